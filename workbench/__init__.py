@@ -1,0 +1,60 @@
+"""emotion workbench: find out why emotion2vec+ labels a clip the way it does.
+
+``import workbench`` is cheap: torch, funasr and the other heavy libraries are
+imported inside the functions that need them.  The public names below are
+resolved lazily on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    # errors
+    "WorkbenchError": "errors",
+    "AudioError": "errors",
+    "ModelError": "errors",
+    "ConfigError": "errors",
+    # labels
+    "LABELS": "labels",
+    "LABEL_KEYS": "labels",
+    "TOKENS": "labels",
+    # audio intake
+    "Audio": "audio",
+    "AudioConfig": "audio",
+    "SourceInfo": "audio",
+    "load_audio": ("audio", "load"),
+    # processing log
+    "ProcessingLog": "processing",
+    "StepRecord": "processing",
+    # model
+    "load_model": "model",
+    "resolve_model": "model",
+    "Prediction": "model",
+    "BatchPolicy": "model",
+    "Emotion2vecModel": "model",
+    "DEFAULT_MODEL": "model",
+    "FRAME_RATE": "model",
+    # checkpoints
+    "build_random_checkpoint": "checkpoints",
+    # outputs
+    "infer_files": "outputs",
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str):
+    target = _PUBLIC.get(name)
+    if target is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,168 @@
+"""``workbench`` command line.
+
+    workbench infer PATH... [--model ID|DIR|tiny] [--granularity utterance|frame] [--embedding] [--out DIR]
+    workbench model make-tiny DIR [--seed N] [--arch tiny|base|large]
+    workbench model info [--model ID|DIR|tiny]
+    workbench demo [--out DIR]
+
+Exit status: 0 when every input succeeded, 1 when some input failed (its
+error record is written), 2 for a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import WorkbenchError
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="hub id (default iic/emotion2vec_plus_large), local checkpoint directory, or 'tiny'")
+    p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
+    p.add_argument("--revision", default=None, help="hub revision to pin")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Speech emotion recognition workbench around emotion2vec+.")
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("infer", help="predict the emotion of audio files and write seed-compatible output folders")
+    p.add_argument("paths", nargs="+", help="audio files (wav, flac, ogg, opus, mp3, m4a, …)")
+    _model_args(p)
+    p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"])
+    p.add_argument("--embedding", action="store_true", help="write embedding.npy")
+    p.add_argument("--out", default="outputs", help="folder that receives outputs_YYYYMMDD_HHMMSS/ (default: outputs)")
+    p.add_argument("--max-duration", type=float, default=None, help="refuse inputs longer than this many seconds (default 120)")
+    p.add_argument("--resampler", default="soxr", choices=["soxr", "scipy", "librosa"])
+    p.add_argument("--show-log", action="store_true", help="print each input's processing log")
+
+    m = sub.add_parser("model", help="make or inspect checkpoints")
+    msub = m.add_subparsers(dest="model_command", required=True)
+    mt = msub.add_parser("make-tiny", help="write a seeded random emotion2vec+ checkpoint (predictions mean nothing)")
+    mt.add_argument("dir")
+    mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"])
+    mi = msub.add_parser("info", help="load a model and print what is loaded")
+    _model_args(mi)
+    mi.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("demo", help="run inference on the demo set in datasets/demo/")
+    d.add_argument("--out", default="outputs")
+    d.add_argument("--model", default=None, help="defaults to $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "infer":
+            return cmd_infer(args)
+        if args.command == "model" and args.model_command == "make-tiny":
+            return cmd_make_tiny(args)
+        if args.command == "model" and args.model_command == "info":
+            return cmd_model_info(args)
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(out=args.out, model=args.model)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def cmd_infer(args) -> int:
+    from .audio import AudioConfig
+    from .outputs import infer_files
+
+    cfg = AudioConfig(resampler=args.resampler)
+    if args.max_duration is not None:
+        cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
+    outcomes = infer_files(
+        args.paths,
+        model=args.model,
+        hub=args.hub,
+        revision=args.revision,
+        device=args.device,
+        granularity=args.granularity,
+        embedding=args.embedding,
+        out_dir=args.out,
+        audio_config=cfg,
+    )
+    print_outcomes(outcomes, show_log=args.show_log)
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
+    """Print the random-weights banner (once), optional logs and a results table."""
+    out = out or sys.stdout
+    if any(o.result and o.result.get("random_weights") for o in outcomes):
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
+    if show_log:
+        for o in outcomes:
+            print(f"\n== {o.input}", file=out)
+            print(o.log.render(), file=out)
+        print(file=out)
+    rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
+    for o in outcomes:
+        name = Path(o.input).name if o.input else "?"
+        if o.ok and o.prediction is not None:
+            p = o.prediction
+            rows.append((name, p.label, f"{p.confidence:.3f}", f"{p.margin:.3f}", f"{p.duration:.2f}", str(o.folder)))
+        else:
+            msg = (o.error or {}).get("message", "failed")
+            rows.append((name, "FAILED", "-", "-", "-", f"{msg}  [{o.folder}]"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
+    failed = sum(not o.ok for o in outcomes)
+    print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
+
+
+def cmd_make_tiny(args) -> int:
+    from .checkpoints import build_random_checkpoint, random_checkpoint_info
+
+    path = build_random_checkpoint(args.dir, arch=args.arch, seed=args.seed)
+    info = random_checkpoint_info(path)
+    print(f"wrote a random {args.arch} emotion2vec+ checkpoint ({info['parameters']:,} parameters, seed {args.seed}) to {path}")
+    print("load it with --model", path, " — its predictions mean nothing.")
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    from .model import load_model
+
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    info = net.info.to_dict()
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    if info.get("warning"):
+        print(f"!! {info['warning']}")
+    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "funasr_version", "load_seconds"):
+        value = info[key]
+        if key == "parameters":
+            value = f"{value:,}"
+        if key == "load_seconds":
+            value = f"{value:.2f}"
+        print(f"{key:>15}: {value}")
+    print(f"{'labels':>15}: {', '.join(info['labels'])}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

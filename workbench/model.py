@@ -1,0 +1,703 @@
+"""emotion2vec+ through FunASR: loading, batched prediction, frame-level scores.
+
+Loading goes through ``funasr.AutoModel`` exactly as FunASR users do it: a hub
+id (``iic/emotion2vec_plus_large`` by default, ModelScope or Hugging Face), a
+local checkpoint directory (no network needed), or ``tiny`` (a seeded random
+checkpoint the package builds, see :mod:`workbench.checkpoints`).
+
+Prediction runs the *same* network FunASR loaded, batched:
+
+* each waveform is layer-normalised over its own length first, as FunASR's
+  ``inference`` does (``F.layer_norm(wav, wav.shape)``), then zero-padded;
+* clips are sorted by length and grouped into buckets so padding stays small;
+* the padding mask goes through FunASR's own encoder (conv output lengths,
+  attention key masking); the one place padding would leak, the 5-layer
+  convolutional positional encoder, runs with padded frames zeroed before
+  each layer, which is exactly the zero padding a single clip sees;
+* utterance scores are ``softmax(proj(mean_t x_t))`` over the clip's real
+  frames, as in FunASR.
+
+**Frame-level scores.**  FunASR's ``inference`` gives only utterance scores.
+The workbench applies the same classification head ``proj`` to every frame
+(50 frames/s, one per 320 samples): ``frame_logits[t] = proj(x_t)``.  Because
+``proj`` is affine, the mean of the frame logits *is* the utterance logit
+vector, so ``softmax(mean_t frame_logits) == utterance scores`` exactly; the
+mean of the per-frame *probabilities* is in general not.  Frame scores show
+where in the clip the evidence for each class sits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+from .labels import LABEL_KEYS, key_from_token
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "iic/emotion2vec_plus_large"
+#: hub ids the workbench knows; any other id is passed to FunASR as it is
+KNOWN_MODELS = (
+    "iic/emotion2vec_plus_large",
+    "iic/emotion2vec_plus_base",
+    "iic/emotion2vec_plus_seed",
+    "iic/emotion2vec_base_finetuned",
+)
+ALIASES = {
+    "large": "iic/emotion2vec_plus_large",
+    "plus_large": "iic/emotion2vec_plus_large",
+    "base": "iic/emotion2vec_plus_base",
+    "plus_base": "iic/emotion2vec_plus_base",
+    "seed": "iic/emotion2vec_plus_seed",
+    "plus_seed": "iic/emotion2vec_plus_seed",
+    "base_finetuned": "iic/emotion2vec_base_finetuned",
+}
+SAMPLE_RATE = 16000
+FRAME_RATE = 50  # frames per second: the conv encoder's total stride is 320 samples
+RANDOM_WEIGHTS_BANNER = (
+    "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
+)
+
+
+# ---------------------------------------------------------------------------
+# specs and info
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``--model`` resolved to."""
+
+    requested: str
+    kind: str  # "hub" | "local" | "random"
+    model: str  # hub id or directory
+    hub: str = "ms"
+    revision: str | None = None
+
+
+def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None) -> ModelSpec:
+    """Turn a ``--model`` value into a :class:`ModelSpec`.
+
+    * ``None`` → :data:`DEFAULT_MODEL` on ``hub``;
+    * ``"tiny"`` (or ``"random-large"``) → a generated random checkpoint;
+    * an existing directory → a local checkpoint (must hold ``config.yaml``
+      and ``model.pt``);
+    * anything else → a hub id (aliases ``large``, ``base``, ``seed``).
+    """
+    hub = {"modelscope": "ms", "huggingface": "hf"}.get(hub, hub)
+    if hub not in ("ms", "hf"):
+        raise ModelError(f"unknown hub {hub!r}; expected 'ms' (ModelScope) or 'hf' (Hugging Face).", fix="pass --hub ms or --hub hf.")
+    requested = str(model) if model is not None else DEFAULT_MODEL
+    if requested in ("tiny", "random-tiny", "random-large", "random-base"):
+        arch = "tiny" if requested in ("tiny", "random-tiny") else requested.split("-", 1)[1]
+        from .checkpoints import ensure_random_checkpoint
+
+        return ModelSpec(requested, "random", str(ensure_random_checkpoint(arch)), hub, None)
+    path = Path(requested).expanduser()
+    if path.is_dir():
+        missing = [n for n in ("config.yaml", "model.pt") if not (path / n).is_file()]
+        if missing:
+            raise ModelError(
+                f"directory is not an emotion2vec checkpoint: {', '.join(missing)} missing.",
+                source=str(path),
+                fix="point --model at the folder that holds config.yaml, model.pt and tokens.txt "
+                "(e.g. a ModelScope download of iic/emotion2vec_plus_large).",
+            )
+        from .checkpoints import random_checkpoint_info
+
+        kind = "random" if random_checkpoint_info(path) else "local"
+        return ModelSpec(requested, kind, str(path.resolve()), hub, None)
+    if requested.startswith((".", "/", "~")) or os.sep in requested and requested.count("/") > 1:
+        raise ModelError(
+            "no such checkpoint directory.",
+            source=requested,
+            fix="check the path, or give a hub id such as iic/emotion2vec_plus_large.",
+        )
+    return ModelSpec(requested, "hub", ALIASES.get(requested, requested), hub, revision)
+
+
+@dataclass
+class ModelInfo:
+    """Provenance of a loaded model, stored with every result."""
+
+    id: str
+    kind: str
+    hub: str | None
+    revision: str | None
+    path: str | None
+    checksum: str | None  # sha256 of model.pt
+    parameters: int
+    embed_dim: int
+    device: str
+    dtype: str
+    labels: list[str]
+    random_weights: bool
+    load_seconds: float
+    funasr_version: str | None = None
+    warning: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# predictions
+# ---------------------------------------------------------------------------
+def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = logits - np.max(logits, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@dataclass
+class Prediction:
+    """The model's output for one clip.
+
+    ``scores``: (9,) probabilities in :data:`~workbench.labels.LABEL_KEYS`
+    order.  ``embedding``: (D,) mean of the clip's frame features.
+    ``frame_logits``: (T, 9) head applied to each frame (50 frames/s), and
+    ``frame_embeddings``: (T, D), present with ``granularity="frame"``.
+    """
+
+    id: str
+    scores: np.ndarray
+    logits: np.ndarray
+    embedding: np.ndarray | None = None
+    frame_logits: np.ndarray | None = None
+    frame_embeddings: np.ndarray | None = None
+    n_frames: int = 0
+    duration: float = 0.0
+    random_weights: bool = False
+    labels: tuple[str, ...] = LABEL_KEYS
+
+    @property
+    def label(self) -> str:
+        return self.labels[int(np.argmax(self.scores))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.scores))
+
+    @property
+    def margin(self) -> float:
+        """Top-1 minus top-2 probability."""
+        top2 = np.sort(self.scores)[-2:]
+        return float(top2[1] - top2[0])
+
+    @property
+    def entropy(self) -> float:
+        """Shannon entropy of the scores in bits (max log2(9) ≈ 3.17)."""
+        p = self.scores[self.scores > 0]
+        return float(-(p * np.log2(p)).sum())
+
+    @property
+    def frame_scores(self) -> np.ndarray | None:
+        """(T, 9) per-frame probabilities, or ``None``."""
+        return None if self.frame_logits is None else _softmax(self.frame_logits, axis=-1)
+
+    @property
+    def frame_times(self) -> np.ndarray | None:
+        """(T,) start time of each frame in seconds."""
+        return None if self.frame_logits is None else np.arange(self.n_frames) / FRAME_RATE
+
+    def scores_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in zip(self.labels, self.scores)}
+
+    def to_dict(self, *, frames: bool = True) -> dict:
+        out: dict[str, Any] = {
+            "emotion": self.label,
+            "confidence": self.confidence,
+            "scores": self.scores_dict(),
+            "margin": self.margin,
+            "entropy_bits": self.entropy,
+            "n_frames": self.n_frames,
+        }
+        if frames and self.frame_logits is not None:
+            fs = self.frame_scores
+            out["frames"] = {
+                "rate_hz": FRAME_RATE,
+                "labels": list(self.labels),
+                "top": [self.labels[i] for i in np.argmax(fs, axis=1)],
+                "scores": np.round(fs, 6).tolist(),
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How clips are grouped into batches.
+
+    Clips are sorted by length (longest first); a batch closes when adding the
+    next clip would exceed ``max_batch_size`` clips, ``max_batch_seconds`` of
+    padded audio, or ``max_pad_fraction`` of padding.
+    """
+
+    max_batch_size: int = 8
+    max_batch_seconds: float = 120.0
+    max_pad_fraction: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_batches(lengths: Sequence[int], policy: BatchPolicy = BatchPolicy(), sr: int = SAMPLE_RATE) -> list[list[int]]:
+    """Group item indices into length-sorted batches; every index appears once."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    max_samples = policy.max_batch_seconds * sr
+    for i in order:
+        if current:
+            longest = lengths[current[0]]
+            n = len(current) + 1
+            padded = n * longest
+            pad_frac = 1.0 - (total + lengths[i]) / padded if padded else 0.0
+            if n > policy.max_batch_size or padded > max_samples or pad_frac > policy.max_pad_fraction:
+                batches.append(current)
+                current, total = [], 0
+        current.append(i)
+        total += lengths[i]
+    if current:
+        batches.append(current)
+    return batches
+
+
+# ---------------------------------------------------------------------------
+# the model
+# ---------------------------------------------------------------------------
+class Emotion2vecModel:
+    """A loaded emotion2vec+ model; use :func:`load_model` to get one.
+
+    Attributes
+    ----------
+    automodel : funasr.AutoModel
+        The FunASR object, usable as FunASR documents (``generate``).
+    info : ModelInfo
+    """
+
+    def __init__(self, automodel: Any, spec: ModelSpec, info: ModelInfo, label_index: list[int], valid_tokens: np.ndarray):
+        self.automodel = automodel
+        self.spec = spec
+        self.info = info
+        self._label_index = label_index  # checkpoint output index of each LABEL_KEYS entry
+        self._valid_tokens = valid_tokens  # bool mask over checkpoint outputs ("unuse" tokens are False)
+        self._lock = threading.Lock()
+
+    @property
+    def network(self):
+        return self.automodel.model
+
+    @property
+    def random_weights(self) -> bool:
+        return self.info.random_weights
+
+    def predict(
+        self,
+        clips: Sequence[Any],
+        *,
+        granularity: str = "utterance",
+        embeddings: bool = True,
+        policy: BatchPolicy = BatchPolicy(),
+        ids: Sequence[str] | None = None,
+        hook: Callable[..., None] | None = None,
+    ) -> list[Prediction]:
+        """Predict the nine scores for each clip.
+
+        Parameters
+        ----------
+        clips : sequence of Audio or 1-D float arrays
+            Mono audio at 16 kHz (``workbench.audio.load`` makes it so).
+        granularity : {"utterance", "frame"}
+            ``"frame"`` adds per-frame logits and embeddings (50 frames/s).
+        embeddings : bool
+            Keep the (D,) utterance embedding (and frame embeddings).
+        policy : BatchPolicy
+        hook : callable, optional
+            ``hook("batch", predictions, completed=n, total=N)`` after each batch.
+
+        Returns
+        -------
+        list of Prediction, in the order of ``clips``.
+        """
+        if granularity not in ("utterance", "frame"):
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"granularity must be 'utterance' or 'frame', given {granularity!r}.",
+                fix="pass granularity='frame' for frame-level scores.",
+            )
+        waves, names = [], []
+        for k, clip in enumerate(clips):
+            wave, sr, name = _as_wave(clip, ids[k] if ids else None, k)
+            if sr != SAMPLE_RATE:
+                raise ModelError(
+                    f"audio is at {sr} Hz; emotion2vec expects {SAMPLE_RATE} Hz.",
+                    source=name,
+                    fix="load it with workbench.audio.load(), which resamples to 16 kHz.",
+                )
+            if len(wave) < 400:
+                raise ModelError(
+                    f"audio has {len(wave)} samples ({len(wave) / SAMPLE_RATE * 1000:.0f} ms); the model needs at least 400 (25 ms) for one frame.",
+                    source=name,
+                    fix="pad the clip or drop it; clips under 1 s are unreliable anyway.",
+                )
+            waves.append(wave)
+            names.append(name)
+        results: list[Prediction | None] = [None] * len(waves)
+        batches = plan_batches([len(w) for w in waves], policy)
+        done = 0
+        for batch in batches:
+            preds = self._predict_batch([waves[i] for i in batch], [names[i] for i in batch], granularity, embeddings)
+            for i, p in zip(batch, preds):
+                results[i] = p
+            done += len(batch)
+            if hook is not None:
+                hook("batch", preds, completed=done, total=len(waves))
+        return results  # type: ignore[return-value]
+
+    # -- internals ----------------------------------------------------------
+    def _predict_batch(self, waves: list[np.ndarray], names: list[str], granularity: str, embeddings: bool) -> list[Prediction]:
+        import torch
+        import torch.nn.functional as F
+
+        net = self.network
+        device = self.info.device
+        lengths = [len(w) for w in waves]
+        longest = max(lengths)
+        source = torch.zeros(len(waves), longest, dtype=torch.float32)
+        for i, w in enumerate(waves):
+            t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
+            if net.cfg.normalize:
+                t = F.layer_norm(t, t.shape)
+            source[i, : len(w)] = t
+        lengths_t = torch.tensor(lengths)
+        padding_mask = torch.arange(longest)[None, :] >= lengths_t[:, None]
+        source = source.to(device)
+        padding_mask = padding_mask.to(device)
+        frames = _conv_output_lengths(net, lengths_t).tolist()
+        with self._lock, torch.inference_mode(), self._autocast(), _masked_positional_encoder(net, frames):
+            out = net.extract_features(source, padding_mask=padding_mask if padding_mask.any() else None)
+            x = out["x"].float()  # (B, T, D)
+            T = x.shape[1]
+            valid = (torch.arange(T, device=x.device)[None, :] < torch.tensor(frames, device=x.device)[:, None]).float()
+            pooled = (x * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)
+            logits = net.proj(pooled).float() if net.proj is not None else None
+            frame_logits = net.proj(x).float() if (net.proj is not None and granularity == "frame") else None
+        pooled_np = pooled.cpu().numpy()
+        logits_np = logits.cpu().numpy() if logits is not None else None
+        frame_np = frame_logits.cpu().numpy() if frame_logits is not None else None
+        x_np = x.cpu().numpy() if (granularity == "frame" and embeddings) else None
+        preds = []
+        for i, name in enumerate(names):
+            n = frames[i]
+            if logits_np is None:
+                raise ModelError(
+                    "this checkpoint has no classification head (it is a representation model).",
+                    source=self.info.id,
+                    fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.",
+                )
+            lg = self._to_scheme(logits_np[i])
+            preds.append(
+                Prediction(
+                    id=name,
+                    scores=_softmax(lg),
+                    logits=lg,
+                    embedding=pooled_np[i] if embeddings else None,
+                    frame_logits=self._to_scheme(frame_np[i, :n]) if frame_np is not None else None,
+                    frame_embeddings=x_np[i, :n] if x_np is not None else None,
+                    n_frames=n,
+                    duration=lengths[i] / SAMPLE_RATE,
+                    random_weights=self.random_weights,
+                )
+            )
+        return preds
+
+    def _to_scheme(self, logits: np.ndarray) -> np.ndarray:
+        """Checkpoint outputs → LABEL_KEYS order, with unused outputs at -inf."""
+        lg = np.where(self._valid_tokens, logits, -np.inf)
+        return lg[..., self._label_index].astype(np.float64)
+
+    @contextmanager
+    def _autocast(self):
+        import torch
+
+        if self.info.dtype == "float32":
+            yield
+            return
+        dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[self.info.dtype]
+        device_type = "cuda" if self.info.device.startswith("cuda") else "cpu"
+        with torch.autocast(device_type=device_type, dtype=dtype):
+            yield
+
+
+def _as_wave(clip: Any, name: str | None, k: int) -> tuple[np.ndarray, int, str]:
+    from .audio import Audio
+
+    if isinstance(clip, Audio):
+        return clip.samples, clip.sr, name or clip.id
+    if isinstance(clip, tuple) and len(clip) == 2:
+        return np.asarray(clip[0], dtype=np.float32), int(clip[1]), name or f"clip{k}"
+    arr = np.asarray(clip, dtype=np.float32)
+    if arr.ndim != 1:
+        raise ModelError(
+            f"clip has shape {arr.shape}; expected mono samples of shape (n,).",
+            source=name or f"clip{k}",
+            fix="load it with workbench.audio.load(), which mixes down to mono.",
+        )
+    return arr, SAMPLE_RATE, name or f"clip{k}"
+
+
+def _conv_output_lengths(net: Any, lengths):
+    """Frames the conv feature encoder makes from each input length (FunASR's formula)."""
+    import torch
+
+    out = lengths.clone().double()
+    for _, kernel, stride in net.modality_encoders["AUDIO"].feature_enc_layers:
+        out = torch.floor((out - kernel) / stride + 1)
+    return out.long()
+
+
+class _MaskedPositionalEncoder:
+    """Runs FunASR's conv positional encoder with padded frames zeroed before each conv.
+
+    A clip alone sees zeros beyond its last frame at every conv layer; in a
+    padded batch the frames beyond it hold features of the padding.  Zeroing
+    them before each conv reproduces the single-clip computation exactly.
+    """
+
+    def __init__(self, original, frames: list[int]):
+        self.original = original
+        self.frames = frames
+
+    def __call__(self, x):
+        import torch
+
+        T = x.shape[1]
+        valid = (torch.arange(T, device=x.device)[None, :] < torch.tensor(self.frames, device=x.device)[:, None]).to(x.dtype)
+        return _run_masked(self.original, x, valid)
+
+
+def _run_masked(module, x, valid):
+    import torch.nn as nn
+
+    if isinstance(module, nn.Sequential):
+        if len(module) and isinstance(module[0], nn.Conv1d):
+            # inside the encoder the tensor is (B, C, T) when it reaches a conv
+            return module(x * valid[:, None, :])
+        for child in module:
+            x = _run_masked(child, x, valid)
+        return x
+    return module(x)
+
+
+@contextmanager
+def _masked_positional_encoder(net: Any, frames: list[int]):
+    enc = net.modality_encoders["AUDIO"]
+    original = enc.relative_positional_encoder
+    if original is None or len(set(frames)) == 1:
+        yield
+        return
+    masked = _MaskedPositionalEncoder(original, frames)
+    # nn.Module.__setattr__ refuses a non-Module for a registered submodule
+    enc._modules["relative_positional_encoder"] = None
+    object.__setattr__(enc, "relative_positional_encoder", masked)
+    try:
+        yield
+    finally:
+        object.__delattr__(enc, "relative_positional_encoder")
+        enc._modules["relative_positional_encoder"] = original
+
+
+# ---------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------
+_CACHE: dict[tuple, Emotion2vecModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def auto_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(
+    model: str | os.PathLike | None = None,
+    *,
+    hub: str = "ms",
+    revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "float32",
+) -> Emotion2vecModel:
+    """Load (once per process) and return an :class:`Emotion2vecModel`.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        Hub id (default ``iic/emotion2vec_plus_large``), local checkpoint
+        directory, or ``"tiny"``.
+    hub : {"ms", "hf"}
+    revision : str, optional
+        Hub revision (tag or commit) to pin.
+    device : str
+        ``"auto"`` picks CUDA when available, else CPU.
+    dtype : {"float32", "bfloat16", "float16"}
+        Compute dtype (autocast); reduced precision is for GPUs.
+    """
+    spec = resolve_model(model, hub=hub, revision=revision)
+    if dtype not in ("float32", "bfloat16", "float16"):
+        from .errors import ConfigError
+
+        raise ConfigError(f"dtype must be float32, bfloat16 or float16, given {dtype!r}.", fix="pass dtype='float32'.")
+    dev = auto_device() if device == "auto" else device
+    key = (spec.kind, spec.model, spec.hub, spec.revision, dev, dtype)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load(spec, dev, dtype)
+        return _CACHE[key]
+
+
+def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
+    import torch
+
+    try:
+        import contextlib
+        import io
+
+        # funasr prints its version on import; keep stdout for results
+        with contextlib.redirect_stdout(io.StringIO()):
+            import funasr
+            from funasr import AutoModel
+    except ImportError as exc:
+        raise ModelError(
+            f"funasr is not installed ({exc}).",
+            fix="install the workbench with its dependencies: `make test` or `pip install -e .`.",
+        ) from None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
+    t0 = time.perf_counter()
+    kwargs: dict[str, Any] = dict(
+        model=spec.model,
+        device=device,
+        disable_update=True,
+        disable_pbar=True,
+        log_level="ERROR",
+        ncpu=torch.get_num_threads(),
+    )
+    if spec.kind == "hub":
+        kwargs.update(hub=spec.hub, check_latest=False)
+        if spec.revision:
+            kwargs["model_revision"] = spec.revision
+    try:
+        automodel = AutoModel(**kwargs)
+    except Exception as exc:
+        if spec.kind == "hub":
+            raise ModelError(
+                f"could not load {spec.model!r} from the {'ModelScope' if spec.hub == 'ms' else 'Hugging Face'} hub: {_short(exc)}.",
+                source=spec.requested,
+                fix="without network access, download the checkpoint elsewhere and pass its directory to --model, "
+                "or use --model tiny for an offline test (random weights).",
+            ) from exc
+        raise ModelError(f"FunASR could not load the checkpoint: {_short(exc)}.", source=spec.model, fix="check that the directory holds a complete emotion2vec checkpoint.") from exc
+    net = automodel.model
+    if type(net).__name__ != "Emotion2vec":
+        raise ModelError(
+            f"checkpoint builds a {type(net).__name__}, not an Emotion2vec model.",
+            source=spec.model,
+            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
+        )
+    init_param = automodel.kwargs.get("init_param")
+    model_dir = automodel.kwargs.get("model_path") or (str(Path(init_param).parent) if init_param else None)
+    if not init_param or not os.path.isfile(init_param):
+        raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.", source=spec.model, fix="download the complete checkpoint.")
+    checksum = _verify_weights(net, init_param, spec.model)
+    tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
+    label_index, valid = _label_mapping(tokens, spec.model)
+    from .checkpoints import random_checkpoint_info
+
+    random_info = random_checkpoint_info(model_dir) if model_dir else None
+    info = ModelInfo(
+        id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
+        kind=spec.kind,
+        hub=spec.hub if spec.kind == "hub" else None,
+        revision=spec.revision or automodel.kwargs.get("model_revision"),
+        path=model_dir,
+        checksum=checksum,
+        parameters=int(sum(p.numel() for p in net.parameters())),
+        embed_dim=int(net.cfg.get("embed_dim")),
+        device=device,
+        dtype=dtype,
+        labels=list(LABEL_KEYS),
+        random_weights=random_info is not None,
+        load_seconds=time.perf_counter() - t0,
+        funasr_version=getattr(funasr, "__version__", None),
+        warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
+    )
+    if info.random_weights:
+        logger.warning(RANDOM_WEIGHTS_BANNER)
+    logger.info("model %s loaded in %.1fs on %s (%s)", info.id, info.load_seconds, device, dtype)
+    return Emotion2vecModel(automodel, spec, info, label_index, valid)
+
+
+def _verify_weights(net: Any, init_param: str, name: str) -> str:
+    """FunASR loads with ``ignore_init_mismatch=True``: check that every weight really loaded."""
+    import torch
+
+    h = hashlib.sha256()
+    with open(init_param, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    state = torch.load(init_param, map_location="cpu", weights_only=False)
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    own = net.state_dict()
+    needed = [k for k in own if not k.startswith(("ema.", "modality_encoders.AUDIO.decoder."))]
+    missing = [k for k in needed if k not in state]
+    mismatched = [k for k in needed if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or mismatched:
+        raise ModelError(
+            f"weights do not fit the network in config.yaml: {len(missing)} missing, {len(mismatched)} of another shape "
+            f"(e.g. {(missing + mismatched)[0]}). FunASR would silently keep random values for them.",
+            source=name,
+            fix="use the config.yaml that came with this model.pt.",
+        )
+    return h.hexdigest()
+
+
+def _label_mapping(tokens: list[str], name: str) -> tuple[list[int], np.ndarray]:
+    if not tokens:
+        raise ModelError("checkpoint has no tokens.txt: cannot name its outputs.", source=name, fix="add the tokens.txt that came with the model.")
+    keys = [key_from_token(t) for t in tokens]
+    valid = np.array([not t.startswith("unuse") for t in tokens])
+    index = []
+    for k in LABEL_KEYS:
+        if k not in keys:
+            raise ModelError(
+                f"checkpoint has no output for {k!r}; its tokens are {tokens}.",
+                source=name,
+                fix="use an emotion2vec+ 9-class checkpoint.",
+            )
+        index.append(keys.index(k))
+    return index, valid
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:300]
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests use this)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
