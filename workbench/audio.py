@@ -345,6 +345,9 @@ def _decode_path(path: Path, config: AudioConfig, id: str | None):
             source=shown,
             fix="pass the audio files inside it, or a manifest that lists them.",
         )
+    if not path.is_file():
+        # a FIFO or device would block a decoder forever
+        raise AudioError("is not a regular file (a pipe, socket or device).", source=shown, fix="copy the audio into a regular file first.")
     size = path.stat().st_size
     if size == 0:
         raise AudioError("file is empty (0 bytes).", source=shown, fix="re-export or re-download the file.")

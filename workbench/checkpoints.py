@@ -196,9 +196,11 @@ def build_random_checkpoint(
     """
     import torch
     import yaml
-    from funasr.models.emotion2vec.model import Emotion2vec
 
     from .errors import ConfigError
+    from .model import import_funasr
+
+    Emotion2vec = import_funasr().models.emotion2vec.model.Emotion2vec
 
     if isinstance(arch, str):
         if arch not in ARCHS:

@@ -15,28 +15,17 @@ from pathlib import Path
 DEMO_DIR = Path(__file__).resolve().parent.parent / "datasets" / "demo"
 
 
-def local_checkpoint(model_id: str = "iic/emotion2vec_plus_large") -> Path | None:
-    """A complete local ModelScope download of ``model_id``, if there is one."""
-    roots = []
-    if os.environ.get("MODELSCOPE_CACHE"):
-        roots.append(Path(os.environ["MODELSCOPE_CACHE"]))
-    roots.append(Path.home() / ".cache" / "modelscope" / "hub")
-    for root in roots:
-        for candidate in (root / "models" / model_id, root / model_id):
-            if (candidate / "config.yaml").is_file() and (candidate / "model.pt").is_file():
-                return candidate
-    return None
-
-
 def choose_model(model: str | None = None) -> tuple[str, str]:
     """Return ``(model, why)`` for the demo."""
     if model:
         return model, "as asked with --model"
     if os.environ.get("WORKBENCH_MODEL"):
         return os.environ["WORKBENCH_MODEL"], "from $WORKBENCH_MODEL"
-    found = local_checkpoint()
-    if found is not None:
-        return str(found), "local download of iic/emotion2vec_plus_large"
+    from .model import DEFAULT_MODEL, cached_hub_checkpoint
+
+    for hub in ("ms", "hf"):
+        if cached_hub_checkpoint(DEFAULT_MODEL, hub) is not None:
+            return DEFAULT_MODEL, f"found in the local {hub} cache"
     return "tiny", "no emotion2vec+ checkpoint found locally"
 
 

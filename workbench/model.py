@@ -569,19 +569,6 @@ def load_model(
 def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
     import torch
 
-    try:
-        import contextlib
-        import io
-
-        # funasr prints its version on import; keep stdout for results
-        with contextlib.redirect_stdout(io.StringIO()):
-            import funasr
-            from funasr import AutoModel
-    except ImportError as exc:
-        raise ModelError(
-            f"funasr is not installed ({exc}).",
-            fix="install the workbench with its dependencies: `make test` or `pip install -e .`.",
-        ) from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
     t0 = time.perf_counter()
@@ -594,11 +581,23 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
         ncpu=torch.get_num_threads(),
     )
     if spec.kind == "hub":
-        kwargs.update(hub=spec.hub, check_latest=False)
-        if spec.revision:
-            kwargs["model_revision"] = spec.revision
+        cached = cached_hub_checkpoint(spec.model, spec.hub) if not spec.revision else None
+        if cached is not None:
+            kwargs["model"] = str(cached)  # a complete local download: no network needed
+        else:
+            _require_hub(spec)
+            kwargs.update(hub=spec.hub, check_latest=False)
+            if spec.revision:
+                kwargs["model_revision"] = spec.revision
+    funasr = import_funasr()
+    AutoModel = funasr.AutoModel
     try:
-        automodel = AutoModel(**kwargs)
+        import contextlib
+        import io
+
+        # FunASR prints its version while building the model: keep stdout for results
+        with contextlib.redirect_stdout(io.StringIO()):
+            automodel = AutoModel(**kwargs)
     except Exception as exc:
         if spec.kind == "hub":
             raise ModelError(
@@ -646,6 +645,75 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
         logger.warning(RANDOM_WEIGHTS_BANNER)
     logger.info("model %s loaded in %.1fs on %s (%s)", info.id, info.load_seconds, device, dtype)
     return Emotion2vecModel(automodel, spec, info, label_index, valid)
+
+
+_HUB_HOSTS = {"ms": "www.modelscope.cn", "hf": "huggingface.co"}
+
+
+def offline() -> bool:
+    """True when ``WORKBENCH_OFFLINE``, ``HF_HUB_OFFLINE`` or ``MODELSCOPE_OFFLINE`` is set to 1/true."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"))
+
+
+def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
+    """A complete local download of a hub id (ModelScope or Hugging Face cache), or ``None``."""
+    candidates: list[Path] = []
+    if hub == "ms":
+        roots = [Path(os.environ["MODELSCOPE_CACHE"])] if os.environ.get("MODELSCOPE_CACHE") else []
+        roots.append(Path.home() / ".cache" / "modelscope" / "hub")
+        for root in roots:
+            candidates += [root / "models" / model_id, root / model_id]
+    else:
+        hf_id = model_id.replace("iic/", "emotion2vec/", 1) if model_id.startswith("iic/emotion2vec") else model_id
+        root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+        snapshots = root / ("models--" + hf_id.replace("/", "--")) / "snapshots"
+        if snapshots.is_dir():
+            candidates += sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for c in candidates:
+        if (c / "config.yaml").is_file() and (c / "model.pt").is_file():
+            return c
+    return None
+
+
+def _require_hub(spec: ModelSpec) -> None:
+    """Fail fast, with the fix, when a hub id is not cached and the hub cannot be reached."""
+    import socket
+
+    where = "ModelScope" if spec.hub == "ms" else "Hugging Face"
+    fix = (
+        "download the checkpoint where there is network access and pass its directory to --model "
+        "(config.yaml, model.pt, tokens.txt), or use --model tiny for an offline test (random weights)."
+    )
+    if offline():
+        raise ModelError(f"is not in the local {where} cache and offline mode is set.", source=spec.model, fix=fix)
+    host = _HUB_HOSTS[spec.hub]
+    if spec.hub == "hf" and os.environ.get("HF_ENDPOINT"):
+        from urllib.parse import urlparse
+
+        host = urlparse(os.environ["HF_ENDPOINT"]).hostname or host
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        raise ModelError(
+            f"is not in the local {where} cache and {host} cannot be reached ({exc}).", source=spec.model, fix=fix
+        ) from None
+
+
+def import_funasr():
+    """Import funasr quietly (it prints its version) or raise a :class:`ModelError` with the fix."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import funasr
+            import funasr.models.emotion2vec.model  # noqa: F401  (registers Emotion2vec)
+    except ImportError as exc:
+        raise ModelError(
+            f"funasr is not installed or broken ({exc}).",
+            fix="install the workbench with its dependencies: `make test` or `pip install -e .` (funasr==1.4.16).",
+        ) from None
+    return funasr
 
 
 def _verify_weights(net: Any, init_param: str, name: str) -> str:

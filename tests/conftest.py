@@ -1,0 +1,119 @@
+"""Seeded synthetic audio and shared fixtures.
+
+Nothing here downloads anything: the model tests use the tiny random
+checkpoint that the package builds itself, in a cache folder private to the
+test session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "datasets" / "demo"
+
+
+def pytest_configure(config):
+    # every session builds its own checkpoints, as on a fresh machine
+    if "WORKBENCH_CACHE" not in os.environ:
+        import tempfile
+
+        os.environ["WORKBENCH_CACHE"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
+    # the hub must never be contacted from tests
+    os.environ["WORKBENCH_OFFLINE"] = "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if not has_cuda:
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+# ---------------------------------------------------------------------------
+# signal factories (pure, seeded)
+# ---------------------------------------------------------------------------
+def sine(sr: int = 16000, dur: float = 1.0, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(sr * dur))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def speech_like(sr: int = 16000, dur: float = 2.0, seed: int = 0, onset: float = 0.0) -> np.ndarray:
+    """Harmonic 'syllables' with a wandering f0, 4 Hz envelope, and leading silence ``onset`` s."""
+    rng = np.random.default_rng(seed)
+    n = int(round(sr * dur))
+    t = np.arange(n) / sr
+    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)) + 10 * rng.standard_normal() 
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    y = sum((0.6 / k) * np.sin(k * phase + rng.uniform(0, 6)) for k in range(1, 12))
+    env = np.clip(np.sin(2 * np.pi * 4 * t + rng.uniform(0, 6)), 0, None) ** 0.7
+    y = 0.3 * y * env + 0.003 * rng.standard_normal(n)
+    if onset > 0:
+        y[: int(onset * sr)] = 0.0
+    return y.astype(np.float32)
+
+
+def noise(sr: int = 16000, dur: float = 1.0, seed: int = 0, amp: float = 0.1) -> np.ndarray:
+    return (amp * np.random.default_rng(seed).standard_normal(int(round(sr * dur)))).astype(np.float32)
+
+
+def silence(sr: int = 16000, dur: float = 1.0) -> np.ndarray:
+    return np.zeros(int(round(sr * dur)), np.float32)
+
+
+def clipped(sr: int = 16000, dur: float = 1.0) -> np.ndarray:
+    return np.clip(3 * sine(sr, dur), -1, 1).astype(np.float32)
+
+
+def stereo(sr: int = 16000, dur: float = 1.0, invert_right: bool = False) -> np.ndarray:
+    left = speech_like(sr, dur, seed=1)
+    right = -left if invert_right else 0.5 * speech_like(sr, dur, seed=2)
+    return np.stack([left, right], axis=1)
+
+
+@pytest.fixture
+def factories():
+    return {"sine": sine, "speech_like": speech_like, "noise": noise, "silence": silence, "clipped": clipped, "stereo": stereo}
+
+
+def ffmpeg_encode(src_wav: Path, dst: Path, *args: str) -> Path:
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(src_wav), *args, str(dst)], check=True, capture_output=True)
+    return dst
+
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+# ---------------------------------------------------------------------------
+# model fixtures
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tiny_model():
+    from workbench.model import load_model
+
+    return load_model("tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def funasr_reference(tiny_model):
+    """A second, independent ``funasr.AutoModel`` on the same tiny checkpoint."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        from funasr import AutoModel
+
+        return AutoModel(model=tiny_model.info.path, device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR", ncpu=1)

@@ -1,0 +1,312 @@
+"""Audio intake: every format, the processing log, and every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import ffmpeg_encode, needs_ffmpeg, sine, speech_like, stereo
+from workbench.audio import AudioConfig, decode, load, resample, resample_array
+from workbench.errors import AudioError
+from workbench.processing import ProcessingLog, StepRecord, measure_length_change
+
+
+def _corr_lag(a: np.ndarray, b: np.ndarray, n: int = 8000) -> int:
+    n = min(n, len(a), len(b))
+    c = np.correlate(a[:n], b[:n], "full")
+    return int(np.argmax(c) - (n - 1))
+
+
+# ---------------------------------------------------------------------------
+# formats
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("subtype,tol", [("PCM_U8", 1e-2), ("PCM_16", 1e-4), ("PCM_24", 1e-6), ("PCM_32", 1e-6), ("FLOAT", 1e-7)])
+def test_wav_bit_depths_decode_exactly(tmp_path, subtype, tol):
+    y = speech_like(16000, 1.0, seed=3)
+    path = tmp_path / f"x_{subtype}.wav"
+    sf.write(path, y, 16000, subtype=subtype)
+    audio = load(path)
+    assert audio.sr == 16000 and audio.samples.dtype == np.float32
+    assert len(audio.samples) == len(y)
+    assert np.max(np.abs(audio.samples - y)) < tol * 2
+    assert audio.source.codec == subtype and audio.source.channels == 1
+    assert audio.source.size_bytes == path.stat().st_size
+    assert audio.log.steps[0].name == "decode"
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    "ext,args,sr",
+    [
+        ("flac", ["-c:a", "flac"], 44100),
+        ("ogg", ["-c:a", "libvorbis", "-q:a", "5"], 44100),
+        ("opus", ["-c:a", "libopus", "-b:a", "64k"], 48000),
+        ("mp3", ["-c:a", "libmp3lame", "-b:a", "128k"], 44100),  # CBR
+        ("vbr.mp3", ["-c:a", "libmp3lame", "-q:a", "4"], 44100),  # VBR
+        ("m4a", ["-c:a", "aac", "-b:a", "96k"], 44100),
+    ],
+)
+def test_compressed_formats_decode_in_time_and_in_tune(tmp_path, ext, args, sr):
+    ref = speech_like(44100, 1.5, seed=4)
+    src = tmp_path / "src.wav"
+    sf.write(src, ref, 44100, subtype="PCM_16")
+    if ext == "opus":
+        args = args + ["-ar", "48000"]
+    path = ffmpeg_encode(src, tmp_path / f"x.{ext}", *args)
+    audio = load(path)
+    assert audio.sr == 16000
+    assert audio.source.sample_rate == sr
+    # no onset shift: the decoders honour encoder delay (gapless info)
+    ref16 = resample_array(ref, 44100, 16000)
+    assert abs(_corr_lag(audio.samples, ref16)) <= 2
+    # length preserved within one AAC/Opus frame
+    assert abs(audio.duration - 1.5) < 0.03
+    steps = [s.name for s in audio.log.steps]
+    assert steps == ["decode", "resample"]
+    assert audio.log.steps[1].params == {"method": "soxr", "quality": "VHQ"}
+
+
+@needs_ffmpeg
+def test_m4a_goes_through_ffmpeg_with_codec_recorded(tmp_path):
+    src = tmp_path / "src.wav"
+    sf.write(src, sine(22050, 1.0), 22050)
+    audio = load(ffmpeg_encode(src, tmp_path / "x.m4a", "-c:a", "aac"))
+    assert audio.source.decoder == "ffmpeg" and audio.source.codec == "aac"
+
+
+def test_stereo_is_averaged_and_the_log_says_how(tmp_path):
+    y = stereo(16000, 1.0)
+    path = tmp_path / "st.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    audio = load(path)
+    np.testing.assert_allclose(audio.samples, y.mean(axis=1), atol=1e-6)
+    mix = [s for s in audio.log.steps if s.name == "mixdown"][0]
+    assert mix.params == {"method": "mean", "channels": 2}
+    assert "mixdown(method=mean, channels=2)" in audio.log.render()
+
+
+def test_phase_inverted_stereo_warns_that_channels_cancel():
+    audio = load((stereo(16000, 1.0, invert_right=True), 16000))
+    assert any("cancel" in w for w in audio.log.warnings)
+    audio_first = load((stereo(16000, 1.0, invert_right=True), 16000), config=AudioConfig(mixdown="first"))
+    assert np.abs(audio_first.samples).max() > 0.1
+
+
+def test_channels_first_arrays_are_recognised():
+    y = stereo(16000, 0.5).T  # (2, n)
+    audio = load((y, 16000))
+    assert audio.samples.shape == (8000,)
+
+
+def test_int16_arrays_are_scaled_and_logged():
+    y = (sine(16000, 0.5) * 32767).astype(np.int16)
+    audio = load((y, 16000))
+    assert np.abs(audio.samples).max() == pytest.approx(0.5, abs=1e-3)
+    assert any("int16" in w for w in audio.log.warnings)
+
+
+def test_bytes_input(tmp_path):
+    path = tmp_path / "b.flac"
+    sf.write(path, speech_like(16000, 1.0), 16000)
+    audio = load(path.read_bytes())
+    assert audio.duration == pytest.approx(1.0)
+    assert audio.source.sha256 is not None
+
+
+# ---------------------------------------------------------------------------
+# resampling and the log
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("sr", [8000, 11025, 22050, 44100, 48000])
+def test_resampling_keeps_the_length_and_says_it_did_not_trim(sr):
+    y = speech_like(sr, 2.0, seed=5)
+    audio = load((y, sr))
+    assert audio.sr == 16000
+    assert abs(len(audio.samples) - 2.0 * 16000) <= 1
+    rec = [s for s in audio.log.steps if s.name == "resample"][0]
+    assert rec.sr_in == sr and rec.sr_out == 16000
+    assert rec.cut_start == 0 and rec.cut_end == 0
+    assert not rec.warnings
+    assert "trimmed" not in audio.log.render()
+
+
+@pytest.mark.parametrize("method", ["soxr", "scipy", "librosa"])
+def test_each_resampler_is_named_in_the_log(method):
+    audio = load((sine(44100, 1.0), 44100), config=AudioConfig(resampler=method))
+    rec = audio.log.steps[-1]
+    assert rec.params["method"] == method
+    assert abs(len(audio.samples) - 16000) <= 1
+    # a 440 Hz tone stays a 440 Hz tone
+    spec = np.abs(np.fft.rfft(audio.samples))
+    assert abs(np.argmax(spec) * 16000 / len(audio.samples) - 440) < 2
+
+
+def test_a_step_that_cuts_the_onset_is_measured_where_it_cut():
+    cut_s, cut_e, add_s, add_e, warnings = measure_length_change(
+        "conversion", n_in=44100 * 8, sr_in=44100, n_out=int((8 - 0.03) * 16000), sr_out=16000, cut_start=int(0.03 * 44100)
+    )
+    assert cut_s == pytest.approx(0.03, abs=1e-4) and cut_e == 0
+    assert "30 ms cut at start" in warnings[0]
+    # an unexplained loss is put at the end
+    _, cut_e, _, _, warnings = measure_length_change("conversion", n_in=16000, sr_in=16000, n_out=15000, sr_out=16000)
+    assert cut_e == pytest.approx(1000 / 16000)
+    assert "62 ms cut at end" in warnings[0]
+
+
+def test_log_renders_in_the_seeds_format(tmp_path):
+    path = tmp_path / "x.wav"
+    sf.write(path, speech_like(44100, 2.0), 44100, subtype="PCM_16")
+    audio = load(path)
+    text = audio.log.render()
+    assert text.startswith("INFO: File size: ")
+    assert "| Duration: 2.00s | Sample rate: 44100 Hz" in text
+    assert "44100 → 16000 Hz" in text
+    log = ProcessingLog.from_list(audio.log.to_list())
+    assert log.render() == text
+
+
+def test_log_warning_line_for_a_trimming_step():
+    log = ProcessingLog()
+    log.add(StepRecord(name="trim", sr_in=16000, sr_out=16000, duration_in=2.15, duration_out=2.12, cut_start=0.03,
+                       warnings=["Audio duration after conversion: 2.12s (0.03s trimmed)"]))
+    assert "WARNING: Audio duration after conversion: 2.12s (0.03s trimmed)" in log.render()
+    assert log.total_cut() == (0.03, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# bad input: one error type, with the file, the fact and the fix
+# ---------------------------------------------------------------------------
+def _assert_clear(exc: AudioError, fragment: str, source: str | None = None):
+    text = str(exc)
+    assert fragment in text, text
+    assert "Fix:" in text, text
+    if source is not None:
+        assert source in text, text
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError) as e:
+        load(tmp_path / "nope.wav")
+    _assert_clear(e.value, "file not found", "nope.wav")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(AudioError) as e:
+        load(tmp_path)
+    _assert_clear(e.value, "is a directory", str(tmp_path))
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.wav"
+    p.write_bytes(b"")
+    with pytest.raises(AudioError) as e:
+        load(p)
+    _assert_clear(e.value, "empty (0 bytes)", "empty.wav")
+
+
+def test_fifo_is_refused_instead_of_blocking(tmp_path):
+    p = tmp_path / "pipe.wav"
+    os.mkfifo(p)
+    t0 = time.perf_counter()
+    with pytest.raises(AudioError) as e:
+        load(p)
+    assert time.perf_counter() - t0 < 5
+    _assert_clear(e.value, "not a regular file", "pipe.wav")
+
+
+def test_truncated_header(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, sine(16000, 1.0), 16000, subtype="PCM_16")
+    bad = tmp_path / "cut_header.wav"
+    bad.write_bytes(good.read_bytes()[:30])
+    with pytest.raises(AudioError) as e:
+        load(bad)
+    _assert_clear(e.value, "truncated", "cut_header.wav")
+
+
+def test_truncated_data_decodes_what_is_there_and_warns(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, sine(16000, 1.0), 16000, subtype="PCM_16")
+    data = good.read_bytes()
+    bad = tmp_path / "cut_data.wav"
+    bad.write_bytes(data[: 44 + 16000])  # half the samples
+    audio = load(bad)
+    assert audio.duration == pytest.approx(0.5, abs=0.01)
+    assert any("WAV data is truncated" in w for w in audio.log.warnings)
+
+
+@pytest.mark.parametrize("name", ["notes.wav", "notes.mp3", "notes.m4a"])
+def test_not_audio(tmp_path, name):
+    p = tmp_path / name
+    p.write_text("this is a text file, not audio\n" * 20)
+    with pytest.raises(AudioError) as e:
+        load(p)
+    _assert_clear(e.value, "could not decode", name)
+
+
+def test_nan_samples_in_a_float_wav(tmp_path):
+    y = sine(16000, 1.0)
+    y[8000] = np.nan
+    p = tmp_path / "nan.wav"
+    sf.write(p, y, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as e:
+        load(p)
+    _assert_clear(e.value, "1 NaN/Inf sample values (first at 0.500 s)", "nan.wav")
+
+
+def test_inf_samples_in_an_array():
+    y = sine(16000, 1.0)
+    y[:3] = np.inf
+    with pytest.raises(AudioError) as e:
+        load((y, 16000), id="clip7")
+    _assert_clear(e.value, "3 NaN/Inf", "clip7")
+
+
+def test_zero_length(tmp_path):
+    p = tmp_path / "zero.wav"
+    sf.write(p, np.zeros(0, np.float32), 16000)
+    with pytest.raises(AudioError) as e:
+        load(p)
+    _assert_clear(e.value, "zero length", "zero.wav")
+
+
+def test_too_long_points_to_segmentation_before_decoding(tmp_path):
+    p = tmp_path / "long.wav"
+    sf.write(p, sine(16000, 3.0), 16000)
+    with pytest.raises(AudioError) as e:
+        load(p, config=AudioConfig(max_duration_s=2.0))
+    _assert_clear(e.value, "over the 2 s limit", "long.wav")
+    assert "workbench segment" in str(e.value)
+
+
+@needs_ffmpeg
+def test_a_stuck_decoder_is_stopped_by_the_timeout(tmp_path):
+    src = tmp_path / "src.wav"
+    sf.write(src, sine(16000, 1.0), 16000)
+    m4a = ffmpeg_encode(src, tmp_path / "x.m4a", "-c:a", "aac")
+    t0 = time.perf_counter()
+    with pytest.raises(AudioError) as e:
+        load(m4a, config=AudioConfig(decode_timeout_s=0.001))
+    assert time.perf_counter() - t0 < 10
+    _assert_clear(e.value, "did not finish", "x.m4a")
+
+
+def test_bad_sample_rate_and_dtype():
+    with pytest.raises(AudioError, match="sample rate must be a positive integer"):
+        load((sine(), 0))
+    with pytest.raises(AudioError, match="must be numeric"):
+        load((np.array(["a", "b"]), 16000))
+    with pytest.raises(AudioError, match="expected a file path"):
+        load(12345)  # type: ignore[arg-type]
+
+
+def test_decode_keeps_channels_for_inspection(tmp_path):
+    p = tmp_path / "st.wav"
+    sf.write(p, stereo(44100, 0.5), 44100)
+    raw = decode(p)
+    assert raw.samples.shape == (22050, 2) and raw.sr == 44100
+    mono16 = resample(load(raw, config=AudioConfig(target_sr=44100)), 16000)
+    assert mono16.sr == 16000
