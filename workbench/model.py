@@ -248,6 +248,13 @@ class BatchPolicy:
         return asdict(self)
 
 
+def default_policy(device: str) -> BatchPolicy:
+    """Batching that suits the device: small buckets on CPU, large ones on a GPU."""
+    if str(device).startswith("cuda"):
+        return BatchPolicy(max_batch_size=64, max_batch_seconds=640.0, max_pad_fraction=0.2)
+    return BatchPolicy()
+
+
 def plan_batches(lengths: Sequence[int], policy: BatchPolicy = BatchPolicy(), sr: int = SAMPLE_RATE) -> list[list[int]]:
     """Group item indices into length-sorted batches; every index appears once."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
@@ -291,6 +298,8 @@ class Emotion2vecModel:
         self._label_index = label_index  # checkpoint output index of each LABEL_KEYS entry
         self._valid_tokens = valid_tokens  # bool mask over checkpoint outputs ("unuse" tokens are False)
         self._lock = threading.Lock()
+        #: "fused" (scaled_dot_product_attention, default on CUDA) or "funasr" (FunASR's own, default on CPU)
+        self.attention = "fused" if info.device.startswith("cuda") else "funasr"
 
     @property
     def network(self):
@@ -306,7 +315,7 @@ class Emotion2vecModel:
         *,
         granularity: str = "utterance",
         embeddings: bool = True,
-        policy: BatchPolicy = BatchPolicy(),
+        policy: BatchPolicy | None = None,
         ids: Sequence[str] | None = None,
         hook: Callable[..., None] | None = None,
     ) -> list[Prediction]:
@@ -353,19 +362,96 @@ class Emotion2vecModel:
             waves.append(wave)
             names.append(name)
         results: list[Prediction | None] = [None] * len(waves)
-        batches = plan_batches([len(w) for w in waves], policy)
+        batches = plan_batches([len(w) for w in waves], policy or default_policy(self.info.device))
         done = 0
-        for batch in batches:
-            preds = self._predict_batch([waves[i] for i in batch], [names[i] for i in batch], granularity, embeddings)
+
+        def collect(batch, handle):
+            nonlocal done
+            preds = self._collect(handle, [names[i] for i in batch])
             for i, p in zip(batch, preds):
                 results[i] = p
             done += len(batch)
             if hook is not None:
                 hook("batch", preds, completed=done, total=len(waves))
+
+        # pipelined: batch k+1 is prepared and queued before batch k is brought back
+        with self._lock:
+            pending = None
+            for batch in batches:
+                handle = self._launch([waves[i] for i in batch], granularity, embeddings)
+                if pending is not None:
+                    collect(*pending)
+                pending = (batch, handle)
+            if pending is not None:
+                collect(*pending)
         return results  # type: ignore[return-value]
 
+    def predict_files(
+        self,
+        sources: Sequence[Any],
+        *,
+        audio_config: Any = None,
+        granularity: str = "utterance",
+        embeddings: bool = True,
+        policy: BatchPolicy | None = None,
+        workers: int = 4,
+        chunk: int = 256,
+        hook: Callable[..., None] | None = None,
+    ) -> list["Prediction | Exception"]:
+        """Decode and predict many inputs, decoding the next chunk while the model runs.
+
+        Returns one entry per source, in order: a :class:`Prediction`, or the
+        :class:`~workbench.errors.WorkbenchError` that stopped that source (a
+        bad file never stops the others).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .audio import AudioConfig, load as load_audio
+        from .errors import WorkbenchError
+
+        cfg = audio_config or AudioConfig()
+        policy = policy or default_policy(self.info.device)
+        results: list[Any] = [None] * len(sources)
+
+        def decode(k: int):
+            try:
+                return load_audio(sources[k], config=cfg)
+            except WorkbenchError as exc:
+                return exc
+
+        starts = list(range(0, len(sources), chunk))
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            pending = [pool.submit(decode, k) for k in range(0, min(chunk, len(sources)))]
+            for n, start in enumerate(starts):
+                decoded = [f.result() for f in pending]
+                if n + 1 < len(starts):  # the pool decodes the next chunk while the model runs on this one
+                    nxt = starts[n + 1]
+                    pending = [pool.submit(decode, k) for k in range(nxt, min(nxt + chunk, len(sources)))]
+                ok = [(start + i, a) for i, a in enumerate(decoded) if not isinstance(a, Exception)]
+                for i, a in enumerate(decoded):
+                    if isinstance(a, Exception):
+                        results[start + i] = a
+                short = [(k, a) for k, a in ok if len(a.samples) < 400]
+                for k, a in short:
+                    results[k] = ModelError(f"audio is {a.duration * 1000:.0f} ms long; the model needs at least 25 ms.", source=a.id, fix="drop the clip.")
+                ok = [(k, a) for k, a in ok if len(a.samples) >= 400]
+                if ok:
+                    preds = self.predict([a for _, a in ok], granularity=granularity, embeddings=embeddings, policy=policy)
+                    for (k, _), p in zip(ok, preds):
+                        results[k] = p
+                done += len(decoded)
+                if hook is not None:
+                    hook("chunk", results[start : start + len(decoded)], completed=done, total=len(sources))
+        return results
+
     # -- internals ----------------------------------------------------------
-    def _predict_batch(self, waves: list[np.ndarray], names: list[str], granularity: str, embeddings: bool) -> list[Prediction]:
+    def _launch(self, waves: list[np.ndarray], granularity: str, embeddings: bool) -> dict:
+        """Queue one batch on the device; results stay there until :meth:`_collect`.
+
+        On CUDA the kernels run asynchronously, so the caller can prepare the
+        next batch on the CPU while this one computes.
+        """
         import torch
         import torch.nn.functional as F
 
@@ -373,49 +459,68 @@ class Emotion2vecModel:
         device = self.info.device
         lengths = [len(w) for w in waves]
         longest = max(lengths)
+        lengths_t = torch.tensor(lengths)
+        on_gpu = device.startswith("cuda")
         source = torch.zeros(len(waves), longest, dtype=torch.float32)
         for i, w in enumerate(waves):
             t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
-            if net.cfg.normalize:
-                t = F.layer_norm(t, t.shape)
+            if net.cfg.normalize and not on_gpu:
+                t = F.layer_norm(t, t.shape)  # exactly FunASR's per-clip normalisation
             source[i, : len(w)] = t
-        lengths_t = torch.tensor(lengths)
-        padding_mask = torch.arange(longest)[None, :] >= lengths_t[:, None]
-        source = source.to(device)
-        padding_mask = padding_mask.to(device)
+        source = source.to(device, non_blocking=on_gpu)
+        padding_mask = (torch.arange(longest)[None, :] >= lengths_t[:, None]).to(device)
+        if net.cfg.normalize and on_gpu:
+            # the same layer norm over each clip's own samples, computed on the device
+            valid = (~padding_mask).float()
+            n = valid.sum(1, keepdim=True)
+            mean = (source * valid).sum(1, keepdim=True) / n
+            var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
+            source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        with self._lock, torch.inference_mode(), self._autocast(), _masked_positional_encoder(net, frames):
-            out = net.extract_features(source, padding_mask=padding_mask if padding_mask.any() else None)
+        with torch.inference_mode(), self._autocast(), _masked_positional_encoder(net, frames), _fused_attention(net, self.attention == "fused"):
+            out = net.extract_features(source, padding_mask=padding_mask if bool(padding_mask.any()) else None)
             x = out["x"].float()  # (B, T, D)
             T = x.shape[1]
-            valid = (torch.arange(T, device=x.device)[None, :] < torch.tensor(frames, device=x.device)[:, None]).float()
-            pooled = (x * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)
+            valid_f = (torch.arange(T, device=x.device)[None, :] < torch.tensor(frames, device=x.device)[:, None]).float()
+            pooled = (x * valid_f[..., None]).sum(1) / valid_f.sum(1, keepdim=True)
             logits = net.proj(pooled).float() if net.proj is not None else None
             frame_logits = net.proj(x).float() if (net.proj is not None and granularity == "frame") else None
-        pooled_np = pooled.cpu().numpy()
-        logits_np = logits.cpu().numpy() if logits is not None else None
-        frame_np = frame_logits.cpu().numpy() if frame_logits is not None else None
-        x_np = x.cpu().numpy() if (granularity == "frame" and embeddings) else None
+        return {
+            "lengths": lengths,
+            "frames": frames,
+            "pooled": pooled,
+            "logits": logits,
+            "frame_logits": frame_logits,
+            "x": x if (granularity == "frame" and embeddings) else None,
+            "embeddings": embeddings,
+        }
+
+    def _collect(self, handle: dict, names: list[str]) -> list[Prediction]:
+        """Bring a launched batch back to the host as :class:`Prediction` objects."""
+        if handle["logits"] is None:
+            raise ModelError(
+                "this checkpoint has no classification head (it is a representation model).",
+                source=self.info.id,
+                fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.",
+            )
+        pooled_np = handle["pooled"].cpu().numpy()
+        logits_np = handle["logits"].cpu().numpy()
+        frame_np = handle["frame_logits"].cpu().numpy() if handle["frame_logits"] is not None else None
+        x_np = handle["x"].cpu().numpy() if handle["x"] is not None else None
         preds = []
         for i, name in enumerate(names):
-            n = frames[i]
-            if logits_np is None:
-                raise ModelError(
-                    "this checkpoint has no classification head (it is a representation model).",
-                    source=self.info.id,
-                    fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.",
-                )
+            n = handle["frames"][i]
             lg = self._to_scheme(logits_np[i])
             preds.append(
                 Prediction(
                     id=name,
                     scores=_softmax(lg),
                     logits=lg,
-                    embedding=pooled_np[i] if embeddings else None,
+                    embedding=pooled_np[i] if handle["embeddings"] else None,
                     frame_logits=self._to_scheme(frame_np[i, :n]) if frame_np is not None else None,
                     frame_embeddings=x_np[i, :n] if x_np is not None else None,
                     n_frames=n,
-                    duration=lengths[i] / SAMPLE_RATE,
+                    duration=handle["lengths"][i] / SAMPLE_RATE,
                     random_weights=self.random_weights,
                 )
             )
@@ -430,7 +535,7 @@ class Emotion2vecModel:
     def _autocast(self):
         import torch
 
-        if self.info.dtype == "float32":
+        if self.info.dtype in ("float32", "int8"):
             yield
             return
         dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}[self.info.dtype]
@@ -517,6 +622,73 @@ def _masked_positional_encoder(net: Any, frames: list[int]):
         enc._modules["relative_positional_encoder"] = original
 
 
+class _FusedAttention:
+    """FunASR's ``AltAttention`` through ``F.scaled_dot_product_attention``.
+
+    FunASR computes attention by hand: the (B, H, T, T) scores are cast to
+    fp32, the ALiBi bias added, padded keys filled with -inf and a softmax
+    taken, in every layer.  On a GPU those elementwise passes cost more than
+    the matrix products.  Here ALiBi bias and padding become one additive mask,
+    built once per forward and shared by every layer, and the fused kernel
+    does the rest.  Used on CUDA; the CPU path keeps FunASR's own attention.
+    """
+
+    def __init__(self):
+        self._mask_key = None
+        self._mask = None
+
+    def mask(self, alibi_bias, padding_mask, n_heads: int, n: int, dtype, device):
+        import torch
+
+        key = (id(alibi_bias), id(padding_mask), dtype)
+        if key == self._mask_key:
+            return self._mask
+        mask = None
+        if alibi_bias is not None:
+            b = alibi_bias.shape[0]
+            mask = torch.zeros(b, n_heads, n, n, dtype=dtype, device=device)
+            mask[:, : alibi_bias.size(1)] = alibi_bias.to(dtype)
+        if padding_mask is not None and padding_mask.any():
+            pad = padding_mask.to(torch.bool)[:, None, None, :]
+            if mask is None:
+                mask = torch.zeros(pad.shape[0], n_heads, n, n, dtype=dtype, device=device)
+            mask = mask.masked_fill(pad, float("-inf"))
+        # keep the keys' tensors alive so their ids stay unique for this forward
+        self._mask_key, self._mask, self._refs = key, mask, (alibi_bias, padding_mask)
+        return mask
+
+    def forward(self, attn, x, padding_mask=None, alibi_bias=None):
+        import torch.nn.functional as F
+
+        B, N, C = x.shape
+        H = attn.num_heads
+        qkv = attn.qkv(x).reshape(B, N, 3, H, C // H).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        mask = self.mask(alibi_bias, padding_mask, H, N, q.dtype, q.device)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scale)
+        return attn.proj(out.transpose(1, 2).reshape(B, N, C))
+
+
+@contextmanager
+def _fused_attention(net: Any, enabled: bool):
+    if not enabled:
+        yield
+        return
+    from functools import partial
+
+    fused = _FusedAttention()
+    patched = []
+    for module in net.modules():
+        if type(module).__name__ == "AltAttention" and not getattr(module, "cosine_attention", False):
+            module.forward = partial(fused.forward, module)
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward  # back to the class's own forward
+
+
 # ---------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------
@@ -550,14 +722,19 @@ def load_model(
         Hub revision (tag or commit) to pin.
     device : str
         ``"auto"`` picks CUDA when available, else CPU.
-    dtype : {"float32", "bfloat16", "float16"}
-        Compute dtype (autocast); reduced precision is for GPUs.
+    dtype : {"float32", "bfloat16", "float16", "int8"}
+        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast (GPUs).
+        ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
+        Linear layer (see ``benchmarks/README.md`` for its speed and cost).
     """
     spec = resolve_model(model, hub=hub, revision=revision)
-    if dtype not in ("float32", "bfloat16", "float16"):
+    if dtype not in ("float32", "bfloat16", "float16", "int8"):
         from .errors import ConfigError
 
-        raise ConfigError(f"dtype must be float32, bfloat16 or float16, given {dtype!r}.", fix="pass dtype='float32'.")
+        raise ConfigError(
+            f"dtype must be float32, bfloat16, float16 or int8, given {dtype!r}.",
+            fix="pass dtype='float32' (exact), 'bfloat16' on a GPU, or 'int8' for the fast CPU mode.",
+        )
     dev = auto_device() if device == "auto" else device
     key = (spec.kind, spec.model, spec.hub, spec.revision, dev, dtype)
     with _CACHE_LOCK:
@@ -619,6 +796,12 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
     if not init_param or not os.path.isfile(init_param):
         raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.", source=spec.model, fix="download the complete checkpoint.")
     checksum = _verify_weights(net, init_param, spec.model)
+    if dtype == "int8":
+        if not device.startswith("cpu"):
+            raise ModelError("int8 dynamic quantisation runs on the CPU only.", source=spec.model, fix="use dtype='bfloat16' on a GPU.")
+        # fast CPU mode: Linear weights in int8, activations quantised per batch on the fly
+        automodel.model = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+        net = automodel.model
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     label_index, valid = _label_mapping(tokens, spec.model)
     from .checkpoints import random_checkpoint_info

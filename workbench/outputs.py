@@ -71,7 +71,7 @@ def infer_files(
     embedding: bool = False,
     out_dir: str | os.PathLike = "outputs",
     audio_config: AudioConfig | None = None,
-    policy: BatchPolicy = BatchPolicy(),
+    policy: BatchPolicy | None = None,
     hook: Callable[..., None] | None = None,
 ) -> list[ItemOutcome]:
     """Predict every input and write its output folder; never stops on a bad input.
@@ -85,7 +85,6 @@ def infer_files(
     t_start = time.perf_counter()
     audio_config = audio_config or AudioConfig()
     out_root = Path(out_dir)
-    out_root.mkdir(parents=True, exist_ok=True)
 
     if isinstance(model, Emotion2vecModel):
         net, load_s = model, 0.0
@@ -94,6 +93,7 @@ def infer_files(
         net = load_model(model, hub=hub, revision=revision, device=device)
         load_s = time.perf_counter() - t0
 
+    out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
     outcomes: list[ItemOutcome] = []
     audios: dict[int, Audio] = {}
     decode_ms: dict[int, float] = {}

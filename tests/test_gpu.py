@@ -1,0 +1,65 @@
+"""GPU checks (run only where CUDA is available; CI has none)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import noise, speech_like
+
+pytestmark = pytest.mark.gpu
+
+
+def _clips(n=12):
+    rng = np.random.default_rng(3)
+    return [speech_like(16000, float(d), seed=i) + noise(16000, float(d), seed=50 + i, amp=0.01)
+            for i, d in enumerate(rng.uniform(0.6, 7.0, size=n))]
+
+
+@pytest.fixture(scope="module")
+def gpu_models():
+    from workbench.model import load_model
+
+    return load_model("tiny", device="cuda"), load_model("tiny", device="cuda", dtype="bfloat16")
+
+
+def test_batched_fp32_on_gpu_equals_funasr_per_file_on_gpu(gpu_models):
+    import contextlib
+    import io
+
+    from funasr import AutoModel
+
+    fp32, _ = gpu_models
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = AutoModel(model=fp32.info.path, device="cuda", disable_update=True, disable_pbar=True, log_level="ERROR")
+    clips = _clips()
+    preds = fp32.predict(clips)
+    for wave, pred in zip(clips, preds):
+        out = ref.generate(wave, granularity="utterance", extract_embedding=True)[0]
+        assert pred.label == fp32.info.labels[int(np.argmax(out["scores"]))]
+        # cuDNN picks per-shape algorithms (TF32 convolutions): a looser bound than on the CPU
+        assert np.abs(pred.scores - np.asarray(out["scores"])).max() < 1e-3
+        assert np.abs(pred.embedding - out["feats"]).max() < 1e-2
+
+
+def test_bf16_agrees_with_fp32(gpu_models):
+    fp32, bf16 = gpu_models
+    clips = _clips(24)
+    a, b = fp32.predict(clips), bf16.predict(clips)
+    agree = np.mean([x.label == y.label for x, y in zip(a, b)])
+    cos = min(float(x.embedding @ y.embedding / np.linalg.norm(x.embedding) / np.linalg.norm(y.embedding)) for x, y in zip(a, b))
+    assert agree >= 0.9 and cos > 0.99
+
+
+def test_fused_attention_matches_funasr_attention(gpu_models):
+    fp32, _ = gpu_models
+    clips = _clips(8)
+    fp32.attention = "funasr"
+    try:
+        ref = fp32.predict(clips)
+    finally:
+        fp32.attention = "fused"
+    fused = fp32.predict(clips)
+    for a, b in zip(ref, fused):
+        assert a.label == b.label
+        assert np.abs(a.scores - b.scores).max() < 1e-4
