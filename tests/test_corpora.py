@@ -1,0 +1,196 @@
+"""Corpus loaders on small fake trees laid out as each corpus is distributed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.corpora import LABEL_MAPS, import_emobox, map_label, prepare
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.manifest import read_manifest, write_manifest
+
+
+def wav(path: Path, dur: float = 0.3, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, speech_like(16000, dur, seed=seed), 16000, subtype="PCM_16")
+    return path
+
+
+def by_id(manifest):
+    return {it.id: it for it in manifest}
+
+
+def test_every_table_maps_onto_the_nine_classes_or_nothing():
+    for corpus, table in LABEL_MAPS.items():
+        for label, key in table.items():
+            assert key == "" or key in LABEL_KEYS, (corpus, label, key)
+
+
+def test_emodb(tmp_path):
+    for name in ["03a01Fa", "08b10Wb", "10a04Lc", "16b03Tb", "09a05Ea", "13a07Aa", "11b09Nc"]:
+        wav(tmp_path / "wav" / f"{name}.wav")
+    wav(tmp_path / "wav" / "README.wav")  # does not follow the naming: skipped
+    m = by_id(prepare("emodb", tmp_path))
+    assert len(m) == 7
+    assert (m["03a01Fa"].emotion, m["03a01Fa"].speaker, m["03a01Fa"].gender) == ("happy", "03", "male")
+    assert m["03a01Fa"].text == "Der Lappen liegt auf dem Eisschrank."
+    assert (m["08b10Wb"].emotion, m["08b10Wb"].gender) == ("angry", "female")
+    assert (m["10a04Lc"].label, m["10a04Lc"].emotion) == ("L", "")  # boredom: no counterpart
+    assert m["16b03Tb"].emotion == "sad" and m["09a05Ea"].emotion == "disgusted"
+    assert m["13a07Aa"].emotion == "fearful" and m["11b09Nc"].emotion == "neutral"
+    assert m["09a05Ea"].meta["age"] == 21
+
+
+def test_ravdess(tmp_path):
+    names = ["03-01-01-01-01-01-01", "03-01-02-02-02-02-02", "03-01-05-02-01-01-12", "03-01-08-01-02-02-23", "03-02-06-01-01-01-24", "03-01-07-02-01-02-05"]
+    for n in names:
+        actor = n.split("-")[-1]
+        wav(tmp_path / f"Actor_{actor}" / f"{n}.wav")
+    m = by_id(prepare("ravdess", tmp_path))
+    assert m["03-01-01-01-01-01-01"].emotion == "neutral" and m["03-01-01-01-01-01-01"].gender == "male"
+    calm = m["03-01-02-02-02-02-02"]
+    assert (calm.emotion, calm.meta["label_name"], calm.gender, calm.meta["intensity"]) == ("", "calm", "female", "strong")
+    assert calm.text == "Dogs are sitting by the door"
+    assert m["03-01-05-02-01-01-12"].emotion == "angry" and m["03-01-05-02-01-01-12"].speaker == "Actor_12"
+    assert m["03-01-08-01-02-02-23"].emotion == "surprised"
+    assert m["03-02-06-01-01-01-24"].meta["vocal_channel"] == "song" and m["03-02-06-01-01-01-24"].emotion == "fearful"
+    assert m["03-01-07-02-01-02-05"].emotion == "disgusted"
+
+
+def test_crema_d_with_demographics(tmp_path):
+    for n in ["1001_DFA_ANG_XX", "1002_IEO_HAP_HI", "1091_TIE_NEU_XX", "1002_WSI_DIS_LO", "1001_ITS_FEA_MD", "1091_MTI_SAD_XX"]:
+        wav(tmp_path / "AudioWAV" / f"{n}.wav")
+    (tmp_path / "VideoDemographics.csv").write_text("ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n1002,21,Female,Caucasian,Not Hispanic\n1091,29,Female,Asian,Not Hispanic\n")
+    m = by_id(prepare("crema-d", tmp_path))
+    a = m["1001_DFA_ANG_XX"]
+    assert (a.emotion, a.speaker, a.gender, a.text, a.meta["level"], a.meta["age"]) == ("angry", "1001", "male", "Don't forget a jacket", "unspecified", 51)
+    assert m["1002_IEO_HAP_HI"].emotion == "happy" and m["1002_IEO_HAP_HI"].meta["level"] == "high" and m["1002_IEO_HAP_HI"].gender == "female"
+    assert m["1002_WSI_DIS_LO"].emotion == "disgusted" and m["1001_ITS_FEA_MD"].emotion == "fearful"
+    assert m["1091_MTI_SAD_XX"].emotion == "sad" and m["1091_TIE_NEU_XX"].emotion == "neutral"
+
+
+def test_tess(tmp_path):
+    files = ["OAF_angry/OAF_back_angry", "YAF_pleasant_surprised/YAF_bath_ps", "OAF_Fear/OAF_bean_fear", "YAF_disgust/YAF_chair_disgust", "OAF_neutral/OAF_hail_neutral"]
+    for f in files:
+        wav(tmp_path / f"{f}.wav")
+    m = by_id(prepare("tess", tmp_path))
+    assert m["OAF_back_angry"].emotion == "angry" and m["OAF_back_angry"].text == "Say the word back"
+    assert m["YAF_bath_ps"].emotion == "surprised" and m["YAF_bath_ps"].gender == "female" and m["YAF_bath_ps"].meta["age"] == 26
+    assert m["OAF_bean_fear"].emotion == "fearful" and m["YAF_chair_disgust"].emotion == "disgusted"
+
+
+def test_iemocap_reads_emoevaluation_and_transcripts(tmp_path):
+    s1 = tmp_path / "Session1"
+    ev = s1 / "dialog" / "EmoEvaluation"
+    ev.mkdir(parents=True)
+    (ev / "Ses01F_impro01.txt").write_text(
+        "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E2:\tNeutral;\t()\n"
+        "[10.0100 - 11.3925]\tSes01F_impro01_M001\texc\t[3.5000, 3.5000, 3.0000]\n"
+        "[14.8872 - 18.0175]\tSes01F_impro01_F002\tfru\t[2.0000, 3.5000, 3.5000]\n"
+        "[20.0 - 21.0]\tSes01F_impro01_M003\txxx\t[2.5000, 2.5000, 2.5000]\n"
+    )
+    tr = s1 / "dialog" / "transcriptions"
+    tr.mkdir(parents=True)
+    (tr / "Ses01F_impro01.txt").write_text("Ses01F_impro01_F000 [006.2901-008.2357]: Excuse me.\nSes01F_impro01_M001 [010.0100-011.3925]: Do you have your forms?\n")
+    for utt in ["Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses01F_impro01_F002", "Ses01F_impro01_M003"]:
+        wav(s1 / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav")
+    m = by_id(prepare("iemocap", tmp_path))
+    f0 = m["Ses01F_impro01_F000"]
+    assert (f0.emotion, f0.speaker, f0.gender, f0.text, f0.split) == ("neutral", "Ses01F", "female", "Excuse me.", "Session1")
+    m1 = m["Ses01F_impro01_M001"]
+    assert (m1.label, m1.emotion, m1.speaker, m1.gender) == ("exc", "happy", "Ses01M", "male")  # excited → happy
+    assert m1.meta["valence"] == 3.5
+    assert m["Ses01F_impro01_F002"].emotion == "" and m["Ses01F_impro01_M003"].emotion == ""
+
+
+def test_esd_with_split_folders_and_texts(tmp_path):
+    (tmp_path / "0011").mkdir()
+    (tmp_path / "0011" / "0011.txt").write_text("0011_000351\tThe nine the eggs, I keep.\tAngry\n0011_001401\tI am surprised.\tSurprise\n", encoding="utf-8")
+    wav(tmp_path / "0011" / "Angry" / "train" / "0011_000351.wav")
+    wav(tmp_path / "0011" / "Surprise" / "test" / "0011_001401.wav")
+    wav(tmp_path / "0002" / "Happy" / "0002_000701.wav")  # flattened redistribution
+    m = by_id(prepare("esd", tmp_path))
+    a = m["0011_000351"]
+    assert (a.emotion, a.split, a.speaker, a.text, a.meta["language"]) == ("angry", "train", "0011", "The nine the eggs, I keep.", "en")
+    assert m["0011_001401"].emotion == "surprised" and m["0011_001401"].split == "test"
+    assert m["0002_000701"].emotion == "happy" and m["0002_000701"].meta["language"] == "zh" and m["0002_000701"].split == ""
+
+
+def test_casia(tmp_path):
+    wav(tmp_path / "liuchanhg" / "angry" / "201.wav")
+    wav(tmp_path / "wangzhe" / "fear" / "210.wav")
+    wav(tmp_path / "ZhaoZuoxiang" / "surprise" / "250.wav")
+    m = by_id(prepare("casia", tmp_path))
+    assert m["liuchanhg_angry_201"].emotion == "angry" and m["liuchanhg_angry_201"].speaker == "liuchanhg"
+    assert m["wangzhe_fear_210"].emotion == "fearful" and m["ZhaoZuoxiang_surprise_250"].emotion == "surprised"
+
+
+def test_empty_or_wrong_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        prepare("emodb", tmp_path / "nope")
+    wav(tmp_path / "whatever.wav")
+    with pytest.raises(ConfigError, match="no emodb audio files"):
+        prepare("emodb", tmp_path)
+    with pytest.raises(ConfigError, match="unknown corpus"):
+        prepare("savee", tmp_path)
+
+
+def test_emobox_folds_and_label_map(tmp_path):
+    wav(tmp_path / "downloads" / "iemocap" / "a.wav")
+    wav(tmp_path / "downloads" / "iemocap" / "b.wav")
+    d = tmp_path / "data" / "iemocap"
+    (d / "fold_1").mkdir(parents=True)
+    (d / "fold_2").mkdir(parents=True)
+    rec_a = {"key": "a", "dataset": "iemocap", "wav": "downloads/iemocap/a.wav", "type": "raw", "sample_rate": 16000, "length": 0.3, "task": "category", "emo": "exc", "channel": 1}
+    rec_b = dict(rec_a, key="b", wav="downloads/iemocap/b.wav", emo="fru")
+    (d / "fold_1" / "iemocap_train_fold_1.jsonl").write_text(json.dumps(rec_a) + "\n")
+    (d / "fold_1" / "iemocap_test_fold_1.jsonl").write_text(json.dumps(rec_b) + "\n")
+    (d / "fold_2" / "iemocap_test_fold_2.jsonl").write_text(json.dumps(rec_a) + "\n")
+    files = sorted(d.rglob("*.jsonl"))
+    m = by_id(import_emobox(files, root=tmp_path))
+    assert m["a"].emotion == "happy" and m["a"].meta["folds"] == {"1": "train", "2": "test"} and m["a"].split == ""
+    assert m["b"].emotion == "" and m["b"].label == "fru"
+    lm = tmp_path / "label_map.json"
+    lm.write_text(json.dumps({"fru": "anger"}))
+    m2 = by_id(import_emobox([d / "fold_1" / "iemocap_test_fold_1.jsonl"], root=tmp_path, label_map=lm))
+    assert m2["b"].emotion == "angry" and m2["b"].split == "test"
+
+
+@pytest.mark.parametrize("ext", ["csv", "jsonl", "parquet"])
+def test_manifest_round_trip_and_validation(tmp_path, ext):
+    for name in ["03a01Fa", "08b10Wb"]:
+        wav(tmp_path / "emodb" / "wav" / f"{name}.wav")
+    m = prepare("emodb", tmp_path / "emodb")
+    out = write_manifest(m, tmp_path / "emodb" / f"manifest.{ext}")
+    back = read_manifest(out)
+    assert [it.to_dict() for it in back] == [it.to_dict() for it in m]
+    # missing files are listed together, with a count
+    (tmp_path / "emodb" / "wav" / "03a01Fa.wav").unlink()
+    (tmp_path / "emodb" / "wav" / "08b10Wb.wav").unlink()
+    with pytest.raises(ConfigError, match="2 missing files"):
+        read_manifest(out)
+
+
+def test_manifest_duplicates_and_extra_columns(tmp_path):
+    wav(tmp_path / "a.wav")
+    (tmp_path / "m.csv").write_text("id,path,label,mood\nx,a.wav,happy,bright\nx,a.wav,sad,dark\n")
+    with pytest.raises(ConfigError, match="1 duplicate ids"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "m2.csv").write_text("id,path,label,mood\nx,a.wav,happy,bright\n")
+    m = read_manifest(tmp_path / "m2.csv")
+    assert m.items[0].meta == {"mood": "bright"}
+    (tmp_path / "m3.csv").write_text("name,file\nx,a.wav\n")
+    with pytest.raises(ConfigError, match="needs the columns 'id' and 'path'"):
+        read_manifest(tmp_path / "m3.csv")
+
+
+def test_map_label_generic():
+    assert map_label("", "Anger") == "angry" and map_label("", "calm") == ""
