@@ -198,6 +198,9 @@ def decode(source: AudioInput, *, config: AudioConfig | None = None, id: str | N
             f"decoded duration {info.duration:.3f}s differs from the {info.declared_duration:.3f}s "
             f"the file declares ({(info.duration - info.declared_duration) * 1000:+.0f} ms)"
         )
+    # clipping is measured here, at the source rate: resampling rings the flat tops away
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    clipped = float(np.mean(np.abs(samples) >= 0.999)) if samples.size else 0.0
     record = StepRecord(
         name="decode",
         params={
@@ -206,6 +209,8 @@ def decode(source: AudioInput, *, config: AudioConfig | None = None, id: str | N
             "format": info.format,
             "codec": info.codec,
             "channels": info.channels,
+            "peak": round(peak, 6),
+            "clipped_fraction": clipped,
         },
         sr_in=sr,
         sr_out=sr,

@@ -3,6 +3,11 @@
     workbench infer PATH... [--model ID|DIR|tiny] [--granularity utterance|frame] [--embedding] [--out DIR]
     workbench model make-tiny DIR [--seed N] [--arch tiny|base|large]
     workbench model info [--model ID|DIR|tiny]
+    workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
+    workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
+    workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR]
+    workbench metrics RUN_DIR [--restrict] [--by speaker gender]
+    workbench diagnose PATH [--model …]
     workbench demo [--out DIR]
 
 Exit status: 0 when every input succeeded, 1 when some input failed (its
@@ -54,6 +59,41 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(mi)
     mi.add_argument("--json", action="store_true")
 
+    ds = sub.add_parser("datasets", help="prepare manifests from corpora")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True)
+    dp = dsub.add_parser("prepare", help="write a manifest for a corpus folder as distributed")
+    dp.add_argument("corpus", help="emodb, ravdess, crema-d, tess, iemocap, esd or casia")
+    dp.add_argument("corpus_dir")
+    dp.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    de = dsub.add_parser("import-emobox", help="read EmoBox metadata / fold files into a manifest")
+    de.add_argument("jsonl", nargs="+")
+    de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
+    de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion}")
+    de.add_argument("--out", required=True)
+
+    r = sub.add_parser("run", help="run a manifest (× preprocessing variants) through the model into a run folder")
+    r.add_argument("manifest")
+    _model_args(r)
+    r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "int8"])
+    r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
+    r.add_argument("--out", default=None, help="run folder (default: runs/<manifest>_<timestamp>; an existing one is resumed)")
+    r.add_argument("--frame-embeddings", action="store_true", help="also store frame-level embeddings")
+    r.add_argument("--chunk", type=int, default=64, help="items per flushed chunk")
+    r.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    r.add_argument("--cache-dir", default=None)
+
+    mt_ = sub.add_parser("metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run")
+    mt_.add_argument("run_dir")
+    mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
+    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
+    mt_.add_argument("--no-figures", action="store_true")
+
+    dg = sub.add_parser("diagnose", help="log, prediction, stability and findings for one file")
+    dg.add_argument("path")
+    _model_args(dg)
+    dg.add_argument("--no-stability", action="store_true", help="skip the perturbation test")
+    dg.add_argument("--json", action="store_true")
+
     d = sub.add_parser("demo", help="run inference on the demo set in datasets/demo/")
     d.add_argument("--out", default="outputs")
     d.add_argument("--model", default=None, help="defaults to $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny")
@@ -73,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_make_tiny(args)
         if args.command == "model" and args.model_command == "info":
             return cmd_model_info(args)
+        if args.command == "datasets":
+            return cmd_datasets(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "metrics":
+            return cmd_metrics(args)
+        if args.command == "diagnose":
+            return cmd_diagnose(args)
         if args.command == "demo":
             from .demo import run_demo
 
@@ -131,6 +179,90 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
+
+
+def cmd_datasets(args) -> int:
+    from .corpora import import_emobox, prepare
+    from .manifest import write_manifest
+
+    if args.datasets_command == "prepare":
+        m = prepare(args.corpus, args.corpus_dir)
+    else:
+        m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
+    report = m.validate()
+    out = Path(args.out)
+    if not Path(m.root).resolve() == out.resolve().parent:
+        # paths in the manifest are relative to the corpus folder; store them absolute when the manifest lives elsewhere
+        for it in m.items:
+            it.path = str(m.resolve(it))
+    write_manifest(m, out)
+    mapped = sum(1 for it in m.items if it.emotion)
+    print(f"wrote {out}: {report.summary()}; {mapped} with an emotion2vec+ counterpart, {len(m) - mapped} without")
+    by_label: dict = {}
+    for it in m.items:
+        by_label.setdefault((it.label, it.emotion or "—"), 0)
+        by_label[(it.label, it.emotion or "—")] += 1
+    for (label, emo), n in sorted(by_label.items()):
+        print(f"  {label:>12} → {emo:<10} {n}")
+    return 0 if report.ok else 1
+
+
+def cmd_run(args) -> int:
+    from datetime import datetime
+
+    from .runs import load_variants, run
+
+    out = args.out or f"runs/{Path(args.manifest).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    result = run(
+        args.manifest, out_dir=out, model=args.model, hub=args.hub, revision=args.revision, device=args.device,
+        dtype=args.dtype, variants=load_variants(args.variants), frame_embeddings=args.frame_embeddings,
+        chunk_size=args.chunk, use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True,
+    )
+    if result.summary.get("random_weights"):
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+    print(f"run folder: {result.run_dir}")
+    print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, {result.seconds:.1f} s")
+    for v, d in result.summary.get("variants", {}).items():
+        acc = "n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}"
+        print(f"  {v}: {d['labelled']} labelled (accuracy {acc}), {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    import json as _json
+
+    from .metrics import run_metrics
+
+    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures)
+    summary = Path(args.run_dir) / "summary.json"
+    if summary.is_file() and _json.loads(summary.read_text()).get("random_weights"):
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+    for r in reports.values():
+        print(r.render())
+    print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
+    return 0
+
+
+def cmd_diagnose(args) -> int:
+    from .diagnostics import diagnose
+    from .model import load_model
+
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    d = diagnose(args.path, net, run_stability=not args.no_stability)
+    if args.json:
+        payload = {
+            "input": d.audio.source.to_dict(), "log": d.audio.log.to_list(), "prediction": d.prediction.to_dict(frames=False),
+            "facts": d.facts, "findings": [f.to_dict() for f in d.findings],
+            "stability": d.stability.to_dict() if d.stability else None, "random_weights": net.random_weights,
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(d.render())
+    return 0
 
 
 def cmd_make_tiny(args) -> int:

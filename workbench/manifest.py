@@ -195,6 +195,12 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True) -> Ma
         if extra_cols:
             it.meta["_extra_columns"] = extra_cols
         items.append(it)
+    if records and "emotion" not in records[0]:
+        # a free-form manifest: derive the emotion2vec+ key from the label's common English names
+        from .corpora import map_label
+
+        for it in items:
+            it.emotion = map_label("", it.label) if it.label else ""
     manifest = Manifest(items, root=p.resolve().parent, name=p.stem)
     report = validate(manifest, check_files=validate_files)
     report.raise_for_errors(str(p))

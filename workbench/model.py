@@ -252,7 +252,8 @@ def default_policy(device: str) -> BatchPolicy:
     """Batching that suits the device: small buckets on CPU, large ones on a GPU."""
     if str(device).startswith("cuda"):
         return BatchPolicy(max_batch_size=64, max_batch_seconds=640.0, max_pad_fraction=0.2)
-    return BatchPolicy()
+    # measured on 2 cores (benchmarks/README.md): padding costs more than batching gains on a CPU
+    return BatchPolicy(max_batch_size=4, max_batch_seconds=60.0, max_pad_fraction=0.05)
 
 
 def plan_batches(lengths: Sequence[int], policy: BatchPolicy = BatchPolicy(), sr: int = SAMPLE_RATE) -> list[list[int]]:
@@ -394,7 +395,7 @@ class Emotion2vecModel:
         granularity: str = "utterance",
         embeddings: bool = True,
         policy: BatchPolicy | None = None,
-        workers: int = 4,
+        workers: int | None = None,
         chunk: int = 256,
         hook: Callable[..., None] | None = None,
     ) -> list["Prediction | Exception"]:
@@ -411,6 +412,9 @@ class Emotion2vecModel:
 
         cfg = audio_config or AudioConfig()
         policy = policy or default_policy(self.info.device)
+        if workers is None:
+            # on a CPU, decode threads compete with torch's threads for the same cores
+            workers = 4 if self.info.device.startswith("cuda") else 1
         results: list[Any] = [None] * len(sources)
 
         def decode(k: int):

@@ -1,0 +1,332 @@
+"""Diagnostics: turn facts about a clip and its prediction into findings.
+
+A finding is ``{code, severity, message, evidence, suggestion}``.  Facts come
+from the audio (source rate, duration, what conversion cut, clipping, SNR,
+silence), from the prediction (confidence, margin, entropy, which label wins
+the frames) and from a stability test that re-runs the clip under small
+perturbations.  Every threshold lives in :class:`DiagnosticsConfig`.
+
+The seeds' user saw "happy, neutral, happy, other, happy" for one recording;
+:func:`stability` is the tool that says which perturbation flips it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .audio import Audio, resample_array
+from .processing import StepRecord
+
+SEVERITIES = ("info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class DiagnosticsConfig:
+    """Thresholds of every rule (units in the names)."""
+
+    min_duration_s: float = 1.0
+    max_duration_s: float = 30.0
+    min_sample_rate_hz: int = 16000
+    max_resample_ratio: float = 3.0
+    max_file_mb: float = 10.0
+    onset_cut_ms: float = 20.0
+    clipped_fraction: float = 0.001
+    low_snr_db: float = 15.0
+    silence_fraction: float = 0.6
+    low_confidence: float = 0.6
+    small_margin: float = 0.1
+    high_entropy_bits: float = 2.0
+    unknown_frame_fraction: float = 0.4
+    unstable_flip_rate: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    suggestion: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def render(self) -> str:
+        return f"[{self.severity.upper()}] {self.code}: {self.message}" + (f"\n    → {self.suggestion}" if self.suggestion else "")
+
+
+# ---------------------------------------------------------------------------
+# facts
+# ---------------------------------------------------------------------------
+def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
+    """Short-time energy in dB (floor -120 dB); shape ``(n_frames,)``."""
+    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    idx = np.arange(0, len(y) - n + 1, h)
+    frames = np.lib.stride_tricks.sliding_window_view(y, n)[idx]
+    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
+def signal_facts(y: np.ndarray, sr: int) -> dict[str, float]:
+    """SNR estimate, silence fraction and onset facts of mono audio.
+
+    SNR: the 95th against the 10th percentile of 25 ms frame energies (a
+    speech-activity proxy that needs no clean reference).  Silence: frames
+    more than 40 dB under the loudest frame.  Onset: level of the first 10 ms
+    against the loudest frame — speech already loud at sample 0 suggests the
+    onset was cut before the file reached the workbench.
+    """
+    e = frame_energies_db(y, sr)
+    loud = float(np.max(e))
+    snr = float(np.percentile(e, 95) - np.percentile(e, 10))
+    silent = float(np.mean(e < loud - 40.0))
+    first_db = float(e[0])  # the first 25 ms frame
+    floor = float(np.percentile(e, 10))
+    speech = np.nonzero(e > loud - 30.0)[0]
+    first_speech_s = float(speech[0] * 0.01) if len(speech) else float("nan")
+    return {
+        "snr_db": snr,
+        "silence_fraction": silent,
+        "first_25ms_db_below_peak": loud - first_db,
+        "first_25ms_db_above_floor": first_db - floor,
+        "first_speech_s": first_speech_s,
+        "loudest_frame_db": loud,
+    }
+
+
+def audio_facts(audio: Audio) -> dict[str, Any]:
+    """Facts of a loaded clip: source, conversion and signal."""
+    src = audio.source
+    decode = next((s for s in audio.log.steps if s.name == "decode"), None)
+    cut_start, cut_end = audio.log.total_cut()
+    facts: dict[str, Any] = {
+        "duration_s": audio.duration,
+        "source_duration_s": src.duration,
+        "source_sample_rate": src.sample_rate,
+        "file_mb": (src.size_bytes or 0) / 1e6 if src.size_bytes else None,
+        "resample_ratio": (max(src.sample_rate, audio.sr) / min(src.sample_rate, audio.sr)) if src.sample_rate else 1.0,
+        "cut_start_s": cut_start,
+        "cut_end_s": cut_end,
+        "clipped_fraction": (decode.params.get("clipped_fraction") if decode else None),
+        "peak": (decode.params.get("peak") if decode else None),
+    }
+    facts.update(signal_facts(audio.samples, audio.sr))
+    return facts
+
+
+def prediction_facts(pred: Any) -> dict[str, Any]:
+    facts = {"label": pred.label, "confidence": pred.confidence, "margin": pred.margin, "entropy_bits": pred.entropy}
+    if pred.frame_logits is not None and pred.n_frames:
+        top = np.argmax(pred.frame_logits, axis=1)
+        unknown = pred.labels.index("unknown")
+        facts["unknown_frame_fraction"] = float(np.mean(top == unknown))
+        counts = np.bincount(top, minlength=len(pred.labels))
+        facts["frame_top_label"] = pred.labels[int(np.argmax(counts))]
+    return facts
+
+
+# ---------------------------------------------------------------------------
+# rules
+# ---------------------------------------------------------------------------
+def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = DiagnosticsConfig()) -> list[Finding]:
+    """Apply every rule to ``facts`` (from :func:`audio_facts`, :func:`prediction_facts`, :func:`stability`)."""
+    c = config
+    out: list[Finding] = []
+
+    def add(code, severity, message, suggestion, **evidence):
+        out.append(Finding(code, severity, message, {k: _jsonable(v) for k, v in evidence.items()}, suggestion))
+
+    d = facts.get("duration_s")
+    if d is not None and d < c.min_duration_s:
+        add("short_clip", "warning", f"clip is {d:.2f} s long, under {c.min_duration_s:g} s", "emotion2vec+ was trained on utterances of a few seconds; very short clips give unreliable scores.", duration_s=d)
+    if d is not None and d > c.max_duration_s:
+        add("long_clip", "warning", f"clip is {d:.1f} s long, over {c.max_duration_s:g} s", "the score averages over everything said; segment it (`workbench segment`) to see how the emotion changes.", duration_s=d)
+    sr = facts.get("source_sample_rate")
+    if sr and sr < c.min_sample_rate_hz:
+        add("low_sample_rate", "warning", f"source is {sr} Hz (under {c.min_sample_rate_hz} Hz{': telephone band' if sr <= 8000 else ''})",
+            "the band above 4 kHz is missing and upsampling cannot restore it; compare with a wide-band recording or the sample-rate sweep.", source_sample_rate=sr)
+    ratio = facts.get("resample_ratio")
+    if ratio and ratio > c.max_resample_ratio:
+        add("large_resample_ratio", "info", f"audio was resampled by a factor of {ratio:.2f}", "check the resampler in the processing log; compare resamplers with the sample-rate explorer.", resample_ratio=ratio)
+    mb = facts.get("file_mb")
+    if mb and mb > c.max_file_mb:
+        add("large_file", "info", f"file is {mb:.1f} MB", "large files are slow to decode; long ones are better segmented.", file_mb=mb)
+    cut = facts.get("cut_start_s") or 0.0
+    if cut * 1000 >= c.onset_cut_ms:
+        add("onset_cut", "warning", f"processing removed {cut * 1000:.0f} ms at the start", "the first syllable may be gone: compare with the untrimmed audio (trimming inspector) before trusting the label.", cut_start_ms=cut * 1000)
+    below, above = facts.get("first_25ms_db_below_peak"), facts.get("first_25ms_db_above_floor")
+    if below is not None and below < 25.0 and (above is None or above > 15.0):
+        # loud from the first frame, and clearly above the noise floor (noise alone does not count)
+        add("speech_at_sample_0", "info", f"the first 25 ms are only {below:.0f} dB under the loudest frame: sound starts at the very first sample",
+            "the onset may have been cut before the file reached the workbench (recorder, export or an earlier trim).", first_25ms_db_below_peak=below)
+    clip = facts.get("clipped_fraction")
+    if clip is not None and clip > c.clipped_fraction:
+        add("clipping", "warning", f"{clip * 100:.2f}% of samples are at full scale", "clipping adds harsh harmonics that can read as anger; re-record with lower gain.", clipped_fraction=clip)
+    snr = facts.get("snr_db")
+    if snr is not None and snr < c.low_snr_db:
+        add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB)", "noise pulls scores towards neutral/other; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
+    sil = facts.get("silence_fraction")
+    if sil is not None and sil > c.silence_fraction:
+        add("mostly_silence", "warning", f"{sil * 100:.0f}% of the clip is silence", "the model scores silence too; trim or segment to the speech.", silence_fraction=sil)
+    conf = facts.get("confidence")
+    if conf is not None and conf < c.low_confidence:
+        add("low_confidence", "warning", f"top score is {conf:.2f} (under {c.low_confidence:g})", "look at the frame timeline and the runner-up before trusting the label.", confidence=conf, label=facts.get("label"))
+    margin = facts.get("margin")
+    if margin is not None and margin < c.small_margin:
+        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (run the stability test).", margin=margin)
+    ent = facts.get("entropy_bits")
+    if ent is not None and ent > c.high_entropy_bits:
+        add("high_entropy", "info", f"score entropy is {ent:.2f} bits (of {np.log2(9):.2f} max)", "the model spreads its belief over many classes.", entropy_bits=ent)
+    unk = facts.get("unknown_frame_fraction")
+    if unk is not None and unk > c.unknown_frame_fraction:
+        add("unknown_frames", "warning", f"'unknown' is the top label in {unk * 100:.0f}% of frames", "much of the clip is not recognisable speech to the model (noise, music, silence, other language?).", unknown_frame_fraction=unk)
+    flip = facts.get("flip_rate")
+    if flip is not None and flip > c.unstable_flip_rate:
+        flips = facts.get("flipped_by") or []
+        add("unstable", "warning", f"the label changes under {flip * 100:.0f}% of small perturbations ({', '.join(flips[:4])})",
+            "the prediction is fragile here: report it with its stability, or fix what the flipping perturbation points at.", flip_rate=flip, flipped_by=flips)
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
+
+
+def findings_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([f.to_dict() for f in findings], ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------
+# stability under perturbations
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Perturbation:
+    """A small change to a 16 kHz clip: ``kind`` in shift, lead_silence, gain, resampler, noise."""
+
+    name: str
+    kind: str
+    value: float = 0.0
+
+    def apply(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+        if self.kind == "shift":  # move the onset: positive delays (zeros in front), negative cuts
+            n = int(abs(self.value) * sr)
+            return np.concatenate([np.zeros(n, np.float32), y]) if self.value > 0 else y[n:]
+        if self.kind == "lead_silence":
+            return np.concatenate([np.zeros(int(self.value * sr), np.float32), y])
+        if self.kind == "gain":
+            return np.clip(y * 10 ** (self.value / 20), -1, 1).astype(np.float32)
+        if self.kind == "resampler":  # a round trip through another resampler
+            up = resample_array(y, sr, 44100, method="scipy")
+            return resample_array(up, 44100, sr, method="scipy")
+        if self.kind == "noise":
+            p = float(np.mean(y.astype(np.float64) ** 2)) + 1e-12
+            return (y + rng.standard_normal(len(y)).astype(np.float32) * np.sqrt(p / 10 ** (self.value / 10))).astype(np.float32)
+        raise ValueError(f"unknown perturbation kind {self.kind!r}")
+
+
+DEFAULT_PERTURBATIONS: tuple[Perturbation, ...] = (
+    Perturbation("shift +10 ms", "shift", 0.010),
+    Perturbation("shift -10 ms", "shift", -0.010),
+    Perturbation("shift +50 ms", "shift", 0.050),
+    Perturbation("shift -50 ms", "shift", -0.050),
+    Perturbation("shift +100 ms", "shift", 0.100),
+    Perturbation("shift -100 ms", "shift", -0.100),
+    Perturbation("0.2 s leading silence", "lead_silence", 0.2),
+    Perturbation("gain +6 dB", "gain", 6.0),
+    Perturbation("gain -6 dB", "gain", -6.0),
+    Perturbation("scipy resampler round trip", "resampler"),
+    Perturbation("noise at 30 dB SNR", "noise", 30.0),
+)
+
+
+@dataclass
+class StabilityReport:
+    base_label: str
+    base_confidence: float
+    rows: list[dict]  # perturbation, label, confidence, flipped
+
+    @property
+    def flip_rate(self) -> float:
+        return float(np.mean([r["flipped"] for r in self.rows])) if self.rows else 0.0
+
+    @property
+    def flipped_by(self) -> list[str]:
+        return [r["perturbation"] for r in self.rows if r["flipped"]]
+
+    def facts(self) -> dict:
+        return {"flip_rate": self.flip_rate, "flipped_by": self.flipped_by}
+
+    def to_dict(self) -> dict:
+        return {"base_label": self.base_label, "base_confidence": self.base_confidence, "flip_rate": self.flip_rate, "rows": self.rows}
+
+
+def stability(model: Any, audio: Audio, *, perturbations: Sequence[Perturbation] = DEFAULT_PERTURBATIONS, seed: int = 0, base: Any = None) -> StabilityReport:
+    """Re-run ``audio`` under each perturbation (one batch) and report which flip the label."""
+    rng = np.random.default_rng(seed)
+    waves = [p.apply(audio.samples, audio.sr, rng) for p in perturbations]
+    base = base if base is not None else model.predict([audio])[0]
+    preds = model.predict(waves)
+    rows = [
+        {"perturbation": p.name, "label": q.label, "confidence": q.confidence, "flipped": q.label != base.label,
+         "score_of_base_label": float(q.scores[list(q.labels).index(base.label)])}
+        for p, q in zip(perturbations, preds)
+    ]
+    return StabilityReport(base.label, base.confidence, rows)
+
+
+# ---------------------------------------------------------------------------
+# one file, end to end
+# ---------------------------------------------------------------------------
+@dataclass
+class Diagnosis:
+    audio: Audio
+    prediction: Any
+    facts: dict
+    findings: list[Finding]
+    stability: StabilityReport | None
+
+    def render(self) -> str:
+        lines = [self.audio.log.render(), ""]
+        p = self.prediction
+        if getattr(p, "random_weights", False):
+            from .model import RANDOM_WEIGHTS_BANNER
+
+            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
+        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
+        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
+        if self.stability is not None:
+            s = self.stability
+            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
+            for r in s.rows:
+                mark = "FLIP" if r["flipped"] else "    "
+                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
+        lines.append("")
+        if self.findings:
+            lines.append(f"findings ({len(self.findings)}):")
+            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
+        else:
+            lines.append("findings: none")
+        return "\n".join(lines)
+
+
+def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None, run_stability: bool = True) -> Diagnosis:
+    from .audio import load
+
+    audio = load(source, config=audio_config)
+    pred = model.predict([audio], granularity="frame")[0]
+    facts = {**audio_facts(audio), **prediction_facts(pred)}
+    stab = stability(model, audio, base=pred) if run_stability else None
+    if stab is not None:
+        facts.update(stab.facts())
+    return Diagnosis(audio, pred, facts, findings_from(facts, config), stab)

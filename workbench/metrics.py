@@ -1,0 +1,270 @@
+"""Metrics of a run: WA, UAR, macro-F1, per-class report, confusion, calibration, intervals.
+
+Conventions (speech emotion recognition):
+
+* **WA** (weighted accuracy) = plain accuracy over the scored items.
+* **UAR** (unweighted average recall) = mean of per-class recalls over the
+  classes present in the ground truth (sklearn's ``balanced_accuracy``).
+* **macro-F1** = mean F1 over the classes present in the ground truth.
+* Scored items: status ok and an ``emotion`` (the corpus label's emotion2vec+
+  counterpart).  Items whose label has no counterpart are excluded and
+  counted.  A prediction outside the dataset's classes (``other``,
+  ``unknown``…) counts as wrong; with ``restrict=True`` the argmax is taken
+  over the dataset's classes only, the usual way of scoring a 9-class model
+  on a 4-class benchmark.
+* **ECE**: equal-width confidence bins (default 15); the gap between accuracy
+  and mean confidence per bin, weighted by the bin's share of items.
+* Intervals: seeded percentile bootstrap over items (95 % by default).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+from .labels import LABEL_KEYS
+
+
+def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean(t == p)) if len(t) else float("nan")
+
+
+def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    out = {}
+    for c in classes:
+        tp = float(np.sum((t == c) & (p == c)))
+        support = float(np.sum(t == c))
+        predicted = float(np.sum(p == c))
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if support and (precision + recall) > 0 else 0.0
+        out[c] = {"precision": precision, "recall": recall, "f1": f1, "support": int(support)}
+    return out
+
+
+def uar(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    classes = classes if classes is not None else sorted(set(y_true))
+    rec = [v["recall"] for v in per_class(y_true, y_pred, classes).values() if v["support"]]
+    return float(np.mean(rec)) if rec else float("nan")
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    classes = classes if classes is not None else sorted(set(y_true))
+    f = [v["f1"] for v in per_class(y_true, y_pred, classes).values() if v["support"]]
+    return float(np.mean(f)) if f else float("nan")
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str], cols: Sequence[str]) -> np.ndarray:
+    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column."""
+    ri = {c: i for i, c in enumerate(rows)}
+    ci = {c: i for i, c in enumerate(cols)}
+    m = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        if t in ri and p in ci:
+            m[ri[t], ci[p]] += 1
+    return m
+
+
+def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error with equal-width bins, and the per-bin table."""
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    table, total = [], 0.0
+    for b in range(bins):
+        sel = idx == b
+        n = int(sel.sum())
+        acc = float(corr[sel].mean()) if n else float("nan")
+        mc = float(conf[sel].mean()) if n else float("nan")
+        if n:
+            total += n / len(conf) * abs(acc - mc)
+        table.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": n, "accuracy": acc, "confidence": mc})
+    return float(total), table
+
+
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded)."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(t), len(t))
+        v = fn(t[i], p[i])
+        if v == v:
+            stats.append(v)
+    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+@dataclass
+class Report:
+    """Metrics of one variant of a run."""
+
+    variant: str
+    n_scored: int
+    n_excluded_no_counterpart: int
+    n_failed: int
+    classes: list[str]
+    wa: float
+    uar: float
+    macro_f1: float
+    ci: dict[str, tuple[float, float]]
+    per_class: dict[str, dict]
+    confusion: list[list[int]]
+    confusion_cols: list[str]
+    ece: float
+    reliability: list[dict]
+    restricted: bool
+    breakdowns: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+    def render(self) -> str:
+        lines = [
+            f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (label with no emotion2vec+ counterpart), {self.n_failed} failed"
+            + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
+        ]
+        for name in ("wa", "uar", "macro_f1"):
+            lo, hi = self.ci[name]
+            lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]")
+        lines.append(f"  ECE      {self.ece:.3f}")
+        lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
+        for c, v in self.per_class.items():
+            lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
+        for col, groups in self.breakdowns.items():
+            lines.append(f"  by {col}: " + ", ".join(f"{g} WA {d['wa']:.3f} UAR {d['uar']:.3f} (n={d['n']})" for g, d in groups.items()))
+        return "\n".join(lines)
+
+
+def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
+             seed: int = 0, by: Sequence[str] = ("speaker", "gender")) -> Report:
+    """Metrics of one variant of a results table (a DataFrame from ``results.parquet``)."""
+    df = results
+    if variant is None:
+        variants = list(dict.fromkeys(df["variant"]))
+        variant = variants[0]
+    df = df[df["variant"] == variant]
+    failed = int((df["status"] == "failed").sum())
+    ok = df[df["status"] == "ok"]
+    has_label = ok["emotion"].fillna("").astype(str) != ""
+    excluded = int((~has_label).sum())
+    sc = ok[has_label]
+    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    y_true = sc["emotion"].astype(str).to_numpy()
+    if restrict and classes:
+        scores = sc[[f"score_{c}" for c in classes]].to_numpy(dtype=float)
+        y_pred = np.asarray(classes)[np.argmax(scores, axis=1)]
+        conf = scores.max(axis=1) / scores.sum(axis=1)
+    else:
+        y_pred = sc["pred"].astype(str).to_numpy()
+        conf = sc["confidence"].to_numpy(dtype=float)
+    cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
+    e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
+    ci = {
+        "wa": bootstrap_ci(wa, y_true, y_pred, n=n_boot, seed=seed),
+        "uar": bootstrap_ci(lambda t, p: uar(t, p, classes), y_true, y_pred, n=n_boot, seed=seed),
+        "macro_f1": bootstrap_ci(lambda t, p: macro_f1(t, p, classes), y_true, y_pred, n=n_boot, seed=seed),
+    }
+    breakdowns: dict[str, dict] = {}
+    for col in by:
+        if col not in sc.columns:
+            continue
+        groups = {}
+        for g, sub in sc.groupby(sc[col].fillna("").astype(str)):
+            if g == "":
+                continue
+            idx = sc.index.get_indexer(sub.index)
+            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes)}
+        if groups:
+            breakdowns[col] = groups
+    return Report(
+        variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
+        wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
+        per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
+        confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns,
+    )
+
+
+def run_metrics(run_dir: str | Path, *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
+    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    path = run_dir / "results.parquet"
+    if not path.is_file():
+        raise ConfigError("no results.parquet in the run folder (the run did not finish).", source=str(run_dir), fix="re-run `workbench run` with the same --out to finish it.")
+    df = pd.read_parquet(path)
+    reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
+    payload = {v: r.to_dict() for v, r in reports.items()}
+    (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
+    if figures:
+        for v, r in reports.items():
+            if r.n_scored:
+                plot_confusion(r, run_dir / f"confusion_{v}.png")
+                plot_reliability(r, run_dir / f"reliability_{v}.png")
+    return reports
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(report.confusion, dtype=float)
+    shown = m / np.maximum(m.sum(axis=1, keepdims=True), 1) if normalize else m
+    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(report.confusion_cols), 1.0 + 0.6 * len(report.classes)))
+    ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(len(report.confusion_cols)), report.confusion_cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(report.classes)), report.classes)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{shown[i, j]:.2f}\n({int(m[i, j])})" if normalize else int(m[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > 0.6 * (shown.max() or 1) else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f}")
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def plot_reliability(report: Report, path: str | Path | None = None):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    rows = [b for b in report.reliability if b["n"]]
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+    ax.bar([(b["lo"] + b["hi"]) / 2 for b in rows], [b["accuracy"] for b in rows], width=1 / max(len(report.reliability), 1), alpha=0.7, edgecolor="k")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{report.variant}: ECE {report.ece:.3f}")
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
