@@ -1,0 +1,106 @@
+"""Diagnostics: each rule on facts that should and should not trigger it, and the stability test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import clipped, noise, silence, speech_like
+from workbench.audio import load
+from workbench.diagnostics import (
+    DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, diagnose, findings_from, prediction_facts, signal_facts, stability,
+)
+from workbench.processing import StepRecord
+
+
+def codes(facts, **cfg):
+    return {f.code for f in findings_from(facts, DiagnosticsConfig(**cfg))}
+
+
+@pytest.mark.parametrize(
+    "facts,code",
+    [
+        ({"duration_s": 0.6}, "short_clip"),
+        ({"duration_s": 45.0}, "long_clip"),
+        ({"source_sample_rate": 8000}, "low_sample_rate"),
+        ({"resample_ratio": 6.0}, "large_resample_ratio"),
+        ({"file_mb": 12.0}, "large_file"),
+        ({"cut_start_s": 0.03}, "onset_cut"),
+        ({"clipped_fraction": 0.01}, "clipping"),
+        ({"snr_db": 8.0}, "low_snr"),
+        ({"silence_fraction": 0.8}, "mostly_silence"),
+        ({"confidence": 0.41}, "low_confidence"),
+        ({"margin": 0.03}, "small_margin"),
+        ({"entropy_bits": 2.9}, "high_entropy"),
+        ({"unknown_frame_fraction": 0.55}, "unknown_frames"),
+        ({"flip_rate": 0.4, "flipped_by": ["gain +6 dB"]}, "unstable"),
+    ],
+)
+def test_each_rule_fires_on_its_fact(facts, code):
+    found = findings_from(facts)
+    assert code in {f.code for f in found}
+    f = next(f for f in found if f.code == code)
+    assert f.severity in ("info", "warning", "error") and f.message and f.suggestion and f.evidence
+
+
+def test_rules_stay_quiet_on_a_clean_clip():
+    facts = {"duration_s": 4.0, "source_sample_rate": 16000, "resample_ratio": 1.0, "file_mb": 0.2, "cut_start_s": 0.0,
+             "clipped_fraction": 0.0, "snr_db": 40.0, "silence_fraction": 0.2, "confidence": 0.9, "margin": 0.7,
+             "entropy_bits": 0.6, "unknown_frame_fraction": 0.0, "flip_rate": 0.0, "first_25ms_db_below_peak": 60.0}
+    assert codes(facts) == set()
+
+
+def test_thresholds_come_from_the_config():
+    assert "low_confidence" in codes({"confidence": 0.65}, low_confidence=0.7)
+    assert "low_confidence" not in codes({"confidence": 0.65})
+    assert "onset_cut" in codes({"cut_start_s": 0.012}, onset_cut_ms=10)
+
+
+def test_onset_cut_is_read_from_the_processing_log():
+    audio = load((speech_like(16000, 2.0), 16000))
+    audio = audio.with_samples(audio.samples[480:], record=StepRecord(name="trim", sr_in=16000, sr_out=16000, duration_in=2.0, duration_out=1.97, cut_start=0.03))
+    assert audio_facts(audio)["cut_start_s"] == pytest.approx(0.03)
+    assert "onset_cut" in codes(audio_facts(audio))
+
+
+def test_signal_facts_from_real_signals(tmp_path):
+    clean = speech_like(16000, 3.0, onset=0.5)
+    noisy = clean + noise(16000, 3.0, amp=0.08)
+    assert signal_facts(clean, 16000)["snr_db"] > 30
+    assert signal_facts(noisy, 16000)["snr_db"] < 15
+    quiet = np.concatenate([silence(16000, 4.0), speech_like(16000, 1.0)])
+    assert signal_facts(quiet, 16000)["silence_fraction"] > 0.6
+    p = tmp_path / "clip.wav"
+    sf.write(p, clipped(44100, 1.0), 44100, subtype="PCM_16")
+    assert audio_facts(load(p))["clipped_fraction"] > 0.1
+    at0 = speech_like(16000, 2.0, seed=4)
+    f0 = signal_facts(at0[int(0.06 * 16000):], 16000)  # cut into a syllable
+    assert "speech_at_sample_0" in codes(f0)
+    assert "speech_at_sample_0" not in codes(signal_facts(speech_like(16000, 2.0, onset=0.3), 16000))
+
+
+def test_perturbations_do_what_they_say():
+    y = speech_like(16000, 1.0)
+    rng = np.random.default_rng(0)
+    assert len(Perturbation("s", "shift", 0.05).apply(y, 16000, rng)) == 16000 + 800
+    assert len(Perturbation("s", "shift", -0.05).apply(y, 16000, rng)) == 16000 - 800
+    assert len(Perturbation("l", "lead_silence", 0.2).apply(y, 16000, rng)) == 16000 + 3200
+    g = Perturbation("g", "gain", -6.0).apply(y, 16000, rng)
+    assert np.abs(g).max() == pytest.approx(np.abs(y).max() * 10 ** (-6 / 20), rel=1e-5)
+    n = Perturbation("n", "noise", 30.0).apply(y, 16000, rng)
+    snr = 10 * np.log10(np.mean(y**2) / np.mean((n - y) ** 2))
+    assert snr == pytest.approx(30.0, abs=0.5)
+
+
+def test_stability_and_diagnose_with_the_model(tiny_model, tmp_path):
+    audio = load((speech_like(16000, 2.0, seed=9), 16000))
+    rep = stability(tiny_model, audio)
+    assert len(rep.rows) == len(DEFAULT_PERTURBATIONS)
+    assert rep.flip_rate == pytest.approx(np.mean([r["label"] != rep.base_label for r in rep.rows]))
+    p = tmp_path / "tel.wav"
+    sf.write(p, speech_like(8000, 2.0), 8000)
+    d = diagnose(p, tiny_model)
+    text = d.render()
+    assert "low_sample_rate" in text and "→" in text and "stability:" in text and "RANDOM WEIGHTS" in text
+    assert "unknown_frame_fraction" in prediction_facts(d.prediction)

@@ -1,0 +1,176 @@
+"""Runs: failed rows, the prediction cache, resuming after a kill, segments."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import REPO, noise, speech_like
+from workbench.errors import ConfigError
+from workbench.manifest import Item, Manifest, write_manifest
+from workbench.runs import PredictionCache, Variant, load_variants, run
+
+LABELS = ["happy", "sad", "angry", "neutral"]
+
+
+def make_dataset(root: Path, n: int = 12, bad: bool = True) -> Path:
+    items = []
+    for i in range(n):
+        p = root / "audio" / f"c{i:03d}.wav"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sr = [16000, 44100, 8000][i % 3]
+        sf.write(p, speech_like(sr, 1.0 + 0.25 * (i % 5), seed=i), sr, subtype="PCM_16")
+        items.append(Item(id=f"c{i:03d}", path=f"audio/c{i:03d}.wav", label=LABELS[i % 4], emotion=LABELS[i % 4],
+                          speaker=f"s{i % 3}", gender=["female", "male"][i % 2]))
+    if bad:
+        (root / "audio" / "broken.wav").write_text("not audio")
+        items.append(Item(id="broken", path="audio/broken.wav", label="happy", emotion="happy", speaker="s0"))
+        items.append(Item(id="calm1", path="audio/c000.wav", label="calm", emotion="", speaker="s1"))
+    return write_manifest(Manifest(items, root=root), root / "manifest.csv")
+
+
+def test_run_writes_the_run_folder_and_a_bad_file_becomes_a_failed_row(tmp_path, tiny_model):
+    manifest = make_dataset(tmp_path)
+    res = run(manifest, out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
+    out = tmp_path / "run"
+    assert {"config.yaml", "results.parquet", "embeddings.npy", "log.txt", "summary.json", "parts"} <= set(os.listdir(out))
+    df = pd.read_parquet(out / "results.parquet")
+    assert list(df["id"]) == [f"c{i:03d}" for i in range(12)] + ["broken", "calm1"]  # manifest order
+    bad = df[df["id"] == "broken"].iloc[0]
+    assert bad["status"] == "failed" and bad["error_code"] == "audio" and "could not decode" in bad["error"]
+    ok = df[df["status"] == "ok"]
+    assert len(ok) == 13 and ok["confidence"].between(0, 1).all()
+    assert np.allclose(ok[[c for c in df.columns if c.startswith("score_")]].sum(axis=1), 1.0)
+    assert set(ok["correct"].dropna().unique()) <= {True, False}
+    emb = np.load(out / "embeddings.npy")
+    assert emb.shape == (14, tiny_model.info.embed_dim)
+    assert np.isnan(emb[12]).all() and not np.isnan(emb[:12]).any()
+    # an embedding row belongs to its results row
+    direct = tiny_model.predict([__import__("workbench").load_audio(tmp_path / "audio" / "c005.wav")])[0]
+    np.testing.assert_allclose(emb[5], direct.embedding, atol=1e-5)
+    # findings are stored per row, with suggestions
+    tel = json.loads(df[df["id"] == "c002"].iloc[0]["findings"])
+    assert any(f["code"] == "low_sample_rate" and f["suggestion"] for f in tel)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == 14 and summary["failed"] == 1
+    assert summary["variants"]["raw"]["excluded_no_counterpart"] == 1
+    assert summary["random_weights"] is True
+    assert "FAILED broken" in (out / "log.txt").read_text()
+    import yaml
+
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["model"] == tiny_model.info.path and cfg["variants"][0]["name"] == "raw" and cfg["audio"]["target_sr"] == 16000
+
+
+def test_cache_makes_a_rerun_free_and_identical(tmp_path, tiny_model):
+    manifest = make_dataset(tmp_path, bad=False)
+    first = run(manifest, out_dir=tmp_path / "a", model=tiny_model, cache_dir=tmp_path / "cache")
+    assert first.n_cached == 0
+    second = run(manifest, out_dir=tmp_path / "b", model=tiny_model, cache_dir=tmp_path / "cache")
+    assert second.n_cached == 12
+    a, b = first.results(), second.results()
+    score_cols = [c for c in a.columns if c.startswith("score_")]
+    np.testing.assert_allclose(a[score_cols].to_numpy(float), b[score_cols].to_numpy(float), atol=1e-12)
+    assert b["cache_hit"].all() and not a["cache_hit"].any()
+    np.testing.assert_allclose(np.load(tmp_path / "a" / "embeddings.npy"), np.load(tmp_path / "b" / "embeddings.npy"))
+
+
+def test_cache_key_changes_with_what_changes_the_prediction():
+    base = dict(source_sha256="x", start=None, duration=None, audio_config={"target_sr": 16000}, chain_hash="c", model_checksum="m", dtype="float32")
+    k = PredictionCache.key(**base)
+    for field, other in [("source_sha256", "y"), ("start", 1.0), ("chain_hash", "d"), ("model_checksum", "n"), ("dtype", "int8"), ("audio_config", {"target_sr": 8000})]:
+        assert PredictionCache.key(**{**base, field: other}) != k, field
+
+
+def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
+    """Kill a run with SIGKILL after its first chunk is on disk, re-run, compare with a clean run."""
+    manifest = make_dataset(tmp_path, n=12, bad=False)
+    clean = run(manifest, out_dir=tmp_path / "clean", model=tiny_model, use_cache=False, chunk_size=3).results()
+
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from workbench.runs import run
+        def hook(step, rows, completed, total):
+            print("CHUNK", completed, flush=True)
+            time.sleep(30)  # the parent kills us here
+        run({str(manifest)!r}, out_dir={str(tmp_path / "killed")!r}, model="tiny", device="cpu", use_cache=False, chunk_size=3, hook=hook)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ})
+    line = proc.stdout.readline()
+    assert line.startswith("CHUNK 3"), line
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    parts = sorted((tmp_path / "killed" / "parts").glob("part-*.parquet"))
+    assert len(parts) == 1 and not (tmp_path / "killed" / "results.parquet").exists()
+
+    resumed = run(manifest, out_dir=tmp_path / "killed", model=tiny_model, use_cache=False, chunk_size=3)
+    assert resumed.n_resumed == 3 and resumed.n_rows == 12
+    df = resumed.results()
+    assert list(df["id"]) == list(clean["id"])
+    cols = ["pred"] + [c for c in df.columns if c.startswith("score_")]
+    pd.testing.assert_frame_equal(df[cols].reset_index(drop=True), clean[cols].reset_index(drop=True), atol=1e-6)
+    assert "resuming: 3 rows already finished" in (tmp_path / "killed" / "log.txt").read_text()
+
+
+def test_limit_stops_and_a_rerun_finishes(tmp_path, tiny_model):
+    manifest = make_dataset(tmp_path, n=8, bad=False)
+    part = run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, chunk_size=2, limit=4)
+    assert part.n_rows == 4
+    full = run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, chunk_size=2)
+    assert full.n_rows == 8 and full.n_resumed == 4 and len(full.results()) == 8
+
+
+def test_a_run_folder_with_other_settings_is_not_resumed(tmp_path, tiny_model):
+    manifest = make_dataset(tmp_path, n=3, bad=False)
+    run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False)
+    with pytest.raises(ConfigError, match="other settings"):
+        run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, variants=[Variant("raw"), Variant("other", ())])
+
+
+def test_segments_of_a_long_file(tmp_path, tiny_model):
+    y = np.concatenate([speech_like(16000, 2.0, seed=1), noise(16000, 1.0, seed=2), speech_like(16000, 2.0, seed=3)])
+    sf.write(tmp_path / "long.wav", y, 16000, subtype="FLOAT")
+    m = Manifest([Item(id="a", path="long.wav", start=0.0, duration=2.0), Item(id="b", path="long.wav", start=3.0, duration=2.0),
+                  Item(id="c", path="long.wav", start=9.0, duration=1.0)], root=tmp_path)
+    df = run(m, out_dir=tmp_path / "r", model=tiny_model, use_cache=False).results()
+    a = df.set_index("id")
+    assert a.loc["a", "audio_seconds"] == pytest.approx(2.0) and a.loc["b", "audio_seconds"] == pytest.approx(2.0)
+    direct = tiny_model.predict([y[3 * 16000 : 5 * 16000]])[0]
+    assert a.loc["b", "score_happy"] == pytest.approx(direct.scores[3], abs=1e-6)
+    assert a.loc["c", "status"] == "failed" and "segment starts at 9.00 s" in a.loc["c", "error"]
+
+
+def test_variants_file(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("variants:\n  raw: []\n  louder:\n    - {name: gain, db: 6}\n")
+    vs = load_variants(f)
+    assert [v.name for v in vs] == ["raw", "louder"]
+    assert vs[1].chain() == [{"name": "gain", "db": 6}] and vs[0].chain_hash() != vs[1].chain_hash()
+    f.write_text("variants:\n  - {steps: []}\n")
+    with pytest.raises(ConfigError, match="no name"):
+        load_variants(f)
+
+
+@pytest.mark.slow
+def test_two_hundred_clip_run_and_cached_rerun(tmp_path, tiny_model):
+    manifest = make_dataset(tmp_path, n=200, bad=False)
+    t0 = time.perf_counter()
+    run(manifest, out_dir=tmp_path / "a", model=tiny_model, cache_dir=tmp_path / "cache")
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = run(manifest, out_dir=tmp_path / "b", model=tiny_model, cache_dir=tmp_path / "cache")
+    warm = time.perf_counter() - t0
+    assert again.n_cached == 200
+    print(f"200 clips: cold {cold:.1f}s, cached re-run {warm:.1f}s")
