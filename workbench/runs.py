@@ -390,8 +390,18 @@ def _segment(audio: Audio, item: Item) -> Audio:
     return audio.with_samples(audio.samples[a:b], record=rec)
 
 
+def prepare_variant(decoded: Audio, variant: Variant, audio_config: AudioConfig) -> Audio:
+    """Chain at the source rate, then to the model's rate with the intake's resampler."""
+    from .audio import resample
+
+    out = variant.apply(decoded)
+    if out.sr != audio_config.target_sr:
+        out = resample(out, audio_config.target_sr, method=audio_config.resampler, quality=audio_config.soxr_quality)
+    return out
+
+
 def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, cache, want_frame_emb, sha_memo):
-    from .audio import load
+    from .audio import decode, to_mono
 
     rows: list[dict] = []
     embs: list[np.ndarray | None] = []
@@ -402,7 +412,8 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
         t0 = time.perf_counter()
         path = manifest.resolve(item)
         try:
-            decoded = load(path, config=audio_config, id=item.id)
+            # decoded once, at the source rate; every variant starts from here
+            decoded = to_mono(decode(path, config=audio_config, id=item.id), method=audio_config.mixdown)
             decoded = _segment(decoded, item)
             sha = decoded.source.sha256 or file_sha256_cached(path, sha_memo)
         except WorkbenchError as exc:
@@ -417,7 +428,7 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
             if (item.id, v.name) in done:
                 continue
             try:
-                processed = v.apply(decoded)
+                processed = prepare_variant(decoded, v, audio_config)
                 if len(processed.samples) < 400:
                     raise WorkbenchError(f"is {processed.duration * 1000:.0f} ms long after '{v.name}'; the model needs at least 25 ms.", source=item.id, fix="check the variant's steps.")
             except WorkbenchError as exc:
