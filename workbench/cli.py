@@ -7,6 +7,8 @@
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
+    workbench compare RUN_DIR [--baseline NAME]
+    workbench sweep PATH|MANIFEST --kind sample-rate|trim|snr|denoise [--out DIR]
     workbench diagnose PATH [--model …]
     workbench demo [--out DIR]
 
@@ -88,6 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
     mt_.add_argument("--no-figures", action="store_true")
 
+    cp = sub.add_parser("compare", help="compare the preprocessing variants of a run against a baseline")
+    cp.add_argument("run_dir")
+    cp.add_argument("--baseline", default=None, help="variant to compare against (default: raw if present, else the first)")
+    cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
+    cp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--no-figures", action="store_true")
+
+    sw = sub.add_parser("sweep", help="one file or manifest through a grid of sample rates, trims, SNRs or noise reduction")
+    sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
+    sw.add_argument("--kind", required=True, choices=["sample-rate", "trim", "snr", "denoise"])
+    _model_args(sw)
+    sw.add_argument("--out", default=None, help="sweep folder (default: runs/sweep_<kind>_<name>_<timestamp>)")
+    sw.add_argument("--no-cache", action="store_true")
+    sw.add_argument("--cache-dir", default=None)
+    sw.add_argument("--no-figures", action="store_true")
+
     dg = sub.add_parser("diagnose", help="log, prediction, stability and findings for one file")
     dg.add_argument("path")
     _model_args(dg)
@@ -121,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_metrics(args)
         if args.command == "diagnose":
             return cmd_diagnose(args)
+        if args.command == "compare":
+            return cmd_compare(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "demo":
             from .demo import run_demo
 
@@ -245,6 +268,53 @@ def cmd_metrics(args) -> int:
         print(r.render())
     print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
     return 0
+
+
+def _random_banner_for(run_dir) -> None:
+    summary = Path(run_dir) / "summary.json"
+    if summary.is_file() and json.loads(summary.read_text(encoding="utf-8")).get("random_weights"):
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+
+
+def cmd_compare(args) -> int:
+    import pandas as pd
+
+    from .compare import compare_run
+
+    baseline = args.baseline
+    if baseline is None:
+        path = Path(args.run_dir) / "results.parquet"
+        variants = list(dict.fromkeys(pd.read_parquet(path, columns=["variant"])["variant"])) if path.is_file() else ["raw"]
+        baseline = "raw" if "raw" in variants else variants[0]
+    reports, comparisons, flips = compare_run(args.run_dir, baseline=baseline, n_boot=args.bootstrap, seed=args.seed,
+                                              restrict=args.restrict, figures=not args.no_figures)
+    _random_banner_for(args.run_dir)
+    for name, r in reports.items():
+        ci = r.ci
+        print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)")
+    for c in comparisons:
+        print(c.render())
+    if len(flips):
+        print(f"\n{len(flips)} flips (first 10; all in flips.csv):")
+        print(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]].to_string(index=False))
+    print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from datetime import datetime
+
+    from .sweep import sweep, summarise_sweep
+
+    out = args.out or f"runs/sweep_{args.kind}_{Path(args.source).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    df = sweep(args.source, kind=args.kind, out_dir=out, model=args.model, hub=args.hub, revision=args.revision,
+               device=args.device, use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
+    _random_banner_for(out)
+    print(summarise_sweep(df, args.kind).to_string(index=False))
+    print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
+    return 0 if (df["status"] == "ok").all() else 1
 
 
 def cmd_diagnose(args) -> int:
