@@ -750,6 +750,10 @@ def load_model(
 def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
     import torch
 
+    from .memory import tame_malloc
+
+    tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.memory)
+
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
     t0 = time.perf_counter()

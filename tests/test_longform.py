@@ -1,0 +1,208 @@
+"""Long audio: the segmenter, streaming decode, aggregation, and the command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import REPO, speech_like
+from workbench.audio import load
+from workbench.cli import main
+from workbench.errors import AudioError, ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.longform import FRAME, SegmentConfig, _Segmenter, dominant_emotion, merge_timeline, segment_file
+
+SR = 16000
+
+
+def frames(pattern: list[tuple[float, int]]) -> np.ndarray:
+    """Speech probabilities per 32 ms frame from (probability, n_frames) runs."""
+    return np.concatenate([np.full(n, p, dtype=np.float32) for p, n in pattern])
+
+
+def run_segmenter(cfg: SegmentConfig, probs: np.ndarray, chunk: int = 7):
+    seg = _Segmenter(cfg)
+    out = []
+    for i in range(0, len(probs), chunk):  # fed in uneven chunks, as blocks arrive
+        out += seg.push(probs[i:i + chunk], i)
+    return out + seg.finish(), seg
+
+
+# ----------------------------------------------------------------- segmenter
+
+
+def test_segment_boundaries_pads_and_min_silence():
+    cfg = SegmentConfig(min_silence_s=0.3, speech_pad_s=0.03, min_speech_s=0.25)  # 0.3 s = 9 frames
+    probs = frames([(0.0, 20), (0.9, 30), (0.0, 5), (0.9, 20), (0.0, 40), (0.8, 25), (0.0, 10)])
+    segs, seg = run_segmenter(cfg, probs)
+    pad = int(0.03 * SR)
+    # the 5-frame gap (160 ms) is shorter than min_silence: frames 20..75 are one segment
+    assert segs == [(20 * FRAME - pad, 75 * FRAME + pad, False, False), (115 * FRAME - pad, 140 * FRAME + pad, False, False)]
+    assert seg.dropped == 0
+
+
+def test_short_bursts_are_dropped_and_hysteresis_keeps_weak_frames():
+    cfg = SegmentConfig(min_silence_s=0.3, min_speech_s=0.25)  # 8 frames minimum
+    # a 5-frame burst is dropped; inside speech a 0.4 frame (above threshold-0.15) continues it
+    probs = frames([(0.0, 10), (0.9, 5), (0.0, 20), (0.9, 10), (0.4, 4), (0.9, 10), (0.0, 20)])
+    segs, seg = run_segmenter(cfg, probs)
+    assert seg.dropped == 1 and len(segs) == 1
+    s, e, _, _ = segs[0]
+    assert (s + int(0.03 * SR)) // FRAME == 35 and (e - int(0.03 * SR)) // FRAME == 59
+
+
+def test_long_speech_is_split_at_its_last_pause_then_cut():
+    cfg = SegmentConfig(max_segment_s=2.0, min_silence_s=0.5)  # 62 frames max, pauses ≥ 3 frames
+    # 40 frames speech, a 4-frame pause (frames 40..43, middle 42), then 200 frames of speech without a pause
+    probs = frames([(0.9, 40), (0.0, 4), (0.9, 200), (0.0, 30)])
+    segs, seg = run_segmenter(cfg, probs)
+    starts = [s // FRAME for s, *_ in segs]
+    assert segs[0][2] is False and segs[0][3] is True and segs[0][1] == 42 * FRAME  # split in the pause
+    assert all(e - s <= 62 * FRAME + int(0.03 * SR) for s, e, *_ in segs)
+    assert starts[1] == 42 and segs[1][2] is True
+    # consecutive split pieces touch exactly: nothing lost, nothing doubled
+    for (s0, e0, _, split_end), (s1, *_rest) in zip(segs, segs[1:]):
+        if split_end:
+            assert e0 == s1
+    assert segs[-1][1] == 244 * FRAME + int(0.03 * SR) and seg.splits >= 3
+
+
+def test_config_errors_name_the_option():
+    with pytest.raises(ConfigError, match="unknown VAD 'webrtc'"):
+        SegmentConfig(vad="webrtc")
+    with pytest.raises(ConfigError, match="--max"):
+        SegmentConfig(max_segment_s=500)
+    with pytest.raises(ConfigError, match="--min-silence"):
+        SegmentConfig(min_silence_s=0.0)
+
+
+# ---------------------------------------------------------------- aggregation
+
+
+def _segments(rows):
+    return pd.DataFrame([{"segment": i, "start": s, "end": e, "duration": e - s, "label": lab, "confidence": c}
+                         for i, (s, e, lab, c) in enumerate(rows)])
+
+
+def test_timeline_merges_same_label_neighbours_closer_than_the_gap():
+    segs = _segments([(0, 2, "happy", 0.8), (3, 4, "happy", 0.5), (6.5, 7, "happy", 0.9), (7.5, 9, "sad", 0.6), (9.2, 10, "happy", 0.7)])
+    tl = merge_timeline(segs, gap_s=2.0)
+    assert list(tl["label"]) == ["happy", "happy", "sad", "happy"]  # the 2.5 s gap is not merged
+    first = tl.iloc[0]
+    assert (first["start"], first["end"], first["n_segments"]) == (0, 4, 2)
+    assert first["confidence"] == pytest.approx((0.8 * 2 + 0.5 * 1) / 3)  # duration-weighted
+    assert (first["first_segment"], first["last_segment"]) == (0, 1)
+
+
+def test_dominant_emotion_is_most_frequent_and_ties_go_to_mean_confidence():
+    assert dominant_emotion(_segments([(0, 1, "sad", 0.9), (1, 2, "happy", 0.4), (2, 3, "happy", 0.4)])) == "happy"
+    assert dominant_emotion(_segments([(0, 1, "sad", 0.9), (1, 2, "happy", 0.4), (2, 3, "happy", 0.5), (3, 4, "sad", 0.3)])) == "sad"
+    assert dominant_emotion(_segments([])) is None
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def bursts_file(path, sr=16000, channels=1, layout=((1.0, 2.0), (4.0, 1.5), (7.0, 3.0)), total=11.0, seed=0):
+    y = np.zeros(int(total * sr), dtype=np.float32)
+    for k, (t0, d) in enumerate(layout):
+        y[int(t0 * sr): int(t0 * sr) + int(d * sr)] = speech_like(sr, d, seed=seed + k)
+    y += 1e-4 * np.random.default_rng(seed).standard_normal(len(y)).astype(np.float32)
+    if channels == 2:
+        y = np.stack([y, y], axis=1)
+    sf.write(path, y, sr, subtype="PCM_16")
+    return path
+
+
+def test_energy_vad_finds_the_bursts_at_their_original_times(tmp_path, tiny_model):
+    layout = ((1.0, 2.0), (4.0, 1.5), (7.0, 3.0))
+    path = bursts_file(tmp_path / "long.wav", layout=layout)
+    res = segment_file(path, model=tiny_model, out_dir=tmp_path / "out", config=SegmentConfig(vad="energy"), figures=True)
+    segs = res.segments
+    assert len(segs) == 3
+    for (t0, d), row in zip(layout, segs.itertuples()):
+        assert abs(row.start - t0) < 0.1 and abs(row.end - (t0 + d)) < 0.15
+    # each segment's scores are the model's scores for that stretch of the file
+    y = load(path).samples
+    direct = tiny_model.predict([y[int(r.start * SR): int(round(r.end * SR))] for r in segs.itertuples()])
+    for p, row in zip(direct, segs.itertuples()):
+        assert np.allclose([getattr(row, f"score_{k}") for k in LABEL_KEYS], p.scores, atol=1e-5)
+    # heatmap: 100 ms cells, NaN where there is no speech, probabilities where there is
+    heat = np.load(tmp_path / "out" / "heatmap.npz")
+    assert heat["scores"].shape == (110, 9) and list(heat["labels"]) == list(LABEL_KEYS)
+    assert np.isnan(heat["scores"][:9]).all() and np.isnan(heat["scores"][36:39]).all()
+    covered = np.isfinite(heat["scores"][:, 0])
+    assert np.allclose(heat["scores"][covered].sum(axis=1), 1.0, atol=1e-5) and covered[12:28].all()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["random_weights"] is True and summary["n_segments"] == 3 and summary["dominant_emotion"] == res.dominant
+    assert (tmp_path / "out" / "segments.csv").is_file() and not (tmp_path / "out" / "segments.csv.partial").exists()
+    assert np.load(tmp_path / "out" / "embeddings.npy").shape == (3, tiny_model.info.embed_dim)
+    assert (tmp_path / "out" / "heatmap.png").stat().st_size > 5000
+    assert "vad_segment(vad=energy" in (tmp_path / "out" / "log.txt").read_text()
+
+
+def test_block_size_and_source_format_leave_no_seams(tmp_path, tiny_model):
+    """Blocks of 0.7 s (segments span many blocks) give what one 30 s block gives; a 44.1 kHz stereo
+    FLAC and an m4a through the ffmpeg pipe give the same segments as the 16 kHz WAV, and the
+    buffer never holds much more than a block and a segment."""
+    wav = bursts_file(tmp_path / "a.wav")
+    a = segment_file(wav, model=tiny_model, out_dir=tmp_path / "a", config=SegmentConfig(vad="energy"), figures=False)
+    b = segment_file(wav, model=tiny_model, out_dir=tmp_path / "b", config=SegmentConfig(vad="energy", block_s=0.7), figures=False)
+    pd.testing.assert_frame_equal(a.segments, b.segments)
+    assert b.summary["max_buffer_s"] < 0.7 + 3.0 + 0.5
+
+    flac = bursts_file(tmp_path / "c.flac", sr=44100, channels=2)
+    c = segment_file(flac, model=tiny_model, out_dir=tmp_path / "c", config=SegmentConfig(vad="energy"), figures=False)
+    assert len(c.segments) == 3 and np.allclose(c.segments["start"], a.segments["start"], atol=0.07)
+    assert "resample(method=soxr-stream" in c.log.render() and "mixdown" in c.log.render()
+    m4a = tmp_path / "d.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(m4a)], check=True)
+    d = segment_file(m4a, model=tiny_model, out_dir=tmp_path / "d", config=SegmentConfig(vad="energy"), figures=False)
+    assert d.summary["source"]["decoder"] == "ffmpeg, streamed" and len(d.segments) == 3
+    assert np.allclose(d.segments["start"], a.segments["start"], atol=0.1)
+
+
+def test_silero_vad_on_synthetic_speech_between_silences(tmp_path, tiny_model):
+    demo = REPO / "datasets" / "demo"
+    parts, spans, t = [np.zeros(SR // 2, np.float32)], [], 0.5
+    for name in ("happy_en_44k.wav", "sad_en.ogg", "neutral_en_vbr.mp3"):
+        y = load(demo / name).samples
+        parts += [y, np.zeros(int(1.5 * SR), np.float32)]
+        spans.append((t, t + len(y) / SR))
+        t += len(y) / SR + 1.5
+    sf.write(tmp_path / "talk.wav", np.concatenate(parts), SR)
+    res = segment_file(tmp_path / "talk.wav", model=tiny_model, out_dir=tmp_path / "out", figures=False)
+    assert res.summary["vad"]["name"] == "silero"
+    assert len(res.segments) >= 3
+    for lo, hi in spans:  # every spoken clip is covered by segments, and no segment lies in the 1.5 s gaps
+        inside = res.segments[(res.segments["end"] > lo) & (res.segments["start"] < hi)]
+        assert len(inside) >= 1
+    assert ((res.segments["start"] >= 0.5 - 0.05) & (res.segments["end"] <= t)).all()
+
+
+def test_no_speech_and_bad_input(tmp_path, tiny_model):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(3 * SR, np.float32), SR)
+    res = segment_file(quiet, model=tiny_model, out_dir=tmp_path / "q", config=SegmentConfig(vad="energy"), figures=False)
+    assert len(res.segments) == 0 and res.dominant is None and "no speech found" in res.log.render()
+    assert np.isnan(res.heatmap).all()
+    with pytest.raises(AudioError, match="file not found"):
+        segment_file(tmp_path / "nope.wav", model=tiny_model, out_dir=tmp_path / "n")
+    (tmp_path / "junk.mp3").write_bytes(b"definitely not audio" * 10)
+    with pytest.raises(AudioError, match="could not decode"):
+        segment_file(tmp_path / "junk.mp3", model=tiny_model, out_dir=tmp_path / "j")
+
+
+def test_segment_command(tmp_path, capsys):
+    path = bursts_file(tmp_path / "long.wav")
+    assert main(["segment", str(path), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "o"), "--max", "10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("!! RANDOM WEIGHTS") and "3 speech segments" in out and "dominant emotion:" in out
+    assert pd.read_csv(tmp_path / "o" / "timeline.csv")["n_segments"].sum() == 3
+    assert main(["segment", str(path), "--vad", "energy", "--min-silence", "0", "--model", "tiny"]) == 2
+    assert "--min-silence" in capsys.readouterr().err
