@@ -10,6 +10,10 @@
     workbench compare RUN_DIR [--baseline NAME]
     workbench sweep PATH|MANIFEST --kind sample-rate|trim|snr|denoise [--out DIR]
     workbench diagnose PATH [--model …]
+    workbench segment PATH [--max 25] [--min-silence 0.3] [--vad silero|energy] [--out DIR]
+    workbench embeddings RUN_DIR [--project pca|tsne|umap] [--color-by emotion] [--cluster kmeans|agglomerative] [--neighbours ID|PATH]
+    workbench similar A B [--model …]
+    workbench fuse RUN_DIR [--text-model NAME|DIR] [--folds 5]
     workbench demo [--out DIR]
 
 Exit status: 0 when every input succeeded, 1 when some input failed (its
@@ -113,6 +117,46 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--no-stability", action="store_true", help="skip the perturbation test")
     dg.add_argument("--json", action="store_true")
 
+    sg = sub.add_parser("segment", help="long audio: VAD segments, per-segment emotions, dominant emotion, timeline and heatmap")
+    sg.add_argument("path")
+    _model_args(sg)
+    sg.add_argument("--max", type=float, default=25.0, help="longest segment in seconds (default 25)")
+    sg.add_argument("--min-silence", type=float, default=0.3, help="silence that ends a segment, seconds (default 0.3)")
+    sg.add_argument("--min-speech", type=float, default=0.25, help="shorter speech is dropped, seconds (default 0.25)")
+    sg.add_argument("--vad", default="silero", choices=["silero", "energy"])
+    sg.add_argument("--threshold", type=float, default=0.5, help="silero speech probability that starts speech (default 0.5)")
+    sg.add_argument("--merge-gap", type=float, default=2.0, help="timeline: merge same-label neighbours closer than this (default 2 s)")
+    sg.add_argument("--out", default=None, help="output folder (default outputs/segment_<name>_<timestamp>)")
+    sg.add_argument("--no-figures", action="store_true")
+    sg.add_argument("--json", action="store_true", help="print summary.json instead of the timeline")
+
+    em = sub.add_parser("embeddings", help="2-D projection, clusters and nearest neighbours of a run's utterance embeddings")
+    em.add_argument("run_dir")
+    em.add_argument("--variant", default=None)
+    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"])
+    em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
+    em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"])
+    em.add_argument("--k", type=int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
+    em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items")
+    em.add_argument("-n", type=int, default=5, help="how many neighbours")
+    _model_args(em)
+    em.add_argument("--seed", type=int, default=0)
+
+    si = sub.add_parser("similar", help="cosine similarity of two files' emotion2vec+ embeddings")
+    si.add_argument("a")
+    si.add_argument("b")
+    _model_args(si)
+    si.add_argument("--json", action="store_true")
+
+    fu = sub.add_parser("fuse", help="speech, text, early and late fusion under speaker-independent cross-validation")
+    fu.add_argument("run_dir")
+    fu.add_argument("--variant", default=None)
+    fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
+    fu.add_argument("--folds", type=int, default=5)
+    fu.add_argument("--seed", type=int, default=0)
+    fu.add_argument("--bootstrap", type=int, default=1000)
+    fu.add_argument("--no-figures", action="store_true")
+
     d = sub.add_parser("demo", help="run inference on the demo set in datasets/demo/")
     d.add_argument("--out", default="outputs")
     d.add_argument("--model", default=None, help="defaults to $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny")
@@ -140,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_metrics(args)
         if args.command == "diagnose":
             return cmd_diagnose(args)
+        if args.command == "segment":
+            return cmd_segment(args)
+        if args.command == "embeddings":
+            return cmd_embeddings(args)
+        if args.command == "similar":
+            return cmd_similar(args)
+        if args.command == "fuse":
+            return cmd_fuse(args)
         if args.command == "compare":
             return cmd_compare(args)
         if args.command == "sweep":
@@ -315,6 +367,92 @@ def cmd_sweep(args) -> int:
     print(summarise_sweep(df, args.kind).to_string(index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
     return 0 if (df["status"] == "ok").all() else 1
+
+
+def cmd_segment(args) -> int:
+    from .longform import SegmentConfig, segment_file
+
+    cfg = SegmentConfig(vad=args.vad, max_segment_s=args.max, min_silence_s=args.min_silence, min_speech_s=args.min_speech,
+                        threshold=args.threshold, merge_gap_s=args.merge_gap)
+    res = segment_file(args.path, model=args.model, hub=args.hub, revision=args.revision, device=args.device, out_dir=args.out,
+                       config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(res.render())
+        print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
+    return 0
+
+
+def cmd_embeddings(args) -> int:
+    from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project
+
+    emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    _random_banner_for(args.run_dir)
+    out = Path(args.run_dir)
+    print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
+    xy = project(emb.matrix, args.project, seed=args.seed)
+    rows = emb.rows.copy()
+    rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
+    if args.cluster != "none":
+        cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
+        rows["cluster"] = cl.labels
+        by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
+        print(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
+        if "emotion" in rows.columns:
+            table = rows.groupby("cluster")["emotion"].agg(lambda s: ", ".join(f"{k or '—'} {v}" for k, v in s.value_counts().head(4).items()))
+            for c, desc in table.items():
+                print(f"  cluster {c}: {desc}")
+    cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
+    rows[cols].to_csv(out / f"projection_{args.project}.csv", index=False)
+    for col in args.color_by:
+        if col == "correct" or col in rows.columns:
+            plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
+                            path=out / f"projection_{args.project}_{col}.png")
+    print(f"projection_{args.project}.csv and figures written to {out}")
+    if args.neighbours:
+        model = None
+        if Path(args.neighbours).is_file():
+            from .model import load_model
+
+            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+        print(f"nearest to {args.neighbours}:")
+        print(neighbours(emb, args.neighbours, args.n, model=model).to_string(index=False))
+    return 0
+
+
+def cmd_similar(args) -> int:
+    from .embeddings import similar
+    from .model import load_model
+
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    r = similar(args.a, args.b, net)
+    if args.json:
+        print(json.dumps(r, indent=2, ensure_ascii=False))
+        return 0
+    if r["random_weights"]:
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+    print(f"cosine similarity {r['cosine']:.4f}")
+    print(f"  {r['a']}: {r['label_a']} ({r['confidence_a']:.3f})")
+    print(f"  {r['b']}: {r['label_b']} ({r['confidence_b']:.3f})")
+    return 0
+
+
+def cmd_fuse(args) -> int:
+    from .fusion import fuse_run
+
+    res = fuse_run(args.run_dir, variant=args.variant, text_model=args.text_model, folds=args.folds, seed=args.seed,
+                   n_boot=args.bootstrap, figures=not args.no_figures)
+    _random_banner_for(args.run_dir)
+    print(res.render())
+    fixed = res.changes
+    if len(fixed):
+        print(f"\n{len(fixed)} fixed/broken predictions relative to speech (first 10; all in fusion_changes.csv):")
+        print(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]].to_string(index=False))
+    print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {args.run_dir}")
+    return 0
 
 
 def cmd_diagnose(args) -> int:

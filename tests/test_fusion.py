@@ -1,0 +1,178 @@
+"""Embeddings (projection, clusters, neighbours, similarity) and speech+text fusion."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.cli import main
+from workbench.embeddings import cluster, cosine, load_run_embeddings, nearest, neighbours, project
+from workbench.errors import ConfigError
+from workbench.fusion import evaluate_fusion, fusion_data, text_embeddings
+from workbench.manifest import Item, Manifest, write_manifest
+from workbench.runs import run
+
+CLASSES = ["angry", "happy", "neutral", "sad"]
+SAYS = {
+    "angry": ["I am furious about this", "This makes me so angry", "Stop it, I am really mad at you", "How dare you do that, I hate it"],
+    "happy": ["I am so happy today", "What a wonderful, joyful day", "This is great news, I love it", "I feel delighted and cheerful"],
+    "neutral": ["The meeting is at three o'clock", "Please put the box on the table", "The train leaves from platform two", "It is a regular Tuesday"],
+    "sad": ["I feel so sad and lonely", "I miss her terribly, I want to cry", "Everything is hopeless and grey", "I am heartbroken and miserable"],
+}
+UNRELATED = ["The report has twelve pages", "Turn left at the second corner", "The kettle is in the kitchen", "We counted the chairs",
+             "The bus was on time", "Paint the fence green", "The file is on the desk", "Water boils at a hundred degrees"]
+
+
+def fusion_dataset(root, *, text_carries_label: bool, speakers: int = 8, per_class: int = 2, missing_text: bool = False):
+    """Audio unrelated to the label (random seeds); text that carries it, or not."""
+    rng = np.random.default_rng(7)
+    items = []
+    for s in range(speakers):
+        for c in CLASSES:
+            for r in range(per_class):
+                i = len(items)
+                path = root / "audio" / f"{i:03d}.wav"
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    sf.write(path, speech_like(16000, 1.0, seed=1000 + i), 16000, subtype="PCM_16")
+                text = SAYS[c][rng.integers(4)] if text_carries_label else UNRELATED[rng.integers(len(UNRELATED))]
+                items.append(Item(id=f"i{i:03d}", path=str(path), label=c, emotion=c, text=text, speaker=f"spk{s}"))
+    if missing_text:
+        items[0].text = ""
+    return write_manifest(Manifest(items, root=root), root / f"manifest_{text_carries_label}.csv")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("fusion")
+    out = {}
+    for carries in (True, False):
+        m = fusion_dataset(root, text_carries_label=carries, missing_text=carries)
+        out[carries] = root / f"run_{carries}"
+        run(m, out_dir=out[carries], model=tiny_model, cache_dir=root / "cache")
+    return out
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def test_fusion_beats_speech_when_the_text_carries_the_label(runs):
+    data = fusion_data(runs[True])
+    assert data.excluded == {"missing transcript": ["i000"]}  # reported, not silently dropped
+    assert len(data.y) == 63 and data.classes == CLASSES
+    res = evaluate_fusion(data, folds=4, n_boot=500)
+    m, c = res.metrics, res.comparisons
+    chance = 0.25
+    assert m["speech"]["uar_ci"][0] <= chance + 0.05  # the audio carries nothing
+    for method in ("text", "early", "late"):
+        assert m[method]["uar"] > 0.8, (method, m[method])
+        assert c[method]["delta_uar"][1] > 0, (method, c[method])  # better than speech beyond the paired interval
+        assert c[method]["mcnemar_p"] < 0.01 and c[method]["fixed"] > c[method]["broke"]
+    assert all(0.0 <= w <= 1.0 for w in res.weights) and max(res.weights) <= 0.5  # the random head earns little weight
+    assert set(res.changes["change"]) <= {"fixed", "broke"} and (res.changes["method"] != "speech").all()
+
+
+def test_nothing_beats_chance_when_neither_modality_carries_the_label(runs):
+    res = evaluate_fusion(fusion_data(runs[False]), folds=4, n_boot=500)
+    for method, v in res.metrics.items():
+        assert v["uar_ci"][0] <= 0.25 <= v["uar_ci"][1] or v["uar_ci"][1] < 0.25, (method, v)
+
+
+def test_folds_are_speaker_independent(runs):
+    from workbench.fusion import _splits
+
+    data = fusion_data(runs[False])
+    outer, n = _splits(data.groups, 5)
+    assert n == 5
+    for train, test in outer.split(data.speech, data.y, data.groups):
+        assert not set(data.groups[train]) & set(data.groups[test])
+
+
+def test_fuse_command_writes_its_files(runs, capsys):
+    assert main(["fuse", str(runs[True]), "--folds", "4", "--bootstrap", "200"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("!! RANDOM WEIGHTS") and "excluded: 1 item(s) with missing transcript" in out
+    assert "4-fold speaker-independent CV" in out and "early" in out and "ΔUAR vs speech" in out
+    payload = json.loads((runs[True] / "fusion.json").read_text())
+    assert payload["n_speakers"] == 8 and payload["chance_uar"] == 0.25 and "RANDOM WEIGHTS" in payload["warning"]
+    items = pd.read_csv(runs[True] / "fusion_items.csv")
+    assert len(items) == 63 and {"pred_speech", "pred_text", "pred_early", "pred_late", "pred_head"} <= set(items.columns)
+    assert (runs[True] / "fusion.png").is_file() and (runs[True] / "fusion_changes.csv").is_file()
+
+
+def test_fusion_input_errors(tmp_path, tiny_model):
+    items = [Item(id=f"a{i}", path=str(tmp_path / f"a{i}.wav"), label="happy", emotion=["happy", "sad"][i % 2], text="hello there", speaker="one")
+             for i in range(4)]
+    for it in items:
+        sf.write(it.path, speech_like(16000, 1.0, seed=1), 16000)
+    m = write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    run(m, out_dir=tmp_path / "r", model=tiny_model, cache_dir=tmp_path / "c")
+    with pytest.raises(ConfigError, match="at least two speakers"):
+        fusion_data(tmp_path / "r")
+    with pytest.raises(ConfigError, match="texts are empty"):
+        text_embeddings(["fine", "  "])
+
+
+def test_default_text_model_is_offline_and_meaningful():
+    e = text_embeddings(["I am so happy", "I am very glad", "The invoice is overdue"])
+    assert e.shape == (3, 384) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2]) + 0.2
+
+
+# ------------------------------------------------------------- embeddings
+
+
+def test_run_embeddings_load_memory_mapped_and_aligned(runs, tiny_model):
+    emb = load_run_embeddings(runs[False])
+    assert len(emb) == 64 and emb.matrix.dtype == np.float32
+    direct = tiny_model.predict([__import__("workbench").load_audio(emb.rows["path"].iloc[5])])[0].embedding
+    assert cosine(direct, emb.matrix[5]) > 0.99999
+    with pytest.raises(ConfigError, match="variant 'nope'"):
+        load_run_embeddings(runs[False], variant="nope")
+
+
+def test_nearest_and_clusters_on_known_geometry():
+    rng = np.random.default_rng(0)
+    centres = np.eye(16)[:3] * 10
+    x = np.concatenate([c + rng.standard_normal((20, 16)) for c in centres]).astype(np.float32)
+    for method in ("kmeans", "agglomerative"):
+        cl = cluster(x, method)
+        assert cl.k == 3 and cl.silhouette > 0.5
+        assert all(len(set(cl.labels[i * 20:(i + 1) * 20])) == 1 for i in range(3))
+    m = np.array([[1, 0], [0, 1], [1, 1], [-1, 0]], dtype=np.float32)
+    hits = nearest(m, np.array([1, 0.1], np.float32), k=2)
+    assert [i for i, _ in hits] == [0, 2] and hits[0][1] == pytest.approx(1 / np.sqrt(1.01))
+    assert [i for i, _ in nearest(m, m[0], k=2, exclude=0)] == [2, 1]
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_projections_are_seeded_2d(method):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 24)).astype(np.float32)
+    a, b = project(x, method, seed=3), project(x, method, seed=3)
+    assert a.shape == (40, 2) and np.allclose(a, b, atol=1e-4)
+
+
+def test_embeddings_and_similar_commands(runs, capsys):
+    assert main(["embeddings", str(runs[False]), "--project", "pca", "--neighbours", "i003", "-n", "3", "--k", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "64 embeddings" in out and "kmeans: k=4" in out and "nearest to i003" in out
+    proj = pd.read_csv(runs[False] / "projection_pca.csv")
+    assert len(proj) == 64 and "cluster" in proj.columns
+    assert (runs[False] / "projection_pca_correct.png").is_file()
+    rows = pd.read_parquet(runs[False] / "results.parquet")
+    a, b = rows["path"].iloc[0], rows["path"].iloc[1]
+    assert main(["similar", a, a, "--model", "tiny", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert main(["similar", a, b, "--model", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "cosine similarity" in out and out.startswith("!! RANDOM WEIGHTS")
+    emb = load_run_embeddings(runs[False])
+    from workbench.model import load_model
+
+    assert neighbours(emb, a, 1, model=load_model("tiny"))["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-5)
