@@ -123,11 +123,14 @@ def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypat
     monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    assert run_demo(out=str(tmp_path / "demo")) == 0
+    assert run_demo(out=str(tmp_path / "demo"), reports_dir=str(tmp_path / "reports")) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("OFFLINE DEMO") and "mean nothing" in out.splitlines()[0]
     assert "9 succeeded, 0 failed" in out
     assert sum(1 for _ in (tmp_path / "demo").iterdir()) == 9
+    # make demo ends with the experiment report, and says where it is
+    (html,) = (tmp_path / "reports" / "experiment_report").glob("*/experiment_report.html")
+    assert f"report: {html.resolve()}" in out and "RANDOM WEIGHTS" in html.read_text(encoding="utf-8")[:3000]
 
 
 def test_demo_set_is_small_and_covers_the_cases():

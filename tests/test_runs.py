@@ -174,3 +174,21 @@ def test_two_hundred_clip_run_and_cached_rerun(tmp_path, tiny_model):
     warm = time.perf_counter() - t0
     assert again.n_cached == 200
     print(f"200 clips: cold {cold:.1f}s, cached re-run {warm:.1f}s")
+
+
+def test_a_fully_cached_rerun_does_not_decode_and_gives_the_same_rows(tmp_path, tiny_model, monkeypatch):
+    manifest = make_dataset(tmp_path, n=6, bad=False)
+    variants = [Variant("raw"), Variant("trim", ({"name": "trim", "top_db": 30},))]
+    run(manifest, out_dir=tmp_path / "cold", model=tiny_model, variants=variants, cache_dir=tmp_path / "cache")
+
+    def no_decoding(*a, **k):
+        raise AssertionError("a cached item was decoded")
+
+    monkeypatch.setattr("workbench.audio.decode", no_decoding)
+    res = run(manifest, out_dir=tmp_path / "warm", model=tiny_model, variants=variants, cache_dir=tmp_path / "cache")
+    assert res.n_cached == 12 and res.n_failed == 0
+    a, b = (pd.read_parquet(tmp_path / d / "results.parquet") for d in ("cold", "warm"))
+    cols = ["id", "variant", "pred", "confidence", "audio_seconds", "source_sha256", "chain", "finding_codes", "snr_db", "cut_start_s"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert b["cache_hit"].all() and not a["cache_hit"].any()
+    assert np.array_equal(np.load(tmp_path / "cold" / "embeddings.npy"), np.load(tmp_path / "warm" / "embeddings.npy"))

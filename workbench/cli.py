@@ -14,6 +14,7 @@
     workbench embeddings RUN_DIR [--project pca|tsne|umap] [--color-by emotion] [--cluster kmeans|agglomerative] [--neighbours ID|PATH]
     workbench similar A B [--model …]
     workbench fuse RUN_DIR [--text-model NAME|DIR] [--folds 5]
+    workbench report TEMPLATE [--param key=value …] [--out reports/]
     workbench demo [--out DIR]
 
 Exit status: 0 when every input succeeded, 1 when some input failed (its
@@ -157,9 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     fu.add_argument("--bootstrap", type=int, default=1000)
     fu.add_argument("--no-figures", action="store_true")
 
+    rp = sub.add_parser("report", help="execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)")
+    rp.add_argument("template", help="experiment_report, variant_comparison, or a notebook path")
+    rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
+    rp.add_argument("--out", default="reports")
+
     d = sub.add_parser("demo", help="run inference on the demo set in datasets/demo/")
     d.add_argument("--out", default="outputs")
     d.add_argument("--model", default=None, help="defaults to $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny")
+    d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
     return parser
 
 
@@ -192,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_similar(args)
         if args.command == "fuse":
             return cmd_fuse(args)
+        if args.command == "report":
+            return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
         if args.command == "sweep":
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            return run_demo(out=args.out, model=args.model)
+            return run_demo(out=args.out, model=args.model, report=not args.no_report)
     except WorkbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -452,6 +461,21 @@ def cmd_fuse(args) -> int:
         print(f"\n{len(fixed)} fixed/broken predictions relative to speech (first 10; all in fusion_changes.csv):")
         print(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]].to_string(index=False))
     print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {args.run_dir}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .reporting import parse_params, run_report
+
+    paths = run_report(args.template, parse_params(args.param), out=args.out)
+    metrics = json.loads(paths["metrics"].read_text(encoding="utf-8"))
+    if metrics.get("random_weights"):
+        from .model import RANDOM_WEIGHTS_BANNER
+
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+    size = paths["html"].stat().st_size
+    print(f"report: {paths['html']} ({size / 1e6:.1f} MB, self-contained)")
+    print(f"executed notebook: {paths['notebook']}\nmetrics: {paths['metrics']}")
     return 0
 
 

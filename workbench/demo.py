@@ -39,7 +39,7 @@ def demo_files(demo_dir: Path = DEMO_DIR) -> list[Path]:
         return [demo_dir / row["path"] for row in csv.DictReader(f)]
 
 
-def run_demo(*, out: str = "outputs", model: str | None = None) -> int:
+def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = True, reports_dir: str = "reports") -> int:
     from .cli import print_outcomes
     from .outputs import infer_files
 
@@ -56,6 +56,12 @@ def run_demo(*, out: str = "outputs", model: str | None = None) -> int:
     outcomes = infer_files(files, model=chosen, granularity="frame", embedding=True, out_dir=out)
     print_outcomes(outcomes, show_log=True)
     print(f"outputs written under {Path(out).resolve()}")
+    if report:
+        from .reporting import run_report
+
+        print("\nexperiment report on the demo set (papermill) …")
+        paths = run_report("experiment_report", {"model": chosen, "title": "Demo set: experiment report"}, out=reports_dir)
+        print(f"report: {paths['html'].resolve()} ({paths['html'].stat().st_size / 1e6:.1f} MB, self-contained HTML)")
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -135,7 +135,9 @@ class PredictionCache:
         except Exception:  # a damaged entry is recomputed
             return None
 
-    def put(self, key: str, pred: Any) -> None:
+    def put(self, key: str, pred: Any, audio_info: dict | None = None) -> None:
+        """Store a prediction; ``audio_info`` (the processed audio's facts and
+        chain) lets a later run build the whole row without decoding."""
         p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f"{p.stem}.{os.getpid()}.tmp.npz")
@@ -146,6 +148,8 @@ class PredictionCache:
             arrays["frame_logits"] = pred.frame_logits
         if pred.frame_embeddings is not None:
             arrays["frame_embeddings"] = pred.frame_embeddings
+        if audio_info is not None:
+            arrays["audio_info"] = np.array(json.dumps(audio_info, default=_json_default))
         np.savez(tmp, **arrays)
         os.replace(tmp, p)
 
@@ -159,6 +163,12 @@ class PredictionCache:
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )
+
+
+def _json_default(o: Any):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    return str(o)
 
 
 def default_cache_dir() -> Path:
@@ -186,6 +196,7 @@ class RunConfig:
     chunk_size: int = 64
     cache_dir: str | None = None
     workbench_version: str = __version__
+    manifest_root: str | None = None  # relative item paths start here
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -210,6 +221,19 @@ class RunResult:
         import pandas as pd
 
         return pd.read_parquet(self.run_dir / "results.parquet")
+
+
+def item_path(run_dir: str | os.PathLike, path: str) -> Path:
+    """An item's audio file as a usable path: manifest paths may be relative to the manifest's folder."""
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    import yaml
+
+    cfg_path = Path(run_dir) / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+    root = cfg.get("manifest_root") or (str(Path(cfg["manifest"]).parent) if cfg.get("manifest") else ".")
+    return Path(root) / p
 
 
 def file_sha256_cached(path: Path, memo: dict) -> str:
@@ -269,7 +293,7 @@ def run(
         hub=hub, revision=net.info.revision, device=net.info.device, dtype=net.info.dtype,
         variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
         frame_embeddings=frame_embeddings, chunk_size=chunk_size,
-        cache_dir=str(cache_dir) if cache_dir else None,
+        cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
     )
     _prepare_run_dir(out, config)
     cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
@@ -411,6 +435,12 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
     for item in chunk:
         t0 = time.perf_counter()
         path = manifest.resolve(item)
+        todo = [v for v in variants if (item.id, v.name) not in done]
+        if not todo:
+            continue
+        if cache and _rows_from_cache(item, todo, path, cache, net, audio_config, diag_config, want_frame_emb, sha_memo, rows, embs, frame_embs):
+            stats["cached"] += len(todo)
+            continue
         try:
             # decoded once, at the source rate; every variant starts from here
             decoded = to_mono(decode(path, config=audio_config, id=item.id), method=audio_config.mixdown)
@@ -467,11 +497,7 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
                 except Exception as exc2:
                     preds[j] = exc2
         infer_ms_each = (time.perf_counter() - t0) * 1000 / len(missing)
-        if cache:
-            for j in missing:
-                if not isinstance(preds[j], Exception):
-                    cache.put(jobs[j][3], preds[j] if want_frame_emb else _without_frame_embeddings(preds[j]))
-    stats["cached"] = len(hits)
+    stats["cached"] += len(hits)
     for j, (item, v, processed, key, t_decode) in enumerate(jobs):
         p = preds[j]
         if isinstance(p, Exception):
@@ -479,13 +505,56 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
             embs.append(None)
             stats["failed"] += 1
             continue
-        facts = {**audio_facts(processed), **prediction_facts(p)}
+        a_facts = audio_facts(processed)
+        info = _audio_info(processed, a_facts)
+        if cache and j not in hits:
+            cache.put(key, p if want_frame_emb else _without_frame_embeddings(p), info)
+        facts = {**a_facts, **prediction_facts(p)}
         found = findings_from(facts, diag_config)
-        rows.append(_row(item, v, processed, p, facts, found, key, j in hits, t_decode, 0.0 if j in hits else infer_ms_each))
+        rows.append(_row(item, v, info, p, facts, found, key, j in hits, t_decode, 0.0 if j in hits else infer_ms_each))
         embs.append(p.embedding)
         if want_frame_emb and p.frame_embeddings is not None:
             frame_embs[(item.id, v.name)] = p.frame_embeddings
     return rows, embs, frame_embs, stats
+
+
+def _audio_info(audio: Audio, a_facts: dict) -> dict:
+    """What a results row needs from the processed audio (stored in the cache with the prediction)."""
+    return {
+        "audio_seconds": audio.duration, "source_sample_rate": audio.source.sample_rate, "source_sha256": audio.source.sha256,
+        "chain": [s.to_dict() for s in audio.log.audio_steps], "facts": a_facts,
+    }
+
+
+def _rows_from_cache(item, todo, path, cache, net, audio_config, diag_config, want_frame_emb, sha_memo, rows, embs, frame_embs) -> bool:
+    """Build every pending row of ``item`` from the cache without decoding; ``False`` (and nothing added) unless all hit."""
+    try:
+        if not path.is_file():
+            return False
+        t0 = time.perf_counter()
+        sha = file_sha256_cached(path, sha_memo)
+    except OSError:
+        return False
+    found_entries = []
+    for v in todo:
+        key = PredictionCache.key(
+            source_sha256=sha, start=item.start, duration=item.duration, audio_config=audio_config.to_dict(),
+            chain_hash=v.chain_hash(), model_checksum=net.info.checksum or net.info.id, dtype=net.info.dtype,
+        )
+        entry = cache.get(key)
+        if entry is None or "audio_info" not in entry or (want_frame_emb and "frame_embeddings" not in entry):
+            return False
+        found_entries.append((v, key, entry))
+    t_hash = (time.perf_counter() - t0) * 1000
+    for v, key, entry in found_entries:
+        info = json.loads(str(entry["audio_info"]))
+        p = PredictionCache.to_prediction(entry, item.id, net.random_weights)
+        facts = {**info["facts"], **prediction_facts(p)}
+        rows.append(_row(item, v, info, p, facts, findings_from(facts, diag_config), key, True, t_hash, 0.0))
+        embs.append(p.embedding)
+        if want_frame_emb and p.frame_embeddings is not None:
+            frame_embs[(item.id, v.name)] = p.frame_embeddings
+    return True
 
 
 def _without_frame_embeddings(p):
@@ -504,20 +573,20 @@ def _base_row(item: Item, v: Variant) -> dict:
     }
 
 
-def _row(item, v, audio, p, facts, found, key, cached, t_decode, t_infer) -> dict:
+def _row(item, v, info, p, facts, found, key, cached, t_decode, t_infer) -> dict:
     row = _base_row(item, v)
     row.update({
         "status": "ok", "error": "", "error_code": "",
         "pred": p.label, "confidence": p.confidence, "margin": p.margin, "entropy": p.entropy,
         "correct": (p.label == item.emotion) if item.emotion else None,
         **{f"score_{k}": float(s) for k, s in zip(LABEL_KEYS, p.scores)},
-        "n_frames": p.n_frames, "audio_seconds": audio.duration,
-        "source_sample_rate": audio.source.sample_rate, "source_sha256": audio.source.sha256,
+        "n_frames": p.n_frames, "audio_seconds": info["audio_seconds"],
+        "source_sample_rate": info["source_sample_rate"], "source_sha256": info["source_sha256"],
         "unknown_frame_fraction": facts.get("unknown_frame_fraction"), "frame_top_label": facts.get("frame_top_label"),
         "snr_db": facts.get("snr_db"), "silence_fraction": facts.get("silence_fraction"), "cut_start_s": facts.get("cut_start_s"),
         "findings": json.dumps([f.to_dict() for f in found], ensure_ascii=False),
         "finding_codes": ",".join(f.code for f in found),
-        "chain": json.dumps([s.to_dict() for s in audio.log.audio_steps], ensure_ascii=False, default=str),
+        "chain": json.dumps(info["chain"], ensure_ascii=False, default=str),
         "cache_key": key, "cache_hit": cached, "decode_ms": t_decode, "infer_ms": t_infer,
     })
     return row
