@@ -23,6 +23,7 @@ import numpy as np
 from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .metrics import evaluate, uar, wa
+from .serialize import save_figure
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -186,8 +187,4 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
     ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import ConfigError
+from .serialize import save_figure
 
 
 @dataclass
@@ -211,8 +212,4 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     ax.set_title(title or f"embeddings coloured by {color_by}")
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)

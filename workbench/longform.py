@@ -48,6 +48,7 @@ from .errors import AudioError, ConfigError
 from .labels import LABEL_KEYS
 from .memory import peak_rss_mb, release_freed_memory
 from .processing import ProcessingLog, StepRecord
+from .serialize import save_figure
 
 FRAME = 512  # VAD frame at 16 kHz: 32 ms
 FRAME_S = FRAME / TARGET_SR
@@ -698,8 +699,4 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))
     ax2.set_xlabel("time (s)")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)

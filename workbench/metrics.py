@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .serialize import save_figure
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -243,11 +244,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f}")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_reliability(report: Report, path: str | Path | None = None):
@@ -263,8 +260,4 @@ def plot_reliability(report: Report, path: str | Path | None = None):
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
     ax.set_title(f"{report.variant}: ECE {report.ece:.3f}")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)

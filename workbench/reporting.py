@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .serialize import json_default
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO / "notebooks" / "templates"
@@ -232,16 +233,8 @@ def markdown_table(df) -> str:
 
 def write_metrics(report_dir: str | Path, payload: dict) -> Path:
     p = Path(report_dir) / "metrics.json"
-    p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+    p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
     return p
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    if isinstance(o, (tuple, set)):
-        return list(o)
-    return str(o)
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from .diagnostics import DiagnosticsConfig, audio_facts, findings_from, predicti
 from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
+from .serialize import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class PredictionCache:
         if pred.frame_embeddings is not None:
             arrays["frame_embeddings"] = pred.frame_embeddings
         if audio_info is not None:
-            arrays["audio_info"] = np.array(json.dumps(audio_info, default=_json_default))
+            arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
         np.savez(tmp, **arrays)
         os.replace(tmp, p)
 
@@ -163,12 +164,6 @@ class PredictionCache:
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )
-
-
-def _json_default(o: Any):
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    return str(o)
 
 
 def default_cache_dir() -> Path:

@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .runs import Variant, run
+from .serialize import save_figure
 
 
 def grid(kind: str) -> list[tuple[Variant, dict]]:
@@ -142,8 +143,4 @@ def plot_sweep(df, kind: str, path: str | Path | None = None):
     if kind == "sample-rate":
         ax2.set_xscale("log")
     fig.suptitle(f"{kind} sweep over {ok['id'].nunique()} item(s)")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path)
