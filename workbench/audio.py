@@ -339,8 +339,8 @@ def ffmpeg_available() -> bool:
 # ---------------------------------------------------------------------------
 # decoders
 # ---------------------------------------------------------------------------
-def _decode_path(path: Path, config: AudioConfig, id: str | None):
-    name = id or path.name
+def check_audio_path(path: Path) -> int:
+    """Refuse what no decoder should be handed (missing, a folder, a pipe, empty); return the size in bytes."""
     shown = str(path)
     if not path.exists():
         raise AudioError("file not found.", source=shown, fix="check the path (relative paths start from the current directory).")
@@ -356,6 +356,13 @@ def _decode_path(path: Path, config: AudioConfig, id: str | None):
     size = path.stat().st_size
     if size == 0:
         raise AudioError("file is empty (0 bytes).", source=shown, fix="re-export or re-download the file.")
+    return size
+
+
+def _decode_path(path: Path, config: AudioConfig, id: str | None):
+    name = id or path.name
+    shown = str(path)
+    size = check_audio_path(path)
     info = SourceInfo(id=name, path=str(path), size_bytes=size, sha256=file_sha256(path))
     warnings: list[str] = []
     header_problem = _check_wav_header(path)

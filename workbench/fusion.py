@@ -212,7 +212,9 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     classes, y, groups = data.classes, data.y, data.groups
     cls = np.asarray(classes)
     n = len(y)
-    early_x = np.hstack([_l2(data.speech), _l2(data.text)])
+    from .embeddings import l2_normalise
+
+    early_x = np.hstack([l2_normalise(data.speech), l2_normalise(data.text)])
     pred = {m: np.empty(n, dtype=object) for m in METHODS}
     outer, n_folds = _splits(groups, folds)
     chosen = []
@@ -262,10 +264,6 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                                 "text": data.rows["text"].iloc[i], "path": data.rows["path"].iloc[i] if "path" in data.rows.columns else ""})
     changes = pd.DataFrame(change_rows, columns=["method", "change", "id", "speaker", "emotion", "pred_speech", "pred_method", "text", "path"])
     return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes)
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,

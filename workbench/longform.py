@@ -43,7 +43,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .audio import TARGET_SR, AudioConfig, SourceInfo, _ffprobe, _one_line, ffmpeg_available, file_sha256
+from .audio import TARGET_SR, AudioConfig, SourceInfo, _ffprobe, _one_line, check_audio_path, ffmpeg_available, file_sha256
 from .errors import AudioError, ConfigError
 from .labels import LABEL_KEYS
 from .memory import peak_rss_mb, release_freed_memory
@@ -123,15 +123,7 @@ class _Stream:
 
     def __init__(self, path: Path, config: SegmentConfig, audio_config: AudioConfig):
         shown = str(path)
-        if not path.exists():
-            raise AudioError("file not found.", source=shown, fix="check the path.")
-        if path.is_dir():
-            raise AudioError("is a directory, not an audio file.", source=shown, fix="pass one long recording.")
-        if not path.is_file():
-            raise AudioError("is not a regular file (a pipe, socket or device).", source=shown, fix="copy the audio into a regular file first.")
-        size = path.stat().st_size
-        if size == 0:
-            raise AudioError("file is empty (0 bytes).", source=shown, fix="re-export or re-download the file.")
+        size = check_audio_path(path)
         self.path, self.shown, self.config, self.audio_config = path, shown, config, audio_config
         self.info = SourceInfo(id=path.name, path=str(path), size_bytes=size, sha256=file_sha256(path))
         self.warnings: list[str] = []

@@ -9,11 +9,9 @@ scripts or stylesheets from elsewhere) and ``metrics.json``.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,8 +73,16 @@ def demo_run(out_dir: str | Path, model: str | None = None, variants: Any = None
     from .runs import run
 
     chosen, _ = choose_model(model)
-    run(DEMO_DIR / "manifest.csv", out_dir=out_dir, model=chosen, variants=variants)
-    return Path(out_dir)
+    out = Path(out_dir)
+    try:
+        run(DEMO_DIR / "manifest.csv", out_dir=out, model=chosen, variants=variants)
+    except ConfigError as exc:
+        if "other settings" not in str(exc):
+            raise
+        # the folder holds the demo run of another model or checkpoint: keep it, write beside it
+        out = out.with_name(f"{out.name}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        run(DEMO_DIR / "manifest.csv", out_dir=out, model=chosen, variants=variants)
+    return out
 
 
 def load_run(run_dir: str | Path):
@@ -340,9 +346,3 @@ def notebook_html(nb, *, title: str) -> str:
     parts.append("</body></html>")
     return "\n".join(parts)
 
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-os.environ.setdefault("MPLBACKEND", "Agg")

@@ -461,10 +461,7 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
                 embs.append(None)
                 stats["failed"] += 1
                 continue
-            key = PredictionCache.key(
-                source_sha256=sha, start=item.start, duration=item.duration, audio_config=audio_config.to_dict(),
-                chain_hash=v.chain_hash(), model_checksum=net.info.checksum or net.info.id, dtype=net.info.dtype,
-            )
+            key = _cache_key(sha, item, v, audio_config, net)
             jobs.append((item, v, processed, key, t_decode))
     # cache first, then one batched pass over what is left (across variants)
     preds: dict[int, Any] = {}
@@ -513,6 +510,13 @@ def _run_chunk(chunk, manifest, variants, done, net, audio_config, diag_config, 
     return rows, embs, frame_embs, stats
 
 
+def _cache_key(sha: str, item: Item, v: Variant, audio_config: AudioConfig, net: Any) -> str:
+    return PredictionCache.key(
+        source_sha256=sha, start=item.start, duration=item.duration, audio_config=audio_config.to_dict(),
+        chain_hash=v.chain_hash(), model_checksum=net.info.checksum or net.info.id, dtype=net.info.dtype,
+    )
+
+
 def _audio_info(audio: Audio, a_facts: dict) -> dict:
     """What a results row needs from the processed audio (stored in the cache with the prediction)."""
     return {
@@ -532,10 +536,7 @@ def _rows_from_cache(item, todo, path, cache, net, audio_config, diag_config, wa
         return False
     found_entries = []
     for v in todo:
-        key = PredictionCache.key(
-            source_sha256=sha, start=item.start, duration=item.duration, audio_config=audio_config.to_dict(),
-            chain_hash=v.chain_hash(), model_checksum=net.info.checksum or net.info.id, dtype=net.info.dtype,
-        )
+        key = _cache_key(sha, item, v, audio_config, net)
         entry = cache.get(key)
         if entry is None or "audio_info" not in entry or (want_frame_emb and "frame_embeddings" not in entry):
             return False
