@@ -254,7 +254,8 @@ class LowConfidenceBrowser(_View):
             vals = sorted({str(v) for v in self.ok[col].fillna("") if str(v)}) if col in self.ok.columns else []
             return ["(any)"] + vals
 
-        self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="confidence <", continuous_update=False)
+        self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="confidence <", continuous_update=False,
+                                     style={"description_width": "initial"})
         self.finding = W.Dropdown(options=["(any)"] + codes, description="finding")
         self.true_label = W.Dropdown(options=opts("emotion"), description="true")
         self.pred_label = W.Dropdown(options=opts("pred"), description="predicted")
