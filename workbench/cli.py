@@ -5,7 +5,7 @@
     workbench model info [--model ID|DIR|tiny]
     workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
-    workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR]
+    workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--engine local|ray]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
     workbench compare RUN_DIR [--baseline NAME]
     workbench sweep PATH|MANIFEST --kind sample-rate|trim|snr|denoise [--out DIR]
@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--chunk", type=int, default=64, help="items per flushed chunk")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     r.add_argument("--cache-dir", default=None)
+    r.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: Ray Data actors, one model each (same run folder and results)")
+    r.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001'; default: RAY_ADDRESS or a new local one)")
+    r.add_argument("--ray-actors", type=int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
+    r.add_argument("--ray-cpus-per-actor", type=float, default=1.0)
+    r.add_argument("--ray-gpus-per-actor", type=float, default=None, help="default: 1 on a CUDA run, 0 otherwise")
 
     mt_ = sub.add_parser("metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run")
     mt_.add_argument("run_dir")
@@ -291,6 +297,13 @@ def cmd_datasets(args) -> int:
     return 0 if report.ok else 1
 
 
+def _ray_options(args):
+    from .distributed import RayOptions
+
+    return RayOptions(address=args.ray_address, actors=args.ray_actors, cpus_per_actor=args.ray_cpus_per_actor,
+                      gpus_per_actor=args.ray_gpus_per_actor)
+
+
 def cmd_run(args) -> int:
     from datetime import datetime
 
@@ -301,6 +314,7 @@ def cmd_run(args) -> int:
         args.manifest, out_dir=out, model=args.model, hub=args.hub, revision=args.revision, device=args.device,
         dtype=args.dtype, variants=load_variants(args.variants), frame_embeddings=args.frame_embeddings,
         chunk_size=args.chunk, use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True,
+        engine=args.engine, ray_options=_ray_options(args) if args.engine == "ray" else None,
     )
     if result.summary.get("random_weights"):
         from .model import RANDOM_WEIGHTS_BANNER

@@ -259,12 +259,19 @@ def run(
     progress: bool = False,
     hook: Callable[..., None] | None = None,
     limit: int | None = None,
+    engine: str = "local",
+    ray_options: Any = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
     ``hook(step, artifact, *, completed, total)`` is called with ``"chunk"``
     after each chunk's rows are safely on disk.  ``limit`` stops after that
     many new rows (tests use it to simulate an interruption).
+
+    ``engine="ray"`` hands the chunks to a pool of Ray Data actors, each
+    holding a model (:mod:`workbench.distributed`, options in
+    :class:`~workbench.distributed.RayOptions`); the run folder, its parts,
+    resumption and the results table are the same as with ``"local"``.
     """
     from .model import Emotion2vecModel, load_model
 
@@ -281,11 +288,21 @@ def run(
     out = Path(out_dir)
     parts = out / "parts"
 
-    net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device, dtype=dtype)
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"unknown engine {engine!r}; expected 'local' or 'ray'.", source="engine", fix="pass --engine local or --engine ray.")
+    if engine == "ray":
+        # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
+        from .distributed import import_ray
+
+        import_ray()  # fail before any work when Ray is missing
+        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32")
+    else:
+        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device, dtype=dtype)
     manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
     config = RunConfig(
         manifest=manifest_ref, manifest_sha256=manifest_sha, model=net.info.path if net.info.kind != "hub" else net.info.id,
-        hub=hub, revision=net.info.revision, device=net.info.device, dtype=net.info.dtype,
+        hub=hub, revision=net.info.revision, device=net.info.device if engine == "local" else f"ray:{device}",
+        dtype=net.info.dtype if engine == "local" else dtype,
         variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
         frame_embeddings=frame_embeddings, chunk_size=chunk_size,
         cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
@@ -297,7 +314,8 @@ def run(
     n_resumed = len(done)
     if n_resumed:
         log.write(f"resuming: {n_resumed} rows already finished")
-    log.write(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {net.info.device} ({net.info.dtype})")
+    where = f"{net.info.device} ({net.info.dtype})" if engine == "local" else f"a Ray cluster (device {device}, {dtype})"
+    log.write(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {where}")
     if net.random_weights:
         from .model import RANDOM_WEIGHTS_BANNER
 
@@ -313,11 +331,21 @@ def run(
     n_new = n_failed = n_cached = 0
     sha_memo: dict = {}
     part_no = len(list(parts.glob("part-*.parquet")))
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start : start + chunk_size]
-        rows, embs, frame_embs, stats = _run_chunk(
-            chunk, manifest, variants, done, net, audio_config, diagnostics, cache, frame_embeddings, sha_memo
+    chunks = [todo[start : start + chunk_size] for start in range(0, len(todo), chunk_size)]
+    engine_info: dict = {}
+    if engine == "ray":
+        from .distributed import run_chunks
+
+        model_ref = net.info.path if net.info.kind != "hub" else net.info.id
+        results = run_chunks(
+            chunks, done, model_ref=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype, variants=variants,
+            audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
+            frame_embeddings=frame_embeddings, root=str(Path(manifest.root).resolve()), options=ray_options, info=engine_info,
         )
+    else:
+        results = (_run_chunk(chunk, manifest, variants, done, net, audio_config, diagnostics, cache, frame_embeddings, sha_memo)
+                   for chunk in chunks)
+    for rows, embs, frame_embs, stats in results:
         part_no += 1
         _write_part(parts, part_no, rows, embs)
         if frame_embeddings:
@@ -340,10 +368,15 @@ def run(
             log.write(f"stopped after {n_new} new rows (limit)")
             if bar is not None:
                 bar.close()
+            if hasattr(results, "close"):
+                results.close()  # a Ray engine shuts its cluster down
             return RunResult(out, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
     if bar is not None:
         bar.close()
-    summary = _finalize(out, manifest, variants, net, time.perf_counter() - t_start, n_new, n_cached, n_resumed)
+    if engine_info:
+        log.write(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
+    summary = _finalize(out, manifest, variants, net, time.perf_counter() - t_start, n_new, n_cached, n_resumed,
+                        engine=engine, engine_info=engine_info)
     log.write(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
     return RunResult(out, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
 
@@ -620,7 +653,7 @@ def _write_part(parts: Path, n: int, rows: list[dict], embs: list) -> None:
     os.replace(tmp, f"{base}.parquet")  # the parquet lands last: its presence means the part is whole
 
 
-def _finalize(out: Path, manifest, variants, net, seconds, n_new, n_cached, n_resumed) -> dict:
+def _finalize(out: Path, manifest, variants, net, seconds, n_new, n_cached, n_resumed, engine="local", engine_info=None) -> dict:
     import pandas as pd
 
     frames, embs = [], []
@@ -653,8 +686,10 @@ def _finalize(out: Path, manifest, variants, net, seconds, n_new, n_cached, n_re
         "resumed_rows": int(n_resumed),
         "seconds": round(seconds, 2),
         "audio_seconds": float(ok["audio_seconds"].sum()) if len(ok) else 0.0,
-        "model": net.info.to_dict(),
+        # with Ray, the model as the actors loaded it (device, dtype); the driver's copy is CPU float32
+        "model": (engine_info or {}).get("model") or net.info.to_dict(),
         "random_weights": net.random_weights,
+        "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}},
         "variants": {},
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
