@@ -146,7 +146,8 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
                                        protocol=pickle.HIGHEST_PROTOCOL)} for chunk in chunks]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = ds.map_batches(
-            _ChunkWorker, batch_size=1, batch_format="pandas", concurrency=actors, num_cpus=options.cpus_per_actor, num_gpus=gpus,
+            _ChunkWorker, batch_size=1, batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=options.cpus_per_actor, num_gpus=gpus,
             fn_constructor_kwargs=dict(model_ref=model_ref, hub=hub, revision=revision, device="cuda" if cuda else device,
                                        dtype=dtype, variants=variants, audio_config=audio_config, diagnostics=diagnostics,
                                        cache_dir=cache_dir, frame_embeddings=frame_embeddings, root=root),
