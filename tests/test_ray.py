@@ -83,6 +83,11 @@ def test_ray_engine_errors_are_clear(tmp_path, tiny_model):
     from workbench.errors import ConfigError
 
     manifest = make_dataset(tmp_path, n=2, bad=False)
+    # a finished run has nothing left to send: no cluster is contacted (this address would fail)
+    run(manifest, out_dir=tmp_path / "done", model=tiny_model, cache_dir=tmp_path / "c")
+    again = run(manifest, out_dir=tmp_path / "done", model=tiny_model, cache_dir=tmp_path / "c", engine="ray",
+                ray_options=RayOptions(address="ray://127.0.0.1:1"))
+    assert again.n_resumed == 2 and again.n_rows == 2
     with pytest.raises(ConfigError, match="unknown engine"):
         run(manifest, out_dir=tmp_path / "x", model=tiny_model, engine="spark")
     with pytest.raises(ConfigError, match="could not start or join a Ray cluster") as exc:

@@ -112,6 +112,8 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
     """
     ray = import_ray()
     options = options or RayOptions()
+    if not chunks:  # a finished run resumed: nothing to send, no cluster to start
+        return
     started_here = False
     if not ray.is_initialized():
         env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
@@ -137,6 +139,9 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
         else:
             actors = max(1, int(resources.get("CPU", 1) // max(options.cpus_per_actor, 1e-9)))
         actors = max(1, min(actors, len(chunks)))
+        if cuda and dtype == "int8":
+            raise ConfigError("int8 dynamic quantisation runs on the CPU only, and this run's actors would use CUDA.",
+                              source="--dtype int8", fix="use --dtype bfloat16 on GPUs, or --device cpu for int8 actors.")
         if cuda and resources.get("GPU", 0) < gpus * actors:
             raise ConfigError(f"the run asks for {actors} actor(s) × {gpus:g} GPU but the cluster has {resources.get('GPU', 0):g} GPU.",
                               source=str(options.address or "local"), fix="lower --ray-actors, or run with --device cpu.")
