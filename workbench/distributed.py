@@ -50,11 +50,6 @@ class RayOptions:
     gpus_per_actor: float | None = None  # default: 1 on a CUDA run, 0 otherwise
     num_cpus: int | None = None
 
-    def to_dict(self) -> dict:
-        from dataclasses import asdict
-
-        return asdict(self)
-
 
 def import_ray():
     try:
@@ -158,6 +153,8 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
                                        cache_dir=cache_dir, frame_embeddings=frame_embeddings, root=root),
         )
         workers: set[str] = set()
+        if info is not None:
+            info["actors"] = actors
         for block in ds.iter_batches(batch_size=None, batch_format="pandas"):
             for blob in block["result"]:
                 msg = pickle.loads(blob)
@@ -165,7 +162,6 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
                 if info is not None:
                     info["model"] = msg["model"]
                     info["workers"] = sorted(workers)
-                    info["actors"] = actors
                 yield msg["result"]
     finally:
         if started_here:

@@ -290,17 +290,18 @@ def run(
 
     if engine not in ("local", "ray"):
         raise ConfigError(f"unknown engine {engine!r}; expected 'local' or 'ray'.", source="engine", fix="pass --engine local or --engine ray.")
+    load_device, load_dtype = device, dtype
     if engine == "ray":
         # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
         from .distributed import import_ray
 
         import_ray()  # fail before any work when Ray is missing
-        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32")
-    else:
-        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device, dtype=dtype)
+        load_device, load_dtype = "cpu", "float32"
+    net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype)
+    model_ref = net.info.path if net.info.kind != "hub" else net.info.id
     manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
     config = RunConfig(
-        manifest=manifest_ref, manifest_sha256=manifest_sha, model=net.info.path if net.info.kind != "hub" else net.info.id,
+        manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref,
         hub=hub, revision=net.info.revision, device=net.info.device if engine == "local" else f"ray:{device}",
         dtype=net.info.dtype if engine == "local" else dtype,
         variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
@@ -336,7 +337,6 @@ def run(
     if engine == "ray":
         from .distributed import run_chunks
 
-        model_ref = net.info.path if net.info.kind != "hub" else net.info.id
         results = run_chunks(
             chunks, done, model_ref=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype, variants=variants,
             audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
