@@ -40,73 +40,9 @@ from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .serialize import json_default
+from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------------
-# variants
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Variant:
-    """A named preprocessing chain: ``steps`` is a list of ``{"name": …, **kwargs}``."""
-
-    name: str
-    steps: tuple = ()
-
-    def chain(self) -> list[dict]:
-        return [dict(s) for s in self.steps]
-
-    def chain_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.chain(), sort_keys=True).encode()).hexdigest()[:16]
-
-    def apply(self, audio: Audio) -> Audio:
-        if not self.steps:
-            return audio
-        from .preprocess import apply_chain  # arrives with the preprocessing issue
-
-        return apply_chain(audio, self.chain())
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "steps": self.chain(), "chain_hash": self.chain_hash()}
-
-
-RAW = Variant("raw")
-
-
-def load_variants(path: str | os.PathLike | None) -> list[Variant]:
-    """Read a variants YAML file: ``{variants: {name: [steps…]}}`` or ``[{name, steps}]``."""
-    if path is None:
-        return [RAW]
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    entries = data.get("variants", data) if isinstance(data, dict) else data
-    if isinstance(entries, dict):
-        entries = [{"name": k, "steps": v or []} for k, v in entries.items()]
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError("no variants found.", source=str(path), fix="write `variants: {raw: [], trimmed: [{name: trim, top_db: 30}]}`.")
-    out = []
-    for e in entries:
-        if not isinstance(e, dict) or "name" not in e:
-            raise ConfigError(f"variant entry {e!r} has no name.", source=str(path), fix="give each variant a name and a list of steps.")
-        steps = tuple(_freeze(s) for s in (e.get("steps") or []))
-        out.append(Variant(str(e["name"]), steps))
-    names = [v.name for v in out]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"variant names repeat: {names}.", source=str(path), fix="give each variant its own name.")
-    return out
-
-
-class _FrozenStep(dict):
-    def __hash__(self):  # variants are frozen dataclasses; their steps must hash
-        return hash(json.dumps(self, sort_keys=True))
-
-
-def _freeze(step: Any) -> _FrozenStep:
-    if not isinstance(step, dict) or "name" not in step:
-        raise ConfigError(f"step {step!r} must be a mapping with a 'name'.", fix="write steps as {name: trim, top_db: 30}.")
-    return _FrozenStep(step)
 
 
 # ---------------------------------------------------------------------------

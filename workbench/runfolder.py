@@ -1,0 +1,491 @@
+"""The run folder: the only code that knows its layout, writes it and reads it.
+
+::
+
+    RUN_DIR/
+        config.yaml          everything needed to re-run (manifest hash, model, variants, settings)
+        .lock                held (an OS file lock) while a run writes; names the process holding it
+        parts/               part-NNNNN.parquet + part-NNNNN.emb.npy, one pair per chunk
+        parts/rejected/      parts that failed validation on resume (kept for inspection, never read)
+        frame_embeddings/    <hash>.npy per (item, variant), only when asked for
+        results.parquet      one row per item × variant
+        embeddings.npy       (rows, D) float32, row i ↔ results row i (NaN for failed rows)
+        log.txt              progress and failures
+        summary.json         counts, cache hits, timings, headline metrics
+
+Integrity rules, all enforced here:
+
+* Every file is written under a temporary name that starts with a dot (``.NAME.tmp-PID``),
+  which no reader pattern matches, then flushed, fsynced and renamed into place; the
+  folder is fsynced after the rename.  A part is complete only when its parquet exists:
+  the embeddings and frame embeddings it refers to are renamed into place before it.
+* Parts are validated on read (row count = embedding rows, unique (id, variant), finite
+  embeddings for ok rows, frame embeddings present when the run keeps them); a part
+  that fails is moved to ``parts/rejected/`` with a log line, and its rows are redone.
+* A run holds an exclusive ``flock`` on ``.lock`` while it writes; the OS drops it when
+  the process dies, so a killed run never blocks the next one, and a second live run
+  on the same folder is refused with the first one's pid.
+* File names never come from ids or variant names: frame embeddings are named by a
+  hash of (variant, id).
+* Rows are unique by (id, variant) whatever happened: resumption skips finished rows
+  and the final table keeps the first copy of any duplicate.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import uuid
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .audio import Audio, AudioConfig, decode, to_mono
+from .errors import WorkbenchError
+from .serialize import json_default
+from .variants import Variant, scored_audio
+
+logger = logging.getLogger(__name__)
+
+CONFIG = "config.yaml"
+RESULTS = "results.parquet"
+EMBEDDINGS = "embeddings.npy"
+SUMMARY = "summary.json"
+LOG = "log.txt"
+LOCK = ".lock"
+PARTS = "parts"
+REJECTED = "rejected"
+FRAME_EMBEDDINGS = "frame_embeddings"
+_PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
+_TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
+_LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
+
+
+class RunFolderError(WorkbenchError):
+    """A run folder that is busy, incomplete, inconsistent, or cannot be written."""
+
+    code = "run_folder"
+
+
+def frame_embedding_name(item_id: str, variant: str) -> str:
+    """The file name of an item's frame embeddings: a hash, never the id itself."""
+    return hashlib.sha256(f"{variant}\0{item_id}".encode("utf-8")).hexdigest()[:32] + ".npy"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False) -> None:
+    """Write ``path`` through ``write(fileobj)`` under a temporary name, fsync, rename, fsync the folder.
+
+    On any failure the temporary file is removed and the destination is untouched;
+    a full disk becomes a :class:`RunFolderError` that says what to do.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunFolderError(
+                f"the disk is full while writing {path.name}.", source=str(path.parent),
+                fix="free some space and run the same command again: every finished part is kept and the run resumes.",
+            ) from None
+        raise
+    _fsync_dir(path.parent)
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text), text=True)
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RunFolderError(f"cannot read {path.name} ({type(exc).__name__}: {exc}).", source=str(path.parent),
+                             fix="the run folder is damaged: run again into a new --out folder.") from None
+    return data if isinstance(data, dict) else {}
+
+
+class RunFolder:
+    """A run folder on disk: one typed view for every reader, and the writer's integrity duties.
+
+    Readers: :meth:`results`, :meth:`embeddings`, :meth:`frame_embeddings`, :attr:`config`,
+    :attr:`summary`, :meth:`variants`, :meth:`audio_config`, :meth:`item_path` and
+    :meth:`scored_audio` (the audio of a row exactly as it was scored).
+    The writer (:mod:`workbench.runs`) uses :meth:`lock`, :meth:`prepare`,
+    :meth:`finished_rows`, :meth:`write_part` and :meth:`finalize`.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._results = None
+        self._config: dict | None = None
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "RunFolder":
+        """A run folder that exists and holds a run (its ``config.yaml``)."""
+        rf = cls(path)
+        if not rf.path.is_dir():
+            raise RunFolderError("is not a folder.", source=str(path), fix="pass the --out folder of a `workbench run`.")
+        if not (rf.path / CONFIG).is_file():
+            raise RunFolderError("holds no run (no config.yaml).", source=str(path), fix="pass the --out folder of a `workbench run`.")
+        return rf
+
+    @property
+    def finished(self) -> bool:
+        return (self.path / RESULTS).is_file()
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            p = self.path / CONFIG
+            self._config = _read_yaml(p) if p.is_file() else {}
+        return self._config
+
+    @property
+    def summary(self) -> dict:
+        p = self.path / SUMMARY
+        if not p.is_file():
+            return {}
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"cannot read summary.json ({exc}).", source=str(self.path), fix="re-run the same command to rewrite it.") from None
+
+    def results(self):
+        """The results table (a pandas DataFrame, one row per item × variant)."""
+        import pandas as pd
+
+        if self._results is None:
+            p = self.path / RESULTS
+            if not p.is_file():
+                raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
+                                     fix="run `workbench run` again with the same --out to finish it.")
+            self._results = pd.read_parquet(p)
+        return self._results
+
+    def embeddings(self) -> np.ndarray:
+        """``(rows, D)`` float32 utterance embeddings; row i belongs to results row i (NaN when it failed)."""
+        p = self.path / EMBEDDINGS
+        if not p.is_file():
+            raise RunFolderError("has no embeddings.npy.", source=str(self.path), fix="run `workbench run` again with the same --out to finish it.")
+        emb = np.load(p, allow_pickle=False)
+        n = len(self.results())
+        if emb.shape[0] != n:
+            raise RunFolderError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {n}.", source=str(self.path),
+                                 fix="the folder is inconsistent: delete results.parquet and embeddings.npy and re-run the same command.")
+        return emb
+
+    def frame_embeddings(self, item_id: str, variant: str) -> np.ndarray:
+        """``(T, D)`` frame embeddings of one row (the run must have kept them)."""
+        p = self.path / FRAME_EMBEDDINGS / frame_embedding_name(str(item_id), str(variant))
+        if not p.is_file():
+            fix = ("re-run with --frame-embeddings into a new --out." if not self.config.get("frame_embeddings")
+                   else "check the id and variant (results.parquet lists them); failed rows have none.")
+            raise RunFolderError(f"has no frame embeddings for {item_id!r} [{variant}].", source=str(self.path), fix=fix)
+        return np.load(p, allow_pickle=False)
+
+    def variants(self) -> list[Variant]:
+        return [Variant.from_dict(v) for v in self.config.get("variants") or [{"name": "raw"}]]
+
+    def variant(self, name: str) -> Variant:
+        for v in self.variants():
+            if v.name == name:
+                return v
+        raise RunFolderError(f"has no variant {name!r}; it has {[v.name for v in self.variants()]}.", source=str(self.path),
+                             fix="pick one of the run's variants.")
+
+    def audio_config(self) -> AudioConfig:
+        known = {f.name for f in fields(AudioConfig)}
+        return AudioConfig(**{k: v for k, v in (self.config.get("audio") or {}).items() if k in known})
+
+    @property
+    def model_ref(self) -> dict:
+        """What scored this run: the model info of the summary, or the config's reference before it finished."""
+        return self.summary.get("model") or {k: self.config.get(k) for k in ("model", "hub", "revision", "device", "dtype")}
+
+    @property
+    def random_weights(self) -> bool:
+        return bool(self.summary.get("random_weights"))
+
+    def item_path(self, path: str) -> Path:
+        """An item's audio file: manifest paths may be relative to the manifest's folder."""
+        p = Path(str(path)).expanduser()
+        if p.is_absolute():
+            return p
+        cfg = self.config
+        root = cfg.get("manifest_root") or (str(Path(cfg["manifest"]).parent) if cfg.get("manifest") else ".")
+        return Path(root) / p
+
+    def row(self, item_id: str, variant: str | None = None) -> dict:
+        res = self.results()
+        sel = res[res["id"].astype(str) == str(item_id)]
+        if variant is not None:
+            sel = sel[sel["variant"].astype(str) == str(variant)]
+        if sel.empty:
+            raise RunFolderError(f"has no row for {item_id!r}{f' [{variant}]' if variant else ''}.", source=str(self.path),
+                                 fix="check the id and variant (results.parquet lists them).")
+        return sel.iloc[0].to_dict()
+
+    def scored_audio(self, row: Any) -> Audio:
+        """The audio of a results row exactly as the model scored it (its segment, its variant's chain, 16 kHz).
+
+        Refuses when the file changed since the run (its sha256 differs from the row's).
+        """
+        r = dict(row)
+        cfg = self.audio_config()
+        path = self.item_path(r["path"])
+        decoded = to_mono(decode(path, config=cfg, id=str(r["id"])), method=cfg.mixdown)
+        want = r.get("source_sha256")
+        got = decoded.source.sha256
+        if want and got and isinstance(want, str) and want != got:
+            raise RunFolderError(f"{path} changed since it was scored (sha256 {got[:12]}… ≠ {want[:12]}…).", source=str(r["id"]),
+                                 fix="restore the file the run scored, or run again to score the new one.")
+        start, duration = _num(r.get("start")), _num(r.get("duration"))
+        return scored_audio(decoded, self.variant(str(r["variant"])), cfg, start=start, duration=duration, source=str(r["id"]))
+
+    def log_text(self) -> str:
+        p = self.path / LOG
+        return p.read_text(encoding="utf-8") if p.is_file() else ""
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder's exclusive OS lock; refuse if another live process holds it."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+                raise RunFolderError(f"is in use by another run ({holder}).", source=str(self.path),
+                                     fix="wait for that run to finish (or stop it), or choose another --out folder.") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now():%Y-%m-%d %H:%M:%S}".encode(), 0)
+            self._clean_temporaries()
+            yield
+        finally:
+            os.close(fd)  # closing drops the flock; the file stays (deleting it would race a waiting run)
+
+    def prepare(self, config: dict, identity_keys: tuple[str, ...]) -> bool:
+        """Write ``config.yaml`` for a new run, or check that an existing one matches. Returns True when resuming."""
+        import yaml
+
+        cfg_path = self.path / CONFIG
+        if cfg_path.is_file():
+            old = _read_yaml(cfg_path)
+            diff = [k for k in identity_keys if old.get(k) != config.get(k)]
+            if diff:
+                raise RunFolderError(
+                    f"holds a run with other settings ({', '.join(diff)} differ); it cannot be resumed with these.",
+                    source=str(self.path), fix="choose a new --out folder, or re-run with the settings in its config.yaml.",
+                )
+            self._config = old
+            return True
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError("exists and is not a folder.", source=str(self.path), fix="choose another --out folder.")
+        (self.path / PARTS).mkdir(parents=True, exist_ok=True)
+        _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        self._config = config
+        return False
+
+    def log(self, line: str) -> None:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        with open(self.path / LOG, "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {line}\n")
+        logger.info(line)
+
+    def _parts(self) -> list[tuple[int, Path]]:
+        d = self.path / PARTS
+        if not d.is_dir():
+            return []
+        out = []
+        for p in d.iterdir():
+            m = _PART_RE.match(p.name)
+            if m:
+                out.append((int(m.group(1)), p))
+        return sorted(out)
+
+    def _clean_temporaries(self) -> None:
+        """Remove what dead writers left: our dot-temporaries and earlier versions' ``*.tmp*`` names."""
+        for d in (self.path, self.path / PARTS, self.path / FRAME_EMBEDDINGS):
+            if not d.is_dir():
+                continue
+            for p in d.iterdir():
+                if p.is_file() and (_TMP_RE.match(p.name) or (d.name == PARTS and _LEGACY_TMP_RE.search(p.name))
+                                    or p.name in ("results.parquet.tmp", "embeddings.tmp.npy", "config.yaml.tmp")):
+                    try:
+                        p.unlink()
+                        logger.info("removed a leftover temporary file %s", p)
+                    except OSError:
+                        pass
+
+    def _reject(self, part: Path, reason: str) -> None:
+        rej = self.path / PARTS / REJECTED
+        rej.mkdir(exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d%H%M%S")
+        for p in (part, _emb_path(part)):
+            if p.exists():
+                os.replace(p, rej / f"{stamp}-{p.name}")
+        self.log(f"WARNING: rejected {part.name}: {reason}; its rows will be computed again")
+
+    def _check_part(self, part: Path):
+        """Read a part and its embeddings; return (frame, emb) or the reason it is not whole."""
+        import pandas as pd
+
+        try:
+            df = pd.read_parquet(part)
+        except Exception as exc:  # a torn or foreign file
+            return f"unreadable parquet ({type(exc).__name__})"
+        for col in ("id", "variant", "status"):
+            if col not in df.columns:
+                return f"no {col!r} column"
+        ep = _emb_path(part)
+        try:
+            emb = np.load(ep, allow_pickle=False)
+        except Exception as exc:
+            return f"embeddings unreadable ({type(exc).__name__})"
+        if emb.ndim != 2 or emb.shape[0] != len(df):
+            return f"{emb.shape[0] if emb.ndim else 0} embedding rows for {len(df)} result rows"
+        ok = (df["status"] == "ok").to_numpy()
+        if emb.shape[1] and ok.any() and not np.isfinite(emb[ok]).all():
+            return "missing or non-finite embeddings for finished rows"
+        if df.duplicated(["id", "variant"]).any():
+            return "duplicate (id, variant) rows"
+        if self.config.get("frame_embeddings"):
+            for i, v in zip(df.loc[ok, "id"].astype(str), df.loc[ok, "variant"].astype(str)):
+                if not (self.path / FRAME_EMBEDDINGS / frame_embedding_name(i, v)).is_file():
+                    return f"frame embeddings of {i!r} [{v}] are missing"
+        return df, emb
+
+    def valid_parts(self) -> list[tuple[Any, np.ndarray]]:
+        """Every whole part as (frame, embeddings); parts that fail the checks are rejected (moved aside, logged)."""
+        out = []
+        for _, part in self._parts():
+            checked = self._check_part(part)
+            if isinstance(checked, str):
+                self._reject(part, checked)
+            else:
+                out.append(checked)
+        return out
+
+    def finished_rows(self) -> set[tuple[str, str]]:
+        done: set[tuple[str, str]] = set()
+        for df, _ in self.valid_parts():
+            done.update(zip(df["id"].astype(str), df["variant"].astype(str)))
+        return done
+
+    def write_part(self, rows: list[dict], embs: list, frame_embs: dict | None = None) -> Path | None:
+        """Write one chunk's rows: frame embeddings, then embeddings, then the parquet that makes the part whole."""
+        import pandas as pd
+
+        if not rows:
+            return None
+        if frame_embs:
+            d = self.path / FRAME_EMBEDDINGS
+            d.mkdir(exist_ok=True)
+            for (item_id, variant), arr in frame_embs.items():
+                a = np.asarray(arr, dtype=np.float32)
+                atomic_write(d / frame_embedding_name(str(item_id), str(variant)), lambda f, a=a: np.save(f, a))
+        dim = next((np.asarray(e).shape[0] for e in embs if e is not None), 0)
+        mat = np.full((len(rows), dim), np.nan, dtype=np.float32)
+        for i, e in enumerate(embs):
+            if e is not None:
+                mat[i] = e
+        parts = self._parts()
+        n = (parts[-1][0] + 1) if parts else 1
+        base = self.path / PARTS / f"part-{n:05d}"
+        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat))
+        frame = pd.DataFrame(rows)
+        atomic_write(Path(f"{base}.parquet"), lambda f: frame.to_parquet(f, index=False))
+        return Path(f"{base}.parquet")
+
+    def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
+        """Assemble ``results.parquet`` and ``embeddings.npy`` from the valid parts, then ``summary.json``.
+
+        Rows are ordered by variant, then manifest order; a duplicate (id, variant) keeps its first copy.
+        ``summary(results)`` returns the summary dict to write.
+        """
+        import pandas as pd
+
+        frames, embs = [], []
+        for df, e in self.valid_parts():
+            frames.append(df)
+            embs.append(e)
+        if not frames:
+            raise RunFolderError("has no finished rows to assemble.", source=str(self.path), fix="run `workbench run` with this --out.")
+        results = pd.concat(frames, ignore_index=True)
+        dim = max(e.shape[1] for e in embs)
+        emb = np.concatenate([e if e.shape[1] == dim else np.full((len(e), dim), np.nan, np.float32) for e in embs])
+        dup = results.duplicated(["id", "variant"]).to_numpy()
+        if dup.any():
+            self.log(f"WARNING: {int(dup.sum())} duplicate (id, variant) rows dropped; the first copy of each is kept")
+            results, emb = results[~dup].reset_index(drop=True), emb[~dup]
+        item_rank = results["id"].astype(str).map(item_order).fillna(len(item_order)).to_numpy()
+        variant_rank = results["variant"].astype(str).map(variant_order).fillna(len(variant_order)).to_numpy()
+        idx = np.lexsort((item_rank, variant_rank))
+        results, emb = results.iloc[idx].reset_index(drop=True), emb[idx]
+        atomic_write(self.path / RESULTS, lambda f: results.to_parquet(f, index=False))
+        atomic_write(self.path / EMBEDDINGS, lambda f: np.save(f, emb))
+        data = summary(results)
+        _write_text(self.path / SUMMARY, json.dumps(data, indent=2, ensure_ascii=False, default=json_default))
+        self._results = results
+        return data
+
+
+def _emb_path(part: Path) -> Path:
+    return part.with_name(part.name[: -len(".parquet")] + ".emb.npy")
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def as_run_folder(run_dir: "str | os.PathLike | RunFolder") -> RunFolder:
+    """A :class:`RunFolder` from a path or an existing one (the one place readers turn arguments into it)."""
+    return run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir)
+
