@@ -183,7 +183,9 @@ def test_compare_and_sweep_commands(tmp_path, capsys):
     flips = pd.read_csv(run_dir / "flips.csv")
     assert list(flips.columns)[:4] == ["id", "baseline", "variant", "emotion"]
     assert sum(c["n_flips"] for c in payload["comparisons"]) == len(flips)
-    assert (run_dir / "compare_telephone.png").is_file()
+    # figures are numbered in comparison order, never named after a variant (a config value)
+    assert (run_dir / "compare_1.png").is_file() and (run_dir / "compare_2.png").is_file()
+    assert not list(run_dir.glob("compare_telephone*"))
 
     assert main(["compare", str(run_dir), "--baseline", "nope"]) == 2
     assert "baseline variant 'nope'" in capsys.readouterr().err

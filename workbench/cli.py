@@ -7,7 +7,8 @@
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--engine local|ray]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
-    workbench compare RUN_DIR [--baseline NAME]
+    workbench compare RUN_DIR [--baseline NAME] | RUN_A RUN_B [RUN_C …] [--out DIR]
+    workbench probe RUN_DIR [--folds speaker|session|emobox|split] [--target emotion|label] [--mlp]
     workbench sweep PATH|MANIFEST --kind sample-rate|trim|snr|denoise [--out DIR]
     workbench diagnose PATH [--model …]
     workbench segment PATH [--max 25] [--min-silence 0.3] [--vad silero|energy] [--out DIR]
@@ -101,13 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
     mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
     mt_.add_argument("--no-figures", action="store_true")
 
-    cp = sub.add_parser("compare", help="compare the preprocessing variants of a run against a baseline")
-    cp.add_argument("run_dir")
-    cp.add_argument("--baseline", default=None, help="variant to compare against (default: raw if present, else the first)")
+    cp = sub.add_parser("compare", help="compare the preprocessing variants of a run, or runs of one manifest (checkpoints, precisions, engines)")
+    cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                    help="one run folder: its variants against a baseline; two or more: the runs row by row against the first")
+    cp.add_argument("--baseline", default=None, help="one run: variant to compare against (default: raw if present, else the first)")
+    cp.add_argument("--variant", action="append", default=None, help="several runs: variant(s) to pair (default: every variant they share)")
+    cp.add_argument("--out", default=None, help="several runs: folder for the comparison files (default: runs/compare_<timestamp>; "
+                                                 "never inside a run folder); one run: default the run folder")
+    cp.add_argument("--top", type=int, default=5, help="several runs: most different items to print per pair")
     cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
     cp.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--no-figures", action="store_true")
+
+    pb = sub.add_parser("probe", help="linear probe (or small MLP) on a run's frozen embeddings under EmoBox-style folds")
+    pb.add_argument("run_dir")
+    pb.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
+                    help="speaker: k-fold grouped by speaker; session: leave-one-session-out (IEMOCAP); "
+                         "emobox: the folds of `datasets import-emobox`; split: the manifest's train/test split")
+    pb.add_argument("--k", type=int, default=5, help="folds for --folds speaker (capped at the number of speakers)")
+    pb.add_argument("--target", default="emotion", choices=["emotion", "label"],
+                    help="emotion: the nine-class counterpart; label: the corpus's own label (classes the head lacks)")
+    pb.add_argument("--mlp", action="store_true", help="a small MLP (sklearn MLPClassifier) instead of logistic regression")
+    pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
+    pb.add_argument("--out", default=None, help="folder for probe.json and the tables (default: runs/probe_<timestamp>)")
+    pb.add_argument("--bootstrap", type=int, default=1000)
+    pb.add_argument("--seed", type=int, default=0)
 
     sw = sub.add_parser("sweep", help="one file or manifest through a grid of sample rates, trims, SNRs or noise reduction")
     sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
@@ -209,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "probe":
+            return cmd_probe(args)
         if args.command == "sweep":
             return cmd_sweep(args)
         if args.command == "demo":
@@ -354,18 +376,21 @@ def _random_banner_for(run_dir) -> None:
 
 
 def cmd_compare(args) -> int:
-    import pandas as pd
+    from .compare import compare_run, compare_runs, write_runs_comparison
 
-    from .compare import compare_run
+    if len(args.run_dirs) > 1:
+        from datetime import datetime
 
-    baseline = args.baseline
-    if baseline is None:
-        path = Path(args.run_dir) / "results.parquet"
-        variants = list(dict.fromkeys(pd.read_parquet(path, columns=["variant"])["variant"])) if path.is_file() else ["raw"]
-        baseline = "raw" if "raw" in variants else variants[0]
-    reports, comparisons, flips = compare_run(args.run_dir, baseline=baseline, n_boot=args.bootstrap, seed=args.seed,
-                                              restrict=args.restrict, figures=not args.no_figures)
-    _random_banner_for(args.run_dir)
+        cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
+        out = Path(args.out or f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
+        print(cmp.render(top=args.top))
+        print(f"{', '.join(p.name for p in paths.values())} written to {out}")
+        return 0
+    (run_dir,) = args.run_dirs
+    reports, comparisons, flips = compare_run(run_dir, baseline=args.baseline, n_boot=args.bootstrap, seed=args.seed,
+                                              restrict=args.restrict, figures=not args.no_figures, out=args.out)
+    _random_banner_for(run_dir)
     for name, r in reports.items():
         ci = r.ci
         print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)")
@@ -374,7 +399,20 @@ def cmd_compare(args) -> int:
     if len(flips):
         print(f"\n{len(flips)} flips (first 10; all in flips.csv):")
         print(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]].to_string(index=False))
-    print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
+    print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.out or run_dir}")
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from datetime import datetime
+
+    from .probe import probe_run
+
+    out = Path(args.out or f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    res = probe_run(args.run_dir, folds=args.folds, k=args.k, target=args.target, mlp=args.mlp, variant=args.variant,
+                    n_boot=args.bootstrap, seed=args.seed, out=out)
+    print(res.render())
+    print(f"probe.json, probe_folds.csv, probe_items.csv written to {out}")
     return 0
 
 
