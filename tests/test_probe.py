@@ -1,0 +1,243 @@
+"""Probe protocols: folds that never share a speaker or session, known answers on synthetic embeddings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.cli import main
+from workbench.corpora import import_emobox
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.manifest import write_manifest
+from workbench.probe import assign_folds, probe_data, probe_run, session_of
+from workbench.runfolder import RunFolder
+from workbench.runs import run
+
+CLASSES = ["angry", "happy", "neutral", "sad"]
+
+
+# ---------------------------------------------------------------------------
+# a run folder written through RunFolder's writer, with embeddings we choose
+# ---------------------------------------------------------------------------
+def synthetic_row(item_id, *, emotion="", label=None, pred="neutral", scores=None, speaker="", split="", meta=None,
+                  status="ok", variant="raw", sha=None, chain_hash="c0", start=None, duration=None) -> dict:
+    scores = scores if scores is not None else {k: (0.6 if k == pred else 0.05) for k in LABEL_KEYS}
+    ok = status == "ok"
+    return {
+        "id": item_id, "variant": variant, "path": f"{item_id}.wav", "label": emotion if label is None else label, "emotion": emotion,
+        "text": "", "speaker": speaker, "gender": "", "split": split, "start": start, "duration": duration,
+        "meta": json.dumps(meta or {}), "chain_hash": chain_hash, "status": status, "error": "" if ok else "could not decode",
+        "pred": pred if ok else None, "confidence": float(max(scores.values())) if ok else None,
+        **{f"score_{k}": (float(scores[k]) if ok else None) for k in LABEL_KEYS},
+        "source_sha256": (sha or f"sha-{item_id}") if ok else None, "finding_codes": "",
+    }
+
+
+def write_run(path, rows, emb, *, model="synthetic", checksum="0" * 64, dtype="float32", random_weights=False) -> RunFolder:
+    """A finished run folder with exactly these rows and embeddings (None for a failed row)."""
+    rf = RunFolder(path)
+    config = {"manifest": "synthetic.csv", "model": model, "dtype": dtype, "device": "cpu",
+              "variants": [{"name": v} for v in dict.fromkeys(r["variant"] for r in rows)], "audio": {}, "frame_embeddings": False}
+    info = {"id": model, "path": model, "checksum": checksum, "device": "cpu", "dtype": dtype, "random_weights": random_weights}
+    with rf.lock():
+        rf.prepare(config, ("manifest", "model", "dtype"))
+        rf.write_part(rows, [None if e is None else np.asarray(e, np.float32) for e in emb])
+        rf.finalize(item_order={r["id"]: i for i, r in enumerate(rows)},
+                    variant_order={v: i for i, v in enumerate(dict.fromkeys(r["variant"] for r in rows))},
+                    summary=lambda res: {"rows": len(res), "model": info, "random_weights": random_weights})
+    return rf
+
+
+def probe_set(tmp_path, name, *, separable: bool, speakers=8, per_class=5, dim=16, seed=0, failed=0, unlabelled=0):
+    """speakers × classes × per_class items; embeddings at the class centre (separable) or pure noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((len(CLASSES), dim)) * 6
+    rows, emb = [], []
+    for s in range(speakers):
+        for c, cls in enumerate(CLASSES):
+            for r in range(per_class):
+                rows.append(synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}"))
+                emb.append((centres[c] if separable else 0) + rng.standard_normal(dim))
+    for i in range(failed):
+        rows.append(synthetic_row(f"bad{i}", emotion="happy", speaker="spk0", status="failed"))
+        emb.append(None)
+    for i in range(unlabelled):
+        rows.append(synthetic_row(f"calm{i}", emotion="", label="calm", speaker=f"spk{i % speakers}"))
+        emb.append(rng.standard_normal(dim) + 20)
+    return write_run(tmp_path / name, rows, emb)
+
+
+# ---------------------------------------------------------------------------
+# known answers
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mlp", [False, True])
+def test_separable_embeddings_give_uar_one_on_every_speaker_fold(tmp_path, mlp):
+    rf = probe_set(tmp_path, "sep", separable=True, failed=2, unlabelled=3)
+    res = probe_run(rf, folds="speaker", k=4, mlp=mlp, n_boot=200, out=tmp_path / "out")
+    assert res.excluded == {"failed": ["bad0", "bad1"], "no emotion (label with no emotion2vec+ counterpart)": ["calm0", "calm1", "calm2"]}
+    assert res.n_items == 160 and res.classes == CLASSES and len(res.folds) == 4
+    for f in res.folds:
+        assert (f["n_train"], f["n_test"], f["groups_on_both_sides"]) == (120, 40, 0)
+        assert f["uar"] == 1.0 and f["wa"] == 1.0 and f["macro_f1"] == 1.0 and f["uar_ci"] == (1.0, 1.0)
+    assert res.mean["uar"] == 1.0 and res.mean["uar_ci"] == (1.0, 1.0) and res.mean["n_folds"] == 4
+    # every probed item is predicted exactly once, by a probe that never saw its speaker
+    assert sorted(res.predictions["id"]) == sorted(rf.results().query("status == 'ok' and emotion != ''")["id"])
+    written = json.loads((tmp_path / "out" / "probe.json").read_text())
+    assert written["mean_over_folds"]["uar"] == 1.0 and written["excluded"]["failed"]["count"] == 2
+    folds_csv = pd.read_csv(tmp_path / "out" / "probe_folds.csv")
+    assert list(folds_csv["fold"].astype(str)) == ["1", "2", "3", "4", "mean"]
+
+
+def test_label_independent_embeddings_stay_at_chance(tmp_path):
+    rf = probe_set(tmp_path, "noise", separable=False, per_class=6, seed=3)
+    res = probe_run(rf, folds="speaker", k=4, n_boot=1000, seed=1)
+    lo, hi = res.mean["uar_ci"]
+    assert res.chance_uar == 0.25
+    assert lo <= 0.25 <= hi, res.mean  # the interval of the mean over folds covers chance
+    assert hi - lo < 0.3  # and it is an interval, not the whole range
+
+
+def test_mean_over_folds_is_the_emobox_average_and_matches_sklearn(tmp_path):
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    rf = probe_set(tmp_path, "noise", separable=False, seed=5)
+    res = probe_run(rf, folds="speaker", k=4, n_boot=50)
+    preds = res.predictions
+    for f in res.folds:
+        sub = preds[preds["fold"] == f["fold"]]
+        assert f["wa"] == pytest.approx(accuracy_score(sub["target"], sub["pred"]))
+        assert f["uar"] == pytest.approx(balanced_accuracy_score(sub["target"], sub["pred"]))
+        assert f["macro_f1"] == pytest.approx(f1_score(sub["target"], sub["pred"], labels=CLASSES, average="macro"))
+        assert f["uar_ci"][0] <= f["uar"] <= f["uar_ci"][1]
+    for m in ("wa", "uar", "macro_f1"):
+        assert res.mean[m] == pytest.approx(np.mean([f[m] for f in res.folds]))
+
+
+# ---------------------------------------------------------------------------
+# folds
+# ---------------------------------------------------------------------------
+def test_speaker_folds_never_share_a_speaker_and_cover_every_item_once(tmp_path):
+    rf = probe_set(tmp_path, "f", separable=False, speakers=7, per_class=2)
+    rows = rf.results()
+    spk = rows["speaker"].to_numpy()
+    for k in (2, 3, 5, 7, 20):
+        folds, excluded = assign_folds(rows, "speaker", k=k)
+        assert len(folds) == min(k, 7) and not excluded
+        tested = np.concatenate([f.test for f in folds])
+        assert sorted(tested) == list(range(len(rows)))
+        for f in folds:
+            assert not set(spk[f.train]) & set(spk[f.test])
+            assert len(f.train) + len(f.test) == len(rows)
+
+
+def test_session_folds_are_leave_one_session_out(tmp_path):
+    rows, emb = [], []
+    rng = np.random.default_rng(0)
+    for s in range(1, 6):
+        for g in "FM":
+            for i, cls in enumerate(CLASSES * 2):
+                # IEMOCAP ids; the session comes from the split (as the loader writes it) or, for half of them, the id alone
+                item_id = f"Ses0{s}{g}_impro01_{g}{i:03d}"
+                rows.append(synthetic_row(item_id, emotion=cls, speaker=f"Ses0{s}{g}", split=f"Session{s}" if i % 2 else ""))
+                emb.append(rng.standard_normal(8))
+    rf = write_run(tmp_path / "iemocap", rows, emb)
+    res_rows = rf.results()
+    folds, excluded = assign_folds(res_rows, "session")
+    assert [f.name for f in folds] == [f"Session{s}" for s in range(1, 6)] and not excluded
+    sessions = np.array([session_of(i, sp) for i, sp in zip(res_rows["id"], res_rows["split"])])
+    spk = res_rows["speaker"].to_numpy()
+    for f in folds:
+        assert set(sessions[f.test]) == {f.name} and f.name not in set(sessions[f.train])
+        assert not set(spk[f.train]) & set(spk[f.test])
+    res = probe_run(rf, folds="session", n_boot=50)
+    assert [f["fold"] for f in res.folds] == [f"Session{s}" for s in range(1, 6)]
+    assert all(f["n_test"] == 16 and f["groups_on_both_sides"] == 0 for f in res.folds)
+    assert session_of("x", "", json.dumps({"session": "S7"})) == "S7" and session_of("abc", "train") == ""
+
+
+def test_emobox_folds_follow_the_imported_fold_files(tmp_path, tiny_model):
+    """A real `datasets import-emobox` manifest, run with the tiny model, probed under its own folds."""
+    audio = tmp_path / "downloads" / "demo"
+    audio.mkdir(parents=True)
+    recs = []
+    for i in range(16):
+        sf.write(audio / f"u{i:02d}.wav", speech_like(16000, 0.8, seed=i), 16000, subtype="PCM_16")
+        recs.append({"key": f"u{i:02d}", "dataset": "demo", "wav": f"downloads/demo/u{i:02d}.wav", "emo": ["ang", "hap", "neu", "sad"][i % 4],
+                     "length": 0.8, "sample_rate": 16000, "channel": 1})
+    # speakers = i // 4; fold 1 tests speakers 0-1, fold 2 tests speakers 2-3
+    meta = tmp_path / "data"
+    meta.mkdir()
+    files = []
+    for fold, test_spk in (("1", {0, 1}), ("2", {2, 3})):
+        for split in ("train", "test"):
+            p = meta / f"demo_{split}_fold_{fold}.jsonl"
+            p.write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(recs) if ((i // 4) in test_spk) == (split == "test")))
+            files.append(p)
+    m = import_emobox(files, root=tmp_path, label_map=None)
+    assert all(it.meta["folds"] for it in m.items)
+    for it in m.items:
+        it.path = str(m.resolve(it))
+    manifest = write_manifest(m, tmp_path / "emobox.csv")
+    run(manifest, out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
+    rf = RunFolder.open(tmp_path / "run")
+    data = probe_data(rf, target="label")
+    folds, excluded = assign_folds(data.rows, "emobox")
+    assert [f.name for f in folds] == ["1", "2"] and not excluded
+    ids = data.rows["id"].to_numpy()
+    assert sorted(ids[folds[0].test]) == [f"u{i:02d}" for i in range(8)] and sorted(ids[folds[0].train]) == [f"u{i:02d}" for i in range(8, 16)]
+    assert sorted(ids[folds[1].test]) == [f"u{i:02d}" for i in range(8, 16)]
+    res = probe_run(rf, folds="emobox", target="label", n_boot=50)
+    assert [f["n_test"] for f in res.folds] == [8, 8] and res.classes == ["ang", "hap", "neu", "sad"]
+    assert res.random_weights
+    with pytest.raises(ConfigError, match="carry no EmoBox folds"):
+        probe_run(probe_set(tmp_path, "plain", separable=True, speakers=2, per_class=1), folds="emobox")
+
+
+def test_split_folds_and_the_label_target_reach_classes_the_head_lacks(tmp_path):
+    rng = np.random.default_rng(2)
+    rows, emb = [], []
+    # EmoDB-like: boredom has no emotion2vec+ counterpart (emotion ""), but the corpus label keeps it
+    labels = [("angry", "angry"), ("happy", "happy"), ("boredom", "")]
+    for i in range(60):
+        lab, emo = labels[i % 3]
+        rows.append(synthetic_row(f"e{i:02d}", emotion=emo, label=lab, speaker=f"s{i % 6}", split="test" if i >= 45 else ("train" if i < 40 else "dev")))
+        emb.append(np.eye(3)[i % 3] * 8 + rng.standard_normal(3) * 0.1)
+    rf = write_run(tmp_path / "emodb", rows, emb)
+    by_emotion = probe_run(rf, folds="split", n_boot=50)
+    assert by_emotion.classes == ["angry", "happy"] and len(by_emotion.excluded["no emotion (label with no emotion2vec+ counterpart)"]) == 20
+    res = probe_run(rf, folds="split", target="label", n_boot=50)
+    assert res.classes == ["angry", "boredom", "happy"] and res.folds[0]["n_train"] == 40 and res.folds[0]["n_test"] == 15
+    assert res.excluded == {"split neither train nor test": [f"e{i:02d}" for i in range(40, 45)]}
+    assert res.folds[0]["uar"] == 1.0 and "boredom" in set(res.predictions["pred"])
+
+
+def test_probe_errors_name_the_fix(tmp_path):
+    rf = write_run(tmp_path / "one", [synthetic_row(f"a{i}", emotion=CLASSES[i % 2], speaker="only") for i in range(6)],
+                   [np.ones(4) * i for i in range(6)])
+    with pytest.raises(ConfigError, match="at least two speakers"):
+        probe_run(rf, folds="speaker")
+    with pytest.raises(ConfigError, match="no item has a session"):
+        probe_run(rf, folds="session")
+    with pytest.raises(ConfigError, match="0 train and 0 test"):
+        probe_run(rf, folds="split")
+    with pytest.raises(ConfigError, match="unknown probe target"):
+        probe_run(rf, target="valence")
+    with pytest.raises(ConfigError, match="inside the run folder"):
+        probe_run(rf, out=tmp_path / "one" / "probe")
+
+
+def test_probe_command(tmp_path, capsys):
+    rf = probe_set(tmp_path, "sep", separable=True, speakers=4, per_class=3)
+    out = tmp_path / "probe_out"
+    assert main(["probe", str(rf.path), "--k", "4", "--bootstrap", "100", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "speaker folds" in text and "mean" in text and "1.000 [1.000, 1.000]" in text
+    assert {p.name for p in out.iterdir()} == {"probe.json", "probe_folds.csv", "probe_items.csv"}
+    assert main(["probe", str(rf.path), "--folds", "emobox"]) == 2
+    assert "EmoBox folds" in capsys.readouterr().err
