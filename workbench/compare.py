@@ -349,15 +349,17 @@ def _ids_text(keys: Sequence[tuple[str, str]], limit: int = 10) -> str:
     return shown + (f" … and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-_SAME_ITEM_COLUMNS = (("source_sha256", "the audio (source_sha256)"), ("chain_hash", "the preprocessing (chain_hash)"),
-                      ("start", "the segment start"), ("duration", "the segment duration"))
+# column, what it means, whether a missing value on one side is no evidence (a failed row has no audio hash)
+_SAME_ITEM_COLUMNS = (("source_sha256", "the audio (source_sha256)", True), ("chain_hash", "the preprocessing (chain_hash)", True),
+                      ("start", "the segment start", False), ("duration", "the segment duration", False))
 
 
-def _same(x, y) -> bool:
+def _same(x, y, missing_ok: bool = True) -> bool:
     xn = x is None or (isinstance(x, float) and x != x)
     yn = y is None or (isinstance(y, float) and y != y)
     if xn or yn:
-        return True  # a failed row has no hash: nothing to compare
+        # a hash missing on one side is no evidence; a segment bound missing on one side is another segment (the whole file)
+        return True if missing_ok else xn == yn
     if isinstance(x, (float, int, np.floating, np.integer)) and isinstance(y, (float, int, np.floating, np.integer)):
         return bool(np.isclose(float(x), float(y), rtol=0, atol=1e-9))
     return str(x) == str(y)
@@ -388,10 +390,10 @@ def check_comparable(runs: Sequence[RunFolder], variants: Sequence[str]) -> None
                               fix="compare runs made from the same manifest and variants (finish or re-run the shorter one).")
         common = sorted(ref_keys)
         a, b = ref.loc[common], res.loc[common]
-        for col, what in _SAME_ITEM_COLUMNS:
+        for col, what, missing_ok in _SAME_ITEM_COLUMNS:
             if col not in a.columns or col not in b.columns:
                 continue
-            differ = [k for k, x, y in zip(common, a[col].tolist(), b[col].tolist()) if not _same(x, y)]
+            differ = [k for k, x, y in zip(common, a[col].tolist(), b[col].tolist()) if not _same(x, y, missing_ok)]
             if differ:
                 raise ConfigError(f"{len(differ)} row(s) differ from {base.path} in {what}: {_ids_text(differ)}.", source=str(rf.path),
                                   fix="compare runs of the same audio files and variants; re-run one of them on the other's manifest.")

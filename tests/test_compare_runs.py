@@ -1,0 +1,248 @@
+"""Runs compared row by row: hand-computed agreement, real checkpoints and precisions, refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from test_probe import synthetic_row, write_run
+from test_runs import make_dataset
+from workbench.checkpoints import ensure_random_checkpoint
+from workbench.cli import main
+from workbench.compare import cohen_kappa, compare_runs, open_item, write_runs_comparison
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.model import load_model
+from workbench.runs import run
+
+SCORES = [f"score_{k}" for k in LABEL_KEYS]
+
+
+# ---------------------------------------------------------------- kappa by hand
+
+
+def test_cohen_kappa_by_hand():
+    # p_o = 3/4; marginals a: (1/2, 1/2), b: (1/4, 3/4) → p_e = 1/8 + 3/8 = 1/2; κ = (3/4 − 1/2) / (1 − 1/2) = 1/2
+    assert cohen_kappa(["x", "x", "y", "y"], ["x", "y", "y", "y"]) == pytest.approx(0.5)
+    # perfect agreement over two labels: 1; systematic swap: p_o = 0, p_e = 1/2 → −1
+    assert cohen_kappa(["x", "y"], ["x", "y"]) == 1.0
+    assert cohen_kappa(["x", "y"], ["y", "x"]) == pytest.approx(-1.0)
+    # one label each, different: p_o = 0, p_e = 0 → 0; one and the same label: 0/0 → NaN (not 1)
+    assert cohen_kappa(["x", "x"], ["y", "y"]) == 0.0
+    assert np.isnan(cohen_kappa(["x", "x", "x"], ["x", "x", "x"]))
+    assert np.isnan(cohen_kappa([], []))
+
+
+# ------------------------------------------------- two synthetic runs, by hand
+
+TRUTH = ["happy", "sad", "angry", "neutral", "happy", "sad", ""]
+PRED_A = ["happy", "sad", "sad", "neutral", "sad", "happy", "neutral"]
+PRED_B = ["happy", "happy", "angry", "neutral", "sad", "sad", "neutral"]
+IDS = ["i0", "i1", "i2", "i3", "i4", "i5", "u0"]
+
+
+def _onehot(pred, top=0.6):
+    rest = (1 - top) / 8
+    return {k: (top if k == pred else rest) for k in LABEL_KEYS}
+
+
+def hand_runs(tmp_path, *, ids=IDS):
+    rows_a, rows_b, emb_a, emb_b = [], [], [], []
+    for n, (i, t, a, b) in enumerate(zip(ids, TRUTH, PRED_A, PRED_B)):
+        rows_a.append(synthetic_row(i, emotion=t, pred=a, scores=_onehot(a)))
+        rows_b.append(synthetic_row(i, emotion=t, pred=b, scores=_onehot(b, 0.7 if i == "i3" else 0.6)))
+        e = np.array([n + 1.0, 0, 0, 0])
+        emb_a.append(e)
+        emb_b.append({"i1": np.array([0, 1.0, 0, 0]), "i4": np.array([1.0, 1.0, 0, 0])}.get(i, 2 * e))
+    # f0 scored under A, failed under B: excluded from the pair, and said so
+    rows_a.append(synthetic_row("f0", emotion="happy", pred="happy"))
+    emb_a.append(np.ones(4))
+    rows_b.append(synthetic_row("f0", emotion="happy", status="failed"))
+    emb_b.append(None)
+    a = write_run(tmp_path / "A", rows_a, emb_a, checksum="a" * 64)
+    b = write_run(tmp_path / "B", rows_b, emb_b, checksum="b" * 64, dtype="bfloat16")
+    return a, b
+
+
+def test_two_runs_by_hand(tmp_path):
+    a, b = hand_runs(tmp_path)
+    cmp = compare_runs([a, b], n_boot=200)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    assert (ag["run_a"], ag["run_b"], ag["variant"], ag["n"]) == ("A", "B", "raw", 7)
+    # 4 of 7 labels agree; marginals A (happy 2, sad 3, neutral 2), B (happy 2, sad 2, neutral 2, angry 1):
+    # p_e = (2·2 + 3·2 + 2·2) / 49 = 2/7, κ = (4/7 − 2/7) / (1 − 2/7) = 0.4
+    assert ag["top1_agreement"] == pytest.approx(4 / 7) and ag["n_label_flips"] == 3
+    assert ag["kappa"] == pytest.approx(0.4)
+    # a flip moves 0.6 ↔ 0.05 on two scores: max |Δ| 0.55, TVD 0.55; i3 moves 0.6 → 0.7 and 0.05 → 0.0375: max 0.1, TVD 0.1
+    assert ag["max_abs_delta_score"] == pytest.approx(0.55) and ag["max_tvd"] == pytest.approx(0.55)
+    assert ag["mean_max_abs_delta_score"] == pytest.approx((3 * 0.55 + 0.1) / 7) and ag["mean_tvd"] == pytest.approx((3 * 0.55 + 0.1) / 7)
+    # embeddings: same direction except i1 (orthogonal) and i4 (45°)
+    assert ag["cosine_min"] == pytest.approx(0.0, abs=1e-12) and ag["cosine_mean"] == pytest.approx((5 + 2 ** -0.5) / 7)
+    # the paired statistics on the 6 labelled items: A right on i0 i1 i3, B right on i0 i2 i3 i5
+    (c,) = cmp.comparisons
+    assert (c.baseline, c.variant, c.scope, c.n_paired) == ("A", "B", "raw", 6)
+    assert (c.mcnemar_b, c.mcnemar_c, c.mcnemar_p) == (1, 2, 1.0)
+    assert c.delta_wa[0] == pytest.approx(4 / 6 - 3 / 6) and c.n_flips == 3
+    assert c.confidence_shift_mean == pytest.approx(0.1 / 7)
+    flips = cmp.flips.set_index("id")
+    assert list(flips.index) == ["i1", "i2", "i5"]
+    assert flips.loc["i1", "broke"] and flips.loc["i2", "fixed"] and flips.loc["i5", "fixed"]
+    assert (flips.loc["i2", "pred_a"], flips.loc["i2", "pred_b"]) == ("sad", "angry")
+    # most different first: the three flips (TVD 0.55), then i3 (0.1), then the untouched items
+    top = cmp.disagreements(4)
+    assert list(top["id"]) == ["i1", "i2", "i5", "i3"] and list(top["rank"]) == [1, 2, 3, 4]
+    assert top["run_dir_a"].iloc[0] == str(a.path.resolve()) and top["variant"].iloc[0] == "raw"
+    assert cmp.excluded == {"B/A [raw]": ["f0"]}
+    reports = cmp.reports
+    assert reports["A"]["raw"].wa == pytest.approx(4 / 7) and reports["B"]["raw"].n_failed == 1  # f0 is right under A
+    assert [r["dtype"] for r in cmp.runs] == ["float32", "bfloat16"]
+
+
+def test_untrusted_strings_are_escaped_in_html(tmp_path):
+    evil = ['<script>alert("i0")</script>', "i1&amp", "<b>i2</b>", "i3", "i4", "i5", "u0"]
+    a, b = hand_runs(tmp_path, ids=evil)
+    page = compare_runs([a, b], n_boot=50).html()
+    assert "<script>" not in page and "<b>i2</b>" not in page
+    assert "&lt;script&gt;alert(" in page and "&lt;b&gt;i2&lt;/b&gt;" in page and "i1&amp;amp" in page
+
+
+def test_refusals_name_the_rows(tmp_path):
+    a, b = hand_runs(tmp_path)
+    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)]
+    emb = [np.ones(4)] * len(rows)
+    short = write_run(tmp_path / "short", rows[:-1] + [synthetic_row("f0", emotion="happy")], emb)
+    with pytest.raises(ConfigError, match=r"do not cover the same items: 1 row\(s\) of .* are not in it \(u0 \[raw\]\)"):
+        compare_runs([a, short])
+    other_chain = [dict(r, chain_hash="other") if r["id"] == "i4" else r for r in rows] + [synthetic_row("f0", emotion="happy")]
+    with pytest.raises(ConfigError, match=r"1 row\(s\) differ .* in the preprocessing \(chain_hash\): i4 \[raw\]"):
+        compare_runs([a, write_run(tmp_path / "chain", other_chain, emb + [np.ones(4)])])
+    other_segment = [dict(r, start=1.5) if r["id"] in ("i2", "i5") else r for r in rows] + [synthetic_row("f0", emotion="happy")]
+    with pytest.raises(ConfigError, match=r"2 row\(s\) differ .* segment start: i2 \[raw\], i5 \[raw\]"):
+        compare_runs([a, write_run(tmp_path / "seg", other_segment, emb + [np.ones(4)])])
+    with pytest.raises(ConfigError, match="at least two run folders"):
+        compare_runs([a])
+    with pytest.raises(ConfigError, match="given twice"):
+        compare_runs([a, tmp_path / "A"])
+    with pytest.raises(ConfigError, match=r"variant\(s\) \['clean'\] are not in every run"):
+        compare_runs([a, b], variants=["clean"])
+    cmp = compare_runs([a, b], n_boot=20)
+    with pytest.raises(ConfigError, match="inside a compared run folder"):
+        write_runs_comparison(cmp, tmp_path / "B" / "cmp")
+
+
+# ------------------------------------------- real runs: checkpoints, precisions
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("runs")
+    manifest = make_dataset(root, n=8, bad=True)  # 8 clips, a broken file (failed row), an item without counterpart
+    cache = root / "cache"
+    seed1 = load_model(ensure_random_checkpoint("tiny", seed=1), device="cpu")
+    out = {
+        "f32": run(manifest, out_dir=root / "f32", model=tiny_model, cache_dir=cache).run_dir,
+        "bf16": run(manifest, out_dir=root / "bf16", model="tiny", device="cpu", dtype="bfloat16", cache_dir=cache).run_dir,
+        "seed1": run(manifest, out_dir=root / "seed1", model=seed1, cache_dir=cache).run_dir,
+    }
+    return root, manifest, out
+
+
+def _oracle(run_a, run_b) -> dict:
+    """The agreement numbers straight from the two folders' files, by formula."""
+    ra, rb = pd.read_parquet(run_a / "results.parquet"), pd.read_parquet(run_b / "results.parquet")
+    ea, eb = np.load(run_a / "embeddings.npy"), np.load(run_b / "embeddings.npy")
+    ok = (ra["status"] == "ok").to_numpy() & (rb.set_index("id").loc[ra["id"], "status"] == "ok").to_numpy()
+    pos_b = {i: k for k, i in enumerate(rb["id"])}
+    ib = np.array([pos_b[i] for i in ra["id"][ok]])
+    pa, pb = ra["pred"].astype(str).to_numpy()[ok], rb["pred"].astype(str).to_numpy()[ib]
+    sa, sb = ra[SCORES][ok].to_numpy(float), rb[SCORES].to_numpy(float)[ib]
+    d = np.abs(sa - sb)
+    labels = sorted(set(pa) | set(pb))
+    p_o = np.mean(pa == pb)
+    p_e = sum(np.mean(pa == c) * np.mean(pb == c) for c in labels)
+    kappa = float("nan") if p_e == 1 else (p_o - p_e) / (1 - p_e)
+    xa, xb = ea[ok].astype(np.float64), eb[ib].astype(np.float64)
+    cos = np.sum(xa * xb, axis=1) / (np.linalg.norm(xa, axis=1) * np.linalg.norm(xb, axis=1))
+    return {"n": int(ok.sum()), "top1_agreement": p_o, "kappa": kappa, "n_label_flips": int(np.sum(pa != pb)),
+            "max_abs_delta_score": d.max(), "mean_tvd": 0.5 * d.sum(axis=1).mean(), "cosine_min": cos.min(), "cosine_mean": cos.mean(),
+            "flipped": sorted(ra["id"].astype(str).to_numpy()[ok][pa != pb])}
+
+
+def test_checkpoints_and_precisions_agree_with_an_independent_computation(tiny_runs):
+    _, _, r = tiny_runs
+    cmp = compare_runs([r["f32"], r["bf16"], r["seed1"]], n_boot=100)
+    assert [d["dtype"] for d in cmp.runs] == ["float32", "bfloat16", "float32"]
+    assert cmp.runs[0]["checksum"] == cmp.runs[1]["checksum"] != cmp.runs[2]["checksum"]
+    ag = cmp.agreement.set_index(["run_a", "run_b"])
+    assert list(ag.index) == [("A", "B"), ("A", "C"), ("B", "C")]
+    for (x, y), (pa, pb) in {("A", "B"): ("f32", "bf16"), ("A", "C"): ("f32", "seed1"), ("B", "C"): ("bf16", "seed1")}.items():
+        want, got = _oracle(r[pa], r[pb]), ag.loc[(x, y)]
+        assert got["n"] == want["n"] == 9  # 10 rows, the broken file failed in both
+        for k in ("top1_agreement", "max_abs_delta_score", "mean_tvd", "cosine_min", "cosine_mean"):
+            assert got[k] == pytest.approx(want[k], abs=1e-9), k
+        assert got["n_label_flips"] == want["n_label_flips"]
+        assert (np.isnan(got["kappa"]) and np.isnan(want["kappa"])) or got["kappa"] == pytest.approx(want["kappa"])
+        if x == "A":
+            assert sorted(cmp.flips.loc[cmp.flips["run_b"] == y, "id"]) == want["flipped"]
+    # bfloat16 really ran (the scores moved) and moved them a little; the other checkpoint moved them a lot
+    assert 0 < ag.loc[("A", "B"), "max_abs_delta_score"] < 0.05 and ag.loc[("A", "B"), "cosine_min"] > 0.99
+    assert ag.loc[("A", "C"), "mean_tvd"] > 10 * ag.loc[("A", "B"), "mean_tvd"]
+    assert cmp.excluded == {"B/A [raw]": ["broken"], "C/A [raw]": ["broken"], "C/B [raw]": ["broken"]}
+    assert cmp.random_weights and "RANDOM WEIGHTS" in cmp.render()
+
+
+def test_other_audio_or_other_items_are_refused_with_the_ids(tiny_runs, tiny_model):
+    root, manifest, r = tiny_runs
+    other = root / "other"
+    shutil.copytree(root / "audio", other / "audio")
+    shutil.copy(manifest, other / "manifest.csv")
+    sf.write(other / "audio" / "c003.wav", speech_like(16000, 1.0, seed=99), 16000, subtype="PCM_16")  # same name, other audio
+    changed = run(other / "manifest.csv", out_dir=other / "run", model=tiny_model, cache_dir=root / "cache").run_dir
+    with pytest.raises(ConfigError, match=r"1 row\(s\) differ .* in the audio \(source_sha256\): c003 \[raw\]"):
+        compare_runs([r["f32"], changed])
+    fewer = root / "fewer"
+    fewer.mkdir()
+    lines = (root / "manifest.csv").read_text().splitlines(keepends=True)
+    (fewer / "manifest.csv").write_text("".join(line for line in lines if not line.startswith("c007,")).replace("audio/", str(root / "audio") + "/"))
+    short = run(fewer / "manifest.csv", out_dir=fewer / "run", model=tiny_model, cache_dir=root / "cache").run_dir
+    with pytest.raises(ConfigError, match=r"1 row\(s\) of .* are not in it \(c007 \[raw\]\)"):
+        compare_runs([r["f32"], short])
+
+
+def test_compare_command_with_several_runs(tiny_runs, capsys):
+    root, _, r = tiny_runs
+    out = root / "cmp"
+    assert main(["compare", str(r["f32"]), str(r["bf16"]), str(r["seed1"]), "--out", str(out), "--bootstrap", "100", "--top", "2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("!! RANDOM WEIGHTS") and "B vs A [raw] (9 items): kappa" in text and "most different items" in text
+    assert {p.name for p in out.iterdir()} == {"comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png"}
+    payload = json.loads((out / "comparison.json").read_text())
+    assert [x["name"] for x in payload["runs"]] == ["A", "B", "C"] and len(payload["agreement"]) == 3
+    items = pd.read_csv(out / "disagreements.csv")
+    assert len(items) == 3 * 9 and set(items["run_dir_a"]) == {str(r["f32"].resolve()), str(r["bf16"].resolve())}
+    # nothing was written into the compared run folders
+    for run_dir in r.values():
+        assert not {"comparison.json", "compare.json", "flips.csv"} & {p.name for p in run_dir.iterdir()}
+    assert main(["compare", str(r["f32"]), str(r["bf16"]), "--out", str(r["f32"] / "cmp")]) == 2
+    assert "inside a compared run folder" in capsys.readouterr().err
+
+
+def test_the_most_different_item_opens_in_one_browser_per_run(tiny_runs):
+    _, _, r = tiny_runs
+    cmp = compare_runs([r["f32"], r["seed1"]], n_boot=20)
+    row = cmp.disagreements(1).iloc[0]
+    browsers = open_item(cmp.disagreements(1))
+    assert [b.run_dir.resolve() for b in browsers] == [r["f32"].resolve(), r["seed1"].resolve()]
+    for b in browsers:
+        assert b.table.value == (row["id"], "raw") and b.current["id"] == row["id"]
+        assert row["id"] in b.detail.value
+    # each browser re-predicts with its own run's checkpoint
+    assert browsers[1].net.info.checksum == json.loads((r["seed1"] / "summary.json").read_text())["model"]["checksum"]
+    assert browsers[0].net.info.checksum != browsers[1].net.info.checksum
+
