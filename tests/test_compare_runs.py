@@ -246,3 +246,23 @@ def test_the_most_different_item_opens_in_one_browser_per_run(tiny_runs):
     assert browsers[1].net.info.checksum == json.loads((r["seed1"] / "summary.json").read_text())["model"]["checksum"]
     assert browsers[0].net.info.checksum != browsers[1].net.info.checksum
 
+
+
+@pytest.mark.notebook
+def test_checkpoint_comparison_report(tiny_runs, capsys):
+    root, _, r = tiny_runs
+    runs = f"{r['f32']},{r['bf16']}"
+    assert main(["report", "checkpoint_comparison", "--out", str(root / "reports"), "-p", f"run_dirs={runs}", "-p", "n_boot=100",
+                 "-p", "probe_k=3", "-p", "title=<i>Precision</i> check"]) == 0
+    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
+    (folder,) = list((root / "reports" / "checkpoint_comparison").iterdir())
+    page = (folder / "checkpoint_comparison.html").read_text(encoding="utf-8")
+    assert "RANDOM WEIGHTS" in page[:5000] and "&lt;i&gt;Precision&lt;/i&gt; check" in page and "<i>Precision</i>" not in page
+    assert "Agreement" in page and "kappa" in page and "Most different items" in page and "data:image/png;base64," in page
+    assert "Probe on run A" in page and "speaker" in page and "[INFO]" not in page
+    assert "src=\"http" not in page and "src='http" not in page and "<script" not in page
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["random_weights"] is True and len(metrics["comparison"]["agreement"]) == 1
+    (ag,) = metrics["comparison"]["agreement"]
+    assert ag["top1_agreement"] == 1.0 and ag["kappa"] is None  # both runs give one label to all: κ undefined, stored as null
+    assert metrics["probes"]["A"]["scheme"] == "speaker" and len(metrics["probes"]["A"]["folds"]) == 3

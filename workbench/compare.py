@@ -463,7 +463,7 @@ class RunsComparison:
             lines.append(self.disagreements(top)[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
 
-    def html(self, top: int = 10) -> str:
+    def html(self, top: int = 10, *, title: str | None = None) -> str:
         """The comparison as one HTML fragment; every id, label, path and name is escaped."""
         import pandas as pd
 
@@ -471,6 +471,8 @@ class RunsComparison:
         if self.random_weights:
             parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is meaningless; "
                          "it only shows the comparison works.</b></blockquote>")
+        if title:
+            parts.append(f"<h1>{html.escape(title)}</h1>")
         parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
                      .to_html(index=False, escape=True))
         rows = []

@@ -390,3 +390,12 @@ def probe_run(run_dir: "str | Path | RunFolder", *, folds: str = "speaker", k: i
         atomic_write(o / FOLDS_CSV, lambda f: res.table().to_csv(f, index=False), text=True)
         atomic_write(o / ITEMS_CSV, lambda f: res.predictions.to_csv(f, index=False), text=True)
     return res
+
+
+def probe_section(run_dir: "str | Path | RunFolder", **kwargs) -> tuple[str, dict | None]:
+    """For reports: ``(HTML fragment, result dict)`` of :func:`probe_run`, or why it could not run and ``None``."""
+    try:
+        res = probe_run(run_dir, **kwargs)
+    except ConfigError as exc:
+        return f"<p>Probe not evaluated: {html.escape(str(exc))}</p>", None
+    return res.html(), res.to_dict()
