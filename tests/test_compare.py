@@ -17,7 +17,7 @@ from workbench.compare import compare_results, mcnemar_exact, paired_bootstrap_d
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.metrics import uar, wa
-from workbench.sweep import grid, summarise_sweep, sweep
+from workbench.sweep import grid, sweep
 
 
 # ---------------------------------------------------------------- McNemar

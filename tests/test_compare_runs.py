@@ -9,13 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from conftest import speech_like
 from test_probe import synthetic_row, write_run
 from test_runs import make_dataset
+
 from workbench.checkpoints import ensure_random_checkpoint
 from workbench.cli import main
-from workbench.compare import cohen_kappa, compare_runs, open_item, write_runs_comparison
+from workbench.compare import (
+    cohen_kappa,
+    compare_runs,
+    open_item,
+    write_runs_comparison,
+)
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.model import load_model

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from conftest import speech_like
+
 from workbench.cli import main
 from workbench.corpora import import_emobox
 from workbench.errors import ConfigError

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +198,7 @@ def default_baseline(results) -> str:
     return "raw" if "raw" in variants else variants[0]
 
 
-def compare_run(run_dir: "str | Path | RunFolder", *, baseline: str | None = None, n_boot: int = 1000, seed: int = 0, restrict: bool = False,
+def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None, n_boot: int = 1000, seed: int = 0, restrict: bool = False,
                 figures: bool = True, out: str | Path | None = None):
     """Compare the variants of a run folder; writes ``compare.json``, ``flips.csv`` and figures.
 
@@ -513,7 +512,7 @@ def _ci_text(value, ci, *, signed: bool = False) -> str:
     return f"{value:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
 
 
-def compare_runs(run_dirs: Sequence["str | Path | RunFolder"], *, variants: Sequence[str] | None = None, n_boot: int = 1000,
+def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequence[str] | None = None, n_boot: int = 1000,
                  seed: int = 0, restrict: bool = False) -> RunsComparison:
     """Compare runs of the same manifest (other checkpoints, precisions, engines) row by row.
 

@@ -103,7 +103,7 @@ class FusionData:
     excluded: dict = field(default_factory=dict)  # reason → list of ids
 
 
-def embedded_rows(run_dir: "str | Path | RunFolder", *, variant: str | None = None):
+def embedded_rows(run_dir: str | Path | RunFolder, *, variant: str | None = None):
     """``(rows, matrix)``: the finished rows of one variant of a run that have an embedding.
 
     ``rows`` is a DataFrame (index reset), ``matrix`` the ``(len(rows), D)`` float32
@@ -302,7 +302,6 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
              n_boot: int = 1000, figures: bool = True) -> FusionResult:
     """Evaluate every method on a run; writes ``fusion.json``, ``fusion_items.csv``,
     ``fusion_changes.csv`` and ``fusion.png`` into the run folder."""
-    import pandas as pd
 
     rf = as_run_folder(run_dir)
     run_dir = rf.path

@@ -104,7 +104,10 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
     """
     n = len(rows)
     ids = rows["id"].astype(str).to_numpy()
-    col = lambda name: rows[name].fillna("").astype(str).to_numpy() if name in rows.columns else np.full(n, "", dtype=object)  # noqa: E731
+
+    def col(name: str) -> np.ndarray:
+        return rows[name].fillna("").astype(str).to_numpy() if name in rows.columns else np.full(n, "", dtype=object)
+
     excluded: dict[str, list[str]] = {}
     if scheme in ("speaker", "session"):
         if scheme == "speaker":
@@ -174,7 +177,7 @@ class ProbeData:
     excluded: dict = field(default_factory=dict)  # reason → ids
 
 
-def probe_data(run_dir: "str | Path | RunFolder", *, variant: str | None = None, target: str = "emotion") -> ProbeData:
+def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, target: str = "emotion") -> ProbeData:
     """The embedded, finished rows of one variant of a run that have the target; the rest counted by reason."""
     if target not in TARGETS:
         raise ConfigError(f"unknown probe target {target!r}; expected 'emotion' or 'label'.", fix="pass --target emotion or --target label.")
@@ -368,7 +371,7 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
                        int(len(data.y)), fold_rows, mean, predictions, excluded, random_weights, skipped)
 
 
-def probe_run(run_dir: "str | Path | RunFolder", *, folds: str = "speaker", k: int = 5, target: str = "emotion", mlp: bool = False,
+def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int = 5, target: str = "emotion", mlp: bool = False,
               variant: str | None = None, n_boot: int = 1000, seed: int = 0, out: str | Path | None = None) -> ProbeResult:
     """Probe a run's embeddings under ``folds``; with ``out``, write ``probe.json``, ``probe_folds.csv`` and ``probe_items.csv`` there.
 
@@ -392,7 +395,7 @@ def probe_run(run_dir: "str | Path | RunFolder", *, folds: str = "speaker", k: i
     return res
 
 
-def probe_section(run_dir: "str | Path | RunFolder", **kwargs) -> tuple[str, dict | None]:
+def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict | None]:
     """For reports: ``(HTML fragment, result dict)`` of :func:`probe_run`, or why it could not run and ``None``."""
     try:
         res = probe_run(run_dir, **kwargs)
