@@ -109,6 +109,16 @@ def test_two_runs_by_hand(tmp_path):
     assert [r["dtype"] for r in cmp.runs] == ["float32", "bfloat16"]
 
 
+def test_embeddings_of_other_dimensions_are_not_compared(tmp_path):
+    a, _ = hand_runs(tmp_path)
+    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)] + [synthetic_row("f0", emotion="happy", pred="happy")]
+    wide = write_run(tmp_path / "wide", rows, [np.ones(8)] * len(rows), checksum="c" * 64)
+    cmp = compare_runs([a, wide], n_boot=20)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    assert ag["cosine_min"] is None and ag["cosine_mean"] is None and ag["top1_agreement"] == 1.0 and ag["n"] == 8
+    assert cmp.items["cosine"].isna().all() and "n/a" in cmp.render()
+
+
 def test_untrusted_strings_are_escaped_in_html(tmp_path):
     evil = ['<script>alert("i0")</script>', "i1&amp", "<b>i2</b>", "i3", "i4", "i5", "u0"]
     a, b = hand_runs(tmp_path, ids=evil)

@@ -382,7 +382,7 @@ def cmd_compare(args) -> int:
         from datetime import datetime
 
         cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
-        out = Path(args.out or f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        out = Path(args.out) if args.out else _new_folder(f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
         paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
         print(cmp.render(top=args.top))
         print(f"{', '.join(p.name for p in paths.values())} written to {out}")
@@ -403,12 +403,20 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _new_folder(base: str) -> Path:
+    """``base``, or ``base_1``, ``base_2`` … when it exists: a default output folder is always a new one."""
+    out, k = Path(base), 1
+    while out.exists():
+        out, k = Path(f"{base}_{k}"), k + 1
+    return out
+
+
 def cmd_probe(args) -> int:
     from datetime import datetime
 
     from .probe import probe_run
 
-    out = Path(args.out or f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    out = Path(args.out) if args.out else _new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     res = probe_run(args.run_dir, folds=args.folds, k=args.k, target=args.target, mlp=args.mlp, variant=args.variant,
                     n_boot=args.bootstrap, seed=args.seed, out=out)
     print(res.render())
