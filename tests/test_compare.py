@@ -187,6 +187,14 @@ def test_compare_and_sweep_commands(tmp_path, capsys):
     assert (run_dir / "compare_1.png").is_file() and (run_dir / "compare_2.png").is_file()
     assert not list(run_dir.glob("compare_telephone*"))
 
+    elsewhere = tmp_path / "variants_cmp"
+    assert main(["compare", str(run_dir), "--bootstrap", "50", "--no-figures", "--out", str(elsewhere)]) == 0
+    assert {p.name for p in elsewhere.iterdir()} == {"compare.json", "flips.csv"}
+    again = json.loads((elsewhere / "compare.json").read_text())["comparisons"]
+    counts = [("variant", "mcnemar_b", "mcnemar_c", "n_flips")]
+    assert [[c[k] for k in counts[0]] for c in again] == [[c[k] for k in counts[0]] for c in payload["comparisons"]]
+    capsys.readouterr()
+
     assert main(["compare", str(run_dir), "--baseline", "nope"]) == 2
     assert "baseline variant 'nope'" in capsys.readouterr().err
 
