@@ -9,16 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from conftest import speech_like
 from test_runs import make_dataset
+
 from workbench.cli import main
 from workbench.compare import compare_results, mcnemar_exact, paired_bootstrap_delta
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.metrics import uar, wa
 from workbench.sweep import grid, sweep
-
 
 # ---------------------------------------------------------------- McNemar
 
