@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .audio import Audio, AudioConfig, decode, to_mono
-from .errors import WorkbenchError
+from .errors import ConfigError
 from .serialize import json_default
 from .variants import Variant, scored_audio
 
@@ -70,7 +70,7 @@ _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
 
 
-class RunFolderError(WorkbenchError):
+class RunFolderError(ConfigError):
     """A run folder that is busy, incomplete, inconsistent, or cannot be written."""
 
     code = "run_folder"
