@@ -27,6 +27,7 @@ unexpected error (``--debug`` shows its traceback), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
@@ -339,16 +340,43 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+class _OwnRecords(logging.Filter):
+    """Lets through the workbench's own log records; third-party lines (FunASR, ModelScope …) stay off the screen."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "workbench" or record.name.startswith("workbench.")
+
+
+@contextlib.contextmanager
+def console_logging(*, verbose: bool = False, debug: bool = False):
+    """While a command runs: one stderr handler on the root logger that shows the workbench's
+    warnings (INFO with -v) and, only with --debug, everything else too; removed afterwards."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not debug:
+        handler.addFilter(_OwnRecords())
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
 COMMANDS = {}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(build_parser(), argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    with console_logging(verbose=args.verbose, debug=args.debug):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
     try:
@@ -536,7 +564,7 @@ def cmd_run(args) -> int:
     for v, d in result.summary.get("variants", {}).items():
         acc = "n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}"
         print(f"  {v}: {d['labelled']} labelled (accuracy {acc}), {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed")
-    return EXIT_OK
+    return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
 
 
 def cmd_metrics(args) -> int:
