@@ -519,6 +519,7 @@ def cmd_datasets(args) -> int:
 
 def cmd_manifest(args) -> int:
     m = prepare_folder(args.folder, label_from_folder=args.label_from_folder)
+    m.validate().raise_for_errors(str(args.folder))
     out = Path(args.out).expanduser()
     base = out.absolute().parent
     for it in m.items:  # relative to where the manifest lives, so the pair can move together
@@ -528,7 +529,6 @@ def cmd_manifest(args) -> int:
         except ValueError:  # another drive (Windows)
             it.path = str(target)
     m.root = base
-    m.validate().raise_for_errors(str(args.folder))
     write_manifest(m, out)
     read_manifest(out)  # what `workbench run` will read: checked once more
     _print_manifest_summary(m, out)
