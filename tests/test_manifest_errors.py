@@ -219,3 +219,12 @@ def test_a_file_named_like_an_option_gets_the_double_dash_hint(tmp_path, capsys,
     from workbench.cli import build_parser
 
     assert build_parser().parse_args(["infer", "--model", "tiny", "--", "-x.wav"]).paths == ["-x.wav"]
+
+
+@pytest.mark.parametrize("command", ["diagnose", "segment", "similar"])
+def test_single_file_commands_check_the_file_before_the_model(tmp_path, capsys, command):
+    missing = str(tmp_path / "nope.wav")
+    argv = [command, missing] + ([missing] if command == "similar" else []) + ["--model", str(tmp_path / "no_such_checkpoint")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {missing}: file not found.") and "checkpoint" not in err

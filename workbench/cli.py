@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import __version__
-from .audio import AudioConfig
+from .audio import AudioConfig, check_audio_path
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
@@ -611,6 +611,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_segment(args) -> int:
+    check_audio_path(Path(args.path))
     if args.out is not None:
         check_out_dir(args.out)
     cfg = SegmentConfig(vad=args.vad, max_segment_s=args.max, min_silence_s=args.min_silence, min_speech_s=args.min_speech,
@@ -659,6 +660,8 @@ def cmd_embeddings(args) -> int:
 
 
 def cmd_similar(args) -> int:
+    check_audio_path(Path(args.a))
+    check_audio_path(Path(args.b))
     net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
     r = similar(args.a, args.b, net)
     if args.json:
@@ -696,6 +699,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
+    check_audio_path(Path(args.path))
     net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
     d = diagnose(args.path, net, run_stability=not args.no_stability)
     if args.json:
