@@ -228,3 +228,14 @@ def test_single_file_commands_check_the_file_before_the_model(tmp_path, capsys, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {missing}: file not found.") and "checkpoint" not in err
+
+
+def test_manifest_output_that_cannot_be_a_file_is_refused(tmp_path, capsys):
+    wav(tmp_path / "wavs" / "a.wav")
+    (tmp_path / "taken").write_text("x")
+    (tmp_path / "adir.csv").mkdir()
+    for out, expected in ((tmp_path / "taken" / "m.csv", "taken is a file, not a folder"), (tmp_path / "adir.csv", "is a directory"),
+                          (tmp_path / "m.txt", "unknown manifest format '.txt'")):
+        assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "fix:" in err and "Traceback" not in err

@@ -420,6 +420,12 @@ def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike)
         raise ConfigError(f"unknown manifest format {ext!r}; expected .csv, .jsonl or .parquet.", source=str(p), fix="choose one of those extensions.")
     if p.is_dir():
         raise ConfigError("is a directory.", source=str(p), fix="pass a file name ending in .csv, .jsonl or .parquet.")
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot be written: {parent} is a file, not a folder.", source=str(p),
+                          fix="choose a manifest path that is not inside a file.")
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
     try:
