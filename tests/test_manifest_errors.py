@@ -44,6 +44,7 @@ CASES = [
     ("negative start, zero duration", "m.csv", "id,path,start,duration\na,a.wav,-1,0\n", "start=-1 duration=0"),
     ("a directory as path", "m.csv", "id,path\na,sub\n", "sub (is a directory)"),
     ("blank ids", "m.csv", "id,path\n,a.wav\n,a.wav\n", "2 rows with an empty id (row 1, row 2)"),
+    ("blank path", "m.csv", "id,path\na,a.wav\nb,\n", "1 rows without a path (row 2)"),
     ("unknown emotion", "m.csv", "id,path,emotion\na,a.wav,joyful\n", "'joyful'"),
     ("no id/path columns", "m.csv", "name,file\na,a.wav\n", "needs the columns 'id' and 'path'"),
     ("damaged parquet", "m.parquet", b"PAR1 not really", "not a readable parquet file"),
