@@ -59,3 +59,12 @@ def test_own_folder_recipe_manifest_run_metrics(tmp_path, capsys, monkeypatch):
     assert "5 rows, 0 failed" in capsys.readouterr().out
     assert main(["metrics", "runs/my_wavs", "--by", "--no-figures"]) == 0
     assert "4 scored, 1 excluded" in capsys.readouterr().out
+
+
+def test_infer_prints_the_fix_of_a_failed_input_on_the_console(tmp_path, capsys):
+    good = wav(tmp_path / "good.wav", dur=0.8)
+    rc = main(["infer", str(good), str(tmp_path / "missing.wav"), "--model", "tiny", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "1 succeeded, 1 failed" in out
+    line = next(line for line in out.splitlines() if line.startswith("missing.wav"))
+    assert "FAILED" in line and "file not found." in line and "Fix: check the path" in line
