@@ -135,7 +135,7 @@ def run(
         manifest = read_manifest(manifest_path)
         manifest_ref = str(manifest_path.resolve())
     else:
-        manifest_ref = manifest.name or "<in-memory>"
+        manifest_ref = manifest.source or manifest.name or "<in-memory>"
     variants = list(variants or [RAW])
     audio_config = audio_config or AudioConfig()
     diagnostics = diagnostics or DiagnosticsConfig()
