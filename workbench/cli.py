@@ -32,7 +32,9 @@ import errno
 import json
 import logging
 import os
+import shlex
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -45,14 +47,16 @@ from .diagnostics import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError
+from .experiment import Experiment, is_experiment_file
 from .fusion import fuse_run
 from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
-from .metrics import run_metrics
-from .model import RANDOM_WEIGHTS_BANNER, load_model
+from .metrics import evaluate, run_metrics
+from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
 from .outputs import infer_files
 from .reporting import parse_params, run_report
-from .runs import load_variants, run
+from .runfolder import RunFolder
+from .runs import load_variants, run, run_experiment
 from .sweep import summarise_sweep, sweep
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -87,6 +91,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number (1 or more)")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (0 or more)")
     return value
 
 
@@ -192,10 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion} overriding the built-in tables (default: none)")
     de.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
 
-    r = _add(sub, "run", help="run a manifest (× preprocessing variants) through the model into a run folder",
+    r = _add(sub, "run", help="run a manifest (× preprocessing variants) or an experiment file through the model into a run folder",
              example=("workbench run datasets/emodb.csv --model tiny --out runs/emodb",
-                      "workbench run my_wavs.csv --variants variants.yaml --skip-missing --out runs/my_wavs"))
-    r.add_argument("manifest", help="manifest file (.csv, .jsonl or .parquet)")
+                      "workbench run my_wavs.csv --variants variants.yaml --skip-missing --out runs/my_wavs",
+                      "workbench run runs/emodb/experiment.yaml --out runs/emodb_again"))
+    r.add_argument("manifest", help="manifest file (.csv, .jsonl or .parquet), or an experiment file (.yaml: manifest, model, "
+                                    "variants, dtype … — every run folder writes the one that reproduces it); with an experiment "
+                                    "file, only --out, --model, --device, the cache, engine and --workers options apply")
     _model_args(r)
     r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "int8"], help="model precision")
     r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
@@ -205,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: refuse the manifest and list them)")
     r.add_argument("--frame-embeddings", action="store_true", help="also store frame-level embeddings")
     r.add_argument("--chunk", type=_positive_int, default=64, help="items per flushed chunk")
+    r.add_argument("--workers", type=_non_negative_int, default=None,
+                   help="decoding processes (0: decode in the main process; default: all cores for 48 items or more, else 0)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     r.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else ~/.cache/emotion-workbench/predictions)")
     r.add_argument("--engine", default="local", choices=["local", "ray"],
@@ -538,12 +557,16 @@ def cmd_manifest(args) -> int:
 
 def cmd_run(args) -> int:
     # everything the user typed is checked before the model loads
-    manifest = read_manifest(args.manifest, missing="keep" if args.skip_missing else "error")
-    out = args.out or f"runs/{Path(args.manifest).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    experiment = Experiment.load(args.manifest) if is_experiment_file(args.manifest) else None
+    manifest_path = experiment.manifest if experiment else args.manifest
+    manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")
+    out = args.out or (experiment.out if experiment else None) or \
+        f"runs/{Path(manifest_path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     check_out_dir(out)
-    variants = load_variants(args.variants)
+    variants = experiment.variant_objects() if experiment else load_variants(args.variants)
     ray_options = None
-    if args.engine == "ray":
+    engine = experiment.engine if experiment and args.engine == "local" else args.engine
+    if engine == "ray":
         ray_options = RayOptions(address=args.ray_address, actors=args.ray_actors, cpus_per_actor=args.ray_cpus_per_actor,
                                  gpus_per_actor=args.ray_gpus_per_actor)
     if args.skip_missing:
@@ -552,19 +575,43 @@ def cmd_run(args) -> int:
             print(f"warning: {len(missing)} of {len(manifest)} manifest entries are missing and become failed rows "
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
-    result = run(
-        manifest, out_dir=out, model=args.model, hub=args.hub, revision=args.revision, device=args.device,
-        dtype=args.dtype, variants=variants, frame_embeddings=args.frame_embeddings,
-        chunk_size=args.chunk, use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True,
-        engine=args.engine, ray_options=ray_options,
-    )
+    model = args.model if args.model is not None else (experiment.model if experiment else None)
+    print(f"loading the model ({model or DEFAULT_MODEL}) …", file=sys.stderr, flush=True)
+    options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
+                   workers=args.workers)
+    if experiment:
+        exp = replace(experiment, manifest=str(Path(manifest_path)), device=args.device if args.device != "auto" else experiment.device)
+        result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
+    else:
+        result = run(
+            manifest, out_dir=out, model=model, hub=args.hub, revision=args.revision, device=args.device,
+            dtype=args.dtype, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
+        )
     _banner(result.summary.get("random_weights"))
-    print(f"run folder: {result.run_dir}")
-    print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, {result.seconds:.1f} s")
-    for v, d in result.summary.get("variants", {}).items():
-        acc = "n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}"
-        print(f"  {v}: {d['labelled']} labelled (accuracy {acc}), {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed")
+    print_run_summary(result)
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def print_run_summary(result, out=None) -> None:
+    """Counts, then WA / UAR / macro-F1 with 95 % bootstrap intervals per variant, then what to run next."""
+    out = out or sys.stdout
+    print(f"run folder: {result.run_dir}", file=out)
+    print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
+          f"{result.seconds:.1f} s", file=out)
+    results = RunFolder(result.run_dir).results()
+    for v, d in result.summary.get("variants", {}).items():
+        line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed"
+        if d["labelled"]:
+            r = evaluate(results, variant=v, n_boot=1000, by=())
+            line += "; " + ", ".join(f"{name.upper()} {getattr(r, name):.3f} [{r.ci[name][0]:.3f}, {r.ci[name][1]:.3f}]"
+                                     for name in ("wa", "uar", "macro_f1"))
+        print(line, file=out)
+    run_dir = shlex.quote(str(result.run_dir))
+    print("next:", file=out)
+    print(f"  workbench metrics {run_dir}            # per-class report, confusion, calibration, breakdowns", file=out)
+    if len(result.summary.get("variants", {})) > 1:
+        print(f"  workbench compare {run_dir}            # paired deltas and flips between the variants", file=out)
+    print(f"  workbench report experiment_report -p run_dir={run_dir}   # a self-contained HTML report", file=out)
 
 
 def cmd_metrics(args) -> int:

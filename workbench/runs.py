@@ -30,6 +30,7 @@ from .diagnostics import DiagnosticsConfig
 from .distributed import import_ray, run_chunks
 from .engine import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from .errors import ConfigError
+from .experiment import Experiment
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
@@ -113,6 +114,7 @@ def run(
     engine: str = "local",
     ray_options: Any = None,
     workers: int | None = None,
+    experiment: Experiment | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
@@ -126,6 +128,10 @@ def run(
     holding a model (:mod:`workbench.distributed`, options in
     :class:`~workbench.distributed.RayOptions`); the run folder, its parts,
     resumption and the results table are the same as with ``"local"``.
+
+    The run folder receives the ``experiment.yaml`` that reproduces the run;
+    ``experiment`` (see :func:`run_experiment`) adds what the run itself does not
+    use (seed, reports, tracking) to it.
     """
     t_start = time.perf_counter()
     if engine not in ("local", "ray"):
@@ -160,7 +166,14 @@ def run(
             frame_embeddings=frame_embeddings, chunk_size=chunk_size,
             cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
         )
-        folder.prepare(config.to_dict(), RunConfig.IDENTITY)
+        resuming = folder.prepare(config.to_dict(), RunConfig.IDENTITY)
+        if not resuming:
+            source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
+            extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
+            folder.write_experiment(Experiment(
+                manifest=source, model=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype,
+                variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
+                frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=engine, **extras))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         done = folder.finished_rows()
         n_resumed = len(done)
@@ -319,3 +332,21 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
             "accuracy": float(sub["correct"].astype(bool).mean()) if len(sub) else None,
         }
     return summary
+
+
+def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str | os.PathLike | None = None, model: Any = None,
+                   **options: Any) -> RunResult:
+    """Run an experiment file (or :class:`Experiment`); ``out_dir`` overrides its ``out``, ``model`` its model.
+
+    ``options`` go to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``ray_options`` …).
+    """
+    exp = experiment if isinstance(experiment, Experiment) else Experiment.load(experiment)
+    out = out_dir or exp.out
+    if not out:
+        raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
+    return run(
+        exp.manifest, out_dir=out, model=model if model is not None else exp.model, hub=exp.hub, revision=exp.revision,
+        device=exp.device, dtype=exp.dtype, variants=exp.variant_objects(), audio_config=exp.audio_config(),
+        diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
+        engine=exp.engine, experiment=exp, **options,
+    )
