@@ -747,6 +747,17 @@ def load_model(
         return _CACHE[key]
 
 
+def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:
+    """A loaded model from a model or a reference (hub id, local folder, ``"tiny"``, ``None`` for the default).
+
+    Anything that already behaves as a loaded model (``predict`` and ``info``) is returned as it is;
+    the rest goes to :func:`load_model` with ``load_options``.
+    """
+    if hasattr(model, "predict") and hasattr(model, "info"):
+        return model
+    return load_model(model, **load_options)
+
+
 def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
     import torch
 
