@@ -158,7 +158,7 @@ def test_the_equivalence_check_catches_leaking_padding(tiny_model, monkeypatch):
     """Control: without the masked positional encoder the same check fails."""
     short, long = speech_like(16000, 1.0, seed=1), speech_like(16000, 8.0, seed=2)
     alone = tiny_model.predict([short])[0]
-    monkeypatch.setattr(model_mod, "_masked_positional_encoder", lambda net, frames: contextlib.nullcontext())
+    monkeypatch.setattr(model_mod, "masked_positional_encoder", lambda net, frames: contextlib.nullcontext())
     leaky = tiny_model.predict([short, long], policy=BatchPolicy(max_pad_fraction=1.0))[0]
     assert np.abs(leaky.embedding - alone.embedding).max() > 100 * EMBED_TOL
 
