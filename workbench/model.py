@@ -1,9 +1,15 @@
 """emotion2vec+ through FunASR: loading, batched prediction, frame-level scores.
 
-Loading goes through ``funasr.AutoModel`` exactly as FunASR users do it: a hub
-id (``iic/emotion2vec_plus_large`` by default, ModelScope or Hugging Face), a
+Loading goes through ``funasr.AutoModel`` as FunASR users do it: a hub id
+(``iic/emotion2vec_plus_large`` by default, ModelScope or Hugging Face), a
 local checkpoint directory (no network needed), or ``tiny`` (a seeded random
-checkpoint the package builds, see :mod:`workbench.checkpoints`).
+checkpoint the package builds); resolution, the offline policy, safe weight
+reading and checksums live in :mod:`workbench.checkpoints`.  Two steps of
+FunASR's building are replaced (:mod:`workbench.funasr_patches`): the
+network is built without random initialisation, and the weights are read with
+``weights_only=True`` (or from ``model.safetensors``) and put into the network
+without copies.  The result is bitwise the network FunASR's own loading gives
+(tested); a pickle that holds more than tensors is refused.
 
 Prediction runs the *same* network FunASR loaded, batched:
 
@@ -412,7 +418,8 @@ class Emotion2vecModel:
         longest = max(lengths)
         lengths_t = torch.tensor(lengths)
         on_gpu = device.startswith("cuda")
-        source = torch.zeros(len(waves), longest, dtype=torch.float32)
+        # on CUDA a pinned (page-locked) host buffer makes the copy below really asynchronous
+        source = torch.zeros(len(waves), longest, dtype=torch.float32, pin_memory=on_gpu)
         for i, w in enumerate(waves):
             t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
             if net.cfg.normalize and not on_gpu:
