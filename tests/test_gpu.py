@@ -63,3 +63,20 @@ def test_fused_attention_matches_funasr_attention(gpu_models):
     for a, b in zip(ref, fused):
         assert a.label == b.label
         assert np.abs(a.scores - b.scores).max() < 1e-4
+
+
+def test_fast_load_on_gpu_gives_funasrs_own_network(gpu_models):
+    """The fast path (no random init, weights assigned) moved to CUDA equals FunASR's own loading there."""
+    import contextlib
+    import io
+
+    import torch
+    from funasr import AutoModel
+
+    fp32, _ = gpu_models
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = AutoModel(model=fp32.info.path, device="cuda", disable_update=True, disable_pbar=True, log_level="ERROR")
+    ours, theirs = fp32.network.state_dict(), ref.model.state_dict()
+    assert list(ours) == list(theirs)
+    for k, v in theirs.items():
+        assert ours[k].device.type == "cuda" and torch.equal(ours[k], v), k

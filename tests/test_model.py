@@ -56,7 +56,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     a = build_random_checkpoint(tmp_path / "a", seed=3)
     b = build_random_checkpoint(tmp_path / "b", seed=3)
     c = build_random_checkpoint(tmp_path / "c", seed=4)
-    sa, sb, sc = (torch.load(p / "model.pt")["model"] for p in (a, b, c))
+    sa, sb, sc = (torch.load(p / "model.pt", weights_only=True)["model"] for p in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 

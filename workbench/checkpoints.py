@@ -522,6 +522,12 @@ def load_weights(path: str | os.PathLike, *, mmap: bool = True) -> tuple[dict, P
     where the file's format allows.  ``{"model": ...}``, ``{"state_dict": ...}``
     wrappers and ``module.`` prefixes are removed.
 
+    With ``mmap`` the tensors are backed by a private (copy-on-write) mapping
+    of the file: pages are read as the network first touches them and
+    processes that load the same file share them in the page cache.  Replace
+    a weights file by writing a new one and renaming it (as
+    :func:`build_random_checkpoint` does), not by rewriting it in place.
+
     Returns ``(state_dict, file_read)``.  Raises :class:`ModelError` for a
     pickle that holds more than tensors, or a file that is not a checkpoint.
     """
