@@ -275,14 +275,13 @@ def test_a_checkpoint_whose_pickle_runs_code_is_refused(tiny_model, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("slow", ["0", "1"])
-def test_a_checkpoint_whose_pickle_runs_code_is_refused_even_when_torch_is_told_to_unpickle(tiny_model, tmp_path, slow):
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_even_when_torch_is_told_to_unpickle(tiny_model, tmp_path):
     import os
     import subprocess
     import sys
 
     d, marker = _malicious_checkpoint(tiny_model, tmp_path)
-    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "WORKBENCH_SLOW_LOAD": slow}
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
     code = (
         "import sys\nfrom workbench.errors import ModelError\nfrom workbench.model import load_model\n"
         f"try:\n    load_model({str(d)!r}, device='cpu')\nexcept ModelError as e:\n    print('REFUSED', e)\n    sys.exit(0)\nsys.exit(3)\n"
@@ -290,6 +289,16 @@ def test_a_checkpoint_whose_pickle_runs_code_is_refused_even_when_torch_is_told_
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "contains pickled objects beyond tensors" in out.stdout
+    assert not marker.exists()
+
+
+def test_the_slow_path_for_benchmarks_refuses_it_too(tiny_model, tmp_path, monkeypatch):
+    # FunASR's own loader runs on this path: the workbench's safe read must come first
+    d, marker = _malicious_checkpoint(tiny_model, tmp_path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    monkeypatch.setenv("WORKBENCH_SLOW_LOAD", "1")
+    with pytest.raises(ModelError, match="contains pickled objects beyond tensors"):
+        load_model(str(d), device="cpu")
     assert not marker.exists()
 
 
@@ -364,3 +373,25 @@ def test_funasr_imported_in_part_still_imports_whole_afterwards(tiny_model):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------
+# bfloat16: the conv front end without float32 round trips
+# ---------------------------------------------------------------------------
+def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_model, monkeypatch):
+    from funasr.models.emotion2vec.fairseq_modules import Fp32LayerNorm
+
+    calls = []
+    original = Fp32LayerNorm.forward
+    monkeypatch.setattr(Fp32LayerNorm, "forward", lambda self, x: calls.append(x.dtype) or original(self, x))
+    bf16 = load_model("tiny", device="cpu", dtype="bfloat16")  # CPU autocast: the same code path as on a GPU
+    rng = np.random.default_rng(3)
+    clips = [speech_like(16000, float(d), seed=i) + noise(16000, float(d), seed=50 + i, amp=0.01) for i, d in enumerate(rng.uniform(0.6, 3.0, size=40))]
+    ref = tiny_model.predict(clips)
+    assert len(calls) > 0  # control: float32 runs FunASR's own Fp32LayerNorm in the front end
+    calls.clear()
+    low = bf16.predict(clips)
+    assert calls == []  # bfloat16: every front-end layer norm ran in bfloat16, none through a float32 copy
+    agree = np.mean([a.label == b.label for a, b in zip(ref, low)])
+    cos = min(float(a.embedding @ b.embedding / np.linalg.norm(a.embedding) / np.linalg.norm(b.embedding)) for a, b in zip(ref, low))
+    assert agree >= 0.995 and cos >= 0.999, (agree, cos)

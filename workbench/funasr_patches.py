@@ -16,10 +16,13 @@ Building (:func:`skip_init`, :func:`replace_weights_loader`, :func:`quiet`):
   copies it again into the network; :func:`replace_weights_loader` hands that
   step to the workbench's own safe loader instead.
 
-Running (:func:`masked_positional_encoder`, :func:`fused_attention`):
+Running (:func:`masked_positional_encoder`, :func:`fused_attention`,
+:func:`low_precision_front_end`):
 
 * the convolutional positional encoder would see padded frames in a batch;
-* FunASR's hand-written attention is replaced by the fused kernel on CUDA.
+* FunASR's hand-written attention is replaced by the fused kernel on CUDA;
+* in bfloat16/float16, the conv front end's layer norms stop converting every
+  activation to float32 and back.
 
 Every patch applies to the thread that entered it only; other threads see
 FunASR unchanged.
@@ -255,6 +258,47 @@ def fused_attention(net: Any, enabled: bool) -> Iterator[None]:
     for module in net.modules():
         if type(module).__name__ == "AltAttention" and not getattr(module, "cosine_attention", False):
             module.forward = partial(fused.forward, module)
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward  # back to the class's own forward
+
+
+# ---------------------------------------------------------------------------
+# running: the conv front end in low precision
+# ---------------------------------------------------------------------------
+def _layer_norm_in_input_dtype(norm, x):
+    """FunASR's ``Fp32LayerNorm`` without the float32 copies, for bfloat16/float16 input.
+
+    ``Fp32LayerNorm`` converts its input to float32, normalises and converts
+    back: in the conv front end, where activations are largest (512 channels
+    at 3200 frames/s after the first conv), that is three passes over float32
+    copies per layer.  ``F.layer_norm`` on low-precision input with float32
+    weights accumulates in float32 itself and writes low-precision output
+    once; only the rounding of intermediate sums may differ.  Autocast is off
+    for the call, since on CUDA it would convert the input to float32 again.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if x.dtype not in (torch.bfloat16, torch.float16):
+        return type(norm).forward(norm, x)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+@contextmanager
+def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
+    """Run the layer norms of ``net``'s conv front end in the input's dtype while the block runs (if ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    patched = []
+    for module in net.modality_encoders["AUDIO"].local_encoder.modules():
+        if type(module).__name__ == "Fp32LayerNorm":
+            module.forward = partial(_layer_norm_in_input_dtype, module)
             patched.append(module)
     try:
         yield

@@ -68,7 +68,15 @@ from .checkpoints import (  # noqa: F401  (re-exported: the names' home before t
     weights_file,
 )
 from .errors import ConfigError, ModelError, WorkbenchError
-from .funasr_patches import assign_weights, fused_attention, masked_positional_encoder, quiet, replace_weights_loader, skip_init
+from .funasr_patches import (
+    assign_weights,
+    fused_attention,
+    low_precision_front_end,
+    masked_positional_encoder,
+    quiet,
+    replace_weights_loader,
+    skip_init,
+)
 from .labels import LABEL_KEYS, key_from_token
 from .memory import tame_malloc
 
@@ -435,7 +443,14 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        with torch.inference_mode(), self._autocast(), masked_positional_encoder(net, frames), fused_attention(net, self.attention == "fused"):
+        low = self.info.dtype in ("bfloat16", "float16")
+        with (
+            torch.inference_mode(),
+            self._autocast(),
+            masked_positional_encoder(net, frames),
+            fused_attention(net, self.attention == "fused"),
+            low_precision_front_end(net, low),
+        ):
             out = net.extract_features(source, padding_mask=padding_mask if bool(padding_mask.any()) else None)
             x = out["x"].float()  # (B, T, D)
             T = x.shape[1]
