@@ -269,6 +269,8 @@ class Emotion2vecModel:
         self._lock = threading.Lock()
         #: "fused" (scaled_dot_product_attention, default on CUDA) or "funasr" (FunASR's own, default on CPU)
         self.attention = "fused" if info.device.startswith("cuda") else "funasr"
+        #: in bfloat16/float16, run the conv front end's layer norms in that dtype (no float32 copies)
+        self.low_precision_front_end = True
 
     @property
     def network(self):
@@ -443,7 +445,7 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        low = self.info.dtype in ("bfloat16", "float16")
+        low = self.low_precision_front_end and self.info.dtype in ("bfloat16", "float16")
         with (
             torch.inference_mode(),
             self._autocast(),
