@@ -218,7 +218,7 @@ def _copy_checkpoint(tiny_model, dst):
     return dst
 
 
-def test_fast_load_gives_bitwise_the_weights_and_predictions_of_funasrs_own_loading(tiny_model, funasr_reference, tmp_path, monkeypatch):
+def test_fast_load_gives_bitwise_the_weights_and_predictions_of_funasrs_own_loading(tiny_model, funasr_reference, monkeypatch):
     import torch
 
     # FunASR's own AutoModel (random init, then its loader) built the reference
