@@ -275,11 +275,11 @@ CASES: list[Case] = [
     Case("streamed_200s.flac", "FLAC with total_samples = 0, 200 s", lambda p: streamed_flac(speech_like(8000, 200.0, seed=5), 8000, p), "error", "limit for one forward pass: decoding stopped at 12"),
     # -- sample rates, channels, lengths ---------------------------------------------
     Case("rate_1Hz.wav", "header says 1 Hz", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), rate=1)), "error", "sample rate of 1 Hz"),
-    Case("rate_4GHz.wav", "header says 4 000 000 000 Hz", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), rate=4_000_000_000)), "error", "sample rate"),
+    Case("rate_4GHz.wav", "header says 4 000 000 000 Hz", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), rate=4_000_000_000)), "error", "sample rate of 4000000000 Hz"),
     Case("rate_1MHz.wav", "header says 1 000 000 Hz", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), rate=1_000_000)), "error", "sample rate of 1000000 Hz"),
     Case("rate_384k.wav", "384 kHz, 0.5 s (high but real)", _sf(speech_like(384000, 0.5), 384000, subtype="PCM_24"), "ok"),
     Case("telephone_8k.wav", "8 kHz telephone band", _sf(speech_like(8000, 2.0), 8000), "ok", finding="low_sample_rate"),
-    Case("channels_0.wav", "header says 0 channels", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), channels=0)), "error", "could not decode"),
+    Case("channels_0.wav", "header says 0 channels", lambda p: p.write_bytes(_patch_wav(_wav_bytes(SPEECH16, 16000), channels=0)), "error", "declares 0 channels"),
     Case("channels_64.wav", "64 channels, 1 s", _sf(np.tile(speech_like(16000, 1.0)[:, None], (1, 64)), 16000, subtype="PCM_16"), "ok"),
     Case("one_sample.wav", "a single sample", _sf(np.array([0.1], np.float32), 16000), "ok", finding="short_clip", infer="failed"),
     Case("ten_ms.wav", "10 ms", _sf(speech_like(16000, 0.01), 16000), "ok", finding="short_clip", infer="failed"),

@@ -48,10 +48,8 @@ logger = logging.getLogger(__name__)
 
 TARGET_SR = 16000
 
-# extensions that go to PyAV first: libsndfile cannot read them, or (MP3) reads only as many frames as the
-# Xing header counts (an MP3 whose header says 5 s but holds an hour came back as 5 s, with libmpg123
-# writing warnings straight to the terminal); FFmpeg decodes MP3 to its end, gapless, as fast
-_AV_FIRST = {".m4a", ".aac", ".mp4", ".m4b", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf", ".mov", ".ac3", ".alac", ".mp3"}
+# extensions that go to PyAV first: libsndfile cannot read them (MP3 goes to PyAV only: _looks_like_mpeg)
+_AV_FIRST = {".m4a", ".aac", ".mp4", ".m4b", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf", ".mov", ".ac3", ".alac"}
 
 # libsndfile reports SF_COUNT_MAX frames when the header does not know the length (a streamed FLAC)
 _UNKNOWN_FRAMES = 1 << 62
@@ -361,6 +359,21 @@ def check_audio_path(path: Path) -> int:
     return int(st.st_size)
 
 
+def _head(path: Path, n: int = 4) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError as exc:
+        raise _os_error(exc, str(path)) from None
+
+
+def _looks_like_mpeg(head: bytes) -> bool:
+    """An ID3 tag or an MPEG audio frame sync: such bytes go to PyAV only.  libsndfile's MPEG decoder
+    (libmpg123) trusts the Xing frame count, so an MP3 that says 5 s and holds an hour came back as 5 s,
+    and it writes its warnings straight to the terminal."""
+    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
 def _os_error(exc: OSError, shown: str) -> AudioError:
     if exc.errno == errno.ELOOP:
         return AudioError("is a symbolic link loop (the link points, directly or not, at itself).", source=shown,
@@ -390,9 +403,11 @@ class AudioStream:
             self.shown = str(path)
             size = check_audio_path(path)
             self.info = SourceInfo(id=id or path.name, path=str(path), size_bytes=size, sha256=file_sha256(path))
-            self.warnings += _check_wav_header(path)
+            self.warnings += _check_wav_header(path, config)
             self._open_file = lambda: str(path)
             order = ["pyav", "soundfile"] if path.suffix.lower() in _AV_FIRST else ["soundfile", "pyav"]
+            if path.suffix.lower() == ".mp3" or _looks_like_mpeg(_head(path)):
+                order = ["pyav"]
         elif isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
             self.shown = id or "<bytes>"
@@ -400,7 +415,7 @@ class AudioStream:
                 raise AudioError("input is empty (0 bytes).", source=self.shown, fix="pass the bytes of a whole audio file.")
             self.info = SourceInfo(id=self.shown, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
             self._open_file = lambda: io.BytesIO(data)
-            order = ["soundfile", "pyav"]
+            order = ["pyav"] if _looks_like_mpeg(data[:4]) else ["soundfile", "pyav"]
         else:
             raise AudioError(f"cannot read input of type {type(source).__name__}; expected {INPUT_TYPES}.", source=id,
                              fix="pass a path or an (array, sample_rate) pair.")
@@ -845,7 +860,7 @@ def _from_array(array: Any, sr: Any, id: str | None):
 # ---------------------------------------------------------------------------
 # checks
 # ---------------------------------------------------------------------------
-def _check_wav_header(path: Path) -> list[str]:
+def _check_wav_header(path: Path, config: AudioConfig) -> list[str]:
     """Look at a RIFF/WAVE header: warnings to log; :class:`AudioError` when it cannot be decoded at all."""
     shown = str(path)
     fix = "the file is cut short or damaged: re-export or re-download it."
@@ -868,6 +883,14 @@ def _check_wav_header(path: Path) -> list[str]:
                 cid, clen = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
                 if cid == b"fmt ":
                     fmt_seen = True
+                    channels, rate = struct.unpack(endian + "HI", f.read(8)[2:8])
+                    if not config.min_sample_rate_hz <= rate <= config.max_sample_rate_hz:
+                        raise AudioError(f"WAV header declares a sample rate of {rate} Hz, outside {config.min_sample_rate_hz}–"
+                                         f"{config.max_sample_rate_hz} Hz: the header is probably wrong.", source=shown,
+                                         fix="re-export the file with its real sample rate (e.g. 16000 or 44100 Hz).")
+                    if not 1 <= channels <= MAX_CHANNELS:
+                        raise AudioError(f"WAV header declares {channels} channels; intake reads 1–{MAX_CHANNELS}.", source=shown,
+                                         fix="re-export the file (mono or stereo).")
                 if cid == b"data":
                     if not fmt_seen:
                         raise AudioError("WAV header has a data chunk but no fmt chunk before it.", source=shown, fix=fix)
