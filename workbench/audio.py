@@ -8,9 +8,13 @@ every step.  Nothing is trimmed or padded here; a decoder or resampler that
 changes the length is measured and the log says by how much and where.
 :func:`stream` opens the same sources for block-wise reading (long audio).
 
-Decoding: soundfile (libsndfile) first for WAV/FLAC/OGG/Opus/MP3, PyAV
-(FFmpeg's libraries, in-process, from a wheel) for what libsndfile cannot read
-(m4a/aac, webm, wma, …).  No system ``ffmpeg`` and no process per file.
+Decoding: soundfile (libsndfile) first for WAV/FLAC/AIFF/Ogg/Opus, PyAV
+(FFmpeg's libraries, in-process, from a wheel) for MP3 and for what
+libsndfile cannot read (m4a/aac, webm, wma, a FLAC of unknown length, …); each
+is the other's fallback.  No system ``ffmpeg`` and no process per file.
+``AudioConfig.decode_timeout_s`` is checked between blocks: a single libav
+call that never returns cannot be interrupted in-process (none is known for
+audio; the FIFO/device case, the one that blocks, is refused before opening).
 
 Both decoders are read in blocks, and :func:`decode`/:func:`load` stop at
 ``AudioConfig.max_duration_s`` whatever the container's header declares: a
@@ -464,7 +468,6 @@ class AudioStream:
             self._reader = self._next_reader()
         except AudioError:
             return False
-        self.warnings = [w for w in self.warnings if not w.startswith("decoder reported")]
         return True
 
     def note_failure(self, exc: BaseException) -> None:
