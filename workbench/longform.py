@@ -317,7 +317,11 @@ def segment_file(
     path = Path(path)
     t_start = time.perf_counter()
     stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
-    net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device)
+    try:
+        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device)
+    except BaseException:
+        stream.close()
+        raise
     if out_dir is None:
         from datetime import datetime
 
