@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = generate(root)
     print(f"{len(cases)} cases written to {root}")
     if args.report:
-        print(f"\n| input | what | outcome |\n|---|---|---|")
+        print("\n| input | what | outcome |\n|---|---|---|")
         for c in cases:
             if c.skip:
                 print(f"| `{c.name}` | {c.what} | skipped: {c.skip} |")

@@ -424,9 +424,38 @@ def test_an_unreadable_file_is_an_audio_error_not_an_oserror(tmp_path):
     locked.chmod(0)
     try:
         if os.access(locked, os.R_OK):
-            pytest.skip("running as root: a chmod 000 file is still readable, so this case cannot be produced")
+            pytest.skip("running as root: a chmod 000 file is still readable (the next test reads it as nobody)")
         with pytest.raises(AudioError) as e:
             load(locked)
         _assert_clear(e.value, "permission denied", "locked.wav")
     finally:
         locked.chmod(0o644)
+
+
+def test_an_unreadable_file_read_by_an_unprivileged_user():
+    """As root chmod 000 does not stop reads, so the load runs in a child process as `nobody`."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to an unprivileged user (as non-root the test above covers it)")
+    folder = Path(tempfile.mkdtemp(prefix="wb_perm_"))
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked.wav"
+        sf.write(locked, sine(), 16000)
+        locked.chmod(0)
+        repo = Path(__file__).resolve().parents[1]
+        code = ("from workbench.audio import load\nfrom workbench.errors import AudioError\n"
+                "try:\n    load('%s')\nexcept AudioError as e:\n    print('AudioError:', e)\n" % locked)
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(repo)})
+        if "AudioError" not in proc.stdout and "Permission denied" in proc.stderr:
+            pytest.skip(f"nobody cannot reach the interpreter or the package here: {proc.stderr.strip()[-200:]}")
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert f"AudioError: {locked}: cannot be read: permission denied. Fix:" in proc.stdout, proc.stdout + proc.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -20,7 +20,6 @@ import numpy as np
 
 from .audio import Audio, load, resample_array
 from .model import RANDOM_WEIGHTS_BANNER
-from .processing import StepRecord
 
 SEVERITIES = ("info", "warning", "error")
 

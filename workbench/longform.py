@@ -42,7 +42,7 @@ import numpy as np
 
 from . import __version__
 from .audio import TARGET_SR, AudioConfig, stream as open_stream
-from .errors import AudioError, ConfigError
+from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .memory import peak_rss_mb, release_freed_memory
 from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
