@@ -125,6 +125,7 @@ def test_silence_dc_and_no_signal_are_error_findings(tmp_path, signal, code):
     f = next(f for f in found if f.code == code)
     assert f.severity == "error" and f.message and f.suggestion and f.evidence
     assert {"digital_silence", "dc_only", "no_signal"} & {g.code for g in found} == {code}  # one of the three, the right one
+    assert "low_snr" not in {g.code for g in found}  # no sound, no SNR: the finding would only add noise
 
 
 def test_quiet_speech_and_a_dc_offset_under_speech_are_not_no_signal():

@@ -199,7 +199,8 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     if clip is not None and clip > c.clipped_fraction:
         add("clipping", "warning", f"{clip * 100:.2f}% of samples are at full scale", "clipping adds harsh harmonics that can read as anger; re-record with lower gain.", clipped_fraction=clip)
     snr = facts.get("snr_db")
-    if snr is not None and snr < c.low_snr_db:
+    no_sound = any(f.code in ("digital_silence", "dc_only", "no_signal") for f in out)
+    if snr is not None and snr < c.low_snr_db and not no_sound:  # with no sound there is no SNR to speak of
         add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB)", "noise pulls scores towards neutral/other; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
     sil = facts.get("silence_fraction")
     if sil is not None and sil > c.silence_fraction:
