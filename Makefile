@@ -1,4 +1,4 @@
-# `make demo` and `make test` set everything up on a fresh machine (Python 3.10+, ffmpeg).
+# `make demo` and `make test` set everything up on a fresh machine (Python 3.10+; audio decoders come as wheels).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
