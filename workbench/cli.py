@@ -5,6 +5,7 @@
     workbench model info [--model ID|DIR|tiny]
     workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
+    workbench datasets import-hf SOURCE --out MANIFEST [--split S] [--label-column C] [--map MAP]
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--engine local|ray]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
     workbench compare RUN_DIR [--baseline NAME]
@@ -77,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
     de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion}")
     de.add_argument("--out", required=True)
+    dh = dsub.add_parser("import-hf", help="a Hugging Face dataset (save_to_disk folder, audiofolder or hub id) into a manifest")
+    dh.add_argument("source", help="save_to_disk folder, audiofolder, or hub id (user/name)")
+    dh.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it")
+    dh.add_argument("--split", default=None, help="one split (default: all, each item keeping its split)")
+    dh.add_argument("--label-column", default=None, help="default: emotion, label, labels … whichever the dataset has")
+    dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'")
+    dh.add_argument("--audio-column", default=None)
+    dh.add_argument("--id-column", default=None)
+    dh.add_argument("--revision", default=None, help="hub revision")
 
     r = sub.add_parser("run", help="run a manifest (× preprocessing variants) through the model into a run folder")
     r.add_argument("manifest")
@@ -271,10 +281,26 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
     print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
 
 
+def cmd_import_hf(args) -> int:
+    from .hf import import_hf
+
+    res = import_hf(args.source, args.out, split=args.split, label_column=args.label_column, label_map=args.map,
+                    audio_column=args.audio_column, id_column=args.id_column, revision=args.revision)
+    print(f"wrote {res.path}: {res.summary()}")
+    counts: dict = {}
+    for it in res.manifest.items:
+        counts[(it.label, it.emotion or "—")] = counts.get((it.label, it.emotion or "—"), 0) + 1
+    for (label, emo), n in sorted(counts.items()):
+        print(f"  {label:>12} → {emo:<10} {n}")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .corpora import import_emobox, prepare
     from .manifest import write_manifest
 
+    if args.datasets_command == "import-hf":
+        return cmd_import_hf(args)
     if args.datasets_command == "prepare":
         m = prepare(args.corpus, args.corpus_dir)
     else:
