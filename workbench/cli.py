@@ -6,6 +6,8 @@
     workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
     workbench datasets import-hf SOURCE --out MANIFEST [--split S] [--label-column C] [--map MAP]
+    workbench datasets import-lhotse (--recordings R [--supervisions S] | --cuts C) --out MANIFEST
+    workbench export-lhotse RUN_DIR [--variant V] [--out SUPERVISIONS.jsonl.gz]
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--engine local|ray]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
     workbench compare RUN_DIR [--baseline NAME]
@@ -87,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     dh.add_argument("--audio-column", default=None)
     dh.add_argument("--id-column", default=None)
     dh.add_argument("--revision", default=None, help="hub revision")
+    dl = dsub.add_parser("import-lhotse", help="a lhotse RecordingSet (+ SupervisionSet) or CutSet into a manifest")
+    dl.add_argument("--recordings", default=None, help="RecordingSet manifest (.jsonl.gz, .jsonl, .json)")
+    dl.add_argument("--supervisions", default=None, help="SupervisionSet manifest: one item per supervision segment")
+    dl.add_argument("--cuts", default=None, help="CutSet manifest (instead of --recordings)")
+    dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label (default: emotion)")
+    dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
+    dl.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+
+    xl = sub.add_parser("export-lhotse", help="a run's predictions as a lhotse SupervisionSet (JSONL.gz) for k2/icefall-style pipelines")
+    xl.add_argument("run_dir")
+    xl.add_argument("--variant", default=None, help="default: raw, else the run's first variant")
+    xl.add_argument("--out", default=None, help="default: RUN_DIR/supervisions.jsonl.gz")
 
     r = sub.add_parser("run", help="run a manifest (× preprocessing variants) through the model into a run folder")
     r.add_argument("manifest")
@@ -203,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_datasets(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "export-lhotse":
+            return cmd_export_lhotse(args)
         if args.command == "metrics":
             return cmd_metrics(args)
         if args.command == "diagnose":
@@ -295,12 +311,32 @@ def cmd_import_hf(args) -> int:
     return 0
 
 
+def cmd_import_lhotse(args) -> int:
+    from .lhotse_io import import_lhotse
+
+    res = import_lhotse(recordings=args.recordings, supervisions=args.supervisions, cuts=args.cuts, out=args.out,
+                        emotion_field=args.emotion_field, label_map=args.map)
+    print(f"wrote {args.out}: {res.summary()}")
+    return 0
+
+
+def cmd_export_lhotse(args) -> int:
+    from .lhotse_io import export_lhotse
+
+    exp = export_lhotse(args.run_dir, args.out, variant=args.variant)
+    _random_banner_for(args.run_dir)
+    print(f"wrote {exp.path}: {exp.written} supervisions of variant {exp.variant} ({exp.failed} failed rows left out)")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .corpora import import_emobox, prepare
     from .manifest import write_manifest
 
     if args.datasets_command == "import-hf":
         return cmd_import_hf(args)
+    if args.datasets_command == "import-lhotse":
+        return cmd_import_lhotse(args)
     if args.datasets_command == "prepare":
         m = prepare(args.corpus, args.corpus_dir)
     else:

@@ -120,7 +120,7 @@ def import_hf(
     """
     out = Path(out)
     shown = str(source) if isinstance(source, (str, os.PathLike)) else "<in-memory dataset>"
-    corpus, custom = _label_table(label_map)
+    corpus, custom = label_table(label_map)
     with tempfile.TemporaryDirectory(prefix="workbench-hf-") as cache:
         splits, features = _load(source, split=split, revision=revision, cache_dir=cache)
         columns = list(features)
@@ -152,7 +152,7 @@ def import_hf(
                 meta = {k: v for k, v in row.items() if k not in used and _scalar(v)}
                 meta["hf"] = {"source": shown, "split": split_name, "index": index}
                 result.manifest.items.append(Item(
-                    id=item_id, path=path, label=label, emotion=_emotion(label, corpus, custom) if label else "",
+                    id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
                     text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
                     split=split_name, meta=meta,
                 ))
@@ -344,8 +344,12 @@ def _label_text(value, names: list[str] | None) -> str:
     return str(value)
 
 
-def _label_table(label_map) -> tuple[str, dict[str, str]]:
-    """``(corpus, custom)``: a corpus table key, or a {label: emotion key} dict checked against the nine keys."""
+def label_table(label_map) -> tuple[str, dict[str, str]]:
+    """``(corpus, custom)`` from a label map: a corpus table key, or a {label: emotion key} dict checked against the nine keys.
+
+    ``label_map`` is a corpus name of :data:`~workbench.corpora.LABEL_MAPS`, a JSON
+    file, ``"a=b,c=d"``, a dict, or None.  Values may be generic names ("anger").
+    """
     if label_map is None:
         return "", {}
     if isinstance(label_map, str):
@@ -397,7 +401,8 @@ def _column(rows, name: str):
     return rows
 
 
-def _emotion(label: str, corpus: str, custom: dict[str, str]) -> str:
+def emotion_for(label: str, corpus: str, custom: dict[str, str]) -> str:
+    """The emotion2vec+ key of ``label``: the custom map first, then the corpus table or the generic names."""
     if label in custom:
         return custom[label]
     return map_label(corpus, label)
@@ -426,13 +431,7 @@ def _audio_path(value, audio_dir: Path, manifest_dir: Path, result: HFImport, wh
         return None
     data, path = value.get("bytes"), value.get("path")
     if data:
-        digest = hashlib.sha256(data).hexdigest()
-        target = audio_dir / f"{digest[:32]}{_extension(data)}"
-        if not (target.is_file() and target.stat().st_size == len(data)):
-            audio_dir.mkdir(parents=True, exist_ok=True)
-            tmp = audio_dir / f".{target.name}.tmp-{os.getpid()}"
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+        target = store_audio_bytes(data, audio_dir)
         result.written += 1
         return os.path.relpath(target, manifest_dir)
     if path and Path(path).expanduser().is_file():
@@ -440,6 +439,22 @@ def _audio_path(value, audio_dir: Path, manifest_dir: Path, result: HFImport, wh
         return str(Path(path).expanduser().resolve())
     result.skipped.append(f"{where}: no audio bytes and no file at {path!r}" if path else f"{where}: no audio bytes and no path")
     return None
+
+
+def store_audio_bytes(data: bytes, audio_dir: Path) -> Path:
+    """Write ``data`` as ``audio_dir/<sha256[:32]><ext>`` (atomically; an identical file is kept) and return the path.
+
+    The name comes from the content and the extension from its magic bytes: no value
+    of a dataset decides where a file is written.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    target = Path(audio_dir) / f"{digest[:32]}{_extension(data)}"
+    if not (target.is_file() and target.stat().st_size == len(data)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return target
 
 
 def _extension(data: bytes) -> str:
