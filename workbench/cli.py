@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-actors", type=int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
     r.add_argument("--ray-cpus-per-actor", type=float, default=1.0)
     r.add_argument("--ray-gpus-per-actor", type=float, default=None, help="default: 1 on a CUDA run, 0 otherwise")
+    r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
+    r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
+    r.add_argument("--experiment", default=None, help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else emotion-workbench)")
 
     mt_ = sub.add_parser("metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run")
     mt_.add_argument("run_dir")
@@ -387,6 +390,11 @@ def cmd_run(args) -> int:
     for v, d in result.summary.get("variants", {}).items():
         acc = "n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}"
         print(f"  {v}: {d['labelled']} labelled (accuracy {acc}), {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed")
+    if args.track == "mlflow":
+        from .tracking import log_run
+
+        run_id = log_run(result.run_dir, uri=args.tracking_uri, experiment=args.experiment)
+        print(f"MLflow run {run_id} logged ({args.tracking_uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
     return 0
 
 
