@@ -35,15 +35,17 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from .corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, write_manifest
+
+if TYPE_CHECKING:
+    import datasets
 
 logger = logging.getLogger(__name__)
 
@@ -121,41 +123,40 @@ def import_hf(
     out = Path(out)
     shown = str(source) if isinstance(source, (str, os.PathLike)) else "<in-memory dataset>"
     corpus, custom = label_table(label_map)
-    with tempfile.TemporaryDirectory(prefix="workbench-hf-") as cache:
-        splits, features = _load(source, split=split, revision=revision, cache_dir=cache)
-        columns = list(features)
-        audio_col = _audio_column(features, audio_column, shown)
-        label_col = _pick(columns, label_column, LABEL_COLUMNS, "label", shown)
-        id_col = _pick(columns, id_column, ID_COLUMNS, "id", shown)
-        text_col = _pick(columns, None, TEXT_COLUMNS, "text", shown)
-        speaker_col = _pick(columns, None, SPEAKER_COLUMNS, "speaker", shown)
-        gender_col = _pick(columns, None, GENDER_COLUMNS, "gender", shown)
-        names = _class_names(features.get(label_col)) if label_col else None
-        if custom:
-            _check_map_keys(custom, splits, label_col, names, shown)
-        audio_dir = out.parent / f"{out.stem}_audio"
-        result = HFImport(Manifest([], root=out.parent.resolve(), name=out.stem), out, label_column=label_col, audio_column=audio_col)
-        used = {audio_col, label_col, id_col, text_col, speaker_col, gender_col}
-        seen: dict[str, str] = {}
-        for split_name, rows in splits.items():
-            for index, row in enumerate(rows):
-                where = f"{split_name or 'data'}[{index}]"
-                path = _audio_path(row.get(audio_col), audio_dir, out.parent, result, where)
-                if path is None:
-                    continue
-                label = _label_text(row.get(label_col), names) if label_col else ""
-                item_id = str(row[id_col]) if id_col and row.get(id_col) not in (None, "") else f"{split_name or 'data'}-{index:06d}"
-                if item_id in seen:
-                    raise ConfigError(f"id {item_id!r} occurs twice ({seen[item_id]} and {where}).", source=shown,
-                                      fix="pass --id-column with a column whose values are unique, or leave ids to the importer.")
-                seen[item_id] = where
-                meta = {k: v for k, v in row.items() if k not in used and _scalar(v)}
-                meta["hf"] = {"source": shown, "split": split_name, "index": index}
-                result.manifest.items.append(Item(
-                    id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
-                    text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
-                    split=split_name, meta=meta,
-                ))
+    splits, features = _load(source, split=split, revision=revision)
+    columns = list(features)
+    audio_col = _audio_column(features, audio_column, shown)
+    label_col = _pick(columns, label_column, LABEL_COLUMNS, "label", shown)
+    id_col = _pick(columns, id_column, ID_COLUMNS, "id", shown)
+    text_col = _pick(columns, None, TEXT_COLUMNS, "text", shown)
+    speaker_col = _pick(columns, None, SPEAKER_COLUMNS, "speaker", shown)
+    gender_col = _pick(columns, None, GENDER_COLUMNS, "gender", shown)
+    names = _class_names(features.get(label_col)) if label_col else None
+    if custom:
+        _check_map_keys(custom, splits, label_col, names, shown)
+    audio_dir = out.parent / f"{out.stem}_audio"
+    result = HFImport(Manifest([], root=out.parent.resolve(), name=out.stem), out, label_column=label_col, audio_column=audio_col)
+    used = {audio_col, label_col, id_col, text_col, speaker_col, gender_col}
+    seen: dict[str, str] = {}
+    for split_name, rows in splits.items():
+        for index, row in enumerate(rows):
+            where = f"{split_name or 'data'}[{index}]"
+            path = _audio_path(row.get(audio_col), audio_dir, out.parent, result, where)
+            if path is None:
+                continue
+            label = _label_text(row.get(label_col), names) if label_col else ""
+            item_id = str(row[id_col]) if id_col and row.get(id_col) not in (None, "") else f"{split_name or 'data'}-{index:06d}"
+            if item_id in seen:
+                raise ConfigError(f"id {item_id!r} occurs twice ({seen[item_id]} and {where}).", source=shown,
+                                  fix="pass --id-column with a column whose values are unique, or leave ids to the importer.")
+            seen[item_id] = where
+            meta = {k: v for k, v in row.items() if k not in used and _scalar(v)}
+            meta["hf"] = {"source": shown, "split": split_name, "index": index}
+            result.manifest.items.append(Item(
+                id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
+                text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
+                split=split_name, meta=meta,
+            ))
     if not result.manifest.items:
         raise ConfigError(f"no usable audio in the dataset ({len(result.skipped)} rows skipped"
                           + (f", e.g. {result.skipped[0]}" if result.skipped else "") + ").",
@@ -169,7 +170,7 @@ def import_hf(
 # ---------------------------------------------------------------------------
 # sources
 # ---------------------------------------------------------------------------
-def _load(source, *, split, revision, cache_dir) -> tuple[dict[str, Any], dict]:
+def _load(source, *, split, revision) -> tuple[dict[str, Any], dict]:
     """``({split: rows}, features)``; rows iterate as dicts with the audio column undecoded."""
     if not isinstance(source, (str, os.PathLike)):
         hf = _datasets()
@@ -187,7 +188,7 @@ def _load(source, *, split, revision, cache_dir) -> tuple[dict[str, Any], dict]:
                           fix="pass a folder written by save_to_disk, an audiofolder, or a hub id such as 'user/name'.")
     hf = _datasets()
     try:
-        loaded = hf.load_dataset(str(source), split=split, revision=revision, cache_dir=cache_dir)
+        loaded = hf.load_dataset(str(source), split=split, revision=revision)
     except Exception as exc:  # the hub, the network, the id: all say the same to the user
         raise ConfigError(f"could not load {source!r} from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).",
                           source=str(source),

@@ -103,7 +103,7 @@ def import_lhotse(
     ``emotion_field`` names the supervision's custom field that holds the label.
     ``label_map`` as in :func:`workbench.hf.import_hf`.
     """
-    lhotse = _lhotse()
+    _lhotse()  # a missing lhotse fails here, with the fix
     if (cuts is None) == (recordings is None):
         raise ConfigError("pass either recordings (with optional supervisions) or cuts.", source="import_lhotse",
                           fix="give --recordings [--supervisions] or --cuts.")

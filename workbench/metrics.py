@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .runfolder import RunFolder, as_run_folder
 from .serialize import save_figure
 
 
@@ -256,15 +256,15 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     )
 
 
-def run_metrics(run_dir: str | Path, *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
-    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder."""
-    import pandas as pd
+def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
+    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
 
-    run_dir = Path(run_dir)
-    path = run_dir / "results.parquet"
-    if not path.is_file():
-        raise ConfigError("no results.parquet in the run folder (the run did not finish).", source=str(run_dir), fix="re-run `workbench run` with the same --out to finish it.")
-    df = pd.read_parquet(path)
+    Raises :class:`~workbench.runfolder.RunFolderError` (with the fix) for a folder that holds
+    no finished run.
+    """
+    rf = as_run_folder(run_dir)
+    run_dir = rf.path
+    df = rf.results()
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
     payload = {v: r.to_dict() for v, r in reports.items()}
     (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
