@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import soundfile as sf
@@ -94,6 +95,16 @@ def test_any_tracking_uri_and_experiment(finished_run, store):
     assert client.get_experiment(client.get_run(run_id).info.experiment_id).name == "ser-study"
     second = log_run(finished_run.path, uri=uri, experiment="ser-study", n_boot=100)  # the experiment is reused
     assert second != run_id and len(client.search_runs([client.get_experiment_by_name("ser-study").experiment_id])) == 2
+
+
+def test_telemetry_is_off_unless_the_user_turns_it_on(monkeypatch):
+    from mlflow.telemetry.client import get_telemetry_client
+
+    from workbench.tracking import _mlflow
+
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    _mlflow()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true" and get_telemetry_client() is None
 
 
 def test_errors_and_params(tmp_path, finished_run):

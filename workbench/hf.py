@@ -198,6 +198,7 @@ def _load(source, *, split, revision) -> tuple[dict[str, Any], dict]:
 
 
 def _datasets():
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing leaves the machine that the user did not ask for
     try:
         import datasets
     except ImportError:

@@ -18,7 +18,8 @@
 Where it goes: ``uri`` when given, else ``MLFLOW_TRACKING_URI`` when set, else an
 embedded store in ``./mlruns`` (``sqlite:///…/mlruns/mlflow.db``, artifacts in
 ``mlruns/artifacts``), which ``mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db``
-shows.  MLflow's own log lines and warnings are silenced: they never reach the screen.
+shows.  MLflow's own log lines and warnings are silenced (they never reach the screen), and
+its usage telemetry is off unless ``MLFLOW_DISABLE_TELEMETRY=false`` is set.
 """
 
 from __future__ import annotations
@@ -54,14 +55,20 @@ def default_uri(store: str | os.PathLike = DEFAULT_STORE) -> str:
 
 
 def _mlflow():
+    # MLflow sends usage telemetry unless told not to; a research tool sends nothing the user did not ask for
+    # (setdefault: a user who sets MLFLOW_DISABLE_TELEMETRY=false keeps it)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         with _quiet():
+            from mlflow.telemetry.client import set_telemetry_client
             from mlflow.tracking import MlflowClient
     except ImportError:
         raise ConfigError("MLflow is not installed.", source="--track mlflow",
                           fix="pip install 'workbench[tracking]' (or pip install mlflow-skinny sqlalchemy alembic).") from None
     for name in ("mlflow", "alembic", "sqlalchemy"):  # their own handlers print INFO lines (database migrations …)
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    with _quiet():
+        set_telemetry_client()  # re-read the setting when mlflow was imported before it was set
     return MlflowClient
 
 
