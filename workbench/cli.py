@@ -6,6 +6,9 @@
     workbench manifest FOLDER -o MANIFEST [--label-from-folder]
     workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
+    workbench datasets import-hf SOURCE --out MANIFEST [--split S] [--label-column C] [--map MAP]
+    workbench datasets import-lhotse (--recordings R [--supervisions S] | --cuts C) --out MANIFEST
+    workbench export-lhotse RUN_DIR [--variant V] [--out SUPERVISIONS.jsonl.gz]
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--skip-missing] [--engine local|ray]
     workbench metrics RUN_DIR [--restrict] [--by speaker gender]
     workbench compare RUN_DIR [--baseline NAME] | RUN_A RUN_B [RUN_C …] [--out DIR]
@@ -50,6 +53,8 @@ from .embeddings import cluster, load_run_embeddings, neighbours, plot_projectio
 from .errors import ConfigError, WorkbenchError
 from .experiment import Experiment, is_experiment_file
 from .fusion import fuse_run
+from .hf import import_hf
+from .lhotse_io import export_lhotse, import_lhotse
 from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import evaluate, run_metrics
@@ -60,6 +65,7 @@ from .reporting import parse_params, run_report
 from .runfolder import RunFolder
 from .runs import load_variants, run, run_experiment
 from .sweep import summarise_sweep, sweep
+from .tracking import log_run
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -207,6 +213,30 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
     de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion} overriding the built-in tables (default: none)")
     de.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    dh = _add(dsub, "import-hf", help="a Hugging Face dataset (save_to_disk folder, audiofolder or hub id) into a manifest",
+              example=("workbench datasets import-hf data/my_hf_dataset --out manifests/my.csv --map ravdess",))
+    dh.add_argument("source", help="save_to_disk folder, audiofolder, or hub id (user/name)")
+    dh.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it")
+    dh.add_argument("--split", default=None, help="one split (default: all, each item keeping its split)")
+    dh.add_argument("--label-column", default=None, help="column holding the label (default: emotion, label, labels … whichever the dataset has)")
+    dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'")
+    dh.add_argument("--audio-column", default=None, help="column of the Audio feature (default: the dataset's Audio column)")
+    dh.add_argument("--id-column", default=None, help="column to take item ids from (default: the dataset's id column, else row numbers)")
+    dh.add_argument("--revision", default=None, help="hub revision")
+    dl = _add(dsub, "import-lhotse", help="a lhotse RecordingSet (+ SupervisionSet) or CutSet into a manifest",
+              example=("workbench datasets import-lhotse --recordings rec.jsonl.gz --supervisions sup.jsonl.gz --out m.csv",))
+    dl.add_argument("--recordings", default=None, help="RecordingSet manifest (.jsonl.gz, .jsonl, .json)")
+    dl.add_argument("--supervisions", default=None, help="SupervisionSet manifest: one item per supervision segment")
+    dl.add_argument("--cuts", default=None, help="CutSet manifest (instead of --recordings)")
+    dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label")
+    dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
+    dl.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+
+    xl = _add(sub, "export-lhotse", help="a run's predictions as a lhotse SupervisionSet (JSONL.gz) for k2/icefall-style pipelines",
+              example=("workbench export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",))
+    xl.add_argument("run_dir", help="run folder written by `workbench run`")
+    xl.add_argument("--variant", default=None, help="variant to export (default: raw, else the run's first variant)")
+    xl.add_argument("--out", default=None, help="SupervisionSet file (default: RUN_DIR/supervisions.jsonl.gz)")
 
     r = _add(sub, "run", help="run a manifest (× preprocessing variants) or an experiment file through the model into a run folder",
              example=("workbench run datasets/emodb.csv --model tiny --out runs/emodb",
@@ -234,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-actors", type=_positive_int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
     r.add_argument("--ray-cpus-per-actor", type=_positive_float, default=1.0, help="CPUs reserved by each Ray actor")
     r.add_argument("--ray-gpus-per-actor", type=_non_negative_float, default=None, help="GPUs per Ray actor (default: 1 on a CUDA run, 0 otherwise)")
+    r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
+    r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
+    r.add_argument("--experiment", default=None, help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else emotion-workbench)")
 
     mt_ = _add(sub, "metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run",
                example=("workbench metrics runs/emodb --restrict --by speaker gender",))
@@ -548,7 +581,37 @@ def _print_manifest_summary(m: Manifest, out: Path) -> None:
         print(f"  {label or '(no label)':>12} → {emo:<10} {n}")
 
 
+def cmd_import_hf(args) -> int:
+    res = import_hf(args.source, args.out, split=args.split, label_column=args.label_column, label_map=args.map,
+                    audio_column=args.audio_column, id_column=args.id_column, revision=args.revision)
+    print(f"wrote {res.path}: {res.summary()}")
+    counts: dict = {}
+    for it in res.manifest.items:
+        counts[(it.label, it.emotion or "—")] = counts.get((it.label, it.emotion or "—"), 0) + 1
+    for (label, emo), n in sorted(counts.items()):
+        print(f"  {label:>12} → {emo:<10} {n}")
+    return 0
+
+
+def cmd_import_lhotse(args) -> int:
+    res = import_lhotse(recordings=args.recordings, supervisions=args.supervisions, cuts=args.cuts, out=args.out,
+                        emotion_field=args.emotion_field, label_map=args.map)
+    print(f"wrote {args.out}: {res.summary()}")
+    return 0
+
+
+def cmd_export_lhotse(args) -> int:
+    exp = export_lhotse(args.run_dir, args.out, variant=args.variant)
+    _random_banner_for(args.run_dir)
+    print(f"wrote {exp.path}: {exp.written} supervisions of variant {exp.variant} ({exp.failed} failed rows left out)")
+    return 0
+
+
 def cmd_datasets(args) -> int:
+    if args.datasets_command == "import-hf":
+        return cmd_import_hf(args)
+    if args.datasets_command == "import-lhotse":
+        return cmd_import_lhotse(args)
     if args.datasets_command == "prepare":
         m = prepare(args.corpus, args.corpus_dir)
     else:
@@ -620,6 +683,11 @@ def cmd_run(args) -> int:
         )
     _banner(result.summary.get("random_weights"))
     print_run_summary(result)
+    if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
+        mlflow_cfg = (experiment.tracking or {}).get("mlflow") or {} if experiment else {}
+        uri = args.tracking_uri or mlflow_cfg.get("uri")
+        run_id = log_run(result.run_dir, uri=uri, experiment=args.experiment or mlflow_cfg.get("experiment"))
+        print(f"MLflow run {run_id} logged ({uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
 
 
@@ -853,6 +921,7 @@ COMMANDS.update({
     "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets, "run": cmd_run, "metrics": cmd_metrics,
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
     "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
+    "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
 })
 
 

@@ -12,7 +12,10 @@ the cache and diagnostics are the same code, and the driver builds the rows from
 the actors' results exactly as it does from the local engine's; a chunk is one
 Ray row, so chunks are the same as the local engine's.
 
-A local cluster that the workbench starts listens on 127.0.0.1 only; joining a
+A local cluster that the workbench starts always runs with Ray's token
+authentication: Ray 2.60 cannot be confined to the loopback interface (it turns a
+loopback node address into the machine's address, and its gRPC servers bind the
+wildcard address), so the token is what keeps other machines out.  Joining a
 remote cluster (``--ray-address``) stays the user's explicit choice.
 
 What a cluster needs: the workbench installed on every node, the audio (and
@@ -93,6 +96,14 @@ class _ChunkWorker:
         return pd.DataFrame({"result": out})
 
 
+def _token_auth_enabled() -> bool:
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+    except ImportError:  # a Ray without token authentication
+        return False
+    return bool(is_token_auth_enabled())
+
+
 def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
                audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
                options: RayOptions | None = None, info: dict | None = None) -> Iterator[list]:
@@ -110,9 +121,14 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
         env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
         init_kwargs: dict[str, Any] = dict(address=options.address, include_dashboard=False, log_to_driver=False,
                                            runtime_env={"env_vars": env} if env else None)
-        if options.address is None and not os.environ.get("RAY_ADDRESS"):
-            # a cluster started here serves this process only: every server on the loopback interface
-            init_kwargs["_node_ip_address"] = "127.0.0.1"
+        starting_local = options.address is None and not os.environ.get("RAY_ADDRESS")
+        if starting_local:
+            if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+                raise ConfigError(
+                    "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
+                    "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
+                    fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
+            os.environ["RAY_AUTH_MODE"] = "token"
             if options.num_cpus is not None:
                 init_kwargs["num_cpus"] = options.num_cpus
         try:
@@ -122,6 +138,10 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
                               source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
                               fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
         started_here = True
+        if starting_local and not _token_auth_enabled():
+            ray.shutdown()
+            raise ConfigError("the local Ray cluster started without token authentication.", source="ray",
+                              fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
     try:
         resources = ray.cluster_resources()
         cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)

@@ -40,7 +40,7 @@ from .diagnostics import DiagnosticsConfig
 from .engine import score_sources
 from .errors import ConfigError, WorkbenchError
 from .labels import LABELS
-from .model import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, load_model
+from .model import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, as_model
 from .processing import ProcessingLog, StepRecord
 
 logger = logging.getLogger(__name__)
@@ -91,12 +91,9 @@ def infer_files(
     if out_root.exists() and not out_root.is_dir():  # refused before the model loads
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
-    if isinstance(model, Emotion2vecModel):
-        net, load_s = model, 0.0
-    else:
-        t0 = time.perf_counter()
-        net = load_model(model, hub=hub, revision=revision, device=device)
-        load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net = as_model(model, hub=hub, revision=revision, device=device)
+    load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
     names = [str(x) if isinstance(x, (str, os.PathLike)) else f"input{k}" for k, x in enumerate(inputs)]

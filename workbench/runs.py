@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .experiment import Experiment
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
-from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
+from .model import RANDOM_WEIGHTS_BANNER, as_model
 from .runfolder import RunFolder, RunFolderError
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -155,7 +155,7 @@ def run(
         load_device, load_dtype = "cpu", "float32"
 
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
-        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype)
+        net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype)
         model_ref = net.info.path if net.info.kind != "hub" else net.info.id
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         config = RunConfig(
