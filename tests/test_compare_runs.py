@@ -18,7 +18,7 @@ from workbench.cli import main
 from workbench.compare import (
     cohen_kappa,
     compare_runs,
-    open_item,
+    show_item,
     write_runs_comparison,
 )
 from workbench.errors import ConfigError
@@ -248,19 +248,31 @@ def test_compare_command_with_several_runs(tiny_runs, capsys):
     assert "inside a compared run folder" in capsys.readouterr().err
 
 
-def test_the_most_different_item_opens_in_one_browser_per_run(tiny_runs):
+def test_the_most_different_item_is_shown_and_opens_in_the_browser(tiny_runs):
+    from workbench.runfolder import RunFolder
+    from workbench.widgets import LowConfidenceBrowser
+
     _, _, r = tiny_runs
     cmp = compare_runs([r["f32"], r["seed1"]], n_boot=20)
-    row = cmp.disagreements(1).iloc[0]
-    browsers = open_item(cmp.disagreements(1))
-    assert [b.run_dir.resolve() for b in browsers] == [r["f32"].resolve(), r["seed1"].resolve()]
-    for b in browsers:
-        assert b.table.value == (row["id"], "raw") and b.current["id"] == row["id"]
-        assert row["id"] in b.detail.value
-    # each browser re-predicts with its own run's checkpoint
-    assert browsers[1].net.info.checksum == json.loads((r["seed1"] / "summary.json").read_text())["model"]["checksum"]
-    assert browsers[0].net.info.checksum != browsers[1].net.info.checksum
+    top = cmp.disagreements(1)
+    row = top.iloc[0]
+    head, image, audio = show_item(top)
+    assert show_item(row)[0].data == head.data  # a row works as well as the table
+    assert row["id"] in head.data and "run A" in head.data and "run B" in head.data and f"{row['tvd']:.4f}" in head.data
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # the player holds the audio exactly as it was scored
+    rf = RunFolder.open(r["f32"])
+    scored = rf.scored_audio(rf.row(row["id"], "raw"))
+    import io
 
+    played, sr = sf.read(io.BytesIO(audio.data))
+    assert sr == scored.sr == 16000 and len(played) == len(scored.samples) and "<audio" in audio._repr_html_()
+    assert np.corrcoef(played, scored.samples)[0, 1] > 0.999  # the same waveform (the player normalises its level)
+    # the table carries what the browser needs: run folder, id, variant
+    for side, run_dir in (("a", r["f32"]), ("b", r["seed1"])):
+        b = LowConfidenceBrowser(row[f"run_dir_{side}"], model=json.loads((run_dir / "summary.json").read_text())["model"]["path"])
+        b.select(row["id"], row["variant"])
+        assert b.table.value == (row["id"], "raw") and row["id"] in b.detail.value
 
 
 @pytest.mark.notebook
@@ -275,6 +287,7 @@ def test_checkpoint_comparison_report(tiny_runs, capsys):
     assert "RANDOM WEIGHTS" in page[:5000] and "&lt;i&gt;Precision&lt;/i&gt; check" in page and "<i>Precision</i>" not in page
     assert "Agreement" in page and "kappa" in page and "Most different items" in page and "data:image/png;base64," in page
     assert "Probe on run A" in page and "speaker" in page and "[INFO]" not in page
+    assert "<audio" in page  # the most different item, playable as it was scored
     assert "src=\"http" not in page and "src='http" not in page and "<script" not in page
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["random_weights"] is True and len(metrics["comparison"]["agreement"]) == 1

@@ -28,8 +28,9 @@ Between runs, in addition (every pair of runs, per variant):
   items);
 * the **cosine** of the item's two utterance embeddings (min and mean over
   items; only when both checkpoints embed into the same dimension);
-* the items ranked by TVD, with both run folders, id and variant, so
-  :func:`open_item` opens them in :class:`workbench.widgets.LowConfidenceBrowser`.
+* the items ranked by TVD, with both run folders, id and variant: :func:`show_item`
+  shows one (both predictions, both score vectors, the audio as scored), and
+  :class:`workbench.widgets.LowConfidenceBrowser` opens it from its run folder.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .metrics import Report, evaluate, uar, wa
 from .model import RANDOM_WEIGHTS_BANNER
@@ -669,23 +670,61 @@ def plot_runs_comparison(cmp: RunsComparison, path: str | Path | None = None):
     return save_figure(fig, path)
 
 
-def open_item(items, i: int = 0, *, model: Any = None) -> list:
-    """Open row ``i`` of a comparison's items table in one LowConfidenceBrowser per run (A and B).
+def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B"), ax=None):
+    """The nine scores of one item under two runs, side by side (true label marked)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 2.8))
+    x = np.arange(len(LABEL_KEYS))
+    for k, (row, name) in enumerate(zip((row_a, row_b), names)):
+        ax.bar(x + (k - 0.5) * 0.4, [float(row[c]) for c in SCORE_COLUMNS], width=0.4, label=f"run {name}: {row['pred']}")
+    emo = row_a.get("emotion")
+    labels = [f"[{k}]" if k == emo else k for k in LABEL_KEYS]
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("score")
+    ax.legend(fontsize=8)
+    ax.set_title("scores of the two runs ([true label])", fontsize=9)
+    return save_figure(fig)
+
+
+def show_item(items, i: int = 0) -> list:
+    """Row ``i`` of a comparison's items table, for a notebook or a report.
 
     ``items`` is :attr:`RunsComparison.items`, :meth:`RunsComparison.disagreements`
-    or a row of them.  Each browser re-predicts the item with its own run's
-    checkpoint (``model`` overrides both).  Returns ``[browser_a, browser_b]``;
-    display them in a notebook.
+    or one row of them.  Returns IPython display objects: both runs' predictions
+    and distances (escaped HTML), their nine scores side by side (PNG) and the
+    audio exactly as it was scored (:meth:`RunFolder.scored_audio`; both runs
+    scored the same audio, which :func:`compare_runs` checked).  Show them with
+    ``display(*show_item(...))``.  To open the item in the browser widget:
+    ``LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)``.
     """
-    # widgets is the UI layer above this module (it imports compare); importing it here keeps that direction
-    from .widgets import LowConfidenceBrowser
+    import io
 
-    row = items.iloc[i] if hasattr(items, "iloc") else items
-    out = []
-    for side in ("a", "b"):
-        rf = as_run_folder(row[f"run_dir_{side}"])
-        ref = model or (rf.model_ref.get("path") or rf.model_ref.get("id") or rf.config.get("model"))
-        browser = LowConfidenceBrowser(rf.path, model=ref)
-        browser.select(str(row["id"]), str(row["variant"]))
-        out.append(browser)
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, Audio, Image
+
+    row = items.iloc[i] if hasattr(items, "columns") else items  # a table, or one row of it
+    rf_a, rf_b = as_run_folder(row["run_dir_a"]), as_run_folder(row["run_dir_b"])
+    a, b = rf_a.row(str(row["id"]), str(row["variant"])), rf_b.row(str(row["id"]), str(row["variant"]))
+    esc = html.escape
+    cosine = row.get("cosine")
+    head = HTML(
+        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "
+        f"run {esc(str(row['run_a']))}: <b>{esc(str(a['pred']))}</b> ({float(a['confidence']):.3f}); "
+        f"run {esc(str(row['run_b']))}: <b>{esc(str(b['pred']))}</b> ({float(b['confidence']):.3f}); "
+        f"TVD {float(row['tvd']):.4f}, max |Δ score| {float(row['max_abs_delta']):.4f}, "
+        f"embedding cosine {_fmt(None if cosine is None else float(cosine), 4)}</p>")
+    fig = plot_item_scores(a, b, (str(row["run_a"]), str(row["run_b"])))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    out = [head, Image(data=buf.getvalue(), format="png")]
+    try:
+        audio = rf_a.scored_audio(a)
+        out.append(Audio(data=audio.samples, rate=audio.sr, normalize=True))
+    except WorkbenchError as exc:  # a moved or changed file: the rest still shows
+        out.append(HTML(f"<p><i>audio unavailable: {esc(str(exc))}</i></p>"))
     return out
