@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.cli import build_parser, main
+from workbench.cli import COMMANDS, build_parser, main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,8 +29,9 @@ PARSERS = list(walk(build_parser()))
 def test_the_walk_sees_every_command():
     names = {n for n, _ in PARSERS}
     assert {"workbench infer", "workbench run", "workbench manifest", "workbench model make-tiny",
-            "workbench datasets import-emobox", "workbench demo"} <= names
-    assert len(names) == 20  # workbench, 15 commands, 4 sub-actions
+            "workbench datasets import-emobox", "workbench datasets import-hf", "workbench datasets import-lhotse",
+            "workbench export-lhotse", "workbench demo"} <= names
+    assert len(names) == 1 + len(COMMANDS) + 2  # workbench, each command, and the "model" and "datasets" groups
 
 
 @pytest.mark.parametrize("name,parser", PARSERS, ids=[n for n, _ in PARSERS])

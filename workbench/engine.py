@@ -220,8 +220,8 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
     sha = None
     try:
         sha = _source_sha(w.source)
-    except OSError:
-        pass  # decoding below gives the proper message
+    except (OSError, WorkbenchError):
+        pass  # decoding below gives the item's proper message (missing, a folder, unreadable …)
     # a whole item found in the cache (with its audio facts) is not decoded at all
     if cache is not None and sha is not None:
         keys = [cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key) for v in w.variants]
