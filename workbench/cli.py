@@ -46,7 +46,7 @@ from .audio import AudioConfig, check_audio_path
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
-from .diagnostics import diagnose
+from .engine import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError

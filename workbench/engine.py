@@ -38,10 +38,10 @@ import numpy as np
 
 from .audio import Audio, AudioConfig, decode, file_sha256, to_mono
 from .checkpoints import cache_dir
-from .diagnostics import DiagnosticsConfig, Finding, audio_facts, findings_from, prediction_facts
-from .errors import WorkbenchError
+from .diagnostics import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
+from .errors import AudioError, ConfigError, ModelError, WorkbenchError
 from .manifest import Item
-from .model import Prediction, _softmax
+from .model import RANDOM_WEIGHTS_BANNER, Prediction, _softmax
 from .serialize import json_default
 from .variants import RAW, Variant, scored_audio
 
@@ -464,3 +464,59 @@ def _source_name(source: Any, k: int) -> str:
     if isinstance(source, Audio):
         return source.id
     return f"input{k}"
+
+
+# ---------------------------------------------------------------------------
+# diagnose: one input, its findings and the stability test
+# ---------------------------------------------------------------------------
+@dataclass
+class Diagnosis:
+    audio: Audio
+    prediction: Any
+    facts: dict
+    findings: list[Finding]
+    stability: StabilityReport | None
+
+    def render(self) -> str:
+        lines = [self.audio.log.render(), ""]
+        p = self.prediction
+        if getattr(p, "random_weights", False):
+            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
+        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
+        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
+        if self.stability is not None:
+            s = self.stability
+            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
+            for r in s.rows:
+                mark = "FLIP" if r["flipped"] else "    "
+                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
+        lines.append("")
+        if self.findings:
+            lines.append(f"findings ({len(self.findings)}):")
+            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
+        else:
+            lines.append("findings: none")
+        return "\n".join(lines)
+
+
+def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None,
+             run_stability: bool = True) -> Diagnosis:
+    """One input through the engine (frame granularity), its findings, and the stability test.
+
+    Raises the input's :class:`WorkbenchError` when it cannot be scored.
+    """
+    s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
+                      workers=0)[0]
+    if not s.ok:
+        raise _as_error(s.error)
+    facts = dict(s.facts)
+    stab = stability(model, s.audio, base=s.prediction) if run_stability else None
+    if stab is not None:
+        facts.update(stab.facts())
+    return Diagnosis(s.audio, s.prediction, facts, findings_from(facts, config), stab)
+
+
+def _as_error(err: dict) -> WorkbenchError:
+    cls = {"AudioError": AudioError, "ModelError": ModelError, "ConfigError": ConfigError}.get(err.get("type"), WorkbenchError)
+    return cls(err.get("message") or err.get("text", "failed"), source=err.get("source"), fix=err.get("fix"))
