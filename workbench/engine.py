@@ -344,6 +344,7 @@ class Engine:
             return [(idx[s:s + per_job], pool.submit(_prepare_many, [_Job(i, work[i]) for i in idx[s:s + per_job]], ctx))
                     for s in range(0, len(idx), per_job)]
 
+        k = 0  # the chunk in hand: where to go on from if the pool breaks
         try:
             ahead = 2  # chunks being prepared while the model runs
             pending = [submit(idx) for idx in chunks[:ahead]]
@@ -368,8 +369,7 @@ class Engine:
             # a decoder crashed a worker (e.g. a segfault in a codec): finish in this process, item by item
             logger.warning("a decoding worker died; finishing the remaining items in this process")
             pool.shutdown(wait=False, cancel_futures=True)
-            done_upto = k
-            for idx in chunks[done_upto:]:
+            for idx in chunks[k:]:
                 yield self._finish(work, _prepare_many([_Job(i, work[i]) for i in idx], ctx), progress)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
