@@ -491,6 +491,11 @@ def _random_banner_for(run_dir) -> None:
 # ---------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------
+def _say_loading(line: str) -> None:
+    """What the model load is doing, on stderr while it happens (it takes seconds on a large checkpoint)."""
+    print(f"  {line} …", file=sys.stderr, flush=True)
+
+
 def cmd_infer(args) -> int:
     check_out_dir(args.out)
     cfg = AudioConfig(resampler=args.resampler)
@@ -506,6 +511,7 @@ def cmd_infer(args) -> int:
         embedding=args.embedding,
         out_dir=args.out,
         audio_config=cfg,
+        load_progress=_say_loading,
     )
     print_outcomes(outcomes, show_log=args.show_log)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED_ITEMS
@@ -612,9 +618,9 @@ def cmd_run(args) -> int:
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
     model = args.model if args.model is not None else (experiment.model if experiment else None)
-    print(f"loading the model ({model or DEFAULT_MODEL}) …", file=sys.stderr, flush=True)
+    print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
-                   workers=args.workers)
+                   workers=args.workers, load_progress=_say_loading)
     if experiment:
         exp = replace(experiment, manifest=str(Path(manifest_path)), device=args.device if args.device != "auto" else experiment.device)
         result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})

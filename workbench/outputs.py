@@ -79,6 +79,7 @@ def infer_files(
     hook: Callable[..., None] | None = None,
     diagnostics: DiagnosticsConfig | None = None,
     workers: int | None = None,
+    load_progress: Callable[[str], None] | None = None,
 ) -> list[ItemOutcome]:
     """Predict every input with the engine and write its output folder; never stops on a bad input.
 
@@ -93,7 +94,7 @@ def infer_files(
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
     t0 = time.perf_counter()
-    net = as_model(model, hub=hub, revision=revision, device=device)
+    net = as_model(model, hub=hub, revision=revision, device=device, progress=load_progress)
     load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
