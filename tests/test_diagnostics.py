@@ -8,8 +8,9 @@ import soundfile as sf
 
 from conftest import clipped, noise, silence, speech_like
 from workbench.audio import load
+from workbench.engine import diagnose
 from workbench.diagnostics import (
-    DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, diagnose, findings_from, prediction_facts, signal_facts, stability,
+    DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, findings_from, prediction_facts, signal_facts, stability,
 )
 from workbench.processing import StepRecord
 

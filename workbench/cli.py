@@ -47,7 +47,7 @@ from .audio import AudioConfig, check_audio_path
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run, compare_runs, write_runs_comparison
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
-from .diagnostics import diagnose
+from .engine import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError
@@ -59,7 +59,7 @@ from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import evaluate, run_metrics
 from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
-from .outputs import infer_files
+from .outputs import infer_files, print_outcomes  # noqa: F401  (print_outcomes: public here too)
 from .probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from .reporting import parse_params, run_report
 from .runfolder import RunFolder
@@ -522,6 +522,11 @@ def _random_banner_for(run_dir) -> None:
 # ---------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------
+def _say_loading(line: str) -> None:
+    """What the model load is doing, on stderr while it happens (it takes seconds on a large checkpoint)."""
+    print(f"  {line} …", file=sys.stderr, flush=True)
+
+
 def cmd_infer(args) -> int:
     check_out_dir(args.out)
     cfg = AudioConfig(resampler=args.resampler)
@@ -537,36 +542,10 @@ def cmd_infer(args) -> int:
         embedding=args.embedding,
         out_dir=args.out,
         audio_config=cfg,
+        load_progress=_say_loading,
     )
     print_outcomes(outcomes, show_log=args.show_log)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED_ITEMS
-
-
-def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
-    """Print the random-weights banner (once), optional logs and a results table."""
-    out = out or sys.stdout
-    if any(o.result and o.result.get("random_weights") for o in outcomes):
-        print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
-    if show_log:
-        for o in outcomes:
-            print(f"\n== {o.input}", file=out)
-            print(o.log.render(), file=out)
-        print(file=out)
-    rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
-    for o in outcomes:
-        name = Path(o.input).name if o.input else "?"
-        if o.ok and o.prediction is not None:
-            p = o.prediction
-            rows.append((name, p.label, f"{p.confidence:.3f}", f"{p.margin:.3f}", f"{p.duration:.2f}", str(o.folder)))
-        else:
-            msg = (o.error or {}).get("message", "failed")
-            fix = (o.error or {}).get("fix")
-            rows.append((name, "FAILED", "-", "-", "-", f"{msg}{f' Fix: {fix}' if fix else ''}  [{o.folder}]"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
-    failed = sum(not o.ok for o in outcomes)
-    print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
 
 
 def _print_manifest_summary(m: Manifest, out: Path) -> None:
@@ -670,9 +649,9 @@ def cmd_run(args) -> int:
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
     model = args.model if args.model is not None else (experiment.model if experiment else None)
-    print(f"loading the model ({model or DEFAULT_MODEL}) …", file=sys.stderr, flush=True)
+    print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
-                   workers=args.workers)
+                   workers=args.workers, load_progress=_say_loading)
     if experiment:
         exp = replace(experiment, manifest=str(Path(manifest_path)), device=args.device if args.device != "auto" else experiment.device)
         result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})

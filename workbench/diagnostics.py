@@ -18,8 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .audio import Audio, load, resample_array
-from .model import RANDOM_WEIGHTS_BANNER
+from .audio import Audio, resample_array
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -316,42 +315,3 @@ def stability(model: Any, audio: Audio, *, perturbations: Sequence[Perturbation]
 # ---------------------------------------------------------------------------
 # one file, end to end
 # ---------------------------------------------------------------------------
-@dataclass
-class Diagnosis:
-    audio: Audio
-    prediction: Any
-    facts: dict
-    findings: list[Finding]
-    stability: StabilityReport | None
-
-    def render(self) -> str:
-        lines = [self.audio.log.render(), ""]
-        p = self.prediction
-        if getattr(p, "random_weights", False):
-            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
-        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
-        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
-        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
-        if self.stability is not None:
-            s = self.stability
-            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
-            for r in s.rows:
-                mark = "FLIP" if r["flipped"] else "    "
-                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
-        lines.append("")
-        if self.findings:
-            lines.append(f"findings ({len(self.findings)}):")
-            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
-        else:
-            lines.append("findings: none")
-        return "\n".join(lines)
-
-
-def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None, run_stability: bool = True) -> Diagnosis:
-    audio = load(source, config=audio_config)
-    pred = model.predict([audio], granularity="frame")[0]
-    facts = {**audio_facts(audio), **prediction_facts(pred)}
-    stab = stability(model, audio, base=pred) if run_stability else None
-    if stab is not None:
-        facts.update(stab.facts())
-    return Diagnosis(audio, pred, facts, findings_from(facts, config), stab)

@@ -128,7 +128,6 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
                     "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
                     "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
                     fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
-            os.environ["RAY_AUTH_MODE"] = "token"
             if options.num_cpus is not None:
                 init_kwargs["num_cpus"] = options.num_cpus
         try:

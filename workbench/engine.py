@@ -38,10 +38,10 @@ import numpy as np
 
 from .audio import Audio, AudioConfig, decode, file_sha256, to_mono
 from .checkpoints import cache_dir
-from .diagnostics import DiagnosticsConfig, Finding, audio_facts, findings_from, prediction_facts
-from .errors import WorkbenchError
+from .diagnostics import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
+from .errors import AudioError, ConfigError, ModelError, WorkbenchError
 from .manifest import Item
-from .model import Prediction, _softmax
+from .model import RANDOM_WEIGHTS_BANNER, Prediction, _softmax
 from .serialize import json_default
 from .variants import RAW, Variant, scored_audio
 
@@ -220,8 +220,8 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
     sha = None
     try:
         sha = _source_sha(w.source)
-    except OSError:
-        pass  # decoding below gives the proper message
+    except (OSError, WorkbenchError):
+        pass  # decoding below gives the item's proper message (missing, a folder, unreadable …)
     # a whole item found in the cache (with its audio facts) is not decoded at all
     if cache is not None and sha is not None:
         keys = [cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key) for v in w.variants]
@@ -344,6 +344,7 @@ class Engine:
             return [(idx[s:s + per_job], pool.submit(_prepare_many, [_Job(i, work[i]) for i in idx[s:s + per_job]], ctx))
                     for s in range(0, len(idx), per_job)]
 
+        k = 0  # the chunk in hand: where to go on from if the pool breaks
         try:
             ahead = 2  # chunks being prepared while the model runs
             pending = [submit(idx) for idx in chunks[:ahead]]
@@ -368,8 +369,7 @@ class Engine:
             # a decoder crashed a worker (e.g. a segfault in a codec): finish in this process, item by item
             logger.warning("a decoding worker died; finishing the remaining items in this process")
             pool.shutdown(wait=False, cancel_futures=True)
-            done_upto = k
-            for idx in chunks[done_upto:]:
+            for idx in chunks[k:]:
                 yield self._finish(work, _prepare_many([_Job(i, work[i]) for i in idx], ctx), progress)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -464,3 +464,59 @@ def _source_name(source: Any, k: int) -> str:
     if isinstance(source, Audio):
         return source.id
     return f"input{k}"
+
+
+# ---------------------------------------------------------------------------
+# diagnose: one input, its findings and the stability test
+# ---------------------------------------------------------------------------
+@dataclass
+class Diagnosis:
+    audio: Audio
+    prediction: Any
+    facts: dict
+    findings: list[Finding]
+    stability: StabilityReport | None
+
+    def render(self) -> str:
+        lines = [self.audio.log.render(), ""]
+        p = self.prediction
+        if getattr(p, "random_weights", False):
+            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
+        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
+        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
+        if self.stability is not None:
+            s = self.stability
+            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
+            for r in s.rows:
+                mark = "FLIP" if r["flipped"] else "    "
+                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
+        lines.append("")
+        if self.findings:
+            lines.append(f"findings ({len(self.findings)}):")
+            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
+        else:
+            lines.append("findings: none")
+        return "\n".join(lines)
+
+
+def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None,
+             run_stability: bool = True) -> Diagnosis:
+    """One input through the engine (frame granularity), its findings, and the stability test.
+
+    Raises the input's :class:`WorkbenchError` when it cannot be scored.
+    """
+    s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
+                      workers=0)[0]
+    if not s.ok:
+        raise _as_error(s.error)
+    facts = dict(s.facts)
+    stab = stability(model, s.audio, base=s.prediction) if run_stability else None
+    if stab is not None:
+        facts.update(stab.facts())
+    return Diagnosis(s.audio, s.prediction, facts, findings_from(facts, config), stab)
+
+
+def _as_error(err: dict) -> WorkbenchError:
+    cls = {"AudioError": AudioError, "ModelError": ModelError, "ConfigError": ConfigError}.get(err.get("type"), WorkbenchError)
+    return cls(err.get("message") or err.get("text", "failed"), source=err.get("source"), fix=err.get("fix"))

@@ -32,6 +32,7 @@ interrupted run keeps every segment it predicted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,12 +43,16 @@ import numpy as np
 
 from . import __version__
 from .audio import TARGET_SR, AudioConfig, stream as open_stream
+from .engine import Engine, WorkItem
 from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .manifest import Item
 from .memory import peak_rss_mb, release_freed_memory
-from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
+from .model import RANDOM_WEIGHTS_BANNER, as_model
 from .processing import ProcessingLog, StepRecord
 from .serialize import save_figure
+
+logger = logging.getLogger(__name__)
 
 FRAME = 512  # VAD frame at 16 kHz: 32 ms
 FRAME_S = FRAME / TARGET_SR
@@ -318,7 +323,7 @@ def segment_file(
     t_start = time.perf_counter()
     stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
     try:
-        net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device)
+        net = as_model(model, hub=hub, revision=revision, device=device)
     except BaseException:
         stream.close()
         raise
@@ -345,6 +350,7 @@ def segment_file(
     n_frames = 0
     max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
     pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
+    engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
     bar = _progress(stream.info.declared_duration, progress)
 
     def flush():
@@ -352,10 +358,14 @@ def segment_file(
         if not pending:
             return
         t0 = time.perf_counter()
-        preds = net.predict([p[4] for p in pending], granularity="frame", embeddings=True,
-                            ids=[f"segment_{len(rows) + k}" for k in range(len(pending))])
+        work = [WorkItem(Item(id=f"segment_{len(rows) + k}"), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
+        scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
         timings["inference"] += time.perf_counter() - t0
-        for (s, e, ss, se, _), p in zip(pending, preds):
+        for (s, e, ss, se, _), sc in zip(pending, scored):
+            if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
+                logger.warning("segment at %.2f s not scored: %s", s / TARGET_SR, sc.error.get("text"))
+                continue
+            p = sc.prediction
             row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
                    **{f"score_{k}": float(v) for k, v in zip(LABEL_KEYS, p.scores)}}

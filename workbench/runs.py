@@ -115,6 +115,7 @@ def run(
     ray_options: Any = None,
     workers: int | None = None,
     experiment: Experiment | None = None,
+    load_progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
@@ -131,7 +132,8 @@ def run(
 
     The run folder receives the ``experiment.yaml`` that reproduces the run;
     ``experiment`` (see :func:`run_experiment`) adds what the run itself does not
-    use (seed, reports, tracking) to it.
+    use (seed, reports, tracking) to it.  ``load_progress(line)`` hears what the
+    model load is doing (the CLI prints it).
     """
     t_start = time.perf_counter()
     if engine not in ("local", "ray"):
@@ -155,7 +157,7 @@ def run(
         load_device, load_dtype = "cpu", "float32"
 
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
-        net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype)
+        net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype, progress=load_progress)
         model_ref = net.info.path if net.info.kind != "hub" else net.info.id
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         config = RunConfig(
