@@ -140,6 +140,9 @@ def test_refusals_name_the_rows(tmp_path):
     other_segment = [dict(r, start=1.5) if r["id"] in ("i2", "i5") else r for r in rows] + [synthetic_row("f0", emotion="happy")]
     with pytest.raises(ConfigError, match=r"2 row\(s\) differ .* segment start: i2 \[raw\], i5 \[raw\]"):
         compare_runs([a, write_run(tmp_path / "seg", other_segment, emb + [np.ones(4)])])
+    resampled = write_run(tmp_path / "scipy", rows + [synthetic_row("f0", emotion="happy")], emb + [np.ones(4)], audio={"resampler": "scipy"})
+    with pytest.raises(ConfigError, match=r"other intake settings .*resampler 'soxr' ≠ 'scipy'"):
+        compare_runs([a, resampled])
     with pytest.raises(ConfigError, match="at least two run folders"):
         compare_runs([a])
     with pytest.raises(ConfigError, match="given twice"):

@@ -39,11 +39,11 @@ def synthetic_row(item_id, *, emotion="", label=None, pred="neutral", scores=Non
     }
 
 
-def write_run(path, rows, emb, *, model="synthetic", checksum="0" * 64, dtype="float32", random_weights=False) -> RunFolder:
+def write_run(path, rows, emb, *, model="synthetic", checksum="0" * 64, dtype="float32", random_weights=False, audio=None) -> RunFolder:
     """A finished run folder with exactly these rows and embeddings (None for a failed row)."""
     rf = RunFolder(path)
     config = {"manifest": "synthetic.csv", "model": model, "dtype": dtype, "device": "cpu",
-              "variants": [{"name": v} for v in dict.fromkeys(r["variant"] for r in rows)], "audio": {}, "frame_embeddings": False}
+              "variants": [{"name": v} for v in dict.fromkeys(r["variant"] for r in rows)], "audio": audio or {}, "frame_embeddings": False}
     info = {"id": model, "path": model, "checksum": checksum, "device": "cpu", "dtype": dtype, "random_weights": random_weights}
     with rf.lock():
         rf.prepare(config, ("manifest", "model", "dtype"))

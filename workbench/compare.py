@@ -373,10 +373,23 @@ def _same(x, y, missing_ok: bool = True) -> bool:
 def check_comparable(runs: Sequence[RunFolder], variants: Sequence[str]) -> None:
     """Refuse (ConfigError) unless every run has the same rows and scored the same audio, row by row.
 
-    Rows are ``(id, variant)`` of ``variants``; per row the audio hash, the
-    variant's chain hash and the segment must match the first run's.
+    The intake settings that shape the audio (target rate, resampler, its
+    quality, mixdown) must match the first run's; rows are ``(id, variant)`` of
+    ``variants``; per row the audio hash, the variant's chain hash and the
+    segment must match the first run's.
     """
     base = runs[0]
+    # the audio settings that change what the model hears (limits and timeouts only refuse inputs)
+    shaping = ("target_sr", "resampler", "soxr_quality", "mixdown")
+    ref_audio = {k: getattr(base.audio_config(), k, None) for k in shaping}
+    for rf in runs[1:]:
+        other = {k: getattr(rf.audio_config(), k, None) for k in shaping}
+        differ = {k: (ref_audio[k], other[k]) for k in shaping if ref_audio[k] != other[k]}
+        if differ:
+            what = ", ".join(f"{k} {a!r} ≠ {b!r}" for k, (a, b) in differ.items())
+            raise ConfigError(f"the run scored its audio with other intake settings than {base.path} ({what}).", source=str(rf.path),
+                              fix="compare runs made with the same audio settings; to compare resamplers or mixdowns, "
+                                  "make them variants of one run.")
     ref = base.results()
     ref = ref[ref["variant"].astype(str).isin(variants)].set_index(["id", "variant"])
     ref_keys = set(ref.index)
