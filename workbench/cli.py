@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = _add(sub, "report", help="execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)",
               example=("workbench report experiment_report -p run_dir=runs/emodb",))
-    rp.add_argument("template", help="experiment_report, variant_comparison, or a notebook path")
+    rp.add_argument("template", help="experiment_report, variant_comparison, checkpoint_comparison, or a notebook path")
     rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
     rp.add_argument("--out", default="reports", help="folder that receives <template>/<timestamp>/")
 
@@ -514,9 +514,7 @@ def _banner(flag) -> None:
 
 
 def _random_banner_for(run_dir) -> None:
-    summary = Path(run_dir) / "summary.json"
-    if summary.is_file():
-        _banner(json.loads(summary.read_text(encoding="utf-8")).get("random_weights"))
+    _banner(RunFolder(run_dir).random_weights)
 
 
 # ---------------------------------------------------------------------------
