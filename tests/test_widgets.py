@@ -133,11 +133,14 @@ def test_low_confidence_browser_filters_and_opens_an_item(run_dir, tiny_model):
         assert f"<b>{len(w.table.options)}</b> of {len(ok)} items" in w.count.value
     w.variant.value = "telephone"
     assert {v for _, (_, v) in w.table.options} == {"telephone"}
+    assert w.table.value is None and w.shown == {}  # a new list opens nothing (opening an item takes seconds)
     w.true_label.value = "sad"
     assert all("true=sad" in label for label, _ in w.table.options)
     key = w.table.options[0][1]
     w.table.value = key
     assert f"<h4>{key[0]} [telephone]</h4>" in w.detail.value and "nearest neighbours" in w.detail.value
+    w.speaker.value = str(w.shown["row"]["speaker"])  # the open item is still listed: it stays selected and shown
+    assert w.table.value == key and w.shown["row"]["id"] == key[0]
     assert len(w.audio.children) == 1 and len(w.figure.children) == 1
     assert w.detail.value.count("<li>") >= 5  # neighbours listed
 

@@ -419,7 +419,8 @@ class LowConfidenceBrowser(_View):
         self.shown: dict[str, Any] = {}
         for c in (self.threshold, self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
             c.observe(lambda _: self.refresh(), names="value")
-        self.table.observe(lambda ch: self.show(ch["new"]), names="value")
+        self._refreshing = False  # a new option list is not a user's choice: it opens nothing
+        self.table.observe(lambda ch: None if self._refreshing else self.show(ch["new"]), names="value")
         self.widget = W.VBox([
             W.HTML(_banner(self.rf.random_weights) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
             W.HBox([self.threshold, self.finding]), W.HBox([self.true_label, self.pred_label]), W.HBox([self.variant, self.speaker]),
@@ -446,9 +447,15 @@ class LowConfidenceBrowser(_View):
     def refresh(self):
         df = self.filtered()
         self.count.value = f"<b>{len(df)}</b> of {len(self.ok)} items"
-        self.table.options = [
-            (f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
-            for r in df.itertuples()]
+        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
+                   for r in df.itertuples()]
+        keep = self.table.value
+        self._refreshing = True
+        try:  # ipywidgets selects the first option of a new list: keep the open item if it is still listed, else none
+            self.table.options = options
+            self.table.value = keep if keep in [k for _, k in options] else None
+        finally:
+            self._refreshing = False
 
     def select(self, item_id: str, variant: str | None = None):
         """Open an item (used by the confusion explorer and the embedding map)."""
@@ -536,8 +543,9 @@ class EmbeddingMap(_View):
         self.browser = browser
         self._model = model
         self.groups: list[np.ndarray] = []
-        self.plot = go.FigureWidget(layout=dict(height=420, width=620, margin=dict(l=10, r=10, t=40, b=10), clickmode="event",
-                                                title=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}: click a point",
+        self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=10, r=10, t=70, b=10), clickmode="event",
+                                                title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
+                                                           "<br><sub>click a point to open the item</sub>", font=dict(size=14), y=0.96),
                                                 xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False)))
         for v in sorted(values.unique()):
             idx = np.flatnonzero((values == v).to_numpy())
@@ -709,7 +717,8 @@ class LongAudioTimeline(_View):
                 " — click a span of the timeline (or a point of the heatmap) to play it")
         self.plot = self._figure()
         self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {r.label:<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
-                                       for i, r in enumerate(self.timeline.itertuples())], rows=10, layout=W.Layout(width="100%"))
+                                       for i, r in enumerate(self.timeline.itertuples())], rows=min(10, max(len(self.timeline), 2)),
+                               layout=W.Layout(width="100%"))
         self.play_button = W.Button(description="play span")
         self.play_button.on_click(lambda _: self.play(self.spans.value))
         self.player = W.Box()
@@ -734,8 +743,9 @@ class LongAudioTimeline(_View):
                              insidetextanchor="middle", showlegend=False,
                              hovertemplate="%{base:.2f}–%{x:.2f} s<extra></extra>",
                              customdata=np.arange(len(tl))), row=2, col=1)
-        fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=40), clickmode="event", bargap=0,
-                          title=("RANDOM WEIGHTS — " if self.summary_data.get("random_weights") else "") + "frame scores and merged timeline")
+        fig.update_layout(height=400, margin=dict(l=10, r=10, t=60, b=40), clickmode="event", bargap=0,
+                          title=dict(text=("RANDOM WEIGHTS — " if self.summary_data.get("random_weights") else "") + "frame scores and merged timeline",
+                                     font=dict(size=14), y=0.97))
         fig.update_xaxes(title_text="time (s)", row=2, col=1)
         widget = go.FigureWidget(fig)
         self.heat_trace, self.span_trace = widget.data
