@@ -123,6 +123,21 @@ def test_browser_shows_a_spinner_while_an_item_opens(run_dir, tiny_model):
     assert w.status.value == ""  # cleared when done
 
 
+def test_browser_refuses_audio_that_changed_since_the_run_and_says_so(tmp_path, tiny_model):
+    for i in range(2):
+        sf.write(tmp_path / f"a{i}.wav", speech_like(16000, 1.2, seed=i), 16000, subtype="PCM_16")
+    manifest = write_manifest(Manifest([Item(id=f"a{i}", path=f"a{i}.wav", emotion="sad") for i in range(2)], root=tmp_path),
+                              tmp_path / "m.csv")
+    run(manifest, out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
+    sf.write(tmp_path / "a1.wav", speech_like(16000, 1.2, seed=9), 16000, subtype="PCM_16")  # replaced after the run
+    w = LowConfidenceBrowser(tmp_path / "run", model=tiny_model)
+    w.select("a0", "raw")
+    assert w.error is None and w.shown["row"]["id"] == "a0"
+    w.select("a1", "raw")
+    assert "opening a1 [raw] failed" in w.status.value and "changed since it was scored" in w.status.value
+    assert w.error is not None and w.shown["row"]["id"] == "a0"  # nothing of a1's new audio is shown as if it were scored
+
+
 def test_low_confidence_browser_filters_and_opens_an_item(run_dir, tiny_model):
     w = LowConfidenceBrowser(run_dir, model=tiny_model)
     res = pd.read_parquet(run_dir / "results.parquet")

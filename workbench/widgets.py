@@ -171,10 +171,13 @@ class _View:
         self.status.value = f"{SPINNER} <i>working… {_esc(what)}</i>"
         try:
             yield
-        except WorkbenchError as exc:
+        except WorkbenchError as exc:  # bad input the user can fix: said where they look, with the fix
             self.error = exc
-            self.status.value = f"<span style='color:#c00'><b>could not {_esc(what)}</b>: {_esc(exc)}</span>"
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(exc)}</span>"
             return
+        except BaseException as exc:  # a bug: never leave the spinner turning; the traceback goes to the log
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(type(exc).__name__)}: {_esc(exc)}</span>"
+            raise
         self.status.value = ""
 
 
