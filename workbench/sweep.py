@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import AudioError, ConfigError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .runs import run
@@ -71,8 +71,6 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
         manifest = read_manifest(src)
     else:
         if not src.is_file():
-            from .errors import AudioError
-
             raise AudioError("file not found.", source=str(src), fix="check the path.")
         manifest = Manifest([Item(id=src.stem, path=str(src.resolve()))], root=src.resolve().parent, name=src.stem)
     points = grid(kind)
