@@ -273,6 +273,9 @@ def test_low_confidence_notebook_in_jupyterlab_with_chromium(lab):
         shown = options.first.inner_text().replace("\xa0", " ")  # the widget renders spaces as &nbsp;
         assert shown.startswith(f"{worst['id']} [{worst['variant']}]"), shown
         select.select_option(index=0)
+        # the first item loads the model: the view says it is working while it does
+        expect(area.locator(".widget-html-content", has_text=f"working… opening {worst['id']} [{worst['variant']}]")
+               .locator(".wb-spinner")).to_have_count(1, timeout=10_000)
         detail = area.locator(".widget-html-content", has_text="nearest neighbours")
         expect(detail).to_have_count(1, timeout=120_000)
         expect(detail).to_contain_text(f"{worst['id']} [{worst['variant']}]")
