@@ -45,11 +45,14 @@ NOTEBOOKS = {
         ["from workbench.demo import choose_model\nfrom workbench.widgets import SampleRateExplorer\n"
          "view = SampleRateExplorer(path or DEMO / 'happy_en_44k.wav', model=choose_model(model)[0])\nview"]),
     "03_low_confidence_cases": nb(
-        "Low-confidence cases", "Filter a run's items by confidence, finding, label, variant or speaker, and open one.",
-        "run_dir = None  # a run folder; default: the demo set is run into runs/demo_notebook\nmodel = None",
-        ["from workbench.reporting import demo_run\nfrom workbench.widgets import LowConfidenceBrowser\n"
-         "run_dir = run_dir or demo_run(root / 'runs' / 'demo_notebook', model)\n"
-         "browser = LowConfidenceBrowser(run_dir)\nbrowser"]),
+        "Low-confidence cases", "Filter a run's items by confidence, finding, label, variant or speaker, and open one: you hear and see "
+        "the audio exactly as it was scored (its variant's chain, its segment) beside its stored scores. "
+        "Below, the embedding map: click a point to open that item in the browser.",
+        "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None",
+        ["from workbench.reporting import demo_run\nfrom workbench.runs import Variant\nfrom workbench.widgets import EmbeddingMap, LowConfidenceBrowser\n"
+         "run_dir = run_dir or demo_run(root / 'runs' / 'demo_low_confidence', model, [Variant('raw'), Variant('telephone', ({'name': 'telephone'},))])\n"
+         "browser = LowConfidenceBrowser(run_dir)\nbrowser",
+         "EmbeddingMap(run_dir, browser=browser)"]),
     "04_misclassifications": nb(
         "Misclassifications", "Click a cell of the confusion matrix to list its items; compare two variants' flips.",
         "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None",
@@ -58,7 +61,7 @@ NOTEBOOKS = {
          "ConfusionExplorer(run_dir)",
          "VariantDiff(run_dir)"]),
     "05_long_audio": nb(
-        "Long audio", "Segment a long recording by voice activity; click a span of the merged timeline to play it.",
+        "Long audio", "Segment a long recording by voice activity; click a span of the merged timeline (or a point of the heatmap) to play it.",
         "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder\nmodel = None",
         ["import numpy as np, soundfile as sf\nfrom workbench.audio import load\nfrom workbench.demo import choose_model\n"
          "from workbench.longform import segment_file\nfrom workbench.widgets import LongAudioTimeline\n"

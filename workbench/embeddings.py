@@ -197,8 +197,11 @@ def similar(a: Any, b: Any, model: Any = None) -> dict:
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id}
 
 
-def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None):
-    """Scatter of a 2-D projection coloured by a column of ``rows`` (``correct`` works too)."""
+def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None):
+    """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
+
+    ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -210,13 +213,16 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
         values = rows[color_by].fillna("").astype(str).replace("", "—")
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+    else:
+        fig = ax.figure
     cmap = plt.get_cmap("tab10" if values.nunique() <= 10 else "tab20")
     for i, v in enumerate(sorted(values.unique())):
         m = (values == v).to_numpy()
         ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=f"{v} ({m.sum()})", alpha=0.8)
-    ax.legend(fontsize=7, markerscale=1.2, loc="best")
-    ax.set_title(title or f"embeddings coloured by {color_by}")
+    ax.legend(fontsize=8, markerscale=1.2, loc="best")
+    ax.set_title(title or f"embeddings coloured by {color_by}", fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
     return save_figure(fig, path)

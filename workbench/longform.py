@@ -548,8 +548,13 @@ def _progress(total_s: float | None, enabled: bool):
     return update
 
 
-def plot_longform(result: LongformResult, path: str | os.PathLike | None = None):
-    """Heatmap (time × nine emotions) above the merged timeline."""
+def plot_longform(result: LongformResult, path: str | os.PathLike | None = None, *, axes=None):
+    """Heatmap (time × nine emotions) above the merged timeline.
+
+    ``axes``: two matplotlib axes (heatmap, timeline) sharing x, or None for a new
+    figure.  Returns the figure.  (The notebook's clickable version is
+    :class:`workbench.widgets.LongAudioTimeline`.)
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -558,7 +563,11 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None)
 
     heat = result.heatmap
     duration = len(heat) * result.grid_s
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    if axes is None:
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        ax1, ax2 = axes
+        fig = ax1.figure
     ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
                extent=(0, duration, -0.5, len(LABEL_KEYS) - 0.5), vmin=0, vmax=1)
     ax1.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
@@ -569,7 +578,7 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None)
         k = LABEL_KEYS.index(r.label) if r.label in LABEL_KEYS else 9
         ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, color=colors(k % 10)))
         if r.end - r.start > duration / 40:
-            ax2.text((r.start + r.end) / 2, 0.5, r.label, ha="center", va="center", fontsize=7, color="white")
+            ax2.text((r.start + r.end) / 2, 0.5, r.label, ha="center", va="center", fontsize=8, color="white")
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))

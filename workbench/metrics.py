@@ -276,6 +276,8 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
             if r.n_scored:
                 plot_confusion(r, run_dir / f"confusion_{v}.png")
                 plot_reliability(r, run_dir / f"reliability_{v}.png")
+                for col in r.breakdowns:
+                    plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, path=run_dir / f"breakdown_{col}_{v}.png")
     return reports
 
 
@@ -287,39 +289,130 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True):
+def _axes(ax, figsize):
+    """``(fig, ax)``: the given axes and its figure, or a new figure (scikit-learn's display convention)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    if ax is None:
+        return plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True, ax=None):
+    """Confusion matrix: each cell shows its count and its share of the true class (row %).
+
+    Colour is the row share (with ``normalize``) or the count, with a colour bar.
+    ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
+    """
     m = np.asarray(report.confusion, dtype=float)
-    shown = m / np.maximum(m.sum(axis=1, keepdims=True), 1) if normalize else m
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(report.confusion_cols), 1.0 + 0.6 * len(report.classes)))
-    ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(len(report.confusion_cols)), report.confusion_cols, rotation=45, ha="right")
-    ax.set_yticks(range(len(report.classes)), report.classes)
+    n_rows, n_cols = max(len(report.classes), 1), max(len(report.confusion_cols), 1)
+    fig, ax = _axes(ax, (2.2 + 1.05 * n_cols, 1.6 + 0.8 * n_rows))
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    shown = share if normalize else m
+    vmax = 1.0 if normalize else max(float(m.max()), 1.0)
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label("share of the true class (row %)" if normalize else "items", fontsize=10)
+    if normalize:
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v * 100:.0f}%")
+    ax.set_xticks(range(len(report.confusion_cols)), report.confusion_cols, rotation=30, ha="right", fontsize=10)
+    ax.set_yticks(range(len(report.classes)), [f"{c} (n={int(m[i].sum())})" for i, c in enumerate(report.classes)], fontsize=10)
+    fontsize = 11 if max(n_rows, n_cols) <= 6 else 9
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, f"{shown[i, j]:.2f}\n({int(m[i, j])})" if normalize else int(m[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > 0.6 * (shown.max() or 1) else "black")
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f}")
+            ax.text(j, i, f"{int(m[i, j])}\n{share[i, j] * 100:.0f}%", ha="center", va="center", fontsize=fontsize,
+                    color="white" if shown[i, j] > 0.55 * vmax else "black")
+    ax.set_xlabel("predicted", fontsize=10)
+    ax.set_ylabel("true", fontsize=10)
+    ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)", fontsize=11)
     return save_figure(fig, path)
 
 
-def plot_reliability(report: Report, path: str | Path | None = None):
-    import matplotlib
+def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
+    """Reliability diagram: one bar per confidence bin (its accuracy), labelled with its item count.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4, 4))
+    The diagonal is perfect calibration; a dot marks each bin's mean confidence.
+    Empty bins are left out.  ``ax``: axes or None.  Returns the figure.
+    """
+    fig, ax = _axes(ax, (5, 4.5))
     rows = [b for b in report.reliability if b["n"]]
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
-    ax.bar([(b["lo"] + b["hi"]) / 2 for b in rows], [b["accuracy"] for b in rows], width=1 / max(len(report.reliability), 1), alpha=0.7, edgecolor="k")
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"{report.variant}: ECE {report.ece:.3f}")
+    width = (rows[0]["hi"] - rows[0]["lo"]) if rows else 1 / 15
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
+    if rows:
+        centres = [(b["lo"] + b["hi"]) / 2 for b in rows]
+        acc = [b["accuracy"] for b in rows]
+        ax.bar(centres, acc, width=width * 0.92, color="#4477aa", alpha=0.85, edgecolor="k", lw=0.6, label="accuracy of the bin")
+        ax.plot([b["confidence"] for b in rows], acc, "o", color="#cc3311", ms=4, label="mean confidence of the bin")
+        for x, a, b in zip(centres, acc, rows):
+            ax.text(x, a + 0.025, f"n={b['n']}", ha="center", va="bottom", fontsize=8, rotation=90 if len(rows) > 8 else 0)
+    else:
+        ax.text(0.5, 0.5, "no scored items", ha="center", va="center")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("confidence", fontsize=10)
+    ax.set_ylabel("accuracy", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items", fontsize=11)
+    return save_figure(fig, path)
+
+
+def breakdown_table(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
+                    seed: int = 0):
+    """Per-group metrics with bootstrap intervals: one row per value of column ``by`` (speaker, gender, corpus …).
+
+    Each group is scored by :func:`evaluate` on its own rows, so the intervals are
+    the same seeded percentile bootstrap as the run's.  Returns a DataFrame with
+    ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo, macro_f1_hi``.
+    """
+    import pandas as pd
+
+    if by not in results.columns:
+        raise ConfigError(f"cannot break the results down by {by!r}: no such column.", fix=f"use one of {sorted(results.columns)}.")
+    variant = variant or list(dict.fromkeys(results["variant"]))[0]
+    df = results[results["variant"] == variant]
+    rows = []
+    for g, sub in df.groupby(df[by].fillna("").astype(str)):
+        if g == "":
+            continue
+        r = evaluate(sub, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed, by=())
+        if not r.n_scored:
+            continue
+        row = {"group": g, "n": r.n_scored}
+        for name in ("wa", "uar", "macro_f1"):
+            row[name] = getattr(r, name)
+            row[f"{name}_lo"], row[f"{name}_hi"] = r.ci[name]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")])
+
+
+def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
+                   n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None):
+    """One metric per group of column ``by`` with its 95 % bootstrap interval, beside the whole set's value.
+
+    ``results`` is a results table; ``metric`` one of ``wa``, ``uar``, ``macro_f1``.
+    ``ax``: axes or None.  Returns the figure.
+    """
+    if metric not in ("wa", "uar", "macro_f1"):
+        raise ConfigError(f"unknown metric {metric!r}.", fix="use wa, uar or macro_f1.")
+    table = breakdown_table(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed)
+    variant = variant or list(dict.fromkeys(results["variant"]))[0]
+    overall = evaluate(results, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed, by=())
+    fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1)))
+    y = np.arange(len(table))
+    v = table[metric].to_numpy(float)
+    err = np.vstack([v - table[f"{metric}_lo"].to_numpy(float), table[f"{metric}_hi"].to_numpy(float) - v])
+    ax.errorbar(v, y, xerr=np.clip(err, 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3, label=f"{metric.upper()} with 95% interval")
+    lo, hi = overall.ci[metric]
+    ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
+    ax.axvline(getattr(overall, metric), color="grey", lw=1)
+    ax.set_yticks(y, [f"{g} (n={n})" for g, n in zip(table["group"], table["n"])], fontsize=9)
+    ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}", fontsize=11)
     return save_figure(fig, path)

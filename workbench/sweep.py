@@ -1,16 +1,19 @@
 """Sweeps: the same audio through a grid of one preprocessing knob.
 
-Each grid point is a :class:`~workbench.runs.Variant`, so a sweep is a run
-(cache, provenance, failed rows and all) plus curves:
+Each grid point is a :class:`~workbench.variants.Variant`, so a sweep is a run
+(cache, provenance, failed rows and all) plus curves.  Every sweep has a
+*reference*: the unmodified audio, scored in the same run, against which "same
+label as the reference" is measured:
 
 * ``sample-rate``: the source resampled to 8 / 11.025 / 16 / 22.05 / 44.1 /
   48 kHz before the intake's conversion to 16 kHz ("does 8 kHz telephone audio
-  make the model unsure?");
-* ``trim``: no trim, then ``top_db`` 60 … 20 ("did trimming cut the onset of
-  'tài bàng le'?");
+  make the model unsure?"); reference: ``raw``, the original file at its own rate;
+* ``trim``: no trim (the reference), then ``top_db`` 60 … 20 ("did trimming cut
+  the onset of 'tài bàng le'?");
 * ``snr``: white noise at 40 … 0 dB SNR, each with and without stationary
-  noise reduction;
-* ``denoise``: noise reduction strength (``prop_decrease``), stationary and not.
+  noise reduction; reference: ``clean``;
+* ``denoise``: noise reduction strength (``prop_decrease``), stationary and not;
+  reference: ``no_denoise``.
 """
 
 from __future__ import annotations
@@ -20,17 +23,24 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import AudioError, ConfigError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
-from .runs import Variant, run
+from .runs import run
 from .serialize import save_figure
+from .variants import RAW, Variant
+
+#: the unmodified point of each sweep: the reference every other point is compared with
+REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise"}
+SAMPLE_RATES = (8000, 11025, 16000, 22050, 44100, 48000)
 
 
 def grid(kind: str) -> list[tuple[Variant, dict]]:
     """Variants of a sweep with the grid coordinates of each."""
     if kind == "sample-rate":
-        return [(Variant(f"sr_{r}", ({"name": "resample", "sr": r},)), {"sample_rate": r}) for r in (8000, 11025, 16000, 22050, 44100, 48000)]
+        # the reference is the file as it is: its sample rate is the source's own (filled in per item by sweep())
+        return [(RAW, {"sample_rate": float("nan")})] + [(Variant(f"sr_{r}", ({"name": "resample", "sr": r},)), {"sample_rate": r})
+                                                          for r in SAMPLE_RATES]
     if kind == "trim":
         out = [(Variant("no_trim"), {"top_db": float("inf")})]
         return out + [(Variant(f"trim_{d}db", ({"name": "trim", "top_db": d},)), {"top_db": d}) for d in (60, 50, 40, 30, 20)]
@@ -61,8 +71,6 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
         manifest = read_manifest(src)
     else:
         if not src.is_file():
-            from .errors import AudioError
-
             raise AudioError("file not found.", source=str(src), fix="check the path.")
         manifest = Manifest([Item(id=src.stem, path=str(src.resolve()))], root=src.resolve().parent, name=src.stem)
     points = grid(kind)
@@ -72,8 +80,12 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
     for key in {k for c in coords.values() for k in c}:
         df[key] = df["variant"].map(lambda name, k=key: coords[name].get(k))
     df["kind"] = kind
+    df["reference"] = df["variant"] == REFERENCE[kind]
+    if kind == "sample-rate":  # the original audio is at its source's rate
+        ref = df["reference"]
+        df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
     out = Path(out_dir)
-    keep = ["id", "variant", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
+    keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *[f"score_{k}" for k in LABEL_KEYS], "finding_codes", "error"]
     df[keep].to_csv(out / "sweep.csv", index=False)
     summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
@@ -85,62 +97,115 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
 _X_KEY = {"sample-rate": "sample_rate", "trim": "top_db", "snr": "snr_db", "denoise": "prop_decrease"}
 
 
+def reference_name(df, kind: str) -> str:
+    """The variant the sweep's other points are compared with: the unmodified audio."""
+    name = REFERENCE[kind]
+    if name not in set(df["variant"]):
+        raise ConfigError(f"the {kind} sweep has no reference variant {name!r} (the unmodified audio); it has {sorted(set(df['variant']))}.",
+                          fix="run the sweep again with this version: the reference is part of its grid.")
+    return name
+
+
+def _same_label(sub, reference) -> float:
+    """Share of the reference's items whose label at this point is the reference's (NaN when nothing to compare)."""
+    if not len(reference):
+        return float("nan")
+    same = sub.set_index("id")["pred"].reindex(reference.index) == reference
+    return float(same.mean())
+
+
 def summarise_sweep(df, kind: str):
     """One row per grid point: items, failures, mean confidence and margin, the
     most frequent top label, and the share of items whose label equals the
-    reference point's (the sweep's first variant: the unmodified audio)."""
+    reference's (the unmodified audio, see :data:`REFERENCE`)."""
     import pandas as pd
 
-    reference_name = df["variant"].iloc[0]
+    ref_name = reference_name(df, kind)
     ok = df[df["status"] == "ok"]
-    reference = ok[ok["variant"] == reference_name].set_index("id")["pred"]
+    reference = ok[ok["variant"] == ref_name].set_index("id")["pred"]
+    x_key = _X_KEY[kind]
     rows = []
     for name in dict.fromkeys(df["variant"]):
         sub = df[df["variant"] == name]
         good = sub[sub["status"] == "ok"]
-        same = good.set_index("id")["pred"].reindex(reference.index) == reference
+        xs = sub[x_key].dropna().unique()
         rows.append({
-            "variant": name, _X_KEY[kind]: sub[_X_KEY[kind]].iloc[0],
+            "variant": name, "reference": name == ref_name, x_key: xs[0] if len(xs) == 1 else float("nan"),
             **({"denoise": sub["denoise"].iloc[0]} if kind == "snr" else {}),
             **({"stationary": sub["stationary"].iloc[0]} if kind == "denoise" else {}),
             "items": int(len(sub)), "failed": int((sub["status"] != "ok").sum()),
             "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
-            "same_label_as_reference": round(float(same.mean()), 4) if len(reference) else float("nan"),
+            "same_label_as_reference": round(_same_label(good, reference), 4),
         })
     return pd.DataFrame(rows)
 
 
-def plot_sweep(df, kind: str, path: str | Path | None = None):
+def _khz(x: float) -> str:
+    return f"{x / 1000:g}"
+
+
+def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
+    """Mean scores (top) and mean confidence / agreement with the reference (bottom) along the grid.
+
+    The reference (the unmodified audio) is drawn as horizontal lines, labelled
+    as such; sample rates are labelled in kHz.  ``axes``: two matplotlib axes, or
+    None for a new figure.  Returns the figure.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
 
     ok = df[df["status"] == "ok"]
     x_key = _X_KEY[kind]
+    ref_name = reference_name(df, kind)
+    ref_rows = ok[ok["variant"] == ref_name]
+    reference = ref_rows.set_index("id")["pred"]
+    points = ok[ok["variant"] != ref_name]
     group_key = {"snr": "denoise", "denoise": "stationary"}.get(kind)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    groups = [(None, ok)] if group_key is None else list(ok.groupby(ok[group_key].astype(str)))
-    reference = ok[ok["variant"] == df["variant"].iloc[0]].set_index("id")["pred"]
+    if axes is None:
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True)
+    else:
+        ax1, ax2 = axes
+        fig = ax1.figure
+    groups = [(None, points)] if group_key is None else list(points.groupby(points[group_key].astype(str)))
+    palette = plt.get_cmap("tab10")
+    all_xs: set = set()
     for gi, (gname, sub) in enumerate(groups):
-        xs = sorted({x for x in sub[x_key].dropna() if np.isfinite(x)})
-        finite = sub[sub[x_key].isin(xs)]
-        mean_conf = [finite[finite[x_key] == x]["confidence"].mean() for x in xs]
-        same = [np.mean(finite[finite[x_key] == x].set_index("id")["pred"].reindex(reference.index) == reference) for x in xs]
-        label = "" if gname is None else f"{group_key}={gname}"
-        ax2.plot(xs, mean_conf, "o-", label=f"mean confidence {label}")
-        ax2.plot(xs, same, "s--", label=f"same label as {df['variant'].iloc[0]} {label}")
+        xs = sorted({float(x) for x in sub[x_key].dropna() if np.isfinite(x)})
+        all_xs.update(xs)
+        at = {x: sub[sub[x_key] == x] for x in xs}
+        label = "" if gname is None else f" ({group_key}={gname})"
+        ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], "o-", color=palette(2 * gi), label=f"mean confidence{label}")
+        ax2.plot(xs, [_same_label(at[x], reference) for x in xs], "s--", color=palette(2 * gi + 1),
+                 label=f"same label as the original audio{label}")
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
-            for k in LABEL_KEYS:
-                ax1.plot(xs, [finite[finite[x_key] == x][f"score_{k}"].mean() for x in xs], label=k)
+            for k, key in enumerate(LABEL_KEYS):
+                c = palette(k % 10)
+                ax1.plot(xs, [at[x][f"score_{key}"].mean() for x in xs], "o-", ms=3, color=c, label=key)
+                if len(ref_rows):
+                    ax1.axhline(ref_rows[f"score_{key}"].mean(), color=c, lw=0.8, ls=":")
+    if len(ref_rows):
+        rates = sorted({int(r) for r in ref_rows[x_key].dropna()}) if kind == "sample-rate" else []
+        what = f"original audio ({', '.join(_khz(r) for r in rates)} kHz source)" if rates else f"original audio ({ref_name})"
+        ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
+        ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
     ax1.set_ylabel("mean score")
-    ax1.legend(fontsize=7, ncol=3)
-    ax2.set_xlabel(x_key + (" (Hz)" if kind == "sample-rate" else ""))
+    ax1.legend(fontsize=8, ncol=3)
+    ax2.set_ylabel("share / confidence")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=8)
     if kind == "sample-rate":
         ax2.set_xscale("log")
-    fig.suptitle(f"{kind} sweep over {ok['id'].nunique()} item(s)")
+        ticks = sorted(all_xs)
+        ax2.xaxis.set_major_locator(FixedLocator(ticks))
+        ax2.xaxis.set_minor_locator(NullLocator())
+        ax2.set_xticks(ticks, [_khz(t) for t in ticks])
+        ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
+    else:
+        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease"}[kind])
+    ax1.set_title(f"{kind} sweep over {ok['id'].nunique()} item(s); reference: the original audio ({ref_name})", fontsize=10)
     return save_figure(fig, path)

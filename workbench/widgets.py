@@ -3,9 +3,9 @@
 Every view is a class whose ``.widget`` is the ipywidgets container (the class
 displays itself in a notebook).  Controls are public attributes, so tests and
 scripts drive a view exactly as a user does: set ``.value``, call
-``.click()``, then read what the view shows (``.summary.value``,
-``.table.options`` …).  Logic lives in the rest of the package; these classes
-only wire it to controls.
+``.click()``, call a plotly figure's registered click callbacks, then read what
+the view shows (``.summary.value``, ``.table.options``, ``.shown`` …).  Logic
+lives in the rest of the package; these classes only wire it to controls.
 
 =======================  ====================================================
 view                     what it shows
@@ -16,10 +16,17 @@ SampleRateExplorer       spectrograms before/after a source rate, resampler
                          or telephone channel, the nine scores, label change
 LowConfidenceBrowser     a run's items filtered by confidence, finding,
                          label, variant, speaker; one item in detail
+EmbeddingMap             a run's embeddings in 2-D; click a point to open it
 ConfusionExplorer        the confusion matrix as buttons; a cell's items
 VariantDiff              the flips between two variants, both playable
-LongAudioTimeline        a segmented file's timeline and heatmap; a span's audio
+LongAudioTimeline        a segmented file's heatmap and timeline (click a
+                         span to play it)
 =======================  ====================================================
+
+Every view of a run item shows the audio the row was scored on
+(:meth:`RunFolder.scored_audio`: its segment, its variant's chain, 16 kHz) and
+the scores stored in the row; a re-prediction (the frame heatmap) is made from
+that same audio and is checked against the row's scores.
 """
 
 from __future__ import annotations
@@ -27,12 +34,27 @@ from __future__ import annotations
 import html
 import io
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .audio import Audio, AudioConfig, decode, load, resample, to_mono
+from .compare import compare_results
+from .diagnostics import audio_facts, findings_from, frame_energies_db
+from .embeddings import RunEmbeddings, neighbours, project
+from .errors import WorkbenchError
 from .labels import LABEL_KEYS
+from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
+from .preprocess import apply_chain
+from .runfolder import RunFolder, as_run_folder
+from .variants import Variant, scored_audio
+
+#: a re-prediction of a row's scored audio must give the row's scores within this (max |Δ| over the nine)
+REPREDICTION_TOLERANCE = 1e-4
+
+FRAME_RATE = 50  # model frames per second
 
 
 def _w():
@@ -52,16 +74,24 @@ def _plt():
 
 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
-    """16-bit WAV bytes for an audio player."""
+    """32-bit float WAV bytes for an audio player: the samples exactly as given, not requantised."""
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1, 1), sr, format="WAV", subtype="PCM_16")
+    sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="WAV", subtype="FLOAT")
     return buf.getvalue()
 
 
 def player(y: np.ndarray, sr: int):
     return _w().Audio(value=wav_bytes(y, sr), format="wav", autoplay=False, loop=False)
+
+
+def player_samples(widget) -> tuple[np.ndarray, int]:
+    """What an audio player holds: ``(samples, sr)`` decoded from its WAV bytes."""
+    import soundfile as sf
+
+    y, sr = sf.read(io.BytesIO(bytes(widget.value)), dtype="float32")
+    return y, sr
 
 
 def png_widget(fig):
@@ -80,8 +110,6 @@ def _esc(x: Any) -> str:
 def _banner(random_weights: bool) -> str:
     if not random_weights:
         return ""
-    from .model import RANDOM_WEIGHTS_BANNER
-
     return f"<div style='background:#fdd;padding:4px;border:1px solid #c00'><b>{_esc(RANDOM_WEIGHTS_BANNER)}</b></div>"
 
 
@@ -94,18 +122,135 @@ def _findings_html(findings: Sequence[dict]) -> str:
     return f"<ul>{items}</ul>"
 
 
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def row_scores(row: Any) -> np.ndarray:
+    """The nine stored scores of a results row, in label order."""
+    return np.array([float(row[f"score_{k}"]) for k in LABEL_KEYS], dtype=np.float64)
+
+
+def _segment_text(row: Any) -> str:
+    start, duration = _num(row.get("start")), _num(row.get("duration"))
+    if start is None and duration is None:
+        return "whole file"
+    a = start or 0.0
+    return f"segment {a:.2f}–{a + duration:.2f} s" if duration is not None else f"segment from {a:.2f} s"
+
+
+SPINNER = ("<style>@keyframes wb-spin{to{transform:rotate(360deg)}}</style>"
+           "<span class='wb-spinner' style='display:inline-block;width:0.9em;height:0.9em;border:2px solid #888;"
+           "border-top-color:transparent;border-radius:50%;animation:wb-spin 0.8s linear infinite;vertical-align:middle'></span>")
+
+
 class _View:
+    """Base of the views: self-display, and a 'working…' line for the waits (model load, decode, inference)."""
+
     widget: Any
+    status: Any = None
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
 
+    def _make_status(self):
+        self.status = _w().HTML(layout=_w().Layout(min_height="1.4em"))
+        self.error = None
+        return self.status
+
+    @contextmanager
+    def busy(self, what: str):
+        """Show a spinner and ``working… what`` while the block runs; a WorkbenchError is shown, not raised."""
+        self.error = None
+        self.status.value = f"{SPINNER} <i>working… {_esc(what)}</i>"
+        try:
+            yield
+        except WorkbenchError as exc:  # bad input the user can fix: said where they look, with the fix
+            self.error = exc
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(exc)}</span>"
+            return
+        except BaseException as exc:  # a bug: never leave the spinner turning; the traceback goes to the log
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(type(exc).__name__)}: {_esc(exc)}</span>"
+            raise
+        self.status.value = ""
+
+
+def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
+    """The model that scored the run (or the one given), for re-predictions."""
+    if isinstance(model, Emotion2vecModel):
+        return model
+    if model:
+        return load_model(model)
+    info = rf.model_ref
+    if info.get("random_weights") and info.get("kind") == "random":
+        return load_model("tiny")
+    return load_model(info.get("path") or info.get("id") or info.get("model"))
+
+
+def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:
+    res = rf.results()
+    emb = rf.embeddings()
+    mask = (res["variant"].astype(str) == str(variant)).to_numpy() & (res["status"] == "ok").to_numpy()
+    idx = np.flatnonzero(mask)
+    matrix = np.asarray(emb[idx], dtype=np.float32)
+    good = np.isfinite(matrix).all(axis=1)
+    return RunEmbeddings(res.iloc[idx[good]].reset_index(drop=True), matrix[good], str(variant), rf.path)
+
+
+# ---------------------------------------------------------------------------
+# figures shared by the views
+# ---------------------------------------------------------------------------
+def plot_item(audio: Audio, scores: Sequence[float], *, frame_scores: np.ndarray | None = None, true: str | None = None,
+              pred: str | None = None, title: str = "", axes=None):
+    """One scored item: waveform of the audio as scored, frame-level scores, the nine utterance scores.
+
+    ``audio`` is the scored audio (16 kHz mono), ``scores`` the nine stored scores,
+    ``frame_scores`` ``(T, 9)`` at 50 frames/s.  ``axes``: three matplotlib axes, or
+    None for a new figure.  Returns the figure.
+    """
+    plt = _plt()
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), gridspec_kw={"width_ratios": [2, 2, 1.3]})
+    a1, a2, a3 = axes
+    fig = a1.figure
+    a1.plot(np.arange(len(audio.samples)) / audio.sr, audio.samples, lw=0.5)
+    a1.set_title(f"waveform as scored ({audio.sr / 1000:g} kHz, {audio.duration:.2f} s)", fontsize=9)
+    a1.set_xlabel("time (s)", fontsize=8)
+    if frame_scores is not None and len(frame_scores):
+        im = a2.imshow(np.asarray(frame_scores).T, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
+                       extent=(0, len(frame_scores) / FRAME_RATE, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
+        fig.colorbar(im, ax=a2, fraction=0.05, pad=0.02)
+    a2.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    a2.set_xlabel("time (s)", fontsize=8)
+    a2.set_title("frame-level scores of this audio (50 /s)", fontsize=9)
+    colors = ["#c00" if k == true else ("#e69f00" if k == pred else "#4477aa") for k in LABEL_KEYS]
+    a3.barh(range(len(LABEL_KEYS)), scores, color=colors)
+    for i, s in enumerate(scores):
+        a3.text(min(float(s), 0.75) + 0.02, i, f"{float(s):.3f}", va="center", fontsize=7)
+    a3.set_xlim(0, 1)
+    a3.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    a3.set_title("stored scores (red: true, orange: predicted)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
 
 # ---------------------------------------------------------------------------
 class TrimmingInspector(_View):
-    """Compare a clip's intake with a preprocessing chain: what was removed, and where."""
+    """Compare a clip's intake with a preprocessing chain: what was removed, and where.
+
+    The findings are those of the processed audio (the one shown beside the intake).
+    Its onset is judged against the recording's noise floor: a trim removes the quiet
+    frames that floor is measured on, so the lower of the intake's and the processed
+    audio's floor estimates is used.
+    """
 
     DEFAULT_CHAINS = {
         "intake only": [],
@@ -116,8 +261,6 @@ class TrimmingInspector(_View):
     }
 
     def __init__(self, path: str | Path, chains: dict[str, list] | None = None):
-        from .audio import load
-
         W = _w()
         self.path = Path(path)
         self.source = load(self.path)
@@ -128,19 +271,28 @@ class TrimmingInspector(_View):
         self.figure = W.Box()
         self.players = W.HBox()
         self.chain.observe(lambda _: self.update(), names="value")
-        self.widget = W.VBox([W.HTML(f"<h4>{_esc(self.path.name)}</h4>"), self.chain, self.figure, self.players, self.summary, self.findings])
+        self.widget = W.VBox([W.HTML(f"<h4>{_esc(self.path.name)}</h4>"), self.chain, self._make_status(), self.figure, self.players,
+                              self.summary, self.findings])
         self.update()
 
-    def update(self):
-        from .diagnostics import audio_facts, findings_from
-        from .preprocess import apply_chain
+    def facts(self, processed: Audio) -> dict:
+        """Facts of the processed audio, its onset measured against the recording's noise floor."""
+        facts = audio_facts(processed)
+        e_out = frame_energies_db(processed.samples, processed.sr)
+        e_src = frame_energies_db(self.source.samples, self.source.sr)
+        floor = min(float(np.percentile(e_src, 10)), float(np.percentile(e_out, 10)))
+        facts["first_25ms_db_above_floor"] = float(e_out[0]) - floor
+        return facts
 
+    def update(self):
+        with self.busy(f"applying {self.chain.value}"):
+            self._update()
+
+    def _update(self):
         W = _w()
         steps = self.chains[self.chain.value]
         processed = apply_chain(self.source, steps) if steps else self.source
         if processed.sr != self.source.sr:
-            from .audio import resample
-
             processed = resample(processed, self.source.sr)
         self.processed = processed
         cut_start, cut_end = processed.log.total_cut()
@@ -150,15 +302,14 @@ class TrimmingInspector(_View):
         fig, ax = plt.subplots(figsize=(9, 2.6))
         t = np.arange(len(self.source.samples)) / sr
         ax.plot(t, self.source.samples, lw=0.5, color="#999999", label=f"intake ({self.source.duration:.3f} s)")
-        start = cut_start
-        tp = start + np.arange(len(processed.samples)) / processed.sr
+        tp = cut_start + np.arange(len(processed.samples)) / processed.sr
         ax.plot(tp, processed.samples, lw=0.5, color="#1f77b4", alpha=0.8, label=f"{self.chain.value} ({processed.duration:.3f} s)")
         if cut_start > 0:
             ax.axvspan(0, cut_start, color="red", alpha=0.15, label=f"removed {cut_start * 1000:.0f} ms at start")
         if cut_end > 0:
             ax.axvspan(self.source.duration - cut_end, self.source.duration, color="orange", alpha=0.2, label=f"removed {cut_end * 1000:.0f} ms at end")
         ax.set_xlabel("time in the source (s)")
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right")
         fig.tight_layout()
         self.figure.children = [png_widget(fig)]
         self.players.children = [W.VBox([W.Label("intake"), player(self.source.samples, sr)]),
@@ -170,8 +321,8 @@ class TrimmingInspector(_View):
             f"<b>cut</b> {cut_start * 1000:.0f} ms ({self.cut['start_samples']} samples) at start, "
             f"{cut_end * 1000:.0f} ms ({self.cut['end_samples']} samples) at end; <b>added</b> {added * 1000:.0f} ms"
             f"<details><summary>processing log</summary><ul>{lines}</ul></details>")
-        found = findings_from(audio_facts(processed))
-        self.findings.value = "<b>findings</b>" + _findings_html([f.to_dict() for f in found])
+        self.found = [f.to_dict() for f in findings_from(self.facts(processed))]
+        self.findings.value = f"<b>findings of the {_esc(self.chain.value)} audio</b>" + _findings_html(self.found)
 
 
 # ---------------------------------------------------------------------------
@@ -181,9 +332,6 @@ class SampleRateExplorer(_View):
     RATES = (8000, 11025, 16000, 22050, 44100, 48000)
 
     def __init__(self, path: str | Path, model: Any = None):
-        from .audio import AudioConfig, decode, to_mono
-        from .model import Emotion2vecModel, load_model
-
         W = _w()
         self.path = Path(path)
         self.net = model if isinstance(model, Emotion2vecModel) else load_model(model)
@@ -197,19 +345,21 @@ class SampleRateExplorer(_View):
         self.players = W.HBox()
         self.run_button.on_click(lambda _: self.update())
         self.widget = W.VBox([W.HTML(_banner(self.net.random_weights) + f"<h4>{_esc(self.path.name)}</h4>"),
-                              W.HBox([self.rate, self.resampler, self.telephone, self.run_button]), self.result, self.figure, self.players])
+                              W.HBox([self.rate, self.resampler, self.telephone, self.run_button]), self._make_status(), self.result,
+                              self.figure, self.players])
         self._config = AudioConfig()
         self.update()
 
     def update(self):
-        from .runs import Variant, prepare_variant
+        with self.busy(f"scoring {self.rate.value} Hz"):
+            self._update()
 
-        W = _w()
+    def _update(self):
         steps = [{"name": "resample", "sr": int(self.rate.value), "method": self.resampler.value}]
         if self.telephone.value:
             steps.append({"name": "telephone"})
-        ref = prepare_variant(self.decoded, Variant("original"), self._config)
-        var = prepare_variant(self.decoded, Variant("variant", tuple(steps)), self._config)
+        ref = scored_audio(self.decoded, Variant("original"), self._config)
+        var = scored_audio(self.decoded, Variant("variant", tuple(steps)), self._config)
         pa, pb = self.net.predict([ref, var])
         self.predictions = (pa, pb)
         self.label_changed = pa.label != pb.label
@@ -226,8 +376,8 @@ class SampleRateExplorer(_View):
         x = np.arange(len(LABEL_KEYS))
         axes[2].barh(x - 0.2, pa.scores, height=0.4, label="original")
         axes[2].barh(x + 0.2, pb.scores, height=0.4, label="variant")
-        axes[2].set_yticks(x, LABEL_KEYS, fontsize=7)
-        axes[2].legend(fontsize=7)
+        axes[2].set_yticks(x, LABEL_KEYS, fontsize=8)
+        axes[2].legend(fontsize=8)
         fig.tight_layout()
         self.figure.children = [png_widget(fig)]
         self.players.children = [player(ref.samples, ref.sr), player(var.samples, var.sr)]
@@ -235,19 +385,22 @@ class SampleRateExplorer(_View):
 
 # ---------------------------------------------------------------------------
 class LowConfidenceBrowser(_View):
-    """Filter a run's items and open one: audio, waveform, frame timeline, scores, findings, neighbours."""
+    """Filter a run's items and open one: the audio it was scored on, its scores, frame timeline, findings, neighbours.
 
-    def __init__(self, run_dir: str | Path, model: Any = None, threshold: float = 0.6):
-        import pandas as pd
+    After :meth:`show`, ``.shown`` holds what is on screen: ``row`` (the results row),
+    ``audio`` (the scored audio in the player and the waveform), ``scores`` (the
+    stored scores in the bar chart), ``frame_scores`` and ``repredicted`` (the
+    re-prediction of that audio) and ``gap`` (max |Δ| between the two).
+    """
 
+    def __init__(self, run_dir: str | Path | RunFolder, model: Any = None, threshold: float = 0.6):
         W = _w()
-        self.run_dir = Path(run_dir)
-        self.results = pd.read_parquet(self.run_dir / "results.parquet")
+        self.rf = as_run_folder(run_dir)
+        self.run_dir = self.rf.path
+        self.results = self.rf.results()
         self.ok = self.results[self.results["status"] == "ok"].copy()
-        summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8")) if (self.run_dir / "summary.json").is_file() else {}
         self._model_arg = model
         self._net = None
-        self._summary = summary
         codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
 
         def opts(col):
@@ -255,7 +408,7 @@ class LowConfidenceBrowser(_View):
             return ["(any)"] + vals
 
         self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="confidence <", continuous_update=False,
-                                     style={"description_width": "initial"})
+                                       style={"description_width": "initial"})
         self.finding = W.Dropdown(options=["(any)"] + codes, description="finding")
         self.true_label = W.Dropdown(options=opts("emotion"), description="true")
         self.pred_label = W.Dropdown(options=opts("pred"), description="predicted")
@@ -266,27 +419,23 @@ class LowConfidenceBrowser(_View):
         self.detail = W.HTML()
         self.figure = W.Box()
         self.audio = W.Box()
+        self.shown: dict[str, Any] = {}
         for c in (self.threshold, self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
             c.observe(lambda _: self.refresh(), names="value")
-        self.table.observe(lambda ch: self.show(ch["new"]), names="value")
+        self._refreshing = False  # a new option list is not a user's choice: it opens nothing
+        self.table.observe(lambda ch: None if self._refreshing else self.show(ch["new"]), names="value")
         self.widget = W.VBox([
-            W.HTML(_banner(bool(summary.get("random_weights"))) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
+            W.HTML(_banner(self.rf.random_weights) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
             W.HBox([self.threshold, self.finding]), W.HBox([self.true_label, self.pred_label]), W.HBox([self.variant, self.speaker]),
-            self.count, self.table, self.audio, self.figure, self.detail,
+            self.count, self.table, self._make_status(), self.audio, self.figure, self.detail,
         ])
-        self._emb = None
+        self._emb: RunEmbeddings | None = None
         self.refresh()
 
     @property
-    def net(self):
+    def net(self) -> Emotion2vecModel:
         if self._net is None:
-            from .model import Emotion2vecModel, load_model
-
-            m = self._model_arg
-            if not isinstance(m, Emotion2vecModel):
-                info = self._summary.get("model", {})
-                m = load_model(m or ("tiny" if info.get("random_weights") and info.get("kind") == "random" else info.get("path") or info.get("id")))
-            self._net = m
+            self._net = _run_model(self.rf, self._model_arg)
         return self._net
 
     def filtered(self):
@@ -301,12 +450,18 @@ class LowConfidenceBrowser(_View):
     def refresh(self):
         df = self.filtered()
         self.count.value = f"<b>{len(df)}</b> of {len(self.ok)} items"
-        self.table.options = [
-            (f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
-            for r in df.itertuples()]
+        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
+                   for r in df.itertuples()]
+        keep = self.table.value
+        self._refreshing = True
+        try:  # ipywidgets selects the first option of a new list: keep the open item if it is still listed, else none
+            self.table.options = options
+            self.table.value = keep if keep in [k for _, k in options] else None
+        finally:
+            self._refreshing = False
 
     def select(self, item_id: str, variant: str | None = None):
-        """Open an item (used by the confusion explorer)."""
+        """Open an item (used by the confusion explorer and the embedding map)."""
         rows = self.ok[(self.ok["id"] == item_id) & ((self.ok["variant"] == variant) if variant else True)]
         if not len(rows):
             raise KeyError(f"{item_id} is not among the run's successful items")
@@ -315,68 +470,122 @@ class LowConfidenceBrowser(_View):
             self.threshold.value = 1.0
             for c in (self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
                 c.value = "(any)"
-        self.table.value = key
+        if self.table.value == key:
+            self.show(key)
+        else:
+            self.table.value = key
 
     def neighbours(self, item_id: str, variant: str, k: int = 5):
-        from .embeddings import load_run_embeddings, neighbours
-
         if self._emb is None or self._emb.variant != variant:
-            self._emb = load_run_embeddings(self.run_dir, variant=variant)
+            self._emb = _run_embeddings(self.rf, variant)
         return neighbours(self._emb, item_id, k)
 
     def show(self, key):
         if not key:
             return
-        from .audio import load
-
-        W = _w()
-        from .runs import item_path
-
         item_id, variant = key
-        row = self.ok[(self.ok["id"] == item_id) & (self.ok["variant"] == variant)].iloc[0]
-        self.current = row
-        audio = load(item_path(self.run_dir, row["path"]))
-        if row.get("start") is not None and not (isinstance(row.get("start"), float) and np.isnan(row["start"])):
-            s0 = int(float(row["start"]) * audio.sr)
-            dur = row.get("duration")
-            s1 = s0 + int(float(dur) * audio.sr) if dur is not None and not np.isnan(dur) else None
-            audio.samples = audio.samples[s0:s1]
+        with self.busy(f"opening {item_id} [{variant}]"):
+            self._show(item_id, variant)
+
+    def _show(self, item_id: str, variant: str):
+        row = self.rf.row(item_id, variant)
+        audio = self.rf.scored_audio(row)
+        scores = row_scores(row)
         pred = self.net.predict([audio], granularity="frame")[0]
+        gap = float(np.max(np.abs(np.asarray(pred.scores, dtype=np.float64) - scores)))
+        self.current = row
+        self.shown = {"row": row, "audio": audio, "scores": scores, "frame_scores": pred.frame_scores,
+                      "repredicted": np.asarray(pred.scores), "gap": gap}
         self.audio.children = [player(audio.samples, audio.sr)]
-        plt = _plt()
-        fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12, 2.6), gridspec_kw={"width_ratios": [2, 2, 1.3]})
-        a1.plot(np.arange(len(audio.samples)) / audio.sr, audio.samples, lw=0.5)
-        a1.set_title("waveform (intake)", fontsize=9)
-        if pred.frame_scores is not None and len(pred.frame_scores):
-            a2.imshow(pred.frame_scores.T, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
-                      extent=(0, pred.n_frames / 50, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
-            a2.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=7)
-        a2.set_title("frame-level scores (50 /s)", fontsize=9)
-        scores = [float(row[f"score_{k}"]) for k in LABEL_KEYS]
-        a3.barh(range(len(LABEL_KEYS)), scores, color=["#c00" if k == row["emotion"] else "#4477aa" for k in LABEL_KEYS])
-        a3.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=7)
-        a3.set_title("scores (red: true label)", fontsize=9)
-        fig.tight_layout()
+        seg = _segment_text(row)
+        fig = plot_item(audio, scores, frame_scores=pred.frame_scores, true=row.get("emotion") or None, pred=row.get("pred"),
+                        title=f"{item_id} [{variant}], {seg}: the audio the model scored")
         self.figure.children = [png_widget(fig)]
         findings = json.loads(row["findings"]) if row.get("findings") else []
         nn = self.neighbours(item_id, variant)
-        nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(getattr(r, 'emotion', '') or '—')}, pred {_esc(r.pred)}</li>" for r in nn.itertuples())
+        nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(getattr(r, 'emotion', '') or '—')}, pred {_esc(r.pred)}</li>"
+                          for r in nn.itertuples())
+        chain = self.rf.variant(variant).chain()
+        chain_text = " → ".join(s["name"] + "".join(f" {k}={v}" for k, v in s.items() if k != "name") for s in chain) or "no steps"
+        check = (f"frame heatmap re-predicted from this audio: its scores match the row's (max |Δ| {gap:.1e})" if gap <= REPREDICTION_TOLERANCE
+                 else f"<b style='color:#c00'>the re-prediction differs from the stored scores by {gap:.4f}</b>: the model loaded here "
+                      f"is not the one that scored the run, or the audio changed; the bars show the stored scores")
+        score_cells = "".join(f"<td>{_esc(k)} {s:.4f}</td>" for k, s in zip(LABEL_KEYS, scores))
         self.detail.value = (
-            f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(row['emotion'] or '—')}</b>, predicted <b>{_esc(row['pred'])}</b> "
-            f"({row['confidence']:.3f}, margin {row['margin']:.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
+            f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(row.get('emotion') or '—')}</b>, predicted <b>{_esc(row['pred'])}</b> "
+            f"({float(row['confidence']):.3f}, margin {float(row['margin']):.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
+            f"<b>audio as scored</b>: variant {_esc(variant)} ({_esc(chain_text)}), {_esc(seg)}, {audio.sr} Hz, {audio.duration:.3f} s<br>"
+            f"<b>stored scores</b><table><tr>{score_cells}</tr></table><small>{check}</small><br>"
             f"<b>findings</b>{_findings_html(findings)}<b>nearest neighbours</b><ul>{nn_html}</ul>")
+
+
+# ---------------------------------------------------------------------------
+class EmbeddingMap(_View):
+    """A run's utterance embeddings projected to 2-D (one variant); click a point to open the item.
+
+    The map is a plotly ``FigureWidget``: one scatter trace per colour group,
+    each with an ``on_click`` callback that opens the clicked item in ``browser``
+    (a :class:`LowConfidenceBrowser` of the same run, made on first use).
+    """
+
+    def __init__(self, run_dir: str | Path | RunFolder, *, variant: str | None = None, color_by: str = "emotion",
+                 method: str = "pca", browser: LowConfidenceBrowser | None = None, model: Any = None):
+        import plotly.graph_objects as go
+
+        W = _w()
+        self.rf = as_run_folder(run_dir)
+        res = self.rf.results()
+        self.variant = variant or str(res["variant"].iloc[0])
+        self.emb = _run_embeddings(self.rf, self.variant)
+        self.xy = project(self.emb.matrix, method) if len(self.emb) >= 3 else np.zeros((len(self.emb), 2))
+        rows = self.emb.rows
+        if color_by == "correct":
+            values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
+        else:
+            values = rows[color_by].fillna("").astype(str).replace("", "—")
+        self.browser = browser
+        self._model = model
+        self.groups: list[np.ndarray] = []
+        self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=10, r=10, t=70, b=10), clickmode="event",
+                                                title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
+                                                           "<br><sub>click a point to open the item</sub>", font=dict(size=14), y=0.96),
+                                                xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False)))
+        for v in sorted(values.unique()):
+            idx = np.flatnonzero((values == v).to_numpy())
+            self.groups.append(idx)
+            self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=f"{v} ({len(idx)})",
+                                  text=[f"{rows['id'].iloc[i]}: true {rows['emotion'].iloc[i] or '—'}, pred {rows['pred'].iloc[i]}" for i in idx],
+                                  hoverinfo="text", marker=dict(size=9))
+        for t, idx in zip(self.plot.data, self.groups):
+            t.on_click(lambda trace, points, state, idx=idx: self.on_click(idx, points))
+        self.browser_box = W.Box()
+        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights)), self.plot, self._make_status(), self.browser_box])
+
+    def on_click(self, group: np.ndarray, points):
+        if not points.point_inds:
+            return
+        i = int(group[points.point_inds[0]])
+        self.open(str(self.emb.rows["id"].iloc[i]))
+
+    def open(self, item_id: str):
+        with self.busy(f"opening {item_id}"):
+            if self.browser is None:
+                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
+                self.browser_box.children = [self.browser.widget]
+            self.browser.select(item_id, self.variant)
+        self.opened = (item_id, self.variant)
 
 
 # ---------------------------------------------------------------------------
 class ConfusionExplorer(_View):
     """The confusion matrix as buttons; a click lists the cell's items; 'open' shows one in the browser."""
 
-    def __init__(self, run_dir: str | Path, variant: str | None = None, browser: LowConfidenceBrowser | None = None, model: Any = None):
-        import pandas as pd
-
+    def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, browser: LowConfidenceBrowser | None = None,
+                 model: Any = None):
         W = _w()
-        self.run_dir = Path(run_dir)
-        res = pd.read_parquet(self.run_dir / "results.parquet")
+        self.rf = as_run_folder(run_dir)
+        self.run_dir = self.rf.path
+        res = self.rf.results()
         variant = variant or res["variant"].iloc[0]
         ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
         self.rows_df = ok
@@ -401,7 +610,8 @@ class ConfusionExplorer(_View):
         self.open_button = W.Button(description="open in browser")
         self.open_button.on_click(lambda _: self.open_item())
         self.browser_box = W.Box()
-        self.widget = W.VBox([W.HTML(f"<h4>confusion ({_esc(variant)}): click a cell</h4>"), *grid, self.caption, self.items, self.open_button, self.browser_box])
+        self.widget = W.VBox([W.HTML(f"<h4>confusion ({_esc(variant)}): click a cell</h4>"), *grid, self.caption, self.items, self.open_button,
+                              self._make_status(), self.browser_box])
 
     def open_cell(self, true: str, pred: str):
         df = self.rows_df[(self.rows_df["emotion"] == true) & (self.rows_df["pred"] == pred)].sort_values("confidence")
@@ -413,22 +623,22 @@ class ConfusionExplorer(_View):
     def open_item(self):
         if not self.items.value:
             return
-        if self.browser is None:
-            self.browser = LowConfidenceBrowser(self.run_dir, model=self._model)
-            self.browser_box.children = [self.browser.widget]
-        self.browser.select(self.items.value, self.variant)
+        with self.busy(f"opening {self.items.value} [{self.variant}]"):
+            if self.browser is None:
+                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
+                self.browser_box.children = [self.browser.widget]
+            self.browser.select(self.items.value, self.variant)
 
 
 # ---------------------------------------------------------------------------
 class VariantDiff(_View):
-    """Items whose prediction changed between two variants, both versions playable."""
+    """Items whose prediction changed between two variants: each side plays the audio it was scored on, with its stored scores."""
 
-    def __init__(self, run_dir: str | Path, a: str | None = None, b: str | None = None):
-        import pandas as pd
-
+    def __init__(self, run_dir: str | Path | RunFolder, a: str | None = None, b: str | None = None):
         W = _w()
-        self.run_dir = Path(run_dir)
-        self.results = pd.read_parquet(self.run_dir / "results.parquet")
+        self.rf = as_run_folder(run_dir)
+        self.run_dir = self.rf.path
+        self.results = self.rf.results()
         variants = list(dict.fromkeys(self.results["variant"]))
         self.a = W.Dropdown(options=variants, value=a or variants[0], description="baseline")
         self.b = W.Dropdown(options=variants, value=b or variants[-1], description="variant")
@@ -436,15 +646,14 @@ class VariantDiff(_View):
         self.flips = W.Select(options=[], rows=8, layout=W.Layout(width="100%"))
         self.detail = W.HTML()
         self.players = W.HBox()
+        self.shown: dict[str, dict] = {}
         for c in (self.a, self.b):
             c.observe(lambda _: self.refresh(), names="value")
         self.flips.observe(lambda ch: self.show(ch["new"]), names="value")
-        self.widget = W.VBox([W.HBox([self.a, self.b]), self.summary, self.flips, self.detail, self.players])
+        self.widget = W.VBox([W.HBox([self.a, self.b]), self.summary, self.flips, self._make_status(), self.detail, self.players])
         self.refresh()
 
     def refresh(self):
-        from .compare import compare_results
-
         self.flips.value = None
         if self.a.value == self.b.value:
             self.table = None
@@ -461,35 +670,37 @@ class VariantDiff(_View):
     def show(self, item_id):
         if not item_id:
             return
-        from .audio import AudioConfig, decode, to_mono
-        from .runs import Variant, load_variants, prepare_variant
+        with self.busy(f"opening {item_id}"):
+            self._show(item_id)
 
+    def _show(self, item_id: str):
         W = _w()
         r = self.table[self.table["id"] == item_id].iloc[0]
         self.detail.value = (f"<b>{_esc(item_id)}</b> true {_esc(r['emotion'] or '—')}<br>{_esc(self.a.value)}: <b>{_esc(r['pred_baseline'])}</b> "
                              f"{r['confidence_baseline']:.3f} [{_esc(r['findings_baseline'])}]<br>{_esc(self.b.value)}: <b>{_esc(r['pred_variant'])}</b> "
                              f"{r['confidence_variant']:.3f} [{_esc(r['findings_variant'])}]")
-        cfg_path = self.run_dir / "config.yaml"
-        chains = {}
-        if cfg_path.is_file():
-            import yaml
-
-            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
-            for v in cfg.get("variants", []):
-                chains[v["name"]] = Variant(v["name"], tuple(v.get("steps", [])))
-        from .runs import item_path
-
-        decoded = to_mono(decode(item_path(self.run_dir, r["path"])))
-        out = []
+        out, shown = [], {}
         for name in (self.a.value, self.b.value):
-            audio = prepare_variant(decoded, chains.get(name, Variant(name)), AudioConfig())
-            out.append(W.VBox([W.Label(name), player(audio.samples, audio.sr)]))
+            row = self.rf.row(item_id, name)
+            audio = self.rf.scored_audio(row)
+            scores = row_scores(row)
+            shown[name] = {"row": row, "audio": audio, "scores": scores}
+            top = ", ".join(f"{k} {s:.3f}" for k, s in sorted(zip(LABEL_KEYS, scores), key=lambda ks: -ks[1])[:3])
+            out.append(W.VBox([W.HTML(f"<b>{_esc(name)}</b>: {_esc(row['pred'])} {float(row['confidence']):.3f}<br><small>{_esc(top)}; "
+                                      f"{_esc(_segment_text(row))}, {audio.duration:.2f} s as scored</small>"),
+                               player(audio.samples, audio.sr)]))
+        self.shown = shown
         self.players.children = out
 
 
 # ---------------------------------------------------------------------------
 class LongAudioTimeline(_View):
-    """A segmented long file (``workbench segment`` folder): heatmap, timeline, playable spans."""
+    """A segmented long file (``workbench segment`` folder): heatmap and timeline you can click, playable spans.
+
+    The figure is a plotly ``FigureWidget``: clicking a span of the timeline, or a
+    cell of the heatmap (the span covering that time), plays that span and shows
+    it in the detail line; the list below does the same without a mouse.
+    """
 
     def __init__(self, segment_dir: str | Path):
         import pandas as pd
@@ -502,20 +713,62 @@ class LongAudioTimeline(_View):
         self.source = Path(self.summary_data["source"]["path"])
         heat = np.load(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
+        self.times = heat["times"] if "times" in heat.files else np.arange(len(self.heatmap)) * float(self.summary_data.get("grid_s", 0.1))
         s = self.summary_data
         head = (_banner(bool(s.get("random_weights"))) +
-                f"<h4>{_esc(self.source.name)}</h4>{s['duration_s']:.1f} s, {s['n_segments']} segments, dominant <b>{_esc(s['dominant_emotion'] or '—')}</b>")
-        self.figure = W.Box()
+                f"<h4>{_esc(self.source.name)}</h4>{s['duration_s']:.1f} s, {s['n_segments']} segments, dominant <b>{_esc(s['dominant_emotion'] or '—')}</b>"
+                " — click a span of the timeline (or a point of the heatmap) to play it")
+        self.plot = self._figure()
         self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {r.label:<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
-                                       for i, r in enumerate(self.timeline.itertuples())], rows=10, layout=W.Layout(width="100%"))
+                                       for i, r in enumerate(self.timeline.itertuples())], rows=min(10, max(len(self.timeline), 2)),
+                               layout=W.Layout(width="100%"))
         self.play_button = W.Button(description="play span")
         self.play_button.on_click(lambda _: self.play(self.spans.value))
         self.player = W.Box()
         self.now = W.HTML()
-        self.widget = W.VBox([W.HTML(head), self.figure, self.spans, self.play_button, self.now, self.player])
-        fig_path = self.dir / "heatmap.png"
-        if fig_path.is_file():
-            self.figure.children = [W.Image(value=fig_path.read_bytes(), format="png")]
+        self.figure = W.Box([self.plot])
+        self.widget = W.VBox([W.HTML(head), self.figure, self._make_status(), self.now, self.player, self.spans, self.play_button])
+
+    def _figure(self):
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.04)
+        grid = float(self.times[1] - self.times[0]) if len(self.times) > 1 else 0.1
+        fig.add_trace(go.Heatmap(z=np.ma.filled(np.ma.masked_invalid(self.heatmap.T), np.nan), x=self.times + grid / 2, y=list(LABEL_KEYS),
+                                 colorscale="Magma", zmin=0, zmax=1, colorbar=dict(title="score", len=0.7, y=0.62),
+                                 hovertemplate="%{x:.2f} s, %{y}: %{z:.3f}<extra></extra>"), row=1, col=1)
+        palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        tl = self.timeline
+        colors = [palette[LABEL_KEYS.index(lab) % 10] if lab in LABEL_KEYS else "#000" for lab in tl["label"]]
+        fig.add_trace(go.Bar(x=(tl["end"] - tl["start"]).to_numpy(), base=tl["start"].to_numpy(), y=["spans"] * len(tl), orientation="h",
+                             marker=dict(color=colors, line=dict(color="white", width=1)), text=list(tl["label"]), textposition="inside",
+                             insidetextanchor="middle", showlegend=False,
+                             hovertemplate="%{base:.2f}–%{x:.2f} s<extra></extra>",
+                             customdata=np.arange(len(tl))), row=2, col=1)
+        fig.update_layout(height=400, margin=dict(l=10, r=10, t=60, b=40), clickmode="event", bargap=0,
+                          title=dict(text=("RANDOM WEIGHTS — " if self.summary_data.get("random_weights") else "") + "frame scores and merged timeline",
+                                     font=dict(size=14), y=0.97))
+        fig.update_xaxes(title_text="time (s)", row=2, col=1)
+        widget = go.FigureWidget(fig)
+        self.heat_trace, self.span_trace = widget.data
+        self.heat_trace.on_click(lambda trace, points, state: self.on_heatmap_click(points))
+        self.span_trace.on_click(lambda trace, points, state: self.on_span_click(points))
+        return widget
+
+    def on_span_click(self, points):
+        if points.point_inds:
+            self.play(int(points.point_inds[0]))
+
+    def on_heatmap_click(self, points):
+        if not points.xs:
+            return
+        t = float(points.xs[0])
+        hits = np.flatnonzero((self.timeline["start"].to_numpy() <= t) & (t <= self.timeline["end"].to_numpy()))
+        if len(hits):
+            self.play(int(hits[0]))
+        else:
+            self.now.value = f"{t:.2f} s is in no span (no speech found there)"
 
     def span_audio(self, i: int) -> tuple[np.ndarray, int]:
         import soundfile as sf
@@ -527,16 +780,22 @@ class LongAudioTimeline(_View):
                 y = f.read(int((r["end"] - r["start"]) * f.samplerate), dtype="float32", always_2d=True).mean(axis=1)
                 return y, f.samplerate
         except Exception:  # formats libsndfile cannot seek: decode the whole file (short files only)
-            from .audio import AudioConfig, load
-
             a = load(self.source, config=AudioConfig(max_duration_s=24 * 3600))
             return a.samples[int(r["start"] * a.sr): int(r["end"] * a.sr)], a.sr
 
     def play(self, i):
         if i is None:
             return
-        y, sr = self.span_audio(i)
-        r = self.timeline.iloc[int(i)]
-        self.now.value = f"span {int(i)}: {r['start']:.2f}–{r['end']:.2f} s, <b>{_esc(r['label'])}</b>"
-        self.player.children = [player(y, sr)]
-        self.current = (y, sr)
+        with self.busy(f"reading span {int(i)}"):
+            y, sr = self.span_audio(i)
+            r = self.timeline.iloc[int(i)]
+            self.now.value = f"span {int(i)}: {r['start']:.2f}–{r['end']:.2f} s, <b>{_esc(r['label'])}</b> (conf {r['confidence']:.3f}) — playing"
+            self.player.children = [_w().Audio(value=wav_bytes(y, sr), format="wav", autoplay=True, loop=False)]
+            self.current = (y, sr)
+            self.current_span = int(i)
+            if self.spans.value != int(i):
+                self.spans.value = int(i)
+
+
+__all__ = ["ConfusionExplorer", "EmbeddingMap", "LongAudioTimeline", "LowConfidenceBrowser", "SampleRateExplorer", "TrimmingInspector",
+           "VariantDiff", "plot_item", "player", "player_samples", "wav_bytes"]

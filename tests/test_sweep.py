@@ -1,0 +1,76 @@
+"""Sweeps measure every grid point against the unmodified audio, and say so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.labels import LABEL_KEYS
+from workbench.sweep import REFERENCE, grid, plot_sweep, summarise_sweep, sweep
+
+
+def test_every_grid_starts_with_the_unmodified_audio():
+    for kind, name in REFERENCE.items():
+        (first, _), *rest = grid(kind)
+        assert first.name == name and first.steps == ()  # no processing at all
+        assert all(v.steps for v, _ in rest)
+
+
+@pytest.fixture(scope="module")
+def sr_sweep(tmp_path_factory, tiny_model):
+    d = tmp_path_factory.mktemp("sweep")
+    for i, sr in enumerate((44100, 22050)):
+        sf.write(d / f"clip{i}.wav", speech_like(sr, 1.5, seed=3 + i), sr, subtype="PCM_16")
+    pd.DataFrame({"id": ["a", "b"], "path": ["clip0.wav", "clip1.wav"]}).to_csv(d / "manifest.csv", index=False)
+    df = sweep(d / "manifest.csv", kind="sample-rate", out_dir=d / "sw", model=tiny_model, cache_dir=d / "cache")
+    return d, df
+
+
+def test_sample_rate_sweep_reference_is_the_original_audio(sr_sweep):
+    d, df = sr_sweep
+    assert list(dict.fromkeys(df["variant"])) == ["raw", "sr_8000", "sr_11025", "sr_16000", "sr_22050", "sr_44100", "sr_48000"]
+    raw = df[df["variant"] == "raw"].set_index("id")
+    assert raw["reference"].all() and not df[df["variant"] != "raw"]["reference"].any()
+    assert dict(raw["sample_rate"]) == {"a": 44100, "b": 22050}  # the original file's own rate
+    summary = pd.read_csv(d / "sw" / "sweep_summary.csv")
+    assert summary["variant"].iloc[0] == "raw" and bool(summary["reference"].iloc[0]) and summary["same_label_as_reference"].iloc[0] == 1.0
+    # agreement is measured against the raw rows, not against the first resampled point
+    for name in ("sr_8000", "sr_16000", "sr_48000"):
+        point = df[df["variant"] == name].set_index("id")["pred"]
+        want = float((point.reindex(raw.index) == raw["pred"]).mean())
+        assert summary.set_index("variant").loc[name, "same_label_as_reference"] == pytest.approx(want)
+    # the raw variant's scores are those of the file as it is: resampling 22.05 → 22.05 kHz changes nothing, 8 kHz does
+    scores = [f"score_{k}" for k in LABEL_KEYS]
+    same = df[(df["variant"] == "sr_22050") & (df["id"] == "b")][scores].to_numpy(float)
+    assert np.allclose(same, raw.loc[["b"], scores].to_numpy(float), atol=1e-6)
+    low = df[(df["variant"] == "sr_8000") & (df["id"] == "b")][scores].to_numpy(float)
+    assert not np.allclose(low, raw.loc[["b"], scores].to_numpy(float), atol=1e-6)
+
+
+def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep):
+    import matplotlib.pyplot as plt
+
+    _, df = sr_sweep
+    fig, axes = plt.subplots(2, 1)
+    assert plot_sweep(df, "sample-rate", axes=axes) is fig
+    ax1, ax2 = axes
+    legend = [t.get_text() for t in ax2.get_legend().get_texts()]
+    assert "same label as the original audio" in legend and not any("sr_8000" in t for t in legend)
+    assert any("original audio (22.05, 44.1 kHz source)" in t and "reference" in t for t in legend)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
+    assert "kHz" in ax2.get_xlabel() and "reference: the original audio (raw)" in ax1.get_title()
+    # the reference is a level, not a grid point: 6 points per curve
+    assert all(len(line.get_xdata()) == 6 for line in ax2.get_lines() if line.get_linestyle() != ":")
+    plt.close(fig)
+
+
+def test_summary_refuses_a_sweep_without_its_reference(sr_sweep):
+    from workbench.errors import ConfigError
+
+    _, df = sr_sweep
+    with pytest.raises(ConfigError, match="no reference variant 'raw'"):
+        summarise_sweep(df[df["variant"] != "raw"], "sample-rate")
