@@ -22,6 +22,7 @@ import numpy as np
 from .engine import score_sources
 from .errors import ConfigError, WorkbenchError
 from .model import as_model
+from .runfolder import RunFolder, as_run_folder
 from .serialize import save_figure
 
 
@@ -45,29 +46,19 @@ class RunEmbeddings:
         return int(hits[0])
 
 
-def load_run_embeddings(run_dir: str | Path, *, variant: str | None = None, mmap: bool = True) -> RunEmbeddings:
-    """The embedded rows of one variant of a run (default: the first variant)."""
-    import pandas as pd
-
-    run_dir = Path(run_dir)
-    res_path, emb_path = run_dir / "results.parquet", run_dir / "embeddings.npy"
-    for p in (res_path, emb_path):
-        if not p.is_file():
-            raise ConfigError(f"no {p.name} in the run folder.", source=str(run_dir), fix="finish the run first (`workbench run` with the same --out).")
-    results = pd.read_parquet(res_path)
-    emb = np.load(emb_path, mmap_mode="r" if mmap else None)
-    if emb.shape[0] != len(results):
-        raise ConfigError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {len(results)}.", source=str(run_dir),
-                          fix="the run folder is inconsistent: re-run `workbench run` on it to rebuild both.")
-    variants = list(dict.fromkeys(results["variant"]))
+def load_run_embeddings(run_dir: "str | Path | RunFolder", *, variant: str | None = None) -> RunEmbeddings:
+    """The embedded rows of one variant of a run (default: the first variant), read through :class:`RunFolder`."""
+    rf = as_run_folder(run_dir)
+    results, emb = rf.results(), rf.embeddings()
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
     variant = variant or variants[0]
-    if variant not in variants:
-        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(run_dir), fix="pass one of them.")
-    mask = (results["variant"] == variant).to_numpy() & (results["status"] == "ok").to_numpy()
+    if str(variant) not in variants:
+        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
+    mask = (results["variant"].astype(str) == str(variant)).to_numpy() & (results["status"] == "ok").to_numpy()
     idx = np.flatnonzero(mask)
     matrix = np.asarray(emb[idx], dtype=np.float32)
     good = np.isfinite(matrix).all(axis=1)
-    return RunEmbeddings(results.iloc[idx[good]].reset_index(drop=True), matrix[good], variant, run_dir)
+    return RunEmbeddings(results.iloc[idx[good]].reset_index(drop=True), matrix[good], str(variant), rf.path)
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

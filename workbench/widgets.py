@@ -43,10 +43,10 @@ import numpy as np
 from .audio import Audio, AudioConfig, decode, load, resample, to_mono
 from .compare import compare_results
 from .diagnostics import audio_facts, findings_from, frame_energies_db
-from .embeddings import RunEmbeddings, neighbours, project
+from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from .errors import WorkbenchError
 from .labels import LABEL_KEYS
-from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, load_model
+from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model, load_model
 from .preprocess import apply_chain
 from .runfolder import RunFolder, as_run_folder
 from .variants import Variant, scored_audio
@@ -182,25 +182,19 @@ class _View:
 
 
 def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
-    """The model that scored the run (or the one given), for re-predictions."""
-    if isinstance(model, Emotion2vecModel):
-        return model
+    """The model that scored the run (or the one given), for re-predictions: the checkpoint folder the run
+    recorded first (a random checkpoint of another seed is another model), then its hub id."""
     if model:
-        return load_model(model)
+        return as_model(model)
     info = rf.model_ref
-    if info.get("random_weights") and info.get("kind") == "random":
-        return load_model("tiny")
-    return load_model(info.get("path") or info.get("id") or info.get("model"))
+    path = info.get("path")
+    if path and Path(path).is_dir():
+        return load_model(path, device=info.get("device") or "auto", dtype=info.get("dtype") or "float32")
+    return load_model(info.get("id") or info.get("model"), hub=info.get("hub") or "ms", revision=info.get("revision"))
 
 
 def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:
-    res = rf.results()
-    emb = rf.embeddings()
-    mask = (res["variant"].astype(str) == str(variant)).to_numpy() & (res["status"] == "ok").to_numpy()
-    idx = np.flatnonzero(mask)
-    matrix = np.asarray(emb[idx], dtype=np.float32)
-    good = np.isfinite(matrix).all(axis=1)
-    return RunEmbeddings(res.iloc[idx[good]].reset_index(drop=True), matrix[good], str(variant), rf.path)
+    return load_run_embeddings(rf, variant=variant)
 
 
 # ---------------------------------------------------------------------------
@@ -334,7 +328,7 @@ class SampleRateExplorer(_View):
     def __init__(self, path: str | Path, model: Any = None):
         W = _w()
         self.path = Path(path)
-        self.net = model if isinstance(model, Emotion2vecModel) else load_model(model)
+        self.net = as_model(model)
         self.decoded = to_mono(decode(self.path))
         self.rate = W.Dropdown(options=list(self.RATES), value=8000, description="source rate")
         self.resampler = W.Dropdown(options=["soxr", "scipy", "librosa"], value="soxr", description="resampler")
