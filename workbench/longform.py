@@ -358,7 +358,7 @@ def segment_file(
         if not pending:
             return
         t0 = time.perf_counter()
-        work = [WorkItem(Item(id=f"segment_{len(rows) + k}"), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
+        work = [WorkItem(Item(id=f"segment_{len(rows) + k}", path=""), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
         scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
         timings["inference"] += time.perf_counter() - t0
         for (s, e, ss, se, _), sc in zip(pending, scored):
