@@ -66,7 +66,7 @@ def lab(tmp_path, tiny_model):
     from workbench.runs import run
 
     run_dir = tmp_path / "run"
-    run(REPO / "datasets" / "demo" / "manifest.csv", out_dir=run_dir, model=tiny_model, cache_dir=tmp_path / "cache")
+    run(REPO / "workbench" / "demo_data" / "manifest.csv", out_dir=run_dir, model=tiny_model, cache_dir=tmp_path / "cache")
     work = tmp_path / "lab"
     work.mkdir()
     # parameters injected as papermill would, nothing executed: the browser runs the cells

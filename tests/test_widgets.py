@@ -47,7 +47,7 @@ def test_trimming_inspector_shows_what_trim_removed(tmp_path):
 
 
 def test_sample_rate_explorer_reports_the_scores_and_label_change(tiny_model):
-    w = SampleRateExplorer(REPO / "datasets" / "demo" / "happy_en_44k.wav", model=tiny_model)
+    w = SampleRateExplorer(REPO / "workbench" / "demo_data" / "happy_en_44k.wav", model=tiny_model)
     assert "RANDOM WEIGHTS" in w.widget.children[0].value
     pa, pb = w.predictions
     assert "8000 Hz / soxr" in w.result.value and f"{pb.confidence:.3f}" in w.result.value

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from . import __version__
 from .errors import WorkbenchError
+from .logs import route_logs
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
     rp.add_argument("--out", default="reports")
 
-    d = sub.add_parser("demo", help="run inference on the demo set in datasets/demo/")
+    d = sub.add_parser("demo", help="infer on the demo clips, then an experiment report on the demo set")
     d.add_argument("--out", default="outputs")
     d.add_argument("--model", default=None, help="defaults to $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny")
     d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
@@ -178,10 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # third-party log lines, warnings and bars go to the log file; the workbench's own lines to stderr
+    route_logs(verbose=args.verbose)
     try:
         if args.command == "infer":
             return cmd_infer(args)
