@@ -10,7 +10,7 @@ The demo set has two parts:
   first time it is asked for (no binaries in git, no tools needed): four
   speakers (two female, two male voices) saying two sentences in each of
   four emotions (angry, happy, neutral, sad) with the prosody of that emotion,
-  with transcripts, and a 40-second dialogue of the four speakers whose turns
+  with transcripts, and a 50-second dialogue of the four speakers whose turns
   are manifest segments (``start``/``duration``) of the one long file.
 
 :func:`demo_set` writes both into one folder with one ``manifest.csv``.  The
@@ -217,7 +217,7 @@ def demo_manifest() -> Path:
 
 
 def long_demo_file() -> Path:
-    """The demo set's 40-second dialogue of four speakers (16 kHz WAV)."""
+    """The demo set's 50-second dialogue of four speakers (16 kHz WAV)."""
     return demo_set() / LONG_FILE
 
 
