@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,10 @@ from conftest import REPO
 
 
 def test_distribution_has_its_own_name_and_ships_templates_and_demo_data():
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert meta["project"]["name"] == "emotion-workbench"  # "workbench" on PyPI is another project
     assert meta["project"]["scripts"] == {"workbench": "workbench.cli:main"}

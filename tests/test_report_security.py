@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 from html.parser import HTMLParser
-from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 import soundfile as sf
 

@@ -215,7 +215,7 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
     parts = ["<h2>Findings</h2>", table_html(["finding", "rows", "share"], rows or [("—", 0, "")])]
     failed = res[res["status"] == "failed"]
     if len(failed):
-        parts.append(f"<p><b>{len(failed)} failed rows</b>:</p><ul>")
+        parts.append(f"<p><b>{len(failed)} failed row{'s' if len(failed) != 1 else ''}</b>:</p><ul>")
         parts += [f"<li>{code(r['id'])} [{esc(r['variant'])}]: {esc(r['error'])}</li>" for _, r in failed.iterrows()]
         parts.append("</ul>")
     show_html("\n".join(parts))
