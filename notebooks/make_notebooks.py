@@ -20,7 +20,9 @@ root = pathlib.Path.cwd()
 while not (root / "workbench").is_dir() and root != root.parent:
     root = root.parent
 sys.path.insert(0, str(root))  # the repository, when the package is not installed
-DEMO = root / "workbench" / "demo_data"  # the shipped demo clips"""
+DEMO = root / "workbench" / "demo_data"  # the shipped demo clips
+from workbench.logs import route_logs
+_ = route_logs()  # library log lines and warnings go to the log file, not into the notebook"""
 
 
 def nb(title: str, intro: str, params: str, cells: list[str]) -> nbformat.NotebookNode:

@@ -65,6 +65,9 @@ def test_notebook_runs_headless_on_the_demo_data(path, tmp_path, monkeypatch):
     out = tmp_path / path.name
     pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False, cwd=str(REPO / "notebooks"))
     nb = nbformat.read(out, as_version=4)
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream")
+    for noise in NOISE:  # no red boxes of FunASR's, matplotlib's or the transformers' lines
+        assert noise not in streams, f"{path.name}: {noise} in {streams[:500]}"
     last = [c for c in nb.cells if c.cell_type == "code"][-1]
     assert last.outputs, f"{path.name}: the last cell shows nothing"
     kinds = {k for o in last.outputs for k in o.get("data", {})}
