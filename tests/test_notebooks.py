@@ -163,3 +163,20 @@ def test_a_failing_report_is_marked_failed_with_its_traceback(tmp_path):
     (folder,) = (tmp_path / "reports" / "bad").iterdir()
     assert folder.name.endswith("_FAILED") and str(folder) in str(info.value)
     assert "boom 7" in (folder / "FAILED").read_text() and "boom 7" in (folder / "bad.html").read_text()
+
+
+def test_a_report_whose_kernel_dies_is_marked_failed_not_left_half_made(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from workbench.errors import ConfigError
+    from workbench.reporting import run_report
+
+    p = new_code_cell("report_dir = '.'")
+    p.metadata["tags"] = ["parameters"]
+    book = new_notebook(cells=[p, new_code_cell("import os\nos._exit(3)")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(book, tmp_path / "dies.ipynb")
+    with pytest.raises(ConfigError, match="did not finish"):
+        run_report(tmp_path / "dies.ipynb", out=tmp_path / "reports")
+    (folder,) = (tmp_path / "reports" / "dies").iterdir()
+    assert folder.name.endswith("_FAILED") and (folder / "FAILED").is_file() and (folder / "dies.ipynb").is_file()

@@ -363,9 +363,9 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
 
     Relative path parameters mean paths relative to the current folder.  When
-    the notebook fails, its folder is renamed ``<stamp>_FAILED`` (the executed
-    notebook and HTML show the traceback) and a :class:`ConfigError` names it;
-    when it cannot start, the half-made folder is removed.
+    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
+    executed notebook and HTML show how far it got) and a :class:`ConfigError`
+    names it; when it cannot start, the half-made folder is removed.
     """
     import nbformat
     import papermill as pm
@@ -393,9 +393,15 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
         raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
                           fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
-    except BaseException:
-        shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never ran
-        raise
+    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
+        if not nb_out.is_file():
+            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
+            raise
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
+                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
     html_path.write_text(notebook_html(nb, title=name), encoding="utf-8")
     metrics = report_dir / "metrics.json"
