@@ -17,8 +17,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/wheel-check.XXXXXX")
 keep=${WHEEL_CHECK_KEEP:-0}
 trap '[ "$keep" = 1 ] && echo "kept $work" || rm -rf "$work"' EXIT
 
-# 1) build (the venv's setuptools, no download) and look inside
-"$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . >/dev/null
+# 1) build (with the venv's setuptools when it has a recent one: no download) and look inside
+iso=()
+"$PY" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' 2>/dev/null && iso=(--no-build-isolation)
+"$PY" -m pip wheel -q --no-deps "${iso[@]}" -w "$work/dist" . >/dev/null
 wheel=$(ls "$work"/dist/emotion_workbench-*.whl)
 "$PY" - "$wheel" <<'EOF'
 import sys, zipfile

@@ -21,8 +21,8 @@ def test_distribution_has_its_own_name_and_ships_templates_and_demo_data():
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert meta["project"]["name"] == "emotion-workbench"  # "workbench" on PyPI is another project
     assert meta["project"]["scripts"] == {"workbench": "workbench.cli:main"}
-    data = meta["tool"]["setuptools"]["package-data"]["workbench"]
-    assert "templates/*.ipynb" in data and "demo_data/*.csv" in data
+    data = meta["tool"]["setuptools"]["package-data"]
+    assert "*.ipynb" in data["workbench.templates"] and "*.csv" in data["workbench.demo_data"]
     from workbench import demoset, reporting
 
     # the package finds them inside itself, not in the repository's folders
