@@ -6,10 +6,11 @@ The demo set itself (shipped clips and the generated speakers) is
 
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 
-from .demoset import (DEMO_DATA, SPEAKERS, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
+from .demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
                       long_demo_file)
 from .outputs import infer_files
 from .processing import ProcessingLog
@@ -48,8 +49,10 @@ def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = T
     print(f"outputs written under {Path(out).resolve()}")
     if report:
         folder = demo_set()
-        n = sum(1 for _ in open(folder / "manifest.csv", encoding="utf-8")) - 1
-        print(f"\nexperiment report on the demo set ({n} items, {len(SPEAKERS) + 1} speakers; {folder}) …")
+        with open(folder / "manifest.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        speakers = {r["speaker"] for r in rows if r["speaker"]}
+        print(f"\nexperiment report on the demo set ({len(rows)} items, {len(speakers)} speakers; {folder}) …")
         paths = run_report("experiment_report", {"model": chosen, "title": "Demo set: experiment report"}, out=reports_dir)
         print(f"report: {paths['html'].resolve()} ({paths['html'].stat().st_size / 1e6:.1f} MB, self-contained HTML)")
     return 0 if all(o.ok for o in outcomes) else 1
