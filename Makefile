@@ -1,10 +1,10 @@
-# `make demo` and `make test` set everything up on a fresh machine (Python 3.10+, ffmpeg).
+# `make demo` and `make test` set everything up on a fresh machine (Python 3.10+; audio decoders come as wheels).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-all install clean
+.PHONY: demo test test-slow test-all install clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# API reference from the docstrings (pdoc), one page per module, into docs/api/ (git ignores it)
+DOCS_OUT ?= docs/api
+DOC_MODULES := workbench $(patsubst workbench/%.py,workbench.%,$(filter-out workbench/__init__.py,$(sort $(wildcard workbench/*.py))))
+
+docs: $(STAMP)
+	$(PY) -m pdoc --docformat numpy -o $(DOCS_OUT) $(DOC_MODULES)
+	@echo "API reference: $(DOCS_OUT)/index.html"
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -2,6 +2,7 @@
 """Profile one batched forward of the large architecture: where does GPU time go?
 
     python benchmarks/profile_gpu.py --dtype bfloat16 --batch 64 --seconds 6
+    python benchmarks/profile_gpu.py --dtype bfloat16 --front-end float32   # FunASR's float32 round trips, to compare
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--arch", default="large")
     ap.add_argument("--attention", default="fused", choices=["fused", "funasr"])
+    ap.add_argument("--front-end", default="low", choices=["low", "float32"], help="bf16/fp16: front-end layer norms in the low dtype (default) or through float32 copies (FunASR's)")
     args = ap.parse_args()
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -32,8 +34,9 @@ def main() -> int:
     from workbench.checkpoints import ensure_random_checkpoint
     from workbench.model import BatchPolicy, load_model
 
-    model = load_model(str(ensure_random_checkpoint(args.arch)), device="cuda", dtype=args.dtype)
+    model = load_model(str(ensure_random_checkpoint(args.arch)), device="cuda", dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr))
     model.attention = args.attention
+    model.low_precision_front_end = args.front_end == "low"
     rng = np.random.default_rng(0)
     clips = [(0.1 * rng.standard_normal(int(16000 * args.seconds * rng.uniform(0.9, 1.0)))).astype(np.float32) for _ in range(args.batch)]
     policy = BatchPolicy(max_batch_size=args.batch, max_batch_seconds=1e9, max_pad_fraction=1.0)

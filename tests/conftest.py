@@ -117,3 +117,74 @@ def funasr_reference(tiny_model):
         from funasr import AutoModel
 
         return AutoModel(model=tiny_model.info.path, device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR", ncpu=1)
+
+
+# ---------------------------------------------------------------------------
+# encoding through PyAV (FFmpeg's libraries from the `av` wheel): no system ffmpeg
+# ---------------------------------------------------------------------------
+#: codec → (container format, encoder options); vorbis needs FFmpeg's "experimental" flag
+AV_CODECS = {
+    "aac": ("mp4", {}),
+    "libmp3lame": ("mp3", {}),
+    "libopus": ("ogg", {}),
+    "vorbis": ("ogg", {"strict": "-2"}),
+    "flac": ("flac", {}),
+    "pcm_mulaw": ("wav", {}),
+    "pcm_s16le": ("wav", {}),
+}
+
+
+def av_encode(y: np.ndarray, sr: int, dst: Path, codec: str, *, bit_rate: int | None = None, fmt: str | None = None,
+              options: dict | None = None) -> Path:
+    """Encode ``y`` (``(n,)`` or ``(n, channels)`` float in [-1, 1]) at ``sr`` Hz into ``dst`` with PyAV."""
+    import av
+
+    y = np.asarray(y, dtype=np.float64)
+    y = y[:, None] if y.ndim == 1 else y
+    ch = y.shape[1]
+    layout = {1: "mono", 2: "stereo"}.get(ch, f"{ch}c")
+    container_fmt, opts = AV_CODECS.get(codec, (None, {}))
+    with av.open(str(dst), "w", format=fmt or container_fmt) as out:
+        s = out.add_stream(codec, rate=sr, layout=layout)
+        if bit_rate:
+            s.bit_rate = bit_rate
+        if opts or options:
+            s.codec_context.options = {**opts, **(options or {})}
+        sfmt = s.codec_context.format
+        base = sfmt.name.rstrip("p")
+        if base == "u8":
+            data = np.clip(np.round(y * 127 + 128), 0, 255).astype(np.uint8)
+        elif base in ("s16", "s32"):
+            scale = 32767 if base == "s16" else 2**31 - 1
+            data = np.clip(np.round(y * scale), -scale - 1, scale).astype(np.int16 if base == "s16" else np.int32)
+        else:
+            data = y.astype(np.float32 if base == "flt" else np.float64)
+        n = s.codec_context.frame_size or 1024
+        for pos in range(0, len(data), n):
+            chunk = data[pos:pos + n]
+            arr = chunk.T if sfmt.is_planar else chunk.reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format=sfmt.name, layout=layout)
+            frame.sample_rate, frame.pts = sr, pos
+            for packet in s.encode(frame):
+                out.mux(packet)
+        for packet in s.encode(None):
+            out.mux(packet)
+    return dst
+
+
+def streamed_flac(y: np.ndarray, sr: int, dst: Path) -> Path:
+    """A valid FLAC whose STREAMINFO does not know its length (total_samples = 0), as `flac -` or an
+    ffmpeg pipe writes it: written by libsndfile, then the 36-bit total-samples field is zeroed."""
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="FLAC")
+    data = bytearray(buf.getvalue())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # the first metadata block is STREAMINFO
+    # STREAMINFO's body starts at byte 8; total samples = low 4 bits of body[13] and body[14:18]
+    data[8 + 13] &= 0xF0
+    data[8 + 14:8 + 18] = b"\0\0\0\0"
+    dst.write_bytes(bytes(data))
+    return dst

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ffmpeg_encode, needs_ffmpeg, sine, speech_like, stereo
+from conftest import av_encode, sine, speech_like, stereo
 from workbench.audio import AudioConfig, decode, load, resample, resample_array
 from workbench.errors import AudioError
 from workbench.processing import ProcessingLog, StepRecord, measure_length_change
@@ -38,30 +38,28 @@ def test_wav_bit_depths_decode_exactly(tmp_path, subtype, tol):
     assert audio.log.steps[0].name == "decode"
 
 
-@needs_ffmpeg
 @pytest.mark.parametrize(
-    "ext,args,sr",
+    "ext,codec,sr,bit_rate",
     [
-        ("flac", ["-c:a", "flac"], 44100),
-        ("ogg", ["-c:a", "libvorbis", "-q:a", "5"], 44100),
-        ("opus", ["-c:a", "libopus", "-b:a", "64k"], 48000),
-        ("mp3", ["-c:a", "libmp3lame", "-b:a", "128k"], 44100),  # CBR
-        ("vbr.mp3", ["-c:a", "libmp3lame", "-q:a", "4"], 44100),  # VBR
-        ("m4a", ["-c:a", "aac", "-b:a", "96k"], 44100),
+        ("flac", "flac", 44100, None),
+        ("ogg", "vorbis", 44100, None),
+        ("opus", "libopus", 48000, 64000),
+        ("mp3", "libmp3lame", 44100, 128000),  # CBR
+        ("m4a", "aac", 44100, 96000),
     ],
 )
-def test_compressed_formats_decode_in_time_and_in_tune(tmp_path, ext, args, sr):
-    ref = speech_like(44100, 1.5, seed=4)
-    src = tmp_path / "src.wav"
-    sf.write(src, ref, 44100, subtype="PCM_16")
-    if ext == "opus":
-        args = args + ["-ar", "48000"]
-    path = ffmpeg_encode(src, tmp_path / f"x.{ext}", *args)
+def test_compressed_formats_decode_in_time_and_in_tune(tmp_path, ext, codec, sr, bit_rate):
+    ref = speech_like(sr, 1.5, seed=4)
+    if codec == "vorbis":  # FFmpeg's own Vorbis encoder is stereo-only; libsndfile writes mono Vorbis
+        path = tmp_path / "x.ogg"
+        sf.write(path, ref, sr, format="OGG", subtype="VORBIS")
+    else:
+        path = av_encode(ref, sr, tmp_path / f"x.{ext}", codec, bit_rate=bit_rate)
     audio = load(path)
     assert audio.sr == 16000
     assert audio.source.sample_rate == sr
     # no onset shift: the decoders honour encoder delay (gapless info)
-    ref16 = resample_array(ref, 44100, 16000)
+    ref16 = resample_array(ref, sr, 16000)
     assert abs(_corr_lag(audio.samples, ref16)) <= 2
     # length preserved within one AAC/Opus frame
     assert abs(audio.duration - 1.5) < 0.03
@@ -70,12 +68,35 @@ def test_compressed_formats_decode_in_time_and_in_tune(tmp_path, ext, args, sr):
     assert audio.log.steps[1].params == {"method": "soxr", "quality": "VHQ"}
 
 
-@needs_ffmpeg
-def test_m4a_goes_through_ffmpeg_with_codec_recorded(tmp_path):
-    src = tmp_path / "src.wav"
-    sf.write(src, sine(22050, 1.0), 22050)
-    audio = load(ffmpeg_encode(src, tmp_path / "x.m4a", "-c:a", "aac"))
-    assert audio.source.decoder == "ffmpeg" and audio.source.codec == "aac"
+def test_the_demo_vbr_mp3_decodes_to_its_declared_length():
+    from conftest import DEMO
+
+    audio = decode(DEMO / "neutral_en_vbr.mp3")
+    assert audio.source.declared_duration is not None and abs(audio.duration - audio.source.declared_duration) < 0.03
+
+
+def test_m4a_is_decoded_in_process_by_pyav_with_codec_recorded(tmp_path):
+    """No system ffmpeg, no subprocess: the m4a goes through PyAV, and the log names codec and container."""
+    import subprocess as sp
+
+    calls = []
+    real_popen = sp.Popen
+    sp.Popen = lambda *a, **k: calls.append(a) or real_popen(*a, **k)  # a spy, not a stand-in: it still runs
+    try:
+        audio = load(av_encode(sine(22050, 1.0), 22050, tmp_path / "x.m4a", "aac"))
+    finally:
+        sp.Popen = real_popen
+    assert calls == []
+    assert audio.source.decoder.startswith("PyAV") and audio.source.codec == "aac"
+    assert "mp4" in audio.source.format and audio.source.sample_rate == 22050
+    assert "Codec: aac | Decoder: PyAV" in audio.log.render()
+
+
+def test_bytes_of_an_m4a_decode_without_a_temporary_file(tmp_path):
+    path = av_encode(speech_like(16000, 1.0), 16000, tmp_path / "b.m4a", "aac")
+    audio = load(path.read_bytes(), id="upload.m4a")
+    assert audio.source.codec == "aac" and abs(audio.duration - 1.0) < 0.03
+    assert list(tmp_path.iterdir()) == [path]
 
 
 def test_stereo_is_averaged_and_the_log_says_how(tmp_path):
@@ -282,14 +303,11 @@ def test_too_long_points_to_segmentation_before_decoding(tmp_path):
     assert "workbench segment" in str(e.value)
 
 
-@needs_ffmpeg
-def test_a_stuck_decoder_is_stopped_by_the_timeout(tmp_path):
-    src = tmp_path / "src.wav"
-    sf.write(src, sine(16000, 1.0), 16000)
-    m4a = ffmpeg_encode(src, tmp_path / "x.m4a", "-c:a", "aac")
+def test_a_slow_decode_is_stopped_by_the_timeout(tmp_path):
+    m4a = av_encode(sine(16000, 3.0), 16000, tmp_path / "x.m4a", "aac")
     t0 = time.perf_counter()
     with pytest.raises(AudioError) as e:
-        load(m4a, config=AudioConfig(decode_timeout_s=0.001))
+        load(m4a, config=AudioConfig(decode_timeout_s=0.0))
     assert time.perf_counter() - t0 < 10
     _assert_clear(e.value, "did not finish", "x.m4a")
 
@@ -310,3 +328,134 @@ def test_decode_keeps_channels_for_inspection(tmp_path):
     assert raw.samples.shape == (22050, 2) and raw.sr == 44100
     mono16 = resample(load(raw, config=AudioConfig(target_sr=44100)), 16000)
     assert mono16.sr == 16000
+
+
+# ---------------------------------------------------------------------------
+# lengths the header does not know, or lies about
+# ---------------------------------------------------------------------------
+def test_a_streamed_flac_of_unknown_length_decodes(tmp_path):
+    """total_samples = 0 (`flac -`, ffmpeg pipes): libsndfile reports 2**63 - 1 frames; it is 3 s of valid audio."""
+    from conftest import streamed_flac
+
+    y = speech_like(44100, 3.0, seed=2)
+    path = streamed_flac(y, 44100, tmp_path / "piped.flac")
+    assert sf.info(str(path)).frames > 2**62
+    raw = decode(path)
+    assert raw.source.declared_duration is None and raw.samples.shape == (3 * 44100, 1)
+    np.testing.assert_allclose(raw.samples[:, 0], y, atol=1e-4)  # 16-bit FLAC
+    assert load(path).duration == pytest.approx(3.0, abs=1e-3)
+    with pytest.raises(AudioError) as e:  # and the limit still holds, measured on the samples
+        load(path, config=AudioConfig(max_duration_s=2.0))
+    _assert_clear(e.value, "is longer than the 2 s limit for one forward pass: decoding stopped at 2.", "piped.flac")
+
+
+def test_a_wav_of_unknown_data_size_is_measured_by_its_file_size(tmp_path):
+    """A WAV whose data size is 0xFFFFFFFF (a WAV written to a pipe) holds 30 s."""
+    path = tmp_path / "pipe.wav"
+    sf.write(path, sine(16000, 30.0), 16000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    i = data.index(b"data")
+    data[i + 4:i + 8] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError) as e:
+        load(path, config=AudioConfig(max_duration_s=5.0))
+    # libsndfile measures such a file by its size, so it is refused before decoding
+    _assert_clear(e.value, "declares 30.0 s of audio, over the 5 s limit", "pipe.wav")
+    assert load(path, config=AudioConfig(max_duration_s=40.0)).duration == pytest.approx(30.0, abs=1e-3)
+
+
+def test_a_header_that_says_5_s_cannot_make_intake_decode_an_hour(tmp_path):
+    from bad_inputs import lying_m4a
+
+    path = lying_m4a(tmp_path / "lies.m4a", holds_s=600.0, claims_s=5.0)
+    raw_declared = decode(path, config=AudioConfig(max_duration_s=700.0))
+    assert raw_declared.source.declared_duration == pytest.approx(5.0, abs=0.1)
+    assert raw_declared.duration == pytest.approx(600.0, abs=0.5)  # it really holds 10 minutes
+    assert any("differs from the 5.000s the file declares" in w for w in raw_declared.log.warnings)
+    t0 = time.perf_counter()
+    with pytest.raises(AudioError) as e:
+        load(path, config=AudioConfig(max_duration_s=10.0))
+    assert time.perf_counter() - t0 < 5
+    _assert_clear(e.value, "is longer than the 10 s limit", "lies.m4a")
+    assert "the header declares 5.0 s" in str(e.value)
+    stopped = float(str(e.value).split("decoding stopped at ")[1].split(" s")[0])
+    assert 10.0 < stopped <= 11.0  # one block (1 s) past the limit at most
+
+
+@pytest.mark.parametrize("rate", [1, 1_000_000])
+def test_absurd_sample_rates_are_refused_as_a_wrong_header(tmp_path, rate):
+    path = tmp_path / f"rate{rate}.wav"
+    sf.write(path, sine(16000, 0.1), 16000)
+    data = bytearray(path.read_bytes())
+    i = data.index(b"fmt ")
+    data[i + 12:i + 16] = rate.to_bytes(4, "little")  # nSamplesPerSec
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError) as e:
+        load(path)
+    _assert_clear(e.value, f"sample rate of {rate} Hz", path.name)
+
+
+def test_many_channels_are_mixed_down_block_by_block(tmp_path):
+    y = np.tile(speech_like(16000, 1.0)[:, None], (1, 24)) * np.linspace(0.2, 1.0, 24, dtype=np.float32)
+    path = tmp_path / "array.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    audio = load(path)
+    np.testing.assert_allclose(audio.samples, y.mean(axis=1), atol=1e-6)
+    assert [s.name for s in audio.log.steps] == ["decode", "mixdown"] and audio.log.steps[1].params["channels"] == 24
+    assert decode(path).samples.shape == (16000, 24)
+
+
+def test_looping_and_dangling_links(tmp_path):
+    loop = tmp_path / "loop.wav"
+    os.symlink(loop, loop)
+    with pytest.raises(AudioError) as e:
+        load(loop)
+    _assert_clear(e.value, "symbolic link loop", "loop.wav")
+    dangling = tmp_path / "dangling.wav"
+    os.symlink(tmp_path / "gone.wav", dangling)
+    with pytest.raises(AudioError) as e:
+        load(dangling)
+    _assert_clear(e.value, "does not exist", "dangling.wav")
+
+
+def test_an_unreadable_file_is_an_audio_error_not_an_oserror(tmp_path):
+    locked = tmp_path / "locked.wav"
+    sf.write(locked, sine(), 16000)
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as root: a chmod 000 file is still readable (the next test reads it as nobody)")
+        with pytest.raises(AudioError) as e:
+            load(locked)
+        _assert_clear(e.value, "permission denied", "locked.wav")
+    finally:
+        locked.chmod(0o644)
+
+
+def test_an_unreadable_file_read_by_an_unprivileged_user():
+    """As root chmod 000 does not stop reads, so the load runs in a child process as `nobody`."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to an unprivileged user (as non-root the test above covers it)")
+    folder = Path(tempfile.mkdtemp(prefix="wb_perm_"))
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked.wav"
+        sf.write(locked, sine(), 16000)
+        locked.chmod(0)
+        repo = Path(__file__).resolve().parents[1]
+        code = ("from workbench.audio import load\nfrom workbench.errors import AudioError\n"
+                "try:\n    load('%s')\nexcept AudioError as e:\n    print('AudioError:', e)\n" % locked)
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(repo)})
+        if "AudioError" not in proc.stdout and "Permission denied" in proc.stderr:
+            pytest.skip(f"nobody cannot reach the interpreter or the package here: {proc.stderr.strip()[-200:]}")
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert f"AudioError: {locked}: cannot be read: permission denied. Fix:" in proc.stdout, proc.stdout + proc.stderr
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -41,3 +41,30 @@ def test_prepare_run_metrics_diagnose(tmp_path, capsys):
 def test_run_of_a_missing_manifest_is_a_usage_error(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.csv"), "--model", "tiny"]) == 2
     assert "manifest file not found" in capsys.readouterr().err
+
+
+def test_own_folder_recipe_manifest_run_metrics(tmp_path, capsys, monkeypatch):
+    """The README's recipe: a folder of WAVs → workbench manifest → run → metrics."""
+    monkeypatch.chdir(tmp_path)
+    for i, (folder, name) in enumerate([("angry", "a1"), ("angry", "a2"), ("sad", "s1"), ("sad", "s2"), ("calm", "c1")]):
+        wav(tmp_path / "my_wavs" / folder / f"{name}.wav", dur=0.8, seed=i)
+    assert main(["manifest", "my_wavs", "-o", "lists/my_wavs.csv", "--label-from-folder"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote lists/my_wavs.csv: 5 items; 4 with an emotion2vec+ counterpart, 1 without" in out
+    assert "calm → —" in out and "next: workbench run lists/my_wavs.csv" in out
+    df = pd.read_csv(tmp_path / "lists" / "my_wavs.csv", keep_default_na=False)
+    assert list(df["path"]) == ["../my_wavs/angry/a1.wav", "../my_wavs/angry/a2.wav", "../my_wavs/calm/c1.wav",
+                                "../my_wavs/sad/s1.wav", "../my_wavs/sad/s2.wav"]  # relative to the manifest's folder
+    assert main(["run", "lists/my_wavs.csv", "--model", "tiny", "--out", "runs/my_wavs", "--cache-dir", "cache"]) == 0
+    assert "5 rows, 0 failed" in capsys.readouterr().out
+    assert main(["metrics", "runs/my_wavs", "--by", "--no-figures"]) == 0
+    assert "4 scored, 1 excluded" in capsys.readouterr().out
+
+
+def test_infer_prints_the_fix_of_a_failed_input_on_the_console(tmp_path, capsys):
+    good = wav(tmp_path / "good.wav", dur=0.8)
+    rc = main(["infer", str(good), str(tmp_path / "missing.wav"), "--model", "tiny", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "1 succeeded, 1 failed" in out
+    line = next(line for line in out.splitlines() if line.startswith("missing.wav"))
+    assert "FAILED" in line and "file not found." in line and "Fix: check the path" in line

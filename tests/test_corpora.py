@@ -194,3 +194,62 @@ def test_manifest_duplicates_and_extra_columns(tmp_path):
 
 def test_map_label_generic():
     assert map_label("", "Anger") == "angry" and map_label("", "calm") == ""
+
+
+def test_manifest_and_corpora_import_in_one_direction():
+    """corpora builds on manifest; manifest never imports corpora (not even inside a function)."""
+    import ast
+
+    import workbench.manifest
+
+    tree = ast.parse(Path(workbench.manifest.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "corpora" not in imported and "workbench.corpora" not in imported
+
+
+def test_prepare_folder_ids_paths_and_labels_from_folders(tmp_path):
+    from workbench.corpora import prepare_folder
+
+    root = tmp_path / "my_wavs"
+    wav(root / "angry" / "a1.wav")
+    wav(root / "Joy" / "j1.wav")
+    wav(root / "calm" / "c1.wav")
+    wav(root / "top.wav")
+    wav(root / "angry" / "same.wav")
+    wav(root / "calm" / "same.wav")  # the same name in two folders: ids from the relative path
+    wav(root / ".hidden" / "h.wav")  # hidden folders are skipped
+    (root / "notes.txt").write_text("not audio")
+    m = prepare_folder(root, label_from_folder=True)
+    got = {it.id: (it.path, it.label, it.emotion) for it in m}
+    assert got == {
+        "a1": ("angry/a1.wav", "angry", "angry"),
+        "angry/same": ("angry/same.wav", "angry", "angry"),
+        "c1": ("calm/c1.wav", "calm", ""),  # no counterpart: label kept, emotion empty
+        "calm/same": ("calm/same.wav", "calm", ""),
+        "j1": ("Joy/j1.wav", "Joy", "happy"),
+        "top": ("top.wav", "", ""),  # at the top: no folder to take a label from
+    }
+    assert m.validate().ok and m.root == root.resolve()
+    assert {it.label for it in prepare_folder(root)} == {""}
+    with pytest.raises(ConfigError, match="folder not found"):
+        prepare_folder(tmp_path / "no_such_folder")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no audio files"):
+        prepare_folder(tmp_path / "empty")
+
+
+def test_emobox_label_map_values_must_be_emotions(tmp_path):
+    jf = tmp_path / "x.jsonl"
+    jf.write_text(json.dumps({"key": "a", "wav": "a.wav", "emo": "hap"}) + "\n")
+    lm = tmp_path / "lm.json"
+    lm.write_text(json.dumps({"hap": "joyful"}))
+    with pytest.raises(ConfigError, match="'hap': 'joyful'"):
+        import_emobox([jf], root=tmp_path, label_map=lm)
+    lm.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid UTF-8 JSON"):
+        import_emobox([jf], root=tmp_path, label_map=lm)
+    jf.write_text("[1, 2]\n")
+    with pytest.raises(ConfigError, match="line 1 is a JSON list"):
+        import_emobox([jf], root=tmp_path)
+    with pytest.raises(ConfigError, match="not found"):
+        import_emobox([tmp_path / "nope.jsonl"], root=tmp_path)

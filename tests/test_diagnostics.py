@@ -8,8 +8,9 @@ import soundfile as sf
 
 from conftest import clipped, noise, silence, speech_like
 from workbench.audio import load
+from workbench.engine import diagnose
 from workbench.diagnostics import (
-    DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, diagnose, findings_from, prediction_facts, signal_facts, stability,
+    DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, findings_from, prediction_facts, signal_facts, stability,
 )
 from workbench.processing import StepRecord
 
@@ -104,3 +105,43 @@ def test_stability_and_diagnose_with_the_model(tiny_model, tmp_path):
     text = d.render()
     assert "low_sample_rate" in text and "→" in text and "stability:" in text and "RANDOM WEIGHTS" in text
     assert "unknown_frame_fraction" in prediction_facts(d.prediction)
+
+
+# ---------------------------------------------------------------------------
+# no sound at all: the model still answers, so the findings must say it
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "signal,code",
+    [
+        (np.zeros(32000, np.float32), "digital_silence"),
+        (np.full(32000, 0.5, np.float32), "dc_only"),
+        (np.full(32000, -0.02, np.float32) + (1e-6 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), "dc_only"),
+        ((1e-5 * np.random.default_rng(1).standard_normal(32000)).astype(np.float32), "no_signal"),
+    ],
+)
+def test_silence_dc_and_no_signal_are_error_findings(tmp_path, signal, code):
+    p = tmp_path / "x.wav"
+    sf.write(p, signal, 16000, subtype="FLOAT")
+    found = findings_from(audio_facts(load(p)))
+    f = next(f for f in found if f.code == code)
+    assert f.severity == "error" and f.message and f.suggestion and f.evidence
+    assert {"digital_silence", "dc_only", "no_signal"} & {g.code for g in found} == {code}  # one of the three, the right one
+    assert "low_snr" not in {g.code for g in found}  # no sound, no SNR: the finding would only add noise
+
+
+def test_quiet_speech_and_a_dc_offset_under_speech_are_not_no_signal():
+    speech = speech_like(16000, 2.0) * 0.01  # -40 dBFS speech is quiet, not absent
+    assert not {"digital_silence", "dc_only", "no_signal"} & codes(signal_facts(speech, 16000))
+    assert not {"digital_silence", "dc_only", "no_signal"} & codes(signal_facts(speech + 0.3, 16000))
+
+
+def test_digital_silence_counts_as_silence():
+    # it used to be 0 % silence: every frame is as loud as the loudest (-120 dB) one
+    assert signal_facts(silence(16000, 2.0), 16000)["silence_fraction"] == 1.0
+    assert "mostly_silence" in codes(signal_facts(silence(16000, 2.0), 16000))
+
+
+def test_the_no_signal_threshold_comes_from_the_config():
+    facts = signal_facts((1e-3 * np.random.default_rng(2).standard_normal(32000)).astype(np.float32), 16000)  # about -60 dBFS
+    assert "no_signal" not in codes(facts)
+    assert "no_signal" in codes(facts, no_signal_db=-50.0)

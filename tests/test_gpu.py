@@ -63,3 +63,34 @@ def test_fused_attention_matches_funasr_attention(gpu_models):
     for a, b in zip(ref, fused):
         assert a.label == b.label
         assert np.abs(a.scores - b.scores).max() < 1e-4
+
+
+def test_fast_load_on_gpu_gives_funasrs_own_network(gpu_models):
+    """The fast path (no random init, weights assigned) moved to CUDA equals FunASR's own loading there."""
+    import contextlib
+    import io
+
+    import torch
+    from funasr import AutoModel
+
+    fp32, _ = gpu_models
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = AutoModel(model=fp32.info.path, device="cuda", disable_update=True, disable_pbar=True, log_level="ERROR")
+    ours, theirs = fp32.network.state_dict(), ref.model.state_dict()
+    assert list(ours) == list(theirs)
+    for k, v in theirs.items():
+        assert ours[k].device.type == "cuda" and torch.equal(ours[k], v), k
+
+
+def test_bf16_low_precision_front_end_agrees_with_funasrs_float32_front_end(gpu_models):
+    _, bf16 = gpu_models
+    clips = _clips(24)
+    bf16.low_precision_front_end = False
+    try:
+        ref = bf16.predict(clips)
+    finally:
+        bf16.low_precision_front_end = True
+    low = bf16.predict(clips)
+    agree = np.mean([a.label == b.label for a, b in zip(ref, low)])
+    cos = min(float(a.embedding @ b.embedding / np.linalg.norm(a.embedding) / np.linalg.norm(b.embedding)) for a, b in zip(ref, low))
+    assert agree >= 0.95 and cos >= 0.999, (agree, cos)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import REPO, speech_like
+from conftest import REPO, av_encode, speech_like, streamed_flac
 from workbench.audio import load
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
@@ -148,7 +147,7 @@ def test_energy_vad_finds_the_bursts_at_their_original_times(tmp_path, tiny_mode
 
 def test_block_size_and_source_format_leave_no_seams(tmp_path, tiny_model):
     """Blocks of 0.7 s (segments span many blocks) give what one 30 s block gives; a 44.1 kHz stereo
-    FLAC and an m4a through the ffmpeg pipe give the same segments as the 16 kHz WAV, and the
+    FLAC and an m4a decoded in-process by PyAV give the same segments as the 16 kHz WAV, and the
     buffer never holds much more than a block and a segment."""
     wav = bursts_file(tmp_path / "a.wav")
     a = segment_file(wav, model=tiny_model, out_dir=tmp_path / "a", config=SegmentConfig(vad="energy"), figures=False)
@@ -160,11 +159,25 @@ def test_block_size_and_source_format_leave_no_seams(tmp_path, tiny_model):
     c = segment_file(flac, model=tiny_model, out_dir=tmp_path / "c", config=SegmentConfig(vad="energy"), figures=False)
     assert len(c.segments) == 3 and np.allclose(c.segments["start"], a.segments["start"], atol=0.07)
     assert "resample(method=soxr-stream" in c.log.render() and "mixdown" in c.log.render()
-    m4a = tmp_path / "d.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(m4a)], check=True)
+    m4a = av_encode(sf.read(wav, dtype="float32")[0], SR, tmp_path / "d.m4a", "aac", bit_rate=96000)
     d = segment_file(m4a, model=tiny_model, out_dir=tmp_path / "d", config=SegmentConfig(vad="energy"), figures=False)
-    assert d.summary["source"]["decoder"] == "ffmpeg, streamed" and len(d.segments) == 3
+    assert d.summary["source"]["decoder"].startswith("PyAV") and d.summary["source"]["decoder"].endswith(", streamed")
+    assert d.summary["source"]["codec"] == "aac" and len(d.segments) == 3
     assert np.allclose(d.segments["start"], a.segments["start"], atol=0.1)
+
+
+def test_a_streamed_flac_of_unknown_length_is_segmented(tmp_path, tiny_model):
+    """A FLAC written to a pipe has total_samples = 0; libsndfile then reports 2**63 - 1 frames. It used to be
+    refused as "209146758205323.7 s long" by `infer` and to crash `segment`; it is 11 s of valid audio."""
+    wav = bursts_file(tmp_path / "a.wav")
+    flac = streamed_flac(sf.read(wav, dtype="float32")[0], SR, tmp_path / "piped.flac")
+    assert sf.info(str(flac)).frames > 2**62  # the header really does not know the length
+    a = segment_file(wav, model=tiny_model, out_dir=tmp_path / "a", config=SegmentConfig(vad="energy"), figures=False)
+    res = segment_file(flac, model=tiny_model, out_dir=tmp_path / "f", config=SegmentConfig(vad="energy"), figures=False)
+    assert res.summary["source"]["declared_duration"] is None
+    assert res.summary["duration_s"] == pytest.approx(11.0, abs=1e-3)
+    pd.testing.assert_frame_equal(res.segments, a.segments)
+    assert main(["segment", str(flac), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "cli")]) == 0
 
 
 def test_silero_vad_on_synthetic_speech_between_silences(tmp_path, tiny_model):

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from workbench.labels import LABEL_KEYS
-from workbench.metrics import bootstrap_ci, confusion, ece, evaluate, macro_f1, per_class, uar, wa
+from workbench.metrics import bootstrap_ci, confusion, ece, evaluate, headline, macro_f1, per_class, uar, wa
 
 
 def random_labels(n=300, seed=0):
@@ -19,6 +19,7 @@ def random_labels(n=300, seed=0):
     return t, p, classes
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # the oracle's own note
 def test_wa_uar_f1_equal_sklearn():
     t, p, classes = random_labels()
     assert wa(t, p) == pytest.approx(accuracy_score(t, p))
@@ -66,6 +67,7 @@ def _results(t, p):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_evaluate_counts_exclusions_and_breaks_down():
     t, p, classes = random_labels(120, seed=2)
     r = evaluate(_results(t, p), n_boot=100)
@@ -83,3 +85,55 @@ def test_restricted_argmax_never_predicts_outside_the_dataset_classes():
     assert r.confusion_cols == classes
     # 'other' predictions fall back to the best dataset class (neutral, by construction of the scores)
     assert r.wa >= evaluate(_results(t, p), n_boot=50).wa
+
+
+def test_per_class_uar_f1_and_confusion_by_hand():
+    t = ["a", "a", "a", "b", "b", "c"]
+    p = ["a", "a", "b", "b", "c", "x"]
+    pc = per_class(t, p, ["a", "b", "c", "d"])
+    # a: tp 2, predicted 2, support 3 → P 1, R 2/3, F1 0.8
+    assert pc["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    # b: tp 1, predicted 2, support 2 → P .5, R .5, F1 .5
+    assert pc["b"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    # c: tp 0, predicted 1 → P 0, R 0, F1 0; d: never seen → recall undefined (NaN), F1 0
+    assert pc["c"]["precision"] == 0.0 and pc["c"]["recall"] == 0.0 and pc["c"]["f1"] == 0.0
+    assert np.isnan(pc["d"]["recall"]) and pc["d"]["support"] == 0 and pc["d"]["f1"] == 0.0
+    # UAR and macro-F1 average over the classes that occur in the labels only (d is left out)
+    assert uar(t, p, ["a", "b", "c", "d"]) == pytest.approx((2 / 3 + 0.5 + 0.0) / 3)
+    assert macro_f1(t, p, ["a", "b", "c", "d"]) == pytest.approx((0.8 + 0.5 + 0.0) / 3)
+    assert wa(t, p) == pytest.approx(3 / 6)
+    # the 'x' prediction has no column: it is not counted; rows for d are all zero
+    np.testing.assert_array_equal(confusion(t, p, ["a", "b", "c", "d"], ["a", "b", "c"]),
+                                  [[2, 1, 0], [0, 1, 1], [0, 0, 0], [0, 0, 0]])
+    assert headline(["a", "b", "c", "d"])(np.array(t), np.array(p)) == pytest.approx((wa(t, p), uar(t, p, "abcd"), macro_f1(t, p, "abcd")))
+
+
+def test_empty_and_disjoint_inputs_have_defined_results():
+    assert np.isnan(wa([], [])) and np.isnan(uar([], [], ["a"])) and np.isnan(macro_f1([], [], ["a"]))
+    assert per_class([], [], ["a"])["a"]["support"] == 0
+    np.testing.assert_array_equal(confusion([], [], ["a"], ["a", "b"]), [[0, 0]])
+    np.testing.assert_array_equal(confusion(["z"], ["a"], ["a"], ["a"]), [[0]])
+    assert ece([], [], bins=4) == (0.0, [{"lo": lo, "hi": lo + 0.25, "n": 0, "accuracy": pytest.approx(np.nan, nan_ok=True),
+                                          "confidence": pytest.approx(np.nan, nan_ok=True)} for lo in (0.0, 0.25, 0.5, 0.75)])
+    assert bootstrap_ci(wa, [], []) == (pytest.approx(np.nan, nan_ok=True),) * 2
+
+
+def test_ece_keeps_empty_bins_and_counts_edges_into_the_lower_bin():
+    # 4 bins of .25; conf .25 sits on an edge and belongs to the first bin (bins are closed on the right)
+    value, table = ece([0.25, 0.1, 0.9, 0.95, 1.0], [True, False, True, True, False], bins=4)
+    assert [b["n"] for b in table] == [2, 0, 0, 3]
+    assert np.isnan(table[1]["accuracy"]) and np.isnan(table[2]["confidence"])
+    assert table[0]["accuracy"] == pytest.approx(0.5) and table[0]["confidence"] == pytest.approx(0.175)
+    assert table[3]["accuracy"] == pytest.approx(2 / 3) and table[3]["confidence"] == pytest.approx(0.95)
+    # ECE = 2/5 · |.5 − .175| + 3/5 · |2/3 − .95|
+    assert value == pytest.approx(0.4 * 0.325 + 0.6 * abs(2 / 3 - 0.95))
+    # all wrong: accuracy 0 in every filled bin, gap = confidence
+    assert ece([0.3, 0.7], [False, False], bins=2)[0] == pytest.approx(0.5 * 0.3 + 0.5 * 0.7)
+
+
+def test_bootstrap_of_several_statistics_matches_one_at_a_time():
+    t, p, classes = random_labels(150, seed=4)
+    together = bootstrap_ci(headline(classes), t, p, n=200, seed=3)
+    assert together[0] == bootstrap_ci(wa, t, p, n=200, seed=3)
+    assert together[1] == pytest.approx(bootstrap_ci(lambda a, b: uar(a, b, classes), t, p, n=200, seed=3))
+    assert together[2] == pytest.approx(bootstrap_ci(lambda a, b: macro_f1(a, b, classes), t, p, n=200, seed=3))

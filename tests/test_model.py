@@ -56,7 +56,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     a = build_random_checkpoint(tmp_path / "a", seed=3)
     b = build_random_checkpoint(tmp_path / "b", seed=3)
     c = build_random_checkpoint(tmp_path / "c", seed=4)
-    sa, sb, sc = (torch.load(p / "model.pt")["model"] for p in (a, b, c))
+    sa, sb, sc = (torch.load(p / "model.pt", weights_only=True)["model"] for p in (a, b, c))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
@@ -158,7 +158,7 @@ def test_the_equivalence_check_catches_leaking_padding(tiny_model, monkeypatch):
     """Control: without the masked positional encoder the same check fails."""
     short, long = speech_like(16000, 1.0, seed=1), speech_like(16000, 8.0, seed=2)
     alone = tiny_model.predict([short])[0]
-    monkeypatch.setattr(model_mod, "_masked_positional_encoder", lambda net, frames: contextlib.nullcontext())
+    monkeypatch.setattr(model_mod, "masked_positional_encoder", lambda net, frames: contextlib.nullcontext())
     leaky = tiny_model.predict([short, long], policy=BatchPolicy(max_pad_fraction=1.0))[0]
     assert np.abs(leaky.embedding - alone.embedding).max() > 100 * EMBED_TOL
 
@@ -208,3 +208,190 @@ def test_plan_batches_covers_every_item_once_within_limits():
         if len(b) > 1:
             assert len(b) * longest <= 30 * 16000
             assert 1 - sum(lengths[i] for i in b) / (len(b) * longest) <= 0.25 + 1e-9
+
+
+# ---------------------------------------------------------------------------
+# loading: fast path == FunASR's own loading, safe weights, checksum memo, layout
+# ---------------------------------------------------------------------------
+def _copy_checkpoint(tiny_model, dst):
+    shutil.copytree(tiny_model.info.path, dst)
+    return dst
+
+
+def test_fast_load_gives_bitwise_the_weights_and_predictions_of_funasrs_own_loading(tiny_model, funasr_reference, monkeypatch):
+    import torch
+
+    # FunASR's own AutoModel (random init, then its loader) built the reference
+    ref_state, fast_state = funasr_reference.model.state_dict(), tiny_model.network.state_dict()
+    assert list(fast_state) == list(ref_state)
+    assert all(torch.equal(fast_state[k], ref_state[k]) and fast_state[k].dtype == ref_state[k].dtype for k in ref_state)
+    # the slow path the benchmark compares against gives the same network too
+    monkeypatch.setenv("WORKBENCH_SLOW_LOAD", "1")
+    slow = model_mod._load(resolve_model(tiny_model.info.path), "cpu", "float32", lambda line: None)
+    slow_state = slow.network.state_dict()
+    assert all(torch.equal(fast_state[k], slow_state[k]) for k in slow_state)
+    assert slow.info.checksum == tiny_model.info.checksum
+    clips = _clips()
+    for a, b in zip(tiny_model.predict(clips), slow.predict(clips)):
+        assert np.array_equal(a.scores, b.scores) and np.array_equal(a.embedding, b.embedding)
+
+
+def test_load_reports_its_steps(tiny_model, tmp_path):
+    d = _copy_checkpoint(tiny_model, tmp_path / "ck")
+    lines = []
+    m = load_model(str(d), device="cpu", progress=lines.append)
+    assert [line.split(" (")[0] for line in lines] == ["importing FunASR", "building network", "loading weights", "verifying checksum"]
+    assert lines[2].endswith("KB)")
+    assert load_model(str(d), device="cpu", progress=lines.append) is m and len(lines) == 4  # loaded once: no new lines
+    model_mod.clear_cache()
+
+
+class _RunsCode:
+    """Unpickling this object creates a marker file: what a malicious model.pt would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _malicious_checkpoint(tiny_model, tmp_path):
+    import torch
+
+    d = _copy_checkpoint(tiny_model, tmp_path / "evil")
+    state = torch.load(d / "model.pt", weights_only=True)
+    state["extra"] = _RunsCode(tmp_path / "marker")
+    torch.save(state, d / "model.pt")
+    return d, tmp_path / "marker"
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused(tiny_model, tmp_path):
+    d, marker = _malicious_checkpoint(tiny_model, tmp_path)
+    with pytest.raises(ModelError) as e:
+        load_model(str(d), device="cpu")
+    assert "contains pickled objects beyond tensors" in str(e.value) and "model.pt" in str(e.value)
+    assert "safetensors" in e.value.fix
+    assert not marker.exists()
+
+
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_even_when_torch_is_told_to_unpickle(tiny_model, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    d, marker = _malicious_checkpoint(tiny_model, tmp_path)
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    code = (
+        "import sys\nfrom workbench.errors import ModelError\nfrom workbench.model import load_model\n"
+        f"try:\n    load_model({str(d)!r}, device='cpu')\nexcept ModelError as e:\n    print('REFUSED', e)\n    sys.exit(0)\nsys.exit(3)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "contains pickled objects beyond tensors" in out.stdout
+    assert not marker.exists()
+
+
+def test_the_slow_path_for_benchmarks_refuses_it_too(tiny_model, tmp_path, monkeypatch):
+    # FunASR's own loader runs on this path: the workbench's safe read must come first
+    d, marker = _malicious_checkpoint(tiny_model, tmp_path)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    monkeypatch.setenv("WORKBENCH_SLOW_LOAD", "1")
+    with pytest.raises(ModelError, match="contains pickled objects beyond tensors"):
+        load_model(str(d), device="cpu")
+    assert not marker.exists()
+
+
+def test_safetensors_weights_are_preferred_and_give_the_same_model(tiny_model, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    d = _copy_checkpoint(tiny_model, tmp_path / "st")
+    state = torch.load(d / "model.pt", weights_only=True)["model"]
+    save_file(state, str(d / "model.safetensors"))
+    (d / "model.pt").unlink()
+    m = load_model(str(d), device="cpu")
+    own = tiny_model.network.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in m.network.state_dict().items())
+    clip = speech_like(16000, 2.0, seed=4)
+    # same weights; the kernels may round differently for memory at another alignment
+    np.testing.assert_allclose(m.predict([clip])[0].scores, tiny_model.predict([clip])[0].scores, atol=1e-6)
+    assert m.info.checksum != tiny_model.info.checksum  # the checksum names the file that was read
+    model_mod.clear_cache()
+
+
+def test_checksum_is_remembered_by_path_size_and_mtime(tmp_path):
+    import hashlib
+    import json
+    import os
+
+    from workbench.checkpoints import checksum_memo_path, file_sha256
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"a" * 1000)
+    real = hashlib.sha256(b"a" * 1000).hexdigest()
+    assert file_sha256(f) == real
+    memo = json.loads(checksum_memo_path().read_text())
+    entry = memo[str(f.resolve())]
+    assert entry["sha256"] == real and entry["size"] == 1000
+    # proof that the memo is read: a planted digest for the same (size, mtime) comes back
+    memo[str(f.resolve())]["sha256"] = "0" * 64
+    checksum_memo_path().write_text(json.dumps(memo))
+    assert file_sha256(f) == "0" * 64
+    # the same size rewritten later is hashed again
+    f.write_bytes(b"b" * 1000)
+    os.utime(f, ns=(entry["mtime_ns"] + 10**9, entry["mtime_ns"] + 10**9))
+    assert file_sha256(f) == hashlib.sha256(b"b" * 1000).hexdigest()
+    assert file_sha256(f, remember=False) == hashlib.sha256(b"b" * 1000).hexdigest()
+
+
+def test_checkpoint_code_and_patches_do_not_import_the_model_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workbench.checkpoints, workbench.funasr_patches\n"
+        "assert 'workbench.model' not in sys.modules, 'checkpoints/funasr_patches import workbench.model'\n"
+        "import workbench.model as m\n"
+        "assert m.resolve_model is workbench.checkpoints.resolve_model and m.ModelSpec is workbench.checkpoints.ModelSpec\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_funasr_imported_in_part_still_imports_whole_afterwards(tiny_model):
+    """The workbench imports only what emotion2vec needs; a later `import funasr` must give all of FunASR."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom workbench.model import load_model\n"
+        f"m = load_model({tiny_model.info.path!r}, device='cpu')\n"
+        "import funasr\nfrom funasr.register import tables\n"
+        "assert 'Paraformer' in tables.model_classes and 'Emotion2vec' in tables.model_classes\n"
+        "assert funasr.AutoModel is type(m.automodel) and funasr.__version__\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------
+# bfloat16: the conv front end without float32 round trips
+# ---------------------------------------------------------------------------
+def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_model, monkeypatch):
+    from funasr.models.emotion2vec.fairseq_modules import Fp32LayerNorm
+
+    calls = []
+    original = Fp32LayerNorm.forward
+    monkeypatch.setattr(Fp32LayerNorm, "forward", lambda self, x: calls.append(x.dtype) or original(self, x))
+    bf16 = load_model("tiny", device="cpu", dtype="bfloat16")  # CPU autocast: the same code path as on a GPU
+    rng = np.random.default_rng(3)
+    clips = [speech_like(16000, float(d), seed=i) + noise(16000, float(d), seed=50 + i, amp=0.01) for i, d in enumerate(rng.uniform(0.6, 3.0, size=40))]
+    ref = tiny_model.predict(clips)
+    assert len(calls) > 0  # control: float32 runs FunASR's own Fp32LayerNorm in the front end
+    calls.clear()
+    low = bf16.predict(clips)
+    assert calls == []  # bfloat16: every front-end layer norm ran in bfloat16, none through a float32 copy
+    agree = np.mean([a.label == b.label for a, b in zip(ref, low)])
+    cos = min(float(a.embedding @ b.embedding / np.linalg.norm(a.embedding) / np.linalg.norm(b.embedding)) for a, b in zip(ref, low))
+    assert agree >= 0.995 and cos >= 0.999, (agree, cos)

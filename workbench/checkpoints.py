@@ -1,4 +1,21 @@
-"""Seeded random emotion2vec checkpoints of the real architecture.
+"""Checkpoints: what ``--model`` names, where its files are, and loading their weights safely.
+
+**Resolution.**  :func:`resolve_model` turns a ``--model`` value into a
+:class:`ModelSpec`: a hub id (ModelScope or Hugging Face, with aliases), a
+local checkpoint directory, or a generated random checkpoint.  The offline
+policy (:func:`offline`, :func:`require_hub`) and the lookup of complete local
+hub downloads (:func:`cached_hub_checkpoint`) live here too.
+
+**Weights.**  :func:`load_weights` reads a checkpoint's state dict with
+``torch.load(weights_only=True)`` (or from ``model.safetensors`` where the
+checkpoint has one): a ``model.pt`` whose pickle holds anything beyond tensors
+is refused with a :class:`~workbench.errors.ModelError`, whatever
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.  :func:`check_weights_fit` refuses
+weights that do not fit the network.  :func:`file_sha256` hashes a weights
+file once and remembers the digest by (path, size, mtime) in a small JSON memo
+under :func:`cache_dir`.
+
+**Random checkpoints.**
 
 Model weights cannot be downloaded where this project is built and tested, so
 the workbench writes checkpoints itself: the real ``config.yaml`` format, the
@@ -17,12 +34,22 @@ file inside the directory lets the loader flag every output made with one.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import logging
 import os
+import pickle
+import socket
+import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
 
+from .errors import ConfigError, ModelError
 from .labels import TOKENS
 
 logger = logging.getLogger(__name__)
@@ -197,10 +224,8 @@ def build_random_checkpoint(
     import torch
     import yaml
 
-    from .errors import ConfigError
-    from .model import import_funasr
-
-    Emotion2vec = import_funasr().models.emotion2vec.model.Emotion2vec
+    import_funasr()
+    from funasr.models.emotion2vec.model import Emotion2vec
 
     if isinstance(arch, str):
         if arch not in ARCHS:
@@ -269,3 +294,365 @@ def ensure_random_checkpoint(arch: str = "tiny", *, seed: int = 0) -> Path:
     if random_checkpoint_info(target) is None:
         build_random_checkpoint(target, arch=arch, seed=seed)
     return target
+
+
+# ---------------------------------------------------------------------------
+# what --model names
+# ---------------------------------------------------------------------------
+DEFAULT_MODEL = "iic/emotion2vec_plus_large"
+#: hub ids the workbench knows; any other id is passed to FunASR as it is
+KNOWN_MODELS = (
+    "iic/emotion2vec_plus_large",
+    "iic/emotion2vec_plus_base",
+    "iic/emotion2vec_plus_seed",
+    "iic/emotion2vec_base_finetuned",
+)
+ALIASES = {
+    "large": "iic/emotion2vec_plus_large",
+    "plus_large": "iic/emotion2vec_plus_large",
+    "base": "iic/emotion2vec_plus_base",
+    "plus_base": "iic/emotion2vec_plus_base",
+    "seed": "iic/emotion2vec_plus_seed",
+    "plus_seed": "iic/emotion2vec_plus_seed",
+    "base_finetuned": "iic/emotion2vec_base_finetuned",
+}
+#: weights files a checkpoint directory may hold, preferred first
+WEIGHTS_FILES = ("model.safetensors", "model.pt")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``--model`` resolved to."""
+
+    requested: str
+    kind: str  # "hub" | "local" | "random"
+    model: str  # hub id or directory
+    hub: str = "ms"
+    revision: str | None = None
+
+
+def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None) -> ModelSpec:
+    """Turn a ``--model`` value into a :class:`ModelSpec`.
+
+    * ``None`` → :data:`DEFAULT_MODEL` on ``hub``;
+    * ``"tiny"`` (or ``"random-large"``) → a generated random checkpoint;
+    * an existing directory → a local checkpoint (must hold ``config.yaml``
+      and ``model.pt`` or ``model.safetensors``);
+    * anything else → a hub id (aliases ``large``, ``base``, ``seed``).
+    """
+    hub = {"modelscope": "ms", "huggingface": "hf"}.get(hub, hub)
+    if hub not in ("ms", "hf"):
+        raise ModelError(f"unknown hub {hub!r}; expected 'ms' (ModelScope) or 'hf' (Hugging Face).", fix="pass --hub ms or --hub hf.")
+    requested = str(model) if model is not None else DEFAULT_MODEL
+    if requested in ("tiny", "random-tiny", "random-large", "random-base"):
+        arch = "tiny" if requested in ("tiny", "random-tiny") else requested.split("-", 1)[1]
+        return ModelSpec(requested, "random", str(ensure_random_checkpoint(arch)), hub, None)
+    path = Path(requested).expanduser()
+    if path.is_dir():
+        missing = [] if (path / "config.yaml").is_file() else ["config.yaml"]
+        if weights_file(path) is None:
+            missing.append("model.pt")
+        if missing:
+            raise ModelError(
+                f"directory is not an emotion2vec checkpoint: {', '.join(missing)} missing.",
+                source=str(path),
+                fix="point --model at the folder that holds config.yaml, model.pt (or model.safetensors) and tokens.txt "
+                "(e.g. a ModelScope download of iic/emotion2vec_plus_large).",
+            )
+        kind = "random" if random_checkpoint_info(path) else "local"
+        return ModelSpec(requested, kind, str(path.resolve()), hub, None)
+    if requested.startswith((".", "/", "~")) or os.sep in requested and requested.count("/") > 1:
+        raise ModelError(
+            "no such checkpoint directory.",
+            source=requested,
+            fix="check the path, or give a hub id such as iic/emotion2vec_plus_large.",
+        )
+    return ModelSpec(requested, "hub", ALIASES.get(requested, requested), hub, revision)
+
+
+def weights_file(model_dir: str | os.PathLike) -> Path | None:
+    """The weights file of a checkpoint directory (``model.safetensors`` first, then ``model.pt``), or ``None``."""
+    for name in WEIGHTS_FILES:
+        if (Path(model_dir) / name).is_file():
+            return Path(model_dir) / name
+    return None
+
+
+_HUB_HOSTS = {"ms": "www.modelscope.cn", "hf": "huggingface.co"}
+
+
+def offline() -> bool:
+    """True when ``WORKBENCH_OFFLINE``, ``HF_HUB_OFFLINE`` or ``MODELSCOPE_OFFLINE`` is set to 1/true."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"))
+
+
+def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
+    """A complete local download of a hub id (ModelScope or Hugging Face cache), or ``None``."""
+    candidates: list[Path] = []
+    if hub == "ms":
+        roots = [Path(os.environ["MODELSCOPE_CACHE"])] if os.environ.get("MODELSCOPE_CACHE") else []
+        roots.append(Path.home() / ".cache" / "modelscope" / "hub")
+        for root in roots:
+            candidates += [root / "models" / model_id, root / model_id]
+    else:
+        hf_id = model_id.replace("iic/", "emotion2vec/", 1) if model_id.startswith("iic/emotion2vec") else model_id
+        root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+        snapshots = root / ("models--" + hf_id.replace("/", "--")) / "snapshots"
+        if snapshots.is_dir():
+            candidates += sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for c in candidates:
+        if (c / "config.yaml").is_file() and weights_file(c) is not None:
+            return c
+    return None
+
+
+def require_hub(spec: ModelSpec) -> None:
+    """Fail fast, with the fix, when a hub id is not cached and the hub cannot be reached."""
+    where = "ModelScope" if spec.hub == "ms" else "Hugging Face"
+    fix = (
+        "download the checkpoint where there is network access and pass its directory to --model "
+        "(config.yaml, model.pt, tokens.txt), or use --model tiny for an offline test (random weights)."
+    )
+    if offline():
+        raise ModelError(f"is not in the local {where} cache and offline mode is set.", source=spec.model, fix=fix)
+    host = _HUB_HOSTS[spec.hub]
+    if spec.hub == "hf" and os.environ.get("HF_ENDPOINT"):
+        host = urlparse(os.environ["HF_ENDPOINT"]).hostname or host
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        raise ModelError(
+            f"is not in the local {where} cache and {host} cannot be reached ({exc}).", source=spec.model, fix=fix
+        ) from None
+
+
+_require_hub = require_hub  # the name before the move
+
+
+# ---------------------------------------------------------------------------
+# FunASR, imported once and only as far as emotion2vec needs it
+# ---------------------------------------------------------------------------
+_FUNASR_LOCK = threading.Lock()
+#: the FunASR modules emotion2vec needs: AutoModel, the Emotion2vec network and the CharTokenizer
+_FUNASR_MODULES = ("funasr.utils.version_checker", "funasr.auto.auto_model", "funasr.models.emotion2vec.model", "funasr.tokenizer.char_tokenizer")
+
+
+def slow_load() -> bool:
+    """``WORKBENCH_SLOW_LOAD=1``: load as before the fast path (benchmarks/startup.py compares both)."""
+    return os.environ.get("WORKBENCH_SLOW_LOAD", "").lower() in ("1", "true", "yes")
+
+
+def import_funasr():
+    """Import what emotion2vec needs from FunASR, quietly, or raise a :class:`ModelError` with the fix.
+
+    ``import funasr`` imports every model FunASR has (about 4 s, most of it
+    spent reading the source of each registered class).  Unless FunASR is
+    imported already, only the modules emotion2vec needs are imported, under a
+    stand-in for the ``funasr`` package that is removed again afterwards, so
+    a later ``import funasr`` elsewhere runs FunASR's own ``__init__`` and
+    registers everything as usual.  Returns a module with ``AutoModel`` and
+    ``__version__``.
+    """
+    with _FUNASR_LOCK, contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
+        try:
+            if "funasr" in sys.modules or slow_load():
+                import funasr
+
+                for name in _FUNASR_MODULES:
+                    __import__(name)
+                return funasr
+            return _import_funasr_light()
+        except ImportError as exc:
+            raise ModelError(
+                f"funasr is not installed or broken ({exc}).",
+                fix="install the workbench with its dependencies: `make test` or `pip install -e .` (funasr==1.4.16).",
+            ) from None
+
+
+def _import_funasr_light():
+    import importlib
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("funasr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("No module named 'funasr'")
+    package = types.ModuleType("funasr")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__version__ = (Path(spec.origin).parent / "version.txt").read_text(encoding="utf-8").strip()
+    before = set(sys.modules)
+    sys.modules["funasr"] = package
+    try:
+        for name in _FUNASR_MODULES:
+            importlib.import_module(name)
+        package.AutoModel = sys.modules["funasr.auto.auto_model"].AutoModel
+    except Exception:
+        # leave no half-imported FunASR behind; fall back to the full import
+        for name in set(sys.modules) - before:
+            if name == "funasr" or name.startswith("funasr."):
+                del sys.modules[name]
+        logger.debug("partial FunASR import failed; importing all of FunASR", exc_info=True)
+        import funasr
+
+        for name in _FUNASR_MODULES:
+            importlib.import_module(name)
+        return funasr
+    finally:
+        if sys.modules.get("funasr") is package:
+            del sys.modules["funasr"]  # a later `import funasr` runs FunASR's own __init__
+    return package
+
+
+# ---------------------------------------------------------------------------
+# weights: safe loading, fit, checksum
+# ---------------------------------------------------------------------------
+_UNWRAP_KEYS = ("state_dict", "model_state_dict", "model")
+#: keys of the network a fine-tuned checkpoint need not carry (EMA teacher, pre-training decoder)
+OPTIONAL_PREFIXES = ("ema.", "modality_encoders.AUDIO.decoder.")
+
+
+def load_weights(path: str | os.PathLike, *, mmap: bool = True) -> tuple[dict, Path]:
+    """Read a checkpoint's state dict safely.
+
+    ``model.safetensors`` beside ``path`` is preferred; a ``model.pt`` is read
+    with ``torch.load(weights_only=True)`` (explicitly, so that
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot re-open it) and memory-mapped
+    where the file's format allows.  ``{"model": ...}``, ``{"state_dict": ...}``
+    wrappers and ``module.`` prefixes are removed.
+
+    With ``mmap`` the tensors are backed by a private (copy-on-write) mapping
+    of the file: pages are read as the network first touches them and
+    processes that load the same file share them in the page cache.  Replace
+    a weights file by writing a new one and renaming it (as
+    :func:`build_random_checkpoint` does), not by rewriting it in place.
+
+    Returns ``(state_dict, file_read)``.  Raises :class:`ModelError` for a
+    pickle that holds more than tensors, or a file that is not a checkpoint.
+    """
+    import torch
+
+    path = Path(path)
+    st = path if path.suffix == ".safetensors" else path.with_name("model.safetensors")
+    if st.is_file():
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state: Any = load_file(str(st), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the safetensors weights ({exc}).", source=str(st), fix="download the checkpoint again.") from None
+        source = st
+    else:
+        source = path
+        try:
+            try:
+                state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
+            except RuntimeError as exc:
+                if not mmap or "mmap" not in str(exc):
+                    raise
+                state = torch.load(str(path), map_location="cpu", weights_only=True)  # legacy (non-zip) format
+        except pickle.UnpicklingError as exc:
+            if "weights only load failed" not in str(exc).lower():
+                raise ModelError(f"cannot read the weights file ({_short(exc)}).", source=str(path), fix="download the checkpoint again.") from None
+            raise ModelError(
+                "the weights file contains pickled objects beyond tensors; the workbench does not unpickle them "
+                f"(unpickling can run arbitrary code). {_first_unsafe(exc)}",
+                source=str(path),
+                fix="load it once in a trusted environment and save only its tensors "
+                "(torch.save({'model': state_dict}, 'model.pt')), or convert it to model.safetensors.",
+            ) from None
+        except (RuntimeError, OSError, EOFError, ValueError) as exc:
+            raise ModelError(f"cannot read the weights file ({_short(exc)}).", source=str(path), fix="download the checkpoint again.") from None
+    for key in _UNWRAP_KEYS:
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(
+            "the weights file holds no state dict of tensors.",
+            source=str(source),
+            fix="point --model at an emotion2vec checkpoint (model.pt as FunASR saves it).",
+        )
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    return state, source
+
+
+def _first_unsafe(exc: BaseException) -> str:
+    """The line of torch's message that names what the pickle wanted to run, if any."""
+    for line in str(exc).splitlines():
+        if "unsupported global" in line.lower() or "unsupported operand" in line.lower():
+            return line.strip().rstrip(".")[:200] + "."
+    return ""
+
+
+def check_weights_fit(network_state: dict, state: dict, name: str) -> None:
+    """Refuse weights that do not fit the network (FunASR would silently keep random values)."""
+    needed = [k for k in network_state if not k.startswith(OPTIONAL_PREFIXES)]
+    missing = [k for k in needed if k not in state]
+    mismatched = [k for k in needed if k in state and tuple(state[k].shape) != tuple(network_state[k].shape)]
+    if missing or mismatched:
+        raise ModelError(
+            f"weights do not fit the network in config.yaml: {len(missing)} missing, {len(mismatched)} of another shape "
+            f"(e.g. {(missing + mismatched)[0]}). FunASR would silently keep random values for them.",
+            source=name,
+            fix="use the config.yaml that came with this model.pt.",
+        )
+
+
+_MEMO_LOCK = threading.Lock()
+
+
+def checksum_memo_path() -> Path:
+    """The JSON file that remembers weights checksums by (path, size, mtime)."""
+    return cache_dir() / "checksums.json"
+
+
+def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
+    """sha256 of a file, hashed once: the digest is remembered by (path, size, mtime_ns).
+
+    A file replaced or rewritten in place gets a new size or modification
+    time and is hashed again.  A memo that cannot be read or written is
+    ignored (the file is hashed).
+    """
+    p = Path(path).resolve()
+    stat = p.stat()
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    memo_path = checksum_memo_path()
+    if remember:
+        with _MEMO_LOCK:
+            entry = _read_memo(memo_path).get(str(p))
+        if isinstance(entry, dict) and all(entry.get(k) == v for k, v in stamp.items()):
+            digest = entry.get("sha256")
+            if isinstance(digest, str) and len(digest) == 64:
+                return digest
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    if remember:
+        with _MEMO_LOCK:
+            memo = _read_memo(memo_path)
+            memo[str(p)] = {**stamp, "sha256": digest}
+            try:
+                memo_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = memo_path.with_name(f".{memo_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+                tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
+                os.replace(tmp, memo_path)
+            except OSError as exc:
+                logger.debug("cannot write the checksum memo %s: %s", memo_path, exc)
+    return digest
+
+
+def _read_memo(memo_path: Path) -> dict:
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:300]

@@ -27,13 +27,18 @@ from .serialize import save_figure
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``."""
-    from scipy.stats import binom
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    The exact McNemar test is the exact binomial test of ``b`` successes in
+    ``b + c`` trials at p = 1/2 (scipy's ``binomtest``; statsmodels'
+    ``mcnemar(exact=True)`` gives the same numbers).
+    """
+    from scipy.stats import binomtest
 
     n = b + c
     if n == 0:
         return 1.0
-    return float(min(1.0, 2.0 * binom.cdf(min(b, c), n, 0.5)))
+    return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
 
 
 def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError
-from .manifest import Item, Manifest
+from .manifest import GENERIC_LABELS, Item, Manifest, generic_emotion
 
 logger = logging.getLogger(__name__)
 
@@ -86,19 +86,6 @@ LABEL_MAPS: dict[str, dict[str, str]] = {
     "casia": {"angry": "angry", "fear": "fearful", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"},
 }
 
-#: generic English names (for EmoBox and free-form manifests)
-GENERIC_LABELS: dict[str, str] = {
-    **{k: k for k in ("angry", "disgusted", "fearful", "happy", "neutral", "other", "sad", "surprised", "unknown")},
-    "anger": "angry", "ang": "angry", "mad": "angry",
-    "disgust": "disgusted", "dis": "disgusted",
-    "fear": "fearful", "fea": "fearful", "afraid": "fearful", "scared": "fearful",
-    "happiness": "happy", "hap": "happy", "joy": "happy", "exc": "happy", "excited": "happy",
-    "neu": "neutral",
-    "sadness": "sad",
-    "surprise": "surprised", "sur": "surprised", "ps": "surprised", "pleasant_surprise": "surprised",
-    "oth": "other",
-}
-
 EMODB_SPEAKERS = {  # speaker code: (gender, age), from the corpus documentation
     "03": ("male", 31), "08": ("female", 34), "09": ("female", 21), "10": ("male", 32), "11": ("male", 26),
     "12": ("male", 30), "13": ("female", 32), "14": ("female", 35), "15": ("male", 25), "16": ("female", 31),
@@ -130,7 +117,7 @@ def map_label(corpus: str, label: str) -> str:
     """The emotion2vec+ key for a corpus label ("" when it has no counterpart)."""
     table = LABEL_MAPS.get(corpus)
     if table is None:
-        return GENERIC_LABELS.get(label.strip().lower(), "")
+        return generic_emotion(label)
     return table.get(label, table.get(label.lower(), ""))
 
 
@@ -368,6 +355,53 @@ def prepare_casia(corpus_dir: str | os.PathLike) -> Manifest:
     return _finish(items, root, "casia", skipped)
 
 
+#: what ``prepare_folder`` picks up: everything the decoder reads
+FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
+
+
+def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False) -> Manifest:
+    """A manifest of every audio file under ``folder`` (sorted; hidden files and folders skipped).
+
+    ``id`` is the file name without its extension, or the relative path
+    without it when two files share a name.  With ``label_from_folder``,
+    ``label`` is the name of the file's parent folder (``angry/a1.wav`` →
+    ``angry``) and ``emotion`` its emotion2vec+ key when it is a common
+    English emotion name ("" otherwise; the label stays visible).
+    """
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigError("folder not found." if not root.exists() else "is not a folder.", source=str(root),
+                          fix="pass the folder that holds your audio files.")
+    root = root.resolve()
+    files = sorted(
+        p for p in root.rglob("*")
+        if p.suffix.lower() in FOLDER_AUDIO_EXTS and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not files:
+        raise ConfigError(
+            f"no audio files ({', '.join(sorted(FOLDER_AUDIO_EXTS))}) under this folder.",
+            source=str(root), fix="pass the folder that holds your audio files (subfolders are searched too).",
+        )
+    def count(keys):
+        counts: dict[str, int] = {}
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+        return counts
+
+    rels = [p.relative_to(root) for p in files]
+    stems = count(p.stem for p in files)
+    no_ext = count(r.with_suffix("").as_posix() for r in rels)
+    items = []
+    for p, rel in zip(files, rels):
+        item_id = p.stem if stems[p.stem] == 1 else rel.with_suffix("").as_posix()
+        if no_ext.get(item_id, 1) > 1:  # a.wav and a.flac side by side
+            item_id = rel.as_posix()
+        label = p.parent.name if label_from_folder and p.parent != root else ""
+        items.append(Item(id=item_id, path=rel.as_posix(), label=label, emotion=generic_emotion(label) if label else ""))
+    return Manifest(items, root=root, name=root.name)
+
+
 PREPARERS: dict[str, Callable[[str | os.PathLike], Manifest]] = {
     "emodb": prepare_emodb,
     "ravdess": prepare_ravdess,
@@ -405,45 +439,66 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     root_p = Path(root).expanduser().resolve()
     custom: dict[str, str] = {}
     if label_map:
-        custom = json.loads(Path(label_map).read_text(encoding="utf-8"))
+        lm = Path(label_map)
+        if not lm.is_file():
+            raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
+        try:
+            custom = json.loads(lm.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"label map is not valid UTF-8 JSON ({exc}).", source=str(lm), fix="see datasets/README.md.") from None
         if not isinstance(custom, dict):
             raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
+        unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v)))
+        if unknown:
+            raise ConfigError(
+                f"label map gives values that are not emotions: {', '.join(unknown[:10])}; "
+                f"expected one of {', '.join(sorted(set(GENERIC_LABELS.values())))} (or a common name such as 'anger').",
+                source=str(label_map),
+                fix="map each label to one of those keys, or to \"\" when it has no counterpart.",
+            )
     items: list[Item] = []
     seen: dict[str, Item] = {}
     for jf in jsonl_files:
         jf = Path(jf)
+        if not jf.is_file():
+            raise ConfigError("EmoBox metadata file not found.", source=str(jf), fix="pass the .jsonl files of EmoBox's data/<dataset>/ folder.")
         m = _FOLD_FILE.match(jf.name)
-        with open(jf, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(jf), fix="pass EmoBox's metadata files unchanged.") from None
-                missing = [k for k in ("key", "wav", "emo") if k not in rec]
-                if missing:
-                    raise ConfigError(f"line {n} lacks {', '.join(missing)}.", source=str(jf), fix="pass EmoBox metadata (key, wav, emo, length …).")
-                dataset = rec.get("dataset") or (m.group("dataset") if m else "")
-                emo_raw = str(rec["emo"])
-                emotion = custom.get(emo_raw, "")
-                emotion = GENERIC_LABELS.get(emotion.lower(), emotion) if emotion else ""
-                if not emotion:
-                    table_key = dataset.lower().replace("_", "-")
-                    emotion = map_label(table_key if table_key in LABEL_MAPS else "", emo_raw)
-                fold_key = f"{rec['key']}"
-                if fold_key in seen and m:
-                    seen[fold_key].meta.setdefault("folds", {})[m.group("fold")] = m.group("split")
-                    continue
-                meta = {"corpus": dataset, "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
-                if m:
-                    meta["folds"] = {m.group("fold"): m.group("split")}
-                it = Item(
-                    id=str(rec["key"]), path=str(rec["wav"]), label=emo_raw, emotion=emotion,
-                    split=m.group("split") if m else "", meta=meta,
-                )
-                seen[fold_key] = it
-                items.append(it)
+        try:
+            lines = jf.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError:
+            raise ConfigError("is not UTF-8 text.", source=str(jf), fix="pass EmoBox's metadata files unchanged (they are UTF-8).") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(jf), fix="pass EmoBox's metadata files unchanged.") from None
+            if not isinstance(rec, dict):
+                raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(jf), fix="pass EmoBox's metadata files unchanged.")
+            missing = [k for k in ("key", "wav", "emo") if k not in rec]
+            if missing:
+                raise ConfigError(f"line {n} lacks {', '.join(missing)}.", source=str(jf), fix="pass EmoBox metadata (key, wav, emo, length …).")
+            dataset = rec.get("dataset") or (m.group("dataset") if m else "")
+            emo_raw = str(rec["emo"])
+            emotion = custom.get(emo_raw, "")
+            emotion = generic_emotion(emotion) if emotion else ""
+            if not emotion:
+                table_key = dataset.lower().replace("_", "-")
+                emotion = map_label(table_key if table_key in LABEL_MAPS else "", emo_raw)
+            fold_key = f"{rec['key']}"
+            if fold_key in seen and m:
+                seen[fold_key].meta.setdefault("folds", {})[m.group("fold")] = m.group("split")
+                continue
+            meta = {"corpus": dataset, "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
+            if m:
+                meta["folds"] = {m.group("fold"): m.group("split")}
+            it = Item(
+                id=str(rec["key"]), path=str(rec["wav"]), label=emo_raw, emotion=emotion,
+                split=m.group("split") if m else "", meta=meta,
+            )
+            seen[fold_key] = it
+            items.append(it)
     folds = {f for it in items for f in it.meta.get("folds", {})}
     if len(folds) > 1:  # an item is train in one fold and test in another: meta.folds says which
         for it in items:

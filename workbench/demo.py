@@ -30,7 +30,7 @@ def _print_logs(outcomes, out) -> None:
 
 
 def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = True, reports_dir: str = "reports") -> int:
-    # the CLI's table printer; imported here because the CLI dispatches to this module (cli → demo)
+    # the CLI's table printer (moving to outputs; then import it from there at the top): the CLI dispatches here
     from .cli import print_outcomes
 
     chosen, why = choose_model(model)

@@ -19,14 +19,20 @@ from typing import Any, Sequence
 import numpy as np
 
 from .audio import Audio, resample_array
-from .processing import StepRecord
 
 SEVERITIES = ("info", "warning", "error")
 
 
 @dataclass(frozen=True)
 class DiagnosticsConfig:
-    """Thresholds of every rule (units in the names)."""
+    """Thresholds of every rule (units in the names).
+
+    ``no_signal_db``: a clip whose loudest 25 ms frame, once its mean (DC) is
+    removed, stays under this level (dBFS) holds no audible sound; with a mean
+    of at least ``dc_offset`` it is a DC offset only.  Either one, and digital
+    silence (every sample exactly 0), is an ``error`` finding: the model still
+    returns scores for such input, and they mean nothing.
+    """
 
     min_duration_s: float = 1.0
     max_duration_s: float = 30.0
@@ -42,6 +48,8 @@ class DiagnosticsConfig:
     high_entropy_bits: float = 2.0
     unknown_frame_fraction: float = 0.4
     unstable_flip_rate: float = 0.2
+    no_signal_db: float = -70.0
+    dc_offset: float = 0.001
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,19 +83,25 @@ def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms:
     return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
 
 
-def signal_facts(y: np.ndarray, sr: int) -> dict[str, float]:
-    """SNR estimate, silence fraction and onset facts of mono audio.
+def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> dict[str, float]:
+    """SNR estimate, silence fraction, level and onset facts of mono audio.
 
     SNR: the 95th against the 10th percentile of 25 ms frame energies (a
     speech-activity proxy that needs no clean reference).  Silence: frames
-    more than 40 dB under the loudest frame.  Onset: level of the first 10 ms
-    against the loudest frame — speech already loud at sample 0 suggests the
-    onset was cut before the file reached the workbench.
+    more than 40 dB under the loudest frame, or under ``silence_floor_db``
+    dBFS (so digital silence is all silence, not none).  Level: the peak, the
+    mean (DC offset) and the loudest frame once the mean is removed.  Onset:
+    level of the first 10 ms against the loudest frame — speech already loud
+    at sample 0 suggests the onset was cut before the file reached the
+    workbench.
     """
+    y = np.asarray(y, dtype=np.float32)
     e = frame_energies_db(y, sr)
     loud = float(np.max(e))
     snr = float(np.percentile(e, 95) - np.percentile(e, 10))
-    silent = float(np.mean(e < loud - 40.0))
+    silent = float(np.mean(e < max(loud - 40.0, silence_floor_db)))
+    dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
+    ac_loud = float(np.max(frame_energies_db(y - np.float32(dc), sr)))
     first_db = float(e[0])  # the first 25 ms frame
     floor = float(np.percentile(e, 10))
     speech = np.nonzero(e > loud - 30.0)[0]
@@ -99,6 +113,9 @@ def signal_facts(y: np.ndarray, sr: int) -> dict[str, float]:
         "first_25ms_db_above_floor": first_db - floor,
         "first_speech_s": first_speech_s,
         "loudest_frame_db": loud,
+        "signal_peak": float(np.max(np.abs(y))) if len(y) else 0.0,
+        "dc_offset": dc,
+        "loudest_ac_frame_db": ac_loud,
     }
 
 
@@ -144,6 +161,16 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     def add(code, severity, message, suggestion, **evidence):
         out.append(Finding(code, severity, message, {k: _jsonable(v) for k, v in evidence.items()}, suggestion))
 
+    peak, ac_db, dc = facts.get("signal_peak"), facts.get("loudest_ac_frame_db"), facts.get("dc_offset")
+    if peak is not None and peak == 0.0:
+        add("digital_silence", "error", "every sample is exactly zero: the clip is digital silence",
+            "there is no sound to classify and the scores mean nothing: check the input device or channel, and the export.", signal_peak=peak)
+    elif ac_db is not None and ac_db < c.no_signal_db and dc is not None and abs(dc) >= c.dc_offset:
+        add("dc_only", "error", f"the signal is a constant offset of {dc:+.3f} with no sound on it (loudest frame without it: {ac_db:.0f} dBFS)",
+            "a DC level alone is a disconnected or faulty input, not speech: the scores mean nothing; re-record.", dc_offset=dc, loudest_ac_frame_db=ac_db)
+    elif ac_db is not None and ac_db < c.no_signal_db:
+        add("no_signal", "error", f"the loudest 25 ms of the clip is {ac_db:.0f} dBFS (under {c.no_signal_db:g} dBFS): there is no audible sound",
+            "the clip is (near) silence and the scores mean nothing: check the input gain or the source.", loudest_ac_frame_db=ac_db)
     d = facts.get("duration_s")
     if d is not None and d < c.min_duration_s:
         add("short_clip", "warning", f"clip is {d:.2f} s long, under {c.min_duration_s:g} s", "emotion2vec+ was trained on utterances of a few seconds; very short clips give unreliable scores.", duration_s=d)
@@ -171,7 +198,8 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     if clip is not None and clip > c.clipped_fraction:
         add("clipping", "warning", f"{clip * 100:.2f}% of samples are at full scale", "clipping adds harsh harmonics that can read as anger; re-record with lower gain.", clipped_fraction=clip)
     snr = facts.get("snr_db")
-    if snr is not None and snr < c.low_snr_db:
+    no_sound = any(f.code in ("digital_silence", "dc_only", "no_signal") for f in out)
+    if snr is not None and snr < c.low_snr_db and not no_sound:  # with no sound there is no SNR to speak of
         add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB)", "noise pulls scores towards neutral/other; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
     sil = facts.get("silence_fraction")
     if sil is not None and sil > c.silence_fraction:
@@ -287,46 +315,3 @@ def stability(model: Any, audio: Audio, *, perturbations: Sequence[Perturbation]
 # ---------------------------------------------------------------------------
 # one file, end to end
 # ---------------------------------------------------------------------------
-@dataclass
-class Diagnosis:
-    audio: Audio
-    prediction: Any
-    facts: dict
-    findings: list[Finding]
-    stability: StabilityReport | None
-
-    def render(self) -> str:
-        lines = [self.audio.log.render(), ""]
-        p = self.prediction
-        if getattr(p, "random_weights", False):
-            from .model import RANDOM_WEIGHTS_BANNER
-
-            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
-        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
-        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
-        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
-        if self.stability is not None:
-            s = self.stability
-            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
-            for r in s.rows:
-                mark = "FLIP" if r["flipped"] else "    "
-                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
-        lines.append("")
-        if self.findings:
-            lines.append(f"findings ({len(self.findings)}):")
-            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
-        else:
-            lines.append("findings: none")
-        return "\n".join(lines)
-
-
-def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None, run_stability: bool = True) -> Diagnosis:
-    from .audio import load
-
-    audio = load(source, config=audio_config)
-    pred = model.predict([audio], granularity="frame")[0]
-    facts = {**audio_facts(audio), **prediction_facts(pred)}
-    stab = stability(model, audio, base=pred) if run_stability else None
-    if stab is not None:
-        facts.update(stab.facts())
-    return Diagnosis(audio, pred, facts, findings_from(facts, config), stab)

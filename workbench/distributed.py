@@ -7,9 +7,16 @@ file the moment it comes back, and assembles ``results.parquet`` at the end.
 Only the work in between moves: Ray Data holds the pending chunks, and
 ``map_batches`` hands them to a pool of actors, each holding one loaded model
 (one actor per GPU on a GPU cluster).  An actor runs the very function the
-local engine runs on a chunk (:func:`workbench.runs._run_chunk`), so decoding,
-variants, the cache, diagnostics and the rows are the same code; a chunk is
-one Ray row, so chunks are the same as the local engine's.
+local engine runs (:class:`workbench.engine.Engine`), so decoding, variants,
+the cache and diagnostics are the same code, and the driver builds the rows from
+the actors' results exactly as it does from the local engine's; a chunk is one
+Ray row, so chunks are the same as the local engine's.
+
+A local cluster that the workbench starts always runs with Ray's token
+authentication: Ray 2.60 cannot be confined to the loopback interface (it turns a
+loopback node address into the machine's address, and its gRPC servers bind the
+wildcard address), so the token is what keeps other machines out.  Joining a
+remote cluster (``--ray-address``) stays the user's explicit choice.
 
 What a cluster needs: the workbench installed on every node, the audio (and
 the cache folder, to share hits) at the same paths on every node, and the
@@ -24,7 +31,9 @@ import pickle
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .engine import Engine, PredictionCache
 from .errors import ConfigError
+from .model import load_model
 
 logger = logging.getLogger(__name__)
 
@@ -65,43 +74,41 @@ def import_ray():
 
 
 class _ChunkWorker:
-    """A Ray Data actor: loads the model once, then runs whole chunks through ``_run_chunk``."""
+    """A Ray Data actor: loads the model once, then scores whole chunks with the local engine."""
 
-    def __init__(self, model_ref: str, hub: str, revision: str | None, device: str, dtype: str, variants: list,
-                 audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool, root: str):
-        from .manifest import Manifest
-        from .model import load_model
-        from .runs import PredictionCache
-
+    def __init__(self, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
+                 audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool):
         self.net = load_model(model_ref, hub=hub, revision=revision, device=device, dtype=dtype)
-        self.variants = variants
-        self.audio_config = audio_config
-        self.diagnostics = diagnostics
-        self.cache = PredictionCache(cache_dir) if cache_dir else None
-        self.frame_embeddings = frame_embeddings
-        self.locator = Manifest([], root=root)  # resolves relative item paths as the driver's manifest does
-        self.sha_memo: dict = {}
+        # decoding runs in the actor itself: the cluster's CPUs are shared out by Ray, not by a pool of our own
+        self.engine = Engine(self.net, audio_config=audio_config, diagnostics=diagnostics,
+                             cache=PredictionCache(cache_dir) if cache_dir else None, frame_embeddings=frame_embeddings, workers=0)
         self.host = f"{os.uname().nodename}:{os.getpid()}"
 
     def __call__(self, batch):
         import pandas as pd
 
-        from .runs import _run_chunk
-
         out = []
         for blob in batch["chunk"]:
-            items, done = pickle.loads(blob)
-            result = _run_chunk(items, self.locator, self.variants, done, self.net, self.audio_config, self.diagnostics,
-                                self.cache, self.frame_embeddings, self.sha_memo)
-            out.append(pickle.dumps({"result": result, "model": self.net.info.to_dict(), "worker": self.host},
+            work = pickle.loads(blob)
+            scored = [s for chunk in self.engine.score(work, chunk_size=max(1, len(work))) for s in chunk]
+            out.append(pickle.dumps({"result": scored, "model": self.net.info.to_dict(), "worker": self.host},
                                     protocol=pickle.HIGHEST_PROTOCOL))
         return pd.DataFrame({"result": out})
 
 
-def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
-               variants: list, audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
-               root: str, options: RayOptions | None = None, info: dict | None = None) -> Iterator[tuple]:
-    """Yield ``_run_chunk``'s result for each chunk, in the order they finish on the cluster.
+def _token_auth_enabled() -> bool:
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+    except ImportError:  # a Ray without token authentication
+        return False
+    return bool(is_token_auth_enabled())
+
+
+def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
+               audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
+               options: RayOptions | None = None, info: dict | None = None) -> Iterator[list]:
+    """Yield the engine's results (a list of :class:`~workbench.engine.Scored`) for each chunk of
+    :class:`~workbench.engine.WorkItem`, in the order they finish on the cluster.
 
     ``info`` (a dict) is filled with the actors' model provenance and the workers that ran.
     """
@@ -114,8 +121,15 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
         env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
         init_kwargs: dict[str, Any] = dict(address=options.address, include_dashboard=False, log_to_driver=False,
                                            runtime_env={"env_vars": env} if env else None)
-        if options.num_cpus is not None and options.address is None:
-            init_kwargs["num_cpus"] = options.num_cpus
+        starting_local = options.address is None and not os.environ.get("RAY_ADDRESS")
+        if starting_local:
+            if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+                raise ConfigError(
+                    "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
+                    "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
+                    fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
+            if options.num_cpus is not None:
+                init_kwargs["num_cpus"] = options.num_cpus
         try:
             ray.init(**init_kwargs)
         except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
@@ -123,6 +137,10 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
                               source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
                               fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
         started_here = True
+        if starting_local and not _token_auth_enabled():
+            ray.shutdown()
+            raise ConfigError("the local Ray cluster started without token authentication.", source="ray",
+                              fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
     try:
         resources = ray.cluster_resources()
         cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)
@@ -142,15 +160,14 @@ def run_chunks(chunks: list[list], done: set, *, model_ref: str, hub: str, revis
                               source=str(options.address or "local"), fix="lower --ray-actors, or run with --device cpu.")
         logger.info("ray engine: %d chunk(s) over %d actor(s) (%g CPU, %g GPU each); cluster %s",
                     len(chunks), actors, options.cpus_per_actor, gpus, {k: resources[k] for k in ("CPU", "GPU") if k in resources})
-        rows = [{"chunk": pickle.dumps((chunk, {(it.id, v.name) for it in chunk for v in variants if (it.id, v.name) in done}),
-                                       protocol=pickle.HIGHEST_PROTOCOL)} for chunk in chunks]
+        rows = [{"chunk": pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)} for chunk in chunks]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         ds = ds.map_batches(
             _ChunkWorker, batch_size=1, batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=options.cpus_per_actor, num_gpus=gpus,
             fn_constructor_kwargs=dict(model_ref=model_ref, hub=hub, revision=revision, device="cuda" if cuda else device,
-                                       dtype=dtype, variants=variants, audio_config=audio_config, diagnostics=diagnostics,
-                                       cache_dir=cache_dir, frame_embeddings=frame_embeddings, root=root),
+                                       dtype=dtype, audio_config=audio_config, diagnostics=diagnostics,
+                                       cache_dir=cache_dir, frame_embeddings=frame_embeddings),
         )
         workers: set[str] = set()
         if info is not None:

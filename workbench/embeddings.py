@@ -19,7 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .engine import score_sources
+from .errors import ConfigError, WorkbenchError
+from .model import as_model
 from .serialize import save_figure
 
 
@@ -171,21 +173,26 @@ def neighbours(emb: RunEmbeddings, query: Any, k: int = 5, *, model: Any = None)
     return pd.DataFrame(out)
 
 
-def embed_file(path: Any, model: Any = None) -> np.ndarray:
-    from .audio import load
-    from .model import Emotion2vecModel, load_model
+def _scored(sources: list, model: Any) -> list:
+    """Predictions of files through the engine; a file that cannot be scored raises its own error."""
+    net = as_model(model)
+    out = score_sources(net, sources, workers=0)
+    for s in out:
+        if not s.ok:
+            raise WorkbenchError(s.error.get("message") or s.error.get("text", "failed"), source=s.error.get("source"),
+                                 fix=s.error.get("fix"))
+    return [s.prediction for s in out]
 
-    net = model if isinstance(model, Emotion2vecModel) else load_model(model)
-    return net.predict([load(path)], embeddings=True)[0].embedding
+
+def embed_file(path: Any, model: Any = None) -> np.ndarray:
+    """The (D,) utterance embedding of one file, scored through the engine."""
+    return _scored([path], model)[0].embedding
 
 
 def similar(a: Any, b: Any, model: Any = None) -> dict:
     """Cosine similarity of two files' utterance embeddings (and their predictions)."""
-    from .audio import load
-    from .model import Emotion2vecModel, load_model
-
-    net = model if isinstance(model, Emotion2vecModel) else load_model(model)
-    pa, pb = net.predict([load(a), load(b)], embeddings=True)
+    net = as_model(model)
+    pa, pb = _scored([a, b], net)
     return {"a": str(a), "b": str(b), "cosine": cosine(pa.embedding, pb.embedding), "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id}
 

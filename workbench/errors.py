@@ -25,6 +25,13 @@ class WorkbenchError(Exception):
         super().__init__("".join(parts))
         self.message = message
 
+    def render(self) -> str:
+        """The console form: ``error: <source>: <message>`` and, on the next line, ``  fix: <fix>``."""
+        lines = [f"error: {self.source}: {self.message}" if self.source else f"error: {self.message}"]
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         return {
             "type": type(self).__name__,

@@ -21,16 +21,19 @@ installed on purpose (pytest's capture, a user's own) stay.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
 import sys
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 from .checkpoints import cache_dir
 from .model import RANDOM_WEIGHTS_BANNER
 
-__all__ = ["route_logs", "default_log_file", "is_own_record", "log_file"]
+__all__ = ["route_logs", "routed_logs", "default_log_file", "is_own_record", "log_file"]
 
 OWN = "workbench"
 _MARK = "_workbench_route"  # attribute set on the handlers this module installs
@@ -46,13 +49,16 @@ def is_own_record(record: logging.LogRecord) -> bool:
 
 
 class _ConsoleFilter(logging.Filter):
-    """Only the workbench's own records, at ``level`` and above, without the banner."""
+    """Only the workbench's own records, at ``level`` and above, without the banner (``everyone``: all records)."""
 
-    def __init__(self, level: int):
+    def __init__(self, level: int, everyone: bool = False):
         super().__init__()
         self.level = level
+        self.everyone = everyone
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.everyone:
+            return record.levelno >= self.level
         if not is_own_record(record) or record.levelno < self.level:
             return False
         # every command that loads random weights prints the banner itself, once
@@ -82,7 +88,7 @@ def _quiet_progress_bars(all_bars: bool) -> None:
 
 
 def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = True, verbose: bool = False,
-               all_progress_bars: bool = False) -> Path:
+               debug: bool = False, all_progress_bars: bool = False) -> Path:
     """Send every log record to ``log_path`` and only the workbench's own to stderr.
 
     Parameters
@@ -95,6 +101,8 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
         passes ``False``: everything goes to the file, nothing into the page.
     verbose
         Show the workbench's INFO records on the console, not only warnings.
+    debug
+        Show every record of every library on the console too (``--debug``).
     all_progress_bars
         Switch off every tqdm bar (a report has no use for them), not only the
         Hugging Face ones.
@@ -120,17 +128,44 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
     root.addHandler(file_handler)
     if console:
         screen = logging.StreamHandler(sys.stderr)
-        screen.addFilter(_ConsoleFilter(logging.INFO if verbose else logging.WARNING))
+        screen.addFilter(_ConsoleFilter(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING, everyone=debug))
         screen.setFormatter(_ConciseFormatter())
         setattr(screen, _MARK, True)
         root.addHandler(screen)
     # records below the root level are never made; INFO feeds the file
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger(OWN).setLevel(logging.INFO)
     # a later logging.basicConfig (FunASR calls it while loading) finds handlers and does nothing
     logging.captureWarnings(True)
     _quiet_progress_bars(all_progress_bars)
     return path
+
+
+@contextlib.contextmanager
+def routed_logs(log_path: str | os.PathLike | None = None, *, verbose: bool = False, debug: bool = False) -> Iterator[Path]:
+    """:func:`route_logs` while a command runs; the logging set-up before it is restored afterwards.
+
+    The CLI uses this, so that calling ``main()`` in-process (tests, scripts)
+    leaves no handler behind that writes to a stream that is gone.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    own_level = logging.getLogger(OWN).level
+    showwarning = warnings.showwarning
+    try:
+        yield route_logs(log_path, verbose=verbose, debug=debug)
+    finally:
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+        logging.getLogger(OWN).setLevel(own_level)
+        logging.captureWarnings(False)
+        warnings.showwarning = showwarning
 
 
 def log_file() -> Path | None:

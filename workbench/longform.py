@@ -3,11 +3,11 @@
 A one-hour recording never sits in memory whole and never reaches the model
 whole.  The pipeline is one pass over the file:
 
-1. **stream** — soundfile reads blocks (``block_s`` seconds) of the source;
-   formats libsndfile cannot read come through an ``ffmpeg`` pipe with a
-   no-progress watchdog.  Each block is mixed down (mean of the channels) and
-   resampled to 16 kHz by a *streaming* soxr resampler, so block boundaries
-   leave no seams;
+1. **stream** — :func:`workbench.audio.stream` (the intake module owns both
+   ``load`` and ``stream``) reads blocks (``block_s`` seconds) of the source
+   with soundfile, or PyAV in-process for what libsndfile cannot read.  Each
+   block is mixed down (mean of the channels) and resampled to 16 kHz by a
+   *streaming* soxr resampler, so block boundaries leave no seams;
 2. **VAD** — 32 ms frames (512 samples) get a speech probability from
    ``silero-vad`` (its weights ship with the pip package) or a 0/1 decision
    from an adaptive energy detector;
@@ -32,23 +32,27 @@ interrupted run keeps every segment it predicted.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import select
-import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from .audio import TARGET_SR, AudioConfig, SourceInfo, _ffprobe, _one_line, check_audio_path, ffmpeg_available, file_sha256
-from .errors import AudioError, ConfigError
+from . import __version__
+from .audio import TARGET_SR, AudioConfig, stream as open_stream
+from .engine import Engine, WorkItem
+from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .manifest import Item
 from .memory import peak_rss_mb, release_freed_memory
+from .model import RANDOM_WEIGHTS_BANNER, as_model
 from .processing import ProcessingLog, StepRecord
 from .serialize import save_figure
+
+logger = logging.getLogger(__name__)
 
 FRAME = 512  # VAD frame at 16 kHz: 32 ms
 FRAME_S = FRAME / TARGET_SR
@@ -113,128 +117,6 @@ class SegmentConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-# ---------------------------------------------------------------------------
-# streaming decode
-# ---------------------------------------------------------------------------
-class _Stream:
-    """Blocks of 16 kHz mono float32 from a file, decoded and resampled as it goes."""
-
-    def __init__(self, path: Path, config: SegmentConfig, audio_config: AudioConfig):
-        shown = str(path)
-        size = check_audio_path(path)
-        self.path, self.shown, self.config, self.audio_config = path, shown, config, audio_config
-        self.info = SourceInfo(id=path.name, path=str(path), size_bytes=size, sha256=file_sha256(path))
-        self.warnings: list[str] = []
-        self._sf = None
-        try:
-            import soundfile as sf
-
-            self._sf = sf.SoundFile(str(path))
-            if self._sf.frames <= 0:
-                raise RuntimeError("libsndfile reports no frames")
-            self.info.format, self.info.codec = self._sf.format, self._sf.subtype
-            self.info.sample_rate, self.info.channels = int(self._sf.samplerate), int(self._sf.channels)
-            self.info.declared_duration = self._sf.frames / self._sf.samplerate
-            self.info.decoder = f"soundfile (libsndfile {sf.__libsndfile_version__}), streamed"
-        except Exception as exc:
-            if self._sf is not None:
-                self._sf.close()
-                self._sf = None
-            if not ffmpeg_available():
-                raise AudioError(f"could not decode ({_one_line(exc)}) and ffmpeg is not installed.", source=shown,
-                                 fix="install ffmpeg (apt-get install ffmpeg) or convert the file to WAV/FLAC.") from None
-            try:
-                probe = _ffprobe(path, audio_config)
-            except Exception as exc2:
-                raise AudioError(f"could not decode: not a readable audio file ({_one_line(exc)}; ffprobe: {_one_line(exc2)}).",
-                                 source=shown, fix="check that the file plays; re-export it as WAV or FLAC.") from None
-            stream, fmt = probe["stream"], probe["format"]
-            self.info.format, self.info.codec = fmt.get("format_name"), stream.get("codec_name")
-            self.info.sample_rate, self.info.channels = int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
-            if self.info.sample_rate <= 0 or self.info.channels <= 0:
-                raise AudioError(f"ffprobe reports sample_rate={self.info.sample_rate}, channels={self.info.channels}.",
-                                 source=shown, fix="re-export the file.")
-            declared = stream.get("duration") or fmt.get("duration")
-            if declared not in (None, "N/A"):
-                self.info.declared_duration = float(declared)
-            self.info.decoder = "ffmpeg, streamed"
-
-    def blocks(self) -> Iterator[np.ndarray]:
-        import soxr
-
-        sr, ch = self.info.sample_rate, self.info.channels
-        resampler = None if sr == TARGET_SR else soxr.ResampleStream(sr, TARGET_SR, 1, dtype="float32", quality=self.audio_config.soxr_quality)
-        n_in = 0
-        per_block = max(1, int(self.config.block_s * sr))
-        raw_blocks = self._sf_blocks(per_block) if self._sf is not None else self._ffmpeg_blocks(per_block, ch)
-        for block in raw_blocks:
-            if not np.isfinite(block).all():
-                first = int(np.argmax(~np.isfinite(block).all(axis=1)))
-                raise AudioError(f"contains NaN/Inf sample values (first at {(n_in + first) / sr:.3f} s).", source=self.shown,
-                                 fix="the file is corrupt: re-export it.")
-            n_in += len(block)
-            mono = block.mean(axis=1, dtype=np.float32) if ch > 1 else block[:, 0]
-            out = mono if resampler is None else resampler.resample_chunk(np.ascontiguousarray(mono), last=False)
-            if len(out):
-                yield out
-        if resampler is not None:
-            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            if len(tail):
-                yield tail
-        self.info.frames = n_in
-        self.info.duration = n_in / sr if sr else 0.0
-        if n_in == 0:
-            raise AudioError("contains no audio samples (zero length).", source=self.shown, fix="check the recording.")
-
-    def _sf_blocks(self, per_block: int):
-        with self._sf as f:
-            while True:
-                block = f.read(per_block, dtype="float32", always_2d=True)
-                if not len(block):
-                    break
-                yield block
-
-    def _ffmpeg_blocks(self, per_block: int, channels: int):
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(self.path), "-map", "0:a:0", "-f", "f32le",
-               "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(self.info.sample_rate), "-"]
-        err = tempfile.TemporaryFile()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        fd = proc.stdout.fileno()
-        want = per_block * channels * 4
-        pending = b""
-        timeout = self.audio_config.decode_timeout_s
-        try:
-            while True:
-                ready, _, _ = select.select([fd], [], [], timeout)
-                if not ready:
-                    raise AudioError(f"ffmpeg produced no audio for {timeout:.0f} s.", source=self.shown,
-                                     fix="the file is probably damaged: re-encode it (ffmpeg -i in out.wav) and check the result.")
-                chunk = os.read(fd, max(want - len(pending), 65536))
-                if not chunk:
-                    break
-                pending += chunk
-                if len(pending) >= want:
-                    usable = len(pending) - len(pending) % (4 * channels)
-                    yield np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, channels)
-                    pending = pending[usable:]
-            usable = len(pending) - len(pending) % (4 * channels)
-            if usable:
-                yield np.frombuffer(pending[:usable], dtype="<f4").reshape(-1, channels)
-            proc.wait(timeout=timeout)
-            err.seek(0)
-            stderr = err.read().decode(errors="replace").strip()
-            if proc.returncode != 0:
-                raise AudioError(f"ffmpeg failed: {stderr.splitlines()[-1] if stderr else proc.returncode}.", source=self.shown,
-                                 fix="check that the file plays; re-export it as WAV or FLAC.")
-            if stderr:
-                self.warnings.append(f"ffmpeg reported decoding errors (file may be truncated): {stderr.splitlines()[-1][:200]}")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            err.close()
 
 
 # ---------------------------------------------------------------------------
@@ -389,8 +271,6 @@ class LongformResult:
         s = self.summary
         lines = []
         if s.get("random_weights"):
-            from .model import RANDOM_WEIGHTS_BANNER
-
             lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
         lines.append(
             f"{s['source']['id']}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
@@ -437,14 +317,16 @@ def segment_file(
     """
     import pandas as pd
 
-    from .model import Emotion2vecModel, load_model
-
     cfg = config or SegmentConfig()
     acfg = audio_config or AudioConfig()
     path = Path(path)
     t_start = time.perf_counter()
-    stream = _Stream(path, cfg, acfg)  # fails fast on a bad file, before the model loads
-    net = model if isinstance(model, Emotion2vecModel) else load_model(model, hub=hub, revision=revision, device=device)
+    stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
+    try:
+        net = as_model(model, hub=hub, revision=revision, device=device)
+    except BaseException:
+        stream.close()
+        raise
     if out_dir is None:
         from datetime import datetime
 
@@ -468,6 +350,7 @@ def segment_file(
     n_frames = 0
     max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
     pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
+    engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
     bar = _progress(stream.info.declared_duration, progress)
 
     def flush():
@@ -475,10 +358,14 @@ def segment_file(
         if not pending:
             return
         t0 = time.perf_counter()
-        preds = net.predict([p[4] for p in pending], granularity="frame", embeddings=True,
-                            ids=[f"segment_{len(rows) + k}" for k in range(len(pending))])
+        work = [WorkItem(Item(id=f"segment_{len(rows) + k}"), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
+        scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
         timings["inference"] += time.perf_counter() - t0
-        for (s, e, ss, se, _), p in zip(pending, preds):
+        for (s, e, ss, se, _), sc in zip(pending, scored):
+            if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
+                logger.warning("segment at %.2f s not scored: %s", s / TARGET_SR, sc.error.get("text"))
+                continue
+            p = sc.prediction
             row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
                    **{f"score_{k}": float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
@@ -591,12 +478,8 @@ def segment_file(
         "max_buffer_s": round(max_buf / TARGET_SR, 3),
         "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
     }
-    from . import __version__
-
     summary["workbench_version"] = __version__
     if net.random_weights:
-        from .model import RANDOM_WEIGHTS_BANNER
-
         summary["warning"] = RANDOM_WEIGHTS_BANNER
     timeline.to_csv(out / "timeline.csv", index=False)
     np.savez_compressed(out / "heatmap.npz", times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat, labels=np.array(LABEL_KEYS))

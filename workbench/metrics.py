@@ -22,77 +22,107 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+import sklearn
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from .errors import ConfigError
 from .labels import LABEL_KEYS
+from .runfolder import RunFolder, as_run_folder
 from .serialize import save_figure
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
-    t, p = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean(t == p)) if len(t) else float("nan")
+    """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
+    return float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
 
 
 def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
-    t, p = np.asarray(y_true), np.asarray(y_pred)
-    out = {}
-    for c in classes:
-        tp = float(np.sum((t == c) & (p == c)))
-        support = float(np.sum(t == c))
-        predicted = float(np.sum(p == c))
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else float("nan")
-        f1 = 2 * precision * recall / (precision + recall) if support and (precision + recall) > 0 else 0.0
-        out[c] = {"precision": precision, "recall": recall, "f1": f1, "support": int(support)}
-    return out
+    """Precision, recall, F1 and support of each class (scikit-learn's ``precision_recall_fscore_support``).
+
+    A class never predicted has precision 0; a class absent from ``y_true`` has
+    recall NaN (there is nothing to recall) and F1 0.
+    """
+    classes = list(classes)
+    if not classes:
+        return {}
+    if len(y_true):
+        prec, rec, f1, sup = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    else:
+        prec = rec = f1 = np.zeros(len(classes))
+        sup = np.zeros(len(classes), dtype=int)
+    return {
+        c: {"precision": float(prec[i]), "recall": float(rec[i]) if sup[i] else float("nan"), "f1": float(f1[i]), "support": int(sup[i])}
+        for i, c in enumerate(classes)
+    }
+
+
+def _present(y_true: Sequence[str], classes: Sequence[str] | None) -> list[str]:
+    return list(classes) if classes is not None else sorted(set(y_true))
 
 
 def uar(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
-    classes = classes if classes is not None else sorted(set(y_true))
-    rec = [v["recall"] for v in per_class(y_true, y_pred, classes).values() if v["support"]]
+    """Mean recall over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``.
+
+    With the default classes this is scikit-learn's ``balanced_accuracy_score``.
+    """
+    rec = [v["recall"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
     return float(np.mean(rec)) if rec else float("nan")
 
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
-    classes = classes if classes is not None else sorted(set(y_true))
-    f = [v["f1"] for v in per_class(y_true, y_pred, classes).values() if v["support"]]
+    """Mean F1 over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``."""
+    f = [v["f1"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
     return float(np.mean(f)) if f else float("nan")
 
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str], cols: Sequence[str]) -> np.ndarray:
-    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column."""
-    ri = {c: i for i, c in enumerate(rows)}
-    ci = {c: i for i, c in enumerate(cols)}
-    m = np.zeros((len(rows), len(cols)), dtype=np.int64)
-    for t, p in zip(y_true, y_pred):
-        if t in ri and p in ci:
-            m[ri[t], ci[p]] += 1
-    return m
+    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column.
+
+    Items whose label is not in ``rows`` or whose prediction is not in ``cols`` are not counted.
+    """
+    labels = list(dict.fromkeys([*rows, *cols]))
+    out = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    if not len(y_true) or not labels or not set(labels) & set(np.asarray(y_true).tolist()):
+        return out  # scikit-learn refuses both cases; the defined result is all zeros
+    m = confusion_matrix(y_true, y_pred, labels=labels)
+    index = {c: i for i, c in enumerate(labels)}
+    return m[np.ix_([index[r] for r in rows], [index[c] for c in cols])].astype(np.int64)
 
 
 def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15) -> tuple[float, list[dict]]:
-    """Expected calibration error with equal-width bins, and the per-bin table."""
+    """Expected calibration error with equal-width bins, and the per-bin table.
+
+    Accuracy and mean confidence per bin come from scikit-learn's
+    ``calibration_curve`` (uniform strategy: bins closed on the right, the
+    first one also on the left).  It drops empty bins, so the item count of each
+    bin, which weights the gap and sizes the reliability bars, is counted here
+    with the same bin edges.
+    """
     conf = np.asarray(confidence, dtype=float)
-    corr = np.asarray(correct, dtype=float)
+    corr = np.asarray(correct, dtype=bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    table, total = [], 0.0
-    for b in range(bins):
-        sel = idx == b
-        n = int(sel.sum())
-        acc = float(corr[sel].mean()) if n else float("nan")
-        mc = float(conf[sel].mean()) if n else float("nan")
-        if n:
-            total += n / len(conf) * abs(acc - mc)
-        table.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": n, "accuracy": acc, "confidence": mc})
-    return float(total), table
+    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=bins)[:bins]
+    acc = np.full(bins, np.nan)
+    mean_conf = np.full(bins, np.nan)
+    if len(conf):
+        acc[counts > 0], mean_conf[counts > 0] = calibration_curve(corr, conf, n_bins=bins, strategy="uniform", pos_label=True)
+    filled = counts > 0
+    total = float(np.sum(counts[filled] / len(conf) * np.abs(acc[filled] - mean_conf[filled]))) if len(conf) else 0.0
+    table = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(counts[b]), "accuracy": float(acc[b]), "confidence": float(mean_conf[b])}
+             for b in range(bins)]
+    return total, table
 
 
-def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded)."""
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
+
+    ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
+    resample (then the result is a list of ``k`` intervals).  Resamples where a
+    statistic is undefined (NaN) are left out of that statistic's interval.
+    """
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if len(t) == 0:
         return (float("nan"), float("nan"))
@@ -100,11 +130,37 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     stats = []
     for _ in range(n):
         i = rng.integers(0, len(t), len(t))
-        v = fn(t[i], p[i])
-        if v == v:
-            stats.append(v)
-    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+        stats.append(fn(t[i], p[i]))
+    values = np.asarray(stats, dtype=float)
+    scalar = values.ndim == 1
+    values = values.reshape(len(stats), -1)
+    bounds = []
+    for column in values.T:
+        kept = column[~np.isnan(column)]
+        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
+        bounds.append((float(lo), float(hi)))
+    return bounds[0] if scalar else bounds
+
+
+def headline(classes: Sequence[str]):
+    """``f(y_true, y_pred) -> (WA, UAR, macro-F1)`` over ``classes`` from one scikit-learn call.
+
+    The bootstrap calls it once per resample: one ``precision_recall_fscore_support``
+    instead of one per metric keeps a 1000-resample interval at about a second.
+    """
+    labels = list(classes)
+
+    def stats(t, p) -> tuple[float, float, float]:
+        if not len(t):
+            return (float("nan"),) * 3
+        _, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
+        present = sup > 0
+        wa_value = float(np.mean(np.asarray(t) == np.asarray(p)))
+        if not present.any():
+            return wa_value, float("nan"), float("nan")
+        return wa_value, float(rec[present].mean()), float(f1[present].mean())
+
+    return stats
 
 
 @dataclass
@@ -172,11 +228,17 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = sc["confidence"].to_numpy(dtype=float)
     cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
-    ci = {
-        "wa": bootstrap_ci(wa, y_true, y_pred, n=n_boot, seed=seed),
-        "uar": bootstrap_ci(lambda t, p: uar(t, p, classes), y_true, y_pred, n=n_boot, seed=seed),
-        "macro_f1": bootstrap_ci(lambda t, p: macro_f1(t, p, classes), y_true, y_pred, n=n_boot, seed=seed),
-    }
+    # labels as integer codes: scikit-learn checks them several times faster than strings
+    vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
+    t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
+    class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
+    if len(sc):
+        # the codes are checked once here: scikit-learn's per-call argument validation is a quarter of the loop
+        with sklearn.config_context(skip_parameter_validation=True):
+            intervals = bootstrap_ci(headline(class_codes), t_codes, p_codes, n=n_boot, seed=seed)
+    else:
+        intervals = [(float("nan"), float("nan"))] * 3
+    ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     breakdowns: dict[str, dict] = {}
     for col in by:
         if col not in sc.columns:
@@ -197,15 +259,15 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     )
 
 
-def run_metrics(run_dir: str | Path, *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
-    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder."""
-    import pandas as pd
+def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
+    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
 
-    run_dir = Path(run_dir)
-    path = run_dir / "results.parquet"
-    if not path.is_file():
-        raise ConfigError("no results.parquet in the run folder (the run did not finish).", source=str(run_dir), fix="re-run `workbench run` with the same --out to finish it.")
-    df = pd.read_parquet(path)
+    Raises :class:`~workbench.runfolder.RunFolderError` (with the fix) for a folder that holds
+    no finished run.
+    """
+    rf = as_run_folder(run_dir)
+    run_dir = rf.path
+    df = rf.results()
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
     payload = {v: r.to_dict() for v, r in reports.items()}
     (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")

@@ -1,9 +1,15 @@
 """emotion2vec+ through FunASR: loading, batched prediction, frame-level scores.
 
-Loading goes through ``funasr.AutoModel`` exactly as FunASR users do it: a hub
-id (``iic/emotion2vec_plus_large`` by default, ModelScope or Hugging Face), a
+Loading goes through ``funasr.AutoModel`` as FunASR users do it: a hub id
+(``iic/emotion2vec_plus_large`` by default, ModelScope or Hugging Face), a
 local checkpoint directory (no network needed), or ``tiny`` (a seeded random
-checkpoint the package builds, see :mod:`workbench.checkpoints`).
+checkpoint the package builds); resolution, the offline policy, safe weight
+reading and checksums live in :mod:`workbench.checkpoints`.  Two steps of
+FunASR's building are replaced (:mod:`workbench.funasr_patches`): the
+network is built without random initialisation, and the weights are read with
+``weights_only=True`` (or from ``model.safetensors``) and put into the network
+without copies.  The result is bitwise the network FunASR's own loading gives
+(tested); a pickle that holds more than tensors is refused.
 
 Prediction runs the *same* network FunASR loaded, batched:
 
@@ -28,40 +34,54 @@ where in the clip the evidence for each class sits.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import os
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from .audio import Audio, AudioConfig, load as load_audio
+from .checkpoints import (  # noqa: F401  (re-exported: the names' home before they moved)
+    ALIASES,
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    ModelSpec,
+    _require_hub,
+    cached_hub_checkpoint,
+    check_weights_fit,
+    file_sha256,
+    import_funasr,
+    load_weights,
+    offline,
+    random_checkpoint_info,
+    require_hub,
+    resolve_model,
+    slow_load,
+    weights_file,
+)
+from .errors import ConfigError, ModelError, WorkbenchError
+from .funasr_patches import (
+    assign_weights,
+    fused_attention,
+    low_precision_front_end,
+    masked_positional_encoder,
+    quiet,
+    replace_weights_loader,
+    skip_init,
+)
 from .labels import LABEL_KEYS, key_from_token
+from .memory import tame_malloc
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "iic/emotion2vec_plus_large"
-#: hub ids the workbench knows; any other id is passed to FunASR as it is
-KNOWN_MODELS = (
-    "iic/emotion2vec_plus_large",
-    "iic/emotion2vec_plus_base",
-    "iic/emotion2vec_plus_seed",
-    "iic/emotion2vec_base_finetuned",
-)
-ALIASES = {
-    "large": "iic/emotion2vec_plus_large",
-    "plus_large": "iic/emotion2vec_plus_large",
-    "base": "iic/emotion2vec_plus_base",
-    "plus_base": "iic/emotion2vec_plus_base",
-    "seed": "iic/emotion2vec_plus_seed",
-    "plus_seed": "iic/emotion2vec_plus_seed",
-    "base_finetuned": "iic/emotion2vec_base_finetuned",
-}
 SAMPLE_RATE = 16000
 FRAME_RATE = 50  # frames per second: the conv encoder's total stride is 320 samples
 RANDOM_WEIGHTS_BANNER = (
@@ -72,58 +92,6 @@ RANDOM_WEIGHTS_BANNER = (
 # ---------------------------------------------------------------------------
 # specs and info
 # ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSpec:
-    """What ``--model`` resolved to."""
-
-    requested: str
-    kind: str  # "hub" | "local" | "random"
-    model: str  # hub id or directory
-    hub: str = "ms"
-    revision: str | None = None
-
-
-def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None) -> ModelSpec:
-    """Turn a ``--model`` value into a :class:`ModelSpec`.
-
-    * ``None`` → :data:`DEFAULT_MODEL` on ``hub``;
-    * ``"tiny"`` (or ``"random-large"``) → a generated random checkpoint;
-    * an existing directory → a local checkpoint (must hold ``config.yaml``
-      and ``model.pt``);
-    * anything else → a hub id (aliases ``large``, ``base``, ``seed``).
-    """
-    hub = {"modelscope": "ms", "huggingface": "hf"}.get(hub, hub)
-    if hub not in ("ms", "hf"):
-        raise ModelError(f"unknown hub {hub!r}; expected 'ms' (ModelScope) or 'hf' (Hugging Face).", fix="pass --hub ms or --hub hf.")
-    requested = str(model) if model is not None else DEFAULT_MODEL
-    if requested in ("tiny", "random-tiny", "random-large", "random-base"):
-        arch = "tiny" if requested in ("tiny", "random-tiny") else requested.split("-", 1)[1]
-        from .checkpoints import ensure_random_checkpoint
-
-        return ModelSpec(requested, "random", str(ensure_random_checkpoint(arch)), hub, None)
-    path = Path(requested).expanduser()
-    if path.is_dir():
-        missing = [n for n in ("config.yaml", "model.pt") if not (path / n).is_file()]
-        if missing:
-            raise ModelError(
-                f"directory is not an emotion2vec checkpoint: {', '.join(missing)} missing.",
-                source=str(path),
-                fix="point --model at the folder that holds config.yaml, model.pt and tokens.txt "
-                "(e.g. a ModelScope download of iic/emotion2vec_plus_large).",
-            )
-        from .checkpoints import random_checkpoint_info
-
-        kind = "random" if random_checkpoint_info(path) else "local"
-        return ModelSpec(requested, kind, str(path.resolve()), hub, None)
-    if requested.startswith((".", "/", "~")) or os.sep in requested and requested.count("/") > 1:
-        raise ModelError(
-            "no such checkpoint directory.",
-            source=requested,
-            fix="check the path, or give a hub id such as iic/emotion2vec_plus_large.",
-        )
-    return ModelSpec(requested, "hub", ALIASES.get(requested, requested), hub, revision)
-
-
 @dataclass
 class ModelInfo:
     """Provenance of a loaded model, stored with every result."""
@@ -301,6 +269,8 @@ class Emotion2vecModel:
         self._lock = threading.Lock()
         #: "fused" (scaled_dot_product_attention, default on CUDA) or "funasr" (FunASR's own, default on CPU)
         self.attention = "fused" if info.device.startswith("cuda") else "funasr"
+        #: in bfloat16/float16, run the conv front end's layer norms in that dtype (no float32 copies)
+        self.low_precision_front_end = True
 
     @property
     def network(self):
@@ -339,8 +309,6 @@ class Emotion2vecModel:
         list of Prediction, in the order of ``clips``.
         """
         if granularity not in ("utterance", "frame"):
-            from .errors import ConfigError
-
             raise ConfigError(
                 f"granularity must be 'utterance' or 'frame', given {granularity!r}.",
                 fix="pass granularity='frame' for frame-level scores.",
@@ -405,11 +373,6 @@ class Emotion2vecModel:
         :class:`~workbench.errors.WorkbenchError` that stopped that source (a
         bad file never stops the others).
         """
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .audio import AudioConfig, load as load_audio
-        from .errors import WorkbenchError
-
         cfg = audio_config or AudioConfig()
         policy = policy or default_policy(self.info.device)
         if workers is None:
@@ -465,7 +428,8 @@ class Emotion2vecModel:
         longest = max(lengths)
         lengths_t = torch.tensor(lengths)
         on_gpu = device.startswith("cuda")
-        source = torch.zeros(len(waves), longest, dtype=torch.float32)
+        # on CUDA a pinned (page-locked) host buffer makes the copy below really asynchronous
+        source = torch.zeros(len(waves), longest, dtype=torch.float32, pin_memory=on_gpu)
         for i, w in enumerate(waves):
             t = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
             if net.cfg.normalize and not on_gpu:
@@ -481,7 +445,14 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        with torch.inference_mode(), self._autocast(), _masked_positional_encoder(net, frames), _fused_attention(net, self.attention == "fused"):
+        low = self.low_precision_front_end and self.info.dtype in ("bfloat16", "float16")
+        with (
+            torch.inference_mode(),
+            self._autocast(),
+            masked_positional_encoder(net, frames),
+            fused_attention(net, self.attention == "fused"),
+            low_precision_front_end(net, low),
+        ):
             out = net.extract_features(source, padding_mask=padding_mask if bool(padding_mask.any()) else None)
             x = out["x"].float()  # (B, T, D)
             T = x.shape[1]
@@ -549,8 +520,6 @@ class Emotion2vecModel:
 
 
 def _as_wave(clip: Any, name: str | None, k: int) -> tuple[np.ndarray, int, str]:
-    from .audio import Audio
-
     if isinstance(clip, Audio):
         return clip.samples, clip.sr, name or clip.id
     if isinstance(clip, tuple) and len(clip) == 2:
@@ -575,124 +544,6 @@ def _conv_output_lengths(net: Any, lengths):
     return out.long()
 
 
-class _MaskedPositionalEncoder:
-    """Runs FunASR's conv positional encoder with padded frames zeroed before each conv.
-
-    A clip alone sees zeros beyond its last frame at every conv layer; in a
-    padded batch the frames beyond it hold features of the padding.  Zeroing
-    them before each conv reproduces the single-clip computation exactly.
-    """
-
-    def __init__(self, original, frames: list[int]):
-        self.original = original
-        self.frames = frames
-
-    def __call__(self, x):
-        import torch
-
-        T = x.shape[1]
-        valid = (torch.arange(T, device=x.device)[None, :] < torch.tensor(self.frames, device=x.device)[:, None]).to(x.dtype)
-        return _run_masked(self.original, x, valid)
-
-
-def _run_masked(module, x, valid):
-    import torch.nn as nn
-
-    if isinstance(module, nn.Sequential):
-        if len(module) and isinstance(module[0], nn.Conv1d):
-            # inside the encoder the tensor is (B, C, T) when it reaches a conv
-            return module(x * valid[:, None, :])
-        for child in module:
-            x = _run_masked(child, x, valid)
-        return x
-    return module(x)
-
-
-@contextmanager
-def _masked_positional_encoder(net: Any, frames: list[int]):
-    enc = net.modality_encoders["AUDIO"]
-    original = enc.relative_positional_encoder
-    if original is None or len(set(frames)) == 1:
-        yield
-        return
-    masked = _MaskedPositionalEncoder(original, frames)
-    # nn.Module.__setattr__ refuses a non-Module for a registered submodule
-    enc._modules["relative_positional_encoder"] = None
-    object.__setattr__(enc, "relative_positional_encoder", masked)
-    try:
-        yield
-    finally:
-        object.__delattr__(enc, "relative_positional_encoder")
-        enc._modules["relative_positional_encoder"] = original
-
-
-class _FusedAttention:
-    """FunASR's ``AltAttention`` through ``F.scaled_dot_product_attention``.
-
-    FunASR computes attention by hand: the (B, H, T, T) scores are cast to
-    fp32, the ALiBi bias added, padded keys filled with -inf and a softmax
-    taken, in every layer.  On a GPU those elementwise passes cost more than
-    the matrix products.  Here ALiBi bias and padding become one additive mask,
-    built once per forward and shared by every layer, and the fused kernel
-    does the rest.  Used on CUDA; the CPU path keeps FunASR's own attention.
-    """
-
-    def __init__(self):
-        self._mask_key = None
-        self._mask = None
-
-    def mask(self, alibi_bias, padding_mask, n_heads: int, n: int, dtype, device):
-        import torch
-
-        key = (id(alibi_bias), id(padding_mask), dtype)
-        if key == self._mask_key:
-            return self._mask
-        mask = None
-        if alibi_bias is not None:
-            b = alibi_bias.shape[0]
-            mask = torch.zeros(b, n_heads, n, n, dtype=dtype, device=device)
-            mask[:, : alibi_bias.size(1)] = alibi_bias.to(dtype)
-        if padding_mask is not None and padding_mask.any():
-            pad = padding_mask.to(torch.bool)[:, None, None, :]
-            if mask is None:
-                mask = torch.zeros(pad.shape[0], n_heads, n, n, dtype=dtype, device=device)
-            mask = mask.masked_fill(pad, float("-inf"))
-        # keep the keys' tensors alive so their ids stay unique for this forward
-        self._mask_key, self._mask, self._refs = key, mask, (alibi_bias, padding_mask)
-        return mask
-
-    def forward(self, attn, x, padding_mask=None, alibi_bias=None):
-        import torch.nn.functional as F
-
-        B, N, C = x.shape
-        H = attn.num_heads
-        qkv = attn.qkv(x).reshape(B, N, 3, H, C // H).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        mask = self.mask(alibi_bias, padding_mask, H, N, q.dtype, q.device)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scale)
-        return attn.proj(out.transpose(1, 2).reshape(B, N, C))
-
-
-@contextmanager
-def _fused_attention(net: Any, enabled: bool):
-    if not enabled:
-        yield
-        return
-    from functools import partial
-
-    fused = _FusedAttention()
-    patched = []
-    for module in net.modules():
-        if type(module).__name__ == "AltAttention" and not getattr(module, "cosine_attention", False):
-            module.forward = partial(fused.forward, module)
-            patched.append(module)
-    try:
-        yield
-    finally:
-        for module in patched:
-            del module.forward  # back to the class's own forward
-
-
 # ---------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------
@@ -713,6 +564,7 @@ def load_model(
     revision: str | None = None,
     device: str = "auto",
     dtype: str = "float32",
+    progress: Callable[[str], None] | None = None,
 ) -> Emotion2vecModel:
     """Load (once per process) and return an :class:`Emotion2vecModel`.
 
@@ -730,11 +582,19 @@ def load_model(
         ``float32`` is exact.  ``bfloat16``/``float16`` use autocast (GPUs).
         ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
         Linear layer (see ``benchmarks/README.md`` for its speed and cost).
+    progress : callable, optional
+        Called with a short line for each loading step (``"importing FunASR"``,
+        ``"building network"``, ``"loading weights (1.3 GB)"``,
+        ``"verifying checksum"``), e.g. to print them to stderr.  Not called
+        when the model is already loaded.
+
+    Weights are read with ``torch.load(weights_only=True)`` or from
+    ``model.safetensors``: a checkpoint whose pickle holds anything beyond
+    tensors is refused with a :class:`ModelError`.
     """
+    say = progress or _silent
     spec = resolve_model(model, hub=hub, revision=revision)
     if dtype not in ("float32", "bfloat16", "float16", "int8"):
-        from .errors import ConfigError
-
         raise ConfigError(
             f"dtype must be float32, bfloat16, float16 or int8, given {dtype!r}.",
             fix="pass dtype='float32' (exact), 'bfloat16' on a GPU, or 'int8' for the fast CPU mode.",
@@ -743,20 +603,35 @@ def load_model(
     key = (spec.kind, spec.model, spec.hub, spec.revision, dev, dtype)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(spec, dev, dtype)
+            _CACHE[key] = _load(spec, dev, dtype, say)
         return _CACHE[key]
 
 
-def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
-    import torch
+def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:
+    """A loaded model from a model or a reference (hub id, local folder, ``"tiny"``, ``None`` for the default).
 
-    from .memory import tame_malloc
+    Anything that already behaves as a loaded model (``predict`` and ``info``) is returned as it is;
+    the rest goes to :func:`load_model` with ``load_options``.
+    """
+    if hasattr(model, "predict") and hasattr(model, "info"):
+        return model
+    return load_model(model, **load_options)
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) -> Emotion2vecModel:
+    say("importing FunASR")
+    import torch
 
     tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.memory)
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
     t0 = time.perf_counter()
+    funasr = import_funasr()
     kwargs: dict[str, Any] = dict(
         model=spec.model,
         device=device,
@@ -765,24 +640,49 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
         log_level="ERROR",
         ncpu=torch.get_num_threads(),
     )
+    weights: Path | None = None
     if spec.kind == "hub":
         cached = cached_hub_checkpoint(spec.model, spec.hub) if not spec.revision else None
         if cached is not None:
             kwargs["model"] = str(cached)  # a complete local download: no network needed
+            weights = weights_file(cached)
         else:
-            _require_hub(spec)
+            require_hub(spec)
             kwargs.update(hub=spec.hub, check_latest=False)
             if spec.revision:
                 kwargs["model_revision"] = spec.revision
-    funasr = import_funasr()
-    AutoModel = funasr.AutoModel
-    try:
-        import contextlib
-        import io
+    else:
+        weights = weights_file(spec.model)
+    if weights is not None:
+        _check_config(Path(kwargs["model"]), spec)
+        kwargs["init_param"] = str(weights)  # model.safetensors when the checkpoint has one
 
-        # FunASR prints its version while building the model: keep stdout for results
-        with contextlib.redirect_stdout(io.StringIO()):
-            automodel = AutoModel(**kwargs)
+    # the fast path: the network is built without random initialisation and the workbench's own
+    # safe loader puts the weights in (no copies); WORKBENCH_SLOW_LOAD=1 keeps FunASR's own
+    # loading for benchmarks/startup.py, after the same safe read and check
+    fast = not (slow_load() and weights is not None and weights.suffix == ".pt")
+    loaded: dict[str, Any] = {}
+
+    screen = sys.stdout  # FunASR's stdout is muted while it builds; a progress hook may print
+
+    def install(network: Any, path: str) -> None:
+        candidate = weights_file(Path(path).parent) or Path(path)
+        with contextlib.redirect_stdout(screen):
+            say(f"loading weights ({_size(candidate)})")
+        state, source = load_weights(path)
+        check_weights_fit(network.state_dict(), state, spec.model)
+        assign_weights(network, state)
+        loaded["file"] = source
+
+    if not fast:
+        say(f"loading weights ({_size(weights)})")
+        loaded["state"], loaded["file"] = load_weights(weights, mmap=False)
+    say("building network")
+    try:
+        with quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
+            automodel = funasr.AutoModel(**kwargs)
+    except WorkbenchError:
+        raise
     except Exception as exc:
         if spec.kind == "hub":
             raise ModelError(
@@ -799,11 +699,15 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
             source=spec.model,
             fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
         )
-    init_param = automodel.kwargs.get("init_param")
-    model_dir = automodel.kwargs.get("model_path") or (str(Path(init_param).parent) if init_param else None)
-    if not init_param or not os.path.isfile(init_param):
+    if "file" not in loaded:
+        # FunASR found no weights file and kept the network as built
         raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.", source=spec.model, fix="download the complete checkpoint.")
-    checksum = _verify_weights(net, init_param, spec.model)
+    if "state" in loaded:
+        check_weights_fit(net.state_dict(), loaded.pop("state"), spec.model)
+    source = Path(loaded["file"])
+    model_dir = automodel.kwargs.get("model_path") or str(source.parent)
+    say("verifying checksum")
+    checksum = file_sha256(source, remember=fast)
     if dtype == "int8":
         if not device.startswith("cpu"):
             raise ModelError("int8 dynamic quantisation runs on the CPU only.", source=spec.model, fix="use dtype='bfloat16' on a GPU.")
@@ -812,8 +716,6 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
         net = automodel.model
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     label_index, valid = _label_mapping(tokens, spec.model)
-    from .checkpoints import random_checkpoint_info
-
     random_info = random_checkpoint_info(model_dir) if model_dir else None
     info = ModelInfo(
         id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
@@ -838,100 +740,35 @@ def _load(spec: ModelSpec, device: str, dtype: str) -> Emotion2vecModel:
     return Emotion2vecModel(automodel, spec, info, label_index, valid)
 
 
-_HUB_HOSTS = {"ms": "www.modelscope.cn", "hf": "huggingface.co"}
+@contextmanager
+def _fast_build(install: Callable[[Any, str], None]):
+    with skip_init(), replace_weights_loader(install):
+        yield
 
 
-def offline() -> bool:
-    """True when ``WORKBENCH_OFFLINE``, ``HF_HUB_OFFLINE`` or ``MODELSCOPE_OFFLINE`` is set to 1/true."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("WORKBENCH_OFFLINE", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE"))
-
-
-def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
-    """A complete local download of a hub id (ModelScope or Hugging Face cache), or ``None``."""
-    candidates: list[Path] = []
-    if hub == "ms":
-        roots = [Path(os.environ["MODELSCOPE_CACHE"])] if os.environ.get("MODELSCOPE_CACHE") else []
-        roots.append(Path.home() / ".cache" / "modelscope" / "hub")
-        for root in roots:
-            candidates += [root / "models" / model_id, root / model_id]
-    else:
-        hf_id = model_id.replace("iic/", "emotion2vec/", 1) if model_id.startswith("iic/emotion2vec") else model_id
-        root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
-        snapshots = root / ("models--" + hf_id.replace("/", "--")) / "snapshots"
-        if snapshots.is_dir():
-            candidates += sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-    for c in candidates:
-        if (c / "config.yaml").is_file() and (c / "model.pt").is_file():
-            return c
-    return None
-
-
-def _require_hub(spec: ModelSpec) -> None:
-    """Fail fast, with the fix, when a hub id is not cached and the hub cannot be reached."""
-    import socket
-
-    where = "ModelScope" if spec.hub == "ms" else "Hugging Face"
-    fix = (
-        "download the checkpoint where there is network access and pass its directory to --model "
-        "(config.yaml, model.pt, tokens.txt), or use --model tiny for an offline test (random weights)."
-    )
-    if offline():
-        raise ModelError(f"is not in the local {where} cache and offline mode is set.", source=spec.model, fix=fix)
-    host = _HUB_HOSTS[spec.hub]
-    if spec.hub == "hf" and os.environ.get("HF_ENDPOINT"):
-        from urllib.parse import urlparse
-
-        host = urlparse(os.environ["HF_ENDPOINT"]).hostname or host
-    try:
-        socket.create_connection((host, 443), timeout=3).close()
-    except OSError as exc:
-        raise ModelError(
-            f"is not in the local {where} cache and {host} cannot be reached ({exc}).", source=spec.model, fix=fix
-        ) from None
-
-
-def import_funasr():
-    """Import funasr quietly (it prints its version) or raise a :class:`ModelError` with the fix."""
-    import contextlib
-    import io
+def _check_config(model_dir: Path, spec: ModelSpec) -> None:
+    """Refuse a checkpoint of another FunASR model before building it."""
+    import yaml
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            import funasr
-            import funasr.models.emotion2vec.model  # noqa: F401  (registers Emotion2vec)
-    except ImportError as exc:
+        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"cannot read config.yaml ({_short(exc)}).", source=str(model_dir), fix="download the complete checkpoint.") from None
+    name = cfg.get("model") if isinstance(cfg, dict) else None
+    if name != "Emotion2vec":
         raise ModelError(
-            f"funasr is not installed or broken ({exc}).",
-            fix="install the workbench with its dependencies: `make test` or `pip install -e .` (funasr==1.4.16).",
-        ) from None
-    return funasr
-
-
-def _verify_weights(net: Any, init_param: str, name: str) -> str:
-    """FunASR loads with ``ignore_init_mismatch=True``: check that every weight really loaded."""
-    import torch
-
-    h = hashlib.sha256()
-    with open(init_param, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    state = torch.load(init_param, map_location="cpu", weights_only=False)
-    for key in ("state_dict", "model_state_dict", "model"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
-    own = net.state_dict()
-    needed = [k for k in own if not k.startswith(("ema.", "modality_encoders.AUDIO.decoder."))]
-    missing = [k for k in needed if k not in state]
-    mismatched = [k for k in needed if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or mismatched:
-        raise ModelError(
-            f"weights do not fit the network in config.yaml: {len(missing)} missing, {len(mismatched)} of another shape "
-            f"(e.g. {(missing + mismatched)[0]}). FunASR would silently keep random values for them.",
-            source=name,
-            fix="use the config.yaml that came with this model.pt.",
+            f"checkpoint builds a {name}, not an Emotion2vec model.",
+            source=spec.model,
+            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
         )
-    return h.hexdigest()
+
+
+def _size(path: Path | None) -> str:
+    n = path.stat().st_size if path is not None and path.is_file() else 0
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _label_mapping(tokens: list[str], name: str) -> tuple[list[int], np.ndarray]:

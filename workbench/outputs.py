@@ -36,10 +36,12 @@ import numpy as np
 
 from . import __version__
 from .audio import Audio, AudioConfig
-from .errors import WorkbenchError
+from .diagnostics import DiagnosticsConfig
+from .engine import score_sources
+from .errors import ConfigError, WorkbenchError
 from .labels import LABELS
-from .model import BatchPolicy, Emotion2vecModel, Prediction, RANDOM_WEIGHTS_BANNER
-from .processing import ProcessingLog
+from .model import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, as_model
+from .processing import ProcessingLog, StepRecord
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ItemOutcome:
     error: dict | None = None
     log: ProcessingLog = field(default_factory=ProcessingLog)
     result: dict | None = None
+    findings: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,125 +76,73 @@ def infer_files(
     audio_config: AudioConfig | None = None,
     policy: BatchPolicy | None = None,
     hook: Callable[..., None] | None = None,
+    diagnostics: DiagnosticsConfig | None = None,
+    workers: int | None = None,
 ) -> list[ItemOutcome]:
-    """Predict every input and write its output folder; never stops on a bad input.
+    """Predict every input with the engine and write its output folder; never stops on a bad input.
 
     ``hook(step, artifact, *, completed=None, total=None)`` is called with
-    ``"decoded"``, ``"batch"`` and ``"written"`` steps.
+    ``"scored"`` as results come back from the model (``artifact`` is the number
+    just finished) and ``"written"`` after each output folder.
     """
-    from .audio import load as load_audio
-    from .model import load_model
-
     t_start = time.perf_counter()
     audio_config = audio_config or AudioConfig()
     out_root = Path(out_dir)
+    if out_root.exists() and not out_root.is_dir():  # refused before the model loads
+        raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
-    if isinstance(model, Emotion2vecModel):
-        net, load_s = model, 0.0
-    else:
-        t0 = time.perf_counter()
-        net = load_model(model, hub=hub, revision=revision, device=device)
-        load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net = as_model(model, hub=hub, revision=revision, device=device)
+    load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
-    outcomes: list[ItemOutcome] = []
-    audios: dict[int, Audio] = {}
-    decode_ms: dict[int, float] = {}
-    for k, item in enumerate(inputs):
-        name = str(item) if isinstance(item, (str, os.PathLike)) else f"input{k}"
-        outcome = ItemOutcome(input=name, folder=None)
-        t0 = time.perf_counter()
-        try:
-            audio = load_audio(item, config=audio_config)
-            if len(audio.samples) < 400:
-                from .errors import AudioError
+    names = [str(x) if isinstance(x, (str, os.PathLike)) else f"input{k}" for k, x in enumerate(inputs)]
+    finished = [0]
 
-                raise AudioError(
-                    f"is {audio.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame).",
-                    source=name,
-                    fix="clips under 1 s are unreliable anyway: drop it or record a longer one.",
-                )
-            audios[k] = audio
-            outcome.log = audio.log.copy()
-        except WorkbenchError as exc:
-            outcome.error = exc.to_dict()
-            outcome.log.note(str(exc), level="ERROR", name="error")
-        decode_ms[k] = (time.perf_counter() - t0) * 1000
-        outcomes.append(outcome)
+    def progress(n: int) -> None:
+        finished[0] += n
         if hook:
-            hook("decoded", outcome, completed=k + 1, total=len(inputs))
+            hook("scored", n, completed=finished[0], total=len(inputs))
 
-    # batched inference over what decoded; a failing batch falls back to one clip at a time
-    infer_ms: dict[int, float] = {}
-    keys = list(audios)
-    if keys:
-        predictions = _predict_all(net, keys, audios, granularity, embedding, policy, infer_ms, outcomes, hook)
-        for k, pred in predictions.items():
-            outcomes[k].prediction = pred
-
-    for k, outcome in enumerate(outcomes):
+    scored = score_sources(net, inputs, ids=names, audio_config=audio_config, diagnostics=diagnostics, granularity=granularity,
+                           keep_audio=True, workers=workers, policy=policy, progress=progress)
+    outcomes: list[ItemOutcome] = []
+    for k, (name, s) in enumerate(zip(names, scored)):
+        outcome = ItemOutcome(input=name, folder=None)
+        if s.audio is not None:
+            outcome.log = s.audio.log.copy()
+        if s.ok:
+            outcome.prediction = s.prediction
+            outcome.findings = [f.to_dict() for f in s.findings]
+        else:
+            outcome.error = s.error
+            outcome.log.note(s.error["text"], level="ERROR", name="error")
         log = outcome.log
         log.steps.insert(0, _note(f"Model loaded in {load_s:.1f}s ({net.info.id} on {net.info.device})", name="model_load"))
         if net.random_weights:
             log.steps.insert(0, _note(RANDOM_WEIGHTS_BANNER, level="WARNING", name="random_weights"))
         timings = {
             "model_load_ms": round(load_s * 1000, 1),
-            "decode_preprocess_ms": round(decode_ms.get(k, 0.0), 1),
-            "inference_ms": round(infer_ms.get(k, 0.0), 1),
+            "decode_preprocess_ms": round(s.decode_ms, 1),
+            "inference_ms": round(s.infer_ms, 1),
         }
         if outcome.prediction is not None:
             p = outcome.prediction
             log.note(f"Inference completed. Top emotion: {p.label} ({p.confidence:.3f})", name="inference")
+            for f in s.findings:
+                if f.severity in ("high", "error", "warning"):
+                    log.note(f"{f.code}: {f.message}", level="WARNING", name="finding")
         total = time.perf_counter() - t_start
         timings["total_ms"] = round(total * 1000, 1)
         log.note(f"Done. Total processing time: {total:.1f}s", name="done")
-        outcome.folder = _write_item(out_root, outcome, audios.get(k), net, granularity, embedding, timings)
+        outcome.folder = _write_item(out_root, outcome, s.audio if s.ok else None, net, granularity, embedding, timings)
+        outcomes.append(outcome)
         if hook:
-            hook("written", outcome, completed=k + 1, total=len(outcomes))
+            hook("written", outcome, completed=k + 1, total=len(inputs))
     return outcomes
 
 
-def _predict_all(net, keys, audios, granularity, embedding, policy, infer_ms, outcomes, hook) -> dict[int, Prediction]:
-    clips = [audios[k] for k in keys]
-    last = [time.perf_counter()]
-    results: dict[int, Prediction] = {}
-
-    def timing_hook(step, preds, *, completed=None, total=None):
-        now = time.perf_counter()
-        per_clip = (now - last[0]) * 1000 / max(len(preds), 1)
-        last[0] = now
-        for p in preds:
-            timing_by_obj[id(p)] = per_clip
-        if hook:
-            hook("batch", preds, completed=completed, total=total)
-
-    timing_by_obj: dict[int, float] = {}
-    try:
-        preds = net.predict(clips, granularity=granularity, embeddings=embedding, policy=policy, hook=timing_hook)
-        for k, p in zip(keys, preds):
-            results[k] = p
-            infer_ms[k] = timing_by_obj.get(id(p), 0.0)
-        return results
-    except Exception as exc:  # one clip must not take the others with it
-        logger.warning("batched inference failed (%s); retrying one clip at a time", exc)
-    for k in keys:
-        t0 = time.perf_counter()
-        try:
-            results[k] = net.predict([audios[k]], granularity=granularity, embeddings=embedding)[0]
-        except Exception as exc:
-            err = exc.to_dict() if isinstance(exc, WorkbenchError) else {
-                "type": type(exc).__name__, "code": "inference", "source": audios[k].id,
-                "message": str(exc), "fix": None, "text": f"inference failed: {exc}",
-            }
-            outcomes[k].error = err
-            outcomes[k].log.note(err["text"], level="ERROR", name="error")
-        infer_ms[k] = (time.perf_counter() - t0) * 1000
-    return results
-
-
 def _note(message: str, *, level: str = "INFO", name: str = "note"):
-    from .processing import StepRecord
-
     return StepRecord(name=name, level=level, message=message)
 
 
@@ -205,7 +156,6 @@ def result_payload(
 ) -> dict:
     """The ``result.json`` document of one successful item."""
     p = outcome.prediction
-    assert p is not None
     body = p.to_dict(frames=granularity == "frame")
     payload: dict[str, Any] = {
         "emotion": body.pop("emotion"),
@@ -227,6 +177,7 @@ def result_payload(
         "sha256": audio.content_hash(),
     } if audio else None
     payload["processing_chain"] = [s.to_dict() for s in (audio.log.audio_steps if audio else [])]
+    payload["findings"] = outcome.findings
     payload["model"] = net.info.to_dict()
     payload["timings"] = timings
     payload["package"] = {"name": "workbench", "version": __version__}

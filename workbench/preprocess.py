@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .audio import Audio, resample_array
+from .audio import Audio, resample_array, to_mono
 from .errors import ConfigError
 from .processing import StepRecord, measure_length_change
 
@@ -58,8 +58,6 @@ class Step:
 
     def __call__(self, audio: Audio) -> Audio:
         if audio.samples.ndim != 1:
-            from .audio import to_mono
-
             audio = to_mono(audio)
         t0 = time.perf_counter()
         y, sr, info = self.process(audio.samples, audio.sr)

@@ -3,7 +3,9 @@
 ::
 
     RUN_DIR/
-        config.yaml          everything needed to re-run (manifest hash, model, variants, settings)
+        config.yaml          the run's settings and identity (manifest hash, model, variants, audio settings)
+        experiment.yaml      the experiment file that reproduces it: `workbench run experiment.yaml --out NEW`
+        manifest.jsonl       a copy of the manifest when it came from memory (absolute paths)
         .lock                held (an OS file lock) while a run writes; names the process holding it
         parts/               part-NNNNN.parquet + part-NNNNN.emb.npy, one pair per chunk
         parts/rejected/      parts that failed validation on resume (kept for inspection, never read)
@@ -50,13 +52,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .audio import Audio, AudioConfig, decode, to_mono
-from .errors import WorkbenchError
+from .errors import ConfigError
+from .experiment import EXPERIMENT_FILE, Experiment
 from .serialize import json_default
 from .variants import Variant, scored_audio
 
 logger = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"
+MANIFEST_COPY = "manifest.jsonl"
 RESULTS = "results.parquet"
 EMBEDDINGS = "embeddings.npy"
 SUMMARY = "summary.json"
@@ -70,7 +74,7 @@ _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
 
 
-class RunFolderError(WorkbenchError):
+class RunFolderError(ConfigError):
     """A run folder that is busy, incomplete, inconsistent, or cannot be written."""
 
     code = "run_folder"
@@ -279,6 +283,11 @@ class RunFolder:
         start, duration = _num(r.get("start")), _num(r.get("duration"))
         return scored_audio(decoded, self.variant(str(r["variant"])), cfg, start=start, duration=duration, source=str(r["id"]))
 
+    def experiment(self) -> Experiment:
+        """The experiment that reproduces this run (from ``experiment.yaml``, or ``config.yaml`` for older runs)."""
+        p = self.path / EXPERIMENT_FILE
+        return Experiment.load(p if p.is_file() else self.path / CONFIG)
+
     def log_text(self) -> str:
         p = self.path / LOG
         return p.read_text(encoding="utf-8") if p.is_file() else ""
@@ -326,6 +335,20 @@ class RunFolder:
         _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         self._config = config
         return False
+
+    def write_experiment(self, experiment: Experiment) -> None:
+        _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml())
+
+    def write_manifest_copy(self, manifest: Any) -> Path:
+        """Keep an in-memory manifest with the run (absolute paths), so its experiment file can name it."""
+        lines = []
+        for it in manifest:
+            d = it.to_dict()
+            d["path"] = str(manifest.resolve(it).absolute())
+            lines.append(json.dumps(d, ensure_ascii=False, default=json_default))
+        p = self.path / MANIFEST_COPY
+        _write_text(p, "\n".join(lines) + "\n")
+        return p
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,242 @@
+"""Malformed manifests and bad output folders: a message with the fix, exit 2, no traceback, no model load.
+
+Each case is a file a user could really hand the workbench.  The model is
+pointed at a checkpoint folder that does not exist: had the command loaded the
+model before checking its inputs, the error would be about the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test_corpora import wav
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.manifest import Item, Manifest, read_manifest, write_manifest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _write(path: Path, content: bytes | str) -> Path:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+# name, file name, content, what the message must say
+CASES = [
+    ("zero-byte CSV", "m.csv", b"", "empty (0 bytes)"),
+    ("header only", "m.csv", "id,path,label\n", "has no rows"),
+    ("unbalanced quote", "m.csv", 'id,path\n"a,a.wav\n', "not valid CSV"),
+    ("Latin-1 text", "m.csv", "id,path,label\na,a.wav,col\xe8re\n".encode("latin-1"), "not UTF-8 text (byte 0xe8 on line 2)"),
+    ("more fields than the header", "m.csv", "id,path\na,a.wav,extra\n", "row 1 has 3 fields but the header has 2"),
+    ("JSONL line that is a list", "m.jsonl", '{"id": "a", "path": "a.wav"}\n["b", "a.wav"]\n', "line 2 is a JSON list, not an object"),
+    ("JSONL that is not JSON", "m.jsonl", '{"id": "a", "path": "a.wav"\n', "line 1 is not valid JSON"),
+    ("start=abc", "m.csv", "id,path,start\na,a.wav,abc\n", "start='abc' is not a number"),
+    ("start=inf", "m.csv", "id,path,start\na,a.wav,inf\n", "start=inf"),
+    ("duration=nan", "m.csv", "id,path,duration\na,a.wav,nan\n", "duration=nan"),
+    ("negative start, zero duration", "m.csv", "id,path,start,duration\na,a.wav,-1,0\n", "start=-1 duration=0"),
+    ("a directory as path", "m.csv", "id,path\na,sub\n", "sub (is a directory)"),
+    ("blank ids", "m.csv", "id,path\n,a.wav\n,a.wav\n", "2 rows with an empty id (row 1, row 2)"),
+    ("blank path", "m.csv", "id,path\na,a.wav\nb,\n", "1 rows without a path (row 2)"),
+    ("unknown emotion", "m.csv", "id,path,emotion\na,a.wav,joyful\n", "'joyful'"),
+    ("no id/path columns", "m.csv", "name,file\na,a.wav\n", "needs the columns 'id' and 'path'"),
+    ("damaged parquet", "m.parquet", b"PAR1 not really", "not a readable parquet file"),
+    ("meta that is not JSON", "m.csv", "id,path,meta\na,a.wav,{oops\n", "meta="),
+]
+
+
+@pytest.mark.parametrize("name,filename,content,expected", CASES, ids=[c[0] for c in CASES])
+def test_malformed_manifest_is_refused_with_the_fix_before_the_model_loads(tmp_path, capsys, name, filename, content, expected):
+    wav(tmp_path / "a.wav")
+    (tmp_path / "sub").mkdir()
+    manifest = _write(tmp_path / filename, content)
+    rc = main(["run", str(manifest), "--model", str(tmp_path / "no_such_checkpoint"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith(f"error: {manifest}: "), err
+    assert expected in err, err
+    assert "\n  fix: " in err and "Traceback" not in err
+    assert "checkpoint" not in err  # the manifest was checked first
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_emotion_lists_the_valid_keys_and_the_fix(tmp_path):
+    wav(tmp_path / "a.wav")
+    _write(tmp_path / "m.csv", "id,path,emotion,label\na,a.wav,happy,joy\nb,a.wav,joyful,joyful\nc,a.wav, Sad ,sad\n")
+    with pytest.raises(ConfigError) as info:
+        read_manifest(tmp_path / "m.csv")
+    err = info.value
+    assert "row 2 (id b): 'joyful'" in err.message and "angry, disgusted, fearful, happy" in err.message
+    assert "leave `emotion` empty and keep the original in `label`" in err.fix
+    # an emotion column spelt with other case or spaces is the same key
+    _write(tmp_path / "ok.csv", "id,path,emotion\na,a.wav,happy\nc,a.wav, Sad \n")
+    assert [it.emotion for it in read_manifest(tmp_path / "ok.csv")] == ["happy", "sad"]
+
+
+def test_segment_bounds_are_checked_and_empty_means_the_whole_file(tmp_path):
+    wav(tmp_path / "a.wav")
+    _write(tmp_path / "m.csv", "id,path,start,duration\na,a.wav,,\nb,a.wav,0.5,1.25\n")
+    m = read_manifest(tmp_path / "m.csv")
+    assert [(it.start, it.duration) for it in m] == [(None, None), (0.5, 1.25)]
+    m2 = Manifest([Item("x", "a.wav", start=float("inf")), Item("y", "a.wav", duration=-2.0)], root=tmp_path)
+    report = m2.validate()
+    assert not report.ok and report.bad_segments == ["row 1 (id x): start=inf", "row 2 (id y): duration=-2"]
+
+
+def test_missing_entries_are_listed_ten_and_a_count_and_keep_lets_them_through(tmp_path):
+    items = []
+    for i in range(20):
+        if i < 7:
+            wav(tmp_path / f"f{i:02d}.wav")
+        items.append(Item(id=f"f{i:02d}", path=f"f{i:02d}.wav"))
+    path = write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    with pytest.raises(ConfigError) as info:
+        read_manifest(path)
+    msg = str(info.value)
+    assert "13 missing files (f07.wav, f08.wav," in msg and "f16.wav … and 3 more" in msg and "f17.wav" not in msg
+    assert "--skip-missing" in info.value.fix
+    kept = read_manifest(path, missing="keep")
+    assert len(kept) == 20 and len(kept.validate().missing_files) == 13
+    # keep lets only missing files through: other problems are still refused
+    _write(tmp_path / "dup.csv", "id,path\na,nope.wav\na,nope2.wav\n")
+    with pytest.raises(ConfigError, match="1 duplicate ids"):
+        read_manifest(tmp_path / "dup.csv", missing="keep")
+    with pytest.raises(ConfigError, match="missing='sometimes'"):
+        read_manifest(path, missing="sometimes")
+
+
+def test_skip_missing_runs_the_good_entries_and_records_the_missing_ones_as_failed_rows(tmp_path, capsys):
+    items = [Item(id=f"g{i}", path=f"g{i}.wav", emotion="happy") for i in range(4)]
+    for i in range(4):
+        wav(tmp_path / f"g{i}.wav", dur=0.6, seed=i)
+    items += [Item(id="gone", path="gone.wav"), Item(id="dir", path="sub")]
+    (tmp_path / "sub").mkdir()
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    args = ["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 2  # refused by default, with both listed
+    err = capsys.readouterr().err
+    assert "2 missing files (gone.wav, sub (is a directory))" in err and "--skip-missing" in err
+    assert main(args + ["--skip-missing"]) == 1  # some rows failed
+    captured = capsys.readouterr()
+    assert "2 of 6 manifest entries are missing" in captured.err
+    assert "6 rows, 2 failed" in captured.out
+    df = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    status = dict(zip(df["id"], df["status"]))
+    assert status == {"g0": "ok", "g1": "ok", "g2": "ok", "g3": "ok", "gone": "failed", "dir": "failed"}
+    cfg = (tmp_path / "run" / "config.yaml").read_text()
+    assert str(manifest.resolve()) in cfg  # the run records the manifest's file, not only its name
+
+
+@pytest.mark.parametrize("command", ["run", "infer"])
+def test_out_that_is_a_file_is_refused_before_the_model_loads(tmp_path, capsys, command):
+    wav(tmp_path / "a.wav")
+    manifest = write_manifest(Manifest([Item("a", "a.wav")], root=tmp_path), tmp_path / "m.csv")
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder")
+    source = str(manifest if command == "run" else tmp_path / "a.wav")
+    rc = main([command, source, "--model", str(tmp_path / "no_such_checkpoint"), "--out", str(target)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: {target}: is a file, not a folder." in err and "fix: choose a folder for --out" in err
+    assert "checkpoint" not in err and target.read_text() == "not a folder"
+    rc = main([command, source, "--model", "tiny", "--out", str(target / "inside")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{target} is a file, not a folder" in err
+
+
+def test_refusing_out_needs_no_model_and_no_torch(tmp_path):
+    """The real command in a fresh process: refused in well under a model load, torch never imported."""
+    wav(tmp_path / "a.wav")
+    (tmp_path / "file").write_text("x")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "workbench.cli", "infer", str(tmp_path / "a.wav"),
+                           "--model", "tiny", "--out", str(tmp_path / "file")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    assert "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "workbench.runs" in imported and not {"torch", "funasr"} & imported
+
+
+def test_disk_full_names_the_file_and_the_fix(tmp_path, capsys):
+    """A real ENOSPC from the kernel: the manifest's temporary file is a link to /dev/full."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    wav(tmp_path / "wavs" / "a.wav")
+    out = tmp_path / "m.csv"
+    (tmp_path / "m.csv.tmp").symlink_to("/dev/full")
+    rc = main(["manifest", str(tmp_path / "wavs"), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: disk full while writing {out}; free space or choose --out elsewhere" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.parquet").write_bytes(b"not parquet at all")
+    (run_dir / "summary.json").write_text(json.dumps({}))
+    rc = main(["metrics", str(run_dir), "--no-figures"])
+    err = capsys.readouterr().err
+    if rc == 2:  # the run-folder reader learnt to refuse it with a message: that is fine too
+        assert "fix:" in err
+    else:
+        assert rc == 3
+        assert err.startswith("error: unexpected ") and "run with --debug for the traceback" in err
+        assert len(err.strip().splitlines()) == 2 and "Traceback" not in err
+        with pytest.raises(Exception):
+            main(["--debug", "metrics", str(run_dir), "--no-figures"])
+
+
+def test_every_command_prints_error_and_fix_on_stderr(tmp_path, capsys):
+    """The same form for a WorkbenchError from any command: error: <source>: <text> / fix: <fix>."""
+    missing = str(tmp_path / "nope")
+    for argv in (["metrics", missing], ["compare", missing, "--baseline", "raw"], ["manifest", missing, "-o", str(tmp_path / "m.csv")],
+                 ["datasets", "prepare", "emodb", missing, "--out", str(tmp_path / "m.csv")], ["run", missing + ".csv"],
+                 ["infer", str(tmp_path / "a.wav"), "--model", missing], ["report", "no_such_template"]):
+        rc = main(argv)
+        err = capsys.readouterr().err
+        assert rc == 2, (argv, err)
+        assert err.startswith("error: ") and "\n  fix: " in err and "Traceback" not in err, (argv, err)
+
+
+def test_a_file_named_like_an_option_gets_the_double_dash_hint(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    wav(tmp_path / "-x.wav")
+    with pytest.raises(SystemExit) as info:
+        main(["infer", "-x.wav", "--model", "tiny"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "hint: to pass a file whose name starts with '-', put `--` before it: workbench infer -- -x.wav" in err
+    with pytest.raises(SystemExit):
+        main(["infer", "--model", "tiny", "-y.wav"])  # no such file: no hint
+    assert "hint:" not in capsys.readouterr().err
+    from workbench.cli import build_parser
+
+    assert build_parser().parse_args(["infer", "--model", "tiny", "--", "-x.wav"]).paths == ["-x.wav"]
+
+
+@pytest.mark.parametrize("command", ["diagnose", "segment", "similar"])
+def test_single_file_commands_check_the_file_before_the_model(tmp_path, capsys, command):
+    missing = str(tmp_path / "nope.wav")
+    argv = [command, missing] + ([missing] if command == "similar" else []) + ["--model", str(tmp_path / "no_such_checkpoint")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {missing}: file not found.") and "checkpoint" not in err
+
+
+def test_manifest_output_that_cannot_be_a_file_is_refused(tmp_path, capsys):
+    wav(tmp_path / "wavs" / "a.wav")
+    (tmp_path / "taken").write_text("x")
+    (tmp_path / "adir.csv").mkdir()
+    for out, expected in ((tmp_path / "taken" / "m.csv", "taken is a file, not a folder"), (tmp_path / "adir.csv", "is a directory"),
+                          (tmp_path / "m.txt", "unknown manifest format '.txt'")):
+        assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "fix:" in err and "Traceback" not in err
