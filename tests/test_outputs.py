@@ -144,3 +144,24 @@ def test_demo_set_is_small_and_covers_the_cases():
     notes = " ".join(r["notes"] for r in rows)
     for case in ("44.1 kHz", "8 kHz", "VBR", "sample 0", "SNR"):
         assert case in notes
+
+
+def test_infer_prints_the_findings_that_void_a_label(tmp_path, tiny_model):
+    import io
+
+    from workbench.outputs import print_outcomes
+
+    sf.write(tmp_path / "silence.wav", np.zeros(32000, np.float32), 16000)
+    sf.write(tmp_path / "dc.wav", np.full(32000, 0.5, np.float32), 16000)
+    sf.write(tmp_path / "voice.wav", speech_like(16000, 1.5, seed=3), 16000)
+    outcomes = infer_files([tmp_path / "silence.wav", tmp_path / "dc.wav", tmp_path / "voice.wav"], model=tiny_model,
+                           out_dir=tmp_path / "out")
+    codes = [{f["code"] for f in o.findings} for o in outcomes]
+    assert "digital_silence" in codes[0] and "dc_only" in codes[1] and not codes[2] & {"digital_silence", "dc_only", "no_signal"}
+    # the finding is in result.json and on the console, under the table
+    assert "digital_silence" in json.dumps(json.loads((outcomes[0].folder / "result.json").read_text())["findings"])
+    buf = io.StringIO()
+    print_outcomes(outcomes, out=buf)
+    text = buf.getvalue()
+    assert "2 finding(s) that make a label meaningless" in text
+    assert "silence.wav: digital_silence" in text and "dc.wav: dc_only" in text and "voice.wav:" not in text.split("meaningless")[1]

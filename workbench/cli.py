@@ -58,7 +58,7 @@ from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import evaluate, run_metrics
 from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
-from .outputs import infer_files
+from .outputs import infer_files, print_outcomes  # noqa: F401  (print_outcomes: public here too)
 from .reporting import parse_params, run_report
 from .runfolder import RunFolder
 from .runs import load_variants, run, run_experiment
@@ -491,33 +491,6 @@ def cmd_infer(args) -> int:
     )
     print_outcomes(outcomes, show_log=args.show_log)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED_ITEMS
-
-
-def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
-    """Print the random-weights banner (once), optional logs and a results table."""
-    out = out or sys.stdout
-    if any(o.result and o.result.get("random_weights") for o in outcomes):
-        print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
-    if show_log:
-        for o in outcomes:
-            print(f"\n== {o.input}", file=out)
-            print(o.log.render(), file=out)
-        print(file=out)
-    rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
-    for o in outcomes:
-        name = Path(o.input).name if o.input else "?"
-        if o.ok and o.prediction is not None:
-            p = o.prediction
-            rows.append((name, p.label, f"{p.confidence:.3f}", f"{p.margin:.3f}", f"{p.duration:.2f}", str(o.folder)))
-        else:
-            msg = (o.error or {}).get("message", "failed")
-            fix = (o.error or {}).get("fix")
-            rows.append((name, "FAILED", "-", "-", "-", f"{msg}{f' Fix: {fix}' if fix else ''}  [{o.folder}]"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
-    failed = sum(not o.ok for o in outcomes)
-    print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
 
 
 def _print_manifest_summary(m: Manifest, out: Path) -> None:

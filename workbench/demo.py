@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
                       long_demo_file)
-from .outputs import infer_files
+from .outputs import infer_files, print_outcomes
 from .processing import ProcessingLog
 from .reporting import run_report
 
@@ -30,9 +30,6 @@ def _print_logs(outcomes, out) -> None:
 
 
 def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = True, reports_dir: str = "reports") -> int:
-    # the CLI's table printer (moving to outputs; then import it from there at the top): the CLI dispatches here
-    from .cli import print_outcomes
-
     chosen, why = choose_model(model)
     if chosen == "tiny":
         print(

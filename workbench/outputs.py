@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -232,3 +233,37 @@ def _publish(tmp: Path, out_root: Path) -> Path:
         except OSError:
             continue
     raise WorkbenchError(f"could not find a free folder name under {out_root} ({uuid.uuid4().hex})")
+
+
+def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
+    """Print the random-weights banner (once), optional logs, a results table, and the findings that void a label
+    (digital silence, a DC-only or signal-free input: severity ``error``)."""
+    out = out or sys.stdout
+    if any(o.result and o.result.get("random_weights") for o in outcomes):
+        print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
+    if show_log:
+        for o in outcomes:
+            print(f"\n== {o.input}", file=out)
+            print(o.log.render(), file=out)
+        print(file=out)
+    rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
+    for o in outcomes:
+        name = Path(o.input).name if o.input else "?"
+        if o.ok and o.prediction is not None:
+            p = o.prediction
+            rows.append((name, p.label, f"{p.confidence:.3f}", f"{p.margin:.3f}", f"{p.duration:.2f}", str(o.folder)))
+        else:
+            msg = (o.error or {}).get("message", "failed")
+            fix = (o.error or {}).get("fix")
+            rows.append((name, "FAILED", "-", "-", "-", f"{msg}{f' Fix: {fix}' if fix else ''}  [{o.folder}]"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
+    failed = sum(not o.ok for o in outcomes)
+    print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
+    serious = [(o, f) for o in outcomes for f in o.findings if f.get("severity") in ("error", "high")]
+    if serious:
+        print(f"\n{len(serious)} finding(s) that make a label meaningless — check these inputs:", file=out)
+        for o, f in serious:
+            print(f"  {Path(o.input).name}: {f['code']}: {f['message']}" + (f" → {f['suggestion']}" if f.get("suggestion") else ""),
+                  file=out)
