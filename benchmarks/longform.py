@@ -64,7 +64,7 @@ def write_recording(path: Path, minutes: float, sr: int, max_s: float, seed: int
     from workbench.audio import load
 
     rng = np.random.default_rng(seed)
-    demo = REPO / "datasets" / "demo"
+    demo = REPO / "workbench" / "demo_data"
     clips = [soxr.resample(load(p).samples, 16000, sr) for p in sorted(demo.iterdir()) if p.suffix in (".wav", ".flac", ".ogg", ".mp3", ".m4a") and "tone" not in p.name]
     total = int(minutes * 60 * sr)
     written = speech = 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the notebooks in this folder (and templates/) from the cell lists below.
+"""Write the notebooks in this folder, and the report templates in workbench/templates/, from the cell lists below.
 
 The notebooks are thin: one ``parameters`` cell (papermill) and calls into
 ``workbench``.  Edit here, then run ``python notebooks/make_notebooks.py``;
@@ -20,7 +20,9 @@ root = pathlib.Path.cwd()
 while not (root / "workbench").is_dir() and root != root.parent:
     root = root.parent
 sys.path.insert(0, str(root))  # the repository, when the package is not installed
-DEMO = root / "datasets" / "demo\""""
+DEMO = root / "workbench" / "demo_data"  # the shipped demo clips
+from workbench.logs import route_logs
+_ = route_logs()  # library log lines and warnings go to the log file, not into the notebook"""
 
 
 def nb(title: str, intro: str, params: str, cells: list[str]) -> nbformat.NotebookNode:
@@ -82,42 +84,58 @@ NOTEBOOKS = {
          "fusion = fusion_section(run_dir, text_model)"]),
 }
 
+# Report templates (package data in workbench/templates/, run by `workbench report`): no title cell — the
+# first section shows the random-weights banner, then the title; the first call routes library logs to report.log;
+# no cell ends in a bare expression (its value would show in the report).
+TEMPLATE_DIR = HERE.parent / "workbench" / "templates"
+
+
+def template(params: str, cells: list[str]) -> nbformat.NotebookNode:
+    p = new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    book = new_notebook(cells=[p] + [new_code_cell(c) for c in cells])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.metadata["language_info"] = {"name": "python"}
+    return book
+
+
 TEMPLATES = {
-    "experiment_report": nb(
-        "Experiment report", "Metrics with intervals, confusion, calibration, breakdowns, worst cases and findings of one run.",
-        "run_dir = None  # a run folder; default: the demo set is run into the report folder\nmodel = None\n"
-        "title = 'Experiment report'\nreport_dir = '.'",
-        ["from pathlib import Path\nfrom workbench import reporting as R\n"
+    "experiment_report": template(
+        "# Experiment report: metrics with intervals, confusion, calibration, breakdowns, worst cases and findings of one run.\n"
+        "run_dir = None  # a finished run folder; default: the demo set is run into the report folder\n"
+        "model = None  # for the default run: hub id, checkpoint folder or 'tiny' (default: as `make demo` chooses)\n"
+        "title = 'Experiment report'\nreport_dir = '.'  # set by `workbench report`",
+        ["from pathlib import Path\nfrom workbench import reporting as R\nR.setup_report(report_dir)",
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model)\n"
-         "summary = R.header(run_dir, title)",
+         "summary = R.header(run_dir, title, 'Metrics with intervals, confusion, calibration, breakdowns, worst cases and findings of one run.')",
          "metrics = R.metrics_section(run_dir)",
          "R.worst_cases(run_dir)",
          "findings = R.findings_summary(run_dir)",
          "fusion = R.fusion_section(run_dir)",
          "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'model': summary.get('model', {}).get('id'), 'metrics': metrics, 'findings': findings, 'fusion': fusion})"]),
-    "variant_comparison": nb(
-        "Variant comparison", "Δ metrics with paired intervals, McNemar, flips and a sweep curve.",
+    "variant_comparison": template(
+        "# Variant comparison: Δ metrics with paired intervals, McNemar, flips and a sweep curve.\n"
         "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\nbaseline = None\n"
-        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\nsweep_kind = 'sample-rate'\nmodel = None\n"
-        "title = 'Variant comparison'\nreport_dir = '.'",
-        ["from pathlib import Path\nfrom workbench import reporting as R\nfrom workbench.demo import DEMO_DIR, choose_model\nfrom workbench.runs import Variant\n"
+        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\nsweep_kind = 'sample-rate'\n"
+        "model = None  # for the default runs (default: as `make demo` chooses)\n"
+        "title = 'Variant comparison'\nreport_dir = '.'  # set by `workbench report`",
+        ["from pathlib import Path\nfrom workbench import reporting as R\nfrom workbench.runs import Variant\nR.setup_report(report_dir)",
          "variants = [Variant('raw'), Variant('telephone', ({'name': 'telephone'},)), Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model, variants)\n"
-         "summary = R.header(run_dir, title)",
+         "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.')",
          "comparison = R.comparison_section(run_dir, baseline)",
-         "sweep = R.sweep_section(sweep_path or DEMO_DIR / 'happy_en_44k.wav', sweep_kind, Path(report_dir) / 'sweep', choose_model(model)[0])",
+         "sweep = R.sweep_section(sweep_path or R.demo_clip('happy_en_44k.wav'), sweep_kind, Path(report_dir) / 'sweep', R.choose_model(model)[0])",
          "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'comparison': comparison, 'sweep': sweep})"]),
 }
 
-
 def main() -> None:
-    (HERE / "templates").mkdir(exist_ok=True)
+    TEMPLATE_DIR.mkdir(exist_ok=True)
     for name, book in NOTEBOOKS.items():
         nbformat.write(book, HERE / f"{name}.ipynb")
     for name, book in TEMPLATES.items():
-        nbformat.write(book, HERE / "templates" / f"{name}.ipynb")
+        nbformat.write(book, TEMPLATE_DIR / f"{name}.ipynb")
     print(f"wrote {len(NOTEBOOKS)} notebooks and {len(TEMPLATES)} templates")
 
 

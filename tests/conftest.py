@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "datasets" / "demo"
+DEMO = REPO / "workbench" / "demo_data"
 
 
 def pytest_configure(config):

@@ -125,7 +125,7 @@ def lab(tmp_path, tiny_model):
     from workbench.runs import Variant, run
 
     run_dir = tmp_path / "run"
-    run(REPO / "datasets" / "demo" / "manifest.csv", out_dir=run_dir, model=tiny_model, cache_dir=tmp_path / "cache",
+    run(REPO / "workbench" / "demo_data" / "manifest.csv", out_dir=run_dir, model=tiny_model, cache_dir=tmp_path / "cache",
         variants=[Variant("raw"), Variant("telephone", ({"name": "telephone"},))])
     with _jupyterlab(tmp_path, NOTEBOOKS / "03_low_confidence_cases.ipynb", {"run_dir": str(run_dir)}) as served:
         yield {**served, "run_dir": run_dir}
@@ -141,7 +141,7 @@ def long_lab(tmp_path, tiny_model):
     from workbench.audio import load
     from workbench.longform import SegmentConfig, segment_file
 
-    clips = [load(p).samples for p in sorted((REPO / "datasets" / "demo").glob("*.wav")) if "tone" not in p.name][:4]
+    clips = [load(p).samples for p in sorted((REPO / "workbench" / "demo_data").glob("*.wav")) if "tone" not in p.name][:4]
     pause = np.zeros(24000, np.float32)
     sf.write(tmp_path / "long.wav", np.concatenate([x for c in clips for x in (pause, c)] + [pause]), 16000)
     seg = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"))
@@ -399,13 +399,13 @@ def small_lab(request, tmp_path, tiny_model):
     name = request.param
     params: dict = {}
     if name.startswith("01"):
-        params = {"path": str(REPO / "datasets" / "demo" / "happy_zh_onset0.wav")}
+        params = {"path": str(REPO / "workbench" / "demo_data" / "happy_zh_onset0.wav")}
     if name.startswith("02"):
-        params = {"path": str(REPO / "datasets" / "demo" / "happy_en_44k.wav"), "model": "tiny"}
+        params = {"path": str(REPO / "workbench" / "demo_data" / "happy_en_44k.wav"), "model": "tiny"}
     if name.startswith("04"):
         from workbench.runs import Variant, run
 
-        run(REPO / "datasets" / "demo" / "manifest.csv", out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache",
+        run(REPO / "workbench" / "demo_data" / "manifest.csv", out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache",
             variants=[Variant("raw"), Variant("telephone", ({"name": "telephone"},))])
         params = {"run_dir": str(tmp_path / "run")}
     with _jupyterlab(tmp_path, NOTEBOOKS / f"{name}.ipynb", params) as served:

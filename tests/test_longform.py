@@ -181,7 +181,7 @@ def test_a_streamed_flac_of_unknown_length_is_segmented(tmp_path, tiny_model):
 
 
 def test_silero_vad_on_synthetic_speech_between_silences(tmp_path, tiny_model):
-    demo = REPO / "datasets" / "demo"
+    demo = REPO / "workbench" / "demo_data"
     parts, spans, t = [np.zeros(SR // 2, np.float32)], [], 0.5
     for name in ("happy_en_44k.wav", "sad_en.ogg", "neutral_en_vbr.mp3"):
         y = load(demo / name).samples

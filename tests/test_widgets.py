@@ -231,7 +231,7 @@ def test_trimming_inspector_shows_what_trim_removed(tmp_path):
 
 def test_trimming_inspector_findings_follow_the_audio_shown():
     """A trim that cuts nothing at the start leaves the onset as it was: the same onset finding as the intake."""
-    w = TrimmingInspector(REPO / "datasets" / "demo" / "happy_zh_onset0.wav")
+    w = TrimmingInspector(REPO / "workbench" / "demo_data" / "happy_zh_onset0.wav")
     w.chain.value = "intake only"
     assert "speech_at_sample_0" in w.findings.value
     w.chain.value = "trim top_db=30"
@@ -246,7 +246,7 @@ def test_trimming_inspector_findings_follow_the_audio_shown():
 
 
 def test_sample_rate_explorer_reports_the_scores_and_label_change(tiny_model):
-    w = SampleRateExplorer(REPO / "datasets" / "demo" / "happy_en_44k.wav", model=tiny_model)
+    w = SampleRateExplorer(REPO / "workbench" / "demo_data" / "happy_en_44k.wav", model=tiny_model)
     assert "RANDOM WEIGHTS" in w.widget.children[0].value
     pa, pb = w.predictions
     assert "8000 Hz / soxr" in w.result.value and f"{pb.confidence:.3f}" in w.result.value

@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import errno
 import json
-import logging
 import os
 import shlex
 import sys
@@ -55,6 +54,7 @@ from .experiment import Experiment, is_experiment_file
 from .fusion import fuse_run
 from .hf import import_hf
 from .lhotse_io import export_lhotse, import_lhotse
+from .logs import routed_logs
 from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import evaluate, run_metrics
@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
     rp.add_argument("--out", default="reports", help="folder that receives <template>/<timestamp>/")
 
-    d = _add(sub, "demo", help="run inference on the demo set in datasets/demo/",
+    d = _add(sub, "demo", help="infer on the demo clips, then an experiment report on the demo set",
              example=("workbench demo --out outputs",))
     d.add_argument("--out", default="outputs", help="folder that receives the output folders")
     d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
@@ -423,30 +423,12 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-class _OwnRecords(logging.Filter):
-    """Lets through the workbench's own log records; third-party lines (FunASR, ModelScope …) stay off the screen."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.name == "workbench" or record.name.startswith("workbench.")
-
-
 @contextlib.contextmanager
 def console_logging(*, verbose: bool = False, debug: bool = False):
-    """While a command runs: one stderr handler on the root logger that shows the workbench's
-    warnings (INFO with -v) and, only with --debug, everything else too; removed afterwards."""
-    root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    if not debug:
-        handler.addFilter(_OwnRecords())
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
-    try:
+    """While a command runs: the workbench's warnings (INFO with -v) on stderr, every library's lines,
+    warnings and bars in the log file (--debug: on stderr too); see :mod:`workbench.logs`."""
+    with routed_logs(verbose=verbose, debug=debug):
         yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 COMMANDS = {}

@@ -1,10 +1,16 @@
 """Report sections for notebooks, and ``workbench report`` (papermill + a self-contained HTML file).
 
-The templates in ``notebooks/templates/`` are thin: one ``parameters`` cell,
-then calls into this module.  :func:`run_report` executes a template with
-papermill into ``reports/<name>/<timestamp>/`` and writes the executed
-notebook, one HTML file with every figure and audio clip embedded (base64; no
-scripts or stylesheets from elsewhere) and ``metrics.json``.
+The templates in ``workbench/templates/`` (package data) are thin: one
+``parameters`` cell, then calls into this module.  :func:`run_report` executes
+a template with papermill into ``reports/<name>/<timestamp>/`` and writes the
+executed notebook, one HTML file with every figure and audio clip embedded
+(base64; no scripts or stylesheets from elsewhere), ``metrics.json`` and
+``report.log`` (everything the libraries logged while it ran).
+
+Every string that comes from data — ids, paths, labels, speakers, texts, error
+messages, variant and model names — is HTML-escaped where it is put into a
+page: sections build HTML with :func:`esc` and show it as ``text/html``;
+Markdown is kept for fixed text only and is rendered with raw HTML escaped.
 """
 
 from __future__ import annotations
@@ -12,17 +18,66 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
+import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
-import numpy as np
-
+from . import __version__
+from .compare import compare_results, plot_comparison
+from .demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
 from .errors import ConfigError
+from .fusion import fuse_run, plot_fusion
+from .logs import route_logs
+from .metrics import evaluate, plot_confusion, plot_reliability
+from .model import RANDOM_WEIGHTS_BANNER
+from .runfolder import RunFolderError, as_run_folder
 from .serialize import json_default
+from .sweep import plot_sweep, summarise_sweep, sweep
 
-REPO = Path(__file__).resolve().parent.parent
-TEMPLATES = REPO / "notebooks" / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
+PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
+LOG_NAME = "report.log"
+
+
+# ---------------------------------------------------------------------------
+# HTML pieces (everything from data goes through esc)
+# ---------------------------------------------------------------------------
+class Markup(str):
+    """A string of HTML that is safe as it is (built here, its data escaped)."""
+
+
+def esc(value: Any) -> Markup:
+    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+def code(value: Any) -> Markup:
+    return Markup(f"<code>{esc(value)}</code>")
+
+
+def _fmt(value: Any, digits: int = 3) -> Markup:
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, float):
+        return esc("—" if value != value else f"{value:.{digits}f}")
+    return esc(value)
+
+
+def table_html(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 3) -> Markup:
+    """An HTML table; cells are escaped unless they are :class:`Markup`, floats shown with ``digits`` decimals."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def frame_html(df, *, digits: int = 4) -> Markup:
+    """A DataFrame as an escaped HTML table (no index)."""
+    return table_html(list(df.columns), df.itertuples(index=False), digits=digits)
 
 
 def _display(obj) -> None:
@@ -31,7 +86,15 @@ def _display(obj) -> None:
     display(obj)
 
 
+def show_html(markup: str) -> None:
+    """Show HTML built here (data already escaped) as a ``text/html`` output."""
+    from IPython.display import HTML
+
+    _display(HTML(str(markup)))
+
+
 def md(text: str) -> None:
+    """Show fixed Markdown text (no data in it: data goes through :func:`show_html` and :func:`esc`)."""
     from IPython.display import Markdown
 
     _display(Markdown(text))
@@ -49,204 +112,182 @@ def show_figure(fig) -> None:
     _display(Image(data=buf.getvalue(), format="png"))
 
 
-def audio_player(path: str | Path, start: float | None = None, duration: float | None = None, max_s: float = 15.0):
-    """An embedded audio player (16 kHz WAV, base64 in the output)."""
+def audio_player(samples, sr: int, max_s: float = 15.0):
+    """An embedded audio player (WAV, base64 in the output) of the first ``max_s`` seconds."""
     from IPython.display import Audio
 
-    from .audio import load
+    return Audio(data=samples[: int(max_s * sr)], rate=sr, normalize=True)
 
-    a = load(path)
-    y = a.samples
-    if start is not None and start == start:
-        y = y[int(start * a.sr):]
-        if duration is not None and duration == duration:
-            y = y[: int(duration * a.sr)]
-    return Audio(data=y[: int(max_s * a.sr)], rate=a.sr, normalize=True)
+
+def banner_html() -> Markup:
+    return Markup("<div class='wb-banner' style='background:#fee;border-left:4px solid #c00;padding:6px 12px'>"
+                  f"<b>⚠ {esc(RANDOM_WEIGHTS_BANNER)}</b> Every number in this report is meaningless; "
+                  "it only shows the report works.</div>")
 
 
 # ---------------------------------------------------------------------------
-# runs for reports
+# sections (called by the templates)
 # ---------------------------------------------------------------------------
-def demo_run(out_dir: str | Path, model: str | None = None, variants: Any = None) -> Path:
-    """Run the demo manifest (the model chosen as ``make demo`` chooses it) into ``out_dir``."""
-    from .demo import DEMO_DIR, choose_model
-    from .runs import run
-
-    chosen, _ = choose_model(model)
-    out = Path(out_dir)
-    try:
-        run(DEMO_DIR / "manifest.csv", out_dir=out, model=chosen, variants=variants)
-    except ConfigError as exc:
-        if "other settings" not in str(exc):
-            raise
-        # the folder holds the demo run of another model or checkpoint: keep it, write beside it
-        out = out.with_name(f"{out.name}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-        run(DEMO_DIR / "manifest.csv", out_dir=out, model=chosen, variants=variants)
-    return out
+def setup_report(report_dir: str | os.PathLike) -> None:
+    """First call of every template: library log lines, warnings and progress bars go to ``report.log``, not the page."""
+    route_logs(Path(report_dir) / LOG_NAME, console=False, all_progress_bars=True)
 
 
-def load_run(run_dir: str | Path):
-    import pandas as pd
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "results.parquet").is_file():
-        raise ConfigError("no results.parquet in the run folder.", source=str(run_dir), fix="pass a finished run folder (workbench run …).")
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")) if (run_dir / "summary.json").is_file() else {}
-    return pd.read_parquet(run_dir / "results.parquet"), summary
-
-
-def header(run_dir: str | Path, title: str) -> dict:
-    import yaml
-
-    res, summary = load_run(run_dir)
-    cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8")) if (Path(run_dir) / "config.yaml").is_file() else {}
-    model = summary.get("model", {})
-    lines = []
-    if summary.get("random_weights"):
-        from .model import RANDOM_WEIGHTS_BANNER
-
-        lines.append(f"> **⚠ {RANDOM_WEIGHTS_BANNER} Every number in this report is meaningless; it only shows the report works.**\n")
-    lines += [
-        f"# {title}", "",
-        f"* **run**: `{Path(run_dir).resolve()}`",
-        f"* **dataset**: `{cfg.get('manifest', '?')}` — {res['id'].nunique()} items, variants {', '.join(dict.fromkeys(res['variant']))}",
-        f"* **model**: `{model.get('id', '?')}` ({model.get('parameters', 0):,} parameters, {model.get('device', '?')}, {model.get('dtype', '?')}), checksum `{str(model.get('checksum'))[:16]}`",
-        f"* **failed rows**: {int((res['status'] == 'failed').sum())}; finished {summary.get('finished', '?')}",
-        f"* generated {datetime.now().isoformat(timespec='seconds')} by workbench {__import__('workbench').__version__}",
+def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> dict:
+    """The random-weights banner (first), the title and the run's provenance."""
+    rf = as_run_folder(run_dir)
+    res, summary, cfg = rf.results(), rf.summary, rf.config
+    model = rf.model_ref
+    parts = [banner_html()] if rf.random_weights else []
+    parts.append(f"<h1>{esc(title)}</h1>")
+    if intro:
+        parts.append(f"<p>{esc(intro)}</p>")
+    variants = ", ".join(dict.fromkeys(res["variant"].astype(str)))
+    items = [
+        f"<b>run</b>: {code(Path(rf.path).resolve())}",
+        f"<b>dataset</b>: {code(cfg.get('manifest', '?'))} — {res['id'].nunique()} items, variants {esc(variants)}",
+        f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, {esc(model.get('device', '?'))}, "
+        f"{esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}",
+        f"<b>failed rows</b>: {int((res['status'] == 'failed').sum())}; finished {esc(summary.get('finished', '?'))}",
+        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}",
     ]
-    md("\n".join(lines))
+    parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+    show_html("\n".join(parts))
     return summary
 
 
-def metrics_section(run_dir: str | Path, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
-    from .metrics import evaluate, plot_confusion, plot_reliability
-
-    res, _ = load_run(run_dir)
+def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
+    res = as_run_folder(run_dir).results()
     out = {}
     for v in dict.fromkeys(res["variant"]):
         r = evaluate(res, variant=v, by=by, n_boot=n_boot)
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns}
-        rows = [f"## Variant `{v}`", "",
-                f"{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no emotion2vec+ counterpart), {r.n_failed} failed.", "",
-                "| metric | value | 95% bootstrap CI |", "|---|---|---|"]
-        for k in ("wa", "uar", "macro_f1"):
-            rows.append(f"| {k.upper()} | {getattr(r, k):.3f} | [{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}] |")
-        rows.append(f"| ECE | {r.ece:.3f} | |")
+        parts = [f"<h2>Variant {code(v)}</h2>",
+                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
+        rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
+        rows.append(("ECE", r.ece, ""))
+        parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
         if r.per_class:
-            rows += ["", "| class | precision | recall | F1 | n |", "|---|---|---|---|---|"]
-            rows += [f"| {c} | {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} | {d['support']} |" for c, d in r.per_class.items()]
+            parts.append(table_html(["class", "precision", "recall", "F1", "n"],
+                                    [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
         for col, groups in r.breakdowns.items():
-            rows += ["", f"**by {col}**", "", "| group | n | WA | UAR |", "|---|---|---|---|"]
-            rows += [f"| {g} | {d['n']} | {d['wa']:.3f} | {d['uar']:.3f} |" for g, d in groups.items()]
-        md("\n".join(rows))
+            parts.append(f"<p><b>by {esc(col)}</b></p>")
+            parts.append(table_html(["group", "n", "WA", "UAR"], [(g, d["n"], d["wa"], d["uar"]) for g, d in groups.items()]))
+        show_html("\n".join(parts))
         if r.n_scored:
             show_figure(plot_confusion(r))
             show_figure(plot_reliability(r))
     return out
 
 
-def worst_cases(run_dir: str | Path, n: int = 5, variant: str | None = None) -> None:
-    res, _ = load_run(run_dir)
+def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
+    rf = as_run_folder(run_dir)
+    res = rf.results()
     ok = res[res["status"] == "ok"]
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
-    md(f"## Worst cases\n\n{'Confidently wrong predictions' if len(wrong) else 'Lowest-confidence items'} (top {len(pick)}), with their findings:")
-    for r in pick.itertuples():
-        findings = json.loads(r.findings) if r.findings else []
-        f_txt = "; ".join(f"`{f['code']}` — {f['suggestion']}" for f in findings) or "no findings"
-        md(f"**{r.id}** — true *{r.emotion or '—'}*, predicted **{r.pred}** ({r.confidence:.3f}, margin {r.margin:.3f}). {f_txt}")
+    what = "Confidently wrong predictions" if len(wrong) else "Lowest-confidence items"
+    show_html(f"<h2>Worst cases</h2><p>{what} (top {len(pick)}), with their findings:</p>")
+    for _, row in pick.iterrows():
+        r = row.to_dict()
+        findings = json.loads(r["findings"]) if r.get("findings") else []
+        f_html = "; ".join(f"{code(f.get('code'))} — {esc(f.get('suggestion'))}" for f in findings) or "no findings"
+        show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
+                  f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
-            from .runs import item_path
-
-            _display(audio_player(item_path(run_dir, r.path), getattr(r, "start", None), getattr(r, "duration", None)))
+            a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
+            _display(audio_player(a.samples, a.sr))
         except Exception as exc:  # the report still renders if a file moved
-            md(f"*(audio unavailable: {html.escape(str(exc))})*")
+            show_html(f"<p><i>(audio unavailable: {esc(exc)})</i></p>")
 
 
-def findings_summary(run_dir: str | Path) -> dict:
-    res, _ = load_run(run_dir)
+def findings_summary(run_dir: str | os.PathLike) -> dict:
+    res = as_run_folder(run_dir).results()
     ok = res[res["status"] == "ok"]
     counts: dict[str, int] = {}
     for s in ok["finding_codes"].fillna(""):
-        for c in filter(None, s.split(",")):
+        for c in filter(None, str(s).split(",")):
             counts[c] = counts.get(c, 0) + 1
-    rows = ["## Findings", "", "| finding | rows | share |", "|---|---|---|"]
-    rows += [f"| `{c}` | {k} | {k / max(len(ok), 1):.0%} |" for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
-    if not counts:
-        rows.append("| — | 0 | |")
+    rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
+    parts = ["<h2>Findings</h2>", table_html(["finding", "rows", "share"], rows or [("—", 0, "")])]
     failed = res[res["status"] == "failed"]
     if len(failed):
-        rows += ["", f"**{len(failed)} failed rows**:", ""] + [f"* `{r.id}` [{r.variant}]: {r.error}" for r in failed.itertuples()]
-    md("\n".join(rows))
+        parts.append(f"<p><b>{len(failed)} failed row{'s' if len(failed) != 1 else ''}</b>:</p><ul>")
+        parts += [f"<li>{code(r['id'])} [{esc(r['variant'])}]: {esc(r['error'])}</li>" for _, r in failed.iterrows()]
+        parts.append("</ul>")
+    show_html("\n".join(parts))
     return counts
 
 
-def fusion_section(run_dir: str | Path, text_model: str | None = None) -> dict | None:
-    from .fusion import fuse_run, plot_fusion
-
-    md("## Speech + text fusion")
+def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) -> dict | None:
     try:
         res = fuse_run(run_dir, text_model=text_model, figures=False, n_boot=500)
-    except ConfigError as exc:
-        md(f"Not evaluated: {exc}")
+    except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
+        show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
         return None
-    md("```\n" + res.render() + "\n```")
+    d = res.to_dict()
+    parts = ["<h2>Speech + text fusion</h2>",
+             f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
+             f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>"]
+    rows = []
+    for m, v in res.metrics.items():
+        c = res.comparisons.get(m)
+        vs = ("—", "—", "—") if c is None else (
+            Markup(f"{c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}]"), Markup(f"{c['mcnemar_p']:.3g}"),
+            Markup(f"{c['fixed']} / {c['broke']}"))
+        rows.append((m, Markup(f"{v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]"),
+                     Markup(f"{v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]"), *vs))
+    parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
+    if res.data.excluded:
+        parts.append("<p>Excluded: " + "; ".join(f"{len(ids)} item(s) with {esc(reason)}" for reason, ids in res.data.excluded.items()) + ".</p>")
+    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in res.weights))}.</p>")
+    show_html("\n".join(parts))
     show_figure(plot_fusion(res))
-    return res.to_dict()
+    return d
 
 
-def comparison_section(run_dir: str | Path, baseline: str | None = None) -> dict:
-    from .compare import compare_results, plot_comparison
-
-    res, _ = load_run(run_dir)
+def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) -> dict:
+    res = as_run_folder(run_dir).results()
     variants = list(dict.fromkeys(res["variant"]))
     baseline = baseline or ("raw" if "raw" in variants else variants[0])
-    reports, comps, flips = compare_results(res, baseline=baseline)
-    rows = [f"## Variants against `{baseline}`", "", "| variant | n | ΔWA [95% CI] | ΔUAR [95% CI] | McNemar b / c | p | flips |", "|---|---|---|---|---|---|---|"]
-    for c in comps:
-        rows.append(f"| {c.variant} | {c.n_paired} | {c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}] | "
-                    f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}] | {c.mcnemar_b} / {c.mcnemar_c} | {c.mcnemar_p:.3g} | {c.n_flips} |")
-    md("\n".join(rows))
+    _, comps, flips = compare_results(res, baseline=baseline)
+    rows = [(c.variant, c.n_paired,
+             Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
+             Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
+             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), Markup(f"{c.mcnemar_p:.3g}"), c.n_flips) for c in comps]
+    show_html(f"<h2>Variants against {code(baseline)}</h2>"
+              + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips"], rows))
     for c in comps:
         show_figure(plot_comparison(res, c))
     if len(flips):
-        md("### Flips\n\n| id | variant | true | before | after |\n|---|---|---|---|---|\n" + "\n".join(
-            f"| {r.id} | {r.variant} | {r.emotion or '—'} | {r.pred_baseline} ({r.confidence_baseline:.3f}) | {r.pred_variant} ({r.confidence_variant:.3f}) |"
-            for r in flips.head(30).itertuples()))
+        rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
+                 Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
+        show_html(f"<h3>Flips</h3><p>{len(flips)} items changed their prediction (first {len(rows)}).</p>"
+                  + table_html(["id", "variant", "true", "before", "after"], rows))
     return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips))}
 
 
-def sweep_section(path: str | Path, kind: str, out_dir: str | Path, model: Any = None) -> dict:
-    from .sweep import plot_sweep, summarise_sweep, sweep
-
+def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    md(f"## {kind} sweep of `{Path(path).name}`\n\n" + markdown_table(summ))
+    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
 
 
-def markdown_table(df) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def write_metrics(report_dir: str | Path, payload: dict) -> Path:
+def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
+    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
     p = Path(report_dir) / "metrics.json"
     p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
-    return p
 
 
 # ---------------------------------------------------------------------------
 # workbench report
 # ---------------------------------------------------------------------------
-def template_path(template: str | Path) -> Path:
+def template_path(template: str | os.PathLike) -> Path:
     p = Path(template)
     if p.suffix == ".ipynb" and p.is_file():
         return p
@@ -273,12 +314,64 @@ def parse_params(pairs: list[str]) -> dict:
     return out
 
 
-def run_report(template: str | Path, params: dict | None = None, *, out: str | Path = "reports", timeout: int = 1800) -> dict:
-    """Execute a template with papermill; return the paths written."""
+def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
+    """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
+
+    The notebook runs in its own process and may run in another folder, so a
+    relative ``run_dir=runs/r50v`` must mean the folder the *caller* sees:
+    :data:`PATH_PARAMS` are always made absolute; any other string value is
+    when it names a file or folder that exists there.
+    """
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = dict(params)
+    for k, v in params.items():
+        if not isinstance(v, str) or not v.strip():
+            continue
+        p = Path(v).expanduser()
+        full = p if p.is_absolute() else base / p
+        if k in PATH_PARAMS or full.exists():
+            out[k] = str(full.resolve())
+    if out.get("run_dir"):
+        try:
+            rf = as_run_folder(out["run_dir"])
+            rf.results()
+        except RunFolderError as exc:
+            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
+                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
+    for k in PATH_PARAMS:
+        if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
+            raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
+    return out
+
+
+def _kernel_manager_logging_to(log_path: Path):
+    """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            with open(log_path, "ab") as fh:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", fh)
+                kw.setdefault("stderr", fh)
+                return await super().start_kernel(**kw)
+
+    return ReportKernelManager
+
+
+def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
+               timeout: int = 1800) -> dict:
+    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
+
+    Relative path parameters mean paths relative to the current folder.  When
+    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
+    executed notebook and HTML show how far it got) and a :class:`ConfigError`
+    names it; when it cannot start, the half-made folder is removed.
+    """
     import nbformat
     import papermill as pm
 
     src = template_path(template)
+    params = resolve_params(dict(params or {}))
     name = src.stem
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     base = Path(out) / name
@@ -288,61 +381,86 @@ def run_report(template: str | Path, params: dict | None = None, *, out: str | P
         report_dir = base / f"{stamp}_{k}"
         k += 1
     report_dir.mkdir(parents=True)
-    params = dict(params or {})
-    params["report_dir"] = str(report_dir.resolve())
+    report_dir = report_dir.resolve()
+    params["report_dir"] = str(report_dir)
     nb_out = report_dir / f"{name}.ipynb"
-    try:
-        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False,
-                            execution_timeout=timeout, cwd=str(REPO))
-    except pm.PapermillExecutionError as exc:
-        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(nb_out),
-                          fix="open the executed notebook to see the traceback; check the parameters.") from None
-    nb = nbformat.read(nb_out, as_version=4)
     html_path = report_dir / f"{name}.html"
+    log = report_dir / LOG_NAME
+    try:
+        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
+                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
+    except pm.PapermillExecutionError as exc:
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
+        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
+                          fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
+    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
+        if not nb_out.is_file():
+            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
+            raise
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
+                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
+    nb = nbformat.read(nb_out, as_version=4)
     html_path.write_text(notebook_html(nb, title=name), encoding="utf-8")
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
-    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics}
+    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
+
+
+def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
+    import nbformat
+
+    if nb_out.is_file():
+        html_path.write_text(notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"), encoding="utf-8")
+    (report_dir / "FAILED").write_text(why + "\n", encoding="utf-8")
+    failed = report_dir.with_name(report_dir.name + "_FAILED")
+    os.replace(report_dir, failed)
+    return failed
 
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}
-pre{background:#f6f6f6;padding:8px;overflow-x:auto}img{max-width:100%}blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
-.input_code{display:none}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
+blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
 """
 
 
 def notebook_html(nb, *, title: str) -> str:
-    """One self-contained HTML page: markdown, text, images and audio from the outputs; code hidden."""
+    """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
+
+    Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
+    outputs are the sections' own HTML, whose data :func:`esc` escaped; text
+    outputs are escaped.
+    """
     import mistune
 
-    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=False)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
+    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=True)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"]
     for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
         if cell.cell_type == "markdown":
             parts.append(render(cell.source))
             continue
-        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []) or "injected-parameters" in cell.metadata.get("tags", []):
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
             continue
         for o in cell.get("outputs", []):
             if o.output_type == "stream":
-                parts.append(f"<pre>{html.escape(o.text)}</pre>")
+                parts.append(f"<pre>{esc(o.text)}</pre>")
             elif o.output_type == "error":
-                parts.append(f"<pre style='color:#c00'>{html.escape(o.ename)}: {html.escape(o.evalue)}</pre>")
+                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
             elif o.output_type in ("display_data", "execute_result"):
                 data = o.get("data", {})
-                if "text/html" in data and "<audio" in data["text/html"]:
-                    parts.append(data["text/html"])
-                elif "image/png" in data:
-                    parts.append(f"<img src='data:image/png;base64,{data['image/png'].strip()}'>")
-                elif "text/markdown" in data:
-                    parts.append(render(data["text/markdown"]))
+                if "image/png" in data:
+                    parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
                 elif "text/html" in data:
                     parts.append(data["text/html"])
+                elif "text/markdown" in data:
+                    parts.append(render(data["text/markdown"]))
                 elif "text/plain" in data:
-                    parts.append(f"<pre>{html.escape(data['text/plain'])}</pre>")
+                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
-

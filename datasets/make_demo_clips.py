@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Make the demo set in this folder: synthetic speech and plain signals.
+"""Make the shipped demo clips in ``workbench/demo_data/``: synthetic speech and plain signals.
 
 Needs espeak-ng, sox and ffmpeg (Debian: apt-get install espeak-ng sox ffmpeg).
-The committed files were made with this script; re-running it rewrites them
+The committed clips were made with this script; re-running it rewrites them
 (espeak-ng versions may differ slightly).  Seeded wherever randomness enters.
 
 Synthetic speech carries no real emotion: the ``label`` column is the
@@ -12,6 +12,9 @@ the tools, not ground truth.
 Covers: a 44.1 kHz original and its 8 kHz telephone copy, a 48 kHz stereo
 FLAC, a VBR MP3, Ogg/Vorbis, AAC in m4a, a clip whose speech starts at sample
 0, a noisy copy (5 dB SNR), and a plain tone.
+
+The rest of the demo set (four speakers, four classes, transcripts, a long
+dialogue) needs no tools: ``workbench.demo.demo_set()`` generates it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "workbench" / "demo_data"
 sys.path.insert(0, str(HERE.parent.parent))
 RNG = np.random.default_rng(20261122)
 

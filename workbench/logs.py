@@ -1,0 +1,176 @@
+"""Where log lines go: the workbench's own to the screen, everybody else's to a file.
+
+FunASR, ModelScope, jieba, matplotlib, UMAP, numba, Ray, papermill,
+transformers … log to the root logger or to their own loggers, warn with
+``warnings.warn`` and draw tqdm bars.  None of that is for the user's screen or
+for a report ("trust_remote_code: False", "scope_map", "generated new
+fontManager", "Loading weights 0%").  :func:`route_logs` is the one switch:
+
+* every log record, whoever logs it, goes to a log file (the CLI's rolling
+  ``<cache>/logs/workbench.log``, a report's ``report.log``);
+* ``warnings.warn`` goes through logging (``py.warnings``), so to the file;
+* on the console (stderr) only the workbench's own records appear, as one short
+  line each; the random-weights banner is left to the command's own output,
+  which states it once;
+* the progress bars of Hugging Face libraries are switched off; in a report
+  kernel every tqdm bar is (``TQDM_DISABLE``).
+
+Calling it again replaces what an earlier call installed; handlers that others
+installed on purpose (pytest's capture, a user's own) stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+from .checkpoints import cache_dir
+from .model import RANDOM_WEIGHTS_BANNER
+
+__all__ = ["route_logs", "routed_logs", "default_log_file", "is_own_record", "log_file"]
+
+OWN = "workbench"
+_MARK = "_workbench_route"  # attribute set on the handlers this module installs
+
+
+def default_log_file() -> Path:
+    """The CLI's log file: ``$WORKBENCH_LOG`` or ``<cache>/logs/workbench.log``."""
+    return Path(os.environ.get("WORKBENCH_LOG") or cache_dir() / "logs" / "workbench.log")
+
+
+def is_own_record(record: logging.LogRecord) -> bool:
+    return record.name == OWN or record.name.startswith(OWN + ".")
+
+
+class _ConsoleFilter(logging.Filter):
+    """Only the workbench's own records, at ``level`` and above, without the banner (``everyone``: all records)."""
+
+    def __init__(self, level: int, everyone: bool = False):
+        super().__init__()
+        self.level = level
+        self.everyone = everyone
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.everyone:
+            return record.levelno >= self.level
+        if not is_own_record(record) or record.levelno < self.level:
+            return False
+        # every command that loads random weights prints the banner itself, once
+        return RANDOM_WEIGHTS_BANNER not in record.getMessage()
+
+
+class _ConciseFormatter(logging.Formatter):
+    """``message`` for INFO, ``warning: message`` above it: no logger names on the screen."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if record.exc_info and record.levelno >= logging.ERROR:
+            msg += "\n" + self.formatException(record.exc_info)
+        return msg if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {msg}"
+
+
+def _quiet_progress_bars(all_bars: bool) -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if all_bars:
+        os.environ["TQDM_DISABLE"] = "1"
+    # already imported: the environment variables above were read at import time
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+
+
+def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = True, verbose: bool = False,
+               debug: bool = False, all_progress_bars: bool = False) -> Path:
+    """Send every log record to ``log_path`` and only the workbench's own to stderr.
+
+    Parameters
+    ----------
+    log_path
+        File that receives all records (INFO and above, any logger, with time
+        and logger name); default :func:`default_log_file`.  Its folder is made.
+    console
+        Show the workbench's own records on stderr (CLI).  A report kernel
+        passes ``False``: everything goes to the file, nothing into the page.
+    verbose
+        Show the workbench's INFO records on the console, not only warnings.
+    debug
+        Show every record of every library on the console too (``--debug``).
+    all_progress_bars
+        Switch off every tqdm bar (a report has no use for them), not only the
+        Hugging Face ones.
+
+    Returns the log file's path.
+    """
+    path = Path(log_path) if log_path is not None else default_log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        # ours from an earlier call, and bare stream handlers that a library's basicConfig put there
+        if getattr(h, _MARK, False) or type(h) is logging.StreamHandler:
+            root.removeHandler(h)
+            if getattr(h, _MARK, False) and isinstance(h, logging.FileHandler):
+                h.close()
+    if log_path is None:
+        file_handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
+    else:
+        file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setLevel(logging.INFO)
+    setattr(file_handler, _MARK, True)
+    root.addHandler(file_handler)
+    if console:
+        screen = logging.StreamHandler(sys.stderr)
+        screen.addFilter(_ConsoleFilter(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING, everyone=debug))
+        screen.setFormatter(_ConciseFormatter())
+        setattr(screen, _MARK, True)
+        root.addHandler(screen)
+    # records below the root level are never made; INFO feeds the file
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger(OWN).setLevel(logging.INFO)
+    # a later logging.basicConfig (FunASR calls it while loading) finds handlers and does nothing
+    logging.captureWarnings(True)
+    _quiet_progress_bars(all_progress_bars)
+    return path
+
+
+@contextlib.contextmanager
+def routed_logs(log_path: str | os.PathLike | None = None, *, verbose: bool = False, debug: bool = False) -> Iterator[Path]:
+    """:func:`route_logs` while a command runs; the logging set-up before it is restored afterwards.
+
+    The CLI uses this, so that calling ``main()`` in-process (tests, scripts)
+    leaves no handler behind that writes to a stream that is gone.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    own_level = logging.getLogger(OWN).level
+    showwarning = warnings.showwarning
+    try:
+        yield route_logs(log_path, verbose=verbose, debug=debug)
+    finally:
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+                h.close()
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
+        logging.getLogger(OWN).setLevel(own_level)
+        logging.captureWarnings(False)
+        warnings.showwarning = showwarning
+
+
+def log_file() -> Path | None:
+    """The file :func:`route_logs` writes to now, or ``None``."""
+    for h in logging.getLogger().handlers:
+        if getattr(h, _MARK, False) and isinstance(h, logging.FileHandler):
+            return Path(h.baseFilename)
+    return None
