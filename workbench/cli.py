@@ -92,44 +92,23 @@ def _example(*lines: str) -> str:
     return "Example:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number (1 or more)")
-    return value
+def _number(cast, *, low: float, strict: bool, fails: str):
+    """An argparse type: a whole number (``cast=int``) or a finite number above ``low`` (``strict``) or at least ``low``."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if cast is int else 'number'}") from None
+        if not ((value > low if strict else value >= low) and value != float("inf")):
+            raise argparse.ArgumentTypeError(f"{text} {fails}")
+        return value
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative (0 or more)")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
-    return value
+_positive_int = _number(int, low=0, strict=True, fails="is not a positive number (1 or more)")
+_non_negative_int = _number(int, low=0, strict=False, fails="is negative (0 or more)")
+_positive_float = _number(float, low=0, strict=True, fails="is not a positive, finite number")
+_non_negative_float = _number(float, low=0, strict=False, fails="is not a finite number >= 0")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError
-from .manifest import GENERIC_LABELS, Item, Manifest, generic_emotion
+from .manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -467,15 +467,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
             lines = jf.read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise ConfigError("is not UTF-8 text.", source=str(jf), fix="pass EmoBox's metadata files unchanged (they are UTF-8).") from None
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(jf), fix="pass EmoBox's metadata files unchanged.") from None
-            if not isinstance(rec, dict):
-                raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(jf), fix="pass EmoBox's metadata files unchanged.")
+        for n, rec in jsonl_objects(jf, "\n".join(lines), fix="pass EmoBox's metadata files unchanged."):
             missing = [k for k in ("key", "wav", "emo") if k not in rec]
             if missing:
                 raise ConfigError(f"line {n} lacks {', '.join(missing)}.", source=str(jf), fix="pass EmoBox metadata (key, wav, emo, length …).")

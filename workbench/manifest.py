@@ -309,23 +309,22 @@ def _read_csv(p: Path, text: str) -> list[dict]:
     return records
 
 
-def _read_jsonl(p: Path, text: str) -> list[dict]:
-    records = []
+def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
+    """``(line number, object)`` of each non-blank line of JSON-lines text; anything but an object is refused with ``fix``."""
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(p), fix="one JSON object per line.") from None
+            raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(p), fix=fix) from None
         if not isinstance(rec, dict):
-            raise ConfigError(
-                f"line {n} is a JSON {type(rec).__name__}, not an object.",
-                source=str(p),
-                fix='write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.',
-            )
-        records.append(rec)
-    return records
+            raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(p), fix=fix)
+        yield n, rec
+
+
+def _read_jsonl(p: Path, text: str) -> list[dict]:
+    return [rec for _, rec in jsonl_objects(p, text)]
 
 
 def _read_parquet(p: Path) -> list[dict]:
