@@ -36,7 +36,7 @@ def test_templates_are_package_data_and_print_nothing_stray():
     """Every template cell that is not the parameters cell ends in an assignment or a call that returns None."""
     import ast
 
-    assert [p.stem for p in TEMPLATES] == ["experiment_report", "variant_comparison"]
+    assert [p.stem for p in TEMPLATES] == ["checkpoint_comparison", "experiment_report", "variant_comparison"]
     for path in TEMPLATES:
         nb = nbformat.read(path, as_version=4)
         assert nb.cells[0].cell_type == "code" and "parameters" in nb.cells[0].metadata.get("tags", [])  # no title cell before the banner
@@ -45,7 +45,10 @@ def test_templates_are_package_data_and_print_nothing_stray():
         for c in code[1:]:
             last = ast.parse(c.source).body[-1]
             if isinstance(last, ast.Expr):  # a bare expression shows its value unless it is a call returning None
-                assert isinstance(last.value, ast.Call) and last.value.func.attr in ("setup_report", "worst_cases", "write_metrics"), c.source
+                assert isinstance(last.value, ast.Call), c.source
+                func = last.value.func
+                name = func.attr if isinstance(func, ast.Attribute) else func.id
+                assert name in ("setup_report", "worst_cases", "write_metrics", "show_figure", "display"), c.source
 
 
 def test_notebooks_are_committed_without_outputs_and_with_one_parameters_cell():

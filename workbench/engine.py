@@ -27,6 +27,7 @@ import json
 import logging
 import multiprocessing
 import os
+import stat
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -192,6 +193,8 @@ def _source_sha(source: Any) -> str | None:
         return None
     p = Path(source)
     st = p.stat()  # OSError (missing, unreadable) is handled by the caller
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a pipe, a device, a folder: never opened here (a FIFO would block); intake refuses it by name
     key = (str(p), st.st_mtime_ns, st.st_size)
     if key not in _SHA_MEMO:
         _SHA_MEMO[key] = file_sha256(p)

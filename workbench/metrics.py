@@ -29,6 +29,7 @@ import sklearn
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .runfolder import RunFolder, as_run_folder
 from .serialize import save_figure

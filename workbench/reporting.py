@@ -314,6 +314,10 @@ def parse_params(pairs: list[str]) -> dict:
     return out
 
 
+#: parameters holding a comma-separated list of paths
+LIST_PATH_PARAMS = ("run_dirs",)
+
+
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
     """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
 
@@ -325,6 +329,13 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
     base = Path(cwd) if cwd is not None else Path.cwd()
     out = dict(params)
     for k, v in params.items():
+        if k in LIST_PATH_PARAMS and isinstance(v, str) and v.strip():  # "A,B": each one against the caller's folder
+            out[k] = ",".join(str((base / Path(d.strip()).expanduser()).resolve()) for d in v.split(",") if d.strip())
+            missing = [d for d in out[k].split(",") if not Path(d).is_dir()]
+            if missing:
+                raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
+                                  fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
+            continue
         if not isinstance(v, str) or not v.strip():
             continue
         p = Path(v).expanduser()
