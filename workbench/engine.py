@@ -314,7 +314,11 @@ class Engine:
     def _n_workers(self, n_items: int) -> int:
         if self.workers is not None:
             return max(0, int(self.workers))
-        if n_items < 48:  # a pool's start-up costs more than it saves on a handful of files
+        # On a CPU the model already uses every core and decoding is ~1/1000 of its time: a pool would only compete
+        # with it (measured: 1.2 s of pool start-up against 0.45 s of in-process decoding for 400 clips, tiny model).
+        # On a GPU the main process must keep feeding batches: decoding moves to the pool.  A handful of files never
+        # pays for a pool's start-up.
+        if n_items < 48 or not str(self.net.info.device).startswith("cuda"):
             return 0
         return max(1, min(os.cpu_count() or 1, 16))
 

@@ -25,9 +25,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import sklearn
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from .errors import ConfigError
 from .labels import LABEL_KEYS
@@ -37,6 +34,8 @@ from .serialize import save_figure
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
+    from sklearn.metrics import accuracy_score
+
     return float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
 
 
@@ -46,6 +45,8 @@ def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[st
     A class never predicted has precision 0; a class absent from ``y_true`` has
     recall NaN (there is nothing to recall) and F1 0.
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     classes = list(classes)
     if not classes:
         return {}
@@ -84,6 +85,8 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str],
 
     Items whose label is not in ``rows`` or whose prediction is not in ``cols`` are not counted.
     """
+    from sklearn.metrics import confusion_matrix
+
     labels = list(dict.fromkeys([*rows, *cols]))
     out = np.zeros((len(rows), len(cols)), dtype=np.int64)
     if not len(y_true) or not labels or not set(labels) & set(np.asarray(y_true).tolist()):
@@ -102,6 +105,8 @@ def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15)
     bin, which weights the gap and sizes the reliability bars, is counted here
     with the same bin edges.
     """
+    from sklearn.calibration import calibration_curve
+
     conf = np.asarray(confidence, dtype=float)
     corr = np.asarray(correct, dtype=bool)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -149,6 +154,8 @@ def headline(classes: Sequence[str]):
     The bootstrap calls it once per resample: one ``precision_recall_fscore_support``
     instead of one per metric keeps a 1000-resample interval at about a second.
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     labels = list(classes)
 
     def stats(t, p) -> tuple[float, float, float]:
@@ -208,6 +215,8 @@ class Report:
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
              seed: int = 0, by: Sequence[str] = ("speaker", "gender")) -> Report:
     """Metrics of one variant of a results table (a DataFrame from ``results.parquet``)."""
+    import sklearn
+
     df = results
     if variant is None:
         variants = list(dict.fromkeys(df["variant"]))
