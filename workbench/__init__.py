@@ -41,6 +41,15 @@ _PUBLIC = {
     "build_random_checkpoint": "checkpoints",
     # outputs
     "infer_files": "outputs",
+    # the engine, runs and their folders
+    "score_sources": "engine",
+    "diagnose": "engine",
+    "run": "runs",
+    "run_experiment": "runs",
+    "Variant": "variants",
+    "RunFolder": "runfolder",
+    "Experiment": "experiment",
+    "read_manifest": "manifest",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
