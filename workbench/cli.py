@@ -46,6 +46,7 @@ from .audio import AudioConfig, check_audio_path
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run, compare_runs, write_runs_comparison
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
+from .demo import run_demo
 from .engine import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
@@ -849,8 +850,6 @@ def cmd_model_info(args) -> int:
 
 def cmd_demo(args) -> int:
     check_out_dir(args.out)
-    from .demo import run_demo  # demo imports print_outcomes from here: imported when used, no cycle at import time
-
     return run_demo(out=args.out, model=args.model, report=not args.no_report)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Label:
@@ -51,8 +53,6 @@ def label(key: str) -> Label:
     try:
         return _BY_KEY[key]
     except KeyError:
-        from .errors import ConfigError
-
         raise ConfigError(
             f"unknown emotion label {key!r}; expected one of {', '.join(LABEL_KEYS)}.",
             fix="use one of the nine emotion2vec+ English keys.",
