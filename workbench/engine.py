@@ -263,6 +263,11 @@ def _prepare_many(jobs: list[_Job], ctx: _Context) -> list[tuple[int, list[tuple
     return [(j.index, prepare(j, ctx)) for j in jobs]
 
 
+def _new_pool(n: int) -> ProcessPoolExecutor:
+    mp = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp, initializer=_worker_init)
+
+
 def _worker_init() -> None:
     # workers only decode: one BLAS/torch thread each, so they share the cores with the model
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -342,44 +347,68 @@ class Engine:
         yield from self._score_pooled(work, chunks, n_workers, ctx, progress)
 
     def _score_pooled(self, work, chunks, n_workers, ctx, progress) -> Iterator[list[Scored]]:
-        mp = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-        pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=mp, initializer=_worker_init)
         # jobs of a few items each: small enough to balance, large enough to amortise pickling
         per_job = max(1, min(8, len(chunks[0]) // (2 * n_workers) or 1))
+        ahead = 2  # chunks being prepared while the model runs
+        k = 0  # the chunk in hand
+        while k < len(chunks):
+            pool = _new_pool(n_workers)
+            try:
+                pending = [self._submit(pool, work, idx, per_job, ctx) for idx in chunks[k:k + ahead]]
+                while k < len(chunks):
+                    futures = pending.pop(0)
+                    if k + ahead < len(chunks):
+                        pending.append(self._submit(pool, work, chunks[k + ahead], per_job, ctx))
+                    t0 = time.perf_counter()
+                    prepared = []
+                    for idx, fut in futures:
+                        try:
+                            prepared += fut.result()
+                        except BrokenProcessPool:
+                            raise
+                        except Exception as exc:  # a job that failed as a whole: its items fail, the run goes on
+                            prepared += [(i, [("failed", v, error_dict(exc, work[i].item.id)) for v in work[i].variants]) for i in idx]
+                    self.stats["wait_s"] += time.perf_counter() - t0
+                    yield self._finish(work, prepared, progress)
+                    k += 1
+            except BrokenProcessPool:
+                # a decoder killed its process (a crashing codec): redo this chunk one item at a time in fresh
+                # processes, so that only the item that kills one again fails; then carry on pooled
+                logger.warning("a decoding process died; retrying its chunk item by item")
+                pool.shutdown(wait=False, cancel_futures=True)
+                yield self._finish(work, self._isolated(work, chunks[k], ctx), progress)
+                k += 1
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
 
-        def submit(idx: list[int]) -> list[tuple[list[int], Future]]:
-            return [(idx[s:s + per_job], pool.submit(_prepare_many, [_Job(i, work[i]) for i in idx[s:s + per_job]], ctx))
-                    for s in range(0, len(idx), per_job)]
+    @staticmethod
+    def _submit(pool, work, idx: list[int], per_job: int, ctx) -> list[tuple[list[int], Future]]:
+        return [(idx[s:s + per_job], pool.submit(_prepare_many, [_Job(i, work[i]) for i in idx[s:s + per_job]], ctx))
+                for s in range(0, len(idx), per_job)]
 
-        k = 0  # the chunk in hand: where to go on from if the pool breaks
+    @staticmethod
+    def _isolated(work, idx: list[int], ctx) -> list[tuple[int, list[tuple]]]:
+        """Prepare items one at a time in a worker process; an item whose decoding kills the process fails alone."""
+        out = []
+        pool = _new_pool(1)
         try:
-            ahead = 2  # chunks being prepared while the model runs
-            pending = [submit(idx) for idx in chunks[:ahead]]
-            for k in range(len(chunks)):
-                futures = pending.pop(0)
-                if k + ahead < len(chunks):
-                    pending.append(submit(chunks[k + ahead]))
-                t0 = time.perf_counter()
-                prepared = []
-                for idx, fut in futures:
-                    try:
-                        prepared += fut.result()
-                    except BrokenProcessPool:
-                        raise
-                    except Exception as exc:  # a job that failed as a whole: its items fail, the run goes on
-                        for i in idx:
-                            err = error_dict(exc, work[i].item.id)
-                            prepared.append((i, [("failed", v, err) for v in work[i].variants]))
-                self.stats["wait_s"] += time.perf_counter() - t0
-                yield self._finish(work, prepared, progress)
-        except BrokenProcessPool:
-            # a decoder crashed a worker (e.g. a segfault in a codec): finish in this process, item by item
-            logger.warning("a decoding worker died; finishing the remaining items in this process")
-            pool.shutdown(wait=False, cancel_futures=True)
-            for idx in chunks[k:]:
-                yield self._finish(work, _prepare_many([_Job(i, work[i]) for i in idx], ctx), progress)
+            for i in idx:
+                try:
+                    out += pool.submit(_prepare_many, [_Job(i, work[i])], ctx).result()
+                except BrokenProcessPool:
+                    err = {"type": "AudioError", "code": "audio", "source": work[i].item.id,
+                           "message": "the decoder's process died on this input (a damaged or hostile file).",
+                           "fix": "check that the file plays in another program; re-export it as WAV or FLAC.",
+                           "text": f"{work[i].item.id}: the decoder's process died on this input (a damaged or hostile file). "
+                                   "Fix: check that the file plays in another program; re-export it as WAV or FLAC."}
+                    out.append((i, [("failed", v, err) for v in work[i].variants]))
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = _new_pool(1)
+                except Exception as exc:
+                    out.append((i, [("failed", v, error_dict(exc, work[i].item.id)) for v in work[i].variants]))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+        return out
 
     def _finish(self, work: list[WorkItem], prepared: list[tuple[int, list[tuple]]], progress) -> list[Scored]:
         """Predict what the cache did not have (one batched pass), then findings and cache writes."""
