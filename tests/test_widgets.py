@@ -110,6 +110,9 @@ class _Shifted:
     def __init__(self, net):
         self.net = net
 
+    def __getattr__(self, name):  # info, random_weights …: the real model's
+        return getattr(self.net, name)
+
     def predict(self, clips, **kw):
         return self.net.predict([c.with_samples(np.roll(c.samples, 4000)) for c in clips], **kw)
 

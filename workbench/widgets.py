@@ -46,6 +46,7 @@ from .diagnostics import audio_facts, findings_from, frame_energies_db
 from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from .errors import WorkbenchError
 from .labels import LABEL_KEYS
+from .engine import score_sources
 from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model, load_model
 from .preprocess import apply_chain
 from .runfolder import RunFolder, as_run_folder
@@ -179,6 +180,16 @@ class _View:
             self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(type(exc).__name__)}: {_esc(exc)}</span>"
             raise
         self.status.value = ""
+
+
+def _repredict(net: Emotion2vecModel, clips: list, *, granularity: str = "utterance") -> list:
+    """Predictions of audio a view already holds (16 kHz), through the one engine; a clip it cannot score raises."""
+    out = score_sources(net, clips, granularity=granularity, workers=0)
+    for s in out:
+        if not s.ok:
+            raise WorkbenchError(s.error.get("message") or s.error.get("text", "failed"), source=s.error.get("source"),
+                                 fix=s.error.get("fix"))
+    return [s.prediction for s in out]
 
 
 def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
@@ -354,7 +365,7 @@ class SampleRateExplorer(_View):
             steps.append({"name": "telephone"})
         ref = scored_audio(self.decoded, Variant("original"), self._config)
         var = scored_audio(self.decoded, Variant("variant", tuple(steps)), self._config)
-        pa, pb = self.net.predict([ref, var])
+        pa, pb = _repredict(self.net, [ref, var])
         self.predictions = (pa, pb)
         self.label_changed = pa.label != pb.label
         change = "<b style='color:#c00'>top label changed</b>" if self.label_changed else "top label unchanged"
@@ -485,7 +496,7 @@ class LowConfidenceBrowser(_View):
         row = self.rf.row(item_id, variant)
         audio = self.rf.scored_audio(row)
         scores = row_scores(row)
-        pred = self.net.predict([audio], granularity="frame")[0]
+        pred = _repredict(self.net, [audio], granularity="frame")[0]
         gap = float(np.max(np.abs(np.asarray(pred.scores, dtype=np.float64) - scores)))
         self.current = row
         self.shown = {"row": row, "audio": audio, "scores": scores, "frame_scores": pred.frame_scores,
