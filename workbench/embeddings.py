@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .engine import score_sources
-from .errors import ConfigError, WorkbenchError
+from .errors import ConfigError
 from .model import as_model
 from .runfolder import RunFolder, as_run_folder
 from .serialize import save_figure
@@ -166,13 +166,7 @@ def neighbours(emb: RunEmbeddings, query: Any, k: int = 5, *, model: Any = None)
 
 def _scored(sources: list, model: Any) -> list:
     """Predictions of files through the engine; a file that cannot be scored raises its own error."""
-    net = as_model(model)
-    out = score_sources(net, sources, workers=0)
-    for s in out:
-        if not s.ok:
-            raise WorkbenchError(s.error.get("message") or s.error.get("text", "failed"), source=s.error.get("source"),
-                                 fix=s.error.get("fix"))
-    return [s.prediction for s in out]
+    return [s.prediction_or_raise() for s in score_sources(as_model(model), sources, workers=0)]
 
 
 def embed_file(path: Any, model: Any = None) -> np.ndarray:

@@ -142,6 +142,14 @@ class Scored:
     def ok(self) -> bool:
         return self.error is None
 
+    def prediction_or_raise(self) -> Prediction:
+        """The prediction, or the item's error raised again as the :class:`WorkbenchError` it was."""
+        if self.ok:
+            return self.prediction
+        err = self.error
+        cls = {"AudioError": AudioError, "ModelError": ModelError, "ConfigError": ConfigError}.get(err.get("type"), WorkbenchError)
+        raise cls(err.get("message") or err.get("text", "failed"), source=err.get("source"), fix=err.get("fix"))
+
 
 def error_dict(exc: BaseException, source: str | None = None) -> dict:
     """A failure as a dict that crosses process boundaries and fills a failed row."""
@@ -149,9 +157,8 @@ def error_dict(exc: BaseException, source: str | None = None) -> dict:
         return exc.to_dict()
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, OSError):
-        return {"type": "AudioError", "code": "audio", "source": source, "message": f"cannot be read ({exc.strerror or exc})",
-                "fix": "check that the file exists and is readable by this user.", "text": f"{source}: cannot be read ({exc.strerror or exc})."
-                " Fix: check that the file exists and is readable by this user."}
+        return AudioError(f"cannot be read ({exc.strerror or exc}).", source=source,
+                          fix="check that the file exists and is readable by this user.").to_dict()
     return {"type": type(exc).__name__, "code": "internal", "source": source, "message": text, "fix": None,
             "text": f"{source}: {text}" if source else text}
 
@@ -396,11 +403,8 @@ class Engine:
                 try:
                     out += pool.submit(_prepare_many, [_Job(i, work[i])], ctx).result()
                 except BrokenProcessPool:
-                    err = {"type": "AudioError", "code": "audio", "source": work[i].item.id,
-                           "message": "the decoder's process died on this input (a damaged or hostile file).",
-                           "fix": "check that the file plays in another program; re-export it as WAV or FLAC.",
-                           "text": f"{work[i].item.id}: the decoder's process died on this input (a damaged or hostile file). "
-                                   "Fix: check that the file plays in another program; re-export it as WAV or FLAC."}
+                    err = AudioError("the decoder's process died on this input (a damaged or hostile file).", source=work[i].item.id,
+                                     fix="check that the file plays in another program; re-export it as WAV or FLAC.").to_dict()
                     out.append((i, [("failed", v, err) for v in work[i].variants]))
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = _new_pool(1)
@@ -544,15 +548,9 @@ def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = Diagnostics
     """
     s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
                       workers=0)[0]
-    if not s.ok:
-        raise _as_error(s.error)
+    s.prediction_or_raise()
     facts = dict(s.facts)
     stab = stability(model, s.audio, base=s.prediction) if run_stability else None
     if stab is not None:
         facts.update(stab.facts())
     return Diagnosis(s.audio, s.prediction, facts, findings_from(facts, config), stab)
-
-
-def _as_error(err: dict) -> WorkbenchError:
-    cls = {"AudioError": AudioError, "ModelError": ModelError, "ConfigError": ConfigError}.get(err.get("type"), WorkbenchError)
-    return cls(err.get("message") or err.get("text", "failed"), source=err.get("source"), fix=err.get("fix"))

@@ -87,11 +87,6 @@ class RunResult:
 
 
 
-def item_path(run_dir: str | os.PathLike, path: str) -> Path:
-    """An item's audio file as a usable path (see :meth:`RunFolder.item_path`)."""
-    return RunFolder(run_dir).item_path(path)
-
-
 def run(
     manifest: Manifest | str | os.PathLike,
     *,

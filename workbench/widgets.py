@@ -184,12 +184,7 @@ class _View:
 
 def _repredict(net: Emotion2vecModel, clips: list, *, granularity: str = "utterance") -> list:
     """Predictions of audio a view already holds (16 kHz), through the one engine; a clip it cannot score raises."""
-    out = score_sources(net, clips, granularity=granularity, workers=0)
-    for s in out:
-        if not s.ok:
-            raise WorkbenchError(s.error.get("message") or s.error.get("text", "failed"), source=s.error.get("source"),
-                                 fix=s.error.get("fix"))
-    return [s.prediction for s in out]
+    return [s.prediction_or_raise() for s in score_sources(net, clips, granularity=granularity, workers=0)]
 
 
 def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
