@@ -254,16 +254,23 @@ def fused_attention(net: Any, enabled: bool) -> Iterator[None]:
         yield
         return
     fused = FusedAttention()
+    with _forwards_replaced((m for m in net.modules()
+                             if type(m).__name__ == "AltAttention" and not getattr(m, "cosine_attention", False)), fused.forward):
+        yield
+
+
+@contextmanager
+def _forwards_replaced(modules, forward) -> Iterator[None]:
+    """Give each module ``forward(module, x, …)`` as its forward while the block runs, then its class's own again."""
     patched = []
-    for module in net.modules():
-        if type(module).__name__ == "AltAttention" and not getattr(module, "cosine_attention", False):
-            module.forward = partial(fused.forward, module)
-            patched.append(module)
+    for module in modules:
+        module.forward = partial(forward, module)
+        patched.append(module)
     try:
         yield
     finally:
         for module in patched:
-            del module.forward  # back to the class's own forward
+            del module.forward
 
 
 # ---------------------------------------------------------------------------
@@ -295,13 +302,6 @@ def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    patched = []
-    for module in net.modality_encoders["AUDIO"].local_encoder.modules():
-        if type(module).__name__ == "Fp32LayerNorm":
-            module.forward = partial(_layer_norm_in_input_dtype, module)
-            patched.append(module)
-    try:
+    norms = (m for m in net.modality_encoders["AUDIO"].local_encoder.modules() if type(m).__name__ == "Fp32LayerNorm")
+    with _forwards_replaced(norms, _layer_norm_in_input_dtype):
         yield
-    finally:
-        for module in patched:
-            del module.forward  # back to the class's own forward
