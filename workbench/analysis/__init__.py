@@ -1,0 +1,1 @@
+"""Analysis of scored runs: statistics, metrics, comparisons, calibration, listeners, embeddings, probes, fusion."""
