@@ -1,0 +1,189 @@
+"""``workbench metrics``, ``compare``, ``probe``, ``embeddings`` and ``fuse``: what a run's results say."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from ..compare import compare_run, compare_runs, write_runs_comparison
+from ..embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project
+from ..fusion import fuse_run
+from ..metrics import run_metrics
+from ..model import load_model
+from ..probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
+from .common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
+                     random_banner_for)
+
+
+def add_metrics(sub) -> None:
+    mt_ = add_command(sub, "metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run",
+               example=("workbench metrics runs/emodb --restrict --by speaker gender",))
+    mt_.add_argument("run_dir", help="run folder written by `workbench run`")
+    mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
+    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
+    mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+
+
+def add_compare(sub) -> None:
+    cp = add_command(sub, "compare", help="compare the preprocessing variants of a run, or runs of one manifest (checkpoints, precisions, engines)",
+              description="One run folder: its preprocessing variants against a baseline variant. Two or more run folders of "
+                          "the same manifest (other checkpoints, precisions or engines): their rows paired by (id, variant), "
+                          "each run against the first, with agreement (Cohen's kappa, top-1, score distances, embedding "
+                          "cosines) and the items where they differ most; refused, with the ids, when the items or the audio differ.",
+              example=("workbench compare runs/emodb_variants --baseline raw",
+                       "workbench compare runs/emodb_f32 runs/emodb_bf16 --out runs/precision_check"))
+    cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                    help="one run folder: its variants against a baseline; two or more: the runs row by row against the first")
+    cp.add_argument("--baseline", default=None, help="one run: variant to compare against (default: raw if present, else the first)")
+    cp.add_argument("--variant", action="append", default=None,
+                    help="several runs: a variant to pair, repeatable (default: every variant they share)")
+    cp.add_argument("--out", default=None, help="folder for the comparison files (default: several runs: a new runs/compare_<timestamp>, "
+                                                 "never inside a run folder; one run: the run folder)")
+    cp.add_argument("--top", type=non_negative_int, default=5, help="several runs: most different items to print per pair")
+    cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
+    cp.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    cp.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    cp.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+
+
+def add_probe(sub) -> None:
+    pb = add_command(sub, "probe", help="linear probe (or small MLP) on a run's frozen embeddings under EmoBox-style folds",
+              description="Train a probe on a run's frozen utterance embeddings under published folds and report WA, UAR and "
+                          "macro-F1 per fold and their mean over folds (as EmoBox does), with bootstrap intervals.",
+              example=("workbench probe runs/iemocap --folds session --out runs/iemocap_probe",
+                       "workbench probe runs/emodb --folds speaker --k 5 --target label --mlp"))
+    pb.add_argument("run_dir", help="run folder written by `workbench run`")
+    pb.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
+                    help="speaker: k-fold grouped by speaker; session: leave-one-session-out (IEMOCAP); "
+                         "emobox: the folds of `datasets import-emobox`; split: the manifest's train/test split")
+    pb.add_argument("--k", type=positive_int, default=5, help="folds for --folds speaker (capped at the number of speakers)")
+    pb.add_argument("--target", default="emotion", choices=["emotion", "label"],
+                    help="emotion: the nine-class counterpart; label: the corpus's own label (classes the head lacks)")
+    pb.add_argument("--mlp", action="store_true", help="a small MLP (sklearn MLPClassifier) instead of the logistic regression")
+    pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
+    pb.add_argument("--out", default=None, help="folder for probe.json and the tables (default: a new runs/probe_<timestamp>)")
+    pb.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    pb.add_argument("--seed", type=int, default=0, help="random seed of the MLP and the bootstrap")
+
+
+def add_embeddings(sub) -> None:
+    em = add_command(sub, "embeddings", help="2-D projection, clusters and nearest neighbours of a run's utterance embeddings",
+              example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa",))
+    em.add_argument("run_dir", help="run folder written by `workbench run`")
+    em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
+    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"], help="2-D projection method")
+    em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
+    em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
+    em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
+    em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items (default: none)")
+    em.add_argument("-n", type=positive_int, default=5, help="how many neighbours")
+    model_options(em)
+    em.add_argument("--seed", type=int, default=0, help="random seed of projection and clustering")
+
+
+def add_fuse(sub) -> None:
+    fu = add_command(sub, "fuse", help="speech, text, early and late fusion under speaker-independent cross-validation",
+              example=("workbench fuse runs/emodb --folds 5",))
+    fu.add_argument("run_dir", help="run folder written by `workbench run` (its manifest needs text and speaker)")
+    fu.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
+    fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
+    fu.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (grouped by speaker)")
+    fu.add_argument("--seed", type=int, default=0, help="random seed")
+    fu.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
+
+
+def cmd_metrics(args) -> int:
+    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures)
+    random_banner_for(args.run_dir)
+    for r in reports.values():
+        print(r.render())
+    print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    if len(args.run_dirs) > 1:
+        out = Path(args.out) if args.out else new_folder(f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        check_out_dir(out)
+        cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
+        paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
+        print(cmp.render(top=args.top))
+        print(f"{', '.join(p.name for p in paths.values())} written to {out}")
+        return EXIT_OK
+    (run_dir,) = args.run_dirs
+    if args.out is not None:
+        check_out_dir(args.out)
+    reports, comparisons, flips = compare_run(run_dir, baseline=args.baseline, n_boot=args.bootstrap, seed=args.seed,
+                                              restrict=args.restrict, figures=not args.no_figures, out=args.out)
+    random_banner_for(run_dir)
+    for name, r in reports.items():
+        ci = r.ci
+        print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)")
+    for c in comparisons:
+        print(c.render())
+    if len(flips):
+        print(f"\n{len(flips)} flips (first 10; all in flips.csv):")
+        print(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]].to_string(index=False))
+    print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.out or run_dir}")
+    return EXIT_OK
+
+
+def cmd_probe(args) -> int:
+    out = Path(args.out) if args.out else new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    check_out_dir(out)
+    res = probe_run(args.run_dir, folds=args.folds, k=args.k, target=args.target, mlp=args.mlp, variant=args.variant,
+                    n_boot=args.bootstrap, seed=args.seed, out=out)
+    print(res.render())
+    print(f"{PROBE_JSON}, {FOLDS_CSV}, {ITEMS_CSV} written to {out}")
+    return EXIT_OK
+
+
+def cmd_embeddings(args) -> int:
+    emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    random_banner_for(args.run_dir)
+    out = Path(args.run_dir)
+    print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
+    xy = project(emb.matrix, args.project, seed=args.seed)
+    rows = emb.rows.copy()
+    rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
+    if args.cluster != "none":
+        cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
+        rows["cluster"] = cl.labels
+        by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
+        print(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
+        if "emotion" in rows.columns:
+            table = rows.groupby("cluster")["emotion"].agg(lambda s: ", ".join(f"{k or '—'} {v}" for k, v in s.value_counts().head(4).items()))
+            for c, desc in table.items():
+                print(f"  cluster {c}: {desc}")
+    cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
+    rows[cols].to_csv(out / f"projection_{args.project}.csv", index=False)
+    for col in args.color_by:
+        if col == "correct" or col in rows.columns:
+            plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
+                            path=out / f"projection_{args.project}_{col}.png")
+    print(f"projection_{args.project}.csv and figures written to {out}")
+    if args.neighbours:
+        model = None
+        if Path(args.neighbours).is_file():
+            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+        print(f"nearest to {args.neighbours}:")
+        print(neighbours(emb, args.neighbours, args.n, model=model).to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_fuse(args) -> int:
+    res = fuse_run(args.run_dir, variant=args.variant, text_model=args.text_model, folds=args.folds, seed=args.seed,
+                   n_boot=args.bootstrap, figures=not args.no_figures)
+    random_banner_for(args.run_dir)
+    print(res.render())
+    fixed = res.changes
+    if len(fixed):
+        print(f"\n{len(fixed)} fixed/broken predictions relative to speech (first 10; all in fusion_changes.csv):")
+        print(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]].to_string(index=False))
+    print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {args.run_dir}")
+    return EXIT_OK
+
+
+COMMANDS = {"metrics": cmd_metrics, "compare": cmd_compare, "probe": cmd_probe, "embeddings": cmd_embeddings,
+            "fuse": cmd_fuse}

@@ -1,0 +1,161 @@
+"""What every ``workbench`` command shares: help formatting, number types, the model options, output folders,
+the random-weights banner, and turning any error into a message (exit codes below)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..logs import routed_logs
+from ..model import RANDOM_WEIGHTS_BANNER
+from ..runfolder import RunFolder
+
+EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's line breaks and appends each option's default to its help.
+
+    A default is shown unless the help already says it, or it is ``None`` /
+    ``False`` (then the help text says what happens by default).
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "default" in text.lower() or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(str(d) for d in default) or "nothing"
+            return f"{text} (default: {shown.replace('%', '%%')})"
+        return f"{text} (default: %(default)s)"
+
+
+def example_text(*lines: str) -> str:
+    """The ``Example:`` epilog of a parser, one indented command per line."""
+    return "Example:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _number(cast, *, low: float, strict: bool, fails: str):
+    """An argparse type: a whole number (``cast=int``) or a finite number above ``low`` (``strict``) or at least ``low``."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if cast is int else 'number'}") from None
+        if not ((value > low if strict else value >= low) and value != float("inf")):
+            raise argparse.ArgumentTypeError(f"{text} {fails}")
+        return value
+    return parse
+
+
+positive_int = _number(int, low=0, strict=True, fails="is not a positive number (1 or more)")
+non_negative_int = _number(int, low=0, strict=False, fails="is negative (0 or more)")
+positive_float = _number(float, low=0, strict=True, fails="is not a positive, finite number")
+non_negative_float = _number(float, low=0, strict=False, fails="is not a finite number >= 0")
+
+
+def model_options(p: argparse.ArgumentParser) -> None:
+    """The model options every command that loads a model takes, with one meaning everywhere."""
+    p.add_argument("--model", default=None,
+                   help="hub id, local checkpoint directory, or 'tiny' (seeded random weights; predictions mean nothing) "
+                        "(default: iic/emotion2vec_plus_large)")
+    p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
+    p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
+
+
+def add_command(sub, name: str, *, help: str, example: tuple[str, ...], description: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command parser with the project's help formatter and an ``Example:`` epilog."""
+    return sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".",
+                          epilog=example_text(*example), formatter_class=HelpFormatter)
+
+
+_DASH_HINT = "hint: to pass a file whose name starts with '-', put `--` before it: workbench {command} -- {name}"
+
+
+def parse_argv(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            dashed = [a for a in argv if a.startswith("-") and a not in ("-", "--") and Path(a).exists()]
+            if dashed:
+                command = next((a for a in argv if not a.startswith("-")), "COMMAND")
+                print(_DASH_HINT.format(command=command, name=dashed[0]), file=sys.stderr)
+        raise
+
+
+def disk_full(exc: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT error behind ``exc`` (itself, its cause or its context), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@contextlib.contextmanager
+def console_logging(*, verbose: bool = False, debug: bool = False):
+    """While a command runs: the workbench's warnings (INFO with -v) on stderr, every library's lines,
+    warnings and bars in the log file (--debug: on stderr too); see :mod:`workbench.logs`."""
+    with routed_logs(verbose=verbose, debug=debug):
+        yield
+
+
+def check_out_dir(out: str | os.PathLike, *, option: str = "--out") -> Path:
+    """Refuse an output folder that cannot be one, before any model loads.
+
+    The path must be a folder or not exist yet; its nearest existing parent
+    must be a folder this user can write in.
+    """
+    p = Path(out).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ConfigError("is a file, not a folder.", source=str(p),
+                          fix=f"choose a folder for {option} (it is created when missing).")
+    parent = p.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot be created: {parent} is a file, not a folder.", source=str(p),
+                          fix=f"choose a folder for {option} that is not inside a file.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot be written: no write permission in {parent}.", source=str(p),
+                          fix=f"choose a folder you can write to for {option}.")
+    return p
+
+
+def banner(flag) -> None:
+    """The random-weights banner, printed when ``flag`` is true."""
+    if flag:
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+
+
+def random_banner_for(run_dir) -> None:
+    """The random-weights banner when the run in ``run_dir`` was made with random weights."""
+    banner(RunFolder(run_dir).random_weights)
+
+
+def say_loading(line: str) -> None:
+    """What the model load is doing, on stderr while it happens (it takes seconds on a large checkpoint)."""
+    print(f"  {line} …", file=sys.stderr, flush=True)
+
+
+def new_folder(base: str) -> Path:
+    """``base``, or ``base_1``, ``base_2`` … when it exists: a default output folder is always a new one."""
+    out, k = Path(base), 1
+    while out.exists():
+        out, k = Path(f"{base}_{k}"), k + 1
+    return out

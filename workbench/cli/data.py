@@ -1,0 +1,155 @@
+"""``workbench manifest``, ``datasets …`` and ``export-lhotse``: manifests in, predictions out."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..corpora import PREPARERS, import_emobox, prepare, prepare_folder
+from ..hf import import_hf
+from ..lhotse_io import export_lhotse, import_lhotse
+from ..manifest import Manifest, read_manifest, write_manifest
+from .common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for
+
+
+def add_manifest(sub) -> None:
+    mf = add_command(sub, "manifest", help="write a manifest (id, path[, label]) for a folder of audio files",
+              description="Write a manifest for every audio file under FOLDER (subfolders included). Paths are "
+                          "stored relative to the manifest's folder; ids are the file names without extension.",
+              example=("workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder",
+                       "workbench run my_wavs.csv --model tiny --out runs/my_wavs"))
+    mf.add_argument("folder", help="folder holding the audio files")
+    mf.add_argument("-o", "--out", required=True, help="manifest file to write (.csv, .jsonl or .parquet)")
+    mf.add_argument("--label-from-folder", action="store_true",
+                    help="set label to each file's parent folder name (angry/a1.wav → angry) and emotion to its "
+                         "emotion2vec+ key when the name is a common English emotion word")
+
+
+def add_datasets(sub) -> None:
+    ds = add_command(sub, "datasets", help="prepare manifests from corpora",
+              example=("workbench datasets prepare emodb /data/emodb --out datasets/emodb.csv",
+                       "workbench datasets import-emobox data/iemocap/*.jsonl --root /data --out datasets/iemocap.csv"))
+    dsub = ds.add_subparsers(dest="datasets_command", required=True, metavar="ACTION", help="prepare or import-emobox")
+    dp = add_command(dsub, "prepare", help="write a manifest for a corpus folder as distributed",
+              example=("workbench datasets prepare ravdess /data/RAVDESS --out datasets/ravdess.csv",))
+    dp.add_argument("corpus", help=", ".join(PREPARERS))
+    dp.add_argument("corpus_dir", help="the folder the corpus was unpacked into")
+    dp.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    de = add_command(dsub, "import-emobox", help="read EmoBox metadata / fold files into a manifest",
+              example=("workbench datasets import-emobox EmoBox/data/iemocap/fold_1/*.jsonl --root /data --out iemocap.csv",))
+    de.add_argument("jsonl", nargs="+", help="EmoBox .jsonl metadata or fold files")
+    de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
+    de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion} overriding the built-in tables (default: none)")
+    de.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    dh = add_command(dsub, "import-hf", help="a Hugging Face dataset (save_to_disk folder, audiofolder or hub id) into a manifest",
+              example=("workbench datasets import-hf data/my_hf_dataset --out manifests/my.csv --map ravdess",))
+    dh.add_argument("source", help="save_to_disk folder, audiofolder, or hub id (user/name)")
+    dh.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it")
+    dh.add_argument("--split", default=None, help="one split (default: all, each item keeping its split)")
+    dh.add_argument("--label-column", default=None, help="column holding the label (default: emotion, label, labels … whichever the dataset has)")
+    dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'")
+    dh.add_argument("--audio-column", default=None, help="column of the Audio feature (default: the dataset's Audio column)")
+    dh.add_argument("--id-column", default=None, help="column to take item ids from (default: the dataset's id column, else row numbers)")
+    dh.add_argument("--revision", default=None, help="hub revision")
+    dl = add_command(dsub, "import-lhotse", help="a lhotse RecordingSet (+ SupervisionSet) or CutSet into a manifest",
+              example=("workbench datasets import-lhotse --recordings rec.jsonl.gz --supervisions sup.jsonl.gz --out m.csv",))
+    dl.add_argument("--recordings", default=None, help="RecordingSet manifest (.jsonl.gz, .jsonl, .json)")
+    dl.add_argument("--supervisions", default=None, help="SupervisionSet manifest: one item per supervision segment")
+    dl.add_argument("--cuts", default=None, help="CutSet manifest (instead of --recordings)")
+    dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label")
+    dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
+    dl.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+
+
+def add_export_lhotse(sub) -> None:
+    xl = add_command(sub, "export-lhotse", help="a run's predictions as a lhotse SupervisionSet (JSONL.gz) for k2/icefall-style pipelines",
+              example=("workbench export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",))
+    xl.add_argument("run_dir", help="run folder written by `workbench run`")
+    xl.add_argument("--variant", default=None, help="variant to export (default: raw, else the run's first variant)")
+    xl.add_argument("--out", default=None, help="SupervisionSet file (default: RUN_DIR/supervisions.jsonl.gz)")
+
+
+def _print_manifest_summary(m: Manifest, out: Path) -> None:
+    report = m.validate(check_files=False)
+    mapped = sum(1 for it in m.items if it.emotion)
+    print(f"wrote {out}: {report.summary()}; {mapped} with an emotion2vec+ counterpart, {len(m) - mapped} without")
+    by_label: dict = {}
+    for it in m.items:
+        by_label.setdefault((it.label, it.emotion or "—"), 0)
+        by_label[(it.label, it.emotion or "—")] += 1
+    for (label, emo), n in sorted(by_label.items()):
+        print(f"  {label or '(no label)':>12} → {emo:<10} {n}")
+
+
+def cmd_import_hf(args) -> int:
+    res = import_hf(args.source, args.out, split=args.split, label_column=args.label_column, label_map=args.map,
+                    audio_column=args.audio_column, id_column=args.id_column, revision=args.revision)
+    print(f"wrote {res.path}: {res.summary()}")
+    counts: dict = {}
+    for it in res.manifest.items:
+        counts[(it.label, it.emotion or "—")] = counts.get((it.label, it.emotion or "—"), 0) + 1
+    for (label, emo), n in sorted(counts.items()):
+        print(f"  {label:>12} → {emo:<10} {n}")
+    return 0
+
+
+def cmd_import_lhotse(args) -> int:
+    res = import_lhotse(recordings=args.recordings, supervisions=args.supervisions, cuts=args.cuts, out=args.out,
+                        emotion_field=args.emotion_field, label_map=args.map)
+    print(f"wrote {args.out}: {res.summary()}")
+    return 0
+
+
+def cmd_export_lhotse(args) -> int:
+    exp = export_lhotse(args.run_dir, args.out, variant=args.variant)
+    random_banner_for(args.run_dir)
+    print(f"wrote {exp.path}: {exp.written} supervisions of variant {exp.variant} ({exp.failed} failed rows left out)")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    if args.datasets_command == "import-hf":
+        return cmd_import_hf(args)
+    if args.datasets_command == "import-lhotse":
+        return cmd_import_lhotse(args)
+    if args.datasets_command == "prepare":
+        m = prepare(args.corpus, args.corpus_dir)
+    else:
+        m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
+    report = m.validate()
+    out = Path(args.out)
+    if not Path(m.root).resolve() == out.resolve().parent:
+        # paths in the manifest are relative to the corpus folder; store them absolute when the manifest lives elsewhere
+        for it in m.items:
+            it.path = str(m.resolve(it))
+    write_manifest(m, out)
+    _print_manifest_summary(m, out)
+    if not report.ok:
+        print(f"warning: {out} is not valid yet: {report.summary()}", file=sys.stderr)
+        print(f"  fix: {report.fixes()}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED_ITEMS
+
+
+def cmd_manifest(args) -> int:
+    m = prepare_folder(args.folder, label_from_folder=args.label_from_folder)
+    m.validate().raise_for_errors(str(args.folder))
+    out = Path(args.out).expanduser()
+    base = out.absolute().parent
+    for it in m.items:  # relative to where the manifest lives, so the pair can move together
+        target = m.resolve(it)
+        try:
+            it.path = Path(os.path.relpath(target, base)).as_posix()
+        except ValueError:  # another drive (Windows)
+            it.path = str(target)
+    m.root = base
+    write_manifest(m, out)
+    read_manifest(out)  # what `workbench run` will read: checked once more
+    _print_manifest_summary(m, out)
+    print(f"next: workbench run {out} --out runs/{out.stem}")
+    return EXIT_OK
+
+
+COMMANDS = {"manifest": cmd_manifest, "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets,
+            "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse,
+            "export-lhotse": cmd_export_lhotse}

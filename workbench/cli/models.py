@@ -1,0 +1,54 @@
+"""``workbench model make-tiny`` and ``model info``: make or inspect checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+from ..checkpoints import build_random_checkpoint, random_checkpoint_info
+from ..model import load_model
+from .common import EXIT_OK, add_command, model_options
+
+
+def add_model(sub) -> None:
+    m = add_command(sub, "model", help="make or inspect checkpoints",
+             example=("workbench model make-tiny /tmp/tiny", "workbench model info --model /tmp/tiny"))
+    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION", help="make-tiny or info")
+    mt = add_command(msub, "make-tiny", help="write a seeded random emotion2vec+ checkpoint (predictions mean nothing)",
+              example=("workbench model make-tiny /tmp/tiny --seed 1 --arch tiny",))
+    mt.add_argument("dir", help="folder to write config.yaml, model.pt and tokens.txt into")
+    mt.add_argument("--seed", type=int, default=0, help="random seed of the weights")
+    mt.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"], help="architecture size (weights stay random)")
+    mi = add_command(msub, "info", help="load a model and print what is loaded",
+              example=("workbench model info --model ~/models/emotion2vec_plus_large --json",))
+    model_options(mi)
+    mi.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def cmd_make_tiny(args) -> int:
+    path = build_random_checkpoint(args.dir, arch=args.arch, seed=args.seed)
+    info = random_checkpoint_info(path)
+    print(f"wrote a random {args.arch} emotion2vec+ checkpoint ({info['parameters']:,} parameters, seed {args.seed}) to {path}")
+    print("load it with --model", path, " — its predictions mean nothing.")
+    return EXIT_OK
+
+
+def cmd_model_info(args) -> int:
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    info = net.info.to_dict()
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if info.get("warning"):
+        print(f"!! {info['warning']}")
+    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "funasr_version", "load_seconds"):
+        value = info[key]
+        if key == "parameters":
+            value = f"{value:,}"
+        if key == "load_seconds":
+            value = f"{value:.2f}"
+        print(f"{key:>15}: {value}")
+    print(f"{'labels':>15}: {', '.join(info['labels'])}")
+    return EXIT_OK
+
+
+COMMANDS = {"model make-tiny": cmd_make_tiny, "model info": cmd_model_info}

@@ -1,0 +1,103 @@
+"""``workbench infer``, ``diagnose`` and ``similar``: predictions for single files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..audio import AudioConfig, check_audio_path
+from ..embeddings import similar
+from ..engine import diagnose
+from ..model import load_model
+from ..outputs import infer_files, print_outcomes
+from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
+                     say_loading)
+
+
+def add_infer(sub) -> None:
+    p = add_command(sub, "infer", help="predict the emotion of audio files and write seed-compatible output folders",
+             example=("workbench infer clip.wav other.mp3 --model tiny --granularity frame --embedding --out outputs",
+                      "workbench infer -- -strange-name.wav      # `--` before names that start with '-'"))
+    p.add_argument("paths", nargs="+", help="audio files (wav, flac, ogg, opus, mp3, m4a, …)")
+    model_options(p)
+    p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"],
+                   help="utterance: one prediction per file; frame: also 50 per-frame scores per second")
+    p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
+    p.add_argument("--out", default="outputs", help="folder that receives one outputs_YYYYMMDD_HHMMSS/ folder per input")
+    p.add_argument("--max-duration", type=positive_float, default=None,
+                   help="refuse inputs longer than this many seconds (default: 120)")
+    p.add_argument("--resampler", default="soxr", choices=["soxr", "scipy", "librosa"], help="resampler to 16 kHz")
+    p.add_argument("--show-log", action="store_true", help="print each input's processing log")
+
+
+def add_diagnose(sub) -> None:
+    dg = add_command(sub, "diagnose", help="log, prediction, stability and findings for one file",
+              example=("workbench diagnose clip.wav --model tiny --json",))
+    dg.add_argument("path", help="an audio file")
+    model_options(dg)
+    dg.add_argument("--no-stability", action="store_true", help="skip the perturbation test")
+    dg.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_similar(sub) -> None:
+    si = add_command(sub, "similar", help="cosine similarity of two files' emotion2vec+ embeddings",
+              example=("workbench similar a.wav b.wav --model tiny",))
+    si.add_argument("a", help="first audio file")
+    si.add_argument("b", help="second audio file")
+    model_options(si)
+    si.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def cmd_infer(args) -> int:
+    check_out_dir(args.out)
+    cfg = AudioConfig(resampler=args.resampler)
+    if args.max_duration is not None:
+        cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
+    outcomes = infer_files(
+        args.paths,
+        model=args.model,
+        hub=args.hub,
+        revision=args.revision,
+        device=args.device,
+        granularity=args.granularity,
+        embedding=args.embedding,
+        out_dir=args.out,
+        audio_config=cfg,
+        load_progress=say_loading,
+    )
+    print_outcomes(outcomes, show_log=args.show_log)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED_ITEMS
+
+
+def cmd_similar(args) -> int:
+    check_audio_path(Path(args.a))
+    check_audio_path(Path(args.b))
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    r = similar(args.a, args.b, net)
+    if args.json:
+        print(json.dumps(r, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    banner(r["random_weights"])
+    print(f"cosine similarity {r['cosine']:.4f}")
+    print(f"  {r['a']}: {r['label_a']} ({r['confidence_a']:.3f})")
+    print(f"  {r['b']}: {r['label_b']} ({r['confidence_b']:.3f})")
+    return EXIT_OK
+
+
+def cmd_diagnose(args) -> int:
+    check_audio_path(Path(args.path))
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    d = diagnose(args.path, net, run_stability=not args.no_stability)
+    if args.json:
+        payload = {
+            "input": d.audio.source.to_dict(), "log": d.audio.log.to_list(), "prediction": d.prediction.to_dict(frames=False),
+            "facts": d.facts, "findings": [f.to_dict() for f in d.findings],
+            "stability": d.stability.to_dict() if d.stability else None, "random_weights": net.random_weights,
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(d.render())
+    return EXIT_OK
+
+
+COMMANDS = {"infer": cmd_infer, "diagnose": cmd_diagnose, "similar": cmd_similar}

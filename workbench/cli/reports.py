@@ -1,0 +1,44 @@
+"""``workbench report`` and ``demo``: executed notebooks as self-contained HTML."""
+
+from __future__ import annotations
+
+import json
+
+from ..demo import run_demo
+from ..reporting import parse_params, run_report
+from .common import EXIT_OK, add_command, banner, check_out_dir
+
+
+def add_report(sub) -> None:
+    rp = add_command(sub, "report", help="execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)",
+              example=("workbench report experiment_report -p run_dir=runs/emodb",))
+    rp.add_argument("template", help="experiment_report, variant_comparison, checkpoint_comparison, or a notebook path")
+    rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
+    rp.add_argument("--out", default="reports", help="folder that receives <template>/<timestamp>/")
+
+
+def add_demo(sub) -> None:
+    d = add_command(sub, "demo", help="infer on the demo clips, then an experiment report on the demo set",
+             example=("workbench demo --out outputs",))
+    d.add_argument("--out", default="outputs", help="folder that receives the output folders")
+    d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
+    d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
+
+
+def cmd_report(args) -> int:
+    check_out_dir(args.out)
+    paths = run_report(args.template, parse_params(args.param), out=args.out)
+    metrics = json.loads(paths["metrics"].read_text(encoding="utf-8"))
+    banner(metrics.get("random_weights"))
+    size = paths["html"].stat().st_size
+    print(f"report: {paths['html']} ({size / 1e6:.1f} MB, self-contained)")
+    print(f"executed notebook: {paths['notebook']}\nmetrics: {paths['metrics']}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    check_out_dir(args.out)
+    return run_demo(out=args.out, model=args.model, report=not args.no_report)
+
+
+COMMANDS = {"report": cmd_report, "demo": cmd_demo}

@@ -1,0 +1,119 @@
+"""``workbench run``: a manifest or an experiment file through the model into a run folder."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from ..distributed import RayOptions
+from ..experiment import Experiment, is_experiment_file
+from ..manifest import read_manifest
+from ..metrics import evaluate
+from ..model import DEFAULT_MODEL
+from ..runfolder import RunFolder
+from ..runs import load_variants, run, run_experiment
+from ..tracking import log_run
+from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
+                     non_negative_int, positive_float, positive_int, say_loading)
+
+
+def add_run(sub) -> None:
+    r = add_command(sub, "run", help="run a manifest (× preprocessing variants) or an experiment file through the model into a run folder",
+             example=("workbench run datasets/emodb.csv --model tiny --out runs/emodb",
+                      "workbench run my_wavs.csv --variants variants.yaml --skip-missing --out runs/my_wavs",
+                      "workbench run runs/emodb/experiment.yaml --out runs/emodb_again"))
+    r.add_argument("manifest", help="manifest file (.csv, .jsonl or .parquet), or an experiment file (.yaml: manifest, model, "
+                                    "variants, dtype … — every run folder writes the one that reproduces it); with an experiment "
+                                    "file, only --out, --model, --device, the cache, engine and --workers options apply")
+    model_options(r)
+    r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "int8"], help="model precision")
+    r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
+    r.add_argument("--out", default=None, help="run folder (default: runs/<manifest>_<timestamp>; an existing one is resumed)")
+    r.add_argument("--skip-missing", action="store_true",
+                   help="run even when some manifest files are missing: they become failed rows "
+                        "(default: refuse the manifest and list them)")
+    r.add_argument("--frame-embeddings", action="store_true", help="also store frame-level embeddings")
+    r.add_argument("--chunk", type=positive_int, default=64, help="items per flushed chunk")
+    r.add_argument("--workers", type=non_negative_int, default=None,
+                   help="decoding processes (0: decode in the main process; default: all cores for 48 items or more, else 0)")
+    r.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
+    r.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else ~/.cache/emotion-workbench/predictions)")
+    r.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: Ray Data actors, one model each (same run folder and results)")
+    r.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001'; default: RAY_ADDRESS or a new local one)")
+    r.add_argument("--ray-actors", type=positive_int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
+    r.add_argument("--ray-cpus-per-actor", type=positive_float, default=1.0, help="CPUs reserved by each Ray actor")
+    r.add_argument("--ray-gpus-per-actor", type=non_negative_float, default=None, help="GPUs per Ray actor (default: 1 on a CUDA run, 0 otherwise)")
+    r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
+    r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
+    r.add_argument("--experiment", default=None, help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else emotion-workbench)")
+
+
+def cmd_run(args) -> int:
+    # everything the user typed is checked before the model loads
+    experiment = Experiment.load(args.manifest) if is_experiment_file(args.manifest) else None
+    manifest_path = experiment.manifest if experiment else args.manifest
+    manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")
+    out = args.out or (experiment.out if experiment else None) or \
+        f"runs/{Path(manifest_path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    check_out_dir(out)
+    variants = experiment.variant_objects() if experiment else load_variants(args.variants)
+    ray_options = None
+    engine = experiment.engine if experiment and args.engine == "local" else args.engine
+    if engine == "ray":
+        ray_options = RayOptions(address=args.ray_address, actors=args.ray_actors, cpus_per_actor=args.ray_cpus_per_actor,
+                                 gpus_per_actor=args.ray_gpus_per_actor)
+    if args.skip_missing:
+        missing = manifest.validate().missing_files
+        if missing:
+            print(f"warning: {len(missing)} of {len(manifest)} manifest entries are missing and become failed rows "
+                  f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
+                  file=sys.stderr)
+    model = args.model if args.model is not None else (experiment.model if experiment else None)
+    print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
+                   workers=args.workers, load_progress=say_loading)
+    if experiment:
+        exp = replace(experiment, manifest=str(Path(manifest_path)), device=args.device if args.device != "auto" else experiment.device)
+        result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
+    else:
+        result = run(
+            manifest, out_dir=out, model=model, hub=args.hub, revision=args.revision, device=args.device,
+            dtype=args.dtype, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
+        )
+    banner(result.summary.get("random_weights"))
+    print_run_summary(result)
+    if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
+        mlflow_cfg = (experiment.tracking or {}).get("mlflow") or {} if experiment else {}
+        uri = args.tracking_uri or mlflow_cfg.get("uri")
+        run_id = log_run(result.run_dir, uri=uri, experiment=args.experiment or mlflow_cfg.get("experiment"))
+        print(f"MLflow run {run_id} logged ({uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
+    return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def print_run_summary(result, out=None) -> None:
+    """Counts, then WA / UAR / macro-F1 with 95 % bootstrap intervals per variant, then what to run next."""
+    out = out or sys.stdout
+    print(f"run folder: {result.run_dir}", file=out)
+    print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
+          f"{result.seconds:.1f} s", file=out)
+    results = RunFolder(result.run_dir).results()
+    for v, d in result.summary.get("variants", {}).items():
+        line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed"
+        if d["labelled"]:
+            r = evaluate(results, variant=v, n_boot=1000, by=())
+            line += "; " + ", ".join(f"{name.upper()} {getattr(r, name):.3f} [{r.ci[name][0]:.3f}, {r.ci[name][1]:.3f}]"
+                                     for name in ("wa", "uar", "macro_f1"))
+        print(line, file=out)
+    run_dir = shlex.quote(str(result.run_dir))
+    print("next:", file=out)
+    print(f"  workbench metrics {run_dir}            # per-class report, confusion, calibration, breakdowns", file=out)
+    if len(result.summary.get("variants", {})) > 1:
+        print(f"  workbench compare {run_dir}            # paired deltas and flips between the variants", file=out)
+    print(f"  workbench report experiment_report -p run_dir={run_dir}   # a self-contained HTML report", file=out)
+
+
+COMMANDS = {"run": cmd_run}
