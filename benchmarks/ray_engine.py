@@ -55,6 +55,7 @@ def main() -> int:
     from benchmarks.inference import make_clips
     from workbench.distributed import RayOptions
     from workbench.manifest import Item, Manifest, write_manifest
+    from workbench.modelref import ModelRef
     from workbench.runs import run
 
     work = Path(tempfile.mkdtemp(prefix="wb-ray-bench-"))
@@ -68,7 +69,7 @@ def main() -> int:
     tables = {}
     for engine in ("local", "ray"):
         t0 = time.perf_counter()
-        res = run(manifest, out_dir=work / engine, model=args.model, device=args.device, dtype=args.dtype, use_cache=False,
+        res = run(manifest, out_dir=work / engine, model=ModelRef(args.model, device=args.device, dtype=args.dtype), use_cache=False,
                   chunk_size=args.chunk, engine=engine,
                   ray_options=RayOptions(actors=args.actors, cpus_per_actor=args.cpus_per_actor) if engine == "ray" else None)
         wall = time.perf_counter() - t0

@@ -24,6 +24,7 @@ from workbench.compare import (
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.model import load_model
+from workbench.modelref import ModelRef
 from workbench.runs import run
 
 SCORES = [f"score_{k}" for k in LABEL_KEYS]
@@ -165,7 +166,7 @@ def tiny_runs(tmp_path_factory, tiny_model):
     seed1 = load_model(ensure_random_checkpoint("tiny", seed=1), device="cpu")
     out = {
         "f32": run(manifest, out_dir=root / "f32", model=tiny_model, cache_dir=cache).run_dir,
-        "bf16": run(manifest, out_dir=root / "bf16", model="tiny", device="cpu", dtype="bfloat16", cache_dir=cache).run_dir,
+        "bf16": run(manifest, out_dir=root / "bf16", model=ModelRef("tiny", device="cpu", dtype="bfloat16"), cache_dir=cache).run_dir,
         "seed1": run(manifest, out_dir=root / "seed1", model=seed1, cache_dir=cache).run_dir,
     }
     return root, manifest, out

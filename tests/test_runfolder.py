@@ -35,6 +35,7 @@ FAULT = textwrap.dedent("""
     import errno, os, signal, sys
     sys.path.insert(0, {repo!r})
     import workbench.runfolder as rfmod
+    from workbench.modelref import ModelRef
     from workbench.runs import run
     kind, point, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
     state = {{"write": 0, "fired": False}}
@@ -67,7 +68,7 @@ FAULT = textwrap.dedent("""
             fault("write"); write(f); fault("written")
         return real(path, w, text=text)
     rfmod.atomic_write = atomic_write
-    run({manifest!r}, out_dir={out!r}, model="tiny", device="cpu", use_cache=False, chunk_size={chunk},
+    run({manifest!r}, out_dir={out!r}, model=ModelRef("tiny", device="cpu"), use_cache=False, chunk_size={chunk},
         frame_embeddings=True, workers=0)
     print("FINISHED", flush=True)
 """)
@@ -160,11 +161,12 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_dead_ones_lock_is_gone(d
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from workbench.runs import run
+        from workbench.modelref import ModelRef
+    from workbench.runs import run
         def hook(step, rows, completed, total):
             print("CHUNK", completed, flush=True)
             time.sleep(60)
-        run({str(dataset)!r}, out_dir={str(out)!r}, model="tiny", device="cpu", use_cache=False, chunk_size=4,
+        run({str(dataset)!r}, out_dir={str(out)!r}, model=ModelRef("tiny", device="cpu"), use_cache=False, chunk_size=4,
             frame_embeddings=True, hook=hook)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ})

@@ -101,11 +101,12 @@ def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
     script = textwrap.dedent(f"""
         import os, sys, time
         sys.path.insert(0, {str(REPO)!r})
+        from workbench.modelref import ModelRef
         from workbench.runs import run
         def hook(step, rows, completed, total):
             print("CHUNK", completed, flush=True)
             time.sleep(30)  # the parent kills us here
-        run({str(manifest)!r}, out_dir={str(tmp_path / "killed")!r}, model="tiny", device="cpu", use_cache=False, chunk_size=3, hook=hook)
+        run({str(manifest)!r}, out_dir={str(tmp_path / "killed")!r}, model=ModelRef("tiny", device="cpu"), use_cache=False, chunk_size=3, hook=hook)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ})
     line = proc.stdout.readline()

@@ -28,12 +28,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 from .engine import Engine, PredictionCache
 from .errors import ConfigError
-from .model import load_model
+from .modelref import ModelRef
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,8 @@ def import_ray():
 class _ChunkWorker:
     """A Ray Data actor: loads the model once, then scores whole chunks with the local engine."""
 
-    def __init__(self, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
-                 audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool):
-        self.net = load_model(model_ref, hub=hub, revision=revision, device=device, dtype=dtype)
+    def __init__(self, model: ModelRef, audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool):
+        self.net = model.load()  # with the driver's checksum: every actor scores with the same weights
         # decoding runs in the actor itself: the cluster's CPUs are shared out by Ray, not by a pool of our own
         self.engine = Engine(self.net, audio_config=audio_config, diagnostics=diagnostics,
                              cache=PredictionCache(cache_dir) if cache_dir else None, frame_embeddings=frame_embeddings, workers=0)
@@ -104,7 +103,7 @@ def _token_auth_enabled() -> bool:
     return bool(is_token_auth_enabled())
 
 
-def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | None, device: str, dtype: str,
+def run_chunks(chunks: list[list], *, model: ModelRef,
                audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
                options: RayOptions | None = None, info: dict | None = None) -> Iterator[list]:
     """Yield the engine's results (a list of :class:`~workbench.engine.Scored`) for each chunk of
@@ -143,6 +142,7 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
                               fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
     try:
         resources = ray.cluster_resources()
+        device, dtype = model.device, model.dtype
         cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)
         gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if cuda else 0.0)
         if options.actors:
@@ -165,9 +165,8 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
         ds = ds.map_batches(
             _ChunkWorker, batch_size=1, batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=options.cpus_per_actor, num_gpus=gpus,
-            fn_constructor_kwargs=dict(model_ref=model_ref, hub=hub, revision=revision, device="cuda" if cuda else device,
-                                       dtype=dtype, audio_config=audio_config, diagnostics=diagnostics,
-                                       cache_dir=cache_dir, frame_embeddings=frame_embeddings),
+            fn_constructor_kwargs=dict(model=replace(model, device="cuda" if cuda else device), audio_config=audio_config,
+                                       diagnostics=diagnostics, cache_dir=cache_dir, frame_embeddings=frame_embeddings),
         )
         workers: set[str] = set()
         if info is not None:

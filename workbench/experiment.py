@@ -48,6 +48,10 @@ class Experiment:
     revision: str | None = None
     device: str = "auto"
     dtype: str = "float32"
+    #: sha256 of the weights that scored the run: a re-run with other weights under the same name is refused
+    model_checksum: str | None = None
+    #: sha256 of the manifest's items as the run read them
+    manifest_sha256: str | None = None
     seed: int = 0
     variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
     audio: dict = field(default_factory=dict)
@@ -132,7 +136,7 @@ class Experiment:
 
 def from_run_config(cfg: dict) -> dict:
     """The experiment keys of a run folder's ``config.yaml``."""
-    keep = ("manifest", "model", "hub", "revision", "dtype", "variants", "audio", "diagnostics", "frame_embeddings", "chunk_size")
+    keep = ("manifest", "manifest_sha256", "model", "model_checksum", "hub", "revision", "dtype", "variants", "audio", "diagnostics", "frame_embeddings", "chunk_size")
     d = {k: cfg[k] for k in keep if k in cfg}
     for key, config in (("audio", AudioConfig), ("diagnostics", DiagnosticsConfig)):  # settings of other versions drop out
         allowed = {f.name for f in fields(config)}

@@ -302,13 +302,12 @@ def segment_file(
     out_dir: str | os.PathLike | None = None,
     config: SegmentConfig | None = None,
     audio_config: AudioConfig | None = None,
-    hub: str = "ms",
-    revision: str | None = None,
-    device: str = "auto",
     figures: bool = True,
     progress: bool = False,
 ) -> LongformResult:
     """Segment a long recording by voice activity and predict each segment.
+
+    ``model``: a loaded model, a :class:`~workbench.modelref.ModelRef` or a name (hub id, folder, ``"tiny"``).
 
     Writes into ``out_dir`` (default ``outputs/segment_<name>_<timestamp>``):
     ``segments.csv``, ``timeline.csv``, ``heatmap.npz`` (``times``, ``scores``,
@@ -323,7 +322,7 @@ def segment_file(
     t_start = time.perf_counter()
     stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
     try:
-        net = as_model(model, hub=hub, revision=revision, device=device)
+        net = as_model(model)
     except BaseException:
         stream.close()
         raise

@@ -611,10 +611,14 @@ def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:
     """A loaded model from a model or a reference (hub id, local folder, ``"tiny"``, ``None`` for the default).
 
     Anything that already behaves as a loaded model (``predict`` and ``info``) is returned as it is;
-    the rest goes to :func:`load_model` with ``load_options``.
+    a :class:`~workbench.modelref.ModelRef` loads itself (``load_options`` other than ``progress`` do not
+    apply to it); the rest goes to :func:`load_model` with ``load_options``.
     """
     if hasattr(model, "predict") and hasattr(model, "info"):
         return model
+    if callable(getattr(model, "load", None)) and hasattr(model, "checksum"):
+        # a workbench.modelref.ModelRef: it names hub, device and dtype itself (modelref imports this module)
+        return model.load(progress=load_options.get("progress"))
     return load_model(model, **load_options)
 
 

@@ -67,10 +67,7 @@ class ItemOutcome:
 def infer_files(
     inputs: Sequence[Any],
     *,
-    model: Emotion2vecModel | str | None = None,
-    hub: str = "ms",
-    revision: str | None = None,
-    device: str = "auto",
+    model: Any = None,
     granularity: str = "utterance",
     embedding: bool = False,
     out_dir: str | os.PathLike = "outputs",
@@ -83,6 +80,9 @@ def infer_files(
 ) -> list[ItemOutcome]:
     """Predict every input with the engine and write its output folder; never stops on a bad input.
 
+    ``model``: a loaded model, a :class:`~workbench.modelref.ModelRef` (hub, revision, device and dtype
+    with it), or a name (hub id, checkpoint folder, ``"tiny"``).
+
     ``hook(step, artifact, *, completed=None, total=None)`` is called with
     ``"scored"`` as results come back from the model (``artifact`` is the number
     just finished) and ``"written"`` after each output folder.
@@ -94,7 +94,7 @@ def infer_files(
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
     t0 = time.perf_counter()
-    net = as_model(model, hub=hub, revision=revision, device=device, progress=load_progress)
+    net = as_model(model, progress=load_progress)
     load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -30,10 +30,11 @@ from .diagnostics import DiagnosticsConfig
 from .distributed import import_ray, run_chunks
 from .engine import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from .errors import ConfigError
-from .experiment import Experiment
+from .experiment import EXPERIMENT_FILE, Experiment
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
-from .model import RANDOM_WEIGHTS_BANNER, as_model
+from .model import RANDOM_WEIGHTS_BANNER
+from .modelref import ModelRef
 from .runfolder import RunFolder, RunFolderError
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -60,6 +61,7 @@ class RunConfig:
     cache_dir: str | None = None
     workbench_version: str = __version__
     manifest_root: str | None = None  # relative item paths start here
+    model_checksum: str | None = None  # sha256 of the weights (the model is named portably: `tiny`, a hub id, a folder)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,11 +93,7 @@ def run(
     manifest: Manifest | str | os.PathLike,
     *,
     out_dir: str | os.PathLike,
-    model: Any = None,
-    hub: str = "ms",
-    revision: str | None = None,
-    device: str = "auto",
-    dtype: str = "float32",
+    model: ModelRef | str | Any = None,
     variants: Sequence[Variant] | None = None,
     audio_config: AudioConfig | None = None,
     diagnostics: DiagnosticsConfig | None = None,
@@ -113,6 +111,10 @@ def run(
     load_progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
+
+    ``model`` is a :class:`~workbench.modelref.ModelRef` (hub, revision, device and dtype with it), a
+    name (hub id, checkpoint folder, ``"tiny"``: loaded on ``"auto"`` in float32), ``None`` for the
+    default model, or a loaded model.
 
     ``hook(step, artifact, *, completed, total)`` is called with ``"chunk"``
     after each chunk's rows are safely on disk.  ``limit`` stops after that
@@ -145,15 +147,23 @@ def run(
     folder = RunFolder(out_dir)
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
-    load_device, load_dtype = device, dtype
+    requested = as_model_ref(model)  # None for a model already loaded
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
-        # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
-        load_device, load_dtype = "cpu", "float32"
 
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
-        net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype, progress=load_progress)
-        model_ref = net.info.path if net.info.kind != "hub" else net.info.id
+        if requested is None:
+            net = model
+        elif engine == "ray":
+            # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
+            net = replace(requested, device="cpu", dtype="float32").load(progress=load_progress)
+        else:
+            net = requested.load(progress=load_progress)
+        # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
+        ref = ModelRef.of_loaded(net, requested)
+        if engine == "ray" and requested is not None:
+            ref = replace(ref, device=requested.device, dtype=requested.dtype)
+        model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         config = RunConfig(
             manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref,
@@ -162,13 +172,15 @@ def run(
             variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
             frame_embeddings=frame_embeddings, chunk_size=chunk_size,
             cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
+            model_checksum=ref.checksum,
         )
         resuming = folder.prepare(config.to_dict(), RunConfig.IDENTITY)
-        if not resuming:
+        if not resuming or not (folder.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
             source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
             extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
             folder.write_experiment(Experiment(
-                manifest=source, model=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype,
+                manifest=source, manifest_sha256=manifest_sha, model=model_ref, model_checksum=ref.checksum, hub=hub,
+                revision=net.info.revision, device=device, dtype=dtype,
                 variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
                 frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=engine, **extras))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
@@ -198,8 +210,7 @@ def run(
         if engine == "ray":
             chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
             results = run_chunks(
-                chunks, model_ref=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype,
-                audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
+                chunks, model=ref, audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
                 frame_embeddings=frame_embeddings, options=ray_options, info=engine_info,
             )
         else:
@@ -240,6 +251,16 @@ def run(
         )
         folder.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
     return RunResult(folder.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+
+
+def as_model_ref(model: Any) -> ModelRef | None:
+    """``model`` as a :class:`ModelRef`: a reference as it is, a name (or ``None``) as a reference to it,
+    a loaded model (anything with ``predict`` and ``info``) as ``None``."""
+    if isinstance(model, ModelRef):
+        return model
+    if hasattr(model, "predict") and hasattr(model, "info"):
+        return None
+    return ModelRef(model=None if model is None else str(model))
 
 
 def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list, dict]:
@@ -333,7 +354,8 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
 
 def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str | os.PathLike | None = None, model: Any = None,
                    **options: Any) -> RunResult:
-    """Run an experiment file (or :class:`Experiment`); ``out_dir`` overrides its ``out``, ``model`` its model.
+    """Run an experiment file (or :class:`Experiment`); ``out_dir`` overrides its ``out``, ``model`` (a
+    :class:`~workbench.modelref.ModelRef`, a name or a loaded model) its model.
 
     ``options`` go to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``ray_options`` …).
     """
@@ -341,9 +363,14 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     out = out_dir or exp.out
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
+    recorded = ModelRef(model=exp.model, hub=exp.hub, revision=exp.revision, device=exp.device, dtype=exp.dtype,
+                        checksum=exp.model_checksum)
+    if model is None:
+        model = recorded
+    elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device and dtype stay
+        model = replace(recorded, model=str(model), checksum=None)
     return run(
-        exp.manifest, out_dir=out, model=model if model is not None else exp.model, hub=exp.hub, revision=exp.revision,
-        device=exp.device, dtype=exp.dtype, variants=exp.variant_objects(), audio_config=exp.audio_config(),
+        exp.manifest, out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
         diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
         engine=exp.engine, experiment=exp, **options,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -9,10 +10,11 @@ from ..compare import compare_run, compare_runs, write_runs_comparison
 from ..embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project
 from ..fusion import fuse_run
 from ..metrics import run_metrics
-from ..model import load_model
+from ..modelref import ModelRef, check_same_model
 from ..probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
+from ..runfolder import RunFolder
 from .common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
-                     random_banner_for)
+                     random_banner_for, say_loading)
 
 
 def add_metrics(sub) -> None:
@@ -77,7 +79,10 @@ def add_embeddings(sub) -> None:
     em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
     em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items (default: none)")
     em.add_argument("-n", type=positive_int, default=5, help="how many neighbours")
-    model_options(em)
+    model_options(em, reads_run=True)
+    em.add_argument("--other-model", action="store_true",
+                    help="embed a --neighbours file with a --model whose weights are not the run's (refused otherwise; "
+                         "the output then says so)")
     em.add_argument("--seed", type=int, default=0, help="random seed of projection and clustering")
 
 
@@ -139,9 +144,22 @@ def cmd_probe(args) -> int:
     return EXIT_OK
 
 
+def _neighbour_model(args):
+    """The model that embeds a ``--neighbours`` file: the run's own unless the user named another one, which is
+    refused when its weights differ from the run's unless ``--other-model``.  Returns (model, warning or None)."""
+    rf = RunFolder.open(args.run_dir)
+    recorded = ModelRef.from_run(rf.config, rf.summary)
+    net = ModelRef.from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+    return net, check_same_model(net, recorded, allow_other=args.other_model)
+
+
 def cmd_embeddings(args) -> int:
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    # the model loads (and is checked against the run's) before anything is written
+    model, other = _neighbour_model(args) if args.neighbours and Path(args.neighbours).is_file() else (None, None)
     random_banner_for(args.run_dir)
+    if other:
+        print(f"!! {other}")
     out = Path(args.run_dir)
     print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
     xy = project(emb.matrix, args.project, seed=args.seed)
@@ -164,11 +182,10 @@ def cmd_embeddings(args) -> int:
                             path=out / f"projection_{args.project}_{col}.png")
     print(f"projection_{args.project}.csv and figures written to {out}")
     if args.neighbours:
-        model = None
-        if Path(args.neighbours).is_file():
-            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
-        print(f"nearest to {args.neighbours}:")
+        print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))
         print(neighbours(emb, args.neighbours, args.n, model=model).to_string(index=False))
+        if other:
+            print(f"!! {other}")
     return EXIT_OK
 
 

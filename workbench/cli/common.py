@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..logs import routed_logs
 from ..model import RANDOM_WEIGHTS_BANNER
+from ..modelref import DTYPES
 from ..runfolder import RunFolder
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -60,14 +61,28 @@ positive_float = _number(float, low=0, strict=True, fails="is not a positive, fi
 non_negative_float = _number(float, low=0, strict=False, fails="is not a finite number >= 0")
 
 
-def model_options(p: argparse.ArgumentParser) -> None:
-    """The model options every command that loads a model takes, with one meaning everywhere."""
-    p.add_argument("--model", default=None,
-                   help="hub id, local checkpoint directory, or 'tiny' (seeded random weights; predictions mean nothing) "
-                        "(default: iic/emotion2vec_plus_large)")
-    p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
-    p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
+def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> None:
+    """The model options every command that loads a model takes, with one meaning everywhere
+    (:meth:`ModelRef.from_args <workbench.modelref.ModelRef.from_args>` reads them).
+
+    ``reads_run``: the command reads a run folder, and the model, hub, revision and dtype default to the
+    run's own (left at ``None`` here).
+    """
+    if reads_run:
+        p.add_argument("--model", default=None,
+                       help="hub id, local checkpoint directory, or 'tiny' (default: the model that made the run; "
+                            "another model is refused unless --other-model)")
+        p.add_argument("--hub", default=None, choices=["ms", "hf"], help="model hub for ids (default: the run's)")
+        p.add_argument("--revision", default=None, help="hub revision to pin (default: the run's)")
+    else:
+        p.add_argument("--model", default=None,
+                       help="hub id, local checkpoint directory, or 'tiny' (seeded random weights; predictions mean nothing) "
+                            "(default: iic/emotion2vec_plus_large)")
+        p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
+        p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
+    p.add_argument("--dtype", default=None if reads_run else "float32", choices=list(DTYPES),
+                   help="model precision" + (" (default: the run's)" if reads_run else ""))
 
 
 def add_command(sub, name: str, *, help: str, example: tuple[str, ...], description: str | None = None) -> argparse.ArgumentParser:

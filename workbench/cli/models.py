@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..checkpoints import build_random_checkpoint, random_checkpoint_info
-from ..model import load_model
+from ..modelref import ModelRef
 from .common import EXIT_OK, add_command, model_options
 
 
@@ -33,7 +33,7 @@ def cmd_make_tiny(args) -> int:
 
 
 def cmd_model_info(args) -> int:
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = ModelRef.from_args(args).load()
     info = net.info.to_dict()
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))

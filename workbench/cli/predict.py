@@ -8,7 +8,7 @@ from pathlib import Path
 from ..audio import AudioConfig, check_audio_path
 from ..embeddings import similar
 from ..engine import diagnose
-from ..model import load_model
+from ..modelref import ModelRef
 from ..outputs import infer_files, print_outcomes
 from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
                      say_loading)
@@ -55,10 +55,7 @@ def cmd_infer(args) -> int:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
     outcomes = infer_files(
         args.paths,
-        model=args.model,
-        hub=args.hub,
-        revision=args.revision,
-        device=args.device,
+        model=ModelRef.from_args(args),
         granularity=args.granularity,
         embedding=args.embedding,
         out_dir=args.out,
@@ -72,7 +69,7 @@ def cmd_infer(args) -> int:
 def cmd_similar(args) -> int:
     check_audio_path(Path(args.a))
     check_audio_path(Path(args.b))
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = ModelRef.from_args(args).load()
     r = similar(args.a, args.b, net)
     if args.json:
         print(json.dumps(r, indent=2, ensure_ascii=False))
@@ -86,7 +83,7 @@ def cmd_similar(args) -> int:
 
 def cmd_diagnose(args) -> int:
     check_audio_path(Path(args.path))
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = ModelRef.from_args(args).load()
     d = diagnose(args.path, net, run_stability=not args.no_stability)
     if args.json:
         payload = {

@@ -13,6 +13,7 @@ from ..experiment import Experiment, is_experiment_file
 from ..manifest import read_manifest
 from ..metrics import evaluate
 from ..model import DEFAULT_MODEL
+from ..modelref import ModelRef
 from ..runfolder import RunFolder
 from ..runs import load_variants, run, run_experiment
 from ..tracking import log_run
@@ -29,7 +30,6 @@ def add_run(sub) -> None:
                                     "variants, dtype … — every run folder writes the one that reproduces it); with an experiment "
                                     "file, only --out, --model, --device, the cache, engine and --workers options apply")
     model_options(r)
-    r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "int8"], help="model precision")
     r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
     r.add_argument("--out", default=None, help="run folder (default: runs/<manifest>_<timestamp>; an existing one is resumed)")
     r.add_argument("--skip-missing", action="store_true",
@@ -72,8 +72,10 @@ def cmd_run(args) -> int:
             print(f"warning: {len(missing)} of {len(manifest)} manifest entries are missing and become failed rows "
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
-    model = args.model if args.model is not None else (experiment.model if experiment else None)
-    print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    # an experiment file names its model; only --model and --device on the command line change it
+    model = args.model if experiment else ModelRef.from_args(args)
+    print(f"model {(model.label if isinstance(model, ModelRef) else model) or experiment.model or DEFAULT_MODEL}:",
+          file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading)
     if experiment:
@@ -81,8 +83,7 @@ def cmd_run(args) -> int:
         result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
     else:
         result = run(
-            manifest, out_dir=out, model=model, hub=args.hub, revision=args.revision, device=args.device,
-            dtype=args.dtype, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
+            manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
         )
     banner(result.summary.get("random_weights"))
     print_run_summary(result)
