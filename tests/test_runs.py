@@ -70,7 +70,7 @@ def test_run_writes_the_run_folder_and_a_bad_file_becomes_a_failed_row(tmp_path,
     import yaml
 
     cfg = yaml.safe_load((out / "config.yaml").read_text())
-    assert cfg["model"] == tiny_model.info.path and cfg["variants"][0]["name"] == "raw" and cfg["audio"]["target_sr"] == 16000
+    assert cfg["model"] == "tiny" and cfg["model_checksum"] == tiny_model.info.checksum and cfg["variants"][0]["name"] == "raw" and cfg["audio"]["target_sr"] == 16000
 
 
 def test_cache_makes_a_rerun_free_and_identical(tmp_path, tiny_model):

@@ -36,7 +36,13 @@ _PUBLIC = {
     "BatchPolicy": "model",
     "Emotion2vecModel": "model",
     "DEFAULT_MODEL": "model",
-    "FRAME_RATE": "model",
+    "ModelRef": "modelref",
+    # the results schema and the constants every stage shares
+    "FRAME_RATE": "schema",
+    "SAMPLE_RATE": "schema",
+    "MIN_MODEL_SAMPLES": "schema",
+    "SCORE_COLUMNS": "schema",
+    "RESULT_COLUMNS": "schema",
     # checkpoints
     "build_random_checkpoint": "checkpoints",
     # outputs

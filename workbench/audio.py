@@ -47,10 +47,11 @@ import numpy as np
 
 from .errors import AudioError
 from .processing import ProcessingLog, StepRecord, measure_length_change
+from .schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-TARGET_SR = 16000
+TARGET_SR = SAMPLE_RATE  # the model's rate, under the name audio settings use
 
 # extensions that go to PyAV first: libsndfile cannot read them (MP3 goes to PyAV only: _looks_like_mpeg)
 _AV_FIRST = {".m4a", ".aac", ".mp4", ".m4b", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf", ".mov", ".ac3", ".alac"}
@@ -69,7 +70,7 @@ class AudioConfig:
     Attributes
     ----------
     target_sr : int
-        Sample rate handed to the model (emotion2vec expects 16000 Hz).
+        Sample rate handed to the model (emotion2vec expects 16 kHz: ``schema.SAMPLE_RATE``).
     resampler : str
         ``"soxr"`` (default), ``"scipy"`` (polyphase) or ``"librosa"``.
     soxr_quality : str
@@ -456,7 +457,7 @@ class AudioStream:
         if not c.min_sample_rate_hz <= sr <= c.max_sample_rate_hz:
             raise AudioError(f"declares a sample rate of {sr} Hz, outside {c.min_sample_rate_hz}–{c.max_sample_rate_hz} Hz: "
                              "the header is probably wrong.", source=self.shown,
-                             fix="re-export the file with its real sample rate (e.g. 16000 or 44100 Hz).")
+                             fix=f"re-export the file with its real sample rate (e.g. {SAMPLE_RATE} or 44100 Hz).")
         if not 1 <= ch <= MAX_CHANNELS:
             raise AudioError(f"declares {ch} channels; intake reads 1–{MAX_CHANNELS}.", source=self.shown,
                              fix="export the channels you need (e.g. a mono or stereo mix) to a new file.")
@@ -811,9 +812,9 @@ def _from_array(array: Any, sr: Any, id: str | None):
     try:
         sr_int = int(sr)
     except (TypeError, ValueError):
-        raise AudioError(f"sample rate must be a positive integer, given {sr!r}.", source=name, fix="pass (array, 16000).") from None
+        raise AudioError(f"sample rate must be a positive integer, given {sr!r}.", source=name, fix=f"pass (array, {SAMPLE_RATE}).") from None
     if sr_int <= 0 or sr_int != sr:
-        raise AudioError(f"sample rate must be a positive integer, given {sr!r}.", source=name, fix="pass (array, 16000).")
+        raise AudioError(f"sample rate must be a positive integer, given {sr!r}.", source=name, fix=f"pass (array, {SAMPLE_RATE}).")
     y = np.asarray(array)
     warnings: list[str] = []
     if y.dtype.kind in "iu":
@@ -890,7 +891,7 @@ def _check_wav_header(path: Path, config: AudioConfig) -> list[str]:
                     if not config.min_sample_rate_hz <= rate <= config.max_sample_rate_hz:
                         raise AudioError(f"WAV header declares a sample rate of {rate} Hz, outside {config.min_sample_rate_hz}–"
                                          f"{config.max_sample_rate_hz} Hz: the header is probably wrong.", source=shown,
-                                         fix="re-export the file with its real sample rate (e.g. 16000 or 44100 Hz).")
+                                         fix=f"re-export the file with its real sample rate (e.g. {SAMPLE_RATE} or 44100 Hz).")
                     if not 1 <= channels <= MAX_CHANNELS:
                         raise AudioError(f"WAV header declares {channels} channels; intake reads 1–{MAX_CHANNELS}.", source=shown,
                                          fix="re-export the file (mono or stereo).")

@@ -49,9 +49,9 @@ from .labels import LABEL_KEYS
 from .metrics import Report, evaluate, uar, wa
 from .model import RANDOM_WEIGHTS_BANNER
 from .runfolder import RunFolder, as_run_folder, atomic_write
+from .schema import SCORE_COLUMNS, score_columns
 from .serialize import json_default, save_figure
 
-SCORE_COLUMNS = [f"score_{k}" for k in LABEL_KEYS]
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
     "comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png")
@@ -120,7 +120,7 @@ class Comparison:
 def _predicted(rows, classes: list[str], restrict: bool) -> np.ndarray:
     """Top labels of ``rows``; with ``restrict`` the argmax over ``classes`` only (as metrics does)."""
     if restrict and classes and len(rows):
-        scores = rows[[f"score_{c}" for c in classes]].to_numpy(dtype=float)
+        scores = rows[score_columns(classes)].to_numpy(dtype=float)
         return np.asarray(classes)[np.argmax(scores, axis=1)]
     return rows["pred"].astype(str).to_numpy()
 

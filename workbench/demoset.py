@@ -38,12 +38,13 @@ from .checkpoints import cache_dir
 from .errors import ConfigError
 from .model import DEFAULT_MODEL, cached_hub_checkpoint
 from .runs import run
+from .schema import SAMPLE_RATE
 
 #: the shipped clips and their manifest (package data)
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 #: bump when the generated part changes: a new folder is made, old ones stay valid for old runs
 DEMO_VERSION = 1
-SR = 16000
+SR = SAMPLE_RATE
 LONG_FILE = "long_dialogue.wav"
 FIELDS = ["id", "path", "label", "text", "speaker", "gender", "split", "start", "duration", "notes"]
 

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .audio import Audio, resample_array
+from .schema import SAMPLE_RATE
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -36,7 +37,7 @@ class DiagnosticsConfig:
 
     min_duration_s: float = 1.0
     max_duration_s: float = 30.0
-    min_sample_rate_hz: int = 16000
+    min_sample_rate_hz: int = SAMPLE_RATE
     max_resample_ratio: float = 3.0
     max_file_mb: float = 10.0
     onset_cut_ms: float = 20.0

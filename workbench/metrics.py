@@ -29,6 +29,7 @@ import numpy as np
 from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .runfolder import RunFolder, as_run_folder
+from .schema import MANIFEST_COLUMNS, score_columns
 from .serialize import save_figure
 
 
@@ -230,7 +231,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
-        scores = sc[[f"score_{c}" for c in classes]].to_numpy(dtype=float)
+        scores = sc[score_columns(classes)].to_numpy(dtype=float)
         y_pred = np.asarray(classes)[np.argmax(scores, axis=1)]
         conf = scores.max(axis=1) / scores.sum(axis=1)
     else:
@@ -269,6 +270,18 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     )
 
 
+def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source: str = "--by") -> None:
+    """Refuse a breakdown column the results do not have: it used to be dropped without a word (issue #20, defect 3).
+
+    ``columns``: the results table's columns; the manifest columns among them are the ones offered.
+    """
+    unknown = [c for c in by if c not in columns]
+    if unknown:
+        offered = [c for c in MANIFEST_COLUMNS if c in columns]
+        raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
+                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
+
+
 def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
     """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
 
@@ -278,6 +291,7 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     rf = as_run_folder(run_dir)
     run_dir = rf.path
     df = rf.results()
+    check_breakdown_columns(by, df.columns, source=str(run_dir))
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
     payload = {v: r.to_dict() for v, r in reports.items()}
     (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")

@@ -79,11 +79,10 @@ from .funasr_patches import (
 )
 from .labels import LABEL_KEYS, key_from_token
 from .memory import tame_malloc
+from .schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
-FRAME_RATE = 50  # frames per second: the conv encoder's total stride is 320 samples
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
 )
@@ -322,9 +321,9 @@ class Emotion2vecModel:
                     source=name,
                     fix="load it with workbench.audio.load(), which resamples to 16 kHz.",
                 )
-            if len(wave) < 400:
+            if len(wave) < MIN_MODEL_SAMPLES:
                 raise ModelError(
-                    f"audio has {len(wave)} samples ({len(wave) / SAMPLE_RATE * 1000:.0f} ms); the model needs at least 400 (25 ms) for one frame.",
+                    f"audio has {len(wave)} samples ({len(wave) / SAMPLE_RATE * 1000:.0f} ms); the model needs at least {MIN_MODEL_SAMPLES} (25 ms) for one frame.",
                     source=name,
                     fix="pad the clip or drop it; clips under 1 s are unreliable anyway.",
                 )
@@ -399,10 +398,10 @@ class Emotion2vecModel:
                 for i, a in enumerate(decoded):
                     if isinstance(a, Exception):
                         results[start + i] = a
-                short = [(k, a) for k, a in ok if len(a.samples) < 400]
+                short = [(k, a) for k, a in ok if len(a.samples) < MIN_MODEL_SAMPLES]
                 for k, a in short:
                     results[k] = ModelError(f"audio is {a.duration * 1000:.0f} ms long; the model needs at least 25 ms.", source=a.id, fix="drop the clip.")
-                ok = [(k, a) for k, a in ok if len(a.samples) >= 400]
+                ok = [(k, a) for k, a in ok if len(a.samples) >= MIN_MODEL_SAMPLES]
                 if ok:
                     preds = self.predict([a for _, a in ok], granularity=granularity, embeddings=embeddings, policy=policy)
                     for (k, _), p in zip(ok, preds):

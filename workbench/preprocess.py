@@ -36,6 +36,7 @@ import numpy as np
 from .audio import Audio, resample_array, to_mono
 from .errors import ConfigError
 from .processing import StepRecord, measure_length_change
+from .schema import SAMPLE_RATE
 
 STEPS: dict[str, type] = {}
 
@@ -83,7 +84,7 @@ class Step:
 @dataclass(frozen=True)
 class Resample(Step):
     name: ClassVar[str] = "resample"
-    sr: int = 16000
+    sr: int = SAMPLE_RATE
     method: str = "soxr"
     quality: str = "VHQ"
 

@@ -318,6 +318,27 @@ def parse_params(pairs: list[str]) -> dict:
 LIST_PATH_PARAMS = ("run_dirs",)
 
 
+def template_parameters(template: str | os.PathLike) -> list[str]:
+    """The names a template's ``parameters`` cell declares (papermill's own reading of the notebook)."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(template_path(template))))
+
+
+def check_params(template: str | os.PathLike, params: dict) -> None:
+    """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
+    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
+    declared = template_parameters(template)
+    unknown = sorted(k for k in params if k not in declared)
+    if unknown:
+        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
+        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
+                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
+    if "report_dir" in params:
+        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
+                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
+
+
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
     """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
 
@@ -382,6 +403,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     import papermill as pm
 
     src = template_path(template)
+    check_params(src, dict(params or {}))
     params = resolve_params(dict(params or {}))
     name = src.stem
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")

@@ -31,11 +31,11 @@ from .distributed import import_ray, run_chunks
 from .engine import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from .errors import ConfigError
 from .experiment import EXPERIMENT_FILE, Experiment
-from .labels import LABEL_KEYS
-from .manifest import Item, Manifest, read_manifest
+from .manifest import Manifest, read_manifest
 from .model import RANDOM_WEIGHTS_BANNER
 from .modelref import ModelRef
 from .runfolder import RunFolder, RunFolderError
+from .schema import failed_row, ok_row
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
@@ -268,57 +268,14 @@ def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list
     rows, embs, frames = [], [], {}
     for s in scored:
         if s.ok:
-            rows.append(_row(s))
+            rows.append(ok_row(s))
             embs.append(s.prediction.embedding)
             if keep_frames and s.prediction.frame_embeddings is not None:
                 frames[(s.item.id, s.variant.name)] = s.prediction.frame_embeddings
         else:
-            rows.append(_failed_row(s.item, s.variant, s.error))
+            rows.append(failed_row(s.item, s.variant, s.error))
             embs.append(None)
     return rows, embs, frames
-
-
-def _base_row(item: Item, v: Variant) -> dict:
-    return {
-        "id": item.id, "variant": v.name, "path": item.path, "label": item.label, "emotion": item.emotion,
-        "text": item.text, "speaker": item.speaker, "gender": item.gender, "split": item.split,
-        "start": item.start, "duration": item.duration,
-        "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
-        "chain_hash": v.chain_hash(),
-    }
-
-
-def _row(s: Scored) -> dict:
-    p, facts, info = s.prediction, s.facts, s.info
-    row = _base_row(s.item, s.variant)
-    row.update({
-        "status": "ok", "error": "", "error_code": "",
-        "pred": p.label, "confidence": p.confidence, "margin": p.margin, "entropy": p.entropy,
-        "correct": (p.label == s.item.emotion) if s.item.emotion else None,
-        **{f"score_{k}": float(x) for k, x in zip(LABEL_KEYS, p.scores)},
-        "n_frames": p.n_frames, "audio_seconds": info["audio_seconds"],
-        "source_sample_rate": info["source_sample_rate"], "source_sha256": info["source_sha256"],
-        "unknown_frame_fraction": facts.get("unknown_frame_fraction"), "frame_top_label": facts.get("frame_top_label"),
-        "snr_db": facts.get("snr_db"), "silence_fraction": facts.get("silence_fraction"), "cut_start_s": facts.get("cut_start_s"),
-        "findings": json.dumps([f.to_dict() for f in s.findings], ensure_ascii=False),
-        "finding_codes": ",".join(f.code for f in s.findings),
-        "chain": json.dumps(info["chain"], ensure_ascii=False, default=str),
-        "cache_key": s.cache_key, "cache_hit": s.cached, "decode_ms": s.decode_ms, "infer_ms": s.infer_ms,
-    })
-    return row
-
-
-def _failed_row(item: Item, v: Variant, error: dict) -> dict:
-    row = _base_row(item, v)
-    row.update({
-        "status": "failed", "error": error.get("text", ""), "error_code": error.get("code", "error"),
-        "pred": None, "confidence": None, "margin": None, "entropy": None, "correct": None,
-        **{f"score_{k}": None for k in LABEL_KEYS},
-        "n_frames": None, "audio_seconds": None, "source_sample_rate": None, "source_sha256": None,
-        "unknown_frame_fraction": None, "frame_top_label": None, "snr_db": None, "silence_fraction": None, "cut_start_s": None,
-        "findings": "[]", "finding_codes": "", "chain": "[]", "cache_key": "", "cache_hit": False, "decode_ms": None, "infer_ms": None,
-    })
-    return row
 
 
 def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing) -> dict:

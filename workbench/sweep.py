@@ -27,12 +27,13 @@ from .errors import AudioError, ConfigError
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .runs import run
+from .schema import SAMPLE_RATE, SCORE_COLUMNS, score_column
 from .serialize import save_figure
 from .variants import RAW, Variant
 
 #: the unmodified point of each sweep: the reference every other point is compared with
 REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise"}
-SAMPLE_RATES = (8000, 11025, 16000, 22050, 44100, 48000)
+SAMPLE_RATES = (8000, 11025, SAMPLE_RATE, 22050, 44100, 48000)
 
 
 def grid(kind: str) -> list[tuple[Variant, dict]]:
@@ -86,7 +87,7 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
         df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
     out = Path(out_dir)
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
-            *[f"score_{k}" for k in LABEL_KEYS], "finding_codes", "error"]
+            *SCORE_COLUMNS, "finding_codes", "error"]
     df[keep].to_csv(out / "sweep.csv", index=False)
     summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
     if figures:
@@ -185,9 +186,9 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
             for k, key in enumerate(LABEL_KEYS):
                 c = palette(k % 10)
-                ax1.plot(xs, [at[x][f"score_{key}"].mean() for x in xs], "o-", ms=3, color=c, label=key)
+                ax1.plot(xs, [at[x][score_column(key)].mean() for x in xs], "o-", ms=3, color=c, label=key)
                 if len(ref_rows):
-                    ax1.axhline(ref_rows[f"score_{key}"].mean(), color=c, lw=0.8, ls=":")
+                    ax1.axhline(ref_rows[score_column(key)].mean(), color=c, lw=0.8, ls=":")
     if len(ref_rows):
         rates = sorted({int(r) for r in ref_rows[x_key].dropna()}) if kind == "sample-rate" else []
         what = f"original audio ({', '.join(_khz(r) for r in rates)} kHz source)" if rates else f"original audio ({ref_name})"

@@ -21,9 +21,8 @@ from .audio import Audio, AudioConfig, resample
 from .errors import ConfigError, WorkbenchError
 from .preprocess import apply_chain
 from .processing import StepRecord
+from .schema import MIN_MODEL_SAMPLES
 
-#: the model needs one frame: 400 samples (25 ms) at 16 kHz
-MIN_MODEL_SAMPLES = 400
 
 
 @dataclass(frozen=True)

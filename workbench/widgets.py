@@ -50,12 +50,12 @@ from .engine import score_sources
 from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model, load_model
 from .preprocess import apply_chain
 from .runfolder import RunFolder, as_run_folder
+from .schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS
 from .variants import Variant, scored_audio
 
 #: a re-prediction of a row's scored audio must give the row's scores within this (max |Δ| over the nine)
 REPREDICTION_TOLERANCE = 1e-4
 
-FRAME_RATE = 50  # model frames per second
 
 
 def _w():
@@ -133,7 +133,7 @@ def _num(v: Any) -> float | None:
 
 def row_scores(row: Any) -> np.ndarray:
     """The nine stored scores of a results row, in label order."""
-    return np.array([float(row[f"score_{k}"]) for k in LABEL_KEYS], dtype=np.float64)
+    return np.array([float(row[c]) for c in SCORE_COLUMNS], dtype=np.float64)
 
 
 def _segment_text(row: Any) -> str:
@@ -329,7 +329,7 @@ class TrimmingInspector(_View):
 class SampleRateExplorer(_View):
     """What a lower source rate, another resampler or a telephone channel does to the scores."""
 
-    RATES = (8000, 11025, 16000, 22050, 44100, 48000)
+    RATES = (8000, 11025, SAMPLE_RATE, 22050, 44100, 48000)
 
     def __init__(self, path: str | Path, model: Any = None):
         W = _w()

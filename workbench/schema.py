@@ -1,0 +1,144 @@
+"""The results schema and the constants every stage shares, declared once.
+
+A run's ``results.parquet`` has one row per (item, variant).  Its columns were string literals in
+eleven modules; here each is declared once with its type and meaning (:data:`RESULT_COLUMNS`),
+ok and failed rows are built in one place (:func:`ok_row`, :func:`failed_row`), and readers take
+the score column names from :func:`score_column` / :data:`SCORE_COLUMNS`.  (audformat keeps its
+schema's strings in one ``define.py`` for the same reason.)
+
+Constants: :data:`SAMPLE_RATE` (what the model hears), :data:`FRAME_RATE` (its frames per second),
+:data:`MIN_MODEL_SAMPLES` (the shortest input that gives one frame).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .labels import LABEL_KEYS
+
+#: Hz: emotion2vec+ is trained on 16 kHz audio; every input is resampled to it
+SAMPLE_RATE = 16000
+#: frames per second of the model's features: the conv encoder's total stride is 320 samples at 16 kHz
+FRAME_RATE = 50
+#: the model needs one frame: 400 samples (25 ms) at 16 kHz
+MIN_MODEL_SAMPLES = 400
+
+SCORE_PREFIX = "score_"
+
+
+def score_column(label: str) -> str:
+    """The results column holding the probability of ``label`` (the one place that spells it)."""
+    return f"{SCORE_PREFIX}{label}"
+
+
+def score_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
+    """The score columns of ``labels``, in their order."""
+    return [score_column(k) for k in labels]
+
+
+#: the nine score columns, in :data:`~workbench.labels.LABEL_KEYS` order (a list: pandas reads a tuple as one key)
+SCORE_COLUMNS = score_columns()
+
+
+@dataclass(frozen=True)
+class Column:
+    """One results column: its name, pandas dtype and what it means."""
+
+    name: str
+    dtype: str
+    meaning: str
+
+
+#: manifest columns copied into every row (the ones ``metrics --by`` can break down by)
+MANIFEST_COLUMNS = ("label", "emotion", "text", "speaker", "gender", "split")
+
+RESULT_COLUMNS: tuple[Column, ...] = (
+    Column("id", "string", "item id from the manifest"),
+    Column("variant", "string", "preprocessing variant name"),
+    Column("path", "string", "audio path as the manifest gives it (relative to the manifest's folder)"),
+    Column("label", "string", "the corpus's own label"),
+    Column("emotion", "string", "emotion2vec+ key of the label ('' when it has no counterpart)"),
+    Column("text", "string", "transcript, when the manifest has one"),
+    Column("speaker", "string", "speaker id"),
+    Column("gender", "string", "speaker gender"),
+    Column("split", "string", "train/dev/test split"),
+    Column("start", "float64", "segment start in seconds (None: the whole file)"),
+    Column("duration", "float64", "segment duration in seconds (None: to the end)"),
+    Column("meta", "string", "other manifest columns, JSON"),
+    Column("chain_hash", "string", "canonical hash of the variant's preprocessing chain"),
+    Column("status", "string", "'ok' or 'failed'"),
+    Column("error", "string", "what went wrong, with the fix ('' when ok)"),
+    Column("error_code", "string", "error family: audio, model, config, error ('' when ok)"),
+    Column("pred", "string", "predicted emotion2vec+ key"),
+    Column("confidence", "float64", "top-1 probability"),
+    Column("margin", "float64", "top-1 minus top-2 probability"),
+    Column("entropy", "float64", "entropy of the nine probabilities, nats"),
+    Column("correct", "boolean", "pred == emotion (None without a counterpart)"),
+    *(Column(score_column(k), "float64", f"probability of {k}") for k in LABEL_KEYS),
+    Column("n_frames", "Int64", f"model frames ({FRAME_RATE} per second)"),
+    Column("audio_seconds", "float64", "seconds of audio the model heard"),
+    Column("source_sample_rate", "Int64", "sample rate of the source file, Hz"),
+    Column("source_sha256", "string", "sha256 of the source file's bytes"),
+    Column("unknown_frame_fraction", "float64", "share of frames whose top label is <unk>"),
+    Column("frame_top_label", "string", "most frequent per-frame label"),
+    Column("snr_db", "float64", "estimated signal-to-noise ratio, dB"),
+    Column("silence_fraction", "float64", "share of the clip below the silence threshold"),
+    Column("cut_start_s", "float64", "seconds of speech cut at the start (0 when none)"),
+    Column("findings", "string", "findings, JSON list"),
+    Column("finding_codes", "string", "finding codes, comma-separated"),
+    Column("chain", "string", "the processing log of the scored audio, JSON"),
+    Column("cache_key", "string", "prediction cache key ('' when failed)"),
+    Column("cache_hit", "boolean", "the prediction came from the cache"),
+    Column("decode_ms", "float64", "decode and preprocessing time of this row, ms"),
+    Column("infer_ms", "float64", "model time of this row, ms"),
+)
+
+#: column name → :class:`Column`
+COLUMNS = {c.name: c for c in RESULT_COLUMNS}
+
+
+def _base_row(item: Any, variant: Any) -> dict:
+    """The manifest part of a row: ``item`` a :class:`~workbench.manifest.Item`, ``variant`` a
+    :class:`~workbench.variants.Variant`."""
+    return {
+        "id": item.id, "variant": variant.name, "path": item.path, "label": item.label, "emotion": item.emotion,
+        "text": item.text, "speaker": item.speaker, "gender": item.gender, "split": item.split,
+        "start": item.start, "duration": item.duration,
+        "meta": json.dumps(item.meta, ensure_ascii=False, sort_keys=True, default=str),
+        "chain_hash": variant.chain_hash(),
+    }
+
+
+def ok_row(scored: Any) -> dict:
+    """The results row of a scored (item, variant): an :class:`~workbench.engine.Scored` whose ``ok`` is true."""
+    p, facts, info = scored.prediction, scored.facts, scored.info
+    row = _base_row(scored.item, scored.variant)
+    row.update({
+        "status": "ok", "error": "", "error_code": "",
+        "pred": p.label, "confidence": p.confidence, "margin": p.margin, "entropy": p.entropy,
+        "correct": (p.label == scored.item.emotion) if scored.item.emotion else None,
+        **{score_column(k): float(x) for k, x in zip(LABEL_KEYS, p.scores)},
+        "n_frames": p.n_frames, "audio_seconds": info["audio_seconds"],
+        "source_sample_rate": info["source_sample_rate"], "source_sha256": info["source_sha256"],
+        "unknown_frame_fraction": facts.get("unknown_frame_fraction"), "frame_top_label": facts.get("frame_top_label"),
+        "snr_db": facts.get("snr_db"), "silence_fraction": facts.get("silence_fraction"), "cut_start_s": facts.get("cut_start_s"),
+        "findings": json.dumps([f.to_dict() for f in scored.findings], ensure_ascii=False),
+        "finding_codes": ",".join(f.code for f in scored.findings),
+        "chain": json.dumps(info["chain"], ensure_ascii=False, default=str),
+        "cache_key": scored.cache_key, "cache_hit": scored.cached, "decode_ms": scored.decode_ms, "infer_ms": scored.infer_ms,
+    })
+    return row
+
+
+#: what a failed row holds beyond the manifest part and the error
+_FAILED_VALUES = {"findings": "[]", "finding_codes": "", "chain": "[]", "cache_key": "", "cache_hit": False}
+
+
+def failed_row(item: Any, variant: Any, error: dict) -> dict:
+    """The results row of an (item, variant) that could not be scored: every result column empty, the error kept."""
+    row = _base_row(item, variant)
+    row.update({c.name: _FAILED_VALUES.get(c.name) for c in RESULT_COLUMNS if c.name not in row})
+    row.update({"status": "failed", "error": error.get("text", ""), "error_code": error.get("code", "error")})
+    return row
