@@ -229,22 +229,53 @@ class AddNoise(Step):
         return (y + noise).astype(np.float32), sr, {}
 
 
-def make_step(spec: dict | Step) -> Step:
-    """A step from its dict (``{"name": "trim", "top_db": 30}``)."""
+def make_step(spec: dict | Step, *, source: str | None = None) -> Step:
+    """A step from its dict (``{"name": "trim", "top_db": 30}``), checked: an unknown name or key is refused
+    with the valid ones, a value of the wrong type with the type; numbers are made the field's type, so
+    ``top_db: 30`` and the default ``30.0`` are the same step (and the same chain hash).
+
+    ``source`` names where the step was written (a variants file and variant) in the error.
+    """
     if isinstance(spec, Step):
         return spec
     if not isinstance(spec, dict) or "name" not in spec:
-        raise ConfigError(f"step {spec!r} must be a mapping with a 'name'.", fix=f"use one of: {', '.join(STEPS)}.")
+        raise ConfigError(f"step {spec!r} must be a mapping with a 'name'.", source=source,
+                          fix=f"write steps as {{name: trim, top_db: 30}}; steps: {', '.join(STEPS)}.")
     name = spec["name"]
     cls = STEPS.get(name)
     if cls is None:
-        raise ConfigError(f"unknown preprocessing step {name!r}.", fix=f"use one of: {', '.join(STEPS)}.")
+        raise ConfigError(f"unknown preprocessing step {name!r}.", source=source, fix=f"use one of: {', '.join(STEPS)}.")
     kwargs = {k: v for k, v in spec.items() if k != "name"}
-    allowed = {f.name for f in fields(cls)}
-    unknown = set(kwargs) - allowed
+    allowed = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
-        raise ConfigError(f"step {name!r} has no parameter {', '.join(sorted(unknown))}.", fix=f"its parameters are: {', '.join(sorted(allowed)) or 'none'}.")
-    return cls(**kwargs)
+        raise ConfigError(f"step {name!r} has no parameter {', '.join(map(str, unknown))}.", source=source,
+                          fix=f"its parameters are: {', '.join(sorted(allowed)) or 'none'}.")
+    return cls(**{k: _typed(name, allowed[k], v, source) for k, v in kwargs.items()})
+
+
+def _typed(step: str, f: Any, value: Any, source: str | None) -> Any:
+    """``value`` as the type of field ``f`` (annotations are strings here: 'float', 'int', 'bool', 'str')."""
+    kind = str(f.type)
+    out: Any = None
+    if kind == "float" and not isinstance(value, bool):
+        try:  # an int, or a string YAML 1.1 did not read as a number (``1e3``)
+            out = float(value) if isinstance(value, (int, float, str)) else None
+        except ValueError:
+            out = None
+        out = out if out is not None and np.isfinite(out) else None
+    elif kind == "int" and not isinstance(value, bool):
+        out = int(value) if isinstance(value, int) or (isinstance(value, float) and value.is_integer()) else None
+    elif kind == "bool":
+        out = value if isinstance(value, bool) else None
+    elif kind == "str":
+        out = value if isinstance(value, str) else None
+    else:
+        out = value
+    if out is None:
+        raise ConfigError(f"step {step!r}: {f.name} must be {'a finite number' if kind == 'float' else 'a whole number' if kind == 'int' else 'true or false' if kind == 'bool' else 'text'}, "
+                          f"given {value!r}.", source=source, fix=f"write {f.name}: {f.default!r} (the default) or another {kind}.")
+    return out
 
 
 def apply_chain(audio: Audio, chain: list[dict | Step]) -> Audio:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .audio import Audio, AudioConfig, resample
 from .errors import ConfigError, WorkbenchError
-from .preprocess import apply_chain
+from .preprocess import apply_chain, make_step
 from .processing import StepRecord
 from .schema import MIN_MODEL_SAMPLES
 
@@ -27,28 +27,44 @@ from .schema import MIN_MODEL_SAMPLES
 
 @dataclass(frozen=True)
 class Variant:
-    """A named preprocessing chain: ``steps`` is a list of ``{"name": …, **kwargs}``."""
+    """A named preprocessing chain.
+
+    ``steps``: :class:`~workbench.preprocess.Step` objects, or their dicts (``{"name": "trim", "top_db": 30}``),
+    which are checked and typed when the variant is made (a misspelt key fails here, before any model
+    loads, not on every row).  The chain and its hash are canonical: every parameter with its value,
+    defaults filled, so ``{name: trim}`` and ``{name: trim, top_db: 30}`` are the same chain.
+    """
 
     name: str
     steps: tuple = ()
 
+    def __post_init__(self) -> None:
+        source = f"variant {self.name!r}"
+        object.__setattr__(self, "steps", tuple(make_step(s, source=source) for s in (self.steps or ())))
+
     def chain(self) -> list[dict]:
-        return [dict(s) for s in self.steps]
+        return [s.to_dict() for s in self.steps]
 
     def chain_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.chain(), sort_keys=True).encode()).hexdigest()[:16]
 
     def apply(self, audio: Audio) -> Audio:
-        return apply_chain(audio, self.chain()) if self.steps else audio
+        return apply_chain(audio, list(self.steps)) if self.steps else audio
 
     def to_dict(self) -> dict:
         return {"name": self.name, "steps": self.chain(), "chain_hash": self.chain_hash()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Variant":
+    def from_dict(cls, data: dict, *, source: str | None = None) -> "Variant":
+        """A variant from ``{name, steps[, chain_hash]}`` (what :meth:`to_dict` and older run folders wrote)."""
         if not isinstance(data, dict) or "name" not in data:
-            raise ConfigError(f"variant entry {data!r} has no name.", fix="give each variant a name and a list of steps.")
-        return cls(str(data["name"]), tuple(_freeze(s) for s in (data.get("steps") or [])))
+            raise ConfigError(f"variant entry {data!r} has no name.", source=source, fix="give each variant a name and a list of steps.")
+        steps = data.get("steps") or []
+        if not isinstance(steps, (list, tuple)):
+            raise ConfigError(f"variant {data['name']!r}: steps must be a list, given {steps!r}.", source=source,
+                              fix="write `name: [{name: trim, top_db: 30}]`, or `name: []` for no steps.")
+        where = f"{source}: variant {data['name']!r}" if source else f"variant {data['name']!r}"
+        return cls(str(data["name"]), tuple(make_step(s, source=where) for s in steps))
 
 
 RAW = Variant("raw")
@@ -65,7 +81,7 @@ def variants_from(entries: Any, *, source: str = "variants") -> list[Variant]:
     for e in entries:
         if not isinstance(e, dict) or "name" not in e:
             raise ConfigError(f"variant entry {e!r} has no name.", source=source, fix="give each variant a name and a list of steps.")
-        out.append(Variant.from_dict(e))
+        out.append(Variant.from_dict(e, source=source))
     names = [v.name for v in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"variant names repeat: {names}.", source=source, fix="give each variant its own name.")
@@ -84,17 +100,6 @@ def load_variants(path: str | os.PathLike | None) -> list[Variant]:
         raise ConfigError(f"cannot read the variants file ({type(exc).__name__}: {exc}).", source=str(path),
                           fix="pass a readable UTF-8 YAML file such as `variants: {raw: []}`.") from None
     return variants_from(data, source=str(path))
-
-
-class _FrozenStep(dict):
-    def __hash__(self):  # variants are frozen dataclasses; their steps must hash
-        return hash(json.dumps(self, sort_keys=True))
-
-
-def _freeze(step: Any) -> _FrozenStep:
-    if not isinstance(step, dict) or "name" not in step:
-        raise ConfigError(f"step {step!r} must be a mapping with a 'name'.", fix="write steps as {name: trim, top_db: 30}.")
-    return _FrozenStep(step)
 
 
 def segment(audio: Audio, start: float | None, duration: float | None, *, source: str) -> Audio:

@@ -1,0 +1,82 @@
+"""Parameters are checked at the edges: a misspelt one is refused, naming the valid ones (issue #20, defects 2-4)."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.manifest import Item, Manifest, write_manifest
+from workbench.runs import run
+from workbench.variants import Variant, load_variants
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    root = tmp_path_factory.mktemp("edges")
+    items = []
+    for i in range(4):
+        sf.write(root / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        items.append(Item(id=f"c{i}", path=f"c{i}.wav", label="happy", emotion=["happy", "sad"][i % 2], speaker=f"s{i % 2}"))
+    return write_manifest(Manifest(items, root=root), root / "manifest.csv")
+
+
+@pytest.fixture(scope="module")
+def small_run(manifest, tiny_model):
+    return run(manifest, out_dir=manifest.parent / "run", model=tiny_model, use_cache=False, workers=0).run_dir
+
+
+def test_a_misspelt_report_parameter_is_refused_with_the_templates_list(tmp_path, capsys):
+    # defect 2: `-p rundir=…` ran the template on its default data and exited 0
+    code = main(["report", "experiment_report", "-p", "rundir=runs/emodb", "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2 and "rundir" in err and "run_dir" in err and "title" in err
+    assert not (tmp_path / "reports" / "experiment_report").exists()
+
+
+def test_a_misspelt_breakdown_is_refused_and_a_real_one_kept(small_run, capsys):
+    # defect 3: `--by speakr` gave no breakdown and no warning
+    assert main(["metrics", str(small_run), "--by", "speakr", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "speakr" in err and "speaker" in err
+    assert main(["metrics", str(small_run), "--by", "speaker", "--no-figures"]) == 0
+    assert "by speaker" in capsys.readouterr().out
+
+
+def test_a_misspelt_step_key_is_refused_when_the_variants_file_is_read(tmp_path):
+    # defect 4: {name: trim, top_dB: 30} loaded, and every row of the variant failed after the model loaded
+    bad = tmp_path / "variants.yaml"
+    bad.write_text("variants:\n  raw: []\n  trimmed: [{name: trim, top_dB: 30}]\n")
+    with pytest.raises(ConfigError) as info:
+        load_variants(bad)
+    text = str(info.value)
+    assert "top_dB" in text and "top_db" in text and "trimmed" in text and str(bad) in text
+
+
+def test_the_run_command_refuses_a_misspelt_step_before_the_model_loads(manifest, tmp_path, capsys):
+    bad = tmp_path / "variants.yaml"
+    bad.write_text("variants:\n  trimmed: [{name: trim, top_dB: 30}]\n")
+    # a model that cannot load: the variants error must come first
+    code = main(["run", str(manifest), "--variants", str(bad), "--model", str(tmp_path / "no_model"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "top_db" in err and "no_model" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_chain_hash_is_canonical():
+    # defect 4: {trim} and {trim, top_db: 30} (the default) hashed differently, so the cache missed
+    plain = Variant.from_dict({"name": "t", "steps": [{"name": "trim"}]})
+    explicit = Variant.from_dict({"name": "t", "steps": [{"name": "trim", "top_db": 30}]})
+    assert plain.chain_hash() == explicit.chain_hash() and plain == explicit
+    assert Variant.from_dict({"name": "t", "steps": [{"name": "trim", "top_db": 20}]}).chain_hash() != plain.chain_hash()
+
+
+def test_a_step_value_of_the_wrong_type_is_refused():
+    with pytest.raises(ConfigError, match="finite number"):
+        Variant.from_dict({"name": "g", "steps": [{"name": "gain", "db": "loud"}]})
+    with pytest.raises(ConfigError, match="true or false"):
+        Variant.from_dict({"name": "d", "steps": [{"name": "denoise", "stationary": "yes please"}]})
+    # YAML 1.1 reads 1e1 as a string: it is the number it spells
+    assert Variant.from_dict({"name": "g", "steps": [{"name": "gain", "db": "1e1"}]}).chain()[0]["db"] == 10.0
