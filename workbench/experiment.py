@@ -108,7 +108,7 @@ class Experiment:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read the experiment file ({type(exc).__name__}: {exc}).", source=str(p),
                               fix="pass a readable UTF-8 YAML file.") from None
-        if isinstance(data, dict) and "manifest_sha256" in data:  # a run folder's config.yaml
+        if is_run_config(data):  # a run folder's config.yaml
             data = from_run_config(data)
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
 
@@ -132,6 +132,12 @@ class Experiment:
 
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
         return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def is_run_config(data: Any) -> bool:
+    """A run folder's ``config.yaml`` (it has keys an experiment does not: the package version, the cache folder)."""
+    return isinstance(data, dict) and "manifest_sha256" in data and any(
+        k in data for k in ("workbench_version", "cache_dir", "manifest_root"))
 
 
 def from_run_config(cfg: dict) -> dict:
