@@ -319,7 +319,8 @@ def segment_file(
 
     cfg = config or SegmentConfig()
     acfg = audio_config or AudioConfig()
-    path = Path(path)
+    # absolute: summary.json is read later from other folders (a notebook, a report), not from this cwd
+    path = Path(path).expanduser().absolute()
     t_start = time.perf_counter()
     stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
     try:
@@ -490,6 +491,19 @@ def segment_file(
     if figures:
         plot_longform(result, out / "heatmap.png")
     return result
+
+
+def source_path(segment_dir: str | os.PathLike, summary: dict) -> Path:
+    """The audio file a ``workbench segment`` folder was made from, as its ``summary.json`` records it.
+
+    The path is absolute since this version; an older relative one is tried against the segment folder
+    first, then the current folder.
+    """
+    p = Path(str((summary.get("source") or {}).get("path") or "")).expanduser()
+    if p.is_absolute():
+        return p
+    beside = Path(segment_dir) / p
+    return beside if beside.exists() else p
 
 
 def merge_timeline(segments, gap_s: float = 2.0):

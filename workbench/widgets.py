@@ -46,6 +46,7 @@ from .diagnostics import audio_facts, findings_from, frame_energies_db
 from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from .errors import WorkbenchError
 from .labels import LABEL_KEYS
+from .longform import source_path
 from .engine import score_sources
 from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model, load_model
 from .preprocess import apply_chain
@@ -710,7 +711,7 @@ class LongAudioTimeline(_View):
         self.summary_data = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
         self.timeline = pd.read_csv(self.dir / "timeline.csv")
         self.segments = pd.read_csv(self.dir / "segments.csv")
-        self.source = Path(self.summary_data["source"]["path"])
+        self.source = source_path(self.dir, self.summary_data)
         heat = np.load(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
         self.times = heat["times"] if "times" in heat.files else np.arange(len(self.heatmap)) * float(self.summary_data.get("grid_s", 0.1))
