@@ -80,3 +80,18 @@ def test_a_step_value_of_the_wrong_type_is_refused():
         Variant.from_dict({"name": "d", "steps": [{"name": "denoise", "stationary": "yes please"}]})
     # YAML 1.1 reads 1e1 as a string: it is the number it spells
     assert Variant.from_dict({"name": "g", "steps": [{"name": "gain", "db": "1e1"}]}).chain()[0]["db"] == 10.0
+
+
+def test_a_resumed_run_without_experiment_yaml_gets_one_with_the_manifest_sha(small_run, manifest, tiny_model):
+    # defect 9: experiment.yaml did not pin the manifest's sha256 (config.yaml did); a folder of an older
+    # version, resumed, had none
+    import yaml
+
+    first = yaml.safe_load((small_run / "experiment.yaml").read_text())
+    (small_run / "experiment.yaml").unlink()
+    res = run(manifest, out_dir=small_run, model=tiny_model, use_cache=False, workers=0)
+    assert res.n_resumed == 4
+    again = yaml.safe_load((small_run / "experiment.yaml").read_text())
+    config = yaml.safe_load((small_run / "config.yaml").read_text())
+    assert again["manifest_sha256"] == first["manifest_sha256"] == config["manifest_sha256"]
+    assert again["model"] == config["model"] == "tiny" and again["model_checksum"] == tiny_model.info.checksum

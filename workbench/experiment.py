@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .audio import AudioConfig
 from .diagnostics import DiagnosticsConfig
 from .errors import ConfigError
@@ -126,6 +127,25 @@ class Experiment:
         d = asdict(self)
         d["variants"] = {v["name"]: v["steps"] for v in self.variants}
         return d
+
+    #: what must match for a run folder to be resumed (keys of :meth:`run_record`)
+    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings")
+
+    def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None) -> dict:
+        """The run folder's ``config.yaml``: this experiment as the run resolved it.
+
+        It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
+        manifest as read, the device the model ran on, the package version, the folder relative item paths
+        start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
+        resumed run must share with it.
+        """
+        return {
+            "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": self.model, "hub": self.hub,
+            "revision": self.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
+            "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
+            "chunk_size": self.chunk_size, "cache_dir": cache_dir, "workbench_version": __version__,
+            "manifest_root": manifest_root, "model_checksum": self.model_checksum,
+        }
 
     def to_yaml(self) -> str:
         import yaml

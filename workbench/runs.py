@@ -19,12 +19,11 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__
 from .audio import AudioConfig
 from .diagnostics import DiagnosticsConfig
 from .distributed import import_ray, run_chunks
@@ -44,36 +43,6 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------
-@dataclass
-class RunConfig:
-    manifest: str
-    manifest_sha256: str
-    model: str | None = None
-    hub: str = "ms"
-    revision: str | None = None
-    device: str = "auto"
-    dtype: str = "float32"
-    variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
-    audio: dict = field(default_factory=lambda: AudioConfig().to_dict())
-    diagnostics: dict = field(default_factory=lambda: DiagnosticsConfig().to_dict())
-    frame_embeddings: bool = False
-    chunk_size: int = 64
-    cache_dir: str | None = None
-    workbench_version: str = __version__
-    manifest_root: str | None = None  # relative item paths start here
-    model_checksum: str | None = None  # sha256 of the weights (the model is named portably: `tiny`, a hub id, a folder)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    #: what must match for a run folder to be resumed
-    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings")
-
-    def identity(self) -> dict:
-        d = self.to_dict()
-        return {k: d[k] for k in self.IDENTITY}
-
-
 @dataclass
 class RunResult:
     run_dir: Path
@@ -165,24 +134,20 @@ def run(
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
-        config = RunConfig(
-            manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref,
-            hub=hub, revision=net.info.revision, device=net.info.device if engine == "local" else f"ray:{device}",
-            dtype=net.info.dtype if engine == "local" else dtype,
-            variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
-            frame_embeddings=frame_embeddings, chunk_size=chunk_size,
-            cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
-            model_checksum=ref.checksum,
-        )
-        resuming = folder.prepare(config.to_dict(), RunConfig.IDENTITY)
+        # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
+        extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
+        exp = Experiment(
+            manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref, model_checksum=ref.checksum, hub=hub,
+            revision=net.info.revision, device=device, dtype=dtype, variants=[v.to_dict() for v in variants],
+            audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(), frame_embeddings=frame_embeddings,
+            chunk_size=chunk_size, engine=engine, **extras)
+        config = exp.run_record(manifest=manifest_ref, device=net.info.device if engine == "local" else f"ray:{device}",
+                                dtype=net.info.dtype if engine == "local" else dtype,
+                                manifest_root=str(Path(manifest.root).resolve()), cache_dir=str(cache_dir) if cache_dir else None)
+        resuming = folder.prepare(config, Experiment.IDENTITY)
         if not resuming or not (folder.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
             source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
-            extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
-            folder.write_experiment(Experiment(
-                manifest=source, manifest_sha256=manifest_sha, model=model_ref, model_checksum=ref.checksum, hub=hub,
-                revision=net.info.revision, device=device, dtype=dtype,
-                variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
-                frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=engine, **extras))
+            folder.write_experiment(replace(exp, manifest=source))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         done = folder.finished_rows()
         n_resumed = len(done)
