@@ -95,3 +95,23 @@ def test_a_resumed_run_without_experiment_yaml_gets_one_with_the_manifest_sha(sm
     config = yaml.safe_load((small_run / "config.yaml").read_text())
     assert again["manifest_sha256"] == first["manifest_sha256"] == config["manifest_sha256"]
     assert again["model"] == config["model"] == "tiny" and again["model_checksum"] == tiny_model.info.checksum
+
+
+@pytest.mark.parametrize("text,ok,match", [
+    ("audio: {max_duration_s: 1e3}\n", 1000.0, None),  # YAML 1.1 reads 1e3 as a string: it is the number it spells
+    ("audio: {target_sr: 1}\n", None, "target_sr must be 16000"),
+    ("audio: {max_duration_s: -5}\n", None, "above 0"),
+    ("audio: {max_duration_s: lots}\n", None, "above 0"),
+    ("audio: {mixdown: left}\n", None, "mean"),
+])
+def test_experiment_audio_settings_are_type_and_range_checked(tmp_path, text, ok, match):
+    import yaml
+
+    from workbench.experiment import Experiment
+
+    data = yaml.safe_load("manifest: m.csv\n" + text)
+    if match is None:
+        assert Experiment.from_dict(data, base=tmp_path).audio_config().max_duration_s == ok
+    else:
+        with pytest.raises(ConfigError, match=match):
+            Experiment.from_dict(data, base=tmp_path)

@@ -59,7 +59,7 @@ def test_cli_runs_an_experiment_file_and_an_old_config(tmp_path, tiny_model, cap
     ("manifest: m.csv\nvarients: {raw: []}\n", "unknown key"),
     ("model: tiny\n", "no `manifest:`"),
     ("- a\n- b\n", "YAML mapping"),
-    ("manifest: m.csv\naudio: {target_rate: 8000}\n", "`audio` has unknown setting"),
+    ("manifest: m.csv\naudio: {target_rate: 8000}\n", "audio: unknown setting"),
     ("manifest: m.csv\nvariants: {a: [{top_db: 3}]}\n", "must be a mapping with a 'name'"),
 ])
 def test_a_bad_experiment_file_is_refused_with_the_fix(tmp_path, text, match):

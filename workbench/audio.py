@@ -34,18 +34,19 @@ import errno
 import hashlib
 import io
 import logging
+import math
 import os
 import re
 import stat
 import struct
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator, Union
 
 import numpy as np
 
-from .errors import AudioError
+from .errors import AudioError, ConfigError
 from .processing import ProcessingLog, StepRecord, measure_length_change
 from .schema import SAMPLE_RATE
 
@@ -102,6 +103,51 @@ class AudioConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    #: the values a text setting may take
+    CHOICES = {"resampler": ("soxr", "scipy", "librosa"), "soxr_quality": ("VHQ", "HQ", "MQ", "LQ", "QQ"),
+               "mixdown": ("mean", "first")}
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "audio") -> "AudioConfig":
+        """Settings written in a file (an experiment's ``audio:``), checked: unknown keys, wrong types and values
+        out of range are refused with what is expected.  A number YAML 1.1 reads as text (``1e3``) is taken
+        as the number.  ``target_sr`` must be the model's rate: a run feeds the model."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"must be a mapping of settings, given {data!r}.", source=source,
+                              fix=f"write e.g. `audio: {{max_duration_s: 60}}`; settings: {[f.name for f in fields(cls)]}.")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; it takes {sorted(known)}.", source=source,
+                              fix="remove or rename them.")
+        out = {k: _setting(k, str(known[k].type), v, cls.CHOICES.get(k), source) for k, v in data.items()}
+        cfg = cls(**out)
+        if cfg.target_sr != SAMPLE_RATE:
+            raise ConfigError(f"target_sr must be {SAMPLE_RATE} (the rate the model hears), given {cfg.target_sr}.",
+                              source=source, fix=f"leave target_sr out (it is {SAMPLE_RATE}).")
+        if not cfg.min_sample_rate_hz <= cfg.max_sample_rate_hz:
+            raise ConfigError(f"min_sample_rate_hz {cfg.min_sample_rate_hz} is above max_sample_rate_hz {cfg.max_sample_rate_hz}.",
+                              source=source, fix="swap them, or leave them at their defaults (2000 and 768000).")
+        return cfg
+
+
+def _setting(key: str, kind: str, value: Any, choices: tuple | None, source: str) -> Any:
+    """One audio setting as its declared type: numbers positive (a timeout may be 0), text one of ``choices``."""
+    if kind in ("int", "float") and not isinstance(value, bool):
+        try:
+            number = float(value) if isinstance(value, (int, float, str)) else float("nan")
+        except ValueError:
+            number = float("nan")
+        low_ok = number >= 0 if key == "decode_timeout_s" else number > 0
+        if math.isfinite(number) and low_ok and (kind == "float" or number.is_integer()):
+            return int(number) if kind == "int" else number
+        what = "a whole number above 0" if kind == "int" else ("a number >= 0" if key == "decode_timeout_s" else "a number above 0")
+        raise ConfigError(f"{key} must be {what}, given {value!r}.", source=source, fix=f"write {key}: {getattr(AudioConfig, key)!r} (the default) or another value.")
+    if kind == "str" and isinstance(value, str) and (choices is None or value in choices):
+        return value
+    raise ConfigError(f"{key} must be one of {list(choices or [])}, given {value!r}.", source=source,
+                      fix=f"write {key}: {getattr(AudioConfig, key)!r} (the default).")
 
 
 @dataclass

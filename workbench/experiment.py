@@ -85,7 +85,10 @@ class Experiment:
         if kw.get("out") and base is not None and not Path(str(kw["out"])).is_absolute():
             kw["out"] = str(base / str(kw["out"]))
         kw["variants"] = [v.to_dict() for v in variants_from(kw.get("variants") or [RAW.to_dict()], source=source)]
-        for key, config in (("audio", AudioConfig), ("diagnostics", DiagnosticsConfig)):
+        audio = kw.get("audio") or {}
+        checked = AudioConfig.from_dict(audio, source=f"{source}: audio").to_dict()  # types and ranges, before any model loads
+        kw["audio"] = {k: checked[k] for k in audio}
+        for key, config in (("diagnostics", DiagnosticsConfig),):
             allowed = {f.name for f in fields(config)}
             bad = sorted(set(kw.get(key) or {}) - allowed)
             if bad:
