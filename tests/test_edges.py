@@ -115,3 +115,25 @@ def test_experiment_audio_settings_are_type_and_range_checked(tmp_path, text, ok
     else:
         with pytest.raises(ConfigError, match=match):
             Experiment.from_dict(data, base=tmp_path)
+
+
+def test_the_run_summary_names_the_failed_items(manifest, tmp_path, tiny_model, capsys):
+    from workbench.cli.running import print_run_summary
+    from workbench.manifest import read_manifest
+
+    m = read_manifest(manifest)
+    (tmp_path / "broken.wav").write_text("not audio")
+    m.items.append(Item(id="broken", path=str(tmp_path / "broken.wav"), label="happy", emotion="happy"))
+    res = run(m, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, workers=0)
+    print_run_summary(res)
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "failed: broken [raw] (audio)" in out
+
+
+def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(manifest, tiny_model):
+    from workbench.engine import diagnose
+
+    text = diagnose(manifest.parent / "c0.wav", tiny_model).render()
+    assert text.startswith("!! RANDOM WEIGHTS")
+    line = next(x for x in text.splitlines() if x.startswith("stability:"))
+    assert "0%" not in line and ("stays" in line or "changes under" in line) and "perturbations" in line

@@ -98,3 +98,8 @@ def test_neighbours_with_another_checkpoint_are_refused_unless_asked_and_then_la
     assert main(args + ["--other-model"]) == 0
     out = capsys.readouterr().out
     assert out.count("OTHER MODEL") == 2 and "embedded with another model" in out
+
+
+def test_embeddings_out_writes_elsewhere(small_run, tmp_path):
+    assert main(["embeddings", str(small_run / "run"), "--cluster", "none", "--color-by", "pred", "--out", str(tmp_path / "emb")]) == 0
+    assert (tmp_path / "emb" / "projection_pca.csv").is_file() and (tmp_path / "emb" / "projection_pca_pred.png").is_file()

@@ -518,16 +518,18 @@ class Diagnosis:
     stability: StabilityReport | None
 
     def render(self) -> str:
-        lines = [self.audio.log.render(), ""]
         p = self.prediction
-        if getattr(p, "random_weights", False):
-            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        # the banner first: whatever follows comes from weights that mean nothing
+        lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if getattr(p, "random_weights", False) else []
+        lines += [self.audio.log.render(), ""]
         lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
         ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
         lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
         if self.stability is not None:
             s = self.stability
-            lines.append(f"stability: label flips under {s.flip_rate * 100:.0f}% of {len(s.rows)} perturbations")
+            flips = sum(1 for r in s.rows if r["flipped"])
+            lines.append(f"stability: the label stays {p.label} under all {len(s.rows)} perturbations" if not flips else
+                         f"stability: the label changes under {flips} of {len(s.rows)} perturbations ({s.flip_rate * 100:.0f}%)")
             for r in s.rows:
                 mark = "FLIP" if r["flipped"] else "    "
                 lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")

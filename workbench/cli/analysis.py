@@ -84,6 +84,7 @@ def add_embeddings(sub) -> None:
                     help="embed a --neighbours file with a --model whose weights are not the run's (refused otherwise; "
                          "the output then says so)")
     em.add_argument("--seed", type=int, default=0, help="random seed of projection and clustering")
+    em.add_argument("--out", default=None, help="folder for the projection table and figures (default: the run folder)")
 
 
 def add_fuse(sub) -> None:
@@ -154,13 +155,16 @@ def _neighbour_model(args):
 
 
 def cmd_embeddings(args) -> int:
+    if args.out is not None:
+        check_out_dir(args.out)
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
     # the model loads (and is checked against the run's) before anything is written
     model, other = _neighbour_model(args) if args.neighbours and Path(args.neighbours).is_file() else (None, None)
     random_banner_for(args.run_dir)
     if other:
         print(f"!! {other}")
-    out = Path(args.run_dir)
+    out = Path(args.out) if args.out is not None else Path(args.run_dir)
+    out.mkdir(parents=True, exist_ok=True)
     print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
     xy = project(emb.matrix, args.project, seed=args.seed)
     rows = emb.rows.copy()

@@ -102,6 +102,11 @@ def print_run_summary(result, out=None) -> None:
     print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
           f"{result.seconds:.1f} s", file=out)
     results = RunFolder(result.run_dir).results()
+    failed = results[results["status"] == "failed"]
+    if len(failed):  # name them: "2 failed" alone sends the user to log.txt
+        shown = [f"{r.id} [{r.variant}] ({r.error_code})" for r in failed.head(10).itertuples()]
+        more = f" … and {len(failed) - 10} more (results.parquet, status == 'failed')" if len(failed) > 10 else ""
+        print(f"failed: {', '.join(shown)}{more}", file=out)
     for v, d in result.summary.get("variants", {}).items():
         line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed"
         if d["labelled"]:
