@@ -137,3 +137,18 @@ def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(m
     assert text.startswith("!! RANDOM WEIGHTS")
     line = next(x for x in text.splitlines() if x.startswith("stability:"))
     assert "0%" not in line and ("stays" in line or "changes under" in line) and "perturbations" in line
+
+
+def test_sweep_summary_prints_sample_rates_as_whole_hertz():
+    import pandas as pd
+
+    from workbench.reporting import frame_html
+    from workbench.sweep import summarise_sweep
+
+    df = pd.DataFrame({
+        "id": ["a", "b", "a", "b"], "variant": ["raw", "raw", "sr_22050", "sr_22050"], "status": ["ok"] * 4,
+        "sample_rate": [44100.0, 44100.0, 22050.0, 22050.0], "confidence": [0.5, 0.6, 0.4, 0.7],
+        "margin": [0.1, 0.2, 0.1, 0.3], "pred": ["sad", "happy", "sad", "sad"],
+    })
+    html = str(frame_html(summarise_sweep(df, "sample-rate")))
+    assert "22050" in html and "22050.0" not in html and "44100.0" not in html and "&lt;NA&gt;" not in html

@@ -63,6 +63,8 @@ def code(value: Any) -> Markup:
 def _fmt(value: Any, digits: int = 3) -> Markup:
     if isinstance(value, Markup):
         return value
+    if value is None or type(value).__name__ == "NAType":  # pandas' missing value prints as <NA>
+        return esc("—")
     if isinstance(value, float):
         return esc("—" if value != value else f"{value:.{digits}f}")
     return esc(value)

@@ -140,7 +140,10 @@ def summarise_sweep(df, kind: str):
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
             "same_label_as_reference": round(_same_label(good, reference), 4),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if x_key == "sample_rate":  # a rate is a whole number of Hz: 22050, not 22050.0000
+        out[x_key] = out[x_key].round().astype("Int64")
+    return out
 
 
 def _khz(x: float) -> str:
