@@ -152,3 +152,14 @@ def test_sweep_summary_prints_sample_rates_as_whole_hertz():
     })
     html = str(frame_html(summarise_sweep(df, "sample-rate")))
     assert "22050" in html and "22050.0" not in html and "44100.0" not in html and "&lt;NA&gt;" not in html
+
+
+def test_no_findings_does_not_run_on_after_its_heading():
+    # notebook 01 showed "findings of the telephone audiono findings"
+    import re
+
+    from workbench.widgets import _findings_html
+
+    html = "<b>findings of the telephone audio</b>" + _findings_html([])
+    text = re.sub(r"<(div|ul|li|br|p)[^>]*>", "\n", html)
+    assert "audiono" not in re.sub(r"<[^>]+>", "", text)

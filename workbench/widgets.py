@@ -117,7 +117,7 @@ def _banner(random_weights: bool) -> str:
 
 def _findings_html(findings: Sequence[dict]) -> str:
     if not findings:
-        return "<i>no findings</i>"
+        return "<div><i>no findings</i></div>"  # a block: after a bold heading it must not run on ("…audiono findings")
     items = "".join(
         f"<li><b>{_esc(f.get('severity', ''))}</b> <code>{_esc(f['code'])}</code>: {_esc(f.get('message', ''))}"
         f"<br><small>→ {_esc(f.get('suggestion', ''))}</small></li>" for f in findings)
