@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -163,3 +164,52 @@ def test_no_findings_does_not_run_on_after_its_heading():
     html = "<b>findings of the telephone audio</b>" + _findings_html([])
     text = re.sub(r"<(div|ul|li|br|p)[^>]*>", "\n", html)
     assert "audiono" not in re.sub(r"<[^>]+>", "", text)
+
+
+def _sweep_frame():
+    import pandas as pd
+
+    from workbench.schema import SCORE_COLUMNS
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for variant, rate in (("raw", 44100.0), ("sr_8000", 8000.0), ("sr_16000", 16000.0), ("sr_22050", 22050.0)):
+        for item in ("a", "b", "c"):
+            scores = rng.dirichlet(np.ones(len(SCORE_COLUMNS)))
+            rows.append({"id": item, "variant": variant, "status": "ok", "sample_rate": rate, "confidence": float(scores.max()),
+                         "margin": 0.1, "pred": "sad", **dict(zip(SCORE_COLUMNS, scores))})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_legends_do_not_cover_the_markers():
+    import warnings
+
+    from workbench.sweep import plot_sweep
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no layout warning either
+        fig = plot_sweep(_sweep_frame(), "sample-rate")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        box = ax.get_legend().get_window_extent()
+        for line in ax.get_lines():
+            xy = ax.transData.transform(np.asarray(line.get_xydata(), dtype=float))
+            inside = [(x, y) for x, y in xy if np.isfinite(x) and box.contains(x, y)]
+            assert not inside, (line.get_label(), inside[:3])
+
+
+def test_the_segment_heatmap_has_a_colour_bar(tmp_path, tiny_model):
+    import warnings
+
+    from workbench.longform import SegmentConfig, plot_longform, segment_file
+
+    y = np.zeros(16000 * 4, np.float32)
+    y[16000:16000 * 3] = speech_like(16000, 2.0, seed=3)
+    sf.write(tmp_path / "long.wav", y, 16000)
+    res = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"), figures=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_longform(res)
+    heat_ax = fig.axes[0]
+    bars = [a for a in heat_ax.child_axes if a.get_ylabel() == "probability"]
+    assert len(bars) == 1 and bars[0].get_ylim() == (0.0, 1.0)

@@ -311,3 +311,24 @@ def test_long_audio_timeline_click_plays_that_span(long_segments):
     for cb in w.heat_trace._click_callbacks:
         cb(w.heat_trace, Points(point_inds=[[0, 0]], xs=[0.1], ys=["happy"], trace_index=0), InputDeviceState())
     assert "in no span" in w.now.value and w.current_span == 0
+
+
+def test_confusion_explorer_switches_variant(run_dir):
+    # issue #20: the explorer showed the first variant only, with no way to pick another
+    w = ConfusionExplorer(run_dir)
+    res = pd.read_parquet(run_dir / "results.parquet")
+    assert w.variant == res["variant"].iloc[0] and "telephone" in w.variant_select.options
+    w.variant_select.value = "telephone"
+    ok = res[(res["status"] == "ok") & (res["variant"] == "telephone") & (res["emotion"] != "")]
+    assert w.variant == "telephone" and "confusion (telephone)" in w.heading.value
+    for (t, p), button in w.cells.items():
+        assert int(button.description) == int(((ok["emotion"] == t) & (ok["pred"] == p)).sum())
+
+
+def test_variant_diff_hides_the_empty_list(run_dir):
+    w = VariantDiff(run_dir, "raw", "raw")
+    assert w.flips.layout.display == "none"
+    w.b.value = "sr8k"
+    assert w.flips.layout.display == ("" if w.comparison.n_flips else "none")
+    if not w.comparison.n_flips:
+        assert "no item changed its label" in w.summary.value

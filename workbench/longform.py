@@ -582,8 +582,10 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     else:
         ax1, ax2 = axes
         fig = ax1.figure
-    ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
-               extent=(0, duration, -0.5, len(LABEL_KEYS) - 0.5), vmin=0, vmax=1)
+    im = ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
+                    extent=(0, duration, -0.5, len(LABEL_KEYS) - 0.5), vmin=0, vmax=1)
+    # the bar sits in an inset just right of the heatmap: both rows keep one time axis, and tight_layout works
+    fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
     ax1.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
                   + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {result.dominant or '—'}")

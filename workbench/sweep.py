@@ -171,7 +171,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
     points = ok[ok["variant"] != ref_name]
     group_key = {"snr": "denoise", "denoise": "stationary"}.get(kind)
     if axes is None:
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True)
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10.5, 6.5), sharex=True)
     else:
         ax1, ax2 = axes
         fig = ax1.figure
@@ -198,10 +198,11 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
         ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
     ax1.set_ylabel("mean score")
-    ax1.legend(fontsize=8, ncol=3)
+    # legends beside the plots, never over the markers they explain
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax2.set_ylabel("share / confidence")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if kind == "sample-rate":
         ax2.set_xscale("log")
         ticks = sorted(all_xs)

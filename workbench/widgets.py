@@ -48,7 +48,8 @@ from .errors import WorkbenchError
 from .labels import LABEL_KEYS
 from .longform import source_path
 from .engine import score_sources
-from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model, load_model
+from .model import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model
+from .modelref import ModelRef
 from .preprocess import apply_chain
 from .runfolder import RunFolder, as_run_folder
 from .schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS
@@ -189,15 +190,12 @@ def _repredict(net: Emotion2vecModel, clips: list, *, granularity: str = "uttera
 
 
 def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
-    """The model that scored the run (or the one given), for re-predictions: the checkpoint folder the run
-    recorded first (a random checkpoint of another seed is another model), then its hub id."""
+    """The model that scored the run (or the one given), for re-predictions: the run's
+    :class:`~workbench.modelref.ModelRef`, whose checksum refuses other weights under the same name
+    (a random checkpoint of another seed is another model)."""
     if model:
         return as_model(model)
-    info = rf.model_ref
-    path = info.get("path")
-    if path and Path(path).is_dir():
-        return load_model(path, device=info.get("device") or "auto", dtype=info.get("dtype") or "float32")
-    return load_model(info.get("id") or info.get("model"), hub=info.get("hub") or "ms", revision=info.get("revision"))
+    return ModelRef.from_run(rf.config, rf.summary).load()
 
 
 def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:
@@ -579,22 +577,39 @@ class EmbeddingMap(_View):
 
 # ---------------------------------------------------------------------------
 class ConfusionExplorer(_View):
-    """The confusion matrix as buttons; a click lists the cell's items; 'open' shows one in the browser."""
+    """The confusion matrix of one variant (chosen in ``variant_select``) as buttons; a click lists the
+    cell's items; 'open' shows one in the browser."""
 
     def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, browser: LowConfidenceBrowser | None = None,
                  model: Any = None):
         W = _w()
         self.rf = as_run_folder(run_dir)
         self.run_dir = self.rf.path
-        res = self.rf.results()
-        variant = variant or res["variant"].iloc[0]
-        ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
-        self.rows_df = ok
-        self.variant = variant
-        self.classes = [c for c in LABEL_KEYS if c in set(ok["emotion"])]
-        self.cols = self.classes + [c for c in LABEL_KEYS if c not in self.classes and c in set(ok["pred"])]
+        self._results = self.rf.results()
+        variants = list(dict.fromkeys(self._results["variant"].astype(str)))
+        self.variant_select = W.Dropdown(options=variants, value=variant or variants[0], description="variant")
         self.browser = browser
         self._model = model
+        self.heading = W.HTML()
+        self.grid = W.VBox()
+        self.items = W.Select(options=[], rows=8, layout=W.Layout(width="100%"))
+        self.caption = W.HTML()
+        self.open_button = W.Button(description="open in browser")
+        self.open_button.on_click(lambda _: self.open_item())
+        self.browser_box = W.Box()
+        self.variant_select.observe(lambda ch: self.set_variant(ch["new"]), names="value")
+        self.widget = W.VBox([self.variant_select, self.heading, self.grid, self.caption, self.items, self.open_button,
+                              self._make_status(), self.browser_box])
+        self.set_variant(self.variant_select.value)
+
+    def set_variant(self, variant: str) -> None:
+        """Draw the confusion matrix of ``variant``; the cell list starts empty."""
+        W = _w()
+        res = self._results
+        ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
+        self.rows_df, self.variant = ok, variant
+        self.classes = [c for c in LABEL_KEYS if c in set(ok["emotion"])]
+        self.cols = self.classes + [c for c in LABEL_KEYS if c not in self.classes and c in set(ok["pred"])]
         self.cells: dict[tuple[str, str], Any] = {}
         grid = [W.HBox([W.Label("true \\ pred", layout=W.Layout(width="90px"))] + [W.Label(c, layout=W.Layout(width="70px")) for c in self.cols])]
         for t in self.classes:
@@ -606,13 +621,9 @@ class ConfusionExplorer(_View):
                 self.cells[(t, p)] = b
                 line.append(b)
             grid.append(W.HBox(line))
-        self.items = W.Select(options=[], rows=8, layout=W.Layout(width="100%"))
-        self.caption = W.HTML()
-        self.open_button = W.Button(description="open in browser")
-        self.open_button.on_click(lambda _: self.open_item())
-        self.browser_box = W.Box()
-        self.widget = W.VBox([W.HTML(f"<h4>confusion ({_esc(variant)}): click a cell</h4>"), *grid, self.caption, self.items, self.open_button,
-                              self._make_status(), self.browser_box])
+        self.grid.children = grid
+        self.heading.value = f"<h4>confusion ({_esc(variant)}): click a cell</h4>"
+        self.items.options, self.caption.value = [], ""
 
     def open_cell(self, true: str, pred: str):
         df = self.rows_df[(self.rows_df["emotion"] == true) & (self.rows_df["pred"] == pred)].sort_values("confidence")
@@ -660,11 +671,14 @@ class VariantDiff(_View):
             self.table = None
             self.flips.options = []
             self.summary.value = "pick two different variants"
+            self.flips.layout.display = "none"
             return
         sub = self.results[self.results["variant"].isin([self.a.value, self.b.value])]
         _, (c,), flips = compare_results(sub, baseline=self.a.value, n_boot=200)
         self.comparison, self.table = c, flips
-        self.summary.value = _esc(c.render())
+        self.summary.value = _esc(c.render()) + (
+            "" if len(flips) else f"<br><i>no item changed its label between {_esc(self.a.value)} and {_esc(self.b.value)}</i>")
+        self.flips.layout.display = "" if len(flips) else "none"  # an empty list box reads as a broken view
         self.flips.options = [(f"{r.id}: {r.pred_baseline} ({r.confidence_baseline:.3f}) → {r.pred_variant} ({r.confidence_variant:.3f})"
                                f"  true={r.emotion or '—'}", r.id) for r in flips.itertuples()]
 
