@@ -56,6 +56,7 @@ from .checkpoints import (  # noqa: F401  (re-exported: the names' home before t
     ModelSpec,
     _require_hub,
     cached_hub_checkpoint,
+    check_checkpoint,
     check_weights_fit,
     file_sha256,
     import_funasr,
@@ -639,6 +640,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         disable_pbar=True,
         log_level="ERROR",
         ncpu=torch.get_num_threads(),
+        **NEUTRAL_LOADER_SETTINGS,
     )
     weights: Path | None = None
     if spec.kind == "hub":
@@ -747,20 +749,14 @@ def _fast_build(install: Callable[[Any, str], None]):
 
 
 def _check_config(model_dir: Path, spec: ModelSpec) -> None:
-    """Refuse a checkpoint of another FunASR model before building it."""
-    import yaml
+    """Refuse a checkpoint of another FunASR model, or one that would run, install or fetch code, before building it."""
+    check_checkpoint(model_dir)
 
-    try:
-        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"cannot read config.yaml ({_short(exc)}).", source=str(model_dir), fix="download the complete checkpoint.") from None
-    name = cfg.get("model") if isinstance(cfg, dict) else None
-    if name != "Emotion2vec":
-        raise ModelError(
-            f"checkpoint builds a {name}, not an Emotion2vec model.",
-            source=spec.model,
-            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
-        )
+
+#: passed to ``funasr.AutoModel`` on every load: FunASR merges a checkpoint's config *under* these, so even a
+#: hub download that :func:`check_checkpoint` has not seen yet cannot switch remote code or extra models on
+NEUTRAL_LOADER_SETTINGS = dict(trust_remote_code=False, remote_code=None, vad_model=None, punc_model=None, spk_model=None,
+                               frontend=None)
 
 
 def _size(path: Path | None) -> str:

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""A generated corpus of hostile inputs (never committed as binaries) and the harness that counts what they do.
+
+Each generator writes its cases under a folder the caller gives and returns them as :class:`Case`
+values.  A case that would run code names a *marker* file the code creates: the marker must never
+appear.  The harness (``python tests/hostile.py``) runs every case through the commands that read it
+and counts inputs tried, refused clearly (non-zero exit with an ``error:`` line and a ``fix:``), code
+executed (markers found), files written outside their folder (a before/after listing of a temporary
+root and of /tmp), network connections made unasked (a listener on 127.0.0.1 that every URI in the
+corpus points at), and the peak memory of the largest input.
+
+    python tests/hostile.py [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class Case:
+    """One hostile input: what it is, where it lies, and the marker its code would create."""
+
+    kind: str  # checkpoint | run_folder | experiment | data
+    name: str
+    path: Path
+    marker: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------
+def _marker_code(marker: Path) -> str:
+    # what an attacker's code would do: leave a trace we can look for
+    return f"open({str(marker)!r}, 'w').write('code ran')\n"
+
+
+def _copy_checkpoint(base: Path, dst: Path) -> Path:
+    shutil.copytree(base, dst)
+    return dst
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    cfg.update(changes)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
+class _Payload:
+    """A pickle that runs code when unpickled (what a hostile model.pt carries)."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('code ran')",))
+
+
+def hostile_checkpoints(base: Path, root: Path) -> list[Case]:
+    """Copies of the tiny checkpoint ``base`` made hostile, under ``root``; each names a marker file."""
+    root.mkdir(parents=True, exist_ok=True)
+    markers = root / "markers"
+    markers.mkdir(exist_ok=True)
+    cases = []
+
+    def case(name: str) -> tuple[Path, Path]:
+        d = _copy_checkpoint(base, root / name)
+        return d, markers / f"{name}.ran"
+
+    d, m = case("remote_code")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    _edit_config(d, trust_remote_code=True, remote_code=str(d / "x.py"))
+    cases.append(Case("checkpoint", "trust_remote_code + remote_code: x.py", d, m))
+
+    d, m = case("remote_code_default")
+    (d / "model.py").write_text(_marker_code(m), encoding="utf-8")  # FunASR's default remote_code is "model"
+    _edit_config(d, trust_remote_code=True)
+    cases.append(Case("checkpoint", "trust_remote_code alone (imports ./model.py)", d, m))
+
+    d, m = case("remote_code_only")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    _edit_config(d, remote_code=str(d / "x.py"))
+    cases.append(Case("checkpoint", "remote_code without trust_remote_code", d, m))
+
+    d, m = case("requirements")
+    (d / "setup.py").write_text(_marker_code(m), encoding="utf-8")
+    (d / "requirements.txt").write_text(f"-e {d}\n", encoding="utf-8")  # pip would run setup.py
+    cases.append(Case("checkpoint", "requirements.txt (pip -e of a setup.py)", d, m))
+
+    d, m = case("pickle")
+    import torch
+
+    state = torch.load(base / "model.pt", weights_only=True)
+    state["payload"] = _Payload(m)
+    with open(d / "model.pt", "wb") as f:
+        pickle.dump(state, f)  # a legacy (non-zip) pickle holding code
+    cases.append(Case("checkpoint", "pickled payload in model.pt (legacy format)", d, m))
+
+    d, m = case("pickle_zip")
+    state = torch.load(base / "model.pt", weights_only=True)
+    state["payload"] = _Payload(m)
+    torch.save(state, d / "model.pt")
+    cases.append(Case("checkpoint", "pickled payload in model.pt (torch zip format)", d, m))
+
+    d, m = case("vad_model")
+    _edit_config(d, vad_model="http://127.0.0.1:{port}/vad")
+    cases.append(Case("checkpoint", "vad_model: a second model from the network", d, m))
+
+    d, m = case("init_param")
+    _edit_config(d, init_param="/etc/passwd")
+    cases.append(Case("checkpoint", "init_param outside the folder", d, m))
+
+    d, m = case("frontend")
+    _edit_config(d, frontend="WavFrontend", frontend_conf={"cmvn_file": "/etc/passwd"})
+    cases.append(Case("checkpoint", "frontend from FunASR's tables", d, m))
+
+    d, m = case("other_model")
+    _edit_config(d, model="SenseVoiceSmall")
+    cases.append(Case("checkpoint", "model: another FunASR class", d, m))
+
+    d, m = case("unknown_key")
+    _edit_config(d, please_run="rm -rf /")
+    cases.append(Case("checkpoint", "unknown top-level key", d, m))
+
+    d, m = case("tokenizer")
+    _edit_config(d, tokenizer="SentencepiecesTokenizer", tokenizer_conf={"bpemodel": "/etc/passwd"})
+    cases.append(Case("checkpoint", "another tokenizer", d, m))
+
+    d, m = case("configuration_json")
+    (d / "evil.yaml").write_text(yaml.safe_dump({"model": "Emotion2vec", "trust_remote_code": True,
+                                                 "remote_code": str(d / "x.py")}), encoding="utf-8")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    (d / "configuration.json").write_text(json.dumps({"file_path_metas": {"config": "evil.yaml", "init_param": "model.pt"}}),
+                                          encoding="utf-8")
+    cases.append(Case("checkpoint", "configuration.json naming a config that asks for remote code", d, m))
+
+    d, m = case("configuration_json_outside")
+    (d / "configuration.json").write_text(json.dumps({"file_path_metas": {"config": "../remote_code/config.yaml"}}),
+                                          encoding="utf-8")
+    cases.append(Case("checkpoint", "configuration.json naming a config outside the folder", d, m))
+
+    d, m = case("yaml_tag")
+    (d / "config.yaml").write_text("model: !!python/object/apply:os.system ['touch " + str(m) + "']\n", encoding="utf-8")
+    cases.append(Case("checkpoint", "config.yaml with a python YAML tag", d, m))
+
+    d, m = case("not_mapping")
+    (d / "config.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    cases.append(Case("checkpoint", "config.yaml that is a list", d, m))
+    return cases
