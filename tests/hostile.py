@@ -157,3 +157,103 @@ def hostile_checkpoints(base: Path, root: Path) -> list[Case]:
     (d / "config.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     cases.append(Case("checkpoint", "config.yaml that is a list", d, m))
     return cases
+
+
+# ---------------------------------------------------------------------------
+# run folders
+# ---------------------------------------------------------------------------
+#: every file or folder the workbench writes in a run folder (derived outputs included)
+RUN_FOLDER_FILES = (".lock", "log.txt", "config.yaml", "experiment.yaml", "results.parquet", "embeddings.npy", "summary.json",
+                    "metrics.json", "metrics_restricted.json", "artifacts.json", "confusion_raw.png", "reliability_raw.png",
+                    "breakdown_speaker_raw.png", "parts", "parts/rejected", "parts/part-00001.parquet", "frame_embeddings")
+
+
+def hostile_run_folders(finished_run: Path, root: Path) -> list[Case]:
+    """Copies of a finished run with one planted link each, pointing at a victim outside the folder.
+
+    ``extra["victim"]`` is the outside file (or folder) and ``extra["content"]`` what it must still hold.
+    """
+    cases = []
+    for i, name in enumerate(RUN_FOLDER_FILES):
+        d = root / f"link_{i:02d}"
+        shutil.copytree(finished_run, d, symlinks=True)
+        victim = root / "outside" / f"victim_{i:02d}"
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        target = d / name
+        if name in ("parts", "parts/rejected", "frame_embeddings"):
+            victim.mkdir()
+            (victim / "keep.txt").write_text("precious", encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            content = None
+        else:
+            victim.write_text("precious", encoding="utf-8")
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            content = "precious"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(victim, target)
+        cases.append(Case("run_folder", f"{name} is a link outside", d, None, {"victim": victim, "content": content, "link": name}))
+    return cases
+
+
+def foreign_part_run(finished_run: Path, other_run: Path, root: Path, *, duplicate: bool = False) -> Case:
+    """A copy of ``finished_run`` without its final tables, with a part of ``other_run`` copied (not linked) in,
+    or (``duplicate``) a second copy of one of its own parts."""
+    d = root / ("duplicate_part" if duplicate else "foreign_part")
+    shutil.copytree(finished_run, d)
+    for name in ("results.parquet", "embeddings.npy", "summary.json"):
+        (d / name).unlink()
+    src_dir = d / "parts" if duplicate else other_run / "parts"
+    src = sorted(src_dir.glob("part-*.parquet"))[0]
+    shutil.copy(src, d / "parts" / "part-00099.parquet")
+    shutil.copy(src.with_name(src.name.replace(".parquet", ".emb.npy")), d / "parts" / "part-00099.emb.npy")
+    return Case("run_folder", "duplicate part" if duplicate else "part of another run", d)
+
+
+# ---------------------------------------------------------------------------
+# data strings
+# ---------------------------------------------------------------------------
+#: strings that end up in file names, log lines, HTML and figures
+HOSTILE_STRINGS = ("$\\frac{a}{$", "$\\alpha$", "<script>alert(1)</script>", "a\nb\rc", "nul\x00byte", "tel/8k",
+                   "../../x", "..", "\u202eevil", "ünïcödé", "x" * 300)
+
+
+# ---------------------------------------------------------------------------
+# a listener that counts connections
+# ---------------------------------------------------------------------------
+class Listener:
+    """A TCP listener on 127.0.0.1 that accepts and counts connections (every URI in the corpus points here)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -80,3 +81,161 @@ def test_the_plain_tiny_checkpoint_passes_the_check():
 
     cfg = check_checkpoint(ensure_random_checkpoint("tiny"))
     assert cfg["model"] == "Emotion2vec"
+
+
+# ---------------------------------------------------------------------------
+# run folders: links, hostile variant names and data strings, foreign parts
+# ---------------------------------------------------------------------------
+LABELS = ("angry", "happy", "neutral", "sad")
+
+
+def _dataset(root: Path, speakers) -> Path:
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.manifest import Item, Manifest, write_manifest
+
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, spk in enumerate(speakers):
+        sf.write(root / "audio" / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        items.append(Item(id=f"c{i}", path=f"audio/c{i}.wav", label=LABELS[i % 4], emotion=LABELS[i % 4], speaker=spk))
+    return write_manifest(Manifest(items, root=root), root / "manifest.jsonl")
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tiny_model, tmp_path_factory):
+    """A finished run whose speakers are hostile strings and whose variants are named ``raw``, ``tel/8k``, ``../../x``."""
+    from workbench.runs import Variant, run
+
+    root = tmp_path_factory.mktemp("hostile_run")
+    speakers = ["$\\frac{a}{$", "<b>x</b>", "a\nb", "plain", "$\\frac{a}{$", "<b>x</b>", "a\nb", "plain"]
+    manifest = _dataset(root / "data", speakers)
+    variants = [Variant("raw"), Variant("tel/8k", ({"name": "gain", "db": -3.0},)), Variant("../../x", ({"name": "gain", "db": -6.0},))]
+    out = root / "run"
+    run(manifest, out_dir=out, model=tiny_model, variants=variants, use_cache=False, chunk_size=4)
+    return root, manifest, out
+
+
+def _listing(*roots: Path) -> set[tuple[str, int, float]]:
+    seen = set()
+    for r in roots:
+        for dirpath, dirnames, filenames in os.walk(r):
+            for n in filenames + dirnames:
+                p = os.path.join(dirpath, n)
+                try:
+                    st = os.lstat(p)
+                except OSError:
+                    continue
+                seen.add((p, st.st_size, st.st_mtime_ns))
+    return seen
+
+
+def test_metrics_on_hostile_variant_names_and_strings_writes_only_inside(hostile_run, tmp_path):
+    import json
+
+    from workbench.runfolder import RunFolder
+
+    root, _, out = hostile_run
+    before = _listing(root)
+    rc, stdout, err = run_cli("metrics", out, "--by", "speaker")
+    assert rc == 0, err
+    after = _listing(root)
+    changed = {p for p, *_ in after - before if p != str(out) and not p.startswith(str(out) + os.sep)}
+    assert not changed, changed
+    rf = RunFolder(out)
+    index = rf.artifacts()
+    variants_drawn = {m["variant"] for m in index.values()}
+    assert variants_drawn == {"raw", "tel/8k", "../../x"}
+    assert (out / "confusion_raw.png").is_file()
+    for name, meta in index.items():
+        assert (out / name).is_file() and "/" not in name
+    text = (out / "metrics.json").read_text(encoding="utf-8")
+    payload = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
+    assert set(payload) == {"raw", "tel/8k", "../../x"}
+    assert all(entry["random_weights"] is True for entry in payload.values())
+
+
+def test_restricted_metrics_never_overwrite_the_unrestricted(hostile_run):
+    root, _, out = hostile_run
+    assert run_cli("metrics", out, "--no-figures")[0] == 0
+    plain = (out / "metrics.json").read_bytes()
+    assert run_cli("metrics", out, "--restrict", "--no-figures")[0] == 0
+    assert (out / "metrics.json").read_bytes() == plain
+    assert (out / "metrics_restricted.json").is_file()
+
+
+def test_write_artifact_refuses_paths_and_own_files(hostile_run):
+    from workbench.runfolder import RunFolder, RunFolderError, artifact_name
+
+    _, _, out = hostile_run
+    rf = RunFolder(out)
+    for bad in ("../x.png", "/tmp/x.png", "a/b.png", "results.parquet", "config.yaml", "X.PNG", ".lock", "confusion_tel/8k.png"):
+        with pytest.raises(RunFolderError, match="output named"):
+            rf.write_artifact(bad, lambda f: f.write(b"x"))
+    assert artifact_name("confusion", "raw", ext="png") == "confusion_raw.png"
+    hashed = artifact_name("confusion", "../../x", ext="png")
+    assert hashed.startswith("confusion_") and "/" not in hashed and ".." not in hashed and hashed != artifact_name("confusion", "tel/8k", ext="png")
+
+
+def test_strict_json_has_no_bare_nan():
+    import json
+
+    from workbench.runfolder import strict_json
+
+    text = strict_json({"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.int64(3)})
+    assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": 3}
+
+
+@pytest.fixture(scope="module")
+def other_run(tiny_model, tmp_path_factory):
+    from workbench.runs import run
+
+    root = tmp_path_factory.mktemp("other_run")
+    manifest = _dataset(root / "data", ["s1", "s2", "s3", "s4", "s5"])
+    run(manifest, out_dir=root / "run", model=tiny_model, use_cache=False, chunk_size=5)
+    return root / "run"
+
+
+def test_planted_links_are_refused_by_every_writer_and_the_victim_is_untouched(hostile_run, tmp_path):
+    root, manifest, out = hostile_run
+    for case in hostile.hostile_run_folders(out, tmp_path):
+        for argv in (["metrics", case.path], ["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache"]):
+            rc, stdout, err = run_cli(*argv)
+            assert rc == cli.EXIT_USAGE, (case.name, argv[0], rc, stdout, err)
+            assert "symbolic link" in err and case.extra["link"].split("/")[-1] in err, (case.name, err)
+            victim = case.extra["victim"]
+            if case.extra["content"] is not None:
+                assert victim.read_text(encoding="utf-8") == "precious", case.name
+            else:
+                assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"], case.name
+
+
+def test_a_part_of_another_run_or_a_duplicate_part_is_rejected(hostile_run, other_run, tmp_path, tiny_model):
+    import pandas as pd
+
+    from workbench.runfolder import RunFolder
+    from workbench.runs import Variant, run
+
+    root, manifest, out = hostile_run
+    variants = [Variant("raw"), Variant("tel/8k", ({"name": "gain", "db": -3.0},)), Variant("../../x", ({"name": "gain", "db": -6.0},))]
+    clean = pd.read_parquet(out / "results.parquet")
+    for duplicate in (False, True):
+        case = hostile.foreign_part_run(out, other_run, tmp_path, duplicate=duplicate)
+        res = run(manifest, out_dir=case.path, model=tiny_model, variants=variants, use_cache=False, chunk_size=4)
+        got = RunFolder(res.run_dir).results()
+        assert len(got) == len(clean) == 24
+        assert set(zip(got["id"], got["variant"])) == set(zip(clean["id"], clean["variant"]))
+        assert list((case.path / "parts" / "rejected").glob("*part-00099.parquet")), case.name
+        log = (case.path / "log.txt").read_text(encoding="utf-8")
+        assert "rejected part-00099.parquet" in log
+        assert ("already in" if duplicate else "another run") in log
+
+
+def test_log_lines_stay_one_line_whatever_the_ids_hold(tmp_path):
+    from workbench.runfolder import RunFolder
+
+    rf = RunFolder(tmp_path)
+    rf.log("FAILED a\nFAKE 2026-01-01 done\x00 [raw]")
+    lines = (tmp_path / "log.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and "\\n" in lines[0] and "\\x00" in lines[0]

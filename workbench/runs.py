@@ -172,6 +172,7 @@ def run(
                 variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
                 frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=engine, **extras))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
+        folder.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
         done = folder.finished_rows()
         n_resumed = len(done)
         if n_resumed:
