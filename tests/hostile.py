@@ -257,3 +257,40 @@ class Listener:
         self._stop.set()
         self._thread.join(timeout=2)
         self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# experiment files
+# ---------------------------------------------------------------------------
+def hostile_experiments(manifest: Path, root: Path, uri: str) -> list[Case]:
+    """Experiment files that try to reach ``uri``, write outside their folder, or smuggle wrong types and YAML tags.
+
+    ``extra["refused"]`` says whether ``workbench run FILE`` must refuse it (exit 2) or run it without
+    doing what it asks (exit 0, a note, no connection).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / "yaml_tag.ran"
+    base = {"manifest": str(manifest), "model": "tiny", "chunk_size": 8}
+    specs = [
+        ("tracking_uri", {"tracking": {"mlflow": {"uri": uri, "experiment": "x"}}}, False),
+        ("tracking_no_uri", {"tracking": {"mlflow": {"uri": None}}}, False),
+        ("out_escapes", {"out": "../../../../tmp/hostile_out_escape"}, True),
+        ("out_absolute", {"out": "/tmp/hostile_out_absolute"}, True),
+        ("seed_string", {"seed": "abc"}, True),
+        ("frame_embeddings_string", {"frame_embeddings": "yes"}, True),
+        ("chunk_size_string", {"chunk_size": "64"}, True),
+        ("chunk_size_zero", {"chunk_size": 0}, True),
+        ("tracking_unknown_backend", {"tracking": {"wandb": {"uri": uri}}}, True),
+        ("tracking_bad_shape", {"tracking": {"mlflow": {"uri": uri, "token": "x"}}}, True),
+        ("report_notebook_path", {"reports": [str(root / "evil.ipynb")]}, True),
+        ("unknown_key", {"callback": "os.system"}, True),
+    ]
+    cases = []
+    for name, extra, refused in specs:
+        p = root / f"{name}.yaml"
+        p.write_text(yaml.safe_dump({**base, **extra}, sort_keys=False), encoding="utf-8")
+        cases.append(Case("experiment", name, p, None, {"refused": refused}))
+    p = root / "yaml_tag.yaml"
+    p.write_text(f"manifest: {manifest}\nmodel: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+    cases.append(Case("experiment", "yaml_tag", p, marker, {"refused": True}))
+    return cases

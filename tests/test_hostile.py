@@ -239,3 +239,51 @@ def test_log_lines_stay_one_line_whatever_the_ids_hold(tmp_path):
     rf.log("FAILED a\nFAKE 2026-01-01 done\x00 [raw]")
     lines = (tmp_path / "log.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and "\\n" in lines[0] and "\\x00" in lines[0]
+
+
+# ---------------------------------------------------------------------------
+# experiment files written by someone else
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def listener():
+    lst = hostile.Listener()
+    yield lst
+    lst.close()
+
+
+def test_hostile_experiment_files_are_refused_before_the_model_loads(tmp_path, listener):
+    manifest = _dataset(tmp_path / "data", ["s1", "s2"])
+    for case in hostile.hostile_experiments(manifest, tmp_path / "exp", listener.uri):
+        if not case.extra["refused"]:
+            continue
+        rc, out, err = run_cli("run", case.path)
+        assert rc == cli.EXIT_USAGE, (case.name, rc, out, err)
+        assert "error:" in err and "fix:" in err, (case.name, err)
+        assert "model tiny" not in err, f"{case.name}: refused only after the model loaded"
+        if case.marker is not None:
+            assert not case.marker.exists()
+    assert not Path("/tmp/hostile_out_escape").exists() and not Path("/tmp/hostile_out_absolute").exists()
+    assert listener.accepted == 0
+
+
+def test_a_tracking_uri_in_a_shared_file_is_not_contacted(tmp_path, listener):
+    manifest = _dataset(tmp_path / "data", ["s1", "s2"])
+    case = next(c for c in hostile.hostile_experiments(manifest, tmp_path / "exp", listener.uri) if c.name == "tracking_uri")
+    rc, out, err = run_cli("run", case.path, "--out", tmp_path / "run", "--no-cache")
+    assert rc == 0, err
+    assert "not done" in err and listener.uri in err
+    assert listener.accepted == 0
+
+
+def test_check_untrusted_keeps_the_file_uri_unless_confirmed(tmp_path):
+    from workbench.experiment import Experiment, check_untrusted
+
+    exp = Experiment(manifest="m.csv", tracking={"mlflow": {"uri": "http://127.0.0.1:9/", "experiment": None}})
+    kept, notes = check_untrusted(exp, tmp_path / "e.yaml", {"track": "mlflow"})
+    assert kept.tracking["mlflow"]["uri"] is None and "--allow-tracking-uri" in notes[0]
+    kept, notes = check_untrusted(exp, tmp_path / "e.yaml", {"track": "mlflow", "allow_tracking_uri": True})
+    assert kept.tracking["mlflow"]["uri"] == "http://127.0.0.1:9/" and not notes
+    inside = Experiment(manifest="m.csv", out=str(tmp_path / "runs" / "a"))
+    assert check_untrusted(inside, tmp_path / "e.yaml", {})[0].out == str(tmp_path / "runs" / "a")
+    outside = Experiment(manifest="m.csv", out=str(tmp_path.parent / "elsewhere"))
+    assert check_untrusted(outside, tmp_path / "e.yaml", {"out": str(tmp_path.parent / "elsewhere")})[0] is outside

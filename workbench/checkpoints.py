@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
+from . import interrupts
 from .errors import ConfigError, ModelError
 from .labels import TOKENS
 
@@ -453,7 +454,8 @@ def import_funasr():
     registers everything as usual.  Returns a module with ``AutoModel`` and
     ``__version__``.
     """
-    with _FUNASR_LOCK, contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
+    # guard: FunASR's bare `except:` clauses would otherwise swallow a Ctrl-C during its imports
+    with _FUNASR_LOCK, interrupts.guard(), contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
         try:
             if "funasr" in sys.modules or slow_load():
                 import funasr

@@ -41,7 +41,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from .audio import AudioConfig, check_audio_path
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run, compare_runs, write_runs_comparison
@@ -51,7 +51,7 @@ from .engine import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError
-from .experiment import Experiment, is_experiment_file
+from .experiment import Experiment, check_untrusted, is_experiment_file
 from .fusion import fuse_run
 from .hf import import_hf
 from .lhotse_io import export_lhotse, import_lhotse
@@ -62,7 +62,7 @@ from .metrics import evaluate, run_metrics
 from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
 from .outputs import infer_files, print_outcomes  # noqa: F401  (print_outcomes: public here too)
 from .probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
-from .reporting import parse_params, run_report
+from .reporting import TEMPLATES, parse_params, run_report
 from .runfolder import RunFolder
 from .runs import load_variants, run, run_experiment
 from .sweep import summarise_sweep, sweep
@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ray-gpus-per-actor", type=_non_negative_float, default=None, help="GPUs per Ray actor (default: 1 on a CUDA run, 0 otherwise)")
     r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
     r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
+    r.add_argument("--allow-tracking-uri", action="store_true",
+                   help="with --track: send the run to the tracking URI the experiment file names (never without this flag)")
     r.add_argument("--experiment", default=None, help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else emotion-workbench)")
 
     mt_ = _add(sub, "metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run",
@@ -417,7 +419,7 @@ COMMANDS = {}
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(build_parser(), argv)
-    with console_logging(verbose=args.verbose, debug=args.debug):
+    with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
         return _dispatch(args)
 
 
@@ -425,16 +427,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
     try:
-        return COMMANDS[key](args)
+        code = COMMANDS[key](args)
+        interrupts.check()  # a Ctrl-C that third-party code swallowed still ends the command as interrupted
+        return code
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted" + ("; `workbench run` with the same --out resumes where it stopped" if args.command == "run" else ""),
-              file=sys.stderr)
+        print(interrupts.message([args.command]), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 — the one place that turns any error into a message
         if args.debug:
             raise
+        if interrupts.pending():  # the error is what a swallowed Ctrl-C left behind (a half-imported module …)
+            print(interrupts.message([args.command]), file=sys.stderr)
+            return EXIT_INTERRUPTED
         full = _disk_full(exc)
         if full is not None:
             path = full.filename or getattr(args, "out", None) or "the output folder"
@@ -591,6 +597,12 @@ def cmd_manifest(args) -> int:
 def cmd_run(args) -> int:
     # everything the user typed is checked before the model loads
     experiment = Experiment.load(args.manifest) if is_experiment_file(args.manifest) else None
+    if experiment:  # a file someone else wrote: no network, no writes outside its folder, unless the command line says so
+        experiment, notes = check_untrusted(experiment, args.manifest, {
+            "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
+        }, templates=sorted(t.stem for t in TEMPLATES.glob("*.ipynb")))
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     manifest_path = experiment.manifest if experiment else args.manifest
     manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")
     out = args.out or (experiment.out if experiment else None) or \
@@ -627,6 +639,9 @@ def cmd_run(args) -> int:
         uri = args.tracking_uri or mlflow_cfg.get("uri")
         run_id = log_run(result.run_dir, uri=uri, experiment=args.experiment or mlflow_cfg.get("experiment"))
         print(f"MLflow run {run_id} logged ({uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
+    for template in (experiment.reports if experiment else []):  # built-in templates only (check_untrusted)
+        paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
+        print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
 
 

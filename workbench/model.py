@@ -48,6 +48,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import interrupts
 from .audio import Audio, AudioConfig, load as load_audio
 from .checkpoints import (  # noqa: F401  (re-exported: the names' home before they moved)
     ALIASES,
@@ -681,7 +682,8 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         loaded["state"], loaded["file"] = load_weights(weights, mmap=False)
     say("building network")
     try:
-        with quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
+        # guard: AutoModel's update check sits in a bare `except:` that would swallow a Ctrl-C
+        with interrupts.guard(), quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
             automodel = funasr.AutoModel(**kwargs)
     except WorkbenchError:
         raise

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__
+from . import __version__, interrupts
 from .audio import AudioConfig
 from .diagnostics import DiagnosticsConfig
 from .distributed import import_ray, run_chunks
@@ -209,6 +209,7 @@ def run(
             results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
         try:
             for scored in results:
+                interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
                 rows, embs, frame_embs = rows_from(scored, frame_embeddings)
                 folder.write_part(rows, embs, frame_embs)
                 n_new += len(rows)
