@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from . import interrupts  # noqa: F401  (standard library only; installs the Ctrl-C handler in the `workbench` command alone)
+
 __version__ = "0.1.0"
 
 _PUBLIC = {

@@ -98,7 +98,8 @@ def install() -> None:
 def running_as_command() -> bool:
     """Whether this process is the ``workbench`` command (the script, or ``python -m workbench.cli``)."""
     argv0 = sys.argv[0] if sys.argv else ""
-    return os.path.basename(argv0) == "workbench" or argv0.endswith(os.path.join("workbench", "cli.py"))
+    # "-m" is argv[0] while `python -m workbench.cli` imports the package and compiles the module
+    return argv0 == "-m" or os.path.basename(argv0) == "workbench" or argv0.endswith(os.path.join("workbench", "cli.py"))
 
 
 @contextmanager
@@ -116,5 +117,5 @@ def installed() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-if running_as_command():  # the `workbench` process: handled from the first import of workbench.cli on
+if running_as_command():  # the `workbench` process: handled from the first import of the package on
     install()
