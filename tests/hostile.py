@@ -294,3 +294,183 @@ def hostile_experiments(manifest: Path, root: Path, uri: str) -> list[Case]:
     p.write_text(f"manifest: {manifest}\nmodel: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
     cases.append(Case("experiment", "yaml_tag", p, marker, {"refused": True}))
     return cases
+
+
+# ---------------------------------------------------------------------------
+# the harness
+# ---------------------------------------------------------------------------
+def _cli(*argv) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from workbench import cli
+    from workbench.model import clear_cache
+
+    clear_cache()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            rc = exc.code if isinstance(exc.code, int) else 2
+    return rc, err.getvalue()
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + dirnames:
+            p = os.path.join(dirpath, n)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            seen[p] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+def _big_wav(path: Path, seconds: float = 32.0, sr: int = 192000, channels: int = 8) -> Path:
+    """A float WAV of ``seconds`` × ``channels`` at ``sr`` (32 s × 8 × 192 kHz ≈ 197 MB), written in blocks."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype="FLOAT") as f:
+        for _ in range(int(seconds)):
+            t = np.arange(sr) / sr
+            block = 0.1 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.01 * rng.standard_normal((sr, channels))
+            f.write(block.astype(np.float32))
+    return path
+
+
+def _peak_rss_mb(argv: list[str]) -> tuple[float, int]:
+    """Peak resident memory (MB) of a ``workbench`` subprocess, and its exit status."""
+    import resource
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rc = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], env=env, capture_output=True).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024, rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keep", default=None, help="keep the corpus in this folder")
+    ap.add_argument("--no-big", action="store_true", help="skip the 200 MB WAV (peak memory)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("WORKBENCH_OFFLINE", "1")
+    root = Path(args.keep or tempfile.mkdtemp(prefix="hostile-"))
+    root.mkdir(parents=True, exist_ok=True)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from conftest import speech_like  # noqa: E402
+    import soundfile as sf
+
+    from workbench.checkpoints import ensure_random_checkpoint
+    from workbench.manifest import Item, Manifest, write_manifest
+    from workbench.runs import Variant, run
+
+    listener = Listener()
+    tally = {"tried": 0, "refused": 0, "ran_ok": 0, "unclear": 0}
+    unclear: list[str] = []
+    markers: list[Path] = []
+    tmp_before = {p.name for p in Path("/tmp").iterdir()}
+
+    def attempt(label: str, argv, *, expect_refusal: bool, allowed: list[Path]) -> None:
+        before = _listing(root)
+        rc, err = _cli(*argv)
+        after = _listing(root)
+        tally["tried"] += 1
+        if rc == 2 and "error:" in err and "fix:" in err and "Traceback" not in err:
+            tally["refused"] += 1
+        elif rc in (0, 1) and not expect_refusal:
+            tally["ran_ok"] += 1
+        else:
+            tally["unclear"] += 1
+            unclear.append(f"{label}: exit {rc}: {err.strip().splitlines()[-1] if err.strip() else ''}")
+        changed = [p for p, st in after.items() if before.get(p) != st]
+        outside = [p for p in changed if not any(p == str(a) or p.startswith(str(a) + os.sep) for a in allowed)]
+        tally.setdefault("outside", []).extend(outside)
+
+    # data: a small corpus with hostile speakers and variant names
+    data = root / "data"
+    (data / "audio").mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, spk in enumerate(HOSTILE_STRINGS[:8]):
+        sf.write(data / "audio" / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        items.append(Item(id=f"c{i}", path=f"audio/c{i}.wav", label="happy" if i % 2 else "sad",
+                          emotion="happy" if i % 2 else "sad", speaker=spk.replace("\x00", "NUL")))
+    manifest = write_manifest(Manifest(items, root=data), data / "manifest.jsonl")
+    base_run = root / "base_run"
+    variants = [Variant("raw"), Variant("tel/8k", ({"name": "gain", "db": -3.0},)), Variant("../../x", ({"name": "gain", "db": -6.0},))]
+    run(manifest, out_dir=base_run, model="tiny", variants=variants, use_cache=False, chunk_size=4)
+    other = root / "other_run"
+    run(manifest, out_dir=other, model="tiny", use_cache=False, chunk_size=8)
+    clip = data / "audio" / "c0.wav"
+
+    # checkpoints through infer and model info
+    for case in hostile_checkpoints(ensure_random_checkpoint("tiny"), root / "checkpoints"):
+        markers.append(case.marker)
+        attempt(f"checkpoint {case.name} (infer)", ["infer", "--model", case.path, "--out", root / "infer_out", clip],
+                expect_refusal=True, allowed=[root / "infer_out"])
+        attempt(f"checkpoint {case.name} (model info)", ["model", "info", "--model", case.path], expect_refusal=True, allowed=[])
+    # run folders with planted links through metrics, compare, embeddings and run (resume)
+    for case in hostile_run_folders(base_run, root / "linked"):
+        for cmd in (["metrics", case.path], ["compare", case.path], ["embeddings", case.path, "--cluster", "none"],
+                    ["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache"]):
+            attempt(f"run folder {case.name} ({cmd[0]})", cmd, expect_refusal=True, allowed=[])
+    for dup in (False, True):
+        case = foreign_part_run(base_run, other, root / "parts", duplicate=dup)
+        attempt(f"run folder {case.name} (run)", ["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache"],
+                expect_refusal=False, allowed=[case.path])
+    # hostile variant names and data strings through the commands that write figures and tables
+    for cmd in (["metrics", base_run, "--by", "speaker"], ["compare", base_run], ["embeddings", base_run, "--cluster", "none"]):
+        attempt(f"hostile strings ({cmd[0]})", cmd, expect_refusal=False, allowed=[base_run])
+    # experiment files
+    for case in hostile_experiments(manifest, root / "experiments", listener.uri):
+        if case.marker:
+            markers.append(case.marker)
+        attempt(f"experiment {case.name}", ["run", case.path, "--out", root / "exp_runs" / case.name, "--no-cache"]
+                if not case.extra["refused"] else ["run", case.path],
+                expect_refusal=case.extra["refused"], allowed=[root / "exp_runs"])
+    # non-UTF-8 file name beside a valid one
+    bad_name = os.fsdecode(b"\xff\xfe.wav")
+    shutil.copy(clip, data / bad_name)
+    attempt("non-UTF-8 file name (infer)", ["infer", "--model", "tiny", "--out", root / "infer_names", data / bad_name, clip],
+            expect_refusal=False, allowed=[root / "infer_names"])
+
+    ran = [m for m in markers if m is not None and m.exists()]
+    tmp_new = sorted(n for n in ({p.name for p in Path("/tmp").iterdir()} - tmp_before) if "hostile" in n and not n.startswith("hostile-"))
+    peak = None
+    if not args.no_big:
+        big = _big_wav(root / "big.wav")
+        peak, rc = _peak_rss_mb(["infer", "--model", "tiny", "--out", str(root / "big_out"), str(big)])
+        peak = (peak, rc, big.stat().st_size / 1e6)
+    listener.close()
+    print(f"inputs tried (input × command): {tally['tried']}")
+    print(f"refused clearly (exit 2, error + fix, no traceback): {tally['refused']}")
+    print(f"ran as asked without the hostile effect (exit 0/1): {tally['ran_ok']}")
+    print(f"neither: {tally['unclear']}")
+    for line in unclear:
+        print(f"  {line}")
+    print(f"code executed (marker files found): {len(ran)}")
+    print(f"files written outside their folder: {len(tally.get('outside', [])) + len(tmp_new)}")
+    for p in tally.get("outside", [])[:10] + tmp_new:
+        print(f"  {p}")
+    print(f"network connections made unasked: {listener.accepted}")
+    if peak:
+        print(f"peak memory of `infer` on the largest file ({peak[2]:.0f} MB, 32 s, 8 ch, 192 kHz float): {peak[0]:.0f} MB (exit {peak[1]})")
+    print(f"corpus in {root}")
+    return 0 if not ran and not tally.get("outside") and not tmp_new and listener.accepted == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

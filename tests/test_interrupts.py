@@ -73,11 +73,14 @@ def uninterrupted(corpus, tiny_model, tmp_path_factory):
 def _before_python_reached_the_workbench(rc, err) -> bool:
     """SIGINT while the interpreter itself starts (before ``import workbench``): Python's own exit, nothing of ours ran.
 
-    Python then dies of the signal (status -2, shown as 130 by a shell) with a traceback made only of
-    its start-up frames (runpy, site, importlib).  No package code can run earlier than its own import.
+    Python then dies of the signal (status -2, shown as 130 by a shell) or, inside ``site``, with
+    "Fatal Python error: init_import_site" (status 1), with a traceback of its start-up frames only
+    (runpy, site, importlib).  No package code can run earlier than its own import.
     """
     frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
-    return rc == -signal.SIGINT and all("frozen" in f or "site" in f for f in frames) and "workbench" not in err
+    ours = [f for f in frames if str(REPO / "workbench") in f]
+    python_own = rc == -signal.SIGINT or (rc == 1 and "init_import_site" in err)
+    return python_own and not ours and "interrupted" not in err
 
 
 def _check(rc, err, command, moment):

@@ -63,7 +63,7 @@ from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
 from .outputs import infer_files, print_outcomes  # noqa: F401  (print_outcomes: public here too)
 from .probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from .reporting import TEMPLATES, parse_params, run_report
-from .runfolder import RunFolder
+from .runfolder import RunFolder, artifact_name
 from .runs import load_variants, run, run_experiment
 from .sweep import summarise_sweep, sweep
 from .tracking import log_run
@@ -766,11 +766,12 @@ def cmd_embeddings(args) -> int:
             for c, desc in table.items():
                 print(f"  cluster {c}: {desc}")
     cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
-    rows[cols].to_csv(out / f"projection_{args.project}.csv", index=False)
+    rf = RunFolder.open(out)  # the run folder's only writer: no links followed, names never built from data
+    rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: rows[cols].to_csv(f, index=False), text=True)
     for col in args.color_by:
         if col == "correct" or col in rows.columns:
-            plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
-                            path=out / f"projection_{args.project}_{col}.png")
+            fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}")
+            rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     print(f"projection_{args.project}.csv and figures written to {out}")
     if args.neighbours:
         model = None

@@ -19,7 +19,6 @@ Conventions (speech emotion recognition):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence

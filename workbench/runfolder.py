@@ -28,7 +28,15 @@ Integrity rules, all enforced here:
   the process dies, so a killed run never blocks the next one, and a second live run
   on the same folder is refused with the first one's pid.
 * File names never come from ids or variant names: frame embeddings are named by a
-  hash of (variant, id).
+  hash of (variant, id); derived outputs (metrics, figures, comparisons, fusion) are written
+  by :meth:`RunFolder.write_artifact` under plain names or hashes (:func:`artifact_name`),
+  with what they show recorded in ``artifacts.json``, and every JSON is strict (NaN → null).
+* Nothing is written through a link: a folder whose own files are symbolic links is refused
+  naming them (:meth:`RunFolder.check_links`), temporaries are created ``O_EXCL | O_NOFOLLOW``,
+  ``.lock`` and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
+* A part carries its run's identity (a hash of ``config.yaml``) in its parquet metadata; a part
+  of another run, one with rows outside the manifest × variants, or one repeating rows of an
+  earlier part is rejected.
 * Rows are unique by (id, variant) whatever happened: resumption skips finished rows
   and the final table keeps the first copy of any duplicate.
 """
