@@ -289,3 +289,25 @@ def test_check_untrusted_keeps_the_file_uri_unless_confirmed(tmp_path):
     assert check_untrusted(inside, tmp_path / "e.yaml", {})[0].out == str(tmp_path / "runs" / "a")
     outside = Experiment(manifest="m.csv", out=str(tmp_path.parent / "elsewhere"))
     assert check_untrusted(outside, tmp_path / "e.yaml", {"out": str(tmp_path.parent / "elsewhere")})[0] is outside
+
+
+def test_a_read_only_run_folder_is_a_clear_error(hostile_run, monkeypatch):
+    """A read-only folder (EROFS here: the tests run as root, whom chmod does not stop) says what and how to fix it."""
+    import errno
+
+    import workbench.runfolder as rfmod
+
+    _, _, out = hostile_run
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if str(path).startswith(str(out)) and flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(rfmod.os, "open", read_only)
+    before = (out / "metrics.json").read_bytes() if (out / "metrics.json").exists() else None
+    rc, stdout, err = run_cli("metrics", out, "--no-figures")
+    monkeypatch.undo()
+    assert rc == cli.EXIT_USAGE and "read-only" in err and "fix:" in err, err
+    assert ((out / "metrics.json").read_bytes() if (out / "metrics.json").exists() else None) == before
