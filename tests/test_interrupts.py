@@ -70,21 +70,18 @@ def uninterrupted(corpus, tiny_model, tmp_path_factory):
     return pd.read_parquet(out / "results.parquet")
 
 
-def _before_python_reached_the_workbench(rc, err) -> bool:
-    """SIGINT while the interpreter itself starts (before ``import workbench``): Python's own exit, nothing of ours ran.
+def _before_the_handler_was_installed(rc, err) -> bool:
+    """SIGINT while the interpreter itself starts, before the package's first line: Python's own exit.
 
     Python then dies of the signal (status -2, shown as 130 by a shell) or, inside ``site``, with
-    "Fatal Python error: init_import_site" (status 1), with a traceback of its start-up frames only
-    (runpy, site, importlib).  No package code can run earlier than its own import.
+    "Fatal Python error: init_import_site" (status 1).  Neither can happen once the package's first
+    line ran: from there every Ctrl-C ends in exit 130 (the early handler, then :mod:`workbench.interrupts`).
     """
-    frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
-    ours = [f for f in frames if str(REPO / "workbench") in f]
-    python_own = rc == -signal.SIGINT or (rc == 1 and "init_import_site" in err)
-    return python_own and not ours and "interrupted" not in err
+    return rc == -signal.SIGINT or (rc == 1 and "init_import_site" in err and "interrupted" not in err)
 
 
 def _check(rc, err, command, moment):
-    if rc is None or _before_python_reached_the_workbench(rc, err):
+    if rc is None or _before_the_handler_was_installed(rc, err):
         return False
     assert rc == 130, f"{command} at {moment} s: exit {rc}\n{err[-2000:]}"
     assert "interrupted" in err and "Traceback" not in err, f"{command} at {moment} s:\n{err[-2000:]}"

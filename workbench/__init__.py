@@ -7,9 +7,9 @@ resolved lazily on first use.
 
 from __future__ import annotations
 
-import importlib
+from . import interrupts  # noqa: F401, I001  (first, standard library only: the Ctrl-C handler of the `workbench` command)
 
-from . import interrupts  # noqa: F401  (standard library only; installs the Ctrl-C handler in the `workbench` command alone)
+import importlib
 
 __version__ = "0.1.0"
 

@@ -20,9 +20,20 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
-from contextlib import contextmanager
-from typing import Iterator
+
+if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == "workbench":
+    # the `workbench` command: count the Ctrl-C from the first line of the package on (the rest of this
+    # module, and the install below, follow); until then Python's own handler would print a traceback
+    def _early(signum, frame):
+        run = [a for a in sys.argv[1:] if not a.startswith("-")][:1] == ["run"]
+        os.write(2, b"interrupted" + (b"; `workbench run` with the same --out resumes where it stopped" if run else b"") + b"\n")
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, _early)
+
+import threading  # noqa: E402  (after the early handler: each import is a moment a Ctrl-C can arrive)
+from contextlib import contextmanager  # noqa: E402
+from typing import Iterator  # noqa: E402
 
 #: the exit status of an interrupted command (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
