@@ -452,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             expect_refusal=False, allowed=[root / "infer_names"])
 
     ran = [m for m in markers if m is not None and m.exists()]
-    tmp_new = sorted(n for n in ({p.name for p in Path("/tmp").iterdir()} - tmp_before) if "hostile" in n and not n.startswith("hostile-"))
+    # /tmp is shared with other processes: look for the names the corpus aims at (out: /tmp/hostile_out_*)
+    tmp_new = sorted(n for n in ({p.name for p in Path("/tmp").iterdir()} - tmp_before) if n.startswith("hostile_out"))
     peak = None
     if not args.no_big:
         big = _big_wav(root / "big.wav")
