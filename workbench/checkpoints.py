@@ -454,8 +454,9 @@ def import_funasr():
     registers everything as usual.  Returns a module with ``AutoModel`` and
     ``__version__``.
     """
-    # guard: FunASR's bare `except:` clauses would otherwise swallow a Ctrl-C during its imports
-    with _FUNASR_LOCK, interrupts.guard(), contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
+    # deferred: FunASR's bare `except:` clauses would otherwise swallow a Ctrl-C during its imports, or leave a
+    # half-imported module behind; the Ctrl-C is raised once the imports are done
+    with _FUNASR_LOCK, interrupts.deferred(), contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
         try:
             if "funasr" in sys.modules or slow_load():
                 import funasr

@@ -43,9 +43,17 @@ _pending = threading.Event()
 _installed = False
 
 
+_deferring = 0  # > 0 inside deferred(): the handler records and returns
+
+
 def handler(signum, frame) -> None:
-    """The SIGINT handler: remember the interrupt (a bare ``except:`` may eat the exception), then raise it."""
+    """The SIGINT handler: remember the interrupt (a bare ``except:`` may eat the exception), then raise it.
+
+    Inside :func:`deferred` it only records: the block raises it when it ends.
+    """
     _pending.set()
+    if _deferring:
+        return
     raise KeyboardInterrupt
 
 
@@ -74,6 +82,24 @@ def guard() -> Iterator[None]:
             import funasr   # its bare ``except:`` clauses cannot hide a Ctrl-C any more
     """
     yield
+    check()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it: for imports that must not be cut in half.
+
+    A ``KeyboardInterrupt`` raised inside ``import torch`` can abort the process (SIGABRT, exit -6: it
+    crosses torch's C++ start-up), and one raised inside FunASR's imports can leave a half-imported
+    module behind (scipy's ``_ndimage_api``).  The block is short (seconds at most), so the command
+    still stops, just after it.
+    """
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
     check()
 
 

@@ -554,7 +554,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def auto_device() -> str:
-    import torch
+    with interrupts.deferred():  # a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
+        import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -626,7 +627,8 @@ def _silent(line: str) -> None:
 
 def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) -> Emotion2vecModel:
     say("importing FunASR")
-    import torch
+    with interrupts.deferred():  # see auto_device
+        import torch
 
     tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.memory)
 
