@@ -7,6 +7,8 @@ resolved lazily on first use.
 
 from __future__ import annotations
 
+from . import interrupts  # noqa: F401, I001  (first, standard library only: the Ctrl-C handler of the `workbench` command)
+
 import importlib
 
 __version__ = "0.1.0"

@@ -48,7 +48,7 @@ from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .metrics import Report, evaluate, uar, wa
 from .model import RANDOM_WEIGHTS_BANNER
-from .runfolder import RunFolder, as_run_folder, atomic_write
+from .runfolder import RunFolder, as_run_folder, atomic_write, strict_json
 from .schema import SCORE_COLUMNS, score_columns
 from .serialize import json_default, save_figure
 
@@ -219,12 +219,19 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
         "metrics": {v: {k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")} for v, r in reports.items()},
         "comparisons": [c.to_dict() for c in comparisons],
     }
-    dest = Path(out) if out is not None else rf.path
+    if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
+        rf.write_json("compare.json", payload)
+        rf.write_artifact("flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
+        if figures:
+            # figure names are numbered, never made from variant names
+            for i, c in enumerate(comparisons, 1):
+                rf.write_figure(f"compare_{i}.png", plot_comparison(results, c), meta={"variant": c.variant, "baseline": c.baseline})
+        return reports, comparisons, flips
+    dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
-    atomic_write(dest / "compare.json", lambda f: f.write(json.dumps(json_safe(payload), indent=2, default=json_default)), text=True)
+    atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
     atomic_write(dest / "flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
     if figures:
-        # figure names are numbered, never made from variant names
         for i, c in enumerate(comparisons, 1):
             plot_comparison(results, c, dest / f"compare_{i}.png")
     return reports, comparisons, flips

@@ -23,7 +23,7 @@ from .engine import score_sources
 from .errors import ConfigError
 from .model import as_model
 from .runfolder import RunFolder, as_run_folder
-from .serialize import save_figure
+from .serialize import figure_text, save_figure
 
 
 @dataclass
@@ -205,9 +205,9 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     cmap = plt.get_cmap("tab10" if values.nunique() <= 10 else "tab20")
     for i, v in enumerate(sorted(values.unique())):
         m = (values == v).to_numpy()
-        ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=f"{v} ({m.sum()})", alpha=0.8)
+        ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=figure_text(f"{v} ({m.sum()})"), alpha=0.8)
     ax.legend(fontsize=8, markerscale=1.2, loc="best")
-    ax.set_title(title or f"embeddings coloured by {color_by}", fontsize=11)
+    ax.set_title(figure_text(title or f"embeddings coloured by {color_by}"), fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
     return save_figure(fig, path)

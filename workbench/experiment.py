@@ -179,3 +179,105 @@ def from_run_config(cfg: dict) -> dict:
 
 def is_experiment_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+# ---------------------------------------------------------------------------
+# an experiment file written by someone else
+# ---------------------------------------------------------------------------
+#: the type each experiment key must have (``None`` allowed where the default is ``None``)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "manifest": (str,), "model": (str, type(None)), "hub": (str,), "revision": (str, type(None)), "device": (str,),
+    "dtype": (str,), "seed": (int,), "variants": (list,), "audio": (dict,), "diagnostics": (dict,), "frame_embeddings": (bool,),
+    "chunk_size": (int,), "engine": (str,), "out": (str, type(None)), "reports": (list,), "tracking": (dict,),
+}
+_TRACKING_KEYS = {"mlflow": ("uri", "experiment")}
+
+
+def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_overrides: dict | None = None, *,
+                    templates: "list[str] | None" = None) -> tuple[Experiment, list[str]]:
+    """What an experiment file may do on its own: nothing that reaches the network or writes outside its folder.
+
+    An experiment file is often written by someone else (shared in a repository, sent by a
+    colleague); running it must not send results anywhere or choose where files go unless the
+    command line says so.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        As read from ``file_path``.
+    file_path : path
+        The experiment file; its folder bounds every path the file may write to.
+    cli_overrides : dict, optional
+        What the command line said: ``out`` (``--out``), ``track`` (``--track``), ``tracking_uri``
+        (``--tracking-uri``), ``allow_tracking_uri`` (``--allow-tracking-uri``).
+    templates : list of str, optional
+        The built-in report templates ``reports:`` may name (paths to notebooks are refused: a
+        notebook is code).
+
+    Returns
+    -------
+    (Experiment, list of str)
+        The experiment to run (``tracking`` without a URI the command line did not confirm) and
+        notes to print (what the file asked for and was not given).
+
+    Raises
+    ------
+    ConfigError
+        A key of the wrong type, ``out:`` outside the file's folder without ``--out``, an unknown
+        tracking key, a report that is not a built-in template.
+    """
+    from dataclasses import replace
+
+    cli = dict(cli_overrides or {})
+    source = str(file_path)
+    for f in fields(Experiment):
+        value = getattr(experiment, f.name)
+        want = _TYPES.get(f.name)
+        if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
+            raise ConfigError(f"`{f.name}` is {value!r} ({type(value).__name__}); it must be {names}.", source=source,
+                              fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
+    if experiment.chunk_size < 1:
+        raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be at least 1.", source=source, fix="use e.g. 64.")
+    notes: list[str] = []
+    folder = Path(os.path.realpath(Path(file_path).expanduser().absolute().parent))
+    if experiment.out and not cli.get("out"):
+        target = Path(os.path.realpath(Path(experiment.out).expanduser()))
+        if not target.is_relative_to(folder):
+            raise ConfigError(
+                f"`out: {experiment.out}` resolves to {target}, outside the experiment file's folder {folder}; "
+                "an experiment file may only write inside its own folder.",
+                source=source,
+                fix=f"if you want the run there, say so on the command line: --out {target}",
+            )
+    for name in experiment.reports:
+        if not isinstance(name, str) or (templates is not None and name not in templates):
+            raise ConfigError(
+                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
+                "for the workbench's own templates (a notebook elsewhere is code).",
+                source=source,
+                fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",
+            )
+    tracking = experiment.tracking or {}
+    for backend, conf in tracking.items():
+        if backend not in _TRACKING_KEYS:
+            raise ConfigError(f"`tracking` has an unknown backend {backend!r}.", source=source,
+                              fix=f"use one of {sorted(_TRACKING_KEYS)}.")
+        if conf is None:
+            continue
+        if not isinstance(conf, dict) or set(conf) - set(_TRACKING_KEYS[backend]) or \
+                any(v is not None and not isinstance(v, str) for v in conf.values()):
+            raise ConfigError(f"`tracking.{backend}` must be a mapping of {list(_TRACKING_KEYS[backend])} to strings; it is {conf!r}.",
+                              source=source, fix=f"write `tracking: {{{backend}: {{uri: null, experiment: null}}}}`.")
+    mlflow = dict(tracking.get("mlflow") or {})
+    file_uri = mlflow.get("uri")
+    if "mlflow" in tracking and not cli.get("track"):
+        notes.append(f"{source}: asks to log the run to MLflow{f' at {file_uri}' if file_uri else ''}; not done — nothing is "
+                     "sent unless the command line says so (add --track mlflow).")
+        return replace(experiment, tracking={}), notes
+    if file_uri and not cli.get("tracking_uri") and not cli.get("allow_tracking_uri"):
+        notes.append(f"{source}: names the tracking URI {file_uri}; not used — pass --tracking-uri {file_uri} or "
+                     "--allow-tracking-uri to send the run there (MLFLOW_TRACKING_URI or ./mlruns is used instead).")
+        mlflow["uri"] = None
+        return replace(experiment, tracking={**tracking, "mlflow": mlflow}), notes
+    return experiment, notes

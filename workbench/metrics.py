@@ -19,7 +19,6 @@ Conventions (speech emotion recognition):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,9 +27,9 @@ import numpy as np
 
 from .errors import ConfigError
 from .labels import LABEL_KEYS
-from .runfolder import RunFolder, as_run_folder
+from .runfolder import RunFolder, artifact_name, as_run_folder, strict_json
 from .schema import MANIFEST_COLUMNS, score_columns
-from .serialize import save_figure
+from .serialize import figure_text, save_figure
 
 
 def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -282,26 +281,43 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
                           f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
 
 
+def metrics_file_name(restrict: bool) -> str:
+    """``metrics.json``, or ``metrics_restricted.json`` for ``--restrict`` (which never overwrites the unrestricted one)."""
+    return "metrics_restricted.json" if restrict else "metrics.json"
+
+
 def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
     """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
+
+    Everything goes through :meth:`RunFolder.write_artifact`: strict JSON (NaN → null, with
+    ``random_weights: true`` in each variant's entry when the run used random weights) and figure
+    names made by :func:`~workbench.runfolder.artifact_name` (``confusion_raw.png``; a variant such
+    as ``tel/8k`` becomes a hash, its name recorded in ``artifacts.json``).  With ``restrict`` the
+    files are ``metrics_restricted.json`` and ``*_restricted_*.png``: the unrestricted ones stay.
 
     Raises :class:`~workbench.runfolder.RunFolderError` (with the fix) for a folder that holds
     no finished run.
     """
     rf = as_run_folder(run_dir)
-    run_dir = rf.path
     df = rf.results()
     check_breakdown_columns(by, df.columns, source=str(run_dir))
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
     payload = {v: r.to_dict() for v, r in reports.items()}
-    (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
+    if rf.random_weights:
+        for entry in payload.values():
+            entry["random_weights"] = True
+    # a dict keyed by variant names: the flag goes into each entry, not beside them (write_json adds it only at the top)
+    rf.write_artifact(metrics_file_name(restrict), lambda f: f.write(strict_json(payload)), text=True)
     if figures:
+        tag = ("restricted",) if restrict else ()
         for v, r in reports.items():
             if r.n_scored:
-                plot_confusion(r, run_dir / f"confusion_{v}.png")
-                plot_reliability(r, run_dir / f"reliability_{v}.png")
+                meta = {"variant": v, "restricted": restrict}
+                rf.write_figure(artifact_name("confusion", *tag, v, ext="png"), plot_confusion(r), meta=meta)
+                rf.write_figure(artifact_name("reliability", *tag, v, ext="png"), plot_reliability(r), meta=meta)
                 for col in r.breakdowns:
-                    plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, path=run_dir / f"breakdown_{col}_{v}.png")
+                    fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed)
+                    rf.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
     return reports
 
 
@@ -351,7 +367,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
                     color="white" if shown[i, j] > 0.55 * vmax else "black")
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
-    ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)", fontsize=11)
+    ax.set_title(figure_text(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)"), fontsize=11)
     return save_figure(fig, path)
 
 
@@ -380,7 +396,7 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_xlabel("confidence", fontsize=10)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items", fontsize=11)
+    ax.set_title(figure_text(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items"), fontsize=11)
     return save_figure(fig, path)
 
 
@@ -433,10 +449,10 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     lo, hi = overall.ci[metric]
     ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
     ax.axvline(getattr(overall, metric), color="grey", lw=1)
-    ax.set_yticks(y, [f"{g} (n={n})" for g, n in zip(table["group"], table["n"])], fontsize=9)
+    ax.set_yticks(y, [figure_text(f"{g} (n={n})") for g, n in zip(table["group"], table["n"])], fontsize=9)
     ax.set_xlim(-0.02, 1.02)
     ax.invert_yaxis()
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}", fontsize=11)
+    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11)
     return save_figure(fig, path)

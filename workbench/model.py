@@ -48,6 +48,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import interrupts
 from .audio import Audio, AudioConfig, load as load_audio
 from .checkpoints import (  # noqa: F401  (re-exported: the names' home before they moved)
     ALIASES,
@@ -56,6 +57,7 @@ from .checkpoints import (  # noqa: F401  (re-exported: the names' home before t
     ModelSpec,
     _require_hub,
     cached_hub_checkpoint,
+    check_checkpoint,
     check_weights_fit,
     file_sha256,
     import_funasr,
@@ -551,7 +553,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def auto_device() -> str:
-    import torch
+    with interrupts.deferred():  # a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
+        import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -627,7 +630,8 @@ def _silent(line: str) -> None:
 
 def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) -> Emotion2vecModel:
     say("importing FunASR")
-    import torch
+    with interrupts.deferred():  # see auto_device
+        import torch
 
     tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.memory)
 
@@ -642,6 +646,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         disable_pbar=True,
         log_level="ERROR",
         ncpu=torch.get_num_threads(),
+        **NEUTRAL_LOADER_SETTINGS,
     )
     weights: Path | None = None
     if spec.kind == "hub":
@@ -682,7 +687,8 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         loaded["state"], loaded["file"] = load_weights(weights, mmap=False)
     say("building network")
     try:
-        with quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
+        # guard: AutoModel's update check sits in a bare `except:` that would swallow a Ctrl-C
+        with interrupts.guard(), quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
             automodel = funasr.AutoModel(**kwargs)
     except WorkbenchError:
         raise
@@ -750,20 +756,14 @@ def _fast_build(install: Callable[[Any, str], None]):
 
 
 def _check_config(model_dir: Path, spec: ModelSpec) -> None:
-    """Refuse a checkpoint of another FunASR model before building it."""
-    import yaml
+    """Refuse a checkpoint of another FunASR model, or one that would run, install or fetch code, before building it."""
+    check_checkpoint(model_dir)
 
-    try:
-        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"cannot read config.yaml ({_short(exc)}).", source=str(model_dir), fix="download the complete checkpoint.") from None
-    name = cfg.get("model") if isinstance(cfg, dict) else None
-    if name != "Emotion2vec":
-        raise ModelError(
-            f"checkpoint builds a {name}, not an Emotion2vec model.",
-            source=spec.model,
-            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
-        )
+
+#: passed to ``funasr.AutoModel`` on every load: FunASR merges a checkpoint's config *under* these, so even a
+#: hub download that :func:`check_checkpoint` has not seen yet cannot switch remote code or extra models on
+NEUTRAL_LOADER_SETTINGS = dict(trust_remote_code=False, remote_code=None, vad_model=None, punc_model=None, spk_model=None,
+                               frontend=None)
 
 
 def _size(path: Path | None) -> str:

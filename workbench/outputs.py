@@ -208,7 +208,7 @@ def _write_item(out_root: Path, outcome: ItemOutcome, audio: Audio | None, net, 
                 files["embedding"] = "embedding.npy"
             payload = result_payload(outcome, audio, net, granularity, timings, files)
             outcome.result = payload
-            (tmp / "result.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+            (tmp / "result.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8", errors="backslashreplace")
         else:
             err = {
                 "input": outcome.input,
@@ -218,8 +218,9 @@ def _write_item(out_root: Path, outcome: ItemOutcome, audio: Audio | None, net, 
                 "package": {"name": "workbench", "version": __version__},
                 "timings": timings,
             }
-            (tmp / "error.json").write_text(json.dumps(err, indent=2, ensure_ascii=False), encoding="utf-8")
-        (tmp / "log.txt").write_text(outcome.log.render() + "\n", encoding="utf-8")
+            (tmp / "error.json").write_text(json.dumps(err, indent=2, ensure_ascii=False), encoding="utf-8", errors="backslashreplace")
+        # a file name that is not UTF-8 (bytes \xff\xfe) arrives with surrogates: written as escapes, never an error
+        (tmp / "log.txt").write_text(outcome.log.render() + "\n", encoding="utf-8", errors="backslashreplace")
         return _publish(tmp, out_root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,15 @@ Integrity rules, all enforced here:
   the process dies, so a killed run never blocks the next one, and a second live run
   on the same folder is refused with the first one's pid.
 * File names never come from ids or variant names: frame embeddings are named by a
-  hash of (variant, id).
+  hash of (variant, id); derived outputs (metrics, figures, comparisons, fusion) are written
+  by :meth:`RunFolder.write_artifact` under plain names or hashes (:func:`artifact_name`),
+  with what they show recorded in ``artifacts.json``, and every JSON is strict (NaN → null).
+* Nothing is written through a link: a folder whose own files are symbolic links is refused
+  naming them (:meth:`RunFolder.check_links`), temporaries are created ``O_EXCL | O_NOFOLLOW``,
+  ``.lock`` and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
+* A part carries its run's identity (a hash of ``config.yaml``) in its parquet metadata; a part
+  of another run, one with rows outside the manifest × variants, or one repeating rows of an
+  earlier part is rejected.
 * Rows are unique by (id, variant) whatever happened: resumption skips finished rows
   and the final table keeps the first copy of any duplicate.
 """
@@ -69,6 +77,14 @@ LOCK = ".lock"
 PARTS = "parts"
 REJECTED = "rejected"
 FRAME_EMBEDDINGS = "frame_embeddings"
+ARTIFACT_INDEX = "artifacts.json"
+#: the run folder's own files and folders (besides parts and artifacts): never links
+OWN_NAMES = (CONFIG, EXPERIMENT_FILE, MANIFEST_COPY, RESULTS, EMBEDDINGS, SUMMARY, LOG, LOCK, PARTS, FRAME_EMBEDDINGS, ARTIFACT_INDEX)
+#: parquet key-value metadata key that ties a part to the run that wrote it
+PART_IDENTITY_KEY = b"workbench.run_identity"
+#: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
+_ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|parquet|npy)$")
+_PLAIN_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
@@ -83,6 +99,45 @@ class RunFolderError(ConfigError):
 def frame_embedding_name(item_id: str, variant: str) -> str:
     """The file name of an item's frame embeddings: a hash, never the id itself."""
     return hashlib.sha256(f"{variant}\0{item_id}".encode("utf-8")).hexdigest()[:32] + ".npy"
+
+
+def artifact_name(stem: str, *keys: Any, ext: str) -> str:
+    """A file name for a derived output of ``stem`` about ``keys`` (a variant, a column …) that is always safe.
+
+    Keys that are plain lower-case words (``raw``, ``tel-8k``, ``speaker``) are kept, so the usual names stay
+    readable (``confusion_raw.png``); any other key (``tel/8k``, ``../../x``, markup, non-ASCII) is replaced by
+    the first 8 hex digits of its sha256 (``confusion_3f2a9c1e.png``).  The real key goes into the run folder's
+    ``artifacts.json`` index through :meth:`RunFolder.write_artifact`'s ``meta``.
+    """
+    parts = [stem]
+    for k in keys:
+        text = str(k)
+        parts.append(text if _PLAIN_PART_RE.match(text) else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8])
+    return "_".join(parts) + f".{ext}"
+
+
+def strict_json(payload: Any, *, indent: int | None = 2) -> str:
+    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``)."""
+    return json.dumps(_json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
+
+
+def _json_safe(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, set)):
+        return [_json_safe(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _json_safe(o.tolist())
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, (np.integer, np.bool_)):
+        return o.item()
+    return o
+
+
+def _log_safe(line: str) -> str:
+    """One log line whatever the ids hold: newlines, carriage returns, NUL and other controls escaped."""
+    return "".join(ch if ch == "\t" or (ch.isprintable() and ch not in "\u2028\u2029") else repr(ch)[1:-1] for ch in str(line))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -101,13 +156,17 @@ def _fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False) -> None:
     """Write ``path`` through ``write(fileobj)`` under a temporary name, fsync, rename, fsync the folder.
 
-    On any failure the temporary file is removed and the destination is untouched;
-    a full disk becomes a :class:`RunFolderError` that says what to do.
+    The temporary file is created exclusively and never through a link (``O_EXCL | O_NOFOLLOW``), and
+    the rename replaces whatever ``path`` was (a planted link included) without following it, so a
+    write lands in ``path``'s folder or nowhere.  On any failure the temporary file is removed and the
+    destination is untouched; a full disk or a read-only folder becomes a :class:`RunFolderError`
+    that says what to do.
     """
     path = Path(path)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        with open(tmp, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -121,6 +180,11 @@ def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False
             raise RunFolderError(
                 f"the disk is full while writing {path.name}.", source=str(path.parent),
                 fix="free some space and run the same command again: every finished part is kept and the run resumes.",
+            ) from None
+        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise RunFolderError(
+                f"cannot write {path.name}: the folder is read-only ({os.strerror(exc.errno)}).", source=str(path.parent),
+                fix="make the folder writable (chmod u+w), or copy the run folder somewhere writable and pass the copy.",
             ) from None
         raise
     _fsync_dir(path.parent)
@@ -155,6 +219,7 @@ class RunFolder:
         self.path = Path(path)
         self._results = None
         self._config: dict | None = None
+        self._expected_rows: set[tuple[str, str]] | None = None
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
@@ -166,9 +231,45 @@ class RunFolder:
         rf = cls(path)
         if not rf.path.is_dir():
             raise RunFolderError("is not a folder.", source=str(path), fix="pass the --out folder of a `workbench run`.")
+        rf.check_links()
         if not (rf.path / CONFIG).is_file():
             raise RunFolderError("holds no run (no config.yaml).", source=str(path), fix="pass the --out folder of a `workbench run`.")
         return rf
+
+    def links(self) -> list[str]:
+        """The run folder's own entries that are symbolic links (relative names), e.g. ``['.lock', 'parts/rejected']``.
+
+        Looks at every entry of the folder, of ``parts/``, ``parts/rejected/`` and ``frame_embeddings/``:
+        the workbench never makes links there, so any link was planted and writing through it would
+        write elsewhere.
+        """
+        found = []
+        for sub in ("", PARTS, f"{PARTS}/{REJECTED}", FRAME_EMBEDDINGS):
+            d = self.path / sub if sub else self.path
+            if sub and d.is_symlink():
+                continue  # reported as an entry of its parent
+            try:
+                entries = list(os.scandir(d))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_symlink():
+                    found.append(f"{sub}/{e.name}" if sub else e.name)
+        return sorted(found)
+
+    def check_links(self) -> None:
+        """Refuse a run folder whose own files are links (a planted link would redirect a write); say which."""
+        found = self.links()
+        if found:
+            shown = ", ".join(repr(f) for f in found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+            raise RunFolderError(
+                f"holds symbolic links where the workbench keeps its own files ({shown}); writing through them "
+                "would change files outside the run folder.",
+                source=str(self.path),
+                fix="delete the links (the workbench never makes them) or copy the run's real files into a new folder.",
+            )
 
     @property
     def finished(self) -> bool:
@@ -299,7 +400,16 @@ class RunFolder:
         import fcntl
 
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        self.check_links()
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a link planted after the check
+                raise RunFolderError("its .lock is a symbolic link.", source=str(self.path), fix="delete the link and run again.") from None
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise RunFolderError(f"cannot be written ({os.strerror(exc.errno)}).", source=str(self.path),
+                                     fix="make the folder writable, or choose another --out folder.") from None
+            raise
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -352,9 +462,93 @@ class RunFolder:
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        with open(self.path / LOG, "a", encoding="utf-8") as f:
-            f.write(f"{stamp} {line}\n")
+        data = f"{stamp} {_log_safe(line)}\n".encode("utf-8", "backslashreplace")
+        fd = os.open(self.path / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         logger.info(line)
+
+    # ------------------------------------------------------------------ derived outputs
+    @property
+    def run_identity(self) -> str:
+        """The run's identity: a hash of its ``config.yaml`` (the settings the rows were scored with)."""
+        try:
+            return hashlib.sha256((self.path / CONFIG).read_bytes()).hexdigest()[:16]
+        except OSError:
+            return ""
+
+    def write_artifact(self, name: str, writer: Callable[[Any], None], *, text: bool = False, meta: dict | None = None) -> Path:
+        """Write a derived output (metrics, a figure, a comparison …) into the run folder, atomically.
+
+        Parameters
+        ----------
+        name : str
+            A plain file name (lower-case words, digits, ``_``, ``-``, one extension; see :func:`artifact_name`
+            for names about variants or columns).  Paths, ``..``, and the run's own files are refused.
+        writer : callable
+            ``writer(fileobj)`` writes the content (text when ``text``, else bytes), e.g.
+            ``lambda f: fig.savefig(f, format="png")``.
+        meta : dict, optional
+            What the file is about (``{"variant": "tel/8k"}``), recorded in ``artifacts.json``.
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        if not isinstance(name, str) or not _ARTIFACT_RE.match(name) or name in OWN_NAMES:
+            raise RunFolderError(
+                f"refuses to write an output named {name!r}: output names are plain lower-case file names, "
+                "never paths or the run's own files.",
+                source=str(self.path),
+                fix="name the output with workbench.runfolder.artifact_name(stem, key, ext=...).",
+            )
+        self.check_links()
+        target = self.path / name
+        if target.is_dir() and not target.is_symlink():
+            raise RunFolderError(f"holds a folder named {name}, where an output file goes.", source=str(self.path),
+                                 fix=f"remove the folder {name!r}; the workbench never makes it.")
+        atomic_write(target, writer, text=text)
+        if meta:
+            index = self._artifact_index()
+            index[name] = _json_safe(meta)
+            atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
+        return target
+
+    def write_json(self, name: str, payload: Any, *, meta: dict | None = None) -> Path:
+        """Write ``payload`` as strict JSON (NaN → null) through :meth:`write_artifact`.
+
+        A dict payload gets ``random_weights: true`` when the run was scored with random weights.
+        """
+        if isinstance(payload, dict) and self.random_weights:
+            payload = {**payload, "random_weights": True}
+        text = strict_json(payload)
+        return self.write_artifact(name, lambda f: f.write(text), text=True, meta=meta)
+
+    def write_figure(self, name: str, fig: Any, *, meta: dict | None = None, dpi: int = 110) -> Path:
+        """Save a matplotlib figure as PNG through :meth:`write_artifact` and close it."""
+        import matplotlib.pyplot as plt
+
+        try:
+            return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
+        finally:
+            plt.close(fig)
+
+    def artifacts(self) -> dict[str, dict]:
+        """``{file name: meta}`` of the derived outputs written with a ``meta`` (which variant a figure shows …)."""
+        return self._artifact_index()
+
+    def _artifact_index(self) -> dict:
+        p = self.path / ARTIFACT_INDEX
+        if p.is_symlink() or not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def _parts(self) -> list[tuple[int, Path]]:
         d = self.path / PARTS
@@ -383,6 +577,9 @@ class RunFolder:
 
     def _reject(self, part: Path, reason: str) -> None:
         rej = self.path / PARTS / REJECTED
+        if rej.is_symlink() or (rej.exists() and not rej.is_dir()):
+            raise RunFolderError(f"{PARTS}/{REJECTED} is a link or a file, not the folder the workbench keeps.", source=str(self.path),
+                                 fix=f"delete {PARTS}/{REJECTED} and run again.")
         rej.mkdir(exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d%H%M%S")
         for p in (part, _emb_path(part)):
@@ -394,10 +591,19 @@ class RunFolder:
         """Read a part and its embeddings; return (frame, emb) or the reason it is not whole."""
         import pandas as pd
 
+        import pyarrow.parquet as pq
+
+        if part.is_symlink() or _emb_path(part).is_symlink():
+            return "a link, not a part this run wrote"
         try:
             df = pd.read_parquet(part)
+            meta = pq.read_schema(part).metadata or {}
         except Exception as exc:  # a torn or foreign file
             return f"unreadable parquet ({type(exc).__name__})"
+        identity = meta.get(PART_IDENTITY_KEY)
+        if identity is not None and identity.decode("ascii", "replace") != self.run_identity:
+            return (f"written by another run (run identity {identity.decode('ascii', 'replace')[:16]}, "
+                    f"this run's is {self.run_identity}): other settings, other manifest or other model")
         for col in ("id", "variant", "status"):
             if col not in df.columns:
                 return f"no {col!r} column"
@@ -413,17 +619,38 @@ class RunFolder:
             return "missing or non-finite embeddings for finished rows"
         if df.duplicated(["id", "variant"]).any():
             return "duplicate (id, variant) rows"
+        if self._expected_rows is not None:
+            foreign = [(i, v) for i, v in zip(df["id"].astype(str), df["variant"].astype(str)) if (i, v) not in self._expected_rows]
+            if foreign:
+                return (f"{len(foreign)} of its {len(df)} rows are not in this run's manifest × variants "
+                        f"(first: {foreign[0][0]!r} [{foreign[0][1]}])")
         if self.config.get("frame_embeddings"):
             for i, v in zip(df.loc[ok, "id"].astype(str), df.loc[ok, "variant"].astype(str)):
                 if not (self.path / FRAME_EMBEDDINGS / frame_embedding_name(i, v)).is_file():
                     return f"frame embeddings of {i!r} [{v}] are missing"
         return df, emb
 
+    def expect_rows(self, rows: "set[tuple[str, str]] | None") -> None:
+        """The (id, variant) pairs this run scores (manifest × variants): a part holding any other row is rejected."""
+        self._expected_rows = None if rows is None else {(str(i), str(v)) for i, v in rows}
+
     def valid_parts(self) -> list[tuple[Any, np.ndarray]]:
-        """Every whole part as (frame, embeddings); parts that fail the checks are rejected (moved aside, logged)."""
+        """Every whole part as (frame, embeddings); parts that fail the checks are rejected (moved aside, logged).
+
+        Besides each part's own checks (:meth:`_check_part`), a part that repeats rows of an earlier
+        valid part is rejected: a run never writes a row twice, so a repeat comes from elsewhere.
+        """
         out = []
+        seen: dict[tuple[str, str], str] = {}
         for _, part in self._parts():
             checked = self._check_part(part)
+            if not isinstance(checked, str):
+                keys = list(zip(checked[0]["id"].astype(str), checked[0]["variant"].astype(str)))
+                again = next((k for k in keys if k in seen), None)
+                if again is not None:
+                    checked = f"its row {again[0]!r} [{again[1]}] is already in {seen[again]}"
+                else:
+                    seen.update((k, part.name) for k in keys)
             if isinstance(checked, str):
                 self._reject(part, checked)
             else:
@@ -457,8 +684,13 @@ class RunFolder:
         n = (parts[-1][0] + 1) if parts else 1
         base = self.path / PARTS / f"part-{n:05d}"
         atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat))
-        frame = pd.DataFrame(rows)
-        atomic_write(Path(f"{base}.parquet"), lambda f: frame.to_parquet(f, index=False))
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+        # the part names the run that wrote it: a part copied in from another run is rejected on resume
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
+        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f))
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
@@ -489,7 +721,7 @@ class RunFolder:
         atomic_write(self.path / RESULTS, lambda f: results.to_parquet(f, index=False))
         atomic_write(self.path / EMBEDDINGS, lambda f: np.save(f, emb))
         data = summary(results)
-        _write_text(self.path / SUMMARY, json.dumps(data, indent=2, ensure_ascii=False, default=json_default))
+        _write_text(self.path / SUMMARY, strict_json(data))
         self._results = results
         return data
 

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import interrupts
 from .audio import AudioConfig
 from .diagnostics import DiagnosticsConfig
 from .distributed import import_ray, run_chunks
@@ -149,6 +150,7 @@ def run(
             source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
             folder.write_experiment(replace(exp, manifest=source))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
+        folder.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
         done = folder.finished_rows()
         n_resumed = len(done)
         if n_resumed:
@@ -184,6 +186,7 @@ def run(
             results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
         try:
             for scored in results:
+                interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
                 rows, embs, frame_embs = rows_from(scored, frame_embeddings)
                 folder.write_part(rows, embs, frame_embs)
                 n_new += len(rows)

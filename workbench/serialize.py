@@ -19,6 +19,17 @@ def json_default(o: Any):
     return str(o)
 
 
+def figure_text(text: object) -> str:
+    """A data string (a speaker, a label, a variant name) as plain text for a matplotlib figure.
+
+    Matplotlib reads text between two ``$`` as mathtext; a label holding ``$\\frac{a}{$`` then fails
+    to draw (or draws markup).  Every ``$`` is escaped, and control characters (NUL, newlines) are
+    shown as escapes so one label stays on one line.
+    """
+    s = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return s.replace("$", r"\$")
+
+
 def save_figure(fig, path: str | Path | None = None, *, dpi: int = 110):
     """Lay out ``fig``; with ``path``, write it and close it. Returns the figure."""
     fig.tight_layout()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
+from .. import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from . import analysis, data, models, predict, reports, running, signals
 from .common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``workbench`` command line; returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_argv(build_parser(), argv)
-    with console_logging(verbose=args.verbose, debug=args.debug):
+    with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
         return _dispatch(args)
 
 
@@ -87,16 +87,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
     try:
-        return COMMANDS[key](args)
+        code = COMMANDS[key](args)
+        interrupts.check()  # a Ctrl-C that third-party code swallowed still ends the command as interrupted
+        return code
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted" + ("; `workbench run` with the same --out resumes where it stopped" if args.command == "run" else ""),
-              file=sys.stderr)
+        print(interrupts.message([args.command]), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 — the one place that turns any error into a message
         if args.debug:
             raise
+        if interrupts.pending():  # the error is what a swallowed Ctrl-C left behind (a half-imported module …)
+            print(interrupts.message([args.command]), file=sys.stderr)
+            return EXIT_INTERRUPTED
         full = disk_full(exc)
         if full is not None:
             path = full.filename or getattr(args, "out", None) or "the output folder"

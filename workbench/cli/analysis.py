@@ -12,7 +12,7 @@ from ..fusion import fuse_run
 from ..metrics import run_metrics
 from ..modelref import ModelRef, check_same_model
 from ..probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
-from ..runfolder import RunFolder
+from ..runfolder import RunFolder, artifact_name
 from .common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
                      random_banner_for, say_loading)
 
@@ -179,11 +179,13 @@ def cmd_embeddings(args) -> int:
             for c, desc in table.items():
                 print(f"  cluster {c}: {desc}")
     cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
-    rows[cols].to_csv(out / f"projection_{args.project}.csv", index=False)
+    # written through RunFolder (no links followed, names never built from data), in the run folder or the --out folder
+    rf = RunFolder(out) if args.out is not None else RunFolder.open(out)
+    rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: rows[cols].to_csv(f, index=False), text=True)
     for col in args.color_by:
         if col == "correct" or col in rows.columns:
-            plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
-                            path=out / f"projection_{args.project}_{col}.png")
+            fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}")
+            rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     print(f"projection_{args.project}.csv and figures written to {out}")
     if args.neighbours:
         print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))

@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 from ..distributed import RayOptions
-from ..experiment import Experiment, is_experiment_file
+from ..experiment import Experiment, check_untrusted, is_experiment_file
 from ..manifest import read_manifest
 from ..metrics import evaluate
 from ..model import DEFAULT_MODEL
 from ..modelref import ModelRef
+from ..reporting import TEMPLATES, run_report
 from ..runfolder import RunFolder
 from ..runs import load_variants, run, run_experiment
 from ..tracking import log_run
@@ -49,12 +50,20 @@ def add_run(sub) -> None:
     r.add_argument("--ray-gpus-per-actor", type=non_negative_float, default=None, help="GPUs per Ray actor (default: 1 on a CUDA run, 0 otherwise)")
     r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
     r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
+    r.add_argument("--allow-tracking-uri", action="store_true",
+                   help="with --track: send the run to the tracking URI the experiment file names (never without this flag)")
     r.add_argument("--experiment", default=None, help="MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else emotion-workbench)")
 
 
 def cmd_run(args) -> int:
     # everything the user typed is checked before the model loads
     experiment = Experiment.load(args.manifest) if is_experiment_file(args.manifest) else None
+    if experiment:  # a file someone else wrote: no network, no writes outside its folder, unless the command line says so
+        experiment, notes = check_untrusted(experiment, args.manifest, {
+            "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
+        }, templates=sorted(t.stem for t in TEMPLATES.glob("*.ipynb")))
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     manifest_path = experiment.manifest if experiment else args.manifest
     manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")
     out = args.out or (experiment.out if experiment else None) or \
@@ -92,6 +101,9 @@ def cmd_run(args) -> int:
         uri = args.tracking_uri or mlflow_cfg.get("uri")
         run_id = log_run(result.run_dir, uri=uri, experiment=args.experiment or mlflow_cfg.get("experiment"))
         print(f"MLflow run {run_id} logged ({uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
+    for template in (experiment.reports if experiment else []):  # built-in templates only (check_untrusted)
+        paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
+        print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
 
 

@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""A generated corpus of hostile inputs (never committed as binaries) and the harness that counts what they do.
+
+Each generator writes its cases under a folder the caller gives and returns them as :class:`Case`
+values.  A case that would run code names a *marker* file the code creates: the marker must never
+appear.  The harness (``python tests/hostile.py``) runs every case through the commands that read it
+and counts inputs tried, refused clearly (non-zero exit with an ``error:`` line and a ``fix:``), code
+executed (markers found), files written outside their folder (a before/after listing of a temporary
+root and of /tmp), network connections made unasked (a listener on 127.0.0.1 that every URI in the
+corpus points at), and the peak memory of the largest input.
+
+    python tests/hostile.py [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class Case:
+    """One hostile input: what it is, where it lies, and the marker its code would create."""
+
+    kind: str  # checkpoint | run_folder | experiment | data
+    name: str
+    path: Path
+    marker: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------
+def _marker_code(marker: Path) -> str:
+    # what an attacker's code would do: leave a trace we can look for
+    return f"open({str(marker)!r}, 'w').write('code ran')\n"
+
+
+def _copy_checkpoint(base: Path, dst: Path) -> Path:
+    shutil.copytree(base, dst)
+    return dst
+
+
+def _edit_config(folder: Path, **changes) -> None:
+    cfg = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    cfg.update(changes)
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
+class _Payload:
+    """A pickle that runs code when unpickled (what a hostile model.pt carries)."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('code ran')",))
+
+
+def hostile_checkpoints(base: Path, root: Path) -> list[Case]:
+    """Copies of the tiny checkpoint ``base`` made hostile, under ``root``; each names a marker file."""
+    root.mkdir(parents=True, exist_ok=True)
+    markers = root / "markers"
+    markers.mkdir(exist_ok=True)
+    cases = []
+
+    def case(name: str) -> tuple[Path, Path]:
+        d = _copy_checkpoint(base, root / name)
+        return d, markers / f"{name}.ran"
+
+    d, m = case("remote_code")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    _edit_config(d, trust_remote_code=True, remote_code=str(d / "x.py"))
+    cases.append(Case("checkpoint", "trust_remote_code + remote_code: x.py", d, m))
+
+    d, m = case("remote_code_default")
+    (d / "model.py").write_text(_marker_code(m), encoding="utf-8")  # FunASR's default remote_code is "model"
+    _edit_config(d, trust_remote_code=True)
+    cases.append(Case("checkpoint", "trust_remote_code alone (imports ./model.py)", d, m))
+
+    d, m = case("remote_code_only")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    _edit_config(d, remote_code=str(d / "x.py"))
+    cases.append(Case("checkpoint", "remote_code without trust_remote_code", d, m))
+
+    d, m = case("requirements")
+    (d / "setup.py").write_text(_marker_code(m), encoding="utf-8")
+    (d / "requirements.txt").write_text(f"-e {d}\n", encoding="utf-8")  # pip would run setup.py
+    cases.append(Case("checkpoint", "requirements.txt (pip -e of a setup.py)", d, m))
+
+    d, m = case("pickle")
+    import torch
+
+    state = torch.load(base / "model.pt", weights_only=True)
+    state["payload"] = _Payload(m)
+    with open(d / "model.pt", "wb") as f:
+        pickle.dump(state, f)  # a legacy (non-zip) pickle holding code
+    cases.append(Case("checkpoint", "pickled payload in model.pt (legacy format)", d, m))
+
+    d, m = case("pickle_zip")
+    state = torch.load(base / "model.pt", weights_only=True)
+    state["payload"] = _Payload(m)
+    torch.save(state, d / "model.pt")
+    cases.append(Case("checkpoint", "pickled payload in model.pt (torch zip format)", d, m))
+
+    d, m = case("vad_model")
+    _edit_config(d, vad_model="http://127.0.0.1:{port}/vad")
+    cases.append(Case("checkpoint", "vad_model: a second model from the network", d, m))
+
+    d, m = case("init_param")
+    _edit_config(d, init_param="/etc/passwd")
+    cases.append(Case("checkpoint", "init_param outside the folder", d, m))
+
+    d, m = case("frontend")
+    _edit_config(d, frontend="WavFrontend", frontend_conf={"cmvn_file": "/etc/passwd"})
+    cases.append(Case("checkpoint", "frontend from FunASR's tables", d, m))
+
+    d, m = case("other_model")
+    _edit_config(d, model="SenseVoiceSmall")
+    cases.append(Case("checkpoint", "model: another FunASR class", d, m))
+
+    d, m = case("unknown_key")
+    _edit_config(d, please_run="rm -rf /")
+    cases.append(Case("checkpoint", "unknown top-level key", d, m))
+
+    d, m = case("tokenizer")
+    _edit_config(d, tokenizer="SentencepiecesTokenizer", tokenizer_conf={"bpemodel": "/etc/passwd"})
+    cases.append(Case("checkpoint", "another tokenizer", d, m))
+
+    d, m = case("configuration_json")
+    (d / "evil.yaml").write_text(yaml.safe_dump({"model": "Emotion2vec", "trust_remote_code": True,
+                                                 "remote_code": str(d / "x.py")}), encoding="utf-8")
+    (d / "x.py").write_text(_marker_code(m), encoding="utf-8")
+    (d / "configuration.json").write_text(json.dumps({"file_path_metas": {"config": "evil.yaml", "init_param": "model.pt"}}),
+                                          encoding="utf-8")
+    cases.append(Case("checkpoint", "configuration.json naming a config that asks for remote code", d, m))
+
+    d, m = case("configuration_json_outside")
+    (d / "configuration.json").write_text(json.dumps({"file_path_metas": {"config": "../remote_code/config.yaml"}}),
+                                          encoding="utf-8")
+    cases.append(Case("checkpoint", "configuration.json naming a config outside the folder", d, m))
+
+    d, m = case("yaml_tag")
+    (d / "config.yaml").write_text("model: !!python/object/apply:os.system ['touch " + str(m) + "']\n", encoding="utf-8")
+    cases.append(Case("checkpoint", "config.yaml with a python YAML tag", d, m))
+
+    d, m = case("not_mapping")
+    (d / "config.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    cases.append(Case("checkpoint", "config.yaml that is a list", d, m))
+    return cases
+
+
+# ---------------------------------------------------------------------------
+# run folders
+# ---------------------------------------------------------------------------
+#: every file or folder the workbench writes in a run folder (derived outputs included)
+RUN_FOLDER_FILES = (".lock", "log.txt", "config.yaml", "experiment.yaml", "results.parquet", "embeddings.npy", "summary.json",
+                    "metrics.json", "metrics_restricted.json", "artifacts.json", "confusion_raw.png", "reliability_raw.png",
+                    "breakdown_speaker_raw.png", "parts", "parts/rejected", "parts/part-00001.parquet", "frame_embeddings")
+
+
+def hostile_run_folders(finished_run: Path, root: Path) -> list[Case]:
+    """Copies of a finished run with one planted link each, pointing at a victim outside the folder.
+
+    ``extra["victim"]`` is the outside file (or folder) and ``extra["content"]`` what it must still hold.
+    """
+    cases = []
+    for i, name in enumerate(RUN_FOLDER_FILES):
+        d = root / f"link_{i:02d}"
+        shutil.copytree(finished_run, d, symlinks=True)
+        victim = root / "outside" / f"victim_{i:02d}"
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        target = d / name
+        if name in ("parts", "parts/rejected", "frame_embeddings"):
+            victim.mkdir()
+            (victim / "keep.txt").write_text("precious", encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            content = None
+        else:
+            victim.write_text("precious", encoding="utf-8")
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            content = "precious"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(victim, target)
+        cases.append(Case("run_folder", f"{name} is a link outside", d, None, {"victim": victim, "content": content, "link": name}))
+    return cases
+
+
+def foreign_part_run(finished_run: Path, other_run: Path, root: Path, *, duplicate: bool = False) -> Case:
+    """A copy of ``finished_run`` without its final tables, with a part of ``other_run`` copied (not linked) in,
+    or (``duplicate``) a second copy of one of its own parts."""
+    d = root / ("duplicate_part" if duplicate else "foreign_part")
+    shutil.copytree(finished_run, d)
+    for name in ("results.parquet", "embeddings.npy", "summary.json"):
+        (d / name).unlink()
+    src_dir = d / "parts" if duplicate else other_run / "parts"
+    src = sorted(src_dir.glob("part-*.parquet"))[0]
+    shutil.copy(src, d / "parts" / "part-00099.parquet")
+    shutil.copy(src.with_name(src.name.replace(".parquet", ".emb.npy")), d / "parts" / "part-00099.emb.npy")
+    return Case("run_folder", "duplicate part" if duplicate else "part of another run", d)
+
+
+# ---------------------------------------------------------------------------
+# data strings
+# ---------------------------------------------------------------------------
+#: strings that end up in file names, log lines, HTML and figures
+HOSTILE_STRINGS = ("$\\frac{a}{$", "$\\alpha$", "<script>alert(1)</script>", "a\nb\rc", "nul\x00byte", "tel/8k",
+                   "../../x", "..", "\u202eevil", "ünïcödé", "x" * 300)
+
+
+# ---------------------------------------------------------------------------
+# a listener that counts connections
+# ---------------------------------------------------------------------------
+class Listener:
+    """A TCP listener on 127.0.0.1 that accepts and counts connections (every URI in the corpus points here)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# experiment files
+# ---------------------------------------------------------------------------
+def hostile_experiments(manifest: Path, root: Path, uri: str) -> list[Case]:
+    """Experiment files that try to reach ``uri``, write outside their folder, or smuggle wrong types and YAML tags.
+
+    ``extra["refused"]`` says whether ``workbench run FILE`` must refuse it (exit 2) or run it without
+    doing what it asks (exit 0, a note, no connection).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / "yaml_tag.ran"
+    base = {"manifest": str(manifest), "model": "tiny", "chunk_size": 8}
+    specs = [
+        ("tracking_uri", {"tracking": {"mlflow": {"uri": uri, "experiment": "x"}}}, False),
+        ("tracking_no_uri", {"tracking": {"mlflow": {"uri": None}}}, False),
+        ("out_escapes", {"out": "../../../../tmp/hostile_out_escape"}, True),
+        ("out_absolute", {"out": "/tmp/hostile_out_absolute"}, True),
+        ("seed_string", {"seed": "abc"}, True),
+        ("frame_embeddings_string", {"frame_embeddings": "yes"}, True),
+        ("chunk_size_string", {"chunk_size": "64"}, True),
+        ("chunk_size_zero", {"chunk_size": 0}, True),
+        ("tracking_unknown_backend", {"tracking": {"wandb": {"uri": uri}}}, True),
+        ("tracking_bad_shape", {"tracking": {"mlflow": {"uri": uri, "token": "x"}}}, True),
+        ("report_notebook_path", {"reports": [str(root / "evil.ipynb")]}, True),
+        ("unknown_key", {"callback": "os.system"}, True),
+    ]
+    cases = []
+    for name, extra, refused in specs:
+        p = root / f"{name}.yaml"
+        p.write_text(yaml.safe_dump({**base, **extra}, sort_keys=False), encoding="utf-8")
+        cases.append(Case("experiment", name, p, None, {"refused": refused}))
+    p = root / "yaml_tag.yaml"
+    p.write_text(f"manifest: {manifest}\nmodel: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+    cases.append(Case("experiment", "yaml_tag", p, marker, {"refused": True}))
+    return cases
+
+
+# ---------------------------------------------------------------------------
+# the harness
+# ---------------------------------------------------------------------------
+def _cli(*argv) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from workbench import cli
+    from workbench.model import clear_cache
+
+    clear_cache()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            rc = exc.code if isinstance(exc.code, int) else 2
+    return rc, err.getvalue()
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + dirnames:
+            p = os.path.join(dirpath, n)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            seen[p] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+def _big_wav(path: Path, seconds: float = 32.0, sr: int = 192000, channels: int = 8) -> Path:
+    """A float WAV of ``seconds`` × ``channels`` at ``sr`` (32 s × 8 × 192 kHz ≈ 197 MB), written in blocks."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype="FLOAT") as f:
+        for _ in range(int(seconds)):
+            t = np.arange(sr) / sr
+            block = 0.1 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.01 * rng.standard_normal((sr, channels))
+            f.write(block.astype(np.float32))
+    return path
+
+
+def _peak_rss_mb(argv: list[str]) -> tuple[float, int]:
+    """Peak resident memory (MB) of a ``workbench`` subprocess, and its exit status."""
+    import resource
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rc = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], env=env, capture_output=True).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024, rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keep", default=None, help="keep the corpus in this folder")
+    ap.add_argument("--no-big", action="store_true", help="skip the 200 MB WAV (peak memory)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("WORKBENCH_OFFLINE", "1")
+    root = Path(args.keep or tempfile.mkdtemp(prefix="hostile-"))
+    root.mkdir(parents=True, exist_ok=True)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from conftest import speech_like  # noqa: E402
+    import soundfile as sf
+
+    from workbench.checkpoints import ensure_random_checkpoint
+    from workbench.manifest import Item, Manifest, write_manifest
+    from workbench.runs import Variant, run
+
+    listener = Listener()
+    tally = {"tried": 0, "refused": 0, "ran_ok": 0, "unclear": 0}
+    unclear: list[str] = []
+    markers: list[Path] = []
+    tmp_before = {p.name for p in Path("/tmp").iterdir()}
+
+    def attempt(label: str, argv, *, expect_refusal: bool, allowed: list[Path]) -> None:
+        before = _listing(root)
+        rc, err = _cli(*argv)
+        after = _listing(root)
+        tally["tried"] += 1
+        if rc == 2 and "error:" in err and "fix:" in err and "Traceback" not in err:
+            tally["refused"] += 1
+        elif rc in (0, 1) and not expect_refusal:
+            tally["ran_ok"] += 1
+        else:
+            tally["unclear"] += 1
+            unclear.append(f"{label}: exit {rc}: {err.strip().splitlines()[-1] if err.strip() else ''}")
+        changed = [p for p, st in after.items() if before.get(p) != st]
+        outside = [p for p in changed if not any(p == str(a) or p.startswith(str(a) + os.sep) for a in allowed)]
+        tally.setdefault("outside", []).extend(outside)
+
+    # data: a small corpus with hostile speakers and variant names
+    data = root / "data"
+    (data / "audio").mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, spk in enumerate(HOSTILE_STRINGS[:8]):
+        sf.write(data / "audio" / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        items.append(Item(id=f"c{i}", path=f"audio/c{i}.wav", label="happy" if i % 2 else "sad",
+                          emotion="happy" if i % 2 else "sad", speaker=spk.replace("\x00", "NUL")))
+    manifest = write_manifest(Manifest(items, root=data), data / "manifest.jsonl")
+    base_run = root / "base_run"
+    variants = [Variant("raw"), Variant("tel/8k", ({"name": "gain", "db": -3.0},)), Variant("../../x", ({"name": "gain", "db": -6.0},))]
+    run(manifest, out_dir=base_run, model="tiny", variants=variants, use_cache=False, chunk_size=4)
+    other = root / "other_run"
+    run(manifest, out_dir=other, model="tiny", use_cache=False, chunk_size=8)
+    clip = data / "audio" / "c0.wav"
+
+    # checkpoints through infer and model info
+    for case in hostile_checkpoints(ensure_random_checkpoint("tiny"), root / "checkpoints"):
+        markers.append(case.marker)
+        attempt(f"checkpoint {case.name} (infer)", ["infer", "--model", case.path, "--out", root / "infer_out", clip],
+                expect_refusal=True, allowed=[root / "infer_out"])
+        attempt(f"checkpoint {case.name} (model info)", ["model", "info", "--model", case.path], expect_refusal=True, allowed=[])
+    # run folders with planted links through metrics, compare, embeddings and run (resume)
+    for case in hostile_run_folders(base_run, root / "linked"):
+        for cmd in (["metrics", case.path], ["compare", case.path], ["embeddings", case.path, "--cluster", "none"],
+                    ["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache"]):
+            attempt(f"run folder {case.name} ({cmd[0]})", cmd, expect_refusal=True, allowed=[])
+    for dup in (False, True):
+        # `other` (raw only, chunks of 8) with a part of `base_run` (three variants) or a copy of its own part
+        case = foreign_part_run(other, base_run, root / "parts", duplicate=dup)
+        attempt(f"run folder {case.name} (run)", ["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache", "--chunk", "8"],
+                expect_refusal=False, allowed=[case.path])
+        rejected = list((case.path / "parts" / "rejected").glob("*part-00099.parquet"))
+        if not rejected:
+            unclear.append(f"{case.name}: the part was not rejected")
+    # hostile variant names and data strings through the commands that write figures and tables
+    for cmd in (["metrics", base_run, "--by", "speaker"], ["compare", base_run], ["embeddings", base_run, "--cluster", "none"]):
+        attempt(f"hostile strings ({cmd[0]})", cmd, expect_refusal=False, allowed=[base_run])
+    # experiment files
+    for case in hostile_experiments(manifest, root / "experiments", listener.uri):
+        if case.marker:
+            markers.append(case.marker)
+        attempt(f"experiment {case.name}", ["run", case.path, "--out", root / "exp_runs" / case.name, "--no-cache"]
+                if not case.extra["refused"] else ["run", case.path],
+                expect_refusal=case.extra["refused"], allowed=[root / "exp_runs"])
+    # non-UTF-8 file name beside a valid one
+    bad_name = os.fsdecode(b"\xff\xfe.wav")
+    shutil.copy(clip, data / bad_name)
+    attempt("non-UTF-8 file name (infer)", ["infer", "--model", "tiny", "--out", root / "infer_names", data / bad_name, clip],
+            expect_refusal=False, allowed=[root / "infer_names"])
+
+    ran = [m for m in markers if m is not None and m.exists()]
+    # /tmp is shared with other processes: look for the names the corpus aims at (out: /tmp/hostile_out_*)
+    tmp_new = sorted(n for n in ({p.name for p in Path("/tmp").iterdir()} - tmp_before) if n.startswith("hostile_out"))
+    peak = None
+    if not args.no_big:
+        big = _big_wav(root / "big.wav")
+        peak, rc = _peak_rss_mb(["infer", "--model", "tiny", "--out", str(root / "big_out"), str(big)])
+        peak = (peak, rc, big.stat().st_size / 1e6)
+    listener.close()
+    print(f"inputs tried (input × command): {tally['tried']}")
+    print(f"refused clearly (exit 2, error + fix, no traceback): {tally['refused']}")
+    print(f"ran as asked without the hostile effect (exit 0/1): {tally['ran_ok']}")
+    print(f"neither: {tally['unclear']}")
+    for line in unclear:
+        print(f"  {line}")
+    print(f"code executed (marker files found): {len(ran)}")
+    print(f"files written outside their folder: {len(tally.get('outside', [])) + len(tmp_new)}")
+    for p in tally.get("outside", [])[:10] + tmp_new:
+        print(f"  {p}")
+    print(f"network connections made unasked: {listener.accepted}")
+    if peak:
+        print(f"peak memory of `infer` on the largest file ({peak[2]:.0f} MB, 32 s, 8 ch, 192 kHz float): {peak[0]:.0f} MB (exit {peak[1]})")
+    print(f"corpus in {root}")
+    return 0 if not ran and not tally.get("outside") and not tmp_new and listener.accepted == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

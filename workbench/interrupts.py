@@ -1,0 +1,158 @@
+"""Ctrl-C stops every command at every moment: exit 130, one line, no traceback.
+
+Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the main thread is.  Third-party
+code can swallow it: FunASR 1.4 wraps parts of its start-up in bare ``except:`` clauses (its update
+check in ``AutoModel.__init__``, optional imports of its model modules), so a Ctrl-C 2-3.5 s into
+``workbench run`` was ignored in 4 of 9 tries (issue #19), and once left a half-imported scipy
+behind (``NameError: name '_ndimage_api' is not defined`` later on).
+
+So the command line installs :func:`handler`, which *records* the interrupt before raising, and
+wraps the places where third-party code runs during start-up in :func:`guard`: when the block
+returns although an interrupt was recorded, the interrupt is raised again.  :func:`check` does the
+same between chunks of work.  An interrupt that reaches the top of the process (while the CLI's
+own modules import) prints the same line and exits 130 through :func:`_excepthook`.
+
+This module imports only the standard library: it must be usable before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == "workbench":
+    # the `workbench` command: count the Ctrl-C from the first line of the package on (the rest of this
+    # module, and the install below, follow); until then Python's own handler would print a traceback
+    def _early(signum, frame):
+        run = [a for a in sys.argv[1:] if not a.startswith("-")][:1] == ["run"]
+        os.write(2, b"interrupted" + (b"; `workbench run` with the same --out resumes where it stopped" if run else b"") + b"\n")
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, _early)
+
+import threading  # noqa: E402  (after the early handler: each import is a moment a Ctrl-C can arrive)
+from contextlib import contextmanager  # noqa: E402
+from typing import Iterator  # noqa: E402
+
+#: the exit status of an interrupted command (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+RESUME_HINT = "; `workbench run` with the same --out resumes where it stopped"
+
+_pending = threading.Event()
+_installed = False
+
+
+_deferring = 0  # > 0 inside deferred(): the handler records and returns
+
+
+def handler(signum, frame) -> None:
+    """The SIGINT handler: remember the interrupt (a bare ``except:`` may eat the exception), then raise it.
+
+    Inside :func:`deferred` it only records: the block raises it when it ends.
+    """
+    _pending.set()
+    if _deferring:
+        return
+    raise KeyboardInterrupt
+
+
+def pending() -> bool:
+    """Whether an interrupt arrived that has not been acted on."""
+    return _pending.is_set()
+
+
+def clear() -> None:
+    _pending.clear()
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if an interrupt was recorded (and perhaps swallowed) since the last clear."""
+    if _pending.is_set():
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Run third-party code that may swallow ``KeyboardInterrupt``; raise it again after the block if it did.
+
+    ::
+
+        with interrupts.guard():
+            import funasr   # its bare ``except:`` clauses cannot hide a Ctrl-C any more
+    """
+    yield
+    check()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it: for imports that must not be cut in half.
+
+    A ``KeyboardInterrupt`` raised inside ``import torch`` can abort the process (SIGABRT, exit -6: it
+    crosses torch's C++ start-up), and one raised inside FunASR's imports can leave a half-imported
+    module behind (scipy's ``_ndimage_api``).  The block is short (seconds at most), so the command
+    still stops, just after it.
+    """
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    check()
+
+
+def message(argv: list[str] | None = None) -> str:
+    """The one line an interrupted command prints (with the resume hint for ``run``)."""
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    return "interrupted" + (RESUME_HINT if args[:1] == ["run"] else "")
+
+
+def _excepthook(kind, value, tb) -> None:
+    if issubclass(kind, KeyboardInterrupt) and "--debug" not in sys.argv:
+        try:
+            sys.stderr.write(message() + "\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_INTERRUPTED)
+    _previous_excepthook(kind, value, tb)
+
+
+_previous_excepthook = sys.excepthook
+
+
+def install() -> None:
+    """Install :func:`handler` for SIGINT (main thread only; idempotent) and the top-level exit-130 hook."""
+    global _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, handler)
+    sys.excepthook = _excepthook
+    _installed = True
+
+
+def running_as_command() -> bool:
+    """Whether this process is the ``workbench`` command (the script, or ``python -m workbench.cli``)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    # "-m" is argv[0] while `python -m workbench.cli` imports the package and compiles the module
+    return argv0 == "-m" or os.path.basename(argv0) == "workbench" or argv0.endswith(os.path.join("workbench", "cli.py"))
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """While a command runs in-process (``cli.main`` from Python): the handler, then the previous one again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, handler)
+    clear()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+if running_as_command():  # the `workbench` process: handled from the first import of the package on
+    install()
