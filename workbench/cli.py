@@ -43,6 +43,7 @@ from pathlib import Path
 
 from . import __version__
 from .audio import AudioConfig, check_audio_path
+from . import cli_listeners
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run, compare_runs, write_runs_comparison
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
@@ -254,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
     mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
     mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    mt_.add_argument("--checkpoint", default=None,
+                     help="the published checkpoint the run's model is (id or alias: large, base, seed, base_finetuned), for its "
+                          "training-data card when the model was loaded from a folder of another name (default: the run's model id)")
 
     cp = _add(sub, "compare", help="compare the preprocessing variants of a run, or runs of one manifest (checkpoints, precisions, engines)",
               description="One run folder: its preprocessing variants against a baseline variant. Two or more run folders of "
@@ -366,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="outputs", help="folder that receives the output folders")
     d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
     d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
+    cli_listeners.add_parsers(sub, dsub, _add)
     return parser
 
 
@@ -653,7 +658,7 @@ def print_run_summary(result, out=None) -> None:
 
 
 def cmd_metrics(args) -> int:
-    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures)
+    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures, checkpoint=args.checkpoint)
     _random_banner_for(args.run_dir)
     for r in reports.values():
         print(r.render())
@@ -859,6 +864,7 @@ COMMANDS.update({
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
     "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
     "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
+    **cli_listeners.COMMANDS,
 })
 
 
