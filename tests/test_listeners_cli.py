@@ -99,3 +99,20 @@ def test_listeners_refuses_a_run_without_listener_columns(tmp_path, capsys):
 
     with pytest.raises(ConfigError, match="no listener judgements.*import-votes"):
         run_listeners(_Fake(tmp_path))
+
+
+def test_checkpoint_comparison_marks_the_run_whose_checkpoint_saw_the_corpus(tmp_path):
+    import pandas as pd
+
+    from workbench.compare import RunsComparison
+
+    base = {"run_dir": "r", "checksum": "c", "device": "cpu", "dtype": "float32", "engine": "local", "random_weights": False}
+    runs = [{"name": "A", "model": "iic/emotion2vec_plus_large", **base,
+             "training_overlap": cards.overlap_messages("large", "iemocap")},
+            {"name": "B", "model": "my-own-model", **base, "training_overlap": []}]
+    cmp = RunsComparison(runs, ["raw"], {}, [], pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    text = cmp.render()
+    assert text.splitlines()[0].startswith("!! run A: training-data overlap: IEMOCAP")
+    assert not any(line.startswith("!! run B") for line in text.splitlines())
+    page = cmp.html()
+    assert "⚠ run A: training-data overlap" in page and "run B:" not in page

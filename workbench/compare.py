@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .data.cards import overlap_messages
 from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .metrics import Report, evaluate, uar, wa
@@ -442,6 +443,9 @@ class RunsComparison:
     def random_weights(self) -> bool:
         return any(r.get("random_weights") for r in self.runs)
 
+    def _overlaps(self, name: str) -> bool:
+        return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
+
     def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
         """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD)."""
         df = self.items
@@ -467,11 +471,14 @@ class RunsComparison:
         if self.random_weights:
             lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
         for r in self.runs:
+            lines += [f"!! run {r['name']}: {w}" for w in r.get("training_overlap") or []]
+        for r in self.runs:
             lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]")
         for name, by_v in self.reports.items():
+            mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
             for v, rep in by_v.items():
                 ci = rep.ci
-                lines.append(f"  {name} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
+                lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
                              f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
         for c in self.comparisons:
             lines.append(c.render())
@@ -499,12 +506,16 @@ class RunsComparison:
                          "it only shows the comparison works.</b></blockquote>")
         if title:
             parts.append(f"<h1>{html.escape(title)}</h1>")
+        for r in self.runs:
+            for w in r.get("training_overlap") or []:
+                parts.append(f"<blockquote><b>⚠ run {html.escape(str(r['name']))}: {html.escape(w)}</b></blockquote>")
         parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
                      .to_html(index=False, escape=True))
         rows = []
         for name, by_v in self.reports.items():
             for v, rep in by_v.items():
-                rows.append({"run": name, "variant": v, "scored": rep.n_scored, "failed": rep.n_failed,
+                rows.append({"run": name + (" ⚠ seen in training" if self._overlaps(name) else ""), "variant": v,
+                             "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"])})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
@@ -578,6 +589,8 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     check_comparable(runs, shared)
     embs = [rf.embeddings() for rf in runs]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
+    for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
+        d["training_overlap"] = overlap_messages(d["model"], t)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
 
     # positional index of every finished row, per run: (id, variant) → row number in results/embeddings
