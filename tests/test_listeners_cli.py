@@ -41,7 +41,7 @@ def test_overlap_for_a_corpus_on_the_card():
 
 
 @pytest.mark.slow
-def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys):
+def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monkeypatch):
     root = tmp_path / "IEMOCAP"
     ev = root / "Session1" / "dialog" / "EmoEvaluation"
     ev.mkdir(parents=True)
@@ -82,6 +82,15 @@ def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys):
     raw = payload["variants"]["raw"]
     assert payload["random_weights"] is True and raw["n_items"] == 2
     assert [r["id"] for r in raw["listeners_split"]] == ["Ses01F_impro01_M001"]  # 1/3 agree
+    # the experiment report's "Listeners vs model" section
+    from workbench import reporting as R
+
+    shown = []
+    monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+    section = R.listeners_section(run_dir, n_boot=20)
+    page = "".join(shown)
+    assert section["raw"]["n_items"] == 2 and "Listeners vs model" in page and "Ses01F_impro01_M001" in page
+    assert "vote-weighted" in page
     with pytest.raises(SystemExit) as exc:  # argparse refuses it before anything runs
         main(["listeners", str(run_dir), "--agree", "1.5"])
     assert exc.value.code == 2 and "share of listeners" in capsys.readouterr().err

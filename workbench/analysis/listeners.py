@@ -158,6 +158,13 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         raise ConfigError(f"bands={edges} must be increasing shares strictly between 0 and 1.", fix="pass e.g. 0.5 0.75.")
     if not isinstance(top, int) or top < 0:
         raise ConfigError(f"top={top!r} is not a count >= 0.", fix="pass e.g. 50.")
+    if not isinstance(n_boot, int) or n_boot < 0:
+        raise ConfigError(f"n_boot={n_boot!r} is not a count >= 0.", fix="pass e.g. 1000 (0: no intervals).")
+    no_ci = (float("nan"), float("nan"))
+
+    def interval(fn, a, b):
+        """The run's percentile bootstrap (workbench.metrics.bootstrap_ci); no interval for n_boot=0."""
+        return bootstrap_ci(fn, a, b, n=n_boot, seed=seed) if n_boot else (no_ci if not isinstance(fn(a, b), tuple) else [no_ci] * len(fn(a, b)))
     df = results
     variants = list(dict.fromkeys(df["variant"].astype(str)))
     if variant is None:
@@ -196,7 +203,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         stats = headline(classes)
         if len(t):
             wa_v, uar_v, _ = stats(t, p)
-            ci = bootstrap_ci(stats, t, p, n=n_boot, seed=seed)
+            ci = interval(stats, t, p)
             acc_ci, uar_ci = tuple(ci[0]), tuple(ci[1])
         else:
             wa_v = uar_v = float("nan")
@@ -228,13 +235,13 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         x = x[~np.isnan(x)]
         if not len(x):
             return float("nan"), (float("nan"), float("nan"))
-        lo_hi = bootstrap_ci(lambda a, _b: float(np.mean(a)), x, x, n=n_boot, seed=seed)
+        lo_hi = interval(lambda a, _b: float(np.mean(a)), x, x)
         return float(np.mean(x)), tuple(lo_hi)
 
     jsd_mean, jsd_ci = mean_ci(jsd)
     ce_mean, ce_ci = mean_ci(ce)
     rho = _spearman(conf, agreement)
-    rho_ci = tuple(bootstrap_ci(_spearman, conf, agreement, n=n_boot, seed=seed)) if len(sc) >= 3 else (float("nan"), float("nan"))
+    rho_ci = tuple(interval(_spearman, conf, agreement)) if len(sc) >= 3 else no_ci
 
     # the two lists
     ids = sc["id"].astype(str).to_numpy()
