@@ -125,3 +125,18 @@ def test_checkpoint_comparison_marks_the_run_whose_checkpoint_saw_the_corpus(tmp
     assert not any(line.startswith("!! run B") for line in text.splitlines())
     page = cmp.html()
     assert "⚠ run A: training-data overlap" in page and "run B:" not in page
+
+
+def test_mlflow_note_starts_with_the_overlap(tmp_path):
+    from workbench.runfolder import RunFolder
+    from workbench.tracking import _tags
+
+    class _Run(RunFolder):
+        model_ref = {"id": "iic/emotion2vec_plus_large"}
+        summary = {}
+        random_weights = False
+
+    tags = _tags(_Run(tmp_path), cards.overlap_messages("large", "iemocap"))
+    assert tags["workbench.training_overlap"] == "true"
+    assert tags["mlflow.note.content"].startswith("WARNING training-data overlap: IEMOCAP")
+    assert _tags(_Run(tmp_path))["workbench.training_overlap"] == "false"
