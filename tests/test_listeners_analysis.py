@@ -111,3 +111,13 @@ def test_arguments_are_checked():
         A.evaluate_listeners(df, bands=(0.8, 0.5))
     with pytest.raises(ConfigError, match="agree=1.5"):
         A.evaluate_listeners(df, agree=1.5)
+
+
+def test_spearman_equals_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 200).astype(float)  # many ties
+    b = a + rng.normal(0, 2, 200)
+    assert A._spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert np.isnan(A._spearman(np.ones(5), b[:5]))
