@@ -209,3 +209,27 @@ def test_listener_frame_reads_meta_json():
     lf = L.listener_frame(df)
     assert lf.loc[0, "agreement"] == pytest.approx(0.75) and np.isnan(lf.loc[1, "agreement"])
     assert L.has_listeners(df)
+
+
+def test_hf_dataset_with_a_rater_labels_sequence(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.hf import import_hf
+
+    cells = []
+    for i in range(2):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(p, speech_like(16000, 0.5, seed=i), 16000, subtype="PCM_16")
+        cells.append({"bytes": p.read_bytes(), "path": p.name})
+    feats = datasets.Features({"audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
+                               "emotion": datasets.Value("string"), "id": datasets.Value("string"),
+                               "rater_labels": datasets.Sequence(datasets.Value("string"))})
+    ds = datasets.Dataset.from_dict({"audio": cells, "emotion": ["angry", "sad"], "id": ["x", "y"],
+                                     "rater_labels": [["angry", "angry", "neutral"], ["sad", "sad", "sad"]]}, features=feats)
+    ds.cast_column("audio", datasets.Audio()).save_to_disk(str(tmp_path / "saved"))
+    m = import_hf(tmp_path / "saved", tmp_path / "m.jsonl").manifest
+    rep = L.records_from_manifest(m)
+    assert rep.records["x"]["votes_angry"] == 2 and rep.records["x"]["agreement"] == pytest.approx(2 / 3)
+    assert rep.records["y"]["listener_majority"] == "sad"
