@@ -233,3 +233,24 @@ def test_hf_dataset_with_a_rater_labels_sequence(tmp_path):
     rep = L.records_from_manifest(m)
     assert rep.records["x"]["votes_angry"] == 2 and rep.records["x"]["agreement"] == pytest.approx(2 / 3)
     assert rep.records["y"]["listener_majority"] == "sad"
+
+
+def test_lhotse_supervisions_with_rater_labels(tmp_path):
+    lhotse = pytest.importorskip("lhotse")
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.lhotse_io import import_lhotse
+
+    p = tmp_path / "rec0.wav"
+    sf.write(p, speech_like(16000, 2.0, seed=0), 16000, subtype="PCM_16")
+    lhotse.RecordingSet.from_recordings([lhotse.Recording.from_file(p, recording_id="rec0")]).to_file(tmp_path / "r.jsonl.gz")
+    S = lhotse.SupervisionSegment
+    lhotse.SupervisionSet.from_segments([
+        S("a", "rec0", 0.0, 1.0, custom={"emotion": "ang", "rater_labels": ["angry", "angry", "sad", "angry"]}),
+        S("b", "rec0", 1.0, 1.0, custom={"emotion": "sad", "votes_sad": 3, "votes_neutral": 1}),
+    ]).to_file(tmp_path / "s.jsonl.gz")
+    m = import_lhotse(recordings=tmp_path / "r.jsonl.gz", supervisions=tmp_path / "s.jsonl.gz", out=tmp_path / "m.jsonl").manifest
+    rep = L.records_from_manifest(m)
+    assert rep.records["a"]["votes_angry"] == 3 and rep.records["a"]["agreement"] == pytest.approx(0.75)
+    assert rep.records["b"]["n_raters"] == 4 and rep.records["b"]["listener_majority"] == "sad"
