@@ -521,7 +521,7 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
             unmapped += 1
     if unknown:
         raise ConfigError(f"rater labels {sorted(set(unknown))} are not emotion names this reader knows "
-                          f"(known: {', '.join(sorted(set(k for k in LABEL_KEYS)))} and common names such as 'anger').",
+                          f"(known: {', '.join(LABEL_KEYS)} and common names such as 'anger').",
                           source=source, fix="pass a label map {label: key or \"\"} for the corpus's own labels.")
     return record_from_counts(counts, unmapped=unmapped)
 
@@ -546,8 +546,8 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes") -
             if v == v and v < 0:
                 raise ConfigError(f"{k}={row[k]!r} is negative; vote counts are >= 0.", source=source, fix="give counts of responses.")
             counts[k[len("votes_"):]] = 0.0 if v != v else v
-    rec = record_from_counts(counts, unmapped=_float(row.get(UNMAPPED)) if _float(row.get(UNMAPPED)) == _float(row.get(UNMAPPED)) else 0.0)
-    return rec
+    unmapped = _float(row.get(UNMAPPED))
+    return record_from_counts(counts, unmapped=unmapped if unmapped == unmapped else 0.0)  # NaN (absent) counts none
 
 
 def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: Mapping[str, str] | None = None) -> ReadReport:
