@@ -42,7 +42,7 @@ def _table():
 
 
 def test_bands_lists_and_counts():
-    rep = A.evaluate_listeners(_table(), n_boot=200)
+    rep = A.evaluate_listeners(_table(), n_boot=100)
     assert rep.n_items == 30 and rep.n_without == 1
     low, mid, high = rep.bands
     assert (low["n"], mid["n"], high["n"]) == (10, 0, 20)
@@ -98,7 +98,7 @@ def test_confidence_agreement_correlation_with_interval():
     for i in range(30):
         n_agree = 6 + (i % 5)  # agreement 0.6 … 1.0, rising with the confidence
         rows.append(_row(i, "angry", {"angry": 0.3 + 0.1 * (i % 5)}, {"angry": n_agree, "sad": 10 - n_agree}))
-    rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=200)
+    rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=100)
     assert rep.spearman_confidence_agreement == pytest.approx(1.0)
     assert rep.spearman_ci[0] > 0.9
 
