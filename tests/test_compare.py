@@ -95,7 +95,8 @@ def test_compare_results_counts_discordant_pairs_and_lists_flips():
     assert (c.mcnemar_b, c.mcnemar_c) == (1, 2)
     assert c.mcnemar_p == pytest.approx(1.0)  # 2 * P[X<=1 | n=3] = 2 * 4/8
     assert c.delta_wa[0] == pytest.approx(4 / 6 - 3 / 6)
-    assert c.n_flips == 5  # items 2, 3, 4, 5 and the unlabelled u0
+    assert c.n_flips == 4  # items 2, 3, 4, 5: the paired items; the unlabelled u0 is counted apart
+    assert (c.n_unlabelled, c.n_flips_unlabelled) == (1, 1)
     assert set(flips["id"]) == {"i2", "i3", "i4", "i5", "u0"}
     f = flips.set_index("id")
     assert bool(f.loc["i3", "fixed"]) and not bool(f.loc["i3", "broke"])

@@ -332,3 +332,32 @@ def test_variant_diff_hides_the_empty_list(run_dir):
     assert w.flips.layout.display == ("" if w.comparison.n_flips else "none")
     if not w.comparison.n_flips:
         assert "no item changed its label" in w.summary.value
+
+
+def test_listener_errors_browser_lists_what_listeners_agree_on_and_opens_it(tmp_path, tiny_model):
+    from workbench.data.listeners import attach, records_from_manifest
+    from workbench.widgets import ListenerErrorsBrowser
+
+    items = []
+    for i in range(3):
+        sf.write(tmp_path / f"a{i}.wav", speech_like(16000, 1.2, seed=i), 16000, subtype="PCM_16")
+        items.append(Item(id=f"a{i}", path=f"a{i}.wav", emotion="sad"))
+    first = run(write_manifest(Manifest(items, root=tmp_path), tmp_path / "m0.csv"), out_dir=tmp_path / "run0", model=tiny_model,
+                cache_dir=tmp_path / "cache")
+    pred = pd.read_parquet(first.run_dir / "results.parquet").set_index("id")["pred"]
+    other = {k: next(x for x in ("angry", "happy") if x != k) for k in LABEL_KEYS}
+    # a0: all five listeners hear something the model did not say; a1: they hear what it said; a2: 3 of 5 against it
+    votes = {"a0": [other[pred["a0"]]] * 5, "a1": [pred["a1"]] * 5, "a2": [other[pred["a2"]]] * 3 + [pred["a2"]] * 2}
+    for it in items:
+        it.meta["rater_labels"] = ";".join(votes[it.id])
+    m = Manifest(items, root=tmp_path)
+    attach(m, records_from_manifest(m))
+    second = run(write_manifest(m, tmp_path / "m.csv"), out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
+    w = ListenerErrorsBrowser(second.run_dir, model=tiny_model)
+    assert [v for _, v in w.items.options] == ["a0"]
+    w.agree.value = 0.6
+    assert sorted(v for _, v in w.items.options) == ["a0", "a2"] and "<b>2</b> items" in w.caption.value
+    w.items.value = "a2"
+    w.open_button.click()
+    assert w.browser is not None and w.browser.table.value == ("a2", "raw")
+    assert "<h4>a2 [raw]</h4>" in w.browser.detail.value

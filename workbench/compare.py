@@ -44,6 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .data.cards import overlap_messages
 from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .metrics import Report, evaluate, uar, wa
@@ -102,6 +103,9 @@ class Comparison:
     confidence_shift_mean: float
     confidence_shift_median: float
     scope: str = ""  # between runs: the variant whose rows are paired (baseline/variant then name runs)
+    # items without a corpus label are in neither n_paired nor n_flips (those count the same items); their flips apart
+    n_unlabelled: int = 0
+    n_flips_unlabelled: int = 0
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -113,7 +117,9 @@ class Comparison:
             f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items): "
             f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
             f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} p={self.mcnemar_p:.4f}, "
-            f"{self.n_flips} label flips, confidence shift mean {self.confidence_shift_mean:+.3f}"
+            f"{self.n_flips} label flips among them"
+            + (f" (+{self.n_flips_unlabelled} among {self.n_unlabelled} unlabelled items, not paired for accuracy)" if self.n_unlabelled else "")
+            + f", confidence shift mean {self.confidence_shift_mean:+.3f}"
         )
 
 
@@ -139,6 +145,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = (b["confidence"].astype(float) - a["confidence"].astype(float)).to_numpy()
     flipped = (a["pred"].astype(str) != b["pred"].astype(str)).to_numpy()
+    is_labelled = labelled.to_numpy()
     flip_rows = []
     for item_id in a.index[flipped]:
         ra, rb = a.loc[item_id], b.loc[item_id]
@@ -155,10 +162,10 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         baseline=baseline, variant=variant, n_paired=int(len(y)),
         delta_wa=paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed),
         delta_uar=paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed),
-        mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int(flipped.sum()),
+        mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
-        scope=scope,
+        scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
     )
     return comparison, flip_rows
 
@@ -253,7 +260,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax1.axvline(0, color="k", lw=1)
     ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
     ax1.set_ylabel("items")
-    ax1.set_title(f"{comparison.n_flips} label flips")
+    ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
+                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else ""))
     names = ["ΔWA", "ΔUAR"]
     vals = [comparison.delta_wa, comparison.delta_uar]
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
@@ -442,6 +450,9 @@ class RunsComparison:
     def random_weights(self) -> bool:
         return any(r.get("random_weights") for r in self.runs)
 
+    def _overlaps(self, name: str) -> bool:
+        return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
+
     def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
         """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD)."""
         df = self.items
@@ -458,7 +469,8 @@ class RunsComparison:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "agreement": self.agreement.to_dict(orient="records"),
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
-            "n_flips": int(len(self.flips)),
+            "n_flips": int((self.flips["emotion"].fillna("").astype(str) != "").sum()) if len(self.flips) else 0,
+            "n_flips_unlabelled": int((self.flips["emotion"].fillna("").astype(str) == "").sum()) if len(self.flips) else 0,
         })
 
     def render(self, top: int = 5) -> str:
@@ -466,11 +478,14 @@ class RunsComparison:
         if self.random_weights:
             lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
         for r in self.runs:
+            lines += [f"!! run {r['name']}: {w}" for w in r.get("training_overlap") or []]
+        for r in self.runs:
             lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]")
         for name, by_v in self.reports.items():
+            mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
             for v, rep in by_v.items():
                 ci = rep.ci
-                lines.append(f"  {name} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
+                lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
                              f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
         for c in self.comparisons:
             lines.append(c.render())
@@ -498,12 +513,16 @@ class RunsComparison:
                          "it only shows the comparison works.</b></blockquote>")
         if title:
             parts.append(f"<h1>{html.escape(title)}</h1>")
+        for r in self.runs:
+            for w in r.get("training_overlap") or []:
+                parts.append(f"<blockquote><b>⚠ run {html.escape(str(r['name']))}: {html.escape(w)}</b></blockquote>")
         parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
                      .to_html(index=False, escape=True))
         rows = []
         for name, by_v in self.reports.items():
             for v, rep in by_v.items():
-                rows.append({"run": name, "variant": v, "scored": rep.n_scored, "failed": rep.n_failed,
+                rows.append({"run": name + (" ⚠ seen in training" if self._overlaps(name) else ""), "variant": v,
+                             "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"])})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
@@ -511,7 +530,8 @@ class RunsComparison:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": f"{c.mcnemar_p:.3g}", "label flips": c.n_flips}
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": f"{c.mcnemar_p:.3g}", "label flips": c.n_flips,
+                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         parts.append("<h3>Agreement</h3>" + self.agreement.to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
@@ -576,6 +596,8 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     check_comparable(runs, shared)
     embs = [rf.embeddings() for rf in runs]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
+    for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
+        d["training_overlap"] = overlap_messages(d["model"], t)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
 
     # positional index of every finished row, per run: (id, variant) → row number in results/embeddings

@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from .data.listeners import attach, find_emodb_erkennung, read_emodb_erkennung
 from .errors import ConfigError
 from .manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 
@@ -168,7 +169,14 @@ def prepare_emodb(corpus_dir: str | os.PathLike) -> Manifest:
             text=EMODB_TEXTS.get(text, ""), speaker=spk, gender=gender,
             meta={"corpus": "emodb", "text_id": text, "version": version, "age": age},
         ))
-    return _finish(items, root, "emodb", skipped)
+    manifest = _finish(items, root, "emodb", skipped)
+    perception = find_emodb_erkennung(root)
+    if perception is not None:
+        # the perception test lists every recording, more than the 535 released: attach() counts the rest
+        report = read_emodb_erkennung(perception)
+        attached = attach(manifest, report)
+        logger.info("emodb: %s (%s)", attached.summary(), report.summary())
+    return manifest
 
 
 def prepare_ravdess(corpus_dir: str | os.PathLike) -> Manifest:

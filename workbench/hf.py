@@ -150,7 +150,7 @@ def import_hf(
                 raise ConfigError(f"id {item_id!r} occurs twice ({seen[item_id]} and {where}).", source=shown,
                                   fix="pass --id-column with a column whose values are unique, or leave ids to the importer.")
             seen[item_id] = where
-            meta = {k: v for k, v in row.items() if k not in used and _scalar(v)}
+            meta = {k: v for k, v in row.items() if k not in used and (_scalar(v) or _rater_labels(k, v))}
             meta["hf"] = {"source": shown, "split": split_name, "index": index}
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
@@ -421,6 +421,11 @@ def _gender(value) -> str:
 
 def _scalar(v) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
+
+
+def _rater_labels(column: str, v) -> bool:
+    """A per-rater label list (``rater_labels``: a sequence of strings) is kept: workbench.data.listeners reads it as votes."""
+    return column == "rater_labels" and isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
 
 
 # ---------------------------------------------------------------------------

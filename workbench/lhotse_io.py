@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hf import emotion_for, label_table, store_audio_bytes
+from .hf import _rater_labels, emotion_for, label_table, store_audio_bytes
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, write_manifest
 from .runfolder import RunFolder, as_run_folder
@@ -201,7 +201,7 @@ def _item(item_id, path, recording, sup, start, duration, channel, emotion_field
         if sup.language:
             meta["language"] = sup.language
         for k, v in (sup.custom or {}).items():
-            if k != emotion_field and (v is None or isinstance(v, (str, int, float, bool))):
+            if k != emotion_field and (v is None or isinstance(v, (str, int, float, bool)) or _rater_labels(k, v)):
                 meta[k] = v
     return Item(
         id=str(item_id), path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .data.cards import card_for, load_cards, overlap_messages
 from .errors import ConfigError
 from .labels import LABEL_KEYS
 from .runfolder import RunFolder, artifact_name, as_run_folder, strict_json
@@ -191,12 +192,15 @@ class Report:
     reliability: list[dict]
     restricted: bool
     breakdowns: dict[str, dict] = field(default_factory=dict)
+    #: warnings that the corpus is in the checkpoint's training data (workbench.data.cards), shown first
+    training_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return self.__dict__.copy()
+        d = self.__dict__.copy()
+        return {"training_overlap": d.pop("training_overlap"), **d}
 
     def render(self) -> str:
-        lines = [
+        lines = [f"!! {w}" for w in self.training_overlap] + [
             f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (label with no emotion2vec+ counterpart), {self.n_failed} failed"
             + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
         ]
@@ -286,15 +290,35 @@ def metrics_file_name(restrict: bool) -> str:
     return "metrics_restricted.json" if restrict else "metrics.json"
 
 
-def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0) -> dict[str, Report]:
+def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> list[str]:
+    """Warnings that the run's corpus is on its checkpoint's protocol card ([] when not, or the checkpoint is unknown).
+
+    ``checkpoint`` names the published checkpoint the run's model is (an id or
+    alias such as ``large``), for a run scored from a local copy under another name;
+    default: the run's model id.
+    """
+    if checkpoint is not None and card_for(checkpoint) is None:
+        known = ", ".join(c.model_id for c in load_cards())
+        raise ConfigError(f"checkpoint {checkpoint!r} has no protocol card; cards exist for {known}.",
+                          fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
+    model = rf.model_ref
+    model_id = checkpoint or model.get("id") or model.get("model")
+    return overlap_messages(model_id, rf.results())
+
+
+def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0,
+                checkpoint: str | None = None) -> dict[str, Report]:
     """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
+
+    When the run's corpus is in its checkpoint's training data (see
+    :mod:`workbench.data.cards`; ``checkpoint`` as in :func:`run_training_overlap`),
+    every report carries the warning first (``training_overlap``).
 
     Everything goes through :meth:`RunFolder.write_artifact`: strict JSON (NaN → null, with
     ``random_weights: true`` in each variant's entry when the run used random weights) and figure
     names made by :func:`~workbench.runfolder.artifact_name` (``confusion_raw.png``; a variant such
     as ``tel/8k`` becomes a hash, its name recorded in ``artifacts.json``).  With ``restrict`` the
     files are ``metrics_restricted.json`` and ``*_restricted_*.png``: the unrestricted ones stay.
-
     Raises :class:`~workbench.runfolder.RunFolderError` (with the fix) for a folder that holds
     no finished run.
     """
@@ -302,6 +326,9 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     df = rf.results()
     check_breakdown_columns(by, df.columns, source=str(run_dir))
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
+    overlap = run_training_overlap(rf, checkpoint=checkpoint)
+    for r in reports.values():
+        r.training_overlap = list(overlap)
     payload = {v: r.to_dict() for v, r in reports.items()}
     if rf.random_weights:
         for entry in payload.values():

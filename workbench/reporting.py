@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from . import __version__
+from .analysis.listeners import evaluate_listeners
 from .compare import compare_results, plot_comparison
+from .data.listeners import listener_frame
 from .demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
 from .errors import ConfigError
 from .fusion import fuse_run, plot_fusion
 from .logs import route_logs
-from .metrics import evaluate, plot_confusion, plot_reliability
+from .metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from .model import RANDOM_WEIGHTS_BANNER
 from .runfolder import RunFolderError, as_run_folder
 from .serialize import json_default
@@ -141,6 +143,8 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> 
     res, summary, cfg = rf.results(), rf.summary, rf.config
     model = rf.model_ref
     parts = [banner_html()] if rf.random_weights else []
+    # a test set the checkpoint was trained on is said before anything else (workbench.data.cards)
+    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in run_training_overlap(rf)]
     parts.append(f"<h1>{esc(title)}</h1>")
     if intro:
         parts.append(f"<p>{esc(intro)}</p>")
@@ -181,6 +185,41 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if r.n_scored:
             show_figure(plot_confusion(r))
             show_figure(plot_reliability(r))
+    return out
+
+
+def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
+    """"Listeners vs model": agreement bands, divergences, the two lists and both confusions; None (nothing shown)
+    when the run's manifest carries no listener judgements."""
+    res = as_run_folder(run_dir).results()
+    if not listener_frame(res)["agreement"].notna().any():
+        return None
+    out = {}
+    for v in dict.fromkeys(res["variant"].astype(str)):
+        r = evaluate_listeners(res, variant=v, n_boot=n_boot)
+        out[v] = r.to_dict()
+        ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
+        parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
+                 f"<p>{r.n_items} items with listener judgements ({r.n_without} without). Accuracy and UAR against the corpus "
+                 "label, by the share of listeners agreeing with their majority.</p>",
+                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI"],
+                            [(b["band"], b["n"], b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"])) for b in r.bands]),
+                 table_html(["figure", "value", "95% CI"], [
+                     ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
+                     ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
+                     ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))])]
+        parts += [f"<p>{esc(n)}</p>" for n in r.notes]
+        for name, rows in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors", r.listeners_agree_model_wrong),
+                           (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split)):
+            parts.append(f"<h3>{esc(name)} ({len(rows)})</h3>")
+            if rows:
+                parts.append(table_html(["id", "corpus label", "listeners", "agreement", "model", "confidence"],
+                                        [(x["id"], x["emotion"] or "—", x["listener_majority"] or "—", x["agreement"], x["pred"], x["confidence"])
+                                         for x in rows[:top]]))
+        parts.append("<h3>Confusion: corpus label (hard) beside what listeners heard (vote-weighted)</h3>")
+        parts.append(table_html(["corpus label", *r.confusion_cols], [(c, *row) for c, row in zip(r.classes, r.confusion_hard)]))
+        parts.append(table_html(["listeners heard", *r.confusion_cols], [(c, *row) for c, row in zip(r.confusion_rows, r.confusion_votes)], digits=1))
+        show_html("\n".join(parts))
     return out
 
 

@@ -72,6 +72,7 @@ MANIFEST_COPY = "manifest.jsonl"
 RESULTS = "results.parquet"
 EMBEDDINGS = "embeddings.npy"
 SUMMARY = "summary.json"
+LISTENERS = "listeners.json"
 LOG = "log.txt"
 LOCK = ".lock"
 PARTS = "parts"
@@ -448,6 +449,23 @@ class RunFolder:
 
     def write_experiment(self, experiment: Experiment) -> None:
         _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml())
+
+    def write_listeners(self, payload: dict) -> Path:
+        """Write ``listeners.json`` (metrics against the listeners' judgements), atomically, under its fixed name."""
+        p = self.path / LISTENERS
+        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default, allow_nan=False))
+        return p
+
+    def listeners(self) -> dict:
+        """The run's ``listeners.json`` ({} when `workbench listeners` has not been run)."""
+        p = self.path / LISTENERS
+        if not p.is_file():
+            return {}
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"cannot read listeners.json ({exc}).", source=str(self.path),
+                                 fix="run `workbench listeners RUN` again to rewrite it.") from None
 
     def write_manifest_copy(self, manifest: Any) -> Path:
         """Keep an in-memory manifest with the run (absolute paths), so its experiment file can name it."""

@@ -135,7 +135,8 @@ def log_run(
             raise ConfigError(f"cannot open the MLflow tracking store ({type(exc).__name__}: {_first_line(exc)}).", source=uri,
                               fix="check --tracking-uri (a server URL, sqlite:///path.db …); leave it out for the embedded store in ./mlruns.") from None
         reports_by_variant = run_metrics(rf.path, restrict=restrict, figures=True, n_boot=n_boot)
-        run = client.create_run(exp_id, run_name=rf.path.name, tags=_tags(rf))
+        overlap = next(iter(reports_by_variant.values())).training_overlap if reports_by_variant else []
+        run = client.create_run(exp_id, run_name=rf.path.name, tags=_tags(rf, overlap))
         run_id = run.info.run_id
         try:
             _log_values(client, run_id, rf, reports_by_variant)
@@ -154,7 +155,8 @@ def log_run(
     return run_id
 
 
-def _tags(rf: RunFolder) -> dict[str, str]:
+def _tags(rf: RunFolder, overlap: Sequence[str] = ()) -> dict[str, str]:
+    """Provenance tags; the run's note (MLflow's description, shown first) starts with any training-data overlap."""
     model = rf.model_ref
     summary = rf.summary
     tags = {
@@ -168,8 +170,12 @@ def _tags(rf: RunFolder) -> dict[str, str]:
         "workbench.engine": str((summary.get("engine") or {}).get("name") or ""),
         "mlflow.source.name": "workbench run",
     }
+    notes = [f"WARNING {w}" for w in overlap]
     if rf.random_weights:
-        tags["mlflow.note.content"] = "Random weights: the predictions of this run mean nothing (a seeded random checkpoint)."
+        notes.append("Random weights: the predictions of this run mean nothing (a seeded random checkpoint).")
+    if notes:
+        tags["mlflow.note.content"] = "\n\n".join(notes)
+    tags["workbench.training_overlap"] = "true" if overlap else "false"
     return tags
 
 

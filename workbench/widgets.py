@@ -18,6 +18,7 @@ LowConfidenceBrowser     a run's items filtered by confidence, finding,
                          label, variant, speaker; one item in detail
 EmbeddingMap             a run's embeddings in 2-D; click a point to open it
 ConfusionExplorer        the confusion matrix as buttons; a cell's items
+ListenerErrorsBrowser    items listeners agree on and the model gets wrong
 VariantDiff              the flips between two variants, both playable
 LongAudioTimeline        a segmented file's heatmap and timeline (click a
                          span to play it)
@@ -41,10 +42,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from .audio import Audio, AudioConfig, decode, load, resample, to_mono
+from .analysis.listeners import agree_wrong_frame
 from .compare import compare_results
+from .data.listeners import listener_frame
 from .diagnostics import audio_facts, findings_from, frame_energies_db
 from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
-from .errors import WorkbenchError
+from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
 from .longform import source_path
 from .engine import score_sources
@@ -631,6 +634,57 @@ class ConfusionExplorer(_View):
         self.items.options = [(f"{r.id}  conf={r.confidence:.3f}  {r.finding_codes or ''}", r.id) for r in df.itertuples()]
         if len(df):
             self.items.value = df["id"].iloc[0]
+
+    def open_item(self):
+        if not self.items.value:
+            return
+        with self.busy(f"opening {self.items.value} [{self.variant}]"):
+            if self.browser is None:
+                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
+                self.browser_box.children = [self.browser.widget]
+            self.browser.select(self.items.value, self.variant)
+
+
+# ---------------------------------------------------------------------------
+class ListenerErrorsBrowser(_View):
+    """The items listeners agree on and the model gets wrong (its own errors, most confident first); 'open' shows one in the browser.
+
+    ``agree``: the share of listeners that counts as agreeing (a slider); the list is
+    :func:`workbench.analysis.listeners.evaluate_listeners`'s *listeners agree, model wrong*.
+    """
+
+    def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, agree: float = 0.75,
+                 browser: LowConfidenceBrowser | None = None, model: Any = None):
+        W = _w()
+        self.rf = as_run_folder(run_dir)
+        self.results = self.rf.results()
+        variants = list(dict.fromkeys(self.results["variant"].astype(str)))
+        if variant is not None and variant not in variants:
+            raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(self.rf.path), fix="pass one of them.")
+        self.variant = variant or variants[0]
+        if not listener_frame(self.results)["agreement"].notna().any():
+            raise ConfigError("the run's items carry no listener judgements.", source=str(self.rf.path),
+                              fix="attach them with `workbench datasets import-votes` and run again.")
+        self.browser = browser
+        self._model = model
+        self.agree = W.FloatSlider(value=agree, min=0.05, max=1.0, step=0.05, description="listeners agree ≥",
+                                   continuous_update=False, style={"description_width": "initial"})
+        self.caption = W.HTML()
+        self.items = W.Select(options=[], rows=8, layout=W.Layout(width="100%"))
+        self.open_button = W.Button(description="open in browser")
+        self.open_button.on_click(lambda _: self.open_item())
+        self.browser_box = W.Box()
+        self.agree.observe(lambda _: self.refresh(), names="value")
+        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights) + f"<h4>listeners agree, model wrong ({_esc(self.variant)})</h4>"),
+                              self.agree, self.caption, self.items, self.open_button, self._make_status(), self.browser_box])
+        self.refresh()
+
+    def refresh(self):
+        self.table = agree_wrong_frame(self.results, variant=self.variant, agree=float(self.agree.value), n_boot=0, top=100_000)
+        self.caption.value = (f"<b>{len(self.table)}</b> items where at least {float(self.agree.value):.0%} of listeners agree "
+                              "and the model says otherwise")
+        self.items.options = [(f"{r.id}  listeners {r.listener_majority} ({r.agreement:.2f} of {r.n_raters:g})  model {r.pred} ({r.confidence:.3f})",
+                               r.id) for r in self.table.itertuples()]
 
     def open_item(self):
         if not self.items.value:

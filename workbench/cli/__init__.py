@@ -34,7 +34,7 @@ import argparse
 import sys
 
 from .. import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
-from . import analysis, data, models, predict, reports, running, signals
+from . import analysis, data, listeners, models, predict, reports, running, signals
 from .common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
     console_logging, disk_full, example_text, one_line, parse_argv,
@@ -46,14 +46,14 @@ from .running import print_run_summary  # noqa: F401  (public here too)
 # the sub-commands in the order `workbench --help` lists them; each module keeps a command's parser next to its handler
 ADDERS = (
     predict.add_infer, models.add_model, data.add_manifest, data.add_datasets, data.add_export_lhotse, running.add_run,
-    analysis.add_metrics, analysis.add_compare, analysis.add_probe, signals.add_sweep, predict.add_diagnose,
+    analysis.add_metrics, listeners.add_listeners, analysis.add_compare, analysis.add_probe, signals.add_sweep, predict.add_diagnose,
     signals.add_segment, analysis.add_embeddings, predict.add_similar, analysis.add_fuse, reports.add_report,
     reports.add_demo,
 )
 
 # "command[ action]" → handler
 COMMANDS = {**predict.COMMANDS, **models.COMMANDS, **data.COMMANDS, **running.COMMANDS, **analysis.COMMANDS,
-            **signals.COMMANDS, **reports.COMMANDS}
+            **signals.COMMANDS, **reports.COMMANDS, **listeners.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

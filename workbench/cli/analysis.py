@@ -24,6 +24,9 @@ def add_metrics(sub) -> None:
     mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
     mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
     mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    mt_.add_argument("--checkpoint", default=None,
+                     help="the published checkpoint the run's model is (id or alias: large, base, seed, base_finetuned), for its "
+                          "training-data card when the model was loaded from a folder of another name (default: the run's model id)")
 
 
 def add_compare(sub) -> None:
@@ -100,7 +103,7 @@ def add_fuse(sub) -> None:
 
 
 def cmd_metrics(args) -> int:
-    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures)
+    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures, checkpoint=args.checkpoint)
     random_banner_for(args.run_dir)
     for r in reports.values():
         print(r.render())

@@ -10,6 +10,7 @@ from ..corpora import PREPARERS, import_emobox, prepare, prepare_folder
 from ..hf import import_hf
 from ..lhotse_io import export_lhotse, import_lhotse
 from ..manifest import Manifest, read_manifest, write_manifest
+from . import listeners
 from .common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for
 
 
@@ -30,7 +31,8 @@ def add_datasets(sub) -> None:
     ds = add_command(sub, "datasets", help="prepare manifests from corpora",
               example=("workbench datasets prepare emodb /data/emodb --out datasets/emodb.csv",
                        "workbench datasets import-emobox data/iemocap/*.jsonl --root /data --out datasets/iemocap.csv"))
-    dsub = ds.add_subparsers(dest="datasets_command", required=True, metavar="ACTION", help="prepare or import-emobox")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True, metavar="ACTION",
+                             help="prepare, import-emobox, import-hf, import-lhotse or import-votes")
     dp = add_command(dsub, "prepare", help="write a manifest for a corpus folder as distributed",
               example=("workbench datasets prepare ravdess /data/RAVDESS --out datasets/ravdess.csv",))
     dp.add_argument("corpus", help=", ".join(PREPARERS))
@@ -60,6 +62,7 @@ def add_datasets(sub) -> None:
     dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label")
     dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
     dl.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    listeners.add_import_votes(dsub)
 
 
 def add_export_lhotse(sub) -> None:

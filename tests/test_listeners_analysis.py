@@ -1,0 +1,123 @@
+"""Metrics against listeners, on hand-built results tables with planted judgements."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.analysis import listeners as A
+from workbench.data.listeners import record_from_counts
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+
+
+def _row(i, emotion, scores: dict, votes: dict | None, variant="raw"):
+    s = np.full(9, 1e-3)
+    for k, v in scores.items():
+        s[LABEL_KEYS.index(k)] = v
+    s = s / s.sum()
+    pred = LABEL_KEYS[int(np.argmax(s))]
+    meta = record_from_counts(votes) if votes is not None else {}
+    return {"id": f"u{i:03d}", "variant": variant, "status": "ok", "emotion": emotion, "pred": pred, "confidence": float(s.max()),
+            "path": f"u{i}.wav", "meta": json.dumps(meta), **{f"score_{k}": float(x) for k, x in zip(LABEL_KEYS, s)}}
+
+
+def _table():
+    rows = []
+    # 20 clear items (all 10 raters agree), model right on 16, confidently wrong on 4
+    for i in range(20):
+        emo = ["angry", "sad"][i % 2]
+        other = "sad" if emo == "angry" else "angry"
+        wrong = i < 4
+        rows.append(_row(i, emo, {other if wrong else emo: 0.9 - 0.01 * i}, {emo: 10}))
+    # 10 split items (4 / 3 / 3): the model always wrong against the corpus label
+    for i in range(20, 30):
+        rows.append(_row(i, "angry", {"neutral": 0.6}, {"angry": 4, "sad": 3, "neutral": 3}))
+    # one item without listener figures
+    rows.append(_row(99, "angry", {"angry": 0.9}, None))
+    return pd.DataFrame(rows)
+
+
+def test_bands_lists_and_counts():
+    rep = A.evaluate_listeners(_table(), n_boot=100)
+    assert rep.n_items == 30 and rep.n_without == 1
+    low, mid, high = rep.bands
+    assert (low["n"], mid["n"], high["n"]) == (10, 0, 20)
+    assert low["accuracy"] == 0.0 and high["accuracy"] == pytest.approx(16 / 20)
+    assert high["accuracy_ci"][0] <= 0.8 <= high["accuracy_ci"][1]
+    # listeners agree, model wrong: exactly the four planted items, most confident first
+    wrong = rep.listeners_agree_model_wrong
+    assert [r["id"] for r in wrong] == ["u000", "u001", "u002", "u003"]
+    assert [r["id"] for r in rep.listeners_split] == [f"u{i:03d}" for i in range(20, 30)]
+    assert rep.listeners_split[0]["agreement"] == pytest.approx(0.4)
+
+
+def test_js_divergence_and_cross_entropy_against_scipy_and_by_hand():
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import entropy
+
+    p = np.array([[0.7, 0.2, 0.1], [1 / 3, 1 / 3, 1 / 3]])
+    q = np.array([[0.1, 0.2, 0.7], [1 / 3, 1 / 3, 1 / 3]])
+    m = (p[0] + q[0]) / 2
+    by_hand = 0.5 * entropy(p[0], m, base=2) + 0.5 * entropy(q[0], m, base=2)
+    got = A.js_divergence(p, q)
+    assert got[0] == pytest.approx(by_hand) and got[0] == pytest.approx(jensenshannon(p[0], q[0], base=2) ** 2)
+    assert got[1] == pytest.approx(0.0, abs=1e-12)
+    assert A.cross_entropy(p[:1], q[:1])[0] == pytest.approx(-(p[0] * np.log(q[0])).sum())
+
+
+def test_divergence_of_a_run_uses_the_vote_distribution_and_restricts_when_asked():
+    df = pd.DataFrame([_row(0, "angry", {"angry": 0.5, "other": 0.3, "sad": 0.2}, {"angry": 6, "sad": 4})])
+    full = A.evaluate_listeners(df, n_boot=50)
+    scores = df[[f"score_{k}" for k in LABEL_KEYS]].to_numpy(float)[0]
+    votes = np.zeros(9)
+    votes[LABEL_KEYS.index("angry")], votes[LABEL_KEYS.index("sad")] = 0.6, 0.4
+    assert full.jsd_mean == pytest.approx(A.js_divergence(votes[None], scores[None])[0])
+    restricted = A.evaluate_listeners(df, restrict=True, n_boot=50)
+    assert restricted.classes == ["angry"]
+    # over the corpus's single class both distributions are [1]: nothing to diverge
+    assert restricted.jsd_mean == pytest.approx(0.0, abs=1e-12)
+
+
+def test_vote_weighted_confusion_beside_the_hard_one():
+    df = pd.DataFrame([
+        _row(0, "angry", {"angry": 0.9}, {"angry": 3, "sad": 1}),
+        _row(1, "angry", {"sad": 0.9}, {"angry": 1, "sad": 1}),
+    ])
+    rep = A.evaluate_listeners(df, n_boot=50)
+    assert rep.confusion_rows == ["angry", "sad"] and rep.confusion_cols == ["angry", "sad"]
+    assert rep.confusion_hard == [[1, 1]]
+    np.testing.assert_allclose(rep.confusion_votes, [[0.75, 0.5], [0.25, 0.5]])
+
+
+def test_confidence_agreement_correlation_with_interval():
+    rows = []
+    for i in range(30):
+        n_agree = 6 + (i % 5)  # agreement 0.6 … 1.0, rising with the confidence
+        rows.append(_row(i, "angry", {"angry": 0.3 + 0.1 * (i % 5)}, {"angry": n_agree, "sad": 10 - n_agree}))
+    rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=100)
+    assert rep.spearman_confidence_agreement == pytest.approx(1.0)
+    assert rep.spearman_ci[0] > 0.9
+
+
+def test_arguments_are_checked():
+    df = _table()
+    with pytest.raises(ConfigError, match="variant 'loud'.*\\['raw'\\]"):
+        A.evaluate_listeners(df, variant="loud")
+    with pytest.raises(ConfigError, match="bands"):
+        A.evaluate_listeners(df, bands=(0.8, 0.5))
+    with pytest.raises(ConfigError, match="agree=1.5"):
+        A.evaluate_listeners(df, agree=1.5)
+
+
+def test_spearman_equals_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 200).astype(float)  # many ties
+    b = a + rng.normal(0, 2, 200)
+    assert A._spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert np.isnan(A._spearman(np.ones(5), b[:5]))

@@ -1,0 +1,142 @@
+"""What the checkpoint has seen, and the listeners' commands, as a user types them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_corpora import wav
+from test_listeners_data import IEMOCAP_EVAL
+from workbench.cli import main
+from workbench.data import cards
+from workbench.errors import ConfigError
+from workbench.manifest import Item, Manifest
+
+
+def test_every_known_checkpoint_has_a_card_with_sources():
+    from workbench.checkpoints import KNOWN_MODELS
+
+    for model_id in KNOWN_MODELS:
+        card = cards.card_for(model_id)
+        assert card is not None and card.read == "2026-11-30"
+        for st in card.stages:
+            assert st.source and st.hours not in (None, "")  # a figure or "not published", never blank
+    assert cards.card_for("large").model_id == "iic/emotion2vec_plus_large"
+    assert cards.card_for("/models/emotion2vec_plus_seed/").model_id == "iic/emotion2vec_plus_seed"  # a ModelScope download
+    assert cards.card_for("tiny") is None
+    large = {s.stage: s for s in cards.card_for("large").stages}
+    assert large["fine-tuning"].hours == 42526  # the model card's table
+
+
+def test_overlap_for_a_corpus_on_the_card():
+    m = Manifest([Item(id="Ses01F_impro01_F000", path="a.wav", meta={"corpus": "iemocap"})])
+    found = cards.corpus_overlap("iic/emotion2vec_plus_large", m)
+    assert {(o.corpus, o.certainty) for o in found} == {("IEMOCAP", "seen"), ("IEMOCAP", "possible")}
+    msgs = cards.overlap_messages("large", m)
+    assert any("IEMOCAP was in emotion2vec_plus_large's self-supervised pre-training" in x and "labels not used" in x for x in msgs)
+    assert cards.overlap_messages("large", "crema-d")  # EmoBox lists CREMA-D: possibly in the fine-tuning data
+    assert cards.overlap_messages("large", "my-own-recordings") == []
+    assert cards.overlap_messages("tiny", m) == []
+
+
+@pytest.mark.slow
+def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "IEMOCAP"
+    ev = root / "Session1" / "dialog" / "EmoEvaluation"
+    ev.mkdir(parents=True)
+    (ev / "Ses01F_impro01.txt").write_text(IEMOCAP_EVAL, encoding="utf-8")
+    for i, utt in enumerate(["Ses01F_impro01_F000", "Ses01F_impro01_M001"]):
+        wav(root / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav", dur=1.0, seed=i)
+    manifest = tmp_path / "iemocap.csv"
+    assert main(["datasets", "prepare", "iemocap", str(root), "--out", str(manifest)]) == 0
+    voted = tmp_path / "iemocap_votes.csv"
+    assert main(["datasets", "import-votes", str(manifest), "--format", "iemocap", "--votes", str(root), "--out", str(voted)]) == 0
+    out = capsys.readouterr().out
+    assert "attached to 2 items" in out
+    # an option of another format is refused, naming the formats it is for
+    assert main(["datasets", "import-votes", str(manifest), "--format", "iemocap", "--votes", str(root), "--modality", "voice",
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    assert "crema-d-tabulated" in capsys.readouterr().err
+
+    run_dir = tmp_path / "run"
+    assert main(["run", str(voted), "--model", "tiny", "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache")]) == 0
+    capsys.readouterr()
+    # the tiny model has no card: no warning
+    assert main(["metrics", str(run_dir), "--no-figures"]) == 0
+    assert "training-data overlap" not in capsys.readouterr().out
+    # scored by a copy of emotion2vec_plus_large: the warning comes before any number
+    assert main(["metrics", str(run_dir), "--no-figures", "--checkpoint", "large"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first_number = next(i for i, line in enumerate(lines) if "WA " in line)
+    assert any("training-data overlap: IEMOCAP" in line for line in lines[:first_number])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert next(iter(metrics["raw"])) == "training_overlap" and metrics["raw"]["training_overlap"]
+    assert main(["metrics", str(run_dir), "--checkpoint", "huge"]) == 2
+    assert "emotion2vec_plus_large" in capsys.readouterr().err
+
+    assert main(["listeners", str(run_dir), "--bootstrap", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("!! RANDOM WEIGHTS") and "2 items with listener judgements" in out
+    payload = json.loads((run_dir / "listeners.json").read_text())
+    raw = payload["variants"]["raw"]
+    assert payload["random_weights"] is True and raw["n_items"] == 2
+    assert [r["id"] for r in raw["listeners_split"]] == ["Ses01F_impro01_M001"]  # 1/3 agree
+    # the experiment report's "Listeners vs model" section
+    from workbench import reporting as R
+
+    shown = []
+    monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+    section = R.listeners_section(run_dir, n_boot=20)
+    page = "".join(shown)
+    assert section["raw"]["n_items"] == 2 and "Listeners vs model" in page and "Ses01F_impro01_M001" in page
+    assert "vote-weighted" in page
+    with pytest.raises(SystemExit) as exc:  # argparse refuses it before anything runs
+        main(["listeners", str(run_dir), "--agree", "1.5"])
+    assert exc.value.code == 2 and "share of listeners" in capsys.readouterr().err
+
+
+def test_listeners_refuses_a_run_without_listener_columns(tmp_path, capsys):
+    from workbench.analysis.listeners import run_listeners
+    from workbench.runfolder import RunFolder
+
+    class _Fake(RunFolder):  # a results table without listener columns, read as a run folder would give it
+        def results(self):
+            import pandas as pd
+
+            return pd.DataFrame({"id": ["a"], "variant": ["raw"], "status": ["ok"], "meta": ["{}"]})
+
+    with pytest.raises(ConfigError, match="no listener judgements.*import-votes"):
+        run_listeners(_Fake(tmp_path))
+
+
+def test_checkpoint_comparison_marks_the_run_whose_checkpoint_saw_the_corpus(tmp_path):
+    import pandas as pd
+
+    from workbench.compare import RunsComparison
+
+    base = {"run_dir": "r", "checksum": "c", "device": "cpu", "dtype": "float32", "engine": "local", "random_weights": False}
+    runs = [{"name": "A", "model": "iic/emotion2vec_plus_large", **base,
+             "training_overlap": cards.overlap_messages("large", "iemocap")},
+            {"name": "B", "model": "my-own-model", **base, "training_overlap": []}]
+    cmp = RunsComparison(runs, ["raw"], {}, [], pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    text = cmp.render()
+    assert text.splitlines()[0].startswith("!! run A: training-data overlap: IEMOCAP")
+    assert not any(line.startswith("!! run B") for line in text.splitlines())
+    page = cmp.html()
+    assert "⚠ run A: training-data overlap" in page and "run B:" not in page
+
+
+def test_mlflow_note_starts_with_the_overlap(tmp_path):
+    from workbench.runfolder import RunFolder
+    from workbench.tracking import _tags
+
+    class _Run(RunFolder):
+        model_ref = {"id": "iic/emotion2vec_plus_large"}
+        summary = {}
+        random_weights = False
+
+    tags = _tags(_Run(tmp_path), cards.overlap_messages("large", "iemocap"))
+    assert tags["workbench.training_overlap"] == "true"
+    assert tags["mlflow.note.content"].startswith("WARNING training-data overlap: IEMOCAP")
+    assert _tags(_Run(tmp_path))["workbench.training_overlap"] == "false"

@@ -1,0 +1,256 @@
+"""Readers of listeners' judgements, each on files written here in the corpus's documented format."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbench.data import listeners as L
+from workbench.errors import ConfigError
+from workbench.manifest import Item, Manifest
+
+
+def _emodb_erkennung(path, rows):
+    # Latin-1, tab-separated, decimal commas, header "Nr. Satz erkannt natuerlich"
+    lines = ["Nr.\tSatz\terkannt\tnatuerlich"] + [f"{i}\t{name}\t{rec}\t{nat}" for i, (name, rec, nat) in enumerate(rows, 1)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+    return path
+
+
+def test_emodb_erkennung_recognition_is_agreement_with_the_intended_label(tmp_path):
+    p = _emodb_erkennung(tmp_path / "erkennung.txt", [
+        ("03a01Fa", "85,0", "90,5"),   # happy, 85 % recognised
+        ("03a01Nc", "45", "70,0"),     # neutral, recognised by fewer than half
+        ("03a04Lc", "60,0", "80,0"),   # boredom: no counterpart
+        ("16b10Wb", "100,0", "95,0"),  # not in the manifest below
+    ])
+    rep = L.read_emodb_erkennung(p)
+    happy = rep.records["03a01Fa"]
+    assert happy["agreement"] == pytest.approx(0.85)
+    assert happy["n_raters"] == 20
+    assert happy["votes_happy"] == pytest.approx(17.0)
+    assert all(math.isnan(happy[c]) for c in L.VOTE_COLUMNS if c != "votes_happy")  # rest unknown, not guessed
+    assert happy["emodb_naturalness_pct"] == pytest.approx(90.5)
+    assert happy["listener_majority"] == "happy"
+    assert rep.records["03a01Nc"]["listener_majority"] == ""  # 45 % is no majority
+    bored = rep.records["03a04Lc"]
+    assert bored["votes_unmapped"] == pytest.approx(12.0) and math.isnan(bored["votes_neutral"])
+    m = Manifest([Item(id=i, path=f"{i}.wav") for i in ("03a01Fa", "03a01Nc", "03a04Lc", "09a02Wb")])
+    att = L.attach(m, rep)
+    assert (att.n_attached, att.n_items_without, att.n_records_not_in_manifest) == (3, 1, 1)
+    assert m.items[0].meta["agreement"] == pytest.approx(0.85)
+    # a distribution is not derivable: NaN, never a one-hot
+    assert np.isnan(L.vote_distribution(happy)).all()
+
+
+def test_emodb_loader_reads_erkennung_in_the_corpus_folder(tmp_path):
+    from workbench.corpora import prepare_emodb
+
+    wav = tmp_path / "wav"
+    wav.mkdir()
+    for name in ("03a01Fa", "08b02Ta"):
+        (wav / f"{name}.wav").write_bytes(b"")
+    _emodb_erkennung(tmp_path / "erkennung.txt", [("03a01Fa", "85,0", "90,0"), ("08b02Ta", "70,0", "60,0"), ("99x99Xx", "1", "1")])
+    m = prepare_emodb(tmp_path)
+    by_id = {it.id: it for it in m.items}
+    assert by_id["08b02Ta"].meta["votes_sad"] == pytest.approx(14.0)
+    assert by_id["03a01Fa"].meta["emodb_recognition_pct"] == pytest.approx(85.0)
+
+
+def _tabulated(path, rows):
+    # R write.csv: first header cell empty, row names 100000*queryType + clipNum
+    header = '"","A","D","F","H","N","S","fileName","numResponses","agreement","emoVote","meanEmoResp"'
+    lines = [header] + [f'"{rn}",{a},{d},{f},{h},{n},{s},"{name}",{a+d+f+h+n+s},{max(a,d,f,h,n,s)/(a+d+f+h+n+s)},"{vote}",{mean}'
+                        for rn, (a, d, f, h, n, s), name, vote, mean in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_crema_d_tabulated_votes_pick_the_voice_rows(tmp_path):
+    p = _tabulated(tmp_path / "tabulatedVotes.csv", [
+        (100001, (7, 1, 0, 0, 2, 0), "1001_DFA_ANG_XX", "A", 51.2),   # voice
+        (200001, (1, 0, 0, 0, 9, 0), "1001_DFA_ANG_XX", "N", 40.0),   # face: not what a speech model hears
+        (300001, (9, 0, 0, 0, 1, 0), "1001_DFA_ANG_XX", "A", 60.0),   # audio-visual
+        (100002, (0, 0, 0, 5, 5, 0), "1001_DFA_HAP_XX", "H:N", 30.0),  # a tie
+    ])
+    rep = L.read_crema_d_tabulated(p)
+    ang = rep.records["1001_DFA_ANG_XX"]
+    assert (ang["votes_angry"], ang["votes_disgusted"], ang["votes_neutral"], ang["n_raters"]) == (7, 1, 2, 10)
+    assert ang["agreement"] == pytest.approx(0.7) and ang["listener_majority"] == "angry"
+    assert ang["crema_d_meanEmoResp"] == pytest.approx(51.2) and ang["crema_d_emoVote"] == "A"
+    assert rep.records["1001_DFA_HAP_XX"]["listener_majority"] == ""  # tie
+    assert rep.dropped["rows of other rating modalities than voice"] == 2
+    av = L.read_crema_d_tabulated(p, modality="audio-visual").records["1001_DFA_ANG_XX"]
+    assert av["votes_angry"] == 9
+    np.testing.assert_allclose(L.vote_distribution(ang, ["angry", "disgusted", "neutral"]), [0.7, 0.1, 0.2])
+    with pytest.raises(ConfigError, match="voice, face, audio-visual"):
+        L.read_crema_d_tabulated(p, modality="audio")
+
+
+def test_crema_d_responses_drop_practice_other_modalities_and_slow_first_clicks(tmp_path):
+    head = '"","localid","pos","ans","ttr","queryType","numTries","clipNum","questNum","subType","clipName","sessionNums","respEmo","respLevel","dispEmo","dispVal","dispLevel"'
+    rows = [
+        (1, "A", 1, 1, "1001_DFA_ANG_XX", 1, "A"),
+        (2, "A", 1, 2, "1001_DFA_ANG_XX", 2, "A"),
+        (3, "N", 1, 3, "1001_DFA_ANG_XX", 3, "N"),
+        (4, "A", 1, 4, "1001_DFA_ANG_XX", 4, "A"),   # its first click came after 10 s: dropped
+        (5, "H", 2, 1, "1001_DFA_ANG_XX", 1, "H"),   # face only
+        (6, "A", 1, 5, "ANG_HI_practice", 1, "A"),  # practice
+    ]
+    lines = [head] + [f'"{i}","u{i}",{i},"{a}_50",1500,{q},0,1,{qn},4,"{clip}",{s},"{e}",50,"ANG","X",50' for i, a, q, qn, clip, s, e in rows]
+    (tmp_path / "finishedResponses.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    emo_head = '"","localid","sessionNums","queryType","questNum","pos","ttr","numTries","clipNum","clipName"'
+    emo = [emo_head, '"1","u4",4,1,4,1,12000,0,1,"1001_DFA_ANG_XX"', '"2","u1",1,1,1,1,900,0,1,"1001_DFA_ANG_XX"']
+    (tmp_path / "finishedEmoResponses.csv").write_text("\n".join(emo) + "\n", encoding="utf-8")
+    rep = L.read_crema_d_responses(tmp_path / "finishedResponses.csv")
+    rec = rep.records["1001_DFA_ANG_XX"]
+    assert (rec["votes_angry"], rec["votes_neutral"], rec["n_raters"]) == (2, 1, 3)
+    assert rec["agreement"] == pytest.approx(2 / 3)
+    assert "ANG_HI_practice" not in rep.records
+    assert rep.dropped["practice responses"] == 1
+    assert rep.dropped["responses of other rating modalities than voice"] == 1
+    assert sum(v for k, v in rep.dropped.items() if "10 s" in k) == 1
+
+
+IEMOCAP_EVAL = """% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]
+
+[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]
+C-E2:\tNeutral state;\t()
+C-E3:\tNeutral state;\t()
+C-E4:\tNeutral state; Frustration;\t()
+C-F1:\tAnger;\t(self)
+A-E3:\tval 3; act 2; dom  2;\t()
+A-E4:\tval 2; act 3; dom  3;\t(mildly aggravated)
+A-F1:\tval 1; act 5; dom  5;\t()
+
+[10.0100 - 11.3925]\tSes01F_impro01_M001\txxx\t[2.0000, 3.0000, 3.0000]
+C-E1:\tFrustration;\t()
+C-E2:\tAnger;\t()
+C-E4:\tExcited;\t()
+C-M1:\tHappiness;\t()
+A-E1:\tval 2; act 3; dom  3;\t()
+"""
+
+
+def test_iemocap_evaluator_lines_give_votes_and_dimensional_means(tmp_path):
+    d = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
+    d.mkdir(parents=True)
+    (d / "Ses01F_impro01.txt").write_text(IEMOCAP_EVAL, encoding="utf-8")
+    rep = L.read_iemocap_evaluation(tmp_path)
+    a = rep.records["Ses01F_impro01_F000"]
+    # three evaluators; the third named two categories: half a vote each
+    assert a["n_raters"] == pytest.approx(3)
+    assert a["votes_neutral"] == pytest.approx(2.5) and a["votes_unmapped"] == pytest.approx(0.5)
+    assert a["votes_angry"] == 0  # the actor's self-evaluation is not a listener's vote
+    assert a["iemocap_self"] == "Anger"
+    assert a["iemocap_val_mean"] == pytest.approx(2.5) and a["iemocap_act_mean"] == pytest.approx(2.5)
+    assert a["agreement"] == pytest.approx(2.5 / 3) and a["listener_majority"] == "neutral"
+    b = rep.records["Ses01F_impro01_M001"]
+    assert (b["votes_angry"], b["votes_happy"], b["votes_unmapped"]) == (1, 1, 1)
+    assert b["listener_majority"] == "" and b["agreement"] == pytest.approx(1 / 3)
+    with_self = L.read_iemocap_evaluation(d / "Ses01F_impro01.txt", include_self=True).records["Ses01F_impro01_F000"]
+    assert with_self["votes_angry"] == 1 and with_self["n_raters"] == pytest.approx(4)
+
+
+def test_msp_podcast_detailed_labels(tmp_path):
+    det = tmp_path / "labels_detailed.csv"
+    det.write_text("FileName,WorkerID,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
+                   "MSP-PODCAST_0001_0008.wav,w1,Angry,5,2,5\n"
+                   "MSP-PODCAST_0001_0008.wav,w2,Angry,6,2,6\n"
+                   "MSP-PODCAST_0001_0008.wav,w3,Contempt,4,3,4\n"
+                   "MSP-PODCAST_0001_0008.wav,w4,Neutral,3,4,3\n", encoding="utf-8")
+    con = tmp_path / "labels_consensus.csv"
+    con.write_text("FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\nMSP-PODCAST_0001_0008.wav,A,4.5,2.75,4.5,127,Female,Train\n",
+                   encoding="utf-8")
+    rec = L.read_msp_podcast(det, consensus=con).records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_neutral"], rec["votes_unmapped"], rec["n_raters"]) == (2, 1, 1, 4)
+    assert rec["msp_act_mean"] == pytest.approx(4.5) and rec["msp_consensus_class"] == "A"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("FileName,WorkerID,EmoClass_Major\nx.wav,w1,Bored\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'Bored'"):
+        L.read_msp_podcast(bad)
+
+
+def test_generic_forms_and_their_checks(tmp_path):
+    p = tmp_path / "votes.csv"
+    p.write_text("id,rater_labels\na,anger;angry;neutral\nb,happy;joy\n", encoding="utf-8")
+    rep = L.read_generic(p)
+    assert rep.records["a"]["votes_angry"] == 2 and rep.records["a"]["agreement"] == pytest.approx(2 / 3)
+    q = tmp_path / "counts.csv"
+    q.write_text("id,votes_angry,votes_sad\na,3,1\n", encoding="utf-8")
+    assert L.read_generic(q).records["a"]["n_raters"] == 4
+    r = tmp_path / "typo.csv"
+    r.write_text("id,votes_angri\na,3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="votes_angri.*valid: votes_angry"):
+        L.read_generic(r)
+    s = tmp_path / "unknown.csv"
+    s.write_text("id,rater_labels\na,grumpy;angry\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="grumpy"):
+        L.read_generic(s)
+    assert L.read_generic(s, label_map={"grumpy": "angry"}).records["a"]["votes_angry"] == 2
+    # from a manifest's own columns (HF datasets, lhotse custom fields arrive in meta)
+    m = Manifest([Item(id="x", path="x.wav", meta={"rater_labels": "sad;sad;neutral"}), Item(id="y", path="y.wav")])
+    assert L.records_from_manifest(m).records["x"]["votes_sad"] == 2
+    with pytest.raises(ConfigError, match="unknown votes format 'emodb2'.*crema-d-tabulated"):
+        L.read_votes("emodb2", p)
+    with pytest.raises(ConfigError, match="modality"):
+        L.read_votes("emodb", p, modality="voice")
+
+
+def test_listener_frame_reads_meta_json():
+    import json
+
+    import pandas as pd
+
+    rec = L.record_from_counts({"angry": 3, "sad": 1})
+    df = pd.DataFrame({"meta": [json.dumps(rec), "{}"]})
+    lf = L.listener_frame(df)
+    assert lf.loc[0, "agreement"] == pytest.approx(0.75) and np.isnan(lf.loc[1, "agreement"])
+    assert L.has_listeners(df)
+
+
+def test_hf_dataset_with_a_rater_labels_sequence(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.hf import import_hf
+
+    cells = []
+    for i in range(2):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(p, speech_like(16000, 0.5, seed=i), 16000, subtype="PCM_16")
+        cells.append({"bytes": p.read_bytes(), "path": p.name})
+    feats = datasets.Features({"audio": {"bytes": datasets.Value("binary"), "path": datasets.Value("string")},
+                               "emotion": datasets.Value("string"), "id": datasets.Value("string"),
+                               "rater_labels": datasets.Sequence(datasets.Value("string"))})
+    ds = datasets.Dataset.from_dict({"audio": cells, "emotion": ["angry", "sad"], "id": ["x", "y"],
+                                     "rater_labels": [["angry", "angry", "neutral"], ["sad", "sad", "sad"]]}, features=feats)
+    ds.cast_column("audio", datasets.Audio()).save_to_disk(str(tmp_path / "saved"))
+    m = import_hf(tmp_path / "saved", tmp_path / "m.jsonl").manifest
+    rep = L.records_from_manifest(m)
+    assert rep.records["x"]["votes_angry"] == 2 and rep.records["x"]["agreement"] == pytest.approx(2 / 3)
+    assert rep.records["y"]["listener_majority"] == "sad"
+
+
+def test_lhotse_supervisions_with_rater_labels(tmp_path):
+    lhotse = pytest.importorskip("lhotse")
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.lhotse_io import import_lhotse
+
+    p = tmp_path / "rec0.wav"
+    sf.write(p, speech_like(16000, 2.0, seed=0), 16000, subtype="PCM_16")
+    lhotse.RecordingSet.from_recordings([lhotse.Recording.from_file(p, recording_id="rec0")]).to_file(tmp_path / "r.jsonl.gz")
+    S = lhotse.SupervisionSegment
+    lhotse.SupervisionSet.from_segments([
+        S("a", "rec0", 0.0, 1.0, custom={"emotion": "ang", "rater_labels": ["angry", "angry", "sad", "angry"]}),
+        S("b", "rec0", 1.0, 1.0, custom={"emotion": "sad", "votes_sad": 3, "votes_neutral": 1}),
+    ]).to_file(tmp_path / "s.jsonl.gz")
+    m = import_lhotse(recordings=tmp_path / "r.jsonl.gz", supervisions=tmp_path / "s.jsonl.gz", out=tmp_path / "m.jsonl").manifest
+    rep = L.records_from_manifest(m)
+    assert rep.records["a"]["votes_angry"] == 3 and rep.records["a"]["agreement"] == pytest.approx(0.75)
+    assert rep.records["b"]["n_raters"] == 4 and rep.records["b"]["listener_majority"] == "sad"

@@ -1,0 +1,178 @@
+"""What a checkpoint has seen: protocol cards of the known emotion2vec checkpoints.
+
+The cards are data (``cards/emotion2vec.json``): each checkpoint's stages
+(the backbone's self-supervised pre-training, the fine-tuning) with their
+corpora, hours, source and the date they were read.  Where a publisher does
+not say, the card says "not published" — the workbench never guesses.
+
+:func:`corpus_overlap` tells whether a manifest's corpus is on a card, and how
+sure that is:
+
+``seen``
+    the publisher names the corpus for that stage (e.g. IEMOCAP's audio in
+    emotion2vec's self-supervised pre-training: labels not used, audio heard);
+``possible``
+    the corpus belongs to a named collection the stage drew from without
+    saying which items (EmoBox for emotion2vec+ seed, and the data derived
+    from it for base and large).
+
+Either way a test on that corpus is not a test on unseen data, and ``metrics``,
+reports, MLflow and checkpoint comparisons say so first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import ConfigError
+
+CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
+
+
+def corpus_key(name: str) -> str:
+    """A corpus name reduced for matching: lower case, letters and digits only (``CREMA-D`` → ``cremad``)."""
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+@dataclass(frozen=True)
+class Stage:
+    stage: str
+    labels_used: bool
+    corpora: tuple[str, ...]
+    hours: Any
+    certainty: str  # seen | possible | unknown
+    description: str
+    note: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Card:
+    model_id: str
+    aliases: tuple[str, ...]
+    stages: tuple[Stage, ...]
+    read: str
+    sources: dict
+
+    def to_dict(self) -> dict:
+        return {"model_id": self.model_id, "aliases": list(self.aliases), "read": self.read,
+                "stages": [s.__dict__ | {"corpora": list(s.corpora)} for s in self.stages]}
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """One corpus of a manifest found on a checkpoint's card."""
+
+    model_id: str
+    corpus: str
+    stage: str
+    certainty: str
+    labels_used: bool
+    hours: Any
+    note: str
+    source: str
+
+    def message(self) -> str:
+        short = self.model_id.split("/")[-1]
+        if self.certainty == "seen":
+            what = f"{self.corpus} was in {short}'s {self.stage} data" + ("" if self.labels_used else " (its audio; labels not used)")
+        else:
+            what = (f"{self.corpus} may be in {short}'s {self.stage} data"
+                    + (" (with labels)" if self.labels_used else "") + f": {self.note}")
+        return f"training-data overlap: {what}. Source: {self.source}; read {self.read_date}."
+
+    @property
+    def read_date(self) -> str:
+        return _cards_raw().get("read", "")
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "message": self.message()}
+
+
+@lru_cache(maxsize=1)
+def _cards_raw() -> dict:
+    return json.loads(CARDS_FILE.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def load_cards() -> tuple[Card, ...]:
+    """Every card of ``cards/emotion2vec.json``."""
+    raw = _cards_raw()
+    cards = []
+    for c in raw["cards"]:
+        stages = []
+        for s in c["stages"]:
+            s = {**raw[s["ref"]], **{k: v for k, v in s.items() if k != "ref"}} if "ref" in s else s
+            corpora = s.get("corpora") or (raw[s["corpora_from"]] if s.get("corpora_from") else [])
+            stages.append(Stage(stage=s["stage"], labels_used=bool(s["labels_used"]), corpora=tuple(corpora), hours=s.get("hours", "not published"),
+                                certainty=s.get("certainty", "unknown"), description=s.get("description", ""),
+                                note=s.get("corpora_note", ""), source=s.get("source", "not published")))
+        cards.append(Card(c["model_id"], tuple(c.get("aliases", ())), tuple(stages), raw.get("read", ""), raw.get("sources", {})))
+    return tuple(cards)
+
+
+def card_for(model_id: str | None) -> Card | None:
+    """The card of a checkpoint: a hub id (``iic/emotion2vec_plus_large``), an alias (``large``), a Hugging Face id,
+    or a local folder named like the checkpoint (a ModelScope download keeps the name).  None when unknown."""
+    if not model_id:
+        return None
+    text = str(model_id).strip().rstrip("/")
+    candidates = {text, text.split("/")[-1], Path(text).name}
+    for card in load_cards():
+        names = {card.model_id, card.model_id.split("/")[-1], *card.aliases}
+        if candidates & names:
+            return card
+    return None
+
+
+def corpora_of(source: Any) -> list[str]:
+    """Corpus names of a manifest, a results DataFrame (``meta.corpus``) or a name."""
+    if isinstance(source, str):
+        return [source]
+    names: list[str] = []
+    items = getattr(source, "items", None)
+    if items is not None and not callable(items):  # a Manifest
+        names = [str(it.meta.get("corpus", "")) for it in items]
+        if not any(names) and getattr(source, "name", ""):
+            names = [source.name]
+    elif hasattr(source, "columns"):  # a results DataFrame
+        if "meta" in source.columns:
+            for m in source["meta"].dropna().unique():
+                try:
+                    d = json.loads(m) if isinstance(m, str) else dict(m)
+                except (ValueError, TypeError):
+                    continue
+                names.append(str(d.get("corpus", "")))
+        if "corpus" in source.columns:
+            names += [str(x) for x in source["corpus"].dropna().unique()]
+    elif isinstance(source, Iterable):
+        names = [str(x) for x in source]
+    else:
+        raise ConfigError(f"cannot tell the corpus of a {type(source).__name__}.", fix="pass a Manifest, a results DataFrame or a corpus name.")
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def corpus_overlap(card: Card | str | None, source: Any) -> list[Overlap]:
+    """Which corpora of ``source`` (Manifest, results DataFrame, corpus name) the checkpoint's card names, stage by stage."""
+    if isinstance(card, str):
+        card = card_for(card)
+    if card is None:
+        return []
+    out = []
+    for corpus in corpora_of(source):
+        key = corpus_key(corpus)
+        for st in card.stages:
+            match = next((c for c in st.corpora if corpus_key(c) == key), None)
+            if match is not None:
+                out.append(Overlap(card.model_id, match, st.stage, st.certainty, st.labels_used, st.hours, st.note, st.source))
+    return out
+
+
+def overlap_messages(model_id: str | None, source: Any) -> list[str]:
+    """The warning lines for a run of ``model_id`` on ``source`` ([] when nothing overlaps or the checkpoint is unknown)."""
+    return [o.message() for o in corpus_overlap(card_for(model_id), source)]
