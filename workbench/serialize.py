@@ -19,6 +19,11 @@ def json_default(o: Any):
     return str(o)
 
 
+def plain_text(text: str) -> str:
+    """A data string shown as itself in a matplotlib figure: ``$`` escaped, so no mathtext is parsed."""
+    return str(text).replace("$", r"\$")
+
+
 def save_figure(fig, path: str | Path | None = None, *, dpi: int = 110):
     """Lay out ``fig``; with ``path``, write it and close it. Returns the figure."""
     fig.tight_layout()
