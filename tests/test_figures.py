@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workbench.labels import LABEL_KEYS
-from workbench.metrics import bootstrap_ci, breakdown_table, evaluate, plot_breakdown, plot_confusion, plot_reliability, uar
+from workbench.metrics import breakdown_table, evaluate, plot_breakdown, plot_confusion, plot_reliability, uar
 
 plt = pytest.importorskip("matplotlib.pyplot")
 

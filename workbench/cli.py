@@ -19,6 +19,7 @@
     workbench embeddings RUN_DIR [--project pca|tsne|umap] [--color-by emotion] [--cluster kmeans|agglomerative] [--neighbours ID|PATH]
     workbench similar A B [--model …]
     workbench fuse RUN_DIR [--text-model NAME|DIR] [--folds 5]
+    workbench calibrate RUN_DIR [--by speaker] [--alpha 0.1]   (then --temperature RUN_DIR on any scoring command)
     workbench report TEMPLATE [--param key=value …] [--out reports/]
     workbench demo [--out DIR]
 
@@ -41,8 +42,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, calibration_cli
 from .audio import AudioConfig, check_audio_path
+from .analysis.calibration import resolve_temperature
 from .checkpoints import build_random_checkpoint, random_checkpoint_info
 from .compare import compare_run, compare_runs, write_runs_comparison
 from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
@@ -119,6 +121,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
     p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
+    calibration_cli.add_temperature_option(p)
 
 
 def _add(sub, name: str, *, help: str, example: tuple[str, ...], description: str | None = None) -> argparse.ArgumentParser:
@@ -345,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(si)
     si.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    calibration_cli.add_parser(sub, _add)
+
     fu = _add(sub, "fuse", help="speech, text, early and late fusion under speaker-independent cross-validation",
               example=("workbench fuse runs/emodb --folds 5",))
     fu.add_argument("run_dir", help="run folder written by `workbench run` (its manifest needs text and speaker)")
@@ -494,7 +499,7 @@ def cmd_infer(args) -> int:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
     outcomes = infer_files(
         args.paths,
-        model=args.model,
+        model=calibration_cli.scoring_model(args, progress=_say_loading),
         hub=args.hub,
         revision=args.revision,
         device=args.device,
@@ -610,6 +615,10 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
     model = args.model if args.model is not None else (experiment.model if experiment else None)
     print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    temperature = resolve_temperature(args.temperature)
+    if temperature is not None:  # the loaded model carries it into the run's config and summary
+        model = load_model(model, hub=args.hub, revision=args.revision, device=args.device, dtype=args.dtype,
+                           progress=_say_loading, temperature=temperature)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=_say_loading)
     if experiment:
@@ -709,7 +718,7 @@ def cmd_probe(args) -> int:
 def cmd_sweep(args) -> int:
     out = args.out or f"runs/sweep_{args.kind}_{Path(args.source).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     check_out_dir(out)
-    df = sweep(args.source, kind=args.kind, out_dir=out, model=args.model, hub=args.hub, revision=args.revision,
+    df = sweep(args.source, kind=args.kind, out_dir=out, model=calibration_cli.scoring_model(args), hub=args.hub, revision=args.revision,
                device=args.device, use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
     _random_banner_for(out)
     print(summarise_sweep(df, args.kind).to_string(index=False))
@@ -723,7 +732,7 @@ def cmd_segment(args) -> int:
         check_out_dir(args.out)
     cfg = SegmentConfig(vad=args.vad, max_segment_s=args.max, min_silence_s=args.min_silence, min_speech_s=args.min_speech,
                         threshold=args.threshold, merge_gap_s=args.merge_gap)
-    res = segment_file(args.path, model=args.model, hub=args.hub, revision=args.revision, device=args.device, out_dir=args.out,
+    res = segment_file(args.path, model=calibration_cli.scoring_model(args), hub=args.hub, revision=args.revision, device=args.device, out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))
@@ -760,7 +769,8 @@ def cmd_embeddings(args) -> int:
     if args.neighbours:
         model = None
         if Path(args.neighbours).is_file():
-            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device,
+                               temperature=resolve_temperature(args.temperature))
         print(f"nearest to {args.neighbours}:")
         print(neighbours(emb, args.neighbours, args.n, model=model).to_string(index=False))
     return EXIT_OK
@@ -769,7 +779,7 @@ def cmd_embeddings(args) -> int:
 def cmd_similar(args) -> int:
     check_audio_path(Path(args.a))
     check_audio_path(Path(args.b))
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device, temperature=resolve_temperature(args.temperature))
     r = similar(args.a, args.b, net)
     if args.json:
         print(json.dumps(r, indent=2, ensure_ascii=False))
@@ -807,7 +817,7 @@ def cmd_report(args) -> int:
 
 def cmd_diagnose(args) -> int:
     check_audio_path(Path(args.path))
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device, temperature=resolve_temperature(args.temperature))
     d = diagnose(args.path, net, run_stability=not args.no_stability)
     if args.json:
         payload = {
@@ -830,7 +840,7 @@ def cmd_make_tiny(args) -> int:
 
 
 def cmd_model_info(args) -> int:
-    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device)
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device, temperature=resolve_temperature(args.temperature))
     info = net.info.to_dict()
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
@@ -857,7 +867,7 @@ COMMANDS.update({
     "infer": cmd_infer, "model make-tiny": cmd_make_tiny, "model info": cmd_model_info, "manifest": cmd_manifest,
     "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets, "run": cmd_run, "metrics": cmd_metrics,
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
-    "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
+    "embeddings": cmd_embeddings, "calibrate": calibration_cli.cmd_calibrate, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
     "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
 })
 

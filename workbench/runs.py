@@ -60,12 +60,13 @@ class RunConfig:
     cache_dir: str | None = None
     workbench_version: str = __version__
     manifest_root: str | None = None  # relative item paths start here
+    temperature: float | None = None  # scores are softmax(logits / temperature) (workbench calibrate)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     #: what must match for a run folder to be resumed
-    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings")
+    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
 
     def identity(self) -> dict:
         d = self.to_dict()
@@ -154,6 +155,10 @@ def run(
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
         net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype, progress=load_progress)
         model_ref = net.info.path if net.info.kind != "hub" else net.info.id
+        temperature = getattr(net.info, "temperature", None)
+        if temperature is not None and engine == "ray":
+            raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
+                              source="temperature", fix="run with --engine local, or without --temperature.")
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         config = RunConfig(
             manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref,
@@ -162,6 +167,7 @@ def run(
             variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
             frame_embeddings=frame_embeddings, chunk_size=chunk_size,
             cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
+            temperature=temperature,
         )
         resuming = folder.prepare(config.to_dict(), RunConfig.IDENTITY)
         if not resuming:

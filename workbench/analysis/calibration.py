@@ -46,8 +46,9 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..labels import LABEL_KEYS
-from ..metrics import bootstrap_ci, ece as binned_ece
-from ..runfolder import RunFolder, as_run_folder
+from ..metrics import _axes, bootstrap_ci, ece as binned_ece
+from ..runfolder import RunFolder, RunFolderError, as_run_folder
+from ..serialize import plain_text
 
 logger = logging.getLogger(__name__)
 
@@ -450,3 +451,146 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         curve_before={"coverage": cov_b.tolist(), "risk": risk_b.tolist()},
         curve_after={"coverage": cov_a.tolist(), "risk": risk_a.tolist()}, notes=notes,
     )
+
+
+# ---------------------------------------------------------------------------
+# a run folder: calibrate, save, resolve a saved temperature
+# ---------------------------------------------------------------------------
+def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = None, by: str | None = "speaker", folds: int = 5,
+                  alpha: float = 0.1, restrict: bool = True, n_boot: int = 1000, seed: int = 0,
+                  figures: bool = True) -> dict[str, CalibrationReport]:
+    """Calibrate every variant of a run (or ``variant``); write ``calibration.json`` and figures through the run folder.
+
+    ``calibration.json`` holds ``temperature`` (the first calibrated variant's, the one
+    ``--temperature RUN`` applies), the variant it came from, the protocol, and each
+    variant's full report.  Figures: ``calibration_<kind>_<k>.png`` with ``k`` the
+    variant's position in the run.
+    """
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    chosen = variants if variant is None else [variant]
+    reports = {v: calibrate(results, variant=v, by=by, folds=folds, alpha=alpha, restrict=restrict, n_boot=n_boot, seed=seed)
+               for v in chosen}
+    first = reports[chosen[0]]
+    payload = {
+        "temperature": first.temperature,
+        "variant": first.variant,
+        "protocol": {"folds": first.folds, "by": by, "alpha": alpha, "restrict": restrict, "ece_bins": ECE_BINS,
+                     "ece_binning": "equal-width", "bootstrap": n_boot, "seed": seed},
+        "random_weights": rf.random_weights,
+        "model": rf.model_ref,
+        "variants": {v: r.to_dict() for v, r in reports.items()},
+    }
+    if rf.random_weights:
+        # the model's own banner, as the run recorded it (this module sits below workbench.model)
+        payload["warning"] = (rf.model_ref or {}).get("warning") or "RANDOM WEIGHTS: these figures mean nothing."
+    rf.write_calibration(payload)
+    if figures:
+        for v, r in reports.items():
+            k = variants.index(v)
+            rf.write_calibration_figure("reliability", k, plot_reliability_before_after(r))
+            rf.write_calibration_figure("risk_coverage", k, plot_risk_coverage(r))
+            rf.write_calibration_figure("set_sizes", k, plot_set_sizes(r))
+    return reports
+
+
+def resolve_temperature(value) -> float | None:
+    """A ``--temperature`` value: a positive number, or a run folder whose ``calibration.json`` holds one.
+
+    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return check_temperature(float(text), source="--temperature")
+    except ValueError:
+        pass
+    except ConfigError:
+        raise
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
+                          fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
+    saved = RunFolder(path).calibration()
+    if "temperature" not in saved:
+        raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
+                             fix=f"run `workbench calibrate {text}` first, or pass a number.")
+    return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
+
+
+# ---------------------------------------------------------------------------
+# figures (axes in, figure out)
+# ---------------------------------------------------------------------------
+def plot_reliability_before_after(report: CalibrationReport, *, ax=None):
+    """Reliability before and after temperature scaling: accuracy against mean confidence per non-empty bin.
+
+    Marker area grows with the bin's item count; the diagonal is perfect calibration.
+    ``ax``: axes or None for a new figure.  Returns the figure.
+    """
+    fig, ax = _axes(ax, (5, 4.5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
+    for rows, name, colour, ece_value in ((report.reliability_before, "before", "#cc3311", report.before["ece"]),
+                                          (report.reliability_after, f"after (T = {report.temperature:.2f})", "#0077bb",
+                                           report.after["ece"])):
+        kept = [b for b in rows if b["n"]]
+        if kept:
+            sizes = np.array([b["n"] for b in kept], dtype=float)
+            ax.plot([b["confidence"] for b in kept], [b["accuracy"] for b in kept], "-", color=colour, lw=1)
+            ax.scatter([b["confidence"] for b in kept], [b["accuracy"] for b in kept], s=12 + 150 * sizes / sizes.max(),
+                       color=colour, alpha=0.8, label=f"{name}: ECE {ece_value:.3f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("mean confidence of the bin", fontsize=10)
+    ax.set_ylabel("accuracy of the bin", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)"), fontsize=11)
+    return fig
+
+
+def plot_risk_coverage(report: CalibrationReport, *, ax=None):
+    """Risk (error rate) of the most confident share of the items against that share, before and after.
+
+    ``ax``: axes or None.  Returns the figure.
+    """
+    fig, ax = _axes(ax, (5.5, 4))
+    for curve, name, colour, area in ((report.curve_before, "before", "#cc3311", report.aurc_before),
+                                      (report.curve_after, "after", "#0077bb", report.aurc_after)):
+        if curve.get("coverage"):
+            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5, label=f"{name}: AURC {area:.3f}")
+    if report.curve_before.get("risk"):
+        ax.axhline(report.curve_before["risk"][-1], color="grey", lw=0.8, ls=":", label="error rate answering everything")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("coverage (share of items answered, most confident first)", fontsize=10)
+    ax.set_ylabel("risk (error rate of the answered)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(plain_text(f"{report.variant}: risk–coverage"), fontsize=11)
+    return fig
+
+
+def plot_set_sizes(report: CalibrationReport, *, ax=None):
+    """Mean conformal set size per true class (LAC and APS), each bar labelled with its coverage.
+
+    ``ax``: axes or None.  Returns the figure.
+    """
+    fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4))
+    scores = list(report.conformal)
+    width = 0.8 / max(len(scores), 1)
+    classes = [c for c in report.classes if any(c in report.conformal[s]["per_class"] for s in scores)]
+    x = np.arange(len(classes))
+    for j, (s, colour) in enumerate(zip(scores, ("#4477aa", "#ee7733"))):
+        per = report.conformal[s]["per_class"]
+        sizes = [per[c]["mean_size"] for c in classes]
+        bars = ax.bar(x + (j - (len(scores) - 1) / 2) * width, sizes, width=width * 0.95, color=colour,
+                      label=f"{s.upper()}: coverage {report.conformal[s]['coverage']:.3f}, mean size {report.conformal[s]['mean_size']:.2f}")
+        for b, c in zip(bars, classes):
+            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.03, f"{per[c]['coverage']:.2f}", ha="center", va="bottom",
+                    fontsize=7)
+    ax.set_xticks(x, [plain_text(c) for c in classes], rotation=30, ha="right", fontsize=9)
+    ax.set_ylim(0, len(report.classes) + 0.5)
+    ax.set_ylabel("mean set size (classes)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (labels: coverage per class)"), fontsize=10)
+    return fig
