@@ -92,3 +92,22 @@ def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp
     # resuming the folder with another temperature is refused
     assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache]) == 2
     assert "temperature" in capsys.readouterr().err
+
+
+def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_when_too_small(tmp_path, monkeypatch):
+    from workbench import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    df = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    df.loc[df["variant"] == "raw", "variant"] = "<b>raw</b>"
+    _run_folder(tmp_path / "run", df)
+    out = reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert out["temperature"] > 1 and "Calibration" in html and "&lt;b&gt;raw&lt;/b&gt;" in html and "<b>raw</b>" not in html
+    assert "ECE" in html and "LAC" in html and "APS" in html
+    assert sum(type(o).__name__ == "Image" for o in shown) == 3  # reliability, risk-coverage, set sizes
+    shown.clear()
+    _run_folder(tmp_path / "small", planted_run(n_speakers=2, per_speaker=3))
+    assert reporting.calibration_section(tmp_path / "small") is None
+    assert "Not evaluated" in str(shown[0].data)
