@@ -96,3 +96,17 @@ def test_group_names_are_plain_text_in_the_figure():
     fig.canvas.draw()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["\\$\\alpha\\$ (n=32)"]
     plt.close(fig)
+
+
+def test_run_metrics_reports_the_uar_gap_with_its_interval(tmp_path):
+    from test_calibration_cli import _run_folder
+    from workbench.metrics import run_metrics
+
+    rows = [("good", c, c) for c in CLASSES for _ in range(6)]
+    rows += [("poor", c, c if k < 2 else "other") for c in CLASSES for k in range(6)]
+    _run_folder(tmp_path / "run", _frame(rows))
+    rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
+    gap = rep.disparities["speaker"]["uar"]
+    assert gap["gap"] == pytest.approx(1 - 2 / 6) and gap["highest"] == "good" and gap["lowest"] == "poor"
+    assert gap["lo"] <= gap["gap"] <= gap["hi"]
+    assert "UAR gap 0.667" in rep.render()

@@ -192,6 +192,8 @@ class Report:
     reliability: list[dict]
     restricted: bool
     breakdowns: dict[str, dict] = field(default_factory=dict)
+    #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups), filled by run_metrics
+    disparities: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -210,6 +212,10 @@ class Report:
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
+            gap = self.disparities.get(col, {}).get("uar")
+            if gap:
+                lines.append(f"    UAR gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] ({gap['highest']} − {gap['lowest']})"
+                             if "highest" in gap else f"    UAR gap: not measured ({gap.get('note', '')})")
         return "\n".join(lines)
 
 
@@ -290,6 +296,9 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     run_dir = rf.path
     df = rf.results()
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
+    for v, r in reports.items():
+        for col in r.breakdowns:
+            r.disparities[col] = group_analysis(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed).disparities
     payload = {v: r.to_dict() for v, r in reports.items()}
     (run_dir / "metrics.json").write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
     if figures:
