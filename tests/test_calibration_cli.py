@@ -92,6 +92,17 @@ def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp
     # resuming the folder with another temperature is refused
     assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache]) == 2
     assert "temperature" in capsys.readouterr().err
+    # the folder's experiment.yaml reproduces the tempered scores
+    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["temperature"] == 3.0
+    assert main(["run", str(tmp_path / "warm" / "experiment.yaml"), "--out", str(tmp_path / "again"), "--cache-dir", cache]) == 0
+    again = pd.read_parquet(tmp_path / "again" / "results.parquet")
+    np.testing.assert_allclose(again["confidence"].to_numpy(), warm["confidence"].to_numpy(), rtol=1e-6)
+    # infer records it in result.json
+    clip = corpus / "wav" / "03a01Fa.wav"
+    assert main(["infer", str(clip), "--model", "tiny", "--temperature", "3", "--out", str(tmp_path / "inf")]) == 0
+    (result,) = list((tmp_path / "inf").rglob("result.json"))
+    payload = json.loads(result.read_text())
+    assert payload["model"]["temperature"] == 3.0
 
 
 def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_when_too_small(tmp_path, monkeypatch):

@@ -847,7 +847,8 @@ def cmd_model_info(args) -> int:
         return EXIT_OK
     if info.get("warning"):
         print(f"!! {info['warning']}")
-    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "funasr_version", "load_seconds"):
+    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "temperature",
+                "funasr_version", "load_seconds"):
         value = info[key]
         if key == "parameters":
             value = f"{value:,}"

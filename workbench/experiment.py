@@ -48,6 +48,7 @@ class Experiment:
     revision: str | None = None
     device: str = "auto"
     dtype: str = "float32"
+    temperature: float | None = None  # divide the logits by this (workbench calibrate fits it); None: the checkpoint's scores
     seed: int = 0
     variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
     audio: dict = field(default_factory=dict)
@@ -132,7 +133,8 @@ class Experiment:
 
 def from_run_config(cfg: dict) -> dict:
     """The experiment keys of a run folder's ``config.yaml``."""
-    keep = ("manifest", "model", "hub", "revision", "dtype", "variants", "audio", "diagnostics", "frame_embeddings", "chunk_size")
+    keep = ("manifest", "model", "hub", "revision", "dtype", "temperature", "variants", "audio", "diagnostics", "frame_embeddings",
+            "chunk_size")
     d = {k: cfg[k] for k in keep if k in cfg}
     for key, config in (("audio", AudioConfig), ("diagnostics", DiagnosticsConfig)):  # settings of other versions drop out
         allowed = {f.name for f in fields(config)}

@@ -112,6 +112,7 @@ def run(
     workers: int | None = None,
     experiment: Experiment | None = None,
     load_progress: Callable[[str], None] | None = None,
+    temperature: float | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
@@ -129,7 +130,9 @@ def run(
     The run folder receives the ``experiment.yaml`` that reproduces the run;
     ``experiment`` (see :func:`run_experiment`) adds what the run itself does not
     use (seed, reports, tracking) to it.  ``load_progress(line)`` hears what the
-    model load is doing (the CLI prints it).
+    model load is doing (the CLI prints it).  ``temperature`` divides the model's logits
+    (``workbench calibrate`` fits one); a loaded model that already carries one keeps it when
+    ``temperature`` is None.  It is recorded in config.yaml, experiment.yaml and summary.json.
     """
     t_start = time.perf_counter()
     if engine not in ("local", "ray"):
@@ -154,6 +157,8 @@ def run(
 
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
         net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype, progress=load_progress)
+        if temperature is not None:
+            net = net.with_temperature(temperature)
         model_ref = net.info.path if net.info.kind != "hub" else net.info.id
         temperature = getattr(net.info, "temperature", None)
         if temperature is not None and engine == "ray":
@@ -174,7 +179,7 @@ def run(
             source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
             extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
             folder.write_experiment(Experiment(
-                manifest=source, model=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype,
+                manifest=source, model=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype, temperature=temperature,
                 variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
                 frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=engine, **extras))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
@@ -351,5 +356,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
         exp.manifest, out_dir=out, model=model if model is not None else exp.model, hub=exp.hub, revision=exp.revision,
         device=exp.device, dtype=exp.dtype, variants=exp.variant_objects(), audio_config=exp.audio_config(),
         diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
-        engine=exp.engine, experiment=exp, **options,
+        engine=exp.engine, experiment=exp,
+        # a loaded model passed in keeps its own temperature (the CLI's --temperature); a name takes the file's
+        temperature=exp.temperature if model is None or isinstance(model, (str, os.PathLike)) else None, **options,
     )
