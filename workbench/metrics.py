@@ -221,7 +221,7 @@ class Report:
 
 def _group_line(group: str, d: dict) -> str:
     """One group of a breakdown: its numbers, or why it is too small to have any, and its note."""
-    shown = f"too small ({d['too_small']})" if d.get("too_small") else f"WA {d['wa']:.3f} UAR {d['uar']:.3f}"
+    shown = "—" if d.get("too_small") else f"WA {d['wa']:.3f} UAR {d['uar']:.3f}"
     return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
 
 
@@ -273,9 +273,11 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
             idx = sc.index.get_indexer(sub.index)
             counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
             missing = [c for c, k in counts.items() if not k]
+            reason = small_group_reason(counts)
+            notes = ([f"too small: {reason}"] if reason else []) + (
+                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
             groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
-                         "too_small": small_group_reason(counts),
-                         "note": f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes" if missing else ""}
+                         "too_small": bool(reason), "note": "; ".join(notes)}
         if groups:
             breakdowns[col] = groups
     return Report(

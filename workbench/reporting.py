@@ -175,7 +175,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                     [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
         for col, groups in r.breakdowns.items():
             parts.append(f"<p><b>by {esc(col)}</b></p>")
-            parts.append(table_html(["group", "n", "WA", "UAR"], [(g, d["n"], d["wa"], d["uar"]) for g, d in groups.items()]))
+            # a group too small to say anything shows no number (workbench.analysis.groups says why)
+            parts.append(table_html(["group", "n", "WA", "UAR", "note"],
+                                    [(g, d["n"], "—" if d.get("too_small") else d["wa"], "—" if d.get("too_small") else d["uar"],
+                                      d.get("note", "")) for g, d in groups.items()]))
         show_html("\n".join(parts))
         if r.n_scored:
             show_figure(plot_confusion(r))
