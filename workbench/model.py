@@ -35,6 +35,7 @@ where in the clip the evidence for each class sits.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import sys
@@ -294,8 +295,6 @@ class Emotion2vecModel:
         gives the checkpoint's own scores.  A temperature comes from
         ``workbench calibrate`` (:mod:`workbench.analysis.calibration`).
         """
-        import copy
-
         t = None if temperature is None else check_temperature(temperature)
         if t == self.info.temperature:
             return self

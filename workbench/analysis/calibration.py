@@ -320,7 +320,7 @@ def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[li
         k = min(folds, n_groups)
         return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)), f"GroupKFold by speaker, {k} folds"
     k = min(folds, n)
-    note = (f"KFold, {k} shuffled folds: no speaker column, so a speaker's items may be in both the calibration and the "
+    note = (f"KFold, {k} shuffled folds: not every item has a speaker, so a speaker's items may be in both the calibration and the "
             "evaluation folds and the coverage may be optimistic")
     return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n))), note
 
