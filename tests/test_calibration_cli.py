@@ -121,4 +121,4 @@ def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_wh
     shown.clear()
     _run_folder(tmp_path / "small", planted_run(n_speakers=2, per_speaker=3))
     assert reporting.calibration_section(tmp_path / "small") is None
-    assert "Not evaluated" in str(shown[0].data)
+    assert "Not calibrated" in str(shown[0].data)

@@ -266,7 +266,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
     except ConfigError as exc:
-        show_html(f"<h2>Calibration</h2><p>Not evaluated: {esc(exc)}</p>")
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
         return None
     parts = ["<h2>Calibration</h2>",
              f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
