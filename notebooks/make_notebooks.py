@@ -109,11 +109,13 @@ TEMPLATES = {
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model)\n"
          "summary = R.header(run_dir, title, 'Metrics with intervals, confusion, calibration, breakdowns, worst cases and findings of one run.')",
          "metrics = R.metrics_section(run_dir)",
+         "calibration = R.calibration_section(run_dir)",
          "R.worst_cases(run_dir)",
          "findings = R.findings_summary(run_dir)",
          "fusion = R.fusion_section(run_dir)",
          "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
-         "                             'model': summary.get('model', {}).get('id'), 'metrics': metrics, 'findings': findings, 'fusion': fusion})"]),
+         "                             'model': summary.get('model', {}).get('id'), 'metrics': metrics, 'calibration': calibration,\n"
+         "                             'findings': findings, 'fusion': fusion})"]),
     "variant_comparison": template(
         "# Variant comparison: Δ metrics with paired intervals, McNemar, flips and a sweep curve.\n"
         "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\nbaseline = None\n"

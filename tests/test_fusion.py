@@ -103,6 +103,16 @@ def test_fuse_command_writes_its_files(runs, capsys):
     items = pd.read_csv(runs[True] / "fusion_items.csv")
     assert len(items) == 63 and {"pred_speech", "pred_text", "pred_early", "pred_late", "pred_head"} <= set(items.columns)
     assert (runs[True] / "fusion.png").is_file() and (runs[True] / "fusion_changes.csv").is_file()
+    assert payload["warnings"] == [] and payload["text_checks"]["label_information"]["carries_label"]
+    assert payload["text_checks"]["language"]["language"] == "en"
+
+
+def test_fuse_warns_when_the_text_carries_no_label(runs, capsys):
+    assert main(["fuse", str(runs[False]), "--folds", "4", "--bootstrap", "50", "--no-figures"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the transcripts carry no measurable label information" in captured.out
+    payload = json.loads((runs[False] / "fusion.json").read_text())
+    assert len(payload["warnings"]) == 1 and not payload["text_checks"]["label_information"]["carries_label"]
 
 
 def test_fusion_input_errors(tmp_path, tiny_model):

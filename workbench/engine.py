@@ -320,7 +320,9 @@ class Engine:
     @property
     def _ctx(self) -> _Context:
         info = self.net.info
-        return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, info.dtype),
+        # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
+        precision = info.dtype if getattr(info, "temperature", None) is None else f"{info.dtype}/T={info.temperature!r}"
+        return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
                         self.frame_embeddings, self.keep_audio)
 
     def _n_workers(self, n_items: int) -> int:

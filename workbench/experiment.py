@@ -53,6 +53,7 @@ class Experiment:
     model_checksum: str | None = None
     #: sha256 of the manifest's items as the run read them
     manifest_sha256: str | None = None
+    temperature: float | None = None  # divide the logits by this (workbench calibrate fits it); None: the checkpoint's scores
     seed: int = 0
     variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
     audio: dict = field(default_factory=dict)
@@ -132,7 +133,7 @@ class Experiment:
         return d
 
     #: what must match for a run folder to be resumed (keys of :meth:`run_record`)
-    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings")
+    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
 
     def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None) -> dict:
         """The run folder's ``config.yaml``: this experiment as the run resolved it.
@@ -147,7 +148,7 @@ class Experiment:
             "revision": self.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
             "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
             "chunk_size": self.chunk_size, "cache_dir": cache_dir, "workbench_version": __version__,
-            "manifest_root": manifest_root, "model_checksum": self.model_checksum,
+            "manifest_root": manifest_root, "model_checksum": self.model_checksum, "temperature": self.temperature,
         }
 
     def to_yaml(self) -> str:
@@ -165,7 +166,8 @@ def is_run_config(data: Any) -> bool:
 
 def from_run_config(cfg: dict) -> dict:
     """The experiment keys of a run folder's ``config.yaml``."""
-    keep = ("manifest", "manifest_sha256", "model", "model_checksum", "hub", "revision", "dtype", "variants", "audio", "diagnostics", "frame_embeddings", "chunk_size")
+    keep = ("manifest", "manifest_sha256", "model", "model_checksum", "hub", "revision", "dtype", "temperature", "variants", "audio",
+            "diagnostics", "frame_embeddings", "chunk_size")
     d = {k: cfg[k] for k in keep if k in cfg}
     for key, config in (("audio", AudioConfig), ("diagnostics", DiagnosticsConfig)):  # settings of other versions drop out
         allowed = {f.name for f in fields(config)}

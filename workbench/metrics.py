@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .analysis.groups import analyse_groups, small_group_reason
 from .data.cards import card_for, load_cards, overlap_messages
 from .errors import ConfigError
 from .labels import LABEL_KEYS
@@ -194,6 +195,8 @@ class Report:
     breakdowns: dict[str, dict] = field(default_factory=dict)
     #: warnings that the corpus is in the checkpoint's training data (workbench.data.cards), shown first
     training_overlap: list[str] = field(default_factory=list)
+    #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups), filled by run_metrics
+    disparities: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -212,8 +215,18 @@ class Report:
         for c, v in self.per_class.items():
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
         for col, groups in self.breakdowns.items():
-            lines.append(f"  by {col}: " + ", ".join(f"{g} WA {d['wa']:.3f} UAR {d['uar']:.3f} (n={d['n']})" for g, d in groups.items()))
+            lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
+            gap = self.disparities.get(col, {}).get("uar")
+            if gap:
+                lines.append(f"    UAR gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] ({gap['highest']} − {gap['lowest']})"
+                             if "highest" in gap else f"    UAR gap: not measured ({gap.get('note', '')})")
         return "\n".join(lines)
+
+
+def _group_line(group: str, d: dict) -> str:
+    """One group of a breakdown: its numbers, or why it is too small to have any, and its note."""
+    shown = "—" if d.get("too_small") else f"WA {d['wa']:.3f} UAR {d['uar']:.3f}"
+    return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
 
 
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
@@ -262,7 +275,13 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
             if g == "":
                 continue
             idx = sc.index.get_indexer(sub.index)
-            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes)}
+            counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
+            missing = [c for c, k in counts.items() if not k]
+            reason = small_group_reason(counts)
+            notes = ([f"too small: {reason}"] if reason else []) + (
+                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
+            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
+                         "too_small": bool(reason), "note": "; ".join(notes)}
         if groups:
             breakdowns[col] = groups
     return Report(
@@ -329,6 +348,9 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     overlap = run_training_overlap(rf, checkpoint=checkpoint)
     for r in reports.values():
         r.training_overlap = list(overlap)
+    for v, r in reports.items():
+        for col in r.breakdowns:
+            r.disparities[col] = group_analysis(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed).disparities
     payload = {v: r.to_dict() for v, r in reports.items()}
     if rf.random_weights:
         for entry in payload.values():
@@ -429,31 +451,32 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
 
 def breakdown_table(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
                     seed: int = 0):
-    """Per-group metrics with bootstrap intervals: one row per value of column ``by`` (speaker, gender, corpus …).
+    """Per-group metrics with class-stratified bootstrap intervals: one row per value of column ``by`` (speaker, gender …).
 
-    Each group is scored by :func:`evaluate` on its own rows, so the intervals are
-    the same seeded percentile bootstrap as the run's.  Returns a DataFrame with
-    ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo, macro_f1_hi``.
+    Predictions are the run's (with ``restrict``, the argmax over the *run's* classes, as :func:`evaluate`
+    takes it); each group's resamples keep its class set and class counts
+    (:func:`workbench.analysis.groups.analyse_groups`, which explains why).  Returns a DataFrame with
+    ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo, macro_f1_hi, too_small, note,
+    missing_classes`` and per-class recalls; a too-small group keeps its numbers in the table but is not plotted.
     """
-    import pandas as pd
+    return group_analysis(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed).table
 
+
+def group_analysis(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
+                   seed: int = 0):
+    """:class:`~workbench.analysis.groups.GroupAnalysis` (table and disparities) of one variant by column ``by``."""
     if by not in results.columns:
         raise ConfigError(f"cannot break the results down by {by!r}: no such column.", fix=f"use one of {sorted(results.columns)}.")
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
-    rows = []
-    for g, sub in df.groupby(df[by].fillna("").astype(str)):
-        if g == "":
-            continue
-        r = evaluate(sub, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed, by=())
-        if not r.n_scored:
-            continue
-        row = {"group": g, "n": r.n_scored}
-        for name in ("wa", "uar", "macro_f1"):
-            row[name] = getattr(r, name)
-            row[f"{name}_lo"], row[f"{name}_hi"] = r.ci[name]
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")])
+    sc = df[(df["status"] == "ok") & (df["emotion"].fillna("").astype(str) != "")]
+    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    y_true = sc["emotion"].astype(str).to_numpy()
+    if restrict and classes:
+        y_pred = np.asarray(classes)[np.argmax(sc[[f"score_{c}" for c in classes]].to_numpy(dtype=float), axis=1)]
+    else:
+        y_pred = sc["pred"].astype(str).to_numpy()
+    return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
 
 
 def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
@@ -472,11 +495,16 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)
     err = np.vstack([v - table[f"{metric}_lo"].to_numpy(float), table[f"{metric}_hi"].to_numpy(float) - v])
-    ax.errorbar(v, y, xerr=np.clip(err, 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3, label=f"{metric.upper()} with 95% interval")
+    small = table["too_small"].to_numpy(bool)
+    shown = ~small  # a group too small to say anything is named, never drawn as a number
+    ax.errorbar(v[shown], y[shown], xerr=np.clip(err[:, shown], 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3,
+                label=f"{metric.upper()} with 95% interval")
+    for row in np.flatnonzero(small):
+        ax.text(0.02, y[row], "too few items to say", va="center", fontsize=8, color="#994455")
     lo, hi = overall.ci[metric]
     ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
     ax.axvline(getattr(overall, metric), color="grey", lw=1)
-    ax.set_yticks(y, [figure_text(f"{g} (n={n})") for g, n in zip(table["group"], table["n"])], fontsize=9)
+    ax.set_yticks(y, [figure_text(f"{g} (n={n})" + (" *" if note else "")) for g, n, note in zip(table["group"], table["n"], table["note"])], fontsize=9)
     ax.set_xlim(-0.02, 1.02)
     ax.invert_yaxis()
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)

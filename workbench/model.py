@@ -35,6 +35,7 @@ where in the clip the evidence for each class sits.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import sys
@@ -42,13 +43,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import interrupts
+from .analysis.calibration import apply_temperature, check_temperature
 from .audio import Audio, AudioConfig, load as load_audio
 from .checkpoints import (  # noqa: F401  (re-exported: the names' home before they moved)
     ALIASES,
@@ -112,6 +114,7 @@ class ModelInfo:
     load_seconds: float
     funasr_version: str | None = None
     warning: str | None = None
+    temperature: float | None = None  # scores are softmax(logits / temperature); None: as the checkpoint gives them
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -280,6 +283,25 @@ class Emotion2vecModel:
     @property
     def random_weights(self) -> bool:
         return self.info.random_weights
+
+    @property
+    def temperature(self) -> float | None:
+        return self.info.temperature
+
+    def with_temperature(self, temperature: float | None) -> "Emotion2vecModel":
+        """The same loaded network whose logits (utterance and frame) are divided by ``temperature``.
+
+        A shallow copy: the network, its lock and the FunASR object are shared, so the
+        process keeps one copy of the weights; ``info.temperature`` records it.  ``None``
+        gives the checkpoint's own scores.  A temperature comes from
+        ``workbench calibrate`` (:mod:`workbench.analysis.calibration`).
+        """
+        t = None if temperature is None else check_temperature(temperature)
+        if t == self.info.temperature:
+            return self
+        twin = copy.copy(self)
+        twin.info = replace(self.info, temperature=t)
+        return twin
 
     def predict(
         self,
@@ -505,7 +527,9 @@ class Emotion2vecModel:
     def _to_scheme(self, logits: np.ndarray) -> np.ndarray:
         """Checkpoint outputs → LABEL_KEYS order, with unused outputs at -inf."""
         lg = np.where(self._valid_tokens, logits, -np.inf)
-        return lg[..., self._label_index].astype(np.float64)
+        # the one place a fitted temperature touches the outputs: utterance and frame logits alike, so
+        # softmax(mean of frame logits) stays the utterance score
+        return apply_temperature(lg[..., self._label_index].astype(np.float64), self.info.temperature)
 
     @contextmanager
     def _autocast(self):
@@ -567,6 +591,7 @@ def load_model(
     device: str = "auto",
     dtype: str = "float32",
     progress: Callable[[str], None] | None = None,
+    temperature: float | None = None,
 ) -> Emotion2vecModel:
     """Load (once per process) and return an :class:`Emotion2vecModel`.
 
@@ -589,6 +614,9 @@ def load_model(
         ``"building network"``, ``"loading weights (1.3 GB)"``,
         ``"verifying checksum"``), e.g. to print them to stderr.  Not called
         when the model is already loaded.
+    temperature : float, optional
+        Divide the logits by this (``workbench calibrate`` fits it); recorded in
+        ``info.temperature``.  The cached network is shared with untempered users.
 
     Weights are read with ``torch.load(weights_only=True)`` or from
     ``model.safetensors``: a checkpoint whose pickle holds anything beyond
@@ -606,7 +634,7 @@ def load_model(
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = _load(spec, dev, dtype, say)
-        return _CACHE[key]
+        return _CACHE[key].with_temperature(temperature)
 
 
 def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .analysis.calibration import resolve_temperature
 from .checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
 from .errors import ConfigError, ModelError, WorkbenchError
 from .model import Emotion2vecModel, auto_device, load_model
@@ -103,6 +104,7 @@ class ModelRef:
         given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
         if given["model"] is not None and given["model"] != base.model:
             base = cls(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
+        given["temperature"] = resolve_temperature(getattr(args, "temperature", None))  # T, or a calibrated run's T
         return replace(base, **{k: v for k, v in given.items() if v is not None})
 
     @classmethod
@@ -144,7 +146,8 @@ class ModelRef:
         dtype, device = self.dtype, self.device
         if dtype == "auto":
             dtype, _reason = resolve_dtype("auto", auto_device() if device == "auto" else device)
-        net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress)
+        net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
+                         temperature=self.temperature)
         if self.checksum and net.info.checksum and net.info.checksum != self.checksum:
             raise ModelError(
                 f"the weights loaded have sha256 {net.info.checksum[:12]}…, not the {self.checksum[:12]}… recorded.",

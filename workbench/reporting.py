@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from . import __version__
 from .analysis.listeners import evaluate_listeners
+from .analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from .compare import compare_results, plot_comparison
 from .data.listeners import listener_frame
 from .demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
@@ -180,7 +181,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                     [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
         for col, groups in r.breakdowns.items():
             parts.append(f"<p><b>by {esc(col)}</b></p>")
-            parts.append(table_html(["group", "n", "WA", "UAR"], [(g, d["n"], d["wa"], d["uar"]) for g, d in groups.items()]))
+            # a group too small to say anything shows no number (workbench.analysis.groups says why)
+            parts.append(table_html(["group", "n", "WA", "UAR", "note"],
+                                    [(g, d["n"], "—" if d.get("too_small") else d["wa"], "—" if d.get("too_small") else d["uar"],
+                                      d.get("note", "")) for g, d in groups.items()]))
         show_html("\n".join(parts))
         if r.n_scored:
             show_figure(plot_confusion(r))
@@ -270,7 +274,9 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) ->
         show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
         return None
     d = res.to_dict()
-    parts = ["<h2>Speech + text fusion</h2>",
+    parts = ["<h2>Speech + text fusion</h2>"]
+    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in res.warnings]
+    parts += [
              f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
              f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>"]
     rows = []
@@ -288,6 +294,45 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) ->
     show_html("\n".join(parts))
     show_figure(plot_fusion(res))
     return d
+
+
+def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 500) -> dict | None:
+    """Temperature scaling, calibration errors before/after, risk–coverage and conformal sets of one variant.
+
+    Folds are grouped by speaker when every scored item has one (else shuffled, and the
+    section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
+    """
+    results = as_run_folder(run_dir).results()
+    by = "speaker" if "speaker" in results.columns and (results["speaker"].fillna("").astype(str) != "").all() else None
+    try:
+        rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
+    except ConfigError as exc:
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
+        return None
+    parts = ["<h2>Calibration</h2>",
+             f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
+             f"Fitted temperature {rep.temperature:.3f} (per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+             "\"after\" figures come from folds the fit never saw.</p>"]
+    parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
+    rows = [(m.upper(), Markup(f"{rep.before[m]:.3f} [{rep.ci_before[m][0]:.3f}, {rep.ci_before[m][1]:.3f}]"),
+             Markup(f"{rep.after[m]:.3f} [{rep.ci_after[m][0]:.3f}, {rep.ci_after[m][1]:.3f}]")) for m in ("ece", "mce", "brier", "nll")]
+    rows.append(("AURC", rep.aurc_before, rep.aurc_after))
+    parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
+    conf_rows = []
+    for score, d in rep.conformal.items():
+        for c, v in d["per_class"].items():
+            conf_rows.append((score.upper(), c, v["n"], v["coverage"], v["mean_size"]))
+        conf_rows.append((score.upper(), Markup("<b>all</b>"), rep.n, d["coverage"], d["mean_size"]))
+    parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
+                 "coverage measured on held-out speakers:</p>")
+    parts.append(table_html(["score", "class", "n", "coverage", "mean set size"], conf_rows))
+    show_html("\n".join(parts))
+    for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
+        show_figure(fig)
+    out = rep.to_dict()
+    out.pop("curve_before", None)
+    out.pop("curve_after", None)
+    return out
 
 
 def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) -> dict:

@@ -14,6 +14,8 @@
         embeddings.npy       (rows, D) float32, row i ↔ results row i (NaN for failed rows)
         log.txt              progress and failures
         summary.json         counts, cache hits, timings, headline metrics
+        calibration.json     fitted temperature, calibration errors, conformal coverage (workbench calibrate)
+        calibration_<kind>_<k>.png   its figures; kind reliability|risk_coverage|set_sizes, k the variant's position
 
 Integrity rules, all enforced here:
 
@@ -86,6 +88,8 @@ PART_IDENTITY_KEY = b"workbench.run_identity"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
 _ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|parquet|npy)$")
 _PLAIN_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+CALIBRATION = "calibration.json"
+CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
@@ -384,6 +388,39 @@ class RunFolder:
                                  fix="restore the file the run scored, or run again to score the new one.")
         start, duration = _num(r.get("start")), _num(r.get("duration"))
         return scored_audio(decoded, self.variant(str(r["variant"])), cfg, start=start, duration=duration, source=str(r["id"]))
+
+    def calibration(self) -> dict:
+        """What ``workbench calibrate`` wrote (``calibration.json``), or ``{}`` when the run was never calibrated."""
+        p = self.path / CALIBRATION
+        if not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"cannot read calibration.json ({exc}).", source=str(self.path),
+                                 fix="run `workbench calibrate` on this folder again to rewrite it.") from None
+        return data if isinstance(data, dict) else {}
+
+    def write_calibration(self, payload: dict) -> Path:
+        """Write ``calibration.json`` (atomically; the name is fixed)."""
+        p = self.path / CALIBRATION
+        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
+        return p
+
+    def write_calibration_figure(self, kind: str, variant_index: int, fig) -> Path:
+        """Write a calibration figure as ``calibration_<kind>_<variant_index>.png`` and close it.
+
+        ``kind`` is one of :data:`CALIBRATION_FIGURES`; the name never holds a variant's own name.
+        """
+        if kind not in CALIBRATION_FIGURES:
+            raise ConfigError(f"unknown calibration figure {kind!r}.", fix=f"use one of {list(CALIBRATION_FIGURES)}.")
+        import matplotlib.pyplot as plt
+
+        p = self.path / f"calibration_{kind}_{int(variant_index)}.png"
+        fig.tight_layout()
+        atomic_write(p, lambda f: fig.savefig(f, format="png", dpi=110))
+        plt.close(fig)
+        return p
 
     def experiment(self) -> Experiment:
         """The experiment that reproduces this run (from ``experiment.yaml``, or ``config.yaml`` for older runs)."""

@@ -79,6 +79,7 @@ def run(
     workers: int | None = None,
     experiment: Experiment | None = None,
     load_progress: Callable[[str], None] | None = None,
+    temperature: float | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
@@ -100,7 +101,9 @@ def run(
     The run folder receives the ``experiment.yaml`` that reproduces the run;
     ``experiment`` (see :func:`run_experiment`) adds what the run itself does not
     use (seed, reports, tracking) to it.  ``load_progress(line)`` hears what the
-    model load is doing (the CLI prints it).
+    model load is doing (the CLI prints it).  ``temperature`` divides the model's logits
+    (``workbench calibrate`` fits one); a loaded model that already carries one keeps it when
+    ``temperature`` is None.  It is recorded in config.yaml, experiment.yaml and summary.json.
     """
     t_start = time.perf_counter()
     if engine not in ("local", "ray"):
@@ -130,7 +133,13 @@ def run(
         else:
             net = requested.load(progress=load_progress)
         # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
+        if temperature is not None:  # logits / T in every score (workbench calibrate fits T)
+            net = net.with_temperature(temperature)
         ref = ModelRef.of_loaded(net, requested)
+        ref = replace(ref, temperature=getattr(net.info, "temperature", None))
+        if ref.temperature is not None and engine == "ray":
+            raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
+                              source="temperature", fix="run with --engine local, or without --temperature.")
         if engine == "ray" and requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
@@ -141,7 +150,7 @@ def run(
             manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref, model_checksum=ref.checksum, hub=hub,
             revision=net.info.revision, device=device, dtype=dtype, variants=[v.to_dict() for v in variants],
             audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(), frame_embeddings=frame_embeddings,
-            chunk_size=chunk_size, engine=engine, **extras)
+            chunk_size=chunk_size, engine=engine, temperature=ref.temperature, **extras)
         config = exp.run_record(manifest=manifest_ref, device=net.info.device if engine == "local" else f"ray:{device}",
                                 dtype=net.info.dtype if engine == "local" else dtype,
                                 manifest_root=str(Path(manifest.root).resolve()), cache_dir=str(cache_dir) if cache_dir else None)
@@ -297,5 +306,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     return run(
         exp.manifest, out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
         diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
-        engine=exp.engine, experiment=exp, **options,
+        engine=exp.engine, experiment=exp,
+        # a loaded model passed in keeps its own temperature (the CLI's --temperature); a name takes the file's
+        temperature=exp.temperature if model is None or isinstance(model, (str, os.PathLike)) else None, **options,
     )

@@ -30,6 +30,10 @@ def figure_text(text: object) -> str:
     return s.replace("$", r"\$")
 
 
+#: the name the calibration figures use for :func:`figure_text`
+plain_text = figure_text
+
+
 def save_figure(fig, path: str | Path | None = None, *, dpi: int = 110):
     """Lay out ``fig``; with ``path``, write it and close it. Returns the figure."""
     fig.tight_layout()

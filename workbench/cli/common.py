@@ -61,6 +61,13 @@ positive_float = _number(float, low=0, strict=True, fails="is not a positive, fi
 non_negative_float = _number(float, low=0, strict=False, fails="is not a finite number >= 0")
 
 
+def add_temperature_option(p: argparse.ArgumentParser) -> None:
+    """``--temperature T|RUN`` for a command that scores audio."""
+    p.add_argument("--temperature", default=None, metavar="T|RUN",
+                   help="divide the model's logits by T before the softmax: a positive number, or a run folder calibrated "
+                        "with `workbench calibrate` (its fitted T); recorded with the results (default: the checkpoint's scores)")
+
+
 def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> None:
     """The model options every command that loads a model takes, with one meaning everywhere
     (:meth:`ModelRef.from_args <workbench.modelref.ModelRef.from_args>` reads them).
@@ -83,6 +90,7 @@ def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> Non
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
     p.add_argument("--dtype", default=None if reads_run else "float32", choices=list(DTYPES),
                    help="model precision" + (" (default: the run's)" if reads_run else ""))
+    add_temperature_option(p)
 
 
 def add_command(sub, name: str, *, help: str, example: tuple[str, ...], description: str | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,124 @@
+"""`workbench calibrate` and `--temperature`: a fitted temperature is saved with the run and applied when scoring."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from test_calibration import planted_run
+from test_corpora import wav
+from workbench.analysis.calibration import resolve_temperature
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.runfolder import RESULTS, RunFolder, atomic_write
+
+
+def _run_folder(path, results: pd.DataFrame) -> RunFolder:
+    """A finished run folder holding ``results`` (what `workbench run` leaves, without scoring audio)."""
+    rf = RunFolder(path)
+    rf.prepare({"manifest": "planted", "model": "planted"}, ())
+    atomic_write(rf.path / RESULTS, lambda f: results.to_parquet(f, index=False))
+    return rf
+
+
+@pytest.mark.slow
+def test_calibrate_writes_the_temperature_and_figures_and_prints_the_table(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, planted_run(n_speakers=8, per_speaker=200, t_true=2.0))
+    assert main(["calibrate", str(run_dir), "--alpha", "0.1", "--bootstrap", "50", "--folds", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "ECE" in out and "MCE" in out and "BRIER" in out and "NLL" in out and "AURC" in out and "LAC sets" in out
+    saved = json.loads((run_dir / "calibration.json").read_text())
+    assert abs(saved["temperature"] - 2.0) / 2.0 < 0.05
+    assert saved["protocol"]["ece_binning"] == "equal-width" and "GroupKFold" in saved["protocol"]["folds"]
+    for kind in ("reliability", "risk_coverage", "set_sizes"):
+        assert (run_dir / f"calibration_{kind}_0.png").stat().st_size > 1000
+    assert resolve_temperature(str(run_dir)) == pytest.approx(saved["temperature"])
+
+
+def test_calibrate_refuses_an_unknown_grouping_column(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, planted_run(n_speakers=3, per_speaker=40))
+    assert main(["calibrate", str(run_dir), "--by", "accent"]) == 2
+    err = capsys.readouterr().err
+    assert "accent" in err and "speaker" in err
+
+
+def test_resolve_temperature_refuses_what_is_not_a_temperature(tmp_path):
+    assert resolve_temperature("1.5") == 1.5 and resolve_temperature(None) is None
+    for bad in ("0", "-2", "nan", str(tmp_path / "missing")):
+        with pytest.raises(ConfigError):
+            resolve_temperature(bad)
+    _run_folder(tmp_path / "uncalibrated", planted_run(n_speakers=2, per_speaker=10))
+    with pytest.raises(ConfigError, match="workbench calibrate"):
+        resolve_temperature(str(tmp_path / "uncalibrated"))
+
+
+def test_a_tempered_model_divides_utterance_and_frame_logits(tiny_model, factories):
+    clip = factories["speech_like"](dur=1.0, seed=3)
+    plain = tiny_model.predict([clip], granularity="frame")[0]
+    warm = tiny_model.with_temperature(2.5)
+    tempered = warm.predict([clip], granularity="frame")[0]
+    assert warm.info.temperature == 2.5 and tiny_model.info.temperature is None  # the shared model is untouched
+    np.testing.assert_allclose(tempered.logits, plain.logits / 2.5, rtol=1e-12)
+    np.testing.assert_allclose(tempered.frame_logits, plain.frame_logits / 2.5, rtol=1e-12)
+    z = plain.logits / 2.5
+    np.testing.assert_allclose(tempered.scores, np.exp(z - z.max()) / np.exp(z - z.max()).sum(), rtol=1e-9)
+    assert tempered.confidence < plain.confidence  # T > 1 softens
+
+
+@pytest.mark.slow
+def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp_path, capsys):
+    corpus = tmp_path / "emodb"
+    for i, name in enumerate(["03a01Fa", "08b10Wb", "10a04Lc"]):
+        wav(corpus / "wav" / f"{name}.wav", dur=1.0, seed=i)
+    manifest = tmp_path / "emodb.csv"
+    assert main(["datasets", "prepare", "emodb", str(corpus), "--out", str(manifest)]) == 0
+    cache = str(tmp_path / "cache")
+    assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "plain"), "--cache-dir", cache]) == 0
+    assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache,
+                 "--temperature", "3"]) == 0
+    capsys.readouterr()
+    plain = pd.read_parquet(tmp_path / "plain" / "results.parquet")
+    warm = pd.read_parquet(tmp_path / "warm" / "results.parquet")
+    assert (warm["confidence"].to_numpy() < plain["confidence"].to_numpy()).all()  # not the cached untempered scores
+    config = yaml.safe_load((tmp_path / "warm" / "config.yaml").read_text())
+    summary = json.loads((tmp_path / "warm" / "summary.json").read_text())
+    assert config["temperature"] == 3.0 and summary["model"]["temperature"] == 3.0
+    # resuming the folder with another temperature is refused
+    assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache]) == 2
+    assert "temperature" in capsys.readouterr().err
+    # the folder's experiment.yaml reproduces the tempered scores
+    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["temperature"] == 3.0
+    assert main(["run", str(tmp_path / "warm" / "experiment.yaml"), "--out", str(tmp_path / "again"), "--cache-dir", cache]) == 0
+    again = pd.read_parquet(tmp_path / "again" / "results.parquet")
+    np.testing.assert_allclose(again["confidence"].to_numpy(), warm["confidence"].to_numpy(), rtol=1e-6)
+    # infer records it in result.json
+    clip = corpus / "wav" / "03a01Fa.wav"
+    assert main(["infer", str(clip), "--model", "tiny", "--temperature", "3", "--out", str(tmp_path / "inf")]) == 0
+    (result,) = list((tmp_path / "inf").rglob("result.json"))
+    payload = json.loads(result.read_text())
+    assert payload["model"]["temperature"] == 3.0
+
+
+def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_when_too_small(tmp_path, monkeypatch):
+    from workbench import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    df = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    df.loc[df["variant"] == "raw", "variant"] = "<b>raw</b>"
+    _run_folder(tmp_path / "run", df)
+    out = reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert out["temperature"] > 1 and "Calibration" in html and "&lt;b&gt;raw&lt;/b&gt;" in html and "<b>raw</b>" not in html
+    assert "ECE" in html and "LAC" in html and "APS" in html
+    assert sum(type(o).__name__ == "Image" for o in shown) == 3  # reliability, risk-coverage, set sizes
+    shown.clear()
+    _run_folder(tmp_path / "small", planted_run(n_speakers=2, per_speaker=3))
+    assert reporting.calibration_section(tmp_path / "small") is None
+    assert "Not calibrated" in str(shown[0].data)

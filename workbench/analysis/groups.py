@@ -1,0 +1,188 @@
+"""Groups, honestly: per-group metrics whose intervals keep the group's class set, disparities, small groups marked.
+
+Why stratified.  A speaker's UAR is the mean recall over the classes the speaker
+has.  An item bootstrap over the speaker's items sometimes draws no item of a
+rare class; that resample's UAR averages over fewer classes, so the interval
+mixes different statistics (EmoDB speaker 09: [0.167, 0.200] around a UAR that
+no resample with all classes reaches).  Here each resample draws, *within each
+true class*, as many items as the group has of that class: the class set and
+the class counts are fixed, only which items stand for a class varies.  WA,
+UAR and macro-F1 of every resample come from its confusion counts.
+
+Too small.  A group is marked (never plotted as a number) when it has fewer than
+``MIN_ITEMS`` items or any of its classes has fewer than ``MIN_PER_CLASS``.  A
+recall from ``k`` items moves in steps of ``1/k`` and its binomial standard
+error reaches ``0.5/sqrt(k)``: 0.22 at k = 5, larger than most between-speaker
+differences worth reporting; a UAR from 20 items has a standard error up to
+0.11.  A group without some of the run's classes is noted (its UAR averages
+over fewer classes and is not comparable with the others).
+
+Disparities.  Largest minus smallest UAR over the groups that are not too small
+and have every class of the run, and per class the largest minus smallest
+recall over the groups with at least ``MIN_PER_CLASS`` items of it; intervals
+from the same stratified resamples (every group resampled in each replicate,
+so the gap's replicate is a gap of replicates).  The max-minus-min of noisy
+estimates is biased upwards; the interval says how far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+MIN_ITEMS = 20
+MIN_PER_CLASS = 5
+
+
+def _confusions(true_codes: np.ndarray, pred_codes: np.ndarray, n_classes: int, *, n_boot: int,
+                rng: np.random.Generator | None) -> np.ndarray:
+    """Confusion counts, shape (R, K, K + 1): the observed one (R = 1, ``rng`` None) or ``n_boot`` stratified resamples.
+
+    Column ``K`` counts predictions outside the run's classes (always wrong).
+    """
+    reps = 1 if rng is None else n_boot
+    out = np.zeros((reps, n_classes, n_classes + 1), dtype=np.int64)
+    width = n_classes + 1
+    for c in range(n_classes):
+        preds = pred_codes[true_codes == c]
+        m = len(preds)
+        if not m:
+            continue
+        drawn = preds[None, :] if rng is None else preds[rng.integers(0, m, size=(reps, m))]
+        flat = drawn + width * np.arange(reps)[:, None]
+        out[:, c, :] = np.bincount(flat.ravel(), minlength=reps * width).reshape(reps, width)
+    return out
+
+
+def _scores(conf: np.ndarray) -> dict[str, np.ndarray]:
+    """WA, UAR, macro-F1 and per-class recall (R, K) of confusions (R, K, K + 1), over the classes present (rows > 0)."""
+    k = conf.shape[1]
+    diag = conf[:, np.arange(k), np.arange(k)].astype(float)
+    support = conf.sum(axis=2).astype(float)
+    predicted = conf[:, :, :k].sum(axis=1).astype(float)
+    present = support[0] > 0  # the same in every resample: that is the point
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, diag / support, np.nan)
+        precision = np.where(predicted > 0, diag / predicted, 0.0)
+        f1 = np.where(precision + np.nan_to_num(recall) > 0, 2 * precision * recall / (precision + recall), 0.0)
+    n = support.sum(axis=1)
+    return {"wa": diag.sum(axis=1) / n, "uar": np.nanmean(recall[:, present], axis=1), "macro_f1": f1[:, present].mean(axis=1),
+            "recall": recall}
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    kept = values[~np.isnan(values)]
+    if not len(kept):
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
+    """Why a group with these per-class item counts is too small to report a number for, or ``""``."""
+    n = sum(class_counts.values())
+    if n < min_items:
+        return f"{n} items (< {min_items})"
+    thin = [f"{c} {k}" for c, k in class_counts.items() if 0 < k < min_per_class]
+    return f"fewer than {min_per_class} items of {', '.join(thin)}" if thin else ""
+
+
+@dataclass
+class GroupAnalysis:
+    """Per-group table and disparities of one grouping (see the module docstring)."""
+
+    by: str
+    classes: list[str]
+    table: "object"  # pandas DataFrame, one row per group
+    disparities: dict
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "classes": self.classes, "groups": self.table.to_dict(orient="records"), "disparities": self.disparities}
+
+
+def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequence[str], classes: Sequence[str], *,
+                   by: str = "group", n_boot: int = 1000, level: float = 0.95, seed: int = 0, min_items: int = MIN_ITEMS,
+                   min_per_class: int = MIN_PER_CLASS) -> GroupAnalysis:
+    """Per-group WA, UAR, macro-F1 and recalls with class-stratified bootstrap intervals, and the disparities.
+
+    Parameters
+    ----------
+    y_true, y_pred, groups : sequences of str, length n
+        Label, prediction and group (speaker, gender …) of each scored item.
+        Items whose group is ``""`` are left out.
+    classes : sequence of str
+        The run's classes (K); a prediction outside them counts as wrong.
+    n_boot, level, seed : bootstrap resamples, interval level, seed.
+    min_items, min_per_class : the "too small" thresholds.
+
+    Returns
+    -------
+    GroupAnalysis
+        ``table`` columns: ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo,
+        macro_f1_hi, too_small, note, missing_classes`` and ``recall_<class>`` per class.
+    """
+    import pandas as pd
+
+    classes = list(classes)
+    k = len(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    t = np.asarray(y_true).astype(str)
+    p = np.asarray(y_pred).astype(str)
+    g = np.asarray(groups).astype(str)
+    keep = (g != "") & np.isin(t, classes)
+    t_codes = np.array([index[c] for c in t[keep]], dtype=int)
+    p_codes = np.array([index.get(c, k) for c in p[keep]], dtype=int)
+    g = g[keep]
+    rng = np.random.default_rng(seed)
+    rows, replicates = [], {}
+    for name in sorted(set(g)):
+        sel = g == name
+        tc, pc = t_codes[sel], p_codes[sel]
+        counts = {c: int((tc == i).sum()) for i, c in enumerate(classes)}
+        observed = _scores(_confusions(tc, pc, k, n_boot=1, rng=None))
+        boot = _scores(_confusions(tc, pc, k, n_boot=n_boot, rng=rng))
+        replicates[name] = boot
+        missing = [c for c, m in counts.items() if m == 0]
+        reason = small_group_reason(counts, min_items=min_items, min_per_class=min_per_class)
+        notes = [f"too small: {reason}"] if reason else []
+        if missing:
+            notes.append(f"no {', '.join(missing)} items: UAR over {k - len(missing)} of {k} classes")
+        row = {"group": name, "n": int(sel.sum())}
+        for m in ("wa", "uar", "macro_f1"):
+            row[m] = float(observed[m][0])
+            row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
+        row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing)})
+        for i, c in enumerate(classes):
+            row[f"recall_{c}"] = float(observed["recall"][0, i])
+            row[f"n_{c}"] = counts[c]
+        rows.append(row)
+    columns = (["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")]
+               + ["too_small", "note", "missing_classes"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
+    table = pd.DataFrame(rows, columns=columns)
+    return GroupAnalysis(by=by, classes=classes, table=table,
+                         disparities=_disparities(table, replicates, classes, level=level, min_per_class=min_per_class))
+
+
+def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float) -> dict:
+    names = list(values)
+    if len(names) < 2:
+        return {"gap": float("nan"), "lo": float("nan"), "hi": float("nan"), "groups": names,
+                "note": f"{len(names)} eligible group(s); a gap needs two"}
+    point = np.array([values[n] for n in names])
+    stacked = np.vstack([reps[n] for n in names])  # (groups, R)
+    gaps = np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0)
+    lo, hi = _interval(gaps, level)
+    return {"gap": float(point.max() - point.min()), "lo": lo, "hi": hi, "highest": names[int(point.argmax())],
+            "lowest": names[int(point.argmin())], "groups": names}
+
+
+def _disparities(table, replicates: dict, classes: list[str], *, level: float, min_per_class: int) -> dict:
+    eligible = table[(~table["too_small"]) & (table["missing_classes"] == "")]
+    uar_gap = _gap(dict(zip(eligible["group"], eligible["uar"])), {n: replicates[n]["uar"] for n in eligible["group"]}, level)
+    per_class = {}
+    for i, c in enumerate(classes):
+        ok = table[table[f"n_{c}"] >= min_per_class]
+        per_class[c] = _gap(dict(zip(ok["group"], ok[f"recall_{c}"])), {n: replicates[n]["recall"][:, i] for n in ok["group"]}, level)
+    return {"uar": uar_gap, "recall": per_class, "excluded": [g for g in table["group"] if g not in set(eligible["group"])]}
