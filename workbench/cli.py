@@ -3,6 +3,7 @@
     workbench infer PATH... [--model ID|DIR|tiny] [--granularity utterance|frame] [--embedding] [--out DIR]
     workbench model make-tiny DIR [--seed N] [--arch tiny|base|large]
     workbench model info [--model ID|DIR|tiny]
+    workbench model export-onnx [--model M] [--out DIR] [--int8]
     workbench manifest FOLDER -o MANIFEST [--label-from-folder]
     workbench datasets prepare CORPUS CORPUS_DIR --out MANIFEST
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
@@ -60,6 +61,8 @@ from .longform import SegmentConfig, segment_file
 from .manifest import Manifest, read_manifest, write_manifest
 from .metrics import evaluate, run_metrics
 from .model import DEFAULT_MODEL, RANDOM_WEIGHTS_BANNER, load_model
+from . import onnx_cli
+from .precision import DTYPE_CHOICES, describe_choice, resolve_dtype
 from .outputs import infer_files, print_outcomes  # noqa: F401  (print_outcomes: public here too)
 from .probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from .reporting import parse_params, run_report
@@ -153,10 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse inputs longer than this many seconds (default: 120)")
     p.add_argument("--resampler", default="soxr", choices=["soxr", "scipy", "librosa"], help="resampler to 16 kHz")
     p.add_argument("--show-log", action="store_true", help="print each input's processing log")
+    p.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES),
+                   help="model precision; auto: the fastest this machine runs well (printed and recorded)")
+    onnx_cli.add_backend_option(p)
 
     m = _add(sub, "model", help="make or inspect checkpoints",
              example=("workbench model make-tiny /tmp/tiny", "workbench model info --model /tmp/tiny"))
-    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION", help="make-tiny or info")
+    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION", help="make-tiny, info or export-onnx")
     mt = _add(msub, "make-tiny", help="write a seeded random emotion2vec+ checkpoint (predictions mean nothing)",
               example=("workbench model make-tiny /tmp/tiny --seed 1 --arch tiny",))
     mt.add_argument("dir", help="folder to write config.yaml, model.pt and tokens.txt into")
@@ -166,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
               example=("workbench model info --model ~/models/emotion2vec_plus_large --json",))
     _model_args(mi)
     mi.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    onnx_cli.add_parser(msub, _add, _model_args)
 
     mf = _add(sub, "manifest", help="write a manifest (id, path[, label]) for a folder of audio files",
               description="Write a manifest for every audio file under FOLDER (subfolders included). Paths are "
@@ -226,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "variants, dtype … — every run folder writes the one that reproduces it); with an experiment "
                                     "file, only --out, --model, --device, the cache, engine and --workers options apply")
     _model_args(r)
-    r.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "int8"], help="model precision")
+    r.add_argument("--dtype", default="float32", choices=list(DTYPE_CHOICES),
+                   help="model precision; auto: the fastest this machine runs well (bf16 on CPUs with AVX512-BF16/AMX and "
+                        "bf16-capable GPUs, int8 on other CPUs), printed and recorded in the run's provenance")
+    onnx_cli.add_backend_option(r)
     r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
     r.add_argument("--out", default=None, help="run folder (default: runs/<manifest>_<timestamp>; an existing one is resumed)")
     r.add_argument("--skip-missing", action="store_true",
@@ -492,9 +502,17 @@ def cmd_infer(args) -> int:
     cfg = AudioConfig(resampler=args.resampler)
     if args.max_duration is not None:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
+    model = args.model
+    if args.backend == "onnxruntime":
+        model = onnx_cli.onnx_model_for(args, progress=_say_loading)
+    else:
+        dtype, reason = resolve_dtype(args.dtype, args.device)
+        _say_loading(describe_choice(args.dtype, dtype, reason))
+        if dtype != "float32":
+            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device, dtype=dtype, progress=_say_loading)
     outcomes = infer_files(
         args.paths,
-        model=args.model,
+        model=model,
         hub=args.hub,
         revision=args.revision,
         device=args.device,
@@ -610,6 +628,8 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
     model = args.model if args.model is not None else (experiment.model if experiment else None)
     print(f"model {model or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    if args.backend == "onnxruntime":
+        model = onnx_cli.onnx_model_for(argparse.Namespace(**{**vars(args), "model": model, "engine": engine}), progress=_say_loading)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=_say_loading)
     if experiment:
@@ -858,7 +878,7 @@ COMMANDS.update({
     "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets, "run": cmd_run, "metrics": cmd_metrics,
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
     "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
-    "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
+    "model export-onnx": onnx_cli.cmd_export_onnx, "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
 })
 
 

@@ -34,6 +34,7 @@ from .experiment import Experiment
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .model import RANDOM_WEIGHTS_BANNER, as_model
+from .precision import describe_choice, resolve_dtype
 from .runfolder import RunFolder, RunFolderError
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -52,6 +53,8 @@ class RunConfig:
     revision: str | None = None
     device: str = "auto"
     dtype: str = "float32"
+    dtype_requested: str | None = None  # what the user asked for ("auto" or a precision)
+    dtype_reason: str | None = None  # why ``dtype`` was chosen (workbench.precision.resolve_dtype)
     variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
     audio: dict = field(default_factory=lambda: AudioConfig().to_dict())
     diagnostics: dict = field(default_factory=lambda: DiagnosticsConfig().to_dict())
@@ -145,6 +148,14 @@ def run(
     folder = RunFolder(out_dir)
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
+    dtype_requested = dtype
+    if hasattr(model, "predict") and hasattr(model, "info"):
+        dtype, dtype_reason = model.info.dtype, getattr(model, "dtype_reason", None) or "the model was given loaded"
+    else:
+        # chosen once, here; recorded in run_config.json and summary.json, never changed behind the user's back
+        dtype, dtype_reason = resolve_dtype(dtype, device)
+        if load_progress is not None:
+            load_progress(describe_choice(dtype_requested, dtype, dtype_reason))
     load_device, load_dtype = device, dtype
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
@@ -158,7 +169,7 @@ def run(
         config = RunConfig(
             manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref,
             hub=hub, revision=net.info.revision, device=net.info.device if engine == "local" else f"ray:{device}",
-            dtype=net.info.dtype if engine == "local" else dtype,
+            dtype=net.info.dtype if engine == "local" else dtype, dtype_requested=dtype_requested, dtype_reason=dtype_reason,
             variants=[v.to_dict() for v in variants], audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(),
             frame_embeddings=frame_embeddings, chunk_size=chunk_size,
             cache_dir=str(cache_dir) if cache_dir else None, manifest_root=str(Path(manifest.root).resolve()),
@@ -236,7 +247,10 @@ def run(
         summary = folder.finalize(
             item_order={it.id: i for i, it in enumerate(manifest)},
             variant_order={v.name: i for i, v in enumerate(variants)},
-            summary=lambda results: _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing),
+            summary=lambda results: {
+                **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing),
+                "precision": {"requested": dtype_requested, "chosen": config.dtype, "reason": dtype_reason},
+            },
         )
         folder.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
     return RunResult(folder.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
