@@ -502,20 +502,19 @@ def cmd_infer(args) -> int:
     cfg = AudioConfig(resampler=args.resampler)
     if args.max_duration is not None:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
-    model = args.model
+    model, dtype = args.model, "float32"
     if args.backend == "onnxruntime":
-        model = onnx_cli.onnx_model_for(args, progress=_say_loading)
+        model = onnx_cli.onnx_model_for(args, progress=_say_loading)  # its precision is the graph it opened
     else:
         dtype, reason = resolve_dtype(args.dtype, args.device)
         _say_loading(describe_choice(args.dtype, dtype, reason))
-        if dtype != "float32":
-            model = load_model(args.model, hub=args.hub, revision=args.revision, device=args.device, dtype=dtype, progress=_say_loading)
     outcomes = infer_files(
         args.paths,
         model=model,
         hub=args.hub,
         revision=args.revision,
         device=args.device,
+        dtype=dtype,
         granularity=args.granularity,
         embedding=args.embedding,
         out_dir=args.out,

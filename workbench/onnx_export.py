@@ -98,7 +98,7 @@ def _export_graph(model: Emotion2vecModel):
             frames = lengths
             for kernel, stride in conv_layers:  # FunASR's conv output-length formula
                 frames = torch.div(frames - kernel, stride, rounding_mode="floor") + 1
-            with _masked_positions(self.net, frames):
+            with _masked_positions(self.net, frames), _alibi_from_shapes(self.net):
                 out = self.net.extract_features(source, padding_mask=valid == 0)
             x = out["x"]  # (B, T, D)
             n_frames = x.shape[1]
@@ -133,6 +133,42 @@ def _masked_positions(net: Any, frames) -> Iterator[None]:
     finally:
         object.__delattr__(enc, "relative_positional_encoder")
         enc._modules["relative_positional_encoder"] = original
+
+
+@contextmanager
+def _alibi_from_shapes(net: Any) -> Iterator[None]:
+    """FunASR's ALiBi bias computed from the frame count in the graph, not sliced from its cache.
+
+    FunASR keeps the bias for the longest input seen so far in ``net.alibi_biases`` and slices
+    it; traced, that cache becomes a constant and the graph fails on inputs longer than the
+    longest the model had seen before the export (a bug found by the test that exports after
+    scoring longer clips).  Here the same values, ``-slope_h * |i - j|``, are built from
+    ``arange(T)``, so any length works.
+    """
+    import torch
+    from funasr.models.emotion2vec.base import get_alibi
+
+    enc = net.modality_encoders["AUDIO"]
+    original = enc.get_alibi_bias
+    if original is None:
+        yield
+        return
+
+    def alibi_bias(batch_size, time_steps, heads, dtype, device, dims=1, distance="manhattan"):
+        if dims != 1:
+            raise ModelError(f"ALiBi with {dims} dimensions is not exportable here.", source="export-onnx",
+                             fix="export an audio emotion2vec+ checkpoint (1-D ALiBi).")
+        slopes = -get_alibi(2, heads)[:, 0, 1]  # FunASR's own slopes: the bias one position away is -slope
+        pos = torch.arange(time_steps, device=device)
+        distance_matrix = (pos[None, :] - pos[:, None]).abs().to(dtype)
+        bias = -slopes.to(device=device, dtype=dtype)[:, None, None] * distance_matrix[None]
+        return bias.unsqueeze(0).expand(batch_size, -1, -1, -1)
+
+    enc.get_alibi_bias = alibi_bias
+    try:
+        yield
+    finally:
+        enc.get_alibi_bias = original
 
 
 @dataclass

@@ -71,6 +71,7 @@ def infer_files(
     hub: str = "ms",
     revision: str | None = None,
     device: str = "auto",
+    dtype: str = "float32",
     granularity: str = "utterance",
     embedding: bool = False,
     out_dir: str | os.PathLike = "outputs",
@@ -94,7 +95,7 @@ def infer_files(
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
     t0 = time.perf_counter()
-    net = as_model(model, hub=hub, revision=revision, device=device, progress=load_progress)
+    net = as_model(model, hub=hub, revision=revision, device=device, dtype=dtype, progress=load_progress)
     load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
