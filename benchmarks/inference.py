@@ -351,35 +351,46 @@ def main() -> int:
             cli_dtypes = {"cli:float32": "float32", "cli:auto": "auto"}
             peak_dtype.update({"cli:float32": "float32", "cli:auto": auto if auto != "int8" else "float32"})
             names = [n for n in names if n != "cli"] + list(alt_models) + list(cli_dtypes)  # cli:float32 is `cli`
+
+        def measure(name, out_dir):
+            """One timed pass of one path: (seconds, outputs, audio seconds)."""
+            if name == "funasr":
+                elapsed, out = run_funasr(ref_model, f_paths, device)
+                audio = f_audio
+            elif name == "model":
+                elapsed, out = run_model(net, decoded, device)
+                audio = total_audio
+            elif name in alt_models:
+                elapsed, out = run_model(alt_models[name], decoded, device)
+                audio = total_audio
+            elif name in cli_dtypes:
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, cli_dtypes[name], args.workers)
+                audio = total_audio
+                extra[name] = {"process_wall_s": elapsed, "model_load_s": summary["model"]["load_seconds"],
+                               **summary.get("engine", {}).get("timing_s", {})}
+                figures.setdefault("cli_dtype_chosen", {})[name] = summary.get("precision", {}).get("chosen")
+            elif name == "engine":
+                elapsed, out, summary = run_engine(net, manifest, out_dir, device, args.workers)
+                audio = total_audio
+                extra[name] = summary.get("engine", {}).get("timing_s", {})
+            else:
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers)
+                audio = total_audio
+                load_s = summary["model"]["load_seconds"]
+                extra[name] = {"process_wall_s": elapsed, "start_and_imports_s": elapsed - summary["seconds"],
+                               "model_load_s": load_s, "run_after_load_s": summary["seconds"] - load_s,
+                               **summary.get("engine", {}).get("timing_s", {})}
+            return elapsed, out, audio
+
         for r in range(args.rounds):
             for name in names:
                 out_dir = tmp / f"run_{name}_{r}"
-                if name == "funasr":
-                    elapsed, out = run_funasr(ref_model, f_paths, device)
-                    audio = f_audio
-                elif name == "model":
-                    elapsed, out = run_model(net, decoded, device)
-                    audio = total_audio
-                elif name in alt_models:
-                    elapsed, out = run_model(alt_models[name], decoded, device)
-                    audio = total_audio
-                elif name in cli_dtypes:
-                    elapsed, out, summary = run_cli(manifest, out_dir, ck, device, cli_dtypes[name], args.workers)
-                    audio = total_audio
-                    extra[name] = {"process_wall_s": elapsed, "model_load_s": summary["model"]["load_seconds"],
-                                   **summary.get("engine", {}).get("timing_s", {})}
-                    figures.setdefault("cli_dtype_chosen", {})[name] = summary.get("precision", {}).get("chosen")
-                elif name == "engine":
-                    elapsed, out, summary = run_engine(net, manifest, out_dir, device, args.workers)
-                    audio = total_audio
-                    extra[name] = summary.get("engine", {}).get("timing_s", {})
-                else:
-                    elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers)
-                    audio = total_audio
-                    load_s = summary["model"]["load_seconds"]
-                    extra[name] = {"process_wall_s": elapsed, "start_and_imports_s": elapsed - summary["seconds"],
-                                   "model_load_s": load_s, "run_after_load_s": summary["seconds"] - load_s,
-                                   **summary.get("engine", {}).get("timing_s", {})}
+                try:
+                    elapsed, out, audio = measure(name, out_dir)
+                except Exception as exc:  # noqa: BLE001 — a path that breaks is reported; the others' figures stay
+                    print(f"round {r + 1}: {name:<26} FAILED: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+                    figures.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"[:1000]
+                    continue
                 speed = audio / elapsed
                 print(f"round {r + 1}: {name:<26} {elapsed:9.2f} s  {speed:9.1f}× real time", flush=True)
                 if speed > best.get(name, 0):
