@@ -6,6 +6,7 @@ FunASR's per-file loop — on the same clips, in the same run.
     python benchmarks/inference.py --device cuda --dtype bfloat16 --clips 4096 --funasr-clips 256
     python benchmarks/inference.py --arch tiny --clips 400           # whole process vs model only
     python benchmarks/inference.py --stand-in --clips 2000           # the CPU pipeline's own ceiling
+    python benchmarks/inference.py --precisions --clips 8            # CPU: every precision and backend, targets of issue #23
 
 A full-size random checkpoint of the emotion2vec_plus_large architecture is built once
 (weights do not change speed).  Seeded synthetic 16 kHz WAV clips (2–10 s) are written
@@ -16,6 +17,13 @@ with a manifest, then measured, alternating the paths each round so drift hits a
   engine      :func:`workbench.runs.run` in this process (model loaded already);
   cli         ``workbench run MANIFEST --no-cache`` in a fresh process: start-up, model load,
               decoding, inference and writing — the figure a user sees.
+
+``--precisions`` adds, on the same clips: the model alone in bfloat16 through autocast (the
+package's way), bfloat16 with the weights converted once, int8 (torch dynamic quantisation),
+ONNX Runtime float32 and int8 (the graph ``workbench model export-onnx`` writes), and
+``workbench run`` end to end in float32 and with ``--dtype auto``; a matmul measures the
+machine's float32 and bfloat16 peak in the same run, so each path's share of the peak is
+printed (large architecture: ~36 GFLOP per audio-second, issue #23's estimate).
 
 Printed: audio-seconds per wall-second (× real time), each path against FunASR, where the
 time of the CLI run went (process start and imports, model load, the rows loop, the rest),
@@ -52,7 +60,50 @@ TARGETS = {
     "cli_vs_funasr_cpu": 1.0,  # large architecture on CPU, end to end
     "cli_vs_funasr_gpu": 20.0,  # H100, bf16, >= 4096 clips
     "model_gpu_x_rt": 8000.0,  # model only, 256 × 6 s
+    "cli_fastest_vs_funasr_cpu": 3.0,  # issue #23: `workbench run` with the fastest precision, large, CPU
+    "cli_float32_vs_funasr_cpu": 1.2,  # issue #23: the same in float32
+    "fastest_top1_vs_float32": 1.0,
+    "fastest_min_cosine_vs_float32": 0.999,
 }
+#: forward cost of the large architecture, GFLOP per second of 16 kHz audio (issue #23's estimate)
+GFLOP_PER_AUDIO_SECOND = {"large": 36.0}
+
+
+def matmul_peak_gflops(dtype_name: str, n: int = 2048, seconds: float = 2.0) -> float:
+    """Best-of-runs GFLOP/s of an n×n matmul in this process (the machine's practical peak, same threads)."""
+    import torch
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def precision_paths(ck, device, tmp):
+    """Model-only alternatives to float32: (name, model, peak dtype) — loaded here, measured by the caller."""
+    import torch
+
+    from workbench.model import clear_cache, load_model
+    from workbench.onnx_backend import load_onnx_model
+    from workbench.onnx_export import export_onnx
+
+    paths = [("model:bfloat16-autocast", load_model(str(ck), device=device, dtype="bfloat16"), "bfloat16")]
+    clear_cache()  # a second bfloat16 model, whose weights are converted once
+    converted = load_model(str(ck), device=device, dtype="bfloat16")
+    converted.network.to(torch.bfloat16)
+    paths.append(("model:bfloat16-weights", converted, "bfloat16"))
+    paths.append(("model:int8", load_model(str(ck), device=device, dtype="int8"), "float32"))
+    t0 = time.perf_counter()
+    export_onnx(load_model(str(ck), device="cpu", dtype="float32"), tmp / "onnx", int8=True)
+    print(f"ONNX export (float32 + int8) [{time.perf_counter() - t0:.1f}s]")
+    paths.append(("model:onnxruntime-float32", load_onnx_model(tmp / "onnx", dtype="float32"), "float32"))
+    paths.append(("model:onnxruntime-int8", load_onnx_model(tmp / "onnx", dtype="int8"), "float32"))
+    return paths
 
 
 def make_clips(folder: Path, n: int, lo: float, hi: float, seed: int) -> tuple[list[Path], float]:
@@ -170,6 +221,48 @@ def equivalence(ref, other):
     return {"top1_agreement": float(top), "max_abs_score_diff": dscore, "min_embedding_cosine": cos}
 
 
+def issue23_targets(best: dict, outs: dict, peak_dtype: dict, arch: str, figures: dict) -> None:
+    """Issue #23's CPU lines: fastest precision ≥ 3× FunASR (and equal to float32), float32 ≥ 1.2×, share of the peak."""
+    peaks = {d: matmul_peak_gflops(d) for d in ("float32", "bfloat16")}
+    figures["peak_gflops"] = peaks
+    print(f"\nmachine peak (2048² matmul, same threads, same run): float32 {peaks['float32']:.0f} GFLOP/s, "
+          f"bfloat16 {peaks['bfloat16']:.0f} GFLOP/s")
+    cost = GFLOP_PER_AUDIO_SECOND.get(arch)
+    if cost:
+        print(f"share of the peak (~{cost:g} GFLOP per audio-second, {arch}):")
+        for name, speed in best.items():
+            if name == "funasr":
+                continue
+            pdt = peak_dtype.get(name, "float32")
+            share = speed * cost / peaks[pdt]
+            figures["paths"][name]["peak_share"] = share
+            print(f"  {name:<26} {speed * cost:7.0f} GFLOP/s = {100 * share:5.1f} % of the {pdt} peak")
+    if "funasr" not in best or "cli:float32" not in best:
+        print("  (issue #23 targets need the funasr and cli paths)")
+        return
+    f32 = best["cli:float32"] / best["funasr"]
+    ok = f32 >= TARGETS["cli_float32_vs_funasr_cpu"]
+    print(f"  `workbench run` float32 end to end vs FunASR per file: {f32:.2f}× (target ≥ {TARGETS['cli_float32_vs_funasr_cpu']}×): "
+          f"{'met' if ok else 'NOT met'}")
+    candidates = [n for n in best if n.startswith("cli:")]
+    fastest = max(candidates, key=lambda n: best[n])
+    eq = equivalence(outs["cli:float32"], outs[fastest])
+    ratio = best[fastest] / best["funasr"]
+    fast_ok = ratio >= TARGETS["cli_fastest_vs_funasr_cpu"]
+    eq_ok = eq["top1_agreement"] >= TARGETS["fastest_top1_vs_float32"] and eq["min_embedding_cosine"] >= TARGETS["fastest_min_cosine_vs_float32"]
+    print(f"  `workbench run` fastest precision ({fastest}) end to end vs FunASR per file: {ratio:.2f}× "
+          f"(target ≥ {TARGETS['cli_fastest_vs_funasr_cpu']:g}×): {'met' if fast_ok else 'NOT met'}")
+    print(f"  its equality with float32: top-1 {100 * eq['top1_agreement']:.1f} % (target 100 %), min cosine "
+          f"{eq['min_embedding_cosine']:.5f} (target ≥ {TARGETS['fastest_min_cosine_vs_float32']}), max |Δ score| "
+          f"{eq['max_abs_score_diff']:.2e}: {'met' if eq_ok else 'NOT met'}")
+    model_paths = {n: v for n, v in best.items() if n == "model" or n.startswith("model:")}
+    if model_paths:
+        top = max(model_paths, key=model_paths.get)
+        print(f"  fastest model-only path: {top} {model_paths[top]:.1f}× RT")
+    figures["issue23"] = {"cli_float32_vs_funasr": f32, "cli_float32_met": ok, "fastest": fastest, "fastest_vs_funasr": ratio,
+                          "fastest_met": fast_ok, "fastest_equal_to_float32": eq, "equal_met": eq_ok}
+
+
 def main() -> int:
     import logging
 
@@ -188,6 +281,8 @@ def main() -> int:
     ap.add_argument("--skip", nargs="*", default=[], choices=["funasr", "model", "engine", "cli"], help="paths not to measure")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--precisions", action="store_true",
+                    help="also every precision/backend (model only) and `workbench run` in float32 and --dtype auto, with issue #23's targets")
     args = ap.parse_args()
 
     import torch
@@ -241,40 +336,73 @@ def main() -> int:
         best: dict[str, float] = {}
         outs: dict[str, list] = {}
         extra: dict[str, dict] = {}
+        names = [n for n in ("funasr", "model", "engine", "cli") if n not in skip]
+        alt_models: dict[str, object] = {}
+        peak_dtype = {"model": dtype, "engine": dtype, "cli": dtype}
+        cli_dtypes: dict[str, str] = {}
+        if args.precisions and not args.stand_in:
+            for name, alt, pdt in precision_paths(ck, device, tmp):
+                alt_models[name], peak_dtype[name] = alt, pdt
+                run_model(alt, decoded[:2], device)  # warm-up
+            from workbench.precision import resolve_dtype
+
+            auto, why = resolve_dtype("auto", device)
+            print(f"--dtype auto on this machine → {auto} ({why})")
+            cli_dtypes = {"cli:float32": "float32", "cli:auto": "auto"}
+            peak_dtype.update({"cli:float32": "float32", "cli:auto": auto if auto != "int8" else "float32"})
+            names = [n for n in names if n != "cli"] + list(alt_models) + list(cli_dtypes)  # cli:float32 is `cli`
+
+        def measure(name, out_dir):
+            """One timed pass of one path: (seconds, outputs, audio seconds)."""
+            if name == "funasr":
+                elapsed, out = run_funasr(ref_model, f_paths, device)
+                audio = f_audio
+            elif name == "model":
+                elapsed, out = run_model(net, decoded, device)
+                audio = total_audio
+            elif name in alt_models:
+                elapsed, out = run_model(alt_models[name], decoded, device)
+                audio = total_audio
+            elif name in cli_dtypes:
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, cli_dtypes[name], args.workers)
+                audio = total_audio
+                extra[name] = {"process_wall_s": elapsed, "model_load_s": summary["model"]["load_seconds"],
+                               **summary.get("engine", {}).get("timing_s", {})}
+                figures.setdefault("cli_dtype_chosen", {})[name] = summary.get("precision", {}).get("chosen")
+            elif name == "engine":
+                elapsed, out, summary = run_engine(net, manifest, out_dir, device, args.workers)
+                audio = total_audio
+                extra[name] = summary.get("engine", {}).get("timing_s", {})
+            else:
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers)
+                audio = total_audio
+                load_s = summary["model"]["load_seconds"]
+                extra[name] = {"process_wall_s": elapsed, "start_and_imports_s": elapsed - summary["seconds"],
+                               "model_load_s": load_s, "run_after_load_s": summary["seconds"] - load_s,
+                               **summary.get("engine", {}).get("timing_s", {})}
+            return elapsed, out, audio
+
         for r in range(args.rounds):
-            for name in ("funasr", "model", "engine", "cli"):
-                if name in skip:
-                    continue
+            for name in names:
                 out_dir = tmp / f"run_{name}_{r}"
-                if name == "funasr":
-                    elapsed, out = run_funasr(ref_model, f_paths, device)
-                    audio = f_audio
-                elif name == "model":
-                    elapsed, out = run_model(net, decoded, device)
-                    audio = total_audio
-                elif name == "engine":
-                    elapsed, out, summary = run_engine(net, manifest, out_dir, device, args.workers)
-                    audio = total_audio
-                    extra[name] = summary.get("engine", {}).get("timing_s", {})
-                else:
-                    elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers)
-                    audio = total_audio
-                    load_s = summary["model"]["load_seconds"]
-                    extra[name] = {"process_wall_s": elapsed, "start_and_imports_s": elapsed - summary["seconds"],
-                                   "model_load_s": load_s, "run_after_load_s": summary["seconds"] - load_s,
-                                   **summary.get("engine", {}).get("timing_s", {})}
+                try:
+                    elapsed, out, audio = measure(name, out_dir)
+                except Exception as exc:  # noqa: BLE001 — a path that breaks is reported; the others' figures stay
+                    print(f"round {r + 1}: {name:<26} FAILED: {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+                    figures.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"[:1000]
+                    continue
                 speed = audio / elapsed
-                print(f"round {r + 1}: {name:<7} {elapsed:9.2f} s  {speed:9.1f}× real time")
+                print(f"round {r + 1}: {name:<26} {elapsed:9.2f} s  {speed:9.1f}× real time", flush=True)
                 if speed > best.get(name, 0):
                     best[name], outs[name] = speed, out
 
     print("\nresult (best round of each path):")
-    print(f"{'path':<8} {'× real time':>12} {'vs FunASR':>10} {'top-1 agree':>12} {'max |Δscore|':>13} {'min cos':>9}")
+    print(f"{'path':<26} {'× real time':>12} {'vs FunASR':>10} {'top-1 agree':>12} {'max |Δscore|':>13} {'min cos':>9}")
     ref = outs.get("funasr")
     for name, speed in best.items():
         eq = equivalence(ref, outs[name][: len(ref)]) if ref is not None else {}
         ratio = speed / best["funasr"] if "funasr" in best else float("nan")
-        line = f"{name:<8} {speed:12.1f} {ratio:9.2f}×"
+        line = f"{name:<26} {speed:12.1f} {ratio:9.2f}×"
         if eq:
             line += f" {eq['top1_agreement']:12.3f} {eq['max_abs_score_diff']:13.2e} {eq['min_embedding_cosine']:9.6f}"
         print(line)
@@ -299,6 +427,8 @@ def main() -> int:
         target = TARGETS["cli_vs_funasr_gpu" if device.startswith("cuda") else "cli_vs_funasr_cpu"]
         print(f"  `workbench run` end to end vs FunASR per file: {ratio:.2f}× (target ≥ {target:g}× on "
               f"{'an H100, bf16, ≥ 4096 clips' if device.startswith('cuda') else 'CPU'}): {'met' if ratio >= target else 'NOT met'}")
+    if args.precisions and not args.stand_in:
+        issue23_targets(best, outs, peak_dtype, args.arch, figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
     return 0

@@ -34,6 +34,7 @@ from .experiment import EXPERIMENT_FILE, Experiment
 from .manifest import Manifest, read_manifest
 from .model import RANDOM_WEIGHTS_BANNER
 from .modelref import ModelRef
+from .precision import describe_choice, resolve_dtype
 from .runfolder import RunFolder, RunFolderError
 from .schema import failed_row, ok_row
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -121,6 +122,14 @@ def run(
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
     requested = as_model_ref(model)  # None for a model already loaded
+    precision = {"requested": None, "chosen": None, "reason": "the model was given loaded"}
+    if requested is not None:
+        # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
+        chosen, reason = resolve_dtype(requested.dtype, requested.device)
+        precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
+        if load_progress is not None and requested.dtype != chosen:
+            load_progress(describe_choice(requested.dtype, chosen, reason))
+        requested = replace(requested, dtype=chosen)
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
 
@@ -224,7 +233,10 @@ def run(
         summary = folder.finalize(
             item_order={it.id: i for i, it in enumerate(manifest)},
             variant_order={v.name: i for i, v in enumerate(variants)},
-            summary=lambda results: _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing),
+            summary=lambda results: {
+                **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing),
+                "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
+            },
         )
         folder.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
     return RunResult(folder.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)

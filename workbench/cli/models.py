@@ -1,4 +1,4 @@
-"""``workbench model make-tiny`` and ``model info``: make or inspect checkpoints."""
+"""``workbench model make-tiny``, ``model info`` and ``model export-onnx``: make, inspect or export checkpoints."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import json
 
 from ..checkpoints import build_random_checkpoint, random_checkpoint_info
 from ..modelref import ModelRef
+from . import onnx
 from .common import EXIT_OK, add_command, model_options
 
 
 def add_model(sub) -> None:
     m = add_command(sub, "model", help="make or inspect checkpoints",
              example=("workbench model make-tiny /tmp/tiny", "workbench model info --model /tmp/tiny"))
-    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION", help="make-tiny or info")
+    msub = m.add_subparsers(dest="model_command", required=True, metavar="ACTION", help="make-tiny, info or export-onnx")
     mt = add_command(msub, "make-tiny", help="write a seeded random emotion2vec+ checkpoint (predictions mean nothing)",
               example=("workbench model make-tiny /tmp/tiny --seed 1 --arch tiny",))
     mt.add_argument("dir", help="folder to write config.yaml, model.pt and tokens.txt into")
@@ -22,6 +23,7 @@ def add_model(sub) -> None:
               example=("workbench model info --model ~/models/emotion2vec_plus_large --json",))
     model_options(mi)
     mi.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    onnx.add_export_onnx(msub)
 
 
 def cmd_make_tiny(args) -> int:
@@ -40,7 +42,8 @@ def cmd_model_info(args) -> int:
         return EXIT_OK
     if info.get("warning"):
         print(f"!! {info['warning']}")
-    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "funasr_version", "load_seconds"):
+    for key in ("id", "kind", "hub", "revision", "path", "parameters", "embed_dim", "checksum", "device", "dtype", "temperature",
+                "funasr_version", "load_seconds"):
         value = info[key]
         if key == "parameters":
             value = f"{value:,}"
@@ -51,4 +54,4 @@ def cmd_model_info(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"model make-tiny": cmd_make_tiny, "model info": cmd_model_info}
+COMMANDS = {"model make-tiny": cmd_make_tiny, "model info": cmd_model_info, "model export-onnx": onnx.cmd_export_onnx}

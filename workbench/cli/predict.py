@@ -10,6 +10,7 @@ from ..embeddings import similar
 from ..engine import diagnose
 from ..modelref import ModelRef
 from ..outputs import infer_files, print_outcomes
+from . import onnx
 from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
                      say_loading)
 
@@ -20,6 +21,7 @@ def add_infer(sub) -> None:
                       "workbench infer -- -strange-name.wav      # `--` before names that start with '-'"))
     p.add_argument("paths", nargs="+", help="audio files (wav, flac, ogg, opus, mp3, m4a, …)")
     model_options(p)
+    onnx.add_backend_option(p)
     p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"],
                    help="utterance: one prediction per file; frame: also 50 per-frame scores per second")
     p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
@@ -55,7 +57,7 @@ def cmd_infer(args) -> int:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
     outcomes = infer_files(
         args.paths,
-        model=ModelRef.from_args(args),
+        model=onnx.onnx_model_for(args, progress=say_loading) if args.backend == "onnxruntime" else ModelRef.from_args(args),
         granularity=args.granularity,
         embedding=args.embedding,
         out_dir=args.out,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 from dataclasses import replace
@@ -18,6 +19,7 @@ from ..reporting import TEMPLATES, run_report
 from ..runfolder import RunFolder
 from ..runs import load_variants, run, run_experiment
 from ..tracking import log_run
+from . import onnx
 from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
                      non_negative_int, positive_float, positive_int, say_loading)
 
@@ -48,6 +50,7 @@ def add_run(sub) -> None:
     r.add_argument("--ray-actors", type=positive_int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
     r.add_argument("--ray-cpus-per-actor", type=positive_float, default=1.0, help="CPUs reserved by each Ray actor")
     r.add_argument("--ray-gpus-per-actor", type=non_negative_float, default=None, help="GPUs per Ray actor (default: 1 on a CUDA run, 0 otherwise)")
+    onnx.add_backend_option(r)
     r.add_argument("--track", default=None, choices=["mlflow"], help="log the finished run (config, model, metrics with intervals, artifacts) to MLflow")
     r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the embedded store in ./mlruns)")
     r.add_argument("--allow-tracking-uri", action="store_true",
@@ -83,6 +86,9 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else ModelRef.from_args(args)
+    if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
+        chosen = args.model or (experiment.model if experiment else None)
+        model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
     print(f"model {(model.label if isinstance(model, ModelRef) else model) or experiment.model or DEFAULT_MODEL}:",
           file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,

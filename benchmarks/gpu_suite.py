@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Every GPU figure of issue #23 in one process tree, one JSON — sized for a short GPU loan (< 8 min on an H200).
+
+    python benchmarks/gpu_suite.py --json $OUT/gpu_suite.json          # on the GPU machine (gpu_suite.sh calls this)
+    python benchmarks/gpu_suite.py --smoke --json /tmp/smoke.json       # tiny model on the CPU: the suite itself runs
+
+Steps (each timed; a failing step is recorded with its error and the others still run):
+
+1. ``end_to_end``: ``benchmarks/inference.py --device cuda --dtype bfloat16`` on 4096 synthetic clips of
+   2–10 s, FunASR's per-file loop on the first 256 — ``workbench run`` end to end vs FunASR
+   (target ≥ 20×) and the model in-process.
+2. ``model_only``: the large architecture in bf16, 256 clips × 6 s per ``predict`` call, best of 3
+   (target ≥ 8000× real time).
+3. ``onnxruntime``: the graph of ``workbench model export-onnx`` under ONNX Runtime's CUDA provider
+   beside torch float32 and bf16 on the same 64 clips × 6 s; where onnxruntime has no CUDA provider
+   (the onnxruntime wheel is CPU-only; onnxruntime-gpu may be absent), that is recorded and torch is
+   measured alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+TARGETS = {"cli_vs_funasr_gpu": 20.0, "model_gpu_x_rt": 8000.0}
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def clips(n: int, seconds: float, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    out = []
+    for _ in range(n):
+        f0 = 110 + 80 * rng.random()
+        out.append((0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32))
+    return out
+
+
+def step_end_to_end(a, figures: dict) -> dict:
+    out = Path(a.work) / "end_to_end.json"
+    cmd = [sys.executable, str(REPO / "benchmarks" / "inference.py"), "--device", a.device, "--arch", a.arch,
+           "--clips", str(a.e2e_clips), "--funasr-clips", str(a.funasr_clips), "--skip", "engine", "--json", str(out)]
+    if a.device.startswith("cuda"):
+        cmd += ["--dtype", "bfloat16"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)})
+    print(proc.stdout[-4000:], flush=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"inference.py failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    res = json.loads(out.read_text())
+    paths = res.get("paths", {})
+    ratio = paths.get("cli", {}).get("vs_funasr")
+    return {"figures": res, "cli_vs_funasr": ratio, "target": TARGETS["cli_vs_funasr_gpu"],
+            "met": bool(ratio is not None and ratio >= TARGETS["cli_vs_funasr_gpu"])}
+
+
+def step_model_only(a, figures: dict) -> dict:
+    from workbench.checkpoints import ensure_random_checkpoint
+    from workbench.model import BatchPolicy, load_model
+
+    dtype = "bfloat16" if a.device.startswith("cuda") else "float32"
+    net = load_model(str(ensure_random_checkpoint(a.arch)), device=a.device, dtype=dtype)
+    batch = clips(a.model_clips, a.model_seconds, seed=1)
+    policy = BatchPolicy(max_batch_size=a.model_clips, max_batch_seconds=1e9, max_pad_fraction=1.0)
+    net.predict(batch[:8], policy=policy)  # warm-up (kernels, allocator)
+    times = []
+    for _ in range(3):
+        sync(a.device)
+        t0 = time.perf_counter()
+        net.predict(batch, policy=policy)
+        sync(a.device)
+        times.append(time.perf_counter() - t0)
+    speed = a.model_clips * a.model_seconds / min(times)
+    print(f"model only ({dtype}, {a.model_clips} × {a.model_seconds:g} s): {speed:.0f}× real time (best of 3: {min(times):.3f} s)", flush=True)
+    return {"dtype": dtype, "clips": a.model_clips, "seconds_each": a.model_seconds, "times_s": times, "x_real_time": speed,
+            "target": TARGETS["model_gpu_x_rt"], "met": speed >= TARGETS["model_gpu_x_rt"]}
+
+
+def step_onnxruntime(a, figures: dict) -> dict:
+    import onnxruntime as ort
+
+    from workbench.checkpoints import ensure_random_checkpoint
+    from workbench.compare import agreement
+    from workbench.model import BatchPolicy, clear_cache, load_model
+    from workbench.onnx_backend import load_onnx_model
+    from workbench.onnx_export import export_onnx
+
+    providers = ort.get_available_providers()
+    ck = str(ensure_random_checkpoint(a.arch))
+    t0 = time.perf_counter()
+    export_onnx(load_model(ck, device="cpu", dtype="float32"), Path(a.work) / "onnx")
+    clear_cache()  # the CPU float32 copy is not needed any more
+    export_s = time.perf_counter() - t0
+    batch = clips(a.ort_clips, a.model_seconds, seed=2)
+    audio = a.ort_clips * a.model_seconds
+    policy = BatchPolicy(max_batch_size=16, max_batch_seconds=1e9, max_pad_fraction=1.0)
+    result: dict = {"providers": providers, "export_s": export_s, "clips": a.ort_clips, "paths": {}}
+    models = {}
+    for dtype in (["float32", "bfloat16"] if a.device.startswith("cuda") else ["float32"]):
+        models[f"torch-{dtype}"] = load_model(ck, device=a.device, dtype=dtype)
+    ort_device = "cuda" if a.device.startswith("cuda") and "CUDAExecutionProvider" in providers else "cpu"
+    if a.device.startswith("cuda") and ort_device == "cpu":
+        result["note"] = ("onnxruntime here has no CUDAExecutionProvider (CPU-only wheel; onnxruntime-gpu not installed): "
+                          "ONNX Runtime on CUDA not measured, torch measured alone")
+        print(result["note"], flush=True)
+    if ort_device == "cuda" or not a.device.startswith("cuda"):
+        models[f"onnxruntime-{ort_device}-float32"] = load_onnx_model(Path(a.work) / "onnx", device=ort_device)
+    preds = {}
+    for name, m in models.items():
+        m.predict(batch[:4], policy=policy)  # warm-up
+        best = float("inf")
+        for _ in range(3):
+            sync(a.device)
+            t0 = time.perf_counter()
+            p = m.predict(batch, policy=policy)
+            sync(a.device)
+            best = min(best, time.perf_counter() - t0)
+        preds[name] = p
+        result["paths"][name] = {"x_real_time": audio / best, "best_s": best}
+        print(f"{name:<28} {audio / best:9.0f}× real time", flush=True)
+    ref = preds["torch-float32"]
+    for name, p in preds.items():
+        if name != "torch-float32":
+            result["paths"][name]["vs_torch_float32"] = agreement(
+                [x.label for x in ref], [x.label for x in p], np.stack([x.scores for x in ref]), np.stack([x.scores for x in p]),
+                np.stack([x.embedding for x in ref]), np.stack([x.embedding for x in p]))
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="tiny model, CPU, a handful of clips: checks the suite runs")
+    ap.add_argument("--device", default=None, help="default: cuda (cpu with --smoke)")
+    ap.add_argument("--json", default=None, help="where to write the JSON (default: $OUT/gpu_suite.json, else ./gpu_suite.json)")
+    ap.add_argument("--steps", nargs="*", default=["end_to_end", "model_only", "onnxruntime"])
+    a = ap.parse_args()
+    a.device = a.device or ("cpu" if a.smoke else "cuda")
+    a.arch = "tiny" if a.smoke else "large"
+    a.e2e_clips, a.funasr_clips = (6, 3) if a.smoke else (4096, 256)
+    a.model_clips, a.model_seconds = (4, 2.0) if a.smoke else (256, 6.0)
+    a.ort_clips = 4 if a.smoke else 64
+    target = Path(a.json) if a.json else Path(os.environ.get("OUT", ".")) / "gpu_suite.json"
+    import torch
+
+    figures: dict = {"smoke": a.smoke, "device": a.device, "arch": a.arch, "machine": platform.node(), "torch": torch.__version__,
+                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "steps": {}}
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory() as work:
+        a.work = work
+        for name in a.steps:
+            t0 = time.perf_counter()
+            print(f"== {name}", flush=True)
+            try:
+                res = {"ok": True, **globals()[f"step_{name}"](a, figures)}
+            except Exception as exc:  # noqa: BLE001 — one failing step must not lose the others' figures on a short loan
+                traceback.print_exc()
+                res = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:3000]}
+            res["step_seconds"] = time.perf_counter() - t0
+            figures["steps"][name] = res
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(figures, indent=2, default=str))  # after each step: a cut-off loan keeps what ran
+    figures["total_seconds"] = time.perf_counter() - t_all
+    target.write_text(json.dumps(figures, indent=2, default=str))
+    print("\ntargets:")
+    for name, key in (("end_to_end", "cli_vs_funasr"), ("model_only", "x_real_time")):
+        s = figures["steps"].get(name, {})
+        if s.get("ok"):
+            print(f"  {name}: {s.get(key)} (target ≥ {s.get('target')}): {'met' if s.get('met') else 'NOT met'}")
+        elif name in figures["steps"]:
+            print(f"  {name}: failed — {s.get('error', '')[:200]}")
+    print(f"wrote {target} ({figures['total_seconds']:.0f} s)")
+    return 0 if all(s.get("ok") for s in figures["steps"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Score audio files with an exported emotion2vec+ model, with only onnxruntime, numpy and soundfile.
+
+    pip install onnxruntime numpy soundfile
+    python onnx_score.py EXPORT_DIR clip.wav [more.wav ...] [--json]
+
+EXPORT_DIR is what ``workbench model export-onnx --out EXPORT_DIR`` wrote (model.onnx and
+model.json).  Files must be 16 kHz (the graph does not resample); stereo is averaged to mono.
+All files are scored in one padded batch; the graph normalises each waveform itself.
+Prints, per file, the top emotion and the nine scores in model.json's label order (``--json``:
+one JSON object per line with ``file``, ``emotion``, ``scores``, ``embedding_norm``).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import soundfile as sf
+
+
+def load_16k_mono(path, sample_rate):
+    samples, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    if sr != sample_rate:
+        raise SystemExit(f"{path}: {sr} Hz; resample to {sample_rate} Hz first (e.g. sox in.wav -r {sample_rate} out.wav)")
+    return samples.mean(axis=1)
+
+
+def main(argv):
+    as_json = "--json" in argv
+    args = [a for a in argv if a != "--json"]
+    if len(args) < 2:
+        raise SystemExit(__doc__)
+    folder, files = Path(args[0]), args[1:]
+    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    if meta.get("random_weights"):
+        print("!! " + meta.get("warning", "random weights: predictions mean nothing"), file=sys.stderr)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(folder / meta["file"]), sess_options=options, providers=["CPUExecutionProvider"])
+
+    waves = [load_16k_mono(f, meta["sample_rate"]) for f in files]
+    for f, w in zip(files, waves):
+        if len(w) < meta["min_samples"]:
+            raise SystemExit(f"{f}: {len(w)} samples; the model needs at least {meta['min_samples']}")
+    lengths = np.array([len(w) for w in waves], dtype=np.int64)
+    batch = np.zeros((len(waves), int(lengths.max())), dtype=np.float32)  # zero padding at the end
+    for i, w in enumerate(waves):
+        batch[i, : len(w)] = w
+    scores, embedding = session.run(["scores", "embedding"], {"waveforms": batch, "lengths": lengths})
+
+    labels = meta["labels"]
+    for f, s, e in zip(files, scores, embedding):
+        top = labels[int(np.argmax(s))]
+        if as_json:
+            print(json.dumps({"file": f, "emotion": top, "scores": {k: float(v) for k, v in zip(labels, s)},
+                              "embedding_norm": float(np.linalg.norm(e))}))
+        else:
+            print(f"{f}: {top} ({float(np.max(s)):.3f})  " + "  ".join(f"{k} {v:.3f}" for k, v in zip(labels, s)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

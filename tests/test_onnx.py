@@ -1,0 +1,247 @@
+"""--dtype auto, the ONNX export and the ONNX Runtime backend (tiny checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import speech_like
+from workbench.errors import ConfigError, ModelError
+from workbench.labels import LABEL_KEYS
+from workbench.precision import resolve_dtype
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------
+# precision
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("flags, expected", [
+    (frozenset({"avx512f", "avx512_bf16", "avx512_vnni"}), ("bfloat16", "CPU has avx512_bf16")),
+    (frozenset({"avx512f", "amx_bf16", "amx_tile", "avx512_bf16"}), ("bfloat16", "CPU has amx_bf16")),
+    (frozenset({"avx2", "fma"}), ("int8", None)),
+    (frozenset(), ("int8", None)),
+])
+def test_auto_dtype_follows_cpu_flags(flags, expected):
+    dtype, reason = resolve_dtype("auto", "cpu", flags=flags)
+    assert dtype == expected[0]
+    if expected[1]:
+        assert reason == expected[1]
+    else:
+        assert "no bf16" in reason
+
+
+@pytest.mark.parametrize("asked", ["float32", "bfloat16", "int8"])
+def test_explicit_dtype_is_never_changed(asked):
+    # even on a CPU without bf16 kernels, bfloat16 stays bfloat16 when asked for
+    assert resolve_dtype(asked, "cpu", flags=frozenset({"avx2"})) == (asked, "asked for")
+
+
+def test_bad_dtype_requests_are_refused():
+    with pytest.raises(ConfigError) as e:
+        resolve_dtype("fp8", "cpu")
+    assert "auto" in str(e.value) and "float32" in str(e.value)
+    with pytest.raises(ConfigError, match="CPU only"):
+        resolve_dtype("int8", "cuda")
+
+
+def test_run_records_the_dtype_choice(tiny_model, tmp_path):
+    from workbench.checkpoints import build_random_checkpoint
+    from workbench.manifest import Item, Manifest
+    from workbench.runfolder import RunFolder
+    from workbench.runs import run
+
+    ck = build_random_checkpoint(tmp_path / "ck", arch="tiny", seed=0)
+    wav = tmp_path / "a.wav"
+    sf.write(wav, speech_like(dur=1.5, seed=3), 16000)
+    heard = []
+    res = run(Manifest([Item(id="a", path=str(wav))], root=tmp_path), out_dir=tmp_path / "run", model=str(ck), device="cpu",
+              dtype="auto", use_cache=False, load_progress=heard.append)
+    expected, reason = resolve_dtype("auto", "cpu")
+    summary = RunFolder(res.run_dir).summary
+    assert summary["precision"] == {"requested": "auto", "chosen": expected, "reason": reason}
+    assert summary["model"]["dtype"] == expected
+    assert f"dtype auto → {expected} ({reason})" in heard
+
+
+# ---------------------------------------------------------------------------
+# export and equivalence
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def exported(tiny_model, tmp_path_factory):
+    from workbench.onnx_export import export_onnx
+
+    # FunASR caches its ALiBi bias at the longest length it has seen: score a 3 s clip first (longer than
+    # the 2 s the export traces with, shorter than the 4.6 s held-back clip), so a
+    # graph that froze that cache would fail on the held-back clips
+    tiny_model.predict([speech_like(dur=3.0, seed=1).astype(np.float32)])
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx"), int8=True)
+
+
+def _held_back_clips():
+    # lengths other than the two the export traced with (2.0 s and 1.3 s), one of them barely one frame
+    return [speech_like(dur=d, seed=s).astype(np.float32) for d, s in ((3.1, 11), (0.43, 12), (2.27, 13), (1.0, 14), (4.6, 15))]
+
+
+def test_export_writes_graph_and_metadata(exported, tiny_model):
+    meta = json.loads((exported.folder / "model.json").read_text())
+    assert meta["labels"] == list(LABEL_KEYS)
+    assert meta["sample_rate"] == 16000 and meta["frame_rate"] == 50
+    assert meta["source_checksum_sha256"] == tiny_model.info.checksum
+    assert meta["random_weights"] is True and "RANDOM WEIGHTS" in meta["warning"]
+    assert "layer norm" in meta["normalisation"]["what"]
+    import onnx
+
+    graph = onnx.load(str(exported.onnx)).graph
+    assert [i.name for i in graph.input] == ["waveforms", "lengths"]
+    assert {"scores", "frame_scores", "embedding", "frame_embeddings"} <= {o.name for o in graph.output}
+    dims = [d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "samples"]  # dynamic batch and length
+
+
+def test_onnx_equals_pytorch_within_1e4_on_a_padded_batch(exported, tiny_model):
+    import onnxruntime as ort
+
+    clips = _held_back_clips()
+    lengths = np.array([len(c) for c in clips], dtype=np.int64)
+    batch = np.zeros((len(clips), lengths.max()), np.float32)
+    for i, c in enumerate(clips):
+        batch[i, : len(c)] = c
+    session = ort.InferenceSession(str(exported.onnx), providers=["CPUExecutionProvider"])
+    names = ["scores", "frame_scores", "embedding", "frame_embeddings", "frame_lengths"]
+    scores, frame_scores, emb, frame_emb, frames = session.run(names, {"waveforms": batch, "lengths": lengths})
+    ref = tiny_model.predict(clips, granularity="frame")
+    for i, p in enumerate(ref):
+        n = int(frames[i])
+        assert n == p.n_frames
+        np.testing.assert_allclose(scores[i], p.scores, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(emb[i], p.embedding, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(frame_scores[i, :n], p.frame_scores, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(frame_emb[i, :n], p.frame_embeddings, atol=1e-4, rtol=0)
+    # each row alone gives what it gives in the batch: padding does not leak
+    alone = session.run(["scores"], {"waveforms": clips[1][None, :], "lengths": lengths[1:2]})[0]
+    np.testing.assert_allclose(alone[0], scores[1], atol=1e-5, rtol=0)
+
+
+def test_backend_predict_matches_the_torch_model(exported, tiny_model):
+    from workbench.onnx_backend import load_onnx_model
+
+    onnx_model = load_onnx_model(exported.folder)
+    clips = _held_back_clips()
+    got = onnx_model.predict(clips, granularity="frame", ids=[f"c{i}" for i in range(len(clips))])
+    ref = tiny_model.predict(clips, granularity="frame")
+    assert [p.id for p in got] == [f"c{i}" for i in range(len(clips))]
+    for g, r in zip(got, ref):
+        assert g.label == r.label and g.n_frames == r.n_frames and g.random_weights
+        np.testing.assert_allclose(g.scores, r.scores, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(g.frame_scores, r.frame_scores, atol=1e-4, rtol=0)
+    assert onnx_model.info.kind == "onnx" and onnx_model.info.checksum != tiny_model.info.checksum
+    with pytest.raises(ModelError, match="400"):
+        onnx_model.predict([np.zeros(300, np.float32)])
+
+
+def test_int8_graph_is_quantised_and_compared(exported):
+    import onnx
+
+    from workbench.onnx_backend import check_clips, compare_backends, load_onnx_model
+
+    ops = {n.op_type for n in onnx.load(str(exported.int8)).graph.node}
+    assert "DynamicQuantizeLinear" in ops or "MatMulInteger" in ops
+    a = compare_backends(load_onnx_model(exported.folder, dtype="float32"), load_onnx_model(exported.folder, dtype="int8"), check_clips(6))
+    assert a["n"] == 6 and set(a) >= {"kappa", "top1_agreement", "max_abs_delta_score", "cosine_min"}
+    # int8 really changes the numbers, and not by much
+    assert 0 < a["max_abs_delta_score"] < 0.05
+    assert a["cosine_min"] > 0.99
+
+
+def test_onnx_dtype_requests(exported, tmp_path):
+    from workbench.onnx_backend import load_onnx_model, resolve_onnx_dtype
+
+    assert resolve_onnx_dtype("auto", exported.folder)[0] == "int8"
+    with pytest.raises(ConfigError, match="bfloat16"):
+        resolve_onnx_dtype("bfloat16", exported.folder)
+    bare = tmp_path / "bare"
+    shutil.copytree(exported.folder, bare)
+    (bare / "model.int8.onnx").unlink()
+    assert resolve_onnx_dtype("auto", bare)[0] == "float32"
+    with pytest.raises(ConfigError, match="--int8"):
+        load_onnx_model(bare, dtype="int8")
+    with pytest.raises(ModelError, match="export-onnx"):
+        load_onnx_model(tmp_path)
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+@pytest.mark.slow
+def test_cli_run_with_onnxruntime_equals_torch(exported, tiny_model, tmp_path):
+    for i, d in enumerate((1.2, 2.6, 0.8)):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(dur=d, seed=20 + i), 16000)
+    (tmp_path / "m.csv").write_text("id,path\n" + "".join(f"c{i},c{i}.wav\n" for i in range(3)))
+    ck = tiny_model.info.path
+    a = _cli("run", "m.csv", "--model", ck, "--out", "torch", "--no-cache", cwd=tmp_path)
+    b = _cli("run", "m.csv", "--backend", "onnxruntime", "--model", str(exported.folder), "--dtype", "float32", "--out", "ort",
+             "--no-cache", cwd=tmp_path)
+    assert a.returncode == 0 and b.returncode == 0, b.stderr[-2000:]
+    from workbench.runfolder import RunFolder
+
+    ra, rb = RunFolder(tmp_path / "torch").results(), RunFolder(tmp_path / "ort").results()
+    cols = [f"score_{k}" for k in LABEL_KEYS]
+    np.testing.assert_allclose(ra[cols].to_numpy(float), rb[cols].to_numpy(float), atol=1e-4, rtol=0)
+    assert RunFolder(tmp_path / "ort").summary["model"]["kind"] == "onnx"
+    bad = _cli("run", "m.csv", "--backend", "onnxruntime", "--model", ck, "--out", "bad", cwd=tmp_path)
+    assert bad.returncode == 2 and "export-onnx" in bad.stderr
+
+
+# ---------------------------------------------------------------------------
+# the README's torch-free example, in a virtual environment without torch or FunASR
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_example_runs_without_torch_and_matches_the_workbench(exported, tiny_model, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "onnxruntime", "numpy", "soundfile"], capture_output=True, text=True)
+    if pip.returncode != 0:
+        pytest.skip(f"pip could not install from the registry: {pip.stderr[-500:]}")
+    check = subprocess.run([str(py), "-c", "import importlib.util as u; print(u.find_spec('torch'), u.find_spec('funasr'))"],
+                           capture_output=True, text=True, check=True)
+    assert check.stdout.split() == ["None", "None"]
+    clips = _held_back_clips()[:3]
+    files = []
+    for i, c in enumerate(clips):
+        files.append(tmp_path / f"clip{i}.wav")
+        sf.write(files[-1], c, 16000, subtype="FLOAT")
+    out = subprocess.run([str(py), str(REPO / "examples" / "onnx_score.py"), str(exported.folder), *map(str, files), "--json"],
+                         capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "")})
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    ref = tiny_model.predict(clips)
+    assert len(rows) == len(ref)
+    for row, p in zip(rows, ref):
+        assert row["emotion"] == p.label
+        np.testing.assert_allclose([row["scores"][k] for k in LABEL_KEYS], p.scores, atol=1e-4, rtol=0)
+
+
+def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys):
+    from workbench.cli import main
+
+    out = tmp_path / "e"
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--int8", "--check-clips", "4"]) == 0
+    text = capsys.readouterr().out
+    assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file() and (out / "model.json").is_file()
+    assert "RANDOM WEIGHTS" in text
+    line = next(x for x in text.splitlines() if "onnxruntime float32 vs PyTorch float32" in x)
+    assert float(line.split("max |Δ score| ")[1].split(",")[0]) < 1e-4
+    assert "onnxruntime int8 vs onnxruntime float32" in text and "kappa" in text
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--device", "cuda"]) == 2

@@ -1,0 +1,96 @@
+"""``workbench model export-onnx`` and the ``--backend onnxruntime`` model for ``run`` and ``infer``.
+
+The parser-building function takes the CLI's helpers as arguments (``add``: the subcommand
+maker, ``model_args``: the --model/--hub/--revision/--device options), so this module does not
+import :mod:`workbench.cli` and the CLI imports it in one direction.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..model import RANDOM_WEIGHTS_BANNER, load_model
+from ..onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
+from ..onnx_export import export_onnx
+from ..precision import describe_choice
+from .common import add_command, model_options
+
+
+def add_export_onnx(msub: Any) -> None:
+    """Register ``export-onnx`` in the ``model`` command group."""
+    p = add_command(msub, "export-onnx", help="export a checkpoint to ONNX (scores, frame scores, embeddings; dynamic batch and length)",
+            description="Write DIR/model.onnx (inputs: waveforms (batch, samples) float32 at 16 kHz and lengths (batch,) int64; "
+                        "outputs: scores, logits, frame_scores, frame_logits, embedding, frame_embeddings, frame_lengths) and "
+                        "DIR/model.json (labels, sample rate, normalisation, frame rate, source checksum). The export is then "
+                        "checked against PyTorch on seeded speech-like clips; with --int8 the quantised graph is compared too "
+                        "(Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine).",
+            example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
+                     "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
+    model_options(p)
+    p.add_argument("--out", default="onnx", help="folder to write model.onnx and model.json into")
+    p.add_argument("--int8", action="store_true", help="also write model.int8.onnx (onnxruntime dynamic int8 quantisation) and compare it")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch after the export")
+    p.add_argument("--check-clips", type=int, default=12, help="seeded speech-like clips (1.5–6 s) the check scores")
+
+
+def add_backend_option(p: Any) -> None:
+    """``--backend torch|onnxruntime`` for a command that scores."""
+    p.add_argument("--backend", default="torch", choices=list(BACKENDS),
+                   help="torch: the FunASR network; onnxruntime: an export folder of `workbench model export-onnx` given as --model")
+
+
+def onnx_model_for(args: Any, *, progress: Callable[[str], None] | None = None):
+    """The ONNX Runtime model ``--backend onnxruntime --model DIR [--dtype] [--device]`` asks for (checked first)."""
+    if getattr(args, "engine", "local") == "ray":
+        raise ConfigError("--backend onnxruntime runs in this process only.", source="--engine ray",
+                          fix="use --engine local with --backend onnxruntime, or --backend torch with Ray.")
+    if not args.model or not is_onnx_folder(args.model):
+        raise ConfigError("--backend onnxruntime needs --model to be an ONNX export folder (model.onnx + model.json).",
+                          source=str(args.model or "--model"),
+                          fix="export one first: workbench model export-onnx --model CHECKPOINT --out DIR, then pass --model DIR.")
+    requested = getattr(args, "dtype", "float32")
+    chosen, reason = resolve_onnx_dtype(requested, args.model)
+    if progress is not None:
+        progress(describe_choice(requested, chosen, reason) + " (onnxruntime)")
+    device = "cpu" if args.device == "auto" else args.device
+    model = load_onnx_model(args.model, dtype=chosen, device=device)
+    model.dtype_reason = f"{reason} (onnxruntime)"  # recorded by workbench.runs.run
+    return model
+
+
+def cmd_export_onnx(args: Any) -> int:
+    if args.check_clips < 1:
+        raise ConfigError(f"--check-clips must be 1 or more, given {args.check_clips}.", source="--check-clips", fix="pass e.g. 12.")
+    if args.device not in ("auto", "cpu"):
+        raise ConfigError(f"the export traces the model on the CPU; --device {args.device} is not used.", source="--device",
+                          fix="leave --device out (the exported graph runs on a GPU through onnxruntime-gpu).")
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError("is a file, not a folder.", source=str(out), fix="choose a folder for --out (it is created when missing).")
+    net = load_model(args.model, hub=args.hub, revision=args.revision, device="cpu", dtype="float32",
+                     progress=lambda line: print(f"  {line} …", file=sys.stderr, flush=True))
+    result = export_onnx(net, out, int8=args.int8)
+    if result.meta.get("random_weights"):
+        print(f"!! {RANDOM_WEIGHTS_BANNER}")
+    print(f"wrote {result.onnx}{f' and {result.int8}' if result.int8 else ''} and {out / 'model.json'} ({result.seconds:.1f} s)")
+    if not args.no_check:
+        clips = check_clips(args.check_clips)
+        print(f"check on {len(clips)} seeded speech-like clips (1.5–6 s), batched:")
+        float_graph = load_onnx_model(out, dtype="float32")
+        _print_agreement("onnxruntime float32 vs PyTorch float32", compare_backends(net, float_graph, clips))
+        if result.int8:
+            int8_graph = load_onnx_model(out, dtype="int8")
+            _print_agreement("onnxruntime int8 vs onnxruntime float32", compare_backends(float_graph, int8_graph, clips))
+    print(f"score files with: workbench run MANIFEST --backend onnxruntime --model {out}"
+          f"{' --dtype int8' if result.int8 else ''}   (or examples/onnx_score.py with only onnxruntime, numpy, soundfile)")
+    return 0
+
+
+def _print_agreement(title: str, a: dict) -> None:
+    cos = "n/a" if a.get("cosine_min") is None else f"{a['cosine_min']:.6f}"
+    kappa = "n/a (one label)" if a["kappa"] != a["kappa"] else f"{a['kappa']:.3f}"
+    print(f"  {title}: top-1 agreement {a['top1_agreement']:.3f} ({a['n_label_flips']} flips), kappa {kappa}, "
+          f"max |Δ score| {a['max_abs_delta_score']:.2e}, min embedding cosine {cos}")
