@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .experiment import Experiment
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
-from .model import RANDOM_WEIGHTS_BANNER, as_model
+from .model import RANDOM_WEIGHTS_BANNER, as_model, describe_checkpoint
 from .runfolder import RunFolder, RunFolderError
 from .variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -145,14 +145,15 @@ def run(
     folder = RunFolder(out_dir)
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
-    load_device, load_dtype = device, dtype
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
-        # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
-        load_device, load_dtype = "cpu", "float32"
 
     with folder.lock():  # before the model loads: a second run on this folder is refused at once
-        net = as_model(model, hub=hub, revision=revision, device=load_device, dtype=load_dtype, progress=load_progress)
+        if engine == "ray" and not (hasattr(model, "predict") and hasattr(model, "info")):
+            # the actors load the model; the driver only checks the checkpoint and hashes its files (no network built)
+            net = describe_checkpoint(model, hub=hub, revision=revision, device=device, dtype=dtype, progress=load_progress)
+        else:
+            net = as_model(model, hub=hub, revision=revision, device=device, dtype=dtype, progress=load_progress)
         model_ref = net.info.path if net.info.kind != "hub" else net.info.id
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         config = RunConfig(
@@ -200,7 +201,7 @@ def run(
             results = run_chunks(
                 chunks, model_ref=model_ref, hub=hub, revision=net.info.revision, device=device, dtype=dtype,
                 audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
-                frame_embeddings=frame_embeddings, options=ray_options, info=engine_info,
+                frame_embeddings=frame_embeddings, options=ray_options, info=engine_info, expect_checksum=net.info.checksum,
             )
         else:
             eng = Engine(net, audio_config=audio_config, diagnostics=diagnostics, cache=cache, frame_embeddings=frame_embeddings,
@@ -231,6 +232,8 @@ def run(
                 results.close()  # stops a pool of decoders or a Ray cluster started here
         if engine_info:
             folder.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
+            if engine_info.get("resent_chunks"):
+                folder.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
         timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
         seconds = time.perf_counter() - t_start
         summary = folder.finalize(
@@ -311,7 +314,7 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
         "resumed_rows": int(n_resumed),
         "seconds": round(seconds, 2),
         "audio_seconds": float(ok["audio_seconds"].sum()) if len(ok) else 0.0,
-        # with Ray, the model as the actors loaded it (device, dtype); the driver's copy is CPU float32
+        # with Ray, the model as the actors loaded it (device, dtype); the driver only hashed the checkpoint
         "model": (engine_info or {}).get("model") or net.info.to_dict(),
         "random_weights": net.random_weights,
         "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {})},
