@@ -49,7 +49,7 @@ from .corpora import PREPARERS, import_emobox, prepare, prepare_folder
 from .demo import run_demo
 from .engine import diagnose
 from .distributed import RayOptions
-from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
+from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run, similar
 from .errors import ConfigError, WorkbenchError
 from .experiment import Experiment, is_experiment_file
 from .fusion import fuse_run
@@ -329,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
               example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa",))
     em.add_argument("run_dir", help="run folder written by `workbench run`")
     em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
-    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"], help="2-D projection method")
+    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"],
+                    help="2-D projection method (pca: fast, the default; umap and tsne take tens of seconds the first time and are then read from the run folder)")
     em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
     em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
     em.add_argument("--k", type=_positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
@@ -738,7 +739,9 @@ def cmd_embeddings(args) -> int:
     _random_banner_for(args.run_dir)
     out = Path(args.run_dir)
     print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
-    xy = project(emb.matrix, args.project, seed=args.seed)
+    xy, cached = project_run(emb, args.project, seed=args.seed)
+    if cached:
+        print(f"{args.project.upper()} projection read from the run folder's cache (same embeddings and seed)")
     rows = emb.rows.copy()
     rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
     if args.cluster != "none":

@@ -366,6 +366,20 @@ def _axes(ax, figsize):
     return ax.figure, ax
 
 
+_CHAR_IN = 0.6 / 72  # average width of a character per point of font size, in inches (DejaVu Sans is ~0.6 em)
+
+
+def _fixed_margins(fig, *, left_in: float, right_in: float, bottom_in: float, top_in: float) -> bool:
+    """Margins from the labels' known sizes instead of ``tight_layout`` (which draws the figure twice); True when set.
+
+    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout.
+    """
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=min(left_in / w, 0.6), right=1 - min(right_in / w, 0.3),
+                        bottom=min(bottom_in / h, 0.5), top=1 - min(top_in / h, 0.3))
+    return True
+
+
 def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True, ax=None):
     """Confusion matrix: each cell shows its count and its share of the true class (row %).
 
@@ -374,6 +388,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     """
     m = np.asarray(report.confusion, dtype=float)
     n_rows, n_cols = max(len(report.classes), 1), max(len(report.confusion_cols), 1)
+    own = ax is None
     fig, ax = _axes(ax, (2.2 + 1.05 * n_cols, 1.6 + 0.8 * n_rows))
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     shown = share if normalize else m
@@ -393,7 +408,12 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
     ax.set_title(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)", fontsize=11)
-    return save_figure(fig, path)
+    if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
+        ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
+        xlab = max((len(c) for c in report.confusion_cols), default=4)
+        _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85,
+                       bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)
 
 
 def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
@@ -402,6 +422,7 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     The diagonal is perfect calibration; a dot marks each bin's mean confidence.
     Empty bins are left out.  ``ax``: axes or None.  Returns the figure.
     """
+    own = ax is None
     fig, ax = _axes(ax, (5, 4.5))
     rows = [b for b in report.reliability if b["n"]]
     width = (rows[0]["hi"] - rows[0]["lo"]) if rows else 1 / 15
@@ -422,7 +443,9 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items", fontsize=11)
-    return save_figure(fig, path)
+    if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
+        _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)
 
 
 def breakdown_table(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
@@ -477,6 +500,7 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
         raise ConfigError(f"the report given is of variant {overall.variant!r} (restrict={overall.restricted}), "
                           f"the breakdown of {variant!r} (restrict={restrict}).", source="plot_breakdown(overall=...)",
                           fix="pass the Report of the same variant and restrict setting, or leave overall out.")
+    own = ax is None
     fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)
@@ -491,4 +515,7 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.set_title(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}", fontsize=11)
-    return save_figure(fig, path)
+    if own:  # y labels "group (n=…)" at 9 pt
+        ylab = max((len(f"{g} (n={n})") for g, n in zip(table["group"], table["n"])), default=4)
+        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)
