@@ -215,8 +215,9 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
 
 # how the driver sees an actor: probing (its readiness probe is out), ready (idle), busy (a chunk is out), gone
 _PROBING, _READY, _BUSY, _GONE = "probing", "ready", "busy", "gone"
-#: probes in a row that may fail (node lost, actor restarting) before an actor slot is given up
-_PROBE_FAILURES = 5
+#: probes in a row that may fail (node lost, actor restarting) before an actor slot is given up; a failed probe
+#: is sent again after 1, 2, 4, 8, then every 10 s: about a minute for Ray to restart the actor elsewhere
+_PROBE_FAILURES = 8
 
 
 def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, info: dict | None,
@@ -230,6 +231,7 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
     probes it before it gets work again.  A result that comes back for a chunk already
     finished (possible only after a resend) is dropped, so each (item, variant) is yielded once.
     """
+    import time
     from collections import deque
 
     from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
@@ -239,6 +241,7 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
     finished: set[int] = set()
     state = [_PROBING] * len(handles)
     probe_failures = [0] * len(handles)
+    retry_at: dict[int, float] = {}  # slot -> when to probe it again
     node = [""] * len(handles)
     out: dict[Any, tuple[str, int, int]] = {}  # object ref -> ("probe" | "chunk", actor slot, chunk number)
     blobs = [pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL) for c in chunks]
@@ -266,15 +269,24 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                     out[handles[slot].score.remote(blobs[k])] = ("chunk", slot, k)
                     if options.on_dispatch is not None:
                         options.on_dispatch(k, node[slot])
+            now = time.monotonic()
+            for slot, when in list(retry_at.items()):
+                if when <= now:
+                    del retry_at[slot]
+                    probe(slot)
+            if not out and retry_at:
+                time.sleep(max(0.0, min(retry_at.values()) - now))
+                continue
             if not out:
                 raise ConfigError(
                     f"every Ray actor was lost and none could be restarted; {len(chunks) - len(finished)} chunk(s) are not done.",
                     source=str(options.address or "ray"),
                     fix="the finished rows are saved: run the same command again (it resumes) once the cluster has room for the actors.")
-            ready, _ = ray.wait(list(out), num_returns=1, timeout=options.actor_wait_s)
+            wait_s = options.actor_wait_s if not retry_at else max(0.05, min(retry_at.values()) - now)
+            ready, _ = ray.wait(list(out), num_returns=1, timeout=wait_s)
             if not ready:
-                if any(kind == "chunk" for kind, _, _ in out.values()):
-                    continue  # a chunk is still being scored: long chunks are not a fault
+                if retry_at or any(kind == "chunk" for kind, _, _ in out.values()):
+                    continue  # a probe is due, or a chunk is still being scored: long chunks are not a fault
                 raise ConfigError(
                     f"no Ray actor became ready within {options.actor_wait_s:g} s; {len(chunks) - len(finished)} chunk(s) are not done.",
                     source=str(options.address or "ray"),
@@ -290,6 +302,13 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                     raise exc.cause from None  # the model cannot load on the actor: the same error as locally
                 raise
             except (RayActorError, GetTimeoutError, RayError) as exc:
+                if getattr(exc, "actor_init_failed", False):
+                    # the actor's __init__ raised: the model does not load on that node, which no resend fixes
+                    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+                    raise ModelError(f"a Ray actor could not load the model: {lines[-1][:300] if lines else type(exc).__name__}",
+                                     source=node[slot] or "ray actor",
+                                     fix="check that every node has the workbench and the checkpoint at the same path "
+                                         "(or the hub cache), then run the same command again (it resumes).") from None
                 # the actor or its node is gone: the chunk was not acknowledged, so it is sent again
                 logger.warning("ray engine: actor %d on node %s lost (%s: %s)", slot, node[slot][:12] or "?", type(exc).__name__,
                                str(exc).splitlines()[0][:200] if str(exc) else "")
@@ -305,8 +324,11 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                     probe_failures[slot] += 1
                 if probe_failures[slot] >= _PROBE_FAILURES:
                     state[slot] = _GONE
+                elif probe_failures[slot] == 0:
+                    probe(slot)  # straight after a lost chunk: Ray may already have restarted it
                 else:
-                    probe(slot)
+                    state[slot] = _PROBING
+                    retry_at[slot] = time.monotonic() + min(2.0 ** (probe_failures[slot] - 1), 10.0)
                 if info is not None:
                     info["resent_chunks"] = resent
                 continue
