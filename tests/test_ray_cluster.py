@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,10 @@ STORE = 80 * 1024 * 1024
 pytestmark = pytest.mark.slow
 
 
-def _raylets() -> set[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
-    return {int(line.split()[0]) for line in out.splitlines() if "raylet" in line and "ps -eo" not in line}
+def _processes_of(session_dir: str) -> list[str]:
+    """Command lines of the running processes that belong to the Ray session in ``session_dir`` (raylets, GCS, workers)."""
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines() if session_dir in line and "ps -eo" not in line]
 
 
 def _start(make, attempts: int = 3):
@@ -46,12 +48,12 @@ def _start(make, attempts: int = 3):
 def _module_cluster():
     from ray.cluster_utils import Cluster
 
-    before = _raylets()
     # a raylet waits for its node's agents to write their ports; on a loaded 2-core machine they take longer than
     # Ray's 30 s default, and the raylet would give up
     saved = os.environ.get("RAY_agent_register_timeout_ms")
     os.environ["RAY_agent_register_timeout_ms"] = "180000"
     c = _start(lambda: Cluster(initialize_head=True, head_node_args=dict(num_cpus=0, object_store_memory=STORE)))
+    session_dir = c.head_node.get_session_dir_path()
     try:
         ray.init(address=c.address, log_to_driver=False)
         yield c
@@ -62,8 +64,11 @@ def _module_cluster():
             os.environ.pop("RAY_agent_register_timeout_ms", None)
         else:
             os.environ["RAY_agent_register_timeout_ms"] = saved
-        # no raylet of this cluster outlives the tests
-        assert _raylets() <= before
+        # no process of this cluster (raylet, GCS, worker) outlives the tests; other sessions' processes are not ours
+        deadline = time.monotonic() + 20
+        while _processes_of(session_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _processes_of(session_dir) == []
 
 
 @pytest.fixture
