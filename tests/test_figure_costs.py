@@ -16,7 +16,7 @@ from test_figures import _results
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.metrics import (bootstrap_ci, breakdown_table, evaluate, headline, headline_intervals, plot_breakdown,
-                               plot_confusion, plot_reliability, uar)
+                               plot_confusion, plot_reliability)
 from workbench.runfolder import RunFolder
 
 plt = pytest.importorskip("matplotlib.pyplot")

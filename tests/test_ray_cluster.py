@@ -48,10 +48,6 @@ def _start(make, attempts: int = 3):
 def _module_cluster():
     from ray.cluster_utils import Cluster
 
-    # a raylet waits for its node's agents to write their ports; on a loaded 2-core machine they take longer than
-    # Ray's 30 s default, and the raylet would give up
-    saved = os.environ.get("RAY_agent_register_timeout_ms")
-    os.environ["RAY_agent_register_timeout_ms"] = "180000"
     c = _start(lambda: Cluster(initialize_head=True, head_node_args=dict(num_cpus=0, object_store_memory=STORE)))
     session_dir = c.head_node.get_session_dir_path()
     try:
@@ -60,10 +56,6 @@ def _module_cluster():
     finally:
         ray.shutdown()
         c.shutdown()
-        if saved is None:
-            os.environ.pop("RAY_agent_register_timeout_ms", None)
-        else:
-            os.environ["RAY_agent_register_timeout_ms"] = saved
         # no process of this cluster (raylet, GCS, worker) outlives the tests; other sessions' processes are not ours
         deadline = time.monotonic() + 20
         while _processes_of(session_dir) and time.monotonic() < deadline:

@@ -163,20 +163,20 @@ def run_chunks(chunks: list[list], *, model_ref: str, hub: str, revision: str | 
                     fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
             if options.num_cpus is not None:
                 init_kwargs["num_cpus"] = options.num_cpus
-        # a raylet waits for its node's agents to report their ports and gives up after Ray's 30 s default; on a busy
-        # machine the agents take longer (seen here: 36 s at load 7 on 2 cores), so a local start waits up to 3 minutes
-        saved = os.environ.get("RAY_agent_register_timeout_ms")
-        if starting_local and saved is None:
-            os.environ["RAY_agent_register_timeout_ms"] = "180000"
-        try:
-            ray.init(**init_kwargs)
-        except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
-            raise ConfigError(f"could not start or join a Ray cluster: {type(exc).__name__}: {exc}",
-                              source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
-                              fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
-        finally:
-            if saved is None:
-                os.environ.pop("RAY_agent_register_timeout_ms", None)
+        for attempt in (1, 2):
+            try:
+                ray.init(**init_kwargs)
+                break
+            except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
+                # a local node whose agents start slower than its raylet waits for them (a busy machine: seen at load
+                # average 13-17 on 2 cores) fails once and usually starts the second time
+                if starting_local and attempt == 1 and "timed out during startup" in str(exc):
+                    logger.info("the local Ray node timed out during startup; starting it again")
+                    ray.shutdown()
+                    continue
+                raise ConfigError(f"could not start or join a Ray cluster: {type(exc).__name__}: {exc}",
+                                  source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
+                                  fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
         started_here = True
         if starting_local and not _token_auth_enabled():
             ray.shutdown()
