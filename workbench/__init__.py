@@ -34,6 +34,7 @@ _PUBLIC = {
     # model
     "load_model": "model",
     "resolve_model": "model",
+    "describe_checkpoint": "model",
     "Prediction": "model",
     "BatchPolicy": "model",
     "Emotion2vecModel": "model",

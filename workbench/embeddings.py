@@ -182,6 +182,39 @@ def similar(a: Any, b: Any, model: Any = None) -> dict:
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id}
 
 
+def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tuple[np.ndarray, bool]:
+    """``(n, 2)`` projection of a run's embeddings, and whether it came from the run folder's cache.
+
+    PCA (the default) takes well under a second and is always computed.  UMAP (about 40 s on 535
+    embeddings, most of it numba compiling) and t-SNE are kept in the run folder through
+    :meth:`RunFolder.save_projection`, keyed by the sha256 of the embeddings, the variant, the method,
+    its version and the seed: the same command again reads them back; changed embeddings recompute.
+    """
+    import hashlib
+
+    if method == "pca":
+        return project(emb.matrix, method, seed=seed), False
+    if method not in ("umap", "tsne"):
+        return project(emb.matrix, method, seed=seed), False  # project() refuses it with the valid methods
+    try:
+        import importlib.metadata as md
+
+        version = md.version("umap-learn" if method == "umap" else "scikit-learn")
+    except Exception:  # noqa: BLE001  not installed: project() says how to install it
+        version = "?"
+    matrix = np.ascontiguousarray(emb.matrix, dtype=np.float32)
+    h = hashlib.sha256(matrix.tobytes())
+    h.update(repr((matrix.shape, emb.variant, method, version, int(seed), list(emb.rows["id"].astype(str)))).encode())
+    key = h.hexdigest()
+    rf = as_run_folder(emb.run_dir)
+    xy = rf.cached_projection(method, key)
+    if xy is not None and len(xy) == len(matrix):
+        return xy, True
+    xy = project(matrix, method, seed=seed)
+    rf.save_projection(method, key, xy)
+    return xy, False
+
+
 def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None):
     """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
 

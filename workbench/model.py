@@ -105,8 +105,8 @@ class ModelInfo:
     revision: str | None
     path: str | None
     checksum: str | None  # sha256 of model.pt
-    parameters: int
-    embed_dim: int
+    parameters: int | None  # None: not counted (a checkpoint described without building it)
+    embed_dim: int | None
     device: str
     dtype: str
     labels: list[str]
@@ -650,6 +650,63 @@ def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:
         # a workbench.modelref.ModelRef: it names hub, device and dtype itself (modelref imports this module)
         return model.load(progress=load_options.get("progress"))
     return load_model(model, **load_options)
+
+
+@dataclass
+class CheckpointRef:
+    """A checkpoint checked and hashed without building its network: what a Ray driver records of the model."""
+
+    info: ModelInfo
+
+    @property
+    def random_weights(self) -> bool:
+        return self.info.random_weights
+
+
+def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None,
+                        device: str = "auto", dtype: str = "float32",
+                        progress: Callable[[str], None] | None = None) -> CheckpointRef:
+    """Check a checkpoint and hash its weights file without importing FunASR or building the network.
+
+    The Ray engine's driver uses this: the actors load the model; the driver only needs to know
+    what it is (id, folder, sha256 of the weights, random or not) to record it and to check
+    that every actor loaded the same file.  The sha256 is memoised by (path, size, mtime), so a
+    second run reads nothing.  A hub id that is not downloaded on the driver has no checksum
+    here (``checksum=None``); the actors' own record of it goes into the summary.
+
+    Returns a :class:`CheckpointRef`: ``info`` is a :class:`ModelInfo` with ``parameters=None``
+    (counting them would mean building the network), ``device``/``dtype`` as asked.
+    """
+    say = progress or _silent
+    if dtype not in ("float32", "bfloat16", "float16", "int8"):
+        raise ConfigError(f"dtype must be float32, bfloat16, float16 or int8, given {dtype!r}.",
+                          fix="pass dtype='float32' (exact), 'bfloat16' on a GPU, or 'int8' for the fast CPU mode.")
+    spec = resolve_model(model, hub=hub, revision=revision)
+    model_dir: Path | None = Path(spec.model) if spec.kind != "hub" else (
+        cached_hub_checkpoint(spec.model, spec.hub) if not spec.revision else None)
+    checksum = embed_dim = None
+    random_info = None
+    if model_dir is not None:
+        _check_config(model_dir, spec)
+        weights = weights_file(model_dir)
+        if weights is None:
+            raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.",
+                             source=str(model_dir), fix="download the complete checkpoint.")
+        say("verifying checksum")
+        checksum = file_sha256(weights)
+        import yaml
+
+        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        embed_dim = (cfg.get("model_conf") or {}).get("embed_dim")
+        random_info = random_checkpoint_info(model_dir)
+    info = ModelInfo(
+        id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
+        kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None, revision=spec.revision,
+        path=str(model_dir) if model_dir is not None else None, checksum=checksum, parameters=None, embed_dim=embed_dim,
+        device=device, dtype=dtype, labels=list(LABEL_KEYS), random_weights=random_info is not None, load_seconds=0.0,
+        warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
+    )
+    return CheckpointRef(info)
 
 
 def _silent(line: str) -> None:

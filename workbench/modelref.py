@@ -117,6 +117,8 @@ class ModelRef:
             name = info.id
         elif spec is not None and spec.kind == "random" and str(spec.requested) in RANDOM_NAMES:
             name = str(spec.requested)
+        elif spec is None and info.random_weights and str(requested.model) in RANDOM_NAMES:  # checked, not built (Ray driver)
+            name = str(requested.model)
         else:
             name = info.path
         return cls(model=name, hub=info.hub or requested.hub, revision=info.revision if info.kind == "hub" else None,

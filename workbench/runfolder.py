@@ -90,6 +90,8 @@ _ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|pa
 _PLAIN_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 CALIBRATION = "calibration.json"
 CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
+#: cached 2-D projections, one fixed file per slow method (PCA is fast and never cached)
+PROJECTION_CACHE = {"umap": "projection_umap.cache.npz", "tsne": "projection_tsne.cache.npz"}
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
@@ -604,6 +606,33 @@ class RunFolder:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
+
+    def cached_projection(self, method: str, key: str) -> np.ndarray | None:
+        """The ``(n, 2)`` projection stored by :meth:`save_projection` under ``key``, or ``None`` (none, another key, unreadable)."""
+        name = PROJECTION_CACHE.get(method)
+        if name is None or not (self.path / name).is_file():
+            return None
+        try:
+            with np.load(self.path / name, allow_pickle=False) as z:
+                if str(z["key"]) != key:
+                    return None
+                xy = np.asarray(z["xy"], dtype=np.float32)
+        except (OSError, ValueError, KeyError) as exc:  # a damaged cache is recomputed, never trusted
+            logger.debug("ignoring the projection cache %s: %s", name, exc)
+            return None
+        return xy if xy.ndim == 2 and xy.shape[1] == 2 else None
+
+    def save_projection(self, method: str, key: str, xy: np.ndarray) -> None:
+        """Keep a slow projection (``umap``, ``tsne``) in the run folder, replacing the previous one of that method.
+
+        ``key`` says what it was computed from (the caller hashes the embeddings and the settings); one
+        file per method with a fixed name, written atomically.
+        """
+        if method not in PROJECTION_CACHE:
+            raise ConfigError(f"no projection cache for {method!r}; cached methods are {sorted(PROJECTION_CACHE)}.",
+                              source="RunFolder.save_projection", fix="cache only umap or tsne projections.")
+        arr = np.asarray(xy, dtype=np.float32)
+        atomic_write(self.path / PROJECTION_CACHE[method], lambda f: np.savez(f, key=np.asarray(key), xy=arr))
 
     def _parts(self) -> list[tuple[int, Path]]:
         d = self.path / PARTS

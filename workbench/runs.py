@@ -32,7 +32,7 @@ from .engine import Engine, PredictionCache, Scored, WorkItem, default_cache_dir
 from .errors import ConfigError
 from .experiment import EXPERIMENT_FILE, Experiment
 from .manifest import Manifest, read_manifest
-from .model import RANDOM_WEIGHTS_BANNER
+from .model import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from .modelref import ModelRef
 from .precision import describe_choice, resolve_dtype
 from .runfolder import RunFolder, RunFolderError
@@ -137,12 +137,16 @@ def run(
         if requested is None:
             net = model
         elif engine == "ray":
-            # the driver holds a CPU copy only to check the checkpoint and record what it is; the actors load their own
-            net = replace(requested, device="cpu", dtype="float32").load(progress=load_progress)
+            if temperature is not None or requested.temperature is not None:
+                raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
+                                  source="temperature", fix="run with --engine local, or without --temperature.")
+            # the actors load the model; the driver only checks the checkpoint and hashes its files (no network built)
+            net = describe_checkpoint(requested.model, hub=requested.hub, revision=requested.revision, device=requested.device,
+                                      dtype=requested.dtype, progress=load_progress)
         else:
             net = requested.load(progress=load_progress)
         # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
-        if temperature is not None:  # logits / T in every score (workbench calibrate fits T)
+        if temperature is not None and engine != "ray":  # logits / T in every score (workbench calibrate fits T)
             net = net.with_temperature(temperature)
         ref = ModelRef.of_loaded(net, requested)
         ref = replace(ref, temperature=getattr(net.info, "temperature", None))
@@ -196,7 +200,7 @@ def run(
             chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
             results = run_chunks(
                 chunks, model=ref, audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
-                frame_embeddings=frame_embeddings, options=ray_options, info=engine_info,
+                frame_embeddings=frame_embeddings, options=ray_options, info=engine_info, expect_checksum=net.info.checksum,
             )
         else:
             eng = Engine(net, audio_config=audio_config, diagnostics=diagnostics, cache=cache, frame_embeddings=frame_embeddings,
@@ -228,6 +232,8 @@ def run(
                 results.close()  # stops a pool of decoders or a Ray cluster started here
         if engine_info:
             folder.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
+            if engine_info.get("resent_chunks"):
+                folder.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
         timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
         seconds = time.perf_counter() - t_start
         summary = folder.finalize(
@@ -278,7 +284,7 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
         "resumed_rows": int(n_resumed),
         "seconds": round(seconds, 2),
         "audio_seconds": float(ok["audio_seconds"].sum()) if len(ok) else 0.0,
-        # with Ray, the model as the actors loaded it (device, dtype); the driver's copy is CPU float32
+        # with Ray, the model as the actors loaded it (device, dtype); the driver only hashed the checkpoint
         "model": (engine_info or {}).get("model") or net.info.to_dict(),
         "random_weights": net.random_weights,
         "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {})},

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..compare import compare_run, compare_runs, write_runs_comparison
-from ..embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project
+from ..embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from ..fusion import fuse_run
 from ..metrics import run_metrics
 from ..modelref import ModelRef, check_same_model
@@ -76,7 +76,8 @@ def add_embeddings(sub) -> None:
               example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa",))
     em.add_argument("run_dir", help="run folder written by `workbench run`")
     em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
-    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"], help="2-D projection method")
+    em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"],
+                    help="2-D projection method (pca: fast, the default; umap and tsne take tens of seconds the first time and are then read from the run folder)")
     em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
     em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
     em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
@@ -169,7 +170,9 @@ def cmd_embeddings(args) -> int:
     out = Path(args.out) if args.out is not None else Path(args.run_dir)
     out.mkdir(parents=True, exist_ok=True)
     print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
-    xy = project(emb.matrix, args.project, seed=args.seed)
+    xy, cached = project_run(emb, args.project, seed=args.seed)
+    if cached:
+        print(f"{args.project.upper()} projection read from the run folder's cache (same embeddings and seed)")
     rows = emb.rows.copy()
     rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
     if args.cluster != "none":
