@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .audio import Audio, resample_array, to_mono
+from .diagnostics import removed_onset_db_above_floor
 from .errors import ConfigError
 from .explain.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from .processing import StepRecord, measure_length_change
@@ -82,6 +83,9 @@ class Step:
             duration_in=audio.duration, duration_out=len(y) / sr,
             cut_start=cut_s, cut_end=cut_e, added_start=add_s, added_end=add_e,
             elapsed_ms=elapsed, warnings=warnings + info.get("warnings", []),
+            # what the cut removed, measured now while it exists: the onset_cut finding needs it
+            cut_start_db_above_floor=(removed_onset_db_above_floor(audio.samples, audio.sr, int(info["cut_start"]))
+                                      if info.get("cut_start", 0) > 0 else None),
         )
         return audio.with_samples(np.asarray(y, dtype=np.float32), sr, record)
 
