@@ -101,7 +101,7 @@ def test_egemaps_returns_its_88_functionals_and_framewise_llds():
 def test_cliffs_delta_and_cue_differences_find_a_planted_difference():
     assert cliffs_delta(np.array([3.0, 4, 5]), np.array([0.0, 1, 2])) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"label": ["angry"] * 30 + ["sad"] * 30,
+    df = pd.DataFrame({"pred": ["angry"] * 30 + ["sad"] * 30,
                        "f0_median_hz": np.r_[rng.normal(220, 10, 30), rng.normal(150, 10, 30)],
                        "unrelated": rng.normal(0, 1, 60)})
     out = cue_differences(df, n_boot=200)

@@ -52,6 +52,7 @@ from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError
 from .experiment import Experiment, is_experiment_file
+from .explain import features_cli
 from .fusion import fuse_run
 from .hf import import_hf
 from .lhotse_io import export_lhotse, import_lhotse
@@ -366,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="outputs", help="folder that receives the output folders")
     d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
     d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
+
+    features_cli.add_parser(sub, _add)
     return parser
 
 
@@ -859,6 +862,7 @@ COMMANDS.update({
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
     "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
     "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
+    "features": features_cli.cmd_features,
 })
 
 

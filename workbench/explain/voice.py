@@ -255,8 +255,8 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     Returns
     -------
     DataFrame
-        One row per (item, variant): ``id``, ``variant``, ``label`` (the predicted one),
-        ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
+        One row per (item, variant): ``id``, ``variant``, ``pred`` (the predicted label),
+        ``speaker``, ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
         stops the others) and one column per feature.
     """
     import pandas as pd
@@ -275,7 +275,8 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
         results = results[results["variant"].astype(str) == variant]
     records = []
     for _, row in results[results["status"] == "ok"].iterrows():
-        rec = {"id": str(row["id"]), "variant": str(row["variant"]), "label": str(row.get("label", "")), "feature_error": ""}
+        rec = {"id": str(row["id"]), "variant": str(row["variant"]), "pred": str(row.get("pred") or ""),
+               "speaker": str(row.get("speaker") or ""), "feature_error": ""}
         try:
             audio = rf.scored_audio(row)
             rec.update(clip_features(audio.samples, audio.sr, feature_set))
@@ -289,7 +290,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
 
 
 def _cue_columns(features, cues: Sequence[str] | None) -> list[str]:
-    numeric = [c for c in features.columns if c not in ("id", "variant", "label", "feature_error", "speaker")
+    numeric = [c for c in features.columns if c not in ("id", "variant", "pred", "label", "feature_error", "speaker")
                and np.issubdtype(features[c].dtype, np.number)]
     if cues is None:
         return numeric
@@ -307,7 +308,7 @@ def cliffs_delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return 2.0 * u / (np.shape(x)[axis] * np.shape(y)[axis]) - 1.0
 
 
-def cue_differences(features, *, label_column: str = "label", cues: Sequence[str] | None = None, n_boot: int = 999,
+def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str] | None = None, n_boot: int = 999,
                     confidence: float = 0.95, min_items: int = 3, seed: int = 0):
     """Which cues differ between predicted classes: each class against all the others.
 

@@ -1,0 +1,81 @@
+"""`workbench features RUN`: the voice's measurable cues for every scored row of a run.
+
+Measures the audio each row was scored on (Praat cues, eGeMAPS functionals, or both), stores
+the table in the run folder (``features_<set>.parquet``, through :class:`~workbench.runfolder.RunFolder`),
+and prints which cues differ between the predicted classes (Cliff's delta with bootstrap
+intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
+under speaker-grouped cross-validation).  ``--csv DIR`` also writes both tables as CSV there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..fusion import embedded_rows
+from ..model import RANDOM_WEIGHTS_BANNER
+from ..runfolder import RunFolder
+from .voice import FEATURE_SETS, cue_differences, cue_probe, run_features
+
+#: the cues printed when the set is eGeMAPS (all 88 are stored)
+SHOWN = 15
+
+
+def add_parser(sub, add) -> argparse.ArgumentParser:
+    """Register the command; ``add`` is the CLI's ``_add(sub, name, help=, example=)`` helper."""
+    p = add(sub, "features", help="the voice's cues (Praat F0/intensity/HNR/jitter/shimmer, eGeMAPS) for every row of a run",
+            example=("workbench features runs/emodb --set praat",
+                     "workbench features runs/emodb --set egemaps --probe --csv runs/emodb_cues"))
+    p.add_argument("run_dir", help="run folder written by `workbench run`")
+    p.add_argument("--set", dest="feature_set", default="praat", choices=list(FEATURE_SETS),
+                   help="praat (13 cues), egemaps (88 functionals) or all")
+    p.add_argument("--variant", default=None, help="only this variant's rows (default: all; the probe uses the first)")
+    p.add_argument("--probe", action="store_true", help="also predict each cue from the run's embeddings (ridge, speaker-grouped CV)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the probe (grouped by speaker)")
+    p.add_argument("--bootstrap", type=int, default=999, help="bootstrap resamples of the intervals")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    p.add_argument("--csv", default=None, help="folder that receives cue_differences.csv (and cue_probe.csv)")
+    return p
+
+
+def cmd_features(args) -> int:
+    for name, value, low in (("--folds", args.folds, 2), ("--bootstrap", args.bootstrap, 10)):
+        if value < low:
+            raise ConfigError(f"{name} {value} is under {low}.", fix=f"give {name} {low} or more.")
+    rf = RunFolder.open(args.run_dir)
+    if rf.random_weights:
+        print(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are real; the predicted classes they are grouped by are not)")
+    table = run_features(rf, feature_set=args.feature_set, variant=args.variant)
+    with rf.lock():
+        path = rf.write_voice_features(table, args.feature_set)
+    failed = table[table["feature_error"] != ""] if len(table) else table
+    print(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
+    for _, row in failed.head(5).iterrows():
+        print(f"  {row['id']} [{row['variant']}]: {row['feature_error']}")
+    measured = table[table["feature_error"] == ""] if len(table) else table
+    if measured.empty:
+        return 1
+    diffs = cue_differences(measured, n_boot=args.bootstrap, seed=args.seed)
+    print("\ncues that differ between predicted classes (Cliff's delta, class vs rest, 95 % bootstrap interval):")
+    print(diffs.head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    out = None
+    if args.csv:
+        out = Path(args.csv)
+        out.mkdir(parents=True, exist_ok=True)
+        diffs.to_csv(out / "cue_differences.csv", index=False)
+    if args.probe:
+        rows, emb = embedded_rows(rf, variant=args.variant)
+        feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
+        joined = rows[["id", "speaker"]].merge(feats.drop(columns=["speaker"]), on="id", how="inner")
+        keep = rows["id"].isin(joined["id"]).to_numpy()
+        groups = joined["speaker"].fillna("").astype(str)
+        if (groups == "").any():
+            raise ConfigError("the probe needs a speaker for every row (no speaker may be on both sides of a fold).",
+                              source=str(rf.path), fix="add speakers to the manifest, or run without --probe.")
+        probe = cue_probe(emb[keep], joined, groups.to_numpy(), folds=args.folds, n_boot=args.bootstrap, seed=args.seed)
+        print("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
+        print(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        if out is not None:
+            probe.to_csv(out / "cue_probe.csv", index=False)
+    return 0
