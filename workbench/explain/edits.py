@@ -192,8 +192,6 @@ def flip_table(base: Sequence[Any], edited: dict[str, Sequence[Any]]):
         ``to_rate`` (share of them that now have that label).  The rows of one (edit,
         base_label) have ``mean_delta`` summing to 0: mass leaves some classes for others.
     """
-    import pandas as pd
-
     base = list(base)
     if not base:
         raise ConfigError("no base predictions.", fix="predict the unedited items first.")
@@ -205,13 +203,57 @@ def flip_table(base: Sequence[Any], edited: dict[str, Sequence[Any]]):
         preds = list(preds)
         if len(preds) != len(base):
             raise ConfigError(f"edit {name!r} has {len(preds)} predictions for {len(base)} items.", fix="predict every item under every edit.")
-        e_scores = np.stack([p.scores for p in preds])
-        e_top = np.array([p.label for p in preds])
-        for lab in sorted(set(b_top)):
-            sel = b_top == lab
-            delta = (e_scores[sel] - b_scores[sel]).mean(axis=0)
-            flip = float(np.mean(e_top[sel] != lab))
-            for j, cls in enumerate(labels):
-                rows.append({"edit": name, "base_label": lab, "n": int(sel.sum()), "flip_rate": flip, "class": cls,
-                             "mean_delta": float(delta[j]), "to_rate": float(np.mean(e_top[sel] == cls))})
-    return pd.DataFrame(rows, columns=["edit", "base_label", "n", "flip_rate", "class", "mean_delta", "to_rate"])
+        rows += _flip_rows(name, labels, b_scores, b_top, np.stack([p.scores for p in preds]), np.array([p.label for p in preds]))
+    return _flip_frame(rows)
+
+
+FLIP_COLUMNS = ["edit", "base_label", "n", "flip_rate", "class", "mean_delta", "to_rate"]
+
+
+def _flip_rows(name, labels, b_scores, b_top, e_scores, e_top) -> list[dict]:
+    rows = []
+    for lab in sorted(set(b_top)):
+        sel = b_top == lab
+        delta = (e_scores[sel] - b_scores[sel]).mean(axis=0)
+        flip = float(np.mean(e_top[sel] != lab))
+        for j, cls in enumerate(labels):
+            rows.append({"edit": name, "base_label": lab, "n": int(sel.sum()), "flip_rate": flip, "class": cls,
+                         "mean_delta": float(delta[j]), "to_rate": float(np.mean(e_top[sel] == cls))})
+    return rows
+
+
+def _flip_frame(rows):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=FLIP_COLUMNS)
+
+
+def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | None = None):
+    """:func:`flip_table` from a run's (or sweep's) results table: each variant against ``reference``.
+
+    ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
+    item counts for a variant when both its reference row and its row there are ``ok``.
+    """
+    from ..labels import LABEL_KEYS
+
+    labels = list(labels or LABEL_KEYS)
+    missing = [c for c in ("id", "variant", "status", "pred", *[f"score_{k}" for k in labels]) if c not in results.columns]
+    if missing:
+        raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
+    ok = results[results["status"] == "ok"]
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    if reference not in variants:
+        raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")
+    ref = ok[ok["variant"] == reference].set_index("id")
+    cols = [f"score_{k}" for k in labels]
+    rows = []
+    for name in variants:
+        if name == reference:
+            continue
+        sub = ok[ok["variant"] == name].set_index("id")
+        ids = ref.index.intersection(sub.index)
+        if not len(ids):
+            continue
+        rows += _flip_rows(name, labels, ref.loc[ids, cols].to_numpy(float), ref.loc[ids, "pred"].astype(str).to_numpy(),
+                           sub.loc[ids, cols].to_numpy(float), sub.loc[ids, "pred"].astype(str).to_numpy())
+    return _flip_frame(rows)
