@@ -41,6 +41,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .audio import Audio, resample_array
+from .explain.edits import change_tempo, pitch_shift
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -381,7 +382,7 @@ def findings_json(findings: Sequence[Finding]) -> str:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Perturbation:
-    """A small change to a 16 kHz clip: ``kind`` in shift, lead_silence, gain, resampler, noise."""
+    """A small change to a 16 kHz clip: ``kind`` in shift, lead_silence, gain, resampler, noise, pitch (semitones, PSOLA), tempo (factor, PSOLA)."""
 
     name: str
     kind: str
@@ -401,6 +402,10 @@ class Perturbation:
         if self.kind == "noise":
             p = float(np.mean(y.astype(np.float64) ** 2)) + 1e-12
             return (y + rng.standard_normal(len(y)).astype(np.float32) * np.sqrt(p / 10 ** (self.value / 10))).astype(np.float32)
+        if self.kind == "pitch":  # the voice a little higher or lower, everything else kept (Praat PSOLA)
+            return pitch_shift(y, sr, semitones=self.value)
+        if self.kind == "tempo":  # a little faster or slower, pitch kept (Praat PSOLA)
+            return change_tempo(y, sr, factor=self.value)
         raise ValueError(f"unknown perturbation kind {self.kind!r}")
 
 
@@ -416,6 +421,12 @@ DEFAULT_PERTURBATIONS: tuple[Perturbation, ...] = (
     Perturbation("gain -6 dB", "gain", -6.0),
     Perturbation("scipy resampler round trip", "resampler"),
     Perturbation("noise at 30 dB SNR", "noise", 30.0),
+    # a speaker's pitch and rate vary this much between takes of the same sentence: a label that flips
+    # under them hangs on the voice's register or rate, not on what is said
+    Perturbation("pitch +1 st", "pitch", 1.0),
+    Perturbation("pitch -1 st", "pitch", -1.0),
+    Perturbation("tempo 0.9x", "tempo", 0.9),
+    Perturbation("tempo 1.1x", "tempo", 1.1),
 )
 
 
