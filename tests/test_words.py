@@ -164,3 +164,16 @@ def test_item_alignment_from_the_column_or_beside_the_audio(tmp_path):
     assert (w.label, w.start, w.end) == ("hi", 0.1, pytest.approx(0.3))
     with pytest.raises(ConfigError, match="words file"):
         item_alignment(Item(id="a", path="clips/a.wav", meta={"words": "nope.ctm"}), root=tmp_path)
+
+
+def test_manifest_words_column_is_checked_and_read(tmp_path):
+    from workbench.manifest import read_manifest
+
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    textgrid(tmp_path / "a_words.TextGrid")
+    (tmp_path / "m.csv").write_text("id,path,words\na,a.wav,a_words.TextGrid\n")
+    m = read_manifest(tmp_path / "m.csv")
+    assert item_alignment(m.items[0], root=m.root) == WORDS
+    (tmp_path / "bad.csv").write_text("id,path,words\na,a.wav,nope.TextGrid\n")
+    with pytest.raises(ConfigError, match="missing words files.*nope.TextGrid"):
+        read_manifest(tmp_path / "bad.csv")
