@@ -177,3 +177,26 @@ def test_manifest_words_column_is_checked_and_read(tmp_path):
     (tmp_path / "bad.csv").write_text("id,path,words\na,a.wav,nope.TextGrid\n")
     with pytest.raises(ConfigError, match="missing words files.*nope.TextGrid"):
         read_manifest(tmp_path / "bad.csv")
+
+
+def test_score_transcript_scores_each_subtitle_span_like_the_model_on_that_span(tmp_path, tiny_model):
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.explain.words import score_transcript
+
+    y = speech_like(16000, 4.0, seed=9)
+    sf.write(tmp_path / "long.wav", y, 16000, subtype="FLOAT")
+    (tmp_path / "long.srt").write_text("1\n00:00:00,200 --> 00:00:01,700\nfirst sentence\n\n"
+                                       "2\n00:00:02,000 --> 00:00:02,010\ntoo short\n\n"
+                                       "3\n00:00:02,500 --> 00:00:03,900\nthird one\n")
+    table = score_transcript(tmp_path / "long.wav", tmp_path / "long.srt", model=tiny_model)
+    assert list(table["status"]) == ["ok", "failed", "ok"] and "25 ms" in table.loc[1, "error"]
+    assert table.attrs["warning"].startswith("RANDOM WEIGHTS")
+    for i, (a, b) in ((0, (0.2, 1.7)), (2, (2.5, 3.9))):
+        direct = tiny_model.predict([(y[int(a * 16000):int(b * 16000)], 16000)])[0]
+        got = table.loc[i, [f"score_{k}" for k in LABEL_KEYS]].to_numpy(float)
+        assert np.allclose(got, direct.scores, atol=1e-5) and table.loc[i, "label"] == direct.label
+    with pytest.raises(ConfigError, match="ends after the clip"):
+        (tmp_path / "late.srt").write_text("1\n00:00:03,000 --> 00:00:09,000\nlate\n")
+        score_transcript(tmp_path / "long.wav", tmp_path / "late.srt", model=tiny_model)
