@@ -34,6 +34,7 @@ DC offset (``tests/test_findings_right.py``); the RAVDESS clips themselves are n
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -128,13 +129,22 @@ NOISE_BANDS_HZ = ((125, 250), (250, 500), (500, 1000), (1000, 2000), (2000, 4000
 NOISE_BIN_QUANTILE = 0.2
 
 
-def _highpassed(y: np.ndarray, sr: int, cutoff_hz: float = 80.0) -> np.ndarray:
-    """Zero-phase 80 Hz high-pass: DC, a settling offset and rumble are not sound at the onset."""
-    from scipy.signal import butter, sosfiltfilt
+def band_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0, low_hz: float = 80.0) -> np.ndarray:
+    """Short-time level above ``low_hz`` in dB (floor -120 dB), as a mean square; shape ``(n_frames,)``.
 
+    Hann-windowed 25 ms frames, the power of the bins at or above 80 Hz (Parseval, scaled by the
+    window's energy): DC, a settling offset and rumble are not sound, and the window's zero end
+    makes a click on a frame's first samples count for little.
+    """
+    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
     y = np.asarray(y, dtype=np.float64)
-    sos = butter(2, cutoff_hz, btype="highpass", fs=sr, output="sos")
-    return sosfiltfilt(sos, y) if len(y) > 3 * (2 * len(sos) + 1) else y - (y.mean() if len(y) else 0.0)
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    frames = np.lib.stride_tricks.sliding_window_view(y, n)[::h]
+    w = _hann(n)
+    power = np.abs(np.fft.rfft(frames * w, axis=1)) ** 2
+    keep = np.fft.rfftfreq(n, 1 / sr) >= low_hz
+    return 10 * np.log10(2 * power[:, keep].sum(axis=1) / (n * np.sum(w**2)) + 1e-12)
 
 
 def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: float = 32.0, quietest: float = 10.0) -> tuple[float, float]:
@@ -153,17 +163,29 @@ def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: fl
     Returns ``(-120.0, nan)`` for a clip that is all digital silence.
     """
     y = np.asarray(y, dtype=np.float64)
-    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
+    h = int(sr * hop_ms / 1000)
+    n = h * max(1, int(round(frame_ms / hop_ms)))  # a whole number of hops
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
-    frames = np.lib.stride_tricks.sliding_window_view(y, n)[::h]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    e = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    # the frames' AC energy (mean of squares minus squared mean) from per-hop block sums, a frame
+    # being two hops: only the quiet frames are ever copied and transformed
+    k = len(y) // h
+    blocks = y[: k * h].reshape(k, h)
+    s1, s2 = blocks.sum(axis=1), np.einsum("ij,ij->i", blocks, blocks)
+    per = n // h
+    s1 = sum(s1[j: k - per + 1 + j] for j in range(per))
+    s2 = sum(s2[j: k - per + 1 + j] for j in range(per))
+    starts = np.arange(k - per + 1) * h
+    mean = s1 / n
+    e = 10 * np.log10(np.maximum(s2 / n - mean**2, 0.0) + 1e-12)
     live = np.flatnonzero(e > DIGITAL_SILENCE_DB)
     if not len(live):
         return -120.0, float("nan")
-    quiet = live[e[live] <= np.percentile(e[live], quietest)]
-    power = np.abs(np.fft.rfft(frames[quiet] * np.hanning(n), axis=1)) ** 2
+    cut = np.partition(e[live], int(quietest / 100 * (len(live) - 1)))[int(quietest / 100 * (len(live) - 1))]
+    quiet = live[e[live] <= cut]
+    frames = np.lib.stride_tricks.sliding_window_view(y, n)[starts[quiet]]
+    frames = frames - mean[quiet, None]
+    power = np.abs(np.fft.rfft(frames * _hann(n), axis=1)) ** 2
     freqs = np.fft.rfftfreq(n, 1 / sr)
     noise = np.zeros(len(quiet))
     total = np.zeros(len(quiet))
@@ -171,20 +193,26 @@ def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: fl
         band = (freqs >= lo) & (freqs < min(hi, sr / 2))
         if band.sum() < 4:
             continue
-        noise += np.quantile(power[:, band], NOISE_BIN_QUANTILE, axis=1) / -np.log(1 - NOISE_BIN_QUANTILE) * band.sum()
-        total += power[:, band].sum(axis=1)
+        bins = power[:, band]
+        kth = int(NOISE_BIN_QUANTILE * bins.shape[1])  # the order statistic at the quantile (np.partition: no sort)
+        noise += np.partition(bins, kth, axis=1)[:, kth] / -np.log(1 - NOISE_BIN_QUANTILE) * bins.shape[1]
+        total += bins.sum(axis=1)
     tonal = np.minimum(10 * np.log10((noise + 1e-30) / (total + 1e-30)), 0.0)
     return float(np.median(e[quiet] + tonal)), float(np.median(tonal))
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n)
 
 
 def onset_level_db(y: np.ndarray, sr: int) -> float:
     """Level (dBFS) of the first 45 ms: the median of the three 25 ms frames starting at 0, 10 and 20 ms.
 
-    High-passed at 80 Hz first, and a median, so that a click at sample 0, a DC offset or a
-    settling low-frequency transient does not count as sound at the onset.
+    Only the band above 80 Hz, windowed, and a median (:func:`band_energies_db`), so that a click
+    at sample 0, a DC offset or a settling low-frequency transient does not count as sound at the onset.
     """
-    e = frame_energies_db(_highpassed(y[: int(0.045 * sr) + 1], sr), sr)
-    return float(np.median(e[:3]))
+    return float(np.median(band_energies_db(y[: int(0.045 * sr) + 1], sr)[:3]))
 
 
 def removed_onset_db_above_floor(y: np.ndarray, sr: int, n_cut: int) -> float:
@@ -195,11 +223,7 @@ def removed_onset_db_above_floor(y: np.ndarray, sr: int, n_cut: int) -> float:
     """
     if n_cut <= 0:
         return float("-inf")
-    removed = _highpassed(np.asarray(y[:n_cut], dtype=np.float64), sr)
-    if len(removed) >= int(0.025 * sr):
-        loudest = float(np.max(frame_energies_db(removed, sr)))
-    else:
-        loudest = float(10 * np.log10(np.mean(removed**2) + 1e-12))
+    loudest = float(np.max(band_energies_db(y[:n_cut], sr)))  # a cut under 25 ms is zero-padded to one frame
     return loudest - noise_floor_db(y, sr)[0]
 
 
