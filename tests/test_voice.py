@@ -79,6 +79,8 @@ def test_bad_inputs_are_refused():
         pitch_intensity(sine(), SR, f0_floor=300, f0_ceiling=200)
     with pytest.raises(ConfigError, match="20–2000"):
         pitch_range(sine(), SR, f0_floor=5)
+    with pytest.raises(ConfigError, match="not a number"):
+        pitch_range(sine(), SR, f0_floor="75")
     with pytest.raises(AudioError, match="mono"):
         pitch_intensity(np.zeros((100, 2)), SR)
     with pytest.raises(AudioError, match="NaN"):

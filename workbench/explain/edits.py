@@ -5,8 +5,8 @@ Pitch and duration are changed with Praat's PSOLA manipulation (through praat-pa
 (overlap-add)``.  PSOLA moves the pitch periods themselves, so formants (the vocal tract)
 stay where they were and the voice stays natural for moderate changes (within about ±4
 semitones and 0.7–1.4× tempo; beyond that it sounds processed, which is itself a cue the
-model may react to).  Gain is a plain multiplication; spectral tilt is a zero-phase linear
-FIR (``scipy.signal.firwin2``) whose gain is ``db_per_octave · log2(f / 1 kHz)`` dB.
+model may react to).  Gain is the existing ``gain`` step (a multiplication); spectral tilt is a
+zero-phase linear FIR (``scipy.signal.firwin2``) whose gain is ``db_per_octave · log2(f / 1 kHz)`` dB.
 
 The functions are pure ``f(y, sr, *, knob) -> y``; :mod:`workbench.preprocess` wraps them as
 steps (``pitch_shift``, ``tempo``, ``tilt``) usable in variants, sweeps (``--kind pitch``,
@@ -139,13 +139,6 @@ def change_tempo(y: np.ndarray, sr: int, *, factor: float, f0_floor: float | Non
     call(tier, "Add point", 0, 1.0 / factor)  # one point: the same relative duration everywhere
     call([m, tier], "Replace duration tier")
     return _resynthesis(m, None)
-
-
-def apply_gain(y: np.ndarray, *, db: float) -> tuple[np.ndarray, int]:
-    """Multiply by ``db`` decibels; returns ``(samples, n_clipped)`` (clipped at ±1)."""
-    out = np.asarray(y, dtype=np.float64) * 10 ** (db / 20)
-    over = int(np.sum(np.abs(out) > 1))
-    return np.clip(out, -1, 1).astype(np.float32), over
 
 
 def spectral_tilt(y: np.ndarray, sr: int, *, db_per_octave: float, numtaps: int = 1025) -> np.ndarray:

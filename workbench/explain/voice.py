@@ -67,6 +67,8 @@ def _sound(y: np.ndarray, sr: int):
 
 def _check_range(f0_floor: float | None, f0_ceiling: float | None) -> None:
     for name, v in (("f0_floor", f0_floor), ("f0_ceiling", f0_ceiling)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+            raise ConfigError(f"{name}={v!r} is not a number of Hz.", fix=f"give {name} in Hz, e.g. 75, or leave it out for the automatic range.")
         if v is not None and not (np.isfinite(v) and 20.0 <= v <= 2000.0):
             raise ConfigError(f"{name}={v!r} Hz is outside 20–2000 Hz.", fix="give a pitch range in Hz, e.g. f0_floor=75, f0_ceiling=500, or leave both out for the automatic range.")
     if f0_floor is not None and f0_ceiling is not None and f0_floor >= f0_ceiling:

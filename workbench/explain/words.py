@@ -107,10 +107,7 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
                               fix=f"give a file ending in {', '.join(ALIGNMENT_SUFFIXES)}, .jsonl or .jsonl.gz (lhotse).")
     except ConfigError:
         raise
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, IndexError) as exc:
-        raise ConfigError(f"cannot read the alignment ({type(exc).__name__}: {exc}).", source=str(p),
-                          fix="check that the file is complete and in the format its suffix says.") from None
-    except Exception as exc:  # the parsers' own error types (praatio, webvtt) have no common base
+    except Exception as exc:  # OSError, bad text, and the parsers' own error types (praatio, webvtt, lhotse): no common base
         raise ConfigError(f"cannot read the alignment ({type(exc).__name__}: {exc}).", source=str(p),
                           fix="check that the file is complete and in the format its suffix says.") from None
     return validate_words(words, duration=duration, source=str(p))
