@@ -2,8 +2,8 @@
 
 Measures the audio each row was scored on (Praat cues, eGeMAPS functionals, or both), stores
 the table in the run folder (``features_<set>.parquet``, through :class:`~workbench.runfolder.RunFolder`),
-and prints which cues differ between the predicted classes (Cliff's delta with bootstrap
-intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
+and prints which cues differ between the predicted classes or, with ``--by emotion``, the
+manifest's emotions (Cliff's delta with bootstrap intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
 under speaker-grouped cross-validation).  ``--csv DIR`` also writes both tables as CSV there.
 """
 
@@ -31,6 +31,8 @@ def add_parser(sub, add) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="feature_set", default="praat", choices=list(FEATURE_SETS),
                    help="praat (13 cues), egemaps (88 functionals) or all")
     p.add_argument("--variant", default=None, help="only this variant's rows (default: all; the probe uses the first)")
+    p.add_argument("--by", default="pred", choices=["pred", "emotion"],
+                   help="group the cue differences by the predicted label or by the manifest's emotion")
     p.add_argument("--probe", action="store_true", help="also predict each cue from the run's embeddings (ridge, speaker-grouped CV)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the probe (grouped by speaker)")
     p.add_argument("--bootstrap", type=int, default=999, help="bootstrap resamples of the intervals")
@@ -45,7 +47,8 @@ def cmd_features(args) -> int:
             raise ConfigError(f"{name} {value} is under {low}.", fix=f"give {name} {low} or more.")
     rf = RunFolder.open(args.run_dir)
     if rf.random_weights:
-        print(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are real; the predicted classes they are grouped by are not)")
+        print(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
+              "embeddings the probe reads are not)")
     table = run_features(rf, feature_set=args.feature_set, variant=args.variant)
     with rf.lock():
         path = rf.write_voice_features(table, args.feature_set)
@@ -56,9 +59,15 @@ def cmd_features(args) -> int:
     measured = table[table["feature_error"] == ""] if len(table) else table
     if measured.empty:
         return 1
-    diffs = cue_differences(measured, n_boot=args.bootstrap, seed=args.seed)
-    print("\ncues that differ between predicted classes (Cliff's delta, class vs rest, 95 % bootstrap interval):")
-    print(diffs.head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
+    groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
+    diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
+    if len(groups) < 2:
+        print(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
+              "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
+    else:
+        print(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval):")
+        print(diffs.dropna(subset=["delta"]).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     out = None
     if args.csv:
         out = Path(args.csv)
@@ -69,11 +78,15 @@ def cmd_features(args) -> int:
         feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
         joined = rows[["id", "speaker"]].merge(feats.drop(columns=["speaker"]), on="id", how="inner")
         keep = rows["id"].isin(joined["id"]).to_numpy()
-        groups = joined["speaker"].fillna("").astype(str)
-        if (groups == "").any():
-            raise ConfigError("the probe needs a speaker for every row (no speaker may be on both sides of a fold).",
+        speakers = joined["speaker"].fillna("").astype(str).to_numpy()
+        has = speakers != ""  # a row without a speaker cannot be kept off the other side of a fold: left out
+        if len(set(speakers[has])) < 2:
+            raise ConfigError(f"the probe needs rows of at least two speakers; found {len(set(speakers[has]))}.",
                               source=str(rf.path), fix="add speakers to the manifest, or run without --probe.")
-        probe = cue_probe(emb[keep], joined, groups.to_numpy(), folds=args.folds, n_boot=args.bootstrap, seed=args.seed)
+        if (~has).any():
+            print(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
+        probe = cue_probe(emb[keep][has], joined[has].reset_index(drop=True), speakers[has], folds=args.folds,
+                          n_boot=args.bootstrap, seed=args.seed)
         print("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
         print(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if out is not None:

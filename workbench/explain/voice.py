@@ -258,7 +258,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     -------
     DataFrame
         One row per (item, variant): ``id``, ``variant``, ``pred`` (the predicted label),
-        ``speaker``, ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
+        ``emotion`` (the manifest's, may be empty), ``speaker``, ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
         stops the others) and one column per feature.
     """
     import pandas as pd
@@ -278,7 +278,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     records = []
     for _, row in results[results["status"] == "ok"].iterrows():
         rec = {"id": str(row["id"]), "variant": str(row["variant"]), "pred": str(row.get("pred") or ""),
-               "speaker": str(row.get("speaker") or ""), "feature_error": ""}
+               "emotion": str(row.get("emotion") or ""), "speaker": str(row.get("speaker") or ""), "feature_error": ""}
         try:
             audio = rf.scored_audio(row)
             rec.update(clip_features(audio.samples, audio.sr, feature_set))
@@ -292,7 +292,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
 
 
 def _cue_columns(features, cues: Sequence[str] | None) -> list[str]:
-    numeric = [c for c in features.columns if c not in ("id", "variant", "pred", "label", "feature_error", "speaker")
+    numeric = [c for c in features.columns if c not in ("id", "variant", "pred", "emotion", "label", "feature_error", "speaker")
                and np.issubdtype(features[c].dtype, np.number)]
     if cues is None:
         return numeric
@@ -330,8 +330,8 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     rows = []
     for cue in _cue_columns(features, cues):
         values = features[cue].to_numpy(dtype=np.float64)
-        labels = features[label_column].astype(str).to_numpy()
-        ok = np.isfinite(values)
+        labels = features[label_column].fillna("").astype(str).to_numpy()
+        ok = np.isfinite(values) & (labels != "")  # an item without a label is in no group
         for lab in sorted(set(labels[ok])):
             a, b = values[ok & (labels == lab)], values[ok & (labels != lab)]
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
