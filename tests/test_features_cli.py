@@ -50,6 +50,15 @@ def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tm
     assert (tmp_path / "csv" / "cue_differences.csv").is_file()
 
 
+def test_features_stores_egemaps_descriptors_per_frame(small_run, capsys):
+    assert main(["features", str(small_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
+    lld = RunFolder(small_run).voice_features("egemaps_lld")
+    one = lld[lld["id"] == "c0"]
+    assert lld["id"].nunique() == 9 and np.allclose(np.diff(one["start_s"]), 0.01)
+    assert len(one) == pytest.approx(1.0 / 0.01, abs=5)  # a 1 s clip: about 100 frames
+    assert "F0semitoneFrom27.5Hz_sma3nz" in lld.columns
+
+
 def test_features_refuses_bad_options(small_run, capsys):
     assert main(["features", str(small_run), "--folds", "1"]) == 2
     assert "--folds 1 is under 2" in capsys.readouterr().err

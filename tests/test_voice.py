@@ -6,8 +6,8 @@ import pytest
 
 from conftest import noise, sine
 from workbench.errors import AudioError, ConfigError
-from workbench.explain.voice import (cliffs_delta, cue_differences, cue_probe, egemaps_functionals, egemaps_lld,
-                                     pitch_intensity, pitch_range, voice_measures)
+from workbench.explain.cues import cliffs_delta, cue_differences, cue_probe
+from workbench.explain.voice import egemaps_functionals, egemaps_lld, pitch_intensity, pitch_range, voice_measures
 
 SR = 16000
 #: tolerance of every F0 test: half a semitone (3 %), well under the octave errors it guards against

@@ -1,7 +1,5 @@
 """Word timings from every format, and the model's frames inside each word."""
 
-import gzip
-import json
 
 import numpy as np
 import pytest
@@ -69,7 +67,7 @@ def test_ctm_with_several_utterances_needs_one_named(tmp_path):
 
 
 def test_lhotse_word_alignment(tmp_path):
-    lhotse = pytest.importorskip("lhotse")
+    pytest.importorskip("lhotse")
     from lhotse.supervision import AlignmentItem, SupervisionSegment, SupervisionSet
 
     sup = SupervisionSegment("s1", "rec1", 0.0, 2.0, alignment={"word": [AlignmentItem(w.label, w.start, w.end - w.start) for w in WORDS]})

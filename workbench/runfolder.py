@@ -70,7 +70,8 @@ PARTS = "parts"
 REJECTED = "rejected"
 FRAME_EMBEDDINGS = "frame_embeddings"
 #: voice features of a run (`workbench features`), one fixed name per feature set
-VOICE_FEATURES = {"praat": "features_praat.parquet", "egemaps": "features_egemaps.parquet", "all": "features_all.parquet"}
+VOICE_FEATURES = {"praat": "features_praat.parquet", "egemaps": "features_egemaps.parquet", "all": "features_all.parquet",
+                  "egemaps_lld": "features_egemaps_lld.parquet"}
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import AudioError, ConfigError
-from .voice import pitch_range
+from .voice import pitch_range, praat_sound
 
 #: accepted ranges (beyond them PSOLA output is far from natural speech)
 MAX_SEMITONES = 12.0
@@ -72,9 +72,7 @@ def check_tilt(db_per_octave: float) -> float:
 def _manipulation(y: np.ndarray, sr: int, f0_floor: float | None, f0_ceiling: float | None):
     from parselmouth.praat import call
 
-    from .voice import _sound
-
-    snd = _sound(y, sr)
+    snd = praat_sound(y, sr)
     lo, hi, _ = pitch_range(y, sr, f0_floor=f0_floor, f0_ceiling=f0_ceiling)
     try:
         return call(snd, "To Manipulation", 0.01, lo, hi)

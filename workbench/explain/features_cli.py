@@ -16,7 +16,8 @@ from ..errors import ConfigError
 from ..fusion import embedded_rows
 from ..model import RANDOM_WEIGHTS_BANNER
 from ..runfolder import RunFolder
-from .voice import FEATURE_SETS, cue_differences, cue_probe, run_features
+from .cues import cue_differences, cue_probe, run_features, run_lld
+from .voice import FEATURE_SETS
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15
@@ -31,6 +32,7 @@ def add_parser(sub, add) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="feature_set", default="praat", choices=list(FEATURE_SETS),
                    help="praat (13 cues), egemaps (88 functionals) or all")
     p.add_argument("--variant", default=None, help="only this variant's rows (default: all; the probe uses the first)")
+    p.add_argument("--lld", action="store_true", help="also store eGeMAPS' 25 low-level descriptors per 10 ms frame (features_egemaps_lld.parquet)")
     p.add_argument("--by", default="pred", choices=["pred", "emotion"],
                    help="group the cue differences by the predicted label or by the manifest's emotion")
     p.add_argument("--probe", action="store_true", help="also predict each cue from the run's embeddings (ridge, speaker-grouped CV)")
@@ -52,6 +54,11 @@ def cmd_features(args) -> int:
     table = run_features(rf, feature_set=args.feature_set, variant=args.variant)
     with rf.lock():
         path = rf.write_voice_features(table, args.feature_set)
+    if args.lld:
+        lld = run_lld(rf, variant=args.variant)
+        with rf.lock():
+            lld_path = rf.write_voice_features(lld, "egemaps_lld")
+        print(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
     failed = table[table["feature_error"] != ""] if len(table) else table
     print(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
     for _, row in failed.head(5).iterrows():
