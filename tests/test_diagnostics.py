@@ -92,6 +92,10 @@ def test_perturbations_do_what_they_say():
     n = Perturbation("n", "noise", 30.0).apply(y, 16000, rng)
     snr = 10 * np.log10(np.mean(y**2) / np.mean((n - y) ** 2))
     assert snr == pytest.approx(30.0, abs=0.5)
+    assert len(Perturbation("t", "tempo", 1.1).apply(y, 16000, rng)) == pytest.approx(16000 / 1.1, rel=0.02)
+    p = Perturbation("p", "pitch", 1.0).apply(y, 16000, rng)
+    assert len(p) == len(y) and not np.allclose(p, y)
+    assert {q.kind for q in DEFAULT_PERTURBATIONS} >= {"pitch", "tempo"}
 
 
 def test_stability_and_diagnose_with_the_model(tiny_model, tmp_path):

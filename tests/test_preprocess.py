@@ -122,7 +122,8 @@ def test_bad_steps_are_clear_errors():
         make_step({"name": "reverb"})
     with pytest.raises(ConfigError, match="has no parameter top"):
         make_step({"name": "trim", "top": 3})
-    assert set(STEPS) == {"resample", "trim", "pad", "denoise", "loudness", "highpass", "gain", "telephone", "add_noise"}
+    assert set(STEPS) == {"resample", "trim", "pad", "denoise", "loudness", "highpass", "gain", "telephone", "add_noise",
+                          "pitch_shift", "tempo", "tilt"}
 
 
 def test_steps_round_trip_through_dicts():

@@ -74,3 +74,29 @@ def test_summary_refuses_a_sweep_without_its_reference(sr_sweep):
     _, df = sr_sweep
     with pytest.raises(ConfigError, match="no reference variant 'raw'"):
         summarise_sweep(df[df["variant"] != "raw"], "sample-rate")
+
+
+@pytest.mark.slow
+def test_pitch_sweep_scores_psola_shifted_audio_and_counts_flips(tmp_path, tiny_model):
+    """The audio each pitch point was scored on is the original shifted by its semitones (replayed from the run)."""
+    from workbench.explain.voice import pitch_intensity
+    from workbench.runfolder import RunFolder
+
+    for i in range(2):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 1.5, seed=10 + i), 16000, subtype="PCM_16")
+    pd.DataFrame({"id": ["a", "b"], "path": ["c0.wav", "c1.wav"]}).to_csv(tmp_path / "m.csv", index=False)
+    df = sweep(tmp_path / "m.csv", kind="pitch", out_dir=tmp_path / "sw", model=tiny_model, cache_dir=tmp_path / "cache", figures=False)
+    assert (df["status"] == "ok").all() and df[df["reference"]]["variant"].unique().tolist() == ["no_shift"]
+    rf = RunFolder(tmp_path / "sw")
+    rows = {r["variant"]: r for _, r in df[df["id"] == "a"].iterrows()}
+    base = pitch_intensity(rf.scored_audio(rows["no_shift"]).samples, 16000, f0_floor=60, f0_ceiling=400)
+    up = pitch_intensity(rf.scored_audio(rows["pitch_+2st"]).samples, 16000, f0_floor=60, f0_ceiling=400)
+    both = base["voiced"] & up["voiced"]
+    assert np.median(12 * np.log2(up["f0_hz"][both] / base["f0_hz"][both])) == pytest.approx(2.0, abs=0.3)
+    flips = pd.read_csv(tmp_path / "sw" / "sweep_flips.csv")
+    ref = df[df["variant"] == "no_shift"].set_index("id")["pred"]
+    for name in ("pitch_-4st", "pitch_+4st"):
+        changed = (df[df["variant"] == name].set_index("id")["pred"] != ref).to_numpy()
+        got = flips[flips["edit"] == name].drop_duplicates("base_label")
+        assert np.isclose((got["flip_rate"] * got["n"]).sum(), changed.sum())
+    assert set(summarise_sweep(df, "pitch")["semitones"].dropna()) == {0.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0}

@@ -28,6 +28,9 @@ from .errors import ConfigError
 from .labels import LABEL_KEYS
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
+#: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
+#: read with :func:`workbench.explain.words.item_alignment` (relative paths start at the manifest's folder)
+WORDS_COLUMN = "words"
 
 #: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
 GENERIC_LABELS: dict[str, str] = {
@@ -178,10 +181,12 @@ class ValidationReport:
     empty_ids: list[str] = field(default_factory=list)
     bad_emotions: list[str] = field(default_factory=list)
     empty_paths: list[str] = field(default_factory=list)
+    missing_words: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
-        blocking = self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
+        blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
+                    or self.missing_words)
         return bool(blocking or (self.missing_files and missing == "error"))
 
     @property
@@ -192,6 +197,8 @@ class ValidationReport:
         parts = [f"{self.n_items} items"]
         if self.missing_files:
             parts.append(f"{len(self.missing_files)} missing files ({_listing(self.missing_files)})")
+        if self.missing_words:
+            parts.append(f"{len(self.missing_words)} missing words files ({_listing(self.missing_words)})")
         if self.empty_paths:
             parts.append(f"{len(self.empty_paths)} rows without a path ({_listing(self.empty_paths)})")
         if self.empty_ids:
@@ -216,6 +223,8 @@ class ValidationReport:
                          "`workbench run` (missing='keep' in Python) to run the rest and record these as failed rows")
         if self.empty_paths:
             fixes.append("give every row a path")
+        if self.missing_words:
+            fixes.append("fix the words column (a TextGrid, CTM, SRT or VTT path, relative to the manifest's folder) or leave it empty")
         if self.empty_ids or self.duplicate_ids:
             fixes.append("give every row its own non-empty id")
         if self.bad_segments:
@@ -239,6 +248,7 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     empty_ids: list[str] = []
     empty_paths: list[str] = []
     bad_emotions: list[str] = []
+    missing_words: list[str] = []
     unknown: set[str] = set()
     for n, it in enumerate(manifest.items, 1):
         if not it.id.strip():
@@ -263,9 +273,14 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             bad.append(f"row {n} (id {it.id}): {' '.join(problems)}")
         if it.emotion and it.emotion not in LABEL_KEYS:
             bad_emotions.append(f"row {n} (id {it.id}): {it.emotion!r}")
+        words = it.meta.get(WORDS_COLUMN)
+        if check_files and isinstance(words, str) and words.strip():
+            wp = Path(words) if Path(words).is_absolute() else manifest.root / words
+            if not wp.is_file():
+                missing_words.append(f"row {n} (id {it.id}): {words}")
         unknown.update(k for k in it.meta.get("_extra_columns", []))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), sorted(unknown), bad,
-                            empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths)
+                            empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words)
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
@@ -377,7 +392,7 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         )
     items: list[Item] = []
     row_errors: list[str] = []
-    extra_cols = sorted(columns - set(COLUMNS) - {"meta"})
+    extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
     for n, r in enumerate(records, 1):
         try:
             it = Item.from_dict(r)

@@ -22,6 +22,9 @@ highpass        Butterworth high-pass at ``cutoff_hz`` (zero phase)
 gain            multiply by ``db`` decibels (clipped at ±1, and the log says so)
 telephone       300–3400 Hz band and an 8 kHz round trip
 add_noise       white noise at ``snr_db`` (seeded)
+pitch_shift     F0 moved by ``semitones``, duration and formants kept (Praat PSOLA)
+tempo           spoken ``factor`` times as fast, pitch kept (Praat PSOLA)
+tilt            spectral tilt of ``db_per_octave`` around 1 kHz (zero-phase FIR)
 ==============  ==========================================================
 """
 
@@ -34,7 +37,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .audio import Audio, resample_array, to_mono
+from .diagnostics import removed_onset_db_above_floor
 from .errors import ConfigError
+from .explain.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from .processing import StepRecord, measure_length_change
 from .schema import SAMPLE_RATE
 
@@ -71,11 +76,17 @@ class Step:
             cut_e = info["cut_end"] / audio.sr
         if info.get("added_end") is not None:
             add_e = info["added_end"] / audio.sr
+        if info.get("time_scaled"):  # the length changed because time was stretched: nothing was cut or added
+            cut_s = cut_e = add_s = add_e = 0.0
+            warnings = []
         record = StepRecord(
             name=self.name, params=asdict(self), sr_in=audio.sr, sr_out=sr,
             duration_in=audio.duration, duration_out=len(y) / sr,
             cut_start=cut_s, cut_end=cut_e, added_start=add_s, added_end=add_e,
             elapsed_ms=elapsed, warnings=warnings + info.get("warnings", []),
+            # what the cut removed, measured now while it exists: the onset_cut finding needs it
+            cut_start_db_above_floor=(removed_onset_db_above_floor(audio.samples, audio.sr, int(info["cut_start"]))
+                                      if info.get("cut_start", 0) > 0 else None),
         )
         return audio.with_samples(np.asarray(y, dtype=np.float32), sr, record)
 
@@ -227,6 +238,52 @@ class AddNoise(Step):
             return y, sr, {"warnings": ["no noise added: the clip is silent, SNR undefined"]}
         noise = rng.standard_normal(len(y)) * np.sqrt(p / 10 ** (self.snr_db / 10))
         return (y + noise).astype(np.float32), sr, {}
+
+
+@register
+@dataclass(frozen=True)
+class PitchShift(Step):
+    """Move F0 by ``semitones`` with Praat's PSOLA; duration and formants stay (:func:`workbench.explain.edits.pitch_shift`)."""
+
+    name: ClassVar[str] = "pitch_shift"
+    semitones: float = 0.0
+
+    def __post_init__(self):
+        check_semitones(self.semitones)
+
+    def process(self, y, sr):
+        return pitch_shift(y, sr, semitones=self.semitones), sr, {}
+
+
+@register
+@dataclass(frozen=True)
+class Tempo(Step):
+    """Speak ``factor`` times as fast with Praat's PSOLA; pitch stays (:func:`workbench.explain.edits.change_tempo`)."""
+
+    name: ClassVar[str] = "tempo"
+    factor: float = 1.0
+
+    def __post_init__(self):
+        check_tempo(self.factor)
+
+    def process(self, y, sr):
+        out = change_tempo(y, sr, factor=self.factor)
+        return out, sr, {"time_scaled": True, "warnings": [f"time-scaled by 1/{self.factor:g}: {len(y) / sr:.2f} s → {len(out) / sr:.2f} s (nothing cut)"]}
+
+
+@register
+@dataclass(frozen=True)
+class Tilt(Step):
+    """Tilt the spectrum by ``db_per_octave`` around 1 kHz (:func:`workbench.explain.edits.spectral_tilt`)."""
+
+    name: ClassVar[str] = "tilt"
+    db_per_octave: float = 0.0
+
+    def __post_init__(self):
+        check_tilt(self.db_per_octave)
+
+    def process(self, y, sr):
+        return spectral_tilt(y, sr, db_per_octave=self.db_per_octave), sr, {}
 
 
 def make_step(spec: dict | Step, *, source: str | None = None) -> Step:

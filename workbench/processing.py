@@ -35,6 +35,9 @@ class StepRecord:
     warnings: list[str] = field(default_factory=list)
     level: str = "INFO"
     message: str = ""
+    #: loudest 25 ms of what was cut at the start, in dB above the input's noise floor
+    #: (None: nothing cut, or not measured); see workbench.diagnostics.removed_onset_db_above_floor
+    cut_start_db_above_floor: float | None = None
 
     @property
     def length_change(self) -> float:

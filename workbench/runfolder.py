@@ -92,6 +92,9 @@ CALIBRATION = "calibration.json"
 CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
 #: cached 2-D projections, one fixed file per slow method (PCA is fast and never cached)
 PROJECTION_CACHE = {"umap": "projection_umap.cache.npz", "tsne": "projection_tsne.cache.npz"}
+#: voice features of a run (`workbench features`), one fixed name per feature set
+VOICE_FEATURES = {"praat": "features_praat.parquet", "egemaps": "features_egemaps.parquet", "all": "features_all.parquet",
+                  "egemaps_lld": "features_egemaps_lld.parquet"}
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _TMP_RE = re.compile(r"^\..+\.tmp-")  # our own temporary names
 _LEGACY_TMP_RE = re.compile(r"\.tmp(\.|$)")  # earlier versions' part-N.tmp.parquet, results.parquet.tmp …
@@ -428,6 +431,26 @@ class RunFolder:
         """The experiment that reproduces this run (from ``experiment.yaml``, or ``config.yaml`` for older runs)."""
         p = self.path / EXPERIMENT_FILE
         return Experiment.load(p if p.is_file() else self.path / CONFIG)
+
+    def write_voice_features(self, table: Any, feature_set: str) -> Path:
+        """Store a voice-feature table (a DataFrame) atomically under the set's fixed name (:data:`VOICE_FEATURES`)."""
+        name = VOICE_FEATURES.get(feature_set)
+        if name is None:
+            raise ConfigError(f"unknown feature set {feature_set!r}.", source=str(self.path), fix=f"use one of: {', '.join(VOICE_FEATURES)}.")
+        path = self.path / name
+        atomic_write(path, lambda f: table.to_parquet(f, index=False))
+        return path
+
+    def voice_features(self, feature_set: str):
+        """The voice-feature table stored by :meth:`write_voice_features` (a DataFrame)."""
+        import pandas as pd
+
+        name = VOICE_FEATURES.get(feature_set)
+        if name is None:
+            raise ConfigError(f"unknown feature set {feature_set!r}.", source=str(self.path), fix=f"use one of: {', '.join(VOICE_FEATURES)}.")
+        if not (self.path / name).is_file():
+            raise RunFolderError(f"has no {name}.", source=str(self.path), fix=f"run `workbench features {self.path} --set {feature_set}` first.")
+        return pd.read_parquet(self.path / name)
 
     def log_text(self) -> str:
         p = self.path / LOG

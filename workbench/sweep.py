@@ -13,7 +13,14 @@ label as the reference" is measured:
 * ``snr``: white noise at 40 … 0 dB SNR, each with and without stationary
   noise reduction; reference: ``clean``;
 * ``denoise``: noise reduction strength (``prop_decrease``), stationary and not;
-  reference: ``no_denoise``.
+  reference: ``no_denoise``;
+* ``pitch``: F0 shifted by −4 … +4 semitones with Praat's PSOLA (duration and formants
+  kept); reference: ``no_shift``;
+* ``tempo``: spoken 0.7 … 1.4 times as fast with PSOLA (pitch kept); reference: ``tempo_1``.
+
+Besides ``sweep.csv`` and ``sweep_summary.csv``, ``sweep_flips.csv`` says per grid point and
+per reference label how often the label flips and where the probability mass moves
+(:func:`workbench.explain.edits.flip_table_from_results`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import AudioError, ConfigError
+from .explain.edits import flip_table_from_results
 from .labels import LABEL_KEYS
 from .manifest import Item, Manifest, read_manifest
 from .runs import run
@@ -32,8 +40,11 @@ from .serialize import save_figure
 from .variants import RAW, Variant
 
 #: the unmodified point of each sweep: the reference every other point is compared with
-REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise"}
+REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}
 SAMPLE_RATES = (8000, 11025, SAMPLE_RATE, 22050, 44100, 48000)
+#: grid of the pitch sweep (semitones) and the tempo sweep (factor); beyond them PSOLA sounds processed
+SEMITONES = (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0)
+TEMPO_FACTORS = (0.7, 0.8, 0.9, 1.1, 1.25, 1.4)
 
 
 def grid(kind: str) -> list[tuple[Variant, dict]]:
@@ -59,7 +70,13 @@ def grid(kind: str) -> list[tuple[Variant, dict]]:
                 out.append((Variant(f"denoise_{'st' if stationary else 'nst'}_{p}", ({"name": "denoise", "stationary": stationary, "prop_decrease": p},)),
                             {"prop_decrease": p, "stationary": stationary}))
         return out
-    raise ConfigError(f"unknown sweep kind {kind!r}; expected sample-rate, trim, snr or denoise.", fix="pass --kind sample-rate|trim|snr|denoise.")
+    if kind == "pitch":
+        return [(Variant("no_shift"), {"semitones": 0.0})] + [
+            (Variant(f"pitch_{st:+g}st", ({"name": "pitch_shift", "semitones": st},)), {"semitones": st}) for st in SEMITONES]
+    if kind == "tempo":
+        return [(Variant("tempo_1"), {"tempo_factor": 1.0})] + [
+            (Variant(f"tempo_{f:g}", ({"name": "tempo", "factor": f},)), {"tempo_factor": f}) for f in TEMPO_FACTORS]
+    raise ConfigError(f"unknown sweep kind {kind!r}; expected {', '.join(REFERENCE)}.", fix=f"pass --kind {'|'.join(REFERENCE)}.")
 
 
 def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = None, figures: bool = True, **run_kwargs):
@@ -90,12 +107,14 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
             *SCORE_COLUMNS, "finding_codes", "error"]
     df[keep].to_csv(out / "sweep.csv", index=False)
     summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
+    flip_table_from_results(df, reference_name(df, kind)).to_csv(out / "sweep_flips.csv", index=False)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
 
 
-_X_KEY = {"sample-rate": "sample_rate", "trim": "top_db", "snr": "snr_db", "denoise": "prop_decrease"}
+_X_KEY = {"sample-rate": "sample_rate", "trim": "top_db", "snr": "snr_db", "denoise": "prop_decrease", "pitch": "semitones",
+          "tempo": "tempo_factor"}
 
 
 def reference_name(df, kind: str) -> str:
@@ -211,6 +230,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ax2.set_xticks(ticks, [_khz(t) for t in ticks])
         ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
     else:
-        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease"}[kind])
+        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
+                        "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])
     ax1.set_title(f"{kind} sweep over {ok['id'].nunique()} item(s); reference: the original audio ({ref_name})", fontsize=10)
     return save_figure(fig, path)

@@ -45,7 +45,7 @@ from .audio import Audio, AudioConfig, decode, load, resample, to_mono
 from .analysis.listeners import agree_wrong_frame
 from .compare import compare_results
 from .data.listeners import listener_frame
-from .diagnostics import audio_facts, findings_from, frame_energies_db
+from .diagnostics import audio_facts, findings_from, frame_energies_db, noise_floor_db, onset_level_db
 from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from .errors import ConfigError, WorkbenchError
 from .labels import LABEL_KEYS
@@ -280,10 +280,9 @@ class TrimmingInspector(_View):
     def facts(self, processed: Audio) -> dict:
         """Facts of the processed audio, its onset measured against the recording's noise floor."""
         facts = audio_facts(processed)
-        e_out = frame_energies_db(processed.samples, processed.sr)
-        e_src = frame_energies_db(self.source.samples, self.source.sr)
-        floor = min(float(np.percentile(e_src, 10)), float(np.percentile(e_out, 10)))
-        facts["first_25ms_db_above_floor"] = float(e_out[0]) - floor
+        # the recording's noise floor, as the findings measure it (a trim may have removed every quiet frame)
+        floor = min(noise_floor_db(self.source.samples, self.source.sr)[0], noise_floor_db(processed.samples, processed.sr)[0])
+        facts["first_25ms_db_above_floor"] = onset_level_db(processed.samples, processed.sr) - floor
         return facts
 
     def update(self):

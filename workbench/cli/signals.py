@@ -20,7 +20,7 @@ def add_sweep(sub) -> None:
               example=("workbench sweep clip.wav --kind sample-rate --model tiny",
                        "workbench sweep datasets/emodb.csv --kind snr --out runs/emodb_snr"))
     sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
-    sw.add_argument("--kind", required=True, choices=["sample-rate", "trim", "snr", "denoise"], help="what the grid varies")
+    sw.add_argument("--kind", required=True, choices=["sample-rate", "trim", "snr", "denoise", "pitch", "tempo"], help="what the grid varies")
     model_options(sw)
     sw.add_argument("--out", default=None, help="sweep folder (default: runs/sweep_<kind>_<name>_<timestamp>)")
     sw.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")

@@ -1,0 +1,66 @@
+"""`workbench features RUN`: cues of every scored row, stored in the run folder; one bad clip does not stop it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.runfolder import RunFolder
+from workbench.runs import run
+
+SR = 16000
+pytestmark = pytest.mark.slow  # a run with the tiny model first (about 8 s on 2 busy cores)
+
+
+def tone(f0, dur=1.0, seed=0):
+    t = np.arange(int(SR * dur)) / SR
+    rng = np.random.default_rng(seed)
+    y = 0.2 * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) + 0.002 * rng.standard_normal(len(t))
+    return y.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("feat")
+    lines = ["id,path,speaker"]
+    for i, (spk, f0) in enumerate([(s, f) for s in ("a", "b", "c", "d") for f in (110.0, 220.0)]):
+        sf.write(root / f"c{i}.wav", tone(f0 * (1 + 0.05 * i), seed=i), SR)
+        lines.append(f"c{i},c{i}.wav,{spk}")
+    sf.write(root / "short.wav", tone(200.0, 0.04), SR)  # scored by the model (> 25 ms), too short for Praat's pitch
+    lines.append("short,short.wav,d")
+    (root / "m.csv").write_text("\n".join(lines) + "\n")
+    out = root / "run"
+    run(root / "m.csv", out_dir=out, model=tiny_model, workers=0)
+    return out
+
+
+def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tmp_path, capsys):
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--csv", str(tmp_path / "csv")]) == 0
+    text = capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in text and "8 rows measured, 1 failed" in text and "short [raw]" in text
+    table = RunFolder(small_run).voice_features("praat")
+    assert len(table) == 9 and (table["feature_error"] != "").sum() == 1
+    ok = table[table["feature_error"] == ""].sort_values("id")
+    # the cues are of the audio the model scored: the tones' F0 within half a semitone
+    truth = np.array([f * (1 + 0.05 * i) for i, f in enumerate([110.0, 220.0] * 4)])
+    assert np.all(np.abs(12 * np.log2(ok["f0_median_hz"].to_numpy() / truth)) < 0.5)
+    assert set(pd.read_csv(tmp_path / "csv" / "cue_probe.csv")["cue"]) >= {"f0_median_hz", "hnr_db"}
+    assert (tmp_path / "csv" / "cue_differences.csv").is_file()
+
+
+def test_features_stores_egemaps_descriptors_per_frame(small_run, capsys):
+    assert main(["features", str(small_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
+    lld = RunFolder(small_run).voice_features("egemaps_lld")
+    one = lld[lld["id"] == "c0"]
+    assert lld["id"].nunique() == 9 and np.allclose(np.diff(one["start_s"]), 0.01)
+    assert len(one) == pytest.approx(1.0 / 0.01, abs=5)  # a 1 s clip: about 100 frames
+    assert "F0semitoneFrom27.5Hz_sma3nz" in lld.columns
+
+
+def test_features_refuses_bad_options(small_run, capsys):
+    assert main(["features", str(small_run), "--folds", "1"]) == 2
+    assert "--folds 1 is under 2" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown feature set"):
+        RunFolder(small_run).write_voice_features(pd.DataFrame(), "mfcc")

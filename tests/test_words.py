@@ -1,0 +1,200 @@
+"""Word timings from every format, and the model's frames inside each word."""
+
+
+import numpy as np
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.explain.words import (Word, alignment_beside, item_alignment, per_word_attribution, per_word_scores,
+                                     read_alignment, word_frames)
+from workbench.labels import LABEL_KEYS
+from workbench.manifest import Item
+from workbench.model import FRAME_RATE, Prediction
+
+WORDS = [Word(0.10, 0.42, "the"), Word(0.42, 0.96, "quick"), Word(1.20, 1.60, "fox")]
+
+
+def textgrid(path, tiers=(("words", WORDS),), xmax=2.0):
+    from praatio import textgrid as tgio
+
+    tg = tgio.Textgrid()
+    for name, words in tiers:
+        tg.addTier(tgio.IntervalTier(name, [(w.start, w.end, w.label) for w in words], 0, xmax))
+    tg.save(str(path), format="long_textgrid", includeBlankSpaces=True)
+    return path
+
+
+def prediction(n_frames=100, seed=0):
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((n_frames, len(LABEL_KEYS))) * 2
+    scores = np.exp(logits.mean(0)) / np.exp(logits.mean(0)).sum()
+    return Prediction("x", scores, logits.mean(0), frame_logits=logits, n_frames=n_frames, duration=n_frames / FRAME_RATE)
+
+
+def test_textgrid_words_tier_is_found_and_read(tmp_path):
+    p = textgrid(tmp_path / "a.TextGrid", tiers=(("phones", [Word(0.1, 0.2, "dh")]), ("Words", WORDS)))
+    assert read_alignment(p) == WORDS
+    assert read_alignment(p, tier="phones") == [Word(0.1, 0.2, "dh")]
+
+
+def test_textgrid_without_a_word_tier_lists_the_tiers(tmp_path):
+    p = textgrid(tmp_path / "a.TextGrid", tiers=(("ortho", WORDS), ("phones", WORDS)))
+    with pytest.raises(ConfigError, match=r"\['ortho', 'phones'\]"):
+        read_alignment(p)
+    with pytest.raises(ConfigError, match="no tier named 'wrds'"):
+        read_alignment(p, tier="wrds")
+
+
+def test_ctm_srt_vtt_give_the_same_times(tmp_path):
+    (tmp_path / "a.ctm").write_text(";; comment\n" + "".join(f"utt1 1 {w.start:.2f} {w.end - w.start:.2f} {w.label} 0.9\n" for w in WORDS))
+    (tmp_path / "a.srt").write_text("1\n00:00:00,100 --> 00:00:00,420\nthe\n\n2\n00:00:00,420 --> 00:00:00,960\nquick\n\n"
+                                    "3\n00:00:01,200 --> 00:00:01,600\nfox\n")
+    (tmp_path / "a.vtt").write_text("WEBVTT\n\n00:00.100 --> 00:00.420\nthe\n\nc2\n00:00:00.420 --> 00:00:00.960 align:start\nquick\n\n"
+                                    "00:01.200 --> 00:01.600\nfox\n")
+    for name in ("a.ctm", "a.srt", "a.vtt"):
+        got = read_alignment(tmp_path / name)
+        assert [w.label for w in got] == ["the", "quick", "fox"], name
+        assert np.allclose([(w.start, w.end) for w in got], [(w.start, w.end) for w in WORDS], atol=1e-6), name
+
+
+def test_ctm_with_several_utterances_needs_one_named(tmp_path):
+    p = tmp_path / "a.ctm"
+    p.write_text("u1 1 0.1 0.2 a\nu2 1 0.3 0.2 b\n")
+    with pytest.raises(ConfigError, match="2 utterances"):
+        read_alignment(p)
+    [w] = read_alignment(p, utterance="u2")
+    assert (w.label, w.start, w.end) == ("b", 0.3, pytest.approx(0.5))
+
+
+def test_lhotse_word_alignment(tmp_path):
+    pytest.importorskip("lhotse")
+    from lhotse.supervision import AlignmentItem, SupervisionSegment, SupervisionSet
+
+    sup = SupervisionSegment("s1", "rec1", 0.0, 2.0, alignment={"word": [AlignmentItem(w.label, w.start, w.end - w.start) for w in WORDS]})
+    p = tmp_path / "sups.jsonl.gz"
+    SupervisionSet.from_segments([sup]).to_file(p)
+    got = read_alignment(p)
+    assert [w.label for w in got] == ["the", "quick", "fox"]
+    assert np.allclose([w.end for w in got], [w.end for w in WORDS])
+    with pytest.raises(ConfigError, match="phone"):
+        read_alignment(p, tier="phone")
+
+
+@pytest.mark.parametrize("content, match", [
+    ("u 1 0.5 -0.1 a\n", "0 <= start < end"),
+    ("u 1 abc 0.1 a\n", "not a number"),
+    ("u 1 0.5\n", "3 fields"),
+])
+def test_bad_times_are_refused(tmp_path, content, match):
+    p = tmp_path / "bad.ctm"
+    p.write_text(content)
+    with pytest.raises(ConfigError, match=match):
+        read_alignment(p)
+
+
+def test_words_past_the_clip_and_unknown_formats_are_refused(tmp_path):
+    p = textgrid(tmp_path / "a.TextGrid")
+    with pytest.raises(ConfigError, match="ends after the clip"):
+        read_alignment(p, duration=1.0)
+    assert read_alignment(p, duration=1.59)  # 10 ms past the end is the aligner's rounding
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not known"):
+        read_alignment(tmp_path / "a.txt")
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_alignment(tmp_path / "missing.TextGrid")
+    (tmp_path / "broken.TextGrid").write_text("File type = \"ooTextFile\"\nnonsense")
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_alignment(tmp_path / "broken.TextGrid")
+
+
+def test_per_word_scores_are_the_mean_of_the_frames_inside_each_word(tmp_path):
+    words = read_alignment(textgrid(tmp_path / "a.TextGrid"))
+    pred = prediction(100)
+    table = per_word_scores(pred, words)
+    fs = pred.frame_scores
+    for row, w in zip(table.itertuples(), words):
+        # the oracle: frames whose 20 ms span is centred inside the word, computed independently
+        inside = [t for t in range(100) if w.start <= t * 0.02 + 0.01 < w.end]
+        assert row.n_frames == len(inside) and row.first_frame == inside[0]
+        assert np.allclose(table.loc[row.Index, list(LABEL_KEYS)].to_numpy(float), fs[inside].mean(axis=0))
+        assert row.top == LABEL_KEYS[int(np.argmax(fs[inside].mean(axis=0)))]
+    # 'the' is 0.10–0.42 s: frames 5..20 (centres 0.11 … 0.41)
+    assert list(word_frames(words, 100)[0]) == list(range(5, 21))
+
+
+def test_adjacent_words_share_no_frame_and_a_tiny_word_gets_one():
+    frames = word_frames([Word(0.0, 0.5, "a"), Word(0.5, 1.0, "b"), Word(1.001, 1.005, "c")], 60)
+    assert not set(frames[0]) & set(frames[1]) and len(frames[0]) + len(frames[1]) == 50
+    assert list(frames[2]) == [50]
+
+
+def test_per_word_attribution_shares():
+    attr = np.zeros(100)
+    attr[30:40] = 1.0   # all the mass inside 'quick' (0.42–0.96 s: frame centres 0.43 … 0.95 = frames 21..47)
+    attr[60:62] = -1.0  # some negative evidence inside 'fox' (frames 60..79)
+    table = per_word_attribution(attr, WORDS).set_index("label")
+    assert table.loc["quick", "share"] == pytest.approx(10 / 12)
+    assert table.loc["fox", "share"] == pytest.approx(2 / 12) and table.loc["the", "share"] == 0
+    assert per_word_attribution(attr, WORDS, mass="positive").set_index("label").loc["quick", "share"] == pytest.approx(1.0)
+    assert table.loc["quick", "uniform_share"] == pytest.approx(27 / 100)
+    with pytest.raises(ConfigError, match="1-D"):
+        per_word_attribution(np.ones((3, 3)), WORDS)
+    with pytest.raises(ConfigError, match="mass"):
+        per_word_attribution(attr, WORDS, mass="signed")
+
+
+def test_per_word_scores_need_frames():
+    pred = prediction(10)
+    pred.frame_logits = None
+    with pytest.raises(ConfigError, match="granularity"):
+        per_word_scores(pred, WORDS)
+
+
+def test_item_alignment_from_the_column_or_beside_the_audio(tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.wav").write_bytes(b"")
+    assert alignment_beside(tmp_path / "clips" / "a.wav") is None
+    assert item_alignment(Item(id="a", path="clips/a.wav"), root=tmp_path) is None
+    textgrid(tmp_path / "clips" / "a.TextGrid")
+    assert item_alignment(Item(id="a", path="clips/a.wav"), root=tmp_path) == WORDS
+    (tmp_path / "other.ctm").write_text("u 1 0.1 0.2 hi\n")
+    [w] = item_alignment(Item(id="a", path="clips/a.wav", meta={"words": "other.ctm"}), root=tmp_path)
+    assert (w.label, w.start, w.end) == ("hi", 0.1, pytest.approx(0.3))
+    with pytest.raises(ConfigError, match="words file"):
+        item_alignment(Item(id="a", path="clips/a.wav", meta={"words": "nope.ctm"}), root=tmp_path)
+
+
+def test_manifest_words_column_is_checked_and_read(tmp_path):
+    from workbench.manifest import read_manifest
+
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    textgrid(tmp_path / "a_words.TextGrid")
+    (tmp_path / "m.csv").write_text("id,path,words\na,a.wav,a_words.TextGrid\n")
+    m = read_manifest(tmp_path / "m.csv")
+    assert item_alignment(m.items[0], root=m.root) == WORDS
+    (tmp_path / "bad.csv").write_text("id,path,words\na,a.wav,nope.TextGrid\n")
+    with pytest.raises(ConfigError, match="missing words files.*nope.TextGrid"):
+        read_manifest(tmp_path / "bad.csv")
+
+
+def test_score_transcript_scores_each_subtitle_span_like_the_model_on_that_span(tmp_path, tiny_model):
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.explain.words import score_transcript
+
+    y = speech_like(16000, 4.0, seed=9)
+    sf.write(tmp_path / "long.wav", y, 16000, subtype="FLOAT")
+    (tmp_path / "long.srt").write_text("1\n00:00:00,200 --> 00:00:01,700\nfirst sentence\n\n"
+                                       "2\n00:00:02,000 --> 00:00:02,010\ntoo short\n\n"
+                                       "3\n00:00:02,500 --> 00:00:03,900\nthird one\n")
+    table = score_transcript(tmp_path / "long.wav", tmp_path / "long.srt", model=tiny_model)
+    assert list(table["status"]) == ["ok", "failed", "ok"] and "25 ms" in table.loc[1, "error"]
+    assert table.attrs["warning"].startswith("RANDOM WEIGHTS")
+    for i, (a, b) in ((0, (0.2, 1.7)), (2, (2.5, 3.9))):
+        direct = tiny_model.predict([(y[int(a * 16000):int(b * 16000)], 16000)])[0]
+        got = table.loc[i, [f"score_{k}" for k in LABEL_KEYS]].to_numpy(float)
+        assert np.allclose(got, direct.scores, atol=1e-5) and table.loc[i, "label"] == direct.label
+    with pytest.raises(ConfigError, match="ends after the clip"):
+        (tmp_path / "late.srt").write_text("1\n00:00:03,000 --> 00:00:09,000\nlate\n")
+        score_transcript(tmp_path / "long.wav", tmp_path / "late.srt", model=tiny_model)

@@ -1,0 +1,381 @@
+"""The words: timings from an aligner or a subtitle file, and the model's frames inside each word.
+
+:func:`read_alignment` reads word (or phone) timings from
+
+==========================  ============================================================
+format                      read with
+==========================  ============================================================
+Praat TextGrid              praatio; the tier named ``words``/``word`` or the one given
+CTM (``.ctm``)              ``file channel start duration word [confidence]`` lines
+SubRip (``.srt``)           webvtt-py; one "word" per subtitle (a sentence, usually)
+WebVTT (``.vtt``)           webvtt-py; one "word" per cue
+lhotse (``.jsonl[.gz]``)    lhotse; a supervision's ``alignment['word']`` (or the tier given)
+==========================  ============================================================
+
+and returns :class:`Word` s in seconds, checked (finite, ``end > start >= 0``, inside the
+clip when its duration is known), sorted by start.
+
+:func:`per_word_scores` averages the model's frame probabilities over the frames inside
+each word, :func:`per_word_attribution` gives each word its share of the attribution mass.
+The model has 50 frames per second (:data:`workbench.model.FRAME_RATE`); frame ``t``
+covers ``[t/50, (t+1)/50)`` s, and it is *inside* a word when its centre ``(t + 0.5)/50``
+is in ``[start, end)`` — so every frame belongs to at most one of a run of adjacent words.
+A word shorter than a frame that holds no frame centre gets the one frame under its
+midpoint.
+
+Long audio with a timed transcript (SRT/WebVTT subtitles, or any alignment):
+:func:`score_transcript` scores each span (a sentence, usually) through the engine — the
+per-sentence emotion emotion2vec's users ask for (emotion2vec issues #79, #88).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..audio import AudioConfig, decode, to_mono
+from ..engine import Engine, WorkItem
+from ..errors import ConfigError
+from ..labels import LABEL_KEYS
+from ..manifest import Item
+from ..model import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
+
+#: tier names taken as the word tier when none is given (case-insensitive)
+WORD_TIER_NAMES = ("words", "word")
+#: suffixes :func:`read_alignment` understands, and :func:`alignment_beside` looks for
+ALIGNMENT_SUFFIXES = (".TextGrid", ".ctm", ".srt", ".vtt")
+#: seconds an alignment may reach past the end of the clip (rounding of the aligner's frames)
+END_SLACK_S = 0.02
+
+
+@dataclass(frozen=True)
+class Word:
+    """One timed unit of a transcript: ``start`` and ``end`` in seconds, ``label`` as written."""
+
+    start: float
+    end: float
+    label: str
+
+
+def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration: float | None = None,
+                   utterance: str | None = None) -> list[Word]:
+    """Word timings from a TextGrid, CTM, SRT, WebVTT or lhotse supervision file.
+
+    Parameters
+    ----------
+    path : path
+        The alignment; its suffix says the format (:data:`ALIGNMENT_SUFFIXES`, or
+        ``.jsonl``/``.jsonl.gz``/``.json`` for a lhotse supervision manifest).
+    tier : str, optional
+        TextGrid tier name (default: ``words`` or ``word``), or lhotse alignment type
+        (default ``word``; e.g. ``phone``).
+    duration : float, optional
+        The clip's duration in seconds: a word that ends more than 20 ms past it is refused.
+    utterance : str, optional
+        For a CTM or lhotse file holding several utterances: the one to read (CTM file
+        column, or supervision/recording id).
+
+    Returns
+    -------
+    list of Word
+        Sorted by start time; times in seconds from the start of the file.
+
+    Raises
+    ------
+    ConfigError
+        An unreadable file, an unknown format or tier, a bad time, a word outside the clip.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("the alignment file does not exist.", source=str(p), fix="check the path (a manifest's relative paths start at its folder).")
+    name = p.name.lower()
+    try:
+        if name.endswith(".textgrid"):
+            words = _read_textgrid(p, tier)
+        elif name.endswith(".ctm"):
+            words = _read_ctm(p, utterance)
+        elif name.endswith(".srt") or name.endswith(".vtt"):
+            words = _read_subtitles(p)
+        elif name.endswith((".jsonl", ".jsonl.gz", ".json")):
+            words = _read_lhotse(p, tier or "word", utterance)
+        else:
+            raise ConfigError(f"the alignment format of {p.name!r} is not known.", source=str(p),
+                              fix=f"give a file ending in {', '.join(ALIGNMENT_SUFFIXES)}, .jsonl or .jsonl.gz (lhotse).")
+    except ConfigError:
+        raise
+    except Exception as exc:  # OSError, bad text, and the parsers' own error types (praatio, webvtt, lhotse): no common base
+        raise ConfigError(f"cannot read the alignment ({type(exc).__name__}: {exc}).", source=str(p),
+                          fix="check that the file is complete and in the format its suffix says.") from None
+    return validate_words(words, duration=duration, source=str(p))
+
+
+def validate_words(words: Sequence[Word], *, duration: float | None = None, source: str = "alignment") -> list[Word]:
+    """Check and sort words: finite times, ``0 <= start < end``, ``end <= duration + 20 ms``."""
+    out = []
+    for w in words:
+        where = f"word {w.label!r} at {w.start}–{w.end} s"
+        if not (np.isfinite(w.start) and np.isfinite(w.end)):
+            raise ConfigError(f"{where} has a time that is not a number.", source=source, fix="fix the alignment's times.")
+        if w.start < 0 or w.end <= w.start:
+            raise ConfigError(f"{where}: times must satisfy 0 <= start < end.", source=source, fix="fix or drop that word in the alignment.")
+        if duration is not None and w.end > duration + END_SLACK_S:
+            raise ConfigError(f"{where} ends after the clip ({duration:.3f} s).", source=source,
+                              fix="use the alignment of this clip (times in seconds from its start), or the right segment.")
+        out.append(Word(float(w.start), float(w.end), str(w.label)))
+    return sorted(out, key=lambda w: (w.start, w.end))
+
+
+def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
+    from praatio import textgrid
+
+    tg = textgrid.openTextgrid(str(p), includeEmptyIntervals=False)
+    names = list(tg.tierNames)
+    if tier is None:
+        chosen = next((n for n in names if n.lower() in WORD_TIER_NAMES), None)
+        if chosen is None:
+            raise ConfigError(f"no tier named {' or '.join(WORD_TIER_NAMES)}; the tiers are {names}.", source=str(p),
+                              fix="pass the word tier's name (--tier NAME, or read_alignment(path, tier=NAME)).")
+    elif tier not in names:
+        raise ConfigError(f"no tier named {tier!r}; the tiers are {names}.", source=str(p), fix="pass one of those names.")
+    else:
+        chosen = tier
+    t = tg.getTier(chosen)
+    if type(t).__name__ != "IntervalTier":
+        raise ConfigError(f"tier {chosen!r} is a point tier; words need intervals.", source=str(p),
+                          fix=f"choose an interval tier among {names}.")
+    return [Word(e.start, e.end, e.label) for e in t.entries if e.label.strip()]
+
+
+def _read_ctm(p: Path, utterance: str | None) -> list[Word]:
+    rows: dict[str, list[Word]] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith(";;"):
+            continue
+        parts = line.split()
+        if len(parts) < 5:
+            raise ConfigError(f"line {n} has {len(parts)} fields; a CTM line is `file channel start duration word [confidence]`.",
+                              source=str(p), fix="fix that line.")
+        try:
+            start, dur = float(parts[2]), float(parts[3])
+        except ValueError:
+            raise ConfigError(f"line {n}: start {parts[2]!r} or duration {parts[3]!r} is not a number of seconds.",
+                              source=str(p), fix="fix that line.") from None
+        rows.setdefault(parts[0], []).append(Word(start, start + dur, parts[4]))
+    if utterance is not None:
+        if utterance not in rows:
+            raise ConfigError(f"no utterance {utterance!r}; the file holds {sorted(rows)}.", source=str(p), fix="pass one of those.")
+        return rows[utterance]
+    if len(rows) > 1:
+        raise ConfigError(f"the CTM holds {len(rows)} utterances ({sorted(rows)[:5]} …); it is not known which is this clip's.",
+                          source=str(p), fix="pass utterance=ID, or split the CTM per clip.")
+    return next(iter(rows.values()), [])
+
+
+def _read_subtitles(p: Path) -> list[Word]:
+    import webvtt
+
+    # the caption's *_in_seconds are whole seconds in webvtt-py 0.6: read milliseconds
+    captions = webvtt.from_srt(str(p)) if p.name.lower().endswith(".srt") else webvtt.read(str(p))
+    return [Word(c.start_time.in_milliseconds() / 1000.0, c.end_time.in_milliseconds() / 1000.0, " ".join(c.text.split()))
+            for c in captions if c.text.strip()]
+
+
+def _read_lhotse(p: Path, kind: str, utterance: str | None) -> list[Word]:
+    try:
+        from lhotse import load_manifest
+    except ImportError:
+        raise ConfigError("reading a lhotse alignment needs lhotse.", source=str(p), fix="pip install lhotse.") from None
+    manifest = load_manifest(p)
+    sups = list(manifest)
+    if sups and hasattr(sups[0], "supervisions"):  # a CutSet: its cuts' supervisions
+        sups = [s for cut in sups for s in cut.supervisions]
+    if utterance is not None:
+        sups = [s for s in sups if utterance in (s.id, s.recording_id)]
+        if not sups:
+            raise ConfigError(f"no supervision or recording {utterance!r} in the manifest.", source=str(p), fix="pass an id the manifest holds.")
+    aligned = [s for s in sups if s.alignment and kind in s.alignment]
+    if not aligned:
+        kinds = sorted({k for s in sups for k in (s.alignment or {})})
+        raise ConfigError(f"no supervision has a {kind!r} alignment (alignment types present: {kinds or 'none'}).", source=str(p),
+                          fix="align the corpus first (e.g. lhotse's workflows), or pass tier=ONE_OF_THOSE.")
+    recordings = {s.recording_id for s in aligned}
+    if len(recordings) > 1:
+        raise ConfigError(f"the manifest aligns {len(recordings)} recordings; it is not known which is this clip's.", source=str(p),
+                          fix="pass utterance=RECORDING_ID.")
+    # lhotse keeps alignment times relative to the recording, like the supervision's start
+    return [Word(a.start, a.start + a.duration, a.symbol) for s in aligned for a in s.alignment[kind]]
+
+
+def alignment_beside(audio_path: str | os.PathLike) -> Path | None:
+    """The same-stem alignment file next to an audio file (``x.wav`` → ``x.TextGrid``/``.ctm``/``.srt``/``.vtt``), if one exists."""
+    a = Path(audio_path)
+    for suffix in ALIGNMENT_SUFFIXES:
+        for cand in (a.with_suffix(suffix), a.with_suffix(suffix.lower())):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def item_alignment(item: Any, *, root: str | os.PathLike | None = None, duration: float | None = None) -> list[Word] | None:
+    """Words of a manifest item: its ``words`` column (relative to ``root``), else a same-stem file beside the audio.
+
+    Returns ``None`` when the item has neither.  A ``words`` path that does not exist is an error
+    (the manifest promised it); a missing file beside the audio is not.
+    """
+    given = (getattr(item, "meta", None) or {}).get("words") or ""
+    audio = Path(item.path) if root is None or Path(item.path).is_absolute() else Path(root) / item.path
+    if str(given).strip():
+        p = Path(str(given))
+        p = p if p.is_absolute() or root is None else Path(root) / p
+        if not p.is_file():
+            raise ConfigError(f"the words file {str(given)!r} of item {item.id!r} does not exist.", source=str(p),
+                              fix="fix the words column (paths are relative to the manifest's folder), or clear it.")
+        return read_alignment(p, duration=duration)
+    beside = alignment_beside(audio)
+    return read_alignment(beside, duration=duration) if beside is not None else None
+
+
+# ---------------------------------------------------------------------------
+# frames inside words
+# ---------------------------------------------------------------------------
+def word_frames(words: Sequence[Word], n_frames: int, *, frame_rate: float = FRAME_RATE) -> list[np.ndarray]:
+    """For each word, the indices of the frames inside it (module docstring), within ``range(n_frames)``."""
+    centres = (np.arange(n_frames) + 0.5) / frame_rate
+    out = []
+    for w in words:
+        idx = np.flatnonzero((centres >= w.start) & (centres < w.end))
+        if not len(idx):  # shorter than a frame: the frame under its midpoint, when the clip has one
+            mid = int(np.floor((w.start + w.end) / 2 * frame_rate))
+            idx = np.array([mid]) if 0 <= mid < n_frames else np.array([], dtype=int)
+        out.append(idx)
+    return out
+
+
+def per_word_scores(prediction: Any, words: Sequence[Word]):
+    """Mean frame probabilities of the model over the frames inside each word.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        With frame scores (``granularity="frame"``): ``frame_scores`` of shape (T, n_labels).
+    words : sequence of Word
+
+    Returns
+    -------
+    DataFrame
+        One row per word: ``word`` (index), ``label``, ``start``, ``end`` (s), ``first_frame``,
+        ``n_frames``, ``top`` (the class with the highest mean), then one column per class
+        label with its mean probability (NaN for a word with no frame inside the clip).
+    """
+    import pandas as pd
+
+    fs = prediction.frame_scores
+    if fs is None:
+        raise ConfigError("the prediction has no frame scores.", source=str(getattr(prediction, "id", "prediction")),
+                          fix="predict with granularity='frame' (the engine's frame option) to score words.")
+    labels = list(prediction.labels)
+    rows = []
+    for i, (w, idx) in enumerate(zip(words, word_frames(words, len(fs)))):
+        mean = fs[idx].mean(axis=0) if len(idx) else np.full(len(labels), np.nan)
+        rows.append({"word": i, "label": w.label, "start": w.start, "end": w.end,
+                     "first_frame": int(idx[0]) if len(idx) else -1, "n_frames": len(idx),
+                     "top": labels[int(np.argmax(mean))] if len(idx) else "", **dict(zip(labels, mean.tolist()))})
+    return pd.DataFrame(rows, columns=["word", "label", "start", "end", "first_frame", "n_frames", "top", *labels])
+
+
+def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass: str = "abs"):
+    """Each word's share of the attribution mass over the clip's frames.
+
+    Parameters
+    ----------
+    frame_attr : ndarray, shape (T,)
+        One attribution value per 20 ms frame.
+    words : sequence of Word
+    mass : {"abs", "positive"}
+        What counts as mass: ``|a|`` (default), or only evidence *for* the class (``max(a, 0)``).
+
+    Returns
+    -------
+    DataFrame
+        ``word, label, start, end, n_frames, share`` (mass inside the word / mass of the whole clip,
+        NaN when the clip has no mass), ``uniform_share`` (n_frames / T: the share a flat attribution
+        gives, to compare against) and ``mean_attribution`` (signed mean over its frames).
+    """
+    import pandas as pd
+
+    a = np.asarray(frame_attr, dtype=np.float64)
+    if a.ndim != 1 or not np.all(np.isfinite(a)):
+        raise ConfigError(f"frame attributions must be a finite 1-D array; got shape {a.shape}.", fix="pool the attribution to one value per 20 ms frame.")
+    if mass not in ("abs", "positive"):
+        raise ConfigError(f"mass={mass!r} is not known.", fix="use 'abs' or 'positive'.")
+    m = np.abs(a) if mass == "abs" else np.clip(a, 0, None)
+    total = float(m.sum())
+    rows = []
+    for i, (w, idx) in enumerate(zip(words, word_frames(words, len(a)))):
+        rows.append({"word": i, "label": w.label, "start": w.start, "end": w.end, "n_frames": len(idx),
+                     "share": float(m[idx].sum() / total) if total > 0 else np.nan,
+                     "uniform_share": len(idx) / len(a) if len(a) else np.nan,
+                     "mean_attribution": float(a[idx].mean()) if len(idx) else np.nan})
+    return pd.DataFrame(rows, columns=["word", "label", "start", "end", "n_frames", "share", "uniform_share", "mean_attribution"])
+
+
+# ---------------------------------------------------------------------------
+# long audio: one prediction per transcript span
+# ---------------------------------------------------------------------------
+def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str | os.PathLike, *, model: Any = None,
+                     audio_config: AudioConfig | None = None, batch: int = 16, **load_options: Any):
+    """The model's emotion for each timed span of a transcript (per-sentence emotion of long audio).
+
+    Parameters
+    ----------
+    audio_path : path
+        The recording; decoded once, each span cut from it (so memory holds the decoded file:
+        about 230 MB per hour at 16 kHz).
+    spans : sequence of Word, or a path
+        Timed spans (e.g. :func:`read_alignment` of an SRT/VTT file, or the path itself).
+    model : model or reference
+        A loaded model, or what :func:`workbench.model.as_model` accepts (``load_options`` go there).
+    batch : int
+        Spans per engine call.
+
+    Returns
+    -------
+    DataFrame
+        One row per span, in order: ``span, start, end, text, status`` (``ok``/``failed``), ``error``,
+        ``label, confidence, margin`` and ``score_<label>`` for the nine labels.  A span that cannot be
+        scored (e.g. shorter than one model frame) is a failed row; the others go on.
+        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random.
+    """
+    import pandas as pd
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch={batch!r} is not a positive whole number.", fix="pass batch=16 (spans per model call).")
+    acfg = audio_config or AudioConfig()
+    decoded = to_mono(decode(audio_path, config=acfg), method=acfg.mixdown)  # fails fast, before the model loads
+    duration = decoded.duration
+    words = read_alignment(spans, duration=duration) if isinstance(spans, (str, os.PathLike)) else \
+        validate_words(spans, duration=duration, source=str(audio_path))
+    net = as_model(model, **load_options)
+    engine = Engine(net, audio_config=acfg, granularity="utterance", workers=0)  # the audio is already in memory
+    work = [WorkItem(Item(id=f"span_{i}", path=str(audio_path), start=w.start, duration=min(w.end, duration) - w.start, text=w.label), decoded)
+            for i, w in enumerate(words)]
+    rows = []
+    for chunk in engine.score(work, chunk_size=batch):
+        for sc in chunk:
+            i = int(sc.item.id.split("_")[1])
+            w = words[i]
+            row = {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if sc.ok else "failed",
+                   "error": "" if sc.ok else str((sc.error or {}).get("text", "")), "label": None, "confidence": np.nan, "margin": np.nan,
+                   **{f"score_{k}": np.nan for k in LABEL_KEYS}}
+            if sc.ok:
+                p = sc.prediction
+                row.update(label=p.label, confidence=p.confidence, margin=p.margin, **{f"score_{k}": float(v) for k, v in zip(LABEL_KEYS, p.scores)})
+            rows.append(row)
+    out = pd.DataFrame(rows).sort_values("span").reset_index(drop=True)
+    if getattr(net.info, "random_weights", False):
+        out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
+    return out
