@@ -51,6 +51,7 @@ from .engine import diagnose
 from .distributed import RayOptions
 from .embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project, similar
 from .errors import ConfigError, WorkbenchError
+from .explain import cli_explain
 from .experiment import Experiment, is_experiment_file
 from .fusion import fuse_run
 from .hf import import_hf
@@ -303,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     sw.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else ~/.cache/emotion-workbench/predictions)")
     sw.add_argument("--no-figures", action="store_true", help="skip sweep.png")
+
+    cli_explain.add_parser(sub, _add, _model_args)
 
     dg = _add(sub, "diagnose", help="log, prediction, stability and findings for one file",
               example=("workbench diagnose clip.wav --model tiny --json",))
@@ -859,6 +862,7 @@ COMMANDS.update({
     "compare": cmd_compare, "probe": cmd_probe, "sweep": cmd_sweep, "diagnose": cmd_diagnose, "segment": cmd_segment,
     "embeddings": cmd_embeddings, "similar": cmd_similar, "fuse": cmd_fuse, "report": cmd_report, "demo": cmd_demo,
     "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse, "export-lhotse": cmd_export_lhotse,
+    "explain": lambda args: cli_explain.cmd_explain(args, check_out_dir=check_out_dir),
 })
 
 
