@@ -160,8 +160,6 @@ def train_cue_checkpoint(out_dir: str | os.PathLike, config: CueTraining = CueTr
     Returns the directory.
     """
     import torch
-    import torch.nn.functional as F
-    import yaml
 
     import_funasr()
     from funasr.models.emotion2vec.model import Emotion2vec
@@ -172,9 +170,28 @@ def train_cue_checkpoint(out_dir: str | os.PathLike, config: CueTraining = CueTr
     cfg = emotion2vec_config(arch)
     targets_of = {lab: LABEL_KEYS.index(lab) for lab in CUE_LABELS}
     t0 = time.perf_counter()
+    threads = torch.get_num_threads()
+    # one thread: measured 2-3x faster per step than two on a shared 2-core machine (load ~15), where
+    # OpenMP threads wait for each other; an idle machine loses little with small tensors like these
+    torch.set_num_threads(1)
+    try:
+        state, accuracy, losses = _train(net_builder=lambda: Emotion2vec(model_conf=cfg["model_conf"], vocab_size=len(TOKENS)),
+                                         config=config, targets_of=targets_of)
+    finally:
+        torch.set_num_threads(threads)
+    seconds = time.perf_counter() - t0
+    _write_checkpoint(out, cfg, state, config, accuracy, losses, seconds)
+    logger.info("trained the planted-cue checkpoint in %.0f s (held-out accuracy %.2f) at %s", seconds, accuracy, out)
+    return out
+
+
+def _train(net_builder, config: CueTraining, targets_of: dict) -> tuple[dict, float, list]:
+    import torch
+    import torch.nn.functional as F
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        net = Emotion2vec(model_conf=cfg["model_conf"], vocab_size=len(TOKENS))
+        net = net_builder()
         # eval mode throughout: dropout and layer drop off (layer drop could skip the only block)
         net.eval()
         opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
@@ -202,7 +219,14 @@ def train_cue_checkpoint(out_dir: str | os.PathLike, config: CueTraining = CueTr
             pred = net.proj(net.extract_features(x, padding_mask=None)["x"]).mean(1).argmax(1).numpy()
             accuracy = float(np.mean([pred[i] == targets_of[c.label] for i, c in enumerate(held)]))
         state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-    seconds = time.perf_counter() - t0
+    return state, accuracy, losses
+
+
+def _write_checkpoint(out: Path, cfg: dict, state: dict, config: CueTraining, accuracy: float, losses: list, seconds: float) -> None:
+    import torch
+    import yaml
+
+    arch = ARCHS["tiny"]
     tmp = f".tmp-{os.getpid()}"
     (out / ("config.yaml" + tmp)).write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     (out / ("tokens.txt" + tmp)).write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
@@ -222,8 +246,6 @@ def train_cue_checkpoint(out_dir: str | os.PathLike, config: CueTraining = CueTr
     # the marker goes last so a half-written directory is never mistaken for a checkpoint
     for name in ("config.yaml", "tokens.txt", "model.pt", CUE_MARKER):
         os.replace(out / (name + tmp), out / name)
-    logger.info("trained the planted-cue checkpoint in %.0f s (held-out accuracy %.2f) at %s", seconds, accuracy, out)
-    return out
 
 
 def cue_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
