@@ -186,3 +186,27 @@ def test_explain_command_writes_json_figure_and_span(tmp_path, tiny_model):
     bad = subprocess.run([sys.executable, "-m", "workbench.cli", "explain", str(tmp_path), "--model", "tiny"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert bad.returncode != 0 and "--item" in bad.stderr
+
+
+def test_planted_cue_clips_hold_their_cue_where_they_say():
+    """The synthetic task's truth: each cue's spectral peak, and its energy inside the recorded span only."""
+    from workbench.explain.cue import cue_waveform, make_cue_set
+
+    for label, peak_hz in (("sad", 3000), ("angry", 1000)):
+        spec = np.abs(np.fft.rfft(cue_waveform(label)))
+        assert abs(np.argmax(spec) * 16000 / len(cue_waveform(label)) - peak_hz) < 10
+    with pytest.raises(ConfigError):
+        cue_waveform("neutral")
+    clips = make_cue_set(8, seed=5)
+    assert [c.label for c in clips[:4]] == ["angry", "happy", "sad", "neutral"] and not clips[3].has_cue
+    sad = clips[2]
+    i0, i1 = int(sad.start * 16000), int(sad.end * 16000)
+    assert round(sad.end - sad.start, 3) == 0.3
+
+    def band_energy(x):
+        s = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / 16000)
+        return s[(f > 2900) & (f < 3100)].sum() / len(x)
+
+    outside = np.concatenate([sad.y[:i0], sad.y[i1:]])
+    assert band_energy(sad.y[i0:i1]) > 20 * band_energy(outside)
