@@ -210,3 +210,15 @@ def test_planted_cue_clips_hold_their_cue_where_they_say():
 
     outside = np.concatenate([sad.y[:i0], sad.y[i1:]])
     assert band_energy(sad.y[i0:i1]) > 20 * band_energy(outside)
+
+
+def test_summary_over_items_is_the_mean_of_the_items(tiny_model):
+    from workbench.explain.explanation import summarise
+
+    opts = {"occlusion": {"window_s": 0.2, "stride_s": 0.2}}
+    ex = [explain_clip(tiny_model, _clip(seed=s), methods=("occlusion",), steps=3, randomisation=None, options=opts) for s in (1, 2)]
+    df = summarise(ex)
+    assert list(df["method"]) == ["occlusion"] and int(df["items"][0]) == 2
+    want = np.mean([e.faithfulness["occlusion"].method.deletion_auc for e in ex])
+    assert df["deletion_auc"][0] == pytest.approx(want)
+    assert np.isnan(df["randomised_spearman"][0])

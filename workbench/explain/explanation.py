@@ -185,3 +185,35 @@ def explain_clip(
         model={k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
         banner=model.info.warning,
     )
+
+
+def summarise(explanations: list[Explanation]):
+    """Faithfulness per method over many explained items (a run's worst cases, a test set).
+
+    Returns a pandas DataFrame, one row per method: ``items``; the mean
+    deletion and insertion AUC of the method, of the random order and of the
+    frame-score order; ``deletion_beats_random`` and ``insertion_beats_random``
+    (share of items where the method's curve is better than random); and the
+    mean Spearman correlation with the randomised network (NaN when not run).
+    """
+    import pandas as pd
+
+    rows = []
+    methods = sorted({m for e in explanations for m in e.faithfulness})
+    for m in methods:
+        fs = [e.faithfulness[m] for e in explanations if m in e.faithfulness]
+        rs = [e.randomisation[m].spearman[-1] for e in explanations if m in e.randomisation and e.randomisation[m].spearman]
+        rows.append({
+            "method": m,
+            "items": len(fs),
+            "deletion_auc": float(np.mean([f.method.deletion_auc for f in fs])),
+            "deletion_auc_random": float(np.mean([f.random.deletion_auc for f in fs])),
+            "deletion_auc_frame_score": float(np.mean([f.frame_score.deletion_auc for f in fs])),
+            "insertion_auc": float(np.mean([f.method.insertion_auc for f in fs])),
+            "insertion_auc_random": float(np.mean([f.random.insertion_auc for f in fs])),
+            "insertion_auc_frame_score": float(np.mean([f.frame_score.insertion_auc for f in fs])),
+            "deletion_beats_random": float(np.mean([f.method.deletion_auc < f.random.deletion_auc for f in fs])),
+            "insertion_beats_random": float(np.mean([f.method.insertion_auc > f.random.insertion_auc for f in fs])),
+            "randomised_spearman": float(np.nanmean(rs)) if rs else float("nan"),
+        })
+    return pd.DataFrame(rows)
