@@ -82,9 +82,9 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         wt = np.append(tf.tf_window_times, dur)
         m = tf.tf_map
         lim = float(np.max(np.abs(m))) or 1.0
-        # positive evidence only, as translucent cyan cells over the spectrogram
-        ax.pcolormesh(wt, edges, np.ma.masked_less_equal(m, 0), cmap="Blues", vmin=0, vmax=lim, alpha=0.55, shading="flat")
-        ttl = "spectrogram · overlay: time–frequency occlusion (band × 200 ms), " + _faith_text(expl, "tf-occlusion")
+        # positive evidence only, cells above a tenth of the strongest, so small noise does not veil the picture
+        ax.pcolormesh(wt, edges, np.ma.masked_less_equal(m, 0.1 * lim), cmap="Blues", vmin=0, vmax=lim, alpha=0.6, shading="flat")
+        ttl = "spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells\n" + _faith_text(expl, "tf-occlusion")
     else:
         ttl = "spectrogram (no time–frequency saliency: method tf-occlusion not run)"
     ax.set_title(plain(ttl), fontsize=8, loc="left")
