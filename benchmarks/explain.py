@@ -83,7 +83,7 @@ def main() -> int:
             t0 = time.perf_counter()
             r = randomisation_check(model, y, a, fns[name])
             tr = time.perf_counter() - t0
-            line += (f" · deletion/insertion (3 orders × 2 curves × 21 points) {tf:6.2f} s · randomisation {tr:6.2f} s"
+            line += (f" · deletion/insertion (5 orders: method, 3 random, frame score; × 2 curves × 21 points) {tf:6.2f} s · randomisation {tr:6.2f} s"
                      f" · del AUC {f.method.deletion_auc:.3f} (random {f.random.deletion_auc:.3f}) ins AUC {f.method.insertion_auc:.3f}"
                      f" (random {f.random.insertion_auc:.3f}) · rank corr after randomisation {r.spearman[-1]:.2f}")
         print(line, flush=True)
