@@ -362,3 +362,24 @@ def test_listener_errors_browser_lists_what_listeners_agree_on_and_opens_it(tmp_
     w.open_button.click()
     assert w.browser is not None and w.browser.table.value == ("a2", "raw")
     assert "<h4>a2 [raw]</h4>" in w.browser.detail.value
+
+
+@pytest.mark.slow
+def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
+    """The Evidence button explains the audio on screen: its faithfulness text, a top-span player cut from that audio, the figure."""
+    w = LowConfidenceBrowser(run_dir, model=tiny_model)
+    w.evidence_button.click()
+    assert "open an item first" in w.evidence.children[0].value
+    w.select("c000", "raw")
+    w.evidence_method.value = "occlusion"
+    w.evidence_button.click()
+    expl = w.shown["explanation"]
+    html_text, span_player, figure = w.evidence.children
+    assert "deletion AUC" in html_text.value and "RANDOM WEIGHTS" in html_text.value
+    assert expl.target == w.shown["row"]["pred"] and list(expl.attributions) == ["occlusion"]
+    y, sr = player_samples(span_player)
+    s0, s1 = expl.top_span
+    np.testing.assert_array_equal(y, w.shown["audio"].samples[int(s0 * sr): int(s1 * sr)].astype(np.float32))
+    assert len(figure.value) > 10_000
+    w.select("c004", "raw")
+    assert w.evidence.children == ()

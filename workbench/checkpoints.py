@@ -281,6 +281,39 @@ def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+#: checkpoints trained here from synthetic data, by ``--model`` name: (module, function returning the directory).
+#: The builders live with what they are for (the planted-cue checkpoint with the explain stage) and are
+#: imported by name when asked for, as entry points are, so this low-level module depends on none of them.
+GENERATED_CHECKPOINTS: dict[str, tuple[str, str]] = {
+    "cue": ("workbench.explain.cue", "ensure_cue_checkpoint"),
+    "tiny-cue": ("workbench.explain.cue", "ensure_cue_checkpoint"),
+}
+#: marker files of generated checkpoints; each holds a ``warning`` that every output made with it must carry
+GENERATED_MARKERS = (RANDOM_MARKER, "WORKBENCH_CUE_CHECKPOINT.json")
+
+
+def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
+    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or ``None``."""
+    for name in GENERATED_MARKERS:
+        path = Path(model_dir) / name
+        if path.is_file():
+            try:
+                return str(json.loads(path.read_text(encoding="utf-8")).get("warning") or "generated checkpoint")
+            except (OSError, ValueError):
+                return "generated checkpoint (its marker file is unreadable)"
+    return None
+
+
+def ensure_generated_checkpoint(name: str) -> Path:
+    """The directory of the generated checkpoint ``name`` (a key of :data:`GENERATED_CHECKPOINTS`), built once."""
+    import importlib
+
+    if name not in GENERATED_CHECKPOINTS:
+        raise ConfigError(f"unknown generated checkpoint {name!r}.", fix=f"use one of {', '.join(GENERATED_CHECKPOINTS)}.")
+    module, function = GENERATED_CHECKPOINTS[name]
+    return Path(getattr(importlib.import_module(module), function)())
+
+
 def cache_dir() -> Path:
     """Where the workbench keeps generated checkpoints (``$WORKBENCH_CACHE``)."""
     root = os.environ.get("WORKBENCH_CACHE") or os.path.join(
@@ -348,6 +381,8 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
     if requested in ("tiny", "random-tiny", "random-large", "random-base"):
         arch = "tiny" if requested in ("tiny", "random-tiny") else requested.split("-", 1)[1]
         return ModelSpec(requested, "random", str(ensure_random_checkpoint(arch)), hub, None)
+    if requested in GENERATED_CHECKPOINTS:
+        return ModelSpec(requested, "trained", str(ensure_generated_checkpoint(requested)), hub, None)
     path = Path(requested).expanduser()
     if path.is_dir():
         missing = [] if (path / "config.yaml").is_file() else ["config.yaml"]
@@ -360,7 +395,7 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
                 fix="point --model at the folder that holds config.yaml, model.pt (or model.safetensors) and tokens.txt "
                 "(e.g. a ModelScope download of iic/emotion2vec_plus_large).",
             )
-        kind = "random" if random_checkpoint_info(path) else "local"
+        kind = "random" if random_checkpoint_info(path) else ("trained" if checkpoint_warning(path) else "local")
         return ModelSpec(requested, kind, str(path.resolve()), hub, None)
     if requested.startswith((".", "/", "~")) or os.sep in requested and requested.count("/") > 1:
         raise ModelError(

@@ -61,6 +61,7 @@ from .checkpoints import (  # noqa: F401  (re-exported: the names' home before t
     cached_hub_checkpoint,
     check_checkpoint,
     check_weights_fit,
+    checkpoint_warning,
     file_sha256,
     import_funasr,
     load_weights,
@@ -812,7 +813,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
     label_index, valid = _label_mapping(tokens, spec.model)
     random_info = random_checkpoint_info(model_dir) if model_dir else None
     info = ModelInfo(
-        id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
+        id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else (spec.requested if spec.kind == "trained" else spec.model)),
         kind=spec.kind,
         hub=spec.hub if spec.kind == "hub" else None,
         revision=spec.revision or automodel.kwargs.get("model_revision"),
@@ -826,10 +827,10 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         random_weights=random_info is not None,
         load_seconds=time.perf_counter() - t0,
         funasr_version=getattr(funasr, "__version__", None),
-        warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
+        warning=RANDOM_WEIGHTS_BANNER if random_info is not None else (checkpoint_warning(model_dir) if model_dir else None),
     )
-    if info.random_weights:
-        logger.warning(RANDOM_WEIGHTS_BANNER)
+    if info.warning:
+        logger.warning(info.warning)
     logger.info("model %s loaded in %.1fs on %s (%s)", info.id, info.load_seconds, device, dtype)
     return Emotion2vecModel(automodel, spec, info, label_index, valid)
 

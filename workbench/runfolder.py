@@ -86,7 +86,7 @@ OWN_NAMES = (CONFIG, EXPERIMENT_FILE, MANIFEST_COPY, RESULTS, EMBEDDINGS, SUMMAR
 #: parquet key-value metadata key that ties a part to the run that wrote it
 PART_IDENTITY_KEY = b"workbench.run_identity"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
-_ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|parquet|npy)$")
+_ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|parquet|npy|wav)$")
 _PLAIN_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 CALIBRATION = "calibration.json"
 CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")

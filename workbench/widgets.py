@@ -48,6 +48,9 @@ from .data.listeners import listener_frame
 from .diagnostics import audio_facts, findings_from, frame_energies_db, noise_floor_db, onset_level_db
 from .embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from .errors import ConfigError, WorkbenchError
+from .explain.attribution import METHODS as EVIDENCE_METHODS
+from .explain.explanation import explain_clip
+from .explain.figure import plot_explanation
 from .labels import LABEL_KEYS
 from .longform import source_path
 from .engine import score_sources
@@ -421,6 +424,11 @@ class LowConfidenceBrowser(_View):
         self.figure = W.Box()
         self.audio = W.Box()
         self.shown: dict[str, Any] = {}
+        # Evidence panel: attribution for the open item, on demand (it takes seconds to minutes on a CPU)
+        self.evidence_method = W.Dropdown(options=list(EVIDENCE_METHODS), value="occlusion", description="method")
+        self.evidence_button = W.Button(description="Evidence", tooltip="why the model said that: attribution checked for faithfulness")
+        self.evidence_button.on_click(lambda _: self.explain())
+        self.evidence = W.VBox([])
         for c in (self.threshold, self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
             c.observe(lambda _: self.refresh(), names="value")
         self._refreshing = False  # a new option list is not a user's choice: it opens nothing
@@ -429,6 +437,7 @@ class LowConfidenceBrowser(_View):
             W.HTML(_banner(self.rf.random_weights) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
             W.HBox([self.threshold, self.finding]), W.HBox([self.true_label, self.pred_label]), W.HBox([self.variant, self.speaker]),
             self.count, self.table, self._make_status(), self.audio, self.figure, self.detail,
+            W.HBox([self.evidence_button, self.evidence_method]), self.evidence,
         ])
         self._emb: RunEmbeddings | None = None
         self.refresh()
@@ -476,6 +485,25 @@ class LowConfidenceBrowser(_View):
         else:
             self.table.value = key
 
+    def explain(self):
+        """Evidence panel: explain the open item's predicted class with the chosen method; the figure, faithfulness and top span."""
+        if not self.shown:
+            self.evidence.children = [_w().HTML("<i>open an item first</i>")]
+            return
+        method = self.evidence_method.value
+        with self.busy(f"explaining {self.shown['row']['id']} with {method}"):
+            audio = self.shown["audio"]
+            expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
+            fig = plot_explanation(expl, audio.samples)
+            s0, s1 = expl.top_span
+            span = audio.samples[int(s0 * audio.sr): int(s1 * audio.sr)]
+            f = expl.faithfulness[method]
+            warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
+            text = (f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {_esc(f.summary())}<br>"
+                    f"top evidence {s0:.2f}–{s1:.2f} s:")
+            self.shown["explanation"] = expl
+            self.evidence.children = [_w().HTML(text), player(span, audio.sr), png_widget(fig)]
+
     def neighbours(self, item_id: str, variant: str, k: int = 5):
         if self._emb is None or self._emb.variant != variant:
             self._emb = _run_embeddings(self.rf, variant)
@@ -498,6 +526,7 @@ class LowConfidenceBrowser(_View):
         self.shown = {"row": row, "audio": audio, "scores": scores, "frame_scores": pred.frame_scores,
                       "repredicted": np.asarray(pred.scores), "gap": gap}
         self.audio.children = [player(audio.samples, audio.sr)]
+        self.evidence.children = []  # the evidence shown belonged to the previous item
         seg = _segment_text(row)
         fig = plot_item(audio, scores, frame_scores=pred.frame_scores, true=row.get("emotion") or None, pred=row.get("pred"),
                         title=f"{item_id} [{variant}], {seg}: the audio the model scored")

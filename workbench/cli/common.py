@@ -83,7 +83,8 @@ def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> Non
         p.add_argument("--revision", default=None, help="hub revision to pin (default: the run's)")
     else:
         p.add_argument("--model", default=None,
-                       help="hub id, local checkpoint directory, or 'tiny' (seeded random weights; predictions mean nothing) "
+                       help="hub id, local checkpoint directory, 'tiny' (seeded random weights; predictions mean nothing) or 'cue' "
+                            "(trained on synthetic planted cues; means nothing on speech) "
                             "(default: iic/emotion2vec_plus_large)")
         p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
         p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")

@@ -1,0 +1,224 @@
+"""Attribution (Captum) on the real network, its faithfulness measures, and `workbench explain`.
+
+Fast tests use the tiny random checkpoint and oracles: the model's own
+``predict`` (the differentiable wrapper must give the same scores), Captum's
+completeness property of Integrated Gradients, curves whose end points are
+known scores, and planted relevance maps whose overlap is known.  The
+planted-cue tests (slow) are in ``test_explain_cue.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.explain.attribution import (
+    FRAME_SAMPLES,
+    ClassScore,
+    attribute,
+    integrated_gradients,
+    pool_frames,
+    time_occlusion,
+)
+from workbench.explain.explanation import explain_clip, top_evidence_span
+from workbench.explain.faithfulness import cue_overlap, curves, randomised_networks
+from workbench.explain.figure import plain
+from workbench.labels import LABEL_KEYS
+
+from conftest import REPO
+
+
+def _clip(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    y = 0.05 * rng.standard_normal(n)
+    y[4000:8800] += 0.3 * np.sin(2 * np.pi * 1000 * t[:4800])
+    return y.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_model):
+    import torch
+
+    torch.set_num_threads(1)
+    return ClassScore(tiny_model)
+
+
+def test_class_score_is_the_models_prediction(tiny_model, scorer):
+    """The differentiable wrapper (raw wave in, own layer norm) gives predict()'s scores."""
+    y = _clip(1.3, seed=3)
+    pred = tiny_model.predict([y])[0]
+    np.testing.assert_allclose(np.exp(scorer.log_probs(y[None])[0]), pred.scores, atol=1e-5)
+    # frame logits on the same frames as predict(granularity="frame")
+    fpred = tiny_model.predict([y], granularity="frame")[0]
+    np.testing.assert_allclose(scorer.frame_logits(y), fpred.frame_logits, atol=1e-4)
+
+
+def test_ig_is_complete(scorer):
+    """Integrated Gradients: the frame relevances sum to f(x) - f(baseline) (Captum's completeness)."""
+    y = _clip()
+    a = integrated_gradients(scorer, y, "happy", n_steps=16, internal_batch_size=8)
+    assert a.frame_relevance.shape == (len(y) // FRAME_SAMPLES,)
+    rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
+    base = (np.random.default_rng(0).standard_normal(len(y)) * rms).astype(np.float32)
+    k = LABEL_KEYS.index("happy")
+    gap = scorer.log_probs(y[None])[0, k] - scorer.log_probs(base[None])[0, k]
+    assert abs(a.frame_relevance.sum() - gap) <= 0.05 * abs(gap) + 1e-3
+    assert a.convergence_delta is not None and a.convergence_delta <= 0.05 * abs(gap) + 1e-3
+
+
+def test_occlusion_matches_a_manual_window(scorer):
+    """A frame's occlusion relevance is the mean drop over the windows covering it, each a real forward pass."""
+    y = _clip()
+    a = time_occlusion(scorer, y, "angry", window_s=0.2, stride_s=0.2)  # non-overlapping: one window per frame
+    k = LABEL_KEYS.index("angry")
+    z = y.copy()
+    z[3200:6400] = 0.0  # second window, frames 10..19
+    drop = scorer.log_probs(y[None])[0, k] - scorer.log_probs(z[None])[0, k]
+    np.testing.assert_allclose(a.frame_relevance[10:20], drop, rtol=1e-3, atol=1e-5)
+
+
+def test_pool_frames():
+    v = np.arange(700, dtype=float)
+    s = pool_frames(v, "sum")
+    assert s.shape == (3,)
+    assert s[0] == v[:320].sum() and s[2] == v[640:].sum()
+    assert pool_frames(v, "mean")[2] == v[640:].mean()
+
+
+def test_curve_end_points_are_known_scores(scorer):
+    """Deletion starts at the clip's probability and ends at silence's; insertion the other way round."""
+    y = _clip()
+    T = len(y) // FRAME_SAMPLES
+    c = curves(scorer, y, np.random.default_rng(1).random(T), "sad", steps=4)
+    k = LABEL_KEYS.index("sad")
+    full = np.exp(scorer.log_probs(y[None])[0, k])
+    empty = np.exp(scorer.log_probs(np.zeros((1, len(y)), np.float32))[0, k])
+    np.testing.assert_allclose([c.deletion[0], c.deletion[-1], c.insertion[0], c.insertion[-1]], [full, empty, empty, full], atol=1e-5)
+    assert 0 <= c.deletion_auc <= 1 and 0 <= c.insertion_auc <= 1
+
+
+def test_cue_overlap_of_known_maps():
+    T = 50
+    rel = np.zeros(T)
+    rel[10:25] = 1.0  # frames 10..24 = 0.20..0.50 s
+    perfect = cue_overlap(rel, 0.2, 0.5)
+    assert perfect["mass_in_cue"] == 1.0 and perfect["top_k_iou"] == 1.0 and perfect["cue_frames"] == 15
+    uniform = cue_overlap(np.ones(T), 0.2, 0.5)
+    assert uniform["mass_in_cue"] == pytest.approx(15 / 50)
+    opposite = cue_overlap(-rel, 0.2, 0.5)
+    assert opposite["mass_in_cue"] == 0.0 and opposite["top_k_iou"] == 0.0
+
+
+def test_top_evidence_span():
+    rel = np.zeros(100)
+    rel[40:55] = 1.0
+    assert top_evidence_span(rel, 0.3) == (0.8, 1.1)
+
+
+def test_randomised_network_differs_and_original_is_untouched(tiny_model):
+    import torch
+
+    before = {k: v.clone() for k, v in tiny_model.network.state_dict().items()}
+    (name, net), = randomised_networks(tiny_model, "full")
+    assert name == "all"
+    after = tiny_model.network.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not torch.equal(net.proj.weight, tiny_model.network.proj.weight)
+    stages = [n for n, _ in randomised_networks(tiny_model, "cascading")]
+    assert stages[0] == "head" and stages[-1] == "conv encoder"
+
+
+def test_bad_parameters_are_refused(tiny_model, scorer):
+    y = _clip()
+    with pytest.raises(ConfigError, match="unknown attribution method"):
+        attribute(tiny_model, y, method="lime")
+    with pytest.raises(ConfigError, match="unknown class"):
+        attribute(tiny_model, y, target="bored", method="occlusion")
+    with pytest.raises(ConfigError, match="option not accepted"):
+        attribute(tiny_model, y, method="occlusion", n_steps=3)
+    with pytest.raises(ConfigError, match="window"):
+        time_occlusion(scorer, y, "angry", window_s=5.0)
+    with pytest.raises(ConfigError, match="unknown randomisation"):
+        explain_clip(tiny_model, y, methods=("occlusion",), randomisation="some")
+    with pytest.raises(ConfigError, match="unknown method"):
+        explain_clip(tiny_model, y, methods=("occlusion",), options={"gradcam": {}})
+
+
+def test_explanation_json_is_strict(tiny_model):
+    y = _clip()
+    expl = explain_clip(tiny_model, y, methods=("occlusion",), steps=4, randomisation=None,
+                        options={"occlusion": {"window_s": 0.2, "stride_s": 0.1}})
+    expl.faithfulness["occlusion"].method.deletion[0] = np.nan  # a NaN must not leak into the file
+    d = json.loads(expl.to_json(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert d["warning"] and "RANDOM WEIGHTS" in d["warning"]
+    assert d["methods"]["occlusion"]["faithfulness"]["method"]["deletion"][0] is None
+    assert d["predicted"] in LABEL_KEYS and len(d["methods"]["occlusion"]["attribution"]["frame_relevance"]) == 50
+
+
+def test_plain_escapes_mathtext():
+    assert plain("a $x$ b") == r"a \$x\$ b"
+
+
+@pytest.mark.slow
+def test_explain_command_writes_json_figure_and_span(tmp_path, tiny_model):
+    import soundfile as sf
+
+    wav = tmp_path / "clip $1.wav"
+    sf.write(wav, _clip(1.0), 16000)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "workbench.cli", "explain", str(wav), "--model", "tiny", "--device", "cpu",
+           "--method", "occlusion", "--steps", "4", "--randomisation", "none", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "RANDOM WEIGHTS" in r.stdout and "deletion AUC" in r.stdout
+    d = json.loads((out / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert set(d["methods"]) == {"occlusion"}
+    y, sr = sf.read(out / "top_evidence.wav")
+    assert sr == 16000 and abs(len(y) / sr - (d["top_evidence"]["end_s"] - d["top_evidence"]["start_s"])) < 0.021
+    assert (out / "explanation.png").stat().st_size > 10_000
+    bad = subprocess.run([sys.executable, "-m", "workbench.cli", "explain", str(tmp_path), "--model", "tiny"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert bad.returncode != 0 and "--item" in bad.stderr
+
+
+def test_planted_cue_clips_hold_their_cue_where_they_say():
+    """The synthetic task's truth: each cue's spectral peak, and its energy inside the recorded span only."""
+    from workbench.explain.cue import cue_waveform, make_cue_set
+
+    for label, peak_hz in (("sad", 3000), ("angry", 1000)):
+        spec = np.abs(np.fft.rfft(cue_waveform(label)))
+        assert abs(np.argmax(spec) * 16000 / len(cue_waveform(label)) - peak_hz) < 10
+    with pytest.raises(ConfigError):
+        cue_waveform("neutral")
+    clips = make_cue_set(8, seed=5)
+    assert [c.label for c in clips[:4]] == ["angry", "happy", "sad", "neutral"] and not clips[3].has_cue
+    sad = clips[2]
+    i0, i1 = int(sad.start * 16000), int(sad.end * 16000)
+    assert round(sad.end - sad.start, 3) == 0.3
+
+    def band_energy(x):
+        s = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / 16000)
+        return s[(f > 2900) & (f < 3100)].sum() / len(x)
+
+    outside = np.concatenate([sad.y[:i0], sad.y[i1:]])
+    assert band_energy(sad.y[i0:i1]) > 20 * band_energy(outside)
+
+
+def test_summary_over_items_is_the_mean_of_the_items(tiny_model):
+    from workbench.explain.explanation import summarise
+
+    opts = {"occlusion": {"window_s": 0.2, "stride_s": 0.2}}
+    ex = [explain_clip(tiny_model, _clip(seed=s), methods=("occlusion",), steps=3, randomisation=None, options=opts) for s in (1, 2)]
+    df = summarise(ex)
+    assert list(df["method"]) == ["occlusion"] and int(df["items"][0]) == 2
+    want = np.mean([e.faithfulness["occlusion"].method.deletion_auc for e in ex])
+    assert df["deletion_auc"][0] == pytest.approx(want)
+    assert np.isnan(df["randomised_spearman"][0])

@@ -1,0 +1,145 @@
+"""The explain figure: one shared time axis for the audio, the voice, the model's frames and the evidence.
+
+Rows, top to bottom: waveform (top-evidence span shaded); spectrogram with the
+time–frequency saliency overlaid; F0 and intensity (Praat, through
+:mod:`workbench.explain.voice`); the frame-score heatmap (nine classes, 50
+frames/s); one attribution strip per method, each titled with its method and
+its faithfulness figures; the words (when an alignment is given).  The model's
+banner (random weights, synthetic cues) heads the figure.  Every string that
+comes from data is plain text (``$`` escaped: no mathtext).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..labels import LABEL_KEYS
+from ..model import FRAME_RATE
+from ..serialize import figure_text
+from .attribution import SAMPLE_RATE
+from .explanation import Explanation
+from .voice import pitch_intensity
+
+
+def plain(text: Any) -> str:
+    """Data as plain matplotlib text (:func:`workbench.serialize.figure_text`: ``$`` escaped, control characters shown)."""
+    return figure_text(text)
+
+
+def pitch_track(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict | None:
+    """F0 and intensity of the clip (:func:`workbench.explain.voice.pitch_intensity`, Praat through parselmouth)."""
+    return pitch_intensity(y, sr)
+
+
+def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = None, words: Sequence[Any] | None = None,
+                     sr: int = SAMPLE_RATE):
+    """Draw the explain figure for ``expl`` of the clip ``y`` (n,); returns the matplotlib figure.
+
+    ``pitch``: dict with ``times`` (s), ``f0_hz`` (NaN unvoiced) and ``intensity_db``;
+    ``words``: objects with ``.start``, ``.end`` (s) and ``.label``.
+    """
+    import matplotlib
+
+    if "inline" not in matplotlib.get_backend().lower():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    methods = list(expl.attributions)
+    heights = [1.0, 1.6, 1.0, 1.4] + [0.55] * len(methods) + ([0.5] if words else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(12, 1.25 * sum(heights) + 1.4), sharex=True,
+                             gridspec_kw={"height_ratios": heights, "hspace": 0.7})
+    dur = len(y) / sr
+    t = np.arange(len(y)) / sr
+    s0, s1 = expl.top_span
+
+    ax = axes[0]
+    ax.plot(t, y, lw=0.4, color="0.25")
+    ax.axvspan(s0, s1, color="tab:orange", alpha=0.3, lw=0)
+    ax.set_ylabel("wave", fontsize=8)
+    ax.set_title(plain(f"waveform · top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method}, playable as top_evidence.wav)"),
+                 fontsize=8, loc="left")
+
+    ax = axes[1]
+    nfft, hop = 512, 160
+    from scipy.signal import stft
+
+    f, tt, Z = stft(y, fs=sr, nperseg=nfft, noverlap=nfft - hop)
+    db = 20 * np.log10(np.abs(Z) + 1e-6)
+    ax.pcolormesh(tt, f, db, shading="auto", cmap="magma", vmin=db.max() - 80, vmax=db.max())
+    tf = expl.attributions.get("tf-occlusion")
+    if tf is not None and tf.tf_map is not None:
+        edges = np.asarray(tf.tf_band_edges_hz)
+        wt = np.append(tf.tf_window_times, dur)
+        m = tf.tf_map
+        lim = float(np.max(np.abs(m))) or 1.0
+        # positive evidence only, cells above a tenth of the strongest, so small noise does not veil the picture
+        ax.pcolormesh(wt, edges, np.ma.masked_less_equal(m, 0.1 * lim), cmap="Blues", vmin=0, vmax=lim, alpha=0.6, shading="flat")
+        ttl = "spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells\n" + _faith_text(expl, "tf-occlusion")
+    else:
+        ttl = "spectrogram (no time–frequency saliency: method tf-occlusion not run)"
+    ax.set_title(plain(ttl), fontsize=8, loc="left")
+    ax.set_ylabel("Hz", fontsize=8)
+
+    ax = axes[2]
+    pitch = pitch if pitch is not None else pitch_track(y, sr)
+    if pitch is not None:
+        ax.plot(pitch["times"], pitch["f0_hz"], ".", ms=2, color="tab:blue")
+        ax.set_ylabel("F0 Hz", fontsize=8, color="tab:blue")
+        ax2 = ax.twinx()
+        ax2.plot(pitch["times"], pitch["intensity_db"], lw=0.8, color="tab:red")
+        ax2.set_ylabel("dB", fontsize=8, color="tab:red")
+        ax.set_title("F0 and intensity (Praat via parselmouth)", fontsize=8, loc="left")
+    else:
+        ax.text(0.5, 0.5, "F0 / intensity unavailable (workbench.explain.voice not installed in this build)",
+                ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_yticks([])
+
+    ax = axes[3]
+    fl = expl.frame_logits
+    z = fl - fl.max(1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
+              extent=(0, len(fl) / FRAME_RATE, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
+    ax.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=6)
+    ax.set_title("frame scores (head applied to each 20 ms frame, softmax)", fontsize=8, loc="left")
+
+    for i, m in enumerate(methods):
+        ax = axes[4 + i]
+        a = expl.attributions[m]
+        rel = a.frame_relevance
+        lim = float(np.max(np.abs(rel))) or 1.0
+        ax.imshow(rel[None, :], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                  extent=(0, len(rel) * 0.02, 0, 1), interpolation="nearest")
+        ax.set_yticks([])
+        ax.set_ylabel(plain(m), fontsize=7, rotation=0, ha="right", va="center")
+        ax.set_title(plain(f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}"), fontsize=7, loc="left")
+
+    if words:
+        ax = axes[-1]
+        for w in words:
+            ax.axvspan(float(w.start), float(w.end), color="0.9", ec="0.5", lw=0.5)
+            ax.text((float(w.start) + float(w.end)) / 2, 0.5, plain(w.label), ha="center", va="center", fontsize=7, clip_on=True)
+        ax.set_yticks([])
+        ax.set_title("words", fontsize=8, loc="left")
+    axes[-1].set_xlim(0, dur)
+    axes[-1].set_xlabel("time (s)")
+    head = f"{expl.id} · predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}) · explaining '{expl.target}' · model {expl.model.get('id')}"
+    fig.suptitle(plain(head), fontsize=10, x=0.01, ha="left", y=0.995)
+    if expl.banner:
+        fig.text(0.01, 0.972, plain("⚠ " + expl.banner), color="crimson", fontsize=8, ha="left", va="top")
+    fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.05)
+    return fig
+
+
+def _faith_text(expl: Explanation, method: str) -> str:
+    f = expl.faithfulness.get(method)
+    if f is None:
+        return "faithfulness not measured"
+    text = (f"deletion AUC {f.method.deletion_auc:.2f} vs random {f.random.deletion_auc:.2f} (lower better), "
+            f"insertion AUC {f.method.insertion_auc:.2f} vs random {f.random.insertion_auc:.2f} (higher better)")
+    r = expl.randomisation.get(method)
+    if r is not None and r.spearman:
+        text += f", randomised-model rank corr {r.spearman[-1]:.2f}"
+    return text
