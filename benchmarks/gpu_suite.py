@@ -60,7 +60,8 @@ def step_end_to_end(a, figures: dict) -> dict:
            "--clips", str(a.e2e_clips), "--funasr-clips", str(a.funasr_clips), "--skip", "engine", "--json", str(out)]
     if a.device.startswith("cuda"):
         cmd += ["--dtype", "bfloat16"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)})
     print(proc.stdout[-4000:], flush=True)
     if proc.returncode != 0:
         raise RuntimeError(f"inference.py failed ({proc.returncode}): {proc.stderr[-3000:]}")

@@ -201,7 +201,8 @@ def run_cli(manifest, out, ck, device, dtype, workers):
     if workers is not None:
         cmd += ["--workers", str(workers)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"workbench run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

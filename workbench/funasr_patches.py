@@ -290,7 +290,9 @@ def _layer_norm_in_input_dtype(norm, x):
     import torch
     import torch.nn.functional as F
 
-    if x.dtype not in (torch.bfloat16, torch.float16):
+    if x.dtype not in (torch.bfloat16, torch.float16) or x.device.type != "cpu":
+        # CUDA's layer_norm refuses bfloat16 input with float32 weights ("expected scalar type BFloat16 but found
+        # Float", seen on an H200 with torch 2.11): there FunASR's own float32 path runs
         return type(norm).forward(norm, x)
     with torch.autocast(device_type=x.device.type, enabled=False):
         return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
