@@ -162,7 +162,7 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_dead_ones_lock_is_gone(d
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
         from workbench.modelref import ModelRef
-    from workbench.runs import run
+        from workbench.runs import run
         def hook(step, rows, completed, total):
             print("CHUNK", completed, flush=True)
             time.sleep(60)
