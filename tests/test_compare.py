@@ -136,8 +136,8 @@ def test_sweep_grids_cover_the_documented_points():
     assert snr[0][0].name == "clean" and len(snr) == 1 + 2 * 6
     assert {c["denoise"] for _, c in snr[1:]} == {True, False}
     assert [c["top_db"] for _, c in grid("trim")][1:] == [60, 50, 40, 30, 20]
-    with pytest.raises(ConfigError, match="unknown sweep kind 'pitch'"):
-        grid("pitch")
+    with pytest.raises(ConfigError, match="unknown sweep kind 'formant'"):
+        grid("formant")
 
 
 def test_sample_rate_sweep_of_one_file(tmp_path, tiny_model):
