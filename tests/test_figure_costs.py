@@ -37,6 +37,8 @@ def test_vectorised_bootstrap_equals_one_scikit_learn_call_per_resample(items, n
 
 
 def test_a_group_breakdown_keeps_evaluate_s_numbers():
+    # the point figures are evaluate()'s on the group; the intervals are the class-stratified ones of
+    # workbench.analysis.groups (resamples keep the group's class set), so they only have to hold the point
     res = _results()
     table = breakdown_table(res, "speaker", n_boot=100)
     for _, row in table.iterrows():
@@ -44,7 +46,7 @@ def test_a_group_breakdown_keeps_evaluate_s_numbers():
         assert row["n"] == r.n_scored
         for name in ("wa", "uar", "macro_f1"):
             assert row[name] == pytest.approx(getattr(r, name))
-            assert (row[f"{name}_lo"], row[f"{name}_hi"]) == pytest.approx(r.ci[name])
+            assert row[f"{name}_lo"] - 1e-9 <= row[name] <= row[f"{name}_hi"] + 1e-9
 
 
 def test_plot_breakdown_refuses_another_variant_s_report():

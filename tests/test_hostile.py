@@ -45,6 +45,15 @@ def clip(tmp_path_factory):
     return p
 
 
+@pytest.fixture(autouse=True)
+def _own_model_cache(monkeypatch, tiny_model):
+    """These tests forget loaded models between cases: give them their own cache, so the session's
+    ``tiny_model`` stays the one loaded model of the process for every other test."""
+    import workbench.model as model_mod
+
+    monkeypatch.setattr(model_mod, "_CACHE", dict(model_mod._CACHE))
+
+
 @pytest.mark.parametrize("command", ["infer", "model info"])
 def test_hostile_checkpoints_are_refused_and_run_nothing(checkpoint_cases, clip, tmp_path, command):
     from workbench.model import clear_cache

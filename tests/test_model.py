@@ -81,6 +81,13 @@ def test_tiny_loads_through_funasr_and_is_flagged(tiny_model):
     assert type(tiny_model.automodel).__name__ == "AutoModel"
 
 
+@pytest.fixture(autouse=True)
+def _own_model_cache(monkeypatch, tiny_model):
+    """Tests here forget loaded models (``clear_cache``): each works on a copy of the process's cache, so the
+    session's ``tiny_model`` stays the one loaded model for every other test file."""
+    monkeypatch.setattr(model_mod, "_CACHE", dict(model_mod._CACHE))
+
+
 def test_model_is_loaded_once_per_process(tiny_model):
     assert load_model("tiny", device="cpu") is tiny_model
 
@@ -117,7 +124,6 @@ def test_hub_id_found_in_the_local_cache_loads_without_network(monkeypatch, tmp_
     build_random_checkpoint(tmp_path / "models" / "iic" / "emotion2vec_plus_seed", seed=2)
     net = load_model("seed", device="cpu")  # alias → iic/emotion2vec_plus_seed
     assert net.info.path.endswith("emotion2vec_plus_seed")
-    model_mod.clear_cache()
 
 
 def test_aliases_and_unknown_hub():

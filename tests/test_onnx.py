@@ -57,14 +57,15 @@ def test_run_records_the_dtype_choice(tiny_model, tmp_path):
     from workbench.checkpoints import build_random_checkpoint
     from workbench.manifest import Item, Manifest
     from workbench.runfolder import RunFolder
+    from workbench.modelref import ModelRef
     from workbench.runs import run
 
     ck = build_random_checkpoint(tmp_path / "ck", arch="tiny", seed=0)
     wav = tmp_path / "a.wav"
     sf.write(wav, speech_like(dur=1.5, seed=3), 16000)
     heard = []
-    res = run(Manifest([Item(id="a", path=str(wav))], root=tmp_path), out_dir=tmp_path / "run", model=str(ck), device="cpu",
-              dtype="auto", use_cache=False, load_progress=heard.append)
+    res = run(Manifest([Item(id="a", path=str(wav))], root=tmp_path), out_dir=tmp_path / "run",
+              model=ModelRef(str(ck), device="cpu", dtype="auto"), use_cache=False, load_progress=heard.append)
     expected, reason = resolve_dtype("auto", "cpu")
     summary = RunFolder(res.run_dir).summary
     assert summary["precision"] == {"requested": "auto", "chosen": expected, "reason": reason}

@@ -125,7 +125,7 @@ def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms:
 #: frames at or under this level (dBFS) are digital silence: they say nothing about the noise floor
 DIGITAL_SILENCE_DB = -100.0
 #: octave bands of the spectral noise-floor estimate (Hz)
-NOISE_BANDS_HZ = ((125, 250), (250, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000), (8000, 16000))
+NOISE_BANDS_HZ = ((125, 250), (250, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000), (8000, 2 * SAMPLE_RATE))  # the last band only exists at high sample rates
 #: the quantile of the power bins in a band taken as its noise level (see :func:`noise_floor_db`)
 NOISE_BIN_QUANTILE = 0.2
 

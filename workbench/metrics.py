@@ -550,7 +550,7 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
-        y_pred = np.asarray(classes)[np.argmax(sc[[f"score_{c}" for c in classes]].to_numpy(dtype=float), axis=1)]
+        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
     else:
         y_pred = sc["pred"].astype(str).to_numpy()
     return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)

@@ -53,6 +53,7 @@ from ..labels import LABEL_KEYS
 from ..metrics import _axes, bootstrap_ci, ece as binned_ece
 from ..runfolder import RunFolder, RunFolderError, as_run_folder
 from ..serialize import plain_text
+from ..schema import SCORE_COLUMNS, score_columns
 
 logger = logging.getLogger(__name__)
 
@@ -292,11 +293,11 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
         raise ConfigError(f"the run has no variant {variant!r}.", fix=f"use one of {variants}.")
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
-                          fix=f"use one of {sorted(c for c in results.columns if not c.startswith('score_'))}, or no --by.")
+                          fix=f"use one of {sorted(c for c in results.columns if c not in SCORE_COLUMNS)}, or no --by.")
     df = results[(results["variant"].astype(str) == variant) & (results["status"] == "ok")]
     df = df[df["emotion"].fillna("").astype(str) != ""]
     classes = [c for c in LABEL_KEYS if c in set(df["emotion"].astype(str))] if restrict else list(LABEL_KEYS)
-    probs = np.clip(df[[f"score_{c}" for c in classes]].to_numpy(dtype=float), _TINY, None)
+    probs = np.clip(df[score_columns(classes)].to_numpy(dtype=float), _TINY, None)
     log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[c] for c in df["emotion"].astype(str)], dtype=int)

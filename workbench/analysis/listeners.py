@@ -36,6 +36,7 @@ from ..errors import ConfigError
 from ..labels import LABEL_KEYS
 from ..metrics import bootstrap_ci, confusion, headline
 from ..runfolder import as_run_folder
+from ..schema import SCORE_COLUMNS
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
@@ -182,7 +183,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     classes = [c for c in LABEL_KEYS if c in set(emotion)]
     if not classes:  # no corpus labels: the classes listeners used
         classes = [c for c in LABEL_KEYS if (lf[f"votes_{c}"].fillna(0) > 0).any()]
-    scores9 = sc[[f"score_{k}" for k in LABEL_KEYS]].to_numpy(float) if len(sc) else np.zeros((0, 9))
+    scores9 = sc[SCORE_COLUMNS].to_numpy(float) if len(sc) else np.zeros((0, 9))
     if restrict and classes:
         idx = [LABEL_KEYS.index(c) for c in classes]
         pred = np.asarray(classes)[np.argmax(scores9[:, idx], axis=1)] if len(sc) else np.zeros(0, dtype=str)

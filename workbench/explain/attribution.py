@@ -51,10 +51,10 @@ from ..audio import Audio
 from ..errors import ConfigError, ModelError
 from ..labels import LABEL_KEYS
 from ..model import Emotion2vecModel
+from ..schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME_SAMPLES = 320  # 20 ms: the model's frame hop
 METHODS = ("ig", "occlusion", "tf-occlusion")
 #: edges of the time-frequency occlusion bands in Hz (octaves above 250 Hz)

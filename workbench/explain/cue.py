@@ -43,10 +43,10 @@ import numpy as np
 from ..checkpoints import ARCHS, cache_dir, emotion2vec_config, import_funasr
 from ..errors import ConfigError
 from ..labels import LABEL_KEYS, TOKENS
+from ..schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 #: file written into every planted-cue checkpoint directory (the loader reads it for the banner)
 CUE_MARKER = "WORKBENCH_CUE_CHECKPOINT.json"
 CUE_BANNER = (

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import AudioError, ConfigError
 from .voice import pitch_range, praat_sound
+from ..schema import score_columns
 
 #: accepted ranges (beyond them PSOLA output is far from natural speech)
 MAX_SEMITONES = 12.0
@@ -228,7 +229,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     from ..labels import LABEL_KEYS
 
     labels = list(labels or LABEL_KEYS)
-    missing = [c for c in ("id", "variant", "status", "pred", *[f"score_{k}" for k in labels]) if c not in results.columns]
+    missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
     if missing:
         raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
     ok = results[results["status"] == "ok"]
@@ -236,7 +237,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     if reference not in variants:
         raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")
     ref = ok[ok["variant"] == reference].set_index("id")
-    cols = [f"score_{k}" for k in labels]
+    cols = score_columns(labels)
     rows = []
     for name in variants:
         if name == reference:

@@ -60,7 +60,7 @@ def praat_sound(y: np.ndarray, sr: int):
     if not np.all(np.isfinite(y)):
         raise AudioError("the samples hold NaN or infinity.", fix="decode the file again; the audio is corrupt.")
     if not (isinstance(sr, (int, np.integer)) and sr > 0):
-        raise ConfigError(f"sample rate {sr!r} is not a positive integer.", fix="pass the rate in Hz, e.g. 16000.")
+        raise ConfigError(f"sample rate {sr!r} is not a positive integer.", fix="pass the rate in Hz, e.g. 44100.")
     return parselmouth.Sound(y, sampling_frequency=float(sr))
 
 

@@ -43,6 +43,7 @@ from ..errors import ConfigError
 from ..labels import LABEL_KEYS
 from ..manifest import Item
 from ..model import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
+from ..schema import SCORE_COLUMNS
 
 #: tier names taken as the word tier when none is given (case-insensitive)
 WORD_TIER_NAMES = ("words", "word")
@@ -370,10 +371,10 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
             w = words[i]
             row = {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if sc.ok else "failed",
                    "error": "" if sc.ok else str((sc.error or {}).get("text", "")), "label": None, "confidence": np.nan, "margin": np.nan,
-                   **{f"score_{k}": np.nan for k in LABEL_KEYS}}
+                   **{c: np.nan for c in SCORE_COLUMNS}}
             if sc.ok:
                 p = sc.prediction
-                row.update(label=p.label, confidence=p.confidence, margin=p.margin, **{f"score_{k}": float(v) for k, v in zip(LABEL_KEYS, p.scores)})
+                row.update(label=p.label, confidence=p.confidence, margin=p.margin, **{c: float(v) for c, v in zip(SCORE_COLUMNS, p.scores)})
             rows.append(row)
     out = pd.DataFrame(rows).sort_values("span").reset_index(drop=True)
     if getattr(net.info, "random_weights", False):
