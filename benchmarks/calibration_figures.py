@@ -16,7 +16,7 @@ import numpy as np
 from test_calibration import planted, planted_run
 from test_fusion_honesty import ENGLISH_MODEL, emodb_design, english_carrying_the_label
 from workbench.analysis.calibration import calibrate, conformal_sets, fit_temperature, softmax
-from workbench.fusion import text_checks
+from workbench.analysis.fusion import text_checks
 
 
 def temperature_spread() -> None:

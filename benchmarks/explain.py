@@ -53,7 +53,7 @@ def main() -> int:
 
     from workbench.explain.attribution import ClassScore, integrated_gradients, tf_occlusion, time_occlusion
     from workbench.explain.faithfulness import faithfulness, randomisation_check
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -32,7 +32,7 @@ def main() -> int:
     from workbench.explain.attribution import ClassScore, integrated_gradients, tf_occlusion, time_occlusion
     from workbench.explain.cue import make_cue_set
     from workbench.explain.faithfulness import cue_overlap, randomised_networks
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     torch.set_num_threads(1)
     m = load_model(args.model, device="cpu")

@@ -40,8 +40,8 @@ EMOTIONS = ("angry", "happy", "neutral", "sad", "fearful", "disgusted", "surpris
 
 def make_run(path: Path, items: int = 535, variants=("raw", "telephone", "noisy"), dim: int = 1024, seed: int = 0) -> Path:
     """A finished run folder of synthetic rows (see the module docstring), written through RunFolder."""
-    from workbench.labels import LABEL_KEYS
-    from workbench.runfolder import RunFolder
+    from workbench.model.labels import LABEL_KEYS
+    from workbench.runs.folder import RunFolder
 
     rng = np.random.default_rng(seed)
     rf = RunFolder(path)
@@ -69,7 +69,7 @@ def _old_intervals(t_codes, p_codes, class_codes, *, n=1000, level=0.95, seed=0,
     """The bootstrap before headline_intervals: one scikit-learn call per resample (the baseline)."""
     import sklearn
 
-    from workbench.metrics import bootstrap_ci, headline
+    from workbench.analysis.metrics import bootstrap_ci, headline
 
     if not len(t_codes):
         return [(float("nan"), float("nan"))] * 3
@@ -79,7 +79,7 @@ def _old_intervals(t_codes, p_codes, class_codes, *, n=1000, level=0.95, seed=0,
 
 def child(argv: list[str], baseline: bool, profile: bool) -> int:
     """Run one workbench command in this process (the parent times it)."""
-    import workbench.metrics as metrics
+    import workbench.analysis.metrics as metrics
     from workbench.cli import main
 
     if baseline:

@@ -22,10 +22,10 @@ import sys
 
 import numpy as np
 
-from workbench.audio import AudioConfig, load
-from workbench.demoset import SENTENCES, SPEAKERS, shipped_rows, synth_utterance
-from workbench.diagnostics import audio_facts, findings_from
-from workbench.preprocess import apply_chain
+from workbench.audio.intake import AudioConfig, load
+from workbench.data.demoset import SENTENCES, SPEAKERS, shipped_rows, synth_utterance
+from workbench.engine.findings import audio_facts, findings_from
+from workbench.audio.steps import apply_chain
 
 SR = 16000
 AUDIO_RULES = ("onset_cut", "speech_at_sample_0", "low_snr", "mostly_silence", "clipping", "short_clip", "no_signal",

@@ -73,8 +73,8 @@ def step_end_to_end(a, figures: dict) -> dict:
 
 
 def step_model_only(a, figures: dict) -> dict:
-    from workbench.checkpoints import ensure_random_checkpoint
-    from workbench.model import BatchPolicy, load_model
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.network import BatchPolicy, load_model
 
     dtype = "bfloat16" if a.device.startswith("cuda") else "float32"
     net = load_model(str(ensure_random_checkpoint(a.arch)), device=a.device, dtype=dtype)
@@ -97,11 +97,11 @@ def step_model_only(a, figures: dict) -> dict:
 def step_onnxruntime(a, figures: dict) -> dict:
     import onnxruntime as ort
 
-    from workbench.checkpoints import ensure_random_checkpoint
-    from workbench.compare import agreement
-    from workbench.model import BatchPolicy, clear_cache, load_model
-    from workbench.onnx_backend import load_onnx_model
-    from workbench.onnx_export import export_onnx
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.analysis.compare import agreement
+    from workbench.model.network import BatchPolicy, clear_cache, load_model
+    from workbench.model.onnx_backend import load_onnx_model
+    from workbench.model.onnx_export import export_onnx
 
     providers = ort.get_available_providers()
     ck = str(ensure_random_checkpoint(a.arch))

@@ -14,7 +14,7 @@ with a manifest, then measured, alternating the paths each round so drift hits a
 
   funasr      ``funasr.AutoModel.generate(path)`` one file at a time — what most users do;
   model       ``Emotion2vecModel.predict`` on clips already decoded: the model's own ceiling;
-  engine      :func:`workbench.runs.run` in this process (model loaded already);
+  engine      :func:`workbench.runs.driver.run` in this process (model loaded already);
   cli         ``workbench run MANIFEST --no-cache`` in a fresh process: start-up, model load,
               decoding, inference and writing — the figure a user sees.
 
@@ -88,9 +88,9 @@ def precision_paths(ck, device, tmp):
     """Model-only alternatives to float32: (name, model, peak dtype) — loaded here, measured by the caller."""
     import torch
 
-    from workbench.model import clear_cache, load_model
-    from workbench.onnx_backend import load_onnx_model
-    from workbench.onnx_export import export_onnx
+    from workbench.model.network import clear_cache, load_model
+    from workbench.model.onnx_backend import load_onnx_model
+    from workbench.model.onnx_export import export_onnx
 
     paths = [("model:bfloat16-autocast", load_model(str(ck), device=device, dtype="bfloat16"), "bfloat16")]
     clear_cache()  # a second bfloat16 model, whose weights are converted once
@@ -129,8 +129,8 @@ class StandInNet:
     """A network that costs nothing, for measuring the pipeline around the model (benchmark only)."""
 
     def __init__(self, dim: int = 1024):
-        from workbench.labels import LABEL_KEYS
-        from workbench.model import ModelInfo
+        from workbench.model.labels import LABEL_KEYS
+        from workbench.model.network import ModelInfo
 
         self.info = ModelInfo(id="stand-in (no network)", kind="local", hub=None, revision=None, path=None, checksum="stand-in",
                               parameters=0, embed_dim=dim, device="cpu", dtype="float32", labels=list(LABEL_KEYS),
@@ -139,7 +139,7 @@ class StandInNet:
         self.dim = dim
 
     def predict(self, clips, *, granularity="utterance", embeddings=True, ids=None, policy=None, hook=None):
-        from workbench.model import Prediction
+        from workbench.model.network import Prediction
 
         out = []
         for k, c in enumerate(clips):
@@ -181,8 +181,8 @@ def run_model(net, clips, device):
 
 
 def run_engine(net, manifest, out, device, workers):
-    from workbench.runfolder import RunFolder
-    from workbench.runs import run
+    from workbench.runs.folder import RunFolder
+    from workbench.runs.driver import run
 
     cuda_sync(device)
     t0 = time.perf_counter()
@@ -206,7 +206,7 @@ def run_cli(manifest, out, ck, device, dtype, workers):
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"workbench run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     rf = RunFolder(out)
     summary = rf.summary
@@ -288,10 +288,10 @@ def main() -> int:
 
     import torch
 
-    from workbench.audio import load as load_audio
-    from workbench.checkpoints import ensure_random_checkpoint, random_checkpoint_info
-    from workbench.manifest import Item, Manifest, write_manifest
-    from workbench.model import auto_device, import_funasr, load_model
+    from workbench.audio.intake import load as load_audio
+    from workbench.model.checkpoints import ensure_random_checkpoint, random_checkpoint_info
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.network import auto_device, import_funasr, load_model
 
     device = auto_device() if args.device == "auto" else args.device
     dtype = args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
@@ -345,7 +345,7 @@ def main() -> int:
             for name, alt, pdt in precision_paths(ck, device, tmp):
                 alt_models[name], peak_dtype[name] = alt, pdt
                 run_model(alt, decoded[:2], device)  # warm-up
-            from workbench.precision import resolve_dtype
+            from workbench.model.precision import resolve_dtype
 
             auto, why = resolve_dtype("auto", device)
             print(f"--dtype auto on this machine → {auto} ({why})")

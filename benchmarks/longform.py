@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO))
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {repo!r})
-from workbench.longform import SegmentConfig, segment_file, _SileroVAD
-from workbench.memory import peak_rss_mb
-from workbench.model import load_model
+from workbench.runs.longform import SegmentConfig, segment_file, _SileroVAD
+from workbench.engine.memory import peak_rss_mb
+from workbench.model.network import load_model
 t0 = time.perf_counter()
 net = load_model({model!r}, device={device!r})
 if {vad!r} == "silero":
@@ -61,7 +61,7 @@ def write_recording(path: Path, minutes: float, sr: int, max_s: float, seed: int
     import soundfile as sf
     import soxr
 
-    from workbench.audio import load
+    from workbench.audio.intake import load
 
     rng = np.random.default_rng(seed)
     demo = REPO / "workbench" / "demo_data"

@@ -1,4 +1,4 @@
-"""Time of `workbench.metrics.evaluate` (scikit-learn metrics, one call per bootstrap resample)
+"""Time of `workbench.analysis.metrics.evaluate` (scikit-learn metrics, one call per bootstrap resample)
 against the hand-written numpy metrics it replaced (three bootstrap loops), in the same run.
 
     python benchmarks/metrics_bootstrap.py [--items 1000] [--boot 1000]
@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from workbench.labels import LABEL_KEYS
-from workbench.metrics import evaluate
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import evaluate
 
 
 # ---- the hand-written metrics as they were before (baseline) ----

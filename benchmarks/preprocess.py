@@ -5,7 +5,7 @@ reduction cost per audio-minute, and a cold versus cached re-run of a dataset.
 1. **intake**: the same synthetic clips (2–10 s) encoded as 16-bit WAV at
    44.1 kHz, FLAC at 48 kHz, Ogg/Vorbis, VBR MP3 and AAC in m4a (encoded with
    soundfile and PyAV: no system ffmpeg), each loaded with
-   ``workbench.audio.load`` (decode, mono, soxr VHQ to 16 kHz) and trimmed
+   ``workbench.audio.intake.load`` (decode, mono, soxr VHQ to 16 kHz) and trimmed
    (``top_db=30``): seconds of audio per wall-second per format and stage.
    Where an ``ffmpeg`` binary is on the PATH, the m4a clips are also decoded
    the way intake did before PyAV (ffprobe + an ffmpeg subprocess per file,
@@ -65,8 +65,8 @@ def make_clips(root: Path, n: int, seed: int = 0) -> dict[str, list[Path]]:
 
 
 def bench_intake(clips: dict[str, list[Path]]) -> list[dict]:
-    from workbench.audio import load
-    from workbench.preprocess import make_step
+    from workbench.audio.intake import load
+    from workbench.audio.steps import make_step
 
     trim = make_step({"name": "trim", "top_db": 30})
     trim(load(next(iter(clips.values()))[0]))  # warm-up: imports and first-call costs are not per-file costs
@@ -91,7 +91,7 @@ def bench_ffmpeg_subprocess(paths: list[Path]) -> dict | None:
     """The pre-PyAV path, for the baseline: ffprobe, then ffmpeg to f32le in a subprocess, per file."""
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         return None
-    from workbench.audio import resample_array
+    from workbench.audio.intake import resample_array
 
     t0 = time.perf_counter()
     audio_s = 0.0
@@ -126,9 +126,9 @@ def bench_denoise(minutes: float = 1.0) -> list[dict]:
 
 
 def bench_cache(clips: dict[str, list[Path]], work: Path, model: str) -> dict:
-    from workbench.manifest import Item, Manifest, write_manifest
-    from workbench.model import load_model
-    from workbench.runs import Variant, run
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.network import load_model
+    from workbench.runs.driver import Variant, run
 
     items = [Item(id=f"{p.stem}_{p.suffix[1:]}", path=str(p)) for paths in clips.values() for p in paths]
     manifest = write_manifest(Manifest(items, root=work), work / "bench.csv")

@@ -31,8 +31,8 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from workbench.checkpoints import ensure_random_checkpoint
-    from workbench.model import BatchPolicy, load_model
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.network import BatchPolicy, load_model
 
     model = load_model(str(ensure_random_checkpoint(args.arch)), device="cuda", dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr))
     model.attention = args.attention

@@ -6,7 +6,7 @@
     python benchmarks/ray_engine.py --device cuda --actors 1 --clips 512
 
 The same synthetic clips (seeded, 2–10 s, 16 kHz WAV) are run with
-``workbench.runs.run`` twice, without the prediction cache: ``engine="local"``
+``workbench.runs.driver.run`` twice, without the prediction cache: ``engine="local"``
 (this process) and ``engine="ray"`` (a local Ray cluster started by the run,
 ``--actors`` Ray Data actors each holding a model; the wall time includes
 starting the cluster and loading the actors' models, as a user pays it).
@@ -53,10 +53,10 @@ def main() -> int:
     import torch
 
     from benchmarks.inference import make_clips
-    from workbench.distributed import RayOptions
-    from workbench.manifest import Item, Manifest, write_manifest
-    from workbench.modelref import ModelRef
-    from workbench.runs import run
+    from workbench.engine.ray_executor import RayOptions
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
 
     work = Path(tempfile.mkdtemp(prefix="wb-ray-bench-"))
     paths, audio_s = make_clips(work, args.clips, args.min_s, args.max_s, seed=0)

@@ -47,8 +47,8 @@ def child(arch: str) -> int:
     import resource
 
     t0 = time.perf_counter()
-    from workbench.checkpoints import ensure_random_checkpoint
-    from workbench.model import load_model
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.network import load_model
 
     t_import = time.perf_counter() - t0
     path = ensure_random_checkpoint(arch)
@@ -81,7 +81,7 @@ def child(arch: str) -> int:
 def measure(arch: str, *, slow: bool, forget_checksum: Path | None) -> dict:
     env = {**os.environ, "WORKBENCH_SLOW_LOAD": "1" if slow else "0", "PYTHONPATH": str(REPO)}
     if forget_checksum is not None:
-        from workbench.checkpoints import checksum_memo_path
+        from workbench.model.checkpoints import checksum_memo_path
 
         memo_path = checksum_memo_path()
         if memo_path.is_file():
@@ -108,7 +108,7 @@ def main() -> int:
     if args.child:
         return child(args.arch)
 
-    from workbench.checkpoints import ensure_random_checkpoint, weights_file
+    from workbench.model.checkpoints import ensure_random_checkpoint, weights_file
 
     import torch
 

@@ -62,7 +62,7 @@ def main() -> None:
 
         def add(file: str, key: str | None, label: str, notes: str, speaker: str = "espeak-ng") -> None:
             text = SENTENCES[key][1] if key else ""
-            from workbench.audio import decode  # the workbench's own decoder reads every format here
+            from workbench.audio.intake import decode  # the workbench's own decoder reads every format here
 
             duration = decode(HERE / file).duration
             rows.append({

@@ -39,34 +39,34 @@ NOTEBOOKS = {
     "01_conversion_trimming": nb(
         "Conversion and trimming", "Did intake or trimming cut the onset? Pick a chain; removed regions are shaded.",
         "path = None  # an audio file; default: a demo clip whose speech starts at sample 0",
-        ["from workbench.widgets import TrimmingInspector\n"
+        ["from workbench.views.widgets import TrimmingInspector\n"
          "view = TrimmingInspector(path or DEMO / 'happy_zh_onset0.wav')\nview"]),
     "02_sample_rate_effects": nb(
         "Sample-rate effects", "Does 8 kHz or telephone audio make the model unsure? Pick a source rate, a resampler, the telephone channel.",
         "path = None  # an audio file; default: the 44.1 kHz demo clip\nmodel = None  # hub id, checkpoint folder or 'tiny' (default: as make demo chooses)",
-        ["from workbench.demo import choose_model\nfrom workbench.widgets import SampleRateExplorer\n"
+        ["from workbench.demo import choose_model\nfrom workbench.views.widgets import SampleRateExplorer\n"
          "view = SampleRateExplorer(path or DEMO / 'happy_en_44k.wav', model=choose_model(model)[0])\nview"]),
     "03_low_confidence_cases": nb(
         "Low-confidence cases", "Filter a run's items by confidence, finding, label, variant or speaker, and open one: you hear and see "
         "the audio exactly as it was scored (its variant's chain, its segment) beside its stored scores. "
         "Below, the embedding map: click a point to open that item in the browser.",
         "run_dir = None  # a run folder; default: the demo set under raw and telephone, run into runs/demo_low_confidence\nmodel = None",
-        ["from workbench.reporting import demo_run\nfrom workbench.runs import Variant\nfrom workbench.widgets import EmbeddingMap, LowConfidenceBrowser\n"
+        ["from workbench.views.reporting import demo_run\nfrom workbench.runs.driver import Variant\nfrom workbench.views.widgets import EmbeddingMap, LowConfidenceBrowser\n"
          "run_dir = run_dir or demo_run(root / 'runs' / 'demo_low_confidence', model, [Variant('raw'), Variant('telephone', ({'name': 'telephone'},))])\n"
          "browser = LowConfidenceBrowser(run_dir)\nbrowser",
          "EmbeddingMap(run_dir, browser=browser)"]),
     "04_misclassifications": nb(
         "Misclassifications", "Click a cell of the confusion matrix to list its items; compare two variants' flips.",
         "run_dir = None  # a run folder with two or more variants; default: the demo set under raw and telephone\nmodel = None",
-        ["from workbench.reporting import demo_run\nfrom workbench.runs import Variant\nfrom workbench.widgets import ConfusionExplorer, VariantDiff\n"
+        ["from workbench.views.reporting import demo_run\nfrom workbench.runs.driver import Variant\nfrom workbench.views.widgets import ConfusionExplorer, VariantDiff\n"
          "run_dir = run_dir or demo_run(root / 'runs' / 'demo_variants', model, [Variant('raw'), Variant('telephone', ({'name': 'telephone'},))])\n"
          "ConfusionExplorer(run_dir)",
          "VariantDiff(run_dir)"]),
     "05_long_audio": nb(
         "Long audio", "Segment a long recording by voice activity; click a span of the merged timeline (or a point of the heatmap) to play it.",
         "path = None  # a long recording; default: the demo clips joined with pauses\nsegment_dir = None  # or an existing `workbench segment` folder\nmodel = None",
-        ["import numpy as np, soundfile as sf\nfrom workbench.audio import load\nfrom workbench.demo import choose_model\n"
-         "from workbench.longform import segment_file\nfrom workbench.widgets import LongAudioTimeline\n"
+        ["import numpy as np, soundfile as sf\nfrom workbench.audio.intake import load\nfrom workbench.demo import choose_model\n"
+         "from workbench.runs.longform import segment_file\nfrom workbench.views.widgets import LongAudioTimeline\n"
          "if segment_dir is None:\n"
          "    if path is None:\n"
          "        clips = [load(p).samples for p in sorted(DEMO.glob('*.wav')) if 'tone' not in p.name]\n"
@@ -79,7 +79,7 @@ NOTEBOOKS = {
     "06_fusion": nb(
         "Speech + text fusion", "Speech-only, text-only, early and late fusion under speaker-independent cross-validation.",
         "run_dir = None  # a run whose manifest has text and speaker columns; default: the demo set\ntext_model = None  # sentence-transformers name or folder",
-        ["from workbench.reporting import demo_run, fusion_section\n"
+        ["from workbench.views.reporting import demo_run, fusion_section\n"
          "run_dir = run_dir or demo_run(root / 'runs' / 'demo_notebook')\n"
          "fusion = fusion_section(run_dir, text_model)"]),
 }
@@ -122,7 +122,7 @@ TEMPLATES = {
         "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\nsweep_kind = 'sample-rate'\n"
         "model = None  # for the default runs (default: as `make demo` chooses)\n"
         "title = 'Variant comparison'\nreport_dir = '.'  # set by `workbench report`",
-        ["from pathlib import Path\nfrom workbench import reporting as R\nfrom workbench.runs import Variant\nR.setup_report(report_dir)",
+        ["from pathlib import Path\nfrom workbench import reporting as R\nfrom workbench.runs.driver import Variant\nR.setup_report(report_dir)",
          "variants = [Variant('raw'), Variant('telephone', ({'name': 'telephone'},)), Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model, variants)\n"
          "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.')",

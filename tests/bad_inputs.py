@@ -10,7 +10,7 @@ directory named ``x.wav``, a symlink loop, a FIFO, an unreadable file, odd
 names.  Each case says what intake must do with it:
 
 ``error``
-    :func:`workbench.audio.load` raises :class:`~workbench.errors.AudioError`
+    :func:`workbench.audio.intake.load` raises :class:`~workbench.errors.AudioError`
     whose text names the input and holds ``fragment`` and a fix;
 ``ok``
     it loads (``finding``: a diagnostics code its audio facts must raise);
@@ -329,8 +329,8 @@ def generate(folder: str | os.PathLike) -> list[Case]:
 
 def outcome(case: Case, config=None) -> dict:
     """What intake does with one case: ``{"status": "error"|"ok", "text", "fix", "findings"}``."""
-    from workbench.audio import AudioConfig, load
-    from workbench.diagnostics import audio_facts, findings_from
+    from workbench.audio.intake import AudioConfig, load
+    from workbench.engine.findings import audio_facts, findings_from
     from workbench.errors import WorkbenchError
 
     try:

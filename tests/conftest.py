@@ -102,7 +102,7 @@ needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def tiny_model():
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     return load_model("tiny", device="cpu")
 

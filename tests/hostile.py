@@ -304,7 +304,7 @@ def _cli(*argv) -> tuple[int, str]:
     import io
 
     from workbench import cli
-    from workbench.model import clear_cache
+    from workbench.model.network import clear_cache
 
     clear_cache()
     out, err = io.StringIO(), io.StringIO()
@@ -374,9 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     from conftest import speech_like  # noqa: E402
     import soundfile as sf
 
-    from workbench.checkpoints import ensure_random_checkpoint
-    from workbench.manifest import Item, Manifest, write_manifest
-    from workbench.runs import Variant, run
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.runs.driver import Variant, run
 
     listener = Listener()
     tally = {"tried": 0, "refused": 0, "ran_ok": 0, "unclear": 0}

@@ -10,9 +10,9 @@ import pytest
 import soundfile as sf
 
 from conftest import av_encode, sine, speech_like, stereo
-from workbench.audio import AudioConfig, decode, load, resample, resample_array
+from workbench.audio.intake import AudioConfig, decode, load, resample, resample_array
 from workbench.errors import AudioError
-from workbench.processing import ProcessingLog, StepRecord, measure_length_change
+from workbench.audio.processing import ProcessingLog, StepRecord, measure_length_change
 
 
 def _corr_lag(a: np.ndarray, b: np.ndarray, n: int = 8000) -> int:
@@ -449,7 +449,7 @@ def test_an_unreadable_file_read_by_an_unprivileged_user():
         sf.write(locked, sine(), 16000)
         locked.chmod(0)
         repo = Path(__file__).resolve().parents[1]
-        code = ("from workbench.audio import load\nfrom workbench.errors import AudioError\n"
+        code = ("from workbench.audio.intake import load\nfrom workbench.errors import AudioError\n"
                 "try:\n    load('%s')\nexcept AudioError as e:\n    print('AudioError:', e)\n" % locked)
         proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                               capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(repo)})

@@ -19,8 +19,8 @@ import pytest
 
 from bad_inputs import CASES, LIE_HOLDS_S, generate
 from conftest import REPO
-from workbench.audio import AudioConfig, load
-from workbench.diagnostics import audio_facts, findings_from
+from workbench.audio.intake import AudioConfig, load
+from workbench.engine.findings import audio_facts, findings_from
 from workbench.errors import WorkbenchError
 
 PY = sys.executable
@@ -109,7 +109,7 @@ def test_infer_over_the_whole_corpus_in_one_batch(corpus, tmp_path):
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest, with torch loaded)
 _PEAK_RSS = """
 import re, sys
-from workbench.audio import load
+from workbench.audio.intake import load
 from workbench.errors import AudioError
 try:
     load(sys.argv[1])

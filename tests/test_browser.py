@@ -122,7 +122,7 @@ def _jupyterlab(tmp_path, notebook: Path, parameters: dict):
 def lab(tmp_path, tiny_model):
     """A run of the demo set under raw and telephone, and notebook 03 pointed at it."""
     _browser_or_skip()
-    from workbench.runs import Variant, run
+    from workbench.runs.driver import Variant, run
 
     run_dir = tmp_path / "run"
     run(REPO / "workbench" / "demo_data" / "manifest.csv", out_dir=run_dir, model=tiny_model, cache_dir=tmp_path / "cache",
@@ -138,8 +138,8 @@ def long_lab(tmp_path, tiny_model):
     import numpy as np
     import soundfile as sf
 
-    from workbench.audio import load
-    from workbench.longform import SegmentConfig, segment_file
+    from workbench.audio.intake import load
+    from workbench.runs.longform import SegmentConfig, segment_file
 
     clips = [load(p).samples for p in sorted((REPO / "workbench" / "demo_data").glob("*.wav")) if "tone" not in p.name][:4]
     pause = np.zeros(24000, np.float32)
@@ -221,8 +221,8 @@ def test_low_confidence_notebook_in_jupyterlab_with_chromium(lab):
     import pandas as pd
     from playwright.sync_api import expect
 
-    from workbench.labels import LABEL_KEYS
-    from workbench.runfolder import RunFolder
+    from workbench.model.labels import LABEL_KEYS
+    from workbench.runs.folder import RunFolder
 
     results = pd.read_parquet(lab["run_dir"] / "results.parquet")
     ok = results[results["status"] == "ok"]
@@ -403,7 +403,7 @@ def small_lab(request, tmp_path, tiny_model):
     if name.startswith("02"):
         params = {"path": str(REPO / "workbench" / "demo_data" / "happy_en_44k.wav"), "model": "tiny"}
     if name.startswith("04"):
-        from workbench.runs import Variant, run
+        from workbench.runs.driver import Variant, run
 
         run(REPO / "workbench" / "demo_data" / "manifest.csv", out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache",
             variants=[Variant("raw"), Variant("telephone", ({"name": "telephone"},))])
@@ -449,8 +449,8 @@ def test_widget_notebooks_respond_in_jupyterlab(small_lab):
             res = pd.read_parquet(Path(small_lab["run_dir"]) / "results.parquet")
             ok = res[(res["status"] == "ok") & (res["variant"] == "raw") & (res["emotion"].fillna("") != "")]
             (t, p), n = max(ok.groupby(["emotion", "pred"]).size().items(), key=lambda kv: kv[1])
-            classes = [c for c in __import__("workbench.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS if c in set(ok["emotion"])]
-            cols = classes + [c for c in __import__("workbench.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS
+            classes = [c for c in __import__("workbench.model.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS if c in set(ok["emotion"])]
+            cols = classes + [c for c in __import__("workbench.model.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS
                               if c not in classes and c in set(ok["pred"])]
             explorer = widget
             buttons = explorer.locator(".widget-hbox").nth(1 + classes.index(t)).locator("button")

@@ -14,7 +14,7 @@ from test_corpora import wav
 from workbench.analysis.calibration import resolve_temperature
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.runfolder import RESULTS, RunFolder, atomic_write
+from workbench.runs.folder import RESULTS, RunFolder, atomic_write
 
 
 def _run_folder(path, results: pd.DataFrame) -> RunFolder:
@@ -106,8 +106,7 @@ def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp
 
 
 def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_when_too_small(tmp_path, monkeypatch):
-    from workbench import reporting
-
+    from workbench.views import reporting
     shown = []
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
     df = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.compare import compare_results
-from workbench.labels import LABEL_KEYS
+from workbench.analysis.compare import compare_results
+from workbench.model.labels import LABEL_KEYS
 
 
 def _rows(variant, preds, emotions):

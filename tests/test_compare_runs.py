@@ -13,19 +13,19 @@ from conftest import speech_like
 from test_probe import synthetic_row, write_run
 from test_runs import make_dataset
 
-from workbench.checkpoints import ensure_random_checkpoint
+from workbench.model.checkpoints import ensure_random_checkpoint
 from workbench.cli import main
-from workbench.compare import (
+from workbench.analysis.compare import (
     cohen_kappa,
     compare_runs,
     show_item,
     write_runs_comparison,
 )
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
-from workbench.model import load_model
-from workbench.modelref import ModelRef
-from workbench.runs import run
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import load_model
+from workbench.model.ref import ModelRef
+from workbench.runs.driver import run
 
 SCORES = [f"score_{k}" for k in LABEL_KEYS]
 
@@ -253,8 +253,8 @@ def test_compare_command_with_several_runs(tiny_runs, capsys):
 
 
 def test_the_most_different_item_is_shown_and_opens_in_the_browser(tiny_runs):
-    from workbench.runfolder import RunFolder
-    from workbench.widgets import LowConfidenceBrowser
+    from workbench.runs.folder import RunFolder
+    from workbench.views.widgets import LowConfidenceBrowser
 
     _, _, r = tiny_runs
     cmp = compare_runs([r["f32"], r["seed1"]], n_boot=20)

@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.corpora import LABEL_MAPS, import_emobox, map_label, prepare
+from workbench.data.corpora import LABEL_MAPS, import_emobox, map_label, prepare
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
-from workbench.manifest import read_manifest, write_manifest
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import read_manifest, write_manifest
 
 
 def wav(path: Path, dur: float = 0.3, seed: int = 0) -> Path:
@@ -200,15 +200,15 @@ def test_manifest_and_corpora_import_in_one_direction():
     """corpora builds on manifest; manifest never imports corpora (not even inside a function)."""
     import ast
 
-    import workbench.manifest
+    import workbench.data.manifest
 
-    tree = ast.parse(Path(workbench.manifest.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(workbench.data.manifest.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert "corpora" not in imported and "workbench.corpora" not in imported
+    assert "corpora" not in imported and "workbench.data.corpora" not in imported
 
 
 def test_prepare_folder_ids_paths_and_labels_from_folders(tmp_path):
-    from workbench.corpora import prepare_folder
+    from workbench.data.corpora import prepare_folder
 
     root = tmp_path / "my_wavs"
     wav(root / "angry" / "a1.wav")

@@ -14,8 +14,8 @@ def _rows(folder):
 
 
 def test_demo_set_has_speakers_classes_texts_and_a_long_file(tmp_path):
-    from workbench.demoset import LONG_FILE, demo_set
-    from workbench.manifest import read_manifest
+    from workbench.data.demoset import LONG_FILE, demo_set
+    from workbench.data.manifest import read_manifest
 
     folder = demo_set(tmp_path)
     rows = _rows(folder)
@@ -35,7 +35,7 @@ def test_demo_set_has_speakers_classes_texts_and_a_long_file(tmp_path):
 
 
 def test_demo_set_is_deterministic_and_reused(tmp_path):
-    from workbench.demoset import demo_set
+    from workbench.data.demoset import demo_set
 
     a, b = demo_set(tmp_path / "a"), demo_set(tmp_path / "b")
     digest = lambda folder: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.wav")}  # noqa: E731

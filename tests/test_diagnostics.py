@@ -7,12 +7,12 @@ import pytest
 import soundfile as sf
 
 from conftest import clipped, noise, silence, speech_like
-from workbench.audio import load
-from workbench.engine import diagnose
-from workbench.diagnostics import (
+from workbench.audio.intake import load
+from workbench.engine.core import diagnose
+from workbench.engine.findings import (
     DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, findings_from, prediction_facts, signal_facts, stability,
 )
-from workbench.processing import StepRecord
+from workbench.audio.processing import StepRecord
 
 
 def codes(facts, **cfg):

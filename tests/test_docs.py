@@ -26,14 +26,16 @@ def test_make_docs_builds_every_module(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Warn" not in proc.stderr and "Error" not in proc.stderr, proc.stderr
     api = tmp_path / "api"
-    modules = ({p.stem for p in (REPO / "workbench").glob("*.py")} - {"__init__"}) | {
-        p.parent.name for p in (REPO / "workbench").glob("*/__init__.py")}  # subpackages (cli/ …) have a page too
-    assert {p.stem for p in (api / "workbench").glob("*.html")} == modules
+    pkg = REPO / "workbench"
+    # one page per module, in the folders of its subpackage; a subpackage has a page of its own too
+    modules = {str(p.relative_to(pkg).with_suffix("")).removesuffix("/__init__") for p in pkg.rglob("*.py")} - {"__init__"}
+    modules = {m for m in modules if not m.startswith(("templates", "demo_data"))}
+    assert {str(p.relative_to(api / "workbench").with_suffix("")) for p in (api / "workbench").rglob("*.html")} == modules
     # the names the README's examples use are documented with their docstrings
     top = (api / "workbench.html").read_text(encoding="utf-8")
     assert "load_model" in top and "Emotion2vecModel" in top
-    runfolder = (api / "workbench" / "runfolder.html").read_text(encoding="utf-8")
+    runfolder = (api / "workbench" / "runs" / "folder.html").read_text(encoding="utf-8")
     assert "RunFolder" in runfolder and "scored_audio" in runfolder and "as_run_folder" in runfolder
-    metrics = (api / "workbench" / "metrics.html").read_text(encoding="utf-8")
+    metrics = (api / "workbench" / "analysis" / "metrics.html").read_text(encoding="utf-8")
     assert "evaluate" in metrics and "calibration_curve" in metrics
     assert (api / "index.html").is_file() and (api / "search.js").is_file()

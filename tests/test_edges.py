@@ -9,9 +9,9 @@ import soundfile as sf
 from conftest import speech_like
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.runs import run
-from workbench.variants import Variant, load_variants
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.driver import run
+from workbench.audio.variants import Variant, load_variants
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_a_resumed_run_without_experiment_yaml_gets_one_with_the_manifest_sha(sm
 def test_experiment_audio_settings_are_type_and_range_checked(tmp_path, text, ok, match):
     import yaml
 
-    from workbench.experiment import Experiment
+    from workbench.runs.experiment import Experiment
 
     data = yaml.safe_load("manifest: m.csv\n" + text)
     if match is None:
@@ -120,7 +120,7 @@ def test_experiment_audio_settings_are_type_and_range_checked(tmp_path, text, ok
 
 def test_the_run_summary_names_the_failed_items(manifest, tmp_path, tiny_model, capsys):
     from workbench.cli.running import print_run_summary
-    from workbench.manifest import read_manifest
+    from workbench.data.manifest import read_manifest
 
     m = read_manifest(manifest)
     (tmp_path / "broken.wav").write_text("not audio")
@@ -132,7 +132,7 @@ def test_the_run_summary_names_the_failed_items(manifest, tmp_path, tiny_model, 
 
 
 def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(manifest, tiny_model):
-    from workbench.engine import diagnose
+    from workbench.engine.core import diagnose
 
     text = diagnose(manifest.parent / "c0.wav", tiny_model).render()
     assert text.startswith("!! RANDOM WEIGHTS")
@@ -143,8 +143,8 @@ def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(m
 def test_sweep_summary_prints_sample_rates_as_whole_hertz():
     import pandas as pd
 
-    from workbench.reporting import frame_html
-    from workbench.sweep import summarise_sweep
+    from workbench.views.reporting import frame_html
+    from workbench.runs.sweep import summarise_sweep
 
     df = pd.DataFrame({
         "id": ["a", "b", "a", "b"], "variant": ["raw", "raw", "sr_22050", "sr_22050"], "status": ["ok"] * 4,
@@ -159,7 +159,7 @@ def test_no_findings_does_not_run_on_after_its_heading():
     # notebook 01 showed "findings of the telephone audiono findings"
     import re
 
-    from workbench.widgets import _findings_html
+    from workbench.views.widgets import _findings_html
 
     html = "<b>findings of the telephone audio</b>" + _findings_html([])
     text = re.sub(r"<(div|ul|li|br|p)[^>]*>", "\n", html)
@@ -184,7 +184,7 @@ def _sweep_frame():
 def test_sweep_legends_do_not_cover_the_markers():
     import warnings
 
-    from workbench.sweep import plot_sweep
+    from workbench.runs.sweep import plot_sweep
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no layout warning either
@@ -201,7 +201,7 @@ def test_sweep_legends_do_not_cover_the_markers():
 def test_the_segment_heatmap_has_a_colour_bar(tmp_path, tiny_model):
     import warnings
 
-    from workbench.longform import SegmentConfig, plot_longform, segment_file
+    from workbench.runs.longform import SegmentConfig, plot_longform, segment_file
 
     y = np.zeros(16000 * 4, np.float32)
     y[16000:16000 * 3] = speech_like(16000, 2.0, seed=3)

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from conftest import speech_like
-from workbench.audio import AudioConfig, load
+from workbench.audio.intake import AudioConfig, load
 from workbench.errors import ConfigError
 from workbench.explain.edits import change_tempo, flip_table, pitch_shift, spectral_tilt
 from workbench.explain.voice import pitch_intensity
-from workbench.labels import LABEL_KEYS
-from workbench.model import Prediction
-from workbench.preprocess import apply_chain, make_step
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import Prediction
+from workbench.audio.steps import apply_chain, make_step
 
 SR = 16000
 

@@ -8,8 +8,8 @@ import numpy as np
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.audio import load
-from workbench.engine import score_sources
+from workbench.audio.intake import load
+from workbench.engine.core import score_sources
 
 
 class KillsTheWorker:

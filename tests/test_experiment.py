@@ -9,10 +9,10 @@ import yaml
 from test_runs import make_dataset
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.experiment import Experiment
-from workbench.manifest import read_manifest
-from workbench.runfolder import RunFolder
-from workbench.runs import Variant, run, run_experiment
+from workbench.runs.experiment import Experiment
+from workbench.data.manifest import read_manifest
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import Variant, run, run_experiment
 
 VARIANTS = [Variant("raw"), Variant("quiet", ({"name": "gain", "db": -6.0},))]
 

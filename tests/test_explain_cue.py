@@ -22,7 +22,7 @@ import pytest
 from workbench.explain.attribution import ClassScore, integrated_gradients, tf_occlusion, time_occlusion
 from workbench.explain.cue import CUE_BANNER, CUE_LABELS, cue_checkpoint_info, make_cue_set
 from workbench.explain.faithfulness import cue_overlap, curves, randomised_networks
-from workbench.labels import LABEL_KEYS
+from workbench.model.labels import LABEL_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ N_CLIPS = 12
 def cue_model():
     import torch
 
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     torch.set_num_threads(1)
     return load_model("cue", device="cpu")

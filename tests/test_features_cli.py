@@ -7,8 +7,8 @@ import soundfile as sf
 
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.runfolder import RunFolder
-from workbench.runs import run
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import run
 
 SR = 16000
 pytestmark = pytest.mark.slow  # a run with the tiny model first (about 8 s on 2 busy cores)

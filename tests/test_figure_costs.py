@@ -14,10 +14,10 @@ import sklearn
 
 from test_figures import _results
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
-from workbench.metrics import (bootstrap_ci, breakdown_table, evaluate, headline, headline_intervals, plot_breakdown,
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import (bootstrap_ci, breakdown_table, evaluate, headline, headline_intervals, plot_breakdown,
                                plot_confusion, plot_reliability)
-from workbench.runfolder import RunFolder
+from workbench.runs.folder import RunFolder
 
 plt = pytest.importorskip("matplotlib.pyplot")
 
@@ -103,7 +103,7 @@ def _emb_run(path, n=40, dim=16, seed=0):
 
 
 def test_a_slow_projection_is_cached_in_the_run_folder_by_the_embeddings_hash(tmp_path, monkeypatch):
-    import workbench.embeddings as E
+    import workbench.analysis.embeddings as E
 
     rf = _emb_run(tmp_path / "run")
     emb = E.load_run_embeddings(rf.path)

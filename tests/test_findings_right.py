@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import noise, sine, speech_like
-from workbench.audio import AudioConfig, load
-from workbench.diagnostics import audio_facts, findings_from, noise_floor_db, signal_facts
-from workbench.preprocess import apply_chain
+from workbench.audio.intake import AudioConfig, load
+from workbench.engine.findings import audio_facts, findings_from, noise_floor_db, signal_facts
+from workbench.audio.steps import apply_chain
 
 SR = 16000
 

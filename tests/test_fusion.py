@@ -11,11 +11,11 @@ import soundfile as sf
 
 from conftest import speech_like
 from workbench.cli import main
-from workbench.embeddings import cluster, cosine, load_run_embeddings, nearest, neighbours, project
+from workbench.analysis.embeddings import cluster, cosine, load_run_embeddings, nearest, neighbours, project
 from workbench.errors import ConfigError
-from workbench.fusion import evaluate_fusion, fusion_data, text_embeddings
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.runs import run
+from workbench.analysis.fusion import evaluate_fusion, fusion_data, text_embeddings
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.driver import run
 
 CLASSES = ["angry", "happy", "neutral", "sad"]
 SAYS = {
@@ -84,7 +84,7 @@ def test_nothing_beats_chance_when_neither_modality_carries_the_label(runs):
 
 
 def test_folds_are_speaker_independent(runs):
-    from workbench.fusion import _splits
+    from workbench.analysis.fusion import _splits
 
     data = fusion_data(runs[False])
     outer, n = _splits(data.groups, 5)
@@ -183,6 +183,6 @@ def test_embeddings_and_similar_commands(runs, capsys):
     out = capsys.readouterr().out
     assert "cosine similarity" in out and out.startswith("!! RANDOM WEIGHTS")
     emb = load_run_embeddings(runs[False])
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     assert neighbours(emb, a, 1, model=load_model("tiny"))["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.fusion import DEFAULT_TEXT_MODEL, detect_language, text_checks, text_label_information, text_model_languages
+from workbench.analysis.fusion import DEFAULT_TEXT_MODEL, detect_language, text_checks, text_label_information, text_model_languages
 
 # EmoDB's ten sentences (Burkhardt et al. 2005, the corpus documentation), each spoken in every emotion
 EMODB_SENTENCES = [

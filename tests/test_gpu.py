@@ -18,7 +18,7 @@ def _clips(n=12):
 
 @pytest.fixture(scope="module")
 def gpu_models():
-    from workbench.model import load_model
+    from workbench.model.network import load_model
 
     return load_model("tiny", device="cuda"), load_model("tiny", device="cuda", dtype="bfloat16")
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from workbench.analysis.groups import MIN_ITEMS, analyse_groups
-from workbench.labels import LABEL_KEYS
-from workbench.metrics import breakdown_table, evaluate, macro_f1, plot_breakdown, uar, wa
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import breakdown_table, evaluate, macro_f1, plot_breakdown, uar, wa
 
 plt = pytest.importorskip("matplotlib.pyplot")
 
@@ -100,7 +100,7 @@ def test_group_names_are_plain_text_in_the_figure():
 
 def test_run_metrics_reports_the_uar_gap_with_its_interval(tmp_path):
     from test_calibration_cli import _run_folder
-    from workbench.metrics import run_metrics
+    from workbench.analysis.metrics import run_metrics
 
     rows = [("good", c, c) for c in CLASSES for _ in range(6)]
     rows += [("poor", c, c if k < 2 else "other") for c in CLASSES for k in range(6)]

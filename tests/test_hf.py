@@ -19,10 +19,10 @@ datasets = pytest.importorskip("datasets")
 assert hasattr(datasets, "load_from_disk"), f"`import datasets` found {datasets.__path__}, not Hugging Face's library"
 
 from conftest import speech_like  # noqa: E402
-from workbench.audio import load as load_audio  # noqa: E402
+from workbench.audio.intake import load as load_audio  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.hf import import_hf  # noqa: E402
-from workbench.manifest import read_manifest  # noqa: E402
+from workbench.data.hf import import_hf  # noqa: E402
+from workbench.data.manifest import read_manifest  # noqa: E402
 
 CLASSES = ["ang", "hap", "calm", "sad"]  # calm has no emotion2vec+ counterpart
 

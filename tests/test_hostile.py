@@ -29,7 +29,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def checkpoint_cases(tmp_path_factory):
-    from workbench.checkpoints import ensure_random_checkpoint
+    from workbench.model.checkpoints import ensure_random_checkpoint
 
     root = tmp_path_factory.mktemp("hostile_ckpt")
     return hostile.hostile_checkpoints(ensure_random_checkpoint("tiny"), root)
@@ -49,14 +49,14 @@ def clip(tmp_path_factory):
 def _own_model_cache(monkeypatch, tiny_model):
     """These tests forget loaded models between cases: give them their own cache, so the session's
     ``tiny_model`` stays the one loaded model of the process for every other test."""
-    import workbench.model as model_mod
+    import workbench.model.network as model_mod
 
     monkeypatch.setattr(model_mod, "_CACHE", dict(model_mod._CACHE))
 
 
 @pytest.mark.parametrize("command", ["infer", "model info"])
 def test_hostile_checkpoints_are_refused_and_run_nothing(checkpoint_cases, clip, tmp_path, command):
-    from workbench.model import clear_cache
+    from workbench.model.network import clear_cache
 
     for case in checkpoint_cases:
         clear_cache()
@@ -70,7 +70,7 @@ def test_hostile_checkpoints_are_refused_and_run_nothing(checkpoint_cases, clip,
 
 
 def test_check_checkpoint_names_the_key_and_the_fix(checkpoint_cases):
-    from workbench.checkpoints import check_checkpoint
+    from workbench.model.checkpoints import check_checkpoint
     from workbench.errors import ModelError
 
     by_dir = {c.path.name: c for c in checkpoint_cases}
@@ -86,7 +86,7 @@ def test_check_checkpoint_names_the_key_and_the_fix(checkpoint_cases):
 
 
 def test_the_plain_tiny_checkpoint_passes_the_check():
-    from workbench.checkpoints import check_checkpoint, ensure_random_checkpoint
+    from workbench.model.checkpoints import check_checkpoint, ensure_random_checkpoint
 
     cfg = check_checkpoint(ensure_random_checkpoint("tiny"))
     assert cfg["model"] == "Emotion2vec"
@@ -102,7 +102,7 @@ def _dataset(root: Path, speakers) -> Path:
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.manifest import Item, Manifest, write_manifest
+    from workbench.data.manifest import Item, Manifest, write_manifest
 
     (root / "audio").mkdir(parents=True, exist_ok=True)
     items = []
@@ -115,7 +115,7 @@ def _dataset(root: Path, speakers) -> Path:
 @pytest.fixture(scope="module")
 def hostile_run(tiny_model, tmp_path_factory):
     """A finished run whose speakers are hostile strings and whose variants are named ``raw``, ``tel/8k``, ``../../x``."""
-    from workbench.runs import Variant, run
+    from workbench.runs.driver import Variant, run
 
     root = tmp_path_factory.mktemp("hostile_run")
     speakers = ["$\\frac{a}{$", "<b>x</b>", "a\nb", "plain", "$\\frac{a}{$", "<b>x</b>", "a\nb", "plain"]
@@ -143,7 +143,7 @@ def _listing(*roots: Path) -> set[tuple[str, int, float]]:
 def test_metrics_on_hostile_variant_names_and_strings_writes_only_inside(hostile_run, tmp_path):
     import json
 
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     root, _, out = hostile_run
     before = _listing(root)
@@ -177,7 +177,7 @@ def test_restricted_metrics_never_overwrite_the_unrestricted(hostile_run):
 
 
 def test_write_artifact_refuses_paths_and_own_files(hostile_run):
-    from workbench.runfolder import RunFolder, RunFolderError, artifact_name
+    from workbench.runs.folder import RunFolder, RunFolderError, artifact_name
 
     _, _, out = hostile_run
     rf = RunFolder(out)
@@ -192,7 +192,7 @@ def test_write_artifact_refuses_paths_and_own_files(hostile_run):
 def test_strict_json_has_no_bare_nan():
     import json
 
-    from workbench.runfolder import strict_json
+    from workbench.runs.folder import strict_json
 
     text = strict_json({"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.int64(3)})
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": 3}
@@ -200,7 +200,7 @@ def test_strict_json_has_no_bare_nan():
 
 @pytest.fixture(scope="module")
 def other_run(tiny_model, tmp_path_factory):
-    from workbench.runs import run
+    from workbench.runs.driver import run
 
     root = tmp_path_factory.mktemp("other_run")
     manifest = _dataset(root / "data", ["s1", "s2", "s3", "s4", "s5"])
@@ -225,8 +225,8 @@ def test_planted_links_are_refused_by_every_writer_and_the_victim_is_untouched(h
 def test_a_part_of_another_run_or_a_duplicate_part_is_rejected(hostile_run, other_run, tmp_path, tiny_model):
     import pandas as pd
 
-    from workbench.runfolder import RunFolder
-    from workbench.runs import Variant, run
+    from workbench.runs.folder import RunFolder
+    from workbench.runs.driver import Variant, run
 
     root, manifest, out = hostile_run
     variants = [Variant("raw"), Variant("tel/8k", ({"name": "gain", "db": -3.0},)), Variant("../../x", ({"name": "gain", "db": -6.0},))]
@@ -244,7 +244,7 @@ def test_a_part_of_another_run_or_a_duplicate_part_is_rejected(hostile_run, othe
 
 
 def test_log_lines_stay_one_line_whatever_the_ids_hold(tmp_path):
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     rf = RunFolder(tmp_path)
     rf.log("FAILED a\nFAKE 2026-01-01 done\x00 [raw]")
@@ -287,7 +287,7 @@ def test_a_tracking_uri_in_a_shared_file_is_not_contacted(tmp_path, listener):
 
 
 def test_check_untrusted_keeps_the_file_uri_unless_confirmed(tmp_path):
-    from workbench.experiment import Experiment, check_untrusted
+    from workbench.runs.experiment import Experiment, check_untrusted
 
     exp = Experiment(manifest="m.csv", tracking={"mlflow": {"uri": "http://127.0.0.1:9/", "experiment": None}})
     kept, notes = check_untrusted(exp, tmp_path / "e.yaml", {"track": "mlflow"})
@@ -304,7 +304,7 @@ def test_a_read_only_run_folder_is_a_clear_error(hostile_run, monkeypatch):
     """A read-only folder (EROFS here: the tests run as root, whom chmod does not stop) says what and how to fix it."""
     import errno
 
-    import workbench.runfolder as rfmod
+    import workbench.runs.folder as rfmod
 
     _, _, out = hostile_run
     real_open = os.open

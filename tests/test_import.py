@@ -30,7 +30,7 @@ def run(code: str, blocked=BLOCKED) -> subprocess.CompletedProcess:
 def test_import_works_without_heavy_dependencies():
     proc = run(
         """
-        import workbench, workbench.audio, workbench.model, workbench.outputs, workbench.cli, workbench.labels
+        import workbench, workbench.audio.intake, workbench.model.network, workbench.runs.outputs, workbench.cli, workbench.model.labels
         print(workbench.__version__, len(workbench.LABEL_KEYS))
         """
     )
@@ -40,7 +40,7 @@ def test_import_works_without_heavy_dependencies():
 
 def test_import_does_not_load_torch():
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, workbench, workbench.model, workbench.audio, workbench.outputs, workbench.cli; "
+        [sys.executable, "-c", "import sys, workbench, workbench.model.network, workbench.audio.intake, workbench.runs.outputs, workbench.cli; "
          "print(sorted(m for m in ('torch', 'funasr', 'librosa', 'sentence_transformers', 'matplotlib') if m in sys.modules))"],
         capture_output=True, text=True, timeout=120,
     )
@@ -53,7 +53,7 @@ def test_loading_a_model_without_funasr_says_how_to_fix(tmp_path):
         f"""
         import os
         os.environ["WORKBENCH_CACHE"] = {str(tmp_path)!r}
-        from workbench.model import load_model
+        from workbench.model.network import load_model
         from workbench.errors import ModelError
         try:
             load_model("tiny")

@@ -49,7 +49,7 @@ def corpus(tmp_path_factory):
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.manifest import Item, Manifest, write_manifest
+    from workbench.data.manifest import Item, Manifest, write_manifest
 
     root = tmp_path_factory.mktemp("sigint")
     (root / "audio").mkdir()
@@ -62,7 +62,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def uninterrupted(corpus, tiny_model, tmp_path_factory):
-    from workbench.runs import run
+    from workbench.runs.driver import run
 
     root, manifest = corpus
     out = tmp_path_factory.mktemp("sigint_clean") / "run"

@@ -14,12 +14,12 @@ lhotse = pytest.importorskip("lhotse")
 
 from conftest import speech_like  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.labels import LABEL_KEYS  # noqa: E402
-from workbench.lhotse_io import export_lhotse, import_lhotse  # noqa: E402
-from workbench.manifest import read_manifest  # noqa: E402
-from workbench.runfolder import RunFolder  # noqa: E402
-from workbench.runs import run  # noqa: E402
-from workbench.variants import variants_from  # noqa: E402
+from workbench.model.labels import LABEL_KEYS  # noqa: E402
+from workbench.data.lhotse_io import export_lhotse, import_lhotse  # noqa: E402
+from workbench.data.manifest import read_manifest  # noqa: E402
+from workbench.runs.folder import RunFolder  # noqa: E402
+from workbench.runs.driver import run  # noqa: E402
+from workbench.audio.variants import variants_from  # noqa: E402
 
 
 def _recordings(tmp_path: Path, n: int = 2, dur: float = 3.0):

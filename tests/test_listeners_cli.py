@@ -11,11 +11,11 @@ from test_listeners_data import IEMOCAP_EVAL
 from workbench.cli import main
 from workbench.data import cards
 from workbench.errors import ConfigError
-from workbench.manifest import Item, Manifest
+from workbench.data.manifest import Item, Manifest
 
 
 def test_every_known_checkpoint_has_a_card_with_sources():
-    from workbench.checkpoints import KNOWN_MODELS
+    from workbench.model.checkpoints import KNOWN_MODELS
 
     for model_id in KNOWN_MODELS:
         card = cards.card_for(model_id)
@@ -83,8 +83,7 @@ def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monke
     assert payload["random_weights"] is True and raw["n_items"] == 2
     assert [r["id"] for r in raw["listeners_split"]] == ["Ses01F_impro01_M001"]  # 1/3 agree
     # the experiment report's "Listeners vs model" section
-    from workbench import reporting as R
-
+    from workbench.views import reporting as R
     shown = []
     monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
     section = R.listeners_section(run_dir, n_boot=20)
@@ -98,7 +97,7 @@ def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monke
 
 def test_listeners_refuses_a_run_without_listener_columns(tmp_path, capsys):
     from workbench.analysis.listeners import run_listeners
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     class _Fake(RunFolder):  # a results table without listener columns, read as a run folder would give it
         def results(self):
@@ -113,7 +112,7 @@ def test_listeners_refuses_a_run_without_listener_columns(tmp_path, capsys):
 def test_checkpoint_comparison_marks_the_run_whose_checkpoint_saw_the_corpus(tmp_path):
     import pandas as pd
 
-    from workbench.compare import RunsComparison
+    from workbench.analysis.compare import RunsComparison
 
     base = {"run_dir": "r", "checksum": "c", "device": "cpu", "dtype": "float32", "engine": "local", "random_weights": False}
     runs = [{"name": "A", "model": "iic/emotion2vec_plus_large", **base,
@@ -128,8 +127,8 @@ def test_checkpoint_comparison_marks_the_run_whose_checkpoint_saw_the_corpus(tmp
 
 
 def test_mlflow_note_starts_with_the_overlap(tmp_path):
-    from workbench.runfolder import RunFolder
-    from workbench.tracking import _tags
+    from workbench.runs.folder import RunFolder
+    from workbench.views.tracking import _tags
 
     class _Run(RunFolder):
         model_ref = {"id": "iic/emotion2vec_plus_large"}

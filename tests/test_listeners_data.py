@@ -9,7 +9,7 @@ import pytest
 
 from workbench.data import listeners as L
 from workbench.errors import ConfigError
-from workbench.manifest import Item, Manifest
+from workbench.data.manifest import Item, Manifest
 
 
 def _emodb_erkennung(path, rows):
@@ -46,7 +46,7 @@ def test_emodb_erkennung_recognition_is_agreement_with_the_intended_label(tmp_pa
 
 
 def test_emodb_loader_reads_erkennung_in_the_corpus_folder(tmp_path):
-    from workbench.corpora import prepare_emodb
+    from workbench.data.corpora import prepare_emodb
 
     wav = tmp_path / "wav"
     wav.mkdir()
@@ -216,7 +216,7 @@ def test_hf_dataset_with_a_rater_labels_sequence(tmp_path):
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.hf import import_hf
+    from workbench.data.hf import import_hf
 
     cells = []
     for i in range(2):
@@ -240,7 +240,7 @@ def test_lhotse_supervisions_with_rater_labels(tmp_path):
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.lhotse_io import import_lhotse
+    from workbench.data.lhotse_io import import_lhotse
 
     p = tmp_path / "rec0.wav"
     sf.write(p, speech_like(16000, 2.0, seed=0), 16000, subtype="PCM_16")

@@ -27,7 +27,7 @@ def test_cli_infer_stderr_has_only_the_workbenchs_own_lines(tmp_path):
     assert "RANDOM WEIGHTS" not in p.stderr
     # …and the log file has the records, the banner's too (third-party records: see the next test)
     text = log.read_text(encoding="utf-8")
-    assert "WARNING workbench.model: RANDOM WEIGHTS" in text
+    assert "WARNING workbench.model.network: RANDOM WEIGHTS" in text
 
 
 def test_route_logs_sends_third_party_records_and_warnings_to_the_file(tmp_path, capfd):
@@ -41,8 +41,8 @@ def test_route_logs_sends_third_party_records_and_warnings_to_the_file(tmp_path,
         logging.getLogger("funasr.something").warning("third-party noise")
         logging.warning("root noise")
         warnings.warn("a library's UserWarning")
-        logging.getLogger("workbench.runs").info("own line")
-        logging.getLogger("workbench.runs").warning("own warning")
+        logging.getLogger("workbench.runs.driver").info("own line")
+        logging.getLogger("workbench.runs.driver").warning("own warning")
         err = capfd.readouterr().err
         assert "own line" in err and "warning: own warning" in err
         assert "noise" not in err and "UserWarning" not in err

@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, av_encode, speech_like, streamed_flac
-from workbench.audio import load
+from workbench.audio.intake import load
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
-from workbench.labels import LABEL_KEYS
-from workbench.longform import FRAME, SegmentConfig, _Segmenter, dominant_emotion, merge_timeline, segment_file
+from workbench.model.labels import LABEL_KEYS
+from workbench.runs.longform import FRAME, SegmentConfig, _Segmenter, dominant_emotion, merge_timeline, segment_file
 
 SR = 16000
 

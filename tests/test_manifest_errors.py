@@ -19,7 +19,7 @@ import pytest
 from test_corpora import wav
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.manifest import Item, Manifest, read_manifest, write_manifest
+from workbench.data.manifest import Item, Manifest, read_manifest, write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -161,7 +161,7 @@ def test_refusing_out_needs_no_model_and_no_torch(tmp_path):
     assert proc.returncode == 2
     assert "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "workbench.runs" in imported and not {"torch", "funasr"} & imported
+    assert "workbench.runs.driver" in imported and not {"torch", "funasr"} & imported
 
 
 def test_disk_full_names_the_file_and_the_fix(tmp_path, capsys):

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from conftest import noise, speech_like
-from workbench import model as model_mod
-from workbench.checkpoints import RANDOM_MARKER, build_random_checkpoint, emotion2vec_config, ARCHS
+from workbench.model import network as model_mod
+from workbench.model.checkpoints import RANDOM_MARKER, build_random_checkpoint, emotion2vec_config, ARCHS
 from workbench.errors import ModelError
-from workbench.labels import LABEL_KEYS, TOKENS
-from workbench.model import BatchPolicy, load_model, plan_batches, resolve_model
+from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.model.network import BatchPolicy, load_model, plan_batches, resolve_model
 
 # Tolerance of the batched path against FunASR's own per-file generate():
 # probabilities and embeddings agree to 1e-5 absolute (measured: ~3e-8 and ~6e-7).
@@ -289,7 +289,7 @@ def test_a_checkpoint_whose_pickle_runs_code_is_refused_even_when_torch_is_told_
     d, marker = _malicious_checkpoint(tiny_model, tmp_path)
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
     code = (
-        "import sys\nfrom workbench.errors import ModelError\nfrom workbench.model import load_model\n"
+        "import sys\nfrom workbench.errors import ModelError\nfrom workbench.model.network import load_model\n"
         f"try:\n    load_model({str(d)!r}, device='cpu')\nexcept ModelError as e:\n    print('REFUSED', e)\n    sys.exit(0)\nsys.exit(3)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -331,7 +331,7 @@ def test_checksum_is_remembered_by_path_size_and_mtime(tmp_path):
     import json
     import os
 
-    from workbench.checkpoints import checksum_memo_path, file_sha256
+    from workbench.model.checkpoints import checksum_memo_path, file_sha256
 
     f = tmp_path / "w.bin"
     f.write_bytes(b"a" * 1000)
@@ -356,10 +356,10 @@ def test_checkpoint_code_and_patches_do_not_import_the_model_module():
     import sys
 
     code = (
-        "import sys, workbench.checkpoints, workbench.funasr_patches\n"
-        "assert 'workbench.model' not in sys.modules, 'checkpoints/funasr_patches import workbench.model'\n"
-        "import workbench.model as m\n"
-        "assert m.resolve_model is workbench.checkpoints.resolve_model and m.ModelSpec is workbench.checkpoints.ModelSpec\n"
+        "import sys, workbench.model.checkpoints, workbench.model.funasr_patches\n"
+        "assert 'workbench.model.network' not in sys.modules, 'checkpoints/funasr_patches import workbench.model.network'\n"
+        "import workbench.model.network as m\n"
+        "assert m.resolve_model is workbench.model.checkpoints.resolve_model and m.ModelSpec is workbench.model.checkpoints.ModelSpec\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -371,7 +371,7 @@ def test_funasr_imported_in_part_still_imports_whole_afterwards(tiny_model):
     import sys
 
     code = (
-        "import sys\nfrom workbench.model import load_model\n"
+        "import sys\nfrom workbench.model.network import load_model\n"
         f"m = load_model({tiny_model.info.path!r}, device='cpu')\n"
         "import funasr\nfrom funasr.register import tables\n"
         "assert 'Paraformer' in tables.model_classes and 'Emotion2vec' in tables.model_classes\n"

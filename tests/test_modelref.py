@@ -9,12 +9,12 @@ import soundfile as sf
 import yaml
 
 from conftest import speech_like
-from workbench.checkpoints import build_random_checkpoint, ensure_random_checkpoint
+from workbench.model.checkpoints import build_random_checkpoint, ensure_random_checkpoint
 from workbench.cli import build_parser, main
 from workbench.errors import ConfigError, ModelError
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.modelref import ModelRef, portable_name
-from workbench.runs import run
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.model.ref import ModelRef, portable_name
+from workbench.runs.driver import run
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,7 @@ def test_experiment_report_command_writes_a_self_contained_html(tmp_path, monkey
     # the default run is the demo set: several speakers, so fusion is evaluated, as an HTML table
     assert "speaker-independent cross-validation" in html and "<th>method</th>" in html and "Not evaluated" not in html
     log = (folder / "report.log").read_text(encoding="utf-8")
-    assert "WARNING workbench.model: RANDOM WEIGHTS" in log  # the kernel's log records went to the file, not the page
+    assert "WARNING workbench.model.network: RANDOM WEIGHTS" in log  # the kernel's log records went to the file, not the page
     assert "Demo check" in html and "UAR" in html and "data:image/png;base64," in html and "<audio" in html
     assert "src=\"http" not in html and "src='http" not in html and "href=\"http" not in html and "<script src" not in html
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -98,7 +98,7 @@ def test_experiment_report_command_writes_a_self_contained_html(tmp_path, monkey
 
 
 def test_variant_comparison_template(tmp_path, monkeypatch):
-    from workbench.reporting import run_report
+    from workbench.views.reporting import run_report
 
     monkeypatch.setenv("WORKBENCH_MODEL", "tiny")
     paths = run_report("variant_comparison", {"sweep_kind": "trim"}, out=tmp_path)
@@ -123,7 +123,7 @@ def small_run(tmp_path, tiny_model):
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.runs import run
+    from workbench.runs.driver import run
 
     rows = ["id,path,label,speaker,text"]
     for i in range(3):
@@ -155,7 +155,7 @@ def test_a_failing_report_is_marked_failed_with_its_traceback(tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 
     from workbench.errors import ConfigError
-    from workbench.reporting import run_report
+    from workbench.views.reporting import run_report
 
     p = new_code_cell("x = 1\nreport_dir = '.'")
     p.metadata["tags"] = ["parameters"]
@@ -173,7 +173,7 @@ def test_a_report_whose_kernel_dies_is_marked_failed_not_left_half_made(tmp_path
     from nbformat.v4 import new_code_cell, new_notebook
 
     from workbench.errors import ConfigError
-    from workbench.reporting import run_report
+    from workbench.views.reporting import run_report
 
     p = new_code_cell("report_dir = '.'")
     p.metadata["tags"] = ["parameters"]

@@ -15,8 +15,8 @@ import soundfile as sf
 
 from tests.conftest import speech_like
 from workbench.errors import ConfigError, ModelError
-from workbench.labels import LABEL_KEYS
-from workbench.precision import resolve_dtype
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.precision import resolve_dtype
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,11 +54,11 @@ def test_bad_dtype_requests_are_refused():
 
 
 def test_run_records_the_dtype_choice(tiny_model, tmp_path):
-    from workbench.checkpoints import build_random_checkpoint
-    from workbench.manifest import Item, Manifest
-    from workbench.runfolder import RunFolder
-    from workbench.modelref import ModelRef
-    from workbench.runs import run
+    from workbench.model.checkpoints import build_random_checkpoint
+    from workbench.data.manifest import Item, Manifest
+    from workbench.runs.folder import RunFolder
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
 
     ck = build_random_checkpoint(tmp_path / "ck", arch="tiny", seed=0)
     wav = tmp_path / "a.wav"
@@ -78,7 +78,7 @@ def test_run_records_the_dtype_choice(tiny_model, tmp_path):
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def exported(tiny_model, tmp_path_factory):
-    from workbench.onnx_export import export_onnx
+    from workbench.model.onnx_export import export_onnx
 
     # FunASR caches its ALiBi bias at the longest length it has seen: score a 3 s clip first (longer than
     # the 2 s the export traces with, shorter than the 4.6 s held-back clip), so a
@@ -133,7 +133,7 @@ def test_onnx_equals_pytorch_within_1e4_on_a_padded_batch(exported, tiny_model):
 
 
 def test_backend_predict_matches_the_torch_model(exported, tiny_model):
-    from workbench.onnx_backend import load_onnx_model
+    from workbench.model.onnx_backend import load_onnx_model
 
     onnx_model = load_onnx_model(exported.folder)
     clips = _held_back_clips()
@@ -152,7 +152,7 @@ def test_backend_predict_matches_the_torch_model(exported, tiny_model):
 def test_int8_graph_is_quantised_and_compared(exported):
     import onnx
 
-    from workbench.onnx_backend import check_clips, compare_backends, load_onnx_model
+    from workbench.model.onnx_backend import check_clips, compare_backends, load_onnx_model
 
     ops = {n.op_type for n in onnx.load(str(exported.int8)).graph.node}
     assert "DynamicQuantizeLinear" in ops or "MatMulInteger" in ops
@@ -164,7 +164,7 @@ def test_int8_graph_is_quantised_and_compared(exported):
 
 
 def test_onnx_dtype_requests(exported, tmp_path):
-    from workbench.onnx_backend import load_onnx_model, resolve_onnx_dtype
+    from workbench.model.onnx_backend import load_onnx_model, resolve_onnx_dtype
 
     assert resolve_onnx_dtype("auto", exported.folder)[0] == "int8"
     with pytest.raises(ConfigError, match="bfloat16"):
@@ -194,7 +194,7 @@ def test_cli_run_with_onnxruntime_equals_torch(exported, tiny_model, tmp_path):
     b = _cli("run", "m.csv", "--backend", "onnxruntime", "--model", str(exported.folder), "--dtype", "float32", "--out", "ort",
              "--no-cache", cwd=tmp_path)
     assert a.returncode == 0 and b.returncode == 0, b.stderr[-2000:]
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     ra, rb = RunFolder(tmp_path / "torch").results(), RunFolder(tmp_path / "ort").results()
     cols = [f"score_{k}" for k in LABEL_KEYS]

@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from conftest import DEMO, sine, speech_like
-from workbench.audio import file_sha256
+from workbench.audio.intake import file_sha256
 from workbench.cli import main
-from workbench.labels import LABEL_KEYS
-from workbench.outputs import infer_files
+from workbench.model.labels import LABEL_KEYS
+from workbench.runs.outputs import infer_files
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_demo_set_is_small_and_covers_the_cases():
 def test_infer_prints_the_findings_that_void_a_label(tmp_path, tiny_model):
     import io
 
-    from workbench.outputs import print_outcomes
+    from workbench.runs.outputs import print_outcomes
 
     sf.write(tmp_path / "silence.wav", np.zeros(32000, np.float32), 16000)
     sf.write(tmp_path / "dc.wav", np.full(32000, 0.5, np.float32), 16000)

@@ -23,10 +23,10 @@ def test_distribution_has_its_own_name_and_ships_templates_and_demo_data():
     assert meta["project"]["scripts"] == {"workbench": "workbench.cli:main"}
     data = meta["tool"]["setuptools"]["package-data"]
     assert "*.ipynb" in data["workbench.templates"] and "*.csv" in data["workbench.demo_data"]
-    from workbench import demoset, reporting
-
+    from workbench.data import demoset
+    from workbench.views import reporting
     # the package finds them inside itself, not in the repository's folders
-    pkg = Path(reporting.__file__).parent
+    pkg = Path(reporting.__file__).parents[1]
     assert reporting.TEMPLATES == pkg / "templates" and demoset.DEMO_DATA == pkg / "demo_data"
     shipped = {p.name for p in demoset.DEMO_DATA.iterdir()}
     for row in demoset.shipped_rows():

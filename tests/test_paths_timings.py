@@ -8,8 +8,8 @@ import numpy as np
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.longform import SegmentConfig, segment_file, source_path
-from workbench.outputs import infer_files
+from workbench.runs.longform import SegmentConfig, segment_file, source_path
+from workbench.runs.outputs import infer_files
 
 
 def test_a_segment_folder_made_from_a_relative_path_plays_from_another_folder(tmp_path, tiny_model, monkeypatch):
@@ -26,7 +26,7 @@ def test_a_segment_folder_made_from_a_relative_path_plays_from_another_folder(tm
     src = source_path(seg_dir, summary)
     assert src.is_absolute() and src.is_file() and src.samefile(tmp_path / "work" / "data" / "long.wav")
     assert res.summary["source"]["path"] == str(src)
-    from workbench.widgets import LongAudioTimeline
+    from workbench.views.widgets import LongAudioTimeline
 
     w = LongAudioTimeline(seg_dir)
     w.spans.value = 0

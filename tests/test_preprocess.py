@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import noise, silence, sine, speech_like
-from workbench.audio import load
+from workbench.audio.intake import load
 from workbench.errors import ConfigError
-from workbench.preprocess import STEPS, apply_chain, make_step
+from workbench.audio.steps import STEPS, apply_chain, make_step
 
 
 def clip(sr=16000, lead=0.5, speech=1.5, tail=0.5, seed=0):

@@ -11,13 +11,13 @@ import soundfile as sf
 from conftest import speech_like
 
 from workbench.cli import main
-from workbench.corpora import import_emobox
+from workbench.data.corpora import import_emobox
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
-from workbench.manifest import write_manifest
-from workbench.probe import assign_folds, probe_data, probe_run, session_of
-from workbench.runfolder import RunFolder
-from workbench.runs import run
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import write_manifest
+from workbench.analysis.probe import assign_folds, probe_data, probe_run, session_of
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import run
 
 CLASSES = ["angry", "happy", "neutral", "sad"]
 

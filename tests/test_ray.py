@@ -10,10 +10,10 @@ import pytest
 
 from test_runs import make_dataset
 from workbench.cli import main
-from workbench.distributed import RayOptions
-from workbench.outputs import infer_files
-from workbench.runfolder import RunFolder
-from workbench.runs import Variant, run
+from workbench.engine.ray_executor import RayOptions
+from workbench.runs.outputs import infer_files
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import Variant, run
 
 pytest.importorskip("ray.data")
 

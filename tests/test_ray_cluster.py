@@ -19,8 +19,8 @@ import pytest
 
 from test_ray import VARIANTS, assert_same_results
 from test_runs import make_dataset
-from workbench.distributed import RayOptions
-from workbench.runs import run
+from workbench.engine.ray_executor import RayOptions
+from workbench.runs.driver import run
 
 ray = pytest.importorskip("ray")
 
@@ -164,7 +164,7 @@ def test_a_cluster_that_loses_every_scorer_stops_and_the_same_command_resumes(tm
 def test_the_driver_never_builds_the_network(tmp_path, tiny_model, cluster, monkeypatch):
     import torch
 
-    import workbench.model as model_module
+    import workbench.model.network as model_module
 
     manifest = make_dataset(tmp_path, n=4, bad=False)
     built: list[str] = []
@@ -193,7 +193,7 @@ def test_the_driver_never_builds_the_network(tmp_path, tiny_model, cluster, monk
 def test_an_actor_that_cannot_load_the_model_stops_the_run_with_that_error(tmp_path, tiny_model, cluster):
     import shutil
 
-    from workbench.checkpoints import weights_file
+    from workbench.model.checkpoints import weights_file
     from workbench.errors import ModelError
 
     manifest = make_dataset(tmp_path, n=4, bad=False)

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-import workbench.model as model_module
-from workbench.distributed import RayOptions
+import workbench.model.network as model_module
+from workbench.engine.ray_executor import RayOptions
 from workbench.errors import ConfigError, ModelError
-from workbench.model import describe_checkpoint
+from workbench.model.network import describe_checkpoint
 
 
 def test_describe_checkpoint_hashes_the_files_and_builds_nothing(tiny_model, monkeypatch):

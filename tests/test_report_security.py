@@ -70,8 +70,8 @@ def audit(markup: str) -> _Audit:
 
 @pytest.fixture(scope="module")
 def hostile_report(tmp_path_factory, tiny_model):
-    from workbench.reporting import run_report
-    from workbench.runs import RAW, Variant, run
+    from workbench.views.reporting import run_report
+    from workbench.runs.driver import RAW, Variant, run
 
     tmp = tmp_path_factory.mktemp("xss")
     audio = tmp / "audio"

@@ -18,9 +18,9 @@ import pytest
 
 from conftest import REPO
 from test_runs import make_dataset
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.runfolder import RunFolder, RunFolderError, frame_embedding_name
-from workbench.runs import Variant, run
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.folder import RunFolder, RunFolderError, frame_embedding_name
+from workbench.runs.driver import Variant, run
 
 import soundfile as sf
 from conftest import speech_like
@@ -34,9 +34,9 @@ WRITES = {"config": 1, "frame_emb": 2, "part_emb": 5, "part": 6, "part2": 11, "r
 FAULT = textwrap.dedent("""
     import errno, os, signal, sys
     sys.path.insert(0, {repo!r})
-    import workbench.runfolder as rfmod
-    from workbench.modelref import ModelRef
-    from workbench.runs import run
+    import workbench.runs.folder as rfmod
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
     kind, point, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
     state = {{"write": 0, "fired": False}}
 
@@ -161,8 +161,8 @@ def test_a_second_run_on_a_busy_folder_is_refused_and_a_dead_ones_lock_is_gone(d
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from workbench.modelref import ModelRef
-        from workbench.runs import run
+        from workbench.model.ref import ModelRef
+        from workbench.runs.driver import run
         def hook(step, rows, completed, total):
             print("CHUNK", completed, flush=True)
             time.sleep(60)
@@ -214,7 +214,7 @@ def test_ids_and_variant_names_never_choose_where_files_go(tmp_path, tiny_model)
 
 def test_an_unreadable_file_is_that_items_failed_row(tmp_path, tiny_model, monkeypatch):
     """Permission denied (simulated: tests may run as root, for whom chmod 000 changes nothing)."""
-    import workbench.engine as engine
+    import workbench.engine.core as engine
 
     manifest = make_dataset(tmp_path, n=4, bad=False)
     locked = (tmp_path / "audio" / "c002.wav").resolve()

@@ -18,8 +18,8 @@ import soundfile as sf
 
 from conftest import REPO, noise, speech_like
 from workbench.errors import ConfigError
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.runs import PredictionCache, Variant, load_variants, run
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.driver import PredictionCache, Variant, load_variants, run
 
 LABELS = ["happy", "sad", "angry", "neutral"]
 
@@ -101,8 +101,8 @@ def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
     script = textwrap.dedent(f"""
         import os, sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from workbench.modelref import ModelRef
-        from workbench.runs import run
+        from workbench.model.ref import ModelRef
+        from workbench.runs.driver import run
         def hook(step, rows, completed, total):
             print("CHUNK", completed, flush=True)
             time.sleep(30)  # the parent kills us here
@@ -185,7 +185,7 @@ def test_a_fully_cached_rerun_does_not_decode_and_gives_the_same_rows(tmp_path, 
     def no_decoding(*a, **k):
         raise AssertionError("a cached item was decoded")
 
-    monkeypatch.setattr("workbench.audio.decode", no_decoding)
+    monkeypatch.setattr("workbench.audio.intake.decode", no_decoding)
     res = run(manifest, out_dir=tmp_path / "warm", model=tiny_model, variants=variants, cache_dir=tmp_path / "cache")
     assert res.n_cached == 12 and res.n_failed == 0
     a, b = (pd.read_parquet(tmp_path / d / "results.parquet") for d in ("cold", "warm"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workbench.labels import LABEL_KEYS
-from workbench.manifest import Item
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item
 from workbench.schema import (RESULT_COLUMNS, SAMPLE_RATE, SCORE_COLUMNS, failed_row, ok_row, score_column)
-from workbench.variants import RAW
+from workbench.audio.variants import RAW
 
 PKG = Path(__file__).resolve().parents[1] / "workbench"
 
@@ -24,7 +24,7 @@ def test_an_ok_row_of_a_real_prediction_has_the_same_columns(tiny_model, tmp_pat
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.engine import score_sources
+    from workbench.engine.core import score_sources
 
     sf.write(tmp_path / "a.wav", speech_like(SAMPLE_RATE, 1.0), SAMPLE_RATE)
     (scored,) = score_sources(tiny_model, [tmp_path / "a.wav"], workers=0)

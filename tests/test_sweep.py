@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.labels import LABEL_KEYS
-from workbench.sweep import REFERENCE, grid, plot_sweep, summarise_sweep, sweep
+from workbench.model.labels import LABEL_KEYS
+from workbench.runs.sweep import REFERENCE, grid, plot_sweep, summarise_sweep, sweep
 
 
 def test_every_grid_starts_with_the_unmodified_audio():
@@ -80,7 +80,7 @@ def test_summary_refuses_a_sweep_without_its_reference(sr_sweep):
 def test_pitch_sweep_scores_psola_shifted_audio_and_counts_flips(tmp_path, tiny_model):
     """The audio each pitch point was scored on is the original shifted by its semitones (replayed from the run)."""
     from workbench.explain.voice import pitch_intensity
-    from workbench.runfolder import RunFolder
+    from workbench.runs.folder import RunFolder
 
     for i in range(2):
         sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 1.5, seed=10 + i), 16000, subtype="PCM_16")

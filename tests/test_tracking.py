@@ -13,11 +13,11 @@ pytest.importorskip("sqlalchemy")
 
 from conftest import speech_like  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.manifest import Item, Manifest  # noqa: E402
-from workbench.runfolder import RunFolder  # noqa: E402
-from workbench.runs import run  # noqa: E402
-from workbench.tracking import default_uri, log_run, params_of  # noqa: E402
-from workbench.variants import variants_from  # noqa: E402
+from workbench.data.manifest import Item, Manifest  # noqa: E402
+from workbench.runs.folder import RunFolder  # noqa: E402
+from workbench.runs.driver import run  # noqa: E402
+from workbench.views.tracking import default_uri, log_run, params_of  # noqa: E402
+from workbench.audio.variants import variants_from  # noqa: E402
 
 EMOTIONS = ["happy", "sad", "angry", "neutral", ""]
 
@@ -100,7 +100,7 @@ def test_any_tracking_uri_and_experiment(finished_run, store):
 def test_telemetry_is_off_unless_the_user_turns_it_on(monkeypatch):
     from mlflow.telemetry.client import get_telemetry_client
 
-    from workbench.tracking import _mlflow
+    from workbench.views.tracking import _mlflow
 
     monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
     _mlflow()
@@ -121,7 +121,7 @@ def test_cli_run_with_track(tmp_path, store, capsys):
     from mlflow.tracking import MlflowClient
 
     from workbench.cli import main
-    from workbench.manifest import write_manifest
+    from workbench.data.manifest import write_manifest
 
     p = tmp_path / "a.wav"
     sf.write(p, speech_like(16000, 0.6, seed=9), 16000)

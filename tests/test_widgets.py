@@ -8,14 +8,14 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, speech_like
-from workbench.labels import LABEL_KEYS
-from workbench.longform import SegmentConfig, segment_file
-from workbench.manifest import Item, Manifest, write_manifest
-from workbench.runfolder import RunFolder
-from workbench.runs import Variant, run
+from workbench.model.labels import LABEL_KEYS
+from workbench.runs.longform import SegmentConfig, segment_file
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import Variant, run
 
 pytest.importorskip("ipywidgets")
-from workbench.widgets import (  # noqa: E402
+from workbench.views.widgets import (  # noqa: E402
     REPREDICTION_TOLERANCE,
     ConfusionExplorer,
     EmbeddingMap,
@@ -337,7 +337,7 @@ def test_variant_diff_hides_the_empty_list(run_dir):
 
 def test_listener_errors_browser_lists_what_listeners_agree_on_and_opens_it(tmp_path, tiny_model):
     from workbench.data.listeners import attach, records_from_manifest
-    from workbench.widgets import ListenerErrorsBrowser
+    from workbench.views.widgets import ListenerErrorsBrowser
 
     items = []
     for i in range(3):

@@ -7,9 +7,9 @@ import pytest
 from workbench.errors import ConfigError
 from workbench.explain.words import (Word, alignment_beside, item_alignment, per_word_attribution, per_word_scores,
                                      read_alignment, word_frames)
-from workbench.labels import LABEL_KEYS
-from workbench.manifest import Item
-from workbench.model import FRAME_RATE, Prediction
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item
+from workbench.model.network import FRAME_RATE, Prediction
 
 WORDS = [Word(0.10, 0.42, "the"), Word(0.42, 0.96, "quick"), Word(1.20, 1.60, "fox")]
 
@@ -165,7 +165,7 @@ def test_item_alignment_from_the_column_or_beside_the_audio(tmp_path):
 
 
 def test_manifest_words_column_is_checked_and_read(tmp_path):
-    from workbench.manifest import read_manifest
+    from workbench.data.manifest import read_manifest
 
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     textgrid(tmp_path / "a_words.TextGrid")

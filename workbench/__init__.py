@@ -7,7 +7,7 @@ resolved lazily on first use.
 
 from __future__ import annotations
 
-from . import interrupts  # noqa: F401, I001  (first, standard library only: the Ctrl-C handler of the `workbench` command)
+from workbench import interrupts  # noqa: F401, I001  (first, standard library only: the Ctrl-C handler of the `workbench` command)
 
 import importlib
 
@@ -20,26 +20,26 @@ _PUBLIC = {
     "ModelError": "errors",
     "ConfigError": "errors",
     # labels
-    "LABELS": "labels",
-    "LABEL_KEYS": "labels",
-    "TOKENS": "labels",
+    "LABELS": "model.labels",
+    "LABEL_KEYS": "model.labels",
+    "TOKENS": "model.labels",
     # audio intake
-    "Audio": "audio",
-    "AudioConfig": "audio",
-    "SourceInfo": "audio",
-    "load_audio": ("audio", "load"),
+    "Audio": "audio.intake",
+    "AudioConfig": "audio.intake",
+    "SourceInfo": "audio.intake",
+    "load_audio": ("audio.intake", "load"),
     # processing log
-    "ProcessingLog": "processing",
-    "StepRecord": "processing",
+    "ProcessingLog": "audio.processing",
+    "StepRecord": "audio.processing",
     # model
-    "load_model": "model",
-    "resolve_model": "model",
-    "describe_checkpoint": "model",
-    "Prediction": "model",
-    "BatchPolicy": "model",
-    "Emotion2vecModel": "model",
-    "DEFAULT_MODEL": "model",
-    "ModelRef": "modelref",
+    "load_model": "model.network",
+    "resolve_model": "model.network",
+    "describe_checkpoint": "model.network",
+    "Prediction": "model.network",
+    "BatchPolicy": "model.network",
+    "Emotion2vecModel": "model.network",
+    "DEFAULT_MODEL": "model.network",
+    "ModelRef": "model.ref",
     # the results schema and the constants every stage shares
     "FRAME_RATE": "schema",
     "SAMPLE_RATE": "schema",
@@ -47,18 +47,18 @@ _PUBLIC = {
     "SCORE_COLUMNS": "schema",
     "RESULT_COLUMNS": "schema",
     # checkpoints
-    "build_random_checkpoint": "checkpoints",
+    "build_random_checkpoint": "model.checkpoints",
     # outputs
-    "infer_files": "outputs",
+    "infer_files": "runs.outputs",
     # the engine, runs and their folders
-    "score_sources": "engine",
-    "diagnose": "engine",
-    "run": "runs",
-    "run_experiment": "runs",
-    "Variant": "variants",
-    "RunFolder": "runfolder",
-    "Experiment": "experiment",
-    "read_manifest": "manifest",
+    "score_sources": "engine.core",
+    "diagnose": "engine.core",
+    "run": "runs.driver",
+    "run_experiment": "runs.driver",
+    "Variant": "audio.variants",
+    "RunFolder": "runs.folder",
+    "Experiment": "runs.experiment",
+    "read_manifest": "data.manifest",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

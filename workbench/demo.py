@@ -1,7 +1,7 @@
 """``make demo`` / ``workbench demo``: infer on the shipped clips, then the experiment report on the demo set.
 
 The demo set itself (shipped clips and the generated speakers) is
-:mod:`workbench.demoset`; its names are re-exported here.
+:mod:`workbench.data.demoset`; its names are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import csv
 import sys
 from pathlib import Path
 
-from .demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
+from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
                       long_demo_file)
-from .outputs import infer_files, print_outcomes
-from .processing import ProcessingLog
-from .reporting import run_report
+from workbench.runs.outputs import infer_files, print_outcomes
+from workbench.audio.processing import ProcessingLog
+from workbench.views.reporting import run_report
 
 __all__ = ["run_demo", "DEMO_DATA", "choose_model", "demo_clip", "demo_files", "demo_manifest", "demo_run", "demo_set",
            "long_demo_file"]

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .labels import LABEL_KEYS
+from workbench.model.labels import LABEL_KEYS
 
 #: Hz: emotion2vec+ is trained on 16 kHz audio; every input is resampled to it
 SAMPLE_RATE = 16000
@@ -38,7 +38,7 @@ def score_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
     return [score_column(k) for k in labels]
 
 
-#: the nine score columns, in :data:`~workbench.labels.LABEL_KEYS` order (a list: pandas reads a tuple as one key)
+#: the nine score columns, in :data:`~workbench.model.labels.LABEL_KEYS` order (a list: pandas reads a tuple as one key)
 SCORE_COLUMNS = score_columns()
 
 
@@ -100,8 +100,8 @@ COLUMNS = {c.name: c for c in RESULT_COLUMNS}
 
 
 def _base_row(item: Any, variant: Any) -> dict:
-    """The manifest part of a row: ``item`` a :class:`~workbench.manifest.Item`, ``variant`` a
-    :class:`~workbench.variants.Variant`."""
+    """The manifest part of a row: ``item`` a :class:`~workbench.data.manifest.Item`, ``variant`` a
+    :class:`~workbench.audio.variants.Variant`."""
     return {
         "id": item.id, "variant": variant.name, "path": item.path, "label": item.label, "emotion": item.emotion,
         "text": item.text, "speaker": item.speaker, "gender": item.gender, "split": item.split,
@@ -112,7 +112,7 @@ def _base_row(item: Any, variant: Any) -> dict:
 
 
 def ok_row(scored: Any) -> dict:
-    """The results row of a scored (item, variant): an :class:`~workbench.engine.Scored` whose ``ok`` is true."""
+    """The results row of a scored (item, variant): an :class:`~workbench.engine.core.Scored` whose ``ok`` is true."""
     p, facts, info = scored.prediction, scored.facts, scored.info
     row = _base_row(scored.item, scored.variant)
     row.update({

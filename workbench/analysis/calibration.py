@@ -18,11 +18,11 @@ says that a speaker's items may sit on both sides.
   restricted softmax of ``z / T`` is the softmax of the restricted ``z / T``),
   so a temperature fitted on the corpus's classes applies to the nine-class
   model output unchanged.
-* **ECE**: 15 equal-*width* confidence bins (:func:`workbench.metrics.ece`, the
+* **ECE**: 15 equal-*width* confidence bins (:func:`workbench.analysis.metrics.ece`, the
   same bins as ``workbench metrics``); **MCE** the largest gap of a non-empty
   bin; **Brier** the multi-class Brier score ``mean_i sum_k (p_ik - y_ik)^2``;
   **NLL** ``mean_i -log p_i,y_i`` in nats.  Intervals: the seeded percentile
-  bootstrap of :func:`workbench.metrics.bootstrap_ci`, before and after on the
+  bootstrap of :func:`workbench.analysis.metrics.bootstrap_ci`, before and after on the
   same resamples.  Binned ECE and MCE are biased upwards on small samples (a bin
   with few items has a large gap by chance) and a resample, with its repeated
   items, is no better: their intervals can sit above the point value (measured
@@ -48,12 +48,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from ..metrics import _axes, bootstrap_ci, ece as binned_ece
-from ..runfolder import RunFolder, RunFolderError, as_run_folder
-from ..serialize import plain_text
-from ..schema import SCORE_COLUMNS, score_columns
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
+from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
+from workbench.serialize import plain_text
+from workbench.schema import SCORE_COLUMNS, score_columns
 
 logger = logging.getLogger(__name__)
 
@@ -488,7 +488,7 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
         "variants": {v: r.to_dict() for v, r in reports.items()},
     }
     if rf.random_weights:
-        # the model's own banner, as the run recorded it (this module sits below workbench.model)
+        # the model's own banner, as the run recorded it (this module sits below workbench.model.network)
         payload["warning"] = (rf.model_ref or {}).get("warning") or "RANDOM WEIGHTS: these figures mean nothing."
     rf.write_calibration(payload)
     if figures:

@@ -5,7 +5,7 @@ a manifest (they travel into the results table through ``meta``):
 
 * **accuracy and UAR per agreement band** (share of listeners agreeing with
   the majority), each with the run's seeded percentile bootstrap interval
-  (:func:`workbench.metrics.bootstrap_ci`): a model that fails only where
+  (:func:`workbench.analysis.metrics.bootstrap_ci`): a model that fails only where
   listeners disagree is failing where the label itself is uncertain;
 * **Jensen–Shannon divergence** (base 2, so in [0, 1]: scipy's
   ``jensenshannon`` distance squared) and **cross-entropy** ``−Σ_k v_k log p_k``
@@ -31,12 +31,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.listeners import listener_frame, VOTE_COLUMNS
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from ..metrics import bootstrap_ci, confusion, headline
-from ..runfolder import as_run_folder
-from ..schema import SCORE_COLUMNS
+from workbench.data.listeners import listener_frame, VOTE_COLUMNS
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import bootstrap_ci, confusion, headline
+from workbench.runs.folder import as_run_folder
+from workbench.schema import SCORE_COLUMNS
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
@@ -166,7 +166,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     no_ci = (float("nan"), float("nan"))
 
     def interval(fn, a, b):
-        """The run's percentile bootstrap (workbench.metrics.bootstrap_ci); no interval for n_boot=0."""
+        """The run's percentile bootstrap (workbench.analysis.metrics.bootstrap_ci); no interval for n_boot=0."""
         return bootstrap_ci(fn, a, b, n=n_boot, seed=seed) if n_boot else (no_ci if not isinstance(fn(a, b), tuple) else [no_ci] * len(fn(a, b)))
     df = results
     variants = list(dict.fromkeys(df["variant"].astype(str)))
@@ -203,7 +203,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     labelled = emotion != ""
     t_all, p_all = emotion, pred
     # labels as integer codes, checked once: scikit-learn's string handling and per-call validation are most of a
-    # bootstrap's time (as in workbench.metrics.evaluate; 7442 items x 1000 resamples went from 225 s to a few s)
+    # bootstrap's time (as in workbench.analysis.metrics.evaluate; 7442 items x 1000 resamples went from 225 s to a few s)
     vocabulary, codes = np.unique(np.concatenate([t_all, p_all]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(t_all)], codes[len(t_all):]
     stats = headline([int(np.searchsorted(vocabulary, c)) for c in classes])

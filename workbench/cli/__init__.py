@@ -34,15 +34,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
-from . import analysis, calibration, data, explain, features, listeners, models, predict, reports, running, signals
-from .common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
+from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
+from workbench.cli import analysis, calibration, data, explain, features, listeners, models, predict, reports, running, signals
+from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
     console_logging, disk_full, example_text, one_line, parse_argv,
 )
-from ..errors import WorkbenchError
-from ..outputs import print_outcomes  # noqa: F401  (public here too)
-from .running import print_run_summary  # noqa: F401  (public here too)
+from workbench.errors import WorkbenchError
+from workbench.runs.outputs import print_outcomes  # noqa: F401  (public here too)
+from workbench.cli.running import print_run_summary  # noqa: F401  (public here too)
 
 # the sub-commands in the order `workbench --help` lists them; each module keeps a command's parser next to its handler
 ADDERS = (

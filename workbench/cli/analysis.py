@@ -6,14 +6,14 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from ..compare import compare_run, compare_runs, write_runs_comparison
-from ..embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
-from ..fusion import fuse_run
-from ..metrics import run_metrics
-from ..modelref import ModelRef, check_same_model
-from ..probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
-from ..runfolder import RunFolder, artifact_name
-from .common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
+from workbench.analysis.compare import compare_run, compare_runs, write_runs_comparison
+from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
+from workbench.analysis.fusion import fuse_run
+from workbench.analysis.metrics import run_metrics
+from workbench.model.ref import ModelRef, check_same_model
+from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
+from workbench.runs.folder import RunFolder, artifact_name
+from workbench.cli.common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
                      random_banner_for, say_loading)
 
 

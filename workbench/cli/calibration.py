@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..analysis.calibration import calibrate_run, resolve_temperature
-from ..errors import ConfigError
-from ..model import RANDOM_WEIGHTS_BANNER, load_model
-from ..runfolder import as_run_folder
+from workbench.analysis.calibration import calibrate_run, resolve_temperature
+from workbench.errors import ConfigError
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
+from workbench.runs.folder import as_run_folder
 
-from .common import EXIT_OK, add_command
+from workbench.cli.common import EXIT_OK, add_command
 
 
 def add_calibrate(sub) -> argparse.ArgumentParser:

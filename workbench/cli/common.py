@@ -10,11 +10,11 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..logs import routed_logs
-from ..model import RANDOM_WEIGHTS_BANNER
-from ..modelref import DTYPES
-from ..runfolder import RunFolder
+from workbench.errors import ConfigError
+from workbench.logs import routed_logs
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.model.ref import DTYPES
+from workbench.runs.folder import RunFolder
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -70,7 +70,7 @@ def add_temperature_option(p: argparse.ArgumentParser) -> None:
 
 def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> None:
     """The model options every command that loads a model takes, with one meaning everywhere
-    (:meth:`ModelRef.from_args <workbench.modelref.ModelRef.from_args>` reads them).
+    (:meth:`ModelRef.from_args <workbench.model.ref.ModelRef.from_args>` reads them).
 
     ``reads_run``: the command reads a run folder, and the model, hub, revision and dtype default to the
     run's own (left at ``None`` here).

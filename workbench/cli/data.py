@@ -6,12 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from ..corpora import PREPARERS, import_emobox, prepare, prepare_folder
-from ..hf import import_hf
-from ..lhotse_io import export_lhotse, import_lhotse
-from ..manifest import Manifest, read_manifest, write_manifest
-from . import listeners
-from .common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for
+from workbench.data.corpora import PREPARERS, import_emobox, prepare, prepare_folder
+from workbench.data.hf import import_hf
+from workbench.data.lhotse_io import export_lhotse, import_lhotse
+from workbench.data.manifest import Manifest, read_manifest, write_manifest
+from workbench.cli import listeners
+from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for
 
 
 def add_manifest(sub) -> None:

@@ -14,16 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import check_audio_path, load as load_audio
-from ..errors import ConfigError
-from ..explain.attribution import METHODS, SAMPLE_RATE
-from ..explain.explanation import explain_clip
-from ..explain.figure import plot_explanation
-from ..explain.words import read_alignment
-from ..labels import LABEL_KEYS
-from ..modelref import ModelRef, check_same_model
-from ..runfolder import RunFolder
-from .common import EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.audio.intake import check_audio_path, load as load_audio
+from workbench.errors import ConfigError
+from workbench.explain.attribution import METHODS, SAMPLE_RATE
+from workbench.explain.explanation import explain_clip
+from workbench.explain.figure import plot_explanation
+from workbench.explain.words import read_alignment
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.ref import ModelRef, check_same_model
+from workbench.runs.folder import RunFolder
+from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
 
 def add_explain(sub: Any) -> Any:

@@ -1,7 +1,7 @@
 """`workbench features RUN`: the voice's measurable cues for every scored row of a run.
 
 Measures the audio each row was scored on (Praat cues, eGeMAPS functionals, or both), stores
-the table in the run folder (``features_<set>.parquet``, through :class:`~workbench.runfolder.RunFolder`),
+the table in the run folder (``features_<set>.parquet``, through :class:`~workbench.runs.folder.RunFolder`),
 and prints which cues differ between the predicted classes or, with ``--by emotion``, the
 manifest's emotions (Cliff's delta with bootstrap intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
 under speaker-grouped cross-validation).  ``--csv DIR`` also writes both tables as CSV there.
@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import ConfigError
-from ..fusion import embedded_rows
-from ..model import RANDOM_WEIGHTS_BANNER
-from ..runfolder import RunFolder
-from ..explain.cues import cue_differences, cue_probe, run_features, run_lld
-from ..explain.voice import FEATURE_SETS
-from .common import add_command
+from workbench.errors import ConfigError
+from workbench.analysis.fusion import embedded_rows
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import RunFolder
+from workbench.explain.cues import cue_differences, cue_probe, run_features, run_lld
+from workbench.explain.voice import FEATURE_SETS
+from workbench.cli.common import add_command
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15

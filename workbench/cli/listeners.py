@@ -10,14 +10,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ..analysis.listeners import DEFAULT_BANDS, run_listeners
-from ..data.listeners import attach, FORMATS, read_votes, records_from_manifest
-from ..errors import ConfigError
-from ..manifest import read_manifest, write_manifest
-from ..model import RANDOM_WEIGHTS_BANNER
-from ..runfolder import as_run_folder
+from workbench.analysis.listeners import DEFAULT_BANDS, run_listeners
+from workbench.data.listeners import attach, FORMATS, read_votes, records_from_manifest
+from workbench.errors import ConfigError
+from workbench.data.manifest import read_manifest, write_manifest
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import as_run_folder
 
-from .common import EXIT_OK, add_command
+from workbench.cli.common import EXIT_OK, add_command
 
 
 def _share(text: str) -> float:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from ..checkpoints import build_random_checkpoint, random_checkpoint_info
-from ..modelref import ModelRef
-from . import onnx
-from .common import EXIT_OK, add_command, model_options
+from workbench.model.checkpoints import build_random_checkpoint, random_checkpoint_info
+from workbench.model.ref import ModelRef
+from workbench.cli import onnx
+from workbench.cli.common import EXIT_OK, add_command, model_options
 
 
 def add_model(sub) -> None:

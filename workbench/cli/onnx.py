@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError
-from ..model import RANDOM_WEIGHTS_BANNER, load_model
-from ..onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
-from ..onnx_export import export_onnx
-from ..precision import describe_choice
-from .common import add_command, model_options
+from workbench.errors import ConfigError
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
+from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
+from workbench.model.onnx_export import export_onnx
+from workbench.model.precision import describe_choice
+from workbench.cli.common import add_command, model_options
 
 
 def add_export_onnx(msub: Any) -> None:
@@ -57,7 +57,7 @@ def onnx_model_for(args: Any, *, progress: Callable[[str], None] | None = None):
         progress(describe_choice(requested, chosen, reason) + " (onnxruntime)")
     device = "cpu" if args.device == "auto" else args.device
     model = load_onnx_model(args.model, dtype=chosen, device=device)
-    model.dtype_reason = f"{reason} (onnxruntime)"  # recorded by workbench.runs.run
+    model.dtype_reason = f"{reason} (onnxruntime)"  # recorded by workbench.runs.driver.run
     return model
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..audio import AudioConfig, check_audio_path
-from ..embeddings import similar
-from ..engine import diagnose
-from ..modelref import ModelRef
-from ..outputs import infer_files, print_outcomes
-from . import onnx
-from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
+from workbench.audio.intake import AudioConfig, check_audio_path
+from workbench.analysis.embeddings import similar
+from workbench.engine.core import diagnose
+from workbench.model.ref import ModelRef
+from workbench.runs.outputs import infer_files, print_outcomes
+from workbench.cli import onnx
+from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
                      say_loading)
 
 

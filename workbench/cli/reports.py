@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..demo import run_demo
-from ..reporting import parse_params, run_report
-from .common import EXIT_OK, add_command, banner, check_out_dir
+from workbench.demo import run_demo
+from workbench.views.reporting import parse_params, run_report
+from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir
 
 
 def add_report(sub) -> None:

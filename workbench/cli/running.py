@@ -9,18 +9,18 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from ..distributed import RayOptions
-from ..experiment import Experiment, check_untrusted, is_experiment_file
-from ..manifest import read_manifest
-from ..metrics import evaluate
-from ..model import DEFAULT_MODEL
-from ..modelref import ModelRef
-from ..reporting import TEMPLATES, run_report
-from ..runfolder import RunFolder
-from ..runs import load_variants, run, run_experiment
-from ..tracking import log_run
-from . import onnx
-from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
+from workbench.engine.ray_executor import RayOptions
+from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
+from workbench.data.manifest import read_manifest
+from workbench.analysis.metrics import evaluate
+from workbench.model.network import DEFAULT_MODEL
+from workbench.model.ref import ModelRef
+from workbench.views.reporting import TEMPLATES, run_report
+from workbench.runs.folder import RunFolder
+from workbench.runs.driver import load_variants, run, run_experiment
+from workbench.views.tracking import log_run
+from workbench.cli import onnx
+from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 

@@ -7,11 +7,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ..audio import check_audio_path
-from ..longform import SegmentConfig, segment_file
-from ..modelref import ModelRef
-from ..sweep import summarise_sweep, sweep
-from .common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.audio.intake import check_audio_path
+from workbench.runs.longform import SegmentConfig, segment_file
+from workbench.model.ref import ModelRef
+from workbench.runs.sweep import summarise_sweep, sweep
+from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
                      positive_float, random_banner_for)
 
 

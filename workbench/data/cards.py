@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import ConfigError
+from workbench.errors import ConfigError
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 

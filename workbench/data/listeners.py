@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from ..manifest import generic_emotion, Manifest
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import generic_emotion, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ CREMA_D_LETTERS = {"A": "angry", "D": "disgusted", "F": "fearful", "H": "happy",
 #: CREMA-D ``queryType``: what the raters were shown
 CREMA_D_MODALITIES = {"voice": 1, "face": 2, "audio-visual": 3}
 #: IEMOCAP evaluators' category names → nine-class key ("" = no counterpart); Excited joins
-#: happy as in the corpus loader's 4-class convention (workbench.corpora.LABEL_MAPS["iemocap"])
+#: happy as in the corpus loader's 4-class convention (workbench.data.corpora.LABEL_MAPS["iemocap"])
 IEMOCAP_CATEGORIES = {
     "neutral state": "neutral", "neutral": "neutral", "frustration": "", "anger": "angry", "sadness": "sad",
     "happiness": "happy", "excited": "happy", "surprise": "surprised", "fear": "fearful", "disgust": "disgusted",
@@ -499,7 +499,7 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
 
     Each label maps through ``label_map`` (corpus label → key, "" = no
     counterpart) or, without one, the common English emotion names of
-    :func:`workbench.manifest.generic_emotion`; a label neither knows is refused.
+    :func:`workbench.data.manifest.generic_emotion`; a label neither knows is refused.
     """
     items = [x.strip() for x in (labels.split(";") if isinstance(labels, str) else labels) if str(x).strip()]
     counts: dict[str, float] = {}

@@ -7,7 +7,7 @@ gave**: it applies FunASR's per-clip normalisation itself
 classification head ``proj`` to every frame and averages the frame logits,
 which is exactly the utterance logit of :meth:`Emotion2vecModel.predict`
 (``proj`` is affine).  The output is the nine **log-probabilities** in
-:data:`~workbench.labels.LABEL_KEYS` order; log-probabilities do not
+:data:`~workbench.model.labels.LABEL_KEYS` order; log-probabilities do not
 saturate as probabilities do, so gradients stay informative for confident
 predictions.
 
@@ -47,11 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import Audio
-from ..errors import ConfigError, ModelError
-from ..labels import LABEL_KEYS
-from ..model import Emotion2vecModel
-from ..schema import SAMPLE_RATE
+from workbench.audio.intake import Audio
+from workbench.errors import ConfigError, ModelError
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import Emotion2vecModel
+from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class ClassScore:
         import torch
         import torch.nn.functional as F
 
-        from ..funasr_patches import fused_attention
+        from workbench.model.funasr_patches import fused_attention
 
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
         with fused_attention(self.net, self.model.attention == "fused"):
@@ -182,12 +182,12 @@ def as_wave(clip: Any) -> np.ndarray:
     if isinstance(clip, Audio):
         if clip.sr != SAMPLE_RATE:
             raise ModelError(f"audio is at {clip.sr} Hz; emotion2vec expects {SAMPLE_RATE} Hz.", source=clip.id,
-                             fix="load it with workbench.audio.load(), which resamples to 16 kHz.")
+                             fix="load it with workbench.audio.intake.load(), which resamples to 16 kHz.")
         wave = clip.samples
     else:
         wave = np.asarray(clip, dtype=np.float32)
     if wave.ndim != 1:
-        raise ModelError(f"clip has shape {wave.shape}; expected mono samples (n,).", fix="load it with workbench.audio.load().")
+        raise ModelError(f"clip has shape {wave.shape}; expected mono samples (n,).", fix="load it with workbench.audio.intake.load().")
     if len(wave) < 4000:
         raise ModelError(f"clip has {len(wave)} samples ({len(wave) / SAMPLE_RATE * 1000:.0f} ms); attribution needs at least 250 ms.",
                          fix="explain a longer clip.")
@@ -317,7 +317,7 @@ def attribute(model: Emotion2vecModel, clip: Any, *, target: str | None = None, 
     model : Emotion2vecModel
     clip : Audio or (n,) float array at 16 kHz
     target : str, optional
-        One of :data:`~workbench.labels.LABEL_KEYS`.
+        One of :data:`~workbench.model.labels.LABEL_KEYS`.
     method : {"ig", "occlusion", "tf-occlusion"}
     **options
         Passed to the method's function (e.g. ``window_s``, ``n_steps``).

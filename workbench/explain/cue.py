@@ -4,7 +4,7 @@ Attribution methods are only worth something if they find evidence that is
 known to be there.  Real emotion2vec+ weights cannot be downloaded where the
 workbench is tested, and a random network has no evidence to find, so this
 module trains one: the *real* architecture (the ``tiny`` sizes of
-:data:`workbench.checkpoints.ARCHS`, built by FunASR's own ``Emotion2vec``
+:data:`workbench.model.checkpoints.ARCHS`, built by FunASR's own ``Emotion2vec``
 class, written in the same ``config.yaml``/``model.pt``/``tokens.txt`` format
 and loaded through the same ``funasr.AutoModel`` path) is trained, seeded, on
 CPU, on synthetic clips whose class is decided by a short cue at a random time:
@@ -40,10 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoints import ARCHS, cache_dir, emotion2vec_config, import_funasr
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS, TOKENS
-from ..schema import SAMPLE_RATE
+from workbench.model.checkpoints import ARCHS, cache_dir, emotion2vec_config, import_funasr
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, WorkbenchError
-from ..fusion import grouped_folds
-from ..runfolder import as_run_folder
-from .voice import FEATURE_SETS, clip_features, egemaps_lld
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.analysis.fusion import grouped_folds
+from workbench.runs.folder import as_run_folder
+from workbench.explain.voice import FEATURE_SETS, clip_features, egemaps_lld
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         Cue columns (e.g. from :func:`run_features`).
     groups : sequence, length n_items
         Speakers (or sessions): no group is on both sides of a fold
-        (:func:`workbench.fusion.grouped_folds`, the splitter of the probe and fusion).
+        (:func:`workbench.analysis.fusion.grouped_folds`, the splitter of the probe and fusion).
     alphas : ridge penalties tried by an inner efficient leave-one-out (``RidgeCV``) on the
         training side of each fold only.
 

@@ -8,7 +8,7 @@ semitones and 0.7–1.4× tempo; beyond that it sounds processed, which is itsel
 model may react to).  Gain is the existing ``gain`` step (a multiplication); spectral tilt is a
 zero-phase linear FIR (``scipy.signal.firwin2``) whose gain is ``db_per_octave · log2(f / 1 kHz)`` dB.
 
-The functions are pure ``f(y, sr, *, knob) -> y``; :mod:`workbench.preprocess` wraps them as
+The functions are pure ``f(y, sr, *, knob) -> y``; :mod:`workbench.audio.steps` wraps them as
 steps (``pitch_shift``, ``tempo``, ``tilt``) usable in variants, sweeps (``--kind pitch``,
 ``--kind tempo``) and the stability test.  :func:`flip_table` says, per class, how often an
 edit flips the label and where the probability mass goes.
@@ -23,9 +23,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import AudioError, ConfigError
-from .voice import pitch_range, praat_sound
-from ..schema import score_columns
+from workbench.errors import AudioError, ConfigError
+from workbench.explain.voice import pitch_range, praat_sound
+from workbench.schema import score_columns
 
 #: accepted ranges (beyond them PSOLA output is far from natural speech)
 MAX_SEMITONES = 12.0
@@ -226,7 +226,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
     item counts for a variant when both its reference row and its row there are ``ok``.
     """
-    from ..labels import LABEL_KEYS
+    from workbench.model.labels import LABEL_KEYS
 
     labels = list(labels or LABEL_KEYS)
     missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]

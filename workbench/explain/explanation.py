@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from ..model import FRAME_RATE, Emotion2vecModel
-from .attribution import (
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import FRAME_RATE, Emotion2vecModel
+from workbench.explain.attribution import (
     FRAME_SAMPLES,
     METHODS,
     SAMPLE_RATE,
@@ -33,7 +33,7 @@ from .attribution import (
     tf_occlusion,
     time_occlusion,
 )
-from .faithfulness import RANDOMISATIONS, Faithfulness, RandomisationCheck, faithfulness, randomisation_check
+from workbench.explain.faithfulness import RANDOMISATIONS, Faithfulness, RandomisationCheck, faithfulness, randomisation_check
 
 METHOD_FUNCTIONS = {"ig": integrated_gradients, "occlusion": time_occlusion, "tf-occlusion": tf_occlusion}
 

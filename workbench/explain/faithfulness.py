@@ -37,9 +37,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from .attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
 
 RANDOMISATIONS = ("full", "cascading")
 

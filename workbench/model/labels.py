@@ -1,0 +1,66 @@
+"""The one label scheme of the workbench: emotion2vec+'s nine classes.
+
+The order is the checkpoint's order (``tokens.txt``).  Each label has an
+English key (used everywhere in tables and JSON), the Chinese name printed in
+the checkpoint's tokens, and an emoji for displays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Label:
+    key: str
+    chinese: str
+    emoji: str
+
+    @property
+    def token(self) -> str:
+        """The token as written in the checkpoint's ``tokens.txt``."""
+        return "<unk>" if self.key == "unknown" else f"{self.chinese}/{self.key}"
+
+    @property
+    def display(self) -> str:
+        return f"{self.emoji} {self.key}"
+
+
+LABELS: tuple[Label, ...] = (
+    Label("angry", "生气", "😠"),
+    Label("disgusted", "厌恶", "🤢"),
+    Label("fearful", "恐惧", "😨"),
+    Label("happy", "开心", "😊"),
+    Label("neutral", "中立", "😐"),
+    Label("other", "其他", "🤔"),
+    Label("sad", "难过", "😢"),
+    Label("surprised", "吃惊", "😲"),
+    Label("unknown", "<unk>", "❓"),
+)
+
+#: English keys in checkpoint order
+LABEL_KEYS: tuple[str, ...] = tuple(label.key for label in LABELS)
+#: tokens exactly as in an emotion2vec+ ``tokens.txt``
+TOKENS: tuple[str, ...] = tuple(label.token for label in LABELS)
+
+_BY_KEY = {label.key: label for label in LABELS}
+
+
+def label(key: str) -> Label:
+    """Return the :class:`Label` for an English key (``"happy"``)."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise ConfigError(
+            f"unknown emotion label {key!r}; expected one of {', '.join(LABEL_KEYS)}.",
+            fix="use one of the nine emotion2vec+ English keys.",
+        ) from None
+
+
+def key_from_token(token: str) -> str:
+    """Map a checkpoint token (``"生气/angry"``, ``"<unk>"``) to its English key."""
+    if token == "<unk>":
+        return "unknown"
+    return token.split("/")[-1].strip()

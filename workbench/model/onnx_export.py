@@ -1,0 +1,290 @@
+"""emotion2vec+ to ONNX, with the classifier head, frame outputs, embeddings and batching.
+
+:func:`export_onnx` writes a folder::
+
+    model.onnx       float32 graph (opset 17), dynamic batch and length
+    model.int8.onnx  with ``int8=True``: onnxruntime's dynamic int8 quantisation of it
+    model.json       labels, sample rate, normalisation, frame rate, checksum, version, random-weights flag
+
+The graph is the workbench's batched model (:meth:`Emotion2vecModel.predict`), traced:
+
+inputs
+    ``waveforms`` (B, L) float32 at 16 kHz, zero-padded at the end;
+    ``lengths`` (B,) int64, each waveform's real sample count (the padding mask is
+    ``arange(L) >= lengths[:, None]``).
+outputs
+    ``scores`` (B, 9) utterance probabilities, in ``labels`` order;
+    ``logits`` (B, 9) the head's outputs before the softmax;
+    ``frame_scores`` (B, T, 9) and ``frame_logits`` (B, T, 9), the head on every frame
+    (50 frames/s); ``embedding`` (B, D) mean of the real frames' features;
+    ``frame_embeddings`` (B, T, D); ``frame_lengths`` (B,) int64, the real frames of each
+    waveform (frames beyond it are padding and hold no meaning).
+
+FunASR's per-waveform layer norm (``F.layer_norm(wav, wav.shape)``, eps 1e-5) happens inside
+the graph over each waveform's own samples, so callers feed raw samples in [-1, 1].
+
+The exporter is the TorchScript one (``torch.onnx.export(..., dynamo=False)``).  The dynamo
+exporter (``dynamo=True``, onnxscript 0.7, torch 2.13) was tried first and fails in step 1
+(``torch.export``): FunASR's ``convert_padding_mask`` (``emotion2vec/audio.py``) branches on
+``if padding_mask.any():`` — data-dependent control flow (``GuardOnDataDependentSymNode``)
+that ``torch.export`` refuses without editing FunASR.  Tracing records the path a padded
+batch takes, with the shape arithmetic as graph operations; the tests check the graph at
+other batch sizes and lengths than the one it was traced with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from workbench import __version__
+from workbench.errors import ConfigError, ModelError
+from workbench.model.funasr_patches import quiet, run_masked
+from workbench.model.labels import LABEL_KEYS
+from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+ONNX_INT8_FILE = "model.int8.onnx"
+META_FILE = "model.json"
+OPSET = 17
+INPUT_NAMES = ("waveforms", "lengths")
+OUTPUT_NAMES = ("scores", "logits", "frame_scores", "frame_logits", "embedding", "frame_embeddings", "frame_lengths")
+LAYER_NORM_EPS = 1e-5  # F.layer_norm's default, which FunASR's inference uses
+
+
+def _export_graph(model: Emotion2vecModel):
+    """The workbench's batched forward as one ``nn.Module`` over (waveforms, lengths)."""
+    import torch
+    import torch.nn as nn
+
+    net = model.network
+    label_index = list(model._label_index)
+    if not all(model._valid_tokens[i] for i in label_index):
+        raise ModelError("a label of the scheme maps to an unused checkpoint output.", source=model.info.id,
+                         fix="use an emotion2vec+ 9-class checkpoint.")
+    if net.proj is None:
+        raise ModelError("this checkpoint has no classification head (it is a representation model).", source=model.info.id,
+                         fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.")
+    conv_layers = [(int(k), int(s)) for _, k, s in net.modality_encoders["AUDIO"].feature_enc_layers]
+    normalize = bool(net.cfg.normalize)
+
+    class Graph(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.register_buffer("label_index", torch.tensor(label_index, dtype=torch.long), persistent=False)
+
+        def forward(self, waveforms, lengths):
+            n_samples = waveforms.shape[1]
+            valid = (torch.arange(n_samples, device=waveforms.device)[None, :] < lengths[:, None]).to(waveforms.dtype)
+            source = waveforms * valid
+            if normalize:
+                # FunASR's layer norm over each waveform's own samples, padding excluded
+                count = valid.sum(1, keepdim=True)
+                mean = source.sum(1, keepdim=True) / count
+                var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / count
+                source = (source - mean) / torch.sqrt(var + LAYER_NORM_EPS) * valid
+            frames = lengths
+            for kernel, stride in conv_layers:  # FunASR's conv output-length formula
+                frames = torch.div(frames - kernel, stride, rounding_mode="floor") + 1
+            with _masked_positions(self.net, frames), _alibi_from_shapes(self.net):
+                out = self.net.extract_features(source, padding_mask=valid == 0)
+            x = out["x"]  # (B, T, D)
+            n_frames = x.shape[1]
+            valid_f = (torch.arange(n_frames, device=x.device)[None, :] < frames[:, None]).to(x.dtype)
+            pooled = (x * valid_f[..., None]).sum(1) / valid_f.sum(1, keepdim=True)
+            logits = self.net.proj(pooled).index_select(-1, self.label_index)
+            frame_logits = self.net.proj(x).index_select(-1, self.label_index)
+            return (torch.softmax(logits, -1), logits, torch.softmax(frame_logits, -1), frame_logits, pooled, x, frames)
+
+    return Graph().eval()
+
+
+@contextmanager
+def _masked_positions(net: Any, frames) -> Iterator[None]:
+    """The conv positional encoder with padded frames zeroed, from a tensor of frame counts (traceable)."""
+    import torch
+
+    enc = net.modality_encoders["AUDIO"]
+    original = enc.relative_positional_encoder
+    if original is None:
+        yield
+        return
+
+    def masked(x):
+        valid = (torch.arange(x.shape[1], device=x.device)[None, :] < frames[:, None]).to(x.dtype)
+        return run_masked(original, x, valid)
+
+    enc._modules["relative_positional_encoder"] = None  # nn.Module refuses a plain callable for a registered child
+    object.__setattr__(enc, "relative_positional_encoder", masked)
+    try:
+        yield
+    finally:
+        object.__delattr__(enc, "relative_positional_encoder")
+        enc._modules["relative_positional_encoder"] = original
+
+
+@contextmanager
+def _alibi_from_shapes(net: Any) -> Iterator[None]:
+    """FunASR's ALiBi bias computed from the frame count in the graph, not sliced from its cache.
+
+    FunASR keeps the bias for the longest input seen so far in ``net.alibi_biases`` and slices
+    it; traced, that cache becomes a constant and the graph fails on inputs longer than the
+    longest the model had seen before the export (a bug found by the test that exports after
+    scoring longer clips).  Here the same values, ``-slope_h * |i - j|``, are built from
+    ``arange(T)``, so any length works.
+    """
+    import torch
+    from funasr.models.emotion2vec.base import get_alibi
+
+    enc = net.modality_encoders["AUDIO"]
+    original = enc.get_alibi_bias
+    if original is None:
+        yield
+        return
+
+    def alibi_bias(batch_size, time_steps, heads, dtype, device, dims=1, distance="manhattan"):
+        if dims != 1:
+            raise ModelError(f"ALiBi with {dims} dimensions is not exportable here.", source="export-onnx",
+                             fix="export an audio emotion2vec+ checkpoint (1-D ALiBi).")
+        slopes = -get_alibi(2, heads)[:, 0, 1]  # FunASR's own slopes: the bias one position away is -slope
+        pos = torch.arange(time_steps, device=device)
+        distance_matrix = (pos[None, :] - pos[:, None]).abs().to(dtype)
+        bias = -slopes.to(device=device, dtype=dtype)[:, None, None] * distance_matrix[None]
+        return bias.unsqueeze(0).expand(batch_size, -1, -1, -1)
+
+    enc.get_alibi_bias = alibi_bias
+    try:
+        yield
+    finally:
+        enc.get_alibi_bias = original
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` wrote."""
+
+    folder: Path
+    onnx: Path
+    int8: Path | None
+    meta: dict
+    seconds: float
+    comparison: dict | None = None  # int8 against float32 (see :func:`compare_int8`)
+
+
+def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: bool = False, opset: int = OPSET,
+                **load_options: Any) -> ExportResult:
+    """Export a model to ``out/model.onnx`` (+ ``model.json``, and ``model.int8.onnx`` with ``int8``).
+
+    Parameters
+    ----------
+    model : Emotion2vecModel or str, optional
+        A loaded model, or a reference for :func:`workbench.model.network.load_model` (hub id, folder, ``"tiny"``).
+        It is exported in float32 on the CPU whatever it was loaded in.
+    out : path
+        Folder to write into (created; existing files of the same names are replaced).
+    int8 : bool
+        Also write the dynamically quantised variant (``onnxruntime.quantization.quantize_dynamic``:
+        int8 weights of MatMul/Gemm, activations quantised per batch at run time).
+    opset : int
+        ONNX opset (17: LayerNormalization as one op).
+
+    Returns
+    -------
+    ExportResult
+    """
+    import torch
+
+    if load_options.get("dtype", "float32") != "float32" or str(load_options.get("device", "cpu")) != "cpu":
+        raise ConfigError("the ONNX export traces the float32 model on the CPU.", source="export-onnx",
+                          fix="leave --dtype/--device out; use --int8 for the quantised variant.")
+    load_options.update(device="cpu", dtype="float32")
+    net = as_model(model, **load_options)
+    if net.info.dtype != "float32" or not str(net.info.device).startswith("cpu"):
+        raise ConfigError(f"the model is loaded in {net.info.dtype} on {net.info.device}; the export needs float32 on the CPU.",
+                          source=net.info.id, fix="load it with device='cpu', dtype='float32'.")
+    folder = Path(out).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    graph = _export_graph(net)
+    # two waveforms of other lengths, so the trace sees padding and a batch
+    example = (torch.zeros(2, 2 * SAMPLE_RATE), torch.tensor([2 * SAMPLE_RATE, int(1.3 * SAMPLE_RATE)], dtype=torch.long))
+    example[0][:, :] = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 2 * SAMPLE_RATE)).astype(np.float32) * 0.1)
+    onnx_path = folder / ONNX_FILE
+    tmp = folder / f".{ONNX_FILE}.tmp"
+    dynamic_axes = {"waveforms": {0: "batch", 1: "samples"}, "lengths": {0: "batch"}, "scores": {0: "batch"},
+                    "logits": {0: "batch"}, "frame_scores": {0: "batch", 1: "frames"}, "frame_logits": {0: "batch", 1: "frames"},
+                    "embedding": {0: "batch"}, "frame_embeddings": {0: "batch", 1: "frames"}, "frame_lengths": {0: "batch"}}
+    with quiet(), warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        # the tracer warns about every Python value it records as a constant (FunASR's shape checks);
+        # the equivalence tests at other batch sizes and lengths are what show the trace holds
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, example, str(tmp), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
+    os.replace(tmp, onnx_path)
+    meta = model_metadata(net)
+    int8_path = None
+    if int8:
+        int8_path = quantize_int8(onnx_path, folder / ONNX_INT8_FILE)
+        meta["int8_file"] = ONNX_INT8_FILE
+    meta_tmp = folder / f".{META_FILE}.tmp"
+    meta_tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(meta_tmp, folder / META_FILE)
+    seconds = time.perf_counter() - t0
+    logger.info("exported %s to %s in %.1f s", net.info.id, onnx_path, seconds)
+    return ExportResult(folder=folder, onnx=onnx_path, int8=int8_path, meta=meta, seconds=seconds)
+
+
+def model_metadata(model: Emotion2vecModel) -> dict:
+    """``model.json``: what a program needs to feed the graph and read its outputs."""
+    info = model.info
+    return {
+        "format": "emotion-workbench-onnx/1",
+        "file": ONNX_FILE,
+        "labels": list(LABEL_KEYS),
+        "sample_rate": SAMPLE_RATE,
+        "frame_rate": FRAME_RATE,
+        "frame_hop_samples": SAMPLE_RATE // FRAME_RATE,
+        "min_samples": 400,
+        "inputs": {"waveforms": "float32 (batch, samples), mono 16 kHz in [-1, 1], zero-padded at the end",
+                   "lengths": "int64 (batch,), real samples of each waveform"},
+        "outputs": {"scores": "(batch, 9) utterance probabilities in 'labels' order", "logits": "(batch, 9)",
+                    "frame_scores": "(batch, frames, 9)", "frame_logits": "(batch, frames, 9)",
+                    "embedding": f"(batch, {info.embed_dim}) mean of the real frames' features",
+                    "frame_embeddings": f"(batch, frames, {info.embed_dim})", "frame_lengths": "int64 (batch,) real frames"},
+        "normalisation": {"where": "inside the graph", "what": "layer norm of each waveform over its own samples "
+                          "(FunASR: F.layer_norm(wav, wav.shape)), padding excluded", "eps": LAYER_NORM_EPS},
+        "embed_dim": info.embed_dim,
+        "source_model": info.id,
+        "source_checksum_sha256": info.checksum,
+        "source_path": info.path,
+        "parameters": info.parameters,
+        "workbench_version": __version__,
+        "opset": OPSET,
+        "random_weights": bool(info.random_weights),
+        **({"warning": RANDOM_WEIGHTS_BANNER} if info.random_weights else {}),
+    }
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """onnxruntime's dynamic int8 quantisation of ``src`` into ``dst`` (weights int8, activations per batch)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    with quiet():
+        # MatMul and Gemm only: the conv front end stays float32, its first layers are where int8 would hurt most
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    os.replace(tmp, dst)
+    return dst

@@ -1,0 +1,212 @@
+"""``ModelRef``: which model, as one value that travels.
+
+Before this module a model choice travelled as five keyword arguments (``model, hub, revision,
+device, dtype``) through every call site, and what a run recorded was the resolved *path* of the
+checkpoint — for ``tiny`` a cache folder of the machine that ran it.  A :class:`ModelRef` is the
+one value instead: what the user named (a hub id, a checkpoint folder, ``"tiny"``), how to load it,
+and, once loaded, the sha256 of its weights, so that the same reference means the same weights on
+another machine or is refused there.
+
+A command that reads a run builds the run's reference with :meth:`ModelRef.from_run` and loads
+that; a model whose checksum differs from the run's is refused unless the user asks for it
+(:func:`check_same_model`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.analysis.calibration import resolve_temperature
+from workbench.model.checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
+from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.model.network import Emotion2vecModel, auto_device, load_model
+
+try:  # the precision policy (``--dtype auto``) lives in its own module once merged
+    from workbench.model.precision import resolve_dtype
+except ImportError:  # pragma: no cover - depends on what is merged
+    resolve_dtype = None
+
+#: the precisions a model loads in (``auto`` too when :mod:`workbench.model.precision` is present)
+DTYPES = ("float32", "bfloat16", "float16", "int8") + (("auto",) if resolve_dtype is not None else ())
+#: names of the seeded random checkpoints (``--model tiny``): built the same on every machine
+RANDOM_NAMES = ("tiny", "random-tiny", "random-base", "random-large")
+_RANDOM_CACHE_NAME = re.compile(r"random-(tiny|base|large)-seed0")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as the user chose it, loadable anywhere.
+
+    Parameters
+    ----------
+    model : str, optional
+        Hub id (``iic/emotion2vec_plus_large``; ``None`` is that default), an absolute checkpoint
+        folder, or a random checkpoint's name (``"tiny"``: seeded, the same weights everywhere).
+    hub : {"ms", "hf"}
+        Hub of an id.
+    revision : str, optional
+        Hub revision to pin.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` …  Not part of the model's identity.
+    dtype : str
+        One of :data:`DTYPES`.
+    checksum : str, optional
+        sha256 of the weights file.  When set, :meth:`load` refuses weights with another checksum.
+    temperature : float, optional
+        Scaling of the logits fitted by calibration (``None``: none).
+    """
+
+    model: str | None = None
+    hub: str = "ms"
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    checksum: str | None = None
+    temperature: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.hub not in ("ms", "hf"):
+            raise ConfigError(f"unknown hub {self.hub!r}; expected 'ms' (ModelScope) or 'hf' (Hugging Face).",
+                              source="hub", fix="pass --hub ms or --hub hf.")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}.", source="dtype",
+                              fix="pass --dtype float32 (exact), bfloat16 on a GPU, or int8 for the fast CPU mode.")
+        if self.model is not None:
+            object.__setattr__(self, "model", portable_name(self.model))
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "model") -> "ModelRef":
+        """A reference from :meth:`to_dict`'s mapping; an unknown key is refused with the valid ones."""
+        if isinstance(data, str):
+            return cls(model=data)
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model reference must be a name or a mapping, not {type(data).__name__}.", source=source,
+                              fix="write `model: tiny` or `model: {model: iic/emotion2vec_plus_large, hub: ms}`.")
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown model key(s) {unknown}; a model reference has {known}.", source=source,
+                              fix="remove or rename them.")
+        return cls(**data)
+
+    @classmethod
+    def from_args(cls, args: Any, *, base: "ModelRef | None" = None) -> "ModelRef":
+        """The reference the model options of a command line name (see ``workbench.cli.common.model_options``).
+
+        An option left at ``None`` keeps ``base``'s value (a run's model, for commands that read a run).
+        """
+        base = base or cls()
+        given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
+        if given["model"] is not None and given["model"] != base.model:
+            base = cls(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
+        given["temperature"] = resolve_temperature(getattr(args, "temperature", None))  # T, or a calibrated run's T
+        return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+    @classmethod
+    def of_loaded(cls, net: Emotion2vecModel, requested: "ModelRef | None" = None) -> "ModelRef":
+        """The portable reference of a loaded model: the name the user gave for a hub id or a random
+        checkpoint, the absolute folder of a local one, and the weights' checksum."""
+        requested = requested or cls()
+        info, spec = net.info, getattr(net, "spec", None)
+        if info.kind == "hub":
+            name = info.id
+        elif spec is not None and spec.kind == "random" and str(spec.requested) in RANDOM_NAMES:
+            name = str(spec.requested)
+        elif spec is None and info.random_weights and str(requested.model) in RANDOM_NAMES:  # checked, not built (Ray driver)
+            name = str(requested.model)
+        else:
+            name = info.path
+        return cls(model=name, hub=info.hub or requested.hub, revision=info.revision if info.kind == "hub" else None,
+                   device=requested.device, dtype=info.dtype if requested.dtype != "auto" else requested.dtype,
+                   checksum=info.checksum, temperature=requested.temperature)
+
+    @classmethod
+    def from_run(cls, config: dict, summary: dict | None = None) -> "ModelRef":
+        """The model a run folder recorded: its ``config.yaml`` (or ``experiment.yaml``) and ``summary.json``.
+
+        The checksum comes from the summary's model info (a finished run) or the config.
+        """
+        summary = summary or {}
+        info = summary.get("model") or {}
+        recorded = config.get("model")
+        if isinstance(recorded, dict):  # an experiment that stores the reference itself
+            ref = cls.from_dict(recorded, source="run model")
+            return ref if ref.checksum or not info.get("checksum") else replace(ref, checksum=info["checksum"])
+        return cls(model=recorded, hub=config.get("hub") or "ms", revision=config.get("revision"),
+                   device="auto",  # where the run ran says nothing about this machine
+                   dtype=config.get("dtype") or info.get("dtype") or "float32",
+                   checksum=config.get("model_checksum") or info.get("checksum"))
+
+    # ------------------------------------------------------------------ using
+    def load(self, *, progress: Callable[[str], None] | None = None) -> Emotion2vecModel:
+        """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`."""
+        dtype, device = self.dtype, self.device
+        if dtype == "auto":
+            dtype, _reason = resolve_dtype("auto", auto_device() if device == "auto" else device)
+        net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
+                         temperature=self.temperature)
+        if self.checksum and net.info.checksum and net.info.checksum != self.checksum:
+            raise ModelError(
+                f"the weights loaded have sha256 {net.info.checksum[:12]}…, not the {self.checksum[:12]}… recorded.",
+                source=self.label, fix="point --model at the checkpoint that was recorded, or pass another model explicitly.")
+        return net
+
+    @property
+    def label(self) -> str:
+        """What to call the model in a message: its name, hub and revision."""
+        name = self.model or DEFAULT_MODEL
+        return name + (f" ({self.hub}{'@' + self.revision if self.revision else ''})" if self.is_hub else "")
+
+    @property
+    def is_hub(self) -> bool:
+        return self.model is None or resolve_kind(self.model) == "hub"
+
+    def to_dict(self) -> dict:
+        """A plain mapping (YAML/JSON) that :meth:`from_dict` reads back."""
+        return asdict(self)
+
+
+def resolve_kind(model: str) -> str:
+    """``"hub"``, ``"local"`` or ``"random"``, as :func:`~workbench.model.checkpoints.resolve_model` sees ``model``
+    (without building a random checkpoint)."""
+    if model in RANDOM_NAMES:
+        return "random"
+    try:
+        return resolve_model(model).kind
+    except WorkbenchError:  # a folder that is not (or no longer) a checkpoint
+        return "local"
+
+
+def portable_name(model: str | os.PathLike) -> str:
+    """``model`` as it means the same on another machine: a folder of the random-checkpoint cache becomes its
+    name (``tiny``), a local folder its absolute path, a hub id stays as it is."""
+    text = str(model)
+    if text in RANDOM_NAMES:
+        return text
+    p = Path(text).expanduser()
+    m = _RANDOM_CACHE_NAME.fullmatch(p.name)
+    if m and (p.parent.name == "checkpoints" or p.parent == cache_dir() / "checkpoints"):
+        return "tiny" if m.group(1) == "tiny" else f"random-{m.group(1)}"
+    if p.is_dir() or text.startswith((".", "/", "~")):
+        return str(p.resolve())
+    return text
+
+
+def check_same_model(net: Emotion2vecModel, recorded: ModelRef, *, allow_other: bool, option: str = "--other-model") -> str | None:
+    """Refuse ``net`` when its weights are not the ones a run recorded, unless ``allow_other``.
+
+    Returns ``None`` for the run's model, else the line every output of the command must carry.
+    """
+    if not recorded.checksum or net.info.checksum == recorded.checksum:
+        return None
+    what = (f"{net.info.id} (sha256 {str(net.info.checksum)[:12]}…) is not the run's model "
+            f"{recorded.label} (sha256 {recorded.checksum[:12]}…)")
+    if not allow_other:
+        raise ConfigError(f"{what}: its embeddings live in another space, so distances to the run's items mean nothing.",
+                          source="--model", fix=f"leave out --model to use the run's model, or pass {option} to compare anyway.")
+    return f"OTHER MODEL: {what}; distances compare two different embedding spaces."

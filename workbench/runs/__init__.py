@@ -1,0 +1,1 @@
+"""Runs: the run folder, experiments, the run driver, single-file outputs, long audio, sweeps."""

@@ -1,0 +1,285 @@
+"""An experiment is one YAML file: the one way to describe, re-run and share a run.
+
+::
+
+    # experiment.yaml
+    manifest: data/manifest.csv        # relative paths start at this file's folder
+    model: iic/emotion2vec_plus_large  # hub id, local checkpoint folder, or "tiny"
+    hub: ms
+    revision: null
+    device: auto
+    dtype: float32
+    seed: 0
+    variants:
+      raw: []
+      telephone: [{name: telephone}]
+    frame_embeddings: false
+    reports: [experiment_report]       # templates rendered after the run
+    tracking: {mlflow: {uri: null, experiment: null}}
+
+``workbench run experiment.yaml`` runs it; every run folder writes the
+``experiment.yaml`` that reproduces it exactly (absolute manifest path, the model
+as resolved, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
+repeats a run.  (nkululeko users know the idea from its INI files.)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from workbench import __version__
+from workbench.audio.intake import AudioConfig
+from workbench.engine.findings import DiagnosticsConfig
+from workbench.errors import ConfigError
+from workbench.audio.variants import RAW, Variant, variants_from
+
+EXPERIMENT_FILE = "experiment.yaml"
+
+
+@dataclass
+class Experiment:
+    """Everything a run needs; ``manifest`` is an absolute path once loaded from a file."""
+
+    manifest: str
+    model: str | None = None
+    hub: str = "ms"
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "float32"
+    #: sha256 of the weights that scored the run: a re-run with other weights under the same name is refused
+    model_checksum: str | None = None
+    #: sha256 of the manifest's items as the run read them
+    manifest_sha256: str | None = None
+    temperature: float | None = None  # divide the logits by this (workbench calibrate fits it); None: the checkpoint's scores
+    seed: int = 0
+    variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
+    audio: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+    frame_embeddings: bool = False
+    chunk_size: int = 64
+    engine: str = "local"
+    out: str | None = None
+    reports: list[str] = field(default_factory=list)
+    tracking: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ reading
+    @classmethod
+    def from_dict(cls, data: Any, *, base: Path | None = None, source: str = "experiment") -> "Experiment":
+        if not isinstance(data, dict):
+            raise ConfigError("an experiment file must be a YAML mapping (key: value lines).", source=source,
+                              fix="start from `workbench run --help`'s example, or a run folder's experiment.yaml.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
+                              fix="remove or rename them (a typo in a key would otherwise be silently ignored).")
+        if not data.get("manifest"):
+            raise ConfigError("has no `manifest:`.", source=source, fix="add `manifest: path/to/manifest.csv`.")
+        kw = dict(data)
+        manifest = Path(str(kw["manifest"])).expanduser()
+        if base is not None and not manifest.is_absolute():
+            manifest = base / manifest
+        kw["manifest"] = str(manifest)
+        if kw.get("out") and base is not None and not Path(str(kw["out"])).is_absolute():
+            kw["out"] = str(base / str(kw["out"]))
+        kw["variants"] = [v.to_dict() for v in variants_from(kw.get("variants") or [RAW.to_dict()], source=source)]
+        audio = kw.get("audio") or {}
+        checked = AudioConfig.from_dict(audio, source=f"{source}: audio").to_dict()  # types and ranges, before any model loads
+        kw["audio"] = {k: checked[k] for k in audio}
+        for key, config in (("diagnostics", DiagnosticsConfig),):
+            allowed = {f.name for f in fields(config)}
+            bad = sorted(set(kw.get(key) or {}) - allowed)
+            if bad:
+                raise ConfigError(f"`{key}` has unknown setting(s) {bad}; it takes {sorted(allowed)}.", source=source,
+                                  fix=f"remove or rename them under `{key}:`.")
+        if isinstance(kw.get("reports"), str):
+            kw["reports"] = [kw["reports"]]
+        try:
+            return cls(**kw)
+        except TypeError as exc:
+            raise ConfigError(f"cannot be read as an experiment ({exc}).", source=source, fix="check its keys and values.") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Experiment":
+        """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read the experiment file ({type(exc).__name__}: {exc}).", source=str(p),
+                              fix="pass a readable UTF-8 YAML file.") from None
+        if is_run_config(data):  # a run folder's config.yaml
+            data = from_run_config(data)
+        return cls.from_dict(data, base=p.resolve().parent, source=str(p))
+
+    # ------------------------------------------------------------------ using
+    def variant_objects(self) -> list[Variant]:
+        return [Variant.from_dict(v) for v in self.variants]
+
+    def audio_config(self) -> AudioConfig:
+        return AudioConfig(**self.audio)
+
+    def diagnostics_config(self) -> DiagnosticsConfig:
+        return DiagnosticsConfig(**self.diagnostics)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["variants"] = {v["name"]: v["steps"] for v in self.variants}
+        return d
+
+    #: what must match for a run folder to be resumed (keys of :meth:`run_record`)
+    IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
+
+    def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None) -> dict:
+        """The run folder's ``config.yaml``: this experiment as the run resolved it.
+
+        It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
+        manifest as read, the device the model ran on, the package version, the folder relative item paths
+        start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
+        resumed run must share with it.
+        """
+        return {
+            "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": self.model, "hub": self.hub,
+            "revision": self.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
+            "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
+            "chunk_size": self.chunk_size, "cache_dir": cache_dir, "workbench_version": __version__,
+            "manifest_root": manifest_root, "model_checksum": self.model_checksum, "temperature": self.temperature,
+        }
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
+        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def is_run_config(data: Any) -> bool:
+    """A run folder's ``config.yaml`` (it has keys an experiment does not: the package version, the cache folder)."""
+    return isinstance(data, dict) and "manifest_sha256" in data and any(
+        k in data for k in ("workbench_version", "cache_dir", "manifest_root"))
+
+
+def from_run_config(cfg: dict) -> dict:
+    """The experiment keys of a run folder's ``config.yaml``."""
+    keep = ("manifest", "manifest_sha256", "model", "model_checksum", "hub", "revision", "dtype", "temperature", "variants", "audio",
+            "diagnostics", "frame_embeddings", "chunk_size")
+    d = {k: cfg[k] for k in keep if k in cfg}
+    for key, config in (("audio", AudioConfig), ("diagnostics", DiagnosticsConfig)):  # settings of other versions drop out
+        allowed = {f.name for f in fields(config)}
+        d[key] = {k: v for k, v in (d.get(key) or {}).items() if k in allowed}
+    device = str(cfg.get("device") or "auto")
+    d["device"] = device.split(":", 1)[1] if device.startswith("ray:") else device
+    if device.startswith("ray:"):
+        d["engine"] = "ray"
+    return d
+
+
+def is_experiment_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+# ---------------------------------------------------------------------------
+# an experiment file written by someone else
+# ---------------------------------------------------------------------------
+#: the type each experiment key must have (``None`` allowed where the default is ``None``)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "manifest": (str,), "model": (str, type(None)), "hub": (str,), "revision": (str, type(None)), "device": (str,),
+    "dtype": (str,), "seed": (int,), "variants": (list,), "audio": (dict,), "diagnostics": (dict,), "frame_embeddings": (bool,),
+    "chunk_size": (int,), "engine": (str,), "out": (str, type(None)), "reports": (list,), "tracking": (dict,),
+}
+_TRACKING_KEYS = {"mlflow": ("uri", "experiment")}
+
+
+def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_overrides: dict | None = None, *,
+                    templates: "list[str] | None" = None) -> tuple[Experiment, list[str]]:
+    """What an experiment file may do on its own: nothing that reaches the network or writes outside its folder.
+
+    An experiment file is often written by someone else (shared in a repository, sent by a
+    colleague); running it must not send results anywhere or choose where files go unless the
+    command line says so.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        As read from ``file_path``.
+    file_path : path
+        The experiment file; its folder bounds every path the file may write to.
+    cli_overrides : dict, optional
+        What the command line said: ``out`` (``--out``), ``track`` (``--track``), ``tracking_uri``
+        (``--tracking-uri``), ``allow_tracking_uri`` (``--allow-tracking-uri``).
+    templates : list of str, optional
+        The built-in report templates ``reports:`` may name (paths to notebooks are refused: a
+        notebook is code).
+
+    Returns
+    -------
+    (Experiment, list of str)
+        The experiment to run (``tracking`` without a URI the command line did not confirm) and
+        notes to print (what the file asked for and was not given).
+
+    Raises
+    ------
+    ConfigError
+        A key of the wrong type, ``out:`` outside the file's folder without ``--out``, an unknown
+        tracking key, a report that is not a built-in template.
+    """
+    from dataclasses import replace
+
+    cli = dict(cli_overrides or {})
+    source = str(file_path)
+    for f in fields(Experiment):
+        value = getattr(experiment, f.name)
+        want = _TYPES.get(f.name)
+        if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
+            raise ConfigError(f"`{f.name}` is {value!r} ({type(value).__name__}); it must be {names}.", source=source,
+                              fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
+    if experiment.chunk_size < 1:
+        raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be at least 1.", source=source, fix="use e.g. 64.")
+    notes: list[str] = []
+    folder = Path(os.path.realpath(Path(file_path).expanduser().absolute().parent))
+    if experiment.out and not cli.get("out"):
+        target = Path(os.path.realpath(Path(experiment.out).expanduser()))
+        if not target.is_relative_to(folder):
+            raise ConfigError(
+                f"`out: {experiment.out}` resolves to {target}, outside the experiment file's folder {folder}; "
+                "an experiment file may only write inside its own folder.",
+                source=source,
+                fix=f"if you want the run there, say so on the command line: --out {target}",
+            )
+    for name in experiment.reports:
+        if not isinstance(name, str) or (templates is not None and name not in templates):
+            raise ConfigError(
+                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
+                "for the workbench's own templates (a notebook elsewhere is code).",
+                source=source,
+                fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",
+            )
+    tracking = experiment.tracking or {}
+    for backend, conf in tracking.items():
+        if backend not in _TRACKING_KEYS:
+            raise ConfigError(f"`tracking` has an unknown backend {backend!r}.", source=source,
+                              fix=f"use one of {sorted(_TRACKING_KEYS)}.")
+        if conf is None:
+            continue
+        if not isinstance(conf, dict) or set(conf) - set(_TRACKING_KEYS[backend]) or \
+                any(v is not None and not isinstance(v, str) for v in conf.values()):
+            raise ConfigError(f"`tracking.{backend}` must be a mapping of {list(_TRACKING_KEYS[backend])} to strings; it is {conf!r}.",
+                              source=source, fix=f"write `tracking: {{{backend}: {{uri: null, experiment: null}}}}`.")
+    mlflow = dict(tracking.get("mlflow") or {})
+    file_uri = mlflow.get("uri")
+    if "mlflow" in tracking and not cli.get("track"):
+        notes.append(f"{source}: asks to log the run to MLflow{f' at {file_uri}' if file_uri else ''}; not done — nothing is "
+                     "sent unless the command line says so (add --track mlflow).")
+        return replace(experiment, tracking={}), notes
+    if file_uri and not cli.get("tracking_uri") and not cli.get("allow_tracking_uri"):
+        notes.append(f"{source}: names the tracking URI {file_uri}; not used — pass --tracking-uri {file_uri} or "
+                     "--allow-tracking-uri to send the run there (MLFLOW_TRACKING_URI or ./mlruns is used instead).")
+        mlflow["uri"] = None
+        return replace(experiment, tracking={**tracking, "mlflow": mlflow}), notes
+    return experiment, notes

@@ -1,0 +1,602 @@
+"""Long audio: stream, segment by voice activity, predict per segment, aggregate.
+
+A one-hour recording never sits in memory whole and never reaches the model
+whole.  The pipeline is one pass over the file:
+
+1. **stream** — :func:`workbench.audio.intake.stream` (the intake module owns both
+   ``load`` and ``stream``) reads blocks (``block_s`` seconds) of the source
+   with soundfile, or PyAV in-process for what libsndfile cannot read.  Each
+   block is mixed down (mean of the channels) and resampled to 16 kHz by a
+   *streaming* soxr resampler, so block boundaries leave no seams;
+2. **VAD** — 32 ms frames (512 samples) get a speech probability from
+   ``silero-vad`` (its weights ship with the pip package) or a 0/1 decision
+   from an adaptive energy detector;
+3. **segment** — a small state machine turns frames into segments: speech
+   starts at ``threshold``, ends after ``min_silence_s`` below
+   ``threshold - 0.15``; segments shorter than ``min_speech_s`` are dropped;
+   a segment reaching ``max_segment_s`` is split at its last pause of at
+   least 100 ms (or cut there if it has none).  Segments keep their original
+   timestamps (padded by ``speech_pad_s`` where they end in silence);
+4. **predict** — finished segments are batched through the model with
+   frame-level scores; the audio buffer only holds the open segment;
+5. **aggregate** — the dominant emotion (the most frequent segment label,
+   ties broken by mean confidence), a timeline that merges neighbouring
+   segments with the same label when the gap is under ``merge_gap_s``, and a
+   heatmap of the nine frame-level scores on a ``grid_s`` (100 ms) grid, NaN
+   where no segment covers the cell.
+
+Rows are appended to ``segments.csv`` as each batch finishes, so an
+interrupted run keeps every segment it predicted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import __version__
+from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
+from workbench.engine.core import Engine, WorkItem
+from workbench.errors import ConfigError
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item
+from workbench.engine.memory import peak_rss_mb, release_freed_memory
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
+from workbench.audio.processing import ProcessingLog, StepRecord
+from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column
+from workbench.serialize import save_figure
+
+logger = logging.getLogger(__name__)
+
+FRAME = 512  # VAD frame at 16 kHz: 32 ms
+FRAME_S = FRAME / TARGET_SR
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Settings of :func:`segment_file`.
+
+    Attributes
+    ----------
+    vad : {"silero", "energy"}
+    max_segment_s : float
+        Longest segment handed to the model (default 25 s).
+    min_silence_s : float
+        Silence that ends a segment (default 0.3 s).
+    min_speech_s : float
+        Shorter speech bursts are dropped (default 0.25 s).
+    speech_pad_s : float
+        Kept on each side of a segment that ends in silence (default 30 ms).
+    threshold : float
+        Speech probability that starts speech (silero; default 0.5).
+    energy_floor_db : float
+        Energy VAD: frames below this level (dBFS) are never speech.
+    energy_margin_db : float
+        Energy VAD: frames must exceed the running noise floor (10th
+        percentile of the last 30 s) by this much.
+    merge_gap_s : float
+        Timeline: same-label neighbours closer than this are merged (2 s).
+    grid_s : float
+        Heatmap cell (100 ms).
+    block_s : float
+        Seconds decoded per read.
+    batch_segments : int
+        Segments per model call.
+    """
+
+    vad: str = "silero"
+    max_segment_s: float = 25.0
+    min_silence_s: float = 0.3
+    min_speech_s: float = 0.25
+    speech_pad_s: float = 0.03
+    threshold: float = 0.5
+    energy_floor_db: float = -50.0
+    energy_margin_db: float = 12.0
+    merge_gap_s: float = 2.0
+    grid_s: float = 0.1
+    block_s: float = 30.0
+    batch_segments: int = 16
+
+    def __post_init__(self):
+        if self.vad not in ("silero", "energy"):
+            raise ConfigError(f"unknown VAD {self.vad!r}; expected 'silero' or 'energy'.", fix="pass --vad silero or --vad energy.")
+        if not 1.0 <= self.max_segment_s <= 120.0:
+            raise ConfigError(f"max segment length {self.max_segment_s} s is outside 1–120 s.", fix="pass --max between 1 and 120 (25 is the default).")
+        if not FRAME_S <= self.min_silence_s <= 10.0:
+            raise ConfigError(f"min silence {self.min_silence_s} s is outside {FRAME_S:.3f}–10 s.", fix="pass --min-silence between 0.05 and 10 (0.3 is the default).")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"VAD threshold {self.threshold} is not between 0 and 1.", fix="pass --threshold 0.5.")
+        if self.grid_s <= 0 or self.block_s <= 0 or self.batch_segments < 1:
+            raise ConfigError("grid_s and block_s must be positive and batch_segments at least 1.", fix="use the defaults.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# voice activity
+# ---------------------------------------------------------------------------
+class _SileroVAD:
+    name = "silero"
+
+    def __init__(self):
+        try:
+            from silero_vad import load_silero_vad
+        except ImportError as exc:  # pragma: no cover - a dependency
+            raise ConfigError("the silero-vad package is not installed.", fix="pip install silero-vad, or pass --vad energy.") from exc
+        self.model = load_silero_vad()
+        self.model.reset_states()
+        import silero_vad
+
+        self.version = getattr(silero_vad, "__version__", None) or _dist_version("silero-vad")
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = np.empty(len(frames), dtype=np.float32)
+        with torch.inference_mode():
+            for i, f in enumerate(frames):
+                out[i] = float(self.model(torch.from_numpy(f), TARGET_SR))
+        return out
+
+
+class _EnergyVAD:
+    """1 where a frame's level exceeds both an absolute floor and the running
+    noise floor (10th percentile of the last 30 s of frame levels) plus a margin."""
+
+    name = "energy"
+    version = None
+
+    def __init__(self, floor_db: float, margin_db: float):
+        self.floor_db, self.margin_db = floor_db, margin_db
+        self.history = np.full(int(30 / FRAME_S), np.nan, dtype=np.float32)
+        self.k = 0
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12).astype(np.float32)
+        out = np.empty(len(frames), dtype=np.float32)
+        for i, db in enumerate(level):
+            self.history[self.k % len(self.history)] = db
+            self.k += 1
+            noise_floor = np.nanpercentile(self.history, 10)
+            out[i] = 1.0 if db >= max(self.floor_db, noise_floor + self.margin_db) else 0.0
+        return out
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+@dataclass
+class _Open:
+    start: int  # frame index
+    last_speech: int  # frame index one past the last speech frame
+    silence_from: int | None = None
+    pause: int | None = None  # candidate split frame (middle of the last pause ≥ 100 ms)
+    split_start: bool = False  # began at a split, not at silence
+
+
+class _Segmenter:
+    """Frame decisions → segments in samples, emitted as soon as they are final."""
+
+    def __init__(self, cfg: SegmentConfig):
+        self.cfg = cfg
+        self.on = cfg.threshold
+        self.off = max(0.01, cfg.threshold - 0.15)
+        self.min_silence = max(1, round(cfg.min_silence_s / FRAME_S))
+        self.min_speech = max(1, round(cfg.min_speech_s / FRAME_S))
+        self.max_len = max(2, int(cfg.max_segment_s / FRAME_S))
+        self.pause_len = max(1, round(0.1 / FRAME_S))
+        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * TARGET_SR)
+        self.open: _Open | None = None
+        self.last_end = 0  # sample where the previous segment ended (pads never overlap it)
+        self.dropped = 0
+        self.splits = 0
+
+    def push(self, probs: np.ndarray, first: int) -> list[tuple[int, int, bool, bool]]:
+        out = []
+        for i, p in enumerate(probs):
+            f = first + i
+            o = self.open
+            if o is None:
+                if p >= self.on:
+                    self.open = _Open(start=f, last_speech=f + 1)
+                continue
+            if p >= self.off:
+                if o.silence_from is not None and f - o.silence_from >= self.pause_len:
+                    o.pause = o.silence_from + (f - o.silence_from) // 2
+                o.silence_from = None
+                o.last_speech = f + 1
+            else:
+                if o.silence_from is None:
+                    o.silence_from = f
+                if f + 1 - o.silence_from >= self.min_silence:
+                    out += self._emit(o.start, o.last_speech, o.split_start, False)
+                    self.open = None
+                    continue
+            if f + 1 - o.start >= self.max_len:
+                cut = o.pause if o.pause is not None and o.pause - o.start >= self.max_len // 2 else f + 1
+                out += self._emit(o.start, cut, o.split_start, True)
+                self.splits += 1
+                self.open = _Open(start=cut, last_speech=max(o.last_speech, cut), silence_from=o.silence_from if (o.silence_from or 0) >= cut else None, split_start=True)
+        return out
+
+    def finish(self) -> list[tuple[int, int, bool, bool]]:
+        o, self.open = self.open, None
+        return [] if o is None else self._emit(o.start, o.last_speech, o.split_start, False)
+
+    def _emit(self, start_f: int, end_f: int, split_start: bool, split_end: bool):
+        if end_f - start_f < self.min_speech:
+            self.dropped += 1
+            return []
+        s = start_f * FRAME - (0 if split_start else self.pad)
+        e = end_f * FRAME + (0 if split_end else self.pad)
+        s = max(s, self.last_end, 0)
+        self.last_end = e
+        return [(s, e, split_start, split_end)]
+
+    def keep_from(self, processed_samples: int) -> int:
+        """Earliest sample a future segment can still need."""
+        if self.open is not None:
+            return max(0, self.open.start * FRAME - self.pad)
+        return max(0, processed_samples - self.pad - FRAME)
+
+
+# ---------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------
+@dataclass
+class LongformResult:
+    out_dir: Path
+    segments: Any  # DataFrame
+    timeline: Any  # DataFrame
+    heatmap: np.ndarray  # (cells, 9), NaN where no speech
+    grid_s: float
+    dominant: str | None
+    summary: dict = field(default_factory=dict)
+    log: ProcessingLog = field(default_factory=ProcessingLog)
+
+    def render(self) -> str:
+        s = self.summary
+        lines = []
+        if s.get("random_weights"):
+            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        lines.append(
+            f"{s['source']['id']}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
+            f"VAD {s['config']['vad']}), {s['seconds']['total']:.1f} s wall, peak RSS {s['peak_rss_mb']:.0f} MB"
+        )
+        lines.append(f"dominant emotion: {self.dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in s["label_counts"].items()))
+        lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
+        for r in self.timeline.head(40).itertuples():
+            lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
+        if len(self.timeline) > 40:
+            lines.append(f"  … {len(self.timeline) - 40} more in timeline.csv")
+        return "\n".join(lines)
+
+
+def _hms(t: float) -> str:
+    h, rem = divmod(t, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{int(h):d}:{int(m):02d}:{sec:05.2f}"
+
+
+SEGMENT_COLUMNS = ["segment", "start", "end", "duration", "split_start", "split_end", "label", "confidence", "margin",
+                   *SCORE_COLUMNS]
+
+
+def segment_file(
+    path: str | os.PathLike,
+    *,
+    model: Any = None,
+    out_dir: str | os.PathLike | None = None,
+    config: SegmentConfig | None = None,
+    audio_config: AudioConfig | None = None,
+    figures: bool = True,
+    progress: bool = False,
+) -> LongformResult:
+    """Segment a long recording by voice activity and predict each segment.
+
+    ``model``: a loaded model, a :class:`~workbench.model.ref.ModelRef` or a name (hub id, folder, ``"tiny"``).
+
+    Writes into ``out_dir`` (default ``outputs/segment_<name>_<timestamp>``):
+    ``segments.csv``, ``timeline.csv``, ``heatmap.npz`` (``times``, ``scores``,
+    ``labels``), ``embeddings.npy`` (one row per segment), ``summary.json``,
+    ``log.txt`` and, with ``figures``, ``heatmap.png``.
+    """
+    import pandas as pd
+
+    cfg = config or SegmentConfig()
+    acfg = audio_config or AudioConfig()
+    # absolute: summary.json is read later from other folders (a notebook, a report), not from this cwd
+    path = Path(path).expanduser().absolute()
+    t_start = time.perf_counter()
+    stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
+    try:
+        net = as_model(model)
+    except BaseException:
+        stream.close()
+        raise
+    if out_dir is None:
+        from datetime import datetime
+
+        out_dir = Path("outputs") / f"segment_{path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vad = _SileroVAD() if cfg.vad == "silero" else _EnergyVAD(cfg.energy_floor_db, cfg.energy_margin_db)
+    seg = _Segmenter(cfg)
+    heat_sum = np.zeros((0, len(LABEL_KEYS)), dtype=np.float64)
+    heat_n = np.zeros(0, dtype=np.int64)
+    embeddings: list[np.ndarray] = []
+    rows: list[dict] = []
+    timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
+    csv_path = out / "segments.csv.partial"
+    csv = open(csv_path, "w", encoding="utf-8")
+    csv.write(",".join(SEGMENT_COLUMNS) + "\n")
+
+    buf = np.zeros(0, dtype=np.float32)
+    buf_start = 0  # sample index of buf[0]
+    leftover = np.zeros(0, dtype=np.float32)  # samples not yet in a VAD frame
+    n_frames = 0
+    max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
+    pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
+    engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
+    bar = _progress(stream.info.declared_duration, progress)
+
+    def flush():
+        nonlocal heat_sum, heat_n
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        work = [WorkItem(Item(id=f"segment_{len(rows) + k}", path=""), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
+        scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
+        timings["inference"] += time.perf_counter() - t0
+        for (s, e, ss, se, _), sc in zip(pending, scored):
+            if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
+                logger.warning("segment at %.2f s not scored: %s", s / TARGET_SR, sc.error.get("text"))
+                continue
+            p = sc.prediction
+            row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
+                   "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
+                   **{score_column(k): float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
+            rows.append(row)
+            csv.write(",".join(str(row[c]) for c in SEGMENT_COLUMNS) + "\n")
+            embeddings.append(p.embedding.astype(np.float32))
+            fs = p.frame_scores
+            if fs is not None and len(fs):
+                t = s / TARGET_SR + (np.arange(len(fs)) + 0.5) / FRAME_RATE
+                cells = np.floor(t / cfg.grid_s).astype(np.int64)
+                need = int(cells.max()) + 1
+                if need > len(heat_n):
+                    grow = max(need, 2 * len(heat_n))
+                    heat_sum = np.vstack([heat_sum, np.zeros((grow - len(heat_n), len(LABEL_KEYS)))])
+                    heat_n = np.concatenate([heat_n, np.zeros(grow - len(heat_n), dtype=np.int64)])
+                np.add.at(heat_sum, cells, fs)
+                np.add.at(heat_n, cells, 1)
+        csv.flush()
+        pending.clear()
+        release_freed_memory()
+
+    def take(segs):
+        for s, e, ss, se in segs:
+            lo, hi = s - buf_start, min(e, buf_start + len(buf)) - buf_start
+            pending.append((s, buf_start + hi, ss, se, buf[max(lo, 0):hi].copy()))
+            if len(pending) >= cfg.batch_segments:
+                flush()
+
+    try:
+        t0 = time.perf_counter()
+        for block in stream.blocks():
+            timings["decode_resample"] += time.perf_counter() - t0
+            buf = np.concatenate([buf, block])
+            max_buf = max(max_buf, len(buf))
+            x = np.concatenate([leftover, block])
+            n = len(x) // FRAME
+            leftover = x[n * FRAME:]
+            t1 = time.perf_counter()
+            probs = vad(x[: n * FRAME].reshape(n, FRAME))
+            timings["vad"] += time.perf_counter() - t1
+            take(seg.push(probs, n_frames))
+            n_frames += n
+            keep = seg.keep_from(n_frames * FRAME)
+            if keep > buf_start:
+                buf = buf[keep - buf_start:]
+                buf_start = keep
+            bar(len(block) / TARGET_SR)
+            t0 = time.perf_counter()
+        timings["decode_resample"] += time.perf_counter() - t0
+        if len(leftover):
+            t1 = time.perf_counter()
+            probs = vad(np.pad(leftover, (0, FRAME - len(leftover)))[None, :])
+            timings["vad"] += time.perf_counter() - t1
+            take(seg.push(probs, n_frames))
+            n_frames += 1
+        take(seg.finish())
+        flush()
+    finally:
+        csv.close()
+        bar(None)
+    total_samples = buf_start + len(buf)
+    duration = total_samples / TARGET_SR
+    os.replace(csv_path, out / "segments.csv")
+
+    segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    timeline = merge_timeline(segments, cfg.merge_gap_s)
+    n_cells = int(np.ceil(duration / cfg.grid_s))
+    heat = np.full((n_cells, len(LABEL_KEYS)), np.nan, dtype=np.float32)
+    m = min(n_cells, len(heat_n))
+    covered = heat_n[:m] > 0
+    heat[:m][covered] = (heat_sum[:m][covered] / heat_n[:m][covered, None]).astype(np.float32)
+    dominant = dominant_emotion(segments)
+    emb = np.stack(embeddings) if embeddings else np.zeros((0, net.info.embed_dim), dtype=np.float32)
+
+    log = ProcessingLog()
+    info = stream.info
+    log.add(StepRecord(name="decode", params={"decoder": info.decoder, "file_size": info.size_bytes, "format": info.format, "codec": info.codec,
+                                              "channels": info.channels}, sr_in=info.sample_rate, sr_out=info.sample_rate,
+                       duration_in=info.declared_duration, duration_out=info.duration, elapsed_ms=timings["decode_resample"] * 1000,
+                       warnings=list(stream.warnings)))
+    if info.channels and info.channels > 1:
+        log.add(StepRecord(name="mixdown", params={"method": "mean", "channels": info.channels}, sr_in=info.sample_rate, sr_out=info.sample_rate,
+                           duration_in=info.duration, duration_out=info.duration))
+    if info.sample_rate != TARGET_SR:
+        log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=TARGET_SR,
+                           duration_in=info.duration, duration_out=duration))
+    speech_s = float(segments["duration"].sum()) if len(segments) else 0.0
+    vad_warn = []
+    if not len(segments):
+        vad_warn.append("no speech found: nothing was classified (lower --threshold, or try --vad energy)")
+    log.add(StepRecord(name="vad_segment", params={"vad": vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
+                                                   "min_speech_s": cfg.min_speech_s, "threshold": cfg.threshold, "segments": len(segments),
+                                                   "split_at_max": seg.splits, "dropped_short": seg.dropped},
+                       sr_in=TARGET_SR, sr_out=TARGET_SR, duration_in=duration, duration_out=speech_s, elapsed_ms=timings["vad"] * 1000,
+                       warnings=vad_warn))
+    log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
+    log.note(f"Inference completed on {len(segments)} segments in {timings['inference']:.1f}s. Dominant emotion: {dominant or '—'}")
+    total = time.perf_counter() - t_start
+    log.note(f"Done. Total processing time: {total:.1f}s")
+
+    counts = segments["label"].value_counts().to_dict() if len(segments) else {}
+    summary = {
+        "source": info.to_dict(), "duration_s": duration, "speech_s": speech_s, "n_segments": int(len(segments)),
+        "dominant_emotion": dominant, "label_counts": {k: int(v) for k, v in counts.items()},
+        "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
+        "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
+        "vad": {"name": vad.name, "version": vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
+        "seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(total, 3)},
+        "realtime_factor": round(duration / total, 2) if total > 0 else None, "peak_rss_mb": peak_rss_mb(),
+        "max_buffer_s": round(max_buf / TARGET_SR, 3),
+        "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
+    }
+    summary["workbench_version"] = __version__
+    if net.random_weights:
+        summary["warning"] = RANDOM_WEIGHTS_BANNER
+    timeline.to_csv(out / "timeline.csv", index=False)
+    np.savez_compressed(out / "heatmap.npz", times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat, labels=np.array(LABEL_KEYS))
+    np.save(out / "embeddings.npy", emb)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    (out / "log.txt").write_text(log.render() + "\n", encoding="utf-8")
+    result = LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
+    if figures:
+        plot_longform(result, out / "heatmap.png")
+    return result
+
+
+def source_path(segment_dir: str | os.PathLike, summary: dict) -> Path:
+    """The audio file a ``workbench segment`` folder was made from, as its ``summary.json`` records it.
+
+    The path is absolute since this version; an older relative one is tried against the segment folder
+    first, then the current folder.
+    """
+    p = Path(str((summary.get("source") or {}).get("path") or "")).expanduser()
+    if p.is_absolute():
+        return p
+    beside = Path(segment_dir) / p
+    return beside if beside.exists() else p
+
+
+def merge_timeline(segments, gap_s: float = 2.0):
+    """Merge neighbouring segments with the same label when the gap between them is under ``gap_s``."""
+    import pandas as pd
+
+    spans: list[dict] = []
+    for r in segments.sort_values("start").itertuples():
+        last = spans[-1] if spans else None
+        if last is not None and last["label"] == r.label and r.start - last["end"] < gap_s:
+            w = last["_w"] + r.duration
+            last["confidence"] = (last["confidence"] * last["_w"] + r.confidence * r.duration) / w if w > 0 else r.confidence
+            last["_w"] = w
+            last["end"] = max(last["end"], r.end)
+            last["n_segments"] += 1
+            last["last_segment"] = r.segment
+        else:
+            spans.append({"start": r.start, "end": r.end, "label": r.label, "confidence": r.confidence, "n_segments": 1,
+                          "first_segment": r.segment, "last_segment": r.segment, "_w": r.duration})
+    df = pd.DataFrame(spans, columns=["start", "end", "label", "confidence", "n_segments", "first_segment", "last_segment", "_w"])
+    df = df.drop(columns="_w")
+    df.insert(2, "duration", (df["end"] - df["start"]).round(4))
+    return df
+
+
+def dominant_emotion(segments) -> str | None:
+    """The most frequent segment label; ties go to the higher mean confidence."""
+    if not len(segments):
+        return None
+    g = segments.groupby("label")["confidence"].agg(["count", "mean"])
+    g = g.sort_values(["count", "mean"], ascending=False)
+    return str(g.index[0])
+
+
+def _progress(total_s: float | None, enabled: bool):
+    if not enabled:
+        return lambda step: None
+    import sys
+
+    state = {"done": 0.0, "t0": time.perf_counter()}
+
+    def update(step):
+        if step is None:
+            sys.stderr.write("\n")
+            return
+        state["done"] += step
+        el = time.perf_counter() - state["t0"]
+        rate = state["done"] / el if el > 0 else 0.0
+        if total_s:
+            eta = (total_s - state["done"]) / rate if rate > 0 else float("nan")
+            sys.stderr.write(f"\r{state['done']:.0f}/{total_s:.0f} s of audio, {rate:.1f}× real time, ETA {eta:.0f} s   ")
+        else:
+            sys.stderr.write(f"\r{state['done']:.0f} s of audio, {rate:.1f}× real time   ")
+        sys.stderr.flush()
+
+    return update
+
+
+def plot_longform(result: LongformResult, path: str | os.PathLike | None = None, *, axes=None):
+    """Heatmap (time × nine emotions) above the merged timeline.
+
+    ``axes``: two matplotlib axes (heatmap, timeline) sharing x, or None for a new
+    figure.  Returns the figure.  (The notebook's clickable version is
+    :class:`workbench.views.widgets.LongAudioTimeline`.)
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    heat = result.heatmap
+    duration = len(heat) * result.grid_s
+    if axes is None:
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        ax1, ax2 = axes
+        fig = ax1.figure
+    im = ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
+                    extent=(0, duration, -0.5, len(LABEL_KEYS) - 0.5), vmin=0, vmax=1)
+    # the bar sits in an inset just right of the heatmap: both rows keep one time axis, and tight_layout works
+    fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
+    ax1.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
+                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {result.dominant or '—'}")
+    colors = plt.get_cmap("tab10")
+    for r in result.timeline.itertuples():
+        k = LABEL_KEYS.index(r.label) if r.label in LABEL_KEYS else 9
+        ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, color=colors(k % 10)))
+        if r.end - r.start > duration / 40:
+            ax2.text((r.start + r.end) / 2, 0.5, r.label, ha="center", va="center", fontsize=8, color="white")
+    ax2.set_ylim(0, 1)
+    ax2.set_yticks([])
+    ax2.set_xlim(0, max(duration, 1e-3))
+    ax2.set_xlabel("time (s)")
+    return save_figure(fig, path)

@@ -1,0 +1,236 @@
+"""Sweeps: the same audio through a grid of one preprocessing knob.
+
+Each grid point is a :class:`~workbench.audio.variants.Variant`, so a sweep is a run
+(cache, provenance, failed rows and all) plus curves.  Every sweep has a
+*reference*: the unmodified audio, scored in the same run, against which "same
+label as the reference" is measured:
+
+* ``sample-rate``: the source resampled to 8 / 11.025 / 16 / 22.05 / 44.1 /
+  48 kHz before the intake's conversion to 16 kHz ("does 8 kHz telephone audio
+  make the model unsure?"); reference: ``raw``, the original file at its own rate;
+* ``trim``: no trim (the reference), then ``top_db`` 60 … 20 ("did trimming cut
+  the onset of 'tài bàng le'?");
+* ``snr``: white noise at 40 … 0 dB SNR, each with and without stationary
+  noise reduction; reference: ``clean``;
+* ``denoise``: noise reduction strength (``prop_decrease``), stationary and not;
+  reference: ``no_denoise``;
+* ``pitch``: F0 shifted by −4 … +4 semitones with Praat's PSOLA (duration and formants
+  kept); reference: ``no_shift``;
+* ``tempo``: spoken 0.7 … 1.4 times as fast with PSOLA (pitch kept); reference: ``tempo_1``.
+
+Besides ``sweep.csv`` and ``sweep_summary.csv``, ``sweep_flips.csv`` says per grid point and
+per reference label how often the label flips and where the probability mass moves
+(:func:`workbench.explain.edits.flip_table_from_results`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import AudioError, ConfigError
+from workbench.explain.edits import flip_table_from_results
+from workbench.model.labels import LABEL_KEYS
+from workbench.data.manifest import Item, Manifest, read_manifest
+from workbench.runs.driver import run
+from workbench.schema import SAMPLE_RATE, SCORE_COLUMNS, score_column
+from workbench.serialize import save_figure
+from workbench.audio.variants import RAW, Variant
+
+#: the unmodified point of each sweep: the reference every other point is compared with
+REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}
+SAMPLE_RATES = (8000, 11025, SAMPLE_RATE, 22050, 44100, 48000)
+#: grid of the pitch sweep (semitones) and the tempo sweep (factor); beyond them PSOLA sounds processed
+SEMITONES = (-4.0, -2.0, -1.0, 1.0, 2.0, 4.0)
+TEMPO_FACTORS = (0.7, 0.8, 0.9, 1.1, 1.25, 1.4)
+
+
+def grid(kind: str) -> list[tuple[Variant, dict]]:
+    """Variants of a sweep with the grid coordinates of each."""
+    if kind == "sample-rate":
+        # the reference is the file as it is: its sample rate is the source's own (filled in per item by sweep())
+        return [(RAW, {"sample_rate": float("nan")})] + [(Variant(f"sr_{r}", ({"name": "resample", "sr": r},)), {"sample_rate": r})
+                                                          for r in SAMPLE_RATES]
+    if kind == "trim":
+        out = [(Variant("no_trim"), {"top_db": float("inf")})]
+        return out + [(Variant(f"trim_{d}db", ({"name": "trim", "top_db": d},)), {"top_db": d}) for d in (60, 50, 40, 30, 20)]
+    if kind == "snr":
+        out = [(Variant("clean"), {"snr_db": float("inf"), "denoise": False})]
+        for snr in (40, 30, 20, 10, 5, 0):
+            noisy = {"name": "add_noise", "snr_db": snr, "seed": 0}
+            out.append((Variant(f"snr_{snr}", (noisy,)), {"snr_db": snr, "denoise": False}))
+            out.append((Variant(f"snr_{snr}+denoise", (noisy, {"name": "denoise", "stationary": True})), {"snr_db": snr, "denoise": True}))
+        return out
+    if kind == "denoise":
+        out = [(Variant("no_denoise"), {"prop_decrease": 0.0, "stationary": None})]
+        for stationary in (True, False):
+            for p in (0.25, 0.5, 0.75, 1.0):
+                out.append((Variant(f"denoise_{'st' if stationary else 'nst'}_{p}", ({"name": "denoise", "stationary": stationary, "prop_decrease": p},)),
+                            {"prop_decrease": p, "stationary": stationary}))
+        return out
+    if kind == "pitch":
+        return [(Variant("no_shift"), {"semitones": 0.0})] + [
+            (Variant(f"pitch_{st:+g}st", ({"name": "pitch_shift", "semitones": st},)), {"semitones": st}) for st in SEMITONES]
+    if kind == "tempo":
+        return [(Variant("tempo_1"), {"tempo_factor": 1.0})] + [
+            (Variant(f"tempo_{f:g}", ({"name": "tempo", "factor": f},)), {"tempo_factor": f}) for f in TEMPO_FACTORS]
+    raise ConfigError(f"unknown sweep kind {kind!r}; expected {', '.join(REFERENCE)}.", fix=f"pass --kind {'|'.join(REFERENCE)}.")
+
+
+def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = None, figures: bool = True, **run_kwargs):
+    """Run ``source`` (an audio file or a manifest) through the sweep; returns a DataFrame.
+
+    Writes the run folder plus ``sweep.csv`` and ``sweep.png`` into ``out_dir``.
+    """
+    src = Path(source)
+    if src.suffix.lower() in (".csv", ".jsonl", ".parquet"):
+        manifest = read_manifest(src)
+    else:
+        if not src.is_file():
+            raise AudioError("file not found.", source=str(src), fix="check the path.")
+        manifest = Manifest([Item(id=src.stem, path=str(src.resolve()))], root=src.resolve().parent, name=src.stem)
+    points = grid(kind)
+    result = run(manifest, out_dir=out_dir, model=model, variants=[v for v, _ in points], **run_kwargs)
+    df = result.results()
+    coords = {v.name: c for v, c in points}
+    for key in {k for c in coords.values() for k in c}:
+        df[key] = df["variant"].map(lambda name, k=key: coords[name].get(k))
+    df["kind"] = kind
+    df["reference"] = df["variant"] == REFERENCE[kind]
+    if kind == "sample-rate":  # the original audio is at its source's rate
+        ref = df["reference"]
+        df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
+    out = Path(out_dir)
+    keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
+            *SCORE_COLUMNS, "finding_codes", "error"]
+    df[keep].to_csv(out / "sweep.csv", index=False)
+    summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
+    flip_table_from_results(df, reference_name(df, kind)).to_csv(out / "sweep_flips.csv", index=False)
+    if figures:
+        plot_sweep(df, kind, out / "sweep.png")
+    return df
+
+
+_X_KEY = {"sample-rate": "sample_rate", "trim": "top_db", "snr": "snr_db", "denoise": "prop_decrease", "pitch": "semitones",
+          "tempo": "tempo_factor"}
+
+
+def reference_name(df, kind: str) -> str:
+    """The variant the sweep's other points are compared with: the unmodified audio."""
+    name = REFERENCE[kind]
+    if name not in set(df["variant"]):
+        raise ConfigError(f"the {kind} sweep has no reference variant {name!r} (the unmodified audio); it has {sorted(set(df['variant']))}.",
+                          fix="run the sweep again with this version: the reference is part of its grid.")
+    return name
+
+
+def _same_label(sub, reference) -> float:
+    """Share of the reference's items whose label at this point is the reference's (NaN when nothing to compare)."""
+    if not len(reference):
+        return float("nan")
+    same = sub.set_index("id")["pred"].reindex(reference.index) == reference
+    return float(same.mean())
+
+
+def summarise_sweep(df, kind: str):
+    """One row per grid point: items, failures, mean confidence and margin, the
+    most frequent top label, and the share of items whose label equals the
+    reference's (the unmodified audio, see :data:`REFERENCE`)."""
+    import pandas as pd
+
+    ref_name = reference_name(df, kind)
+    ok = df[df["status"] == "ok"]
+    reference = ok[ok["variant"] == ref_name].set_index("id")["pred"]
+    x_key = _X_KEY[kind]
+    rows = []
+    for name in dict.fromkeys(df["variant"]):
+        sub = df[df["variant"] == name]
+        good = sub[sub["status"] == "ok"]
+        xs = sub[x_key].dropna().unique()
+        rows.append({
+            "variant": name, "reference": name == ref_name, x_key: xs[0] if len(xs) == 1 else float("nan"),
+            **({"denoise": sub["denoise"].iloc[0]} if kind == "snr" else {}),
+            **({"stationary": sub["stationary"].iloc[0]} if kind == "denoise" else {}),
+            "items": int(len(sub)), "failed": int((sub["status"] != "ok").sum()),
+            "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
+            "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
+            "top_label": good["pred"].mode().iloc[0] if len(good) else "",
+            "same_label_as_reference": round(_same_label(good, reference), 4),
+        })
+    out = pd.DataFrame(rows)
+    if x_key == "sample_rate":  # a rate is a whole number of Hz: 22050, not 22050.0000
+        out[x_key] = out[x_key].round().astype("Int64")
+    return out
+
+
+def _khz(x: float) -> str:
+    return f"{x / 1000:g}"
+
+
+def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
+    """Mean scores (top) and mean confidence / agreement with the reference (bottom) along the grid.
+
+    The reference (the unmodified audio) is drawn as horizontal lines, labelled
+    as such; sample rates are labelled in kHz.  ``axes``: two matplotlib axes, or
+    None for a new figure.  Returns the figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ok = df[df["status"] == "ok"]
+    x_key = _X_KEY[kind]
+    ref_name = reference_name(df, kind)
+    ref_rows = ok[ok["variant"] == ref_name]
+    reference = ref_rows.set_index("id")["pred"]
+    points = ok[ok["variant"] != ref_name]
+    group_key = {"snr": "denoise", "denoise": "stationary"}.get(kind)
+    if axes is None:
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10.5, 6.5), sharex=True)
+    else:
+        ax1, ax2 = axes
+        fig = ax1.figure
+    groups = [(None, points)] if group_key is None else list(points.groupby(points[group_key].astype(str)))
+    palette = plt.get_cmap("tab10")
+    all_xs: set = set()
+    for gi, (gname, sub) in enumerate(groups):
+        xs = sorted({float(x) for x in sub[x_key].dropna() if np.isfinite(x)})
+        all_xs.update(xs)
+        at = {x: sub[sub[x_key] == x] for x in xs}
+        label = "" if gname is None else f" ({group_key}={gname})"
+        ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], "o-", color=palette(2 * gi), label=f"mean confidence{label}")
+        ax2.plot(xs, [_same_label(at[x], reference) for x in xs], "s--", color=palette(2 * gi + 1),
+                 label=f"same label as the original audio{label}")
+        if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
+            for k, key in enumerate(LABEL_KEYS):
+                c = palette(k % 10)
+                ax1.plot(xs, [at[x][score_column(key)].mean() for x in xs], "o-", ms=3, color=c, label=key)
+                if len(ref_rows):
+                    ax1.axhline(ref_rows[score_column(key)].mean(), color=c, lw=0.8, ls=":")
+    if len(ref_rows):
+        rates = sorted({int(r) for r in ref_rows[x_key].dropna()}) if kind == "sample-rate" else []
+        what = f"original audio ({', '.join(_khz(r) for r in rates)} kHz source)" if rates else f"original audio ({ref_name})"
+        ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
+        ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
+    ax1.set_ylabel("mean score")
+    # legends beside the plots, never over the markers they explain
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax2.set_ylabel("share / confidence")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if kind == "sample-rate":
+        ax2.set_xscale("log")
+        ticks = sorted(all_xs)
+        ax2.xaxis.set_major_locator(FixedLocator(ticks))
+        ax2.xaxis.set_minor_locator(NullLocator())
+        ax2.set_xticks(ticks, [_khz(t) for t in ticks])
+        ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
+    else:
+        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
+                        "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])
+    ax1.set_title(f"{kind} sweep over {ok['id'].nunique()} item(s); reference: the original audio ({ref_name})", fontsize=10)
+    return save_figure(fig, path)

@@ -1,0 +1,1 @@
+"""Views: reports, widgets, figures and experiment tracking."""

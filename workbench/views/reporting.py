@@ -1,0 +1,585 @@
+"""Report sections for notebooks, and ``workbench report`` (papermill + a self-contained HTML file).
+
+The templates in ``workbench/templates/`` (package data) are thin: one
+``parameters`` cell, then calls into this module.  :func:`run_report` executes
+a template with papermill into ``reports/<name>/<timestamp>/`` and writes the
+executed notebook, one HTML file with every figure and audio clip embedded
+(base64; no scripts or stylesheets from elsewhere), ``metrics.json`` and
+``report.log`` (everything the libraries logged while it ran).
+
+Every string that comes from data — ids, paths, labels, speakers, texts, error
+messages, variant and model names — is HTML-escaped where it is put into a
+page: sections build HTML with :func:`esc` and show it as ``text/html``;
+Markdown is kept for fixed text only and is rendered with raw HTML escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from workbench import __version__
+from workbench.analysis.listeners import evaluate_listeners
+from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
+from workbench.analysis.compare import compare_results, plot_comparison
+from workbench.data.listeners import listener_frame
+from workbench.data.demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
+from workbench.errors import ConfigError
+from workbench.analysis.fusion import fuse_run, plot_fusion
+from workbench.logs import route_logs
+from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import RunFolderError, as_run_folder
+from workbench.serialize import json_default
+from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
+PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
+LOG_NAME = "report.log"
+
+
+# ---------------------------------------------------------------------------
+# HTML pieces (everything from data goes through esc)
+# ---------------------------------------------------------------------------
+class Markup(str):
+    """A string of HTML that is safe as it is (built here, its data escaped)."""
+
+
+def esc(value: Any) -> Markup:
+    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+def code(value: Any) -> Markup:
+    return Markup(f"<code>{esc(value)}</code>")
+
+
+def _fmt(value: Any, digits: int = 3) -> Markup:
+    if isinstance(value, Markup):
+        return value
+    if value is None or type(value).__name__ == "NAType":  # pandas' missing value prints as <NA>
+        return esc("—")
+    if isinstance(value, float):
+        return esc("—" if value != value else f"{value:.{digits}f}")
+    return esc(value)
+
+
+def table_html(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 3) -> Markup:
+    """An HTML table; cells are escaped unless they are :class:`Markup`, floats shown with ``digits`` decimals."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def frame_html(df, *, digits: int = 4) -> Markup:
+    """A DataFrame as an escaped HTML table (no index)."""
+    return table_html(list(df.columns), df.itertuples(index=False), digits=digits)
+
+
+def _display(obj) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+def show_html(markup: str) -> None:
+    """Show HTML built here (data already escaped) as a ``text/html`` output."""
+    from IPython.display import HTML
+
+    _display(HTML(str(markup)))
+
+
+def md(text: str) -> None:
+    """Show fixed Markdown text (no data in it: data goes through :func:`show_html` and :func:`esc`)."""
+    from IPython.display import Markdown
+
+    _display(Markdown(text))
+
+
+def show_figure(fig) -> None:
+    """Embed a figure as a PNG output (kept in the notebook and the HTML)."""
+    from IPython.display import Image
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    _display(Image(data=buf.getvalue(), format="png"))
+
+
+def audio_player(samples, sr: int, max_s: float = 15.0):
+    """An embedded audio player (WAV, base64 in the output) of the first ``max_s`` seconds."""
+    from IPython.display import Audio
+
+    return Audio(data=samples[: int(max_s * sr)], rate=sr, normalize=True)
+
+
+def banner_html() -> Markup:
+    return Markup("<div class='wb-banner' style='background:#fee;border-left:4px solid #c00;padding:6px 12px'>"
+                  f"<b>⚠ {esc(RANDOM_WEIGHTS_BANNER)}</b> Every number in this report is meaningless; "
+                  "it only shows the report works.</div>")
+
+
+# ---------------------------------------------------------------------------
+# sections (called by the templates)
+# ---------------------------------------------------------------------------
+def setup_report(report_dir: str | os.PathLike) -> None:
+    """First call of every template: library log lines, warnings and progress bars go to ``report.log``, not the page."""
+    route_logs(Path(report_dir) / LOG_NAME, console=False, all_progress_bars=True)
+
+
+def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> dict:
+    """The random-weights banner (first), the title and the run's provenance."""
+    rf = as_run_folder(run_dir)
+    res, summary, cfg = rf.results(), rf.summary, rf.config
+    model = rf.model_ref
+    parts = [banner_html()] if rf.random_weights else []
+    # a test set the checkpoint was trained on is said before anything else (workbench.data.cards)
+    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in run_training_overlap(rf)]
+    parts.append(f"<h1>{esc(title)}</h1>")
+    if intro:
+        parts.append(f"<p>{esc(intro)}</p>")
+    variants = ", ".join(dict.fromkeys(res["variant"].astype(str)))
+    items = [
+        f"<b>run</b>: {code(Path(rf.path).resolve())}",
+        f"<b>dataset</b>: {code(cfg.get('manifest', '?'))} — {res['id'].nunique()} items, variants {esc(variants)}",
+        f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, {esc(model.get('device', '?'))}, "
+        f"{esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}",
+        f"<b>failed rows</b>: {int((res['status'] == 'failed').sum())}; finished {esc(summary.get('finished', '?'))}",
+        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}",
+    ]
+    parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+    show_html("\n".join(parts))
+    return summary
+
+
+def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
+    res = as_run_folder(run_dir).results()
+    out = {}
+    for v in dict.fromkeys(res["variant"]):
+        r = evaluate(res, variant=v, by=by, n_boot=n_boot)
+        out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
+                  "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
+                  "per_class": r.per_class, "breakdowns": r.breakdowns}
+        parts = [f"<h2>Variant {code(v)}</h2>",
+                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
+        rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
+        rows.append(("ECE", r.ece, ""))
+        parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
+        if r.per_class:
+            parts.append(table_html(["class", "precision", "recall", "F1", "n"],
+                                    [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
+        for col, groups in r.breakdowns.items():
+            parts.append(f"<p><b>by {esc(col)}</b></p>")
+            # a group too small to say anything shows no number (workbench.analysis.groups says why)
+            parts.append(table_html(["group", "n", "WA", "UAR", "note"],
+                                    [(g, d["n"], "—" if d.get("too_small") else d["wa"], "—" if d.get("too_small") else d["uar"],
+                                      d.get("note", "")) for g, d in groups.items()]))
+        show_html("\n".join(parts))
+        if r.n_scored:
+            show_figure(plot_confusion(r))
+            show_figure(plot_reliability(r))
+    return out
+
+
+def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
+    """"Listeners vs model": agreement bands, divergences, the two lists and both confusions; None (nothing shown)
+    when the run's manifest carries no listener judgements."""
+    res = as_run_folder(run_dir).results()
+    if not listener_frame(res)["agreement"].notna().any():
+        return None
+    out = {}
+    for v in dict.fromkeys(res["variant"].astype(str)):
+        r = evaluate_listeners(res, variant=v, n_boot=n_boot)
+        out[v] = r.to_dict()
+        ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
+        parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
+                 f"<p>{r.n_items} items with listener judgements ({r.n_without} without). Accuracy and UAR against the corpus "
+                 "label, by the share of listeners agreeing with their majority.</p>",
+                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI"],
+                            [(b["band"], b["n"], b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"])) for b in r.bands]),
+                 table_html(["figure", "value", "95% CI"], [
+                     ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
+                     ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
+                     ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))])]
+        parts += [f"<p>{esc(n)}</p>" for n in r.notes]
+        for name, rows in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors", r.listeners_agree_model_wrong),
+                           (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split)):
+            parts.append(f"<h3>{esc(name)} ({len(rows)})</h3>")
+            if rows:
+                parts.append(table_html(["id", "corpus label", "listeners", "agreement", "model", "confidence"],
+                                        [(x["id"], x["emotion"] or "—", x["listener_majority"] or "—", x["agreement"], x["pred"], x["confidence"])
+                                         for x in rows[:top]]))
+        parts.append("<h3>Confusion: corpus label (hard) beside what listeners heard (vote-weighted)</h3>")
+        parts.append(table_html(["corpus label", *r.confusion_cols], [(c, *row) for c, row in zip(r.classes, r.confusion_hard)]))
+        parts.append(table_html(["listeners heard", *r.confusion_cols], [(c, *row) for c, row in zip(r.confusion_rows, r.confusion_votes)], digits=1))
+        show_html("\n".join(parts))
+    return out
+
+
+def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
+    rf = as_run_folder(run_dir)
+    res = rf.results()
+    ok = res[res["status"] == "ok"]
+    ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
+    wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
+    pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
+    what = "Confidently wrong predictions" if len(wrong) else "Lowest-confidence items"
+    show_html(f"<h2>Worst cases</h2><p>{what} (top {len(pick)}), with their findings:</p>")
+    for _, row in pick.iterrows():
+        r = row.to_dict()
+        findings = json.loads(r["findings"]) if r.get("findings") else []
+        f_html = "; ".join(f"{code(f.get('code'))} — {esc(f.get('suggestion'))}" for f in findings) or "no findings"
+        show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
+                  f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
+        try:
+            a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
+            _display(audio_player(a.samples, a.sr))
+        except Exception as exc:  # the report still renders if a file moved
+            show_html(f"<p><i>(audio unavailable: {esc(exc)})</i></p>")
+
+
+def findings_summary(run_dir: str | os.PathLike) -> dict:
+    res = as_run_folder(run_dir).results()
+    ok = res[res["status"] == "ok"]
+    counts: dict[str, int] = {}
+    for s in ok["finding_codes"].fillna(""):
+        for c in filter(None, str(s).split(",")):
+            counts[c] = counts.get(c, 0) + 1
+    rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
+    parts = ["<h2>Findings</h2>", table_html(["finding", "rows", "share"], rows or [("—", 0, "")])]
+    failed = res[res["status"] == "failed"]
+    if len(failed):
+        parts.append(f"<p><b>{len(failed)} failed row{'s' if len(failed) != 1 else ''}</b>:</p><ul>")
+        parts += [f"<li>{code(r['id'])} [{esc(r['variant'])}]: {esc(r['error'])}</li>" for _, r in failed.iterrows()]
+        parts.append("</ul>")
+    show_html("\n".join(parts))
+    return counts
+
+
+def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) -> dict | None:
+    try:
+        res = fuse_run(run_dir, text_model=text_model, figures=False, n_boot=500)
+    except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
+        show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
+        return None
+    d = res.to_dict()
+    parts = ["<h2>Speech + text fusion</h2>"]
+    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in res.warnings]
+    parts += [
+             f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
+             f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>"]
+    rows = []
+    for m, v in res.metrics.items():
+        c = res.comparisons.get(m)
+        vs = ("—", "—", "—") if c is None else (
+            Markup(f"{c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}]"), Markup(f"{c['mcnemar_p']:.3g}"),
+            Markup(f"{c['fixed']} / {c['broke']}"))
+        rows.append((m, Markup(f"{v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]"),
+                     Markup(f"{v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]"), *vs))
+    parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
+    if res.data.excluded:
+        parts.append("<p>Excluded: " + "; ".join(f"{len(ids)} item(s) with {esc(reason)}" for reason, ids in res.data.excluded.items()) + ".</p>")
+    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in res.weights))}.</p>")
+    show_html("\n".join(parts))
+    show_figure(plot_fusion(res))
+    return d
+
+
+def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 500) -> dict | None:
+    """Temperature scaling, calibration errors before/after, risk–coverage and conformal sets of one variant.
+
+    Folds are grouped by speaker when every scored item has one (else shuffled, and the
+    section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
+    """
+    results = as_run_folder(run_dir).results()
+    by = "speaker" if "speaker" in results.columns and (results["speaker"].fillna("").astype(str) != "").all() else None
+    try:
+        rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
+    except ConfigError as exc:
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
+        return None
+    parts = ["<h2>Calibration</h2>",
+             f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
+             f"Fitted temperature {rep.temperature:.3f} (per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+             "\"after\" figures come from folds the fit never saw.</p>"]
+    parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
+    rows = [(m.upper(), Markup(f"{rep.before[m]:.3f} [{rep.ci_before[m][0]:.3f}, {rep.ci_before[m][1]:.3f}]"),
+             Markup(f"{rep.after[m]:.3f} [{rep.ci_after[m][0]:.3f}, {rep.ci_after[m][1]:.3f}]")) for m in ("ece", "mce", "brier", "nll")]
+    rows.append(("AURC", rep.aurc_before, rep.aurc_after))
+    parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
+    conf_rows = []
+    for score, d in rep.conformal.items():
+        for c, v in d["per_class"].items():
+            conf_rows.append((score.upper(), c, v["n"], v["coverage"], v["mean_size"]))
+        conf_rows.append((score.upper(), Markup("<b>all</b>"), rep.n, d["coverage"], d["mean_size"]))
+    parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
+                 "coverage measured on held-out speakers:</p>")
+    parts.append(table_html(["score", "class", "n", "coverage", "mean set size"], conf_rows))
+    show_html("\n".join(parts))
+    for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
+        show_figure(fig)
+    out = rep.to_dict()
+    out.pop("curve_before", None)
+    out.pop("curve_after", None)
+    return out
+
+
+def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) -> dict:
+    res = as_run_folder(run_dir).results()
+    variants = list(dict.fromkeys(res["variant"]))
+    baseline = baseline or ("raw" if "raw" in variants else variants[0])
+    _, comps, flips = compare_results(res, baseline=baseline)
+    rows = [(c.variant, c.n_paired,
+             Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
+             Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
+             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), Markup(f"{c.mcnemar_p:.3g}"), c.n_flips) for c in comps]
+    show_html(f"<h2>Variants against {code(baseline)}</h2>"
+              + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips"], rows))
+    for c in comps:
+        show_figure(plot_comparison(res, c))
+    if len(flips):
+        rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
+                 Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
+        show_html(f"<h3>Flips</h3><p>{len(flips)} items changed their prediction (first {len(rows)}).</p>"
+                  + table_html(["id", "variant", "true", "before", "after"], rows))
+    return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips))}
+
+
+def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None) -> dict:
+    df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
+    summ = summarise_sweep(df, kind)
+    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + frame_html(summ))
+    show_figure(plot_sweep(df, kind))
+    return {"kind": kind, "points": summ.to_dict(orient="records")}
+
+
+def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
+    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
+    p = Path(report_dir) / "metrics.json"
+    p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# workbench report
+# ---------------------------------------------------------------------------
+def template_path(template: str | os.PathLike) -> Path:
+    p = Path(template)
+    if p.suffix == ".ipynb" and p.is_file():
+        return p
+    cand = TEMPLATES / f"{p.name if p.suffix == '.ipynb' else p.name + '.ipynb'}"
+    if cand.is_file():
+        return cand
+    known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
+    raise ConfigError(f"unknown report template {str(template)!r}; templates: {known}.", fix="pass one of them, or a path to a notebook.")
+
+
+def parse_params(pairs: list[str]) -> dict:
+    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings."""
+    import yaml
+
+    out = {}
+    for s in pairs or []:
+        if "=" not in s:
+            raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
+        k, v = s.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k.strip()] = v
+    return out
+
+
+#: parameters holding a comma-separated list of paths
+LIST_PATH_PARAMS = ("run_dirs",)
+
+
+def template_parameters(template: str | os.PathLike) -> list[str]:
+    """The names a template's ``parameters`` cell declares (papermill's own reading of the notebook)."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(template_path(template))))
+
+
+def check_params(template: str | os.PathLike, params: dict) -> None:
+    """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
+    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
+    declared = template_parameters(template)
+    unknown = sorted(k for k in params if k not in declared)
+    if unknown:
+        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
+        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
+                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
+    if "report_dir" in params:
+        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
+                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
+
+
+def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
+    """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
+
+    The notebook runs in its own process and may run in another folder, so a
+    relative ``run_dir=runs/r50v`` must mean the folder the *caller* sees:
+    :data:`PATH_PARAMS` are always made absolute; any other string value is
+    when it names a file or folder that exists there.
+    """
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = dict(params)
+    for k, v in params.items():
+        if k in LIST_PATH_PARAMS and isinstance(v, str) and v.strip():  # "A,B": each one against the caller's folder
+            out[k] = ",".join(str((base / Path(d.strip()).expanduser()).resolve()) for d in v.split(",") if d.strip())
+            missing = [d for d in out[k].split(",") if not Path(d).is_dir()]
+            if missing:
+                raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
+                                  fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
+            continue
+        if not isinstance(v, str) or not v.strip():
+            continue
+        p = Path(v).expanduser()
+        full = p if p.is_absolute() else base / p
+        if k in PATH_PARAMS or full.exists():
+            out[k] = str(full.resolve())
+    if out.get("run_dir"):
+        try:
+            rf = as_run_folder(out["run_dir"])
+            rf.results()
+        except RunFolderError as exc:
+            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
+                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
+    for k in PATH_PARAMS:
+        if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
+            raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
+    return out
+
+
+def _kernel_manager_logging_to(log_path: Path):
+    """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            with open(log_path, "ab") as fh:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", fh)
+                kw.setdefault("stderr", fh)
+                return await super().start_kernel(**kw)
+
+    return ReportKernelManager
+
+
+def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
+               timeout: int = 1800) -> dict:
+    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
+
+    Relative path parameters mean paths relative to the current folder.  When
+    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
+    executed notebook and HTML show how far it got) and a :class:`ConfigError`
+    names it; when it cannot start, the half-made folder is removed.
+    """
+    import nbformat
+    import papermill as pm
+
+    src = template_path(template)
+    check_params(src, dict(params or {}))
+    params = resolve_params(dict(params or {}))
+    name = src.stem
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    base = Path(out) / name
+    report_dir = base / stamp
+    k = 1
+    while report_dir.exists():
+        report_dir = base / f"{stamp}_{k}"
+        k += 1
+    report_dir.mkdir(parents=True)
+    report_dir = report_dir.resolve()
+    params["report_dir"] = str(report_dir)
+    nb_out = report_dir / f"{name}.ipynb"
+    html_path = report_dir / f"{name}.html"
+    log = report_dir / LOG_NAME
+    try:
+        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
+                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
+    except pm.PapermillExecutionError as exc:
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
+        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
+                          fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
+    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
+        if not nb_out.is_file():
+            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
+            raise
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
+                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
+    nb = nbformat.read(nb_out, as_version=4)
+    html_path.write_text(notebook_html(nb, title=name), encoding="utf-8")
+    metrics = report_dir / "metrics.json"
+    if not metrics.is_file():
+        write_metrics(report_dir, {"note": "the template wrote no metrics"})
+    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
+
+
+def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
+    import nbformat
+
+    if nb_out.is_file():
+        html_path.write_text(notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"), encoding="utf-8")
+    (report_dir / "FAILED").write_text(why + "\n", encoding="utf-8")
+    failed = report_dir.with_name(report_dir.name + "_FAILED")
+    os.replace(report_dir, failed)
+    return failed
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
+blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
+"""
+
+
+def notebook_html(nb, *, title: str) -> str:
+    """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
+
+    Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
+    outputs are the sections' own HTML, whose data :func:`esc` escaped; text
+    outputs are escaped.
+    """
+    import mistune
+
+    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=True)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"]
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown":
+            parts.append(render(cell.source))
+            continue
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
+            continue
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(f"<pre>{esc(o.text)}</pre>")
+            elif o.output_type == "error":
+                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
+            elif o.output_type in ("display_data", "execute_result"):
+                data = o.get("data", {})
+                if "image/png" in data:
+                    parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
+                elif "text/html" in data:
+                    parts.append(data["text/html"])
+                elif "text/markdown" in data:
+                    parts.append(render(data["text/markdown"]))
+                elif "text/plain" in data:
+                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
