@@ -39,3 +39,14 @@ def test_make_docs_builds_every_module(tmp_path):
     metrics = (api / "workbench" / "analysis" / "metrics.html").read_text(encoding="utf-8")
     assert "evaluate" in metrics and "calibration_curve" in metrics
     assert (api / "index.html").is_file() and (api / "search.js").is_file()
+
+
+def test_readme_layout_lists_every_module():
+    """The README's package tree names every module and subpackage, so the layout it shows is the real one."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## Layout", 1)[1]
+    pkg = REPO / "workbench"
+    missing = [str(p.relative_to(pkg)) for p in sorted(pkg.rglob("*.py"))
+               if p.name != "__init__.py" and "templates" not in p.parts and f" {p.name} " not in tree]
+    missing += [p.parent.name + "/" for p in sorted(pkg.glob("*/__init__.py")) if f" {p.parent.name}/ " not in tree]
+    assert not missing, f"README's Layout section does not list {missing}"
