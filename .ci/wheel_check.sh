@@ -26,7 +26,10 @@ wheel=$(ls "$work"/dist/emotion_workbench-*.whl)
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 need = ["workbench/templates/experiment_report.ipynb", "workbench/templates/variant_comparison.ipynb",
-        "workbench/demo_data/manifest.csv", "workbench/demo_data/happy_en_44k.wav", "workbench/demo_data/surprised_en.m4a"]
+        "workbench/demo_data/manifest.csv", "workbench/demo_data/happy_en_44k.wav", "workbench/demo_data/surprised_en.m4a",
+        # every subpackage and the checkpoint protocol cards travel too
+        "workbench/data/cards/emotion2vec.json", "workbench/model/network.py", "workbench/explain/attribution.py",
+        "workbench/cli/__main__.py", "workbench/analysis/calibration.py", "workbench/views/reporting.py"]
 missing = [n for n in need if n not in names]
 assert not missing, f"the wheel lacks {missing}"
 stray = sorted(n for n in names if n.split("/")[0] in ("tests", "notebooks", "datasets", "reports", "benchmarks"))

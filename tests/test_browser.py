@@ -306,7 +306,7 @@ def test_low_confidence_notebook_in_jupyterlab_with_chromium(lab):
         index = next(j for j, o in enumerate(labels) if o.startswith(f"{item['id']} [telephone]"))
         select.select_option(index=index)
         expect(detail).to_contain_text(f"{item['id']} [telephone]", timeout=120_000)
-        expect(detail).to_contain_text("variant telephone (telephone)")
+        expect(detail).to_contain_text("variant telephone (telephone low_hz=")  # typed steps show their parameters
         expect(detail).to_contain_text(f"predicted {item['pred']}")
         expect(detail).to_contain_text(f"({item['confidence']:.3f}")
         for k in LABEL_KEYS:  # the stored scores of the telephone row, not of the raw one
