@@ -246,3 +246,11 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys
     assert float(line.split("max |Δ score| ")[1].split(",")[0]) < 1e-4
     assert "onnxruntime int8 vs onnxruntime float32" in text and "kappa" in text
     assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--device", "cuda"]) == 2
+
+
+def test_onnxruntime_backend_refuses_a_temperature_it_would_not_apply(tmp_path, capsys):
+    from workbench import cli
+
+    rc = cli.main(["infer", str(tmp_path / "a.wav"), "--backend", "onnxruntime", "--model", str(tmp_path), "--temperature", "2",
+                   "--out", str(tmp_path / "out")])
+    assert rc == cli.EXIT_USAGE and "--temperature is not applied by the onnxruntime backend" in capsys.readouterr().err

@@ -47,6 +47,9 @@ def onnx_model_for(args: Any, *, progress: Callable[[str], None] | None = None):
     if getattr(args, "engine", "local") == "ray":
         raise ConfigError("--backend onnxruntime runs in this process only.", source="--engine ray",
                           fix="use --engine local with --backend onnxruntime, or --backend torch with Ray.")
+    if getattr(args, "temperature", None) is not None:  # never a silently untempered score
+        raise ConfigError("--temperature is not applied by the onnxruntime backend yet.", source="--temperature",
+                          fix="use --backend torch with --temperature, or leave --temperature out.")
     if not args.model or not is_onnx_folder(args.model):
         raise ConfigError("--backend onnxruntime needs --model to be an ONNX export folder (model.onnx + model.json).",
                           source=str(args.model or "--model"),
