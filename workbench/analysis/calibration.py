@@ -405,7 +405,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     n, k = items.log_probs.shape
     if n < 2 * folds or k < 2:
         raise ConfigError(f"variant {items.variant!r} has {n} labelled items over {k} classes; calibration needs at least "
-                          f"{2 * folds} items and 2 classes.", fix="calibrate a larger labelled run, or pass fewer --folds.")
+                          f"{2 * folds} items and 2 classes.", fix=(f"calibrate a labelled run of at least {2 * folds} items over 2 or more classes"
+                                                                   + (", or pass fewer --folds" if n >= 4 and k >= 2 else "") + "."))
     splits, fold_note = _folds(n, items.groups, folds, seed)
     notes = [] if items.groups is not None else [fold_note]
     lp, y = items.log_probs, items.y

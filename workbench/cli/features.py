@@ -74,8 +74,13 @@ def cmd_features(args) -> int:
         print(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
               "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
     else:
-        print(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval):")
-        print(diffs.dropna(subset=["delta"]).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        shown = diffs.dropna(subset=["delta"]).head(SHOWN)
+        if shown.empty:  # never a bare empty table
+            print(f"\nno cue differs measurably between {what}: too few rows per class for an interval "
+                  "(each class needs several scored rows).")
+        else:
+            print(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval):")
+            print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     out = None
     if args.csv:
         out = Path(args.csv)

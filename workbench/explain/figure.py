@@ -90,6 +90,18 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         ax2 = ax.twinx()
         ax2.plot(pitch["times"], pitch["intensity_db"], lw=0.8, color="tab:red")
         ax2.set_ylabel("dB", fontsize=8, color="tab:red")
+        for a in (ax, ax2):  # plain Hz and dB: an offset axis ("+1.2e2") turns a steady tone's jitter into a zigzag
+            a.ticklabel_format(axis="y", useOffset=False, style="plain")
+        f0 = np.asarray(pitch["f0_hz"], dtype=float)
+        f0 = f0[np.isfinite(f0)]
+        if f0.size and f0.max() - f0.min() < 10:  # at least 10 Hz of range, so tiny jitter looks tiny
+            mid = float(np.median(f0))
+            ax.set_ylim(mid - 5, mid + 5)
+        level = np.asarray(pitch["intensity_db"], dtype=float)
+        level = level[np.isfinite(level)]
+        if level.size and level.max() - level.min() < 6:  # and at least 6 dB, so a steady level looks steady
+            mid = float(np.median(level))
+            ax2.set_ylim(mid - 3, mid + 3)
         ax.set_title("F0 and intensity (Praat via parselmouth)", fontsize=8, loc="left")
     else:
         ax.text(0.5, 0.5, "F0 / intensity unavailable (workbench.explain.voice not installed in this build)",

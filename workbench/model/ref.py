@@ -25,13 +25,10 @@ from workbench.model.checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.network import Emotion2vecModel, auto_device, load_model
 
-try:  # the precision policy (``--dtype auto``) lives in its own module once merged
-    from workbench.model.precision import resolve_dtype
-except ImportError:  # pragma: no cover - depends on what is merged
-    resolve_dtype = None
+from workbench.model.precision import describe_choice, resolve_dtype
 
-#: the precisions a model loads in (``auto`` too when :mod:`workbench.model.precision` is present)
-DTYPES = ("float32", "bfloat16", "float16", "int8") + (("auto",) if resolve_dtype is not None else ())
+#: the precisions a model loads in (``auto``: :func:`workbench.model.precision.resolve_dtype` chooses, and says why)
+DTYPES = ("float32", "bfloat16", "float16", "int8", "auto")
 #: names of the seeded random checkpoints (``--model tiny``): built the same on every machine
 RANDOM_NAMES = ("tiny", "random-tiny", "random-base", "random-large")
 _RANDOM_CACHE_NAME = re.compile(r"random-(tiny|base|large)-seed0")
@@ -147,7 +144,9 @@ class ModelRef:
         """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`."""
         dtype, device = self.dtype, self.device
         if dtype == "auto":
-            dtype, _reason = resolve_dtype("auto", auto_device() if device == "auto" else device)
+            dtype, reason = resolve_dtype("auto", auto_device() if device == "auto" else device)
+            if progress is not None:  # never silently another precision than asked: say what auto chose and why
+                progress(describe_choice("auto", dtype, reason))
         net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
                          temperature=self.temperature)
         if self.checksum and net.info.checksum and net.info.checksum != self.checksum:
