@@ -52,7 +52,6 @@ import logging
 import os
 import re
 import socket
-import uuid
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
@@ -61,8 +60,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
 from workbench.errors import ConfigError
+from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  (strict_json public here too)
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.serialize import json_default
 from workbench.audio.variants import Variant, scored_audio
@@ -126,82 +127,38 @@ def artifact_name(stem: str, *keys: Any, ext: str) -> str:
     return "_".join(parts) + f".{ext}"
 
 
-def strict_json(payload: Any, *, indent: int | None = 2) -> str:
-    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``)."""
-    return json.dumps(_json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
-
-
-def _json_safe(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, set)):
-        return [_json_safe(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _json_safe(o.tolist())
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, (np.integer, np.bool_)):
-        return o.item()
-    return o
-
-
 def _log_safe(line: str) -> str:
     """One log line whatever the ids hold: newlines, carriage returns, NUL and other controls escaped."""
     return "".join(ch if ch == "\t" or (ch.isprintable() and ch not in "\u2028\u2029") else repr(ch)[1:-1] for ch in str(line))
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False) -> None:
-    """Write ``path`` through ``write(fileobj)`` under a temporary name, fsync, rename, fsync the folder.
-
-    The temporary file is created exclusively and never through a link (``O_EXCL | O_NOFOLLOW``), and
-    the rename replaces whatever ``path`` was (a planted link included) without following it, so a
-    write lands in ``path``'s folder or nowhere.  On any failure the temporary file is removed and the
-    destination is untouched; a full disk or a read-only folder becomes a :class:`RunFolderError`
-    that says what to do.
+def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False, root: Path | None = None) -> None:
+    """Write ``path`` through ``write(fileobj)`` with :func:`workbench.files.write_atomic` (temporary name,
+    ``O_EXCL | O_NOFOLLOW`` in a folder opened without following links, fsync, atomic rename; a link at the
+    destination or at any folder level below ``root`` is refused).  A full disk or a read-only folder becomes a
+    :class:`RunFolderError` that says what to do; a planted link one that names it.
     """
     path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
-        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        files.write_atomic(path, write, text=text, root=root)
+    except files.UnsafePathError as exc:
+        raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise RunFolderError(
                 f"the disk is full while writing {path.name}.", source=str(path.parent),
                 fix="free some space and run the same command again: every finished part is kept and the run resumes.",
             ) from None
-        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise RunFolderError(
                 f"cannot write {path.name}: the folder is read-only ({os.strerror(exc.errno)}).", source=str(path.parent),
                 fix="make the folder writable (chmod u+w), or copy the run folder somewhere writable and pass the copy.",
             ) from None
         raise
-    _fsync_dir(path.parent)
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text), text=True)
+def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
+    atomic_write(path, lambda f: f.write(text), text=True, root=root)
 
 
 def _read_yaml(path: Path) -> dict:
@@ -409,7 +366,7 @@ class RunFolder:
     def write_calibration(self, payload: dict) -> Path:
         """Write ``calibration.json`` (atomically; the name is fixed)."""
         p = self.path / CALIBRATION
-        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
+        _write_text(p, strict_json(payload))
         return p
 
     def write_calibration_figure(self, kind: str, variant_index: int, fig) -> Path:
@@ -504,7 +461,10 @@ class RunFolder:
             return True
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError("exists and is not a folder.", source=str(self.path), fix="choose another --out folder.")
-        (self.path / PARTS).mkdir(parents=True, exist_ok=True)
+        try:
+            files.ensure_folder(self.path / PARTS, root=self.path)
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         self._config = config
         return False
@@ -515,7 +475,7 @@ class RunFolder:
     def write_listeners(self, payload: dict) -> Path:
         """Write ``listeners.json`` (metrics against the listeners' judgements), atomically, under its fixed name."""
         p = self.path / LISTENERS
-        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default, allow_nan=False))
+        _write_text(p, strict_json(payload))
         return p
 
     def listeners(self) -> dict:
@@ -542,12 +502,10 @@ class RunFolder:
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        data = f"{stamp} {_log_safe(line)}\n".encode("utf-8", "backslashreplace")
-        fd = os.open(self.path / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+            files.append_text(self.path / LOG, f"{stamp} {_log_safe(line)}\n")
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         logger.info(line)
 
     # ------------------------------------------------------------------ derived outputs
@@ -687,7 +645,10 @@ class RunFolder:
         if rej.is_symlink() or (rej.exists() and not rej.is_dir()):
             raise RunFolderError(f"{PARTS}/{REJECTED} is a link or a file, not the folder the workbench keeps.", source=str(self.path),
                                  fix=f"delete {PARTS}/{REJECTED} and run again.")
-        rej.mkdir(exist_ok=True)
+        try:
+            files.ensure_folder(rej, root=self.path)
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         stamp = datetime.now().strftime("%Y%m%d%H%M%S")
         for p in (part, _emb_path(part)):
             if p.exists():
@@ -778,10 +739,9 @@ class RunFolder:
             return None
         if frame_embs:
             d = self.path / FRAME_EMBEDDINGS
-            d.mkdir(exist_ok=True)
             for (item_id, variant), arr in frame_embs.items():
                 a = np.asarray(arr, dtype=np.float32)
-                atomic_write(d / frame_embedding_name(str(item_id), str(variant)), lambda f, a=a: np.save(f, a))
+                atomic_write(d / frame_embedding_name(str(item_id), str(variant)), lambda f, a=a: np.save(f, a), root=self.path)
         dim = next((np.asarray(e).shape[0] for e in embs if e is not None), 0)
         mat = np.full((len(rows), dim), np.nan, dtype=np.float32)
         for i, e in enumerate(embs):
@@ -790,14 +750,14 @@ class RunFolder:
         parts = self._parts()
         n = (parts[-1][0] + 1) if parts else 1
         base = self.path / PARTS / f"part-{n:05d}"
-        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat))
+        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat), root=self.path)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         # the part names the run that wrote it: a part copied in from another run is rejected on resume
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
-        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f))
+        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
