@@ -39,7 +39,6 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.serialize import json_default
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | _CLOEXEC
@@ -132,6 +131,43 @@ def is_link(path: str | os.PathLike) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.PathLike | None = None,
+                mode: int = 0o644) -> Iterator[Any]:
+    """An open file object for ``path`` that becomes ``path`` when the block ends without an error.
+
+    The same rules as :func:`write_atomic` (which uses it); for writers that stream (a CSV written row by row).
+    On an error the temporary is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    name = path.name
+    with open_folder(path.parent, root=root if root is not None else path.parent) as dfd:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise _link_error(path, repr(name))
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"{name!r} is a folder where a file goes.", source=str(path.parent),
+                                  fix=f"remove or rename the folder {name!r}; the workbench never makes it.")
+        tmp = f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
+        try:
+            # text: a name that is not UTF-8 arrives with surrogates and is written as escapes, never an error
+            with (os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") if text else os.fdopen(fd, "wb")) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], *, text: bool = False,
                  root: str | os.PathLike | None = None, mode: int = 0o644) -> Path:
     """Write ``path`` through ``write(fileobj)`` (text when ``text``) atomically, never through a link.
@@ -153,33 +189,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], *, text:
         ``path``.  Raises :class:`UnsafePathError` for a link (folder or destination); ``OSError``
         (disk full, read-only) passes through with the temporary removed.
     """
-    path = Path(path)
-    name = path.name
-    with open_folder(path.parent, root=root if root is not None else path.parent) as dfd:
-        try:
-            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            raise _link_error(path, repr(name))
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            raise UnsafePathError(f"{name!r} is a folder where a file goes.", source=str(path.parent),
-                                  fix=f"remove or rename the folder {name!r}; the workbench never makes it.")
-        tmp = f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
-        try:
-            with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dfd)
-            raise
-        with contextlib.suppress(OSError):
-            os.fsync(dfd)
-    return path
+    with atomic_file(path, text=text, root=root, mode=mode) as f:
+        write(f)
+    return Path(path)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, **kw: Any) -> Path:
@@ -188,6 +200,17 @@ def write_bytes(path: str | os.PathLike, data: bytes, **kw: Any) -> Path:
 
 def write_text(path: str | os.PathLike, text: str, **kw: Any) -> Path:
     return write_atomic(path, lambda f: f.write(text), text=True, **kw)
+
+
+def json_default(o: Any):
+    """``json.dumps(default=…)`` for numpy scalars, tuples and sets; anything else as its string."""
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
 
 
 def strict_json(payload: Any, *, indent: int | None = 2) -> str:
@@ -292,6 +315,6 @@ def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bo
     return dst
 
 
-__all__ = ["UnsafePathError", "open_folder", "ensure_folder", "is_link", "write_atomic", "write_bytes", "write_text",
+__all__ = ["UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]

@@ -27,10 +27,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import files
 from workbench.errors import ConfigError
 from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
 from workbench.model.labels import LABEL_KEYS
@@ -261,15 +263,11 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
     target = Path(out) if out is not None else rf.path / "supervisions.jsonl.gz"
     if not target.name.endswith((".jsonl.gz", ".jsonl", ".json")):
         raise ConfigError(f"{target.name!r} is not a lhotse manifest name.", source=str(target), fix="end it with .jsonl.gz (or .jsonl).")
-    target.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(s for s in (".jsonl", ".gz", ".json") if s in target.suffixes)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}{suffix}"
-    try:
+    with tempfile.TemporaryDirectory(prefix="workbench-lhotse-") as private:  # lhotse writes by name: in a private folder
+        tmp = Path(private) / f"supervisions{suffix}"
         lhotse.SupervisionSet.from_segments(segments).to_file(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        files.copy_file(tmp, target)  # atomic, never through a link
     return LhotseExport(target, len(segments), failed, variant)
 
 

@@ -64,7 +64,9 @@ from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
 from workbench.errors import ConfigError
 from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  (strict_json public here too)
+from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.schema import SCORE_PREFIX
 from workbench.serialize import json_default
 from workbench.audio.variants import Variant, scored_audio
 
@@ -255,9 +257,13 @@ class RunFolder:
         if not p.is_file():
             return {}
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RunFolderError(f"cannot read summary.json ({exc}).", source=str(self.path), fix="re-run the same command to rewrite it.") from None
+            data = exc
+        if not isinstance(data, dict):
+            raise RunFolderError(f"cannot read summary.json ({data if isinstance(data, Exception) else 'not a JSON object'}).",
+                                 source=str(self.path), fix=_REBUILD_FIX) from None
+        return data
 
     def results(self):
         """The results table (a pandas DataFrame, one row per item × variant)."""
@@ -268,15 +274,38 @@ class RunFolder:
             if not p.is_file():
                 raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
                                      fix="run `workbench run` again with the same --out to finish it.")
-            self._results = pd.read_parquet(p)
+            try:
+                table = pd.read_parquet(p)
+            except Exception as exc:  # a truncated or foreign file: pyarrow raises its own types
+                raise RunFolderError(f"results.parquet cannot be read ({type(exc).__name__}: {str(exc)[:200]}).",
+                                     source=str(self.path), fix=_REBUILD_FIX) from None
+            problem = check_rows(table, self.labels(table))
+            if problem:
+                raise RunFolderError(f"results.parquet is not a table the workbench wrote: {problem}.", source=str(self.path),
+                                     fix=_REBUILD_FIX)
+            self._results = table
         return self._results
+
+    def labels(self, table: Any = None) -> list[str]:
+        """The model's labels for this run: the summary's model labels, else the table's score columns."""
+        model = self.summary.get("model") if self.path.joinpath(SUMMARY).is_file() else None
+        labels = model.get("labels") if isinstance(model, dict) else None
+        if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
+            return labels
+        columns = [] if table is None else [str(c) for c in table.columns]
+        return [c[len(SCORE_PREFIX):] for c in columns if c.startswith(SCORE_PREFIX)]
 
     def embeddings(self) -> np.ndarray:
         """``(rows, D)`` float32 utterance embeddings; row i belongs to results row i (NaN when it failed)."""
         p = self.path / EMBEDDINGS
         if not p.is_file():
             raise RunFolderError("has no embeddings.npy.", source=str(self.path), fix="run `workbench run` again with the same --out to finish it.")
-        emb = np.load(p, allow_pickle=False)
+        try:
+            emb = np.load(p, allow_pickle=False)
+        except Exception as exc:  # truncated, not .npy, or an object array
+            raise RunFolderError(f"embeddings.npy cannot be read ({type(exc).__name__}).", source=str(self.path), fix=_REBUILD_FIX) from None
+        if emb.ndim != 2:
+            raise RunFolderError(f"embeddings.npy has shape {emb.shape}, not (rows, dimensions).", source=str(self.path), fix=_REBUILD_FIX)
         n = len(self.results())
         if emb.shape[0] != n:
             raise RunFolderError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {n}.", source=str(self.path),
@@ -313,7 +342,18 @@ class RunFolder:
 
     @property
     def random_weights(self) -> bool:
-        return bool(self.summary.get("random_weights"))
+        """True when the run was scored with random weights, by any sign: the summary's flag, the model's, or the
+        weights' checksum being one the package generated.  An edited ``summary.json`` (``random_weights: false``)
+        cannot remove the banner: the checksums in ``summary.json`` and ``config.yaml`` are checked too."""
+        summary = self.summary
+        model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
+        if summary.get("random_weights") or model.get("random_weights"):
+            return True
+        for checksum in (model.get("checksum"), self.config.get("model_checksum")):
+            known = generated_checksum(checksum)
+            if known is not None and known.get("kind") == "random":
+                return True
+        return False
 
     def item_path(self, path: str) -> Path:
         """An item's audio file: manifest paths may be relative to the manifest's folder."""
@@ -687,6 +727,9 @@ class RunFolder:
             return "missing or non-finite embeddings for finished rows"
         if df.duplicated(["id", "variant"]).any():
             return "duplicate (id, variant) rows"
+        problem = check_rows(df, self.labels(df))
+        if problem:
+            return problem
         if self._expected_rows is not None:
             foreign = [(i, v) for i, v in zip(df["id"].astype(str), df["variant"].astype(str)) if (i, v) not in self._expected_rows]
             if foreign:
@@ -791,6 +834,53 @@ class RunFolder:
         _write_text(self.path / SUMMARY, strict_json(data))
         self._results = results
         return data
+
+
+_REBUILD_FIX = ("delete results.parquet, embeddings.npy and summary.json and run the same `workbench run` with this --out: "
+                "the results are assembled again from the checked parts (a damaged part is set aside and its rows scored again).")
+#: how far the scores of an ``ok`` row may sum from 1 (float32 softmax outputs sum to 1 within ~1e-6)
+SCORE_SUM_TOLERANCE = 1e-3
+
+
+def check_rows(table: Any, labels: list[str]) -> str | None:
+    """Why a results table (or a part) is not one the workbench wrote, or ``None``.
+
+    Checks the schema (``id``, ``variant``, ``status`` columns; a score column per label), the status values,
+    and for every ``ok`` row: finite scores in [0, 1] summing to 1 (within :data:`SCORE_SUM_TOLERANCE`) and a
+    ``pred`` among the model's ``labels``.  A hand-edited row (NaN scores, markup in ``pred``) fails here.
+    """
+    for col in ("id", "variant", "status"):
+        if col not in table.columns:
+            return f"no {col!r} column"
+    status = table["status"].astype(str)
+    odd = sorted(set(status) - {"ok", "failed"})
+    if odd:
+        return f"status values {odd[:3]} (a row is 'ok' or 'failed')"
+    ok = (status == "ok").to_numpy()
+    if not ok.any():
+        return None
+    cols = [SCORE_PREFIX + k for k in labels]
+    missing = [c for c in cols if c not in table.columns]
+    if not labels or missing:
+        return f"no score columns for the model's labels ({missing[:3] or 'no labels'})"
+    try:
+        scores = table.loc[ok, cols].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        return "score columns that are not numbers"
+    finite = np.isfinite(scores).all(axis=1)
+    if not finite.all():
+        first = table.loc[ok].iloc[int(np.argmin(finite))]
+        return f"NaN or infinite scores in an 'ok' row ({str(first['id'])[:60]!r} [{str(first['variant'])[:40]}])"
+    sums = scores.sum(axis=1)
+    if (scores < 0).any() or (scores > 1 + SCORE_SUM_TOLERANCE).any() or (np.abs(sums - 1) > SCORE_SUM_TOLERANCE).any():
+        worst = int(np.argmax(np.abs(sums - 1)))
+        return f"scores of an 'ok' row that are not probabilities (they sum to {sums[worst]:.6g})"
+    if "pred" in table.columns:
+        preds = set(table.loc[ok, "pred"].astype(str))
+        unknown = sorted(preds - set(labels))
+        if unknown:
+            return f"predicted labels {[u[:40] for u in unknown[:3]]} that the model does not have (its labels: {labels})"
+    return None
 
 
 def _emb_path(part: Path) -> Path:
