@@ -91,20 +91,24 @@ def cmd_explain(args: Any) -> int:
     methods = METHODS if args.method == "all" else (args.method,)
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = RunFolder(out)  # atomic writes, fixed names, no link followed
-    folder.write_artifact("explanation.json", lambda f: f.write(expl.to_json()), text=True)
+    # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
+    text = expl.to_json()
     fig = plot_explanation(expl, audio.samples, words=words)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
-    folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     s0, s1 = expl.top_span
     span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
     wav = io.BytesIO()
     sf.write(wav, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+    out.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
+    folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
+    folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
     folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
     if expl.banner:
         print(f"!! {expl.banner}")

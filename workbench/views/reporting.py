@@ -36,6 +36,7 @@ from workbench.analysis.fusion import fuse_run, plot_fusion
 from workbench.logs import route_logs
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench import files
 from workbench.runs.folder import RunFolderError, as_run_folder
 from workbench.serialize import json_default
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
@@ -367,8 +368,7 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
 
 def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
     """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
-    p = Path(report_dir) / "metrics.json"
-    p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
+    files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
 
 
 # ---------------------------------------------------------------------------
@@ -500,7 +500,8 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     while report_dir.exists():
         report_dir = base / f"{stamp}_{k}"
         k += 1
-    report_dir.mkdir(parents=True)
+    base.mkdir(parents=True, exist_ok=True)
+    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
     report_dir = report_dir.resolve()
     params["report_dir"] = str(report_dir)
     nb_out = report_dir / f"{name}.ipynb"
@@ -523,7 +524,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
-    html_path.write_text(notebook_html(nb, title=name), encoding="utf-8")
+    files.write_text(html_path, notebook_html(nb, title=name))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
@@ -534,10 +535,10 @@ def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why
     import nbformat
 
     if nb_out.is_file():
-        html_path.write_text(notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"), encoding="utf-8")
-    (report_dir / "FAILED").write_text(why + "\n", encoding="utf-8")
+        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
+    files.write_text(report_dir / "FAILED", why + "\n")
     failed = report_dir.with_name(report_dir.name + "_FAILED")
-    os.replace(report_dir, failed)
+    files.rename_folder(report_dir, failed)
     return failed
 
 
