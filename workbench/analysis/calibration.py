@@ -177,12 +177,29 @@ def temperature_at_edge(temperature: float, bounds: tuple[float, float] = T_BOUN
     return ""
 
 
+def fit_edge(logits: np.ndarray, y: np.ndarray, temperature: float, bounds: tuple[float, float] = T_BOUNDS) -> str:
+    """:func:`temperature_at_edge`, or the bound whose NLL is no higher than the fitted one's.
+
+    When the NLL is flat out to a bound (perfectly separated items: it is 0 in
+    floating point below some T) the search stops anywhere on the flat part,
+    away from the bound; the fit has still found no optimum.
+    """
+    edge = temperature_at_edge(temperature, bounds)
+    if edge:
+        return edge
+    at = nll(np.asarray(logits, dtype=float) / temperature, y)
+    for name, bound in (("lower", bounds[0]), ("upper", bounds[1])):
+        if nll(np.asarray(logits, dtype=float) / bound, y) <= at + 1e-12:
+            return name
+    return ""
+
+
 def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_BOUNDS) -> str:
     """The words for a temperature at the ``edge`` of its search (see :func:`temperature_at_edge`)."""
     beyond = ("flatten the scores towards a uniform guess: they rank the classes no better than chance" if edge == "upper"
               else "sharpen the scores towards 0 and 1: the classes are separated perfectly on these items")
-    return (f"T = {temperature:.3f} is at the {edge} bound of the search [{bounds[0]:g}, {bounds[1]:g}]: the best temperature lies "
-            f"beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
+    return (f"T = {temperature:.3f} is at the {edge} bound of the search [{bounds[0]:g}, {bounds[1]:g}] (or the NLL is flat out to it): "
+            f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
 
 
 def nll_verdict(after: float, before: float, n_classes: int) -> tuple[str, dict[str, bool]]:
@@ -521,7 +538,7 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
         return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
     rng = np.random.default_rng(seed)
     fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
-    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)
+    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
     lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
     return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}
 
@@ -619,7 +636,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
 
     # the self-checks, and what they mean in words
     warnings: list[str] = []
-    edge = temperature_at_edge(temperature, bounds)
+    edge = fit_edge(lp, y, temperature, bounds)
     if edge:
         warnings.append(edge_message(temperature, edge, bounds))
     fold_edges = [i for i, t in enumerate(fold_t) if temperature_at_edge(t, bounds)]
