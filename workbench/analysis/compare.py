@@ -355,7 +355,8 @@ def embeddings_comparable(run_a: dict, run_b: dict) -> str:
 
     The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.
     """
-    ca, cb = run_a.get("checksum") or "", run_b.get("checksum") or ""
+    ca = run_a.get("weights_checksum") or run_a.get("checksum") or ""
+    cb = run_b.get("weights_checksum") or run_b.get("checksum") or ""
     if ca and cb:
         same = ca == cb
     else:
@@ -380,7 +381,20 @@ def describe_run(rf: RunFolder) -> dict:
         "checksum": (m.get("checksum") or "")[:16], "device": m.get("device") or cfg.get("device"),
         "dtype": m.get("dtype") or cfg.get("dtype"), "engine": "ray" if str(cfg.get("device") or "").startswith("ray:") else "local",
         "manifest": cfg.get("manifest"), "random_weights": rf.random_weights,
+        "weights_checksum": _weights_checksum(m),
     }
+
+
+def _weights_checksum(model: dict) -> str:
+    """The checksum of the weights a run used: an ONNX export records its graph's, and the source checkpoint's in its
+    ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
+    if model.get("kind") == "onnx" and model.get("path"):
+        try:
+            meta = json.loads((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
+        except (OSError, ValueError):
+            pass
+    return (model.get("checksum") or "")[:16]
 
 
 def _ids_text(keys: Sequence[tuple[str, str]], limit: int = 10) -> str:
