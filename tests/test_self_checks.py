@@ -20,9 +20,10 @@ from workbench.analysis.groups import analyse_groups, describe_gap, small_group_
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.metrics import evaluate
 from workbench.cli import main
+from workbench.cli.common import resolve_temperature
 from workbench.data import listeners as L
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 
 # --------------------------------------------------------------------------- calibration: oracles
@@ -145,7 +146,7 @@ def test_a_temperature_at_the_edge_is_flagged_and_never_recommended(tmp_path, ca
     assert any("Degenerate scores" in w for w in saved["not_recommended_because"])
     assert saved["variants"]["raw"]["checks"]["temperature_at_edge"] == "upper"
     with pytest.raises(ConfigError, match="did not recommend"):
-        C.resolve_temperature(str(run_dir))
+        resolve_temperature(str(run_dir))
 
 
 def test_the_edge_check_on_both_sides():

@@ -33,7 +33,7 @@ import numpy as np
 
 from workbench.data.listeners import corpus_listener_facts, listener_frame, VOTE_COLUMNS
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
 from workbench.runs.folder import as_run_folder
