@@ -145,6 +145,8 @@ def test_a_temperature_at_the_edge_is_flagged_and_never_recommended(tmp_path, ca
     assert saved["temperature_fitted"] == pytest.approx(20.0, rel=C.EDGE_TOLERANCE)
     assert any("Degenerate scores" in w for w in saved["not_recommended_because"])
     assert saved["variants"]["raw"]["checks"]["temperature_at_edge"] == "upper"
+    # every resample's fit stops at the bound too: the interval [20, 20] is flagged, not shown as certainty
+    assert "T" in saved["variants"]["raw"]["checks"]["zero_width_intervals"] and "zero-width intervals (T" in out
     with pytest.raises(ConfigError, match="did not recommend"):
         resolve_temperature(str(run_dir))
 
@@ -319,3 +321,16 @@ def test_no_embedding_cosine_between_two_checkpoints(tmp_path, capsys):
     assert "embedding cosine min/mean n/a (runs A and B used different checkpoints" in out
     saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert saved["agreement"][0]["cosine_min"] is None and "different checkpoints" in saved["agreement"][0]["cosine_note"]
+
+
+def test_the_report_section_shows_the_calibration_flags(tmp_path, monkeypatch):
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", _degenerate_run())
+    out = reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert out["recommended"] is False and out["checks"]["temperature_at_edge"] == "upper"
+    assert "Degenerate scores, not miscalibration" in html and "<b>not recommended</b>" in html
+    assert "searched in [0.05, 20], at its upper bound" in html and "WORSE than a uniform guess" in html

@@ -59,6 +59,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
@@ -607,8 +608,19 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     words, nll_flags = nll_verdict(after["nll"], before["nll"], k)
     if nll_flags["nll_worse_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
         warnings.append(words[0].upper() + words[1:])
+    # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which
+    intervals = {"T": t_ci, "AURC before": tuple(ci[8]), "AURC after": tuple(ci[9]),
+                 **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in metrics for w in ("before", "after")},
+                 **{f"accuracy at {sh} {w}": accuracy_at_ci[sh][w] for sh in shares for w in ("before", "after")}}
+    flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
+    if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
+        flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
+    if flat:
+        notes.append(f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, "
+                     "so these intervals measure nothing")
     recommended = not edge and not nll_flags["nll_worse_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
-    checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended}
+    checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
+              "zero_width_intervals": flat}
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
         fold_temperatures=fold_t, alpha=alpha, before=before, after=after, ci_before=ci_before, ci_after=ci_after,
@@ -700,7 +712,9 @@ def plot_reliability_before_after(report: CalibrationReport, *, ax=None):
     ax.set_xlabel("mean confidence of the bin", fontsize=10)
     ax.set_ylabel("accuracy of the bin", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)"), fontsize=11)
+    flag = "" if report.recommended else "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
+                                                   if report.temperature_edge else "T not recommended (see the NLL check)")
+    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after){flag}"), fontsize=11)
     return fig
 
 
