@@ -91,6 +91,13 @@ def resolve_temperature(value) -> float | None:
         raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
                           fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
     saved = RunFolder(path).calibration()
+    if "temperature" not in saved and saved.get("recommended") is False:
+        # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
+        # than a uniform guess): refused with the reasons calibrate printed
+        reasons = " ".join(saved.get("not_recommended_because") or [])
+        raise ConfigError(f"its calibration fitted T = {float(saved.get('temperature_fitted', float('nan'))):.3f} but did not recommend it: "
+                          f"{reasons}", source=str(path / "calibration.json"),
+                          fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:
         raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
                              fix=f"run `workbench calibrate {text}` first, or pass a number.")
