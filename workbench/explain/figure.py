@@ -102,7 +102,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         if level.size and level.max() - level.min() < 6:  # and at least 6 dB, so a steady level looks steady
             mid = float(np.median(level))
             ax2.set_ylim(mid - 3, mid + 3)
-        ax.set_title("F0 and intensity (Praat via parselmouth)", fontsize=8, loc="left")
+        ax.set_title(plain(_voice_title(pitch)), fontsize=8, loc="left")
     else:
         ax.text(0.5, 0.5, "F0 / intensity unavailable (workbench.explain.voice not installed in this build)",
                 ha="center", va="center", transform=ax.transAxes, fontsize=8)
@@ -143,6 +143,18 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         fig.text(0.01, 0.972, plain("⚠ " + expl.banner), color="crimson", fontsize=8, ha="left", va="top")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.05)
     return fig
+
+
+def _voice_title(pitch: dict) -> str:
+    """The voice row's title: what was measured, at which rate, and what was left out."""
+    text = "F0 and intensity (Praat via parselmouth"
+    if pitch.get("sample_rate_hz"):
+        text += f", measured at {int(pitch['sample_rate_hz'])} Hz"
+    text += ")"
+    ex = pitch.get("excluded") or {}
+    if ex.get("silence_frames"):
+        text += f" · digital silence left out: {ex['silence_s']:.2f} s, {ex['silence_frames']} of {ex['frames']} frames"
+    return text
 
 
 def _faith_text(expl: Explanation, method: str) -> str:
