@@ -15,13 +15,12 @@ one rule of :mod:`workbench.analysis.groups` is listed as such, never ranked as 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import RunFolder, strict_json
 from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, findings, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
@@ -99,7 +98,7 @@ def cmd_features(args) -> int:
     say(_excluded_text(ex))
     if measured.empty:
         if args.json:
-            print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+            print(strict_json(report))
         return 1
     what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
     groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
@@ -150,19 +149,8 @@ def cmd_features(args) -> int:
         if out is not None:
             probe.to_csv(out / "cue_probe.csv", index=False)
     if args.json:
-        print(json.dumps(_strict(report), indent=1, ensure_ascii=False, allow_nan=False, default=str))
+        print(strict_json(report))
     return 0
-
-
-def _strict(o):
-    """NaN → None, recursively (JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {str(k): _strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_strict(v) for v in o]
-    if isinstance(o, float) and o != o:
-        return None
-    return o
 
 
 COMMANDS = {"features": cmd_features}

@@ -43,10 +43,9 @@ import numpy as np
 from workbench.audio.intake import AudioConfig, decode, to_mono
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
-from workbench.schema import SCORE_COLUMNS
+from workbench.schema import score_column
 
 #: tier names taken as the word tier when none is given (case-insensitive)
 WORD_TIER_NAMES = ("words", "word")
@@ -413,9 +412,10 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     -------
     DataFrame
         One row per span, in order: ``span, start, end, text, status`` (``ok``/``failed``), ``error``,
-        ``label, confidence, margin`` and ``score_<label>`` for the nine labels.  A span that cannot be
-        scored (e.g. shorter than one model frame) is a failed row; the others go on.
-        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random.
+        ``label, confidence, margin`` and ``score_<label>`` for each of the model's labels.  A span that
+        cannot be scored (e.g. shorter than one model frame) is a failed row; the others go on.
+        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random;
+        ``attrs["duration_s"]`` the recording's duration.
     """
     import pandas as pd
 
@@ -435,14 +435,21 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         for sc in chunk:
             i = int(sc.item.id.split("_")[1])
             w = words[i]
+            error = "" if sc.ok else str((sc.error or {}).get("text", ""))
+            if not sc.ok and "at least 25 ms" in error:  # the engine's words are about a manifest's start/duration; here it is a span
+                error = (f"the span is {(w.end - w.start) * 1000:.0f} ms; the model needs at least 25 ms (one frame). "
+                         "Fix: merge it with a neighbouring span in the transcript, or drop it.")
             row = {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if sc.ok else "failed",
-                   "error": "" if sc.ok else str((sc.error or {}).get("text", "")), "label": None, "confidence": np.nan, "margin": np.nan,
-                   **{c: np.nan for c in SCORE_COLUMNS}}
+                   "error": error, "label": None, "confidence": np.nan, "margin": np.nan}
             if sc.ok:
                 p = sc.prediction
-                row.update(label=p.label, confidence=p.confidence, margin=p.margin, **{c: float(v) for c, v in zip(SCORE_COLUMNS, p.scores)})
+                row.update(label=p.label, confidence=p.confidence, margin=p.margin,
+                           **{score_column(k): float(v) for k, v in zip(p.labels, p.scores)})  # the model's labels, whatever they are
             rows.append(row)
-    out = pd.DataFrame(rows).sort_values("span").reset_index(drop=True)
+    columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
+    out = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *(k for r in rows for k in r)])))
+    out = out.sort_values("span").reset_index(drop=True)
     if getattr(net.info, "random_weights", False):
         out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
+    out.attrs["duration_s"] = duration
     return out
