@@ -17,9 +17,8 @@ from workbench.errors import ConfigError
 from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_transcript
 from workbench.runs.folder import RunFolder, strict_json
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
-from workbench.model.ref import ModelRef
 from workbench.runs.sweep import summarise_sweep, sweep
-from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
                      positive_float, random_banner_for)
 
 
@@ -70,7 +69,7 @@ SHOWN_SPANS = 40
 def cmd_sweep(args) -> int:
     out = args.out or f"runs/sweep_{args.kind}_{Path(args.source).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     check_out_dir(out)
-    df = sweep(args.source, kind=args.kind, out_dir=out, model=ModelRef.from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
+    df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
     random_banner_for(out)
     print(summarise_sweep(df, args.kind).to_string(index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
@@ -89,7 +88,7 @@ def cmd_segment(args) -> int:
     pick = lambda given, default: default if given is None else given  # noqa: E731
     cfg = SegmentConfig(vad=pick(args.vad, d.vad), max_segment_s=pick(args.max, d.max_segment_s), min_silence_s=pick(args.min_silence, d.min_silence_s),
                         min_speech_s=pick(args.min_speech, d.min_speech_s), threshold=pick(args.threshold, d.threshold), merge_gap_s=args.merge_gap)
-    res = segment_file(args.path, model=ModelRef.from_args(args), out_dir=args.out,
+    res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))
@@ -106,7 +105,7 @@ def _segment_transcript(args) -> int:
         raise ConfigError(f"{', '.join(given)} set the voice activity detector, and --transcript replaces it (its spans are the segments).",
                           fix=f"drop {', '.join(given)}, or drop --transcript to segment by voice activity.")
     spans = read_alignment(args.transcript, tier=args.tier)  # an unknown format or a bad time fails before the audio is decoded
-    table = score_transcript(args.path, spans, model=ModelRef.from_args(args))
+    table = score_transcript(args.path, spans, model=model_ref_from_args(args))
     ok = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"]
     dominant = dominant_emotion(ok)
