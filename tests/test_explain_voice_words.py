@@ -114,3 +114,24 @@ def test_explain_command_measures_the_voice_at_the_files_rate_and_scores_the_wor
     (tmp_path / "c.lab").write_text("one two")
     assert main(["explain", str(tmp_path / "c.wav"), "--model", "tiny", "--words", str(tmp_path / "c.lab"), "--out", str(out)]) == 2
     assert "not known" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_items_words_column_reaches_explanation_json_on_the_segments_clock(tmp_path, tiny_model, capsys):
+    from workbench.runs.driver import run
+
+    y = padded_clip()
+    sf.write(tmp_path / "long.wav", np.concatenate([y, y]), SR, subtype="FLOAT")  # 4 s: the same clip twice
+    (tmp_path / "long.ctm").write_text("long 1 0.40 0.50 first\nlong 1 2.40 0.50 second\nlong 1 3.50 0.30 third\n")
+    (tmp_path / "m.csv").write_text("id,path,start,duration,words\nwhole,long.wav,,,long.ctm\nseg,long.wav,2.0,1.4,long.ctm\n")
+    run(tmp_path / "m.csv", out_dir=tmp_path / "run", model=tiny_model, workers=0)
+    for item, labels, first in (("whole", ["first", "second", "third"], (0.40, 0.90)), ("seg", ["second"], (0.40, 0.90))):
+        out = tmp_path / f"ex_{item}"
+        assert main(["explain", str(tmp_path / "run"), "--item", item, "--method", "occlusion", "--steps", "4",
+                     "--randomisation", "none", "--out", str(out)]) == 0
+        screen = capsys.readouterr().out
+        d = json.loads((out / "explanation.json").read_text())
+        items = d["words"]["items"]
+        assert [w["label"] for w in items] == labels and (items[0]["start_s"], items[0]["end_s"]) == pytest.approx(first)
+        assert "words column of" in d["words"]["source"] and f"words ({len(labels)}, from words column" in screen
+    assert "shifted by -2 s to the segment" in d["words"]["source"]

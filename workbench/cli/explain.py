@@ -25,7 +25,7 @@ from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.explain.voice import contours_on_frames, pitch_intensity
-from workbench.explain.words import item_alignment, read_alignment, words_record
+from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE
@@ -94,7 +94,11 @@ def _voice_audio(args: Any) -> Any:
 
 
 def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
-    """(words, where from): ``--words``, else a run item's ``words`` column in the run's manifest, else none."""
+    """(words, where from): ``--words``, else a run item's ``words`` column in the run's manifest, else none.
+
+    A manifest's alignment is timed from the start of the file; for a segment item (``start``) the
+    words are shifted to the segment's own clock and those outside it are left out (said in ``source``).
+    """
     if args.words:
         return read_alignment(args.words, duration=duration), str(args.words)
     src = Path(args.source)
@@ -107,7 +111,16 @@ def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
     item = next((it for it in m if str(it.id) == str(args.item)), None)
     if item is None or not str((item.meta or {}).get("words") or "").strip():
         return None, None
-    return item_alignment(item, root=m.root, duration=duration), f"words column of {manifest}"
+    start = float(item.start or 0.0)
+    segment = item.start is not None or item.duration is not None
+    words = item_alignment(item, root=m.root, duration=None if segment else duration)
+    where = f"words column of {manifest}"
+    if segment:
+        inside = [Word(max(w.start - start, 0.0), min(w.end - start, duration), w.label) for w in words
+                  if w.end > start and w.start < start + duration]
+        words = validate_words(inside, duration=duration, source=where)
+        where += f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it)"
+    return words, where
 
 
 def _voice_line(voice: dict) -> str:
