@@ -135,3 +135,17 @@ def test_a_run_items_words_column_reaches_explanation_json_on_the_segments_clock
         assert [w["label"] for w in items] == labels and (items[0]["start_s"], items[0]["end_s"]) == pytest.approx(first)
         assert "words column of" in d["words"]["source"] and f"words ({len(labels)}, from words column" in screen
     assert "shifted by -2 s to the segment" in d["words"]["source"]
+
+
+def test_a_clip_too_short_for_praat_says_so_in_the_figure_instead_of_failing(explained):
+    import matplotlib.pyplot as plt
+
+    from workbench.explain.figure import pitch_track
+
+    short = speech_like(SR, 0.04, seed=1)  # 40 ms: the model scores it, Praat's 50 Hz first pass needs 60 ms
+    got = pitch_track(short, SR)
+    assert set(got) == {"unavailable"} and "cannot track pitch" in got["unavailable"]
+    expl, y, _ = explained
+    fig = plot_explanation(expl, y, pitch=got)
+    assert any("F0 / intensity unavailable: Praat cannot track pitch" in t.get_text() for a in fig.axes for t in a.texts)
+    plt.close(fig)

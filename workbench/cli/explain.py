@@ -23,8 +23,8 @@ from workbench.audio.intake import check_audio_path, decode, load as load_audio,
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import explain_clip
-from workbench.explain.figure import plot_explanation
-from workbench.explain.voice import contours_on_frames, pitch_intensity
+from workbench.explain.figure import pitch_track, plot_explanation
+from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
@@ -124,6 +124,8 @@ def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
 
 
 def _voice_line(voice: dict) -> str:
+    if "unavailable" in voice:
+        return f"  voice: unavailable ({voice['unavailable']})"
     ex = voice.get("excluded") or {}
     left = (f"{ex.get('silence_s', 0):.2f} s digital silence left out ({ex.get('silence_frames', 0)} of {ex.get('frames', 0)} frames)"
             if ex.get("silence_frames") else "no digital silence")
@@ -148,8 +150,8 @@ def cmd_explain(args: Any) -> int:
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
     at_rate = _voice_audio(args)
-    pitch = pitch_intensity(at_rate.samples, at_rate.sr)
-    expl.voice = contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
+    pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
+    expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
     if words is not None:
         expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
                                   frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()})

@@ -21,6 +21,7 @@ from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
 from workbench.explain.explanation import Explanation
 from workbench.explain.voice import pitch_intensity
+from workbench.errors import AudioError
 
 
 def plain(text: Any) -> str:
@@ -28,9 +29,16 @@ def plain(text: Any) -> str:
     return figure_text(text)
 
 
-def pitch_track(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict | None:
-    """F0 and intensity of the clip (:func:`workbench.explain.voice.pitch_intensity`, Praat through parselmouth)."""
-    return pitch_intensity(y, sr)
+def pitch_track(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict:
+    """F0 and intensity of the clip (:func:`workbench.explain.voice.pitch_intensity`, Praat through parselmouth).
+
+    A clip Praat cannot measure (shorter than three periods of the pitch floor) gives
+    ``{"unavailable": reason}``: the figure says so in the voice row instead of failing.
+    """
+    try:
+        return pitch_intensity(y, sr)
+    except AudioError as exc:
+        return {"unavailable": exc.message}
 
 
 def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = None, words: Sequence[Any] | None = None,
@@ -84,7 +92,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
 
     ax = axes[2]
     pitch = pitch if pitch is not None else pitch_track(y, sr)
-    if pitch is not None:
+    if "unavailable" not in pitch:
         ax.plot(pitch["times"], pitch["f0_hz"], ".", ms=2, color="tab:blue")
         ax.set_ylabel("F0 Hz", fontsize=8, color="tab:blue")
         ax2 = ax.twinx()
@@ -104,7 +112,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
             ax2.set_ylim(mid - 3, mid + 3)
         ax.set_title(plain(_voice_title(pitch)), fontsize=8, loc="left")
     else:
-        ax.text(0.5, 0.5, "F0 / intensity unavailable (workbench.explain.voice not installed in this build)",
+        ax.text(0.5, 0.5, plain(f"F0 / intensity unavailable: {pitch['unavailable']}"),
                 ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_yticks([])
 
