@@ -225,7 +225,7 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     """`segment --transcript`: each subtitle span scored as the model scores that span alone; bad formats and VAD options refused."""
     y = speech_like(SR, 4.0, seed=5)
     sf.write(tmp_path / "talk.wav", y, SR, subtype="FLOAT")
-    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst sentence\n\n"
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst sentence \x1b[2J\n\n"
                                        "00:00:02.000 --> 00:00:03.900\nsecond sentence\n\n"
                                        "00:00:03.950 --> 00:00:03.960\ntoo short\n")
     out = tmp_path / "o"
@@ -234,6 +234,7 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     assert rc == 1  # one span failed, the others were scored
     assert screen.startswith("!! RANDOM WEIGHTS") and "3 transcript spans" in screen and "2 scored, 1 failed" in screen
     assert "first sentence" in screen and "merge it with a neighbouring span" in screen
+    assert "\x1b" not in screen and "\\x1b[2J" in screen  # a subtitle's escape sequence is shown, never run by the terminal
     table = pd.read_csv(out / "sentences.csv")
     assert list(table["status"]) == ["ok", "ok", "failed"]
     # the oracle: the model on each span cut by hand

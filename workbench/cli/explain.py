@@ -31,7 +31,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
 
 def add_explain(sub: Any) -> Any:
@@ -183,7 +183,7 @@ def cmd_explain(args: Any) -> int:
         print(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
         for w in expl.words["items"][:12]:
             share = ", ".join(f"{m} {v:.2f}" for m, v in w["attribution_share"].items() if v is not None)
-            print(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {w['label'][:30]!s:<30} {w['top'] or '(no frame)'}"
+            print(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
                   + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
         if len(expl.words["items"]) > 12:
             print(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")

@@ -18,7 +18,7 @@ from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_tr
 from workbench.runs.folder import RunFolder, strict_json
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
-from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
                      positive_float, random_banner_for)
 
 
@@ -136,7 +136,7 @@ def _segment_transcript(args) -> int:
     print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")
     for r in shown.itertuples():
         what = f"{r.label:<9} conf {r.confidence:.3f}" if r.status == "ok" else f"failed: {r.error}"
-        text = " ".join(str(r.text).split())
+        text = screen_text(" ".join(str(r.text).split()))
         print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}")
     print(f"sentences.csv and transcript_summary.json written to {out}")
     return EXIT_OK if failed.empty else EXIT_FAILED_ITEMS
