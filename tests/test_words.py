@@ -144,6 +144,10 @@ def test_a_word_over_the_whole_clip_scores_exactly_like_the_clip():
     assert part["frames"] == [25, 34] and part["n_frames"] == 10 and part["uniform_share"] == pytest.approx(0.1)
     assert part["attribution_share"]["occlusion"] == pytest.approx(1.0) and whole["attribution_share"]["occlusion"] == pytest.approx(1.0)
     assert part["top"] == max(part["scores"], key=part["scores"].get)
+    assert rec["methods"] == {"occlusion": {"reliable": None, "problems": []}}  # checks not given: not known, not "passed"
+    flagged = words_record(WORDS, pred.frame_logits, LABEL_KEYS, frame_relevance={"ig": np.ones(100)},
+                           problems={"ig": ["UNRELIABLE: IG completeness error 40 %"]})
+    assert flagged["methods"]["ig"] == {"reliable": False, "problems": ["UNRELIABLE: IG completeness error 40 %"]}
     with pytest.raises(ConfigError, match="do not match"):
         words_record(WORDS, pred.frame_logits[:, :3], LABEL_KEYS)
 

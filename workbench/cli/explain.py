@@ -153,8 +153,10 @@ def cmd_explain(args: Any) -> int:
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
     if words is not None:
+        checks = getattr(expl, "problems", None)  # the maps' failed checks, where the explanation carries them
         expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
-                                  frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()})
+                                  frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()},
+                                  problems={m: checks(m) for m in expl.attributions} if callable(checks) else None)
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes, fixed names, no link followed
     folder.write_artifact("explanation.json", lambda f: f.write(expl.to_json()), text=True)
@@ -182,7 +184,8 @@ def cmd_explain(args: Any) -> int:
     if expl.words is not None:
         print(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
         for w in expl.words["items"][:12]:
-            share = ", ".join(f"{m} {v:.2f}" for m, v in w["attribution_share"].items() if v is not None)
+            share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")
+                              for m, v in w["attribution_share"].items() if v is not None)
             print(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
                   + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
         if len(expl.words["items"]) > 12:

@@ -317,7 +317,8 @@ def per_word_scores(prediction: Any, words: Sequence[Word]):
 
 
 def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequence[str], *,
-                 frame_relevance: dict[str, np.ndarray] | None = None, source: str | None = None) -> dict[str, Any]:
+                 frame_relevance: dict[str, np.ndarray] | None = None, problems: dict[str, list[str]] | None = None,
+                 source: str | None = None) -> dict[str, Any]:
     """The words of one clip for ``explanation.json``: span, frames, score per class and attribution share per method.
 
     Parameters
@@ -328,11 +329,15 @@ def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequen
     frame_relevance : dict, optional
         Method → (T,) attribution per frame; each word gets its share of the ``|a|`` mass
         (:func:`per_word_attribution`) and the share a flat map would give (``uniform_share``).
+    problems : dict, optional
+        Method → the failed checks of its map (empty list: passed).  A share is only as good as
+        its map: the record says per method whether it may be read (``methods``).
 
     Returns
     -------
     dict
-        ``source``, ``rule``, ``frame_convention``, ``labels`` and ``items``: one dict per word with
+        ``source``, ``rule``, ``frame_convention``, ``labels``, ``methods`` (method → ``reliable``,
+        ``problems``; ``reliable`` is ``None`` when the map's checks are not known) and ``items``: one dict per word with
         ``label``, ``start_s``, ``end_s``, ``frames`` ([first, last] or ``None``), ``n_frames``,
         ``scores`` (class → probability, ``None`` without frames), ``top`` and
         ``attribution_share`` (method → share, ``None`` when the map has no mass).
@@ -350,7 +355,10 @@ def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequen
                       "top": labels[int(np.argmax(p))] if p is not None else None,
                       "uniform_share": len(idx) / len(fl) if len(fl) else None,
                       "attribution_share": {m: float(t["share"].iloc[i]) for m, t in shares.items()}})
-    return {"source": source, "rule": WORD_SCORE_RULE, "frame_convention": FRAME_CONVENTION, "labels": labels, "items": items}
+    known = problems or {}
+    methods = {m: {"reliable": (not known[m]) if m in known else None, "problems": list(known.get(m, []))} for m in shares}
+    return {"source": source, "rule": WORD_SCORE_RULE, "frame_convention": FRAME_CONVENTION, "labels": labels,
+            "methods": methods, "items": items}
 
 
 def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass: str = "abs"):
