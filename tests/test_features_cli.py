@@ -101,3 +101,12 @@ def test_features_say_the_rate_and_the_silence_left_out_and_flag_small_classes(r
     assert report["excluded"]["rows_with_silence"] == 1 and report["excluded"]["worst"][0]["id"] == "pad"
     assert report["differences"] == [] and {r["label"] for r in report["too_small"]} and report["warning"]
     assert all("items (< " in r["reason"] for r in report["too_small"])
+
+
+def test_egemaps_descriptors_at_the_files_rate_without_the_silent_frames(rate_run, capsys):
+    assert main(["features", str(rate_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
+    lld = RunFolder(rate_run).voice_features("egemaps_lld")
+    assert set(lld.groupby("id")["sample_rate_hz"].first().items()) == {("hi", 44100), ("plain", 16000), ("pad", 16000)}
+    pad, plain = lld[lld["id"] == "pad"], lld[lld["id"] == "plain"]
+    mid = (pad["start_s"] + pad["end_s"]) / 2
+    assert mid.between(0.5, 1.5).all() and abs(len(pad) - len(plain)) <= 8  # the 1 s of zeros gave no frame

@@ -79,7 +79,7 @@ def cmd_features(args) -> int:
     report: dict = {"run": str(rf.path), "feature_set": args.feature_set, "rate": args.rate, "table": str(path),
                     "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}
     if args.lld:
-        lld = run_lld(rf, variant=args.variant)
+        lld = run_lld(rf, variant=args.variant, rate=args.rate)
         with rf.lock():
             lld_path = rf.write_voice_features(lld, "egemaps_lld")
         say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")

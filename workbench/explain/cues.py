@@ -112,16 +112,18 @@ def excluded_summary(features) -> dict[str, Any]:
     return out
 
 
-def run_lld(run_dir: Any, *, variant: str | None = None):
+def run_lld(run_dir: Any, *, variant: str | None = None, rate: str = "source"):
     """eGeMAPS low-level descriptors per 10 ms frame for every finished row of a run.
 
     Returns a long DataFrame: ``id``, ``variant``, ``sample_rate_hz`` (the clip's own rate, before the
-    model's resampling), ``start_s``, ``end_s`` and the 25 descriptors, one row per frame kept (frames
+    model's resampling, or 16 kHz with ``rate="model"``), ``start_s``, ``end_s`` and the 25 descriptors, one row per frame kept (frames
     over digital silence are dropped, :func:`workbench.explain.voice.egemaps_lld`); a clip openSMILE
     cannot read is left out and logged (a warning), the rest go on.
     """
     import pandas as pd
 
+    if rate not in RATES:
+        raise ConfigError(f"unknown rate {rate!r}.", fix=f"use one of: {', '.join(RATES)}.")
     rf = as_run_folder(run_dir)
     results = rf.results()
     if variant is not None:
@@ -132,7 +134,7 @@ def run_lld(run_dir: Any, *, variant: str | None = None):
     parts = []
     for _, row in results[results["status"] == "ok"].iterrows():
         try:
-            audio = rf.scored_audio(row, model_rate=False)
+            audio = rf.scored_audio(row, model_rate=rate == "model")
             lld = egemaps_lld(audio.samples, audio.sr)
         except Exception as exc:  # a WorkbenchError or openSMILE's own: one clip never stops the others
             logger.warning("eGeMAPS descriptors of %s failed: %s", row["id"], exc)
