@@ -98,7 +98,7 @@ def test_features_say_the_rate_and_the_silence_left_out_and_flag_small_classes(r
     assert main(["features", str(rate_run), "--set", "praat", "--bootstrap", "20", "--rate", "model", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rate"] == "model" and report["sample_rates_hz"] == {"16000": 3}
-    assert report["excluded"]["rows_with_silence"] == 1 and report["excluded"]["worst"][0]["id"] == "pad"
+    assert report["excluded"]["rows_with_silence"] == 1 and report["excluded"]["by_row"][0]["id"] == "pad"
     assert report["differences"] == [] and {r["label"] for r in report["too_small"]} and report["warning"]
     assert all("items (< " in r["reason"] for r in report["too_small"])
 

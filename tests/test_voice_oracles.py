@@ -13,7 +13,7 @@ import pytest
 
 from conftest import speech_like
 from workbench.analysis.groups import small_group_reason
-from workbench.explain.cues import cue_differences, excluded_summary, findings
+from workbench.explain.cues import cue_differences, excluded_summary, reportable_differences
 from workbench.explain.voice import (PRAAT_FLOOR_DB, contours_on_frames, digital_silence, egemaps_functionals, egemaps_lld,
                                      pitch_intensity, voice_measures)
 
@@ -101,7 +101,7 @@ def test_zero_padding_does_not_move_the_intensity_sd_and_is_reported(clip):
     assert np.nanmin(c["intensity_db"]) > 0  # no floor value and no ramp towards it is left in the contour
     summary = excluded_summary(pd.DataFrame([{"id": "y", "variant": "v", "feature_error": "", **a},
                                              {"id": "z", "variant": "v", "feature_error": "", **b}]))
-    assert summary["rows_with_silence"] == 1 and summary["worst"][0]["id"] == "z"
+    assert summary["rows_with_silence"] == 1 and summary["by_row"][0]["id"] == "z"
     assert summary["silence_s"] == pytest.approx(b["silence_s"]) and summary["sample_rates_hz"] == {SR: 2}
 
 
@@ -144,6 +144,6 @@ def test_a_class_of_three_items_is_flagged_too_small_and_not_ranked_first():
     fear = out[out["label"] == "fearful"].iloc[0]
     assert fear["too_small"] and fear["too_small"] == "class " + small_group_reason({"fearful": 3})
     assert abs(fear["delta"]) == pytest.approx(1.0)  # the largest effect, and still not a finding
-    top = findings(out)
+    top = reportable_differences(out)
     assert "fearful" not in set(top["label"]) and top.iloc[0]["label"] in ("angry", "sad")
     assert out.iloc[0]["label"] != "fearful" and (out["too_small"] == "").iloc[: len(top)].all()

@@ -21,7 +21,7 @@ from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, strict_json
-from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, findings, run_features, run_lld
+from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
 
@@ -59,9 +59,11 @@ def _rates_text(rates: dict) -> str:
 def _excluded_text(ex: dict) -> str:
     if not ex["rows_with_silence"]:
         return "digital silence left out: none"
-    worst = "; ".join(f"{w['id']} [{w['variant']}] {w['silence_s']:.2f} s, {w['silence_frames']}/{w['frames']} frames" for w in ex["worst"])
+    rows = ex["by_row"][:5]
+    worst = "; ".join(f"{w['id']} [{w['variant']}] {w['silence_s']:.2f} s, {w['silence_frames']}/{w['frames']} frames" for w in rows)
+    shown = f"showing {len(rows)} of {len(ex['by_row'])} rows, most first" if len(ex["by_row"]) > len(rows) else "by row"
     return (f"digital silence left out of every cue: {ex['silence_s']:.2f} s in {ex['rows_with_silence']} of {ex['rows']} rows, "
-            f"{ex['silence_frames']} of {ex['frames']} 10 ms frames (most: {worst})")
+            f"{ex['silence_frames']} of {ex['frames']} 10 ms frames ({shown}: {worst}; every row in the table's silence_s column and --json)")
 
 
 def cmd_features(args) -> int:
@@ -103,7 +105,7 @@ def cmd_features(args) -> int:
     what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
     groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
     diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
-    found = findings(diffs)
+    found = reportable_differences(diffs)
     small = diffs[diffs["too_small"] != ""].drop_duplicates("label")
     report["by"] = args.by
     report["differences"] = found.to_dict(orient="records")

@@ -91,12 +91,12 @@ def excluded_summary(features) -> dict[str, Any]:
     """What :func:`run_features` left out as digital silence, over the whole run.
 
     Returns ``rows`` measured, ``rows_with_silence``, ``silence_s`` (total seconds), ``silence_frames``
-    of ``frames`` (10 ms Praat frames), ``sample_rates_hz`` (rate → rows measured at it) and the
-    ``worst`` rows (most silence first, at most five: ``id``, ``variant``, ``silence_s``, ``silence_frames``, ``frames``).
+    of ``frames`` (10 ms Praat frames), ``sample_rates_hz`` (rate → rows measured at it) and ``by_row``:
+    every row with silence left out, most first (``id``, ``variant``, ``silence_s``, ``silence_frames``, ``frames``).
     """
     ok = features[features["feature_error"] == ""] if "feature_error" in features.columns and len(features) else features
     out: dict[str, Any] = {"rows": int(len(ok)), "rows_with_silence": 0, "silence_s": 0.0, "silence_frames": 0, "frames": 0,
-                           "sample_rates_hz": {}, "worst": []}
+                           "sample_rates_hz": {}, "by_row": []}
     if not len(ok):
         return out
     if "sample_rate_hz" in ok.columns:
@@ -106,8 +106,8 @@ def excluded_summary(features) -> dict[str, Any]:
         sil = ok["silence_s"].fillna(0.0)
         out.update(rows_with_silence=int((sil > 0).sum()), silence_s=round(float(sil.sum()), 3),
                    silence_frames=int(ok["silence_frames"].fillna(0).sum()), frames=int(ok["frames"].fillna(0).sum()))
-        worst = ok[sil > 0].sort_values("silence_s", ascending=False).head(5)
-        out["worst"] = [{"id": str(r["id"]), "variant": str(r["variant"]), "silence_s": float(r["silence_s"]),
+        worst = ok[sil > 0].sort_values("silence_s", ascending=False)
+        out["by_row"] = [{"id": str(r["id"]), "variant": str(r["variant"]), "silence_s": float(r["silence_s"]),
                          "silence_frames": int(r["silence_frames"]), "frames": int(r["frames"])} for _, r in worst.iterrows()]
     return out
 
@@ -212,7 +212,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     return out.loc[order.index].reset_index(drop=True)
 
 
-def findings(differences):
+def reportable_differences(differences):
     """The rows of :func:`cue_differences` that may be reported as differences: large enough, with a delta."""
     return differences[(differences["too_small"] == "") & differences["delta"].notna()]
 
