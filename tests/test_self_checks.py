@@ -196,7 +196,8 @@ def _emodb_style_rows(n_wrong: int):
         pred = ("sad" if emo == "angry" else "angry") if wrong else emo
         meta = {**{c: float("nan") for c in L.VOTE_COLUMNS}, f"votes_{emo}": 18.0, "n_raters": 20.0, "agreement": 0.9,
                 "listener_majority": emo, "emodb_recognition_pct": 90.0}
-        scores = {k: (0.9 - 0.001 * i if k == pred else 0.1 / 8) for k in LABEL_KEYS}
+        top = 0.9 - 0.001 * i  # scores that sum to 1, as a run folder requires on read
+        scores = {k: (top if k == pred else (1 - top) / (len(LABEL_KEYS) - 1)) for k in LABEL_KEYS}
         rows.append(synthetic_row(f"e{i:03d}", emotion=emo, pred=pred, scores=scores, speaker=f"s{i % 3}",
                                   meta=json.loads(json.dumps(meta).replace("NaN", "null"))))
     for i in range(3):  # boredom: a corpus label the model's classes lack
