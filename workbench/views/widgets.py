@@ -57,7 +57,7 @@ from workbench.engine.core import score_sources
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model
 from workbench.model.ref import ModelRef
 from workbench.audio.steps import apply_chain
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS
 from workbench.audio.variants import Variant, scored_audio
 
@@ -686,10 +686,7 @@ class ListenerErrorsBrowser(_View):
         W = _w()
         self.rf = as_run_folder(run_dir)
         self.results = self.rf.results()
-        variants = list(dict.fromkeys(self.results["variant"].astype(str)))
-        if variant is not None and variant not in variants:
-            raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(self.rf.path), fix="pass one of them.")
-        self.variant = variant or variants[0]
+        self.variant = pick_variant(self.results, variant, source=str(self.rf.path))
         if not listener_frame(self.results)["agreement"].notna().any():
             raise ConfigError("the run's items carry no listener judgements.", source=str(self.rf.path),
                               fix="attach them with `workbench datasets import-votes` and run again.")
