@@ -279,3 +279,12 @@ def test_explain_run_item_scores_with_the_runs_dtype(tmp_path, capsys):
     audio = RunFolder(run_dir).scored_audio(row)
     f32 = np.exp(ClassScore(load_model("tiny", device="cpu")).log_probs(audio.samples[None])[0])
     assert np.max(np.abs(f32 - stored)) > 1e-4
+
+
+def test_attribution_after_batched_inference_in_the_same_process(tiny_model, scorer):
+    """predict() fills FunASR's ALiBi cache under inference_mode; a gradient through that cache must still work."""
+    rng = np.random.default_rng(0)
+    clips = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(16)]
+    tiny_model.predict(clips)  # one batch of 16: the cache now holds an inference tensor for up to 16 rows
+    a = integrated_gradients(scorer, clips[0], "happy", n_steps=4, max_steps=64, internal_batch_size=16)
+    assert np.isfinite(a.frame_relevance).all()

@@ -165,6 +165,12 @@ class ClassScore:
 
         from workbench.model.funasr_patches import fused_attention, low_precision_front_end
 
+        # FunASR caches its ALiBi biases per model; one built by predict() under inference_mode cannot enter a
+        # gradient ("Inference tensors cannot be saved for backward"): give the cache ordinary copies
+        cache = getattr(self.net, "alibi_biases", None) or {}
+        for key, bias in list(cache.items()):
+            if bias.is_inference():
+                cache[key] = bias.clone()
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
         low = self.model.low_precision_front_end and self.model.info.dtype in ("bfloat16", "float16")
         with self.model._autocast(), fused_attention(self.net, self.model.attention == "fused"), low_precision_front_end(self.net, low):
