@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, Emotion2vecModel
 from workbench.explain.attribution import (
     FRAME_SAMPLES,
@@ -68,6 +68,8 @@ class Explanation:
     top_span_note: str = ""  # why there is no span (or which method it came from)
     model: dict = field(default_factory=dict)
     banner: str | None = None
+    voice: dict | None = None  # F0/intensity on the frame grid (voice.contours_on_frames), set by the caller
+    words: dict | None = None  # per-word spans, scores and shares (words.words_record), set by the caller
 
     @property
     def predicted(self) -> str:
@@ -91,6 +93,8 @@ class Explanation:
                              if self.top_span is not None else
                              {"start_s": None, "end_s": None, "method": None, "note": self.top_span_note}),
             "model": self.model,
+            "voice": self.voice,
+            "words": self.words,
         }
         return _finite(out)
 
