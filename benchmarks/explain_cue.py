@@ -31,7 +31,7 @@ def one_pass_completeness(scorer, y, label, seed, n_steps=32):
     from captum.attr import IntegratedGradients
 
     from workbench.explain.attribution import noise_baseline, pool_frames
-    from workbench.model.labels import LABEL_KEYS
+    from workbench.labels import LABEL_KEYS
 
     k = LABEL_KEYS.index(label)
     x = torch.as_tensor(y)[None]

@@ -26,7 +26,7 @@ from workbench.explain.attribution import (
 )
 from workbench.explain.explanation import explain_clip, report_lines
 from workbench.explain.faithfulness import _stages, curves, faithfulness, randomised_networks
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 K = LABEL_KEYS.index("happy")
 
