@@ -95,6 +95,7 @@ def main() -> int:
         for name, fn in (("occlusion", time_occlusion), ("tf-occlusion", tf_occlusion)):
             res[name].append(cue_overlap(fn(scorer, c.y, c.label).frame_relevance, c.start, c.end))
             res[f"{name} (randomised network)"].append(cue_overlap(fn(scorer_r, c.y, c.label).frame_relevance, c.start, c.end))
+            print(f"  cue clip {ci} ({c.label}) {name}: mass in cue {res[name][-1]['mass_in_cue']:.3f}, IoU {res[name][-1]['top_k_iou']:.3f}", flush=True)
         new_maps, old_maps = [], []
         for s in seeds:
             old_map, before = one_pass_completeness(scorer, c.y, c.label, s)
@@ -107,6 +108,9 @@ def main() -> int:
             print(f"  cue clip {ci} ({c.label}) seed {s}: completeness before {before:.3f} -> after {ch['relative_error']:.3f} "
                   f"(gap {ch['gap']:.1f} nats, {ch['gradient_evaluations']} gradient evaluations, {time.perf_counter() - t0:.0f} s, "
                   f"passed {ch['passed']})", flush=True)
+            o_new, o_old = cue_overlap(a.frame_relevance, c.start, c.end), cue_overlap(old_map, c.start, c.end)
+            print(f"    mass in cue / top-k IoU: split path {o_new['mass_in_cue']:.3f} / {o_new['top_k_iou']:.3f}; "
+                  f"one pass (old) {o_old['mass_in_cue']:.3f} / {o_old['top_k_iou']:.3f}", flush=True)
             new_maps.append(a.frame_relevance)
             old_maps.append(old_map)
             per_seed[f"ig converged, clip {ci}"].append(cue_overlap(a.frame_relevance, c.start, c.end))
