@@ -607,7 +607,8 @@ def load_model(
     device : str
         ``"auto"`` picks CUDA when available, else CPU.
     dtype : {"float32", "bfloat16", "float16", "int8"}
-        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast (GPUs).
+        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16
+        weights are converted once at load.
         ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
         Linear layer (see ``benchmarks/README.md`` for its speed and cost).
     progress : callable, optional
@@ -809,6 +810,10 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         # fast CPU mode: Linear weights in int8, activations quantised per batch on the fly
         automodel.model = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
         net = automodel.model
+    if dtype == "bfloat16" and device.startswith("cpu"):
+        # weights converted once (autocast alone re-casts every weight on every call: 1.14x float32
+        # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
+        net.to(torch.bfloat16)
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     label_index, valid = _label_mapping(tokens, spec.model)
     random_info = random_checkpoint_info(model_dir) if model_dir else None
@@ -882,7 +887,8 @@ def _short(exc: BaseException) -> str:
     return (text[-1] if text else type(exc).__name__)[:300]
 
 
-def clear_cache() -> None:
-    """Forget loaded models (tests use this)."""
+def clear_cache(*, dtype: str | None = None) -> None:
+    """Forget loaded models (tests use this); with ``dtype``, only those loaded in it."""
     with _CACHE_LOCK:
-        _CACHE.clear()
+        for key in [k for k in _CACHE if dtype is None or k[-1] == dtype]:
+            del _CACHE[key]
