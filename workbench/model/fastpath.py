@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -92,11 +93,24 @@ def cpu_key(identity: dict | None = None) -> str:
     return f"{slug}-{identity['threads']}c-{digest}"
 
 
-def versions() -> dict:
-    import onnxruntime
-    import torch
+def _installed(*names: str) -> str | None:
+    """The installed version of the first of ``names`` (read from its metadata: nothing is imported)."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
-    return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "workbench": __version__}
+
+def ort_version() -> str | None:
+    return _installed("onnxruntime", "onnxruntime-gpu")
+
+
+def versions() -> dict:
+    """What a measurement depends on besides the CPU (read without importing torch: a cached choice of
+    ONNX Runtime loads without it)."""
+    return {"torch": _installed("torch"), "onnxruntime": ort_version(), "workbench": __version__}
 
 
 def record_path(checksum: str) -> Path:
@@ -105,9 +119,7 @@ def record_path(checksum: str) -> Path:
 
 def export_folder(checksum: str) -> Path:
     """The cached ONNX export of a checkpoint, for this onnxruntime version."""
-    import onnxruntime
-
-    return cache_dir() / "onnx" / f"{checksum[:16]}-ort{onnxruntime.__version__}"
+    return cache_dir() / "onnx" / f"{checksum[:16]}-ort{ort_version()}"
 
 
 # ---------------------------------------------------------------------------
@@ -156,12 +168,10 @@ def _write_json(path: Path, data: dict) -> None:
 
 def cached_export(checksum: str) -> tuple[Path, dict] | None:
     """The verified export of ``checksum`` in the cache, with its verification record, or ``None``."""
-    import onnxruntime
-
     folder = export_folder(checksum)
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
-            or verified.get("onnxruntime") != onnxruntime.__version__
+            or verified.get("onnxruntime") != ort_version()
             or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
         return None
     return folder, verified
@@ -174,8 +184,6 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
     ``verified.json`` (``graphs.<dtype>.agreement`` and ``.ok``).  A graph that fails the check stays in the
     folder, marked, and is never chosen by ``auto``.
     """
-    import onnxruntime
-
     checksum = reference_model.info.checksum
     if not checksum:
         raise ModelError("the model has no checksum, so its export cannot be cached.", source=reference_model.info.id,
@@ -199,7 +207,7 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
         graph = load_onnx_model(tmp, dtype=dtype, device="cpu")
         figures = agreement_figures(reference, graph.predict(clips))
         graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
-    verified = {"source_checksum_sha256": checksum, "onnxruntime": onnxruntime.__version__, "workbench": __version__,
+    verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
                 "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(tmp / VERIFIED_FILE, verified)

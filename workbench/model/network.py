@@ -577,7 +577,18 @@ _CACHE: dict[tuple, Emotion2vecModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+#: what a machine with a GPU torch can use has (NVIDIA's driver, or ROCm's kernel driver)
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+
+
 def auto_device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Without a GPU driver on the machine the answer is ``"cpu"`` without importing torch (1–2 s of a
+    short run's start-up, and the ONNX Runtime path needs no torch at all).
+    """
+    if not any(os.path.exists(p) for p in GPU_DRIVER_PATHS):
+        return "cpu"
     with interrupts.deferred():  # a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
         import torch
 

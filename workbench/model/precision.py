@@ -24,6 +24,7 @@ import functools
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.model.network import auto_device
 
 DTYPES = ("float32", "bfloat16", "float16", "int8", "onnx-float32", "onnx-int8")
 #: what ``resolve_dtype("auto", "cpu")`` answers: the choice is measured when the model loads
@@ -86,9 +87,7 @@ def resolve_dtype(requested: str, device: str, *, flags: frozenset[str] | None =
         raise ConfigError(f"unknown dtype {requested!r}; expected one of {', '.join(DTYPE_CHOICES)}.", source="--dtype",
                           fix="pass --dtype auto (the fastest precision this machine runs well) or float32 (exact).")
     if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"  # as workbench.model.network.auto_device
+        device = auto_device()
     on_gpu = str(device).startswith("cuda")
     if requested in ("int8", "onnx-float32", "onnx-int8") and on_gpu:
         raise ConfigError(f"{requested} runs on the CPU only.", source=f"--dtype {requested}",
