@@ -164,3 +164,29 @@ def test_explanations_load_pytorch_float32_for_auto_and_onnx(auto_net):
         net = ModelRef("tiny", device="cpu", dtype=dtype).load(progress=heard.append, gradients=True)
         assert net.info.dtype == "float32" and hasattr(net, "network")
         assert any("gradients" in line for line in heard)
+
+
+# ---------------------------------------------------------------------------
+# the CUDA batch policy (pure: sized for any GPU without one)
+# ---------------------------------------------------------------------------
+def test_cuda_policy_fills_a_large_gpu_and_stays_inside_a_small_one():
+    from workbench.model.network import CUDA_BYTES_PER_AUDIO_SECOND, cuda_policy, plan_batches
+
+    big = cuda_policy(140e9)  # an H200's free memory
+    six_s = [6 * 16000] * 256
+    assert len(plan_batches(six_s, big)) == 1  # the 256-clip batch that ran 4608x real time; 64 / 640 s made 4
+    small = cuda_policy(8e9)
+    assert small.max_batch_seconds * CUDA_BYTES_PER_AUDIO_SECOND <= 0.5 * 8e9 + 1
+    assert all(sum(six_s[i] for i in b) / 16000 <= small.max_batch_seconds for b in plan_batches(six_s, small))
+    assert cuda_policy(1e6).max_batch_seconds == 30.0  # never below one long clip's worth
+
+
+def test_cuda_policy_buckets_lengths_with_little_padding():
+    from workbench.model.network import cuda_policy, plan_batches
+
+    rng = np.random.default_rng(0)
+    lengths = [int(rng.uniform(2, 10) * 16000) for _ in range(2000)]
+    batches = plan_batches(lengths, cuda_policy(80e9))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert 1 - sum(lengths) / padded <= 0.1
