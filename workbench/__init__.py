@@ -20,9 +20,9 @@ _PUBLIC = {
     "ModelError": "errors",
     "ConfigError": "errors",
     # labels
-    "LABELS": "model.labels",
-    "LABEL_KEYS": "model.labels",
-    "TOKENS": "model.labels",
+    "LABELS": "labels",
+    "LABEL_KEYS": "labels",
+    "TOKENS": "labels",
     # audio intake
     "Audio": "audio.intake",
     "AudioConfig": "audio.intake",

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from workbench.audio.intake import Audio, AudioConfig, decode, file_sha256, to_mono
-from workbench.model.checkpoints import cache_dir
+from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item

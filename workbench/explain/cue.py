@@ -42,7 +42,7 @@ import numpy as np
 
 from workbench.model.checkpoints import ARCHS, cache_dir, emotion2vec_config, import_funasr
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
