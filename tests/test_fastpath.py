@@ -190,3 +190,18 @@ def test_cuda_policy_buckets_lengths_with_little_padding():
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     assert 1 - sum(lengths) / padded <= 0.1
+
+
+def test_the_ray_engine_refuses_an_onnx_path_before_any_work(tmp_path):
+    import soundfile as sf
+
+    from workbench.data.manifest import Item, Manifest
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
+
+    sf.write(tmp_path / "a.wav", speech_like(dur=1.0, seed=1), 16000)
+    with pytest.raises(ConfigError, match="Ray") as e:
+        run(Manifest([Item(id="a", path=str(tmp_path / "a.wav"))], root=tmp_path), out_dir=tmp_path / "run",
+            model=ModelRef("tiny", device="cpu", dtype="onnx-int8"), engine="ray", use_cache=False)
+    assert "--engine local" in str(e.value)
+    assert not (tmp_path / "run").exists()

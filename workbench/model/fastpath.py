@@ -244,7 +244,8 @@ def load_onnx_path(model: str | None, *, hub: str = "ms", revision: str | None =
     if found is None:
         reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
         found = ensure_export(reference, progress=progress)
-        base = _checkpoint_info(model, hub, revision) if not base.checksum else base
+        if not base.checksum:  # a hub id not downloaded before, or pinned to a revision: the loaded model knows it
+            base = reference.info
     folder, verified = found
     graph_dtype = dtype.removeprefix("onnx-")
     t0 = time.perf_counter()
@@ -336,8 +337,10 @@ def load_auto(model: str | None, *, hub: str = "ms", revision: str | None = None
     closely it agrees with float32 (the figures of the measurement)."""
     if temperature is not None:
         allow_onnx = False  # the ONNX graphs do not apply a temperature
-    base = _checkpoint_info(model, hub, revision)
-    record = cached_record(base.checksum) if base.checksum else None
+    checksum = _checkpoint_info(model, hub, revision).checksum
+    if not checksum:  # a hub id not downloaded before, or pinned to a revision: load it to know its weights
+        checksum = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress).info.checksum
+    record = cached_record(checksum)
     fresh = record is None
     if fresh:
         record = measure_paths(model, hub=hub, revision=revision, progress=progress)

@@ -129,6 +129,9 @@ def run(
         chosen, reason = resolve_dtype(requested.dtype, requested.device)
         if chosen == MEASURED and engine == "ray":  # the actors load the model: a rule, not a measurement, here
             chosen, reason = static_cpu_choice()
+        if engine == "ray" and chosen.startswith("onnx-"):
+            raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
+                              source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
         precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
         if chosen != MEASURED:  # measured: ModelRef.load measures (once per CPU and checkpoint), says and records it
             if load_progress is not None and requested.dtype != chosen:
