@@ -10,19 +10,27 @@ import numpy as np
 
 from workbench.errors import ConfigError
 
-__all__ = ["check_temperature", "apply_temperature", "softmax"]
+__all__ = ["TEMPERATURE_RANGE", "check_temperature", "apply_temperature", "softmax"]
+
+
+#: the temperatures the workbench applies: outside them a score is either uniform (T → ∞) or one-hot / NaN
+#: (T → 0: logits / 5e-324 overflow to ±inf and the softmax gives NaN), never a calibrated probability
+TEMPERATURE_RANGE = (0.05, 100.0)
 
 
 def check_temperature(temperature, *, source: str = "temperature") -> float:
-    """``temperature`` as a positive finite float, or a :class:`ConfigError` that says why not."""
-    try:
-        t = float(temperature)
-    except (TypeError, ValueError):
+    """``temperature`` as a finite float in :data:`TEMPERATURE_RANGE` (0.05 ≤ T ≤ 100), or a :class:`ConfigError` that says why not.
+
+    Booleans are refused (``true`` in a YAML file is not 1), as are strings, NaN, ±inf and numbers outside the range.
+    """
+    low, high = TEMPERATURE_RANGE
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.integer, np.floating)):
         raise ConfigError(f"the temperature {temperature!r} is not a number.", source=source,
-                          fix="pass a positive number such as 1.5, or a run folder that holds calibration.json.") from None
-    if not (np.isfinite(t) and t > 0):
-        raise ConfigError(f"the temperature is {t}; it must be a positive, finite number.", source=source,
-                          fix="pass a positive number such as 1.5 (1 leaves the scores as they are).")
+                          fix=f"pass a number from {low:g} to {high:g} such as 1.5, or a run folder that holds calibration.json.")
+    t = float(temperature)
+    if not (np.isfinite(t) and low <= t <= high):
+        raise ConfigError(f"the temperature is {t!r}; it must be a finite number from {low:g} to {high:g}.", source=source,
+                          fix=f"pass a number from {low:g} to {high:g} such as 1.5 (1 leaves the scores as they are).")
     return t
 
 

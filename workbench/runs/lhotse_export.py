@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench import files
 from workbench.data.lhotse_io import _lhotse
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
@@ -75,15 +77,11 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
     target = Path(out) if out is not None else rf.path / "supervisions.jsonl.gz"
     if not target.name.endswith((".jsonl.gz", ".jsonl", ".json")):
         raise ConfigError(f"{target.name!r} is not a lhotse manifest name.", source=str(target), fix="end it with .jsonl.gz (or .jsonl).")
-    target.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(s for s in (".jsonl", ".gz", ".json") if s in target.suffixes)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}{suffix}"
-    try:
+    with tempfile.TemporaryDirectory(prefix="workbench-lhotse-") as private:  # lhotse writes by name: in a private folder
+        tmp = Path(private) / f"supervisions{suffix}"
         lhotse.SupervisionSet.from_segments(segments).to_file(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        files.copy_file(tmp, target)  # atomic, never through a link
     return LhotseExport(target, len(segments), failed, variant)
 
 

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench import files
 from workbench.errors import AudioError, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, read_manifest
@@ -104,9 +105,9 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
     out = Path(out_dir)
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *SCORE_COLUMNS, "finding_codes", "error"]
-    df[keep].to_csv(out / "sweep.csv", index=False)
-    summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
-    flip_table_from_results(df, reference_name(df, kind)).to_csv(out / "sweep_flips.csv", index=False)
+    for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
+                        ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
+        files.write_atomic(out / name, lambda f, t=table: t.to_csv(f, index=False), text=True)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
