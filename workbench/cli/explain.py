@@ -173,10 +173,9 @@ def cmd_explain(args: Any) -> int:
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
     if words is not None:
-        checks = getattr(expl, "problems", None)  # the maps failed checks, where the explanation carries them
         expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
                                   frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()},
-                                  problems={m: checks(m) for m in expl.attributions} if callable(checks) else None)
+                                  problems={m: expl.problems(m) for m in expl.attributions})
     # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
     text = expl.to_json()
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
