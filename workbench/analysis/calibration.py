@@ -49,11 +49,10 @@ from typing import Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
 from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
 from workbench.serialize import plain_text
-from workbench.schema import SCORE_COLUMNS, score_columns
+from workbench.schema import SCORE_PREFIX, score_columns, score_labels
 
 logger = logging.getLogger(__name__)
 
@@ -293,10 +292,11 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
         raise ConfigError(f"the run has no variant {variant!r}.", fix=f"use one of {variants}.")
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
-                          fix=f"use one of {sorted(c for c in results.columns if c not in SCORE_COLUMNS)}, or no --by.")
+                          fix=f"use one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or no --by.")
     df = results[(results["variant"].astype(str) == variant) & (results["status"] == "ok")]
     df = df[df["emotion"].fillna("").astype(str) != ""]
-    classes = [c for c in LABEL_KEYS if c in set(df["emotion"].astype(str))] if restrict else list(LABEL_KEYS)
+    labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's
+    classes = [c for c in labels if c in set(df["emotion"].astype(str))] if restrict else labels
     probs = np.clip(df[score_columns(classes)].to_numpy(dtype=float), _TINY, None)
     log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
     index = {c: i for i, c in enumerate(classes)}
@@ -357,7 +357,7 @@ class CalibrationReport:
 
     def render(self) -> str:
         lines = [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
-                 f"({'the corpus classes' if self.restricted else 'all nine'}); {self.folds}",
+                 f"({'the corpus classes' if self.restricted else 'all the model classes'}); {self.folds}",
                  f"  temperature {self.temperature:.3f} (fitted on all items; per fold "
                  f"{', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                  f"  {'metric':<7} {'before':>22} {'after (held-out folds)':>26}"]
@@ -445,8 +445,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
                      for j, c in enumerate(items.classes) if (y == j).any()}
         conformal[s] = {"coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
                         "per_class": per_class}
-    if not items.restricted:
-        notes.append("calibrated over all nine model classes; the corpus uses fewer, so sets may hold classes it never has")
+    if not items.restricted and len(set(y.tolist())) < len(items.classes):
+        notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
         fold_temperatures=fold_t, alpha=alpha, before=calibration_errors(before_probs, y, bins=bins),

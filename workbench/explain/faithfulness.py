@@ -38,7 +38,6 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
 from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
 
 RANDOMISATIONS = ("full", "cascading")
@@ -88,7 +87,7 @@ def curves(scorer: ClassScore, wave: np.ndarray, relevance: np.ndarray, target: 
     # ties are broken by time so equal relevances (e.g. a uniform map) do not pick a lucky order
     order = np.lexsort((np.arange(T), -np.asarray(relevance, dtype=float)))
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    k = LABEL_KEYS.index(target)
+    k = scorer.labels.index(target)
     dele = np.exp(scorer.log_probs(_masked_waves(wave, order, fractions, insertion=False))[:, k])
     ins = np.exp(scorer.log_probs(_masked_waves(wave, order, fractions, insertion=True))[:, k])
     return Curves(fractions, dele, ins)
@@ -122,7 +121,7 @@ def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution,
     rng = np.random.default_rng(seed)
     rand = [curves(scorer, wave, rng.permutation(T).astype(float), target, steps=steps) for _ in range(max(1, n_random))]
     random = Curves(method.fractions, np.mean([c.deletion for c in rand], 0), np.mean([c.insertion for c in rand], 0))
-    fl = scorer.frame_logits(wave)[:, LABEL_KEYS.index(target)]
+    fl = scorer.frame_logits(wave)[:, scorer.labels.index(target)]
     frame_score = curves(scorer, wave, frame_scores_on_grid(fl, T), target, steps=steps)
     return Faithfulness(method, random, frame_score)
 

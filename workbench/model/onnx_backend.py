@@ -187,8 +187,12 @@ def read_meta(folder: str | os.PathLike) -> dict:
         meta = json.loads((p / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {META_FILE}: {exc}.", source=str(p), fix="export the model again.") from None
-    if not isinstance(meta, dict) or tuple(meta.get("labels") or ()) != LABEL_KEYS or meta.get("sample_rate") != SAMPLE_RATE:
-        raise ModelError(f"{META_FILE} does not describe a 9-class 16 kHz emotion2vec+ export (labels {list(LABEL_KEYS)}).",
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    good_labels = (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(k, str) and k.strip() for k in labels)
+                   and len(set(labels)) == len(labels))
+    if not isinstance(meta, dict) or not good_labels or meta.get("sample_rate") != SAMPLE_RATE:
+        raise ModelError(f"{META_FILE} does not describe a 16 kHz emotion2vec export with a label set (two or more distinct "
+                         f"labels, e.g. {list(LABEL_KEYS)}); it has labels {labels!r}.",
                          source=str(p), fix="export the model again with this version of the workbench.")
     return meta
 

@@ -49,7 +49,6 @@ import numpy as np
 from workbench import __version__
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
-from workbench.model.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
 
 logger = logging.getLogger(__name__)
@@ -252,15 +251,16 @@ def model_metadata(model: Emotion2vecModel) -> dict:
     return {
         "format": "emotion-workbench-onnx/1",
         "file": ONNX_FILE,
-        "labels": list(LABEL_KEYS),
+        "labels": list(info.labels),
         "sample_rate": SAMPLE_RATE,
         "frame_rate": FRAME_RATE,
         "frame_hop_samples": SAMPLE_RATE // FRAME_RATE,
         "min_samples": 400,
         "inputs": {"waveforms": "float32 (batch, samples), mono 16 kHz in [-1, 1], zero-padded at the end",
                    "lengths": "int64 (batch,), real samples of each waveform"},
-        "outputs": {"scores": "(batch, 9) utterance probabilities in 'labels' order", "logits": "(batch, 9)",
-                    "frame_scores": "(batch, frames, 9)", "frame_logits": "(batch, frames, 9)",
+        "outputs": {"scores": f"(batch, {len(info.labels)}) utterance probabilities in 'labels' order",
+                    "logits": f"(batch, {len(info.labels)})",
+                    "frame_scores": f"(batch, frames, {len(info.labels)})", "frame_logits": f"(batch, frames, {len(info.labels)})",
                     "embedding": f"(batch, {info.embed_dim}) mean of the real frames' features",
                     "frame_embeddings": f"(batch, frames, {info.embed_dim})", "frame_lengths": "int64 (batch,) real frames"},
         "normalisation": {"where": "inside the graph", "what": "layer norm of each waveform over its own samples "

@@ -31,6 +31,7 @@ from workbench.engine.ray_executor import import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import ConfigError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.data.corpora import for_labels
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from workbench.model.ref import ModelRef
@@ -156,6 +157,8 @@ def run(
         if engine == "ray" and requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
+        # truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
+        manifest = for_labels(manifest, net.info.labels)
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
         extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
