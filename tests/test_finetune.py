@@ -111,7 +111,7 @@ def test_train_head_learns_a_separable_problem_and_stops_early():
     y = rng.integers(0, 3, 600)
     x = centers[y] + rng.standard_normal((600, 16))
     names = np.array(["a", "b", "c"])[y]
-    fit = train_head(x[:300], names[:300], x[300:450], names[300:450], ["a", "b", "c"], HeadTraining(patience=5, epochs=500))
+    fit = train_head(x[:300], names[:300], x[300:450], names[300:450], ["a", "b", "c"], HeadTraining(patience=5, epochs=500, batch_size=300, lr=0.05))
     acc = np.mean(fit.predict(x[450:]) == names[450:])
     oracle = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x[:300], names[:300]).score(x[450:], names[450:])
     assert acc >= oracle - 0.03 and acc > 0.8
@@ -237,8 +237,27 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
     parent_report = cmp.reports["A"][cmp.variants[0]]
     head_report = cmp.reports["B"][cmp.variants[0]]
     assert "boredom" not in parent_report.classes and "boredom" in head_report.classes
+    table = cmp.per_class()
+    boredom = table[table["class"] == "boredom"].iloc[0]
+    assert np.isnan(boredom["recall A"]) and boredom["n B"] == len(SPEAKERS) * 2  # before: no such class; after: scored
+    assert "Recall per class" in cmp.html() and "boredom" in cmp.render()
 
 
+def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
+    from workbench.cli import main
+
+    code = main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "cli-head"), "--k", "3", "--bootstrap", "50",
+                 "--seed", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "boredom" in out and "held-out test speakers" in out and "parent_mapped" in out
+    card = json.loads((tmp_path / "cli-head" / "training_card.json").read_text())
+    assert card["training"]["seed"] == 2 and card["evaluation"]["k"] == 3
+    # a model other than the run's cannot be named for a run folder; an unknown label set is refused by the parser
+    assert main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "x"), "--model", "tiny"]) != 0
+    assert "a run folder was scored by its own model" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~30 s on 2 shared cores: occlusion runs the network once per window
 def test_explain_a_class_the_nine_lack(emodb_head):
     from workbench.explain.explanation import explain_clip
     from workbench.model.network import load_model
@@ -271,6 +290,7 @@ def test_onnx_export_of_the_head_equals_pytorch(emodb_head, tmp_path):
 # ---------------------------------------------------------------------------
 # a 3-class head from a folder of labelled clips (no corpus table)
 # ---------------------------------------------------------------------------
+@pytest.mark.slow  # ~50 s: a second corpus scored, trained and scored again
 def test_three_class_head_runs_metrics_and_calibration(tmp_path):
     from workbench.analysis.calibration import calibrate_run
     from workbench.analysis.finetune import HeadTraining, finetune
@@ -298,3 +318,46 @@ def test_three_class_head_runs_metrics_and_calibration(tmp_path):
     assert rep.classes == names and np.asarray(rep.confusion).shape == (3, 3)
     cal = next(iter(calibrate_run(rf, by="speaker", folds=3, n_boot=50, figures=False).values()))
     assert cal.classes == names
+
+
+# ---------------------------------------------------------------------------
+# the planted-cue checkpoint: a head retrained to a new label set
+# ---------------------------------------------------------------------------
+#: the cue classes regrouped: the new labels ask "pulsed or tonal cue, or none?" (the chirp and the tone merged)
+REGROUPED = {"angry": "pulsed", "happy": "tonal", "sad": "tonal", "neutral": "plain"}
+
+
+@pytest.mark.slow
+def test_cue_head_retrained_to_a_new_label_set_beats_the_threshold(tmp_path):
+    """Threshold: held-out accuracy ≥ 0.6 with the lower end of its 95 % interval above chance (1/3).
+
+    Why 0.6: the cue checkpoint's own 4-class head reaches ≥ 0.7 on fresh clips (its marker, checked in
+    test_explain_cue); the regrouping only merges classes, so the same embeddings carry the answer, but a linear
+    head now has to put the chirp and the tone on one side, and it learns from 96 clips instead of 9600 — 0.1 of
+    slack for that, on 24 held-out clips of 2 speakers.  Chance is 1/3 (the majority class, tonal, is 1/2 with
+    balanced cues; so the UAR's interval is checked against 1/3 too).
+    """
+    from workbench.analysis.finetune import HeadTraining, finetune
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.explain.cue import CUE_LABELS, make_cue_clip
+
+    rng = np.random.default_rng(7)
+    items = []
+    (tmp_path / "clips").mkdir()
+    for spk in range(10):
+        for r in range(3):
+            for cue in CUE_LABELS:
+                clip = make_cue_clip(rng, cue)
+                name = f"spk{spk}_{cue}_{r}.wav"
+                sf.write(tmp_path / "clips" / name, clip.y, 16000, subtype="FLOAT")
+                items.append(Item(id=name[:-4], path=f"clips/{name}", label=REGROUPED[cue], speaker=f"spk{spk}"))
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "cues.csv")
+    result = finetune(manifest, tmp_path / "cue-head", model="cue", config=HeadTraining(seed=0), n_boot=500, k=5)
+    card = result.card
+    assert card["labels"]["classes"] == ["plain", "pulsed", "tonal"]
+    test = card["test"]
+    assert test["n"] >= 24 and test["wa"] >= 0.6, test
+    assert test["uar_ci"][0] > 1 / 3, test
+    # the same procedure under 5-fold speaker CV
+    ev = card["evaluation"]["finetuned"]
+    assert ev["wa"] >= 0.6 and ev["uar_ci"][0] > 1 / 3

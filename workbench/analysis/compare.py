@@ -511,9 +511,34 @@ class RunsComparison:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "agreement": self.agreement.to_dict(orient="records"),
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
+            "per_class": {v: self.per_class(v).to_dict(orient="records") for v in self.variants},
             "n_flips": int((self.flips["emotion"].fillna("").astype(str) != "").sum()) if len(self.flips) else 0,
             "n_flips_unlabelled": int((self.flips["emotion"].fillna("").astype(str) == "").sum()) if len(self.flips) else 0,
         })
+
+    def per_class(self, variant: str | None = None):
+        """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class.
+
+        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class
+        a run does not score shows as missing there.  Columns: ``class``, then ``recall <run>`` and ``n <run>`` per
+        run, then ``Δ recall`` of each later run against the first where both score the class.
+        """
+        import pandas as pd
+
+        variant = variant or self.variants[0]
+        names = list(self.reports)
+        classes = list(dict.fromkeys(c for n in names for c in self.reports[n][variant].classes))
+        rows = []
+        for c in classes:
+            row: dict[str, Any] = {"class": c}
+            for n in names:
+                d = self.reports[n][variant].per_class.get(c)
+                row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
+                row[f"n {n}"] = int(d["support"]) if d else 0
+            for n in names[1:]:
+                row[f"Δ recall {n}−{names[0]}"] = row[f"recall {n}"] - row[f"recall {names[0]}"]
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def render(self, top: int = 5) -> str:
         lines = []
@@ -531,6 +556,9 @@ class RunsComparison:
                              f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
         for c in self.comparisons:
             lines.append(c.render())
+        for v in self.variants:
+            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
+            lines.append(self.per_class(v).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}, "
@@ -576,6 +604,11 @@ class RunsComparison:
                      "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+        for v in self.variants:
+            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>"
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
+                         "dropped) shows as —.</p>"
+                         + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
         parts.append("<h3>Agreement</h3>" + self.agreement.to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
         if len(self.flips):
             parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + self.flips.head(50).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}"))

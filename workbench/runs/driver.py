@@ -157,8 +157,9 @@ def run(
         if engine == "ray" and requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
-        # truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
-        manifest = for_labels(manifest, net.info.labels)
+        # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine;
+        # the manifest itself (its copy, its hash) stays as the user gave it
+        scored_items = for_labels(manifest, net.info.labels)
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
         extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
@@ -186,7 +187,7 @@ def run(
             folder.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
 
         work = []
-        for it in manifest:
+        for it in scored_items:
             pending = tuple(v for v in variants if (it.id, v.name) not in done)
             if pending:
                 work.append(WorkItem(it, manifest.resolve(it).absolute(), pending))
