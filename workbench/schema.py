@@ -150,14 +150,19 @@ def ok_row(scored: Any) -> dict:
 _FAILED_VALUES = {"findings": "[]", "finding_codes": "", "chain": "[]", "cache_key": "", "cache_hit": False}
 
 
-def failed_row(item: Any, variant: Any, error: dict) -> dict:
+def failed_row(item: Any, variant: Any, error: dict, *, labels: Sequence[str] = LABEL_KEYS) -> dict:
     """The results row of an (item, variant) that could not be scored: every result column empty, the error kept.
 
-    It has no score columns: those are the model's labels (:func:`score_labels`), which the ok rows name;
-    the results table fills them with NaN here.
+    Its score columns are those of ``labels``, the model's classes (the nine by default; a fine-tuned head's own),
+    where the declared nine stand, so that a run's table has one set of score columns (:func:`score_labels`).
     """
     row = _base_row(item, variant)
-    row.update({c.name: _FAILED_VALUES.get(c.name) for c in RESULT_COLUMNS
-                if c.name not in row and not c.name.startswith(SCORE_PREFIX)})
+    for c in RESULT_COLUMNS:
+        if c.name in row:
+            continue
+        if c.name.startswith(SCORE_PREFIX):
+            row.update({score_column(k): None for k in labels if score_column(k) not in row})
+        else:
+            row[c.name] = _FAILED_VALUES.get(c.name)
     row.update({"status": "failed", "error": error.get("text", ""), "error_code": error.get("code", "error")})
     return row

@@ -32,6 +32,7 @@ from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, def
 from workbench.errors import ConfigError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.data.corpora import for_labels
+from workbench.model.labels import LABEL_KEYS
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from workbench.model.ref import ModelRef
@@ -213,7 +214,7 @@ def run(
         try:
             for scored in results:
                 interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
-                rows, embs, frame_embs = rows_from(scored, frame_embeddings)
+                rows, embs, frame_embs = rows_from(scored, frame_embeddings, net.info.labels)
                 folder.write_part(rows, embs, frame_embs)
                 n_new += len(rows)
                 n_failed += sum(1 for s in scored if not s.ok)
@@ -262,8 +263,8 @@ def as_model_ref(model: Any) -> ModelRef | None:
     return ModelRef(model=None if model is None else str(model))
 
 
-def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list, dict]:
-    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results."""
+def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:
+    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results; ``labels``: the model's classes."""
     rows, embs, frames = [], [], {}
     for s in scored:
         if s.ok:
@@ -272,7 +273,7 @@ def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list
             if keep_frames and s.prediction.frame_embeddings is not None:
                 frames[(s.item.id, s.variant.name)] = s.prediction.frame_embeddings
         else:
-            rows.append(failed_row(s.item, s.variant, s.error))
+            rows.append(failed_row(s.item, s.variant, s.error, labels=labels))
             embs.append(None)
     return rows, embs, frames
 
