@@ -68,7 +68,7 @@ def emodb_head(emodb_manifest, tmp_path_factory):
 # label sets of checkpoints
 # ---------------------------------------------------------------------------
 def test_label_mapping_reads_a_heads_own_labels_and_refuses_a_broken_list():
-    from workbench.model.labels import LABEL_KEYS, TOKENS
+    from workbench.labels import LABEL_KEYS, TOKENS
     from workbench.model.network import _label_mapping
 
     labels, index, valid = _label_mapping(list(TOKENS), "nine")

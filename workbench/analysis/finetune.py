@@ -45,7 +45,7 @@ from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds
 from workbench.data.corpora import LABEL_MAPS, class_name
 from workbench.errors import ConfigError, ModelError
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, file_sha256, load_weights, weights_file
-from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.network import UNK_TOKEN, checkpoint_labels
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
 

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from workbench.data.listeners import attach, find_emodb_erkennung, read_emodb_erkennung
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 
 logger = logging.getLogger(__name__)

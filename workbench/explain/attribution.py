@@ -49,6 +49,7 @@ import numpy as np
 
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
+from workbench.model.funasr_patches import fused_attention
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
@@ -137,8 +138,6 @@ class ClassScore:
     def __call__(self, waves):
         import torch
         import torch.nn.functional as F
-
-        from workbench.model.funasr_patches import fused_attention
 
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
         with fused_attention(self.net, self.model.attention == "fused"):
