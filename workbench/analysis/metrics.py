@@ -28,9 +28,8 @@ import numpy as np
 from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, strict_json
-from workbench.schema import MANIFEST_COLUMNS, SCORE_COLUMNS, score_columns, score_labels
+from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 
 
@@ -321,11 +320,12 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set: dict[str, dict] = {}
     if len(sc) and classes:
-        every = sc[SCORE_COLUMNS].to_numpy(dtype=float)
+        labels = score_labels(df)  # the model's classes: the nine, or a fine-tuned head's own
+        every = sc[score_columns(labels)].to_numpy(dtype=float)
         mine = sc[score_columns(classes)].to_numpy(dtype=float)
         by_set = {
-            "model": {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes",
-                      "ece": ece(every.max(1) / every.sum(1), np.asarray(LABEL_KEYS)[every.argmax(1)] == y_true, bins=bins)[0]},
+            "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
+                      "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
             "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
                        "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
         }
