@@ -32,7 +32,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
                               "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
-                              "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head && workbench metrics runs/emodb-head"))
+                              "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
     ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
     ft.add_argument("--out", required=True, help="the new checkpoint folder (must not exist, or be empty)")
     ft.add_argument("--labels", default="corpus", choices=list(LABEL_SETS),
