@@ -39,15 +39,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from workbench import files
 from workbench.analysis.fusion import embedded_rows
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
 from workbench.data.corpora import LABEL_MAPS, class_name
 from workbench.errors import ConfigError, ModelError
-from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, file_sha256, load_weights, weights_file
+from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.network import UNK_TOKEN, checkpoint_labels
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.runs.folder import RunFolder, as_run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -388,12 +389,12 @@ def write_checkpoint(out: Path, parent: Path, classes: Sequence[str], weight: np
         bias = np.append(bias, 0.0)
     state["proj.weight"] = torch.tensor(weight, dtype=dtype).contiguous()
     state["proj.bias"] = torch.tensor(bias, dtype=dtype).contiguous()
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "config.yaml", lambda f: f.write((parent / "config.yaml").read_text(encoding="utf-8")), text=True)
-    atomic_write(out / "tokens.txt", lambda f: f.write("\n".join(tokens) + "\n"), text=True)
-    atomic_write(out / "model.safetensors", lambda f: f.write(_safetensors_bytes(state)))
-    card = {**card, "checkpoint": {"weights_sha256": file_sha256(out / "model.safetensors", remember=False), "tokens": tokens}}
-    atomic_write(out / TRAINING_CARD, lambda f: f.write(json.dumps(card, indent=2, ensure_ascii=False, default=_json) + "\n"), text=True)
+    files.ensure_folder(out)
+    files.write_text(out / "config.yaml", (parent / "config.yaml").read_text(encoding="utf-8"))
+    files.write_text(out / "tokens.txt", "\n".join(tokens) + "\n")
+    files.write_bytes(out / "model.safetensors", _safetensors_bytes(state))
+    card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(out / "model.safetensors"), "tokens": tokens}}
+    files.write_text(out / TRAINING_CARD, files.strict_json(card) + "\n")  # NaN as null: the card is strict JSON
     check_checkpoint(out)
     return out
 
@@ -402,16 +403,6 @@ def _safetensors_bytes(state: dict) -> bytes:
     from safetensors.torch import save
 
     return save(state)
-
-
-def _json(o: Any):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON: {type(o).__name__}")
 
 
 @dataclass

@@ -21,7 +21,8 @@ from workbench import files
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import RunFolder, strict_json
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder
 from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command

@@ -15,7 +15,8 @@ from pathlib import Path
 from workbench.audio.intake import check_audio_path
 from workbench.errors import ConfigError
 from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_transcript
-from workbench.runs.folder import RunFolder, strict_json
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
@@ -122,8 +123,7 @@ def _segment_transcript(args) -> int:
     out = Path(args.out or f"outputs/transcript_{Path(args.path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes, fixed names, no link followed
-    csv_text = table.to_csv(index=False)
-    folder.write_artifact("sentences.csv", lambda f: f.write(csv_text), text=True)
+    folder.write_artifact("sentences.csv", lambda f: table.to_csv(f, index=False), text=True)
     folder.write_artifact("transcript_summary.json", lambda f: f.write(strict_json(summary)), text=True)
     if args.json:
         print(strict_json(summary))

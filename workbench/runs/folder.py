@@ -67,7 +67,7 @@ from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  
 from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
-from workbench.serialize import json_default
+from workbench.files import json_default
 from workbench.audio.variants import Variant, scored_audio
 
 logger = logging.getLogger(__name__)
