@@ -75,7 +75,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
         audio = rf.scored_audio(row)
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
-        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
         other = check_same_model(net, recorded, allow_other=args.other_model)
         if other:
             print(f"!! {other}")
@@ -85,7 +85,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
-    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
+    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading, gradients=True)
     return audio, net, src.stem, None
 
 
