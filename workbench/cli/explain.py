@@ -47,8 +47,9 @@ def add_explain(sub: Any) -> Any:
     p.add_argument("source", help="an audio file, or a run folder (with --item)")
     p.add_argument("--item", default=None, help="item id in the run folder")
     p.add_argument("--variant", default=None, help="variant of the item (default: the run's first)")
-    p.add_argument("--class", dest="target", default=None, choices=list(LABEL_KEYS), metavar="CLASS",
-                   help=f"class to explain, one of {', '.join(LABEL_KEYS)} (default: the predicted one)")
+    p.add_argument("--class", dest="target", default=None, metavar="CLASS",
+                   help=f"class to explain: one of the model's labels ({', '.join(LABEL_KEYS)} for emotion2vec+; a fine-tuned "
+                        "head's own) (default: the predicted one)")
     p.add_argument("--method", default="all", choices=[*METHODS, "all"], help="attribution method")
     p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],

@@ -59,7 +59,7 @@ class Explanation:
     duration: float
     target: str
     scores: dict[str, float]
-    frame_logits: np.ndarray  # (T_model, 9), LABEL_KEYS order
+    frame_logits: np.ndarray  # (T_model, C), in ``labels`` order
     attributions: dict[str, Attribution]
     faithfulness: dict[str, Faithfulness]
     randomisation: dict[str, RandomisationCheck] = field(default_factory=dict)
@@ -70,6 +70,8 @@ class Explanation:
     banner: str | None = None
     voice: dict | None = None  # F0/intensity on the frame grid (voice.contours_on_frames), set by the caller
     words: dict | None = None  # per-word spans, scores and shares (words.words_record), set by the caller
+    #: the model's classes, in the order of ``frame_logits``' columns
+    labels: tuple[str, ...] = LABEL_KEYS
 
     @property
     def predicted(self) -> str:
@@ -83,7 +85,7 @@ class Explanation:
             "predicted": self.predicted,
             "target": self.target,
             "scores": self.scores,
-            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(LABEL_KEYS),
+            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(self.labels),
                              "logits": np.round(self.frame_logits, 5).tolist()},
             "methods": {m: {"attribution": a.to_dict(), "faithfulness": self.faithfulness[m].to_dict() if m in self.faithfulness else None,
                             "randomisation": self.randomisation[m].to_dict() if m in self.randomisation else None,
@@ -312,7 +314,8 @@ def explain_clip(
         id=item_id or getattr(clip, "id", None) or "clip",
         duration=len(wave) / SAMPLE_RATE,
         target=target,
-        scores={k: float(np.exp(v)) for k, v in zip(LABEL_KEYS, logp)},
+        scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)},
+        labels=scorer.labels,
         frame_logits=scorer.frame_logits(wave),
         attributions=attributions,
         faithfulness=faith,

@@ -312,8 +312,36 @@ GENERATED_CHECKPOINTS: dict[str, tuple[str, str]] = {
 GENERATED_MARKERS = (RANDOM_MARKER, "WORKBENCH_CUE_CHECKPOINT.json")
 
 
+#: the card ``workbench finetune`` writes beside a checkpoint it made: parent, data, speakers, hyper-parameters, curves
+TRAINING_CARD = "training_card.json"
+
+
+def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
+    """The training card of a fine-tuned checkpoint folder (``training_card.json``), or ``None`` when it has none.
+
+    Plain JSON, read as data: loading a checkpoint never runs anything it holds.
+    """
+    if not model_dir:
+        return None
+    path = Path(str(model_dir)).expanduser() / TRAINING_CARD
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {TRAINING_CARD} ({_short(exc)}).", source=str(path),
+                         fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{TRAINING_CARD} is not a JSON object.", source=str(path), fix="restore the card `workbench finetune` wrote.")
+    return card
+
+
 def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
-    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or ``None``."""
+    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or of a fine-tuned
+    checkpoint's training card (a head trained on a generated parent), or ``None``."""
+    card = read_training_card(model_dir)
+    if card is not None and card.get("warning"):
+        return str(card["warning"])
     for name in GENERATED_MARKERS:
         path = Path(model_dir) / name
         if path.is_file():
