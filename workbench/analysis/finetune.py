@@ -556,6 +556,8 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     warning = parent_ref.get("warning")
     if warning:
         card["warning"] = f"fine-tuned from a generated checkpoint: {warning}"
+    # a head on random features means nothing either: the flag travels, so every output of the head carries the banner
+    card["parent"]["random_weights"] = bool(parent_ref.get("random_weights"))
     if evaluate:
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"])
     write_checkpoint(out, parent, data.classes, fit.weight, fit.bias, card)

@@ -62,6 +62,7 @@ from workbench.model.checkpoints import (  # noqa: F401  (re-exported: the names
     check_checkpoint,
     check_weights_fit,
     checkpoint_warning,
+    read_training_card,
     generated_checksum,
     file_sha256,
     import_funasr,
@@ -885,7 +886,8 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         device=device,
         dtype=dtype,
         labels=labels,
-        random_weights=random_info is not None,
+        # a head fine-tuned on a random parent is as meaningless as its parent (the card can add the flag, never remove it)
+        random_weights=random_info is not None or bool(((read_training_card(model_dir) or {}).get("parent") or {}).get("random_weights")),
         load_seconds=time.perf_counter() - t0,
         funasr_version=getattr(funasr, "__version__", None),
         warning=warning,
