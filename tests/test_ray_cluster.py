@@ -3,8 +3,8 @@
 A head node without CPUs (the driver's) and three worker nodes of one CPU each, each offering one
 ``scorer`` resource: two actors ask for one each, so they sit on two different nodes and the third
 node is room for an actor that lost its node.  Object stores are kept at 80 MB per node (the build
-machine has 2 cores and little memory to spare).  Marked slow: the five tests took 246–459 s on 2 cores
-shared with other sessions (load average 8–17), 31–102 s of it starting the cluster.
+machine has 2 cores and little memory to spare).  Marked slow: the seven tests took 1162 s on 2 cores shared with
+other sessions (load average 12-15), 707 s of it starting the cluster; a loss test itself takes 20-140 s.
 """
 
 from __future__ import annotations
