@@ -61,7 +61,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.serialize import plain_text
 from workbench.schema import SCORE_COLUMNS, score_columns
 
@@ -326,11 +326,7 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
 
     Unknown ``variant`` or ``by`` columns are refused with the valid ones listed.
     """
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    if variant is None:
-        variant = variants[0]
-    if variant not in variants:
-        raise ConfigError(f"the run has no variant {variant!r}.", fix=f"use one of {variants}.")
+    variant = pick_variant(results, variant)
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
                           fix=f"use one of {sorted(c for c in results.columns if c not in SCORE_COLUMNS)}, or no --by.")

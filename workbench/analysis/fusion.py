@@ -61,7 +61,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import bootstrap_ci, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns
 from workbench.serialize import save_figure
 
@@ -229,11 +229,8 @@ def embedded_rows(run_dir: str | Path | RunFolder, *, variant: str | None = None
     rf = as_run_folder(run_dir)
     results = rf.results()
     emb = rf.embeddings()
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    variant = variant or variants[0]
-    if variant not in variants:
-        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
-    idx = np.flatnonzero((results["variant"].astype(str) == variant).to_numpy() & (results["status"] == "ok").to_numpy())
+    variant = pick_variant(results, variant, source=str(rf.path))
+    idx = np.flatnonzero(select_mask(results, variant, "ok"))
     matrix = np.asarray(emb[idx], dtype=np.float32)
     good = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(idx), bool)
     return results.iloc[idx[good]].reset_index(drop=True), matrix[good]

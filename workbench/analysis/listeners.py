@@ -36,7 +36,7 @@ from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
-from workbench.runs.folder import as_run_folder
+from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 from workbench.schema import SCORE_COLUMNS
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
@@ -187,12 +187,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         """The run's percentile bootstrap (workbench.analysis.metrics.bootstrap_ci); no interval for n_boot=0."""
         return bootstrap_ci(fn, a, b, n=n_boot, seed=seed) if n_boot else (no_ci if not isinstance(fn(a, b), tuple) else [no_ci] * len(fn(a, b)))
     df = results
-    variants = list(dict.fromkeys(df["variant"].astype(str)))
-    if variant is None:
-        variant = variants[0]
-    elif variant not in variants:
-        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", fix="pass one of them.")
-    ok = df[(df["variant"].astype(str) == variant) & (df["status"] == "ok")]
+    variant = pick_variant(df, variant)
+    ok = select_rows(df, variant, "ok")
     lf = listener_frame(ok)
     has = lf["agreement"].notna().to_numpy()
     sc, lf = ok[has], lf[has]

@@ -205,25 +205,50 @@ def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
         b = min(per_block, n - start)
         idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
         counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
-        tp = counts[:, labels, labels].astype(float)
-        support = counts[:, labels, :].sum(axis=2).astype(float)
-        predicted = counts[:, :, labels].sum(axis=1).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            recall = np.where(support > 0, tp / support, 0.0)
-            f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-            present = support > 0
-            n_present = present.sum(axis=1)
-            uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
-            f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
-        stats[start:start + b, 0] = np.trace(counts, axis1=1, axis2=2) / m
-        stats[start:start + b, 1] = uar_b
-        stats[start:start + b, 2] = f1_b
+        stats[start:start + b] = _stats_from_counts(counts, labels, m)
     bounds = []
     for column in stats.T:
         kept = column[~np.isnan(column)]
         lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
         bounds.append((float(lo), float(hi)))
     return bounds
+
+
+def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
+    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items: ``(b, 3)``."""
+    tp = counts[:, labels, labels].astype(float)
+    support = counts[:, labels, :].sum(axis=2).astype(float)
+    predicted = counts[:, :, labels].sum(axis=1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+        present = support > 0
+        n_present = present.sum(axis=1)
+        uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
+        f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
+    return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
+
+
+def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """WA, UAR and macro-F1 of one variant with their 95 % intervals, as :func:`evaluate` gives them, from numpy alone.
+
+    ``workbench run`` prints these after every run; :func:`evaluate` also computes the calibration table and the
+    per-class report, and importing scikit-learn for them cost a short run more than its model (issue #28).
+    Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}}``; ``None`` values with no scored item.
+    """
+    df = results[(results["variant"] == variant) & (results["status"] == "ok")]
+    y_true, y_pred, classes = _scored_labels(df, False)
+    if not len(y_true):
+        return {"wa": None, "uar": None, "macro_f1": None, "ci": {}}
+    vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
+    t, p = codes[: len(y_true)], codes[len(y_true):]
+    labels = np.asarray([int(np.searchsorted(vocabulary, c)) for c in classes], dtype=np.int64)
+    k = len(vocabulary)
+    counts = np.bincount(t * k + p, minlength=k * k).reshape(1, k, k)
+    point = _stats_from_counts(counts, labels, len(t))[0]
+    intervals = headline_intervals(t, p, labels, n=n_boot, seed=seed)
+    names = ("wa", "uar", "macro_f1")
+    return {**{name: float(v) for name, v in zip(names, point)}, "ci": dict(zip(names, (tuple(b) for b in intervals)))}
 
 
 @dataclass

@@ -219,10 +219,41 @@ class BatchPolicy:
         return asdict(self)
 
 
+#: GPU memory one second of padded audio takes inside a batch (large architecture, bf16/fp16): the conv front
+#: end's widest layers (512 channels at 3200 frames/s, kept in float32 by its layer norms on CUDA) dominate,
+#: ~13 MB/s, with the transformer's (B, T, 1024/4096) buffers and a 2x margin.  gpu_suite.py measures it
+#: (``model_only.bytes_per_audio_second``); an estimate until then.
+CUDA_BYTES_PER_AUDIO_SECOND = 32e6
+#: clips per CUDA batch at most: beyond 256 × 6 s, model-only bf16 on an H200 gained nothing measurable (issue #23)
+CUDA_MAX_CLIPS = 512
+
+
+def cuda_policy(free_bytes: float, *, bytes_per_audio_second: float = CUDA_BYTES_PER_AUDIO_SECOND,
+                memory_share: float = 0.5, max_clips: int = CUDA_MAX_CLIPS) -> BatchPolicy:
+    """The CUDA batch policy for ``free_bytes`` of free GPU memory: batches as large as half of it holds.
+
+    A batch closes at ``memory_share * free_bytes / bytes_per_audio_second`` seconds of padded audio (between
+    30 s and 4096 s), ``max_clips`` clips, or 10 % padding (clips are sorted by length, so buckets of similar
+    lengths form).  The fixed 64 clips / 640 s before it left an H200 at 2.6× FunASR where one 256-clip batch
+    ran 4608× real time.  Pure: tests size it for any GPU without one.
+    """
+    seconds = memory_share * float(free_bytes) / float(bytes_per_audio_second)
+    return BatchPolicy(max_batch_size=int(max_clips), max_batch_seconds=float(min(max(seconds, 30.0), 4096.0)),
+                       max_pad_fraction=0.1)
+
+
+def cuda_free_bytes(device: str) -> int:
+    """Free memory of a CUDA device, in bytes (``torch.cuda.mem_get_info``)."""
+    import torch
+
+    index = torch.device(device).index
+    return int(torch.cuda.mem_get_info(index if index is not None else torch.cuda.current_device())[0])
+
+
 def default_policy(device: str) -> BatchPolicy:
-    """Batching that suits the device: small buckets on CPU, large ones on a GPU."""
+    """Batching that suits the device: small buckets on CPU; on a GPU, sized by its free memory (:func:`cuda_policy`)."""
     if str(device).startswith("cuda"):
-        return BatchPolicy(max_batch_size=64, max_batch_seconds=640.0, max_pad_fraction=0.2)
+        return cuda_policy(cuda_free_bytes(str(device)))
     # measured on 2 cores (benchmarks/README.md): padding costs more than batching gains on a CPU
     return BatchPolicy(max_batch_size=4, max_batch_seconds=60.0, max_pad_fraction=0.05)
 
@@ -575,7 +606,18 @@ _CACHE: dict[tuple, Emotion2vecModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+#: what a machine with a GPU torch can use has (NVIDIA's driver, or ROCm's kernel driver)
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+
+
 def auto_device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Without a GPU driver on the machine the answer is ``"cpu"`` without importing torch (1–2 s of a
+    short run's start-up, and the ONNX Runtime path needs no torch at all).
+    """
+    if not any(os.path.exists(p) for p in GPU_DRIVER_PATHS):
+        return "cpu"
     with interrupts.deferred():  # a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
         import torch
 
@@ -605,7 +647,8 @@ def load_model(
     device : str
         ``"auto"`` picks CUDA when available, else CPU.
     dtype : {"float32", "bfloat16", "float16", "int8"}
-        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast (GPUs).
+        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16
+        weights are converted once at load.
         ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
         Linear layer (see ``benchmarks/README.md`` for its speed and cost).
     progress : callable, optional
@@ -809,6 +852,10 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         # fast CPU mode: Linear weights in int8, activations quantised per batch on the fly
         automodel.model = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
         net = automodel.model
+    if dtype == "bfloat16" and device.startswith("cpu"):
+        # weights converted once (autocast alone re-casts every weight on every call: 1.14x float32
+        # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
+        net.to(torch.bfloat16)
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     label_index, valid = _label_mapping(tokens, spec.model)
     random_info = random_checkpoint_info(model_dir) if model_dir else None
@@ -888,7 +935,8 @@ def _short(exc: BaseException) -> str:
     return (text[-1] if text else type(exc).__name__)[:300]
 
 
-def clear_cache() -> None:
-    """Forget loaded models (tests use this)."""
+def clear_cache(*, dtype: str | None = None) -> None:
+    """Forget loaded models (tests use this); with ``dtype``, only those loaded in it."""
     with _CACHE_LOCK:
-        _CACHE.clear()
+        for key in [k for k in _CACHE if dtype is None or k[-1] == dtype]:
+            del _CACHE[key]

@@ -35,7 +35,7 @@ from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from workbench.model.ref import ModelRef
-from workbench.model.precision import describe_choice, resolve_dtype
+from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
 from workbench.runs.folder import RunFolder, RunFolderError
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -127,10 +127,16 @@ def run(
     if requested is not None:
         # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
         chosen, reason = resolve_dtype(requested.dtype, requested.device)
+        if chosen == MEASURED and engine == "ray":  # the actors load the model: a rule, not a measurement, here
+            chosen, reason = static_cpu_choice()
+        if engine == "ray" and chosen.startswith("onnx-"):
+            raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
+                              source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
         precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
-        if load_progress is not None and requested.dtype != chosen:
-            load_progress(describe_choice(requested.dtype, chosen, reason))
-        requested = replace(requested, dtype=chosen)
+        if chosen != MEASURED:  # measured: ModelRef.load measures (once per CPU and checkpoint), says and records it
+            if load_progress is not None and requested.dtype != chosen:
+                load_progress(describe_choice(requested.dtype, chosen, reason))
+            requested = replace(requested, dtype=chosen)
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
 
@@ -146,6 +152,9 @@ def run(
                                       dtype=requested.dtype, progress=load_progress)
         else:
             net = requested.load(progress=load_progress)
+            if requested.dtype == "auto":  # the measured choice, with its agreement with float32
+                precision = dict(net.precision)
+                requested = replace(requested, dtype=net.info.dtype)
         # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
         if temperature is not None and engine != "ray":  # logits / T in every score (workbench calibrate fits T)
             net = net.with_temperature(temperature)

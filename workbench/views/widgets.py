@@ -57,7 +57,7 @@ from workbench.engine.core import score_sources
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model
 from workbench.model.ref import ModelRef
 from workbench.audio.steps import apply_chain
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS
 from workbench.audio.variants import Variant, scored_audio
 
@@ -495,13 +495,18 @@ class LowConfidenceBrowser(_View):
             audio = self.shown["audio"]
             expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
             fig = plot_explanation(expl, audio.samples)
+            warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
+            checks = "<br>".join(_esc(c) for c in expl.check_lines(method))
+            flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
+            text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"
+            self.shown["explanation"] = expl
+            if expl.top_span is None:  # no span from a map that failed its checks, nor where no evidence is for the class
+                text += f"<b style='color:#c00'>⚠ {_esc(expl.top_span_note)}</b>"
+                self.evidence.children = [_w().HTML(text), png_widget(fig)]
+                return
             s0, s1 = expl.top_span
             span = audio.samples[int(s0 * audio.sr): int(s1 * audio.sr)]
-            f = expl.faithfulness[method]
-            warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
-            text = (f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {_esc(f.summary())}<br>"
-                    f"top evidence {s0:.2f}–{s1:.2f} s:")
-            self.shown["explanation"] = expl
+            text += f"top evidence {s0:.2f}–{s1:.2f} s:"
             self.evidence.children = [_w().HTML(text), player(span, audio.sr), png_widget(fig)]
 
     def neighbours(self, item_id: str, variant: str, k: int = 5):
@@ -686,10 +691,7 @@ class ListenerErrorsBrowser(_View):
         W = _w()
         self.rf = as_run_folder(run_dir)
         self.results = self.rf.results()
-        variants = list(dict.fromkeys(self.results["variant"].astype(str)))
-        if variant is not None and variant not in variants:
-            raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(self.rf.path), fix="pass one of them.")
-        self.variant = variant or variants[0]
+        self.variant = pick_variant(self.results, variant, source=str(self.rf.path))
         if not listener_frame(self.results)["agreement"].notna().any():
             raise ConfigError("the run's items carry no listener judgements.", source=str(self.rf.path),
                               fix="attach them with `workbench datasets import-votes` and run again.")
