@@ -29,7 +29,7 @@ from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
@@ -240,6 +240,10 @@ def run(
                 if limit is not None and n_new >= limit:
                     folder.log(f"stopped after {n_new} new rows (limit)")
                     return RunResult(folder.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
+        except WorkbenchError as exc:
+            # e.g. a Ray cluster that lost every actor: the parts written so far stay, and log.txt says why the run stopped
+            folder.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
+            raise
         finally:
             if bar is not None:
                 bar.close()
