@@ -22,7 +22,7 @@ from workbench.analysis.compare import (
     write_runs_comparison,
 )
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import load_model
 from workbench.model.ref import ModelRef
 from workbench.runs.driver import run

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workbench.analysis.groups import MIN_ITEMS, analyse_groups
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import breakdown_table, evaluate, macro_f1, plot_breakdown, uar, wa
 
 plt = pytest.importorskip("matplotlib.pyplot")

@@ -49,8 +49,9 @@ from typing import Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
+from workbench.model.temperature import apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
 from workbench.serialize import plain_text
 from workbench.schema import SCORE_COLUMNS, score_columns
@@ -66,54 +67,6 @@ _TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become th
 # ---------------------------------------------------------------------------
 # temperature
 # ---------------------------------------------------------------------------
-#: the temperatures the workbench applies: outside them a score is either uniform (T → ∞) or one-hot / NaN
-#: (T → 0: logits / 5e-324 overflow to ±inf and the softmax gives NaN), never a calibrated probability
-TEMPERATURE_RANGE = (0.05, 100.0)
-
-
-def check_temperature(temperature, *, source: str = "temperature") -> float:
-    """``temperature`` as a finite float in :data:`TEMPERATURE_RANGE` (0.05 ≤ T ≤ 100), or a :class:`ConfigError` that says why not.
-
-    Booleans are refused (``true`` in a YAML file is not 1), as are strings, NaN, ±inf and numbers outside the range.
-    """
-    low, high = TEMPERATURE_RANGE
-    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"the temperature {temperature!r} is not a number.", source=source,
-                          fix=f"pass a number from {low:g} to {high:g} such as 1.5, or a run folder that holds calibration.json.")
-    t = float(temperature)
-    if not (np.isfinite(t) and low <= t <= high):
-        raise ConfigError(f"the temperature is {t!r}; it must be a finite number from {low:g} to {high:g}.", source=source,
-                          fix=f"pass a number from {low:g} to {high:g} such as 1.5 (1 leaves the scores as they are).")
-    return t
-
-
-def apply_temperature(logits: np.ndarray, temperature: float | None) -> np.ndarray:
-    """Logits divided by the temperature (the one place a temperature touches model outputs).
-
-    Parameters
-    ----------
-    logits : ndarray, shape (..., K)
-        Logits (or log-probabilities); ``-inf`` entries stay ``-inf``.
-    temperature : float or None
-        ``T > 0``; ``None`` or 1 returns the logits unchanged.
-
-    Returns
-    -------
-    ndarray, same shape: ``logits / T``.  ``softmax`` of it is the calibrated score.
-    """
-    if temperature is None:
-        return logits
-    t = check_temperature(temperature)
-    return logits if t == 1.0 else np.asarray(logits) / t
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shape kept (SciPy's, stable for ``-inf`` entries)."""
-    from scipy.special import softmax as sp_softmax
-
-    return sp_softmax(np.asarray(logits, dtype=float), axis=-1)
-
-
 def nll(logits: np.ndarray, y: np.ndarray) -> float:
     """Mean negative log-likelihood (nats) of integer labels ``y`` (n,) under ``softmax(logits)`` (n, K)."""
     from scipy.special import log_softmax
@@ -507,31 +460,6 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
             rf.write_calibration_figure("risk_coverage", k, plot_risk_coverage(r))
             rf.write_calibration_figure("set_sizes", k, plot_set_sizes(r))
     return reports
-
-
-def resolve_temperature(value) -> float | None:
-    """A ``--temperature`` value: a positive number, or a run folder whose ``calibration.json`` holds one.
-
-    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it.
-    """
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        return check_temperature(float(text), source="--temperature")
-    except ValueError:
-        pass
-    except ConfigError:
-        raise
-    path = Path(text).expanduser()
-    if not path.is_dir():
-        raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
-                          fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
-    saved = RunFolder(path).calibration()
-    if "temperature" not in saved:
-        raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
-                             fix=f"run `workbench calibrate {text}` first, or pass a number.")
-    return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
 
 
 # ---------------------------------------------------------------------------

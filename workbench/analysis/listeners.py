@@ -33,7 +33,7 @@ import numpy as np
 
 from workbench.data.listeners import listener_frame, VOTE_COLUMNS
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_COLUMNS

@@ -28,7 +28,7 @@ import numpy as np
 from workbench.analysis.groups import analyse_groups, small_group_reason
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, strict_json
 from workbench.schema import MANIFEST_COLUMNS, score_columns
 from workbench.serialize import figure_text, save_figure

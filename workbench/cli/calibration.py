@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.analysis.calibration import calibrate_run, resolve_temperature
+from workbench.analysis.calibration import calibrate_run
 from workbench.errors import ConfigError
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.runs.folder import as_run_folder

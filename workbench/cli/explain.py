@@ -20,10 +20,10 @@ from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.explain.words import read_alignment
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
 
 def add_explain(sub: Any) -> Any:
@@ -60,7 +60,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
         audio = rf.scored_audio(row)
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
-        net = ModelRef.from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
         other = check_same_model(net, recorded, allow_other=args.other_model)
         if other:
             print(f"!! {other}")
@@ -70,7 +70,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
-    net = ModelRef.from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
+    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
     return audio, net, src.stem
 
 

@@ -30,16 +30,14 @@ import os
 import tempfile
 import shutil
 import zlib
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from workbench import files
-from workbench.model.checkpoints import cache_dir
+from workbench.paths import cache_dir
 from workbench.errors import ConfigError
 from workbench.model.network import DEFAULT_MODEL, cached_hub_checkpoint
-from workbench.runs.driver import run
 from workbench.schema import SAMPLE_RATE
 
 #: the shipped clips and their manifest (package data)
@@ -254,23 +252,3 @@ def demo_files(demo_dir: Path = DEMO_DATA) -> list[Path]:
         raise ConfigError("demo manifest not found.", source=str(manifest), fix="reinstall the package, or run datasets/make_demo_clips.py in a checkout.")
     with open(manifest, newline="", encoding="utf-8") as f:
         return [demo_dir / row["path"] for row in csv.DictReader(f)]
-
-
-
-def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None) -> Path:
-    """Run the demo set (the model chosen as ``make demo`` chooses it) into ``out_dir``; return the run folder.
-
-    A folder that already holds the demo run of this model is reused (the run
-    resumes, nothing is recomputed); one that holds another model's run is
-    kept, and the run goes beside it.
-    """
-    chosen, _ = choose_model(model)
-    out = Path(out_dir)
-    try:
-        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
-    except ConfigError as exc:
-        if "other settings" not in str(exc):
-            raise
-        out = out.with_name(f"{out.name}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
-    return out

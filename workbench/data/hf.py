@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, write_manifest
 
 if TYPE_CHECKING:

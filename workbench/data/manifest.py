@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;

@@ -40,7 +40,7 @@ import numpy as np
 
 from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode, file_sha256, to_mono
-from workbench.model.checkpoints import cache_dir
+from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item

@@ -43,7 +43,7 @@ import numpy as np
 from workbench.model.checkpoints import (ARCHS, cache_dir, checkpoint_bytes, emotion2vec_config, file_sha256, generated_checksum,
                                          import_funasr, write_checkpoint_files)
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)

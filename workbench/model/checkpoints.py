@@ -51,7 +51,8 @@ from urllib.parse import urlparse
 
 from workbench import files, interrupts
 from workbench.errors import ConfigError, ModelError
-from workbench.model.labels import TOKENS
+from workbench.labels import TOKENS
+from workbench.paths import cache_dir  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
@@ -331,14 +332,6 @@ def ensure_generated_checkpoint(name: str) -> Path:
         raise ConfigError(f"unknown generated checkpoint {name!r}.", fix=f"use one of {', '.join(GENERATED_CHECKPOINTS)}.")
     module, function = GENERATED_CHECKPOINTS[name]
     return Path(getattr(importlib.import_module(module), function)())
-
-
-def cache_dir() -> Path:
-    """Where the workbench keeps generated checkpoints (``$WORKBENCH_CACHE``)."""
-    root = os.environ.get("WORKBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-workbench"
-    )
-    return Path(root)
 
 
 def ensure_random_checkpoint(arch: str = "tiny", *, seed: int = 0) -> Path:

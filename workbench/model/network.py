@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench import interrupts
-from workbench.analysis.calibration import apply_temperature, check_temperature
+from workbench.model.temperature import apply_temperature, check_temperature
 from workbench.audio.intake import Audio, AudioConfig, load as load_audio
 from workbench.model.checkpoints import (  # noqa: F401  (re-exported: the names' home before they moved)
     ALIASES,
@@ -83,15 +83,12 @@ from workbench.model.funasr_patches import (
     replace_weights_loader,
     skip_init,
 )
-from workbench.model.labels import LABEL_KEYS, key_from_token
-from workbench.engine.memory import tame_malloc
+from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token  # noqa: F401  (banner re-exported)
+from workbench.model.memory import tame_malloc
 from workbench.schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
-RANDOM_WEIGHTS_BANNER = (
-    "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
-)
 
 
 # ---------------------------------------------------------------------------
@@ -135,7 +132,7 @@ def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 class Prediction:
     """The model's output for one clip.
 
-    ``scores``: (9,) probabilities in :data:`~workbench.model.labels.LABEL_KEYS`
+    ``scores``: (9,) probabilities in :data:`~workbench.labels.LABEL_KEYS`
     order.  ``embedding``: (D,) mean of the clip's frame features.
     ``frame_logits``: (T, 9) head applied to each frame (50 frames/s), and
     ``frame_embeddings``: (T, D), present with ``granularity="frame"``.
@@ -722,7 +719,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
     with interrupts.deferred():  # see auto_device
         import torch
 
-    tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.engine.memory)
+    tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.model.memory)
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")

@@ -23,10 +23,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.calibration import check_temperature
-from workbench.analysis.compare import agreement
+from workbench.model.agreement import agreement
+from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import (
     RANDOM_WEIGHTS_BANNER,
     SAMPLE_RATE,

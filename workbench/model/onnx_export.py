@@ -48,10 +48,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from workbench import __version__, files
-from workbench.analysis.calibration import check_temperature
+from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
 
 logger = logging.getLogger(__name__)

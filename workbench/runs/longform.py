@@ -45,9 +45,9 @@ from workbench import __version__, files
 from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
-from workbench.engine.memory import peak_rss_mb, release_freed_memory
+from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column

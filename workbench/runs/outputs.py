@@ -41,7 +41,7 @@ from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.core import score_sources
 from workbench.files import UnsafePathError, rename_folder, write_atomic, write_json, write_npy, write_text
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.model.labels import LABELS
+from workbench.labels import LABELS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 

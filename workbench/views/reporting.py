@@ -29,7 +29,8 @@ from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from workbench.analysis.compare import compare_results, plot_comparison
 from workbench.data.listeners import listener_frame
-from workbench.data.demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
+from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
+from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import fuse_run, plot_fusion
 from workbench.logs import route_logs
