@@ -319,6 +319,20 @@ def test_a_replaced_tiny_checkpoint_is_rebuilt_and_said(tiny_model, caplog):
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == good
 
 
+def test_a_model_cache_whose_checkpoints_folder_is_a_link_is_refused(tmp_path, monkeypatch):
+    from workbench.model.checkpoints import ensure_random_checkpoint
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.symlink(outside, cache / "checkpoints")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(cache))
+    with pytest.raises(files.UnsafePathError, match="'checkpoints' is a symbolic link"):
+        ensure_random_checkpoint("tiny")
+    assert listing(outside) == {}
+
+
 def test_the_banner_comes_from_the_weights_not_the_marker(tiny_model, tmp_path):
     """A copy of tiny whose marker file is deleted still loads with the random-weights banner (its checksum is known)."""
     import shutil
@@ -401,6 +415,7 @@ def test_summary_json_cannot_remove_the_banner(small_run, tmp_path):
 # Ray
 # ---------------------------------------------------------------------------
 def test_ray_token_file_is_private_and_the_local_cluster_on_loopback(tmp_path, monkeypatch, caplog):
+    """The options the local cluster starts with (a real cluster start is in tests/test_ray.py)."""
     from workbench.engine import ray_executor
 
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -410,8 +425,16 @@ def test_ray_token_file_is_private_and_the_local_cluster_on_loopback(tmp_path, m
     token = tmp_path / ".ray" / "auth_token"
     assert stat.S_IMODE(os.stat(token).st_mode) == 0o600 and len(token.read_text(encoding="utf-8")) == 64
     assert options["_node_ip_address"] == "127.0.0.1"
-    assert stat.S_IMODE(os.stat(options["_temp_dir"]).st_mode) == 0o700
-    os.rmdir(options["_temp_dir"])
+    temp = Path(options["_temp_dir"])
+    assert stat.S_IMODE(os.stat(temp).st_mode) == 0o700
+    (temp / "session_x" / "sockets").mkdir(parents=True)
+    os.chmod(temp, 0o777)  # as Ray leaves them
+    os.chmod(temp / "session_x", 0o777)
+    ray_executor._close_session_folders(str(temp))
+    assert stat.S_IMODE(os.stat(temp).st_mode) == 0o700 and not os.stat(temp / "session_x").st_mode & 0o022
+    import shutil
+
+    shutil.rmtree(temp)
     os.chmod(token, 0o644)  # as Ray writes it
     ray_executor.secure_token_file()
     assert stat.S_IMODE(os.stat(token).st_mode) == 0o600 and "now 0600" in caplog.text
