@@ -264,6 +264,15 @@ def test_temperatures_in_the_range_are_taken():
     assert resolve_temperature("2") == 2.0
 
 
+@pytest.mark.parametrize("value", [True, 1e308, 5e-324, "1.5"])
+def test_an_experiment_file_with_an_absurd_temperature_is_refused(value):
+    from workbench.errors import ConfigError
+    from workbench.runs.experiment import Experiment
+
+    with pytest.raises(ConfigError, match="0.05 to 100"):
+        Experiment.from_dict({"manifest": "m.csv", "temperature": value}, source="exp.yaml")
+
+
 @pytest.mark.parametrize("value", ["1e308", "5e-324", "true", "nan"])
 def test_infer_refuses_an_absurd_temperature_before_scoring(value, tmp_path):
     import soundfile as sf
