@@ -249,8 +249,8 @@ def test_export_onnx_bakes_the_temperature_into_the_graph(tiny_model, tmp_path):
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [1e308, 5e-324, 1e-300, float("nan"), float("inf"), 0.0, -1.0, 0.049, 100.5, True, "1.5", None])
 def test_temperatures_outside_the_range_are_refused_with_it(bad):
-    from workbench.analysis.calibration import check_temperature
     from workbench.errors import ConfigError
+    from workbench.model.temperature import check_temperature
 
     with pytest.raises(ConfigError) as e:
         check_temperature(bad)
@@ -258,7 +258,8 @@ def test_temperatures_outside_the_range_are_refused_with_it(bad):
 
 
 def test_temperatures_in_the_range_are_taken():
-    from workbench.analysis.calibration import check_temperature, resolve_temperature
+    from workbench.cli.common import resolve_temperature
+    from workbench.model.temperature import check_temperature
 
     assert check_temperature(0.05) == 0.05 and check_temperature(100) == 100.0 and check_temperature(np.float32(1.5)) == 1.5
     assert resolve_temperature("2") == 2.0
