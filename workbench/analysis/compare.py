@@ -27,7 +27,10 @@ Between runs, in addition (every pair of runs, per variant):
   distance** ``½ Σ_k |p_k − q_k|`` of its two score vectors (max and mean over
   items);
 * the **cosine** of the item's two utterance embeddings (min and mean over
-  items; only when both checkpoints embed into the same dimension);
+  items; only when both runs used the *same checkpoint* — other precisions or
+  engines.  Two different checkpoints embed into unrelated spaces even when
+  the dimension matches, so a cosine between them means nothing: it is
+  n/a, with that reason, in ``cosine_note``);
 * the items ranked by TVD, with both run folders, id and variant: :func:`show_item`
   shows one (both predictions, both score vectors, the audio as scored), and
   :class:`workbench.views.widgets.LowConfidenceBrowser` opens it from its run folder.
@@ -45,13 +48,16 @@ import numpy as np
 
 from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import Report, evaluate, uar, wa
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, strict_json
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
 from workbench.schema import SCORE_COLUMNS, score_columns
-from workbench.serialize import json_default, save_figure
+from workbench.files import json_default
+from workbench.serialize import save_figure
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -274,17 +280,22 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
 # ---------------------------------------------------------------------------
 # between runs
 # ---------------------------------------------------------------------------
-def json_safe(o: Any) -> Any:
-    """``o`` with NaN/inf floats as ``None`` (strict JSON) and tuples as lists."""
-    if isinstance(o, dict):
-        return {k: json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [json_safe(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
+def embeddings_comparable(run_a: dict, run_b: dict) -> str:
+    """``""`` when two runs (:func:`describe_run`) used the same checkpoint, so their embeddings share a space; else why not.
+
+    The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.
+    """
+    ca = run_a.get("weights_checksum") or run_a.get("checksum") or ""
+    cb = run_b.get("weights_checksum") or run_b.get("checksum") or ""
+    if ca and cb:
+        same = ca == cb
+    else:
+        same = bool(run_a.get("checkpoint")) and run_a.get("checkpoint") == run_b.get("checkpoint")
+    if same:
+        return ""
+    return (f"runs {run_a.get('name', '?')} and {run_b.get('name', '?')} used different checkpoints "
+            f"({run_a.get('model')} {ca or 'no checksum'} / {run_b.get('model')} {cb or 'no checksum'}): their embeddings live in "
+            "unrelated spaces, so a cosine between them means nothing")
 
 
 def _run_letter(i: int) -> str:
@@ -300,7 +311,20 @@ def describe_run(rf: RunFolder) -> dict:
         "checksum": (m.get("checksum") or "")[:16], "device": m.get("device") or cfg.get("device"),
         "dtype": m.get("dtype") or cfg.get("dtype"), "engine": "ray" if str(cfg.get("device") or "").startswith("ray:") else "local",
         "manifest": cfg.get("manifest"), "random_weights": rf.random_weights,
+        "weights_checksum": _weights_checksum(m),
     }
+
+
+def _weights_checksum(model: dict) -> str:
+    """The checksum of the weights a run used: an ONNX export records its graph's, and the source checkpoint's in its
+    ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
+    if model.get("kind") == "onnx" and model.get("path"):
+        try:
+            meta = json.loads((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
+        except (OSError, ValueError):
+            pass
+    return (model.get("checksum") or "")[:16]
 
 
 def _ids_text(keys: Sequence[tuple[str, str]], limit: int = 10) -> str:
@@ -431,6 +455,8 @@ class RunsComparison:
             lines.append(c.render())
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
+            if cos == "n/a" and rec.get("cosine_note"):
+                cos += f" ({rec['cosine_note']})"
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
@@ -562,9 +588,13 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                 sa, sb = a[SCORE_COLUMNS].to_numpy(dtype=float), b[SCORE_COLUMNS].to_numpy(dtype=float)
                 ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
                 same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
+                other_space = embeddings_comparable(described[i], described[j])
+                cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
+                same_dim = same_dim and not other_space
                 agree_rows.append({"run_a": names[i], "run_b": names[j], "variant": v,
                                    **agreement(a["pred"].astype(str), b["pred"].astype(str), sa, sb,
-                                               ea if same_dim else None, eb if same_dim else None)})
+                                               ea if same_dim else None, eb if same_dim else None),
+                                   "cosine_note": cosine_note})
                 mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
                 cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
                 items = pd.DataFrame({

@@ -41,6 +41,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def screen_text(text: object) -> str:
+    """A string from a user's file (a word, a subtitle) for the terminal: control characters (escape sequences) shown as escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 def example_text(*lines: str) -> str:
     """The ``Example:`` epilog of a parser, one indented command per line."""
     return "Example:\n" + "\n".join(f"  {line}" for line in lines)
@@ -91,6 +96,13 @@ def resolve_temperature(value) -> float | None:
         raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
                           fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
     saved = RunFolder(path).calibration()
+    if "temperature" not in saved and saved.get("recommended") is False:
+        # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
+        # than a uniform guess): refused with the reasons calibrate printed
+        reasons = " ".join(saved.get("not_recommended_because") or [])
+        raise ConfigError(f"its calibration fitted T = {float(saved.get('temperature_fitted', float('nan'))):.3f} but did not recommend it: "
+                          f"{reasons}", source=str(path / "calibration.json"),
+                          fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:
         raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
                              fix=f"run `workbench calibrate {text}` first, or pass a number.")

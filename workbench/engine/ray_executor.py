@@ -42,6 +42,7 @@ import pickle
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
+from workbench import files
 from workbench.engine.core import Engine, PredictionCache, Scored, error_dict
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.ref import ModelRef
@@ -162,8 +163,6 @@ def secure_token_file() -> None:
     """
     import secrets
     import stat
-
-    from workbench import files
 
     if os.environ.get("RAY_AUTH_TOKEN"):
         return
