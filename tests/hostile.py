@@ -404,6 +404,8 @@ def safe_attempts(root: Path, manifest: Path, finished_run: Path, clip: Path, at
     ``finished_run``: a run of ``manifest`` (variant raw, chunks of 8) to tamper with.
     """
     base = root / "safe"
+    for name in ("onnx_out", "cache_run"):  # made first, so a command writing into them does not count as touching `safe/`
+        (base / name).mkdir(parents=True, exist_ok=True)
     for case in planted_export_links(base / "exports"):
         attempt(f"export-onnx: {case.name}", ["model", "export-onnx", "--model", "tiny", "--out", case.path, "--no-check"],
                 expect_refusal="model.onnx" in case.name and "tmp" not in case.name, allowed=[case.path])

@@ -21,7 +21,8 @@ saved and the same command resumes it.  The driver itself never builds the
 network: it checks and hashes the checkpoint files (memoised by path, size and
 mtime), and refuses an actor whose checkpoint hashes differently.
 
-A local cluster that the workbench starts always runs with Ray's token
+A local cluster that the workbench starts registers its node on 127.0.0.1, keeps its session folders in a
+private temporary folder, makes ~/.ray/auth_token mode 0600, and always runs with Ray's token
 authentication: Ray 2.60 cannot be confined to the loopback interface (it turns a
 loopback node address into the machine's address, and its gRPC servers bind the
 wildcard address), so the token is what keeps other machines out.  Joining a
@@ -137,10 +138,13 @@ class _ChunkWorker:
 def local_cluster_options() -> dict[str, Any]:
     """``ray.init`` keywords for a local cluster the workbench starts, so it is not opened to the machine's neighbours.
 
-    * ``_node_ip_address="127.0.0.1"``: the node registers and listens on the loopback address, not on every
-      interface (a cluster spanning machines is the user's choice: ``--ray-address``);
-    * ``_temp_dir``: a folder made for this run (``mkdtemp``: mode 0700) instead of the shared ``/tmp/ray``, so the
-      session folders (sockets, logs) cannot be entered or written by other users, whatever modes Ray gives them;
+    * ``_node_ip_address="127.0.0.1"``: the node registers under the loopback address, so its workers and the
+      driver talk over loopback (a cluster spanning machines is the user's choice: ``--ray-address``).  Ray 2.60's
+      gRPC servers still bind the wildcard address whatever the node address (measured: 5 listening sockets on
+      ``*`` for a one-CPU node; Ray has no option for it), so the token below is what keeps other machines out;
+    * ``_temp_dir``: a folder made for this run (``mkdtemp``) instead of the shared ``/tmp/ray``; Ray makes it
+      0777 and some session folders 0777, which :func:`_close_session_folders` sets back to 0700 / no group or
+      world write once the node is up;
     * the token file ``~/.ray/auth_token`` exists with mode 0600 before Ray reads it (:func:`secure_token_file`).
     """
     import tempfile
@@ -186,9 +190,11 @@ def secure_token_file() -> None:
 
 
 def _close_session_folders(temp_dir: str) -> None:
-    """Remove group/world write from the folders Ray made under the run's private ``temp_dir`` (Ray makes some 0777)."""
+    """``temp_dir`` back to 0700 and no group/world write on the folders Ray made in it (Ray makes them 0777)."""
     import stat
 
+    with contextlib.suppress(OSError):
+        os.chmod(temp_dir, 0o700)
     for dirpath, dirnames, _ in os.walk(temp_dir):
         for name in dirnames:
             p = os.path.join(dirpath, name)

@@ -284,13 +284,15 @@ def write_checkpoint_files(out: Path, *, config: dict, weights: bytes, marker_na
     import yaml
 
     out = Path(out)
-    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n")
-    files.write_bytes(out / "model.pt", weights)
+    # in the shared cache, every level below the cache root is checked for links (a linked checkpoints/ is refused)
+    root = cache_dir() if out.absolute().is_relative_to(cache_dir().absolute()) else out
+    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True), root=root)
+    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n", root=root)
+    files.write_bytes(out / "model.pt", weights, root=root)
     digest = hashlib.sha256(weights).hexdigest()
     record_generated(digest, name=out.name, kind=kind, warning=warning)
     # the marker goes last so a half-written directory is never mistaken for a checkpoint
-    files.write_json(out / marker_name, {**marker, "weights_sha256": digest})
+    files.write_json(out / marker_name, {**marker, "weights_sha256": digest}, root=root)
 
 
 def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:

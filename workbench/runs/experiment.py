@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
+from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError
@@ -97,6 +98,8 @@ class Experiment:
                                   fix=f"remove or rename them under `{key}:`.")
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
+        if kw.get("temperature") is not None:  # `temperature: true` is not 1; 1e308 or 5e-324 is not a temperature
+            kw["temperature"] = check_temperature(kw["temperature"], source=f"{source}: temperature")
         try:
             return cls(**kw)
         except TypeError as exc:

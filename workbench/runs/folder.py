@@ -24,8 +24,11 @@ Integrity rules, all enforced here:
   folder is fsynced after the rename.  A part is complete only when its parquet exists:
   the embeddings and frame embeddings it refers to are renamed into place before it.
 * Parts are validated on read (row count = embedding rows, unique (id, variant), finite
-  embeddings for ok rows, frame embeddings present when the run keeps them); a part
-  that fails is moved to ``parts/rejected/`` with a log line, and its rows are redone.
+  embeddings for ok rows, frame embeddings present when the run keeps them, and
+  :func:`check_rows`: the schema, finite scores summing to 1, predictions among the model's
+  labels); a part that fails is moved to ``parts/rejected/`` with a log line, and its rows
+  are redone.  ``results.parquet``, ``embeddings.npy`` and ``summary.json`` are checked the
+  same way when read: a damaged one is refused naming the file and how to rebuild it.
 * A run holds an exclusive ``flock`` on ``.lock`` while it writes; the OS drops it when
   the process dies, so a killed run never blocks the next one, and a second live run
   on the same folder is refused with the first one's pid.
@@ -34,8 +37,10 @@ Integrity rules, all enforced here:
   by :meth:`RunFolder.write_artifact` under plain names or hashes (:func:`artifact_name`),
   with what they show recorded in ``artifacts.json``, and every JSON is strict (NaN → null).
 * Nothing is written through a link: a folder whose own files are symbolic links is refused
-  naming them (:meth:`RunFolder.check_links`), temporaries are created ``O_EXCL | O_NOFOLLOW``,
-  ``.lock`` and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
+  naming them (:meth:`RunFolder.check_links`), every file goes through
+  :func:`workbench.files.write_atomic` (folders below the run folder opened ``O_NOFOLLOW``,
+  temporaries created ``O_EXCL | O_NOFOLLOW``, a destination that is a link refused), ``.lock``
+  and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
 * A part carries its run's identity (a hash of ``config.yaml``) in its parquet metadata; a part
   of another run, one with rows outside the manifest × variants, or one repeating rows of an
   earlier part is rejected.
