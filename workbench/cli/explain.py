@@ -19,7 +19,7 @@ from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
-from workbench.explain.words import read_alignment
+from workbench.explain.words import read_alignment, validate_words
 from workbench.model.labels import LABEL_KEYS
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.runs.folder import RunFolder
@@ -88,6 +88,8 @@ def cmd_explain(args: Any) -> int:
     if args.words:
         words = read_alignment(args.words)
     audio, net, name = _source_audio(args)
+    if words is not None:  # every word inside the clip before anything is computed or written (a cue at 99:59:59)
+        words = validate_words(words, duration=audio.duration, source=str(Path(args.words).absolute()))
     methods = METHODS if args.method == "all" else (args.method,)
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)

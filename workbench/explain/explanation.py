@@ -108,6 +108,10 @@ def top_evidence_span(relevance: np.ndarray, span_s: float = 0.3) -> tuple[float
     return (round(i * step, 4), round((i + k) * step, 4))
 
 
+#: the longest clip :func:`explain_clip` takes, seconds (memory and time grow with the length; see the error)
+MAX_EXPLAIN_S = 30.0
+
+
 def explain_clip(
     model: Emotion2vecModel,
     clip: Any,
@@ -153,6 +157,11 @@ def explain_clip(
     if bad:
         raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
     wave = as_wave(clip)
+    if len(wave) > MAX_EXPLAIN_S * SAMPLE_RATE:
+        raise ConfigError(
+            f"the clip is {len(wave) / SAMPLE_RATE:.1f} s long; explain takes at most {MAX_EXPLAIN_S:g} s (its memory and time "
+            "grow with the length times the curve points and occlusion windows).",
+            source=item_id, fix="explain a segment: cut the clip (workbench segment, or start/duration in a manifest row).")
     scorer = ClassScore(model)
     logp = scorer.log_probs(wave[None])[0]
     target = resolve_target(scorer, wave, target)

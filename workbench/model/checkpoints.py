@@ -51,6 +51,7 @@ from urllib.parse import urlparse
 
 from workbench import interrupts
 from workbench.errors import ConfigError, ModelError
+from workbench.limits import load_yaml_file
 from workbench.model.labels import TOKENS
 
 logger = logging.getLogger(__name__)
@@ -749,8 +750,6 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     ModelError
         Naming the file, the key or file that is refused, what FunASR would do with it, and the fix.
     """
-    import yaml
-
     root = Path(model_dir)
     for name in CODE_FILES:
         if (root / name).exists() or (root / name).is_symlink():
@@ -777,9 +776,9 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     if cfg_path.is_symlink() and not _inside(root, cfg_path):
         raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
     try:
-        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelError(f"cannot read {config_name} ({_short(exc)}).", source=str(root), fix="download the complete checkpoint.") from None
+        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
     if not isinstance(cfg, dict):
         raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
     for key in cfg:

@@ -63,6 +63,7 @@ import numpy as np
 
 from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
 from workbench.errors import ConfigError
+from workbench.limits import load_yaml_file
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.serialize import json_default
 from workbench.audio.variants import Variant, scored_audio
@@ -205,12 +206,10 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RunFolderError(f"cannot read {path.name} ({type(exc).__name__}: {exc}).", source=str(path.parent),
+        data = load_yaml_file(path)  # a run folder may have been edited by anyone: no aliases, bounded size
+    except ConfigError as exc:
+        raise RunFolderError(f"cannot read {path.name} ({exc.message}).", source=str(path.parent.absolute()),
                              fix="the run folder is damaged: run again into a new --out folder.") from None
     return data if isinstance(data, dict) else {}
 
