@@ -19,6 +19,7 @@ from workbench.runs.folder import RunFolder
 from workbench.explain.cues import cue_differences, cue_probe, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
+from workbench.limits import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15
@@ -85,7 +86,7 @@ def cmd_features(args) -> int:
     if args.csv:
         out = Path(args.csv)
         out.mkdir(parents=True, exist_ok=True)
-        diffs.to_csv(out / "cue_differences.csv", index=False)
+        spreadsheet_safe(diffs).to_csv(out / "cue_differences.csv", index=False)
     if args.probe:
         rows, emb = embedded_rows(rf, variant=args.variant)
         feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
@@ -103,7 +104,7 @@ def cmd_features(args) -> int:
         print("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
         print(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if out is not None:
-            probe.to_csv(out / "cue_probe.csv", index=False)
+            spreadsheet_safe(probe).to_csv(out / "cue_probe.csv", index=False)
     return 0
 
 

@@ -94,8 +94,7 @@ def cmd_run(args) -> int:
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
         chosen = args.model or (experiment.model if experiment else None)
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
-    print(f"model {(model.label if isinstance(model, ModelRef) else model) or experiment.model or DEFAULT_MODEL}:",
-          file=sys.stderr, flush=True)
+    print(f"model {model_name(model) or (experiment.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading)
     if experiment:
@@ -116,6 +115,19 @@ def cmd_run(args) -> int:
         paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
         print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def model_name(model) -> str | None:
+    """What to call ``model`` on the screen: a ModelRef's label, a loaded model's id and folder, or the name given."""
+    if model is None or isinstance(model, str):
+        return model
+    if isinstance(model, ModelRef):
+        return model.label
+    info = getattr(model, "info", None)
+    if info is not None:
+        where = getattr(info, "path", None)
+        return f"{info.id} ({info.kind}{f', {where}' if where else ''})"
+    return type(model).__name__
 
 
 def print_run_summary(result, out=None) -> None:

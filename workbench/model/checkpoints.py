@@ -443,6 +443,18 @@ def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
     return None
 
 
+def display_name(model_id: str | None) -> str | None:
+    """A model's name for figures and titles: a hub cache folder as its hub id (``iic/emotion2vec_plus_large``),
+    another folder by its last two parts, anything else as given."""
+    if not model_id or not os.path.isabs(str(model_id)):
+        return model_id
+    parts = Path(str(model_id)).parts
+    for part in parts:
+        if part.startswith("models--"):  # Hugging Face: models--org--name/snapshots/<revision>
+            return part[len("models--"):].replace("--", "/")
+    return "/".join(parts[-2:])  # ModelScope: .../models/org/name; a folder: parent/name
+
+
 def require_hub(spec: ModelSpec) -> None:
     """Fail fast, with the fix, when a hub id is not cached and the hub cannot be reached."""
     where = "ModelScope" if spec.hub == "ms" else "Hugging Face"

@@ -61,7 +61,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.limits import load_yaml_file
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
@@ -384,7 +384,7 @@ class RunFolder:
         r = dict(row)
         cfg = self.audio_config()
         path = self.item_path(r["path"])
-        decoded = to_mono(decode(path, config=cfg, id=str(r["id"])), method=cfg.mixdown)
+        decoded = decode_mono(path, config=cfg, id=str(r["id"]))
         want = r.get("source_sha256")
         got = decoded.source.sha256
         if want and got and isinstance(want, str) and want != got:

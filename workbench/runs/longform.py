@@ -52,6 +52,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column
 from workbench.serialize import save_figure
+from workbench.limits import spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -482,7 +483,7 @@ def segment_file(
     summary["workbench_version"] = __version__
     if net.random_weights:
         summary["warning"] = RANDOM_WEIGHTS_BANNER
-    timeline.to_csv(out / "timeline.csv", index=False)
+    spreadsheet_safe(timeline).to_csv(out / "timeline.csv", index=False)
     np.savez_compressed(out / "heatmap.npz", times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat, labels=np.array(LABEL_KEYS))
     np.save(out / "embeddings.npy", emb)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")

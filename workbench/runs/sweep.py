@@ -38,6 +38,7 @@ from workbench.runs.driver import run
 from workbench.schema import SAMPLE_RATE, SCORE_COLUMNS, score_column
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
+from workbench.limits import spreadsheet_safe
 
 #: the unmodified point of each sweep: the reference every other point is compared with
 REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}
@@ -105,9 +106,9 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
     out = Path(out_dir)
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *SCORE_COLUMNS, "finding_codes", "error"]
-    df[keep].to_csv(out / "sweep.csv", index=False)
-    summarise_sweep(df, kind).to_csv(out / "sweep_summary.csv", index=False)
-    flip_table_from_results(df, reference_name(df, kind)).to_csv(out / "sweep_flips.csv", index=False)
+    spreadsheet_safe(df[keep]).to_csv(out / "sweep.csv", index=False)
+    spreadsheet_safe(summarise_sweep(df, kind)).to_csv(out / "sweep_summary.csv", index=False)
+    spreadsheet_safe(flip_table_from_results(df, reference_name(df, kind))).to_csv(out / "sweep_flips.csv", index=False)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
