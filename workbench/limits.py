@@ -210,11 +210,15 @@ def spreadsheet_cell(value: Any) -> Any:
 def spreadsheet_safe(frame):
     """A copy of a DataFrame whose text cells and column names cannot run as formulas (:func:`spreadsheet_cell`);
     numbers stay numbers."""
+    import pandas as pd
+    from pandas.api import types
+
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype) in ("string", "category"):
-            out[col] = out[col].map(spreadsheet_cell) if str(out[col].dtype) != "category" else \
-                out[col].astype(object).map(spreadsheet_cell)
+        s = out[col]
+        if types.is_numeric_dtype(s) or types.is_bool_dtype(s) or types.is_datetime64_any_dtype(s):
+            continue
+        out[col] = (s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s).map(spreadsheet_cell)
     out.columns = [spreadsheet_cell(c) for c in out.columns]
     return out
 

@@ -199,9 +199,9 @@ def hub_model(experiment: Experiment) -> str | None:
         spec = resolve_model(experiment.model, hub=experiment.hub, revision=experiment.revision)
     except WorkbenchError:
         return None  # the run refuses it with its own message
-    if spec.kind != "hub" or cached_hub_checkpoint(spec.path, spec.hub) is not None:
+    if spec.kind != "hub" or cached_hub_checkpoint(spec.model, spec.hub) is not None:
         return None
-    return spec.path
+    return spec.model
 
 
 def foreign_files(folder: Path) -> list[str]:
