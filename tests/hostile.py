@@ -381,7 +381,8 @@ def limits_cases(root: Path, manifest: Path, base_run: Path, clip: Path, uri: st
         cases.append(LimitCase(f"run config.yaml: {name} (explain --item)", ["explain", d, "--item", "c0", "--method", "occlusion",
                                                                                "--randomisation", "none", "--steps", "2", "--out", root / "explain_out" / edit],
                                "refuse", allowed=[root / "explain_out"]))
-        cases.append(LimitCase(f"run config.yaml: {name} (metrics)", ["metrics", d], "refuse", allowed=[d]))
+        # metrics reads the results, not the chain: it runs, and nothing grows
+        cases.append(LimitCase(f"run config.yaml: {name} (metrics)", ["metrics", d], "run", allowed=[d]))
     # item 3: reach out or overwrite
     cases.append(LimitCase("experiment: hub model someone/name, hub hf", ["run", exp("hub", model="someone/name", hub="hf")], "refuse"))
     cases.append(LimitCase("experiment: engine: ray", ["run", exp("ray", engine="ray")], "refuse"))
@@ -428,7 +429,7 @@ def limits_cases(root: Path, manifest: Path, base_run: Path, clip: Path, uri: st
     v.write_text(",fileName,A,D,F,H,N,S\n100001,1001_DFA_ANG_XX,1,0,0,0,0,0\n100002,\"" + "x" * 200_000 + "\",1,0,0,0,0,0\n", encoding="utf-8")
     cases.append(LimitCase("votes: a 200 kB field", ["datasets", "import-votes", crema_manifest, "--format", "crema-d-tabulated", "--votes", v,
                                                       "--out", root / "crema" / "out.csv"], "refuse", allowed=[root / "crema"]))
-    v = _crema_votes(root / "crema" / "votes_rows.csv", [(f"1001_X{i}", 1) for i in range(1_000_000)])
+    v = _crema_votes(root / "crema" / "votes_rows.csv", [("1001_DFA_ANG_XX", 1)] + [(f"1001_X{i}", 1) for i in range(1, 1_000_000)])
     cases.append(LimitCase("votes: 10^6 rows", ["datasets", "import-votes", crema_manifest, "--format", "crema-d-tabulated", "--votes", v,
                                                  "--out", root / "crema" / "out_rows.csv"], "run", allowed=[root / "crema"]))
     # manifests
@@ -479,10 +480,18 @@ def _run_measured(argv: list, *, timeout: float = 900) -> tuple[int, str, float,
     import sys
     import time
 
+    import tempfile
+
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1", "WORKBENCH_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *map(str, argv)], env=env, stdout=subprocess.DEVNULL,
+    # a forked child's ru_maxrss starts at its parent's size (Linux keeps it across exec): /usr/bin/time, a small
+    # process, forks the command and reports the command's own peak; without it, VmHWM is sampled
+    time_file = tempfile.NamedTemporaryFile(prefix="hostile-time-", delete=False)
+    time_file.close()
+    timer = ["/usr/bin/time", "-f", "%M", "-o", time_file.name] if os.path.exists("/usr/bin/time") else []
+    proc = subprocess.Popen([*timer, sys.executable, "-m", "workbench.cli", *map(str, argv)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    hwm_kb = 0
     killed = False
     err_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
@@ -492,13 +501,22 @@ def _run_measured(argv: list, *, timeout: float = 900) -> tuple[int, str, float,
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
-        try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                rss_kb = int(next(line for line in f if line.startswith("VmRSS")).split()[1])
-        except (OSError, StopIteration, ValueError):
-            rss_kb = 0
+        rss_kb = 0
+        for pid_ in [proc.pid, *_children(proc.pid)]:
+            try:
+                with open(f"/proc/{pid_}/status") as f:
+                    fields_ = {line.split(":")[0]: line.split()[1] for line in f if line.startswith(("VmRSS", "VmHWM"))}
+                rss_kb = max(rss_kb, int(fields_.get("VmRSS", 0)))
+                hwm_kb = max(hwm_kb, int(fields_.get("VmHWM", 0)))
+            except (OSError, ValueError, IndexError):
+                pass
         if rss_kb > KILL_MB * 1024 or time.monotonic() - t0 > timeout:
             killed = True
+            for child in _children(proc.pid):  # the command under /usr/bin/time
+                try:
+                    os.kill(child, 9)
+                except OSError:
+                    pass
             proc.kill()
             pid, status, usage = os.wait4(proc.pid, 0)
             break
@@ -506,8 +524,20 @@ def _run_measured(argv: list, *, timeout: float = 900) -> tuple[int, str, float,
     rc = os.waitstatus_to_exitcode(status)
     proc.returncode = rc
     reader.join(timeout=5)
-    peak = usage.ru_maxrss / 1024
+    try:
+        timed = [line for line in Path(time_file.name).read_text().splitlines() if line.strip().isdigit()]
+        peak = int(timed[-1]) / 1024 if timed else hwm_kb / 1024
+    finally:
+        os.unlink(time_file.name)
     return rc, b"".join(err_chunks).decode("utf-8", "replace"), peak, killed
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def limits_section(root: Path, manifest: Path, base_run: Path, clip: Path, listener: "Listener", *, big: bool) -> dict:

@@ -48,8 +48,9 @@ def test_yaml_refuses_aliases_depth_and_size():
 def test_experiment_file_alias_bomb_is_refused_before_use(tmp_path):
     from workbench.runs.experiment import Experiment
 
-    p = tmp_path / "exp.yaml"
-    p.write_text(bomb() + "\nmanifest: m.csv\nseed: *a8\n", encoding="utf-8")
+    p = tmp_path / "exp.yaml"  # anchors inside the one value: no unknown key to refuse the file for
+    levels = ['&a0 ["xxxxxxxx"]'] + [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    p.write_text("manifest: m.csv\nseed: [" + ", ".join(levels) + "]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="alias") as info:
         Experiment.load(p)
     assert len(str(info.value)) < 1000

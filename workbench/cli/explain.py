@@ -17,7 +17,7 @@ import numpy as np
 from workbench.audio.intake import check_audio_path, load as load_audio
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
-from workbench.explain.explanation import explain_clip
+from workbench.explain.explanation import check_explain_length, explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.explain.words import read_alignment, validate_words
 from workbench.model.labels import LABEL_KEYS
@@ -58,6 +58,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
         rf = RunFolder(src)
         row = rf.row(args.item, args.variant)
         audio = rf.scored_audio(row)
+        check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
         net = ModelRef.from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
@@ -70,6 +71,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
+    check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
     net = ModelRef.from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
     return audio, net, src.stem
 

@@ -218,24 +218,29 @@ def _csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", 
     # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.limits)
     text = read_text_capped(p, encoding=encoding, what="a votes table")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        rows = [r for r in reader if any(c.strip() for c in r)]
+    del text
+    header: list[str] | None = None
+    out: list[dict] = []
+    try:  # one pass, one dict per row: the rows are never held twice (a million-row table)
+        for r in reader:
+            if not any(c.strip() for c in r):
+                continue
+            check_fields([r], source=f"{p}, line {reader.line_num}")
+            if header is None:
+                header = [h.strip().strip('"') for h in r]
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),
+                                      fix="pass the corpus's file unchanged (see the corpus's README for its columns).")
+                continue
+            if len(r) == len(header) - 1 and header[0] == "":  # R's write.csv: unnamed row-name column
+                r = ["", *r]
+            out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
     except csv.Error as exc:  # a field over csv's own limit (128 kB), a NUL byte
         raise ConfigError(f"line {reader.line_num}: {exc}.", source=str(p),
                           fix="pass the corpus's file unchanged (a broken quote runs fields together).") from None
-    check_fields(rows, source=str(p))
-    if not rows:
+    if header is None:
         raise ConfigError("is empty.", source=str(p), fix="pass the corpus's file unchanged.")
-    header = [h.strip().strip('"') for h in rows[0]]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),
-                          fix="pass the corpus's file unchanged (see the corpus's README for its columns).")
-    out = []
-    for r in rows[1:]:
-        if len(r) == len(header) - 1 and header[0] == "":  # R's write.csv: unnamed row-name column
-            r = ["", *r]
-        out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
     return header, out
 
 

@@ -52,7 +52,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column
 from workbench.serialize import save_figure
-from workbench.limits import spreadsheet_safe
+from workbench.limits import spreadsheet_cell, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -372,7 +372,7 @@ def segment_file(
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
                    **{score_column(k): float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
             rows.append(row)
-            csv.write(",".join(str(row[c]) for c in SEGMENT_COLUMNS) + "\n")
+            csv.write(",".join(str(spreadsheet_cell(row[c])) for c in SEGMENT_COLUMNS) + "\n")  # a head's labels are data
             embeddings.append(p.embedding.astype(np.float32))
             fs = p.frame_scores
             if fs is not None and len(fs):
