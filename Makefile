@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-all install clean docs
+.PHONY: demo test test-fast test-slow test-all install clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+
+# the fast loop while you work: unit tests without papermill, browsers, Ray or UMAP compiles (about 2 minutes)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not gpu and not heavy and not notebook and not browser" -q $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)

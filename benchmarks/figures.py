@@ -40,7 +40,7 @@ EMOTIONS = ("angry", "happy", "neutral", "sad", "fearful", "disgusted", "surpris
 
 def make_run(path: Path, items: int = 535, variants=("raw", "telephone", "noisy"), dim: int = 1024, seed: int = 0) -> Path:
     """A finished run folder of synthetic rows (see the module docstring), written through RunFolder."""
-    from workbench.model.labels import LABEL_KEYS
+    from workbench.labels import LABEL_KEYS
     from workbench.runs.folder import RunFolder
 
     rng = np.random.default_rng(seed)

@@ -129,7 +129,7 @@ class StandInNet:
     """A network that costs nothing, for measuring the pipeline around the model (benchmark only)."""
 
     def __init__(self, dim: int = 1024):
-        from workbench.model.labels import LABEL_KEYS
+        from workbench.labels import LABEL_KEYS
         from workbench.model.network import ModelInfo
 
         self.info = ModelInfo(id="stand-in (no network)", kind="local", hub=None, revision=None, path=None, checksum="stand-in",

@@ -17,7 +17,7 @@ import pandas as pd
 
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.data.listeners import record_from_counts
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 SIX = ["angry", "disgusted", "fearful", "happy", "neutral", "sad"]
 

@@ -39,7 +39,7 @@ CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {repo!r})
 from workbench.runs.longform import SegmentConfig, segment_file, _SileroVAD
-from workbench.engine.memory import peak_rss_mb
+from workbench.model.memory import peak_rss_mb
 from workbench.model.network import load_model
 t0 = time.perf_counter()
 net = load_model({model!r}, device={device!r})

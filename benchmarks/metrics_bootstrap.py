@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import evaluate
 
 

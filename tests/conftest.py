@@ -29,7 +29,19 @@ def pytest_configure(config):
     os.environ["WORKBENCH_OFFLINE"] = "1"
 
 
+#: test files whose every test is too heavy for the fast loop (`make test-fast`): papermill notebooks, a real
+#: browser, Ray clusters, UMAP's first compile, wheels, subprocesses that import torch again and again
+HEAVY_FILES = {
+    "test_notebooks.py", "test_browser.py", "test_report_security.py", "test_packaging.py", "test_ray.py",
+    "test_ray_driver.py", "test_ray_cluster.py", "test_fusion.py", "test_fusion_honesty.py", "test_interrupts.py",
+    "test_gpu.py", "test_gpu_suite.py", "test_tracking.py", "test_docs.py", "test_figure_costs.py",
+}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in HEAVY_FILES:
+            item.add_marker(pytest.mark.heavy)
     try:
         import torch
 

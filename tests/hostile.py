@@ -212,6 +212,221 @@ def foreign_part_run(finished_run: Path, other_run: Path, root: Path, *, duplica
 
 
 # ---------------------------------------------------------------------------
+# writes and trust (issue #29: links, hostile ONNX graphs, caches, tampered run folders)
+# ---------------------------------------------------------------------------
+#: the temporary names earlier versions of `model export-onnx` wrote through
+OLD_EXPORT_TEMPORARIES = (".model.onnx.tmp", ".model.json.tmp", ".model.int8.onnx.tmp")
+
+
+def planted_export_links(root: Path) -> list[Case]:
+    """Export folders with planted links: at the old temporary names, and at ``model.onnx`` itself.
+
+    ``extra["victims"]`` are the outside files that must still hold ``"precious"``.
+    """
+    outside = root / "outside"
+    outside.mkdir(parents=True, exist_ok=True)
+    cases = []
+    for name, links in (("temporaries", OLD_EXPORT_TEMPORARIES), ("destination", ("model.onnx",))):
+        d = root / f"export_{name}"
+        d.mkdir(parents=True, exist_ok=True)
+        victims = []
+        for k, link in enumerate(links):
+            victim = outside / f"victim_{name}_{k}"
+            victim.write_text("precious", encoding="utf-8")
+            os.symlink(victim, d / link)
+            victims.append(victim)
+        cases.append(Case("export", f"export folder with links at {', '.join(links)}", d, None, {"victims": victims}))
+    return cases
+
+
+def planted_cache_links(cache_root: Path, outside: Path) -> Case:
+    """A prediction cache whose 256 shard folders (``00`` … ``ff``) are all links to one outside folder."""
+    outside.mkdir(parents=True, exist_ok=True)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    for i in range(256):
+        os.symlink(outside, cache_root / f"{i:02x}")
+    return Case("cache", "prediction cache with linked shard folders", cache_root, None, {"outside": outside})
+
+
+def _rewire(proto, output: str, build) -> None:
+    """Make graph output ``output`` pass through nodes from ``build(raw_name) -> (nodes, initializers, final_name)``."""
+    raw = f"{output}__raw"
+    for node in proto.graph.node:
+        for k, name in enumerate(node.output):
+            if name == output:
+                node.output[k] = raw
+    nodes, inits, final = build(raw)
+    proto.graph.node.extend(nodes)
+    proto.graph.initializer.extend(inits)
+    for node in proto.graph.node:
+        for k, name in enumerate(node.output):
+            if name == final:
+                node.output[k] = output
+
+
+def hostile_onnx_exports(export_dir: Path, root: Path) -> list[Case]:
+    """Copies of a real export (``model.onnx`` + ``model.json``), each changed in one hostile way.
+
+    ``extra["refused"]``: True when loading must refuse it (with ``extra["says"]`` in the message); False when it
+    loads and its predictions must become failed rows (``nan_logits``, ``negative_frames``) or carry the banner
+    (``json_says_real``).
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    def copy(name: str) -> Path:
+        d = root / name
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        for f in ("model.onnx", "model.json"):
+            shutil.copy(export_dir / f, d / f)
+        return d
+
+    def edit_json(d: Path, **changes) -> None:
+        meta = json.loads((d / "model.json").read_text(encoding="utf-8"))
+        meta.update(changes)
+        (d / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    def edit_graph(d: Path, output: str, build) -> None:
+        proto = onnx.load(str(d / "model.onnx"))
+        _rewire(proto, output, build)
+        onnx.save(proto, str(d / "model.onnx"))
+
+    cases = []
+    meta = json.loads((export_dir / "model.json").read_text(encoding="utf-8"))
+    d = copy("five_labels")  # the graph gives 9 scores, model.json names 5: labels would be silently misread
+    edit_json(d, labels=meta["labels"][:5])
+    cases.append(Case("onnx", "model.json names 5 labels for a 9-output graph", d, None, {"refused": True, "says": "labels"}))
+
+    d = copy("loop")  # a Loop of 10^15 iterations added to the logits
+    body = helper.make_graph(
+        [helper.make_node("Add", ["x_in", "one"], ["x_out"]), helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [1])],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    edit_graph(d, "logits", lambda raw: (
+        [helper.make_node("Loop", ["loop_m", "loop_c", "loop_x"], ["loop_y"], body=body), helper.make_node("Add", [raw, "loop_y"], ["loop_out"])],
+        [helper.make_tensor("loop_m", TensorProto.INT64, [], [10 ** 15]), helper.make_tensor("loop_c", TensorProto.BOOL, [], [True]),
+         helper.make_tensor("loop_x", TensorProto.FLOAT, [1], [0.0])], "loop_out"))
+    cases.append(Case("onnx", "a Loop of 10^15 iterations", d, None, {"refused": True, "says": "Loop"}))
+
+    d = copy("constant_of_shape")  # a 10^5 × 10^5 float tensor (40 GB) summed into the logits
+    edit_graph(d, "logits", lambda raw: (
+        [helper.make_node("ConstantOfShape", ["cos_shape"], ["cos_big"]), helper.make_node("ReduceSum", ["cos_big"], ["cos_sum"], keepdims=0),
+         helper.make_node("Add", [raw, "cos_sum"], ["cos_out"])],
+        [helper.make_tensor("cos_shape", TensorProto.INT64, [2], [100_000, 100_000])], "cos_out"))
+    cases.append(Case("onnx", "a ConstantOfShape of 10^10 elements", d, None, {"refused": True, "says": "ConstantOfShape"}))
+
+    d = copy("nan_logits")  # logits × NaN
+    edit_graph(d, "logits", lambda raw: ([helper.make_node("Mul", [raw, "nan_c"], ["nan_out"])],
+                                         [helper.make_tensor("nan_c", TensorProto.FLOAT, [], [float("nan")])], "nan_out"))
+    cases.append(Case("onnx", "NaN logits", d, None, {"refused": False, "says": "NaN"}))
+
+    d = copy("negative_frames")  # frame_lengths × -1e9
+    edit_graph(d, "frame_lengths", lambda raw: ([helper.make_node("Mul", [raw, "neg_c"], ["neg_out"])],
+                                                [helper.make_tensor("neg_c", TensorProto.INT64, [], [-1_000_000_000])], "neg_out"))
+    cases.append(Case("onnx", "frame_lengths of -1e9", d, None, {"refused": False, "says": "frame_lengths"}))
+
+    d = copy("json_says_real")  # an export of random weights whose model.json claims otherwise
+    edit_json(d, random_weights=False, warning=None)
+    cases.append(Case("onnx", "model.json says random_weights: false", d, None, {"refused": False, "says": "banner"}))
+    return cases
+
+
+def tampered_run_folders(finished_run: Path, root: Path) -> list[Case]:
+    """Copies of a finished run, each tampered in one way.
+
+    ``extra["resume"]``: a part edited by hand (the final tables removed), which a resumed run must reject;
+    otherwise a finished run whose ``results.parquet`` is truncated, holds NaN scores, or whose ``summary.json``
+    claims real weights.
+    """
+    import pandas as pd
+
+    cases = []
+
+    def copy(name: str) -> Path:
+        d = root / name
+        if d.exists():
+            shutil.rmtree(d)
+        shutil.copytree(finished_run, d)
+        return d
+
+    def edit_part(d: Path, change) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for name in ("results.parquet", "embeddings.npy", "summary.json"):
+            (d / name).unlink()
+        part = sorted((d / "parts").glob("part-*.parquet"))[0]
+        table = pq.read_table(part)
+        df = change(table.to_pandas())
+        out = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(table.schema.metadata)
+        pq.write_table(out, part)
+
+    def nan_scores(df):
+        df.loc[df.index[0], [c for c in df.columns if c.startswith("score_")]] = float("nan")
+        return df
+
+    def markup_pred(df):
+        df.loc[df.index[0], "pred"] = "<script>alert(1)</script>"
+        return df
+
+    d = copy("part_nan_scores")
+    edit_part(d, nan_scores)
+    cases.append(Case("run_folder", "a part edited to hold NaN scores", d, None, {"resume": True}))
+    d = copy("part_markup_pred")
+    edit_part(d, markup_pred)
+    cases.append(Case("run_folder", "a part edited to predict '<script>'", d, None, {"resume": True}))
+    d = copy("results_truncated")
+    data = (d / "results.parquet").read_bytes()
+    (d / "results.parquet").write_bytes(data[: len(data) // 2])
+    cases.append(Case("run_folder", "a truncated results.parquet", d, None, {"resume": False, "says": "results.parquet"}))
+    d = copy("results_nan")
+    res = pd.read_parquet(d / "results.parquet")
+    res.loc[res.index[0], [c for c in res.columns if c.startswith("score_")]] = float("nan")
+    res.to_parquet(d / "results.parquet", index=False)
+    cases.append(Case("run_folder", "NaN scores in results.parquet", d, None, {"resume": False, "says": "NaN"}))
+    d = copy("summary_says_real")
+    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    summary["random_weights"] = False
+    if isinstance(summary.get("model"), dict):
+        summary["model"]["random_weights"] = False
+    (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    cases.append(Case("run_folder", "summary.json says random_weights: false", d, None, {"resume": False, "says": "banner"}))
+    return cases
+
+
+def safe_attempts(root: Path, manifest: Path, finished_run: Path, clip: Path, attempt) -> None:
+    """Run the writes-and-trust corpus through the commands that meet it (``attempt(label, argv, expect_refusal, allowed)``).
+
+    ``finished_run``: a run of ``manifest`` (variant raw, chunks of 8) to tamper with.
+    """
+    base = root / "safe"
+    for case in planted_export_links(base / "exports"):
+        attempt(f"export-onnx: {case.name}", ["model", "export-onnx", "--model", "tiny", "--out", case.path, "--no-check"],
+                expect_refusal="model.onnx" in case.name and "tmp" not in case.name, allowed=[case.path])
+    export = base / "exports" / "export_temporaries"
+    for case in hostile_onnx_exports(export, base / "onnx"):
+        attempt(f"onnx: {case.name} (infer)", ["infer", "--backend", "onnxruntime", "--model", case.path, "--out", base / "onnx_out", clip],
+                expect_refusal=case.extra["refused"], allowed=[base / "onnx_out"])
+    cache = planted_cache_links(base / "cache", base / "cache_outside")
+    attempt("prediction cache with linked shard folders (run)", ["run", manifest, "--out", base / "cache_run", "--model", "tiny",
+            "--cache-dir", cache.path], expect_refusal=False, allowed=[base / "cache_run"])
+    for value in ("1e308", "5e-324", "1e-300", "true", "nan"):
+        attempt(f"temperature {value} (infer)", ["infer", "--model", "tiny", "--temperature", value, "--out", base / "t_out", clip],
+                expect_refusal=True, allowed=[])
+    attempt("export-onnx --temperature 1e308", ["model", "export-onnx", "--model", "tiny", "--temperature", "1e308",
+                                                "--out", base / "t_export", "--no-check"], expect_refusal=True, allowed=[])
+    for case in tampered_run_folders(finished_run, base / "tampered"):
+        argv = (["run", manifest, "--out", case.path, "--model", "tiny", "--no-cache", "--chunk", "8"] if case.extra["resume"]
+                else ["metrics", case.path, "--no-figures"])
+        attempt(f"run folder: {case.name} ({argv[0]})", argv, expect_refusal=not case.extra["resume"] and case.extra["says"] != "banner",
+                allowed=[case.path])
+
+
+# ---------------------------------------------------------------------------
 # data strings
 # ---------------------------------------------------------------------------
 #: strings that end up in file names, log lines, HTML and figures
@@ -644,11 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", default=None, help="keep the corpus in this folder")
     ap.add_argument("--no-big", action="store_true", help="skip the peak-memory measurements (200 MB WAV, 115 s WAV, 30 s explain)")
-    ap.add_argument("--only", action="append", choices=["round1", "limits"], default=None,
-                    help="run only this section (repeatable; default: all): round1 = issue #19's corpus, limits = issue #29's "
-                         "files that exhaust, reach out or overwrite, explain, votes, CSV cells, careless inputs, peak memory")
+    ap.add_argument("--only", action="append", choices=["round1", "safe", "limits"], default=None,
+                    help="run only this section (repeatable; default: all): round1 = issue #19's corpus; safe = issue #29's "
+                         "planted links, ONNX graphs, tampered runs, temperatures; limits = issue #29's files that exhaust, "
+                         "reach out or overwrite, explain, votes, CSV cells, careless inputs, peak memory")
     args = ap.parse_args(argv)
-    sections = set(args.only or ["round1", "limits"])
+    sections = set(args.only or ["round1", "safe", "limits"])
     os.environ.setdefault("WORKBENCH_OFFLINE", "1")
     root = Path(args.keep or tempfile.mkdtemp(prefix="hostile-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -730,6 +946,9 @@ def main(argv: list[str] | None = None) -> int:
         attempt(f"experiment {case.name}", ["run", case.path, "--out", root / "exp_runs" / case.name, "--no-cache"]
                 if not case.extra["refused"] else ["run", case.path],
                 expect_refusal=case.extra["refused"], allowed=[root / "exp_runs"])
+    # writes and trust (issue #29): planted links, hostile graphs, caches, temperatures, tampered run folders
+    if "safe" in sections:
+        safe_attempts(root, manifest, other, clip, attempt)
     # non-UTF-8 file name beside a valid one
     bad_name = os.fsdecode(b"\xff\xfe.wav")
     shutil.copy(clip, data / bad_name)

@@ -221,7 +221,7 @@ def test_low_confidence_notebook_in_jupyterlab_with_chromium(lab):
     import pandas as pd
     from playwright.sync_api import expect
 
-    from workbench.model.labels import LABEL_KEYS
+    from workbench.labels import LABEL_KEYS
     from workbench.runs.folder import RunFolder
 
     results = pd.read_parquet(lab["run_dir"] / "results.parquet")
@@ -449,8 +449,8 @@ def test_widget_notebooks_respond_in_jupyterlab(small_lab):
             res = pd.read_parquet(Path(small_lab["run_dir"]) / "results.parquet")
             ok = res[(res["status"] == "ok") & (res["variant"] == "raw") & (res["emotion"].fillna("") != "")]
             (t, p), n = max(ok.groupby(["emotion", "pred"]).size().items(), key=lambda kv: kv[1])
-            classes = [c for c in __import__("workbench.model.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS if c in set(ok["emotion"])]
-            cols = classes + [c for c in __import__("workbench.model.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS
+            classes = [c for c in __import__("workbench.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS if c in set(ok["emotion"])]
+            cols = classes + [c for c in __import__("workbench.labels", fromlist=["LABEL_KEYS"]).LABEL_KEYS
                               if c not in classes and c in set(ok["pred"])]
             explorer = widget
             buttons = explorer.locator(".widget-hbox").nth(1 + classes.index(t)).locator("button")

@@ -17,7 +17,7 @@ from workbench.analysis.calibration import (
     softmax,
 )
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 
 def planted(n: int, k: int, t_true: float, seed: int, spread: float = 3.0):

@@ -11,7 +11,7 @@ import yaml
 
 from test_calibration import planted_run
 from test_corpora import wav
-from workbench.analysis.calibration import resolve_temperature
+from workbench.cli.common import resolve_temperature
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.runs.folder import RESULTS, RunFolder, atomic_write

@@ -15,7 +15,7 @@ from test_runs import make_dataset
 from workbench.cli import main
 from workbench.analysis.compare import compare_results, mcnemar_exact, paired_bootstrap_delta
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import uar, wa
 from workbench.runs.sweep import grid, sweep
 

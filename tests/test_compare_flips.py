@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.compare import compare_results
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 
 def _rows(variant, preds, emotions):

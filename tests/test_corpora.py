@@ -12,7 +12,7 @@ import soundfile as sf
 from conftest import speech_like
 from workbench.data.corpora import LABEL_MAPS, import_emobox, map_label, prepare
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import read_manifest, write_manifest
 
 

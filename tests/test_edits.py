@@ -6,9 +6,10 @@ import pytest
 from conftest import speech_like
 from workbench.audio.intake import AudioConfig, load
 from workbench.errors import ConfigError
-from workbench.explain.edits import change_tempo, flip_table, pitch_shift, spectral_tilt
+from workbench.audio.edits import change_tempo, pitch_shift, spectral_tilt
+from workbench.runs.sweep import flip_table
 from workbench.explain.voice import pitch_intensity
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import Prediction
 from workbench.audio.steps import apply_chain, make_step
 

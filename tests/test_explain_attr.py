@@ -28,7 +28,7 @@ from workbench.explain.attribution import (
 from workbench.explain.explanation import explain_clip, top_evidence_span
 from workbench.explain.faithfulness import cue_overlap, curves, randomised_networks
 from workbench.explain.figure import plain
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 from conftest import REPO
 

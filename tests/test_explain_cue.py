@@ -22,7 +22,7 @@ import pytest
 from workbench.explain.attribution import ClassScore, integrated_gradients, tf_occlusion, time_occlusion
 from workbench.explain.cue import CUE_BANNER, CUE_LABELS, cue_checkpoint_info, make_cue_set
 from workbench.explain.faithfulness import cue_overlap, curves, randomised_networks
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 pytestmark = pytest.mark.slow
 

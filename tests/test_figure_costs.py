@@ -14,7 +14,7 @@ import sklearn
 
 from test_figures import _results
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import (bootstrap_ci, breakdown_table, evaluate, headline, headline_intervals, plot_breakdown,
                                plot_confusion, plot_reliability)
 from workbench.runs.folder import RunFolder

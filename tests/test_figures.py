@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import breakdown_table, evaluate, plot_breakdown, plot_confusion, plot_reliability, uar
 
 plt = pytest.importorskip("matplotlib.pyplot")

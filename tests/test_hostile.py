@@ -310,7 +310,9 @@ def test_a_read_only_run_folder_is_a_clear_error(hostile_run, monkeypatch):
     real_open = os.open
 
     def read_only(path, flags, *args, **kwargs):
-        if str(path).startswith(str(out)) and flags & (os.O_WRONLY | os.O_RDWR):
+        # the safe write creates its temporary relative to the folder's descriptor (dir_fd)
+        inside = str(path).startswith(str(out)) or kwargs.get("dir_fd") is not None
+        if inside and flags & (os.O_WRONLY | os.O_RDWR):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
         return real_open(path, flags, *args, **kwargs)
 

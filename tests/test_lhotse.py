@@ -14,8 +14,9 @@ lhotse = pytest.importorskip("lhotse")
 
 from conftest import speech_like  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.model.labels import LABEL_KEYS  # noqa: E402
-from workbench.data.lhotse_io import export_lhotse, import_lhotse  # noqa: E402
+from workbench.labels import LABEL_KEYS  # noqa: E402
+from workbench.data.lhotse_io import import_lhotse  # noqa: E402
+from workbench.runs.lhotse_export import export_lhotse  # noqa: E402
 from workbench.data.manifest import read_manifest  # noqa: E402
 from workbench.runs.folder import RunFolder  # noqa: E402
 from workbench.runs.driver import run  # noqa: E402

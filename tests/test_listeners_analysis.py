@@ -11,7 +11,7 @@ import pytest
 from workbench.analysis import listeners as A
 from workbench.data.listeners import record_from_counts
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 
 def _row(i, emotion, scores: dict, votes: dict | None, variant="raw"):

@@ -13,7 +13,7 @@ from conftest import REPO, av_encode, speech_like, streamed_flac
 from workbench.audio.intake import load
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.longform import FRAME, SegmentConfig, _Segmenter, dominant_emotion, merge_timeline, segment_file
 
 SR = 16000

@@ -13,7 +13,7 @@ from conftest import noise, speech_like
 from workbench.model import network as model_mod
 from workbench.model.checkpoints import RANDOM_MARKER, build_random_checkpoint, emotion2vec_config, ARCHS
 from workbench.errors import ModelError
-from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.network import BatchPolicy, load_model, plan_batches, resolve_model
 
 # Tolerance of the batched path against FunASR's own per-file generate():

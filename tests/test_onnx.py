@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.conftest import speech_like
 from workbench.errors import ConfigError, ModelError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.precision import resolve_dtype
 
 REPO = Path(__file__).resolve().parent.parent

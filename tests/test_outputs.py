@@ -12,7 +12,7 @@ import soundfile as sf
 from conftest import DEMO, sine, speech_like
 from workbench.audio.intake import file_sha256
 from workbench.cli import main
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.outputs import infer_files
 
 

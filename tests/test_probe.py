@@ -13,7 +13,7 @@ from conftest import speech_like
 from workbench.cli import main
 from workbench.data.corpora import import_emobox
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import write_manifest
 from workbench.analysis.probe import assign_folds, probe_data, probe_run, session_of
 from workbench.runs.folder import RunFolder

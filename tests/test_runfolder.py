@@ -34,6 +34,7 @@ WRITES = {"config": 1, "frame_emb": 2, "part_emb": 5, "part": 6, "part2": 11, "r
 FAULT = textwrap.dedent("""
     import errno, os, signal, sys
     sys.path.insert(0, {repo!r})
+    import workbench.files as fmod
     import workbench.runs.folder as rfmod
     from workbench.model.ref import ModelRef
     from workbench.runs.driver import run
@@ -57,16 +58,16 @@ FAULT = textwrap.dedent("""
             return getattr(os, name)
         def fsync(self, fd):
             fault("fsync"); os.fsync(fd)
-        def replace(self, a, b):
-            fault("rename"); os.replace(a, b); fault("renamed")
+        def rename(self, a, b, **kw):
+            fault("rename"); os.rename(a, b, **kw); fault("renamed")
 
-    rfmod.os = _Os()
+    fmod.os = _Os()  # the one safe write (workbench.files) does every fsync and rename
     real = rfmod.atomic_write
-    def atomic_write(path, write, *, text=False):
+    def atomic_write(path, write, *, text=False, root=None):
         state["write"] += 1
         def w(f):
             fault("write"); write(f); fault("written")
-        return real(path, w, text=text)
+        return real(path, w, text=text, root=root)
     rfmod.atomic_write = atomic_write
     run({manifest!r}, out_dir={out!r}, model=ModelRef("tiny", device="cpu"), use_cache=False, chunk_size={chunk},
         frame_embeddings=True, workers=0)

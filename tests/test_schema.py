@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.schema import (RESULT_COLUMNS, SAMPLE_RATE, SCORE_COLUMNS, failed_row, ok_row, score_column)
 from workbench.audio.variants import RAW

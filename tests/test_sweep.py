@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.sweep import REFERENCE, grid, plot_sweep, summarise_sweep, sweep
 
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, speech_like
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.longform import SegmentConfig, segment_file
 from workbench.data.manifest import Item, Manifest, write_manifest
 from workbench.runs.folder import RunFolder

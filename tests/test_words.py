@@ -7,7 +7,7 @@ import pytest
 from workbench.errors import ConfigError
 from workbench.explain.words import (Word, alignment_beside, item_alignment, per_word_attribution, per_word_scores,
                                      read_alignment, word_frames)
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, Prediction
 

@@ -13,52 +13,71 @@ import importlib
 
 __version__ = "0.1.0"
 
+#: the researcher's API: ``import workbench as wb`` and every name below (notebooks and templates use only these)
 _PUBLIC = {
     # errors
     "WorkbenchError": "errors",
     "AudioError": "errors",
     "ModelError": "errors",
     "ConfigError": "errors",
-    # labels
-    "LABELS": "model.labels",
-    "LABEL_KEYS": "model.labels",
-    "TOKENS": "model.labels",
-    # audio intake
+    # labels and the constants every stage shares
+    "LABELS": "labels",
+    "LABEL_KEYS": "labels",
+    "SAMPLE_RATE": "schema",
+    "FRAME_RATE": "schema",
+    # audio in
     "Audio": "audio.intake",
     "AudioConfig": "audio.intake",
-    "SourceInfo": "audio.intake",
     "load_audio": ("audio.intake", "load"),
-    # processing log
     "ProcessingLog": "audio.processing",
-    "StepRecord": "audio.processing",
-    # model
+    "Variant": "audio.variants",
+    # the model: one reference type, loaded once
+    "ModelRef": "model.ref",
     "load_model": "model.network",
-    "resolve_model": "model.network",
-    "describe_checkpoint": "model.network",
     "Prediction": "model.network",
-    "BatchPolicy": "model.network",
     "Emotion2vecModel": "model.network",
     "DEFAULT_MODEL": "model.network",
-    "ModelRef": "model.ref",
-    # the results schema and the constants every stage shares
-    "FRAME_RATE": "schema",
-    "SAMPLE_RATE": "schema",
-    "MIN_MODEL_SAMPLES": "schema",
-    "SCORE_COLUMNS": "schema",
-    "RESULT_COLUMNS": "schema",
-    # checkpoints
-    "build_random_checkpoint": "model.checkpoints",
-    # outputs
+    # data in
+    "read_manifest": "data.manifest",
+    "DEMO_DATA": "data.demoset",
+    "demo_manifest": "data.demoset",
+    # scoring: single files, whole corpora, long audio
     "infer_files": "runs.outputs",
-    # the engine, runs and their folders
     "score_sources": "engine.core",
     "diagnose": "engine.core",
     "run": "runs.driver",
     "run_experiment": "runs.driver",
-    "Variant": "audio.variants",
-    "RunFolder": "runs.folder",
+    "demo_run": "runs.driver",
     "Experiment": "runs.experiment",
-    "read_manifest": "data.manifest",
+    "RunFolder": "runs.folder",
+    "segment_file": "runs.longform",
+    "sweep": "runs.sweep",
+    # what a run's results say
+    "evaluate": "analysis.metrics",
+    "run_metrics": "analysis.metrics",
+    "compare_run": "analysis.compare",
+    "compare_runs": "analysis.compare",
+    "calibrate": "analysis.calibration",
+    "calibrate_run": "analysis.calibration",
+    "evaluate_listeners": "analysis.listeners",
+    "run_listeners": "analysis.listeners",
+    "probe_run": "analysis.probe",
+    "fuse_run": "analysis.fusion",
+    # why the model said it
+    "explain_clip": "explain.explanation",
+    "run_features": "explain.cues",
+    "voice_measures": "explain.voice",
+    # views
+    "TrimmingInspector": "views.widgets",
+    "SampleRateExplorer": "views.widgets",
+    "LowConfidenceBrowser": "views.widgets",
+    "EmbeddingMap": "views.widgets",
+    "ConfusionExplorer": "views.widgets",
+    "ListenerErrorsBrowser": "views.widgets",
+    "VariantDiff": "views.widgets",
+    "LongAudioTimeline": "views.widgets",
+    "run_report": "views.reporting",
+    "route_logs": "logs",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

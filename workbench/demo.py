@@ -10,8 +10,9 @@ import csv
 import sys
 from pathlib import Path
 
-from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_run, demo_set,
-                      long_demo_file)
+from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_set,
+                                    long_demo_file)
+from workbench.runs.driver import demo_run
 from workbench.runs.outputs import infer_files, print_outcomes
 from workbench.audio.processing import ProcessingLog
 from workbench.views.reporting import run_report

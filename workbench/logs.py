@@ -30,8 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
-from workbench.model.checkpoints import cache_dir
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.paths import cache_dir
 
 __all__ = ["route_logs", "routed_logs", "default_log_file", "is_own_record", "log_file"]
 

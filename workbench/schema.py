@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 
 #: Hz: emotion2vec+ is trained on 16 kHz audio; every input is resampled to it
 SAMPLE_RATE = 16000
@@ -38,7 +38,7 @@ def score_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
     return [score_column(k) for k in labels]
 
 
-#: the nine score columns, in :data:`~workbench.model.labels.LABEL_KEYS` order (a list: pandas reads a tuple as one key)
+#: the nine score columns, in :data:`~workbench.labels.LABEL_KEYS` order (a list: pandas reads a tuple as one key)
 SCORE_COLUMNS = score_columns()
 
 

@@ -5,18 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-
-def json_default(o: Any):
-    """``json.dumps(default=…)`` for numpy scalars, tuples and sets; anything else as its string."""
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    if isinstance(o, (tuple, set)):
-        return list(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+from workbench.files import json_default, write_figure  # noqa: F401  (json_default: its home is the safe-write module)
 
 
 def figure_text(text: object) -> str:
@@ -43,8 +32,6 @@ def save_figure(fig, path: str | Path | None = None, *, dpi: int = 110, layout: 
     if layout:
         fig.tight_layout()
     if path:
-        import matplotlib.pyplot as plt
-
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
+        fmt = Path(path).suffix.lstrip(".").lower() or "png"
+        write_figure(path, fig, dpi=dpi, format=fmt)  # atomic, never through a link; closes the figure
     return fig

@@ -11,7 +11,16 @@ says that a speaker's items may sit on both sides.
 
 * **Temperature** ``T``: scores become ``softmax(z / T)``; fitted by minimising
   the negative log-likelihood over ``log T`` with SciPy's bounded
-  ``minimize_scalar`` (``T`` in [0.05, 20]).  A run stores probabilities, not
+  ``minimize_scalar`` (``T`` in [0.05, 20], recorded in ``calibration.json``).
+  A fit at (within 1 % of) a bound has found no optimum: the scores are
+  degenerate, not miscalibrated; it is flagged and never saved as the run's
+  temperature.  So is a temperature whose held-out NLL is no better than a
+  uniform guess (``log K``) or than the uncalibrated NLL; both comparisons are
+  printed in words.  ``T`` has an item-bootstrap interval (the fit repeated on
+  up to 200 resamples); AURC and accuracy-at-coverage have the same bootstrap
+  as the calibration errors.  In each fold the temperature is fitted on one
+  half of the training part (split by speaker) and the conformal threshold on
+  the other, so neither fit sees the other's items.  A run stores probabilities, not
   logits; ``log p`` differs from the logits by a per-item constant, which the
   softmax ignores, so ``T`` fitted on ``log p`` is the temperature of the
   logits.  Scaling commutes with restricting to the corpus's classes (the
@@ -49,8 +58,10 @@ from typing import Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
+from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
+from workbench.model.temperature import apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
 from workbench.serialize import plain_text
 from workbench.schema import SCORE_COLUMNS, score_columns
@@ -58,6 +69,12 @@ from workbench.schema import SCORE_COLUMNS, score_columns
 logger = logging.getLogger(__name__)
 
 T_BOUNDS = (0.05, 20.0)  # a temperature outside this range means the scores are degenerate, not miscalibrated
+#: a fitted temperature within this relative distance of a bound of its search counts as *at* the bound
+EDGE_TOLERANCE = 0.01
+#: bootstrap resamples of the temperature fit (each one is a fit; capped so the interval costs seconds)
+T_BOOTSTRAP_CAP = 200
+#: the shares of items answered at which accuracy is reported (selective prediction)
+COVERAGES = (0.5, 0.8, 0.9, 1.0)
 CONFORMITY_SCORES = ("lac", "aps")
 ECE_BINS = 15
 _TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become this before the log
@@ -66,46 +83,6 @@ _TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become th
 # ---------------------------------------------------------------------------
 # temperature
 # ---------------------------------------------------------------------------
-def check_temperature(temperature, *, source: str = "temperature") -> float:
-    """``temperature`` as a positive finite float, or a :class:`ConfigError` that says why not."""
-    try:
-        t = float(temperature)
-    except (TypeError, ValueError):
-        raise ConfigError(f"the temperature {temperature!r} is not a number.", source=source,
-                          fix="pass a positive number such as 1.5, or a run folder that holds calibration.json.") from None
-    if not (np.isfinite(t) and t > 0):
-        raise ConfigError(f"the temperature is {t}; it must be a positive, finite number.", source=source,
-                          fix="pass a positive number such as 1.5 (1 leaves the scores as they are).")
-    return t
-
-
-def apply_temperature(logits: np.ndarray, temperature: float | None) -> np.ndarray:
-    """Logits divided by the temperature (the one place a temperature touches model outputs).
-
-    Parameters
-    ----------
-    logits : ndarray, shape (..., K)
-        Logits (or log-probabilities); ``-inf`` entries stay ``-inf``.
-    temperature : float or None
-        ``T > 0``; ``None`` or 1 returns the logits unchanged.
-
-    Returns
-    -------
-    ndarray, same shape: ``logits / T``.  ``softmax`` of it is the calibrated score.
-    """
-    if temperature is None:
-        return logits
-    t = check_temperature(temperature)
-    return logits if t == 1.0 else np.asarray(logits) / t
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, shape kept (SciPy's, stable for ``-inf`` entries)."""
-    from scipy.special import softmax as sp_softmax
-
-    return sp_softmax(np.asarray(logits, dtype=float), axis=-1)
-
-
 def nll(logits: np.ndarray, y: np.ndarray) -> float:
     """Mean negative log-likelihood (nats) of integer labels ``y`` (n,) under ``softmax(logits)`` (n, K)."""
     from scipy.special import log_softmax
@@ -141,6 +118,65 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, *, bounds: tuple[float, f
     res = minimize_scalar(lambda u: nll(logits / np.exp(u), y), bounds=tuple(np.log(bounds)), method="bounded",
                           options={"xatol": 1e-6})
     return float(np.exp(res.x))
+
+
+def temperature_at_edge(temperature: float, bounds: tuple[float, float] = T_BOUNDS, *, tol: float = EDGE_TOLERANCE) -> str:
+    """``"lower"`` or ``"upper"`` when ``temperature`` lies at (or within ``tol``, relative, of) a bound of its search, else ``""``.
+
+    A fit that stops at a bound has not found an optimum: the NLL still falls
+    beyond it.  Above the upper bound the best temperature flattens the scores
+    towards a uniform guess (they rank the classes no better than chance);
+    below the lower bound it sharpens them towards 0/1 (the classes are
+    separated perfectly).  Either way the scores are degenerate, not
+    miscalibrated, and no temperature is the fix.
+    """
+    lo, hi = bounds
+    t = float(temperature)
+    if t <= lo * (1 + tol):
+        return "lower"
+    if t >= hi / (1 + tol):
+        return "upper"
+    return ""
+
+
+def fit_edge(logits: np.ndarray, y: np.ndarray, temperature: float, bounds: tuple[float, float] = T_BOUNDS) -> str:
+    """:func:`temperature_at_edge`, or the bound whose NLL is no higher than the fitted one's.
+
+    When the NLL is flat out to a bound (perfectly separated items: it is 0 in
+    floating point below some T) the search stops anywhere on the flat part,
+    away from the bound; the fit has still found no optimum.
+    """
+    edge = temperature_at_edge(temperature, bounds)
+    if edge:
+        return edge
+    at = nll(np.asarray(logits, dtype=float) / temperature, y)
+    for name, bound in (("lower", bounds[0]), ("upper", bounds[1])):
+        if nll(np.asarray(logits, dtype=float) / bound, y) <= at + 1e-12:
+            return name
+    return ""
+
+
+def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_BOUNDS) -> str:
+    """The words for a temperature at the ``edge`` of its search (see :func:`temperature_at_edge`)."""
+    beyond = ("flatten the scores towards a uniform guess: they rank the classes no better than chance" if edge == "upper"
+              else "sharpen the scores towards 0 and 1: the classes are separated perfectly on these items")
+    return (f"T = {temperature:.3f} is at the {edge} bound of the search [{bounds[0]:g}, {bounds[1]:g}] (or the NLL is flat out to it): "
+            f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
+
+
+def nll_verdict(after: float, before: float, n_classes: int) -> tuple[str, dict[str, bool]]:
+    """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the two flags."""
+    uniform = float(np.log(n_classes))
+    worse_than_uniform = bool(after >= uniform)
+    worse_than_before = bool(after > before)
+    words = (f"calibrated NLL {after:.3f} is {'WORSE than' if worse_than_uniform else 'better than'} a uniform guess over "
+             f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
+             f"the uncalibrated {before:.3f}")
+    if worse_than_uniform:
+        words += ": the scores carry no information a temperature can use"
+    elif worse_than_before:
+        words += ": on held-out items the temperature makes the scores worse"
+    return words, {"nll_worse_than_uniform": worse_than_uniform, "nll_worse_than_uncalibrated": worse_than_before}
 
 
 # ---------------------------------------------------------------------------
@@ -279,6 +315,9 @@ class ScoredItems:
     ids: np.ndarray
     variant: str
     restricted: bool
+    #: the run's own top-1 over every model class, as ``workbench metrics`` scores it: confidence (n,) and correctness (n,)
+    model_confidence: np.ndarray | None = None
+    model_correct: np.ndarray | None = None
 
 
 def scored_items(results, *, variant: str | None = None, restrict: bool = True, by: str | None = "speaker") -> ScoredItems:
@@ -307,7 +346,10 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
         groups = g if (g != "").all() else None
         if groups is None:
             logger.warning("%d items have no %s; the folds are not grouped", int((g == "").sum()), by)
-    return ScoredItems(log_probs, y, classes, groups, df["id"].astype(str).to_numpy(), variant, restrict)
+    all_scores = df[SCORE_COLUMNS].to_numpy(dtype=float)
+    model_conf = all_scores.max(axis=1) / np.maximum(all_scores.sum(axis=1), _TINY)
+    model_correct = np.asarray(LABEL_KEYS)[all_scores.argmax(axis=1)] == df["emotion"].astype(str).to_numpy()
+    return ScoredItems(log_probs, y, classes, groups, df["id"].astype(str).to_numpy(), variant, restrict, model_conf, model_correct)
 
 
 def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
@@ -324,6 +366,20 @@ def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[li
     note = (f"KFold, {k} shuffled folds: not every item has a speaker, so a speaker's items may be in both the calibration and the "
             "evaluation folds and the coverage may be optimistic")
     return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n))), note
+
+
+def _halves(train: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Split a training part into two disjoint halves: one fits the temperature, the other the conformal threshold.
+
+    By speaker when the part has two or more (no speaker on both sides), else shuffled items (and the note says so).
+    """
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is not None and len(set(groups[train])) >= 2:
+        a, b = next(GroupKFold(n_splits=2).split(train, groups=groups[train]))
+        return train[a], train[b], "by speaker"
+    a, b = next(KFold(n_splits=2, shuffle=True, random_state=seed).split(train))
+    return train[a], train[b], "by shuffled items"
 
 
 @dataclass
@@ -351,33 +407,107 @@ class CalibrationReport:
     curve_before: dict[str, list[float]] = field(repr=False, default_factory=dict)
     curve_after: dict[str, list[float]] = field(repr=False, default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the interval the temperature was searched in, and where the fit ended relative to it ("lower", "upper" or "")
+    search_interval: tuple[float, float] = T_BOUNDS
+    temperature_edge: str = ""
+    #: the temperature's bootstrap interval (refits on item resamples), with the number of resamples and how many hit an edge
+    temperature_ci: tuple[float, float] = (float("nan"), float("nan"))
+    temperature_bootstrap: dict = field(default_factory=dict)
+    aurc_ci_before: tuple[float, float] = (float("nan"), float("nan"))
+    aurc_ci_after: tuple[float, float] = (float("nan"), float("nan"))
+    #: per share: {"before": (lo, hi), "after": (lo, hi)}
+    accuracy_at_ci: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    #: the same equal-width ECE over each class set: {"corpus": {...}, "model": {...}} with the classes named
+    ece_by_class_set: dict[str, dict] = field(default_factory=dict)
+    #: how the temperature and the conformal threshold were kept apart
+    conformal_protocol: str = ""
+    nll_uniform: float = float("nan")
+    nll_words: str = ""
+    #: the self-checks: temperature_at_edge, fold_temperatures_at_edge, nll_worse_than_uniform, nll_worse_than_uncalibrated
+    checks: dict = field(default_factory=dict)
+    #: the failed checks in words (screen, JSON, report); empty when every check passed
+    warnings: list[str] = field(default_factory=list)
+    recommended: bool = True
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
     def render(self) -> str:
-        lines = [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
-                 f"({'the corpus classes' if self.restricted else 'all nine'}); {self.folds}",
-                 f"  temperature {self.temperature:.3f} (fitted on all items; per fold "
-                 f"{', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
-                 f"  {'metric':<7} {'before':>22} {'after (held-out folds)':>26}"]
+        f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
+        lo_t, hi_t = self.search_interval
+        tb = self.temperature_bootstrap
+        lines = [f"!! {w}" for w in self.warnings]
+        lines += [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
+                  f"({'the corpus classes' if self.restricted else 'all nine'}); {self.folds}",
+                  f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
+                  f"(fitted on all items, searched in [{lo_t:g}, {hi_t:g}]"
+                  + (f", AT THE {self.temperature_edge.upper()} BOUND" if self.temperature_edge else "")
+                  + f"; interval from {tb.get('resamples', 0)} item resamples"
+                  + (f", {tb['at_edge']} of them at a bound" if tb.get("at_edge") else "")
+                  + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
+                  f"  {self.conformal_protocol}",
+                  f"  {'metric':<7} {'before':>22} {'after (held-out folds)':>26}"]
         for m in ("ece", "mce", "brier", "nll"):
             b, a = self.before[m], self.after[m]
             (bl, bh), (al, ah) = self.ci_before[m], self.ci_after[m]
             lines.append(f"  {m.upper():<7} {b:7.3f} [{bl:.3f}, {bh:.3f}]  {a:7.3f} [{al:.3f}, {ah:.3f}]")
-        lines.append(f"  AURC    {self.aurc_before:7.3f}{'':17}{self.aurc_after:7.3f}")
+        lines.append(f"  AURC    {self.aurc_before:7.3f} [{f(self.aurc_ci_before[0])}, {f(self.aurc_ci_before[1])}]  "
+                     f"{self.aurc_after:7.3f} [{f(self.aurc_ci_after[0])}, {f(self.aurc_ci_after[1])}]")
+        lines.append(f"  NLL: {self.nll_words}")
+        if self.ece_by_class_set:
+            lines.append("  ECE (15 equal-width bins) by class set, before calibration: "
+                         + "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values()))
         for share, accs in self.accuracy_at.items():
-            lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} before, {accs['after']:.3f} after")
+            ci = self.accuracy_at_ci.get(share, {})
+            cb, ca = ci.get("before", (float("nan"),) * 2), ci.get("after", (float("nan"),) * 2)
+            lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}] before, "
+                         f"{accs['after']:.3f} [{f(ca[0])}, {f(ca[1])}] after")
         for score, d in self.conformal.items():
-            per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f}" for c, v in d["per_class"].items())
-            lines.append(f"  {score.upper()} sets at alpha {self.alpha}: coverage {d['coverage']:.3f} (target {1 - self.alpha:.2f}), "
-                         f"mean size {d['mean_size']:.2f}; per class coverage/size: {per}")
+            per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']})" for c, v in d["per_class"].items())
+            lines.append(f"  {score.upper()} sets at alpha {self.alpha}: coverage {d['coverage']:.3f} (target {1 - self.alpha:.2f}, "
+                         f"n={self.n}), mean size {d['mean_size']:.2f}; per class coverage/size: {per}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
 
+def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,
+                     model_correct: np.ndarray | None, *, bins: int = ECE_BINS) -> dict[str, dict]:
+    """The same binned ECE over the corpus's classes and over every model class, each with its class set named.
+
+    ``workbench metrics`` measures over every model class (confidence = the top of
+    all scores, the run's own prediction) and ``calibrate`` by default over the
+    corpus's classes (scores renormalised over them): the two differ because the
+    class sets differ, not the definition; both are given side by side.
+    """
+    probs = softmax(log_probs)
+    out = {"corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes ({', '.join(classes)})",
+                      "ece": binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]}}
+    if model_confidence is not None and model_correct is not None and len(y):
+        out["model"] = {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes (as `workbench metrics` measures it)",
+                        "ece": binned_ece(model_confidence, model_correct, bins=bins)[0]}
+    return out
+
+
+def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
+                         bounds: tuple[float, float] = T_BOUNDS) -> tuple[tuple[float, float], dict]:
+    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples.
+
+    Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
+    whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
+    """
+    n = len(y)
+    if n == 0 or n_boot < 1:
+        return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
+    rng = np.random.default_rng(seed)
+    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
+    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
+    lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}
+
+
 def calibrate(results, *, variant: str | None = None, by: str | None = "speaker", folds: int = 5, alpha: float = 0.1,
-              restrict: bool = True, bins: int = ECE_BINS, n_boot: int = 1000, seed: int = 0) -> CalibrationReport:
+              restrict: bool = True, bins: int = ECE_BINS, n_boot: int = 1000, seed: int = 0,
+              bounds: tuple[float, float] = T_BOUNDS) -> CalibrationReport:
     """Cross-validated calibration of one variant of a results table (see the module docstring).
 
     Parameters
@@ -392,10 +522,13 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         Miscoverage of the conformal sets (0.1 → 90 % sets).
     restrict : bool
         Calibrate over the corpus's classes (True) or all nine model classes.
+    bounds : (float, float)
+        The interval the temperature is searched in; a fit at its edge is flagged and not recommended.
 
     Returns
     -------
     CalibrationReport
+        With its self-checks in ``checks`` and the failed ones in words in ``warnings``.
     """
     if folds < 2:
         raise ConfigError(f"folds is {folds}; cross-validation needs at least 2.", fix="pass --folds 5.")
@@ -413,49 +546,94 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     before_probs = softmax(lp)
     after_probs = np.zeros_like(before_probs)
     sets = {s: np.zeros((n, k), dtype=bool) for s in CONFORMITY_SCORES}
-    fold_t = []
+    fold_t, split_kinds = [], set()
     for train, test in splits:
-        t = fit_temperature(lp[train], y[train])
+        # disjoint halves of the training part: the conformal threshold never sees the items the temperature was fitted on
+        fit_part, conf_part, kind = _halves(train, items.groups, seed)
+        split_kinds.add(kind)
+        t = fit_temperature(lp[fit_part], y[fit_part], bounds=bounds)
         fold_t.append(t)
         after_probs[test] = softmax(apply_temperature(lp[test], t))
-        cal_probs = softmax(apply_temperature(lp[train], t))
+        cal_probs = softmax(apply_temperature(lp[conf_part], t))
         for s in CONFORMITY_SCORES:
-            sets[s][test] = conformal_sets(cal_probs, y[train], after_probs[test], alpha=alpha, score=s, seed=seed)
-    temperature = fit_temperature(lp, y)
+            sets[s][test] = conformal_sets(cal_probs, y[conf_part], after_probs[test], alpha=alpha, score=s, seed=seed)
+    protocol = ("in each fold the temperature is fitted on one half of the training part and the conformal threshold on the "
+                f"other half (split {' / '.join(sorted(split_kinds))}); both are applied to the held-out fold")
+    if "by shuffled items" in split_kinds and items.groups is not None:
+        notes.append("a fold's training part had a single speaker, so its temperature and conformal halves share that speaker")
+    temperature = fit_temperature(lp, y, bounds=bounds)
+    shares = [f"{int(s * 100)}%" for s in COVERAGES]
 
     def stats(idx, _):
         idx = np.asarray(idx, dtype=int)
         b, a = calibration_errors(before_probs[idx], y[idx], bins=bins), calibration_errors(after_probs[idx], y[idx], bins=bins)
-        return [b[m] for m in ("ece", "mce", "brier", "nll")] + [a[m] for m in ("ece", "mce", "brier", "nll")]
+        cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
+        ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
+        return ([b[m] for m in ("ece", "mce", "brier", "nll")] + [a[m] for m in ("ece", "mce", "brier", "nll")] + [ab, aa]
+                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES])
 
     index = np.arange(n)
-    bounds = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
+    ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
     metrics = ("ece", "mce", "brier", "nll")
-    ci_before = {m: tuple(bounds[i]) for i, m in enumerate(metrics)}
-    ci_after = {m: tuple(bounds[4 + i]) for i, m in enumerate(metrics)}
+    ci_before = {m: tuple(ci[i]) for i, m in enumerate(metrics)}
+    ci_after = {m: tuple(ci[4 + i]) for i, m in enumerate(metrics)}
+    nc = len(COVERAGES)
+    accuracy_at_ci = {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)}
+    t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
     cov_b, risk_b, aurc_b = risk_coverage(before_probs, y)
     cov_a, risk_a, aurc_a = risk_coverage(after_probs, y)
-    accuracy_at = {f"{int(s * 100)}%": {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
-                   for s in (0.5, 0.8, 0.9, 1.0)}
+    accuracy_at = {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
+                   for sh, s in zip(shares, COVERAGES)}
     conformal = {}
     for s, st in sets.items():
         hit = st[np.arange(n), y]
         size = st.sum(axis=1)
         per_class = {c: {"n": int((y == j).sum()), "coverage": float(hit[y == j].mean()), "mean_size": float(size[y == j].mean())}
                      for j, c in enumerate(items.classes) if (y == j).any()}
-        conformal[s] = {"coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
+        conformal[s] = {"n": int(n), "coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
                         "per_class": per_class}
     if not items.restricted:
         notes.append("calibrated over all nine model classes; the corpus uses fewer, so sets may hold classes it never has")
+    before, after = calibration_errors(before_probs, y, bins=bins), calibration_errors(after_probs, y, bins=bins)
+
+    # the self-checks, and what they mean in words
+    warnings: list[str] = []
+    edge = fit_edge(lp, y, temperature, bounds)
+    if edge:
+        warnings.append(edge_message(temperature, edge, bounds))
+    fold_edges = [i for i, t in enumerate(fold_t) if temperature_at_edge(t, bounds)]
+    if fold_edges and not edge:
+        warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
+                        "the held-out figures after calibration come partly from degenerate fits")
+    words, nll_flags = nll_verdict(after["nll"], before["nll"], k)
+    if nll_flags["nll_worse_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
+        warnings.append(words[0].upper() + words[1:])
+    # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which
+    intervals = {"T": t_ci, "AURC before": tuple(ci[8]), "AURC after": tuple(ci[9]),
+                 **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in metrics for w in ("before", "after")},
+                 **{f"accuracy at {sh} {w}": accuracy_at_ci[sh][w] for sh in shares for w in ("before", "after")}}
+    flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
+    if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
+        flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
+    if flat:
+        notes.append(f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, "
+                     "so these intervals measure nothing")
+    recommended = not edge and not nll_flags["nll_worse_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
+    checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
+              "zero_width_intervals": flat}
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
-        fold_temperatures=fold_t, alpha=alpha, before=calibration_errors(before_probs, y, bins=bins),
-        after=calibration_errors(after_probs, y, bins=bins), ci_before=ci_before, ci_after=ci_after, aurc_before=aurc_b,
-        aurc_after=aurc_a, accuracy_at=accuracy_at, conformal=conformal,
+        fold_temperatures=fold_t, alpha=alpha, before=before, after=after, ci_before=ci_before, ci_after=ci_after,
+        aurc_before=aurc_b, aurc_after=aurc_a, accuracy_at=accuracy_at, conformal=conformal,
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
         curve_before={"coverage": cov_b.tolist(), "risk": risk_b.tolist()},
         curve_after={"coverage": cov_a.tolist(), "risk": risk_a.tolist()}, notes=notes,
+        search_interval=tuple(float(b) for b in bounds), temperature_edge=edge, temperature_ci=t_ci, temperature_bootstrap=t_boot,
+        aurc_ci_before=tuple(ci[8]), aurc_ci_after=tuple(ci[9]), accuracy_at_ci=accuracy_at_ci,
+        ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins),
+        conformal_protocol=protocol, nll_uniform=float(np.log(k)), nll_words=words, checks=checks, warnings=warnings,
+        recommended=recommended,
     )
 
 
@@ -480,10 +658,18 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
                for v in chosen}
     first = reports[chosen[0]]
     payload = {
-        "temperature": first.temperature,
+        # only a temperature that passed its checks is saved where `--temperature RUN` reads it
+        **({"temperature": first.temperature} if first.recommended else {}),
+        "temperature_fitted": first.temperature,
+        "recommended": first.recommended,
+        "not_recommended_because": [] if first.recommended else list(first.warnings),
+        "search_interval": list(first.search_interval),
         "variant": first.variant,
         "protocol": {"folds": first.folds, "by": by, "alpha": alpha, "restrict": restrict, "ece_bins": ECE_BINS,
-                     "ece_binning": "equal-width", "bootstrap": n_boot, "seed": seed},
+                     "ece_binning": "equal-width", "bootstrap": n_boot, "seed": seed, "search_interval": list(first.search_interval),
+                     "edge_tolerance": EDGE_TOLERANCE, "temperature_bootstrap": first.temperature_bootstrap,
+                     "conformal": first.conformal_protocol},
+        "warnings": {v: r.warnings for v, r in reports.items() if r.warnings},
         "random_weights": rf.random_weights,
         "model": rf.model_ref,
         "variants": {v: r.to_dict() for v, r in reports.items()},
@@ -499,31 +685,6 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
             rf.write_calibration_figure("risk_coverage", k, plot_risk_coverage(r))
             rf.write_calibration_figure("set_sizes", k, plot_set_sizes(r))
     return reports
-
-
-def resolve_temperature(value) -> float | None:
-    """A ``--temperature`` value: a positive number, or a run folder whose ``calibration.json`` holds one.
-
-    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it.
-    """
-    if value is None:
-        return None
-    text = str(value).strip()
-    try:
-        return check_temperature(float(text), source="--temperature")
-    except ValueError:
-        pass
-    except ConfigError:
-        raise
-    path = Path(text).expanduser()
-    if not path.is_dir():
-        raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
-                          fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
-    saved = RunFolder(path).calibration()
-    if "temperature" not in saved:
-        raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
-                             fix=f"run `workbench calibrate {text}` first, or pass a number.")
-    return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
 
 
 # ---------------------------------------------------------------------------
@@ -551,7 +712,9 @@ def plot_reliability_before_after(report: CalibrationReport, *, ax=None):
     ax.set_xlabel("mean confidence of the bin", fontsize=10)
     ax.set_ylabel("accuracy of the bin", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)"), fontsize=11)
+    flag = "" if report.recommended else "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
+                                                   if report.temperature_edge else "T not recommended (see the NLL check)")
+    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after){flag}"), fontsize=11)
     return fig
 
 

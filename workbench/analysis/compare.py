@@ -27,7 +27,10 @@ Between runs, in addition (every pair of runs, per variant):
   distance** ``½ Σ_k |p_k − q_k|`` of its two score vectors (max and mean over
   items);
 * the **cosine** of the item's two utterance embeddings (min and mean over
-  items; only when both checkpoints embed into the same dimension);
+  items; only when both runs used the *same checkpoint* — other precisions or
+  engines.  Two different checkpoints embed into unrelated spaces even when
+  the dimension matches, so a cosine between them means nothing: it is
+  n/a, with that reason, in ``cosine_note``);
 * the items ranked by TVD, with both run folders, id and variant: :func:`show_item`
   shows one (both predictions, both score vectors, the audio as scored), and
   :class:`workbench.views.widgets.LowConfidenceBrowser` opens it from its run folder.
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import html
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,9 +48,10 @@ import numpy as np
 
 from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import Report, evaluate, uar, wa
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, strict_json
 from workbench.schema import SCORE_COLUMNS, score_columns
 from workbench.serialize import json_default, save_figure
@@ -288,64 +291,22 @@ def json_safe(o: Any) -> Any:
     return o
 
 
-def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
-    """Cohen's kappa of two label sequences (sklearn), NaN when undefined.
+def embeddings_comparable(run_a: dict, run_b: dict) -> str:
+    """``""`` when two runs (:func:`describe_run`) used the same checkpoint, so their embeddings share a space; else why not.
 
-    ``κ = (p_o − p_e) / (1 − p_e)`` with ``p_o`` the observed agreement and
-    ``p_e = Σ_k p_a(k) p_b(k)`` the agreement expected from the two marginals.
-    When both sequences hold one and the same label, ``p_e = 1`` and κ is 0/0:
-    NaN, not 1 (top-1 agreement says they agree on every item).
+    The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.
     """
-    from sklearn.metrics import cohen_kappa_score
-
-    a, b = np.asarray(a, dtype=str), np.asarray(b, dtype=str)
-    if len(a) == 0 or (len(set(a.tolist()) | set(b.tolist())) == 1):
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(cohen_kappa_score(a, b))
-
-
-def item_distances(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per item: ``max_k |Δ score_k|`` and the total variation distance ``½ Σ_k |Δ score_k|``.
-
-    ``scores_*``: ``(n, 9)`` score vectors of the same items.  Both distances are in [0, 1].
-    """
-    d = np.abs(np.asarray(scores_a, dtype=float) - np.asarray(scores_b, dtype=float))
-    return d.max(axis=1), 0.5 * d.sum(axis=1)
-
-
-def row_cosines(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
-    """Cosine of row ``i`` of ``emb_a`` with row ``i`` of ``emb_b`` (``(n, D)`` each)."""
-    a = np.asarray(emb_a, dtype=np.float64)
-    b = np.asarray(emb_b, dtype=np.float64)
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    return np.sum(a * b, axis=1) / np.maximum(na * nb, 1e-300)
-
-
-def agreement(pred_a, pred_b, scores_a, scores_b, emb_a=None, emb_b=None) -> dict:
-    """How much two runs agree on the same items (arrays aligned item by item).
-
-    Returns ``n``, ``kappa``, ``top1_agreement``, ``n_label_flips``,
-    ``max_abs_delta_score`` / ``mean_max_abs_delta_score`` (over items of the
-    per-item max over the nine scores), ``max_tvd`` / ``mean_tvd`` and
-    ``cosine_min`` / ``cosine_mean`` (``None`` when the embeddings cannot be
-    compared: no embeddings, or other dimensions).
-    """
-    pa, pb = np.asarray(pred_a, dtype=str), np.asarray(pred_b, dtype=str)
-    n = len(pa)
-    mx, tvd = item_distances(scores_a, scores_b) if n else (np.zeros(0), np.zeros(0))
-    out = {
-        "n": int(n), "kappa": cohen_kappa(pa, pb), "top1_agreement": float(np.mean(pa == pb)) if n else float("nan"),
-        "n_label_flips": int(np.sum(pa != pb)),
-        "max_abs_delta_score": float(mx.max()) if n else float("nan"), "mean_max_abs_delta_score": float(mx.mean()) if n else float("nan"),
-        "max_tvd": float(tvd.max()) if n else float("nan"), "mean_tvd": float(tvd.mean()) if n else float("nan"),
-        "cosine_min": None, "cosine_mean": None,
-    }
-    if emb_a is not None and emb_b is not None and n and np.shape(emb_a)[1:] == np.shape(emb_b)[1:] and np.shape(emb_a)[1]:
-        cos = row_cosines(emb_a, emb_b)
-        out["cosine_min"], out["cosine_mean"] = float(cos.min()), float(cos.mean())
-    return out
+    ca = run_a.get("weights_checksum") or run_a.get("checksum") or ""
+    cb = run_b.get("weights_checksum") or run_b.get("checksum") or ""
+    if ca and cb:
+        same = ca == cb
+    else:
+        same = bool(run_a.get("checkpoint")) and run_a.get("checkpoint") == run_b.get("checkpoint")
+    if same:
+        return ""
+    return (f"runs {run_a.get('name', '?')} and {run_b.get('name', '?')} used different checkpoints "
+            f"({run_a.get('model')} {ca or 'no checksum'} / {run_b.get('model')} {cb or 'no checksum'}): their embeddings live in "
+            "unrelated spaces, so a cosine between them means nothing")
 
 
 def _run_letter(i: int) -> str:
@@ -361,7 +322,20 @@ def describe_run(rf: RunFolder) -> dict:
         "checksum": (m.get("checksum") or "")[:16], "device": m.get("device") or cfg.get("device"),
         "dtype": m.get("dtype") or cfg.get("dtype"), "engine": "ray" if str(cfg.get("device") or "").startswith("ray:") else "local",
         "manifest": cfg.get("manifest"), "random_weights": rf.random_weights,
+        "weights_checksum": _weights_checksum(m),
     }
+
+
+def _weights_checksum(model: dict) -> str:
+    """The checksum of the weights a run used: an ONNX export records its graph's, and the source checkpoint's in its
+    ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
+    if model.get("kind") == "onnx" and model.get("path"):
+        try:
+            meta = json.loads((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
+        except (OSError, ValueError):
+            pass
+    return (model.get("checksum") or "")[:16]
 
 
 def _ids_text(keys: Sequence[tuple[str, str]], limit: int = 10) -> str:
@@ -492,6 +466,8 @@ class RunsComparison:
             lines.append(c.render())
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
+            if cos == "n/a" and rec.get("cosine_note"):
+                cos += f" ({rec['cosine_note']})"
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
@@ -623,9 +599,13 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                 sa, sb = a[SCORE_COLUMNS].to_numpy(dtype=float), b[SCORE_COLUMNS].to_numpy(dtype=float)
                 ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
                 same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
+                other_space = embeddings_comparable(described[i], described[j])
+                cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
+                same_dim = same_dim and not other_space
                 agree_rows.append({"run_a": names[i], "run_b": names[j], "variant": v,
                                    **agreement(a["pred"].astype(str), b["pred"].astype(str), sa, sb,
-                                               ea if same_dim else None, eb if same_dim else None)})
+                                               ea if same_dim else None, eb if same_dim else None),
+                                   "cosine_note": cosine_note})
                 mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
                 cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
                 items = pd.DataFrame({

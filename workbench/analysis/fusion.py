@@ -58,7 +58,7 @@ import numpy as np
 from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import bootstrap_ci, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder

@@ -80,6 +80,19 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def zero_width_note(lo: float, hi: float, n: int) -> str:
+    """Words for an interval that has no width (``lo == hi``), or ``""``.
+
+    A resample of a group with one item per class (or one item) always draws the
+    same items, so the percentile interval collapses onto the point value: that
+    is not a measured certainty, it is no measurement ([0.167, 0.167] from six
+    one-item classes).
+    """
+    if lo == lo and hi == hi and hi - lo == 0:
+        return f"zero-width interval [{lo:.3f}, {hi:.3f}] from {n} item(s): resampling cannot vary it, so it measures nothing"
+    return ""
+
+
 def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
     """Why a group with these per-class item counts is too small to report a number for, or ``""``."""
     n = sum(class_counts.values())
@@ -153,19 +166,24 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         for m in ("wa", "uar", "macro_f1"):
             row[m] = float(observed[m][0])
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
-        row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing)})
+        flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
+        if flat:
+            notes.append(f"zero-width interval ({', '.join(m.upper() for m in flat)}) from {row['n']} item(s): resampling cannot vary it")
+        row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
+                    "zero_width_interval": ", ".join(flat)})
         for i, c in enumerate(classes):
             row[f"recall_{c}"] = float(observed["recall"][0, i])
             row[f"n_{c}"] = counts[c]
         rows.append(row)
     columns = (["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")]
-               + ["too_small", "note", "missing_classes"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
+               + ["too_small", "note", "missing_classes", "zero_width_interval"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
     table = pd.DataFrame(rows, columns=columns)
     return GroupAnalysis(by=by, classes=classes, table=table,
                          disparities=_disparities(table, replicates, classes, level=level, min_per_class=min_per_class))
 
 
 def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float) -> dict:
+    """Largest minus smallest value over the groups, with its interval; ties are named as ties (never "a − a")."""
     names = list(values)
     if len(names) < 2:
         return {"gap": float("nan"), "lo": float("nan"), "hi": float("nan"), "groups": names,
@@ -174,8 +192,29 @@ def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float) ->
     stacked = np.vstack([reps[n] for n in names])  # (groups, R)
     gaps = np.nanmax(stacked, axis=0) - np.nanmin(stacked, axis=0)
     lo, hi = _interval(gaps, level)
-    return {"gap": float(point.max() - point.min()), "lo": lo, "hi": hi, "highest": names[int(point.argmax())],
-            "lowest": names[int(point.argmin())], "groups": names}
+    top = [n for n, v in zip(names, point) if v == point.max()]
+    bottom = [n for n, v in zip(names, point) if v == point.min()]
+    out = {"gap": float(point.max() - point.min()), "lo": lo, "hi": hi, "highest": top[0], "lowest": bottom[0],
+           "highest_groups": top, "lowest_groups": bottom, "tie": len(top) > 1 or len(bottom) > 1, "groups": names}
+    flat = zero_width_note(lo, hi, len(names))
+    if flat:
+        out["note"] = flat
+    return out
+
+
+def describe_gap(gap: dict, what: str = "UAR") -> str:
+    """One line for a gap from :func:`_gap`: the groups at each end, ties said as ties, the excluded ones named."""
+    if "highest" not in gap:
+        return f"{what} gap: not measured ({gap.get('note', '')})"
+    ends = lambda names, word: (f"{', '.join(names)} tie {word}" if len(names) > 1 else names[0])  # noqa: E731
+    if gap["gap"] == 0:
+        text = f"{what} gap 0.000: all {len(gap['groups'])} eligible groups tie"
+    else:
+        text = (f"{what} gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] "
+                f"({ends(gap['highest_groups'], 'highest')} − {ends(gap['lowest_groups'], 'lowest')})")
+    if gap.get("note"):
+        text += f" [{gap['note']}]"
+    return text
 
 
 def _disparities(table, replicates: dict, classes: list[str], *, level: float, min_per_class: int) -> dict:
@@ -185,4 +224,12 @@ def _disparities(table, replicates: dict, classes: list[str], *, level: float, m
     for i, c in enumerate(classes):
         ok = table[table[f"n_{c}"] >= min_per_class]
         per_class[c] = _gap(dict(zip(ok["group"], ok[f"recall_{c}"])), {n: replicates[n]["recall"][:, i] for n in ok["group"]}, level)
-    return {"uar": uar_gap, "recall": per_class, "excluded": [g for g in table["group"] if g not in set(eligible["group"])]}
+    # every group left out of the UAR gap is named with its reason (a group without a class is never dropped silently)
+    why = {}
+    for _, r in table.iterrows():
+        if r["group"] in set(eligible["group"]):
+            continue
+        reasons = ([f"no {r['missing_classes']} items (its UAR averages over fewer classes)"] if r["missing_classes"] else []) + (
+            [r["note"].split(";")[0]] if r["too_small"] else [])
+        why[str(r["group"])] = "; ".join(reasons)
+    return {"uar": uar_gap, "recall": per_class, "excluded": list(why), "excluded_why": why}

@@ -31,9 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.listeners import listener_frame, VOTE_COLUMNS
+from workbench.data.listeners import corpus_listener_facts, listener_frame, VOTE_COLUMNS
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
+from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_COLUMNS
@@ -96,10 +97,15 @@ class ListenerReport:
     listeners_agree_model_wrong: list[dict]
     listeners_split: list[dict]
     confusion_hard: list[list[int]]
-    confusion_votes: list[list[float]]
+    confusion_votes: list[list[float]] | None  # None: no item has a vote distribution (the reason in soft_labels_reason)
     confusion_rows: list[str]
     confusion_cols: list[str]
     notes: list[str] = field(default_factory=list)
+    #: the true sizes of the two lists (the lists above keep at most ``top`` rows each)
+    n_agree_model_wrong: int = 0
+    n_split: int = 0
+    #: why the soft-label figures (divergences, vote-weighted confusion) are n/a, or "" when they are measured
+    soft_labels_reason: str = ""
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -109,17 +115,29 @@ class ListenerReport:
         lines = [f"variant {self.variant}: {self.n_items} items with listener judgements ({self.n_without} without)"
                  + ("  [scores restricted to the corpus's classes]" if self.restricted else "")]
         for b in self.bands:
-            lines.append(f"  agreement {b['band']:<12} n={b['n']:<5} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]"
-                         f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]")
-        lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
-                     f"cross-entropy {f(self.cross_entropy_mean)} nats [{f(self.cross_entropy_ci[0])}, {f(self.cross_entropy_ci[1])}] "
-                     f"over {self.n_distribution} items with a vote distribution")
+            head = f"  agreement {b['band']:<12} n={b['n']:<5}"
+            if not b["n"]:
+                lines.append(f"{head} {b.get('empty_reason') or 'empty'}")
+            elif b.get("too_small"):
+                lines.append(f"{head} accuracy — UAR —  [too small: {b['too_small_reason']}]")
+            else:
+                lines.append(f"{head} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]"
+                             f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]"
+                             + (f"  [{b['note']}]" if b.get("note") else ""))
+        if self.soft_labels_reason:
+            lines.append(f"  Jensen-Shannon divergence n/a, cross-entropy n/a, vote-weighted confusion n/a: {self.soft_labels_reason}")
+        else:
+            lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
+                         f"cross-entropy {f(self.cross_entropy_mean)} nats [{f(self.cross_entropy_ci[0])}, {f(self.cross_entropy_ci[1])}] "
+                         f"over {self.n_distribution} items with a vote distribution")
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
                      f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]")
-        lines.append(f"  listeners agree (>= {self.agree_threshold:g}), model wrong: {len(self.listeners_agree_model_wrong)} items"
-                     + "".join(f"\n    {r['id']}: listeners {r['listener_majority']} ({f(r['agreement'])}), model {r['pred']} ({f(r['confidence'])})"
-                               for r in self.listeners_agree_model_wrong[:top]))
-        lines.append(f"  listeners split (< {self.split_threshold:g}): {len(self.listeners_split)} items")
+        shown = self.listeners_agree_model_wrong[:top]
+        lines.append(f"  listeners agree (>= {self.agree_threshold:g}), model wrong: {self.n_agree_model_wrong} items"
+                     + (f" (showing {len(shown)} of {self.n_agree_model_wrong})" if len(shown) < self.n_agree_model_wrong else "")
+                     + "".join(f"\n    {r['id']}: listeners {r['listener_majority']} ({f(r['agreement'])} of {r['n_raters']:g}), "
+                               f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
+        lines.append(f"  listeners split (< {self.split_threshold:g}): {self.n_split} items")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -207,6 +225,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     vocabulary, codes = np.unique(np.concatenate([t_all, p_all]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(t_all)], codes[len(t_all):]
     stats = headline([int(np.searchsorted(vocabulary, c)) for c in classes])
+    facts = corpus_listener_facts(sc)
+    lowest = float(np.nanmin(agreement[labelled])) if labelled.any() else float("nan")
     for lo, hi, name in _band_names(edges):
         in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
         t, p = t_codes[in_band], p_codes[in_band]
@@ -218,10 +238,31 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         else:
             wa_v = uar_v = float("nan")
             acc_ci = uar_ci = (float("nan"), float("nan"))
+        counts = {c: int(np.sum(t_all[in_band] == c)) for c in classes}
+        reason = small_group_reason(counts) if len(t) else ""
+        flat = [what for what, (a, b) in (("accuracy", acc_ci), ("UAR", uar_ci)) if zero_width_note(a, b, len(t))]
+        empty = ""
+        if not len(t):
+            floor = facts.get("agreement_floor")
+            if floor is not None and hi <= floor:
+                empty = f"empty by design: {facts['floor_reason']}"
+            else:
+                empty = (f"empty: no labelled item has agreement in {name}" + (f" (the lowest is {lowest:.3f})" if lowest == lowest else ""))
         band_rows.append({"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
-                          "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(t_all[in_band].tolist()))})
+                          "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(t_all[in_band].tolist())),
+                          # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
+                          "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
+                          "note": (f"zero-width interval ({', '.join(flat)}) from {len(t)} item(s): resampling cannot vary it"
+                                   if flat else "")})
     if labelled.sum() < len(labelled):
-        notes.append(f"{int((~labelled).sum())} items without a corpus label are left out of the bands")
+        corpus_labels = (sc["label"].fillna("").astype(str).to_numpy() if "label" in sc.columns else np.full(len(sc), ""))
+        unmapped = corpus_labels[~labelled]
+        named = {k: int(v) for k, v in zip(*np.unique(unmapped[unmapped != ""], return_counts=True))}
+        if named:
+            notes.append(f"{sum(named.values())} items whose corpus label is not one of the model's classes "
+                         f"({', '.join(f'{k} {v}' for k, v in named.items())}) are left out of the bands")
+        if (unmapped == "").sum():
+            notes.append(f"{int((unmapped == '').sum())} items without a corpus label are left out of the bands")
 
     # distributions
     votes = lf[[f"votes_{k}" for k in dist_keys]].to_numpy(float)
@@ -237,7 +278,12 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         jsd[known] = js_divergence(v, model[known])
         ce[known] = cross_entropy(v, model[known])
     n_unknown = int((~known).sum())
-    if n_unknown:
+    soft_reason = ""
+    if not known.any():
+        soft_reason = facts.get("distribution_reason") or (
+            f"none of the {len(sc)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
+            "vote distribution to compare with")
+    elif n_unknown:
         notes.append(f"{n_unknown} items have no full vote distribution{' over the corpus classes' if restrict else ''} "
                      "(e.g. EmoDB gives only the intended class's share) and are left out of the divergences")
 
@@ -267,6 +313,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     split_idx = split_idx[np.argsort(agreement[split_idx], kind="stable")]
 
     # confusions
+    n_wrong, n_split = int(len(wrong)), int(len(split_idx))
     cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(pred.tolist())]
     hard = confusion(t_all[labelled], p_all[labelled], classes, cols) if labelled.any() else np.zeros((len(classes), len(cols)), int)
     rows_w = list(dict.fromkeys(classes + [k for k in LABEL_KEYS if (lf[f"votes_{k}"].fillna(0) > 0).any()]))
@@ -286,7 +333,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         n_distribution=int(known.sum()), spearman_confidence_agreement=rho, spearman_ci=rho_ci,
         agree_threshold=float(agree), split_threshold=float(split),
         listeners_agree_model_wrong=[row(i) for i in wrong[:top]], listeners_split=[row(i) for i in split_idx[:top]],
-        confusion_hard=hard.tolist(), confusion_votes=weighted.tolist(), confusion_rows=rows_w, confusion_cols=cols, notes=notes,
+        confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(), confusion_rows=rows_w,
+        confusion_cols=cols, notes=notes, n_agree_model_wrong=n_wrong, n_split=n_split, soft_labels_reason=soft_reason,
     )
 
 

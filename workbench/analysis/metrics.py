@@ -25,12 +25,12 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, small_group_reason
+from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, strict_json
-from workbench.schema import MANIFEST_COLUMNS, score_columns
+from workbench.schema import MANIFEST_COLUMNS, SCORE_COLUMNS, score_columns
 from workbench.serialize import figure_text, save_figure
 
 
@@ -244,6 +244,9 @@ class Report:
     ece: float
     reliability: list[dict]
     restricted: bool
+    #: the same binned ECE over every model class and over the corpus's classes, each with its class set named
+    #: (``calibrate`` measures over the corpus's classes by default; the two differ by class set, not definition)
+    ece_by_class_set: dict[str, dict] = field(default_factory=dict)
     breakdowns: dict[str, dict] = field(default_factory=dict)
     #: warnings that the corpus is in the checkpoint's training data (workbench.data.cards), shown first
     training_overlap: list[str] = field(default_factory=list)
@@ -262,16 +265,18 @@ class Report:
         for name in ("wa", "uar", "macro_f1"):
             lo, hi = self.ci[name]
             lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]")
-        lines.append(f"  ECE      {self.ece:.3f}")
+        lines.append(f"  ECE      {self.ece:.3f}" + ("  (" + "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
+                                                         + "; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
         for c, v in self.per_class.items():
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
-            gap = self.disparities.get(col, {}).get("uar")
-            if gap:
-                lines.append(f"    UAR gap {gap['gap']:.3f} [{gap['lo']:.3f}, {gap['hi']:.3f}] ({gap['highest']} − {gap['lowest']})"
-                             if "highest" in gap else f"    UAR gap: not measured ({gap.get('note', '')})")
+            disp = self.disparities.get(col, {})
+            if disp.get("uar"):
+                lines.append(f"    {describe_gap(disp['uar'])}")
+            if disp.get("excluded_why"):
+                lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         return "\n".join(lines)
 
 
@@ -314,6 +319,16 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = sc["confidence"].to_numpy(dtype=float)
     cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
+    by_set: dict[str, dict] = {}
+    if len(sc) and classes:
+        every = sc[SCORE_COLUMNS].to_numpy(dtype=float)
+        mine = sc[score_columns(classes)].to_numpy(dtype=float)
+        by_set = {
+            "model": {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes",
+                      "ece": ece(every.max(1) / every.sum(1), np.asarray(LABEL_KEYS)[every.argmax(1)] == y_true, bins=bins)[0]},
+            "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
+                       "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
+        }
     # labels as integer codes: scikit-learn checks them several times faster than strings
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
@@ -342,7 +357,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
         per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
-        confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns,
+        confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
     )
 
 

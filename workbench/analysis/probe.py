@@ -46,7 +46,7 @@ import numpy as np
 from workbench.analysis.compare import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write

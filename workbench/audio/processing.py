@@ -36,7 +36,7 @@ class StepRecord:
     level: str = "INFO"
     message: str = ""
     #: loudest 25 ms of what was cut at the start, in dB above the input's noise floor
-    #: (None: nothing cut, or not measured); see workbench.engine.findings.removed_onset_db_above_floor
+    #: (None: nothing cut, or not measured); see workbench.audio.measures.removed_onset_db_above_floor
     cut_start_db_above_floor: float | None = None
 
     @property

@@ -37,9 +37,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from workbench.audio.intake import Audio, resample_array, to_mono
-from workbench.engine.findings import removed_onset_db_above_floor
+from workbench.audio.measures import removed_onset_db_above_floor
 from workbench.errors import AudioError, ConfigError
-from workbench.explain.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
+from workbench.audio.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from workbench.audio.processing import StepRecord, measure_length_change
 from workbench.schema import SAMPLE_RATE
 
@@ -301,7 +301,7 @@ class AddNoise(Step):
 @register
 @dataclass(frozen=True)
 class PitchShift(Step):
-    """Move F0 by ``semitones`` with Praat's PSOLA; duration and formants stay (:func:`workbench.explain.edits.pitch_shift`)."""
+    """Move F0 by ``semitones`` with Praat's PSOLA; duration and formants stay (:func:`workbench.audio.edits.pitch_shift`)."""
 
     name: ClassVar[str] = "pitch_shift"
     semitones: float = 0.0
@@ -316,7 +316,7 @@ class PitchShift(Step):
 @register
 @dataclass(frozen=True)
 class Tempo(Step):
-    """Speak ``factor`` times as fast with Praat's PSOLA; pitch stays (:func:`workbench.explain.edits.change_tempo`)."""
+    """Speak ``factor`` times as fast with Praat's PSOLA; pitch stays (:func:`workbench.audio.edits.change_tempo`)."""
 
     name: ClassVar[str] = "tempo"
     factor: float = 1.0
@@ -335,7 +335,7 @@ class Tempo(Step):
 @register
 @dataclass(frozen=True)
 class Tilt(Step):
-    """Tilt the spectrum by ``db_per_octave`` around 1 kHz (:func:`workbench.explain.edits.spectral_tilt`)."""
+    """Tilt the spectrum by ``db_per_octave`` around 1 kHz (:func:`workbench.audio.edits.spectral_tilt`)."""
 
     name: ClassVar[str] = "tilt"
     db_per_octave: float = 0.0

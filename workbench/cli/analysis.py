@@ -13,7 +13,7 @@ from workbench.analysis.metrics import run_metrics
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name
-from workbench.cli.common import (EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
+from workbench.cli.common import (model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
                      random_banner_for, say_loading)
 from workbench.limits import spreadsheet_safe
 
@@ -155,7 +155,7 @@ def _neighbour_model(args):
     refused when its weights differ from the run's unless ``--other-model``.  Returns (model, warning or None)."""
     rf = RunFolder.open(args.run_dir)
     recorded = ModelRef.from_run(rf.config, rf.summary)
-    net = ModelRef.from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+    net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
     return net, check_same_model(net, recorded, allow_other=args.other_model)
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from workbench.analysis.calibration import calibrate_run, resolve_temperature
+from workbench.analysis.calibration import calibrate_run
 from workbench.errors import ConfigError
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.runs.folder import as_run_folder
@@ -48,8 +47,12 @@ def cmd_calibrate(args) -> int:
     for r in reports.values():
         print(r.render())
     first = next(iter(reports.values()))
-    print(f"calibration.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}; "
-          f"apply T = {first.temperature:.3f} with --temperature {args.run_dir}", file=sys.stdout)
+    written = f"calibration.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}"
+    if first.recommended:
+        print(f"{written}; apply T = {first.temperature:.3f} with --temperature {args.run_dir}")
+    else:
+        # a temperature that failed its checks is never offered (and `--temperature RUN` refuses it)
+        print(f"{written}; !! no temperature recommended for variant {first.variant}: T = {first.temperature:.3f} failed its checks (above)")
     return EXIT_OK
 
 

@@ -10,11 +10,15 @@ import os
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+from typing import Any
+
 from workbench.errors import ConfigError
+from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.model.ref import DTYPES
-from workbench.runs.folder import RunFolder
+from workbench.model.ref import DTYPES, ModelRef
+from workbench.model.temperature import check_temperature
+from workbench.runs.folder import RunFolder, RunFolderError
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -68,9 +72,55 @@ def add_temperature_option(p: argparse.ArgumentParser) -> None:
                         "with `workbench calibrate` (its fitted T); recorded with the results (default: the checkpoint's scores)")
 
 
+def resolve_temperature(value) -> float | None:
+    """A ``--temperature`` value: a positive number, or a run folder whose ``calibration.json`` holds one.
+
+    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return check_temperature(float(text), source="--temperature")
+    except ValueError:
+        pass
+    except ConfigError:
+        raise
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
+                          fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
+    saved = RunFolder(path).calibration()
+    if "temperature" not in saved and saved.get("recommended") is False:
+        # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
+        # than a uniform guess): refused with the reasons calibrate printed
+        reasons = " ".join(saved.get("not_recommended_because") or [])
+        raise ConfigError(f"its calibration fitted T = {float(saved.get('temperature_fitted', float('nan'))):.3f} but did not recommend it: "
+                          f"{reasons}", source=str(path / "calibration.json"),
+                          fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
+    if "temperature" not in saved:
+        raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
+                             fix=f"run `workbench calibrate {text}` first, or pass a number.")
+    return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
+
+
+def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
+    """The :class:`ModelRef` the model options of a command line name (:func:`model_options`).
+
+    An option left at ``None`` keeps ``base``'s value (a run's model, for commands that read a run).
+    ``--temperature`` is a number or a calibrated run's fitted T (:func:`resolve_temperature`).
+    """
+    base = base or ModelRef()
+    given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
+    if given["model"] is not None and given["model"] != base.model:
+        base = ModelRef(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
+    given["temperature"] = resolve_temperature(getattr(args, "temperature", None))  # T, or a calibrated run's T
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
 def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> None:
     """The model options every command that loads a model takes, with one meaning everywhere
-    (:meth:`ModelRef.from_args <workbench.model.ref.ModelRef.from_args>` reads them).
+    (:func:`model_ref_from_args` reads them).
 
     ``reads_run``: the command reads a run folder, and the model, hub, revision and dtype default to the
     run's own (left at ``None`` here).

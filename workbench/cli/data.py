@@ -8,7 +8,8 @@ from pathlib import Path
 
 from workbench.data.corpora import PREPARERS, import_emobox, prepare, prepare_folder
 from workbench.data.hf import import_hf
-from workbench.data.lhotse_io import export_lhotse, import_lhotse
+from workbench.data.lhotse_io import import_lhotse
+from workbench.runs.lhotse_export import export_lhotse
 from workbench.data.manifest import Manifest, read_manifest, write_manifest
 from workbench.cli import listeners
 from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for

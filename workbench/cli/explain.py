@@ -20,10 +20,10 @@ from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import check_explain_length, explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.explain.words import read_alignment, validate_words
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
 
 def add_explain(sub: Any) -> Any:
@@ -61,7 +61,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
         check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
-        net = ModelRef.from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
         other = check_same_model(net, recorded, allow_other=args.other_model)
         if other:
             print(f"!! {other}")
@@ -72,7 +72,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
     check_audio_path(src)
     audio = load_audio(src)
     check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
-    net = ModelRef.from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
+    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
     return audio, net, src.stem
 
 
@@ -95,20 +95,24 @@ def cmd_explain(args: Any) -> int:
     methods = METHODS if args.method == "all" else (args.method,)
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = RunFolder(out)  # atomic writes, fixed names, no link followed
-    folder.write_artifact("explanation.json", lambda f: f.write(expl.to_json()), text=True)
+    # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
+    text = expl.to_json()
     fig = plot_explanation(expl, audio.samples, words=words)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
-    folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        plt.close(fig)
     s0, s1 = expl.top_span
     span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
     wav = io.BytesIO()
     sf.write(wav, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+    out.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
+    folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
+    folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
     folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
     if expl.banner:
         print(f"!! {expl.banner}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench import files
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -86,7 +87,7 @@ def cmd_features(args) -> int:
     if args.csv:
         out = Path(args.csv)
         out.mkdir(parents=True, exist_ok=True)
-        spreadsheet_safe(diffs).to_csv(out / "cue_differences.csv", index=False)
+        files.write_atomic(out / "cue_differences.csv", lambda f: spreadsheet_safe(diffs).to_csv(f, index=False), text=True)
     if args.probe:
         rows, emb = embedded_rows(rf, variant=args.variant)
         feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
@@ -104,7 +105,7 @@ def cmd_features(args) -> int:
         print("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
         print(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if out is not None:
-            spreadsheet_safe(probe).to_csv(out / "cue_probe.csv", index=False)
+            files.write_atomic(out / "cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
     return 0
 
 

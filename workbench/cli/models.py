@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from workbench.model.checkpoints import build_random_checkpoint, random_checkpoint_info
-from workbench.model.ref import ModelRef
 from workbench.cli import onnx
-from workbench.cli.common import EXIT_OK, add_command, model_options
+from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, model_options
 
 
 def add_model(sub) -> None:
@@ -35,7 +34,7 @@ def cmd_make_tiny(args) -> int:
 
 
 def cmd_model_info(args) -> int:
-    net = ModelRef.from_args(args).load()
+    net = model_ref_from_args(args).load()
     info = net.info.to_dict()
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))

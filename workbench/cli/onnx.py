@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+
 from workbench.errors import ConfigError
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
 from workbench.model.onnx_export import export_onnx
 from workbench.model.precision import describe_choice
-from workbench.cli.common import add_command, model_options
+from workbench.cli.common import resolve_temperature, add_command, model_options
 
 
 def add_export_onnx(msub: Any) -> None:
@@ -48,8 +49,8 @@ def onnx_model_for(args: Any, *, progress: Callable[[str], None] | None = None):
         raise ConfigError("--backend onnxruntime runs in this process only.", source="--engine ray",
                           fix="use --engine local with --backend onnxruntime, or --backend torch with Ray.")
     if getattr(args, "temperature", None) is not None:  # never a silently untempered score
-        raise ConfigError("--temperature is not applied by the onnxruntime backend yet.", source="--temperature",
-                          fix="use --backend torch with --temperature, or leave --temperature out.")
+        raise ConfigError("--temperature is not applied by the onnxruntime backend at run time.", source="--temperature",
+                          fix="bake it into the graph: `workbench model export-onnx --temperature T`, or use --backend torch.")
     if not args.model or not is_onnx_folder(args.model):
         raise ConfigError("--backend onnxruntime needs --model to be an ONNX export folder (model.onnx + model.json).",
                           source=str(args.model or "--model"),
@@ -73,12 +74,17 @@ def cmd_export_onnx(args: Any) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError("is a file, not a folder.", source=str(out), fix="choose a folder for --out (it is created when missing).")
+    temperature = resolve_temperature(getattr(args, "temperature", None))  # checked (0.05-100) before the model loads
     net = load_model(args.model, hub=args.hub, revision=args.revision, device="cpu", dtype="float32",
                      progress=lambda line: print(f"  {line} …", file=sys.stderr, flush=True))
-    result = export_onnx(net, out, int8=args.int8)
+    if temperature is not None:
+        net = net.with_temperature(temperature)  # the check below compares the graph with the tempered PyTorch model
+    result = export_onnx(net, out, int8=args.int8, temperature=temperature)
     if result.meta.get("random_weights"):
         print(f"!! {RANDOM_WEIGHTS_BANNER}")
     print(f"wrote {result.onnx}{f' and {result.int8}' if result.int8 else ''} and {out / 'model.json'} ({result.seconds:.1f} s)")
+    if temperature is not None:
+        print(f"temperature T = {temperature:g} is baked into the graph: its logits are divided by T, its scores are softmax(logits / T)")
     if not args.no_check:
         clips = check_clips(args.check_clips)
         print(f"check on {len(clips)} seeded speech-like clips (1.5–6 s), batched:")

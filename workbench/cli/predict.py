@@ -8,10 +8,9 @@ from pathlib import Path
 from workbench.audio.intake import AudioConfig, check_audio_path
 from workbench.analysis.embeddings import similar
 from workbench.engine.core import diagnose
-from workbench.model.ref import ModelRef
 from workbench.runs.outputs import infer_files, print_outcomes
 from workbench.cli import onnx
-from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
                      say_loading)
 
 
@@ -57,7 +56,7 @@ def cmd_infer(args) -> int:
         cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
     outcomes = infer_files(
         args.paths,
-        model=onnx.onnx_model_for(args, progress=say_loading) if args.backend == "onnxruntime" else ModelRef.from_args(args),
+        model=onnx.onnx_model_for(args, progress=say_loading) if args.backend == "onnxruntime" else model_ref_from_args(args),
         granularity=args.granularity,
         embedding=args.embedding,
         out_dir=args.out,
@@ -71,7 +70,7 @@ def cmd_infer(args) -> int:
 def cmd_similar(args) -> int:
     check_audio_path(Path(args.a))
     check_audio_path(Path(args.b))
-    net = ModelRef.from_args(args).load()
+    net = model_ref_from_args(args).load()
     r = similar(args.a, args.b, net)
     if args.json:
         print(json.dumps(r, indent=2, ensure_ascii=False))
@@ -85,7 +84,7 @@ def cmd_similar(args) -> int:
 
 def cmd_diagnose(args) -> int:
     check_audio_path(Path(args.path))
-    net = ModelRef.from_args(args).load()
+    net = model_ref_from_args(args).load()
     d = diagnose(args.path, net, run_stability=not args.no_stability)
     if args.json:
         payload = {

@@ -20,7 +20,7 @@ from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
-from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 
@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
     # an experiment file names its model; only --model and --device on the command line change it
-    model = args.model if experiment else ModelRef.from_args(args)
+    model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
         chosen = args.model or (experiment.model if experiment else None)
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
 from workbench.runs.longform import SegmentConfig, segment_file
-from workbench.model.ref import ModelRef
 from workbench.runs.sweep import summarise_sweep, sweep
-from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
                      positive_float, random_banner_for)
 
 
@@ -47,7 +46,7 @@ def add_segment(sub) -> None:
 def cmd_sweep(args) -> int:
     out = args.out or f"runs/sweep_{args.kind}_{Path(args.source).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     check_out_dir(out)
-    df = sweep(args.source, kind=args.kind, out_dir=out, model=ModelRef.from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
+    df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
     random_banner_for(out)
     print(summarise_sweep(df, args.kind).to_string(index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
@@ -60,7 +59,7 @@ def cmd_segment(args) -> int:
         check_out_dir(args.out)
     cfg = SegmentConfig(vad=args.vad, max_segment_s=args.max, min_silence_s=args.min_silence, min_speech_s=args.min_speech,
                         threshold=args.threshold, merge_gap_s=args.merge_gap)
-    res = segment_file(args.path, model=ModelRef.from_args(args), out_dir=args.out,
+    res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))

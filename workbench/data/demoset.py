@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 import shutil
 import zlib
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from workbench.model.checkpoints import cache_dir
+from workbench import files
+from workbench.paths import cache_dir
 from workbench.errors import ConfigError
 from workbench.model.network import DEFAULT_MODEL, cached_hub_checkpoint
-from workbench.runs.driver import run
 from workbench.schema import SAMPLE_RATE
 
 #: the shipped clips and their manifest (package data)
@@ -165,7 +165,7 @@ def _write_generated(folder: Path) -> list[dict]:
                 text = sentences[i]
                 name = f"{spk}_{emo}_{i + 1}.wav"
                 y = synth_utterance(text, spk, emo)
-                sf.write(folder / name, y, SR, subtype="PCM_16")
+                files.write_atomic(folder / name, lambda f, y=y: sf.write(f, y, SR, format="WAV", subtype="PCM_16"))
                 rows.append({"id": name[:-4], "path": name, "label": emo, "text": text, "speaker": spk, "gender": gender,
                              "split": "demo", "start": 0.0, "duration": round(len(y) / SR, 3),
                              "notes": f"synthetic voice {spk}, {emo} prosody"})
@@ -181,7 +181,7 @@ def _write_generated(folder: Path) -> list[dict]:
         t += (len(y) + len(pause)) / SR
     talk = np.concatenate(parts)
     talk += (rng.standard_normal(len(talk)) * 10 ** (-50 / 20)).astype(np.float32)
-    sf.write(folder / LONG_FILE, np.clip(talk, -1, 1), SR, subtype="PCM_16")
+    files.write_atomic(folder / LONG_FILE, lambda f: sf.write(f, np.clip(talk, -1, 1), SR, format="WAV", subtype="PCM_16"))
     return rows
 
 
@@ -197,17 +197,19 @@ def demo_set(root: str | os.PathLike | None = None) -> Path:
     if (folder / "manifest.csv").is_file():
         return folder
     base.mkdir(parents=True, exist_ok=True)
-    tmp = base / f".v{DEMO_VERSION}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix=f".v{DEMO_VERSION}.", dir=base))  # exclusive, 0700: nobody plants a link in it
     rows = shipped_rows() + _write_generated(tmp)
-    with open(tmp / "manifest.csv", "w", newline="", encoding="utf-8") as f:
+
+    def write_csv(f):
         writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+
+    files.write_atomic(tmp / "manifest.csv", write_csv, text=True)
+    os.chmod(tmp, 0o755)
     try:
-        os.replace(tmp, folder)
-    except OSError:  # another process finished first: use its folder
+        files.rename_folder(tmp, folder)
+    except (OSError, files.UnsafePathError):  # another process finished first: use its folder
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
@@ -250,23 +252,3 @@ def demo_files(demo_dir: Path = DEMO_DATA) -> list[Path]:
         raise ConfigError("demo manifest not found.", source=str(manifest), fix="reinstall the package, or run datasets/make_demo_clips.py in a checkout.")
     with open(manifest, newline="", encoding="utf-8") as f:
         return [demo_dir / row["path"] for row in csv.DictReader(f)]
-
-
-
-def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None) -> Path:
-    """Run the demo set (the model chosen as ``make demo`` chooses it) into ``out_dir``; return the run folder.
-
-    A folder that already holds the demo run of this model is reused (the run
-    resumes, nothing is recomputed); one that holds another model's run is
-    kept, and the run goes beside it.
-    """
-    chosen, _ = choose_model(model)
-    out = Path(out_dir)
-    try:
-        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
-    except ConfigError as exc:
-        if "other settings" not in str(exc):
-            raise
-        out = out.with_name(f"{out.name}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
-    return out

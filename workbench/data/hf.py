@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
+from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, write_manifest
 
 if TYPE_CHECKING:
@@ -457,10 +458,7 @@ def store_audio_bytes(data: bytes, audio_dir: Path) -> Path:
     digest = hashlib.sha256(data).hexdigest()
     target = Path(audio_dir) / f"{digest[:32]}{_extension(data)}"
     if not (target.is_file() and target.stat().st_size == len(data)):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        files.write_bytes(target, data)  # atomic, never through a link
     return target
 
 

@@ -12,19 +12,11 @@ under hashed names beside the manifest; ``url``/``command`` sources, recordings
 with lhotse transforms (speed, resampling: the workbench would not score what
 lhotse plays) and mixed cuts are skipped and counted.
 
-Out: :func:`export_lhotse` writes a run's predictions as a ``SupervisionSet``
-(JSONL.gz): one supervision per scored row of one variant, on the recording it
-came from, with ``custom`` fields ``predicted_emotion``, ``emotion_confidence``,
-``emotion_margin``, ``emotion_scores`` (the nine classes), ``emotion_model``,
-``emotion_variant`` and ``random_weights``; the reference label stays in
-``custom["emotion"]`` when the item had one.
-
-lhotse imports torch, so it is imported inside these functions.
+Out: :func:`workbench.runs.lhotse_export.export_lhotse` writes a run's predictions as a ``SupervisionSet``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -33,10 +25,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
-from workbench.model.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, write_manifest
-from workbench.runs.folder import RunFolder, as_run_folder
-from workbench.schema import score_column
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +44,6 @@ class LhotseImport:
         if self.skipped:
             text += f"; {len(self.skipped)} skipped (e.g. {self.skipped[0]})"
         return text
-
-
-@dataclass
-class LhotseExport:
-    path: Path
-    written: int
-    failed: int  # rows that failed in the run: no prediction, no supervision
-    variant: str
 
 
 def _lhotse():
@@ -209,82 +190,3 @@ def _item(item_id, path, recording, sup, start, duration, channel, emotion_field
         gender=(sup.gender or "") if sup is not None else "",
         start=None if whole else float(start), duration=None if whole else float(duration), meta=meta,
     )
-
-
-# ---------------------------------------------------------------------------
-# out
-# ---------------------------------------------------------------------------
-def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLike | None = None, *, variant: str | None = None) -> LhotseExport:
-    """Write one variant's predictions of a finished run as a lhotse ``SupervisionSet``.
-
-    ``out`` defaults to ``RUN_DIR/supervisions.jsonl.gz``; the variant to ``raw`` when
-    the run has it, else its first.  Failed rows have no prediction and are left out
-    (counted in the result).  Items that came from lhotse keep their recording id
-    and channel; others use the item id as the recording id.
-    """
-    lhotse = _lhotse()
-    rf = as_run_folder(run_dir)
-    results = rf.results()
-    names = list(dict.fromkeys(results["variant"].astype(str)))
-    if variant is None:
-        variant = "raw" if "raw" in names else names[0]
-    if variant not in names:
-        raise ConfigError(f"the run has no variant {variant!r}; it has {names}.", source=str(rf.path), fix="pass --variant with one of them.")
-    rows = results[results["variant"].astype(str) == variant]
-    model = rf.model_ref
-    model_id = str(model.get("id") or model.get("model") or "")
-    segments = []
-    failed = 0
-    for row in rows.to_dict("records"):
-        if row["status"] != "ok":
-            failed += 1
-            continue
-        meta = _meta(row.get("meta"))
-        lh = meta.get("lhotse") or {}
-        start = _num(row.get("start")) or 0.0
-        duration = _num(row.get("duration")) or _num(lh.get("recording_duration")) or _num(row.get("audio_seconds"))
-        scores = {k: float(row[score_column(k)]) for k in LABEL_KEYS}
-        custom: dict[str, Any] = {
-            "predicted_emotion": str(row["pred"]), "emotion_confidence": float(row["confidence"]),
-            "emotion_margin": float(row["margin"]), "emotion_scores": scores,
-            "emotion_model": model_id, "emotion_variant": variant, "random_weights": rf.random_weights,
-        }
-        if row.get("label"):
-            custom["emotion"] = str(row["label"])
-        if row.get("emotion"):
-            custom["reference_emotion"] = str(row["emotion"])
-        segments.append(lhotse.SupervisionSegment(
-            id=str(row["id"]), recording_id=str(lh.get("recording_id") or row["id"]), start=float(start), duration=float(duration),
-            channel=lh.get("channel", 0), text=row.get("text") or None, language=meta.get("language") or None,
-            speaker=row.get("speaker") or None, gender=row.get("gender") or None, custom=custom,
-        ))
-    target = Path(out) if out is not None else rf.path / "supervisions.jsonl.gz"
-    if not target.name.endswith((".jsonl.gz", ".jsonl", ".json")):
-        raise ConfigError(f"{target.name!r} is not a lhotse manifest name.", source=str(target), fix="end it with .jsonl.gz (or .jsonl).")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(s for s in (".jsonl", ".gz", ".json") if s in target.suffixes)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}{suffix}"
-    try:
-        lhotse.SupervisionSet.from_segments(segments).to_file(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return LhotseExport(target, len(segments), failed, variant)
-
-
-def _meta(value) -> dict:
-    if isinstance(value, dict):
-        return value
-    try:
-        return json.loads(value) if value else {}
-    except (TypeError, ValueError):
-        return {}
-
-
-def _num(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else f

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
 from workbench.limits import check_fields, read_text_capped, shown
-from workbench.model.labels import LABEL_KEYS
 from workbench.data.manifest import generic_emotion, Manifest
 
 logger = logging.getLogger(__name__)
@@ -82,10 +82,15 @@ class ReadReport:
     source: str
     dropped: dict[str, int] = field(default_factory=dict)  # reason → rows
     unknown_labels: dict[str, int] = field(default_factory=dict)  # category → responses
+    #: rows whose rates contradict the documented rater count: inferred count → rows (EmoDB b03: k/21, not k/20)
+    raters_inferred: dict[int, int] = field(default_factory=dict)
+    documented_raters: int | None = None
 
     def summary(self) -> str:
         parts = [f"{len(self.records)} items with listener judgements from {self.source}"]
         parts += [f"{n} {why}" for why, n in self.dropped.items() if n]
+        parts += [f"{rows} row(s) have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data"
+                  for n, rows in sorted(self.raters_inferred.items())]
         if self.unknown_labels:
             parts.append("categories with no emotion2vec+ counterpart (kept in votes_unmapped): "
                          + ", ".join(f"{k} ({v})" for k, v in sorted(self.unknown_labels.items())))
@@ -262,6 +267,31 @@ def _refuse_duplicates(names: Iterable[str], source: str, what: str = "item") ->
 # EmoDB
 # ---------------------------------------------------------------------------
 _EMODB_NAME = re.compile(r"^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$")
+#: EmoDB's release: only utterances recognised by at least 80 % of the listeners (and natural for over 60 %) were kept
+EMODB_RELEASE_FLOOR = 0.8
+
+
+def infer_raters(percent: float, decimals: int, documented: int, *, limit: int = 60) -> tuple[int, int]:
+    """The number of raters ``n`` and votes ``k`` behind a printed rate ``percent`` (``k / n`` rounded to ``decimals``).
+
+    The documented count is kept when its ``k / documented`` rounds to the printed
+    rate; otherwise the count closest to it (up to ``limit``) whose ``k / n`` does
+    (EmoDB's 95,24 % is 20/21: 21 listeners, not 20).  When none fits, the
+    documented count with the nearest whole ``k``.
+    """
+    tol = 0.5 * 10.0 ** -decimals + 1e-9
+
+    def votes(n: int) -> int | None:
+        k = int(round(percent * n / 100.0))
+        return k if abs(100.0 * k / n - percent) <= tol else None
+
+    if votes(documented) is not None:
+        return documented, votes(documented)
+    fitting = [n for n in range(1, limit + 1) if votes(n) is not None]
+    if not fitting:
+        return documented, int(round(percent * documented / 100.0))
+    n = min(fitting, key=lambda m: (abs(m - documented), m))
+    return n, votes(n)
 
 
 def read_emodb_erkennung(path: str | os.PathLike, *, n_listeners: int = 20) -> ReadReport:
@@ -275,12 +305,15 @@ def read_emodb_erkennung(path: str | os.PathLike, *, n_listeners: int = 20) -> R
 
     Recognition is agreement with the *intended* label, not a distribution:
     ``agreement`` = recognition / 100, ``n_raters`` = 20,
-    ``votes_<intended>`` = 20 × recognition / 100 and every other class NaN
-    (the file does not say how the remaining listeners answered).  For boredom
-    (no counterpart) the recognised share goes to ``votes_unmapped``.
+    ``votes_<intended>`` = the whole number of listeners who recognised it and
+    every other class NaN (the file does not say how the remaining listeners
+    answered).  For boredom (no counterpart) the recognised share goes to
+    ``votes_unmapped``.  Rows whose rate is no ``k/20`` (the b03 sessions print
+    95,24 = 20/21) get the rater count the rate implies (:func:`infer_raters`),
+    and the report counts them.
     """
     p = _file(path, "erkennung.txt")
-    report = ReadReport({}, str(p))
+    report = ReadReport({}, str(p), documented_raters=n_listeners)
     header, rows = _csv_rows(p, ("Satz", "erkannt", "natuerlich"), encoding="latin-1", delimiter="\t")
     _refuse_duplicates((Path(r["Satz"]).stem for r in rows), str(p), "file name")
     bad = 0
@@ -296,14 +329,19 @@ def read_emodb_erkennung(path: str | os.PathLike, *, n_listeners: int = 20) -> R
             bad += 1
             continue
         intended = EMODB_LETTERS[m.group(3)]
-        share = recog / 100.0
+        text = r["erkannt"].strip().replace(",", ".")
+        decimals = len(text.split(".", 1)[1]) if "." in text else 0
+        raters, k = infer_raters(recog, decimals, n_listeners)
+        if raters != n_listeners:
+            report.raters_inferred[raters] = report.raters_inferred.get(raters, 0) + 1
+        share = k / raters
         rec: dict[str, Any] = {c: NAN for c in VOTE_COLUMNS}
         rec[UNMAPPED] = NAN
         if intended:
-            rec[f"votes_{intended}"] = n_listeners * share
+            rec[f"votes_{intended}"] = float(k)
         else:
-            rec[UNMAPPED] = n_listeners * share
-        rec.update({"n_raters": float(n_listeners), "agreement": share,
+            rec[UNMAPPED] = float(k)
+        rec.update({"n_raters": float(raters), "agreement": share,
                     # the intended class is the majority only when more than half recognised it
                     "listener_majority": intended if share > 0.5 else "",
                     "emodb_recognition_pct": recog, "emodb_naturalness_pct": natural})
@@ -708,6 +746,34 @@ def listener_frame(frame):
     out[num] = out[num].apply(pd.to_numeric, errors="coerce")
     out["listener_majority"] = out["listener_majority"].fillna("").astype(str)
     return out
+
+
+def corpus_listener_facts(frame) -> dict[str, Any]:
+    """What a corpus's listener figures can and cannot say, read from the corpus's own columns in ``frame``.
+
+    Returns ``{"agreement_floor", "floor_reason", "distribution_reason"}`` (None where
+    nothing is known): EmoDB released only utterances recognised by at least 80 %
+    of its listeners, so lower agreement bands are empty by design, and it gives
+    only the share that recognised the intended emotion, so no vote distribution.
+    """
+    import json
+
+    def has(column: str) -> bool:
+        if column in frame.columns:
+            return bool(frame[column].notna().any())
+        if "meta" in frame.columns:
+            for m in frame["meta"]:
+                d = m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {})
+                if d.get(column) is not None:
+                    return True
+        return False
+
+    if has("emodb_recognition_pct"):
+        return {"agreement_floor": EMODB_RELEASE_FLOOR,
+                "floor_reason": "EmoDB released only utterances that at least 80 % of its listeners recognised",
+                "distribution_reason": "EmoDB's perception test gives only the share of listeners who recognised the intended "
+                                       "emotion, not how the others answered: there is no vote distribution to compare with"}
+    return {"agreement_floor": None, "floor_reason": None, "distribution_reason": None}
 
 
 def find_emodb_erkennung(corpus_dir: str | os.PathLike) -> Path | None:

@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from workbench import files
 from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
 from workbench.limits import TABLE_MAX_ROWS, check_fields, read_bytes_capped
-from workbench.model.labels import LABEL_KEYS
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
@@ -463,18 +464,11 @@ def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike)
         raise ConfigError(f"cannot be written: {parent} is a file, not a folder.", source=str(p),
                           fix="choose a manifest path that is not inside a file.")
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        if ext == ".csv":
-            m.to_frame().to_csv(tmp, index=False)
-        elif ext in (".jsonl", ".json"):
-            with open(tmp, "w", encoding="utf-8") as f:
-                for it in m.items:
-                    f.write(json.dumps(it.to_dict(), ensure_ascii=False) + "\n")
-        else:
-            m.to_frame().to_parquet(tmp, index=False)
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # atomic and never through a link (workbench.files): a planted m.csv.tmp -> /dev/full is never written
+    if ext == ".csv":
+        files.write_atomic(p, lambda f: m.to_frame().to_csv(f, index=False), text=True)
+    elif ext in (".jsonl", ".json"):
+        files.write_text(p, "".join(json.dumps(it.to_dict(), ensure_ascii=False) + "\n" for it in m.items))
+    else:
+        files.write_atomic(p, lambda f: m.to_frame().to_parquet(f, index=False))
     return p

@@ -27,6 +27,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import stat
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,8 +38,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
-from workbench.model.checkpoints import cache_dir
+from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
@@ -52,6 +54,9 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------
 # the prediction cache
 # ---------------------------------------------------------------------------
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
 class PredictionCache:
     """Content-addressed store of predictions: ``<root>/<key[:2]>/<key>.npz``."""
 
@@ -69,29 +74,39 @@ class PredictionCache:
 
     def get(self, key: str) -> dict | None:
         p = self._path(key)
-        if not p.is_file():
-            return None
+        if files.is_link(p) or files.is_link(p.parent) or not p.is_file():
+            return None  # a link in a shared cache was planted: never read through it
         try:
             with np.load(p, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+                entry = {k: z[k] for k in z.files}
         except Exception:  # a damaged entry is recomputed
             return None
+        logits = entry.get("logits")
+        if logits is None or logits.ndim != 1 or not np.isfinite(logits).all():
+            return None  # an entry edited to hold NaN/inf scores is recomputed, never served
+        return entry
 
     def put(self, key: str, pred: Prediction, audio_info: dict | None = None) -> None:
         """Store a prediction; ``audio_info`` (the processed audio's facts and chain) lets a later run
-        build the whole row without decoding."""
+        build the whole row without decoding.
+
+        The cache may be shared (Ray workers, several users): the shard folder is opened below the
+        cache root without following links and the entry is written with :func:`workbench.files.write_atomic`,
+        so a planted temporary or a shard folder that is a link is never written through (refused with a warning).
+        """
+        if not _KEY_RE.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
         p = self._path(key)
+        arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
+        for name in ("embedding", "frame_logits", "frame_embeddings"):
+            if getattr(pred, name) is not None:
+                arrays[name] = getattr(pred, name)
+        if audio_info is not None:
+            arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_name(f".{p.stem}.{os.getpid()}.tmp.npz")
-            arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
-            for name in ("embedding", "frame_logits", "frame_embeddings"):
-                if getattr(pred, name) is not None:
-                    arrays[name] = getattr(pred, name)
-            if audio_info is not None:
-                arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
-            np.savez(tmp, **arrays)
-            os.replace(tmp, p)
+            files.write_npz(p, root=self.root, **arrays)
+        except files.UnsafePathError as exc:
+            logger.warning("prediction cache not written: %s", exc)
         except OSError as exc:  # a cache that cannot be written costs speed, never results
             logger.warning("prediction cache not written (%s): %s", p.parent, exc)
 

@@ -34,7 +34,6 @@ DC offset (``tests/test_findings_right.py``); the RAVDESS clips themselves are n
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -42,7 +41,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.audio.intake import Audio, resample_array
-from workbench.explain.edits import change_tempo, pitch_shift
+from workbench.audio.edits import change_tempo, pitch_shift
+from workbench.audio.measures import (  # noqa: F401  (public here too)
+    DIGITAL_SILENCE_DB, band_energies_db, frame_energies_db, noise_floor_db, onset_level_db, removed_onset_db_above_floor,
+    signal_facts,
+)
 from workbench.schema import SAMPLE_RATE
 
 SEVERITIES = ("info", "warning", "error")
@@ -112,162 +115,6 @@ class Finding:
 # ---------------------------------------------------------------------------
 # facts
 # ---------------------------------------------------------------------------
-def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
-    """Short-time energy in dB (floor -120 dB); shape ``(n_frames,)``."""
-    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    idx = np.arange(0, len(y) - n + 1, h)
-    frames = np.lib.stride_tricks.sliding_window_view(y, n)[idx]
-    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-
-
-#: frames at or under this level (dBFS) are digital silence: they say nothing about the noise floor
-DIGITAL_SILENCE_DB = -100.0
-#: octave bands of the spectral noise-floor estimate (Hz)
-NOISE_BANDS_HZ = ((125, 250), (250, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000), (8000, 2 * SAMPLE_RATE))  # the last band only exists at high sample rates
-#: the quantile of the power bins in a band taken as its noise level (see :func:`noise_floor_db`)
-NOISE_BIN_QUANTILE = 0.2
-
-
-def band_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0, low_hz: float = 80.0) -> np.ndarray:
-    """Short-time level above ``low_hz`` in dB (floor -120 dB), as a mean square; shape ``(n_frames,)``.
-
-    Hann-windowed 25 ms frames, the power of the bins at or above 80 Hz (Parseval, scaled by the
-    window's energy): DC, a settling offset and rumble are not sound, and the window's zero end
-    makes a click on a frame's first samples count for little.
-    """
-    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
-    y = np.asarray(y, dtype=np.float64)
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    frames = np.lib.stride_tricks.sliding_window_view(y, n)[::h]
-    w = _hann(n)
-    power = np.abs(np.fft.rfft(frames * w, axis=1)) ** 2
-    keep = np.fft.rfftfreq(n, 1 / sr) >= low_hz
-    return 10 * np.log10(2 * power[:, keep].sum(axis=1) / (n * np.sum(w**2)) + 1e-12)
-
-
-def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: float = 32.0, quietest: float = 10.0) -> tuple[float, float]:
-    """Noise level of a clip (dBFS) that a steady tone does not fool: ``(floor_db, tonal_db)``.
-
-    The quietest ``quietest`` % of 64 ms frames (digital silence left out) are taken; in each
-    octave band the noise power is read from the 20 % quantile of the Hann-windowed power
-    bins, divided by ``-ln(0.8)`` (for noise the bins are exponentially distributed, so this
-    is unbiased), times the bins in the band.  Between the partials of a tone or a voice the
-    bins hold only the noise, so a steady tone's frames give its true (low) noise, not its
-    level; noise frames give their own level.  ``tonal_db`` (≤ 0) is how far the quiet frames'
-    noise lies under their energy: ≈ 0 for noise, −20 dB and below for tones.
-
-    The energy-percentile estimate used before (10th percentile of frame energies) called a
-    steady tone's level its noise floor, so every steady tone had "SNR 0 dB".
-    Returns ``(-120.0, nan)`` for a clip that is all digital silence.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    h = int(sr * hop_ms / 1000)
-    n = h * max(1, int(round(frame_ms / hop_ms)))  # a whole number of hops
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    # the frames' AC energy (mean of squares minus squared mean) from per-hop block sums, a frame
-    # being two hops: only the quiet frames are ever copied and transformed
-    k = len(y) // h
-    blocks = y[: k * h].reshape(k, h)
-    s1, s2 = blocks.sum(axis=1), np.einsum("ij,ij->i", blocks, blocks)
-    per = n // h
-    s1 = sum(s1[j: k - per + 1 + j] for j in range(per))
-    s2 = sum(s2[j: k - per + 1 + j] for j in range(per))
-    starts = np.arange(k - per + 1) * h
-    mean = s1 / n
-    e = 10 * np.log10(np.maximum(s2 / n - mean**2, 0.0) + 1e-12)
-    live = np.flatnonzero(e > DIGITAL_SILENCE_DB)
-    if not len(live):
-        return -120.0, float("nan")
-    cut = np.partition(e[live], int(quietest / 100 * (len(live) - 1)))[int(quietest / 100 * (len(live) - 1))]
-    quiet = live[e[live] <= cut]
-    frames = np.lib.stride_tricks.sliding_window_view(y, n)[starts[quiet]]
-    frames = frames - mean[quiet, None]
-    power = np.abs(np.fft.rfft(frames * _hann(n), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(n, 1 / sr)
-    noise = np.zeros(len(quiet))
-    total = np.zeros(len(quiet))
-    for lo, hi in NOISE_BANDS_HZ:
-        band = (freqs >= lo) & (freqs < min(hi, sr / 2))
-        if band.sum() < 4:
-            continue
-        bins = power[:, band]
-        kth = int(NOISE_BIN_QUANTILE * bins.shape[1])  # the order statistic at the quantile (np.partition: no sort)
-        noise += np.partition(bins, kth, axis=1)[:, kth] / -np.log(1 - NOISE_BIN_QUANTILE) * bins.shape[1]
-        total += bins.sum(axis=1)
-    tonal = np.minimum(10 * np.log10((noise + 1e-30) / (total + 1e-30)), 0.0)
-    return float(np.median(e[quiet] + tonal)), float(np.median(tonal))
-
-
-@functools.lru_cache(maxsize=8)
-def _hann(n: int) -> np.ndarray:
-    return np.hanning(n)
-
-
-def onset_level_db(y: np.ndarray, sr: int) -> float:
-    """Level (dBFS) of the first 45 ms: the median of the three 25 ms frames starting at 0, 10 and 20 ms.
-
-    Only the band above 80 Hz, windowed, and a median (:func:`band_energies_db`), so that a click
-    at sample 0, a DC offset or a settling low-frequency transient does not count as sound at the onset.
-    """
-    return float(np.median(band_energies_db(y[: int(0.045 * sr) + 1], sr)[:3]))
-
-
-def removed_onset_db_above_floor(y: np.ndarray, sr: int, n_cut: int) -> float:
-    """How far the loudest 25 ms of ``y[:n_cut]`` (what a step cut at the start) lies above ``y``'s noise floor, in dB.
-
-    Digital silence or room tone removed gives ≲ 6 dB (negative for digital silence);
-    a removed syllable gives 20 dB and more.
-    """
-    if n_cut <= 0:
-        return float("-inf")
-    loudest = float(np.max(band_energies_db(y[:n_cut], sr)))  # a cut under 25 ms is zero-padded to one frame
-    return loudest - noise_floor_db(y, sr)[0]
-
-
-def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> dict[str, float]:
-    """SNR estimate, silence fraction, level and onset facts of mono audio.
-
-    SNR: the 95th percentile of 25 ms frame energies against the noise floor of
-    :func:`noise_floor_db` (spectral, so a steady tone has a high SNR, and
-    digital silence is not "noise").  Silence: frames more than 40 dB under the
-    loudest frame, or under ``silence_floor_db`` dBFS (so digital silence is all
-    silence, not none).  Level: the peak, the mean (DC offset) and the loudest
-    frame once the mean is removed.  Onset: level of the first 45 ms
-    (:func:`onset_level_db`) against the loudest frame and the noise floor —
-    speech already loud at sample 0 suggests the onset was cut before the file
-    reached the workbench.
-    """
-    y = np.asarray(y, dtype=np.float32)
-    e = frame_energies_db(y, sr)
-    loud = float(np.max(e))
-    floor, tonal = noise_floor_db(y, sr)
-    snr = float(np.percentile(e, 95) - floor)
-    silent = float(np.mean(e < max(loud - 40.0, silence_floor_db)))
-    dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
-    ac_loud = float(np.max(frame_energies_db(y - np.float32(dc), sr)))
-    first_db = onset_level_db(y, sr) if len(y) else -120.0
-    speech = np.nonzero(e > loud - 30.0)[0]
-    first_speech_s = float(speech[0] * 0.01) if len(speech) else float("nan")
-    return {
-        "snr_db": snr,
-        "level_range_db": float(np.percentile(e, 95) - np.percentile(e, 10)),
-        "noise_floor_db": floor,
-        "quiet_frames_tonal_db": tonal,
-        "silence_fraction": silent,
-        "first_25ms_db_below_peak": loud - first_db,
-        "first_25ms_db_above_floor": first_db - floor,
-        "first_speech_s": first_speech_s,
-        "loudest_frame_db": loud,
-        "signal_peak": float(np.max(np.abs(y))) if len(y) else 0.0,
-        "dc_offset": dc,
-        "loudest_ac_frame_db": ac_loud,
-    }
-
-
 def audio_facts(audio: Audio) -> dict[str, Any]:
     """Facts of a loaded clip: source, conversion and signal."""
     src = audio.source

@@ -34,12 +34,14 @@ model reachable from every node (hub cache or a shared checkpoint folder).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
+from workbench import files
 from workbench.engine.core import Engine, PredictionCache, Scored, error_dict
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.ref import ModelRef
@@ -127,6 +129,70 @@ class _ChunkWorker:
         return pickle.dumps({"result": scored, "worker": self.host}, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def local_cluster_options() -> dict[str, Any]:
+    """``ray.init`` keywords for a local cluster the workbench starts, so it is not opened to the machine's neighbours.
+
+    * ``_node_ip_address="127.0.0.1"``: the node registers and listens on the loopback address, not on every
+      interface (a cluster spanning machines is the user's choice: ``--ray-address``);
+    * ``_temp_dir``: a folder made for this run (``mkdtemp``: mode 0700) instead of the shared ``/tmp/ray``, so the
+      session folders (sockets, logs) cannot be entered or written by other users, whatever modes Ray gives them;
+    * the token file ``~/.ray/auth_token`` exists with mode 0600 before Ray reads it (:func:`secure_token_file`).
+    """
+    import tempfile
+
+    secure_token_file()
+    return {"_node_ip_address": "127.0.0.1", "_temp_dir": tempfile.mkdtemp(prefix="wb-ray-")}
+
+
+def token_file() -> "os.PathLike[str]":
+    from pathlib import Path
+
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def secure_token_file() -> None:
+    """Make sure Ray's token file is readable by this user only (0600), creating it (256 random bits) when missing.
+
+    Ray itself writes a missing token with the default umask (0644 here: any local user could read it and join
+    the cluster).  A token given in ``RAY_AUTH_TOKEN`` needs no file.  A token file that is a symbolic link is
+    refused (it would be chmod-ed or read elsewhere).
+    """
+    import secrets
+    import stat
+
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    path = token_file()
+    if files.is_link(path):
+        raise ConfigError("Ray's token file is a symbolic link.", source=str(path),
+                          fix="delete the link; the workbench creates the token file (mode 0600) itself.")
+    folder = path.parent
+    files.ensure_folder(folder)
+    if os.path.exists(path):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, 0o600)
+            logger.warning("Ray's token file %s was readable by other users (mode %o); it is now 0600.", path, mode)
+        return
+    files.write_text(path, secrets.token_hex(32), mode=0o600)
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(os.stat(folder).st_mode) & 0o077 and os.stat(folder).st_uid == os.getuid():
+            os.chmod(folder, 0o700)
+
+
+def _close_session_folders(temp_dir: str) -> None:
+    """Remove group/world write from the folders Ray made under the run's private ``temp_dir`` (Ray makes some 0777)."""
+    import stat
+
+    for dirpath, dirnames, _ in os.walk(temp_dir):
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(p)
+                if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o022:
+                    os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o022)
+
+
 def _token_auth_enabled() -> bool:
     try:
         from ray._private.authentication.authentication_utils import is_token_auth_enabled
@@ -165,6 +231,7 @@ def run_chunks(chunks: list[list], *, model: ModelRef,
                     fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
             if options.num_cpus is not None:
                 init_kwargs["num_cpus"] = options.num_cpus
+            init_kwargs.update(local_cluster_options())
         for attempt in (1, 2):
             try:
                 ray.init(**init_kwargs)
@@ -180,6 +247,8 @@ def run_chunks(chunks: list[list], *, model: ModelRef,
                                   source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
                                   fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
         started_here = True
+        if starting_local:
+            _close_session_folders(init_kwargs["_temp_dir"])
         if starting_local and not _token_auth_enabled():
             ray.shutdown()
             raise ConfigError("the local Ray cluster started without token authentication.", source="ray",

@@ -7,7 +7,7 @@ gave**: it applies FunASR's per-clip normalisation itself
 classification head ``proj`` to every frame and averages the frame logits,
 which is exactly the utterance logit of :meth:`Emotion2vecModel.predict`
 (``proj`` is affine).  The output is the nine **log-probabilities** in
-:data:`~workbench.model.labels.LABEL_KEYS` order; log-probabilities do not
+:data:`~workbench.labels.LABEL_KEYS` order; log-probabilities do not
 saturate as probabilities do, so gradients stay informative for confident
 predictions.
 
@@ -49,7 +49,8 @@ import numpy as np
 
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
+from workbench.model.funasr_patches import fused_attention
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
@@ -146,8 +147,6 @@ class ClassScore:
     def __call__(self, waves):
         import torch
         import torch.nn.functional as F
-
-        from workbench.model.funasr_patches import fused_attention
 
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
         with fused_attention(self.net, self.model.attention == "fused"):
@@ -329,7 +328,7 @@ def attribute(model: Emotion2vecModel, clip: Any, *, target: str | None = None, 
     model : Emotion2vecModel
     clip : Audio or (n,) float array at 16 kHz
     target : str, optional
-        One of :data:`~workbench.model.labels.LABEL_KEYS`.
+        One of :data:`~workbench.labels.LABEL_KEYS`.
     method : {"ig", "occlusion", "tf-occlusion"}
     **options
         Passed to the method's function (e.g. ``window_s``, ``n_steps``).

@@ -40,9 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.model.checkpoints import ARCHS, cache_dir, emotion2vec_config, import_funasr
+from workbench.model.checkpoints import (ARCHS, cache_dir, checkpoint_bytes, emotion2vec_config, file_sha256, generated_checksum,
+                                         import_funasr, write_checkpoint_files)
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS, TOKENS
+from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -225,14 +226,7 @@ def _train(net_builder, config: CueTraining, targets_of: dict) -> tuple[dict, fl
 
 
 def _write_checkpoint(out: Path, cfg: dict, state: dict, config: CueTraining, accuracy: float, losses: list, seconds: float) -> None:
-    import torch
-    import yaml
-
     arch = ARCHS["tiny"]
-    tmp = f".tmp-{os.getpid()}"
-    (out / ("config.yaml" + tmp)).write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    (out / ("tokens.txt" + tmp)).write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
-    torch.save({"model": state}, out / ("model.pt" + tmp))
     marker = {
         "warning": CUE_BANNER,
         "arch": asdict(arch),
@@ -244,10 +238,8 @@ def _write_checkpoint(out: Path, cfg: dict, state: dict, config: CueTraining, ac
         "parameters": int(sum(v.numel() for v in state.values())),
         "made_by": "workbench.explain.cue.train_cue_checkpoint",
     }
-    (out / (CUE_MARKER + tmp)).write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    # the marker goes last so a half-written directory is never mistaken for a checkpoint
-    for name in ("config.yaml", "tokens.txt", "model.pt", CUE_MARKER):
-        os.replace(out / (name + tmp), out / name)
+    write_checkpoint_files(out, config=cfg, weights=checkpoint_bytes(state), marker_name=CUE_MARKER, marker=marker,
+                           kind="cue", warning=CUE_BANNER)
 
 
 def cue_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
@@ -259,9 +251,20 @@ def cue_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
 
 
 def ensure_cue_checkpoint(config: CueTraining = CueTraining()) -> Path:
-    """The cached planted-cue checkpoint (``$WORKBENCH_CACHE/checkpoints/cue-tiny-seedN``), trained once."""
+    """The cached planted-cue checkpoint (``$WORKBENCH_CACHE/checkpoints/cue-tiny-seedN``), trained once, verified every time.
+
+    Its ``model.pt`` must have the sha256 the package recorded when it trained it (the registry of generated
+    checkpoints); a replaced or edited one is trained again, and a warning says so.
+    """
     target = cache_dir() / "checkpoints" / f"cue-tiny-seed{config.seed}"
     if cue_checkpoint_info(target) is None:
         train_cue_checkpoint(target, config)
+        return target
+    weights = target / "model.pt"
+    actual = file_sha256(weights) if weights.is_file() and not weights.is_symlink() else None
+    known = generated_checksum(actual)
+    if known is None or known.get("kind") != "cue":
+        logger.warning("the cached planted-cue checkpoint at %s is not the one the workbench trained (its model.pt has sha256 %s); "
+                       "training it again (about a minute).", target, (actual or "none")[:16])
+        train_cue_checkpoint(target, config)
     return target
-

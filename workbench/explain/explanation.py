@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, Emotion2vecModel
 from workbench.explain.attribution import (
     FRAME_SAMPLES,

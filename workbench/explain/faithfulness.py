@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
 
 RANDOMISATIONS = ("full", "cascading")

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.checkpoints import display_name
 from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text

@@ -32,15 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from workbench.audio.praat import (  # noqa: F401  (public here too)
+    FIRST_PASS_RANGE, PRAAT_DEFAULT_RANGE, TIME_STEP, check_pitch_range, pitch_range, pitch_track, praat_sound,
+)
 from workbench.errors import AudioError, ConfigError
 
 
-#: the first pass of the automatic range (Hz)
-FIRST_PASS_RANGE = (50.0, 700.0)
-#: Praat's own defaults, used when the first pass finds no voicing
-PRAAT_DEFAULT_RANGE = (75.0, 600.0)
-#: the time step of every contour here (s)
-TIME_STEP = 0.01
 #: feature sets of :func:`run_features`
 FEATURE_SETS = ("praat", "egemaps", "all")
 #: columns of :func:`voice_measures`, with units
@@ -49,65 +46,6 @@ PRAAT_COLUMNS = (
     "intensity_mean_db", "intensity_sd_db", "hnr_db", "jitter_local", "shimmer_local", "f0_floor_hz", "f0_ceiling_hz",
 )
 
-
-def praat_sound(y: np.ndarray, sr: int):
-    """A ``parselmouth.Sound`` of mono samples, after the checks every measure here shares (mono, finite, rate)."""
-    import parselmouth
-
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1:
-        raise AudioError(f"voice measures need mono samples; got an array of shape {y.shape}.", fix="mix down to mono first (workbench.audio.intake.to_mono).")
-    if not np.all(np.isfinite(y)):
-        raise AudioError("the samples hold NaN or infinity.", fix="decode the file again; the audio is corrupt.")
-    if not (isinstance(sr, (int, np.integer)) and sr > 0):
-        raise ConfigError(f"sample rate {sr!r} is not a positive integer.", fix="pass the rate in Hz, e.g. 44100.")
-    return parselmouth.Sound(y, sampling_frequency=float(sr))
-
-
-def _check_range(f0_floor: float | None, f0_ceiling: float | None) -> None:
-    for name, v in (("f0_floor", f0_floor), ("f0_ceiling", f0_ceiling)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
-            raise ConfigError(f"{name}={v!r} is not a number of Hz.", fix=f"give {name} in Hz, e.g. 75, or leave it out for the automatic range.")
-        if v is not None and not (np.isfinite(v) and 20.0 <= v <= 2000.0):
-            raise ConfigError(f"{name}={v!r} Hz is outside 20–2000 Hz.", fix="give a pitch range in Hz, e.g. f0_floor=75, f0_ceiling=500, or leave both out for the automatic range.")
-    if f0_floor is not None and f0_ceiling is not None and f0_floor >= f0_ceiling:
-        raise ConfigError(f"f0_floor={f0_floor} Hz is not under f0_ceiling={f0_ceiling} Hz.", fix="swap them, or leave both out for the automatic range.")
-
-
-def _pitch(snd, floor: float, ceiling: float):
-    import parselmouth
-
-    try:
-        return snd.to_pitch_ac(time_step=TIME_STEP, pitch_floor=floor, pitch_ceiling=ceiling)
-    except parselmouth.PraatError as exc:
-        raise AudioError(f"Praat cannot track pitch on a {snd.duration * 1000:.0f} ms clip with floor {floor:.0f} Hz ({str(exc).splitlines()[0]}).",
-                         fix=f"give a clip of at least {3000 / floor:.0f} ms, or a higher f0_floor.") from None
-
-
-def pitch_range(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0_ceiling: float | None = None) -> tuple[float, float, str]:
-    """The pitch range to track with: ``(floor_hz, ceiling_hz, method)``.
-
-    A bound that is given is kept; a missing one comes from the two-pass rule (module
-    docstring).  ``method`` is ``"given"``, ``"two-pass (Hirst 2011)"`` or
-    ``"Praat default (no voicing in the first pass)"``.
-    """
-    _check_range(f0_floor, f0_ceiling)
-    if f0_floor is not None and f0_ceiling is not None:
-        return float(f0_floor), float(f0_ceiling), "given"
-    snd = praat_sound(y, sr)
-    f0 = _pitch(snd, *FIRST_PASS_RANGE).selected_array["frequency"]
-    f0 = f0[f0 > 0]
-    if len(f0) < 3:
-        lo, hi, method = (*PRAAT_DEFAULT_RANGE, "Praat default (no voicing in the first pass)")
-    else:
-        q25, q75 = np.percentile(f0, [25, 75])
-        lo, hi, method = 0.75 * q25, 1.5 * q75, "two-pass (Hirst 2011)"
-    lo = float(f0_floor) if f0_floor is not None else float(lo)
-    hi = float(f0_ceiling) if f0_ceiling is not None else float(hi)
-    if lo >= hi:  # one bound given, the other found on the wrong side of it
-        hi = lo * 4.0 if f0_ceiling is None else hi
-        lo = hi / 4.0 if lo >= hi else lo
-    return lo, hi, method
 
 
 def pitch_intensity(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0_ceiling: float | None = None) -> dict[str, Any]:
@@ -141,7 +79,7 @@ def pitch_intensity(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0
 
     lo, hi, method = pitch_range(y, sr, f0_floor=f0_floor, f0_ceiling=f0_ceiling)
     snd = praat_sound(y, sr)
-    pitch = _pitch(snd, lo, hi)
+    pitch = pitch_track(snd, lo, hi)
     times = np.asarray(pitch.xs(), dtype=np.float64)
     f0 = np.asarray(pitch.selected_array["frequency"], dtype=np.float64)
     voiced = f0 > 0

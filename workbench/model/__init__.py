@@ -1,1 +1,1 @@
-"""The model: labels, the batched emotion2vec network, checkpoints, loading and FunASR patches."""
+"""The model: the batched emotion2vec network, ModelRef, checkpoints and loading, precision, temperature, agreement checks, FunASR patches, ONNX."""

@@ -12,7 +12,7 @@ checkpoint has one): a ``model.pt`` whose pickle holds anything beyond tensors
 is refused with a :class:`~workbench.errors.ModelError`, whatever
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says.  :func:`check_weights_fit` refuses
 weights that do not fit the network.  :func:`file_sha256` hashes a weights
-file once and remembers the digest by (path, size, mtime) in a small JSON memo
+file once and remembers the digest by (path, inode, size, mtime, ctime) in a small JSON memo
 under :func:`cache_dir`.
 
 **Random checkpoints.**
@@ -49,10 +49,11 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-from workbench import interrupts
+from workbench import files, interrupts
 from workbench.errors import ConfigError, ModelError
+from workbench.labels import TOKENS
 from workbench.limits import load_yaml_file
-from workbench.model.labels import TOKENS
+from workbench.paths import cache_dir  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
@@ -223,12 +224,6 @@ def build_random_checkpoint(
 
     Returns the directory.
     """
-    import torch
-    import yaml
-
-    import_funasr()
-    from funasr.models.emotion2vec.model import Emotion2vec
-
     if isinstance(arch, str):
         if arch not in ARCHS:
             raise ConfigError(
@@ -237,8 +232,30 @@ def build_random_checkpoint(
             )
         arch = ARCHS[arch]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     config = emotion2vec_config(arch)
+
+    state = _random_state(arch, seed, config)
+    n_params = sum(v.numel() for v in state.values())
+    marker = {
+        "warning": "Random weights: predictions made with this checkpoint mean nothing.",
+        "arch": asdict(arch),
+        "seed": seed,
+        "parameters": int(n_params),
+        "made_by": "workbench.model.checkpoints.build_random_checkpoint",
+    }
+    weights = checkpoint_bytes(state)
+    write_checkpoint_files(out, config=config, weights=weights, marker_name=RANDOM_MARKER, marker=marker,
+                           kind="random", warning=marker["warning"])
+    logger.info("wrote random %s checkpoint (%d parameters, seed %d) to %s", arch.name, n_params, seed, out)
+    return out
+
+
+def _random_state(arch: ArchSpec, seed: int, config: dict) -> dict:
+    """The seeded random state dict of ``arch`` (the same ``arch`` and ``seed`` give the same tensors)."""
+    import torch
+
+    import_funasr()
+    from funasr.models.emotion2vec.model import Emotion2vec
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -250,28 +267,31 @@ def build_random_checkpoint(
             enc.extra_tokens.normal_(0.0, 0.02)
             if enc.alibi_scale is not None:
                 enc.alibi_scale.uniform_(0.5, 1.5)
-        state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+        return {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
 
-    tmp_suffix = f".tmp-{os.getpid()}"
-    (out / ("config.yaml" + tmp_suffix)).write_text(
-        yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
-    (out / ("tokens.txt" + tmp_suffix)).write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
-    torch.save({"model": state}, out / ("model.pt" + tmp_suffix))
-    n_params = sum(v.numel() for v in state.values())
-    marker = {
-        "warning": "Random weights: predictions made with this checkpoint mean nothing.",
-        "arch": asdict(arch),
-        "seed": seed,
-        "parameters": int(n_params),
-        "made_by": "workbench.model.checkpoints.build_random_checkpoint",
-    }
-    (out / (RANDOM_MARKER + tmp_suffix)).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+
+def checkpoint_bytes(state: dict) -> bytes:
+    """``model.pt`` as the workbench writes it (``torch.save({"model": state})`` to a file object: the same bytes every time)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"model": state}, buf)
+    return buf.getvalue()
+
+
+def write_checkpoint_files(out: Path, *, config: dict, weights: bytes, marker_name: str, marker: dict, kind: str, warning: str) -> None:
+    """Write a generated checkpoint (config.yaml, tokens.txt, model.pt, then its marker) with the safe write,
+    and record the weights' sha256 in the registry of generated checkpoints (:func:`generated_checksum`)."""
+    import yaml
+
+    out = Path(out)
+    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n")
+    files.write_bytes(out / "model.pt", weights)
+    digest = hashlib.sha256(weights).hexdigest()
+    record_generated(digest, name=out.name, kind=kind, warning=warning)
     # the marker goes last so a half-written directory is never mistaken for a checkpoint
-    for name in ("config.yaml", "tokens.txt", "model.pt", RANDOM_MARKER):
-        os.replace(out / (name + tmp_suffix), out / name)
-    logger.info("wrote random %s checkpoint (%d parameters, seed %d) to %s", arch.name, n_params, seed, out)
-    return out
+    files.write_json(out / marker_name, {**marker, "weights_sha256": digest})
 
 
 def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
@@ -315,20 +335,74 @@ def ensure_generated_checkpoint(name: str) -> Path:
     return Path(getattr(importlib.import_module(module), function)())
 
 
-def cache_dir() -> Path:
-    """Where the workbench keeps generated checkpoints (``$WORKBENCH_CACHE``)."""
-    root = os.environ.get("WORKBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "emotion-workbench"
-    )
-    return Path(root)
-
-
 def ensure_random_checkpoint(arch: str = "tiny", *, seed: int = 0) -> Path:
-    """Return the cached random checkpoint for ``arch``/``seed``, building it once."""
+    """Return the cached random checkpoint for ``arch``/``seed``, building it once, verified every time.
+
+    The ``model.pt`` in the cache must have the checksum the package builds: for ``tiny`` the weights are
+    rebuilt in memory (milliseconds) and hashed, so nothing editable decides; for larger architectures the
+    registry entry written when the package built it.  A cached checkpoint whose weights differ (replaced,
+    edited, truncated) is rebuilt, and a warning says so.
+    """
     target = cache_dir() / "checkpoints" / f"random-{arch}-seed{seed}"
     if random_checkpoint_info(target) is None:
         build_random_checkpoint(target, arch=arch, seed=seed)
+        return target
+    expected = _expected_random_sha256(arch, seed)
+    weights = target / "model.pt"
+    try:
+        actual = file_sha256(weights) if weights.is_file() and not weights.is_symlink() else None
+    except OSError:
+        actual = None
+    known = generated_checksum(actual) if actual else None
+    if actual is None or (expected is not None and actual != expected) or (expected is None and known is None):
+        logger.warning("the cached %s checkpoint at %s is not the one the workbench built (its model.pt has sha256 %s, "
+                       "expected %s); building it again.", arch, target, (actual or "none")[:16], (expected or "a registered one")[:16])
+        build_random_checkpoint(target, arch=arch, seed=seed)
     return target
+
+
+_EXPECTED: dict[tuple[str, int], str] = {}
+
+
+def _expected_random_sha256(arch: str, seed: int) -> str | None:
+    """sha256 of the ``model.pt`` the package builds for ``arch``/``seed``, computed in memory (``tiny`` only: cheap)."""
+    if arch != "tiny" or arch not in ARCHS:
+        return None
+    if (arch, seed) not in _EXPECTED:
+        state = _random_state(ARCHS[arch], seed, emotion2vec_config(ARCHS[arch]))
+        _EXPECTED[(arch, seed)] = hashlib.sha256(checkpoint_bytes(state)).hexdigest()
+    return _EXPECTED[(arch, seed)]
+
+
+def generated_registry_path() -> Path:
+    """The registry of generated checkpoints: ``{sha256 of model.pt: {name, kind, warning}}`` (written when built)."""
+    return cache_dir() / "generated.json"
+
+
+def record_generated(digest: str, *, name: str, kind: str, warning: str) -> None:
+    """Remember that the weights with ``digest`` were generated by the package (random or synthetic-cue)."""
+    with _MEMO_LOCK:
+        path = generated_registry_path()
+        registry = _read_memo(path)
+        registry[digest] = {"name": name, "kind": kind, "warning": warning}
+        try:
+            files.write_json(path, registry, indent=1, root=cache_dir())
+        except (OSError, files.UnsafePathError) as exc:
+            logger.warning("cannot record the generated checkpoint in %s: %s", path, exc)
+
+
+def generated_checksum(digest: str | None) -> dict | None:
+    """``{name, kind, warning}`` when ``digest`` is the sha256 of weights the package generated, else ``None``.
+
+    The random-weights/synthetic banners come from this (the weights' checksum) as well as from marker files:
+    an edited marker, ``model.json`` or ``summary.json`` can add a banner but never remove one.
+    """
+    if not isinstance(digest, str) or len(digest) != 64:
+        return None
+    if digest in _EXPECTED.values():
+        return {"name": "random-tiny", "kind": "random", "warning": "Random weights: predictions made with this checkpoint mean nothing."}
+    entry = _read_memo(generated_registry_path()).get(digest)
+    return entry if isinstance(entry, dict) else None
 
 
 # ---------------------------------------------------------------------------
@@ -655,20 +729,24 @@ _MEMO_LOCK = threading.Lock()
 
 
 def checksum_memo_path() -> Path:
-    """The JSON file that remembers weights checksums by (path, size, mtime)."""
+    """The JSON file that remembers weights checksums by (path, inode, size, mtime, ctime)."""
     return cache_dir() / "checksums.json"
 
 
 def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
-    """sha256 of a file, hashed once: the digest is remembered by (path, size, mtime_ns).
+    """sha256 of a file, hashed once: the digest is remembered by (path, inode, size, mtime_ns, ctime_ns).
 
-    A file replaced or rewritten in place gets a new size or modification
-    time and is hashed again.  A memo that cannot be read or written is
-    ignored (the file is hashed).
+    Why this is enough to re-verify only when the key changes: any write to the file or replacement of it
+    changes its inode (a rename onto it), its size, or its ctime — and the ctime cannot be set back by a
+    user (``touch``/``os.utime`` restore mtime, and set ctime to *now*).  Bytes changed in place with the
+    same size and mtime restored therefore still get a new ctime and are hashed again; only someone who
+    can change the system clock or write the block device could keep the key, and such a user owns the
+    machine.  (Trusting size and mtime alone, as before, let an edited ``model.pt`` keep its old checksum.)
+    A memo that cannot be read or written is ignored (the file is hashed).
     """
     p = Path(path).resolve()
     stat = p.stat()
-    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    stamp = {"inode": stat.st_ino, "device": stat.st_dev, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
     memo_path = checksum_memo_path()
     if remember:
         with _MEMO_LOCK:
@@ -687,11 +765,8 @@ def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
             memo = _read_memo(memo_path)
             memo[str(p)] = {**stamp, "sha256": digest}
             try:
-                memo_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = memo_path.with_name(f".{memo_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-                tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
-                os.replace(tmp, memo_path)
-            except OSError as exc:
+                files.write_json(memo_path, memo, indent=1, root=cache_dir())
+            except (OSError, files.UnsafePathError) as exc:
                 logger.debug("cannot write the checksum memo %s: %s", memo_path, exc)
     return digest
 

@@ -23,9 +23,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.compare import agreement
+from workbench.model.agreement import agreement
+from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import (
     RANDOM_WEIGHTS_BANNER,
     SAMPLE_RATE,
@@ -37,7 +38,8 @@ from workbench.model.network import (
     default_policy,
     plan_batches,
 )
-from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE
+from workbench.model.checkpoints import generated_checksum
+from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ class OnnxModel:
         self.labels = tuple(meta["labels"])
         #: why this graph's precision was chosen, for the run's provenance
         self.dtype_reason: str | None = None
+        #: seconds one batch may run before it is stopped (:func:`run_bounded`)
+        self.time_budget_s: float = time_budget_for(meta)
 
     @property
     def random_weights(self) -> bool:
@@ -157,7 +161,9 @@ class OnnxModel:
             block = np.zeros((len(batch), int(lengths.max())), dtype=np.float32)
             for row, i in enumerate(batch):
                 block[row, : lengths[row]] = waves[i]
-            out = dict(zip(wanted, self.session.run(wanted, {"waveforms": block, "lengths": lengths})))
+            out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
+                                               budget_s=self.time_budget_s, source=self.info.path)))
+            check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)
             preds = []
             for row, i in enumerate(batch):
                 n = int(out["frame_lengths"][row])
@@ -178,19 +184,223 @@ class OnnxModel:
 
 
 def read_meta(folder: str | os.PathLike) -> dict:
-    """``model.json`` of an export folder, checked."""
+    """``model.json`` of an export folder, checked: labels (distinct non-empty strings), 16 kHz, a temperature in range."""
     p = Path(folder).expanduser()
     if not is_onnx_folder(p):
         raise ModelError(f"is not an ONNX export folder (it needs {ONNX_FILE} and {META_FILE}).", source=str(p),
                          fix="export one with `workbench model export-onnx --model CHECKPOINT --out DIR` and pass --model DIR.")
+    for name in (META_FILE, ONNX_FILE, ONNX_INT8_FILE):
+        if (p / name).is_symlink():
+            raise ModelError(f"{name} is a symbolic link; an export folder holds its own files.", source=str(p),
+                             fix="export the model again into a new folder.")
     try:
-        meta = json.loads((p / META_FILE).read_text(encoding="utf-8"))
+        raw = (p / META_FILE).read_bytes()
+        if len(raw) > MAX_META_BYTES:
+            raise ValueError(f"{len(raw)} bytes, more than {MAX_META_BYTES}")
+        meta = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {META_FILE}: {exc}.", source=str(p), fix="export the model again.") from None
-    if not isinstance(meta, dict) or tuple(meta.get("labels") or ()) != LABEL_KEYS or meta.get("sample_rate") != SAMPLE_RATE:
-        raise ModelError(f"{META_FILE} does not describe a 9-class 16 kHz emotion2vec+ export (labels {list(LABEL_KEYS)}).",
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if (not isinstance(labels, list) or not labels or len(labels) > 1000
+            or not all(isinstance(x, str) and x and len(x) <= 100 for x in labels) or len(set(labels)) != len(labels)):
+        raise ModelError(f"{META_FILE} has no valid 'labels' (a list of distinct, non-empty names).", source=str(p),
+                         fix="export the model again with this version of the workbench.")
+    if meta.get("sample_rate") != SAMPLE_RATE:
+        raise ModelError(f"{META_FILE} says sample_rate {meta.get('sample_rate')!r}; the workbench feeds {SAMPLE_RATE} Hz.",
                          source=str(p), fix="export the model again with this version of the workbench.")
+    if meta.get("temperature") is not None:
+        try:
+            check_temperature(meta["temperature"], source=f"{p / META_FILE}: temperature")
+        except ConfigError as exc:
+            raise ModelError(exc.message, source=exc.source, fix="export the model again (--temperature bakes T into the graph).") from None
     return meta
+
+
+#: largest model.json read (the real one is ~2 kB)
+MAX_META_BYTES = 1 << 20
+#: ONNX operators an export of this workbench contains (torch 2.13, opset 17, float32 and int8): a graph with any
+#: other operator did not come from ``export-onnx`` and is refused before it runs.  ``Loop``/``Scan``/``If`` (graphs that
+#: run for as long as their inputs say) are never in it.
+EXPORT_OPS = frozenset({
+    "Abs", "Add", "And", "Cast", "Ceil", "Concat", "Constant", "ConstantOfShape", "Conv", "ConvInteger", "Div", "DynamicQuantizeLinear",
+    "DynamicQuantizeMatMul", "Equal", "Erf", "Exp", "Expand", "Flatten", "Floor", "Gather", "GatherElements", "Gelu", "Gemm",
+    "Greater", "GreaterOrEqual", "Identity", "LayerNormalization", "Less", "LessOrEqual", "MatMul", "MatMulInteger", "Max", "Min",
+    "Mod", "Mul", "Neg", "Not", "Or", "Pad", "Pow", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape",
+    "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Tile", "Transpose", "Trilu", "Unsqueeze", "Where",
+    "Xor", "Clip", "Sum", "Size", "Log", "Reciprocal", "ScatterND", "CumSum", "NonZero", "Einsum", "InstanceNormalization",
+    "GroupNormalization", "BatchNormalization", "Dropout", "ReduceProd", "QuantizeLinear", "DequantizeLinear", "MatMulNBits",
+})
+#: a constant tensor larger than this (elements) in a ConstantOfShape/Expand/Tile shape is refused (an export has none over 1e6)
+MAX_CONSTANT_ELEMENTS = 50_000_000
+
+
+def check_graph(graph: Path, meta: dict, *, source: str) -> dict:
+    """Refuse a graph that is not an export of this workbench, and return its ``workbench.*`` metadata.
+
+    Checked: the inputs are ``waveforms`` (float, rank 2) and ``lengths`` (int64, rank 1); the outputs are the seven
+    of :data:`OUTPUT_NAMES`, with the label count of ``model.json`` as the last size of ``scores``/``logits``/frame
+    outputs; every operator is one the exporter emits (:data:`EXPORT_OPS`: no ``Loop``/``Scan``/``If``); no
+    constant shape asks for more than :data:`MAX_CONSTANT_ELEMENTS` elements; the labels stamped into the graph
+    agree with ``model.json``.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    fix = "use a folder written by `workbench model export-onnx` (or export the model again)."
+    try:
+        proto = onnx.load(str(graph), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 — protobuf raises its own errors for a damaged file
+        raise ModelError(f"{graph.name} is not a readable ONNX graph ({type(exc).__name__}).", source=source, fix=fix) from None
+    g = proto.graph
+    n = len(meta["labels"])
+
+    def dims(value_info):
+        t = value_info.type.tensor_type
+        return t.elem_type, [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+    inputs = {v.name: dims(v) for v in g.input if v.name not in {i.name for i in g.initializer}}
+    want_in = {"waveforms": (onnx.TensorProto.FLOAT, 2), "lengths": (onnx.TensorProto.INT64, 1)}
+    if set(inputs) != set(want_in) or any(inputs[k][0] != t or len(inputs[k][1]) != r for k, (t, r) in want_in.items()):
+        raise ModelError(f"{graph.name} takes inputs {sorted(inputs)}; an export takes waveforms (float32, batch × samples) "
+                         "and lengths (int64, batch).", source=source, fix=fix)
+    outputs = {v.name: dims(v) for v in g.output}
+    if set(outputs) != set(OUTPUT_NAMES):
+        raise ModelError(f"{graph.name} gives outputs {sorted(outputs)}; an export gives {list(OUTPUT_NAMES)}.", source=source, fix=fix)
+    for name, rank in (("scores", 2), ("logits", 2), ("frame_scores", 3), ("frame_logits", 3)):
+        shape = outputs[name][1]
+        if len(shape) != rank or shape[-1] != n:
+            shown = "×".join("?" if d is None else str(d) for d in shape)
+            raise ModelError(f"{graph.name}'s output {name!r} has shape {shown}, but {META_FILE} names {n} labels "
+                             f"(the last size must be {n}).", source=source, fix=fix)
+    ops = set()
+    constants = {t.name: t for t in g.initializer}
+    for node in g.node:
+        ops.add(node.op_type if node.domain in ("", "ai.onnx", "com.microsoft") else f"{node.domain}.{node.op_type}")
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value" and a.t is not None:
+                    constants[node.output[0]] = a.t
+        if node.op_type in ("ConstantOfShape", "Expand", "Tile", "Range") and node.input:
+            shape_input = node.input[1] if node.op_type in ("Expand", "Tile") and len(node.input) > 1 else node.input[0]
+            if shape_input in constants and node.op_type != "Range":
+                try:
+                    values = numpy_helper.to_array(constants[shape_input]).astype(np.float64).ravel()
+                except Exception:  # noqa: BLE001
+                    values = np.array([])
+                if values.size and (np.any(values < 0) or float(np.prod(values)) > MAX_CONSTANT_ELEMENTS):
+                    raise ModelError(f"{graph.name} has a {node.op_type} node asking for {float(np.prod(np.abs(values))):.3g} "
+                                     f"elements (more than {MAX_CONSTANT_ELEMENTS:.0e}).", source=source, fix=fix)
+    unknown = sorted(ops - EXPORT_OPS)
+    if unknown:
+        raise ModelError(f"{graph.name} uses operator(s) {unknown} that no export of the workbench contains "
+                         "(Loop/Scan/If would run for as long as the graph says).", source=source, fix=fix)
+    stamped = {}
+    for prop in proto.metadata_props:
+        if prop.key.startswith("workbench."):
+            try:
+                stamped[prop.key[len("workbench."):]] = json.loads(prop.value)
+            except ValueError:
+                stamped[prop.key[len("workbench."):]] = prop.value
+    if "labels" in stamped and stamped["labels"] != meta["labels"]:
+        raise ModelError(f"{META_FILE} names labels {meta['labels']}, but the graph was exported with {stamped['labels']}.",
+                         source=source, fix=fix)
+    if "temperature" in stamped and stamped["temperature"] != meta.get("temperature"):
+        raise ModelError(f"{META_FILE} says temperature {meta.get('temperature')!r}, but the graph has "
+                         f"{stamped['temperature']!r} baked in.", source=source, fix=fix)
+    return stamped
+
+
+def time_budget_for(meta: dict) -> float:
+    """Seconds one batch may take: ``WORKBENCH_ONNX_BUDGET_S`` or 600 (a 120 s clip of ``large`` takes ~10 s on one core)."""
+    env = os.environ.get("WORKBENCH_ONNX_BUDGET_S", "")
+    try:
+        value = float(env)
+    except ValueError:
+        return 600.0
+    return value if np.isfinite(value) and value > 0 else 600.0
+
+
+def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float, source: str) -> list:
+    """``session.run`` in a worker thread that Ctrl-C and a time budget can stop.
+
+    The main thread waits in short steps (so ``KeyboardInterrupt`` reaches it); on Ctrl-C or when ``budget_s``
+    passes, ONNX Runtime's ``RunOptions.terminate`` flag stops the run at its next operator, the thread
+    is joined, and a :class:`ModelError` (budget) or the ``KeyboardInterrupt`` is raised.
+    """
+    import threading
+
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # fatal only: the terminate flag logs an ERROR line that must not reach the screen
+    box: dict = {}
+
+    def work():
+        try:
+            box["out"] = session.run(wanted, feeds, options)
+        except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="onnxruntime-run", daemon=True)
+    t0 = time.monotonic()
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+            if thread.is_alive() and time.monotonic() - t0 > budget_s:
+                options.terminate = True
+                thread.join(10)
+                raise ModelError(f"one batch ran past its time budget of {budget_s:g} s and was stopped.", source=source,
+                                 fix="score shorter clips or smaller batches, or raise WORKBENCH_ONNX_BUDGET_S.")
+    except KeyboardInterrupt:
+        options.terminate = True
+        thread.join(10)
+        raise
+    if "error" in box:
+        exc = box["error"]
+        raise ModelError(f"ONNX Runtime failed: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__}.",
+                         source=source, fix="check the clips (16 kHz mono, at least 400 samples), or export the model again.") from None
+    return box["out"]
+
+
+def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[str], source: str) -> None:
+    """Refuse a batch whose outputs a real export cannot give: wrong label count, NaN/±inf, impossible frame counts.
+
+    Raises :class:`ModelError` naming the clips; the engine then retries them one at a time, so only the clips
+    with bad outputs become failed rows (never ``ok`` rows with NaN scores).
+    """
+    b = len(lengths)
+    logits = np.asarray(out["logits"])
+    if logits.ndim != 2 or logits.shape != (b, n_labels):
+        raise ModelError(f"the graph gave logits of shape {logits.shape} for {b} clip(s) and {n_labels} labels.", source=source,
+                         fix="use a folder written by `workbench model export-onnx`.")
+    bad = [names[r] for r in range(b) if not np.isfinite(logits[r]).all()]
+    if "embedding" in out:
+        emb = np.asarray(out["embedding"])
+        bad += [names[r] for r in range(b) if emb.ndim == 2 and emb.shape[0] == b and not np.isfinite(emb[r]).all() and names[r] not in bad]
+    if bad:
+        raise ModelError(f"the graph gave NaN or infinite outputs for {', '.join(repr(x) for x in bad[:5])}"
+                         f"{f' and {len(bad) - 5} more' if len(bad) > 5 else ''}.", source=source,
+                         fix="these scores mean nothing; check the graph (export the model again) and the clips.")
+    frames = np.asarray(out["frame_lengths"])
+    # the conv front end gives floor((L - 400) / 320) + 1 frames; allow one either way for rounding of other strides
+    most = (lengths.astype(np.int64) - 400) // 320 + 2
+    if frames.shape != (b,) or not np.issubdtype(frames.dtype, np.integer) or np.any(frames < 1) or np.any(frames > most):
+        raise ModelError(f"the graph gave frame_lengths {frames.tolist()[:5]} for clips of {lengths.tolist()[:5]} samples "
+                         "(each must be from 1 to the clip's 50 frames/s count).", source=source,
+                         fix="use a folder written by `workbench model export-onnx`.")
+    for key in ("frame_logits", "frame_embeddings"):
+        if key in out:
+            arr = np.asarray(out[key])
+            if arr.ndim != 3 or arr.shape[0] != b or arr.shape[1] < int(frames.max()):
+                raise ModelError(f"the graph gave {key} of shape {arr.shape} for frame_lengths up to {int(frames.max())}.",
+                                 source=source, fix="use a folder written by `workbench model export-onnx`.")
+            if key == "frame_logits" and arr.shape[2] != n_labels:
+                raise ModelError(f"the graph gave {key} with {arr.shape[2]} labels, not {n_labels}.", source=source,
+                                 fix="use a folder written by `workbench model export-onnx`.")
+            if not all(np.isfinite(arr[r, : int(frames[r])]).all() for r in range(b)):
+                raise ModelError(f"the graph gave NaN or infinite {key}.", source=source,
+                                 fix="these scores mean nothing; check the graph (export the model again) and the clips.")
 
 
 def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device: str = "cpu",
@@ -237,13 +447,19 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file
         raise ModelError(f"ONNX Runtime cannot open {graph.name}: {str(exc).strip().splitlines()[-1][:300]}.", source=str(folder),
                          fix="export the model again.") from exc
-    random_weights = bool(meta.get("random_weights"))
+    stamped = check_graph(graph, meta, source=str(folder))
+    checksum = _sha256(graph)
+    # the banner comes from what cannot be edited away: the graph's own stamp and the source weights' checksum
+    # against the generated checkpoints this machine knows; model.json can add it, never remove it
+    random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(
+        generated_checksum(c) is not None for c in (stamped.get("source_checksum_sha256"), meta.get("source_checksum_sha256"), checksum))
+    temperature = meta.get("temperature")
     info = ModelInfo(
         id=f"{meta.get('source_model')} (onnx {chosen})", kind="onnx", hub=None, revision=None, path=str(folder.resolve()),
-        checksum=_sha256(graph), parameters=int(meta.get("parameters") or 0), embed_dim=int(meta.get("embed_dim") or 0),
+        checksum=checksum, parameters=int(meta.get("parameters") or 0), embed_dim=int(meta.get("embed_dim") or 0),
         device=str(device), dtype=chosen, labels=list(meta["labels"]), random_weights=random_weights,
         load_seconds=time.perf_counter() - t0, funasr_version=None,
-        warning=RANDOM_WEIGHTS_BANNER if random_weights else None,
+        warning=RANDOM_WEIGHTS_BANNER if random_weights else None, temperature=temperature,
     )
     if random_weights:
         logger.warning(RANDOM_WEIGHTS_BANNER)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -46,10 +47,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from workbench import __version__
+from workbench import __version__, files
+from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,13 @@ OUTPUT_NAMES = ("scores", "logits", "frame_scores", "frame_logits", "embedding",
 LAYER_NORM_EPS = 1e-5  # F.layer_norm's default, which FunASR's inference uses
 
 
-def _export_graph(model: Emotion2vecModel):
-    """The workbench's batched forward as one ``nn.Module`` over (waveforms, lengths)."""
+def _export_graph(model: Emotion2vecModel, temperature: float | None = None):
+    """The workbench's batched forward as one ``nn.Module`` over (waveforms, lengths).
+
+    ``temperature``: the utterance and frame logits are divided by it inside the graph (``logits`` and
+    ``frame_logits`` are then the tempered ones, ``scores`` their softmax), so a tempered export scores as the
+    tempered PyTorch model does.
+    """
     import torch
     import torch.nn as nn
 
@@ -78,6 +85,7 @@ def _export_graph(model: Emotion2vecModel):
                          fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.")
     conv_layers = [(int(k), int(s)) for _, k, s in net.modality_encoders["AUDIO"].feature_enc_layers]
     normalize = bool(net.cfg.normalize)
+    scale = 1.0 if temperature is None else 1.0 / float(temperature)
 
     class Graph(nn.Module):
         def __init__(self):
@@ -106,6 +114,8 @@ def _export_graph(model: Emotion2vecModel):
             pooled = (x * valid_f[..., None]).sum(1) / valid_f.sum(1, keepdim=True)
             logits = self.net.proj(pooled).index_select(-1, self.label_index)
             frame_logits = self.net.proj(x).index_select(-1, self.label_index)
+            if scale != 1.0:
+                logits, frame_logits = logits * scale, frame_logits * scale
             return (torch.softmax(logits, -1), logits, torch.softmax(frame_logits, -1), frame_logits, pooled, x, frames)
 
     return Graph().eval()
@@ -184,7 +194,7 @@ class ExportResult:
 
 
 def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: bool = False, opset: int = OPSET,
-                **load_options: Any) -> ExportResult:
+                temperature: float | None = None, **load_options: Any) -> ExportResult:
     """Export a model to ``out/model.onnx`` (+ ``model.json``, and ``model.int8.onnx`` with ``int8``).
 
     Parameters
@@ -199,6 +209,13 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
         int8 weights of MatMul/Gemm, activations quantised per batch at run time).
     opset : int
         ONNX opset (17: LayerNormalization as one op).
+    temperature : float, optional
+        Baked into the graph (logits / T); default: the model's own ``info.temperature`` (None: untempered).
+        Recorded in ``model.json`` and in the graph's metadata.
+
+    Every file is written with :func:`workbench.files.write_atomic`: the exporter and the quantiser write
+    into a private temporary folder (mode 0700, made for this export), and the finished files are copied into
+    ``out`` exclusively and renamed, never through a link planted in ``out`` (refused, naming it).
 
     Returns
     -------
@@ -214,41 +231,70 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
     if net.info.dtype != "float32" or not str(net.info.device).startswith("cpu"):
         raise ConfigError(f"the model is loaded in {net.info.dtype} on {net.info.device}; the export needs float32 on the CPU.",
                           source=net.info.id, fix="load it with device='cpu', dtype='float32'.")
+    if temperature is None:
+        temperature = getattr(net.info, "temperature", None)
+    if temperature is not None:
+        temperature = check_temperature(temperature, source="--temperature")
     folder = Path(out).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
+    for name in (ONNX_FILE, META_FILE, ONNX_INT8_FILE):
+        if files.is_link(folder / name):
+            raise files.UnsafePathError(f"{name} is a symbolic link; writing the export there would change a file outside the folder.",
+                                        source=str(folder), fix=f"delete the link {folder / name} (or choose another --out).")
+    files.ensure_folder(folder)
     t0 = time.perf_counter()
-    graph = _export_graph(net)
+    graph = _export_graph(net, temperature)
     # two waveforms of other lengths, so the trace sees padding and a batch
     example = (torch.zeros(2, 2 * SAMPLE_RATE), torch.tensor([2 * SAMPLE_RATE, int(1.3 * SAMPLE_RATE)], dtype=torch.long))
     example[0][:, :] = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 2 * SAMPLE_RATE)).astype(np.float32) * 0.1)
     onnx_path = folder / ONNX_FILE
-    tmp = folder / f".{ONNX_FILE}.tmp"
     dynamic_axes = {"waveforms": {0: "batch", 1: "samples"}, "lengths": {0: "batch"}, "scores": {0: "batch"},
                     "logits": {0: "batch"}, "frame_scores": {0: "batch", 1: "frames"}, "frame_logits": {0: "batch", 1: "frames"},
                     "embedding": {0: "batch"}, "frame_embeddings": {0: "batch", 1: "frames"}, "frame_lengths": {0: "batch"}}
-    with quiet(), warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        # the tracer warns about every Python value it records as a constant (FunASR's shape checks);
-        # the equivalence tests at other batch sizes and lengths are what show the trace holds
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, example, str(tmp), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                          dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
-    os.replace(tmp, onnx_path)
-    meta = model_metadata(net)
+    meta = model_metadata(net, temperature=temperature)
     int8_path = None
-    if int8:
-        int8_path = quantize_int8(onnx_path, folder / ONNX_INT8_FILE)
-        meta["int8_file"] = ONNX_INT8_FILE
-    meta_tmp = folder / f".{META_FILE}.tmp"
-    meta_tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    os.replace(meta_tmp, folder / META_FILE)
+    with tempfile.TemporaryDirectory(prefix="workbench-onnx-") as private:  # 0700: nobody else can plant a link in it
+        tmp = Path(private) / ONNX_FILE
+        with quiet(), warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            # the tracer warns about every Python value it records as a constant (FunASR's shape checks);
+            # the equivalence tests at other batch sizes and lengths are what show the trace holds
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, example, str(tmp), input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                              dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False, do_constant_folding=True)
+        _stamp_identity(tmp, meta)
+        if int8:
+            tmp8 = quantize_int8(tmp, Path(private) / ONNX_INT8_FILE)
+            meta["int8_file"] = ONNX_INT8_FILE
+            int8_path = files.copy_file(tmp8, folder / ONNX_INT8_FILE)
+        files.copy_file(tmp, onnx_path)
+    files.write_json(folder / META_FILE, meta)
     seconds = time.perf_counter() - t0
     logger.info("exported %s to %s in %.1f s", net.info.id, onnx_path, seconds)
     return ExportResult(folder=folder, onnx=onnx_path, int8=int8_path, meta=meta, seconds=seconds)
 
 
-def model_metadata(model: Emotion2vecModel) -> dict:
+#: keys of the graph's own metadata (``metadata_props``): what model.json says about identity, inside the file it describes
+GRAPH_META_KEYS = ("labels", "source_checksum_sha256", "random_weights", "temperature")
+
+
+def _stamp_identity(path: Path, meta: dict) -> None:
+    """Copy the identity facts of ``model.json`` into the graph file's ``metadata_props`` (``workbench.<key>``).
+
+    The loader takes the banner from the graph and from the weights' checksum, so editing ``model.json``
+    (``random_weights: false``) cannot remove it.
+    """
+    import onnx
+
+    proto = onnx.load(str(path))
+    for key in GRAPH_META_KEYS:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = f"workbench.{key}", json.dumps(meta.get(key))
+    onnx.save(proto, str(path))
+
+
+def model_metadata(model: Emotion2vecModel, *, temperature: float | None = None) -> dict:
     """``model.json``: what a program needs to feed the graph and read its outputs."""
     info = model.info
+    n = len(LABEL_KEYS)
     return {
         "format": "emotion-workbench-onnx/1",
         "file": ONNX_FILE,
@@ -259,8 +305,8 @@ def model_metadata(model: Emotion2vecModel) -> dict:
         "min_samples": 400,
         "inputs": {"waveforms": "float32 (batch, samples), mono 16 kHz in [-1, 1], zero-padded at the end",
                    "lengths": "int64 (batch,), real samples of each waveform"},
-        "outputs": {"scores": "(batch, 9) utterance probabilities in 'labels' order", "logits": "(batch, 9)",
-                    "frame_scores": "(batch, frames, 9)", "frame_logits": "(batch, frames, 9)",
+        "outputs": {"scores": f"(batch, {n}) utterance probabilities in 'labels' order", "logits": f"(batch, {n})",
+                    "frame_scores": f"(batch, frames, {n})", "frame_logits": f"(batch, frames, {n})",
                     "embedding": f"(batch, {info.embed_dim}) mean of the real frames' features",
                     "frame_embeddings": f"(batch, frames, {info.embed_dim})", "frame_lengths": "int64 (batch,) real frames"},
         "normalisation": {"where": "inside the graph", "what": "layer norm of each waveform over its own samples "
@@ -272,6 +318,7 @@ def model_metadata(model: Emotion2vecModel) -> dict:
         "parameters": info.parameters,
         "workbench_version": __version__,
         "opset": OPSET,
+        "temperature": temperature,
         "random_weights": bool(info.random_weights),
         **({"warning": RANDOM_WEIGHTS_BANNER} if info.random_weights else {}),
     }
@@ -282,9 +329,10 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    with quiet():
-        # MatMul and Gemm only: the conv front end stays float32, its first layers are where int8 would hurt most
-        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
-    os.replace(tmp, dst)
+    with tempfile.TemporaryDirectory(prefix="workbench-onnx-int8-") as private:  # the quantiser writes by name: in a private folder
+        tmp = Path(private) / dst.name
+        with quiet():
+            # MatMul and Gemm only: the conv front end stays float32, its first layers are where int8 would hurt most
+            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        files.copy_file(tmp, dst)
     return dst

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.analysis.calibration import resolve_temperature
 from workbench.model.checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.network import Emotion2vecModel, auto_device, load_model
@@ -90,19 +89,6 @@ class ModelRef:
             raise ConfigError(f"unknown model key(s) {unknown}; a model reference has {known}.", source=source,
                               fix="remove or rename them.")
         return cls(**data)
-
-    @classmethod
-    def from_args(cls, args: Any, *, base: "ModelRef | None" = None) -> "ModelRef":
-        """The reference the model options of a command line name (see ``workbench.cli.common.model_options``).
-
-        An option left at ``None`` keeps ``base``'s value (a run's model, for commands that read a run).
-        """
-        base = base or cls()
-        given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
-        if given["model"] is not None and given["model"] != base.model:
-            base = cls(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
-        given["temperature"] = resolve_temperature(getattr(args, "temperature", None))  # T, or a calibrated run's T
-        return replace(base, **{k: v for k, v in given.items() if v is not None})
 
     @classmethod
     def of_loaded(cls, net: Emotion2vecModel, requested: "ModelRef | None" = None) -> "ModelRef":

@@ -31,6 +31,7 @@ from workbench.engine.ray_executor import import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import ConfigError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from workbench.model.ref import ModelRef
@@ -316,15 +317,33 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
     recorded = ModelRef(model=exp.model, hub=exp.hub, revision=exp.revision, device=exp.device, dtype=exp.dtype,
-                        checksum=exp.model_checksum)
+                        checksum=exp.model_checksum, temperature=exp.temperature)
     if model is None:
         model = recorded
-    elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device and dtype stay
+    elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
         model = replace(recorded, model=str(model), checksum=None)
+    # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own
     return run(
         exp.manifest, out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
         diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
-        engine=exp.engine, experiment=exp,
-        # a loaded model passed in keeps its own temperature (the CLI's --temperature); a name takes the file's
-        temperature=exp.temperature if model is None or isinstance(model, (str, os.PathLike)) else None, **options,
+        engine=exp.engine, experiment=exp, **options,
     )
+
+
+def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None) -> Path:
+    """Run the demo set (the model chosen as ``make demo`` chooses it) into ``out_dir``; return the run folder.
+
+    A folder that already holds the demo run of this model is reused (the run
+    resumes, nothing is recomputed); one that holds another model's run is
+    kept, and the run goes beside it.
+    """
+    chosen, _ = choose_model(model)
+    out = Path(out_dir)
+    try:
+        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
+    except ConfigError as exc:
+        if "other settings" not in str(exc):
+            raise
+        out = out.with_name(f"{out.name}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        run(demo_manifest(), out_dir=out, model=chosen, variants=variants)
+    return out

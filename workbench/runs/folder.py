@@ -52,7 +52,6 @@ import logging
 import os
 import re
 import socket
-import uuid
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
@@ -61,10 +60,14 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
+from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  (strict_json public here too)
 from workbench.limits import load_yaml_file
+from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.schema import SCORE_PREFIX
 from workbench.serialize import json_default
 from workbench.audio.variants import Variant, scored_audio
 
@@ -127,82 +130,38 @@ def artifact_name(stem: str, *keys: Any, ext: str) -> str:
     return "_".join(parts) + f".{ext}"
 
 
-def strict_json(payload: Any, *, indent: int | None = 2) -> str:
-    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``)."""
-    return json.dumps(_json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
-
-
-def _json_safe(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, set)):
-        return [_json_safe(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _json_safe(o.tolist())
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, (np.integer, np.bool_)):
-        return o.item()
-    return o
-
-
 def _log_safe(line: str) -> str:
     """One log line whatever the ids hold: newlines, carriage returns, NUL and other controls escaped."""
     return "".join(ch if ch == "\t" or (ch.isprintable() and ch not in "\u2028\u2029") else repr(ch)[1:-1] for ch in str(line))
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False) -> None:
-    """Write ``path`` through ``write(fileobj)`` under a temporary name, fsync, rename, fsync the folder.
-
-    The temporary file is created exclusively and never through a link (``O_EXCL | O_NOFOLLOW``), and
-    the rename replaces whatever ``path`` was (a planted link included) without following it, so a
-    write lands in ``path``'s folder or nowhere.  On any failure the temporary file is removed and the
-    destination is untouched; a full disk or a read-only folder becomes a :class:`RunFolderError`
-    that says what to do.
+def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False, root: Path | None = None) -> None:
+    """Write ``path`` through ``write(fileobj)`` with :func:`workbench.files.write_atomic` (temporary name,
+    ``O_EXCL | O_NOFOLLOW`` in a folder opened without following links, fsync, atomic rename; a link at the
+    destination or at any folder level below ``root`` is refused).  A full disk or a read-only folder becomes a
+    :class:`RunFolderError` that says what to do; a planted link one that names it.
     """
     path = Path(path)
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
-        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        files.write_atomic(path, write, text=text, root=root)
+    except files.UnsafePathError as exc:
+        raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise RunFolderError(
                 f"the disk is full while writing {path.name}.", source=str(path.parent),
                 fix="free some space and run the same command again: every finished part is kept and the run resumes.",
             ) from None
-        if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise RunFolderError(
                 f"cannot write {path.name}: the folder is read-only ({os.strerror(exc.errno)}).", source=str(path.parent),
                 fix="make the folder writable (chmod u+w), or copy the run folder somewhere writable and pass the copy.",
             ) from None
         raise
-    _fsync_dir(path.parent)
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text), text=True)
+def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
+    atomic_write(path, lambda f: f.write(text), text=True, root=root)
 
 
 def _read_yaml(path: Path) -> dict:
@@ -297,9 +256,13 @@ class RunFolder:
         if not p.is_file():
             return {}
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RunFolderError(f"cannot read summary.json ({exc}).", source=str(self.path), fix="re-run the same command to rewrite it.") from None
+            data = exc
+        if not isinstance(data, dict):
+            raise RunFolderError(f"cannot read summary.json ({data if isinstance(data, Exception) else 'not a JSON object'}).",
+                                 source=str(self.path), fix=_REBUILD_FIX) from None
+        return data
 
     def results(self):
         """The results table (a pandas DataFrame, one row per item × variant)."""
@@ -310,15 +273,38 @@ class RunFolder:
             if not p.is_file():
                 raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
                                      fix="run `workbench run` again with the same --out to finish it.")
-            self._results = pd.read_parquet(p)
+            try:
+                table = pd.read_parquet(p)
+            except Exception as exc:  # a truncated or foreign file: pyarrow raises its own types
+                raise RunFolderError(f"results.parquet cannot be read ({type(exc).__name__}: {str(exc)[:200]}).",
+                                     source=str(self.path), fix=_REBUILD_FIX) from None
+            problem = check_rows(table, self.labels(table))
+            if problem:
+                raise RunFolderError(f"results.parquet is not a table the workbench wrote: {problem}.", source=str(self.path),
+                                     fix=_REBUILD_FIX)
+            self._results = table
         return self._results
+
+    def labels(self, table: Any = None) -> list[str]:
+        """The model's labels for this run: the summary's model labels, else the table's score columns."""
+        model = self.summary.get("model") if self.path.joinpath(SUMMARY).is_file() else None
+        labels = model.get("labels") if isinstance(model, dict) else None
+        if isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels):
+            return labels
+        columns = [] if table is None else [str(c) for c in table.columns]
+        return [c[len(SCORE_PREFIX):] for c in columns if c.startswith(SCORE_PREFIX)]
 
     def embeddings(self) -> np.ndarray:
         """``(rows, D)`` float32 utterance embeddings; row i belongs to results row i (NaN when it failed)."""
         p = self.path / EMBEDDINGS
         if not p.is_file():
             raise RunFolderError("has no embeddings.npy.", source=str(self.path), fix="run `workbench run` again with the same --out to finish it.")
-        emb = np.load(p, allow_pickle=False)
+        try:
+            emb = np.load(p, allow_pickle=False)
+        except Exception as exc:  # truncated, not .npy, or an object array
+            raise RunFolderError(f"embeddings.npy cannot be read ({type(exc).__name__}).", source=str(self.path), fix=_REBUILD_FIX) from None
+        if emb.ndim != 2:
+            raise RunFolderError(f"embeddings.npy has shape {emb.shape}, not (rows, dimensions).", source=str(self.path), fix=_REBUILD_FIX)
         n = len(self.results())
         if emb.shape[0] != n:
             raise RunFolderError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {n}.", source=str(self.path),
@@ -355,7 +341,18 @@ class RunFolder:
 
     @property
     def random_weights(self) -> bool:
-        return bool(self.summary.get("random_weights"))
+        """True when the run was scored with random weights, by any sign: the summary's flag, the model's, or the
+        weights' checksum being one the package generated.  An edited ``summary.json`` (``random_weights: false``)
+        cannot remove the banner: the checksums in ``summary.json`` and ``config.yaml`` are checked too."""
+        summary = self.summary
+        model = summary.get("model") if isinstance(summary.get("model"), dict) else {}
+        if summary.get("random_weights") or model.get("random_weights"):
+            return True
+        for checksum in (model.get("checksum"), self.config.get("model_checksum")):
+            known = generated_checksum(checksum)
+            if known is not None and known.get("kind") == "random":
+                return True
+        return False
 
     def item_path(self, path: str) -> Path:
         """An item's audio file: manifest paths may be relative to the manifest's folder."""
@@ -408,7 +405,7 @@ class RunFolder:
     def write_calibration(self, payload: dict) -> Path:
         """Write ``calibration.json`` (atomically; the name is fixed)."""
         p = self.path / CALIBRATION
-        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default))
+        _write_text(p, strict_json(payload))
         return p
 
     def write_calibration_figure(self, kind: str, variant_index: int, fig) -> Path:
@@ -503,7 +500,10 @@ class RunFolder:
             return True
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError("exists and is not a folder.", source=str(self.path), fix="choose another --out folder.")
-        (self.path / PARTS).mkdir(parents=True, exist_ok=True)
+        try:
+            files.ensure_folder(self.path / PARTS, root=self.path)
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         self._config = config
         return False
@@ -514,7 +514,7 @@ class RunFolder:
     def write_listeners(self, payload: dict) -> Path:
         """Write ``listeners.json`` (metrics against the listeners' judgements), atomically, under its fixed name."""
         p = self.path / LISTENERS
-        _write_text(p, json.dumps(payload, indent=2, ensure_ascii=False, default=json_default, allow_nan=False))
+        _write_text(p, strict_json(payload))
         return p
 
     def listeners(self) -> dict:
@@ -541,12 +541,10 @@ class RunFolder:
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        data = f"{stamp} {_log_safe(line)}\n".encode("utf-8", "backslashreplace")
-        fd = os.open(self.path / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+            files.append_text(self.path / LOG, f"{stamp} {_log_safe(line)}\n")
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         logger.info(line)
 
     # ------------------------------------------------------------------ derived outputs
@@ -686,7 +684,10 @@ class RunFolder:
         if rej.is_symlink() or (rej.exists() and not rej.is_dir()):
             raise RunFolderError(f"{PARTS}/{REJECTED} is a link or a file, not the folder the workbench keeps.", source=str(self.path),
                                  fix=f"delete {PARTS}/{REJECTED} and run again.")
-        rej.mkdir(exist_ok=True)
+        try:
+            files.ensure_folder(rej, root=self.path)
+        except files.UnsafePathError as exc:
+            raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         stamp = datetime.now().strftime("%Y%m%d%H%M%S")
         for p in (part, _emb_path(part)):
             if p.exists():
@@ -725,6 +726,9 @@ class RunFolder:
             return "missing or non-finite embeddings for finished rows"
         if df.duplicated(["id", "variant"]).any():
             return "duplicate (id, variant) rows"
+        problem = check_rows(df, self.labels(df))
+        if problem:
+            return problem
         if self._expected_rows is not None:
             foreign = [(i, v) for i, v in zip(df["id"].astype(str), df["variant"].astype(str)) if (i, v) not in self._expected_rows]
             if foreign:
@@ -777,10 +781,9 @@ class RunFolder:
             return None
         if frame_embs:
             d = self.path / FRAME_EMBEDDINGS
-            d.mkdir(exist_ok=True)
             for (item_id, variant), arr in frame_embs.items():
                 a = np.asarray(arr, dtype=np.float32)
-                atomic_write(d / frame_embedding_name(str(item_id), str(variant)), lambda f, a=a: np.save(f, a))
+                atomic_write(d / frame_embedding_name(str(item_id), str(variant)), lambda f, a=a: np.save(f, a), root=self.path)
         dim = next((np.asarray(e).shape[0] for e in embs if e is not None), 0)
         mat = np.full((len(rows), dim), np.nan, dtype=np.float32)
         for i, e in enumerate(embs):
@@ -789,14 +792,14 @@ class RunFolder:
         parts = self._parts()
         n = (parts[-1][0] + 1) if parts else 1
         base = self.path / PARTS / f"part-{n:05d}"
-        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat))
+        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat), root=self.path)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         # the part names the run that wrote it: a part copied in from another run is rejected on resume
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
-        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f))
+        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
@@ -830,6 +833,53 @@ class RunFolder:
         _write_text(self.path / SUMMARY, strict_json(data))
         self._results = results
         return data
+
+
+_REBUILD_FIX = ("delete results.parquet, embeddings.npy and summary.json and run the same `workbench run` with this --out: "
+                "the results are assembled again from the checked parts (a damaged part is set aside and its rows scored again).")
+#: how far the scores of an ``ok`` row may sum from 1 (float32 softmax outputs sum to 1 within ~1e-6)
+SCORE_SUM_TOLERANCE = 1e-3
+
+
+def check_rows(table: Any, labels: list[str]) -> str | None:
+    """Why a results table (or a part) is not one the workbench wrote, or ``None``.
+
+    Checks the schema (``id``, ``variant``, ``status`` columns; a score column per label), the status values,
+    and for every ``ok`` row: finite scores in [0, 1] summing to 1 (within :data:`SCORE_SUM_TOLERANCE`) and a
+    ``pred`` among the model's ``labels``.  A hand-edited row (NaN scores, markup in ``pred``) fails here.
+    """
+    for col in ("id", "variant", "status"):
+        if col not in table.columns:
+            return f"no {col!r} column"
+    status = table["status"].astype(str)
+    odd = sorted(set(status) - {"ok", "failed"})
+    if odd:
+        return f"status values {odd[:3]} (a row is 'ok' or 'failed')"
+    ok = (status == "ok").to_numpy()
+    if not ok.any():
+        return None
+    cols = [SCORE_PREFIX + k for k in labels]
+    missing = [c for c in cols if c not in table.columns]
+    if not labels or missing:
+        return f"no score columns for the model's labels ({missing[:3] or 'no labels'})"
+    try:
+        scores = table.loc[ok, cols].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        return "score columns that are not numbers"
+    finite = np.isfinite(scores).all(axis=1)
+    if not finite.all():
+        first = table.loc[ok].iloc[int(np.argmin(finite))]
+        return f"NaN or infinite scores in an 'ok' row ({str(first['id'])[:60]!r} [{str(first['variant'])[:40]}])"
+    sums = scores.sum(axis=1)
+    if (scores < 0).any() or (scores > 1 + SCORE_SUM_TOLERANCE).any() or (np.abs(sums - 1) > SCORE_SUM_TOLERANCE).any():
+        worst = int(np.argmax(np.abs(sums - 1)))
+        return f"scores of an 'ok' row that are not probabilities (they sum to {sums[worst]:.6g})"
+    if "pred" in table.columns:
+        preds = set(table.loc[ok, "pred"].astype(str))
+        unknown = sorted(preds - set(labels))
+        if unknown:
+            return f"predicted labels {[u[:40] for u in unknown[:3]]} that the model does not have (its labels: {labels})"
+    return None
 
 
 def _emb_path(part: Path) -> Path:

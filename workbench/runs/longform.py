@@ -41,13 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from workbench import __version__
+from workbench import __version__, files
 from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
-from workbench.engine.memory import peak_rss_mb, release_freed_memory
+from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column
@@ -333,8 +333,7 @@ def segment_file(
         from datetime import datetime
 
         out_dir = Path("outputs") / f"segment_{path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = files.ensure_folder(Path(out_dir))
     vad = _SileroVAD() if cfg.vad == "silero" else _EnergyVAD(cfg.energy_floor_db, cfg.energy_margin_db)
     seg = _Segmenter(cfg)
     heat_sum = np.zeros((0, len(LABEL_KEYS)), dtype=np.float64)
@@ -342,8 +341,10 @@ def segment_file(
     embeddings: list[np.ndarray] = []
     rows: list[dict] = []
     timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
-    csv_path = out / "segments.csv.partial"
-    csv = open(csv_path, "w", encoding="utf-8")
+    # streamed row by row into a temporary that becomes segments.csv only when the file is whole
+    csv_file = files.atomic_file(out / "segments.csv", text=True)
+    csv = csv_file.__enter__()
+    failed = True
     csv.write(",".join(SEGMENT_COLUMNS) + "\n")
 
     buf = np.zeros(0, dtype=np.float32)
@@ -425,12 +426,17 @@ def segment_file(
             n_frames += 1
         take(seg.finish())
         flush()
+        failed = False
     finally:
-        csv.close()
+        if failed:
+            import sys
+
+            csv_file.__exit__(*sys.exc_info())
+        else:
+            csv_file.__exit__(None, None, None)
         bar(None)
     total_samples = buf_start + len(buf)
     duration = total_samples / TARGET_SR
-    os.replace(csv_path, out / "segments.csv")
 
     segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
     timeline = merge_timeline(segments, cfg.merge_gap_s)
@@ -483,11 +489,12 @@ def segment_file(
     summary["workbench_version"] = __version__
     if net.random_weights:
         summary["warning"] = RANDOM_WEIGHTS_BANNER
-    spreadsheet_safe(timeline).to_csv(out / "timeline.csv", index=False)
-    np.savez_compressed(out / "heatmap.npz", times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat, labels=np.array(LABEL_KEYS))
-    np.save(out / "embeddings.npy", emb)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    (out / "log.txt").write_text(log.render() + "\n", encoding="utf-8")
+    files.write_atomic(out / "timeline.csv", lambda f: spreadsheet_safe(timeline).to_csv(f, index=False), text=True)
+    files.write_npz(out / "heatmap.npz", compressed=True, times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat,
+                    labels=np.array(LABEL_KEYS))
+    files.write_npy(out / "embeddings.npy", emb)
+    files.write_json(out / "summary.json", summary)
+    files.write_text(out / "log.txt", log.render() + "\n")
     result = LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
     if figures:
         plot_longform(result, out / "heatmap.png")

@@ -39,8 +39,9 @@ from workbench import __version__
 from workbench.audio.intake import Audio, AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.core import score_sources
+from workbench.files import UnsafePathError, rename_folder, write_atomic, write_json, write_npy, write_text
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.model.labels import LABELS
+from workbench.labels import LABELS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 
@@ -199,16 +200,16 @@ def _write_item(out_root: Path, outcome: ItemOutcome, audio: Audio | None, net, 
         if outcome.ok and outcome.prediction is not None and audio is not None:
             import soundfile as sf
 
-            sf.write(tmp / "processed_audio.wav", audio.samples, audio.sr, subtype="FLOAT")
+            write_atomic(tmp / "processed_audio.wav", lambda f: sf.write(f, audio.samples, audio.sr, format="WAV", subtype="FLOAT"))
             files["processed_audio"] = "processed_audio.wav"
             p = outcome.prediction
             if embedding:
                 emb = p.frame_embeddings if (granularity == "frame" and p.frame_embeddings is not None) else p.embedding
-                np.save(tmp / "embedding.npy", emb)
+                write_npy(tmp / "embedding.npy", emb)
                 files["embedding"] = "embedding.npy"
             payload = result_payload(outcome, audio, net, granularity, timings, files)
             outcome.result = payload
-            (tmp / "result.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8", errors="backslashreplace")
+            write_json(tmp / "result.json", payload)
         else:
             err = {
                 "input": outcome.input,
@@ -218,9 +219,9 @@ def _write_item(out_root: Path, outcome: ItemOutcome, audio: Audio | None, net, 
                 "package": {"name": "workbench", "version": __version__},
                 "timings": timings,
             }
-            (tmp / "error.json").write_text(json.dumps(err, indent=2, ensure_ascii=False), encoding="utf-8", errors="backslashreplace")
+            write_json(tmp / "error.json", err)
         # a file name that is not UTF-8 (bytes \xff\xfe) arrives with surrogates: written as escapes, never an error
-        (tmp / "log.txt").write_text(outcome.log.render() + "\n", encoding="utf-8", errors="backslashreplace")
+        write_text(tmp / "log.txt", outcome.log.render() + "\n")
         return _publish(tmp, out_root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -235,8 +236,9 @@ def _publish(tmp: Path, out_root: Path) -> Path:
         if final.exists():
             continue
         try:
-            os.rename(tmp, final)  # atomic; fails if another writer took the name first
-            return final
+            return rename_folder(tmp, final)  # atomic; fails if another writer took the name first, refuses a link
+        except UnsafePathError:
+            continue
         except OSError:
             continue
     raise WorkbenchError(f"could not find a free folder name under {out_root} ({uuid.uuid4().hex})")

@@ -20,22 +20,22 @@ label as the reference" is measured:
 
 Besides ``sweep.csv`` and ``sweep_summary.csv``, ``sweep_flips.csv`` says per grid point and
 per reference label how often the label flips and where the probability mass moves
-(:func:`workbench.explain.edits.flip_table_from_results`).
+(:func:`flip_table_from_results`, below).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from workbench import files
 from workbench.errors import AudioError, ConfigError
-from workbench.explain.edits import flip_table_from_results
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
-from workbench.schema import SAMPLE_RATE, SCORE_COLUMNS, score_column
+from workbench.schema import SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
 from workbench.limits import spreadsheet_safe
@@ -106,9 +106,9 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
     out = Path(out_dir)
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *SCORE_COLUMNS, "finding_codes", "error"]
-    spreadsheet_safe(df[keep]).to_csv(out / "sweep.csv", index=False)
-    spreadsheet_safe(summarise_sweep(df, kind)).to_csv(out / "sweep_summary.csv", index=False)
-    spreadsheet_safe(flip_table_from_results(df, reference_name(df, kind))).to_csv(out / "sweep_flips.csv", index=False)
+    for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
+                        ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
+        files.write_atomic(out / name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
@@ -235,3 +235,90 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
                         "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])
     ax1.set_title(f"{kind} sweep over {ok['id'].nunique()} item(s); reference: the original audio ({ref_name})", fontsize=10)
     return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# flips: how often an edit changes the label, and where the probability mass goes
+# ---------------------------------------------------------------------------
+def flip_table(base: Sequence[Any], edited: dict[str, Sequence[Any]]):
+    """Per class and edit: how often the label flips, and where the probability mass moves.
+
+    Parameters
+    ----------
+    base : sequence of Prediction
+        The unedited predictions, one per item.
+    edited : dict
+        Edit name → predictions of the edited items, in the same order as ``base``.
+
+    Returns
+    -------
+    DataFrame
+        Tidy, one row per (edit, base label, class): ``edit``, ``base_label``, ``n`` (items
+        whose unedited label is ``base_label``), ``flip_rate`` (share of them whose label
+        changed), ``class``, ``mean_delta`` (mean change of that class's probability) and
+        ``to_rate`` (share of them that now have that label).  The rows of one (edit,
+        base_label) have ``mean_delta`` summing to 0: mass leaves some classes for others.
+    """
+    base = list(base)
+    if not base:
+        raise ConfigError("no base predictions.", fix="predict the unedited items first.")
+    labels = list(base[0].labels)
+    b_scores = np.stack([p.scores for p in base])
+    b_top = np.array([p.label for p in base])
+    rows = []
+    for name, preds in edited.items():
+        preds = list(preds)
+        if len(preds) != len(base):
+            raise ConfigError(f"edit {name!r} has {len(preds)} predictions for {len(base)} items.", fix="predict every item under every edit.")
+        rows += _flip_rows(name, labels, b_scores, b_top, np.stack([p.scores for p in preds]), np.array([p.label for p in preds]))
+    return _flip_frame(rows)
+
+
+FLIP_COLUMNS = ["edit", "base_label", "n", "flip_rate", "class", "mean_delta", "to_rate"]
+
+
+def _flip_rows(name, labels, b_scores, b_top, e_scores, e_top) -> list[dict]:
+    rows = []
+    for lab in sorted(set(b_top)):
+        sel = b_top == lab
+        delta = (e_scores[sel] - b_scores[sel]).mean(axis=0)
+        flip = float(np.mean(e_top[sel] != lab))
+        for j, cls in enumerate(labels):
+            rows.append({"edit": name, "base_label": lab, "n": int(sel.sum()), "flip_rate": flip, "class": cls,
+                         "mean_delta": float(delta[j]), "to_rate": float(np.mean(e_top[sel] == cls))})
+    return rows
+
+
+def _flip_frame(rows):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=FLIP_COLUMNS)
+
+
+def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | None = None):
+    """:func:`flip_table` from a run's (or sweep's) results table: each variant against ``reference``.
+
+    ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
+    item counts for a variant when both its reference row and its row there are ``ok``.
+    """
+    labels = list(labels or LABEL_KEYS)
+    missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
+    if missing:
+        raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
+    ok = results[results["status"] == "ok"]
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    if reference not in variants:
+        raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")
+    ref = ok[ok["variant"] == reference].set_index("id")
+    cols = score_columns(labels)
+    rows = []
+    for name in variants:
+        if name == reference:
+            continue
+        sub = ok[ok["variant"] == name].set_index("id")
+        ids = ref.index.intersection(sub.index)
+        if not len(ids):
+            continue
+        rows += _flip_rows(name, labels, ref.loc[ids, cols].to_numpy(float), ref.loc[ids, "pred"].astype(str).to_numpy(),
+                           sub.loc[ids, cols].to_numpy(float), sub.loc[ids, "pred"].astype(str).to_numpy())
+    return _flip_frame(rows)

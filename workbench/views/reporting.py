@@ -29,12 +29,14 @@ from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from workbench.analysis.compare import compare_results, plot_comparison
 from workbench.data.listeners import listener_frame
-from workbench.data.demoset import choose_model, demo_clip, demo_run  # noqa: F401  (demo_run: the notebooks' default run)
+from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
+from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import fuse_run, plot_fusion
 from workbench.logs import route_logs
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench import files
 from workbench.runs.folder import RunFolderError, as_run_folder
 from workbench.serialize import json_default
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
@@ -176,6 +178,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
         rows.append(("ECE", r.ece, ""))
         parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
+        if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
+            parts.append("<p>ECE, the same 15 equal-width bins over each class set: "
+                         + "; ".join(f"{d['ece']:.3f} over {esc(d['label'])}" for d in r.ece_by_class_set.values()) + ".</p>")
         if r.per_class:
             parts.append(table_html(["class", "precision", "recall", "F1", "n"],
                                     [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
@@ -203,26 +208,45 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
         r = evaluate_listeners(res, variant=v, n_boot=n_boot)
         out[v] = r.to_dict()
         ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
+        def band_cells(b):  # the same flags as the CLI: empty (and why), too small, zero-width
+            if not b["n"]:
+                return ("—", "", "—", "", b.get("empty_reason") or "empty")
+            if b.get("too_small"):
+                return ("—", "", "—", "", f"too small: {b['too_small_reason']}")
+            return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), b.get("note", ""))
+
         parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
                  f"<p>{r.n_items} items with listener judgements ({r.n_without} without). Accuracy and UAR against the corpus "
                  "label, by the share of listeners agreeing with their majority.</p>",
-                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI"],
-                            [(b["band"], b["n"], b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"])) for b in r.bands]),
-                 table_html(["figure", "value", "95% CI"], [
-                     ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
-                     ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
-                     ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))])]
+                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI", "note"],
+                            [(b["band"], b["n"], *band_cells(b)) for b in r.bands])]
+        if r.soft_labels_reason:
+            parts.append(table_html(["figure", "value", "95% CI"], [
+                ("Jensen-Shannon divergence to the votes (base 2)", "n/a", ""), ("cross-entropy to the votes (nats)", "n/a", ""),
+                ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
+            parts.append(f"<p><b>Soft-label figures n/a:</b> {esc(r.soft_labels_reason)}</p>")
+        else:
+            parts.append(table_html(["figure", "value", "95% CI"], [
+                ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
+                ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
+                ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
         parts += [f"<p>{esc(n)}</p>" for n in r.notes]
-        for name, rows in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors", r.listeners_agree_model_wrong),
-                           (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split)):
-            parts.append(f"<h3>{esc(name)} ({len(rows)})</h3>")
-            if rows:
+        for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
+                                   r.listeners_agree_model_wrong, r.n_agree_model_wrong),
+                                  (f"Listeners split (< {r.split_threshold:g}): not to blame on the model", r.listeners_split, r.n_split)):
+            shown = rows[:top]
+            # the heading gives the true total; the table is a view of it
+            parts.append(f"<h3>{esc(name)} ({total}{f'; showing {len(shown)} of {total}' if len(shown) < total else ''})</h3>")
+            if shown:
                 parts.append(table_html(["id", "corpus label", "listeners", "agreement", "model", "confidence"],
                                         [(x["id"], x["emotion"] or "—", x["listener_majority"] or "—", x["agreement"], x["pred"], x["confidence"])
-                                         for x in rows[:top]]))
+                                         for x in shown]))
         parts.append("<h3>Confusion: corpus label (hard) beside what listeners heard (vote-weighted)</h3>")
         parts.append(table_html(["corpus label", *r.confusion_cols], [(c, *row) for c, row in zip(r.classes, r.confusion_hard)]))
-        parts.append(table_html(["listeners heard", *r.confusion_cols], [(c, *row) for c, row in zip(r.confusion_rows, r.confusion_votes)], digits=1))
+        if r.confusion_votes is None:
+            parts.append(f"<p>Vote-weighted confusion n/a: {esc(r.soft_labels_reason or 'no item has a vote distribution')}</p>")
+        else:
+            parts.append(table_html(["listeners heard", *r.confusion_cols], [(c, *row) for c, row in zip(r.confusion_rows, r.confusion_votes)], digits=1))
         show_html("\n".join(parts))
     return out
 
@@ -309,14 +333,29 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     except ConfigError as exc:
         show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
         return None
-    parts = ["<h2>Calibration</h2>",
-             f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
-             f"Fitted temperature {rep.temperature:.3f} (per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
-             "\"after\" figures come from folds the fit never saw.</p>"]
+    lo_t, hi_t = rep.search_interval
+    parts = ["<h2>Calibration</h2>"]
+    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
+    parts += [f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
+              f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}] "
+              f"(searched in [{lo_t:g}, {hi_t:g}]{', at its ' + esc(rep.temperature_edge) + ' bound' if rep.temperature_edge else ''}; "
+              f"per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+              f"{'recommended' if rep.recommended else '<b>not recommended</b>'}. "
+              "\"after\" figures come from folds the fit never saw.</p>",
+              f"<p>{esc(rep.conformal_protocol)}.</p>", f"<p>NLL: {esc(rep.nll_words)}.</p>"]
+    if rep.ece_by_class_set:
+        parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
+                     + "; ".join(f"{d['ece']:.3f} over {esc(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
     rows = [(m.upper(), Markup(f"{rep.before[m]:.3f} [{rep.ci_before[m][0]:.3f}, {rep.ci_before[m][1]:.3f}]"),
              Markup(f"{rep.after[m]:.3f} [{rep.ci_after[m][0]:.3f}, {rep.ci_after[m][1]:.3f}]")) for m in ("ece", "mce", "brier", "nll")]
-    rows.append(("AURC", rep.aurc_before, rep.aurc_after))
+    rows.append(("AURC", Markup(f"{rep.aurc_before:.3f} [{_fmt(rep.aurc_ci_before[0])}, {_fmt(rep.aurc_ci_before[1])}]"),
+                 Markup(f"{rep.aurc_after:.3f} [{_fmt(rep.aurc_ci_after[0])}, {_fmt(rep.aurc_ci_after[1])}]")))
+    for share, accs in rep.accuracy_at.items():
+        c = rep.accuracy_at_ci.get(share, {})
+        cb, ca = c.get("before", (float("nan"),) * 2), c.get("after", (float("nan"),) * 2)
+        rows.append((f"accuracy, most confident {share}", Markup(f"{accs['before']:.3f} [{_fmt(cb[0])}, {_fmt(cb[1])}]"),
+                     Markup(f"{accs['after']:.3f} [{_fmt(ca[0])}, {_fmt(ca[1])}]")))
     parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
     conf_rows = []
     for score, d in rep.conformal.items():
@@ -366,8 +405,7 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
 
 def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
     """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
-    p = Path(report_dir) / "metrics.json"
-    p.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=json_default), encoding="utf-8")
+    files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
 
 
 # ---------------------------------------------------------------------------
@@ -499,7 +537,8 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     while report_dir.exists():
         report_dir = base / f"{stamp}_{k}"
         k += 1
-    report_dir.mkdir(parents=True)
+    base.mkdir(parents=True, exist_ok=True)
+    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
     report_dir = report_dir.resolve()
     params["report_dir"] = str(report_dir)
     nb_out = report_dir / f"{name}.ipynb"
@@ -522,7 +561,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
-    html_path.write_text(notebook_html(nb, title=name), encoding="utf-8")
+    files.write_text(html_path, notebook_html(nb, title=name))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
@@ -533,10 +572,10 @@ def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why
     import nbformat
 
     if nb_out.is_file():
-        html_path.write_text(notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"), encoding="utf-8")
-    (report_dir / "FAILED").write_text(why + "\n", encoding="utf-8")
+        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
+    files.write_text(report_dir / "FAILED", why + "\n")
     failed = report_dir.with_name(report_dir.name + "_FAILED")
-    os.replace(report_dir, failed)
+    files.rename_folder(report_dir, failed)
     return failed
 
 

@@ -51,7 +51,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
-from workbench.model.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS
 from workbench.runs.longform import source_path
 from workbench.engine.core import score_sources
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model

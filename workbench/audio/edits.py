@@ -10,8 +10,8 @@ zero-phase linear FIR (``scipy.signal.firwin2``) whose gain is ``db_per_octave �
 
 The functions are pure ``f(y, sr, *, knob) -> y``; :mod:`workbench.audio.steps` wraps them as
 steps (``pitch_shift``, ``tempo``, ``tilt``) usable in variants, sweeps (``--kind pitch``,
-``--kind tempo``) and the stability test.  :func:`flip_table` says, per class, how often an
-edit flips the label and where the probability mass goes.
+``--kind tempo``) and the stability test.  :func:`workbench.runs.sweep.flip_table` says, per class,
+how often an edit flips the label and where the probability mass goes.
 
 Measured (``tests/test_edits.py``): +2 semitones moves the median F0 of a synthetic voice
 by +2 ± 0.3 semitones; tempo 1.25 makes it 1/1.25 as long within 2 %.
@@ -24,8 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import AudioError, ConfigError
-from workbench.explain.voice import pitch_range, praat_sound
-from workbench.schema import score_columns
+from workbench.audio.praat import pitch_range, praat_sound
 
 #: accepted ranges (beyond them PSOLA output is far from natural speech)
 MAX_SEMITONES = 12.0
@@ -165,87 +164,3 @@ def spectral_tilt(y: np.ndarray, sr: int, *, db_per_octave: float, numtaps: int 
 # ---------------------------------------------------------------------------
 # what an edit does to the labels
 # ---------------------------------------------------------------------------
-def flip_table(base: Sequence[Any], edited: dict[str, Sequence[Any]]):
-    """Per class and edit: how often the label flips, and where the probability mass moves.
-
-    Parameters
-    ----------
-    base : sequence of Prediction
-        The unedited predictions, one per item.
-    edited : dict
-        Edit name → predictions of the edited items, in the same order as ``base``.
-
-    Returns
-    -------
-    DataFrame
-        Tidy, one row per (edit, base label, class): ``edit``, ``base_label``, ``n`` (items
-        whose unedited label is ``base_label``), ``flip_rate`` (share of them whose label
-        changed), ``class``, ``mean_delta`` (mean change of that class's probability) and
-        ``to_rate`` (share of them that now have that label).  The rows of one (edit,
-        base_label) have ``mean_delta`` summing to 0: mass leaves some classes for others.
-    """
-    base = list(base)
-    if not base:
-        raise ConfigError("no base predictions.", fix="predict the unedited items first.")
-    labels = list(base[0].labels)
-    b_scores = np.stack([p.scores for p in base])
-    b_top = np.array([p.label for p in base])
-    rows = []
-    for name, preds in edited.items():
-        preds = list(preds)
-        if len(preds) != len(base):
-            raise ConfigError(f"edit {name!r} has {len(preds)} predictions for {len(base)} items.", fix="predict every item under every edit.")
-        rows += _flip_rows(name, labels, b_scores, b_top, np.stack([p.scores for p in preds]), np.array([p.label for p in preds]))
-    return _flip_frame(rows)
-
-
-FLIP_COLUMNS = ["edit", "base_label", "n", "flip_rate", "class", "mean_delta", "to_rate"]
-
-
-def _flip_rows(name, labels, b_scores, b_top, e_scores, e_top) -> list[dict]:
-    rows = []
-    for lab in sorted(set(b_top)):
-        sel = b_top == lab
-        delta = (e_scores[sel] - b_scores[sel]).mean(axis=0)
-        flip = float(np.mean(e_top[sel] != lab))
-        for j, cls in enumerate(labels):
-            rows.append({"edit": name, "base_label": lab, "n": int(sel.sum()), "flip_rate": flip, "class": cls,
-                         "mean_delta": float(delta[j]), "to_rate": float(np.mean(e_top[sel] == cls))})
-    return rows
-
-
-def _flip_frame(rows):
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=FLIP_COLUMNS)
-
-
-def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | None = None):
-    """:func:`flip_table` from a run's (or sweep's) results table: each variant against ``reference``.
-
-    ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
-    item counts for a variant when both its reference row and its row there are ``ok``.
-    """
-    from workbench.model.labels import LABEL_KEYS
-
-    labels = list(labels or LABEL_KEYS)
-    missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
-    if missing:
-        raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
-    ok = results[results["status"] == "ok"]
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    if reference not in variants:
-        raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")
-    ref = ok[ok["variant"] == reference].set_index("id")
-    cols = score_columns(labels)
-    rows = []
-    for name in variants:
-        if name == reference:
-            continue
-        sub = ok[ok["variant"] == name].set_index("id")
-        ids = ref.index.intersection(sub.index)
-        if not len(ids):
-            continue
-        rows += _flip_rows(name, labels, ref.loc[ids, cols].to_numpy(float), ref.loc[ids, "pred"].astype(str).to_numpy(),
-                           sub.loc[ids, cols].to_numpy(float), sub.loc[ids, "pred"].astype(str).to_numpy())
-    return _flip_frame(rows)

@@ -1,4 +1,4 @@
-"""The one label scheme of the workbench: emotion2vec+'s nine classes.
+"""The nine emotion2vec+ classes (one label set among others) and the random-weights banner.
 
 The order is the checkpoint's order (``tokens.txt``).  Each label has an
 English key (used everywhere in tables and JSON), the Chinese name printed in
@@ -64,3 +64,9 @@ def key_from_token(token: str) -> str:
     if token == "<unk>":
         return "unknown"
     return token.split("/")[-1].strip()
+
+
+#: printed (once) wherever a result comes from a seeded random test checkpoint
+RANDOM_WEIGHTS_BANNER = (
+    "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
+)

@@ -1,0 +1,320 @@
+"""The one safe, atomic way the workbench writes a file: never through a link, never half-written.
+
+Every writer of the package (run folders, ONNX exports, the prediction cache, the model cache and its
+checksum memo, reports, explain and ``infer`` outputs) goes through :func:`write_atomic` or one of
+its helpers (:func:`write_bytes`, :func:`write_text`, :func:`write_json`, :func:`write_npy`,
+:func:`write_npz`, :func:`write_figure`, :func:`copy_file`, :func:`append_text`), so the rules below
+hold everywhere and are tested once:
+
+* **The folder is opened without following links.**  A writer names an *anchor* (``root``: the run
+  folder, the export folder, the cache root) that the user chose; every folder below it is opened
+  ``O_DIRECTORY | O_NOFOLLOW`` relative to its parent's descriptor (``dir_fd``), and created there
+  when missing.  A folder at any level that is a symbolic link is refused naming it: a shared cache
+  whose shard folder ``ab/`` points elsewhere never receives a file.  Without ``root``, the file's own
+  folder is the anchor.
+* **The file is created exclusively under a temporary name** (``.NAME.tmp-PID-RANDOM``,
+  ``O_CREAT | O_EXCL | O_NOFOLLOW``) in that folder's descriptor, so a link planted at any temporary
+  name is never written through; then flushed, ``fsync``-ed and renamed (``os.rename`` with
+  ``src_dir_fd``/``dst_dir_fd``) onto its name, and the folder is ``fsync``-ed.
+* **A destination that is a link is refused** (a planted ``model.onnx -> ~/.bashrc`` is reported, not
+  replaced silently, so a user learns someone planted it); a destination that is a folder too.
+* On any failure the temporary file is removed and the destination is untouched.
+
+JSON is written by one sanitiser (:func:`strict_json`): NaN and ±inf become ``null``, numpy values
+plain numbers, never a bare ``NaN`` that other readers reject.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from workbench.errors import ConfigError
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | _CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+
+
+class UnsafePathError(ConfigError):
+    """A write that would go through a symbolic link (or onto a folder): refused, nothing written."""
+
+    code = "unsafe_path"
+
+
+def _link_error(where: Path, what: str) -> UnsafePathError:
+    return UnsafePathError(
+        f"{what} is a symbolic link; the workbench never makes links there, and writing through it would change "
+        "files outside the folder.",
+        source=str(where),
+        fix="delete the link (or choose another folder) and run the same command again.",
+    )
+
+
+@contextlib.contextmanager
+def open_folder(folder: str | os.PathLike, *, root: str | os.PathLike | None = None, create: bool = True) -> Iterator[int]:
+    """A descriptor of ``folder``, every level below ``root`` opened ``O_NOFOLLOW`` (created when ``create``).
+
+    ``root`` (default: ``folder`` itself) is the anchor the caller chose and is opened as given; each
+    component of ``folder`` below it must be a real folder.  Raises :class:`UnsafePathError` naming the
+    first level that is a link, ``NotADirectoryError`` for a level that is a file.
+    """
+    folder = Path(folder)
+    anchor = Path(root) if root is not None else folder
+    try:
+        rel = folder.relative_to(anchor)
+    except ValueError:
+        raise UnsafePathError(f"is not inside {anchor}.", source=str(folder),
+                              fix="write inside the folder the command was given.") from None
+    if create:
+        anchor.mkdir(parents=True, exist_ok=True)
+    fd = os.open(anchor, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    try:
+        here = anchor
+        for part in rel.parts:
+            if part in ("..", "."):
+                raise UnsafePathError(f"holds {part!r}.", source=str(folder), fix="write inside the folder the command was given.")
+            here = here / part
+            try:
+                nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                nfd = _open_sub(part, fd, here)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    nfd = _open_sub(part, fd, here)  # says which
+                else:
+                    raise
+            os.close(fd)
+            fd = nfd
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open_sub(part: str, fd: int, here: Path) -> int:
+    try:
+        return os.open(part, _DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            raise _link_error(here, f"the folder {part!r}") from None
+        raise UnsafePathError(f"{part!r} is a file where a folder goes.", source=str(here),
+                              fix="remove or rename that file; the workbench makes the folder itself.") from None
+
+
+def ensure_folder(folder: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Path:
+    """Create ``folder`` (and the levels below ``root``) refusing a link at any level; returns it."""
+    with open_folder(folder, root=root, create=True):
+        pass
+    return Path(folder)
+
+
+def is_link(path: str | os.PathLike) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.PathLike | None = None,
+                mode: int = 0o644) -> Iterator[Any]:
+    """An open file object for ``path`` that becomes ``path`` when the block ends without an error.
+
+    The same rules as :func:`write_atomic` (which uses it); for writers that stream (a CSV written row by row).
+    On an error the temporary is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    name = path.name
+    with open_folder(path.parent, root=root if root is not None else path.parent) as dfd:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise _link_error(path, repr(name))
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"{name!r} is a folder where a file goes.", source=str(path.parent),
+                                  fix=f"remove or rename the folder {name!r}; the workbench never makes it.")
+        tmp = f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
+        try:
+            # text: a name that is not UTF-8 arrives with surrogates and is written as escapes, never an error
+            with (os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") if text else os.fdopen(fd, "wb")) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], *, text: bool = False,
+                 root: str | os.PathLike | None = None, mode: int = 0o644) -> Path:
+    """Write ``path`` through ``write(fileobj)`` (text when ``text``) atomically, never through a link.
+
+    Parameters
+    ----------
+    path : path
+        The destination; its folder and every level of it below ``root`` are opened without following links.
+    write : callable
+        ``write(f)`` writes the content to an open file object.
+    root : path, optional
+        The anchor the caller chose (default: ``path``'s folder).
+    mode : int
+        Permission bits of the new file (the umask applies), e.g. ``0o600`` for a token.
+
+    Returns
+    -------
+    Path
+        ``path``.  Raises :class:`UnsafePathError` for a link (folder or destination); ``OSError``
+        (disk full, read-only) passes through with the temporary removed.
+    """
+    with atomic_file(path, text=text, root=root, mode=mode) as f:
+        write(f)
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, **kw: Any) -> Path:
+    return write_atomic(path, lambda f: f.write(data), **kw)
+
+
+def write_text(path: str | os.PathLike, text: str, **kw: Any) -> Path:
+    return write_atomic(path, lambda f: f.write(text), text=True, **kw)
+
+
+def json_default(o: Any):
+    """``json.dumps(default=…)`` for numpy scalars, tuples and sets; anything else as its string."""
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def strict_json(payload: Any, *, indent: int | None = 2) -> str:
+    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``)."""
+    return json.dumps(json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
+
+
+def json_safe(o: Any) -> Any:
+    """``o`` with NaN/±inf as ``None``, arrays as lists, numpy scalars as Python numbers, keys as strings."""
+    if isinstance(o, dict):
+        return {str(k): json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, set)):
+        return [json_safe(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return json_safe(o.tolist())
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, (np.integer, np.bool_)):
+        return o.item()
+    return o
+
+
+def write_json(path: str | os.PathLike, payload: Any, *, indent: int | None = 2, **kw: Any) -> Path:
+    """``payload`` as strict JSON (:func:`strict_json`), atomically."""
+    return write_text(path, strict_json(payload, indent=indent) + "\n", **kw)
+
+
+def write_npy(path: str | os.PathLike, array: Any, **kw: Any) -> Path:
+    arr = np.asarray(array)
+    return write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False), **kw)
+
+
+def write_npz(path: str | os.PathLike, *, compressed: bool = False, root: str | os.PathLike | None = None, **arrays: Any) -> Path:
+    save = np.savez_compressed if compressed else np.savez
+    return write_atomic(path, lambda f: save(f, **arrays), root=root)
+
+
+def write_figure(path: str | os.PathLike, fig: Any, *, dpi: int = 110, format: str = "png", close: bool = True, **kw: Any) -> Path:
+    """Save a matplotlib figure (PNG by default) atomically; closes it when ``close``."""
+    try:
+        return write_atomic(path, lambda f: fig.savefig(f, format=format, dpi=dpi), **kw)
+    finally:
+        if close:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+
+
+def copy_file(src: str | os.PathLike, dst: str | os.PathLike, **kw: Any) -> Path:
+    """Copy ``src`` (a file the workbench made in a private folder) onto ``dst`` atomically, streaming."""
+    with open(src, "rb") as f_in:
+        return write_atomic(dst, lambda f: shutil.copyfileobj(f_in, f, 1 << 22), **kw)
+
+
+def append_text(path: str | os.PathLike, text: str, *, root: str | os.PathLike | None = None, mode: int = 0o644) -> None:
+    """Append ``text`` to ``path`` (a log), created when missing, never through a link."""
+    path = Path(path)
+    with open_folder(path.parent, root=root if root is not None else path.parent) as dfd:
+        try:
+            fd = os.open(path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC, mode, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _link_error(path, repr(path.name)) from None
+            raise
+        try:
+            os.write(fd, text.encode("utf-8", "backslashreplace"))
+        finally:
+            os.close(fd)
+
+
+def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bool = False) -> Path:
+    """Rename a folder the workbench filled (``src``) onto ``dst`` in the same parent, never onto a link.
+
+    Without ``replace`` an existing ``dst`` is an error (``FileExistsError``), so two writers never share it.
+    """
+    src, dst = Path(src), Path(dst)
+    if src.parent != dst.parent:
+        raise ValueError("rename_folder renames within one folder")
+    with open_folder(src.parent, create=False) as dfd:
+        try:
+            st = os.stat(dst.name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if stat.S_ISLNK(st.st_mode):
+                raise _link_error(dst, repr(dst.name))
+            if not replace:
+                raise FileExistsError(errno.EEXIST, "exists", str(dst))
+        if st is None and not replace:
+            # link(2)-style exclusivity: mkdir the name first would race; renameat2(NOREPLACE) is not in os
+            os.mkdir(dst.name, 0o755, dir_fd=dfd)  # claims the name (fails if another writer took it)
+            try:
+                os.rename(src.name, dst.name, src_dir_fd=dfd, dst_dir_fd=dfd)  # an empty folder is replaced
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dst.name, dir_fd=dfd)
+                raise
+        else:
+            os.rename(src.name, dst.name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+    return dst
+
+
+__all__ = ["UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+           "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
+           "rename_folder"]

@@ -1,0 +1,74 @@
+"""How far two sets of predictions of the same items agree: labels, scores and embeddings.
+
+The check every faster path (another precision, ONNX Runtime) passes against float32 PyTorch, and the
+agreement `workbench compare` reports between runs.  It sits with the model so that both can use it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["agreement", "cohen_kappa", "item_distances", "row_cosines"]
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    """Cohen's kappa of two label sequences (sklearn), NaN when undefined.
+
+    ``κ = (p_o − p_e) / (1 − p_e)`` with ``p_o`` the observed agreement and
+    ``p_e = Σ_k p_a(k) p_b(k)`` the agreement expected from the two marginals.
+    When both sequences hold one and the same label, ``p_e = 1`` and κ is 0/0:
+    NaN, not 1 (top-1 agreement says they agree on every item).
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    a, b = np.asarray(a, dtype=str), np.asarray(b, dtype=str)
+    if len(a) == 0 or (len(set(a.tolist()) | set(b.tolist())) == 1):
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(cohen_kappa_score(a, b))
+
+
+def item_distances(scores_a: np.ndarray, scores_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: ``max_k |Δ score_k|`` and the total variation distance ``½ Σ_k |Δ score_k|``.
+
+    ``scores_*``: ``(n, 9)`` score vectors of the same items.  Both distances are in [0, 1].
+    """
+    d = np.abs(np.asarray(scores_a, dtype=float) - np.asarray(scores_b, dtype=float))
+    return d.max(axis=1), 0.5 * d.sum(axis=1)
+
+
+def row_cosines(emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
+    """Cosine of row ``i`` of ``emb_a`` with row ``i`` of ``emb_b`` (``(n, D)`` each)."""
+    a = np.asarray(emb_a, dtype=np.float64)
+    b = np.asarray(emb_b, dtype=np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    return np.sum(a * b, axis=1) / np.maximum(na * nb, 1e-300)
+
+
+def agreement(pred_a, pred_b, scores_a, scores_b, emb_a=None, emb_b=None) -> dict:
+    """How much two runs agree on the same items (arrays aligned item by item).
+
+    Returns ``n``, ``kappa``, ``top1_agreement``, ``n_label_flips``,
+    ``max_abs_delta_score`` / ``mean_max_abs_delta_score`` (over items of the
+    per-item max over the nine scores), ``max_tvd`` / ``mean_tvd`` and
+    ``cosine_min`` / ``cosine_mean`` (``None`` when the embeddings cannot be
+    compared: no embeddings, or other dimensions).
+    """
+    pa, pb = np.asarray(pred_a, dtype=str), np.asarray(pred_b, dtype=str)
+    n = len(pa)
+    mx, tvd = item_distances(scores_a, scores_b) if n else (np.zeros(0), np.zeros(0))
+    out = {
+        "n": int(n), "kappa": cohen_kappa(pa, pb), "top1_agreement": float(np.mean(pa == pb)) if n else float("nan"),
+        "n_label_flips": int(np.sum(pa != pb)),
+        "max_abs_delta_score": float(mx.max()) if n else float("nan"), "mean_max_abs_delta_score": float(mx.mean()) if n else float("nan"),
+        "max_tvd": float(tvd.max()) if n else float("nan"), "mean_tvd": float(tvd.mean()) if n else float("nan"),
+        "cosine_min": None, "cosine_mean": None,
+    }
+    if emb_a is not None and emb_b is not None and n and np.shape(emb_a)[1:] == np.shape(emb_b)[1:] and np.shape(emb_a)[1]:
+        cos = row_cosines(emb_a, emb_b)
+        out["cosine_min"], out["cosine_mean"] = float(cos.min()), float(cos.mean())
+    return out
