@@ -684,7 +684,8 @@ def limits_cases(root: Path, manifest: Path, base_run: Path, clip: Path, uri: st
                                "run", allowed=[root / "big_out"], big=True))
         w30 = root / "clip_30s.wav"
         sf.write(w30, (0.1 * np.sin(2 * np.pi * 200 * np.arange(30 * 16000) / 16000)).astype(np.float32), 16000)
-        cases.append(LimitCase("explain: 30 s (the cap), all methods", ["explain", w30, "--model", "tiny", "--out", root / "explain_out" / "w30"],
+        cases.append(LimitCase("explain: 30 s (the cap), 3 methods, no randomisation", ["explain", w30, "--model", "tiny", "--randomisation",
+                                                                                      "none", "--out", root / "explain_out" / "w30"],
                                "run", allowed=[root / "explain_out"], big=True))
     return cases
 
