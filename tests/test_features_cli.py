@@ -64,3 +64,49 @@ def test_features_refuses_bad_options(small_run, capsys):
     assert "--folds 1 is under 2" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown feature set"):
         RunFolder(small_run).write_voice_features(pd.DataFrame(), "mfcc")
+
+
+@pytest.fixture(scope="module")
+def rate_run(tmp_path_factory, tiny_model):
+    """A 44.1 kHz file, a tone, and the same tone with 0.5 s of digital silence on each side."""
+    root = tmp_path_factory.mktemp("rates")
+    y = tone(150.0, 1.0, seed=3)
+    t44 = np.arange(44100) / 44100
+    sf.write(root / "hi.wav", (0.2 * np.sin(2 * np.pi * 180 * t44) + 0.002 * np.random.default_rng(1).standard_normal(44100)).astype(np.float32),
+             44100, subtype="FLOAT")
+    sf.write(root / "plain.wav", y, SR, subtype="FLOAT")
+    sf.write(root / "pad.wav", np.concatenate([np.zeros(SR // 2, np.float32), y, np.zeros(SR // 2, np.float32)]), SR, subtype="FLOAT")
+    (root / "m.csv").write_text("id,path,speaker\nhi,hi.wav,a\nplain,plain.wav,b\npad,pad.wav,c\n")
+    out = root / "run"
+    run(root / "m.csv", out_dir=out, model=tiny_model, workers=0)
+    return out
+
+
+def test_features_say_the_rate_and_the_silence_left_out_and_flag_small_classes(rate_run, capsys):
+    import json
+
+    assert main(["features", str(rate_run), "--set", "praat", "--bootstrap", "20"]) == 0
+    screen = capsys.readouterr().out
+    assert "measured at the audio's own rate" in screen and "1 row(s) at 44100 Hz" in screen and "2 row(s) at 16000 Hz" in screen
+    assert "digital silence left out of every cue: 1.00 s in 1 of 3 rows" in screen and "pad [raw]" in screen
+    assert "too small to rank (not a finding)" in screen and "cues that differ" not in screen
+    table = RunFolder(rate_run).voice_features("praat").set_index("id")
+    assert table.loc["hi", "sample_rate_hz"] == 44100 and table.loc["pad", "silence_s"] == pytest.approx(1.0, abs=0.01)
+    # the constructed failure: zero padding moves no intensity figure
+    assert abs(table.loc["pad", "intensity_sd_db"] - table.loc["plain", "intensity_sd_db"]) < 0.1
+    assert table.loc["pad", "intensity_sd_db"] < 10
+    assert main(["features", str(rate_run), "--set", "praat", "--bootstrap", "20", "--rate", "model", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rate"] == "model" and report["sample_rates_hz"] == {"16000": 3}
+    assert report["excluded"]["rows_with_silence"] == 1 and report["excluded"]["by_row"][0]["id"] == "pad"
+    assert report["differences"] == [] and {r["label"] for r in report["too_small"]} and report["warning"]
+    assert all("items (< " in r["reason"] for r in report["too_small"])
+
+
+def test_egemaps_descriptors_at_the_files_rate_without_the_silent_frames(rate_run, capsys):
+    assert main(["features", str(rate_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
+    lld = RunFolder(rate_run).voice_features("egemaps_lld")
+    assert set(lld.groupby("id")["sample_rate_hz"].first().items()) == {("hi", 44100), ("plain", 16000), ("pad", 16000)}
+    pad, plain = lld[lld["id"] == "pad"], lld[lld["id"] == "plain"]
+    mid = (pad["start_s"] + pad["end_s"]) / 2
+    assert mid.between(0.5, 1.5).all() and abs(len(pad) - len(plain)) <= 8  # the 1 s of zeros gave no frame

@@ -219,3 +219,38 @@ def test_segment_command(tmp_path, capsys):
     assert pd.read_csv(tmp_path / "o" / "timeline.csv")["n_segments"].sum() == 3
     assert main(["segment", str(path), "--vad", "energy", "--min-silence", "0", "--model", "tiny"]) == 2
     assert "--min-silence" in capsys.readouterr().err
+
+
+def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, capsys, tiny_model):
+    """`segment --transcript`: each subtitle span scored as the model scores that span alone; bad formats and VAD options refused."""
+    y = speech_like(SR, 4.0, seed=5)
+    sf.write(tmp_path / "talk.wav", y, SR, subtype="FLOAT")
+    (tmp_path / "talk.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst sentence \x1b[2J\n\n"
+                                       "00:00:02.000 --> 00:00:03.900\nsecond sentence\n\n"
+                                       "00:00:03.950 --> 00:00:03.960\ntoo short\n")
+    out = tmp_path / "o"
+    rc = main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "talk.vtt"), "--model", "tiny", "--out", str(out)])
+    screen = capsys.readouterr().out
+    assert rc == 1  # one span failed, the others were scored
+    assert screen.startswith("!! RANDOM WEIGHTS") and "3 transcript spans" in screen and "2 scored, 1 failed" in screen
+    assert "first sentence" in screen and "merge it with a neighbouring span" in screen
+    assert "\x1b" not in screen and "\\x1b[2J" in screen  # a subtitle's escape sequence is shown, never run by the terminal
+    table = pd.read_csv(out / "sentences.csv")
+    assert list(table["status"]) == ["ok", "ok", "failed"]
+    # the oracle: the model on each span cut by hand
+    for r, (a, b) in zip(table.itertuples(), [(0.2, 1.7), (2.0, 3.9)]):
+        want = tiny_model.predict([y[int(round(a * SR)):int(round(b * SR))]])[0]
+        got = np.array([getattr(r, f"score_{k}") for k in want.labels])
+        np.testing.assert_allclose(got, want.scores, atol=1e-4)
+        assert r.label == want.label
+    summary = json.loads((out / "transcript_summary.json").read_text())
+    assert summary["n_spans"] == 3 and summary["n_failed"] == 1 and summary["dominant"] == dominant_emotion(table[table["status"] == "ok"])
+    assert summary["segmentation"] == "transcript" and summary["warning"]
+    (tmp_path / "talk.txt").write_text("no times here")
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "talk.txt"), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "not known" in err and ".TextGrid" in err and ".srt" in err and ".vtt" in err and ".ctm" in err
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "talk.vtt"), "--vad", "energy", "--max", "5"]) == 2
+    assert "--max, --vad set the voice activity detector" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "talk.wav"), "--tier", "words", "--model", "tiny"]) == 2
+    assert "--tier applies to --transcript" in capsys.readouterr().err

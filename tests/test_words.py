@@ -6,7 +6,7 @@ import pytest
 
 from workbench.errors import ConfigError
 from workbench.explain.words import (Word, alignment_beside, item_alignment, per_word_attribution, per_word_scores,
-                                     read_alignment, word_frames)
+                                     read_alignment, word_frames, words_record)
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, Prediction
@@ -107,19 +107,49 @@ def test_words_past_the_clip_and_unknown_formats_are_refused(tmp_path):
         read_alignment(tmp_path / "broken.TextGrid")
 
 
-def test_per_word_scores_are_the_mean_of_the_frames_inside_each_word(tmp_path):
+def hand_softmax(z):
+    """The oracle's own softmax, written out (not the package's)."""
+    e = [np.exp(v - max(z)) for v in z]
+    return np.array([v / sum(e) for v in e])
+
+
+def test_per_word_scores_are_the_softmax_of_the_mean_frame_logit_inside_each_word(tmp_path):
     words = read_alignment(textgrid(tmp_path / "a.TextGrid"))
     pred = prediction(100)
     table = per_word_scores(pred, words)
-    fs = pred.frame_scores
     for row, w in zip(table.itertuples(), words):
-        # the oracle: frames whose 20 ms span is centred inside the word, computed independently
+        # the oracle: frames whose 20 ms span is centred inside the word, their logits averaged by hand, then softmax
         inside = [t for t in range(100) if w.start <= t * 0.02 + 0.01 < w.end]
         assert row.n_frames == len(inside) and row.first_frame == inside[0]
-        assert np.allclose(table.loc[row.Index, list(LABEL_KEYS)].to_numpy(float), fs[inside].mean(axis=0))
-        assert row.top == LABEL_KEYS[int(np.argmax(fs[inside].mean(axis=0)))]
+        mean_logit = [sum(pred.frame_logits[t, k] for t in inside) / len(inside) for k in range(len(LABEL_KEYS))]
+        want = hand_softmax(mean_logit)
+        got = table.loc[row.Index, list(LABEL_KEYS)].to_numpy(float)
+        assert np.allclose(got, want, atol=1e-12)
+        # and not the mean of the frame probabilities (what the old rule gave): it differs on random logits
+        assert not np.allclose(got, pred.frame_scores[inside].mean(axis=0), atol=1e-3)
+        assert row.top == LABEL_KEYS[int(np.argmax(want))]
+    assert "mean of the frame logits" in table.attrs["rule"] and "[start, end)" in table.attrs["frame_convention"]
     # 'the' is 0.10–0.42 s: frames 5..20 (centres 0.11 … 0.41)
     assert list(word_frames(words, 100)[0]) == list(range(5, 21))
+
+
+def test_a_word_over_the_whole_clip_scores_exactly_like_the_clip():
+    pred = prediction(100, seed=3)
+    table = per_word_scores(pred, [Word(0.0, 2.0, "all")])
+    assert np.allclose(table.loc[0, list(LABEL_KEYS)].to_numpy(float), pred.scores, atol=1e-12)
+    rec = words_record([Word(0.0, 2.0, "all"), Word(0.5, 0.7, "part")], pred.frame_logits, LABEL_KEYS,
+                       frame_relevance={"occlusion": np.r_[np.zeros(25), np.ones(10), np.zeros(65)]})
+    whole, part = rec["items"]
+    assert np.allclose([whole["scores"][k] for k in LABEL_KEYS], pred.scores, atol=1e-12)
+    assert part["frames"] == [25, 34] and part["n_frames"] == 10 and part["uniform_share"] == pytest.approx(0.1)
+    assert part["attribution_share"]["occlusion"] == pytest.approx(1.0) and whole["attribution_share"]["occlusion"] == pytest.approx(1.0)
+    assert part["top"] == max(part["scores"], key=part["scores"].get)
+    assert rec["methods"] == {"occlusion": {"reliable": None, "problems": []}}  # checks not given: not known, not "passed"
+    flagged = words_record(WORDS, pred.frame_logits, LABEL_KEYS, frame_relevance={"ig": np.ones(100)},
+                           problems={"ig": ["UNRELIABLE: IG completeness error 40 %"]})
+    assert flagged["methods"]["ig"] == {"reliable": False, "problems": ["UNRELIABLE: IG completeness error 40 %"]}
+    with pytest.raises(ConfigError, match="do not match"):
+        words_record(WORDS, pred.frame_logits[:, :3], LABEL_KEYS)
 
 
 def test_adjacent_words_share_no_frame_and_a_tiny_word_gets_one():

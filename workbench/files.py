@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -202,6 +203,19 @@ def write_text(path: str | os.PathLike, text: str, **kw: Any) -> Path:
     return write_atomic(path, lambda f: f.write(text), text=True, **kw)
 
 
+def sha256_file(path: str | os.PathLike, *, chunk: int = 1 << 22) -> str:
+    """sha256 (hex) of a file's bytes, read in ``chunk``-byte blocks; :class:`OSError` as the file gives it.
+
+    The one hash of a file's content: sources (:func:`workbench.audio.intake.file_sha256` names the file in an
+    ``AudioError``), checkpoint weights (memoised in :mod:`workbench.model.checkpoints`) and ONNX exports.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def json_default(o: Any):
     """``json.dumps(default=…)`` for numpy scalars, tuples and sets; anything else as its string."""
     if isinstance(o, (np.floating, np.integer, np.bool_)):
@@ -315,6 +329,6 @@ def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bo
     return dst
 
 
-__all__ = ["UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+__all__ = ["sha256_file", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]

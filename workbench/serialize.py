@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from workbench.files import json_default, write_figure  # noqa: F401  (json_default: its home is the safe-write module)
+from workbench.files import write_figure
 
 
 def figure_text(text: object) -> str:

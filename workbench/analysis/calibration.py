@@ -11,7 +11,7 @@ says that a speaker's items may sit on both sides.
 
 * **Temperature** ``T``: scores become ``softmax(z / T)``; fitted by minimising
   the negative log-likelihood over ``log T`` with SciPy's bounded
-  ``minimize_scalar`` (``T`` in [0.05, 20], recorded in ``calibration.json``).
+  ``minimize_scalar`` (``T`` in [0.05, 100], the range scoring accepts; recorded in ``calibration.json``).
   A fit at (within 1 % of) a bound has found no optimum: the scores are
   degenerate, not miscalibrated; it is flagged and never saved as the run's
   temperature.  So is a temperature whose held-out NLL is no better than a
@@ -49,7 +49,6 @@ says that a speaker's items may sit on both sides.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,14 +60,16 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
-from workbench.model.temperature import apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, RunFolderError, as_run_folder
+from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
+from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.serialize import plain_text
 from workbench.schema import SCORE_COLUMNS, score_columns
 
 logger = logging.getLogger(__name__)
 
-T_BOUNDS = (0.05, 20.0)  # a temperature outside this range means the scores are degenerate, not miscalibrated
+#: where the temperature is searched: the range every scoring command accepts (a fitted T can always be applied);
+#: a fit at either edge means the scores are degenerate, not miscalibrated
+T_BOUNDS = TEMPERATURE_RANGE
 #: a fitted temperature within this relative distance of a bound of its search counts as *at* the bound
 EDGE_TOLERANCE = 0.01
 #: bootstrap resamples of the temperature fit (each one is a fit; capped so the interval costs seconds)

@@ -48,14 +48,17 @@ import numpy as np
 
 from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import Report, evaluate, uar, wa
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, strict_json
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
 from workbench.schema import SCORE_COLUMNS, score_columns
-from workbench.serialize import json_default, save_figure
+from workbench.files import json_default
 from workbench.limits import spreadsheet_safe
+from workbench.serialize import save_figure
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -278,19 +281,6 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
 # ---------------------------------------------------------------------------
 # between runs
 # ---------------------------------------------------------------------------
-def json_safe(o: Any) -> Any:
-    """``o`` with NaN/inf floats as ``None`` (strict JSON) and tuples as lists."""
-    if isinstance(o, dict):
-        return {k: json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [json_safe(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
-
-
 def embeddings_comparable(run_a: dict, run_b: dict) -> str:
     """``""`` when two runs (:func:`describe_run`) used the same checkpoint, so their embeddings share a space; else why not.
 

@@ -25,7 +25,6 @@ a manifest (they travel into the results table through ``meta``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from workbench.data.listeners import corpus_listener_facts, listener_frame, VOTE_COLUMNS
 from workbench.errors import ConfigError
+from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
@@ -361,18 +361,6 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
                           fix="attach them with `workbench datasets import-votes` (or a corpus loader that reads them) and run again.")
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
-    payload = {"random_weights": bool(rf.random_weights), "variants": {v: _clean(r.to_dict()) for v, r in reports.items()}}
+    payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
     rf.write_listeners(payload)
     return reports
-
-
-def _clean(o):
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if math.isfinite(o) else None
-    if isinstance(o, np.integer):
-        return int(o)
-    return o

@@ -29,7 +29,8 @@ from workbench.analysis.groups import analyse_groups, describe_gap, small_group_
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, strict_json
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
 from workbench.schema import MANIFEST_COLUMNS, SCORE_COLUMNS, score_columns
 from workbench.serialize import figure_text, save_figure
 
@@ -437,14 +438,6 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
                     fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r)
                     rf.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
     return reports
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(type(o).__name__)
 
 
 def _axes(ax, figsize):

@@ -43,15 +43,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.compare import json_safe
+from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
-from workbench.serialize import json_default
 from workbench.data.corpora import LABEL_NAMES
+from workbench.files import json_default
 from workbench.limits import spreadsheet_safe
 
 SCHEMES = ("speaker", "session", "emobox", "split")

@@ -46,6 +46,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
+from workbench import files
 from workbench.errors import AudioError, ConfigError
 from workbench.audio.processing import ProcessingLog, StepRecord, measure_length_change
 from workbench.schema import SAMPLE_RATE
@@ -388,14 +389,10 @@ def resample(audio: Audio, sr_out: int, *, method: str = "soxr", quality: str = 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """sha256 of a file's bytes, read in 1 MB chunks; an unreadable file raises :class:`AudioError`."""
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(chunk), b""):
-                h.update(block)
+        return files.sha256_file(path, chunk=chunk)
     except OSError as exc:
         raise _os_error(exc, str(path)) from None
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------

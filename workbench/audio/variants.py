@@ -125,18 +125,21 @@ def segment(audio: Audio, start: float | None, duration: float | None, *, source
 
 
 def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *, start: float | None = None,
-                 duration: float | None = None, source: str | None = None) -> Audio:
+                 duration: float | None = None, source: str | None = None, model_rate: bool = True) -> Audio:
     """The audio the model scores for one item and variant.
 
     ``decoded`` is the mono file at its source rate.  The item's segment is cut,
     the variant's chain runs at the source rate, then the intake's resampler takes
     it to the model's rate.  Raises :class:`WorkbenchError` when the result is too
-    short for one model frame.
+    short for one model frame.  ``model_rate=False`` stops before that resampling: the
+    same audio at the rate the chain left it (what voice measures are taken on).
     """
     name = source or decoded.id
     out = segment(decoded, start, duration, source=name)
     check_chain_length(list(variant.steps), out.duration, audio_config.max_duration_s, source=f"{name}: variant {variant.name!r}")
     out = variant.apply(out)
+    if not model_rate:
+        return out
     if out.sr != audio_config.target_sr:
         out = resample(out, audio_config.target_sr, method=audio_config.resampler, quality=audio_config.soxr_quality)
     if len(out.samples) < MIN_MODEL_SAMPLES:

@@ -6,7 +6,7 @@ import argparse
 
 from workbench.analysis.calibration import calibrate_run
 from workbench.errors import ConfigError
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import as_run_folder
 
 from workbench.cli.common import EXIT_OK, add_command

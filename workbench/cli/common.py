@@ -41,6 +41,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def screen_text(text: object) -> str:
+    """A string from a user's file (a word, a subtitle) for the terminal: control characters (escape sequences) shown as escapes."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 def example_text(*lines: str) -> str:
     """The ``Example:`` epilog of a parser, one indented command per line."""
     return "Example:\n" + "\n".join(f"  {line}" for line in lines)

@@ -3,6 +3,11 @@
 Writes into ``--out``: ``explanation.json`` (strict JSON), ``explanation.png``
 (the figure of :mod:`workbench.explain.figure`) and ``top_evidence.wav`` (the
 top-evidence span, playable).
+
+``explanation.json`` carries the voice (F0 and intensity on the model's 50 frames/s, measured
+by Praat at the audio's own rate, digital silence left out and counted) and, with ``--words``
+or a run item's ``words`` column, each word's span, score per class (softmax of its mean frame
+logit) and attribution share per method.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from workbench.audio.intake import check_audio_path, load as load_audio
+from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
 from workbench.explain.explanation import check_explain_length, explain_clip
-from workbench.explain.figure import plot_explanation
-from workbench.explain.words import read_alignment, validate_words
+from workbench.explain.figure import pitch_track, plot_explanation
+from workbench.explain.voice import contours_on_frames
+from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
+from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
+from workbench.model.network import FRAME_RATE
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
 
 def add_explain(sub: Any) -> Any:
@@ -40,7 +48,8 @@ def add_explain(sub: Any) -> Any:
     p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],
                    help="model-randomisation sanity check (none skips it; it costs one attribution per stage)")
-    p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …) for the words row")
+    p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …): the words row of the figure and "
+                   "per-word scores and attribution shares in explanation.json (default for a run item: its manifest's words column)")
     p.add_argument("--out", default=None, help="output folder (default: explain_<name>)")
     model_options(p, reads_run=True)
     p.add_argument("--other-model", action="store_true",
@@ -76,6 +85,55 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
     return audio, net, src.stem
 
 
+def _voice_audio(args: Any) -> Any:
+    """The clip at its own rate (before the model's resampling), for Praat: the file, or the run item's chain output."""
+    src = Path(args.source)
+    if src.is_dir():
+        rf = RunFolder(src)
+        return rf.scored_audio(rf.row(args.item, args.variant), model_rate=False)
+    audio = decode(src)
+    return to_mono(audio)
+
+
+def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
+    """(words, where from): ``--words``, else a run item's ``words`` column in the run's manifest, else none.
+
+    A manifest's alignment is timed from the start of the file; for a segment item (``start``) the
+    words are shifted to the segment's own clock and those outside it are left out (said in ``source``).
+    """
+    if args.words:
+        return read_alignment(args.words, duration=duration), str(args.words)
+    src = Path(args.source)
+    if not src.is_dir():
+        return None, None
+    manifest = (RunFolder(src).config or {}).get("manifest")
+    if not manifest or not Path(str(manifest)).is_file():
+        return None, None
+    m = read_manifest(manifest, validate_files=False)
+    item = next((it for it in m if str(it.id) == str(args.item)), None)
+    if item is None or not str((item.meta or {}).get("words") or "").strip():
+        return None, None
+    start = float(item.start or 0.0)
+    segment = item.start is not None or item.duration is not None
+    words = item_alignment(item, root=m.root, duration=None if segment else duration)
+    where = f"words column of {manifest}"
+    if segment:
+        inside = [Word(max(w.start - start, 0.0), min(w.end - start, duration), w.label) for w in words
+                  if w.end > start and w.start < start + duration]
+        words = validate_words(inside, duration=duration, source=where)
+        where += f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it)"
+    return words, where
+
+
+def _voice_line(voice: dict) -> str:
+    if "unavailable" in voice:
+        return f"  voice: unavailable ({voice['unavailable']})"
+    ex = voice.get("excluded") or {}
+    left = (f"{ex.get('silence_s', 0):.2f} s digital silence left out ({ex.get('silence_frames', 0)} of {ex.get('frames', 0)} frames)"
+            if ex.get("silence_frames") else "no digital silence")
+    return f"  voice: Praat at {voice.get('sample_rate_hz')} Hz, pitch range {voice['pitch_range_hz'][0]:.0f}–{voice['pitch_range_hz'][1]:.0f} Hz; {left}"
+
+
 def cmd_explain(args: Any) -> int:
     """Handler of ``workbench explain``: explanation.json, explanation.png and top_evidence.wav in the output folder."""
     import io
@@ -86,18 +144,24 @@ def cmd_explain(args: Any) -> int:
         raise ConfigError(f"--steps must be between 2 and 200, given {args.steps}.", fix="pass --steps 20.")
     out = Path(args.out or f"explain_{Path(args.source).stem}")
     check_out_dir(out)
-    words = None
     if args.words:
-        words = read_alignment(args.words)
+        read_alignment(args.words)  # a bad alignment fails before the model loads
     audio, net, name = _source_audio(args)
-    if words is not None:  # every word inside the clip before anything is computed or written (a cue at 99:59:59)
-        words = validate_words(words, duration=audio.duration, source=str(Path(args.words).absolute()))
+    words, words_from = _item_words(args, audio.duration)
     methods = METHODS if args.method == "all" else (args.method,)
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
+    at_rate = _voice_audio(args)
+    pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
+    expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
+    if words is not None:
+        checks = getattr(expl, "problems", None)  # the maps failed checks, where the explanation carries them
+        expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
+                                  frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()},
+                                  problems={m: checks(m) for m in expl.attributions} if callable(checks) else None)
     # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
     text = expl.to_json()
-    fig = plot_explanation(expl, audio.samples, words=words)
+    fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
     buf = io.BytesIO()
     import matplotlib.pyplot as plt
 
@@ -122,6 +186,16 @@ def cmd_explain(args: Any) -> int:
         extra = f"; randomised-model rank corr {r.spearman[-1]:.2f}" if r is not None and r.spearman else ""
         print(f"  {m:>12}: {f.summary()}{extra}")
     print(f"  top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method})")
+    print(_voice_line(expl.voice))
+    if expl.words is not None:
+        print(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
+        for w in expl.words["items"][:12]:
+            share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")
+                              for m, v in w["attribution_share"].items() if v is not None)
+            print(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
+                  + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
+        if len(expl.words["items"]) > 12:
+            print(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")
     print(f"wrote {out / 'explanation.json'}, {out / 'explanation.png'}, {out / 'top_evidence.wav'}", file=sys.stderr)
     return EXIT_OK
 

@@ -5,6 +5,11 @@ the table in the run folder (``features_<set>.parquet``, through :class:`~workbe
 and prints which cues differ between the predicted classes or, with ``--by emotion``, the
 manifest's emotions (Cliff's delta with bootstrap intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
 under speaker-grouped cross-validation).  ``--csv DIR`` also writes both tables as CSV there.
+
+Every output says the rate the cues were measured at (the audio's own rate by default,
+``--rate model`` for the model's 16 kHz input) and how much digital silence was left out
+(per row in the table, per run on screen and in ``--json``).  A class that is too small by the
+one rule of :mod:`workbench.analysis.groups` is listed as such, never ranked as a difference.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from workbench import files
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
-from workbench.explain.cues import cue_differences, cue_probe, run_features, run_lld
+from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
 from workbench.limits import spreadsheet_safe
@@ -35,6 +41,8 @@ def add_features(sub) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="feature_set", default="praat", choices=list(FEATURE_SETS),
                    help="praat (13 cues), egemaps (88 functionals) or all")
     p.add_argument("--variant", default=None, help="only this variant's rows (default: all; the probe uses the first)")
+    p.add_argument("--rate", default="source", choices=list(RATES),
+                   help="measure at the audio's own rate before the model's resampling (source, default) or on the 16 kHz model input")
     p.add_argument("--lld", action="store_true", help="also store eGeMAPS' 25 low-level descriptors per 10 ms frame (features_egemaps_lld.parquet)")
     p.add_argument("--by", default="pred", choices=["pred", "emotion"],
                    help="group the cue differences by the predicted label or by the manifest's emotion")
@@ -43,7 +51,22 @@ def add_features(sub) -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", type=int, default=999, help="bootstrap resamples of the intervals")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     p.add_argument("--csv", default=None, help="folder that receives cue_differences.csv (and cue_probe.csv)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (rate, silence left out, differences, too-small classes) instead of tables")
     return p
+
+
+def _rates_text(rates: dict) -> str:
+    return ", ".join(f"{n} row(s) at {r} Hz" for r, n in rates.items()) or "no row measured"
+
+
+def _excluded_text(ex: dict) -> str:
+    if not ex["rows_with_silence"]:
+        return "digital silence left out: none"
+    rows = ex["by_row"][:5]
+    worst = "; ".join(f"{w['id']} [{w['variant']}] {w['silence_s']:.2f} s, {w['silence_frames']}/{w['frames']} frames" for w in rows)
+    shown = f"showing {len(rows)} of {len(ex['by_row'])} rows, most first" if len(ex["by_row"]) > len(rows) else "by row"
+    return (f"digital silence left out of every cue: {ex['silence_s']:.2f} s in {ex['rows_with_silence']} of {ex['rows']} rows, "
+            f"{ex['silence_frames']} of {ex['frames']} 10 ms frames ({shown}: {worst}; every row in the table's silence_s column and --json)")
 
 
 def cmd_features(args) -> int:
@@ -51,38 +74,61 @@ def cmd_features(args) -> int:
         if value < low:
             raise ConfigError(f"{name} {value} is under {low}.", fix=f"give {name} {low} or more.")
     rf = RunFolder.open(args.run_dir)
+    say = (lambda *a, **k: None) if args.json else print
     if rf.random_weights:
-        print(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
-              "embeddings the probe reads are not)")
-    table = run_features(rf, feature_set=args.feature_set, variant=args.variant)
+        say(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
+            "embeddings the probe reads are not)")
+    table = run_features(rf, feature_set=args.feature_set, variant=args.variant, rate=args.rate)
     with rf.lock():
         path = rf.write_voice_features(table, args.feature_set)
+    report: dict = {"run": str(rf.path), "feature_set": args.feature_set, "rate": args.rate, "table": str(path),
+                    "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}
     if args.lld:
-        lld = run_lld(rf, variant=args.variant)
+        lld = run_lld(rf, variant=args.variant, rate=args.rate)
         with rf.lock():
             lld_path = rf.write_voice_features(lld, "egemaps_lld")
-        print(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
+        say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
+        report["lld"] = {"frames": int(len(lld)), "table": str(lld_path)}
     failed = table[table["feature_error"] != ""] if len(table) else table
-    print(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
+    report.update(rows=int(len(table)), measured=int(len(table) - len(failed)),
+                  failed=[{"id": str(r["id"]), "variant": str(r["variant"]), "error": str(r["feature_error"])} for _, r in failed.iterrows()])
+    say(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
     for _, row in failed.head(5).iterrows():
-        print(f"  {row['id']} [{row['variant']}]: {row['feature_error']}")
+        say(f"  {row['id']} [{row['variant']}]: {row['feature_error']}")
     measured = table[table["feature_error"] == ""] if len(table) else table
+    ex = excluded_summary(measured)
+    report["sample_rates_hz"], report["excluded"] = ex["sample_rates_hz"], ex
+    where = "the audio's own rate, before the model's resampling" if args.rate == "source" else "the model's 16 kHz input"
+    say(f"measured at {where}: {_rates_text(ex['sample_rates_hz'])}")
+    say(_excluded_text(ex))
     if measured.empty:
+        if args.json:
+            print(strict_json(report))
         return 1
     what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
     groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
     diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
+    found = reportable_differences(diffs)
+    small = diffs[diffs["too_small"] != ""].drop_duplicates("label")
+    report["by"] = args.by
+    report["differences"] = found.to_dict(orient="records")
+    report["too_small"] = [{"label": str(r["label"]), "n_class": int(r["n_class"]), "n_rest": int(r["n_rest"]), "reason": str(r["too_small"])}
+                           for _, r in small.iterrows()]
     if len(groups) < 2:
-        print(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
-              "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
+        report["no_differences"] = f"the measured rows have {len(groups)} of {what}; there is nothing to compare"
+        say(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
+            "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
     else:
-        shown = diffs.dropna(subset=["delta"]).head(SHOWN)
+        shown = found.head(SHOWN).drop(columns=["too_small"])
         if shown.empty:  # never a bare empty table
-            print(f"\nno cue differs measurably between {what}: too few rows per class for an interval "
-                  "(each class needs several scored rows).")
+            report["no_differences"] = "every class is too small for a comparison"
+            say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
         else:
-            print(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval):")
-            print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+            say(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval; "
+                f"showing {len(shown)} of {len(found)}):")
+            say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    if len(small):
+        say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
     out = None
     if args.csv:
         out = Path(args.csv)
@@ -99,13 +145,16 @@ def cmd_features(args) -> int:
             raise ConfigError(f"the probe needs rows of at least two speakers; found {len(set(speakers[has]))}.",
                               source=str(rf.path), fix="add speakers to the manifest, or run without --probe.")
         if (~has).any():
-            print(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
+            say(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
         probe = cue_probe(emb[keep][has], joined[has].reset_index(drop=True), speakers[has], folds=args.folds,
                           n_boot=args.bootstrap, seed=args.seed)
-        print("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
-        print(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        report["probe"] = probe.to_dict(orient="records")
+        say("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
+        say(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if out is not None:
             files.write_atomic(out / "cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
+    if args.json:
+        print(strict_json(report))
     return 0
 
 

@@ -1,4 +1,9 @@
-"""``workbench sweep`` and ``segment``: one signal through a grid of conditions, or long audio in segments."""
+"""``workbench sweep`` and ``segment``: one signal through a grid of conditions, or long audio in segments.
+
+``segment`` cuts by voice activity, or with ``--transcript FILE`` by the spans of a timed
+transcript (TextGrid, CTM, SubRip, WebVTT, lhotse): one emotion per sentence
+(:func:`workbench.explain.words.score_transcript`).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,14 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
-from workbench.runs.longform import SegmentConfig, segment_file
+from workbench.errors import ConfigError
+from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_transcript
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder
+from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
-from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.limits import spreadsheet_safe
                      positive_float, random_banner_for)
 
 
@@ -28,19 +38,34 @@ def add_sweep(sub) -> None:
 
 
 def add_segment(sub) -> None:
-    sg = add_command(sub, "segment", help="long audio: VAD segments, per-segment emotions, dominant emotion, timeline and heatmap",
-              example=("workbench segment meeting.mp3 --max 25 --min-silence 0.3 --vad energy --model tiny",))
+    sg = add_command(sub, "segment", help="long audio: VAD segments (or a timed transcript's sentences), per-segment emotions, "
+                     "dominant emotion, timeline and heatmap",
+              example=("workbench segment meeting.mp3 --max 25 --min-silence 0.3 --vad energy --model tiny",
+                       "workbench segment interview.wav --transcript interview.srt --model tiny"))
     sg.add_argument("path", help="a (long) audio file")
     model_options(sg)
-    sg.add_argument("--max", type=positive_float, default=25.0, help="longest segment in seconds")
-    sg.add_argument("--min-silence", type=non_negative_float, default=0.3, help="silence that ends a segment, seconds")
-    sg.add_argument("--min-speech", type=non_negative_float, default=0.25, help="shorter speech is dropped, seconds")
-    sg.add_argument("--vad", default="silero", choices=["silero", "energy"], help="voice activity detector")
-    sg.add_argument("--threshold", type=float, default=0.5, help="silero speech probability that starts speech")
+    sg.add_argument("--transcript", default=None, metavar="FILE",
+                    help="score each span of this timed transcript instead of VAD segments (per-sentence emotion): "
+                         f"{', '.join(ALIGNMENT_SUFFIXES)} or lhotse .jsonl[.gz]; writes sentences.csv and transcript_summary.json")
+    sg.add_argument("--tier", default=None, help="with --transcript: the TextGrid tier (default: 'words'/'word') or lhotse alignment type")
+    defaults = SegmentConfig()
+    # VAD options default to None so that giving one with --transcript (which replaces the VAD) is refused, not ignored
+    sg.add_argument("--max", type=positive_float, default=None, help=f"longest segment in seconds (default: {defaults.max_segment_s:g})")
+    sg.add_argument("--min-silence", type=non_negative_float, default=None, help=f"silence that ends a segment, seconds (default: {defaults.min_silence_s:g})")
+    sg.add_argument("--min-speech", type=non_negative_float, default=None, help=f"shorter speech is dropped, seconds (default: {defaults.min_speech_s:g})")
+    sg.add_argument("--vad", default=None, choices=["silero", "energy"], help=f"voice activity detector (default: {defaults.vad})")
+    sg.add_argument("--threshold", type=float, default=None, help=f"silero speech probability that starts speech (default: {defaults.threshold:g})")
     sg.add_argument("--merge-gap", type=non_negative_float, default=2.0, help="timeline: merge same-label neighbours closer than this many seconds")
     sg.add_argument("--out", default=None, help="output folder (default: outputs/segment_<name>_<timestamp>)")
     sg.add_argument("--no-figures", action="store_true", help="skip heatmap.png")
-    sg.add_argument("--json", action="store_true", help="print summary.json instead of the timeline")
+    sg.add_argument("--json", action="store_true", help="print the summary (summary.json, or transcript_summary.json with --transcript) instead of the timeline")
+
+
+#: options of the VAD that a transcript replaces
+VAD_OPTIONS = (("--max", "max"), ("--min-silence", "min_silence"), ("--min-speech", "min_speech"), ("--vad", "vad"),
+               ("--threshold", "threshold"))
+#: sentences printed on screen (all are in sentences.csv)
+SHOWN_SPANS = 40
 
 
 def cmd_sweep(args) -> int:
@@ -57,8 +82,14 @@ def cmd_segment(args) -> int:
     check_audio_path(Path(args.path))
     if args.out is not None:
         check_out_dir(args.out)
-    cfg = SegmentConfig(vad=args.vad, max_segment_s=args.max, min_silence_s=args.min_silence, min_speech_s=args.min_speech,
-                        threshold=args.threshold, merge_gap_s=args.merge_gap)
+    if args.transcript is not None:
+        return _segment_transcript(args)
+    if args.tier is not None:
+        raise ConfigError("--tier applies to --transcript, and no transcript is given.", fix="add --transcript FILE, or drop --tier.")
+    d = SegmentConfig()
+    pick = lambda given, default: default if given is None else given  # noqa: E731
+    cfg = SegmentConfig(vad=pick(args.vad, d.vad), max_segment_s=pick(args.max, d.max_segment_s), min_silence_s=pick(args.min_silence, d.min_silence_s),
+                        min_speech_s=pick(args.min_speech, d.min_speech_s), threshold=pick(args.threshold, d.threshold), merge_gap_s=args.merge_gap)
     res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
@@ -67,6 +98,49 @@ def cmd_segment(args) -> int:
         print(res.render())
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
     return EXIT_OK
+
+
+def _segment_transcript(args) -> int:
+    """``segment PATH --transcript FILE``: one prediction per transcript span, written to sentences.csv and transcript_summary.json."""
+    given = [flag for flag, name in VAD_OPTIONS if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} set the voice activity detector, and --transcript replaces it (its spans are the segments).",
+                          fix=f"drop {', '.join(given)}, or drop --transcript to segment by voice activity.")
+    spans = read_alignment(args.transcript, tier=args.tier)  # an unknown format or a bad time fails before the audio is decoded
+    table = score_transcript(args.path, spans, model=model_ref_from_args(args))
+    ok = table[table["status"] == "ok"]
+    failed = table[table["status"] != "ok"]
+    dominant = dominant_emotion(ok)
+    warning = table.attrs.get("warning")
+    summary = {
+        "source": str(Path(args.path).resolve()), "transcript": str(Path(args.transcript).resolve()), "segmentation": "transcript",
+        "duration_s": table.attrs.get("duration_s"), "n_spans": int(len(table)), "n_scored": int(len(ok)), "n_failed": int(len(failed)),
+        "spoken_s": round(float((ok["end"] - ok["start"]).sum()), 3) if len(ok) else 0.0,
+        "dominant": dominant, "dominant_rule": "most frequent span label; ties go to the higher mean confidence",
+        "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
+        "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])} for _, r in failed.iterrows()],
+        "warning": warning,
+    }
+    out = Path(args.out or f"outputs/transcript_{Path(args.path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(out)  # atomic writes, fixed names, no link followed
+    folder.write_artifact("sentences.csv", lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
+    folder.write_artifact("transcript_summary.json", lambda f: f.write(strict_json(summary)), text=True)
+    if args.json:
+        print(strict_json(summary))
+        return EXIT_OK if failed.empty else EXIT_FAILED_ITEMS
+    if warning:
+        print(f"!! {warning}")
+    print(f"{Path(args.path).name}: {len(table)} transcript spans from {Path(args.transcript).name}, {len(ok)} scored, {len(failed)} failed")
+    print(f"dominant emotion: {dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
+    shown = table.head(SHOWN_SPANS)
+    print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")
+    for r in shown.itertuples():
+        what = f"{r.label:<9} conf {r.confidence:.3f}" if r.status == "ok" else f"failed: {r.error}"
+        text = screen_text(" ".join(str(r.text).split()))
+        print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}")
+    print(f"sentences.csv and transcript_summary.json written to {out}")
+    return EXIT_OK if failed.empty else EXIT_FAILED_ITEMS
 
 
 COMMANDS = {"sweep": cmd_sweep, "segment": cmd_segment}

@@ -45,7 +45,7 @@ from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityRepor
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Prediction, _softmax
-from workbench.serialize import json_default
+from workbench.files import json_default
 from workbench.audio.variants import RAW, Variant, scored_audio
 
 logger = logging.getLogger(__name__)

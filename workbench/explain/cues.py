@@ -6,6 +6,16 @@ frame; :func:`cue_differences` says which cues differ between the predicted clas
 manifest's emotions): Cliff's delta with bootstrap intervals; :func:`cue_probe` says how much of
 each cue a ridge regression can read from the utterance embeddings (R² under speaker-grouped
 cross-validation, with bootstrap intervals) — what the embedding encodes.
+
+Rate.  Every row is measured at the rate the audio had before the model's resampling to
+16 kHz (``rate="source"``, the default: a 44.1 kHz file keeps its upper band for eGeMAPS'
+spectral cues and Praat's HNR), or on the model's input (``rate="model"``); the rate used is
+the row's ``sample_rate_hz`` and :func:`excluded_summary` reports it per run.
+
+Too small.  A class is compared only when it and the rest pass the one "too small" rule of
+:func:`workbench.analysis.groups.small_group_reason` (the rule of ``metrics`` and ``listeners``);
+a class that fails it is kept in the table with its reason in ``too_small`` and is never ranked
+among the differences.
 """
 
 from __future__ import annotations
@@ -17,13 +27,17 @@ import numpy as np
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.analysis.fusion import grouped_folds
+from workbench.analysis.groups import small_group_reason
 from workbench.runs.folder import as_run_folder
-from workbench.explain.voice import FEATURE_SETS, clip_features, egemaps_lld
+from workbench.explain.voice import FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
+
+#: where :func:`run_features` measures: the audio at its own rate, or the model's 16 kHz input
+RATES = ("source", "model")
 
 logger = logging.getLogger(__name__)
 
 
-def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | None = None):
+def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | None = None, rate: str = "source"):
     """Measure every finished row of a run on the audio the model scored.
 
     Parameters
@@ -32,18 +46,24 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     feature_set : {"praat", "egemaps", "all"}
     variant : str, optional
         Only this variant's rows (default: all).
+    rate : {"source", "model"}
+        Measure the row's audio at the rate it had before the resampling to the model's 16 kHz
+        (default), or the model's input itself.  Either way ``sample_rate_hz`` records it.
 
     Returns
     -------
     DataFrame
         One row per (item, variant): ``id``, ``variant``, ``pred`` (the predicted label),
         ``emotion`` (the manifest's, may be empty), ``speaker``, ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
-        stops the others) and one column per feature.
+        stops the others), ``sample_rate_hz``, ``duration_s``, ``silence_s`` (digital silence left
+        out), ``silence_frames`` of ``frames`` (10 ms frames left out) and one column per feature.
     """
     import pandas as pd
 
     if feature_set not in FEATURE_SETS:
         raise ConfigError(f"unknown feature set {feature_set!r}.", fix=f"use one of: {', '.join(FEATURE_SETS)}.")
+    if rate not in RATES:
+        raise ConfigError(f"unknown rate {rate!r}.", fix=f"use one of: {', '.join(RATES)}.")
     rf = as_run_folder(run_dir)
     results = rf.results()
     if variant is not None:
@@ -56,7 +76,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
         rec = {"id": str(row["id"]), "variant": str(row["variant"]), "pred": str(row.get("pred") or ""),
                "emotion": str(row.get("emotion") or ""), "speaker": str(row.get("speaker") or ""), "feature_error": ""}
         try:
-            audio = rf.scored_audio(row)
+            audio = rf.scored_audio(row, model_rate=rate == "model")
             rec.update(clip_features(audio.samples, audio.sr, feature_set))
         except WorkbenchError as exc:
             rec["feature_error"] = str(exc)
@@ -67,14 +87,43 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     return pd.DataFrame.from_records(records)
 
 
-def run_lld(run_dir: Any, *, variant: str | None = None):
+def excluded_summary(features) -> dict[str, Any]:
+    """What :func:`run_features` left out as digital silence, over the whole run.
+
+    Returns ``rows`` measured, ``rows_with_silence``, ``silence_s`` (total seconds), ``silence_frames``
+    of ``frames`` (10 ms Praat frames), ``sample_rates_hz`` (rate → rows measured at it) and ``by_row``:
+    every row with silence left out, most first (``id``, ``variant``, ``silence_s``, ``silence_frames``, ``frames``).
+    """
+    ok = features[features["feature_error"] == ""] if "feature_error" in features.columns and len(features) else features
+    out: dict[str, Any] = {"rows": int(len(ok)), "rows_with_silence": 0, "silence_s": 0.0, "silence_frames": 0, "frames": 0,
+                           "sample_rates_hz": {}, "by_row": []}
+    if not len(ok):
+        return out
+    if "sample_rate_hz" in ok.columns:
+        rates = ok["sample_rate_hz"].dropna().astype(int).value_counts().sort_index()
+        out["sample_rates_hz"] = {int(k): int(v) for k, v in rates.items()}
+    if "silence_s" in ok.columns:
+        sil = ok["silence_s"].fillna(0.0)
+        out.update(rows_with_silence=int((sil > 0).sum()), silence_s=round(float(sil.sum()), 3),
+                   silence_frames=int(ok["silence_frames"].fillna(0).sum()), frames=int(ok["frames"].fillna(0).sum()))
+        worst = ok[sil > 0].sort_values("silence_s", ascending=False)
+        out["by_row"] = [{"id": str(r["id"]), "variant": str(r["variant"]), "silence_s": float(r["silence_s"]),
+                         "silence_frames": int(r["silence_frames"]), "frames": int(r["frames"])} for _, r in worst.iterrows()]
+    return out
+
+
+def run_lld(run_dir: Any, *, variant: str | None = None, rate: str = "source"):
     """eGeMAPS low-level descriptors per 10 ms frame for every finished row of a run.
 
-    Returns a long DataFrame: ``id``, ``variant``, ``start_s``, ``end_s`` and the 25 descriptors,
-    one row per frame; a clip openSMILE cannot read is left out and logged (a warning), the rest go on.
+    Returns a long DataFrame: ``id``, ``variant``, ``sample_rate_hz`` (the clip's own rate, before the
+    model's resampling, or 16 kHz with ``rate="model"``), ``start_s``, ``end_s`` and the 25 descriptors, one row per frame kept (frames
+    over digital silence are dropped, :func:`workbench.explain.voice.egemaps_lld`); a clip openSMILE
+    cannot read is left out and logged (a warning), the rest go on.
     """
     import pandas as pd
 
+    if rate not in RATES:
+        raise ConfigError(f"unknown rate {rate!r}.", fix=f"use one of: {', '.join(RATES)}.")
     rf = as_run_folder(run_dir)
     results = rf.results()
     if variant is not None:
@@ -85,11 +134,12 @@ def run_lld(run_dir: Any, *, variant: str | None = None):
     parts = []
     for _, row in results[results["status"] == "ok"].iterrows():
         try:
-            audio = rf.scored_audio(row)
+            audio = rf.scored_audio(row, model_rate=rate == "model")
             lld = egemaps_lld(audio.samples, audio.sr)
         except Exception as exc:  # a WorkbenchError or openSMILE's own: one clip never stops the others
             logger.warning("eGeMAPS descriptors of %s failed: %s", row["id"], exc)
             continue
+        lld.insert(0, "sample_rate_hz", int(audio.sr))
         lld.insert(0, "variant", str(row["variant"]))
         lld.insert(0, "id", str(row["id"]))
         parts.append(lld)
@@ -97,7 +147,8 @@ def run_lld(run_dir: Any, *, variant: str | None = None):
 
 
 def _cue_columns(features, cues: Sequence[str] | None) -> list[str]:
-    numeric = [c for c in features.columns if c not in ("id", "variant", "pred", "emotion", "label", "feature_error", "speaker")
+    numeric = [c for c in features.columns if c not in ("id", "variant", "pred", "emotion", "label", "feature_error", "speaker",
+                                                        *MEASUREMENT_COLUMNS)
                and np.issubdtype(features[c].dtype, np.number)]
     if cues is None:
         return numeric
@@ -116,22 +167,26 @@ def cliffs_delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str] | None = None, n_boot: int = 999,
-                    confidence: float = 0.95, min_items: int = 3, seed: int = 0):
+                    confidence: float = 0.95, seed: int = 0):
     """Which cues differ between predicted classes: each class against all the others.
 
     Cliff's delta (a rank effect size: +1 when every item of the class is above every other
     item, 0 when the two overlap evenly) with a percentile bootstrap interval
-    (``scipy.stats.bootstrap``, resampling each side).  A class with fewer than
-    ``min_items`` measured items on either side is left out (it is listed with ``n`` only).
+    (``scipy.stats.bootstrap``, resampling each side).  A class, or its rest, that is too small
+    by :func:`workbench.analysis.groups.small_group_reason` (the one rule of ``metrics`` and
+    ``listeners``) gets its reason in ``too_small``; its delta is still given, but it is sorted
+    after every comparison that passed and is not a finding.
 
     Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, median_class,
-    median_rest``, sorted by ``|delta|``.
+    median_rest, too_small`` (``""`` when the comparison is large enough), the comparisons that
+    pass first, each part sorted by ``|delta|``.
     """
     import pandas as pd
     from scipy.stats import bootstrap
 
     if label_column not in features.columns:
         raise ConfigError(f"no column {label_column!r} in the feature table.", fix=f"use one of: {', '.join(map(str, features.columns))}.")
+    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "median_class", "median_rest", "too_small"]
     rows = []
     for cue in _cue_columns(features, cues):
         values = features[cue].to_numpy(dtype=np.float64)
@@ -139,16 +194,27 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
         ok = np.isfinite(values) & (labels != "")  # an item without a label is in no group
         for lab in sorted(set(labels[ok])):
             a, b = values[ok & (labels == lab)], values[ok & (labels != lab)]
+            sides = (("class", small_group_reason({lab: len(a)})), ("rest", small_group_reason({"rest": len(b)})))
+            too_small = "; ".join(f"{side} {reason}" for side, reason in sides if reason)
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
-                   "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan}
-            if len(a) >= min_items and len(b) >= min_items:
+                   "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan,
+                   "too_small": too_small}
+            if len(a) >= 2 and len(b) >= 2:
                 row["delta"] = float(cliffs_delta(a, b))
                 ci = bootstrap((a, b), cliffs_delta, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                                vectorized=True, random_state=np.random.default_rng(seed)).confidence_interval
                 row["low"], row["high"] = float(ci.low), float(ci.high)
             rows.append(row)
-    out = pd.DataFrame(rows, columns=["cue", "label", "n_class", "n_rest", "delta", "low", "high", "median_class", "median_rest"])
-    return out.reindex(out["delta"].abs().sort_values(ascending=False, na_position="last").index).reset_index(drop=True)
+    out = pd.DataFrame(rows, columns=columns)
+    if out.empty:
+        return out
+    order = pd.DataFrame({"small": out["too_small"] != "", "size": -out["delta"].abs()}).sort_values(["small", "size"], na_position="last")
+    return out.loc[order.index].reset_index(drop=True)
+
+
+def reportable_differences(differences):
+    """The rows of :func:`cue_differences` that may be reported as differences: large enough, with a delta."""
+    return differences[(differences["too_small"] == "") & differences["delta"].notna()]
 
 
 def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Sequence[str] | None = None, folds: int = 5,

@@ -54,6 +54,8 @@ class Explanation:
     top_span_method: str = ""
     model: dict = field(default_factory=dict)
     banner: str | None = None
+    voice: dict | None = None  # F0/intensity on the frame grid (voice.contours_on_frames), set by the caller
+    words: dict | None = None  # per-word spans, scores and shares (words.words_record), set by the caller
 
     @property
     def predicted(self) -> str:
@@ -74,6 +76,8 @@ class Explanation:
                         for m, a in self.attributions.items()},
             "top_evidence": {"start_s": self.top_span[0], "end_s": self.top_span[1], "method": self.top_span_method},
             "model": self.model,
+            "voice": self.voice,
+            "words": self.words,
         }
         return _finite(out)
 

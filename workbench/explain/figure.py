@@ -22,6 +22,7 @@ from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
 from workbench.explain.explanation import Explanation
 from workbench.explain.voice import pitch_intensity
+from workbench.errors import AudioError
 
 
 def plain(text: Any) -> str:
@@ -29,9 +30,16 @@ def plain(text: Any) -> str:
     return figure_text(text)
 
 
-def pitch_track(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict | None:
-    """F0 and intensity of the clip (:func:`workbench.explain.voice.pitch_intensity`, Praat through parselmouth)."""
-    return pitch_intensity(y, sr)
+def pitch_track(y: np.ndarray, sr: int = SAMPLE_RATE) -> dict:
+    """F0 and intensity of the clip (:func:`workbench.explain.voice.pitch_intensity`, Praat through parselmouth).
+
+    A clip Praat cannot measure (shorter than three periods of the pitch floor) gives
+    ``{"unavailable": reason}``: the figure says so in the voice row instead of failing.
+    """
+    try:
+        return pitch_intensity(y, sr)
+    except AudioError as exc:
+        return {"unavailable": exc.message}
 
 
 def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = None, words: Sequence[Any] | None = None,
@@ -85,7 +93,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
 
     ax = axes[2]
     pitch = pitch if pitch is not None else pitch_track(y, sr)
-    if pitch is not None:
+    if "unavailable" not in pitch:
         ax.plot(pitch["times"], pitch["f0_hz"], ".", ms=2, color="tab:blue")
         ax.set_ylabel("F0 Hz", fontsize=8, color="tab:blue")
         ax2 = ax.twinx()
@@ -103,9 +111,9 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         if level.size and level.max() - level.min() < 6:  # and at least 6 dB, so a steady level looks steady
             mid = float(np.median(level))
             ax2.set_ylim(mid - 3, mid + 3)
-        ax.set_title("F0 and intensity (Praat via parselmouth)", fontsize=8, loc="left")
+        ax.set_title(plain(_voice_title(pitch)), fontsize=8, loc="left")
     else:
-        ax.text(0.5, 0.5, "F0 / intensity unavailable (workbench.explain.voice not installed in this build)",
+        ax.text(0.5, 0.5, plain(f"F0 / intensity unavailable: {pitch['unavailable']}"),
                 ha="center", va="center", transform=ax.transAxes, fontsize=8)
         ax.set_yticks([])
 
@@ -144,6 +152,18 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         fig.text(0.01, 0.972, plain("⚠ " + expl.banner), color="crimson", fontsize=8, ha="left", va="top")
     fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.05)
     return fig
+
+
+def _voice_title(pitch: dict) -> str:
+    """The voice row's title: what was measured, at which rate, and what was left out."""
+    text = "F0 and intensity (Praat via parselmouth"
+    if pitch.get("sample_rate_hz"):
+        text += f", measured at {int(pitch['sample_rate_hz'])} Hz"
+    text += ")"
+    ex = pitch.get("excluded") or {}
+    if ex.get("silence_frames"):
+        text += f" · digital silence left out: {ex['silence_s']:.2f} s, {ex['silence_frames']} of {ex['frames']} frames"
+    return text
 
 
 def _faith_text(expl: Explanation, method: str) -> str:

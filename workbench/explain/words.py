@@ -15,8 +15,11 @@ lhotse (``.jsonl[.gz]``)    lhotse; a supervision's ``alignment['word']`` (or th
 and returns :class:`Word` s in seconds, checked (finite, ``end > start >= 0``, inside the
 clip when its duration is known), sorted by start.
 
-:func:`per_word_scores` averages the model's frame probabilities over the frames inside
-each word, :func:`per_word_attribution` gives each word its share of the attribution mass.
+:func:`per_word_scores` scores each word the way the clip is scored: the mean of the frame
+*logits* inside the word, then softmax (the clip's score is the softmax of the mean of all its
+frame logits, :mod:`workbench.model.network`; the mean of frame *probabilities* is not that
+and is not used).  :func:`per_word_attribution` gives each word its share of the attribution
+mass; :func:`words_record` puts both in ``explanation.json``.
 The model has 50 frames per second (:data:`workbench.model.network.FRAME_RATE`); frame ``t``
 covers ``[t/50, (t+1)/50)`` s, and it is *inside* a word when its centre ``(t + 0.5)/50``
 is in ``[start, end)`` — so every frame belongs to at most one of a run of adjacent words.
@@ -44,7 +47,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.limits import read_bytes_capped, read_text_capped
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
-from workbench.schema import SCORE_COLUMNS
+from workbench.schema import score_column
 
 #: tier names taken as the word tier when none is given (case-insensitive)
 WORD_TIER_NAMES = ("words", "word")
@@ -276,36 +279,107 @@ def word_frames(words: Sequence[Word], n_frames: int, *, frame_rate: float = FRA
     return out
 
 
+#: the frame-membership convention, in words (stored with every per-word figure)
+FRAME_CONVENTION = (f"model frame t covers [t/{FRAME_RATE}, (t+1)/{FRAME_RATE}) s and belongs to a word when its centre "
+                    f"(t + 0.5)/{FRAME_RATE} s lies in [start, end); a word holding no frame centre gets the one frame under its midpoint")
+#: how a word's score is computed, in words
+WORD_SCORE_RULE = "softmax of the mean of the frame logits inside the word (as the clip's score is the softmax of the mean of all frame logits)"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+def word_scores(frame_logits: np.ndarray, words: Sequence[Word], *, frame_rate: float = FRAME_RATE) -> list[np.ndarray | None]:
+    """Each word's class probabilities: softmax of the mean frame logit over its frames (``None`` when it has none).
+
+    ``frame_logits`` (T, n_labels); a class the checkpoint does not use is ``-inf`` in every frame and 0 here.
+    """
+    fl = np.asarray(frame_logits, dtype=np.float64)
+    return [(_softmax(fl[idx].mean(axis=0)) if len(idx) else None) for idx in word_frames(words, len(fl), frame_rate=frame_rate)]
+
+
 def per_word_scores(prediction: Any, words: Sequence[Word]):
-    """Mean frame probabilities of the model over the frames inside each word.
+    """Each word scored like the clip: softmax of the mean frame logit over the frames inside it.
 
     Parameters
     ----------
     prediction : Prediction
-        With frame scores (``granularity="frame"``): ``frame_scores`` of shape (T, n_labels).
+        With frame logits (``granularity="frame"``): ``frame_logits`` of shape (T, n_labels).
     words : sequence of Word
 
     Returns
     -------
     DataFrame
         One row per word: ``word`` (index), ``label``, ``start``, ``end`` (s), ``first_frame``,
-        ``n_frames``, ``top`` (the class with the highest mean), then one column per class
-        label with its mean probability (NaN for a word with no frame inside the clip).
+        ``n_frames``, ``top`` (the class with the highest score), then one column per class
+        label with its probability (NaN for a word with no frame inside the clip).  A word that
+        covers the whole clip gets exactly the clip's scores.  ``attrs["rule"]`` and
+        ``attrs["frame_convention"]`` say how (:data:`WORD_SCORE_RULE`, :data:`FRAME_CONVENTION`).
     """
     import pandas as pd
 
-    fs = prediction.frame_scores
-    if fs is None:
+    fl = prediction.frame_logits
+    if fl is None:
         raise ConfigError("the prediction has no frame scores.", source=str(getattr(prediction, "id", "prediction")),
                           fix="predict with granularity='frame' (the engine's frame option) to score words.")
     labels = list(prediction.labels)
     rows = []
-    for i, (w, idx) in enumerate(zip(words, word_frames(words, len(fs)))):
-        mean = fs[idx].mean(axis=0) if len(idx) else np.full(len(labels), np.nan)
+    for i, (w, idx, p) in enumerate(zip(words, word_frames(words, len(fl)), word_scores(fl, words))):
+        p = p if p is not None else np.full(len(labels), np.nan)
         rows.append({"word": i, "label": w.label, "start": w.start, "end": w.end,
                      "first_frame": int(idx[0]) if len(idx) else -1, "n_frames": len(idx),
-                     "top": labels[int(np.argmax(mean))] if len(idx) else "", **dict(zip(labels, mean.tolist()))})
-    return pd.DataFrame(rows, columns=["word", "label", "start", "end", "first_frame", "n_frames", "top", *labels])
+                     "top": labels[int(np.argmax(p))] if len(idx) else "", **dict(zip(labels, p.tolist()))})
+    out = pd.DataFrame(rows, columns=["word", "label", "start", "end", "first_frame", "n_frames", "top", *labels])
+    out.attrs.update(rule=WORD_SCORE_RULE, frame_convention=FRAME_CONVENTION)
+    return out
+
+
+def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequence[str], *,
+                 frame_relevance: dict[str, np.ndarray] | None = None, problems: dict[str, list[str]] | None = None,
+                 source: str | None = None) -> dict[str, Any]:
+    """The words of one clip for ``explanation.json``: span, frames, score per class and attribution share per method.
+
+    Parameters
+    ----------
+    words : sequence of Word
+    frame_logits : ndarray, shape (T, n_labels)
+        The model's frame logits (50 frames/s), ``labels`` order.
+    frame_relevance : dict, optional
+        Method → (T,) attribution per frame; each word gets its share of the ``|a|`` mass
+        (:func:`per_word_attribution`) and the share a flat map would give (``uniform_share``).
+    problems : dict, optional
+        Method → the failed checks of its map (empty list: passed).  A share is only as good as
+        its map: the record says per method whether it may be read (``methods``).
+
+    Returns
+    -------
+    dict
+        ``source``, ``rule``, ``frame_convention``, ``labels``, ``methods`` (method → ``reliable``,
+        ``problems``; ``reliable`` is ``None`` when the map's checks are not known) and ``items``: one dict per word with
+        ``label``, ``start_s``, ``end_s``, ``frames`` ([first, last] or ``None``), ``n_frames``,
+        ``scores`` (class → probability, ``None`` without frames), ``top`` and
+        ``attribution_share`` (method → share, ``None`` when the map has no mass).
+    """
+    fl = np.asarray(frame_logits, dtype=np.float64)
+    labels = list(labels)
+    if fl.ndim != 2 or fl.shape[1] != len(labels):
+        raise ConfigError(f"frame logits of shape {fl.shape} do not match {len(labels)} labels.", fix="pass the (T, n_labels) frame logits and their labels.")
+    shares = {m: per_word_attribution(np.asarray(a, dtype=np.float64)[: len(fl)], words) for m, a in (frame_relevance or {}).items()}
+    items = []
+    for i, (w, idx, p) in enumerate(zip(words, word_frames(words, len(fl)), word_scores(fl, words))):
+        items.append({"label": w.label, "start_s": w.start, "end_s": w.end,
+                      "frames": [int(idx[0]), int(idx[-1])] if len(idx) else None, "n_frames": int(len(idx)),
+                      "scores": dict(zip(labels, (float(v) for v in p))) if p is not None else None,
+                      "top": labels[int(np.argmax(p))] if p is not None else None,
+                      "uniform_share": len(idx) / len(fl) if len(fl) else None,
+                      "attribution_share": {m: float(t["share"].iloc[i]) for m, t in shares.items()}})
+    known = problems or {}
+    methods = {m: {"reliable": (not known[m]) if m in known else None, "problems": list(known.get(m, []))} for m in shares}
+    return {"source": source, "rule": WORD_SCORE_RULE, "frame_convention": FRAME_CONVENTION, "labels": labels,
+            "methods": methods, "items": items}
 
 
 def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass: str = "abs"):
@@ -367,9 +441,10 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     -------
     DataFrame
         One row per span, in order: ``span, start, end, text, status`` (``ok``/``failed``), ``error``,
-        ``label, confidence, margin`` and ``score_<label>`` for the nine labels.  A span that cannot be
-        scored (e.g. shorter than one model frame) is a failed row; the others go on.
-        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random.
+        ``label, confidence, margin`` and ``score_<label>`` for each of the model's labels.  A span that
+        cannot be scored (e.g. shorter than one model frame) is a failed row; the others go on.
+        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random;
+        ``attrs["duration_s"]`` the recording's duration.
     """
     import pandas as pd
 
@@ -389,14 +464,21 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         for sc in chunk:
             i = int(sc.item.id.split("_")[1])
             w = words[i]
+            error = "" if sc.ok else str((sc.error or {}).get("text", ""))
+            if not sc.ok and "at least 25 ms" in error:  # the engine's words are about a manifest's start/duration; here it is a span
+                error = (f"the span is {(w.end - w.start) * 1000:.0f} ms; the model needs at least 25 ms (one frame). "
+                         "Fix: merge it with a neighbouring span in the transcript, or drop it.")
             row = {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if sc.ok else "failed",
-                   "error": "" if sc.ok else str((sc.error or {}).get("text", "")), "label": None, "confidence": np.nan, "margin": np.nan,
-                   **{c: np.nan for c in SCORE_COLUMNS}}
+                   "error": error, "label": None, "confidence": np.nan, "margin": np.nan}
             if sc.ok:
                 p = sc.prediction
-                row.update(label=p.label, confidence=p.confidence, margin=p.margin, **{c: float(v) for c, v in zip(SCORE_COLUMNS, p.scores)})
+                row.update(label=p.label, confidence=p.confidence, margin=p.margin,
+                           **{score_column(k): float(v) for k, v in zip(p.labels, p.scores)})  # the model's labels, whatever they are
             rows.append(row)
-    out = pd.DataFrame(rows).sort_values("span").reset_index(drop=True)
+    columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
+    out = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *(k for r in rows for k in r)])))
+    out = out.sort_values("span").reset_index(drop=True)
     if getattr(net.info, "random_weights", False):
         out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
+    out.attrs["duration_s"] = duration
     return out

@@ -755,11 +755,7 @@ def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
             digest = entry.get("sha256")
             if isinstance(digest, str) and len(digest) == 64:
                 return digest
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = files.sha256_file(p)
     if remember:
         with _MEMO_LOCK:
             memo = _read_memo(memo_path)

@@ -13,7 +13,6 @@ agreement figures (:func:`workbench.analysis.compare.agreement`: Cohen's kappa, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from workbench import files
 from workbench.model.agreement import agreement
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
@@ -78,14 +78,6 @@ def _threads() -> int:
     if env.isdigit() and int(env) > 0:
         return int(env)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class OnnxModel:
@@ -448,7 +440,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
         raise ModelError(f"ONNX Runtime cannot open {graph.name}: {str(exc).strip().splitlines()[-1][:300]}.", source=str(folder),
                          fix="export the model again.") from exc
     stamped = check_graph(graph, meta, source=str(folder))
-    checksum = _sha256(graph)
+    checksum = files.sha256_file(graph)
     # the banner comes from what cannot be edited away: the graph's own stamp and the source weights' checksum
     # against the generated checkpoints this machine knows; model.json can add it, never remove it
     random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(

@@ -68,7 +68,7 @@ from workbench.limits import load_yaml_file
 from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
-from workbench.serialize import json_default
+from workbench.files import json_default
 from workbench.audio.variants import Variant, scored_audio
 
 logger = logging.getLogger(__name__)
@@ -373,10 +373,12 @@ class RunFolder:
                                  fix="check the id and variant (results.parquet lists them).")
         return sel.iloc[0].to_dict()
 
-    def scored_audio(self, row: Any) -> Audio:
+    def scored_audio(self, row: Any, *, model_rate: bool = True) -> Audio:
         """The audio of a results row exactly as the model scored it (its segment, its variant's chain, 16 kHz).
 
-        Refuses when the file changed since the run (its sha256 differs from the row's).
+        ``model_rate=False``: the same audio before the last resampling to the model's rate (the
+        source rate, or the rate the variant's chain left it at).  Refuses when the file changed
+        since the run (its sha256 differs from the row's).
         """
         r = dict(row)
         cfg = self.audio_config()
@@ -388,7 +390,8 @@ class RunFolder:
             raise RunFolderError(f"{path} changed since it was scored (sha256 {got[:12]}… ≠ {want[:12]}…).", source=str(r["id"]),
                                  fix="restore the file the run scored, or run again to score the new one.")
         start, duration = _num(r.get("start")), _num(r.get("duration"))
-        return scored_audio(decoded, self.variant(str(r["variant"])), cfg, start=start, duration=duration, source=str(r["id"]))
+        return scored_audio(decoded, self.variant(str(r["variant"])), cfg, start=start, duration=duration, source=str(r["id"]),
+                            model_rate=model_rate)
 
     def calibration(self) -> dict:
         """What ``workbench calibrate`` wrote (``calibration.json``), or ``{}`` when the run was never calibrated."""

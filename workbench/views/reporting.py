@@ -38,7 +38,7 @@ from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliabilit
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench import files
 from workbench.runs.folder import RunFolderError, as_run_folder
-from workbench.serialize import json_default
+from workbench.files import json_default
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
