@@ -6,11 +6,13 @@
 
 Steps (each timed; a failing step is recorded with its error and the others still run):
 
-1. ``end_to_end``: ``benchmarks/inference.py --device cuda --dtype bfloat16`` on 4096 synthetic clips of
+1. ``end_to_end``: ``benchmarks/inference.py --device cuda --dtype auto`` (bf16, or fp16 without bf16; the
+   batches sized by free memory, ``workbench.model.network.cuda_policy``) on 4096 synthetic clips of
    2–10 s, FunASR's per-file loop on the first 256 — ``workbench run`` end to end vs FunASR
    (target ≥ 20×) and the model in-process.
 2. ``model_only``: the large architecture in bf16, 256 clips × 6 s per ``predict`` call, best of 3
-   (target ≥ 8000× real time).
+   (target ≥ 8000× real time), then the same clips under the run's own policy (``default_policy``: sized by
+   free memory) and the peak memory per audio-second that sizes it (``bytes_per_audio_second``).
 3. ``onnxruntime``: the graph of ``workbench model export-onnx`` under ONNX Runtime's CUDA provider
    beside torch float32 and bf16 on the same 64 clips × 6 s; where onnxruntime has no CUDA provider
    (the onnxruntime wheel is CPU-only; onnxruntime-gpu may be absent), that is recorded and torch is
@@ -59,7 +61,7 @@ def step_end_to_end(a, figures: dict) -> dict:
     cmd = [sys.executable, str(REPO / "benchmarks" / "inference.py"), "--device", a.device, "--arch", a.arch,
            "--clips", str(a.e2e_clips), "--funasr-clips", str(a.funasr_clips), "--skip", "engine", "--json", str(out)]
     if a.device.startswith("cuda"):
-        cmd += ["--dtype", "bfloat16"]
+        cmd += ["--dtype", "auto"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO), env={**os.environ, "PYTHONPATH": os.pathsep.join(
                               p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)})
     print(proc.stdout[-4000:], flush=True)
@@ -74,7 +76,7 @@ def step_end_to_end(a, figures: dict) -> dict:
 
 def step_model_only(a, figures: dict) -> dict:
     from workbench.model.checkpoints import ensure_random_checkpoint
-    from workbench.model.network import BatchPolicy, load_model
+    from workbench.model.network import CUDA_BYTES_PER_AUDIO_SECOND, BatchPolicy, default_policy, load_model
 
     dtype = "bfloat16" if a.device.startswith("cuda") else "float32"
     net = load_model(str(ensure_random_checkpoint(a.arch)), device=a.device, dtype=dtype)
@@ -90,8 +92,29 @@ def step_model_only(a, figures: dict) -> dict:
         times.append(time.perf_counter() - t0)
     speed = a.model_clips * a.model_seconds / min(times)
     print(f"model only ({dtype}, {a.model_clips} × {a.model_seconds:g} s): {speed:.0f}× real time (best of 3: {min(times):.3f} s)", flush=True)
-    return {"dtype": dtype, "clips": a.model_clips, "seconds_each": a.model_seconds, "times_s": times, "x_real_time": speed,
-            "target": TARGETS["model_gpu_x_rt"], "met": speed >= TARGETS["model_gpu_x_rt"]}
+    res = {"dtype": dtype, "clips": a.model_clips, "seconds_each": a.model_seconds, "times_s": times, "x_real_time": speed,
+           "target": TARGETS["model_gpu_x_rt"], "met": speed >= TARGETS["model_gpu_x_rt"]}
+    # the run's own policy on the same clips, and the memory figure that sizes it
+    own = default_policy(a.device)
+    sync(a.device)
+    t0 = time.perf_counter()
+    net.predict(batch, policy=own)
+    sync(a.device)
+    own_s = time.perf_counter() - t0
+    res["default_policy"] = {**own.to_dict(), "seconds": own_s, "x_real_time": a.model_clips * a.model_seconds / own_s}
+    print(f"  the run's policy {own.to_dict()}: {res['default_policy']['x_real_time']:.0f}× real time", flush=True)
+    if a.device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        net.predict(batch, policy=policy)
+        peak = torch.cuda.max_memory_allocated() - base
+        res["bytes_per_audio_second"] = peak / (a.model_clips * a.model_seconds)
+        print(f"  peak memory of one {a.model_clips}-clip batch: {peak / 2**30:.1f} GiB = "
+              f"{res['bytes_per_audio_second'] / 1e6:.1f} MB per audio-second "
+              f"(the policy assumes {CUDA_BYTES_PER_AUDIO_SECOND / 1e6:.0f})", flush=True)
+    return res
 
 
 def step_onnxruntime(a, figures: dict) -> dict:

@@ -61,16 +61,18 @@ def test_class_score_is_the_models_prediction(tiny_model, scorer):
 
 
 def test_ig_is_complete(scorer):
-    """Integrated Gradients: the frame relevances sum to f(x) - f(baseline) (Captum's completeness)."""
+    """Integrated Gradients: the frame relevances sum to f(x) - f(baseline) within 5 % of it, no absolute slack."""
     y = _clip()
-    a = integrated_gradients(scorer, y, "happy", n_steps=16, internal_batch_size=8)
+    a = integrated_gradients(scorer, y, "happy")
     assert a.frame_relevance.shape == (len(y) // FRAME_SAMPLES,)
     rms = float(np.sqrt(np.mean(y.astype(np.float64) ** 2)))
     base = (np.random.default_rng(0).standard_normal(len(y)) * rms).astype(np.float32)
     k = LABEL_KEYS.index("happy")
-    gap = scorer.log_probs(y[None])[0, k] - scorer.log_probs(base[None])[0, k]
-    assert abs(a.frame_relevance.sum() - gap) <= 0.05 * abs(gap) + 1e-3
-    assert a.convergence_delta is not None and a.convergence_delta <= 0.05 * abs(gap) + 1e-3
+    gap = float(scorer.log_probs(y[None])[0, k] - scorer.log_probs(base[None])[0, k])
+    c = a.checks["completeness"]
+    assert c["gap"] == pytest.approx(gap, abs=1e-5)
+    assert abs(a.frame_relevance.sum() - gap) <= 0.05 * abs(gap)
+    assert c["passed"] and abs(a.convergence_delta) <= 0.05 * abs(gap)
 
 
 def test_occlusion_matches_a_manual_window(scorer):
@@ -120,6 +122,7 @@ def test_top_evidence_span():
     rel = np.zeros(100)
     rel[40:55] = 1.0
     assert top_evidence_span(rel, 0.3) == (0.8, 1.1)
+    assert top_evidence_span(-rel, 0.3) is None  # no evidence for the class anywhere: no span
 
 
 def test_randomised_network_differs_and_original_is_untouched(tiny_model):
@@ -132,7 +135,7 @@ def test_randomised_network_differs_and_original_is_untouched(tiny_model):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not torch.equal(net.proj.weight, tiny_model.network.proj.weight)
     stages = [n for n, _ in randomised_networks(tiny_model, "cascading")]
-    assert stages[0] == "head" and stages[-1] == "conv encoder"
+    assert stages[0] == "head" and stages[-2:] == ["conv encoder", "decoder (pre-training only)"]
 
 
 def test_bad_parameters_are_refused(tiny_model, scorer):
@@ -180,8 +183,11 @@ def test_explain_command_writes_json_figure_and_span(tmp_path, tiny_model):
     assert "RANDOM WEIGHTS" in r.stdout and "deletion AUC" in r.stdout
     d = json.loads((out / "explanation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert set(d["methods"]) == {"occlusion"}
-    y, sr = sf.read(out / "top_evidence.wav")
-    assert sr == 16000 and abs(len(y) / sr - (d["top_evidence"]["end_s"] - d["top_evidence"]["start_s"])) < 0.021
+    if d["top_evidence"]["start_s"] is None:  # no method passed its checks with evidence for the class: no file, and said
+        assert not (out / "top_evidence.wav").exists() and "no span supports this class" in r.stdout
+    else:
+        y, sr = sf.read(out / "top_evidence.wav")
+        assert sr == 16000 and abs(len(y) / sr - (d["top_evidence"]["end_s"] - d["top_evidence"]["start_s"])) < 0.021
     assert (out / "explanation.png").stat().st_size > 10_000
     bad = subprocess.run([sys.executable, "-m", "workbench.cli", "explain", str(tmp_path), "--model", "tiny"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)

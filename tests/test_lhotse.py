@@ -141,7 +141,7 @@ def test_export_other_variant_and_errors(lhotse_run, tmp_path, capsys):
     _, run_dir, _ = lhotse_run
     exp = export_lhotse(run_dir, tmp_path / "quiet.jsonl.gz", variant="quiet")
     assert exp.written == 3 and {s.custom["emotion_variant"] for s in lhotse.load_manifest(exp.path)} == {"quiet"}
-    with pytest.raises(ConfigError, match=r"no variant 'loud'; it has \['raw', 'quiet'\]"):
+    with pytest.raises(ConfigError, match=r"variant 'loud' is not in the run; it has \['raw', 'quiet'\]"):
         export_lhotse(run_dir, tmp_path / "x.jsonl.gz", variant="loud")
     with pytest.raises(ConfigError, match="not a lhotse manifest name"):
         export_lhotse(run_dir, tmp_path / "x.csv")

@@ -137,3 +137,19 @@ def test_bootstrap_of_several_statistics_matches_one_at_a_time():
     assert together[0] == bootstrap_ci(wa, t, p, n=200, seed=3)
     assert together[1] == pytest.approx(bootstrap_ci(lambda a, b: uar(a, b, classes), t, p, n=200, seed=3))
     assert together[2] == pytest.approx(bootstrap_ci(lambda a, b: macro_f1(a, b, classes), t, p, n=200, seed=3))
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@pytest.mark.parametrize("seed", [4, 5])
+def test_headline_summary_is_evaluates_headline_without_sklearn(seed):
+    # `workbench run` prints these after every run; they must be evaluate()'s numbers, point and interval
+    from workbench.analysis.metrics import headline_summary
+
+    t, p, classes = random_labels(90, seed=seed)
+    results = _results(t, p)
+    r = evaluate(results, n_boot=200, by=())
+    h = headline_summary(results, variant="raw", n_boot=200)
+    for name in ("wa", "uar", "macro_f1"):
+        assert h[name] == pytest.approx(getattr(r, name)), name
+        assert h["ci"][name] == pytest.approx(r.ci[name]), name
+    assert headline_summary(results[results["status"] == "failed"], variant="raw")["wa"] is None

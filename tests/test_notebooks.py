@@ -140,7 +140,7 @@ def test_report_takes_a_run_dir_relative_to_where_it_is_called(small_run, tmp_pa
     (folder,) = (tmp_path / "reports" / "experiment_report").iterdir()
     assert json.loads((folder / "metrics.json").read_text())["run_dir"] == str(small_run.resolve())
     page = (folder / "experiment_report.html").read_text(encoding="utf-8")
-    assert "3 items" in page and "Speech + text fusion" in page  # too few items to fuse: said in the page, the report goes on
+    assert "3 items" in page and "Speech + text fusion" in page and "-p fusion=true" in page  # left out by default: said
 
 
 def test_report_with_a_missing_run_dir_names_it_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
@@ -184,3 +184,15 @@ def test_a_report_whose_kernel_dies_is_marked_failed_not_left_half_made(tmp_path
         run_report(tmp_path / "dies.ipynb", out=tmp_path / "reports")
     (folder,) = (tmp_path / "reports" / "dies").iterdir()
     assert folder.name.endswith("_FAILED") and (folder / "FAILED").is_file() and (folder / "dies.ipynb").is_file()
+
+
+def test_report_fusion_flag_is_checked():
+    # the fusion section is behind -p fusion=true (issue #28: most of the report's time); any other value is refused
+    from workbench.errors import ConfigError
+    from workbench.views import reporting as R
+
+    assert R.flag("fusion", True) is True and R.flag("fusion", False) is False
+    for bad in ("maybe", 1, None):
+        with pytest.raises(ConfigError, match="fusion"):
+            R.flag("fusion", bad)
+    assert "fusion" in R.template_parameters("experiment_report")

@@ -16,7 +16,7 @@ import soundfile as sf
 from tests.conftest import speech_like
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import LABEL_KEYS
-from workbench.model.precision import resolve_dtype
+from workbench.model.precision import MEASURED, resolve_dtype, static_cpu_choice
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,13 +30,19 @@ REPO = Path(__file__).resolve().parent.parent
     (frozenset({"avx2", "fma"}), ("int8", None)),
     (frozenset(), ("int8", None)),
 ])
-def test_auto_dtype_follows_cpu_flags(flags, expected):
-    dtype, reason = resolve_dtype("auto", "cpu", flags=flags)
+def test_static_cpu_choice_follows_cpu_flags(flags, expected):
+    # the rule the Ray driver records (its actors load the model, so nothing is measured there)
+    dtype, reason = static_cpu_choice(flags=flags)
     assert dtype == expected[0]
     if expected[1]:
         assert reason == expected[1]
     else:
         assert "no bf16" in reason
+
+
+def test_auto_on_a_cpu_is_measured_whatever_the_flags():
+    for flags in (frozenset({"avx512_bf16"}), frozenset()):
+        assert resolve_dtype("auto", "cpu", flags=flags)[0] == MEASURED
 
 
 @pytest.mark.parametrize("asked", ["float32", "bfloat16", "int8"])
@@ -56,6 +62,7 @@ def test_bad_dtype_requests_are_refused():
 def test_run_records_the_dtype_choice(tiny_model, tmp_path):
     from workbench.model.checkpoints import build_random_checkpoint
     from workbench.data.manifest import Item, Manifest
+    from workbench.model.fastpath import CPU_PATHS
     from workbench.runs.folder import RunFolder
     from workbench.model.ref import ModelRef
     from workbench.runs.driver import run
@@ -66,11 +73,18 @@ def test_run_records_the_dtype_choice(tiny_model, tmp_path):
     heard = []
     res = run(Manifest([Item(id="a", path=str(wav))], root=tmp_path), out_dir=tmp_path / "run",
               model=ModelRef(str(ck), device="cpu", dtype="auto"), use_cache=False, load_progress=heard.append)
-    expected, reason = resolve_dtype("auto", "cpu")
-    summary = RunFolder(res.run_dir).summary
-    assert summary["precision"] == {"requested": "auto", "chosen": expected, "reason": reason}
-    assert summary["model"]["dtype"] == expected
-    assert f"dtype auto → {expected} ({reason})" in heard
+    rf = RunFolder(res.run_dir)
+    precision = rf.summary["precision"]
+    assert precision["requested"] == "auto" and precision["chosen"] in ("float32",) + CPU_PATHS
+    assert rf.summary["model"]["dtype"] == precision["chosen"] == rf.config["dtype"]
+    if precision["chosen"] != "float32":  # the agreement figures of the chosen path travel with the run
+        agreement = precision["agreement_with_float32"]
+        assert agreement["top1_agreement"] >= 0.95 and agreement["cosine_min"] >= 0.99
+        assert precision["x_float32"] > 1.0
+    assert Path(precision["measurement"]).is_file()
+    said = [line for line in heard if line.startswith("dtype auto → ")]
+    assert len(said) == 1 and precision["chosen"] in said[0]  # printed once
+    assert rf.summary["model"]["checksum"] == tiny_model.info.checksum  # the checkpoint's, whatever path ran it
 
 
 # ---------------------------------------------------------------------------

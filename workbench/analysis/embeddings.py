@@ -22,7 +22,7 @@ import numpy as np
 from workbench.engine.core import score_sources
 from workbench.errors import ConfigError
 from workbench.model.network import as_model
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.serialize import figure_text, save_figure
 
 
@@ -50,11 +50,8 @@ def load_run_embeddings(run_dir: "str | Path | RunFolder", *, variant: str | Non
     """The embedded rows of one variant of a run (default: the first variant), read through :class:`RunFolder`."""
     rf = as_run_folder(run_dir)
     results, emb = rf.results(), rf.embeddings()
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    variant = variant or variants[0]
-    if str(variant) not in variants:
-        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
-    mask = (results["variant"].astype(str) == str(variant)).to_numpy() & (results["status"] == "ok").to_numpy()
+    variant = pick_variant(results, variant, source=str(rf.path))
+    mask = select_mask(results, variant, "ok")
     idx = np.flatnonzero(mask)
     matrix = np.asarray(emb[idx], dtype=np.float32)
     good = np.isfinite(matrix).all(axis=1)

@@ -58,11 +58,10 @@ import numpy as np
 from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import bootstrap_ci, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import RunFolder, as_run_folder
-from workbench.schema import score_columns
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
+from workbench.schema import score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.limits import spreadsheet_safe
 
@@ -230,11 +229,8 @@ def embedded_rows(run_dir: str | Path | RunFolder, *, variant: str | None = None
     rf = as_run_folder(run_dir)
     results = rf.results()
     emb = rf.embeddings()
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    variant = variant or variants[0]
-    if variant not in variants:
-        raise ConfigError(f"variant {variant!r} is not in the run; it has {variants}.", source=str(rf.path), fix="pass one of them.")
-    idx = np.flatnonzero((results["variant"].astype(str) == variant).to_numpy() & (results["status"] == "ok").to_numpy())
+    variant = pick_variant(results, variant, source=str(rf.path))
+    idx = np.flatnonzero(select_mask(results, variant, "ok"))
     matrix = np.asarray(emb[idx], dtype=np.float32)
     good = np.isfinite(matrix).all(axis=1) if matrix.shape[1] else np.zeros(len(idx), bool)
     return results.iloc[idx[good]].reset_index(drop=True), matrix[good]
@@ -259,7 +255,7 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
         raise ConfigError("no item has a label, a transcript and a speaker, so there is nothing to fuse.", source=str(run_dir),
                           fix="fill the manifest's text and speaker columns (see excluded counts with --json).")
     sub = rows[keep].reset_index(drop=True)
-    classes = [c for c in LABEL_KEYS if c in set(sub["emotion"])]
+    classes = [c for c in score_labels(rows) if c in set(sub["emotion"])]  # the model's classes, in its order
     if len(classes) < 2:
         raise ConfigError(f"fusion needs at least two classes; the labelled items only have {classes}.", source=str(run_dir), fix="use a dataset with more emotions.")
     groups = sub[group_by].astype(str).to_numpy()

@@ -28,10 +28,9 @@ import numpy as np
 from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
-from workbench.schema import MANIFEST_COLUMNS, SCORE_COLUMNS, score_columns
+from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 
 
@@ -205,25 +204,50 @@ def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
         b = min(per_block, n - start)
         idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
         counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
-        tp = counts[:, labels, labels].astype(float)
-        support = counts[:, labels, :].sum(axis=2).astype(float)
-        predicted = counts[:, :, labels].sum(axis=1).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            recall = np.where(support > 0, tp / support, 0.0)
-            f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-            present = support > 0
-            n_present = present.sum(axis=1)
-            uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
-            f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
-        stats[start:start + b, 0] = np.trace(counts, axis1=1, axis2=2) / m
-        stats[start:start + b, 1] = uar_b
-        stats[start:start + b, 2] = f1_b
+        stats[start:start + b] = _stats_from_counts(counts, labels, m)
     bounds = []
     for column in stats.T:
         kept = column[~np.isnan(column)]
         lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
         bounds.append((float(lo), float(hi)))
     return bounds
+
+
+def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
+    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items: ``(b, 3)``."""
+    tp = counts[:, labels, labels].astype(float)
+    support = counts[:, labels, :].sum(axis=2).astype(float)
+    predicted = counts[:, :, labels].sum(axis=1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+        present = support > 0
+        n_present = present.sum(axis=1)
+        uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
+        f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
+    return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
+
+
+def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """WA, UAR and macro-F1 of one variant with their 95 % intervals, as :func:`evaluate` gives them, from numpy alone.
+
+    ``workbench run`` prints these after every run; :func:`evaluate` also computes the calibration table and the
+    per-class report, and importing scikit-learn for them cost a short run more than its model (issue #28).
+    Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}}``; ``None`` values with no scored item.
+    """
+    df = results[(results["variant"] == variant) & (results["status"] == "ok")]
+    y_true, y_pred, classes = _scored_labels(df, False)
+    if not len(y_true):
+        return {"wa": None, "uar": None, "macro_f1": None, "ci": {}}
+    vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
+    t, p = codes[: len(y_true)], codes[len(y_true):]
+    labels = np.asarray([int(np.searchsorted(vocabulary, c)) for c in classes], dtype=np.int64)
+    k = len(vocabulary)
+    counts = np.bincount(t * k + p, minlength=k * k).reshape(1, k, k)
+    point = _stats_from_counts(counts, labels, len(t))[0]
+    intervals = headline_intervals(t, p, labels, n=n_boot, seed=seed)
+    names = ("wa", "uar", "macro_f1")
+    return {**{name: float(v) for name, v in zip(names, point)}, "ci": dict(zip(names, (tuple(b) for b in intervals)))}
 
 
 @dataclass
@@ -290,7 +314,7 @@ def _group_line(group: str, d: dict) -> str:
 def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(y_true, y_pred, classes)`` of the ok rows that have an emotion (the scored items), as :func:`evaluate` scores them."""
     sc = ok[ok["emotion"].fillna("").astype(str) != ""]
-    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    classes = [c for c in score_labels(ok) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
@@ -318,15 +342,16 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = scores.max(axis=1) / scores.sum(axis=1)
     else:
         conf = sc["confidence"].to_numpy(dtype=float)
-    cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
+    cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set: dict[str, dict] = {}
     if len(sc) and classes:
-        every = sc[SCORE_COLUMNS].to_numpy(dtype=float)
+        labels = score_labels(df)  # the model's classes: the nine, or a fine-tuned head's own
+        every = sc[score_columns(labels)].to_numpy(dtype=float)
         mine = sc[score_columns(classes)].to_numpy(dtype=float)
         by_set = {
-            "model": {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes",
-                      "ece": ece(every.max(1) / every.sum(1), np.asarray(LABEL_KEYS)[every.argmax(1)] == y_true, bins=bins)[0]},
+            "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
+                      "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
             "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
                        "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
         }
@@ -392,6 +417,8 @@ def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> lis
                           fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
     model = rf.model_ref
     model_id = checkpoint or model.get("id") or model.get("model")
+    if checkpoint is None and card_for(model_id) is None and model.get("path"):
+        model_id = model["path"]  # a checkpoint folder (a fine-tuned head's training card lives there)
     return overlap_messages(model_id, rf.results())
 
 
@@ -555,7 +582,7 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
     sc = df[(df["status"] == "ok") & (df["emotion"].fillna("").astype(str) != "")]
-    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]

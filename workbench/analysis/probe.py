@@ -46,7 +46,7 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.labels import LABEL_KEYS
+from workbench.schema import score_labels
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
@@ -205,7 +205,8 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
         excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
     rows, x, y = rows[has].reset_index(drop=True), x[has], y_all[has].astype(str)
     present = set(y.tolist())
-    classes = [c for c in LABEL_KEYS if c in present] if target == "emotion" else sorted(present)
+    labels = score_labels(results)  # the run's model's classes: the nine, or a fine-tuned head's own
+    classes = [c for c in labels if c in present] + sorted(present - set(labels)) if target == "emotion" else sorted(present)
     if len(classes) < 2:
         raise ConfigError(f"a probe needs at least two classes; the rows with a {target} have {classes}.", source=str(rf.path),
                           fix="probe a dataset with more classes" + (", or --target label for the corpus's own labels." if target == "emotion" else "."))

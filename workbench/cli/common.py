@@ -145,7 +145,10 @@ def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> Non
         p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
     p.add_argument("--dtype", default=None if reads_run else "float32", choices=list(DTYPES),
-                   help="model precision" + (" (default: the run's)" if reads_run else ""))
+                   help="model precision: float32 (exact); auto (on a CPU the fastest of bfloat16, int8 and ONNX Runtime that "
+                        "agrees with float32, measured once per CPU and checkpoint; bfloat16 on a GPU, float16 without bf16); "
+                        "onnx-float32/onnx-int8 (ONNX Runtime through an export cached in the model cache)"
+                        + (" (default: the run's)" if reads_run else ""))
     add_temperature_option(p)
 
 

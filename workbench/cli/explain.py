@@ -1,8 +1,12 @@
 """``workbench explain``: why the model said that, for one file or one item of a run.
 
 Writes into ``--out``: ``explanation.json`` (strict JSON), ``explanation.png``
-(the figure of :mod:`workbench.explain.figure`) and ``top_evidence.wav`` (the
-top-evidence span, playable).
+(the figure of :mod:`workbench.explain.figure`) and, only when a method that
+passed its checks finds evidence for the class, ``top_evidence.wav`` (the
+top-evidence span, playable; otherwise the screen and the JSON say "no span
+supports this class").  A run item is scored with the run's model, dtype
+included; the JSON records the dtype and how far the scores are from the
+run's row.
 
 ``explanation.json`` carries the voice (F0 and intensity on the model's 50 frames/s, measured
 by Praat at the audio's own rate, digital silence left out and counted) and, with ``--words``
@@ -22,7 +26,7 @@ import numpy as np
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
-from workbench.explain.explanation import check_explain_length, explain_clip
+from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
 from workbench.explain.figure import pitch_track, plot_explanation
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
@@ -30,6 +34,7 @@ from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE
 from workbench.model.ref import ModelRef, check_same_model
+from workbench.schema import SCORE_COLUMNS
 from workbench.runs.folder import RunFolder
 from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, add_command, check_out_dir, model_options, say_loading
 
@@ -42,8 +47,9 @@ def add_explain(sub: Any) -> Any:
     p.add_argument("source", help="an audio file, or a run folder (with --item)")
     p.add_argument("--item", default=None, help="item id in the run folder")
     p.add_argument("--variant", default=None, help="variant of the item (default: the run's first)")
-    p.add_argument("--class", dest="target", default=None, choices=list(LABEL_KEYS), metavar="CLASS",
-                   help=f"class to explain, one of {', '.join(LABEL_KEYS)} (default: the predicted one)")
+    p.add_argument("--class", dest="target", default=None, metavar="CLASS",
+                   help=f"class to explain: one of the model's labels ({', '.join(LABEL_KEYS)} for emotion2vec+; a fine-tuned "
+                        "head's own) (default: the predicted one)")
     p.add_argument("--method", default="all", choices=[*METHODS, "all"], help="attribution method")
     p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],
@@ -57,8 +63,8 @@ def add_explain(sub: Any) -> Any:
     return p
 
 
-def _source_audio(args: Any) -> tuple[Any, Any, str]:
-    """(audio, model, name) from a file or a run item; the run's own model for a run item."""
+def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
+    """(audio, model, name, row) from a file or a run item; for a run item the run's own model, dtype included, and its row."""
     src = Path(args.source)
     if src.is_dir():
         if not args.item:
@@ -70,19 +76,32 @@ def _source_audio(args: Any) -> tuple[Any, Any, str]:
         check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
-        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading)
+        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
         other = check_same_model(net, recorded, allow_other=args.other_model)
         if other:
             print(f"!! {other}")
-        return audio, net, f"{args.item}" + (f"_{row.get('variant')}" if args.variant else "")
+        return audio, net, f"{args.item}" + (f"_{row.get('variant')}" if args.variant else ""), row
     if args.item or args.variant:
         raise ConfigError("--item and --variant apply to a run folder, and SOURCE is not a folder.", source=str(src),
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
     check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
-    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading)
-    return audio, net, src.stem
+    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading, gradients=True)
+    return audio, net, src.stem, None
+
+
+#: a run item's scores, recomputed by explain, must equal the row's within this (probability units)
+ROW_TOLERANCE = 1e-4
+
+
+def _compare_with_row(expl: Any, row: dict) -> dict:
+    """How the explained scores compare with the run's row: the largest absolute difference and whether it is within tolerance."""
+    stored = np.array([float(row[c]) for c in SCORE_COLUMNS], dtype=np.float64)
+    got = np.array([expl.scores[k] for k in LABEL_KEYS], dtype=np.float64)
+    gap = float(np.max(np.abs(stored - got)))
+    return {"max_abs_difference": gap, "tolerance": ROW_TOLERANCE, "equal": bool(gap <= ROW_TOLERANCE),
+            "row_dtype": expl.model.get("dtype")}
 
 
 def _voice_audio(args: Any) -> Any:
@@ -146,11 +165,13 @@ def cmd_explain(args: Any) -> int:
     check_out_dir(out)
     if args.words:
         read_alignment(args.words)  # a bad alignment fails before the model loads
-    audio, net, name = _source_audio(args)
+    audio, net, name, row = _source_audio(args)
     words, words_from = _item_words(args, audio.duration)
     methods = METHODS if args.method == "all" else (args.method,)
     expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
+    if row is not None:  # the run's row is the reference: the explained scores must be the ones the run stored
+        expl.model["run_row"] = _compare_with_row(expl, row)
     at_rate = _voice_audio(args)
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
@@ -169,23 +190,28 @@ def cmd_explain(args: Any) -> int:
         fig.savefig(buf, format="png", dpi=110)
     finally:
         plt.close(fig)
-    s0, s1 = expl.top_span
-    span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
-    wav = io.BytesIO()
-    sf.write(wav, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+    wav = None
+    if expl.top_span is not None:  # a span only when a method that passed its checks finds evidence for the class
+        s0, s1 = expl.top_span
+        span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
+        wav = io.BytesIO()
+        sf.write(wav, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
     folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
     folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
-    folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
+    written = [out / "explanation.json", out / "explanation.png"]
+    if wav is not None:
+        folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
+        written.append(out / "top_evidence.wav")
     if expl.banner:
         print(f"!! {expl.banner}")
-    print(f"{expl.id}: predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}); explaining '{expl.target}'")
-    for m, f in expl.faithfulness.items():
-        r = expl.randomisation.get(m)
-        extra = f"; randomised-model rank corr {r.spearman[-1]:.2f}" if r is not None and r.spearman else ""
-        print(f"  {m:>12}: {f.summary()}{extra}")
-    print(f"  top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method})")
+    rr = expl.model.get("run_row")
+    if rr is not None and not rr["equal"]:
+        print(f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g}) "
+              f"although the run's model and dtype ({rr['row_dtype']}) were used")
+    for line in report_lines(expl):
+        print(line)
     print(_voice_line(expl.voice))
     if expl.words is not None:
         print(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
@@ -196,7 +222,7 @@ def cmd_explain(args: Any) -> int:
                   + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
         if len(expl.words["items"]) > 12:
             print(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")
-    print(f"wrote {out / 'explanation.json'}, {out / 'explanation.png'}, {out / 'top_evidence.wav'}", file=sys.stderr)
+    print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -6,8 +6,8 @@ gave**: it applies FunASR's per-clip normalisation itself
 (``layer_norm(wave, wave.shape)``), runs ``extract_features``, applies the
 classification head ``proj`` to every frame and averages the frame logits,
 which is exactly the utterance logit of :meth:`Emotion2vecModel.predict`
-(``proj`` is affine).  The output is the nine **log-probabilities** in
-:data:`~workbench.labels.LABEL_KEYS` order; log-probabilities do not
+(``proj`` is affine).  The output is the model's **log-probabilities** in
+the model's label order; log-probabilities do not
 saturate as probabilities do, so gradients stay informative for confident
 predictions.
 
@@ -16,8 +16,10 @@ gradients):
 
 ``ig``
     :class:`captum.attr.IntegratedGradients` on the waveform, summed over each
-    20 ms frame (320 samples).  Baseline: seeded white noise at the clip's own
-    RMS.  The zero baseline is degenerate here: the per-clip layer norm makes
+    20 ms frame (320 samples), its path split where the output jumps until
+    the map is complete within 5 % of |f(x) − f(baseline)| (else flagged; see
+    :func:`integrated_gradients`).  Baseline: seeded white noise at the clip's own
+    RMS; :func:`map_stability` rank-correlates maps from several seeds.  The zero baseline is degenerate here: the per-clip layer norm makes
     the network blind to the scale of its input, so along the straight path
     from zeros every point beyond ~1 % of the way looks the same to the
     network and the whole integral happens in the first step.
@@ -43,14 +45,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
-from workbench.labels import LABEL_KEYS
-from workbench.model.funasr_patches import fused_attention
+from workbench.model.funasr_patches import fused_attention, low_precision_front_end
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
@@ -72,6 +73,16 @@ METHODS = ("ig", "occlusion", "tf-occlusion")
 TF_BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 STFT_N_FFT = 512
 STFT_HOP = 160
+#: IG completeness: |sum of attributions - (f(x) - f(baseline))| within this share of |f(x) - f(baseline)|
+COMPLETENESS_TOLERANCE = 0.05
+#: gradient evaluations one IG map may spend refining its path (all segments together)
+IG_MAX_STEPS = 4096
+#: nats: below this |f(x) - f(baseline)| the completeness error is taken relative to this floor
+GAP_FLOOR = 0.01
+#: smallest pairwise Spearman correlation between maps from different baseline seeds for a stable map
+STABILITY_THRESHOLD = 0.5
+#: baseline seeds of the stability check
+STABILITY_SEEDS = (0, 1, 2)
 
 
 @dataclass
@@ -93,6 +104,8 @@ class Attribution:
     tf_band_edges_hz: tuple[float, ...] | None = None
     tf_window_times: np.ndarray | None = None  # (windows,) start of each window in s
     convergence_delta: float | None = None  # IG: sum of attributions minus (f(x) - f(baseline))
+    #: self-checks of the map: ``completeness`` (IG), ``stability`` (over baseline seeds); each with ``passed``
+    checks: dict = field(default_factory=dict)
 
     @property
     def frame_times(self) -> np.ndarray:
@@ -104,14 +117,16 @@ class Attribution:
             "method": self.method,
             "target": self.target,
             "frame_rate_hz": SAMPLE_RATE / FRAME_SAMPLES,
-            "frame_relevance": [float(v) for v in np.round(self.frame_relevance, 7)],
+            # full precision (a float64 JSON number round-trips exactly): the figures recompute from the file
+            "frame_relevance": [float(v) for v in np.asarray(self.frame_relevance, dtype=np.float64)],
             "seconds": round(self.seconds, 3),
             "params": self.params,
         }
         if self.convergence_delta is not None:
             out["convergence_delta"] = float(self.convergence_delta)
+        out["checks"] = self.checks
         if self.tf_map is not None:
-            out["tf_map"] = np.round(self.tf_map, 7).tolist()
+            out["tf_map"] = np.asarray(self.tf_map, dtype=np.float64).tolist()
             out["tf_band_edges_hz"] = list(self.tf_band_edges_hz or ())
             out["tf_window_times_s"] = [float(t) for t in self.tf_window_times]
         return out
@@ -141,29 +156,50 @@ class ClassScore:
         self.net = network if network is not None else model.network
         self.device = model.info.device
         self.label_index = torch.tensor(model._label_index, device=self.device)
+        #: the model's classes in score order (the nine, or a fine-tuned head's own)
+        self.labels: tuple[str, ...] = tuple(getattr(model, "labels", None) or model.info.labels)
         # "unuse" outputs of the checkpoint never win; a large negative keeps gradients finite
         self.invalid = torch.tensor(~np.asarray(model._valid_tokens), device=self.device)
+        self.temperature = float(model.info.temperature or 1.0)
+        #: the precision the scores and gradients are computed in (the model's: a run's dtype is kept)
+        self.dtype = model.info.dtype
 
     def __call__(self, waves):
+        """(B, n) float32 waves → (B, C) log-probabilities, in :attr:`labels` order.
+
+        The same operations as :meth:`Emotion2vecModel.predict` on one clip:
+        the model's precision (autocast for bfloat16/float16, the front end's
+        layer norms in that precision), frame features pooled *before* the
+        head, the model's temperature; so the scores equal a run's row.
+        """
         import torch
         import torch.nn.functional as F
 
+        # FunASR caches its ALiBi biases per model; one built by predict() under inference_mode cannot enter a
+        # gradient ("Inference tensors cannot be saved for backward"): give the cache ordinary copies
+        cache = getattr(self.net, "alibi_biases", None) or {}
+        for key, bias in list(cache.items()):
+            if bias.is_inference():
+                cache[key] = bias.clone()
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
-        with fused_attention(self.net, self.model.attention == "fused"):
-            feats = self.net.extract_features(x, padding_mask=None)["x"]
-        logits = self.net.proj(feats).float().mean(1)  # == proj(mean_t x_t): proj is affine
+        low = self.model.low_precision_front_end and self.model.info.dtype in ("bfloat16", "float16")
+        with self.model._autocast(), fused_attention(self.net, self.model.attention == "fused"), low_precision_front_end(self.net, low):
+            feats = self.net.extract_features(x, padding_mask=None)["x"].float()
+            logits = self.net.proj(feats.mean(1)).float()  # pooled then the head, as predict() does
         logits = logits.masked_fill(self.invalid, -1e4)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
         return torch.log_softmax(logits, dim=-1)[:, self.label_index]
 
     def frame_logits(self, wave: np.ndarray) -> np.ndarray:
-        """(T_model, 9) head applied to each frame, LABEL_KEYS order (no gradients)."""
+        """(T_model, C) head applied to each frame, in :attr:`labels` order, divided by the model's temperature like predict()'s (no gradients)."""
         import torch
         import torch.nn.functional as F
 
-        with torch.no_grad():
+        with torch.no_grad(), self.model._autocast():
             w = torch.as_tensor(wave, dtype=torch.float32, device=self.device)[None]
-            feats = self.net.extract_features(F.layer_norm(w, w.shape[-1:]), padding_mask=None)["x"]
-            return self.net.proj(feats).float()[0][:, self.label_index].cpu().numpy()
+            feats = self.net.extract_features(F.layer_norm(w, w.shape[-1:]), padding_mask=None)["x"].float()
+            return self.net.proj(feats).float()[0][:, self.label_index].cpu().numpy() / self.temperature
 
     def log_probs(self, waves: np.ndarray, batch: int = 16) -> np.ndarray:
         """(B, 9) log-probabilities of a stack of same-length waves (no gradients)."""
@@ -179,11 +215,12 @@ class ClassScore:
 
 
 def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> str:
-    """The class to explain: ``target`` checked against the nine labels, or the predicted one."""
+    """The class to explain: ``target`` checked against the model's labels, or the predicted one."""
     if target is None:
-        return LABEL_KEYS[int(np.argmax(scorer.log_probs(wave[None])[0]))]
-    if target not in LABEL_KEYS:
-        raise ConfigError(f"unknown class {target!r}.", fix=f"use one of {', '.join(LABEL_KEYS)} (or leave it out for the predicted class).")
+        return scorer.labels[int(np.argmax(scorer.log_probs(wave[None])[0]))]
+    if target not in scorer.labels:
+        raise ConfigError(f"unknown class {target!r}; this model's classes are {', '.join(scorer.labels)}.", source="--class",
+                          fix=f"use one of {', '.join(scorer.labels)} (or leave it out for the predicted class).")
     return target
 
 
@@ -220,31 +257,201 @@ def pool_frames(per_sample: np.ndarray, how: str = "sum") -> np.ndarray:
     return blocks.sum(1) / counts
 
 
-def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n_steps: int = 32,
-                         internal_batch_size: int = 8, seed: int = 0) -> Attribution:
-    """Integrated Gradients (Captum) on the waveform, summed per 20 ms frame.
+def noise_baseline(wave: np.ndarray, seed: int) -> np.ndarray:
+    """(n,) float32 white noise at the clip's RMS, seeded: IG's baseline (see the module docstring)."""
+    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) or 1e-3
+    return (np.random.default_rng(seed).standard_normal(len(wave)) * rms).astype(np.float32)
 
-    Baseline: white noise at the clip's RMS, seeded (see the module docstring
-    for why not zeros).  Returns an :class:`Attribution` whose
-    ``convergence_delta`` is Captum's completeness error (small is good).
+
+def _scan_path(f: Callable[[list[float]], np.ndarray], eps: float, step: float, max_pieces: int,
+               min_width: float = 1e-7) -> list[tuple[float, float]]:
+    """Split [0, 1] where ``f`` (α ↦ the class log-probability on the path, forward passes only) bends or jumps.
+
+    A piece is halved while the value at its midpoint is more than ``eps``
+    off the mean of its end values (a bend, or a step off the midpoint) or
+    the output moves by more than ``step`` over either half (a large step
+    centred on the midpoint),
+    down to ``min_width``, until ``max_pieces``; every round's midpoints are
+    one batch.  Returns the pieces in order.
+    """
+    vals = dict(zip((0.0, 1.0), f([0.0, 1.0])))
+    todo, pieces = [(0.0, 1.0)], []
+    while todo:
+        mids = [(a0 + a1) / 2 for a0, a1 in todo]
+        for mid, v in zip(mids, f(mids)):
+            vals[mid] = v
+        nxt = []
+        for (a0, a1), mid in zip(todo, mids):
+            bent = abs(vals[mid] - (vals[a0] + vals[a1]) / 2) > eps  # a bend, or a step off the midpoint
+            big = max(abs(vals[mid] - vals[a0]), abs(vals[a1] - vals[mid])) > step  # a large step, wherever it sits
+            if (bent or big) and a1 - a0 > min_width and len(pieces) + len(nxt) + 2 * len(todo) < max_pieces:
+                nxt += [(a0, mid), (mid, a1)]
+            else:
+                pieces += [(a0, mid), (mid, a1)]
+        todo = nxt
+    return sorted(pieces)
+
+
+def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n_steps: int = 2,
+                         max_steps: int = IG_MAX_STEPS, tolerance: float = COMPLETENESS_TOLERANCE,
+                         internal_batch_size: int = 16, seed: int = 0) -> Attribution:
+    """Integrated Gradients (Captum) on the waveform, its path split until it is complete; summed per 20 ms frame.
+
+    Completeness (the axiom IG is built on): the attributions sum to
+    ``f(x) - f(baseline)``, f the log-probability of ``target``.  The
+    integral is Captum's ``IntegratedGradients`` (Gauss–Legendre, ``n_steps``
+    points) over *pieces* of the straight path from the baseline to the
+    clip: one Captum call takes every piece as one row, with the path's point
+    at α₀ as that row's baseline and the point at α₁ as its input, so the
+    pieces' attributions add up to the whole path's and their convergence
+    deltas add up to its completeness error exactly.
+
+    1. One piece, then the pieces with the largest deltas halved, while the
+       summed error exceeds ``tolerance`` × |f(x) − f(baseline)|
+       (denominator at least :data:`GAP_FLOOR`), for up to ``max_steps /
+       16`` gradient evaluations.  A smooth path is done here (speech-like
+       clips with ``tiny``: ~100 evaluations).
+    2. Otherwise the path is a staircase: it is split where the output
+       bends or jumps with forward passes only (:func:`_scan_path`:
+       midpoint test at ``tolerance`` × |f(x) − f(baseline)| / 4, steps
+       larger than ``tolerance`` × |f(x) − f(baseline)|; at most
+       ``max_steps / (4 n_steps)`` pieces), Captum integrates every piece,
+       and the pieces with the largest deltas are halved until complete or
+       ``max_steps`` gradient evaluations are spent.
+
+    A map that ends above the tolerance has
+    ``checks["completeness"]["passed"] = False`` and is marked unreliable
+    wherever it is shown.
+
+    Why this and not more uniform points.  On the ``cue`` checkpoint the
+    path is a staircase: the log-probability moves by ~30 nats in steps of
+    1–4 nats, each only 1e-4–1e-5 of α wide, and is flat in between (one
+    clip: 29 of 33 nats between α 0.3 and 0.7).  Captum's 32 Gauss–Legendre
+    points see none of the steps (completeness error ~100 %), and raising
+    ``n_steps`` or switching to ``riemann_trapezoid`` refines the whole path
+    uniformly, which would need ~10⁵ gradient evaluations to land points
+    inside steps that narrow.  Locating the steps with forward passes (about
+    30× cheaper than a gradient on the CPU) and integrating each piece with a
+    few points puts the gradients where the output moves; halving the pieces
+    Captum reports as incomplete finishes the job.  A true discontinuity
+    (zero gradient on both sides of a jump) cannot be integrated by any
+    quadrature: the check then fails and says so.  Measured before/after in
+    ``benchmarks/README.md`` ("IG completeness").
+
+    Parameters
+    ----------
+    n_steps : int
+        Gauss–Legendre points per piece of the path.
+    max_steps : int
+        Cap on the gradient evaluations of one map (all pieces together, refinement included).
+    tolerance : float
+        Allowed relative completeness error (0.05 = 5 %).
+    seed : int
+        Seed of the white-noise baseline (at the clip's RMS; not zeros, see the module docstring).
     """
     import torch
     from captum.attr import IntegratedGradients
 
+    if not (2 <= n_steps <= max_steps // 2):
+        raise ConfigError(f"IG n_steps {n_steps} must be at least 2 and at most half of max_steps ({max_steps}).",
+                          fix=f"pass n_steps=2, max_steps={IG_MAX_STEPS}.")
+    if not (0 < tolerance < 1):
+        raise ConfigError(f"IG tolerance {tolerance} is not a share between 0 and 1.", fix="pass tolerance=0.05 (5 %).")
     t0 = time.perf_counter()
-    rms = float(np.sqrt(np.mean(wave.astype(np.float64) ** 2))) or 1e-3
-    base = (np.random.default_rng(seed).standard_normal(len(wave)) * rms).astype(np.float32)
+    k = scorer.labels.index(target)
     x = torch.as_tensor(wave, device=scorer.device)[None]
-    b = torch.as_tensor(base, device=scorer.device)[None]
+    b = torch.as_tensor(noise_baseline(wave, seed), device=scorer.device)[None]
     ig = IntegratedGradients(scorer)
-    attr, delta = ig.attribute(x, baselines=b, target=LABEL_KEYS.index(target), n_steps=n_steps,
-                               internal_batch_size=batch_for(len(wave), internal_batch_size, gradients=True),
-                               return_convergence_delta=True)
-    rel = pool_frames(attr[0].detach().cpu().numpy().astype(np.float64), "sum")
+    internal_batch_size = batch_for(len(wave), internal_batch_size, gradients=True)  # the memory budget: long clips, smaller batches
+
+    def path_values(alphas: list[float]) -> np.ndarray:
+        with torch.no_grad():
+            out = [scorer(b + torch.as_tensor(alphas[i: i + 64], device=scorer.device, dtype=x.dtype)[:, None] * (x - b))[:, k]
+                   for i in range(0, len(alphas), 64)]
+        return torch.cat(out).double().cpu().numpy()
+
+    def integrate(pieces: list[tuple[float, float]]) -> list[tuple[np.ndarray, float]]:
+        out = []
+        per_call = max(1, internal_batch_size // n_steps)  # rows per Captum call: the expanded batch stays internal_batch_size
+        for i in range(0, len(pieces), per_call):
+            chunk = pieces[i: i + per_call]
+            a0 = torch.as_tensor([p[0] for p in chunk], device=scorer.device, dtype=x.dtype)[:, None]
+            a1 = torch.as_tensor([p[1] for p in chunk], device=scorer.device, dtype=x.dtype)[:, None]
+            attr, delta = ig.attribute(b + a1 * (x - b), baselines=b + a0 * (x - b), target=k, n_steps=n_steps,
+                                       internal_batch_size=max(internal_batch_size, len(chunk)), return_convergence_delta=True)
+            attr = attr.detach().double().cpu().numpy()
+            out.extend((attr[j], float(delta[j])) for j in range(len(chunk)))
+        return out
+
+    f_x, f_b = (float(v) for v in path_values([1.0, 0.0]))
+    gap = f_x - f_b
+    scale = max(abs(gap), GAP_FLOOR)
+
+    def error(done: dict) -> float:
+        return sum(d for _, d in done.values())
+
+    def refine(done: dict, used: int, budget: int) -> int:
+        """Halve the pieces with the largest deltas until complete or ``budget`` gradient evaluations are spent."""
+        while abs(error(done)) > tolerance * scale and used + 2 * n_steps <= budget:
+            room = (budget - used) // (2 * n_steps)
+            worst = sorted(done, key=lambda ab: -abs(done[ab][1]))[: max(1, min(room, len(done) // 4 + 1))]
+            halves = []
+            for a0, a1 in worst:
+                del done[(a0, a1)]
+                halves += [(a0, (a0 + a1) / 2), ((a0 + a1) / 2, a1)]
+            done.update(zip(halves, integrate(halves)))
+            used += n_steps * len(halves)
+        return used
+
+    # phase 1: one piece, halved where Captum's delta is largest (enough for a smooth path)
+    done = {(0.0, 1.0): integrate([(0.0, 1.0)])[0]}
+    first_error = abs(done[(0.0, 1.0)][1]) / scale  # the one-piece integral, for the record (n_steps points)
+    used = refine(done, n_steps, max(2 * n_steps, max_steps // 16))
+    scanned = False
+    if abs(error(done)) > tolerance * scale:
+        # phase 2: a staircase; find its steps with forward passes, integrate every piece, go on halving
+        pieces = _scan_path(path_values, tolerance * scale / 4, tolerance * scale, max(1, max_steps // (4 * n_steps)))
+        done = dict(zip(pieces, integrate(pieces)))
+        used = refine(done, used + n_steps * len(pieces), max_steps)
+        scanned = True
+    per_sample = np.sum([v[0] for v in done.values()], axis=0)
+    err = error(done)
+    completeness = {
+        "f_input": f_x, "f_baseline": f_b, "gap": gap, "sum": float(per_sample.sum()), "error": err,
+        "relative_error": abs(err) / scale, "tolerance": tolerance, "passed": bool(abs(err) <= tolerance * scale),
+        "gradient_evaluations": used, "cap": max_steps, "segments": len(done),
+        "first_pass_relative_error": first_error, "path_scanned_for_steps": scanned,
+        "denominator": "|f(x) - f(baseline)|" + (f" (floored at {GAP_FLOOR} nats)" if abs(gap) < GAP_FLOOR else ""),
+    }
+    rel = pool_frames(per_sample, "sum")
     return Attribution("ig", target, rel, time.perf_counter() - t0,
-                       params={"n_steps": n_steps, "baseline": "white noise at the clip's RMS", "seed": seed,
-                               "pooling": "sum over 20 ms"},
-                       convergence_delta=float(delta.abs().max()))
+                       params={"n_steps_per_piece": n_steps, "max_steps": max_steps, "baseline": "white noise at the clip's RMS",
+                               "seed": seed, "pooling": "sum over 20 ms",
+                               "quadrature": "Gauss-Legendre per piece; path split where the output jumps, worst pieces halved",
+                               "path_pieces": [[a0, a1, d] for (a0, a1), (_, d) in sorted(done.items())],
+                               "dtype": scorer.dtype},
+                       convergence_delta=err, checks={"completeness": completeness})
+
+
+def map_stability(maps: list[np.ndarray], seeds: list[int], threshold: float = STABILITY_THRESHOLD) -> dict:
+    """Spearman rank correlation between maps made with different baseline seeds (pairwise).
+
+    The map is called stable when the *smallest* pairwise correlation is at
+    least ``threshold``: the frames it ranks first do not depend on the noise
+    drawn for the baseline.
+    """
+    from scipy.stats import spearmanr
+
+    pairs = []
+    for i in range(len(maps)):
+        for j in range(i + 1, len(maps)):
+            r = spearmanr(maps[i], maps[j]).statistic
+            pairs.append({"seeds": [seeds[i], seeds[j]], "spearman": float(r) if np.isfinite(r) else float("nan")})
+    rs = np.array([p["spearman"] for p in pairs], dtype=float)
+    worst = float(np.nanmin(rs)) if rs.size and np.isfinite(rs).any() else float("nan")
+    return {"seeds": list(seeds), "pairs": pairs, "min_spearman": worst,
+            "mean_spearman": float(np.nanmean(rs)) if np.isfinite(rs).any() else float("nan"),
+            "threshold": threshold, "passed": bool(np.isfinite(worst) and worst >= threshold)}
 
 
 def time_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s: float = 0.2, stride_s: float = 0.04,
@@ -258,7 +465,7 @@ def time_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_
     win, stride = int(round(window_s * SAMPLE_RATE)), int(round(stride_s * SAMPLE_RATE))
     x = torch.as_tensor(wave, device=scorer.device)[None]
     attr = Occlusion(scorer).attribute(x, sliding_window_shapes=(win,), strides=(stride,), baselines=0.0,
-                                        target=LABEL_KEYS.index(target), perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
+                                        target=scorer.labels.index(target), perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     rel = pool_frames(attr[0].detach().cpu().numpy().astype(np.float64), "mean")
     return Attribution("occlusion", target, rel, time.perf_counter() - t0,
                        params={"window_s": window_s, "stride_s": stride_s, "removal": "zeros in the raw input"})
@@ -300,7 +507,7 @@ def tf_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s:
         y = torch.istft(z, STFT_N_FFT, STFT_HOP, window=window, length=n)
         return scorer(y)
 
-    attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=LABEL_KEYS.index(target), feature_mask=mask,
+    attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=scorer.labels.index(target), feature_mask=mask,
                                                perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     a = attr[0, 0].detach().cpu().numpy()  # (F, T): every cell of a group holds the group's value
     tf_map = np.zeros((n_bands, n_win))
@@ -328,7 +535,7 @@ def attribute(model: Emotion2vecModel, clip: Any, *, target: str | None = None, 
     model : Emotion2vecModel
     clip : Audio or (n,) float array at 16 kHz
     target : str, optional
-        One of :data:`~workbench.labels.LABEL_KEYS`.
+        One of the model's labels (``model.labels``).
     method : {"ig", "occlusion", "tf-occlusion"}
     **options
         Passed to the method's function (e.g. ``window_s``, ``n_steps``).

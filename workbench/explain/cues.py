@@ -65,12 +65,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     if rate not in RATES:
         raise ConfigError(f"unknown rate {rate!r}.", fix=f"use one of: {', '.join(RATES)}.")
     rf = as_run_folder(run_dir)
-    results = rf.results()
-    if variant is not None:
-        names = list(dict.fromkeys(results["variant"].astype(str)))
-        if variant not in names:
-            raise ConfigError(f"variant {variant!r} is not in the run; it has {names}.", source=str(rf.path), fix="pass one of them.")
-        results = results[results["variant"].astype(str) == variant]
+    results = rf.results(variant=variant)  # every variant when None
     records = []
     for _, row in results[results["status"] == "ok"].iterrows():
         rec = {"id": str(row["id"]), "variant": str(row["variant"]), "pred": str(row.get("pred") or ""),
@@ -125,12 +120,7 @@ def run_lld(run_dir: Any, *, variant: str | None = None, rate: str = "source"):
     if rate not in RATES:
         raise ConfigError(f"unknown rate {rate!r}.", fix=f"use one of: {', '.join(RATES)}.")
     rf = as_run_folder(run_dir)
-    results = rf.results()
-    if variant is not None:
-        names = list(dict.fromkeys(results["variant"].astype(str)))
-        if variant not in names:
-            raise ConfigError(f"variant {variant!r} is not in the run; it has {names}.", source=str(rf.path), fix="pass one of them.")
-        results = results[results["variant"].astype(str) == variant]
+    results = rf.results(variant=variant)  # every variant when None
     parts = []
     for _, row in results[results["status"] == "ok"].iterrows():
         try:

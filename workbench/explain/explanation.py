@@ -1,11 +1,16 @@
-"""One clip explained: attributions by each method, each checked for faithfulness, and the top-evidence span.
+"""One clip explained: attributions by each method, each checked, and the top-evidence span.
 
 :func:`explain_clip` runs the methods of :mod:`workbench.explain.attribution`
-on one clip, measures each with :mod:`workbench.explain.faithfulness`
-(deletion/insertion against random and frame-score orders; the model
-randomisation check) and picks the top-evidence span from the most faithful
-method.  :class:`Explanation` serialises to strict JSON (no NaN) and carries
-the model's banner (random weights, synthetic cues) when it has one.
+on one clip and checks every map: IG's completeness (its path refined until
+the error is within 5 %, else the map is marked unreliable), its stability
+over baseline seeds, the faithfulness of every ranking (deletion/insertion
+against 32 random orders with an interval, and the frame-score order) and the
+model randomisation check.  The top-evidence span comes only from a method
+that passed all its checks, and only where that method finds evidence *for*
+the class; otherwise there is no span and the explanation says why.
+:class:`Explanation` serialises to strict JSON (no NaN) and carries the
+model's banner (random weights, synthetic cues) when it has one;
+:func:`report_lines` is what the CLI prints.
 """
 
 from __future__ import annotations
@@ -26,14 +31,22 @@ from workbench.explain.attribution import (
     METHODS,
     SAMPLE_RATE,
     Attribution,
+    STABILITY_SEEDS,
     ClassScore,
     as_wave,
     integrated_gradients,
+    map_stability,
     resolve_target,
     tf_occlusion,
     time_occlusion,
 )
-from workbench.explain.faithfulness import RANDOMISATIONS, Faithfulness, RandomisationCheck, faithfulness, randomisation_check
+from workbench.explain.faithfulness import (
+    N_RANDOM,
+    RANDOMISATION_THRESHOLD,
+    RANDOMISATIONS,
+    Faithfulness,
+)
+from workbench.explain.faithfulness import RandomisationCheck, faithfulness, randomisation_check
 
 METHOD_FUNCTIONS = {"ig": integrated_gradients, "occlusion": time_occlusion, "tf-occlusion": tf_occlusion}
 
@@ -46,16 +59,19 @@ class Explanation:
     duration: float
     target: str
     scores: dict[str, float]
-    frame_logits: np.ndarray  # (T_model, 9), LABEL_KEYS order
+    frame_logits: np.ndarray  # (T_model, C), in ``labels`` order
     attributions: dict[str, Attribution]
     faithfulness: dict[str, Faithfulness]
     randomisation: dict[str, RandomisationCheck] = field(default_factory=dict)
-    top_span: tuple[float, float] = (0.0, 0.0)  # s
-    top_span_method: str = ""
+    top_span: tuple[float, float] | None = None  # s; None: no span supports the class
+    top_span_method: str | None = None
+    top_span_note: str = ""  # why there is no span (or which method it came from)
     model: dict = field(default_factory=dict)
     banner: str | None = None
     voice: dict | None = None  # F0/intensity on the frame grid (voice.contours_on_frames), set by the caller
     words: dict | None = None  # per-word spans, scores and shares (words.words_record), set by the caller
+    #: the model's classes, in the order of ``frame_logits``' columns
+    labels: tuple[str, ...] = LABEL_KEYS
 
     @property
     def predicted(self) -> str:
@@ -69,17 +85,66 @@ class Explanation:
             "predicted": self.predicted,
             "target": self.target,
             "scores": self.scores,
-            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(LABEL_KEYS),
+            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(self.labels),
                              "logits": np.round(self.frame_logits, 5).tolist()},
             "methods": {m: {"attribution": a.to_dict(), "faithfulness": self.faithfulness[m].to_dict() if m in self.faithfulness else None,
-                            "randomisation": self.randomisation[m].to_dict() if m in self.randomisation else None}
+                            "randomisation": self.randomisation[m].to_dict() if m in self.randomisation else None,
+                            "reliable": not self.problems(m), "problems": self.problems(m)}
                         for m, a in self.attributions.items()},
-            "top_evidence": {"start_s": self.top_span[0], "end_s": self.top_span[1], "method": self.top_span_method},
+            "top_evidence": ({"start_s": self.top_span[0], "end_s": self.top_span[1], "method": self.top_span_method, "note": self.top_span_note}
+                             if self.top_span is not None else
+                             {"start_s": None, "end_s": None, "method": None, "note": self.top_span_note}),
             "model": self.model,
             "voice": self.voice,
             "words": self.words,
         }
         return _finite(out)
+
+    def problems(self, method: str) -> list[str]:
+        """Every failed check of ``method``'s map, in words (empty: the map passed all its checks)."""
+        a = self.attributions[method]
+        out = []
+        c = a.checks.get("completeness")
+        if c is not None and not c["passed"]:
+            out.append(f"UNRELIABLE: IG completeness error {c['relative_error']:.0%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
+                       f"(tolerance {c['tolerance']:.0%}) after {c['gradient_evaluations']} gradient evaluations (cap {c['cap']})")
+        st = a.checks.get("stability")
+        if st is not None and st.get("passed") is False:
+            out.append(f"UNSTABLE: maps from baseline seeds {', '.join(map(str, st['seeds']))} rank-correlate down to "
+                       f"{st['min_spearman']:.2f} (threshold {st['threshold']:.2f})")
+        f = self.faithfulness.get(method)
+        if f is not None and not f.passed:
+            out.append(f"NOT FAITHFUL: {f.problem()}")
+        r = self.randomisation.get(method)
+        if r is not None and r.passed is False:
+            out.append(f"FAILS MODEL RANDOMISATION: rank corr with the re-initialised network {r.spearman[-1]:.2f} "
+                       f"(must stay below {RANDOMISATION_THRESHOLD:.2f})")
+        return out
+
+    def check_lines(self, method: str) -> list[str]:
+        """The checks of ``method``'s map, passed or not, one line each (screen and widget)."""
+        a = self.attributions[method]
+        lines = []
+        f = self.faithfulness.get(method)
+        lines.append(f.summary() if f is not None else "faithfulness not measured")
+        c = a.checks.get("completeness")
+        if c is not None:
+            lines.append(f"completeness error {c['relative_error']:.1%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
+                         f"(tolerance {c['tolerance']:.0%}; {c['gradient_evaluations']} gradient evaluations, cap {c['cap']}; "
+                         f"{c['segments']} path segment(s))" + ("" if c["passed"] else " FAILED"))
+        st = a.checks.get("stability")
+        if st is not None and st.get("applicable", True):
+            if st.get("passed") is None and not st.get("pairs"):
+                lines.append("stability over baseline seeds: not measured (one seed)")
+            else:
+                lines.append(f"stability over baseline seeds {', '.join(map(str, st['seeds']))}: rank corr min {st['min_spearman']:.2f}, "
+                             f"mean {st['mean_spearman']:.2f} (threshold {st['threshold']:.2f}): {'stable' if st['passed'] else 'UNSTABLE'}")
+        elif st is not None:
+            lines.append(f"stability: {st['reason']}")
+        r = self.randomisation.get(method)
+        if r is not None and r.spearman:
+            lines.append(f"randomised-model ({r.kind}) rank corr {r.spearman[-1]:.2f} (must stay below {RANDOMISATION_THRESHOLD:.2f})")
+        return lines
 
     def to_json(self) -> str:
         """Strict JSON: NaN and infinities become ``null``."""
@@ -102,12 +167,17 @@ def _finite(o: Any) -> Any:
     return o
 
 
-def top_evidence_span(relevance: np.ndarray, span_s: float = 0.3) -> tuple[float, float]:
-    """The ``span_s`` window (on the 20 ms grid) with the largest summed relevance: ``(start, end)`` in s."""
+def top_evidence_span(relevance: np.ndarray, span_s: float = 0.3) -> tuple[float, float] | None:
+    """The ``span_s`` window (on the 20 ms grid) with the largest summed relevance: ``(start, end)`` in s.
+
+    ``None`` when no window has a positive sum: the map holds no evidence *for* the class there.
+    """
     rel = np.asarray(relevance, dtype=float)
     k = max(1, min(len(rel), int(round(span_s * SAMPLE_RATE / FRAME_SAMPLES))))
     sums = np.convolve(rel, np.ones(k), mode="valid")
     i = int(np.argmax(sums))
+    if not sums[i] > 0:
+        return None
     step = FRAME_SAMPLES / SAMPLE_RATE
     return (round(i * step, 4), round((i + k) * step, 4))
 
@@ -125,6 +195,47 @@ def check_explain_length(n_samples: int, *, source: str | None = None) -> None:
             source=source, fix="explain a segment: cut the clip (workbench segment, or start/duration in a manifest row).")
 
 
+def pick_top_evidence(expl: "Explanation", span_s: float = 0.3) -> tuple[tuple[float, float] | None, str | None, str]:
+    """(span, method, note): the span from the most faithful method that passed every check and finds evidence for the class.
+
+    Methods are tried in order of insertion minus deletion AUC; a method with
+    a failed check is never used.  With no such method, or none with a
+    window of positive evidence, the span is ``None`` and the note says
+    "no span supports this class" and why.
+    """
+    passed = [m for m in expl.attributions if not expl.problems(m)]
+    if not passed:
+        failed = "; ".join(f"{m}: {expl.problems(m)[0]}" for m in expl.attributions)
+        return None, None, f"no span supports this class: no method passed its checks ({failed})"
+
+    def score(m: str) -> float:
+        f = expl.faithfulness.get(m)
+        return f.method.insertion_auc - f.method.deletion_auc if f is not None else -np.inf
+
+    for m in sorted(passed, key=score, reverse=True):
+        span = top_evidence_span(expl.attributions[m].frame_relevance, span_s)
+        if span is not None:
+            return span, m, f"from {m}, the most faithful method that passed its checks"
+    return None, None, (f"no span supports this class: {', '.join(passed)} find(s) no window of positive evidence for "
+                        f"'{expl.target}' (every {span_s:.2f} s window sums to zero or less)")
+
+
+def report_lines(expl: "Explanation") -> list[str]:
+    """What ``workbench explain`` prints: the prediction, each method's figures with its checks and flags, the span."""
+    lines = [f"{expl.id}: predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}); explaining '{expl.target}'"
+             f" · scored in {expl.model.get('dtype')}"]
+    for m in expl.attributions:
+        checks = expl.check_lines(m)
+        lines.append(f"  {m:>12}: {checks[0]}")
+        lines.extend(f"  {'':>12}  {c}" for c in checks[1:])
+        lines.extend(f"  {'':>12}  ⚠ {p}" for p in expl.problems(m))
+    if expl.top_span is not None:
+        lines.append(f"  top evidence {expl.top_span[0]:.2f}–{expl.top_span[1]:.2f} s ({expl.top_span_note})")
+    else:
+        lines.append(f"  ⚠ {expl.top_span_note}")
+    return lines
+
+
 def explain_clip(
     model: Emotion2vecModel,
     clip: Any,
@@ -132,22 +243,32 @@ def explain_clip(
     target: str | None = None,
     methods: tuple[str, ...] = METHODS,
     steps: int = 20,
+    n_random: int = N_RANDOM,
+    seeds: int = len(STABILITY_SEEDS),
     randomisation: str | None = "full",
     span_s: float = 0.3,
     item_id: str | None = None,
     options: dict[str, dict] | None = None,
+    scorer: ClassScore | None = None,
 ) -> Explanation:
-    """Explain one clip: attribution by each method, its faithfulness, the top-evidence span.
+    """Explain one clip: attribution by each method, every map checked, the top-evidence span.
 
     Parameters
     ----------
     model : Emotion2vecModel
+        Scored as loaded: its precision (dtype) and temperature are used, so
+        the scores equal a run's row made with the same model.
     clip : Audio or (n,) float array at 16 kHz
     target : str, optional
         Class to explain (default: the predicted one).
     methods : tuple of {"ig", "occlusion", "tf-occlusion"}
     steps : int
         Points of the deletion/insertion curves (each costs one forward pass per curve).
+    n_random : int
+        Random orders behind the faithfulness reference and its 95 % interval (at least 10).
+    seeds : int
+        Baseline seeds of IG's stability check (maps for seeds s, s+1, … are
+        rank-correlated; 1 skips the check, which is then said to be not measured).
     randomisation : {"full", "cascading", None}
         Model-randomisation check per method (``None`` skips it: it costs one
         more attribution per randomised stage).
@@ -155,6 +276,8 @@ def explain_clip(
         Length of the top-evidence span in seconds.
     options : dict, optional
         Per-method keyword options, e.g. ``{"occlusion": {"window_s": 0.1}}``.
+    scorer : ClassScore, optional
+        The differentiable model to explain (default ``ClassScore(model)``).
 
     Returns
     -------
@@ -165,13 +288,15 @@ def explain_clip(
         raise ConfigError(f"unknown attribution method(s) {unknown or methods}.", fix=f"use some of {', '.join(METHODS)}.")
     if randomisation is not None and randomisation not in RANDOMISATIONS:
         raise ConfigError(f"unknown randomisation {randomisation!r}.", fix=f"use one of {', '.join(RANDOMISATIONS)}, or None to skip it.")
+    if not (1 <= int(seeds) <= 10):
+        raise ConfigError(f"seeds={seeds} baseline seeds for the stability check is outside 1–10.", fix=f"pass seeds={len(STABILITY_SEEDS)}.")
     options = dict(options or {})
     bad = [k for k in options if k not in METHODS]
     if bad:
         raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
     wave = as_wave(clip)
     check_explain_length(len(wave), source=item_id)
-    scorer = ClassScore(model)
+    scorer = scorer or ClassScore(model)
     logp = scorer.log_probs(wave[None])[0]
     target = resolve_target(scorer, wave, target)
     attributions, faith, rand = {}, {}, {}
@@ -181,28 +306,40 @@ def explain_clip(
             a = fn(scorer, wave, target)
         except TypeError as exc:
             raise ConfigError(f"option not accepted by method {m!r}: {exc}.", fix="see the method's function in workbench.explain.attribution.") from None
+        if m == "ig":
+            s0 = int(options.get(m, {}).get("seed", 0))
+            seed_list = [s0 + i for i in range(int(seeds))]
+            if len(seed_list) > 1:
+                others = [partial(METHOD_FUNCTIONS[m], **{**options.get(m, {}), "seed": s})(scorer, wave, target) for s in seed_list[1:]]
+                st = map_stability([a.frame_relevance, *[o.frame_relevance for o in others]], seed_list)
+                st["completeness_passed"] = [a.checks["completeness"]["passed"], *[o.checks["completeness"]["passed"] for o in others]]
+            else:
+                st = {"seeds": seed_list, "pairs": [], "passed": None}
+            a.checks["stability"] = st
+        else:
+            a.checks["stability"] = {"applicable": False, "passed": None,
+                                     "reason": "deterministic (removal is zeros, no random baseline): no seed to vary"}
         attributions[m] = a
-        faith[m] = faithfulness(scorer, wave, a, steps=steps)
+        faith[m] = faithfulness(scorer, wave, a, steps=steps, n_random=n_random)
         if randomisation is not None:
             rand[m] = randomisation_check(model, wave, a, fn, kind=randomisation)
-    # the span comes from the method whose ranking is most faithful on this clip (insertion minus deletion)
-    best = max(faith, key=lambda m: faith[m].method.insertion_auc - faith[m].method.deletion_auc)
-    span = top_evidence_span(attributions[best].frame_relevance, span_s)
     info = model.info.to_dict()
-    return Explanation(
+    expl = Explanation(
         id=item_id or getattr(clip, "id", None) or "clip",
         duration=len(wave) / SAMPLE_RATE,
         target=target,
-        scores={k: float(np.exp(v)) for k, v in zip(LABEL_KEYS, logp)},
+        scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)},
+        labels=scorer.labels,
         frame_logits=scorer.frame_logits(wave),
         attributions=attributions,
         faithfulness=faith,
         randomisation=rand,
-        top_span=span,
-        top_span_method=best,
-        model={k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
+        model={**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
+               "temperature": model.info.temperature, "scored_in": scorer.dtype},
         banner=model.info.warning,
     )
+    expl.top_span, expl.top_span_method, expl.top_span_note = pick_top_evidence(expl, span_s)
+    return expl
 
 
 def summarise(explanations: list[Explanation]):

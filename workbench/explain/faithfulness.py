@@ -11,16 +11,20 @@ Each curve is sampled at ``steps + 1`` evenly spaced fractions of the frames
 area is in probability units, 0–1).  A faithful ranking gives a *low*
 deletion area and a *high* insertion area.  Every ranking is compared with
 
-* a random order (mean of ``n_random`` seeded permutations), and
+* random orders (``n_random`` = 32 seeded permutations, batched): their
+  mean curve and the central 95 % interval of their AUCs, so that a ranking
+  is said to be *better than*, *worse than* or *indistinguishable from*
+  random in words, and
 * the order of the class's own frame score (the head applied to each frame),
   the cheap explanation every run already has.
 
 **Model randomisation** (Adebayo et al. 2018, "Sanity checks for saliency
-maps").  The network's weights are re-initialised (all at once, ``full``, or
-top-down, ``cascading``: head, then the transformer blocks, then the
-positional and conv encoders) and the attribution is computed again; the
-Spearman rank correlation between the frame relevances of the trained and the
-randomised network must be low.  A method whose map survives randomisation
+maps").  The network's weights are re-initialised (all at once, ``full``:
+every parameter tensor; or top-down, ``cascading``: head, then the
+transformer blocks, the context encoder, the positional and conv encoders)
+and the attribution is computed again; the Spearman rank correlation between
+the frame relevances of the trained and the randomised network must be low
+(|r| < 0.5, :data:`RANDOMISATION_THRESHOLD`).  A method whose map survives randomisation
 shows the input, not the model.
 
 **Planted cue** (:mod:`workbench.explain.cue`): the share of positive
@@ -38,7 +42,6 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
 
 RANDOMISATIONS = ("full", "cascading")
@@ -74,8 +77,30 @@ class Curves:
         return float(np.trapezoid(self.insertion, self.fractions))
 
     def to_dict(self) -> dict:
-        return {"deletion_auc": round(self.deletion_auc, 5), "insertion_auc": round(self.insertion_auc, 5),
-                "deletion": [round(float(v), 5) for v in self.deletion], "insertion": [round(float(v), 5) for v in self.insertion]}
+        # full precision: the AUCs recompute from the stored map and the stored curves alike
+        return {"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc,
+                "deletion": [float(v) for v in self.deletion], "insertion": [float(v) for v in self.insertion]}
+
+
+def _order(relevance: np.ndarray) -> np.ndarray:
+    """Frames most relevant first; ties broken by time so equal relevances (a uniform map) do not pick a lucky order."""
+    rel = np.asarray(relevance, dtype=float)
+    return np.lexsort((np.arange(len(rel)), -rel))
+
+
+def _curves_of_orders(scorer: ClassScore, wave: np.ndarray, orders: list[np.ndarray], target: str, steps: int,
+                      batch: int = 64) -> list[Curves]:
+    """Deletion and insertion curves of several frame orders, scored in batches of ``batch`` masked clips."""
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    k = scorer.labels.index(target)
+    per_chunk = max(1, batch // (2 * (steps + 1)))  # orders whose masked clips fit one batch
+    out = []
+    for i in range(0, len(orders), per_chunk):
+        chunk = orders[i: i + per_chunk]
+        waves = np.concatenate([_masked_waves(wave, o, fractions, insertion=ins) for o in chunk for ins in (False, True)])
+        p = np.exp(scorer.log_probs(waves, batch=batch)[:, k]).reshape(len(chunk), 2, steps + 1)
+        out.extend(Curves(fractions, p[j, 0], p[j, 1]) for j in range(len(chunk)))
+    return out
 
 
 def curves(scorer: ClassScore, wave: np.ndarray, relevance: np.ndarray, target: str, *, steps: int = 20) -> Curves:
@@ -85,44 +110,130 @@ def curves(scorer: ClassScore, wave: np.ndarray, relevance: np.ndarray, target: 
         raise ConfigError(f"relevance has {len(relevance)} frames; the clip has {T} frames of 20 ms.", fix="pass the Attribution made from this clip.")
     if steps < 2:
         raise ConfigError(f"steps must be at least 2, given {steps}.", fix="pass steps=20.")
-    # ties are broken by time so equal relevances (e.g. a uniform map) do not pick a lucky order
-    order = np.lexsort((np.arange(T), -np.asarray(relevance, dtype=float)))
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    k = LABEL_KEYS.index(target)
-    dele = np.exp(scorer.log_probs(_masked_waves(wave, order, fractions, insertion=False))[:, k])
-    ins = np.exp(scorer.log_probs(_masked_waves(wave, order, fractions, insertion=True))[:, k])
-    return Curves(fractions, dele, ins)
+    return _curves_of_orders(scorer, wave, [_order(relevance)], target, steps)[0]
+
+
+#: permutations behind the random reference (its interval is their central 95 %)
+N_RANDOM = 32
+#: the random reference's interval: this central share of the permutations' AUCs
+RANDOM_INTERVAL = 0.95
+
+
+@dataclass
+class RandomReference:
+    """AUCs of ``n`` random frame orders: the mean curve and the central 95 % interval of each AUC."""
+
+    mean: Curves
+    deletion_aucs: np.ndarray  # (n,)
+    insertion_aucs: np.ndarray  # (n,)
+
+    @property
+    def deletion_auc(self) -> float:
+        return float(np.mean(self.deletion_aucs))
+
+    @property
+    def insertion_auc(self) -> float:
+        return float(np.mean(self.insertion_aucs))
+
+    @property
+    def deletion(self) -> np.ndarray:
+        return self.mean.deletion
+
+    @property
+    def insertion(self) -> np.ndarray:
+        return self.mean.insertion
+
+    @property
+    def fractions(self) -> np.ndarray:
+        return self.mean.fractions
+
+    def interval(self, curve: str) -> tuple[float, float]:
+        """(low, high): the central :data:`RANDOM_INTERVAL` of the random orders' AUCs of ``curve``."""
+        v = self.deletion_aucs if curve == "deletion" else self.insertion_aucs
+        q = (1 - RANDOM_INTERVAL) / 2
+        return float(np.quantile(v, q)), float(np.quantile(v, 1 - q))
+
+    def to_dict(self) -> dict:
+        out = self.mean.to_dict()
+        out.update({"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc, "permutations": len(self.deletion_aucs),
+                    "deletion_auc_interval": list(self.interval("deletion")), "insertion_auc_interval": list(self.interval("insertion")),
+                    "interval": f"central {RANDOM_INTERVAL:.0%} of the permutations' AUCs"})
+        return out
+
+
+def verdict(value: float, interval: tuple[float, float], *, higher_is_better: bool) -> str:
+    """``better than random``, ``worse than random`` or ``indistinguishable from random`` (outside/inside the interval)."""
+    lo, hi = interval
+    if lo <= value <= hi:
+        return "indistinguishable from random"
+    better = value > hi if higher_is_better else value < lo
+    return "better than random" if better else "worse than random"
 
 
 @dataclass
 class Faithfulness:
-    """Deletion/insertion of a method's ranking beside a random order and the frame-score order."""
+    """Deletion/insertion of a method's ranking beside random orders (with an interval) and the frame-score order."""
 
     method: Curves
-    random: Curves
+    random: RandomReference
     frame_score: Curves
+
+    @property
+    def deletion_verdict(self) -> str:
+        return verdict(self.method.deletion_auc, self.random.interval("deletion"), higher_is_better=False)
+
+    @property
+    def insertion_verdict(self) -> str:
+        return verdict(self.method.insertion_auc, self.random.interval("insertion"), higher_is_better=True)
+
+    @property
+    def passed(self) -> bool:
+        """Better than random on at least one curve and worse on none."""
+        vs = (self.deletion_verdict, self.insertion_verdict)
+        return "worse than random" not in vs and "better than random" in vs
+
+    def problem(self) -> str | None:
+        """Why the ranking is not faithful, in words (None when it is)."""
+        if self.passed:
+            return None
+        return f"deletion {self.deletion_verdict}, insertion {self.insertion_verdict}"
 
     def to_dict(self) -> dict:
         return {"method": self.method.to_dict(), "random": self.random.to_dict(), "frame_score": self.frame_score.to_dict(),
+                "deletion_verdict": self.deletion_verdict, "insertion_verdict": self.insertion_verdict, "passed": self.passed,
                 "removal": "zeros in the raw input (digital silence), 20 ms frames",
-                "fractions": [round(float(f), 4) for f in self.method.fractions]}
+                "fractions": [float(f) for f in self.method.fractions]}
 
     def summary(self) -> str:
-        """One line for a figure or a table."""
-        return (f"deletion AUC {self.method.deletion_auc:.3f} (random {self.random.deletion_auc:.3f}, frame score {self.frame_score.deletion_auc:.3f}; lower is better) · "
-                f"insertion AUC {self.method.insertion_auc:.3f} (random {self.random.insertion_auc:.3f}, frame score {self.frame_score.insertion_auc:.3f}; higher is better)")
+        """One line for a figure or a table: each AUC, the random interval, and the verdict in words."""
+        dl, dh = self.random.interval("deletion")
+        il, ih = self.random.interval("insertion")
+        n = len(self.random.deletion_aucs)
+        return (f"deletion AUC {self.method.deletion_auc:.3f} (random {dl:.3f}–{dh:.3f}, n={n}; frame score {self.frame_score.deletion_auc:.3f}; "
+                f"lower is better): {self.deletion_verdict} · "
+                f"insertion AUC {self.method.insertion_auc:.3f} (random {il:.3f}–{ih:.3f}; frame score {self.frame_score.insertion_auc:.3f}; "
+                f"higher is better): {self.insertion_verdict}")
 
 
-def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution, *, steps: int = 20, n_random: int = 3,
+def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution, *, steps: int = 20, n_random: int = N_RANDOM,
                  seed: int = 0) -> Faithfulness:
-    """Deletion/insertion of ``attribution`` against a random order and the class's frame scores."""
+    """Deletion/insertion of ``attribution`` against ``n_random`` random orders and the class's frame scores.
+
+    The random orders are scored in batches (every masked clip of several
+    orders in one forward pass); their AUCs give the interval that says
+    whether the method's ranking is better than, worse than, or
+    indistinguishable from a random ranking.
+    """
+    if n_random < 10:
+        raise ConfigError(f"n_random={n_random} permutations cannot put an interval on a random ranking.", fix=f"pass n_random={N_RANDOM} (at least 10).")
     target = attribution.target
     method = curves(scorer, wave, attribution.frame_relevance, target, steps=steps)
     T = len(attribution.frame_relevance)
     rng = np.random.default_rng(seed)
-    rand = [curves(scorer, wave, rng.permutation(T).astype(float), target, steps=steps) for _ in range(max(1, n_random))]
-    random = Curves(method.fractions, np.mean([c.deletion for c in rand], 0), np.mean([c.insertion for c in rand], 0))
-    fl = scorer.frame_logits(wave)[:, LABEL_KEYS.index(target)]
+    rand = _curves_of_orders(scorer, wave, [rng.permutation(T) for _ in range(n_random)], target, steps)
+    mean = Curves(method.fractions, np.mean([c.deletion for c in rand], 0), np.mean([c.insertion for c in rand], 0))
+    random = RandomReference(mean, np.array([c.deletion_auc for c in rand]), np.array([c.insertion_auc for c in rand]))
+    fl = scorer.frame_logits(wave)[:, scorer.labels.index(target)]
     frame_score = curves(scorer, wave, frame_scores_on_grid(fl, T), target, steps=steps)
     return Faithfulness(method, random, frame_score)
 
@@ -139,36 +250,79 @@ def frame_scores_on_grid(frame_values: np.ndarray, T: int) -> np.ndarray:
 # model randomisation
 # ---------------------------------------------------------------------------
 def _stages(net: Any) -> list[tuple[str, list[Any]]]:
-    """Module groups of an Emotion2vec network, top (head) first."""
+    """Module (and bare parameter) groups of an Emotion2vec network, top (head) first, covering every parameter.
+
+    Besides the head, the transformer blocks and the encoders, the groups hold
+    what the first version missed: the context encoder's final norm, the
+    feature projection, the extra tokens and the ALiBi scale (all on the
+    scoring path), and the data2vec decoder (used only in pre-training, not
+    on the scoring path; re-initialised anyway so that "full" leaves no
+    trained value).  Any parameter of another architecture that no group
+    names goes into a last group, ``rest``.
+    """
     enc = net.modality_encoders["AUDIO"]
     stages: list[tuple[str, list[Any]]] = [("head", [net.proj])]
     for i in reversed(range(len(net.blocks))):
         stages.append((f"block {i}", [net.blocks[i]]))
-    prenet = getattr(enc.context_encoder, "blocks", None)
+    ctx = enc.context_encoder
+    prenet = getattr(ctx, "blocks", None)
     if prenet is not None:
         for i in reversed(range(len(prenet))):
             stages.append((f"prenet block {i}", [prenet[i]]))
+    front = [m for m in (getattr(ctx, "norm", None), getattr(enc, "project_features", None)) if m is not None]
+    front += [p for p in (getattr(enc, "extra_tokens", None), getattr(enc, "alibi_scale", None)) if p is not None]
+    stages.append(("context norm, feature projection, extra tokens, ALiBi scale", front))
     stages.append(("positional encoder", [enc.relative_positional_encoder]))
     stages.append(("conv encoder", [enc.local_encoder]))
+    if getattr(enc, "decoder", None) is not None:
+        stages.append(("decoder (pre-training only)", [enc.decoder]))
+    named = {id(p) for _, items in stages for it in items for p in _params(it)}
+    rest = [p for p in net.parameters() if id(p) not in named]
+    if rest:
+        stages.append(("rest", rest))
     return stages
 
 
-def _reinit(modules: list[Any], seed: int) -> None:
+def _params(item: Any) -> list[Any]:
+    """The parameters of a module, or the parameter itself."""
+    import torch
+
+    return [item] if isinstance(item, torch.nn.Parameter) else list(item.parameters())
+
+
+def _reinit(items: list[Any], seed: int) -> None:
+    """Re-initialise modules and bare parameters so that no tensor keeps its trained values.
+
+    Modules with their own initialiser get it (``reset_parameters``: Linear,
+    Conv, LayerNorm …).  Every tensor still equal to its trained value
+    afterwards (a norm whose trained scale happened to be its initial one, a
+    bare parameter such as the ALiBi scale or the extra tokens) is drawn
+    from a normal with the trained tensor's mean and standard deviation (at
+    least 0.02): same scale, no trained value left.
+    """
     import torch
 
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        for mod in modules:
-            for sub in mod.modules():
-                if hasattr(sub, "reset_parameters"):
-                    sub.reset_parameters()
+        params = [p for it in items for p in _params(it)]
+        before = [p.detach().clone() for p in params]
+        for it in items:
+            if isinstance(it, torch.nn.Module):
+                for sub in it.modules():
+                    if hasattr(sub, "reset_parameters"):
+                        sub.reset_parameters()
+        for p, old in zip(params, before):
+            if torch.equal(p, old):
+                std = float(old.float().std()) if old.numel() > 1 else 0.0
+                p.normal_(float(old.float().mean()), max(std, 0.02))
 
 
 def randomised_networks(model: Any, kind: str = "full", seed: int = 1) -> list[tuple[str, Any]]:
     """Copies of the model's network with re-initialised weights: ``[(stage, network), ...]``.
 
-    ``full``: one copy, every stage re-initialised.  ``cascading``: one copy
-    per stage, each re-initialising that stage and every stage above it.
+    ``full``: one copy, every parameter tensor re-initialised (see
+    :func:`_stages` and :func:`_reinit`).  ``cascading``: one copy per stage,
+    each re-initialising that stage and every stage above it.
     """
     if kind not in RANDOMISATIONS:
         raise ConfigError(f"unknown randomisation {kind!r}.", fix=f"use one of {', '.join(RANDOMISATIONS)}.")
@@ -184,6 +338,10 @@ def randomised_networks(model: Any, kind: str = "full", seed: int = 1) -> list[t
     return out
 
 
+#: a map whose rank correlation with the randomised network's map reaches this shows the input, not the model
+RANDOMISATION_THRESHOLD = 0.5
+
+
 @dataclass
 class RandomisationCheck:
     """Spearman correlation of frame relevance, trained vs re-initialised network, per stage."""
@@ -193,8 +351,15 @@ class RandomisationCheck:
     stages: list[str]
     spearman: list[float]
 
+    @property
+    def passed(self) -> bool | None:
+        """The map changes when the whole network is re-initialised (rank corr below :data:`RANDOMISATION_THRESHOLD`)."""
+        if not self.spearman or not np.isfinite(self.spearman[-1]):
+            return None
+        return bool(abs(self.spearman[-1]) < RANDOMISATION_THRESHOLD)
+
     def to_dict(self) -> dict:
-        return {"method": self.method, "kind": self.kind,
+        return {"method": self.method, "kind": self.kind, "threshold": RANDOMISATION_THRESHOLD, "passed": self.passed,
                 "stages": [{"randomised_down_to": s, "spearman": (None if not np.isfinite(r) else round(float(r), 4))} for s, r in zip(self.stages, self.spearman)]}
 
 

@@ -15,7 +15,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.labels import LABEL_KEYS
 from workbench.model.checkpoints import display_name
 from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
@@ -61,14 +60,16 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
                              gridspec_kw={"height_ratios": heights, "hspace": 0.7})
     dur = len(y) / sr
     t = np.arange(len(y)) / sr
-    s0, s1 = expl.top_span
-
     ax = axes[0]
     ax.plot(t, y, lw=0.4, color="0.25")
-    ax.axvspan(s0, s1, color="tab:orange", alpha=0.3, lw=0)
     ax.set_ylabel("wave", fontsize=8)
-    ax.set_title(plain(f"waveform · top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method}, playable as top_evidence.wav)"),
-                 fontsize=8, loc="left")
+    if expl.top_span is not None:
+        s0, s1 = expl.top_span
+        ax.axvspan(s0, s1, color="tab:orange", alpha=0.3, lw=0)
+        ax.set_title(plain(f"waveform · top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method}, playable as top_evidence.wav)"),
+                     fontsize=8, loc="left")
+    else:  # no method passed its checks with evidence for the class: no span is shaded, and the title says why
+        ax.set_title(plain(f"waveform · ⚠ {expl.top_span_note}"), fontsize=8, loc="left", color="crimson")
 
     ax = axes[1]
     nfft, hop = 512, 160
@@ -122,8 +123,8 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
     z = fl - fl.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
-              extent=(0, len(fl) / FRAME_RATE, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
-    ax.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=6)
+              extent=(0, len(fl) / FRAME_RATE, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
+    ax.set_yticks(range(len(expl.labels)), [plain(k) for k in expl.labels], fontsize=6)
     ax.set_title("frame scores (head applied to each 20 ms frame, softmax)", fontsize=8, loc="left")
 
     for i, m in enumerate(methods):
@@ -135,7 +136,11 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
                   extent=(0, len(rel) * 0.02, 0, 1), interpolation="nearest")
         ax.set_yticks([])
         ax.set_ylabel(plain(m), fontsize=7, rotation=0, ha="right", va="center")
-        ax.set_title(plain(f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}"), fontsize=7, loc="left")
+        problems = expl.problems(m)
+        title = f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}"
+        if problems:  # a map that failed a check says so on its own strip
+            title += "\n⚠ " + "; ".join(problems)
+        ax.set_title(plain(title), fontsize=7, loc="left", color="crimson" if problems else "black")
 
     if words:
         ax = axes[-1]
@@ -170,8 +175,16 @@ def _faith_text(expl: Explanation, method: str) -> str:
     f = expl.faithfulness.get(method)
     if f is None:
         return "faithfulness not measured"
-    text = (f"deletion AUC {f.method.deletion_auc:.2f} vs random {f.random.deletion_auc:.2f} (lower better), "
-            f"insertion AUC {f.method.insertion_auc:.2f} vs random {f.random.insertion_auc:.2f} (higher better)")
+    dl, dh = f.random.interval("deletion")
+    il, ih = f.random.interval("insertion")
+    text = (f"deletion AUC {f.method.deletion_auc:.2f} vs random {dl:.2f}–{dh:.2f} ({f.deletion_verdict}), "
+            f"insertion AUC {f.method.insertion_auc:.2f} vs random {il:.2f}–{ih:.2f} ({f.insertion_verdict})")
+    c = expl.attributions[method].checks.get("completeness")
+    if c is not None:
+        text += f", completeness error {c['relative_error']:.0%}"
+    st = expl.attributions[method].checks.get("stability")
+    if st is not None and st.get("pairs"):
+        text += f", seed rank corr ≥ {st['min_spearman']:.2f}"
     r = expl.randomisation.get(method)
     if r is not None and r.spearman:
         text += f", randomised-model rank corr {r.spearman[-1]:.2f}"

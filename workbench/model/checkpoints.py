@@ -313,8 +313,36 @@ GENERATED_CHECKPOINTS: dict[str, tuple[str, str]] = {
 GENERATED_MARKERS = (RANDOM_MARKER, "WORKBENCH_CUE_CHECKPOINT.json")
 
 
+#: the card ``workbench finetune`` writes beside a checkpoint it made: parent, data, speakers, hyper-parameters, curves
+TRAINING_CARD = "training_card.json"
+
+
+def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
+    """The training card of a fine-tuned checkpoint folder (``training_card.json``), or ``None`` when it has none.
+
+    Plain JSON, read as data: loading a checkpoint never runs anything it holds.
+    """
+    if not model_dir:
+        return None
+    path = Path(str(model_dir)).expanduser() / TRAINING_CARD
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {TRAINING_CARD} ({_short(exc)}).", source=str(path),
+                         fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{TRAINING_CARD} is not a JSON object.", source=str(path), fix="restore the card `workbench finetune` wrote.")
+    return card
+
+
 def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
-    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or ``None``."""
+    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or of a fine-tuned
+    checkpoint's training card (a head trained on a generated parent), or ``None``."""
+    card = read_training_card(model_dir)
+    if card is not None and card.get("warning"):
+        return str(card["warning"])
     for name in GENERATED_MARKERS:
         path = Path(model_dir) / name
         if path.is_file():
@@ -364,10 +392,31 @@ def ensure_random_checkpoint(arch: str = "tiny", *, seed: int = 0) -> Path:
 _EXPECTED: dict[tuple[str, int], str] = {}
 
 
+#: sha256 of the tiny ``model.pt`` the package builds, by (torch, funasr, seed): the same bytes on every machine with
+#: these versions (measured on two machines' fresh caches).  With other versions it is rebuilt in memory once per
+#: process, which imports torch and FunASR (about 13 s of a short `workbench run --model tiny` on 2 loaded cores).
+_KNOWN_TINY = {
+    ("2.13.0+cpu", "1.4.16", 0): "3aa1b4e756771192142383f1777e862ddee2218e104a3817827ff504ef9d4dc6",
+}
+
+
+def _installed_versions() -> tuple[str, str]:
+    import importlib.metadata as md
+
+    try:
+        return md.version("torch"), md.version("funasr")
+    except md.PackageNotFoundError:
+        return "", ""
+
+
 def _expected_random_sha256(arch: str, seed: int) -> str | None:
-    """sha256 of the ``model.pt`` the package builds for ``arch``/``seed``, computed in memory (``tiny`` only: cheap)."""
+    """sha256 of the ``model.pt`` the package builds for ``arch``/``seed`` (``tiny`` only): from :data:`_KNOWN_TINY` for
+    the versions installed, else computed in memory."""
     if arch != "tiny" or arch not in ARCHS:
         return None
+    known = _KNOWN_TINY.get((*_installed_versions(), seed))
+    if known is not None:
+        _EXPECTED[(arch, seed)] = known
     if (arch, seed) not in _EXPECTED:
         state = _random_state(ARCHS[arch], seed, emotion2vec_config(ARCHS[arch]))
         _EXPECTED[(arch, seed)] = hashlib.sha256(checkpoint_bytes(state)).hexdigest()
@@ -399,7 +448,7 @@ def generated_checksum(digest: str | None) -> dict | None:
     """
     if not isinstance(digest, str) or len(digest) != 64:
         return None
-    if digest in _EXPECTED.values():
+    if digest in _EXPECTED.values() or digest in _KNOWN_TINY.values():
         return {"name": "random-tiny", "kind": "random", "warning": "Random weights: predictions made with this checkpoint mean nothing."}
     entry = _read_memo(generated_registry_path()).get(digest)
     return entry if isinstance(entry, dict) else None

@@ -133,9 +133,10 @@ def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 class Prediction:
     """The model's output for one clip.
 
-    ``scores``: (9,) probabilities in :data:`~workbench.labels.LABEL_KEYS`
-    order.  ``embedding``: (D,) mean of the clip's frame features.
-    ``frame_logits``: (T, 9) head applied to each frame (50 frames/s), and
+    ``scores``: (C,) probabilities in ``labels`` order (the model's classes: the nine
+    :data:`~workbench.labels.LABEL_KEYS`, or a fine-tuned head's own).  ``embedding``: (D,)
+    mean of the clip's frame features.
+    ``frame_logits``: (T, C) head applied to each frame (50 frames/s), and
     ``frame_embeddings``: (T, D), present with ``granularity="frame"``.
     """
 
@@ -220,10 +221,41 @@ class BatchPolicy:
         return asdict(self)
 
 
+#: GPU memory one second of padded audio takes inside a batch (large architecture, bf16/fp16): the conv front
+#: end's widest layers (512 channels at 3200 frames/s, kept in float32 by its layer norms on CUDA) dominate,
+#: ~13 MB/s, with the transformer's (B, T, 1024/4096) buffers and a 2x margin.  gpu_suite.py measures it
+#: (``model_only.bytes_per_audio_second``); an estimate until then.
+CUDA_BYTES_PER_AUDIO_SECOND = 32e6
+#: clips per CUDA batch at most: beyond 256 × 6 s, model-only bf16 on an H200 gained nothing measurable (issue #23)
+CUDA_MAX_CLIPS = 512
+
+
+def cuda_policy(free_bytes: float, *, bytes_per_audio_second: float = CUDA_BYTES_PER_AUDIO_SECOND,
+                memory_share: float = 0.5, max_clips: int = CUDA_MAX_CLIPS) -> BatchPolicy:
+    """The CUDA batch policy for ``free_bytes`` of free GPU memory: batches as large as half of it holds.
+
+    A batch closes at ``memory_share * free_bytes / bytes_per_audio_second`` seconds of padded audio (between
+    30 s and 4096 s), ``max_clips`` clips, or 10 % padding (clips are sorted by length, so buckets of similar
+    lengths form).  The fixed 64 clips / 640 s before it left an H200 at 2.6× FunASR where one 256-clip batch
+    ran 4608× real time.  Pure: tests size it for any GPU without one.
+    """
+    seconds = memory_share * float(free_bytes) / float(bytes_per_audio_second)
+    return BatchPolicy(max_batch_size=int(max_clips), max_batch_seconds=float(min(max(seconds, 30.0), 4096.0)),
+                       max_pad_fraction=0.1)
+
+
+def cuda_free_bytes(device: str) -> int:
+    """Free memory of a CUDA device, in bytes (``torch.cuda.mem_get_info``)."""
+    import torch
+
+    index = torch.device(device).index
+    return int(torch.cuda.mem_get_info(index if index is not None else torch.cuda.current_device())[0])
+
+
 def default_policy(device: str) -> BatchPolicy:
-    """Batching that suits the device: small buckets on CPU, large ones on a GPU."""
+    """Batching that suits the device: small buckets on CPU; on a GPU, sized by its free memory (:func:`cuda_policy`)."""
     if str(device).startswith("cuda"):
-        return BatchPolicy(max_batch_size=64, max_batch_seconds=640.0, max_pad_fraction=0.2)
+        return cuda_policy(cuda_free_bytes(str(device)))
     # measured on 2 cores (benchmarks/README.md): padding costs more than batching gains on a CPU
     return BatchPolicy(max_batch_size=4, max_batch_seconds=60.0, max_pad_fraction=0.05)
 
@@ -268,7 +300,7 @@ class Emotion2vecModel:
         self.automodel = automodel
         self.spec = spec
         self.info = info
-        self._label_index = label_index  # checkpoint output index of each LABEL_KEYS entry
+        self._label_index = label_index  # checkpoint output index of each of info.labels
         self._valid_tokens = valid_tokens  # bool mask over checkpoint outputs ("unuse" tokens are False)
         self._lock = threading.Lock()
         #: "fused" (scaled_dot_product_attention, default on CUDA) or "funasr" (FunASR's own, default on CPU)
@@ -283,6 +315,11 @@ class Emotion2vecModel:
     @property
     def random_weights(self) -> bool:
         return self.info.random_weights
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The model's classes in score order: the nine emotion2vec+ keys, or a fine-tuned head's own."""
+        return tuple(self.info.labels)
 
     @property
     def temperature(self) -> float | None:
@@ -520,12 +557,13 @@ class Emotion2vecModel:
                     n_frames=n,
                     duration=handle["lengths"][i] / SAMPLE_RATE,
                     random_weights=self.random_weights,
+                    labels=self.labels,
                 )
             )
         return preds
 
     def _to_scheme(self, logits: np.ndarray) -> np.ndarray:
-        """Checkpoint outputs → LABEL_KEYS order, with unused outputs at -inf."""
+        """Checkpoint outputs → the model's label order (``info.labels``), with unused outputs at -inf."""
         lg = np.where(self._valid_tokens, logits, -np.inf)
         # the one place a fitted temperature touches the outputs: utterance and frame logits alike, so
         # softmax(mean of frame logits) stays the utterance score
@@ -576,7 +614,18 @@ _CACHE: dict[tuple, Emotion2vecModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+#: what a machine with a GPU torch can use has (NVIDIA's driver, or ROCm's kernel driver)
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+
+
 def auto_device() -> str:
+    """``"cuda"`` when torch sees a GPU, else ``"cpu"``.
+
+    Without a GPU driver on the machine the answer is ``"cpu"`` without importing torch (1–2 s of a
+    short run's start-up, and the ONNX Runtime path needs no torch at all).
+    """
+    if not any(os.path.exists(p) for p in GPU_DRIVER_PATHS):
+        return "cpu"
     with interrupts.deferred():  # a Ctrl-C inside torch's C++ start-up aborts the process (exit -6)
         import torch
 
@@ -606,7 +655,8 @@ def load_model(
     device : str
         ``"auto"`` picks CUDA when available, else CPU.
     dtype : {"float32", "bfloat16", "float16", "int8"}
-        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast (GPUs).
+        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16
+        weights are converted once at load.
         ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
         Linear layer (see ``benchmarks/README.md`` for its speed and cost).
     progress : callable, optional
@@ -704,7 +754,8 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
         id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
         kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None, revision=spec.revision,
         path=str(model_dir) if model_dir is not None else None, checksum=checksum, parameters=None, embed_dim=embed_dim,
-        device=device, dtype=dtype, labels=list(LABEL_KEYS), random_weights=random_info is not None, load_seconds=0.0,
+        device=device, dtype=dtype, labels=checkpoint_labels(model_dir) if model_dir is not None else list(LABEL_KEYS),
+        random_weights=random_info is not None, load_seconds=0.0,
         warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
     )
     return CheckpointRef(info)
@@ -809,8 +860,12 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         # fast CPU mode: Linear weights in int8, activations quantised per batch on the fly
         automodel.model = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
         net = automodel.model
+    if dtype == "bfloat16" and device.startswith("cpu"):
+        # weights converted once (autocast alone re-casts every weight on every call: 1.14x float32
+        # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
+        net.to(torch.bfloat16)
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
-    label_index, valid = _label_mapping(tokens, spec.model)
+    labels, label_index, valid = _label_mapping(tokens, spec.model)
     random_info = random_checkpoint_info(model_dir) if model_dir else None
     # the banner from the weights' checksum (generated by the package) as well as from the marker: an edited marker adds, never removes
     generated = generated_checksum(checksum)
@@ -829,7 +884,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         embed_dim=int(net.cfg.get("embed_dim")),
         device=device,
         dtype=dtype,
-        labels=list(LABEL_KEYS),
+        labels=labels,
         random_weights=random_info is not None,
         load_seconds=time.perf_counter() - t0,
         funasr_version=getattr(funasr, "__version__", None),
@@ -866,21 +921,46 @@ def _size(path: Path | None) -> str:
     return f"{n} bytes"
 
 
-def _label_mapping(tokens: list[str], name: str) -> tuple[list[int], np.ndarray]:
+def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], np.ndarray]:
+    """The model's labels, the checkpoint output of each, and the mask of used outputs.
+
+    An emotion2vec+ checkpoint (its tokens name all nine classes) keeps the workbench's order
+    (:data:`LABEL_KEYS`); any other (a head trained by ``workbench finetune``) has its own labels, the
+    keys of its used tokens in checkpoint order.  The nine are one label set among others.
+    """
     if not tokens:
         raise ModelError("checkpoint has no tokens.txt: cannot name its outputs.", source=name, fix="add the tokens.txt that came with the model.")
     keys = [key_from_token(t) for t in tokens]
     valid = np.array([not t.startswith("unuse") for t in tokens])
-    index = []
-    for k in LABEL_KEYS:
-        if k not in keys:
-            raise ModelError(
-                f"checkpoint has no output for {k!r}; its tokens are {tokens}.",
-                source=name,
-                fix="use an emotion2vec+ 9-class checkpoint.",
-            )
-        index.append(keys.index(k))
-    return index, valid
+    if all(k in keys for k in LABEL_KEYS):
+        return list(LABEL_KEYS), [keys.index(k) for k in LABEL_KEYS], valid
+    # FunASR's tokenizer needs its unknown symbol in the list: a fine-tuned head writes <unk> as an output it never
+    # trained (zero weights), masked here like the "unuse" tokens
+    valid = valid & np.array([t != UNK_TOKEN for t in tokens])
+    used = [k for k, ok in zip(keys, valid) if ok]
+    bad = sorted({k for k in used if not k or used.count(k) > 1 or k != k.strip()})
+    if len(used) < 2 or bad:
+        raise ModelError(
+            f"checkpoint tokens do not name a label set: {tokens[:12]}"
+            + (f" (empty or repeated: {bad})" if bad else " (fewer than two used labels)") + ".",
+            source=name,
+            fix="use an emotion2vec+ 9-class checkpoint, or one written by `workbench finetune` (one distinct label per line of tokens.txt).",
+        )
+    return used, [i for i, ok in enumerate(valid) if ok], valid
+
+
+#: FunASR's CharTokenizer refuses a token list without it
+UNK_TOKEN = "<unk>"
+
+
+def checkpoint_labels(model_dir: str | os.PathLike) -> list[str]:
+    """The labels a checkpoint folder's ``tokens.txt`` names, in score order, without building the network."""
+    p = Path(model_dir) / "tokens.txt"
+    try:
+        tokens = [t.strip() for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]
+    except OSError as exc:
+        raise ModelError(f"cannot read tokens.txt ({exc.strerror}).", source=str(model_dir), fix="add the tokens.txt that came with the model.") from None
+    return _label_mapping(tokens, str(model_dir))[0]
 
 
 def _short(exc: BaseException) -> str:
@@ -888,7 +968,8 @@ def _short(exc: BaseException) -> str:
     return (text[-1] if text else type(exc).__name__)[:300]
 
 
-def clear_cache() -> None:
-    """Forget loaded models (tests use this)."""
+def clear_cache(*, dtype: str | None = None) -> None:
+    """Forget loaded models (tests use this); with ``dtype``, only those loaded in it."""
     with _CACHE_LOCK:
-        _CACHE.clear()
+        for key in [k for k in _CACHE if dtype is None or k[-1] == dtype]:
+            del _CACHE[key]

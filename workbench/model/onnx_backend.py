@@ -26,7 +26,6 @@ from workbench import files
 from workbench.model.agreement import agreement
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
-from workbench.labels import LABEL_KEYS
 from workbench.model.network import (
     RANDOM_WEIGHTS_BANNER,
     SAMPLE_RATE,

@@ -1,19 +1,21 @@
-"""Which numeric precision the model runs in: ``--dtype auto|float32|bfloat16|float16|int8``.
+"""Which numeric precision the model runs in: ``--dtype auto|float32|bfloat16|float16|int8|onnx-float32|onnx-int8``.
 
 One function decides, :func:`resolve_dtype`, and says why; every command that loads a model
 calls it once and records both the choice and the reason in the run's provenance.  An explicit
 request is never changed: ``auto`` is the only value the workbench chooses for the user.
 
-``auto`` picks the fastest precision the machine runs well:
+``auto``:
 
-* CUDA: ``bfloat16`` where the GPU supports it (compute capability ≥ 8.0), else ``float32``;
-* CPU with AVX512-BF16 or AMX-BF16: ``bfloat16`` (oneDNN's bf16 matrix kernels through autocast);
-* any other CPU: ``int8`` (dynamic quantisation of the Linear layers, VNNI/AVX2 kernels).
+* CUDA: ``bfloat16`` where the GPU supports it (compute capability ≥ 8.0), else ``float16``;
+* CPU: the fastest path that agrees with float32, *measured* once on this machine for this
+  checkpoint (:mod:`workbench.model.fastpath`: bf16 weights, int8, ONNX Runtime float32/int8).
+  :func:`resolve_dtype` answers ``"measured"`` for it; :meth:`ModelRef.load
+  <workbench.model.ref.ModelRef.load>` measures (or reads the cached measurement) and loads the winner.
+  Where a choice must be made without loading (the Ray driver), :func:`static_cpu_choice` gives the
+  rule of issue #23's figures: ``bfloat16`` on a CPU with bf16 instructions, else ``int8``.
 
-Figures behind the rule (benchmarks/README.md, "Precision on the CPU"): on a 2-core
-AVX512-BF16/VNNI CPU, large architecture, float32 2.9×, bfloat16 4.7×, int8 5.4× real time
-for the model alone (issue #23); bf16 keeps top-1 agreement with float32 at 100 % and its
-embedding cosines ≥ 0.9999, int8's score deviations are ~3× larger.
+``onnx-float32``/``onnx-int8`` run the checkpoint by ONNX Runtime through its cached, verified export
+(CPU only).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import functools
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.model.network import auto_device
 
-DTYPES = ("float32", "bfloat16", "float16", "int8")
+DTYPES = ("float32", "bfloat16", "float16", "int8", "onnx-float32", "onnx-int8")
+#: what ``resolve_dtype("auto", "cpu")`` answers: the choice is measured when the model loads
+MEASURED = "measured"
 DTYPE_CHOICES = ("auto",) + DTYPES
 
 
@@ -70,7 +75,7 @@ def resolve_dtype(requested: str, device: str, *, flags: frozenset[str] | None =
     Returns
     -------
     (dtype, reason) : tuple of str
-        ``dtype`` is one of :data:`DTYPES`; ``reason`` is a short phrase for the screen and the
+        ``dtype`` is one of :data:`DTYPES`, or :data:`MEASURED` for ``auto`` on a CPU; ``reason`` is a short phrase for the screen and the
         provenance, e.g. ``"CPU has avx512_bf16"``.
 
     Raises
@@ -82,19 +87,22 @@ def resolve_dtype(requested: str, device: str, *, flags: frozenset[str] | None =
         raise ConfigError(f"unknown dtype {requested!r}; expected one of {', '.join(DTYPE_CHOICES)}.", source="--dtype",
                           fix="pass --dtype auto (the fastest precision this machine runs well) or float32 (exact).")
     if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"  # as workbench.model.network.auto_device
+        device = auto_device()
     on_gpu = str(device).startswith("cuda")
-    if requested == "int8" and on_gpu:
-        raise ConfigError("int8 (dynamic quantisation) runs on the CPU only.", source="--dtype int8",
-                          fix="use --dtype bfloat16 or auto on a GPU, or --device cpu for int8.")
+    if requested in ("int8", "onnx-float32", "onnx-int8") and on_gpu:
+        raise ConfigError(f"{requested} runs on the CPU only.", source=f"--dtype {requested}",
+                          fix=f"use --dtype bfloat16 or auto on a GPU, or --device cpu for {requested}.")
     if requested != "auto":
         return requested, "asked for"
     if on_gpu:
         if _cuda_bf16():
             return "bfloat16", "GPU supports bfloat16"
-        return "float32", "GPU lacks bfloat16 (float16 risks overflow in this model)"
+        return "float16", "GPU lacks bfloat16"
+    return MEASURED, "the fastest path that agrees with float32, measured on this CPU"
+
+
+def static_cpu_choice(flags: frozenset[str] | None = None) -> tuple[str, str]:
+    """``auto`` on a CPU without measuring (the Ray driver records this before its actors load)."""
     feature = cpu_bf16_feature(flags)
     if feature:
         return "bfloat16", f"CPU has {feature}"

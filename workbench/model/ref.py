@@ -14,6 +14,7 @@ that; a model whose checksum differs from the run's is refused unless the user a
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from dataclasses import asdict, dataclass, fields, replace
@@ -24,10 +25,12 @@ from workbench.model.checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.network import Emotion2vecModel, auto_device, load_model
 
-from workbench.model.precision import describe_choice, resolve_dtype
+from workbench.model import fastpath
+from workbench.model.precision import DTYPES as PRECISIONS, MEASURED, describe_choice, resolve_dtype
 
-#: the precisions a model loads in (``auto``: :func:`workbench.model.precision.resolve_dtype` chooses, and says why)
-DTYPES = ("float32", "bfloat16", "float16", "int8", "auto")
+#: the precisions a model loads in (``auto``: :func:`workbench.model.precision.resolve_dtype` chooses, and says why;
+#: on a CPU :mod:`workbench.model.fastpath` measures the fastest path that agrees with float32)
+DTYPES = PRECISIONS + ("auto",)
 #: names of the seeded random checkpoints (``--model tiny``): built the same on every machine
 RANDOM_NAMES = ("tiny", "random-tiny", "random-base", "random-large")
 _RANDOM_CACHE_NAME = re.compile(r"random-(tiny|base|large)-seed0")
@@ -70,7 +73,7 @@ class ModelRef:
                               source="hub", fix="pass --hub ms or --hub hf.")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}.", source="dtype",
-                              fix="pass --dtype float32 (exact), bfloat16 on a GPU, or int8 for the fast CPU mode.")
+                              fix="pass --dtype auto (the fastest path that agrees with float32) or float32 (exact).")
         if self.model is not None:
             object.__setattr__(self, "model", portable_name(self.model))
 
@@ -126,15 +129,44 @@ class ModelRef:
                    checksum=config.get("model_checksum") or info.get("checksum"))
 
     # ------------------------------------------------------------------ using
-    def load(self, *, progress: Callable[[str], None] | None = None) -> Emotion2vecModel:
-        """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`."""
+    def load(self, *, progress: Callable[[str], None] | None = None, gradients: bool = False) -> Any:
+        """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`.
+
+        ``dtype="auto"`` on a CPU loads the fastest path that agrees with float32, measured once on this machine
+        (:func:`workbench.model.fastpath.load_auto`); the loaded model's ``precision`` attribute says what was
+        chosen, why, and its agreement with float32.  ``gradients``: the caller differentiates the model
+        (explanations), so ``auto`` and the ONNX paths load PyTorch float32 instead, and say so.
+        """
         dtype, device = self.dtype, self.device
+        dev = auto_device() if device == "auto" else device
+        if gradients and (dtype == "auto" or dtype.startswith("onnx-")):
+            if progress is not None:
+                progress(f"dtype {dtype} → float32 (explanations need the PyTorch model's gradients)")
+            dtype = "float32"
+        precision = None
         if dtype == "auto":
-            dtype, reason = resolve_dtype("auto", auto_device() if device == "auto" else device)
-            if progress is not None:  # never silently another precision than asked: say what auto chose and why
-                progress(describe_choice("auto", dtype, reason))
-        net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
-                         temperature=self.temperature)
+            dtype, reason = resolve_dtype("auto", dev)
+            if dtype != MEASURED:
+                precision = {"requested": "auto", "chosen": dtype, "reason": reason}
+                if progress is not None:  # never silently another precision than asked: say what auto chose and why
+                    progress(describe_choice("auto", dtype, reason))
+        if dtype == MEASURED:
+            net = fastpath.load_auto(self.model, hub=self.hub, revision=self.revision, temperature=self.temperature,
+                                     progress=progress)
+        elif dtype.startswith("onnx-"):
+            resolve_dtype(dtype, dev)  # refuses a GPU
+            if self.temperature is not None:  # never a silently untempered score
+                raise ConfigError(f"--temperature is not applied by the ONNX Runtime paths ({dtype}) yet.", source="--temperature",
+                                  fix="use --dtype float32, bfloat16 or int8 with --temperature, or leave --temperature out.")
+            net = fastpath.load_onnx_path(self.model, hub=self.hub, revision=self.revision, dtype=dtype, progress=progress)
+            net.precision = {"requested": dtype, "chosen": dtype, "reason": "asked for",
+                             "agreement_with_float32": net.verification.get("agreement")}
+        else:
+            net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
+                             temperature=self.temperature)
+            if precision is not None:
+                net = copy.copy(net)  # the cached instance is shared; the record belongs to this load
+                net.precision = precision
         if self.checksum and net.info.checksum and net.info.checksum != self.checksum:
             raise ModelError(
                 f"the weights loaded have sha256 {net.info.checksum[:12]}…, not the {self.checksum[:12]}… recorded.",

@@ -31,11 +31,13 @@ from workbench.engine.ray_executor import import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import ConfigError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.data.corpora import for_labels
+from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
 from workbench.model.ref import ModelRef
-from workbench.model.precision import describe_choice, resolve_dtype
+from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
 from workbench.runs.folder import RunFolder, RunFolderError
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -127,10 +129,16 @@ def run(
     if requested is not None:
         # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
         chosen, reason = resolve_dtype(requested.dtype, requested.device)
+        if chosen == MEASURED and engine == "ray":  # the actors load the model: a rule, not a measurement, here
+            chosen, reason = static_cpu_choice()
+        if engine == "ray" and chosen.startswith("onnx-"):
+            raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
+                              source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
         precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
-        if load_progress is not None and requested.dtype != chosen:
-            load_progress(describe_choice(requested.dtype, chosen, reason))
-        requested = replace(requested, dtype=chosen)
+        if chosen != MEASURED:  # measured: ModelRef.load measures (once per CPU and checkpoint), says and records it
+            if load_progress is not None and requested.dtype != chosen:
+                load_progress(describe_choice(requested.dtype, chosen, reason))
+            requested = replace(requested, dtype=chosen)
     if engine == "ray":
         import_ray()  # fail before any work when Ray is missing
 
@@ -146,6 +154,9 @@ def run(
                                       dtype=requested.dtype, progress=load_progress)
         else:
             net = requested.load(progress=load_progress)
+            if requested.dtype == "auto":  # the measured choice, with its agreement with float32
+                precision = dict(net.precision)
+                requested = replace(requested, dtype=net.info.dtype)
         # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
         if temperature is not None and engine != "ray":  # logits / T in every score (workbench calibrate fits T)
             net = net.with_temperature(temperature)
@@ -157,6 +168,9 @@ def run(
         if engine == "ray" and requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
+        # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine;
+        # the manifest itself (its copy, its hash) stays as the user gave it
+        scored_items = for_labels(manifest, net.info.labels)
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
         extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
@@ -184,7 +198,7 @@ def run(
             folder.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
 
         work = []
-        for it in manifest:
+        for it in scored_items:
             pending = tuple(v for v in variants if (it.id, v.name) not in done)
             if pending:
                 work.append(WorkItem(it, manifest.resolve(it).absolute(), pending))
@@ -210,7 +224,7 @@ def run(
         try:
             for scored in results:
                 interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
-                rows, embs, frame_embs = rows_from(scored, frame_embeddings)
+                rows, embs, frame_embs = rows_from(scored, frame_embeddings, net.info.labels)
                 folder.write_part(rows, embs, frame_embs)
                 n_new += len(rows)
                 n_failed += sum(1 for s in scored if not s.ok)
@@ -259,8 +273,8 @@ def as_model_ref(model: Any) -> ModelRef | None:
     return ModelRef(model=None if model is None else str(model))
 
 
-def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list, dict]:
-    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results."""
+def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:
+    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results; ``labels``: the model's classes."""
     rows, embs, frames = [], [], {}
     for s in scored:
         if s.ok:
@@ -269,7 +283,7 @@ def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list
             if keep_frames and s.prediction.frame_embeddings is not None:
                 frames[(s.item.id, s.variant.name)] = s.prediction.frame_embeddings
         else:
-            rows.append(failed_row(s.item, s.variant, s.error))
+            rows.append(failed_row(s.item, s.variant, s.error, labels=labels))
             embs.append(None)
     return rows, embs, frames
 

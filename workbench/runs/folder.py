@@ -110,6 +110,53 @@ class RunFolderError(ConfigError):
     code = "run_folder"
 
 
+class VariantNotInRunError(RunFolderError):
+    """A variant asked for that the run does not have (the one message every reader of a run gives)."""
+
+    code = "variant_not_in_run"
+
+
+#: what ``status`` may select in :func:`select_rows`
+STATUSES = ("ok", "failed")
+
+
+def run_variants(table: Any) -> list[str]:
+    """The variants of a results table, in the order the run scored them."""
+    return list(dict.fromkeys(table["variant"].astype(str))) if len(table) else []
+
+
+def pick_variant(table: Any, variant: str | None = None, *, default: str = "first", source: str | None = None) -> str:
+    """``variant`` checked against the run's variants; ``None`` gives ``raw`` (``default="raw"``, when the run has it)
+    or the first variant.  An unknown name raises :class:`VariantNotInRunError` with the run's variants."""
+    names = run_variants(table)
+    if not names:
+        raise RunFolderError("has no rows.", source=source, fix="run `workbench run` with this --out first.")
+    if variant is None:
+        return "raw" if default == "raw" and "raw" in names else names[0]
+    if str(variant) not in names:
+        raise VariantNotInRunError(f"variant {variant!r} is not in the run; it has {names}.", source=source,
+                                   fix=f"pass one of {names}.")
+    return str(variant)
+
+
+def select_mask(table: Any, variant: str | None = None, status: str | None = "ok", *, source: str | None = None) -> np.ndarray:
+    """Boolean mask of the rows of ``variant`` (``None``: every variant) with ``status`` (``None``: any status)."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"unknown row status {status!r}; rows are {list(STATUSES)}.", fix="select 'ok', 'failed' or None (both).")
+    mask = np.ones(len(table), dtype=bool)
+    if variant is not None:
+        mask &= (table["variant"].astype(str) == pick_variant(table, variant, source=source)).to_numpy()
+    if status is not None:
+        mask &= (table["status"] == status).to_numpy()
+    return mask
+
+
+def select_rows(table: Any, variant: str | None = None, status: str | None = "ok", *, source: str | None = None):
+    """The rows of a results table that one variant (``None``: all) scored with ``status`` (``None``: any):
+    the one way every reader of a run selects, with the one error for a variant the run does not have."""
+    return table[select_mask(table, variant, status, source=source)]
+
+
 def frame_embedding_name(item_id: str, variant: str) -> str:
     """The file name of an item's frame embeddings: a hash, never the id itself."""
     return hashlib.sha256(f"{variant}\0{item_id}".encode("utf-8")).hexdigest()[:32] + ".npy"
@@ -264,8 +311,11 @@ class RunFolder:
                                  source=str(self.path), fix=_REBUILD_FIX) from None
         return data
 
-    def results(self):
-        """The results table (a pandas DataFrame, one row per item × variant)."""
+    def results(self, variant: str | None = None, status: str | None = None):
+        """The results table (a pandas DataFrame, one row per item × variant), or the rows of one ``variant`` and/or
+        ``status`` (``"ok"``, ``"failed"``; :func:`select_rows`).  An unknown variant raises :class:`VariantNotInRunError`."""
+        if variant is not None or status is not None:
+            return select_rows(self.results(), variant, status, source=str(self.path))
         import pandas as pd
 
         if self._results is None:

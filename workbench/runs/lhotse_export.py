@@ -16,7 +16,7 @@ from workbench import files
 from workbench.data.lhotse_io import _lhotse
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.schema import score_column
 
 __all__ = ["export_lhotse", "LhotseExport"]
@@ -40,13 +40,8 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
     """
     lhotse = _lhotse()
     rf = as_run_folder(run_dir)
-    results = rf.results()
-    names = list(dict.fromkeys(results["variant"].astype(str)))
-    if variant is None:
-        variant = "raw" if "raw" in names else names[0]
-    if variant not in names:
-        raise ConfigError(f"the run has no variant {variant!r}; it has {names}.", source=str(rf.path), fix="pass --variant with one of them.")
-    rows = results[results["variant"].astype(str) == variant]
+    variant = pick_variant(rf.results(), variant, default="raw", source=str(rf.path))
+    rows = rf.results(variant=variant)
     model = rf.model_ref
     model_id = str(model.get("id") or model.get("model") or "")
     segments = []

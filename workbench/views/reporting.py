@@ -291,6 +291,22 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
     return counts
 
 
+def flag(name: str, value: object) -> bool:
+    """A yes/no report parameter, checked: ``-p fusion=maybe`` is refused, not read as yes."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"parameter {name}={value!r} is not true or false.", source="--param",
+                          fix=f"pass -p {name}=true or -p {name}=false.")
+    return value
+
+
+def fusion_skipped() -> None:
+    """The fusion section when the report was not asked for it: said in the page, with how to ask."""
+    show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
+              "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
+              "<code>workbench fuse RUN</code>.</p>")
+    return None
+
+
 def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) -> dict | None:
     try:
         res = fuse_run(run_dir, text_model=text_model, figures=False, n_boot=500)

@@ -1,0 +1,290 @@
+"""The attribution's self-checks, each against an oracle and each made to fire on a constructed failure.
+
+Oracles: Captum's ``IntegratedGradients`` called directly; a linear model
+whose IG map is known; a model that reads one stretch of the clip, so the
+faithful ranking is known.  Constructed failures: a staircase model (a step
+function of the input, zero gradient everywhere) for IG completeness, a
+baseline-dominated map for stability, a reversed ranking for faithfulness, a
+class with no evidence for it for the top-evidence span.  All on the tiny
+checkpoint or on small torch functions, with clips of 0.5–1 s.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench.explain.attribution import (
+    FRAME_SAMPLES,
+    Attribution,
+    ClassScore,
+    integrated_gradients,
+    noise_baseline,
+    pool_frames,
+)
+from workbench.explain.explanation import explain_clip, report_lines
+from workbench.explain.faithfulness import _stages, curves, faithfulness, randomised_networks
+from workbench.labels import LABEL_KEYS
+
+K = LABEL_KEYS.index("happy")
+
+
+def _sine(seconds: float = 0.5, hz: float = 1000.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+class _Function(ClassScore):
+    """A small torch function of the raw wave in the place of the network: (B, n) → (B, 9) log-probabilities.
+
+    ``logit`` maps the waves to the logit of class ``happy``; the other eight logits are 0.
+    """
+
+    def __init__(self, model, logit):
+        super().__init__(model)
+        self.logit = logit
+
+    def __call__(self, waves):
+        import torch
+
+        z = self.logit(waves)[:, None] * torch.nn.functional.one_hot(torch.tensor(K), 9).to(waves.dtype)
+        return torch.log_softmax(z, dim=-1)
+
+    def frame_logits(self, wave):
+        return np.zeros((len(wave) // FRAME_SAMPLES, 9))
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_model):
+    import torch
+
+    torch.set_num_threads(1)
+    return ClassScore(tiny_model)
+
+
+# ---------------------------------------------------------------- IG: oracle and completeness
+def test_ig_equals_captum_called_directly(scorer):
+    """Our IG, split into pieces, is Captum's IG over the same path: same map (to quadrature error) and complete within 5 %."""
+    import torch
+    from captum.attr import IntegratedGradients
+
+    rng = np.random.default_rng(4)
+    y = (0.1 * rng.standard_normal(8000) + _sine(0.5)).astype(np.float32)
+    ours = integrated_gradients(scorer, y, "happy", seed=3)
+    c = ours.checks["completeness"]
+    assert c["passed"] and c["relative_error"] <= 0.05, c
+    base = torch.as_tensor(noise_baseline(y, 3))[None]
+    ref = IntegratedGradients(scorer).attribute(torch.as_tensor(y)[None], baselines=base, target=K, n_steps=128,
+                                                method="gausslegendre", internal_batch_size=32)
+    ref_map = pool_frames(ref[0].detach().double().numpy(), "sum")
+    gap = c["gap"]
+    assert abs(ref_map.sum() - gap) <= 0.05 * abs(gap)  # the reference itself is complete at 128 points
+    assert abs(ours.frame_relevance.sum() - gap) <= 0.05 * abs(gap)
+    assert np.linalg.norm(ours.frame_relevance - ref_map) <= 0.15 * np.linalg.norm(ref_map)
+    assert np.corrcoef(ours.frame_relevance, ref_map)[0, 1] > 0.95
+
+
+def test_ig_of_a_linear_model_is_input_minus_baseline_times_weight(tiny_model):
+    """For f = w·x (through log-softmax, whose derivative is a scalar along the path), IG ∝ (x − b)·w frame by frame."""
+    import torch
+
+    w = torch.linspace(-1, 1, 8000)
+    f = _Function(tiny_model, lambda waves: (waves * w).sum(-1) * 0.05)
+    y = _sine(0.5, hz=3.0)
+    a = integrated_gradients(f, y, "happy", seed=0)
+    want = pool_frames((y - noise_baseline(y, 0)) * w.numpy(), "sum")
+    assert a.checks["completeness"]["passed"]
+    ratio = a.frame_relevance.sum() / want.sum()
+    np.testing.assert_allclose(a.frame_relevance, ratio * want, atol=1e-4 * np.abs(want).max())
+
+
+def _staircase(tiny_model, y: np.ndarray) -> _Function:
+    """log-probability of happy = a step function of the clip's projection on itself: three jumps along the path, zero gradient."""
+    import torch
+
+    ref = torch.as_tensor(y)
+    norm = float((ref * ref).sum())
+    return _Function(tiny_model, lambda waves: 3.0 * torch.floor(3.5 * (waves * ref).sum(-1) / norm))
+
+
+def test_staircase_model_fails_completeness_everywhere_it_is_shown(tiny_model):
+    """A step function cannot be integrated: the flag fires on screen, in the JSON, in the figure strip, and no span is taken."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.figure import plot_explanation
+
+    y = _sine(0.5)
+    stair = _staircase(tiny_model, y)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("ig",), steps=4, n_random=10, seeds=1, randomisation=None,
+                        scorer=stair, options={"ig": {"max_steps": 64}})
+    c = expl.attributions["ig"].checks["completeness"]
+    assert not c["passed"] and c["relative_error"] > 0.9 and c["gradient_evaluations"] <= 64
+    assert abs(c["gap"]) > 5  # the path really jumps: 3 steps of 3 nats
+    screen = "\n".join(report_lines(expl))
+    assert "UNRELIABLE: IG completeness error" in screen and "no span supports this class" in screen
+    d = json.loads(expl.to_json())
+    assert d["methods"]["ig"]["reliable"] is False
+    assert any("UNRELIABLE" in p for p in d["methods"]["ig"]["problems"])
+    assert d["methods"]["ig"]["attribution"]["checks"]["completeness"]["passed"] is False
+    assert d["top_evidence"]["start_s"] is None and "no span supports this class" in d["top_evidence"]["note"]
+    assert expl.top_span is None
+    fig = plot_explanation(expl, y, pitch={"times": [0.0], "f0_hz": [float("nan")], "intensity_db": [60.0]})
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert any("UNRELIABLE" in t for t in titles) and any("no span supports this class" in t for t in titles)
+
+
+def test_completeness_refinement_beats_one_pass_on_a_steep_path(tiny_model):
+    """A steep but smooth path (a sigmoid 1/200 of the path wide): one pass misses it, the split path is complete."""
+    import torch
+
+    y = _sine(0.5)
+    ref = torch.as_tensor(y)
+    norm = float((ref * ref).sum())
+    f = _Function(tiny_model, lambda waves: 10.0 * torch.sigmoid(((waves * ref).sum(-1) / norm - 0.55) * 800))
+    a = integrated_gradients(f, y, "happy", seed=0)
+    c = a.checks["completeness"]
+    assert c["first_pass_relative_error"] > 0.2, c  # the one-piece integral misses the step
+    assert c["passed"] and c["relative_error"] <= 0.05, c
+
+
+# ---------------------------------------------------------------- stability
+def test_a_baseline_dominated_map_is_unstable_and_a_signal_dominated_one_stable(tiny_model):
+    """For f = Σx, IG per frame = Σ(x − b) over the frame: a 1 kHz tone sums to ~0 per frame, so the noise decides (unstable);
+    a slow wave sums to far more than the noise, so every seed gives the same ranking (stable)."""
+    f = _Function(tiny_model, lambda waves: waves.sum(-1) * 0.01)
+    flat = explain_clip(tiny_model, _sine(0.5, hz=1000), target="happy", methods=("ig",), steps=4, n_random=10, seeds=3,
+                        randomisation=None, scorer=f)
+    st = flat.attributions["ig"].checks["stability"]
+    assert st["passed"] is False and st["min_spearman"] < 0.5 and len(st["pairs"]) == 3
+    assert any(p.startswith("UNSTABLE") for p in flat.problems("ig")) and flat.top_span is None
+    assert "UNSTABLE" in "\n".join(report_lines(flat))
+    slow = explain_clip(tiny_model, _sine(0.5, hz=2), target="happy", methods=("ig",), steps=4, n_random=10, seeds=3,
+                        randomisation=None, scorer=f)
+    assert slow.attributions["ig"].checks["stability"]["passed"] is True
+
+
+# ---------------------------------------------------------------- faithfulness against random
+def _stretch_model(tiny_model, n: int, sign: float = 1.0) -> _Function:
+    """happy's logit = sign × energy of frames 10–14 (0.20–0.30 s): the evidence is there and nowhere else."""
+    import torch
+
+    mask = torch.zeros(n)
+    mask[10 * FRAME_SAMPLES: 15 * FRAME_SAMPLES] = 1.0
+    return _Function(tiny_model, lambda waves: sign * 200.0 * ((waves * mask) ** 2).sum(-1) / mask.sum())
+
+
+def test_a_reversed_ranking_is_worse_than_random_and_said_so(tiny_model):
+    y = _sine(0.6)
+    f = _stretch_model(tiny_model, len(y))
+    T = len(y) // FRAME_SAMPLES
+    truth = np.zeros(T)
+    truth[10:15] = 1.0
+    good = faithfulness(f, y, Attribution("occlusion", "happy", truth, 0.0), steps=10, n_random=20)
+    bad = faithfulness(f, y, Attribution("occlusion", "happy", -truth + 1e-3 * np.arange(T), 0.0), steps=10, n_random=20)
+    assert good.deletion_verdict == "better than random" and good.insertion_verdict == "better than random" and good.passed
+    assert bad.deletion_verdict == "worse than random" and bad.insertion_verdict == "worse than random" and not bad.passed
+    lo, hi = bad.random.interval("deletion")
+    assert lo < hi and len(bad.random.deletion_aucs) == 20
+    assert "worse than random" in bad.summary() and f"{lo:.3f}–{hi:.3f}" in bad.summary()
+    d = bad.to_dict()
+    assert d["random"]["permutations"] == 20 and d["deletion_verdict"] == "worse than random" and d["passed"] is False
+
+
+def test_no_span_when_no_evidence_is_for_the_class(tiny_model):
+    """Every occlusion value negative (removing anything raises the class): no span, no top_evidence, the reason said."""
+    y = _sine(0.6)
+    f = _stretch_model(tiny_model, len(y), sign=-1.0)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("occlusion",), steps=10, n_random=20, randomisation=None,
+                        scorer=f, options={"occlusion": {"window_s": 0.1, "stride_s": 0.02}})
+    rel = expl.attributions["occlusion"].frame_relevance
+    assert rel.max() <= 1e-9 and rel.min() < 0
+    assert expl.top_span is None and "no span supports this class" in expl.top_span_note
+    assert json.loads(expl.to_json())["top_evidence"]["start_s"] is None
+
+
+def test_faithfulness_refuses_too_few_permutations(scorer):
+    from workbench.errors import ConfigError
+
+    y = _sine(0.5)
+    with pytest.raises(ConfigError, match="interval"):
+        faithfulness(scorer, y, Attribution("occlusion", "happy", np.ones(25), 0.0), n_random=3)
+
+
+# ---------------------------------------------------------------- full randomisation
+def test_full_randomisation_changes_every_parameter_tensor(tiny_model):
+    import torch
+
+    (_, net), = randomised_networks(tiny_model, "full")
+    trained = dict(tiny_model.network.named_parameters())
+    kept = [n for n, p in net.named_parameters() if torch.equal(p, trained[n])]
+    assert kept == [], f"tensors that keep their trained values: {kept}"
+    covered = {id(p) for _, items in _stages(tiny_model.network) for it in items
+               for p in ([it] if isinstance(it, torch.nn.Parameter) else it.parameters())}
+    assert covered == {id(p) for p in tiny_model.network.parameters()}  # cascading reaches every tensor too
+
+
+# ---------------------------------------------------------------- the file reproduces the figures
+def test_stored_map_recomputes_the_stored_aucs(tiny_model, scorer):
+    rng = np.random.default_rng(2)
+    y = (0.05 * rng.standard_normal(8000) + _sine(0.5)).astype(np.float32)
+    expl = explain_clip(tiny_model, y, methods=("occlusion",), steps=5, n_random=10, randomisation=None,
+                        options={"occlusion": {"window_s": 0.1, "stride_s": 0.02}})
+    d = json.loads(expl.to_json())
+    m = d["methods"]["occlusion"]
+    rel = np.asarray(m["attribution"]["frame_relevance"])
+    np.testing.assert_array_equal(rel, expl.attributions["occlusion"].frame_relevance)  # bit for bit, no rounding
+    again = curves(scorer, y, rel, d["target"], steps=5)
+    assert again.deletion_auc == pytest.approx(m["faithfulness"]["method"]["deletion_auc"], abs=1e-12)
+    assert again.insertion_auc == pytest.approx(m["faithfulness"]["method"]["insertion_auc"], abs=1e-12)
+
+
+# ---------------------------------------------------------------- a run item is scored as the run scored it
+def test_explain_run_item_scores_with_the_runs_dtype(tmp_path, capsys):
+    """A run made in bfloat16 on the CPU: `explain RUN --item` loads bfloat16, and its scores are the row's."""
+    import soundfile as sf
+
+    from workbench.cli import main
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.model.network import load_model
+    from workbench.model.ref import ModelRef
+    from workbench.runs.folder import RunFolder
+    from workbench.runs.driver import run
+    from workbench.schema import SCORE_COLUMNS
+
+    from conftest import speech_like
+
+    (tmp_path / "a").mkdir()
+    for i in range(2):
+        sf.write(tmp_path / "a" / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000, subtype="FLOAT")
+    manifest = write_manifest(Manifest([Item(id=f"c{i}", path=f"a/c{i}.wav", label="happy") for i in range(2)], root=tmp_path),
+                              tmp_path / "m.csv")
+    run_dir = run(manifest, out_dir=tmp_path / "run", model=ModelRef("tiny", device="cpu", dtype="bfloat16"),
+                  cache_dir=tmp_path / "cache").run_dir
+    out = tmp_path / "ex"
+    rc = main(["explain", str(run_dir), "--item", "c1", "--method", "occlusion", "--randomisation", "none", "--steps", "4",
+               "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    screen = capsys.readouterr().out
+    d = json.loads((out / "explanation.json").read_text())
+    assert d["model"]["dtype"] == "bfloat16" and d["model"]["scored_in"] == "bfloat16" and "bfloat16" in screen
+    row = RunFolder(run_dir).row("c1")
+    stored = np.array([row[c] for c in SCORE_COLUMNS])
+    got = np.array([d["scores"][k] for k in LABEL_KEYS])
+    assert d["model"]["run_row"]["equal"] is True
+    np.testing.assert_allclose(got, stored, atol=1e-5)
+    # the oracle that makes this test able to fail: float32 scoring of the same audio is farther from the row
+    audio = RunFolder(run_dir).scored_audio(row)
+    f32 = np.exp(ClassScore(load_model("tiny", device="cpu")).log_probs(audio.samples[None])[0])
+    assert np.max(np.abs(f32 - stored)) > 1e-4
+
+
+def test_attribution_after_batched_inference_in_the_same_process(tiny_model, scorer):
+    """predict() fills FunASR's ALiBi cache under inference_mode; a gradient through that cache must still work."""
+    rng = np.random.default_rng(0)
+    clips = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(16)]
+    tiny_model.predict(clips)  # one batch of 16: the cache now holds an inference tensor for up to 16 rows
+    a = integrated_gradients(scorer, clips[0], "happy", n_steps=4, max_steps=64, internal_batch_size=16)
+    assert np.isfinite(a.frame_relevance).all()

@@ -1,0 +1,207 @@
+"""``--dtype auto`` on the CPU: the measured choice, the cached ONNX export, and every fast path against float32 (tiny)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import speech_like
+from workbench.errors import ConfigError
+from workbench.model import fastpath
+from workbench.model.fastpath import acceptable, agreement_figures, choose
+from workbench.model.network import Prediction
+
+
+def _record(**paths):
+    base = {"float32": {"seconds": 1.0, "x_float32": 1.0, "ok": True}}
+    good = {"clips": 4, "top1_same": 4, "top1_agreement": 1.0, "max_abs_delta_score": 0.001, "cosine_min": 0.9999}
+    for name, (seconds, agreement) in paths.items():
+        name = name.replace("_", "-")
+        base[name] = {"seconds": seconds, "agreement": agreement or good, "ok": acceptable(agreement or good)}
+    return {"paths": base}
+
+
+# ---------------------------------------------------------------------------
+# the choice (pure)
+# ---------------------------------------------------------------------------
+def test_choose_takes_the_fastest_path_that_agrees():
+    record = _record(bfloat16=(0.5, None), int8=(0.4, None), onnx_int8=(0.2, None))
+    assert choose(record)[0] == "onnx-int8"
+    assert choose(record, allow_onnx=False)[0] == "int8"  # a temperature: no ONNX path
+
+
+def test_choose_never_takes_a_path_that_disagrees_with_float32():
+    flips = {"clips": 4, "top1_same": 2, "top1_agreement": 0.5, "max_abs_delta_score": 0.3, "cosine_min": 0.999}
+    bent = {"clips": 4, "top1_same": 4, "top1_agreement": 1.0, "max_abs_delta_score": 0.01, "cosine_min": 0.9}
+    record = _record(bfloat16=(0.6, None), int8=(0.1, flips), onnx_int8=(0.1, bent))
+    assert choose(record)[0] == "bfloat16"
+    assert choose(_record(int8=(0.1, flips)))[0] == "float32"
+
+
+def test_choose_keeps_float32_when_nothing_is_faster():
+    name, reason = choose(_record(bfloat16=(0.99, None), int8=(1.3, None)))
+    assert name == "float32" and "beat float32" in reason
+
+
+def test_agreement_figures_see_a_flip_and_a_turned_embedding():
+    def pred(scores, emb):
+        return Prediction(id="x", scores=np.array(scores), logits=np.log(scores), embedding=np.array(emb, dtype=np.float32))
+
+    ref = [pred([0.7, 0.3], [1, 0]), pred([0.4, 0.6], [0, 1])]
+    other = [pred([0.45, 0.55], [1, 0]), pred([0.4, 0.6], [1, 1])]
+    f = agreement_figures(ref, other)
+    assert f["top1_same"] == 1 and f["top1_agreement"] == 0.5
+    assert f["max_abs_delta_score"] == pytest.approx(0.25)
+    assert f["cosine_min"] == pytest.approx(1 / np.sqrt(2), abs=1e-6)
+    assert not acceptable(f)
+
+
+# ---------------------------------------------------------------------------
+# the measurement and the export, cached (one measurement for the module)
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def auto_net(tiny_model):
+    from workbench.model.ref import ModelRef
+
+    heard = []
+    net = ModelRef("tiny", device="cpu", dtype="auto").load(progress=heard.append)
+    return net, heard
+
+
+def test_auto_loads_a_measured_path_and_says_so_once(auto_net, tiny_model):
+    net, heard = auto_net
+    precision = net.precision
+    assert precision["chosen"] in ("float32",) + fastpath.CPU_PATHS
+    assert net.info.dtype == precision["chosen"] and net.info.checksum == tiny_model.info.checksum
+    record = json.loads(open(precision["measurement"]).read())
+    assert set(record["paths"]) == {"float32", *fastpath.CPU_PATHS}
+    assert record["cpu"] == fastpath.cpu_identity() and record["checkpoint_sha256"] == tiny_model.info.checksum
+    assert sum(line.startswith("dtype auto → ") for line in heard) == 1
+
+
+def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tiny_model, monkeypatch):
+    from workbench.model.ref import ModelRef
+
+    net, _ = auto_net
+    again = ModelRef("tiny", device="cpu", dtype="auto").load()
+    assert again.precision["measured_now"] is False and again.precision["measured"] == net.precision["measured"]
+    checksum = tiny_model.info.checksum
+    assert fastpath.cached_record(checksum) is not None
+    monkeypatch.setattr(fastpath, "versions", lambda: {"torch": "0.0", "onnxruntime": "0.0", "workbench": "0"})
+    assert fastpath.cached_record(checksum) is None  # another torch/onnxruntime: measured again
+    monkeypatch.undo()
+    monkeypatch.setattr(fastpath, "cpu_identity", lambda: {"model": "another CPU", "threads": 64, "flags": []})
+    assert fastpath.cached_record(checksum) is None
+
+
+def test_the_export_is_made_once_verified_and_reused(auto_net, tiny_model):
+    folder, verified = fastpath.ensure_export(tiny_model)
+    assert folder == fastpath.export_folder(tiny_model.info.checksum)
+    assert verified["source_checksum_sha256"] == tiny_model.info.checksum
+    for graph in ("float32", "int8"):
+        assert verified["graphs"][graph]["agreement"]["clips"] == fastpath.VERIFY_CLIPS
+    assert verified["graphs"]["float32"]["ok"] and verified["graphs"]["float32"]["agreement"]["max_abs_delta_score"] < 1e-3
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    assert fastpath.ensure_export(tiny_model)[0] == folder
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp  # reused, not exported again
+
+
+def test_an_export_of_another_checkpoint_is_not_trusted(auto_net, tiny_model):
+    folder = fastpath.export_folder(tiny_model.info.checksum)
+    verified_path = folder / fastpath.VERIFIED_FILE
+    original = verified_path.read_text()
+    try:
+        tampered = json.loads(original)
+        tampered["source_checksum_sha256"] = "0" * 64
+        verified_path.write_text(json.dumps(tampered))
+        assert fastpath.cached_export(tiny_model.info.checksum) is None
+        (folder / "model.int8.onnx").rename(folder / "gone")
+        verified_path.write_text(original)
+        assert fastpath.cached_export(tiny_model.info.checksum) is None  # a graph missing
+        (folder / "gone").rename(folder / "model.int8.onnx")
+        assert fastpath.cached_export(tiny_model.info.checksum) is not None
+    finally:
+        verified_path.write_text(original)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "int8", "onnx-float32", "onnx-int8"])
+def test_every_fast_path_agrees_with_float32(auto_net, tiny_model, dtype):
+    from workbench.model.ref import ModelRef
+
+    net = ModelRef("tiny", device="cpu", dtype=dtype).load()
+    assert net.info.dtype == dtype and net.info.checksum == tiny_model.info.checksum
+    clips = [speech_like(dur=d, seed=40 + k).astype(np.float32) for k, d in enumerate((0.8, 2.3, 3.7, 1.4, 5.1, 2.9))]
+    f = agreement_figures(tiny_model.predict(clips), net.predict(clips))
+    assert f["top1_same"] == len(clips) and f["cosine_min"] >= 0.99, (dtype, f)
+    if dtype == "onnx-float32":
+        assert f["max_abs_delta_score"] < 1e-4
+
+
+def test_onnx_paths_refuse_a_temperature_and_a_gpu():
+    from workbench.model.ref import ModelRef
+
+    with pytest.raises(ConfigError, match="temperature"):
+        ModelRef("tiny", device="cpu", dtype="onnx-int8", temperature=2.0).load()
+    with pytest.raises(ConfigError, match="CPU only"):
+        ModelRef("tiny", device="cuda", dtype="onnx-int8").load()
+
+
+def test_auto_with_a_temperature_keeps_to_pytorch(auto_net):
+    from workbench.model.ref import ModelRef
+
+    net = ModelRef("tiny", device="cpu", dtype="auto", temperature=2.0).load()
+    assert net.info.dtype in ("float32", "bfloat16", "int8") and net.info.temperature == 2.0
+
+
+def test_explanations_load_pytorch_float32_for_auto_and_onnx(auto_net):
+    from workbench.model.ref import ModelRef
+
+    for dtype in ("auto", "onnx-int8"):
+        heard = []
+        net = ModelRef("tiny", device="cpu", dtype=dtype).load(progress=heard.append, gradients=True)
+        assert net.info.dtype == "float32" and hasattr(net, "network")
+        assert any("gradients" in line for line in heard)
+
+
+# ---------------------------------------------------------------------------
+# the CUDA batch policy (pure: sized for any GPU without one)
+# ---------------------------------------------------------------------------
+def test_cuda_policy_fills_a_large_gpu_and_stays_inside_a_small_one():
+    from workbench.model.network import CUDA_BYTES_PER_AUDIO_SECOND, cuda_policy, plan_batches
+
+    big = cuda_policy(140e9)  # an H200's free memory
+    six_s = [6 * 16000] * 256
+    assert len(plan_batches(six_s, big)) == 1  # the 256-clip batch that ran 4608x real time; 64 / 640 s made 4
+    small = cuda_policy(8e9)
+    assert small.max_batch_seconds * CUDA_BYTES_PER_AUDIO_SECOND <= 0.5 * 8e9 + 1
+    assert all(sum(six_s[i] for i in b) / 16000 <= small.max_batch_seconds for b in plan_batches(six_s, small))
+    assert cuda_policy(1e6).max_batch_seconds == 30.0  # never below one long clip's worth
+
+
+def test_cuda_policy_buckets_lengths_with_little_padding():
+    from workbench.model.network import cuda_policy, plan_batches
+
+    rng = np.random.default_rng(0)
+    lengths = [int(rng.uniform(2, 10) * 16000) for _ in range(2000)]
+    batches = plan_batches(lengths, cuda_policy(80e9))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    assert 1 - sum(lengths) / padded <= 0.1
+
+
+def test_the_ray_engine_refuses_an_onnx_path_before_any_work(tmp_path):
+    import soundfile as sf
+
+    from workbench.data.manifest import Item, Manifest
+    from workbench.model.ref import ModelRef
+    from workbench.runs.driver import run
+
+    sf.write(tmp_path / "a.wav", speech_like(dur=1.0, seed=1), 16000)
+    with pytest.raises(ConfigError, match="Ray") as e:
+        run(Manifest([Item(id="a", path=str(tmp_path / "a.wav"))], root=tmp_path), out_dir=tmp_path / "run",
+            model=ModelRef("tiny", device="cpu", dtype="onnx-int8"), engine="ray", use_cache=False)
+    assert "--engine local" in str(e.value)
+    assert not (tmp_path / "run").exists()

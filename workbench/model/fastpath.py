@@ -1,0 +1,372 @@
+"""``--dtype auto`` on the CPU: the fastest path that agrees with float32, measured once on this machine.
+
+The candidates, besides exact float32:
+
+``bfloat16``
+    PyTorch with the weights converted to bfloat16 once at load (oneDNN's bf16/AMX kernels);
+``int8``
+    PyTorch dynamic quantisation of the Linear layers (VNNI kernels);
+``onnx-float32`` / ``onnx-int8``
+    ONNX Runtime on the graph :func:`~workbench.model.onnx_export.export_onnx` writes, and on its
+    dynamic int8 quantisation.  The export is made on first use into the model cache
+    (``$WORKBENCH_CACHE/onnx/<checkpoint sha256[:16]>-ort<onnxruntime version>/``), checked
+    against PyTorch float32 on seeded clips before it is used (``verified.json``: top-1
+    agreement, max |Δ score|, minimum embedding cosine) and reused afterwards.
+
+:func:`measure_paths` scores :data:`MEASURE_CLIPS` seeded speech-like clips with float32 and
+every candidate (one warm-up, best of :data:`MEASURE_ROUNDS`), and keeps the figures in
+``$WORKBENCH_CACHE/fastpath/<cpu>-<checkpoint sha256[:16]>.json``: one measurement per CPU
+model, core count and checkpoint, redone when torch, onnxruntime or the workbench change.
+:func:`choose` takes the fastest candidate whose agreement passes :func:`acceptable`, and
+float32 when none is faster.  The choice and its agreement figures travel with the loaded
+model as ``model.precision`` (the run records it in ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from workbench import __version__
+from workbench.errors import ConfigError, ModelError
+from workbench.model.checkpoints import cache_dir
+from workbench.model.network import clear_cache, describe_checkpoint, load_model
+from workbench.model.onnx_backend import check_clips, load_onnx_model
+from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from workbench.model.precision import cpu_flags
+
+logger = logging.getLogger(__name__)
+
+#: the CPU paths ``auto`` chooses among, besides float32
+CPU_PATHS = ("bfloat16", "int8", "onnx-float32", "onnx-int8")
+ONNX_PATHS = ("onnx-float32", "onnx-int8")
+#: seeded clips (1.5–6 s) the measurement and the export check score
+MEASURE_CLIPS = 4
+MEASURE_ROUNDS = 2
+VERIFY_CLIPS = 8
+#: a path is usable when it keeps this share of float32's top-1 labels (issue #28: 23 of 24) ...
+MIN_TOP1_AGREEMENT = 0.95
+#: ... and every embedding this close to float32's in direction
+MIN_COSINE = 0.99
+#: a candidate must beat float32 by this factor to be chosen (below it, the exact path wins)
+MIN_SPEEDUP = 1.05
+RECORD_FORMAT = "emotion-workbench-fastpath/1"
+VERIFIED_FILE = "verified.json"
+
+
+# ---------------------------------------------------------------------------
+# identities: this CPU, the versions a measurement depends on
+# ---------------------------------------------------------------------------
+def cpu_identity() -> dict:
+    """What a measurement is valid for: the CPU model name, the cores this process may use, its bf16/int8 flags."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512", "avx_vnni", "avx2")))
+    return {"model": name, "threads": threads, "flags": flags}
+
+
+def cpu_key(identity: dict | None = None) -> str:
+    identity = identity or cpu_identity()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", identity["model"]).strip("-")[:40] or "cpu"
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{slug}-{identity['threads']}c-{digest}"
+
+
+def _installed(*names: str) -> str | None:
+    """The installed version of the first of ``names`` (read from its metadata: nothing is imported)."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def ort_version() -> str | None:
+    return _installed("onnxruntime", "onnxruntime-gpu")
+
+
+def versions() -> dict:
+    """What a measurement depends on besides the CPU (read without importing torch: a cached choice of
+    ONNX Runtime loads without it)."""
+    return {"torch": _installed("torch"), "onnxruntime": ort_version(), "workbench": __version__}
+
+
+def record_path(checksum: str) -> Path:
+    return cache_dir() / "fastpath" / f"{cpu_key()}-{checksum[:16]}.json"
+
+
+def export_folder(checksum: str) -> Path:
+    """The cached ONNX export of a checkpoint, for this onnxruntime version."""
+    return cache_dir() / "onnx" / f"{checksum[:16]}-ort{ort_version()}"
+
+
+# ---------------------------------------------------------------------------
+# agreement with float32
+# ---------------------------------------------------------------------------
+def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
+    """Top-1 agreement, max |Δ score| and minimum embedding cosine of ``other``'s predictions against ``reference``'s."""
+    same = sum(a.label == b.label for a, b in zip(reference, other))
+    delta = max(float(np.max(np.abs(np.asarray(a.scores) - np.asarray(b.scores)))) for a, b in zip(reference, other))
+    cosines = []
+    for a, b in zip(reference, other):
+        x, y = np.asarray(a.embedding, dtype=np.float64), np.asarray(b.embedding, dtype=np.float64)
+        cosines.append(float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
+    n = len(reference)
+    return {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
+            "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
+
+
+def acceptable(figures: dict) -> bool:
+    """Whether a path's agreement with float32 is good enough for ``auto`` to choose it."""
+    return figures["top1_agreement"] >= MIN_TOP1_AGREEMENT and figures["cosine_min"] >= MIN_COSINE
+
+
+def describe_agreement(figures: dict) -> str:
+    return (f"top-1 {figures['top1_same']}/{figures['clips']}, max |Δ score| {figures['max_abs_delta_score']:.4f}, "
+            f"cosine ≥ {figures['cosine_min']:.4f}")
+
+
+# ---------------------------------------------------------------------------
+# the cached ONNX export
+# ---------------------------------------------------------------------------
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cached_export(checksum: str) -> tuple[Path, dict] | None:
+    """The verified export of ``checksum`` in the cache, with its verification record, or ``None``."""
+    folder = export_folder(checksum)
+    verified = _read_json(folder / VERIFIED_FILE)
+    if (verified is None or verified.get("source_checksum_sha256") != checksum
+            or verified.get("onnxruntime") != ort_version()
+            or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
+        return None
+    return folder, verified
+
+
+def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | None = None) -> tuple[Path, dict]:
+    """The verified ONNX export (float32 and int8 graphs) of a float32 model, made into the cache on first use.
+
+    Each graph is checked against ``reference_model`` on :data:`VERIFY_CLIPS` seeded clips; the figures go into
+    ``verified.json`` (``graphs.<dtype>.agreement`` and ``.ok``).  A graph that fails the check stays in the
+    folder, marked, and is never chosen by ``auto``.
+    """
+    checksum = reference_model.info.checksum
+    if not checksum:
+        raise ModelError("the model has no checksum, so its export cannot be cached.", source=reference_model.info.id,
+                         fix="load the model from a checkpoint folder or a hub id.")
+    found = cached_export(checksum)
+    if found is not None:
+        return found
+    folder = export_folder(checksum)
+    say = progress or (lambda line: None)
+    say(f"exporting the model to ONNX once for this checkpoint (cached in {folder})")
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    t0 = time.perf_counter()
+    export_onnx(reference_model, tmp, int8=True)
+    seconds = time.perf_counter() - t0
+    say("checking the ONNX graphs against PyTorch float32")
+    clips = check_clips(VERIFY_CLIPS, seed=0)
+    reference = reference_model.predict(clips)
+    graphs = {}
+    for dtype in ("float32", "int8"):
+        graph = load_onnx_model(tmp, dtype=dtype, device="cpu")
+        figures = agreement_figures(reference, graph.predict(clips))
+        graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
+    verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
+                "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
+                "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _write_json(tmp / VERIFIED_FILE, verified)
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process put a verified one there first: use it
+        shutil.rmtree(tmp, ignore_errors=True)
+        found = cached_export(checksum)
+        if found is None:
+            raise
+        return found
+    return folder, verified
+
+
+def _checkpoint_info(model: str | None, hub: str, revision: str | None):
+    return describe_checkpoint(model, hub=hub, revision=revision, device="cpu", dtype="float32").info
+
+
+def load_onnx_path(model: str | None, *, hub: str = "ms", revision: str | None = None, dtype: str = "onnx-int8",
+                   progress: Callable[[str], None] | None = None) -> Any:
+    """The checkpoint run by ONNX Runtime through its cached, verified export (made here on first use).
+
+    The returned model's ``info`` is the checkpoint's (id, path, checksum of the weights) with ``dtype`` set to
+    ``onnx-float32`` or ``onnx-int8``, so a run records the checkpoint, and its cached predictions are its own.
+    """
+    if dtype not in ONNX_PATHS:
+        raise ConfigError(f"{dtype!r} is not an ONNX path; expected one of {', '.join(ONNX_PATHS)}.", source="--dtype",
+                          fix="pass --dtype onnx-int8, onnx-float32, or auto.")
+    base = _checkpoint_info(model, hub, revision)
+    found = cached_export(base.checksum) if base.checksum else None
+    if found is None:
+        reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
+        found = ensure_export(reference, progress=progress)
+        if not base.checksum:  # a hub id not downloaded before, or pinned to a revision: the loaded model knows it
+            base = reference.info
+    folder, verified = found
+    graph_dtype = dtype.removeprefix("onnx-")
+    t0 = time.perf_counter()
+    net = load_onnx_model(folder, dtype=graph_dtype, device="cpu")
+    net.info = replace(base, dtype=dtype, device="cpu", parameters=net.info.parameters,
+                       load_seconds=time.perf_counter() - t0)
+    net.export_folder = str(folder)
+    net.verification = verified["graphs"][graph_dtype]
+    return net
+
+
+# ---------------------------------------------------------------------------
+# measuring and choosing
+# ---------------------------------------------------------------------------
+def _timed(model: Any, clips: list[np.ndarray], rounds: int = MEASURE_ROUNDS) -> tuple[float, list]:
+    model.predict(clips[:1])  # warm-up: first-call allocations and kernel choices
+    best, preds = float("inf"), []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        preds = model.predict(clips)
+        best = min(best, time.perf_counter() - t0)
+    return best, preds
+
+
+def measure_paths(model: str | None, *, hub: str = "ms", revision: str | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict:
+    """Time float32 and every :data:`CPU_PATHS` candidate on this machine, with their agreement with float32."""
+    say = progress or (lambda line: None)
+    reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
+    checksum = reference.info.checksum
+    clips = check_clips(MEASURE_CLIPS, seed=1)
+    audio_seconds = sum(len(c) for c in clips) / 16000
+    say(f"measuring the precisions once on this CPU ({MEASURE_CLIPS} seeded clips, {audio_seconds:.1f} s of audio)")
+    t32, ref_preds = _timed(reference, clips)
+    paths: dict[str, dict] = {"float32": {"seconds": round(t32, 4), "x_float32": 1.0, "ok": True}}
+    for name in CPU_PATHS:
+        try:
+            if name in ONNX_PATHS:
+                ensure_export(reference, progress=progress)
+                candidate = load_onnx_path(model, hub=hub, revision=revision, dtype=name)
+            else:
+                candidate = load_model(model, hub=hub, revision=revision, device="cpu", dtype=name)
+            seconds, preds = _timed(candidate, clips)
+        except Exception as exc:  # noqa: BLE001 — a path that cannot run here is recorded and never chosen
+            paths[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
+            continue
+        figures = agreement_figures(ref_preds, preds)
+        ok = acceptable(figures)
+        if name in ONNX_PATHS:
+            ok = ok and bool(getattr(candidate, "verification", {}).get("ok"))
+        paths[name] = {"seconds": round(seconds, 4), "x_float32": round(t32 / seconds, 3), "agreement": figures, "ok": ok}
+        del candidate
+        if name in ("bfloat16", "int8"):
+            clear_cache(dtype=name)  # the chosen one loads again; the others are freed
+    record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": checksum, "versions": versions(),
+              "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
+              "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    _write_json(record_path(checksum), record)
+    return record
+
+
+def cached_record(checksum: str) -> dict | None:
+    """This machine's measurement for ``checksum``, when it was made with the same CPU and versions."""
+    record = _read_json(record_path(checksum))
+    if (record is None or record.get("format") != RECORD_FORMAT or record.get("checkpoint_sha256") != checksum
+            or record.get("cpu") != cpu_identity() or record.get("versions") != versions()):
+        return None
+    return record
+
+
+def choose(record: dict, *, allow_onnx: bool = True) -> tuple[str, str]:
+    """The fastest acceptable path of a measurement, and why (float32 when nothing beats it)."""
+    paths = record["paths"]
+    usable = [(p["seconds"], name) for name, p in paths.items()
+              if name != "float32" and p.get("ok") and "seconds" in p and (allow_onnx or name not in ONNX_PATHS)]
+    if not usable:
+        return "float32", "no faster path agreed with float32 on this CPU"
+    seconds, name = min(usable)
+    speedup = paths["float32"]["seconds"] / seconds
+    if speedup < MIN_SPEEDUP:
+        return "float32", f"no path beat float32 by {MIN_SPEEDUP:.2f}x on this CPU"
+    return name, f"fastest on this CPU: {speedup:.2f}x float32"
+
+
+def load_auto(model: str | None, *, hub: str = "ms", revision: str | None = None, allow_onnx: bool = True,
+              temperature: float | None = None, progress: Callable[[str], None] | None = None) -> Any:
+    """The measured winner on this CPU, loaded; its ``precision`` attribute says what was chosen, why, and how
+    closely it agrees with float32 (the figures of the measurement)."""
+    if temperature is not None:
+        allow_onnx = False  # the ONNX graphs do not apply a temperature
+    checksum = _checkpoint_info(model, hub, revision).checksum
+    if not checksum:  # a hub id not downloaded before, or pinned to a revision: load it to know its weights
+        checksum = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress).info.checksum
+    record = cached_record(checksum)
+    fresh = record is None
+    if fresh:
+        record = measure_paths(model, hub=hub, revision=revision, progress=progress)
+    chosen, reason = choose(record, allow_onnx=allow_onnx)
+    entry = record["paths"][chosen]
+    if chosen in ONNX_PATHS:
+        net = load_onnx_path(model, hub=hub, revision=revision, dtype=chosen, progress=progress)
+    else:
+        net = load_model(model, hub=hub, revision=revision, device="cpu", dtype=chosen, progress=progress,
+                         temperature=temperature)
+        net = copy.copy(net)  # the cached instance is shared; the record belongs to this load
+    precision = {"requested": "auto", "chosen": chosen, "reason": reason,
+                 "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
+                 "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
+                 "measured_now": fresh}
+    if chosen in ONNX_PATHS:
+        precision["export"] = {"folder": getattr(net, "export_folder", None), "check": getattr(net, "verification", None)}
+    net.precision = precision
+    if progress is not None:
+        progress(describe_auto(precision))
+    return net
+
+
+def describe_auto(precision: dict) -> str:
+    """One line for the screen: ``dtype auto → onnx-int8 (fastest on this CPU: 2.31x float32; top-1 4/4, …)``."""
+    line = f"dtype auto → {precision['chosen']} ({precision['reason']}"
+    if precision.get("agreement_with_float32"):
+        line += f"; agreement with float32: {describe_agreement(precision['agreement_with_float32'])}"
+    return line + ")"
