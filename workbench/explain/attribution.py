@@ -58,6 +58,16 @@ from workbench.schema import SAMPLE_RATE
 logger = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 320  # 20 ms: the model's frame hop
+#: seconds of audio one batched forward pass may hold (a gradient pass counts three times): the memory of a batch
+#: grows with its length, so long clips run in smaller batches (explain's memory budget; see MAX_EXPLAIN_S)
+BATCH_AUDIO_S = 48.0
+
+
+def batch_for(n_samples: int, wanted: int, *, gradients: bool = False) -> int:
+    """The batch size for clips of ``n_samples``: ``wanted``, made smaller so a batch holds at most
+    :data:`BATCH_AUDIO_S` seconds of audio (a third of it with gradients), never below 1."""
+    budget = BATCH_AUDIO_S * SAMPLE_RATE / (3 if gradients else 1)
+    return max(1, min(int(wanted), int(budget // max(1, n_samples))))
 METHODS = ("ig", "occlusion", "tf-occlusion")
 #: edges of the time-frequency occlusion bands in Hz (octaves above 250 Hz)
 TF_BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
@@ -196,6 +206,7 @@ class ClassScore:
         import torch
 
         out = []
+        batch = batch_for(np.asarray(waves).shape[-1], batch)
         with torch.no_grad():
             for i in range(0, len(waves), batch):
                 w = torch.as_tensor(np.asarray(waves[i : i + batch]), dtype=torch.float32, device=self.device)
@@ -351,6 +362,7 @@ def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n
     x = torch.as_tensor(wave, device=scorer.device)[None]
     b = torch.as_tensor(noise_baseline(wave, seed), device=scorer.device)[None]
     ig = IntegratedGradients(scorer)
+    internal_batch_size = batch_for(len(wave), internal_batch_size, gradients=True)  # the memory budget: long clips, smaller batches
 
     def path_values(alphas: list[float]) -> np.ndarray:
         with torch.no_grad():
@@ -453,7 +465,7 @@ def time_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_
     win, stride = int(round(window_s * SAMPLE_RATE)), int(round(stride_s * SAMPLE_RATE))
     x = torch.as_tensor(wave, device=scorer.device)[None]
     attr = Occlusion(scorer).attribute(x, sliding_window_shapes=(win,), strides=(stride,), baselines=0.0,
-                                        target=scorer.labels.index(target), perturbations_per_eval=perturbations_per_eval)
+                                        target=scorer.labels.index(target), perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     rel = pool_frames(attr[0].detach().cpu().numpy().astype(np.float64), "mean")
     return Attribution("occlusion", target, rel, time.perf_counter() - t0,
                        params={"window_s": window_s, "stride_s": stride_s, "removal": "zeros in the raw input"})
@@ -496,7 +508,7 @@ def tf_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s:
         return scorer(y)
 
     attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=scorer.labels.index(target), feature_mask=mask,
-                                               perturbations_per_eval=perturbations_per_eval)
+                                               perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     a = attr[0, 0].detach().cpu().numpy()  # (F, T): every cell of a group holds the group's value
     tf_map = np.zeros((n_bands, n_win))
     for b in range(n_bands):

@@ -182,6 +182,19 @@ def top_evidence_span(relevance: np.ndarray, span_s: float = 0.3) -> tuple[float
     return (round(i * step, 4), round((i + k) * step, 4))
 
 
+#: the longest clip :func:`explain_clip` takes, seconds (memory and time grow with the length; see the error)
+MAX_EXPLAIN_S = 30.0
+
+
+def check_explain_length(n_samples: int, *, source: str | None = None) -> None:
+    """Refuse a clip longer than :data:`MAX_EXPLAIN_S` (16 kHz samples), before any model work."""
+    if n_samples > MAX_EXPLAIN_S * SAMPLE_RATE:
+        raise ConfigError(
+            f"the clip is {n_samples / SAMPLE_RATE:.1f} s long; explain takes at most {MAX_EXPLAIN_S:g} s (its memory and time "
+            "grow with the length times the curve points and occlusion windows).",
+            source=source, fix="explain a segment: cut the clip (workbench segment, or start/duration in a manifest row).")
+
+
 def pick_top_evidence(expl: "Explanation", span_s: float = 0.3) -> tuple[tuple[float, float] | None, str | None, str]:
     """(span, method, note): the span from the most faithful method that passed every check and finds evidence for the class.
 
@@ -282,6 +295,7 @@ def explain_clip(
     if bad:
         raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
     wave = as_wave(clip)
+    check_explain_length(len(wave), source=item_id)
     scorer = scorer or ClassScore(model)
     logp = scorer.log_probs(wave[None])[0]
     target = resolve_target(scorer, wave, target)

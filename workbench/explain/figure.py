@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.model.checkpoints import display_name
 from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
@@ -150,7 +151,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         ax.set_title("words", fontsize=8, loc="left")
     axes[-1].set_xlim(0, dur)
     axes[-1].set_xlabel("time (s)")
-    head = f"{expl.id} · predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}) · explaining '{expl.target}' · model {expl.model.get('id')}"
+    head = f"{expl.id} · predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}) · explaining '{expl.target}' · model {display_name(expl.model.get('id'))}"
     fig.suptitle(plain(head), fontsize=10, x=0.01, ha="left", y=0.995)
     if expl.banner:
         fig.text(0.01, 0.972, plain("⚠ " + expl.banner), color="crimson", fontsize=8, ha="left", va="top")

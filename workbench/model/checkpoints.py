@@ -52,6 +52,7 @@ from urllib.parse import urlparse
 from workbench import files, interrupts
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import TOKENS
+from workbench.limits import load_yaml_file
 from workbench.paths import cache_dir  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
@@ -567,6 +568,18 @@ def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
     return None
 
 
+def display_name(model_id: str | None) -> str | None:
+    """A model's name for figures and titles: a hub cache folder as its hub id (``iic/emotion2vec_plus_large``),
+    another folder by its last two parts, anything else as given."""
+    if not model_id or not os.path.isabs(str(model_id)):
+        return model_id
+    parts = Path(str(model_id)).parts
+    for part in parts:
+        if part.startswith("models--"):  # Hugging Face: models--org--name/snapshots/<revision>
+            return part[len("models--"):].replace("--", "/")
+    return "/".join(parts[-2:])  # ModelScope: .../models/org/name; a folder: parent/name
+
+
 def require_hub(spec: ModelSpec) -> None:
     """Fail fast, with the fix, when a hub id is not cached and the hub cannot be reached."""
     where = "ModelScope" if spec.hub == "ms" else "Hugging Face"
@@ -871,8 +884,6 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     ModelError
         Naming the file, the key or file that is refused, what FunASR would do with it, and the fix.
     """
-    import yaml
-
     root = Path(model_dir)
     for name in CODE_FILES:
         if (root / name).exists() or (root / name).is_symlink():
@@ -899,9 +910,9 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     if cfg_path.is_symlink() and not _inside(root, cfg_path):
         raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
     try:
-        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelError(f"cannot read {config_name} ({_short(exc)}).", source=str(root), fix="download the complete checkpoint.") from None
+        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
     if not isinstance(cfg, dict):
         raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
     for key in cfg:

@@ -75,6 +75,7 @@ from workbench.model.checkpoints import (  # noqa: F401  (re-exported: the names
     weights_file,
 )
 from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.limits import load_yaml_file
 from workbench.model.funasr_patches import (
     assign_weights,
     fused_attention,
@@ -744,9 +745,8 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
                              source=str(model_dir), fix="download the complete checkpoint.")
         say("verifying checksum")
         checksum = file_sha256(weights)
-        import yaml
 
-        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        cfg = load_yaml_file(model_dir / "config.yaml") or {}  # bounded: checked by _check_config already
         embed_dim = (cfg.get("model_conf") or {}).get("embed_dim")
         random_info = random_checkpoint_info(model_dir)
         if random_info is None and (generated_checksum(checksum) or {}).get("kind") == "random":

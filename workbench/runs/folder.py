@@ -66,9 +66,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from workbench import files
-from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  (strict_json public here too)
+from workbench.limits import load_yaml_file
 from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -216,12 +217,10 @@ def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RunFolderError(f"cannot read {path.name} ({type(exc).__name__}: {exc}).", source=str(path.parent),
+        data = load_yaml_file(path)  # a run folder may have been edited by anyone: no aliases, bounded size
+    except ConfigError as exc:
+        raise RunFolderError(f"cannot read {path.name} ({exc.message}).", source=str(path.parent.absolute()),
                              fix="the run folder is damaged: run again into a new --out folder.") from None
     return data if isinstance(data, dict) else {}
 
@@ -439,7 +438,7 @@ class RunFolder:
         r = dict(row)
         cfg = self.audio_config()
         path = self.item_path(r["path"])
-        decoded = to_mono(decode(path, config=cfg, id=str(r["id"])), method=cfg.mixdown)
+        decoded = decode_mono(path, config=cfg, id=str(r["id"]))
         want = r.get("source_sha256")
         got = decoded.source.sha256
         if want and got and isinstance(want, str) and want != got:

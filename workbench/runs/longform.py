@@ -52,6 +52,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
+from workbench.limits import spreadsheet_cell, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -379,7 +380,7 @@ def segment_file(
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
                    **{score_column(k): float(v) for k, v in zip(labels, p.scores)}}
             rows.append(row)
-            csv.write(",".join(str(row[c]) for c in columns) + "\n")
+            csv.write(",".join(str(spreadsheet_cell(row[c])) for c in columns) + "\n")  # a head's labels are data
             embeddings.append(p.embedding.astype(np.float32))
             fs = p.frame_scores
             if fs is not None and len(fs):
@@ -495,7 +496,7 @@ def segment_file(
     summary["workbench_version"] = __version__
     if net.random_weights:
         summary["warning"] = RANDOM_WEIGHTS_BANNER
-    files.write_atomic(out / "timeline.csv", lambda f: timeline.to_csv(f, index=False), text=True)
+    files.write_atomic(out / "timeline.csv", lambda f: spreadsheet_safe(timeline).to_csv(f, index=False), text=True)
     files.write_npz(out / "heatmap.npz", compressed=True, times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat,
                     labels=np.array(labels))
     files.write_npy(out / "embeddings.npy", emb)

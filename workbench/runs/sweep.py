@@ -37,6 +37,7 @@ from workbench.runs.driver import run
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
+from workbench.limits import spreadsheet_safe
 
 #: the unmodified point of each sweep: the reference every other point is compared with
 REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}
@@ -106,7 +107,7 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
             *score_columns(score_labels(df)), "finding_codes", "error"]
     for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
                         ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
-        files.write_atomic(out / name, lambda f, t=table: t.to_csv(f, index=False), text=True)
+        files.write_atomic(out / name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df

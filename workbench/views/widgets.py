@@ -41,7 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.audio.intake import Audio, AudioConfig, decode, load, resample, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono, load, resample
 from workbench.analysis.listeners import agree_wrong_frame
 from workbench.analysis.compare import compare_results
 from workbench.data.listeners import listener_frame
@@ -351,7 +351,7 @@ class SampleRateExplorer(_View):
         W = _w()
         self.path = Path(path)
         self.net = as_model(model)
-        self.decoded = to_mono(decode(self.path))
+        self.decoded = decode_mono(self.path)
         self.rate = W.Dropdown(options=list(self.RATES), value=8000, description="source rate")
         self.resampler = W.Dropdown(options=["soxr", "scipy", "librosa"], value="soxr", description="resampler")
         self.telephone = W.Checkbox(value=False, description="telephone channel")
