@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import pytest
 import soundfile as sf
@@ -103,3 +104,17 @@ def test_neighbours_with_another_checkpoint_are_refused_unless_asked_and_then_la
 def test_embeddings_out_writes_elsewhere(small_run, tmp_path):
     assert main(["embeddings", str(small_run / "run"), "--cluster", "none", "--color-by", "pred", "--out", str(tmp_path / "emb")]) == 0
     assert (tmp_path / "emb" / "projection_pca.csv").is_file() and (tmp_path / "emb" / "projection_pca_pred.png").is_file()
+
+
+def test_coerce_is_the_one_converter(tiny_model):
+    """ModelRef.coerce replaces as_model/as_model_ref: a reference, a name or a loaded model, one type out."""
+    ref = ModelRef(model="tiny", dtype="float32")
+    assert ModelRef.coerce(ref) is ref
+    assert ModelRef.coerce("tiny", device="cpu") == ModelRef(model="tiny", device="cpu")
+    assert ModelRef.coerce(None).model is None and not ModelRef.coerce(None).is_loaded
+    loaded = ModelRef.coerce(tiny_model)
+    assert loaded.is_loaded and loaded.load() is tiny_model  # never loaded a second time
+    assert loaded.model == "tiny" and loaded.checksum == tiny_model.info.checksum
+    assert not replace(loaded, dtype="float32").is_loaded  # another request is another model
+    with pytest.raises(ConfigError, match=r"unknown model option\(s\) \['dtyp'\]"):
+        ModelRef.coerce("tiny", dtyp="int8")

@@ -19,9 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.model.ref import ModelRef
 from workbench.engine.core import score_sources
 from workbench.errors import ConfigError
-from workbench.model.network import as_model
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.serialize import figure_text, save_figure
 
@@ -163,7 +163,7 @@ def neighbours(emb: RunEmbeddings, query: Any, k: int = 5, *, model: Any = None)
 
 def _scored(sources: list, model: Any) -> list:
     """Predictions of files through the engine; a file that cannot be scored raises its own error."""
-    return [s.prediction_or_raise() for s in score_sources(as_model(model), sources, workers=0)]
+    return [s.prediction_or_raise() for s in score_sources(ModelRef.coerce(model).load(), sources, workers=0)]
 
 
 def embed_file(path: Any, model: Any = None) -> np.ndarray:
@@ -173,7 +173,7 @@ def embed_file(path: Any, model: Any = None) -> np.ndarray:
 
 def similar(a: Any, b: Any, model: Any = None) -> dict:
     """Cosine similarity of two files' utterance embeddings (and their predictions)."""
-    net = as_model(model)
+    net = ModelRef.coerce(model).load()
     pa, pb = _scored([a, b], net)
     return {"a": str(a), "b": str(b), "cosine": cosine(pa.embedding, pb.embedding), "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id}

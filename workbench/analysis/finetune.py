@@ -48,6 +48,7 @@ from workbench.errors import ConfigError, ModelError
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.network import UNK_TOKEN, checkpoint_labels
+from workbench.runs.driver import run as score
 from workbench.runs.folder import RunFolder, as_run_folder
 
 logger = logging.getLogger(__name__)
@@ -489,8 +490,6 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     evaluate : bool
         Also cross-validate the training procedure (:func:`evaluate_finetune`) under ``folds``/``k``.
     """
-    from workbench.runs.driver import run as score
-
     if unfreeze:
         raise ConfigError(f"--unfreeze {unfreeze}: adapting encoder blocks is not implemented yet; only the head is trained "
                           "(from the run's cached embeddings).", source="--unfreeze", fix="leave --unfreeze out (head only).")

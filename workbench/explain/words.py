@@ -40,13 +40,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.model.ref import ModelRef
 from workbench.audio.intake import AudioConfig, decode, to_mono
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.limits import read_bytes_capped, read_text_capped
 from workbench.data.manifest import Item
-from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
+from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER
 from workbench.schema import score_column
 
 #: tier names taken as the word tier when none is given (case-insensitive)
@@ -433,7 +434,7 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     spans : sequence of Word, or a path
         Timed spans (e.g. :func:`read_alignment` of an SRT/VTT file, or the path itself).
     model : model or reference
-        A loaded model, or what :func:`workbench.model.network.as_model` accepts (``load_options`` go there).
+        A loaded model, or what :meth:`ModelRef.coerce <workbench.model.ref.ModelRef.coerce>` accepts (``load_options`` go there).
     batch : int
         Spans per engine call.
 
@@ -455,7 +456,8 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     duration = decoded.duration
     words = read_alignment(spans, duration=duration) if isinstance(spans, (str, os.PathLike)) else \
         validate_words(spans, duration=duration, source=str(audio_path))
-    net = as_model(model, **load_options)
+    progress = load_options.pop("progress", None)
+    net = ModelRef.coerce(model, **load_options).load(progress=progress)
     engine = Engine(net, audio_config=acfg, granularity="utterance", workers=0)  # the audio is already in memory
     work = [WorkItem(Item(id=f"span_{i}", path=str(audio_path), start=w.start, duration=min(w.end, duration) - w.start, text=w.label), decoded)
             for i, w in enumerate(words)]

@@ -688,23 +688,8 @@ def load_model(
         return _CACHE[key].with_temperature(temperature)
 
 
-def as_model(model: Any = None, **load_options: Any) -> Emotion2vecModel:
-    """A loaded model from a model or a reference (hub id, local folder, ``"tiny"``, ``None`` for the default).
-
-    Anything that already behaves as a loaded model (``predict`` and ``info``) is returned as it is;
-    a :class:`~workbench.model.ref.ModelRef` loads itself (``load_options`` other than ``progress`` do not
-    apply to it); the rest goes to :func:`load_model` with ``load_options``.
-    """
-    if hasattr(model, "predict") and hasattr(model, "info"):
-        return model
-    if callable(getattr(model, "load", None)) and hasattr(model, "checksum"):
-        # a workbench.model.ref.ModelRef: it names hub, device and dtype itself (modelref imports this module)
-        return model.load(progress=load_options.get("progress"))
-    return load_model(model, **load_options)
-
-
 @dataclass
-class CheckpointRef:
+class _Described:
     """A checkpoint checked and hashed without building its network: what a Ray driver records of the model."""
 
     info: ModelInfo
@@ -716,7 +701,7 @@ class CheckpointRef:
 
 def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None,
                         device: str = "auto", dtype: str = "float32",
-                        progress: Callable[[str], None] | None = None) -> CheckpointRef:
+                        progress: Callable[[str], None] | None = None) -> _Described:
     """Check a checkpoint and hash its weights file without importing FunASR or building the network.
 
     The Ray engine's driver uses this: the actors load the model; the driver only needs to know
@@ -725,7 +710,7 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
     second run reads nothing.  A hub id that is not downloaded on the driver has no checksum
     here (``checksum=None``); the actors' own record of it goes into the summary.
 
-    Returns a :class:`CheckpointRef`: ``info`` is a :class:`ModelInfo` with ``parameters=None``
+    Returns an object with ``info``: ``info`` is a :class:`ModelInfo` with ``parameters=None``
     (counting them would mean building the network), ``device``/``dtype`` as asked.
     """
     say = progress or _silent
@@ -759,7 +744,7 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
         random_weights=random_info is not None, load_seconds=0.0,
         warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
     )
-    return CheckpointRef(info)
+    return _Described(info)
 
 
 def _silent(line: str) -> None:

@@ -51,7 +51,7 @@ from workbench import __version__, files
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
-from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
+from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,8 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
         raise ConfigError("the ONNX export traces the float32 model on the CPU.", source="export-onnx",
                           fix="leave --dtype/--device out; use --int8 for the quantised variant.")
     load_options.update(device="cpu", dtype="float32")
-    net = as_model(model, **load_options)
+    # a loaded model (what every caller passes), or a name loaded here; ModelRef.coerce lives above this module
+    net = model if hasattr(model, "predict") and hasattr(model, "info") else load_model(model, **load_options)
     if net.info.dtype != "float32" or not str(net.info.device).startswith("cpu"):
         raise ConfigError(f"the model is loaded in {net.info.dtype} on {net.info.device}; the export needs float32 on the CPU.",
                           source=net.info.id, fix="load it with device='cpu', dtype='float32'.")

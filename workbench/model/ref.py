@@ -94,6 +94,36 @@ class ModelRef:
         return cls(**data)
 
     @classmethod
+    def coerce(cls, model: Any = None, **options: Any) -> "ModelRef":
+        """``model`` as a reference, whatever shape it came in (``check_random_state``'s idea for models).
+
+        A :class:`ModelRef` is returned as it is; a name, folder or ``None`` (the default model) becomes a reference
+        with ``options`` (``hub``, ``revision``, ``device``, ``dtype``, ``temperature``); an already loaded model
+        (anything with ``predict`` and ``info``) becomes its portable reference whose :meth:`load` returns that same
+        object.  Unknown options are refused with the valid ones.
+        """
+        known = {f.name for f in fields(cls)} - {"model", "checksum"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown model option(s) {unknown}; a model reference takes {sorted(known)}.", source="model",
+                              fix="remove or rename them.")
+        if isinstance(model, cls):
+            return replace(model, **options) if options else model
+        if hasattr(model, "predict") and hasattr(model, "info"):
+            try:
+                ref = cls.of_loaded(model)
+            except (AttributeError, TypeError, WorkbenchError):  # a model object without the full record (a stand-in)
+                ref = cls()
+            object.__setattr__(ref, "_loaded", model)  # not a field: equality, to_dict and replace() ignore it
+            return ref
+        return cls(model=None if model is None else str(model), **{k: v for k, v in options.items() if v is not None})
+
+    @property
+    def is_loaded(self) -> bool:
+        """True when this reference stands for a model already loaded (:meth:`coerce` of a loaded model)."""
+        return getattr(self, "_loaded", None) is not None
+
+    @classmethod
     def of_loaded(cls, net: Emotion2vecModel, requested: "ModelRef | None" = None) -> "ModelRef":
         """The portable reference of a loaded model: the name the user gave for a hub id or a random
         checkpoint, the absolute folder of a local one, and the weights' checksum."""
@@ -137,6 +167,8 @@ class ModelRef:
         chosen, why, and its agreement with float32.  ``gradients``: the caller differentiates the model
         (explanations), so ``auto`` and the ONNX paths load PyTorch float32 instead, and say so.
         """
+        if self.is_loaded:
+            return self._loaded
         dtype, device = self.dtype, self.device
         dev = auto_device() if device == "auto" else device
         if gradients and (dtype == "auto" or dtype.startswith("onnx-")):

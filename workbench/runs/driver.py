@@ -124,7 +124,9 @@ def run(
     folder = RunFolder(out_dir)
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
-    requested = as_model_ref(model)  # None for a model already loaded
+    requested = ModelRef.coerce(model)
+    if requested.is_loaded:  # a model given loaded: used as it is
+        requested = None
     precision = {"requested": None, "chosen": None, "reason": "the model was given loaded"}
     if requested is not None:
         # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
@@ -265,16 +267,6 @@ def run(
         )
         folder.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
     return RunResult(folder.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
-
-
-def as_model_ref(model: Any) -> ModelRef | None:
-    """``model`` as a :class:`ModelRef`: a reference as it is, a name (or ``None``) as a reference to it,
-    a loaded model (anything with ``predict`` and ``info``) as ``None``."""
-    if isinstance(model, ModelRef):
-        return model
-    if hasattr(model, "predict") and hasattr(model, "info"):
-        return None
-    return ModelRef(model=None if model is None else str(model))
 
 
 def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:

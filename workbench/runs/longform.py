@@ -42,13 +42,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench import __version__, files
+from workbench.model.ref import ModelRef
 from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.memory import peak_rss_mb, release_freed_memory
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
@@ -330,7 +331,7 @@ def segment_file(
     t_start = time.perf_counter()
     stream = open_stream(path, config=acfg, block_s=cfg.block_s)  # fails fast on a bad file, before the model loads
     try:
-        net = as_model(model)
+        net = ModelRef.coerce(model).load()
     except BaseException:
         stream.close()
         raise

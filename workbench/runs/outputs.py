@@ -36,13 +36,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench import __version__
+from workbench.model.ref import ModelRef
 from workbench.audio.intake import Audio, AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.core import score_sources
 from workbench.files import UnsafePathError, rename_folder, write_atomic, write_json, write_npy, write_text
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.labels import LABELS
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction, as_model
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction
 from workbench.audio.processing import ProcessingLog, StepRecord
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def infer_files(
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
 
     t0 = time.perf_counter()
-    net = as_model(model, progress=load_progress)
+    net = ModelRef.coerce(model).load(progress=load_progress)
     load_s = 0.0 if net is model else time.perf_counter() - t0
 
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded

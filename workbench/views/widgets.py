@@ -55,7 +55,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.serialize import figure_text
 from workbench.runs.longform import source_path
 from workbench.engine.core import score_sources
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model
+from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel
 from workbench.model.ref import ModelRef
 from workbench.audio.steps import apply_chain
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
@@ -208,7 +208,7 @@ def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
     :class:`~workbench.model.ref.ModelRef`, whose checksum refuses other weights under the same name
     (a random checkpoint of another seed is another model)."""
     if model:
-        return as_model(model)
+        return ModelRef.coerce(model).load()
     return ModelRef.from_run(rf.config, rf.summary).load()
 
 
@@ -350,7 +350,7 @@ class SampleRateExplorer(_View):
     def __init__(self, path: str | Path, model: Any = None):
         W = _w()
         self.path = Path(path)
-        self.net = as_model(model)
+        self.net = ModelRef.coerce(model).load()
         self.decoded = decode_mono(self.path)
         self.rate = W.Dropdown(options=list(self.RATES), value=8000, description="source rate")
         self.resampler = W.Dropdown(options=["soxr", "scipy", "librosa"], value="soxr", description="resampler")
