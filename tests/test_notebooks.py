@@ -79,14 +79,14 @@ def test_notebook_runs_headless_on_the_demo_data(path, tmp_path, monkeypatch):
 
 def test_experiment_report_command_writes_a_self_contained_html(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_MODEL", "tiny")
-    assert main(["report", "experiment_report", "--out", str(tmp_path / "reports"), "-p", "title=Demo check"]) == 0
+    assert main(["report", "experiment_report", "--out", str(tmp_path / "reports"), "-p", "title=Demo check", "-p", "fusion=true"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("!! RANDOM WEIGHTS") and "self-contained" in out
     (folder,) = list((tmp_path / "reports" / "experiment_report").iterdir())
     html = (folder / "experiment_report.html").read_text(encoding="utf-8")
     assert "RANDOM WEIGHTS" in html[:3000]  # said at the top
     assert_clean_report(html)
-    # the default run is the demo set: several speakers, so fusion is evaluated, as an HTML table
+    # the default run is the demo set: several speakers, so fusion (asked for) is evaluated, as an HTML table
     assert "speaker-independent cross-validation" in html and "<th>method</th>" in html and "Not evaluated" not in html
     log = (folder / "report.log").read_text(encoding="utf-8")
     assert "WARNING workbench.model.network: RANDOM WEIGHTS" in log  # the kernel's log records went to the file, not the page
