@@ -79,14 +79,14 @@ def test_notebook_runs_headless_on_the_demo_data(path, tmp_path, monkeypatch):
 
 def test_experiment_report_command_writes_a_self_contained_html(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_MODEL", "tiny")
-    assert main(["report", "experiment_report", "--out", str(tmp_path / "reports"), "-p", "title=Demo check"]) == 0
+    assert main(["report", "experiment_report", "--out", str(tmp_path / "reports"), "-p", "title=Demo check", "-p", "fusion=true"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("!! RANDOM WEIGHTS") and "self-contained" in out
     (folder,) = list((tmp_path / "reports" / "experiment_report").iterdir())
     html = (folder / "experiment_report.html").read_text(encoding="utf-8")
     assert "RANDOM WEIGHTS" in html[:3000]  # said at the top
     assert_clean_report(html)
-    # the default run is the demo set: several speakers, so fusion is evaluated, as an HTML table
+    # the default run is the demo set: several speakers, so fusion (asked for) is evaluated, as an HTML table
     assert "speaker-independent cross-validation" in html and "<th>method</th>" in html and "Not evaluated" not in html
     log = (folder / "report.log").read_text(encoding="utf-8")
     assert "WARNING workbench.model.network: RANDOM WEIGHTS" in log  # the kernel's log records went to the file, not the page
@@ -196,3 +196,40 @@ def test_report_fusion_flag_is_checked():
         with pytest.raises(ConfigError, match="fusion"):
             R.flag("fusion", bad)
     assert "fusion" in R.template_parameters("experiment_report")
+
+
+def _generator():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "notebooks" / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generator_writes_exactly_the_committed_notebooks_and_templates():
+    gen = _generator()
+    written = gen.books()
+    assert {p.name for p in written} == {p.name for p in NOTEBOOKS + TEMPLATES}
+    stale = [p.name for p, book in written.items() if p.read_text(encoding="utf-8") != gen.render(book)]
+    assert stale == [], f"edit notebooks/make_notebooks.py and run it; these differ from what it writes: {stale}"
+
+
+def test_notebooks_and_templates_use_only_the_public_api_and_find_the_package_by_import():
+    import ast
+
+    import workbench as wb
+
+    for path in NOTEBOOKS + TEMPLATES:
+        nb = nbformat.read(path, as_version=4)
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            tree = ast.parse(cell.source)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
+                    raise AssertionError(f"{path.name}: `from {node.module} import …`; use `import workbench as wb`")
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        assert not a.name.startswith("workbench") or (a.name, a.asname) == ("workbench", "wb"), (path.name, a.name)
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wb":
+                    assert node.attr in wb.__all__, f"{path.name}: wb.{node.attr} is not a public name"
+            assert "sys.path" not in cell.source and ".parents" not in cell.source, f"{path.name} climbs folders to find the package"

@@ -41,6 +41,7 @@ _PUBLIC = {
     "read_manifest": "data.manifest",
     "DEMO_DATA": "data.demoset",
     "demo_manifest": "data.demoset",
+    "choose_model": "data.demoset",
     # scoring: single files, whole corpora, long audio
     "infer_files": "runs.outputs",
     "score_sources": "engine.core",
@@ -80,6 +81,7 @@ _PUBLIC = {
     "VariantDiff": "views.widgets",
     "LongAudioTimeline": "views.widgets",
     "run_report": "views.reporting",
+    "reporting": ("views.reporting", None),  # the report sections the templates are made of
     "route_logs": "logs",
 }
 
@@ -91,7 +93,8 @@ def __getattr__(name: str):
     if target is None:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
     module, attr = target if isinstance(target, tuple) else (target, name)
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    found = importlib.import_module(f".{module}", __name__)
+    value = found if attr is None else getattr(found, attr)  # (module, None): the module itself
     globals()[name] = value
     return value
 

@@ -27,7 +27,8 @@ from typing import Any, Iterable, Sequence
 from workbench import __version__
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
-from workbench.analysis.compare import compare_results, plot_comparison
+from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
+from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.listeners import listener_frame
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
@@ -35,6 +36,7 @@ from workbench.errors import ConfigError
 from workbench.analysis.fusion import fuse_run, plot_fusion
 from workbench.logs import route_logs
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench import files
 from workbench.runs.folder import RunFolderError, as_run_folder
