@@ -174,7 +174,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns}
         parts = [f"<h2>Variant {code(v)}</h2>",
-                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
+                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
         rows.append(("ECE", r.ece, ""))
         parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
