@@ -343,7 +343,9 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
     """
     results = as_run_folder(run_dir).results()
-    by = "speaker" if "speaker" in results.columns and (results["speaker"].fillna("").astype(str) != "").all() else None
+    # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
+    # without a speaker (the demo's tone) must not switch the report to shuffled folds and other figures than the CLI's
+    by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
     except ConfigError as exc:
@@ -379,7 +381,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
             conf_rows.append((score.upper(), c, v["n"], v["coverage"], v["mean_size"]))
         conf_rows.append((score.upper(), Markup("<b>all</b>"), rep.n, d["coverage"], d["mean_size"]))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
-                 "coverage measured on held-out speakers:</p>")
+                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}:</p>")
     parts.append(table_html(["score", "class", "n", "coverage", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
