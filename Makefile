@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-slow test-all install clean docs
+.PHONY: demo test test-fast test-slow test-ci-slow test-all install clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test-fast: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
+
+# the part of the slow suite CI runs on every submission (marker slow_ci): the Ray cluster's loss tests, the torch-free
+# ONNX example, one Ctrl-C case
+test-ci-slow: $(STAMP)
+	$(PY) -m pytest -m "slow_ci" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -16,11 +16,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 SETUP = """import sys, pathlib
-root = pathlib.Path.cwd()
-while not (root / "workbench").is_dir() and root != root.parent:
-    root = root.parent
-sys.path.insert(0, str(root))  # the repository, when the package is not installed
-DEMO = root / "workbench" / "demo_data"  # the shipped demo clips
+root = pathlib.Path.cwd()  # outputs go under root / 'runs': the repository when inside it, else this folder
+for up in (root, *root.parents):
+    if (up / "workbench" / "__init__.py").is_file() and (up / "pyproject.toml").is_file():
+        root = up
+        sys.path.insert(0, str(root))  # the repository, when the package is not installed
+        break
+import workbench
+DEMO = pathlib.Path(workbench.__file__).parent / "demo_data"  # the shipped demo clips
 from workbench.logs import route_logs
 _ = route_logs()  # library log lines and warnings go to the log file, not into the notebook"""
 
@@ -72,7 +75,7 @@ NOTEBOOKS = {
          "        clips = [load(p).samples for p in sorted(DEMO.glob('*.wav')) if 'tone' not in p.name]\n"
          "        pause = np.zeros(24000, np.float32)\n"
          "        path = root / 'runs' / 'demo_long.wav'\n"
-         "        path.parent.mkdir(exist_ok=True)\n"
+         "        path.parent.mkdir(parents=True, exist_ok=True)\n"
          "        sf.write(path, np.concatenate([x for c in clips for x in (c, pause)]), 16000)\n"
          "    segment_dir = segment_file(path, model=choose_model(model)[0], out_dir=root / 'runs' / 'demo_long_segments').out_dir\n"
          "LongAudioTimeline(segment_dir)"]),

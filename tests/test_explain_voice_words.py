@@ -111,6 +111,8 @@ def test_explain_command_measures_the_voice_at_the_files_rate_and_scores_the_wor
     assert "words (2, from" in screen and "softmax of the mean of the frame logits" in screen
     d = json.loads((out / "explanation.json").read_text())
     assert d["voice"]["sample_rate_hz"] == sr and [w["label"] for w in d["words"]["items"]] == ["one", "two"]
+    # each share says whether its map passed its checks, as the map itself says in the same file
+    assert d["words"]["methods"]["occlusion"]["reliable"] is (not d["methods"]["occlusion"]["problems"])
     (tmp_path / "c.lab").write_text("one two")
     assert main(["explain", str(tmp_path / "c.wav"), "--model", "tiny", "--words", str(tmp_path / "c.lab"), "--out", str(out)]) == 2
     assert "not known" in capsys.readouterr().err

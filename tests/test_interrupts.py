@@ -115,7 +115,7 @@ def _run_case(command, moment, corpus, uninterrupted, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["run", "infer"])
+@pytest.mark.parametrize("command", [pytest.param("run", marks=pytest.mark.slow_ci), "infer"])
 def test_sigint_at_three_moments_exits_130_and_the_run_resumes_to_the_same_rows(command, corpus, uninterrupted, tmp_path):
     signalled = [_run_case(command, m, corpus, uninterrupted, tmp_path) for m in FAST_MOMENTS]
     assert any(signalled), "no moment found the command running"

@@ -164,17 +164,35 @@ def test_refusing_out_needs_no_model_and_no_torch(tmp_path):
     assert "workbench.runs.driver" in imported and not {"torch", "funasr"} & imported
 
 
-def test_disk_full_names_the_file_and_the_fix(tmp_path, capsys):
-    """A real ENOSPC from the kernel: the manifest's temporary file is a link to /dev/full."""
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
+def test_disk_full_names_the_file_and_the_fix(tmp_path, capsys, monkeypatch):
+    """ENOSPC while the manifest is written (raised where the kernel reports it: at fsync) names the file and the fix."""
+    import errno
+
+    import workbench.files as files_mod
+
     wav(tmp_path / "wavs" / "a.wav")
     out = tmp_path / "m.csv"
-    (tmp_path / "m.csv.tmp").symlink_to("/dev/full")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files_mod.os, "fsync", full)
     rc = main(["manifest", str(tmp_path / "wavs"), "-o", str(out)])
+    monkeypatch.undo()
     err = capsys.readouterr().err
     assert rc == 2 and f"error: disk full while writing {out}; free space or choose --out elsewhere" in err
-    assert "Traceback" not in err and not out.exists()
+    assert "Traceback" not in err and not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["wavs"]
+
+
+def test_a_link_planted_at_the_old_temporary_name_is_not_written_through(tmp_path, capsys):
+    """Earlier versions wrote ``m.csv.tmp`` by name: a link planted there (to /dev/full, or a victim) is now ignored."""
+    wav(tmp_path / "wavs" / "a.wav")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (tmp_path / "m.csv.tmp").symlink_to(victim)
+    rc = main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m.csv")])
+    assert rc == 0, capsys.readouterr().err
+    assert victim.read_text(encoding="utf-8") == "precious" and not (tmp_path / "m.csv").is_symlink()
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path, capsys):

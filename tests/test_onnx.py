@@ -222,6 +222,7 @@ def test_cli_run_with_onnxruntime_equals_torch(exported, tiny_model, tmp_path):
 # the README's torch-free example, in a virtual environment without torch or FunASR
 # ---------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.slow_ci
 def test_example_runs_without_torch_and_matches_the_workbench(exported, tiny_model, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -46,7 +46,7 @@ def test_describe_checkpoint_refuses_what_is_not_an_emotion2vec_checkpoint(tiny_
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"actors": 0}, "whole number"), ({"max_attempts": 0}, "max_attempts"), ({"actor_wait_s": 0}, "actor_wait_s"),
+    ({"actors": 0}, "whole number"), ({"max_attempts": 0}, "max_attempts"), ({"actor_wait_s": 0}, "actor_wait_s"), ({"start_wait_s": -1}, "start_wait_s"),
     ({"resources_per_actor": {"CPU": 1}}, "custom resource"), ({"resources_per_actor": {"scorer": -1}}, "custom resource"),
 ])
 def test_ray_options_are_checked(kwargs, match):

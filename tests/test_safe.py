@@ -184,8 +184,9 @@ def test_nan_outputs_and_impossible_frame_counts_become_failed_rows(hostile_expo
 
     for case in (c for c in hostile_exports if c.name in ("NaN logits", "frame_lengths of -1e9")):
         net = load_onnx_model(case.path)
-        scored = score_sources(net, [speech_like(16000, 1.0, seed=1), speech_like(16000, 1.5, seed=2)], ids=["a", "b"], workers=0)
-        assert [s.status for s in scored] == ["failed", "failed"], case.name
+        clips = [(speech_like(16000, 1.0, seed=1), 16000), (speech_like(16000, 1.5, seed=2), 16000)]
+        scored = score_sources(net, clips, ids=["a", "b"], workers=0)
+        assert [s.ok for s in scored] == [False, False], case.name
         assert all(case.extra["says"] in s.error["message"] for s in scored), [s.error for s in scored]
 
 
@@ -248,8 +249,8 @@ def test_export_onnx_bakes_the_temperature_into_the_graph(tiny_model, tmp_path):
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [1e308, 5e-324, 1e-300, float("nan"), float("inf"), 0.0, -1.0, 0.049, 100.5, True, "1.5", None])
 def test_temperatures_outside_the_range_are_refused_with_it(bad):
-    from workbench.model.temperature import check_temperature
     from workbench.errors import ConfigError
+    from workbench.model.temperature import check_temperature
 
     with pytest.raises(ConfigError) as e:
         check_temperature(bad)
@@ -262,6 +263,15 @@ def test_temperatures_in_the_range_are_taken():
 
     assert check_temperature(0.05) == 0.05 and check_temperature(100) == 100.0 and check_temperature(np.float32(1.5)) == 1.5
     assert resolve_temperature("2") == 2.0
+
+
+@pytest.mark.parametrize("value", [True, 1e308, 5e-324, "1.5"])
+def test_an_experiment_file_with_an_absurd_temperature_is_refused(value):
+    from workbench.errors import ConfigError
+    from workbench.runs.experiment import Experiment
+
+    with pytest.raises(ConfigError, match="0.05 to 100"):
+        Experiment.from_dict({"manifest": "m.csv", "temperature": value}, source="exp.yaml")
 
 
 @pytest.mark.parametrize("value", ["1e308", "5e-324", "true", "nan"])
@@ -317,6 +327,20 @@ def test_a_replaced_tiny_checkpoint_is_rebuilt_and_said(tiny_model, caplog):
     ensure_random_checkpoint("tiny")
     assert "not the one the workbench built" in caplog.text
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == good
+
+
+def test_a_model_cache_whose_checkpoints_folder_is_a_link_is_refused(tmp_path, monkeypatch):
+    from workbench.model.checkpoints import ensure_random_checkpoint
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.symlink(outside, cache / "checkpoints")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(cache))
+    with pytest.raises(files.UnsafePathError, match="'checkpoints' is a symbolic link"):
+        ensure_random_checkpoint("tiny")
+    assert listing(outside) == {}
 
 
 def test_the_banner_comes_from_the_weights_not_the_marker(tiny_model, tmp_path):
@@ -393,13 +417,15 @@ def test_summary_json_cannot_remove_the_banner(small_run, tmp_path):
     rc, out, err = run_cli("metrics", case.path, "--no-figures")
     assert rc == 0, err
     assert "RANDOM WEIGHTS" in out
-    assert json.loads((case.path / "metrics.json").read_text(encoding="utf-8")).get("random_weights") is True
+    metrics = json.loads((case.path / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["raw"]["random_weights"] is True
 
 
 # ---------------------------------------------------------------------------
 # Ray
 # ---------------------------------------------------------------------------
 def test_ray_token_file_is_private_and_the_local_cluster_on_loopback(tmp_path, monkeypatch, caplog):
+    """The options the local cluster starts with (a real cluster start is in tests/test_ray.py)."""
     from workbench.engine import ray_executor
 
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -409,8 +435,16 @@ def test_ray_token_file_is_private_and_the_local_cluster_on_loopback(tmp_path, m
     token = tmp_path / ".ray" / "auth_token"
     assert stat.S_IMODE(os.stat(token).st_mode) == 0o600 and len(token.read_text(encoding="utf-8")) == 64
     assert options["_node_ip_address"] == "127.0.0.1"
-    assert stat.S_IMODE(os.stat(options["_temp_dir"]).st_mode) == 0o700
-    os.rmdir(options["_temp_dir"])
+    temp = Path(options["_temp_dir"])
+    assert stat.S_IMODE(os.stat(temp).st_mode) == 0o700
+    (temp / "session_x" / "sockets").mkdir(parents=True)
+    os.chmod(temp, 0o777)  # as Ray leaves them
+    os.chmod(temp / "session_x", 0o777)
+    ray_executor._close_session_folders(str(temp))
+    assert stat.S_IMODE(os.stat(temp).st_mode) == 0o700 and not os.stat(temp / "session_x").st_mode & 0o022
+    import shutil
+
+    shutil.rmtree(temp)
     os.chmod(token, 0o644)  # as Ray writes it
     ray_executor.secure_token_file()
     assert stat.S_IMODE(os.stat(token).st_mode) == 0o600 and "now 0600" in caplog.text

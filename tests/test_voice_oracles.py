@@ -147,3 +147,14 @@ def test_a_class_of_three_items_is_flagged_too_small_and_not_ranked_first():
     top = reportable_differences(out)
     assert "fearful" not in set(top["label"]) and top.iloc[0]["label"] in ("angry", "sad")
     assert out.iloc[0]["label"] != "fearful" and (out["too_small"] == "").iloc[: len(top)].all()
+
+
+def test_the_pitch_trackers_settings_are_not_ranked_as_cues():
+    """f0_floor_hz / f0_ceiling_hz are what the two-pass rule chose for the clip, not a property of the voice."""
+    import pandas as pd
+
+    from workbench.explain.cues import _cue_columns
+
+    table = pd.DataFrame({"id": ["a", "b"], "pred": ["x", "y"], "f0_median_hz": [120.0, 200.0], "f0_floor_hz": [75.0, 90.0],
+                          "f0_ceiling_hz": [300.0, 400.0], "intensity_sd_db": [5.0, 6.0]})
+    assert _cue_columns(table, None) == ["f0_median_hz", "intensity_sd_db"]

@@ -67,6 +67,9 @@ _PUBLIC = {
     "explain_clip": "explain.explanation",
     "run_features": "explain.cues",
     "voice_measures": "explain.voice",
+    "read_alignment": "explain.words",
+    "per_word_scores": "explain.words",
+    "score_transcript": "explain.words",
     # views
     "TrimmingInspector": "views.widgets",
     "SampleRateExplorer": "views.widgets",

@@ -26,8 +26,12 @@ class WorkbenchError(Exception):
         self.message = message
 
     def render(self) -> str:
-        """The console form: ``error: <source>: <message>`` and, on the next line, ``  fix: <fix>``."""
-        lines = [f"error: {self.source}: {self.message}" if self.source else f"error: {self.message}"]
+        """The console form: ``error: <source>: <message>`` and, on the next line, ``  fix: <fix>``.
+
+        A source that is a path on this machine (or starts with one, ``data/x.csv, row 3``) is shown absolute and
+        normalised (``../../x`` would leave the reader guessing from where it counts)."""
+        source = _absolute_source(self.source)
+        lines = [f"error: {source}: {self.message}" if source else f"error: {self.message}"]
         if self.fix:
             lines.append(f"  fix: {self.fix}")
         return "\n".join(lines)
@@ -41,6 +45,19 @@ class WorkbenchError(Exception):
             "fix": self.fix,
             "text": str(self),
         }
+
+
+def _absolute_source(source: str | None) -> str | None:
+    """``source`` with a leading relative path that exists made absolute; anything else unchanged."""
+    import os
+
+    if not source or os.path.isabs(source):
+        return source
+    for sep in (", ", ": ", " "):
+        head, found, rest = source.partition(sep)
+        if found and head and os.path.lexists(head):
+            return os.path.abspath(head) + found + rest
+    return os.path.abspath(source) if os.path.lexists(source) else source
 
 
 class AudioError(WorkbenchError):

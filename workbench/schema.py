@@ -42,6 +42,18 @@ def score_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
 SCORE_COLUMNS = score_columns()
 
 
+def score_labels(results: Any) -> list[str]:
+    """The classes a results table was scored over, in the model's order: its ``score_*`` columns.
+
+    A run of an emotion2vec+ checkpoint has the nine; a run of a fine-tuned head (``workbench
+    finetune``) has that head's labels.  Every reader takes the label set from here, never from
+    :data:`~workbench.labels.LABEL_KEYS`.  A table with no score column (every row failed,
+    or an old table) gives the nine.
+    """
+    found = [str(c)[len(SCORE_PREFIX):] for c in getattr(results, "columns", ()) if str(c).startswith(SCORE_PREFIX)]
+    return found or list(LABEL_KEYS)
+
+
 @dataclass(frozen=True)
 class Column:
     """One results column: its name, pandas dtype and what it means."""
@@ -59,7 +71,8 @@ RESULT_COLUMNS: tuple[Column, ...] = (
     Column("variant", "string", "preprocessing variant name"),
     Column("path", "string", "audio path as the manifest gives it (relative to the manifest's folder)"),
     Column("label", "string", "the corpus's own label"),
-    Column("emotion", "string", "emotion2vec+ key of the label ('' when it has no counterpart)"),
+    Column("emotion", "string", "the label's class in the model's label set: an emotion2vec+ key, or a fine-tuned head's "
+                                "label ('' when it has no counterpart)"),
     Column("text", "string", "transcript, when the manifest has one"),
     Column("speaker", "string", "speaker id"),
     Column("gender", "string", "speaker gender"),
@@ -71,11 +84,12 @@ RESULT_COLUMNS: tuple[Column, ...] = (
     Column("status", "string", "'ok' or 'failed'"),
     Column("error", "string", "what went wrong, with the fix ('' when ok)"),
     Column("error_code", "string", "error family: audio, model, config, error ('' when ok)"),
-    Column("pred", "string", "predicted emotion2vec+ key"),
+    Column("pred", "string", "predicted class (one of the model's labels)"),
     Column("confidence", "float64", "top-1 probability"),
     Column("margin", "float64", "top-1 minus top-2 probability"),
-    Column("entropy", "float64", "entropy of the nine probabilities, nats"),
+    Column("entropy", "float64", "entropy of the model's probabilities, bits"),
     Column("correct", "boolean", "pred == emotion (None without a counterpart)"),
+    # one per class of the model (the nine declared here; a fine-tuned head's labels instead: score_labels)
     *(Column(score_column(k), "float64", f"probability of {k}") for k in LABEL_KEYS),
     Column("n_frames", "Int64", f"model frames ({FRAME_RATE} per second)"),
     Column("audio_seconds", "float64", "seconds of audio the model heard"),
@@ -119,7 +133,7 @@ def ok_row(scored: Any) -> dict:
         "status": "ok", "error": "", "error_code": "",
         "pred": p.label, "confidence": p.confidence, "margin": p.margin, "entropy": p.entropy,
         "correct": (p.label == scored.item.emotion) if scored.item.emotion else None,
-        **{score_column(k): float(x) for k, x in zip(LABEL_KEYS, p.scores)},
+        **{score_column(k): float(x) for k, x in zip(p.labels, p.scores)},
         "n_frames": p.n_frames, "audio_seconds": info["audio_seconds"],
         "source_sample_rate": info["source_sample_rate"], "source_sha256": info["source_sha256"],
         "unknown_frame_fraction": facts.get("unknown_frame_fraction"), "frame_top_label": facts.get("frame_top_label"),
@@ -136,9 +150,19 @@ def ok_row(scored: Any) -> dict:
 _FAILED_VALUES = {"findings": "[]", "finding_codes": "", "chain": "[]", "cache_key": "", "cache_hit": False}
 
 
-def failed_row(item: Any, variant: Any, error: dict) -> dict:
-    """The results row of an (item, variant) that could not be scored: every result column empty, the error kept."""
+def failed_row(item: Any, variant: Any, error: dict, *, labels: Sequence[str] = LABEL_KEYS) -> dict:
+    """The results row of an (item, variant) that could not be scored: every result column empty, the error kept.
+
+    Its score columns are those of ``labels``, the model's classes (the nine by default; a fine-tuned head's own),
+    where the declared nine stand, so that a run's table has one set of score columns (:func:`score_labels`).
+    """
     row = _base_row(item, variant)
-    row.update({c.name: _FAILED_VALUES.get(c.name) for c in RESULT_COLUMNS if c.name not in row})
+    for c in RESULT_COLUMNS:
+        if c.name in row:
+            continue
+        if c.name.startswith(SCORE_PREFIX):
+            row.update({score_column(k): None for k in labels if score_column(k) not in row})
+        else:
+            row[c.name] = _FAILED_VALUES.get(c.name)
     row.update({"status": "failed", "error": error.get("text", ""), "error_code": error.get("code", "error")})
     return row

@@ -63,7 +63,7 @@ from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.serialize import plain_text
-from workbench.schema import SCORE_COLUMNS, score_columns
+from workbench.schema import SCORE_PREFIX, score_columns, score_labels
 
 logger = logging.getLogger(__name__)
 
@@ -319,20 +319,23 @@ class ScoredItems:
     #: the run's own top-1 over every model class, as ``workbench metrics`` scores it: confidence (n,) and correctness (n,)
     model_confidence: np.ndarray | None = None
     model_correct: np.ndarray | None = None
+    #: the model's classes (the nine, or a fine-tuned head's own)
+    model_classes: tuple[str, ...] = LABEL_KEYS
 
 
 def scored_items(results, *, variant: str | None = None, restrict: bool = True, by: str | None = "speaker") -> ScoredItems:
-    """Labelled ok rows of one variant as log-probabilities over the corpus's classes (``restrict``) or all nine.
+    """Labelled ok rows of one variant as log-probabilities over the corpus's classes (``restrict``) or all the model's.
 
     Unknown ``variant`` or ``by`` columns are refused with the valid ones listed.
     """
     variant = pick_variant(results, variant)
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
-                          fix=f"use one of {sorted(c for c in results.columns if c not in SCORE_COLUMNS)}, or no --by.")
+                          fix=f"use one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or no --by.")
     df = results[(results["variant"].astype(str) == variant) & (results["status"] == "ok")]
     df = df[df["emotion"].fillna("").astype(str) != ""]
-    classes = [c for c in LABEL_KEYS if c in set(df["emotion"].astype(str))] if restrict else list(LABEL_KEYS)
+    labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's
+    classes = [c for c in labels if c in set(df["emotion"].astype(str))] if restrict else labels
     probs = np.clip(df[score_columns(classes)].to_numpy(dtype=float), _TINY, None)
     log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
     index = {c: i for i, c in enumerate(classes)}
@@ -343,10 +346,11 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
         groups = g if (g != "").all() else None
         if groups is None:
             logger.warning("%d items have no %s; the folds are not grouped", int((g == "").sum()), by)
-    all_scores = df[SCORE_COLUMNS].to_numpy(dtype=float)
+    all_scores = df[score_columns(labels)].to_numpy(dtype=float)
     model_conf = all_scores.max(axis=1) / np.maximum(all_scores.sum(axis=1), _TINY)
-    model_correct = np.asarray(LABEL_KEYS)[all_scores.argmax(axis=1)] == df["emotion"].astype(str).to_numpy()
-    return ScoredItems(log_probs, y, classes, groups, df["id"].astype(str).to_numpy(), variant, restrict, model_conf, model_correct)
+    model_correct = np.asarray(labels)[all_scores.argmax(axis=1)] == df["emotion"].astype(str).to_numpy()
+    return ScoredItems(log_probs, y, classes, groups, df["id"].astype(str).to_numpy(), variant, restrict, model_conf, model_correct,
+                       tuple(labels))
 
 
 def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
@@ -435,7 +439,7 @@ class CalibrationReport:
         tb = self.temperature_bootstrap
         lines = [f"!! {w}" for w in self.warnings]
         lines += [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
-                  f"({'the corpus classes' if self.restricted else 'all nine'}); {self.folds}",
+                  f"({'the corpus classes' if self.restricted else 'all the model classes'}); {self.folds}",
                   f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
                   f"(fitted on all items, searched in [{lo_t:g}, {hi_t:g}]"
                   + (f", AT THE {self.temperature_edge.upper()} BOUND" if self.temperature_edge else "")
@@ -468,7 +472,8 @@ class CalibrationReport:
 
 
 def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,
-                     model_correct: np.ndarray | None, *, bins: int = ECE_BINS) -> dict[str, dict]:
+                     model_correct: np.ndarray | None, *, bins: int = ECE_BINS,
+                     model_classes: Sequence[str] = LABEL_KEYS) -> dict[str, dict]:
     """The same binned ECE over the corpus's classes and over every model class, each with its class set named.
 
     ``workbench metrics`` measures over every model class (confidence = the top of
@@ -480,7 +485,8 @@ def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str
     out = {"corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes ({', '.join(classes)})",
                       "ece": binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]}}
     if model_confidence is not None and model_correct is not None and len(y):
-        out["model"] = {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes (as `workbench metrics` measures it)",
+        out["model"] = {"classes": list(model_classes),
+                        "label": f"all {len(model_classes)} model classes (as `workbench metrics` measures it)",
                         "ece": binned_ece(model_confidence, model_correct, bins=bins)[0]}
     return out
 
@@ -589,8 +595,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
                      for j, c in enumerate(items.classes) if (y == j).any()}
         conformal[s] = {"n": int(n), "coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
                         "per_class": per_class}
-    if not items.restricted:
-        notes.append("calibrated over all nine model classes; the corpus uses fewer, so sets may hold classes it never has")
+    if not items.restricted and len(set(y.tolist())) < len(items.classes):
+        notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
     before, after = calibration_errors(before_probs, y, bins=bins), calibration_errors(after_probs, y, bins=bins)
 
     # the self-checks, and what they mean in words
@@ -628,7 +634,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         curve_after={"coverage": cov_a.tolist(), "risk": risk_a.tolist()}, notes=notes,
         search_interval=tuple(float(b) for b in bounds), temperature_edge=edge, temperature_ci=t_ci, temperature_bootstrap=t_boot,
         aurc_ci_before=tuple(ci[8]), aurc_ci_after=tuple(ci[9]), accuracy_at_ci=accuracy_at_ci,
-        ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins),
+        ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
+                                          model_classes=items.model_classes),
         conformal_protocol=protocol, nll_uniform=float(np.log(k)), nll_words=words, checks=checks, warnings=warnings,
         recommended=recommended,
     )

@@ -49,14 +49,14 @@ import numpy as np
 from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.files import json_safe
-from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import Report, evaluate, uar, wa
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
-from workbench.schema import SCORE_COLUMNS, score_columns
+from workbench.schema import SCORE_PREFIX, score_column, score_columns, score_labels
 from workbench.files import json_default
+from workbench.limits import spreadsheet_safe
 from workbench.serialize import save_figure
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
@@ -137,17 +137,61 @@ def _predicted(rows, classes: list[str], restrict: bool) -> np.ndarray:
     return rows["pred"].astype(str).to_numpy()
 
 
+def _scores_over_union(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Score matrices of two runs over the union of their label sets (a class one model lacks scores 0),
+    so that score distances stay total variation distances when a fine-tuned head is set beside its parent."""
+    union = list(dict.fromkeys(score_labels(a) + score_labels(b)))
+
+    def matrix(rows):
+        have = set(score_labels(rows))
+        return np.column_stack([rows[score_column(c)].to_numpy(dtype=float) if c in have else np.zeros(len(rows)) for c in union])
+
+    return matrix(a), matrix(b)
+
+
+def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
+    """Δ WA and Δ UAR (b − a) when the two runs have different label sets, each scored against its own truth.
+
+    ``a``, ``b``: ``(truth, predictions, classes)`` over the same items.  The bootstrap resamples items
+    jointly (:func:`paired_bootstrap_delta` over item indices; the "prediction" it passes says which run).
+    """
+    index = np.arange(len(a[0]))
+
+    def of(metric):
+        def fn(i, which):
+            if not len(i):
+                return float("nan")
+            truth, pred, classes = b if which[0] == 1 else a
+            return metric(truth[i], pred[i], classes)
+        return fn
+
+    which_a, which_b = np.zeros(len(index), dtype=int), np.ones(len(index), dtype=int)
+    delta_wa = paired_bootstrap_delta(of(lambda t, p, c: wa(t, p)), index, which_a, which_b, n=n_boot, seed=seed)
+    delta_uar = paired_bootstrap_delta(of(uar), index, which_a, which_b, n=n_boot, seed=seed)
+    return delta_wa, delta_uar
+
+
 def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot: int, seed: int, restrict: bool):
     """Paired statistics of two tables of finished rows indexed by item id (same order).
 
     Returns ``(Comparison, flip rows)``; a flip row has ``pred_a``/``pred_b`` … keys.
     """
-    labelled = a["emotion"].fillna("").astype(str) != ""
-    y = a.loc[labelled, "emotion"].astype(str).to_numpy()
-    classes = [c for c in LABEL_KEYS if c in set(y)]
+    # each run is scored against its own truth: a fine-tuned head's labels (EmoDB's boredom …) are not the
+    # parent's nine, and an item counts when it has a class in both label sets
+    truth_a = a["emotion"].fillna("").astype(str)
+    truth_b = b["emotion"].reindex(a.index).fillna("").astype(str)
+    labelled = (truth_a != "") & (truth_b != "")
+    y, y_b = truth_a[labelled].to_numpy(), truth_b[labelled].to_numpy()
+    classes = [c for c in score_labels(a) if c in set(y)]
+    classes_b = [c for c in score_labels(b) if c in set(y_b)]
     pa = _predicted(a.loc[labelled], classes, restrict)
-    pb = _predicted(b.loc[labelled], classes, restrict)
-    right_a, right_b = pa == y, pb == y
+    pb = _predicted(b.loc[labelled], classes_b, restrict)
+    right_a, right_b = pa == y, pb == y_b
+    if (y == y_b).all() and classes == classes_b:
+        delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed)
+        delta_uar = paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed)
+    else:
+        delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = (b["confidence"].astype(float) - a["confidence"].astype(float)).to_numpy()
     flipped = (a["pred"].astype(str) != b["pred"].astype(str)).to_numpy()
@@ -166,8 +210,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         })
     comparison = Comparison(
         baseline=baseline, variant=variant, n_paired=int(len(y)),
-        delta_wa=paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed),
-        delta_uar=paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed),
+        delta_wa=delta_wa, delta_uar=delta_uar,
         mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
@@ -234,7 +277,7 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     }
     if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
         rf.write_json("compare.json", payload)
-        rf.write_artifact("flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
+        rf.write_artifact("flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
         if figures:
             # figure names are numbered, never made from variant names
             for i, c in enumerate(comparisons, 1):
@@ -243,7 +286,7 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     dest = Path(out)
     dest.mkdir(parents=True, exist_ok=True)
     atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
-    atomic_write(dest / "flips.csv", lambda f: flips.to_csv(f, index=False), text=True)
+    atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
     if figures:
         for i, c in enumerate(comparisons, 1):
             plot_comparison(results, c, dest / f"compare_{i}.png")
@@ -433,9 +476,34 @@ class RunsComparison:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "agreement": self.agreement.to_dict(orient="records"),
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
+            "per_class": {v: self.per_class(v).to_dict(orient="records") for v in self.variants},
             "n_flips": int((self.flips["emotion"].fillna("").astype(str) != "").sum()) if len(self.flips) else 0,
             "n_flips_unlabelled": int((self.flips["emotion"].fillna("").astype(str) == "").sum()) if len(self.flips) else 0,
         })
+
+    def per_class(self, variant: str | None = None):
+        """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class.
+
+        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class
+        a run does not score shows as missing there.  Columns: ``class``, then ``recall <run>`` and ``n <run>`` per
+        run, then ``Δ recall`` of each later run against the first where both score the class.
+        """
+        import pandas as pd
+
+        variant = variant or self.variants[0]
+        names = list(self.reports)
+        classes = list(dict.fromkeys(c for n in names for c in self.reports[n][variant].classes))
+        rows = []
+        for c in classes:
+            row: dict[str, Any] = {"class": c}
+            for n in names:
+                d = self.reports[n][variant].per_class.get(c)
+                row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
+                row[f"n {n}"] = int(d["support"]) if d else 0
+            for n in names[1:]:
+                row[f"Δ recall {n}−{names[0]}"] = row[f"recall {n}"] - row[f"recall {names[0]}"]
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def render(self, top: int = 5) -> str:
         lines = []
@@ -453,6 +521,9 @@ class RunsComparison:
                              f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
         for c in self.comparisons:
             lines.append(c.render())
+        for v in self.variants:
+            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
+            lines.append(self.per_class(v).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
@@ -500,6 +571,11 @@ class RunsComparison:
                      "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+        for v in self.variants:
+            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>"
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
+                         "dropped) shows as —.</p>"
+                         + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
         parts.append("<h3>Agreement</h3>" + self.agreement.to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
         if len(self.flips):
             parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + self.flips.head(50).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}"))
@@ -563,7 +639,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     embs = [rf.embeddings() for rf in runs]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
     for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
-        d["training_overlap"] = overlap_messages(d["model"], t)
+        d["training_overlap"] = overlap_messages(d["model"], t) or overlap_messages(d.get("checkpoint"), t)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
 
     # positional index of every finished row, per run: (id, variant) → row number in results/embeddings
@@ -585,7 +661,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                 ib = np.array([positions[j][k] for k in keys], dtype=np.int64)
                 a = tables[i].iloc[ia].set_index("id")
                 b = tables[j].iloc[ib].set_index("id")
-                sa, sb = a[SCORE_COLUMNS].to_numpy(dtype=float), b[SCORE_COLUMNS].to_numpy(dtype=float)
+                sa, sb = _scores_over_union(a, b)
                 ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
                 same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
                 other_space = embeddings_comparable(described[i], described[j])
@@ -643,9 +719,9 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     paths = {"json": out / COMPARISON_JSON, "agreement": out / AGREEMENT_CSV, "flips": out / FLIPS_CSV, "items": out / ITEMS_CSV}
     payload = json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False, default=json_default)
     atomic_write(paths["json"], lambda f: f.write(payload), text=True)
-    atomic_write(paths["agreement"], lambda f: cmp.agreement.to_csv(f, index=False), text=True)
-    atomic_write(paths["flips"], lambda f: cmp.flips.to_csv(f, index=False), text=True)
-    atomic_write(paths["items"], lambda f: cmp.items.to_csv(f, index=False), text=True)
+    atomic_write(paths["agreement"], lambda f: spreadsheet_safe(cmp.agreement).to_csv(f, index=False), text=True)
+    atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
+    atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:
         paths["figure"] = out / RUNS_FIGURE
         plot_runs_comparison(cmp, paths["figure"])
@@ -683,18 +759,19 @@ def plot_runs_comparison(cmp: RunsComparison, path: str | Path | None = None):
 
 
 def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B"), ax=None):
-    """The nine scores of one item under two runs, side by side (true label marked)."""
+    """The scores of one item under two runs, side by side over both models' classes (true label marked)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 2.8))
-    x = np.arange(len(LABEL_KEYS))
+    keys = list(dict.fromkeys(k[len(SCORE_PREFIX):] for row in (row_a, row_b) for k in row if str(k).startswith(SCORE_PREFIX)))
+    x = np.arange(len(keys))
     for k, (row, name) in enumerate(zip((row_a, row_b), names)):
-        ax.bar(x + (k - 0.5) * 0.4, [float(row[c]) for c in SCORE_COLUMNS], width=0.4, label=f"run {name}: {row['pred']}")
+        ax.bar(x + (k - 0.5) * 0.4, [float(row.get(score_column(c), 0.0) or 0.0) for c in keys], width=0.4, label=f"run {name}: {row['pred']}")
     emo = row_a.get("emotion")
-    labels = [f"[{k}]" if k == emo else k for k in LABEL_KEYS]
+    labels = [f"[{k}]" if k == emo else k for k in keys]
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("score")
     ax.legend(fontsize=8)

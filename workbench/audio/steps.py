@@ -38,7 +38,7 @@ import numpy as np
 
 from workbench.audio.intake import Audio, resample_array, to_mono
 from workbench.audio.measures import removed_onset_db_above_floor
-from workbench.errors import ConfigError
+from workbench.errors import AudioError, ConfigError
 from workbench.audio.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from workbench.audio.processing import StepRecord, measure_length_change
 from workbench.schema import SAMPLE_RATE
@@ -51,9 +51,35 @@ def register(cls):
     return cls
 
 
+#: the longest silence ``pad`` may add at either end, seconds (a pad is for onsets and context, not for length)
+MAX_PAD_S = 30.0
+
+
 @dataclass(frozen=True)
 class Step:
     name: ClassVar[str] = "step"
+    #: ``{parameter: (lowest, highest, why)}``: values outside are refused when the step is made.  The bounds keep
+    #: a step's time and memory in proportion to its input (a pad of hours or a trim frame of 10^9 samples would
+    #: not), and each is far outside what the step is for.
+    RANGES: ClassVar[dict] = {}
+    #: ``{parameter: allowed values}`` for text parameters
+    CHOICES: ClassVar[dict] = {}
+
+    def __post_init__(self):
+        for key, (low, high, why) in self.RANGES.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
+                raise ConfigError(f"step {self.name!r}: {key} is {value!r}, outside {low:g}–{high:g} ({why}).",
+                                  fix=f"write {key}: {getattr(type(self), key)!r} (the default) or a value in {low:g}–{high:g}.")
+        for key, allowed in self.CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"step {self.name!r}: {key} is {getattr(self, key)!r}; it takes {list(allowed)}.",
+                                  fix=f"write {key}: {getattr(type(self), key)!r} (the default).")
+
+    def growth(self, duration_s: float) -> float:
+        """The most this step can make ``duration_s`` seconds of audio last (a chain is refused before it runs
+        when its output would pass the input-duration limit)."""
+        return duration_s
 
     def to_dict(self) -> dict:
         return {"name": self.name, **asdict(self)}
@@ -98,6 +124,8 @@ class Resample(Step):
     sr: int = SAMPLE_RATE
     method: str = "soxr"
     quality: str = "VHQ"
+    RANGES: ClassVar[dict] = {"sr": (2000, 384000, "sample rates audio is recorded at")}
+    CHOICES: ClassVar[dict] = {"method": ("soxr", "scipy", "librosa"), "quality": ("VHQ", "HQ", "MQ", "LQ", "QQ")}
 
     def process(self, y, sr):
         return resample_array(y, sr, self.sr, method=self.method, quality=self.quality), self.sr, {}
@@ -112,6 +140,15 @@ class Trim(Step):
     top_db: float = 30.0
     frame_length: int = 2048
     hop_length: int = 512
+    RANGES: ClassVar[dict] = {"top_db": (1.0, 200.0, "dB under the peak"),
+                              "frame_length": (16, 65536, "samples per analysis frame, 4 s at 16 kHz"),
+                              "hop_length": (1, 65536, "samples between frames")}
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.hop_length > self.frame_length:
+            raise ConfigError(f"step 'trim': hop_length {self.hop_length} is longer than frame_length {self.frame_length}; "
+                              "samples between frames would be skipped.", fix="use hop_length ≤ frame_length (default 512 and 2048).")
 
     def process(self, y, sr):
         import librosa
@@ -128,6 +165,10 @@ class Pad(Step):
     name: ClassVar[str] = "pad"
     start: float = 0.0
     end: float = 0.0
+    RANGES: ClassVar[dict] = {"start": (0.0, MAX_PAD_S, "seconds of silence"), "end": (0.0, MAX_PAD_S, "seconds of silence")}
+
+    def growth(self, duration_s):
+        return duration_s + self.start + self.end
 
     def process(self, y, sr):
         a, b = int(round(self.start * sr)), int(round(self.end * sr))
@@ -140,6 +181,7 @@ class Denoise(Step):
     name: ClassVar[str] = "denoise"
     stationary: bool = True
     prop_decrease: float = 1.0
+    RANGES: ClassVar[dict] = {"prop_decrease": (0.0, 1.0, "the fraction of the noise removed")}
 
     def process(self, y, sr):
         import noisereduce as nr
@@ -153,6 +195,7 @@ class Denoise(Step):
 class Loudness(Step):
     name: ClassVar[str] = "loudness"
     target_lufs: float = -23.0
+    RANGES: ClassVar[dict] = {"target_lufs": (-70.0, 0.0, "LUFS, from near silence to full scale")}
 
     def process(self, y, sr):
         import pyloudnorm as pyln
@@ -178,10 +221,15 @@ class HighPass(Step):
     name: ClassVar[str] = "highpass"
     cutoff_hz: float = 80.0
     order: int = 4
+    RANGES: ClassVar[dict] = {"cutoff_hz": (1.0, 20000.0, "Hz; it must also lie below half the clip's rate"),
+                              "order": (1, 16, "Butterworth order; higher ones are numerically unstable")}
 
     def process(self, y, sr):
         from scipy.signal import butter, sosfiltfilt
 
+        if self.cutoff_hz >= sr / 2:
+            raise AudioError(f"step 'highpass': cutoff_hz {self.cutoff_hz:g} is not under half the clip's rate ({sr / 2:g} Hz).",
+                             fix="use a lower cutoff_hz (default 80), or resample the clip first.")
         sos = butter(self.order, self.cutoff_hz, btype="highpass", fs=sr, output="sos")
         if len(y) <= 3 * (2 * len(sos) + 1):
             return y, sr, {"warnings": ["high-pass not applied: clip too short for the filter"]}
@@ -193,6 +241,7 @@ class HighPass(Step):
 class Gain(Step):
     name: ClassVar[str] = "gain"
     db: float = 0.0
+    RANGES: ClassVar[dict] = {"db": (-120.0, 60.0, "dB")}
 
     def process(self, y, sr):
         out = y * 10 ** (self.db / 20)
@@ -213,6 +262,14 @@ class Telephone(Step):
     low_hz: float = 300.0
     high_hz: float = 3400.0
     line_sr: int = 8000
+    RANGES: ClassVar[dict] = {"low_hz": (1.0, 24000.0, "Hz"), "high_hz": (1.0, 24000.0, "Hz"),
+                              "line_sr": (2000, 48000, "the line's sample rate")}
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.low_hz < self.high_hz < self.line_sr / 2:
+            raise ConfigError(f"step 'telephone': the band {self.low_hz:g}–{self.high_hz:g} Hz must rise and lie under half "
+                              f"line_sr ({self.line_sr / 2:g} Hz).", fix="use the defaults 300, 3400 and 8000.")
 
     def process(self, y, sr):
         from scipy.signal import butter, sosfiltfilt
@@ -230,6 +287,7 @@ class AddNoise(Step):
     name: ClassVar[str] = "add_noise"
     snr_db: float = 20.0
     seed: int = 0
+    RANGES: ClassVar[dict] = {"snr_db": (-40.0, 120.0, "dB signal to noise"), "seed": (0, 2**32 - 1, "numpy's seed range")}
 
     def process(self, y, sr):
         rng = np.random.default_rng(self.seed)
@@ -265,6 +323,9 @@ class Tempo(Step):
 
     def __post_init__(self):
         check_tempo(self.factor)
+
+    def growth(self, duration_s):
+        return duration_s / self.factor
 
     def process(self, y, sr):
         out = change_tempo(y, sr, factor=self.factor)
@@ -308,7 +369,12 @@ def make_step(spec: dict | Step, *, source: str | None = None) -> Step:
     if unknown:
         raise ConfigError(f"step {name!r} has no parameter {', '.join(map(str, unknown))}.", source=source,
                           fix=f"its parameters are: {', '.join(sorted(allowed)) or 'none'}.")
-    return cls(**{k: _typed(name, allowed[k], v, source) for k, v in kwargs.items()})
+    try:
+        return cls(**{k: _typed(name, allowed[k], v, source) for k, v in kwargs.items()})
+    except ConfigError as exc:  # a value out of range: say where it was written
+        if exc.source or not source:
+            raise
+        raise ConfigError(exc.message, source=source, fix=exc.fix) from None
 
 
 def _typed(step: str, f: Any, value: Any, source: str | None) -> Any:
@@ -333,6 +399,23 @@ def _typed(step: str, f: Any, value: Any, source: str | None) -> Any:
         raise ConfigError(f"step {step!r}: {f.name} must be {'a finite number' if kind == 'float' else 'a whole number' if kind == 'int' else 'true or false' if kind == 'bool' else 'text'}, "
                           f"given {value!r}.", source=source, fix=f"write {f.name}: {f.default!r} (the default) or another {kind}.")
     return out
+
+
+def chain_output_bound(chain: list[dict | Step], duration_s: float) -> float:
+    """The longest audio, in seconds, ``chain`` can make of ``duration_s`` seconds (pads add, tempo divides)."""
+    for spec in chain:
+        duration_s = make_step(spec).growth(duration_s)
+    return duration_s
+
+
+def check_chain_length(chain: list[dict | Step], duration_s: float, max_duration_s: float, *, source: str | None = None) -> None:
+    """Refuse, before any step runs, a chain whose output could pass ``max_duration_s`` (the intake's limit on
+    input length: the model's memory grows with the square of the length)."""
+    bound = chain_output_bound(chain, duration_s)
+    if bound > max_duration_s:
+        raise ConfigError(f"the chain can make this {duration_s:.1f} s clip {bound:.1f} s long, over the {max_duration_s:g} s "
+                          "input limit (pads add, tempo < 1 stretches).", source=source,
+                          fix="use shorter pads or a faster tempo, or raise audio.max_duration_s if the memory allows.")
 
 
 def apply_chain(audio: Audio, chain: list[dict | Step]) -> Audio:

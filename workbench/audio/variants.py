@@ -19,7 +19,8 @@ from typing import Any
 
 from workbench.audio.intake import Audio, AudioConfig, resample
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.audio.steps import apply_chain, make_step
+from workbench.limits import load_yaml_file
+from workbench.audio.steps import apply_chain, check_chain_length, make_step
 from workbench.audio.processing import StepRecord
 from workbench.schema import MIN_MODEL_SAMPLES
 
@@ -92,14 +93,8 @@ def load_variants(path: str | os.PathLike | None) -> list[Variant]:
     """Read a variants YAML file: ``{variants: {name: [steps…]}}`` or ``[{name, steps}]``."""
     if path is None:
         return [RAW]
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the variants file ({type(exc).__name__}: {exc}).", source=str(path),
-                          fix="pass a readable UTF-8 YAML file such as `variants: {raw: []}`.") from None
-    return variants_from(data, source=str(path))
+    data = load_yaml_file(path)  # no aliases, bounded depth and size
+    return variants_from(data, source=str(Path(os.path.abspath(path))))
 
 
 def segment(audio: Audio, start: float | None, duration: float | None, *, source: str) -> Audio:
@@ -141,6 +136,7 @@ def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *,
     """
     name = source or decoded.id
     out = segment(decoded, start, duration, source=name)
+    check_chain_length(list(variant.steps), out.duration, audio_config.max_duration_s, source=f"{name}: variant {variant.name!r}")
     out = variant.apply(out)
     if not model_rate:
         return out

@@ -35,7 +35,7 @@ import argparse
 import sys
 
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
-from workbench.cli import analysis, calibration, data, explain, features, listeners, models, predict, reports, running, signals
+from workbench.cli import analysis, calibration, data, explain, features, finetune, listeners, models, predict, reports, running, signals
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
     console_logging, disk_full, example_text, one_line, parse_argv,
@@ -47,14 +47,15 @@ from workbench.cli.running import print_run_summary  # noqa: F401  (public here 
 # the sub-commands in the order `workbench --help` lists them; each module keeps a command's parser next to its handler
 ADDERS = (
     predict.add_infer, models.add_model, data.add_manifest, data.add_datasets, data.add_export_lhotse, running.add_run,
-    analysis.add_metrics, listeners.add_listeners, analysis.add_compare, analysis.add_probe, signals.add_sweep, predict.add_diagnose,
+    analysis.add_metrics, listeners.add_listeners, analysis.add_compare, analysis.add_probe, finetune.add_finetune, signals.add_sweep, predict.add_diagnose,
     signals.add_segment, analysis.add_embeddings, explain.add_explain, features.add_features, calibration.add_calibrate, predict.add_similar, analysis.add_fuse, reports.add_report,
     reports.add_demo,
 )
 
 # "command[ action]" → handler
 COMMANDS = {**predict.COMMANDS, **models.COMMANDS, **data.COMMANDS, **running.COMMANDS, **analysis.COMMANDS,
-            **signals.COMMANDS, **reports.COMMANDS, **listeners.COMMANDS, **calibration.COMMANDS, **features.COMMANDS, **explain.COMMANDS}
+            **signals.COMMANDS, **reports.COMMANDS, **listeners.COMMANDS, **calibration.COMMANDS, **features.COMMANDS, **explain.COMMANDS,
+            **finetune.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

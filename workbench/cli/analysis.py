@@ -15,6 +15,7 @@ from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name
 from workbench.cli.common import (model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
                      random_banner_for, say_loading)
+from workbench.limits import spreadsheet_safe
 
 
 def add_metrics(sub) -> None:
@@ -187,7 +188,7 @@ def cmd_embeddings(args) -> int:
     cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
     # written through RunFolder (no links followed, names never built from data), in the run folder or the --out folder
     rf = RunFolder(out) if args.out is not None else RunFolder.open(out)
-    rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: rows[cols].to_csv(f, index=False), text=True)
+    rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: spreadsheet_safe(rows[cols]).to_csv(f, index=False), text=True)
     for col in args.color_by:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}")

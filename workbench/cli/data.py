@@ -75,6 +75,8 @@ def add_export_lhotse(sub) -> None:
 
 
 def _print_manifest_summary(m: Manifest, out: Path) -> None:
+    for note in m.notes:
+        print(f"note: {note}", file=sys.stderr)
     report = m.validate(check_files=False)
     mapped = sum(1 for it in m.items if it.emotion)
     print(f"wrote {out}: {report.summary()}; {mapped} with an emotion2vec+ counterpart, {len(m) - mapped} without")

@@ -26,7 +26,7 @@ import numpy as np
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE
-from workbench.explain.explanation import explain_clip, report_lines
+from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
 from workbench.explain.figure import pitch_track, plot_explanation
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
@@ -47,8 +47,9 @@ def add_explain(sub: Any) -> Any:
     p.add_argument("source", help="an audio file, or a run folder (with --item)")
     p.add_argument("--item", default=None, help="item id in the run folder")
     p.add_argument("--variant", default=None, help="variant of the item (default: the run's first)")
-    p.add_argument("--class", dest="target", default=None, choices=list(LABEL_KEYS), metavar="CLASS",
-                   help=f"class to explain, one of {', '.join(LABEL_KEYS)} (default: the predicted one)")
+    p.add_argument("--class", dest="target", default=None, metavar="CLASS",
+                   help=f"class to explain: one of the model's labels ({', '.join(LABEL_KEYS)} for emotion2vec+; a fine-tuned "
+                        "head's own) (default: the predicted one)")
     p.add_argument("--method", default="all", choices=[*METHODS, "all"], help="attribution method")
     p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],
@@ -72,6 +73,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
         rf = RunFolder(src)
         row = rf.row(args.item, args.variant)
         audio = rf.scored_audio(row)
+        check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
         # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
         recorded = ModelRef.from_run(rf.config, rf.summary)
         net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
@@ -84,6 +86,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
                           fix="drop --item/--variant, or pass the run folder as SOURCE.")
     check_audio_path(src)
     audio = load_audio(src)
+    check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
     net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading, gradients=True)
     return audio, net, src.stem, None
 
@@ -173,10 +176,9 @@ def cmd_explain(args: Any) -> int:
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
     if words is not None:
-        checks = getattr(expl, "problems", None)  # the maps failed checks, where the explanation carries them
         expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
                                   frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()},
-                                  problems={m: checks(m) for m in expl.attributions} if callable(checks) else None)
+                                  problems={m: expl.problems(m) for m in expl.attributions})
     # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
     text = expl.to_json()
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)

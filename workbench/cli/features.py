@@ -26,6 +26,7 @@ from workbench.runs.folder import RunFolder
 from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
+from workbench.limits import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15
@@ -132,7 +133,7 @@ def cmd_features(args) -> int:
     if args.csv:
         out = Path(args.csv)
         out.mkdir(parents=True, exist_ok=True)
-        files.write_atomic(out / "cue_differences.csv", lambda f: diffs.to_csv(f, index=False), text=True)
+        files.write_atomic(out / "cue_differences.csv", lambda f: spreadsheet_safe(diffs).to_csv(f, index=False), text=True)
     if args.probe:
         rows, emb = embedded_rows(rf, variant=args.variant)
         feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
@@ -151,7 +152,7 @@ def cmd_features(args) -> int:
         say("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
         say(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         if out is not None:
-            files.write_atomic(out / "cue_probe.csv", lambda f: probe.to_csv(f, index=False), text=True)
+            files.write_atomic(out / "cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
     if args.json:
         print(strict_json(report))
     return 0

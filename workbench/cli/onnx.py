@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-
 from workbench.errors import ConfigError
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
 from workbench.model.onnx_export import export_onnx
 from workbench.model.precision import describe_choice
-from workbench.cli.common import resolve_temperature, add_command, model_options
+from workbench.cli.common import add_command, model_options, resolve_temperature
 
 
 def add_export_onnx(msub: Any) -> None:

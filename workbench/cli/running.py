@@ -44,8 +44,12 @@ def add_run(sub) -> None:
                    help="decoding processes (0: decode in the main process; default: all cores for 48 items or more, else 0)")
     r.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     r.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else ~/.cache/emotion-workbench/predictions)")
-    r.add_argument("--engine", default="local", choices=["local", "ray"],
-                   help="local: this process; ray: Ray Data actors, one model each (same run folder and results)")
+    r.add_argument("--engine", default=None, choices=["local", "ray"],
+                   help="local: this process (default); ray: Ray Data actors, one model each (same run folder and results); "
+                        "an experiment file's `engine: ray` needs --engine ray or --allow-ray")
+    r.add_argument("--allow-ray", action="store_true", help="let an experiment file's `engine: ray` start Ray (never without this or --engine ray)")
+    r.add_argument("--allow-hub", action="store_true",
+                   help="let an experiment file's hub model id download from the hub (never without this or --model)")
     r.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001'; default: RAY_ADDRESS or a new local one)")
     r.add_argument("--ray-actors", type=positive_int, default=None, help="model copies (default: one per GPU, or per --ray-cpus-per-actor CPUs)")
     r.add_argument("--ray-cpus-per-actor", type=positive_float, default=1.0, help="CPUs reserved by each Ray actor")
@@ -64,6 +68,7 @@ def cmd_run(args) -> int:
     if experiment:  # a file someone else wrote: no network, no writes outside its folder, unless the command line says so
         experiment, notes = check_untrusted(experiment, args.manifest, {
             "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
+            "model": args.model, "allow_hub": args.allow_hub, "engine": args.engine, "allow_ray": args.allow_ray,
         }, templates=sorted(t.stem for t in TEMPLATES.glob("*.ipynb")))
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
@@ -74,7 +79,7 @@ def cmd_run(args) -> int:
     check_out_dir(out)
     variants = experiment.variant_objects() if experiment else load_variants(args.variants)
     ray_options = None
-    engine = experiment.engine if experiment and args.engine == "local" else args.engine
+    engine = args.engine or (experiment.engine if experiment else "local")  # the file's ray was agreed to in check_untrusted
     if engine == "ray":
         ray_options = RayOptions(address=args.ray_address, actors=args.ray_actors, cpus_per_actor=args.ray_cpus_per_actor,
                                  gpus_per_actor=args.ray_gpus_per_actor)
@@ -89,8 +94,7 @@ def cmd_run(args) -> int:
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
         chosen = args.model or (experiment.model if experiment else None)
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
-    print(f"model {(model.label if isinstance(model, ModelRef) else model) or experiment.model or DEFAULT_MODEL}:",
-          file=sys.stderr, flush=True)
+    print(f"model {model_name(model) or (experiment.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading)
     if experiment:
@@ -111,6 +115,19 @@ def cmd_run(args) -> int:
         paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
         print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def model_name(model) -> str | None:
+    """What to call ``model`` on the screen: a ModelRef's label, a loaded model's id and folder, or the name given."""
+    if model is None or isinstance(model, str):
+        return model
+    if isinstance(model, ModelRef):
+        return model.label
+    info = getattr(model, "info", None)
+    if info is not None:
+        where = getattr(info, "path", None)
+        return f"{info.id} ({info.kind}{f', {where}' if where else ''})"
+    return type(model).__name__
 
 
 def print_run_summary(result, out=None) -> None:

@@ -21,6 +21,7 @@ from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_fil
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
                      positive_float, random_banner_for)
+from workbench.limits import spreadsheet_safe
 
 
 def add_sweep(sub) -> None:
@@ -123,7 +124,7 @@ def _segment_transcript(args) -> int:
     out = Path(args.out or f"outputs/transcript_{Path(args.path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes, fixed names, no link followed
-    folder.write_artifact("sentences.csv", lambda f: table.to_csv(f, index=False), text=True)
+    folder.write_artifact("sentences.csv", lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
     folder.write_artifact("transcript_summary.json", lambda f: f.write(strict_json(summary)), text=True)
     if args.json:
         print(strict_json(summary))

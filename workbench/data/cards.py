@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workbench.errors import ConfigError
+from workbench.model.checkpoints import read_training_card
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 
@@ -116,11 +117,57 @@ def load_cards() -> tuple[Card, ...]:
     return tuple(cards)
 
 
+def finetuned_card(model_dir: str | None, training: dict) -> Card:
+    """A fine-tuned checkpoint's protocol card: its parent's stages, then the head's training on the corpus of its card."""
+    parent = training.get("parent") or {}
+    inherited = card_for(parent.get("id")) or card_for(parent.get("path"))
+    data = training.get("data") or {}
+    speakers = training.get("speakers") or {}
+    n_spk = sum(len(speakers.get(side) or ()) for side in ("train", "validation"))
+    stage = Stage(stage="fine-tuning (workbench finetune)", labels_used=True, corpora=tuple(data.get("corpora") or ()),
+                  hours="not measured", certainty="seen",
+                  description=f"head trained on {data.get('n_items', '?')} items of {n_spk} train/validation speakers",
+                  note="", source=f"{Path(str(model_dir)).name}/training_card.json")
+    return Card(str(model_dir), (), (*(inherited.stages if inherited else ()), stage), training.get("created", ""), {})
+
+
+def speakers_of(source: Any) -> list[str]:
+    """Speaker ids of a manifest or a results DataFrame ([] for anything else)."""
+    items = getattr(source, "items", None)
+    if items is not None and not callable(items):
+        return [s for s in dict.fromkeys(str(it.speaker) for it in items) if s]
+    if hasattr(source, "columns") and "speaker" in source.columns:
+        return [s for s in dict.fromkeys(source["speaker"].fillna("").astype(str)) if s]
+    return []
+
+
+def speaker_overlap_message(model_id: str | None, source: Any) -> str | None:
+    """A warning when ``source`` holds speakers a fine-tuned checkpoint was trained or early-stopped on."""
+    training = read_training_card(model_id) if model_id and Path(str(model_id)).expanduser().is_dir() else None
+    if training is None:
+        return None
+    spk = training.get("speakers") or {}
+    seen = {str(s) for side in ("train", "validation") for s in (spk.get(side) or ())}
+    here = speakers_of(source)
+    both = [s for s in here if s in seen]
+    if not both:
+        return None
+    shown = ", ".join(both[:8]) + (f" … ({len(both)} in all)" if len(both) > 8 else "")
+    return (f"speaker overlap: {len(both)} of the {len(here)} speakers evaluated here ({shown}) trained or early-stopped the "
+            f"fine-tuned head {Path(str(model_id)).name}; figures on them are not speaker-independent. "
+            f"Its held-out speakers: {', '.join(map(str, spk.get('test') or [])) or 'none'}.")
+
+
 def card_for(model_id: str | None) -> Card | None:
     """The card of a checkpoint: a hub id (``iic/emotion2vec_plus_large``), an alias (``large``), a Hugging Face id,
-    or a local folder named like the checkpoint (a ModelScope download keeps the name).  None when unknown."""
+    a local folder named like the checkpoint (a ModelScope download keeps the name), or a folder written by
+    ``workbench finetune`` (its ``training_card.json``).  None when unknown."""
     if not model_id:
         return None
+    if Path(str(model_id)).expanduser().is_dir():
+        training = read_training_card(model_id)
+        if training is not None:
+            return finetuned_card(str(model_id), training)
     text = str(model_id).strip().rstrip("/")
     candidates = {text, text.split("/")[-1], Path(text).name}
     for card in load_cards():
@@ -174,5 +221,9 @@ def corpus_overlap(card: Card | str | None, source: Any) -> list[Overlap]:
 
 
 def overlap_messages(model_id: str | None, source: Any) -> list[str]:
-    """The warning lines for a run of ``model_id`` on ``source`` ([] when nothing overlaps or the checkpoint is unknown)."""
-    return [o.message() for o in corpus_overlap(card_for(model_id), source)]
+    """The warning lines for a run of ``model_id`` on ``source`` ([] when nothing overlaps or the checkpoint is unknown).
+
+    A fine-tuned checkpoint adds a line when ``source`` holds the speakers it was trained on."""
+    lines = [o.message() for o in corpus_overlap(card_for(model_id), source)]
+    speakers = speaker_overlap_message(model_id, source)
+    return lines + ([speakers] if speakers else [])

@@ -20,15 +20,25 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Callable
+from dataclasses import replace
+from typing import Callable, Sequence
 
 from workbench.data.listeners import attach, find_emodb_erkennung, read_emodb_erkennung
 from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTS = {".wav", ".flac"}
+
+#: corpus label codes → the class names the corpus's documentation gives (for display: a probe on the corpus's
+#: own labels shows "boredom", not "L")
+LABEL_NAMES: dict[str, dict[str, str]] = {
+    "emodb": {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"},
+    "ravdess": {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful", "07": "disgust",
+                "08": "surprised"},
+}
 
 #: corpus label → emotion2vec+ key ("" = no counterpart)
 LABEL_MAPS: dict[str, dict[str, str]] = {
@@ -86,6 +96,55 @@ LABEL_MAPS: dict[str, dict[str, str]] = {
     # CASIA: emotion folder names
     "casia": {"angry": "angry", "fear": "fearful", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"},
 }
+
+#: corpus label → the class's readable name, for heads trained on the corpus's own classes (``workbench finetune``):
+#: EmoDB's ``L`` is ``boredom``, not a file-name letter.  "" = not a class (IEMOCAP's ``xxx``: no majority).
+#: A corpus not listed here (ESD, CASIA, folders) already labels in words: its label is the name.
+CLASS_NAMES: dict[str, dict[str, str]] = {
+    "emodb": {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"},
+    "ravdess": {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful", "07": "disgust",
+                "08": "surprised"},
+    "crema-d": {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"},
+    "tess": {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral",
+             "ps": "pleasant_surprise", "pleasant_surprise": "pleasant_surprise", "pleasant_surprised": "pleasant_surprise",
+             "sad": "sad"},
+    "iemocap": {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "sadness", "ang": "anger", "sur": "surprise",
+                "fea": "fear", "dis": "disgust", "fru": "frustration", "oth": "other", "xxx": ""},
+}
+
+
+def class_name(corpus: str, label: str) -> str:
+    """The readable name of a corpus label (``class_name("emodb", "L") == "boredom"``); "" when it is no class.
+
+    A corpus without a table (ESD, CASIA, a folder of labelled files) keeps its label, stripped.
+    """
+    table = CLASS_NAMES.get(str(corpus or "").lower())
+    label = str(label or "").strip()
+    if table is None:
+        return label
+    return table.get(label, table.get(label.lower(), ""))
+
+
+def item_class(item: Item) -> str:
+    """An item's class under the corpus's own labels, by name (its ``meta.corpus`` says which table)."""
+    return class_name(str(item.meta.get("corpus", "")), item.label)
+
+
+def for_labels(manifest: Manifest, labels: Sequence[str]) -> Manifest:
+    """The manifest with each item's ``emotion`` set to its class in a model's label set.
+
+    For the nine emotion2vec+ classes that is the loaders' mapping, unchanged.  For a head trained on a
+    corpus's own classes (``workbench finetune``), it is the item's readable class name (:func:`item_class`)
+    when the head has it, else "" (counted as "no counterpart", as for the nine) — so every reader
+    (metrics, calibration, compare, listeners) scores the model against truth in its own labels.
+    """
+    labels = tuple(labels)
+    if labels == LABEL_KEYS:
+        return manifest
+    known = set(labels)
+    items = [replace(it, emotion=name if (name := item_class(it)) in known else "") for it in manifest]
+    return replace(manifest, items=items)
+
 
 EMODB_SPEAKERS = {  # speaker code: (gender, age), from the corpus documentation
     "03": ("male", 31), "08": ("female", 34), "09": ("female", 21), "10": ("male", 32), "11": ("male", 26),
@@ -171,11 +230,18 @@ def prepare_emodb(corpus_dir: str | os.PathLike) -> Manifest:
         ))
     manifest = _finish(items, root, "emodb", skipped)
     perception = find_emodb_erkennung(root)
+    if perception is None and root.name.lower() == "wav":  # pointed at wav/: the file lies beside it
+        perception = next((c for c in (root.parent / "erkennung.txt", root.parent / "lablaut" / "erkennung.txt") if c.is_file()), None)
     if perception is not None:
         # the perception test lists every recording, more than the 535 released: attach() counts the rest
         report = read_emodb_erkennung(perception)
         attached = attach(manifest, report)
         logger.info("emodb: %s (%s)", attached.summary(), report.summary())
+        manifest.notes.append(f"listener judgements from {perception}: {attached.summary()}")
+    else:
+        manifest.notes.append(f"no erkennung.txt (EmoDB's perception test) under {root}"
+                              + (f" or beside it in {root.parent}" if root.name.lower() == "wav" else "")
+                              + ": no listener judgements attached; pass the corpus's top folder, which holds it (or its lablaut/).")
     return manifest
 
 
@@ -381,11 +447,16 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
         raise ConfigError("folder not found." if not root.exists() else "is not a folder.", source=str(root),
                           fix="pass the folder that holds your audio files.")
     root = root.resolve()
-    files = sorted(
-        p for p in root.rglob("*")
-        if p.suffix.lower() in FOLDER_AUDIO_EXTS and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    files, unusable = [], []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in FOLDER_AUDIO_EXTS or any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_symlink() and not p.exists():
+            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {os.readlink(p)})")
+        elif not p.is_dir():  # a FIFO, socket or device would block or mislead a decoder
+            unusable.append(f"{p.relative_to(root).as_posix()} (not a regular file)")
     if not files:
         raise ConfigError(
             f"no audio files ({', '.join(sorted(FOLDER_AUDIO_EXTS))}) under this folder.",
@@ -407,7 +478,9 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
             item_id = rel.as_posix()
         label = p.parent.name if label_from_folder and p.parent != root else ""
         items.append(Item(id=item_id, path=rel.as_posix(), label=label, emotion=generic_emotion(label) if label else ""))
-    return Manifest(items, root=root, name=root.name)
+    notes = [f"skipped {len(unusable)} name(s) with an audio extension that are not audio files: {', '.join(unusable[:10])}"
+             f"{' …' if len(unusable) > 10 else ''}"] if unusable else []
+    return Manifest(items, root=root, name=root.name, notes=notes)
 
 
 PREPARERS: dict[str, Callable[[str | os.PathLike], Manifest]] = {

@@ -42,6 +42,7 @@ from typing import Any, Iterable, Mapping
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.limits import check_fields, read_text_capped, shown
 from workbench.data.manifest import generic_emotion, Manifest
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,29 @@ class ReadReport:
 # ---------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------
-def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, raw_max: float | None = None) -> dict[str, Any]:
+#: the most responses one item can have (CREMA-D has about 10 per clip and modality, MSP-Podcast at most a few dozen)
+MAX_COUNT = 1_000_000
+
+
+def check_count(value: Any, what: str, *, source: str | None = None, whole: bool = False) -> float:
+    """A vote count as a float: finite, non-negative, at most :data:`MAX_COUNT`, and whole when ``whole``.
+
+    Raises :class:`ConfigError` naming the value otherwise: NaN, infinite or negative counts would give
+    agreements of 0 or NaN and cross-entropies of 0 without a word.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = NAN
+    if not (v == v and 0 <= v <= MAX_COUNT) or (whole and not v.is_integer()):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{what} is {shown(value)}; a vote count must be {kind} from 0 to {MAX_COUNT:,}.", source=source,
+                          fix="pass the corpus's file unchanged; a hand-made file needs counts of responses.")
+    return v
+
+
+def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, raw_max: float | None = None,
+                       whole: bool = False, source: str | None = None) -> dict[str, Any]:
     """A listener record from vote counts per nine-class key.
 
     Parameters
@@ -117,6 +140,8 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, ra
     if bad:
         raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(LABEL_KEYS)}.",
                           fix="map the corpus's categories onto the nine keys first.")
+    counts = {k: check_count(v, f"the count of {k}", source=source, whole=whole) for k, v in counts.items()}
+    unmapped = check_count(unmapped, "the count of unmapped responses", source=source, whole=whole)
     rec: dict[str, Any] = {f"votes_{k}": float(counts.get(k, 0.0)) for k in LABEL_KEYS}
     rec[UNMAPPED] = float(unmapped)
     n = float(sum(counts.values()) + unmapped)
@@ -188,33 +213,54 @@ def _float(x: Any) -> float:
 # file helpers
 # ---------------------------------------------------------------------------
 def _file(path: str | os.PathLike, what: str) -> Path:
-    p = Path(path).expanduser()
+    p = Path(os.path.abspath(Path(path).expanduser()))
     if not p.is_file():
         raise ConfigError(f"{what} not found.", source=str(p), fix=f"pass the path of the corpus's {what}.")
     return p
 
 
 def _csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", delimiter: str = ",") -> tuple[list[str], list[dict]]:
-    try:
-        text = p.read_text(encoding=encoding)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not {encoding} text ({exc.reason} at byte {exc.start}).", source=str(p),
-                          fix="pass the corpus's file unchanged.") from None
+    # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.limits)
+    text = read_text_capped(p, encoding=encoding, what="a votes table")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = [r for r in reader if any(c.strip() for c in r)]
-    if not rows:
+    del text
+    header: list[str] | None = None
+    out: list[dict] = []
+    try:  # one pass, one dict per row: the rows are never held twice (a million-row table)
+        for r in reader:
+            if not any(c.strip() for c in r):
+                continue
+            check_fields([r], source=f"{p}, line {reader.line_num}")
+            if header is None:
+                header = [h.strip().strip('"') for h in r]
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),
+                                      fix="pass the corpus's file unchanged (see the corpus's README for its columns).")
+                continue
+            if len(r) == len(header) - 1 and header[0] == "":  # R's write.csv: unnamed row-name column
+                r = ["", *r]
+            out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
+    except csv.Error as exc:  # a field over csv's own limit (128 kB), a NUL byte
+        raise ConfigError(f"line {reader.line_num}: {exc}.", source=str(p),
+                          fix="pass the corpus's file unchanged (a broken quote runs fields together).") from None
+    if header is None:
         raise ConfigError("is empty.", source=str(p), fix="pass the corpus's file unchanged.")
-    header = [h.strip().strip('"') for h in rows[0]]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),
-                          fix="pass the corpus's file unchanged (see the corpus's README for its columns).")
-    out = []
-    for r in rows[1:]:
-        if len(r) == len(header) - 1 and header[0] == "":  # R's write.csv: unnamed row-name column
-            r = ["", *r]
-        out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
     return header, out
+
+
+def _refuse_duplicates(names: Iterable[str], source: str, what: str = "item") -> None:
+    """Refuse a table that names an item twice (the last row would silently win), naming the duplicates."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    for n in names:
+        if n in seen and n not in dups:
+            dups.append(n)
+        seen.add(n)
+    if dups:
+        raise ConfigError(f"names {len(dups)} {what}(s) more than once: {', '.join(shown(d, 40) for d in dups[:10])}"
+                          f"{' …' if len(dups) > 10 else ''}; which row counts would be a guess.", source=source,
+                          fix="keep one row per item (pass the corpus's file unchanged).")
 
 
 # ---------------------------------------------------------------------------
@@ -269,6 +315,7 @@ def read_emodb_erkennung(path: str | os.PathLike, *, n_listeners: int = 20) -> R
     p = _file(path, "erkennung.txt")
     report = ReadReport({}, str(p), documented_raters=n_listeners)
     header, rows = _csv_rows(p, ("Satz", "erkannt", "natuerlich"), encoding="latin-1", delimiter="\t")
+    _refuse_duplicates((Path(r["Satz"]).stem for r in rows), str(p), "file name")
     bad = 0
     for r in rows:
         name = Path(r["Satz"]).stem  # tolerate "03a01Fa.wav"
@@ -278,7 +325,7 @@ def read_emodb_erkennung(path: str | os.PathLike, *, n_listeners: int = 20) -> R
             natural = float(r["natuerlich"].replace(",", ".")) if r["natuerlich"] else NAN
         except ValueError:
             m = None
-        if not m or not 0 <= recog <= 100:
+        if not m or not 0 <= recog <= 100 or not (natural != natural or 0 <= natural <= 100):
             bad += 1
             continue
         intended = EMODB_LETTERS[m.group(3)]
@@ -333,18 +380,23 @@ def read_crema_d_tabulated(path: str | os.PathLike, *, modality: str = "voice") 
         raise ConfigError("has no row-name column, so voice, face and audio-visual rows cannot be told apart.", source=str(p),
                           fix="pass processedResults/tabulatedVotes.csv as distributed (its first column is R's row name).")
     other = skipped = 0
-    for r in rows:
+    mine = []
+    for n, r in enumerate(rows, 2):
         try:
             q = int(float(r[rowname])) // 100000
-            counts = {CREMA_D_LETTERS[c]: float(r[c]) for c in CREMA_D_LETTERS}
-        except ValueError:
+        except (ValueError, OverflowError):
             skipped += 1
             continue
         if q != qtype:
             other += 1
             continue
+        mine.append((n, r))
+    _refuse_duplicates((Path(r["fileName"]).stem for _, r in mine), str(p), "clip")
+    for n, r in mine:
         name = Path(r["fileName"]).stem
-        rec = record_from_counts(counts)
+        # counts of raters: whole, finite, non-negative (a NaN or -3 would give a silent agreement of 0 or NaN)
+        rec = record_from_counts({CREMA_D_LETTERS[c]: r[c] for c in CREMA_D_LETTERS}, whole=True,
+                                 source=f"{p}, line {n} ({shown(name, 40)})")
         for k, v in r.items():
             if k in ("fileName", rowname, *CREMA_D_LETTERS):
                 continue
@@ -444,7 +496,7 @@ def read_iemocap_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLik
     for f in files:
         turn: dict[str, Any] | None = None
         blocks: list[dict[str, Any]] = []
-        for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in read_text_capped(f, errors="replace", what="an IEMOCAP evaluation file").splitlines():
             line = line.strip()
             m = _IEMOCAP_TURN.match(line)
             if m:
@@ -581,10 +633,12 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes") -
     for k in VOTE_COLUMNS:
         if k in row:
             v = _float(row[k])
-            if v == v and v < 0:
-                raise ConfigError(f"{k}={row[k]!r} is negative; vote counts are >= 0.", source=source, fix="give counts of responses.")
+            if v == v or str(row[k]).strip().lower() not in ("", "nan", "none"):  # empty: no count; "inf", "-3": refused
+                v = check_count(row[k], k, source=source)
             counts[k[len("votes_"):]] = 0.0 if v != v else v
     unmapped = _float(row.get(UNMAPPED))
+    if unmapped == unmapped:
+        unmapped = check_count(unmapped, UNMAPPED, source=source)
     return record_from_counts(counts, unmapped=unmapped if unmapped == unmapped else 0.0)  # NaN (absent) counts none
 
 
@@ -593,6 +647,7 @@ def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: M
     p = _file(path, "votes file")
     report = ReadReport({}, str(p))
     header, rows = _csv_rows(p, (id_column,))
+    _refuse_duplicates((r[id_column] for r in rows), str(p))
     if "rater_labels" not in header and not any(h.startswith("votes_") for h in header):
         raise ConfigError(f"has neither a rater_labels column nor votes_<key> columns; its header is {header}.", source=str(p),
                           fix="add rater_labels (labels separated by ';') or one votes_<key> column per class.")

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.limits import TABLE_MAX_ROWS, check_fields, read_bytes_capped
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
@@ -142,6 +143,8 @@ class Manifest:
     root: Path = field(default_factory=Path.cwd)
     name: str = ""
     source: str = ""
+    #: what the preparer wants the user to know (files it skipped and why, side files it found or did not)
+    notes: list[str] = field(default_factory=list, compare=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -347,6 +350,15 @@ def _read_parquet(p: Path) -> list[dict]:
     import pandas as pd
 
     try:
+        import pyarrow.parquet as pq
+
+        n_rows = pq.ParquetFile(p).metadata.num_rows  # the footer, before any row is read
+    except Exception:
+        n_rows = 0  # read_parquet below says what is wrong
+    if n_rows > TABLE_MAX_ROWS:
+        raise ConfigError(f"has {n_rows:,} rows; a manifest holds at most {TABLE_MAX_ROWS:,}.", source=str(p),
+                          fix="split it into several manifests and run each.")
+    try:
         return pd.read_parquet(p).to_dict("records")
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise ConfigError(
@@ -379,9 +391,19 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         raise ConfigError("manifest is empty (0 bytes).", source=str(p), fix=_BUILD_ONE + ".")
     if ext == ".parquet":
         records = _read_parquet(p)
-    else:
-        text = _decode(p.read_bytes(), p)
+    else:  # bounded: bytes and lines before parsing, field length after (workbench.limits)
+        data = read_bytes_capped(p, what="a manifest", decompress=False)
+        n_lines = data.count(b"\n")
+        if n_lines > TABLE_MAX_ROWS:
+            raise ConfigError(f"has {n_lines:,} lines; a manifest holds at most {TABLE_MAX_ROWS:,} rows.", source=str(p),
+                              fix="split it into several manifests (one per corpus part) and run each.")
+        text = _decode(data, p)
+        del data
         records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
+    if len(records) > TABLE_MAX_ROWS:
+        raise ConfigError(f"has {len(records):,} rows; a manifest holds at most {TABLE_MAX_ROWS:,}.", source=str(p),
+                          fix="split it into several manifests and run each.")
+    check_fields([[v for v in r.values() if isinstance(v, str)] for r in records], source=str(p))
     if not records:
         raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
     columns = set(records[0])

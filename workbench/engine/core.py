@@ -39,11 +39,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from workbench import files
-from workbench.audio.intake import Audio, AudioConfig, decode, file_sha256, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
 from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Prediction, _softmax
 from workbench.files import json_default
 from workbench.audio.variants import RAW, Variant, scored_audio
@@ -111,13 +112,18 @@ class PredictionCache:
             logger.warning("prediction cache not written (%s): %s", p.parent, exc)
 
     @staticmethod
-    def to_prediction(entry: dict, item_id: str, random_weights: bool) -> Prediction:
+    def to_prediction(entry: dict, item_id: str, random_weights: bool, labels: Sequence[str] = LABEL_KEYS) -> Prediction:
         lg = entry["logits"]
-        return Prediction(
+        return Prediction(labels=tuple(labels),
             id=item_id, scores=_softmax(lg), logits=lg, embedding=entry.get("embedding"),
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )
+
+
+def _labels_of(net: Any) -> tuple[str, ...]:
+    """The classes a loaded model scores, in order (a model without ``info.labels`` has the nine)."""
+    return tuple(getattr(getattr(net, "info", None), "labels", None) or LABEL_KEYS)
 
 
 def default_cache_dir() -> Path:
@@ -256,8 +262,7 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
             return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
     try:
         src = w.source
-        decoded = src if isinstance(src, Audio) else decode(src, config=ctx.audio_config, id=name)
-        decoded = to_mono(decoded, method=ctx.audio_config.mixdown)
+        decoded = decode_mono(src, config=ctx.audio_config, id=name)  # mixed down block by block: bounded memory
         sha = sha or decoded.source.sha256 or decoded.content_hash()
     except Exception as exc:  # WorkbenchError for bad input; anything else must not sink the batch either
         err = error_dict(exc, name)
@@ -443,7 +448,7 @@ class Engine:
                     slots.append(Scored(item, e[1], error=e[2]))
                 elif e[0] == "cached":
                     _, v, key, entry, info, ms = e[:6]
-                    s = Scored(item, v, prediction=PredictionCache.to_prediction(entry, item.id, random_weights), info=info or {},
+                    s = Scored(item, v, prediction=PredictionCache.to_prediction(entry, item.id, random_weights, _labels_of(self.net)), info=info or {},
                                cache_key=key, cached=True, decode_ms=ms, audio=e[6] if len(e) > 6 else None)
                     slots.append(s)
                 else:

@@ -149,8 +149,8 @@ def prediction_facts(pred: Any) -> dict[str, Any]:
     facts = {"label": pred.label, "confidence": pred.confidence, "margin": pred.margin, "entropy_bits": pred.entropy}
     if pred.frame_logits is not None and pred.n_frames:
         top = np.argmax(pred.frame_logits, axis=1)
-        unknown = pred.labels.index("unknown")
-        facts["unknown_frame_fraction"] = float(np.mean(top == unknown))
+        if "unknown" in pred.labels:  # a fine-tuned head over other labels has no <unk> output
+            facts["unknown_frame_fraction"] = float(np.mean(top == pred.labels.index("unknown")))
         counts = np.bincount(top, minlength=len(pred.labels))
         facts["frame_top_label"] = pred.labels[int(np.argmax(counts))]
     return facts

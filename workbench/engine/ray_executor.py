@@ -21,7 +21,8 @@ saved and the same command resumes it.  The driver itself never builds the
 network: it checks and hashes the checkpoint files (memoised by path, size and
 mtime), and refuses an actor whose checkpoint hashes differently.
 
-A local cluster that the workbench starts always runs with Ray's token
+A local cluster that the workbench starts registers its node on 127.0.0.1, keeps its session folders in a
+private temporary folder, makes ~/.ray/auth_token mode 0600, and always runs with Ray's token
 authentication: Ray 2.60 cannot be confined to the loopback interface (it turns a
 loopback node address into the machine's address, and its gRPC servers bind the
 wildcard address), so the token is what keeps other machines out.  Joining a
@@ -73,8 +74,12 @@ class RayOptions:
     resources_per_actor: dict[str, float] | None = None
     #: times one chunk is sent before its rows are written as failed (an actor lost each time)
     max_attempts: int = 3
-    #: seconds the driver waits with no actor ready and no chunk out before it stops (a resume finishes the run)
+    #: seconds the driver waits, once an actor was lost, with no actor ready and no chunk out before it stops (a resume
+    #: finishes the run)
     actor_wait_s: float = 600.0
+    #: seconds the driver waits for the pool's first actor to load the model before it stops (a fresh node may download
+    #: it); kept apart from ``actor_wait_s`` so that a short wait after a loss never cuts a slow start short
+    start_wait_s: float = 600.0
     #: called in the driver as ``on_dispatch(chunk_number, node_id)`` right after a chunk is sent (tests time a lost node by it)
     on_dispatch: Callable[[int, str], None] | None = None
 
@@ -85,9 +90,10 @@ class RayOptions:
         if not self.max_attempts >= 1:
             raise ConfigError(f"max_attempts must be ≥ 1, given {self.max_attempts!r}.", source="RayOptions.max_attempts",
                               fix="pass 1 (no resend) or more.")
-        if not self.actor_wait_s > 0:
-            raise ConfigError(f"actor_wait_s must be > 0 seconds, given {self.actor_wait_s!r}.", source="RayOptions.actor_wait_s",
-                              fix="pass a positive number of seconds, e.g. 600.")
+        for name in ("actor_wait_s", "start_wait_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 seconds, given {getattr(self, name)!r}.", source=f"RayOptions.{name}",
+                                  fix="pass a positive number of seconds, e.g. 600.")
         for name, amount in (self.resources_per_actor or {}).items():
             if not isinstance(name, str) or name in ("CPU", "GPU") or not isinstance(amount, (int, float)) or amount <= 0:
                 raise ConfigError(f"custom Ray resource {name!r}: {amount!r} is not a custom resource name with a positive amount.",
@@ -132,10 +138,13 @@ class _ChunkWorker:
 def local_cluster_options() -> dict[str, Any]:
     """``ray.init`` keywords for a local cluster the workbench starts, so it is not opened to the machine's neighbours.
 
-    * ``_node_ip_address="127.0.0.1"``: the node registers and listens on the loopback address, not on every
-      interface (a cluster spanning machines is the user's choice: ``--ray-address``);
-    * ``_temp_dir``: a folder made for this run (``mkdtemp``: mode 0700) instead of the shared ``/tmp/ray``, so the
-      session folders (sockets, logs) cannot be entered or written by other users, whatever modes Ray gives them;
+    * ``_node_ip_address="127.0.0.1"``: the node registers under the loopback address, so its workers and the
+      driver talk over loopback (a cluster spanning machines is the user's choice: ``--ray-address``).  Ray 2.60's
+      gRPC servers still bind the wildcard address whatever the node address (measured: 5 listening sockets on
+      ``*`` for a one-CPU node; Ray has no option for it), so the token below is what keeps other machines out;
+    * ``_temp_dir``: a folder made for this run (``mkdtemp``) instead of the shared ``/tmp/ray``; Ray makes it
+      0777 and some session folders 0777, which :func:`_close_session_folders` sets back to 0700 / no group or
+      world write once the node is up;
     * the token file ``~/.ray/auth_token`` exists with mode 0600 before Ray reads it (:func:`secure_token_file`).
     """
     import tempfile
@@ -181,9 +190,11 @@ def secure_token_file() -> None:
 
 
 def _close_session_folders(temp_dir: str) -> None:
-    """Remove group/world write from the folders Ray made under the run's private ``temp_dir`` (Ray makes some 0777)."""
+    """``temp_dir`` back to 0700 and no group/world write on the folders Ray made in it (Ray makes them 0777)."""
     import stat
 
+    with contextlib.suppress(OSError):
+        os.chmod(temp_dir, 0o700)
     for dirpath, dirnames, _ in os.walk(temp_dir):
         for name in dirnames:
             p = os.path.join(dirpath, name)
@@ -320,6 +331,8 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
     workers: set[str] = set()
     nodes: set[str] = set()
     resent = 0
+    lost_any = False  # until an actor is lost, the wait for one is the start's (models loading), not the loss's
+    t_start = time.monotonic()
     if info is not None:
         info.update(actors=len(handles), resent_chunks=0)
 
@@ -354,13 +367,16 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                     f"every Ray actor was lost and none could be restarted; {len(chunks) - len(finished)} chunk(s) are not done.",
                     source=str(options.address or "ray"),
                     fix="the finished rows are saved: run the same command again (it resumes) once the cluster has room for the actors.")
-            wait_s = options.actor_wait_s if not retry_at else max(0.05, min(retry_at.values()) - now)
+            wait_limit, waited_for = ((options.actor_wait_s, "after an actor was lost") if lost_any
+                                      else (options.start_wait_s, "of the start (loading the model)"))
+            wait_s = wait_limit if not retry_at else max(0.05, min(retry_at.values()) - now)
             ready, _ = ray.wait(list(out), num_returns=1, timeout=wait_s)
             if not ready:
                 if retry_at or any(kind == "chunk" for kind, _, _ in out.values()):
                     continue  # a probe is due, or a chunk is still being scored: long chunks are not a fault
                 raise ConfigError(
-                    f"no Ray actor became ready within {options.actor_wait_s:g} s; {len(chunks) - len(finished)} chunk(s) are not done.",
+                    f"no Ray actor became ready within {wait_limit:g} s {waited_for}; "
+                    f"{len(chunks) - len(finished)} chunk(s) are not done.",
                     source=str(options.address or "ray"),
                     fix="the finished rows are saved: check the cluster's resources (a lost node, actors asking for resources no node "
                         "offers), then run the same command again (it resumes).")
@@ -382,6 +398,7 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                                      fix="check that every node has the workbench and the checkpoint at the same path "
                                          "(or the hub cache), then run the same command again (it resumes).") from None
                 # the actor or its node is gone: the chunk was not acknowledged, so it is sent again
+                lost_any = True
                 logger.warning("ray engine: actor %d on node %s lost (%s: %s)", slot, node[slot][:12] or "?", type(exc).__name__,
                                str(exc).splitlines()[0][:200] if str(exc) else "")
                 if kind == "chunk":
@@ -412,6 +429,9 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                         f"the actor on node {where['node'][:12]} loaded a checkpoint with sha256 {checksum[:12]}…, "
                         f"but the driver's file has {expect_checksum[:12]}….",
                         source=where["worker"], fix="give every node the same checkpoint files at the same path.")
+                if not node[slot]:
+                    logger.info("ray engine: actor %d ready on node %s, %.1f s after the start", slot, where["node"][:12],
+                                time.monotonic() - t_start)
                 node[slot] = where["node"]
                 probe_failures[slot] = 0
                 state[slot] = _READY
@@ -439,5 +459,8 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
 
 def _lost(work: Any, variant: Any, attempts: int) -> Scored:
     err = ModelError(f"the Ray actor scoring this item was lost {attempts} times (node removed or process killed).",
-                     source=str(work.path), fix="check the cluster's nodes; run the same command again to retry these rows.")
+                     source=str(work.path),
+                     # a resume keeps a written row, a failed one too: only a new run folder scores these rows again
+                     fix="check the cluster's nodes; this run folder keeps these rows as failed, so score them again "
+                         "in a new --out folder.")
     return Scored(work.item, variant, error=error_dict(err, str(work.path)))

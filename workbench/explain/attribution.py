@@ -6,8 +6,8 @@ gave**: it applies FunASR's per-clip normalisation itself
 (``layer_norm(wave, wave.shape)``), runs ``extract_features``, applies the
 classification head ``proj`` to every frame and averages the frame logits,
 which is exactly the utterance logit of :meth:`Emotion2vecModel.predict`
-(``proj`` is affine).  The output is the nine **log-probabilities** in
-:data:`~workbench.labels.LABEL_KEYS` order; log-probabilities do not
+(``proj`` is affine).  The output is the model's **log-probabilities** in
+the model's label order; log-probabilities do not
 saturate as probabilities do, so gradients stay informative for confident
 predictions.
 
@@ -51,7 +51,6 @@ import numpy as np
 
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
-from workbench.labels import LABEL_KEYS
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
@@ -59,6 +58,16 @@ from workbench.schema import SAMPLE_RATE
 logger = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 320  # 20 ms: the model's frame hop
+#: seconds of audio one batched forward pass may hold (a gradient pass counts three times): the memory of a batch
+#: grows with its length, so long clips run in smaller batches (explain's memory budget; see MAX_EXPLAIN_S)
+BATCH_AUDIO_S = 48.0
+
+
+def batch_for(n_samples: int, wanted: int, *, gradients: bool = False) -> int:
+    """The batch size for clips of ``n_samples``: ``wanted``, made smaller so a batch holds at most
+    :data:`BATCH_AUDIO_S` seconds of audio (a third of it with gradients), never below 1."""
+    budget = BATCH_AUDIO_S * SAMPLE_RATE / (3 if gradients else 1)
+    return max(1, min(int(wanted), int(budget // max(1, n_samples))))
 METHODS = ("ig", "occlusion", "tf-occlusion")
 #: edges of the time-frequency occlusion bands in Hz (octaves above 250 Hz)
 TF_BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
@@ -147,6 +156,8 @@ class ClassScore:
         self.net = network if network is not None else model.network
         self.device = model.info.device
         self.label_index = torch.tensor(model._label_index, device=self.device)
+        #: the model's classes in score order (the nine, or a fine-tuned head's own)
+        self.labels: tuple[str, ...] = tuple(getattr(model, "labels", None) or model.info.labels)
         # "unuse" outputs of the checkpoint never win; a large negative keeps gradients finite
         self.invalid = torch.tensor(~np.asarray(model._valid_tokens), device=self.device)
         self.temperature = float(model.info.temperature or 1.0)
@@ -154,7 +165,7 @@ class ClassScore:
         self.dtype = model.info.dtype
 
     def __call__(self, waves):
-        """(B, n) float32 waves → (B, 9) log-probabilities, LABEL_KEYS order.
+        """(B, n) float32 waves → (B, C) log-probabilities, in :attr:`labels` order.
 
         The same operations as :meth:`Emotion2vecModel.predict` on one clip:
         the model's precision (autocast for bfloat16/float16, the front end's
@@ -181,7 +192,7 @@ class ClassScore:
         return torch.log_softmax(logits, dim=-1)[:, self.label_index]
 
     def frame_logits(self, wave: np.ndarray) -> np.ndarray:
-        """(T_model, 9) head applied to each frame, LABEL_KEYS order, divided by the model's temperature like predict()'s (no gradients)."""
+        """(T_model, C) head applied to each frame, in :attr:`labels` order, divided by the model's temperature like predict()'s (no gradients)."""
         import torch
         import torch.nn.functional as F
 
@@ -195,6 +206,7 @@ class ClassScore:
         import torch
 
         out = []
+        batch = batch_for(np.asarray(waves).shape[-1], batch)
         with torch.no_grad():
             for i in range(0, len(waves), batch):
                 w = torch.as_tensor(np.asarray(waves[i : i + batch]), dtype=torch.float32, device=self.device)
@@ -203,11 +215,12 @@ class ClassScore:
 
 
 def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> str:
-    """The class to explain: ``target`` checked against the nine labels, or the predicted one."""
+    """The class to explain: ``target`` checked against the model's labels, or the predicted one."""
     if target is None:
-        return LABEL_KEYS[int(np.argmax(scorer.log_probs(wave[None])[0]))]
-    if target not in LABEL_KEYS:
-        raise ConfigError(f"unknown class {target!r}.", fix=f"use one of {', '.join(LABEL_KEYS)} (or leave it out for the predicted class).")
+        return scorer.labels[int(np.argmax(scorer.log_probs(wave[None])[0]))]
+    if target not in scorer.labels:
+        raise ConfigError(f"unknown class {target!r}; this model's classes are {', '.join(scorer.labels)}.", source="--class",
+                          fix=f"use one of {', '.join(scorer.labels)} (or leave it out for the predicted class).")
     return target
 
 
@@ -345,10 +358,11 @@ def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n
     if not (0 < tolerance < 1):
         raise ConfigError(f"IG tolerance {tolerance} is not a share between 0 and 1.", fix="pass tolerance=0.05 (5 %).")
     t0 = time.perf_counter()
-    k = LABEL_KEYS.index(target)
+    k = scorer.labels.index(target)
     x = torch.as_tensor(wave, device=scorer.device)[None]
     b = torch.as_tensor(noise_baseline(wave, seed), device=scorer.device)[None]
     ig = IntegratedGradients(scorer)
+    internal_batch_size = batch_for(len(wave), internal_batch_size, gradients=True)  # the memory budget: long clips, smaller batches
 
     def path_values(alphas: list[float]) -> np.ndarray:
         with torch.no_grad():
@@ -451,7 +465,7 @@ def time_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_
     win, stride = int(round(window_s * SAMPLE_RATE)), int(round(stride_s * SAMPLE_RATE))
     x = torch.as_tensor(wave, device=scorer.device)[None]
     attr = Occlusion(scorer).attribute(x, sliding_window_shapes=(win,), strides=(stride,), baselines=0.0,
-                                        target=LABEL_KEYS.index(target), perturbations_per_eval=perturbations_per_eval)
+                                        target=scorer.labels.index(target), perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     rel = pool_frames(attr[0].detach().cpu().numpy().astype(np.float64), "mean")
     return Attribution("occlusion", target, rel, time.perf_counter() - t0,
                        params={"window_s": window_s, "stride_s": stride_s, "removal": "zeros in the raw input"})
@@ -493,8 +507,8 @@ def tf_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s:
         y = torch.istft(z, STFT_N_FFT, STFT_HOP, window=window, length=n)
         return scorer(y)
 
-    attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=LABEL_KEYS.index(target), feature_mask=mask,
-                                               perturbations_per_eval=perturbations_per_eval)
+    attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=scorer.labels.index(target), feature_mask=mask,
+                                               perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
     a = attr[0, 0].detach().cpu().numpy()  # (F, T): every cell of a group holds the group's value
     tf_map = np.zeros((n_bands, n_win))
     for b in range(n_bands):
@@ -521,7 +535,7 @@ def attribute(model: Emotion2vecModel, clip: Any, *, target: str | None = None, 
     model : Emotion2vecModel
     clip : Audio or (n,) float array at 16 kHz
     target : str, optional
-        One of :data:`~workbench.labels.LABEL_KEYS`.
+        One of the model's labels (``model.labels``).
     method : {"ig", "occlusion", "tf-occlusion"}
     **options
         Passed to the method's function (e.g. ``window_s``, ``n_steps``).

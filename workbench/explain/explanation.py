@@ -59,7 +59,7 @@ class Explanation:
     duration: float
     target: str
     scores: dict[str, float]
-    frame_logits: np.ndarray  # (T_model, 9), LABEL_KEYS order
+    frame_logits: np.ndarray  # (T_model, C), in ``labels`` order
     attributions: dict[str, Attribution]
     faithfulness: dict[str, Faithfulness]
     randomisation: dict[str, RandomisationCheck] = field(default_factory=dict)
@@ -70,6 +70,8 @@ class Explanation:
     banner: str | None = None
     voice: dict | None = None  # F0/intensity on the frame grid (voice.contours_on_frames), set by the caller
     words: dict | None = None  # per-word spans, scores and shares (words.words_record), set by the caller
+    #: the model's classes, in the order of ``frame_logits``' columns
+    labels: tuple[str, ...] = LABEL_KEYS
 
     @property
     def predicted(self) -> str:
@@ -83,7 +85,7 @@ class Explanation:
             "predicted": self.predicted,
             "target": self.target,
             "scores": self.scores,
-            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(LABEL_KEYS),
+            "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(self.labels),
                              "logits": np.round(self.frame_logits, 5).tolist()},
             "methods": {m: {"attribution": a.to_dict(), "faithfulness": self.faithfulness[m].to_dict() if m in self.faithfulness else None,
                             "randomisation": self.randomisation[m].to_dict() if m in self.randomisation else None,
@@ -178,6 +180,19 @@ def top_evidence_span(relevance: np.ndarray, span_s: float = 0.3) -> tuple[float
         return None
     step = FRAME_SAMPLES / SAMPLE_RATE
     return (round(i * step, 4), round((i + k) * step, 4))
+
+
+#: the longest clip :func:`explain_clip` takes, seconds (memory and time grow with the length; see the error)
+MAX_EXPLAIN_S = 30.0
+
+
+def check_explain_length(n_samples: int, *, source: str | None = None) -> None:
+    """Refuse a clip longer than :data:`MAX_EXPLAIN_S` (16 kHz samples), before any model work."""
+    if n_samples > MAX_EXPLAIN_S * SAMPLE_RATE:
+        raise ConfigError(
+            f"the clip is {n_samples / SAMPLE_RATE:.1f} s long; explain takes at most {MAX_EXPLAIN_S:g} s (its memory and time "
+            "grow with the length times the curve points and occlusion windows).",
+            source=source, fix="explain a segment: cut the clip (workbench segment, or start/duration in a manifest row).")
 
 
 def pick_top_evidence(expl: "Explanation", span_s: float = 0.3) -> tuple[tuple[float, float] | None, str | None, str]:
@@ -280,6 +295,7 @@ def explain_clip(
     if bad:
         raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
     wave = as_wave(clip)
+    check_explain_length(len(wave), source=item_id)
     scorer = scorer or ClassScore(model)
     logp = scorer.log_probs(wave[None])[0]
     target = resolve_target(scorer, wave, target)
@@ -312,7 +328,8 @@ def explain_clip(
         id=item_id or getattr(clip, "id", None) or "clip",
         duration=len(wave) / SAMPLE_RATE,
         target=target,
-        scores={k: float(np.exp(v)) for k, v in zip(LABEL_KEYS, logp)},
+        scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)},
+        labels=scorer.labels,
         frame_logits=scorer.frame_logits(wave),
         attributions=attributions,
         faithfulness=faith,

@@ -42,7 +42,6 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attribution, ClassScore
 
 RANDOMISATIONS = ("full", "cascading")
@@ -93,7 +92,7 @@ def _curves_of_orders(scorer: ClassScore, wave: np.ndarray, orders: list[np.ndar
                       batch: int = 64) -> list[Curves]:
     """Deletion and insertion curves of several frame orders, scored in batches of ``batch`` masked clips."""
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    k = LABEL_KEYS.index(target)
+    k = scorer.labels.index(target)
     per_chunk = max(1, batch // (2 * (steps + 1)))  # orders whose masked clips fit one batch
     out = []
     for i in range(0, len(orders), per_chunk):
@@ -234,7 +233,7 @@ def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution,
     rand = _curves_of_orders(scorer, wave, [rng.permutation(T) for _ in range(n_random)], target, steps)
     mean = Curves(method.fractions, np.mean([c.deletion for c in rand], 0), np.mean([c.insertion for c in rand], 0))
     random = RandomReference(mean, np.array([c.deletion_auc for c in rand]), np.array([c.insertion_auc for c in rand]))
-    fl = scorer.frame_logits(wave)[:, LABEL_KEYS.index(target)]
+    fl = scorer.frame_logits(wave)[:, scorer.labels.index(target)]
     frame_score = curves(scorer, wave, frame_scores_on_grid(fl, T), target, steps=steps)
     return Faithfulness(method, random, frame_score)
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.labels import LABEL_KEYS
+from workbench.model.checkpoints import display_name
 from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
@@ -123,8 +123,8 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
     z = fl - fl.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
-              extent=(0, len(fl) / FRAME_RATE, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
-    ax.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=6)
+              extent=(0, len(fl) / FRAME_RATE, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
+    ax.set_yticks(range(len(expl.labels)), [plain(k) for k in expl.labels], fontsize=6)
     ax.set_title("frame scores (head applied to each 20 ms frame, softmax)", fontsize=8, loc="left")
 
     for i, m in enumerate(methods):
@@ -151,7 +151,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         ax.set_title("words", fontsize=8, loc="left")
     axes[-1].set_xlim(0, dur)
     axes[-1].set_xlabel("time (s)")
-    head = f"{expl.id} · predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}) · explaining '{expl.target}' · model {expl.model.get('id')}"
+    head = f"{expl.id} · predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}) · explaining '{expl.target}' · model {display_name(expl.model.get('id'))}"
     fig.suptitle(plain(head), fontsize=10, x=0.01, ha="left", y=0.995)
     if expl.banner:
         fig.text(0.01, 0.972, plain("⚠ " + expl.banner), color="crimson", fontsize=8, ha="left", va="top")

@@ -71,7 +71,8 @@ PRAAT_COLUMNS = (
     "intensity_mean_db", "intensity_sd_db", "hnr_db", "jitter_local", "shimmer_local", "f0_floor_hz", "f0_ceiling_hz",
 )
 #: bookkeeping columns beside the cues: the rate measured at and what was left out (never compared as cues)
-MEASUREMENT_COLUMNS = ("sample_rate_hz", "duration_s", "silence_s", "silence_frames", "frames")
+MEASUREMENT_COLUMNS = ("sample_rate_hz", "duration_s", "silence_s", "silence_frames", "frames",
+                       "f0_floor_hz", "f0_ceiling_hz")  # the tracker's settings for the clip, not cues of the voice
 
 
 def digital_silence(y: np.ndarray, sr: int, *, level: float = SILENCE_LEVEL, min_run_s: float = SILENCE_MIN_RUN_S) -> np.ndarray:

@@ -43,6 +43,8 @@ import numpy as np
 from workbench.audio.intake import AudioConfig, decode, to_mono
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.limits import read_bytes_capped, read_text_capped
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, as_model
 from workbench.schema import score_column
@@ -53,6 +55,12 @@ WORD_TIER_NAMES = ("words", "word")
 ALIGNMENT_SUFFIXES = (".TextGrid", ".ctm", ".srt", ".vtt")
 #: seconds an alignment may reach past the end of the clip (rounding of the aligner's frames)
 END_SLACK_S = 0.02
+#: the largest alignment file read, bytes after decompression (a phone-level TextGrid of an hour is about 5 MB)
+MAX_ALIGNMENT_BYTES = 20_000_000
+#: the most words (or phones) one clip's alignment may hold: 120 s of speech has about 400 words and 1,500 phones
+MAX_WORDS = 5_000
+#: the longest word label, characters
+MAX_LABEL_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,15 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
     ConfigError
         An unreadable file, an unknown format or tier, a bad time, a word outside the clip.
     """
-    p = Path(path)
+    p = Path(os.path.abspath(Path(path).expanduser()))
     if not p.is_file():
         raise ConfigError("the alignment file does not exist.", source=str(p), fix="check the path (a manifest's relative paths start at its folder).")
     name = p.name.lower()
+    # bounded before any parser sees it: size after gunzip (a small gzip bomb), then lines
+    n_lines = read_bytes_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment").count(b"\n")
+    if n_lines > 20 * MAX_WORDS:  # a TextGrid spends about 4 lines per interval
+        raise ConfigError(f"has {n_lines:,} lines, more than an alignment of one clip can hold (at most {MAX_WORDS:,} words).",
+                          source=str(p), fix="split the alignment per clip.")
     try:
         if name.endswith(".textgrid"):
             words = _read_textgrid(p, tier)
@@ -117,9 +130,17 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
 
 
 def validate_words(words: Sequence[Word], *, duration: float | None = None, source: str = "alignment") -> list[Word]:
-    """Check and sort words: finite times, ``0 <= start < end``, ``end <= duration + 20 ms``."""
+    """Check and sort words: at most :data:`MAX_WORDS`, finite times, ``0 <= start < end``, ``end <= duration + 20 ms``,
+    labels of at most :data:`MAX_LABEL_CHARS` characters."""
+    if len(words) > MAX_WORDS:
+        raise ConfigError(f"holds {len(words):,} words; one clip's alignment holds at most {MAX_WORDS:,} "
+                          "(explain draws every word, and memory grows with them).", source=source,
+                          fix="pass the alignment of this clip alone (utterance=ID for a file of several).")
     out = []
     for w in words:
+        if len(str(w.label)) > MAX_LABEL_CHARS:
+            raise ConfigError(f"a word label of {len(str(w.label)):,} characters at {w.start}–{w.end} s; the cap is "
+                              f"{MAX_LABEL_CHARS}.", source=source, fix="fix the alignment (a broken line runs words together).")
         where = f"word {w.label!r} at {w.start}–{w.end} s"
         if not (np.isfinite(w.start) and np.isfinite(w.end)):
             raise ConfigError(f"{where} has a time that is not a number.", source=source, fix="fix the alignment's times.")
@@ -155,7 +176,7 @@ def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
 
 def _read_ctm(p: Path, utterance: str | None) -> list[Word]:
     rows: dict[str, list[Word]] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(read_text_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment").splitlines(), start=1):
         if not line.strip() or line.startswith(";;"):
             continue
         parts = line.split()

@@ -52,6 +52,7 @@ from urllib.parse import urlparse
 from workbench import files, interrupts
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import TOKENS
+from workbench.limits import load_yaml_file
 from workbench.paths import cache_dir  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
@@ -284,13 +285,15 @@ def write_checkpoint_files(out: Path, *, config: dict, weights: bytes, marker_na
     import yaml
 
     out = Path(out)
-    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n")
-    files.write_bytes(out / "model.pt", weights)
+    # in the shared cache, every level below the cache root is checked for links (a linked checkpoints/ is refused)
+    root = cache_dir() if out.absolute().is_relative_to(cache_dir().absolute()) else out
+    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True), root=root)
+    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n", root=root)
+    files.write_bytes(out / "model.pt", weights, root=root)
     digest = hashlib.sha256(weights).hexdigest()
     record_generated(digest, name=out.name, kind=kind, warning=warning)
     # the marker goes last so a half-written directory is never mistaken for a checkpoint
-    files.write_json(out / marker_name, {**marker, "weights_sha256": digest})
+    files.write_json(out / marker_name, {**marker, "weights_sha256": digest}, root=root)
 
 
 def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
@@ -312,8 +315,36 @@ GENERATED_CHECKPOINTS: dict[str, tuple[str, str]] = {
 GENERATED_MARKERS = (RANDOM_MARKER, "WORKBENCH_CUE_CHECKPOINT.json")
 
 
+#: the card ``workbench finetune`` writes beside a checkpoint it made: parent, data, speakers, hyper-parameters, curves
+TRAINING_CARD = "training_card.json"
+
+
+def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
+    """The training card of a fine-tuned checkpoint folder (``training_card.json``), or ``None`` when it has none.
+
+    Plain JSON, read as data: loading a checkpoint never runs anything it holds.
+    """
+    if not model_dir:
+        return None
+    path = Path(str(model_dir)).expanduser() / TRAINING_CARD
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {TRAINING_CARD} ({_short(exc)}).", source=str(path),
+                         fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{TRAINING_CARD} is not a JSON object.", source=str(path), fix="restore the card `workbench finetune` wrote.")
+    return card
+
+
 def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
-    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or ``None``."""
+    """The ``warning`` of a generated checkpoint's marker (random weights, synthetic cues), or of a fine-tuned
+    checkpoint's training card (a head trained on a generated parent), or ``None``."""
+    card = read_training_card(model_dir)
+    if card is not None and card.get("warning"):
+        return str(card["warning"])
     for name in GENERATED_MARKERS:
         path = Path(model_dir) / name
         if path.is_file():
@@ -535,6 +566,18 @@ def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
         if (c / "config.yaml").is_file() and weights_file(c) is not None:
             return c
     return None
+
+
+def display_name(model_id: str | None) -> str | None:
+    """A model's name for figures and titles: a hub cache folder as its hub id (``iic/emotion2vec_plus_large``),
+    another folder by its last two parts, anything else as given."""
+    if not model_id or not os.path.isabs(str(model_id)):
+        return model_id
+    parts = Path(str(model_id)).parts
+    for part in parts:
+        if part.startswith("models--"):  # Hugging Face: models--org--name/snapshots/<revision>
+            return part[len("models--"):].replace("--", "/")
+    return "/".join(parts[-2:])  # ModelScope: .../models/org/name; a folder: parent/name
 
 
 def require_hub(spec: ModelSpec) -> None:
@@ -841,8 +884,6 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     ModelError
         Naming the file, the key or file that is refused, what FunASR would do with it, and the fix.
     """
-    import yaml
-
     root = Path(model_dir)
     for name in CODE_FILES:
         if (root / name).exists() or (root / name).is_symlink():
@@ -869,9 +910,9 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     if cfg_path.is_symlink() and not _inside(root, cfg_path):
         raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
     try:
-        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelError(f"cannot read {config_name} ({_short(exc)}).", source=str(root), fix="download the complete checkpoint.") from None
+        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
     if not isinstance(cfg, dict):
         raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
     for key in cfg:

@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench import __version__
+from workbench import __version__, files
 from workbench.errors import ConfigError, ModelError
 from workbench.model.checkpoints import cache_dir
 from workbench.model.network import clear_cache, describe_checkpoint, load_model
@@ -160,10 +160,7 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_json(path, data, root=cache_dir())  # in the shared cache: no link followed at any level
 
 
 def cached_export(checksum: str) -> tuple[Path, dict] | None:
@@ -213,10 +210,10 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
     _write_json(tmp / VERIFIED_FILE, verified)
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    files.ensure_folder(folder.parent, root=cache_dir())
     try:
-        os.replace(tmp, folder)
-    except OSError:  # another process put a verified one there first: use it
+        files.rename_folder(tmp, folder, replace=True)
+    except (OSError, files.UnsafePathError):  # another process put a verified one there first: use it
         shutil.rmtree(tmp, ignore_errors=True)
         found = cached_export(checksum)
         if found is None:

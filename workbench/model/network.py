@@ -62,6 +62,7 @@ from workbench.model.checkpoints import (  # noqa: F401  (re-exported: the names
     check_checkpoint,
     check_weights_fit,
     checkpoint_warning,
+    read_training_card,
     generated_checksum,
     file_sha256,
     import_funasr,
@@ -74,6 +75,7 @@ from workbench.model.checkpoints import (  # noqa: F401  (re-exported: the names
     weights_file,
 )
 from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.limits import load_yaml_file
 from workbench.model.funasr_patches import (
     assign_weights,
     fused_attention,
@@ -132,9 +134,10 @@ def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 class Prediction:
     """The model's output for one clip.
 
-    ``scores``: (9,) probabilities in :data:`~workbench.labels.LABEL_KEYS`
-    order.  ``embedding``: (D,) mean of the clip's frame features.
-    ``frame_logits``: (T, 9) head applied to each frame (50 frames/s), and
+    ``scores``: (C,) probabilities in ``labels`` order (the model's classes: the nine
+    :data:`~workbench.labels.LABEL_KEYS`, or a fine-tuned head's own).  ``embedding``: (D,)
+    mean of the clip's frame features.
+    ``frame_logits``: (T, C) head applied to each frame (50 frames/s), and
     ``frame_embeddings``: (T, D), present with ``granularity="frame"``.
     """
 
@@ -298,7 +301,7 @@ class Emotion2vecModel:
         self.automodel = automodel
         self.spec = spec
         self.info = info
-        self._label_index = label_index  # checkpoint output index of each LABEL_KEYS entry
+        self._label_index = label_index  # checkpoint output index of each of info.labels
         self._valid_tokens = valid_tokens  # bool mask over checkpoint outputs ("unuse" tokens are False)
         self._lock = threading.Lock()
         #: "fused" (scaled_dot_product_attention, default on CUDA) or "funasr" (FunASR's own, default on CPU)
@@ -313,6 +316,11 @@ class Emotion2vecModel:
     @property
     def random_weights(self) -> bool:
         return self.info.random_weights
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The model's classes in score order: the nine emotion2vec+ keys, or a fine-tuned head's own."""
+        return tuple(self.info.labels)
 
     @property
     def temperature(self) -> float | None:
@@ -550,12 +558,13 @@ class Emotion2vecModel:
                     n_frames=n,
                     duration=handle["lengths"][i] / SAMPLE_RATE,
                     random_weights=self.random_weights,
+                    labels=self.labels,
                 )
             )
         return preds
 
     def _to_scheme(self, logits: np.ndarray) -> np.ndarray:
-        """Checkpoint outputs → LABEL_KEYS order, with unused outputs at -inf."""
+        """Checkpoint outputs → the model's label order (``info.labels``), with unused outputs at -inf."""
         lg = np.where(self._valid_tokens, logits, -np.inf)
         # the one place a fitted temperature touches the outputs: utterance and frame logits alike, so
         # softmax(mean of frame logits) stays the utterance score
@@ -736,9 +745,8 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
                              source=str(model_dir), fix="download the complete checkpoint.")
         say("verifying checksum")
         checksum = file_sha256(weights)
-        import yaml
 
-        cfg = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        cfg = load_yaml_file(model_dir / "config.yaml") or {}  # bounded: checked by _check_config already
         embed_dim = (cfg.get("model_conf") or {}).get("embed_dim")
         random_info = random_checkpoint_info(model_dir)
         if random_info is None and (generated_checksum(checksum) or {}).get("kind") == "random":
@@ -747,7 +755,8 @@ def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "m
         id=spec.model if spec.kind == "hub" else (f"random-{random_info['arch']['name']}" if random_info else spec.model),
         kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None, revision=spec.revision,
         path=str(model_dir) if model_dir is not None else None, checksum=checksum, parameters=None, embed_dim=embed_dim,
-        device=device, dtype=dtype, labels=list(LABEL_KEYS), random_weights=random_info is not None, load_seconds=0.0,
+        device=device, dtype=dtype, labels=checkpoint_labels(model_dir) if model_dir is not None else list(LABEL_KEYS),
+        random_weights=random_info is not None, load_seconds=0.0,
         warning=RANDOM_WEIGHTS_BANNER if random_info is not None else None,
     )
     return CheckpointRef(info)
@@ -857,7 +866,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
         net.to(torch.bfloat16)
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
-    label_index, valid = _label_mapping(tokens, spec.model)
+    labels, label_index, valid = _label_mapping(tokens, spec.model)
     random_info = random_checkpoint_info(model_dir) if model_dir else None
     # the banner from the weights' checksum (generated by the package) as well as from the marker: an edited marker adds, never removes
     generated = generated_checksum(checksum)
@@ -876,8 +885,9 @@ def _load(spec: ModelSpec, device: str, dtype: str, say: Callable[[str], None]) 
         embed_dim=int(net.cfg.get("embed_dim")),
         device=device,
         dtype=dtype,
-        labels=list(LABEL_KEYS),
-        random_weights=random_info is not None,
+        labels=labels,
+        # a head fine-tuned on a random parent is as meaningless as its parent (the card can add the flag, never remove it)
+        random_weights=random_info is not None or bool(((read_training_card(model_dir) or {}).get("parent") or {}).get("random_weights")),
         load_seconds=time.perf_counter() - t0,
         funasr_version=getattr(funasr, "__version__", None),
         warning=warning,
@@ -913,21 +923,46 @@ def _size(path: Path | None) -> str:
     return f"{n} bytes"
 
 
-def _label_mapping(tokens: list[str], name: str) -> tuple[list[int], np.ndarray]:
+def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], np.ndarray]:
+    """The model's labels, the checkpoint output of each, and the mask of used outputs.
+
+    An emotion2vec+ checkpoint (its tokens name all nine classes) keeps the workbench's order
+    (:data:`LABEL_KEYS`); any other (a head trained by ``workbench finetune``) has its own labels, the
+    keys of its used tokens in checkpoint order.  The nine are one label set among others.
+    """
     if not tokens:
         raise ModelError("checkpoint has no tokens.txt: cannot name its outputs.", source=name, fix="add the tokens.txt that came with the model.")
     keys = [key_from_token(t) for t in tokens]
     valid = np.array([not t.startswith("unuse") for t in tokens])
-    index = []
-    for k in LABEL_KEYS:
-        if k not in keys:
-            raise ModelError(
-                f"checkpoint has no output for {k!r}; its tokens are {tokens}.",
-                source=name,
-                fix="use an emotion2vec+ 9-class checkpoint.",
-            )
-        index.append(keys.index(k))
-    return index, valid
+    if all(k in keys for k in LABEL_KEYS):
+        return list(LABEL_KEYS), [keys.index(k) for k in LABEL_KEYS], valid
+    # FunASR's tokenizer needs its unknown symbol in the list: a fine-tuned head writes <unk> as an output it never
+    # trained (zero weights), masked here like the "unuse" tokens
+    valid = valid & np.array([t != UNK_TOKEN for t in tokens])
+    used = [k for k, ok in zip(keys, valid) if ok]
+    bad = sorted({k for k in used if not k or used.count(k) > 1 or k != k.strip()})
+    if len(used) < 2 or bad:
+        raise ModelError(
+            f"checkpoint tokens do not name a label set: {tokens[:12]}"
+            + (f" (empty or repeated: {bad})" if bad else " (fewer than two used labels)") + ".",
+            source=name,
+            fix="use an emotion2vec+ 9-class checkpoint, or one written by `workbench finetune` (one distinct label per line of tokens.txt).",
+        )
+    return used, [i for i, ok in enumerate(valid) if ok], valid
+
+
+#: FunASR's CharTokenizer refuses a token list without it
+UNK_TOKEN = "<unk>"
+
+
+def checkpoint_labels(model_dir: str | os.PathLike) -> list[str]:
+    """The labels a checkpoint folder's ``tokens.txt`` names, in score order, without building the network."""
+    p = Path(model_dir) / "tokens.txt"
+    try:
+        tokens = [t.strip() for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]
+    except OSError as exc:
+        raise ModelError(f"cannot read tokens.txt ({exc.strerror}).", source=str(model_dir), fix="add the tokens.txt that came with the model.") from None
+    return _label_mapping(tokens, str(model_dir))[0]
 
 
 def _short(exc: BaseException) -> str:

@@ -26,7 +26,6 @@ from workbench import files
 from workbench.model.agreement import agreement
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
-from workbench.labels import LABEL_KEYS
 from workbench.model.network import (
     RANDOM_WEIGHTS_BANNER,
     SAMPLE_RATE,
@@ -366,6 +365,13 @@ def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[
     if logits.ndim != 2 or logits.shape != (b, n_labels):
         raise ModelError(f"the graph gave logits of shape {logits.shape} for {b} clip(s) and {n_labels} labels.", source=source,
                          fix="use a folder written by `workbench model export-onnx`.")
+    frames = np.asarray(out["frame_lengths"])
+    # the conv front end gives floor((L - 400) / 320) + 1 frames; allow one either way for rounding of other strides
+    most = (lengths.astype(np.int64) - 400) // 320 + 2
+    if frames.shape != (b,) or not np.issubdtype(frames.dtype, np.integer) or np.any(frames < 1) or np.any(frames > most):
+        raise ModelError(f"the graph gave frame_lengths {frames.tolist()[:5]} for clips of {lengths.tolist()[:5]} samples "
+                         "(each must be from 1 to the clip's 50 frames/s count).", source=source,
+                         fix="use a folder written by `workbench model export-onnx`.")
     bad = [names[r] for r in range(b) if not np.isfinite(logits[r]).all()]
     if "embedding" in out:
         emb = np.asarray(out["embedding"])
@@ -374,13 +380,6 @@ def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[
         raise ModelError(f"the graph gave NaN or infinite outputs for {', '.join(repr(x) for x in bad[:5])}"
                          f"{f' and {len(bad) - 5} more' if len(bad) > 5 else ''}.", source=source,
                          fix="these scores mean nothing; check the graph (export the model again) and the clips.")
-    frames = np.asarray(out["frame_lengths"])
-    # the conv front end gives floor((L - 400) / 320) + 1 frames; allow one either way for rounding of other strides
-    most = (lengths.astype(np.int64) - 400) // 320 + 2
-    if frames.shape != (b,) or not np.issubdtype(frames.dtype, np.integer) or np.any(frames < 1) or np.any(frames > most):
-        raise ModelError(f"the graph gave frame_lengths {frames.tolist()[:5]} for clips of {lengths.tolist()[:5]} samples "
-                         "(each must be from 1 to the clip's 50 frames/s count).", source=source,
-                         fix="use a folder written by `workbench model export-onnx`.")
     for key in ("frame_logits", "frame_embeddings"):
         if key in out:
             arr = np.asarray(out[key])

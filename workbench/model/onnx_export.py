@@ -51,7 +51,6 @@ from workbench import __version__, files
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
-from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, as_model
 
 logger = logging.getLogger(__name__)
@@ -294,11 +293,11 @@ def _stamp_identity(path: Path, meta: dict) -> None:
 def model_metadata(model: Emotion2vecModel, *, temperature: float | None = None) -> dict:
     """``model.json``: what a program needs to feed the graph and read its outputs."""
     info = model.info
-    n = len(LABEL_KEYS)
+    n = len(info.labels)
     return {
         "format": "emotion-workbench-onnx/1",
         "file": ONNX_FILE,
-        "labels": list(LABEL_KEYS),
+        "labels": list(info.labels),
         "sample_rate": SAMPLE_RATE,
         "frame_rate": FRAME_RATE,
         "frame_hop_samples": SAMPLE_RATE // FRAME_RATE,

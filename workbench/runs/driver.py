@@ -29,8 +29,10 @@ from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.data.corpora import for_labels
+from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
@@ -166,6 +168,9 @@ def run(
         if engine == "ray" and requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
         model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
+        # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine;
+        # the manifest itself (its copy, its hash) stays as the user gave it
+        scored_items = for_labels(manifest, net.info.labels)
         manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
         # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
         extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
@@ -193,7 +198,7 @@ def run(
             folder.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
 
         work = []
-        for it in manifest:
+        for it in scored_items:
             pending = tuple(v for v in variants if (it.id, v.name) not in done)
             if pending:
                 work.append(WorkItem(it, manifest.resolve(it).absolute(), pending))
@@ -219,7 +224,7 @@ def run(
         try:
             for scored in results:
                 interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
-                rows, embs, frame_embs = rows_from(scored, frame_embeddings)
+                rows, embs, frame_embs = rows_from(scored, frame_embeddings, net.info.labels)
                 folder.write_part(rows, embs, frame_embs)
                 n_new += len(rows)
                 n_failed += sum(1 for s in scored if not s.ok)
@@ -235,6 +240,10 @@ def run(
                 if limit is not None and n_new >= limit:
                     folder.log(f"stopped after {n_new} new rows (limit)")
                     return RunResult(folder.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
+        except WorkbenchError as exc:
+            # e.g. a Ray cluster that lost every actor: the parts written so far stay, and log.txt says why the run stopped
+            folder.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -268,8 +277,8 @@ def as_model_ref(model: Any) -> ModelRef | None:
     return ModelRef(model=None if model is None else str(model))
 
 
-def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list, dict]:
-    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results."""
+def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:
+    """Results rows, utterance embeddings and frame embeddings of one chunk of engine results; ``labels``: the model's classes."""
     rows, embs, frames = [], [], {}
     for s in scored:
         if s.ok:
@@ -278,7 +287,7 @@ def rows_from(scored: list[Scored], keep_frames: bool) -> tuple[list[dict], list
             if keep_frames and s.prediction.frame_embeddings is not None:
                 frames[(s.item.id, s.variant.name)] = s.prediction.frame_embeddings
         else:
-            rows.append(failed_row(s.item, s.variant, s.error))
+            rows.append(failed_row(s.item, s.variant, s.error, labels=labels))
             embs.append(None)
     return rows, embs, frames
 

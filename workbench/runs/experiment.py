@@ -31,9 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
+from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
+from workbench.limits import load_yaml_file, shown
 from workbench.audio.variants import RAW, Variant, variants_from
 
 EXPERIMENT_FILE = "experiment.yaml"
@@ -97,6 +100,8 @@ class Experiment:
                                   fix=f"remove or rename them under `{key}:`.")
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
+        if kw.get("temperature") is not None:  # `temperature: true` is not 1; 1e308 or 5e-324 is not a temperature
+            kw["temperature"] = check_temperature(kw["temperature"], source=f"{source}: temperature")
         try:
             return cls(**kw)
         except TypeError as exc:
@@ -105,14 +110,8 @@ class Experiment:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Experiment":
         """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
-        import yaml
-
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read the experiment file ({type(exc).__name__}: {exc}).", source=str(p),
-                              fix="pass a readable UTF-8 YAML file.") from None
+        p = Path(os.path.abspath(Path(path).expanduser()))
+        data = load_yaml_file(p)  # no aliases, bounded depth and size, before any value is used
         if is_run_config(data):  # a run folder's config.yaml
             data = from_run_config(data)
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
@@ -195,6 +194,40 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _TRACKING_KEYS = {"mlflow": ("uri", "experiment")}
 
 
+def hub_model(experiment: Experiment) -> str | None:
+    """The hub id an experiment names when running it would download it (not ``tiny``, a folder, or a cached id)."""
+    if not experiment.model:
+        return None
+    try:
+        spec = resolve_model(experiment.model, hub=experiment.hub, revision=experiment.revision)
+    except WorkbenchError:
+        return None  # the run refuses it with its own message
+    if spec.kind != "hub" or cached_hub_checkpoint(spec.model, spec.hub) is not None:
+        return None
+    return spec.model
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Entries of ``folder`` a run must not write among: everything, unless the folder is a run folder
+    (its ``config.yaml`` is a run record: resuming checks that it is a run of the same experiment)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [f"(unreadable: {exc.strerror})"]
+    if not names:
+        return []
+    config = folder / "config.yaml"
+    if config.is_file() and not config.is_symlink():
+        try:
+            if is_run_config(load_yaml_file(config)):
+                return []
+        except ConfigError:
+            pass
+    return names
+
+
 def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_overrides: dict | None = None, *,
                     templates: "list[str] | None" = None) -> tuple[Experiment, list[str]]:
     """What an experiment file may do on its own: nothing that reaches the network or writes outside its folder.
@@ -211,7 +244,8 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
         The experiment file; its folder bounds every path the file may write to.
     cli_overrides : dict, optional
         What the command line said: ``out`` (``--out``), ``track`` (``--track``), ``tracking_uri``
-        (``--tracking-uri``), ``allow_tracking_uri`` (``--allow-tracking-uri``).
+        (``--tracking-uri``), ``allow_tracking_uri`` (``--allow-tracking-uri``), ``model`` (``--model``),
+        ``allow_hub`` (``--allow-hub``), ``engine`` (``--engine``), ``allow_ray`` (``--allow-ray``).
     templates : list of str, optional
         The built-in report templates ``reports:`` may name (paths to notebooks are refused: a
         notebook is code).
@@ -225,8 +259,9 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
     Raises
     ------
     ConfigError
-        A key of the wrong type, ``out:`` outside the file's folder without ``--out``, an unknown
-        tracking key, a report that is not a built-in template.
+        A key of the wrong type, ``out:`` outside the file's folder or at a folder holding other files
+        without ``--out``, an unknown tracking key, a report that is not a built-in template, ``engine: ray``
+        without ``--engine ray``/``--allow-ray``, a hub model that is not cached without ``--model``/``--allow-hub``.
     """
     from dataclasses import replace
 
@@ -237,7 +272,7 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
         want = _TYPES.get(f.name)
         if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
-            raise ConfigError(f"`{f.name}` is {value!r} ({type(value).__name__}); it must be {names}.", source=source,
+            raise ConfigError(f"`{f.name}` is {shown(value)} ({type(value).__name__}); it must be {names}.", source=source,
                               fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
     if experiment.chunk_size < 1:
         raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be at least 1.", source=source, fix="use e.g. 64.")
@@ -247,11 +282,38 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
         target = Path(os.path.realpath(Path(experiment.out).expanduser()))
         if not target.is_relative_to(folder):
             raise ConfigError(
-                f"`out: {experiment.out}` resolves to {target}, outside the experiment file's folder {folder}; "
+                f"`out: {shown(experiment.out)}` resolves to {target}, outside the experiment file's folder {folder}; "
                 "an experiment file may only write inside its own folder.",
                 source=source,
                 fix=f"if you want the run there, say so on the command line: --out {target}",
             )
+        foreign = foreign_files(target)
+        if foreign:
+            raise ConfigError(
+                f"`out: {shown(experiment.out)}` is {target}, a folder that holds files the workbench did not write "
+                f"({', '.join(foreign[:5])}{f' … {len(foreign)} in all' if len(foreign) > 5 else ''}); a run there could "
+                "overwrite them.",
+                source=source,
+                fix=f"choose an empty or new folder on the command line (--out {target / 'run'}), or remove `out:` from the file.",
+            )
+    if experiment.engine not in ("local", "ray"):
+        raise ConfigError(f"`engine` is {shown(experiment.engine)}; it must be local or ray.", source=source, fix="write `engine: local`.")
+    if experiment.engine == "ray" and cli.get("engine") != "ray" and not cli.get("allow_ray"):
+        raise ConfigError(
+            "asks for `engine: ray`, which starts a Ray cluster (processes that listen on network ports); a file "
+            "someone else wrote may not do that on its own.",
+            source=source,
+            fix="agree on the command line with --engine ray (or --allow-ray), or run it here with --engine local.",
+        )
+    hub_id = hub_model(experiment)
+    if hub_id and not cli.get("model") and not cli.get("allow_hub"):
+        where = "Hugging Face" if experiment.hub == "hf" else "ModelScope"
+        raise ConfigError(
+            f"names the hub model {shown(hub_id)}, which is not in the local {where} cache: running it would contact "
+            f"{where}; a file someone else wrote may not do that on its own.",
+            source=source,
+            fix=f"agree on the command line with --model {hub_id} (or --allow-hub), or pass a local checkpoint with --model DIR.",
+        )
     for name in experiment.reports:
         if not isinstance(name, str) or (templates is not None and name not in templates):
             raise ConfigError(

@@ -24,8 +24,11 @@ Integrity rules, all enforced here:
   folder is fsynced after the rename.  A part is complete only when its parquet exists:
   the embeddings and frame embeddings it refers to are renamed into place before it.
 * Parts are validated on read (row count = embedding rows, unique (id, variant), finite
-  embeddings for ok rows, frame embeddings present when the run keeps them); a part
-  that fails is moved to ``parts/rejected/`` with a log line, and its rows are redone.
+  embeddings for ok rows, frame embeddings present when the run keeps them, and
+  :func:`check_rows`: the schema, finite scores summing to 1, predictions among the model's
+  labels); a part that fails is moved to ``parts/rejected/`` with a log line, and its rows
+  are redone.  ``results.parquet``, ``embeddings.npy`` and ``summary.json`` are checked the
+  same way when read: a damaged one is refused naming the file and how to rebuild it.
 * A run holds an exclusive ``flock`` on ``.lock`` while it writes; the OS drops it when
   the process dies, so a killed run never blocks the next one, and a second live run
   on the same folder is refused with the first one's pid.
@@ -34,8 +37,10 @@ Integrity rules, all enforced here:
   by :meth:`RunFolder.write_artifact` under plain names or hashes (:func:`artifact_name`),
   with what they show recorded in ``artifacts.json``, and every JSON is strict (NaN → null).
 * Nothing is written through a link: a folder whose own files are symbolic links is refused
-  naming them (:meth:`RunFolder.check_links`), temporaries are created ``O_EXCL | O_NOFOLLOW``,
-  ``.lock`` and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
+  naming them (:meth:`RunFolder.check_links`), every file goes through
+  :func:`workbench.files.write_atomic` (folders below the run folder opened ``O_NOFOLLOW``,
+  temporaries created ``O_EXCL | O_NOFOLLOW``, a destination that is a link refused), ``.lock``
+  and ``log.txt`` are opened ``O_NOFOLLOW``, and ``parts/rejected`` must be a real folder.
 * A part carries its run's identity (a hash of ``config.yaml``) in its parquet metadata; a part
   of another run, one with rows outside the manifest × variants, or one repeating rows of an
   earlier part is rejected.
@@ -61,9 +66,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from workbench import files
-from workbench.audio.intake import Audio, AudioConfig, decode, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import json_safe as _json_safe, strict_json  # noqa: F401  (strict_json public here too)
+from workbench.limits import load_yaml_file
 from workbench.model.checkpoints import generated_checksum
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -211,12 +217,10 @@ def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RunFolderError(f"cannot read {path.name} ({type(exc).__name__}: {exc}).", source=str(path.parent),
+        data = load_yaml_file(path)  # a run folder may have been edited by anyone: no aliases, bounded size
+    except ConfigError as exc:
+        raise RunFolderError(f"cannot read {path.name} ({exc.message}).", source=str(path.parent.absolute()),
                              fix="the run folder is damaged: run again into a new --out folder.") from None
     return data if isinstance(data, dict) else {}
 
@@ -434,7 +438,7 @@ class RunFolder:
         r = dict(row)
         cfg = self.audio_config()
         path = self.item_path(r["path"])
-        decoded = to_mono(decode(path, config=cfg, id=str(r["id"])), method=cfg.mixdown)
+        decoded = decode_mono(path, config=cfg, id=str(r["id"]))
         want = r.get("source_sha256")
         got = decoded.source.sha256
         if want and got and isinstance(want, str) and want != got:

@@ -37,7 +37,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -50,8 +50,9 @@ from workbench.data.manifest import Item
 from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, as_model
 from workbench.audio.processing import ProcessingLog, StepRecord
-from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column
+from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
+from workbench.limits import spreadsheet_cell, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class LongformResult:
     out_dir: Path
     segments: Any  # DataFrame
     timeline: Any  # DataFrame
-    heatmap: np.ndarray  # (cells, 9), NaN where no speech
+    heatmap: np.ndarray  # (cells, C) over the model's labels (summary["model"]["labels"]), NaN where no speech
     grid_s: float
     dominant: str | None
     summary: dict = field(default_factory=dict)
@@ -294,6 +295,11 @@ def _hms(t: float) -> str:
 
 SEGMENT_COLUMNS = ["segment", "start", "end", "duration", "split_start", "split_end", "label", "confidence", "margin",
                    *SCORE_COLUMNS]
+
+
+def segment_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
+    """``segments.csv``'s columns for a model with ``labels`` (:data:`SEGMENT_COLUMNS` for the nine)."""
+    return [*SEGMENT_COLUMNS[:9], *score_columns(labels)]
 
 
 def segment_file(
@@ -335,7 +341,9 @@ def segment_file(
     out = files.ensure_folder(Path(out_dir))
     vad = _SileroVAD() if cfg.vad == "silero" else _EnergyVAD(cfg.energy_floor_db, cfg.energy_margin_db)
     seg = _Segmenter(cfg)
-    heat_sum = np.zeros((0, len(LABEL_KEYS)), dtype=np.float64)
+    labels = tuple(net.info.labels)  # the model's classes: the nine, or a fine-tuned head's own
+    columns = segment_columns(labels)
+    heat_sum = np.zeros((0, len(labels)), dtype=np.float64)
     heat_n = np.zeros(0, dtype=np.int64)
     embeddings: list[np.ndarray] = []
     rows: list[dict] = []
@@ -344,7 +352,7 @@ def segment_file(
     csv_file = files.atomic_file(out / "segments.csv", text=True)
     csv = csv_file.__enter__()
     failed = True
-    csv.write(",".join(SEGMENT_COLUMNS) + "\n")
+    csv.write(",".join(columns) + "\n")
 
     buf = np.zeros(0, dtype=np.float32)
     buf_start = 0  # sample index of buf[0]
@@ -370,9 +378,9 @@ def segment_file(
             p = sc.prediction
             row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
-                   **{score_column(k): float(v) for k, v in zip(LABEL_KEYS, p.scores)}}
+                   **{score_column(k): float(v) for k, v in zip(labels, p.scores)}}
             rows.append(row)
-            csv.write(",".join(str(row[c]) for c in SEGMENT_COLUMNS) + "\n")
+            csv.write(",".join(str(spreadsheet_cell(row[c])) for c in columns) + "\n")  # a head's labels are data
             embeddings.append(p.embedding.astype(np.float32))
             fs = p.frame_scores
             if fs is not None and len(fs):
@@ -381,7 +389,7 @@ def segment_file(
                 need = int(cells.max()) + 1
                 if need > len(heat_n):
                     grow = max(need, 2 * len(heat_n))
-                    heat_sum = np.vstack([heat_sum, np.zeros((grow - len(heat_n), len(LABEL_KEYS)))])
+                    heat_sum = np.vstack([heat_sum, np.zeros((grow - len(heat_n), len(labels)))])
                     heat_n = np.concatenate([heat_n, np.zeros(grow - len(heat_n), dtype=np.int64)])
                 np.add.at(heat_sum, cells, fs)
                 np.add.at(heat_n, cells, 1)
@@ -437,10 +445,10 @@ def segment_file(
     total_samples = buf_start + len(buf)
     duration = total_samples / TARGET_SR
 
-    segments = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+    segments = pd.DataFrame(rows, columns=columns)
     timeline = merge_timeline(segments, cfg.merge_gap_s)
     n_cells = int(np.ceil(duration / cfg.grid_s))
-    heat = np.full((n_cells, len(LABEL_KEYS)), np.nan, dtype=np.float32)
+    heat = np.full((n_cells, len(labels)), np.nan, dtype=np.float32)
     m = min(n_cells, len(heat_n))
     covered = heat_n[:m] > 0
     heat[:m][covered] = (heat_sum[:m][covered] / heat_n[:m][covered, None]).astype(np.float32)
@@ -488,9 +496,9 @@ def segment_file(
     summary["workbench_version"] = __version__
     if net.random_weights:
         summary["warning"] = RANDOM_WEIGHTS_BANNER
-    files.write_atomic(out / "timeline.csv", lambda f: timeline.to_csv(f, index=False), text=True)
+    files.write_atomic(out / "timeline.csv", lambda f: spreadsheet_safe(timeline).to_csv(f, index=False), text=True)
     files.write_npz(out / "heatmap.npz", compressed=True, times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat,
-                    labels=np.array(LABEL_KEYS))
+                    labels=np.array(labels))
     files.write_npy(out / "embeddings.npy", emb)
     files.write_json(out / "summary.json", summary)
     files.write_text(out / "log.txt", log.render() + "\n")
@@ -584,21 +592,24 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
 
     heat = result.heatmap
     duration = len(heat) * result.grid_s
+    labels = list((result.summary.get("model") or {}).get("labels") or LABEL_KEYS)  # the model's classes
+    if len(labels) != heat.shape[1]:  # a summary that does not name the heatmap's classes: number them, never guess
+        labels = [f"class {i}" for i in range(heat.shape[1])]
     if axes is None:
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     else:
         ax1, ax2 = axes
         fig = ax1.figure
     im = ax1.imshow(np.ma.masked_invalid(heat.T), aspect="auto", interpolation="nearest", origin="lower", cmap="magma",
-                    extent=(0, duration, -0.5, len(LABEL_KEYS) - 0.5), vmin=0, vmax=1)
+                    extent=(0, duration, -0.5, len(labels) - 0.5), vmin=0, vmax=1)
     # the bar sits in an inset just right of the heatmap: both rows keep one time axis, and tight_layout works
     fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
-    ax1.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    ax1.set_yticks(range(len(labels)), labels, fontsize=8)
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
                   + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {result.dominant or '—'}")
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
-        k = LABEL_KEYS.index(r.label) if r.label in LABEL_KEYS else 9
+        k = labels.index(r.label) if r.label in labels else 9
         ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, color=colors(k % 10)))
         if r.end - r.start > duration / 40:
             ax2.text((r.start + r.end) / 2, 0.5, r.label, ha="center", va="center", fontsize=8, color="white")

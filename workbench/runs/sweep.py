@@ -32,12 +32,12 @@ import numpy as np
 
 from workbench import files
 from workbench.errors import AudioError, ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
-from workbench.schema import SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
+from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
+from workbench.limits import spreadsheet_safe
 
 #: the unmodified point of each sweep: the reference every other point is compared with
 REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}
@@ -104,10 +104,10 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
         df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
     out = Path(out_dir)
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
-            *SCORE_COLUMNS, "finding_codes", "error"]
+            *score_columns(score_labels(df)), "finding_codes", "error"]
     for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
                         ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
-        files.write_atomic(out / name, lambda f, t=table: t.to_csv(f, index=False), text=True)
+        files.write_atomic(out / name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
@@ -206,7 +206,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ax2.plot(xs, [_same_label(at[x], reference) for x in xs], "s--", color=palette(2 * gi + 1),
                  label=f"same label as the original audio{label}")
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
-            for k, key in enumerate(LABEL_KEYS):
+            for k, key in enumerate(score_labels(ok)):  # the model's classes: the nine, or a fine-tuned head's
                 c = palette(k % 10)
                 ax1.plot(xs, [at[x][score_column(key)].mean() for x in xs], "o-", ms=3, color=c, label=key)
                 if len(ref_rows):
@@ -300,7 +300,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     ``results`` has ``id``, ``variant``, ``status``, ``pred`` and ``score_<label>`` columns; an
     item counts for a variant when both its reference row and its row there are ``ok``.
     """
-    labels = list(labels or LABEL_KEYS)
+    labels = list(labels or score_labels(results))
     missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
     if missing:
         raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")

@@ -41,7 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.audio.intake import Audio, AudioConfig, decode, load, resample, to_mono
+from workbench.audio.intake import Audio, AudioConfig, decode_mono, load, resample
 from workbench.analysis.listeners import agree_wrong_frame
 from workbench.analysis.compare import compare_results
 from workbench.data.listeners import listener_frame
@@ -52,13 +52,14 @@ from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.labels import LABEL_KEYS
+from workbench.serialize import figure_text
 from workbench.runs.longform import source_path
 from workbench.engine.core import score_sources
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel, as_model
 from workbench.model.ref import ModelRef
 from workbench.audio.steps import apply_chain
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
-from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS
+from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_PREFIX, score_column, score_labels
 from workbench.audio.variants import Variant, scored_audio
 
 #: a re-prediction of a row's scored audio must give the row's scores within this (max |Δ| over the nine)
@@ -139,9 +140,16 @@ def _num(v: Any) -> float | None:
     return None if f != f else f
 
 
+def row_labels(row: Any) -> list[str]:
+    """The classes a results row was scored over, in the model's order (its ``score_*`` keys): the nine, or a
+    fine-tuned head's own labels."""
+    keys = row.keys() if hasattr(row, "keys") else row.index
+    return [str(k)[len(SCORE_PREFIX):] for k in keys if str(k).startswith(SCORE_PREFIX)] or list(LABEL_KEYS)
+
+
 def row_scores(row: Any) -> np.ndarray:
-    """The nine stored scores of a results row, in label order."""
-    return np.array([float(row[c]) for c in SCORE_COLUMNS], dtype=np.float64)
+    """The stored scores of a results row, in :func:`row_labels` order."""
+    return np.array([float(row[score_column(k)]) for k in row_labels(row)], dtype=np.float64)
 
 
 def _segment_text(row: Any) -> str:
@@ -212,13 +220,17 @@ def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:
 # figures shared by the views
 # ---------------------------------------------------------------------------
 def plot_item(audio: Audio, scores: Sequence[float], *, frame_scores: np.ndarray | None = None, true: str | None = None,
-              pred: str | None = None, title: str = "", axes=None):
-    """One scored item: waveform of the audio as scored, frame-level scores, the nine utterance scores.
+              pred: str | None = None, title: str = "", axes=None, labels: Sequence[str] | None = None):
+    """One scored item: waveform of the audio as scored, frame-level scores, the utterance scores.
 
-    ``audio`` is the scored audio (16 kHz mono), ``scores`` the nine stored scores,
-    ``frame_scores`` ``(T, 9)`` at 50 frames/s.  ``axes``: three matplotlib axes, or
-    None for a new figure.  Returns the figure.
+    ``audio`` is the scored audio (16 kHz mono), ``scores`` the ``(C,)`` stored scores over ``labels`` (the
+    model's classes; default the nine), ``frame_scores`` ``(T, C)`` at 50 frames/s.  ``axes``: three matplotlib
+    axes, or None for a new figure.  Returns the figure.
     """
+    labels = list(labels) if labels is not None else list(LABEL_KEYS)
+    if len(scores) != len(labels):
+        raise ConfigError(f"{len(scores)} scores for {len(labels)} labels.", source="plot_item",
+                          fix="pass the labels the scores are over (row_labels(row) for a results row).")
     plt = _plt()
     if axes is None:
         fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), gridspec_kw={"width_ratios": [2, 2, 1.3]})
@@ -229,17 +241,17 @@ def plot_item(audio: Audio, scores: Sequence[float], *, frame_scores: np.ndarray
     a1.set_xlabel("time (s)", fontsize=8)
     if frame_scores is not None and len(frame_scores):
         im = a2.imshow(np.asarray(frame_scores).T, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
-                       extent=(0, len(frame_scores) / FRAME_RATE, -0.5, len(LABEL_KEYS) - 0.5), interpolation="nearest")
+                       extent=(0, len(frame_scores) / FRAME_RATE, -0.5, len(labels) - 0.5), interpolation="nearest")
         fig.colorbar(im, ax=a2, fraction=0.05, pad=0.02)
-    a2.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    a2.set_yticks(range(len(labels)), [figure_text(k) for k in labels], fontsize=8)
     a2.set_xlabel("time (s)", fontsize=8)
     a2.set_title("frame-level scores of this audio (50 /s)", fontsize=9)
-    colors = ["#c00" if k == true else ("#e69f00" if k == pred else "#4477aa") for k in LABEL_KEYS]
-    a3.barh(range(len(LABEL_KEYS)), scores, color=colors)
+    colors = ["#c00" if k == true else ("#e69f00" if k == pred else "#4477aa") for k in labels]
+    a3.barh(range(len(labels)), scores, color=colors)
     for i, s in enumerate(scores):
         a3.text(min(float(s), 0.75) + 0.02, i, f"{float(s):.3f}", va="center", fontsize=7)
     a3.set_xlim(0, 1)
-    a3.set_yticks(range(len(LABEL_KEYS)), LABEL_KEYS, fontsize=8)
+    a3.set_yticks(range(len(labels)), [figure_text(k) for k in labels], fontsize=8)
     a3.set_title("stored scores (red: true, orange: predicted)", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -339,7 +351,7 @@ class SampleRateExplorer(_View):
         W = _w()
         self.path = Path(path)
         self.net = as_model(model)
-        self.decoded = to_mono(decode(self.path))
+        self.decoded = decode_mono(self.path)
         self.rate = W.Dropdown(options=list(self.RATES), value=8000, description="source rate")
         self.resampler = W.Dropdown(options=["soxr", "scipy", "librosa"], value="soxr", description="resampler")
         self.telephone = W.Checkbox(value=False, description="telephone channel")
@@ -377,10 +389,10 @@ class SampleRateExplorer(_View):
             ax.specgram(a.samples + 1e-9, NFFT=512, Fs=a.sr, noverlap=384, cmap="magma", vmin=-140)
             ax.set_title(title, fontsize=9)
             ax.set_ylabel("Hz")
-        x = np.arange(len(LABEL_KEYS))
+        x = np.arange(len(pa.labels))
         axes[2].barh(x - 0.2, pa.scores, height=0.4, label="original")
         axes[2].barh(x + 0.2, pb.scores, height=0.4, label="variant")
-        axes[2].set_yticks(x, LABEL_KEYS, fontsize=8)
+        axes[2].set_yticks(x, [figure_text(k) for k in pa.labels], fontsize=8)
         axes[2].legend(fontsize=8)
         fig.tight_layout()
         self.figure.children = [png_widget(fig)]
@@ -526,14 +538,16 @@ class LowConfidenceBrowser(_View):
         audio = self.rf.scored_audio(row)
         scores = row_scores(row)
         pred = _repredict(self.net, [audio], granularity="frame")[0]
-        gap = float(np.max(np.abs(np.asarray(pred.scores, dtype=np.float64) - scores)))
+        same_labels = list(pred.labels) == row_labels(row)  # a model with other labels than the run's cannot match it
+        gap = float(np.max(np.abs(np.asarray(pred.scores, dtype=np.float64) - scores))) if same_labels else float("inf")
         self.current = row
         self.shown = {"row": row, "audio": audio, "scores": scores, "frame_scores": pred.frame_scores,
                       "repredicted": np.asarray(pred.scores), "gap": gap}
         self.audio.children = [player(audio.samples, audio.sr)]
         self.evidence.children = []  # the evidence shown belonged to the previous item
         seg = _segment_text(row)
-        fig = plot_item(audio, scores, frame_scores=pred.frame_scores, true=row.get("emotion") or None, pred=row.get("pred"),
+        fig = plot_item(audio, scores, frame_scores=pred.frame_scores if same_labels else None, true=row.get("emotion") or None,
+                        pred=row.get("pred"), labels=row_labels(row),
                         title=f"{item_id} [{variant}], {seg}: the audio the model scored")
         self.figure.children = [png_widget(fig)]
         findings = json.loads(row["findings"]) if row.get("findings") else []
@@ -545,7 +559,7 @@ class LowConfidenceBrowser(_View):
         check = (f"frame heatmap re-predicted from this audio: its scores match the row's (max |Δ| {gap:.1e})" if gap <= REPREDICTION_TOLERANCE
                  else f"<b style='color:#c00'>the re-prediction differs from the stored scores by {gap:.4f}</b>: the model loaded here "
                       f"is not the one that scored the run, or the audio changed; the bars show the stored scores")
-        score_cells = "".join(f"<td>{_esc(k)} {s:.4f}</td>" for k, s in zip(LABEL_KEYS, scores))
+        score_cells = "".join(f"<td>{_esc(k)} {s:.4f}</td>" for k, s in zip(row_labels(row), scores))
         self.detail.value = (
             f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(row.get('emotion') or '—')}</b>, predicted <b>{_esc(row['pred'])}</b> "
             f"({float(row['confidence']):.3f}, margin {float(row['margin']):.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
@@ -644,8 +658,9 @@ class ConfusionExplorer(_View):
         res = self._results
         ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
         self.rows_df, self.variant = ok, variant
-        self.classes = [c for c in LABEL_KEYS if c in set(ok["emotion"])]
-        self.cols = self.classes + [c for c in LABEL_KEYS if c not in self.classes and c in set(ok["pred"])]
+        labels = score_labels(res)  # the model's classes: the nine, or a fine-tuned head's own
+        self.classes = [c for c in labels if c in set(ok["emotion"])]
+        self.cols = self.classes + [c for c in labels if c not in self.classes and c in set(ok["pred"])]
         self.cells: dict[tuple[str, str], Any] = {}
         grid = [W.HBox([W.Label("true \\ pred", layout=W.Layout(width="90px"))] + [W.Label(c, layout=W.Layout(width="70px")) for c in self.cols])]
         for t in self.classes:
@@ -784,7 +799,7 @@ class VariantDiff(_View):
             audio = self.rf.scored_audio(row)
             scores = row_scores(row)
             shown[name] = {"row": row, "audio": audio, "scores": scores}
-            top = ", ".join(f"{k} {s:.3f}" for k, s in sorted(zip(LABEL_KEYS, scores), key=lambda ks: -ks[1])[:3])
+            top = ", ".join(f"{k} {s:.3f}" for k, s in sorted(zip(row_labels(row), scores), key=lambda ks: -ks[1])[:3])
             out.append(W.VBox([W.HTML(f"<b>{_esc(name)}</b>: {_esc(row['pred'])} {float(row['confidence']):.3f}<br><small>{_esc(top)}; "
                                       f"{_esc(_segment_text(row))}, {audio.duration:.2f} s as scored</small>"),
                                player(audio.samples, audio.sr)]))

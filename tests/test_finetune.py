@@ -1,0 +1,364 @@
+"""``workbench finetune``: a head for a corpus's own labels, written as a checkpoint every command accepts.
+
+The corpus is generated: EmoDB-named files (``03a01Wa.wav``: speaker 03, text a01, emotion W), one
+harmonic voice per class (its F0 and brightness set by the class) over noise, so a head on the tiny
+checkpoint's embeddings has something to learn; the tiny checkpoint's random weights make the numbers
+mean nothing beyond that.  A 3-class set (a folder of labelled clips, no corpus table) checks that nothing
+downstream assumes seven or nine classes either.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from workbench.errors import ConfigError, ModelError
+
+EMODB_LETTERS = "WLEAFTN"  # anger, boredom, disgust, fear, happiness, sadness, neutral
+EMODB_CLASSES = ["anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral"]
+SPEAKERS = ("03", "08", "09", "10", "11")
+
+
+def voice(k: int, n_classes: int, seed: int, sr: int = 16000, dur: float = 0.6) -> np.ndarray:
+    """Class ``k``'s voice: F0 and spectral tilt set by the class, jittered per clip (seeded)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * dur)) / sr
+    f0 = 110 * 2 ** (2.5 * k / n_classes) * (1 + 0.03 * rng.standard_normal())
+    tilt = 0.4 + 1.2 * k / n_classes
+    y = sum((1 / h ** tilt) * np.sin(2 * np.pi * h * f0 * t + rng.uniform(0, 6)) for h in range(1, 10))
+    y = 0.25 * y / np.max(np.abs(y)) + 0.01 * rng.standard_normal(len(t))
+    return y.astype(np.float32)
+
+
+def make_emodb(root: Path, texts: tuple[str, ...] = ("a01", "a02")) -> Path:
+    wav = root / "wav"
+    wav.mkdir(parents=True)
+    seed = 0
+    for spk in SPEAKERS:
+        for text in texts:
+            for k, letter in enumerate(EMODB_LETTERS):
+                seed += 1
+                sf.write(wav / f"{spk}{text}{letter}a.wav", voice(k, len(EMODB_LETTERS), seed), 16000, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture(scope="module")
+def emodb_manifest(tmp_path_factory):
+    from workbench.data.corpora import prepare
+    from workbench.data.manifest import write_manifest
+
+    root = make_emodb(tmp_path_factory.mktemp("emodb"))
+    return write_manifest(prepare("emodb", root), root / "manifest.csv")
+
+
+@pytest.fixture(scope="module")
+def emodb_head(emodb_manifest, tmp_path_factory):
+    """The manifest scored by ``tiny`` and a corpus-label head trained on that run."""
+    from workbench.analysis.finetune import HeadTraining, finetune
+
+    out = tmp_path_factory.mktemp("heads") / "emodb-head"
+    return finetune(emodb_manifest, out, model="tiny", config=HeadTraining(seed=0), n_boot=200, k=5)
+
+
+# ---------------------------------------------------------------------------
+# label sets of checkpoints
+# ---------------------------------------------------------------------------
+def test_label_mapping_reads_a_heads_own_labels_and_refuses_a_broken_list():
+    from workbench.labels import LABEL_KEYS, TOKENS
+    from workbench.model.network import _label_mapping
+
+    labels, index, valid = _label_mapping(list(TOKENS), "nine")
+    assert labels == list(LABEL_KEYS) and index == list(range(9)) and valid.all()
+    labels, index, valid = _label_mapping(["calm", "unuse_1", "tense", "flat", "<unk>"], "three")
+    assert labels == ["calm", "tense", "flat"] and index == [0, 2, 3] and valid.tolist() == [True, False, True, True, False]
+    with pytest.raises(ModelError, match="repeated"):
+        _label_mapping(["calm", "calm", "tense"], "dup")
+    with pytest.raises(ModelError, match="fewer than two"):
+        _label_mapping(["calm"], "one")
+
+
+def test_readable_class_names_not_file_letters():
+    from workbench.data.corpora import class_name
+
+    assert [class_name("emodb", c) for c in EMODB_LETTERS] == EMODB_CLASSES
+    assert class_name("iemocap", "fru") == "frustration" and class_name("iemocap", "xxx") == ""
+    assert class_name("esd", "Angry ") == "Angry"  # no table: the label is the name
+
+
+def test_speaker_split_is_seeded_disjoint_and_refuses_too_few():
+    from workbench.analysis.finetune import split_speakers
+
+    a = split_speakers(list("abcdefghij"), validation=0.2, test=0.2, seed=3)
+    assert a == split_speakers(list("abcdefghij"), validation=0.2, test=0.2, seed=3)
+    assert sorted(a["train"] + a["validation"] + a["test"]) == list("abcdefghij")
+    assert len(a["test"]) == 2 and len(a["validation"]) == 2
+    with pytest.raises(ConfigError, match="needs 3 speakers"):
+        split_speakers(["a", "b"], validation=0.2, test=0.2, seed=0)
+
+
+def test_train_head_learns_a_separable_problem_and_stops_early():
+    """Against scikit-learn's balanced logistic regression on the same data (the oracle), on held-out items."""
+    from sklearn.linear_model import LogisticRegression
+
+    from workbench.analysis.finetune import HeadTraining, train_head
+
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((3, 16)) * 2
+    y = rng.integers(0, 3, 600)
+    x = centers[y] + rng.standard_normal((600, 16))
+    names = np.array(["a", "b", "c"])[y]
+    fit = train_head(x[:300], names[:300], x[300:450], names[300:450], ["a", "b", "c"], HeadTraining(patience=5, epochs=500, batch_size=300, lr=0.05))
+    acc = np.mean(fit.predict(x[450:]) == names[450:])
+    oracle = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x[:300], names[:300]).score(x[450:], names[450:])
+    assert acc >= oracle - 0.03 and acc > 0.8
+    assert fit.epochs_run < 500 and fit.best_epoch <= fit.epochs_run  # early stopping fired
+    assert len(fit.curves["val_uar"]) == fit.epochs_run
+
+
+# ---------------------------------------------------------------------------
+# the checkpoint folder (EmoDB-style, tiny)
+# ---------------------------------------------------------------------------
+def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emodb_manifest):
+    from workbench.model.checkpoints import check_checkpoint, file_sha256
+
+    out = emodb_head.out
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model.safetensors", "tokens.txt", "training_card.json"]
+    # FunASR's tokenizer needs <unk>: written last, an output the loader masks
+    assert (out / "tokens.txt").read_text(encoding="utf-8").split() == EMODB_CLASSES + ["<unk>"]
+    check_checkpoint(out)
+    card = json.loads((out / "training_card.json").read_text(encoding="utf-8"))
+    assert card["labels"]["classes"] == EMODB_CLASSES
+    assert card["labels"]["label_map"]["L"] == "boredom"
+    spk = card["speakers"]
+    assert set(spk["train"]) | set(spk["validation"]) | set(spk["test"]) == set(SPEAKERS)
+    assert not set(spk["train"]) & set(spk["test"]) and not set(spk["validation"]) & set(spk["test"])
+    parent = Path(card["parent"]["path"])
+    assert card["parent"]["checksum_sha256"] == file_sha256(parent / "model.pt")
+    assert len(card["data"]["manifest_sha256"]) == 64 and card["data"]["corpora"] == ["emodb"]
+    assert card["training"]["seed"] == 0 and card["curves"]["val_uar"] and card["test"]["n"] > 0
+    ev = card["evaluation"]
+    assert {"finetuned", "probe", "parent_mapped"} <= set(ev) and ev["finetuned"]["uar_ci"][0] <= ev["finetuned"]["uar"]
+    # the parent's nine classes have no boredom: mapped, it can never be right there
+    assert ev["per_class"]["boredom"]["recall_parent_mapped"] == 0.0
+    assert card["checkpoint"]["weights_sha256"] == file_sha256(out / "model.safetensors", remember=False)
+    assert "random weights" in card.get("warning", "").lower() or "random" in card.get("warning", "").lower()
+
+
+def test_checkpoint_loads_with_its_labels_and_the_head_equals_the_trained_one(emodb_head):
+    from workbench.analysis.finetune import tune_data
+    from workbench.model.network import load_model
+    from workbench.runs.folder import RunFolder
+
+    net = load_model(str(emodb_head.out), device="cpu")
+    assert net.labels == tuple(EMODB_CLASSES) and net.info.warning
+    assert net.info.random_weights and emodb_head.card["parent"]["random_weights"]  # a head on a random parent means nothing either
+    data = tune_data(RunFolder(emodb_head.run_dir))
+    w = net.network.proj.weight.detach().double().numpy()
+    b = net.network.proj.bias.detach().double().numpy()
+    # the run's embedding is what proj sees: scoring the embeddings by hand is the model's utterance logit
+    clip = voice(1, 7, seed=999)
+    p = net.predict([clip])[0]
+    assert p.labels == tuple(EMODB_CLASSES) and len(p.scores) == 7
+    np.testing.assert_allclose(p.logits, p.embedding.astype(np.float64) @ w[:7].T + b[:7], atol=1e-4)
+    assert not w[7].any() and b[7] == 0  # the <unk> output FunASR needs: never trained, masked
+    assert data.classes == EMODB_CLASSES
+
+
+def test_unknown_label_set_and_unfreeze_are_refused(emodb_head, tmp_path):
+    from workbench.analysis.finetune import finetune
+
+    with pytest.raises(ConfigError, match="corpus, nine"):
+        finetune(emodb_head.run_dir, tmp_path / "x", labels="seven")
+    with pytest.raises(ConfigError, match="unfreeze"):
+        finetune(emodb_head.run_dir, tmp_path / "y", unfreeze=2)
+    with pytest.raises(ConfigError, match="not an empty folder"):
+        finetune(emodb_head.run_dir, emodb_head.out)
+
+
+@pytest.fixture(scope="module")
+def head_run(emodb_head, emodb_manifest, tmp_path_factory):
+    """The EmoDB-style manifest scored by the fine-tuned checkpoint."""
+    from workbench.runs.driver import run
+    from workbench.runs.folder import RunFolder
+
+    out = tmp_path_factory.mktemp("head-run") / "run"
+    run(emodb_manifest, out_dir=out, model=str(emodb_head.out))
+    return RunFolder(out)
+
+
+def test_run_metrics_and_overlap_on_the_finetuned_checkpoint(head_run):
+    from workbench.analysis.metrics import run_metrics, run_training_overlap
+    from workbench.schema import score_labels
+
+    res = head_run.results()
+    assert score_labels(res) == EMODB_CLASSES and "score_angry" not in res.columns
+    assert set(res["emotion"]) == set(EMODB_CLASSES)  # truth in the head's labels: boredom is scored, not excluded
+    report = run_metrics(head_run, figures=True, n_boot=100)[res["variant"].iloc[0]]
+    assert report.classes == EMODB_CLASSES and report.n_excluded_no_counterpart == 0 and report.n_scored == len(res)
+    assert np.asarray(report.confusion).shape == (7, 7)
+    warnings = run_training_overlap(head_run)
+    assert any("speaker overlap" in w for w in warnings)  # evaluated on its own training speakers
+    assert any("emodb" in w.lower() and "fine-tuning" in w for w in warnings)
+    assert report.training_overlap == warnings  # and the report shows them
+
+
+def test_overlap_warning_stays_quiet_on_other_speakers(emodb_head):
+    import pandas as pd
+
+    from workbench.data.cards import speaker_overlap_message
+
+    card = json.loads((emodb_head.out / "training_card.json").read_text())
+    held_out = pd.DataFrame({"speaker": card["speakers"]["test"]})
+    assert speaker_overlap_message(str(emodb_head.out), held_out) is None
+    seen = pd.DataFrame({"speaker": card["speakers"]["train"][:1] + card["speakers"]["test"]})
+    assert "speaker overlap: 1 of the" in speaker_overlap_message(str(emodb_head.out), seen)
+
+
+def test_calibrate_over_the_heads_classes(head_run):
+    from workbench.analysis.calibration import calibrate_run
+
+    r = next(iter(calibrate_run(head_run, by="speaker", folds=3, n_boot=50, figures=False).values()))
+    assert r.classes == EMODB_CLASSES
+    r_all = next(iter(calibrate_run(head_run, by="speaker", folds=3, n_boot=50, figures=False, restrict=False).values()))
+    assert r_all.classes == EMODB_CLASSES and not any("nine" in n for n in r_all.notes)
+
+
+def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, head_run):
+    from workbench.analysis.compare import compare_runs
+
+    cmp = compare_runs([emodb_head.run_dir, head_run.path], n_boot=50)
+    c = cmp.comparisons[0]
+    # the parent's truth has no boredom (10 items): the pair is over the other 60 items, McNemar computed
+    assert c.n_paired == len(SPEAKERS) * 2 * 6
+    assert 0.0 <= c.mcnemar_p <= 1.0 and c.delta_wa[1] <= c.delta_wa[0] <= c.delta_wa[2]
+    parent_report = cmp.reports["A"][cmp.variants[0]]
+    head_report = cmp.reports["B"][cmp.variants[0]]
+    assert "boredom" not in parent_report.classes and "boredom" in head_report.classes
+    table = cmp.per_class()
+    boredom = table[table["class"] == "boredom"].iloc[0]
+    assert np.isnan(boredom["recall A"]) and boredom["n B"] == len(SPEAKERS) * 2  # before: no such class; after: scored
+    assert "Recall per class" in cmp.html() and "boredom" in cmp.render()
+
+
+def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
+    from workbench.cli import main
+
+    code = main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "cli-head"), "--k", "3", "--bootstrap", "50",
+                 "--seed", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and "boredom" in out and "held-out test speakers" in out and "parent_mapped" in out
+    card = json.loads((tmp_path / "cli-head" / "training_card.json").read_text())
+    assert card["training"]["seed"] == 2 and card["evaluation"]["k"] == 3
+    # a model other than the run's cannot be named for a run folder; an unknown label set is refused by the parser
+    assert main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "x"), "--model", "tiny"]) != 0
+    assert "a run folder was scored by its own model" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~30 s on 2 shared cores: occlusion runs the network once per window
+def test_explain_a_class_the_nine_lack(emodb_head):
+    from workbench.explain.explanation import explain_clip
+    from workbench.model.network import load_model
+
+    net = load_model(str(emodb_head.out), device="cpu")
+    e = explain_clip(net, voice(1, 7, seed=5), target="boredom", methods=("occlusion",), steps=4, randomisation=None)
+    d = e.to_dict()
+    assert d["target"] == "boredom" and d["frame_scores"]["labels"] == EMODB_CLASSES
+    assert np.asarray(d["frame_scores"]["logits"]).shape[1] == 7
+    with pytest.raises(ConfigError, match="boredom"):
+        explain_clip(net, voice(1, 7, seed=5), target="angry", methods=("occlusion",), steps=4, randomisation=None)
+
+
+def test_onnx_export_of_the_head_equals_pytorch(emodb_head, tmp_path):
+    from workbench.model.network import load_model
+    from workbench.model.onnx_backend import load_onnx_model
+    from workbench.model.onnx_export import export_onnx
+
+    net = load_model(str(emodb_head.out), device="cpu")
+    exported = export_onnx(net, tmp_path / "onnx")
+    assert exported.meta["labels"] == EMODB_CLASSES
+    ort_model = load_onnx_model(exported.folder)
+    clips = [voice(k, 7, seed=100 + k) for k in range(3)]
+    a, b = net.predict(clips), ort_model.predict(clips)
+    for pa, pb in zip(a, b):
+        assert pa.labels == pb.labels == tuple(EMODB_CLASSES)
+        np.testing.assert_allclose(pa.scores, pb.scores, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# a 3-class head from a folder of labelled clips (no corpus table)
+# ---------------------------------------------------------------------------
+@pytest.mark.slow  # ~50 s: a second corpus scored, trained and scored again
+def test_three_class_head_runs_metrics_and_calibration(tmp_path):
+    from workbench.analysis.calibration import calibrate_run
+    from workbench.analysis.finetune import HeadTraining, finetune
+    from workbench.analysis.metrics import run_metrics
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.runs.driver import run
+    from workbench.runs.folder import RunFolder
+
+    names = ["calm", "tense", "flat"]
+    items = []
+    (tmp_path / "clips").mkdir()
+    for s in range(5):
+        for k, lab in enumerate(names):
+            for r in range(3):
+                p = tmp_path / "clips" / f"s{s}_{lab}_{r}.wav"
+                sf.write(p, voice(2 * k, 6, seed=1000 + 100 * s + 10 * k + r), 16000, subtype="PCM_16")
+                items.append(Item(id=p.stem, path=f"clips/{p.name}", label=lab, speaker=f"s{s}"))
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "three.csv")
+    result = finetune(manifest, tmp_path / "head3", model="tiny", config=HeadTraining(seed=1), n_boot=50, k=3)
+    names = sorted(names)  # no corpus table gives an order: by name
+    assert (tmp_path / "head3" / "tokens.txt").read_text().split() == names + ["<unk>"]
+    run(manifest, out_dir=tmp_path / "run3", model=str(result.out))
+    rf = RunFolder(tmp_path / "run3")
+    rep = next(iter(run_metrics(rf, figures=False, n_boot=50).values()))
+    assert rep.classes == names and np.asarray(rep.confusion).shape == (3, 3)
+    cal = next(iter(calibrate_run(rf, by="speaker", folds=3, n_boot=50, figures=False).values()))
+    assert cal.classes == names
+
+
+# ---------------------------------------------------------------------------
+# the planted-cue checkpoint: a head retrained to a new label set
+# ---------------------------------------------------------------------------
+#: the cue classes regrouped: the new labels ask "pulsed or tonal cue, or none?" (the chirp and the tone merged)
+REGROUPED = {"angry": "pulsed", "happy": "tonal", "sad": "tonal", "neutral": "plain"}
+
+
+@pytest.mark.slow
+def test_cue_head_retrained_to_a_new_label_set_beats_the_threshold(tmp_path):
+    """Threshold: held-out accuracy ≥ 0.6 with the lower end of its 95 % interval above chance (1/3).
+
+    Why 0.6: the cue checkpoint's own 4-class head reaches ≥ 0.7 on fresh clips (its marker, checked in
+    test_explain_cue); the regrouping only merges classes, so the same embeddings carry the answer, but a linear
+    head now has to put the chirp and the tone on one side, and it learns from 96 clips instead of 9600 — 0.1 of
+    slack for that, on 24 held-out clips of 2 speakers.  Chance is 1/3 (the majority class, tonal, is 1/2 with
+    balanced cues; so the UAR's interval is checked against 1/3 too).
+    """
+    from workbench.analysis.finetune import HeadTraining, finetune
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.explain.cue import CUE_LABELS, make_cue_clip
+
+    rng = np.random.default_rng(7)
+    items = []
+    (tmp_path / "clips").mkdir()
+    for spk in range(10):
+        for r in range(3):
+            for cue in CUE_LABELS:
+                clip = make_cue_clip(rng, cue)
+                name = f"spk{spk}_{cue}_{r}.wav"
+                sf.write(tmp_path / "clips" / name, clip.y, 16000, subtype="FLOAT")
+                items.append(Item(id=name[:-4], path=f"clips/{name}", label=REGROUPED[cue], speaker=f"spk{spk}"))
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "cues.csv")
+    result = finetune(manifest, tmp_path / "cue-head", model="cue", config=HeadTraining(seed=0), n_boot=500, k=5)
+    card = result.card
+    assert card["labels"]["classes"] == ["plain", "pulsed", "tonal"]
+    test = card["test"]
+    assert test["n"] >= 24 and test["wa"] >= 0.6, test
+    assert test["uar_ci"][0] > 1 / 3, test
+    # the same procedure under 5-fold speaker CV
+    ev = card["evaluation"]["finetuned"]
+    assert ev["wa"] >= 0.6 and ev["uar_ci"][0] > 1 / 3

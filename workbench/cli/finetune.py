@@ -1,0 +1,82 @@
+"""``workbench finetune MANIFEST|RUN --out DIR``: a new head for a corpus's labels, as a checkpoint folder (parser next to its handler)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workbench.analysis.finetune import LABEL_SETS, HeadTraining, finetune
+from workbench.model.ref import ModelRef
+from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, non_negative_int, positive_int, say_loading
+
+
+def _share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= v < 0.5:
+        raise argparse.ArgumentTypeError(f"{v} is not a share in [0, 0.5)")
+    return v
+
+
+def add_finetune(sub) -> argparse.ArgumentParser:
+    ft = add_command(sub, "finetune",
+                     help="train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model",
+                     description="Train a classification head on the utterance embeddings of a run (a MANIFEST is scored first), "
+                                 "for the corpus's own classes by readable name (EmoDB: anger, boredom, disgust, fear, happiness, "
+                                 "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping on "
+                                 "held-out speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
+                                 "works with --model everywhere. The training procedure is cross-validated by speaker beside "
+                                 "the parent's mapped predictions and the probe.",
+                     example=("workbench finetune runs/emodb --out models/emodb-head",
+                              "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
+                              "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
+    ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
+    ft.add_argument("--out", required=True, help="the new checkpoint folder (must not exist, or be empty)")
+    ft.add_argument("--labels", default="corpus", choices=list(LABEL_SETS),
+                    help="corpus: the corpus's own classes by name; nine: the nine emotion2vec+ classes (items without one left out)")
+    ft.add_argument("--run-dir", default=None, help="with a MANIFEST: where its scoring run goes (default: <out>-run)")
+    ft.add_argument("--variant", default=None, help="the run's variant whose embeddings to train on (default: the first)")
+    ft.add_argument("--unfreeze", type=non_negative_int, default=0, help="also adapt the top K encoder blocks (not available yet: 0)")
+    ft.add_argument("--epochs", type=positive_int, default=HeadTraining.epochs, help="most epochs")
+    ft.add_argument("--lr", type=float, default=HeadTraining.lr, help="AdamW learning rate")
+    ft.add_argument("--weight-decay", type=float, default=HeadTraining.weight_decay, help="AdamW weight decay")
+    ft.add_argument("--batch-size", type=positive_int, default=HeadTraining.batch_size, help="items per step")
+    ft.add_argument("--patience", type=positive_int, default=HeadTraining.patience,
+                    help="epochs without a better validation UAR (or, at equal UAR, a 1 %% lower loss) before stopping")
+    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers,
+                    help="share of the speakers held out for early stopping")
+    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
+                    help="share of the speakers held out for the test figure on the card")
+    ft.add_argument("--seed", type=int, default=0, help="seed of the speaker split, the head's training and the bootstrap")
+    ft.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
+                    help="cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, EmoBox folds or the split column")
+    ft.add_argument("--k", type=positive_int, default=5, help="folds for --folds speaker")
+    ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
+    ft.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    ft.add_argument("--json", action="store_true", help="print the training card as JSON")
+    model_options(ft)
+    return ft
+
+
+def cmd_finetune(args) -> int:
+    out = check_out_dir(args.out)
+    config = HeadTraining(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
+                          patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
+                          test_speakers=args.test_speakers)
+    is_manifest = Path(args.source).is_file()
+    model = ModelRef.from_args(args) if is_manifest else None
+    if not is_manifest and args.model is not None:
+        model = args.model  # refused by finetune(): a run folder was scored by its own model
+    result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
+                      unfreeze=args.unfreeze, evaluate=not args.no_evaluation, folds=args.folds, k=args.k, n_boot=args.bootstrap,
+                      progress=not args.json, load_progress=say_loading)
+    print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
+    if not args.json:
+        print(f"use it with --model {result.out}")
+    return EXIT_OK
+
+
+COMMANDS = {"finetune": cmd_finetune}
