@@ -170,3 +170,21 @@ def test_calibrate_refuses_unknown_columns_and_variants():
         calibrate(df, variant="denoised")
     with pytest.raises(ConfigError):
         calibrate(df, alpha=1.5)
+
+
+def test_the_reliability_figure_shows_a_rejected_temperature_on_a_line_of_its_own():
+    """Scores that point away from the truth (each label is the corpus class scored lowest): T is not recommended
+    and the figure says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.analysis.calibration import plot_reliability_before_after
+
+    df = planted_run(n_speakers=4, per_speaker=40)
+    corpus = ["angry", "happy", "neutral", "sad"]
+    df["emotion"] = np.asarray(corpus)[df[[f"score_{c}" for c in corpus]].to_numpy().argmin(1)]
+    rep = calibrate(df, n_boot=20, folds=4)
+    assert not rep.recommended
+    title = plot_reliability_before_after(rep).axes[0].get_title()
+    assert "\\n" not in title, title  # a literal backslash-n pushed the flag off the title's line
+    assert title.split("\n")[-1].startswith("⚠ T "), title

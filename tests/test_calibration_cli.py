@@ -11,6 +11,7 @@ import yaml
 
 from test_calibration import planted_run
 from test_corpora import wav
+from workbench.analysis.calibration import calibrate_run
 from workbench.cli.common import resolve_temperature
 from workbench.cli import main
 from workbench.errors import ConfigError
@@ -121,3 +122,20 @@ def test_the_report_section_shows_the_calibration_escaped_and_refuses_quietly_wh
     _run_folder(tmp_path / "small", planted_run(n_speakers=2, per_speaker=3))
     assert reporting.calibration_section(tmp_path / "small") is None
     assert "Not calibrated" in str(shown[0].data)
+
+
+def test_the_report_section_calibrates_as_the_cli_does_when_an_unscored_row_has_no_speaker(tmp_path, monkeypatch):
+    """An unlabelled row without a speaker (the demo's tone) is not calibrated: the folds stay grouped by speaker, as in the CLI."""
+    from workbench.views import reporting
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    df = planted_run(n_speakers=4, per_speaker=30, t_true=2.0)
+    extra = df.iloc[[0]].copy()
+    extra["id"], extra["emotion"], extra["speaker"] = "tone", "", None
+    _run_folder(tmp_path / "run", pd.concat([df, extra], ignore_index=True))
+    out = reporting.calibration_section(tmp_path / "run", n_boot=20)
+    cli = calibrate_run(tmp_path / "run", n_boot=20, figures=False)["raw"]
+    assert out["folds"].startswith("GroupKFold by speaker") and out["folds"] == cli.folds
+    assert out["fold_temperatures"] == cli.fold_temperatures
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "coverage measured on held-out speakers" in html

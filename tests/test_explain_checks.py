@@ -134,6 +134,9 @@ def test_staircase_model_fails_completeness_everywhere_it_is_shown(tiny_model):
     fig = plot_explanation(expl, y, pitch={"times": [0.0], "f0_hz": [float("nan")], "intensity_db": [60.0]})
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert any("UNRELIABLE" in t for t in titles) and any("no span supports this class" in t for t in titles)
+    # the flag is a line of its own, not pushed off the strip's right edge behind a literal "\n"
+    assert not any("\\n" in t for t in titles), titles
+    assert any(line.startswith("⚠ UNRELIABLE") for t in titles for line in t.split("\n")), titles
 
 
 def test_completeness_refinement_beats_one_pass_on_a_steep_path(tiny_model):

@@ -716,9 +716,11 @@ def plot_reliability_before_after(report: CalibrationReport, *, ax=None):
     ax.set_xlabel("mean confidence of the bin", fontsize=10)
     ax.set_ylabel("accuracy of the bin", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    flag = "" if report.recommended else "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
-                                                   if report.temperature_edge else "T not recommended (see the NLL check)")
-    ax.set_title(plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after){flag}"), fontsize=11)
+    title = plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)")
+    if not report.recommended:  # the flag on a line of its own (escaped apart: plain_text shows a break as a literal \n)
+        title += "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
+                           if report.temperature_edge else "T not recommended (see the NLL check)")
+    ax.set_title(title, fontsize=11)
     return fig
 
 

@@ -143,7 +143,7 @@ def print_run_summary(result, out=None) -> None:
         more = f" … and {len(failed) - 10} more (results.parquet, status == 'failed')" if len(failed) > 10 else ""
         print(f"failed: {', '.join(shown)}{more}", file=out)
     for v, d in result.summary.get("variants", {}).items():
-        line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} without counterpart, {d['failed']} failed"
+        line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
             r = headline_summary(results, variant=v, n_boot=1000)
             line += "; " + ", ".join(f"{name.upper()} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"

@@ -86,10 +86,10 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         lim = float(np.max(np.abs(m))) or 1.0
         # positive evidence only, cells above a tenth of the strongest, so small noise does not veil the picture
         ax.pcolormesh(wt, edges, np.ma.masked_less_equal(m, 0.1 * lim), cmap="Blues", vmin=0, vmax=lim, alpha=0.6, shading="flat")
-        ttl = "spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells\n" + _faith_text(expl, "tf-occlusion")
+        ttl = plain("spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells") + "\n" + plain(_faith_text(expl, "tf-occlusion"))
     else:
-        ttl = "spectrogram (no time–frequency saliency: method tf-occlusion not run)"
-    ax.set_title(plain(ttl), fontsize=8, loc="left")
+        ttl = plain("spectrogram (no time–frequency saliency: method tf-occlusion not run)")
+    ax.set_title(ttl, fontsize=8, loc="left")  # each line escaped on its own: plain() would show the break as a literal \n
     ax.set_ylabel("Hz", fontsize=8)
 
     ax = axes[2]
@@ -137,10 +137,10 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
         ax.set_yticks([])
         ax.set_ylabel(plain(m), fontsize=7, rotation=0, ha="right", va="center")
         problems = expl.problems(m)
-        title = f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}"
-        if problems:  # a map that failed a check says so on its own strip
-            title += "\n⚠ " + "; ".join(problems)
-        ax.set_title(plain(title), fontsize=7, loc="left", color="crimson" if problems else "black")
+        title = plain(f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}")
+        if problems:  # a map that failed a check says so on its own strip, on a line of its own (escaped apart:
+            title += "\n" + plain("⚠ " + "; ".join(problems))  # plain() would print the break as a literal \n)
+        ax.set_title(title, fontsize=7, loc="left", color="crimson" if problems else "black")
 
     if words:
         ax = axes[-1]

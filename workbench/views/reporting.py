@@ -176,7 +176,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns}
         parts = [f"<h2>Variant {code(v)}</h2>",
-                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
+                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
         rows.append(("ECE", r.ece, ""))
         parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
@@ -345,7 +345,9 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
     """
     results = as_run_folder(run_dir).results()
-    by = "speaker" if "speaker" in results.columns and (results["speaker"].fillna("").astype(str) != "").all() else None
+    # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
+    # without a speaker (the demo's tone) must not switch the report to shuffled folds and other figures than the CLI's
+    by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
     except ConfigError as exc:
@@ -381,7 +383,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
             conf_rows.append((score.upper(), c, v["n"], v["coverage"], v["mean_size"]))
         conf_rows.append((score.upper(), Markup("<b>all</b>"), rep.n, d["coverage"], d["mean_size"]))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
-                 "coverage measured on held-out speakers:</p>")
+                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}:</p>")
     parts.append(table_html(["score", "class", "n", "coverage", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
