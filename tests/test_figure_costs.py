@@ -96,7 +96,9 @@ def _emb_run(path, n=40, dim=16, seed=0):
     rng = np.random.default_rng(seed)
     rf = RunFolder(path)
     rf.prepare({"model": "synthetic"}, ())
-    rows = [{"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": LABEL_KEYS[i % 4], "pred": LABEL_KEYS[i % 4]} for i in range(n)]
+    from test_probe import synthetic_row  # a whole row (scores summing to 1): run folders validate what they read
+
+    rows = [synthetic_row(f"u{i}", emotion=LABEL_KEYS[i % 4], pred=LABEL_KEYS[i % 4]) for i in range(n)]
     rf.write_part(rows, [rng.standard_normal(dim).astype(np.float32) for _ in range(n)])
     rf.finalize(item_order={f"u{i}": i for i in range(n)}, variant_order={"raw": 0}, summary=lambda r: {"rows": len(r)})
     return rf

@@ -228,7 +228,7 @@ def test_an_unreadable_file_is_that_items_failed_row(tmp_path, tiny_model, monke
         return wrapper
 
     monkeypatch.setattr(engine, "file_sha256", deny(engine.file_sha256))
-    monkeypatch.setattr(engine, "decode", deny(engine.decode))
+    monkeypatch.setattr(engine, "decode_mono", deny(engine.decode_mono))
     res = run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, workers=0).results()
     bad = res[res["id"] == "c002"].iloc[0]
     assert (res["status"] == "ok").sum() == 3

@@ -82,7 +82,7 @@ def test_no_writer_opens_a_path_by_name_on_its_own():
 
     root = Path(__file__).resolve().parent.parent / "workbench"
     pattern = re.compile(r"open\([^)]*['\"](w|wb|a|x|xb)['\"]|\.write_text\(|\.write_bytes\(|np\.save\(|np\.savez|os\.replace\(|"
-                         r"\.to_csv\((?!f)|\.to_parquet\((?!f)|json\.dump\(|savefig\((?!buf|f\b)|sf\.write\((?!buf|wav|f\b)")
+                         r"\.to_csv\((?!f\b|buf\b)|\.to_parquet\((?!f)|json\.dump\(|savefig\((?!buf|f\b)|sf\.write\((?!buf|wav|f\b)")
     found = []
     for py in root.rglob("*.py"):
         if py.name == "files.py":

@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench import __version__, files
+from workbench.schema import SAMPLE_RATE
 from workbench.errors import ConfigError, ModelError
 from workbench.model.checkpoints import cache_dir
 from workbench.model.network import clear_cache, describe_checkpoint, load_model
@@ -274,7 +275,7 @@ def measure_paths(model: str | None, *, hub: str = "ms", revision: str | None = 
     reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
     checksum = reference.info.checksum
     clips = check_clips(MEASURE_CLIPS, seed=1)
-    audio_seconds = sum(len(c) for c in clips) / 16000
+    audio_seconds = sum(len(c) for c in clips) / SAMPLE_RATE
     say(f"measuring the precisions once on this CPU ({MEASURE_CLIPS} seeded clips, {audio_seconds:.1f} s of audio)")
     t32, ref_preds = _timed(reference, clips)
     paths: dict[str, dict] = {"float32": {"seconds": round(t32, 4), "x_float32": 1.0, "ok": True}}
