@@ -336,3 +336,18 @@ def test_the_report_section_shows_the_calibration_flags(tmp_path, monkeypatch):
     assert out["recommended"] is False and out["checks"]["temperature_at_edge"] == "upper"
     assert "Degenerate scores, not miscalibration" in html and "<b>not recommended</b>" in html
     assert "searched in [0.05, 100], at its upper bound" in html and "WORSE than a uniform guess" in html
+
+
+def test_scores_independent_of_the_labels_are_not_better_than_a_uniform_guess():
+    """The walk's case: labels permuted against the scores give a calibrated NLL a hair under log K whose interval
+    reaches it; that is no evidence of calibration, so nothing is recommended."""
+    df = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    df["emotion"] = np.random.default_rng(3).permutation(df["emotion"].to_numpy())
+    rep = C.calibrate(df, n_boot=50, folds=2)
+    lo, hi = rep.ci_after["nll"]
+    assert hi >= math.log(4) or rep.after["nll"] >= math.log(4)
+    assert rep.checks["nll_not_better_than_uniform"] and not rep.recommended
+    assert any("uniform guess" in w for w in rep.warnings)
+    # and a run whose scores do carry the labels still passes
+    good = C.calibrate(planted_run(n_speakers=4, per_speaker=60, t_true=2.0), n_boot=50, folds=2)
+    assert not good.checks["nll_not_better_than_uniform"] and good.recommended

@@ -165,19 +165,30 @@ def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_
             f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
 
 
-def nll_verdict(after: float, before: float, n_classes: int) -> tuple[str, dict[str, bool]]:
-    """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the two flags."""
+def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[float, float] | None = None) -> tuple[str, dict[str, bool]]:
+    """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the flags.
+
+    With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
+    calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
+    the interval [1.374, 1.390] is flagged, not counted as a success.
+    """
     uniform = float(np.log(n_classes))
     worse_than_uniform = bool(after >= uniform)
+    lo, hi = after_ci if after_ci is not None else (after, after)
+    not_better_than_uniform = bool(worse_than_uniform or (np.isfinite(hi) and hi >= uniform))
     worse_than_before = bool(after > before)
-    words = (f"calibrated NLL {after:.3f} is {'WORSE than' if worse_than_uniform else 'better than'} a uniform guess over "
+    verdict = ("WORSE than" if worse_than_uniform else "NOT better than (its interval reaches)" if not_better_than_uniform
+               else "better than")
+    interval = f" [{lo:.3f}, {hi:.3f}]" if after_ci is not None and np.isfinite(lo) and np.isfinite(hi) else ""
+    words = (f"calibrated NLL {after:.3f}{interval} is {verdict} a uniform guess over "
              f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
              f"the uncalibrated {before:.3f}")
-    if worse_than_uniform:
+    if not_better_than_uniform:
         words += ": the scores carry no information a temperature can use"
     elif worse_than_before:
         words += ": on held-out items the temperature makes the scores worse"
-    return words, {"nll_worse_than_uniform": worse_than_uniform, "nll_worse_than_uncalibrated": worse_than_before}
+    return words, {"nll_worse_than_uniform": worse_than_uniform, "nll_not_better_than_uniform": not_better_than_uniform,
+                   "nll_worse_than_uncalibrated": worse_than_before}
 
 
 # ---------------------------------------------------------------------------
@@ -608,8 +619,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     if fold_edges and not edge:
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
-    words, nll_flags = nll_verdict(after["nll"], before["nll"], k)
-    if nll_flags["nll_worse_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
+    words, nll_flags = nll_verdict(after["nll"], before["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None)
+    if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
         warnings.append(words[0].upper() + words[1:])
     # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which
     intervals = {"T": t_ci, "AURC before": tuple(ci[8]), "AURC after": tuple(ci[9]),
@@ -621,7 +632,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     if flat:
         notes.append(f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, "
                      "so these intervals measure nothing")
-    recommended = not edge and not nll_flags["nll_worse_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
+    recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
               "zero_width_intervals": flat}
     return CalibrationReport(
