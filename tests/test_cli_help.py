@@ -93,3 +93,17 @@ def test_the_own_folder_recipe_is_in_the_readme():
     for step in ("manifest", "run", "metrics", "report"):
         assert step in subcommands
     assert ". .venv/bin/activate" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("argv, named, suggestion", [
+    (["run", "m.csv", "--dtpye", "float32"], "workbench run", "did you mean --dtype?"),
+    (["run", "m.csv", "--dtyp", "float32"], "workbench run", "did you mean --dtype?"),  # never taken as an abbreviation
+    (["model", "info", "--modl", "tiny"], "workbench model info", "did you mean --model?"),
+])
+def test_an_unknown_option_is_refused_by_its_command_with_the_closest_one(argv, named, suggestion, capsys):
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{named}: error: unknown option" in err and suggestion in err and "its options:" in err

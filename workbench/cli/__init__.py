@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser: global options, then each command's parser from its module (:data:`ADDERS`)."""
     parser = argparse.ArgumentParser(
         prog="workbench", description="Speech emotion recognition workbench around emotion2vec+.",
-        formatter_class=HelpFormatter,
+        formatter_class=HelpFormatter, allow_abbrev=False,
         epilog=example_text("workbench infer clip.wav --model tiny",
                              "workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder",
                              "workbench run my_wavs.csv --out runs/my_wavs && workbench metrics runs/my_wavs",

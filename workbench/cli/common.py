@@ -155,15 +155,40 @@ def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> Non
 def add_command(sub, name: str, *, help: str, example: tuple[str, ...], description: str | None = None) -> argparse.ArgumentParser:
     """A sub-command parser with the project's help formatter and an ``Example:`` epilog."""
     return sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".",
-                          epilog=example_text(*example), formatter_class=HelpFormatter)
+                          epilog=example_text(*example), formatter_class=HelpFormatter,
+                          allow_abbrev=False)  # `--dtyp` is refused, never taken for `--dtype`
 
 
 _DASH_HINT = "hint: to pass a file whose name starts with '-', put `--` before it: workbench {command} -- {name}"
 
 
+def _command_parser(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub-)command parser ``argv`` reaches: ``workbench model info …`` gives ``model info``'s parser."""
+    words = [a for a in argv if not a.startswith("-")]
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        nxt = next((w for w in words if subs and w in subs[0].choices), None)
+        if nxt is None:
+            return parser
+        parser = subs[0].choices[nxt]
+        words = words[words.index(nxt) + 1:]
+
+
 def parse_argv(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse a command line; an unknown option is refused by its command, with the closest valid option named."""
+    import difflib
+
     try:
-        return parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            command = _command_parser(parser, argv)
+            options = sorted({o for a in command._actions for o in a.option_strings if o.startswith("--")})
+            unknown = [e for e in extras if e.startswith("-")] or extras
+            close = difflib.get_close_matches(unknown[0].split("=", 1)[0], options, n=1)
+            command.error(f"unknown option {unknown[0]!r}" + (f"; did you mean {close[0]}?" if close else "")
+                          + f" (its options: {' '.join(options)})" if unknown[0].startswith("-") else
+                          f"unexpected argument(s) {' '.join(extras)}")
+        return args
     except SystemExit as exc:
         if exc.code not in (0, None):
             dashed = [a for a in argv if a.startswith("-") and a not in ("-", "--") and Path(a).exists()]
