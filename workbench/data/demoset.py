@@ -26,6 +26,7 @@ tiny random checkpoint, announced in one clear line.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import tempfile
 import shutil
@@ -193,7 +194,10 @@ def demo_set(root: str | os.PathLike | None = None) -> Path:
     used.
     """
     base = Path(root) if root is not None else cache_dir() / "demo"
-    folder = base / f"v{DEMO_VERSION}"
+    # the manifest names the shipped clips by absolute path: one folder per installation of them, so a checkout
+    # or virtualenv that is removed later leaves no other installation with a manifest of missing files
+    where = hashlib.sha256(str(DEMO_DATA.resolve()).encode()).hexdigest()[:8]
+    folder = base / f"v{DEMO_VERSION}-{where}"
     if (folder / "manifest.csv").is_file():
         return folder
     base.mkdir(parents=True, exist_ok=True)
