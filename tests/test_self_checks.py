@@ -351,3 +351,17 @@ def test_scores_independent_of_the_labels_are_not_better_than_a_uniform_guess():
     # and a run whose scores do carry the labels still passes
     good = C.calibrate(planted_run(n_speakers=4, per_speaker=60, t_true=2.0), n_boot=50, folds=2)
     assert not good.checks["nll_not_better_than_uniform"] and good.recommended
+
+
+def test_metrics_say_n_chance_and_when_an_interval_measures_nothing():
+    """The walk's `WA 0.000 [0.000, 0.000]`: every item wrong gives a zero-width interval, which is no certainty."""
+    classes = ["angry", "happy", "sad", "neutral", "fearful"]
+    rows = [synthetic_row(f"x{i}", emotion=classes[i % 5], pred=classes[(i + 1) % 5]) for i in range(8)]
+    text = evaluate(pd.DataFrame(rows), n_boot=50).render()
+    assert "WA       0.000  [0.000, 0.000]  n=8" in text and "zero-width interval" in text
+    assert "chance 0.200 over 5 classes" in text and "BELOW CHANCE" in text
+    assert "fewer than 5 items" in text
+    # a run that does carry the labels is not flagged
+    good = [synthetic_row(f"y{i}", emotion=classes[i % 5], pred=classes[i % 5] if i % 7 else classes[(i + 1) % 5]) for i in range(100)]
+    text = evaluate(pd.DataFrame(good), n_boot=50).render()
+    assert "BELOW CHANCE" not in text and "zero-width" not in text.split("ECE")[0]

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason
+from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason, zero_width_note
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -287,9 +287,18 @@ class Report:
             f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {self.n_failed} failed"
             + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
         ]
+        k = len(self.per_class) or 1
         for name in ("wa", "uar", "macro_f1"):
             lo, hi = self.ci[name]
-            lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]")
+            flag = zero_width_note(lo, hi, self.n_scored)
+            chance = f"  (chance {1 / k:.3f} over {k} classes)" if name == "uar" else ""
+            if name == "uar" and hi == hi and hi < 1 / k:
+                chance += " — BELOW CHANCE, interval and all"
+            lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
+                         + (f"  !! {flag}" if flag else ""))
+        small = [c for c, v in self.per_class.items() if 0 < v["support"] < 5]
+        if small:
+            lines.append(f"  !! {len(small)} class(es) with fewer than 5 items ({', '.join(small)}): their recall and F1 are anecdotes")
         lines.append(f"  ECE      {self.ece:.3f}" + ("  (" + "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
                                                          + "; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
