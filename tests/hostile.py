@@ -40,6 +40,18 @@ class Case:
 # ---------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------
+
+def loop_body():
+    """The body of an ONNX Loop that adds 1 to a scalar each turn: with 10^15 turns, a graph that never ends."""
+    from onnx import TensorProto, helper
+
+    return helper.make_graph(
+        [helper.make_node("Add", ["x_in", "one"], ["x_out"]), helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [1])],
+        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+
 def _marker_code(marker: Path) -> str:
     # what an attacker's code would do: leave a trace we can look for
     return f"open({str(marker)!r}, 'w').write('code ran')\n"
@@ -300,12 +312,7 @@ def hostile_onnx_exports(export_dir: Path, root: Path) -> list[Case]:
     cases.append(Case("onnx", "model.json names 5 labels for a 9-output graph", d, None, {"refused": True, "says": "labels"}))
 
     d = copy("loop")  # a Loop of 10^15 iterations added to the logits
-    body = helper.make_graph(
-        [helper.make_node("Add", ["x_in", "one"], ["x_out"]), helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [1])],
-        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    body = loop_body()
     edit_graph(d, "logits", lambda raw: (
         [helper.make_node("Loop", ["loop_m", "loop_c", "loop_x"], ["loop_y"], body=body), helper.make_node("Add", [raw, "loop_y"], ["loop_out"])],
         [helper.make_tensor("loop_m", TensorProto.INT64, [], [10 ** 15]), helper.make_tensor("loop_c", TensorProto.BOOL, [], [True]),

@@ -208,12 +208,7 @@ def test_a_graph_that_runs_too_long_is_stopped(monkeypatch):
     from workbench.errors import ModelError
     from workbench.model.onnx_backend import run_bounded
 
-    body = helper.make_graph(
-        [helper.make_node("Add", ["x_in", "one"], ["x_out"]), helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []), helper.make_tensor_value_info("x_out", TensorProto.FLOAT, [1])],
-        initializer=[helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    body = hostile.loop_body()
     graph = helper.make_graph([helper.make_node("Loop", ["M", "c", "x0"], ["y"], body=body)], "g",
                               [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
