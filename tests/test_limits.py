@@ -325,17 +325,19 @@ def test_probe_shows_corpus_class_names():
 
 
 def test_notebook_setup_outside_the_repository_stays_in_its_folder(tmp_path):
+    """Notebook 05 copied elsewhere climbed to / and wrote /runs/…: the setup cell now finds the package by import
+    and puts what it makes in runs/ beside the notebook, wherever that is."""
     sys.path.insert(0, str(REPO / "notebooks"))
     try:
         import make_notebooks
     finally:
         sys.path.pop(0)
-    code = make_notebooks.SETUP.split("from workbench.logs")[0] + "print(root)\nprint(DEMO.is_dir())\n"
+    code = make_notebooks.SETUP + "\nprint(RUNS)\nprint(DEMO.is_dir())\n"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
-    assert out == [str(tmp_path), "True"]
+    assert out == [str(tmp_path / "runs"), "True"]
     inside = subprocess.run([sys.executable, "-c", code], cwd=REPO / "notebooks", env=env, capture_output=True, text=True, check=True)
-    assert inside.stdout.split()[0] == str(REPO)
+    assert inside.stdout.split()[0] == str(REPO / "notebooks" / "runs")
 
 
 def test_decode_mono_never_holds_all_channels(tmp_path):
