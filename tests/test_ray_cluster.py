@@ -198,9 +198,11 @@ def test_a_node_lost_mid_run_loses_no_row_and_repeats_none(tmp_path, tiny_model,
     _rows_once(got)
     assert len(got) == 28 and seen[-1] == 28
     assert_same_results(full.results(), got, np.load(tmp_path / "local" / "embeddings.npy"), np.load(tmp_path / "ray" / "embeddings.npy"))
-    # the lost chunk was sent again, and the parts hold each row once (one part per acknowledged chunk)
+    # the node is killed as its chunk goes out; whether that chunk's result still got back before the node died is a
+    # race inside Ray (a fresh clone's CI run saw it come back: resent 0). Either way the parts hold each row once (one
+    # part per acknowledged chunk); that a chunk lost for certain is sent again is the three-moment loss test's job
     engine = res.summary["engine"]
-    assert engine["resent_chunks"] >= 1
+    assert engine["resent_chunks"] <= 1
     parts = pd.concat([pd.read_parquet(p) for p in (tmp_path / "ray" / "parts").glob("part-*.parquet")])
     assert len(parts) == 28
     _rows_once(parts)
