@@ -10,7 +10,8 @@ import pytest
 
 from conftest import noise, sine, speech_like
 from workbench.audio.intake import AudioConfig, load
-from workbench.engine.findings import audio_facts, findings_from, noise_floor_db, signal_facts
+from workbench.audio.measures import noise_floor_db, signal_facts
+from workbench.engine.findings import audio_facts, findings_from
 from workbench.audio.steps import apply_chain
 
 SR = 16000

@@ -42,10 +42,7 @@ import numpy as np
 
 from workbench.audio.intake import Audio, resample_array
 from workbench.audio.edits import change_tempo, pitch_shift
-from workbench.audio.measures import (  # noqa: F401  (public here too)
-    DIGITAL_SILENCE_DB, band_energies_db, frame_energies_db, noise_floor_db, onset_level_db, removed_onset_db_above_floor,
-    signal_facts,
-)
+from workbench.audio.measures import signal_facts
 from workbench.schema import SAMPLE_RATE
 
 SEVERITIES = ("info", "warning", "error")

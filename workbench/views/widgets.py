@@ -45,7 +45,8 @@ from workbench.audio.intake import Audio, AudioConfig, decode_mono, load, resamp
 from workbench.analysis.listeners import agree_wrong_frame
 from workbench.analysis.compare import compare_results
 from workbench.data.listeners import listener_frame
-from workbench.engine.findings import audio_facts, findings_from, frame_energies_db, noise_floor_db, onset_level_db
+from workbench.audio.measures import noise_floor_db, onset_level_db
+from workbench.engine.findings import audio_facts, findings_from
 from workbench.analysis.embeddings import RunEmbeddings, load_run_embeddings, neighbours, project
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
