@@ -295,6 +295,13 @@ def _checked_map(model: Emotion2vecModel, scorer: ClassScore, wave: np.ndarray, 
     return a, faith, rand
 
 
+def _model_record(model: Emotion2vecModel, scorer: ClassScore) -> dict:
+    """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature."""
+    info = model.info.to_dict()
+    return {**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
+            "temperature": model.info.temperature, "scored_in": scorer.dtype}
+
+
 def explain_clip(
     model: Emotion2vecModel,
     clip: Any,
@@ -317,8 +324,7 @@ def explain_clip(
     model : Emotion2vecModel
         Scored as loaded: its precision (dtype) and temperature are used, so
         the scores equal a run's row made with the same model.
-    clip : Audio or (n,) float array at 16 kHz
-        At least 250 ms and at most :data:`MAX_EXPLAIN_S` seconds.
+    clip : Audio or (n,) float array at 16 kHz, 250 ms to :data:`MAX_EXPLAIN_S` seconds
     target : str, optional
         Class to explain, one of the model's labels (default: the predicted one).
     methods : tuple of {"ig", "occlusion", "tf-occlusion"}
@@ -330,8 +336,7 @@ def explain_clip(
         Baseline seeds of IG's stability check (maps for seeds s, s+1, … are
         rank-correlated; 1 skips the check, which is then said to be not measured).
     randomisation : {"full", "cascading", None}
-        Model-randomisation check per method (``None`` skips it, and every
-        output says it was skipped: it costs one more attribution per stage).
+        Model-randomisation check per method (``None`` skips it, said in every output).
     span_s : float
         Length of the top-evidence span in seconds.
     item_id : str, optional
@@ -339,14 +344,12 @@ def explain_clip(
     options : dict, optional
         Per-method keyword options, e.g. ``{"occlusion": {"window_s": 0.1}}``.
     scorer : ClassScore, optional
-        The differentiable model to explain (default ``ClassScore(model)``,
-        batched to the memory budget).
+        The differentiable model (default ``ClassScore(model)``, batched to the memory budget).
 
     Returns
     -------
     Explanation
-        ``to_dict()``/``to_json()`` for strict JSON; ``problems(method)`` lists
-        every failed check of a map; ``report_lines(expl)`` is what the CLI prints.
+        ``to_json()`` is strict JSON; ``problems(method)`` lists a map's failed checks.
 
     Examples
     --------
@@ -367,20 +370,15 @@ def explain_clip(
     target = resolve_target(scorer, wave, target)
     attributions, faith, rand = {}, {}, {}
     for m in methods:
-        attributions[m], faith[m], r = _checked_map(model, scorer, wave, target, m, options.get(m, {}), seeds=seeds, steps=steps,
-                                                    n_random=n_random, randomisation=randomisation)
-        if r is not None:
-            rand[m] = r
-    info = model.info.to_dict()
+        attributions[m], faith[m], rand[m] = _checked_map(model, scorer, wave, target, m, options.get(m, {}), seeds=seeds,
+                                                          steps=steps, n_random=n_random, randomisation=randomisation)
     expl = Explanation(
         id=item_id or getattr(clip, "id", None) or "clip", duration=len(wave) / SAMPLE_RATE, target=target,
         scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)}, labels=scorer.labels,
-        frame_logits=scorer.frame_logits(wave), attributions=attributions, faithfulness=faith, randomisation=rand,
+        frame_logits=scorer.frame_logits(wave), attributions=attributions, faithfulness=faith,
+        randomisation={m: r for m, r in rand.items() if r is not None},
         randomisation_skipped=None if randomisation is not None else "not requested (randomisation=None)",
-        model={**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
-               "temperature": model.info.temperature, "scored_in": scorer.dtype},
-        banner=model.info.warning,
-    )
+        model=_model_record(model, scorer), banner=model.info.warning)
     expl.top_span, expl.top_span_method, expl.top_span_note = pick_top_evidence(expl, span_s)
     return expl
 
