@@ -1,39 +1,8 @@
-"""Compare preprocessing variants of one run, or runs of one manifest, item by item.
+"""Compare runs of one manifest (other checkpoints, precisions or engines) row by row.
 
-Within one run (:func:`compare_results`, :func:`compare_run`) the variants are
-compared with a baseline variant.  Across runs (:func:`compare_runs`) — other
-checkpoints, precisions or engines on the same manifest — rows are paired by
-(item id, variant) after checking that every run scored the same items and the
-same audio (``source_sha256``, ``chain_hash``, segment), and each run is
-compared with the first one by the same statistics, plus how much the runs
-agree (:func:`agreement`).  Both give:
-
-* per-variant metrics with bootstrap intervals (:func:`workbench.analysis.metrics.evaluate`);
-* Δ WA and Δ UAR against the baseline with **paired** bootstrap intervals
-  (the same resampled items for both variants);
-* the **McNemar exact test** on the correct/incorrect pairs: with ``b`` items
-  right only under the baseline and ``c`` right only under the variant,
-  ``p = min(1, 2 · P[X ≤ min(b, c)])`` for ``X ~ Binomial(b + c, 1/2)``;
-* the **flips** table: items whose predicted label changed, with both labels,
-  confidences and findings;
-* confidence shifts: variant confidence minus baseline confidence per item.
-
-Between runs, in addition (every pair of runs, per variant):
-
-* **Cohen's kappa** of the top-1 labels (sklearn's ``cohen_kappa_score``;
-  undefined — NaN — when both runs give one and the same label to every item)
-  and the **top-1 agreement** (share of items with the same label);
-* **max |Δ score|** over the nine scores of an item, and the **total variation
-  distance** ``½ Σ_k |p_k − q_k|`` of its two score vectors (max and mean over
-  items);
-* the **cosine** of the item's two utterance embeddings (min and mean over
-  items; only when both runs used the *same checkpoint* — other precisions or
-  engines.  Two different checkpoints embed into unrelated spaces even when
-  the dimension matches, so a cosine between them means nothing: it is
-  n/a, with that reason, in ``cosine_note``);
-* the items ranked by TVD, with both run folders, id and variant: :func:`show_item`
-  shows one (both predictions, both score vectors, the audio as scored), and
-  :class:`workbench.views.widgets.LowConfidenceBrowser` opens it from its run folder.
+Rows pair by (item id, variant) after :func:`check_comparable`; each run is compared with the first one by the
+statistics of :mod:`workbench.analysis.compare.variants`, plus how much the runs agree
+(:func:`workbench.model.agreement.agreement`; see :mod:`workbench.analysis.compare` for the definitions).
 """
 
 from __future__ import annotations
@@ -48,276 +17,20 @@ import numpy as np
 
 from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.files import json_safe
-from workbench.analysis.metrics import Report, evaluate, uar, wa
+from workbench.files import json_default, json_safe
+from workbench.analysis.metrics import Report, evaluate
 from workbench.labels import RANDOM_WEIGHTS_BANNER
-from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
-from workbench.files import strict_json
+from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
-from workbench.schema import SCORE_PREFIX, score_column, score_columns, score_labels
-from workbench.files import json_default
+from workbench.schema import SCORE_PREFIX, score_column
 from workbench.limits import spreadsheet_safe
 from workbench.serialize import save_figure
+
+from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
     "comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png")
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
-
-    The exact McNemar test is the exact binomial test of ``b`` successes in
-    ``b + c`` trials at p = 1/2 (scipy's ``binomtest``; statsmodels'
-    ``mcnemar(exact=True)`` gives the same numbers).
-    """
-    from scipy.stats import binomtest
-
-    n = b + c
-    if n == 0:
-        return 1.0
-    return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
-
-
-def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly."""
-    if len(y_true) == 0:
-        return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    delta = fn(y_true, pred_b) - fn(y_true, pred_a)
-    stats = []
-    for _ in range(n):
-        i = rng.integers(0, len(y_true), len(y_true))
-        d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
-        if d == d:
-            stats.append(d)
-    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if stats else (float("nan"), float("nan"))
-    return float(delta), float(lo), float(hi)
-
-
-@dataclass
-class Comparison:
-    baseline: str
-    variant: str
-    n_paired: int
-    delta_wa: tuple[float, float, float]
-    delta_uar: tuple[float, float, float]
-    mcnemar_b: int  # right under the baseline only
-    mcnemar_c: int  # right under the variant only
-    mcnemar_p: float
-    n_flips: int
-    confidence_shift_mean: float
-    confidence_shift_median: float
-    scope: str = ""  # between runs: the variant whose rows are paired (baseline/variant then name runs)
-    # items without a corpus label are in neither n_paired nor n_flips (those count the same items); their flips apart
-    n_unlabelled: int = 0
-    n_flips_unlabelled: int = 0
-
-    def to_dict(self) -> dict:
-        return self.__dict__.copy()
-
-    def render(self) -> str:
-        d_wa, d_uar = self.delta_wa, self.delta_uar
-        scope = f" [{self.scope}]" if self.scope else ""
-        return (
-            f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items): "
-            f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
-            f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} p={self.mcnemar_p:.4f}, "
-            f"{self.n_flips} label flips among them"
-            + (f" (+{self.n_flips_unlabelled} among {self.n_unlabelled} unlabelled items, not paired for accuracy)" if self.n_unlabelled else "")
-            + f", confidence shift mean {self.confidence_shift_mean:+.3f}"
-        )
-
-
-def _predicted(rows, classes: list[str], restrict: bool) -> np.ndarray:
-    """Top labels of ``rows``; with ``restrict`` the argmax over ``classes`` only (as metrics does)."""
-    if restrict and classes and len(rows):
-        scores = rows[score_columns(classes)].to_numpy(dtype=float)
-        return np.asarray(classes)[np.argmax(scores, axis=1)]
-    return rows["pred"].astype(str).to_numpy()
-
-
-def _scores_over_union(a, b) -> tuple[np.ndarray, np.ndarray]:
-    """Score matrices of two runs over the union of their label sets (a class one model lacks scores 0),
-    so that score distances stay total variation distances when a fine-tuned head is set beside its parent."""
-    union = list(dict.fromkeys(score_labels(a) + score_labels(b)))
-
-    def matrix(rows):
-        have = set(score_labels(rows))
-        return np.column_stack([rows[score_column(c)].to_numpy(dtype=float) if c in have else np.zeros(len(rows)) for c in union])
-
-    return matrix(a), matrix(b)
-
-
-def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
-    """Δ WA and Δ UAR (b − a) when the two runs have different label sets, each scored against its own truth.
-
-    ``a``, ``b``: ``(truth, predictions, classes)`` over the same items.  The bootstrap resamples items
-    jointly (:func:`paired_bootstrap_delta` over item indices; the "prediction" it passes says which run).
-    """
-    index = np.arange(len(a[0]))
-
-    def of(metric):
-        def fn(i, which):
-            if not len(i):
-                return float("nan")
-            truth, pred, classes = b if which[0] == 1 else a
-            return metric(truth[i], pred[i], classes)
-        return fn
-
-    which_a, which_b = np.zeros(len(index), dtype=int), np.ones(len(index), dtype=int)
-    delta_wa = paired_bootstrap_delta(of(lambda t, p, c: wa(t, p)), index, which_a, which_b, n=n_boot, seed=seed)
-    delta_uar = paired_bootstrap_delta(of(uar), index, which_a, which_b, n=n_boot, seed=seed)
-    return delta_wa, delta_uar
-
-
-def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot: int, seed: int, restrict: bool):
-    """Paired statistics of two tables of finished rows indexed by item id (same order).
-
-    Returns ``(Comparison, flip rows)``; a flip row has ``pred_a``/``pred_b`` … keys.
-    """
-    # each run is scored against its own truth: a fine-tuned head's labels (EmoDB's boredom …) are not the
-    # parent's nine, and an item counts when it has a class in both label sets
-    truth_a = a["emotion"].fillna("").astype(str)
-    truth_b = b["emotion"].reindex(a.index).fillna("").astype(str)
-    labelled = (truth_a != "") & (truth_b != "")
-    y, y_b = truth_a[labelled].to_numpy(), truth_b[labelled].to_numpy()
-    classes = [c for c in score_labels(a) if c in set(y)]
-    classes_b = [c for c in score_labels(b) if c in set(y_b)]
-    pa = _predicted(a.loc[labelled], classes, restrict)
-    pb = _predicted(b.loc[labelled], classes_b, restrict)
-    right_a, right_b = pa == y, pb == y_b
-    if (y == y_b).all() and classes == classes_b:
-        delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed)
-        delta_uar = paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed)
-    else:
-        delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
-    nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-    shift = (b["confidence"].astype(float) - a["confidence"].astype(float)).to_numpy()
-    flipped = (a["pred"].astype(str) != b["pred"].astype(str)).to_numpy()
-    is_labelled = labelled.to_numpy()
-    flip_rows = []
-    for item_id in a.index[flipped]:
-        ra, rb = a.loc[item_id], b.loc[item_id]
-        emo = ra["emotion"] if isinstance(ra["emotion"], str) else ""
-        flip_rows.append({
-            "id": item_id, "emotion": emo,
-            "pred_a": ra["pred"], "confidence_a": float(ra["confidence"]),
-            "pred_b": rb["pred"], "confidence_b": float(rb["confidence"]),
-            "fixed": bool(rb["pred"] == emo and ra["pred"] != emo) if emo else None,
-            "broke": bool(ra["pred"] == emo and rb["pred"] != emo) if emo else None,
-            "findings_a": ra.get("finding_codes", ""), "findings_b": rb.get("finding_codes", ""), "path": ra.get("path", ""),
-        })
-    comparison = Comparison(
-        baseline=baseline, variant=variant, n_paired=int(len(y)),
-        delta_wa=delta_wa, delta_uar=delta_uar,
-        mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
-        confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
-        confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
-        scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
-    )
-    return comparison, flip_rows
-
-
-def compare_results(results, *, baseline: str = "raw", n_boot: int = 1000, seed: int = 0, restrict: bool = False):
-    """Compare every variant of a results DataFrame with ``baseline``.
-
-    Returns ``(reports, comparisons, flips)``: per-variant metric reports, a
-    :class:`Comparison` per non-baseline variant, and a flips DataFrame.
-    """
-    import pandas as pd
-
-    variants = list(dict.fromkeys(results["variant"]))
-    if baseline not in variants:
-        raise ConfigError(f"baseline variant {baseline!r} is not in the run; it has {variants}.", fix="pass --baseline with one of them.")
-    reports = {v: evaluate(results, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in variants}
-    ok = results[results["status"] == "ok"]
-    base = ok[ok["variant"] == baseline].set_index("id")
-    comparisons, flip_rows = [], []
-    for v in variants:
-        if v == baseline:
-            continue
-        other = ok[ok["variant"] == v].set_index("id")
-        common = base.index.intersection(other.index)
-        c, rows = _compare_pair(base.loc[common], other.loc[common], baseline=baseline, variant=v, n_boot=n_boot, seed=seed, restrict=restrict)
-        comparisons.append(c)
-        for r in rows:
-            flip_rows.append({
-                "id": r["id"], "baseline": baseline, "variant": v, "emotion": r["emotion"],
-                "pred_baseline": r["pred_a"], "confidence_baseline": r["confidence_a"],
-                "pred_variant": r["pred_b"], "confidence_variant": r["confidence_b"], "fixed": r["fixed"], "broke": r["broke"],
-                "findings_baseline": r["findings_a"], "findings_variant": r["findings_b"], "path": r["path"],
-            })
-    flips = pd.DataFrame(flip_rows, columns=[
-        "id", "baseline", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant",
-        "fixed", "broke", "findings_baseline", "findings_variant", "path"])
-    return reports, comparisons, flips
-
-
-def default_baseline(results) -> str:
-    """``raw`` when the run has it, else its first variant."""
-    variants = list(dict.fromkeys(results["variant"].astype(str)))
-    return "raw" if "raw" in variants else variants[0]
-
-
-def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None, n_boot: int = 1000, seed: int = 0, restrict: bool = False,
-                figures: bool = True, out: str | Path | None = None):
-    """Compare the variants of a run folder; writes ``compare.json``, ``flips.csv`` and figures.
-
-    They go into the run folder (as they always have) unless ``out`` names another folder.
-    """
-    rf = as_run_folder(run_dir)
-    results = rf.results()
-    baseline = baseline or default_baseline(results)
-    reports, comparisons, flips = compare_results(results, baseline=baseline, n_boot=n_boot, seed=seed, restrict=restrict)
-    payload = {
-        "baseline": baseline,
-        "metrics": {v: {k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")} for v, r in reports.items()},
-        "comparisons": [c.to_dict() for c in comparisons],
-    }
-    if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
-        rf.write_json("compare.json", payload)
-        rf.write_artifact("flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
-        if figures:
-            # figure names are numbered, never made from variant names
-            for i, c in enumerate(comparisons, 1):
-                rf.write_figure(f"compare_{i}.png", plot_comparison(results, c), meta={"variant": c.variant, "baseline": c.baseline})
-        return reports, comparisons, flips
-    dest = Path(out)
-    dest.mkdir(parents=True, exist_ok=True)
-    atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
-    atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
-    if figures:
-        for i, c in enumerate(comparisons, 1):
-            plot_comparison(results, c, dest / f"compare_{i}.png")
-    return reports, comparisons, flips
-
-
-def plot_comparison(results, comparison: Comparison, path: str | Path | None = None):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    ok = results[results["status"] == "ok"]
-    a = ok[ok["variant"] == comparison.baseline].set_index("id")["confidence"].astype(float)
-    b = ok[ok["variant"] == comparison.variant].set_index("id")["confidence"].astype(float)
-    common = a.index.intersection(b.index)
-    shift = (b.loc[common] - a.loc[common]).to_numpy()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
-    ax1.axvline(0, color="k", lw=1)
-    ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
-    ax1.set_ylabel("items")
-    ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
-                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else ""))
-    names = ["ΔWA", "ΔUAR"]
-    vals = [comparison.delta_wa, comparison.delta_uar]
-    ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
-    ax2.axhline(0, color="k", lw=1)
-    ax2.set_xticks(range(2), names)
-    ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}")
-    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------
@@ -528,14 +241,16 @@ class RunsComparison:
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
                 cos += f" ({rec['cosine_note']})"
-            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}, "
+            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
                          f"embedding cosine min/mean {cos}")
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
         if top and len(self.items):
-            lines.append(f"most different items (top {top} per pair):")
+            per_pair = self.items.groupby(["run_a", "run_b", "variant"], sort=False).size()
+            total = int(per_pair.max()) if len(per_pair) else 0
+            lines.append(f"most different items (top {min(top, total)} of {total} paired items per pair, by total variation distance):")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
             lines.append(self.disagreements(top)[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
@@ -593,6 +308,11 @@ def _fmt(x, digits: int = 3) -> str:
     return "n/a" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _why(note) -> str:
+    """`` (reason)`` after an n/a figure, or nothing."""
+    return f" ({note})" if note else ""
+
+
 def _ci_text(value, ci, *, signed: bool = False) -> str:
     f = "+.3f" if signed else ".3f"
     if value != value:
@@ -600,21 +320,24 @@ def _ci_text(value, ci, *, signed: bool = False) -> str:
     return f"{value:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
 
 
-def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequence[str] | None = None, n_boot: int = 1000,
-                 seed: int = 0, restrict: bool = False) -> RunsComparison:
-    """Compare runs of the same manifest (other checkpoints, precisions, engines) row by row.
+def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
+    """Why Cohen's kappa of two label sequences is undefined (``""`` when it is defined).
 
-    Rows pair by ``(id, variant)`` over ``variants`` (default: the variants all
-    runs share).  Refuses, listing the ids, when the runs hold other rows or
-    scored other audio (see :func:`check_comparable`).  Each run gets metrics
-    with intervals per variant; each later run is compared with the first (paired
-    bootstrap Δ WA/UAR, exact McNemar, flips); every pair of runs gets
-    :func:`agreement` and its items ranked by total variation distance.  Rows
-    that failed in either run of a pair are excluded and listed.
+    Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
+    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
     """
-    import pandas as pd
+    a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
+    if not a:
+        return "no paired items (every row failed in one of the runs)"
+    labels = set(a) | set(b)
+    if len(labels) == 1:
+        return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
+                "(chance agreement is 1); top-1 agreement says they agree")
+    return ""
 
-    runs = [as_run_folder(r) for r in run_dirs]
+
+def _check_runs(runs: list[RunFolder], tables: list, variants: Sequence[str] | None) -> list[str]:
+    """The variants to pair (``variants``, or every one the runs share), after refusing a run given twice or a variant not shared."""
     if len(runs) < 2:
         raise ConfigError("comparing runs needs at least two run folders.", fix="pass two or more run folders (one folder compares its variants).")
     seen: dict[Path, int] = {}
@@ -624,8 +347,6 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
             raise ConfigError(f"the same run folder is given twice (positions {seen[key] + 1} and {i + 1}).", source=str(rf.path),
                               fix="pass each run folder once.")
         seen[key] = i
-    names = [_run_letter(i) for i in range(len(runs))]
-    tables = [rf.results() for rf in runs]
     shared = [v for v in dict.fromkeys(tables[0]["variant"].astype(str)) if all(v in set(t["variant"].astype(str)) for t in tables[1:])]
     if variants:
         unknown = [v for v in variants if v not in shared]
@@ -635,63 +356,120 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     if not shared:
         raise ConfigError("the runs share no variant.", source=", ".join(str(r.path) for r in runs),
                           fix="compare runs made with the same variants (the default is raw).")
+    return shared
+
+
+def _ok_positions(t) -> dict:
+    """Positional index of every finished row of a run: (id, variant) → row number in its results and embeddings."""
+    ok = t["status"] == "ok"
+    return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
+
+
+def _pair(i: int, j: int, v: str, *, tables, positions, embs, described) -> dict:
+    """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD."""
+    import pandas as pd
+
+    ni, nj = described[i]["name"], described[j]["name"]
+    all_keys = [(str(a), str(b)) for a, b in zip(tables[i]["id"], tables[i]["variant"]) if str(b) == v]
+    keys = [k for k in all_keys if k in positions[i] and k in positions[j]]
+    dropped = [k[0] for k in all_keys if k not in positions[i] or k not in positions[j]]
+    ia = np.array([positions[i][k] for k in keys], dtype=np.int64)
+    ib = np.array([positions[j][k] for k in keys], dtype=np.int64)
+    a, b = tables[i].iloc[ia].set_index("id"), tables[j].iloc[ib].set_index("id")
+    sa, sb = _scores_over_union(a, b)
+    ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
+    same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
+    other_space = embeddings_comparable(described[i], described[j])
+    cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
+    same_dim = same_dim and not other_space
+    pa, pb = a["pred"].astype(str), b["pred"].astype(str)
+    agree = {"run_a": ni, "run_b": nj, "variant": v,
+             **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
+             "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
+    mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
+    cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
+    items = pd.DataFrame({
+        "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
+        "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
+        "pred_a": pa.to_numpy(), "confidence_a": a["confidence"].astype(float).to_numpy(),
+        "pred_b": pb.to_numpy(), "confidence_b": b["confidence"].astype(float).to_numpy(),
+        "label_flip": pa.to_numpy() != pb.to_numpy(), "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
+    })
+    return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
+            "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
+
+
+#: the columns of :attr:`RunsComparison.flips`
+FLIP_COLUMNS = ["id", "variant", "run_a", "run_b", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b",
+                "fixed", "broke", "findings_a", "findings_b", "path"]
+
+
+def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequence[str] | None = None, n_boot: int = 1000,
+                 seed: int = 0, restrict: bool = False) -> RunsComparison:
+    """Compare runs of the same manifest (other checkpoints, precisions, engines) row by row.
+
+    Rows pair by ``(id, variant)``.  Refuses, listing the ids, when the runs hold other rows or
+    scored other audio (see :func:`check_comparable`).  Each run gets metrics
+    with intervals per variant; each later run is compared with the first (paired
+    bootstrap Δ WA/UAR, exact McNemar, flips); every pair of runs gets
+    :func:`agreement` (with ``kappa_note`` saying why kappa is n/a when it is) and its items ranked by
+    total variation distance.  Rows that failed in either run of a pair are excluded and listed.
+
+    Parameters
+    ----------
+    run_dirs : sequence of str, Path or RunFolder
+        Two or more finished run folders of the same manifest; the first is the reference.
+    variants : sequence of str or None
+        The variants to pair (default: every variant all the runs share); one not in every run is refused.
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    seed : int
+        Seed of the bootstrap.
+    restrict : bool
+        Take the argmax over the dataset's classes only.
+
+    Returns
+    -------
+    RunsComparison
+        ``reports``, ``comparisons``, ``agreement`` (one row per run pair and variant), ``flips`` and ``items``.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> again = wb.demo_run("runs/demo_again", model="tiny")
+    >>> cmp = wb.compare_runs([run_dir, again], n_boot=20)
+    >>> [r["name"] for r in cmp.runs], float(cmp.agreement["top1_agreement"].iloc[0])
+    (['A', 'B'], 1.0)
+    """
+    import pandas as pd
+
+    runs = [as_run_folder(r) for r in run_dirs]
+    tables = [rf.results() for rf in runs]
+    shared = _check_runs(runs, tables, variants)
     check_comparable(runs, shared)
     embs = [rf.embeddings() for rf in runs]
+    names = [_run_letter(i) for i in range(len(runs))]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
     for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
         d["training_overlap"] = overlap_messages(d["model"], t) or overlap_messages(d.get("checkpoint"), t)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
-
-    # positional index of every finished row, per run: (id, variant) → row number in results/embeddings
-    def ok_positions(t):
-        ok = t["status"] == "ok"
-        return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
-
-    positions = [ok_positions(t) for t in tables]
+    positions = [_ok_positions(t) for t in tables]
     comparisons, flip_rows, agree_rows, item_frames, excluded = [], [], [], [], {}
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
             for v in shared:
-                all_keys = [(str(a), str(b)) for a, b in zip(tables[i]["id"], tables[i]["variant"]) if str(b) == v]
-                keys = [k for k in all_keys if k in positions[i] and k in positions[j]]
-                dropped = [k[0] for k in all_keys if k not in positions[i] or k not in positions[j]]
-                if dropped:
-                    excluded[f"{names[j]}/{names[i]} [{v}]"] = dropped
-                ia = np.array([positions[i][k] for k in keys], dtype=np.int64)
-                ib = np.array([positions[j][k] for k in keys], dtype=np.int64)
-                a = tables[i].iloc[ia].set_index("id")
-                b = tables[j].iloc[ib].set_index("id")
-                sa, sb = _scores_over_union(a, b)
-                ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
-                same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
-                other_space = embeddings_comparable(described[i], described[j])
-                cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
-                same_dim = same_dim and not other_space
-                agree_rows.append({"run_a": names[i], "run_b": names[j], "variant": v,
-                                   **agreement(a["pred"].astype(str), b["pred"].astype(str), sa, sb,
-                                               ea if same_dim else None, eb if same_dim else None),
-                                   "cosine_note": cosine_note})
-                mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
-                cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
-                items = pd.DataFrame({
-                    "run_a": names[i], "run_b": names[j], "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
-                    "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
-                    "pred_a": a["pred"].astype(str).to_numpy(), "confidence_a": a["confidence"].astype(float).to_numpy(),
-                    "pred_b": b["pred"].astype(str).to_numpy(), "confidence_b": b["confidence"].astype(float).to_numpy(),
-                    "label_flip": (a["pred"].astype(str).to_numpy() != b["pred"].astype(str).to_numpy()),
-                    "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
-                })
-                item_frames.append(items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable"))
+                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described)
+                if pair["dropped"]:
+                    excluded[f"{names[j]}/{names[i]} [{v}]"] = pair["dropped"]
+                agree_rows.append(pair["agreement"])
+                item_frames.append(pair["items"])
                 if i == 0:
-                    c, rows = _compare_pair(a, b, baseline=names[0], variant=names[j], scope=v, n_boot=n_boot, seed=seed, restrict=restrict)
+                    c, rows = _compare_pair(pair["a"], pair["b"], baseline=names[0], variant=names[j], scope=v, n_boot=n_boot, seed=seed,
+                                            restrict=restrict)
                     comparisons.append(c)
-                    for r in rows:
-                        flip_rows.append({"id": r["id"], "variant": v, "run_a": names[0], "run_b": names[j], "emotion": r["emotion"],
-                                          "pred_a": r["pred_a"], "confidence_a": r["confidence_a"], "pred_b": r["pred_b"],
-                                          "confidence_b": r["confidence_b"], "fixed": r["fixed"], "broke": r["broke"],
-                                          "findings_a": r["findings_a"], "findings_b": r["findings_b"], "path": r["path"]})
-    flips = pd.DataFrame(flip_rows, columns=["id", "variant", "run_a", "run_b", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b",
-                                             "fixed", "broke", "findings_a", "findings_b", "path"])
+                    flip_rows += [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
+                                  for r in rows]
+    flips = pd.DataFrame(flip_rows, columns=FLIP_COLUMNS)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame()
     if len(items):
         items.insert(0, "rank", items.groupby(["run_a", "run_b", "variant"], sort=False).cumcount() + 1)
