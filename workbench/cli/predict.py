@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from workbench.files import strict_json
 from pathlib import Path
 
 from workbench.audio.intake import AudioConfig, check_audio_path
@@ -73,7 +73,7 @@ def cmd_similar(args) -> int:
     net = model_ref_from_args(args).load()
     r = similar(args.a, args.b, net)
     if args.json:
-        print(json.dumps(r, indent=2, ensure_ascii=False))
+        print(strict_json(r))
         return EXIT_OK
     banner(r["random_weights"])
     print(f"cosine similarity {r['cosine']:.4f}")
@@ -92,7 +92,7 @@ def cmd_diagnose(args) -> int:
             "facts": d.facts, "findings": [f.to_dict() for f in d.findings],
             "stability": d.stability.to_dict() if d.stability else None, "random_weights": net.random_weights,
         }
-        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+        print(strict_json(payload))
     else:
         print(d.render())
     return EXIT_OK

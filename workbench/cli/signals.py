@@ -7,7 +7,6 @@ transcript (TextGrid, CTM, SubRip, WebVTT, lhotse): one emotion per sentence
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -94,7 +93,7 @@ def cmd_segment(args) -> int:
     res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
-        print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))
+        print(strict_json(res.summary))
     else:
         print(res.render())
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
