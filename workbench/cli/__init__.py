@@ -24,11 +24,12 @@
     workbench demo [--out DIR]
 
 One grammar on every command: ``--out`` is the output folder (the output file for a command that writes exactly one
-file); without it, what is derived from one run goes into that run folder, anything else into a new folder named after
-the command and the time.  ``--json`` prints one strict JSON document on stdout and nothing else there (every analysis
-command has it).  ``--folds`` is always a count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a
-top-k.  Old spellings (``export-lhotse`` at the top, ``--k``, ``--csv``, calibrate's ``--by``) still work for one
-release and warn on stderr; ``probe --folds SCHEME`` and ``embeddings -n`` are refused with the new option named.
+file); without it, what is derived from one run goes into that run folder, anything else into a folder named after
+the command (timestamped where a command makes a new one each time); each ``--help`` says which. ``--json`` prints
+one strict JSON document on stdout and nothing else there (every analysis command has it). ``--folds`` is always a
+count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a top-k. Old spellings
+(``export-lhotse`` at the top, ``--k``, ``--csv``, calibrate's ``--by``) still work for one release and warn on stderr;
+``probe --folds SCHEME`` and ``embeddings -n`` are refused with the new option named.
 
 Exit status: 0 when every input succeeded, 1 when some input failed (its
 error record is written), 2 for a usage or configuration error (printed as
@@ -65,10 +66,19 @@ COMMANDS = {**predict.COMMANDS, **models.COMMANDS, **data.COMMANDS, **running.CO
             **finetune.COMMANDS}
 
 
+DESCRIPTION = """Speech emotion recognition workbench around emotion2vec+.
+
+One grammar on every command: --out is the output folder (the output file for a command that writes one file);
+without it, what is derived from one run goes into that run folder, anything else into a folder named after the
+command (timestamped where a command makes a new one each time); each command's --help says which. --json prints one
+strict JSON document on stdout and nothing else there. --folds is a count of folds, --scheme a fold scheme, --by a
+grouping, --top a top-k."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser: global options, then each command's parser from its module (:data:`ADDERS`)."""
     parser = argparse.ArgumentParser(
-        prog="workbench", description="Speech emotion recognition workbench around emotion2vec+.",
+        prog="workbench", description=DESCRIPTION,
         formatter_class=HelpFormatter, allow_abbrev=False,
         epilog=example_text("workbench infer clip.wav --model tiny",
                              "workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder",

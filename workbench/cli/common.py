@@ -169,8 +169,8 @@ def add_out_option(p: argparse.ArgumentParser, *, what: str, default: str | None
     for a command that writes exactly one file.
 
     ``what``: what goes there; ``default``: where it goes without ``--out`` (one rule: a command that derives files
-    from one run writes them into that run folder; anything else goes into a new folder named after the command and
-    the time, never into an existing one); ``value``: the default value itself, when it is a fixed path.
+    from one run writes them into that run folder; anything else into a folder named after the command, timestamped
+    where the command makes a new one each time); ``value``: the default value itself, when it is a fixed path.
     """
     kind = "output file" if file else "output folder"
     where = "required" if required else f"default: {default or value}"

@@ -57,7 +57,7 @@ def add_explain(sub: Any) -> Any:
                    help="model-randomisation sanity check (none skips it; it costs one attribution per stage)")
     p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …): the words row of the figure and "
                    "per-word scores and attribution shares in explanation.json (default for a run item: its manifest's words column)")
-    add_out_option(p, what="explanation.json, explanation.png and top_evidence.wav", default="a new explain_<name> in the working folder")
+    add_out_option(p, what="explanation.json, explanation.png and top_evidence.wav", default="explain_<name> in the working folder")
     add_json_option(p, "explanation.json")
     model_options(p, reads_run=True)
     p.add_argument("--other-model", action="store_true",
