@@ -146,3 +146,18 @@ def test_calibrate_out_is_a_folder_temperature_can_name(labelled_run, tmp_path, 
     assert saved["variant"] == "raw" and not (labelled_run.path / "calibration.json").exists()
     assert f"written to {out}" in capsys.readouterr().out
     assert isinstance(pd.read_parquet(labelled_run.path / RESULTS), pd.DataFrame)  # the run is untouched
+
+
+def test_listeners_json_is_strict_and_out_is_where_it_goes(tmp_path, capsys):
+    rows = []
+    for k in range(12):
+        emo, other = ("happy", "sad") if k % 2 else ("sad", "happy")
+        agree = 3 if k % 3 else 2  # some items listeners agree on (3 of 4), some they split (2 of 4)
+        meta = {f"votes_{emo}": agree, f"votes_{other}": 4 - agree, "n_raters": 4, "agreement": agree / 4, "listener_majority": emo}
+        rows.append(synthetic_row(f"i{k}", emotion=emo, pred="happy", speaker=f"s{k % 3}", meta=meta))
+    rf = write_run(tmp_path / "run", rows, [[1.0, float(k)] for k in range(12)], random_weights=True)
+    out = tmp_path / "lst"
+    assert main(["listeners", str(rf.path), "--bootstrap", "20", "--out", str(out), "--json"]) == 0
+    doc = strict(capsys.readouterr().out)
+    assert "raw" in doc["variants"] and doc["warning"] == RANDOM_WEIGHTS_BANNER and doc["written_to"] == str(out)
+    assert (out / "listeners.json").is_file() and not (rf.path / "listeners.json").exists()

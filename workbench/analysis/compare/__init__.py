@@ -41,7 +41,8 @@ from workbench.analysis.compare.variants import (  # noqa: F401  (the public nam
 )
 from workbench.analysis.compare.runs import (  # noqa: F401
     AGREEMENT_CSV, COMPARISON_JSON, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE, RunsComparison, check_comparable, compare_runs,
-    describe_run, embeddings_comparable, plot_item_scores, plot_runs_comparison, show_item, write_runs_comparison,
+    describe_run, embeddings_comparable, write_runs_comparison,
 )
+from workbench.analysis.compare.figures import plot_item_scores, plot_runs_comparison, show_item  # noqa: F401
 from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta  # noqa: F401
 from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401
