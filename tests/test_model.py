@@ -356,10 +356,10 @@ def test_checkpoint_code_and_patches_do_not_import_the_model_module():
     import sys
 
     code = (
-        "import sys, workbench.model.checkpoints, workbench.model.funasr_patches\n"
-        "assert 'workbench.model.network' not in sys.modules, 'checkpoints/funasr_patches import workbench.model.network'\n"
+        "import sys, workbench.model.checkpoints, workbench.model.funasr_patches, workbench.model.building\n"
+        "assert 'workbench.model.network' not in sys.modules, 'checkpoint/building code imports workbench.model.network'\n"
         "import workbench.model.network as m\n"
-        "assert m.resolve_model is workbench.model.checkpoints.resolve_model and m.ModelSpec is workbench.model.checkpoints.ModelSpec\n"
+        "assert m.resolve_model is workbench.model.checkpoints.resolve_model and m._Resolved is workbench.model.checkpoints._Resolved\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -405,7 +405,7 @@ def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_m
 
 def test_the_known_tiny_checksum_is_what_the_package_builds(monkeypatch):
     """The shipped table spares every process a rebuild of tiny; it must be what the builder makes (else it refuses tiny)."""
-    from workbench.model import checkpoints as C
+    from workbench.model import generated as C
 
     versions = C._installed_versions()
     known = C._KNOWN_TINY.get((*versions, 0))
