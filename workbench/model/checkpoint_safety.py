@@ -67,6 +67,31 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
         Naming the file, the key or file that is refused, what FunASR would do with it, and the fix.
     """
     root = Path(model_dir)
+    _refuse_code_files(root)
+    config_name = _config_name(root)
+    cfg_path = root / config_name
+    if cfg_path.is_symlink() and not _inside(root, cfg_path):
+        raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
+    try:
+        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
+    if not isinstance(cfg, dict):
+        raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
+    _check_keys(cfg, cfg_path)
+    if cfg.get("model") != "Emotion2vec":
+        raise ModelError(
+            f"checkpoint builds a {cfg.get('model')}, not an Emotion2vec model.",
+            source=str(cfg_path),
+            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
+        )
+    if not isinstance(cfg.get("model_conf"), dict):
+        raise ModelError("has no model_conf mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
+    _check_tokenizer(cfg, root, cfg_path)
+    return cfg
+
+
+def _refuse_code_files(root: Path) -> None:
     for name in CODE_FILES:
         if (root / name).exists() or (root / name).is_symlink():
             raise ModelError(
@@ -76,6 +101,10 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
                 fix=f"an emotion2vec+ checkpoint needs no code: delete {name} if you trust the rest of the folder, "
                 "or use the checkpoint from its original publisher.",
             )
+
+
+def _config_name(root: Path) -> str:
+    """The config file FunASR reads: ``config.yaml``, or what ``configuration.json`` names (every path in it checked)."""
     config_name = "config.yaml"
     cj = root / "configuration.json"
     if cj.is_file():
@@ -88,15 +117,10 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
             _check_inside(root, cj, f"file_path_metas.{key}", value)
         if isinstance(metas, dict) and isinstance(metas.get("config"), str):
             config_name = metas["config"]
-    cfg_path = root / config_name
-    if cfg_path.is_symlink() and not _inside(root, cfg_path):
-        raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
-    try:
-        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
-    except ConfigError as exc:
-        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
-    if not isinstance(cfg, dict):
-        raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
+    return config_name
+
+
+def _check_keys(cfg: dict, cfg_path: Path) -> None:
     for key in cfg:
         if key in DANGEROUS_CONFIG_KEYS:
             raise ModelError(
@@ -111,14 +135,9 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
                 source=str(cfg_path),
                 fix=f"delete the {key!r} line; the keys an emotion2vec+ config.yaml may hold are {', '.join(CONFIG_KEYS)}.",
             )
-    if cfg.get("model") != "Emotion2vec":
-        raise ModelError(
-            f"checkpoint builds a {cfg.get('model')}, not an Emotion2vec model.",
-            source=str(cfg_path),
-            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
-        )
-    if not isinstance(cfg.get("model_conf"), dict):
-        raise ModelError("has no model_conf mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
+
+
+def _check_tokenizer(cfg: dict, root: Path, cfg_path: Path) -> None:
     tok = cfg.get("tokenizer")
     if tok not in (None, "CharTokenizer"):
         raise ModelError(f"asks for the tokenizer {tok!r}; emotion2vec+ uses 'CharTokenizer'.", source=str(cfg_path),
@@ -132,7 +151,6 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
                              fix=f"delete it; tokenizer_conf may hold {', '.join(TOKENIZER_CONF_KEYS)}.")
         if key == "token_list":
             _check_inside(root, cfg_path, "tokenizer_conf.token_list", value)
-    return cfg
 
 
 def _flat_items(d: Any, prefix: str = ""):
