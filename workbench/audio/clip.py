@@ -37,7 +37,32 @@ class SourceInfo:
 class Audio:
     """Mono float32 samples at ``sr`` Hz with their source facts and log.
 
-    ``samples`` has shape ``(n_samples,)``, values nominally in [-1, 1].
+    :func:`workbench.audio.intake.load` (``wb.load_audio``) makes one from a file, bytes or an array; every
+    step after it returns a new :class:`Audio` whose log has one more record.
+
+    Parameters
+    ----------
+    samples : ndarray, shape (n_samples,)
+        float32, values nominally in [-1, 1] (``(n, channels)`` only before the mixdown).
+    sr : int
+        Sample rate in Hz.
+    source : SourceInfo
+        Facts about the input before any processing: id, path, size, format, codec, rate, channels, sha256.
+    log : ProcessingLog
+        Every step made on the samples, with its parameters, rates, durations and what it cut or added.
+
+    Examples
+    --------
+    >>> y = np.sin(2 * np.pi * 220 * np.arange(8000) / 8000).astype(np.float32)
+    >>> audio = wb.load_audio((y, 8000), id="tone")
+    >>> (audio.id, audio.sr, len(audio.samples), audio.duration)
+    ('tone', 16000, 16000, 1.0)
+    >>> audio.source.sample_rate  # the input's own rate
+    8000
+    >>> [step.name for step in audio.log.steps]
+    ['decode', 'resample']
+    >>> len(audio.content_hash())
+    64
     """
 
     samples: np.ndarray

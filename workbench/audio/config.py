@@ -17,7 +17,7 @@ MAX_CHANNELS = 64
 class AudioConfig:
     """Settings of audio intake.
 
-    Attributes
+    Parameters
     ----------
     target_sr : int
         Sample rate handed to the model (emotion2vec expects 16 kHz: ``schema.SAMPLE_RATE``).
@@ -39,6 +39,18 @@ class AudioConfig:
     min_sample_rate_hz, max_sample_rate_hz : int
         Rates outside this range are refused as a wrong header (a 1 Hz WAV)
         rather than resampled by a factor of thousands.
+
+    Examples
+    --------
+    >>> cfg = wb.AudioConfig(max_duration_s=60)
+    >>> (cfg.target_sr, cfg.resampler, cfg.max_duration_s)
+    (16000, 'soxr', 60)
+    >>> wb.AudioConfig.from_dict({"max_duration_s": "1e3"}).max_duration_s  # as an experiment file writes it
+    1000.0
+    >>> wb.AudioConfig.from_dict({"max_duration": 5})
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: audio: unknown setting(s) ['max_duration']; it takes [...]. Fix: remove or rename them.
     """
 
     target_sr: int = SAMPLE_RATE

@@ -71,6 +71,21 @@ def load(source: AudioInput, *, config: AudioConfig | None = None, id: str | Non
     AudioError
         Missing, empty, truncated or undecodable input, NaN/Inf samples,
         zero length, or longer than ``config.max_duration_s``.
+
+    Examples
+    --------
+    >>> import soundfile
+    >>> y = 0.5 * np.sin(2 * np.pi * 220 * np.arange(8000) / 8000)
+    >>> soundfile.write("tone.wav", y, 8000)
+    >>> audio = wb.load_audio("tone.wav")
+    >>> (audio.id, audio.sr, audio.duration, audio.source.sample_rate, audio.source.codec)
+    ('tone.wav', 16000, 1.0, 8000, 'PCM_16')
+    >>> print(audio.log.lines()[1])
+    INFO: resample(method=soxr, quality=VHQ): 1.000s → 1.000s, 8000 → 16000 Hz (... ms)
+    >>> wb.load_audio("missing.wav")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.AudioError: missing.wav: file not found. Fix: check the path (relative paths start from the current directory).
     """
     config = config or AudioConfig()
     if isinstance(source, Audio):

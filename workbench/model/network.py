@@ -81,12 +81,36 @@ logger = logging.getLogger(__name__)
 # the model
 # ---------------------------------------------------------------------------
 class Emotion2vecModel:
-    """A loaded emotion2vec+ model; use :func:`load_model` to get one.
+    """A loaded emotion2vec+ model; use :func:`load_model` (or :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>`)
+    to get one.
 
-    Attributes
+    Parameters
     ----------
     automodel : funasr.AutoModel
         The FunASR object, usable as FunASR documents (``generate``).
+    spec
+        What ``--model`` resolved to (private; :class:`~workbench.model.ref.ModelRef` is the model type that travels).
+    info
+        The provenance record (below).
+    label_index : list of int
+        The checkpoint output of each of ``info.labels``.
+    valid_tokens : ndarray of bool
+        The checkpoint outputs in use (``unuse`` tokens are not).
+
+    Examples
+    --------
+    >>> net = wb.load_model("tiny", device="cpu")
+    >>> (len(net.labels), net.random_weights, net.info.dtype, net.info.device)
+    (9, True, 'float32', 'cpu')
+    >>> clips = [0.1 * np.random.default_rng(k).standard_normal(n).astype(np.float32) for k, n in ((0, 16000), (1, 24000))]
+    >>> [p.n_frames for p in net.predict(clips)]  # batched, in the order given
+    [49, 74]
+    >>> tempered = net.with_temperature(2.0)
+    >>> (tempered.temperature, tempered.network is net.network)  # the same weights, shared
+    (2.0, True)
+
+    Attributes
+    ----------
     info
         The provenance record stored with every result: ``id``, ``kind``, ``hub``, ``revision``, ``path``,
         ``checksum`` (sha256 of the weights), ``device``, ``dtype``, ``labels``, ``random_weights``,
@@ -468,6 +492,18 @@ def load_model(
     Weights are read with ``torch.load(weights_only=True)`` or from
     ``model.safetensors``: a checkpoint whose pickle holds anything beyond
     tensors is refused with a :class:`ModelError`.
+
+    Examples
+    --------
+    >>> net = wb.load_model("tiny", device="cpu")
+    >>> net is wb.load_model("tiny", device="cpu")  # loaded once per process
+    True
+    >>> (net.info.id, net.info.kind, len(net.info.checksum))
+    ('random-tiny', 'random', 64)
+    >>> wb.load_model("tiny", dtype="float8")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: dtype must be float32, bfloat16, float16 or int8, given 'float8'. Fix: ...
     """
     say = progress or _silent
     spec = resolve_model(model, hub=hub, revision=revision)

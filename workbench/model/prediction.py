@@ -16,11 +16,41 @@ from workbench.schema import FRAME_RATE
 class Prediction:
     """The model's output for one clip.
 
-    ``scores``: (C,) probabilities in ``labels`` order (the model's classes: the nine
-    :data:`~workbench.labels.LABEL_KEYS`, or a fine-tuned head's own).  ``embedding``: (D,)
-    mean of the clip's frame features.
-    ``frame_logits``: (T, C) head applied to each frame (50 frames/s), and
-    ``frame_embeddings``: (T, D), present with ``granularity="frame"``.
+    Parameters
+    ----------
+    id : str
+        The clip's name.
+    scores : ndarray, shape (C,)
+        Probabilities in ``labels`` order (the model's classes: the nine :data:`~workbench.labels.LABEL_KEYS`,
+        or a fine-tuned head's own).
+    logits : ndarray, shape (C,)
+        The head's outputs (divided by the model's temperature, if it has one); ``scores`` is their softmax.
+    embedding : ndarray, shape (D,), optional
+        Mean of the clip's frame features.
+    frame_logits : ndarray, shape (T, C), optional
+        The head applied to each frame (50 frames/s); present with ``granularity="frame"``.
+    frame_embeddings : ndarray, shape (T, D), optional
+        Each frame's features; present with ``granularity="frame"`` and ``embeddings=True``.
+    n_frames : int
+        Frames the clip made (``T``).
+    duration : float
+        Seconds of audio scored.
+    random_weights : bool
+        The model had seeded random weights: the scores mean nothing.
+    labels : tuple of str
+        The model's classes, in score order.
+
+    Examples
+    --------
+    >>> net = wb.load_model("tiny", device="cpu")
+    >>> clip = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    >>> p = net.predict([clip], granularity="frame")[0]
+    >>> (p.scores.shape, p.n_frames, p.frame_scores.shape, p.duration)
+    ((9,), 49, (49, 9), 1.0)
+    >>> p.label in p.labels and 0 < p.confidence <= 1 and p.random_weights
+    True
+    >>> sorted(p.to_dict(frames=False))
+    ['confidence', 'emotion', 'entropy_bits', 'margin', 'n_frames', 'scores']
     """
 
     id: str
