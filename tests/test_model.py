@@ -414,3 +414,18 @@ def test_the_known_tiny_checksum_is_what_the_package_builds(monkeypatch):
     monkeypatch.setattr(C, "_KNOWN_TINY", {})
     monkeypatch.setattr(C, "_EXPECTED", {})
     assert C._expected_random_sha256("tiny", 0) == known
+
+
+def test_the_config_template_gives_each_architecture_its_sizes():
+    """The published config is data (emotion2vec_config.json); only the sizes of each architecture are set from ArchSpec."""
+    from workbench.model.generated import ARCHS, CONFIG_TEMPLATE, emotion2vec_config
+
+    assert CONFIG_TEMPLATE.is_file()
+    large, tiny = emotion2vec_config(ARCHS["large"]), emotion2vec_config(ARCHS["tiny"])
+    conf, audio = large["model_conf"], large["model_conf"]["modalities"]["audio"]
+    assert (conf["depth"], conf["embed_dim"], conf["num_heads"], audio["prenet_depth"]) == (16, 1024, 16, 8)
+    assert audio["feature_encoder_spec"].startswith("[(512, 10, 5)]") and conf["norm_eps"] == 1e-05
+    assert (tiny["model_conf"]["embed_dim"], tiny["model_conf"]["modalities"]["audio"]["decoder"]["decoder_dim"]) == (32, 16)
+    assert tiny["tokenizer"] == "CharTokenizer" and tiny["model"] == "Emotion2vec"
+    tiny["model_conf"]["depth"] = 99  # each call is a fresh copy: the template is never changed in place
+    assert emotion2vec_config(ARCHS["tiny"])["model_conf"]["depth"] == 1
