@@ -247,7 +247,8 @@ class ModelRef:
         """What this reference names, from its files alone: checked and hashed, no network built, no FunASR imported.
 
         Returns an object with ``info`` (the record a loaded model carries, with ``parameters=None``),
-        ``random_weights`` and ``labels``.  A hub id not downloaded on this machine has ``info.checksum=None``.
+        ``random_weights`` and ``labels``.  A hub id not downloaded on this machine has ``info.checksum=None``;
+        ``info.dtype`` is the reference's precision (``float32`` for ``auto`` and the ONNX paths, chosen only when loading).
         The Ray engine's driver records this while its actors load the model.
 
         Parameters
