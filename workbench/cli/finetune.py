@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from workbench.analysis.finetune import LABEL_SETS, HeadTraining, finetune
-from workbench.model.ref import ModelRef
-from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options, non_negative_int,
-                                  positive_int, say_loading)
+from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+                                  model_ref_from_args, non_negative_int, positive_int, say_loading)
 
 
 def _share(text: str) -> float:
@@ -70,7 +69,7 @@ def cmd_finetune(args) -> int:
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
                           test_speakers=args.test_speakers)
     is_manifest = Path(args.source).is_file()
-    model = ModelRef.from_args(args) if is_manifest else None
+    model = model_ref_from_args(args) if is_manifest else None
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
