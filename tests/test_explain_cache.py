@@ -23,7 +23,7 @@ from workbench.explain.cache import Rendered, cache_key, entry_names, read_cache
 from workbench.explain.explanation import explain_clip
 from workbench.explain.faithfulness import faithfulness
 from workbench.explain.worst import RULE_LABELLED, RULE_UNLABELLED, WORST_JSON, select_worst, worst_summary
-from workbench.model.network import default_policy
+from workbench.model.batching import default_policy
 from workbench.runs.folder import RunFolder
 
 from conftest import speech_like

@@ -50,7 +50,8 @@ from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
+                                  check_out_dir, model_options, say_loading)
 
 
 def add_explain(sub: Any) -> Any:
@@ -77,7 +78,9 @@ def add_explain(sub: Any) -> Any:
                    "per-word scores and attribution shares in explanation.json (default for a run item: its manifest's words column)")
     p.add_argument("--no-cache", action="store_true",
                    help="for a run item: compute again even when the run folder holds this explanation (the new one replaces it)")
-    p.add_argument("--out", default=None, help="output folder (default: explain_<name>; not with --worst, which writes into the run folder)")
+    add_out_option(p, what="explanation.json, explanation.png and top_evidence.wav",
+                   default="explain_<name> in the working folder; not with --worst, which writes into the run folder")
+    add_json_option(p, "explanation.json (with --worst: the summary)")
     model_options(p, reads_run=True)
     p.add_argument("--other-model", action="store_true",
                    help="for a run item: explain with --model although its weights differ from the run's (said in every output)")
@@ -105,7 +108,7 @@ class _Session:
             if self.recorded is not None:
                 self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model)
                 if self.other:
-                    print(f"!! {self.other}")
+                    print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
         return self.net
 
     def model_key(self) -> dict | None:
@@ -286,8 +289,9 @@ def _cache_line(cache: dict, run: Path) -> str:
     return f"  cache: {cache['note']}"
 
 
-def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> list[Path]:
-    """explanation.json (with the cache's word when a run item), explanation.png, top_evidence.wav into ``out``."""
+def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[list[Path], str]:
+    """explanation.json (with the cache's word when a run item), explanation.png, top_evidence.wav into ``out``;
+    returns the files written and the JSON text."""
     record = rendered.record if cache is None else {**rendered.record, "cache": cache}
     text = strict_json(record, indent=1)
     out.mkdir(parents=True, exist_ok=True)
@@ -298,7 +302,7 @@ def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> list[Pa
     if rendered.wav is not None:
         folder.write_artifact("top_evidence.wav", lambda f: f.write(rendered.wav))
         written.append(out / "top_evidence.wav")
-    return written
+    return written, text
 
 
 def _check_args(args: Any) -> None:
@@ -342,11 +346,14 @@ def cmd_explain(args: Any) -> int:
         check_explain_length(len(audio.samples), source=str(session.src.absolute()))  # before the model loads
         words, words_from = _item_words(session, None, audio.duration)
         rendered = _render(session, audio, None, session.src.stem, words, words_from)
-    written = _write_outputs(out, rendered, cache)
-    for line in rendered.lines:
-        print(line)
-    if cache is not None:
-        print(_cache_line(cache, session.src))
+    written, text = _write_outputs(out, rendered, cache)
+    if args.json:  # the banner, the checks, the run-row comparison and the cache's word are in the document
+        print(text)
+    else:
+        for line in rendered.lines:
+            print(line)
+        if cache is not None:
+            print(_cache_line(cache, session.src))
     print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
     return EXIT_OK
 
@@ -354,9 +361,10 @@ def cmd_explain(args: Any) -> int:
 def _explain_worst(session: _Session) -> int:
     """``--worst N``: the run's N worst ok rows explained with one model, each into the cache; the summary beside them."""
     args, rf = session.args, session.rf
+    out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the summary document only
     ok = rf.results(args.variant, status="ok")
     rows, rule = select_worst(ok, args.worst)
-    print(f"explaining the {len(rows)} worst of {len(ok)} scored rows ({rule})")
+    print(f"explaining the {len(rows)} worst of {len(ok)} scored rows ({rule})", file=out)
     cases, warnings = [], []
     for i, row in enumerate(rows.to_dict("records"), 1):
         name = f"{row['id']}_{row['variant']}"
@@ -365,13 +373,13 @@ def _explain_worst(session: _Session) -> int:
             words, words_from = _item_words(session, row["id"], audio_s or rf.scored_audio(row).duration)
             rendered, cache = _explain_run_row(session, row, name, words=words, words_from=words_from)
         except WorkbenchError as exc:  # one bad item never stops the others: it is a failed case, said
-            print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {exc}")
+            print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {exc}", file=out)
             cases.append(case_record(row, None, entry=None, cache="failed", error=str(exc)))
             continue
         print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] "
-              f"{'from the cache' if cache['hit'] else 'computed'} ({cache['entry']})")
+              f"{'from the cache' if cache['hit'] else 'computed'} ({cache['entry']})", file=out)
         for line in rendered.lines:
-            print("    " + line)
+            print("    " + line, file=out)
         cases.append(case_record(row, rendered.record, entry=cache["entry"], cache="hit" if cache["hit"] else "computed"))
         warnings.append(rendered.record.get("warning"))
     warning = next((w for w in warnings if w), None)  # the model's banner (random weights …), from any explained case
@@ -379,7 +387,9 @@ def _explain_worst(session: _Session) -> int:
                              warning=warning)
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
-    print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}")
+    print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}", file=out)
+    if args.json:
+        print(strict_json(summary, indent=1))
     return EXIT_OK if not failed else EXIT_FAILED_ITEMS
 
 

@@ -71,7 +71,8 @@ import numpy as np
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
-from workbench.model.network import Emotion2vecModel, default_policy
+from workbench.model.batching import default_policy
+from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
