@@ -38,7 +38,7 @@ gradients):
 
 All three send their perturbed clips through the model in batches sized by
 the memory budget (:meth:`ClassScore.batch_size`: the seconds of audio one
-batch may hold, ``model.network.default_policy(device).max_batch_seconds`` —
+batch may hold, ``model.batching.default_policy(device).max_batch_seconds`` —
 60 s on a CPU, sized by free memory on a GPU — a third of it with gradients),
 through Captum's ``internal_batch_size`` and ``perturbations_per_eval``.
 Batching changes no result beyond float32 rounding (tested against
