@@ -66,6 +66,8 @@ def test_the_same_call_reads_the_cache_and_a_changed_setting_recomputes(tiny_run
     assert {k: v for k, v in second.items() if k != "cache"} == {k: v for k, v in first.items() if k != "cache"}
     assert (tmp_path / "b" / "explanation.png").read_bytes() == (tmp_path / "a" / "explanation.png").read_bytes()
     assert "occlusion: deletion AUC" in screen  # a hit shows the same evidence, checks and flags
+    assert _explain(tiny_run, tmp_path / "b", "--json") == 0  # --json: the document alone on stdout, the cache's word in it
+    assert json.loads(capsys.readouterr().out)["cache"]["hit"] is True
 
     assert _explain(tiny_run, tmp_path / "c", "--class", "happy") == 0  # another key: computed, its own entry
     third = json.loads((tmp_path / "c" / "explanation.json").read_text())
