@@ -1,92 +1,59 @@
-"""Report sections for notebooks, and ``workbench report`` (papermill + a self-contained HTML file).
+"""Report sections for notebooks and templates; ``workbench report`` itself is :mod:`workbench.views.report_run`.
 
 The templates in ``workbench/templates/`` (package data) are thin: one
-``parameters`` cell, then calls into this module.  :func:`run_report` executes
-a template with papermill into ``reports/<name>/<timestamp>/`` and writes the
-executed notebook, one HTML file with every figure and audio clip embedded
-(base64; no scripts or stylesheets from elsewhere), ``metrics.json`` and
-``report.log`` (everything the libraries logged while it ran).
+``parameters`` cell, then calls into this module (``wb.reporting``).
+:func:`run_report` (re-exported here) executes a template with papermill into
+``reports/<name>/<timestamp>/`` and writes the executed notebook, one HTML file
+with every figure and audio clip embedded (base64; no scripts or stylesheets
+from elsewhere), ``metrics.json`` and ``report.log`` (everything the libraries
+logged while it ran).
 
 Every string that comes from data — ids, paths, labels, speakers, texts, error
 messages, variant and model names — is HTML-escaped where it is put into a
-page: sections build HTML with :func:`esc` and show it as ``text/html``;
-Markdown is kept for fixed text only and is rendered with raw HTML escaped.
+page: sections build HTML with :func:`esc` (:mod:`workbench.views.html`) and
+show it as ``text/html``; Markdown is kept for fixed text only and is rendered
+with raw HTML escaped.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from workbench import __version__
-from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
-from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
-from workbench.data.listeners import listener_frame
-from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
-from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
-from workbench.errors import ConfigError
 from workbench.analysis.fusion import fuse_run, plot_fusion
-from workbench.logs import route_logs
+from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
+from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
+from workbench.data.listeners import listener_frame
+from workbench.errors import ConfigError
+from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench import files
-from workbench.runs.folder import RunFolderError, as_run_folder
-from workbench.files import json_default
+from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
+from workbench.runs.folder import as_run_folder
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-#: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
-PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
-LOG_NAME = "report.log"
-
-
-# ---------------------------------------------------------------------------
-# HTML pieces (everything from data goes through esc)
-# ---------------------------------------------------------------------------
-class Markup(str):
-    """A string of HTML that is safe as it is (built here, its data escaped)."""
-
-
-def esc(value: Any) -> Markup:
-    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
-
-
-def code(value: Any) -> Markup:
-    return Markup(f"<code>{esc(value)}</code>")
-
-
-def _fmt(value: Any, digits: int = 3) -> Markup:
-    if isinstance(value, Markup):
-        return value
-    if value is None or type(value).__name__ == "NAType":  # pandas' missing value prints as <NA>
-        return esc("—")
-    if isinstance(value, float):
-        return esc("—" if value != value else f"{value:.{digits}f}")
-    return esc(value)
-
-
-def table_html(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 3) -> Markup:
-    """An HTML table; cells are escaped unless they are :class:`Markup`, floats shown with ``digits`` decimals."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
-    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def frame_html(df, *, digits: int = 4) -> Markup:
-    """A DataFrame as an escaped HTML table (no index)."""
-    return table_html(list(df.columns), df.itertuples(index=False), digits=digits)
+from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, table_html  # noqa: F401  (sections' HTML)
+from workbench.views.html import fmt as _fmt
+from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
+    LIST_PATH_PARAMS,
+    LOG_NAME,
+    PATH_PARAMS,
+    TEMPLATES,
+    check_params,
+    parse_params,
+    resolve_params,
+    run_report,
+    template_parameters,
+    template_path,
+    write_metrics,
+)
 
 
 def _display(obj) -> None:
@@ -126,13 +93,6 @@ def audio_player(samples, sr: int, max_s: float = 15.0):
     from IPython.display import Audio
 
     return Audio(data=samples[: int(max_s * sr)], rate=sr, normalize=True)
-
-
-def banner_html() -> Markup:
-    return Markup("<div class='wb-banner' style='background:#fee;border-left:4px solid #c00;padding:6px 12px'>"
-                  f"<b>⚠ {esc(RANDOM_WEIGHTS_BANNER)}</b> Every number in this report is meaningless; "
-                  "it only shows the report works.</div>")
-
 
 # ---------------------------------------------------------------------------
 # sections (called by the templates)
@@ -421,224 +381,3 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
     show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
-
-
-def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
-    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
-    files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
-
-
-# ---------------------------------------------------------------------------
-# workbench report
-# ---------------------------------------------------------------------------
-def template_path(template: str | os.PathLike) -> Path:
-    p = Path(template)
-    if p.suffix == ".ipynb" and p.is_file():
-        return p
-    cand = TEMPLATES / f"{p.name if p.suffix == '.ipynb' else p.name + '.ipynb'}"
-    if cand.is_file():
-        return cand
-    known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
-    raise ConfigError(f"unknown report template {str(template)!r}; templates: {known}.", fix="pass one of them, or a path to a notebook.")
-
-
-def parse_params(pairs: list[str]) -> dict:
-    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings."""
-    import yaml
-
-    out = {}
-    for s in pairs or []:
-        if "=" not in s:
-            raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            out[k.strip()] = v
-    return out
-
-
-#: parameters holding a comma-separated list of paths
-LIST_PATH_PARAMS = ("run_dirs",)
-
-
-def template_parameters(template: str | os.PathLike) -> list[str]:
-    """The names a template's ``parameters`` cell declares (papermill's own reading of the notebook)."""
-    import papermill as pm
-
-    return list(pm.inspect_notebook(str(template_path(template))))
-
-
-def check_params(template: str | os.PathLike, params: dict) -> None:
-    """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
-    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
-    declared = template_parameters(template)
-    unknown = sorted(k for k in params if k not in declared)
-    if unknown:
-        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
-        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
-                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
-    if "report_dir" in params:
-        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
-                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
-
-
-def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
-    """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
-
-    The notebook runs in its own process and may run in another folder, so a
-    relative ``run_dir=runs/r50v`` must mean the folder the *caller* sees:
-    :data:`PATH_PARAMS` are always made absolute; any other string value is
-    when it names a file or folder that exists there.
-    """
-    base = Path(cwd) if cwd is not None else Path.cwd()
-    out = dict(params)
-    for k, v in params.items():
-        if k in LIST_PATH_PARAMS and isinstance(v, str) and v.strip():  # "A,B": each one against the caller's folder
-            out[k] = ",".join(str((base / Path(d.strip()).expanduser()).resolve()) for d in v.split(",") if d.strip())
-            missing = [d for d in out[k].split(",") if not Path(d).is_dir()]
-            if missing:
-                raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
-                                  fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
-            continue
-        if not isinstance(v, str) or not v.strip():
-            continue
-        p = Path(v).expanduser()
-        full = p if p.is_absolute() else base / p
-        if k in PATH_PARAMS or full.exists():
-            out[k] = str(full.resolve())
-    if out.get("run_dir"):
-        try:
-            rf = as_run_folder(out["run_dir"])
-            rf.results()
-        except RunFolderError as exc:
-            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
-                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
-    for k in PATH_PARAMS:
-        if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
-            raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
-    return out
-
-
-def _kernel_manager_logging_to(log_path: Path):
-    """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class ReportKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):
-            with open(log_path, "ab") as fh:  # the kernel keeps its own copy of the descriptor
-                kw.setdefault("stdout", fh)
-                kw.setdefault("stderr", fh)
-                return await super().start_kernel(**kw)
-
-    return ReportKernelManager
-
-
-def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
-               timeout: int = 1800) -> dict:
-    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
-
-    Relative path parameters mean paths relative to the current folder.  When
-    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
-    executed notebook and HTML show how far it got) and a :class:`ConfigError`
-    names it; when it cannot start, the half-made folder is removed.
-    """
-    import nbformat
-    import papermill as pm
-
-    src = template_path(template)
-    check_params(src, dict(params or {}))
-    params = resolve_params(dict(params or {}))
-    name = src.stem
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    base = Path(out) / name
-    report_dir = base / stamp
-    k = 1
-    while report_dir.exists():
-        report_dir = base / f"{stamp}_{k}"
-        k += 1
-    base.mkdir(parents=True, exist_ok=True)
-    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
-    report_dir = report_dir.resolve()
-    params["report_dir"] = str(report_dir)
-    nb_out = report_dir / f"{name}.ipynb"
-    html_path = report_dir / f"{name}.html"
-    log = report_dir / LOG_NAME
-    try:
-        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
-                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
-    except pm.PapermillExecutionError as exc:
-        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
-        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
-                          fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
-    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
-        if not nb_out.is_file():
-            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
-            raise
-        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, Exception):
-            raise
-        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
-                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
-    nb = nbformat.read(nb_out, as_version=4)
-    files.write_text(html_path, notebook_html(nb, title=name))
-    metrics = report_dir / "metrics.json"
-    if not metrics.is_file():
-        write_metrics(report_dir, {"note": "the template wrote no metrics"})
-    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
-
-
-def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
-    import nbformat
-
-    if nb_out.is_file():
-        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
-    files.write_text(report_dir / "FAILED", why + "\n")
-    failed = report_dir.with_name(report_dir.name + "_FAILED")
-    files.rename_folder(report_dir, failed)
-    return failed
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
-pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
-blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
-"""
-
-
-def notebook_html(nb, *, title: str) -> str:
-    """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
-
-    Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
-    outputs are the sections' own HTML, whose data :func:`esc` escaped; text
-    outputs are escaped.
-    """
-    import mistune
-
-    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=True)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"]
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "markdown":
-            parts.append(render(cell.source))
-            continue
-        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
-            continue
-        for o in cell.get("outputs", []):
-            if o.output_type == "stream":
-                parts.append(f"<pre>{esc(o.text)}</pre>")
-            elif o.output_type == "error":
-                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
-            elif o.output_type in ("display_data", "execute_result"):
-                data = o.get("data", {})
-                if "image/png" in data:
-                    parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
-                elif "text/html" in data:
-                    parts.append(data["text/html"])
-                elif "text/markdown" in data:
-                    parts.append(render(data["text/markdown"]))
-                elif "text/plain" in data:
-                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
