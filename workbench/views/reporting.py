@@ -27,7 +27,7 @@ from typing import Any
 from workbench import __version__
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
-from workbench.analysis.fusion import fuse_run, plot_fusion
+from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
@@ -37,7 +37,7 @@ from workbench.errors import ConfigError
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
-from workbench.runs.folder import as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
@@ -54,6 +54,31 @@ from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and
     template_path,
     write_metrics,
 )
+
+
+_OPEN: dict[str, tuple[tuple, RunFolder]] = {}
+
+
+def _run(run_dir: str | os.PathLike | RunFolder) -> RunFolder:
+    """The run folder, opened once per report: every section reads the same :class:`RunFolder` (its results table is
+    read and checked once).  A run folder whose results, summary or config changed on disk is opened again."""
+    if isinstance(run_dir, RunFolder):
+        return run_dir
+    path = Path(run_dir).resolve()
+    stamp = []
+    for name in ("results.parquet", "summary.json", "config.yaml"):
+        try:
+            st = (path / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            stamp.append(None)
+    hit = _OPEN.get(str(path))
+    if hit is not None and hit[0] == tuple(stamp):
+        return hit[1]
+    rf = as_run_folder(path)
+    _OPEN.clear()  # one run at a time: a notebook that moves to another run does not keep the old table
+    _OPEN[str(path)] = (tuple(stamp), rf)
+    return rf
 
 
 def _display(obj) -> None:
@@ -104,7 +129,7 @@ def setup_report(report_dir: str | os.PathLike) -> None:
 
 def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> dict:
     """The random-weights banner (first), the title and the run's provenance."""
-    rf = as_run_folder(run_dir)
+    rf = _run(run_dir)
     res, summary, cfg = rf.results(), rf.summary, rf.config
     model = rf.model_ref
     parts = [banner_html()] if rf.random_weights else []
@@ -128,7 +153,7 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> 
 
 
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     out = {}
     for v in dict.fromkeys(res["variant"]):
         r = evaluate(res, variant=v, by=by, n_boot=n_boot)
@@ -162,7 +187,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
 def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
     """"Listeners vs model": agreement bands, divergences, the two lists and both confusions; None (nothing shown)
     when the run's manifest carries no listener judgements."""
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     if not listener_frame(res)["agreement"].notna().any():
         return None
     out = {}
@@ -214,7 +239,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
 
 
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
-    rf = as_run_folder(run_dir)
+    rf = _run(run_dir)
     res = rf.results()
     ok = res[res["status"] == "ok"]
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
@@ -236,7 +261,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
 
 
 def findings_summary(run_dir: str | os.PathLike) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     ok = res[res["status"] == "ok"]
     counts: dict[str, int] = {}
     for s in ok["finding_codes"].fillna(""):
@@ -269,33 +294,50 @@ def fusion_skipped() -> None:
     return None
 
 
-def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) -> dict | None:
+def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *, n_boot: int = 500, reuse: bool = True) -> dict | None:
+    """Speech + text fusion of the run.  With ``reuse``, a ``fusion.json`` that ``workbench fuse`` (or an earlier
+    report) wrote with the same run files, text model and settings is shown as it is (the page says so) instead of
+    training a text model per fold again."""
+    params = dict(text_model=text_model, n_boot=n_boot)
     try:
-        res = fuse_run(run_dir, text_model=text_model, figures=False, n_boot=500)
+        d = cached_fusion(run_dir, **params) if reuse else None
+        reused = d is not None
+        if d is None:
+            d = fuse_run(run_dir, figures=False, **params).to_dict()
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
         show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
         return None
-    d = res.to_dict()
+    show_html(fusion_html(d, reused=reused))
+    show_figure(plot_fusion(d))
+    return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
+
+
+def _interval(value, ci, signed: bool = False) -> Markup:
+    f = (lambda v: esc("—") if v is None or v != v else esc(f"{v:+.3f}" if signed else f"{v:.3f}"))  # noqa: E731
+    lo, hi = (ci or (None, None))[:2]
+    return Markup(f"{f(value)} [{f(lo)}, {f(hi)}]")
+
+
+def fusion_html(d: dict, *, reused: bool = False) -> Markup:
+    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``)."""
     parts = ["<h2>Speech + text fusion</h2>"]
-    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in res.warnings]
-    parts += [
-             f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
-             f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>"]
+    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
+    if reused:
+        parts.append("<p><i>Reused from the run folder's <code>fusion.json</code>: computed on these same results and embeddings, "
+                     "with the same text model, folds, seed and resamples.</i></p>")
+    parts.append(f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
+                 f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>")
     rows = []
-    for m, v in res.metrics.items():
-        c = res.comparisons.get(m)
+    for m, v in d["metrics"].items():
+        c = d.get("vs_speech", {}).get(m)
         vs = ("—", "—", "—") if c is None else (
-            Markup(f"{c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}]"), Markup(f"{c['mcnemar_p']:.3g}"),
-            Markup(f"{c['fixed']} / {c['broke']}"))
-        rows.append((m, Markup(f"{v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]"),
-                     Markup(f"{v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]"), *vs))
+            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else Markup(f"{c['mcnemar_p']:.3g}"), Markup(f"{c['fixed']} / {c['broke']}"))
+        rows.append((m, _interval(v["uar"], v["uar_ci"]), _interval(v["wa"], v["wa_ci"]), *vs))
     parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
-    if res.data.excluded:
-        parts.append("<p>Excluded: " + "; ".join(f"{len(ids)} item(s) with {esc(reason)}" for reason, ids in res.data.excluded.items()) + ".</p>")
-    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in res.weights))}.</p>")
-    show_html("\n".join(parts))
-    show_figure(plot_fusion(res))
-    return d
+    if d.get("excluded"):
+        parts.append("<p>Excluded: " + "; ".join(f"{e['count']} item(s) with {esc(reason)}" for reason, e in d["excluded"].items()) + ".</p>")
+    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in d['late_weights']))}.</p>")
+    return Markup("\n".join(parts))
 
 
 def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 500) -> dict | None:
@@ -304,7 +346,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     Folds are grouped by speaker when every scored item has one (else shuffled, and the
     section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
     """
-    results = as_run_folder(run_dir).results()
+    results = _run(run_dir).results()
     # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
     # without a speaker (the demo's tone) must not switch the report to shuffled folds and other figures than the CLI's
     by = "speaker" if "speaker" in results.columns else None
@@ -355,7 +397,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
 
 
 def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     variants = list(dict.fromkeys(res["variant"]))
     baseline = baseline or ("raw" if "raw" in variants else variants[0])
     _, comps, flips = compare_results(res, baseline=baseline)

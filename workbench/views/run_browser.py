@@ -17,6 +17,33 @@ from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
+#: the checks of a method's map in the explanation JSON, by the words the panel uses for them
+CHECK_NAMES = {"faithfulness": "faithfulness (deletion/insertion)", "randomisation": "model-randomisation check",
+               "completeness": "IG completeness", "stability": "stability over baseline seeds"}
+RANDOMISATION_SKIPPED = ("skipped in the Evidence panel (it costs one more attribution per randomised stage); "
+                         "`workbench explain FILE --randomisation full` runs it")
+
+
+def skipped_check_lines(expl: Any, method: str) -> list[str]:
+    """Lines for the checks of ``method`` that :meth:`Explanation.check_lines` does not state, read from the
+    explanation's JSON: a check that carries a ``status`` (skipped, not applicable …) with its reason, and a
+    model-randomisation check that did not run.  Nothing the JSON holds about a check is left unsaid."""
+    entry = expl.to_dict()["methods"][method]
+    checks = {"faithfulness": entry.get("faithfulness"), "randomisation": entry.get("randomisation"),
+              **((entry.get("attribution") or {}).get("checks") or {})}
+    lines = []
+    for name, value in checks.items():
+        label = CHECK_NAMES.get(name, name)
+        if isinstance(value, dict) and value.get("status") is not None:
+            reason = value.get("reason") or value.get("note")
+            lines.append(f"{label}: {value['status']}" + (f" ({reason})" if reason else ""))
+        elif name == "randomisation" and value is None:
+            lines.append(f"{label}: not run, {RANDOMISATION_SKIPPED}")
+        elif name == "randomisation" and not any(st.get("spearman") is not None for st in value.get("stages", [])):
+            lines.append(f"{label}: undetermined (no finite rank correlation with the re-initialised network)")
+    return lines
+
+
 # ---------------------------------------------------------------------------
 class LowConfidenceBrowser(_View):
     """Filter a run's items and open one: the audio it was scored on, its scores, frame timeline, findings, neighbours.
@@ -126,7 +153,7 @@ class LowConfidenceBrowser(_View):
             expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
             fig = plot_explanation(expl, audio.samples)
             warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
-            checks = "<br>".join(_esc(c) for c in expl.check_lines(method))
+            checks = "<br>".join(_esc(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
             flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
             text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"
             self.shown["explanation"] = expl
