@@ -25,6 +25,27 @@ class TrimmingInspector(_View):
     Its onset is judged against the recording's noise floor: a trim removes the quiet
     frames that floor is measured on, so the lower of the intake's and the processed
     audio's floor estimates is used.
+
+    Parameters
+    ----------
+    path : str or Path
+        The audio file (any format the intake reads).
+    chains : dict of str to list of dict, optional
+        Named preprocessing chains to choose from (steps as in a variant); default
+        :attr:`DEFAULT_CHAINS` (intake only, two trims, denoise + trim, telephone).
+
+    Examples
+    --------
+    >>> view = wb.TrimmingInspector(wb.DEMO_DATA / "happy_zh_onset0.wav")
+    >>> view.chain.value                  # the chain shown first; set .value to pick another
+    'trim top_db=30'
+    >>> view.cut["start_samples"], view.cut["end_samples"] > 0   # speech starts at sample 0: nothing cut there
+    (0, True)
+    >>> [f["code"] for f in view.found]   # findings of the processed audio
+    ['speech_at_sample_0']
+    >>> view.chain.value = "intake only"
+    >>> view.cut["end_s"]
+    0.0
     """
 
     DEFAULT_CHAINS = {
@@ -101,7 +122,26 @@ class TrimmingInspector(_View):
 
 # ---------------------------------------------------------------------------
 class SampleRateExplorer(_View):
-    """What a lower source rate, another resampler or a telephone channel does to the scores."""
+    """What a lower source rate, another resampler or a telephone channel does to the scores.
+
+    Parameters
+    ----------
+    path : str or Path
+        The audio file.
+    model : ModelRef, str or None
+        The checkpoint that scores both versions (a hub id, a folder, ``"tiny"``; default
+        as :func:`wb.load_model` chooses).
+
+    Examples
+    --------
+    >>> view = wb.SampleRateExplorer(wb.DEMO_DATA / "happy_en_44k.wav", model="tiny")
+    >>> view.rate.value, len(view.predictions)     # the original and the 8 kHz version, both scored
+    (8000, 2)
+    >>> view.telephone.value = True
+    >>> view.run_button.click()                    # as a user clicks "compare"
+    >>> view.label_changed in (True, False), "top label" in view.result.value
+    (True, True)
+    """
 
     RATES = (8000, 11025, SAMPLE_RATE, 22050, 44100, 48000)
 

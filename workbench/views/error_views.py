@@ -17,7 +17,34 @@ from workbench.views.viewbase import _View, _banner, _esc, _segment_text, _w, pl
 # ---------------------------------------------------------------------------
 class ConfusionExplorer(_View):
     """The confusion matrix of one variant (chosen in ``variant_select``) as buttons; a click lists the
-    cell's items; 'open' shows one in the browser."""
+    cell's items; 'open' shows one in the browser.
+
+    Rows are the corpus labels, columns the model's classes that were predicted
+    (the model's own labels: the nine, or a fine-tuned head's).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder.
+    variant : str, optional
+        The variant shown first (default the run's first).
+    browser : LowConfidenceBrowser, optional
+        Where 'open' shows an item (default: one made on first use).
+    model : ModelRef, str or None
+        The model of that browser (default the run's own).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> explorer = wb.ConfusionExplorer(run_dir)
+    >>> explorer.classes
+    ['angry', 'happy', 'neutral', 'sad', 'surprised']
+    >>> explorer.cells[("sad", "disgusted")].click()     # as a user clicks that cell
+    >>> explorer.caption.value
+    '<b>...</b> items with true <b>sad</b> predicted <b>disgusted</b>'
+    >>> len(explorer.items.options) == int(explorer.cells[("sad", "disgusted")].description)
+    True
+    """
 
     def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, browser: LowConfidenceBrowser | None = None,
                  model: Any = None):
@@ -88,6 +115,30 @@ class ListenerErrorsBrowser(_View):
 
     ``agree``: the share of listeners that counts as agreeing (a slider); the list is
     :func:`workbench.analysis.listeners.evaluate_listeners`'s *listeners agree, model wrong*.
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run whose manifest carries listener judgements (vote columns; ``workbench datasets
+        import-votes`` attaches a corpus's own).
+    variant : str, optional
+        The variant listed (default the run's first).
+    agree : float
+        The share of listeners that counts as agreeing, at first (the slider).
+    browser : LowConfidenceBrowser, optional
+        Where 'open' shows an item (default: one made on first use).
+    model : ModelRef, str or None
+        The model of that browser (default the run's own).
+
+    Examples
+    --------
+    The demo set has no listeners, and the view says so instead of an empty list:
+
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> wb.ListenerErrorsBrowser(run_dir)
+    Traceback (most recent call last):
+        ...
+    workbench.errors.ConfigError: ...the run's items carry no listener judgements... Fix: attach them with `workbench datasets import-votes` and run again.
     """
 
     def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, agree: float = 0.75,
@@ -132,7 +183,28 @@ class ListenerErrorsBrowser(_View):
 
 # ---------------------------------------------------------------------------
 class VariantDiff(_View):
-    """Items whose prediction changed between two variants: each side plays the audio it was scored on, with its stored scores."""
+    """Items whose prediction changed between two variants: each side plays the audio it was scored on, with its stored scores.
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run with two or more variants.
+    a, b : str, optional
+        The baseline and the variant compared (default the run's first and last).
+
+    Examples
+    --------
+    >>> variants = [wb.Variant("raw"), wb.Variant("telephone", ({"name": "telephone"},))]
+    >>> run_dir = wb.demo_run("runs/demo_variants", "tiny", variants)
+    >>> diff = wb.VariantDiff(run_dir)
+    >>> diff.a.value, diff.b.value
+    ('raw', 'telephone')
+    >>> len(diff.flips.options) == len(diff.table)         # every flip listed, with McNemar above
+    True
+    >>> diff.b.value = "raw"
+    >>> diff.summary.value
+    'pick two different variants'
+    """
 
     def __init__(self, run_dir: str | Path | RunFolder, a: str | None = None, b: str | None = None):
         W = _w()

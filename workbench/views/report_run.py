@@ -136,6 +136,29 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
     executed notebook and HTML show how far it got) and a :class:`ConfigError`
     names it; when it cannot start, the half-made folder is removed.
+
+    Parameters
+    ----------
+    template : str or Path
+        ``experiment_report``, ``variant_comparison``, ``checkpoint_comparison``, or a notebook path.
+    params : dict, optional
+        The template's parameters (those of its ``parameters`` cell; another name is refused with
+        the valid ones), e.g. ``{"run_dir": "runs/my_run", "fusion": True}``.
+    out : str or Path
+        The folder that receives ``<template>/<timestamp>/``.
+    timeout : int
+        Seconds one cell may run.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> written = wb.run_report("experiment_report", {"run_dir": str(run_dir)}, out="reports")
+    >>> sorted(p.name for p in written["dir"].iterdir())
+    ['experiment_report.html', 'experiment_report.ipynb', 'metrics.json', 'report.log']
+    >>> wb.run_report("experiment_report", {"rundir": str(run_dir)})
+    Traceback (most recent call last):
+        ...
+    workbench.errors.ConfigError: --param: unknown parameter(s) ['rundir']; template experiment_report takes ['run_dir', 'model', 'title', 'fusion']. Fix: ...
     """
     import nbformat
     import papermill as pm

@@ -52,6 +52,26 @@ class LowConfidenceBrowser(_View):
     ``audio`` (the scored audio in the player and the waveform), ``scores`` (the
     stored scores in the bar chart), ``frame_scores`` and ``repredicted`` (the
     re-prediction of that audio) and ``gap`` (max |Δ| between the two).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder.
+    model : ModelRef, str or None
+        The model for re-predictions and evidence; default the run's own (its checksum is checked).
+    threshold : float
+        Items with a confidence below it are listed at first (the slider).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> browser = wb.LowConfidenceBrowser(run_dir, threshold=1.0)
+    >>> browser.count.value                       # every scored item is below confidence 1
+    '<b>53</b> of 53 items'
+    >>> item_id, variant = browser.table.options[0][1]   # the least confident first
+    >>> browser.select(item_id, variant)          # as a click on the list does
+    >>> float(browser.shown["gap"]) < 1e-4        # the frame heatmap's re-prediction matches the stored scores
+    True
     """
 
     def __init__(self, run_dir: str | Path | RunFolder, model: Any = None, threshold: float = 0.6):
@@ -220,6 +240,35 @@ class EmbeddingMap(_View):
     The map is a plotly ``FigureWidget``: one scatter trace per colour group,
     each with an ``on_click`` callback that opens the clicked item in ``browser``
     (a :class:`LowConfidenceBrowser` of the same run, made on first use).
+    A UMAP or t-SNE projection comes from the run folder's cache when these
+    embeddings were projected before (``.projection_cached``).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder with embeddings.
+    variant : str, optional
+        The variant whose embeddings are shown (default the run's first).
+    color_by : str
+        A results column (``emotion``, ``pred``, ``speaker`` …) or ``correct``.
+    method : {"pca", "umap", "tsne"}
+        The projection.
+    browser : LowConfidenceBrowser, optional
+        Where a clicked item opens (default: one made on the first click).
+    model : ModelRef, str or None
+        The model of that browser (default the run's own).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> emb_map = wb.EmbeddingMap(run_dir, color_by="emotion")
+    >>> emb_map.xy.shape
+    (53, 2)
+    >>> [trace.name for trace in emb_map.plot.data]   # one trace per colour, with its count
+    ['angry (12)', 'happy (15)', 'neutral (12)', 'sad (12)', 'surprised (1)', '— (1)']
+    >>> emb_map.open(str(emb_map.emb.rows["id"].iloc[0]))   # as a click on that point does
+    >>> emb_map.opened == (emb_map.browser.shown["row"]["id"], "raw")
+    True
     """
 
     def __init__(self, run_dir: str | Path | RunFolder, *, variant: str | None = None, color_by: str = "emotion",

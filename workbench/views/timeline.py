@@ -19,6 +19,23 @@ class LongAudioTimeline(_View):
     The figure is a plotly ``FigureWidget``: clicking a span of the timeline, or a
     cell of the heatmap (the span covering that time), plays that span and shows
     it in the detail line; the list below does the same without a mouse.
+
+    Parameters
+    ----------
+    segment_dir : str or Path
+        The output folder of ``workbench segment`` (:func:`wb.segment_file`): its
+        ``summary.json``, ``timeline.csv``, ``segments.csv`` and ``heatmap.npz``.
+
+    Examples
+    --------
+    >>> seg = wb.segment_file(wb.DEMO_DATA / "happy_en_44k.wav", model="tiny", out_dir="runs/long_segments")
+    >>> view = wb.LongAudioTimeline(seg.out_dir)
+    >>> len(view.spans.options) == len(view.timeline)          # one line per merged span
+    True
+    >>> view.play(0)                                           # as a click on the first span does
+    >>> y, sr = view.current
+    >>> bool(abs(len(y) / sr - (view.timeline["end"][0] - view.timeline["start"][0])) < 0.01)   # the span's audio, from the source
+    True
     """
 
     def __init__(self, segment_dir: str | Path):
