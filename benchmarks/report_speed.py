@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             rows["default"].append(report(run_dir, tmp / "reports"))
             rows["fusion, uncached"].append(report(run_dir, tmp / "reports", "-p", "fusion=true"))
             rows["fusion, cached"].append(report(run_dir, tmp / "reports", "-p", "fusion=true"))
+            newest = max((tmp / "reports" / "experiment_report").glob("*/experiment_report.html"), key=lambda p: p.stat().st_mtime)
+            if "Reused from the run folder" not in newest.read_text(encoding="utf-8"):
+                print("warning: the cached report did not reuse fusion.json (the figure above is not the cached path)")
             print(f"round {k + 1}: " + ", ".join(f"{name} {v[-1]:.1f} s" for name, v in rows.items()) + f"  (load {load()})")
         print(f"\n{'workbench report experiment_report':<36} {'median s':>9}   target 30 s")
         for name, values in rows.items():

@@ -85,3 +85,21 @@ def test_sections_of_one_report_share_one_opened_run_folder(small_run):
     table.to_parquet(small_run / "results.parquet")  # rewritten on disk: opened again, never a stale table
     assert reporting._run(small_run) is not first
     json.loads((small_run / "summary.json").read_text())
+
+
+def test_fusions_numpy_uar_and_wa_equal_the_metrics_module_bit_for_bit():
+    """The bootstraps of fusion use numpy versions of UAR and WA: the same numbers as the sklearn-based ones."""
+    import numpy as np
+
+    from workbench.analysis.fusion import _uar, _wa
+    from workbench.analysis.metrics import uar, wa
+
+    rng = np.random.default_rng(0)
+    classes = ["angry", "happy", "neutral", "sad"]
+    for n in (1, 5, 37, 200):
+        for _ in range(20):
+            t = rng.choice(classes[:3], n)  # "sad" never occurs: left out of the mean, as sklearn's support rule does
+            p = rng.choice(classes + ["other"], n)
+            assert _uar(t, p, classes) == uar(t, p, classes)
+            assert _wa(t, p) == wa(t, p)
+    assert np.isnan(_uar(np.array([], dtype=str), np.array([], dtype=str), classes)) and np.isnan(_wa([], []))

@@ -58,7 +58,7 @@ import numpy as np
 from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.analysis.metrics import bootstrap_ci, uar, wa
+from workbench.analysis.metrics import bootstrap_ci
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
@@ -292,7 +292,23 @@ def _proba(clf, x: np.ndarray, classes: list[str]) -> np.ndarray:
 
 
 def _uar(y, pred, classes) -> float:
-    return uar(y, pred, classes)
+    """:func:`workbench.analysis.metrics.uar` over ``classes`` in numpy: the same recalls (tp / support of each class
+    in ``y``), averaged in the same order, so bit-identical; the bootstraps call it tens of thousands of times, and
+    scikit-learn's input validation made it most of a fusion report's time."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    rec = []
+    for c in classes:
+        mask = y == c
+        n = int(np.count_nonzero(mask))
+        if n:
+            rec.append(np.count_nonzero(pred[mask] == c) / n)
+    return float(np.mean(rec)) if rec else float("nan")
+
+
+def _wa(y, pred) -> float:
+    """:func:`workbench.analysis.metrics.wa` in numpy (the share of equal labels; NaN for no items)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    return float(np.mean(y == pred)) if len(y) else float("nan")
 
 
 def _splits(groups: np.ndarray, folds: int):
@@ -396,7 +412,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     metrics, comparisons = {}, {}
     for m in METHODS:
         metrics[m] = {"uar": uar_fn(y, pred[m]), "uar_ci": bootstrap_ci(uar_fn, y, pred[m], n=n_boot, seed=seed),
-                      "wa": wa(y, pred[m]), "wa_ci": bootstrap_ci(wa, y, pred[m], n=n_boot, seed=seed)}
+                      "wa": _wa(y, pred[m]), "wa_ci": bootstrap_ci(_wa, y, pred[m], n=n_boot, seed=seed)}
     change_rows = []
     right_s = pred["speech"] == y
     for m in METHODS:
@@ -405,7 +421,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
         right_m = pred[m] == y
         b, c = int(np.sum(right_s & ~right_m)), int(np.sum(~right_s & right_m))
         comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed),
-                          "delta_wa": paired_bootstrap_delta(wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
+                          "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
                           "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": mcnemar_exact(b, c), "fixed": c, "broke": b}
         for i in np.flatnonzero(right_s != right_m):
             change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
