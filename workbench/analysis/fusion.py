@@ -48,6 +48,7 @@ makes text fusion meaningless:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ import numpy as np
 from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
+from workbench.files import sha256_file
 from workbench.analysis.metrics import bootstrap_ci
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
@@ -439,8 +441,6 @@ def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
                seed: int = 0, n_boot: int = 1000) -> dict:
     """What a fusion result depends on: the run's results and embeddings (sha256 of the files), the variant, the text
     model, the folds, the seed, the resamples and :data:`FUSION_CACHE_VERSION`.  ``fusion.json`` records it."""
-    from workbench.files import sha256_file
-
     rf = as_run_folder(run_dir)
     files = {name: (sha256_file(rf.path / name) if (rf.path / name).is_file() else None) for name in ("results.parquet", "embeddings.npy")}
     return {"version": FUSION_CACHE_VERSION, "results_sha256": files["results.parquet"], "embeddings_sha256": files["embeddings.npy"],
@@ -451,8 +451,6 @@ def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
 def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None:
     """The run folder's ``fusion.json`` when :func:`fuse_run` wrote it with the same :func:`fusion_key` (same run
     files, variant, text model, folds, seed and resamples), else None: a reader reuses it instead of refitting."""
-    import json
-
     rf = as_run_folder(run_dir)
     path = rf.path / "fusion.json"
     if not path.is_file() or path.is_symlink():
