@@ -92,7 +92,7 @@ def test_fusions_numpy_uar_and_wa_equal_the_metrics_module_bit_for_bit():
     import numpy as np
 
     from workbench.analysis.fusion import _uar, _wa
-    from workbench.analysis.metrics import uar, wa
+    from workbench.analysis.stats import uar, wa
 
     rng = np.random.default_rng(0)
     classes = ["angry", "happy", "neutral", "sad"]
