@@ -372,14 +372,21 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
 
     Examples
     --------
-    The demo set carries planted listener votes (the tiny checkpoint's predictions mean nothing):
+    The demo run with planted judgements: four listeners per clip labelled angry, happy or sad, three of them
+    heard the intended emotion and one neutral (the tiny checkpoint's predictions mean nothing):
 
+    >>> from workbench.data.votes import record_from_counts
     >>> run_dir = wb.demo_run("runs/demo", model="tiny")
-    >>> rep = wb.evaluate_listeners(wb.RunFolder(run_dir).results(), n_boot=0)
-    >>> rep.n_items + rep.n_without == len(wb.RunFolder(run_dir).results(status="ok"))
-    True
-    >>> [b["band"] for b in rep.bands]
-    ['[0, 0.5)', '[0.5, 0.75)', '[0.75, 1]']
+    >>> results = wb.RunFolder(run_dir).results()
+    >>> results["meta"] = [record_from_counts({e: 3, "neutral": 1}) if e in ("angry", "happy", "sad") else {}
+    ...                    for e in results["emotion"].fillna("")]
+    >>> rep = wb.evaluate_listeners(results, n_boot=0)
+    >>> rep.n_items, rep.n_without
+    (39, 14)
+    >>> [(b["band"], b["n"]) for b in rep.bands]
+    [('[0, 0.5)', 0), ('[0.5, 0.75)', 0), ('[0.75, 1]', 39)]
+    >>> print(rep.render().splitlines()[0])
+    variant raw: 39 items with listener judgements (14 without)
     """
     edges = _check_options(agree=agree, split=split, bands=bands, top=top, n_boot=n_boot)
     interval = _interval(n_boot, seed)
@@ -430,7 +437,43 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
                   split: float = 0.5, n_boot: int = 1000, seed: int = 0) -> dict[str, ListenerReport]:
     """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder.
 
-    Raises :class:`ConfigError` when the run's items carry no listener columns.
+    Raises :class:`ConfigError` when the run's items carry no listener columns (attach them to the manifest
+    first: ``workbench datasets import-votes``, or a corpus loader that reads them).
+
+    Parameters
+    ----------
+    run_dir
+        A run folder (path or :class:`~workbench.runs.folder.RunFolder`).
+    restrict, bands, agree, split, n_boot, seed
+        As :func:`evaluate_listeners`.
+
+    Returns
+    -------
+    dict of str to ListenerReport
+        One report per variant, in the run's order.
+
+    Examples
+    --------
+    Four demo clips, each with three listeners' labels (two heard the intended emotion, one neutral),
+    attached to the manifest before the run (the tiny checkpoint's predictions mean nothing):
+
+    >>> import csv
+    >>> from workbench.data.listeners import attach, records_from_manifest
+    >>> with open(wb.DEMO_DATA / "manifest.csv", encoding="utf-8") as f:
+    ...     clips = [r for r in csv.DictReader(f) if r["label"] in ("angry", "happy", "sad")][:4]
+    >>> with open("voted.csv", "w", encoding="utf-8") as f:
+    ...     _ = f.write("id,path,label,rater_labels\\n")
+    ...     for r in clips:
+    ...         _ = f.write(f"{r['id']},{wb.DEMO_DATA / r['path']},{r['label']},{r['label']};{r['label']};neutral\\n")
+    >>> manifest = wb.read_manifest("voted.csv")
+    >>> attach(manifest, records_from_manifest(manifest)).n_attached
+    4
+    >>> _ = wb.run(manifest, out_dir="runs/voted", model="tiny")
+    >>> reports = wb.run_listeners("runs/voted", n_boot=0)
+    >>> [(variant, rep.n_items, [b["n"] for b in rep.bands]) for variant, rep in reports.items()]
+    [('raw', 4, [0, 4, 0])]
+    >>> os.path.isfile("runs/voted/listeners.json")
+    True
     """
     rf = as_run_folder(run_dir)
     df = rf.results()

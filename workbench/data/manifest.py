@@ -371,9 +371,43 @@ def _read_parquet(p: Path) -> list[dict]:
 def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missing: str = "error") -> Manifest:
     """Read a CSV, JSONL or parquet manifest and validate it (raises :class:`ConfigError`).
 
-    ``missing="error"`` (default) refuses a manifest that names files that do
-    not exist; ``missing="keep"`` keeps those items (they become failed rows
-    of a run) and refuses only the other problems.
+    One row per item: ``id, path, label, text, speaker, split, start, duration`` (only ``id`` and ``path`` are
+    required); columns the schema does not know are kept in each item's ``meta`` and named in the manifest's
+    notes.  Relative paths are resolved against the manifest's folder.
+
+    Parameters
+    ----------
+    path
+        The manifest file: ``.csv``, ``.jsonl`` (or ``.json`` lines) or ``.parquet``, gzipped or not.
+    validate_files
+        Check that every item's audio file exists (False: read the table only).
+    missing
+        ``"error"`` (default) refuses a manifest that names files that do not exist; ``"keep"`` keeps
+        those items (they become failed rows of a run) and refuses only the other problems.
+
+    Returns
+    -------
+    Manifest
+        The items, in file order, with ``root`` (the manifest's folder) and ``notes``.
+
+    Examples
+    --------
+    Two of the shipped demo clips, and one file that is not there:
+
+    >>> clips = sorted(p.name for p in wb.DEMO_DATA.glob("*.wav"))[:2]
+    >>> with open("two.csv", "w", encoding="utf-8") as f:
+    ...     _ = f.write("id,path,label\\n" + "".join(f"c{i},{wb.DEMO_DATA / c},happy\\n" for i, c in enumerate(clips)))
+    >>> manifest = wb.read_manifest("two.csv")
+    >>> len(manifest), manifest.items[0].emotion
+    (2, 'happy')
+    >>> with open("three.csv", "w", encoding="utf-8") as f:
+    ...     _ = f.write(open("two.csv", encoding="utf-8").read() + "gone,missing.wav,sad\\n")
+    >>> wb.read_manifest("three.csv")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: ...
+    >>> len(wb.read_manifest("three.csv", missing="keep"))
+    3
     """
     if missing not in MISSING_CHOICES:
         raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
