@@ -402,8 +402,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
             return float("nan"), _NO_CI
         return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
 
-    jsd_mean, jsd_ci = mean_ci(jsd)
-    ce_mean, ce_ci = mean_ci(ce)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = mean_ci(jsd), mean_ci(ce)
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
     rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
@@ -459,13 +458,11 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
 
     >>> import csv
     >>> from workbench.data.listeners import attach, records_from_manifest
+    >>> from workbench.data.manifest import Item, Manifest
     >>> with open(wb.DEMO_DATA / "manifest.csv", encoding="utf-8") as f:
     ...     clips = [r for r in csv.DictReader(f) if r["label"] in ("angry", "happy", "sad")][:4]
-    >>> with open("voted.csv", "w", encoding="utf-8") as f:
-    ...     _ = f.write("id,path,label,rater_labels\\n")
-    ...     for r in clips:
-    ...         _ = f.write(f"{r['id']},{wb.DEMO_DATA / r['path']},{r['label']},{r['label']};{r['label']};neutral\\n")
-    >>> manifest = wb.read_manifest("voted.csv")
+    >>> manifest = Manifest([Item(id=r["id"], path=str(wb.DEMO_DATA / r["path"]), label=r["label"], emotion=r["label"],
+    ...                           meta={"rater_labels": f"{r['label']};{r['label']};neutral"}) for r in clips])
     >>> attach(manifest, records_from_manifest(manifest)).n_attached
     4
     >>> _ = wb.run(manifest, out_dir="runs/voted", model="tiny")

@@ -394,24 +394,35 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
     --------
     Two of the shipped demo clips, and one file that is not there:
 
-    >>> clips = sorted(p.name for p in wb.DEMO_DATA.glob("*.wav"))[:2]
-    >>> with open("two.csv", "w", encoding="utf-8") as f:
-    ...     _ = f.write("id,path,label\\n" + "".join(f"c{i},{wb.DEMO_DATA / c},happy\\n" for i, c in enumerate(clips)))
-    >>> manifest = wb.read_manifest("two.csv")
-    >>> len(manifest), manifest.items[0].emotion
+    >>> from workbench.data.manifest import Item, Manifest, write_manifest
+    >>> clips = [Item(id=f"c{i}", path=str(p), label="joy", emotion="Happy ")
+    ...          for i, p in enumerate(sorted(wb.DEMO_DATA.glob("*.wav"))[:2])]
+    >>> manifest = wb.read_manifest(write_manifest(Manifest(clips), "two.jsonl"))
+    >>> len(manifest), manifest.items[0].emotion  # the emotion column, normalised to an emotion2vec+ key
     (2, 'happy')
-    >>> with open("three.csv", "w", encoding="utf-8") as f:
-    ...     _ = f.write(open("two.csv", encoding="utf-8").read() + "gone,missing.wav,sad\\n")
-    >>> wb.read_manifest("three.csv")
+    >>> three = write_manifest(Manifest(clips + [Item(id="gone", path="missing.wav", emotion="sad")]), "three.jsonl")
+    >>> wb.read_manifest(three)
     Traceback (most recent call last):
     ...
     workbench.errors.ConfigError: ...
-    >>> len(wb.read_manifest("three.csv", missing="keep"))
+    >>> len(wb.read_manifest(three, missing="keep"))
     3
     """
     if missing not in MISSING_CHOICES:
         raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
     p = Path(path)
+    records = _read_records(p)
+    items = _items(p, records)
+    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
+    report = validate(manifest, check_files=validate_files)
+    report.raise_for_errors(str(p), missing=missing)
+    for it in items:
+        it.meta.pop("_extra_columns", None)
+    return manifest
+
+
+def _read_records(p: Path) -> list[dict]:
+    """The manifest file's rows as dicts, after the checks on the file itself (kind, size, row count, field length)."""
     if p.is_dir():
         raise ConfigError("is a directory, not a manifest file.", source=str(p),
                           fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
@@ -440,6 +451,11 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
     check_fields([[v for v in r.values() if isinstance(v, str)] for r in records], source=str(p))
     if not records:
         raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
+    return records
+
+
+def _items(p: Path, records: list[dict]) -> list[Item]:
+    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``."""
     columns = set(records[0])
     if not {"id", "path"} <= columns:
         raise ConfigError(
@@ -474,12 +490,7 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
             key = it.emotion.strip().lower()
             if key in LABEL_KEYS:
                 it.emotion = key
-    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
-    report = validate(manifest, check_files=validate_files)
-    report.raise_for_errors(str(p), missing=missing)
-    for it in items:
-        it.meta.pop("_extra_columns", None)
-    return manifest
+    return items
 
 
 def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike) -> Path:
