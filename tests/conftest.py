@@ -55,6 +55,12 @@ HEAVY_TESTS = {
     "test_compare.py::test_compare_and_sweep_commands",  # 19 s
     "test_cli_experiments.py::test_prepare_run_metrics_diagnose",  # 19 s
     "test_experiment.py::test_cli_runs_an_experiment_file_and_an_old_config",  # 18 s
+    # second cut (the loop was still 356 s of test time at load 10): killed processes, whole re-runs, subprocesses
+    "test_diagnostics.py::test_stability_and_diagnose_with_the_model",  # 18 s
+    "test_experiment.py::test_the_written_experiment_reproduces_the_run",  # two runs: 16 s
+    "test_runs.py::test_interrupted_run_resumes_and_loses_no_row",  # a SIGKILLed subprocess run: 14 s
+    "test_engine.py::test_a_dead_decoding_worker_fails_only_its_item",  # a killed worker pool: 11 s
+    "test_logs.py::test_cli_infer_stderr_has_only_the_workbenchs_own_lines",  # a CLI subprocess: 10 s
 }
 
 
