@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from workbench.data.corpora import crema_d, emodb, iemocap, msp_podcast
 from workbench.data.corpora.registry import LISTENER_FACTS, VOTE_FORMATS
 from workbench.data.manifest import generic_emotion, Manifest
-from workbench.data.votes import (  # noqa: F401  (re-exported: the record helpers' old home)
+from workbench.data.votes import (  # re-exported (__all__): the record helpers' old home
     as_float, attach, AttachReport, check_count, corpus_file, csv_rows, LISTENER_COLUMNS, MAX_COUNT, NAN, ReadReport,
     record_from_counts, refuse_duplicates, UNMAPPED, vote, vote_distribution, VOTE_COLUMNS,
 )
@@ -39,6 +39,19 @@ read_iemocap_evaluation = iemocap.read_evaluation
 IEMOCAP_CATEGORIES = iemocap.EVALUATOR_CATEGORIES
 read_msp_podcast = msp_podcast.read_labels
 MSP_PODCAST_CLASSES = msp_podcast.VOTE_CLASSES
+
+__all__ = [
+    # records (workbench.data.votes)
+    "AttachReport", "LISTENER_COLUMNS", "MAX_COUNT", "NAN", "ReadReport", "UNMAPPED", "VOTE_COLUMNS", "as_float", "attach",
+    "check_count", "corpus_file", "csv_rows", "record_from_counts", "refuse_duplicates", "vote", "vote_distribution",
+    # the corpus readers under their old names
+    "CREMA_D_LETTERS", "CREMA_D_MODALITIES", "EMODB_LETTERS", "EMODB_RELEASE_FLOOR", "IEMOCAP_CATEGORIES", "MSP_PODCAST_CLASSES",
+    "find_emodb_erkennung", "infer_raters", "read_crema_d_responses", "read_crema_d_tabulated", "read_emodb_erkennung",
+    "read_iemocap_evaluation", "read_msp_podcast",
+    # this module
+    "FORMATS", "corpus_listener_facts", "has_listeners", "listener_frame", "read_generic", "read_votes",
+    "record_from_rater_labels", "record_from_vote_columns", "records_from_manifest",
+]
 
 
 def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[str, str] | None = None, source: str = "rater_labels") -> dict[str, Any]:

@@ -3,8 +3,8 @@ parser and the reader of the evaluators' judgements — both readers parse the s
 the one :func:`parse_turn_line`.
 
 The corpus's ``SessionN/dialog/EmoEvaluation/<dialog>.txt`` files start each turn with a summary line
-``[START - END]<TAB>TURN_NAME<TAB>EMOTION<TAB>[V, A, D]`` (``[6.2901 - 8.2357]	Ses01F_impro01_F000	neu
-[2.5000, 2.5000, 2.5000]``: times in seconds into the dialog, the majority category as a three-letter code —
+``[START - END]<TAB>TURN_NAME<TAB>EMOTION<TAB>[V, A, D]``
+(``[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]``: times in seconds into the dialog, the majority category as a three-letter code —
 ``xxx`` when the evaluators had no majority — and the mean valence, activation, dominance on 1–5).  Then come
 the evaluators' categories, ``C-E2:<TAB>Neutral state;<TAB>(comment)`` (``C-F1``/``C-M1``: the actors' own
 evaluation), and their dimensional ratings, ``A-E3:<TAB>val 3; act 2; dom  2;<TAB>()``.  A turn name is
