@@ -17,7 +17,9 @@ readers under their old names.
 
 from __future__ import annotations
 
-from workbench.data.corpora import casia, crema_d, emodb, esd, iemocap, msp_podcast, ravdess, tess
+from workbench.data.corpora import (  # the modules themselves: every one is part of the package's documented surface
+    casia, common, crema_d, emobox, emodb, esd, folder, iemocap, msp_podcast, ravdess, registry, tess,
+)
 from workbench.data.corpora.common import AUDIO_EXTS
 from workbench.data.corpora.emobox import import_emobox
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS, prepare_folder
@@ -36,6 +38,7 @@ prepare_esd = esd.prepare
 prepare_casia = casia.prepare
 
 __all__ = [
+    "common", "emobox", "folder", "registry",
     "AUDIO_EXTS", "casia", "CLASS_NAMES", "class_name", "CORPORA", "corpus_key", "crema_d", "emodb", "esd", "FOLDER_AUDIO_EXTS",
     "for_labels", "GENERIC_LABELS", "generic_emotion", "iemocap", "import_emobox", "item_class", "LABEL_MAPS", "LABEL_NAMES",
     "LISTENER_FACTS", "map_label", "msp_podcast", "prepare", "prepare_casia", "prepare_crema_d", "prepare_emodb", "prepare_esd",
