@@ -333,6 +333,14 @@ def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str
     return hard, weighted, rows_w, cols
 
 
+def _mean_ci(x: np.ndarray, interval) -> tuple[float, tuple[float, float]]:
+    """The mean of the known (non-NaN) values of ``x`` and its bootstrap interval; NaN when none is known."""
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return float("nan"), _NO_CI
+    return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
+
+
 def _listed(s: _Scored, jsd: np.ndarray, which: np.ndarray) -> list[dict[str, Any]]:
     ids = s.rows["id"].astype(str).to_numpy()
     agreement, majority = s.agreement, s.majority
@@ -395,14 +403,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     facts = corpus_listener_facts(s.rows)
     band_rows = _bands(s, edges, interval, facts)
     jsd, ce, known, soft_reason = _divergences(s, restrict, facts)
-
-    def mean_ci(x):
-        x = x[~np.isnan(x)]
-        if not len(x):
-            return float("nan"), _NO_CI
-        return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
-
-    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = mean_ci(jsd), mean_ci(ce)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = _mean_ci(jsd, interval), _mean_ci(ce, interval)
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
     rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
