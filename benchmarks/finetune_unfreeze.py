@@ -32,6 +32,7 @@ import soundfile as sf
 from workbench.analysis.finetune import EncoderTraining, HeadTraining, finetune
 from workbench.data.corpora import prepare
 from workbench.data.manifest import write_manifest
+from workbench.model.ref import ModelRef
 from workbench.runs.driver import run
 
 LETTERS = "WLEAFTN"  # EmoDB: anger, boredom, disgust, fear, happiness, sadness, neutral
@@ -61,7 +62,8 @@ def corpus(root: Path, classes: int, texts: int, seconds: float) -> Path:
 def one(run_dir: Path, out: Path, mode: str, args, seed: int) -> dict:
     t0 = time.perf_counter()
     kw = {} if mode == "head" else {"unfreeze": args.k, "adapt": mode,
-                                    "encoder": EncoderTraining(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size)}
+                                    "encoder": EncoderTraining(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+                                                                               lr=args.lr)}
     r = finetune(run_dir, out, config=HeadTraining(seed=seed), evaluate=False, n_boot=200, device=args.device, **kw)
     t = r.card["training"]
     return {"mode": mode, "seed": seed, "seconds": round(time.perf_counter() - t0, 2),
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=1, help="--unfreeze K")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=None, help="--encoder-lr (default: 5e-5 full, 5e-4 lora)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--classes", type=int, default=4)
     ap.add_argument("--texts", type=int, default=3, help="clips per speaker and class")
@@ -89,14 +92,14 @@ def main() -> None:
         root = Path(tmp)
         manifest = corpus(root / "corpus", args.classes, args.texts, args.seconds)
         t0 = time.perf_counter()
-        run(manifest, out_dir=root / "run", model=args.model, device=args.device)
+        run(manifest, out_dir=root / "run", model=ModelRef.coerce(args.model, device=args.device))
         print(f"{len(SPEAKERS) * args.texts * args.classes} clips of {args.seconds} s scored by {args.model} in "
               f"{time.perf_counter() - t0:.1f} s")
         for seed in (int(s) for s in args.seeds.split(",")):
             for mode in ("head", "full", "lora"):
                 rows.append(one(root / "run", root / f"{mode}-{seed}", mode, args, seed))
                 print(json.dumps(rows[-1]))
-    print(f"\nmean over seeds {args.seeds} (model {args.model}, --unfreeze {args.k}, load average "
+    print(f"\nmean over seeds {args.seeds} (model {args.model}, --unfreeze {args.k}, --encoder-lr {args.lr or 'default'}, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}):")
     for mode in ("head", "full", "lora"):
         r = [x for x in rows if x["mode"] == mode]

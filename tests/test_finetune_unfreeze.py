@@ -35,7 +35,7 @@ def emodb_run(tmp_path_factory):
 
 
 def _clips(n: int = 4) -> list[np.ndarray]:
-    return [voice(k % 7, 7, seed=500 + k) for k in range(n)]
+    return [voice(k % 7, 7, seed=500 + k, dur=0.5 + 0.3 * k) for k in range(n)]  # unequal: padding and masks in play
 
 
 def _trained(adapt: str, k: int = 1):
@@ -90,6 +90,10 @@ def test_k_out_of_range_and_stray_options_are_refused(emodb_run, tmp_path):
         finetune(emodb_run.path, tmp_path / "a", unfreeze=3, evaluate=False)
     with pytest.raises(ConfigError, match="non-negative|K ≥ 0"):
         finetune(emodb_run.path, tmp_path / "b", unfreeze=-1, evaluate=False)
+    manifest = emodb_run.config["manifest"]  # a manifest with a local model: refused before anything is scored
+    with pytest.raises(ConfigError, match="0 ≤ K ≤ 2"):
+        finetune(manifest, tmp_path / "d", model="tiny", unfreeze=3, evaluate=False)
+    assert not (tmp_path / "d-run").exists()
     with pytest.raises(ConfigError, match="0 ≤ K ≤ 2"):
         train_encoder(parent_network(ensure_random_checkpoint("tiny")), (_clips(2), ["a", "b"]), ([], []), ["a", "b"],
                       (np.zeros((2, 32)), np.zeros(2)), EncoderTraining(unfreeze=5))
@@ -97,7 +101,7 @@ def test_k_out_of_range_and_stray_options_are_refused(emodb_run, tmp_path):
         finetune(emodb_run.path, tmp_path / "c", adapt="lora", evaluate=False)
     with pytest.raises(ConfigError, match="full, lora"):
         EncoderTraining(adapt="qlora")
-    assert not any((tmp_path / n).exists() for n in "abc")
+    assert not any((tmp_path / n).exists() for n in "abcd")
 
 
 def test_cli_refuses_k_out_of_range_and_encoder_options_without_unfreeze(emodb_run, tmp_path, capsys):
@@ -140,12 +144,13 @@ def test_the_folder_is_a_plain_checkpoint_with_the_card(lora_folder):
 def test_lora_folder_loads_without_peft_and_scores_as_trained_in_memory(lora_folder, tmp_path):
     """In a fresh process: --model DIR loads it, peft is never imported, and the scores equal the in-memory network's."""
     clips = _clips(4)
-    np.save(tmp_path / "clips.npy", np.stack(clips))
+    np.savez(tmp_path / "clips.npz", *clips)
     code = (
         "import json, sys, numpy as np\n"
         "from workbench.model.ref import ModelRef\n"
         f"net = ModelRef.coerce({str(lora_folder.out)!r}, device='cpu').load()\n"
-        f"preds = net.predict(list(np.load({str(tmp_path / 'clips.npy')!r})))\n"
+        f"saved = np.load({str(tmp_path / 'clips.npz')!r})\n"
+        "preds = net.predict([saved[f'arr_{i}'] for i in range(len(saved.files))])\n"
         "print(json.dumps({'peft': 'peft' in sys.modules, 'labels': list(net.labels), 'logits': [p.logits.tolist() for p in preds]}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,

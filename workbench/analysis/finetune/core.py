@@ -149,7 +149,7 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     efit = None
     if enc is not None:
         dev = auto_device() if device == "auto" else device
-        efit, check = _train_blocks(run, data, clips, mask, fit, enc, config, dev, progress)
+        efit, check = _train_blocks(run, parent, data, clips, mask, fit, enc, config, dev, progress)
         state = {**load_weights(weights_file(parent))[0], **efit.trained_state()}
         weight, bias = state["proj.weight"].double().numpy(), state["proj.bias"].double().numpy()
         training = _encoder_record(enc, efit, training, check, dev)
@@ -234,10 +234,10 @@ def _with_bar(enabled: bool, total: int, desc: str, train: Callable[[Any], Any])
             bar.close()
 
 
-def _train_blocks(run: RunFolder, data: TuneData, clips: list, mask: dict, fit, enc: EncoderTraining, config: HeadTraining,
-                  device: str, progress: bool):
+def _train_blocks(run: RunFolder, parent: Path, data: TuneData, clips: list, mask: dict, fit, enc: EncoderTraining,
+                  config: HeadTraining, device: str, progress: bool):
     """The blocks and the head on the audio, from the head ``fit``; the forward checked against the run's embeddings first."""
-    net = parent_network(Path(run.model_ref["path"]))
+    net = parent_network(parent)
     first = np.arange(min(8, len(clips)))
     check = check_forward(net, [clips[i] for i in first], data.x[first], device="cpu",
                           low_precision=str(run.model_ref.get("dtype") or "float32") != "float32")
