@@ -88,7 +88,7 @@ def test_k_out_of_range_and_stray_options_are_refused(emodb_run, tmp_path):
 
     with pytest.raises(ConfigError, match="0 ≤ K ≤ 2"):
         finetune(emodb_run.path, tmp_path / "a", unfreeze=3, evaluate=False)
-    with pytest.raises(ConfigError, match="non-negative|K ≥ 0"):
+    with pytest.raises(ConfigError, match="whole number ≥ 0"):
         finetune(emodb_run.path, tmp_path / "b", unfreeze=-1, evaluate=False)
     manifest = emodb_run.config["manifest"]  # a manifest with a local model: refused before anything is scored
     with pytest.raises(ConfigError, match="0 ≤ K ≤ 2"):
@@ -180,3 +180,19 @@ def test_full_folder_from_the_cli_loads_and_the_training_forward_equals_the_infe
     with torch.no_grad():
         mine = forward(net.network, clips)[0][:, : len(net.labels)].numpy()
     np.testing.assert_allclose(np.array([p.logits for p in net.predict(clips)]), mine, atol=1e-4)
+
+
+def test_cross_validation_repeats_the_whole_unfreeze_procedure_per_fold(emodb_run, tmp_path, monkeypatch):
+    """With --unfreeze the folds train head and blocks each time (not the head alone), on every item once as a test item."""
+    import workbench.analysis.finetune.core as core
+    from workbench.analysis.finetune import EncoderTraining, finetune
+
+    calls = []
+    real = core.train_encoder
+    monkeypatch.setattr(core, "train_encoder", lambda *a, **kw: calls.append(1) or real(*a, **kw))  # counts, then the real one
+    r = finetune(emodb_run.path, tmp_path / "cv", unfreeze=1, adapt="full", encoder=EncoderTraining(epochs=1), k=2, n_boot=50)
+    ev = r.card["evaluation"]
+    assert ev["procedure"] == "encoder-full" and ev["n_folds"] == 2
+    assert ev["finetuned"]["n"] == r.card["data"]["n_items"] == 35
+    assert {"probe", "parent_mapped"} <= set(ev)
+    assert len(calls) == 1 + 2  # the checkpoint's training, then one per fold

@@ -107,13 +107,15 @@ def configured_blocks(model_dir: str | Path) -> int | None:
 
 
 def check_unfreeze(k: int, n_blocks: int | None, source: str) -> None:
-    """Refuse a K outside ``0..n_blocks``, naming the range."""
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 0 or (n_blocks is not None and k > n_blocks):
-        allowed = f"0 ≤ K ≤ {n_blocks}" if n_blocks is not None else "K ≥ 0"
-        raise ConfigError(f"--unfreeze {k}: the network has {n_blocks if n_blocks is not None else 'some'} transformer blocks; "
-                          f"K must be in {allowed}.", source=source,
-                          fix=f"pass --unfreeze between 0 (head only) and {n_blocks} (every block)." if n_blocks is not None
-                          else "pass a non-negative --unfreeze.")
+    """Refuse a K outside ``0..n_blocks`` (or below 0 while the network is not known yet), naming the range."""
+    whole = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+    if whole and k >= 0 and (n_blocks is None or k <= n_blocks):
+        return
+    if n_blocks is None:
+        raise ConfigError(f"--unfreeze {k!r}: K counts transformer blocks, a whole number ≥ 0.", source=source,
+                          fix="pass --unfreeze 0 (head only) or the number of top blocks to adapt.")
+    raise ConfigError(f"--unfreeze {k!r}: the network has {n_blocks} transformer blocks; K must be in 0 ≤ K ≤ {n_blocks}.",
+                      source=source, fix=f"pass --unfreeze between 0 (head only) and {n_blocks} (every block).")
 
 
 def _mark_trainable(net: Any, top: Sequence[str], config: EncoderTraining) -> Any:
