@@ -36,7 +36,3 @@ from workbench.analysis.finetune.encoder import ADAPT_MODES, EncoderFit, Encoder
 from workbench.analysis.finetune.evaluate import evaluate_finetune, mapped_parent_predictions
 from workbench.analysis.finetune.head import HeadFit, HeadTraining, class_weights, train_head
 
-__all__ = ["ADAPT_MODES", "CARD_FORMAT", "CHECKPOINT_FILES", "EncoderFit", "EncoderTraining", "FinetuneResult", "HeadFit", "HeadTraining",
-           "LABEL_SETS", "TuneData", "class_order", "class_weights", "encoder_blocks", "evaluate_finetune", "finetune",
-           "mapped_parent_predictions", "parent_folder", "row_targets", "split_speakers", "train_encoder", "train_head", "tune_data",
-           "write_checkpoint"]
