@@ -58,7 +58,8 @@ class FinetuneResult:
             lines.append("  no test speakers held out: no held-out figure (pass a test share above 0)")
         ev = c.get("evaluation")
         if ev:
-            lines.append(f"  cross-validation ({ev['scheme']}, {ev['n_folds']} folds, pooled test items):")
+            lines.append(f"  cross-validation ({ev['scheme']}, {ev['n_folds']} folds, training procedure "
+                         f"{ev.get('procedure', 'head')} in each, pooled test items):")
             for name in ("finetuned", "probe", "parent_mapped"):
                 if ev.get(name):
                     lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
