@@ -54,7 +54,7 @@ def plot_risk_coverage(report, *, ax=None):
     ax.set_ylim(0, 1)
     ax.set_xlabel("coverage (share of items answered, most confident first)", fontsize=10)
     ax.set_ylabel("risk (error rate of the answered)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="best")  # placed where the curves are not
     ax.set_title(plain_text(f"{report.variant}: risk–coverage"), fontsize=11)
     return fig
 
@@ -78,8 +78,10 @@ def plot_set_sizes(report, *, ax=None):
             ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.03, f"{per[c]['coverage']:.2f}", ha="center", va="bottom",
                     fontsize=7)
     ax.set_xticks(x, [plain_text(c) for c in classes], rotation=30, ha="right", fontsize=9)
-    ax.set_ylim(0, len(report.classes) + 0.5)
+    # headroom above the tallest possible bar (every class) for the coverage labels and the legend, which must not cover them
+    ax.set_ylim(0, (len(report.classes) + 0.35) / 0.72)
+    ax.set_yticks(range(0, len(report.classes) + 1))
     ax.set_ylabel("mean set size (classes)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", ncol=1, frameon=False)
     ax.set_title(plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (labels: coverage per class)"), fontsize=10)
     return fig

@@ -436,6 +436,17 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     return save_figure(fig, path, layout=not own)
 
 
+def _labels_too_wide(ax, labels: list[str], spacing: float, *, fontsize: float) -> bool:
+    """Whether the widest of ``labels``, written level, is wider than ``spacing`` (x data units) on ``ax``: neighbours'
+    labels would overlap ("n=40n=12").  Estimated from the axes' size in inches, without drawing the figure."""
+    if not labels:
+        return False
+    lo, hi = ax.get_xlim()
+    width_in = ax.get_position().width * ax.figure.get_size_inches()[0]
+    spacing_in = abs(spacing) / max(abs(hi - lo), 1e-12) * width_in
+    return max(map(len, labels)) * fontsize * _CHAR_IN > 0.9 * spacing_in
+
+
 def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
     """Reliability diagram: one bar per confidence bin (its accuracy), labelled with its item count.
 
@@ -446,14 +457,17 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     fig, ax = _axes(ax, (5, 4.5))
     rows = [b for b in report.reliability if b["n"]]
     width = (rows[0]["hi"] - rows[0]["lo"]) if rows else 1 / 15
+    ax.set_xlim(0, 1)
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
     if rows:
         centres = [(b["lo"] + b["hi"]) / 2 for b in rows]
         acc = [b["accuracy"] for b in rows]
         ax.bar(centres, acc, width=width * 0.92, color="#4477aa", alpha=0.85, edgecolor="k", lw=0.6, label="accuracy of the bin")
         ax.plot([b["confidence"] for b in rows], acc, "o", color="#cc3311", ms=4, label="mean confidence of the bin")
-        for x, a, b in zip(centres, acc, rows):
-            ax.text(x, a + 0.025, f"n={b['n']}", ha="center", va="bottom", fontsize=8, rotation=90 if len(rows) > 8 else 0)
+        labels = [f"n={b['n']}" for b in rows]
+        rotation = 90 if _labels_too_wide(ax, labels, width, fontsize=8) else 0  # side by side they would run into each other
+        for x, a, text in zip(centres, acc, labels):
+            ax.text(x, a + 0.025, text, ha="center", va="bottom", fontsize=8, rotation=rotation)
     else:
         ax.text(0.5, 0.5, "no scored items", ha="center", va="center")
     ax.set_xlim(0, 1)
