@@ -103,3 +103,36 @@ def test_fusions_numpy_uar_and_wa_equal_the_metrics_module_bit_for_bit():
             assert _uar(t, p, classes) == uar(t, p, classes)
             assert _wa(t, p) == wa(t, p)
     assert np.isnan(_uar(np.array([], dtype=str), np.array([], dtype=str), classes)) and np.isnan(_wa([], []))
+
+
+def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summary(small_run, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from workbench.explain.worst import WORST_JSON, case_record, summary_record, write_summary
+
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(type(obj).__name__))
+    rf = RunFolder.open(small_run)
+    (small_run / WORST_JSON).unlink(missing_ok=True)
+    assert reporting.explained_worst(small_run) is None
+    assert "workbench explain RUN --worst 5" in shown[-1]  # none yet: how to make it
+
+    row = rf.results().iloc[0].to_dict()
+    cases = [case_record(row, None, entry=None, cache="computed", error="<b>boom</b>")]
+    summary = summary_record(cases, rule="least confident first", n=1, m=4, variant=None, settings={}, warning=None)
+    summary["methods"] = {"occlusion": {"cases": 1, "reliable": 0, "deletion_better_than_random": 0,
+                                        "insertion_better_than_random": 1, "randomisation_skipped": 1}}
+    write_summary(rf, summary, Figure())
+    shown.clear()
+    got = reporting.explained_worst(small_run)
+    assert got["showing"] == "1 of 4 scored rows"
+    page = "".join(shown)
+    assert "1 of 4 scored rows" in page and "0 of 1" in page and "could not be explained" in page
+    assert "Image" in shown  # the summary's figure
+
+    text = (small_run / WORST_JSON).read_text()
+    (small_run / WORST_JSON).write_text(text.replace('"n": 1', '"n": 2'))  # an edited summary fails its checksum
+    shown.clear()
+    assert reporting.explained_worst(small_run) is None
+    assert "NOT SHOWN" in shown[-1] and "checksum" in shown[-1]

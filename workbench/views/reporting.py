@@ -34,6 +34,7 @@ from workbench.analysis.probe import probe_section  # noqa: F401  (a template se
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
+from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
@@ -265,6 +266,39 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
             _display(audio_player(a.samples, a.sr))
         except Exception as exc:  # the report still renders if a file moved
             show_html(f"<p><i>(audio unavailable: {esc(exc)})</i></p>")
+    explained_worst(rf)
+
+
+def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
+    """The run's ``explain --worst`` summary in the report: its rule, "N of M", each method's share of maps that passed
+    every check, and its figure; a summary that fails its checksum is said, not shown; without one, how to make it."""
+    rf = _run(run_dir)
+    try:
+        summary = worst_summary(rf.path)
+    except ConfigError as exc:
+        show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {esc(exc)}</p>")
+        return None
+    if summary is None:
+        show_html("<h3>Explained worst cases</h3><p>Not explained yet: <code>workbench explain RUN --worst 5</code> "
+                  "explains them in one process, and this section then shows which maps passed their checks.</p>")
+        return None
+    rows = [(code(m), f"{d['reliable']} of {d['cases']}", f"{d['insertion_better_than_random']} of {d['cases']}",
+             f"{d['deletion_better_than_random']} of {d['cases']}", d["randomisation_skipped"])
+            for m, d in sorted(summary["methods"].items())]
+    parts = ["<h3>Explained worst cases</h3>",
+             f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
+    if summary.get("warning"):
+        parts.append(f"<p><b>{esc(summary['warning'])}</b></p>")
+    if summary.get("failed"):
+        parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
+    parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
+                             "deletion better than random", "randomisation check skipped"], rows or [("—", "", "", "", "")]))
+    show_html("\n".join(parts))
+    if summary.get("figure"):
+        from IPython.display import Image
+
+        _display(Image(filename=summary["figure"]))
+    return summary
 
 
 def findings_summary(run_dir: str | os.PathLike) -> dict:
