@@ -377,6 +377,7 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     html_text = w.evidence.children[0]
     assert "deletion AUC" in html_text.value and "RANDOM WEIGHTS" in html_text.value and "than random" in html_text.value
     assert expl.target == w.shown["row"]["pred"] and list(expl.attributions) == ["occlusion"]
+    assert "model-randomisation check: " in html_text.value  # the panel skips it, and says so
     for problem in expl.problems("occlusion"):  # every failed check is on the panel
         assert problem.split(":")[0] in html_text.value
     if expl.top_span is None:  # no span from a method that failed its checks: no player, the reason instead

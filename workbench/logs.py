@@ -107,7 +107,21 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
         Switch off every tqdm bar (a report has no use for them), not only the
         Hugging Face ones.
 
-    Returns the log file's path.
+    Returns
+    -------
+    Path
+        The log file's path.
+
+    Examples
+    --------
+    >>> import logging
+    >>> root = logging.getLogger()
+    >>> before = list(root.handlers)
+    >>> path = wb.route_logs("logs/example.log", console=False)
+    >>> logging.getLogger("some.library").warning("a library's line goes to the file, not the screen")
+    >>> "a library's line" in path.read_text(encoding="utf-8")
+    True
+    >>> for handler in set(root.handlers) - set(before): root.removeHandler(handler); handler.close()
     """
     path = Path(log_path) if log_path is not None else default_log_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,7 @@ makes text fusion meaningless:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +56,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
+from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.analysis.metrics import bootstrap_ci, uar, wa
+from workbench.analysis.metrics import output_folder
+from workbench.analysis.stats import bootstrap_ci
+from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
@@ -292,7 +295,23 @@ def _proba(clf, x: np.ndarray, classes: list[str]) -> np.ndarray:
 
 
 def _uar(y, pred, classes) -> float:
-    return uar(y, pred, classes)
+    """:func:`workbench.analysis.stats.uar` over ``classes`` in numpy: the same recalls (tp / support of each class
+    in ``y``), averaged in the same order, so bit-identical; the bootstraps call it tens of thousands of times, and
+    scikit-learn's input validation made it most of a fusion report's time."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    rec = []
+    for c in classes:
+        mask = y == c
+        n = int(np.count_nonzero(mask))
+        if n:
+            rec.append(np.count_nonzero(pred[mask] == c) / n)
+    return float(np.mean(rec)) if rec else float("nan")
+
+
+def _wa(y, pred) -> float:
+    """:func:`workbench.analysis.stats.wa` in numpy (the share of equal labels; NaN for no items)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    return float(np.mean(y == pred)) if len(y) else float("nan")
 
 
 def _splits(groups: np.ndarray, folds: int):
@@ -396,7 +415,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     metrics, comparisons = {}, {}
     for m in METHODS:
         metrics[m] = {"uar": uar_fn(y, pred[m]), "uar_ci": bootstrap_ci(uar_fn, y, pred[m], n=n_boot, seed=seed),
-                      "wa": wa(y, pred[m]), "wa_ci": bootstrap_ci(wa, y, pred[m], n=n_boot, seed=seed)}
+                      "wa": _wa(y, pred[m]), "wa_ci": bootstrap_ci(_wa, y, pred[m], n=n_boot, seed=seed)}
     change_rows = []
     right_s = pred["speech"] == y
     for m in METHODS:
@@ -405,7 +424,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
         right_m = pred[m] == y
         b, c = int(np.sum(right_s & ~right_m)), int(np.sum(~right_s & right_m))
         comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed),
-                          "delta_wa": paired_bootstrap_delta(wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
+                          "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
                           "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": mcnemar_exact(b, c), "fixed": c, "broke": b}
         for i in np.flatnonzero(right_s != right_m):
             change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
@@ -415,47 +434,117 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes)
 
 
-def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
-             n_boot: int = 1000, figures: bool = True) -> FusionResult:
-    """Evaluate every method on a run; writes ``fusion.json``, ``fusion_items.csv``,
-    ``fusion_changes.csv`` and ``fusion.png`` into the run folder."""
+#: bump when what fuse_run computes changes: a fusion.json of another version is not reused
+FUSION_CACHE_VERSION = 1
 
+
+def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
+               seed: int = 0, n_boot: int = 1000) -> dict:
+    """What a fusion result depends on: the run's results and embeddings (sha256 of the files), the variant, the text
+    model, the folds, the seed, the resamples and :data:`FUSION_CACHE_VERSION`.  ``fusion.json`` records it."""
+    rf = as_run_folder(run_dir)
+    files = {name: (sha256_file(rf.path / name) if (rf.path / name).is_file() else None) for name in ("results.parquet", "embeddings.npy")}
+    return {"version": FUSION_CACHE_VERSION, "results_sha256": files["results.parquet"], "embeddings_sha256": files["embeddings.npy"],
+            "variant": pick_variant(rf.results(), variant, source=str(rf.path)), "text_model": resolve_text_model(text_model)[0],
+            "folds": int(folds), "seed": int(seed), "n_boot": int(n_boot)}
+
+
+def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None:
+    """The run folder's ``fusion.json`` when :func:`fuse_run` wrote it with the same :func:`fusion_key` (same run
+    files, variant, text model, folds, seed and resamples), else None: a reader reuses it instead of refitting."""
+    rf = as_run_folder(run_dir)
+    path = rf.path / "fusion.json"
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):
+        return None
+    return payload
+
+
+def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
+             n_boot: int = 1000, figures: bool = True, out: str | Path | None = None) -> FusionResult:
+    """Evaluate every method on a run; writes ``fusion.json`` (with its :func:`fusion_key`, so that a report can reuse
+    it), ``fusion_items.csv``, ``fusion_changes.csv`` and ``fusion.png`` into the run folder (or ``out``).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished run folder whose manifest has ``text`` and ``speaker``.
+    variant : str or None
+        The variant whose embeddings to use (default: the run's first).
+    text_model : str or None
+        A sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2).
+    folds : int
+        Cross-validation folds, grouped by speaker.
+    seed : int
+        Random seed.
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    figures : bool
+        Also write ``fusion.png``.
+    out : str, Path or None
+        Folder for the files (default: the run folder).
+
+    Returns
+    -------
+    FusionResult
+        UAR of speech, text, early and late fusion with intervals, each against speech alone, and the text checks.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> res = wb.fuse_run(run_dir, folds=2, n_boot=20, figures=False, out="fused")
+    >>> "speech" in res.metrics and "early" in res.metrics, os.path.isfile("fused/fusion.json")
+    (True, True)
+    """
     rf = as_run_folder(run_dir)
     run_dir = rf.path
+    key = fusion_key(rf, variant=variant, text_model=text_model, folds=folds, seed=seed, n_boot=n_boot)
     data = fusion_data(rf, variant=variant, text_model=text_model)
     facts, warnings = text_checks(data.rows["text"].astype(str).tolist(), data.y, data.groups, text_model=data.text_model,
                                   folds=folds, seed=seed)
     res = evaluate_fusion(data, folds=folds, seed=seed, n_boot=n_boot)
     res.text_facts, res.warnings = facts, warnings
     payload = res.to_dict()
+    payload["key"] = key
     if rf.random_weights:
         payload["warning"] = RANDOM_WEIGHTS_BANNER
-    rf.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
+    dest = output_folder(rf, out)
+    dest.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
-    rf.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
-    rf.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
+    dest.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
+    dest.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
     if figures:
-        rf.write_figure("fusion.png", plot_fusion(res))
+        dest.write_figure("fusion.png", plot_fusion(res))
     return res
 
 
-def plot_fusion(res: FusionResult, path: str | Path | None = None):
+def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
+    """UAR of each method with its interval, and chance; ``res`` is a :class:`FusionResult` or its ``to_dict()``
+    (``fusion.json``; an interval stored as null is drawn without its bar)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    d = res.to_dict() if isinstance(res, FusionResult) else res
+    metrics = d["metrics"]
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    ms = list(res.metrics)
-    vals = [res.metrics[m]["uar"] for m in ms]
-    lo = [v - res.metrics[m]["uar_ci"][0] for m, v in zip(ms, vals)]
-    hi = [res.metrics[m]["uar_ci"][1] - v for m, v in zip(ms, vals)]
+    ms = list(metrics)
+    vals = [np.nan if metrics[m]["uar"] is None else float(metrics[m]["uar"]) for m in ms]
+    ci = [[np.nan if c is None else float(c) for c in (metrics[m]["uar_ci"] or (None, None))] for m in ms]
+    lo = [0.0 if np.isnan(v - c[0]) else v - c[0] for v, c in zip(vals, ci)]
+    hi = [0.0 if np.isnan(c[1] - v) else c[1] - v for v, c in zip(vals, ci)]
     ax.bar(ms, vals, yerr=[lo, hi], capsize=5, color=["#999999", "#4477aa", "#ee6677", "#228833", "#ccbb44"][: len(ms)])
-    ax.axhline(1 / len(res.data.classes), color="k", ls="--", lw=1, label="chance")
+    ax.axhline(1 / len(d["classes"]), color="k", ls="--", lw=1, label="chance")
     ax.set_ylabel("UAR (95% bootstrap CI)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    ax.set_title(f"speech + text fusion, {res.folds}-fold speaker-independent CV, {len(res.data.y)} items")
+    ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items")
     return save_figure(fig, path)

@@ -35,7 +35,7 @@ from workbench.errors import ConfigError
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
-from workbench.analysis.metrics import bootstrap_ci, confusion, headline
+from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 from workbench.schema import score_columns, score_labels
 
@@ -151,26 +151,8 @@ def _band_names(edges: Sequence[float]) -> list[tuple[float, float, str]]:
     return out
 
 
-def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS,
-                       agree: float = 0.75, split: float = 0.5, n_boot: int = 1000, seed: int = 0, top: int = 50) -> ListenerReport:
-    """Metrics of one variant of a results table against its listener columns.
-
-    Parameters
-    ----------
-    results
-        A results DataFrame (``results.parquet``) whose ``meta`` (or flat
-        columns) hold ``votes_<key>``, ``n_raters``, ``agreement``, ``listener_majority``.
-    restrict
-        Compare distributions over the corpus's classes only (those of the
-        ``emotion`` column), model scores renormalised over them; the argmax is
-        taken over them too, as ``workbench metrics --restrict`` does.
-    bands
-        Inner edges of the agreement bands, increasing, inside (0, 1).
-    agree, split
-        Agreement at or above ``agree`` counts as *listeners agree*; below ``split`` as *listeners split*.
-    top
-        How many rows each list keeps.
-    """
+def _check_options(*, agree, split, bands, top, n_boot) -> list[float]:
+    """The band edges, after every option has been checked (each refused with its valid range)."""
     for name, v in (("agree", agree), ("split", split)):
         if not (isinstance(v, (int, float)) and 0 < v <= 1):
             raise ConfigError(f"{name}={v!r} is not a share of listeners in (0, 1].", fix=f"pass e.g. {name}=0.75.")
@@ -181,18 +163,52 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         raise ConfigError(f"top={top!r} is not a count >= 0.", fix="pass e.g. 50.")
     if not isinstance(n_boot, int) or n_boot < 0:
         raise ConfigError(f"n_boot={n_boot!r} is not a count >= 0.", fix="pass e.g. 1000 (0: no intervals).")
-    no_ci = (float("nan"), float("nan"))
+    return edges
 
+
+_NO_CI = (float("nan"), float("nan"))
+
+
+def _interval(n_boot: int, seed: int):
+    """``interval(fn, a, b)``: the run's percentile bootstrap (:func:`workbench.analysis.metrics.bootstrap_ci`); NaN for n_boot=0."""
     def interval(fn, a, b):
-        """The run's percentile bootstrap (workbench.analysis.metrics.bootstrap_ci); no interval for n_boot=0."""
-        return bootstrap_ci(fn, a, b, n=n_boot, seed=seed) if n_boot else (no_ci if not isinstance(fn(a, b), tuple) else [no_ci] * len(fn(a, b)))
-    df = results
-    variant = pick_variant(df, variant)
-    ok = select_rows(df, variant, "ok")
+        if n_boot:
+            return bootstrap_ci(fn, a, b, n=n_boot, seed=seed)
+        value = fn(a, b)
+        return [_NO_CI] * len(value) if isinstance(value, tuple) else _NO_CI
+    return interval
+
+
+@dataclass
+class _Scored:
+    """The ok rows of one variant that carry listener figures, with what the model said about them."""
+
+    rows: Any  # the results rows (DataFrame)
+    listeners: Any  # their listener_frame
+    n_without: int
+    labels: list[str]  # the model's classes
+    classes: list[str]  # the corpus's classes among them
+    emotion: np.ndarray  # corpus label as a model class ("" = none)
+    scores: np.ndarray  # (n, len(labels))
+    pred: np.ndarray
+    conf: np.ndarray
+    dist_keys: list[str]  # the classes the distributions compare over
+    notes: list[str]
+
+    @property
+    def agreement(self) -> np.ndarray:
+        return self.listeners["agreement"].to_numpy(float)
+
+    @property
+    def majority(self) -> np.ndarray:
+        return self.listeners["listener_majority"].to_numpy(str)
+
+
+def _scored(results, variant: str, restrict: bool) -> _Scored:
+    ok = select_rows(results, variant, "ok")
     lf = listener_frame(ok)
     has = lf["agreement"].notna().to_numpy()
     sc, lf = ok[has], lf[has]
-    notes: list[str] = []
     emotion = sc["emotion"].fillna("").astype(str).to_numpy()
     labels = score_labels(ok)  # the model's classes: the nine, or a fine-tuned head's own
     classes = [c for c in labels if c in set(emotion)]
@@ -208,138 +224,203 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         pred = sc["pred"].astype(str).to_numpy()
         conf = sc["confidence"].to_numpy(float)
         dist_keys = list(labels)
+    notes: list[str] = []
     # listeners vote over the nine emotion2vec+ classes: a head with other labels is compared on the classes both have
     voted = [k for k in dist_keys if k in LABEL_KEYS]
     if len(voted) < len(dist_keys):
         notes.append(f"listeners voted over the nine emotion2vec+ classes; the model's {', '.join(k for k in dist_keys if k not in voted)} "
                      f"{'has' if len(dist_keys) - len(voted) == 1 else 'have'} no vote column, so the divergences use the "
                      f"{len(voted)} classes both share" + (" (none: no divergences)" if not voted else ""))
-    dist_keys = voted
-    agreement = lf["agreement"].to_numpy(float)
-    majority = lf["listener_majority"].to_numpy(str)
+    return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, voted, notes)
 
-    # accuracy and UAR per agreement band, against the corpus label
+
+def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, facts: dict, lowest: float) -> dict:
+    """Accuracy and UAR (with intervals) of the labelled items whose agreement lies in [lo, hi)."""
     import sklearn
 
-    band_rows = []
-    labelled = emotion != ""
-    t_all, p_all = emotion, pred
+    t_codes, p_codes = codes
+    agreement, labelled = s.agreement, s.emotion != ""
+    in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
+    t, p = t_codes[in_band], p_codes[in_band]
+    wa_v = uar_v = float("nan")
+    acc_ci = uar_ci = _NO_CI
+    if len(t):
+        with sklearn.config_context(skip_parameter_validation=True):
+            wa_v, uar_v, _ = stats(t, p)
+            ci = interval(stats, t, p)
+        acc_ci, uar_ci = tuple(ci[0]), tuple(ci[1])
+    counts = {c: int(np.sum(s.emotion[in_band] == c)) for c in s.classes}
+    reason = small_group_reason(counts) if len(t) else ""
+    flat = [what for what, (a, b) in (("accuracy", acc_ci), ("UAR", uar_ci)) if zero_width_note(a, b, len(t))]
+    empty = ""
+    if not len(t):
+        floor = facts.get("agreement_floor")
+        if floor is not None and hi <= floor:
+            empty = f"empty by design: {facts['floor_reason']}"
+        else:
+            empty = f"empty: no labelled item has agreement in {name}" + (f" (the lowest is {lowest:.3f})" if lowest == lowest else "")
+    return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
+            "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
+            # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
+            "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
+            "note": f"zero-width interval ({', '.join(flat)}) from {len(t)} item(s): resampling cannot vary it" if flat else ""}
+
+
+def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[dict]:
+    """One row per agreement band, against the corpus label; the items left out are said in ``s.notes``."""
     # labels as integer codes, checked once: scikit-learn's string handling and per-call validation are most of a
     # bootstrap's time (as in workbench.analysis.metrics.evaluate; 7442 items x 1000 resamples went from 225 s to a few s)
-    vocabulary, codes = np.unique(np.concatenate([t_all, p_all]).astype(str), return_inverse=True)
-    t_codes, p_codes = codes[: len(t_all)], codes[len(t_all):]
-    stats = headline([int(np.searchsorted(vocabulary, c)) for c in classes])
-    facts = corpus_listener_facts(sc)
-    lowest = float(np.nanmin(agreement[labelled])) if labelled.any() else float("nan")
-    for lo, hi, name in _band_names(edges):
-        in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
-        t, p = t_codes[in_band], p_codes[in_band]
-        if len(t):
-            with sklearn.config_context(skip_parameter_validation=True):
-                wa_v, uar_v, _ = stats(t, p)
-                ci = interval(stats, t, p)
-            acc_ci, uar_ci = tuple(ci[0]), tuple(ci[1])
-        else:
-            wa_v = uar_v = float("nan")
-            acc_ci = uar_ci = (float("nan"), float("nan"))
-        counts = {c: int(np.sum(t_all[in_band] == c)) for c in classes}
-        reason = small_group_reason(counts) if len(t) else ""
-        flat = [what for what, (a, b) in (("accuracy", acc_ci), ("UAR", uar_ci)) if zero_width_note(a, b, len(t))]
-        empty = ""
-        if not len(t):
-            floor = facts.get("agreement_floor")
-            if floor is not None and hi <= floor:
-                empty = f"empty by design: {facts['floor_reason']}"
-            else:
-                empty = (f"empty: no labelled item has agreement in {name}" + (f" (the lowest is {lowest:.3f})" if lowest == lowest else ""))
-        band_rows.append({"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
-                          "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(t_all[in_band].tolist())),
-                          # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
-                          "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
-                          "note": (f"zero-width interval ({', '.join(flat)}) from {len(t)} item(s): resampling cannot vary it"
-                                   if flat else "")})
+    vocabulary, codes = np.unique(np.concatenate([s.emotion, s.pred]).astype(str), return_inverse=True)
+    split_codes = (codes[: len(s.emotion)], codes[len(s.emotion):])
+    stats = headline([int(np.searchsorted(vocabulary, c)) for c in s.classes])
+    labelled = s.emotion != ""
+    lowest = float(np.nanmin(s.agreement[labelled])) if labelled.any() else float("nan")
+    rows = [_band(s, split_codes, stats, interval, lo, hi, name, facts, lowest) for lo, hi, name in _band_names(edges)]
     if labelled.sum() < len(labelled):
-        corpus_labels = (sc["label"].fillna("").astype(str).to_numpy() if "label" in sc.columns else np.full(len(sc), ""))
+        corpus_labels = s.rows["label"].fillna("").astype(str).to_numpy() if "label" in s.rows.columns else np.full(len(s.rows), "")
         unmapped = corpus_labels[~labelled]
         named = {k: int(v) for k, v in zip(*np.unique(unmapped[unmapped != ""], return_counts=True))}
         if named:
-            notes.append(f"{sum(named.values())} items whose corpus label is not one of the model's classes "
-                         f"({', '.join(f'{k} {v}' for k, v in named.items())}) are left out of the bands")
+            s.notes.append(f"{sum(named.values())} items whose corpus label is not one of the model's classes "
+                           f"({', '.join(f'{k} {v}' for k, v in named.items())}) are left out of the bands")
         if (unmapped == "").sum():
-            notes.append(f"{int((unmapped == '').sum())} items without a corpus label are left out of the bands")
+            s.notes.append(f"{int((unmapped == '').sum())} items without a corpus label are left out of the bands")
+    return rows
 
-    # distributions
-    votes = lf[[f"votes_{k}" for k in dist_keys]].to_numpy(float)
+
+def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Per item JS divergence and cross-entropy (NaN where the votes are no distribution), which items, and why none."""
+    votes = s.listeners[[f"votes_{k}" for k in s.dist_keys]].to_numpy(float)
     vsum = votes.sum(axis=1)
     known = ~np.isnan(votes).any(axis=1) & (vsum > 0)
-    model = scores[:, [labels.index(k) for k in dist_keys]] if len(sc) else np.zeros((0, len(dist_keys)))
-    msum = model.sum(axis=1) if len(model) else np.zeros(0)
-    known &= msum > 0
-    jsd = np.full(len(sc), np.nan)
-    ce = np.full(len(sc), np.nan)
+    model = s.scores[:, [s.labels.index(k) for k in s.dist_keys]] if len(s.rows) else np.zeros((0, len(s.dist_keys)))
+    known &= (model.sum(axis=1) if len(model) else np.zeros(0)) > 0
+    jsd, ce = np.full(len(s.rows), np.nan), np.full(len(s.rows), np.nan)
     if known.any():
         v = votes[known] / vsum[known, None]
         jsd[known] = js_divergence(v, model[known])
         ce[known] = cross_entropy(v, model[known])
     n_unknown = int((~known).sum())
-    soft_reason = ""
+    reason = ""
     if not known.any():
-        soft_reason = facts.get("distribution_reason") or (
-            f"none of the {len(sc)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
+        reason = facts.get("distribution_reason") or (
+            f"none of the {len(s.rows)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
             "vote distribution to compare with")
     elif n_unknown:
-        notes.append(f"{n_unknown} items have no full vote distribution{' over the corpus classes' if restrict else ''} "
-                     "(e.g. EmoDB gives only the intended class's share) and are left out of the divergences")
+        s.notes.append(f"{n_unknown} items have no full vote distribution{' over the corpus classes' if restrict else ''} "
+                       "(e.g. EmoDB gives only the intended class's share) and are left out of the divergences")
+    return jsd, ce, known, reason
 
-    def mean_ci(x):
-        x = x[~np.isnan(x)]
-        if not len(x):
-            return float("nan"), (float("nan"), float("nan"))
-        lo_hi = interval(lambda a, _b: float(np.mean(a)), x, x)
-        return float(np.mean(x)), tuple(lo_hi)
 
-    jsd_mean, jsd_ci = mean_ci(jsd)
-    ce_mean, ce_ci = mean_ci(ce)
-    rho = _spearman(conf, agreement)
-    rho_ci = tuple(interval(_spearman, conf, agreement)) if len(sc) >= 3 else no_ci
-
-    # the two lists
-    ids = sc["id"].astype(str).to_numpy()
-
-    def row(i) -> dict[str, Any]:
-        return {"id": ids[i], "emotion": emotion[i], "listener_majority": majority[i], "agreement": float(agreement[i]),
-                "n_raters": float(lf["n_raters"].iloc[i]), "pred": str(pred[i]), "confidence": float(conf[i]),
-                "jsd": float(jsd[i]), "path": str(sc["path"].iloc[i]) if "path" in sc.columns else ""}
-
-    wrong = np.flatnonzero((agreement >= agree) & (majority != "") & (pred != majority))
-    wrong = wrong[np.argsort(-conf[wrong], kind="stable")]
-    split_idx = np.flatnonzero(agreement < split)
-    split_idx = split_idx[np.argsort(agreement[split_idx], kind="stable")]
-
-    # confusions
-    n_wrong, n_split = int(len(wrong)), int(len(split_idx))
-    cols = classes + [c for c in labels if c not in classes and c in set(pred.tolist())]
-    hard = confusion(t_all[labelled], p_all[labelled], classes, cols) if labelled.any() else np.zeros((len(classes), len(cols)), int)
-    rows_w = list(dict.fromkeys(classes + [k for k in LABEL_KEYS if (lf[f"votes_{k}"].fillna(0) > 0).any()]))
+def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """The hard confusion (row = corpus label) and the vote-weighted one (row = what listeners heard), with rows and columns."""
+    labelled = s.emotion != ""
+    cols = s.classes + [c for c in s.labels if c not in s.classes and c in set(s.pred.tolist())]
+    hard = (confusion(s.emotion[labelled], s.pred[labelled], s.classes, cols) if labelled.any()
+            else np.zeros((len(s.classes), len(cols)), int))
+    rows_w = list(dict.fromkeys(s.classes + [k for k in LABEL_KEYS if (s.listeners[f"votes_{k}"].fillna(0) > 0).any()]))
     weighted = np.zeros((len(rows_w), len(cols)))
-    full = lf[list(VOTE_COLUMNS)].to_numpy(float)
+    full = s.listeners[list(VOTE_COLUMNS)].to_numpy(float)
     col_index = {c: j for j, c in enumerate(cols)}
-    for i in range(len(sc)):
+    for i in range(len(s.rows)):
         vr = full[i]
-        if np.isnan(vr).any() or vr.sum() <= 0 or pred[i] not in col_index:
+        if np.isnan(vr).any() or vr.sum() <= 0 or s.pred[i] not in col_index:
             continue
         share = vr / vr.sum()
         for r, k in enumerate(rows_w):
             if k in LABEL_KEYS:  # a class listeners had no vote for (a fine-tuned head's own) keeps an empty row
-                weighted[r, col_index[pred[i]]] += share[LABEL_KEYS.index(k)]
+                weighted[r, col_index[s.pred[i]]] += share[LABEL_KEYS.index(k)]
+    return hard, weighted, rows_w, cols
+
+
+def _mean_ci(x: np.ndarray, interval) -> tuple[float, tuple[float, float]]:
+    """The mean of the known (non-NaN) values of ``x`` and its bootstrap interval; NaN when none is known."""
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return float("nan"), _NO_CI
+    return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
+
+
+def _listed(s: _Scored, jsd: np.ndarray, which: np.ndarray) -> list[dict[str, Any]]:
+    ids = s.rows["id"].astype(str).to_numpy()
+    agreement, majority = s.agreement, s.majority
+    return [{"id": ids[i], "emotion": s.emotion[i], "listener_majority": majority[i], "agreement": float(agreement[i]),
+             "n_raters": float(s.listeners["n_raters"].iloc[i]), "pred": str(s.pred[i]), "confidence": float(s.conf[i]),
+             "jsd": float(jsd[i]), "path": str(s.rows["path"].iloc[i]) if "path" in s.rows.columns else ""} for i in which]
+
+
+def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS,
+                       agree: float = 0.75, split: float = 0.5, n_boot: int = 1000, seed: int = 0, top: int = 50) -> ListenerReport:
+    """Metrics of one variant of a results table against its listener columns.
+
+    Parameters
+    ----------
+    results
+        A results DataFrame (``results.parquet``, ``RunFolder.results()``) whose ``meta`` (or flat
+        columns) hold ``votes_<key>``, ``n_raters``, ``agreement``, ``listener_majority``.
+    variant
+        The variant to score; None for the run's only (or first) one.
+    restrict
+        Compare distributions over the corpus's classes only (those of the
+        ``emotion`` column), model scores renormalised over them; the argmax is
+        taken over them too, as ``workbench metrics --restrict`` does.
+    bands
+        Inner edges of the agreement bands, increasing, inside (0, 1).
+    agree, split
+        Agreement at or above ``agree`` counts as *listeners agree*; below ``split`` as *listeners split*.
+    n_boot, seed
+        Bootstrap resamples of every interval (0: none) and their seed.
+    top
+        How many rows each list keeps (the true counts are ``n_agree_model_wrong``, ``n_split``).
+
+    Returns
+    -------
+    ListenerReport
+        Bands, divergences, Spearman's rho, the two lists and the confusions; ``render()`` prints them.
+
+    Examples
+    --------
+    The demo run with planted judgements: four listeners per clip labelled angry, happy or sad, three of them
+    heard the intended emotion and one neutral (the tiny checkpoint's predictions mean nothing):
+
+    >>> from workbench.data.votes import record_from_counts
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> results = wb.RunFolder(run_dir).results()
+    >>> results["meta"] = [record_from_counts({e: 3, "neutral": 1}) if e in ("angry", "happy", "sad") else {}
+    ...                    for e in results["emotion"].fillna("")]
+    >>> rep = wb.evaluate_listeners(results, n_boot=0)
+    >>> rep.n_items, rep.n_without
+    (39, 14)
+    >>> [(b["band"], b["n"]) for b in rep.bands]
+    [('[0, 0.5)', 0), ('[0.5, 0.75)', 0), ('[0.75, 1]', 39)]
+    >>> print(rep.render().splitlines()[0])
+    variant raw: 39 items with listener judgements (14 without)
+    """
+    edges = _check_options(agree=agree, split=split, bands=bands, top=top, n_boot=n_boot)
+    interval = _interval(n_boot, seed)
+    variant = pick_variant(results, variant)
+    s = _scored(results, variant, restrict)
+    facts = corpus_listener_facts(s.rows)
+    band_rows = _bands(s, edges, interval, facts)
+    jsd, ce, known, soft_reason = _divergences(s, restrict, facts)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = _mean_ci(jsd, interval), _mean_ci(ce, interval)
+    agreement, majority = s.agreement, s.majority
+    rho = _spearman(s.conf, agreement)
+    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
+    wrong = np.flatnonzero((agreement >= agree) & (majority != "") & (s.pred != majority))
+    wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
+    split_idx = np.flatnonzero(agreement < split)
+    split_idx = split_idx[np.argsort(agreement[split_idx], kind="stable")]
+    hard, weighted, rows_w, cols = _confusions(s)
     return ListenerReport(
-        variant=variant, n_items=int(len(sc)), n_without=int((~has).sum()), classes=classes, restricted=restrict,
+        variant=variant, n_items=int(len(s.rows)), n_without=s.n_without, classes=s.classes, restricted=restrict,
         bands=band_rows, jsd_mean=jsd_mean, jsd_ci=jsd_ci, cross_entropy_mean=ce_mean, cross_entropy_ci=ce_ci,
         n_distribution=int(known.sum()), spearman_confidence_agreement=rho, spearman_ci=rho_ci,
         agree_threshold=float(agree), split_threshold=float(split),
-        listeners_agree_model_wrong=[row(i) for i in wrong[:top]], listeners_split=[row(i) for i in split_idx[:top]],
-        confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(), confusion_rows=rows_w,
-        confusion_cols=cols, notes=notes, n_agree_model_wrong=n_wrong, n_split=n_split, soft_labels_reason=soft_reason,
+        listeners_agree_model_wrong=_listed(s, jsd, wrong[:top]), listeners_split=_listed(s, jsd, split_idx[:top]),
+        confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
+        confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
+        n_split=int(len(split_idx)), soft_labels_reason=soft_reason,
     )
 
 
@@ -353,10 +434,44 @@ def agree_wrong_frame(results, **kwargs):
 
 
 def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS, agree: float = 0.75,
-                  split: float = 0.5, n_boot: int = 1000, seed: int = 0) -> dict[str, ListenerReport]:
-    """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder.
+                  split: float = 0.5, n_boot: int = 1000, seed: int = 0, out=None) -> dict[str, ListenerReport]:
+    """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder (or the folder ``out``).
 
-    Raises :class:`ConfigError` when the run's items carry no listener columns.
+    Raises :class:`ConfigError` when the run's items carry no listener columns (attach them to the manifest
+    first: ``workbench datasets import-votes``, or a corpus loader that reads them).
+
+    Parameters
+    ----------
+    run_dir
+        A run folder (path or :class:`~workbench.runs.folder.RunFolder`).
+    restrict, bands, agree, split, n_boot, seed
+        As :func:`evaluate_listeners`.
+
+    Returns
+    -------
+    dict of str to ListenerReport
+        One report per variant, in the run's order.
+
+    Examples
+    --------
+    Four demo clips, each with three listeners' labels (two heard the intended emotion, one neutral),
+    attached to the manifest before the run (the tiny checkpoint's predictions mean nothing):
+
+    >>> import csv
+    >>> from workbench.data.listeners import attach, records_from_manifest
+    >>> from workbench.data.manifest import Item, Manifest
+    >>> with open(wb.DEMO_DATA / "manifest.csv", encoding="utf-8") as f:
+    ...     clips = [r for r in csv.DictReader(f) if r["label"] in ("angry", "happy", "sad")][:4]
+    >>> manifest = Manifest([Item(id=r["id"], path=str(wb.DEMO_DATA / r["path"]), label=r["label"], emotion=r["label"],
+    ...                           meta={"rater_labels": f"{r['label']};{r['label']};neutral"}) for r in clips])
+    >>> attach(manifest, records_from_manifest(manifest)).n_attached
+    4
+    >>> _ = wb.run(manifest, out_dir="runs/voted", model="tiny")
+    >>> reports = wb.run_listeners("runs/voted", n_boot=0)
+    >>> [(variant, rep.n_items, [b["n"] for b in rep.bands]) for variant, rep in reports.items()]
+    [('raw', 4, [0, 4, 0])]
+    >>> os.path.isfile("runs/voted/listeners.json")
+    True
     """
     rf = as_run_folder(run_dir)
     df = rf.results()
@@ -367,5 +482,5 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
-    rf.write_listeners(payload)
+    output_folder(rf, out).write_listeners(payload)
     return reports

@@ -1,4 +1,4 @@
-"""``workbench explain``: why the model said that, for one file or one item of a run.
+"""``workbench explain``: why the model said that, for one file, one item of a run, or a run's worst rows.
 
 Writes into ``--out``: ``explanation.json`` (strict JSON), ``explanation.png``
 (the figure of :mod:`workbench.explain.figure`) and, only when a method that
@@ -12,10 +12,20 @@ run's row.
 by Praat at the audio's own rate, digital silence left out and counted) and, with ``--words``
 or a run item's ``words`` column, each word's span, score per class (softmax of its mean frame
 logit) and attribution share per method.
+
+A run item's explanation is kept in the run folder (:mod:`workbench.explain.cache`), keyed by the
+item's audio, the model's checksum and every setting: the same call again reads it (the screen and
+``explanation.json``'s ``cache`` say so), any changed setting recomputes, and an entry that is
+damaged or foreign is recomputed, never trusted.  ``--worst N`` explains the run's N worst rows
+(:mod:`workbench.explain.worst` says which) with the model loaded once, each into that cache, and
+writes ``explain_worst.json`` and ``explain_worst.png`` into the run folder for the report.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,71 +34,105 @@ from typing import Any
 import numpy as np
 
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
-from workbench.errors import ConfigError
-from workbench.explain.attribution import METHODS, SAMPLE_RATE
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS
+from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
-from workbench.explain.figure import pitch_track, plot_explanation
+from workbench.explain.faithfulness import N_RANDOM
+from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
+from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
-from workbench.model.network import FRAME_RATE
+from workbench.files import strict_json
+from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
-from workbench.schema import SCORE_COLUMNS
+from workbench.schema import score_column
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
+                                  check_out_dir, model_options, say_loading)
 
 
 def add_explain(sub: Any) -> Any:
-    """``workbench explain FILE`` or ``workbench explain RUN --item ID``."""
+    """``workbench explain FILE``, ``workbench explain RUN --item ID`` or ``workbench explain RUN --worst N``."""
     p = add_command(sub, "explain", help="why the model said that: attribution (IG, occlusion, time-frequency occlusion) checked for faithfulness",
             example=("workbench explain clip.wav --model tiny --method occlusion --out explain_clip",
-                     "workbench explain runs/my_wavs --item 03a01Fa --method all"))
-    p.add_argument("source", help="an audio file, or a run folder (with --item)")
+                     "workbench explain runs/my_wavs --item 03a01Fa --method all",
+                     "workbench explain runs/my_wavs --worst 5"))
+    p.add_argument("source", help="an audio file, or a run folder (with --item or --worst)")
     p.add_argument("--item", default=None, help="item id in the run folder")
-    p.add_argument("--variant", default=None, help="variant of the item (default: the run's first)")
+    p.add_argument("--worst", type=int, default=None, metavar="N",
+                   help=f"explain the run's N worst scored rows in one process, the model loaded once: {RULE_LABELLED} "
+                        f"(without reference labels: least confident first). Each explanation goes to the run folder's cache, "
+                        f"the summary to {WORST_JSON} and {WORST_PNG} there (the report reads them); N from 1 to the number of ok rows")
+    p.add_argument("--variant", default=None, help="variant of the item (default: the run's first; with --worst: every variant)")
     p.add_argument("--class", dest="target", default=None, metavar="CLASS",
                    help=f"class to explain: one of the model's labels ({', '.join(LABEL_KEYS)} for emotion2vec+; a fine-tuned "
                         "head's own) (default: the predicted one)")
     p.add_argument("--method", default="all", choices=[*METHODS, "all"], help="attribution method")
     p.add_argument("--steps", type=int, default=20, help="points on each deletion/insertion curve")
     p.add_argument("--randomisation", default="full", choices=["full", "cascading", "none"],
-                   help="model-randomisation sanity check (none skips it; it costs one attribution per stage)")
+                   help="model-randomisation sanity check (none skips it, and every output says so; it costs one attribution per stage)")
     p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …): the words row of the figure and "
                    "per-word scores and attribution shares in explanation.json (default for a run item: its manifest's words column)")
-    p.add_argument("--out", default=None, help="output folder (default: explain_<name>)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="for a run item: compute again even when the run folder holds this explanation (the new one replaces it)")
+    add_out_option(p, what="explanation.json, explanation.png and top_evidence.wav",
+                   default="explain_<name> in the working folder; not with --worst, which writes into the run folder")
+    add_json_option(p, "explanation.json (with --worst: the summary)")
     model_options(p, reads_run=True)
     p.add_argument("--other-model", action="store_true",
                    help="for a run item: explain with --model although its weights differ from the run's (said in every output)")
     return p
 
 
-def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
-    """(audio, model, name, row) from a file or a run item; for a run item the run's own model, dtype included, and its row."""
-    src = Path(args.source)
-    if src.is_dir():
-        if not args.item:
-            raise ConfigError("is a folder; explaining a run item needs --item ID.", source=str(src),
-                              fix="pass --item with an id from the run's results (or give an audio file).")
-        rf = RunFolder(src)
-        row = rf.row(args.item, args.variant)
-        audio = rf.scored_audio(row)
-        check_explain_length(len(audio.samples), source=f"{src.absolute()}: item {args.item}")  # before the model loads
-        # the run's own model unless told otherwise, and then refused when its weights differ (unless --other-model)
-        recorded = ModelRef.from_run(rf.config, rf.summary)
-        net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
-        other = check_same_model(net, recorded, allow_other=args.other_model)
-        if other:
-            print(f"!! {other}")
-        return audio, net, f"{args.item}" + (f"_{row.get('variant')}" if args.variant else ""), row
-    if args.item or args.variant:
-        raise ConfigError("--item and --variant apply to a run folder, and SOURCE is not a folder.", source=str(src),
-                          fix="drop --item/--variant, or pass the run folder as SOURCE.")
-    check_audio_path(src)
-    audio = load_audio(src)
-    check_explain_length(len(audio.samples), source=str(src.absolute()))  # before the model loads
-    net = model_ref_from_args(args, base=ModelRef(dtype="float32")).load(progress=say_loading, gradients=True)
-    return audio, net, src.stem, None
+class _Session:
+    """One ``workbench explain`` call: the source, the run folder and its model, loaded once and only when needed."""
+
+    def __init__(self, args: Any):
+        self.args = args
+        self.src = Path(args.source)
+        self.rf = RunFolder(self.src) if self.src.is_dir() else None
+        self.recorded = ModelRef.from_run(self.rf.config, self.rf.summary) if self.rf is not None else None
+        self.methods = METHODS if args.method == "all" else (args.method,)
+        self.net: Any = None
+        self.other: str | None = None  # why the loaded model is not the run's, when it is not
+
+    def model(self) -> Any:
+        """The model, loaded on first use: a run's own (dtype included) unless told otherwise, refused when its
+        weights differ from the run's unless ``--other-model``."""
+        if self.net is None:
+            base = replace(self.recorded, checksum=None) if self.recorded is not None else ModelRef(dtype="float32")
+            self.net = model_ref_from_args(self.args, base=base).load(progress=say_loading, gradients=True)
+            if self.recorded is not None:
+                self.other = check_same_model(self.net, self.recorded, allow_other=self.args.other_model)
+                if self.other:
+                    print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
+        return self.net
+
+    def model_key(self) -> dict | None:
+        """The model part of a cache key: the loaded model's weights checksum, dtype, temperature and device kind;
+        before loading, the run's recorded ones when the model is the run's (``None``: only loading can tell)."""
+        if self.net is not None:
+            i = self.net.info
+            return _model_key(i.checksum, i.dtype, i.temperature, str(i.device))
+        ref = model_ref_from_args(self.args, base=self.recorded or ModelRef())
+        if not ref.checksum:
+            return None
+        dtype = "float32" if ref.dtype == "auto" or ref.dtype.startswith("onnx-") else ref.dtype  # as load(gradients=True) does
+        return _model_key(ref.checksum, dtype, ref.temperature, auto_device() if ref.device == "auto" else ref.device)
+
+    def settings(self, words_digest: str | None) -> dict:
+        """The explanation's parameters, as the cache key holds them."""
+        a = self.args
+        return {"methods": list(self.methods), "target": a.target, "steps": a.steps, "randomisation": a.randomisation,
+                "n_random": N_RANDOM, "seeds": len(STABILITY_SEEDS), "span_s": 0.3, "words": words_digest}
+
+
+def _model_key(checksum: str | None, dtype: str, temperature: float | None, device: str) -> dict:
+    return {"checksum": checksum, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
+            "device": "cuda" if str(device).startswith("cuda") else str(device)}
 
 
 #: a run item's scores, recomputed by explain, must equal the row's within this (probability units)
@@ -97,39 +141,36 @@ ROW_TOLERANCE = 1e-4
 
 def _compare_with_row(expl: Any, row: dict) -> dict:
     """How the explained scores compare with the run's row: the largest absolute difference and whether it is within tolerance."""
-    stored = np.array([float(row[c]) for c in SCORE_COLUMNS], dtype=np.float64)
-    got = np.array([expl.scores[k] for k in LABEL_KEYS], dtype=np.float64)
-    gap = float(np.max(np.abs(stored - got)))
+    labels = [k for k in expl.labels if score_column(k) in row]
+    stored = np.array([float(row[score_column(k)]) for k in labels], dtype=np.float64)
+    got = np.array([expl.scores[k] for k in labels], dtype=np.float64)
+    gap = float(np.max(np.abs(stored - got))) if labels else float("nan")
     return {"max_abs_difference": gap, "tolerance": ROW_TOLERANCE, "equal": bool(gap <= ROW_TOLERANCE),
-            "row_dtype": expl.model.get("dtype")}
+            "row_dtype": expl.model.get("dtype"), "classes_compared": len(labels)}
 
 
-def _voice_audio(args: Any) -> Any:
+def _voice_audio(session: _Session, row: dict | None) -> Any:
     """The clip at its own rate (before the model's resampling), for Praat: the file, or the run item's chain output."""
-    src = Path(args.source)
-    if src.is_dir():
-        rf = RunFolder(src)
-        return rf.scored_audio(rf.row(args.item, args.variant), model_rate=False)
-    audio = decode(src)
-    return to_mono(audio)
+    if row is not None:
+        return session.rf.scored_audio(row, model_rate=False)
+    return to_mono(decode(session.src))
 
 
-def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
+def _item_words(session: _Session, item_id: str | None, duration: float) -> tuple[Any, str | None]:
     """(words, where from): ``--words``, else a run item's ``words`` column in the run's manifest, else none.
 
     A manifest's alignment is timed from the start of the file; for a segment item (``start``) the
     words are shifted to the segment's own clock and those outside it are left out (said in ``source``).
     """
-    if args.words:
-        return read_alignment(args.words, duration=duration), str(args.words)
-    src = Path(args.source)
-    if not src.is_dir():
+    if session.args.words:
+        return read_alignment(session.args.words, duration=duration), str(session.args.words)
+    if session.rf is None:
         return None, None
-    manifest = (RunFolder(src).config or {}).get("manifest")
+    manifest = (session.rf.config or {}).get("manifest")
     if not manifest or not Path(str(manifest)).is_file():
         return None, None
     m = read_manifest(manifest, validate_files=False)
-    item = next((it for it in m if str(it.id) == str(args.item)), None)
+    item = next((it for it in m if str(it.id) == str(item_id)), None)
     if item is None or not str((item.meta or {}).get("words") or "").strip():
         return None, None
     start = float(item.start or 0.0)
@@ -144,6 +185,14 @@ def _item_words(args: Any, duration: float) -> tuple[Any, str | None]:
     return words, where
 
 
+def _words_digest(words: Any, where: str | None) -> str | None:
+    """A hash of the words an explanation shows (part of the cache key), ``None`` without words."""
+    if words is None:
+        return None
+    text = json.dumps([[float(w.start), float(w.end), str(w.label)] for w in words] + [str(where)], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _voice_line(voice: dict) -> str:
     if "unavailable" in voice:
         return f"  voice: unavailable ({voice['unavailable']})"
@@ -153,38 +202,51 @@ def _voice_line(voice: dict) -> str:
     return f"  voice: Praat at {voice.get('sample_rate_hz')} Hz, pitch range {voice['pitch_range_hz'][0]:.0f}–{voice['pitch_range_hz'][1]:.0f} Hz; {left}"
 
 
-def cmd_explain(args: Any) -> int:
-    """Handler of ``workbench explain``: explanation.json, explanation.png and top_evidence.wav in the output folder."""
-    import io
+def _screen_lines(expl: Any, words_from: str | None) -> list[str]:
+    """What the screen shows of one explanation (warnings first), kept with the cache entry so a hit shows the same."""
+    lines = [f"!! {expl.banner}"] if expl.banner else []
+    rr = expl.model.get("run_row")
+    if rr is not None and not rr["equal"]:
+        lines.append(f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g}) "
+                     f"although the run's model and dtype ({rr['row_dtype']}) were used")
+    lines += report_lines(expl)
+    lines.append(_voice_line(expl.voice))
+    if expl.words is not None:
+        lines.append(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
+        for w in expl.words["items"][:12]:
+            share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")
+                              for m, v in w["attribution_share"].items() if v is not None)
+            lines.append(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
+                         + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
+        if len(expl.words["items"]) > 12:
+            lines.append(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")
+    return lines
 
+
+def _render(session: _Session, audio: Any, row: dict | None, name: str, words: Any, words_from: str | None) -> Rendered:
+    """Explain one clip and make every output in memory (JSON record, figure, span, screen lines): nothing half-written."""
+    import matplotlib.pyplot as plt
     import soundfile as sf
 
-    if args.steps < 2 or args.steps > 200:
-        raise ConfigError(f"--steps must be between 2 and 200, given {args.steps}.", fix="pass --steps 20.")
-    out = Path(args.out or f"explain_{Path(args.source).stem}")
-    check_out_dir(out)
-    if args.words:
-        read_alignment(args.words)  # a bad alignment fails before the model loads
-    audio, net, name, row = _source_audio(args)
-    words, words_from = _item_words(args, audio.duration)
-    methods = METHODS if args.method == "all" else (args.method,)
-    expl = explain_clip(net, audio, target=args.target, methods=methods, steps=args.steps,
+    args = session.args
+    expl = explain_clip(session.model(), audio, target=args.target, methods=session.methods, steps=args.steps,
                         randomisation=None if args.randomisation == "none" else args.randomisation, item_id=name)
+    if args.randomisation == "none":
+        expl.randomisation_skipped = "--randomisation none was given"
+    if session.other:
+        expl.model["other_than_run"] = session.other
     if row is not None:  # the run's row is the reference: the explained scores must be the ones the run stored
         expl.model["run_row"] = _compare_with_row(expl, row)
-    at_rate = _voice_audio(args)
+    at_rate = _voice_audio(session, row)
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
     if words is not None:
         expl.words = words_record(words, expl.frame_logits, list(expl.scores), source=words_from,
                                   frame_relevance={m: a.frame_relevance for m, a in expl.attributions.items()},
                                   problems={m: expl.problems(m) for m in expl.attributions})
-    # every output is made in memory first, so a failure (a figure that cannot draw) leaves no half-written folder
-    text = expl.to_json()
+    record = {**expl.to_dict(), "figure_titles": figure_titles(expl, pitch)}  # the titles whole (the figure wraps or cuts them)
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
     buf = io.BytesIO()
-    import matplotlib.pyplot as plt
-
     try:
         fig.savefig(buf, format="png", dpi=110)
     finally:
@@ -193,36 +255,142 @@ def cmd_explain(args: Any) -> int:
     if expl.top_span is not None:  # a span only when a method that passed its checks finds evidence for the class
         s0, s1 = expl.top_span
         span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
-        wav = io.BytesIO()
-        sf.write(wav, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+        out = io.BytesIO()
+        sf.write(out, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+        wav = out.getvalue()
+    return Rendered(record, buf.getvalue(), wav, _screen_lines(expl, words_from))
+
+
+def _explain_run_row(session: _Session, row: dict, name: str, *, words: Any = None, words_from: str | None = None) -> tuple[Rendered, dict]:
+    """A run item's explanation from the run folder's cache when its key matches and its checksums hold, else computed
+    and stored there.  Returns ``(rendered, cache)``, ``cache`` saying which (``hit``, ``entry``, ``note``, ``key``)."""
+    settings = session.settings(_words_digest(words, words_from))
+    model_key = session.model_key()
+    key = cache_key(row, model=model_key, settings=settings) if model_key is not None else None
+    note = "another model than the run's: its checksum is known once loaded"
+    if key is not None and not session.args.no_cache:
+        cached, note = read_cached(session.rf, key)
+        if cached is not None:
+            return cached, {"hit": True, "entry": entry_names(key)["json"], "note": note, "key": key}
+    elif session.args.no_cache:
+        note = "--no-cache was given"
+    audio = session.rf.scored_audio(row)
+    check_explain_length(len(audio.samples), source=f"{session.src.absolute()}: item {row.get('id')}")  # before the model loads
+    rendered = _render(session, audio, row, name, words, words_from)
+    key = cache_key(row, model=session.model_key(), settings=settings)  # the loaded model's own facts
+    entry = write_cached(session.rf, key, rendered)
+    return rendered, {"hit": False, "entry": entry, "note": f"computed ({note}); stored as {entry}", "key": key}
+
+
+def _cache_line(cache: dict, run: Path) -> str:
+    if cache["hit"]:
+        return (f"  cache: {cache['note']} in {run} (same item, audio, model checksum, methods and parameters); "
+                "--no-cache or any other setting recomputes")
+    return f"  cache: {cache['note']}"
+
+
+def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[list[Path], str]:
+    """explanation.json (with the cache's word when a run item), explanation.png, top_evidence.wav into ``out``;
+    returns the files written and the JSON text."""
+    record = rendered.record if cache is None else {**rendered.record, "cache": cache}
+    text = strict_json(record, indent=1)
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
     folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
-    folder.write_artifact("explanation.png", lambda f: f.write(buf.getvalue()))
+    folder.write_artifact("explanation.png", lambda f: f.write(rendered.png))
     written = [out / "explanation.json", out / "explanation.png"]
-    if wav is not None:
-        folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
+    if rendered.wav is not None:
+        folder.write_artifact("top_evidence.wav", lambda f: f.write(rendered.wav))
         written.append(out / "top_evidence.wav")
-    if expl.banner:
-        print(f"!! {expl.banner}")
-    rr = expl.model.get("run_row")
-    if rr is not None and not rr["equal"]:
-        print(f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g}) "
-              f"although the run's model and dtype ({rr['row_dtype']}) were used")
-    for line in report_lines(expl):
-        print(line)
-    print(_voice_line(expl.voice))
-    if expl.words is not None:
-        print(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
-        for w in expl.words["items"][:12]:
-            share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")
-                              for m, v in w["attribution_share"].items() if v is not None)
-            print(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
-                  + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
-        if len(expl.words["items"]) > 12:
-            print(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")
+    return written, text
+
+
+def _check_args(args: Any) -> None:
+    """Refuse what cannot go together, before anything loads."""
+    if args.steps < 2 or args.steps > 200:
+        raise ConfigError(f"--steps must be between 2 and 200, given {args.steps}.", fix="pass --steps 20.")
+    is_run = Path(args.source).is_dir()
+    if args.worst is not None:
+        clash = [o for o, v in (("--item", args.item), ("--out", args.out), ("--words", args.words)) if v]
+        if not is_run or clash:
+            raise ConfigError(f"--worst explains a run folder's rows and writes into it; {'SOURCE is not a folder' if not is_run else ', '.join(clash) + ' cannot go with it'}.",
+                              source=str(args.source), fix="pass a run folder and --worst N alone (each item's words come from the run's manifest).")
+    elif is_run and not args.item:
+        raise ConfigError("is a folder; explaining a run item needs --item ID (or --worst N for the run's worst rows).", source=str(args.source),
+                          fix="pass --item with an id from the run's results, --worst N, or give an audio file.")
+    elif not is_run and (args.item or args.variant or args.no_cache):
+        raise ConfigError("--item, --variant and --no-cache apply to a run folder, and SOURCE is not a folder.", source=str(args.source),
+                          fix="drop them, or pass the run folder as SOURCE.")
+
+
+def cmd_explain(args: Any) -> int:
+    """Handler of ``workbench explain``: explanation.json, explanation.png and top_evidence.wav in the output folder
+    (a run item: from or into the run folder's cache); with ``--worst N`` the run's worst rows and their summary."""
+    _check_args(args)
+    if args.worst is not None:
+        return _explain_worst(_Session(args))
+    out = Path(args.out or f"explain_{Path(args.source).stem}")
+    check_out_dir(out)
+    if args.words:
+        read_alignment(args.words)  # a bad alignment fails before the model loads
+    session = _Session(args)
+    cache = None
+    if session.rf is not None:
+        row = session.rf.row(args.item, args.variant)
+        words, words_from = _item_words(session, args.item, float(row.get("audio_seconds") or 0.0) or session.rf.scored_audio(row).duration)
+        name = f"{args.item}" + (f"_{row.get('variant')}" if args.variant else "")
+        rendered, cache = _explain_run_row(session, row, name, words=words, words_from=words_from)
+    else:
+        check_audio_path(session.src)
+        audio = load_audio(session.src)
+        check_explain_length(len(audio.samples), source=str(session.src.absolute()))  # before the model loads
+        words, words_from = _item_words(session, None, audio.duration)
+        rendered = _render(session, audio, None, session.src.stem, words, words_from)
+    written, text = _write_outputs(out, rendered, cache)
+    if args.json:  # the banner, the checks, the run-row comparison and the cache's word are in the document
+        print(text)
+    else:
+        for line in rendered.lines:
+            print(line)
+        if cache is not None:
+            print(_cache_line(cache, session.src))
     print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
     return EXIT_OK
+
+
+def _explain_worst(session: _Session) -> int:
+    """``--worst N``: the run's N worst ok rows explained with one model, each into the cache; the summary beside them."""
+    args, rf = session.args, session.rf
+    out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the summary document only
+    ok = rf.results(args.variant, status="ok")
+    rows, rule = select_worst(ok, args.worst)
+    print(f"explaining the {len(rows)} worst of {len(ok)} scored rows ({rule})", file=out)
+    cases, warnings = [], []
+    for i, row in enumerate(rows.to_dict("records"), 1):
+        name = f"{row['id']}_{row['variant']}"
+        try:
+            audio_s = float(row.get("audio_seconds") or 0.0)
+            words, words_from = _item_words(session, row["id"], audio_s or rf.scored_audio(row).duration)
+            rendered, cache = _explain_run_row(session, row, name, words=words, words_from=words_from)
+        except WorkbenchError as exc:  # one bad item never stops the others: it is a failed case, said
+            print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {exc}", file=out)
+            cases.append(case_record(row, None, entry=None, cache="failed", error=str(exc)))
+            continue
+        print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] "
+              f"{'from the cache' if cache['hit'] else 'computed'} ({cache['entry']})", file=out)
+        for line in rendered.lines:
+            print("    " + line, file=out)
+        cases.append(case_record(row, rendered.record, entry=cache["entry"], cache="hit" if cache["hit"] else "computed"))
+        warnings.append(rendered.record.get("warning"))
+    warning = next((w for w in warnings if w), None)  # the model's banner (random weights …), from any explained case
+    summary = summary_record(cases, rule=rule, n=len(rows), m=len(ok), variant=args.variant, settings=session.settings(None),
+                             warning=warning)
+    written = write_summary(rf, summary, plot_worst(summary))
+    failed = summary["failed"]
+    print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}", file=out)
+    if args.json:
+        print(strict_json(summary, indent=1))
+    return EXIT_OK if not failed else EXIT_FAILED_ITEMS
 
 
 COMMANDS = {"explain": cmd_explain}

@@ -6,9 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.analysis.finetune import LABEL_SETS, HeadTraining, finetune
-from workbench.model.ref import ModelRef
-from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, non_negative_int, positive_int, say_loading
+from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
+from workbench.errors import ConfigError
+from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+                                  model_ref_from_args, non_negative_int, positive_int, say_loading)
+
+#: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
+ENCODER_OPTIONS = {"adapt": "adapt", "encoder_epochs": "epochs", "encoder_lr": "lr", "head_lr": "head_lr",
+                   "encoder_batch_size": "batch_size", "encoder_patience": "patience", "lora_rank": "lora_rank",
+                   "lora_alpha": "lora_alpha"}
 
 
 def _share(text: str) -> float:
@@ -32,14 +38,29 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
                               "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
+                              "workbench finetune runs/emodb --out models/emodb-lora --unfreeze 2 --adapt lora --device cuda",
                               "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
     ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
-    ft.add_argument("--out", required=True, help="the new checkpoint folder (must not exist, or be empty)")
+    add_out_option(ft, what="the new checkpoint folder (must not exist, or be empty)", required=True)
     ft.add_argument("--labels", default="corpus", choices=list(LABEL_SETS),
                     help="corpus: the corpus's own classes by name; nine: the nine emotion2vec+ classes (items without one left out)")
     ft.add_argument("--run-dir", default=None, help="with a MANIFEST: where its scoring run goes (default: <out>-run)")
     ft.add_argument("--variant", default=None, help="the run's variant whose embeddings to train on (default: the first)")
-    ft.add_argument("--unfreeze", type=non_negative_int, default=0, help="also adapt the top K encoder blocks (not available yet: 0)")
+    ft.add_argument("--unfreeze", type=non_negative_int, default=0,
+                    help="also adapt the top K transformer blocks (0..the network's blocks: tiny 2, plus_large 24), trained on the "
+                         "items' audio as the run scored it, starting from the head; for a GPU (--device)")
+    enc = ft.add_argument_group("with --unfreeze K")
+    enc.add_argument("--adapt", default=None, choices=list(ADAPT_MODES),
+                     help="full: every weight of the K blocks; lora: low-rank adapters (peft), merged into the weights before "
+                          "saving (loading needs no peft) (default full)")
+    enc.add_argument("--encoder-epochs", type=positive_int, default=None, help=f"most epochs over the audio (default {EncoderTraining.epochs})")
+    enc.add_argument("--encoder-lr", type=float, default=None, help="learning rate of the blocks (default 5e-5 full, 5e-4 lora)")
+    enc.add_argument("--head-lr", type=float, default=None, help=f"learning rate of the head on the audio (default {EncoderTraining.head_lr})")
+    enc.add_argument("--encoder-batch-size", type=positive_int, default=None, help=f"clips per step (default {EncoderTraining.batch_size})")
+    enc.add_argument("--encoder-patience", type=positive_int, default=None,
+                     help=f"epochs without a better validation UAR before stopping (default {EncoderTraining.patience})")
+    enc.add_argument("--lora-rank", type=positive_int, default=None, help=f"LoRA rank (default {EncoderTraining.lora_rank})")
+    enc.add_argument("--lora-alpha", type=float, default=None, help=f"LoRA alpha (default {EncoderTraining.lora_alpha:g})")
     ft.add_argument("--epochs", type=positive_int, default=HeadTraining.epochs, help="most epochs")
     ft.add_argument("--lr", type=float, default=HeadTraining.lr, help="AdamW learning rate")
     ft.add_argument("--weight-decay", type=float, default=HeadTraining.weight_decay, help="AdamW weight decay")
@@ -51,9 +72,11 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
                     help="share of the speakers held out for the test figure on the card")
     ft.add_argument("--seed", type=int, default=0, help="seed of the speaker split, the head's training and the bootstrap")
-    ft.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
-                    help="cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, EmoBox folds or the split column")
-    ft.add_argument("--k", type=positive_int, default=5, help="folds for --folds speaker")
+    ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
+                    help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
+                         "EmoBox folds or the split column")
+    ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
+    deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
     ft.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     ft.add_argument("--json", action="store_true", help="print the training card as JSON")
@@ -67,16 +90,30 @@ def cmd_finetune(args) -> int:
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
                           test_speakers=args.test_speakers)
     is_manifest = Path(args.source).is_file()
-    model = ModelRef.from_args(args) if is_manifest else None
+    model = model_ref_from_args(args) if is_manifest else None
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
-                      unfreeze=args.unfreeze, evaluate=not args.no_evaluation, folds=args.folds, k=args.k, n_boot=args.bootstrap,
+                      unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
+                      evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
     print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
     if not args.json:
         print(f"use it with --model {result.out}")
     return EXIT_OK
+
+
+def _encoder_config(args) -> EncoderTraining | None:
+    """--unfreeze's options as an EncoderTraining; one given without --unfreeze is refused (it would change nothing)."""
+    given = {field: getattr(args, flag) for flag, field in ENCODER_OPTIONS.items() if getattr(args, flag) is not None}
+    if not args.unfreeze:
+        if given:
+            flags = ", ".join("--" + flag.replace("_", "-") for flag in ENCODER_OPTIONS if getattr(args, flag) is not None)
+            raise ConfigError(f"{flags} apply to the encoder blocks, and --unfreeze is 0 (head only).", source=flags.split(",")[0],
+                              fix="pass --unfreeze K to adapt the top K blocks, or leave those options out.")
+        return None
+    given.pop("adapt", None)  # passed on its own
+    return EncoderTraining(unfreeze=args.unfreeze, adapt=args.adapt or "full", **given)
 
 
 COMMANDS = {"finetune": cmd_finetune}

@@ -219,7 +219,25 @@ def demo_set(root: str | os.PathLike | None = None) -> Path:
 
 
 def demo_manifest() -> Path:
-    """The full demo set's manifest (see :func:`demo_set`)."""
+    """The full demo set's manifest, generated on first use in the cache (see :func:`demo_set`).
+
+    The shipped clips (one per format and condition) and the generated part (four synthetic speakers, four
+    emotions, a 50-second dialogue as segments); the labels are the *intended* emotions.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<cache>/demo/v<version>-<installation>/manifest.csv``, readable with :func:`read_manifest`.
+
+    Examples
+    --------
+    >>> path = wb.demo_manifest()
+    >>> path.name
+    'manifest.csv'
+    >>> manifest = wb.read_manifest(path)
+    >>> len(manifest), sorted({it.emotion for it in manifest if it.speaker.startswith("spk_")})
+    (53, ['angry', 'happy', 'neutral', 'sad'])
+    """
     return demo_set() / "manifest.csv"
 
 
@@ -238,7 +256,28 @@ def demo_clip(name: str) -> Path:
 
 
 def choose_model(model: str | None = None) -> tuple[str, str]:
-    """Return ``(model, why)`` for the demo."""
+    """The model the demo runs, and why: ``model`` when given, else ``$WORKBENCH_MODEL``, else a local download
+    of ``iic/emotion2vec_plus_large`` (ModelScope's cache, then Hugging Face's), else the tiny random checkpoint.
+
+    Parameters
+    ----------
+    model
+        A model asked for (a hub id, a checkpoint folder, ``"tiny"``); None to let the demo choose.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The model and the reason it was chosen (the demo prints both on one line).
+
+    Examples
+    --------
+    >>> wb.choose_model("tiny")
+    ('tiny', 'as asked with --model')
+    >>> model, why = wb.choose_model()
+    >>> why in ("from $WORKBENCH_MODEL", "found in the local ms cache", "found in the local hf cache",
+    ...         "no emotion2vec+ checkpoint found locally")
+    True
+    """
     if model:
         return model, "as asked with --model"
     if os.environ.get("WORKBENCH_MODEL"):

@@ -371,13 +371,58 @@ def _read_parquet(p: Path) -> list[dict]:
 def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missing: str = "error") -> Manifest:
     """Read a CSV, JSONL or parquet manifest and validate it (raises :class:`ConfigError`).
 
-    ``missing="error"`` (default) refuses a manifest that names files that do
-    not exist; ``missing="keep"`` keeps those items (they become failed rows
-    of a run) and refuses only the other problems.
+    One row per item: ``id, path, label, text, speaker, split, start, duration`` (only ``id`` and ``path`` are
+    required); columns the schema does not know are kept in each item's ``meta`` and named in the manifest's
+    notes.  Relative paths are resolved against the manifest's folder.
+
+    Parameters
+    ----------
+    path
+        The manifest file: ``.csv``, ``.jsonl`` (or ``.json`` lines) or ``.parquet``, gzipped or not.
+    validate_files
+        Check that every item's audio file exists (False: read the table only).
+    missing
+        ``"error"`` (default) refuses a manifest that names files that do not exist; ``"keep"`` keeps
+        those items (they become failed rows of a run) and refuses only the other problems.
+
+    Returns
+    -------
+    Manifest
+        The items, in file order, with ``root`` (the manifest's folder) and ``notes``.
+
+    Examples
+    --------
+    Two of the shipped demo clips, and one file that is not there:
+
+    >>> from workbench.data.manifest import Item, Manifest, write_manifest
+    >>> clips = [Item(id=f"c{i}", path=str(p), label="joy", emotion="Happy ")
+    ...          for i, p in enumerate(sorted(wb.DEMO_DATA.glob("*.wav"))[:2])]
+    >>> manifest = wb.read_manifest(write_manifest(Manifest(clips), "two.jsonl"))
+    >>> len(manifest), manifest.items[0].emotion  # the emotion column, normalised to an emotion2vec+ key
+    (2, 'happy')
+    >>> three = write_manifest(Manifest(clips + [Item(id="gone", path="missing.wav", emotion="sad")]), "three.jsonl")
+    >>> wb.read_manifest(three)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: ...
+    >>> len(wb.read_manifest(three, missing="keep"))
+    3
     """
     if missing not in MISSING_CHOICES:
         raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
     p = Path(path)
+    records = _read_records(p)
+    items = _items(p, records)
+    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
+    report = validate(manifest, check_files=validate_files)
+    report.raise_for_errors(str(p), missing=missing)
+    for it in items:
+        it.meta.pop("_extra_columns", None)
+    return manifest
+
+
+def _read_records(p: Path) -> list[dict]:
+    """The manifest file's rows as dicts, after the checks on the file itself (kind, size, row count, field length)."""
     if p.is_dir():
         raise ConfigError("is a directory, not a manifest file.", source=str(p),
                           fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
@@ -406,6 +451,11 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
     check_fields([[v for v in r.values() if isinstance(v, str)] for r in records], source=str(p))
     if not records:
         raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
+    return records
+
+
+def _items(p: Path, records: list[dict]) -> list[Item]:
+    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``."""
     columns = set(records[0])
     if not {"id", "path"} <= columns:
         raise ConfigError(
@@ -440,12 +490,7 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
             key = it.emotion.strip().lower()
             if key in LABEL_KEYS:
                 it.emotion = key
-    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
-    report = validate(manifest, check_files=validate_files)
-    report.raise_for_errors(str(p), missing=missing)
-    for it in items:
-        it.meta.pop("_extra_columns", None)
-    return manifest
+    return items
 
 
 def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike) -> Path:

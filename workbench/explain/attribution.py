@@ -36,8 +36,27 @@ gradients):
     turned back into a waveform (inverse STFT) for the model.  Gives a
     saliency map over the spectrogram and, summed over bands, a time profile.
 
-All three are batched through Captum (``internal_batch_size`` and
-``perturbations_per_eval``).
+All three send their perturbed clips through the model in batches sized by
+the memory budget (:meth:`ClassScore.batch_size`: the seconds of audio one
+batch may hold, ``model.batching.default_policy(device).max_batch_seconds`` —
+60 s on a CPU, sized by free memory on a GPU — a third of it with gradients),
+through Captum's ``internal_batch_size`` and ``perturbations_per_eval``.
+Batching changes no result beyond float32 rounding (tested against
+``ClassScore(model, max_batch=1)``, one clip per pass).
+
+Why pieces (IG).  On the ``cue`` checkpoint the path is a staircase: the
+log-probability moves by ~30 nats in steps of 1–4 nats, each only
+1e-4–1e-5 of α wide, and is flat in between (one clip: 29 of 33 nats
+between α 0.3 and 0.7).  Captum's 32 Gauss–Legendre points see none of the
+steps (completeness error ~100 %), and raising ``n_steps`` or switching to
+``riemann_trapezoid`` refines the whole path uniformly, which would need
+~10⁵ gradient evaluations to land points inside steps that narrow.  Locating
+the steps with forward passes (about 30× cheaper than a gradient on the CPU)
+and integrating each piece with a few points puts the gradients where the
+output moves; halving the pieces Captum reports as incomplete finishes the
+job.  A true discontinuity (zero gradient on both sides of a jump) cannot be
+integrated by any quadrature: the check then fails and says so.  Measured
+before/after in ``benchmarks/README.md`` ("IG completeness").
 """
 
 from __future__ import annotations
@@ -52,22 +71,24 @@ import numpy as np
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
+from workbench.model.batching import default_policy
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 320  # 20 ms: the model's frame hop
-#: seconds of audio one batched forward pass may hold (a gradient pass counts three times): the memory of a batch
-#: grows with its length, so long clips run in smaller batches (explain's memory budget; see MAX_EXPLAIN_S)
+#: seconds of audio one batched pass may hold when the device's policy is unknown (a gradient pass counts three times)
 BATCH_AUDIO_S = 48.0
 
 
-def batch_for(n_samples: int, wanted: int, *, gradients: bool = False) -> int:
+def batch_for(n_samples: int, wanted: int, *, gradients: bool = False, budget_s: float = BATCH_AUDIO_S) -> int:
     """The batch size for clips of ``n_samples``: ``wanted``, made smaller so a batch holds at most
-    :data:`BATCH_AUDIO_S` seconds of audio (a third of it with gradients), never below 1."""
-    budget = BATCH_AUDIO_S * SAMPLE_RATE / (3 if gradients else 1)
+    ``budget_s`` seconds of audio (a third of it with gradients), never below 1."""
+    budget = budget_s * SAMPLE_RATE / (3 if gradients else 1)
     return max(1, min(int(wanted), int(budget // max(1, n_samples))))
+
+
 METHODS = ("ig", "occlusion", "tf-occlusion")
 #: edges of the time-frequency occlusion bands in Hz (octaves above 250 Hz)
 TF_BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
@@ -144,7 +165,7 @@ class ClassScore:
         for the randomisation check); default the model's own.
     """
 
-    def __init__(self, model: Emotion2vecModel, network: Any = None):
+    def __init__(self, model: Emotion2vecModel, network: Any = None, *, max_batch: int | None = None):
         import torch
 
         if model.info.dtype == "int8":
@@ -163,6 +184,18 @@ class ClassScore:
         self.temperature = float(model.info.temperature or 1.0)
         #: the precision the scores and gradients are computed in (the model's: a run's dtype is kept)
         self.dtype = model.info.dtype
+        if max_batch is not None and int(max_batch) < 1:
+            raise ConfigError(f"max_batch={max_batch} clips per pass is below 1.", fix="pass max_batch=None (the memory budget) or a count ≥ 1.")
+        #: clips per forward pass at most (``None``: the memory budget alone; 1: one clip at a time, the unbatched reference)
+        self.max_batch = None if max_batch is None else int(max_batch)
+        #: seconds of audio one batch may hold: the device's batch policy (the engine's memory budget)
+        self.budget_s = float(default_policy(str(self.device)).max_batch_seconds)
+
+    def batch_size(self, n_samples: int, wanted: int, *, gradients: bool = False) -> int:
+        """Clips of ``n_samples`` per pass: ``wanted``, within the memory budget (:attr:`budget_s`, a third with
+        gradients) and :attr:`max_batch`, never below 1."""
+        size = batch_for(n_samples, wanted, gradients=gradients, budget_s=self.budget_s)
+        return size if self.max_batch is None else min(size, self.max_batch)
 
     def __call__(self, waves):
         """(B, n) float32 waves → (B, C) log-probabilities, in :attr:`labels` order.
@@ -206,7 +239,7 @@ class ClassScore:
         import torch
 
         out = []
-        batch = batch_for(np.asarray(waves).shape[-1], batch)
+        batch = self.batch_size(np.asarray(waves).shape[-1], batch)
         with torch.no_grad():
             for i in range(0, len(waves), batch):
                 w = torch.as_tensor(np.asarray(waves[i : i + batch]), dtype=torch.float32, device=self.device)
@@ -292,51 +325,97 @@ def _scan_path(f: Callable[[list[float]], np.ndarray], eps: float, step: float, 
     return sorted(pieces)
 
 
+def _check_ig_options(n_steps: int, max_steps: int, tolerance: float) -> None:
+    if not (2 <= n_steps <= max_steps // 2):
+        raise ConfigError(f"IG n_steps {n_steps} must be at least 2 and at most half of max_steps ({max_steps}).",
+                          fix=f"pass n_steps=2, max_steps={IG_MAX_STEPS}.")
+    if not (0 < tolerance < 1):
+        raise ConfigError(f"IG tolerance {tolerance} is not a share between 0 and 1.", fix="pass tolerance=0.05 (5 %).")
+
+
+class _IGPath:
+    """The straight path from the noise baseline ``b`` to the clip ``x`` for class ``k``: its values and its pieces' integrals.
+
+    ``values`` costs forward passes only; ``integrate`` runs Captum's IG on
+    pieces ``(α₀, α₁)`` of the path (the point at α₀ as the row's baseline, at
+    α₁ as its input), so the pieces' attributions add up to the path's and
+    their convergence deltas to its completeness error.  Both are batched to
+    the scorer's memory budget (:meth:`ClassScore.batch_size`).
+    """
+
+    def __init__(self, scorer: ClassScore, wave: np.ndarray, k: int, *, seed: int, n_steps: int, internal_batch_size: int):
+        import torch
+        from captum.attr import IntegratedGradients
+
+        self.scorer, self.k, self.n_steps = scorer, k, n_steps
+        self.x = torch.as_tensor(wave, device=scorer.device)[None]
+        self.b = torch.as_tensor(noise_baseline(wave, seed), device=scorer.device)[None]
+        self.ig = IntegratedGradients(scorer)
+        self.batch = scorer.batch_size(len(wave), internal_batch_size, gradients=True)  # long clips, smaller batches
+        self.forward_batch = scorer.batch_size(len(wave), 64)
+
+    def values(self, alphas: list[float]) -> np.ndarray:
+        """The class log-probability at each α of the path (forward passes only)."""
+        import torch
+
+        x, b, step = self.x, self.b, self.forward_batch
+        with torch.no_grad():
+            out = [self.scorer(b + torch.as_tensor(alphas[i: i + step], device=x.device, dtype=x.dtype)[:, None] * (x - b))[:, self.k]
+                   for i in range(0, len(alphas), step)]
+        return torch.cat(out).double().cpu().numpy()
+
+    def integrate(self, pieces: list[tuple[float, float]]) -> list[tuple[np.ndarray, float]]:
+        """``(per-sample attribution, convergence delta)`` of each piece, Captum's IG with ``n_steps`` points per piece."""
+        import torch
+
+        x, b, out = self.x, self.b, []
+        per_call = max(1, self.batch // self.n_steps)  # rows per Captum call: the expanded batch stays within the budget
+        for i in range(0, len(pieces), per_call):
+            chunk = pieces[i: i + per_call]
+            a0 = torch.as_tensor([p[0] for p in chunk], device=x.device, dtype=x.dtype)[:, None]
+            a1 = torch.as_tensor([p[1] for p in chunk], device=x.device, dtype=x.dtype)[:, None]
+            attr, delta = self.ig.attribute(b + a1 * (x - b), baselines=b + a0 * (x - b), target=self.k, n_steps=self.n_steps,
+                                            internal_batch_size=max(self.batch, len(chunk)), return_convergence_delta=True)
+            attr = attr.detach().double().cpu().numpy()
+            out.extend((attr[j], float(delta[j])) for j in range(len(chunk)))
+        return out
+
+    def refine(self, done: dict, used: int, budget: int, limit: float) -> int:
+        """Halve the pieces with the largest deltas until |error| ≤ ``limit`` or ``budget`` gradient evaluations are spent."""
+        n = self.n_steps
+        while abs(_path_error(done)) > limit and used + 2 * n <= budget:
+            room = (budget - used) // (2 * n)
+            worst = sorted(done, key=lambda ab: -abs(done[ab][1]))[: max(1, min(room, len(done) // 4 + 1))]
+            halves = []
+            for a0, a1 in worst:
+                del done[(a0, a1)]
+                halves += [(a0, (a0 + a1) / 2), ((a0 + a1) / 2, a1)]
+            done.update(zip(halves, self.integrate(halves)))
+            used += n * len(halves)
+        return used
+
+
+def _path_error(done: dict) -> float:
+    """The completeness error of a set of integrated pieces: the sum of their convergence deltas."""
+    return sum(d for _, d in done.values())
+
+
 def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n_steps: int = 2,
                          max_steps: int = IG_MAX_STEPS, tolerance: float = COMPLETENESS_TOLERANCE,
                          internal_batch_size: int = 16, seed: int = 0) -> Attribution:
     """Integrated Gradients (Captum) on the waveform, its path split until it is complete; summed per 20 ms frame.
 
-    Completeness (the axiom IG is built on): the attributions sum to
-    ``f(x) - f(baseline)``, f the log-probability of ``target``.  The
-    integral is Captum's ``IntegratedGradients`` (Gauss–Legendre, ``n_steps``
-    points) over *pieces* of the straight path from the baseline to the
-    clip: one Captum call takes every piece as one row, with the path's point
-    at α₀ as that row's baseline and the point at α₁ as its input, so the
-    pieces' attributions add up to the whole path's and their convergence
-    deltas add up to its completeness error exactly.
-
-    1. One piece, then the pieces with the largest deltas halved, while the
-       summed error exceeds ``tolerance`` × |f(x) − f(baseline)|
-       (denominator at least :data:`GAP_FLOOR`), for up to ``max_steps /
-       16`` gradient evaluations.  A smooth path is done here (speech-like
-       clips with ``tiny``: ~100 evaluations).
-    2. Otherwise the path is a staircase: it is split where the output
-       bends or jumps with forward passes only (:func:`_scan_path`:
-       midpoint test at ``tolerance`` × |f(x) − f(baseline)| / 4, steps
-       larger than ``tolerance`` × |f(x) − f(baseline)|; at most
-       ``max_steps / (4 n_steps)`` pieces), Captum integrates every piece,
-       and the pieces with the largest deltas are halved until complete or
-       ``max_steps`` gradient evaluations are spent.
-
-    A map that ends above the tolerance has
-    ``checks["completeness"]["passed"] = False`` and is marked unreliable
-    wherever it is shown.
-
-    Why this and not more uniform points.  On the ``cue`` checkpoint the
-    path is a staircase: the log-probability moves by ~30 nats in steps of
-    1–4 nats, each only 1e-4–1e-5 of α wide, and is flat in between (one
-    clip: 29 of 33 nats between α 0.3 and 0.7).  Captum's 32 Gauss–Legendre
-    points see none of the steps (completeness error ~100 %), and raising
-    ``n_steps`` or switching to ``riemann_trapezoid`` refines the whole path
-    uniformly, which would need ~10⁵ gradient evaluations to land points
-    inside steps that narrow.  Locating the steps with forward passes (about
-    30× cheaper than a gradient on the CPU) and integrating each piece with a
-    few points puts the gradients where the output moves; halving the pieces
-    Captum reports as incomplete finishes the job.  A true discontinuity
-    (zero gradient on both sides of a jump) cannot be integrated by any
-    quadrature: the check then fails and says so.  Measured before/after in
-    ``benchmarks/README.md`` ("IG completeness").
+    Completeness: the attributions sum to ``f(x) - f(baseline)``, f the
+    log-probability of ``target``.  1. One piece of the path, the pieces with
+    the largest deltas halved while the error exceeds ``tolerance`` ×
+    |f(x) − f(baseline)| (at least :data:`GAP_FLOOR`), for up to
+    ``max_steps / 16`` gradient evaluations (a smooth path ends here).
+    2. Otherwise the path is a staircase (see "Why pieces" in the module
+    docstring): its steps are found with forward passes (:func:`_scan_path`),
+    Captum integrates every piece, and the worst pieces are halved until
+    complete or ``max_steps`` evaluations are spent.  A map left above the
+    tolerance has ``checks["completeness"]["passed"] = False`` and is marked
+    unreliable wherever it is shown.
 
     Parameters
     ----------
@@ -346,76 +425,28 @@ def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n
         Cap on the gradient evaluations of one map (all pieces together, refinement included).
     tolerance : float
         Allowed relative completeness error (0.05 = 5 %).
+    internal_batch_size : int
+        Rows per gradient pass at most (made smaller for long clips by the memory budget).
     seed : int
         Seed of the white-noise baseline (at the clip's RMS; not zeros, see the module docstring).
     """
-    import torch
-    from captum.attr import IntegratedGradients
-
-    if not (2 <= n_steps <= max_steps // 2):
-        raise ConfigError(f"IG n_steps {n_steps} must be at least 2 and at most half of max_steps ({max_steps}).",
-                          fix=f"pass n_steps=2, max_steps={IG_MAX_STEPS}.")
-    if not (0 < tolerance < 1):
-        raise ConfigError(f"IG tolerance {tolerance} is not a share between 0 and 1.", fix="pass tolerance=0.05 (5 %).")
+    _check_ig_options(n_steps, max_steps, tolerance)
     t0 = time.perf_counter()
-    k = scorer.labels.index(target)
-    x = torch.as_tensor(wave, device=scorer.device)[None]
-    b = torch.as_tensor(noise_baseline(wave, seed), device=scorer.device)[None]
-    ig = IntegratedGradients(scorer)
-    internal_batch_size = batch_for(len(wave), internal_batch_size, gradients=True)  # the memory budget: long clips, smaller batches
-
-    def path_values(alphas: list[float]) -> np.ndarray:
-        with torch.no_grad():
-            out = [scorer(b + torch.as_tensor(alphas[i: i + 64], device=scorer.device, dtype=x.dtype)[:, None] * (x - b))[:, k]
-                   for i in range(0, len(alphas), 64)]
-        return torch.cat(out).double().cpu().numpy()
-
-    def integrate(pieces: list[tuple[float, float]]) -> list[tuple[np.ndarray, float]]:
-        out = []
-        per_call = max(1, internal_batch_size // n_steps)  # rows per Captum call: the expanded batch stays internal_batch_size
-        for i in range(0, len(pieces), per_call):
-            chunk = pieces[i: i + per_call]
-            a0 = torch.as_tensor([p[0] for p in chunk], device=scorer.device, dtype=x.dtype)[:, None]
-            a1 = torch.as_tensor([p[1] for p in chunk], device=scorer.device, dtype=x.dtype)[:, None]
-            attr, delta = ig.attribute(b + a1 * (x - b), baselines=b + a0 * (x - b), target=k, n_steps=n_steps,
-                                       internal_batch_size=max(internal_batch_size, len(chunk)), return_convergence_delta=True)
-            attr = attr.detach().double().cpu().numpy()
-            out.extend((attr[j], float(delta[j])) for j in range(len(chunk)))
-        return out
-
-    f_x, f_b = (float(v) for v in path_values([1.0, 0.0]))
+    path = _IGPath(scorer, wave, scorer.labels.index(target), seed=seed, n_steps=n_steps, internal_batch_size=internal_batch_size)
+    f_x, f_b = (float(v) for v in path.values([1.0, 0.0]))
     gap = f_x - f_b
     scale = max(abs(gap), GAP_FLOOR)
-
-    def error(done: dict) -> float:
-        return sum(d for _, d in done.values())
-
-    def refine(done: dict, used: int, budget: int) -> int:
-        """Halve the pieces with the largest deltas until complete or ``budget`` gradient evaluations are spent."""
-        while abs(error(done)) > tolerance * scale and used + 2 * n_steps <= budget:
-            room = (budget - used) // (2 * n_steps)
-            worst = sorted(done, key=lambda ab: -abs(done[ab][1]))[: max(1, min(room, len(done) // 4 + 1))]
-            halves = []
-            for a0, a1 in worst:
-                del done[(a0, a1)]
-                halves += [(a0, (a0 + a1) / 2), ((a0 + a1) / 2, a1)]
-            done.update(zip(halves, integrate(halves)))
-            used += n_steps * len(halves)
-        return used
-
     # phase 1: one piece, halved where Captum's delta is largest (enough for a smooth path)
-    done = {(0.0, 1.0): integrate([(0.0, 1.0)])[0]}
+    done = {(0.0, 1.0): path.integrate([(0.0, 1.0)])[0]}
     first_error = abs(done[(0.0, 1.0)][1]) / scale  # the one-piece integral, for the record (n_steps points)
-    used = refine(done, n_steps, max(2 * n_steps, max_steps // 16))
-    scanned = False
-    if abs(error(done)) > tolerance * scale:
-        # phase 2: a staircase; find its steps with forward passes, integrate every piece, go on halving
-        pieces = _scan_path(path_values, tolerance * scale / 4, tolerance * scale, max(1, max_steps // (4 * n_steps)))
-        done = dict(zip(pieces, integrate(pieces)))
-        used = refine(done, used + n_steps * len(pieces), max_steps)
-        scanned = True
+    used = path.refine(done, n_steps, max(2 * n_steps, max_steps // 16), tolerance * scale)
+    scanned = abs(_path_error(done)) > tolerance * scale
+    if scanned:  # phase 2: a staircase; find its steps with forward passes, integrate every piece, go on halving
+        pieces = _scan_path(path.values, tolerance * scale / 4, tolerance * scale, max(1, max_steps // (4 * n_steps)))
+        done = dict(zip(pieces, path.integrate(pieces)))
+        used = path.refine(done, used + n_steps * len(pieces), max_steps, tolerance * scale)
     per_sample = np.sum([v[0] for v in done.values()], axis=0)
-    err = error(done)
+    err = _path_error(done)
     completeness = {
         "f_input": f_x, "f_baseline": f_b, "gap": gap, "sum": float(per_sample.sum()), "error": err,
         "relative_error": abs(err) / scale, "tolerance": tolerance, "passed": bool(abs(err) <= tolerance * scale),
@@ -423,8 +454,7 @@ def integrated_gradients(scorer: ClassScore, wave: np.ndarray, target: str, *, n
         "first_pass_relative_error": first_error, "path_scanned_for_steps": scanned,
         "denominator": "|f(x) - f(baseline)|" + (f" (floored at {GAP_FLOOR} nats)" if abs(gap) < GAP_FLOOR else ""),
     }
-    rel = pool_frames(per_sample, "sum")
-    return Attribution("ig", target, rel, time.perf_counter() - t0,
+    return Attribution("ig", target, pool_frames(per_sample, "sum"), time.perf_counter() - t0,
                        params={"n_steps_per_piece": n_steps, "max_steps": max_steps, "baseline": "white noise at the clip's RMS",
                                "seed": seed, "pooling": "sum over 20 ms",
                                "quadrature": "Gauss-Legendre per piece; path split where the output jumps, worst pieces halved",
@@ -465,7 +495,7 @@ def time_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_
     win, stride = int(round(window_s * SAMPLE_RATE)), int(round(stride_s * SAMPLE_RATE))
     x = torch.as_tensor(wave, device=scorer.device)[None]
     attr = Occlusion(scorer).attribute(x, sliding_window_shapes=(win,), strides=(stride,), baselines=0.0,
-                                        target=scorer.labels.index(target), perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
+                                        target=scorer.labels.index(target), perturbations_per_eval=scorer.batch_size(len(wave), perturbations_per_eval))
     rel = pool_frames(attr[0].detach().cpu().numpy().astype(np.float64), "mean")
     return Attribution("occlusion", target, rel, time.perf_counter() - t0,
                        params={"window_s": window_s, "stride_s": stride_s, "removal": "zeros in the raw input"})
@@ -508,7 +538,7 @@ def tf_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s:
         return scorer(y)
 
     attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=scorer.labels.index(target), feature_mask=mask,
-                                               perturbations_per_eval=batch_for(len(wave), perturbations_per_eval))
+                                               perturbations_per_eval=scorer.batch_size(len(wave), perturbations_per_eval))
     a = attr[0, 0].detach().cpu().numpy()  # (F, T): every cell of a group holds the group's value
     tf_map = np.zeros((n_bands, n_win))
     for b in range(n_bands):

@@ -57,6 +57,15 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
         ``emotion`` (the manifest's, may be empty), ``speaker``, ``feature_error`` (empty when measured; otherwise the reason — one bad clip never
         stops the others), ``sample_rate_hz``, ``duration_s``, ``silence_s`` (digital silence left
         out), ``silence_frames`` of ``frames`` (10 ms frames left out) and one column per feature.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> feats = wb.run_features(run_dir, feature_set="praat")
+    >>> len(feats) == len(wb.RunFolder(run_dir).results(status="ok"))
+    True
+    >>> "f0_median_hz" in feats.columns, bool(feats["sample_rate_hz"].notna().any())
+    (True, True)
     """
     import pandas as pd
 

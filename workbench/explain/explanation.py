@@ -63,6 +63,8 @@ class Explanation:
     attributions: dict[str, Attribution]
     faithfulness: dict[str, Faithfulness]
     randomisation: dict[str, RandomisationCheck] = field(default_factory=dict)
+    #: why the model-randomisation check was not run (``None``: it was run); said wherever the maps are shown
+    randomisation_skipped: str | None = None
     top_span: tuple[float, float] | None = None  # s; None: no span supports the class
     top_span_method: str | None = None
     top_span_note: str = ""  # why there is no span (or which method it came from)
@@ -88,7 +90,7 @@ class Explanation:
             "frame_scores": {"rate_hz": FRAME_RATE, "labels": list(self.labels),
                              "logits": np.round(self.frame_logits, 5).tolist()},
             "methods": {m: {"attribution": a.to_dict(), "faithfulness": self.faithfulness[m].to_dict() if m in self.faithfulness else None,
-                            "randomisation": self.randomisation[m].to_dict() if m in self.randomisation else None,
+                            "randomisation": self._randomisation_record(m),
                             "reliable": not self.problems(m), "problems": self.problems(m)}
                         for m, a in self.attributions.items()},
             "top_evidence": ({"start_s": self.top_span[0], "end_s": self.top_span[1], "method": self.top_span_method, "note": self.top_span_note}
@@ -99,6 +101,12 @@ class Explanation:
             "words": self.words,
         }
         return _finite(out)
+
+    def _randomisation_record(self, method: str) -> dict:
+        """The method's randomisation check, or why it was not run (``passed`` null, ``skipped`` the reason)."""
+        if method in self.randomisation:
+            return self.randomisation[method].to_dict()
+        return {"method": method, "passed": None, "skipped": self.randomisation_skipped or "not run"}
 
     def problems(self, method: str) -> list[str]:
         """Every failed check of ``method``'s map, in words (empty: the map passed all its checks)."""
@@ -144,6 +152,9 @@ class Explanation:
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
             lines.append(f"randomised-model ({r.kind}) rank corr {r.spearman[-1]:.2f} (must stay below {RANDOMISATION_THRESHOLD:.2f})")
+        elif r is None:
+            lines.append(f"model randomisation check: skipped, {self.randomisation_skipped or 'not run'} "
+                         "(the map is not known to depend on the trained weights)")
         return lines
 
     def to_json(self) -> str:
@@ -236,6 +247,61 @@ def report_lines(expl: "Explanation") -> list[str]:
     return lines
 
 
+def _check_explain_options(methods: tuple[str, ...], randomisation: str | None, seeds: int, options: dict | None) -> dict:
+    """Refuse unknown methods, randomisations, seed counts and option keys (valid ones listed); the options as a dict."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ConfigError(f"unknown attribution method(s) {unknown or methods}.", fix=f"use some of {', '.join(METHODS)}.")
+    if randomisation is not None and randomisation not in RANDOMISATIONS:
+        raise ConfigError(f"unknown randomisation {randomisation!r}.", fix=f"use one of {', '.join(RANDOMISATIONS)}, or None to skip it.")
+    if not (1 <= int(seeds) <= 10):
+        raise ConfigError(f"seeds={seeds} baseline seeds for the stability check is outside 1–10.", fix=f"pass seeds={len(STABILITY_SEEDS)}.")
+    options = dict(options or {})
+    bad = [k for k in options if k not in METHODS]
+    if bad:
+        raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
+    return options
+
+
+def _stability_check(fn: Any, first: Attribution, scorer: ClassScore, wave: np.ndarray, opts: dict, seeds: int) -> dict:
+    """IG's map again for baseline seeds s+1 … s+seeds-1, rank-correlated with ``first`` (:func:`map_stability`)."""
+    s0 = int(opts.get("seed", 0))
+    seed_list = [s0 + i for i in range(int(seeds))]
+    if len(seed_list) == 1:
+        return {"seeds": seed_list, "pairs": [], "passed": None}
+    others = [partial(fn, **{**opts, "seed": s})(scorer, wave, first.target) for s in seed_list[1:]]
+    st = map_stability([first.frame_relevance, *[o.frame_relevance for o in others]], seed_list)
+    st["completeness_passed"] = [first.checks["completeness"]["passed"], *[o.checks["completeness"]["passed"] for o in others]]
+    return st
+
+
+def _checked_map(model: Emotion2vecModel, scorer: ClassScore, wave: np.ndarray, target: str, method: str, opts: dict, *,
+                 seeds: int, steps: int, n_random: int, randomisation: str | None):
+    """One method's map with every check: (attribution with its stability, faithfulness, randomisation check or None)."""
+    fn = partial(METHOD_FUNCTIONS[method], **opts)
+    try:
+        a = fn(scorer, wave, target)
+    except TypeError as exc:
+        raise ConfigError(f"option not accepted by method {method!r}: {exc}.",
+                          fix="see the method's function in workbench.explain.attribution.") from None
+    if method == "ig":
+        a.checks["stability"] = _stability_check(METHOD_FUNCTIONS[method], a, scorer, wave, opts, seeds)
+    else:
+        a.checks["stability"] = {"applicable": False, "passed": None,
+                                 "reason": "deterministic (removal is zeros, no random baseline): no seed to vary"}
+    faith = faithfulness(scorer, wave, a, steps=steps, n_random=n_random)
+    rand = (randomisation_check(model, wave, a, fn, kind=randomisation, max_batch=scorer.max_batch)
+            if randomisation is not None else None)
+    return a, faith, rand
+
+
+def _model_record(model: Emotion2vecModel, scorer: ClassScore) -> dict:
+    """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature."""
+    info = model.info.to_dict()
+    return {**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
+            "temperature": model.info.temperature, "scored_in": scorer.dtype}
+
+
 def explain_clip(
     model: Emotion2vecModel,
     clip: Any,
@@ -258,9 +324,9 @@ def explain_clip(
     model : Emotion2vecModel
         Scored as loaded: its precision (dtype) and temperature are used, so
         the scores equal a run's row made with the same model.
-    clip : Audio or (n,) float array at 16 kHz
+    clip : Audio or (n,) float array at 16 kHz, 250 ms to :data:`MAX_EXPLAIN_S` seconds
     target : str, optional
-        Class to explain (default: the predicted one).
+        Class to explain, one of the model's labels (default: the predicted one).
     methods : tuple of {"ig", "occlusion", "tf-occlusion"}
     steps : int
         Points of the deletion/insertion curves (each costs one forward pass per curve).
@@ -270,30 +336,33 @@ def explain_clip(
         Baseline seeds of IG's stability check (maps for seeds s, s+1, … are
         rank-correlated; 1 skips the check, which is then said to be not measured).
     randomisation : {"full", "cascading", None}
-        Model-randomisation check per method (``None`` skips it: it costs one
-        more attribution per randomised stage).
+        Model-randomisation check per method (``None`` skips it, said in every output).
     span_s : float
         Length of the top-evidence span in seconds.
+    item_id : str, optional
+        The name the explanation carries (default: the clip's id, else ``clip``).
     options : dict, optional
         Per-method keyword options, e.g. ``{"occlusion": {"window_s": 0.1}}``.
     scorer : ClassScore, optional
-        The differentiable model to explain (default ``ClassScore(model)``).
+        The differentiable model (default ``ClassScore(model)``, batched to the memory budget).
 
     Returns
     -------
     Explanation
+        ``to_json()`` is strict JSON; ``problems(method)`` lists a map's failed checks.
+
+    Examples
+    --------
+    >>> model = wb.load_model("tiny", device="cpu")
+    >>> t = np.arange(16000) / 16000
+    >>> clip = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    >>> expl = wb.explain_clip(model, clip, methods=("occlusion",), steps=4, randomisation=None, item_id="tone")
+    >>> expl.id, expl.target in model.labels, len(expl.attributions["occlusion"].frame_relevance)
+    ('tone', True, 50)
+    >>> expl.to_dict()["methods"]["occlusion"]["randomisation"]["skipped"]
+    'not requested (randomisation=None)'
     """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ConfigError(f"unknown attribution method(s) {unknown or methods}.", fix=f"use some of {', '.join(METHODS)}.")
-    if randomisation is not None and randomisation not in RANDOMISATIONS:
-        raise ConfigError(f"unknown randomisation {randomisation!r}.", fix=f"use one of {', '.join(RANDOMISATIONS)}, or None to skip it.")
-    if not (1 <= int(seeds) <= 10):
-        raise ConfigError(f"seeds={seeds} baseline seeds for the stability check is outside 1–10.", fix=f"pass seeds={len(STABILITY_SEEDS)}.")
-    options = dict(options or {})
-    bad = [k for k in options if k not in METHODS]
-    if bad:
-        raise ConfigError(f"options given for unknown method(s) {bad}.", fix=f"key options by {', '.join(METHODS)}.")
+    options = _check_explain_options(methods, randomisation, seeds, options)
     wave = as_wave(clip)
     check_explain_length(len(wave), source=item_id)
     scorer = scorer or ClassScore(model)
@@ -301,43 +370,15 @@ def explain_clip(
     target = resolve_target(scorer, wave, target)
     attributions, faith, rand = {}, {}, {}
     for m in methods:
-        fn = partial(METHOD_FUNCTIONS[m], **options.get(m, {}))
-        try:
-            a = fn(scorer, wave, target)
-        except TypeError as exc:
-            raise ConfigError(f"option not accepted by method {m!r}: {exc}.", fix="see the method's function in workbench.explain.attribution.") from None
-        if m == "ig":
-            s0 = int(options.get(m, {}).get("seed", 0))
-            seed_list = [s0 + i for i in range(int(seeds))]
-            if len(seed_list) > 1:
-                others = [partial(METHOD_FUNCTIONS[m], **{**options.get(m, {}), "seed": s})(scorer, wave, target) for s in seed_list[1:]]
-                st = map_stability([a.frame_relevance, *[o.frame_relevance for o in others]], seed_list)
-                st["completeness_passed"] = [a.checks["completeness"]["passed"], *[o.checks["completeness"]["passed"] for o in others]]
-            else:
-                st = {"seeds": seed_list, "pairs": [], "passed": None}
-            a.checks["stability"] = st
-        else:
-            a.checks["stability"] = {"applicable": False, "passed": None,
-                                     "reason": "deterministic (removal is zeros, no random baseline): no seed to vary"}
-        attributions[m] = a
-        faith[m] = faithfulness(scorer, wave, a, steps=steps, n_random=n_random)
-        if randomisation is not None:
-            rand[m] = randomisation_check(model, wave, a, fn, kind=randomisation)
-    info = model.info.to_dict()
+        attributions[m], faith[m], rand[m] = _checked_map(model, scorer, wave, target, m, options.get(m, {}), seeds=seeds,
+                                                          steps=steps, n_random=n_random, randomisation=randomisation)
     expl = Explanation(
-        id=item_id or getattr(clip, "id", None) or "clip",
-        duration=len(wave) / SAMPLE_RATE,
-        target=target,
-        scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)},
-        labels=scorer.labels,
-        frame_logits=scorer.frame_logits(wave),
-        attributions=attributions,
-        faithfulness=faith,
-        randomisation=rand,
-        model={**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
-               "temperature": model.info.temperature, "scored_in": scorer.dtype},
-        banner=model.info.warning,
-    )
+        id=item_id or getattr(clip, "id", None) or "clip", duration=len(wave) / SAMPLE_RATE, target=target,
+        scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)}, labels=scorer.labels,
+        frame_logits=scorer.frame_logits(wave), attributions=attributions, faithfulness=faith,
+        randomisation={m: r for m, r in rand.items() if r is not None},
+        randomisation_skipped=None if randomisation is not None else "not requested (randomisation=None)",
+        model=_model_record(model, scorer), banner=model.info.warning)
     expl.top_span, expl.top_span_method, expl.top_span_note = pick_top_evidence(expl, span_s)
     return expl
 

@@ -365,17 +365,18 @@ class RandomisationCheck:
 
 def randomisation_check(model: Any, wave: np.ndarray, attribution: Attribution,
                         attribute_fn: Callable[[ClassScore, np.ndarray, str], Attribution], *, kind: str = "full",
-                        seed: int = 1) -> RandomisationCheck:
+                        seed: int = 1, max_batch: int | None = None) -> RandomisationCheck:
     """Attribute again with re-initialised weights and rank-correlate with ``attribution``.
 
     ``attribute_fn(scorer, wave, target)`` is the method's function from
-    :mod:`workbench.explain.attribution` (with its options bound).
+    :mod:`workbench.explain.attribution` (with its options bound); ``max_batch``
+    caps the clips per pass as :class:`ClassScore`'s does.
     """
     from scipy.stats import spearmanr
 
     rs, names = [], []
     for name, net in randomised_networks(model, kind, seed):
-        again = attribute_fn(ClassScore(model, network=net), wave, attribution.target)
+        again = attribute_fn(ClassScore(model, network=net, max_batch=max_batch), wave, attribution.target)
         r = spearmanr(attribution.frame_relevance, again.frame_relevance).statistic
         rs.append(float(r) if np.isfinite(r) else float("nan"))
         names.append(name)

@@ -219,6 +219,28 @@ def voice_measures(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0_
     arguments (period 0.1–20 ms, maximum period factor 1.3, maximum amplitude factor 1.6).
     A measure that is undefined (no voicing) is NaN.  ``sample_rate_hz`` is the rate measured
     at, ``silence_s`` / ``silence_frames`` of ``frames`` what was left out as digital silence.
+
+    Parameters
+    ----------
+    y : (n,) float array
+        Mono samples.
+    sr : int
+        Their sample rate in Hz (measured at that rate, no resampling).
+    f0_floor, f0_ceiling : float, optional
+        Pitch range in Hz (default: Praat's two-pass range, :func:`pitch_intensity`).
+
+    Returns
+    -------
+    dict
+        Measure name → value (NaN where undefined).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> tone = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> m = wb.voice_measures(tone, 16000)
+    >>> round(m["f0_median_hz"]), m["sample_rate_hz"], m["silence_s"]
+    (200, 16000.0, 0.0)
     """
     from parselmouth.praat import call
 

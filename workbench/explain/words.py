@@ -100,6 +100,14 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
     ------
     ConfigError
         An unreadable file, an unknown format or tier, a bad time, a word outside the clip.
+
+    Examples
+    --------
+    >>> with open("clip.ctm", "w") as f:
+    ...     _ = f.write("clip 1 0.10 0.40 hello\\nclip 1 0.60 0.20 world\\n")
+    >>> words = wb.read_alignment("clip.ctm", duration=1.0)
+    >>> [(w.label, round(w.start, 2), round(w.end, 2)) for w in words]
+    [('hello', 0.1, 0.5), ('world', 0.6, 0.8)]
     """
     p = Path(os.path.abspath(Path(path).expanduser()))
     if not p.is_file():
@@ -319,6 +327,18 @@ def per_word_scores(prediction: Any, words: Sequence[Word]):
         label with its probability (NaN for a word with no frame inside the clip).  A word that
         covers the whole clip gets exactly the clip's scores.  ``attrs["rule"]`` and
         ``attrs["frame_convention"]`` say how (:data:`WORD_SCORE_RULE`, :data:`FRAME_CONVENTION`).
+
+    Examples
+    --------
+    >>> model = wb.load_model("tiny", device="cpu")
+    >>> t = np.arange(16000) / 16000
+    >>> clip = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    >>> pred = model.predict([clip], granularity="frame")[0]
+    >>> with open("tone.ctm", "w") as f:
+    ...     _ = f.write("tone 1 0.00 0.50 first\\ntone 1 0.50 0.50 second\\n")
+    >>> table = wb.per_word_scores(pred, wb.read_alignment("tone.ctm", duration=1.0))
+    >>> list(table["label"]), bool(table["n_frames"].gt(0).all()), bool(table["top"].isin(model.labels).all())
+    (['first', 'second'], True, True)
     """
     import pandas as pd
 
@@ -435,8 +455,12 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         Timed spans (e.g. :func:`read_alignment` of an SRT/VTT file, or the path itself).
     model : model or reference
         A loaded model, or what :meth:`ModelRef.coerce <workbench.model.ref.ModelRef.coerce>` accepts (``load_options`` go there).
+    audio_config : AudioConfig, optional
+        How the recording is decoded and mixed down (default ``AudioConfig()``).
     batch : int
         Spans per engine call.
+    **load_options
+        Passed to :meth:`ModelRef.coerce <workbench.model.ref.ModelRef.coerce>` with ``model`` (e.g. ``device="cpu"``).
 
     Returns
     -------
@@ -446,6 +470,17 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         cannot be scored (e.g. shorter than one model frame) is a failed row; the others go on.
         ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random;
         ``attrs["duration_s"]`` the recording's duration.
+
+    Examples
+    --------
+    >>> import soundfile as sf
+    >>> t = np.arange(3 * 16000) / 16000
+    >>> sf.write("talk.wav", (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000)
+    >>> with open("talk.srt", "w") as f:
+    ...     _ = f.write("1\\n00:00:00,000 --> 00:00:01,200\\nfirst line\\n\\n2\\n00:00:01,500 --> 00:00:02,900\\nsecond line\\n")
+    >>> table = wb.score_transcript("talk.wav", "talk.srt", model="tiny", device="cpu")
+    >>> list(table["text"]), list(table["status"])
+    (['first line', 'second line'], ['ok', 'ok'])
     """
     import pandas as pd
 

@@ -35,7 +35,7 @@ from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
 from workbench.runs.folder import RunFolder, RunFolderError
@@ -152,8 +152,7 @@ def run(
                 raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
                                   source="temperature", fix="run with --engine local, or without --temperature.")
             # the actors load the model; the driver only checks the checkpoint and hashes its files (no network built)
-            net = describe_checkpoint(requested.model, hub=requested.hub, revision=requested.revision, device=requested.device,
-                                      dtype=requested.dtype, progress=load_progress)
+            net = requested.describe(progress=load_progress)
         else:
             net = requested.load(progress=load_progress)
             if requested.dtype == "auto":  # the measured choice, with its agreement with float32
@@ -162,8 +161,7 @@ def run(
         # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
         if temperature is not None and engine != "ray":  # logits / T in every score (workbench calibrate fits T)
             net = net.with_temperature(temperature)
-        ref = ModelRef.of_loaded(net, requested)
-        ref = replace(ref, temperature=getattr(net.info, "temperature", None))
+        ref = (requested or ModelRef()).pinned(net)
         if ref.temperature is not None and engine == "ray":
             raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
                               source="temperature", fix="run with --engine local, or without --temperature.")

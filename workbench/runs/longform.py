@@ -43,7 +43,7 @@ import numpy as np
 
 from workbench import __version__, files
 from workbench.model.ref import ModelRef
-from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
+from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
@@ -51,14 +51,14 @@ from workbench.data.manifest import Item
 from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
-from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column, score_columns
+from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
 from workbench.limits import spreadsheet_cell, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
 FRAME = 512  # VAD frame at 16 kHz: 32 ms
-FRAME_S = FRAME / TARGET_SR
+FRAME_S = FRAME / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class _SileroVAD:
         out = np.empty(len(frames), dtype=np.float32)
         with torch.inference_mode():
             for i, f in enumerate(frames):
-                out[i] = float(self.model(torch.from_numpy(f), TARGET_SR))
+                out[i] = float(self.model(torch.from_numpy(f), SAMPLE_RATE))
         return out
 
 
@@ -201,7 +201,7 @@ class _Segmenter:
         self.min_speech = max(1, round(cfg.min_speech_s / FRAME_S))
         self.max_len = max(2, int(cfg.max_segment_s / FRAME_S))
         self.pause_len = max(1, round(0.1 / FRAME_S))
-        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * TARGET_SR)
+        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * SAMPLE_RATE)
         self.open: _Open | None = None
         self.last_end = 0  # sample where the previous segment ended (pads never overlap it)
         self.dropped = 0
@@ -369,15 +369,15 @@ def segment_file(
         if not pending:
             return
         t0 = time.perf_counter()
-        work = [WorkItem(Item(id=f"segment_{len(rows) + k}", path=""), (seg[4], TARGET_SR)) for k, seg in enumerate(pending)]
+        work = [WorkItem(Item(id=f"segment_{len(rows) + k}", path=""), (seg[4], SAMPLE_RATE)) for k, seg in enumerate(pending)]
         scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
         timings["inference"] += time.perf_counter() - t0
         for (s, e, ss, se, _), sc in zip(pending, scored):
             if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
-                logger.warning("segment at %.2f s not scored: %s", s / TARGET_SR, sc.error.get("text"))
+                logger.warning("segment at %.2f s not scored: %s", s / SAMPLE_RATE, sc.error.get("text"))
                 continue
             p = sc.prediction
-            row = {"segment": len(rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4), "duration": round((e - s) / TARGET_SR, 4),
+            row = {"segment": len(rows), "start": round(s / SAMPLE_RATE, 4), "end": round(e / SAMPLE_RATE, 4), "duration": round((e - s) / SAMPLE_RATE, 4),
                    "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
                    **{score_column(k): float(v) for k, v in zip(labels, p.scores)}}
             rows.append(row)
@@ -385,7 +385,7 @@ def segment_file(
             embeddings.append(p.embedding.astype(np.float32))
             fs = p.frame_scores
             if fs is not None and len(fs):
-                t = s / TARGET_SR + (np.arange(len(fs)) + 0.5) / FRAME_RATE
+                t = s / SAMPLE_RATE + (np.arange(len(fs)) + 0.5) / FRAME_RATE
                 cells = np.floor(t / cfg.grid_s).astype(np.int64)
                 need = int(cells.max()) + 1
                 if need > len(heat_n):
@@ -423,7 +423,7 @@ def segment_file(
             if keep > buf_start:
                 buf = buf[keep - buf_start:]
                 buf_start = keep
-            bar(len(block) / TARGET_SR)
+            bar(len(block) / SAMPLE_RATE)
             t0 = time.perf_counter()
         timings["decode_resample"] += time.perf_counter() - t0
         if len(leftover):
@@ -444,7 +444,7 @@ def segment_file(
             csv_file.__exit__(None, None, None)
         bar(None)
     total_samples = buf_start + len(buf)
-    duration = total_samples / TARGET_SR
+    duration = total_samples / SAMPLE_RATE
 
     segments = pd.DataFrame(rows, columns=columns)
     timeline = merge_timeline(segments, cfg.merge_gap_s)
@@ -465,8 +465,8 @@ def segment_file(
     if info.channels and info.channels > 1:
         log.add(StepRecord(name="mixdown", params={"method": "mean", "channels": info.channels}, sr_in=info.sample_rate, sr_out=info.sample_rate,
                            duration_in=info.duration, duration_out=info.duration))
-    if info.sample_rate != TARGET_SR:
-        log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=TARGET_SR,
+    if info.sample_rate != SAMPLE_RATE:
+        log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=SAMPLE_RATE,
                            duration_in=info.duration, duration_out=duration))
     speech_s = float(segments["duration"].sum()) if len(segments) else 0.0
     vad_warn = []
@@ -475,7 +475,7 @@ def segment_file(
     log.add(StepRecord(name="vad_segment", params={"vad": vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
                                                    "min_speech_s": cfg.min_speech_s, "threshold": cfg.threshold, "segments": len(segments),
                                                    "split_at_max": seg.splits, "dropped_short": seg.dropped},
-                       sr_in=TARGET_SR, sr_out=TARGET_SR, duration_in=duration, duration_out=speech_s, elapsed_ms=timings["vad"] * 1000,
+                       sr_in=SAMPLE_RATE, sr_out=SAMPLE_RATE, duration_in=duration, duration_out=speech_s, elapsed_ms=timings["vad"] * 1000,
                        warnings=vad_warn))
     log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
     log.note(f"Inference completed on {len(segments)} segments in {timings['inference']:.1f}s. Dominant emotion: {dominant or '—'}")
@@ -491,7 +491,7 @@ def segment_file(
         "vad": {"name": vad.name, "version": vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
         "seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(total, 3)},
         "realtime_factor": round(duration / total, 2) if total > 0 else None, "peak_rss_mb": peak_rss_mb(),
-        "max_buffer_s": round(max_buf / TARGET_SR, 3),
+        "max_buffer_s": round(max_buf / SAMPLE_RATE, 3),
         "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
     }
     summary["workbench_version"] = __version__

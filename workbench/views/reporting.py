@@ -1,92 +1,84 @@
-"""Report sections for notebooks, and ``workbench report`` (papermill + a self-contained HTML file).
+"""Report sections for notebooks and templates; ``workbench report`` itself is :mod:`workbench.views.report_run`.
 
 The templates in ``workbench/templates/`` (package data) are thin: one
-``parameters`` cell, then calls into this module.  :func:`run_report` executes
-a template with papermill into ``reports/<name>/<timestamp>/`` and writes the
-executed notebook, one HTML file with every figure and audio clip embedded
-(base64; no scripts or stylesheets from elsewhere), ``metrics.json`` and
-``report.log`` (everything the libraries logged while it ran).
+``parameters`` cell, then calls into this module (``wb.reporting``).
+:func:`run_report` (re-exported here) executes a template with papermill into
+``reports/<name>/<timestamp>/`` and writes the executed notebook, one HTML file
+with every figure and audio clip embedded (base64; no scripts or stylesheets
+from elsewhere), ``metrics.json`` and ``report.log`` (everything the libraries
+logged while it ran).
 
 Every string that comes from data — ids, paths, labels, speakers, texts, error
 messages, variant and model names — is HTML-escaped where it is put into a
-page: sections build HTML with :func:`esc` and show it as ``text/html``;
-Markdown is kept for fixed text only and is rendered with raw HTML escaped.
+page: sections build HTML with :func:`esc` (:mod:`workbench.views.html`) and
+show it as ``text/html``; Markdown is kept for fixed text only and is rendered
+with raw HTML escaped.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from workbench import __version__
-from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
-from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
-from workbench.data.listeners import listener_frame
-from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
-from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
-from workbench.errors import ConfigError
-from workbench.analysis.fusion import fuse_run, plot_fusion
-from workbench.logs import route_logs
+from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
+from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
+from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
+from workbench.data.listeners import listener_frame
+from workbench.errors import ConfigError
+from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench import files
-from workbench.runs.folder import RunFolderError, as_run_folder
-from workbench.files import json_default
+from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
+from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-#: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
-PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
-LOG_NAME = "report.log"
-
-
-# ---------------------------------------------------------------------------
-# HTML pieces (everything from data goes through esc)
-# ---------------------------------------------------------------------------
-class Markup(str):
-    """A string of HTML that is safe as it is (built here, its data escaped)."""
-
-
-def esc(value: Any) -> Markup:
-    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
+from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, table_html  # noqa: F401  (sections' HTML)
+from workbench.views.html import fmt as _fmt
+from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
+    LIST_PATH_PARAMS,
+    LOG_NAME,
+    PATH_PARAMS,
+    TEMPLATES,
+    check_params,
+    parse_params,
+    resolve_params,
+    run_report,
+    template_parameters,
+    template_path,
+    write_metrics,
+)
 
 
-def code(value: Any) -> Markup:
-    return Markup(f"<code>{esc(value)}</code>")
+_OPEN: dict[str, tuple[tuple, RunFolder]] = {}
 
 
-def _fmt(value: Any, digits: int = 3) -> Markup:
-    if isinstance(value, Markup):
-        return value
-    if value is None or type(value).__name__ == "NAType":  # pandas' missing value prints as <NA>
-        return esc("—")
-    if isinstance(value, float):
-        return esc("—" if value != value else f"{value:.{digits}f}")
-    return esc(value)
-
-
-def table_html(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 3) -> Markup:
-    """An HTML table; cells are escaped unless they are :class:`Markup`, floats shown with ``digits`` decimals."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
-    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-
-
-def frame_html(df, *, digits: int = 4) -> Markup:
-    """A DataFrame as an escaped HTML table (no index)."""
-    return table_html(list(df.columns), df.itertuples(index=False), digits=digits)
+def _run(run_dir: str | os.PathLike | RunFolder) -> RunFolder:
+    """The run folder, opened once per report: every section reads the same :class:`RunFolder` (its results table is
+    read and checked once).  A run folder whose results, summary or config changed on disk is opened again."""
+    if isinstance(run_dir, RunFolder):
+        return run_dir
+    path = Path(run_dir).resolve()
+    stamp = []
+    for name in ("results.parquet", "summary.json", "config.yaml"):
+        try:
+            st = (path / name).stat()
+            stamp.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            stamp.append(None)
+    hit = _OPEN.get(str(path))
+    if hit is not None and hit[0] == tuple(stamp):
+        return hit[1]
+    rf = as_run_folder(path)
+    _OPEN.clear()  # one run at a time: a notebook that moves to another run does not keep the old table
+    _OPEN[str(path)] = (tuple(stamp), rf)
+    return rf
 
 
 def _display(obj) -> None:
@@ -127,13 +119,6 @@ def audio_player(samples, sr: int, max_s: float = 15.0):
 
     return Audio(data=samples[: int(max_s * sr)], rate=sr, normalize=True)
 
-
-def banner_html() -> Markup:
-    return Markup("<div class='wb-banner' style='background:#fee;border-left:4px solid #c00;padding:6px 12px'>"
-                  f"<b>⚠ {esc(RANDOM_WEIGHTS_BANNER)}</b> Every number in this report is meaningless; "
-                  "it only shows the report works.</div>")
-
-
 # ---------------------------------------------------------------------------
 # sections (called by the templates)
 # ---------------------------------------------------------------------------
@@ -144,7 +129,7 @@ def setup_report(report_dir: str | os.PathLike) -> None:
 
 def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> dict:
     """The random-weights banner (first), the title and the run's provenance."""
-    rf = as_run_folder(run_dir)
+    rf = _run(run_dir)
     res, summary, cfg = rf.results(), rf.summary, rf.config
     model = rf.model_ref
     parts = [banner_html()] if rf.random_weights else []
@@ -168,7 +153,7 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> 
 
 
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     out = {}
     for v in dict.fromkeys(res["variant"]):
         r = evaluate(res, variant=v, by=by, n_boot=n_boot)
@@ -202,7 +187,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
 def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
     """"Listeners vs model": agreement bands, divergences, the two lists and both confusions; None (nothing shown)
     when the run's manifest carries no listener judgements."""
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     if not listener_frame(res)["agreement"].notna().any():
         return None
     out = {}
@@ -253,19 +238,26 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
     return out
 
 
+def _sentence(text) -> str:
+    """``text`` as one sentence ending in a full stop (a finding's suggestion may or may not end in one)."""
+    text = str(text or "").strip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
-    rf = as_run_folder(run_dir)
+    rf = _run(run_dir)
     res = rf.results()
     ok = res[res["status"] == "ok"]
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
     what = "Confidently wrong predictions" if len(wrong) else "Lowest-confidence items"
-    show_html(f"<h2>Worst cases</h2><p>{what} (top {len(pick)}), with their findings:</p>")
+    show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
         findings = json.loads(r["findings"]) if r.get("findings") else []
-        f_html = "; ".join(f"{code(f.get('code'))} — {esc(f.get('suggestion'))}" for f in findings) or "no findings"
+        # each suggestion is a sentence: joined as sentences, never "… test).; next"
+        f_html = " ".join(f"{code(f.get('code'))} — {esc(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
         show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
@@ -276,7 +268,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
 
 
 def findings_summary(run_dir: str | os.PathLike) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     ok = res[res["status"] == "ok"]
     counts: dict[str, int] = {}
     for s in ok["finding_codes"].fillna(""):
@@ -309,33 +301,50 @@ def fusion_skipped() -> None:
     return None
 
 
-def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None) -> dict | None:
+def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *, n_boot: int = 500, reuse: bool = True) -> dict | None:
+    """Speech + text fusion of the run.  With ``reuse``, a ``fusion.json`` that ``workbench fuse`` (or an earlier
+    report) wrote with the same run files, text model and settings is shown as it is (the page says so) instead of
+    training a text model per fold again."""
+    params = dict(text_model=text_model, n_boot=n_boot)
     try:
-        res = fuse_run(run_dir, text_model=text_model, figures=False, n_boot=500)
+        d = cached_fusion(run_dir, **params) if reuse else None
+        reused = d is not None
+        if d is None:
+            d = fuse_run(run_dir, figures=False, **params).to_dict()
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
         show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
         return None
-    d = res.to_dict()
+    show_html(fusion_html(d, reused=reused))
+    show_figure(plot_fusion(d))
+    return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
+
+
+def _interval(value, ci, signed: bool = False) -> Markup:
+    f = (lambda v: esc("—") if v is None or v != v else esc(f"{v:+.3f}" if signed else f"{v:.3f}"))  # noqa: E731
+    lo, hi = (ci or (None, None))[:2]
+    return Markup(f"{f(value)} [{f(lo)}, {f(hi)}]")
+
+
+def fusion_html(d: dict, *, reused: bool = False) -> Markup:
+    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``)."""
     parts = ["<h2>Speech + text fusion</h2>"]
-    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in res.warnings]
-    parts += [
-             f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
-             f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>"]
+    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
+    if reused:
+        parts.append("<p><i>Reused from the run folder's <code>fusion.json</code>: computed on these same results and embeddings, "
+                     "with the same text model, folds, seed and resamples.</i></p>")
+    parts.append(f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
+                 f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>")
     rows = []
-    for m, v in res.metrics.items():
-        c = res.comparisons.get(m)
+    for m, v in d["metrics"].items():
+        c = d.get("vs_speech", {}).get(m)
         vs = ("—", "—", "—") if c is None else (
-            Markup(f"{c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}]"), Markup(f"{c['mcnemar_p']:.3g}"),
-            Markup(f"{c['fixed']} / {c['broke']}"))
-        rows.append((m, Markup(f"{v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]"),
-                     Markup(f"{v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]"), *vs))
+            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else Markup(f"{c['mcnemar_p']:.3g}"), Markup(f"{c['fixed']} / {c['broke']}"))
+        rows.append((m, _interval(v["uar"], v["uar_ci"]), _interval(v["wa"], v["wa_ci"]), *vs))
     parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
-    if res.data.excluded:
-        parts.append("<p>Excluded: " + "; ".join(f"{len(ids)} item(s) with {esc(reason)}" for reason, ids in res.data.excluded.items()) + ".</p>")
-    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in res.weights))}.</p>")
-    show_html("\n".join(parts))
-    show_figure(plot_fusion(res))
-    return d
+    if d.get("excluded"):
+        parts.append("<p>Excluded: " + "; ".join(f"{e['count']} item(s) with {esc(reason)}" for reason, e in d["excluded"].items()) + ".</p>")
+    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in d['late_weights']))}.</p>")
+    return Markup("\n".join(parts))
 
 
 def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 500) -> dict | None:
@@ -344,7 +353,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     Folds are grouped by speaker when every scored item has one (else shuffled, and the
     section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
     """
-    results = as_run_folder(run_dir).results()
+    results = _run(run_dir).results()
     # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
     # without a speaker (the demo's tone) must not switch the report to shuffled folds and other figures than the CLI's
     by = "speaker" if "speaker" in results.columns else None
@@ -395,7 +404,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
 
 
 def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) -> dict:
-    res = as_run_folder(run_dir).results()
+    res = _run(run_dir).results()
     variants = list(dict.fromkeys(res["variant"]))
     baseline = baseline or ("raw" if "raw" in variants else variants[0])
     _, comps, flips = compare_results(res, baseline=baseline)
@@ -421,224 +430,3 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
     show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
-
-
-def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
-    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
-    files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
-
-
-# ---------------------------------------------------------------------------
-# workbench report
-# ---------------------------------------------------------------------------
-def template_path(template: str | os.PathLike) -> Path:
-    p = Path(template)
-    if p.suffix == ".ipynb" and p.is_file():
-        return p
-    cand = TEMPLATES / f"{p.name if p.suffix == '.ipynb' else p.name + '.ipynb'}"
-    if cand.is_file():
-        return cand
-    known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
-    raise ConfigError(f"unknown report template {str(template)!r}; templates: {known}.", fix="pass one of them, or a path to a notebook.")
-
-
-def parse_params(pairs: list[str]) -> dict:
-    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings."""
-    import yaml
-
-    out = {}
-    for s in pairs or []:
-        if "=" not in s:
-            raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v)
-        except yaml.YAMLError:
-            out[k.strip()] = v
-    return out
-
-
-#: parameters holding a comma-separated list of paths
-LIST_PATH_PARAMS = ("run_dirs",)
-
-
-def template_parameters(template: str | os.PathLike) -> list[str]:
-    """The names a template's ``parameters`` cell declares (papermill's own reading of the notebook)."""
-    import papermill as pm
-
-    return list(pm.inspect_notebook(str(template_path(template))))
-
-
-def check_params(template: str | os.PathLike, params: dict) -> None:
-    """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
-    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
-    declared = template_parameters(template)
-    unknown = sorted(k for k in params if k not in declared)
-    if unknown:
-        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
-        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
-                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
-    if "report_dir" in params:
-        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
-                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
-
-
-def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
-    """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
-
-    The notebook runs in its own process and may run in another folder, so a
-    relative ``run_dir=runs/r50v`` must mean the folder the *caller* sees:
-    :data:`PATH_PARAMS` are always made absolute; any other string value is
-    when it names a file or folder that exists there.
-    """
-    base = Path(cwd) if cwd is not None else Path.cwd()
-    out = dict(params)
-    for k, v in params.items():
-        if k in LIST_PATH_PARAMS and isinstance(v, str) and v.strip():  # "A,B": each one against the caller's folder
-            out[k] = ",".join(str((base / Path(d.strip()).expanduser()).resolve()) for d in v.split(",") if d.strip())
-            missing = [d for d in out[k].split(",") if not Path(d).is_dir()]
-            if missing:
-                raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
-                                  fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
-            continue
-        if not isinstance(v, str) or not v.strip():
-            continue
-        p = Path(v).expanduser()
-        full = p if p.is_absolute() else base / p
-        if k in PATH_PARAMS or full.exists():
-            out[k] = str(full.resolve())
-    if out.get("run_dir"):
-        try:
-            rf = as_run_folder(out["run_dir"])
-            rf.results()
-        except RunFolderError as exc:
-            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
-                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
-    for k in PATH_PARAMS:
-        if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
-            raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
-    return out
-
-
-def _kernel_manager_logging_to(log_path: Path):
-    """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class ReportKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):
-            with open(log_path, "ab") as fh:  # the kernel keeps its own copy of the descriptor
-                kw.setdefault("stdout", fh)
-                kw.setdefault("stderr", fh)
-                return await super().start_kernel(**kw)
-
-    return ReportKernelManager
-
-
-def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
-               timeout: int = 1800) -> dict:
-    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
-
-    Relative path parameters mean paths relative to the current folder.  When
-    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
-    executed notebook and HTML show how far it got) and a :class:`ConfigError`
-    names it; when it cannot start, the half-made folder is removed.
-    """
-    import nbformat
-    import papermill as pm
-
-    src = template_path(template)
-    check_params(src, dict(params or {}))
-    params = resolve_params(dict(params or {}))
-    name = src.stem
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    base = Path(out) / name
-    report_dir = base / stamp
-    k = 1
-    while report_dir.exists():
-        report_dir = base / f"{stamp}_{k}"
-        k += 1
-    base.mkdir(parents=True, exist_ok=True)
-    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
-    report_dir = report_dir.resolve()
-    params["report_dir"] = str(report_dir)
-    nb_out = report_dir / f"{name}.ipynb"
-    html_path = report_dir / f"{name}.html"
-    log = report_dir / LOG_NAME
-    try:
-        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
-                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
-    except pm.PapermillExecutionError as exc:
-        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
-        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
-                          fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
-    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
-        if not nb_out.is_file():
-            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
-            raise
-        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
-        if not isinstance(exc, Exception):
-            raise
-        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
-                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
-    nb = nbformat.read(nb_out, as_version=4)
-    files.write_text(html_path, notebook_html(nb, title=name))
-    metrics = report_dir / "metrics.json"
-    if not metrics.is_file():
-        write_metrics(report_dir, {"note": "the template wrote no metrics"})
-    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
-
-
-def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
-    import nbformat
-
-    if nb_out.is_file():
-        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
-    files.write_text(report_dir / "FAILED", why + "\n")
-    failed = report_dir.with_name(report_dir.name + "_FAILED")
-    files.rename_folder(report_dir, failed)
-    return failed
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
-pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
-blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
-"""
-
-
-def notebook_html(nb, *, title: str) -> str:
-    """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
-
-    Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
-    outputs are the sections' own HTML, whose data :func:`esc` escaped; text
-    outputs are escaped.
-    """
-    import mistune
-
-    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=True)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"]
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if cell.cell_type == "markdown":
-            parts.append(render(cell.source))
-            continue
-        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
-            continue
-        for o in cell.get("outputs", []):
-            if o.output_type == "stream":
-                parts.append(f"<pre>{esc(o.text)}</pre>")
-            elif o.output_type == "error":
-                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
-            elif o.output_type in ("display_data", "execute_result"):
-                data = o.get("data", {})
-                if "image/png" in data:
-                    parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
-                elif "text/html" in data:
-                    parts.append(data["text/html"])
-                elif "text/markdown" in data:
-                    parts.append(render(data["text/markdown"]))
-                elif "text/plain" in data:
-                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

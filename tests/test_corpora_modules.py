@@ -1,0 +1,225 @@
+"""One module per corpus: each corpus's conventions are written once, and the manifest reader and the listener
+reader of a corpus agree on the same files (issue #27 item 4).
+
+Before the split, the EmoDB letter map and file-name pattern lived in two modules and IEMOCAP's summary-line
+pattern in two differing copies: the manifest reader wanted ``[6.2901 - 8.2357]`` with decimals, the listener
+reader also read ``[20 - 21.5]``, so a turn could carry votes and yet be missing from the manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.data import listeners as L
+from workbench.data.corpora import (
+    casia, CORPORA, crema_d, emodb, esd, iemocap, LABEL_MAPS, msp_podcast, PREPARERS, prepare, ravdess, tess, VOTE_FORMATS,
+)
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+
+PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
+
+#: conventions that must be spelt in one module of the package only: (what, pattern, its home); the home may build a
+#: pattern from its table instead of spelling it (EmoDB's letter class comes from its LABEL_MAP)
+WRITTEN_ONCE = [
+    ("EmoDB's emotion letters as a regex class", re.compile(r"\[WLEAFTN\]"), "data/corpora/emodb.py"),
+    ("EmoDB's letter map", re.compile(r"""["']W["']\s*:\s*["']angry["']"""), "data/corpora/emodb.py"),
+    ("IEMOCAP's turn-name pattern", re.compile(r"Ses\\d\\d\[FM\]"), "data/corpora/iemocap.py"),
+    ("IEMOCAP's evaluator categories", re.compile(r"""["']neutral state["']""", re.IGNORECASE), "data/corpora/iemocap.py"),
+    ("CREMA-D's emotion codes", re.compile(r"""["']ANG["']\s*:\s*["']angry["']"""), "data/corpora/crema_d.py"),
+    ("RAVDESS's file-name pattern", re.compile(r"0\[1-8\]"), "data/corpora/ravdess.py"),
+    ("MSP-Podcast's contempt class", re.compile(r"""["']contempt["']"""), "data/corpora/msp_podcast.py"),
+]
+
+
+def copies(package: Path, pattern: re.Pattern) -> list[str]:
+    """The package's modules (relative paths) whose source matches ``pattern``."""
+    return sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py") if pattern.search(p.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("what, pattern, home", WRITTEN_ONCE, ids=[w[0] for w in WRITTEN_ONCE])
+def test_each_corpus_convention_is_written_in_its_module_only(what, pattern, home):
+    found = copies(PACKAGE, pattern)
+    assert set(found) <= {home}, f"{what} must live in {home} only, not in {found}"
+    if "regex class" not in what:
+        assert found == [home], f"{what} is no longer in {home}: move the check with it"
+
+
+def test_the_copy_finder_finds_a_second_copy(tmp_path):
+    # the check above fails on the tree before the split: a planted second copy of the IEMOCAP pattern is found
+    pkg = tmp_path / "workbench"
+    (pkg / "data").mkdir(parents=True)
+    line = 'TURN = re.compile(r"^\\[(\\d+\\.\\d+)\\s*-\\s*(\\d+\\.\\d+)\\]\\s+(Ses\\d\\d[FM]_\\S+)")\n'
+    (pkg / "data" / "corpora.py").write_text(line)
+    (pkg / "data" / "listeners.py").write_text(line.replace("\\.\\d+", "(?:\\.\\d+)?"))
+    (pkg / "data" / "other.py").write_text("x = 1\n")
+    assert copies(pkg, WRITTEN_ONCE[2][1]) == ["data/corpora.py", "data/listeners.py"]
+
+
+# ---------------------------------------------------------------------------
+# IEMOCAP: the manifest reader and the listener reader parse the same lines
+# ---------------------------------------------------------------------------
+#: summary lines as the corpus writes them (tab-separated, four decimals), one with spaces for tabs, and one
+#: whose times are whole numbers; then the evaluator lines the listener reader reads
+IEMOCAP_LINES = """% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]
+
+[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]
+C-E2:\tNeutral state;\t()
+C-E3:\tFrustration;\t()
+A-E3:\tval 3; act 2; dom  2;\t()
+
+[10.0100 - 11.3925]   Ses01F_impro01_M001   exc   [3.5000, 3.5000, 3.0000]
+C-E1:\tExcited;\t()
+C-E2:\tHappiness;\t()
+
+[20 - 21.5]\tSes01F_impro01_F002\tfru\t[2.0000, 3.5000, 3.5000]
+C-E1:\tFrustration;\t()
+C-E2:\tAnger;\t()
+"""
+
+
+def _iemocap_tree(root: Path) -> Path:
+    ev = root / "Session1" / "dialog" / "EmoEvaluation"
+    ev.mkdir(parents=True)
+    (ev / "Ses01F_impro01.txt").write_text(IEMOCAP_LINES, encoding="utf-8")
+    for utt in ("Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses01F_impro01_F002"):
+        wav = root / "Session1" / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav"
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(wav, speech_like(16000, 0.2, seed=1), 16000, subtype="PCM_16")
+    return ev
+
+
+def test_iemocap_manifest_and_listener_readers_see_the_same_turns(tmp_path):
+    _iemocap_tree(tmp_path)
+    manifest = prepare("iemocap", tmp_path)
+    votes = L.read_votes("iemocap", tmp_path)
+    assert sorted(it.id for it in manifest) == sorted(votes.records) == [
+        "Ses01F_impro01_F000", "Ses01F_impro01_F002", "Ses01F_impro01_M001"]
+    by_id = {it.id: it for it in manifest}
+    late = by_id["Ses01F_impro01_F002"]
+    assert (late.meta["dialog_start"], late.meta["dialog_end"], late.label, late.emotion) == (20.0, 21.5, "fru", "")
+    # the summary line's code and the evaluators' categories land on the same class
+    assert by_id["Ses01F_impro01_M001"].emotion == votes.records["Ses01F_impro01_M001"]["listener_majority"] == "happy"
+    assert votes.records["Ses01F_impro01_F000"]["iemocap_label"] == "neu" and by_id["Ses01F_impro01_F000"].emotion == "neutral"
+
+
+def test_iemocap_turn_line_follows_the_documented_fields():
+    turn = iemocap.parse_turn_line("[6.2901 - 8.2357]\tSes01F_impro01_M013\tneu\t[2.5000, 3.0000, 2.0000]")
+    assert (turn.start, turn.end, turn.utterance, turn.label) == (6.2901, 8.2357, "Ses01F_impro01_M013", "neu")
+    assert (turn.dialog, turn.speaker, turn.dimensions()) == ("Ses01F_impro01", "Ses01M", (2.5, 3.0, 2.0))
+    assert iemocap.parse_turn_line("C-E2:\tNeutral state;\t()") is None
+    assert iemocap.parse_turn_line("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]") is None
+
+
+#: IEMOCAP's summary-line codes and the evaluators' category names for the same class (the corpus's documentation)
+IEMOCAP_DOCUMENTED = {"neu": "Neutral state", "hap": "Happiness", "exc": "Excited", "sad": "Sadness", "ang": "Anger",
+                      "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "fru": "Frustration", "oth": "Other"}
+
+
+def test_iemocap_codes_and_category_names_map_alike():
+    for code, name in IEMOCAP_DOCUMENTED.items():
+        assert iemocap.LABEL_MAP[code] == iemocap.EVALUATOR_CATEGORIES[name.lower()], (code, name)
+    assert iemocap.LABEL_MAP["xxx"] == "" and iemocap.EVALUATOR_CATEGORIES["neutral"] == "neutral"
+
+
+# ---------------------------------------------------------------------------
+# EmoDB: the file name, the manifest and the perception test
+# ---------------------------------------------------------------------------
+#: the documentation's letters: German initial → English class
+EMODB_DOCUMENTED = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+
+
+def test_emodb_file_name_follows_the_documentation():
+    name = emodb.parse_name("03a01Fa")  # speaker 03, text a01, Freude (happiness), version a
+    assert (name.speaker, name.text, name.emotion, name.version) == ("03", "a01", "F", "a")
+    assert emodb.LABEL_MAP[name.emotion] == "happy"
+    assert emodb.CLASS_NAMES == EMODB_DOCUMENTED
+    for bad in ("03a01Xa", "03c01Fa", "3a01Fa", "03a01Fa.wav", "03a01FA"):
+        assert emodb.parse_name(bad) is None, bad
+
+
+def test_emodb_manifest_and_perception_test_agree_on_every_letter(tmp_path):
+    names = [f"03a01{letter}a" for letter in EMODB_DOCUMENTED]
+    for n in names:
+        sf.write(tmp_path / f"{n}.wav", speech_like(16000, 0.2, seed=2), 16000, subtype="PCM_16")
+    lines = ["Nr.\tSatz\terkannt\tnatuerlich"] + [f"{i}\t{n}\t100,0\t90,0" for i, n in enumerate(names, 1)]
+    (tmp_path / "erkennung.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+    manifest = prepare("emodb", tmp_path)
+    assert len(manifest) == len(names)
+    for it in manifest:
+        # every listener recognised the intended class: the majority is the manifest's emotion ("" for boredom)
+        assert it.meta["listener_majority"] == it.emotion, it.id
+        assert (it.meta["votes_unmapped"] == 20) == (it.label == "L")
+
+
+# ---------------------------------------------------------------------------
+# CREMA-D, MSP-Podcast, RAVDESS
+# ---------------------------------------------------------------------------
+def test_crema_d_response_letters_are_the_initials_of_the_file_codes():
+    name = crema_d.parse_name("1001_DFA_ANG_XX")
+    assert (name.actor, name.sentence, name.emotion, name.level) == ("1001", "DFA", "ANG", "XX")
+    assert crema_d.RESPONSE_LETTERS == {"A": "angry", "D": "disgusted", "F": "fearful", "H": "happy", "N": "neutral", "S": "sad"}
+    for code, key in crema_d.LABEL_MAP.items():
+        assert crema_d.RESPONSE_LETTERS[code[0]] == key
+    assert crema_d.parse_name("1001_DFA_CAL_XX") is None
+
+
+def test_msp_podcast_letters_and_long_names_map_alike():
+    documented = {"A": "Angry", "S": "Sad", "H": "Happy", "U": "Surprise", "F": "Fear", "D": "Disgust", "C": "Contempt",
+                  "N": "Neutral", "O": "Other"}
+    for letter, name in documented.items():
+        assert msp_podcast.VOTE_CLASSES[letter.lower()] == msp_podcast.VOTE_CLASSES[name.lower()], (letter, name)
+    assert msp_podcast.VOTE_CLASSES["contempt"] == ""
+
+
+def test_ravdess_file_name_follows_the_readme():
+    name = ravdess.parse_name("03-01-06-01-02-01-12")
+    assert (name.modality, name.channel, name.emotion, name.intensity, name.statement, name.repetition, name.actor) == (
+        "03", "01", "06", "01", "02", "01", "12")
+    assert ravdess.LABEL_MAP["06"] == "fearful" and ravdess.CLASS_NAMES["02"] == "calm"
+    assert ravdess.parse_name("03-01-09-01-02-01-12") is None
+
+
+def test_tess_and_esd_names():
+    assert tess.parse_name("OAF_back_angry") == tess.FileName("OAF", "back", "angry")
+    assert tess.parse_name("yaf_bath_PS").emotion == "ps"
+    assert esd.parse_path(Path("0011/Angry/train/0011_000351.wav")) == ("0011", "Angry", "train")
+    assert esd.parse_path(Path("0002/Happy/0002_000701.wav")) == ("0002", "Happy", "")
+    assert esd.parse_path(Path("0002/Bored/0002_000701.wav")) is None
+
+
+# ---------------------------------------------------------------------------
+# the registry
+# ---------------------------------------------------------------------------
+def test_the_registry_knows_every_corpus_module():
+    modules = {p.stem for p in (PACKAGE / "data" / "corpora").glob("*.py")} - {"__init__", "common", "registry", "emobox", "folder"}
+    assert {m.__name__.rsplit(".", 1)[1] for m in CORPORA.values()} == modules
+    assert list(PREPARERS) == ["emodb", "ravdess", "crema-d", "tess", "iemocap", "esd", "casia"]
+    for name, module in CORPORA.items():
+        assert module.NAME == name
+        for label, key in (getattr(module, "LABEL_MAP", None) or {}).items():
+            assert key == "" or key in LABEL_KEYS, (name, label, key)
+    assert LABEL_MAPS["casia"] is casia.LABEL_MAP and PREPARERS["tess"] is tess.prepare
+    # every corpus's listener formats reach read_votes, the generic one besides
+    assert set(L.FORMATS) == set(VOTE_FORMATS) | {"generic"}
+    assert VOTE_FORMATS["iemocap"][0] is iemocap.read_evaluation
+
+
+def test_old_import_paths_name_the_modules_objects():
+    from workbench.data.corpora import prepare_emodb, prepare_iemocap
+
+    assert prepare_emodb is emodb.prepare and prepare_iemocap is iemocap.prepare
+    assert L.read_emodb_erkennung is emodb.read_erkennung and L.read_crema_d_tabulated is crema_d.read_tabulated
+    assert L.read_msp_podcast is msp_podcast.read_labels and L.EMODB_LETTERS is emodb.LABEL_MAP
+
+
+def test_an_unknown_corpus_is_refused_with_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match="unknown corpus 'savee'; known: emodb, ravdess, crema-d"):
+        prepare("savee", tmp_path)
+    with pytest.raises(ConfigError, match="crema-d corpus folder not found"):
+        prepare("CremaD", tmp_path / "nope")

@@ -1,0 +1,105 @@
+"""A report reads what the run folder already holds: the run opened once, a fusion result reused only when it
+was computed on the same run files with the same settings (issue #28 item 5)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.analysis.fusion import cached_fusion, fusion_key
+from workbench.runs.driver import run
+from workbench.runs.folder import RunFolder
+from workbench.views import reporting
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, tiny_model):
+    tmp = tmp_path_factory.mktemp("report_cache")
+    rows = ["id,path,label,speaker,text"]
+    for i in range(4):
+        sf.write(tmp / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        rows.append(f"c{i},c{i}.wav,{['happy', 'sad'][i % 2]},s{i % 2},text {i}")
+    (tmp / "m.csv").write_text("\n".join(rows) + "\n")
+    run(tmp / "m.csv", out_dir=tmp / "run", model=tiny_model, cache_dir=tmp / "cache")
+    return tmp / "run"
+
+
+def _planted(run_dir, **params) -> dict:
+    """A fusion.json as fuse_run writes it (its dict and its key), written through the run folder."""
+    payload = {"classes": ["happy", "sad"], "n_items": 4, "n_speakers": 2, "folds": 2, "chance_uar": 0.5, "text_model": "m",
+               "excluded": {}, "late_weights": [0.3, 0.7], "warnings": ["a <b>warning</b>"],
+               "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.25, None], "wa": 0.5, "wa_ci": [0.25, 0.75]}},
+               "vs_speech": {}, "text_checks": {}, "key": fusion_key(run_dir, **params)}
+    RunFolder.open(run_dir).write_json("fusion.json", payload)
+    return payload
+
+
+def test_fusion_key_names_what_the_result_depends_on(small_run, tmp_path):
+    key = fusion_key(small_run, text_model="m", n_boot=500)
+    assert key == fusion_key(small_run, text_model="m", n_boot=500)
+    assert key != fusion_key(small_run, text_model="m", n_boot=1000)
+    assert key != fusion_key(small_run, text_model="other", n_boot=500)
+    assert key != fusion_key(small_run, text_model="m", n_boot=500, folds=3)
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(small_run, copy)
+    table = pd.read_parquet(copy / "results.parquet")
+    table.loc[0, "confidence"] = float(table.loc[0, "confidence"]) + 1e-3  # another run's results: another key
+    table.to_parquet(copy / "results.parquet")
+    assert fusion_key(copy, text_model="m", n_boot=500)["results_sha256"] != key["results_sha256"]
+
+
+def test_a_fusion_result_is_reused_only_under_its_own_key(small_run):
+    (small_run / "fusion.json").unlink(missing_ok=True)
+    assert cached_fusion(small_run, text_model="m", n_boot=500) is None  # nothing stored
+    payload = _planted(small_run, text_model="m", n_boot=500)
+    cached = cached_fusion(small_run, text_model="m", n_boot=500)
+    assert cached is not None and {k: cached[k] for k in payload} == payload
+    assert cached_fusion(small_run, text_model="m", n_boot=1000) is None  # other resamples: recompute
+    RunFolder.open(small_run).write_json("fusion.json", {k: v for k, v in payload.items() if k != "key"})
+    assert cached_fusion(small_run, text_model="m", n_boot=500) is None  # written before keys existed: recompute
+
+
+def test_the_report_section_shows_a_reused_fusion_result_and_says_so(small_run, monkeypatch):
+    payload = _planted(small_run, text_model="m", n_boot=500)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    out = reporting.fusion_section(small_run, "m")
+    page = "".join(getattr(o, "data", "") for o in shown if isinstance(getattr(o, "data", None), str))
+    assert "Reused from the run folder's <code>fusion.json</code>" in page
+    assert "a &lt;b&gt;warning&lt;/b&gt;" in page  # from the file, still escaped
+    assert "0.500 [0.250, —]" in page  # an interval stored as null is said, not drawn as a number
+    assert out == {k: v for k, v in payload.items() if k != "key"}  # what a freshly computed section returns
+    assert any(type(o).__name__ == "Image" for o in shown)  # the figure from the stored figures
+
+
+def test_sections_of_one_report_share_one_opened_run_folder(small_run):
+    first = reporting._run(small_run)
+    assert reporting._run(str(small_run)) is first and first.results() is reporting._run(small_run).results()
+    table = pd.read_parquet(small_run / "results.parquet")
+    table.to_parquet(small_run / "results.parquet")  # rewritten on disk: opened again, never a stale table
+    assert reporting._run(small_run) is not first
+    json.loads((small_run / "summary.json").read_text())
+
+
+def test_fusions_numpy_uar_and_wa_equal_the_metrics_module_bit_for_bit():
+    """The bootstraps of fusion use numpy versions of UAR and WA: the same numbers as the sklearn-based ones."""
+    import numpy as np
+
+    from workbench.analysis.fusion import _uar, _wa
+    from workbench.analysis.stats import uar, wa
+
+    rng = np.random.default_rng(0)
+    classes = ["angry", "happy", "neutral", "sad"]
+    for n in (1, 5, 37, 200):
+        for _ in range(20):
+            t = rng.choice(classes[:3], n)  # "sad" never occurs: left out of the mean, as sklearn's support rule does
+            p = rng.choice(classes + ["other"], n)
+            assert _uar(t, p, classes) == uar(t, p, classes)
+            assert _wa(t, p) == wa(t, p)
+    assert np.isnan(_uar(np.array([], dtype=str), np.array([], dtype=str), classes)) and np.isnan(_wa([], []))

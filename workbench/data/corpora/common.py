@@ -1,0 +1,48 @@
+"""What every corpus reader shares: the corpus folder's checks, its audio files, and the manifest it ends with."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from workbench.data.manifest import Item, Manifest
+from workbench.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+#: the audio the corpora are distributed in
+AUDIO_EXTS = {".wav", ".flac"}
+
+
+def audio_files(root: Path) -> list[Path]:
+    """Every ``.wav``/``.flac`` file under ``root``, sorted."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTS and p.is_file())
+
+
+def rel(path: Path, root: Path) -> str:
+    """``path`` relative to the corpus folder (the manifest's ``path``)."""
+    return os.path.relpath(path, root)
+
+
+def require_dir(corpus_dir: str | os.PathLike, corpus: str) -> Path:
+    """The corpus folder, resolved; refused when it is no folder."""
+    root = Path(corpus_dir).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{corpus} corpus folder not found.", source=str(root), fix="pass the folder the corpus was unpacked into.")
+    return root.resolve()
+
+
+def finish(items: list[Item], root: Path, corpus: str, skipped: list[str]) -> Manifest:
+    """The corpus's manifest; refused when no file follows the corpus's naming, the skipped files logged with a count."""
+    if not items:
+        raise ConfigError(
+            f"no {corpus} audio files with the corpus's naming were found"
+            + (f" ({len(skipped)} files did not match, e.g. {skipped[0]})" if skipped else "")
+            + ".",
+            source=str(root),
+            fix=f"pass the top folder of the {corpus} distribution (see datasets/README.md for its layout).",
+        )
+    if skipped:
+        logger.warning("%s: %d files do not follow the corpus's naming and were skipped (e.g. %s)", corpus, len(skipped), skipped[0])
+    return Manifest(items, root=root, name=corpus)

@@ -1,0 +1,205 @@
+"""CREMA-D (Crowd-sourced Emotional Multimodal Actors Dataset): the manifest reader, the label maps, the
+file-name parser and the readers of its crowd ratings.
+
+The corpus's README names each clip ``1001_DFA_ANG_XX.wav``: actor (1001–1091), sentence (one of twelve
+three-letter codes, ``DFA`` = "Don't forget a jacket"), emotion (``ANG`` anger, ``DIS`` disgust, ``FEA``
+fear, ``HAP`` happy, ``NEU`` neutral, ``SAD`` sad) and level (``LO``, ``MD``, ``HI``, ``XX`` unspecified).
+Actors' sex and age are in ``VideoDemographics.csv``.  The raters answered with one letter per clip
+(``A D F H N S``, the same six emotions) for the voice alone, the face alone or both (``queryType`` 1, 2, 3).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.manifest import Item, Manifest
+from workbench.data.votes import as_float, corpus_file, csv_rows, ReadReport, record_from_counts, refuse_duplicates, vote
+from workbench.errors import ConfigError
+from workbench.limits import shown
+
+NAME = "crema-d"
+
+#: the emotion field of a file name (3rd) → emotion2vec+ key
+LABEL_MAP = {"ANG": "angry", "DIS": "disgusted", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+#: the emotion field → the class's name in the README
+CLASS_NAMES = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+#: the raters' response letters → emotion2vec+ key: each is the initial of the file-name code it stands for
+RESPONSE_LETTERS = {code[0]: key for code, key in LABEL_MAP.items()}
+#: ``queryType``: what the raters were shown
+MODALITIES = {"voice": 1, "face": 2, "audio-visual": 3}
+SENTENCES = {
+    "IEO": "It's eleven o'clock", "TIE": "That is exactly what happened", "IOM": "I'm on my way to the meeting",
+    "IWW": "I wonder what this is about", "TAI": "The airplane is almost full", "MTI": "Maybe tomorrow it will be cold",
+    "IWL": "I would like a new alarm clock", "ITH": "I think I have a doctor's appointment", "DFA": "Don't forget a jacket",
+    "ITS": "I think I've seen this before", "TSI": "The surface is slick", "WSI": "We'll stop in a couple of minutes",
+}
+LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+
+_FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_(" + "|".join(LABEL_MAP) + r")_(LO|MD|HI|XX|X)$")
+
+
+@dataclass(frozen=True)
+class FileName:
+    """The four fields of a CREMA-D file name (``1001_DFA_ANG_XX``)."""
+
+    actor: str
+    sentence: str
+    emotion: str  # a key of LABEL_MAP
+    level: str
+
+
+def parse_name(stem: str) -> FileName | None:
+    """The fields of a CREMA-D file name without its extension; None when it does not follow the naming."""
+    m = _FILE_NAME.match(stem)
+    return FileName(*m.groups()) if m else None
+
+
+def _demographics(root: Path) -> dict[str, dict]:
+    for cand in root.rglob("VideoDemographics.csv"):
+        with open(cand, newline="", encoding="utf-8-sig") as f:
+            return {str(row.get("ActorID", "")).strip(): row for row in csv.DictReader(f)}
+    return {}
+
+
+def prepare(corpus_dir: str | os.PathLike) -> Manifest:
+    """CREMA-D: ``AudioWAV/1001_DFA_ANG_XX.wav`` = actor_sentence_emotion_level; sex from VideoDemographics.csv."""
+    root = require_dir(corpus_dir, NAME)
+    demo = _demographics(root)
+    items, skipped = [], []
+    for p in audio_files(root):
+        name = parse_name(p.stem)
+        if name is None:
+            skipped.append(rel(p, root))
+            continue
+        row = demo.get(name.actor, {})
+        sex = str(row.get("Sex", "")).strip().lower()
+        meta = {"corpus": NAME, "sentence": name.sentence, "level": LEVELS.get(name.level, "unspecified")}
+        if row.get("Age"):
+            meta["age"] = int(row["Age"])
+        items.append(Item(
+            id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
+            text=SENTENCES.get(name.sentence, ""), speaker=name.actor, gender=sex if sex in ("male", "female") else "",
+            meta=meta,
+        ))
+    return finish(items, root, NAME, skipped)
+
+
+# ---------------------------------------------------------------------------
+# the crowd ratings
+# ---------------------------------------------------------------------------
+def _modality(modality: str) -> int:
+    if modality not in MODALITIES:
+        raise ConfigError(f"unknown CREMA-D modality {modality!r}; expected one of {', '.join(MODALITIES)}.",
+                          fix="use 'voice' for the audio-only ratings (what a speech model hears).")
+    return MODALITIES[modality]
+
+
+def read_tabulated(path: str | os.PathLike, *, modality: str = "voice") -> ReadReport:
+    """CREMA-D ``processedResults/tabulatedVotes.csv``: vote counts per clip and rating modality.
+
+    The file holds one row per clip *and* query type (voice only, face only,
+    audio-visual), written by the corpus's ``tabulateVotesV2.r`` with R's row
+    names ``100000 × queryType + clipNum`` in its first, unnamed column: the
+    rows of ``modality`` are picked by that number.  Columns ``A D F H N S``
+    (counts of anger, disgust, fear, happy, neutral, sad), ``numResponses``,
+    ``agreement``, ``emoVote``, ``meanEmoResp`` … are kept under
+    ``crema_d_<column>``.
+    """
+    qtype = _modality(modality)
+    p = corpus_file(path, "tabulatedVotes.csv")
+    report = ReadReport({}, str(p))
+    header, rows = csv_rows(p, ("fileName", *RESPONSE_LETTERS))
+    rowname = header[0] if header[0] not in ("fileName", *RESPONSE_LETTERS) else None
+    if rowname is None:
+        raise ConfigError("has no row-name column, so voice, face and audio-visual rows cannot be told apart.", source=str(p),
+                          fix="pass processedResults/tabulatedVotes.csv as distributed (its first column is R's row name).")
+    other = skipped = 0
+    mine = []
+    for n, r in enumerate(rows, 2):
+        try:
+            q = int(float(r[rowname])) // 100000
+        except (ValueError, OverflowError):
+            skipped += 1
+            continue
+        if q != qtype:
+            other += 1
+            continue
+        mine.append((n, r))
+    refuse_duplicates((Path(r["fileName"]).stem for _, r in mine), str(p), "clip")
+    for n, r in mine:
+        name = Path(r["fileName"]).stem
+        # counts of raters: whole, finite, non-negative (a NaN or -3 would give a silent agreement of 0 or NaN)
+        rec = record_from_counts({RESPONSE_LETTERS[c]: r[c] for c in RESPONSE_LETTERS}, whole=True,
+                                 source=f"{p}, line {n} ({shown(name, 40)})")
+        for k, v in r.items():
+            if k in ("fileName", rowname, *RESPONSE_LETTERS):
+                continue
+            rec[f"crema_d_{k}"] = as_float(v) if k != "emoVote" else v
+        report.records[name] = rec
+    report.dropped[f"rows of other rating modalities than {modality}"] = other
+    report.dropped["rows with unreadable counts"] = skipped
+    return report
+
+
+def read_responses(path: str | os.PathLike, *, modality: str = "voice", emo_responses: str | os.PathLike | None = None) -> ReadReport:
+    """CREMA-D ``finishedResponses.csv``: one row per rater response (``clipName``, ``respEmo``, ``queryType`` …).
+
+    That file already has the repeated and practice responses removed (README);
+    practice clips left in (``*_practice``) are dropped here too.  The authors'
+    ``processFinishedResponses.R`` also drops responses whose first click came
+    after 10 s (``ttr`` > 10000 in ``finishedEmoResponses.csv``, matched on
+    session, query type and question number): pass ``emo_responses`` (or leave
+    that file beside this one) and the same filter is applied, so the counts
+    equal ``tabulatedVotes.csv``'s.
+    """
+    qtype = _modality(modality)
+    p = corpus_file(path, "finishedResponses.csv")
+    report = ReadReport({}, str(p))
+    _, rows = csv_rows(p, ("clipName", "respEmo", "queryType"))
+    distracted: set[tuple[str, str, str]] = set()
+    emo_path = Path(emo_responses) if emo_responses else p.with_name("finishedEmoResponses.csv")
+    if emo_responses and not emo_path.is_file():
+        raise ConfigError("finishedEmoResponses.csv not found.", source=str(emo_path), fix="pass its path, or leave emo_responses out.")
+    if emo_path.is_file():
+        _, emo_rows = csv_rows(emo_path, ("sessionNums", "queryType", "questNum", "ttr"))
+        distracted = {(_int_text(e["sessionNums"]), _int_text(e["queryType"]), _int_text(e["questNum"]))
+                      for e in emo_rows if as_float(e["ttr"]) > 10000}
+    by_clip: dict[str, list[str]] = {}
+    n_practice = n_other = n_slow = 0
+    for r in rows:
+        if _int_text(r["queryType"]) != str(qtype):
+            n_other += 1
+            continue
+        if "practice" in r["clipName"].lower():
+            n_practice += 1
+            continue
+        if distracted and (_int_text(r.get("sessionNums", "")), _int_text(r["queryType"]), _int_text(r.get("questNum", ""))) in distracted:
+            n_slow += 1
+            continue
+        by_clip.setdefault(Path(r["clipName"]).stem, []).append(r["respEmo"].strip().upper())
+    table = {k.lower(): v for k, v in RESPONSE_LETTERS.items()}
+    for clip, responses in by_clip.items():
+        counts, unmapped, raw_max = vote(responses, table, report)
+        report.records[clip] = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
+    report.dropped[f"responses of other rating modalities than {modality}"] = n_other
+    report.dropped["practice responses"] = n_practice
+    report.dropped["responses whose first click came after 10 s (dropped as the corpus's script does)"] = n_slow
+    return report
+
+
+def _int_text(x: str) -> str:
+    f = as_float(x)
+    return str(int(f)) if f == f else str(x).strip()
+
+
+
+#: the listener files this module reads: format name → (reader, its options, what the file is)
+VOTE_FORMATS = {
+    "crema-d-tabulated": (read_tabulated, {"modality"}, "CREMA-D processedResults/tabulatedVotes.csv"),
+    "crema-d-responses": (read_responses, {"modality", "emo_responses"}, "CREMA-D finishedResponses.csv"),
+}

@@ -1,0 +1,63 @@
+"""A folder of audio files as a manifest (no corpus conventions): every file the decoder reads, labelled by
+its parent folder on request."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from workbench.data.manifest import generic_emotion, Item, Manifest
+from workbench.errors import ConfigError
+
+#: what ``prepare_folder`` picks up: everything the decoder reads
+FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
+
+
+def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False) -> Manifest:
+    """A manifest of every audio file under ``folder`` (sorted; hidden files and folders skipped).
+
+    ``id`` is the file name without its extension, or the relative path
+    without it when two files share a name.  With ``label_from_folder``,
+    ``label`` is the name of the file's parent folder (``angry/a1.wav`` →
+    ``angry``) and ``emotion`` its emotion2vec+ key when it is a common
+    English emotion name ("" otherwise; the label stays visible).
+    """
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigError("folder not found." if not root.exists() else "is not a folder.", source=str(root),
+                          fix="pass the folder that holds your audio files.")
+    root = root.resolve()
+    files, unusable = [], []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in FOLDER_AUDIO_EXTS or any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_symlink() and not p.exists():
+            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {os.readlink(p)})")
+        elif not p.is_dir():  # a FIFO, socket or device would block or mislead a decoder
+            unusable.append(f"{p.relative_to(root).as_posix()} (not a regular file)")
+    if not files:
+        raise ConfigError(
+            f"no audio files ({', '.join(sorted(FOLDER_AUDIO_EXTS))}) under this folder.",
+            source=str(root), fix="pass the folder that holds your audio files (subfolders are searched too).",
+        )
+    def count(keys):
+        counts: dict[str, int] = {}
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+        return counts
+
+    rels = [p.relative_to(root) for p in files]
+    stems = count(p.stem for p in files)
+    no_ext = count(r.with_suffix("").as_posix() for r in rels)
+    items = []
+    for p, rel in zip(files, rels):
+        item_id = p.stem if stems[p.stem] == 1 else rel.with_suffix("").as_posix()
+        if no_ext.get(item_id, 1) > 1:  # a.wav and a.flac side by side
+            item_id = rel.as_posix()
+        label = p.parent.name if label_from_folder and p.parent != root else ""
+        items.append(Item(id=item_id, path=rel.as_posix(), label=label, emotion=generic_emotion(label) if label else ""))
+    notes = [f"skipped {len(unusable)} name(s) with an audio extension that are not audio files: {', '.join(unusable[:10])}"
+             f"{' …' if len(unusable) > 10 else ''}"] if unusable else []
+    return Manifest(items, root=root, name=root.name, notes=notes)

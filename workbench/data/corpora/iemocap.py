@@ -1,0 +1,226 @@
+"""IEMOCAP (Interactive Emotional Dyadic Motion Capture): the manifest reader, the label maps, the utterance-name
+parser and the reader of the evaluators' judgements — both readers parse the same ``EmoEvaluation`` lines with
+the one :func:`parse_turn_line`.
+
+The corpus's ``SessionN/dialog/EmoEvaluation/<dialog>.txt`` files start each turn with a summary line
+``[START - END]<TAB>TURN_NAME<TAB>EMOTION<TAB>[V, A, D]``
+(``[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]``: times in seconds into the dialog, the majority category as a three-letter code —
+``xxx`` when the evaluators had no majority — and the mean valence, activation, dominance on 1–5).  Then come
+the evaluators' categories, ``C-E2:<TAB>Neutral state;<TAB>(comment)`` (``C-F1``/``C-M1``: the actors' own
+evaluation), and their dimensional ratings, ``A-E3:<TAB>val 3; act 2; dom  2;<TAB>()``.  A turn name is
+``Ses01F_impro01_M013``: session 1, the dialog ``Ses01F_impro01`` (the female actor began it; ``impro`` or
+``script``), and the 14th turn, spoken by the male actor (the letter of the last part).  The audio is
+``SessionN/sentences/wav/<dialog>/<turn>.wav``, the transcripts ``SessionN/dialog/transcriptions/<dialog>.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from workbench.data.corpora.common import finish, rel, require_dir
+from workbench.data.manifest import Item, Manifest
+from workbench.data.votes import NAN, ReadReport, record_from_counts, vote
+from workbench.errors import ConfigError
+from workbench.limits import read_text_capped
+
+NAME = "iemocap"
+
+#: every category once: summary-line code → (the evaluators' name for it, emotion2vec+ key; "" = no counterpart)
+CATEGORIES = {
+    "neu": ("Neutral state", "neutral"),
+    "hap": ("Happiness", "happy"),
+    "exc": ("Excited", "happy"),  # excited merged into happy: the common 4-class convention
+    "sad": ("Sadness", "sad"),
+    "ang": ("Anger", "angry"),
+    "sur": ("Surprise", "surprised"),
+    "fea": ("Fear", "fearful"),
+    "dis": ("Disgust", "disgusted"),
+    "fru": ("Frustration", ""),  # no counterpart
+    "oth": ("Other", "other"),
+}
+#: the summary line's code → emotion2vec+ key (``xxx``: no majority among the evaluators)
+LABEL_MAP = {**{code: key for code, (_, key) in CATEGORIES.items()}, "xxx": ""}
+#: the evaluators' category names (lower-cased) → emotion2vec+ key; some files write plain "Neutral"
+EVALUATOR_CATEGORIES = {**{name.lower(): key for name, key in CATEGORIES.values()}, "neutral": "neutral"}
+#: the summary line's code → the class's readable name ("" = no class: ``xxx``)
+CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "sadness", "ang": "anger", "sur": "surprise",
+               "fea": "fear", "dis": "disgust", "fru": "frustration", "oth": "other", "xxx": ""}
+
+#: the turn's summary line; times are printed with four decimals, a whole number is read too
+_TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[([^\]]*)\]")
+_TRANSCRIPT = re.compile(r"^(Ses\d\d[FM]_\S+)\s+\[[^\]]*\]:\s*(.*)$")
+_CATEGORY = re.compile(r"^C-([EFM])(\d+):\s*(.*)$")
+_DIMENSIONS = re.compile(r"^A-([EFM])(\d+):\s*(.*)$")
+_DIMENSION_VALUES = re.compile(r"(val|act|dom)\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One summary line of an ``EmoEvaluation`` file."""
+
+    start: float  # seconds into the dialog
+    end: float
+    utterance: str  # "Ses01F_impro01_M013"
+    label: str  # "neu", …, "xxx"
+    vad: str  # "2.5000, 2.5000, 2.5000" as written
+
+    @property
+    def dialog(self) -> str:
+        return self.utterance.rsplit("_", 1)[0]
+
+    @property
+    def speaker(self) -> str:
+        """Session and the gender letter of the turn's last part: ``Ses01F_impro01_M013`` → ``Ses01M``."""
+        return self.utterance[:5] + self.utterance.rsplit("_", 1)[1][0]
+
+    def dimensions(self) -> tuple[float | None, float | None, float | None]:
+        try:
+            v, a, d = (float(x) for x in self.vad.split(","))
+        except ValueError:
+            return None, None, None
+        return v, a, d
+
+
+def parse_turn_line(line: str) -> Turn | None:
+    """The turn a summary line ``[START - END]<TAB>TURN_NAME<TAB>EMOTION<TAB>[V, A, D]`` gives; None for other lines."""
+    m = _TURN.match(line.strip())
+    if not m:
+        return None
+    start, end, utt, label, vad = m.groups()
+    return Turn(float(start), float(end), utt, label, vad)
+
+
+def _evaluation_text(path: Path) -> str:
+    return read_text_capped(path, errors="replace", what="an IEMOCAP evaluation file")
+
+
+def _transcripts(session: Path) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for tf in sorted((session / "dialog" / "transcriptions").glob("*.txt")):
+        for line in tf.read_text(encoding="utf-8", errors="replace").splitlines():
+            m = _TRANSCRIPT.match(line.strip())
+            if m:
+                texts[m.group(1)] = m.group(2).strip()
+    return texts
+
+
+def prepare(corpus_dir: str | os.PathLike) -> Manifest:
+    """IEMOCAP: labels from ``SessionN/dialog/EmoEvaluation/*.txt``, audio in ``SessionN/sentences/wav/<dialog>/<utt>.wav``.
+
+    Speaker = session + the gender letter of the utterance id's last part
+    (``Ses01F_impro01_M013`` is spoken by the session-1 male actor, "Ses01M").
+    Split = the session, for the usual leave-one-session-out folds.
+    """
+    root = require_dir(corpus_dir, NAME)
+    items, skipped = [], []
+    sessions = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
+    for sess in sessions:
+        texts = _transcripts(sess)
+        for ef in sorted((sess / "dialog" / "EmoEvaluation").glob("*.txt")):
+            for line in _evaluation_text(ef).splitlines():
+                turn = parse_turn_line(line)
+                if turn is None:
+                    continue
+                wav = sess / "sentences" / "wav" / turn.dialog / f"{turn.utterance}.wav"
+                if not wav.is_file():
+                    skipped.append(str(wav.relative_to(root)))
+                    continue
+                v, a, d = turn.dimensions()
+                letter = turn.speaker[-1]
+                items.append(Item(
+                    id=turn.utterance, path=rel(wav, root), label=turn.label, emotion=LABEL_MAP.get(turn.label, LABEL_MAP.get(turn.label.lower(), "")),
+                    text=texts.get(turn.utterance, ""), speaker=turn.speaker,
+                    gender="female" if letter == "F" else "male", split=sess.name,
+                    meta={"corpus": NAME, "dialog": turn.dialog, "improvised": "impro" in turn.dialog,
+                          "valence": v, "activation": a, "dominance": d,
+                          "dialog_start": turn.start, "dialog_end": turn.end},
+                ))
+    return finish(items, root, NAME, skipped)
+
+
+# ---------------------------------------------------------------------------
+# the evaluators' judgements
+# ---------------------------------------------------------------------------
+def _evaluation_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    files: list[Path] = []
+    for raw in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths)):
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation" or p.name == "EmoEvaluation")
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ConfigError("IEMOCAP evaluation file or folder not found.", source=str(p), fix="pass SessionN/dialog/EmoEvaluation or the corpus root.")
+    if not files:
+        raise ConfigError("no EmoEvaluation/*.txt files found.", source=str(paths), fix="pass SessionN/dialog/EmoEvaluation or the corpus root.")
+    return files
+
+
+def _blocks(text: str, *, include_self: bool) -> list[dict[str, Any]]:
+    """One dict per turn of an evaluation file: its summary line's turn, the evaluators' categories and ratings."""
+    block: dict[str, Any] | None = None
+    blocks: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        turn = parse_turn_line(line)
+        if turn is not None:
+            block = {"turn": turn, "cats": [], "self": [], "dims": []}
+            blocks.append(block)
+            continue
+        if block is None:
+            continue
+        m = _CATEGORY.match(line)
+        if m:
+            who, body = m.group(1), m.group(3)
+            cats = [c.strip() for c in body.split("(")[0].split(";") if c.strip()]
+            cats = [c.split(":")[0].strip() for c in cats]  # "Other:specification" keeps only the category name
+            if who == "E":
+                block["cats"].append(cats)
+            else:  # the actors' own evaluation: kept apart, a vote only when asked for
+                block["self"].append(cats)
+                if include_self:
+                    block["cats"].append(cats)
+            continue
+        m = _DIMENSIONS.match(line)
+        if m and m.group(1) == "E":
+            block["dims"].append({k.lower(): float(v) for k, v in _DIMENSION_VALUES.findall(m.group(3))})
+    return blocks
+
+
+def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, include_self: bool = False) -> ReadReport:
+    """IEMOCAP ``EmoEvaluation/*.txt``: per-evaluator categories and dimensions of every turn.
+
+    A block starts with the summary line ``[start - end]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[V, A, D]``
+    (:func:`parse_turn_line`, the one the manifest reader uses);
+    then ``C-E2:<TAB>Neutral state;<TAB>(comment)`` lines give each evaluator's
+    categories (several separated by ``;``: each of k categories gets 1/k vote),
+    ``C-F1:``/``C-M1:`` the actors' self-evaluations (left out of the votes
+    unless ``include_self``; kept in ``iemocap_self``), and
+    ``A-E3:<TAB>val 3; act 2; dom  2;<TAB>()`` the evaluators' dimensional
+    ratings (their means kept as ``iemocap_val_mean`` …; self-ratings excluded).
+    Categories map through ``EVALUATOR_CATEGORIES``; *Frustration* has no
+    counterpart and counts in ``votes_unmapped``.  ``paths``: files or folders
+    (every ``*.txt`` in a folder, recursively for a corpus root).
+    """
+    files = _evaluation_files(paths)
+    report = ReadReport({}, ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else ""))
+    for f in files:
+        for b in _blocks(_evaluation_text(f), include_self=include_self):
+            counts, unmapped, raw_max = vote(b["cats"], EVALUATOR_CATEGORIES, report)
+            rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
+            rec["iemocap_label"] = b["turn"].label
+            rec["iemocap_self"] = "; ".join("/".join(c) for c in b["self"])
+            for dim in ("val", "act", "dom"):
+                xs = [d[dim] for d in b["dims"] if dim in d]
+                rec[f"iemocap_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
+            rec["iemocap_n_dimensional_raters"] = float(len(b["dims"]))
+            report.records[b["turn"].utterance] = rec
+    return report
+
+
+#: the listener files this module reads: format name → (reader, its options, what the file is)
+VOTE_FORMATS = {"iemocap": (read_evaluation, {"include_self"}, "IEMOCAP EmoEvaluation folder or files")}

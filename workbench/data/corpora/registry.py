@@ -1,0 +1,98 @@
+"""The corpora the workbench reads, by name, and the tables assembled from their modules.
+
+Each corpus module (lhotse's ``recipes/<corpus>.py`` is the model) holds, written once: ``NAME``, the
+``LABEL_MAP`` (corpus label → emotion2vec+ key, "" = no counterpart), ``CLASS_NAMES`` (corpus label → the
+class's readable name, None when the labels are words already), its file-name parser, ``prepare`` (the
+manifest reader) and, where the corpus ships listener judgements, their readers in ``VOTE_FORMATS``
+(format name → (reader, its options, what the file is)) and what those figures can say (``LISTENER_FACTS``).
+A new corpus is a new module added to :data:`CORPORA`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+from workbench.data.corpora import casia, crema_d, emodb, esd, iemocap, msp_podcast, ravdess, tess
+from workbench.data.manifest import generic_emotion, Item, Manifest
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+
+#: corpus name → its module
+CORPORA: dict[str, ModuleType] = {m.NAME: m for m in (emodb, ravdess, crema_d, tess, iemocap, esd, casia, msp_podcast)}
+
+#: corpus name → its manifest reader ``prepare(corpus_dir) -> Manifest``
+PREPARERS: dict[str, Callable[[str | os.PathLike], Manifest]] = {
+    name: m.prepare for name, m in CORPORA.items() if hasattr(m, "prepare")}
+#: corpus label → emotion2vec+ key ("" = no counterpart), by corpus
+LABEL_MAPS: dict[str, dict[str, str]] = {
+    name: m.LABEL_MAP for name, m in CORPORA.items() if getattr(m, "LABEL_MAP", None) is not None}
+#: corpus label → the class's readable name, for heads trained on the corpus's own classes (``workbench finetune``):
+#: EmoDB's ``L`` is ``boredom``, not a file-name letter.  "" = not a class (IEMOCAP's ``xxx``: no majority).
+#: A corpus not listed here (ESD, CASIA, folders) already labels in words: its label is the name.
+CLASS_NAMES: dict[str, dict[str, str]] = {
+    name: m.CLASS_NAMES for name, m in CORPORA.items() if getattr(m, "CLASS_NAMES", None) is not None}
+#: the corpora whose labels are bare codes, with the names a probe on the corpus's own labels shows ("boredom", not "L")
+LABEL_NAMES: dict[str, dict[str, str]] = {name: CLASS_NAMES[name] for name in (emodb.NAME, ravdess.NAME)}
+#: listener-file format → (reader, the options it takes, what the file is), from every corpus that ships judgements
+VOTE_FORMATS: dict[str, tuple[Callable, set[str], str]] = {
+    fmt: spec for m in CORPORA.values() for fmt, spec in getattr(m, "VOTE_FORMATS", {}).items()}
+#: what each corpus's listener figures can and cannot say (see :func:`workbench.data.listeners.corpus_listener_facts`)
+LISTENER_FACTS: list[dict[str, Any]] = [m.LISTENER_FACTS for m in CORPORA.values() if hasattr(m, "LISTENER_FACTS")]
+
+
+def corpus_key(corpus: str) -> str:
+    """The registry's spelling of a corpus name: lower case, ``_`` as ``-``, ``cremad`` as ``crema-d``."""
+    key = str(corpus or "").lower().replace("_", "-")
+    return "crema-d" if key == "cremad" else key
+
+
+def map_label(corpus: str, label: str) -> str:
+    """The emotion2vec+ key for a corpus label ("" when it has no counterpart); common emotion names for an unknown corpus."""
+    table = LABEL_MAPS.get(corpus)
+    if table is None:
+        return generic_emotion(label)
+    return table.get(label, table.get(label.lower(), ""))
+
+
+def class_name(corpus: str, label: str) -> str:
+    """The readable name of a corpus label (``class_name("emodb", "L") == "boredom"``); "" when it is no class.
+
+    A corpus without a table (ESD, CASIA, a folder of labelled files) keeps its label, stripped.
+    """
+    table = CLASS_NAMES.get(str(corpus or "").lower())
+    label = str(label or "").strip()
+    if table is None:
+        return label
+    return table.get(label, table.get(label.lower(), ""))
+
+
+def item_class(item: Item) -> str:
+    """An item's class under the corpus's own labels, by name (its ``meta.corpus`` says which table)."""
+    return class_name(str(item.meta.get("corpus", "")), item.label)
+
+
+def for_labels(manifest: Manifest, labels: Sequence[str]) -> Manifest:
+    """The manifest with each item's ``emotion`` set to its class in a model's label set.
+
+    For the nine emotion2vec+ classes that is the loaders' mapping, unchanged.  For a head trained on a
+    corpus's own classes (``workbench finetune``), it is the item's readable class name (:func:`item_class`)
+    when the head has it, else "" (counted as "no counterpart", as for the nine) — so every reader
+    (metrics, calibration, compare, listeners) scores the model against truth in its own labels.
+    """
+    labels = tuple(labels)
+    if labels == LABEL_KEYS:
+        return manifest
+    known = set(labels)
+    items = [replace(it, emotion=name if (name := item_class(it)) in known else "") for it in manifest]
+    return replace(manifest, items=items)
+
+
+def prepare(corpus: str, corpus_dir: str | os.PathLike) -> Manifest:
+    """The manifest of a corpus as distributed, by the corpus's name (one of :data:`PREPARERS`)."""
+    key = corpus_key(corpus)
+    if key not in PREPARERS:
+        raise ConfigError(f"unknown corpus {corpus!r}; known: {', '.join(PREPARERS)}.", fix="pick one of them, or use import-emobox.")
+    return PREPARERS[key](corpus_dir)

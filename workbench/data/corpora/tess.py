@@ -1,0 +1,70 @@
+"""TESS (Toronto Emotional Speech Set): the manifest reader, the label map and the file-name parser.
+
+Two actresses (``OAF`` aged 64, ``YAF`` aged 26) say 200 target words in the carrier phrase "Say the word _"
+with seven emotions; a file is ``OAF_angry/OAF_back_angry.wav`` = speaker_word_emotion, the emotion spelt
+``angry disgust fear happy neutral ps sad`` (``ps`` = pleasant surprise; some redistributions spell it out).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.manifest import Item, Manifest
+
+NAME = "tess"
+
+#: the emotion field (last) → emotion2vec+ key
+LABEL_MAP = {
+    "angry": "angry",
+    "disgust": "disgusted",
+    "fear": "fearful",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprised",  # pleasant surprise
+    "pleasant_surprise": "surprised",
+    "pleasant_surprised": "surprised",
+    "sad": "sad",
+}
+#: the emotion field → the class's name
+CLASS_NAMES = {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral",
+               "ps": "pleasant_surprise", "pleasant_surprise": "pleasant_surprise", "pleasant_surprised": "pleasant_surprise",
+               "sad": "sad"}
+SPEAKERS = {"OAF": ("female", 64), "YAF": ("female", 26)}
+
+_FILE_NAME = re.compile(r"^(OAF|YAF)_([A-Za-z]+)_(angry|disgust|fear|happy|neutral|ps|pleasant_surprised?|sad)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FileName:
+    """The three fields of a TESS file name (``OAF_back_angry``), speaker upper-cased, word and emotion lower-cased."""
+
+    speaker: str
+    word: str
+    emotion: str  # a key of LABEL_MAP
+
+
+def parse_name(stem: str) -> FileName | None:
+    """The fields of a TESS file name without its extension; None when it does not follow the naming."""
+    m = _FILE_NAME.match(stem)
+    return FileName(m.group(1).upper(), m.group(2).lower(), m.group(3).lower()) if m else None
+
+
+def prepare(corpus_dir: str | os.PathLike) -> Manifest:
+    """TESS: ``OAF_angry/OAF_back_angry.wav`` = speaker_word_emotion ("Say the word back")."""
+    root = require_dir(corpus_dir, NAME)
+    items, skipped = [], []
+    for p in audio_files(root):
+        name = parse_name(p.stem)
+        if name is None:
+            skipped.append(rel(p, root))
+            continue
+        gender, age = SPEAKERS[name.speaker]
+        items.append(Item(
+            id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
+            text=f"Say the word {name.word}", speaker=name.speaker, gender=gender,
+            meta={"corpus": NAME, "word": name.word, "age": age},
+        ))
+    return finish(items, root, NAME, skipped)

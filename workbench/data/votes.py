@@ -1,0 +1,283 @@
+"""Listener records: vote counts per class, the checks on them, and how they enter a manifest.
+
+Every corpus's listener reader (:mod:`workbench.data.corpora`) turns its files into records through
+:func:`record_from_counts` and returns a :class:`ReadReport`; :func:`attach` writes the records into the
+manifest items' ``meta`` (the manifest's extra columns).  A record has:
+
+``votes_<key>`` for each of the nine ``LABEL_KEYS``
+    **counts** of listener responses for that class (floats: a rater who names
+    two categories in one IEMOCAP line gives half a vote to each, so that the
+    counts of one item add up to its number of raters).  NaN where the corpus
+    does not say (EmoDB gives only the recognition rate of the intended class:
+    the other classes are NaN, never a guessed spread).
+``votes_unmapped``
+    responses for categories with no emotion2vec+ counterpart (IEMOCAP
+    *frustration*, MSP-Podcast *contempt*, EmoDB *boredom*); kept so that
+    ``sum(votes_*) + votes_unmapped == n_raters`` wherever the counts are known.
+``n_raters``
+    number of responses the figures come from.
+``agreement``
+    share of responses that agree with the majority (largest count / n_raters,
+    over every category, mapped or not); for EmoDB the share that recognised
+    the intended emotion (the corpus's own figure).
+``listener_majority``
+    the emotion2vec+ key of the majority ("" on a tie or when the majority
+    category has no counterpart).
+
+The corpus's own figures are kept under their own prefixed names
+(``emodb_recognition_pct``, ``crema_d_meanEmoResp``, ``iemocap_val_mean`` …).
+The distribution a metric uses is :func:`vote_distribution`: the counts over
+the nine classes divided by their sum (unmapped votes left out and counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from workbench.data.manifest import Manifest
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.limits import check_fields, read_text_capped, shown
+
+logger = logging.getLogger(__name__)
+
+VOTE_COLUMNS: tuple[str, ...] = tuple(f"votes_{k}" for k in LABEL_KEYS)
+UNMAPPED = "votes_unmapped"
+#: the columns every listener record has (besides the corpus's own figures)
+LISTENER_COLUMNS: tuple[str, ...] = (*VOTE_COLUMNS, UNMAPPED, "n_raters", "agreement", "listener_majority")
+NAN = float("nan")
+
+
+@dataclass
+class ReadReport:
+    """What a reader read: records by item id, and what it left out (with counts)."""
+
+    records: dict[str, dict[str, Any]]
+    source: str
+    dropped: dict[str, int] = field(default_factory=dict)  # reason → rows
+    unknown_labels: dict[str, int] = field(default_factory=dict)  # category → responses
+    #: rows whose rates contradict the documented rater count: inferred count → rows (EmoDB b03: k/21, not k/20)
+    raters_inferred: dict[int, int] = field(default_factory=dict)
+    documented_raters: int | None = None
+
+    def summary(self) -> str:
+        parts = [f"{len(self.records)} items with listener judgements from {self.source}"]
+        parts += [f"{n} {why}" for why, n in self.dropped.items() if n]
+        parts += [f"{rows} row(s) have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data"
+                  for n, rows in sorted(self.raters_inferred.items())]
+        if self.unknown_labels:
+            parts.append("categories with no emotion2vec+ counterpart (kept in votes_unmapped): "
+                         + ", ".join(f"{k} ({v})" for k, v in sorted(self.unknown_labels.items())))
+        return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# records
+# ---------------------------------------------------------------------------
+#: the most responses one item can have (CREMA-D has about 10 per clip and modality, MSP-Podcast at most a few dozen)
+MAX_COUNT = 1_000_000
+
+
+def check_count(value: Any, what: str, *, source: str | None = None, whole: bool = False) -> float:
+    """A vote count as a float: finite, non-negative, at most :data:`MAX_COUNT`, and whole when ``whole``.
+
+    Raises :class:`ConfigError` naming the value otherwise: NaN, infinite or negative counts would give
+    agreements of 0 or NaN and cross-entropies of 0 without a word.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = NAN
+    if not (v == v and 0 <= v <= MAX_COUNT) or (whole and not v.is_integer()):
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{what} is {shown(value)}; a vote count must be {kind} from 0 to {MAX_COUNT:,}.", source=source,
+                          fix="pass the corpus's file unchanged; a hand-made file needs counts of responses.")
+    return v
+
+
+def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, raw_max: float | None = None,
+                       whole: bool = False, source: str | None = None) -> dict[str, Any]:
+    """A listener record from vote counts per nine-class key.
+
+    Parameters
+    ----------
+    counts
+        ``{key: count}`` for keys of ``LABEL_KEYS`` (others refused); absent keys count 0.
+    unmapped
+        Responses for categories with no counterpart.
+    raw_max
+        The largest count over the corpus's own categories, when several of them
+        map onto one key (IEMOCAP happiness and excited): agreement is then the
+        share of the corpus's majority category, not of the merged class.
+    """
+    bad = [k for k in counts if k not in LABEL_KEYS]
+    if bad:
+        raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(LABEL_KEYS)}.",
+                          fix="map the corpus's categories onto the nine keys first.")
+    counts = {k: check_count(v, f"the count of {k}", source=source, whole=whole) for k, v in counts.items()}
+    unmapped = check_count(unmapped, "the count of unmapped responses", source=source, whole=whole)
+    rec: dict[str, Any] = {f"votes_{k}": float(counts.get(k, 0.0)) for k in LABEL_KEYS}
+    rec[UNMAPPED] = float(unmapped)
+    n = float(sum(counts.values()) + unmapped)
+    rec["n_raters"] = n
+    top = max([*counts.values(), unmapped, 0.0])
+    if raw_max is not None:
+        top = max(raw_max, unmapped)
+    rec["agreement"] = top / n if n > 0 else NAN
+    best = [k for k in LABEL_KEYS if counts.get(k, 0.0) == max(counts.values(), default=0.0) and counts.get(k, 0.0) > 0]
+    rec["listener_majority"] = best[0] if len(best) == 1 and counts[best[0]] > unmapped else ""
+    return rec
+
+
+def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) -> tuple[dict[str, float], float, float]:
+    """Counts per key, unmapped count and the largest raw-category count of one item's responses.
+
+    Each element of ``labels`` is one rater's response: a string, or a list of
+    categories (split evenly: 1/k each).
+    """
+    counts: dict[str, float] = {}
+    raw: dict[str, float] = {}
+    unmapped = 0.0
+    for response in labels:
+        cats = [response] if isinstance(response, str) else list(response)
+        cats = [c for c in cats if c.strip()]
+        if not cats:
+            continue
+        w = 1.0 / len(cats)
+        for c in cats:
+            name = c.strip()
+            raw[name.lower()] = raw.get(name.lower(), 0.0) + w
+            key = table.get(name.lower())
+            if key is None:
+                raise ConfigError(f"listener category {name!r} is not one this reader knows; known: {', '.join(sorted(table))}.",
+                                  source=report.source, fix="pass the corpus's file unchanged, or use the generic form with a label map.")
+            if key:
+                counts[key] = counts.get(key, 0.0) + w
+            else:
+                unmapped += w
+                report.unknown_labels[name] = report.unknown_labels.get(name, 0) + 1
+    return counts, unmapped, max(raw.values(), default=0.0)
+
+
+def vote_distribution(record: Mapping[str, Any], classes: Iterable[str] = LABEL_KEYS):
+    """The listeners' distribution over ``classes``: counts / their sum, shape ``(len(classes),)``.
+
+    NaN everywhere when a count among ``classes`` is unknown (NaN) or no vote
+    falls in ``classes``.  Unmapped votes and votes outside ``classes`` are
+    left out (the restriction is renormalised).
+    """
+    import numpy as np
+
+    v = np.array([as_float(record.get(f"votes_{k}")) for k in classes], dtype=float)
+    if np.isnan(v).any() or v.sum() <= 0:
+        return np.full(len(v), np.nan)
+    return v / v.sum()
+
+
+def as_float(x: Any) -> float:
+    """``x`` as a float; NaN for None, "" and what is no number (a corpus's empty cell)."""
+    if x is None or x == "":
+        return NAN
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return NAN
+
+
+# ---------------------------------------------------------------------------
+# file helpers
+# ---------------------------------------------------------------------------
+def corpus_file(path: str | os.PathLike, what: str) -> Path:
+    """The absolute path of a corpus file a reader was given, refused with its name when it is no file."""
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    if not p.is_file():
+        raise ConfigError(f"{what} not found.", source=str(p), fix=f"pass the path of the corpus's {what}.")
+    return p
+
+
+def csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", delimiter: str = ",") -> tuple[list[str], list[dict]]:
+    """The header and the rows (one dict each, cells stripped) of a votes table that must have ``required`` columns."""
+    # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.limits)
+    text = read_text_capped(p, encoding=encoding, what="a votes table")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    del text
+    header: list[str] | None = None
+    out: list[dict] = []
+    try:  # one pass, one dict per row: the rows are never held twice (a million-row table)
+        for r in reader:
+            if not any(c.strip() for c in r):
+                continue
+            check_fields([r], source=f"{p}, line {reader.line_num}")
+            if header is None:
+                header = [h.strip().strip('"') for h in r]
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),
+                                      fix="pass the corpus's file unchanged (see the corpus's README for its columns).")
+                continue
+            if len(r) == len(header) - 1 and header[0] == "":  # R's write.csv: unnamed row-name column
+                r = ["", *r]
+            out.append({h: (r[i].strip() if i < len(r) else "") for i, h in enumerate(header)})
+    except csv.Error as exc:  # a field over csv's own limit (128 kB), a NUL byte
+        raise ConfigError(f"line {reader.line_num}: {exc}.", source=str(p),
+                          fix="pass the corpus's file unchanged (a broken quote runs fields together).") from None
+    if header is None:
+        raise ConfigError("is empty.", source=str(p), fix="pass the corpus's file unchanged.")
+    return header, out
+
+
+def refuse_duplicates(names: Iterable[str], source: str, what: str = "item") -> None:
+    """Refuse a table that names an item twice (the last row would silently win), naming the duplicates."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    for n in names:
+        if n in seen and n not in dups:
+            dups.append(n)
+        seen.add(n)
+    if dups:
+        raise ConfigError(f"names {len(dups)} {what}(s) more than once: {', '.join(shown(d, 40) for d in dups[:10])}"
+                          f"{' …' if len(dups) > 10 else ''}; which row counts would be a guess.", source=source,
+                          fix="keep one row per item (pass the corpus's file unchanged).")
+
+
+# ---------------------------------------------------------------------------
+# into the manifest
+# ---------------------------------------------------------------------------
+@dataclass
+class AttachReport:
+    n_attached: int
+    n_items_without: int
+    n_records_not_in_manifest: int
+    examples_not_in_manifest: list[str]
+
+    def summary(self) -> str:
+        return (f"listener judgements attached to {self.n_attached} items; {self.n_items_without} items have none; "
+                f"{self.n_records_not_in_manifest} rows name items the manifest does not have"
+                + (f" (e.g. {', '.join(self.examples_not_in_manifest[:3])})" if self.examples_not_in_manifest else ""))
+
+
+def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
+    """Write each record into the ``meta`` of the manifest item with the same id (in place).
+
+    Rows for items the manifest lacks (EmoDB's unreleased recordings) are
+    counted, never an error; the count is logged.
+    """
+    ids = {it.id for it in manifest.items}
+    n = 0
+    for it in manifest.items:
+        rec = report.records.get(it.id)
+        if rec is None:
+            continue
+        it.meta.update(rec)
+        n += 1
+    extra = [k for k in report.records if k not in ids]
+    out = AttachReport(n, len(manifest.items) - n, len(extra), extra[:10])
+    logger.info("%s: %s", report.source, out.summary())
+    return out
+

@@ -1,0 +1,202 @@
+"""A run's worst cases, explained in one process: which rows, the summary the report reads, its figure.
+
+**Worst**, in one rule that every output states (:func:`select_worst`): when
+the run's rows have reference labels (a ``correct`` value), the wrong rows
+come first, the most confident first (confidently wrong is the case to
+explain); then the other rows, the least confident first.  Without reference
+labels: the least confident rows first.  Ties go by id, then variant.  Only
+rows with status ``ok`` are cases; ``N`` must be between 1 and their number.
+
+The summary (``explain_worst.json`` in the run folder, with a checksum of its
+content, and ``explain_worst.png``) lists each case with its prediction, its
+cache entry, every method's checks and flags (IG completeness, stability,
+faithfulness against random orders with their interval, randomisation or why
+it was skipped) and the top-evidence span; per method, the share of cases
+whose map passed every check.  :func:`worst_summary` reads it back, verified,
+for the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ConfigError
+from workbench.explain.figure import fit_title, plain
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder
+
+#: the summary's artifact names (fixed: one summary per run folder, replaced by the next ``--worst``)
+WORST_JSON = "explain_worst.json"
+WORST_PNG = "explain_worst.png"
+RULE_LABELLED = ("wrong predictions first, most confident first (confidently wrong); then the other rows, "
+                 "least confident first")
+RULE_UNLABELLED = "no reference labels in the run: least confident first"
+
+
+def select_worst(ok_rows: Any, n: int, *, source: str = "--worst") -> tuple[Any, str]:
+    """``(rows, rule)``: the ``n`` worst of the run's ok rows (a DataFrame, in order) and the rule in words.
+
+    Raises :class:`ConfigError` when ``n`` is below 1 or above the number of ok rows (both said, "N of M").
+    """
+    import pandas as pd
+
+    m = len(ok_rows)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1 or n > m:
+        raise ConfigError(f"asks for the {n} worst of {m} scored (status ok) rows; N must be between 1 and {m}.", source=source,
+                          fix=f"pass --worst with a count from 1 to {m}." if m else "the run has no scored rows to explain.")
+    df = ok_rows.copy()
+    correct = df["correct"] if "correct" in df else pd.Series([None] * m, index=df.index)
+    labelled = correct.notna()
+    wrong = labelled & (correct.astype("boolean").fillna(True) == False)  # noqa: E712 - a nullable boolean column
+    conf = pd.to_numeric(df["confidence"], errors="coerce").fillna(0.0)
+    df["_group"] = np.where(wrong, 0, 1)
+    df["_order"] = np.where(wrong, -conf, conf)
+    df["_id"], df["_variant"] = df["id"].astype(str), df["variant"].astype(str)
+    df = df.sort_values(["_group", "_order", "_id", "_variant"], kind="mergesort")
+    rule = RULE_LABELLED if bool(labelled.any()) else RULE_UNLABELLED
+    return df.head(int(n)).drop(columns=["_group", "_order", "_id", "_variant"]), rule
+
+
+def _method_record(method: str, data: dict) -> dict:
+    """One method's checks from an explanation record, as the summary lists them."""
+    att, faith, rand = data.get("attribution") or {}, data.get("faithfulness") or {}, data.get("randomisation") or {}
+    checks = att.get("checks") or {}
+    comp, stab = checks.get("completeness"), checks.get("stability") or {}
+    return {
+        "reliable": data.get("reliable"), "problems": data.get("problems") or [],
+        "deletion_auc": (faith.get("method") or {}).get("deletion_auc"),
+        "insertion_auc": (faith.get("method") or {}).get("insertion_auc"),
+        "deletion_auc_random_interval": (faith.get("random") or {}).get("deletion_auc_interval"),
+        "insertion_auc_random_interval": (faith.get("random") or {}).get("insertion_auc_interval"),
+        "deletion_verdict": faith.get("deletion_verdict"), "insertion_verdict": faith.get("insertion_verdict"),
+        "completeness_relative_error": None if comp is None else comp.get("relative_error"),
+        "completeness_passed": None if comp is None else comp.get("passed"),
+        "stability_passed": stab.get("passed"), "stability_min_spearman": stab.get("min_spearman"),
+        "randomisation_passed": rand.get("passed"), "randomisation_skipped": rand.get("skipped"),
+    }
+
+
+def case_record(row: dict, record: dict | None, *, entry: str | None, cache: str, error: str | None = None) -> dict:
+    """One case of the summary: the row's facts, its cache entry and what was found (or the error that stopped it)."""
+    def value(k: str) -> Any:
+        v = row.get(k)
+        return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v
+
+    out = {"id": str(row.get("id")), "variant": str(row.get("variant")), "label": value("label"), "emotion": value("emotion"),
+           "pred": value("pred"), "confidence": value("confidence"), "correct": value("correct"), "entry": entry, "cache": cache,
+           "error": error}
+    if record is not None:
+        out.update({"target": record.get("target"), "top_evidence": record.get("top_evidence"),
+                    "methods": {m: _method_record(m, d) for m, d in (record.get("methods") or {}).items()}})
+    return out
+
+
+def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str | None, settings: dict,
+                   warning: str | None) -> dict:
+    """The whole summary: the rule, "N of M", each case, and per method how many cases passed every check."""
+    methods: dict[str, dict] = {}
+    for c in cases:
+        for name, d in (c.get("methods") or {}).items():
+            s = methods.setdefault(name, {"cases": 0, "reliable": 0, "deletion_better_than_random": 0,
+                                          "insertion_better_than_random": 0, "randomisation_skipped": 0})
+            s["cases"] += 1
+            s["reliable"] += bool(d["reliable"])
+            s["deletion_better_than_random"] += d["deletion_verdict"] == "better than random"
+            s["insertion_better_than_random"] += d["insertion_verdict"] == "better than random"
+            s["randomisation_skipped"] += d["randomisation_skipped"] is not None
+    return {"rule": rule, "n": n, "of": m, "showing": f"{n} of {m} scored rows", "variant": variant, "settings": settings,
+            "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases}
+
+
+def write_summary(rf: RunFolder, summary: dict, fig: Any) -> list[str]:
+    """Write ``explain_worst.json`` (with the sha256 of its content) and ``explain_worst.png`` into the run folder."""
+    body = json.loads(strict_json(summary, indent=None))
+    env = {**body, "sha256": hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()}
+    rf.write_figure(WORST_PNG, fig, meta={"explain_worst": summary["showing"]})
+    text = strict_json(env)
+    rf.write_artifact(WORST_JSON, lambda f: f.write(text), text=True, meta={"explain_worst": summary["showing"]})
+    return [WORST_JSON, WORST_PNG]
+
+
+def _canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def worst_summary(run_dir: Any) -> dict | None:
+    """The run's last ``explain --worst`` summary (``explain_worst.json``), checked; ``None`` when there is none.
+
+    For the report: ``rule``, ``showing`` ("N of M scored rows"), ``cases`` (each with its methods' checks and
+    flags), ``methods`` (per method: cases, reliable, better than random …), ``warning``, and ``figure``: the
+    path of ``explain_worst.png``.  A summary whose checksum does not match its content (edited, damaged) or a
+    link raises :class:`ConfigError` rather than being shown.
+    """
+    rf = RunFolder(run_dir)
+    p = rf.path / WORST_JSON
+    if not p.exists() and not p.is_symlink():
+        return None
+    problem = "is a link" if p.is_symlink() else None
+    if problem is None:
+        try:
+            env = json.loads(p.read_text(encoding="utf-8"))
+            body = {k: v for k, v in env.items() if k != "sha256"}
+            if hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest() != env.get("sha256"):
+                problem = "does not match its checksum (edited or damaged)"
+        except (OSError, ValueError, AttributeError) as exc:
+            problem = f"cannot be read ({exc})"
+    if problem:
+        raise ConfigError(f"{WORST_JSON} {problem}.", source=str(rf.path), fix="run `workbench explain RUN --worst N` again.")
+    png = rf.path / WORST_PNG
+    return {**body, "figure": str(png) if png.is_file() and not png.is_symlink() else None}
+
+
+def plot_worst(summary: dict, ax: Any = None):
+    """One row per case, one column per method: green = the map passed every check, red = flagged, grey = failed/not run.
+
+    Each cell says the insertion and deletion verdicts against random orders; the row label gives the id,
+    label → prediction and confidence.  Returns the figure.
+    """
+    import matplotlib
+
+    if "inline" not in matplotlib.get_backend().lower():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    cases = summary["cases"]
+    methods = sorted(summary["methods"]) or ["(none)"]
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(max(9.0, 4 + 3.2 * len(methods)), 1.6 + 0.45 * len(cases)), layout="constrained")
+    grid = np.full((len(cases), len(methods)), 2.0)
+    for i, c in enumerate(cases):
+        for j, m in enumerate(methods):
+            d = (c.get("methods") or {}).get(m)
+            if d is not None:
+                grid[i, j] = 0.0 if d["reliable"] else 1.0
+                short = {"better than random": "better", "worse than random": "WORSE", "indistinguishable from random": "≈ random"}
+                text = f"ins {short.get(d['insertion_verdict'], '?')} · del {short.get(d['deletion_verdict'], '?')}"
+                ax.text(j, i, plain(text), ha="center", va="center", fontsize=7)
+            elif c.get("error"):
+                ax.text(j, i, "failed", ha="center", va="center", fontsize=7)
+    ax.imshow(grid, cmap=ListedColormap(["#b7e4c7", "#f4a3a3", "#dddddd"]), vmin=0, vmax=2, aspect="auto")
+    ax.set_xticks(range(len(methods)), [plain(m) for m in methods], fontsize=8)
+    labels = [f"{c['id']} [{c['variant']}] {c.get('emotion') or c.get('label') or '?'} → {c.get('pred')} "
+              f"({c['confidence']:.2f})" if c.get("confidence") is not None else f"{c['id']} [{c['variant']}]" for c in cases]
+    ax.set_yticks(range(len(cases)), [plain(s[:60]) for s in labels], fontsize=7)
+    head = f"worst {summary['showing']} · {summary['rule']} · green = passed every check, red = flagged"
+    skipped = sum(m.get("randomisation_skipped", 0) for m in summary["methods"].values())
+    if skipped:  # green then means "passed the checks that ran": say which one did not
+        head += f" · ⚠ model randomisation check skipped for {skipped} of {sum(m['cases'] for m in summary['methods'].values())} maps"
+    if summary.get("warning"):
+        head += "\n⚠ " + summary["warning"]
+    color = "crimson" if summary.get("warning") else "black"
+    if own:  # the heading spans the figure, wrapped to its width
+        ax.figure.suptitle(fit_title(head, fontsize=8, width_in=ax.figure.get_figwidth() * 0.95), fontsize=8, x=0.01, ha="left", color=color)
+    else:  # a caller's axes: wrapped to the axes' own width
+        width = ax.get_position().width * ax.figure.get_figwidth()
+        ax.set_title(fit_title(head, fontsize=8, width_in=width), fontsize=8, loc="left", color=color)
+    return ax.figure

@@ -1,0 +1,97 @@
+"""HTML pieces of the reports: every string from data goes through :func:`esc`; :func:`notebook_html` turns an
+executed notebook into one self-contained page (markdown and text escaped, the sections' own HTML kept)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable, Sequence
+
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
+
+
+class Markup(str):
+    """A string of HTML that is safe as it is (built here, its data escaped)."""
+
+
+def esc(value: Any) -> Markup:
+    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+def code(value: Any) -> Markup:
+    return Markup(f"<code>{esc(value)}</code>")
+
+
+def fmt(value: Any, digits: int = 3) -> Markup:
+    if isinstance(value, Markup):
+        return value
+    if value is None or type(value).__name__ == "NAType":  # pandas' missing value prints as <NA>
+        return esc("—")
+    if isinstance(value, float):
+        return esc("—" if value != value else f"{value:.{digits}f}")
+    return esc(value)
+
+
+def table_html(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, digits: int = 3) -> Markup:
+    """An HTML table; cells are escaped unless they are :class:`Markup`, floats shown with ``digits`` decimals."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(c, digits)}</td>" for c in r) + "</tr>" for r in rows)
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def frame_html(df, *, digits: int = 4) -> Markup:
+    """A DataFrame as an escaped HTML table (no index)."""
+    return table_html(list(df.columns), df.itertuples(index=False), digits=digits)
+
+
+def banner_html() -> Markup:
+    return Markup("<div class='wb-banner' style='background:#fee;border-left:4px solid #c00;padding:6px 12px'>"
+                  f"<b>⚠ {esc(RANDOM_WEIGHTS_BANNER)}</b> Every number in this report is meaningless; "
+                  "it only shows the report works.</div>")
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto;border:0;width:fit-content}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px;text-align:left}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}img{max-width:100%}
+blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
+"""
+
+
+def notebook_html(nb, *, title: str) -> str:
+    """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
+
+    Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
+    outputs are the sections' own HTML, whose data :func:`esc` escaped; text
+    outputs are escaped.
+    """
+    import mistune
+
+    render = mistune.create_markdown(plugins=["table", "strikethrough"], escape=True)
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"]
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown":
+            parts.append(render(cell.source))
+            continue
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
+            continue
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(f"<pre>{esc(o.text)}</pre>")
+            elif o.output_type == "error":
+                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
+            elif o.output_type in ("display_data", "execute_result"):
+                data = o.get("data", {})
+                if "image/png" in data:
+                    parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
+                elif "text/html" in data:
+                    parts.append(data["text/html"])
+                elif "text/markdown" in data:
+                    parts.append(render(data["text/markdown"]))
+                elif "text/plain" in data:
+                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,216 @@
+"""``workbench report``: a template executed with papermill into ``reports/<name>/<timestamp>/``, its parameters
+checked against the template's ``parameters`` cell and made absolute, the executed notebook turned into one
+self-contained HTML page, a failed run's folder marked ``_FAILED``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from workbench import files
+from workbench.errors import ConfigError
+from workbench.runs.folder import RunFolderError, as_run_folder
+from workbench.views.html import notebook_html
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: parameters that name files or folders: made absolute before the notebook runs (it may run elsewhere)
+PATH_PARAMS = ("run_dir", "sweep_path", "segment_dir", "path", "manifest")
+LOG_NAME = "report.log"
+
+
+def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
+    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
+    files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
+
+
+def template_path(template: str | os.PathLike) -> Path:
+    p = Path(template)
+    if p.suffix == ".ipynb" and p.is_file():
+        return p
+    cand = TEMPLATES / f"{p.name if p.suffix == '.ipynb' else p.name + '.ipynb'}"
+    if cand.is_file():
+        return cand
+    known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
+    raise ConfigError(f"unknown report template {str(template)!r}; templates: {known}.", fix="pass one of them, or a path to a notebook.")
+
+
+def parse_params(pairs: list[str]) -> dict:
+    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings."""
+    import yaml
+
+    out = {}
+    for s in pairs or []:
+        if "=" not in s:
+            raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
+        k, v = s.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k.strip()] = v
+    return out
+
+
+#: parameters holding a comma-separated list of paths
+LIST_PATH_PARAMS = ("run_dirs",)
+
+
+def template_parameters(template: str | os.PathLike) -> list[str]:
+    """The names a template's ``parameters`` cell declares (papermill's own reading of the notebook)."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(template_path(template))))
+
+
+def check_params(template: str | os.PathLike, params: dict) -> None:
+    """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
+    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
+    declared = template_parameters(template)
+    unknown = sorted(k for k in params if k not in declared)
+    if unknown:
+        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
+        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
+                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
+    if "report_dir" in params:
+        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
+                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
+
+
+def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
+    """Parameters with paths made absolute against ``cwd`` (the caller's), and ``run_dir`` checked.
+
+    The notebook runs in its own process and may run in another folder, so a
+    relative ``run_dir=runs/r50v`` must mean the folder the *caller* sees:
+    :data:`PATH_PARAMS` are always made absolute; any other string value is
+    when it names a file or folder that exists there.
+    """
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    out = dict(params)
+    for k, v in params.items():
+        if k in LIST_PATH_PARAMS and isinstance(v, str) and v.strip():  # "A,B": each one against the caller's folder
+            out[k] = ",".join(str((base / Path(d.strip()).expanduser()).resolve()) for d in v.split(",") if d.strip())
+            missing = [d for d in out[k].split(",") if not Path(d).is_dir()]
+            if missing:
+                raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
+                                  fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
+            continue
+        if not isinstance(v, str) or not v.strip():
+            continue
+        p = Path(v).expanduser()
+        full = p if p.is_absolute() else base / p
+        if k in PATH_PARAMS or full.exists():
+            out[k] = str(full.resolve())
+    if out.get("run_dir"):
+        try:
+            rf = as_run_folder(out["run_dir"])
+            rf.results()
+        except RunFolderError as exc:
+            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
+                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
+    for k in PATH_PARAMS:
+        if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
+            raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
+    return out
+
+
+def _kernel_manager_logging_to(log_path: Path):
+    """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            with open(log_path, "ab") as fh:  # the kernel keeps its own copy of the descriptor
+                kw.setdefault("stdout", fh)
+                kw.setdefault("stderr", fh)
+                return await super().start_kernel(**kw)
+
+    return ReportKernelManager
+
+
+def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
+               timeout: int = 1800) -> dict:
+    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
+
+    Relative path parameters mean paths relative to the current folder.  When
+    the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
+    executed notebook and HTML show how far it got) and a :class:`ConfigError`
+    names it; when it cannot start, the half-made folder is removed.
+
+    Parameters
+    ----------
+    template : str or Path
+        ``experiment_report``, ``variant_comparison``, ``checkpoint_comparison``, or a notebook path.
+    params : dict, optional
+        The template's parameters (those of its ``parameters`` cell; another name is refused with
+        the valid ones), e.g. ``{"run_dir": "runs/my_run", "fusion": True}``.
+    out : str or Path
+        The folder that receives ``<template>/<timestamp>/``.
+    timeout : int
+        Seconds one cell may run.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> written = wb.run_report("experiment_report", {"run_dir": str(run_dir)}, out="reports")
+    >>> sorted(p.name for p in written["dir"].iterdir())
+    ['experiment_report.html', 'experiment_report.ipynb', 'metrics.json', 'report.log']
+    >>> wb.run_report("experiment_report", {"rundir": str(run_dir)})
+    Traceback (most recent call last):
+        ...
+    workbench.errors.ConfigError: --param: unknown parameter(s) ['rundir']; template experiment_report takes ['run_dir', 'model', 'title', 'fusion']. Fix: ...
+    """
+    import nbformat
+    import papermill as pm
+
+    src = template_path(template)
+    check_params(src, dict(params or {}))
+    params = resolve_params(dict(params or {}))
+    name = src.stem
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    base = Path(out) / name
+    report_dir = base / stamp
+    k = 1
+    while report_dir.exists():
+        report_dir = base / f"{stamp}_{k}"
+        k += 1
+    base.mkdir(parents=True, exist_ok=True)
+    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
+    report_dir = report_dir.resolve()
+    params["report_dir"] = str(report_dir)
+    nb_out = report_dir / f"{name}.ipynb"
+    html_path = report_dir / f"{name}.html"
+    log = report_dir / LOG_NAME
+    try:
+        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
+                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
+    except pm.PapermillExecutionError as exc:
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
+        raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
+                          fix=f"open {failed / nb_out.name} (or the .html beside it) for the traceback, and {failed / LOG_NAME}; check the parameters.") from None
+    except BaseException as exc:  # the kernel died, a cell timed out, Ctrl-C …
+        if not nb_out.is_file():
+            shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
+            raise
+        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+        raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
+                          fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
+    nb = nbformat.read(nb_out, as_version=4)
+    files.write_text(html_path, notebook_html(nb, title=name))
+    metrics = report_dir / "metrics.json"
+    if not metrics.is_file():
+        write_metrics(report_dir, {"note": "the template wrote no metrics"})
+    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
+
+
+def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
+    import nbformat
+
+    if nb_out.is_file():
+        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
+    files.write_text(report_dir / "FAILED", why + "\n")
+    failed = report_dir.with_name(report_dir.name + "_FAILED")
+    files.rename_folder(report_dir, failed)
+    return failed

@@ -1,0 +1,320 @@
+"""Views of one run's items: the low-confidence browser (one item in detail, its evidence) and the embedding map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.analysis.embeddings import RunEmbeddings, neighbours, project_run
+from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
+from workbench.explain.explanation import explain_clip
+from workbench.explain.figure import plot_explanation
+from workbench.model.network import Emotion2vecModel
+from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
+                                      _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
+
+#: the checks of a method's map in the explanation JSON, by the words the panel uses for them
+CHECK_NAMES = {"faithfulness": "faithfulness (deletion/insertion)", "randomisation": "model-randomisation check",
+               "completeness": "IG completeness", "stability": "stability over baseline seeds"}
+RANDOMISATION_SKIPPED = ("skipped in the Evidence panel (it costs one more attribution per randomised stage); "
+                         "`workbench explain FILE --randomisation full` runs it")
+
+
+def skipped_check_lines(expl: Any, method: str) -> list[str]:
+    """Lines for the checks of ``method`` that :meth:`Explanation.check_lines` does not state, read from the
+    explanation's JSON: a check that carries a ``status`` (skipped, not applicable …) with its reason, and a
+    model-randomisation check that did not run.  Nothing the JSON holds about a check is left unsaid."""
+    entry = expl.to_dict()["methods"][method]
+    checks = {"faithfulness": entry.get("faithfulness"), "randomisation": entry.get("randomisation"),
+              **((entry.get("attribution") or {}).get("checks") or {})}
+    lines = []
+    for name, value in checks.items():
+        label = CHECK_NAMES.get(name, name)
+        if isinstance(value, dict) and value.get("status") is not None:
+            reason = value.get("reason") or value.get("note")
+            lines.append(f"{label}: {value['status']}" + (f" ({reason})" if reason else ""))
+        elif name == "randomisation" and value is None:
+            lines.append(f"{label}: not run, {RANDOMISATION_SKIPPED}")
+        elif name == "randomisation" and not any(st.get("spearman") is not None for st in value.get("stages", [])):
+            lines.append(f"{label}: undetermined (no finite rank correlation with the re-initialised network)")
+    return lines
+
+
+# ---------------------------------------------------------------------------
+class LowConfidenceBrowser(_View):
+    """Filter a run's items and open one: the audio it was scored on, its scores, frame timeline, findings, neighbours.
+
+    After :meth:`show`, ``.shown`` holds what is on screen: ``row`` (the results row),
+    ``audio`` (the scored audio in the player and the waveform), ``scores`` (the
+    stored scores in the bar chart), ``frame_scores`` and ``repredicted`` (the
+    re-prediction of that audio) and ``gap`` (max |Δ| between the two).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder.
+    model : ModelRef, str or None
+        The model for re-predictions and evidence; default the run's own (its checksum is checked).
+    threshold : float
+        Items with a confidence below it are listed at first (the slider).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> browser = wb.LowConfidenceBrowser(run_dir, threshold=1.0)
+    >>> browser.count.value                       # every scored item is below confidence 1
+    '<b>53</b> of 53 items'
+    >>> item_id, variant = browser.table.options[0][1]   # the least confident first
+    >>> browser.select(item_id, variant)          # as a click on the list does
+    >>> float(browser.shown["gap"]) < 1e-4        # the frame heatmap's re-prediction matches the stored scores
+    True
+    """
+
+    def __init__(self, run_dir: str | Path | RunFolder, model: Any = None, threshold: float = 0.6):
+        W = _w()
+        self.rf = as_run_folder(run_dir)
+        self.run_dir = self.rf.path
+        self.results = self.rf.results()
+        self.ok = self.results[self.results["status"] == "ok"].copy()
+        self._model_arg = model
+        self._net = None
+        codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
+
+        def opts(col):
+            vals = sorted({str(v) for v in self.ok[col].fillna("") if str(v)}) if col in self.ok.columns else []
+            return ["(any)"] + vals
+
+        self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="confidence <", continuous_update=False,
+                                       style={"description_width": "initial"})
+        self.finding = W.Dropdown(options=["(any)"] + codes, description="finding")
+        self.true_label = W.Dropdown(options=opts("emotion"), description="true")
+        self.pred_label = W.Dropdown(options=opts("pred"), description="predicted")
+        self.variant = W.Dropdown(options=opts("variant"), description="variant")
+        self.speaker = W.Dropdown(options=opts("speaker"), description="speaker")
+        self.count = W.HTML()
+        self.table = W.Select(options=[], rows=10, layout=W.Layout(width="100%"))
+        self.detail = W.HTML()
+        self.figure = W.Box()
+        self.audio = W.Box()
+        self.shown: dict[str, Any] = {}
+        # Evidence panel: attribution for the open item, on demand (it takes seconds to minutes on a CPU)
+        self.evidence_method = W.Dropdown(options=list(EVIDENCE_METHODS), value="occlusion", description="method")
+        self.evidence_button = W.Button(description="Evidence", tooltip="why the model said that: attribution checked for faithfulness")
+        self.evidence_button.on_click(lambda _: self.explain())
+        self.evidence = W.VBox([])
+        for c in (self.threshold, self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
+            c.observe(lambda _: self.refresh(), names="value")
+        self._refreshing = False  # a new option list is not a user's choice: it opens nothing
+        self.table.observe(lambda ch: None if self._refreshing else self.show(ch["new"]), names="value")
+        self.widget = W.VBox([
+            W.HTML(_banner(self.rf.random_weights) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
+            W.HBox([self.threshold, self.finding]), W.HBox([self.true_label, self.pred_label]), W.HBox([self.variant, self.speaker]),
+            self.count, self.table, self._make_status(), self.audio, self.figure, self.detail,
+            W.HBox([self.evidence_button, self.evidence_method]), self.evidence,
+        ])
+        self._emb: RunEmbeddings | None = None
+        self.refresh()
+
+    @property
+    def net(self) -> Emotion2vecModel:
+        if self._net is None:
+            self._net = _run_model(self.rf, self._model_arg)
+        return self._net
+
+    def filtered(self):
+        df = self.ok[self.ok["confidence"].astype(float) < float(self.threshold.value)]
+        if self.finding.value != "(any)":
+            df = df[df["finding_codes"].fillna("").str.split(",").apply(lambda cs: self.finding.value in cs)]
+        for ctl, col in ((self.true_label, "emotion"), (self.pred_label, "pred"), (self.variant, "variant"), (self.speaker, "speaker")):
+            if ctl.value != "(any)":
+                df = df[df[col].fillna("").astype(str) == ctl.value]
+        return df.sort_values("confidence")
+
+    def refresh(self):
+        df = self.filtered()
+        self.count.value = f"<b>{len(df)}</b> of {len(self.ok)} items"
+        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
+                   for r in df.itertuples()]
+        keep = self.table.value
+        self._refreshing = True
+        try:  # ipywidgets selects the first option of a new list: keep the open item if it is still listed, else none
+            self.table.options = options
+            self.table.value = keep if keep in [k for _, k in options] else None
+        finally:
+            self._refreshing = False
+
+    def select(self, item_id: str, variant: str | None = None):
+        """Open an item (used by the confusion explorer and the embedding map)."""
+        rows = self.ok[(self.ok["id"] == item_id) & ((self.ok["variant"] == variant) if variant else True)]
+        if not len(rows):
+            raise KeyError(f"{item_id} is not among the run's successful items")
+        key = (item_id, rows["variant"].iloc[0])
+        if key not in [v for _, v in self.table.options]:
+            self.threshold.value = 1.0
+            for c in (self.finding, self.true_label, self.pred_label, self.variant, self.speaker):
+                c.value = "(any)"
+        if self.table.value == key:
+            self.show(key)
+        else:
+            self.table.value = key
+
+    def explain(self):
+        """Evidence panel: explain the open item's predicted class with the chosen method; the figure, faithfulness and top span."""
+        if not self.shown:
+            self.evidence.children = [_w().HTML("<i>open an item first</i>")]
+            return
+        method = self.evidence_method.value
+        with self.busy(f"explaining {self.shown['row']['id']} with {method}"):
+            audio = self.shown["audio"]
+            expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
+            fig = plot_explanation(expl, audio.samples)
+            warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
+            checks = "<br>".join(_esc(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
+            flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
+            text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"
+            self.shown["explanation"] = expl
+            if expl.top_span is None:  # no span from a map that failed its checks, nor where no evidence is for the class
+                text += f"<b style='color:#c00'>⚠ {_esc(expl.top_span_note)}</b>"
+                self.evidence.children = [_w().HTML(text), png_widget(fig)]
+                return
+            s0, s1 = expl.top_span
+            span = audio.samples[int(s0 * audio.sr): int(s1 * audio.sr)]
+            text += f"top evidence {s0:.2f}–{s1:.2f} s:"
+            self.evidence.children = [_w().HTML(text), player(span, audio.sr), png_widget(fig)]
+
+    def neighbours(self, item_id: str, variant: str, k: int = 5):
+        if self._emb is None or self._emb.variant != variant:
+            self._emb = _run_embeddings(self.rf, variant)
+        return neighbours(self._emb, item_id, k)
+
+    def show(self, key):
+        if not key:
+            return
+        item_id, variant = key
+        with self.busy(f"opening {item_id} [{variant}]"):
+            self._show(item_id, variant)
+
+    def _show(self, item_id: str, variant: str):
+        row = self.rf.row(item_id, variant)
+        audio = self.rf.scored_audio(row)
+        scores = row_scores(row)
+        pred = _repredict(self.net, [audio], granularity="frame")[0]
+        same_labels = list(pred.labels) == row_labels(row)  # a model with other labels than the run's cannot match it
+        gap = float(np.max(np.abs(np.asarray(pred.scores, dtype=np.float64) - scores))) if same_labels else float("inf")
+        self.current = row
+        self.shown = {"row": row, "audio": audio, "scores": scores, "frame_scores": pred.frame_scores,
+                      "repredicted": np.asarray(pred.scores), "gap": gap}
+        self.audio.children = [player(audio.samples, audio.sr)]
+        self.evidence.children = []  # the evidence shown belonged to the previous item
+        seg = _segment_text(row)
+        fig = plot_item(audio, scores, frame_scores=pred.frame_scores if same_labels else None, true=row.get("emotion") or None,
+                        pred=row.get("pred"), labels=row_labels(row),
+                        title=f"{item_id} [{variant}], {seg}: the audio the model scored")
+        self.figure.children = [png_widget(fig)]
+        findings = json.loads(row["findings"]) if row.get("findings") else []
+        nn = self.neighbours(item_id, variant)
+        nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(getattr(r, 'emotion', '') or '—')}, pred {_esc(r.pred)}</li>"
+                          for r in nn.itertuples())
+        chain = self.rf.variant(variant).chain()
+        chain_text = " → ".join(s["name"] + "".join(f" {k}={v}" for k, v in s.items() if k != "name") for s in chain) or "no steps"
+        check = (f"frame heatmap re-predicted from this audio: its scores match the row's (max |Δ| {gap:.1e})" if gap <= REPREDICTION_TOLERANCE
+                 else f"<b style='color:#c00'>the re-prediction differs from the stored scores by {gap:.4f}</b>: the model loaded here "
+                      f"is not the one that scored the run, or the audio changed; the bars show the stored scores")
+        score_cells = "".join(f"<td>{_esc(k)} {s:.4f}</td>" for k, s in zip(row_labels(row), scores))
+        self.detail.value = (
+            f"<h4>{_esc(item_id)} [{_esc(variant)}]</h4>true <b>{_esc(row.get('emotion') or '—')}</b>, predicted <b>{_esc(row['pred'])}</b> "
+            f"({float(row['confidence']):.3f}, margin {float(row['margin']):.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
+            f"<b>audio as scored</b>: variant {_esc(variant)} ({_esc(chain_text)}), {_esc(seg)}, {audio.sr} Hz, {audio.duration:.3f} s<br>"
+            f"<b>stored scores</b><table><tr>{score_cells}</tr></table><small>{check}</small><br>"
+            f"<b>findings</b>{_findings_html(findings)}<b>nearest neighbours</b><ul>{nn_html}</ul>")
+
+
+# ---------------------------------------------------------------------------
+class EmbeddingMap(_View):
+    """A run's utterance embeddings projected to 2-D (one variant); click a point to open the item.
+
+    The map is a plotly ``FigureWidget``: one scatter trace per colour group,
+    each with an ``on_click`` callback that opens the clicked item in ``browser``
+    (a :class:`LowConfidenceBrowser` of the same run, made on first use).
+    A UMAP or t-SNE projection comes from the run folder's cache when these
+    embeddings were projected before (``.projection_cached``).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder with embeddings.
+    variant : str, optional
+        The variant whose embeddings are shown (default the run's first).
+    color_by : str
+        A results column (``emotion``, ``pred``, ``speaker`` …) or ``correct``.
+    method : {"pca", "umap", "tsne"}
+        The projection.
+    browser : LowConfidenceBrowser, optional
+        Where a clicked item opens (default: one made on the first click).
+    model : ModelRef, str or None
+        The model of that browser (default the run's own).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> emb_map = wb.EmbeddingMap(run_dir, color_by="emotion")
+    >>> emb_map.xy.shape
+    (53, 2)
+    >>> [trace.name for trace in emb_map.plot.data]   # one trace per colour, with its count
+    ['angry (12)', 'happy (15)', 'neutral (12)', 'sad (12)', 'surprised (1)', '— (1)']
+    >>> emb_map.open(str(emb_map.emb.rows["id"].iloc[0]))   # as a click on that point does
+    >>> emb_map.opened == (emb_map.browser.shown["row"]["id"], "raw")
+    True
+    """
+
+    def __init__(self, run_dir: str | Path | RunFolder, *, variant: str | None = None, color_by: str = "emotion",
+                 method: str = "pca", browser: LowConfidenceBrowser | None = None, model: Any = None):
+        import plotly.graph_objects as go
+
+        W = _w()
+        self.rf = as_run_folder(run_dir)
+        res = self.rf.results()
+        self.variant = variant or str(res["variant"].iloc[0])
+        self.emb = _run_embeddings(self.rf, self.variant)
+        # UMAP and t-SNE come from the run folder's cache when the same embeddings were projected before (CLI, report, another map)
+        self.xy, self.projection_cached = project_run(self.emb, method) if len(self.emb) >= 3 else (np.zeros((len(self.emb), 2)), False)
+        rows = self.emb.rows
+        if color_by == "correct":
+            values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
+        else:
+            values = rows[color_by].fillna("").astype(str).replace("", "—")
+        self.browser = browser
+        self._model = model
+        self.groups: list[np.ndarray] = []
+        self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=10, r=10, t=70, b=10), clickmode="event",
+                                                title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
+                                                           "<br><sub>click a point to open the item</sub>", font=dict(size=14), y=0.96),
+                                                xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False)))
+        for v in sorted(values.unique()):
+            idx = np.flatnonzero((values == v).to_numpy())
+            self.groups.append(idx)
+            self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=f"{v} ({len(idx)})",
+                                  text=[f"{rows['id'].iloc[i]}: true {rows['emotion'].iloc[i] or '—'}, pred {rows['pred'].iloc[i]}" for i in idx],
+                                  hoverinfo="text", marker=dict(size=9))
+        for t, idx in zip(self.plot.data, self.groups):
+            t.on_click(lambda trace, points, state, idx=idx: self.on_click(idx, points))
+        self.browser_box = W.Box()
+        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights)), self.plot, self._make_status(), self.browser_box])
+
+    def on_click(self, group: np.ndarray, points):
+        if not points.point_inds:
+            return
+        i = int(group[points.point_inds[0]])
+        self.open(str(self.emb.rows["id"].iloc[i]))
+
+    def open(self, item_id: str):
+        with self.busy(f"opening {item_id}"):
+            if self.browser is None:
+                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
+                self.browser_box.children = [self.browser.widget]
+            self.browser.select(item_id, self.variant)
+        self.opened = (item_id, self.variant)
