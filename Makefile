@@ -30,7 +30,8 @@ test-fast: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
 
-# the part of the slow suite CI runs on every submission (marker slow_ci): the torch-free ONNX example, one Ctrl-C case
+# the part of the slow suite CI runs on every submission (marker slow_ci): the Ray cluster's loss tests, the torch-free
+# ONNX example, one Ctrl-C case
 test-ci-slow: $(STAMP)
 	$(PY) -m pytest -m "slow_ci" $(PYTEST_ARGS)
 

@@ -55,3 +55,49 @@ def test_ray_options_are_checked(kwargs, match):
     with pytest.raises(ConfigError, match=match) as exc:
         RayOptions(**kwargs)
     assert exc.value.fix
+
+
+def test_a_chunk_lost_at_every_attempt_gives_failed_rows_that_say_so(tmp_path):
+    from workbench.audio.variants import RAW
+    from workbench.data.manifest import Item
+    from workbench.engine.core import WorkItem
+    from workbench.engine.ray_executor import ActorLostError, _lost
+
+    wav = tmp_path / "a.wav"
+    scored = _lost(WorkItem(Item(id="a1", path="a.wav"), wav.absolute(), (RAW,)), RAW, 3)
+    assert not scored.ok and scored.item.id == "a1" and scored.variant == RAW
+    assert scored.error["code"] == ActorLostError.code == "actor_lost" and scored.error["source"] == str(wav.absolute())
+    assert "lost 3 times" in scored.error["text"] and "run the same command again" in scored.error["fix"]
+
+
+def test_a_resume_scores_again_the_rows_whose_actor_was_lost_and_keeps_the_other_failures(tmp_path, tiny_model):
+    """The driver's side of a chunk lost at every attempt (the cluster's side: tests/test_ray_cluster.py): its rows are
+    a part of failed rows (``actor_lost``); the same command sets that part aside and scores them again."""
+    import numpy as np
+    from test_ray import assert_same_results
+    from test_runs import make_dataset
+
+    from workbench.audio.variants import RAW
+    from workbench.data.manifest import read_manifest
+    from workbench.engine.core import WorkItem
+    from workbench.engine.ray_executor import _lost
+    from workbench.runs.driver import rows_from, run
+    from workbench.runs.folder import RunFolder
+
+    manifest = make_dataset(tmp_path, n=4, bad=True)  # c000-c003, an undecodable file, an unlabelled item
+    items = list(read_manifest(manifest))
+    full = run(manifest, out_dir=tmp_path / "full", model=tiny_model, use_cache=False, chunk_size=2)
+    out = tmp_path / "run"
+    run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2, limit=2)  # the first chunk only
+    lost = [_lost(WorkItem(it, tmp_path / it.path), RAW, 3) for it in items[2:4]]
+    RunFolder(out).write_part(*rows_from(lost, False, tiny_model.info.labels)[:2])
+    assert RunFolder(out).finished_rows() == {("c000", "raw"), ("c001", "raw"), ("c002", "raw"), ("c003", "raw")}
+    again = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
+    assert again.n_resumed == 2 and again.summary["computed_this_run"] == 4
+    table = again.results()
+    assert list(table.loc[table["status"] != "ok", "id"]) == ["broken"]  # the undecodable file; c002 and c003 are ok
+    assert_same_results(full.results(), table, np.load(tmp_path / "full" / "embeddings.npy"), np.load(out / "embeddings.npy"))
+    assert "a fault of the machinery that a resume retries" in (out / "log.txt").read_text()
+    # a failure that is the item's own is kept: the same command once more scores nothing
+    third = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
+    assert third.n_resumed == 6 and third.summary["computed_this_run"] == 0 and third.n_failed == 1

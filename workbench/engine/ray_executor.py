@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
 from workbench import files
-from workbench.engine.core import Engine, PredictionCache, Scored, error_dict
+from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, error_dict
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.ref import ModelRef
 
@@ -113,6 +113,39 @@ def import_ray():
     return ray
 
 
+#: test-only: a folder where every actor waits, before it scores a chunk, for the test's verdict on that chunk
+#: (:func:`_wait_at_gate`), so that a test decides which chunks come back instead of racing the cluster.  Never set
+#: outside the tests (the cluster tests set it for the nodes they start); unset, the actors score at once.
+TEST_GATE_ENV = "WORKBENCH_RAY_TEST_GATE"
+
+
+def gate_key(item_id: str) -> str:
+    """The name a chunk has at the test gate: a hash of its first item's id (ids are data, never file names)."""
+    import hashlib
+
+    return hashlib.sha256(str(item_id).encode("utf-8")).hexdigest()[:16]
+
+
+def _wait_at_gate(folder: str, work: list) -> None:
+    """Hold a chunk at the test gate ``folder`` (:data:`TEST_GATE_ENV`) until the test gives its verdict.
+
+    The actor leaves ``arrived-<key>-<pid>`` there, then waits for ``open`` (every chunk passes), ``pass-<key>``
+    (this chunk passes) or ``die-<key>`` (the actor's process exits at once, as a killed one would).  With none of
+    them it keeps waiting: a chunk held on a node that the test removes can never come back, so its loss is
+    certain whatever the machine's speed.  ``<key>`` is :func:`gate_key` of the chunk's first item.
+    """
+    import time
+
+    key = gate_key(work[0].item.id)
+    files.write_text(os.path.join(folder, f"arrived-{key}-{os.getpid()}"), "", root=folder)
+    while True:
+        if os.path.exists(os.path.join(folder, f"die-{key}")):
+            os._exit(17)  # noqa: SLF001  the test's stand-in for a killed process: no clean-up, no reply
+        if os.path.exists(os.path.join(folder, "open")) or os.path.exists(os.path.join(folder, f"pass-{key}")):
+            return
+        time.sleep(0.02)  # polls the folder for the verdict (an event), however long the test takes to give it
+
+
 class _ChunkWorker:
     """A Ray actor: loads the model once, then scores whole chunks with the local engine."""
 
@@ -131,6 +164,9 @@ class _ChunkWorker:
 
     def score(self, blob: bytes) -> bytes:
         work = pickle.loads(blob)
+        gate = os.environ.get(TEST_GATE_ENV)
+        if gate:
+            _wait_at_gate(gate, work)
         scored = [s for chunk in self.engine.score(work, chunk_size=max(1, len(work))) for s in chunk]
         return pickle.dumps({"result": scored, "worker": self.host}, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -224,76 +260,86 @@ def run_chunks(chunks: list[list], *, model: ModelRef,
     weights differ is refused (the actors load the model; the driver never builds the network).
     """
     ray = import_ray()
-    device, dtype = model.device, model.dtype
     options = options or RayOptions()
     if not chunks:  # a finished run resumed: nothing to send, no cluster to start
         return
-    started_here = False
-    if not ray.is_initialized():
-        env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
-        init_kwargs: dict[str, Any] = dict(address=options.address, include_dashboard=False, log_to_driver=False,
-                                           runtime_env={"env_vars": env} if env else None)
-        starting_local = options.address is None and not os.environ.get("RAY_ADDRESS")
-        if starting_local:
-            if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
-                raise ConfigError(
-                    "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
-                    "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
-                    fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
-            if options.num_cpus is not None:
-                init_kwargs["num_cpus"] = options.num_cpus
-            init_kwargs.update(local_cluster_options())
-        for attempt in (1, 2):
-            try:
-                ray.init(**init_kwargs)
-                break
-            except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
-                # a local node whose agents start slower than its raylet waits for them (a busy machine: seen at load
-                # average 13-17 on 2 cores) fails once and usually starts the second time
-                if starting_local and attempt == 1 and "timed out during startup" in str(exc):
-                    logger.info("the local Ray node timed out during startup; starting it again")
-                    ray.shutdown()
-                    continue
-                raise ConfigError(f"could not start or join a Ray cluster: {type(exc).__name__}: {exc}",
-                                  source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
-                                  fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
-        started_here = True
-        if starting_local:
-            _close_session_folders(init_kwargs["_temp_dir"])
-        if starting_local and not _token_auth_enabled():
-            ray.shutdown()
-            raise ConfigError("the local Ray cluster started without token authentication.", source="ray",
-                              fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
+    started_here = False if ray.is_initialized() else _start_or_join(ray, options)
     try:
-        resources = ray.cluster_resources()
-        cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)
-        gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if cuda else 0.0)
-        if options.actors:
-            actors = options.actors
-        elif gpus > 0:
-            actors = max(1, int(resources.get("GPU", 0) // gpus))
-        else:
-            actors = max(1, int(resources.get("CPU", 1) // max(options.cpus_per_actor, 1e-9)))
-        actors = max(1, min(actors, len(chunks)))
-        if cuda and dtype == "int8":
-            raise ConfigError("int8 dynamic quantisation runs on the CPU only, and this run's actors would use CUDA.",
-                              source="--dtype int8", fix="use --dtype bfloat16 on GPUs, or --device cpu for int8 actors.")
-        if cuda and resources.get("GPU", 0) < gpus * actors:
-            raise ConfigError(f"the run asks for {actors} actor(s) × {gpus:g} GPU but the cluster has {resources.get('GPU', 0):g} GPU.",
-                              source=str(options.address or "local"), fix="lower --ray-actors, or run with --device cpu.")
-        logger.info("ray engine: %d chunk(s) over %d actor(s) (%g CPU, %g GPU each); cluster %s",
-                    len(chunks), actors, options.cpus_per_actor, gpus, {k: resources[k] for k in ("CPU", "GPU") if k in resources})
+        actors, gpus, cuda = _pool_size(ray.cluster_resources(), options, model, len(chunks))
         worker_cls = ray.remote(_ChunkWorker).options(
             num_cpus=options.cpus_per_actor, num_gpus=gpus, resources=dict(options.resources_per_actor or {}) or None,
             # a lost actor comes back by itself where the cluster has room; its chunk is sent again by the driver
             max_restarts=-1, max_task_retries=0)
         # the checksum is checked by the driver on each actor's readiness probe (expect_checksum), not by a failing load
-        kwargs = dict(model=replace(model, device="cuda" if cuda else device, checksum=None),
+        kwargs = dict(model=replace(model, device="cuda" if cuda else model.device, checksum=None),
                       audio_config=audio_config, diagnostics=diagnostics, cache_dir=cache_dir, frame_embeddings=frame_embeddings)
         yield from _schedule(ray, [worker_cls.remote(**kwargs) for _ in range(actors)], chunks, options, info, expect_checksum)
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _start_or_join(ray: Any, options: RayOptions) -> bool:
+    """``ray.init`` the cluster ``options`` name, or a local one secured as :func:`local_cluster_options` says.
+
+    Returns ``True`` (this run started or joined it, so it shuts it down at the end)."""
+    env = {k: os.environ[k] for k in _FORWARDED_ENV if k in os.environ}
+    init_kwargs: dict[str, Any] = dict(address=options.address, include_dashboard=False, log_to_driver=False,
+                                       runtime_env={"env_vars": env} if env else None)
+    starting_local = options.address is None and not os.environ.get("RAY_ADDRESS")
+    if starting_local:
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+            raise ConfigError(
+                "RAY_AUTH_MODE=disabled is set, but a Ray cluster that the workbench starts must require a token: "
+                "its servers are reachable from other machines.", source="RAY_AUTH_MODE",
+                fix="unset RAY_AUTH_MODE, or start a cluster yourself (`ray start --head`) and pass --ray-address.")
+        if options.num_cpus is not None:
+            init_kwargs["num_cpus"] = options.num_cpus
+        init_kwargs.update(local_cluster_options())
+    for attempt in (1, 2):
+        try:
+            ray.init(**init_kwargs)
+            break
+        except Exception as exc:  # a wrong address, a version mismatch, no room for a local cluster
+            # a local node whose agents start slower than its raylet waits for them (a busy machine: seen at load
+            # average 13-17 on 2 cores) fails once and usually starts the second time
+            if starting_local and attempt == 1 and "timed out during startup" in str(exc):
+                logger.info("the local Ray node timed out during startup; starting it again")
+                ray.shutdown()
+                continue
+            raise ConfigError(f"could not start or join a Ray cluster: {type(exc).__name__}: {exc}",
+                              source=str(options.address or os.environ.get("RAY_ADDRESS") or "local"),
+                              fix="check --ray-address (and that the cluster runs the same Ray and Python), or use --engine local.") from exc
+    if starting_local:
+        _close_session_folders(init_kwargs["_temp_dir"])
+        if not _token_auth_enabled():
+            ray.shutdown()
+            raise ConfigError("the local Ray cluster started without token authentication.", source="ray",
+                              fix="use Ray 2.52 or newer (token authentication), or pass --ray-address to a cluster you secured.")
+    return True
+
+
+def _pool_size(resources: dict, options: RayOptions, model: ModelRef, n_chunks: int) -> tuple[int, float, bool]:
+    """(actors, GPUs per actor, whether they use CUDA) for a cluster offering ``resources``; refuses what cannot run."""
+    device, dtype = model.device, model.dtype
+    cuda = device.startswith("cuda") or (device == "auto" and resources.get("GPU", 0) > 0)
+    gpus = options.gpus_per_actor if options.gpus_per_actor is not None else (1.0 if cuda else 0.0)
+    if options.actors:
+        actors = options.actors
+    elif gpus > 0:
+        actors = max(1, int(resources.get("GPU", 0) // gpus))
+    else:
+        actors = max(1, int(resources.get("CPU", 1) // max(options.cpus_per_actor, 1e-9)))
+    actors = max(1, min(actors, n_chunks))
+    if cuda and dtype == "int8":
+        raise ConfigError("int8 dynamic quantisation runs on the CPU only, and this run's actors would use CUDA.",
+                          source="--dtype int8", fix="use --dtype bfloat16 on GPUs, or --device cpu for int8 actors.")
+    if cuda and resources.get("GPU", 0) < gpus * actors:
+        raise ConfigError(f"the run asks for {actors} actor(s) × {gpus:g} GPU but the cluster has {resources.get('GPU', 0):g} GPU.",
+                          source=str(options.address or "local"), fix="lower --ray-actors, or run with --device cpu.")
+    logger.info("ray engine: %d chunk(s) over %d actor(s) (%g CPU, %g GPU each); cluster %s",
+                n_chunks, actors, options.cpus_per_actor, gpus, {k: resources[k] for k in ("CPU", "GPU") if k in resources})
+    return actors, gpus, cuda
 
 
 # how the driver sees an actor: probing (its readiness probe is out), ready (idle), busy (a chunk is out), gone
@@ -308,147 +354,24 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
     """Send chunks to actors one at a time and yield each chunk's results once, in the order they come back.
 
     The driver is the only one that knows which chunks are finished: a chunk counts as done when
-    its results reach the driver (which then writes them), never before.  A chunk whose actor
+    its results reach the driver (which then writes them), never before.  Work is sent only when
+    the generator is resumed, that is after the caller has written the chunk yielded last: every
+    chunk that came back is a part on disk before more work goes out.  A chunk whose actor
     is lost (its node removed, its process killed) is sent again, to whichever actor is ready;
     Ray restarts the lost actor where the cluster has room (``max_restarts=-1``), and the driver
     probes it before it gets work again.  A result that comes back for a chunk already
     finished (possible only after a resend) is dropped, so each (item, variant) is yielded once.
     """
-    import time
-    from collections import deque
-
-    from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
-
-    pending = deque(range(len(chunks)))
-    attempts = [0] * len(chunks)
-    finished: set[int] = set()
-    state = [_PROBING] * len(handles)
-    probe_failures = [0] * len(handles)
-    retry_at: dict[int, float] = {}  # slot -> when to probe it again
-    node = [""] * len(handles)
-    out: dict[Any, tuple[str, int, int]] = {}  # object ref -> ("probe" | "chunk", actor slot, chunk number)
-    blobs = [pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL) for c in chunks]
-    workers: set[str] = set()
-    nodes: set[str] = set()
-    resent = 0
-    lost_any = False  # until an actor is lost, the wait for one is the start's (models loading), not the loss's
-    t_start = time.monotonic()
-    if info is not None:
-        info.update(actors=len(handles), resent_chunks=0)
-
-    def probe(slot: int) -> None:
-        state[slot] = _PROBING
-        out[handles[slot].where.remote()] = ("probe", slot, -1)
-
-    for slot in range(len(handles)):
-        probe(slot)
+    book = _Book(ray, handles, chunks, options, info, expect_checksum)
     try:
-        while len(finished) < len(chunks):
-            for slot in range(len(handles)):  # every ready actor gets the next chunk still to do
-                while pending and pending[0] in finished:
-                    pending.popleft()
-                if state[slot] == _READY and pending:
-                    k = pending.popleft()
-                    attempts[k] += 1
-                    state[slot] = _BUSY
-                    out[handles[slot].score.remote(blobs[k])] = ("chunk", slot, k)
-                    if options.on_dispatch is not None:
-                        options.on_dispatch(k, node[slot])
-            now = time.monotonic()
-            for slot, when in list(retry_at.items()):
-                if when <= now:
-                    del retry_at[slot]
-                    probe(slot)
-            if not out and retry_at:
-                time.sleep(max(0.0, min(retry_at.values()) - now))
+        while not book.all_finished():
+            book.dispatch()
+            ref = book.next_answer()
+            if ref is None:
                 continue
-            if not out:
-                raise ConfigError(
-                    f"every Ray actor was lost and none could be restarted; {len(chunks) - len(finished)} chunk(s) are not done.",
-                    source=str(options.address or "ray"),
-                    fix="the finished rows are saved: run the same command again (it resumes) once the cluster has room for the actors.")
-            wait_limit, waited_for = ((options.actor_wait_s, "after an actor was lost") if lost_any
-                                      else (options.start_wait_s, "of the start (loading the model)"))
-            wait_s = wait_limit if not retry_at else max(0.05, min(retry_at.values()) - now)
-            ready, _ = ray.wait(list(out), num_returns=1, timeout=wait_s)
-            if not ready:
-                if retry_at or any(kind == "chunk" for kind, _, _ in out.values()):
-                    continue  # a probe is due, or a chunk is still being scored: long chunks are not a fault
-                raise ConfigError(
-                    f"no Ray actor became ready within {wait_limit:g} s {waited_for}; "
-                    f"{len(chunks) - len(finished)} chunk(s) are not done.",
-                    source=str(options.address or "ray"),
-                    fix="the finished rows are saved: check the cluster's resources (a lost node, actors asking for resources no node "
-                        "offers), then run the same command again (it resumes).")
-            ref = ready[0]
-            kind, slot, k = out.pop(ref)
-            try:
-                blob = ray.get(ref)
-            except RayTaskError as exc:
-                cause = exc.as_instanceof_cause()
-                if isinstance(cause, WorkbenchError) or isinstance(getattr(exc, "cause", None), WorkbenchError):
-                    raise exc.cause from None  # the model cannot load on the actor: the same error as locally
-                raise
-            except (RayActorError, GetTimeoutError, RayError) as exc:
-                if getattr(exc, "actor_init_failed", False):
-                    # the actor's __init__ raised: the model does not load on that node, which no resend fixes
-                    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-                    raise ModelError(f"a Ray actor could not load the model: {lines[-1][:300] if lines else type(exc).__name__}",
-                                     source=node[slot] or "ray actor",
-                                     fix="check that every node has the workbench and the checkpoint at the same path "
-                                         "(or the hub cache), then run the same command again (it resumes).") from None
-                # the actor or its node is gone: the chunk was not acknowledged, so it is sent again
-                lost_any = True
-                logger.warning("ray engine: actor %d on node %s lost (%s: %s)", slot, node[slot][:12] or "?", type(exc).__name__,
-                               str(exc).splitlines()[0][:200] if str(exc) else "")
-                if kind == "chunk":
-                    resent += 1
-                    if attempts[k] >= options.max_attempts:
-                        finished.add(k)
-                        yield [_lost(w, v, attempts[k]) for w in chunks[k] for v in w.variants]
-                    else:
-                        pending.appendleft(k)
-                    probe_failures[slot] = 0
-                else:
-                    probe_failures[slot] += 1
-                if probe_failures[slot] >= _PROBE_FAILURES:
-                    state[slot] = _GONE
-                elif probe_failures[slot] == 0:
-                    probe(slot)  # straight after a lost chunk: Ray may already have restarted it
-                else:
-                    state[slot] = _PROBING
-                    retry_at[slot] = time.monotonic() + min(2.0 ** (probe_failures[slot] - 1), 10.0)
-                if info is not None:
-                    info["resent_chunks"] = resent
-                continue
-            if kind == "probe":
-                where = blob
-                checksum = where["model"].get("checksum")
-                if expect_checksum and checksum and checksum != expect_checksum:
-                    raise ModelError(
-                        f"the actor on node {where['node'][:12]} loaded a checkpoint with sha256 {checksum[:12]}…, "
-                        f"but the driver's file has {expect_checksum[:12]}….",
-                        source=where["worker"], fix="give every node the same checkpoint files at the same path.")
-                if not node[slot]:
-                    logger.info("ray engine: actor %d ready on node %s, %.1f s after the start", slot, where["node"][:12],
-                                time.monotonic() - t_start)
-                node[slot] = where["node"]
-                probe_failures[slot] = 0
-                state[slot] = _READY
-                if info is not None:
-                    info["model"] = where["model"]
-                continue
-            state[slot] = _READY
-            if k in finished:
-                continue  # a resent chunk came back twice: its rows were already yielded
-            finished.add(k)
-            msg = pickle.loads(blob)
-            workers.add(msg["worker"])
-            nodes.add(node[slot])
-            if info is not None:
-                info["workers"] = sorted(workers)
-                info["nodes"] = sorted(nodes)
-            yield msg["result"]
+            rows = book.receive(ref)
+            if rows is not None:
+                yield rows
     finally:
         for h in handles:  # the actors end with the run, on a cluster the run joined too
             try:
@@ -457,10 +380,188 @@ def _schedule(ray: Any, handles: list, chunks: list[list], options: RayOptions, 
                 pass
 
 
-def _lost(work: Any, variant: Any, attempts: int) -> Scored:
-    err = ModelError(f"the Ray actor scoring this item was lost {attempts} times (node removed or process killed).",
-                     source=str(work.path),
-                     # a resume keeps a written row, a failed one too: only a new run folder scores these rows again
-                     fix="check the cluster's nodes; this run folder keeps these rows as failed, so score them again "
-                         "in a new --out folder.")
-    return Scored(work.item, variant, error=error_dict(err, str(work.path)))
+class _Book:
+    """The driver's account of a pool of actors and the chunks they score (see :func:`_schedule`)."""
+
+    def __init__(self, ray: Any, handles: list, chunks: list[list], options: RayOptions, info: dict | None,
+                 expect_checksum: str | None):
+        import time
+        from collections import deque
+
+        self.ray, self.handles, self.chunks, self.options = ray, handles, chunks, options
+        self.info, self.expect_checksum = info, expect_checksum
+        self.pending = deque(range(len(chunks)))
+        self.attempts = [0] * len(chunks)
+        self.finished: set[int] = set()
+        self.state = [_PROBING] * len(handles)
+        self.probe_failures = [0] * len(handles)
+        self.retry_at: dict[int, float] = {}  # slot -> when to probe it again
+        self.node = [""] * len(handles)
+        self.out: dict[Any, tuple[str, int, int]] = {}  # object ref -> ("probe" | "chunk", actor slot, chunk number)
+        self.blobs = [pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL) for c in chunks]
+        self.workers: set[str] = set()
+        self.nodes: set[str] = set()
+        self.resent = 0
+        self.lost_any = False  # until an actor is lost, the wait for one is the start's (models loading), not the loss's
+        self.t_start = time.monotonic()
+        if info is not None:
+            info.update(actors=len(handles), resent_chunks=0)
+        for slot in range(len(handles)):
+            self.probe(slot)
+
+    def all_finished(self) -> bool:
+        return len(self.finished) == len(self.chunks)
+
+    def probe(self, slot: int) -> None:
+        self.state[slot] = _PROBING
+        self.out[self.handles[slot].where.remote()] = ("probe", slot, -1)
+
+    def dispatch(self) -> None:
+        """Every ready actor gets the next chunk still to do; actors whose probe is due are probed again."""
+        import time
+
+        for slot in range(len(self.handles)):
+            while self.pending and self.pending[0] in self.finished:
+                self.pending.popleft()
+            if self.state[slot] == _READY and self.pending:
+                k = self.pending.popleft()
+                self.attempts[k] += 1
+                self.state[slot] = _BUSY
+                self.out[self.handles[slot].score.remote(self.blobs[k])] = ("chunk", slot, k)
+                if self.options.on_dispatch is not None:
+                    self.options.on_dispatch(k, self.node[slot])
+        now = time.monotonic()
+        for slot, when in list(self.retry_at.items()):
+            if when <= now:
+                del self.retry_at[slot]
+                self.probe(slot)
+
+    def next_answer(self) -> Any:
+        """The next probe or chunk that answered, or ``None`` when a probe is due first; stops the run when no
+        actor is left or none answered in time (the finished rows are written: a resume finishes the run)."""
+        import time
+
+        now = time.monotonic()
+        left = len(self.chunks) - len(self.finished)
+        if not self.out and self.retry_at:
+            time.sleep(max(0.0, min(self.retry_at.values()) - now))  # until the next probe is due
+            return None
+        if not self.out:
+            raise ConfigError(
+                f"every Ray actor was lost and none could be restarted; {left} chunk(s) are not done.",
+                source=str(self.options.address or "ray"),
+                fix="the finished rows are saved: run the same command again (it resumes) once the cluster has room for the actors.")
+        wait_limit, waited_for = ((self.options.actor_wait_s, "after an actor was lost") if self.lost_any
+                                  else (self.options.start_wait_s, "of the start (loading the model)"))
+        wait_s = wait_limit if not self.retry_at else max(0.05, min(self.retry_at.values()) - now)
+        ready, _ = self.ray.wait(list(self.out), num_returns=1, timeout=wait_s)
+        if ready:
+            return ready[0]
+        if self.retry_at or any(kind == "chunk" for kind, _, _ in self.out.values()):
+            return None  # a probe is due, or a chunk is still being scored: long chunks are not a fault
+        raise ConfigError(
+            f"no Ray actor became ready within {wait_limit:g} s {waited_for}; {left} chunk(s) are not done.",
+            source=str(self.options.address or "ray"),
+            fix="the finished rows are saved: check the cluster's resources (a lost node, actors asking for resources no node "
+                "offers), then run the same command again (it resumes).")
+
+    def receive(self, ref: Any) -> list | None:
+        """Take one answer: a chunk's results to yield (once per chunk), or ``None`` (a probe, a loss, a repeat)."""
+        from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+
+        kind, slot, k = self.out.pop(ref)
+        try:
+            blob = self.ray.get(ref)
+        except RayTaskError as exc:
+            cause = exc.as_instanceof_cause()
+            if isinstance(cause, WorkbenchError) or isinstance(getattr(exc, "cause", None), WorkbenchError):
+                raise exc.cause from None  # the model cannot load on the actor: the same error as locally
+            raise
+        except (RayActorError, GetTimeoutError, RayError) as exc:
+            return self._lost_actor(kind, slot, k, exc)
+        if kind == "probe":
+            self._probe_answered(slot, blob)
+            return None
+        self.state[slot] = _READY
+        if k in self.finished:
+            return None  # a resent chunk came back twice: its rows were already yielded
+        self.finished.add(k)
+        msg = pickle.loads(blob)
+        self.workers.add(msg["worker"])
+        self.nodes.add(self.node[slot])
+        if self.info is not None:
+            self.info["workers"] = sorted(self.workers)
+            self.info["nodes"] = sorted(self.nodes)
+        return msg["result"]
+
+    def _probe_answered(self, slot: int, where: dict) -> None:
+        import time
+
+        checksum = where["model"].get("checksum")
+        if self.expect_checksum and checksum and checksum != self.expect_checksum:
+            raise ModelError(
+                f"the actor on node {where['node'][:12]} loaded a checkpoint with sha256 {checksum[:12]}…, "
+                f"but the driver's file has {self.expect_checksum[:12]}….",
+                source=where["worker"], fix="give every node the same checkpoint files at the same path.")
+        if not self.node[slot]:
+            logger.info("ray engine: actor %d ready on node %s, %.1f s after the start", slot, where["node"][:12],
+                        time.monotonic() - self.t_start)
+        self.node[slot] = where["node"]
+        self.probe_failures[slot] = 0
+        self.state[slot] = _READY
+        if self.info is not None:
+            self.info["model"] = where["model"]
+
+    def _lost_actor(self, kind: str, slot: int, k: int, exc: Exception) -> list | None:
+        """An actor did not answer (its node or process is gone): its chunk goes out again, or after ``max_attempts``
+        losses its rows are returned as failed (:class:`ActorLostError`); the slot is probed again with a back-off."""
+        import time
+
+        if getattr(exc, "actor_init_failed", False):
+            # the actor's __init__ raised: the model does not load on that node, which no resend fixes
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise ModelError(f"a Ray actor could not load the model: {lines[-1][:300] if lines else type(exc).__name__}",
+                             source=self.node[slot] or "ray actor",
+                             fix="check that every node has the workbench and the checkpoint at the same path "
+                                 "(or the hub cache), then run the same command again (it resumes).") from None
+        # the actor or its node is gone: the chunk was not acknowledged, so it is sent again
+        self.lost_any = True
+        logger.warning("ray engine: actor %d on node %s lost (%s: %s)", slot, self.node[slot][:12] or "?", type(exc).__name__,
+                       str(exc).splitlines()[0][:200] if str(exc) else "")
+        failed = None
+        if kind == "chunk":
+            if self.attempts[k] >= self.options.max_attempts:
+                self.finished.add(k)
+                failed = [_lost(w, v, self.attempts[k]) for w in self.chunks[k] for v in w.variants]
+            else:
+                self.resent += 1
+                self.pending.appendleft(k)
+            self.probe_failures[slot] = 0
+        else:
+            self.probe_failures[slot] += 1
+        if self.probe_failures[slot] >= _PROBE_FAILURES:
+            self.state[slot] = _GONE
+        elif self.probe_failures[slot] == 0:
+            self.probe(slot)  # straight after a lost chunk: Ray may already have restarted it
+        else:
+            self.state[slot] = _PROBING
+            self.retry_at[slot] = time.monotonic() + min(2.0 ** (self.probe_failures[slot] - 1), 10.0)
+        if self.info is not None:
+            self.info["resent_chunks"] = self.resent
+        return failed
+
+
+class ActorLostError(ModelError):
+    """The Ray actor scoring an item was lost ``max_attempts`` times: a fault of the cluster, not of the item, so the
+    run keeps the row as failed and a resume of the same run folder scores it again."""
+
+    code = "actor_lost"
+
+
+def _lost(work: WorkItem, variant: Any, attempts: int) -> Scored:
+    """The failed result of one (item, variant) whose chunk lost its actor at each of ``attempts`` sends."""
+    source = str(work.source) if isinstance(work.source, (str, os.PathLike)) else str(work.item.id)
+    err = ActorLostError(f"the Ray actor scoring this item was lost {attempts} times (node removed or process killed).",
+                         source=source,
+                         fix="check the cluster's nodes, then run the same command again: a resume scores these rows again.")
+    return Scored(work.item, variant, error=error_dict(err, source))

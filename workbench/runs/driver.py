@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from workbench import interrupts
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.engine.ray_executor import import_ray, run_chunks
+from workbench.engine.ray_executor import ActorLostError, import_ray, run_chunks
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
@@ -188,10 +188,12 @@ def run(
             folder.write_experiment(replace(exp, manifest=source))
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         folder.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
+        retried = folder.retry_failed(ActorLostError.code)  # rows whose Ray actor was lost at every attempt
         done = folder.finished_rows()
         n_resumed = len(done)
         if n_resumed:
-            folder.log(f"resuming: {n_resumed} rows already finished")
+            folder.log(f"resuming: {n_resumed} rows already finished"
+                       + (f"; {retried} rows whose Ray actor was lost are scored again" if retried else ""))
         where = f"{net.info.device} ({net.info.dtype})" if engine == "local" else f"a Ray cluster (device {device}, {dtype})"
         folder.log(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {where}")
         if net.random_weights:

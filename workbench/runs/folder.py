@@ -825,6 +825,22 @@ class RunFolder:
                 out.append(checked)
         return out
 
+    def retry_failed(self, code: str) -> int:
+        """Set aside the parts whose every row failed with error ``code``, so that this run scores those rows again.
+
+        For failures that are the machinery's, not the item's (``actor_lost``: a Ray actor lost at each attempt);
+        the engine writes such rows as a part of their own.  Returns the number of rows set aside."""
+        n = 0
+        for _, part in self._parts():
+            checked = self._check_part(part)
+            if isinstance(checked, str) or not len(checked[0]) or "error_code" not in checked[0].columns:
+                continue  # a part that is not whole is rejected by valid_parts, with its reason
+            df = checked[0]
+            if (df["status"] == "failed").all() and (df["error_code"] == code).all():
+                self._reject(part, f"its {len(df)} rows failed with {code!r}, a fault of the machinery that a resume retries")
+                n += len(df)
+        return n
+
     def finished_rows(self) -> set[tuple[str, str]]:
         done: set[tuple[str, str]] = set()
         for df, _ in self.valid_parts():
