@@ -16,12 +16,13 @@ from workbench.cli.common import resolve_temperature
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.runs.folder import RESULTS, RunFolder, atomic_write
+from workbench.runs.writer import RunWriter
 
 
 def _run_folder(path, results: pd.DataFrame) -> RunFolder:
     """A finished run folder holding ``results`` (what `workbench run` leaves, without scoring audio)."""
     rf = RunFolder(path)
-    rf.prepare({"manifest": "planted", "model": "planted"}, ())
+    RunWriter(rf).prepare({"manifest": "planted", "model": "planted"}, ())
     atomic_write(rf.path / RESULTS, lambda f: results.to_parquet(f, index=False))
     return rf
 

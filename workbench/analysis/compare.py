@@ -53,7 +53,7 @@ from workbench.analysis.metrics import Report, evaluate, uar, wa
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, cohen_kappa, item_distances, row_cosines  # noqa: F401  (public here too)
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask, select_rows
 from workbench.schema import SCORE_PREFIX, score_column, score_columns, score_labels
 from workbench.files import json_default
 from workbench.limits import spreadsheet_safe
@@ -231,7 +231,7 @@ def compare_results(results, *, baseline: str = "raw", n_boot: int = 1000, seed:
     if baseline not in variants:
         raise ConfigError(f"baseline variant {baseline!r} is not in the run; it has {variants}.", fix="pass --baseline with one of them.")
     reports = {v: evaluate(results, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in variants}
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     base = ok[ok["variant"] == baseline].set_index("id")
     comparisons, flip_rows = [], []
     for v in variants:
@@ -299,7 +299,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     a = ok[ok["variant"] == comparison.baseline].set_index("id")["confidence"].astype(float)
     b = ok[ok["variant"] == comparison.variant].set_index("id")["confidence"].astype(float)
     common = a.index.intersection(b.index)
@@ -644,7 +644,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
 
     # positional index of every finished row, per run: (id, variant) → row number in results/embeddings
     def ok_positions(t):
-        ok = t["status"] == "ok"
+        ok = select_mask(t)
         return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
 
     positions = [ok_positions(t) for t in tables]

@@ -49,7 +49,7 @@ from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_we
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.network import UNK_TOKEN, checkpoint_labels
 from workbench.runs.driver import run as score
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def tune_data(run: RunFolder, *, labels: str = "corpus", variant: str | None = N
     variant = variant or str(results["variant"].iloc[0])
     of_variant = results[results["variant"].astype(str) == variant]
     excluded: dict[str, list[str]] = {}
-    failed = of_variant.loc[of_variant["status"] != "ok", "id"].astype(str).tolist()
+    failed = select_rows(of_variant, status="failed")["id"].astype(str).tolist()
     if failed:
         excluded["failed"] = failed
     y = row_targets(rows, labels)

@@ -23,7 +23,8 @@ from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
-from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
+from workbench.runs.writer import RunWriter
+from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld, write_voice_features
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command
 from workbench.limits import spreadsheet_safe
@@ -79,14 +80,14 @@ def cmd_features(args) -> int:
         say(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
             "embeddings the probe reads are not)")
     table = run_features(rf, feature_set=args.feature_set, variant=args.variant, rate=args.rate)
-    with rf.lock():
-        path = rf.write_voice_features(table, args.feature_set)
+    with RunWriter(rf).lock():
+        path = write_voice_features(rf, table, args.feature_set)
     report: dict = {"run": str(rf.path), "feature_set": args.feature_set, "rate": args.rate, "table": str(path),
                     "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}
     if args.lld:
         lld = run_lld(rf, variant=args.variant, rate=args.rate)
-        with rf.lock():
-            lld_path = rf.write_voice_features(lld, "egemaps_lld")
+        with RunWriter(rf).lock():
+            lld_path = write_voice_features(rf, lld, "egemaps_lld")
         say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
         report["lld"] = {"frames": int(len(lld)), "table": str(lld_path)}
     failed = table[table["feature_error"] != ""] if len(table) else table

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.analysis.listeners import DEFAULT_BANDS, run_listeners
+from workbench.analysis.listeners import DEFAULT_BANDS, LISTENERS_FILE, run_listeners
 from workbench.data.listeners import attach, FORMATS, read_votes, records_from_manifest
 from workbench.errors import ConfigError
 from workbench.data.manifest import read_manifest, write_manifest
@@ -134,7 +134,7 @@ def cmd_listeners(args) -> int:
     reports = run_listeners(rf, restrict=args.restrict, bands=args.bands, agree=args.agree, split=args.split,
                             n_boot=args.bootstrap, seed=args.seed)
     if args.json:
-        print(json.dumps(rf.listeners(), indent=2, ensure_ascii=False))
+        print(json.dumps(rf.artifact(LISTENERS_FILE), indent=2, ensure_ascii=False))
         return EXIT_OK
     if rf.random_weights:
         print(f"!! {RANDOM_WEIGHTS_BANNER}")

@@ -34,6 +34,7 @@ from workbench import files
 from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
+from workbench.runs.folder import select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
@@ -141,19 +142,19 @@ def summarise_sweep(df, kind: str):
     import pandas as pd
 
     ref_name = reference_name(df, kind)
-    ok = df[df["status"] == "ok"]
+    ok = select_rows(df)
     reference = ok[ok["variant"] == ref_name].set_index("id")["pred"]
     x_key = _X_KEY[kind]
     rows = []
     for name in dict.fromkeys(df["variant"]):
         sub = df[df["variant"] == name]
-        good = sub[sub["status"] == "ok"]
+        good = select_rows(sub)
         xs = sub[x_key].dropna().unique()
         rows.append({
             "variant": name, "reference": name == ref_name, x_key: xs[0] if len(xs) == 1 else float("nan"),
             **({"denoise": sub["denoise"].iloc[0]} if kind == "snr" else {}),
             **({"stationary": sub["stationary"].iloc[0]} if kind == "denoise" else {}),
-            "items": int(len(sub)), "failed": int((sub["status"] != "ok").sum()),
+            "items": int(len(sub)), "failed": int(len(select_rows(sub, status="failed"))),
             "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
@@ -182,7 +183,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, NullLocator
 
-    ok = df[df["status"] == "ok"]
+    ok = select_rows(df)
     x_key = _X_KEY[kind]
     ref_name = reference_name(df, kind)
     ref_rows = ok[ok["variant"] == ref_name]
@@ -304,7 +305,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
     if missing:
         raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     variants = list(dict.fromkeys(results["variant"].astype(str)))
     if reference not in variants:
         raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")

@@ -39,7 +39,7 @@ from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliabilit
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench import files
-from workbench.runs.folder import RunFolderError, as_run_folder
+from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 from workbench.files import json_default
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
 
@@ -256,7 +256,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
     rf = as_run_folder(run_dir)
     res = rf.results()
-    ok = res[res["status"] == "ok"]
+    ok = select_rows(res)
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
@@ -277,7 +277,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
 
 def findings_summary(run_dir: str | os.PathLike) -> dict:
     res = as_run_folder(run_dir).results()
-    ok = res[res["status"] == "ok"]
+    ok = select_rows(res)
     counts: dict[str, int] = {}
     for s in ok["finding_codes"].fillna(""):
         for c in filter(None, str(s).split(",")):

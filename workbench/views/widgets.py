@@ -59,7 +59,7 @@ from workbench.engine.core import score_sources
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, Emotion2vecModel
 from workbench.model.ref import ModelRef
 from workbench.audio.steps import apply_chain
-from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_PREFIX, score_column, score_labels
 from workbench.audio.variants import Variant, scored_audio
 
@@ -415,7 +415,7 @@ class LowConfidenceBrowser(_View):
         self.rf = as_run_folder(run_dir)
         self.run_dir = self.rf.path
         self.results = self.rf.results()
-        self.ok = self.results[self.results["status"] == "ok"].copy()
+        self.ok = select_rows(self.results).copy()
         self._model_arg = model
         self._net = None
         codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
@@ -657,7 +657,8 @@ class ConfusionExplorer(_View):
         """Draw the confusion matrix of ``variant``; the cell list starts empty."""
         W = _w()
         res = self._results
-        ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
+        ok = select_rows(res, variant)
+        ok = ok[ok["emotion"].fillna("").astype(str) != ""]
         self.rows_df, self.variant = ok, variant
         labels = score_labels(res)  # the model's classes: the nine, or a fine-tuned head's own
         self.classes = [c for c in labels if c in set(ok["emotion"])]
