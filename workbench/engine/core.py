@@ -508,7 +508,42 @@ def score_sources(net: Any, sources: Sequence[Any], *, ids: Sequence[str] | None
                   audio_config: AudioConfig | None = None, diagnostics: DiagnosticsConfig | None = None,
                   granularity: str = "utterance", keep_audio: bool = False, workers: int | None = None,
                   chunk_size: int = 64, policy: Any = None, progress: Callable[[int], None] | None = None) -> list[Scored]:
-    """Score plain sources (paths, bytes, arrays, Audio) with one variant; one :class:`Scored` each, in order."""
+    """Score plain sources (paths, bytes, arrays, Audio) with one variant; one :class:`Scored` each, in order.
+
+    A source that cannot be decoded or scored is a failed :class:`Scored` (its ``error`` says why); the others go on.
+
+    Parameters
+    ----------
+    net : loaded model
+        What :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` returns.
+    sources : sequence
+        Paths, bytes, ``(samples, sr)`` pairs, arrays at 16 kHz, or :class:`~workbench.audio.intake.Audio`.
+    ids : sequence of str, optional
+        Names of the sources (default: the path, or ``input<k>``).
+    variant : Variant
+        The preprocessing chain applied to each (default ``raw``).
+    audio_config, diagnostics : optional
+        Decoding settings and the findings' thresholds.
+    granularity : {"utterance", "frame"}
+        ``"frame"`` adds frame scores.
+    keep_audio : bool
+        Keep the scored audio on each result.
+    workers, chunk_size, policy : optional
+        Decoding processes, items per engine call, the batch policy.
+    progress : callable, optional
+        ``progress(n)`` with the number of results finished since the last call.
+
+    Returns
+    -------
+    list of Scored
+
+    Examples
+    --------
+    >>> net = wb.ModelRef("tiny").load()
+    >>> out = wb.score_sources(net, [wb.DEMO_DATA / "happy_en_44k.wav", np.zeros(8000, np.float32), "missing.wav"])
+    >>> [s.ok for s in out], out[0].prediction.label in net.info.labels
+    ([True, True, False], True)
+    """
     names = list(ids) if ids is not None else [_source_name(s, k) for k, s in enumerate(sources)]
     work = [WorkItem(Item(id=n, path=str(s) if isinstance(s, (str, os.PathLike)) else ""), s, (variant,))
             for n, s in zip(names, sources)]
@@ -569,6 +604,34 @@ def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = Diagnostics
     """One input through the engine (frame granularity), its findings, and the stability test.
 
     Raises the input's :class:`WorkbenchError` when it cannot be scored.
+
+    Parameters
+    ----------
+    source : path, array or Audio
+        The input.
+    model : loaded model
+        What :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` returns.
+    config : DiagnosticsConfig
+        The findings' thresholds.
+    audio_config : AudioConfig, optional
+        Decoding settings.
+    run_stability : bool
+        Also score small perturbations (onset shift, gain, resampler) and say whether the label holds.
+
+    Returns
+    -------
+    Diagnosis
+        The audio with its processing log, the prediction, the facts, the findings and the stability report;
+        ``render()`` gives the text the CLI prints.
+
+    Examples
+    --------
+    >>> net = wb.ModelRef("tiny").load()
+    >>> d = wb.diagnose(wb.DEMO_DATA / "happy_en_tel8k.wav", net)
+    >>> d.audio.sr, d.prediction.label in net.info.labels, len(d.stability.rows) > 0
+    (16000, True, True)
+    >>> print(d.render().splitlines()[0])
+    !! RANDOM WEIGHTS...
     """
     s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
                       workers=0)[0]

@@ -409,10 +409,29 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
 
 def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str | os.PathLike | None = None, model: Any = None,
                    **options: Any) -> RunResult:
-    """Run an experiment file (or :class:`Experiment`); ``out_dir`` overrides its ``out``, ``model`` (a
-    :class:`~workbench.model.ref.ModelRef`, a name or a loaded model) its model.
+    """Run an experiment file (or :class:`Experiment`).
 
-    ``options`` go to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``ray_options`` …).
+    Parameters
+    ----------
+    experiment : Experiment or path
+        The experiment, or its YAML file (a run folder's ``experiment.yaml`` or ``config.yaml`` repeats that run).
+    out_dir : path, optional
+        Overrides the experiment's ``out``.
+    model : ModelRef, str or loaded model, optional
+        Overrides its model (a name keeps the experiment's hub, device, dtype and temperature).
+    **options
+        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …).
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> again = wb.run_experiment(run_dir / "experiment.yaml", out_dir="runs/demo_again")   # the same run, elsewhere
+    >>> again.n_rows == len(wb.RunFolder(run_dir).results(status=None)), again.n_cached == again.n_rows
+    (True, True)
     """
     exp = experiment if isinstance(experiment, Experiment) else Experiment.load(experiment)
     out = out_dir or exp.out
@@ -437,6 +456,28 @@ def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None
     A folder that already holds the demo run of this model is reused (the run
     resumes, nothing is recomputed); one that holds another model's run is
     kept, and the run goes beside it.
+
+    Parameters
+    ----------
+    out_dir : path
+        The run folder.
+    model : str, optional
+        ``"tiny"`` (the seeded random checkpoint), a checkpoint folder or hub id; ``None``: the best one found locally.
+    variants : list of Variant, optional
+        Preprocessing variants (default ``raw``).
+
+    Returns
+    -------
+    Path
+        The run folder (``out_dir``, or a dated folder beside it).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> sorted(p.name for p in run_dir.glob("*.yaml"))
+    ['config.yaml', 'experiment.yaml']
+    >>> wb.RunFolder.open(run_dir).model().model
+    'tiny'
     """
     chosen, _ = choose_model(model)
     out = Path(out_dir)

@@ -45,7 +45,45 @@ EXPERIMENT_FILE = "experiment.yaml"
 
 @dataclass
 class Experiment:
-    """Everything a run needs; ``manifest`` is an absolute path once loaded from a file."""
+    """Everything a run needs, as one YAML file; ``manifest`` is an absolute path once loaded from a file.
+
+    Parameters
+    ----------
+    manifest : str
+        The manifest file (relative paths in a file start at the file's folder).
+    model : ModelRef
+        The model: name, hub, revision, device, dtype, the weights' checksum and temperature.  Files written
+        before it held the whole reference (``hub:``, ``dtype:``, ``model_checksum:`` … beside ``model:``) still read.
+    manifest_sha256 : str, optional
+        The manifest's items as the run read them.
+    seed : int
+        The seed of anything random the reports do.
+    variants : list of dict
+        Preprocessing variants (``{name, steps}``).
+    audio, diagnostics : dict
+        Decoding settings and the findings' thresholds that differ from the defaults.
+    frame_embeddings : bool
+        Keep each row's frame embeddings.
+    chunk_size : int
+        Rows per part.
+    engine : {"local", "ray"}
+        Where the rows are scored.
+    out : str, optional
+        The run folder.
+    reports : list of str
+        Built-in report templates rendered after the run.
+    tracking : dict
+        ``{mlflow: {uri, experiment}}``; nothing is sent unless the command line says so.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> exp = wb.Experiment.load(run_dir / "experiment.yaml")
+    >>> exp.model.model, exp.model.dtype, [v["name"] for v in exp.variants]
+    ('tiny', 'float32', ['raw'])
+    >>> print(exp.to_yaml().splitlines()[0])
+    # Re-run with: workbench run experiment.yaml --out NEW_FOLDER
+    """
 
     manifest: str
     #: the model: name, hub, revision, device, dtype, the weights' checksum (a re-run with other weights under the

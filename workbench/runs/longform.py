@@ -212,7 +212,8 @@ def segment_file(
     >>> t = np.arange(16000 * 6) / 16000
     >>> voiced = np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 0.25 * t) > 0)   # 2 s on, 2 s off
     >>> sf.write("long.wav", (0.3 * voiced).astype(np.float32), 16000)
-    >>> res = wb.segment_file("long.wav", model="tiny", out_dir="seg", config=wb.SegmentConfig(vad="energy"), figures=False)
+    >>> from workbench.runs.longform import SegmentConfig
+    >>> res = wb.segment_file("long.wav", model="tiny", out_dir="seg", config=SegmentConfig(vad="energy"), figures=False)
     >>> len(res.segments) >= 1, sorted(p.name for p in res.out_dir.iterdir() if not p.name.startswith("."))
     (True, ['embeddings.npy', 'heatmap.npz', 'log.txt', 'segments.csv', 'summary.json', 'timeline.csv'])
     """
