@@ -517,7 +517,7 @@ def score_sources(net: Any, sources: Sequence[Any], *, ids: Sequence[str] | None
     net : loaded model
         What :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` returns.
     sources : sequence
-        Paths, bytes, ``(samples, sr)`` pairs, arrays at 16 kHz, or :class:`~workbench.audio.intake.Audio`.
+        Paths, bytes of an audio file, ``(samples, sr)`` pairs, or :class:`~workbench.audio.intake.Audio`.
     ids : sequence of str, optional
         Names of the sources (default: the path, or ``input<k>``).
     variant : Variant
@@ -540,7 +540,8 @@ def score_sources(net: Any, sources: Sequence[Any], *, ids: Sequence[str] | None
     Examples
     --------
     >>> net = wb.ModelRef("tiny").load()
-    >>> out = wb.score_sources(net, [wb.DEMO_DATA / "happy_en_44k.wav", np.zeros(8000, np.float32), "missing.wav"])
+    >>> noise = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)   # 0.5 s at 16 kHz
+    >>> out = wb.score_sources(net, [wb.DEMO_DATA / "happy_en_44k.wav", (noise, 16000), "missing.wav"])
     >>> [s.ok for s in out], out[0].prediction.label in net.info.labels
     ([True, True, False], True)
     """

@@ -84,7 +84,7 @@ def infer_files(
     Parameters
     ----------
     inputs : sequence of paths or arrays
-        Audio files, or ``(samples, sr)`` / arrays (named ``input<k>``).
+        Audio files, or ``(samples, sr)`` pairs (named ``input<k>``).
     model : model or reference, optional
         A loaded model, a :class:`~workbench.model.ref.ModelRef` (hub, revision, device and dtype with it), or a
         name (hub id, checkpoint folder, ``"tiny"``).
@@ -113,7 +113,7 @@ def infer_files(
     >>> wav = sorted(wb.DEMO_DATA.glob("*.wav"))[0]
     >>> out = wb.infer_files([wav, "missing.wav"], model="tiny", out_dir="outputs_doc")
     >>> [o.ok for o in out], sorted(p.name for p in out[0].folder.iterdir())
-    ([True, False], ['processing_log.txt', 'processed_audio.wav', 'result.json'])
+    ([True, False], ['log.txt', 'processed_audio.wav', 'result.json'])
     """
     t_start = time.perf_counter()
     audio_config = audio_config or AudioConfig()
