@@ -132,7 +132,7 @@ def test_the_run_summary_names_the_failed_items(manifest, tmp_path, tiny_model, 
 
 
 def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(manifest, tiny_model):
-    from workbench.engine.core import diagnose
+    from workbench.engine.diagnosis import diagnose
 
     text = diagnose(manifest.parent / "c0.wav", tiny_model).render()
     assert text.startswith("!! RANDOM WEIGHTS")

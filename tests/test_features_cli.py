@@ -7,6 +7,7 @@ import soundfile as sf
 
 from workbench.cli import main
 from workbench.errors import ConfigError
+from workbench.explain.cues import voice_features, write_voice_features
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import run
 

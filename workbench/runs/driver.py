@@ -91,9 +91,8 @@ def run(
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
-    Four steps: resolve what was asked (manifest, variants, the model's precision), load the model
-    under the run folder's lock, pin the run (``config.yaml`` and the ``experiment.yaml`` that
-    reproduces it), execute the pending rows on the engine, then assemble the results table.
+    Resolve what was asked, load the model under the folder's lock, pin the run (``config.yaml``,
+    ``experiment.yaml``), execute the pending rows on the engine and assemble the results table.
 
     Parameters
     ----------
@@ -108,18 +107,12 @@ def run(
         Preprocessing variants (default: ``raw`` only).
     audio_config, diagnostics : optional
         Decoding settings and the findings' thresholds.
-    frame_embeddings : bool
-        Keep each row's ``(T, D)`` frame embeddings.
-    chunk_size : int
-        Rows per part written (and per engine call).
-    cache_dir, use_cache : optional
-        The content-addressed prediction cache.
-    progress : bool
-        Show a progress bar.
-    hook : callable, optional
-        ``hook("chunk", rows, completed=, total=)`` after each part is on disk.
-    limit : int, optional
-        Stop after that many new rows (tests use it to simulate an interruption).
+    frame_embeddings, chunk_size : bool, int
+        Keep each row's ``(T, D)`` frame embeddings; rows per part written (and per engine call).
+    cache_dir, use_cache, progress : optional
+        The content-addressed prediction cache; a progress bar.
+    hook, limit : optional
+        ``hook("chunk", rows, completed=, total=)`` after each part is on disk; stop after ``limit`` new rows.
     engine : {"local", "ray"}
         ``"ray"`` hands the chunks to Ray actors (:mod:`workbench.engine.ray_executor`, ``ray_options``).
     workers : int, optional

@@ -90,17 +90,13 @@ def infer_files(
         name (hub id, checkpoint folder, ``"tiny"``).
     granularity : {"utterance", "frame"}
         ``"frame"`` adds frame scores to ``result.json``.
-    embedding : bool
-        Also write ``embedding.npy``.
-    out_dir : path
-        The parent folder of the ``outputs_YYYYMMDD_HHMMSS/`` folders (one per input).
-    audio_config, policy, diagnostics : optional
-        Decoding settings, the batch policy and the findings' thresholds.
+    embedding, out_dir : bool, path
+        Also write ``embedding.npy``; the parent of the ``outputs_YYYYMMDD_HHMMSS/`` folders (one per input).
+    audio_config, policy, diagnostics, load_progress : optional
+        Decoding settings, the batch policy, the findings' thresholds, a listener to the model load.
     hook : callable, optional
         ``hook(step, artifact, *, completed=None, total=None)``: ``"scored"`` as results come back from the model
         (``artifact`` is the number just finished), ``"written"`` after each output folder.
-    load_progress : callable, optional
-        Hears what the model load is doing.
 
     Returns
     -------
