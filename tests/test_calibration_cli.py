@@ -95,7 +95,7 @@ def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp
     assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache]) == 2
     assert "temperature" in capsys.readouterr().err
     # the folder's experiment.yaml reproduces the tempered scores
-    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["temperature"] == 3.0
+    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["model"]["temperature"] == 3.0  # in its model reference
     assert main(["run", str(tmp_path / "warm" / "experiment.yaml"), "--out", str(tmp_path / "again"), "--cache-dir", cache]) == 0
     again = pd.read_parquet(tmp_path / "again" / "results.parquet")
     np.testing.assert_allclose(again["confidence"].to_numpy(), warm["confidence"].to_numpy(), rtol=1e-6)
