@@ -130,9 +130,9 @@ class StandInNet:
 
     def __init__(self, dim: int = 1024):
         from workbench.labels import LABEL_KEYS
-        from workbench.model.network import ModelInfo
+        from workbench.model.building import _ModelInfo
 
-        self.info = ModelInfo(id="stand-in (no network)", kind="local", hub=None, revision=None, path=None, checksum="stand-in",
+        self.info = _ModelInfo(id="stand-in (no network)", kind="local", hub=None, revision=None, path=None, checksum="stand-in",
                               parameters=0, embed_dim=dim, device="cpu", dtype="float32", labels=list(LABEL_KEYS),
                               random_weights=True, load_seconds=0.0, warning="stand-in network: outputs mean nothing")
         self.random_weights = True

@@ -38,7 +38,7 @@ def small_run(tmp_path_factory, tiny_model):
 
 
 def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tmp_path, capsys):
-    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--csv", str(tmp_path / "csv")]) == 0
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(tmp_path / "csv")]) == 0
     text = capsys.readouterr().out
     assert "RANDOM WEIGHTS" in text and "8 rows measured, 1 failed" in text and "short [raw]" in text
     table = voice_features(RunFolder(small_run), "praat")
@@ -61,8 +61,9 @@ def test_features_stores_egemaps_descriptors_per_frame(small_run, capsys):
 
 
 def test_features_refuses_bad_options(small_run, capsys):
-    assert main(["features", str(small_run), "--folds", "1"]) == 2
-    assert "--folds 1 is under 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["features", str(small_run), "--folds", "1"])
+    assert exc.value.code == 2 and "1 folds cannot cross-validate (2 or more)" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown feature set"):
         write_voice_features(RunFolder(small_run), pd.DataFrame(), "mfcc")
 

@@ -169,7 +169,7 @@ def test_projections_are_seeded_2d(method):
 
 
 def test_embeddings_and_similar_commands(runs, capsys):
-    assert main(["embeddings", str(runs[False]), "--project", "pca", "--neighbours", "i003", "-n", "3", "--k", "4"]) == 0
+    assert main(["embeddings", str(runs[False]), "--project", "pca", "--neighbours", "i003", "--top", "3", "--k", "4"]) == 0
     out = capsys.readouterr().out
     assert "64 embeddings" in out and "kmeans: k=4" in out and "nearest to i003" in out
     proj = pd.read_csv(runs[False] / "projection_pca.csv")

@@ -147,8 +147,13 @@ def test_export_other_variant_and_errors(lhotse_run, tmp_path, capsys):
         export_lhotse(run_dir, tmp_path / "x.csv")
     from workbench.cli import main
 
-    assert main(["export-lhotse", str(run_dir), "--out", str(tmp_path / "cli.jsonl.gz")]) == 0
-    assert "3 supervisions" in capsys.readouterr().out and (tmp_path / "cli.jsonl.gz").is_file()
+    assert main(["datasets", "export-lhotse", str(run_dir), "--out", str(tmp_path / "cli.jsonl.gz")]) == 0
+    captured = capsys.readouterr()
+    assert "3 supervisions" in captured.out and (tmp_path / "cli.jsonl.gz").is_file() and "deprecated" not in captured.err
+    # the old top-level spelling still works for one release, and says so on stderr
+    assert main(["export-lhotse", str(run_dir), "--out", str(tmp_path / "old.jsonl.gz")]) == 0
+    captured = capsys.readouterr()
+    assert "3 supervisions" in captured.out and "`workbench export-lhotse` is deprecated" in captured.err
 
 
 def test_cli_import_lhotse(tmp_path, capsys):

@@ -356,10 +356,10 @@ def test_checkpoint_code_and_patches_do_not_import_the_model_module():
     import sys
 
     code = (
-        "import sys, workbench.model.checkpoints, workbench.model.funasr_patches\n"
-        "assert 'workbench.model.network' not in sys.modules, 'checkpoints/funasr_patches import workbench.model.network'\n"
+        "import sys, workbench.model.checkpoints, workbench.model.funasr_patches, workbench.model.building\n"
+        "assert 'workbench.model.network' not in sys.modules, 'checkpoint/building code imports workbench.model.network'\n"
         "import workbench.model.network as m\n"
-        "assert m.resolve_model is workbench.model.checkpoints.resolve_model and m.ModelSpec is workbench.model.checkpoints.ModelSpec\n"
+        "assert m.resolve_model is workbench.model.checkpoints.resolve_model and m._Resolved is workbench.model.checkpoints._Resolved\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -405,7 +405,7 @@ def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_m
 
 def test_the_known_tiny_checksum_is_what_the_package_builds(monkeypatch):
     """The shipped table spares every process a rebuild of tiny; it must be what the builder makes (else it refuses tiny)."""
-    from workbench.model import checkpoints as C
+    from workbench.model import generated as C
 
     versions = C._installed_versions()
     known = C._KNOWN_TINY.get((*versions, 0))
@@ -414,3 +414,18 @@ def test_the_known_tiny_checksum_is_what_the_package_builds(monkeypatch):
     monkeypatch.setattr(C, "_KNOWN_TINY", {})
     monkeypatch.setattr(C, "_EXPECTED", {})
     assert C._expected_random_sha256("tiny", 0) == known
+
+
+def test_the_config_template_gives_each_architecture_its_sizes():
+    """The published config is data (emotion2vec_config.json); only the sizes of each architecture are set from ArchSpec."""
+    from workbench.model.generated import ARCHS, CONFIG_TEMPLATE, emotion2vec_config
+
+    assert CONFIG_TEMPLATE.is_file()
+    large, tiny = emotion2vec_config(ARCHS["large"]), emotion2vec_config(ARCHS["tiny"])
+    conf, audio = large["model_conf"], large["model_conf"]["modalities"]["audio"]
+    assert (conf["depth"], conf["embed_dim"], conf["num_heads"], audio["prenet_depth"]) == (16, 1024, 16, 8)
+    assert audio["feature_encoder_spec"].startswith("[(512, 10, 5)]") and conf["norm_eps"] == 1e-05
+    assert (tiny["model_conf"]["embed_dim"], tiny["model_conf"]["modalities"]["audio"]["decoder"]["decoder_dim"]) == (32, 16)
+    assert tiny["tokenizer"] == "CharTokenizer" and tiny["model"] == "Emotion2vec"
+    tiny["model_conf"]["depth"] = 99  # each call is a fresh copy: the template is never changed in place
+    assert emotion2vec_config(ARCHS["tiny"])["model_conf"]["depth"] == 1

@@ -118,3 +118,50 @@ def test_coerce_is_the_one_converter(tiny_model):
     assert not replace(loaded, dtype="float32").is_loaded  # another request is another model
     with pytest.raises(ConfigError, match=r"unknown model option\(s\) \['dtyp'\]"):
         ModelRef.coerce("tiny", dtyp="int8")
+
+
+def test_pinned_fills_what_the_load_settled(tiny_model):
+    """pinned(net): the checksum of the weights, the precision loaded in and the temperature applied; the name stays portable."""
+    ref = ModelRef("tiny", device="cpu", dtype="auto")
+    tempered = tiny_model.with_temperature(1.5)
+    pinned = ref.pinned(tempered)
+    assert pinned.model == "tiny" and pinned.device == "cpu"
+    assert pinned.checksum == tiny_model.info.checksum and len(pinned.checksum) == 64
+    assert pinned.dtype == tiny_model.info.dtype  # "auto" became what was loaded
+    assert pinned.temperature == 1.5
+    assert ref.pinned(tiny_model).temperature is None  # a model without one records none, whatever was asked
+    assert ModelRef.from_dict(pinned.to_dict()) == pinned
+    # the pinned reference refuses other weights
+    other = replace(pinned, checksum="0" * 64, temperature=None)
+    with pytest.raises(ModelError, match="not the 000000000000"):
+        other.load()
+
+
+def test_describe_checks_and_hashes_without_building(tiny_model, tmp_path, monkeypatch):
+    import workbench.model.building as building
+
+    monkeypatch.setattr(building, "build", lambda *a, **k: pytest.fail("the network was built"))
+    described = ModelRef(tiny_model.info.path, dtype="int8").describe()
+    assert described.info.checksum == tiny_model.info.checksum and described.info.parameters is None
+    assert described.random_weights and described.labels == tiny_model.labels and described.info.dtype == "int8"
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model.info.path, bad)
+    (bad / "requirements.txt").write_text("evil\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="requirements.txt"):
+        ModelRef(str(bad)).describe()
+
+
+def test_the_model_types_other_than_modelref_are_private():
+    """One noun: no module of the package defines a public ModelSpec, ModelInfo or CheckpointRef."""
+    import ast
+    from pathlib import Path
+
+    import workbench
+
+    pkg = Path(workbench.__file__).parent
+    public = {(p.relative_to(pkg).as_posix(), n.name) for p in pkg.rglob("*.py")
+              for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, ast.ClassDef)
+              and n.name in ("ModelSpec", "ModelInfo", "CheckpointRef")}
+    assert not public, public

@@ -23,6 +23,10 @@ def test_distribution_has_its_own_name_and_ships_templates_and_demo_data():
     assert meta["project"]["scripts"] == {"workbench": "workbench.cli:main"}
     data = meta["tool"]["setuptools"]["package-data"]
     assert "*.ipynb" in data["workbench.templates"] and "*.csv" in data["workbench.demo_data"]
+    # the published config random checkpoints are sized from is data beside the code that reads it
+    from workbench.model.generated import CONFIG_TEMPLATE
+
+    assert CONFIG_TEMPLATE.name in data["workbench.model"] and CONFIG_TEMPLATE.parent.name == "model"
     from workbench.data import demoset
     from workbench.views import reporting
     # the package finds them inside itself, not in the repository's folders

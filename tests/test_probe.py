@@ -237,9 +237,9 @@ def test_probe_errors_name_the_fix(tmp_path):
 def test_probe_command(tmp_path, capsys):
     rf = probe_set(tmp_path, "sep", separable=True, speakers=4, per_class=3)
     out = tmp_path / "probe_out"
-    assert main(["probe", str(rf.path), "--k", "4", "--bootstrap", "100", "--out", str(out)]) == 0
+    assert main(["probe", str(rf.path), "--folds", "4", "--bootstrap", "100", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "speaker folds" in text and "mean" in text and "1.000 [1.000, 1.000]" in text
     assert {p.name for p in out.iterdir()} == {"probe.json", "probe_folds.csv", "probe_items.csv"}
-    assert main(["probe", str(rf.path), "--folds", "emobox"]) == 2
+    assert main(["probe", str(rf.path), "--scheme", "emobox"]) == 2
     assert "EmoBox folds" in capsys.readouterr().err

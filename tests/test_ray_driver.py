@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+import workbench.model.building as building
 import workbench.model.network as model_module
 from workbench.engine.ray_executor import RayOptions
 from workbench.errors import ConfigError, ModelError
@@ -24,6 +25,7 @@ def test_describe_checkpoint_hashes_the_files_and_builds_nothing(tiny_model, mon
 
     monkeypatch.setattr(torch.nn.Module, "__init__", counting_init)
     monkeypatch.setattr(model_module, "_load", lambda *a, **k: pytest.fail("the network was built"))
+    monkeypatch.setattr(building, "build", lambda *a, **k: pytest.fail("the network was built"))
     ref = describe_checkpoint(tiny_model.info.path, device="cpu", dtype="int8")
     assert built == []
     # the same sha256 as the loaded model's, the same identity a run records

@@ -52,16 +52,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
+    _TINY, CONFORMITY_SCORES, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS, accuracy_at_coverage,
+    calibration_errors, conformal_sets, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict,
+    risk_coverage, temperature_at_edge, temperature_interval,
+)
+from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import _axes, bootstrap_ci, ece as binned_ece
+from workbench.analysis.metrics import output_folder
+from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
+from workbench.schema import SCORE_PREFIX, score_columns, score_labels
+
+logger = logging.getLogger(__name__)
 
 #: what `workbench calibrate` writes into a run folder: the report, and per variant (by position) three figures
 CALIBRATION_FILE = "calibration.json"
@@ -79,256 +89,6 @@ def saved_calibration(run_dir: Any) -> dict:
     """What ``workbench calibrate`` wrote into a run (``calibration.json``), or ``{}`` when it was never calibrated."""
     saved = as_run_folder(run_dir).artifact(CALIBRATION_FILE, default={})
     return saved if isinstance(saved, dict) else {}
-from workbench.serialize import plain_text
-from workbench.schema import SCORE_PREFIX, score_columns, score_labels
-
-logger = logging.getLogger(__name__)
-
-#: where the temperature is searched: the range every scoring command accepts (a fitted T can always be applied);
-#: a fit at either edge means the scores are degenerate, not miscalibrated
-T_BOUNDS = TEMPERATURE_RANGE
-#: a fitted temperature within this relative distance of a bound of its search counts as *at* the bound
-EDGE_TOLERANCE = 0.01
-#: bootstrap resamples of the temperature fit (each one is a fit; capped so the interval costs seconds)
-T_BOOTSTRAP_CAP = 200
-#: the shares of items answered at which accuracy is reported (selective prediction)
-COVERAGES = (0.5, 0.8, 0.9, 1.0)
-CONFORMITY_SCORES = ("lac", "aps")
-ECE_BINS = 15
-_TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become this before the log
-
-
-# ---------------------------------------------------------------------------
-# temperature
-# ---------------------------------------------------------------------------
-def nll(logits: np.ndarray, y: np.ndarray) -> float:
-    """Mean negative log-likelihood (nats) of integer labels ``y`` (n,) under ``softmax(logits)`` (n, K)."""
-    from scipy.special import log_softmax
-
-    lp = log_softmax(np.asarray(logits, dtype=float), axis=1)
-    return float(-lp[np.arange(len(y)), y].mean())
-
-
-def fit_temperature(logits: np.ndarray, y: np.ndarray, *, bounds: tuple[float, float] = T_BOUNDS) -> float:
-    """The temperature that minimises the NLL of ``softmax(logits / T)``.
-
-    Parameters
-    ----------
-    logits : ndarray, shape (n, K)
-        Logits or log-probabilities of ``n`` items over ``K`` classes.
-    y : ndarray of int, shape (n,)
-        The true class index of each item.
-    bounds : (float, float)
-        Search range of ``T``; the search runs over ``log T`` (SciPy's bounded
-        Brent method), where the NLL is smooth and the range symmetric.
-
-    Returns
-    -------
-    float
-        ``T``; above 1 softens over-confident scores, below 1 sharpens.
-    """
-    from scipy.optimize import minimize_scalar
-
-    logits = np.asarray(logits, dtype=float)
-    y = np.asarray(y, dtype=int)
-    if len(y) == 0:
-        raise ConfigError("no items to fit a temperature on.", fix="calibrate a run with labelled, scored items.")
-    res = minimize_scalar(lambda u: nll(logits / np.exp(u), y), bounds=tuple(np.log(bounds)), method="bounded",
-                          options={"xatol": 1e-6})
-    return float(np.exp(res.x))
-
-
-def temperature_at_edge(temperature: float, bounds: tuple[float, float] = T_BOUNDS, *, tol: float = EDGE_TOLERANCE) -> str:
-    """``"lower"`` or ``"upper"`` when ``temperature`` lies at (or within ``tol``, relative, of) a bound of its search, else ``""``.
-
-    A fit that stops at a bound has not found an optimum: the NLL still falls
-    beyond it.  Above the upper bound the best temperature flattens the scores
-    towards a uniform guess (they rank the classes no better than chance);
-    below the lower bound it sharpens them towards 0/1 (the classes are
-    separated perfectly).  Either way the scores are degenerate, not
-    miscalibrated, and no temperature is the fix.
-    """
-    lo, hi = bounds
-    t = float(temperature)
-    if t <= lo * (1 + tol):
-        return "lower"
-    if t >= hi / (1 + tol):
-        return "upper"
-    return ""
-
-
-def fit_edge(logits: np.ndarray, y: np.ndarray, temperature: float, bounds: tuple[float, float] = T_BOUNDS) -> str:
-    """:func:`temperature_at_edge`, or the bound whose NLL is no higher than the fitted one's.
-
-    When the NLL is flat out to a bound (perfectly separated items: it is 0 in
-    floating point below some T) the search stops anywhere on the flat part,
-    away from the bound; the fit has still found no optimum.
-    """
-    edge = temperature_at_edge(temperature, bounds)
-    if edge:
-        return edge
-    at = nll(np.asarray(logits, dtype=float) / temperature, y)
-    for name, bound in (("lower", bounds[0]), ("upper", bounds[1])):
-        if nll(np.asarray(logits, dtype=float) / bound, y) <= at + 1e-12:
-            return name
-    return ""
-
-
-def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_BOUNDS) -> str:
-    """The words for a temperature at the ``edge`` of its search (see :func:`temperature_at_edge`)."""
-    beyond = ("flatten the scores towards a uniform guess: they rank the classes no better than chance" if edge == "upper"
-              else "sharpen the scores towards 0 and 1: the classes are separated perfectly on these items")
-    return (f"T = {temperature:.3f} is at the {edge} bound of the search [{bounds[0]:g}, {bounds[1]:g}] (or the NLL is flat out to it): "
-            f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
-
-
-def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[float, float] | None = None) -> tuple[str, dict[str, bool]]:
-    """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the flags.
-
-    With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
-    calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
-    the interval [1.374, 1.390] is flagged, not counted as a success.
-    """
-    uniform = float(np.log(n_classes))
-    worse_than_uniform = bool(after >= uniform)
-    lo, hi = after_ci if after_ci is not None else (after, after)
-    not_better_than_uniform = bool(worse_than_uniform or (np.isfinite(hi) and hi >= uniform))
-    worse_than_before = bool(after > before)
-    verdict = ("WORSE than" if worse_than_uniform else "NOT better than (its interval reaches)" if not_better_than_uniform
-               else "better than")
-    interval = f" [{lo:.3f}, {hi:.3f}]" if after_ci is not None and np.isfinite(lo) and np.isfinite(hi) else ""
-    words = (f"calibrated NLL {after:.3f}{interval} is {verdict} a uniform guess over "
-             f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
-             f"the uncalibrated {before:.3f}")
-    if not_better_than_uniform:
-        words += ": the scores carry no information a temperature can use"
-    elif worse_than_before:
-        words += ": on held-out items the temperature makes the scores worse"
-    return words, {"nll_worse_than_uniform": worse_than_uniform, "nll_not_better_than_uniform": not_better_than_uniform,
-                   "nll_worse_than_uncalibrated": worse_than_before}
-
-
-# ---------------------------------------------------------------------------
-# calibration errors and selective prediction
-# ---------------------------------------------------------------------------
-def calibration_errors(probs: np.ndarray, y: np.ndarray, *, bins: int = ECE_BINS) -> dict[str, float]:
-    """ECE, MCE (equal-width bins), Brier score and NLL of probabilities ``probs`` (n, K) for labels ``y`` (n,).
-
-    Returns ``{"ece", "mce", "brier", "nll"}``; ECE/MCE in accuracy units (0–1),
-    NLL in nats, Brier in [0, 2].
-    """
-    probs = np.asarray(probs, dtype=float)
-    y = np.asarray(y, dtype=int)
-    if len(y) == 0:
-        return {k: float("nan") for k in ("ece", "mce", "brier", "nll")}
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y
-    e, table = binned_ece(conf, correct, bins=bins)
-    gaps = [abs(b["accuracy"] - b["confidence"]) for b in table if b["n"]]
-    onehot = np.zeros_like(probs)
-    onehot[np.arange(len(y)), y] = 1.0
-    p_true = np.clip(probs[np.arange(len(y)), y], _TINY, 1.0)
-    return {"ece": float(e), "mce": float(max(gaps)), "brier": float(((probs - onehot) ** 2).sum(axis=1).mean()),
-            "nll": float(-np.log(p_true).mean())}
-
-
-def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Selective prediction: abstain on the least confident items first.
-
-    Parameters
-    ----------
-    probs : ndarray, shape (n, K)
-    y : ndarray of int, shape (n,)
-
-    Returns
-    -------
-    coverage : ndarray, shape (n,)
-        ``k / n`` for ``k = 1 … n`` (the share of items answered).
-    risk : ndarray, shape (n,)
-        Error rate of the ``k`` most confident items.  Accuracy when abstaining
-        on the least confident ``x`` % is ``1 - risk`` at coverage ``1 - x/100``.
-    aurc : float
-        Area under the risk–coverage curve, ``mean(risk)``; lower is better.
-        Ties in confidence are broken by item order (a stable sort).
-    """
-    probs = np.asarray(probs, dtype=float)
-    y = np.asarray(y, dtype=int)
-    n = len(y)
-    if n == 0:
-        return np.zeros(0), np.zeros(0), float("nan")
-    order = np.argsort(-probs.max(axis=1), kind="stable")
-    wrong = (probs.argmax(axis=1) != y)[order]
-    k = np.arange(1, n + 1)
-    risk = np.cumsum(wrong) / k
-    return k / n, risk, float(risk.mean())
-
-
-def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -> float:
-    """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
-    if not len(coverage):
-        return float("nan")
-    k = int(np.clip(np.ceil(share * len(coverage)), 1, len(coverage)))
-    return float(1 - risk[k - 1])
-
-
-# ---------------------------------------------------------------------------
-# conformal prediction sets through MAPIE
-# ---------------------------------------------------------------------------
-def _stored_scores_estimator(n_classes: int):
-    """A prefit scikit-learn classifier whose input *is* its probabilities: MAPIE needs an estimator,
-    the scores are the model's own, already computed."""
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    class StoredScores(ClassifierMixin, BaseEstimator):
-        def __init__(self, n_classes: int = 2):
-            self.n_classes = n_classes
-
-        def fit(self, X, y=None):
-            self.classes_ = np.arange(self.n_classes)
-            return self
-
-        def predict_proba(self, X):
-            return np.asarray(X, dtype=float)
-
-        def predict(self, X):
-            return np.argmax(np.asarray(X), axis=1)
-
-    return StoredScores(n_classes).fit(None)
-
-
-def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndarray, *, alpha: float = 0.1,
-                   score: str = "lac", seed: int = 0) -> np.ndarray:
-    """Split-conformal prediction sets (MAPIE ``SplitConformalClassifier``) for ``test_probs``.
-
-    Parameters
-    ----------
-    cal_probs, cal_y : ndarray, shapes (m, K) and (m,)
-        Calibration items (never the test items).
-    test_probs : ndarray, shape (n, K)
-    alpha : float
-        Miscoverage level: sets hold the true class with probability ≥ 1 − alpha.
-    score : {"lac", "aps"}
-    seed : int
-        Seeds APS's randomised boundary label.
-
-    Returns
-    -------
-    ndarray of bool, shape (n, K): ``sets[i, k]`` is True when class ``k`` is in item ``i``'s set.
-    """
-    if score not in CONFORMITY_SCORES:
-        raise ConfigError(f"unknown conformity score {score!r}.", fix=f"use one of {list(CONFORMITY_SCORES)}.")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass e.g. --alpha 0.1 for 90 % sets.")
-    from mapie.classification import SplitConformalClassifier
-
-    k = np.asarray(cal_probs).shape[1]
-    mapie = SplitConformalClassifier(_stored_scores_estimator(k), confidence_level=1 - alpha, conformity_score=score,
-                                     prefit=True, random_state=seed)
-    mapie.conformalize(np.asarray(cal_probs, dtype=float), np.asarray(cal_y, dtype=int))
-    params = {"include_last_label": "randomized"} if score == "aps" else None
-    _, sets = mapie.predict_set(np.asarray(test_probs, dtype=float), conformity_score_params=params)
-    return np.asarray(sets[:, :, 0], dtype=bool)
-
 
 # ---------------------------------------------------------------------------
 # a run's items, cross-validated
@@ -359,7 +119,7 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
     variant = pick_variant(results, variant)
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
-                          fix=f"use one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or no --by.")
+                          fix=f"pass --scheme with one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or --scheme none for shuffled folds.")
     df = select_rows(results, variant)
     df = df[df["emotion"].fillna("").astype(str) != ""]
     labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's
@@ -388,7 +148,7 @@ def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[li
         n_groups = len(set(groups))
         if n_groups < 2:
             raise ConfigError(f"the items come from {n_groups} speaker; speaker-independent folds need at least 2.",
-                              fix="calibrate a run with several speakers, or pass --by none (the folds then share speakers).")
+                              fix="calibrate a run with several speakers, or pass --scheme none (the folds then share speakers).")
         k = min(folds, n_groups)
         return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)), f"GroupKFold by speaker, {k} folds"
     k = min(folds, n)
@@ -499,83 +259,29 @@ class CalibrationReport:
         return "\n".join(lines)
 
 
-def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,
-                     model_correct: np.ndarray | None, *, bins: int = ECE_BINS,
-                     model_classes: Sequence[str] = LABEL_KEYS) -> dict[str, dict]:
-    """The same binned ECE over the corpus's classes and over every model class, each with its class set named.
+def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
+    """Refuse a variant too small to calibrate under ``folds`` folds, with the fix that applies to it.
 
-    ``workbench metrics`` measures over every model class (confidence = the top of
-    all scores, the run's own prediction) and ``calibrate`` by default over the
-    corpus's classes (scores renormalised over them): the two differ because the
-    class sets differ, not the definition; both are given side by side.
+    Calibration needs 2 classes and ``2 * folds`` labelled items (each fold's training part is split in two halves).
+    With fewer items but at least 4, fewer folds are the fix (``--folds n // 2``); with under 4 items no number of
+    folds helps, and with one class only more classes do.
     """
-    probs = softmax(log_probs)
-    out = {"corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes ({', '.join(classes)})",
-                      "ece": binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]}}
-    if model_confidence is not None and model_correct is not None and len(y):
-        out["model"] = {"classes": list(model_classes),
-                        "label": f"all {len(model_classes)} model classes (as `workbench metrics` measures it)",
-                        "ece": binned_ece(model_confidence, model_correct, bins=bins)[0]}
-    return out
+    if k < 2:
+        raise ConfigError(f"variant {variant!r} has {n} labelled item(s) of {k} class; calibration needs items of at least 2 classes.",
+                          fix="calibrate a run whose labelled items cover 2 or more classes.")
+    if n < 4:
+        raise ConfigError(f"variant {variant!r} has {n} labelled item(s); calibration needs at least 4 (2 folds of 2 items).",
+                          fix="label more items of the run, or score a larger labelled manifest (fewer folds cannot help).")
+    if n < 2 * folds:
+        raise ConfigError(f"variant {variant!r} has {n} labelled items; {folds} folds need at least {2 * folds}.",
+                          fix=f"pass --folds {n // 2} (or fewer), or calibrate a run with at least {2 * folds} labelled items.")
 
 
-def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
-                         bounds: tuple[float, float] = T_BOUNDS) -> tuple[tuple[float, float], dict]:
-    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples.
-
-    Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
-    whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
-    """
-    n = len(y)
-    if n == 0 or n_boot < 1:
-        return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
-    rng = np.random.default_rng(seed)
-    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
-    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
-    lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}
-
-
-def calibrate(results, *, variant: str | None = None, by: str | None = "speaker", folds: int = 5, alpha: float = 0.1,
-              restrict: bool = True, bins: int = ECE_BINS, n_boot: int = 1000, seed: int = 0,
-              bounds: tuple[float, float] = T_BOUNDS) -> CalibrationReport:
-    """Cross-validated calibration of one variant of a results table (see the module docstring).
-
-    Parameters
-    ----------
-    results : DataFrame
-        A run's ``results.parquet`` (score columns ``score_<class>``, ``emotion``, ``status``, ``variant``).
-    by : str or None
-        Column whose values must not be split across folds (``speaker``); None for shuffled folds.
-    folds : int
-        Number of cross-validation folds (fewer when there are fewer speakers).
-    alpha : float
-        Miscoverage of the conformal sets (0.1 → 90 % sets).
-    restrict : bool
-        Calibrate over the corpus's classes (True) or all nine model classes.
-    bounds : (float, float)
-        The interval the temperature is searched in; a fit at its edge is flagged and not recommended.
-
-    Returns
-    -------
-    CalibrationReport
-        With its self-checks in ``checks`` and the failed ones in words in ``warnings``.
-    """
-    if folds < 2:
-        raise ConfigError(f"folds is {folds}; cross-validation needs at least 2.", fix="pass --folds 5.")
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass --alpha 0.1 for 90 % sets.")
-    items = scored_items(results, variant=variant, restrict=restrict, by=by)
-    n, k = items.log_probs.shape
-    if n < 2 * folds or k < 2:
-        raise ConfigError(f"variant {items.variant!r} has {n} labelled items over {k} classes; calibration needs at least "
-                          f"{2 * folds} items and 2 classes.", fix=(f"calibrate a labelled run of at least {2 * folds} items over 2 or more classes"
-                                                                   + (", or pass fewer --folds" if n >= 4 and k >= 2 else "") + "."))
-    splits, fold_note = _folds(n, items.groups, folds, seed)
-    notes = [] if items.groups is not None else [fold_note]
+def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bounds) -> dict:
+    """Held-out probabilities after each fold's temperature, conformal sets, fold temperatures and the protocol in words."""
     lp, y = items.log_probs, items.y
-    before_probs = softmax(lp)
-    after_probs = np.zeros_like(before_probs)
+    n, k = lp.shape
+    after_probs = np.zeros_like(lp)
     sets = {s: np.zeros((n, k), dtype=bool) for s in CONFORMITY_SCORES}
     fold_t, split_kinds = [], set()
     for train, test in splits:
@@ -590,9 +296,13 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
             sets[s][test] = conformal_sets(cal_probs, y[conf_part], after_probs[test], alpha=alpha, score=s, seed=seed)
     protocol = ("in each fold the temperature is fitted on one half of the training part and the conformal threshold on the "
                 f"other half (split {' / '.join(sorted(split_kinds))}); both are applied to the held-out fold")
-    if "by shuffled items" in split_kinds and items.groups is not None:
-        notes.append("a fold's training part had a single speaker, so its temperature and conformal halves share that speaker")
-    temperature = fit_temperature(lp, y, bounds=bounds)
+    shared = "by shuffled items" in split_kinds and items.groups is not None
+    return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "shared_speaker": shared}
+
+
+def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int) -> dict:
+    """Point values and item-bootstrap intervals (the same resamples before and after) of the errors, AURC and accuracy at coverage."""
+    n = len(y)
     shares = [f"{int(s * 100)}%" for s in COVERAGES]
 
     def stats(idx, _):
@@ -600,34 +310,44 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         b, a = calibration_errors(before_probs[idx], y[idx], bins=bins), calibration_errors(after_probs[idx], y[idx], bins=bins)
         cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
         ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
-        return ([b[m] for m in ("ece", "mce", "brier", "nll")] + [a[m] for m in ("ece", "mce", "brier", "nll")] + [ab, aa]
+        return ([b[m] for m in ERROR_METRICS] + [a[m] for m in ERROR_METRICS] + [ab, aa]
                 + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES])
 
     index = np.arange(n)
     ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
-    metrics = ("ece", "mce", "brier", "nll")
-    ci_before = {m: tuple(ci[i]) for i, m in enumerate(metrics)}
-    ci_after = {m: tuple(ci[4 + i]) for i, m in enumerate(metrics)}
     nc = len(COVERAGES)
-    accuracy_at_ci = {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)}
-    t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
     cov_b, risk_b, aurc_b = risk_coverage(before_probs, y)
     cov_a, risk_a, aurc_a = risk_coverage(after_probs, y)
-    accuracy_at = {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
-                   for sh, s in zip(shares, COVERAGES)}
-    conformal = {}
+    return {
+        "ci_before": {m: tuple(ci[i]) for i, m in enumerate(ERROR_METRICS)},
+        "ci_after": {m: tuple(ci[4 + i]) for i, m in enumerate(ERROR_METRICS)},
+        "aurc_ci": (tuple(ci[8]), tuple(ci[9])),
+        "accuracy_at_ci": {sh: {"before": tuple(ci[10 + j]), "after": tuple(ci[10 + nc + j])} for j, sh in enumerate(shares)},
+        "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
+                        for sh, s in zip(shares, COVERAGES)},
+        "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
+        "aurc": (aurc_b, aurc_a),
+        "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),
+    }
+
+
+def _conformal_summary(sets: dict, y: np.ndarray, classes: list[str]) -> dict:
+    """Coverage, mean set size and empty sets of each conformity score, overall and per true class."""
+    n = len(y)
+    out = {}
     for s, st in sets.items():
         hit = st[np.arange(n), y]
         size = st.sum(axis=1)
         per_class = {c: {"n": int((y == j).sum()), "coverage": float(hit[y == j].mean()), "mean_size": float(size[y == j].mean())}
-                     for j, c in enumerate(items.classes) if (y == j).any()}
-        conformal[s] = {"n": int(n), "coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
-                        "per_class": per_class}
-    if not items.restricted and len(set(y.tolist())) < len(items.classes):
-        notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
-    before, after = calibration_errors(before_probs, y, bins=bins), calibration_errors(after_probs, y, bins=bins)
+                     for j, c in enumerate(classes) if (y == j).any()}
+        out[s] = {"n": int(n), "coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
+                  "per_class": per_class}
+    return out
 
-    # the self-checks, and what they mean in words
+
+def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci, t_boot: dict, *, bounds, k: int) -> dict:
+    """The fit's self-checks (edge, fold edges, NLL against uniform and uncalibrated, zero-width intervals), in flags and words."""
+    n = len(y)
     warnings: list[str] = []
     edge = fit_edge(lp, y, temperature, bounds)
     if edge:
@@ -636,36 +356,106 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     if fold_edges and not edge:
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
-    words, nll_flags = nll_verdict(after["nll"], before["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None)
+    ci_before, ci_after = fig["ci_before"], fig["ci_after"]
+    words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None)
     if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
         warnings.append(words[0].upper() + words[1:])
     # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which
-    intervals = {"T": t_ci, "AURC before": tuple(ci[8]), "AURC after": tuple(ci[9]),
-                 **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in metrics for w in ("before", "after")},
-                 **{f"accuracy at {sh} {w}": accuracy_at_ci[sh][w] for sh in shares for w in ("before", "after")}}
+    intervals = {"T": t_ci, "AURC before": fig["aurc_ci"][0], "AURC after": fig["aurc_ci"][1],
+                 **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in ERROR_METRICS for w in ("before", "after")},
+                 **{f"accuracy at {sh} {w}": c[w] for sh, c in fig["accuracy_at_ci"].items() for w in ("before", "after")}}
     flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
     if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
-    if flat:
-        notes.append(f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, "
-                     "so these intervals measure nothing")
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
               "zero_width_intervals": flat}
+    return {"edge": edge, "warnings": warnings, "words": words, "flat": flat, "checks": checks, "recommended": recommended}
+
+
+#: the calibration errors, in the order the bootstrap returns them
+ERROR_METRICS = ("ece", "mce", "brier", "nll")
+
+
+def calibrate(results, *, variant: str | None = None, by: str | None = "speaker", folds: int = 5, alpha: float = 0.1,
+              restrict: bool = True, bins: int = ECE_BINS, n_boot: int = 1000, seed: int = 0,
+              bounds: tuple[float, float] = T_BOUNDS) -> CalibrationReport:
+    """Cross-validated calibration of one variant of a results table (see the module docstring).
+
+    Parameters
+    ----------
+    results : DataFrame
+        A run's ``results.parquet`` (score columns ``score_<class>``, ``emotion``, ``status``, ``variant``).
+    variant : str or None
+        The variant to calibrate (default: the run's first); an unknown one is refused with the run's variants.
+    by : str or None
+        Column whose values must not be split across folds (``speaker``); None for shuffled folds.
+    folds : int
+        Number of cross-validation folds (fewer when there are fewer speakers); needs ``2 * folds`` labelled items.
+    alpha : float
+        Miscoverage of the conformal sets (0.1 → 90 % sets).
+    restrict : bool
+        Calibrate over the corpus's classes (True) or all the model's classes.
+    bins : int
+        Equal-width confidence bins of the ECE and the reliability table.
+    n_boot : int
+        Bootstrap resamples of the intervals (the temperature's interval uses at most 200).
+    seed : int
+        Seeds the shuffled folds, the bootstrap and APS's randomised sets.
+    bounds : (float, float)
+        The interval the temperature is searched in; a fit at its edge is flagged and not recommended.
+
+    Returns
+    -------
+    CalibrationReport
+        With its self-checks in ``checks`` and the failed ones in words in ``warnings``.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> report = wb.calibrate(wb.RunFolder(run_dir).results(), by="speaker", folds=2, n_boot=20)
+    >>> report.n > 0, len(report.fold_temperatures)
+    (True, 2)
+    >>> sorted(report.checks)[:2]
+    ['fold_temperatures_at_edge', 'nll_not_better_than_uniform']
+    """
+    if folds < 2:
+        raise ConfigError(f"folds is {folds}; cross-validation needs at least 2.", fix="pass --folds 5.")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass --alpha 0.1 for 90 % sets.")
+    items = scored_items(results, variant=variant, restrict=restrict, by=by)
+    n, k = items.log_probs.shape
+    check_enough_items(n, k, folds, variant=items.variant)
+    splits, fold_note = _folds(n, items.groups, folds, seed)
+    notes = [] if items.groups is not None else [fold_note]
+    lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)
+    cv = _cross_validated(items, splits, alpha=alpha, seed=seed, bounds=bounds)
+    if cv["shared_speaker"]:
+        notes.append("a fold's training part had a single speaker, so its temperature and conformal halves share that speaker")
+    temperature = fit_temperature(lp, y, bounds=bounds)
+    fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed)
+    t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
+    if not items.restricted and len(set(y.tolist())) < len(items.classes):
+        notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
+    sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)
+    if sc["flat"]:
+        notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
+                     "so these intervals measure nothing")
+    after_probs = cv["after"]
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
-        fold_temperatures=fold_t, alpha=alpha, before=before, after=after, ci_before=ci_before, ci_after=ci_after,
-        aurc_before=aurc_b, aurc_after=aurc_a, accuracy_at=accuracy_at, conformal=conformal,
+        fold_temperatures=cv["fold_t"], alpha=alpha, before=fig["before"], after=fig["after"], ci_before=fig["ci_before"],
+        ci_after=fig["ci_after"], aurc_before=fig["aurc"][0], aurc_after=fig["aurc"][1], accuracy_at=fig["accuracy_at"],
+        conformal=_conformal_summary(cv["sets"], y, items.classes),
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
-        curve_before={"coverage": cov_b.tolist(), "risk": risk_b.tolist()},
-        curve_after={"coverage": cov_a.tolist(), "risk": risk_a.tolist()}, notes=notes,
-        search_interval=tuple(float(b) for b in bounds), temperature_edge=edge, temperature_ci=t_ci, temperature_bootstrap=t_boot,
-        aurc_ci_before=tuple(ci[8]), aurc_ci_after=tuple(ci[9]), accuracy_at_ci=accuracy_at_ci,
+        curve_before=fig["curves"][0], curve_after=fig["curves"][1], notes=notes,
+        search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
+        aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes),
-        conformal_protocol=protocol, nll_uniform=float(np.log(k)), nll_words=words, checks=checks, warnings=warnings,
-        recommended=recommended,
+        conformal_protocol=cv["protocol"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=sc["checks"],
+        warnings=sc["warnings"], recommended=sc["recommended"],
     )
 
 
@@ -674,13 +464,38 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
 # ---------------------------------------------------------------------------
 def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = None, by: str | None = "speaker", folds: int = 5,
                   alpha: float = 0.1, restrict: bool = True, n_boot: int = 1000, seed: int = 0,
-                  figures: bool = True) -> dict[str, CalibrationReport]:
+                  figures: bool = True, out: "str | Path | None" = None) -> dict[str, CalibrationReport]:
     """Calibrate every variant of a run (or ``variant``); write ``calibration.json`` and figures through the run folder.
 
     ``calibration.json`` holds ``temperature`` (the first calibrated variant's, the one
     ``--temperature RUN`` applies), the variant it came from, the protocol, and each
     variant's full report.  Figures: ``calibration_<kind>_<k>.png`` with ``k`` the
     variant's position in the run.
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder with labelled items.
+    variant : str or None
+        Calibrate only this variant (default: every variant; the first one's temperature is saved).
+    by, folds, alpha, restrict, n_boot, seed
+        As in :func:`calibrate`.
+    figures : bool
+        Also write the reliability, risk-coverage and set-size figures.
+    out : str, Path or None
+        Folder for ``calibration.json`` and the figures (default: the run folder, where ``--temperature RUN`` reads it).
+
+    Returns
+    -------
+    dict of str to CalibrationReport
+        One report per calibrated variant.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> reports = wb.calibrate_run(run_dir, folds=2, n_boot=20, figures=False, out="calibrated")
+    >>> list(reports), os.path.isfile("calibrated/calibration.json")
+    (['raw'], True)
     """
     rf = as_run_folder(run_dir)
     results = rf.results()
@@ -709,92 +524,13 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
     if rf.random_weights:
         # the model's own banner, as the run recorded it (this module sits below workbench.model.network)
         payload["warning"] = (rf.model_ref or {}).get("warning") or "RANDOM WEIGHTS: these figures mean nothing."
-    rf.write_json(CALIBRATION_FILE, payload)
+    dest = output_folder(rf, out)
+    dest.write_json(CALIBRATION_FILE, payload)
     if figures:
         for v, r in reports.items():
             k = variants.index(v)
             for kind, plot in zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)):
                 fig = plot(r)
                 fig.tight_layout()
-                rf.write_figure(calibration_figure_name(kind, k), fig)
+                dest.write_figure(calibration_figure_name(kind, k), fig)
     return reports
-
-
-# ---------------------------------------------------------------------------
-# figures (axes in, figure out)
-# ---------------------------------------------------------------------------
-def plot_reliability_before_after(report: CalibrationReport, *, ax=None):
-    """Reliability before and after temperature scaling: accuracy against mean confidence per non-empty bin.
-
-    Marker area grows with the bin's item count; the diagonal is perfect calibration.
-    ``ax``: axes or None for a new figure.  Returns the figure.
-    """
-    fig, ax = _axes(ax, (5, 4.5))
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
-    for rows, name, colour, ece_value in ((report.reliability_before, "before", "#cc3311", report.before["ece"]),
-                                          (report.reliability_after, f"after (T = {report.temperature:.2f})", "#0077bb",
-                                           report.after["ece"])):
-        kept = [b for b in rows if b["n"]]
-        if kept:
-            sizes = np.array([b["n"] for b in kept], dtype=float)
-            ax.plot([b["confidence"] for b in kept], [b["accuracy"] for b in kept], "-", color=colour, lw=1)
-            ax.scatter([b["confidence"] for b in kept], [b["accuracy"] for b in kept], s=12 + 150 * sizes / sizes.max(),
-                       color=colour, alpha=0.8, label=f"{name}: ECE {ece_value:.3f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("mean confidence of the bin", fontsize=10)
-    ax.set_ylabel("accuracy of the bin", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    title = plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)")
-    if not report.recommended:  # the flag on a line of its own (escaped apart: plain_text shows a break as a literal \n)
-        title += "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
-                           if report.temperature_edge else "T not recommended (see the NLL check)")
-    ax.set_title(title, fontsize=11)
-    return fig
-
-
-def plot_risk_coverage(report: CalibrationReport, *, ax=None):
-    """Risk (error rate) of the most confident share of the items against that share, before and after.
-
-    ``ax``: axes or None.  Returns the figure.
-    """
-    fig, ax = _axes(ax, (5.5, 4))
-    for curve, name, colour, area in ((report.curve_before, "before", "#cc3311", report.aurc_before),
-                                      (report.curve_after, "after", "#0077bb", report.aurc_after)):
-        if curve.get("coverage"):
-            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5, label=f"{name}: AURC {area:.3f}")
-    if report.curve_before.get("risk"):
-        ax.axhline(report.curve_before["risk"][-1], color="grey", lw=0.8, ls=":", label="error rate answering everything")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("coverage (share of items answered, most confident first)", fontsize=10)
-    ax.set_ylabel("risk (error rate of the answered)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(plain_text(f"{report.variant}: risk–coverage"), fontsize=11)
-    return fig
-
-
-def plot_set_sizes(report: CalibrationReport, *, ax=None):
-    """Mean conformal set size per true class (LAC and APS), each bar labelled with its coverage.
-
-    ``ax``: axes or None.  Returns the figure.
-    """
-    fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4))
-    scores = list(report.conformal)
-    width = 0.8 / max(len(scores), 1)
-    classes = [c for c in report.classes if any(c in report.conformal[s]["per_class"] for s in scores)]
-    x = np.arange(len(classes))
-    for j, (s, colour) in enumerate(zip(scores, ("#4477aa", "#ee7733"))):
-        per = report.conformal[s]["per_class"]
-        sizes = [per[c]["mean_size"] for c in classes]
-        bars = ax.bar(x + (j - (len(scores) - 1) / 2) * width, sizes, width=width * 0.95, color=colour,
-                      label=f"{s.upper()}: coverage {report.conformal[s]['coverage']:.3f}, mean size {report.conformal[s]['mean_size']:.2f}")
-        for b, c in zip(bars, classes):
-            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.03, f"{per[c]['coverage']:.2f}", ha="center", va="bottom",
-                    fontsize=7)
-    ax.set_xticks(x, [plain_text(c) for c in classes], rotation=30, ha="right", fontsize=9)
-    ax.set_ylim(0, len(report.classes) + 0.5)
-    ax.set_ylabel("mean set size (classes)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (labels: coverage per class)"), fontsize=10)
-    return fig

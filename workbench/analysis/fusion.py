@@ -55,10 +55,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.compare import mcnemar_exact, paired_bootstrap_delta
+from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.errors import ConfigError
-from workbench.analysis.metrics import bootstrap_ci, uar, wa
+from workbench.analysis.metrics import output_folder
+from workbench.analysis.stats import bootstrap_ci, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
@@ -416,10 +417,41 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
-             n_boot: int = 1000, figures: bool = True) -> FusionResult:
+             n_boot: int = 1000, figures: bool = True, out: str | Path | None = None) -> FusionResult:
     """Evaluate every method on a run; writes ``fusion.json``, ``fusion_items.csv``,
-    ``fusion_changes.csv`` and ``fusion.png`` into the run folder."""
+    ``fusion_changes.csv`` and ``fusion.png`` into the run folder (or ``out``).
 
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished run folder whose manifest has ``text`` and ``speaker``.
+    variant : str or None
+        The variant whose embeddings to use (default: the run's first).
+    text_model : str or None
+        A sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2).
+    folds : int
+        Cross-validation folds, grouped by speaker.
+    seed : int
+        Random seed.
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    figures : bool
+        Also write ``fusion.png``.
+    out : str, Path or None
+        Folder for the files (default: the run folder).
+
+    Returns
+    -------
+    FusionResult
+        UAR of speech, text, early and late fusion with intervals, each against speech alone, and the text checks.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> res = wb.fuse_run(run_dir, folds=2, n_boot=20, figures=False, out="fused")
+    >>> "speech" in res.metrics and "early" in res.metrics, os.path.isfile("fused/fusion.json")
+    (True, True)
+    """
     rf = as_run_folder(run_dir)
     run_dir = rf.path
     data = fusion_data(rf, variant=variant, text_model=text_model)
@@ -430,14 +462,15 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     payload = res.to_dict()
     if rf.random_weights:
         payload["warning"] = RANDOM_WEIGHTS_BANNER
-    rf.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
+    dest = output_folder(rf, out)
+    dest.write_json("fusion.json", payload)  # strict JSON with the random-weights flag, never through a link
     items = data.rows[[c for c in ("id", "speaker", "emotion", "text") if c in data.rows.columns]].copy()
     for m, p in res.predictions.items():
         items[f"pred_{m}"] = p
-    rf.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
-    rf.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
+    dest.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
+    dest.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
     if figures:
-        rf.write_figure("fusion.png", plot_fusion(res))
+        dest.write_figure("fusion.png", plot_fusion(res))
     return res
 
 

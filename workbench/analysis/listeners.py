@@ -35,7 +35,7 @@ from workbench.errors import ConfigError
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
-from workbench.analysis.metrics import bootstrap_ci, confusion, headline
+from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
 #: what `workbench listeners` writes into a run folder
@@ -356,8 +356,8 @@ def agree_wrong_frame(results, **kwargs):
 
 
 def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS, agree: float = 0.75,
-                  split: float = 0.5, n_boot: int = 1000, seed: int = 0) -> dict[str, ListenerReport]:
-    """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder.
+                  split: float = 0.5, n_boot: int = 1000, seed: int = 0, out=None) -> dict[str, ListenerReport]:
+    """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder (or the folder ``out``).
 
     Raises :class:`ConfigError` when the run's items carry no listener columns.
     """
@@ -370,5 +370,5 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
-    rf.write_json(LISTENERS_FILE, payload)
+    output_folder(rf, out).write_json(LISTENERS_FILE, payload)
     return reports

@@ -13,8 +13,12 @@ Conventions (speech emotion recognition):
   over the dataset's classes only, the usual way of scoring a 9-class model
   on a 4-class benchmark.
 * **ECE**: equal-width confidence bins (default 15); the gap between accuracy
-  and mean confidence per bin, weighted by the bin's share of items.
+  and mean confidence per bin, weighted by the bin's share of items (scikit-learn's
+  ``calibration_curve`` per bin; :func:`workbench.analysis.stats.ece`).
 * Intervals: seeded percentile bootstrap over items (95 % by default).
+
+The statistics on label arrays live in :mod:`workbench.analysis.stats` (importable from here too); this module
+turns a run's results into reports, breakdowns and figures.
 """
 
 from __future__ import annotations
@@ -32,200 +36,9 @@ from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
 from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
-
-
-def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
-    """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
-    from sklearn.metrics import accuracy_score
-
-    return float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
-
-
-def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Precision, recall, F1 and support of each class (scikit-learn's ``precision_recall_fscore_support``).
-
-    A class never predicted has precision 0; a class absent from ``y_true`` has
-    recall NaN (there is nothing to recall) and F1 0.
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    classes = list(classes)
-    if not classes:
-        return {}
-    if len(y_true):
-        prec, rec, f1, sup = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    else:
-        prec = rec = f1 = np.zeros(len(classes))
-        sup = np.zeros(len(classes), dtype=int)
-    return {
-        c: {"precision": float(prec[i]), "recall": float(rec[i]) if sup[i] else float("nan"), "f1": float(f1[i]), "support": int(sup[i])}
-        for i, c in enumerate(classes)
-    }
-
-
-def _present(y_true: Sequence[str], classes: Sequence[str] | None) -> list[str]:
-    return list(classes) if classes is not None else sorted(set(y_true))
-
-
-def uar(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
-    """Mean recall over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``.
-
-    With the default classes this is scikit-learn's ``balanced_accuracy_score``.
-    """
-    rec = [v["recall"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
-    return float(np.mean(rec)) if rec else float("nan")
-
-
-def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
-    """Mean F1 over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``."""
-    f = [v["f1"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
-    return float(np.mean(f)) if f else float("nan")
-
-
-def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str], cols: Sequence[str]) -> np.ndarray:
-    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column.
-
-    Items whose label is not in ``rows`` or whose prediction is not in ``cols`` are not counted.
-    """
-    from sklearn.metrics import confusion_matrix
-
-    labels = list(dict.fromkeys([*rows, *cols]))
-    out = np.zeros((len(rows), len(cols)), dtype=np.int64)
-    if not len(y_true) or not labels or not set(labels) & set(np.asarray(y_true).tolist()):
-        return out  # scikit-learn refuses both cases; the defined result is all zeros
-    m = confusion_matrix(y_true, y_pred, labels=labels)
-    index = {c: i for i, c in enumerate(labels)}
-    return m[np.ix_([index[r] for r in rows], [index[c] for c in cols])].astype(np.int64)
-
-
-def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15) -> tuple[float, list[dict]]:
-    """Expected calibration error with equal-width bins, and the per-bin table.
-
-    Accuracy and mean confidence per bin come from scikit-learn's
-    ``calibration_curve`` (uniform strategy: bins closed on the right, the
-    first one also on the left).  It drops empty bins, so the item count of each
-    bin, which weights the gap and sizes the reliability bars, is counted here
-    with the same bin edges.
-    """
-    from sklearn.calibration import calibration_curve
-
-    conf = np.asarray(confidence, dtype=float)
-    corr = np.asarray(correct, dtype=bool)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=bins)[:bins]
-    acc = np.full(bins, np.nan)
-    mean_conf = np.full(bins, np.nan)
-    if len(conf):
-        acc[counts > 0], mean_conf[counts > 0] = calibration_curve(corr, conf, n_bins=bins, strategy="uniform", pos_label=True)
-    filled = counts > 0
-    total = float(np.sum(counts[filled] / len(conf) * np.abs(acc[filled] - mean_conf[filled]))) if len(conf) else 0.0
-    table = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(counts[b]), "accuracy": float(acc[b]), "confidence": float(mean_conf[b])}
-             for b in range(bins)]
-    return total, table
-
-
-def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
-    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
-
-    ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
-    resample (then the result is a list of ``k`` intervals).  Resamples where a
-    statistic is undefined (NaN) are left out of that statistic's interval.
-    """
-    t, p = np.asarray(y_true), np.asarray(y_pred)
-    if len(t) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n):
-        i = rng.integers(0, len(t), len(t))
-        stats.append(fn(t[i], p[i]))
-    values = np.asarray(stats, dtype=float)
-    scalar = values.ndim == 1
-    values = values.reshape(len(stats), -1)
-    bounds = []
-    for column in values.T:
-        kept = column[~np.isnan(column)]
-        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
-        bounds.append((float(lo), float(hi)))
-    return bounds[0] if scalar else bounds
-
-
-def headline(classes: Sequence[str]):
-    """``f(y_true, y_pred) -> (WA, UAR, macro-F1)`` over ``classes`` from one scikit-learn call.
-
-    The bootstrap calls it once per resample: one ``precision_recall_fscore_support``
-    instead of one per metric keeps a 1000-resample interval at about a second.
-    """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    labels = list(classes)
-
-    def stats(t, p) -> tuple[float, float, float]:
-        if not len(t):
-            return (float("nan"),) * 3
-        _, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
-        present = sup > 0
-        wa_value = float(np.mean(np.asarray(t) == np.asarray(p)))
-        if not present.any():
-            return wa_value, float("nan"), float("nan")
-        return wa_value, float(rec[present].mean()), float(f1[present].mean())
-
-    return stats
-
-
-def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_codes: Sequence[int], *, n: int = 1000,
-                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000) -> list[tuple[float, float]]:
-    """Percentile intervals of (WA, UAR, macro-F1) over ``n`` seeded resamples, all resamples at once.
-
-    The same resamples and the same definitions as ``bootstrap_ci(headline(class_codes), t, p, n=n, seed=seed)``
-    (scikit-learn's ``precision_recall_fscore_support`` with ``labels=class_codes``, ``zero_division=0``; UAR and
-    macro-F1 over the classes present in the resample), without one scikit-learn call per resample: the
-    confusion counts of every resample come from one ``np.bincount``, and the three statistics from those counts.
-    The tests compare it with the scikit-learn path resample by resample.  Why: the breakdown figures need an
-    interval per speaker and per gender, and 1000 scikit-learn calls per group made ``workbench metrics`` take
-    46 s with figures against 5.5 s without (benchmarks/figures.py).
-
-    ``t_codes``, ``p_codes``: ``(items,)`` integer label codes; ``class_codes``: the codes of the classes scored.
-    Resamples are drawn in blocks of about ``block_items`` indices (memory), which draws the same numbers.
-    Returns three ``(lo, hi)`` pairs.
-    """
-    t = np.asarray(t_codes, dtype=np.int64)
-    p = np.asarray(p_codes, dtype=np.int64)
-    if len(t) == 0:
-        return [(float("nan"), float("nan"))] * 3
-    m = len(t)
-    k = int(max(t.max(), p.max(), max(class_codes, default=0))) + 1
-    labels = np.asarray(list(class_codes), dtype=np.int64)
-    pair = t * k + p
-    rng = np.random.default_rng(seed)
-    stats = np.empty((n, 3))
-    per_block = max(1, block_items // m)
-    for start in range(0, n, per_block):
-        b = min(per_block, n - start)
-        idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
-        counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
-        stats[start:start + b] = _stats_from_counts(counts, labels, m)
-    bounds = []
-    for column in stats.T:
-        kept = column[~np.isnan(column)]
-        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
-        bounds.append((float(lo), float(hi)))
-    return bounds
-
-
-def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
-    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items: ``(b, 3)``."""
-    tp = counts[:, labels, labels].astype(float)
-    support = counts[:, labels, :].sum(axis=2).astype(float)
-    predicted = counts[:, :, labels].sum(axis=1).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall = np.where(support > 0, tp / support, 0.0)
-        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
-        present = support > 0
-        n_present = present.sum(axis=1)
-        uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
-        f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
-    return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
+from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
+    _present, _stats_from_counts, bootstrap_ci, confusion, ece, headline, headline_intervals, macro_f1, per_class, uar, wa,
+)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -332,9 +145,65 @@ def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str
     return y_true, y_pred, classes
 
 
+def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], by: Sequence[str]) -> dict[str, dict]:
+    """WA and UAR per group of each column of ``by`` among the scored rows ``sc``, small groups and missing classes noted."""
+    breakdowns: dict[str, dict] = {}
+    for col in by:
+        if col not in sc.columns:
+            continue
+        groups = {}
+        for g, sub in sc.groupby(sc[col].fillna("").astype(str)):
+            if g == "":
+                continue
+            idx = sc.index.get_indexer(sub.index)
+            counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
+            missing = [c for c, k in counts.items() if not k]
+            reason = small_group_reason(counts)
+            notes = ([f"too small: {reason}"] if reason else []) + (
+                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
+            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
+                         "too_small": bool(reason), "note": "; ".join(notes)}
+        if groups:
+            breakdowns[col] = groups
+    return breakdowns
+
+
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
              seed: int = 0, by: Sequence[str] = ("speaker", "gender")) -> Report:
-    """Metrics of one variant of a results table (a DataFrame from ``results.parquet``)."""
+    """Metrics of one variant of a results table (a DataFrame from ``results.parquet``).
+
+    Parameters
+    ----------
+    results : DataFrame
+        A run's results (``RunFolder(run_dir).results()``): ``variant``, ``status``, ``emotion``, ``pred``,
+        ``confidence`` and the score columns.
+    variant : str or None
+        The variant to score (default: the table's first).
+    restrict : bool
+        Take the argmax over the dataset's classes only (a nine-class model on a four-class benchmark).
+    bins : int
+        Equal-width confidence bins of the ECE and the reliability table.
+    n_boot : int
+        Bootstrap resamples of the 95 % intervals.
+    seed : int
+        Seed of the bootstrap.
+    by : sequence of str
+        Manifest columns to break the metrics down by (those the table lacks are skipped here;
+        :func:`run_metrics` refuses them).
+
+    Returns
+    -------
+    Report
+        WA, UAR, macro-F1 with intervals in ``ci``, the per-class report, confusion, ECE and its bins,
+        and the counts of scored, excluded and failed items.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> report = wb.evaluate(wb.RunFolder(run_dir).results(), n_boot=50)
+    >>> report.n_scored > 0, 0.0 <= report.uar <= 1.0, len(report.ci["uar"])
+    (True, True, 2)
+    """
     df = results
     if variant is None:
         variants = list(dict.fromkeys(df["variant"]))
@@ -370,24 +239,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
     intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
-    breakdowns: dict[str, dict] = {}
-    for col in by:
-        if col not in sc.columns:
-            continue
-        groups = {}
-        for g, sub in sc.groupby(sc[col].fillna("").astype(str)):
-            if g == "":
-                continue
-            idx = sc.index.get_indexer(sub.index)
-            counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
-            missing = [c for c, k in counts.items() if not k]
-            reason = small_group_reason(counts)
-            notes = ([f"too small: {reason}"] if reason else []) + (
-                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
-            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
-                         "too_small": bool(reason), "note": "; ".join(notes)}
-        if groups:
-            breakdowns[col] = groups
+    breakdowns = _breakdowns(sc, y_true, y_pred, classes, by)
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
@@ -432,7 +284,7 @@ def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> lis
 
 
 def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0,
-                checkpoint: str | None = None) -> dict[str, Report]:
+                checkpoint: str | None = None, out: "str | Path | None" = None) -> dict[str, Report]:
     """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
 
     When the run's corpus is in its checkpoint's training data (see
@@ -446,6 +298,37 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     files are ``metrics_restricted.json`` and ``*_restricted_*.png``: the unrestricted ones stay.
     Raises :class:`~workbench.runs.folder.RunFolderError` (with the fix) for a folder that holds
     no finished run.
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder.
+    restrict : bool
+        Take the argmax over the dataset's classes only.
+    by : sequence of str
+        Manifest columns to break the metrics down by; one the run lacks is refused with those it has.
+    figures : bool
+        Also write the confusion, reliability and breakdown figures.
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    seed : int
+        Seed of the bootstrap.
+    checkpoint : str or None
+        The published checkpoint the run's model is, for its training-data card (default: the run's model id).
+    out : str, Path or None
+        Folder for ``metrics.json`` and the figures (default: the run folder).
+
+    Returns
+    -------
+    dict of str to Report
+        One report per variant, in the run's order.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> reports = wb.run_metrics(run_dir, by=["speaker"], figures=False, n_boot=50)
+    >>> list(reports), os.path.isfile(os.path.join(run_dir, "metrics.json"))
+    (['raw'], True)
     """
     rf = as_run_folder(run_dir)
     df = rf.results()
@@ -462,18 +345,33 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
         for entry in payload.values():
             entry["random_weights"] = True
     # a dict keyed by variant names: the flag goes into each entry, not beside them (write_json adds it only at the top)
-    rf.write_artifact(metrics_file_name(restrict), lambda f: f.write(strict_json(payload)), text=True)
+    dest = output_folder(rf, out)
+    dest.write_artifact(metrics_file_name(restrict), lambda f: f.write(strict_json(payload)), text=True)
     if figures:
-        tag = ("restricted",) if restrict else ()
-        for v, r in reports.items():
-            if r.n_scored:
-                meta = {"variant": v, "restricted": restrict}
-                rf.write_figure(artifact_name("confusion", *tag, v, ext="png"), plot_confusion(r), meta=meta)
-                rf.write_figure(artifact_name("reliability", *tag, v, ext="png"), plot_reliability(r), meta=meta)
-                for col in r.breakdowns:
-                    fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r)
-                    rf.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
+        _write_figures(dest, df, reports, restrict=restrict, n_boot=n_boot, seed=seed)
     return reports
+
+
+def output_folder(rf: RunFolder, out: "str | Path | None") -> RunFolder:
+    """Where a run's derived files go: the run folder itself, or the folder ``out`` (created; written through
+    :class:`RunFolder` all the same: atomic, no link followed, names never made from data)."""
+    if out is None:
+        return rf
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return RunFolder(out)
+
+
+def _write_figures(dest: RunFolder, df, reports: dict, *, restrict: bool, n_boot: int, seed: int) -> None:
+    """The confusion, reliability and breakdown figures of each scored variant."""
+    tag = ("restricted",) if restrict else ()
+    for v, r in reports.items():
+        if r.n_scored:
+            meta = {"variant": v, "restricted": restrict}
+            dest.write_figure(artifact_name("confusion", *tag, v, ext="png"), plot_confusion(r), meta=meta)
+            dest.write_figure(artifact_name("reliability", *tag, v, ext="png"), plot_reliability(r), meta=meta)
+            for col in r.breakdowns:
+                fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r)
+                dest.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
 
 
 def _axes(ax, figsize):

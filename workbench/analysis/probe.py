@@ -47,7 +47,7 @@ from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.schema import score_labels
-from workbench.analysis.metrics import macro_f1, uar, wa
+from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
@@ -119,8 +119,8 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
             groups = np.array([session_of(i, s, m) for i, s, m in zip(ids, split, meta)], dtype=object)
         has = groups != ""
         if not has.any():
-            fix = ("add speakers to the manifest (the corpus loaders do), or use --folds emobox / split." if scheme == "speaker" else
-                   "sessions come from meta.session, a SessionN split or an SesNN id prefix (IEMOCAP); use --folds speaker otherwise.")
+            fix = ("add speakers to the manifest (the corpus loaders do), or use --scheme emobox / split." if scheme == "speaker" else
+                   "sessions come from meta.session, a SessionN split or an SesNN id prefix (IEMOCAP); use --scheme speaker otherwise.")
             raise ConfigError(f"no item has a {scheme}, so there are no {scheme}-independent folds.", fix=fix)
         if (~has).any():
             excluded[f"no {scheme}"] = ids[~has].tolist()
@@ -128,7 +128,7 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
         n_groups = len(set(groups[idx].tolist()))
         if n_groups < 2:
             raise ConfigError(f"{scheme}-independent folds need at least two {scheme}s; the items have {n_groups}.",
-                              fix=f"probe a dataset with more {scheme}s, or use --folds split.")
+                              fix=f"probe a dataset with more {scheme}s, or use --scheme split.")
         splits = grouped_folds(groups[idx], k if scheme == "speaker" else n_groups)
         folds = []
         for f, (tr, te) in enumerate(splits, 1):
@@ -143,7 +143,7 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
         if not names:
             raise ConfigError("the run's items carry no EmoBox folds (meta.folds).",
                               fix="import the manifest with `workbench datasets import-emobox <dataset>_train_fold_<k>.jsonl "
-                                  "<dataset>_test_fold_<k>.jsonl …`, or use --folds speaker.")
+                                  "<dataset>_test_fold_<k>.jsonl …`, or use --scheme speaker.")
         none = np.array([not m for m in metas])
         if none.any():
             excluded["no EmoBox fold"] = ids[none].tolist()
@@ -157,12 +157,12 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
         train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
         if not len(train) or not len(test):
             raise ConfigError(f"the manifest's split column has {len(train)} train and {len(test)} test items; both are needed.",
-                              fix="fill the split column with train/test, or use --folds speaker (or session, emobox).")
+                              fix="fill the split column with train/test, or use --scheme speaker (or session, emobox).")
         other = ~np.isin(split, ["train", "test"])
         if other.any():
             excluded["split neither train nor test"] = ids[other].tolist()
         return [Fold("split", train, test)], excluded
-    raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --folds speaker, session, emobox or split.")
+    raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --scheme speaker, session, emobox or split.")
 
 
 # ---------------------------------------------------------------------------
@@ -382,6 +382,39 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
     """Probe a run's embeddings under ``folds``; with ``out``, write ``probe.json``, ``probe_folds.csv`` and ``probe_items.csv`` there.
 
     ``out`` must not lie inside the run folder (it belongs to its run).
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder with utterance embeddings.
+    folds : {"speaker", "session", "emobox", "split"}
+        The fold scheme (the CLI's ``--scheme``): speaker k-fold, IEMOCAP sessions, EmoBox's folds or the manifest's split.
+    k : int
+        Folds of the speaker scheme (the CLI's ``--folds``), capped at the number of speakers.
+    target : {"emotion", "label"}
+        The nine-class counterpart, or the corpus's own label.
+    mlp : bool
+        A small MLP instead of the logistic regression.
+    variant : str or None
+        The variant whose embeddings to probe (default: the run's first).
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    seed : int
+        Seed of the MLP and the bootstrap.
+    out : str, Path or None
+        Folder for ``probe.json`` and the tables (default: nothing written).
+
+    Returns
+    -------
+    ProbeResult
+        Per-fold and mean WA, UAR and macro-F1 with intervals, and the out-of-fold predictions.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> res = wb.probe_run(run_dir, folds="speaker", k=2, n_boot=20)
+    >>> len(res.table()) >= 2
+    True
     """
     rf = as_run_folder(run_dir)
     if out is not None:

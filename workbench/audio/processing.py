@@ -63,7 +63,25 @@ def _fmt_size(n_bytes: int) -> str:
 class ProcessingLog:
     """An ordered list of :class:`StepRecord` plus free log lines.
 
-    ``lines()`` renders it in the seeds' format; ``to_list()`` stores it.
+    ``lines()`` renders it in the seeds' format; ``to_list()`` stores it.  Every :class:`~workbench.audio.clip.Audio`
+    carries one: what was decoded, mixed down, resampled, trimmed, and what each step cut or added.
+
+    Parameters
+    ----------
+    steps : list of StepRecord, optional
+        The records to start with (``None``: an empty log).
+
+    Examples
+    --------
+    >>> y = np.zeros(8000, dtype=np.float32)
+    >>> log = wb.load_audio((y, 8000), id="silence").log
+    >>> [step.name for step in log.steps]
+    ['decode', 'resample']
+    >>> log.total_cut()  # seconds removed at the start and at the end
+    (0.0, 0.0)
+    >>> record = log.note("model loaded")
+    >>> len(wb.ProcessingLog(log.steps).steps)
+    3
     """
 
     def __init__(self, steps: list[StepRecord] | None = None):

@@ -30,10 +30,30 @@ from workbench.schema import MIN_MODEL_SAMPLES
 class Variant:
     """A named preprocessing chain.
 
-    ``steps``: :class:`~workbench.audio.steps.Step` objects, or their dicts (``{"name": "trim", "top_db": 30}``),
-    which are checked and typed when the variant is made (a misspelt key fails here, before any model
+    The steps are checked and typed when the variant is made (a misspelt key fails here, before any model
     loads, not on every row).  The chain and its hash are canonical: every parameter with its value,
     defaults filled, so ``{name: trim}`` and ``{name: trim, top_db: 30}`` are the same chain.
+
+    Parameters
+    ----------
+    name : str
+        The variant's name in the results table.
+    steps : sequence
+        :class:`~workbench.audio.steps.Step` objects, or their dicts (``{"name": "trim", "top_db": 30}``).
+
+    Examples
+    --------
+    >>> trim = wb.Variant("trim30", [{"name": "trim", "top_db": 30}])
+    >>> trim.chain()
+    [{'name': 'trim', 'top_db': 30.0, 'frame_length': 2048, 'hop_length': 512}]
+    >>> wb.Variant("trim", [{"name": "trim"}]).chain_hash() == trim.chain_hash()  # defaults filled
+    True
+    >>> wb.Variant.from_dict(trim.to_dict()) == trim
+    True
+    >>> wb.Variant("typo", [{"name": "trim", "top_bd": 30}])
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: ...
     """
 
     name: str

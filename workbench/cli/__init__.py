@@ -8,20 +8,28 @@
     workbench datasets import-emobox JSONL... --root DIR [--label-map FILE] --out MANIFEST
     workbench datasets import-hf SOURCE --out MANIFEST [--split S] [--label-column C] [--map MAP]
     workbench datasets import-lhotse (--recordings R [--supervisions S] | --cuts C) --out MANIFEST
-    workbench export-lhotse RUN_DIR [--variant V] [--out SUPERVISIONS.jsonl.gz]
+    workbench datasets export-lhotse RUN_DIR [--variant V] [--out SUPERVISIONS.jsonl.gz]
     workbench run MANIFEST [--model …] [--variants FILE] [--out RUN_DIR] [--skip-missing] [--engine local|ray]
-    workbench metrics RUN_DIR [--restrict] [--by speaker gender]
-    workbench compare RUN_DIR [--baseline NAME] | RUN_A RUN_B [RUN_C …] [--out DIR]
-    workbench probe RUN_DIR [--folds speaker|session|emobox|split] [--target emotion|label] [--mlp]
+    workbench metrics RUN_DIR [--restrict] [--by speaker gender] [--out DIR] [--json]
+    workbench compare RUN_DIR [--baseline NAME] | RUN_A RUN_B [RUN_C …] [--top K] [--out DIR] [--json]
+    workbench probe RUN_DIR [--scheme speaker|session|emobox|split] [--folds K] [--target emotion|label] [--mlp] [--json]
     workbench sweep PATH|MANIFEST --kind sample-rate|trim|snr|denoise [--out DIR]
-    workbench diagnose PATH [--model …]
-    workbench segment PATH [--max 25] [--min-silence 0.3] [--vad silero|energy] [--out DIR]
-    workbench embeddings RUN_DIR [--project pca|tsne|umap] [--color-by emotion] [--cluster kmeans|agglomerative] [--neighbours ID|PATH]
+    workbench diagnose PATH [--model …] [--json]
+    workbench segment PATH [--max 25] [--min-silence 0.3] [--vad silero|energy] [--out DIR] [--json]
+    workbench embeddings RUN_DIR [--project pca|tsne|umap] [--cluster kmeans|agglomerative] [--neighbours ID|PATH] [--top K] [--json]
     workbench similar A B [--model …]
-    workbench calibrate RUN_DIR [--by speaker] [--alpha 0.1]   (then --temperature RUN_DIR on any scoring command)
-    workbench fuse RUN_DIR [--text-model NAME|DIR] [--folds 5]
+    workbench calibrate RUN_DIR [--scheme speaker|none] [--folds K] [--alpha 0.1] [--json]   (then --temperature RUN_DIR on any scoring command)
+    workbench fuse RUN_DIR [--text-model NAME|DIR] [--folds 5] [--json]
     workbench report TEMPLATE [--param key=value …] [--out reports/]
     workbench demo [--out DIR]
+
+One grammar on every command: ``--out`` is the output folder (the output file for a command that writes exactly one
+file); without it, what is derived from one run goes into that run folder, anything else into a folder named after
+the command (timestamped where a command makes a new one each time); each ``--help`` says which. ``--json`` prints
+one strict JSON document on stdout and nothing else there (every analysis command has it). ``--folds`` is always a
+count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a top-k. Old spellings
+(``export-lhotse`` at the top, ``--k``, ``--csv``, calibrate's ``--by``) still work for one release and warn on stderr;
+``probe --folds SCHEME`` and ``embeddings -n`` are refused with the new option named.
 
 Exit status: 0 when every input succeeded, 1 when some input failed (its
 error record is written), 2 for a usage or configuration error (printed as
@@ -58,10 +66,19 @@ COMMANDS = {**predict.COMMANDS, **models.COMMANDS, **data.COMMANDS, **running.CO
             **finetune.COMMANDS}
 
 
+DESCRIPTION = """Speech emotion recognition workbench around emotion2vec+.
+
+One grammar on every command: --out is the output folder (the output file for a command that writes one file);
+without it, what is derived from one run goes into that run folder, anything else into a folder named after the
+command (timestamped where a command makes a new one each time); each command's --help says which. --json prints one
+strict JSON document on stdout and nothing else there. --folds is a count of folds, --scheme a fold scheme, --by a
+grouping, --top a top-k."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``workbench`` parser: global options, then each command's parser from its module (:data:`ADDERS`)."""
     parser = argparse.ArgumentParser(
-        prog="workbench", description="Speech emotion recognition workbench around emotion2vec+.",
+        prog="workbench", description=DESCRIPTION,
         formatter_class=HelpFormatter, allow_abbrev=False,
         epilog=example_text("workbench infer clip.wav --model tiny",
                              "workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder",

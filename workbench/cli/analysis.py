@@ -1,4 +1,8 @@
-"""``workbench metrics``, ``compare``, ``probe``, ``embeddings`` and ``fuse``: what a run's results say."""
+"""``workbench metrics``, ``compare``, ``probe``, ``embeddings`` and ``fuse``: what a run's results say.
+
+Every one of them takes ``--json`` (one strict JSON document on stdout, nothing else there) and ``--out`` (the
+output folder; by default the run folder for what is derived from one run, a new timestamped folder otherwise).
+"""
 
 from __future__ import annotations
 
@@ -10,24 +14,29 @@ from workbench.analysis.compare import compare_run, compare_runs, write_runs_com
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import fuse_run
 from workbench.analysis.metrics import run_metrics
+from workbench.files import strict_json
+from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name
-from workbench.cli.common import (model_ref_from_args, EXIT_OK, add_command, check_out_dir, model_options, new_folder, non_negative_int, positive_int,
-                     random_banner_for, say_loading)
+from workbench.cli.common import (FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
+                                  add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
+                                  positive_int, random_banner_for, renamed, say_loading)
 from workbench.limits import spreadsheet_safe
 
 
 def add_metrics(sub) -> None:
     mt_ = add_command(sub, "metrics", help="WA, UAR, macro-F1, confusion, calibration and intervals of a run",
-               example=("workbench metrics runs/emodb --restrict --by speaker gender",))
+               example=("workbench metrics runs/emodb --restrict --by speaker gender", "workbench metrics runs/emodb --json > metrics.json"))
     mt_.add_argument("run_dir", help="run folder written by `workbench run`")
     mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
-    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break down by")
+    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break the metrics down by (grouping)")
     mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     mt_.add_argument("--checkpoint", default=None,
                      help="the published checkpoint the run's model is (id or alias: large, base, seed, base_finetuned), for its "
                           "training-data card when the model was loaded from a folder of another name (default: the run's model id)")
+    add_out_option(mt_, what="metrics.json and the figures", default=RUN_FOLDER_DEFAULT)
+    add_json_option(mt_, "every variant's report")
 
 
 def add_compare(sub) -> None:
@@ -37,44 +46,47 @@ def add_compare(sub) -> None:
                           "each run against the first, with agreement (Cohen's kappa, top-1, score distances, embedding "
                           "cosines) and the items where they differ most; refused, with the ids, when the items or the audio differ.",
               example=("workbench compare runs/emodb_variants --baseline raw",
-                       "workbench compare runs/emodb_f32 runs/emodb_bf16 --out runs/precision_check"))
+                       "workbench compare runs/emodb_f32 runs/emodb_bf16 --out runs/precision_check --top 10"))
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                     help="one run folder: its variants against a baseline; two or more: the runs row by row against the first")
     cp.add_argument("--baseline", default=None, help="one run: variant to compare against (default: raw if present, else the first)")
     cp.add_argument("--variant", action="append", default=None,
                     help="several runs: a variant to pair, repeatable (default: every variant they share)")
-    cp.add_argument("--out", default=None, help="folder for the comparison files (default: several runs: a new runs/compare_<timestamp>, "
-                                                 "never inside a run folder; one run: the run folder)")
+    add_out_option(cp, what="the comparison files", default=f"one run: {RUN_FOLDER_DEFAULT}; several runs: a new "
+                   "runs/compare_<timestamp>, never inside a run folder")
     cp.add_argument("--top", type=non_negative_int, default=5, help="several runs: most different items to print per pair")
     cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
     cp.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     cp.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     cp.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_json_option(cp, "the comparison")
 
 
 def add_probe(sub) -> None:
     pb = add_command(sub, "probe", help="linear probe (or small MLP) on a run's frozen embeddings under EmoBox-style folds",
               description="Train a probe on a run's frozen utterance embeddings under published folds and report WA, UAR and "
                           "macro-F1 per fold and their mean over folds (as EmoBox does), with bootstrap intervals.",
-              example=("workbench probe runs/iemocap --folds session --out runs/iemocap_probe",
-                       "workbench probe runs/emodb --folds speaker --k 5 --target label --mlp"))
+              example=("workbench probe runs/iemocap --scheme session --out runs/iemocap_probe",
+                       "workbench probe runs/emodb --scheme speaker --folds 5 --target label --mlp"))
     pb.add_argument("run_dir", help="run folder written by `workbench run`")
-    pb.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
-                    help="speaker: k-fold grouped by speaker; session: leave-one-session-out (IEMOCAP); "
+    pb.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
+                    help="the fold scheme: speaker: k-fold grouped by speaker; session: leave-one-session-out (IEMOCAP); "
                          "emobox: the folds of `datasets import-emobox`; split: the manifest's train/test split")
-    pb.add_argument("--k", type=positive_int, default=5, help="folds for --folds speaker (capped at the number of speakers)")
+    pb.add_argument("--folds", type=fold_count, default=5, help="folds of --scheme speaker (capped at the number of speakers)")
+    deprecated(pb, "--k", new="--folds", dest="folds", type=fold_count)
     pb.add_argument("--target", default="emotion", choices=["emotion", "label"],
                     help="emotion: the nine-class counterpart; label: the corpus's own label (classes the head lacks)")
     pb.add_argument("--mlp", action="store_true", help="a small MLP (sklearn MLPClassifier) instead of the logistic regression")
     pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
-    pb.add_argument("--out", default=None, help="folder for probe.json and the tables (default: a new runs/probe_<timestamp>)")
+    add_out_option(pb, what="probe.json and the tables", default="a new runs/probe_<timestamp>, never inside the run folder")
     pb.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     pb.add_argument("--seed", type=int, default=0, help="random seed of the MLP and the bootstrap")
+    add_json_option(pb, "probe.json")
 
 
 def add_embeddings(sub) -> None:
     em = add_command(sub, "embeddings", help="2-D projection, clusters and nearest neighbours of a run's utterance embeddings",
-              example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa",))
+              example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa --top 5",))
     em.add_argument("run_dir", help="run folder written by `workbench run`")
     em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"],
@@ -83,13 +95,15 @@ def add_embeddings(sub) -> None:
     em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
     em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
     em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items (default: none)")
-    em.add_argument("-n", type=positive_int, default=5, help="how many neighbours")
+    em.add_argument("--top", type=positive_int, default=5, help="how many neighbours")
+    renamed(em, "-n", new="--top")
     model_options(em, reads_run=True)
     em.add_argument("--other-model", action="store_true",
                     help="embed a --neighbours file with a --model whose weights are not the run's (refused otherwise; "
                          "the output then says so)")
     em.add_argument("--seed", type=int, default=0, help="random seed of projection and clustering")
-    em.add_argument("--out", default=None, help="folder for the projection table and figures (default: the run folder)")
+    add_out_option(em, what="the projection table and figures", default=RUN_FOLDER_DEFAULT)
+    add_json_option(em, "the projection's summary, clusters and neighbours")
 
 
 def add_fuse(sub) -> None:
@@ -98,35 +112,62 @@ def add_fuse(sub) -> None:
     fu.add_argument("run_dir", help="run folder written by `workbench run` (its manifest needs text and speaker)")
     fu.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
-    fu.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (grouped by speaker)")
+    fu.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (grouped by speaker)")
     fu.add_argument("--seed", type=int, default=0, help="random seed")
     fu.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
+    add_out_option(fu, what="fusion.json, the tables and fusion.png", default=RUN_FOLDER_DEFAULT)
+    add_json_option(fu, "fusion.json")
+
+
+def _warning(run_dir) -> str | None:
+    """The random-weights banner of a run (for --json), or None."""
+    return RANDOM_WEIGHTS_BANNER if RunFolder(run_dir).random_weights else None
 
 
 def cmd_metrics(args) -> int:
-    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures, checkpoint=args.checkpoint)
+    if args.out is not None:
+        check_out_dir(args.out)
+    reports = run_metrics(args.run_dir, restrict=args.restrict, by=args.by, figures=not args.no_figures, checkpoint=args.checkpoint,
+                          out=args.out)
+    where = args.out or args.run_dir
+    if args.json:
+        print(strict_json({"run": str(args.run_dir), "written_to": str(where), "warning": _warning(args.run_dir),
+                           "variants": {v: r.to_dict() for v, r in reports.items()}}))
+        return EXIT_OK
     random_banner_for(args.run_dir)
     for r in reports.values():
         print(r.render())
-    print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {args.run_dir}")
+    print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {where}")
+    return EXIT_OK
+
+
+def _compare_runs(args) -> int:
+    out = Path(args.out) if args.out else new_folder(f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+    check_out_dir(out)
+    cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
+    paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
+    if args.json:
+        print(strict_json({**cmp.to_dict(), "written_to": str(out), "files": [p.name for p in paths.values()]}))
+        return EXIT_OK
+    print(cmp.render(top=args.top))
+    print(f"{', '.join(p.name for p in paths.values())} written to {out}")
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
     if len(args.run_dirs) > 1:
-        out = Path(args.out) if args.out else new_folder(f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-        check_out_dir(out)
-        cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
-        paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
-        print(cmp.render(top=args.top))
-        print(f"{', '.join(p.name for p in paths.values())} written to {out}")
-        return EXIT_OK
+        return _compare_runs(args)
     (run_dir,) = args.run_dirs
     if args.out is not None:
         check_out_dir(args.out)
     reports, comparisons, flips = compare_run(run_dir, baseline=args.baseline, n_boot=args.bootstrap, seed=args.seed,
                                               restrict=args.restrict, figures=not args.no_figures, out=args.out)
+    if args.json:
+        print(strict_json({"run": str(run_dir), "written_to": str(args.out or run_dir), "warning": _warning(run_dir),
+                           "metrics": {v: r.to_dict() for v, r in reports.items()}, "comparisons": [c.to_dict() for c in comparisons],
+                           "n_flips": int(len(flips)), "flips": flips.head(50).to_dict(orient="records")}))
+        return EXIT_OK
     random_banner_for(run_dir)
     for name, r in reports.items():
         ci = r.ci
@@ -134,7 +175,7 @@ def cmd_compare(args) -> int:
     for c in comparisons:
         print(c.render())
     if len(flips):
-        print(f"\n{len(flips)} flips (first 10; all in flips.csv):")
+        print(f"\n{len(flips)} flips (showing {min(10, len(flips))} of {len(flips)}; all in flips.csv):")
         print(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]].to_string(index=False))
     print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.out or run_dir}")
     return EXIT_OK
@@ -143,8 +184,11 @@ def cmd_compare(args) -> int:
 def cmd_probe(args) -> int:
     out = Path(args.out) if args.out else new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     check_out_dir(out)
-    res = probe_run(args.run_dir, folds=args.folds, k=args.k, target=args.target, mlp=args.mlp, variant=args.variant,
+    res = probe_run(args.run_dir, folds=args.scheme, k=args.folds, target=args.target, mlp=args.mlp, variant=args.variant,
                     n_boot=args.bootstrap, seed=args.seed, out=out)
+    if args.json:
+        print(strict_json({**res.to_dict(), "written_to": str(out)}))
+        return EXIT_OK
     print(res.render())
     print(f"{PROBE_JSON}, {FOLDS_CSV}, {ITEMS_CSV} written to {out}")
     return EXIT_OK
@@ -159,32 +203,44 @@ def _neighbour_model(args):
     return net, check_same_model(net, recorded, allow_other=args.other_model)
 
 
+def _clusters(args, emb, rows, say) -> dict | None:
+    """Cluster the embeddings (``--cluster``), add the ``cluster`` column to ``rows`` and say what each cluster holds."""
+    if args.cluster == "none":
+        return None
+    cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
+    rows["cluster"] = cl.labels
+    by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
+    say(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
+    members = {}
+    if "emotion" in rows.columns:
+        table = rows.groupby("cluster")["emotion"].agg(lambda s: {str(k or "—"): int(v) for k, v in s.value_counts().items()})
+        for c, counts in table.items():
+            members[str(c)] = counts
+            say(f"  cluster {c}: " + ", ".join(f"{k} {v}" for k, v in list(counts.items())[:4]))
+    return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
+            "emotions_by_cluster": members}
+
+
 def cmd_embeddings(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
+    say = (lambda *a, **k: None) if args.json else print
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
     # the model loads (and is checked against the run's) before anything is written
     model, other = _neighbour_model(args) if args.neighbours and Path(args.neighbours).is_file() else (None, None)
-    random_banner_for(args.run_dir)
+    if not args.json:
+        random_banner_for(args.run_dir)
     if other:
-        print(f"!! {other}")
+        say(f"!! {other}")
     out = Path(args.out) if args.out is not None else Path(args.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
+    say(f"{len(emb)} embeddings of dimension {emb.matrix.shape[1]} (variant {emb.variant})")
     xy, cached = project_run(emb, args.project, seed=args.seed)
     if cached:
-        print(f"{args.project.upper()} projection read from the run folder's cache (same embeddings and seed)")
+        say(f"{args.project.upper()} projection read from the run folder's cache (same embeddings and seed)")
     rows = emb.rows.copy()
     rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
-    if args.cluster != "none":
-        cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
-        rows["cluster"] = cl.labels
-        by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
-        print(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
-        if "emotion" in rows.columns:
-            table = rows.groupby("cluster")["emotion"].agg(lambda s: ", ".join(f"{k or '—'} {v}" for k, v in s.value_counts().head(4).items()))
-            for c, desc in table.items():
-                print(f"  cluster {c}: {desc}")
+    clusters = _clusters(args, emb, rows, say)
     cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
     # written through RunFolder (no links followed, names never built from data), in the run folder or the --out folder
     rf = RunFolder(out) if args.out is not None else RunFolder.open(out)
@@ -193,25 +249,40 @@ def cmd_embeddings(args) -> int:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}")
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
-    print(f"projection_{args.project}.csv and figures written to {out}")
-    if args.neighbours:
+    say(f"projection_{args.project}.csv and figures written to {out}")
+    near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None
+    if args.json:
+        print(strict_json({"run": str(args.run_dir), "written_to": str(out), "warning": _warning(args.run_dir), "other_model": other,
+                           "variant": emb.variant, "n": len(emb), "dimension": int(emb.matrix.shape[1]), "projection": args.project,
+                           "projection_cached": bool(cached), "clusters": clusters, "neighbours_of": args.neighbours,
+                           "neighbours": None if near is None else near.to_dict(orient="records")}))
+        return EXIT_OK
+    if near is not None:
         print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))
-        print(neighbours(emb, args.neighbours, args.n, model=model).to_string(index=False))
+        print(near.to_string(index=False))
         if other:
             print(f"!! {other}")
     return EXIT_OK
 
 
 def cmd_fuse(args) -> int:
+    if args.out is not None:
+        check_out_dir(args.out)
     res = fuse_run(args.run_dir, variant=args.variant, text_model=args.text_model, folds=args.folds, seed=args.seed,
-                   n_boot=args.bootstrap, figures=not args.no_figures)
+                   n_boot=args.bootstrap, figures=not args.no_figures, out=args.out)
+    where = args.out or args.run_dir
+    if args.json:
+        print(strict_json({**res.to_dict(), "run": str(args.run_dir), "written_to": str(where), "warning": _warning(args.run_dir),
+                           "n_changes": int(len(res.changes))}))
+        return EXIT_OK
     random_banner_for(args.run_dir)
     print(res.render())
     fixed = res.changes
     if len(fixed):
-        print(f"\n{len(fixed)} fixed/broken predictions relative to speech (first 10; all in fusion_changes.csv):")
+        print(f"\n{len(fixed)} fixed/broken predictions relative to speech (showing {min(10, len(fixed))} of {len(fixed)}; "
+              "all in fusion_changes.csv):")
         print(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]].to_string(index=False))
-    print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {args.run_dir}")
+    print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {where}")
     return EXIT_OK
 
 

@@ -160,6 +160,78 @@ def add_command(sub, name: str, *, help: str, example: tuple[str, ...], descript
                           allow_abbrev=False)  # `--dtyp` is refused, never taken for `--dtype`
 
 
+#: the one default rule of ``--out``, said in every command's help: where a command writes when ``--out`` is left out
+RUN_FOLDER_DEFAULT = "the run folder, beside its results"
+
+
+def add_out_option(p: argparse.ArgumentParser, *, what: str, default: str | None = None, file: bool = False,
+                   required: bool = False, value: str | None = None, short: bool = False) -> None:
+    """``--out``, with one meaning on every command: the output folder the command writes into, or the output file
+    for a command that writes exactly one file.
+
+    ``what``: what goes there; ``default``: where it goes without ``--out`` (one rule: a command that derives files
+    from one run writes them into that run folder; anything else into a folder named after the command, timestamped
+    where the command makes a new one each time); ``value``: the default value itself, when it is a fixed path.
+    """
+    kind = "output file" if file else "output folder"
+    where = "required" if required else f"default: {default or value}"
+    p.add_argument(*(("-o", "--out") if short else ("--out",)), default=value, required=required, metavar="FILE" if file else "DIR",
+                   help=f"{kind}: {what} ({where})")
+
+
+def add_json_option(p: argparse.ArgumentParser, what: str = "the command's results") -> None:
+    """``--json``: one strict JSON document on stdout (NaN as null) and nothing else there; warnings go into it."""
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as one strict JSON document on stdout instead of text (files are still written)")
+
+
+def fold_count(text: str) -> int:
+    """``--folds``: a count of cross-validation folds (2 or more).  A fold scheme's name is refused with the option that takes it."""
+    if text in FOLD_SCHEMES:
+        raise argparse.ArgumentTypeError(f"{text!r} is a fold scheme; --folds is a count now: pass --scheme {text} (and --folds K)")
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text} folds cannot cross-validate (2 or more)")
+    return value
+
+
+#: the fold schemes of the probe and finetune (``--scheme``); ``--folds`` is always a count
+FOLD_SCHEMES = ("speaker", "session", "emobox", "split")
+
+
+class DeprecatedOption(argparse.Action):
+    """An old spelling kept for one release: it sets the new option's value and warns on stderr."""
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"warning: {option_string} is deprecated and goes in the next release; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+class RenamedOption(argparse.Action):
+    """An old spelling that is refused, naming the option that replaced it."""
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now {self.new}")
+
+
+def deprecated(p: argparse.ArgumentParser, old: str, *, new: str, dest: str, type=None) -> None:
+    """Keep ``old`` as a hidden alias of ``new`` (same ``dest``) that warns when used."""
+    p.add_argument(old, dest=dest, action=DeprecatedOption, new=new, type=type, default=argparse.SUPPRESS)
+
+
+def renamed(p: argparse.ArgumentParser, old: str, *, new: str) -> None:
+    """Refuse ``old`` with the name of ``new`` (no silent second spelling)."""
+    p.add_argument(old, dest=f"_renamed_{old.strip('-')}", action=RenamedOption, new=new, default=argparse.SUPPRESS)
+
+
 _DASH_HINT = "hint: to pass a file whose name starts with '-', put `--` before it: workbench {command} -- {name}"
 
 

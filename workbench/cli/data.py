@@ -1,4 +1,4 @@
-"""``workbench manifest``, ``datasets …`` and ``export-lhotse``: manifests in, predictions out."""
+"""``workbench manifest`` and ``datasets …`` (``prepare``, the imports and ``export-lhotse``): manifests in, predictions out."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from workbench.data.lhotse_io import import_lhotse
 from workbench.runs.lhotse_export import export_lhotse
 from workbench.data.manifest import Manifest, read_manifest, write_manifest
 from workbench.cli import listeners
-from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, random_banner_for
+from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_out_option, random_banner_for
 
 
 def add_manifest(sub) -> None:
@@ -22,7 +22,7 @@ def add_manifest(sub) -> None:
               example=("workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder",
                        "workbench run my_wavs.csv --model tiny --out runs/my_wavs"))
     mf.add_argument("folder", help="folder holding the audio files")
-    mf.add_argument("-o", "--out", required=True, help="manifest file to write (.csv, .jsonl or .parquet)")
+    add_out_option(mf, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True, short=True)
     mf.add_argument("--label-from-folder", action="store_true",
                     help="set label to each file's parent folder name (angry/a1.wav → angry) and emotion to its "
                          "emotion2vec+ key when the name is a common English emotion word")
@@ -33,22 +33,22 @@ def add_datasets(sub) -> None:
               example=("workbench datasets prepare emodb /data/emodb --out datasets/emodb.csv",
                        "workbench datasets import-emobox data/iemocap/*.jsonl --root /data --out datasets/iemocap.csv"))
     dsub = ds.add_subparsers(dest="datasets_command", required=True, metavar="ACTION",
-                             help="prepare, import-emobox, import-hf, import-lhotse or import-votes")
+                             help="prepare, import-emobox, import-hf, import-lhotse, import-votes or export-lhotse")
     dp = add_command(dsub, "prepare", help="write a manifest for a corpus folder as distributed",
               example=("workbench datasets prepare ravdess /data/RAVDESS --out datasets/ravdess.csv",))
     dp.add_argument("corpus", help=", ".join(PREPARERS))
     dp.add_argument("corpus_dir", help="the folder the corpus was unpacked into")
-    dp.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    add_out_option(dp, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     de = add_command(dsub, "import-emobox", help="read EmoBox metadata / fold files into a manifest",
               example=("workbench datasets import-emobox EmoBox/data/iemocap/fold_1/*.jsonl --root /data --out iemocap.csv",))
     de.add_argument("jsonl", nargs="+", help="EmoBox .jsonl metadata or fold files")
     de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
     de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion} overriding the built-in tables (default: none)")
-    de.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    add_out_option(de, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     dh = add_command(dsub, "import-hf", help="a Hugging Face dataset (save_to_disk folder, audiofolder or hub id) into a manifest",
               example=("workbench datasets import-hf data/my_hf_dataset --out manifests/my.csv --map ravdess",))
     dh.add_argument("source", help="save_to_disk folder, audiofolder, or hub id (user/name)")
-    dh.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it")
+    add_out_option(dh, what="the manifest to write (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it", file=True, required=True)
     dh.add_argument("--split", default=None, help="one split (default: all, each item keeping its split)")
     dh.add_argument("--label-column", default=None, help="column holding the label (default: emotion, label, labels … whichever the dataset has)")
     dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'")
@@ -62,16 +62,25 @@ def add_datasets(sub) -> None:
     dl.add_argument("--cuts", default=None, help="CutSet manifest (instead of --recordings)")
     dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label")
     dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
-    dl.add_argument("--out", required=True, help="manifest file (.csv, .jsonl or .parquet)")
+    add_out_option(dl, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     listeners.add_import_votes(dsub)
+    _export_lhotse_args(add_command(dsub, "export-lhotse", help=EXPORT_LHOTSE_HELP,
+                                    example=("workbench datasets export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",)))
+
+
+EXPORT_LHOTSE_HELP = "a run's predictions as a lhotse SupervisionSet (JSONL.gz) for k2/icefall-style pipelines"
+
+
+def _export_lhotse_args(xl) -> None:
+    xl.add_argument("run_dir", help="run folder written by `workbench run`")
+    xl.add_argument("--variant", default=None, help="variant to export (default: raw, else the run's first variant)")
+    add_out_option(xl, what="the SupervisionSet (.jsonl.gz)", file=True, default=f"{RUN_FOLDER_DEFAULT}: RUN_DIR/supervisions.jsonl.gz")
 
 
 def add_export_lhotse(sub) -> None:
-    xl = add_command(sub, "export-lhotse", help="a run's predictions as a lhotse SupervisionSet (JSONL.gz) for k2/icefall-style pipelines",
-              example=("workbench export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",))
-    xl.add_argument("run_dir", help="run folder written by `workbench run`")
-    xl.add_argument("--variant", default=None, help="variant to export (default: raw, else the run's first variant)")
-    xl.add_argument("--out", default=None, help="SupervisionSet file (default: RUN_DIR/supervisions.jsonl.gz)")
+    """The top-level ``export-lhotse``: the old spelling of ``datasets export-lhotse``, kept for one release (it warns)."""
+    _export_lhotse_args(add_command(sub, "export-lhotse", help="deprecated: use `workbench datasets export-lhotse` (same options)",
+                                    example=("workbench datasets export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",)))
 
 
 def _print_manifest_summary(m: Manifest, out: Path) -> None:
@@ -108,6 +117,9 @@ def cmd_import_lhotse(args) -> int:
 
 
 def cmd_export_lhotse(args) -> int:
+    if args.command == "export-lhotse":  # the old top-level spelling
+        print("warning: `workbench export-lhotse` is deprecated and goes in the next release; use `workbench datasets export-lhotse`",
+              file=sys.stderr)
     exp = export_lhotse(args.run_dir, args.out, variant=args.variant)
     random_banner_for(args.run_dir)
     print(f"wrote {exp.path}: {exp.written} supervisions of variant {exp.variant} ({exp.failed} failed rows left out)")
@@ -158,4 +170,4 @@ def cmd_manifest(args) -> int:
 
 COMMANDS = {"manifest": cmd_manifest, "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets,
             "datasets import-hf": cmd_import_hf, "datasets import-lhotse": cmd_import_lhotse,
-            "export-lhotse": cmd_export_lhotse}
+            "datasets export-lhotse": cmd_export_lhotse, "export-lhotse": cmd_export_lhotse}

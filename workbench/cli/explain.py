@@ -36,7 +36,8 @@ from workbench.model.network import FRAME_RATE
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import SCORE_COLUMNS
 from workbench.runs.folder import RunFolder
-from workbench.cli.common import model_ref_from_args, screen_text, EXIT_OK, add_command, check_out_dir, model_options, say_loading
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, add_command, add_json_option, add_out_option, check_out_dir,
+                                  model_options, say_loading)
 
 
 def add_explain(sub: Any) -> Any:
@@ -56,7 +57,8 @@ def add_explain(sub: Any) -> Any:
                    help="model-randomisation sanity check (none skips it; it costs one attribution per stage)")
     p.add_argument("--words", default=None, help="word alignment (TextGrid, CTM, SRT/WebVTT …): the words row of the figure and "
                    "per-word scores and attribution shares in explanation.json (default for a run item: its manifest's words column)")
-    p.add_argument("--out", default=None, help="output folder (default: explain_<name>)")
+    add_out_option(p, what="explanation.json, explanation.png and top_evidence.wav", default="explain_<name> in the working folder")
+    add_json_option(p, "explanation.json")
     model_options(p, reads_run=True)
     p.add_argument("--other-model", action="store_true",
                    help="for a run item: explain with --model although its weights differ from the run's (said in every output)")
@@ -79,7 +81,7 @@ def _source_audio(args: Any) -> tuple[Any, Any, str, dict | None]:
         net = model_ref_from_args(args, base=replace(recorded, checksum=None)).load(progress=say_loading, gradients=True)
         other = check_same_model(net, recorded, allow_other=args.other_model)
         if other:
-            print(f"!! {other}")
+            print(f"!! {other}", file=sys.stderr if args.json else sys.stdout)  # --json: stdout holds the document only
         return audio, net, f"{args.item}" + (f"_{row.get('variant')}" if args.variant else ""), row
     if args.item or args.variant:
         raise ConfigError("--item and --variant apply to a run folder, and SOURCE is not a folder.", source=str(src),
@@ -203,6 +205,10 @@ def cmd_explain(args: Any) -> int:
     if wav is not None:
         folder.write_artifact("top_evidence.wav", lambda f: f.write(wav.getvalue()))
         written.append(out / "top_evidence.wav")
+    if args.json:  # the banner, the checks and the run-row comparison are in the document
+        print(text)
+        print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
+        return EXIT_OK
     if expl.banner:
         print(f"!! {expl.banner}")
     rr = expl.model.get("run_row")

@@ -4,7 +4,7 @@ Measures the audio each row was scored on (Praat cues, eGeMAPS functionals, or b
 the table in the run folder (``features_<set>.parquet``, through :class:`~workbench.runs.folder.RunFolder`),
 and prints which cues differ between the predicted classes or, with ``--by emotion``, the
 manifest's emotions (Cliff's delta with bootstrap intervals) and, with ``--probe``, how well the run's embeddings predict each cue (ridge, R²
-under speaker-grouped cross-validation).  ``--csv DIR`` also writes both tables as CSV there.
+under speaker-grouped cross-validation).  ``--out DIR`` also writes both tables as CSV there.
 
 Every output says the rate the cues were measured at (the audio's own rate by default,
 ``--rate model`` for the model's 16 kHz input) and how much digital silence was left out
@@ -22,11 +22,11 @@ from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import as_run_folder
 from workbench.runs.writer import RunWriter
 from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld, write_voice_features
 from workbench.explain.voice import FEATURE_SETS
-from workbench.cli.common import add_command
+from workbench.cli.common import add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count, positive_int
 from workbench.limits import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
@@ -37,7 +37,7 @@ def add_features(sub) -> argparse.ArgumentParser:
     """``workbench features RUN``."""
     p = add_command(sub, "features", help="the voice's cues (Praat F0/intensity/HNR/jitter/shimmer, eGeMAPS) for every row of a run",
             example=("workbench features runs/emodb --set praat",
-                     "workbench features runs/emodb --set egemaps --probe --csv runs/emodb_cues"))
+                     "workbench features runs/emodb --set egemaps --probe --out runs/emodb_cues"))
     p.add_argument("run_dir", help="run folder written by `workbench run`")
     p.add_argument("--set", dest="feature_set", default="praat", choices=list(FEATURE_SETS),
                    help="praat (13 cues), egemaps (88 functionals) or all")
@@ -48,11 +48,13 @@ def add_features(sub) -> argparse.ArgumentParser:
     p.add_argument("--by", default="pred", choices=["pred", "emotion"],
                    help="group the cue differences by the predicted label or by the manifest's emotion")
     p.add_argument("--probe", action="store_true", help="also predict each cue from the run's embeddings (ridge, speaker-grouped CV)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the probe (grouped by speaker)")
-    p.add_argument("--bootstrap", type=int, default=999, help="bootstrap resamples of the intervals")
+    p.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds of the probe (grouped by speaker)")
+    p.add_argument("--bootstrap", type=positive_int, default=999, help="bootstrap resamples of the intervals (10 or more)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
-    p.add_argument("--csv", default=None, help="folder that receives cue_differences.csv (and cue_probe.csv)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (rate, silence left out, differences, too-small classes) instead of tables")
+    add_out_option(p, what="cue_differences.csv (and cue_probe.csv) as CSV; the feature table itself always goes into the run "
+                   "folder (features_<set>.parquet)", default="no CSV")
+    deprecated(p, "--csv", new="--out", dest="out")
+    add_json_option(p, "one object (rate, silence left out, differences, too-small classes)")
     return p
 
 
@@ -70,42 +72,8 @@ def _excluded_text(ex: dict) -> str:
             f"{ex['silence_frames']} of {ex['frames']} 10 ms frames ({shown}: {worst}; every row in the table's silence_s column and --json)")
 
 
-def cmd_features(args) -> int:
-    for name, value, low in (("--folds", args.folds, 2), ("--bootstrap", args.bootstrap, 10)):
-        if value < low:
-            raise ConfigError(f"{name} {value} is under {low}.", fix=f"give {name} {low} or more.")
-    rf = RunFolder.open(args.run_dir)
-    say = (lambda *a, **k: None) if args.json else print
-    if rf.random_weights:
-        say(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
-            "embeddings the probe reads are not)")
-    table = run_features(rf, feature_set=args.feature_set, variant=args.variant, rate=args.rate)
-    with RunWriter(rf).lock():
-        path = write_voice_features(rf, table, args.feature_set)
-    report: dict = {"run": str(rf.path), "feature_set": args.feature_set, "rate": args.rate, "table": str(path),
-                    "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}
-    if args.lld:
-        lld = run_lld(rf, variant=args.variant, rate=args.rate)
-        with RunWriter(rf).lock():
-            lld_path = write_voice_features(rf, lld, "egemaps_lld")
-        say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
-        report["lld"] = {"frames": int(len(lld)), "table": str(lld_path)}
-    failed = table[table["feature_error"] != ""] if len(table) else table
-    report.update(rows=int(len(table)), measured=int(len(table) - len(failed)),
-                  failed=[{"id": str(r["id"]), "variant": str(r["variant"]), "error": str(r["feature_error"])} for _, r in failed.iterrows()])
-    say(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
-    for _, row in failed.head(5).iterrows():
-        say(f"  {row['id']} [{row['variant']}]: {row['feature_error']}")
-    measured = table[table["feature_error"] == ""] if len(table) else table
-    ex = excluded_summary(measured)
-    report["sample_rates_hz"], report["excluded"] = ex["sample_rates_hz"], ex
-    where = "the audio's own rate, before the model's resampling" if args.rate == "source" else "the model's 16 kHz input"
-    say(f"measured at {where}: {_rates_text(ex['sample_rates_hz'])}")
-    say(_excluded_text(ex))
-    if measured.empty:
-        if args.json:
-            print(strict_json(report))
-        return 1
+def _differences(args, measured, report: dict, say):
+    """Which cues differ between the classes of ``--by`` (Cliff's delta, class vs rest); the too-small classes named."""
     what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
     groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
     diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
@@ -130,28 +98,82 @@ def cmd_features(args) -> int:
             say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if len(small):
         say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
-    out = None
-    if args.csv:
-        out = Path(args.csv)
+    return diffs
+
+
+def _probe(args, rf, measured, report: dict, say):
+    """How well the run's embeddings predict each cue (ridge, out-of-fold R² grouped by speaker)."""
+    rows, emb = embedded_rows(rf, variant=args.variant)
+    feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
+    joined = rows[["id", "speaker"]].merge(feats.drop(columns=["speaker"]), on="id", how="inner")
+    keep = rows["id"].isin(joined["id"]).to_numpy()
+    speakers = joined["speaker"].fillna("").astype(str).to_numpy()
+    has = speakers != ""  # a row without a speaker cannot be kept off the other side of a fold: left out
+    if len(set(speakers[has])) < 2:
+        raise ConfigError(f"the probe needs rows of at least two speakers; found {len(set(speakers[has]))}.",
+                          source=str(rf.path), fix="add speakers to the manifest, or run without --probe.")
+    if (~has).any():
+        say(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
+    probe = cue_probe(emb[keep][has], joined[has].reset_index(drop=True), speakers[has], folds=args.folds,
+                      n_boot=args.bootstrap, seed=args.seed)
+    report["probe"] = probe.to_dict(orient="records")
+    say("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
+    say(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    return probe
+
+
+def _measure(args, rf, report: dict, say):
+    """The feature table (and with --lld the frame descriptors), stored in the run folder; the failed rows named."""
+    table = run_features(rf, feature_set=args.feature_set, variant=args.variant, rate=args.rate)
+    with RunWriter(rf).lock():
+        path = write_voice_features(rf, table, args.feature_set)
+    report["table"] = str(path)
+    if args.lld:
+        lld = run_lld(rf, variant=args.variant, rate=args.rate)
+        with RunWriter(rf).lock():
+            lld_path = write_voice_features(rf, lld, "egemaps_lld")
+        say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
+        report["lld"] = {"frames": int(len(lld)), "table": str(lld_path)}
+    failed = table[table["feature_error"] != ""] if len(table) else table
+    report.update(rows=int(len(table)), measured=int(len(table) - len(failed)),
+                  failed=[{"id": str(r["id"]), "variant": str(r["variant"]), "error": str(r["feature_error"])} for _, r in failed.iterrows()])
+    say(f"{len(table) - len(failed)} rows measured, {len(failed)} failed; written to {path}")
+    for _, row in failed.head(5).iterrows():
+        say(f"  {row['id']} [{row['variant']}]: {row['feature_error']}")
+    measured = table[table["feature_error"] == ""] if len(table) else table
+    ex = excluded_summary(measured)
+    report["sample_rates_hz"], report["excluded"] = ex["sample_rates_hz"], ex
+    where = "the audio's own rate, before the model's resampling" if args.rate == "source" else "the model's 16 kHz input"
+    say(f"measured at {where}: {_rates_text(ex['sample_rates_hz'])}")
+    say(_excluded_text(ex))
+    return measured
+
+
+def cmd_features(args) -> int:
+    if args.bootstrap < 10:
+        raise ConfigError(f"--bootstrap {args.bootstrap} is under 10.", source="--bootstrap", fix="give --bootstrap 10 or more.")
+    if args.out is not None:
+        check_out_dir(args.out)
+    rf = as_run_folder(args.run_dir)
+    rf.results()  # a missing or corrupt results table fails here, before anything is printed
+    say = (lambda *a, **k: None) if args.json else print
+    if rf.random_weights:
+        say(f"!! {RANDOM_WEIGHTS_BANNER} (the cues are measured on the audio and are real; the predicted classes and the "
+            "embeddings the probe reads are not)")
+    report: dict = {"run": str(rf.path), "feature_set": args.feature_set, "rate": args.rate,
+                    "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}
+    measured = _measure(args, rf, report, say)
+    if measured.empty:
+        if args.json:
+            print(strict_json(report))
+        return 1
+    diffs = _differences(args, measured, report, say)
+    out = None if args.out is None else Path(args.out)
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         files.write_atomic(out / "cue_differences.csv", lambda f: spreadsheet_safe(diffs).to_csv(f, index=False), text=True)
     if args.probe:
-        rows, emb = embedded_rows(rf, variant=args.variant)
-        feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
-        joined = rows[["id", "speaker"]].merge(feats.drop(columns=["speaker"]), on="id", how="inner")
-        keep = rows["id"].isin(joined["id"]).to_numpy()
-        speakers = joined["speaker"].fillna("").astype(str).to_numpy()
-        has = speakers != ""  # a row without a speaker cannot be kept off the other side of a fold: left out
-        if len(set(speakers[has])) < 2:
-            raise ConfigError(f"the probe needs rows of at least two speakers; found {len(set(speakers[has]))}.",
-                              source=str(rf.path), fix="add speakers to the manifest, or run without --probe.")
-        if (~has).any():
-            say(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
-        probe = cue_probe(emb[keep][has], joined[has].reset_index(drop=True), speakers[has], folds=args.folds,
-                          n_boot=args.bootstrap, seed=args.seed)
-        report["probe"] = probe.to_dict(orient="records")
-        say("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
-        say(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        probe = _probe(args, rf, measured, report, say)
         if out is not None:
             files.write_atomic(out / "cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
     if args.json:

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from workbench.analysis.finetune import LABEL_SETS, HeadTraining, finetune
-from workbench.model.ref import ModelRef
-from workbench.cli.common import EXIT_OK, add_command, check_out_dir, model_options, non_negative_int, positive_int, say_loading
+from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+                                  model_ref_from_args, non_negative_int, positive_int, say_loading)
 
 
 def _share(text: str) -> float:
@@ -34,7 +34,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                               "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
                               "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
     ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
-    ft.add_argument("--out", required=True, help="the new checkpoint folder (must not exist, or be empty)")
+    add_out_option(ft, what="the new checkpoint folder (must not exist, or be empty)", required=True)
     ft.add_argument("--labels", default="corpus", choices=list(LABEL_SETS),
                     help="corpus: the corpus's own classes by name; nine: the nine emotion2vec+ classes (items without one left out)")
     ft.add_argument("--run-dir", default=None, help="with a MANIFEST: where its scoring run goes (default: <out>-run)")
@@ -51,9 +51,11 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
                     help="share of the speakers held out for the test figure on the card")
     ft.add_argument("--seed", type=int, default=0, help="seed of the speaker split, the head's training and the bootstrap")
-    ft.add_argument("--folds", default="speaker", choices=["speaker", "session", "emobox", "split"],
-                    help="cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, EmoBox folds or the split column")
-    ft.add_argument("--k", type=positive_int, default=5, help="folds for --folds speaker")
+    ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
+                    help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
+                         "EmoBox folds or the split column")
+    ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
+    deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
     ft.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     ft.add_argument("--json", action="store_true", help="print the training card as JSON")
@@ -67,11 +69,11 @@ def cmd_finetune(args) -> int:
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
                           test_speakers=args.test_speakers)
     is_manifest = Path(args.source).is_file()
-    model = ModelRef.from_args(args) if is_manifest else None
+    model = model_ref_from_args(args) if is_manifest else None
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
-                      unfreeze=args.unfreeze, evaluate=not args.no_evaluation, folds=args.folds, k=args.k, n_boot=args.bootstrap,
+                      unfreeze=args.unfreeze, evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
     print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
     if not args.json:

@@ -15,9 +15,10 @@ from workbench.data.listeners import attach, FORMATS, read_votes, records_from_m
 from workbench.errors import ConfigError
 from workbench.data.manifest import read_manifest, write_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder
 
-from workbench.cli.common import EXIT_OK, add_command
+from workbench.cli.common import EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
+from workbench.files import strict_json
 
 
 def _share(text: str) -> float:
@@ -57,7 +58,8 @@ def add_listeners(sub) -> None:
     p.add_argument("--bootstrap", type=_count, default=1000, help="bootstrap resamples for the intervals")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     p.add_argument("--top", type=_count, default=5, help="rows of each list to print (listeners.json keeps 50)")
-    p.add_argument("--json", action="store_true", help="print listeners.json instead of text")
+    add_out_option(p, what="listeners.json", default=RUN_FOLDER_DEFAULT)
+    add_json_option(p, "listeners.json")
 
 
 def add_import_votes(datasets_sub) -> None:
@@ -73,7 +75,7 @@ def add_import_votes(datasets_sub) -> None:
     iv.add_argument("manifest", help="manifest to annotate (.csv, .jsonl or .parquet)")
     iv.add_argument("--format", required=True, choices=[*FORMATS, "manifest"], help="the votes file's format")
     iv.add_argument("--votes", default=None, help="the votes file or folder (not with --format manifest)")
-    iv.add_argument("--out", required=True, help="manifest file to write (.csv, .jsonl or .parquet)")
+    add_out_option(iv, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     iv.add_argument("--modality", default=None, choices=["voice", "face", "audio-visual"], help="CREMA-D: which ratings (default: voice)")
     iv.add_argument("--emo-responses", default=None, help="CREMA-D responses: finishedEmoResponses.csv (default: beside the votes file)")
     iv.add_argument("--include-self", action="store_true", help="IEMOCAP: count the actors' self-evaluations as votes")
@@ -130,17 +132,21 @@ def cmd_import_votes(args) -> int:
 
 
 def cmd_listeners(args) -> int:
+    if args.out is not None:
+        check_out_dir(args.out)
     rf = as_run_folder(args.run_dir)
     reports = run_listeners(rf, restrict=args.restrict, bands=args.bands, agree=args.agree, split=args.split,
-                            n_boot=args.bootstrap, seed=args.seed)
+                            n_boot=args.bootstrap, seed=args.seed, out=args.out)
+    where = args.out or rf.path
     if args.json:
-        print(json.dumps(rf.artifact(LISTENERS_FILE), indent=2, ensure_ascii=False))
+        saved = RunFolder(where).artifact(LISTENERS_FILE)
+        print(strict_json({**saved, "written_to": str(where), "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}))
         return EXIT_OK
     if rf.random_weights:
         print(f"!! {RANDOM_WEIGHTS_BANNER}")
     for r in reports.values():
         print(r.render(top=args.top))
-    print(f"listeners.json written to {rf.path}")
+    print(f"listeners.json written to {where}")
     return EXIT_OK
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from workbench.files import strict_json
 
 from workbench.model.checkpoints import build_random_checkpoint, random_checkpoint_info
 from workbench.cli import onnx
@@ -37,7 +37,7 @@ def cmd_model_info(args) -> int:
     net = model_ref_from_args(args).load()
     info = net.info.to_dict()
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(strict_json(info))
         return EXIT_OK
     if info.get("warning"):
         print(f"!! {info['warning']}")

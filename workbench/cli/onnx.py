@@ -16,7 +16,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
 from workbench.model.onnx_export import export_onnx
 from workbench.model.precision import describe_choice
-from workbench.cli.common import add_command, model_options, resolve_temperature
+from workbench.cli.common import add_command, model_options, resolve_temperature, add_out_option
 
 
 def add_export_onnx(msub: Any) -> None:
@@ -30,7 +30,7 @@ def add_export_onnx(msub: Any) -> None:
             example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
                      "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
     model_options(p)
-    p.add_argument("--out", default="onnx", help="folder to write model.onnx and model.json into")
+    add_out_option(p, what="model.onnx and model.json (and model.int8.onnx)", value="onnx")
     p.add_argument("--int8", action="store_true", help="also write model.int8.onnx (onnxruntime dynamic int8 quantisation) and compare it")
     p.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch after the export")
     p.add_argument("--check-clips", type=int, default=12, help="seeded speech-like clips (1.5–6 s) the check scores")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from workbench.files import strict_json
 from pathlib import Path
 
 from workbench.audio.intake import AudioConfig, check_audio_path
@@ -10,7 +10,7 @@ from workbench.analysis.embeddings import similar
 from workbench.engine.diagnosis import diagnose
 from workbench.runs.outputs import infer_files, print_outcomes
 from workbench.cli import onnx
-from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float, add_out_option,
                      say_loading)
 
 
@@ -24,7 +24,7 @@ def add_infer(sub) -> None:
     p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"],
                    help="utterance: one prediction per file; frame: also 50 per-frame scores per second")
     p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
-    p.add_argument("--out", default="outputs", help="folder that receives one outputs_YYYYMMDD_HHMMSS/ folder per input")
+    add_out_option(p, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per input (the seeds' layout)", value="outputs")
     p.add_argument("--max-duration", type=positive_float, default=None,
                    help="refuse inputs longer than this many seconds (default: 120)")
     p.add_argument("--resampler", default="soxr", choices=["soxr", "scipy", "librosa"], help="resampler to 16 kHz")
@@ -73,7 +73,7 @@ def cmd_similar(args) -> int:
     net = model_ref_from_args(args).load()
     r = similar(args.a, args.b, net)
     if args.json:
-        print(json.dumps(r, indent=2, ensure_ascii=False))
+        print(strict_json(r))
         return EXIT_OK
     banner(r["random_weights"])
     print(f"cosine similarity {r['cosine']:.4f}")
@@ -92,7 +92,7 @@ def cmd_diagnose(args) -> int:
             "facts": d.facts, "findings": [f.to_dict() for f in d.findings],
             "stability": d.stability.to_dict() if d.stability else None, "random_weights": net.random_weights,
         }
-        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+        print(strict_json(payload))
     else:
         print(d.render())
     return EXIT_OK

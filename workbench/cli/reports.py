@@ -6,7 +6,7 @@ import json
 
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
-from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir
+from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir, add_out_option
 
 
 def add_report(sub) -> None:
@@ -14,13 +14,13 @@ def add_report(sub) -> None:
               example=("workbench report experiment_report -p run_dir=runs/emodb",))
     rp.add_argument("template", help="experiment_report, variant_comparison, checkpoint_comparison, or a notebook path")
     rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
-    rp.add_argument("--out", default="reports", help="folder that receives <template>/<timestamp>/")
+    add_out_option(rp, what="receives a new <template>/<timestamp>/ folder per report", value="reports")
 
 
 def add_demo(sub) -> None:
     d = add_command(sub, "demo", help="infer on the demo clips, then an experiment report on the demo set",
              example=("workbench demo --out outputs",))
-    d.add_argument("--out", default="outputs", help="folder that receives the output folders")
+    add_out_option(d, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per demo clip", value="outputs")
     d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
     d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
 

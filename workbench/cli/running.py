@@ -20,7 +20,7 @@ from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
-from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 
@@ -34,7 +34,7 @@ def add_run(sub) -> None:
                                     "file, only --out, --model, --device, the cache, engine and --workers options apply")
     model_options(r)
     r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
-    r.add_argument("--out", default=None, help="run folder (default: runs/<manifest>_<timestamp>; an existing one is resumed)")
+    add_out_option(r, what="the run folder; an existing run folder of the same settings is resumed", default="a new runs/<manifest>_<timestamp>")
     r.add_argument("--skip-missing", action="store_true",
                    help="run even when some manifest files are missing: they become failed rows "
                         "(default: refuse the manifest and list them)")

@@ -7,7 +7,6 @@ transcript (TextGrid, CTM, SubRip, WebVTT, lhotse): one emotion per sentence
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, select_mask, select_rows
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
-from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float,
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
 from workbench.limits import spreadsheet_safe
 
@@ -31,7 +30,7 @@ def add_sweep(sub) -> None:
     sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
     sw.add_argument("--kind", required=True, choices=["sample-rate", "trim", "snr", "denoise", "pitch", "tempo"], help="what the grid varies")
     model_options(sw)
-    sw.add_argument("--out", default=None, help="sweep folder (default: runs/sweep_<kind>_<name>_<timestamp>)")
+    add_out_option(sw, what="the sweep's run folder, sweep.csv and sweep.png", default="a new runs/sweep_<kind>_<name>_<timestamp>")
     sw.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache")
     sw.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else ~/.cache/emotion-workbench/predictions)")
     sw.add_argument("--no-figures", action="store_true", help="skip sweep.png")
@@ -56,7 +55,8 @@ def add_segment(sub) -> None:
     sg.add_argument("--vad", default=None, choices=["silero", "energy"], help=f"voice activity detector (default: {defaults.vad})")
     sg.add_argument("--threshold", type=float, default=None, help=f"silero speech probability that starts speech (default: {defaults.threshold:g})")
     sg.add_argument("--merge-gap", type=non_negative_float, default=2.0, help="timeline: merge same-label neighbours closer than this many seconds")
-    sg.add_argument("--out", default=None, help="output folder (default: outputs/segment_<name>_<timestamp>)")
+    add_out_option(sg, what="segments, timeline, summary and heatmap (sentences.csv with --transcript)",
+                   default="a new outputs/segment_<name>_<timestamp> (outputs/transcript_<name>_<timestamp> with --transcript)")
     sg.add_argument("--no-figures", action="store_true", help="skip heatmap.png")
     sg.add_argument("--json", action="store_true", help="print the summary (summary.json, or transcript_summary.json with --transcript) instead of the timeline")
 
@@ -93,7 +93,7 @@ def cmd_segment(args) -> int:
     res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
                        config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
     if args.json:
-        print(json.dumps(res.summary, indent=2, ensure_ascii=False, default=str))
+        print(strict_json(res.summary))
     else:
         print(res.render())
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")

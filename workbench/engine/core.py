@@ -45,7 +45,8 @@ from workbench.engine.findings import DiagnosticsConfig, Finding, audio_facts, f
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
 from workbench.labels import LABEL_KEYS
-from workbench.model.network import Prediction, _softmax
+from workbench.model.network import Prediction
+from workbench.model.temperature import softmax
 from workbench.files import json_default
 from workbench.audio.variants import RAW, Variant, scored_audio
 
@@ -115,7 +116,7 @@ class PredictionCache:
     def to_prediction(entry: dict, item_id: str, random_weights: bool, labels: Sequence[str] = LABEL_KEYS) -> Prediction:
         lg = entry["logits"]
         return Prediction(labels=tuple(labels),
-            id=item_id, scores=_softmax(lg), logits=lg, embedding=entry.get("embedding"),
+            id=item_id, scores=softmax(lg), logits=lg, embedding=entry.get("embedding"),
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )

@@ -26,6 +26,8 @@ Running (:func:`masked_positional_encoder`, :func:`fused_attention`,
 
 Every patch applies to the thread that entered it only; other threads see
 FunASR unchanged.
+
+Importing (:func:`import_funasr`): only the FunASR modules emotion2vec needs, quietly, once.
 """
 
 from __future__ import annotations
@@ -33,11 +35,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import sys
 import threading
 from contextlib import contextmanager
 from functools import partial, wraps
+from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from workbench import interrupts
+from workbench.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -307,3 +314,90 @@ def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
     norms = (m for m in net.modality_encoders["AUDIO"].local_encoder.modules() if type(m).__name__ == "Fp32LayerNorm")
     with _forwards_replaced(norms, _layer_norm_in_input_dtype):
         yield
+
+
+# ---------------------------------------------------------------------------
+# importing: FunASR, once and only as far as emotion2vec needs it
+# ---------------------------------------------------------------------------
+_FUNASR_LOCK = threading.Lock()
+#: the FunASR modules emotion2vec needs: AutoModel, the Emotion2vec network and the CharTokenizer
+#: FunASR modules AutoModel imports only for what emotion2vec never does (speaker diarization)
+_FUNASR_UNUSED = ("funasr.models.campplus.cluster_backend",)
+_FUNASR_MODULES = ("funasr.utils.version_checker", "funasr.auto.auto_model", "funasr.models.emotion2vec.model", "funasr.tokenizer.char_tokenizer")
+
+
+def slow_load() -> bool:
+    """``WORKBENCH_SLOW_LOAD=1``: load as before the fast path (benchmarks/startup.py compares both)."""
+    return os.environ.get("WORKBENCH_SLOW_LOAD", "").lower() in ("1", "true", "yes")
+
+
+def import_funasr():
+    """Import what emotion2vec needs from FunASR, quietly, or raise a :class:`ModelError` with the fix.
+
+    ``import funasr`` imports every model FunASR has (about 4 s, most of it
+    spent reading the source of each registered class).  Unless FunASR is
+    imported already, only the modules emotion2vec needs are imported, under a
+    stand-in for the ``funasr`` package that is removed again afterwards, so
+    a later ``import funasr`` elsewhere runs FunASR's own ``__init__`` and
+    registers everything as usual.  Returns a module with ``AutoModel`` and
+    ``__version__``.
+    """
+    # deferred: FunASR's bare `except:` clauses would otherwise swallow a Ctrl-C during its imports, or leave a
+    # half-imported module behind; the Ctrl-C is raised once the imports are done
+    with _FUNASR_LOCK, interrupts.deferred(), contextlib.redirect_stdout(io.StringIO()):  # FunASR prints its version
+        try:
+            if "funasr" in sys.modules or slow_load():
+                import funasr
+
+                for name in _FUNASR_MODULES:
+                    __import__(name)
+                return funasr
+            return _import_funasr_light()
+        except ImportError as exc:
+            raise ModelError(
+                f"funasr is not installed or broken ({exc}).",
+                fix="install the workbench with its dependencies: `make test` or `pip install -e .` (funasr==1.4.16).",
+            ) from None
+
+
+def _import_funasr_light():
+    import importlib
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("funasr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("No module named 'funasr'")
+    package = types.ModuleType("funasr")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    package.__version__ = (Path(spec.origin).parent / "version.txt").read_text(encoding="utf-8").strip()
+    before = set(sys.modules)
+    sys.modules["funasr"] = package
+    # AutoModel imports FunASR's speaker clustering inside a bare `try/except` (sklearn and scipy: about 1 s);
+    # emotion2vec never clusters speakers, so that import is made to fail here and AutoModel goes on without it
+    blocked = [m for m in _FUNASR_UNUSED if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(blocked))
+    try:
+        for name in _FUNASR_MODULES:
+            importlib.import_module(name)
+        package.AutoModel = sys.modules["funasr.auto.auto_model"].AutoModel
+    except Exception:
+        # leave no half-imported FunASR behind; fall back to the full import
+        for name in set(sys.modules) - before:
+            if name == "funasr" or name.startswith("funasr."):
+                del sys.modules[name]
+        logger.debug("partial FunASR import failed; importing all of FunASR", exc_info=True)
+        import funasr
+
+        for name in _FUNASR_MODULES:
+            importlib.import_module(name)
+        return funasr
+    finally:
+        for m in blocked:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]  # a later import of them works as usual
+        if sys.modules.get("funasr") is package:
+            del sys.modules["funasr"]  # a later `import funasr` runs FunASR's own __init__
+    return package

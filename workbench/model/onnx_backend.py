@@ -26,18 +26,14 @@ from workbench import files
 from workbench.model.agreement import agreement
 from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
-from workbench.model.network import (
-    RANDOM_WEIGHTS_BANNER,
-    SAMPLE_RATE,
-    BatchPolicy,
-    ModelInfo,
-    Prediction,
-    _as_wave,
-    _softmax,
-    default_policy,
-    plan_batches,
-)
-from workbench.model.checkpoints import generated_checksum
+from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.model.batching import BatchPolicy, default_policy, plan_batches
+from workbench.model.building import _ModelInfo
+from workbench.model.generated import generated_checksum
+from workbench.model.network import _as_wave
+from workbench.model.prediction import Prediction
+from workbench.model.temperature import softmax
+from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES
 
 logger = logging.getLogger(__name__)
@@ -87,7 +83,7 @@ class OnnxModel:
     ``info.path`` the export folder.
     """
 
-    def __init__(self, session: Any, meta: dict, info: ModelInfo):
+    def __init__(self, session: Any, meta: dict, info: _ModelInfo):
         self.session = session
         self.meta = meta
         self.info = info
@@ -160,7 +156,7 @@ class OnnxModel:
                 n = int(out["frame_lengths"][row])
                 logits = out["logits"][row].astype(np.float64)
                 pred = Prediction(
-                    id=names[i], scores=_softmax(logits), logits=logits,
+                    id=names[i], scores=softmax(logits), logits=logits,
                     embedding=out["embedding"][row] if embeddings else None,
                     frame_logits=out["frame_logits"][row, :n].astype(np.float64) if "frame_logits" in out else None,
                     frame_embeddings=out["frame_embeddings"][row, :n] if "frame_embeddings" in out else None,
@@ -445,7 +441,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(
         generated_checksum(c) is not None for c in (stamped.get("source_checksum_sha256"), meta.get("source_checksum_sha256"), checksum))
     temperature = meta.get("temperature")
-    info = ModelInfo(
+    info = _ModelInfo(
         id=f"{meta.get('source_model')} (onnx {chosen})", kind="onnx", hub=None, revision=None, path=str(folder.resolve()),
         checksum=checksum, parameters=int(meta.get("parameters") or 0), embed_dim=int(meta.get("embed_dim") or 0),
         device=str(device), dtype=chosen, labels=list(meta["labels"]), random_weights=random_weights,

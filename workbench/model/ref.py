@@ -21,18 +21,18 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.model.checkpoints import DEFAULT_MODEL, cache_dir, resolve_model
 from workbench.errors import ConfigError, ModelError, WorkbenchError
-from workbench.model.network import Emotion2vecModel, auto_device, load_model
-
 from workbench.model import fastpath
+from workbench.model.building import describe_checkpoint
+from workbench.model.checkpoints import DEFAULT_MODEL, RANDOM_NAMES as _RANDOM_ARCHS, cache_dir, resolve_model
+from workbench.model.network import Emotion2vecModel, auto_device, load_model
 from workbench.model.precision import DTYPES as PRECISIONS, MEASURED, describe_choice, resolve_dtype
 
 #: the precisions a model loads in (``auto``: :func:`workbench.model.precision.resolve_dtype` chooses, and says why;
 #: on a CPU :mod:`workbench.model.fastpath` measures the fastest path that agrees with float32)
 DTYPES = PRECISIONS + ("auto",)
 #: names of the seeded random checkpoints (``--model tiny``): built the same on every machine
-RANDOM_NAMES = ("tiny", "random-tiny", "random-base", "random-large")
+RANDOM_NAMES = tuple(_RANDOM_ARCHS)
 _RANDOM_CACHE_NAME = re.compile(r"random-(tiny|base|large)-seed0")
 
 
@@ -57,6 +57,22 @@ class ModelRef:
         sha256 of the weights file.  When set, :meth:`load` refuses weights with another checksum.
     temperature : float, optional
         Scaling of the logits fitted by calibration (``None``: none).
+
+    Examples
+    --------
+    >>> ref = wb.ModelRef("tiny", device="cpu")
+    >>> ref.label
+    'tiny'
+    >>> wb.ModelRef.coerce(ref) is ref
+    True
+    >>> net = ref.load()
+    >>> pinned = ref.pinned(net)
+    >>> (pinned.model, pinned.dtype, len(pinned.checksum))
+    ('tiny', 'float32', 64)
+    >>> wb.ModelRef.from_dict(pinned.to_dict()) == pinned
+    True
+    >>> ref.describe().info.checksum == pinned.checksum  # from the files alone, nothing built
+    True
     """
 
     model: str | None = None
@@ -204,6 +220,51 @@ class ModelRef:
                 f"the weights loaded have sha256 {net.info.checksum[:12]}…, not the {self.checksum[:12]}… recorded.",
                 source=self.label, fix="point --model at the checkpoint that was recorded, or pass another model explicitly.")
         return net
+
+    def pinned(self, net: Any) -> "ModelRef":
+        """This reference with what loading ``net`` settled: the weights' checksum, the precision loaded in
+        (``auto`` becomes what was chosen) and the temperature applied; the name stays portable.
+
+        A run records the pinned reference, so that the same record loads the same weights elsewhere, or is
+        refused there (:meth:`load`).
+
+        Parameters
+        ----------
+        net : Emotion2vecModel
+            The model this reference loaded (or one a caller gave already loaded).
+
+        Examples
+        --------
+        >>> ref = wb.ModelRef("tiny", device="cpu")
+        >>> ref.pinned(ref.load()).checksum == ref.load().info.checksum
+        True
+        """
+        ref = type(self).of_loaded(net, self)
+        dtype = net.info.dtype if net.info.dtype in DTYPES else ref.dtype
+        return replace(ref, dtype=dtype, temperature=getattr(net.info, "temperature", None))
+
+    def describe(self, *, progress: Callable[[str], None] | None = None) -> Any:
+        """What this reference names, from its files alone: checked and hashed, no network built, no FunASR imported.
+
+        Returns an object with ``info`` (the record a loaded model carries, with ``parameters=None``),
+        ``random_weights`` and ``labels``.  A hub id not downloaded on this machine has ``info.checksum=None``;
+        ``info.dtype`` is the reference's precision (``float32`` for ``auto`` and the ONNX paths, chosen only when loading).
+        The Ray engine's driver records this while its actors load the model.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Hears ``"verifying checksum"`` before the weights are hashed.
+
+        Examples
+        --------
+        >>> d = wb.ModelRef("tiny").describe()
+        >>> (d.info.parameters, d.random_weights, len(d.labels))
+        (None, True, 9)
+        """
+        dtype = self.dtype if self.dtype in ("float32", "bfloat16", "float16", "int8") else "float32"
+        return describe_checkpoint(self.model, hub=self.hub, revision=self.revision, device=self.device, dtype=dtype,
+                                   progress=progress)
 
     @property
     def label(self) -> str:

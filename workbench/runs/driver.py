@@ -35,7 +35,7 @@ from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, describe_checkpoint
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
@@ -219,8 +219,7 @@ def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> 
     if requested is None:
         net = model
     elif plan.engine == "ray":
-        net = describe_checkpoint(requested.model, hub=requested.hub, revision=requested.revision, device=requested.device,
-                                  dtype=requested.dtype, progress=load_progress)
+        net = requested.describe(progress=load_progress)
     else:
         net = requested.load(progress=load_progress)
         if requested.dtype == "auto":  # the measured choice, with its agreement with float32
@@ -229,7 +228,7 @@ def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> 
     if temperature is not None and plan.engine != "ray":  # logits / T in every score (workbench calibrate fits T)
         net = net.with_temperature(temperature)
     # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
-    ref = replace(ModelRef.of_loaded(net, requested), temperature=getattr(net.info, "temperature", None))
+    ref = (requested or ModelRef()).pinned(net)
     if plan.engine == "ray":
         if ref.temperature is not None:  # a loaded model that carries one
             raise _ray_temperature()

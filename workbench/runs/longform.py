@@ -42,7 +42,7 @@ import numpy as np
 
 from workbench import __version__, files
 from workbench.model.ref import ModelRef
-from workbench.audio.intake import TARGET_SR, AudioConfig, stream as open_stream
+from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
@@ -50,7 +50,7 @@ from workbench.data.manifest import Item
 from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
-from workbench.schema import FRAME_RATE, SCORE_COLUMNS, score_column, score_columns
+from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
 from workbench.limits import spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
@@ -290,7 +290,7 @@ class _Scan:
                 if keep > self.buf_start:
                     self.buf = self.buf[keep - self.buf_start:]
                     self.buf_start = keep
-                bar(len(block) / TARGET_SR)
+                bar(len(block) / SAMPLE_RATE)
                 t0 = time.perf_counter()
             self.timings["decode_resample"] += time.perf_counter() - t0
             if len(leftover):
@@ -317,12 +317,12 @@ class _Scan:
         if not self.pending:
             return
         t0 = time.perf_counter()
-        work = [WorkItem(Item(id=f"segment_{len(self.rows) + k}", path=""), (seg[4], TARGET_SR)) for k, seg in enumerate(self.pending)]
+        work = [WorkItem(Item(id=f"segment_{len(self.rows) + k}", path=""), (seg[4], SAMPLE_RATE)) for k, seg in enumerate(self.pending)]
         scored = [x for chunk in self.engine.score(work, chunk_size=len(work)) for x in chunk]
         self.timings["inference"] += time.perf_counter() - t0
         for (s, e, ss, se, _), sc in zip(self.pending, scored):
             if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
-                logger.warning("segment at %.2f s not scored: %s", s / TARGET_SR, sc.error.get("text"))
+                logger.warning("segment at %.2f s not scored: %s", s / SAMPLE_RATE, sc.error.get("text"))
                 continue
             self._add(s, e, ss, se, sc.prediction)
         self.csv.flush()
@@ -330,15 +330,15 @@ class _Scan:
         release_freed_memory()
 
     def _add(self, s: int, e: int, ss: bool, se: bool, p: Any) -> None:
-        row = {"segment": len(self.rows), "start": round(s / TARGET_SR, 4), "end": round(e / TARGET_SR, 4),
-               "duration": round((e - s) / TARGET_SR, 4), "split_start": ss, "split_end": se, "label": p.label,
+        row = {"segment": len(self.rows), "start": round(s / SAMPLE_RATE, 4), "end": round(e / SAMPLE_RATE, 4),
+               "duration": round((e - s) / SAMPLE_RATE, 4), "split_start": ss, "split_end": se, "label": p.label,
                "confidence": p.confidence, "margin": p.margin, **{score_column(k): float(v) for k, v in zip(self.labels, p.scores)}}
         self.rows.append(row)
         self.csv.write(",".join(str(spreadsheet_cell(row[c])) for c in self.columns) + "\n")  # a head's labels are data
         self.embeddings.append(p.embedding.astype(np.float32))
         fs = p.frame_scores
         if fs is not None and len(fs):
-            t = s / TARGET_SR + (np.arange(len(fs)) + 0.5) / FRAME_RATE
+            t = s / SAMPLE_RATE + (np.arange(len(fs)) + 0.5) / FRAME_RATE
             cells = np.floor(t / self.cfg.grid_s).astype(np.int64)
             need = int(cells.max()) + 1
             if need > len(self.heat_n):
@@ -354,7 +354,7 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     import pandas as pd
 
     cfg, net = scan.cfg, scan.net
-    duration = scan.total_samples / TARGET_SR
+    duration = scan.total_samples / SAMPLE_RATE
     segments = pd.DataFrame(scan.rows, columns=scan.columns)
     timeline = merge_timeline(segments, cfg.merge_gap_s)
     n_cells = int(np.ceil(duration / cfg.grid_s))
@@ -374,7 +374,7 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
         "vad": {"name": scan.vad.name, "version": scan.vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
         "seconds": {**{k: round(v, 3) for k, v in scan.timings.items()}, "total": round(elapsed, 3)},
         "realtime_factor": round(duration / elapsed, 2) if elapsed > 0 else None, "peak_rss_mb": peak_rss_mb(),
-        "max_buffer_s": round(scan.max_buf / TARGET_SR, 3),
+        "max_buffer_s": round(scan.max_buf / SAMPLE_RATE, 3),
         "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
         "workbench_version": __version__,
     }
@@ -399,14 +399,14 @@ def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float
     if info.channels and info.channels > 1:
         log.add(StepRecord(name="mixdown", params={"method": "mean", "channels": info.channels}, sr_in=info.sample_rate, sr_out=info.sample_rate,
                            duration_in=info.duration, duration_out=info.duration))
-    if info.sample_rate != TARGET_SR:
-        log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=TARGET_SR,
+    if info.sample_rate != SAMPLE_RATE:
+        log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=SAMPLE_RATE,
                            duration_in=info.duration, duration_out=duration))
     vad_warn = [] if len(segments) else ["no speech found: nothing was classified (lower --threshold, or try --vad energy)"]
     log.add(StepRecord(name="vad_segment", params={"vad": scan.vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
                                                    "min_speech_s": cfg.min_speech_s, "threshold": cfg.threshold, "segments": len(segments),
                                                    "split_at_max": scan.seg.splits, "dropped_short": scan.seg.dropped},
-                       sr_in=TARGET_SR, sr_out=TARGET_SR, duration_in=duration, duration_out=_speech_s(segments), elapsed_ms=timings["vad"] * 1000,
+                       sr_in=SAMPLE_RATE, sr_out=SAMPLE_RATE, duration_in=duration, duration_out=_speech_s(segments), elapsed_ms=timings["vad"] * 1000,
                        warnings=vad_warn))
     log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
     log.note(f"Inference completed on {len(segments)} segments in {timings['inference']:.1f}s. Dominant emotion: {dominant or '—'}")

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from workbench.audio.intake import TARGET_SR
+from workbench.schema import SAMPLE_RATE
 from workbench.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 FRAME = 512  # VAD frame at 16 kHz: 32 ms
-FRAME_S = FRAME / TARGET_SR
+FRAME_S = FRAME / SAMPLE_RATE
 
 
 # ---------------------------------------------------------------------------
@@ -43,7 +43,7 @@ class _SileroVAD:
         out = np.empty(len(frames), dtype=np.float32)
         with torch.inference_mode():
             for i, f in enumerate(frames):
-                out[i] = float(self.model(torch.from_numpy(f), TARGET_SR))
+                out[i] = float(self.model(torch.from_numpy(f), SAMPLE_RATE))
         return out
 
 
@@ -99,7 +99,7 @@ class _Segmenter:
         self.min_speech = max(1, round(cfg.min_speech_s / FRAME_S))
         self.max_len = max(2, int(cfg.max_segment_s / FRAME_S))
         self.pause_len = max(1, round(0.1 / FRAME_S))
-        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * TARGET_SR)
+        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * SAMPLE_RATE)
         self.open: _Open | None = None
         self.last_end = 0  # sample where the previous segment ended (pads never overlap it)
         self.dropped = 0

@@ -253,6 +253,12 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
     return out
 
 
+def _sentence(text) -> str:
+    """``text`` as one sentence ending in a full stop (a finding's suggestion may or may not end in one)."""
+    text = str(text or "").strip()
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
     rf = as_run_folder(run_dir)
     res = rf.results()
@@ -261,11 +267,12 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
     what = "Confidently wrong predictions" if len(wrong) else "Lowest-confidence items"
-    show_html(f"<h2>Worst cases</h2><p>{what} (top {len(pick)}), with their findings:</p>")
+    show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
         findings = json.loads(r["findings"]) if r.get("findings") else []
-        f_html = "; ".join(f"{code(f.get('code'))} — {esc(f.get('suggestion'))}" for f in findings) or "no findings"
+        # each suggestion is a sentence: joined as sentences, never "… test).; next"
+        f_html = " ".join(f"{code(f.get('code'))} — {esc(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
         show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:

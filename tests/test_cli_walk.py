@@ -1,0 +1,163 @@
+"""What a new user met on a walk through the commands (issue #27): each defect constructed, then the fixed behaviour;
+and ``--json`` on the analysis commands: one strict JSON document on stdout, nothing else there.
+
+The runs are written through :class:`RunFolder` with rows and embeddings chosen here (no model), so these are quick.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from test_probe import probe_set, synthetic_row, write_run
+from workbench.analysis.calibration import calibrate, check_enough_items
+from workbench.analysis.compare import compare_runs
+from workbench.analysis.compare.runs import kappa_note
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.runs.folder import RESULTS
+from workbench.views import reporting
+
+
+def strict(text: str):
+    """``json.loads`` that refuses NaN and Infinity (the strict JSON ``--json`` promises)."""
+    def refuse(name):
+        raise ValueError(f"non-strict JSON constant {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+# ------------------------------------------------------------------ compare: kappa n/a says why, top k says of N
+
+def test_kappa_note_names_the_reason():
+    assert kappa_note([], []).startswith("no paired items")
+    assert "one label 'neutral'" in kappa_note(["neutral"] * 3, ["neutral"] * 3) and "0/0" in kappa_note(["x"], ["x"])
+    assert kappa_note(["x", "y"], ["x", "x"]) == ""  # defined: no note
+
+
+def test_compare_says_why_kappa_is_na_and_how_many_items_the_top_k_is_of(tmp_path, capsys):
+    a = probe_set(tmp_path, "A", separable=True, speakers=2, per_class=2)  # every item predicted neutral in both runs
+    b = probe_set(tmp_path, "B", separable=True, speakers=2, per_class=2)
+    cmp = compare_runs([a, b], n_boot=20)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    assert ag["kappa"] != ag["kappa"] and "one label 'neutral'" in ag["kappa_note"]
+    text = cmp.render(top=5)
+    line = next(x for x in text.splitlines() if x.startswith("B vs A") and "kappa" in x)
+    assert "kappa n/a (both runs give all 16 paired item(s) the one label 'neutral'" in line
+    assert "top 5 of 16 paired items per pair" in text
+    # the CLI prints the same, and --json carries the note
+    assert main(["compare", str(a.path), str(b.path), "--bootstrap", "20", "--no-figures", "--out", str(tmp_path / "cmp"), "--json"]) == 0
+    doc = strict(capsys.readouterr().out)
+    assert "one label" in doc["agreement"][0]["kappa_note"] and doc["written_to"] == str(tmp_path / "cmp")
+
+
+# ------------------------------------------------------------------ features: validate first, then the banner
+
+def test_features_fails_on_a_corrupt_results_table_before_printing_anything(tmp_path, capsys):
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker="s1") for k in range(3)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 3, random_weights=True)
+    (rf.path / RESULTS).write_bytes(b"PAR1 this is not a parquet file")
+    code = main(["features", str(rf.path)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # no banner (or anything) before the refusal
+    assert RESULTS in captured.err and "error:" in captured.err
+
+
+# ------------------------------------------------------------------ calibrate: the fix that applies
+
+def test_too_few_items_to_calibrate_is_told_the_real_fix():
+    with pytest.raises(ConfigError) as few:
+        check_enough_items(3, 4, 5, variant="raw")
+    assert "--folds" not in few.value.fix and "label more items" in few.value.fix
+    with pytest.raises(ConfigError) as folds:
+        check_enough_items(7, 4, 5, variant="raw")
+    assert "pass --folds 3" in folds.value.fix  # 7 items: 3 folds of at least 2 each
+    with pytest.raises(ConfigError) as one_class:
+        check_enough_items(40, 1, 5, variant="raw")
+    assert "2 or more classes" in one_class.value.fix and "--folds" not in one_class.value.fix
+    check_enough_items(10, 2, 5, variant="raw")  # enough: no error
+
+
+def test_calibrate_on_three_items_does_not_suggest_fewer_folds(tmp_path):
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k}") for k, e in enumerate(["happy", "sad", "happy"])]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 3)
+    with pytest.raises(ConfigError) as exc:
+        calibrate(rf.results(), folds=2, n_boot=10)
+    assert "3 labelled item(s)" in str(exc.value) and "--folds" not in exc.value.fix
+
+
+# ------------------------------------------------------------------ findings: sentences, not "test).;"
+
+def test_worst_cases_joins_the_suggestions_as_sentences(tmp_path, monkeypatch):
+    findings = json.dumps([
+        {"code": "small_margin", "suggestion": "the two leading classes are nearly tied (run the stability test)."},
+        {"code": "low_confidence", "suggestion": "listen to the clip"},
+    ])
+    rows = [{**synthetic_row(f"i{k}", emotion="happy", pred="sad", speaker="s1"), "findings": findings, "margin": 0.01} for k in range(3)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 3)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.worst_cases(rf.path, n=2)
+    item = next(h for h in shown if "i0" in h or "i1" in h)
+    assert ".;" not in item and "(run the stability test). " in item and "listen to the clip." in item
+    assert "showing 2 of 3" in shown[0]
+
+
+# ------------------------------------------------------------------ --json: one strict document, nothing else on stdout
+
+@pytest.fixture()
+def labelled_run(tmp_path):
+    return probe_set(tmp_path, "run", separable=True, speakers=4, per_class=3)
+
+
+@pytest.mark.parametrize("argv, key", [
+    (["metrics", "{run}", "--no-figures", "--by", "speaker"], "variants"),
+    (["compare", "{run}", "--no-figures", "--bootstrap", "20"], "metrics"),
+    (["calibrate", "{run}", "--no-figures", "--folds", "2", "--bootstrap", "20"], "variants"),
+    (["probe", "{run}", "--folds", "2", "--bootstrap", "20", "--out", "{tmp}/probe"], "mean_over_folds"),
+    (["embeddings", "{run}", "--cluster", "none", "--color-by", "--neighbours", "s0_happy_0", "--top", "2"], "neighbours"),
+], ids=["metrics", "compare", "calibrate", "probe", "embeddings"])
+def test_json_is_one_strict_document_on_stdout(argv, key, labelled_run, tmp_path, capsys):
+    argv = [a.format(run=labelled_run.path, tmp=tmp_path) for a in argv]
+    assert main([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = strict(out)  # the whole of stdout parses: no banner, no "written to" line
+    assert isinstance(doc, dict) and key in doc and doc.get("written_to")
+
+
+def test_json_carries_the_random_weights_warning_instead_of_printing_it(tmp_path, capsys):
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k % 2}") for k, e in enumerate(["happy", "sad"] * 3)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, float(k)] for k in range(6)], random_weights=True)
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--out", str(tmp_path / "m")]) == 0
+    doc = strict(capsys.readouterr().out)
+    assert doc["warning"] == RANDOM_WEIGHTS_BANNER and (tmp_path / "m" / "metrics.json").is_file()
+    assert not (rf.path / "metrics.json").exists()  # --out is where it goes, not the run folder as well
+    assert main(["metrics", str(rf.path), "--no-figures"]) == 0
+    assert capsys.readouterr().out.startswith(f"!! {RANDOM_WEIGHTS_BANNER}")
+
+
+def test_calibrate_out_is_a_folder_temperature_can_name(labelled_run, tmp_path, capsys):
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(labelled_run.path), "--folds", "2", "--bootstrap", "20", "--no-figures", "--out", str(out)]) == 0
+    saved = json.loads((out / "calibration.json").read_text())
+    assert saved["variant"] == "raw" and not (labelled_run.path / "calibration.json").exists()
+    assert f"written to {out}" in capsys.readouterr().out
+    assert isinstance(pd.read_parquet(labelled_run.path / RESULTS), pd.DataFrame)  # the run is untouched
+
+
+def test_listeners_json_is_strict_and_out_is_where_it_goes(tmp_path, capsys):
+    rows = []
+    for k in range(12):
+        emo, other = ("happy", "sad") if k % 2 else ("sad", "happy")
+        agree = 3 if k % 3 else 2  # some items listeners agree on (3 of 4), some they split (2 of 4)
+        meta = {f"votes_{emo}": agree, f"votes_{other}": 4 - agree, "n_raters": 4, "agreement": agree / 4, "listener_majority": emo}
+        rows.append(synthetic_row(f"i{k}", emotion=emo, pred="happy", speaker=f"s{k % 3}", meta=meta))
+    rf = write_run(tmp_path / "run", rows, [[1.0, float(k)] for k in range(12)], random_weights=True)
+    out = tmp_path / "lst"
+    assert main(["listeners", str(rf.path), "--bootstrap", "20", "--out", str(out), "--json"]) == 0
+    doc = strict(capsys.readouterr().out)
+    assert "raw" in doc["variants"] and doc["warning"] == RANDOM_WEIGHTS_BANNER and doc["written_to"] == str(out)
+    assert (out / "listeners.json").is_file() and not (rf.path / "listeners.json").exists()

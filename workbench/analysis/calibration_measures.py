@@ -1,0 +1,299 @@
+"""The measures of calibration, as pure functions of scores and labels: the temperature fit and its checks, the
+calibration errors (ECE, MCE, Brier, NLL), risk–coverage, conformal prediction sets (MAPIE) and the temperature's
+bootstrap interval.  :mod:`workbench.analysis.calibration` runs them under speaker-independent folds (its docstring
+gives the definitions and the protocol).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+from workbench.analysis.stats import ece as binned_ece
+from workbench.model.temperature import TEMPERATURE_RANGE, softmax
+
+#: where the temperature is searched: the range every scoring command accepts (a fitted T can always be applied);
+#: a fit at either edge means the scores are degenerate, not miscalibrated
+T_BOUNDS = TEMPERATURE_RANGE
+#: a fitted temperature within this relative distance of a bound of its search counts as *at* the bound
+EDGE_TOLERANCE = 0.01
+#: bootstrap resamples of the temperature fit (each one is a fit; capped so the interval costs seconds)
+T_BOOTSTRAP_CAP = 200
+#: the shares of items answered at which accuracy is reported (selective prediction)
+COVERAGES = (0.5, 0.8, 0.9, 1.0)
+CONFORMITY_SCORES = ("lac", "aps")
+ECE_BINS = 15
+_TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become this before the log
+
+
+
+# ---------------------------------------------------------------------------
+# temperature
+# ---------------------------------------------------------------------------
+def nll(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-likelihood (nats) of integer labels ``y`` (n,) under ``softmax(logits)`` (n, K)."""
+    from scipy.special import log_softmax
+
+    lp = log_softmax(np.asarray(logits, dtype=float), axis=1)
+    return float(-lp[np.arange(len(y)), y].mean())
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray, *, bounds: tuple[float, float] = T_BOUNDS) -> float:
+    """The temperature that minimises the NLL of ``softmax(logits / T)``.
+
+    Parameters
+    ----------
+    logits : ndarray, shape (n, K)
+        Logits or log-probabilities of ``n`` items over ``K`` classes.
+    y : ndarray of int, shape (n,)
+        The true class index of each item.
+    bounds : (float, float)
+        Search range of ``T``; the search runs over ``log T`` (SciPy's bounded
+        Brent method), where the NLL is smooth and the range symmetric.
+
+    Returns
+    -------
+    float
+        ``T``; above 1 softens over-confident scores, below 1 sharpens.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits = np.asarray(logits, dtype=float)
+    y = np.asarray(y, dtype=int)
+    if len(y) == 0:
+        raise ConfigError("no items to fit a temperature on.", fix="calibrate a run with labelled, scored items.")
+    res = minimize_scalar(lambda u: nll(logits / np.exp(u), y), bounds=tuple(np.log(bounds)), method="bounded",
+                          options={"xatol": 1e-6})
+    return float(np.exp(res.x))
+
+
+def temperature_at_edge(temperature: float, bounds: tuple[float, float] = T_BOUNDS, *, tol: float = EDGE_TOLERANCE) -> str:
+    """``"lower"`` or ``"upper"`` when ``temperature`` lies at (or within ``tol``, relative, of) a bound of its search, else ``""``.
+
+    A fit that stops at a bound has not found an optimum: the NLL still falls
+    beyond it.  Above the upper bound the best temperature flattens the scores
+    towards a uniform guess (they rank the classes no better than chance);
+    below the lower bound it sharpens them towards 0/1 (the classes are
+    separated perfectly).  Either way the scores are degenerate, not
+    miscalibrated, and no temperature is the fix.
+    """
+    lo, hi = bounds
+    t = float(temperature)
+    if t <= lo * (1 + tol):
+        return "lower"
+    if t >= hi / (1 + tol):
+        return "upper"
+    return ""
+
+
+def fit_edge(logits: np.ndarray, y: np.ndarray, temperature: float, bounds: tuple[float, float] = T_BOUNDS) -> str:
+    """:func:`temperature_at_edge`, or the bound whose NLL is no higher than the fitted one's.
+
+    When the NLL is flat out to a bound (perfectly separated items: it is 0 in
+    floating point below some T) the search stops anywhere on the flat part,
+    away from the bound; the fit has still found no optimum.
+    """
+    edge = temperature_at_edge(temperature, bounds)
+    if edge:
+        return edge
+    at = nll(np.asarray(logits, dtype=float) / temperature, y)
+    for name, bound in (("lower", bounds[0]), ("upper", bounds[1])):
+        if nll(np.asarray(logits, dtype=float) / bound, y) <= at + 1e-12:
+            return name
+    return ""
+
+
+def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_BOUNDS) -> str:
+    """The words for a temperature at the ``edge`` of its search (see :func:`temperature_at_edge`)."""
+    beyond = ("flatten the scores towards a uniform guess: they rank the classes no better than chance" if edge == "upper"
+              else "sharpen the scores towards 0 and 1: the classes are separated perfectly on these items")
+    return (f"T = {temperature:.3f} is at the {edge} bound of the search [{bounds[0]:g}, {bounds[1]:g}] (or the NLL is flat out to it): "
+            f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
+
+
+def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[float, float] | None = None) -> tuple[str, dict[str, bool]]:
+    """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the flags.
+
+    With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
+    calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
+    the interval [1.374, 1.390] is flagged, not counted as a success.
+    """
+    uniform = float(np.log(n_classes))
+    worse_than_uniform = bool(after >= uniform)
+    lo, hi = after_ci if after_ci is not None else (after, after)
+    not_better_than_uniform = bool(worse_than_uniform or (np.isfinite(hi) and hi >= uniform))
+    worse_than_before = bool(after > before)
+    verdict = ("WORSE than" if worse_than_uniform else "NOT better than (its interval reaches)" if not_better_than_uniform
+               else "better than")
+    interval = f" [{lo:.3f}, {hi:.3f}]" if after_ci is not None and np.isfinite(lo) and np.isfinite(hi) else ""
+    words = (f"calibrated NLL {after:.3f}{interval} is {verdict} a uniform guess over "
+             f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
+             f"the uncalibrated {before:.3f}")
+    if not_better_than_uniform:
+        words += ": the scores carry no information a temperature can use"
+    elif worse_than_before:
+        words += ": on held-out items the temperature makes the scores worse"
+    return words, {"nll_worse_than_uniform": worse_than_uniform, "nll_not_better_than_uniform": not_better_than_uniform,
+                   "nll_worse_than_uncalibrated": worse_than_before}
+
+
+# ---------------------------------------------------------------------------
+# calibration errors and selective prediction
+# ---------------------------------------------------------------------------
+def calibration_errors(probs: np.ndarray, y: np.ndarray, *, bins: int = ECE_BINS) -> dict[str, float]:
+    """ECE, MCE (equal-width bins), Brier score and NLL of probabilities ``probs`` (n, K) for labels ``y`` (n,).
+
+    Returns ``{"ece", "mce", "brier", "nll"}``; ECE/MCE in accuracy units (0–1),
+    NLL in nats, Brier in [0, 2].
+    """
+    probs = np.asarray(probs, dtype=float)
+    y = np.asarray(y, dtype=int)
+    if len(y) == 0:
+        return {k: float("nan") for k in ("ece", "mce", "brier", "nll")}
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y
+    e, table = binned_ece(conf, correct, bins=bins)
+    gaps = [abs(b["accuracy"] - b["confidence"]) for b in table if b["n"]]
+    onehot = np.zeros_like(probs)
+    onehot[np.arange(len(y)), y] = 1.0
+    p_true = np.clip(probs[np.arange(len(y)), y], _TINY, 1.0)
+    return {"ece": float(e), "mce": float(max(gaps)), "brier": float(((probs - onehot) ** 2).sum(axis=1).mean()),
+            "nll": float(-np.log(p_true).mean())}
+
+
+def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Selective prediction: abstain on the least confident items first.
+
+    Parameters
+    ----------
+    probs : ndarray, shape (n, K)
+    y : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    coverage : ndarray, shape (n,)
+        ``k / n`` for ``k = 1 … n`` (the share of items answered).
+    risk : ndarray, shape (n,)
+        Error rate of the ``k`` most confident items.  Accuracy when abstaining
+        on the least confident ``x`` % is ``1 - risk`` at coverage ``1 - x/100``.
+    aurc : float
+        Area under the risk–coverage curve, ``mean(risk)``; lower is better.
+        Ties in confidence are broken by item order (a stable sort).
+    """
+    probs = np.asarray(probs, dtype=float)
+    y = np.asarray(y, dtype=int)
+    n = len(y)
+    if n == 0:
+        return np.zeros(0), np.zeros(0), float("nan")
+    order = np.argsort(-probs.max(axis=1), kind="stable")
+    wrong = (probs.argmax(axis=1) != y)[order]
+    k = np.arange(1, n + 1)
+    risk = np.cumsum(wrong) / k
+    return k / n, risk, float(risk.mean())
+
+
+def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -> float:
+    """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
+    if not len(coverage):
+        return float("nan")
+    k = int(np.clip(np.ceil(share * len(coverage)), 1, len(coverage)))
+    return float(1 - risk[k - 1])
+
+
+# ---------------------------------------------------------------------------
+# conformal prediction sets through MAPIE
+# ---------------------------------------------------------------------------
+def _stored_scores_estimator(n_classes: int):
+    """A prefit scikit-learn classifier whose input *is* its probabilities: MAPIE needs an estimator,
+    the scores are the model's own, already computed."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class StoredScores(ClassifierMixin, BaseEstimator):
+        def __init__(self, n_classes: int = 2):
+            self.n_classes = n_classes
+
+        def fit(self, X, y=None):
+            self.classes_ = np.arange(self.n_classes)
+            return self
+
+        def predict_proba(self, X):
+            return np.asarray(X, dtype=float)
+
+        def predict(self, X):
+            return np.argmax(np.asarray(X), axis=1)
+
+    return StoredScores(n_classes).fit(None)
+
+
+def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndarray, *, alpha: float = 0.1,
+                   score: str = "lac", seed: int = 0) -> np.ndarray:
+    """Split-conformal prediction sets (MAPIE ``SplitConformalClassifier``) for ``test_probs``.
+
+    Parameters
+    ----------
+    cal_probs, cal_y : ndarray, shapes (m, K) and (m,)
+        Calibration items (never the test items).
+    test_probs : ndarray, shape (n, K)
+    alpha : float
+        Miscoverage level: sets hold the true class with probability ≥ 1 − alpha.
+    score : {"lac", "aps"}
+    seed : int
+        Seeds APS's randomised boundary label.
+
+    Returns
+    -------
+    ndarray of bool, shape (n, K): ``sets[i, k]`` is True when class ``k`` is in item ``i``'s set.
+    """
+    if score not in CONFORMITY_SCORES:
+        raise ConfigError(f"unknown conformity score {score!r}.", fix=f"use one of {list(CONFORMITY_SCORES)}.")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass e.g. --alpha 0.1 for 90 % sets.")
+    from mapie.classification import SplitConformalClassifier
+
+    k = np.asarray(cal_probs).shape[1]
+    mapie = SplitConformalClassifier(_stored_scores_estimator(k), confidence_level=1 - alpha, conformity_score=score,
+                                     prefit=True, random_state=seed)
+    mapie.conformalize(np.asarray(cal_probs, dtype=float), np.asarray(cal_y, dtype=int))
+    params = {"include_last_label": "randomized"} if score == "aps" else None
+    _, sets = mapie.predict_set(np.asarray(test_probs, dtype=float), conformity_score_params=params)
+    return np.asarray(sets[:, :, 0], dtype=bool)
+
+
+def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,
+                     model_correct: np.ndarray | None, *, bins: int = ECE_BINS,
+                     model_classes: Sequence[str] = LABEL_KEYS) -> dict[str, dict]:
+    """The same binned ECE over the corpus's classes and over every model class, each with its class set named.
+
+    ``workbench metrics`` measures over every model class (confidence = the top of
+    all scores, the run's own prediction) and ``calibrate`` by default over the
+    corpus's classes (scores renormalised over them): the two differ because the
+    class sets differ, not the definition; both are given side by side.
+    """
+    probs = softmax(log_probs)
+    out = {"corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes ({', '.join(classes)})",
+                      "ece": binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]}}
+    if model_confidence is not None and model_correct is not None and len(y):
+        out["model"] = {"classes": list(model_classes),
+                        "label": f"all {len(model_classes)} model classes (as `workbench metrics` measures it)",
+                        "ece": binned_ece(model_confidence, model_correct, bins=bins)[0]}
+    return out
+
+
+def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
+                         bounds: tuple[float, float] = T_BOUNDS) -> tuple[tuple[float, float], dict]:
+    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples.
+
+    Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
+    whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
+    """
+    n = len(y)
+    if n == 0 or n_boot < 1:
+        return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
+    rng = np.random.default_rng(seed)
+    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
+    edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
+    lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}

@@ -1,0 +1,109 @@
+"""Showing a comparison of runs: the metrics and score-distance figure, one item's scores side by side, and one item
+with its audio as scored (for a notebook or a report)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+from workbench.runs.folder import as_run_folder
+from workbench.schema import SCORE_PREFIX, score_column
+from workbench.serialize import save_figure
+
+
+def _fmt(x, digits: int = 3) -> str:
+    return "n/a" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def plot_runs_comparison(cmp, path: str | Path | None = None):
+    """Left: WA and UAR per run with 95 % intervals (first variant); right: per-item TVD of each run pair."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    v = cmp.variants[0]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    names = list(cmp.reports)
+    for k, metric in enumerate(("wa", "uar")):
+        vals = [getattr(cmp.reports[n][v], metric) for n in names]
+        lo = [max(x - cmp.reports[n][v].ci[metric][0], 0) if x == x else 0 for n, x in zip(names, vals)]
+        hi = [max(cmp.reports[n][v].ci[metric][1] - x, 0) if x == x else 0 for n, x in zip(names, vals)]
+        ax1.errorbar(np.arange(len(names)) + (k - 0.5) * 0.2, vals, yerr=[lo, hi], fmt="o", capsize=5, label=metric.upper())
+    ax1.set_xticks(range(len(names)), names)
+    ax1.set_ylim(0, 1)
+    ax1.set_ylabel("95% bootstrap CI")
+    ax1.set_title(f"metrics per run [{v}]")
+    ax1.legend(fontsize=8)
+    if len(cmp.items):
+        for (ra, rb), sub in cmp.items[cmp.items["variant"] == v].groupby(["run_a", "run_b"], sort=False):
+            ax2.hist(sub["tvd"].to_numpy(), bins=30, alpha=0.6, label=f"{rb} vs {ra}")
+        ax2.legend(fontsize=8)
+    ax2.set_xlabel("total variation distance of an item's scores")
+    ax2.set_ylabel("items")
+    ax2.set_title("how far the runs' scores move")
+    return save_figure(fig, path)
+
+
+def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B"), ax=None):
+    """The scores of one item under two runs, side by side over both models' classes (true label marked)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 2.8))
+    keys = list(dict.fromkeys(k[len(SCORE_PREFIX):] for row in (row_a, row_b) for k in row if str(k).startswith(SCORE_PREFIX)))
+    x = np.arange(len(keys))
+    for k, (row, name) in enumerate(zip((row_a, row_b), names)):
+        ax.bar(x + (k - 0.5) * 0.4, [float(row.get(score_column(c), 0.0) or 0.0) for c in keys], width=0.4, label=f"run {name}: {row['pred']}")
+    emo = row_a.get("emotion")
+    labels = [f"[{k}]" if k == emo else k for k in keys]
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("score")
+    ax.legend(fontsize=8)
+    ax.set_title("scores of the two runs ([true label])", fontsize=9)
+    return save_figure(fig)
+
+
+def show_item(items, i: int = 0) -> list:
+    """Row ``i`` of a comparison's items table, for a notebook or a report.
+
+    ``items`` is :attr:`RunsComparison.items`, :meth:`RunsComparison.disagreements`
+    or one row of them.  Returns IPython display objects: both runs' predictions
+    and distances (escaped HTML), their nine scores side by side (PNG) and the
+    audio exactly as it was scored (:meth:`RunFolder.scored_audio`; both runs
+    scored the same audio, which :func:`compare_runs` checked).  Show them with
+    ``display(*show_item(...))``.  To open the item in the browser widget:
+    ``LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)``.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, Audio, Image
+
+    row = items.iloc[i] if hasattr(items, "columns") else items  # a table, or one row of it
+    rf_a, rf_b = as_run_folder(row["run_dir_a"]), as_run_folder(row["run_dir_b"])
+    a, b = rf_a.row(str(row["id"]), str(row["variant"])), rf_b.row(str(row["id"]), str(row["variant"]))
+    esc = html.escape
+    cosine = row.get("cosine")
+    head = HTML(
+        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "
+        f"run {esc(str(row['run_a']))}: <b>{esc(str(a['pred']))}</b> ({float(a['confidence']):.3f}); "
+        f"run {esc(str(row['run_b']))}: <b>{esc(str(b['pred']))}</b> ({float(b['confidence']):.3f}); "
+        f"TVD {float(row['tvd']):.4f}, max |Δ score| {float(row['max_abs_delta']):.4f}, "
+        f"embedding cosine {_fmt(None if cosine is None else float(cosine), 4)}</p>")
+    fig = plot_item_scores(a, b, (str(row["run_a"]), str(row["run_b"])))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    out = [head, Image(data=buf.getvalue(), format="png")]
+    try:
+        audio = rf_a.scored_audio(a)
+        out.append(Audio(data=audio.samples, rate=audio.sr, normalize=True))
+    except WorkbenchError as exc:  # a moved or changed file: the rest still shows
+        out.append(HTML(f"<p><i>audio unavailable: {esc(str(exc))}</i></p>"))
+    return out

@@ -1,0 +1,501 @@
+"""Compare runs of one manifest (other checkpoints, precisions or engines) row by row.
+
+Rows pair by (item id, variant) after :func:`check_comparable`; each run is compared with the first one by the
+statistics of :mod:`workbench.analysis.compare.variants`, plus how much the runs agree
+(:func:`workbench.model.agreement.agreement`; see :mod:`workbench.analysis.compare` for the definitions).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from workbench.data.cards import overlap_messages
+from workbench.errors import ConfigError
+from workbench.files import json_default, json_safe
+from workbench.analysis.metrics import Report, evaluate
+from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.model.agreement import agreement, item_distances, row_cosines
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
+from workbench.limits import spreadsheet_safe
+
+from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
+from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union
+
+# the files a comparison of runs writes (names fixed here, never taken from ids or variants)
+COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
+    "comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png")
+
+
+# ---------------------------------------------------------------------------
+# between runs
+# ---------------------------------------------------------------------------
+def embeddings_comparable(run_a: dict, run_b: dict) -> str:
+    """``""`` when two runs (:func:`describe_run`) used the same checkpoint, so their embeddings share a space; else why not.
+
+    The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.
+    """
+    ca = run_a.get("weights_checksum") or run_a.get("checksum") or ""
+    cb = run_b.get("weights_checksum") or run_b.get("checksum") or ""
+    if ca and cb:
+        same = ca == cb
+    else:
+        same = bool(run_a.get("checkpoint")) and run_a.get("checkpoint") == run_b.get("checkpoint")
+    if same:
+        return ""
+    return (f"runs {run_a.get('name', '?')} and {run_b.get('name', '?')} used different checkpoints "
+            f"({run_a.get('model')} {ca or 'no checksum'} / {run_b.get('model')} {cb or 'no checksum'}): their embeddings live in "
+            "unrelated spaces, so a cosine between them means nothing")
+
+
+def _run_letter(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
+
+
+def describe_run(rf: RunFolder) -> dict:
+    """What scored a run: folder, model, checkpoint checksum, device, dtype, engine, manifest."""
+    m = rf.model_ref
+    cfg = rf.config
+    return {
+        "run_dir": str(rf.path.resolve()), "model": m.get("id") or cfg.get("model"), "checkpoint": m.get("path") or cfg.get("model"),
+        "checksum": (m.get("checksum") or "")[:16], "device": m.get("device") or cfg.get("device"),
+        "dtype": m.get("dtype") or cfg.get("dtype"), "engine": "ray" if str(cfg.get("device") or "").startswith("ray:") else "local",
+        "manifest": cfg.get("manifest"), "random_weights": rf.random_weights,
+        "weights_checksum": _weights_checksum(m),
+    }
+
+
+def _weights_checksum(model: dict) -> str:
+    """The checksum of the weights a run used: an ONNX export records its graph's, and the source checkpoint's in its
+    ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
+    if model.get("kind") == "onnx" and model.get("path"):
+        try:
+            meta = json.loads((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
+        except (OSError, ValueError):
+            pass
+    return (model.get("checksum") or "")[:16]
+
+
+def _ids_text(keys: Sequence[tuple[str, str]], limit: int = 10) -> str:
+    keys = list(keys)
+    shown = ", ".join(f"{i} [{v}]" for i, v in keys[:limit])
+    return shown + (f" … and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+# column, what it means, whether a missing value on one side is no evidence (a failed row has no audio hash)
+_SAME_ITEM_COLUMNS = (("source_sha256", "the audio (source_sha256)", True), ("chain_hash", "the preprocessing (chain_hash)", True),
+                      ("start", "the segment start", False), ("duration", "the segment duration", False))
+
+
+def _same(x, y, missing_ok: bool = True) -> bool:
+    xn = x is None or (isinstance(x, float) and x != x)
+    yn = y is None or (isinstance(y, float) and y != y)
+    if xn or yn:
+        # a hash missing on one side is no evidence; a segment bound missing on one side is another segment (the whole file)
+        return True if missing_ok else xn == yn
+    if isinstance(x, (float, int, np.floating, np.integer)) and isinstance(y, (float, int, np.floating, np.integer)):
+        return bool(np.isclose(float(x), float(y), rtol=0, atol=1e-9))
+    return str(x) == str(y)
+
+
+def check_comparable(runs: Sequence[RunFolder], variants: Sequence[str]) -> None:
+    """Refuse (ConfigError) unless every run has the same rows and scored the same audio, row by row.
+
+    The intake settings that shape the audio (target rate, resampler, its
+    quality, mixdown) must match the first run's; rows are ``(id, variant)`` of
+    ``variants``; per row the audio hash, the variant's chain hash and the
+    segment must match the first run's.
+    """
+    base = runs[0]
+    # the audio settings that change what the model hears (limits and timeouts only refuse inputs)
+    shaping = ("target_sr", "resampler", "soxr_quality", "mixdown")
+    ref_audio = {k: getattr(base.audio_config(), k, None) for k in shaping}
+    for rf in runs[1:]:
+        other = {k: getattr(rf.audio_config(), k, None) for k in shaping}
+        differ = {k: (ref_audio[k], other[k]) for k in shaping if ref_audio[k] != other[k]}
+        if differ:
+            what = ", ".join(f"{k} {a!r} ≠ {b!r}" for k, (a, b) in differ.items())
+            raise ConfigError(f"the run scored its audio with other intake settings than {base.path} ({what}).", source=str(rf.path),
+                              fix="compare runs made with the same audio settings; to compare resamplers or mixdowns, "
+                                  "make them variants of one run.")
+    ref = base.results()
+    ref = ref[ref["variant"].astype(str).isin(variants)].set_index(["id", "variant"])
+    ref_keys = set(ref.index)
+    for rf in runs[1:]:
+        res = rf.results()
+        res = res[res["variant"].astype(str).isin(variants)].set_index(["id", "variant"])
+        keys = set(res.index)
+        missing, extra = sorted(ref_keys - keys), sorted(keys - ref_keys)
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} row(s) of {base.path} are not in it ({_ids_text(missing)})")
+            if extra:
+                parts.append(f"it has {len(extra)} row(s) that {base.path} lacks ({_ids_text(extra)})")
+            raise ConfigError(f"the runs do not cover the same items: {'; '.join(parts)}.", source=str(rf.path),
+                              fix="compare runs made from the same manifest and variants (finish or re-run the shorter one).")
+        common = sorted(ref_keys)
+        a, b = ref.loc[common], res.loc[common]
+        for col, what, missing_ok in _SAME_ITEM_COLUMNS:
+            if col not in a.columns or col not in b.columns:
+                continue
+            differ = [k for k, x, y in zip(common, a[col].tolist(), b[col].tolist()) if not _same(x, y, missing_ok)]
+            if differ:
+                raise ConfigError(f"{len(differ)} row(s) differ from {base.path} in {what}: {_ids_text(differ)}.", source=str(rf.path),
+                                  fix="compare runs of the same audio files and variants; re-run one of them on the other's manifest.")
+
+
+@dataclass
+class RunsComparison:
+    """Runs of one manifest compared row by row (see :func:`compare_runs`)."""
+
+    runs: list[dict]  # describe_run() of each run, plus its letter ("name")
+    variants: list[str]
+    reports: dict[str, dict[str, Report]]  # run name → variant → metrics
+    comparisons: list[Comparison]  # each run against the first, per variant
+    agreement: Any  # DataFrame: one row per (run pair, variant)
+    flips: Any  # DataFrame: items whose label changed against the first run
+    items: Any  # DataFrame: every paired row of every run pair, ranked by TVD within a pair
+    excluded: dict = field(default_factory=dict)  # "A/B [variant]" → ids failed in either run
+    restricted: bool = False
+
+    @property
+    def random_weights(self) -> bool:
+        return any(r.get("random_weights") for r in self.runs)
+
+    def _overlaps(self, name: str) -> bool:
+        return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
+
+    def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
+        """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD)."""
+        df = self.items
+        if pair is not None:
+            df = df[(df["run_a"] == pair[0]) & (df["run_b"] == pair[1])]
+        return df.groupby(["run_a", "run_b", "variant"], sort=False, group_keys=False).head(n).reset_index(drop=True)
+
+    def to_dict(self) -> dict:
+        return json_safe({
+            "runs": self.runs, "variants": self.variants, "restricted": self.restricted,
+            "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
+            "metrics": {name: {v: {k: getattr(r, k) for k in ("n_scored", "n_failed", "wa", "uar", "macro_f1", "ci", "ece")}
+                               for v, r in by_v.items()} for name, by_v in self.reports.items()},
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "agreement": self.agreement.to_dict(orient="records"),
+            "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
+            "per_class": {v: self.per_class(v).to_dict(orient="records") for v in self.variants},
+            "n_flips": int((self.flips["emotion"].fillna("").astype(str) != "").sum()) if len(self.flips) else 0,
+            "n_flips_unlabelled": int((self.flips["emotion"].fillna("").astype(str) == "").sum()) if len(self.flips) else 0,
+        })
+
+    def per_class(self, variant: str | None = None):
+        """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class.
+
+        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class
+        a run does not score shows as missing there.  Columns: ``class``, then ``recall <run>`` and ``n <run>`` per
+        run, then ``Δ recall`` of each later run against the first where both score the class.
+        """
+        import pandas as pd
+
+        variant = variant or self.variants[0]
+        names = list(self.reports)
+        classes = list(dict.fromkeys(c for n in names for c in self.reports[n][variant].classes))
+        rows = []
+        for c in classes:
+            row: dict[str, Any] = {"class": c}
+            for n in names:
+                d = self.reports[n][variant].per_class.get(c)
+                row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
+                row[f"n {n}"] = int(d["support"]) if d else 0
+            for n in names[1:]:
+                row[f"Δ recall {n}−{names[0]}"] = row[f"recall {n}"] - row[f"recall {names[0]}"]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def render(self, top: int = 5) -> str:
+        lines = []
+        if self.random_weights:
+            lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
+        for r in self.runs:
+            lines += [f"!! run {r['name']}: {w}" for w in r.get("training_overlap") or []]
+        for r in self.runs:
+            lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]")
+        for name, by_v in self.reports.items():
+            mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
+            for v, rep in by_v.items():
+                ci = rep.ci
+                lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
+                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
+        for c in self.comparisons:
+            lines.append(c.render())
+        for v in self.variants:
+            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
+            lines.append(self.per_class(v).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+        for rec in self.agreement.to_dict(orient="records"):
+            cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
+            if cos == "n/a" and rec.get("cosine_note"):
+                cos += f" ({rec['cosine_note']})"
+            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
+                         f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
+                         f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
+                         f"embedding cosine min/mean {cos}")
+        for k, ids in self.excluded.items():
+            lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
+        if top and len(self.items):
+            per_pair = self.items.groupby(["run_a", "run_b", "variant"], sort=False).size()
+            total = int(per_pair.max()) if len(per_pair) else 0
+            lines.append(f"most different items (top {min(top, total)} of {total} paired items per pair, by total variation distance):")
+            cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
+            lines.append(self.disagreements(top)[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        return "\n".join(lines)
+
+    def html(self, top: int = 10, *, title: str | None = None) -> str:
+        """The comparison as one HTML fragment; every id, label, path and name is escaped."""
+        import pandas as pd
+
+        parts = []
+        if self.random_weights:
+            parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is meaningless; "
+                         "it only shows the comparison works.</b></blockquote>")
+        if title:
+            parts.append(f"<h1>{html.escape(title)}</h1>")
+        for r in self.runs:
+            for w in r.get("training_overlap") or []:
+                parts.append(f"<blockquote><b>⚠ run {html.escape(str(r['name']))}: {html.escape(w)}</b></blockquote>")
+        parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
+                     .to_html(index=False, escape=True))
+        rows = []
+        for name, by_v in self.reports.items():
+            for v, rep in by_v.items():
+                rows.append({"run": name + (" ⚠ seen in training" if self._overlaps(name) else ""), "variant": v,
+                             "scored": rep.n_scored, "failed": rep.n_failed,
+                             "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
+                             "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"])})
+        parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+        if self.comparisons:
+            rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
+                     "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
+                     "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": f"{c.mcnemar_p:.3g}", "label flips": c.n_flips,
+                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})"}
+                    for c in self.comparisons]
+            parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+        for v in self.variants:
+            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>"
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
+                         "dropped) shows as —.</p>"
+                         + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+        parts.append("<h3>Agreement</h3>" + self.agreement.to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
+        if len(self.flips):
+            parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + self.flips.head(50).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}"))
+        if len(self.items):
+            cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
+            parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
+                         + self.disagreements(top)[cols].to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
+        for k, ids in self.excluded.items():
+            parts.append(f"<p>excluded from {html.escape(k)}: {len(ids)} row(s) failed in either run: "
+                         f"{html.escape(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
+        return "\n".join(parts)
+
+
+def _why(note) -> str:
+    """`` (reason)`` after an n/a figure, or nothing."""
+    return f" ({note})" if note else ""
+
+
+def _ci_text(value, ci, *, signed: bool = False) -> str:
+    f = "+.3f" if signed else ".3f"
+    if value != value:
+        return "n/a"
+    return f"{value:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
+
+
+def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
+    """Why Cohen's kappa of two label sequences is undefined (``""`` when it is defined).
+
+    Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
+    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
+    """
+    a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
+    if not a:
+        return "no paired items (every row failed in one of the runs)"
+    labels = set(a) | set(b)
+    if len(labels) == 1:
+        return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
+                "(chance agreement is 1); top-1 agreement says they agree")
+    return ""
+
+
+def _check_runs(runs: list[RunFolder], tables: list, variants: Sequence[str] | None) -> list[str]:
+    """The variants to pair (``variants``, or every one the runs share), after refusing a run given twice or a variant not shared."""
+    if len(runs) < 2:
+        raise ConfigError("comparing runs needs at least two run folders.", fix="pass two or more run folders (one folder compares its variants).")
+    seen: dict[Path, int] = {}
+    for i, rf in enumerate(runs):
+        key = rf.path.resolve()
+        if key in seen:
+            raise ConfigError(f"the same run folder is given twice (positions {seen[key] + 1} and {i + 1}).", source=str(rf.path),
+                              fix="pass each run folder once.")
+        seen[key] = i
+    shared = [v for v in dict.fromkeys(tables[0]["variant"].astype(str)) if all(v in set(t["variant"].astype(str)) for t in tables[1:])]
+    if variants:
+        unknown = [v for v in variants if v not in shared]
+        if unknown:
+            raise ConfigError(f"variant(s) {unknown} are not in every run; the runs share {shared}.", fix="pass --variant with one they share.")
+        shared = list(variants)
+    if not shared:
+        raise ConfigError("the runs share no variant.", source=", ".join(str(r.path) for r in runs),
+                          fix="compare runs made with the same variants (the default is raw).")
+    return shared
+
+
+def _ok_positions(t) -> dict:
+    """Positional index of every finished row of a run: (id, variant) → row number in its results and embeddings."""
+    ok = select_mask(t)
+    return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
+
+
+def _pair(i: int, j: int, v: str, *, tables, positions, embs, described) -> dict:
+    """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD."""
+    import pandas as pd
+
+    ni, nj = described[i]["name"], described[j]["name"]
+    all_keys = [(str(a), str(b)) for a, b in zip(tables[i]["id"], tables[i]["variant"]) if str(b) == v]
+    keys = [k for k in all_keys if k in positions[i] and k in positions[j]]
+    dropped = [k[0] for k in all_keys if k not in positions[i] or k not in positions[j]]
+    ia = np.array([positions[i][k] for k in keys], dtype=np.int64)
+    ib = np.array([positions[j][k] for k in keys], dtype=np.int64)
+    a, b = tables[i].iloc[ia].set_index("id"), tables[j].iloc[ib].set_index("id")
+    sa, sb = _scores_over_union(a, b)
+    ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
+    same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
+    other_space = embeddings_comparable(described[i], described[j])
+    cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
+    same_dim = same_dim and not other_space
+    pa, pb = a["pred"].astype(str), b["pred"].astype(str)
+    agree = {"run_a": ni, "run_b": nj, "variant": v,
+             **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
+             "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
+    mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
+    cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
+    items = pd.DataFrame({
+        "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
+        "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
+        "pred_a": pa.to_numpy(), "confidence_a": a["confidence"].astype(float).to_numpy(),
+        "pred_b": pb.to_numpy(), "confidence_b": b["confidence"].astype(float).to_numpy(),
+        "label_flip": pa.to_numpy() != pb.to_numpy(), "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
+    })
+    return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
+            "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
+
+
+#: the columns of :attr:`RunsComparison.flips`
+FLIP_COLUMNS = ["id", "variant", "run_a", "run_b", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b",
+                "fixed", "broke", "findings_a", "findings_b", "path"]
+
+
+def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequence[str] | None = None, n_boot: int = 1000,
+                 seed: int = 0, restrict: bool = False) -> RunsComparison:
+    """Compare runs of the same manifest (other checkpoints, precisions, engines) row by row.
+
+    Rows pair by ``(id, variant)``.  Refuses, listing the ids, when the runs hold other rows or
+    scored other audio (see :func:`check_comparable`).  Each run gets metrics
+    with intervals per variant; each later run is compared with the first (paired
+    bootstrap Δ WA/UAR, exact McNemar, flips); every pair of runs gets
+    :func:`agreement` (with ``kappa_note`` saying why kappa is n/a when it is) and its items ranked by
+    total variation distance.  Rows that failed in either run of a pair are excluded and listed.
+
+    Parameters
+    ----------
+    run_dirs : sequence of str, Path or RunFolder
+        Two or more finished run folders of the same manifest; the first is the reference.
+    variants : sequence of str or None
+        The variants to pair (default: every variant all the runs share); one not in every run is refused.
+    n_boot : int
+        Bootstrap resamples of the intervals.
+    seed : int
+        Seed of the bootstrap.
+    restrict : bool
+        Take the argmax over the dataset's classes only.
+
+    Returns
+    -------
+    RunsComparison
+        ``reports``, ``comparisons``, ``agreement`` (one row per run pair and variant), ``flips`` and ``items``.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> again = wb.demo_run("runs/demo_again", model="tiny")
+    >>> cmp = wb.compare_runs([run_dir, again], n_boot=20)
+    >>> [r["name"] for r in cmp.runs], float(cmp.agreement["top1_agreement"].iloc[0])
+    (['A', 'B'], 1.0)
+    """
+    import pandas as pd
+
+    runs = [as_run_folder(r) for r in run_dirs]
+    tables = [rf.results() for rf in runs]
+    shared = _check_runs(runs, tables, variants)
+    check_comparable(runs, shared)
+    embs = [rf.embeddings() for rf in runs]
+    names = [_run_letter(i) for i in range(len(runs))]
+    described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
+    for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
+        d["training_overlap"] = overlap_messages(d["model"], t) or overlap_messages(d.get("checkpoint"), t)
+    reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
+    positions = [_ok_positions(t) for t in tables]
+    comparisons, flip_rows, agree_rows, item_frames, excluded = [], [], [], [], {}
+    for i in range(len(runs)):
+        for j in range(i + 1, len(runs)):
+            for v in shared:
+                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described)
+                if pair["dropped"]:
+                    excluded[f"{names[j]}/{names[i]} [{v}]"] = pair["dropped"]
+                agree_rows.append(pair["agreement"])
+                item_frames.append(pair["items"])
+                if i == 0:
+                    c, rows = _compare_pair(pair["a"], pair["b"], baseline=names[0], variant=names[j], scope=v, n_boot=n_boot, seed=seed,
+                                            restrict=restrict)
+                    comparisons.append(c)
+                    flip_rows += [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
+                                  for r in rows]
+    flips = pd.DataFrame(flip_rows, columns=FLIP_COLUMNS)
+    items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame()
+    if len(items):
+        items.insert(0, "rank", items.groupby(["run_a", "run_b", "variant"], sort=False).cumcount() + 1)
+    return RunsComparison(described, shared, reports, comparisons, pd.DataFrame(agree_rows), flips, items, excluded, restrict)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool = True) -> dict[str, Path]:
+    """Write ``comparison.json``, ``agreement.csv``, ``flips.csv``, ``disagreements.csv`` (and ``comparison.png``) into ``out``.
+
+    ``out`` must not lie inside any of the compared run folders (they belong to their runs).
+    """
+    out = Path(out)
+    for r in cmp.runs:
+        if _inside(out, Path(r["run_dir"])):
+            raise ConfigError("the comparison folder lies inside a compared run folder.", source=str(out),
+                              fix="pass --out with a folder outside the run folders (default: a new folder under runs/).")
+    if out.exists() and not out.is_dir():
+        raise ConfigError("exists and is not a folder.", source=str(out), fix="choose another --out folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / COMPARISON_JSON, "agreement": out / AGREEMENT_CSV, "flips": out / FLIPS_CSV, "items": out / ITEMS_CSV}
+    payload = json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False, default=json_default)
+    atomic_write(paths["json"], lambda f: f.write(payload), text=True)
+    atomic_write(paths["agreement"], lambda f: spreadsheet_safe(cmp.agreement).to_csv(f, index=False), text=True)
+    atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
+    atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
+    if figures:
+        paths["figure"] = out / RUNS_FIGURE
+        plot_runs_comparison(cmp, paths["figure"])
+    return paths

@@ -1,0 +1,274 @@
+"""Compare the preprocessing variants of one run with a baseline variant, item by item.
+
+Per-variant metrics with intervals, paired bootstrap Δ WA/UAR, the exact McNemar test, the flips and the
+confidence shifts (see :mod:`workbench.analysis.compare` for the definitions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import ConfigError
+from workbench.analysis.metrics import evaluate
+from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta, uar, wa
+from workbench.files import strict_json
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
+from workbench.schema import score_column, score_columns, score_labels
+from workbench.limits import spreadsheet_safe
+from workbench.serialize import save_figure
+
+@dataclass
+class Comparison:
+    baseline: str
+    variant: str
+    n_paired: int
+    delta_wa: tuple[float, float, float]
+    delta_uar: tuple[float, float, float]
+    mcnemar_b: int  # right under the baseline only
+    mcnemar_c: int  # right under the variant only
+    mcnemar_p: float
+    n_flips: int
+    confidence_shift_mean: float
+    confidence_shift_median: float
+    scope: str = ""  # between runs: the variant whose rows are paired (baseline/variant then name runs)
+    # items without a corpus label are in neither n_paired nor n_flips (those count the same items); their flips apart
+    n_unlabelled: int = 0
+    n_flips_unlabelled: int = 0
+
+    def to_dict(self) -> dict:
+        return self.__dict__.copy()
+
+    def render(self) -> str:
+        d_wa, d_uar = self.delta_wa, self.delta_uar
+        scope = f" [{self.scope}]" if self.scope else ""
+        return (
+            f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items): "
+            f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
+            f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} p={self.mcnemar_p:.4f}, "
+            f"{self.n_flips} label flips among them"
+            + (f" (+{self.n_flips_unlabelled} among {self.n_unlabelled} unlabelled items, not paired for accuracy)" if self.n_unlabelled else "")
+            + f", confidence shift mean {self.confidence_shift_mean:+.3f}"
+        )
+
+
+def _predicted(rows, classes: list[str], restrict: bool) -> np.ndarray:
+    """Top labels of ``rows``; with ``restrict`` the argmax over ``classes`` only (as metrics does)."""
+    if restrict and classes and len(rows):
+        scores = rows[score_columns(classes)].to_numpy(dtype=float)
+        return np.asarray(classes)[np.argmax(scores, axis=1)]
+    return rows["pred"].astype(str).to_numpy()
+
+
+def _scores_over_union(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Score matrices of two runs over the union of their label sets (a class one model lacks scores 0),
+    so that score distances stay total variation distances when a fine-tuned head is set beside its parent."""
+    union = list(dict.fromkeys(score_labels(a) + score_labels(b)))
+
+    def matrix(rows):
+        have = set(score_labels(rows))
+        return np.column_stack([rows[score_column(c)].to_numpy(dtype=float) if c in have else np.zeros(len(rows)) for c in union])
+
+    return matrix(a), matrix(b)
+
+
+def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
+    """Δ WA and Δ UAR (b − a) when the two runs have different label sets, each scored against its own truth.
+
+    ``a``, ``b``: ``(truth, predictions, classes)`` over the same items.  The bootstrap resamples items
+    jointly (:func:`paired_bootstrap_delta` over item indices; the "prediction" it passes says which run).
+    """
+    index = np.arange(len(a[0]))
+
+    def of(metric):
+        def fn(i, which):
+            if not len(i):
+                return float("nan")
+            truth, pred, classes = b if which[0] == 1 else a
+            return metric(truth[i], pred[i], classes)
+        return fn
+
+    which_a, which_b = np.zeros(len(index), dtype=int), np.ones(len(index), dtype=int)
+    delta_wa = paired_bootstrap_delta(of(lambda t, p, c: wa(t, p)), index, which_a, which_b, n=n_boot, seed=seed)
+    delta_uar = paired_bootstrap_delta(of(uar), index, which_a, which_b, n=n_boot, seed=seed)
+    return delta_wa, delta_uar
+
+
+def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot: int, seed: int, restrict: bool):
+    """Paired statistics of two tables of finished rows indexed by item id (same order).
+
+    Returns ``(Comparison, flip rows)``; a flip row has ``pred_a``/``pred_b`` … keys.
+    """
+    # each run is scored against its own truth: a fine-tuned head's labels (EmoDB's boredom …) are not the
+    # parent's nine, and an item counts when it has a class in both label sets
+    truth_a = a["emotion"].fillna("").astype(str)
+    truth_b = b["emotion"].reindex(a.index).fillna("").astype(str)
+    labelled = (truth_a != "") & (truth_b != "")
+    y, y_b = truth_a[labelled].to_numpy(), truth_b[labelled].to_numpy()
+    classes = [c for c in score_labels(a) if c in set(y)]
+    classes_b = [c for c in score_labels(b) if c in set(y_b)]
+    pa = _predicted(a.loc[labelled], classes, restrict)
+    pb = _predicted(b.loc[labelled], classes_b, restrict)
+    right_a, right_b = pa == y, pb == y_b
+    if (y == y_b).all() and classes == classes_b:
+        delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed)
+        delta_uar = paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed)
+    else:
+        delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
+    nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    shift = (b["confidence"].astype(float) - a["confidence"].astype(float)).to_numpy()
+    flipped = (a["pred"].astype(str) != b["pred"].astype(str)).to_numpy()
+    is_labelled = labelled.to_numpy()
+    flip_rows = []
+    for item_id in a.index[flipped]:
+        ra, rb = a.loc[item_id], b.loc[item_id]
+        emo = ra["emotion"] if isinstance(ra["emotion"], str) else ""
+        flip_rows.append({
+            "id": item_id, "emotion": emo,
+            "pred_a": ra["pred"], "confidence_a": float(ra["confidence"]),
+            "pred_b": rb["pred"], "confidence_b": float(rb["confidence"]),
+            "fixed": bool(rb["pred"] == emo and ra["pred"] != emo) if emo else None,
+            "broke": bool(ra["pred"] == emo and rb["pred"] != emo) if emo else None,
+            "findings_a": ra.get("finding_codes", ""), "findings_b": rb.get("finding_codes", ""), "path": ra.get("path", ""),
+        })
+    comparison = Comparison(
+        baseline=baseline, variant=variant, n_paired=int(len(y)),
+        delta_wa=delta_wa, delta_uar=delta_uar,
+        mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
+        confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
+        confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
+        scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
+    )
+    return comparison, flip_rows
+
+
+def compare_results(results, *, baseline: str = "raw", n_boot: int = 1000, seed: int = 0, restrict: bool = False):
+    """Compare every variant of a results DataFrame with ``baseline``.
+
+    Returns ``(reports, comparisons, flips)``: per-variant metric reports, a
+    :class:`Comparison` per non-baseline variant, and a flips DataFrame.
+    """
+    import pandas as pd
+
+    variants = list(dict.fromkeys(results["variant"]))
+    if baseline not in variants:
+        raise ConfigError(f"baseline variant {baseline!r} is not in the run; it has {variants}.", fix="pass --baseline with one of them.")
+    reports = {v: evaluate(results, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in variants}
+    ok = select_rows(results)
+    base = ok[ok["variant"] == baseline].set_index("id")
+    comparisons, flip_rows = [], []
+    for v in variants:
+        if v == baseline:
+            continue
+        other = ok[ok["variant"] == v].set_index("id")
+        common = base.index.intersection(other.index)
+        c, rows = _compare_pair(base.loc[common], other.loc[common], baseline=baseline, variant=v, n_boot=n_boot, seed=seed, restrict=restrict)
+        comparisons.append(c)
+        for r in rows:
+            flip_rows.append({
+                "id": r["id"], "baseline": baseline, "variant": v, "emotion": r["emotion"],
+                "pred_baseline": r["pred_a"], "confidence_baseline": r["confidence_a"],
+                "pred_variant": r["pred_b"], "confidence_variant": r["confidence_b"], "fixed": r["fixed"], "broke": r["broke"],
+                "findings_baseline": r["findings_a"], "findings_variant": r["findings_b"], "path": r["path"],
+            })
+    flips = pd.DataFrame(flip_rows, columns=[
+        "id", "baseline", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant",
+        "fixed", "broke", "findings_baseline", "findings_variant", "path"])
+    return reports, comparisons, flips
+
+
+def default_baseline(results) -> str:
+    """``raw`` when the run has it, else its first variant."""
+    variants = list(dict.fromkeys(results["variant"].astype(str)))
+    return "raw" if "raw" in variants else variants[0]
+
+
+def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None, n_boot: int = 1000, seed: int = 0, restrict: bool = False,
+                figures: bool = True, out: str | Path | None = None):
+    """Compare the variants of a run folder; writes ``compare.json``, ``flips.csv`` and figures.
+
+    They go into the run folder (as they always have) unless ``out`` names another folder.
+
+    Parameters
+    ----------
+    run_dir : str, Path or RunFolder
+        A finished run folder with two or more variants (one variant gives no comparison).
+    baseline : str or None
+        The variant to compare against (default: ``raw`` when present, else the first).
+    n_boot : int
+        Bootstrap resamples of the paired intervals.
+    seed : int
+        Seed of the bootstrap.
+    restrict : bool
+        Take the argmax over the dataset's classes only.
+    figures : bool
+        Also write one figure per compared variant.
+    out : str, Path or None
+        Folder for the files (default: the run folder).
+
+    Returns
+    -------
+    (dict of str to Report, list of Comparison, DataFrame)
+        Metrics per variant, each variant against the baseline (Δ WA/UAR, McNemar), and the flips.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> reports, comparisons, flips = wb.compare_run(run_dir, n_boot=20, figures=False, out="compared")
+    >>> list(reports), len(comparisons), os.path.isfile("compared/flips.csv")
+    (['raw'], 0, True)
+    """
+    rf = as_run_folder(run_dir)
+    results = rf.results()
+    baseline = baseline or default_baseline(results)
+    reports, comparisons, flips = compare_results(results, baseline=baseline, n_boot=n_boot, seed=seed, restrict=restrict)
+    payload = {
+        "baseline": baseline,
+        "metrics": {v: {k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")} for v, r in reports.items()},
+        "comparisons": [c.to_dict() for c in comparisons],
+    }
+    if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
+        rf.write_json("compare.json", payload)
+        rf.write_artifact("flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
+        if figures:
+            # figure names are numbered, never made from variant names
+            for i, c in enumerate(comparisons, 1):
+                rf.write_figure(f"compare_{i}.png", plot_comparison(results, c), meta={"variant": c.variant, "baseline": c.baseline})
+        return reports, comparisons, flips
+    dest = Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
+    atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
+    if figures:
+        for i, c in enumerate(comparisons, 1):
+            plot_comparison(results, c, dest / f"compare_{i}.png")
+    return reports, comparisons, flips
+
+
+def plot_comparison(results, comparison: Comparison, path: str | Path | None = None):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ok = select_rows(results)
+    a = ok[ok["variant"] == comparison.baseline].set_index("id")["confidence"].astype(float)
+    b = ok[ok["variant"] == comparison.variant].set_index("id")["confidence"].astype(float)
+    common = a.index.intersection(b.index)
+    shift = (b.loc[common] - a.loc[common]).to_numpy()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
+    ax1.axvline(0, color="k", lw=1)
+    ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
+    ax1.set_ylabel("items")
+    ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
+                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else ""))
+    names = ["ΔWA", "ΔUAR"]
+    vals = [comparison.delta_wa, comparison.delta_uar]
+    ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
+    ax2.axhline(0, color="k", lw=1)
+    ax2.set_xticks(range(2), names)
+    ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}")
+    return save_figure(fig, path)

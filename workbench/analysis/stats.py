@@ -1,0 +1,240 @@
+"""Statistics on label arrays, one place for every analysis: WA, UAR, macro-F1, per-class figures, confusion,
+binned ECE, the seeded percentile bootstrap (one statistic or several from one resample, and all resamples at once for
+the headline figures), the paired bootstrap of a difference and the exact McNemar test.
+
+Pure functions of arrays (scikit-learn and SciPy underneath, imported where they are used so that
+``import workbench`` stays fast); :mod:`workbench.analysis.metrics`, :mod:`~workbench.analysis.compare`,
+:mod:`~workbench.analysis.calibration`, the probe and fusion take them from here.  Cohen's kappa and the
+score distances between two runs live with the model (:mod:`workbench.model.agreement`), which needs them first.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def wa(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """Weighted accuracy: the share of items whose prediction equals the label (NaN for no items)."""
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(y_true, y_pred)) if len(y_true) else float("nan")
+
+
+def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each class (scikit-learn's ``precision_recall_fscore_support``).
+
+    A class never predicted has precision 0; a class absent from ``y_true`` has
+    recall NaN (there is nothing to recall) and F1 0.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    classes = list(classes)
+    if not classes:
+        return {}
+    if len(y_true):
+        prec, rec, f1, sup = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    else:
+        prec = rec = f1 = np.zeros(len(classes))
+        sup = np.zeros(len(classes), dtype=int)
+    return {
+        c: {"precision": float(prec[i]), "recall": float(rec[i]) if sup[i] else float("nan"), "f1": float(f1[i]), "support": int(sup[i])}
+        for i, c in enumerate(classes)
+    }
+
+
+def _present(y_true: Sequence[str], classes: Sequence[str] | None) -> list[str]:
+    return list(classes) if classes is not None else sorted(set(y_true))
+
+
+def uar(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    """Mean recall over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``.
+
+    With the default classes this is scikit-learn's ``balanced_accuracy_score``.
+    """
+    rec = [v["recall"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
+    return float(np.mean(rec)) if rec else float("nan")
+
+
+def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str] | None = None) -> float:
+    """Mean F1 over the classes of ``classes`` (default: those in ``y_true``) that occur in ``y_true``."""
+    f = [v["f1"] for v in per_class(y_true, y_pred, _present(y_true, classes)).values() if v["support"]]
+    return float(np.mean(f)) if f else float("nan")
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], rows: Sequence[str], cols: Sequence[str]) -> np.ndarray:
+    """Counts, shape ``(len(rows), len(cols))``: true class by row, predicted by column.
+
+    Items whose label is not in ``rows`` or whose prediction is not in ``cols`` are not counted.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(dict.fromkeys([*rows, *cols]))
+    out = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    if not len(y_true) or not labels or not set(labels) & set(np.asarray(y_true).tolist()):
+        return out  # scikit-learn refuses both cases; the defined result is all zeros
+    m = confusion_matrix(y_true, y_pred, labels=labels)
+    index = {c: i for i, c in enumerate(labels)}
+    return m[np.ix_([index[r] for r in rows], [index[c] for c in cols])].astype(np.int64)
+
+
+def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error with equal-width bins, and the per-bin table.
+
+    Accuracy and mean confidence per bin come from scikit-learn's
+    ``calibration_curve`` (uniform strategy: bins closed on the right, the
+    first one also on the left).  It drops empty bins, so the item count of each
+    bin, which weights the gap and sizes the reliability bars, is counted here
+    with the same bin edges.
+    """
+    from sklearn.calibration import calibration_curve
+
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=bins)[:bins]
+    acc = np.full(bins, np.nan)
+    mean_conf = np.full(bins, np.nan)
+    if len(conf):
+        acc[counts > 0], mean_conf[counts > 0] = calibration_curve(corr, conf, n_bins=bins, strategy="uniform", pos_label=True)
+    filled = counts > 0
+    total = float(np.sum(counts[filled] / len(conf) * np.abs(acc[filled] - mean_conf[filled]))) if len(conf) else 0.0
+    table = [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(counts[b]), "accuracy": float(acc[b]), "confidence": float(mean_conf[b])}
+             for b in range(bins)]
+    return total, table
+
+
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
+
+    ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
+    resample (then the result is a list of ``k`` intervals).  Resamples where a
+    statistic is undefined (NaN) are left out of that statistic's interval.
+    """
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if len(t) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(t), len(t))
+        stats.append(fn(t[i], p[i]))
+    values = np.asarray(stats, dtype=float)
+    scalar = values.ndim == 1
+    values = values.reshape(len(stats), -1)
+    bounds = []
+    for column in values.T:
+        kept = column[~np.isnan(column)]
+        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
+        bounds.append((float(lo), float(hi)))
+    return bounds[0] if scalar else bounds
+
+
+def headline(classes: Sequence[str]):
+    """``f(y_true, y_pred) -> (WA, UAR, macro-F1)`` over ``classes`` from one scikit-learn call.
+
+    The bootstrap calls it once per resample: one ``precision_recall_fscore_support``
+    instead of one per metric keeps a 1000-resample interval at about a second.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(classes)
+
+    def stats(t, p) -> tuple[float, float, float]:
+        if not len(t):
+            return (float("nan"),) * 3
+        _, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
+        present = sup > 0
+        wa_value = float(np.mean(np.asarray(t) == np.asarray(p)))
+        if not present.any():
+            return wa_value, float("nan"), float("nan")
+        return wa_value, float(rec[present].mean()), float(f1[present].mean())
+
+    return stats
+
+
+def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_codes: Sequence[int], *, n: int = 1000,
+                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000) -> list[tuple[float, float]]:
+    """Percentile intervals of (WA, UAR, macro-F1) over ``n`` seeded resamples, all resamples at once.
+
+    The same resamples and the same definitions as ``bootstrap_ci(headline(class_codes), t, p, n=n, seed=seed)``
+    (scikit-learn's ``precision_recall_fscore_support`` with ``labels=class_codes``, ``zero_division=0``; UAR and
+    macro-F1 over the classes present in the resample), without one scikit-learn call per resample: the
+    confusion counts of every resample come from one ``np.bincount``, and the three statistics from those counts.
+    The tests compare it with the scikit-learn path resample by resample.  Why: the breakdown figures need an
+    interval per speaker and per gender, and 1000 scikit-learn calls per group made ``workbench metrics`` take
+    46 s with figures against 5.5 s without (benchmarks/figures.py).
+
+    ``t_codes``, ``p_codes``: ``(items,)`` integer label codes; ``class_codes``: the codes of the classes scored.
+    Resamples are drawn in blocks of about ``block_items`` indices (memory), which draws the same numbers.
+    Returns three ``(lo, hi)`` pairs.
+    """
+    t = np.asarray(t_codes, dtype=np.int64)
+    p = np.asarray(p_codes, dtype=np.int64)
+    if len(t) == 0:
+        return [(float("nan"), float("nan"))] * 3
+    m = len(t)
+    k = int(max(t.max(), p.max(), max(class_codes, default=0))) + 1
+    labels = np.asarray(list(class_codes), dtype=np.int64)
+    pair = t * k + p
+    rng = np.random.default_rng(seed)
+    stats = np.empty((n, 3))
+    per_block = max(1, block_items // m)
+    for start in range(0, n, per_block):
+        b = min(per_block, n - start)
+        idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
+        counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
+        stats[start:start + b] = _stats_from_counts(counts, labels, m)
+    bounds = []
+    for column in stats.T:
+        kept = column[~np.isnan(column)]
+        lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
+        bounds.append((float(lo), float(hi)))
+    return bounds
+
+
+def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
+    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items: ``(b, 3)``."""
+    tp = counts[:, labels, labels].astype(float)
+    support = counts[:, labels, :].sum(axis=2).astype(float)
+    predicted = counts[:, :, labels].sum(axis=1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(support + predicted > 0, 2 * tp / (support + predicted), 0.0)
+        present = support > 0
+        n_present = present.sum(axis=1)
+        uar_b = np.where(n_present > 0, (recall * present).sum(axis=1) / n_present, np.nan)
+        f1_b = np.where(n_present > 0, (f1 * present).sum(axis=1) / n_present, np.nan)
+    return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    The exact McNemar test is the exact binomial test of ``b`` successes in
+    ``b + c`` trials at p = 1/2 (scipy's ``binomtest``; statsmodels'
+    ``mcnemar(exact=True)`` gives the same numbers).
+    """
+    from scipy.stats import binomtest
+
+    n = b + c
+    if n == 0:
+        return 1.0
+    return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
+
+
+def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly."""
+    if len(y_true) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    delta = fn(y_true, pred_b) - fn(y_true, pred_a)
+    stats = []
+    for _ in range(n):
+        i = rng.integers(0, len(y_true), len(y_true))
+        d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
+        if d == d:
+            stats.append(d)
+    lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if stats else (float("nan"), float("nan"))
+    return float(delta), float(lo), float(hi)

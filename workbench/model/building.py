@@ -1,0 +1,342 @@
+"""Building an emotion2vec+ network through ``funasr.AutoModel``, and describing a checkpoint without building it.
+
+Two steps of FunASR's building are replaced (:mod:`workbench.model.funasr_patches`): the network is built
+without random initialisation, and the weights are read with ``weights_only=True`` (or from
+``model.safetensors``) and put into the network without copies.  The result is bitwise the network FunASR's
+own loading gives (tested); a pickle that holds more than tensors is refused.  Every checkpoint folder passes
+:func:`~workbench.model.checkpoint_safety.check_checkpoint` before FunASR sees it.
+
+:func:`build` returns the parts a loaded model is made of (the FunASR object, its provenance record, the label
+order); :class:`~workbench.model.network.Emotion2vecModel` wraps them.  :func:`describe_checkpoint` gives the same
+provenance record from the files alone (what a Ray driver records).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from workbench import interrupts
+from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token
+from workbench.limits import load_yaml_file
+from workbench.model.checkpoints import _Resolved, resolve_model
+from workbench.model.checkpoint_safety import check_checkpoint
+from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
+from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
+from workbench.model.hub import cached_hub_checkpoint, require_hub
+from workbench.model.memory import tame_malloc
+from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
+
+#: the precisions the PyTorch network loads in
+TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
+#: passed to ``funasr.AutoModel`` on every load: FunASR merges a checkpoint's config *under* these, so even a
+#: hub download that :func:`check_checkpoint` has not seen yet cannot switch remote code or extra models on
+NEUTRAL_LOADER_SETTINGS = dict(trust_remote_code=False, remote_code=None, vad_model=None, punc_model=None, spk_model=None,
+                               frontend=None)
+#: FunASR's CharTokenizer refuses a token list without it
+UNK_TOKEN = "<unk>"
+
+
+@dataclass
+class _ModelInfo:
+    """Provenance of a loaded model, stored with every result (``net.info``; private: ``ModelRef`` is the model type)."""
+
+    id: str
+    kind: str
+    hub: str | None
+    revision: str | None
+    path: str | None
+    checksum: str | None  # sha256 of model.pt
+    parameters: int | None  # None: not counted (a checkpoint described without building it)
+    embed_dim: int | None
+    device: str
+    dtype: str
+    labels: list[str]
+    random_weights: bool
+    load_seconds: float
+    funasr_version: str | None = None
+    warning: str | None = None
+    temperature: float | None = None  # scores are softmax(logits / temperature); None: as the checkpoint gives them
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_dtype(dtype: str) -> None:
+    """Refuse a precision the PyTorch network does not load in."""
+    if dtype not in TORCH_DTYPES:
+        raise ConfigError(f"dtype must be float32, bfloat16, float16 or int8, given {dtype!r}.",
+                          fix="pass dtype='float32' (exact), 'bfloat16' on a GPU, or 'int8' for the fast CPU mode.")
+
+
+# ---------------------------------------------------------------------------
+# building
+# ---------------------------------------------------------------------------
+def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) -> tuple[Any, _ModelInfo, list[int], np.ndarray]:
+    """Build the network ``spec`` names on ``device`` in ``dtype``.
+
+    Returns ``(automodel, info, label_index, valid_tokens)``: the FunASR object, its provenance, the checkpoint
+    output of each of ``info.labels``, and the mask of used outputs.
+    """
+    say("importing FunASR")
+    with interrupts.deferred():  # see network.auto_device
+        import torch
+
+    tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.model.memory)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
+    t0 = time.perf_counter()
+    funasr = import_funasr()
+    kwargs, weights = _loader_settings(spec, device, torch.get_num_threads())
+    # the fast path: the network is built without random initialisation and the workbench's own
+    # safe loader puts the weights in (no copies); WORKBENCH_SLOW_LOAD=1 keeps FunASR's own
+    # loading for benchmarks/startup.py, after the same safe read and check
+    fast = not (slow_load() and weights is not None and weights.suffix == ".pt")
+    automodel, source = _auto_model(funasr, kwargs, spec, weights, fast, say)
+    model_dir = automodel.kwargs.get("model_path") or str(source.parent)
+    say("verifying checksum")
+    checksum = file_sha256(source, remember=fast)
+    _set_precision(automodel, spec, device, dtype)
+    tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
+    labels, label_index, valid = _label_mapping(tokens, spec.model)
+    net = automodel.model
+    info = _ModelInfo(
+        id="", kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None,
+        revision=spec.revision or automodel.kwargs.get("model_revision"), path=model_dir, checksum=checksum,
+        parameters=int(sum(p.numel() for p in net.parameters())), embed_dim=int(net.cfg.get("embed_dim")),
+        device=device, dtype=dtype, labels=labels, random_weights=False, load_seconds=time.perf_counter() - t0,
+        funasr_version=getattr(funasr, "__version__", None))
+    return automodel, _with_generated_facts(info, spec, model_dir), label_index, valid
+
+
+def _loader_settings(spec: _Resolved, device: str, threads: int) -> tuple[dict[str, Any], Path | None]:
+    """``funasr.AutoModel``'s keyword arguments for ``spec``, and the weights file when it is on this machine."""
+    kwargs: dict[str, Any] = dict(model=spec.model, device=device, disable_update=True, disable_pbar=True, log_level="ERROR",
+                                  ncpu=threads, **NEUTRAL_LOADER_SETTINGS)
+    weights: Path | None = None
+    if spec.kind == "hub":
+        cached = cached_hub_checkpoint(spec.model, spec.hub) if not spec.revision else None
+        if cached is not None:
+            kwargs["model"] = str(cached)  # a complete local download: no network needed
+            weights = weights_file(cached)
+        else:
+            require_hub(spec.model, spec.hub)
+            kwargs.update(hub=spec.hub, check_latest=False)
+            if spec.revision:
+                kwargs["model_revision"] = spec.revision
+    else:
+        weights = weights_file(spec.model)
+    if weights is not None:
+        check_checkpoint(Path(kwargs["model"]))  # nothing a folder asks for runs, installs or fetches
+        kwargs["init_param"] = str(weights)  # model.safetensors when the checkpoint has one
+    return kwargs, weights
+
+
+def _auto_model(funasr: Any, kwargs: dict, spec: _Resolved, weights: Path | None, fast: bool,
+                say: Callable[[str], None]) -> tuple[Any, Path]:
+    """``funasr.AutoModel(**kwargs)`` with the weights put in safely; returns it and the weights file read."""
+    loaded: dict[str, Any] = {}
+    screen = sys.stdout  # FunASR's stdout is muted while it builds; a progress hook may print
+
+    def install(network: Any, path: str) -> None:
+        candidate = weights_file(Path(path).parent) or Path(path)
+        with contextlib.redirect_stdout(screen):
+            say(f"loading weights ({_size(candidate)})")
+        state, source = load_weights(path)
+        check_weights_fit(network.state_dict(), state, spec.model)
+        assign_weights(network, state)
+        loaded["file"] = source
+
+    if not fast:
+        say(f"loading weights ({_size(weights)})")
+        loaded["state"], loaded["file"] = load_weights(weights, mmap=False)
+    say("building network")
+    try:
+        # guard: AutoModel's update check sits in a bare `except:` that would swallow a Ctrl-C
+        with interrupts.guard(), quiet(), (_fast_build(install) if fast else contextlib.nullcontext()):
+            automodel = funasr.AutoModel(**kwargs)
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise _load_error(exc, spec) from exc
+    net = automodel.model
+    if type(net).__name__ != "Emotion2vec":
+        raise ModelError(f"checkpoint builds a {type(net).__name__}, not an Emotion2vec model.", source=spec.model,
+                         fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.")
+    if "file" not in loaded:  # FunASR found no weights file and kept the network as built
+        raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.", source=spec.model,
+                         fix="download the complete checkpoint.")
+    if "state" in loaded:
+        check_weights_fit(net.state_dict(), loaded.pop("state"), spec.model)
+    return automodel, Path(loaded["file"])
+
+
+def _load_error(exc: BaseException, spec: _Resolved) -> ModelError:
+    if spec.kind == "hub":
+        return ModelError(
+            f"could not load {spec.model!r} from the {'ModelScope' if spec.hub == 'ms' else 'Hugging Face'} hub: {short_error(exc)}.",
+            source=spec.requested,
+            fix="without network access, download the checkpoint elsewhere and pass its directory to --model, "
+            "or use --model tiny for an offline test (random weights).",
+        )
+    return ModelError(f"FunASR could not load the checkpoint: {short_error(exc)}.", source=spec.model,
+                      fix="check that the directory holds a complete emotion2vec checkpoint.")
+
+
+def _set_precision(automodel: Any, spec: _Resolved, device: str, dtype: str) -> None:
+    """int8: Linear weights quantised (CPU only); bfloat16 on a CPU: weights converted once."""
+    import torch
+
+    if dtype == "int8":
+        if not device.startswith("cpu"):
+            raise ModelError("int8 dynamic quantisation runs on the CPU only.", source=spec.model, fix="use dtype='bfloat16' on a GPU.")
+        # fast CPU mode: Linear weights in int8, activations quantised per batch on the fly
+        automodel.model = torch.ao.quantization.quantize_dynamic(automodel.model, {torch.nn.Linear}, dtype=torch.qint8)
+    if dtype == "bfloat16" and device.startswith("cpu"):
+        # weights converted once (autocast alone re-casts every weight on every call: 1.14x float32
+        # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
+        automodel.model.to(torch.bfloat16)
+
+
+def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | None) -> _ModelInfo:
+    """``info`` with its id, the random-weights flag and the warning a generated or fine-tuned checkpoint carries.
+
+    The banner comes from the weights' checksum (generated by the package) as well as from the marker: an edited
+    marker adds, never removes.
+    """
+    random_info = random_checkpoint_info(model_dir) if model_dir else None
+    generated = generated_checksum(info.checksum)
+    if random_info is None and generated is not None and generated.get("kind") == "random":
+        random_info = {"arch": {"name": str(generated.get("name") or "random")}}
+    if spec.kind == "hub":
+        info.id = spec.model
+    elif random_info is not None:
+        info.id = f"random-{random_info['arch']['name']}"
+    else:
+        info.id = spec.requested if spec.kind == "trained" else spec.model
+    info.warning = (RANDOM_WEIGHTS_BANNER if random_info is not None
+                    else (checkpoint_warning(model_dir) if model_dir else None) or (generated or {}).get("warning"))
+    # a head fine-tuned on a random parent is as meaningless as its parent (the card can add the flag, never remove it)
+    card_parent = ((read_training_card(model_dir) or {}).get("parent") or {}) if model_dir else {}
+    info.random_weights = random_info is not None or bool(card_parent.get("random_weights"))
+    return info
+
+
+@contextmanager
+def _fast_build(install: Callable[[Any, str], None]):
+    with skip_init(), replace_weights_loader(install):
+        yield
+
+
+def _size(path: Path | None) -> str:
+    n = path.stat().st_size if path is not None and path.is_file() else 0
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+# ---------------------------------------------------------------------------
+# labels
+# ---------------------------------------------------------------------------
+def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], np.ndarray]:
+    """The model's labels, the checkpoint output of each, and the mask of used outputs.
+
+    An emotion2vec+ checkpoint (its tokens name all nine classes) keeps the workbench's order
+    (:data:`LABEL_KEYS`); any other (a head trained by ``workbench finetune``) has its own labels, the
+    keys of its used tokens in checkpoint order.  The nine are one label set among others.
+    """
+    if not tokens:
+        raise ModelError("checkpoint has no tokens.txt: cannot name its outputs.", source=name, fix="add the tokens.txt that came with the model.")
+    keys = [key_from_token(t) for t in tokens]
+    valid = np.array([not t.startswith("unuse") for t in tokens])
+    if all(k in keys for k in LABEL_KEYS):
+        return list(LABEL_KEYS), [keys.index(k) for k in LABEL_KEYS], valid
+    # FunASR's tokenizer needs its unknown symbol in the list: a fine-tuned head writes <unk> as an output it never
+    # trained (zero weights), masked here like the "unuse" tokens
+    valid = valid & np.array([t != UNK_TOKEN for t in tokens])
+    used = [k for k, ok in zip(keys, valid) if ok]
+    bad = sorted({k for k in used if not k or used.count(k) > 1 or k != k.strip()})
+    if len(used) < 2 or bad:
+        raise ModelError(
+            f"checkpoint tokens do not name a label set: {tokens[:12]}"
+            + (f" (empty or repeated: {bad})" if bad else " (fewer than two used labels)") + ".",
+            source=name,
+            fix="use an emotion2vec+ 9-class checkpoint, or one written by `workbench finetune` (one distinct label per line of tokens.txt).",
+        )
+    return used, [i for i, ok in enumerate(valid) if ok], valid
+
+
+def checkpoint_labels(model_dir: str | os.PathLike) -> list[str]:
+    """The labels a checkpoint folder's ``tokens.txt`` names, in score order, without building the network."""
+    p = Path(model_dir) / "tokens.txt"
+    try:
+        tokens = [t.strip() for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]
+    except OSError as exc:
+        raise ModelError(f"cannot read tokens.txt ({exc.strerror}).", source=str(model_dir), fix="add the tokens.txt that came with the model.") from None
+    return _label_mapping(tokens, str(model_dir))[0]
+
+
+# ---------------------------------------------------------------------------
+# describing without building
+# ---------------------------------------------------------------------------
+@dataclass
+class _Described:
+    """A checkpoint checked and hashed without building its network: what a Ray driver records of the model."""
+
+    info: _ModelInfo
+
+    @property
+    def random_weights(self) -> bool:
+        return self.info.random_weights
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.info.labels)
+
+
+def describe_checkpoint(model: str | os.PathLike | None = None, *, hub: str = "ms", revision: str | None = None,
+                        device: str = "auto", dtype: str = "float32",
+                        progress: Callable[[str], None] | None = None) -> _Described:
+    """Check a checkpoint and hash its weights file without importing FunASR or building the network.
+
+    The Ray engine's driver uses this (through :meth:`~workbench.model.ref.ModelRef.describe`): the actors load the
+    model; the driver only needs to know what it is (id, folder, sha256 of the weights, random or not) to record it
+    and to check that every actor loaded the same file.  The sha256 is memoised by (path, size, mtime), so a second
+    run reads nothing.  A hub id that is not downloaded on the driver has no checksum here (``checksum=None``); the
+    actors' own record of it goes into the summary.
+
+    Returns an object with ``info`` (the loaded model's provenance record with ``parameters=None``: counting them
+    would mean building the network; ``device``/``dtype`` as asked), ``random_weights`` and ``labels``.
+    """
+    say = progress or (lambda line: None)
+    check_dtype(dtype)
+    spec = resolve_model(model, hub=hub, revision=revision)
+    model_dir: Path | None = Path(spec.model) if spec.kind != "hub" else (
+        cached_hub_checkpoint(spec.model, spec.hub) if not spec.revision else None)
+    checksum = embed_dim = None
+    if model_dir is not None:
+        check_checkpoint(model_dir)
+        weights = weights_file(model_dir)
+        if weights is None:
+            raise ModelError("checkpoint has no weights file (model.pt); FunASR would run with random weights.",
+                             source=str(model_dir), fix="download the complete checkpoint.")
+        say("verifying checksum")
+        checksum = file_sha256(weights)
+        cfg = load_yaml_file(model_dir / "config.yaml") or {}  # bounded: checked by check_checkpoint already
+        embed_dim = (cfg.get("model_conf") or {}).get("embed_dim")
+    info = _ModelInfo(
+        id="", kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None, revision=spec.revision,
+        path=str(model_dir) if model_dir is not None else None, checksum=checksum, parameters=None, embed_dim=embed_dim,
+        device=device, dtype=dtype, labels=checkpoint_labels(model_dir) if model_dir is not None else list(LABEL_KEYS),
+        random_weights=False, load_seconds=0.0)
+    return _Described(_with_generated_facts(info, spec, str(model_dir) if model_dir is not None else None))

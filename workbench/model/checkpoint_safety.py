@@ -1,0 +1,184 @@
+"""What a checkpoint folder may ask the loader to do: nothing that runs, installs or fetches.
+
+FunASR's loader merges every key of a checkpoint's ``config.yaml`` (and ``configuration.json``) into its
+settings; some import Python files, pip-install requirements or download other models.
+:func:`check_checkpoint` accepts only what an emotion2vec+ checkpoint needs, before anything is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, ModelError
+from workbench.limits import load_yaml_file
+from workbench.model.weights import short_error
+
+#: top-level ``config.yaml`` keys an emotion2vec+ checkpoint needs; FunASR merges every other key into
+#: its loader's settings, and some of them import or install code or contact the network (below)
+CONFIG_KEYS = ("model", "model_conf", "tokenizer", "tokenizer_conf", "scope_map", "ignore_init_mismatch", "excludes")
+#: keys FunASR 1.4 acts on that make loading run code, install packages, fetch other models or read other files;
+#: each value says what FunASR would do with it (funasr/download/download_model_from_hub.py, funasr/auto/auto_model.py)
+DANGEROUS_CONFIG_KEYS = {
+    "trust_remote_code": "makes FunASR import the checkpoint's Python code and pip-install its requirements.txt",
+    "remote_code": "names a Python file (or URL) FunASR imports and runs when trust_remote_code is set",
+    "init_param": "points FunASR's loader at another weights file (possibly outside the folder)",
+    "model_path": "points FunASR at another folder",
+    "config": "points FunASR at another config file",
+    "vad_model": "makes FunASR download and build a second model",
+    "punc_model": "makes FunASR download and build a second model",
+    "spk_model": "makes FunASR download and build a second model",
+    "frontend": "makes FunASR build a feature frontend emotion2vec does not have",
+    "frontend_conf": "configures a frontend emotion2vec does not have",
+    "hub": "makes FunASR download from a hub",
+    "oss_bucket": "makes FunASR's loader read weights from a remote bucket",
+    "jieba_usr_dict": "makes FunASR read another file",
+}
+TOKENIZER_CONF_KEYS = ("unk_symbol", "split_with_space", "token_list")
+#: files whose presence means the checkpoint expects code to run or be installed
+CODE_FILES = ("requirements.txt",)
+
+
+def check_checkpoint(model_dir: str | os.PathLike) -> dict:
+    """Refuse a checkpoint folder that would make loading execute, install or fetch anything.
+
+    FunASR's loader reads ``configuration.json`` (when present) and ``config.yaml`` and merges every key
+    into its settings; ``trust_remote_code``/``remote_code`` import Python files from the folder, a
+    ``requirements.txt`` is pip-installed, ``vad_model``/``spk_model``/``punc_model`` download other
+    models, and paths such as ``init_param`` or ``file_path_metas`` can point outside the folder.
+    Only what an emotion2vec+ checkpoint needs is accepted (:data:`CONFIG_KEYS`, ``model: Emotion2vec``,
+    ``tokenizer: CharTokenizer``); no flag turns this off.
+
+    Parameters
+    ----------
+    model_dir : path
+        The checkpoint folder (``config.yaml``, ``model.pt`` or ``model.safetensors``, ``tokens.txt``).
+
+    Returns
+    -------
+    dict
+        The parsed ``config.yaml``.
+
+    Raises
+    ------
+    ModelError
+        Naming the file, the key or file that is refused, what FunASR would do with it, and the fix.
+    """
+    root = Path(model_dir)
+    _refuse_code_files(root)
+    config_name = _config_name(root)
+    cfg_path = root / config_name
+    if cfg_path.is_symlink() and not _inside(root, cfg_path):
+        raise ModelError("is a link to a file outside the checkpoint folder.", source=str(cfg_path), fix="copy the real config.yaml into the folder.")
+    try:
+        cfg = load_yaml_file(cfg_path)  # no aliases, bounded depth and size: a checkpoint may come from anyone
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {config_name} ({exc.message}).", source=str(root), fix="download the complete checkpoint.") from None
+    if not isinstance(cfg, dict):
+        raise ModelError(f"is a {type(cfg).__name__}, not a mapping of settings.", source=str(cfg_path), fix="download the complete checkpoint.")
+    _check_keys(cfg, cfg_path)
+    if cfg.get("model") != "Emotion2vec":
+        raise ModelError(
+            f"checkpoint builds a {cfg.get('model')}, not an Emotion2vec model.",
+            source=str(cfg_path),
+            fix="pass an emotion2vec+ checkpoint such as iic/emotion2vec_plus_large.",
+        )
+    if not isinstance(cfg.get("model_conf"), dict):
+        raise ModelError("has no model_conf mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
+    _check_tokenizer(cfg, root, cfg_path)
+    return cfg
+
+
+def _refuse_code_files(root: Path) -> None:
+    for name in CODE_FILES:
+        if (root / name).exists() or (root / name).is_symlink():
+            raise ModelError(
+                f"holds {name}, which FunASR pip-installs when a checkpoint asks for remote code; "
+                "the workbench never installs or runs code from a checkpoint.",
+                source=str(root / name),
+                fix=f"an emotion2vec+ checkpoint needs no code: delete {name} if you trust the rest of the folder, "
+                "or use the checkpoint from its original publisher.",
+            )
+
+
+def _config_name(root: Path) -> str:
+    """The config file FunASR reads: ``config.yaml``, or what ``configuration.json`` names (every path in it checked)."""
+    config_name = "config.yaml"
+    cj = root / "configuration.json"
+    if cj.is_file():
+        try:
+            conf_json = json.loads(cj.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ModelError(f"cannot be read ({short_error(exc)}).", source=str(cj), fix="download the complete checkpoint.") from None
+        metas = conf_json.get("file_path_metas") if isinstance(conf_json, dict) else None
+        for key, value in _flat_items(metas or {}):
+            _check_inside(root, cj, f"file_path_metas.{key}", value)
+        if isinstance(metas, dict) and isinstance(metas.get("config"), str):
+            config_name = metas["config"]
+    return config_name
+
+
+def _check_keys(cfg: dict, cfg_path: Path) -> None:
+    for key in cfg:
+        if key in DANGEROUS_CONFIG_KEYS:
+            raise ModelError(
+                f"sets {key!r}, which {DANGEROUS_CONFIG_KEYS[key]}; the workbench never runs, installs or fetches "
+                "anything a checkpoint asks for.",
+                source=str(cfg_path),
+                fix=f"delete the {key!r} line: an emotion2vec+ checkpoint needs only {', '.join(CONFIG_KEYS)}.",
+            )
+        if key not in CONFIG_KEYS:
+            raise ModelError(
+                f"sets {key!r}, which an emotion2vec+ checkpoint does not use (FunASR would pass it on to its loader).",
+                source=str(cfg_path),
+                fix=f"delete the {key!r} line; the keys an emotion2vec+ config.yaml may hold are {', '.join(CONFIG_KEYS)}.",
+            )
+
+
+def _check_tokenizer(cfg: dict, root: Path, cfg_path: Path) -> None:
+    tok = cfg.get("tokenizer")
+    if tok not in (None, "CharTokenizer"):
+        raise ModelError(f"asks for the tokenizer {tok!r}; emotion2vec+ uses 'CharTokenizer'.", source=str(cfg_path),
+                         fix="set `tokenizer: CharTokenizer` as in the published checkpoints.")
+    tconf = cfg.get("tokenizer_conf") or {}
+    if not isinstance(tconf, dict):
+        raise ModelError("tokenizer_conf is not a mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
+    for key, value in tconf.items():
+        if key not in TOKENIZER_CONF_KEYS:
+            raise ModelError(f"sets tokenizer_conf.{key}, which emotion2vec+ does not use.", source=str(cfg_path),
+                             fix=f"delete it; tokenizer_conf may hold {', '.join(TOKENIZER_CONF_KEYS)}.")
+        if key == "token_list":
+            _check_inside(root, cfg_path, "tokenizer_conf.token_list", value)
+
+
+def _flat_items(d: Any, prefix: str = ""):
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from _flat_items(v, f"{prefix}{k}.")
+    elif isinstance(d, (list, tuple)):
+        for i, v in enumerate(d):
+            yield from _flat_items(v, f"{prefix}{i}.")
+    else:
+        yield prefix.rstrip("."), d
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(root)))
+    except (OSError, ValueError):
+        return False
+
+
+def _check_inside(root: Path, file: Path, key: str, value: Any) -> None:
+    """A path a checkpoint file names must be a plain file name inside the checkpoint folder."""
+    if value is None:
+        return
+    text = str(value)
+    if text.startswith(("http://", "https://", "ftp://", "oss://", "s3://")) or not _inside(root, root / text):
+        raise ModelError(
+            f"{key} names {text!r}, outside the checkpoint folder; FunASR would read it from there.",
+            source=str(file),
+            fix="a checkpoint's files must all lie in its own folder: copy the file in and name it relative to the folder.",
+        )

@@ -1,0 +1,184 @@
+"""Checkpoint weights: which file holds them, reading them safely, checking they fit, and their checksum.
+
+:func:`load_weights` reads a checkpoint's state dict with ``torch.load(weights_only=True)`` (or from
+``model.safetensors`` where the checkpoint has one): a ``model.pt`` whose pickle holds anything beyond
+tensors is refused with a :class:`~workbench.errors.ModelError`, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+says.  :func:`check_weights_fit` refuses weights that do not fit the network.  :func:`file_sha256` hashes a
+weights file once and remembers the digest by (path, inode, size, mtime, ctime) in a small JSON memo under
+:func:`~workbench.paths.cache_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+from workbench import files
+from workbench.errors import ModelError
+from workbench.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+#: weights files a checkpoint directory may hold, preferred first
+WEIGHTS_FILES = ("model.safetensors", "model.pt")
+
+
+def weights_file(model_dir: str | os.PathLike) -> Path | None:
+    """The weights file of a checkpoint directory (``model.safetensors`` first, then ``model.pt``), or ``None``."""
+    for name in WEIGHTS_FILES:
+        if (Path(model_dir) / name).is_file():
+            return Path(model_dir) / name
+    return None
+
+
+_UNWRAP_KEYS = ("state_dict", "model_state_dict", "model")
+#: keys of the network a fine-tuned checkpoint need not carry (EMA teacher, pre-training decoder)
+OPTIONAL_PREFIXES = ("ema.", "modality_encoders.AUDIO.decoder.")
+
+
+def load_weights(path: str | os.PathLike, *, mmap: bool = True) -> tuple[dict, Path]:
+    """Read a checkpoint's state dict safely.
+
+    ``model.safetensors`` beside ``path`` is preferred; a ``model.pt`` is read
+    with ``torch.load(weights_only=True)`` (explicitly, so that
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot re-open it) and memory-mapped
+    where the file's format allows.  ``{"model": ...}``, ``{"state_dict": ...}``
+    wrappers and ``module.`` prefixes are removed.
+
+    With ``mmap`` the tensors are backed by a private (copy-on-write) mapping
+    of the file: pages are read as the network first touches them and
+    processes that load the same file share them in the page cache.  Replace
+    a weights file by writing a new one and renaming it (as
+    :func:`build_random_checkpoint` does), not by rewriting it in place.
+
+    Returns ``(state_dict, file_read)``.  Raises :class:`ModelError` for a
+    pickle that holds more than tensors, or a file that is not a checkpoint.
+    """
+    import torch
+
+    path = Path(path)
+    st = path if path.suffix == ".safetensors" else path.with_name("model.safetensors")
+    if st.is_file():
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state: Any = load_file(str(st), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the safetensors weights ({exc}).", source=str(st), fix="download the checkpoint again.") from None
+        source = st
+    else:
+        source = path
+        try:
+            try:
+                state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
+            except RuntimeError as exc:
+                if not mmap or "mmap" not in str(exc):
+                    raise
+                state = torch.load(str(path), map_location="cpu", weights_only=True)  # legacy (non-zip) format
+        except pickle.UnpicklingError as exc:
+            if "weights only load failed" not in str(exc).lower():
+                raise ModelError(f"cannot read the weights file ({short_error(exc)}).", source=str(path), fix="download the checkpoint again.") from None
+            raise ModelError(
+                "the weights file contains pickled objects beyond tensors; the workbench does not unpickle them "
+                f"(unpickling can run arbitrary code). {_first_unsafe(exc)}",
+                source=str(path),
+                fix="load it once in a trusted environment and save only its tensors "
+                "(torch.save({'model': state_dict}, 'model.pt')), or convert it to model.safetensors.",
+            ) from None
+        except (RuntimeError, OSError, EOFError, ValueError) as exc:
+            raise ModelError(f"cannot read the weights file ({short_error(exc)}).", source=str(path), fix="download the checkpoint again.") from None
+    for key in _UNWRAP_KEYS:
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(
+            "the weights file holds no state dict of tensors.",
+            source=str(source),
+            fix="point --model at an emotion2vec checkpoint (model.pt as FunASR saves it).",
+        )
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    return state, source
+
+
+def _first_unsafe(exc: BaseException) -> str:
+    """The line of torch's message that names what the pickle wanted to run, if any."""
+    for line in str(exc).splitlines():
+        if "unsupported global" in line.lower() or "unsupported operand" in line.lower():
+            return line.strip().rstrip(".")[:200] + "."
+    return ""
+
+
+def check_weights_fit(network_state: dict, state: dict, name: str) -> None:
+    """Refuse weights that do not fit the network (FunASR would silently keep random values)."""
+    needed = [k for k in network_state if not k.startswith(OPTIONAL_PREFIXES)]
+    missing = [k for k in needed if k not in state]
+    mismatched = [k for k in needed if k in state and tuple(state[k].shape) != tuple(network_state[k].shape)]
+    if missing or mismatched:
+        raise ModelError(
+            f"weights do not fit the network in config.yaml: {len(missing)} missing, {len(mismatched)} of another shape "
+            f"(e.g. {(missing + mismatched)[0]}). FunASR would silently keep random values for them.",
+            source=name,
+            fix="use the config.yaml that came with this model.pt.",
+        )
+
+
+MEMO_LOCK = threading.Lock()
+
+
+def checksum_memo_path() -> Path:
+    """The JSON file that remembers weights checksums by (path, inode, size, mtime, ctime)."""
+    return cache_dir() / "checksums.json"
+
+
+def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
+    """sha256 of a file, hashed once: the digest is remembered by (path, inode, size, mtime_ns, ctime_ns).
+
+    Why this is enough to re-verify only when the key changes: any write to the file or replacement of it
+    changes its inode (a rename onto it), its size, or its ctime — and the ctime cannot be set back by a
+    user (``touch``/``os.utime`` restore mtime, and set ctime to *now*).  Bytes changed in place with the
+    same size and mtime restored therefore still get a new ctime and are hashed again; only someone who
+    can change the system clock or write the block device could keep the key, and such a user owns the
+    machine.  (Trusting size and mtime alone, as before, let an edited ``model.pt`` keep its old checksum.)
+    A memo that cannot be read or written is ignored (the file is hashed).
+    """
+    p = Path(path).resolve()
+    stat = p.stat()
+    stamp = {"inode": stat.st_ino, "device": stat.st_dev, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+    memo_path = checksum_memo_path()
+    if remember:
+        with MEMO_LOCK:
+            entry = read_memo(memo_path).get(str(p))
+        if isinstance(entry, dict) and all(entry.get(k) == v for k, v in stamp.items()):
+            digest = entry.get("sha256")
+            if isinstance(digest, str) and len(digest) == 64:
+                return digest
+    digest = files.sha256_file(p)
+    if remember:
+        with MEMO_LOCK:
+            memo = read_memo(memo_path)
+            memo[str(p)] = {**stamp, "sha256": digest}
+            try:
+                files.write_json(memo_path, memo, indent=1, root=cache_dir())
+            except (OSError, files.UnsafePathError) as exc:
+                logger.debug("cannot write the checksum memo %s: %s", memo_path, exc)
+    return digest
+
+
+def read_memo(memo_path: Path) -> dict:
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def short_error(exc: BaseException) -> str:
+    """The last line of an exception's message (at most 300 characters), for an error that names the input already."""
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:300]
