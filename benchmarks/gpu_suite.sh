@@ -4,6 +4,9 @@
 #   benchmarks/gpu_suite.sh [--json PATH]          # GPU machine; JSON to PATH, else $OUT/gpu_suite.json, else ./gpu_suite.json
 #   benchmarks/gpu_suite.sh --smoke --json /tmp/s.json   # tiny model on the CPU: checks the suite runs
 #
+# Not in the suite (issue #30, `finetune --unfreeze`; needs peft for LoRA: pip install peft --no-deps if torch must stay):
+#   python benchmarks/finetune_unfreeze.py --model random-large --device cuda --k 2 --seeds 0 --json $OUT/unfreeze.json
+#
 # Needs a Python with torch (CUDA build), numpy, scipy, pandas, pyarrow, scikit-learn, onnx and onnxruntime ($PYTHON,
 # default python3).  What is missing of the rest (FunASR and the audio libraries) is installed first: from the wheels
 # in ${WHEELS:-.whl} when that folder exists (a machine without network: fetch them with benchmarks/gpu_wheels.sh

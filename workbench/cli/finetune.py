@@ -6,9 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.analysis.finetune import LABEL_SETS, HeadTraining, finetune
+from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
+from workbench.errors import ConfigError
 from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
                                   model_ref_from_args, non_negative_int, positive_int, say_loading)
+
+#: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
+ENCODER_OPTIONS = {"adapt": "adapt", "encoder_epochs": "epochs", "encoder_lr": "lr", "head_lr": "head_lr",
+                   "encoder_batch_size": "batch_size", "encoder_patience": "patience", "lora_rank": "lora_rank",
+                   "lora_alpha": "lora_alpha"}
 
 
 def _share(text: str) -> float:
@@ -32,6 +38,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
                               "workbench finetune emodb.csv --model tiny --out models/emodb-tiny --labels corpus",
+                              "workbench finetune runs/emodb --out models/emodb-lora --unfreeze 2 --adapt lora --device cuda",
                               "workbench run emodb.csv --model models/emodb-head --out runs/emodb-head"))
     ft.add_argument("source", help="run folder written by `workbench run`, or a manifest to score first")
     add_out_option(ft, what="the new checkpoint folder (must not exist, or be empty)", required=True)
@@ -39,7 +46,21 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                     help="corpus: the corpus's own classes by name; nine: the nine emotion2vec+ classes (items without one left out)")
     ft.add_argument("--run-dir", default=None, help="with a MANIFEST: where its scoring run goes (default: <out>-run)")
     ft.add_argument("--variant", default=None, help="the run's variant whose embeddings to train on (default: the first)")
-    ft.add_argument("--unfreeze", type=non_negative_int, default=0, help="also adapt the top K encoder blocks (not available yet: 0)")
+    ft.add_argument("--unfreeze", type=non_negative_int, default=0,
+                    help="also adapt the top K transformer blocks (0..the network's blocks: tiny 2, plus_large 24), trained on the "
+                         "items' audio as the run scored it, starting from the head; for a GPU (--device)")
+    enc = ft.add_argument_group("with --unfreeze K")
+    enc.add_argument("--adapt", default=None, choices=list(ADAPT_MODES),
+                     help="full: every weight of the K blocks; lora: low-rank adapters (peft), merged into the weights before "
+                          "saving (loading needs no peft) (default full)")
+    enc.add_argument("--encoder-epochs", type=positive_int, default=None, help=f"most epochs over the audio (default {EncoderTraining.epochs})")
+    enc.add_argument("--encoder-lr", type=float, default=None, help="learning rate of the blocks (default 5e-5 full, 5e-4 lora)")
+    enc.add_argument("--head-lr", type=float, default=None, help=f"learning rate of the head on the audio (default {EncoderTraining.head_lr})")
+    enc.add_argument("--encoder-batch-size", type=positive_int, default=None, help=f"clips per step (default {EncoderTraining.batch_size})")
+    enc.add_argument("--encoder-patience", type=positive_int, default=None,
+                     help=f"epochs without a better validation UAR before stopping (default {EncoderTraining.patience})")
+    enc.add_argument("--lora-rank", type=positive_int, default=None, help=f"LoRA rank (default {EncoderTraining.lora_rank})")
+    enc.add_argument("--lora-alpha", type=float, default=None, help=f"LoRA alpha (default {EncoderTraining.lora_alpha:g})")
     ft.add_argument("--epochs", type=positive_int, default=HeadTraining.epochs, help="most epochs")
     ft.add_argument("--lr", type=float, default=HeadTraining.lr, help="AdamW learning rate")
     ft.add_argument("--weight-decay", type=float, default=HeadTraining.weight_decay, help="AdamW weight decay")
@@ -73,12 +94,26 @@ def cmd_finetune(args) -> int:
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
-                      unfreeze=args.unfreeze, evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
+                      unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
+                      evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
     print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
     if not args.json:
         print(f"use it with --model {result.out}")
     return EXIT_OK
+
+
+def _encoder_config(args) -> EncoderTraining | None:
+    """--unfreeze's options as an EncoderTraining; one given without --unfreeze is refused (it would change nothing)."""
+    given = {field: getattr(args, flag) for flag, field in ENCODER_OPTIONS.items() if getattr(args, flag) is not None}
+    if not args.unfreeze:
+        if given:
+            flags = ", ".join("--" + flag.replace("_", "-") for flag in ENCODER_OPTIONS if getattr(args, flag) is not None)
+            raise ConfigError(f"{flags} apply to the encoder blocks, and --unfreeze is 0 (head only).", source=flags.split(",")[0],
+                              fix="pass --unfreeze K to adapt the top K blocks, or leave those options out.")
+        return None
+    given.pop("adapt", None)  # passed on its own
+    return EncoderTraining(unfreeze=args.unfreeze, adapt=args.adapt or "full", **given)
 
 
 COMMANDS = {"finetune": cmd_finetune}

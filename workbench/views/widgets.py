@@ -810,6 +810,15 @@ class VariantDiff(_View):
 
 
 # ---------------------------------------------------------------------------
+def _heatmap_labels(heat: Any, summary: dict, n: int) -> list[str]:
+    """The heatmap's classes: as ``heatmap.npz`` names them, else the model's in the summary; numbered when neither fits
+    (never the nine guessed for a fine-tuned head's columns)."""
+    for labels in (list(heat["labels"]) if "labels" in heat.files else None, (summary.get("model") or {}).get("labels")):
+        if labels is not None and len(labels) == n:
+            return [str(x) for x in labels]
+    return [f"class {i}" for i in range(n)]
+
+
 class LongAudioTimeline(_View):
     """A segmented long file (``workbench segment`` folder): heatmap and timeline you can click, playable spans.
 
@@ -830,6 +839,7 @@ class LongAudioTimeline(_View):
         heat = np.load(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
         self.times = heat["times"] if "times" in heat.files else np.arange(len(self.heatmap)) * float(self.summary_data.get("grid_s", 0.1))
+        self.labels = _heatmap_labels(heat, self.summary_data, self.heatmap.shape[1])
         s = self.summary_data
         head = (_banner(bool(s.get("random_weights"))) +
                 f"<h4>{_esc(self.source.name)}</h4>{s['duration_s']:.1f} s, {s['n_segments']} segments, dominant <b>{_esc(s['dominant_emotion'] or '—')}</b>"
@@ -851,12 +861,12 @@ class LongAudioTimeline(_View):
 
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.04)
         grid = float(self.times[1] - self.times[0]) if len(self.times) > 1 else 0.1
-        fig.add_trace(go.Heatmap(z=np.ma.filled(np.ma.masked_invalid(self.heatmap.T), np.nan), x=self.times + grid / 2, y=list(LABEL_KEYS),
+        fig.add_trace(go.Heatmap(z=np.ma.filled(np.ma.masked_invalid(self.heatmap.T), np.nan), x=self.times + grid / 2, y=list(self.labels),
                                  colorscale="Magma", zmin=0, zmax=1, colorbar=dict(title="score", len=0.7, y=0.62),
                                  hovertemplate="%{x:.2f} s, %{y}: %{z:.3f}<extra></extra>"), row=1, col=1)
         palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         tl = self.timeline
-        colors = [palette[LABEL_KEYS.index(lab) % 10] if lab in LABEL_KEYS else "#000" for lab in tl["label"]]
+        colors = [palette[self.labels.index(lab) % 10] if lab in self.labels else "#000" for lab in tl["label"]]
         fig.add_trace(go.Bar(x=(tl["end"] - tl["start"]).to_numpy(), base=tl["start"].to_numpy(), y=["spans"] * len(tl), orientation="h",
                              marker=dict(color=colors, line=dict(color="white", width=1)), text=list(tl["label"]), textposition="inside",
                              insidetextanchor="middle", showlegend=False,

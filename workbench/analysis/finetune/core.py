@@ -1,0 +1,315 @@
+"""``finetune``: the steps of a fine-tuning in order: the run, its data and speakers, the training, the card, the folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from workbench.analysis.finetune.checkpoint import CARD_FORMAT, parent_folder, parent_head, write_checkpoint
+from workbench.analysis.finetune.data import LABEL_SETS, TuneData, speakers_of, split_speakers, tune_data
+from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
+                                                 scored_clips, train_encoder)
+from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
+from workbench.analysis.finetune.head import HeadTraining, train_head
+from workbench.analysis.probe import METRICS
+from workbench.errors import ConfigError
+from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
+from workbench.model.network import auto_device
+from workbench.runs.driver import run as score
+from workbench.runs.folder import RunFolder, as_run_folder
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneResult:
+    out: Path
+    card: dict
+    run_dir: Path
+    #: the trained model in memory: a :class:`~workbench.analysis.finetune.head.HeadFit` or an
+    #: :class:`~workbench.analysis.finetune.encoder.EncoderFit` (what the folder holds, before it was written)
+    fit: Any = field(default=None, repr=False, compare=False)
+
+    def render(self) -> str:
+        c = self.card
+        test = c.get("test") or {}
+        lines = [f"checkpoint {self.out}: {len(c['labels']['classes'])} classes ({', '.join(c['labels']['classes'])})",
+                 f"  parent {c['parent']['id']} (sha256 {str(c['parent']['checksum_sha256'])[:12]}…), from run {self.run_dir}",
+                 f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
+                 f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
+                 f"in {c['training']['seconds']:.2f} s"]
+        t = c["training"]
+        if t.get("unfreeze"):
+            p = t["parameters"]
+            lines.append(f"  adapted: top {t['unfreeze']} of {t['blocks']['total']} blocks ({t['adapt']}), trainable {p['trainable']:,} of "
+                         f"{p['total']:,} parameters, {t['seconds_per_epoch']} s/epoch on {t['device']}; the head alone took "
+                         f"{t['head_stage']['seconds']:.2f} s; forward = run's embeddings within "
+                         f"{t['forward_check']['max_abs_diff_over_norm']:.1e} of their norm")
+        if test.get("n"):
+            lines.append("  held-out test speakers: " + _figures(test))
+        else:
+            lines.append("  no test speakers held out: no held-out figure (pass a test share above 0)")
+        ev = c.get("evaluation")
+        if ev:
+            lines.append(f"  cross-validation ({ev['scheme']}, {ev['n_folds']} folds, training procedure "
+                         f"{ev.get('procedure', 'head')} in each, pooled test items):")
+            for name in ("finetuned", "probe", "parent_mapped"):
+                if ev.get(name):
+                    lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
+        if c.get("warning"):
+            lines.append(f"WARNING: {c['warning']}")
+        return "\n".join(lines)
+
+
+def _figures(d: dict) -> str:
+    parts = []
+    for m in METRICS:
+        if m in d and d[m] == d[m]:
+            lo, hi = d.get(f"{m}_ci", (float("nan"), float("nan")))
+            parts.append(f"{m.upper() if m != 'macro_f1' else 'F1'} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]")
+    return ", ".join(parts) + f" (n={d.get('n', 0)})"
+
+
+def _progress_bar(enabled: bool, total: int, desc: str):
+    if not enabled:
+        return None, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, leave=False)
+
+    def hook(epoch: int, figures: dict) -> None:
+        bar.update(1)
+        if figures.get("val_uar") is not None:
+            bar.set_postfix(val_uar=f"{figures['val_uar']:.3f}", val_loss=f"{figures['val_loss']:.3f}")
+
+    return bar, hook
+
+
+
+def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, model: Any = None, labels: str = "corpus",
+             config: HeadTraining = HeadTraining(), variant: str | None = None, run_dir: str | os.PathLike | None = None,
+             unfreeze: int = 0, adapt: str | None = None, encoder: EncoderTraining | None = None, device: str = "auto",
+             evaluate: bool = True, folds: str = "speaker", k: int = 5, n_boot: int = 1000,
+             progress: bool = False, load_progress: Callable[[str], None] | None = None) -> FinetuneResult:
+    """Train a head for ``labels`` on a run's embeddings (a MANIFEST is scored first) and write the checkpoint ``out``.
+
+    Parameters
+    ----------
+    source : run folder or manifest path
+        A run folder (``results.parquet``, ``embeddings.npy``) or a manifest, scored first with ``model`` into ``run_dir``
+        (default ``<out>-run``) through :func:`workbench.runs.driver.run`.
+    out : path
+        The new checkpoint folder; it must not exist yet (or be empty).
+    labels : {"corpus", "nine"}
+    config : HeadTraining
+        The head's training, and the speaker split and seed every mode uses.
+    unfreeze : int
+        Top transformer blocks to adapt as well (0: head only), in ``0..number of blocks``; trains on the items'
+        audio as the run scored it (:mod:`workbench.analysis.finetune.encoder`).
+    adapt : {"full", "lora"}, optional
+        With ``unfreeze``: every weight of those blocks, or LoRA adapters (merged before saving); default full.
+    encoder : EncoderTraining, optional
+        The blocks' hyper-parameters (its ``unfreeze``/``adapt`` are replaced by the two above).
+    device : str
+        Where ``--unfreeze`` trains: auto (CUDA when present), cpu, cuda …
+    evaluate : bool
+        Also cross-validate the training procedure (:func:`evaluate_finetune`) under ``folds``/``k``.
+    """
+    enc = _encoder_request(unfreeze, adapt, encoder)
+    if labels not in LABEL_SETS:
+        raise ConfigError(f"unknown label set {labels!r}; expected one of {', '.join(LABEL_SETS)}.", source="--labels",
+                          fix="pass --labels corpus or --labels nine.")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError("exists and is not an empty folder; a checkpoint is never written over another.", source=str(out),
+                          fix="choose a new --out folder.")
+    run = _source_run(source, out, model=model, run_dir=run_dir, unfreeze=unfreeze, progress=progress, load_progress=load_progress)
+    parent, parent_ref = parent_folder(run)
+    if enc is not None:
+        check_unfreeze(enc.unfreeze, configured_blocks(parent), str(parent))
+    data = tune_data(run, labels=labels, variant=variant)
+    clips = None
+    if enc is not None:
+        data, clips = _with_audio(run, data)
+    sides, mask = _sides(data, config)
+    init = parent_head(parent, data.classes) if labels == "nine" else None
+    fit = _with_bar(progress, config.epochs, "finetune head",
+                    lambda hook: train_head(data.x[mask["train"]], data.y[mask["train"]], data.x[mask["validation"]],
+                                            data.y[mask["validation"]], data.classes, config, init=init, progress=hook))
+    weight, bias, state = fit.weight, fit.bias, None
+    training: dict[str, Any] = {"mode": "head", "unfreeze": 0, **_head_record(config, fit, init)}
+    curves = fit.curves
+    test_pred = fit.predict(data.x[mask["test"]])
+    efit = None
+    if enc is not None:
+        dev = auto_device() if device == "auto" else device
+        efit, check = _train_blocks(run, parent, data, clips, mask, fit, enc, config, dev, progress)
+        state = {**load_weights(weights_file(parent))[0], **efit.trained_state()}
+        weight, bias = state["proj.weight"].double().numpy(), state["proj.bias"].double().numpy()
+        training = _encoder_record(enc, efit, training, check, dev)
+        curves = efit.curves
+        test_pred = efit.predict([clips[i] for i in np.flatnonzero(mask["test"])])
+    card = _card(run, parent, parent_ref, data, sides, mask, training, curves,
+                 scores(data.y[mask["test"]], test_pred, data.classes, n_boot=n_boot, seed=config.seed))
+    if evaluate:
+        procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
+        card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
+                                               procedure=procedure, procedure_name=training["mode"])
+    write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
+    card = json.loads((out / TRAINING_CARD).read_text(encoding="utf-8"))
+    logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
+    return FinetuneResult(out, card, run.path, efit if enc is not None else fit)
+
+
+def _encoder_request(unfreeze: Any, adapt: str | None, encoder: EncoderTraining | None) -> EncoderTraining | None:
+    """The blocks' training asked for, or None (head only); ``--adapt`` without ``--unfreeze`` is refused, not ignored."""
+    check_unfreeze(unfreeze, None, "--unfreeze")
+    if not unfreeze:
+        if adapt is not None:
+            raise ConfigError(f"--adapt {adapt} adapts encoder blocks, and --unfreeze is 0 (head only).", source="--adapt",
+                              fix="pass --unfreeze K with --adapt, or leave --adapt out.")
+        return None
+    return replace(encoder or EncoderTraining(), unfreeze=int(unfreeze), adapt=adapt or (encoder.adapt if encoder else "full"))
+
+
+def _source_run(source, out: Path, *, model, run_dir, unfreeze: int, progress: bool, load_progress) -> RunFolder:
+    """The run to fine-tune on: ``source`` itself, or a manifest scored first (K checked against the model before that)."""
+    src = source if isinstance(source, RunFolder) else Path(source)
+    if isinstance(src, Path) and src.is_file():
+        if unfreeze:
+            name = getattr(model, "model", model)
+            spec = resolve_model(None if name is None else str(name))
+            if spec.kind != "hub":  # a local folder says its depth before anything is scored
+                check_unfreeze(unfreeze, configured_blocks(spec.model), str(spec.model))
+        run_path = Path(run_dir) if run_dir is not None else out.with_name(out.name + "-run")
+        score(src, out_dir=run_path, model=model, progress=progress, load_progress=load_progress)
+        return RunFolder(run_path)
+    if model is not None:
+        raise ConfigError("--model applies to a manifest; a run folder was scored by its own model.", source="--model",
+                          fix="leave --model out, or pass the manifest to score it with another model.")
+    return as_run_folder(src)
+
+
+def _with_audio(run: RunFolder, data: TuneData) -> tuple[TuneData, list[np.ndarray]]:
+    """The rows whose audio can be read again as the run scored it, and those clips; the others counted by reason."""
+    clips, failed = scored_clips(run, data.rows)
+    keep = np.array([c is not None for c in clips], dtype=bool)
+    if not keep.any():
+        first = next(iter(failed.items()))
+        raise ConfigError(f"none of the run's {len(clips)} items could be read again ({first[0]}: {first[1]}).", source=str(run.path),
+                          fix="restore the audio files the run scored (--unfreeze trains on the audio, not the cached embeddings).")
+    excluded = dict(data.excluded) | ({"audio unreadable": sorted(failed)} if failed else {})
+    kept = TuneData(data.rows[keep].reset_index(drop=True), data.x[keep], data.y[keep], data.classes, data.labels, data.variant,
+                    data.corpora, excluded)
+    return kept, [c for c in clips if c is not None]
+
+
+def _sides(data: TuneData, config: HeadTraining) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
+    """Speakers split into train / validation / test, and each row's side; rows without a speaker are counted out."""
+    speakers = speakers_of(data.rows)
+    sides = split_speakers(speakers, validation=config.validation_speakers, test=config.test_speakers, seed=config.seed)
+    side_of = {s: side for side, names in sides.items() for s in names}
+    no_speaker = data.rows.loc[speakers == "", "id"].astype(str).tolist()
+    if no_speaker:
+        data.excluded["no speaker"] = no_speaker
+    mask = {side: np.array([side_of.get(s) == side for s in speakers], dtype=bool) for side in ("train", "validation", "test")}
+    if len(set(data.y[mask["train"]].tolist())) < 2:
+        raise ConfigError("the training speakers have fewer than two classes.", source="finetune",
+                          fix="lower --test-speakers / --validation-speakers, or pass another --seed.")
+    return sides, mask
+
+
+def _with_bar(enabled: bool, total: int, desc: str, train: Callable[[Any], Any]) -> Any:
+    bar, hook = _progress_bar(enabled, total, desc)
+    try:
+        return train(hook)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _train_blocks(run: RunFolder, parent: Path, data: TuneData, clips: list, mask: dict, fit, enc: EncoderTraining,
+                  config: HeadTraining, device: str, progress: bool):
+    """The blocks and the head on the audio, from the head ``fit``; the forward checked against the run's embeddings first."""
+    net = parent_network(parent)
+    first = np.arange(min(8, len(clips)))
+    check = check_forward(net, [clips[i] for i in first], data.x[first], device="cpu",
+                          low_precision=str(run.model_ref.get("dtype") or "float32") != "float32")
+    idx = {side: np.flatnonzero(m) for side, m in mask.items()}
+    efit = _with_bar(progress, enc.epochs + 1, f"finetune top {enc.unfreeze} ({enc.adapt})",
+                     lambda hook: train_encoder(net, ([clips[i] for i in idx["train"]], data.y[idx["train"]]),
+                                                ([clips[i] for i in idx["validation"]], data.y[idx["validation"]]), data.classes,
+                                                (fit.weight, fit.bias), enc, seed=config.seed, device=device, progress=hook))
+    return efit, check
+
+
+def _encoder_procedure(data: TuneData, clips: list, parent: Path, enc: EncoderTraining, config: HeadTraining, device: str):
+    """``--unfreeze``'s whole procedure (head on the embeddings, then blocks on the audio), as the cross-validation repeats it."""
+    dev = auto_device() if device == "auto" else device
+
+    def fit_predict(tr: np.ndarray, va: np.ndarray, te: np.ndarray) -> np.ndarray:
+        head = train_head(data.x[tr], data.y[tr], data.x[va], data.y[va], data.classes, config)
+        efit = train_encoder(parent_network(parent), ([clips[i] for i in tr], data.y[tr]), ([clips[i] for i in va], data.y[va]),
+                             data.classes, (head.weight, head.bias), enc, seed=config.seed, device=dev)
+        return efit.predict([clips[i] for i in te])
+
+    return fit_predict
+
+
+def _head_record(config: HeadTraining, fit, init) -> dict:
+    return {**config.to_dict(), "optimizer": "torch.optim.AdamW", "loss": "class-balanced cross-entropy",
+            "early_stopping": "validation UAR, then loss (held-out speakers)", "init": "parent head" if init is not None else "zeros",
+            "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(fit.seconds, 3)}
+
+
+def _encoder_record(enc: EncoderTraining, efit, head: dict, check: dict, device: str) -> dict:
+    """The card's training section of ``--unfreeze``: K, the mode, the blocks, the parameter counts, the times."""
+    per_epoch = efit.curves["epoch_seconds"][1:]
+    return {"mode": f"encoder-{enc.adapt}", "unfreeze": enc.unfreeze, "adapt": enc.adapt, **enc.to_dict(),
+            "blocks": {"total": efit.n_blocks, "adapted": efit.blocks}, "parameters": efit.parameters,
+            "optimizer": "torch.optim.AdamW (blocks at lr, head at head_lr), gradients clipped at norm 1",
+            "loss": "class-balanced cross-entropy", "early_stopping": "validation UAR, then loss (held-out speakers); epoch 0 is the start",
+            "start": "the head trained on the run's cached embeddings (head_stage)", "dropout": "off (eval mode)", "device": device,
+            "seed": head["seed"], "best_epoch": efit.best_epoch, "epochs_run": efit.epochs_run, "seconds": round(efit.seconds, 3),
+            "seconds_per_epoch": round(float(np.median(per_epoch)), 3) if per_epoch else None,
+            "forward_check": check, "head_stage": head}
+
+
+def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides: dict, mask: dict, training: dict, curves: dict,
+          test: dict) -> dict:
+    cfg = run.config
+    card: dict[str, Any] = {
+        "format": CARD_FORMAT,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "parent": {"id": parent_ref.get("id"), "path": str(parent), "checksum_sha256": parent_ref.get("checksum"),
+                   "labels": list(parent_ref.get("labels") or [])},
+        "data": {"run_dir": str(run.path.resolve()), "manifest": cfg.get("manifest"), "manifest_sha256": cfg.get("manifest_sha256"),
+                 "corpora": data.corpora, "variant": data.variant, "n_items": int(len(data.y)),
+                 "excluded": {k_: len(v) for k_, v in data.excluded.items()}},
+        "labels": {"scheme": data.labels, "classes": data.classes,
+                   "counts": {side: {c: int(np.sum(data.y[m] == c)) for c in data.classes} for side, m in mask.items()},
+                   "label_map": _label_map(data)},
+        "speakers": sides,
+        "training": training,
+        "curves": curves,
+        "test": test,
+    }
+    warning = parent_ref.get("warning")
+    if warning:
+        card["warning"] = f"fine-tuned from a generated checkpoint: {warning}"
+    # a head on random features means nothing either: the flag travels, so every output of the head carries the banner
+    card["parent"]["random_weights"] = bool(parent_ref.get("random_weights"))
+    return card
+
+
+def _label_map(data: TuneData) -> dict[str, str]:
+    """Corpus label → the head's class, as the training data used it."""
+    pairs = dict(zip(data.rows["label"].fillna("").astype(str), data.y))
+    return {k: v for k, v in sorted(pairs.items()) if k}

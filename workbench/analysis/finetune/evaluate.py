@@ -1,0 +1,119 @@
+"""Honest evaluation of a fine-tuning: the training procedure under speaker-independent folds, beside the parent and the probe."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from workbench.analysis.finetune.data import TuneData, corpus_of, speakers_of, split_speakers
+from workbench.analysis.finetune.head import HeadTraining, train_head
+from workbench.analysis.metrics import macro_f1, uar, wa
+from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
+from workbench.data.corpora import LABEL_MAPS, class_name
+from workbench.errors import ConfigError
+from workbench.labels import LABEL_KEYS
+
+
+def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int, seed: int) -> dict:
+    """WA, UAR, macro-F1 with seeded percentile-bootstrap intervals (and n)."""
+    cl = [c for c in classes if c in set(t.tolist())]
+    out: dict[str, Any] = {"n": int(len(t))}
+    if not len(t):
+        return out | {m: float("nan") for m in METRICS}
+    draws = fold_bootstrap([t], [p], [cl], n=n_boot, seed=seed)
+    for m, (name, value) in enumerate(zip(METRICS, (wa(t, p), uar(t, p, cl), macro_f1(t, p, cl)))):
+        out[name] = float(value)
+        out[f"{name}_ci"] = _interval(draws[:, 0, m])
+    return out
+
+
+
+def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_labels: Sequence[str]) -> tuple[np.ndarray, str]:
+    """The parent's predictions (``pred``) on the head's classes, and a note of how they were mapped.
+
+    Same label set: as they are.  Corpus classes from the nine: each nine-class key goes to the corpus
+    class whose label maps to it (EmoDB ``angry`` → ``anger``); a key with no corpus class, and a corpus
+    class the nine lack (``boredom``), can never be right — which is the point of the comparison.
+    """
+    pred = rows["pred"].fillna("").astype(str).to_numpy()
+    if labels == "nine" or list(parent_labels) == list(classes):
+        return pred, "the parent's own predictions"
+    back: dict[str, str] = {}
+    for corpus in dict.fromkeys(corpus_of(m) for m in (rows["meta"].tolist() if "meta" in rows.columns else [])):
+        for lab, key in (LABEL_MAPS.get(corpus) or {}).items():
+            name = class_name(corpus, lab)
+            if key and name in classes:
+                back.setdefault(key, name)
+    if not back:  # no corpus table: a class named like a nine-class key is that key
+        back = {c: c for c in classes if c in LABEL_KEYS}
+    lacking = [c for c in classes if c not in back.values()]
+    note = "nine-class predictions mapped onto the corpus's classes" + (f"; the parent has no {', '.join(lacking)}" if lacking else "")
+    return np.array([back.get(p, "") for p in pred], dtype=object), note
+
+
+#: ``fit_predict(train_rows, validation_rows, test_rows) -> predicted classes of the test rows`` (row indices of the data)
+FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def head_procedure(data: TuneData, config: HeadTraining) -> FitPredict:
+    """The head-only training procedure on the cached embeddings, as :func:`evaluate_finetune` repeats it per fold."""
+    def fit_predict(tr: np.ndarray, va: np.ndarray, te: np.ndarray) -> np.ndarray:
+        return train_head(data.x[tr], data.y[tr], data.x[va], data.y[va], data.classes, config).predict(data.x[te])
+
+    return fit_predict
+
+
+def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, config: HeadTraining = HeadTraining(),
+                      n_boot: int = 1000, parent_labels: Sequence[str] = LABEL_KEYS, procedure: FitPredict | None = None,
+                      procedure_name: str = "head") -> dict:
+    """The training procedure under ``scheme`` folds (speaker-independent k-fold, or EmoBox's), pooled over the test sides.
+
+    In each fold the model is trained on the training side (``procedure``, default the head on the cached
+    embeddings), early-stopped on a share of *its* speakers, and tested on the held-out side; the probe
+    (:func:`~workbench.analysis.probe.evaluate_probe`) runs on the same folds, and the parent's predictions,
+    mapped onto the same classes, are scored on the same items.  Figures: WA, UAR, macro-F1 with bootstrap
+    intervals over the pooled test items.
+    """
+    fit_predict = procedure or head_procedure(data, config)
+    folds, excluded = assign_folds(data.rows, scheme, k=k)
+    truth, preds, test_rows = [], [], []
+    for fold in folds:
+        tr = fold.train
+        if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
+            continue
+        in_val = _inner_validation(speakers_of(data.rows)[tr], config)
+        truth.append(data.y[fold.test])
+        preds.append(np.asarray(fit_predict(tr[~in_val], tr[in_val], fold.test), dtype=object))
+        test_rows.append(fold.test)
+    if not truth:
+        raise ConfigError("no fold could be evaluated (no test items, or a training side with one class).", source=scheme,
+                          fix="use more speakers or another --folds scheme.")
+    t, p = np.concatenate(truth), np.concatenate(preds)
+    idx = np.concatenate(test_rows)
+    probe = evaluate_probe(ProbeData(data.rows, data.x, data.y, data.classes, "class", data.variant, {}), scheme, k=k, n_boot=n_boot,
+                           seed=config.seed)
+    probe_pooled = probe.predictions
+    parent_pred, note = mapped_parent_predictions(data.rows.iloc[idx], data.classes, data.labels, parent_labels)
+    out = {"scheme": scheme, "k": k, "n_folds": len(truth), "classes": data.classes, "procedure": procedure_name,
+           "finetuned": scores(t, p, data.classes, n_boot=n_boot, seed=config.seed),
+           "probe": scores(probe_pooled["target"].astype(str).to_numpy(), probe_pooled["pred"].astype(str).to_numpy(), data.classes,
+                           n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
+           "parent_mapped": scores(t, parent_pred, data.classes, n_boot=n_boot, seed=config.seed) | {"note": note},
+           "excluded": {k_: len(v) for k_, v in excluded.items()}}
+    per_class = {}
+    for c in data.classes:
+        m = t == c
+        per_class[c] = {"n": int(m.sum()), "recall_finetuned": float(np.mean(p[m] == c)) if m.any() else float("nan"),
+                        "recall_parent_mapped": float(np.mean(parent_pred[m] == c)) if m.any() else float("nan")}
+    out["per_class"] = per_class
+    return out
+
+
+def _inner_validation(speakers: np.ndarray, config: HeadTraining) -> np.ndarray:
+    """Which rows of a fold's training side early-stop its training: a share of its own speakers."""
+    if len(set(speakers.tolist()) - {""}) < 2 or config.validation_speakers <= 0:
+        return np.zeros(len(speakers), dtype=bool)
+    inner = split_speakers(speakers, validation=config.validation_speakers, test=0.0, seed=config.seed)
+    val_set = set(inner["validation"])
+    return np.array([s in val_set for s in speakers], dtype=bool)
