@@ -41,10 +41,10 @@ EMOTIONS = ("angry", "happy", "neutral", "sad", "fearful", "disgusted", "surpris
 def make_run(path: Path, items: int = 535, variants=("raw", "telephone", "noisy"), dim: int = 1024, seed: int = 0) -> Path:
     """A finished run folder of synthetic rows (see the module docstring), written through RunFolder."""
     from workbench.labels import LABEL_KEYS
-    from workbench.runs.folder import RunFolder
+    from workbench.runs.writer import RunWriter
 
     rng = np.random.default_rng(seed)
-    rf = RunFolder(path)
+    rf = RunWriter(path)
     rf.prepare({"model": "synthetic (benchmarks/figures.py)", "variants": [{"name": v} for v in variants]}, ())
     centres = rng.standard_normal((len(EMOTIONS), dim)) * 0.6
     for v in variants:

@@ -16,12 +16,13 @@ from workbench.cli.common import resolve_temperature
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.runs.folder import RESULTS, RunFolder, atomic_write
+from workbench.runs.writer import RunWriter
 
 
 def _run_folder(path, results: pd.DataFrame) -> RunFolder:
     """A finished run folder holding ``results`` (what `workbench run` leaves, without scoring audio)."""
     rf = RunFolder(path)
-    rf.prepare({"manifest": "planted", "model": "planted"}, ())
+    RunWriter(rf).prepare({"manifest": "planted", "model": "planted"}, ())
     atomic_write(rf.path / RESULTS, lambda f: results.to_parquet(f, index=False))
     return rf
 
@@ -94,7 +95,7 @@ def test_run_with_a_temperature_records_it_and_never_reuses_untempered_cache(tmp
     assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "warm"), "--cache-dir", cache]) == 2
     assert "temperature" in capsys.readouterr().err
     # the folder's experiment.yaml reproduces the tempered scores
-    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["temperature"] == 3.0
+    assert yaml.safe_load((tmp_path / "warm" / "experiment.yaml").read_text())["model"]["temperature"] == 3.0  # in its model reference
     assert main(["run", str(tmp_path / "warm" / "experiment.yaml"), "--out", str(tmp_path / "again"), "--cache-dir", cache]) == 0
     again = pd.read_parquet(tmp_path / "again" / "results.parquet")
     np.testing.assert_allclose(again["confidence"].to_numpy(), warm["confidence"].to_numpy(), rtol=1e-6)

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from conftest import clipped, noise, silence, speech_like
 from workbench.audio.intake import load
-from workbench.engine.core import diagnose
+from workbench.engine.diagnosis import diagnose
 from workbench.engine.findings import (
     DEFAULT_PERTURBATIONS, DiagnosticsConfig, Perturbation, audio_facts, findings_from, prediction_facts, signal_facts, stability,
 )

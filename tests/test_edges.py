@@ -95,7 +95,7 @@ def test_a_resumed_run_without_experiment_yaml_gets_one_with_the_manifest_sha(sm
     again = yaml.safe_load((small_run / "experiment.yaml").read_text())
     config = yaml.safe_load((small_run / "config.yaml").read_text())
     assert again["manifest_sha256"] == first["manifest_sha256"] == config["manifest_sha256"]
-    assert again["model"] == config["model"] == "tiny" and again["model_checksum"] == tiny_model.info.checksum
+    assert again["model"]["model"] == config["model"] == "tiny" and again["model"]["checksum"] == tiny_model.info.checksum
 
 
 @pytest.mark.parametrize("text,ok,match", [
@@ -132,7 +132,7 @@ def test_the_run_summary_names_the_failed_items(manifest, tmp_path, tiny_model, 
 
 
 def test_diagnose_puts_the_banner_first_and_says_what_the_stability_test_found(manifest, tiny_model):
-    from workbench.engine.core import diagnose
+    from workbench.engine.diagnosis import diagnose
 
     text = diagnose(manifest.parent / "c0.wav", tiny_model).render()
     assert text.startswith("!! RANDOM WEIGHTS")

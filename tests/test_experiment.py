@@ -9,6 +9,9 @@ import yaml
 from test_runs import make_dataset
 from workbench.cli import main
 from workbench.errors import ConfigError
+from dataclasses import replace
+
+from workbench.model.ref import ModelRef
 from workbench.runs.experiment import Experiment
 from workbench.data.manifest import read_manifest
 from workbench.runs.folder import RunFolder
@@ -23,7 +26,11 @@ def test_the_written_experiment_reproduces_the_run(tmp_path, tiny_model):
     exp = a.experiment()
     assert exp.manifest == str(manifest.resolve()) and [v["name"] for v in exp.variants] == ["raw", "quiet"]
     # the model as it means the same on another machine (not this machine's cache folder), with its checksum
-    assert exp.model == "tiny" and exp.model_checksum == tiny_model.info.checksum and exp.dtype == "float32"
+    assert isinstance(exp.model, ModelRef)
+    assert exp.model.model == "tiny" and exp.model.checksum == tiny_model.info.checksum and exp.model.dtype == "float32"
+    assert a.model() == replace(exp.model, device="auto", revision=None)  # the reader's model is the same reference
+    written = yaml.safe_load((a.path / "experiment.yaml").read_text())
+    assert written["model"]["model"] == "tiny" and written["model"]["checksum"] == tiny_model.info.checksum
     b = RunFolder(run_experiment(a.path / "experiment.yaml", out_dir=tmp_path / "b", use_cache=False).run_dir)
     ra, rb = a.results(), b.results()
     assert list(zip(ra["id"], ra["variant"])) == list(zip(rb["id"], rb["variant"]))
@@ -68,3 +75,20 @@ def test_a_bad_experiment_file_is_refused_with_the_fix(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match) as exc:
         Experiment.load(p)
     assert exc.value.fix
+
+
+def test_an_old_experiment_file_with_flat_model_keys_still_reads(tmp_path):
+    """Files written before `model:` held the whole reference (hub, dtype, checksum … beside it) read into one ModelRef."""
+    (tmp_path / "m.csv").write_text("id,path\na,a.wav\n")
+    (tmp_path / "old.yaml").write_text("manifest: m.csv\nmodel: tiny\nhub: hf\nrevision: v2\ndevice: cpu\ndtype: bfloat16\n"
+                                       f"model_checksum: {'ab' * 32}\ntemperature: 1.5\n")
+    old = Experiment.load(tmp_path / "old.yaml")
+    assert old.model == ModelRef(model="tiny", hub="hf", revision="v2", device="cpu", dtype="bfloat16", checksum="ab" * 32, temperature=1.5)
+    (tmp_path / "new.yaml").write_text(old.to_yaml())
+    assert Experiment.load(tmp_path / "new.yaml").model == old.model  # the nested form reads back the same
+    (tmp_path / "both.yaml").write_text("manifest: m.csv\nmodel: {model: tiny, hub: hf}\ndtype: float32\n")
+    with pytest.raises(ConfigError, match="both inside `model:` and beside it"):
+        Experiment.load(tmp_path / "both.yaml")
+    (tmp_path / "typed.yaml").write_text("manifest: m.csv\nmodel: {model: tiny, device: 3}\n")
+    with pytest.raises(ConfigError, match="`device` is 3"):
+        Experiment.load(tmp_path / "typed.yaml")

@@ -7,6 +7,7 @@ import soundfile as sf
 
 from workbench.cli import main
 from workbench.errors import ConfigError
+from workbench.explain.cues import voice_features, write_voice_features
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import run
 
@@ -40,7 +41,7 @@ def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tm
     assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(tmp_path / "csv")]) == 0
     text = capsys.readouterr().out
     assert "RANDOM WEIGHTS" in text and "8 rows measured, 1 failed" in text and "short [raw]" in text
-    table = RunFolder(small_run).voice_features("praat")
+    table = voice_features(RunFolder(small_run), "praat")
     assert len(table) == 9 and (table["feature_error"] != "").sum() == 1
     ok = table[table["feature_error"] == ""].sort_values("id")
     # the cues are of the audio the model scored: the tones' F0 within half a semitone
@@ -52,7 +53,7 @@ def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tm
 
 def test_features_stores_egemaps_descriptors_per_frame(small_run, capsys):
     assert main(["features", str(small_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
-    lld = RunFolder(small_run).voice_features("egemaps_lld")
+    lld = voice_features(RunFolder(small_run), "egemaps_lld")
     one = lld[lld["id"] == "c0"]
     assert lld["id"].nunique() == 9 and np.allclose(np.diff(one["start_s"]), 0.01)
     assert len(one) == pytest.approx(1.0 / 0.01, abs=5)  # a 1 s clip: about 100 frames
@@ -64,7 +65,7 @@ def test_features_refuses_bad_options(small_run, capsys):
         main(["features", str(small_run), "--folds", "1"])
     assert exc.value.code == 2 and "1 folds cannot cross-validate (2 or more)" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown feature set"):
-        RunFolder(small_run).write_voice_features(pd.DataFrame(), "mfcc")
+        write_voice_features(RunFolder(small_run), pd.DataFrame(), "mfcc")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_features_say_the_rate_and_the_silence_left_out_and_flag_small_classes(r
     assert "measured at the audio's own rate" in screen and "1 row(s) at 44100 Hz" in screen and "2 row(s) at 16000 Hz" in screen
     assert "digital silence left out of every cue: 1.00 s in 1 of 3 rows" in screen and "pad [raw]" in screen
     assert "too small to rank (not a finding)" in screen and "cues that differ" not in screen
-    table = RunFolder(rate_run).voice_features("praat").set_index("id")
+    table = voice_features(RunFolder(rate_run), "praat").set_index("id")
     assert table.loc["hi", "sample_rate_hz"] == 44100 and table.loc["pad", "silence_s"] == pytest.approx(1.0, abs=0.01)
     # the constructed failure: zero padding moves no intensity figure
     assert abs(table.loc["pad", "intensity_sd_db"] - table.loc["plain", "intensity_sd_db"]) < 0.1
@@ -106,7 +107,7 @@ def test_features_say_the_rate_and_the_silence_left_out_and_flag_small_classes(r
 
 def test_egemaps_descriptors_at_the_files_rate_without_the_silent_frames(rate_run, capsys):
     assert main(["features", str(rate_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
-    lld = RunFolder(rate_run).voice_features("egemaps_lld")
+    lld = voice_features(RunFolder(rate_run), "egemaps_lld")
     assert set(lld.groupby("id")["sample_rate_hz"].first().items()) == {("hi", 44100), ("plain", 16000), ("pad", 16000)}
     pad, plain = lld[lld["id"] == "pad"], lld[lld["id"] == "plain"]
     mid = (pad["start_s"] + pad["end_s"]) / 2

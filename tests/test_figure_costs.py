@@ -17,7 +17,8 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.metrics import (bootstrap_ci, breakdown_table, evaluate, headline, headline_intervals, plot_breakdown,
                                plot_confusion, plot_reliability)
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import RunFolder  # noqa: F401
+from workbench.runs.writer import RunWriter
 
 plt = pytest.importorskip("matplotlib.pyplot")
 
@@ -94,14 +95,14 @@ def test_metrics_figures_with_fixed_margins_show_every_label(tmp_path):
 
 def _emb_run(path, n=40, dim=16, seed=0):
     rng = np.random.default_rng(seed)
-    rf = RunFolder(path)
-    rf.prepare({"model": "synthetic"}, ())
+    w = RunWriter(path)
+    w.prepare({"model": "synthetic"}, ())
     from test_probe import synthetic_row  # a whole row (scores summing to 1): run folders validate what they read
 
     rows = [synthetic_row(f"u{i}", emotion=LABEL_KEYS[i % 4], pred=LABEL_KEYS[i % 4]) for i in range(n)]
-    rf.write_part(rows, [rng.standard_normal(dim).astype(np.float32) for _ in range(n)])
-    rf.finalize(item_order={f"u{i}": i for i in range(n)}, variant_order={"raw": 0}, summary=lambda r: {"rows": len(r)})
-    return rf
+    w.write_part(rows, [rng.standard_normal(dim).astype(np.float32) for _ in range(n)])
+    w.finalize(item_order={f"u{i}": i for i in range(n)}, variant_order={"raw": 0}, summary=lambda r: {"rows": len(r)})
+    return w.folder
 
 
 def test_a_slow_projection_is_cached_in_the_run_folder_by_the_embeddings_hash(tmp_path, monkeypatch):
@@ -124,10 +125,8 @@ def test_a_slow_projection_is_cached_in_the_run_folder_by_the_embeddings_hash(tm
     _, cached = E.project_run(emb, "tsne", seed=1)
     assert not cached and calls == ["tsne"] * 3
     # a damaged cache file is recomputed, not trusted; PCA is never cached
-    (rf.path / "projection_tsne.cache.npz").write_bytes(b"not an npz")
+    (rf.path / "projection_tsne_cache.npz").write_bytes(b"not an npz")
     _, cached = E.project_run(emb, "tsne", seed=1)
     assert not cached
     _, cached = E.project_run(emb, "pca")
-    assert not cached and not (rf.path / "projection_pca.cache.npz").exists()
-    with pytest.raises(ConfigError, match="cached methods are"):
-        rf.save_projection("pca", "k", xy)
+    assert not cached and not (rf.path / "projection_pca_cache.npz").exists()

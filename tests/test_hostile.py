@@ -244,9 +244,9 @@ def test_a_part_of_another_run_or_a_duplicate_part_is_rejected(hostile_run, othe
 
 
 def test_log_lines_stay_one_line_whatever_the_ids_hold(tmp_path):
-    from workbench.runs.folder import RunFolder
+    from workbench.runs.writer import RunWriter
 
-    rf = RunFolder(tmp_path)
+    rf = RunWriter(tmp_path)
     rf.log("FAILED a\nFAKE 2026-01-01 done\x00 [raw]")
     lines = (tmp_path / "log.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 and "\\n" in lines[0] and "\\x00" in lines[0]

@@ -246,6 +246,17 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     summary = json.loads((out / "transcript_summary.json").read_text())
     assert summary["n_spans"] == 3 and summary["n_failed"] == 1 and summary["dominant"] == dominant_emotion(table[table["status"] == "ok"])
     assert summary["segmentation"] == "transcript" and summary["warning"]
+    # one span past the end of the audio: a failed row that says so, the others scored (it used to refuse the whole file)
+    (tmp_path / "late.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst\n\n00:00:03.500 --> 00:00:07.000\nrunning over\n\n"
+                                       "00:00:05.000 --> 00:00:06.000\nafter the end\n")
+    late = tmp_path / "late"
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "late.vtt"), "--model", "tiny", "--out", str(late)]) == 1
+    assert "1 scored, 2 failed" in capsys.readouterr().out
+    lt = pd.read_csv(late / "sentences.csv")
+    assert list(lt["status"]) == ["ok", "failed", "failed"]
+    assert "ends past the end of the audio" in lt.loc[1, "error"] and "starts past the end of the audio" in lt.loc[2, "error"]
+    np.testing.assert_allclose(lt.loc[0, [c for c in lt.columns if c.startswith("score_")]].to_numpy(float),
+                               table.loc[0, [c for c in table.columns if c.startswith("score_")]].to_numpy(float), atol=1e-6)
     (tmp_path / "talk.txt").write_text("no times here")
     assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "talk.txt"), "--model", "tiny"]) == 2
     err = capsys.readouterr().err

@@ -16,6 +16,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import write_manifest
 from workbench.analysis.probe import assign_folds, probe_data, probe_run, session_of
+from workbench.runs.writer import RunWriter
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import run
 
@@ -45,10 +46,11 @@ def write_run(path, rows, emb, *, model="synthetic", checksum="0" * 64, dtype="f
     config = {"manifest": "synthetic.csv", "model": model, "dtype": dtype, "device": "cpu",
               "variants": [{"name": v} for v in dict.fromkeys(r["variant"] for r in rows)], "audio": audio or {}, "frame_embeddings": False}
     info = {"id": model, "path": model, "checksum": checksum, "device": "cpu", "dtype": dtype, "random_weights": random_weights}
-    with rf.lock():
-        rf.prepare(config, ("manifest", "model", "dtype"))
-        rf.write_part(rows, [None if e is None else np.asarray(e, np.float32) for e in emb])
-        rf.finalize(item_order={r["id"]: i for i, r in enumerate(rows)},
+    w = RunWriter(rf)
+    with w.lock():
+        w.prepare(config, ("manifest", "model", "dtype"))
+        w.write_part(rows, [None if e is None else np.asarray(e, np.float32) for e in emb])
+        w.finalize(item_order={r["id"]: i for i, r in enumerate(rows)},
                     variant_order={v: i for i, v in enumerate(dict.fromkeys(r["variant"] for r in rows))},
                     summary=lambda res: {"rows": len(res), "model": info, "random_weights": random_weights})
     return rf

@@ -35,7 +35,7 @@ FAULT = textwrap.dedent("""
     import errno, os, signal, sys
     sys.path.insert(0, {repo!r})
     import workbench.files as fmod
-    import workbench.runs.folder as rfmod
+    import workbench.runs.writer as rfmod  # the run's own files are written there
     from workbench.model.ref import ModelRef
     from workbench.runs.driver import run
     kind, point, target = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -45,7 +45,7 @@ _PUBLIC = {
     # scoring: single files, whole corpora, long audio
     "infer_files": "runs.outputs",
     "score_sources": "engine.core",
-    "diagnose": "engine.core",
+    "diagnose": "engine.diagnosis",
     "run": "runs.driver",
     "run_experiment": "runs.driver",
     "demo_run": "runs.driver",

@@ -52,6 +52,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,10 +68,27 @@ from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import output_folder
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
 from workbench.schema import SCORE_PREFIX, score_columns, score_labels
 
 logger = logging.getLogger(__name__)
+
+#: what `workbench calibrate` writes into a run folder: the report, and per variant (by position) three figures
+CALIBRATION_FILE = "calibration.json"
+CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
+
+
+def calibration_figure_name(kind: str, variant_index: int) -> str:
+    """``calibration_<kind>_<k>.png``: the name never holds a variant's own name."""
+    if kind not in CALIBRATION_FIGURES:
+        raise ConfigError(f"unknown calibration figure {kind!r}.", fix=f"use one of {list(CALIBRATION_FIGURES)}.")
+    return f"calibration_{kind}_{int(variant_index)}.png"
+
+
+def saved_calibration(run_dir: Any) -> dict:
+    """What ``workbench calibrate`` wrote into a run (``calibration.json``), or ``{}`` when it was never calibrated."""
+    saved = as_run_folder(run_dir).artifact(CALIBRATION_FILE, default={})
+    return saved if isinstance(saved, dict) else {}
 
 # ---------------------------------------------------------------------------
 # a run's items, cross-validated
@@ -102,7 +120,7 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
     if by is not None and by not in results.columns:
         raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
                           fix=f"pass --scheme with one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or --scheme none for shuffled folds.")
-    df = results[(results["variant"].astype(str) == variant) & (results["status"] == "ok")]
+    df = select_rows(results, variant)
     df = df[df["emotion"].fillna("").astype(str) != ""]
     labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's
     classes = [c for c in labels if c in set(df["emotion"].astype(str))] if restrict else labels
@@ -507,11 +525,12 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
         # the model's own banner, as the run recorded it (this module sits below workbench.model.network)
         payload["warning"] = (rf.model_ref or {}).get("warning") or "RANDOM WEIGHTS: these figures mean nothing."
     dest = output_folder(rf, out)
-    dest.write_calibration(payload)
+    dest.write_json(CALIBRATION_FILE, payload)
     if figures:
         for v, r in reports.items():
             k = variants.index(v)
-            dest.write_calibration_figure("reliability", k, plot_reliability_before_after(r))
-            dest.write_calibration_figure("risk_coverage", k, plot_risk_coverage(r))
-            dest.write_calibration_figure("set_sizes", k, plot_set_sizes(r))
+            for kind, plot in zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)):
+                fig = plot(r)
+                fig.tight_layout()
+                dest.write_figure(calibration_figure_name(kind, k), fig)
     return reports

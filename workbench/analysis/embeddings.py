@@ -21,8 +21,11 @@ import numpy as np
 
 from workbench.model.ref import ModelRef
 from workbench.engine.core import score_sources
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
+
+#: cached 2-D projections in a run folder, one fixed file per slow method (PCA is fast and never cached)
+PROJECTION_CACHE = {"umap": "projection_umap_cache.npz", "tsne": "projection_tsne_cache.npz"}
 from workbench.serialize import figure_text, save_figure
 
 
@@ -184,7 +187,7 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
 
     PCA (the default) takes well under a second and is always computed.  UMAP (about 40 s on 535
     embeddings, most of it numba compiling) and t-SNE are kept in the run folder through
-    :meth:`RunFolder.save_projection`, keyed by the sha256 of the embeddings, the variant, the method,
+    :data:`PROJECTION_CACHE` (one file per method, replaced each time), keyed by the sha256 of the embeddings, the variant, the method,
     its version and the seed: the same command again reads them back; changed embeddings recompute.
     """
     import hashlib
@@ -204,11 +207,16 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
     h.update(repr((matrix.shape, emb.variant, method, version, int(seed), list(emb.rows["id"].astype(str)))).encode())
     key = h.hexdigest()
     rf = as_run_folder(emb.run_dir)
-    xy = rf.cached_projection(method, key)
-    if xy is not None and len(xy) == len(matrix):
-        return xy, True
+    try:
+        cached = rf.artifact(PROJECTION_CACHE[method], default=None)
+    except WorkbenchError:  # a damaged cache is recomputed, never trusted
+        cached = None
+    xy = cached.get("xy") if isinstance(cached, dict) and str(cached.get("key")) == key else None
+    if xy is not None and xy.ndim == 2 and xy.shape == (len(matrix), 2):
+        return np.asarray(xy, dtype=np.float32), True
     xy = project(matrix, method, seed=seed)
-    rf.save_projection(method, key, xy)
+    arr = np.asarray(xy, dtype=np.float32)
+    rf.write_artifact(PROJECTION_CACHE[method], lambda f: np.savez(f, key=np.asarray(key), xy=arr))
     return xy, False
 
 

@@ -37,6 +37,9 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
+
+#: what `workbench listeners` writes into a run folder
+LISTENERS_FILE = "listeners.json"
 from workbench.schema import score_columns, score_labels
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
@@ -482,5 +485,5 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
-    output_folder(rf, out).write_listeners(payload)
+    output_folder(rf, out).write_json(LISTENERS_FILE, payload)
     return reports

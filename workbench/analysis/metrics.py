@@ -33,7 +33,7 @@ from workbench.analysis.groups import analyse_groups, describe_gap, small_group_
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
+from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
 from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
@@ -48,7 +48,7 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
     per-class report, and importing scikit-learn for them cost a short run more than its model (issue #28).
     Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}}``; ``None`` values with no scored item.
     """
-    df = results[(results["variant"] == variant) & (results["status"] == "ok")]
+    df = select_rows(results, variant)
     y_true, y_pred, classes = _scored_labels(df, False)
     if not len(y_true):
         return {"wa": None, "uar": None, "macro_f1": None, "ci": {}}
@@ -210,7 +210,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         variant = variants[0]
     df = df[df["variant"] == variant]
     failed = int((df["status"] == "failed").sum())
-    ok = df[df["status"] == "ok"]
+    ok = select_rows(df)
     has_label = ok["emotion"].fillna("").astype(str) != ""
     excluded = int((~has_label).sum())
     sc = ok[has_label]
@@ -502,7 +502,8 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
         raise ConfigError(f"cannot break the results down by {by!r}: no such column.", fix=f"use one of {sorted(results.columns)}.")
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
-    sc = df[(df["status"] == "ok") & (df["emotion"].fillna("").astype(str) != "")]
+    sc = select_rows(df)
+    sc = sc[sc["emotion"].fillna("").astype(str) != ""]
     classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:

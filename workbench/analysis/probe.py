@@ -49,7 +49,7 @@ from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.schema import score_labels
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
 from workbench.files import json_default
 from workbench.limits import spreadsheet_safe
@@ -189,9 +189,9 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
     variant = variant or str(results["variant"].iloc[0])
     of_variant = results[results["variant"].astype(str) == variant]
     excluded: dict[str, list[str]] = {}
-    failed = of_variant.loc[of_variant["status"] != "ok", "id"].astype(str).tolist()
+    failed = select_rows(of_variant, status="failed")["id"].astype(str).tolist()
     kept = set(rows["id"].astype(str))
-    no_emb = [i for i in of_variant.loc[of_variant["status"] == "ok", "id"].astype(str) if i not in kept]
+    no_emb = [i for i in select_rows(of_variant)["id"].astype(str) if i not in kept]
     if failed:
         excluded["failed"] = failed
     if no_emb:

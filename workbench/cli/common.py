@@ -18,6 +18,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
+from workbench.analysis.calibration import saved_calibration
 from workbench.runs.folder import RunFolder, RunFolderError
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -95,7 +96,7 @@ def resolve_temperature(value) -> float | None:
     if not path.is_dir():
         raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
                           fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
-    saved = RunFolder(path).calibration()
+    saved = saved_calibration(RunFolder(path))
     if "temperature" not in saved and saved.get("recommended") is False:
         # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
         # than a uniform guess): refused with the reasons calibrate printed

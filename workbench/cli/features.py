@@ -23,7 +23,8 @@ from workbench.analysis.fusion import embedded_rows
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
 from workbench.runs.folder import as_run_folder
-from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld
+from workbench.runs.writer import RunWriter
+from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld, write_voice_features
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count, positive_int
 from workbench.limits import spreadsheet_safe
@@ -124,13 +125,13 @@ def _probe(args, rf, measured, report: dict, say):
 def _measure(args, rf, report: dict, say):
     """The feature table (and with --lld the frame descriptors), stored in the run folder; the failed rows named."""
     table = run_features(rf, feature_set=args.feature_set, variant=args.variant, rate=args.rate)
-    with rf.lock():
-        path = rf.write_voice_features(table, args.feature_set)
+    with RunWriter(rf).lock():
+        path = write_voice_features(rf, table, args.feature_set)
     report["table"] = str(path)
     if args.lld:
         lld = run_lld(rf, variant=args.variant, rate=args.rate)
-        with rf.lock():
-            lld_path = rf.write_voice_features(lld, "egemaps_lld")
+        with RunWriter(rf).lock():
+            lld_path = write_voice_features(rf, lld, "egemaps_lld")
         say(f"{len(lld)} frames of eGeMAPS descriptors ({lld['id'].nunique() if len(lld) else 0} rows) written to {lld_path}")
         report["lld"] = {"frames": int(len(lld)), "table": str(lld_path)}
     failed = table[table["feature_error"] != ""] if len(table) else table

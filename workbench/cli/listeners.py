@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from workbench.analysis.listeners import DEFAULT_BANDS, run_listeners
+from workbench.analysis.listeners import DEFAULT_BANDS, LISTENERS_FILE, run_listeners
 from workbench.data.listeners import attach, FORMATS, read_votes, records_from_manifest
 from workbench.errors import ConfigError
 from workbench.data.manifest import read_manifest, write_manifest
@@ -139,7 +139,7 @@ def cmd_listeners(args) -> int:
                             n_boot=args.bootstrap, seed=args.seed, out=args.out)
     where = args.out or rf.path
     if args.json:
-        saved = RunFolder(where).listeners()
+        saved = RunFolder(where).artifact(LISTENERS_FILE)
         print(strict_json({**saved, "written_to": str(where), "warning": RANDOM_WEIGHTS_BANNER if rf.random_weights else None}))
         return EXIT_OK
     if rf.random_weights:

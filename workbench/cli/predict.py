@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workbench.audio.intake import AudioConfig, check_audio_path
 from workbench.analysis.embeddings import similar
-from workbench.engine.core import diagnose
+from workbench.engine.diagnosis import diagnose
 from workbench.runs.outputs import infer_files, print_outcomes
 from workbench.cli import onnx
 from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float, add_out_option,

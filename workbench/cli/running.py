@@ -92,13 +92,14 @@ def cmd_run(args) -> int:
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
-        chosen = args.model or (experiment.model if experiment else None)
+        chosen = args.model or (experiment.model.model if experiment else None)
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
-    print(f"model {model_name(model) or (experiment.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
+    print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading)
     if experiment:
-        exp = replace(experiment, manifest=str(Path(manifest_path)), device=args.device if args.device != "auto" else experiment.device)
+        device = args.device if args.device != "auto" else experiment.model.device
+        exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
         result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
     else:
         result = run(

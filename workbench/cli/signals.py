@@ -15,7 +15,7 @@ from workbench.audio.intake import check_audio_path
 from workbench.errors import ConfigError
 from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_transcript
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import RunFolder, select_mask, select_rows
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
@@ -75,7 +75,7 @@ def cmd_sweep(args) -> int:
     random_banner_for(out)
     print(summarise_sweep(df, args.kind).to_string(index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
-    return EXIT_OK if (df["status"] == "ok").all() else EXIT_FAILED_ITEMS
+    return EXIT_OK if select_mask(df).all() else EXIT_FAILED_ITEMS
 
 
 def cmd_segment(args) -> int:
@@ -108,8 +108,8 @@ def _segment_transcript(args) -> int:
                           fix=f"drop {', '.join(given)}, or drop --transcript to segment by voice activity.")
     spans = read_alignment(args.transcript, tier=args.tier)  # an unknown format or a bad time fails before the audio is decoded
     table = score_transcript(args.path, spans, model=model_ref_from_args(args))
-    ok = table[table["status"] == "ok"]
-    failed = table[table["status"] != "ok"]
+    ok = select_rows(table)
+    failed = select_rows(table, status="failed")
     dominant = dominant_emotion(ok)
     warning = table.attrs.get("warning")
     summary = {

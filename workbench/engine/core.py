@@ -41,11 +41,11 @@ import numpy as np
 from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
 from workbench.paths import cache_dir
-from workbench.engine.findings import DiagnosticsConfig, Finding, StabilityReport, audio_facts, findings_from, prediction_facts, stability
+from workbench.engine.findings import DiagnosticsConfig, Finding, audio_facts, findings_from, prediction_facts
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
 from workbench.labels import LABEL_KEYS
-from workbench.model.network import RANDOM_WEIGHTS_BANNER, Prediction
+from workbench.model.network import Prediction
 from workbench.model.temperature import softmax
 from workbench.files import json_default
 from workbench.audio.variants import RAW, Variant, scored_audio
@@ -509,7 +509,43 @@ def score_sources(net: Any, sources: Sequence[Any], *, ids: Sequence[str] | None
                   audio_config: AudioConfig | None = None, diagnostics: DiagnosticsConfig | None = None,
                   granularity: str = "utterance", keep_audio: bool = False, workers: int | None = None,
                   chunk_size: int = 64, policy: Any = None, progress: Callable[[int], None] | None = None) -> list[Scored]:
-    """Score plain sources (paths, bytes, arrays, Audio) with one variant; one :class:`Scored` each, in order."""
+    """Score plain sources (paths, bytes, arrays, Audio) with one variant; one :class:`Scored` each, in order.
+
+    A source that cannot be decoded or scored is a failed :class:`Scored` (its ``error`` says why); the others go on.
+
+    Parameters
+    ----------
+    net : loaded model
+        What :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` returns.
+    sources : sequence
+        Paths, bytes of an audio file, ``(samples, sr)`` pairs, or :class:`~workbench.audio.intake.Audio`.
+    ids : sequence of str, optional
+        Names of the sources (default: the path, or ``input<k>``).
+    variant : Variant
+        The preprocessing chain applied to each (default ``raw``).
+    audio_config, diagnostics : optional
+        Decoding settings and the findings' thresholds.
+    granularity : {"utterance", "frame"}
+        ``"frame"`` adds frame scores.
+    keep_audio : bool
+        Keep the scored audio on each result.
+    workers, chunk_size, policy : optional
+        Decoding processes, items per engine call, the batch policy.
+    progress : callable, optional
+        ``progress(n)`` with the number of results finished since the last call.
+
+    Returns
+    -------
+    list of Scored
+
+    Examples
+    --------
+    >>> net = wb.ModelRef("tiny").load()
+    >>> noise = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)   # 0.5 s at 16 kHz
+    >>> out = wb.score_sources(net, [wb.DEMO_DATA / "happy_en_44k.wav", (noise, 16000), "missing.wav"])
+    >>> [s.ok for s in out], out[0].prediction.label in net.info.labels
+    ([True, True, False], True)
+    """
     names = list(ids) if ids is not None else [_source_name(s, k) for k, s in enumerate(sources)]
     work = [WorkItem(Item(id=n, path=str(s) if isinstance(s, (str, os.PathLike)) else ""), s, (variant,))
             for n, s in zip(names, sources)]
@@ -527,55 +563,3 @@ def _source_name(source: Any, k: int) -> str:
     if isinstance(source, Audio):
         return source.id
     return f"input{k}"
-
-
-# ---------------------------------------------------------------------------
-# diagnose: one input, its findings and the stability test
-# ---------------------------------------------------------------------------
-@dataclass
-class Diagnosis:
-    audio: Audio
-    prediction: Any
-    facts: dict
-    findings: list[Finding]
-    stability: StabilityReport | None
-
-    def render(self) -> str:
-        p = self.prediction
-        # the banner first: whatever follows comes from weights that mean nothing
-        lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if getattr(p, "random_weights", False) else []
-        lines += [self.audio.log.render(), ""]
-        lines.append(f"prediction: {p.label} ({p.confidence:.3f}), margin {p.margin:.3f}, entropy {p.entropy:.2f} bits")
-        ranked = sorted(p.scores_dict().items(), key=lambda kv: -kv[1])
-        lines.append("scores: " + ", ".join(f"{k} {v:.3f}" for k, v in ranked))
-        if self.stability is not None:
-            s = self.stability
-            flips = sum(1 for r in s.rows if r["flipped"])
-            lines.append(f"stability: the label stays {p.label} under all {len(s.rows)} perturbations" if not flips else
-                         f"stability: the label changes under {flips} of {len(s.rows)} perturbations ({s.flip_rate * 100:.0f}%)")
-            for r in s.rows:
-                mark = "FLIP" if r["flipped"] else "    "
-                lines.append(f"  {mark} {r['perturbation']:<28} → {r['label']} ({r['confidence']:.3f})")
-        lines.append("")
-        if self.findings:
-            lines.append(f"findings ({len(self.findings)}):")
-            lines += ["  " + f.render().replace("\n", "\n  ") for f in self.findings]
-        else:
-            lines.append("findings: none")
-        return "\n".join(lines)
-
-
-def diagnose(source: Any, model: Any, *, config: DiagnosticsConfig = DiagnosticsConfig(), audio_config: Any = None,
-             run_stability: bool = True) -> Diagnosis:
-    """One input through the engine (frame granularity), its findings, and the stability test.
-
-    Raises the input's :class:`WorkbenchError` when it cannot be scored.
-    """
-    s = score_sources(model, [source], diagnostics=config, audio_config=audio_config, granularity="frame", keep_audio=True,
-                      workers=0)[0]
-    s.prediction_or_raise()
-    facts = dict(s.facts)
-    stab = stability(model, s.audio, base=s.prediction) if run_stability else None
-    if stab is not None:
-        facts.update(stab.facts())
-    return Diagnosis(s.audio, s.prediction, facts, findings_from(facts, config), stab)

@@ -28,7 +28,35 @@ import numpy as np
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
-from workbench.runs.folder import as_run_folder
+from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
+
+#: voice features of a run (`workbench features`), one fixed name per feature set
+VOICE_FEATURES = {"praat": "features_praat.parquet", "egemaps": "features_egemaps.parquet", "all": "features_all.parquet",
+                  "egemaps_lld": "features_egemaps_lld.parquet"}
+
+
+def _features_name(feature_set: str, source: str) -> str:
+    name = VOICE_FEATURES.get(feature_set)
+    if name is None:
+        raise ConfigError(f"unknown feature set {feature_set!r}.", source=source, fix=f"use one of: {', '.join(VOICE_FEATURES)}.")
+    return name
+
+
+def write_voice_features(run_dir: Any, table: Any, feature_set: str):
+    """Store a voice-feature table (a DataFrame) in the run folder under the set's fixed name (:data:`VOICE_FEATURES`)."""
+    rf = as_run_folder(run_dir)
+    name = _features_name(feature_set, str(rf.path))
+    return rf.write_artifact(name, lambda f: table.to_parquet(f, index=False))
+
+
+def voice_features(run_dir: Any, feature_set: str):
+    """The voice-feature table stored by :func:`write_voice_features` (a DataFrame)."""
+    rf = as_run_folder(run_dir)
+    name = _features_name(feature_set, str(rf.path))
+    table = rf.artifact(name, default=None)
+    if table is None:
+        raise RunFolderError(f"has no {name}.", source=str(rf.path), fix=f"run `workbench features {rf.path} --set {feature_set}` first.")
+    return table
 from workbench.explain.voice import FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
 
 #: where :func:`run_features` measures: the audio at its own rate, or the model's 16 kHz input
@@ -76,7 +104,7 @@ def run_features(run_dir: Any, *, feature_set: str = "praat", variant: str | Non
     rf = as_run_folder(run_dir)
     results = rf.results(variant=variant)  # every variant when None
     records = []
-    for _, row in results[results["status"] == "ok"].iterrows():
+    for _, row in select_rows(results).iterrows():
         rec = {"id": str(row["id"]), "variant": str(row["variant"]), "pred": str(row.get("pred") or ""),
                "emotion": str(row.get("emotion") or ""), "speaker": str(row.get("speaker") or ""), "feature_error": ""}
         try:
@@ -131,7 +159,7 @@ def run_lld(run_dir: Any, *, variant: str | None = None, rate: str = "source"):
     rf = as_run_folder(run_dir)
     results = rf.results(variant=variant)  # every variant when None
     parts = []
-    for _, row in results[results["status"] == "ok"].iterrows():
+    for _, row in select_rows(results).iterrows():
         try:
             audio = rf.scored_audio(row, model_rate=rate == "model")
             lld = egemaps_lld(audio.samples, audio.sr)

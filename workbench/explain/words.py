@@ -442,6 +442,21 @@ def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass:
 # ---------------------------------------------------------------------------
 # long audio: one prediction per transcript span
 # ---------------------------------------------------------------------------
+def _past_end(w: Word, duration: float) -> str:
+    """Why span ``w`` cannot be cut from a recording of ``duration`` seconds, or ``""``."""
+    if w.end <= duration + END_SLACK_S:
+        return ""
+    where = "starts" if w.start >= duration else "ends"
+    return (f"the span {where} past the end of the audio ({w.start:.3f}–{w.end:.3f} s; the recording is {duration:.3f} s). "
+            "Fix: check that the transcript belongs to this recording (times in seconds from its start).")
+
+
+def _span_row(i: int, w: Word, error: str | None) -> dict:
+    """A row of :func:`score_transcript`'s table before its scores: ``error`` None for a scored span."""
+    return {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if error is None else "failed",
+            "error": error or "", "label": None, "confidence": np.nan, "margin": np.nan}
+
+
 def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str | os.PathLike, *, model: Any = None,
                      audio_config: AudioConfig | None = None, batch: int = 16, **load_options: Any):
     """The model's emotion for each timed span of a transcript (per-sentence emotion of long audio).
@@ -489,14 +504,14 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     acfg = audio_config or AudioConfig()
     decoded = to_mono(decode(audio_path, config=acfg), method=acfg.mixdown)  # fails fast, before the model loads
     duration = decoded.duration
-    words = read_alignment(spans, duration=duration) if isinstance(spans, (str, os.PathLike)) else \
-        validate_words(spans, duration=duration, source=str(audio_path))
+    # a span past the end of the recording is that span's failure, not the whole file's: the others are scored
+    words = read_alignment(spans) if isinstance(spans, (str, os.PathLike)) else validate_words(spans, source=str(audio_path))
     progress = load_options.pop("progress", None)
     net = ModelRef.coerce(model, **load_options).load(progress=progress)
     engine = Engine(net, audio_config=acfg, granularity="utterance", workers=0)  # the audio is already in memory
+    rows = [_span_row(i, w, _past_end(w, duration)) for i, w in enumerate(words) if _past_end(w, duration)]
     work = [WorkItem(Item(id=f"span_{i}", path=str(audio_path), start=w.start, duration=min(w.end, duration) - w.start, text=w.label), decoded)
-            for i, w in enumerate(words)]
-    rows = []
+            for i, w in enumerate(words) if not _past_end(w, duration)]
     for chunk in engine.score(work, chunk_size=batch):
         for sc in chunk:
             i = int(sc.item.id.split("_")[1])
@@ -505,8 +520,7 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
             if not sc.ok and "at least 25 ms" in error:  # the engine's words are about a manifest's start/duration; here it is a span
                 error = (f"the span is {(w.end - w.start) * 1000:.0f} ms; the model needs at least 25 ms (one frame). "
                          "Fix: merge it with a neighbouring span in the transcript, or drop it.")
-            row = {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if sc.ok else "failed",
-                   "error": error, "label": None, "confidence": np.nan, "margin": np.nan}
+            row = _span_row(i, w, error if not sc.ok else None)
             if sc.ok:
                 p = sc.prediction
                 row.update(label=p.label, confidence=p.confidence, margin=p.margin,

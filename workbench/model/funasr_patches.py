@@ -321,6 +321,8 @@ def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
 # ---------------------------------------------------------------------------
 _FUNASR_LOCK = threading.Lock()
 #: the FunASR modules emotion2vec needs: AutoModel, the Emotion2vec network and the CharTokenizer
+#: FunASR modules AutoModel imports only for what emotion2vec never does (speaker diarization)
+_FUNASR_UNUSED = ("funasr.models.campplus.cluster_backend",)
 _FUNASR_MODULES = ("funasr.utils.version_checker", "funasr.auto.auto_model", "funasr.models.emotion2vec.model", "funasr.tokenizer.char_tokenizer")
 
 
@@ -373,6 +375,10 @@ def _import_funasr_light():
     package.__version__ = (Path(spec.origin).parent / "version.txt").read_text(encoding="utf-8").strip()
     before = set(sys.modules)
     sys.modules["funasr"] = package
+    # AutoModel imports FunASR's speaker clustering inside a bare `try/except` (sklearn and scipy: about 1 s);
+    # emotion2vec never clusters speakers, so that import is made to fail here and AutoModel goes on without it
+    blocked = [m for m in _FUNASR_UNUSED if m not in sys.modules]
+    sys.modules.update(dict.fromkeys(blocked))
     try:
         for name in _FUNASR_MODULES:
             importlib.import_module(name)
@@ -389,6 +395,9 @@ def _import_funasr_light():
             importlib.import_module(name)
         return funasr
     finally:
+        for m in blocked:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]  # a later import of them works as usual
         if sys.modules.get("funasr") is package:
             del sys.modules["funasr"]  # a later `import funasr` runs FunASR's own __init__
     return package

@@ -38,11 +38,15 @@ from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
-from workbench.runs.folder import RunFolder, RunFolderError
+from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
+from workbench.runs.writer import RunWriter
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
+
+#: the engines a run can use
+ENGINES = ("local", "ray")
 
 
 # ---------------------------------------------------------------------------
@@ -87,186 +91,268 @@ def run(
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
-    ``model`` is a :class:`~workbench.model.ref.ModelRef` (hub, revision, device and dtype with it), a
-    name (hub id, checkpoint folder, ``"tiny"``: loaded on ``"auto"`` in float32), ``None`` for the
-    default model, or a loaded model.
+    Resolve what was asked, load the model under the folder's lock, pin the run (``config.yaml``,
+    ``experiment.yaml``), execute the pending rows on the engine and assemble the results table.
 
-    ``hook(step, artifact, *, completed, total)`` is called with ``"chunk"``
-    after each chunk's rows are safely on disk.  ``limit`` stops after that
-    many new rows (tests use it to simulate an interruption).  ``workers`` sets
-    the number of decoding processes (``None``: the machine's cores for large
-    runs, none for small ones).
+    Parameters
+    ----------
+    manifest : Manifest or path
+        The items (a CSV/JSONL manifest file or a :class:`~workbench.data.manifest.Manifest`).
+    out_dir : path
+        The run folder; an unfinished run of the same settings there is resumed.
+    model : ModelRef, str, loaded model or None
+        A :class:`~workbench.model.ref.ModelRef`, a name (hub id, checkpoint folder, ``"tiny"``), ``None``
+        for the default model, or a model already loaded (used as it is).
+    variants : list of Variant, optional
+        Preprocessing variants (default: ``raw`` only).
+    audio_config, diagnostics : optional
+        Decoding settings and the findings' thresholds.
+    frame_embeddings, chunk_size : bool, int
+        Keep each row's ``(T, D)`` frame embeddings; rows per part written (and per engine call).
+    cache_dir, use_cache, progress : optional
+        The content-addressed prediction cache; a progress bar.
+    hook, limit : optional
+        ``hook("chunk", rows, completed=, total=)`` after each part is on disk; stop after ``limit`` new rows.
+    engine : {"local", "ray"}
+        ``"ray"`` hands the chunks to Ray actors (:mod:`workbench.engine.ray_executor`, ``ray_options``).
+    workers : int, optional
+        Decoding processes (``None``: the engine's choice).
+    experiment : Experiment, optional
+        Adds what the run does not use itself (seed, reports, tracking) to the written ``experiment.yaml``.
+    load_progress : callable, optional
+        Hears what the model load is doing (the CLI prints it).
+    temperature : float, optional
+        Divides the model's logits (``workbench calibrate`` fits one); recorded with the run.
 
-    ``engine="ray"`` hands the chunks to a pool of Ray Data actors, each
-    holding a model (:mod:`workbench.engine.ray_executor`, options in
-    :class:`~workbench.engine.ray_executor.RayOptions`); the run folder, its parts,
-    resumption and the results table are the same as with ``"local"``.
+    Returns
+    -------
+    RunResult
+        The folder, row counts and the summary.
 
-    The run folder receives the ``experiment.yaml`` that reproduces the run;
-    ``experiment`` (see :func:`run_experiment`) adds what the run itself does not
-    use (seed, reports, tracking) to it.  ``load_progress(line)`` hears what the
-    model load is doing (the CLI prints it).  ``temperature`` divides the model's logits
-    (``workbench calibrate`` fits one); a loaded model that already carries one keeps it when
-    ``temperature`` is None.  It is recorded in config.yaml, experiment.yaml and summary.json.
+    Examples
+    --------
+    >>> import workbench.data.demoset as demoset
+    >>> res = wb.run(demoset.demo_manifest(), out_dir="runs/doc_run", model="tiny", limit=4, chunk_size=4)
+    >>> res.n_rows
+    4
+    >>> res = wb.run(demoset.demo_manifest(), out_dir="runs/doc_run", model="tiny")   # resumes: the 4 rows are kept
+    >>> res.n_resumed, res.n_rows == len(wb.RunFolder(res.run_dir).results(status=None))
+    (4, True)
     """
     t_start = time.perf_counter()
-    if engine not in ("local", "ray"):
-        raise ConfigError(f"unknown engine {engine!r}; expected 'local' or 'ray'.", source="engine", fix="pass --engine local or --engine ray.")
+    plan = _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress)
+    with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
+        net, ref, precision = _load(plan, model, temperature, load_progress)
+        _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
+        cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
+        return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
+                        progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start)
+
+
+@dataclass
+class _Plan:
+    """What :func:`run` resolved before taking the lock."""
+
+    manifest: Manifest
+    manifest_ref: str
+    variants: list
+    audio_config: AudioConfig
+    diagnostics: DiagnosticsConfig
+    writer: RunWriter
+    engine: str
+    requested: ModelRef | None  # None: a model given loaded
+    precision: dict
+
+
+def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress) -> _Plan:
+    """Step 1: the manifest read, the variants and settings, the model's precision chosen (once, here), engine refusals."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; expected one of {list(ENGINES)}.", source="engine", fix="pass --engine local or --engine ray.")
     if not isinstance(manifest, Manifest):
-        manifest_path = Path(manifest)
-        manifest = read_manifest(manifest_path)
-        manifest_ref = str(manifest_path.resolve())
+        manifest_ref = str(Path(manifest).resolve())
+        manifest = read_manifest(Path(manifest))
     else:
         manifest_ref = manifest.source or manifest.name or "<in-memory>"
-    variants = list(variants or [RAW])
-    audio_config = audio_config or AudioConfig()
-    diagnostics = diagnostics or DiagnosticsConfig()
-    folder = RunFolder(out_dir)
-    if folder.path.exists() and not folder.path.is_dir():
-        raise RunFolderError("exists and is not a folder.", source=str(folder.path), fix="choose another --out folder.")
+    writer = RunWriter(out_dir)
+    if writer.path.exists() and not writer.path.is_dir():
+        raise RunFolderError("exists and is not a folder.", source=str(writer.path), fix="choose another --out folder.")
     requested = ModelRef.coerce(model)
+    precision = {"requested": None, "chosen": None, "reason": "the model was given loaded"}
     if requested.is_loaded:  # a model given loaded: used as it is
         requested = None
-    precision = {"requested": None, "chosen": None, "reason": "the model was given loaded"}
-    if requested is not None:
+    else:
         # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
         chosen, reason = resolve_dtype(requested.dtype, requested.device)
-        if chosen == MEASURED and engine == "ray":  # the actors load the model: a rule, not a measurement, here
-            chosen, reason = static_cpu_choice()
-        if engine == "ray" and chosen.startswith("onnx-"):
-            raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
-                              source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
+        if engine == "ray":
+            if temperature is not None or requested.temperature is not None:
+                raise _ray_temperature()
+            chosen, reason = ray_precision(chosen, reason)
         precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
         if chosen != MEASURED:  # measured: ModelRef.load measures (once per CPU and checkpoint), says and records it
             if load_progress is not None and requested.dtype != chosen:
                 load_progress(describe_choice(requested.dtype, chosen, reason))
             requested = replace(requested, dtype=chosen)
-    if engine == "ray":
-        import_ray()  # fail before any work when Ray is missing
+    return _Plan(manifest, manifest_ref, list(variants or [RAW]), audio_config or AudioConfig(), diagnostics or DiagnosticsConfig(),
+                 writer, engine, requested, precision)
 
-    with folder.lock():  # before the model loads: a second run on this folder is refused at once
-        if requested is None:
-            net = model
-        elif engine == "ray":
-            if temperature is not None or requested.temperature is not None:
-                raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
-                                  source="temperature", fix="run with --engine local, or without --temperature.")
-            # the actors load the model; the driver only checks the checkpoint and hashes its files (no network built)
-            net = requested.describe(progress=load_progress)
-        else:
-            net = requested.load(progress=load_progress)
-            if requested.dtype == "auto":  # the measured choice, with its agreement with float32
-                precision = dict(net.precision)
-                requested = replace(requested, dtype=net.info.dtype)
-        # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
-        if temperature is not None and engine != "ray":  # logits / T in every score (workbench calibrate fits T)
-            net = net.with_temperature(temperature)
-        ref = (requested or ModelRef()).pinned(net)
-        if ref.temperature is not None and engine == "ray":
-            raise ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
-                              source="temperature", fix="run with --engine local, or without --temperature.")
-        if engine == "ray" and requested is not None:
+
+def _ray_temperature() -> ConfigError:
+    return ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
+                       source="temperature", fix="run with --engine local, or without --temperature.")
+
+
+def ray_precision(chosen: str, reason: str) -> tuple[str, str]:
+    """What the Ray engine cannot do, refused before any work: the ONNX Runtime paths (its actors load their own
+    PyTorch model), and a measured ``auto`` (a rule is used instead).  Also checks that Ray is installed."""
+    if chosen == MEASURED:  # the actors load the model: a rule, not a measurement, here
+        chosen, reason = static_cpu_choice()
+    if chosen.startswith("onnx-"):
+        raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
+                          source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
+    import_ray()  # fail before any work when Ray is missing
+    return chosen, reason
+
+
+def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> tuple[Any, ModelRef, dict]:
+    """Step 2: the model loaded once (the Ray driver only checks the checkpoint and hashes it), its portable reference."""
+    requested, precision = plan.requested, dict(plan.precision)
+    if requested is None:
+        net = model
+    elif plan.engine == "ray":
+        net = requested.describe(progress=load_progress)
+    else:
+        net = requested.load(progress=load_progress)
+        if requested.dtype == "auto":  # the measured choice, with its agreement with float32
+            precision = dict(net.precision)
+            requested = replace(requested, dtype=net.info.dtype)
+    if temperature is not None and plan.engine != "ray":  # logits / T in every score (workbench calibrate fits T)
+        net = net.with_temperature(temperature)
+    # what the run records means the same on another machine: `tiny` stays `tiny`, with the weights' checksum
+    ref = (requested or ModelRef()).pinned(net)
+    if plan.engine == "ray":
+        if ref.temperature is not None:  # a loaded model that carries one
+            raise _ray_temperature()
+        if requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
-        model_ref, hub, device, dtype = ref.model, ref.hub, ref.device, ref.dtype
-        # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine;
-        # the manifest itself (its copy, its hash) stays as the user gave it
-        scored_items = for_labels(manifest, net.info.labels)
-        manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
-        # one Experiment describes the run: config.yaml is its record as resolved here, experiment.yaml re-runs it
-        extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
-        exp = Experiment(
-            manifest=manifest_ref, manifest_sha256=manifest_sha, model=model_ref, model_checksum=ref.checksum, hub=hub,
-            revision=net.info.revision, device=device, dtype=dtype, variants=[v.to_dict() for v in variants],
-            audio=audio_config.to_dict(), diagnostics=diagnostics.to_dict(), frame_embeddings=frame_embeddings,
-            chunk_size=chunk_size, engine=engine, temperature=ref.temperature, **extras)
-        config = exp.run_record(manifest=manifest_ref, device=net.info.device if engine == "local" else f"ray:{device}",
-                                dtype=net.info.dtype if engine == "local" else dtype,
-                                manifest_root=str(Path(manifest.root).resolve()), cache_dir=str(cache_dir) if cache_dir else None)
-        resuming = folder.prepare(config, Experiment.IDENTITY)
-        if not resuming or not (folder.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
-            source = manifest_ref if Path(manifest_ref).is_file() else str(folder.write_manifest_copy(manifest))
-            folder.write_experiment(replace(exp, manifest=source))
-        cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
-        folder.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
-        retried = folder.retry_failed(ActorLostError.code)  # rows whose Ray actor was lost at every attempt
-        done = folder.finished_rows()
-        n_resumed = len(done)
-        if n_resumed:
-            folder.log(f"resuming: {n_resumed} rows already finished"
-                       + (f"; {retried} rows whose Ray actor was lost are scored again" if retried else ""))
-        where = f"{net.info.device} ({net.info.dtype})" if engine == "local" else f"a Ray cluster (device {device}, {dtype})"
-        folder.log(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {where}")
-        if net.random_weights:
-            folder.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
+    return net, ref, precision
 
-        work = []
-        for it in scored_items:
-            pending = tuple(v for v in variants if (it.id, v.name) not in done)
-            if pending:
-                work.append(WorkItem(it, manifest.resolve(it).absolute(), pending))
-        total_rows = len(manifest) * len(variants)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=total_rows, initial=n_resumed, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True)
-        n_new = n_failed = n_cached = 0
-        engine_info: dict = {}
-        eng = None
-        if engine == "ray":
-            chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
-            results = run_chunks(
-                chunks, model=ref, audio_config=audio_config, diagnostics=diagnostics, cache_dir=str(cache.root) if cache else None,
-                frame_embeddings=frame_embeddings, options=ray_options, info=engine_info, expect_checksum=net.info.checksum,
-            )
-        else:
-            eng = Engine(net, audio_config=audio_config, diagnostics=diagnostics, cache=cache, frame_embeddings=frame_embeddings,
-                         workers=workers)
-            results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
-        try:
-            for scored in results:
-                interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
-                rows, embs, frame_embs = rows_from(scored, frame_embeddings, net.info.labels)
-                folder.write_part(rows, embs, frame_embs)
-                n_new += len(rows)
-                n_failed += sum(1 for s in scored if not s.ok)
-                n_cached += sum(1 for s in scored if s.cached)
-                for s in scored:
-                    done.add((s.item.id, s.variant.name))
-                    if not s.ok:
-                        folder.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
-                if bar is not None and engine == "ray":
-                    bar.update(len(rows))
-                if hook is not None:
-                    hook("chunk", rows, completed=len(done), total=total_rows)
-                if limit is not None and n_new >= limit:
-                    folder.log(f"stopped after {n_new} new rows (limit)")
-                    return RunResult(folder.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
-        except WorkbenchError as exc:
-            # e.g. a Ray cluster that lost every actor: the parts written so far stay, and log.txt says why the run stopped
-            folder.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-            if hasattr(results, "close"):
-                results.close()  # stops a pool of decoders or a Ray cluster started here
-        if engine_info:
-            folder.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
-            if engine_info.get("resent_chunks"):
-                folder.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
-        timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
-        seconds = time.perf_counter() - t_start
-        summary = folder.finalize(
-            item_order={it.id: i for i, it in enumerate(manifest)},
-            variant_order={v.name: i for i, v in enumerate(variants)},
-            summary=lambda results: {
-                **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing),
-                "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
-            },
-        )
-        folder.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
-    return RunResult(folder.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None, frame_embeddings: bool, chunk_size: int,
+         cache_dir: Any) -> None:
+    """Step 3: ``config.yaml`` (the run's record; a resumed run must match it) and the ``experiment.yaml`` that re-runs it."""
+    manifest, local = plan.manifest, plan.engine == "local"
+    manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
+    extras = {k: getattr(experiment, k) for k in ("seed", "reports", "tracking")} if experiment else {}
+    exp = Experiment(
+        manifest=plan.manifest_ref, manifest_sha256=manifest_sha, model=replace(ref, revision=net.info.revision),
+        variants=[v.to_dict() for v in plan.variants], audio=plan.audio_config.to_dict(), diagnostics=plan.diagnostics.to_dict(),
+        frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=plan.engine, **extras)
+    config = exp.run_record(manifest=plan.manifest_ref, device=net.info.device if local else f"ray:{ref.device}",
+                            dtype=net.info.dtype if local else ref.dtype, manifest_root=str(Path(manifest.root).resolve()),
+                            cache_dir=str(cache_dir) if cache_dir else None)
+    writer = plan.writer
+    resuming = writer.prepare(config, Experiment.IDENTITY)
+    if not resuming or not (writer.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
+        source = plan.manifest_ref if Path(plan.manifest_ref).is_file() else str(writer.write_manifest_copy(manifest))
+        writer.write_experiment(replace(exp, manifest=source))
+
+
+def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
+             ray_options, workers, t_start) -> RunResult:
+    """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
+    writer, manifest, variants = plan.writer, plan.manifest, plan.variants
+    writer.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
+    retried = writer.retry_failed(ActorLostError.code)  # rows whose Ray actor was lost at every attempt
+    done = writer.finished_rows()
+    n_resumed = len(done)
+    if n_resumed:
+        writer.log(f"resuming: {n_resumed} rows already finished"
+                   + (f"; {retried} rows whose Ray actor was lost are scored again" if retried else ""))
+    where = f"{net.info.device} ({net.info.dtype})" if plan.engine == "local" else f"a Ray cluster (device {ref.device}, {ref.dtype})"
+    writer.log(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {where}")
+    if net.random_weights:
+        writer.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
+    # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
+    work = [WorkItem(it, manifest.resolve(it).absolute(), pending) for it in for_labels(manifest, net.info.labels)
+            if (pending := tuple(v for v in variants if (it.id, v.name) not in done))]
+    total_rows = len(manifest) * len(variants)
+    bar = _bar(progress, total_rows, n_resumed)
+    engine_info: dict = {}
+    eng = None
+    if plan.engine == "ray":
+        chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
+        results = run_chunks(chunks, model=ref, audio_config=plan.audio_config, diagnostics=plan.diagnostics,
+                             cache_dir=str(cache.root) if cache else None, frame_embeddings=frame_embeddings, options=ray_options,
+                             info=engine_info, expect_checksum=net.info.checksum)
+    else:
+        eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
+                     workers=workers)
+        results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
+    counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,
+                          hook=hook, limit=limit, total_rows=total_rows)
+    n_new, n_failed, n_cached = counts
+    if limit is not None and n_new >= limit:
+        return RunResult(writer.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
+    if engine_info:
+        writer.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
+        if engine_info.get("resent_chunks"):
+            writer.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
+    timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
+    seconds = time.perf_counter() - t_start
+    summary = writer.finalize(
+        item_order={it.id: i for i, it in enumerate(manifest)},
+        variant_order={v.name: i for i, v in enumerate(variants)},
+        summary=lambda results: {
+            **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
+            "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
+        },
+    )
+    writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
+    return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+
+
+def _bar(progress: bool, total: int, initial: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True)
+
+
+def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddings, bar, bar_rows, hook, limit,
+                 total_rows) -> tuple[int, int, int]:
+    """Each chunk of engine results written as a part (rows safely on disk before ``hook`` hears of them);
+    returns (new rows, failed, from cache).  Stops after ``limit`` new rows."""
+    n_new = n_failed = n_cached = 0
+    try:
+        for scored in results:
+            interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
+            rows, embs, frame_embs = rows_from(scored, frame_embeddings, labels)
+            writer.write_part(rows, embs, frame_embs)
+            n_new += len(rows)
+            n_failed += sum(1 for s in scored if not s.ok)
+            n_cached += sum(1 for s in scored if s.cached)
+            for s in scored:
+                done.add((s.item.id, s.variant.name))
+                if not s.ok:
+                    writer.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
+            if bar is not None and bar_rows:  # the local engine moves the bar itself
+                bar.update(len(rows))
+            if hook is not None:
+                hook("chunk", rows, completed=len(done), total=total_rows)
+            if limit is not None and n_new >= limit:
+                writer.log(f"stopped after {n_new} new rows (limit)")
+                break
+    except WorkbenchError as exc:
+        # e.g. a Ray cluster that lost every actor: the parts written so far stay, and log.txt says why the run stopped
+        writer.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if hasattr(results, "close"):
+            results.close()  # stops a pool of decoders or a Ray cluster started here
+    return n_new, n_failed, n_cached
 
 
 def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:
@@ -285,7 +371,7 @@ def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = L
 
 
 def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine, engine_info, timing) -> dict:
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     labelled = ok[ok["emotion"].astype(str) != ""]
     summary = {
         "rows": int(len(results)),
@@ -309,7 +395,7 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
             "rows": int(len(allv)),
             "failed": int((allv["status"] == "failed").sum()),
             "labelled": int(len(sub)),
-            "excluded_no_counterpart": int(((allv["status"] == "ok") & (allv["emotion"].astype(str) == "")).sum()),
+            "excluded_no_counterpart": int((select_mask(allv) & (allv["emotion"].astype(str) == "").to_numpy()).sum()),
             "accuracy": float(sub["correct"].astype(bool).mean()) if len(sub) else None,
         }
     return summary
@@ -317,17 +403,35 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
 
 def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str | os.PathLike | None = None, model: Any = None,
                    **options: Any) -> RunResult:
-    """Run an experiment file (or :class:`Experiment`); ``out_dir`` overrides its ``out``, ``model`` (a
-    :class:`~workbench.model.ref.ModelRef`, a name or a loaded model) its model.
+    """Run an experiment file (or :class:`Experiment`).
 
-    ``options`` go to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``ray_options`` …).
+    Parameters
+    ----------
+    experiment : Experiment or path
+        The experiment, or its YAML file (a run folder's ``experiment.yaml`` or ``config.yaml`` repeats that run).
+    out_dir : path, optional
+        Overrides the experiment's ``out``.
+    model : ModelRef, str or loaded model, optional
+        Overrides its model (a name keeps the experiment's hub, device, dtype and temperature).
+    **options
+        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …).
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> again = wb.run_experiment(run_dir / "experiment.yaml", out_dir="runs/demo_again")   # the same run, elsewhere
+    >>> again.n_rows == len(wb.RunFolder(run_dir).results(status=None)), again.n_cached == again.n_rows
+    (True, True)
     """
     exp = experiment if isinstance(experiment, Experiment) else Experiment.load(experiment)
     out = out_dir or exp.out
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
-    recorded = ModelRef(model=exp.model, hub=exp.hub, revision=exp.revision, device=exp.device, dtype=exp.dtype,
-                        checksum=exp.model_checksum, temperature=exp.temperature)
+    recorded = exp.model
     if model is None:
         model = recorded
     elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
@@ -346,6 +450,28 @@ def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None
     A folder that already holds the demo run of this model is reused (the run
     resumes, nothing is recomputed); one that holds another model's run is
     kept, and the run goes beside it.
+
+    Parameters
+    ----------
+    out_dir : path
+        The run folder.
+    model : str, optional
+        ``"tiny"`` (the seeded random checkpoint), a checkpoint folder or hub id; ``None``: the best one found locally.
+    variants : list of Variant, optional
+        Preprocessing variants (default ``raw``).
+
+    Returns
+    -------
+    Path
+        The run folder (``out_dir``, or a dated folder beside it).
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> sorted(p.name for p in run_dir.glob("*.yaml"))
+    ['config.yaml', 'experiment.yaml']
+    >>> wb.RunFolder.open(run_dir).model().model
+    'tiny'
     """
     chosen, _ = choose_model(model)
     out = Path(out_dir)

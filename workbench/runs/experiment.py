@@ -26,7 +26,7 @@ repeats a run.  (nkululeko users know the idea from its INI files.)
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.limits import load_yaml_file, shown
+from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
 
 EXPERIMENT_FILE = "experiment.yaml"
@@ -44,19 +45,52 @@ EXPERIMENT_FILE = "experiment.yaml"
 
 @dataclass
 class Experiment:
-    """Everything a run needs; ``manifest`` is an absolute path once loaded from a file."""
+    """Everything a run needs, as one YAML file; ``manifest`` is an absolute path once loaded from a file.
+
+    Parameters
+    ----------
+    manifest : str
+        The manifest file (relative paths in a file start at the file's folder).
+    model : ModelRef
+        The model: name, hub, revision, device, dtype, the weights' checksum and temperature.  Files written
+        before it held the whole reference (``hub:``, ``dtype:``, ``model_checksum:`` … beside ``model:``) still read.
+    manifest_sha256 : str, optional
+        The manifest's items as the run read them.
+    seed : int
+        The seed of anything random the reports do.
+    variants : list of dict
+        Preprocessing variants (``{name, steps}``).
+    audio, diagnostics : dict
+        Decoding settings and the findings' thresholds that differ from the defaults.
+    frame_embeddings : bool
+        Keep each row's frame embeddings.
+    chunk_size : int
+        Rows per part.
+    engine : {"local", "ray"}
+        Where the rows are scored.
+    out : str, optional
+        The run folder.
+    reports : list of str
+        Built-in report templates rendered after the run.
+    tracking : dict
+        ``{mlflow: {uri, experiment}}``; nothing is sent unless the command line says so.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> exp = wb.Experiment.load(run_dir / "experiment.yaml")
+    >>> exp.model.model, exp.model.dtype, [v["name"] for v in exp.variants]
+    ('tiny', 'float32', ['raw'])
+    >>> print(exp.to_yaml().splitlines()[0])
+    # Re-run with: workbench run experiment.yaml --out NEW_FOLDER
+    """
 
     manifest: str
-    model: str | None = None
-    hub: str = "ms"
-    revision: str | None = None
-    device: str = "auto"
-    dtype: str = "float32"
-    #: sha256 of the weights that scored the run: a re-run with other weights under the same name is refused
-    model_checksum: str | None = None
+    #: the model: name, hub, revision, device, dtype, the weights' checksum (a re-run with other weights under the
+    #: same name is refused) and the temperature that divides the logits (``workbench calibrate`` fits it)
+    model: ModelRef = field(default_factory=ModelRef)
     #: sha256 of the manifest's items as the run read them
     manifest_sha256: str | None = None
-    temperature: float | None = None  # divide the logits by this (workbench calibrate fits it); None: the checkpoint's scores
     seed: int = 0
     variants: list[dict] = field(default_factory=lambda: [RAW.to_dict()])
     audio: dict = field(default_factory=dict)
@@ -74,7 +108,7 @@ class Experiment:
         if not isinstance(data, dict):
             raise ConfigError("an experiment file must be a YAML mapping (key: value lines).", source=source,
                               fix="start from `workbench run --help`'s example, or a run folder's experiment.yaml.")
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | set(_FLAT_MODEL_KEYS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
@@ -100,8 +134,7 @@ class Experiment:
                                   fix=f"remove or rename them under `{key}:`.")
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
-        if kw.get("temperature") is not None:  # `temperature: true` is not 1; 1e308 or 5e-324 is not a temperature
-            kw["temperature"] = check_temperature(kw["temperature"], source=f"{source}: temperature")
+        kw["model"] = model_from(kw, source=source)
         try:
             return cls(**kw)
         except TypeError as exc:
@@ -117,6 +150,10 @@ class Experiment:
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
 
     # ------------------------------------------------------------------ using
+    @property
+    def hub(self) -> str:
+        return self.model.hub
+
     def variant_objects(self) -> list[Variant]:
         return [Variant.from_dict(v) for v in self.variants]
 
@@ -128,6 +165,7 @@ class Experiment:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["model"] = {f.name: getattr(self.model, f.name) for f in fields(ModelRef)}
         d["variants"] = {v["name"]: v["steps"] for v in self.variants}
         return d
 
@@ -142,12 +180,13 @@ class Experiment:
         start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
         resumed run must share with it.
         """
+        m = self.model
         return {
-            "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": self.model, "hub": self.hub,
-            "revision": self.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
+            "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": m.model, "hub": m.hub,
+            "revision": m.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
             "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
             "chunk_size": self.chunk_size, "cache_dir": cache_dir, "workbench_version": __version__,
-            "manifest_root": manifest_root, "model_checksum": self.model_checksum, "temperature": self.temperature,
+            "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
         }
 
     def to_yaml(self) -> str:
@@ -155,6 +194,45 @@ class Experiment:
 
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
         return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+#: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)
+_FLAT_MODEL_KEYS = {"hub": "hub", "revision": "revision", "device": "device", "dtype": "dtype", "model_checksum": "checksum",
+                    "temperature": "temperature"}
+#: the type each model key must have
+_MODEL_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str, type(None)), "hub": (str,), "revision": (str, type(None)), "device": (str,), "dtype": (str,),
+    "checksum": (str, type(None)), "temperature": (int, float, type(None)),
+}
+
+
+def model_from(kw: dict, *, source: str) -> ModelRef:
+    """The experiment's :class:`ModelRef` from its ``model:`` (a name, or a mapping of the reference's keys) and the
+    flat keys older files wrote beside it (``hub``, ``revision``, ``device``, ``dtype``, ``model_checksum``,
+    ``temperature``), which are taken out of ``kw``.  Every value's type is checked."""
+    model = kw.pop("model", None)
+    flat = {_FLAT_MODEL_KEYS[k]: kw.pop(k) for k in list(kw) if k in _FLAT_MODEL_KEYS}
+    if isinstance(model, ModelRef):
+        return replace(model, **flat) if flat else model
+    if isinstance(model, dict):
+        if flat:
+            raise ConfigError(f"gives {sorted(flat)} both inside `model:` and beside it.", source=source,
+                              fix="keep them inside `model:` only.")
+        unknown = sorted(set(model) - set(_MODEL_TYPES))
+        if unknown:
+            raise ConfigError(f"`model` has unknown key(s) {unknown}; it takes {sorted(_MODEL_TYPES)}.", source=source,
+                              fix="remove or rename them.")
+        flat, model = {k: v for k, v in model.items() if k != "model"}, model.get("model")
+    values = {"model": model, **flat}
+    for key, value in values.items():
+        want = _MODEL_TYPES[key]
+        if not isinstance(value, want) or (isinstance(value, bool) and bool not in want):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
+            raise ConfigError(f"`{key}` is {shown(value)} ({type(value).__name__}); it must be {names}.", source=source,
+                              fix=f"write `{key}:` as {names} (quote a string, write numbers without quotes).")
+    if values.get("temperature") is not None:  # `temperature: true` is not 1; 1e308 or 5e-324 is not a temperature
+        values["temperature"] = check_temperature(values["temperature"], source=f"{source}: temperature")
+    return ModelRef(**{k: v for k, v in values.items() if v is not None or k in ("model", "revision", "checksum", "temperature")})
 
 
 def is_run_config(data: Any) -> bool:
@@ -187,8 +265,7 @@ def is_experiment_file(path: str | os.PathLike) -> bool:
 # ---------------------------------------------------------------------------
 #: the type each experiment key must have (``None`` allowed where the default is ``None``)
 _TYPES: dict[str, tuple[type, ...]] = {
-    "manifest": (str,), "model": (str, type(None)), "hub": (str,), "revision": (str, type(None)), "device": (str,),
-    "dtype": (str,), "seed": (int,), "variants": (list,), "audio": (dict,), "diagnostics": (dict,), "frame_embeddings": (bool,),
+    "manifest": (str,), "model": (ModelRef,), "seed": (int,), "variants": (list,), "audio": (dict,), "diagnostics": (dict,), "frame_embeddings": (bool,),
     "chunk_size": (int,), "engine": (str,), "out": (str, type(None)), "reports": (list,), "tracking": (dict,),
 }
 _TRACKING_KEYS = {"mlflow": ("uri", "experiment")}
@@ -196,10 +273,11 @@ _TRACKING_KEYS = {"mlflow": ("uri", "experiment")}
 
 def hub_model(experiment: Experiment) -> str | None:
     """The hub id an experiment names when running it would download it (not ``tiny``, a folder, or a cached id)."""
-    if not experiment.model:
+    ref = experiment.model
+    if not ref.model:
         return None
     try:
-        spec = resolve_model(experiment.model, hub=experiment.hub, revision=experiment.revision)
+        spec = resolve_model(ref.model, hub=ref.hub, revision=ref.revision)
     except WorkbenchError:
         return None  # the run refuses it with its own message
     if spec.kind != "hub" or cached_hub_checkpoint(spec.model, spec.hub) is not None:
@@ -263,10 +341,24 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
         without ``--out``, an unknown tracking key, a report that is not a built-in template, ``engine: ray``
         without ``--engine ray``/``--allow-ray``, a hub model that is not cached without ``--model``/``--allow-hub``.
     """
-    from dataclasses import replace
-
     cli = dict(cli_overrides or {})
     source = str(file_path)
+    _check_types(experiment, source)
+    _check_out(experiment, file_path, cli, source)
+    _check_network(experiment, cli, source)
+    for name in experiment.reports:
+        if not isinstance(name, str) or (templates is not None and name not in templates):
+            raise ConfigError(
+                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
+                "for the workbench's own templates (a notebook elsewhere is code).",
+                source=source,
+                fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",
+            )
+    return _check_tracking(experiment, cli, source)
+
+
+def _check_types(experiment: Experiment, source: str) -> None:
+    """Every key of the type it must have (the model's keys were checked when the file was read)."""
     for f in fields(Experiment):
         value = getattr(experiment, f.name)
         want = _TYPES.get(f.name)
@@ -276,28 +368,36 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
                               fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
     if experiment.chunk_size < 1:
         raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be at least 1.", source=source, fix="use e.g. 64.")
-    notes: list[str] = []
-    folder = Path(os.path.realpath(Path(file_path).expanduser().absolute().parent))
-    if experiment.out and not cli.get("out"):
-        target = Path(os.path.realpath(Path(experiment.out).expanduser()))
-        if not target.is_relative_to(folder):
-            raise ConfigError(
-                f"`out: {shown(experiment.out)}` resolves to {target}, outside the experiment file's folder {folder}; "
-                "an experiment file may only write inside its own folder.",
-                source=source,
-                fix=f"if you want the run there, say so on the command line: --out {target}",
-            )
-        foreign = foreign_files(target)
-        if foreign:
-            raise ConfigError(
-                f"`out: {shown(experiment.out)}` is {target}, a folder that holds files the workbench did not write "
-                f"({', '.join(foreign[:5])}{f' … {len(foreign)} in all' if len(foreign) > 5 else ''}); a run there could "
-                "overwrite them.",
-                source=source,
-                fix=f"choose an empty or new folder on the command line (--out {target / 'run'}), or remove `out:` from the file.",
-            )
     if experiment.engine not in ("local", "ray"):
         raise ConfigError(f"`engine` is {shown(experiment.engine)}; it must be local or ray.", source=source, fix="write `engine: local`.")
+
+
+def _check_out(experiment: Experiment, file_path: str | os.PathLike, cli: dict, source: str) -> None:
+    """``out:`` only inside the file's folder, and never at a folder holding files the workbench did not write."""
+    if not experiment.out or cli.get("out"):
+        return
+    folder = Path(os.path.realpath(Path(file_path).expanduser().absolute().parent))
+    target = Path(os.path.realpath(Path(experiment.out).expanduser()))
+    if not target.is_relative_to(folder):
+        raise ConfigError(
+            f"`out: {shown(experiment.out)}` resolves to {target}, outside the experiment file's folder {folder}; "
+            "an experiment file may only write inside its own folder.",
+            source=source,
+            fix=f"if you want the run there, say so on the command line: --out {target}",
+        )
+    foreign = foreign_files(target)
+    if foreign:
+        raise ConfigError(
+            f"`out: {shown(experiment.out)}` is {target}, a folder that holds files the workbench did not write "
+            f"({', '.join(foreign[:5])}{f' … {len(foreign)} in all' if len(foreign) > 5 else ''}); a run there could "
+            "overwrite them.",
+            source=source,
+            fix=f"choose an empty or new folder on the command line (--out {target / 'run'}), or remove `out:` from the file.",
+        )
+
+
+def _check_network(experiment: Experiment, cli: dict, source: str) -> None:
+    """No Ray cluster and no hub download unless the command line agreed."""
     if experiment.engine == "ray" and cli.get("engine") != "ray" and not cli.get("allow_ray"):
         raise ConfigError(
             "asks for `engine: ray`, which starts a Ray cluster (processes that listen on network ports); a file "
@@ -307,21 +407,18 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
         )
     hub_id = hub_model(experiment)
     if hub_id and not cli.get("model") and not cli.get("allow_hub"):
-        where = "Hugging Face" if experiment.hub == "hf" else "ModelScope"
+        where = "Hugging Face" if experiment.model.hub == "hf" else "ModelScope"
         raise ConfigError(
             f"names the hub model {shown(hub_id)}, which is not in the local {where} cache: running it would contact "
             f"{where}; a file someone else wrote may not do that on its own.",
             source=source,
             fix=f"agree on the command line with --model {hub_id} (or --allow-hub), or pass a local checkpoint with --model DIR.",
         )
-    for name in experiment.reports:
-        if not isinstance(name, str) or (templates is not None and name not in templates):
-            raise ConfigError(
-                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
-                "for the workbench's own templates (a notebook elsewhere is code).",
-                source=source,
-                fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",
-            )
+
+
+def _check_tracking(experiment: Experiment, cli: dict, source: str) -> tuple[Experiment, list[str]]:
+    """Tracking keys checked; nothing sent unless ``--track`` says so, and the file's URI only with the command line's consent."""
+    notes: list[str] = []
     tracking = experiment.tracking or {}
     for backend, conf in tracking.items():
         if backend not in _TRACKING_KEYS:

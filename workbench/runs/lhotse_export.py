@@ -41,15 +41,12 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
     lhotse = _lhotse()
     rf = as_run_folder(run_dir)
     variant = pick_variant(rf.results(), variant, default="raw", source=str(rf.path))
-    rows = rf.results(variant=variant)
+    rows = rf.results(variant=variant, status="ok")
+    failed = len(rf.results(variant=variant, status="failed"))
     model = rf.model_ref
     model_id = str(model.get("id") or model.get("model") or "")
     segments = []
-    failed = 0
     for row in rows.to_dict("records"):
-        if row["status"] != "ok":
-            failed += 1
-            continue
         meta = _meta(row.get("meta"))
         lh = meta.get("lhotse") or {}
         start = _num(row.get("start")) or 0.0

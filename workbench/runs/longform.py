@@ -31,7 +31,6 @@ interrupted run keeps every segment it predicted.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -54,11 +53,12 @@ from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
 from workbench.limits import spreadsheet_cell, spreadsheet_safe
+from workbench.files import strict_json
+from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
+from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
 
-FRAME = 512  # VAD frame at 16 kHz: 32 ms
-FRAME_S = FRAME / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -122,143 +122,6 @@ class SegmentConfig:
         return asdict(self)
 
 
-# ---------------------------------------------------------------------------
-# voice activity
-# ---------------------------------------------------------------------------
-class _SileroVAD:
-    name = "silero"
-
-    def __init__(self):
-        try:
-            from silero_vad import load_silero_vad
-        except ImportError as exc:  # pragma: no cover - a dependency
-            raise ConfigError("the silero-vad package is not installed.", fix="pip install silero-vad, or pass --vad energy.") from exc
-        self.model = load_silero_vad()
-        self.model.reset_states()
-        import silero_vad
-
-        self.version = getattr(silero_vad, "__version__", None) or _dist_version("silero-vad")
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        import torch
-
-        out = np.empty(len(frames), dtype=np.float32)
-        with torch.inference_mode():
-            for i, f in enumerate(frames):
-                out[i] = float(self.model(torch.from_numpy(f), SAMPLE_RATE))
-        return out
-
-
-class _EnergyVAD:
-    """1 where a frame's level exceeds both an absolute floor and the running
-    noise floor (10th percentile of the last 30 s of frame levels) plus a margin."""
-
-    name = "energy"
-    version = None
-
-    def __init__(self, floor_db: float, margin_db: float):
-        self.floor_db, self.margin_db = floor_db, margin_db
-        self.history = np.full(int(30 / FRAME_S), np.nan, dtype=np.float32)
-        self.k = 0
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12).astype(np.float32)
-        out = np.empty(len(frames), dtype=np.float32)
-        for i, db in enumerate(level):
-            self.history[self.k % len(self.history)] = db
-            self.k += 1
-            noise_floor = np.nanpercentile(self.history, 10)
-            out[i] = 1.0 if db >= max(self.floor_db, noise_floor + self.margin_db) else 0.0
-        return out
-
-
-def _dist_version(name: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-@dataclass
-class _Open:
-    start: int  # frame index
-    last_speech: int  # frame index one past the last speech frame
-    silence_from: int | None = None
-    pause: int | None = None  # candidate split frame (middle of the last pause ≥ 100 ms)
-    split_start: bool = False  # began at a split, not at silence
-
-
-class _Segmenter:
-    """Frame decisions → segments in samples, emitted as soon as they are final."""
-
-    def __init__(self, cfg: SegmentConfig):
-        self.cfg = cfg
-        self.on = cfg.threshold
-        self.off = max(0.01, cfg.threshold - 0.15)
-        self.min_silence = max(1, round(cfg.min_silence_s / FRAME_S))
-        self.min_speech = max(1, round(cfg.min_speech_s / FRAME_S))
-        self.max_len = max(2, int(cfg.max_segment_s / FRAME_S))
-        self.pause_len = max(1, round(0.1 / FRAME_S))
-        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * SAMPLE_RATE)
-        self.open: _Open | None = None
-        self.last_end = 0  # sample where the previous segment ended (pads never overlap it)
-        self.dropped = 0
-        self.splits = 0
-
-    def push(self, probs: np.ndarray, first: int) -> list[tuple[int, int, bool, bool]]:
-        out = []
-        for i, p in enumerate(probs):
-            f = first + i
-            o = self.open
-            if o is None:
-                if p >= self.on:
-                    self.open = _Open(start=f, last_speech=f + 1)
-                continue
-            if p >= self.off:
-                if o.silence_from is not None and f - o.silence_from >= self.pause_len:
-                    o.pause = o.silence_from + (f - o.silence_from) // 2
-                o.silence_from = None
-                o.last_speech = f + 1
-            else:
-                if o.silence_from is None:
-                    o.silence_from = f
-                if f + 1 - o.silence_from >= self.min_silence:
-                    out += self._emit(o.start, o.last_speech, o.split_start, False)
-                    self.open = None
-                    continue
-            if f + 1 - o.start >= self.max_len:
-                cut = o.pause if o.pause is not None and o.pause - o.start >= self.max_len // 2 else f + 1
-                out += self._emit(o.start, cut, o.split_start, True)
-                self.splits += 1
-                self.open = _Open(start=cut, last_speech=max(o.last_speech, cut), silence_from=o.silence_from if (o.silence_from or 0) >= cut else None, split_start=True)
-        return out
-
-    def finish(self) -> list[tuple[int, int, bool, bool]]:
-        o, self.open = self.open, None
-        return [] if o is None else self._emit(o.start, o.last_speech, o.split_start, False)
-
-    def _emit(self, start_f: int, end_f: int, split_start: bool, split_end: bool):
-        if end_f - start_f < self.min_speech:
-            self.dropped += 1
-            return []
-        s = start_f * FRAME - (0 if split_start else self.pad)
-        e = end_f * FRAME + (0 if split_end else self.pad)
-        s = max(s, self.last_end, 0)
-        self.last_end = e
-        return [(s, e, split_start, split_end)]
-
-    def keep_from(self, processed_samples: int) -> int:
-        """Earliest sample a future segment can still need."""
-        if self.open is not None:
-            return max(0, self.open.start * FRAME - self.pad)
-        return max(0, processed_samples - self.pad - FRAME)
-
-
-# ---------------------------------------------------------------------------
-# the pipeline
-# ---------------------------------------------------------------------------
 @dataclass
 class LongformResult:
     out_dir: Path
@@ -315,15 +178,45 @@ def segment_file(
 ) -> LongformResult:
     """Segment a long recording by voice activity and predict each segment.
 
-    ``model``: a loaded model, a :class:`~workbench.model.ref.ModelRef` or a name (hub id, folder, ``"tiny"``).
+    The file is streamed (memory stays bounded by ``max_segment_s + block_s``, whatever its length);
+    segments are scored in batches by the one engine.
 
-    Writes into ``out_dir`` (default ``outputs/segment_<name>_<timestamp>``):
-    ``segments.csv``, ``timeline.csv``, ``heatmap.npz`` (``times``, ``scores``,
-    ``labels``), ``embeddings.npy`` (one row per segment), ``summary.json``,
-    ``log.txt`` and, with ``figures``, ``heatmap.png``.
+    Parameters
+    ----------
+    path : path
+        The recording (any format the workbench decodes).
+    model : model or reference, optional
+        A loaded model, a :class:`~workbench.model.ref.ModelRef` or a name (hub id, folder, ``"tiny"``).
+    out_dir : path, optional
+        Where the outputs go (default ``outputs/segment_<name>_<timestamp>``): ``segments.csv``,
+        ``timeline.csv``, ``heatmap.npz`` (``times``, ``scores``, ``labels``), ``embeddings.npy`` (one row per
+        segment), ``summary.json``, ``log.txt`` and, with ``figures``, ``heatmap.png``; written through
+        :class:`~workbench.runs.writer.RunWriter` (atomically, under its lock).
+    config : SegmentConfig, optional
+        The voice activity detector and the segment lengths.
+    audio_config : AudioConfig, optional
+        Decoding settings.
+    figures : bool
+        Also draw ``heatmap.png``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    LongformResult
+        Segments, merged timeline, heatmap, dominant emotion, summary and processing log.
+
+    Examples
+    --------
+    >>> import soundfile as sf
+    >>> t = np.arange(16000 * 6) / 16000
+    >>> voiced = np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 0.25 * t) > 0)   # 2 s on, 2 s off
+    >>> sf.write("long.wav", (0.3 * voiced).astype(np.float32), 16000)
+    >>> from workbench.runs.longform import SegmentConfig
+    >>> res = wb.segment_file("long.wav", model="tiny", out_dir="seg", config=SegmentConfig(vad="energy"), figures=False)
+    >>> len(res.segments) >= 1, sorted(p.name for p in res.out_dir.iterdir() if not p.name.startswith("."))
+    (True, ['embeddings.npy', 'heatmap.npz', 'log.txt', 'segments.csv', 'summary.json', 'timeline.csv'])
     """
-    import pandas as pd
-
     cfg = config or SegmentConfig()
     acfg = audio_config or AudioConfig()
     # absolute: summary.json is read later from other folders (a notebook, a report), not from this cwd
@@ -339,125 +232,166 @@ def segment_file(
         from datetime import datetime
 
         out_dir = Path("outputs") / f"segment_{path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
-    out = files.ensure_folder(Path(out_dir))
-    vad = _SileroVAD() if cfg.vad == "silero" else _EnergyVAD(cfg.energy_floor_db, cfg.energy_margin_db)
-    seg = _Segmenter(cfg)
-    labels = tuple(net.info.labels)  # the model's classes: the nine, or a fine-tuned head's own
-    columns = segment_columns(labels)
-    heat_sum = np.zeros((0, len(labels)), dtype=np.float64)
-    heat_n = np.zeros(0, dtype=np.int64)
-    embeddings: list[np.ndarray] = []
-    rows: list[dict] = []
-    timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
-    # streamed row by row into a temporary that becomes segments.csv only when the file is whole
-    csv_file = files.atomic_file(out / "segments.csv", text=True)
-    csv = csv_file.__enter__()
-    failed = True
-    csv.write(",".join(columns) + "\n")
+    writer = RunWriter(files.ensure_folder(Path(out_dir)))
+    with writer.lock():
+        scan = _Scan(net, cfg)
+        with writer.stream_file("segments.csv") as csv:  # a temporary that becomes segments.csv only when the file is whole
+            scan.csv = csv
+            csv.write(",".join(scan.columns) + "\n")
+            scan.run(stream, _progress(stream.info.declared_duration, progress))
+        result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
+        _write_outputs(writer, result, scan)
+        if figures:
+            plot_longform(result, writer.path / "heatmap.png")
+    return result
 
-    buf = np.zeros(0, dtype=np.float32)
-    buf_start = 0  # sample index of buf[0]
-    leftover = np.zeros(0, dtype=np.float32)  # samples not yet in a VAD frame
-    n_frames = 0
-    max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
-    pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
-    engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
-    bar = _progress(stream.info.declared_duration, progress)
 
-    def flush():
-        nonlocal heat_sum, heat_n
-        if not pending:
+class _Scan:
+    """One streaming pass over a recording: voice activity → segments → batched scores, heatmap sums, CSV rows."""
+
+    def __init__(self, net: Any, cfg: SegmentConfig):
+        self.net, self.cfg = net, cfg
+        self.vad = _SileroVAD() if cfg.vad == "silero" else _EnergyVAD(cfg.energy_floor_db, cfg.energy_margin_db)
+        self.seg = _Segmenter(cfg)
+        self.labels = tuple(net.info.labels)  # the model's classes: the nine, or a fine-tuned head's own
+        self.columns = segment_columns(self.labels)
+        self.heat_sum = np.zeros((0, len(self.labels)), dtype=np.float64)
+        self.heat_n = np.zeros(0, dtype=np.int64)
+        self.embeddings: list[np.ndarray] = []
+        self.rows: list[dict] = []
+        self.timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
+        self.buf = np.zeros(0, dtype=np.float32)
+        self.buf_start = 0  # sample index of buf[0]
+        self.max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
+        self.pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
+        self.engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
+        self.csv: Any = None
+
+    @property
+    def total_samples(self) -> int:
+        return self.buf_start + len(self.buf)
+
+    def run(self, stream: Any, bar: Any) -> None:
+        """Read every block, find the segments, score them; ``bar(seconds)`` hears the progress, ``bar(None)`` the end."""
+        leftover = np.zeros(0, dtype=np.float32)  # samples not yet in a VAD frame
+        n_frames = 0
+        try:
+            t0 = time.perf_counter()
+            for block in stream.blocks():
+                self.timings["decode_resample"] += time.perf_counter() - t0
+                self.buf = np.concatenate([self.buf, block])
+                self.max_buf = max(self.max_buf, len(self.buf))
+                x = np.concatenate([leftover, block])
+                n = len(x) // FRAME
+                leftover = x[n * FRAME:]
+                self._take(self.seg.push(self._vad(x[: n * FRAME].reshape(n, FRAME)), n_frames))
+                n_frames += n
+                keep = self.seg.keep_from(n_frames * FRAME)
+                if keep > self.buf_start:
+                    self.buf = self.buf[keep - self.buf_start:]
+                    self.buf_start = keep
+                bar(len(block) / SAMPLE_RATE)
+                t0 = time.perf_counter()
+            self.timings["decode_resample"] += time.perf_counter() - t0
+            if len(leftover):
+                self._take(self.seg.push(self._vad(np.pad(leftover, (0, FRAME - len(leftover)))[None, :]), n_frames))
+            self._take(self.seg.finish())
+            self._flush()
+        finally:
+            bar(None)
+
+    def _vad(self, frames: np.ndarray) -> np.ndarray:
+        t1 = time.perf_counter()
+        probs = self.vad(frames)
+        self.timings["vad"] += time.perf_counter() - t1
+        return probs
+
+    def _take(self, segs) -> None:
+        for s, e, ss, se in segs:
+            lo, hi = s - self.buf_start, min(e, self.buf_start + len(self.buf)) - self.buf_start
+            self.pending.append((s, self.buf_start + hi, ss, se, self.buf[max(lo, 0):hi].copy()))
+            if len(self.pending) >= self.cfg.batch_segments:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
             return
         t0 = time.perf_counter()
-        work = [WorkItem(Item(id=f"segment_{len(rows) + k}", path=""), (seg[4], SAMPLE_RATE)) for k, seg in enumerate(pending)]
-        scored = [x for chunk in engine.score(work, chunk_size=len(work)) for x in chunk]
-        timings["inference"] += time.perf_counter() - t0
-        for (s, e, ss, se, _), sc in zip(pending, scored):
+        work = [WorkItem(Item(id=f"segment_{len(self.rows) + k}", path=""), (seg[4], SAMPLE_RATE)) for k, seg in enumerate(self.pending)]
+        scored = [x for chunk in self.engine.score(work, chunk_size=len(work)) for x in chunk]
+        self.timings["inference"] += time.perf_counter() - t0
+        for (s, e, ss, se, _), sc in zip(self.pending, scored):
             if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
                 logger.warning("segment at %.2f s not scored: %s", s / SAMPLE_RATE, sc.error.get("text"))
                 continue
-            p = sc.prediction
-            row = {"segment": len(rows), "start": round(s / SAMPLE_RATE, 4), "end": round(e / SAMPLE_RATE, 4), "duration": round((e - s) / SAMPLE_RATE, 4),
-                   "split_start": ss, "split_end": se, "label": p.label, "confidence": p.confidence, "margin": p.margin,
-                   **{score_column(k): float(v) for k, v in zip(labels, p.scores)}}
-            rows.append(row)
-            csv.write(",".join(str(spreadsheet_cell(row[c])) for c in columns) + "\n")  # a head's labels are data
-            embeddings.append(p.embedding.astype(np.float32))
-            fs = p.frame_scores
-            if fs is not None and len(fs):
-                t = s / SAMPLE_RATE + (np.arange(len(fs)) + 0.5) / FRAME_RATE
-                cells = np.floor(t / cfg.grid_s).astype(np.int64)
-                need = int(cells.max()) + 1
-                if need > len(heat_n):
-                    grow = max(need, 2 * len(heat_n))
-                    heat_sum = np.vstack([heat_sum, np.zeros((grow - len(heat_n), len(labels)))])
-                    heat_n = np.concatenate([heat_n, np.zeros(grow - len(heat_n), dtype=np.int64)])
-                np.add.at(heat_sum, cells, fs)
-                np.add.at(heat_n, cells, 1)
-        csv.flush()
-        pending.clear()
+            self._add(s, e, ss, se, sc.prediction)
+        self.csv.flush()
+        self.pending.clear()
         release_freed_memory()
 
-    def take(segs):
-        for s, e, ss, se in segs:
-            lo, hi = s - buf_start, min(e, buf_start + len(buf)) - buf_start
-            pending.append((s, buf_start + hi, ss, se, buf[max(lo, 0):hi].copy()))
-            if len(pending) >= cfg.batch_segments:
-                flush()
+    def _add(self, s: int, e: int, ss: bool, se: bool, p: Any) -> None:
+        row = {"segment": len(self.rows), "start": round(s / SAMPLE_RATE, 4), "end": round(e / SAMPLE_RATE, 4),
+               "duration": round((e - s) / SAMPLE_RATE, 4), "split_start": ss, "split_end": se, "label": p.label,
+               "confidence": p.confidence, "margin": p.margin, **{score_column(k): float(v) for k, v in zip(self.labels, p.scores)}}
+        self.rows.append(row)
+        self.csv.write(",".join(str(spreadsheet_cell(row[c])) for c in self.columns) + "\n")  # a head's labels are data
+        self.embeddings.append(p.embedding.astype(np.float32))
+        fs = p.frame_scores
+        if fs is not None and len(fs):
+            t = s / SAMPLE_RATE + (np.arange(len(fs)) + 0.5) / FRAME_RATE
+            cells = np.floor(t / self.cfg.grid_s).astype(np.int64)
+            need = int(cells.max()) + 1
+            if need > len(self.heat_n):
+                grow = max(need, 2 * len(self.heat_n))
+                self.heat_sum = np.vstack([self.heat_sum, np.zeros((grow - len(self.heat_n), len(self.labels)))])
+                self.heat_n = np.concatenate([self.heat_n, np.zeros(grow - len(self.heat_n), dtype=np.int64)])
+            np.add.at(self.heat_sum, cells, fs)
+            np.add.at(self.heat_n, cells, 1)
 
-    try:
-        t0 = time.perf_counter()
-        for block in stream.blocks():
-            timings["decode_resample"] += time.perf_counter() - t0
-            buf = np.concatenate([buf, block])
-            max_buf = max(max_buf, len(buf))
-            x = np.concatenate([leftover, block])
-            n = len(x) // FRAME
-            leftover = x[n * FRAME:]
-            t1 = time.perf_counter()
-            probs = vad(x[: n * FRAME].reshape(n, FRAME))
-            timings["vad"] += time.perf_counter() - t1
-            take(seg.push(probs, n_frames))
-            n_frames += n
-            keep = seg.keep_from(n_frames * FRAME)
-            if keep > buf_start:
-                buf = buf[keep - buf_start:]
-                buf_start = keep
-            bar(len(block) / SAMPLE_RATE)
-            t0 = time.perf_counter()
-        timings["decode_resample"] += time.perf_counter() - t0
-        if len(leftover):
-            t1 = time.perf_counter()
-            probs = vad(np.pad(leftover, (0, FRAME - len(leftover)))[None, :])
-            timings["vad"] += time.perf_counter() - t1
-            take(seg.push(probs, n_frames))
-            n_frames += 1
-        take(seg.finish())
-        flush()
-        failed = False
-    finally:
-        if failed:
-            import sys
 
-            csv_file.__exit__(*sys.exc_info())
-        else:
-            csv_file.__exit__(None, None, None)
-        bar(None)
-    total_samples = buf_start + len(buf)
-    duration = total_samples / SAMPLE_RATE
+def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: float) -> LongformResult:
+    """Segments, timeline, heatmap, processing log and summary of a finished scan."""
+    import pandas as pd
 
-    segments = pd.DataFrame(rows, columns=columns)
+    cfg, net = scan.cfg, scan.net
+    duration = scan.total_samples / SAMPLE_RATE
+    segments = pd.DataFrame(scan.rows, columns=scan.columns)
     timeline = merge_timeline(segments, cfg.merge_gap_s)
     n_cells = int(np.ceil(duration / cfg.grid_s))
-    heat = np.full((n_cells, len(labels)), np.nan, dtype=np.float32)
-    m = min(n_cells, len(heat_n))
-    covered = heat_n[:m] > 0
-    heat[:m][covered] = (heat_sum[:m][covered] / heat_n[:m][covered, None]).astype(np.float32)
+    heat = np.full((n_cells, len(scan.labels)), np.nan, dtype=np.float32)
+    m = min(n_cells, len(scan.heat_n))
+    covered = scan.heat_n[:m] > 0
+    heat[:m][covered] = (scan.heat_sum[:m][covered] / scan.heat_n[:m][covered, None]).astype(np.float32)
     dominant = dominant_emotion(segments)
-    emb = np.stack(embeddings) if embeddings else np.zeros((0, net.info.embed_dim), dtype=np.float32)
-
-    log = ProcessingLog()
+    log = _processing_log(scan, stream, acfg, duration, segments, dominant, elapsed)
+    counts = segments["label"].value_counts().to_dict() if len(segments) else {}
     info = stream.info
+    summary = {
+        "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
+        "dominant_emotion": dominant, "label_counts": {k: int(v) for k, v in counts.items()},
+        "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
+        "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
+        "vad": {"name": scan.vad.name, "version": scan.vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
+        "seconds": {**{k: round(v, 3) for k, v in scan.timings.items()}, "total": round(elapsed, 3)},
+        "realtime_factor": round(duration / elapsed, 2) if elapsed > 0 else None, "peak_rss_mb": peak_rss_mb(),
+        "max_buffer_s": round(scan.max_buf / SAMPLE_RATE, 3),
+        "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
+        "workbench_version": __version__,
+    }
+    if net.random_weights:
+        summary["warning"] = RANDOM_WEIGHTS_BANNER
+    return LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
+
+
+def _speech_s(segments: Any) -> float:
+    return float(segments["duration"].sum()) if len(segments) else 0.0
+
+
+def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float, segments: Any, dominant: str | None,
+                    elapsed: float) -> ProcessingLog:
+    """The processing log of a scan: decode, mixdown, resample and segmentation steps, each measured."""
+    cfg, net, info, timings = scan.cfg, scan.net, stream.info, scan.timings
+    log = ProcessingLog()
     log.add(StepRecord(name="decode", params={"decoder": info.decoder, "file_size": info.size_bytes, "format": info.format, "codec": info.codec,
                                               "channels": info.channels}, sr_in=info.sample_rate, sr_out=info.sample_rate,
                        duration_in=info.declared_duration, duration_out=info.duration, elapsed_ms=timings["decode_resample"] * 1000,
@@ -468,45 +402,27 @@ def segment_file(
     if info.sample_rate != SAMPLE_RATE:
         log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=SAMPLE_RATE,
                            duration_in=info.duration, duration_out=duration))
-    speech_s = float(segments["duration"].sum()) if len(segments) else 0.0
-    vad_warn = []
-    if not len(segments):
-        vad_warn.append("no speech found: nothing was classified (lower --threshold, or try --vad energy)")
-    log.add(StepRecord(name="vad_segment", params={"vad": vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
+    vad_warn = [] if len(segments) else ["no speech found: nothing was classified (lower --threshold, or try --vad energy)"]
+    log.add(StepRecord(name="vad_segment", params={"vad": scan.vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
                                                    "min_speech_s": cfg.min_speech_s, "threshold": cfg.threshold, "segments": len(segments),
-                                                   "split_at_max": seg.splits, "dropped_short": seg.dropped},
-                       sr_in=SAMPLE_RATE, sr_out=SAMPLE_RATE, duration_in=duration, duration_out=speech_s, elapsed_ms=timings["vad"] * 1000,
+                                                   "split_at_max": scan.seg.splits, "dropped_short": scan.seg.dropped},
+                       sr_in=SAMPLE_RATE, sr_out=SAMPLE_RATE, duration_in=duration, duration_out=_speech_s(segments), elapsed_ms=timings["vad"] * 1000,
                        warnings=vad_warn))
     log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
     log.note(f"Inference completed on {len(segments)} segments in {timings['inference']:.1f}s. Dominant emotion: {dominant or '—'}")
-    total = time.perf_counter() - t_start
-    log.note(f"Done. Total processing time: {total:.1f}s")
+    log.note(f"Done. Total processing time: {elapsed:.1f}s")
+    return log
 
-    counts = segments["label"].value_counts().to_dict() if len(segments) else {}
-    summary = {
-        "source": info.to_dict(), "duration_s": duration, "speech_s": speech_s, "n_segments": int(len(segments)),
-        "dominant_emotion": dominant, "label_counts": {k: int(v) for k, v in counts.items()},
-        "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
-        "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
-        "vad": {"name": vad.name, "version": vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
-        "seconds": {**{k: round(v, 3) for k, v in timings.items()}, "total": round(total, 3)},
-        "realtime_factor": round(duration / total, 2) if total > 0 else None, "peak_rss_mb": peak_rss_mb(),
-        "max_buffer_s": round(max_buf / SAMPLE_RATE, 3),
-        "heatmap": {"cells": n_cells, "grid_s": cfg.grid_s, "covered_cells": int(np.isfinite(heat[:, 0]).sum())},
-    }
-    summary["workbench_version"] = __version__
-    if net.random_weights:
-        summary["warning"] = RANDOM_WEIGHTS_BANNER
-    files.write_atomic(out / "timeline.csv", lambda f: spreadsheet_safe(timeline).to_csv(f, index=False), text=True)
-    files.write_npz(out / "heatmap.npz", compressed=True, times=(np.arange(n_cells) * cfg.grid_s).astype(np.float32), scores=heat,
-                    labels=np.array(labels))
-    files.write_npy(out / "embeddings.npy", emb)
-    files.write_json(out / "summary.json", summary)
-    files.write_text(out / "log.txt", log.render() + "\n")
-    result = LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
-    if figures:
-        plot_longform(result, out / "heatmap.png")
-    return result
+
+def _write_outputs(writer: RunWriter, result: LongformResult, scan: _Scan) -> None:
+    """Everything but ``segments.csv`` (streamed) and the figure, through the run folder's writer."""
+    emb = np.stack(scan.embeddings) if scan.embeddings else np.zeros((0, scan.net.info.embed_dim), dtype=np.float32)
+    times = (np.arange(len(result.heatmap)) * result.grid_s).astype(np.float32)
+    writer.write_file("timeline.csv", lambda f: spreadsheet_safe(result.timeline).to_csv(f, index=False), text=True)
+    writer.write_file("heatmap.npz", lambda f: np.savez_compressed(f, times=times, scores=result.heatmap, labels=np.array(scan.labels)))
+    writer.write_file("embeddings.npy", lambda f: np.save(f, emb, allow_pickle=False))
+    writer.write_file("summary.json", lambda f: f.write(strict_json(result.summary, indent=2) + "\n"), text=True)
+    writer.write_file("log.txt", lambda f: f.write(result.log.render() + "\n"), text=True)
 
 
 def source_path(segment_dir: str | os.PathLike, summary: dict) -> Path:

@@ -81,23 +81,44 @@ def infer_files(
 ) -> list[ItemOutcome]:
     """Predict every input with the engine and write its output folder; never stops on a bad input.
 
-    ``model``: a loaded model, a :class:`~workbench.model.ref.ModelRef` (hub, revision, device and dtype
-    with it), or a name (hub id, checkpoint folder, ``"tiny"``).
+    Parameters
+    ----------
+    inputs : sequence of paths or arrays
+        Audio files, or ``(samples, sr)`` pairs (named ``input<k>``).
+    model : model or reference, optional
+        A loaded model, a :class:`~workbench.model.ref.ModelRef` (hub, revision, device and dtype with it), or a
+        name (hub id, checkpoint folder, ``"tiny"``).
+    granularity : {"utterance", "frame"}
+        ``"frame"`` adds frame scores to ``result.json``.
+    embedding, out_dir : bool, path
+        Also write ``embedding.npy``; the parent of the ``outputs_YYYYMMDD_HHMMSS/`` folders (one per input).
+    audio_config, policy, diagnostics, load_progress : optional
+        Decoding settings, the batch policy, the findings' thresholds, a listener to the model load.
+    hook : callable, optional
+        ``hook(step, artifact, *, completed=None, total=None)``: ``"scored"`` as results come back from the model
+        (``artifact`` is the number just finished), ``"written"`` after each output folder.
 
-    ``hook(step, artifact, *, completed=None, total=None)`` is called with
-    ``"scored"`` as results come back from the model (``artifact`` is the number
-    just finished) and ``"written"`` after each output folder.
+    Returns
+    -------
+    list of ItemOutcome
+        One per input, in order: its folder, prediction or error, processing log and findings.
+
+    Examples
+    --------
+    >>> run_dir = wb.demo_run("runs/demo", model="tiny")
+    >>> wav = sorted(wb.DEMO_DATA.glob("*.wav"))[0]
+    >>> out = wb.infer_files([wav, "missing.wav"], model="tiny", out_dir="outputs_doc")
+    >>> [o.ok for o in out], sorted(p.name for p in out[0].folder.iterdir())
+    ([True, False], ['log.txt', 'processed_audio.wav', 'result.json'])
     """
     t_start = time.perf_counter()
     audio_config = audio_config or AudioConfig()
     out_root = Path(out_dir)
     if out_root.exists() and not out_root.is_dir():  # refused before the model loads
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
-
     t0 = time.perf_counter()
     net = ModelRef.coerce(model).load(progress=load_progress)
     load_s = 0.0 if net is model else time.perf_counter() - t0
-
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
     names = [str(x) if isinstance(x, (str, os.PathLike)) else f"input{k}" for k, x in enumerate(inputs)]
     finished = [0]
@@ -114,41 +135,47 @@ def infer_files(
         t_file = time.perf_counter()
         (s,) = score_sources(net, [source], ids=[name], audio_config=audio_config, diagnostics=diagnostics,
                              granularity=granularity, keep_audio=True, workers=0, policy=policy, progress=progress)
-        outcome = ItemOutcome(input=name, folder=None)
-        if s.audio is not None:
-            outcome.log = s.audio.log.copy()
-        if s.ok:
-            outcome.prediction = s.prediction
-            outcome.findings = [f.to_dict() for f in s.findings]
-        else:
-            outcome.error = s.error
-            outcome.log.note(s.error["text"], level="ERROR", name="error")
-        log = outcome.log
-        shared = f"once for the {len(inputs)} inputs of this command, not part of this file's time" if len(inputs) > 1 else "once"
-        log.steps.insert(0, _note(f"Model loaded in {load_s:.1f}s ({net.info.id} on {net.info.device}; {shared})", name="model_load"))
-        if net.random_weights:
-            log.steps.insert(0, _note(RANDOM_WEIGHTS_BANNER, level="WARNING", name="random_weights"))
-        timings = {
-            "decode_preprocess_ms": round(s.decode_ms, 1),
-            "inference_ms": round(s.infer_ms, 1),
-            # the command's one model load, the same for every file of the command
-            "command": {"model_load_ms": round(load_s * 1000, 1), "inputs": len(inputs)},
-        }
-        if outcome.prediction is not None:
-            p = outcome.prediction
-            log.note(f"Inference completed. Top emotion: {p.label} ({p.confidence:.3f})", name="inference")
-            for f in s.findings:
-                if f.severity in ("high", "error", "warning"):
-                    log.note(f"{f.code}: {f.message}", level="WARNING", name="finding")
+        outcome, timings = _outcome(name, s, net, load_s, len(inputs))
         total = time.perf_counter() - t_file  # this file's own time: decode, model, findings
         timings["total_ms"] = round(total * 1000, 1)
         timings["command"]["elapsed_ms"] = round((time.perf_counter() - t_start) * 1000, 1)
-        log.note(f"Done. Total processing time: {total:.2f}s", name="done")
+        outcome.log.note(f"Done. Total processing time: {total:.2f}s", name="done")
         outcome.folder = _write_item(out_root, outcome, s.audio if s.ok else None, net, granularity, embedding, timings)
         outcomes.append(outcome)
         if hook:
             hook("written", outcome, completed=k + 1, total=len(inputs))
     return outcomes
+
+
+def _outcome(name: str, s: Any, net: Any, load_s: float, n_inputs: int) -> tuple[ItemOutcome, dict]:
+    """One input's outcome (prediction or error, its processing log with the command's notes) and its timings."""
+    outcome = ItemOutcome(input=name, folder=None)
+    if s.audio is not None:
+        outcome.log = s.audio.log.copy()
+    if s.ok:
+        outcome.prediction = s.prediction
+        outcome.findings = [f.to_dict() for f in s.findings]
+    else:
+        outcome.error = s.error
+        outcome.log.note(s.error["text"], level="ERROR", name="error")
+    log = outcome.log
+    shared = f"once for the {n_inputs} inputs of this command, not part of this file's time" if n_inputs > 1 else "once"
+    log.steps.insert(0, _note(f"Model loaded in {load_s:.1f}s ({net.info.id} on {net.info.device}; {shared})", name="model_load"))
+    if net.random_weights:
+        log.steps.insert(0, _note(RANDOM_WEIGHTS_BANNER, level="WARNING", name="random_weights"))
+    timings = {
+        "decode_preprocess_ms": round(s.decode_ms, 1),
+        "inference_ms": round(s.infer_ms, 1),
+        # the command's one model load, the same for every file of the command
+        "command": {"model_load_ms": round(load_s * 1000, 1), "inputs": n_inputs},
+    }
+    if outcome.prediction is not None:
+        p = outcome.prediction
+        log.note(f"Inference completed. Top emotion: {p.label} ({p.confidence:.3f})", name="inference")
+        for f in s.findings:
+            if f.severity in ("high", "error", "warning"):
+                log.note(f"{f.code}: {f.message}", level="WARNING", name="finding")
+    return outcome, timings
 
 
 def _note(message: str, *, level: str = "INFO", name: str = "note"):

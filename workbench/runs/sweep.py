@@ -34,6 +34,7 @@ from workbench import files
 from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
+from workbench.runs.folder import RunFolder, select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
@@ -80,9 +81,36 @@ def grid(kind: str) -> list[tuple[Variant, dict]]:
 
 
 def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = None, figures: bool = True, **run_kwargs):
-    """Run ``source`` (an audio file or a manifest) through the sweep; returns a DataFrame.
+    """Run ``source`` through a grid of one preprocessing knob, the unmodified audio as the reference.
 
-    Writes the run folder plus ``sweep.csv`` and ``sweep.png`` into ``out_dir``.
+    Parameters
+    ----------
+    source : path
+        An audio file, or a manifest (``.csv``, ``.jsonl``, ``.parquet``).
+    kind : str
+        The knob: ``sample-rate``, ``trim``, ``snr``, ``denoise``, ``pitch`` or ``tempo``.
+    out_dir : path
+        The run folder; ``sweep.csv``, ``sweep_summary.csv``, ``sweep_flips.csv`` (and ``sweep.png``) go there too.
+    model : model or reference, optional
+        What :func:`~workbench.runs.driver.run` accepts.
+    figures : bool
+        Also draw ``sweep.png``.
+    **run_kwargs
+        Passed to :func:`~workbench.runs.driver.run` (``use_cache``, ``workers`` …).
+
+    Returns
+    -------
+    DataFrame
+        One row per item × grid point, with the knob's value and ``reference``.
+
+    Examples
+    --------
+    >>> wav = wb.DEMO_DATA / "happy_en_44k.wav"
+    >>> df = wb.sweep(wav, kind="trim", out_dir="runs/sweep_doc", model="tiny", figures=False)
+    >>> list(df["variant"])
+    ['no_trim', 'trim_60db', 'trim_50db', 'trim_40db', 'trim_30db', 'trim_20db']
+    >>> int(df["reference"].sum())
+    1
     """
     src = Path(source)
     if src.suffix.lower() in (".csv", ".jsonl", ".parquet"):
@@ -103,11 +131,12 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
         ref = df["reference"]
         df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
     out = Path(out_dir)
+    rf = RunFolder(out)  # the sweep's tables are outputs of its run folder
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *score_columns(score_labels(df)), "finding_codes", "error"]
     for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
                         ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
-        files.write_atomic(out / name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
+        rf.write_artifact(name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
     if figures:
         plot_sweep(df, kind, out / "sweep.png")
     return df
@@ -141,19 +170,19 @@ def summarise_sweep(df, kind: str):
     import pandas as pd
 
     ref_name = reference_name(df, kind)
-    ok = df[df["status"] == "ok"]
+    ok = select_rows(df)
     reference = ok[ok["variant"] == ref_name].set_index("id")["pred"]
     x_key = _X_KEY[kind]
     rows = []
     for name in dict.fromkeys(df["variant"]):
         sub = df[df["variant"] == name]
-        good = sub[sub["status"] == "ok"]
+        good = select_rows(sub)
         xs = sub[x_key].dropna().unique()
         rows.append({
             "variant": name, "reference": name == ref_name, x_key: xs[0] if len(xs) == 1 else float("nan"),
             **({"denoise": sub["denoise"].iloc[0]} if kind == "snr" else {}),
             **({"stationary": sub["stationary"].iloc[0]} if kind == "denoise" else {}),
-            "items": int(len(sub)), "failed": int((sub["status"] != "ok").sum()),
+            "items": int(len(sub)), "failed": int(len(select_rows(sub, status="failed"))),
             "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
@@ -182,7 +211,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedLocator, NullLocator
 
-    ok = df[df["status"] == "ok"]
+    ok = select_rows(df)
     x_key = _X_KEY[kind]
     ref_name = reference_name(df, kind)
     ref_rows = ok[ok["variant"] == ref_name]
@@ -304,7 +333,7 @@ def flip_table_from_results(results, reference: str, *, labels: Sequence[str] | 
     missing = [c for c in ("id", "variant", "status", "pred", *score_columns(labels)) if c not in results.columns]
     if missing:
         raise ConfigError(f"the results table lacks column(s) {missing}.", fix="pass a run's results.parquet (or a sweep's table).")
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     variants = list(dict.fromkeys(results["variant"].astype(str)))
     if reference not in variants:
         raise ConfigError(f"no reference variant {reference!r}; the variants are {variants}.", fix="pass one of them.")

@@ -9,7 +9,7 @@ from workbench.analysis.compare import compare_results
 from workbench.analysis.listeners import agree_wrong_frame
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
-from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
+from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
 from workbench.schema import score_labels
 from workbench.views.run_browser import LowConfidenceBrowser
 from workbench.views.viewbase import _View, _banner, _esc, _segment_text, _w, player, row_labels, row_scores
@@ -72,7 +72,8 @@ class ConfusionExplorer(_View):
         """Draw the confusion matrix of ``variant``; the cell list starts empty."""
         W = _w()
         res = self._results
-        ok = res[(res["status"] == "ok") & (res["variant"] == variant) & (res["emotion"].fillna("").astype(str) != "")]
+        ok = select_rows(res, variant)
+        ok = ok[ok["emotion"].fillna("").astype(str) != ""]
         self.rows_df, self.variant = ok, variant
         labels = score_labels(res)  # the model's classes: the nine, or a fine-tuned head's own
         self.classes = [c for c in labels if c in set(ok["emotion"])]

@@ -38,7 +38,7 @@ from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
@@ -248,7 +248,7 @@ def _sentence(text) -> str:
 def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = None) -> None:
     rf = _run(run_dir)
     res = rf.results()
-    ok = res[res["status"] == "ok"]
+    ok = select_rows(res)
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
@@ -303,7 +303,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
 
 def findings_summary(run_dir: str | os.PathLike) -> dict:
     res = _run(run_dir).results()
-    ok = res[res["status"] == "ok"]
+    ok = select_rows(res)
     counts: dict[str, int] = {}
     for s in ok["finding_codes"].fillna(""):
         for c in filter(None, str(s).split(",")):

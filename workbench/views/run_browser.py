@@ -13,7 +13,7 @@ from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.model.network import Emotion2vecModel
-from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
@@ -79,7 +79,7 @@ class LowConfidenceBrowser(_View):
         self.rf = as_run_folder(run_dir)
         self.run_dir = self.rf.path
         self.results = self.rf.results()
-        self.ok = self.results[self.results["status"] == "ok"].copy()
+        self.ok = select_rows(self.results).copy()
         self._model_arg = model
         self._net = None
         codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})

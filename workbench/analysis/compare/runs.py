@@ -21,7 +21,7 @@ from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
 from workbench.limits import spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
@@ -356,7 +356,7 @@ def _check_runs(runs: list[RunFolder], tables: list, variants: Sequence[str] | N
 
 def _ok_positions(t) -> dict:
     """Positional index of every finished row of a run: (id, variant) → row number in its results and embeddings."""
-    ok = t["status"] == "ok"
+    ok = select_mask(t)
     return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
 
 

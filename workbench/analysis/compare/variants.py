@@ -15,7 +15,7 @@ from workbench.errors import ConfigError
 from workbench.analysis.metrics import evaluate
 from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder, as_run_folder, atomic_write
+from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels
 from workbench.limits import spreadsheet_safe
 from workbench.serialize import save_figure
@@ -156,7 +156,7 @@ def compare_results(results, *, baseline: str = "raw", n_boot: int = 1000, seed:
     if baseline not in variants:
         raise ConfigError(f"baseline variant {baseline!r} is not in the run; it has {variants}.", fix="pass --baseline with one of them.")
     reports = {v: evaluate(results, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in variants}
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     base = ok[ok["variant"] == baseline].set_index("id")
     comparisons, flip_rows = [], []
     for v in variants:
@@ -253,7 +253,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    ok = results[results["status"] == "ok"]
+    ok = select_rows(results)
     a = ok[ok["variant"] == comparison.baseline].set_index("id")["confidence"].astype(float)
     b = ok[ok["variant"] == comparison.variant].set_index("id")["confidence"].astype(float)
     common = a.index.intersection(b.index)

@@ -12,7 +12,7 @@ from workbench.analysis.fusion import embedded_rows
 from workbench.data.corpora import LABEL_MAPS, class_name
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import RunFolder, select_rows
 
 LABEL_SETS = ("corpus", "nine")
 
@@ -87,7 +87,7 @@ def tune_data(run: RunFolder, *, labels: str = "corpus", variant: str | None = N
     variant = variant or str(results["variant"].iloc[0])
     of_variant = results[results["variant"].astype(str) == variant]
     excluded: dict[str, list[str]] = {}
-    failed = of_variant.loc[of_variant["status"] != "ok", "id"].astype(str).tolist()
+    failed = select_rows(of_variant, status="failed")["id"].astype(str).tolist()
     if failed:
         excluded["failed"] = failed
     y = row_targets(rows, labels)

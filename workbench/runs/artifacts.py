@@ -1,0 +1,205 @@
+"""Derived outputs of a run: metrics, figures, comparisons, calibration, features, cached projections.
+
+Each feature declares the names of its own outputs (``calibration.json`` in :mod:`workbench.analysis.calibration`,
+``features_<set>.parquet`` in :mod:`workbench.explain.cues` …); they enter a run folder only through
+:meth:`Artifacts.write_artifact` (plain lower-case names, never paths or the run's own files, written atomically,
+no link followed) and are read back with :meth:`Artifacts.artifact`.  :class:`~workbench.runs.folder.RunFolder`
+has these methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import errno
+import os
+
+from workbench import files
+from workbench.errors import ConfigError
+from workbench.files import json_safe as _json_safe, strict_json
+
+ARTIFACT_INDEX = "artifacts.json"
+#: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
+_ARTIFACT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(png|json|csv|html|txt|parquet|npy|npz|wav)$")
+_PLAIN_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_MISSING = object()
+
+
+class RunFolderError(ConfigError):
+    """A run folder that is busy, incomplete, inconsistent, or cannot be written."""
+
+    code = "run_folder"
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], *, text: bool = False, root: Path | None = None) -> None:
+    """Write ``path`` through ``write(fileobj)`` with :func:`workbench.files.write_atomic` (temporary name,
+    ``O_EXCL | O_NOFOLLOW`` in a folder opened without following links, fsync, atomic rename; a link at the
+    destination or at any folder level below ``root`` is refused).  A full disk or a read-only folder becomes a
+    :class:`RunFolderError` that says what to do; a planted link one that names it.
+    """
+    path = Path(path)
+    try:
+        files.write_atomic(path, write, text=text, root=root)
+    except files.UnsafePathError as exc:
+        raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunFolderError(
+                f"the disk is full while writing {path.name}.", source=str(path.parent),
+                fix="free some space and run the same command again: every finished part is kept and the run resumes.",
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise RunFolderError(
+                f"cannot write {path.name}: the folder is read-only ({os.strerror(exc.errno)}).", source=str(path.parent),
+                fix="make the folder writable (chmod u+w), or copy the run folder somewhere writable and pass the copy.",
+            ) from None
+        raise
+
+
+def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
+    atomic_write(path, lambda f: f.write(text), text=True, root=root)
+
+
+def artifact_name(stem: str, *keys: Any, ext: str) -> str:
+    """A file name for a derived output of ``stem`` about ``keys`` (a variant, a column …) that is always safe.
+
+    Keys that are plain lower-case words (``raw``, ``tel-8k``, ``speaker``) are kept, so the usual names stay
+    readable (``confusion_raw.png``); any other key (``tel/8k``, ``../../x``, markup, non-ASCII) is replaced by
+    the first 8 hex digits of its sha256 (``confusion_3f2a9c1e.png``).  The real key goes into the run folder's
+    ``artifacts.json`` index through :meth:`RunFolder.write_artifact`'s ``meta``.
+    """
+    parts = [stem]
+    for k in keys:
+        text = str(k)
+        parts.append(text if _PLAIN_PART_RE.match(text) else hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8])
+    return "_".join(parts) + f".{ext}"
+
+
+
+class Artifacts:
+    """The derived-output methods of :class:`~workbench.runs.folder.RunFolder` (it supplies ``path``,
+    ``check_links``, ``random_weights`` and its own file names)."""
+
+    path: Path
+    OWN_NAMES: tuple = ()
+
+    def write_artifact(self, name: str, writer: Callable[[Any], None], *, text: bool = False, meta: dict | None = None) -> Path:
+        """Write a derived output (metrics, a figure, a comparison …) into the run folder, atomically.
+
+        Parameters
+        ----------
+        name : str
+            A plain file name (lower-case words, digits, ``_``, ``-``, one extension; see :func:`artifact_name`
+            for names about variants or columns).  Paths, ``..``, and the run's own files are refused.
+        writer : callable
+            ``writer(fileobj)`` writes the content (text when ``text``, else bytes), e.g.
+            ``lambda f: fig.savefig(f, format="png")``.
+        meta : dict, optional
+            What the file is about (``{"variant": "tel/8k"}``), recorded in ``artifacts.json``.
+
+        Returns
+        -------
+        Path
+            The written file.
+        """
+        if not isinstance(name, str) or not _ARTIFACT_RE.match(name) or name in self.OWN_NAMES:
+            raise RunFolderError(
+                f"refuses to write an output named {name!r}: output names are plain lower-case file names, "
+                "never paths or the run's own files.",
+                source=str(self.path),
+                fix="name the output with workbench.runs.folder.artifact_name(stem, key, ext=...).",
+            )
+        self.check_links()
+        target = self.path / name
+        if target.is_dir() and not target.is_symlink():
+            raise RunFolderError(f"holds a folder named {name}, where an output file goes.", source=str(self.path),
+                                 fix=f"remove the folder {name!r}; the workbench never makes it.")
+        atomic_write(target, writer, text=text)
+        if meta:
+            index = self._artifact_index()
+            index[name] = _json_safe(meta)
+            atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
+        return target
+
+    def write_json(self, name: str, payload: Any, *, meta: dict | None = None) -> Path:
+        """Write ``payload`` as strict JSON (NaN → null) through :meth:`write_artifact`.
+
+        A dict payload gets ``random_weights: true`` when the run was scored with random weights.
+        """
+        if isinstance(payload, dict) and self.random_weights:
+            payload = {**payload, "random_weights": True}
+        text = strict_json(payload)
+        return self.write_artifact(name, lambda f: f.write(text), text=True, meta=meta)
+
+    def write_figure(self, name: str, fig: Any, *, meta: dict | None = None, dpi: int = 110) -> Path:
+        """Save a matplotlib figure as PNG through :meth:`write_artifact` and close it."""
+        import matplotlib.pyplot as plt
+
+        try:
+            return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
+        finally:
+            plt.close(fig)
+
+    def artifact(self, name: str, default: Any = _MISSING) -> Any:
+        """A derived output written by :meth:`write_artifact`, read by its extension: ``.json`` → the parsed value,
+        ``.parquet``/``.csv`` → a DataFrame, ``.npy`` → an array, ``.npz`` → a dict of arrays, ``.txt``/``.html`` →
+        text, ``.png``/``.wav`` → bytes.
+
+        Parameters
+        ----------
+        name : str
+            The output's file name (each feature declares its own: ``calibration.json``, ``features_praat.parquet`` …).
+        default : optional
+            Returned when the run has no such output; without it a missing output raises :class:`RunFolderError`.
+        """
+        if not isinstance(name, str) or not _ARTIFACT_RE.match(name):
+            raise RunFolderError(f"has no output named {name!r}: output names are plain lower-case file names.",
+                                 source=str(self.path), fix="pass the name the feature wrote (e.g. 'calibration.json').")
+        p = self.path / name
+        if p.is_symlink() or not p.is_file():
+            if default is not _MISSING:
+                return default
+            raise RunFolderError(f"has no {name}.", source=str(self.path), fix="run the command that writes it on this run first.")
+        try:
+            return _read_artifact(p)
+        except Exception as exc:  # a torn or foreign file: json, numpy and pyarrow raise their own types
+            raise RunFolderError(f"cannot read {name} ({type(exc).__name__}: {str(exc)[:200]}).", source=str(self.path),
+                                 fix="run the command that writes it on this run again.") from None
+
+    def artifacts(self) -> dict[str, dict]:
+        """``{file name: meta}`` of the derived outputs written with a ``meta`` (which variant a figure shows …)."""
+        return self._artifact_index()
+
+    def _artifact_index(self) -> dict:
+        p = self.path / ARTIFACT_INDEX
+        if p.is_symlink() or not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def _read_artifact(p: Path) -> Any:
+    ext = p.suffix.lower()
+    if ext == ".json":
+        return json.loads(p.read_text(encoding="utf-8"))
+    if ext in (".parquet", ".csv"):
+        import pandas as pd
+
+        return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(p)
+    if ext == ".npy":
+        return np.load(p, allow_pickle=False)
+    if ext == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    if ext in (".txt", ".html"):
+        return p.read_text(encoding="utf-8")
+    return p.read_bytes()

@@ -1,0 +1,159 @@
+"""Voice activity for long audio: the Silero and energy detectors and the segmenter that turns their
+frame probabilities into segments (at most ``max_segment_s``, split at the quietest frame), streamed
+block by block.  :func:`workbench.runs.longform.segment_file` drives them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.schema import SAMPLE_RATE
+from workbench.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+FRAME = 512  # VAD frame at 16 kHz: 32 ms
+FRAME_S = FRAME / SAMPLE_RATE
+
+
+# ---------------------------------------------------------------------------
+# voice activity
+# ---------------------------------------------------------------------------
+class _SileroVAD:
+    name = "silero"
+
+    def __init__(self):
+        try:
+            from silero_vad import load_silero_vad
+        except ImportError as exc:  # pragma: no cover - a dependency
+            raise ConfigError("the silero-vad package is not installed.", fix="pip install silero-vad, or pass --vad energy.") from exc
+        self.model = load_silero_vad()
+        self.model.reset_states()
+        import silero_vad
+
+        self.version = getattr(silero_vad, "__version__", None) or _dist_version("silero-vad")
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = np.empty(len(frames), dtype=np.float32)
+        with torch.inference_mode():
+            for i, f in enumerate(frames):
+                out[i] = float(self.model(torch.from_numpy(f), SAMPLE_RATE))
+        return out
+
+
+class _EnergyVAD:
+    """1 where a frame's level exceeds both an absolute floor and the running
+    noise floor (10th percentile of the last 30 s of frame levels) plus a margin."""
+
+    name = "energy"
+    version = None
+
+    def __init__(self, floor_db: float, margin_db: float):
+        self.floor_db, self.margin_db = floor_db, margin_db
+        self.history = np.full(int(30 / FRAME_S), np.nan, dtype=np.float32)
+        self.k = 0
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12).astype(np.float32)
+        out = np.empty(len(frames), dtype=np.float32)
+        for i, db in enumerate(level):
+            self.history[self.k % len(self.history)] = db
+            self.k += 1
+            noise_floor = np.nanpercentile(self.history, 10)
+            out[i] = 1.0 if db >= max(self.floor_db, noise_floor + self.margin_db) else 0.0
+        return out
+
+
+def _dist_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+@dataclass
+class _Open:
+    start: int  # frame index
+    last_speech: int  # frame index one past the last speech frame
+    silence_from: int | None = None
+    pause: int | None = None  # candidate split frame (middle of the last pause ≥ 100 ms)
+    split_start: bool = False  # began at a split, not at silence
+
+
+class _Segmenter:
+    """Frame decisions → segments in samples, emitted as soon as they are final."""
+
+    def __init__(self, cfg: Any):  # a SegmentConfig
+        self.cfg = cfg
+        self.on = cfg.threshold
+        self.off = max(0.01, cfg.threshold - 0.15)
+        self.min_silence = max(1, round(cfg.min_silence_s / FRAME_S))
+        self.min_speech = max(1, round(cfg.min_speech_s / FRAME_S))
+        self.max_len = max(2, int(cfg.max_segment_s / FRAME_S))
+        self.pause_len = max(1, round(0.1 / FRAME_S))
+        self.pad = int(min(cfg.speech_pad_s, cfg.min_silence_s / 2) * SAMPLE_RATE)
+        self.open: _Open | None = None
+        self.last_end = 0  # sample where the previous segment ended (pads never overlap it)
+        self.dropped = 0
+        self.splits = 0
+
+    def push(self, probs: np.ndarray, first: int) -> list[tuple[int, int, bool, bool]]:
+        out = []
+        for i, p in enumerate(probs):
+            f = first + i
+            o = self.open
+            if o is None:
+                if p >= self.on:
+                    self.open = _Open(start=f, last_speech=f + 1)
+                continue
+            if p >= self.off:
+                if o.silence_from is not None and f - o.silence_from >= self.pause_len:
+                    o.pause = o.silence_from + (f - o.silence_from) // 2
+                o.silence_from = None
+                o.last_speech = f + 1
+            else:
+                if o.silence_from is None:
+                    o.silence_from = f
+                if f + 1 - o.silence_from >= self.min_silence:
+                    out += self._emit(o.start, o.last_speech, o.split_start, False)
+                    self.open = None
+                    continue
+            if f + 1 - o.start >= self.max_len:
+                cut = o.pause if o.pause is not None and o.pause - o.start >= self.max_len // 2 else f + 1
+                out += self._emit(o.start, cut, o.split_start, True)
+                self.splits += 1
+                self.open = _Open(start=cut, last_speech=max(o.last_speech, cut), silence_from=o.silence_from if (o.silence_from or 0) >= cut else None, split_start=True)
+        return out
+
+    def finish(self) -> list[tuple[int, int, bool, bool]]:
+        o, self.open = self.open, None
+        return [] if o is None else self._emit(o.start, o.last_speech, o.split_start, False)
+
+    def _emit(self, start_f: int, end_f: int, split_start: bool, split_end: bool):
+        if end_f - start_f < self.min_speech:
+            self.dropped += 1
+            return []
+        s = start_f * FRAME - (0 if split_start else self.pad)
+        e = end_f * FRAME + (0 if split_end else self.pad)
+        s = max(s, self.last_end, 0)
+        self.last_end = e
+        return [(s, e, split_start, split_end)]
+
+    def keep_from(self, processed_samples: int) -> int:
+        """Earliest sample a future segment can still need."""
+        if self.open is not None:
+            return max(0, self.open.start * FRAME - self.pad)
+        return max(0, processed_samples - self.pad - FRAME)
+
+
+# ---------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------
