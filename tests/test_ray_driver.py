@@ -82,7 +82,7 @@ def test_a_resume_scores_again_the_rows_whose_actor_was_lost_and_keeps_the_other
     from workbench.engine.core import WorkItem
     from workbench.engine.ray_executor import _lost
     from workbench.runs.driver import rows_from, run
-    from workbench.runs.folder import RunFolder
+    from workbench.runs.writer import RunWriter
 
     manifest = make_dataset(tmp_path, n=4, bad=True)  # c000-c003, an undecodable file, an unlabelled item
     items = list(read_manifest(manifest))
@@ -90,8 +90,8 @@ def test_a_resume_scores_again_the_rows_whose_actor_was_lost_and_keeps_the_other
     out = tmp_path / "run"
     run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2, limit=2)  # the first chunk only
     lost = [_lost(WorkItem(it, tmp_path / it.path), RAW, 3) for it in items[2:4]]
-    RunFolder(out).write_part(*rows_from(lost, False, tiny_model.info.labels)[:2])
-    assert RunFolder(out).finished_rows() == {("c000", "raw"), ("c001", "raw"), ("c002", "raw"), ("c003", "raw")}
+    RunWriter(out).write_part(*rows_from(lost, False, tiny_model.info.labels)[:2])
+    assert RunWriter(out).finished_rows() == {("c000", "raw"), ("c001", "raw"), ("c002", "raw"), ("c003", "raw")}
     again = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
     assert again.n_resumed == 2 and again.summary["computed_this_run"] == 4
     table = again.results()
