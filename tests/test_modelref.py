@@ -56,7 +56,7 @@ def test_load_refuses_weights_with_another_checksum(tmp_path, tiny_model):
 
 def test_the_run_records_a_portable_model_with_its_checksum(small_run, tiny_model):
     exp = yaml.safe_load((small_run / "run" / "experiment.yaml").read_text())
-    assert exp["model"] == "tiny" and exp["model_checksum"] == tiny_model.info.checksum
+    assert exp["model"]["model"] == "tiny" and exp["model"]["checksum"] == tiny_model.info.checksum  # nested: a ModelRef
     assert len(exp["manifest_sha256"]) == 64
     cfg = yaml.safe_load((small_run / "run" / "config.yaml").read_text())
     assert cfg["model"] == "tiny"
@@ -77,7 +77,7 @@ def test_every_command_that_loads_a_model_takes_the_same_model_options(command):
 def test_neighbours_of_a_file_use_the_runs_model_by_default(small_run, capsys):
     # defect 1: without --model the default hub model was loaded (offline: exit 2 after writing the figures)
     code = main(["embeddings", str(small_run / "run"), "--neighbours", str(small_run / "c3.wav"), "--cluster", "none",
-                 "--color-by", "--device", "cpu", "-n", "2"])
+                 "--color-by", "--device", "cpu", "--top", "2"])
     out = capsys.readouterr().out
     assert code == 0, out
     table = out.split("nearest to", 1)[1].splitlines()[2:]
