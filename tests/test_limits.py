@@ -90,9 +90,9 @@ def test_hub_model_in_a_file_needs_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     with pytest.raises(ConfigError, match="--allow-hub"):
         _untrusted(tmp_path, model="someone/name", hub="hf")
-    assert _untrusted(tmp_path, {"allow_hub": True}, model="someone/name", hub="hf")[0].model == "someone/name"
-    assert _untrusted(tmp_path, {"model": "tiny"}, model="someone/name", hub="hf")[0].model == "someone/name"
-    assert _untrusted(tmp_path, model="tiny")[0].model == "tiny"  # nothing leaves the machine
+    assert _untrusted(tmp_path, {"allow_hub": True}, model="someone/name", hub="hf")[0].model.model == "someone/name"
+    assert _untrusted(tmp_path, {"model": "tiny"}, model="someone/name", hub="hf")[0].model.model == "someone/name"
+    assert _untrusted(tmp_path, model="tiny")[0].model.model == "tiny"  # nothing leaves the machine
 
 
 def test_engine_ray_in_a_file_needs_the_command_line(tmp_path):
