@@ -39,6 +39,9 @@ FAULT = textwrap.dedent("""
     from workbench.model.ref import ModelRef
     from workbench.runs.driver import run
     kind, point, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    # Python leaves SIGINT ignored when it starts ignored (a test run started in the background by a script):
+    # this process is a command a user interrupts, so Ctrl-C raises KeyboardInterrupt here whatever the parent did
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     state = {{"write": 0, "fired": False}}
 
     def fault(p):

@@ -255,9 +255,9 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
     if expl.top_span is not None:  # a span only when a method that passed its checks finds evidence for the class
         s0, s1 = expl.top_span
         span = np.asarray(audio.samples[int(s0 * SAMPLE_RATE): int(s1 * SAMPLE_RATE)], dtype=np.float32)
-        out = io.BytesIO()
-        sf.write(out, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
-        wav = out.getvalue()
+        wav_buf = io.BytesIO()  # in memory: the cache writes it through the run folder
+        sf.write(wav_buf, span, SAMPLE_RATE, format="WAV", subtype="FLOAT")
+        wav = wav_buf.getvalue()
     return Rendered(record, buf.getvalue(), wav, _screen_lines(expl, words_from))
 
 

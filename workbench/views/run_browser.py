@@ -37,8 +37,10 @@ def skipped_check_lines(expl: Any, method: str) -> list[str]:
         if isinstance(value, dict) and value.get("status") is not None:
             reason = value.get("reason") or value.get("note")
             lines.append(f"{label}: {value['status']}" + (f" ({reason})" if reason else ""))
-        elif name == "randomisation" and value is None:
-            lines.append(f"{label}: not run, {RANDOMISATION_SKIPPED}")
+        elif name == "randomisation" and (value is None or value.get("skipped")):
+            # the explanation records a check it did not run as {"passed": null, "skipped": why}
+            why = f" ({value['skipped']})" if value else ""
+            lines.append(f"{label}: not run{why}, {RANDOMISATION_SKIPPED}")
         elif name == "randomisation" and not any(st.get("spearman") is not None for st in value.get("stages", [])):
             lines.append(f"{label}: undetermined (no finite rank correlation with the re-initialised network)")
     return lines
