@@ -40,30 +40,110 @@ unexpected error (``--debug`` shows its traceback), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
 
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
-from workbench.cli import analysis, calibration, data, explain, features, finetune, listeners, models, predict, reports, running, signals
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
     console_logging, disk_full, example_text, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
-from workbench.runs.outputs import print_outcomes  # noqa: F401  (public here too)
-from workbench.cli.running import print_run_summary  # noqa: F401  (public here too)
 
-# the sub-commands in the order `workbench --help` lists them; each module keeps a command's parser next to its handler
-ADDERS = (
-    predict.add_infer, models.add_model, data.add_manifest, data.add_datasets, data.add_export_lhotse, running.add_run,
-    analysis.add_metrics, listeners.add_listeners, analysis.add_compare, analysis.add_probe, finetune.add_finetune, signals.add_sweep, predict.add_diagnose,
-    signals.add_segment, analysis.add_embeddings, explain.add_explain, features.add_features, calibration.add_calibrate, predict.add_similar, analysis.add_fuse, reports.add_report,
-    reports.add_demo,
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: the module of :mod:`workbench.cli` that holds its parser (``adder``) and its handlers
+    (``COMMANDS``), and the one-line help ``workbench --help`` lists without importing that module."""
+
+    name: str
+    module: str
+    adder: str
+    help: str  # the same words the adder registers (tests/test_cli_lazy.py checks that they agree)
+    handlers: tuple[str, ...] = ()  # further modules whose COMMANDS hold some of its actions
+
+
+#: the sub-commands in the order ``workbench --help`` lists them.  A command line imports only its own command's
+#: module: the others (analysis, explanation, reports …) cost ~0.4 s of imports that a ``workbench run`` never uses.
+COMMAND_TABLE = (
+    Command("infer", "predict", "add_infer", "predict the emotion of audio files and write seed-compatible output folders"),
+    Command("model", "models", "add_model", "make or inspect checkpoints"),
+    Command("manifest", "data", "add_manifest", "write a manifest (id, path[, label]) for a folder of audio files"),
+    Command("datasets", "data", "add_datasets", "prepare manifests from corpora", handlers=("listeners",)),
+    Command("export-lhotse", "data", "add_export_lhotse", "deprecated: use `workbench datasets export-lhotse` (same options)"),
+    Command("run", "running", "add_run",
+            "run a manifest (× preprocessing variants) or an experiment file through the model into a run folder"),
+    Command("metrics", "analysis", "add_metrics", "WA, UAR, macro-F1, confusion, calibration and intervals of a run"),
+    Command("listeners", "listeners", "add_listeners",
+            "a run's predictions against its listeners' judgements (agreement bands, divergences, the lists to act on)"),
+    Command("compare", "analysis", "add_compare",
+            "compare the preprocessing variants of a run, or runs of one manifest (checkpoints, precisions, engines)"),
+    Command("probe", "analysis", "add_probe", "linear probe (or small MLP) on a run's frozen embeddings under EmoBox-style folds"),
+    Command("finetune", "finetune", "add_finetune",
+            "train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model"),
+    Command("sweep", "signals", "add_sweep", "one file or manifest through a grid of sample rates, trims, SNRs or noise reduction"),
+    Command("diagnose", "predict", "add_diagnose", "log, prediction, stability and findings for one file"),
+    Command("segment", "signals", "add_segment", "long audio: VAD segments (or a timed transcript's sentences), per-segment "
+            "emotions, dominant emotion, timeline and heatmap"),
+    Command("embeddings", "analysis", "add_embeddings", "2-D projection, clusters and nearest neighbours of a run's utterance embeddings"),
+    Command("explain", "explain", "add_explain",
+            "why the model said that: attribution (IG, occlusion, time-frequency occlusion) checked for faithfulness"),
+    Command("features", "features", "add_features",
+            "the voice's cues (Praat F0/intensity/HNR/jitter/shimmer, eGeMAPS) for every row of a run"),
+    Command("calibrate", "calibration", "add_calibrate",
+            "temperature scaling, ECE/MCE/Brier/NLL, risk-coverage and conformal sets of a run, cross-validated by speaker"),
+    Command("similar", "predict", "add_similar", "cosine similarity of two files' emotion2vec+ embeddings"),
+    Command("fuse", "analysis", "add_fuse", "speech, text, early and late fusion under speaker-independent cross-validation"),
+    Command("report", "reports", "add_report",
+            "execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)"),
+    Command("demo", "reports", "add_demo", "infer on the demo clips, then an experiment report on the demo set"),
 )
+_BY_NAME = {c.name: c for c in COMMAND_TABLE}
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"workbench.cli.{name}")
+
+
+def handlers_of(command: Command) -> dict:
+    """``"command[ action]"`` → handler, for one command (its module imported now)."""
+    out: dict = {}
+    for name in (command.module, *command.handlers):
+        out.update({k: v for k, v in _module(name).COMMANDS.items() if k.split(" ", 1)[0] == command.name})
+    return out
+
+
+class _AllCommands(Mapping):
+    """``"command[ action]"`` → handler for every command; imports every command module on first use (tests, docs).
+    :func:`main` never uses it: it imports only the module of the command it runs."""
+
+    def _all(self) -> dict:
+        return {k: v for c in COMMAND_TABLE for k, v in handlers_of(c).items()}
+
+    def __getitem__(self, key):
+        return self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
 
 # "command[ action]" → handler
-COMMANDS = {**predict.COMMANDS, **models.COMMANDS, **data.COMMANDS, **running.COMMANDS, **analysis.COMMANDS,
-            **signals.COMMANDS, **reports.COMMANDS, **listeners.COMMANDS, **calibration.COMMANDS, **features.COMMANDS, **explain.COMMANDS,
-            **finetune.COMMANDS}
+COMMANDS: Mapping = _AllCommands()
+
+
+def __getattr__(name: str):
+    # public here too, without importing the run's and the outputs' modules for every command
+    if name == "print_run_summary":
+        return _module("running").print_run_summary
+    if name == "print_outcomes":
+        return importlib.import_module("workbench.runs.outputs").print_outcomes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 DESCRIPTION = """Speech emotion recognition workbench around emotion2vec+.
@@ -75,8 +155,13 @@ strict JSON document on stdout and nothing else there. --folds is a count of fol
 grouping, --top a top-k."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``workbench`` parser: global options, then each command's parser from its module (:data:`ADDERS`)."""
+def build_parser(commands: "list[str] | None" = None) -> argparse.ArgumentParser:
+    """The ``workbench`` parser: global options, then each command's parser from its module (:data:`COMMAND_TABLE`).
+
+    ``commands``: the commands whose parsers are built in full (their modules imported); every other command is
+    listed by its name and help only, enough for ``workbench --help`` and for refusing an unknown command.
+    ``None`` builds all of them.
+    """
     parser = argparse.ArgumentParser(
         prog="workbench", description=DESCRIPTION,
         formatter_class=HelpFormatter, allow_abbrev=False,
@@ -89,15 +174,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     parser.add_argument("--debug", action="store_true", help="print the full traceback of an error instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of the commands below")
-    for add in ADDERS:
-        add(sub)
+    for c in COMMAND_TABLE:
+        if commands is None or c.name in commands:
+            getattr(_module(c.module), c.adder)(sub)
+        else:
+            sub.add_parser(c.name, help=c.help, add_help=False)  # listed only: never parses (its command line builds it)
     return parser
+
+
+def chosen_command(argv: list[str]) -> str | None:
+    """The command a command line runs: its first word that is not an option (the global options take no value)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in _BY_NAME else None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one ``workbench`` command line; returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_argv(build_parser(), argv)
+    name = chosen_command(argv)
+    args = parse_argv(build_parser([name] if name else []), argv)
     with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
         return _dispatch(args)
 
@@ -106,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
     try:
-        code = COMMANDS[key](args)
+        code = handlers_of(_BY_NAME[args.command])[key](args)
         interrupts.check()  # a Ctrl-C that third-party code swallowed still ends the command as interrupted
         return code
     except KeyboardInterrupt:

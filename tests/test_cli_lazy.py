@@ -1,0 +1,90 @@
+"""The command line imports only the module of the command it runs (issue #28 item 2), and still lists every command.
+
+``workbench --help`` and an unknown command use the light listing of :data:`workbench.cli.COMMAND_TABLE`; the chosen
+command's parser is the one its module builds.  The listing's help must be the module's own words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import COMMAND_TABLE, COMMANDS, build_parser, chosen_command, handlers_of, main
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = sorted({f"workbench.cli.{c.module}" for c in COMMAND_TABLE} | {f"workbench.cli.{m}" for c in COMMAND_TABLE for m in c.handlers})
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def test_the_listing_says_what_each_module_registers_in_its_order():
+    full = _subcommands(build_parser())
+    registered = [(a.dest, a.help) for a in full._choices_actions]
+    listed = [(c.name, c.help) for c in COMMAND_TABLE]
+    assert listed == registered
+
+
+def test_workbench_help_is_the_same_without_importing_the_commands():
+    assert build_parser([]).format_help() == build_parser().format_help()
+
+
+def test_a_chosen_command_gets_its_full_parser_and_the_others_stay_listed():
+    parser = build_parser(["run"])
+    choices = _subcommands(parser).choices
+    assert list(choices) == [c.name for c in COMMAND_TABLE]
+    assert "--no-cache" in choices["run"].format_help()
+    args = parser.parse_args(["run", "m.csv", "--no-cache", "--workers", "0"])
+    assert args.command == "run" and args.no_cache and args.workers == 0
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["run", "m.csv"], "run"), (["-v", "--debug", "metrics", "r"], "metrics"), (["--help"], None), ([], None),
+    (["nosuch", "x"], None), (["model", "info"], "model"),
+])
+def test_the_chosen_command_is_the_first_word(argv, name):
+    assert chosen_command(argv) == name
+
+
+def test_every_action_of_every_command_has_its_handler():
+    by_command = {c.name: handlers_of(c) for c in COMMAND_TABLE}
+    assert all(by_command.values())
+    assert "datasets import-votes" in by_command["datasets"]  # its handler lives in the listeners module
+    assert {k for h in by_command.values() for k in h} == set(COMMANDS)
+
+
+def test_an_unknown_command_is_refused_with_the_list(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["nosuch"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "invalid choice: 'nosuch'" in err and "calibrate" in err
+
+
+PROBE = """
+import json, sys
+from workbench.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+print("LOADED", json.dumps(sorted(m for m in sys.modules if m.startswith("workbench.cli."))))
+"""
+
+
+@pytest.mark.parametrize("argv, module", [(["run", "--help"], "running"), (["--help"], None), (["metrics", "--help"], "analysis")])
+def test_only_the_chosen_commands_module_is_imported(argv, module):
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120, cwd=str(REPO),
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("LOADED ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    loaded = set(json.loads(line[len("LOADED "):])) & set(MODULES)
+    expected = {f"workbench.cli.{module}"} if module else set()
+    # a command module may import another for a shared option (run takes onnx's --backend): never the other commands'
+    assert loaded == expected, f"`workbench {' '.join(argv)}` imported {sorted(loaded - expected)}"
