@@ -88,3 +88,39 @@ def test_only_the_chosen_commands_module_is_imported(argv, module):
     expected = {f"workbench.cli.{module}"} if module else set()
     # a command module may import another for a shared option (run takes onnx's --backend): never the other commands'
     assert loaded == expected, f"`workbench {' '.join(argv)}` imported {sorted(loaded - expected)}"
+
+
+# ------------------------------------------------------------------ OpenMP threads that wait without spinning
+
+ENV_PROBE = """
+import os, sys
+from workbench.cli import main
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+print("POLICY", os.environ.get("OMP_WAIT_POLICY"), "torch" in sys.modules)
+import torch  # loads libgomp, which reads the policy now
+print("THREADS", torch.get_num_threads() >= 1)
+"""
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE"), ("passive", "passive")])
+def test_a_workbench_process_waits_passively_unless_the_user_chose(given, expected):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    proc = subprocess.run([sys.executable, "-c", ENV_PROBE], capture_output=True, text=True, timeout=120, cwd=str(REPO), env=env)
+    assert f"POLICY {expected} False" in proc.stdout, proc.stdout + proc.stderr[-2000:]  # set before torch was imported
+    assert "THREADS True" in proc.stdout
+
+
+def test_the_policy_is_not_set_once_torch_is_loaded(monkeypatch):
+    import workbench.cli as cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch") or object())
+    cli.share_the_cores()
+    assert "OMP_WAIT_POLICY" not in os.environ  # too late to take effect: not claimed

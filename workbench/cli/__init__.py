@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,9 +189,32 @@ def chosen_command(argv: list[str]) -> str | None:
     return word if word in _BY_NAME else None
 
 
+#: what :func:`share_the_cores` sets, unless the user set either variable
+OPENMP_WAIT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def share_the_cores() -> None:
+    """Let torch's OpenMP threads sleep, rather than spin, while they wait (``OMP_WAIT_POLICY=PASSIVE``).
+
+    By default each of torch's threads spins for a while at the end of every parallel region.  When other
+    processes want the same cores, a spinning thread burns the time slice the thread it waits for needs.  On the
+    2-core build machine with other work running (load average 4-5), model-only times for 48 clips were 4.8-16 s
+    with the default against 1.9-2.3 s waiting passively (tiny), and 13-20 s against 9-10.5 s for 6 clips of a
+    94 M-parameter model; with a core to spare (load 2) the default was faster (tiny: 1.0-1.2 s against
+    1.5-2.1 s).  A ``workbench`` process is usually one program among others, so it waits passively; a user who
+    owns the machine sets ``OMP_WAIT_POLICY=ACTIVE`` (or ``GOMP_SPINCOUNT``), which is kept.  Scores are the same
+    either way (the policy changes how idle threads wait, not how work is split).  Effective only before torch
+    is imported (``benchmarks/inference.py`` applies it to its model-only paths too).
+    """
+    if "torch" in sys.modules or any(k in os.environ for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
+        return
+    os.environ.update(OPENMP_WAIT)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``workbench`` command line; returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    share_the_cores()
     name = chosen_command(argv)
     args = parse_argv(build_parser([name] if name else []), argv)
     with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
