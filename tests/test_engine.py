@@ -44,3 +44,25 @@ def test_paths_bytes_arrays_and_audio_give_the_same_prediction(tmp_path, tiny_mo
     assert all(s.ok for s in out)
     for s in out[1:]:
         np.testing.assert_allclose(s.prediction.scores, out[0].prediction.scores, atol=1e-6)
+
+
+def test_without_a_cache_each_file_is_hashed_once_and_keyed_as_with_one(tmp_path, tiny_model, monkeypatch):
+    """Issue #28: the engine hashed every file for a cache lookup even when there was no cache, then the decoder hashed it again."""
+    from workbench import files
+    from workbench.data.manifest import Item
+    from workbench.engine.core import _SHA_MEMO, Engine, PredictionCache, WorkItem
+
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"h{i}.wav"
+        sf.write(p, speech_like(16000, 1.0, seed=20 + i), 16000)
+        paths.append(p)
+    hashed = []
+    real = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda path, **kw: hashed.append(str(path)) or real(path, **kw))
+    _SHA_MEMO.clear()
+    work = [WorkItem(Item(id=p.stem, path=str(p)), p) for p in paths]
+    plain = [s for chunk in Engine(tiny_model, workers=0).score(work) for s in chunk]
+    assert sorted(hashed) == sorted(map(str, paths))  # once each
+    cached = [s for chunk in Engine(tiny_model, workers=0, cache=PredictionCache(tmp_path / "cache")).score(work) for s in chunk]
+    assert [s.cache_key for s in plain] == [s.cache_key for s in cached] and all(len(s.cache_key) == 64 for s in plain)

@@ -250,10 +250,11 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
     cache = PredictionCache(ctx.cache_root) if ctx.cache_root else None
     t0 = time.perf_counter()
     sha = None
-    try:
-        sha = _source_sha(w.source)
-    except (OSError, WorkbenchError):
-        pass  # decoding below gives the item's proper message (missing, a folder, unreadable …)
+    if cache is not None:  # without a cache the decoder's own sha256 of the file gives the same key: hashed once
+        try:
+            sha = _source_sha(w.source)
+        except (OSError, WorkbenchError):
+            pass  # decoding below gives the item's proper message (missing, a folder, unreadable …)
     # a whole item found in the cache (with its audio facts) is not decoded at all
     if cache is not None and sha is not None:
         keys = [cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key) for v in w.variants]

@@ -1,0 +1,52 @@
+"""Frame energies without copying the frames (issue #28 item 2): the same values, to the bit, as the direct definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.audio.measures import frame_energies_db, signal_facts
+
+
+def direct_frame_energies_db(y, sr, frame_ms=25.0, hop_ms=10.0):
+    """The definition: copy each 25 ms frame (hop 10 ms), square it in float64, mean, dB."""
+    n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
+    if len(y) < n:
+        y = np.pad(y, (0, n - len(y)))
+    frames = np.stack([y[s:s + n] for s in range(0, len(y) - n + 1, h)])
+    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
+@pytest.mark.parametrize("length", [0, 1, 399, 400, 401, 559, 560, 16000, 16000 * 7 + 123])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_frame_energies_equal_the_definition_to_the_bit(length, dtype):
+    rng = np.random.default_rng(length)
+    t = np.arange(length) / 16000
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) * rng.uniform(0, 1, length) + 1e-3 * rng.standard_normal(length) + 0.01).astype(dtype)
+    got, want = frame_energies_db(y, 16000), direct_frame_energies_db(y, 16000)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_other_rates_and_frame_sizes_too():
+    y = np.random.default_rng(1).standard_normal(44100).astype(np.float32)
+    for sr, frame_ms, hop_ms in ((8000, 25.0, 10.0), (44100, 25.0, 10.0), (16000, 64.0, 32.0)):
+        assert np.array_equal(frame_energies_db(y, sr, frame_ms=frame_ms, hop_ms=hop_ms),
+                              direct_frame_energies_db(y, sr, frame_ms, hop_ms))
+
+
+def test_signal_facts_of_silence_and_a_tone_are_defined():
+    silent = signal_facts(np.zeros(16000, np.float32), 16000)
+    assert silent["loudest_frame_db"] == -120.0 and silent["silence_fraction"] == 1.0
+    tone = signal_facts((0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32), 16000)
+    assert -10 < tone["loudest_frame_db"] < -8  # a 0.5-amplitude sine: mean square 0.125, -9.0 dB
+
+
+def test_signal_facts_levels_are_the_percentiles_of_the_frame_energies():
+    from workbench.audio.measures import noise_floor_db
+
+    rng = np.random.default_rng(3)
+    y = (0.2 * rng.standard_normal(16000 * 3) * np.repeat(rng.uniform(0, 1, 30), 1600)).astype(np.float32)
+    facts, e = signal_facts(y, 16000), direct_frame_energies_db(y, 16000)
+    floor = noise_floor_db(y, 16000)[0]
+    assert facts["snr_db"] == float(np.percentile(e, 95) - floor)
+    assert facts["level_range_db"] == float(np.percentile(e, 95) - np.percentile(e, 10))
