@@ -20,7 +20,7 @@ def test_distribution_has_its_own_name_and_ships_templates_and_demo_data():
         tomllib = pytest.importorskip("tomli")
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert meta["project"]["name"] == "emotion-workbench"  # "workbench" on PyPI is another project
-    assert meta["project"]["scripts"] == {"workbench": "workbench.cli:main"}
+    assert meta["project"]["scripts"] == {"workbench": "workbench.cli:console"}  # main(), then a quick end_process()
     data = meta["tool"]["setuptools"]["package-data"]
     assert "*.ipynb" in data["workbench.templates"] and "*.csv" in data["workbench.demo_data"]
     # the published config random checkpoints are sized from is data beside the code that reads it

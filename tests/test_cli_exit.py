@@ -1,0 +1,49 @@
+"""A ``workbench`` process ends without the interpreter's teardown (issue #28 item 2), yet everything Python does at
+exit still happens: atexit handlers, flushed output, other threads finished, the exit status kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_runs import make_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+
+SCRIPT = """
+import atexit, sys, threading, time
+from pathlib import Path
+from workbench.cli import end_process
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+def late():
+    time.sleep(0.3)
+    (out / "thread").write_text("finished")
+threading.Thread(target=late, daemon=sys.argv[2] == "daemon").start()
+sys.stdout.write("unflushed text")  # no newline: still in the buffer
+end_process(int(sys.argv[3]))
+"""
+
+
+def test_atexit_handlers_run_output_is_flushed_and_the_status_kept(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "daemon", "3"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 3 and proc.stdout == "unflushed text"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "thread").exists()  # a daemon thread is cut short, as Python's own exit does
+
+
+def test_a_running_non_daemon_thread_is_waited_for(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "worker", "0"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 0 and (tmp_path / "thread").read_text() == "finished" and (tmp_path / "atexit").exists()
+
+
+def test_python_m_workbench_cli_run_writes_everything_and_exits_with_its_status(tmp_path):
+    manifest = make_dataset(tmp_path, n=3, bad=True)
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "run", str(manifest), "--model", "tiny", "--no-cache",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=ENV)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # a bad item: status 1, as before
+    assert "next:" in proc.stdout and (tmp_path / "run" / "summary.json").is_file()
+    assert "done:" in (tmp_path / "run" / "log.txt").read_text()
