@@ -228,3 +228,22 @@ def test_summary_over_items_is_the_mean_of_the_items(tiny_model):
     want = np.mean([e.faithfulness["occlusion"].method.deletion_auc for e in ex])
     assert df["deletion_auc"][0] == pytest.approx(want)
     assert np.isnan(df["randomised_spearman"][0])
+
+
+def test_the_methods_of_one_clip_share_the_random_and_frame_score_references_exactly(tiny_model, scorer, monkeypatch):
+    """The random orders and the frame-score order do not depend on the method: computed once per clip, and equal to
+    what each method would get alone."""
+    from workbench.explain import faithfulness as F
+
+    calls = []
+    original = F._reference_curves
+    monkeypatch.setattr(F, "_reference_curves", lambda *a, **k: calls.append(1) or original(*a, **k))
+    wave = np.random.default_rng(3).normal(0, 0.1, 16000).astype(np.float32)
+    expl = explain_clip(tiny_model, wave, methods=("occlusion", "tf-occlusion"), steps=4, n_random=10, randomisation=None,
+                        scorer=scorer)
+    assert len(calls) == 1
+    alone = F.faithfulness(scorer, wave, expl.attributions["tf-occlusion"], steps=4, n_random=10)
+    shared = expl.faithfulness["tf-occlusion"]
+    np.testing.assert_array_equal(alone.random.deletion_aucs, shared.random.deletion_aucs)
+    np.testing.assert_array_equal(alone.frame_score.insertion, shared.frame_score.insertion)
+    np.testing.assert_array_equal(alone.method.deletion, shared.method.deletion)
