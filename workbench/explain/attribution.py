@@ -71,8 +71,10 @@ import numpy as np
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
+from workbench.model import fastpath
 from workbench.model.batching import default_policy
 from workbench.model.network import Emotion2vecModel
+from workbench.model.onnx_backend import load_onnx_model, run_bounded
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -165,7 +167,7 @@ class ClassScore:
         for the randomisation check); default the model's own.
     """
 
-    def __init__(self, model: Emotion2vecModel, network: Any = None, *, max_batch: int | None = None):
+    def __init__(self, model: Emotion2vecModel, network: Any = None, *, max_batch: int | None = None, forward: Any = "auto"):
         import torch
 
         if model.info.dtype == "int8":
@@ -190,6 +192,14 @@ class ClassScore:
         self.max_batch = None if max_batch is None else int(max_batch)
         #: seconds of audio one batch may hold: the device's batch policy (the engine's memory budget)
         self.budget_s = float(default_policy(str(self.device)).max_batch_seconds)
+        #: what scores the passes that need no gradient (perturbations, curves): the checkpoint's verified ONNX Runtime
+        #: float32 graph when the cache holds one (``forward="auto"``, the model's own weights), else PyTorch
+        if isinstance(forward, str):  # "auto": the export, for the model's own weights only (never a randomised copy)
+            forward = onnx_forward(model) if network is None else None
+        self.forward = forward
+        if self.forward is not None and tuple(self.forward.labels) != self.labels:
+            self.forward = None
+        self.forward_name = "onnxruntime float32 (the verified export)" if self.forward is not None else f"torch {self.dtype}"
 
     def batch_size(self, n_samples: int, wanted: int, *, gradients: bool = False) -> int:
         """Clips of ``n_samples`` per pass: ``wanted``, within the memory budget (:attr:`budget_s`, a third with
@@ -208,6 +218,8 @@ class ClassScore:
         import torch
         import torch.nn.functional as F
 
+        if self.forward is not None and not torch.is_grad_enabled():
+            return self._forward_log_probs(waves)
         # FunASR caches its ALiBi biases per model; one built by predict() under inference_mode cannot enter a
         # gradient ("Inference tensors cannot be saved for backward"): give the cache ordinary copies
         cache = getattr(self.net, "alibi_biases", None) or {}
@@ -223,6 +235,19 @@ class ClassScore:
         if self.temperature != 1.0:
             logits = logits / self.temperature
         return torch.log_softmax(logits, dim=-1)[:, self.label_index]
+
+    def _forward_log_probs(self, waves):
+        """The same log-probabilities from the ONNX Runtime graph (no gradients): its logits, the temperature, the
+        log-softmax over the labels (the masked outputs weigh e^-10000 in the PyTorch path: nothing)."""
+        import torch
+
+        w = np.ascontiguousarray(waves.detach().cpu().numpy(), dtype=np.float32)
+        feeds = {"waveforms": w, "lengths": np.full(len(w), w.shape[1], dtype=np.int64)}
+        (logits,) = run_bounded(self.forward.session, ["logits"], feeds, budget_s=self.forward.time_budget_s, source=self.forward_name)
+        z = np.asarray(logits, dtype=np.float64) / self.temperature
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return torch.from_numpy(logp.astype(np.float32)).to(waves.device)
 
     def frame_logits(self, wave: np.ndarray) -> np.ndarray:
         """(T_model, C) head applied to each frame, in :attr:`labels` order, divided by the model's temperature like predict()'s (no gradients)."""
@@ -245,6 +270,39 @@ class ClassScore:
                 w = torch.as_tensor(np.asarray(waves[i : i + batch]), dtype=torch.float32, device=self.device)
                 out.append(self(w).cpu().numpy())
         return np.concatenate(out)
+
+
+_FORWARDS: dict[str, Any] = {}
+
+
+def onnx_forward(model: Any) -> Any | None:
+    """The verified ONNX Runtime float32 graph of ``model``'s checkpoint for passes without gradients, or ``None``.
+
+    Used when the model cache already holds the export ``--dtype auto`` (or ``onnx-*``) made and checked against
+    PyTorch float32 (:func:`workbench.model.fastpath.cached_export`), for a float32 model on the CPU; never made here.
+    On ``tiny`` it scores a batch of 5 s perturbations about 3x faster than PyTorch, max |Δ log p| ~5e-7.
+    """
+    info = getattr(model, "info", None)
+    if info is None or str(info.device) != "cpu" or info.dtype != "float32" or not info.checksum:
+        return None
+    if info.checksum not in _FORWARDS:
+        if forward_backend(info.checksum, info.dtype, str(info.device)) != "onnxruntime":
+            return None
+        try:
+            _FORWARDS[info.checksum] = load_onnx_model(fastpath.export_folder(info.checksum), dtype="float32", device="cpu")
+        except (ModelError, ConfigError, OSError) as exc:  # a damaged export: PyTorch scores, as without one
+            logger.info("the ONNX export of %s is not used for explanations: %s", info.id, exc)
+            return None
+    return _FORWARDS[info.checksum]
+
+
+def forward_backend(checksum: str | None, dtype: str, device: str) -> str:
+    """What :class:`ClassScore` scores gradient-free passes with for such a model: ``"onnxruntime"`` when the cache
+    holds its verified float32 export (see :func:`onnx_forward`), else ``"torch"`` (an explanation's cache key holds it)."""
+    if not checksum or dtype != "float32" or device != "cpu":
+        return "torch"
+    found = fastpath.cached_export(checksum)
+    return "onnxruntime" if found is not None and ((found[1].get("graphs") or {}).get("float32") or {}).get("ok") else "torch"
 
 
 def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> str:

@@ -301,7 +301,8 @@ def _model_record(model: Emotion2vecModel, scorer: ClassScore) -> dict:
     """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature."""
     info = model.info.to_dict()
     return {**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
-            "temperature": model.info.temperature, "scored_in": scorer.dtype}
+            "temperature": model.info.temperature, "scored_in": scorer.dtype,
+            "gradient_free_passes": getattr(scorer, "forward_name", f"torch {scorer.dtype}")}
 
 
 def explain_clip(
