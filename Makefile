@@ -24,8 +24,9 @@ test: $(STAMP)
 
 # the fast loop while you work: unit tests without papermill, browsers, Ray, UMAP compiles or the single heavy tests of
 # tests/conftest.py (HEAVY_FILES, HEAVY_TESTS); 86 s of CPU (user+sys) against 211 s before the cut, so under 2 minutes idle
+# the unit tests on every core (pytest-xdist; each worker builds its own tiny model in its own cache)
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not gpu and not heavy and not notebook and not browser" -q $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not gpu and not heavy and not notebook and not browser" -q -n auto $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)

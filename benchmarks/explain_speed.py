@@ -10,7 +10,7 @@ machine hits both alike:
 * **before**: ``explain_clip`` with all methods (IG with its stability seeds,
   occlusion, time-frequency occlusion), faithfulness against 32 random orders
   and the full model-randomisation check, every perturbed clip sent through
-  the model one at a time (``ClassScore(model, max_batch=1)``), nothing cached;
+  the model one at a time (``ClassScore(model, max_batch=1, forward=None)``), nothing cached;
 * **after, first time**: the same, perturbations batched to the device's batch
   budget (``ClassScore(model)``);
 * **after, again**: the same explanation read back from the run folder's cache
@@ -85,7 +85,7 @@ def main() -> int:
     before, after, cached = [], [], []
     for r in range(args.rounds):
         if not args.skip_before:
-            s, e0 = timed(ClassScore(model, max_batch=1))
+            s, e0 = timed(ClassScore(model, max_batch=1, forward=None))
             before.append(s)
             print(f"  round {r + 1}: before (one clip per pass, no cache) {s:7.2f} s (CPU {cpu[1]:.1f} s) · {_load()}", flush=True)
         s, expl = timed(ClassScore(model))

@@ -165,7 +165,7 @@ TEMPLATES = {
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
          "for r in (cmp.runs if probe_folds else []):\n"
-         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], folds=probe_folds, k=probe_k, target=probe_target, n_boot=n_boot)\n"
+         "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_folds, folds=probe_k, target=probe_target, n_boot=n_boot)\n"
          "    display(HTML(f\"<h3>Probe on run {r['name']}</h3>\" + fragment))",
          "R.write_metrics(report_dir, {'run_dirs': [r['run_dir'] for r in cmp.runs], 'random_weights': cmp.random_weights,\n"
          "                             'comparison': cmp.to_dict(), 'probes': probes})"]),

@@ -188,3 +188,19 @@ def test_the_reliability_figure_shows_a_rejected_temperature_on_a_line_of_its_ow
     title = plot_reliability_before_after(rep).axes[0].get_title()
     assert "\\n" not in title, title  # a literal backslash-n pushed the flag off the title's line
     assert title.split("\n")[-1].startswith("⚠ T "), title
+
+
+def test_the_softmax_is_scipys_on_wide_masked_and_extreme_logits():
+    """The workbench's numpy softmax (no scipy import in a run) against SciPy's, where softmaxes go wrong."""
+    from scipy.special import softmax as scipy_softmax
+
+    from workbench.model.temperature import softmax
+
+    rng = np.random.default_rng(0)
+    cases = [rng.normal(size=(5, 9)), 800 + rng.normal(size=(3, 4)), -800 + rng.normal(size=(3, 4)),
+             np.array([[0.0, -np.inf, 2.0], [-np.inf, 1.0, -np.inf]]), rng.normal(size=9)]
+    for x in cases:
+        got = softmax(x)
+        assert got.shape == np.shape(x)
+        np.testing.assert_allclose(got, scipy_softmax(x, axis=-1), rtol=1e-12, atol=1e-300)
+    assert softmax(np.array([[0.0, -np.inf]]))[0, 1] == 0.0

@@ -177,6 +177,33 @@ def test_msp_podcast_letters_and_long_names_map_alike():
     assert msp_podcast.VOTE_CLASSES["contempt"] == ""
 
 
+def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
+    """Audios/ + Labels/labels_consensus.csv as distributed: the letter is the label, X stays unlabelled, the split
+    and dimensions are kept, a row without audio is skipped and counted, the early misspelt file name is read too."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / "Labels").mkdir()
+    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"):
+        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.5), 16000)
+    (tmp_path / "Labels" / "labels_consensus.csv").write_text(
+        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+        "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n"
+        "MSP-PODCAST_0002_0001.wav,X,4.0,4.2,4.4,Unknown,Unknown,Test1\n"
+        "MSP-PODCAST_0003_0004.wav,C,3.0,3.4,4.0,12,Male,Development\n"
+        "MSP-PODCAST_0009_0009.wav,H,4.0,6.0,4.0,13,Male,Train\n", encoding="utf-8")
+    m = msp_podcast.prepare(tmp_path)
+    by_id = {it.id: it for it in m}
+    assert sorted(by_id) == ["MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"]
+    a, x, c = (by_id[k] for k in sorted(by_id))
+    assert (a.label, a.emotion, a.speaker, a.gender, a.meta["split"], a.meta["val"]) == ("A", "angry", "msp_127", "female", "Train", 2.0)
+    assert (x.label, x.emotion, x.speaker, x.meta["label_name"]) == ("X", "", "", "")
+    assert (c.emotion, c.meta["label_name"], c.meta["split"]) == ("", "contempt", "Development")
+    (tmp_path / "Labels" / "labels_consensus.csv").rename(tmp_path / "Labels" / "labels_concensus.csv")
+    assert len(msp_podcast.prepare(tmp_path)) == 3
+    (tmp_path / "Labels" / "labels_concensus.csv").unlink()
+    with pytest.raises(ConfigError, match="labels_consensus"):
+        msp_podcast.prepare(tmp_path)
+
+
 def test_ravdess_file_name_follows_the_readme():
     name = ravdess.parse_name("03-01-06-01-02-01-12")
     assert (name.modality, name.channel, name.emotion, name.intensity, name.statement, name.repetition, name.actor) == (
@@ -199,7 +226,7 @@ def test_tess_and_esd_names():
 def test_the_registry_knows_every_corpus_module():
     modules = {p.stem for p in (PACKAGE / "data" / "corpora").glob("*.py")} - {"__init__", "common", "registry", "emobox", "folder"}
     assert {m.__name__.rsplit(".", 1)[1] for m in CORPORA.values()} == modules
-    assert list(PREPARERS) == ["emodb", "ravdess", "crema-d", "tess", "iemocap", "esd", "casia"]
+    assert list(PREPARERS) == ["emodb", "ravdess", "crema-d", "tess", "iemocap", "esd", "casia", "msp-podcast"]
     for name, module in CORPORA.items():
         assert module.NAME == name
         for label, key in (getattr(module, "LABEL_MAP", None) or {}).items():

@@ -228,3 +228,51 @@ def test_summary_over_items_is_the_mean_of_the_items(tiny_model):
     want = np.mean([e.faithfulness["occlusion"].method.deletion_auc for e in ex])
     assert df["deletion_auc"][0] == pytest.approx(want)
     assert np.isnan(df["randomised_spearman"][0])
+
+
+def test_the_methods_of_one_clip_share_the_random_and_frame_score_references_exactly(tiny_model, scorer, monkeypatch):
+    """The random orders and the frame-score order do not depend on the method: computed once per clip, and equal to
+    what each method would get alone."""
+    from workbench.explain import faithfulness as F
+
+    calls = []
+    original = F._reference_curves
+    monkeypatch.setattr(F, "_reference_curves", lambda *a, **k: calls.append(1) or original(*a, **k))
+    wave = np.random.default_rng(3).normal(0, 0.1, 16000).astype(np.float32)
+    expl = explain_clip(tiny_model, wave, methods=("occlusion", "tf-occlusion"), steps=4, n_random=10, randomisation=None,
+                        scorer=scorer)
+    assert len(calls) == 1
+    alone = F.faithfulness(scorer, wave, expl.attributions["tf-occlusion"], steps=4, n_random=10)
+    shared = expl.faithfulness["tf-occlusion"]
+    np.testing.assert_array_equal(alone.random.deletion_aucs, shared.random.deletion_aucs)
+    np.testing.assert_array_equal(alone.frame_score.insertion, shared.frame_score.insertion)
+    np.testing.assert_array_equal(alone.method.deletion, shared.method.deletion)
+
+
+def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree_with_torch(tiny_model):
+    """Perturbations and curves need no gradient: with the checkpoint's verified float32 export in the cache they run on
+    ONNX Runtime (what --dtype auto made), and give PyTorch's log-probabilities; gradients and randomised networks
+    stay PyTorch, and the explanation says which scored what."""
+    import torch
+
+    from workbench.explain.attribution import forward_backend, time_occlusion
+    from workbench.explain.faithfulness import randomised_networks
+    from workbench.model import fastpath
+
+    fastpath.ensure_export(tiny_model)
+    assert forward_backend(tiny_model.info.checksum, "float32", "cpu") == "onnxruntime"
+    assert forward_backend(tiny_model.info.checksum, "bfloat16", "cpu") == "torch"
+    fast, exact = ClassScore(tiny_model), ClassScore(tiny_model, forward=None)
+    assert fast.forward is not None and exact.forward is None and "onnxruntime" in fast.forward_name
+    waves = np.stack([_clip(1.0, seed=s) for s in range(3)])
+    np.testing.assert_allclose(fast.log_probs(waves), exact.log_probs(waves), atol=1e-5)
+    with torch.enable_grad():  # a pass that needs gradients is PyTorch's
+        x = torch.tensor(waves[:1], requires_grad=True)
+        fast(x)[0, 0].backward()
+        assert x.grad is not None and torch.isfinite(x.grad).all()
+    a, b = (time_occlusion(s, waves[0], fast.labels[0]) for s in (fast, exact))
+    np.testing.assert_allclose(a.frame_relevance, b.frame_relevance, atol=1e-4)
+    randomised = randomised_networks(tiny_model, "full")[0][1]
+    assert ClassScore(tiny_model, randomised).forward is None  # other weights than the export's
+    expl = explain_clip(tiny_model, waves[0], methods=("occlusion",), steps=4, n_random=10, randomisation=None)
+    assert "onnxruntime" in expl.to_dict()["model"]["gradient_free_passes"]

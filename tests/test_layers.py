@@ -12,6 +12,7 @@ The checker is tested on planted trees first, so that it is known to fail where 
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,3 +219,17 @@ def test_the_readme_names_the_stage_order():
     paragraph = readme[start:readme.index("\n\n", start)]
     named = [w.strip("`,.:") for w in paragraph.split() if w.strip("`,.:") in STAGES]
     assert named[:len(STAGES)] == list(STAGES), paragraph
+
+
+def test_the_readme_and_the_design_name_the_base_modules_the_tree_has():
+    """The base the stages stand on, as the package has it: every top-level module but the entry points."""
+    base = sorted(p.stem for p in REPO_PKG.glob("*.py") if p.stem not in TOP + ("__init__",))
+    readme = (REPO_PKG.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("on a base of top-level modules")
+    named = re.findall(r"`(\w+)`", readme[start:readme.index("that import no stage", start)])
+    assert sorted(named) == base, f"README names {sorted(named)}; the package's base is {base}"
+    design = REPO_PKG.parent.parent / "shared" / "DESIGN.md"
+    if design.is_file():  # ../shared beside the clone (CI has it)
+        text = design.read_text(encoding="utf-8")
+        line = next(x for x in text.splitlines() if "base: imports" in x)
+        assert sorted(w[:-3] for w in line.split() if w.endswith(".py")) == base, line

@@ -16,7 +16,8 @@ import soundfile as sf
 from tests.conftest import speech_like
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import LABEL_KEYS
-from workbench.model.precision import MEASURED, resolve_dtype, static_cpu_choice
+from workbench.model.precision import MEASURED, static_cpu_choice
+from workbench.model.ref import resolve_dtype
 
 REPO = Path(__file__).resolve().parent.parent
 

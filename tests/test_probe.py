@@ -81,7 +81,7 @@ def probe_set(tmp_path, name, *, separable: bool, speakers=8, per_class=5, dim=1
 @pytest.mark.parametrize("mlp", [False, True])
 def test_separable_embeddings_give_uar_one_on_every_speaker_fold(tmp_path, mlp):
     rf = probe_set(tmp_path, "sep", separable=True, failed=2, unlabelled=3)
-    res = probe_run(rf, folds="speaker", k=4, mlp=mlp, n_boot=200, out=tmp_path / "out")
+    res = probe_run(rf, scheme="speaker", folds=4, mlp=mlp, n_boot=200, out=tmp_path / "out")
     assert res.excluded == {"failed": ["bad0", "bad1"], "no emotion (label with no emotion2vec+ counterpart)": ["calm0", "calm1", "calm2"]}
     assert res.n_items == 160 and res.classes == CLASSES and len(res.folds) == 4
     for f in res.folds:
@@ -98,7 +98,7 @@ def test_separable_embeddings_give_uar_one_on_every_speaker_fold(tmp_path, mlp):
 
 def test_label_independent_embeddings_stay_at_chance(tmp_path):
     rf = probe_set(tmp_path, "noise", separable=False, per_class=6, seed=3)
-    res = probe_run(rf, folds="speaker", k=4, n_boot=1000, seed=1)
+    res = probe_run(rf, scheme="speaker", folds=4, n_boot=1000, seed=1)
     lo, hi = res.mean["uar_ci"]
     assert res.chance_uar == 0.25
     assert lo <= 0.25 <= hi, res.mean  # the interval of the mean over folds covers chance
@@ -109,7 +109,7 @@ def test_mean_over_folds_is_the_emobox_average_and_matches_sklearn(tmp_path):
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
     rf = probe_set(tmp_path, "noise", separable=False, seed=5)
-    res = probe_run(rf, folds="speaker", k=4, n_boot=50)
+    res = probe_run(rf, scheme="speaker", folds=4, n_boot=50)
     preds = res.predictions
     for f in res.folds:
         sub = preds[preds["fold"] == f["fold"]]
@@ -157,7 +157,7 @@ def test_session_folds_are_leave_one_session_out(tmp_path):
     for f in folds:
         assert set(sessions[f.test]) == {f.name} and f.name not in set(sessions[f.train])
         assert not set(spk[f.train]) & set(spk[f.test])
-    res = probe_run(rf, folds="session", n_boot=50)
+    res = probe_run(rf, scheme="session", n_boot=50)
     assert [f["fold"] for f in res.folds] == [f"Session{s}" for s in range(1, 6)]
     assert all(f["n_test"] == 16 and f["groups_on_both_sides"] == 0 for f in res.folds)
     assert session_of("x", "", json.dumps({"session": "S7"})) == "S7" and session_of("abc", "train") == ""
@@ -194,11 +194,11 @@ def test_emobox_folds_follow_the_imported_fold_files(tmp_path, tiny_model):
     ids = data.rows["id"].to_numpy()
     assert sorted(ids[folds[0].test]) == [f"u{i:02d}" for i in range(8)] and sorted(ids[folds[0].train]) == [f"u{i:02d}" for i in range(8, 16)]
     assert sorted(ids[folds[1].test]) == [f"u{i:02d}" for i in range(8, 16)]
-    res = probe_run(rf, folds="emobox", target="label", n_boot=50)
+    res = probe_run(rf, scheme="emobox", target="label", n_boot=50)
     assert [f["n_test"] for f in res.folds] == [8, 8] and res.classes == ["ang", "hap", "neu", "sad"]
     assert res.random_weights
     with pytest.raises(ConfigError, match="carry no EmoBox folds"):
-        probe_run(probe_set(tmp_path, "plain", separable=True, speakers=2, per_class=1), folds="emobox")
+        probe_run(probe_set(tmp_path, "plain", separable=True, speakers=2, per_class=1), scheme="emobox")
 
 
 def test_split_folds_and_the_label_target_reach_classes_the_head_lacks(tmp_path):
@@ -211,9 +211,9 @@ def test_split_folds_and_the_label_target_reach_classes_the_head_lacks(tmp_path)
         rows.append(synthetic_row(f"e{i:02d}", emotion=emo, label=lab, speaker=f"s{i % 6}", split="test" if i >= 45 else ("train" if i < 40 else "dev")))
         emb.append(np.eye(3)[i % 3] * 8 + rng.standard_normal(3) * 0.1)
     rf = write_run(tmp_path / "emodb", rows, emb)
-    by_emotion = probe_run(rf, folds="split", n_boot=50)
+    by_emotion = probe_run(rf, scheme="split", n_boot=50)
     assert by_emotion.classes == ["angry", "happy"] and len(by_emotion.excluded["no emotion (label with no emotion2vec+ counterpart)"]) == 20
-    res = probe_run(rf, folds="split", target="label", n_boot=50)
+    res = probe_run(rf, scheme="split", target="label", n_boot=50)
     assert res.classes == ["angry", "boredom", "happy"] and res.folds[0]["n_train"] == 40 and res.folds[0]["n_test"] == 15
     assert res.excluded == {"split neither train nor test": [f"e{i:02d}" for i in range(40, 45)]}
     assert res.folds[0]["uar"] == 1.0 and "boredom" in set(res.predictions["pred"])
@@ -223,11 +223,11 @@ def test_probe_errors_name_the_fix(tmp_path):
     rf = write_run(tmp_path / "one", [synthetic_row(f"a{i}", emotion=CLASSES[i % 2], speaker="only") for i in range(6)],
                    [np.ones(4) * i for i in range(6)])
     with pytest.raises(ConfigError, match="at least two speakers"):
-        probe_run(rf, folds="speaker")
+        probe_run(rf, scheme="speaker")
     with pytest.raises(ConfigError, match="no item has a session"):
-        probe_run(rf, folds="session")
+        probe_run(rf, scheme="session")
     with pytest.raises(ConfigError, match="0 train and 0 test"):
-        probe_run(rf, folds="split")
+        probe_run(rf, scheme="split")
     with pytest.raises(ConfigError, match="unknown probe target"):
         probe_run(rf, target="valence")
     with pytest.raises(ConfigError, match="inside the run folder"):
@@ -243,3 +243,13 @@ def test_probe_command(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {"probe.json", "probe_folds.csv", "probe_items.csv"}
     assert main(["probe", str(rf.path), "--scheme", "emobox"]) == 2
     assert "EmoBox folds" in capsys.readouterr().err
+
+
+def test_the_old_keywords_still_read_with_a_warning_and_a_bad_count_is_refused(tmp_path):
+    rf = probe_set(tmp_path, "speaker", separable=True)
+    new = probe_run(rf, scheme="speaker", folds=3, n_boot=20)
+    with pytest.warns(DeprecationWarning, match="scheme='speaker'"), pytest.warns(DeprecationWarning, match="folds=3"):
+        old = probe_run(rf, folds="speaker", k=3, n_boot=20)
+    assert old.table().equals(new.table())
+    with pytest.raises(ConfigError, match="folds must be a whole number"):
+        probe_run(rf, folds=1)

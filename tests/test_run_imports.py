@@ -13,7 +13,7 @@ from test_runs import make_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 #: what a local run of a few clips never needs: figures, notebooks, projections, FunASR's speaker clustering
-#: (sklearn and scipy.stats, ~1 s of imports), SciPy's special functions (0.15 s, for a softmax), Ray, MLflow
+#: (sklearn and scipy.stats, ~1 s of imports), scipy.special (0.3-0.6 s, for a softmax), Ray, MLflow
 NOT_NEEDED = ("matplotlib", "papermill", "umap", "sklearn", "scipy.stats", "scipy.special", "numba", "ray", "mlflow")
 
 SCRIPT = """

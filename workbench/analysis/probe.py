@@ -377,9 +377,10 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
                        int(len(data.y)), fold_rows, mean, predictions, excluded, random_weights, skipped)
 
 
-def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int = 5, target: str = "emotion", mlp: bool = False,
-              variant: str | None = None, n_boot: int = 1000, seed: int = 0, out: str | Path | None = None) -> ProbeResult:
-    """Probe a run's embeddings under ``folds``; with ``out``, write ``probe.json``, ``probe_folds.csv`` and ``probe_items.csv`` there.
+def probe_run(run_dir: str | Path | RunFolder, *, scheme: str = "speaker", folds: int | str = 5, target: str = "emotion",
+              mlp: bool = False, variant: str | None = None, n_boot: int = 1000, seed: int = 0, out: str | Path | None = None,
+              k: int | None = None) -> ProbeResult:
+    """Probe a run's embeddings under ``scheme``; with ``out``, write ``probe.json``, ``probe_folds.csv`` and ``probe_items.csv`` there.
 
     ``out`` must not lie inside the run folder (it belongs to its run).
 
@@ -387,10 +388,13 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
     ----------
     run_dir : str, Path or RunFolder
         A finished run folder with utterance embeddings.
-    folds : {"speaker", "session", "emobox", "split"}
+    scheme : {"speaker", "session", "emobox", "split"}
         The fold scheme (the CLI's ``--scheme``): speaker k-fold, IEMOCAP sessions, EmoBox's folds or the manifest's split.
-    k : int
-        Folds of the speaker scheme (the CLI's ``--folds``), capped at the number of speakers.
+    folds : int
+        Folds of the speaker scheme (the CLI's ``--folds``), capped at the number of speakers.  A scheme's name here
+        (the spelling before the CLI grammar was unified) is still read as ``scheme``, with a DeprecationWarning.
+    k : int, optional
+        Deprecated spelling of ``folds``.
     target : {"emotion", "label"}
         The nine-class counterpart, or the corpus's own label.
     mlp : bool
@@ -412,10 +416,11 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
     Examples
     --------
     >>> run_dir = wb.demo_run("runs/demo", model="tiny")
-    >>> res = wb.probe_run(run_dir, folds="speaker", k=2, n_boot=20)
+    >>> res = wb.probe_run(run_dir, scheme="speaker", folds=2, n_boot=20)
     >>> len(res.table()) >= 2
     True
     """
+    scheme, folds = _fold_options(scheme, folds, k)
     rf = as_run_folder(run_dir)
     if out is not None:
         o = Path(out).resolve()
@@ -423,7 +428,7 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
             raise ConfigError("the probe's folder lies inside the run folder.", source=str(out),
                               fix="pass --out with a folder outside the run folder (default: a new folder under runs/).")
     data = probe_data(rf, variant=variant, target=target)
-    res = evaluate_probe(data, folds, k=k, mlp=mlp, n_boot=n_boot, seed=seed, run_dir=str(rf.path.resolve()), random_weights=rf.random_weights)
+    res = evaluate_probe(data, scheme, k=folds, mlp=mlp, n_boot=n_boot, seed=seed, run_dir=str(rf.path.resolve()), random_weights=rf.random_weights)
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
@@ -432,6 +437,21 @@ def probe_run(run_dir: str | Path | RunFolder, *, folds: str = "speaker", k: int
         atomic_write(o / FOLDS_CSV, lambda f: spreadsheet_safe(res.table()).to_csv(f, index=False), text=True)
         atomic_write(o / ITEMS_CSV, lambda f: spreadsheet_safe(res.predictions).to_csv(f, index=False), text=True)
     return res
+
+
+def _fold_options(scheme: str, folds: int | str, k: int | None) -> tuple[str, int]:
+    """``(scheme, folds)`` from the unified keywords, reading the old ones (``folds="speaker"``, ``k=4``) with a warning."""
+    if isinstance(folds, str):
+        warnings.warn(f"probe_run(folds={folds!r}) names a scheme: write scheme={folds!r} (folds is the number of folds).",
+                      DeprecationWarning, stacklevel=3)
+        scheme, folds = folds, 5
+    if k is not None:
+        warnings.warn(f"probe_run(k={k}) is now folds={k}.", DeprecationWarning, stacklevel=3)
+        folds = k
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ConfigError(f"folds must be a whole number of 2 or more, given {folds!r}.", source="folds",
+                          fix="pass folds=5 (speaker folds); choose the scheme with scheme=.")
+    return scheme, int(folds)
 
 
 def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict | None]:

@@ -184,7 +184,7 @@ def cmd_compare(args) -> int:
 def cmd_probe(args) -> int:
     out = Path(args.out) if args.out else new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     check_out_dir(out)
-    res = probe_run(args.run_dir, folds=args.scheme, k=args.folds, target=args.target, mlp=args.mlp, variant=args.variant,
+    res = probe_run(args.run_dir, scheme=args.scheme, folds=args.folds, target=args.target, mlp=args.mlp, variant=args.variant,
                     n_boot=args.bootstrap, seed=args.seed, out=out)
     if args.json:
         print(strict_json({**res.to_dict(), "written_to": str(out)}))

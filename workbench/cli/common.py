@@ -124,12 +124,14 @@ def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
     return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
-def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> None:
+def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False, dtype: str | None = "auto") -> None:
     """The model options every command that loads a model takes, with one meaning everywhere
     (:func:`model_ref_from_args` reads them).
 
     ``reads_run``: the command reads a run folder, and the model, hub, revision and dtype default to the
-    run's own (left at ``None`` here).
+    run's own (left at ``None`` here).  ``dtype``: the default precision of a command that does not read a run —
+    ``auto`` (the fastest path that agrees with float32) for commands that score, ``float32`` for those that train
+    or describe the checkpoint itself, ``None`` for ``run``, which resumes a folder in the precision it was started in.
     """
     if reads_run:
         p.add_argument("--model", default=None,
@@ -145,11 +147,13 @@ def model_options(p: argparse.ArgumentParser, *, reads_run: bool = False) -> Non
         p.add_argument("--hub", default="ms", choices=["ms", "hf"], help="model hub for ids: ms (ModelScope) or hf (Hugging Face)")
         p.add_argument("--revision", default=None, help="hub revision to pin (default: the hub's latest)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1 …")
-    p.add_argument("--dtype", default=None if reads_run else "float32", choices=list(DTYPES),
-                   help="model precision: float32 (exact); auto (on a CPU the fastest of bfloat16, int8 and ONNX Runtime that "
-                        "agrees with float32, measured once per CPU and checkpoint; bfloat16 on a GPU, float16 without bf16); "
+    p.add_argument("--dtype", default=None if reads_run or dtype is None else dtype, choices=list(DTYPES),
+                   help="model precision: auto (on a CPU the fastest of bfloat16, int8 and ONNX Runtime that agrees with float32, "
+                        "measured once per CPU and checkpoint and recorded with its agreement; bfloat16 on a GPU, float16 "
+                        "without bf16); float32 (exact); "
                         "onnx-float32/onnx-int8 (ONNX Runtime through an export cached in the model cache)"
-                        + (" (default: the run's)" if reads_run else ""))
+                        + (" (default: the run's)" if reads_run else
+                           " (default: auto; a folder being resumed: its run's)" if dtype is None else ""))
     add_temperature_option(p)
 
 

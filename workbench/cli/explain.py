@@ -35,7 +35,7 @@ import numpy as np
 
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS
+from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
 from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
 from workbench.explain.faithfulness import N_RANDOM
@@ -131,8 +131,9 @@ class _Session:
 
 
 def _model_key(checksum: str | None, dtype: str, temperature: float | None, device: str) -> dict:
+    device = "cuda" if str(device).startswith("cuda") else str(device)
     return {"checksum": checksum, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
-            "device": "cuda" if str(device).startswith("cuda") else str(device)}
+            "device": device, "forward": forward_backend(checksum, dtype, device)}
 
 
 #: a run item's scores, recomputed by explain, must equal the row's within this (probability units)

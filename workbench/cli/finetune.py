@@ -80,7 +80,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
     ft.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     ft.add_argument("--json", action="store_true", help="print the training card as JSON")
-    model_options(ft)
+    model_options(ft, dtype="float32")  # the head is trained on exact embeddings
     return ft
 
 

@@ -20,7 +20,7 @@ def add_model(sub) -> None:
     mt.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"], help="architecture size (weights stay random)")
     mi = add_command(msub, "info", help="load a model and print what is loaded",
               example=("workbench model info --model ~/models/emotion2vec_plus_large --json",))
-    model_options(mi)
+    model_options(mi, dtype="float32")  # describes the checkpoint as it is
     mi.add_argument("--json", action="store_true", help="print JSON instead of a table")
     onnx.add_export_onnx(msub)
 

@@ -29,7 +29,7 @@ def add_export_onnx(msub: Any) -> None:
                         "(Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine).",
             example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
                      "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
-    model_options(p)
+    model_options(p, dtype="float32")  # the export traces the exact model
     add_out_option(p, what="model.onnx and model.json (and model.int8.onnx)", value="onnx")
     p.add_argument("--int8", action="store_true", help="also write model.int8.onnx (onnxruntime dynamic int8 quantisation) and compare it")
     p.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch after the export")

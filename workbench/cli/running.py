@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from dataclasses import replace
@@ -14,7 +15,9 @@ from workbench.runs.experiment import Experiment, check_untrusted, is_experiment
 from workbench.data.manifest import read_manifest
 from workbench.analysis.metrics import headline_summary
 from workbench.model.network import DEFAULT_MODEL
-from workbench.model.ref import ModelRef
+from workbench.errors import WorkbenchError
+from workbench.limits import load_yaml_file
+from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.reporting import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
@@ -32,7 +35,7 @@ def add_run(sub) -> None:
     r.add_argument("manifest", help="manifest file (.csv, .jsonl or .parquet), or an experiment file (.yaml: manifest, model, "
                                     "variants, dtype … — every run folder writes the one that reproduces it); with an experiment "
                                     "file, only --out, --model, --device, the cache, engine and --workers options apply")
-    model_options(r)
+    model_options(r, dtype=None)  # auto, or the precision of the run being resumed (resolved in cmd_run)
     r.add_argument("--variants", default=None, help="YAML file of preprocessing variants (default: raw only)")
     add_out_option(r, what="the run folder; an existing run folder of the same settings is resumed", default="a new runs/<manifest>_<timestamp>")
     r.add_argument("--skip-missing", action="store_true",
@@ -89,6 +92,8 @@ def cmd_run(args) -> int:
             print(f"warning: {len(missing)} of {len(manifest)} manifest entries are missing and become failed rows "
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
+    if args.dtype is None and not experiment:
+        args.dtype = resumed_dtype(out) or "auto"
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
@@ -116,6 +121,20 @@ def cmd_run(args) -> int:
         paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
         print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def resumed_dtype(out: str | os.PathLike) -> str | None:
+    """The precision an unfinished run in ``out`` was started in (``--dtype`` left out resumes it in that one, so that a
+    run begun under the old float32 default, or with ``auto``'s choice, is continued, not refused); ``None``: no run there."""
+    try:
+        config = load_yaml_file(Path(out) / "config.yaml")
+    except (OSError, WorkbenchError):
+        return None
+    dtype = config.get("dtype") if isinstance(config, dict) else None
+    if dtype in DTYPES and dtype != "auto":
+        print(f"resuming {out} in its dtype {dtype} (pass --dtype to choose another)", file=sys.stderr)
+        return dtype
+    return None
 
 
 def model_name(model) -> str | None:

@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterator
 from workbench import files
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, error_dict
 from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.model.precision import MEASURED, static_cpu_choice
 from workbench.model.ref import ModelRef
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,27 @@ def import_ray():
             fix="pip install 'ray[data]' (or pip install -e '.[ray]'), or run with --engine local.",
         ) from exc
     return ray
+
+
+def ray_temperature_error() -> ConfigError:
+    return ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
+                       source="temperature", fix="run with --engine local, or without --temperature.")
+
+
+def settle_for_ray(ref: ModelRef, precision: dict, temperature: float | None = None) -> tuple[ModelRef, dict]:
+    """What the Ray engine cannot do, refused before any work: a temperature, the ONNX Runtime paths (its actors
+    load their own PyTorch model); and a measured ``auto`` becomes a rule (:func:`static_cpu_choice`), since the
+    actors, not this process, load the model.  Also checks that Ray is installed."""
+    if temperature is not None or ref.temperature is not None:
+        raise ray_temperature_error()
+    chosen, reason = precision["chosen"], precision["reason"]
+    if chosen == MEASURED:  # the actors load the model: a rule, not a measurement, here
+        chosen, reason = static_cpu_choice()
+    if chosen.startswith("onnx-"):
+        raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
+                          source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
+    import_ray()  # fail before any work when Ray is missing
+    return replace(ref, dtype=chosen), {**precision, "chosen": chosen, "reason": reason}
 
 
 #: test-only: a folder where every actor waits, before it scores a chunk, for the test's verdict on that chunk

@@ -70,24 +70,12 @@ import numpy as np
 
 from workbench.audio.intake import Audio
 from workbench.errors import ConfigError, ModelError
-from workbench.model.funasr_patches import fused_attention, low_precision_front_end
-from workbench.model.batching import default_policy
+from workbench.explain.scoring import (  # noqa: F401  (the scoring function's names, importable from here too)
+    BATCH_AUDIO_S, FRAME_SAMPLES, ClassScore, batch_for, forward_backend, onnx_forward, resolve_target)
 from workbench.model.network import Emotion2vecModel
 from workbench.schema import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
-
-FRAME_SAMPLES = 320  # 20 ms: the model's frame hop
-#: seconds of audio one batched pass may hold when the device's policy is unknown (a gradient pass counts three times)
-BATCH_AUDIO_S = 48.0
-
-
-def batch_for(n_samples: int, wanted: int, *, gradients: bool = False, budget_s: float = BATCH_AUDIO_S) -> int:
-    """The batch size for clips of ``n_samples``: ``wanted``, made smaller so a batch holds at most
-    ``budget_s`` seconds of audio (a third of it with gradients), never below 1."""
-    budget = budget_s * SAMPLE_RATE / (3 if gradients else 1)
-    return max(1, min(int(wanted), int(budget // max(1, n_samples))))
-
 
 METHODS = ("ig", "occlusion", "tf-occlusion")
 #: edges of the time-frequency occlusion bands in Hz (octaves above 250 Hz)
@@ -151,110 +139,6 @@ class Attribution:
             out["tf_band_edges_hz"] = list(self.tf_band_edges_hz or ())
             out["tf_window_times_s"] = [float(t) for t in self.tf_window_times]
         return out
-
-
-class ClassScore:
-    """The network as a differentiable function: raw waves (B, n) → (B, 9) log-probabilities.
-
-    Parameters
-    ----------
-    model : Emotion2vecModel
-        A float32 model (int8 layers cannot be differentiated).
-    network : torch.nn.Module, optional
-        Another network of the same architecture (e.g. a re-initialised copy
-        for the randomisation check); default the model's own.
-    """
-
-    def __init__(self, model: Emotion2vecModel, network: Any = None, *, max_batch: int | None = None):
-        import torch
-
-        if model.info.dtype == "int8":
-            raise ConfigError(
-                "attribution needs gradients and exact scores; this model was loaded with dtype int8.",
-                fix="load the model with dtype='float32' (the default) for `workbench explain`.",
-            )
-        self.model = model
-        self.net = network if network is not None else model.network
-        self.device = model.info.device
-        self.label_index = torch.tensor(model._label_index, device=self.device)
-        #: the model's classes in score order (the nine, or a fine-tuned head's own)
-        self.labels: tuple[str, ...] = tuple(getattr(model, "labels", None) or model.info.labels)
-        # "unuse" outputs of the checkpoint never win; a large negative keeps gradients finite
-        self.invalid = torch.tensor(~np.asarray(model._valid_tokens), device=self.device)
-        self.temperature = float(model.info.temperature or 1.0)
-        #: the precision the scores and gradients are computed in (the model's: a run's dtype is kept)
-        self.dtype = model.info.dtype
-        if max_batch is not None and int(max_batch) < 1:
-            raise ConfigError(f"max_batch={max_batch} clips per pass is below 1.", fix="pass max_batch=None (the memory budget) or a count ≥ 1.")
-        #: clips per forward pass at most (``None``: the memory budget alone; 1: one clip at a time, the unbatched reference)
-        self.max_batch = None if max_batch is None else int(max_batch)
-        #: seconds of audio one batch may hold: the device's batch policy (the engine's memory budget)
-        self.budget_s = float(default_policy(str(self.device)).max_batch_seconds)
-
-    def batch_size(self, n_samples: int, wanted: int, *, gradients: bool = False) -> int:
-        """Clips of ``n_samples`` per pass: ``wanted``, within the memory budget (:attr:`budget_s`, a third with
-        gradients) and :attr:`max_batch`, never below 1."""
-        size = batch_for(n_samples, wanted, gradients=gradients, budget_s=self.budget_s)
-        return size if self.max_batch is None else min(size, self.max_batch)
-
-    def __call__(self, waves):
-        """(B, n) float32 waves → (B, C) log-probabilities, in :attr:`labels` order.
-
-        The same operations as :meth:`Emotion2vecModel.predict` on one clip:
-        the model's precision (autocast for bfloat16/float16, the front end's
-        layer norms in that precision), frame features pooled *before* the
-        head, the model's temperature; so the scores equal a run's row.
-        """
-        import torch
-        import torch.nn.functional as F
-
-        # FunASR caches its ALiBi biases per model; one built by predict() under inference_mode cannot enter a
-        # gradient ("Inference tensors cannot be saved for backward"): give the cache ordinary copies
-        cache = getattr(self.net, "alibi_biases", None) or {}
-        for key, bias in list(cache.items()):
-            if bias.is_inference():
-                cache[key] = bias.clone()
-        x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
-        low = self.model.low_precision_front_end and self.model.info.dtype in ("bfloat16", "float16")
-        with self.model._autocast(), fused_attention(self.net, self.model.attention == "fused"), low_precision_front_end(self.net, low):
-            feats = self.net.extract_features(x, padding_mask=None)["x"].float()
-            logits = self.net.proj(feats.mean(1)).float()  # pooled then the head, as predict() does
-        logits = logits.masked_fill(self.invalid, -1e4)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
-        return torch.log_softmax(logits, dim=-1)[:, self.label_index]
-
-    def frame_logits(self, wave: np.ndarray) -> np.ndarray:
-        """(T_model, C) head applied to each frame, in :attr:`labels` order, divided by the model's temperature like predict()'s (no gradients)."""
-        import torch
-        import torch.nn.functional as F
-
-        with torch.no_grad(), self.model._autocast():
-            w = torch.as_tensor(wave, dtype=torch.float32, device=self.device)[None]
-            feats = self.net.extract_features(F.layer_norm(w, w.shape[-1:]), padding_mask=None)["x"].float()
-            return self.net.proj(feats).float()[0][:, self.label_index].cpu().numpy() / self.temperature
-
-    def log_probs(self, waves: np.ndarray, batch: int = 16) -> np.ndarray:
-        """(B, 9) log-probabilities of a stack of same-length waves (no gradients)."""
-        import torch
-
-        out = []
-        batch = self.batch_size(np.asarray(waves).shape[-1], batch)
-        with torch.no_grad():
-            for i in range(0, len(waves), batch):
-                w = torch.as_tensor(np.asarray(waves[i : i + batch]), dtype=torch.float32, device=self.device)
-                out.append(self(w).cpu().numpy())
-        return np.concatenate(out)
-
-
-def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> str:
-    """The class to explain: ``target`` checked against the model's labels, or the predicted one."""
-    if target is None:
-        return scorer.labels[int(np.argmax(scorer.log_probs(wave[None])[0]))]
-    if target not in scorer.labels:
-        raise ConfigError(f"unknown class {target!r}; this model's classes are {', '.join(scorer.labels)}.", source="--class",
-                          fix=f"use one of {', '.join(scorer.labels)} (or leave it out for the predicted class).")
-    return target
 
 
 def as_wave(clip: Any) -> np.ndarray:

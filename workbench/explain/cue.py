@@ -235,7 +235,7 @@ def _train(net_builder, config: CueTraining, targets_of: dict) -> tuple[dict, fl
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.detach().item())  # a detached scalar: no autograd warning per step
             if step % 20 == 0:
                 logger.info("cue training step %d loss %.3f", step, loss.item())
             step += 1

@@ -276,8 +276,10 @@ def _stability_check(fn: Any, first: Attribution, scorer: ClassScore, wave: np.n
 
 
 def _checked_map(model: Emotion2vecModel, scorer: ClassScore, wave: np.ndarray, target: str, method: str, opts: dict, *,
-                 seeds: int, steps: int, n_random: int, randomisation: str | None):
-    """One method's map with every check: (attribution with its stability, faithfulness, randomisation check or None)."""
+                 seeds: int, steps: int, n_random: int, randomisation: str | None, references: dict | None = None):
+    """One method's map with every check: (attribution with its stability, faithfulness, randomisation check or None).
+
+    ``references``: the method-free faithfulness curves of this clip, shared by its methods (computed once)."""
     fn = partial(METHOD_FUNCTIONS[method], **opts)
     try:
         a = fn(scorer, wave, target)
@@ -289,7 +291,7 @@ def _checked_map(model: Emotion2vecModel, scorer: ClassScore, wave: np.ndarray, 
     else:
         a.checks["stability"] = {"applicable": False, "passed": None,
                                  "reason": "deterministic (removal is zeros, no random baseline): no seed to vary"}
-    faith = faithfulness(scorer, wave, a, steps=steps, n_random=n_random)
+    faith = faithfulness(scorer, wave, a, steps=steps, n_random=n_random, references=references)
     rand = (randomisation_check(model, wave, a, fn, kind=randomisation, max_batch=scorer.max_batch)
             if randomisation is not None else None)
     return a, faith, rand
@@ -299,7 +301,8 @@ def _model_record(model: Emotion2vecModel, scorer: ClassScore) -> dict:
     """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature."""
     info = model.info.to_dict()
     return {**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
-            "temperature": model.info.temperature, "scored_in": scorer.dtype}
+            "temperature": model.info.temperature, "scored_in": scorer.dtype,
+            "gradient_free_passes": getattr(scorer, "forward_name", f"torch {scorer.dtype}")}
 
 
 def explain_clip(
@@ -368,10 +371,11 @@ def explain_clip(
     scorer = scorer or ClassScore(model)
     logp = scorer.log_probs(wave[None])[0]
     target = resolve_target(scorer, wave, target)
-    attributions, faith, rand = {}, {}, {}
+    attributions, faith, rand, references = {}, {}, {}, {}
     for m in methods:
         attributions[m], faith[m], rand[m] = _checked_map(model, scorer, wave, target, m, options.get(m, {}), seeds=seeds,
-                                                          steps=steps, n_random=n_random, randomisation=randomisation)
+                                                          steps=steps, n_random=n_random, randomisation=randomisation,
+                                                          references=references)
     expl = Explanation(
         id=item_id or getattr(clip, "id", None) or "clip", duration=len(wave) / SAMPLE_RATE, target=target,
         scores={k: float(np.exp(v)) for k, v in zip(scorer.labels, logp)}, labels=scorer.labels,

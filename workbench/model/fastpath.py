@@ -24,7 +24,6 @@ model as ``model.precision`` (the run records it in ``summary.json``).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib.metadata
 import json
@@ -43,9 +42,8 @@ import numpy as np
 
 from workbench import __version__, files
 from workbench.schema import SAMPLE_RATE
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ModelError
 from workbench.model.checkpoints import cache_dir
-from workbench.model.network import clear_cache, describe_checkpoint, load_model
 from workbench.model.onnx_backend import check_clips, load_onnx_model
 from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.precision import cpu_flags
@@ -223,36 +221,30 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
     return folder, verified
 
 
-def _checkpoint_info(model: str | None, hub: str, revision: str | None):
-    return describe_checkpoint(model, hub=hub, revision=revision, device="cpu", dtype="float32").info
+def _float32(ref: Any) -> Any:
+    """``ref`` as the exact reference every path is measured and checked against: PyTorch float32 on the CPU,
+    untempered (``ref`` is a :class:`~workbench.model.ref.ModelRef`; this module never imports it)."""
+    return replace(ref, device="cpu", dtype="float32", temperature=None)
 
 
-def load_onnx_path(model: str | None, *, hub: str = "ms", revision: str | None = None, dtype: str = "onnx-int8",
-                   progress: Callable[[str], None] | None = None) -> Any:
-    """The checkpoint run by ONNX Runtime through its cached, verified export (made here on first use).
+def _checksum(ref: Any, progress: Callable[[str], None] | None) -> str:
+    """The weights' sha256 from the files alone, or (a hub id not downloaded, or pinned to a revision) by loading."""
+    checksum = _float32(ref).describe().info.checksum
+    return checksum or _float32(ref).load(progress=progress).info.checksum
 
-    The returned model's ``info`` is the checkpoint's (id, path, checksum of the weights) with ``dtype`` set to
-    ``onnx-float32`` or ``onnx-int8``, so a run records the checkpoint, and its cached predictions are its own.
-    """
-    if dtype not in ONNX_PATHS:
-        raise ConfigError(f"{dtype!r} is not an ONNX path; expected one of {', '.join(ONNX_PATHS)}.", source="--dtype",
-                          fix="pass --dtype onnx-int8, onnx-float32, or auto.")
-    base = _checkpoint_info(model, hub, revision)
+
+def onnx_export_for(ref: Any, *, progress: Callable[[str], None] | None = None) -> tuple[Path, dict, Any]:
+    """The cached, verified ONNX export of the checkpoint ``ref`` names (made here on first use), its verification
+    record, and the checkpoint's provenance record (id, path, checksum) for the ONNX model to carry."""
+    base = _float32(ref).describe().info
     found = cached_export(base.checksum) if base.checksum else None
     if found is None:
-        reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
+        reference = _float32(ref).load(progress=progress)
         found = ensure_export(reference, progress=progress)
         if not base.checksum:  # a hub id not downloaded before, or pinned to a revision: the loaded model knows it
             base = reference.info
     folder, verified = found
-    graph_dtype = dtype.removeprefix("onnx-")
-    t0 = time.perf_counter()
-    net = load_onnx_model(folder, dtype=graph_dtype, device="cpu")
-    net.info = replace(base, dtype=dtype, device="cpu", parameters=net.info.parameters,
-                       load_seconds=time.perf_counter() - t0)
-    net.export_folder = str(folder)
-    net.verification = verified["graphs"][graph_dtype]
-    return net
+    return folder, verified, base
 
 
 # ---------------------------------------------------------------------------
@@ -268,11 +260,11 @@ def _timed(model: Any, clips: list[np.ndarray], rounds: int = MEASURE_ROUNDS) ->
     return best, preds
 
 
-def measure_paths(model: str | None, *, hub: str = "ms", revision: str | None = None,
-                  progress: Callable[[str], None] | None = None) -> dict:
-    """Time float32 and every :data:`CPU_PATHS` candidate on this machine, with their agreement with float32."""
+def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) -> dict:
+    """Time float32 and every :data:`CPU_PATHS` candidate of the checkpoint ``ref`` names on this machine, with their
+    agreement with float32 (``ref``: a :class:`~workbench.model.ref.ModelRef`; each candidate is loaded through it)."""
     say = progress or (lambda line: None)
-    reference = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress)
+    reference = _float32(ref).load(progress=progress)
     checksum = reference.info.checksum
     clips = check_clips(MEASURE_CLIPS, seed=1)
     audio_seconds = sum(len(c) for c in clips) / SAMPLE_RATE
@@ -283,9 +275,7 @@ def measure_paths(model: str | None, *, hub: str = "ms", revision: str | None = 
         try:
             if name in ONNX_PATHS:
                 ensure_export(reference, progress=progress)
-                candidate = load_onnx_path(model, hub=hub, revision=revision, dtype=name)
-            else:
-                candidate = load_model(model, hub=hub, revision=revision, device="cpu", dtype=name)
+            candidate = replace(_float32(ref), dtype=name).load()
             seconds, preds = _timed(candidate, clips)
         except Exception as exc:  # noqa: BLE001 — a path that cannot run here is recorded and never chosen
             paths[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
@@ -297,7 +287,7 @@ def measure_paths(model: str | None, *, hub: str = "ms", revision: str | None = 
         paths[name] = {"seconds": round(seconds, 4), "x_float32": round(t32 / seconds, 3), "agreement": figures, "ok": ok}
         del candidate
         if name in ("bfloat16", "int8"):
-            clear_cache(dtype=name)  # the chosen one loads again; the others are freed
+            replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
     record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": checksum, "versions": versions(),
               "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
               "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -329,37 +319,23 @@ def choose(record: dict, *, allow_onnx: bool = True) -> tuple[str, str]:
     return name, f"fastest on this CPU: {speedup:.2f}x float32"
 
 
-def load_auto(model: str | None, *, hub: str = "ms", revision: str | None = None, allow_onnx: bool = True,
-              temperature: float | None = None, progress: Callable[[str], None] | None = None) -> Any:
-    """The measured winner on this CPU, loaded; its ``precision`` attribute says what was chosen, why, and how
-    closely it agrees with float32 (the figures of the measurement)."""
-    if temperature is not None:
-        allow_onnx = False  # the ONNX graphs do not apply a temperature
-    checksum = _checkpoint_info(model, hub, revision).checksum
-    if not checksum:  # a hub id not downloaded before, or pinned to a revision: load it to know its weights
-        checksum = load_model(model, hub=hub, revision=revision, device="cpu", dtype="float32", progress=progress).info.checksum
+def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None) -> tuple[str, dict]:
+    """``auto`` on this CPU for the checkpoint ``ref`` names: the fastest path that agrees with float32 (measured once,
+    then read from the cache), and the record the loaded model carries as its ``precision`` (what, why, and the
+    agreement figures of the measurement).  Loading the winner is :meth:`ModelRef.load`'s."""
+    allow_onnx = ref.temperature is None  # the ONNX graphs do not apply a temperature
+    checksum = _checksum(ref, progress)
     record = cached_record(checksum)
     fresh = record is None
     if fresh:
-        record = measure_paths(model, hub=hub, revision=revision, progress=progress)
+        record = measure_paths(ref, progress=progress)
     chosen, reason = choose(record, allow_onnx=allow_onnx)
     entry = record["paths"][chosen]
-    if chosen in ONNX_PATHS:
-        net = load_onnx_path(model, hub=hub, revision=revision, dtype=chosen, progress=progress)
-    else:
-        net = load_model(model, hub=hub, revision=revision, device="cpu", dtype=chosen, progress=progress,
-                         temperature=temperature)
-        net = copy.copy(net)  # the cached instance is shared; the record belongs to this load
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
                  "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
                  "measured_now": fresh}
-    if chosen in ONNX_PATHS:
-        precision["export"] = {"folder": getattr(net, "export_folder", None), "check": getattr(net, "verification", None)}
-    net.precision = precision
-    if progress is not None:
-        progress(describe_auto(precision))
-    return net
+    return chosen, precision
 
 
 def describe_auto(precision: dict) -> str:

@@ -505,15 +505,29 @@ def load_model(
     ...
     workbench.errors.ConfigError: dtype must be float32, bfloat16, float16 or int8, given 'float8'. Fix: ...
     """
-    say = progress or _silent
     spec = resolve_model(model, hub=hub, revision=revision)
+    return cached_network(spec, device, dtype, progress).with_temperature(temperature)
+
+
+def _key(spec: _Resolved, device: str, dtype: str) -> tuple:
+    return (spec.kind, spec.model, spec.hub, spec.revision, auto_device() if device == "auto" else device, dtype)
+
+
+def cached_network(spec: _Resolved, device: str, dtype: str, progress: Callable[[str], None] | None = None) -> Emotion2vecModel:
+    """The network of the checkpoint ``spec`` names on ``device`` in ``dtype``, built once per process (untempered:
+    the instance is shared).  :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` and :func:`load_model` come here."""
     check_dtype(dtype)
-    dev = auto_device() if device == "auto" else device
-    key = (spec.kind, spec.model, spec.hub, spec.revision, dev, dtype)
+    key = _key(spec, device, dtype)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(spec, dev, dtype, say)
-        return _CACHE[key].with_temperature(temperature)
+            _CACHE[key] = _load(spec, key[-2], dtype, progress or _silent)
+        return _CACHE[key]
+
+
+def forget_network(spec: _Resolved, device: str, dtype: str) -> None:
+    """Drop one built network from the process cache (the precision measurement frees the candidates it lost)."""
+    with _CACHE_LOCK:
+        _CACHE.pop(_key(spec, device, dtype), None)
 
 
 def _load(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) -> Emotion2vecModel:

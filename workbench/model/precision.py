@@ -1,15 +1,16 @@
 """Which numeric precision the model runs in: ``--dtype auto|float32|bfloat16|float16|int8|onnx-float32|onnx-int8``.
 
-One function decides, :func:`resolve_dtype`, and says why; every command that loads a model
-calls it once and records both the choice and the reason in the run's provenance.  An explicit
-request is never changed: ``auto`` is the only value the workbench chooses for the user.
+The decision is :meth:`ModelRef.settled <workbench.model.ref.ModelRef.settled>`'s
+(:func:`workbench.model.ref.resolve_dtype`), which says why; every command that loads a model records
+both the choice and the reason in the run's provenance.  An explicit request is never changed: ``auto``
+is the only value the workbench chooses for the user.  This module holds the hardware facts it decides from.
 
 ``auto``:
 
 * CUDA: ``bfloat16`` where the GPU supports it (compute capability ≥ 8.0), else ``float16``;
 * CPU: the fastest path that agrees with float32, *measured* once on this machine for this
   checkpoint (:mod:`workbench.model.fastpath`: bf16 weights, int8, ONNX Runtime float32/int8).
-  :func:`resolve_dtype` answers ``"measured"`` for it; :meth:`ModelRef.load
+  :func:`~workbench.model.ref.resolve_dtype` answers ``"measured"`` for it; :meth:`ModelRef.load
   <workbench.model.ref.ModelRef.load>` measures (or reads the cached measurement) and loads the winner.
   Where a choice must be made without loading (the Ray driver), :func:`static_cpu_choice` gives the
   rule of issue #23's figures: ``bfloat16`` on a CPU with bf16 instructions, else ``int8``.
@@ -23,11 +24,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from workbench.errors import ConfigError
-from workbench.model.network import auto_device
 
 DTYPES = ("float32", "bfloat16", "float16", "int8", "onnx-float32", "onnx-int8")
-#: what ``resolve_dtype("auto", "cpu")`` answers: the choice is measured when the model loads
+#: what ``ref.resolve_dtype("auto", "cpu")`` answers: the choice is measured when the model loads
 MEASURED = "measured"
 DTYPE_CHOICES = ("auto",) + DTYPES
 
@@ -54,51 +53,10 @@ def cpu_bf16_feature(flags: frozenset[str] | None = None) -> str | None:
     return None
 
 
-def _cuda_bf16() -> bool:
+def cuda_bf16() -> bool:
     import torch
 
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-
-
-def resolve_dtype(requested: str, device: str, *, flags: frozenset[str] | None = None) -> tuple[str, str]:
-    """The precision to run in, and why.
-
-    Parameters
-    ----------
-    requested : {"auto", "float32", "bfloat16", "float16", "int8"}
-        What the user asked for.
-    device : str
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` … (``"auto"`` is resolved to CUDA when available).
-    flags : frozenset of str, optional
-        CPU flags to decide from (tests); default: this machine's.
-
-    Returns
-    -------
-    (dtype, reason) : tuple of str
-        ``dtype`` is one of :data:`DTYPES`, or :data:`MEASURED` for ``auto`` on a CPU; ``reason`` is a short phrase for the screen and the
-        provenance, e.g. ``"CPU has avx512_bf16"``.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown value, or int8 on a GPU (dynamic quantisation runs on the CPU only).
-    """
-    if requested not in DTYPE_CHOICES:
-        raise ConfigError(f"unknown dtype {requested!r}; expected one of {', '.join(DTYPE_CHOICES)}.", source="--dtype",
-                          fix="pass --dtype auto (the fastest precision this machine runs well) or float32 (exact).")
-    if device == "auto":
-        device = auto_device()
-    on_gpu = str(device).startswith("cuda")
-    if requested in ("int8", "onnx-float32", "onnx-int8") and on_gpu:
-        raise ConfigError(f"{requested} runs on the CPU only.", source=f"--dtype {requested}",
-                          fix=f"use --dtype bfloat16 or auto on a GPU, or --device cpu for {requested}.")
-    if requested != "auto":
-        return requested, "asked for"
-    if on_gpu:
-        if _cuda_bf16():
-            return "bfloat16", "GPU supports bfloat16"
-        return "float16", "GPU lacks bfloat16"
-    return MEASURED, "the fastest path that agrees with float32, measured on this CPU"
 
 
 def static_cpu_choice(flags: frozenset[str] | None = None) -> tuple[str, str]:

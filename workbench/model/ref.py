@@ -17,18 +17,21 @@ from __future__ import annotations
 import copy
 import os
 import re
+import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model import fastpath
+from workbench.model.fastpath import describe_auto
 from workbench.model.building import describe_checkpoint
 from workbench.model.checkpoints import DEFAULT_MODEL, RANDOM_NAMES as _RANDOM_ARCHS, cache_dir, resolve_model
-from workbench.model.network import Emotion2vecModel, auto_device, load_model
-from workbench.model.precision import DTYPES as PRECISIONS, MEASURED, describe_choice, resolve_dtype
+from workbench.model.onnx_backend import load_onnx_model
+from workbench.model.network import Emotion2vecModel, auto_device, cached_network, forget_network
+from workbench.model.precision import DTYPE_CHOICES, DTYPES as PRECISIONS, MEASURED, cuda_bf16, describe_choice
 
-#: the precisions a model loads in (``auto``: :func:`workbench.model.precision.resolve_dtype` chooses, and says why;
+#: the precisions a model loads in (``auto``: :func:`resolve_dtype` chooses, and says why;
 #: on a CPU :mod:`workbench.model.fastpath` measures the fastest path that agrees with float32)
 DTYPES = PRECISIONS + ("auto",)
 #: names of the seeded random checkpoints (``--model tiny``): built the same on every machine
@@ -175,51 +178,99 @@ class ModelRef:
                    checksum=config.get("model_checksum") or info.get("checksum"))
 
     # ------------------------------------------------------------------ using
+    def settled(self) -> tuple["ModelRef", dict]:
+        """This reference with its precision decided where it can be before loading, and the record of the decision.
+
+        An explicit precision stays as asked; ``auto`` becomes ``bfloat16``/``float16`` on a GPU, and stays ``auto``
+        on a CPU, where :meth:`load` measures the fastest path that agrees with float32 (once per CPU and checkpoint).
+        The record (``requested``, ``chosen``, ``reason``) is what a run keeps in ``config.yaml`` and ``summary.json``.
+
+        Examples
+        --------
+        >>> wb.ModelRef("tiny", dtype="int8").settled()[1]
+        {'requested': 'int8', 'chosen': 'int8', 'reason': 'asked for'}
+        """
+        chosen, reason = resolve_dtype(self.dtype, self.device)
+        precision = {"requested": self.dtype, "chosen": chosen, "reason": reason}
+        return (self if chosen == MEASURED else replace(self, dtype=chosen)), precision
+
     def load(self, *, progress: Callable[[str], None] | None = None, gradients: bool = False) -> Any:
         """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`.
 
         ``dtype="auto"`` on a CPU loads the fastest path that agrees with float32, measured once on this machine
-        (:func:`workbench.model.fastpath.load_auto`); the loaded model's ``precision`` attribute says what was
+        (:func:`workbench.model.fastpath.measured_choice`); the loaded model's ``precision`` attribute says what was
         chosen, why, and its agreement with float32.  ``gradients``: the caller differentiates the model
         (explanations), so ``auto`` and the ONNX paths load PyTorch float32 instead, and say so.
+
+        The whole route from a command line to the built network is: the command (``cli``), the driver
+        (:func:`workbench.runs.driver.run`), this method, and :func:`workbench.model.network.cached_network` (or
+        ONNX Runtime's session) — the choice travels as this one type (``tests/test_model_route.py``).
         """
         if self.is_loaded:
             return self._loaded
-        dtype, device = self.dtype, self.device
-        dev = auto_device() if device == "auto" else device
-        if gradients and (dtype == "auto" or dtype.startswith("onnx-")):
-            if progress is not None:
-                progress(f"dtype {dtype} → float32 (explanations need the PyTorch model's gradients)")
-            dtype = "float32"
-        precision = None
-        if dtype == "auto":
-            dtype, reason = resolve_dtype("auto", dev)
-            if dtype != MEASURED:
-                precision = {"requested": "auto", "chosen": dtype, "reason": reason}
-                if progress is not None:  # never silently another precision than asked: say what auto chose and why
-                    progress(describe_choice("auto", dtype, reason))
-        if dtype == MEASURED:
-            net = fastpath.load_auto(self.model, hub=self.hub, revision=self.revision, temperature=self.temperature,
-                                     progress=progress)
-        elif dtype.startswith("onnx-"):
-            resolve_dtype(dtype, dev)  # refuses a GPU
-            if self.temperature is not None:  # never a silently untempered score
-                raise ConfigError(f"--temperature is not applied by the ONNX Runtime paths ({dtype}) yet.", source="--temperature",
-                                  fix="use --dtype float32, bfloat16 or int8 with --temperature, or leave --temperature out.")
-            net = fastpath.load_onnx_path(self.model, hub=self.hub, revision=self.revision, dtype=dtype, progress=progress)
-            net.precision = {"requested": dtype, "chosen": dtype, "reason": "asked for",
-                             "agreement_with_float32": net.verification.get("agreement")}
+        ref, precision = self._decided(progress, gradients)
+        if ref.dtype.startswith("onnx-"):
+            net = ref._load_onnx(progress)
+            precision = precision or {"requested": ref.dtype, "chosen": ref.dtype, "reason": "asked for",
+                                      "agreement_with_float32": net.verification.get("agreement")}
+            if precision["requested"] == "auto":
+                precision["export"] = {"folder": net.export_folder, "check": net.verification}
         else:
-            net = load_model(self.model, hub=self.hub, revision=self.revision, device=device, dtype=dtype, progress=progress,
-                             temperature=self.temperature)
+            spec = resolve_model(ref.model, hub=ref.hub, revision=ref.revision)
+            net = cached_network(spec, ref.device, ref.dtype, progress).with_temperature(ref.temperature)
             if precision is not None:
                 net = copy.copy(net)  # the cached instance is shared; the record belongs to this load
-                net.precision = precision
+        if precision is not None:
+            net.precision = precision
+            if progress is not None and precision.get("requested") == "auto" and "measured" in precision:
+                progress(describe_auto(precision))
         if self.checksum and net.info.checksum and net.info.checksum != self.checksum:
             raise ModelError(
                 f"the weights loaded have sha256 {net.info.checksum[:12]}…, not the {self.checksum[:12]}… recorded.",
                 source=self.label, fix="point --model at the checkpoint that was recorded, or pass another model explicitly.")
         return net
+
+    def _decided(self, progress: Callable[[str], None] | None, gradients: bool) -> tuple["ModelRef", dict | None]:
+        """The concrete precision to load, and its record when the workbench chose it (``None``: as asked)."""
+        dtype = self.dtype
+        if gradients and (dtype == "auto" or dtype.startswith("onnx-")):
+            if progress is not None:
+                progress(f"dtype {dtype} → float32 (explanations need the PyTorch model's gradients)")
+            return replace(self, dtype="float32"), None
+        if dtype != "auto":
+            resolve_dtype(dtype, self.device)  # refuses int8 and the ONNX paths on a GPU
+            return self, None
+        chosen, reason = resolve_dtype("auto", self.device)
+        if chosen == MEASURED:  # on this CPU: measured once, then read back
+            chosen, precision = fastpath.measured_choice(self, progress=progress)
+            return replace(self, dtype=chosen, device="cpu"), precision
+        if progress is not None:  # never silently another precision than asked: say what auto chose and why
+            progress(describe_choice("auto", chosen, reason))
+        return replace(self, dtype=chosen), {"requested": "auto", "chosen": chosen, "reason": reason}
+
+    def _load_onnx(self, progress: Callable[[str], None] | None) -> Any:
+        """The checkpoint run by ONNX Runtime through its cached, verified export (made on first use).
+
+        The model's ``info`` is the checkpoint's (id, path, checksum of the weights) with ``dtype`` set to
+        ``onnx-float32`` or ``onnx-int8``, so a run records the checkpoint, and its cached predictions are its own.
+        """
+        if self.temperature is not None:  # never a silently untempered score
+            raise ConfigError(f"--temperature is not applied by the ONNX Runtime paths ({self.dtype}) yet.", source="--temperature",
+                              fix="use --dtype float32, bfloat16 or int8 with --temperature, or leave --temperature out.")
+        folder, verified, base = fastpath.onnx_export_for(self, progress=progress)
+        graph_dtype = self.dtype.removeprefix("onnx-")
+        t0 = time.perf_counter()
+        net = load_onnx_model(folder, dtype=graph_dtype, device="cpu")
+        net.info = replace(base, dtype=self.dtype, device="cpu", parameters=net.info.parameters,
+                           load_seconds=time.perf_counter() - t0)
+        net.export_folder = str(folder)
+        net.verification = verified["graphs"][graph_dtype]
+        return net
+
+    def forget(self) -> None:
+        """Drop this reference's built network from the process cache (a later :meth:`load` builds it again)."""
+        if self.dtype in PRECISIONS and not self.dtype.startswith("onnx-"):
+            forget_network(resolve_model(self.model, hub=self.hub, revision=self.revision), self.device, self.dtype)
 
     def pinned(self, net: Any) -> "ModelRef":
         """This reference with what loading ``net`` settled: the weights' checksum, the precision loaded in
@@ -279,6 +330,47 @@ class ModelRef:
     def to_dict(self) -> dict:
         """A plain mapping (YAML/JSON) that :meth:`from_dict` reads back."""
         return asdict(self)
+
+
+def resolve_dtype(requested: str, device: str, *, flags: frozenset[str] | None = None) -> tuple[str, str]:
+    """The precision to run in, and why.
+
+    Parameters
+    ----------
+    requested : {"auto", "float32", "bfloat16", "float16", "int8"}
+        What the user asked for.
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` … (``"auto"`` is resolved to CUDA when available).
+    flags : frozenset of str, optional
+        CPU flags to decide from (tests); default: this machine's.
+
+    Returns
+    -------
+    (dtype, reason) : tuple of str
+        ``dtype`` is one of :data:`DTYPES`, or :data:`MEASURED` for ``auto`` on a CPU; ``reason`` is a short phrase for the screen and the
+        provenance, e.g. ``"CPU has avx512_bf16"``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown value, or int8 on a GPU (dynamic quantisation runs on the CPU only).
+    """
+    if requested not in DTYPE_CHOICES:
+        raise ConfigError(f"unknown dtype {requested!r}; expected one of {', '.join(DTYPE_CHOICES)}.", source="--dtype",
+                          fix="pass --dtype auto (the fastest precision this machine runs well) or float32 (exact).")
+    if device == "auto":
+        device = auto_device()
+    on_gpu = str(device).startswith("cuda")
+    if requested in ("int8", "onnx-float32", "onnx-int8") and on_gpu:
+        raise ConfigError(f"{requested} runs on the CPU only.", source=f"--dtype {requested}",
+                          fix=f"use --dtype bfloat16 or auto on a GPU, or --device cpu for {requested}.")
+    if requested != "auto":
+        return requested, "asked for"
+    if on_gpu:
+        if cuda_bf16():
+            return "bfloat16", "GPU supports bfloat16"
+        return "float16", "GPU lacks bfloat16"
+    return MEASURED, "the fastest path that agrees with float32, measured on this CPU"
 
 
 def resolve_kind(model: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from workbench import interrupts
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.engine.ray_executor import ActorLostError, import_ray, run_chunks
+from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
@@ -37,7 +37,7 @@ from workbench.data.demoset import choose_model, demo_manifest
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
-from workbench.model.precision import MEASURED, describe_choice, resolve_dtype, static_cpu_choice
+from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
 from workbench.runs.writer import RunWriter
 from workbench.schema import failed_row, ok_row
@@ -181,36 +181,14 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
     if requested.is_loaded:  # a model given loaded: used as it is
         requested = None
     else:
-        # chosen once, here; recorded in config.yaml and summary.json, never changed behind the user's back
-        chosen, reason = resolve_dtype(requested.dtype, requested.device)
-        if engine == "ray":
-            if temperature is not None or requested.temperature is not None:
-                raise _ray_temperature()
-            chosen, reason = ray_precision(chosen, reason)
-        precision = {"requested": requested.dtype, "chosen": chosen, "reason": reason}
-        if chosen != MEASURED:  # measured: ModelRef.load measures (once per CPU and checkpoint), says and records it
-            if load_progress is not None and requested.dtype != chosen:
-                load_progress(describe_choice(requested.dtype, chosen, reason))
-            requested = replace(requested, dtype=chosen)
+        # decided once, by the reference; recorded in config.yaml and summary.json, never changed behind the user's back
+        requested, precision = requested.settled()
+        if engine == "ray":  # what the Ray engine cannot do is refused by the engine, before any work
+            requested, precision = settle_for_ray(requested, precision, temperature)
+        if precision["chosen"] not in (MEASURED, precision["requested"]) and load_progress is not None:
+            load_progress(describe_choice(precision["requested"], precision["chosen"], precision["reason"]))
     return _Plan(manifest, manifest_ref, list(variants or [RAW]), audio_config or AudioConfig(), diagnostics or DiagnosticsConfig(),
                  writer, engine, requested, precision)
-
-
-def _ray_temperature() -> ConfigError:
-    return ConfigError("a temperature cannot be applied by the Ray engine yet (its actors load their own model).",
-                       source="temperature", fix="run with --engine local, or without --temperature.")
-
-
-def ray_precision(chosen: str, reason: str) -> tuple[str, str]:
-    """What the Ray engine cannot do, refused before any work: the ONNX Runtime paths (its actors load their own
-    PyTorch model), and a measured ``auto`` (a rule is used instead).  Also checks that Ray is installed."""
-    if chosen == MEASURED:  # the actors load the model: a rule, not a measurement, here
-        chosen, reason = static_cpu_choice()
-    if chosen.startswith("onnx-"):
-        raise ConfigError(f"--dtype {chosen} runs ONNX Runtime in this process; the Ray engine's actors run PyTorch.",
-                          source="--engine ray", fix=f"use --engine local with --dtype {chosen}, or another --dtype with Ray.")
-    import_ray()  # fail before any work when Ray is missing
-    return chosen, reason
 
 
 def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> tuple[Any, ModelRef, dict]:
@@ -231,7 +209,7 @@ def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> 
     ref = (requested or ModelRef()).pinned(net)
     if plan.engine == "ray":
         if ref.temperature is not None:  # a loaded model that carries one
-            raise _ray_temperature()
+            raise ray_temperature_error()
         if requested is not None:
             ref = replace(ref, device=requested.device, dtype=requested.dtype)
     return net, ref, precision

@@ -15,7 +15,20 @@ from workbench.views.run_browser import LowConfidenceBrowser
 from workbench.views.viewbase import _View, _banner, _esc, _segment_text, _w, player, row_labels, row_scores
 
 # ---------------------------------------------------------------------------
-class ConfusionExplorer(_View):
+class _ListThenOpen(_View):
+    """A view that lists a run's items (``self.items``) and opens the chosen one in a browser below the list."""
+
+    def open_item(self):
+        if not self.items.value:
+            return
+        with self.busy(f"opening {self.items.value} [{self.variant}]"):
+            if self.browser is None:
+                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
+                self.browser_box.children = [self.browser.widget]
+            self.browser.select(self.items.value, self.variant)
+
+
+class ConfusionExplorer(_ListThenOpen):
     """The confusion matrix of one variant (chosen in ``variant_select``) as buttons; a click lists the
     cell's items; 'open' shows one in the browser.
 
@@ -100,18 +113,8 @@ class ConfusionExplorer(_View):
         if len(df):
             self.items.value = df["id"].iloc[0]
 
-    def open_item(self):
-        if not self.items.value:
-            return
-        with self.busy(f"opening {self.items.value} [{self.variant}]"):
-            if self.browser is None:
-                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
-                self.browser_box.children = [self.browser.widget]
-            self.browser.select(self.items.value, self.variant)
-
-
 # ---------------------------------------------------------------------------
-class ListenerErrorsBrowser(_View):
+class ListenerErrorsBrowser(_ListThenOpen):
     """The items listeners agree on and the model gets wrong (its own errors, most confident first); 'open' shows one in the browser.
 
     ``agree``: the share of listeners that counts as agreeing (a slider); the list is
@@ -172,14 +175,6 @@ class ListenerErrorsBrowser(_View):
         self.items.options = [(f"{r.id}  listeners {r.listener_majority} ({r.agreement:.2f} of {r.n_raters:g})  model {r.pred} ({r.confidence:.3f})",
                                r.id) for r in self.table.itertuples()]
 
-    def open_item(self):
-        if not self.items.value:
-            return
-        with self.busy(f"opening {self.items.value} [{self.variant}]"):
-            if self.browser is None:
-                self.browser = LowConfidenceBrowser(self.rf, model=self._model)
-                self.browser_box.children = [self.browser.widget]
-            self.browser.select(self.items.value, self.variant)
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 from workbench.data.manifest import Item, Manifest
 from workbench.errors import ConfigError
@@ -46,3 +47,16 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str]) -> Ma
     if skipped:
         logger.warning("%s: %d files do not follow the corpus's naming and were skipped (e.g. %s)", corpus, len(skipped), skipped[0])
     return Manifest(items, root=root, name=corpus)
+
+
+def manifest_from_names(root: Path, corpus: str, parse: Callable[[str], Any], item: Callable[[Path, Any], Item]) -> Manifest:
+    """The manifest of a corpus whose file names carry the labels: each audio file's stem through ``parse`` (``None``:
+    not the corpus's naming, skipped and counted), then ``item(path, parsed)``; :func:`finish` ends it."""
+    items, skipped = [], []
+    for p in audio_files(root):
+        name = parse(p.stem)
+        if name is None:
+            skipped.append(rel(p, root))
+            continue
+        items.append(item(p, name))
+    return finish(items, root, corpus, skipped)

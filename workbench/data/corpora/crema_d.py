@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.corpora.common import manifest_from_names, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, ReadReport, record_from_counts, refuse_duplicates, vote
 from workbench.errors import ConfigError
@@ -70,23 +70,20 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """CREMA-D: ``AudioWAV/1001_DFA_ANG_XX.wav`` = actor_sentence_emotion_level; sex from VideoDemographics.csv."""
     root = require_dir(corpus_dir, NAME)
     demo = _demographics(root)
-    items, skipped = [], []
-    for p in audio_files(root):
-        name = parse_name(p.stem)
-        if name is None:
-            skipped.append(rel(p, root))
-            continue
+
+    def item(p: Path, name: FileName) -> Item:
         row = demo.get(name.actor, {})
         sex = str(row.get("Sex", "")).strip().lower()
         meta = {"corpus": NAME, "sentence": name.sentence, "level": LEVELS.get(name.level, "unspecified")}
         if row.get("Age"):
             meta["age"] = int(row["Age"])
-        items.append(Item(
+        return Item(
             id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
             text=SENTENCES.get(name.sentence, ""), speaker=name.actor, gender=sex if sex in ("male", "female") else "",
             meta=meta,
-        ))
-    return finish(items, root, NAME, skipped)
+        )
+
+    return manifest_from_names(root, NAME, parse_name, item)
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""MSP-Podcast: the reader of its raters' labels (the audio comes with its own partition files, read elsewhere).
+"""MSP-Podcast: the manifest reader, the label map and the reader of its raters' labels.
+
+The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.  The manifest comes from
+``labels_consensus.csv`` (``labels_concensus.csv`` in early releases): per file the consensus class letter
+``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set`` (``Train``,
+``Development``, ``Test1``, ``Test2`` …), kept as ``meta.split``.
 
 ``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
@@ -12,6 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 
@@ -25,6 +32,50 @@ _CLASSES = {
 }
 #: the classes by long name (labels_detailed.csv) and by letter (labels_consensus.csv) → emotion2vec+ key
 VOTE_CLASSES = {**{name: key for name, key in _CLASSES.values()}, **{letter: key for letter, (_, key) in _CLASSES.items()}}
+#: the consensus letter (the manifest's label) → emotion2vec+ key; ``X`` (no agreement) has none
+LABEL_MAP = {**{letter.upper(): key for letter, (_, key) in _CLASSES.items()}, "X": ""}
+#: the consensus letter → the class's name; ``X`` is not a class (no agreement among the raters)
+CLASS_NAMES = {**{letter.upper(): name for letter, (name, _) in _CLASSES.items()}, "X": ""}
+#: the consensus file's names, current and early releases
+CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")
+
+
+def _consensus_file(root: Path) -> Path:
+    for folder in (root / "Labels", root):
+        for name in CONSENSUS_FILES:
+            if (folder / name).is_file():
+                return folder / name
+    raise ConfigError("no Labels/labels_consensus.csv in the MSP-Podcast folder.", source=str(root),
+                      fix="pass the top folder of the MSP-Podcast release (it holds Audios/ and Labels/).")
+
+
+def prepare(corpus_dir: str | os.PathLike) -> Manifest:
+    """MSP-Podcast: one item per row of ``Labels/labels_consensus.csv`` whose audio is in the folder.
+
+    The label is the consensus letter (``X``: the raters did not agree, kept unlabelled); ``meta`` keeps the split,
+    the consensus dimensions (``act``, ``val``, ``dom``, 1–7) and the class's name.  Rows without their audio file are
+    counted and skipped; audio files without a row are not items.
+    """
+    root = require_dir(corpus_dir, NAME)
+    labels = _consensus_file(root)
+    _, rows = csv_rows(labels, ("FileName", "EmoClass"))
+    audio = {p.name: p for p in audio_files(root)}
+    items, skipped = [], []
+    for r in rows:
+        p = audio.get(Path(r["FileName"]).name)
+        letter = r["EmoClass"].strip().upper()
+        if p is None or letter not in LABEL_MAP:
+            skipped.append(r["FileName"] if p is None else f"{r['FileName']} (class {letter!r})")
+            continue
+        speaker = r.get("SpkrID", "").strip()
+        gender = r.get("Gender", "").strip().lower()
+        meta = {"corpus": NAME, "split": r.get("Split_Set", "").strip(), "label_name": CLASS_NAMES[letter]}
+        meta.update({dim: as_float(r.get(col)) for dim, col in (("act", "EmoAct"), ("val", "EmoVal"), ("dom", "EmoDom"))
+                     if r.get(col, "") != ""})
+        items.append(Item(id=p.stem, path=rel(p, root), label=letter, emotion=LABEL_MAP[letter],
+                          speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
+                          gender=gender if gender in ("male", "female") else "", meta=meta))
+    return finish(items, root, NAME, skipped)
 
 
 def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | None = None) -> ReadReport:

@@ -11,10 +11,11 @@ actor (01–24; odd-numbered actors are male, even-numbered female).  The files 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import re
 from dataclasses import dataclass
 
-from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.corpora.common import manifest_from_names, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 
 NAME = "ravdess"
@@ -60,13 +61,9 @@ def parse_name(stem: str) -> FileName | None:
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """RAVDESS: ``Actor_12/03-01-06-01-02-01-12.wav`` = modality-channel-emotion-intensity-statement-repetition-actor."""
     root = require_dir(corpus_dir, NAME)
-    items, skipped = [], []
-    for p in audio_files(root):
-        name = parse_name(p.stem)
-        if name is None:
-            skipped.append(rel(p, root))
-            continue
-        items.append(Item(
+
+    def item(p: Path, name: FileName) -> Item:
+        return Item(
             id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
             text=STATEMENTS[name.statement], speaker=f"Actor_{name.actor}",
             gender="male" if int(name.actor) % 2 == 1 else "female",  # odd actors are male, even female
@@ -77,5 +74,6 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                 "statement": name.statement, "repetition": name.repetition,
                 "label_name": CLASS_NAMES[name.emotion],
             },
-        ))
-    return finish(items, root, NAME, skipped)
+        )
+
+    return manifest_from_names(root, NAME, parse_name, item)

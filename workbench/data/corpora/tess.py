@@ -8,10 +8,11 @@ with seven emotions; a file is ``OAF_angry/OAF_back_angry.wav`` = speaker_word_e
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import re
 from dataclasses import dataclass
 
-from workbench.data.corpora.common import audio_files, finish, rel, require_dir
+from workbench.data.corpora.common import manifest_from_names, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 
 NAME = "tess"
@@ -55,16 +56,13 @@ def parse_name(stem: str) -> FileName | None:
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """TESS: ``OAF_angry/OAF_back_angry.wav`` = speaker_word_emotion ("Say the word back")."""
     root = require_dir(corpus_dir, NAME)
-    items, skipped = [], []
-    for p in audio_files(root):
-        name = parse_name(p.stem)
-        if name is None:
-            skipped.append(rel(p, root))
-            continue
+
+    def item(p: Path, name: FileName) -> Item:
         gender, age = SPEAKERS[name.speaker]
-        items.append(Item(
+        return Item(
             id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
             text=f"Say the word {name.word}", speaker=name.speaker, gender=gender,
             meta={"corpus": NAME, "word": name.word, "age": age},
-        ))
-    return finish(items, root, NAME, skipped)
+        )
+
+    return manifest_from_names(root, NAME, parse_name, item)

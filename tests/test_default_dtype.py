@@ -1,0 +1,40 @@
+"""The default is the fast path (issue #28): ``--dtype auto`` on the commands that score, ``float32`` where the
+checkpoint itself is trained on or described, and a run resumed in the precision it was started in."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+from workbench.cli import build_parser, main
+from workbench.limits import load_yaml_file
+from workbench.model.ref import ModelRef
+from workbench.runs.driver import run
+
+from test_runs import make_dataset
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["infer", "a.wav"], "auto"), (["diagnose", "a.wav"], "auto"), (["similar", "a.wav", "b.wav"], "auto"),
+    (["sweep", "a.wav", "--kind", "sample-rate"], "auto"), (["segment", "a.wav"], "auto"),
+    (["model", "info"], "float32"), (["model", "export-onnx", "--out", "x"], "float32"),
+    (["run", "m.csv"], None),  # resolved by the command: auto, or the resumed run's
+])
+def test_the_commands_that_score_default_to_auto(argv, expected):
+    assert build_parser().parse_args(argv).dtype == expected
+
+
+def test_run_resumes_an_unfinished_float32_run_in_float32_and_a_new_folder_in_auto(tmp_path):
+    manifest = make_dataset(tmp_path, n=4, bad=False)
+    run(manifest, out_dir=tmp_path / "old", model=ModelRef("tiny", device="cpu", dtype="float32"), limit=2, chunk_size=2)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", str(manifest), "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "old")]) == 0
+    assert "resuming" in err.getvalue() and "dtype float32" in err.getvalue()
+    assert load_yaml_file(tmp_path / "old" / "config.yaml")["dtype"] == "float32"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", str(manifest), "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "new")]) == 0
+    assert "dtype auto →" in err.getvalue()
