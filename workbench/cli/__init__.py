@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import importlib
 import os
 import sys
 import threading
@@ -109,7 +108,8 @@ _BY_NAME = {c.name: c for c in COMMAND_TABLE}
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(f"workbench.cli.{name}")
+    # the import statement's own route, not importlib.import_module: `python -X importtime` sees only the former
+    return __import__(f"workbench.cli.{name}", fromlist=["COMMANDS"])
 
 
 def handlers_of(command: Command) -> dict:
@@ -146,7 +146,7 @@ def __getattr__(name: str):
     if name == "print_run_summary":
         return _module("running").print_run_summary
     if name == "print_outcomes":
-        return importlib.import_module("workbench.runs.outputs").print_outcomes
+        return __import__("workbench.runs.outputs", fromlist=["print_outcomes"]).print_outcomes
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
