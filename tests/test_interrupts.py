@@ -100,7 +100,9 @@ def _run_case(command, moment, corpus, uninterrupted, tmp_path):
     root, manifest = corpus
     out = tmp_path / f"{command}_{moment}"
     argv = {
-        "run": ["run", str(manifest), "--out", str(out), "--model", "tiny", "--no-cache", "--chunk", "2"],
+        # run: float32, so that the resumed rows can equal the uninterrupted float32 run's (infer keeps the default,
+        # auto, whose first measurement and export are moments a Ctrl-C must stop too)
+        "run": ["run", str(manifest), "--out", str(out), "--model", "tiny", "--no-cache", "--chunk", "2", "--dtype", "float32"],
         "infer": ["infer", "--model", "tiny", "--out", str(out), *[str(p) for p in sorted((root / "audio").glob("*.wav"))[:8]]],
         "report": ["report", "experiment_report", "-p", f"run_dir={tmp_path / 'no_such_run'}", "--out", str(out)],
     }[command]

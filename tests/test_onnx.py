@@ -205,7 +205,7 @@ def test_cli_run_with_onnxruntime_equals_torch(exported, tiny_model, tmp_path):
         sf.write(tmp_path / f"c{i}.wav", speech_like(dur=d, seed=20 + i), 16000)
     (tmp_path / "m.csv").write_text("id,path\n" + "".join(f"c{i},c{i}.wav\n" for i in range(3)))
     ck = tiny_model.info.path
-    a = _cli("run", "m.csv", "--model", ck, "--out", "torch", "--no-cache", cwd=tmp_path)
+    a = _cli("run", "m.csv", "--model", ck, "--dtype", "float32", "--out", "torch", "--no-cache", cwd=tmp_path)
     b = _cli("run", "m.csv", "--backend", "onnxruntime", "--model", str(exported.folder), "--dtype", "float32", "--out", "ort",
              "--no-cache", cwd=tmp_path)
     assert a.returncode == 0 and b.returncode == 0, b.stderr[-2000:]
