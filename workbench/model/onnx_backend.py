@@ -429,6 +429,8 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     options.log_severity_level = 3  # errors only: ORT's warnings would reach the screen otherwise
     options.intra_op_num_threads = threads or _threads()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # the workbench's CLI sets it (cli.share_the_cores):
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # ORT's own threads wait alike
     try:
         session = ort.InferenceSession(str(graph), sess_options=options, providers=providers)
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file
