@@ -250,7 +250,7 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     (tmp_path / "late.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst\n\n00:00:03.500 --> 00:00:07.000\nrunning over\n\n"
                                        "00:00:05.000 --> 00:00:06.000\nafter the end\n")
     late = tmp_path / "late"
-    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "late.vtt"), "--model", "tiny", "--out", str(late)]) == 1
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "late.vtt"), "--model", "tiny", "--dtype", "float32", "--out", str(late)]) == 1
     assert "1 scored, 2 failed" in capsys.readouterr().out
     lt = pd.read_csv(late / "sentences.csv")
     assert list(lt["status"]) == ["ok", "failed", "failed"]
