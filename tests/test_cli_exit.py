@@ -47,3 +47,19 @@ def test_python_m_workbench_cli_run_writes_everything_and_exits_with_its_status(
     assert proc.returncode == 1, proc.stderr[-2000:]  # a bad item: status 1, as before
     assert "next:" in proc.stdout and (tmp_path / "run" / "summary.json").is_file()
     assert "done:" in (tmp_path / "run" / "log.txt").read_text()
+
+
+def test_a_ctrl_c_eaten_by_an_exit_handler_still_ends_the_process_130(tmp_path):
+    """SIGINT after the work was done, while an atexit handler runs (which swallows the KeyboardInterrupt): the
+    recorded interrupt still gives exit 130 and the one line, not a silent 0."""
+    script = """
+import atexit, os, signal, sys
+from workbench import interrupts
+from workbench.cli import end_process
+signal.signal(signal.SIGINT, interrupts.handler)
+atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))
+end_process(0)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().endswith("interrupted")

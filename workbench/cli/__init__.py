@@ -242,6 +242,9 @@ def end_process(code: int) -> NoReturn:
     if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()
+    if code == 0 and interrupts.pending():  # a Ctrl-C after the work was done (an exit handler may have eaten it)
+        print(interrupts.message(), file=sys.stderr)
+        code = interrupts.EXIT_INTERRUPTED
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
