@@ -9,7 +9,7 @@ import io
 import pytest
 
 from workbench.cli import build_parser, main
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.ref import ModelRef
 from workbench.runs.driver import run
 

@@ -20,7 +20,7 @@ import soundfile as sf
 import yaml
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.limits import load_yaml_text, shown, spreadsheet_safe
+from workbench.serialize import load_yaml_text, shown, spreadsheet_safe
 
 REPO = Path(__file__).resolve().parent.parent
 

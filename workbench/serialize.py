@@ -1,10 +1,237 @@
-"""Small shared helpers for writing results: JSON of numpy values, saving figures."""
+"""Data in and out of files others read or wrote: bounded YAML and tables, spreadsheet-safe CSV, figure text, figures.
+
+Reading files other people wrote, with bounds.  An experiment file, a votes table, an alignment or
+a manifest may come from anyone.  Each reader here checks the size before a value is used, so a
+small file cannot grow into gigabytes in memory (a YAML alias bomb, a gzip bomb, a million-row
+table), and what the workbench writes back as CSV cannot run as a formula when a spreadsheet opens
+it.
+
+The caps are far above any legitimate file of its kind (the largest corpus tables, MSP-Podcast's
+``labels_detailed.csv``, hold about 1.3 million rows in 180 MB) and far below what exhausts a
+machine; each error names the cap and the fix.
+
+Writing results: matplotlib text of data strings (no mathtext), and saving figures atomically.
+"""
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
 from pathlib import Path
+from typing import Any
 
+from workbench.errors import ConfigError
 from workbench.files import write_figure
+
+#: an experiment, variants or run ``config.yaml``: a real one is a few kB
+YAML_MAX_BYTES = 1_000_000
+#: nesting of mappings and lists in such a file (a real one nests 4 deep)
+YAML_MAX_DEPTH = 32
+#: scalars, mappings and lists in such a file
+YAML_MAX_NODES = 200_000
+#: a table of votes, alignments or manifest rows, as bytes read (after decompression)
+TABLE_MAX_BYTES = 512_000_000
+#: rows of such a table
+TABLE_MAX_ROWS = 2_000_000
+#: one field of such a table (a transcript is a few hundred characters)
+FIELD_MAX_CHARS = 10_000
+#: the characters a value may show in an error message
+SHOWN_CHARS = 80
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, saying how long it was: error messages stay one line."""
+    if isinstance(value, (str, bytes)) and len(value) > 10 * limit:
+        value = value[: 2 * limit]  # never build the repr of a huge string
+        text = repr(value)
+        return text[:limit] + "…"
+    if isinstance(value, (list, tuple, dict, set)) and len(value) > limit:
+        return f"<{type(value).__name__} of {len(value)} entries>"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+# ---------------------------------------------------------------------------
+# YAML
+# ---------------------------------------------------------------------------
+def _bounded_loader(source: str, max_depth: int, max_nodes: int):
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        """PyYAML's safe loader with no aliases, bounded nesting and a bounded number of nodes."""
+
+        depth = 0
+        nodes = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ConfigError(
+                    f"uses a YAML alias (*{event.anchor}) at line {event.start_mark.line + 1}; aliases are refused in files "
+                    "the workbench reads (a few lines of them can expand to gigabytes).",
+                    source=source, fix="write the value out in full where the alias stands.")
+            self.nodes += 1
+            if self.nodes > max_nodes:
+                raise ConfigError(f"holds more than {max_nodes} values; a settings file holds a few hundred.", source=source,
+                                  fix="check that this is the file you meant; split data out into a manifest.")
+            self.depth += 1
+            try:
+                if self.depth > max_depth:
+                    mark = self.peek_event().start_mark
+                    raise ConfigError(f"nests deeper than {max_depth} levels (line {mark.line + 1}).", source=source,
+                                      fix="flatten the file; settings nest a few levels at most.")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
+
+
+def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, max_nodes: int = YAML_MAX_NODES) -> Any:
+    """Parse YAML written by anyone: safe types only, no aliases, bounded depth and size.
+
+    Raises
+    ------
+    ConfigError
+        An alias, nesting past ``max_depth``, more than ``max_nodes`` values, or YAML that does not parse;
+        the message names the line.
+    """
+    import yaml
+
+    if len(text) > YAML_MAX_BYTES:
+        raise ConfigError(f"is {len(text):,} characters long; a settings file is a few kB (cap {YAML_MAX_BYTES:,}).",
+                          source=source, fix="check that this is the file you meant.")
+    loader = _bounded_loader(source, max_depth, max_nodes)(text)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise ConfigError(f"nests deeper than {max_depth} levels.", source=source, fix="flatten the file.") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"is not valid YAML ({shown(str(exc), 300)}).", source=source,
+                          fix="fix the line the message names (a YAML linter shows it).") from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_bytes: int = YAML_MAX_BYTES) -> Any:
+    """Read and parse a YAML file with :func:`load_yaml_text`'s bounds, refusing a file over ``max_bytes`` unread."""
+    p = Path(path)
+    source = source or str(Path(os.path.abspath(p)))
+    data = read_bytes_capped(p, max_bytes=max_bytes, source=source, what="a settings file", decompress=False)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start}).", source=source,
+                          fix="save the file as UTF-8.") from None
+    return load_yaml_text(text, source=source)
+
+
+# ---------------------------------------------------------------------------
+# files and gzip
+# ---------------------------------------------------------------------------
+def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, source: str | None = None,
+                      what: str = "a table", decompress: bool = True) -> bytes:
+    """The bytes of ``path``, gunzipped when it starts with gzip's magic and ``decompress``, never more than
+    ``max_bytes`` (a 1.5 MB gzip bomb stops at the cap instead of filling memory)."""
+    p = Path(path)
+    source = source or str(Path(os.path.abspath(p)))
+    try:
+        with open(p, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            gz = decompress and head == b"\x1f\x8b"
+            stream = gzip.GzipFile(fileobj=f) if gz else f
+            try:
+                data = stream.read(max_bytes + 1)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise ConfigError(f"is not a readable gzip file ({exc}).", source=source,
+                                  fix="pass the file as the corpus ships it, or unpacked.") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read ({os.strerror(exc.errno) if exc.errno else exc}).", source=source,
+                          fix="check the path and its permissions.") from None
+    if len(data) > max_bytes:
+        raise ConfigError(f"holds more than {max_bytes:,} bytes{' once decompressed' if gz else ''}; "
+                          f"the cap for {what} is {max_bytes:,}.", source=source,
+                          fix="check that this is the file you meant, or split it.")
+    return data
+
+
+def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, max_rows: int = TABLE_MAX_ROWS,
+                     source: str | None = None, what: str = "a table", encoding: str = "utf-8",
+                     errors: str = "strict") -> str:
+    """The text of a (possibly gzipped) table, refused past ``max_bytes`` decompressed or ``max_rows`` lines."""
+    p = Path(path)
+    source = source or str(Path(os.path.abspath(p)))
+    data = read_bytes_capped(p, max_bytes=max_bytes, source=source, what=what)
+    rows = data.count(b"\n")
+    if rows > max_rows:
+        raise ConfigError(f"has {rows:,} lines; the cap for {what} is {max_rows:,}.", source=source,
+                          fix="check that this is the file you meant, or split it.")
+    try:
+        return data.decode(encoding, errors=errors)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not {encoding} text ({exc.reason} at byte {exc.start}).", source=source,
+                          fix=f"save the file as {encoding}.") from None
+
+
+def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) -> None:
+    """Refuse a table (a DataFrame or rows of strings) with a field longer than ``max_chars``, naming the row."""
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        for col in rows.columns:
+            s = rows[col]
+            if s.dtype == object:
+                lengths = s.map(lambda v: len(v) if isinstance(v, str) else 0)
+                if len(lengths) and lengths.max() > max_chars:
+                    i = int(lengths.to_numpy().argmax())
+                    raise ConfigError(f"row {i + 1}, column {shown(col)}: a field of {int(lengths.max()):,} characters; "
+                                      f"the cap is {max_chars:,}.", source=source,
+                                      fix="check that this is the file you meant (a broken quote runs fields together).")
+        return
+    for i, row in enumerate(rows):
+        for v in (row if isinstance(row, (list, tuple)) else [row]):
+            if isinstance(v, str) and len(v) > max_chars:
+                raise ConfigError(f"row {i + 1}: a field of {len(v):,} characters; the cap is {max_chars:,}.", source=source,
+                                  fix="check that this is the file you meant (a broken quote runs fields together).")
+
+
+# ---------------------------------------------------------------------------
+# CSV for spreadsheets
+# ---------------------------------------------------------------------------
+#: a cell starting with one of these runs as a formula in Excel, LibreOffice or Google Sheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` with a leading apostrophe when it is text a spreadsheet would run as a formula (OWASP's rule)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame):
+    """A copy of a DataFrame whose text cells and column names cannot run as formulas (:func:`spreadsheet_cell`);
+    numbers stay numbers."""
+    import pandas as pd
+    from pandas.api import types
+
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if types.is_numeric_dtype(s) or types.is_bool_dtype(s) or types.is_datetime64_any_dtype(s):
+            continue
+        out[col] = (s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s).map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
+
+
+def to_csv_text(frame) -> str:
+    """A DataFrame as CSV text safe to open in a spreadsheet (no index)."""
+    buf = io.StringIO()
+    spreadsheet_safe(frame).to_csv(buf, index=False)
+    return buf.getvalue()
 
 
 def figure_text(text: object) -> str:

@@ -52,7 +52,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
 from workbench.files import json_default
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 SCHEMES = ("speaker", "session", "emobox", "split")
 TARGETS = ("emotion", "label")

@@ -19,7 +19,7 @@ from typing import Any
 
 from workbench.audio.intake import Audio, AudioConfig, resample
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.audio.steps import apply_chain, check_chain_length, make_step
 from workbench.audio.processing import StepRecord
 from workbench.schema import MIN_MODEL_SAMPLES

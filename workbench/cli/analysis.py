@@ -22,7 +22,7 @@ from workbench.runs.folder import RunFolder, artifact_name
 from workbench.cli.common import (FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading)
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 
 def add_metrics(sub) -> None:

@@ -27,7 +27,7 @@ from workbench.runs.writer import RunWriter
 from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld, write_voice_features
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count, positive_int
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15

@@ -16,7 +16,7 @@ from workbench.data.manifest import read_manifest
 from workbench.analysis.metrics import headline_summary
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.reporting import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder

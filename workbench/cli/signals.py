@@ -20,7 +20,7 @@ from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_fil
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 
 def add_sweep(sub) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Iterable
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.limits import TABLE_MAX_ROWS, check_fields, read_bytes_capped
+from workbench.serialize import TABLE_MAX_ROWS, check_fields, read_bytes_capped
 
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
@@ -436,7 +436,7 @@ def _read_records(p: Path) -> list[dict]:
         raise ConfigError("manifest is empty (0 bytes).", source=str(p), fix=_BUILD_ONE + ".")
     if ext == ".parquet":
         records = _read_parquet(p)
-    else:  # bounded: bytes and lines before parsing, field length after (workbench.limits)
+    else:  # bounded: bytes and lines before parsing, field length after (workbench.serialize)
         data = read_bytes_capped(p, what="a manifest", decompress=False)
         n_lines = data.count(b"\n")
         if n_lines > TABLE_MAX_ROWS:

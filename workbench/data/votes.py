@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 from workbench.data.manifest import Manifest
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.limits import check_fields, read_text_capped, shown
+from workbench.serialize import check_fields, read_text_capped, shown
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def corpus_file(path: str | os.PathLike, what: str) -> Path:
 
 def csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", delimiter: str = ",") -> tuple[list[str], list[dict]]:
     """The header and the rows (one dict each, cells stripped) of a votes table that must have ``required`` columns."""
-    # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.limits)
+    # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.serialize)
     text = read_text_capped(p, encoding=encoding, what="a votes table")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     del text

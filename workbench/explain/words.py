@@ -45,7 +45,7 @@ from workbench.audio.intake import AudioConfig, decode, to_mono
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.limits import read_bytes_capped, read_text_capped
+from workbench.serialize import read_bytes_capped, read_text_capped
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER
 from workbench.schema import score_column

@@ -27,7 +27,7 @@ import numpy as np
 from workbench import interrupts
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.checkpoints import _Resolved, resolve_model
 from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load

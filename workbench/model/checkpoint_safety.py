@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelError
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.weights import short_error
 
 #: top-level ``config.yaml`` keys an emotion2vec+ checkpoint needs; FunASR merges every other key into

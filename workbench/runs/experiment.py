@@ -36,7 +36,7 @@ from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
-from workbench.limits import load_yaml_file, shown
+from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
 

@@ -70,7 +70,7 @@ import numpy as np
 from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import strict_json  # noqa: F401  (public here too)
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)

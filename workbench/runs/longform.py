@@ -52,7 +52,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
 from workbench.serialize import save_figure
-from workbench.limits import spreadsheet_cell, spreadsheet_safe
+from workbench.serialize import spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
 from workbench.runs.writer import RunWriter

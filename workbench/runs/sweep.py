@@ -38,7 +38,7 @@ from workbench.runs.folder import RunFolder, select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
 from workbench.serialize import save_figure
 from workbench.audio.variants import RAW, Variant
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 #: the unmodified point of each sweep: the reference every other point is compared with
 REFERENCE = {"sample-rate": RAW.name, "trim": "no_trim", "snr": "clean", "denoise": "no_denoise", "pitch": "no_shift", "tempo": "tempo_1"}

@@ -22,7 +22,7 @@ from workbench.analysis.metrics import Report, evaluate
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union

@@ -17,7 +17,7 @@ from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta, uar,
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels
-from workbench.limits import spreadsheet_safe
+from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
 
 @dataclass

@@ -36,7 +36,7 @@ import numpy as np
 
 from workbench.analysis.finetune.head import EarlyStopping, balanced_accuracy, class_indices, class_weights, one_thread
 from workbench.errors import ConfigError, ModelError, WorkbenchError
-from workbench.limits import load_yaml_file
+from workbench.serialize import load_yaml_file
 from workbench.model.funasr_patches import masked_positional_encoder
 from workbench.model.network import _conv_output_lengths, load_model
 from workbench.runs.folder import RunFolder

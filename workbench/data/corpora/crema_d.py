@@ -20,7 +20,7 @@ from workbench.data.corpora.common import manifest_from_names, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, ReadReport, record_from_counts, refuse_duplicates, vote
 from workbench.errors import ConfigError
-from workbench.limits import shown
+from workbench.serialize import shown
 
 NAME = "crema-d"
 

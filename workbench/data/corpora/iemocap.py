@@ -25,7 +25,7 @@ from workbench.data.corpora.common import finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
-from workbench.limits import read_text_capped
+from workbench.serialize import read_text_capped
 
 NAME = "iemocap"
 
