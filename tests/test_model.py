@@ -403,6 +403,41 @@ def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_m
     assert agree >= 0.995 and cos >= 0.999, (agree, cos)
 
 
+def test_the_channels_last_front_end_computes_funasrs_front_end(tiny_model):
+    """The CPU bfloat16 front end (time-major, no transposes) is FunASR's: in float32 it gives FunASR's own output to
+    rounding, batched clips of unequal length included, and on a wrong stride, axis or norm it would not."""
+    import torch
+
+    from workbench.model.funasr_patches import _layer_norm_blocks, channels_last_front_end
+
+    encoder = tiny_model.network.modality_encoders["AUDIO"].local_encoder
+    blocks = _layer_norm_blocks(encoder)
+    assert blocks is not None and len(blocks) == len(encoder.conv_layers)  # the layout it rewrites is FunASR's
+    waves = torch.from_numpy(np.stack([speech_like(16000, 1.7, seed=s) for s in (1, 2)])).float()
+    waves[1, 16000:] = 0  # a shorter clip, zero-padded as in a batch
+    with torch.inference_mode():
+        ref = encoder(waves)
+        out = channels_last_front_end(blocks, waves)
+    assert out.shape == ref.shape and out.dtype == ref.dtype
+    assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4), float((out - ref).abs().max())
+    assert _layer_norm_blocks(tiny_model.network) is None  # anything else keeps FunASR's own forward
+
+
+def test_cpu_bfloat16_runs_fused_attention_and_batches_like_single_clips():
+    """In bfloat16 on a CPU the attention is the fused kernel (padding and ALiBi as one mask): a batch of clips of
+    unequal lengths scores each clip as it scores alone, and float32 keeps FunASR's exact attention."""
+    bf16 = load_model("tiny", device="cpu", dtype="bfloat16")
+    assert bf16.attention == "fused" and load_model("tiny", device="cpu").attention == "funasr"
+    clips = [speech_like(16000, d, seed=60 + i) for i, d in enumerate((0.9, 2.6, 1.8, 3.1))]
+    batched = bf16.predict(clips, granularity="frame", policy=BatchPolicy(max_batch_size=4, max_pad_fraction=1.0))
+    for clip, b in zip(clips, batched):
+        alone = bf16.predict([clip], granularity="frame")[0]
+        assert b.n_frames == alone.n_frames and b.label == alone.label
+        assert np.abs(b.scores - alone.scores).max() < 2e-3
+        cos = float(b.embedding @ alone.embedding / np.linalg.norm(b.embedding) / np.linalg.norm(alone.embedding))
+        assert cos > 0.999, cos
+
+
 def test_the_known_tiny_checksum_is_what_the_package_builds(monkeypatch):
     """The shipped table spares every process a rebuild of tiny; it must be what the builder makes (else it refuses tiny)."""
     from workbench.model import generated as C
