@@ -23,7 +23,8 @@ with a manifest, then measured, alternating the paths each round so drift hits a
               pyarrow) and exits (``os._exit``, as ``workbench`` does): the part of ``cli`` no change
               to the workbench can remove;
   cli:baseline (``--baseline DIR``) the same ``workbench run`` from another checkout (an older
-              commit), interleaved with ``cli``, in the environment this script was started with.
+              commit), interleaved with ``cli``, in the environment this script was started with
+              (``--baseline-dtype auto``: that checkout's ``--dtype auto``, beside ``cli:auto``).
 
 "Model-only" is ``Emotion2vecModel.predict`` on the clips already decoded (granularity ``frame``,
 embeddings, the package's CPU batching), in this process after a 2-clip warm-up, with torch's
@@ -353,6 +354,8 @@ def main() -> int:
     ap.add_argument("--floor", action="store_true", help="also time a process that imports torch, pandas and pyarrow and exits")
     ap.add_argument("--baseline", default=None, metavar="DIR",
                     help="also time `workbench run` from this checkout (e.g. `git worktree add /tmp/base HEAD~3`), interleaved")
+    ap.add_argument("--baseline-dtype", default=None, metavar="DTYPE",
+                    help="--dtype of the baseline checkout's `workbench run` (default: the --dtype of cli)")
     ap.add_argument("--precisions", action="store_true",
                     help="also every precision/backend (model only) and `workbench run` in float32 and --dtype auto, with issue #23's targets")
     args = ap.parse_args()
@@ -448,7 +451,7 @@ def main() -> int:
             elif name == "floor":
                 elapsed, out, audio = run_floor(), None, total_audio
             elif name == "cli:baseline":
-                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers, repo=Path(args.baseline),
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, args.baseline_dtype or dtype, args.workers, repo=Path(args.baseline),
                                                 env=original_env)
                 audio = total_audio
                 extra[name] = breakdown(elapsed, summary)
