@@ -40,7 +40,8 @@ met lines; a matmul measures the
 machine's float32 and bfloat16 peak in the same run, so each path's share of the peak is
 printed (large architecture: ~36 GFLOP per audio-second, issue #23's estimate).
 
-Printed: audio-seconds per wall-second (× real time), each path against FunASR, where the
+Printed: audio-seconds per wall-second (× real time), the share of its threads' time each pass got on the CPU
+(CPU seconds ÷ wall × torch threads: well under 100 % means other processes held the cores), each path against FunASR, where the
 time of the CLI run went (process start and imports, model load, the rows loop, the rest),
 and equivalence with FunASR (top-1 agreement, max |Δ score|, min embedding cosine).
 
@@ -83,6 +84,14 @@ TARGETS = {
 }
 #: forward cost of the large architecture, GFLOP per second of 16 kHz audio (issue #23's estimate)
 GFLOP_PER_AUDIO_SECOND = {"large": 36.0}
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and its finished children (``workbench run``)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def matmul_peak_gflops(dtype_name: str, n: int = 2048, seconds: float = 2.0) -> float:
@@ -417,6 +426,7 @@ def main() -> int:
         extra: dict[str, dict] = {}
         best_extra: dict[str, dict] = {}  # where the time of each path's best round went
         seconds: dict[str, list[float]] = {}
+        cpu_share: dict[str, list[float]] = {}  # CPU seconds of the path (this process and its children) ÷ (wall × threads)
         names = [n for n in ("funasr", "model", "engine", "cli") if n not in skip]
         names += (["cli:baseline"] if args.baseline else []) + (["floor"] if args.floor else [])
         alt_models: dict[str, object] = {}
@@ -478,6 +488,7 @@ def main() -> int:
         for r in range(args.rounds):
             for name in names:
                 out_dir = tmp / f"run_{name}_{r}"
+                cpu0 = cpu_seconds()
                 try:
                     elapsed, out, audio = measure(name, out_dir)
                 except Exception as exc:  # noqa: BLE001 — a path that breaks is reported; the others' figures stay
@@ -485,7 +496,10 @@ def main() -> int:
                     figures.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"[:1000]
                     continue
                 speed = audio / elapsed
-                print(f"round {r + 1}: {name:<26} {elapsed:9.2f} s  {speed:9.1f}× real time  load {os.getloadavg()[0]:.2f}", flush=True)
+                share = (cpu_seconds() - cpu0) / (elapsed * torch.get_num_threads())
+                cpu_share.setdefault(name, []).append(share)
+                print(f"round {r + 1}: {name:<26} {elapsed:9.2f} s  {speed:9.1f}× real time  load {os.getloadavg()[0]:.2f}  "
+                      f"cores busy {100 * share:3.0f} %", flush=True)
                 seconds.setdefault(name, []).append(elapsed)
                 if name == "floor":
                     continue
@@ -516,6 +530,9 @@ def main() -> int:
     print("seconds per round (median, all rounds): " + "; ".join(
         f"{n} {np.median(v):.2f} ({', '.join(f'{x:.2f}' for x in v)})" for n, v in seconds.items()))
     figures["seconds_per_round"] = seconds
+    figures["cores_busy_per_round"] = cpu_share
+    print("share of its threads' time each path got on the CPU, per round (low: other processes had the cores): " + "; ".join(
+        f"{n} {', '.join(f'{100 * x:.0f} %' for x in v)}" for n, v in cpu_share.items()))
 
     print("\ntargets:")
     if args.stand_in and "engine" in best:
