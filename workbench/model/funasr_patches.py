@@ -20,7 +20,8 @@ Running (:func:`masked_positional_encoder`, :func:`fused_attention`,
 :func:`low_precision_front_end`):
 
 * the convolutional positional encoder would see padded frames in a batch;
-* FunASR's hand-written attention is replaced by the fused kernel on CUDA;
+* FunASR's hand-written attention is replaced by the fused kernel on CUDA, and
+  in bfloat16/float16 on a CPU;
 * in bfloat16/float16, the conv front end's layer norms stop converting every
   activation to float32 and back, and on a CPU the front end runs channels-last.
 
@@ -215,7 +216,9 @@ class FusedAttention:
     taken, in every layer.  On a GPU those elementwise passes cost more than
     the matrix products.  Here ALiBi bias and padding become one additive mask,
     built once per forward and shared by every layer, and the fused kernel
-    does the rest.  Used on CUDA; the CPU path keeps FunASR's own attention.
+    does the rest.  Used on CUDA and in bfloat16/float16 on a CPU (where FunASR's
+    float32 casts of the scores were the larger share of the attention's time);
+    float32 and int8 on a CPU keep FunASR's own attention, the exact path.
     """
 
     def __init__(self):
