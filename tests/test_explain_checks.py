@@ -208,6 +208,44 @@ def test_no_span_when_no_evidence_is_for_the_class(tiny_model):
     assert json.loads(expl.to_json())["top_evidence"]["start_s"] is None
 
 
+def test_random_reference_scores_each_distinct_clip_once_and_equals_clip_by_clip_scoring(tiny_model):
+    """The reference's curves against an independent, clip-by-clip computation of their definition (deletion in the
+    seeded orders, insertion in their reverses), and the forward passes they cost: one per distinct masked clip."""
+    from workbench.explain.faithfulness import _reference_curves
+
+    rng = np.random.default_rng(5)
+    y = (0.05 * rng.standard_normal(9600) + _sine(0.6)).astype(np.float32)  # 30 frames of 20 ms
+    T, steps, n, target = 30, 10, 12, "happy"
+    scorer = ClassScore(tiny_model)
+    rows = []
+    real = scorer.log_probs
+    scorer.log_probs = lambda waves, batch=16: rows.append(len(waves)) or real(waves, batch=batch)
+    random, _ = _reference_curves(scorer, y, target, T, steps=steps, n_random=n, seed=0)
+    reference_rows = sum(rows)
+
+    g = np.random.default_rng(0)  # the same seeded draws, in the same sequence
+    orders = [g.permutation(T) for _ in range(n)]
+    ks = [round(j * T / steps) for j in range(steps + 1)]
+    k_target = scorer.labels.index(target)
+
+    def p_of(frames_kept):
+        keep = np.zeros(T, bool)
+        keep[list(frames_kept)] = True
+        clip = np.where(np.repeat(keep, FRAME_SAMPLES)[: len(y)], y, 0.0).astype(np.float32)[None]
+        return float(np.exp(real(clip)[0, k_target]))
+
+    distinct = set()
+    for i, o in enumerate(orders):
+        deletion = [p_of(set(range(T)) - set(o[:k])) for k in ks]
+        insertion = [p_of(set(o[::-1][:k])) for k in ks]
+        distinct |= {frozenset(set(range(T)) - set(o[:k])) for k in ks} | {frozenset(o[::-1][:k]) for k in ks}
+        assert random.deletion_aucs[i] == pytest.approx(np.trapezoid(deletion, np.linspace(0, 1, steps + 1)), abs=1e-5)
+        assert random.insertion_aucs[i] == pytest.approx(np.trapezoid(insertion, np.linspace(0, 1, steps + 1)), abs=1e-5)
+    frame_score_rows = 2 * (steps + 1) - 2  # the frame-score order's curves; their ends (whole clip, silence) are shared
+    assert reference_rows <= len(distinct) + frame_score_rows
+    assert len(distinct) <= n * (steps - 1) + 2  # half of the 2 x n x (steps + 1) clips the curves name
+
+
 def test_faithfulness_refuses_too_few_permutations(scorer):
     from workbench.errors import ConfigError
 

@@ -47,16 +47,18 @@ from workbench.explain.attribution import FRAME_SAMPLES, SAMPLE_RATE, Attributio
 RANDOMISATIONS = ("full", "cascading")
 
 
-def _masked_waves(wave: np.ndarray, orders: np.ndarray, fractions: np.ndarray, *, insertion: bool) -> np.ndarray:
-    """(len(fractions), n) copies of ``wave`` with the first k frames of ``orders`` removed (or the only ones kept)."""
-    T = -(-len(wave) // FRAME_SAMPLES)
-    out = np.empty((len(fractions), len(wave)), dtype=np.float32)
-    for i, f in enumerate(fractions):
-        k = int(round(f * T))
-        keep = np.zeros(T, bool) if insertion else np.ones(T, bool)
-        keep[orders[:k]] = insertion
-        sample_keep = np.repeat(keep, FRAME_SAMPLES)[: len(wave)]
-        out[i] = np.where(sample_keep, wave, 0.0)
+def _keep_mask(order: np.ndarray, k: int, T: int, *, insertion: bool) -> np.ndarray:
+    """Bool (T,): the frames a curve keeps at step ``k``: all but the first k of ``order`` (deletion), or only them."""
+    keep = np.zeros(T, bool) if insertion else np.ones(T, bool)
+    keep[order[:k]] = insertion
+    return keep
+
+
+def _masked_waves(wave: np.ndarray, keeps: list[np.ndarray]) -> np.ndarray:
+    """(len(keeps), n) copies of ``wave``, the frames each mask drops set to zero (digital silence)."""
+    out = np.empty((len(keeps), len(wave)), dtype=np.float32)
+    for i, keep in enumerate(keeps):
+        out[i] = np.where(np.repeat(keep, FRAME_SAMPLES)[: len(wave)], wave, 0.0)
     return out
 
 
@@ -89,28 +91,56 @@ def _order(relevance: np.ndarray) -> np.ndarray:
 
 
 def _curves_of_orders(scorer: ClassScore, wave: np.ndarray, orders: list[np.ndarray], target: str, steps: int,
-                      batch: int = 64) -> list[Curves]:
-    """Deletion and insertion curves of several frame orders, scored in batches of ``batch`` masked clips."""
+                      batch: int = 64, *, insertion_orders: list[np.ndarray] | None = None,
+                      memo: dict | None = None) -> list[Curves]:
+    """Deletion and insertion curves of several frame orders, every distinct masked clip scored once.
+
+    Curve ``i`` deletes in ``orders[i]`` and inserts in ``insertion_orders[i]`` (default: the same order).  A masked
+    clip is fixed by the frames it keeps, so clips that keep the same frames are one clip: the ends of every curve
+    (the whole clip, digital silence), and, when an insertion order is the reverse of a deletion order, the whole
+    insertion curve (inserting the first k frames of reversed o keeps what deleting the first T - k of o keeps).
+    ``memo`` (frames kept → log-probabilities, for this clip and this scorer) carries scored clips across calls.
+    Exact: a clip's score does not depend on the batch it was scored in beyond float rounding (tested).
+    """
     fractions = np.linspace(0.0, 1.0, steps + 1)
+    T = -(-len(wave) // FRAME_SAMPLES)
     k = scorer.labels.index(target)
-    per_chunk = max(1, batch // (2 * (steps + 1)))  # orders whose masked clips fit one batch
-    out = []
-    for i in range(0, len(orders), per_chunk):
-        chunk = orders[i: i + per_chunk]
-        waves = np.concatenate([_masked_waves(wave, o, fractions, insertion=ins) for o in chunk for ins in (False, True)])
-        p = np.exp(scorer.log_probs(waves, batch=batch)[:, k]).reshape(len(chunk), 2, steps + 1)
-        out.extend(Curves(fractions, p[j, 0], p[j, 1]) for j in range(len(chunk)))
-    return out
+    memo = {} if memo is None else memo
+    ins_orders = orders if insertion_orders is None else insertion_orders
+    if len(ins_orders) != len(orders):
+        raise ValueError("one insertion order per deletion order")
+    steps_k = [int(round(f * T)) for f in fractions]
+    keys, todo = [], {}
+    for o, q in zip(orders, ins_orders):
+        for order, ins in ((o, False), (q, True)):
+            row = []
+            for kk in steps_k:
+                keep = _keep_mask(order, kk, T, insertion=ins)
+                key = np.packbits(keep).tobytes()
+                if key not in memo and key not in todo:
+                    todo[key] = keep
+                row.append(key)
+            keys.append(row)
+    pending = list(todo.items())
+    for i in range(0, len(pending), batch):
+        chunk = pending[i: i + batch]
+        scores = scorer.log_probs(_masked_waves(wave, [keep for _, keep in chunk]), batch=batch)
+        memo.update((key, s) for (key, _), s in zip(chunk, scores))
+    p = np.exp(np.array([[memo[key][k] for key in row] for row in keys])).reshape(len(orders), 2, steps + 1)
+    return [Curves(fractions, p[j, 0], p[j, 1]) for j in range(len(orders))]
 
 
-def curves(scorer: ClassScore, wave: np.ndarray, relevance: np.ndarray, target: str, *, steps: int = 20) -> Curves:
-    """Deletion and insertion curves of ``relevance`` (T,) for class ``target`` on ``wave`` (n,)."""
+def curves(scorer: ClassScore, wave: np.ndarray, relevance: np.ndarray, target: str, *, steps: int = 20,
+           memo: dict | None = None) -> Curves:
+    """Deletion and insertion curves of ``relevance`` (T,) for class ``target`` on ``wave`` (n,).
+
+    ``memo``: masked clips of this clip already scored by this scorer (see :func:`_curves_of_orders`)."""
     T = -(-len(wave) // FRAME_SAMPLES)
     if len(relevance) != T:
         raise ConfigError(f"relevance has {len(relevance)} frames; the clip has {T} frames of 20 ms.", fix="pass the Attribution made from this clip.")
     if steps < 2:
         raise ConfigError(f"steps must be at least 2, given {steps}.", fix="pass steps=20.")
-    return _curves_of_orders(scorer, wave, [_order(relevance)], target, steps)[0]
+    return _curves_of_orders(scorer, wave, [_order(relevance)], target, steps, memo=memo)[0]
 
 
 #: permutations behind the random reference (its interval is their central 95 %)
@@ -156,6 +186,7 @@ class RandomReference:
     def to_dict(self) -> dict:
         out = self.mean.to_dict()
         out.update({"deletion_auc": self.deletion_auc, "insertion_auc": self.insertion_auc, "permutations": len(self.deletion_aucs),
+                    "orders": "deletion: seeded random permutations; insertion: their reverses (random orders too)",
                     "deletion_auc_interval": list(self.interval("deletion")), "insertion_auc_interval": list(self.interval("insertion")),
                     "interval": f"central {RANDOM_INTERVAL:.0%} of the permutations' AUCs"})
         return out
@@ -215,6 +246,10 @@ class Faithfulness:
                 f"higher is better): {self.insertion_verdict}")
 
 
+#: the key of :func:`faithfulness`'s ``references`` under which the clip's scored masked clips are kept
+_MASKED_CLIPS = "masked clips scored"
+
+
 def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution, *, steps: int = 20, n_random: int = N_RANDOM,
                  seed: int = 0, references: dict | None = None) -> Faithfulness:
     """Deletion/insertion of ``attribution`` against ``n_random`` random orders and the class's frame scores.
@@ -226,32 +261,40 @@ def faithfulness(scorer: ClassScore, wave: np.ndarray, attribution: Attribution,
 
     ``references``: a dict shared by the methods explaining one clip.  The random orders (seeded) and the frame-score
     order do not depend on the method, so their curves are computed for the first method and reused, exactly, by
-    the others (three methods: 3 + 2 × (n_random + 1) curves instead of 3 × (n_random + 2)).
+    the others (three methods: 3 + 2 × (n_random + 1) curves instead of 3 × (n_random + 2)); the masked clips
+    already scored are kept there too, so a method's curve ends (the whole clip, silence) are not scored again.
     """
     if n_random < 10:
         raise ConfigError(f"n_random={n_random} permutations cannot put an interval on a random ranking.", fix=f"pass n_random={N_RANDOM} (at least 10).")
     target = attribution.target
-    method = curves(scorer, wave, attribution.frame_relevance, target, steps=steps)
+    references = {} if references is None else references
+    memo = references.setdefault(_MASKED_CLIPS, {})
     T = len(attribution.frame_relevance)
     key = (target, T, steps, n_random, seed)
-    if references is None or key not in references:
-        found = _reference_curves(scorer, wave, target, T, steps=steps, n_random=n_random, seed=seed)
-        if references is not None:
-            references[key] = found
-    random, frame_score = references[key] if references is not None else found
+    if key not in references:
+        references[key] = _reference_curves(scorer, wave, target, T, steps=steps, n_random=n_random, seed=seed, memo=memo)
+    random, frame_score = references[key]
+    method = curves(scorer, wave, attribution.frame_relevance, target, steps=steps, memo=memo)
     return Faithfulness(method, random, frame_score)
 
 
 def _reference_curves(scorer: ClassScore, wave: np.ndarray, target: str, T: int, *, steps: int, n_random: int,
-                      seed: int) -> tuple[RandomReference, Curves]:
-    """The method-free references: ``n_random`` seeded random orders, and the order of the class's frame scores."""
+                      seed: int, memo: dict | None = None) -> tuple[RandomReference, Curves]:
+    """The method-free references: ``n_random`` seeded random orders, and the order of the class's frame scores.
+
+    Deletion follows the seeded permutations o₁ … oₙ, insertion their reverses: each reverse is itself a uniformly
+    random order, independent of the other curves' (so each curve's interval still rests on n independent random
+    orders), and inserting in reversed o keeps exactly the frames deleting in o keeps, so the insertion curves
+    cost no forward pass (half the scored clips; :func:`_curves_of_orders`).
+    """
     rng = np.random.default_rng(seed)
-    rand = _curves_of_orders(scorer, wave, [rng.permutation(T) for _ in range(n_random)], target, steps)
+    orders = [rng.permutation(T) for _ in range(n_random)]
+    rand = _curves_of_orders(scorer, wave, orders, target, steps, insertion_orders=[o[::-1] for o in orders], memo=memo)
     fractions = rand[0].fractions
     mean = Curves(fractions, np.mean([c.deletion for c in rand], 0), np.mean([c.insertion for c in rand], 0))
     random = RandomReference(mean, np.array([c.deletion_auc for c in rand]), np.array([c.insertion_auc for c in rand]))
     fl = scorer.frame_logits(wave)[:, scorer.labels.index(target)]
-    frame_score = curves(scorer, wave, frame_scores_on_grid(fl, T), target, steps=steps)
+    frame_score = curves(scorer, wave, frame_scores_on_grid(fl, T), target, steps=steps, memo=memo)
     return random, frame_score
 
 
