@@ -23,6 +23,7 @@ from workbench.explain.attribution import (
     attribute,
     integrated_gradients,
     pool_frames,
+    tf_occlusion,
     time_occlusion,
 )
 from workbench.explain.explanation import explain_clip, top_evidence_span
@@ -84,6 +85,49 @@ def test_occlusion_matches_a_manual_window(scorer):
     z[3200:6400] = 0.0  # second window, frames 10..19
     drop = scorer.log_probs(y[None])[0, k] - scorer.log_probs(z[None])[0, k]
     np.testing.assert_allclose(a.frame_relevance[10:20], drop, rtol=1e-3, atol=1e-5)
+
+
+def test_tf_occlusion_cells_match_a_manual_stft_ablation(scorer):
+    """A time-frequency cell's value is the drop when exactly that band × window of the STFT is zeroed and inverted,
+    computed here with numpy's FFT from the window alone (not torch's STFT): the gates Captum ablates are the cells."""
+    import torch
+
+    from workbench.explain.attribution import STFT_HOP, STFT_N_FFT
+
+    y = _clip(1.0, seed=4)
+    edges = (0.0, 1000.0, 4000.0, 8000.0)
+    a = tf_occlusion(scorer, y, "sad", window_s=0.2, band_edges_hz=edges)
+    assert a.tf_map.shape == (3, -(-(len(y) // STFT_HOP + 1) // 20))
+    k = LABEL_KEYS.index("sad")
+    spec = torch.stft(torch.as_tensor(y), STFT_N_FFT, STFT_HOP, window=torch.hann_window(STFT_N_FFT), return_complex=True).numpy()
+    freqs = np.fft.rfftfreq(STFT_N_FFT, 1 / 16000)
+    for band, win in ((1, 2), (0, 0), (2, 4)):
+        z = spec.copy()
+        rows = (freqs >= edges[band]) & (freqs < edges[band + 1]) if band < 2 else freqs >= edges[band]
+        z[np.ix_(rows, np.arange(z.shape[1]) // 20 == win)] = 0
+        ablated = torch.istft(torch.as_tensor(z), STFT_N_FFT, STFT_HOP, window=torch.hann_window(STFT_N_FFT), length=len(y)).numpy()
+        drop = scorer.log_probs(y[None])[0, k] - scorer.log_probs(ablated[None].astype(np.float32))[0, k]
+        assert a.tf_map[band, win] == pytest.approx(drop, abs=2e-5)
+
+
+def test_channels_last_scores_and_gradients_equal_funasrs_layout(tiny_model):
+    """The time-major conv front end ClassScore runs on a CPU computes what FunASR's (B, C, T) layout does: the same
+    log-probabilities and input gradients (another summation order: float32 rounding apart)."""
+    import torch
+
+    fast, funasr = ClassScore(tiny_model, forward=None), ClassScore(tiny_model, forward=None)
+    funasr.channels_last = False
+    assert fast.channels_last
+    x = torch.as_tensor(np.stack([_clip(1.0, seed=s) for s in (5, 6)]))
+    out = {}
+    for name, sc in (("fast", fast), ("funasr", funasr)):
+        xx = x.clone().requires_grad_(True)
+        lp = sc(xx)
+        lp[:, 2].sum().backward()
+        out[name] = (lp.detach().numpy(), xx.grad.numpy())
+    np.testing.assert_allclose(out["fast"][0], out["funasr"][0], atol=1e-5)
+    g, h = out["fast"][1], out["funasr"][1]
+    assert np.linalg.norm(g - h) <= 1e-4 * np.linalg.norm(h) and np.linalg.norm(h) > 0
 
 
 def test_pool_frames():
@@ -276,3 +320,22 @@ def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree
     assert ClassScore(tiny_model, randomised).forward is None  # other weights than the export's
     expl = explain_clip(tiny_model, waves[0], methods=("occlusion",), steps=4, n_random=10, randomisation=None)
     assert "onnxruntime" in expl.to_dict()["model"]["gradient_free_passes"]
+
+
+def test_a_batch_split_across_the_cores_gives_every_rows_logits_in_order(tiny_model):
+    """ClassScore's gradient-free passes cut a batch into one part per core (run_bounded's split): every clip's logits
+    come back in the clip's own row, the same as scored alone."""
+    from workbench.explain.scoring import onnx_forward
+    from workbench.model import fastpath
+    from workbench.model.onnx_backend import run_bounded
+
+    fastpath.ensure_export(tiny_model)
+    graph = onnx_forward(tiny_model)
+    waves = np.stack([_clip(0.6, seed=s) for s in range(5)])
+    feeds = {"waveforms": waves, "lengths": np.full(5, waves.shape[1], dtype=np.int64)}
+    (split,) = run_bounded(graph.session, ["logits"], feeds, budget_s=60, source="test", split=3)
+    alone = np.concatenate([run_bounded(graph.session, ["logits"], {k: v[i: i + 1] for k, v in feeds.items()}, budget_s=60,
+                                        source="test")[0] for i in range(5)])
+    assert split.shape == alone.shape == (5, len(tiny_model.labels))
+    np.testing.assert_allclose(split, alone, atol=1e-5)
+    assert np.abs(np.diff(alone, axis=0)).max() > 1e-3  # the rows differ, so an order mix-up would show

@@ -237,31 +237,44 @@ class _IGPath:
         self.ig = IntegratedGradients(scorer)
         self.batch = scorer.batch_size(len(wave), internal_batch_size, gradients=True)  # long clips, smaller batches
         self.forward_batch = scorer.batch_size(len(wave), 64)
+        #: α → the class log-probability at that point of the path, for every α scored so far
+        self.known: dict[float, float] = {}
 
     def values(self, alphas: list[float]) -> np.ndarray:
-        """The class log-probability at each α of the path (forward passes only)."""
+        """The class log-probability at each α of the path (forward passes only; each α scored once, then remembered)."""
         import torch
 
         x, b, step = self.x, self.b, self.forward_batch
+        new = sorted(set(alphas) - self.known.keys())
         with torch.no_grad():
-            out = [self.scorer(b + torch.as_tensor(alphas[i: i + step], device=x.device, dtype=x.dtype)[:, None] * (x - b))[:, self.k]
-                   for i in range(0, len(alphas), step)]
-        return torch.cat(out).double().cpu().numpy()
+            for i in range(0, len(new), step):
+                part = new[i: i + step]
+                out = self.scorer(b + torch.as_tensor(part, device=x.device, dtype=x.dtype)[:, None] * (x - b))[:, self.k]
+                self.known.update(zip(part, out.double().cpu().numpy().tolist()))
+        return np.array([self.known[a] for a in alphas], dtype=np.float64)
 
     def integrate(self, pieces: list[tuple[float, float]]) -> list[tuple[np.ndarray, float]]:
-        """``(per-sample attribution, convergence delta)`` of each piece, Captum's IG with ``n_steps`` points per piece."""
+        """``(per-sample attribution, convergence delta)`` of each piece, Captum's IG with ``n_steps`` points per piece.
+
+        The delta is Captum's convergence delta, sum of the piece's attributions − (f(α₁) − f(α₀)), with the end
+        values from :meth:`values`: adjacent pieces share their ends and the scan has scored most of them already,
+        where Captum would score both ends of every piece again (160 of 1,279 passes of a 5 s clip's explanation).
+        """
         import torch
 
         x, b, out = self.x, self.b, []
         per_call = max(1, self.batch // self.n_steps)  # rows per Captum call: the expanded batch stays within the budget
+        ends = self.values([a for p in pieces for a in p])
         for i in range(0, len(pieces), per_call):
             chunk = pieces[i: i + per_call]
             a0 = torch.as_tensor([p[0] for p in chunk], device=x.device, dtype=x.dtype)[:, None]
             a1 = torch.as_tensor([p[1] for p in chunk], device=x.device, dtype=x.dtype)[:, None]
-            attr, delta = self.ig.attribute(b + a1 * (x - b), baselines=b + a0 * (x - b), target=self.k, n_steps=self.n_steps,
-                                            internal_batch_size=max(self.batch, len(chunk)), return_convergence_delta=True)
+            attr = self.ig.attribute(b + a1 * (x - b), baselines=b + a0 * (x - b), target=self.k, n_steps=self.n_steps,
+                                     internal_batch_size=max(self.batch, len(chunk)))
             attr = attr.detach().double().cpu().numpy()
-            out.extend((attr[j], float(delta[j])) for j in range(len(chunk)))
+            for j in range(len(chunk)):
+                f0, f1 = ends[2 * (i + j)], ends[2 * (i + j) + 1]
+                out.append((attr[j], float(attr[j].sum() - (f1 - f0))))
         return out
 
     def refine(self, done: dict, used: int, budget: int, limit: float) -> int:
@@ -406,31 +419,26 @@ def tf_occlusion(scorer: ClassScore, wave: np.ndarray, target: str, *, window_s:
     window = torch.hann_window(STFT_N_FFT, device=dev)
     spec = torch.stft(torch.as_tensor(wave, device=dev), STFT_N_FFT, STFT_HOP, window=window, return_complex=True)
     F_bins, T_stft = spec.shape
-    spec_ri = torch.view_as_real(spec).permute(2, 0, 1)[None].contiguous()  # (1, 2, F, T)
     freqs = np.arange(F_bins) * SAMPLE_RATE / STFT_N_FFT
     band_of = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, len(edges) - 2)
     win_frames = max(1, int(round(window_s * SAMPLE_RATE / STFT_HOP)))
     win_of = np.arange(T_stft) // win_frames
     n_win = int(win_of.max()) + 1
     n_bands = len(edges) - 1
-    cell = band_of[:, None] * n_win + win_of[None, :]  # (F, T) group id of every STFT cell
-    mask = torch.as_tensor(np.broadcast_to(cell, (2, F_bins, T_stft))[None].copy(), device=dev)
+    band_t, win_t = torch.as_tensor(band_of, device=dev), torch.as_tensor(win_of, device=dev)
 
-    def forward(spec_batch):
-        z = torch.view_as_complex(spec_batch.permute(0, 2, 3, 1).contiguous())
-        y = torch.istft(z, STFT_N_FFT, STFT_HOP, window=window, length=n)
-        return scorer(y)
+    def forward(gates):
+        """(B, bands, windows) gates of 1 (kept) or 0 (ablated) → the scores of the gated spectrograms, inverted."""
+        z = spec[None] * gates[:, band_t][:, :, win_t]  # every STFT cell times its group's gate: kept exactly or zeroed
+        return scorer(torch.istft(z, STFT_N_FFT, STFT_HOP, window=window, length=n))
 
-    attr = FeatureAblation(forward).attribute(spec_ri, baselines=0.0, target=scorer.labels.index(target), feature_mask=mask,
+    # Captum ablates the (bands × windows) gates, one feature each, instead of the (2, F, T) spectrogram under a
+    # feature mask: the same ablated clips (a cell × 1 is the cell, × 0 is zeros) without building and masking a
+    # full spectrogram copy per perturbation (1.6 of 3.0 s for a 5 s clip with tiny)
+    gates = torch.ones(1, n_bands, n_win, device=dev)
+    attr = FeatureAblation(forward).attribute(gates, baselines=0.0, target=scorer.labels.index(target),
                                                perturbations_per_eval=scorer.batch_size(len(wave), perturbations_per_eval))
-    a = attr[0, 0].detach().cpu().numpy()  # (F, T): every cell of a group holds the group's value
-    tf_map = np.zeros((n_bands, n_win))
-    for b in range(n_bands):
-        fb = np.where(band_of == b)[0]
-        for w in range(n_win):
-            tw = np.where(win_of == w)[0]
-            if len(fb) and len(tw):
-                tf_map[b, w] = a[fb[0], tw[0]]
+    tf_map = attr[0].detach().double().cpu().numpy()  # (bands, windows): the drop when that cell is zeroed
     T = -(-n // FRAME_SAMPLES)
     frame_win = np.minimum((np.arange(T) * FRAME_SAMPLES // STFT_HOP) // win_frames, n_win - 1)
     frames_per_win = np.bincount(frame_win, minlength=n_win).astype(float)
