@@ -393,9 +393,12 @@ def test_bf16_front_end_skips_float32_round_trips_and_agrees_with_float32(tiny_m
     bf16 = load_model("tiny", device="cpu", dtype="bfloat16")  # CPU autocast: the same code path as on a GPU
     rng = np.random.default_rng(3)
     clips = [speech_like(16000, float(d), seed=i) + noise(16000, float(d), seed=50 + i, amp=0.01) for i, d in enumerate(rng.uniform(0.6, 3.0, size=40))]
+    monkeypatch.setattr(tiny_model, "low_precision_front_end", False)  # FunASR's own float32 front end, as reference
     ref = tiny_model.predict(clips)
-    assert len(calls) > 0  # control: float32 runs FunASR's own Fp32LayerNorm in the front end
+    assert len(calls) > 0  # control: FunASR's front end runs its Fp32LayerNorm, and the spy sees it
+    monkeypatch.setattr(tiny_model, "low_precision_front_end", True)
     calls.clear()
+    assert [a.label for a in tiny_model.predict(clips[:8])] == [a.label for a in ref[:8]] and calls == []  # float32, time-major
     low = bf16.predict(clips)
     assert calls == []  # bfloat16: every front-end layer norm ran in bfloat16, none through a float32 copy
     agree = np.mean([a.label == b.label for a, b in zip(ref, low)])

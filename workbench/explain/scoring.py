@@ -74,12 +74,11 @@ class ClassScore:
         self.forward = forward
         if self.forward is not None and tuple(self.forward.labels) != self.labels:
             self.forward = None
-        #: the conv front end time-major (:func:`~workbench.model.funasr_patches.channels_last_front_end`): as the
-        #: model runs in bfloat16/float16, and on a CPU in float32 too, where FunASR's (B, C, T) layout transposes
-        #: around every layer norm and GELU's backward runs on the strided result: on ``tiny``, 8 clips of 5 s,
-        #: forward and backward 0.58 -> 0.27 s, max |Δ log p| 2.4e-7, gradients within 2e-6 (relative)
-        self.channels_last = bool(self.model.low_precision_front_end) and (
-            self.model.info.dtype in ("bfloat16", "float16") or str(self.device).startswith("cpu"))
+        #: the conv front end time-major, as the model runs it (:attr:`Emotion2vecModel.time_major_front_end`): on a
+        #: CPU in float32 too, where FunASR's (B, C, T) layout transposes around every layer norm and GELU's backward
+        #: runs on the strided result: on ``tiny``, 8 clips of 5 s, forward and backward 0.58 -> 0.27 s,
+        #: max |Δ log p| 2.4e-7, gradients within 2e-6 (relative)
+        self.channels_last = model.time_major_front_end
         self.forward_name = "onnxruntime float32 (the verified export)" if self.forward is not None else f"torch {self.dtype}"
 
     def batch_size(self, n_samples: int, wanted: int, *, gradients: bool = False) -> int:

@@ -129,8 +129,22 @@ class Emotion2vecModel:
         #: scores to float32, adds ALiBi, masks and casts back: in bfloat16 on 2 cores the fused kernel made 8 clips of
         #: the large model 1.3x faster (7.2 -> 5.4 s, medians of 3) and agreed with float32 as closely (benchmarks/README.md)
         self.attention = "fused" if info.device.startswith("cuda") or info.dtype in ("bfloat16", "float16") else "funasr"
-        #: in bfloat16/float16, run the conv front end's layer norms in that dtype (no float32 copies)
+        #: run the conv front end time-major (:func:`~workbench.model.funasr_patches.channels_last_front_end`): in
+        #: bfloat16/float16 with its layer norms in that dtype (no float32 copies), and on a CPU in every precision
+        #: (:attr:`time_major_front_end`); ``False`` runs FunASR's own (B, C, T) front end
         self.low_precision_front_end = True
+
+    @property
+    def time_major_front_end(self) -> bool:
+        """Whether the conv front end runs time-major: in bfloat16/float16, and on a CPU in float32/int8 too.
+
+        FunASR keeps (B, C, T) and transposes around every layer norm; oneDNN's convolutions work channels-last, so
+        each layer also reorders.  The same convolutions, norms and activations time-major: the large model in float32
+        on 2 cores 3.15/3.15/2.86x -> 3.48/3.00/3.69x real time on 6 clips (alternating), max |Δ score| 4.6e-8; on
+        ``tiny`` forward and backward 2.1x faster (what ``workbench explain`` runs).  On CUDA, float32 keeps FunASR's.
+        """
+        return bool(self.low_precision_front_end) and (
+            self.info.dtype in ("bfloat16", "float16") or str(self.info.device).startswith("cpu"))
 
     @property
     def network(self):
@@ -329,13 +343,12 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        low = self.low_precision_front_end and self.info.dtype in ("bfloat16", "float16")
         with (
             torch.inference_mode(),
             self._autocast(),
             masked_positional_encoder(net, frames),
             fused_attention(net, self.attention == "fused"),
-            low_precision_front_end(net, low),
+            low_precision_front_end(net, self.time_major_front_end),
         ):
             out = net.extract_features(source, padding_mask=padding_mask if bool(padding_mask.any()) else None)
             x = out["x"].float()  # (B, T, D)
