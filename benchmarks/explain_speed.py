@@ -54,9 +54,9 @@ def main() -> int:
     ap.add_argument("--skip-before", action="store_true", help="measure only the batched path and the cache")
     args = ap.parse_args()
 
-    from workbench.cli import share_the_cores
+    from workbench.cli import prepare_process
 
-    share_the_cores()  # torch's threads wait as in `workbench explain` (OMP_WAIT_POLICY=PASSIVE unless set)
+    prepare_process()  # torch's threads wait as in `workbench explain` (OMP_WAIT_POLICY=PASSIVE unless set)
     import numpy as np
     import torch
 

@@ -369,9 +369,9 @@ def main() -> int:
                     help="also every precision/backend (model only) and `workbench run` in float32 and --dtype auto, with issue #23's targets")
     args = ap.parse_args()
     original_env = dict(os.environ)  # what a baseline checkout's `workbench run` is started with
-    from workbench.cli import share_the_cores
+    from workbench.cli import prepare_process
 
-    share_the_cores()  # model-only runs with torch's threads waiting as a `workbench` process has them wait
+    prepare_process()  # model-only runs with torch's threads waiting as a `workbench` process has them wait
     import torch
 
     from workbench.audio.intake import load as load_audio

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.cli import share_the_cores
+from workbench.cli import prepare_process
 
-# torch's threads wait as in a `workbench` process (OMP_WAIT_POLICY=PASSIVE, unless the caller set a policy): two
-# pytest-xdist workers, or a test beside a benchmark, spinning against each other on 2 cores made a gradient pass of
-# tiny 20x slower in bursts (2.5 s against 0.12 s for 4 clips of 2 s)
-share_the_cores()
+# the process as a `workbench` process has it: torch's threads wait passively (OMP_WAIT_POLICY=PASSIVE, unless the
+# caller set a policy: two pytest-xdist workers, or a test beside a benchmark, spinning against each other on 2 cores
+# made a gradient pass of tiny 20x slower in bursts, 2.5 s against 0.12 s for 4 clips of 2 s), and glibc keeps freed
+# memory for the next tensor (cli.keep_freed_memory)
+prepare_process()
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "workbench" / "demo_data"
