@@ -124,7 +124,7 @@ class ClassScore:
         w = np.ascontiguousarray(waves.detach().cpu().numpy(), dtype=np.float32)
         feeds = {"waveforms": w, "lengths": np.full(len(w), w.shape[1], dtype=np.int64)}
         (logits,) = run_bounded(self.forward.session, ["logits"], feeds, budget_s=self.forward.time_budget_s, source=self.forward_name,
-                                split=_FORWARD_SPLIT[0])
+                                split=_FORWARD_SPLIT)
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         z = z - z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -155,7 +155,7 @@ class ClassScore:
 
 _FORWARDS: dict[str, Any] = {}
 #: parts a batch of gradient-free passes is cut into, one per core (each part one single-threaded ONNX Runtime run)
-_FORWARD_SPLIT = [max(1, cpu_threads())]
+_FORWARD_SPLIT = max(1, cpu_threads())
 
 
 def onnx_forward(model: Any) -> Any | None:
