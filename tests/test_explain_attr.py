@@ -116,8 +116,8 @@ def test_channels_last_scores_and_gradients_equal_funasrs_layout(tiny_model):
     import torch
 
     fast, funasr = ClassScore(tiny_model, forward=None), ClassScore(tiny_model, forward=None)
-    funasr.channels_last = False
-    assert fast.channels_last
+    funasr.time_major_front_end = False
+    assert fast.time_major_front_end
     x = torch.as_tensor(np.stack([_clip(1.0, seed=s) for s in (5, 6)]))
     out = {}
     for name, sc in (("fast", fast), ("funasr", funasr)):

@@ -78,7 +78,7 @@ class ClassScore:
         #: CPU in float32 too, where FunASR's (B, C, T) layout transposes around every layer norm and GELU's backward
         #: runs on the strided result: on ``tiny``, 8 clips of 5 s, forward and backward 0.58 -> 0.27 s,
         #: max |Δ log p| 2.4e-7, gradients within 2e-6 (relative)
-        self.channels_last = model.time_major_front_end
+        self.time_major_front_end = model.time_major_front_end
         self.forward_name = "onnxruntime float32 (the verified export)" if self.forward is not None else f"torch {self.dtype}"
 
     def batch_size(self, n_samples: int, wanted: int, *, gradients: bool = False) -> int:
@@ -108,7 +108,7 @@ class ClassScore:
                 cache[key] = bias.clone()
         x = F.layer_norm(waves, waves.shape[-1:])  # FunASR's per-clip normalisation of the raw wave
         with self.model._autocast(), fused_attention(self.net, self.model.attention == "fused"), \
-                low_precision_front_end(self.net, self.channels_last):
+                low_precision_front_end(self.net, self.time_major_front_end):
             feats = self.net.extract_features(x, padding_mask=None)["x"].float()
             logits = self.net.proj(feats.mean(1)).float()  # pooled then the head, as predict() does
         logits = logits.masked_fill(self.invalid, -1e4)

@@ -329,7 +329,7 @@ def _layer_norm_blocks(encoder: Any) -> list[tuple[Any, Any, Any]] | None:
 
 
 def channels_last_front_end(blocks: list[tuple[Any, Any, Any]], wave):
-    """FunASR's conv front end on ``wave`` (B, T) with the activations kept time-major, for low precision on a CPU.
+    """FunASR's conv front end on ``wave`` (B, T) with the activations kept time-major, on a CPU (any precision).
 
     FunASR keeps (B, C, T) between the convs and transposes to (B, T, C) and back around every layer norm: with
     oneDNN's convolutions, which work in channels-last, each 512-channel layer made four full copies (layout
@@ -369,7 +369,8 @@ def _front_end_forward(encoder: Any, wave, *, blocks):
 @contextmanager
 def low_precision_front_end(net: Any, enabled: bool) -> Iterator[None]:
     """Run ``net``'s conv front end in the input's dtype while the block runs (if ``enabled``): its layer norms without
-    float32 copies and, on a CPU, the whole front end channels-last (:func:`channels_last_front_end`)."""
+    float32 copies in bfloat16/float16 and, on a CPU in every precision, the whole front end time-major
+    (:func:`channels_last_front_end`; :attr:`Emotion2vecModel.time_major_front_end` says when it is enabled)."""
     if not enabled:
         yield
         return
