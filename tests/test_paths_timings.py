@@ -49,7 +49,9 @@ def test_infer_timings_are_each_files_own_and_the_model_load_is_the_commands(tmp
     outcomes = infer_files(paths, model=tiny_model, out_dir=tmp_path / "out")
     res = [json.loads((o.folder / "result.json").read_text()) for o in outcomes]
     infer_ms = [r["timings"]["inference_ms"] for r in res]
-    assert len(set(infer_ms)) == 3, infer_ms  # measured per file, not one number shared out
+    # measured per file, not one number shared out: a shared average gives three equal numbers; two short clips may
+    # still take the same time to 0.1 ms (0.6 s and 1.5 s clips both 6.0 ms once the tiny model got faster)
+    assert len(set(infer_ms)) > 1, infer_ms
     assert all("model_load_ms" not in r["timings"] for r in res)
     assert {r["timings"]["command"]["inputs"] for r in res} == {3}
     for r in res:
