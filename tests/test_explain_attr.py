@@ -293,10 +293,51 @@ def test_the_methods_of_one_clip_share_the_random_and_frame_score_references_exa
     np.testing.assert_array_equal(alone.method.deletion, shared.method.deletion)
 
 
-def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree_with_torch(tiny_model):
-    """Perturbations and curves need no gradient: with the checkpoint's verified float32 export in the cache they run on
-    ONNX Runtime (what --dtype auto made), and give PyTorch's log-probabilities; gradients and randomised networks
-    stay PyTorch, and the explanation says which scored what."""
+@pytest.fixture
+def measured(tiny_model):
+    """Write this machine's measurement of tiny as ``--dtype auto`` writes it, with the two timings given; the
+    real record (or none) is put back afterwards, for the other tests that share the cache."""
+    from workbench.model import fastpath
+
+    checksum = tiny_model.info.checksum
+    path = fastpath.record_path(checksum)
+    before = fastpath._read_json(path)
+
+    def write(*, torch_s: float, onnx_s: float) -> None:
+        ok = {"ok": True, "agreement": {"top1_same": 8, "clips": 8, "max_abs_delta_score": 0.0, "cosine_min": 1.0}}
+        fastpath._write_json(path, {
+            "format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_sha256": checksum,
+            "versions": fastpath.versions(), "measured": "2026-12-05T00:00:00+00:00",
+            "paths": {"float32": {"seconds": torch_s, "ok": True}, "onnx-float32": {"seconds": onnx_s, **ok}}})
+
+    yield write
+    if before is not None:
+        fastpath._write_json(path, before)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def test_gradient_free_passes_use_the_onnx_export_only_where_it_measured_faster(tiny_model, measured):
+    """The export scores explanations only where this machine's measurement found it faster than PyTorch float32
+    (on tiny the time-major PyTorch front end is faster here); without a measurement PyTorch scores."""
+    from workbench.explain.scoring import forward_backend, onnx_forward
+    from workbench.model import fastpath
+
+    checksum = tiny_model.info.checksum
+    fastpath.ensure_export(tiny_model)
+    measured(torch_s=0.09, onnx_s=0.03)
+    assert forward_backend(checksum, "float32", "cpu") == "onnxruntime" and onnx_forward(tiny_model) is not None
+    measured(torch_s=0.03, onnx_s=0.09)  # measured again: PyTorch is faster now, even with the graph loaded
+    assert forward_backend(checksum, "float32", "cpu") == "torch"
+    assert ClassScore(tiny_model).forward is None
+    fastpath.record_path(checksum).unlink()
+    assert forward_backend(checksum, "float32", "cpu") == "torch"  # never measured here
+
+
+def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree_with_torch(tiny_model, measured):
+    """Perturbations and curves need no gradient: with the checkpoint's verified float32 export in the cache, measured
+    faster here, they run on ONNX Runtime (what --dtype auto made), and give PyTorch's log-probabilities; gradients
+    and randomised networks stay PyTorch, and the explanation says which scored what."""
     import torch
 
     from workbench.explain.attribution import forward_backend, time_occlusion
@@ -304,6 +345,7 @@ def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree
     from workbench.model import fastpath
 
     fastpath.ensure_export(tiny_model)
+    measured(torch_s=0.09, onnx_s=0.03)
     assert forward_backend(tiny_model.info.checksum, "float32", "cpu") == "onnxruntime"
     assert forward_backend(tiny_model.info.checksum, "bfloat16", "cpu") == "torch"
     fast, exact = ClassScore(tiny_model), ClassScore(tiny_model, forward=None)
@@ -322,7 +364,7 @@ def test_gradient_free_passes_use_the_verified_onnx_export_when_cached_and_agree
     assert "onnxruntime" in expl.to_dict()["model"]["gradient_free_passes"]
 
 
-def test_a_batch_split_across_the_cores_gives_every_rows_logits_in_order(tiny_model):
+def test_a_batch_split_across_the_cores_gives_every_rows_logits_in_order(tiny_model, measured):
     """ClassScore's gradient-free passes cut a batch into one part per core (run_bounded's split): every clip's logits
     come back in the clip's own row, the same as scored alone."""
     from workbench.explain.scoring import onnx_forward
@@ -330,6 +372,7 @@ def test_a_batch_split_across_the_cores_gives_every_rows_logits_in_order(tiny_mo
     from workbench.model.onnx_backend import run_bounded
 
     fastpath.ensure_export(tiny_model)
+    measured(torch_s=0.09, onnx_s=0.03)
     graph = onnx_forward(tiny_model)
     waves = np.stack([_clip(0.6, seed=s) for s in range(5)])
     feeds = {"waveforms": waves, "lengths": np.full(5, waves.shape[1], dtype=np.int64)}

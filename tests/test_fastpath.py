@@ -93,6 +93,9 @@ def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tin
     monkeypatch.setattr(fastpath, "versions", lambda: {"torch": "0.0", "onnxruntime": "0.0", "workbench": "0"})
     assert fastpath.cached_record(checksum) is None  # another torch/onnxruntime: measured again
     monkeypatch.undo()
+    monkeypatch.setattr(fastpath, "PATHS_REVISION", fastpath.PATHS_REVISION + 1)
+    assert fastpath.cached_record(checksum) is None  # the workbench's own paths changed speed: measured again
+    monkeypatch.undo()
     monkeypatch.setattr(fastpath, "cpu_identity", lambda: {"model": "another CPU", "threads": 64, "flags": []})
     assert fastpath.cached_record(checksum) is None
 

@@ -68,7 +68,7 @@ class ClassScore:
         #: seconds of audio one batch may hold: the device's batch policy (the engine's memory budget)
         self.budget_s = float(default_policy(str(self.device)).max_batch_seconds)
         #: what scores the passes that need no gradient (perturbations, curves): the checkpoint's verified ONNX Runtime
-        #: float32 graph when the cache holds one (``forward="auto"``, the model's own weights), else PyTorch
+        #: float32 graph when the cache holds one and it measured faster here (``forward="auto"``, the model's own weights), else PyTorch
         if isinstance(forward, str):  # "auto": the export, for the model's own weights only (never a randomised copy)
             forward = onnx_forward(model) if network is None else None
         self.forward = forward
@@ -162,15 +162,15 @@ def onnx_forward(model: Any) -> Any | None:
     """The verified ONNX Runtime float32 graph of ``model``'s checkpoint for passes without gradients, or ``None``.
 
     Used when the model cache already holds the export ``--dtype auto`` (or ``onnx-*``) made and checked against
-    PyTorch float32 (:func:`workbench.model.fastpath.cached_export`), for a float32 model on the CPU; never made here.
-    On ``tiny`` it scores a batch of 5 s perturbations about 3x faster than PyTorch, max |Δ log p| ~5e-7.
+    PyTorch float32 (:func:`workbench.model.fastpath.cached_export`), for a float32 model on the CPU, where this
+    machine measured it faster than PyTorch (:func:`forward_backend`); never made here. Max |Δ log p| ~5e-7.
     """
     info = getattr(model, "info", None)
     if info is None or str(info.device) != "cpu" or info.dtype != "float32" or not info.checksum:
         return None
+    if forward_backend(info.checksum, info.dtype, str(info.device)) != "onnxruntime":
+        return None  # asked each time: a measurement made since may have found PyTorch faster
     if info.checksum not in _FORWARDS:
-        if forward_backend(info.checksum, info.dtype, str(info.device)) != "onnxruntime":
-            return None
         try:
             # one intra-op thread, a batch's parts run at once on the cores (run_bounded's split)
             _FORWARDS[info.checksum] = load_onnx_model(fastpath.export_folder(info.checksum), dtype="float32", device="cpu", threads=1)
@@ -182,11 +182,15 @@ def onnx_forward(model: Any) -> Any | None:
 
 def forward_backend(checksum: str | None, dtype: str, device: str) -> str:
     """What :class:`ClassScore` scores gradient-free passes with for such a model: ``"onnxruntime"`` when the cache
-    holds its verified float32 export (see :func:`onnx_forward`), else ``"torch"`` (an explanation's cache key holds it)."""
+    holds its verified float32 export (see :func:`onnx_forward`) *and* this machine's measurement of the checkpoint
+    (:func:`workbench.model.fastpath.measured_faster`) found that graph faster than PyTorch float32, else ``"torch"``
+    (an explanation's cache key holds it). On ``tiny`` here PyTorch's time-major front end is the faster one now:
+    5 s clips, 4.1 ms a clip against ONNX Runtime's 6.5 ms."""
     if not checksum or dtype != "float32" or device != "cpu":
         return "torch"
     found = fastpath.cached_export(checksum)
-    return "onnxruntime" if found is not None and ((found[1].get("graphs") or {}).get("float32") or {}).get("ok") else "torch"
+    verified = found is not None and bool(((found[1].get("graphs") or {}).get("float32") or {}).get("ok"))
+    return "onnxruntime" if verified and fastpath.measured_faster(checksum, "onnx-float32") else "torch"
 
 
 def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> str:
