@@ -118,18 +118,20 @@ def test_cli_make_tiny_and_model_info(tmp_path, capsys):
 
 
 def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypatch):
-    from workbench.demo import run_demo
-
     monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    assert run_demo(out=str(tmp_path / "demo"), reports_dir=str(tmp_path / "reports")) == 0
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("OFFLINE DEMO") and "mean nothing" in out.splitlines()[0]
     assert "9 succeeded, 0 failed" in out
-    assert sum(1 for _ in (tmp_path / "demo").iterdir()) == 9
+    assert sum(1 for p in (tmp_path / "demo").iterdir() if p.name.startswith("outputs_")) == 9
+    assert not any(here.iterdir())  # --out DIR holds everything the demo writes: nothing lands where it was started
     # make demo ends with the experiment report, and says where it is
-    (html,) = (tmp_path / "reports" / "experiment_report").glob("*/experiment_report.html")
+    (html,) = (tmp_path / "demo" / "reports" / "experiment_report").glob("*/experiment_report.html")
     assert f"report: {html.resolve()}" in out and "RANDOM WEIGHTS" in html.read_text(encoding="utf-8")[:3000]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
@@ -20,7 +21,11 @@ def add_report(sub) -> None:
 def add_demo(sub) -> None:
     d = add_command(sub, "demo", help="infer on the demo clips, then an experiment report on the demo set",
              example=("workbench demo --out outputs",))
-    add_out_option(d, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per demo clip", value="outputs")
+    add_out_option(d, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per demo clip and, unless --reports says "
+                   "otherwise, the report in DIR/reports/", default="outputs/, and the report in reports/")
+    d.add_argument("--reports", default=None, metavar="DIR",
+                   help="output folder of the experiment report: receives a new experiment_report/<timestamp>/ folder "
+                        "(default: DIR/reports/ with --out DIR, else reports/)")
     d.add_argument("--model", default=None, help="checkpoint (default: $WORKBENCH_MODEL, a local emotion2vec_plus_large download, or tiny)")
     d.add_argument("--no-report", action="store_true", help="skip the experiment report at the end")
 
@@ -37,8 +42,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    check_out_dir(args.out)
-    return run_demo(out=args.out, model=args.model, report=not args.no_report)
+    out = args.out or "outputs"
+    # everything a demo writes goes where --out says: the report too, unless --reports names its own folder
+    reports = args.reports or (os.path.join(args.out, "reports") if args.out else "reports")
+    check_out_dir(out)
+    if not args.no_report:
+        check_out_dir(reports)
+    return run_demo(out=out, model=args.model, report=not args.no_report, reports_dir=reports)
 
 
 COMMANDS = {"report": cmd_report, "demo": cmd_demo}
