@@ -291,6 +291,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
         parts.append(f"<p><b>{esc(summary['warning'])}</b></p>")
     if summary.get("failed"):
         parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
+    parts.append("<p>A map passes when IG's completeness and the stability check hold, it is better than random orders "
+                 "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
+                 "network is re-initialised; the next two columns say on which curves it beat random orders.</p>")
     parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
                              "deletion better than random", "randomisation check skipped"], rows or [("—", "", "", "", "")]))
     show_html("\n".join(parts))
