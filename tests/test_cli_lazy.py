@@ -130,7 +130,10 @@ ALLOC_PROBE = """
 import ctypes, resource, sys
 sys.path.insert(0, {repo!r})
 from workbench.cli import keep_freed_memory
-kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+kept = keep_freed_memory() if sys.argv[1].startswith("keep") else False
+if sys.argv[1] == "keep-load":  # loading a model applies the same policy: it must not undo the caller's
+    from workbench.model.network import load_model
+    load_model("tiny")
 libc = ctypes.CDLL(None)  # malloc as torch's CPU allocator calls it (numpy would ask for huge pages: fewer faults)
 libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
 sizes = [mb << 20 for mb in (2, 8, 24, 288)]  # one block larger than the heap's spare top: once its own mmap
@@ -150,7 +153,7 @@ def test_a_workbench_process_keeps_freed_memory_instead_of_faulting_it_in_again(
     """By default glibc hands freed blocks of a few MB back to the kernel and the next pass faults fresh zeroed pages
     in for them; a block larger than the heap's spare top is its own mmap even with a raised threshold. Eight passes
     of 322 MB here: 607,188 faults by default, 598,480 with the threshold and top pad alone, 82,376 (about one pass)
-    with every block from the heap; the user's own tuning wins."""
+    with every block from the heap, and as many after a model is loaded; the user's own tuning wins."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "WORKBENCH_KEEP_FREED_MEMORY"}
     probe = ALLOC_PROBE.format(repo=str(REPO))
 
@@ -164,5 +167,7 @@ def test_a_workbench_process_keeps_freed_memory_instead_of_faulting_it_in_again(
     assert kept == "True"
     _, without = faults("default")
     assert without > 4 * with_it, (with_it, without)  # faulted in again every pass, or about once
+    loaded = faults("keep-load")[1]
+    assert without > 4 * loaded, (loaded, without)  # a model loaded after it keeps the process's policy
     assert faults("keep", WORKBENCH_KEEP_FREED_MEMORY="0")[0] == "False"
     assert faults("keep", MALLOC_TRIM_THRESHOLD_="0")[0] == "False"  # the user tunes it: left alone

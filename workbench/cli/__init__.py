@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import ctypes
 import os
 import sys
 import threading
@@ -56,6 +55,7 @@ from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_loggin
     console_logging, disk_full, example_text, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
+from workbench.model.memory import MALLOC_TUNING, keep_freed_memory  # noqa: F401  (public here: every process calls it)
 
 
 @dataclass(frozen=True)
@@ -213,41 +213,6 @@ def share_the_cores() -> None:
     if "torch" in sys.modules or any(k in os.environ for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")):
         return
     os.environ.update(OPENMP_WAIT)
-
-
-#: glibc ``mallopt`` parameters :func:`keep_freed_memory` sets: (number, value)
-MALLOC_TUNING = {"M_MMAP_THRESHOLD": (-3, 32 << 20), "M_MMAP_MAX": (-4, 0), "M_TRIM_THRESHOLD": (-1, 1 << 30),
-                 "M_TOP_PAD": (-2, 256 << 20)}
-#: environment variables that mean the user tunes glibc's allocator (or replaces it) themselves
-_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX", "LD_PRELOAD")
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc's allocator keep freed memory for the next tensor instead of handing it back at once.
-
-    By default a block of 128 KB or more (the threshold grows to 32 MB at most) is its own ``mmap`` and goes back
-    to the kernel when freed, so every large activation of the next batch page-faults fresh zeroed pages.  torch
-    allocates and frees such blocks in every layer: explaining a 5 s clip with ``tiny`` spent 9.1 of its 19.7 s
-    in the kernel, 1.8 of 14.9 s with the allocator kept (max RSS 617 -> 671 MB); the large model in float32,
-    8 clips, 8.9 -> 7.1 s a pass (sys 12.4 -> 2.5 s, max RSS 1.66 -> 1.9-2.0 GB); bfloat16 about 5 % faster
-    (benchmarks/README.md).  Every block comes from the heap (no block is its own ``mmap``: above 32 MB, glibc's
-    largest threshold, a conv's unfolded input still was, and explaining with ``tiny`` through PyTorch faulted in
-    14 GB a clip: 3.5 million faults -> none, 17-21 s -> 10-14 s, max RSS 604 -> 584 MB), and up to 1 GB of free
-    heap top (plus 256 MB of padding) stays with the process.  Returns whether it was set: not where the user tunes the allocator
-    (``MALLOC_*_`` variables, ``LD_PRELOAD``), sets ``WORKBENCH_KEEP_FREED_MEMORY=0``, or where the C library is
-    not glibc.  Nothing is computed differently: only where memory comes from.
-    """
-    if os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "1") == "0" or any(k in os.environ for k in _MALLOC_ENV):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        if not hasattr(libc, "gnu_get_libc_version"):
-            return False
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(number, value) == 1 for number, value in MALLOC_TUNING.values())
 
 
 def prepare_process() -> None:

@@ -51,7 +51,7 @@ from workbench.model.ref import ModelRef
 logger = logging.getLogger(__name__)
 
 # environment a worker needs to behave like the driver (cache location, offline mode, malloc setting)
-_FORWARDED_ENV = ("WORKBENCH_CACHE", "WORKBENCH_OFFLINE", "WORKBENCH_KEEP_MALLOC", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE",
+_FORWARDED_ENV = ("WORKBENCH_CACHE", "WORKBENCH_OFFLINE", "WORKBENCH_KEEP_MALLOC", "WORKBENCH_KEEP_FREED_MEMORY", "HF_HUB_OFFLINE", "MODELSCOPE_OFFLINE",
                   "MODELSCOPE_CACHE", "HF_HOME")
 
 

@@ -33,7 +33,7 @@ from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
 from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
 from workbench.model.hub import cached_hub_checkpoint, require_hub
-from workbench.model.memory import tame_malloc
+from workbench.model.memory import keep_freed_memory
 from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
 
 #: the precisions the PyTorch network loads in
@@ -91,7 +91,7 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
     with interrupts.deferred():  # see network.auto_device
         import torch
 
-    tame_malloc()  # variable-length batches otherwise fragment glibc's heap (see workbench.model.memory)
+    keep_freed_memory()  # the process's allocator policy, when the caller did not set it (see workbench.model.memory)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError(f"device {device!r} asked for, but CUDA is not available.", fix="pass --device cpu or --device auto.")
     t0 = time.perf_counter()

@@ -1,24 +1,40 @@
-"""Process memory: peak RSS, and keeping glibc's heap from creeping.
+"""Process memory: peak RSS, and one policy for glibc's allocator.
 
-Batches of many different shapes (variable-length audio) make glibc raise its
-dynamic mmap threshold, after which large tensors come from the heap and the
-freed holes are never returned: the resident size of a long run climbed from
-0.6 to 1.8 GB over 60 batches of 16 random-length clips while nothing was
-kept.  Putting the mmap threshold back to glibc's initial 128 KiB and the
-trim threshold at 32 MB (which turns the dynamic adjustment off) keeps the
-same loop flat at 0.74 GB with no measurable change in speed.  Set ``WORKBENCH_KEEP_MALLOC=1`` to leave the allocator alone.
+Every ``workbench`` process (and the benchmarks and the test session) calls :func:`keep_freed_memory` first, and
+loading a model calls it again (it is set once): one policy, decided here.  What it trades, measured on the 2-core
+build machine (``tiny``, 60 batches of 16 clips of 1-10 s, RSS after every tenth batch):
+
+==============================================  =======  ==============  ============================
+glibc settings                                   time     page faults     RSS (MB)
+==============================================  =======  ==============  ============================
+glibc's defaults                                 11.5 s   189,577         491 … 881
+mmap threshold 128 KiB, trim 32 MB (until now   19.2 s   5,899,517       353 … 389
+after a model loaded)
+every block from the heap, trim 1 GB (this)      13.2 s   140,830         511 … 789; 200 batches:
+                                                                          1,003, flat after 130
+==============================================  =======  ==============  ============================
+
+The small heap cost a block-sized ``mmap`` for every tensor, zero-filled by the kernel on first touch: explaining
+a 5 s clip with ``tiny`` faulted 3.5 million pages (14 GB) per explanation and took 17-21 s, 10-14 s now; the
+large model in ``--dtype auto``, 24 clips, 12.1-14.1 s against 10.9-11.4 s.  The heap grows to the largest
+batches' working set and stays there (it is reused, not lost): a long run levels off instead of climbing.
+Users who tune or replace the allocator themselves (``MALLOC_*_``, ``LD_PRELOAD``) are left alone, as is a
+process with ``WORKBENCH_KEEP_FREED_MEMORY=0`` (or the older ``WORKBENCH_KEEP_MALLOC=1``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_TRIM_BYTES = 32 * 1024 * 1024
-_MMAP_BYTES = 128 * 1024
-_state: dict = {"libc": None, "tamed": False}
+#: glibc ``mallopt`` parameters :func:`keep_freed_memory` sets: (number, value)
+MALLOC_TUNING = {"M_MMAP_THRESHOLD": (-3, 32 << 20), "M_MMAP_MAX": (-4, 0), "M_TRIM_THRESHOLD": (-1, 1 << 30),
+                 "M_TOP_PAD": (-2, 256 << 20)}
+#: environment variables that mean the user tunes glibc's allocator (or replaces it) themselves
+_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX",
+               "LD_PRELOAD")
+_state: dict = {"libc": None, "set": None}
 
 
 def _libc():
@@ -26,25 +42,32 @@ def _libc():
         _state["libc"] = False
         if sys.platform.startswith("linux"):
             try:
-                import ctypes
-
-                lib = ctypes.CDLL("libc.so.6")
-                lib.mallopt  # noqa: B018 - glibc only
-                lib.malloc_trim  # noqa: B018
-                _state["libc"] = lib
+                lib = ctypes.CDLL(None)
+                if hasattr(lib, "gnu_get_libc_version"):  # glibc: mallopt and malloc_trim mean what is said here
+                    lib.mallopt.argtypes, lib.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+                    lib.malloc_trim.argtypes, lib.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+                    _state["libc"] = lib
             except (OSError, AttributeError):
                 pass
     return _state["libc"]
 
 
-def tame_malloc() -> bool:
-    """Fix glibc's trim threshold once per process; ``True`` when it was set."""
-    if _state["tamed"] or os.environ.get("WORKBENCH_KEEP_MALLOC") == "1":
-        return _state["tamed"]
-    lib = _libc()
-    if lib:
-        _state["tamed"] = bool(lib.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)) and bool(lib.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES))
-    return _state["tamed"]
+def left_alone() -> bool:
+    """Whether the user asked for glibc's allocator as it is (or tunes it, or replaces it)."""
+    return (os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "1") == "0" or os.environ.get("WORKBENCH_KEEP_MALLOC") == "1"
+            or any(k in os.environ for k in _MALLOC_ENV))
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's allocator keep freed memory for the next tensor instead of handing it back at once (see the module
+    docstring for what it trades).  Every block comes from the heap (no block is its own ``mmap``), and up to 1 GB of
+    free heap top (plus 256 MB of padding) stays with the process.  Set once per process; returns whether it is set:
+    not where :func:`left_alone` says so or the C library is not glibc.  Nothing is computed differently: only where
+    memory comes from."""
+    if _state["set"] is None:
+        lib = None if left_alone() else _libc()
+        _state["set"] = bool(lib) and all(lib.mallopt(number, value) == 1 for number, value in MALLOC_TUNING.values())
+    return _state["set"]
 
 
 def release_freed_memory() -> None:
@@ -60,4 +83,3 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
-
