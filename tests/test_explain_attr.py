@@ -130,6 +130,25 @@ def test_channels_last_scores_and_gradients_equal_funasrs_layout(tiny_model):
     assert np.linalg.norm(g - h) <= 1e-4 * np.linalg.norm(h) and np.linalg.norm(h) > 0
 
 
+def test_passes_without_gradients_run_in_inference_mode_and_hand_back_ordinary_tensors(tiny_model):
+    """A pass without gradients runs in inference mode; it gives the gradient pass's scores, an ordinary tensor (a
+    caller may write into it), and a gradient pass after it still works (FunASR's ALiBi cache made in inference
+    mode is copied before a gradient uses it)."""
+    import torch
+
+    sc = ClassScore(tiny_model, forward=None)
+    x = torch.as_tensor(np.stack([_clip(1.0, seed=s) for s in (7, 8)]))
+    with torch.no_grad():
+        fast = sc(x)
+    assert not fast.is_inference() and not fast.requires_grad
+    fast += 0  # in place: refused on an inference tensor outside inference mode
+    xx = x.clone().requires_grad_(True)
+    slow = sc(xx)
+    slow[:, 1].sum().backward()
+    assert xx.grad is not None and float(xx.grad.abs().sum()) > 0
+    np.testing.assert_allclose(fast.numpy(), slow.detach().numpy(), atol=1e-6)
+
+
 def test_pool_frames():
     v = np.arange(700, dtype=float)
     s = pool_frames(v, "sum")
