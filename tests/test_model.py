@@ -426,6 +426,34 @@ def test_the_channels_last_front_end_computes_funasrs_front_end(tiny_model):
     assert _layer_norm_blocks(tiny_model.network) is None  # anything else keeps FunASR's own forward
 
 
+def test_the_time_major_positional_encoder_computes_funasrs(tiny_model):
+    """The relative positional encoder run time-major (grouped convs on a channels-last view, no transposes) gives
+    FunASR's own output in float32 and the same dtype under bfloat16 autocast; a block built otherwise (a SamePad
+    that trims, as for an even kernel) keeps FunASR's forward."""
+    import copy
+
+    import torch
+
+    from workbench.model.funasr_patches import _positional_blocks, time_major_positional_encoder
+
+    pos = tiny_model.network.modality_encoders["AUDIO"].relative_positional_encoder
+    blocks = _positional_blocks(pos)
+    assert blocks is not None and len(blocks) == len(pos) - 2
+    x = torch.randn(3, 97, blocks[0][0].in_channels, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        ref, out = pos(x), time_major_positional_encoder(blocks, x)
+        assert out.shape == ref.shape and out.dtype == ref.dtype
+        assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4), float((out - ref).abs().max())
+        assert not torch.allclose(out[:, :-1], ref[:, 1:], atol=1e-3)  # a shift by one frame would show
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low_ref, low = pos(x), time_major_positional_encoder(blocks, x)
+        assert low.dtype == low_ref.dtype
+        assert torch.allclose(low.float(), low_ref.float(), atol=0.1), float((low.float() - low_ref.float()).abs().max())
+    other = copy.deepcopy(pos)
+    other[1][1].remove = 1
+    assert _positional_blocks(other) is None and _positional_blocks(tiny_model.network) is None
+
+
 def test_cpu_bfloat16_runs_fused_attention_and_batches_like_single_clips():
     """In bfloat16 on a CPU the attention is the fused kernel (padding and ALiBi as one mask): a batch of clips of
     unequal lengths scores each clip as it scores alone, and float32 keeps FunASR's exact attention."""
