@@ -111,6 +111,14 @@ class _Session:
                     print(f"!! {self.other}", file=sys.stderr if self.args.json else sys.stdout)  # --json: stdout holds the document only
         return self.net
 
+    def run_dtype(self) -> str | None:
+        """The precision the run's rows were scored in (its summary's model record; ``auto`` resolved), if a run."""
+        if self.rf is None:
+            return None
+        info = self.rf.summary.get("model")
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        return str(dtype) if dtype else (self.recorded.dtype if self.recorded else None)
+
     def model_key(self) -> dict | None:
         """The model part of a cache key: the loaded model's weights checksum, dtype, temperature and device kind;
         before loading, the run's recorded ones when the model is the run's (``None``: only loading can tell)."""
@@ -140,14 +148,16 @@ def _model_key(checksum: str | None, dtype: str, temperature: float | None, devi
 ROW_TOLERANCE = 1e-4
 
 
-def _compare_with_row(expl: Any, row: dict) -> dict:
-    """How the explained scores compare with the run's row: the largest absolute difference and whether it is within tolerance."""
+def _compare_with_row(expl: Any, row: dict, run_dtype: str | None = None) -> dict:
+    """How the explained scores compare with the run's row: the largest absolute difference, whether it is within
+    tolerance, and the precision each was scored in (``run_dtype``: the run's, from its summary)."""
     labels = [k for k in expl.labels if score_column(k) in row]
     stored = np.array([float(row[score_column(k)]) for k in labels], dtype=np.float64)
     got = np.array([expl.scores[k] for k in labels], dtype=np.float64)
     gap = float(np.max(np.abs(stored - got))) if labels else float("nan")
     return {"max_abs_difference": gap, "tolerance": ROW_TOLERANCE, "equal": bool(gap <= ROW_TOLERANCE),
-            "row_dtype": expl.model.get("dtype"), "classes_compared": len(labels)}
+            "row_dtype": run_dtype or expl.model.get("dtype"), "explained_dtype": expl.model.get("dtype"),
+            "classes_compared": len(labels)}
 
 
 def _voice_audio(session: _Session, row: dict | None) -> Any:
@@ -208,8 +218,13 @@ def _screen_lines(expl: Any, words_from: str | None) -> list[str]:
     lines = [f"!! {expl.banner}"] if expl.banner else []
     rr = expl.model.get("run_row")
     if rr is not None and not rr["equal"]:
-        lines.append(f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g}) "
-                     f"although the run's model and dtype ({rr['row_dtype']}) were used")
+        gap = f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g})"
+        explained = rr.get("explained_dtype") or rr["row_dtype"]
+        if rr["row_dtype"] != explained:  # a run scored in a path without gradients (auto's ONNX Runtime or int8)
+            lines.append(f"{gap}: the run scored in {rr['row_dtype']}, the explanation in {explained} (attribution needs "
+                         f"gradients); the run's summary.json holds {rr['row_dtype']}'s measured agreement with float32")
+        else:
+            lines.append(f"{gap} although the run's model and dtype ({rr['row_dtype']}) were used")
     lines += report_lines(expl)
     lines.append(_voice_line(expl.voice))
     if expl.words is not None:
@@ -237,7 +252,7 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
     if session.other:
         expl.model["other_than_run"] = session.other
     if row is not None:  # the run's row is the reference: the explained scores must be the ones the run stored
-        expl.model["run_row"] = _compare_with_row(expl, row)
+        expl.model["run_row"] = _compare_with_row(expl, row, session.run_dtype())
     at_rate = _voice_audio(session, row)
     pitch = pitch_track(at_rate.samples, at_rate.sr)  # {"unavailable": reason} when Praat cannot measure the clip
     expl.voice = pitch if "unavailable" in pitch else contours_on_frames(pitch, len(expl.frame_logits), frame_rate=FRAME_RATE)
