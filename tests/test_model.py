@@ -428,13 +428,14 @@ def test_the_channels_last_front_end_computes_funasrs_front_end(tiny_model):
 
 def test_the_time_major_positional_encoder_computes_funasrs(tiny_model):
     """The relative positional encoder run time-major (grouped convs on a channels-last view, no transposes) gives
-    FunASR's own output in float32 and the same dtype under bfloat16 autocast; a block built otherwise (a SamePad
-    that trims, as for an even kernel) keeps FunASR's forward."""
+    FunASR's own output in float32 (with a padded batch's frames zeroed before each conv too, as the masked encoder
+    does) and the same dtype under bfloat16 autocast; a block built otherwise (a SamePad that trims, as for an even
+    kernel) keeps FunASR's forward."""
     import copy
 
     import torch
 
-    from workbench.model.funasr_patches import _positional_blocks, time_major_positional_encoder
+    from workbench.model.funasr_patches import _positional_blocks, run_masked, time_major_positional_encoder
 
     pos = tiny_model.network.modality_encoders["AUDIO"].relative_positional_encoder
     blocks = _positional_blocks(pos)
@@ -445,6 +446,10 @@ def test_the_time_major_positional_encoder_computes_funasrs(tiny_model):
         assert out.shape == ref.shape and out.dtype == ref.dtype
         assert torch.allclose(out, ref, atol=1e-5, rtol=1e-4), float((out - ref).abs().max())
         assert not torch.allclose(out[:, :-1], ref[:, 1:], atol=1e-3)  # a shift by one frame would show
+        valid = (torch.arange(97)[None, :] < torch.tensor([97, 60, 31])[:, None]).float()  # a padded batch
+        masked_ref, masked = run_masked(pos, x, valid), time_major_positional_encoder(blocks, x, valid=valid)
+        assert torch.allclose(masked, masked_ref, atol=1e-5, rtol=1e-4), float((masked - masked_ref).abs().max())
+        assert not torch.allclose(masked[1, :60], ref[1, :60], atol=1e-3)  # the padding, zeroed, changes the frames near it
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low_ref, low = pos(x), time_major_positional_encoder(blocks, x)
         assert low.dtype == low_ref.dtype
