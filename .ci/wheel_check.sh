@@ -53,7 +53,7 @@ unset WORKBENCH_MODEL PYTHONPATH
 where=$("$work/venv/bin/python" -c 'import workbench, sys; print(workbench.__file__)')
 case "$where" in "$work/venv/"*) ;; *) echo "wheel check: workbench imported from $where, not the wheel" >&2; exit 1;; esac
 "$work/venv/bin/workbench" demo --out outputs > demo.out 2> demo.err || { cat demo.out demo.err >&2; echo "wheel check: workbench demo failed" >&2; exit 1; }
-html=$(ls reports/experiment_report/*/experiment_report.html)
+html=$(ls outputs/reports/experiment_report/*/experiment_report.html)  # --out DIR holds the report too
 grep -q "RANDOM WEIGHTS" "$html"
 run=$(dirname "$html")/run
 rel=${run#"$PWD/"}
