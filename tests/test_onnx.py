@@ -270,3 +270,48 @@ def test_onnxruntime_backend_refuses_a_temperature_it_would_not_apply(tmp_path, 
     rc = cli.main(["infer", str(tmp_path / "a.wav"), "--backend", "onnxruntime", "--model", str(tmp_path), "--temperature", "2",
                    "--out", str(tmp_path / "out")])
     assert rc == cli.EXIT_USAGE and "--temperature is not applied by the onnxruntime backend" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# the graph check: before ONNX Runtime opens the graph, parsed once per content
+# ---------------------------------------------------------------------------
+def test_a_checked_graph_is_parsed_once_and_a_changed_one_again_before_onnx_runtime_opens_it(exported, tmp_path, monkeypatch):
+    """The facts the check judges are remembered by the graph's sha256: a second load parses nothing, and a graph
+    whose bytes changed after a clean load (here a Loop added) is parsed and refused before a session exists."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    from workbench.model import onnx_backend
+
+    folder = tmp_path / "export"
+    shutil.copytree(exported.folder, folder)
+    parsed, opened = [], []
+    read = onnx_backend._read_graph_facts
+    monkeypatch.setattr(onnx_backend, "_read_graph_facts", lambda graph, **kw: parsed.append(graph.name) or read(graph, **kw))
+    session = ort.InferenceSession
+    monkeypatch.setattr(ort, "InferenceSession", lambda *a, **kw: opened.append(a[0]) or session(*a, **kw))
+    first = onnx_backend.load_onnx_model(folder)
+    second = onnx_backend.load_onnx_model(folder)
+    assert parsed == ["model.onnx"] and len(opened) == 2
+    assert first.info.checksum == second.info.checksum
+
+    proto = onnx.load(str(folder / "model.onnx"))
+    proto.graph.node.append(helper.make_node("Loop", ["lengths", "", ""], ["looped"]))
+    onnx.save(proto, str(folder / "model.onnx"))
+    with pytest.raises(ModelError, match="Loop"):
+        onnx_backend.load_onnx_model(folder)
+    assert parsed == ["model.onnx", "model.onnx"] and len(opened) == 2  # judged again, and ORT never saw it
+
+
+def test_loading_a_checked_export_again_does_not_import_onnx(exported):
+    """Importing the onnx package (its ml_dtypes extension) cost ~1 s, as much as a small run through ONNX Runtime:
+    the second process to load the same export finds its facts in the memo and never imports it."""
+    code = ("import sys; from workbench.model.onnx_backend import load_onnx_model; "
+            "load_onnx_model(sys.argv[1]); print('ONNX IMPORTED', 'onnx' in sys.modules)")
+    seen = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code, str(exported.folder)], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert out.returncode == 0, out.stderr[-2000:]
+        seen.append(out.stdout.strip().splitlines()[-1])
+    assert seen[1] == "ONNX IMPORTED False", seen

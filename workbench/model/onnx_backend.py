@@ -33,6 +33,8 @@ from workbench.model.generated import generated_checksum
 from workbench.model.network import _as_wave
 from workbench.model.prediction import Prediction
 from workbench.model.temperature import softmax
+from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
+from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES
 
@@ -222,36 +224,117 @@ EXPORT_OPS = frozenset({
 MAX_CONSTANT_ELEMENTS = 50_000_000
 
 
-def check_graph(graph: Path, meta: dict, *, source: str) -> dict:
+#: ONNX's element types the checks name (``onnx.TensorProto.FLOAT`` / ``INT64``), so judging needs no ``import onnx``
+_FLOAT, _INT64 = 1, 7
+#: revision of what :func:`graph_facts` reads; memoised facts of another revision are read again
+GRAPH_FACTS_REVISION = 1  # bump when _read_graph_facts reads more or differently
+
+
+def graph_checks_memo_path() -> Path:
+    """The JSON file that remembers each checked graph's facts by the sha256 of its bytes."""
+    return cache_dir() / "onnx_graph_facts.json"
+
+
+def graph_facts(graph: Path, *, source: str, sha256: str | None = None) -> dict:
+    """What :func:`check_graph` judges, read from the graph once per content: inputs, outputs, operators, the
+    largest constant shape, the ``workbench.*`` metadata.
+
+    Parsing the protobuf needs the ``onnx`` package, whose import (``ml_dtypes``' extension) took 0.8-1.1 s here, as
+    long as a whole ``workbench run`` of 24 clips with ``tiny`` through ONNX Runtime.  The facts are a function of
+    the file's bytes, so they are remembered by its sha256 (``sha256``, from the stat-keyed checksum memo) in
+    :func:`graph_checks_memo_path` and read again only for bytes never seen; a memo that cannot be read or
+    written is ignored.  The judgement against ``model.json`` is made every time.
+    """
+    if sha256 is not None:
+        with MEMO_LOCK:
+            entry = read_memo(graph_checks_memo_path()).get(sha256)
+        if isinstance(entry, dict) and entry.get("revision") == GRAPH_FACTS_REVISION and isinstance(entry.get("facts"), dict):
+            return entry["facts"]
+    facts = _read_graph_facts(graph, source=source)
+    if sha256 is not None:
+        with MEMO_LOCK:
+            memo = read_memo(graph_checks_memo_path())
+            memo[sha256] = {"revision": GRAPH_FACTS_REVISION, "facts": facts}
+            try:
+                files.write_json(graph_checks_memo_path(), memo, indent=1, root=cache_dir())
+            except (OSError, files.UnsafePathError) as exc:
+                logger.debug("cannot write the graph-check memo: %s", exc)
+    return facts
+
+
+def _read_graph_facts(graph: Path, *, source: str) -> dict:
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        proto = onnx.load(str(graph), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 — protobuf raises its own errors for a damaged file
+        raise ModelError(f"{graph.name} is not a readable ONNX graph ({type(exc).__name__}).", source=source,
+                         fix=_GRAPH_FIX) from None
+    g = proto.graph
+
+    def dims(value_info):
+        t = value_info.type.tensor_type
+        return [int(t.elem_type), [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]]
+
+    initialisers = {i.name for i in g.initializer}
+    ops = set()
+    constants = {t.name: t for t in g.initializer}
+    largest = None  # [op_type, elements, any negative size] of the worst constant shape a ConstantOfShape/Expand/Tile asks for
+    for node in g.node:
+        ops.add(node.op_type if node.domain in ("", "ai.onnx", "com.microsoft") else f"{node.domain}.{node.op_type}")
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value" and a.t is not None:
+                    constants[node.output[0]] = a.t
+        if node.op_type in ("ConstantOfShape", "Expand", "Tile") and node.input:
+            shape_input = node.input[1] if node.op_type in ("Expand", "Tile") and len(node.input) > 1 else node.input[0]
+            if shape_input in constants:
+                try:
+                    values = numpy_helper.to_array(constants[shape_input]).astype(np.float64).ravel()
+                except Exception:  # noqa: BLE001
+                    values = np.array([])
+                if values.size:
+                    elements, negative = float(np.prod(np.abs(values))), bool(np.any(values < 0))
+                    if largest is None or (negative, elements) > (largest[2], largest[1]):
+                        largest = [node.op_type, elements, negative]
+    stamped = {}
+    for prop in proto.metadata_props:
+        if prop.key.startswith("workbench."):
+            try:
+                stamped[prop.key[len("workbench."):]] = json.loads(prop.value)
+            except ValueError:
+                stamped[prop.key[len("workbench."):]] = prop.value
+    return {
+        "inputs": {v.name: dims(v) for v in g.input if v.name not in initialisers},
+        "outputs": {v.name: dims(v) for v in g.output},
+        "ops": sorted(ops),
+        "largest_constant": largest,
+        "stamped": stamped,
+    }
+
+
+_GRAPH_FIX = "use a folder written by `workbench model export-onnx` (or export the model again)."
+
+
+def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = None) -> dict:
     """Refuse a graph that is not an export of this workbench, and return its ``workbench.*`` metadata.
 
     Checked: the inputs are ``waveforms`` (float, rank 2) and ``lengths`` (int64, rank 1); the outputs are the seven
     of :data:`OUTPUT_NAMES`, with the label count of ``model.json`` as the last size of ``scores``/``logits``/frame
     outputs; every operator is one the exporter emits (:data:`EXPORT_OPS`: no ``Loop``/``Scan``/``If``); no
     constant shape asks for more than :data:`MAX_CONSTANT_ELEMENTS` elements; the labels stamped into the graph
-    agree with ``model.json``.
+    agree with ``model.json``.  The facts come from :func:`graph_facts` (parsed once per content).
     """
-    import onnx
-    from onnx import numpy_helper
-
-    fix = "use a folder written by `workbench model export-onnx` (or export the model again)."
-    try:
-        proto = onnx.load(str(graph), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 — protobuf raises its own errors for a damaged file
-        raise ModelError(f"{graph.name} is not a readable ONNX graph ({type(exc).__name__}).", source=source, fix=fix) from None
-    g = proto.graph
+    facts = graph_facts(graph, source=source, sha256=sha256)
+    fix = _GRAPH_FIX
     n = len(meta["labels"])
-
-    def dims(value_info):
-        t = value_info.type.tensor_type
-        return t.elem_type, [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-
-    inputs = {v.name: dims(v) for v in g.input if v.name not in {i.name for i in g.initializer}}
-    want_in = {"waveforms": (onnx.TensorProto.FLOAT, 2), "lengths": (onnx.TensorProto.INT64, 1)}
+    inputs = {k: (v[0], v[1]) for k, v in facts["inputs"].items()}
+    want_in = {"waveforms": (_FLOAT, 2), "lengths": (_INT64, 1)}
     if set(inputs) != set(want_in) or any(inputs[k][0] != t or len(inputs[k][1]) != r for k, (t, r) in want_in.items()):
         raise ModelError(f"{graph.name} takes inputs {sorted(inputs)}; an export takes waveforms (float32, batch × samples) "
                          "and lengths (int64, batch).", source=source, fix=fix)
-    outputs = {v.name: dims(v) for v in g.output}
+    outputs = {k: (v[0], v[1]) for k, v in facts["outputs"].items()}
     if set(outputs) != set(OUTPUT_NAMES):
         raise ModelError(f"{graph.name} gives outputs {sorted(outputs)}; an export gives {list(OUTPUT_NAMES)}.", source=source, fix=fix)
     for name, rank in (("scores", 2), ("logits", 2), ("frame_scores", 3), ("frame_logits", 3)):
@@ -260,35 +343,15 @@ def check_graph(graph: Path, meta: dict, *, source: str) -> dict:
             shown = "×".join("?" if d is None else str(d) for d in shape)
             raise ModelError(f"{graph.name}'s output {name!r} has shape {shown}, but {META_FILE} names {n} labels "
                              f"(the last size must be {n}).", source=source, fix=fix)
-    ops = set()
-    constants = {t.name: t for t in g.initializer}
-    for node in g.node:
-        ops.add(node.op_type if node.domain in ("", "ai.onnx", "com.microsoft") else f"{node.domain}.{node.op_type}")
-        if node.op_type == "Constant":
-            for a in node.attribute:
-                if a.name == "value" and a.t is not None:
-                    constants[node.output[0]] = a.t
-        if node.op_type in ("ConstantOfShape", "Expand", "Tile", "Range") and node.input:
-            shape_input = node.input[1] if node.op_type in ("Expand", "Tile") and len(node.input) > 1 else node.input[0]
-            if shape_input in constants and node.op_type != "Range":
-                try:
-                    values = numpy_helper.to_array(constants[shape_input]).astype(np.float64).ravel()
-                except Exception:  # noqa: BLE001
-                    values = np.array([])
-                if values.size and (np.any(values < 0) or float(np.prod(values)) > MAX_CONSTANT_ELEMENTS):
-                    raise ModelError(f"{graph.name} has a {node.op_type} node asking for {float(np.prod(np.abs(values))):.3g} "
-                                     f"elements (more than {MAX_CONSTANT_ELEMENTS:.0e}).", source=source, fix=fix)
-    unknown = sorted(ops - EXPORT_OPS)
+    largest = facts["largest_constant"]
+    if largest is not None and (bool(largest[2]) or float(largest[1]) > MAX_CONSTANT_ELEMENTS):
+        raise ModelError(f"{graph.name} has a {largest[0]} node asking for {float(largest[1]):.3g} "
+                         f"elements (more than {MAX_CONSTANT_ELEMENTS:.0e}).", source=source, fix=fix)
+    unknown = sorted(set(facts["ops"]) - EXPORT_OPS)
     if unknown:
         raise ModelError(f"{graph.name} uses operator(s) {unknown} that no export of the workbench contains "
                          "(Loop/Scan/If would run for as long as the graph says).", source=source, fix=fix)
-    stamped = {}
-    for prop in proto.metadata_props:
-        if prop.key.startswith("workbench."):
-            try:
-                stamped[prop.key[len("workbench."):]] = json.loads(prop.value)
-            except ValueError:
-                stamped[prop.key[len("workbench."):]] = prop.value
+    stamped = facts["stamped"]
     if "labels" in stamped and stamped["labels"] != meta["labels"]:
         raise ModelError(f"{META_FILE} names labels {meta['labels']}, but the graph was exported with {stamped['labels']}.",
                          source=source, fix=fix)
@@ -449,13 +512,15 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":  # the workbench's CLI sets it (cli.share_the_cores):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # ORT's own threads wait alike
+    # judged before ONNX Runtime sees the graph (its constant folding would already build a hostile constant); the
+    # checksum comes from the stat-keyed memo, so a graph already checked is neither hashed nor parsed again
+    checksum = file_sha256(graph)
+    stamped = check_graph(graph, meta, source=str(folder), sha256=checksum)
     try:
         session = ort.InferenceSession(str(graph), sess_options=options, providers=providers)
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file
         raise ModelError(f"ONNX Runtime cannot open {graph.name}: {str(exc).strip().splitlines()[-1][:300]}.", source=str(folder),
                          fix="export the model again.") from exc
-    stamped = check_graph(graph, meta, source=str(folder))
-    checksum = files.sha256_file(graph)
     # the banner comes from what cannot be edited away: the graph's own stamp and the source weights' checksum
     # against the generated checkpoints this machine knows; model.json can add it, never remove it
     random_weights = bool(meta.get("random_weights")) or bool(stamped.get("random_weights")) or any(
