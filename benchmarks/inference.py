@@ -21,7 +21,8 @@ with a manifest, then measured, alternating the paths each round so drift hits a
               decoding, inference and writing — the figure a user sees;
   floor       (``--floor``) a fresh process that only imports what every run must (torch, pandas,
               pyarrow) and exits (``os._exit``, as ``workbench`` does): the part of ``cli`` no change
-              to the workbench can remove;
+              to the workbench can remove; ``floor:onnx`` the same for a run through ONNX Runtime
+              (onnxruntime, pandas, pyarrow: no torch), the path ``--dtype auto`` takes where it is fastest;
   cli:baseline (``--baseline DIR``) the same ``workbench run`` from another checkout (an older
               commit), interleaved with ``cli``, in the environment this script was started with
               (``--baseline-dtype auto``: that checkout's ``--dtype auto``, beside ``cli:auto``).
@@ -250,11 +251,14 @@ def breakdown(wall: float, summary: dict) -> dict:
             **timing}
 
 
-def run_floor() -> float:
-    """Wall seconds of a fresh process that imports what every `workbench run` must import, and exits (without the
-    interpreter's teardown, as a `workbench` process ends)."""
+FLOOR_IMPORTS = {"floor": "torch, pandas, pyarrow.parquet", "floor:onnx": "onnxruntime, pandas, pyarrow.parquet"}
+
+
+def run_floor(name: str = "floor") -> float:
+    """Wall seconds of a fresh process that imports what every `workbench run` on that path must import, and exits
+    (without the interpreter's teardown, as a `workbench` process ends)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import os, torch, pandas, pyarrow.parquet; os._exit(0)"], check=True, cwd=str(REPO))
+    subprocess.run([sys.executable, "-c", f"import os, {FLOOR_IMPORTS[name]}; os._exit(0)"], check=True, cwd=str(REPO))
     return time.perf_counter() - t0
 
 
@@ -428,7 +432,7 @@ def main() -> int:
         seconds: dict[str, list[float]] = {}
         cpu_share: dict[str, list[float]] = {}  # CPU seconds of the path (this process and its children) ÷ (wall × threads)
         names = [n for n in ("funasr", "model", "engine", "cli") if n not in skip]
-        names += (["cli:baseline"] if args.baseline else []) + (["floor"] if args.floor else [])
+        names += (["cli:baseline"] if args.baseline else []) + (["floor", "floor:onnx"] if args.floor else [])
         alt_models: dict[str, object] = {}
         peak_dtype = {"model": dtype, "engine": dtype, "cli": dtype}
         cli_dtypes: dict[str, str] = {}
@@ -458,8 +462,8 @@ def main() -> int:
             elif name == "model":
                 elapsed, out = run_model(net, decoded, device)
                 audio = total_audio
-            elif name == "floor":
-                elapsed, out, audio = run_floor(), None, total_audio
+            elif name in FLOOR_IMPORTS:
+                elapsed, out, audio = run_floor(name), None, total_audio
             elif name == "cli:baseline":
                 elapsed, out, summary = run_cli(manifest, out_dir, ck, device, args.baseline_dtype or dtype, args.workers, repo=Path(args.baseline),
                                                 env=original_env)
@@ -501,7 +505,7 @@ def main() -> int:
                 print(f"round {r + 1}: {name:<26} {elapsed:9.2f} s  {speed:9.1f}× real time  load {os.getloadavg()[0]:.2f}  "
                       f"cores busy {100 * share:3.0f} %", flush=True)
                 seconds.setdefault(name, []).append(elapsed)
-                if name == "floor":
+                if name in FLOOR_IMPORTS:
                     continue
                 if speed > best.get(name, 0):
                     best[name], outs[name] = speed, out
@@ -549,11 +553,13 @@ def main() -> int:
             print(f"  whole `workbench run` process ({cli}) ÷ model-only time: best rounds {over:.2f}, medians {med:.2f} "
                   f"(target for --arch tiny ≤ {TARGETS['tiny_process_over_model']}): "
                   f"{'met' if over <= TARGETS['tiny_process_over_model'] else 'NOT met'}")
-    if "floor" in seconds and "model" in seconds:
-        floor = float(np.median(seconds["floor"]))
-        print(f"  floor (a process importing torch, pandas, pyarrow): median {floor:.2f} s = "
-              f"{floor / np.median(seconds['model']):.2f} of the model-only median; the best ratio any run can have here is "
-              f"{1 + floor / np.median(seconds['model']):.2f}")
+    for name, imports in FLOOR_IMPORTS.items():
+        if name in seconds and "model" in seconds:
+            floor = float(np.median(seconds[name]))
+            figures[name.replace(":", "_")] = {"median_s": floor, "imports": imports}
+            print(f"  {name} (a process importing {imports}): median {floor:.2f} s = "
+                  f"{floor / np.median(seconds['model']):.2f} of the model-only median; the best ratio a run on that path can "
+                  f"have here is {1 + floor / np.median(seconds['model']):.2f}")
     if "cli" in best and "funasr" in best:
         ratio = best["cli"] / best["funasr"]
         target = TARGETS["cli_vs_funasr_gpu" if device.startswith("cuda") else "cli_vs_funasr_cpu"]
