@@ -286,6 +286,7 @@ def test_a_checked_graph_is_parsed_once_and_a_changed_one_again_before_onnx_runt
 
     folder = tmp_path / "export"
     shutil.copytree(exported.folder, folder)
+    onnx_backend.graph_checks_memo_path().unlink(missing_ok=True)  # other tests loaded the same bytes
     parsed, opened = [], []
     read = onnx_backend._read_graph_facts
     monkeypatch.setattr(onnx_backend, "_read_graph_facts", lambda graph, **kw: parsed.append(graph.name) or read(graph, **kw))
@@ -315,3 +316,46 @@ def test_loading_a_checked_export_again_does_not_import_onnx(exported):
         assert out.returncode == 0, out.stderr[-2000:]
         seen.append(out.stdout.strip().splitlines()[-1])
     assert seen[1] == "ONNX IMPORTED False", seen
+
+
+def test_the_graph_memo_is_bounded_in_entry_size_and_count(exported, tmp_path, monkeypatch):
+    """Facts are remembered only when small (a graph stamped with megabytes of metadata would slow every later
+    load) and for the newest graphs only."""
+    import onnx
+
+    from workbench.model import onnx_backend
+    from workbench.model.weights import file_sha256
+
+    memo = lambda: json.loads(onnx_backend.graph_checks_memo_path().read_text(encoding="utf-8"))  # noqa: E731
+    stamped = tmp_path / "stamped"
+    shutil.copytree(exported.folder, stamped)
+    proto = onnx.load(str(stamped / "model.onnx"))
+    onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props},
+                                        "workbench.note": json.dumps("x" * (onnx_backend.MAX_REMEMBERED_BYTES + 1))})
+    onnx.save(proto, str(stamped / "model.onnx"))
+    onnx_backend.load_onnx_model(stamped)  # a valid export with a large stamp loads ...
+    assert file_sha256(stamped / "model.onnx") not in memo()  # ... and is not remembered
+
+    monkeypatch.setattr(onnx_backend, "MAX_REMEMBERED_GRAPHS", 2)
+    for key in ("a" * 64, "b" * 64, "c" * 64):
+        onnx_backend.remember_graph_facts(key, {"ops": []})
+    assert list(memo())[-2:] == ["b" * 64, "c" * 64] and len(memo()) == 2
+
+
+def test_a_refused_graph_is_judged_again_each_time_never_remembered(exported, tmp_path):
+    import onnx
+    from onnx import helper
+
+    from workbench.model import onnx_backend
+    from workbench.model.weights import file_sha256
+
+    folder = tmp_path / "if"
+    shutil.copytree(exported.folder, folder)
+    proto = onnx.load(str(folder / "model.onnx"))
+    proto.graph.node.append(helper.make_node("If", ["lengths"], ["branch"]))  # the clean export plus an If
+    onnx.save(proto, str(folder / "model.onnx"))
+    for _ in range(2):
+        with pytest.raises(ModelError, match="If"):
+            onnx_backend.load_onnx_model(folder)
+    path = onnx_backend.graph_checks_memo_path()
+    assert not path.exists() or file_sha256(folder / "model.onnx") not in json.loads(path.read_text(encoding="utf-8"))

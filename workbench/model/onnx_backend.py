@@ -235,31 +235,46 @@ def graph_checks_memo_path() -> Path:
     return cache_dir() / "onnx_graph_facts.json"
 
 
-def graph_facts(graph: Path, *, source: str, sha256: str | None = None) -> dict:
-    """What :func:`check_graph` judges, read from the graph once per content: inputs, outputs, operators, the
-    largest constant shape, the ``workbench.*`` metadata.
+#: the memo keeps the facts of this many graphs (the newest) ...
+MAX_REMEMBERED_GRAPHS = 64
+#: ... and none whose facts take more than this as JSON (an export's take ~2 kB; a graph stamped with megabytes of
+#: metadata is parsed on every load rather than slowing every later load by its size)
+MAX_REMEMBERED_BYTES = 64 * 1024
+
+
+def graph_facts(graph: Path, *, source: str, sha256: str | None = None) -> tuple[dict, bool]:
+    """What :func:`check_graph` judges, read from the graph once per content, and whether it came from the memo:
+    inputs, outputs, operators, the largest constant shape, the ``workbench.*`` metadata.
 
     Parsing the protobuf needs the ``onnx`` package, whose import (``ml_dtypes``' extension) took 0.8-1.1 s here, as
     long as a whole ``workbench run`` of 24 clips with ``tiny`` through ONNX Runtime.  The facts are a function of
-    the file's bytes, so they are remembered by its sha256 (``sha256``, from the stat-keyed checksum memo) in
-    :func:`graph_checks_memo_path` and read again only for bytes never seen; a memo that cannot be read or
-    written is ignored.  The judgement against ``model.json`` is made every time.
+    the file's bytes, so a graph that passed the check has them remembered by its sha256 (``sha256``, from the
+    stat-keyed checksum memo) in :func:`graph_checks_memo_path` (:func:`remember_graph_facts`), and they are read
+    again only for bytes never seen; a memo that cannot be read is ignored.  The judgement against ``model.json``
+    is made every time.
     """
     if sha256 is not None:
         with MEMO_LOCK:
             entry = read_memo(graph_checks_memo_path()).get(sha256)
         if isinstance(entry, dict) and entry.get("revision") == GRAPH_FACTS_REVISION and isinstance(entry.get("facts"), dict):
-            return entry["facts"]
-    facts = _read_graph_facts(graph, source=source)
-    if sha256 is not None:
-        with MEMO_LOCK:
-            memo = read_memo(graph_checks_memo_path())
-            memo[sha256] = {"revision": GRAPH_FACTS_REVISION, "facts": facts}
-            try:
-                files.write_json(graph_checks_memo_path(), memo, indent=1, root=cache_dir())
-            except (OSError, files.UnsafePathError) as exc:
-                logger.debug("cannot write the graph-check memo: %s", exc)
-    return facts
+            return entry["facts"], True
+    return _read_graph_facts(graph, source=source), False
+
+
+def remember_graph_facts(sha256: str, facts: dict) -> None:
+    """Keep the facts of a graph that passed the check (at most :data:`MAX_REMEMBERED_GRAPHS`, none larger than
+    :data:`MAX_REMEMBERED_BYTES`); a memo that cannot be written is ignored."""
+    if len(json.dumps(facts)) > MAX_REMEMBERED_BYTES:
+        return
+    with MEMO_LOCK:
+        memo = read_memo(graph_checks_memo_path())
+        memo.pop(sha256, None)
+        memo[sha256] = {"revision": GRAPH_FACTS_REVISION, "facts": facts}
+        memo = dict(list(memo.items())[-MAX_REMEMBERED_GRAPHS:])
+        try:
+            files.write_json(graph_checks_memo_path(), memo, indent=1, root=cache_dir())
+        except (OSError, files.UnsafePathError) as exc:
+            logger.debug("cannot write the graph-check memo: %s", exc)
 
 
 def _read_graph_facts(graph: Path, *, source: str) -> dict:
@@ -324,9 +339,10 @@ def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = No
     of :data:`OUTPUT_NAMES`, with the label count of ``model.json`` as the last size of ``scores``/``logits``/frame
     outputs; every operator is one the exporter emits (:data:`EXPORT_OPS`: no ``Loop``/``Scan``/``If``); no
     constant shape asks for more than :data:`MAX_CONSTANT_ELEMENTS` elements; the labels stamped into the graph
-    agree with ``model.json``.  The facts come from :func:`graph_facts` (parsed once per content).
+    agree with ``model.json``.  The facts come from :func:`graph_facts` (parsed once per content) and are remembered
+    only for a graph that passes.
     """
-    facts = graph_facts(graph, source=source, sha256=sha256)
+    facts, remembered = graph_facts(graph, source=source, sha256=sha256)
     fix = _GRAPH_FIX
     n = len(meta["labels"])
     inputs = {k: (v[0], v[1]) for k, v in facts["inputs"].items()}
@@ -358,6 +374,8 @@ def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = No
     if "temperature" in stamped and stamped["temperature"] != meta.get("temperature"):
         raise ModelError(f"{META_FILE} says temperature {meta.get('temperature')!r}, but the graph has "
                          f"{stamped['temperature']!r} baked in.", source=source, fix=fix)
+    if sha256 is not None and not remembered:
+        remember_graph_facts(sha256, facts)
     return stamped
 
 
