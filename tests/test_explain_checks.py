@@ -358,3 +358,37 @@ def test_attribution_after_batched_inference_in_the_same_process(tiny_model, sco
     tiny_model.predict(clips)  # one batch of 16: the cache now holds an inference tensor for up to 16 rows
     a = integrated_gradients(scorer, clips[0], "happy", n_steps=4, max_steps=64, internal_batch_size=16)
     assert np.isfinite(a.frame_relevance).all()
+
+
+@pytest.mark.parametrize("rho, passed", [(-0.54, False), (0.62, False), (0.31, True)])
+def test_randomisation_rule_is_on_the_size_of_the_rank_correlation_everywhere_it_is_shown(tiny_model, rho, passed):
+    """The check fails when |r| reaches 0.5, so a map anti-correlated with the re-initialised network's (r = -0.54)
+    fails: the words must say |r|, not "rank corr -0.54 (must stay below 0.50)", which reads as a pass; and the
+    failure reaches the screen, the JSON, the figure strip, the worst-case summary, its figure and the report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.faithfulness import RandomisationCheck
+    from workbench.explain.figure import plot_explanation
+    from workbench.explain.worst import case_record, plot_worst, summary_record
+
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("occlusion",), n_random=10, randomisation=None)
+    expl.randomisation["occlusion"] = RandomisationCheck("occlusion", "full", ["full"], [rho])
+    assert expl.randomisation["occlusion"].passed is passed
+    lines = expl.check_lines("occlusion")
+    line = next(s for s in lines if s.startswith("randomised-model"))
+    assert f"|r| = {abs(rho):.2f}" in line and "|r| must stay below 0.50" in line
+    assert line.endswith("passed" if passed else "FAILED")
+    problems = expl.problems("occlusion")
+    assert any(p.startswith("FAILS MODEL RANDOMISATION") and "|r| must stay below" in p for p in problems) is (not passed)
+    record = json.loads(expl.to_json())
+    assert record["methods"]["occlusion"]["randomisation"]["passed"] is passed
+    fig = plot_explanation(expl, y, pitch={"times": [0.0], "f0_hz": [float("nan")], "intensity_db": [60.0]})
+    strip = " ".join(ax.get_title(loc="left") for ax in fig.axes)
+    assert ("FAILED (|r| ≥ 0.5)" in strip) is (not passed)
+    case = case_record({"id": "c1", "variant": "raw", "pred": "happy", "confidence": 0.9}, record, entry=None, cache="computed")
+    summary = summary_record([case], rule="r", n=1, m=1, variant=None, settings={}, warning=None)
+    assert summary["methods"]["occlusion"]["randomisation_failed"] == (0 if passed else 1)
+    cells = " ".join(t.get_text() for t in plot_worst(summary).axes[0].texts)
+    assert ("FAILS randomisation" in cells) is (not passed)

@@ -122,7 +122,8 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     cases = [case_record(row, None, entry=None, cache="computed", error="<b>boom</b>")]
     summary = summary_record(cases, rule="least confident first", n=1, m=4, variant=None, settings={}, warning=None)
     summary["methods"] = {"occlusion": {"cases": 1, "reliable": 0, "deletion_better_than_random": 0,
-                                        "insertion_better_than_random": 1, "randomisation_skipped": 1}}
+                                        "insertion_better_than_random": 1, "randomisation_skipped": 0,
+                                        "randomisation_failed": 1}}
     write_summary(rf, summary, Figure())
     shown.clear()
     got = reporting.explained_worst(small_run)
@@ -130,6 +131,8 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     page = "".join(shown)
     assert "1 of 4 scored rows" in page and "0 of 1" in page and "could not be explained" in page
     assert "Image" in shown  # the summary's figure
+    # a randomisation failure has its own column (deletion 0 of 1, then failed 1, skipped 0)
+    assert "<th>randomisation check failed</th>" in page and "<td>0 of 1</td><td>1</td><td>0</td>" in page
 
     text = (small_run / WORST_JSON).read_text()
     (small_run / WORST_JSON).write_text(text.replace('"n": 1', '"n": 2'))  # an edited summary fails its checksum

@@ -51,6 +51,14 @@ from workbench.explain.faithfulness import RandomisationCheck, faithfulness, ran
 METHOD_FUNCTIONS = {"ig": integrated_gradients, "occlusion": time_occlusion, "tf-occlusion": tf_occlusion}
 
 
+def randomisation_words(r) -> str:
+    """The randomisation check's figure and its rule in words: the rule is on the size of the rank correlation, so a
+    map strongly anti-correlated with the re-initialised network's fails too (it still follows the input)."""
+    rho = r.spearman[-1]
+    return (f"rank corr with the re-initialised network {rho:.2f}, |r| = {abs(rho):.2f} "
+            f"(|r| must stay below {RANDOMISATION_THRESHOLD:.2f})")
+
+
 @dataclass
 class Explanation:
     """Everything ``workbench explain`` reports for one clip (see :func:`explain_clip`)."""
@@ -125,8 +133,7 @@ class Explanation:
             out.append(f"NOT FAITHFUL: {f.problem()}")
         r = self.randomisation.get(method)
         if r is not None and r.passed is False:
-            out.append(f"FAILS MODEL RANDOMISATION: rank corr with the re-initialised network {r.spearman[-1]:.2f} "
-                       f"(must stay below {RANDOMISATION_THRESHOLD:.2f})")
+            out.append(f"FAILS MODEL RANDOMISATION: {randomisation_words(r)}")
         return out
 
     def check_lines(self, method: str) -> list[str]:
@@ -151,7 +158,8 @@ class Explanation:
             lines.append(f"stability: {st['reason']}")
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
-            lines.append(f"randomised-model ({r.kind}) rank corr {r.spearman[-1]:.2f} (must stay below {RANDOMISATION_THRESHOLD:.2f})")
+            verdict = {True: "passed", False: "FAILED"}.get(r.passed, "undetermined")
+            lines.append(f"randomised-model ({r.kind}) {randomisation_words(r)}: {verdict}")
         elif r is None:
             lines.append(f"model randomisation check: skipped, {self.randomisation_skipped or 'not run'} "
                          "(the map is not known to depend on the trained weights)")

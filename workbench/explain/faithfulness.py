@@ -413,7 +413,8 @@ class RandomisationCheck:
 
     @property
     def passed(self) -> bool | None:
-        """The map changes when the whole network is re-initialised (rank corr below :data:`RANDOMISATION_THRESHOLD`)."""
+        """The map changes when the whole network is re-initialised (|rank corr| below :data:`RANDOMISATION_THRESHOLD`:
+        a map strongly anti-correlated with the randomised network's still follows the input, not the weights)."""
         if not self.spearman or not np.isfinite(self.spearman[-1]):
             return None
         return bool(abs(self.spearman[-1]) < RANDOMISATION_THRESHOLD)

@@ -20,6 +20,7 @@ from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
 from workbench.explain.explanation import Explanation
+from workbench.explain.faithfulness import RANDOMISATION_THRESHOLD
 from workbench.explain.voice import pitch_intensity
 from workbench.errors import AudioError
 
@@ -247,7 +248,7 @@ def _faith_text(expl: Explanation, method: str) -> str:
         text += f", seed rank corr ≥ {st['min_spearman']:.2f}"
     r = expl.randomisation.get(method)
     if r is not None and r.spearman:
-        text += f", randomised-model rank corr {r.spearman[-1]:.2f}"
+        text += f", randomised-model rank corr {r.spearman[-1]:.2f}" + (f" FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False else "")
     elif r is None:
         text += ", model randomisation check skipped"
     return text

@@ -283,7 +283,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                   "explains them in one process, and this section then shows which maps passed their checks.</p>")
         return None
     rows = [(code(m), f"{d['reliable']} of {d['cases']}", f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d["randomisation_skipped"])
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"])
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
              f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
@@ -295,7 +295,8 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                  "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
                  "network is re-initialised; the next two columns say on which curves it beat random orders.</p>")
     parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
-                             "deletion better than random", "randomisation check skipped"], rows or [("—", "", "", "", "")]))
+                             "deletion better than random", "randomisation check failed", "randomisation check skipped"],
+                            rows or [("—", "", "", "", "", "")]))
     show_html("\n".join(parts))
     if summary.get("figure"):
         from IPython.display import Image
