@@ -130,6 +130,32 @@ def test_an_export_of_another_checkpoint_is_not_trusted(auto_net, tiny_model):
         verified_path.write_text(original)
 
 
+def test_a_damaged_cached_export_is_made_again_not_refused_on_every_run(auto_net, tiny_model):
+    """A graph in the cache truncated after it was verified: the export counts as missing and the next onnx path
+    load rebuilds it (before, every run was refused with "model.onnx is not a readable ONNX graph" naming a cache
+    folder the user never chose)."""
+    from workbench.model.ref import ModelRef
+
+    fastpath.ensure_export(tiny_model)
+    folder = fastpath.export_folder(tiny_model.info.checksum)
+    graph = folder / "model.onnx"
+    good = graph.read_bytes()
+    graph.write_bytes(good[: len(good) // 3])
+    assert fastpath.cached_export(tiny_model.info.checksum) is None
+    net = ModelRef("tiny", device="cpu", dtype="onnx-float32").load()
+    assert len(graph.read_bytes()) > len(good) // 3  # exported again
+    assert fastpath.cached_export(tiny_model.info.checksum) is not None
+    clip = np.sin(np.arange(16000, dtype=np.float32) / 7) * 0.1
+    assert np.allclose(net.predict([clip])[0].scores, tiny_model.predict([clip])[0].scores, atol=1e-4)
+
+
+def test_auto_names_a_path_that_failed_when_measured():
+    line = fastpath.describe_auto({"chosen": "float32", "reason": "no path beat float32 by 1.05x on this CPU",
+                                   "failed_paths": ["onnx-float32", "onnx-int8"], "measurement": "/c/fastpath/x.json"})
+    assert "not a candidate, it failed when measured: onnx-float32, onnx-int8" in line and "/c/fastpath/x.json" in line
+    assert "failed" not in fastpath.describe_auto({"chosen": "int8", "reason": "fastest", "failed_paths": []})
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "int8", "onnx-float32", "onnx-int8"])
 def test_every_fast_path_agrees_with_float32(auto_net, tiny_model, dtype):
     from workbench.model.ref import ModelRef

@@ -47,6 +47,7 @@ from workbench.model.checkpoints import cache_dir
 from workbench.model.onnx_backend import check_clips, load_onnx_model
 from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.precision import cpu_flags
+from workbench.model.weights import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -168,13 +169,29 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def cached_export(checksum: str) -> tuple[Path, dict] | None:
-    """The verified export of ``checksum`` in the cache, with its verification record, or ``None``."""
+    """The verified export of ``checksum`` in the cache, with its verification record, or ``None`` (then
+    :func:`ensure_export` makes it again).
+
+    The graphs must still be the bytes that were verified: ``verified.json`` records each graph's sha256, and a graph
+    damaged or replaced since (a truncated copy, a disk error) makes the export count as missing, so it is rebuilt
+    rather than refused on every run.  (The sha256 comes from the stat-keyed checksum memo: a stat per load.)
+    """
     folder = export_folder(checksum)
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
             or verified.get("onnxruntime") != ort_version()
             or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
         return None
+    recorded = verified.get("graph_sha256")
+    if isinstance(recorded, dict):  # exports verified before the digests were recorded are taken as they are
+        for name in (ONNX_FILE, ONNX_INT8_FILE):
+            try:
+                intact = file_sha256(folder / name) == recorded.get(name)
+            except OSError:
+                intact = False
+            if not intact:
+                logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
+                return None
     return folder, verified
 
 
@@ -210,6 +227,7 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
         graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
     verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
                 "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
+                "graph_sha256": {name: file_sha256(tmp / name, remember=False) for name in (ONNX_FILE, ONNX_INT8_FILE)},
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(tmp / VERIFIED_FILE, verified)
     if folder.exists():
@@ -352,7 +370,8 @@ def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None) 
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
                  "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
-                 "measured_now": fresh}
+                 "measured_now": fresh,
+                 "failed_paths": sorted(name for name, p in record["paths"].items() if p.get("error"))}
     return chosen, precision
 
 
@@ -361,4 +380,8 @@ def describe_auto(precision: dict) -> str:
     line = f"dtype auto → {precision['chosen']} ({precision['reason']}"
     if precision.get("agreement_with_float32"):
         line += f"; agreement with float32: {describe_agreement(precision['agreement_with_float32'])}"
-    return line + ")"
+    line += ")"
+    if precision.get("failed_paths"):  # a path that could not run was not a candidate: say so, and where the error is
+        line += (f"; not a candidate, it failed when measured: {', '.join(precision['failed_paths'])} "
+                 f"(errors in {precision.get('measurement')}; delete that file to measure again)")
+    return line
