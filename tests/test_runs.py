@@ -140,6 +140,22 @@ def test_a_run_folder_with_other_settings_is_not_resumed(tmp_path, tiny_model):
         run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False, variants=[Variant("raw"), Variant("other", ())])
 
 
+def test_a_resume_in_another_precision_is_refused_before_the_model_loads(tmp_path, tiny_model, monkeypatch):
+    """The README promises input is checked before the model loads: an explicit --dtype that differs from the
+    folder's is known without the model, so it is refused before loading, naming both precisions."""
+    from workbench.model.ref import ModelRef
+
+    manifest = make_dataset(tmp_path, n=3, bad=False)
+    run(manifest, out_dir=tmp_path / "r", model=tiny_model, use_cache=False)
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the model was loaded before the settings were checked")
+
+    monkeypatch.setattr(ModelRef, "load", loaded)
+    with pytest.raises(ConfigError, match="dtype float32 in the folder, int8 now"):
+        run(manifest, out_dir=tmp_path / "r", model=ModelRef("tiny", device="cpu", dtype="int8"), use_cache=False)
+
+
 def test_segments_of_a_long_file(tmp_path, tiny_model):
     y = np.concatenate([speech_like(16000, 2.0, seed=1), noise(16000, 1.0, seed=2), speech_like(16000, 2.0, seed=3)])
     sf.write(tmp_path / "long.wav", y, 16000, subtype="FLOAT")

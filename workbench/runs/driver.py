@@ -149,6 +149,10 @@ def run(
                         progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start)
 
 
+#: precisions a local run records as chosen (an ONNX path records the graph's dtype, so it is checked after loading)
+TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
+
+
 @dataclass
 class _Plan:
     """What :func:`run` resolved before taking the lock."""
@@ -187,6 +191,8 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
             requested, precision = settle_for_ray(requested, precision, temperature)
         if precision["chosen"] not in (MEASURED, precision["requested"]) and load_progress is not None:
             load_progress(describe_choice(precision["requested"], precision["chosen"], precision["reason"]))
+        if engine == "local" and precision["chosen"] in TORCH_DTYPES:  # known before loading: refused before loading
+            writer.check_resumable({"dtype": precision["chosen"]})
     return _Plan(manifest, manifest_ref, list(variants or [RAW]), audio_config or AudioConfig(), diagnostics or DiagnosticsConfig(),
                  writer, engine, requested, precision)
 

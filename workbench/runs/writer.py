@@ -123,6 +123,35 @@ class RunWriter:
         finally:
             os.close(fd)  # closing drops the flock; the file stays (deleting it would race a waiting run)
 
+    def check_resumable(self, known: dict) -> None:
+        """Before the model loads: refuse a folder whose ``config.yaml`` differs in one of the ``known`` settings
+        (those a run knows without its model, e.g. an explicit dtype), as :meth:`prepare` would after loading."""
+        cfg_path = self.path / CONFIG
+        if not cfg_path.is_file():
+            return
+        try:
+            old = _read_yaml(cfg_path)
+        except Exception:  # noqa: BLE001 — an unreadable config.yaml is prepare's to report, with its own message
+            return
+        if isinstance(old, dict):
+            self._refuse_other_settings(old, known, tuple(known))
+
+    def _refuse_other_settings(self, old: dict, config: dict, keys: tuple[str, ...]) -> None:
+        diff = [k for k in keys if old.get(k) != config.get(k)]
+        if not diff:
+            return
+        shown = []
+        for k in diff:  # a short value says itself: "dtype float32 in the folder, int8 now"
+            a, b = old.get(k), config.get(k)
+            if all(v is None or isinstance(v, (str, int, float, bool)) and len(str(v)) <= 40 for v in (a, b)):
+                shown.append(f"{k} {a} in the folder, {b} now")
+            else:
+                shown.append(k)
+        raise RunFolderError(
+            f"holds a run with other settings ({'; '.join(shown)}); it cannot be resumed with these.",
+            source=str(self.path), fix="choose a new --out folder, or re-run with the settings in its config.yaml.",
+        )
+
     def prepare(self, config: dict, identity_keys: tuple[str, ...]) -> bool:
         """Write ``config.yaml`` for a new run, or check that an existing one matches. Returns True when resuming."""
         import yaml
@@ -130,12 +159,7 @@ class RunWriter:
         cfg_path = self.path / CONFIG
         if cfg_path.is_file():
             old = _read_yaml(cfg_path)
-            diff = [k for k in identity_keys if old.get(k) != config.get(k)]
-            if diff:
-                raise RunFolderError(
-                    f"holds a run with other settings ({', '.join(diff)} differ); it cannot be resumed with these.",
-                    source=str(self.path), fix="choose a new --out folder, or re-run with the settings in its config.yaml.",
-                )
+            self._refuse_other_settings(old, config, identity_keys)
             self.folder._config = old
             return True
         if self.path.exists() and not self.path.is_dir():
