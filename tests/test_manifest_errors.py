@@ -134,6 +134,21 @@ def test_skip_missing_runs_the_good_entries_and_records_the_missing_ones_as_fail
     assert str(manifest.resolve()) in cfg  # the run records the manifest's file, not only its name
 
 
+def test_a_misspelt_column_is_kept_as_metadata_and_named_on_screen_and_in_the_run_log(tmp_path, capsys):
+    for i in range(2):
+        wav(tmp_path / f"a{i}.wav", dur=0.6, seed=i)
+    _write(tmp_path / "m.csv", "id,path,labl,foo\na0,a0.wav,happy,x\na1,a1.wav,sad,y\n")
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "m.csv"), "--model", "tiny", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    err = capsys.readouterr().err
+    said = "column 'labl' is not one the workbench reads; did you mean 'label'? (kept as metadata"
+    assert said in err and "m.csv" in err
+    assert "'foo'" not in err  # an extra column that is no near miss is metadata, silently
+    assert f"manifest: {said}" in (out / "log.txt").read_text()
+    manifest = read_manifest(tmp_path / "m.csv")
+    assert manifest.items[0].meta == {"labl": "happy", "foo": "x"} and manifest.items[0].label == ""
+
+
 @pytest.mark.parametrize("command", ["run", "infer"])
 def test_out_that_is_a_file_is_refused_before_the_model_loads(tmp_path, capsys, command):
     wav(tmp_path / "a.wav")

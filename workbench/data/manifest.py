@@ -16,8 +16,10 @@ kind and a count), with the row it is on and the fix.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -29,10 +31,14 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.serialize import TABLE_MAX_ROWS, check_fields, read_bytes_capped
 
+logger = logging.getLogger(__name__)
+
 COLUMNS = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split", "start", "duration")
 #: optional column: the item's word/sentence timings (TextGrid, CTM, SRT, WebVTT, lhotse), kept in ``meta``;
 #: read with :func:`workbench.explain.words.item_alignment` (relative paths start at the manifest's folder)
 WORDS_COLUMN = "words"
+#: every column the workbench reads (any other is kept in ``meta``)
+KNOWN_COLUMNS = (*COLUMNS, "meta", WORDS_COLUMN)
 
 #: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
 GENERIC_LABELS: dict[str, str] = {
@@ -56,6 +62,17 @@ MISSING_CHOICES = ("error", "keep")
 def generic_emotion(label: str) -> str:
     """The emotion2vec+ key for a common English emotion name ("" when there is none)."""
     return GENERIC_LABELS.get(str(label).strip().lower(), "")
+
+
+def near_miss_columns(columns: Iterable[str]) -> list[str]:
+    """A warning for each extra column whose name is close to one the workbench reads (``labl``: ``label``)."""
+    warnings = []
+    for col in columns:
+        close = difflib.get_close_matches(col, KNOWN_COLUMNS, n=1) or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, n=1)
+        if close and close[0] != col:
+            warnings.append(f"column {col!r} is not one the workbench reads; did you mean {close[0]!r}? (kept as metadata; "
+                            "rename the column if so)")
+    return warnings
 
 
 def _listing(entries: list[str], shown: int = SHOWN) -> str:
@@ -418,6 +435,9 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
     report.raise_for_errors(str(p), missing=missing)
     for it in items:
         it.meta.pop("_extra_columns", None)
+    for warning in near_miss_columns(report.unknown_columns):  # a misspelt `label` would silently leave every row unlabelled
+        logger.warning("%s: %s", p, warning)
+        manifest.notes.append(warning)
     return manifest
 
 

@@ -254,6 +254,8 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
                    + (f"; {retried} rows whose Ray actor was lost are scored again" if retried else ""))
     where = f"{net.info.device} ({net.info.dtype})" if plan.engine == "local" else f"a Ray cluster (device {ref.device}, {ref.dtype})"
     writer.log(f"run of {len(manifest)} items × {len(variants)} variants with {net.info.id} on {where}")
+    for note in manifest.notes:  # what reading the manifest found (a misspelt column …), kept with the run
+        writer.log(f"manifest: {note}")
     if net.random_weights:
         writer.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
     # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
