@@ -48,7 +48,7 @@ def test_each_rule_fires_on_its_fact(facts, code):
 def test_rules_stay_quiet_on_a_clean_clip():
     facts = {"duration_s": 4.0, "source_sample_rate": 16000, "resample_ratio": 1.0, "file_mb": 0.2, "cut_start_s": 0.0,
              "clipped_fraction": 0.0, "snr_db": 40.0, "silence_fraction": 0.2, "confidence": 0.9, "margin": 0.7,
-             "entropy_bits": 0.6, "unknown_frame_fraction": 0.0, "flip_rate": 0.0, "first_25ms_db_below_peak": 60.0}
+             "entropy_bits": 0.6, "unknown_frame_fraction": 0.0, "flip_rate": 0.0, "first_45ms_db_below_peak": 60.0}
     assert codes(facts) == set()
 
 

@@ -5,12 +5,14 @@ trimmed EmoDB rows (one of whose removed 96 ms were digital silence), ``speech_a
 on every RAVDESS clip tried (they start with a low noise floor), ``low_snr`` on any steady tone.
 """
 
+import re
+
 import numpy as np
 import pytest
 
 from conftest import noise, sine, speech_like
 from workbench.audio.intake import AudioConfig, load
-from workbench.audio.measures import noise_floor_db, signal_facts
+from workbench.audio.measures import noise_floor_db, onset_level_db, signal_facts
 from workbench.engine.findings import audio_facts, findings_from
 from workbench.audio.steps import apply_chain
 
@@ -82,6 +84,19 @@ def test_speech_at_sample_0_stays_quiet_on_a_noise_floor_lead_in(start):
     elif start == "digital silence at the end":
         y = np.r_[y, np.zeros(int(1.5 * SR))]
     assert "speech_at_sample_0" not in codes(signal_facts(y.astype(np.float32), SR))
+
+
+def test_speech_at_sample_0_message_and_evidence_name_the_window_that_is_measured():
+    y = studio_speech(seed=4)
+    facts = signal_facts(y, SR)
+    found = next(f for f in findings_from(facts) if f.code == "speech_at_sample_0")
+    (key, below), = found.evidence.items()
+    said = re.match(r"the first (\d+) ms are only", found.message)
+    assert said and key == f"first_{said.group(1)}ms_db_below_peak", (found.message, key)
+    assert said.group(1) == "45" and below == pytest.approx(facts["loudest_frame_db"] - onset_level_db(y, SR))
+    # a row cached by an earlier version names the facts first_25ms_…: the finding still fires from them
+    old = {k.replace("first_45ms", "first_25ms"): v for k, v in facts.items()}
+    assert "speech_at_sample_0" in codes(old)
 
 
 def test_speech_at_sample_0_stays_quiet_on_a_steady_tone():

@@ -153,6 +153,10 @@ def prediction_facts(pred: Any) -> dict[str, Any]:
     return facts
 
 
+#: facts renamed since they were first cached (old name → name): the onset is measured over 45 ms, not 25
+_RENAMED_FACTS = {"first_25ms_db_below_peak": "first_45ms_db_below_peak", "first_25ms_db_above_floor": "first_45ms_db_above_floor"}
+
+
 # ---------------------------------------------------------------------------
 # rules
 # ---------------------------------------------------------------------------
@@ -160,6 +164,8 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     """Apply every rule to ``facts`` (from :func:`audio_facts`, :func:`prediction_facts`, :func:`stability`)."""
     c = config
     out: list[Finding] = []
+    # facts cached by earlier versions name the 45 ms onset window "first_25ms_…": read them under today's names
+    facts = {_RENAMED_FACTS.get(k, k): v for k, v in facts.items()} if _RENAMED_FACTS.keys() & facts.keys() else facts
 
     def add(code, severity, message, suggestion, **evidence):
         out.append(Finding(code, severity, message, {k: _jsonable(v) for k, v in evidence.items()}, suggestion))
@@ -198,14 +204,14 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         add("onset_cut", "warning", f"processing removed {cut * 1000:.0f} ms at the start{what}",
             "the first syllable may be gone: compare with the untrimmed audio (trimming inspector) before trusting the label.",
             cut_start_ms=cut * 1000, cut_start_db_above_floor=removed_db)
-    below, above = facts.get("first_25ms_db_below_peak"), facts.get("first_25ms_db_above_floor")
+    below, above = facts.get("first_45ms_db_below_peak"), facts.get("first_45ms_db_above_floor")
     level_range = facts.get("level_range_db")
     if (below is not None and below < c.speech_at_0_below_peak_db and (above is None or above > c.speech_at_0_above_floor_db)
             and cut * 1000 < c.onset_cut_ms and (level_range is None or level_range >= c.speech_at_0_min_range_db)):
         # loud in the first 45 ms and clearly above the noise floor (noise alone does not count), and not
         # because the workbench's own processing cut the start (that is onset_cut's case, measured there)
         add("speech_at_sample_0", "info", f"the first 45 ms are only {below:.0f} dB under the loudest frame: sound starts at the very first sample",
-            "the onset may have been cut before the file reached the workbench (recorder, export or an earlier trim).", first_25ms_db_below_peak=below)
+            "the onset may have been cut before the file reached the workbench (recorder, export or an earlier trim).", first_45ms_db_below_peak=below)
     clip = facts.get("clipped_fraction")
     if clip is not None and clip > c.clipped_fraction:
         add("clipping", "warning", f"{clip * 100:.2f}% of samples are at full scale", "clipping adds harsh harmonics that can read as anger; re-record with lower gain.", clipped_fraction=clip)

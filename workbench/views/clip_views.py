@@ -76,7 +76,7 @@ class TrimmingInspector(_View):
         facts = audio_facts(processed)
         # the recording's noise floor, as the findings measure it (a trim may have removed every quiet frame)
         floor = min(noise_floor_db(self.source.samples, self.source.sr)[0], noise_floor_db(processed.samples, processed.sr)[0])
-        facts["first_25ms_db_above_floor"] = onset_level_db(processed.samples, processed.sr) - floor
+        facts["first_45ms_db_above_floor"] = onset_level_db(processed.samples, processed.sr) - floor
         return facts
 
     def update(self):
