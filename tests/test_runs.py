@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -123,6 +124,49 @@ def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
     cols = ["pred"] + [c for c in df.columns if c.startswith("score_")]
     pd.testing.assert_frame_equal(df[cols].reset_index(drop=True), clean[cols].reset_index(drop=True), atol=1e-6)
     assert "resuming: 3 rows already finished" in (tmp_path / "killed" / "log.txt").read_text()
+
+
+def test_a_run_interrupted_with_sigint_says_so_in_its_log_with_the_rows_kept_and_the_command_that_resumes(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while `workbench run` holds its third chunk: log.txt names it."""
+    manifest = make_dataset(tmp_path, n=8, bad=False)
+    out = tmp_path / "stopped"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from workbench.cli import main
+        from workbench.runs.writer import RunWriter
+        write_part = RunWriter.write_part
+        def slow_part(self, rows, *args, **kwargs):
+            if len(list((self.path / "parts").glob("part-*.parquet"))) == 2:  # the third chunk is scored, not yet kept
+                print("PARTS 2", flush=True)
+                time.sleep(60)  # the parent presses Ctrl-C here
+            return write_part(self, rows, *args, **kwargs)
+        RunWriter.write_part = slow_part
+        sys.exit(main(sys.argv[1:]))
+    """)
+    argv = ["run", str(manifest), "--out", str(out), "--model", "tiny", "--no-cache", "--chunk", "2", "--workers", "0"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("PARTS 2"), line + proc.stderr.read()[-2000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read()[-2000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    log = (out / "log.txt").read_text()
+    stopped = [line for line in log.splitlines() if "interrupted" in line]
+    assert len(stopped) == 1 and "interrupted with 4 of 8 rows finished and kept" in stopped[0], log
+    command = stopped[0].split("`")[1]
+    assert command.startswith("workbench run ") and f"--out {out}" in command, command
+    # the command the log names resumes the run from the rows it kept
+    again = subprocess.run([sys.executable, "-m", "workbench.cli", *shlex.split(command)[1:]], capture_output=True, text=True,
+                           env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming: 4 rows already finished" in (out / "log.txt").read_text()
+    assert len(pd.read_parquet(out / "results.parquet")) == 8
 
 
 def test_limit_stops_and_a_rerun_finishes(tmp_path, tiny_model):

@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_process()
     name = chosen_command(argv)
     args = parse_argv(build_parser([name] if name else []), argv)
+    args.command_line = argv  # what the user typed: an interrupted run's log.txt names the command that resumes it
     with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
         return _dispatch(args)
 

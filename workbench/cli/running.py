@@ -101,7 +101,7 @@ def cmd_run(args) -> int:
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
-                   workers=args.workers, load_progress=say_loading)
+                   workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out))
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
@@ -121,6 +121,12 @@ def cmd_run(args) -> int:
         paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
         print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def resume_command(args, out: str | os.PathLike) -> str:
+    """The command line that resumes this run: the one typed, with ``--out`` added when the folder was the default."""
+    typed = getattr(args, "command_line", None) or ["run", args.manifest]
+    return shlex.join(["workbench", *typed, *([] if args.out else ["--out", str(out)])])
 
 
 def resumed_dtype(out: str | os.PathLike) -> str | None:

@@ -88,6 +88,7 @@ def run(
     experiment: Experiment | None = None,
     load_progress: Callable[[str], None] | None = None,
     temperature: float | None = None,
+    resume_command: str | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
@@ -123,6 +124,9 @@ def run(
         Hears what the model load is doing (the CLI prints it).
     temperature : float, optional
         Divides the model's logits (``workbench calibrate`` fits one); recorded with the run.
+    resume_command : str, optional
+        The command that resumes this run (``workbench run`` passes its own); ``log.txt`` names it when the run is
+        interrupted (default: this call again with the same ``out_dir``).
 
     Returns
     -------
@@ -146,7 +150,8 @@ def run(
         _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
-                        progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start)
+                        progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start,
+                        resume_command=resume_command)
 
 
 #: precisions a local run records as chosen (an ONNX path records the graph's dtype, so it is checked after loading)
@@ -242,7 +247,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
 
 
 def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
-             ray_options, workers, t_start) -> RunResult:
+             ray_options, workers, t_start, resume_command=None) -> RunResult:
     """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
     writer, manifest, variants = plan.writer, plan.manifest, plan.variants
     writer.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
@@ -258,43 +263,48 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
         writer.log(f"manifest: {note}")
     if net.random_weights:
         writer.log(f"WARNING: {RANDOM_WEIGHTS_BANNER}")
-    # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
-    work = [WorkItem(it, manifest.resolve(it).absolute(), pending) for it in for_labels(manifest, net.info.labels)
-            if (pending := tuple(v for v in variants if (it.id, v.name) not in done))]
-    total_rows = len(manifest) * len(variants)
-    bar = _bar(progress, total_rows, n_resumed)
-    engine_info: dict = {}
-    eng = None
-    if plan.engine == "ray":
-        chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
-        results = run_chunks(chunks, model=ref, audio_config=plan.audio_config, diagnostics=plan.diagnostics,
-                             cache_dir=str(cache.root) if cache else None, frame_embeddings=frame_embeddings, options=ray_options,
-                             info=engine_info, expect_checksum=net.info.checksum)
-    else:
-        eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
-                     workers=workers)
-        results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
-    counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,
-                          hook=hook, limit=limit, total_rows=total_rows)
-    n_new, n_failed, n_cached = counts
-    if limit is not None and n_new >= limit:
-        return RunResult(writer.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
-    if engine_info:
-        writer.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
-        if engine_info.get("resent_chunks"):
-            writer.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
-    timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
-    seconds = time.perf_counter() - t_start
-    summary = writer.finalize(
-        item_order={it.id: i for i, it in enumerate(manifest)},
-        variant_order={v.name: i for i, v in enumerate(variants)},
-        summary=lambda results: {
-            **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
-            "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
-        },
-    )
-    writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
-    return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+    try:
+        # the rows' truth in the model's own labels: a fine-tuned head's classes (EmoDB's boredom …) or the nine
+        work = [WorkItem(it, manifest.resolve(it).absolute(), pending) for it in for_labels(manifest, net.info.labels)
+                if (pending := tuple(v for v in variants if (it.id, v.name) not in done))]
+        total_rows = len(manifest) * len(variants)
+        bar = _bar(progress, total_rows, n_resumed)
+        engine_info: dict = {}
+        eng = None
+        if plan.engine == "ray":
+            chunks = [work[s : s + chunk_size] for s in range(0, len(work), chunk_size)]
+            results = run_chunks(chunks, model=ref, audio_config=plan.audio_config, diagnostics=plan.diagnostics,
+                                 cache_dir=str(cache.root) if cache else None, frame_embeddings=frame_embeddings, options=ray_options,
+                                 info=engine_info, expect_checksum=net.info.checksum)
+        else:
+            eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
+                         workers=workers)
+            results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
+        counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,
+                              hook=hook, limit=limit, total_rows=total_rows)
+        n_new, n_failed, n_cached = counts
+        if limit is not None and n_new >= limit:
+            return RunResult(writer.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
+        if engine_info:
+            writer.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
+            if engine_info.get("resent_chunks"):
+                writer.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
+        timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
+        seconds = time.perf_counter() - t_start
+        summary = writer.finalize(
+            item_order={it.id: i for i, it in enumerate(manifest)},
+            variant_order={v.name: i for i, v in enumerate(variants)},
+            summary=lambda results: {
+                **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
+                "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
+            },
+        )
+        writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
+        return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+    except KeyboardInterrupt:  # Ctrl-C: the parts on disk stay; log.txt says so, and how to go on
+        resume = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
+        writer.log(f"interrupted with {len(done)} of {len(manifest) * len(variants)} rows finished and kept; {resume} resumes from them")
+        raise
 
 
 def _bar(progress: bool, total: int, initial: int):
