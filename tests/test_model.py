@@ -351,6 +351,27 @@ def test_checksum_is_remembered_by_path_size_and_mtime(tmp_path):
     assert file_sha256(f, remember=False) == hashlib.sha256(b"b" * 1000).hexdigest()
 
 
+def test_checksum_memo_forgets_files_that_no_longer_exist_when_it_is_written(tmp_path):
+    import json
+
+    from workbench.model.checkpoints import checksum_memo_path, file_sha256
+
+    export = tmp_path / "export.tmp"
+    export.mkdir()
+    (export / "w.bin").write_bytes(b"a" * 100)
+    file_sha256(export / "w.bin")
+    gone = str((export / "w.bin").resolve())
+    assert gone in json.loads(checksum_memo_path().read_text())
+    export.rename(tmp_path / "export")  # a temporary export folder renamed into place
+    kept = tmp_path / "kept.bin"
+    kept.write_bytes(b"k" * 100)
+    file_sha256(kept)
+    memo = json.loads(checksum_memo_path().read_text())
+    assert gone not in memo and str(kept.resolve()) in memo
+    file_sha256(tmp_path / "export" / "w.bin")
+    assert str((tmp_path / "export" / "w.bin").resolve()) in json.loads(checksum_memo_path().read_text())
+
+
 def test_checkpoint_code_and_patches_do_not_import_the_model_module():
     import subprocess
     import sys

@@ -161,7 +161,8 @@ def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
     digest = files.sha256_file(p)
     if remember:
         with MEMO_LOCK:
-            memo = read_memo(memo_path)
+            # files gone since (a temporary export folder renamed, a checkpoint deleted) are forgotten as it is written
+            memo = {k: v for k, v in read_memo(memo_path).items() if os.path.exists(k)}
             memo[str(p)] = {**stamp, "sha256": digest}
             try:
                 files.write_json(memo_path, memo, indent=1, root=cache_dir())
