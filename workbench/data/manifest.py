@@ -68,7 +68,8 @@ def near_miss_columns(columns: Iterable[str]) -> list[str]:
     """A warning for each extra column whose name is close to one the workbench reads (``labl``: ``label``)."""
     warnings = []
     for col in columns:
-        close = difflib.get_close_matches(col, KNOWN_COLUMNS, n=1) or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, n=1)
+        close = (difflib.get_close_matches(col, KNOWN_COLUMNS, n=1, cutoff=0.75)
+                 or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, n=1, cutoff=0.75))
         if close and close[0] != col:
             warnings.append(f"column {col!r} is not one the workbench reads; did you mean {close[0]!r}? (kept as metadata; "
                             "rename the column if so)")
