@@ -13,12 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from test_corpora import wav
+from workbench.audio.decoders import check_audio_path
 from workbench.cli import main
-from workbench.errors import ConfigError
+from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest, write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,6 +150,34 @@ def test_a_misspelt_column_is_kept_as_metadata_and_named_on_screen_and_in_the_ru
     assert f"manifest: {said}" in (out / "log.txt").read_text()
     manifest = read_manifest(tmp_path / "m.csv")
     assert manifest.items[0].meta == {"labl": "happy", "foo": "x"} and manifest.items[0].label == ""
+
+
+def _run_with_bad_files(tmp_path, monkeypatch, capsys) -> tuple[Path, pd.DataFrame]:
+    """A manifest in ``data/`` with a missing file and a 10 ms clip, run with --skip-missing from another folder."""
+    data = tmp_path / "data"
+    wav(data / "ok.wav", dur=0.6)
+    sf.write(data / "short.wav", np.zeros(160, np.float32), 16000)  # 10 ms: under one model frame
+    manifest = write_manifest(Manifest([Item("ok", "ok.wav"), Item("gone", "gone.wav"), Item("short", "short.wav")], root=data),
+                              data / "m.csv")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the manifest's relative paths must not be explained from here
+    assert main(["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "run"), "--skip-missing", "--no-cache"]) == 1
+    capsys.readouterr()
+    return data, pd.read_parquet(tmp_path / "run" / "results.parquet").set_index("id")
+
+
+def test_a_missing_file_in_a_run_is_told_the_manifests_path_rule(tmp_path, monkeypatch, capsys):
+    data, df = _run_with_bad_files(tmp_path, monkeypatch, capsys)
+    gone = df.loc["gone"]
+    assert gone["error_code"] == "audio" and "current directory" not in gone["error"]
+    assert f"relative paths start at its folder, {data.resolve()}" in gone["error"]
+    log = (tmp_path / "run" / "log.txt").read_text()
+    assert "current directory" not in log and "relative paths start at its folder" in log
+    # a path from the command line keeps the command line's rule
+    with pytest.raises(AudioError) as typed:
+        check_audio_path(Path("gone.wav"))
+    assert "relative paths start from the current directory" in typed.value.fix
 
 
 @pytest.mark.parametrize("command", ["run", "infer"])

@@ -33,6 +33,10 @@ _AV_FIRST = {".m4a", ".aac", ".mp4", ".m4b", ".webm", ".wma", ".amr", ".3gp", ".
 # libsndfile reports SF_COUNT_MAX frames when the header does not know the length (a streamed FLAC)
 _UNKNOWN_FRAMES = 1 << 62
 
+#: the message of a missing file; its fix here is for a path from the command line, and a run from a manifest
+#: replaces it with the manifest's rule (:func:`workbench.runs.driver.manifest_path_fix`)
+FILE_NOT_FOUND = "file not found."
+
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """sha256 of a file's bytes, read in 1 MB chunks; an unreadable file raises :class:`AudioError`."""
@@ -52,7 +56,7 @@ def check_audio_path(path: Path) -> int:
         if os.path.islink(path):
             raise AudioError(f"is a symbolic link to {os.readlink(path)!r}, which does not exist.", source=shown,
                              fix="point the link at the audio file, or pass the file itself.") from None
-        raise AudioError("file not found.", source=shown, fix="check the path (relative paths start from the current directory).") from None
+        raise AudioError(FILE_NOT_FOUND, source=shown, fix="check the path (relative paths start from the current directory).") from None
     except OSError as exc:
         raise _os_error(exc, shown) from None
     if stat.S_ISDIR(st.st_mode):

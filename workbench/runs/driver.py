@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench import interrupts
+from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
 from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import AudioError, ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
@@ -280,6 +281,8 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
                          workers=workers)
             results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
+        # a missing file's fix as a manifest has it: the decoder only saw an absolute path, and told the command line's rule
+        results = ([manifest_path_fix(s, manifest.root) for s in chunk] for chunk in results)
         counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,
                               hook=hook, limit=limit, total_rows=total_rows)
         n_new, n_failed, n_cached = counts
@@ -305,6 +308,16 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
         resume = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
         writer.log(f"interrupted with {len(done)} of {len(manifest) * len(variants)} rows finished and kept; {resume} resumes from them")
         raise
+
+
+def manifest_path_fix(scored: Scored, root: "str | Path") -> Scored:
+    """``scored`` with a missing file's fix naming the manifest's rule: its relative paths start at its folder
+    ``root``, not at the current directory (the decoder's fix, right for a path typed on the command line)."""
+    err = scored.error
+    if err and err.get("code") == AudioError.code and err.get("message") == FILE_NOT_FOUND:
+        scored.error = AudioError(FILE_NOT_FOUND, source=err.get("source"),
+                                  fix=f"check the path in the manifest (its relative paths start at its folder, {Path(root).resolve()}).").to_dict()
+    return scored
 
 
 def _bar(progress: bool, total: int, initial: int):
