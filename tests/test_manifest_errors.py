@@ -180,6 +180,13 @@ def test_a_missing_file_in_a_run_is_told_the_manifests_path_rule(tmp_path, monke
     assert "relative paths start from the current directory" in typed.value.fix
 
 
+def test_a_too_short_clip_is_an_audio_error_named_by_its_path(tmp_path, monkeypatch, capsys):
+    data, df = _run_with_bad_files(tmp_path, monkeypatch, capsys)
+    short = df.loc["short"]
+    # too short is a fault of the audio file like the others: code audio, the file's path first, not the item's id
+    assert short["error_code"] == "audio" and short["error"].startswith(f"{(data / 'short.wav').resolve()}: the file is 10 ms long")
+
+
 @pytest.mark.parametrize("command", ["run", "infer"])
 def test_out_that_is_a_file_is_refused_before_the_model_loads(tmp_path, capsys, command):
     wav(tmp_path / "a.wav")

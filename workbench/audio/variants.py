@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.audio.intake import Audio, AudioConfig, resample
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import AudioError, ConfigError, WorkbenchError
 from workbench.serialize import load_yaml_file
 from workbench.audio.steps import apply_chain, check_chain_length, make_step
 from workbench.audio.processing import StepRecord
@@ -150,7 +150,7 @@ def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *,
 
     ``decoded`` is the mono file at its source rate.  The item's segment is cut,
     the variant's chain runs at the source rate, then the intake's resampler takes
-    it to the model's rate.  Raises :class:`WorkbenchError` when the result is too
+    it to the model's rate.  Raises :class:`AudioError` when the result is too
     short for one model frame.  ``model_rate=False`` stops before that resampling: the
     same audio at the rate the chain left it (what voice measures are taken on).
     """
@@ -168,6 +168,6 @@ def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *,
         fix = ("check the variant's steps (a trim may have removed almost everything)." if variant.steps
                else "check start/duration in the manifest." if (start is not None or duration is not None)
                else "drop the clip or record a longer one; clips under 1 s are unreliable anyway.")
-        raise WorkbenchError(f"{where} is {out.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame).",
+        raise AudioError(f"{where} is {out.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame).",
                              source=name, fix=fix)
     return out

@@ -271,9 +271,11 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
         return [("failed", v, err) for v in w.variants]
     decode_ms = (time.perf_counter() - t0) * 1000
     out: list[tuple] = []
+    # a file's own faults (too short for one frame …) name the file, as the decoder's do; an in-memory source its id
+    shown = str(w.source) if isinstance(w.source, (str, os.PathLike)) else name
     for v in w.variants:
         try:
-            audio = scored_audio(decoded, v, ctx.audio_config, start=w.item.start, duration=w.item.duration, source=name)
+            audio = scored_audio(decoded, v, ctx.audio_config, start=w.item.start, duration=w.item.duration, source=shown)
             facts = audio_facts(audio)
         except Exception as exc:
             out.append(("failed", v, error_dict(exc, name)))
