@@ -73,7 +73,7 @@ def test_too_few_items_to_calibrate_is_told_the_real_fix():
     assert "--folds" not in few.value.fix and "label more items" in few.value.fix
     with pytest.raises(ConfigError) as folds:
         check_enough_items(7, 4, 5, variant="raw")
-    assert "pass --folds 3" in folds.value.fix  # 7 items: 3 folds of at least 2 each
+    assert "`workbench calibrate RUN --folds 3`" in folds.value.fix  # 7 items: 3 folds of at least 2 each
     with pytest.raises(ConfigError) as one_class:
         check_enough_items(40, 1, 5, variant="raw")
     assert "2 or more classes" in one_class.value.fix and "--folds" not in one_class.value.fix
@@ -86,6 +86,17 @@ def test_calibrate_on_three_items_does_not_suggest_fewer_folds(tmp_path):
     with pytest.raises(ConfigError) as exc:
         calibrate(rf.results(), folds=2, n_boot=10)
     assert "3 labelled item(s)" in str(exc.value) and "--folds" not in exc.value.fix
+
+
+def test_the_reports_calibration_section_names_the_command_that_has_folds(tmp_path, monkeypatch):
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k}") for k, e in enumerate(["happy", "sad"] * 3 + ["happy"])]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 7)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    assert reporting.calibration_section(rf.path, n_boot=10) is None  # 7 items: too few for 5 folds
+    # `workbench report` has no --folds: the fix names the command that has it
+    assert "Not calibrated" in shown[-1] and "run `workbench calibrate RUN --folds 3`" in shown[-1]
+    assert "pass --folds" not in shown[-1]
 
 
 # ------------------------------------------------------------------ findings: sentences, not "test).;"

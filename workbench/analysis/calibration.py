@@ -274,7 +274,7 @@ def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
                           fix="label more items of the run, or score a larger labelled manifest (fewer folds cannot help).")
     if n < 2 * folds:
         raise ConfigError(f"variant {variant!r} has {n} labelled items; {folds} folds need at least {2 * folds}.",
-                          fix=f"pass --folds {n // 2} (or fewer), or calibrate a run with at least {2 * folds} labelled items.")
+                          fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")
 
 
 def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bounds) -> dict:
