@@ -117,6 +117,19 @@ def test_worst_cases_joins_the_suggestions_as_sentences(tmp_path, monkeypatch):
     assert "showing 2 of 3" in shown[0]
 
 
+@pytest.mark.parametrize("statuses, suggested", [(["ok", "ok", "failed"], "--worst 2"), (["ok"] * 7, "--worst 5"), (["failed"] * 2, None)])
+def test_the_reports_explain_suggestion_asks_for_no_more_rows_than_the_run_has(tmp_path, monkeypatch, statuses, suggested):
+    rows = [synthetic_row(f"i{k}", emotion="happy", status=s) for k, s in enumerate(statuses)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0] if s == "ok" else None for s in statuses])
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    assert reporting.explained_worst(rf.path) is None
+    if suggested:  # `explain --worst N` refuses an N above the run's ok rows
+        assert f"<code>workbench explain RUN {suggested}</code>" in shown[-1]
+    else:
+        assert "workbench explain" not in shown[-1] and "no scored (status ok) rows" in shown[-1]
+
+
 # ------------------------------------------------------------------ --json: one strict document, nothing else on stdout
 
 @pytest.fixture()

@@ -279,8 +279,10 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
         show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {esc(exc)}</p>")
         return None
     if summary is None:
-        show_html("<h3>Explained worst cases</h3><p>Not explained yet: <code>workbench explain RUN --worst 5</code> "
-                  "explains them in one process, and this section then shows which maps passed their checks.</p>")
+        n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
+        show_html("<h3>Explained worst cases</h3><p>Not explained yet: "
+                  + (f"<code>workbench explain RUN --worst {min(5, n_ok)}</code> explains them in one process, and this section "
+                     "then shows which maps passed their checks.</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
     rows = [(code(m), f"{d['reliable']} of {d['cases']}", f"{d['insertion_better_than_random']} of {d['cases']}",
              f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"])
