@@ -15,6 +15,7 @@ from test_probe import probe_set, synthetic_row, write_run
 from workbench.analysis.calibration import calibrate, check_enough_items
 from workbench.analysis.compare import compare_runs
 from workbench.analysis.compare.runs import kappa_note
+from workbench.analysis.metrics import evaluate
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
@@ -128,6 +129,23 @@ def test_the_reports_explain_suggestion_asks_for_no_more_rows_than_the_run_has(t
         assert f"<code>workbench explain RUN {suggested}</code>" in shown[-1]
     else:
         assert "workbench explain" not in shown[-1] and "no scored (status ok) rows" in shown[-1]
+
+
+def test_a_breakdown_says_how_many_items_it_leaves_out(tmp_path, monkeypatch):
+    genders = ["female", "male"] * 4 + ["", "", ""]
+    rows = [{**synthetic_row(f"i{k}", emotion=("happy", "sad")[k % 3 == 0], pred="happy", speaker=f"s{k}"), "gender": g}
+            for k, g in enumerate(genders)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    report = evaluate(rf.results(), by=["gender"], n_boot=10)
+    assert sum(d["n"] for d in report.breakdowns["gender"].values()) == 8  # 3 of 11 have no gender
+    assert "3 items without a gender are not in this breakdown." in report.render()
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    out = reporting.metrics_section(rf.path, by=["gender"], n_boot=10)
+    assert "<p>3 items without a gender are not in this breakdown.</p>" in shown[0] and out["raw"]["breakdown_left_out"] == {"gender": 3}
+    every = evaluate(rf.results().assign(gender="x"), by=["gender"], n_boot=10)
+    assert "without a gender" not in every.render() and every.breakdown_left_out == {}  # none left out: no note
 
 
 # ------------------------------------------------------------------ --json: one strict document, nothing else on stdout

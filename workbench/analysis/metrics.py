@@ -90,6 +90,8 @@ class Report:
     training_overlap: list[str] = field(default_factory=list)
     #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups), filled by run_metrics
     disparities: dict[str, dict] = field(default_factory=dict)
+    #: per breakdown column: how many scored items have no value there and are in none of its groups (absent: none)
+    breakdown_left_out: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -119,12 +121,19 @@ class Report:
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
+            if self.breakdown_left_out.get(col):
+                lines.append(f"    {left_out_note(col, self.breakdown_left_out[col])}")
             disp = self.disparities.get(col, {})
             if disp.get("uar"):
                 lines.append(f"    {describe_gap(disp['uar'])}")
             if disp.get("excluded_why"):
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         return "\n".join(lines)
+
+
+def left_out_note(col: str, n: int) -> str:
+    """The items a breakdown by ``col`` leaves out, said under it: its groups' counts add up to the rest only."""
+    return f"{n} item{'s' if n != 1 else ''} without a {col} {'are' if n != 1 else 'is'} not in this breakdown."
 
 
 def _group_line(group: str, d: dict) -> str:
@@ -240,11 +249,13 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     breakdowns = _breakdowns(sc, y_true, y_pred, classes, by)
+    left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in breakdowns}
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
         per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
+        breakdown_left_out={col: n for col, n in left_out.items() if n},
     )
 
 

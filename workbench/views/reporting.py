@@ -29,7 +29,7 @@ from workbench.analysis.calibration import calibrate, plot_reliability_before_af
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
-from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.metrics import evaluate, left_out_note, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -160,7 +160,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         r = evaluate(res, variant=v, by=by, n_boot=n_boot)
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
-                  "per_class": r.per_class, "breakdowns": r.breakdowns}
+                  "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
         parts = [f"<h2>Variant {code(v)}</h2>",
                  f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
@@ -178,6 +178,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             parts.append(table_html(["group", "n", "WA", "UAR", "note"],
                                     [(g, d["n"], "—" if d.get("too_small") else d["wa"], "—" if d.get("too_small") else d["uar"],
                                       d.get("note", "")) for g, d in groups.items()]))
+            if r.breakdown_left_out.get(col):
+                parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
         show_html("\n".join(parts))
         if r.n_scored:
             show_figure(plot_confusion(r))
