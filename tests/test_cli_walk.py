@@ -148,6 +148,34 @@ def test_a_breakdown_says_how_many_items_it_leaves_out(tmp_path, monkeypatch):
     assert "without a gender" not in every.render() and every.breakdown_left_out == {}  # none left out: no note
 
 
+def test_one_labelled_class_has_no_chance_level_and_no_labelled_item_no_metrics(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    one = write_run(tmp_path / "one", [synthetic_row(f"i{k}", emotion="happy", pred="sad") for k in range(3)], [[1.0, 0.0]] * 3)
+    report = evaluate(one.results(), n_boot=10)
+    text = report.render()
+    # UAR 0 on one class is not "below chance 1.000": with one class there is no chance level to compare with
+    assert "BELOW CHANCE" not in text and "chance 1.000" not in text and report.chance_uar is None
+    assert "no chance level: only one class (happy) is labelled" in text
+    assert "over the corpus's 1 classes" not in text and "none over the corpus's classes: only happy is labelled" in text
+    reporting.metrics_section(one.path, n_boot=10)
+    assert "no chance level: only one class (happy) is labelled" in shown[-1] and "corpus&#x27;s 1 classes" not in shown[-1]
+    assert "only happy is labelled" in shown[-1]
+
+    none = write_run(tmp_path / "none", [synthetic_row(f"i{k}", emotion="", label="") for k in range(2)], [[1.0, 0.0]] * 2)
+    report = evaluate(none.results(), n_boot=10)
+    text = report.render()
+    assert "nan" not in text and "no metrics: no item is scored" in text and "Fix:" in text
+    assert report.to_dict()["not_scored"].startswith("no item is scored")
+    out = reporting.metrics_section(none.path, n_boot=10)
+    assert "nan" not in shown[-1] and "<b>No metrics</b>: no item is scored" in shown[-1] and "<table" not in shown[-1]
+    assert out["raw"]["not_scored"].startswith("no item is scored")
+    two = evaluate(write_run(tmp_path / "two", [synthetic_row("a", emotion="happy", pred="sad"), synthetic_row("b", emotion="sad", pred="happy")],
+                             [[1.0, 0.0]] * 2).results(), n_boot=10)
+    assert two.chance_uar == 0.5 and "chance 0.500 over 2 classes" in two.render() and two.not_scored is None
+
+
 # ------------------------------------------------------------------ --json: one strict document, nothing else on stdout
 
 @pytest.fixture()

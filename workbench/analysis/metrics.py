@@ -92,6 +92,10 @@ class Report:
     disparities: dict[str, dict] = field(default_factory=dict)
     #: per breakdown column: how many scored items have no value there and are in none of its groups (absent: none)
     breakdown_left_out: dict[str, int] = field(default_factory=dict)
+    #: UAR of a uniform guess over the scored classes; None with fewer than 2 (one class: chance is trivially 1)
+    chance_uar: float | None = None
+    #: why nothing was scored (no WA, UAR, F1 or ECE: they are NaN), or None when items were scored
+    not_scored: str | None = None
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -102,20 +106,20 @@ class Report:
             f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {self.n_failed} failed"
             + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
         ]
-        k = len(self.per_class) or 1
+        if self.not_scored:
+            return "\n".join(lines + [f"  no metrics: {self.not_scored}"])
         for name in ("wa", "uar", "macro_f1"):
             lo, hi = self.ci[name]
             flag = zero_width_note(lo, hi, self.n_scored)
-            chance = f"  (chance {1 / k:.3f} over {k} classes)" if name == "uar" else ""
-            if name == "uar" and hi == hi and hi < 1 / k:
+            chance = f"  ({self.chance_words()})" if name == "uar" else ""
+            if name == "uar" and self.chance_uar is not None and hi == hi and hi < self.chance_uar:
                 chance += " — BELOW CHANCE, interval and all"
             lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
                          + (f"  !! {flag}" if flag else ""))
         small = [c for c, v in self.per_class.items() if 0 < v["support"] < 5]
         if small:
             lines.append(f"  !! {len(small)} class(es) with fewer than 5 items ({', '.join(small)}): their recall and F1 are anecdotes")
-        lines.append(f"  ECE      {self.ece:.3f}" + ("  (" + "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
-                                                         + "; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines.append(f"  ECE      {self.ece:.3f}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
         for c, v in self.per_class.items():
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
@@ -129,6 +133,22 @@ class Report:
             if disp.get("excluded_why"):
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         return "\n".join(lines)
+
+
+    def chance_words(self) -> str:
+        """The UAR's chance level in words, or why there is none (a single labelled class)."""
+        if self.chance_uar is None:
+            return (f"no chance level: only one class ({', '.join(self.classes)}) is labelled, so UAR is its recall "
+                    "and a guess of it would score 1")
+        return f"chance {self.chance_uar:.3f} over {len(self.classes)} classes"
+
+    def ece_class_sets_words(self) -> str:
+        """The ECE over each class set, named; with one labelled class, why there is none over the corpus's classes."""
+        text = "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
+        if len(self.classes) == 1:
+            text += (f"; none over the corpus's classes: only {self.classes[0]} is labelled, "
+                     "and restricted to one class every prediction is right")
+        return text
 
 
 def left_out_note(col: str, n: int) -> str:
@@ -242,6 +262,8 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
             "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
                        "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
         }
+        if len(classes) < 2:  # restricted to one class every prediction is right: no calibration to measure
+            del by_set["corpus"]
     # labels as integer codes: scikit-learn checks them several times faster than strings
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
@@ -256,6 +278,10 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
+        chance_uar=1 / len(classes) if len(classes) >= 2 else None,
+        not_scored=None if len(sc) else (
+            f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {failed} failed. "
+            "Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."),
     )
 
 

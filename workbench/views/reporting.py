@@ -163,12 +163,18 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
         parts = [f"<h2>Variant {code(v)}</h2>",
                  f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {r.n_failed} failed.</p>"]
+        if r.not_scored:  # no table of NaNs presented as results
+            out[v]["not_scored"] = r.not_scored
+            parts.append(f"<p><b>No metrics</b>: {esc(r.not_scored)}</p>")
+            show_html("\n".join(parts))
+            continue
+        out[v]["chance_uar"] = r.chance_uar
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
         rows.append(("ECE", r.ece, ""))
         parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
+        parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
-            parts.append("<p>ECE, the same 15 equal-width bins over each class set: "
-                         + "; ".join(f"{d['ece']:.3f} over {esc(d['label'])}" for d in r.ece_by_class_set.values()) + ".</p>")
+            parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {esc(r.ece_class_sets_words())}.</p>")
         if r.per_class:
             parts.append(table_html(["class", "precision", "recall", "F1", "n"],
                                     [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
