@@ -322,9 +322,11 @@ def test_explain_run_item_scores_with_the_runs_dtype(tmp_path, capsys):
     assert np.max(np.abs(f32 - stored)) > 1e-4
 
 
-def test_explaining_a_row_scored_without_gradients_says_which_precision_scored_what(tmp_path, capsys):
-    """A run scored on ONNX Runtime int8 (what --dtype auto may choose) is explained in float32: the gap to the row is
-    put down to the two precisions, by name, not to "the run's model and dtype" (which were not used)."""
+@pytest.mark.parametrize("run_dtype", ["onnx-int8", "int8"])
+def test_explaining_a_row_scored_without_gradients_says_which_precision_scored_what(tmp_path, capsys, run_dtype):
+    """A run scored on ONNX Runtime int8 or torch int8 (what --dtype auto may choose) is explained in float32 (int8
+    layers have no gradients; the torch int8 run was refused before): the gap to the row is put down to the two
+    precisions, by name, not to "the run's model and dtype" (which were not used)."""
     import soundfile as sf
 
     from workbench.cli import main
@@ -338,16 +340,16 @@ def test_explaining_a_row_scored_without_gradients_says_which_precision_scored_w
     for i in range(2):
         sf.write(tmp_path / "a" / f"c{i}.wav", speech_like(16000, 1.0, seed=10 + i), 16000, subtype="FLOAT")
     manifest = write_manifest(Manifest([Item(id=f"c{i}", path=f"a/c{i}.wav") for i in range(2)], root=tmp_path), tmp_path / "m.csv")
-    run_dir = run(manifest, out_dir=tmp_path / "run", model=ModelRef("tiny", device="cpu", dtype="onnx-int8"),
+    run_dir = run(manifest, out_dir=tmp_path / "run", model=ModelRef("tiny", device="cpu", dtype=run_dtype),
                   cache_dir=tmp_path / "cache").run_dir
     out = tmp_path / "ex"
     assert main(["explain", str(run_dir), "--item", "c1", "--method", "occlusion", "--randomisation", "none", "--steps", "4",
                  "--device", "cpu", "--out", str(out)]) == 0
     screen = capsys.readouterr().out
     rr = json.loads((out / "explanation.json").read_text())["model"]["run_row"]
-    assert rr["row_dtype"] == "onnx-int8" and rr["explained_dtype"] == "float32"
+    assert rr["row_dtype"] == run_dtype and rr["explained_dtype"] == "float32"
     assert rr["equal"] is False  # int8 weights and activations: the row is ~1e-3 away from float32
-    assert "the run scored in onnx-int8, the explanation in float32" in screen
+    assert f"the run scored in {run_dtype}, the explanation in float32" in screen
     assert "although the run's model and dtype" not in screen
 
 

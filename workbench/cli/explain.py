@@ -128,7 +128,7 @@ class _Session:
         ref = model_ref_from_args(self.args, base=self.recorded or ModelRef())
         if not ref.checksum:
             return None
-        dtype = "float32" if ref.dtype == "auto" or ref.dtype.startswith("onnx-") else ref.dtype  # as load(gradients=True) does
+        dtype = "float32" if ref.dtype in ("auto", "int8") or ref.dtype.startswith("onnx-") else ref.dtype  # as load(gradients=True) does
         return _model_key(ref.checksum, dtype, ref.temperature, auto_device() if ref.device == "auto" else ref.device)
 
     def settings(self, words_digest: str | None) -> dict:

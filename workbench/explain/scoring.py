@@ -48,7 +48,8 @@ class ClassScore:
         if model.info.dtype == "int8":
             raise ConfigError(
                 "attribution needs gradients and exact scores; this model was loaded with dtype int8.",
-                fix="load the model with dtype='float32' (the default) for `workbench explain`.",
+                fix="load the model with dtype='float32' (`--dtype float32` on the command line; `workbench explain` "
+                    "does so itself for a run scored in int8).",
             )
         self.model = model
         self.net = network if network is not None else model.network

@@ -200,7 +200,7 @@ class ModelRef:
         ``dtype="auto"`` on a CPU loads the fastest path that agrees with float32, measured once on this machine
         (:func:`workbench.model.fastpath.measured_choice`); the loaded model's ``precision`` attribute says what was
         chosen, why, and its agreement with float32.  ``gradients``: the caller differentiates the model
-        (explanations), so ``auto`` and the ONNX paths load PyTorch float32 instead, and say so.
+        (explanations), so ``auto``, ``int8`` and the ONNX paths load PyTorch float32 instead, and say so.
 
         The whole route from a command line to the built network is: the command (``cli``), the driver
         (:func:`workbench.runs.driver.run`), this method, and :func:`workbench.model.network.cached_network` (or
@@ -233,7 +233,9 @@ class ModelRef:
     def _decided(self, progress: Callable[[str], None] | None, gradients: bool) -> tuple["ModelRef", dict | None]:
         """The concrete precision to load, and its record when the workbench chose it (``None``: as asked)."""
         dtype = self.dtype
-        if gradients and (dtype == "auto" or dtype.startswith("onnx-")):
+        if gradients and (dtype in ("auto", "int8") or dtype.startswith("onnx-")):
+            # int8's quantised Linear layers have no gradients either: a run that auto scored in int8 is explained in
+            # float32 like one scored through ONNX Runtime (its row comparison then names both precisions)
             if progress is not None:
                 progress(f"dtype {dtype} → float32 (explanations need the PyTorch model's gradients)")
             return replace(self, dtype="float32"), None
