@@ -206,6 +206,17 @@ def test_run_metrics_and_overlap_on_the_finetuned_checkpoint(head_run):
     assert report.training_overlap == warnings  # and the report shows them
 
 
+def test_the_run_commands_own_figures_carry_the_speaker_overlap_warning(emodb_head, emodb_manifest, tmp_path, capsys):
+    """`workbench run` prints WA/UAR first: on the head's own training speakers they carry the same warning as
+    `metrics` (it was printed by metrics, compare and the report, not by run)."""
+    from workbench.cli import main
+
+    main(["run", str(emodb_manifest), "--model", str(emodb_head.out), "--out", str(tmp_path / "run"), "--no-cache"])
+    screen = capsys.readouterr().out
+    warning = next(line for line in screen.splitlines() if "speaker overlap" in line)
+    assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("UAR")
+
+
 def test_overlap_warning_stays_quiet_on_other_speakers(emodb_head):
     import pandas as pd
 

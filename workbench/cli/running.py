@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.engine.ray_executor import RayOptions
 from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
 from workbench.data.manifest import read_manifest
-from workbench.analysis.metrics import headline_summary
+from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
 from workbench.serialize import load_yaml_file
@@ -162,12 +162,18 @@ def print_run_summary(result, out=None) -> None:
     print(f"run folder: {result.run_dir}", file=out)
     print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
           f"{result.seconds:.1f} s", file=out)
-    results = RunFolder(result.run_dir).results()
+    rf = RunFolder(result.run_dir)
+    results = rf.results()
     failed = results[results["status"] == "failed"]
     if len(failed):  # name them: "2 failed" alone sends the user to log.txt
         shown = [f"{r.id} [{r.variant}] ({r.error_code})" for r in failed.head(10).itertuples()]
         more = f" … and {len(failed) - 10} more (results.parquet, status == 'failed')" if len(failed) > 10 else ""
         print(f"failed: {', '.join(shown)}{more}", file=out)
+    if any(d["labelled"] for d in result.summary.get("variants", {}).values()):
+        # the first figures a user sees carry the same warning as `metrics`: speakers a fine-tuned head trained on,
+        # or a corpus on the checkpoint's protocol card
+        for warning in run_training_overlap(rf):
+            print(f"!! {warning}", file=out)
     for v, d in result.summary.get("variants", {}).items():
         line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
