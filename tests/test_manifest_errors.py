@@ -312,3 +312,19 @@ def test_manifest_output_that_cannot_be_a_file_is_refused(tmp_path, capsys):
         assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out)]) == 2
         err = capsys.readouterr().err
         assert expected in err and "fix:" in err and "Traceback" not in err
+
+
+def test_a_manifest_written_into_another_folder_names_the_same_audio(tmp_path):
+    """Relative paths start at the manifest's folder: written elsewhere (import-votes --out, prepare --out), they are
+    rebased, so the new file names the same files (import-votes copied them unchanged, and every row went missing)."""
+    data = tmp_path / "corpus"
+    for name in ("a", "b"):
+        wav(data / "sub" / f"{name}.wav", dur=0.3)
+    manifest = Manifest([Item("a", "sub/a.wav"), Item("b", str((data / "sub" / "b.wav").resolve()))], root=data)
+    elsewhere = write_manifest(manifest, tmp_path / "out" / "deeper" / "m.csv")
+    again = read_manifest(elsewhere)
+    assert [again.resolve(it).resolve() for it in again.items] == [(data / "sub" / n).resolve() for n in ("a.wav", "b.wav")]
+    assert again.items[0].path == "../../corpus/sub/a.wav" and Path(again.items[1].path).is_absolute()
+    assert manifest.items[0].path == "sub/a.wav"  # the manifest given is not changed
+    same = read_manifest(write_manifest(manifest, data / "m.csv"))
+    assert same.items[0].path == "sub/a.wav"  # in its own folder: as it was

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from workbench.data.corpora import PREPARERS, import_emobox, prepare, prepare_fo
 from workbench.data.hf import import_hf
 from workbench.data.lhotse_io import import_lhotse
 from workbench.runs.lhotse_export import export_lhotse
-from workbench.data.manifest import Manifest, read_manifest, write_manifest
+from workbench.data.manifest import Manifest, read_manifest, rebased, write_manifest
 from workbench.cli import listeners
 from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_out_option, random_banner_for
 
@@ -137,11 +136,7 @@ def cmd_datasets(args) -> int:
         m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
     report = m.validate()
     out = Path(args.out)
-    if not Path(m.root).resolve() == out.resolve().parent:
-        # paths in the manifest are relative to the corpus folder; store them absolute when the manifest lives elsewhere
-        for it in m.items:
-            it.path = str(m.resolve(it))
-    write_manifest(m, out)
+    write_manifest(m, out)  # relative to where the manifest lives (write_manifest rebases them)
     _print_manifest_summary(m, out)
     if not report.ok:
         print(f"warning: {out} is not valid yet: {report.summary()}", file=sys.stderr)
@@ -153,14 +148,7 @@ def cmd_manifest(args) -> int:
     m = prepare_folder(args.folder, label_from_folder=args.label_from_folder)
     m.validate().raise_for_errors(str(args.folder))
     out = Path(args.out).expanduser()
-    base = out.absolute().parent
-    for it in m.items:  # relative to where the manifest lives, so the pair can move together
-        target = m.resolve(it)
-        try:
-            it.path = Path(os.path.relpath(target, base)).as_posix()
-        except ValueError:  # another drive (Windows)
-            it.path = str(target)
-    m.root = base
+    m = rebased(m, out.absolute().parent)  # relative to where the manifest lives, so the pair can move together
     write_manifest(m, out)
     read_manifest(out)  # what `workbench run` will read: checked once more
     _print_manifest_summary(m, out)

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -514,10 +514,35 @@ def _items(p: Path, records: list[dict]) -> list[Item]:
     return items
 
 
+def rebased(manifest: Manifest, folder: str | os.PathLike) -> Manifest:
+    """``manifest`` with its relative item paths starting at ``folder`` instead of its root (itself when they agree)."""
+    base = Path(folder).absolute()
+    if Path(manifest.root).expanduser().absolute() == base:
+        return manifest
+    items = []
+    for it in manifest.items:
+        target = manifest.resolve(it).absolute()
+        if Path(it.path).expanduser().is_absolute() or str(it.path).startswith("~"):
+            items.append(it)
+            continue
+        try:
+            path = Path(os.path.relpath(target, base)).as_posix()
+        except ValueError:  # another drive (Windows)
+            path = str(target)
+        items.append(replace(it, path=path))
+    return replace(manifest, items=items, root=base)
+
+
 def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike) -> Path:
-    """Write by extension (.csv, .jsonl, .parquet), atomically."""
+    """Write by extension (.csv, .jsonl, .parquet), atomically.
+
+    A manifest's relative paths start at its own folder, so items whose paths are relative to ``manifest.root`` are
+    written relative to the new file's folder when that is another one (``../corpus/a.wav``; absolute on another
+    drive): the file written elsewhere names the same audio.  The manifest given is not changed.
+    """
     m = manifest if isinstance(manifest, Manifest) else Manifest(list(manifest))
     p = Path(path)
+    m = rebased(m, p.expanduser().absolute().parent)
     ext = p.suffix.lower()
     if ext not in (".csv", ".jsonl", ".json", ".parquet"):
         raise ConfigError(f"unknown manifest format {ext!r}; expected .csv, .jsonl or .parquet.", source=str(p), fix="choose one of those extensions.")
