@@ -350,6 +350,8 @@ def test_explaining_a_row_scored_without_gradients_says_which_precision_scored_w
     assert rr["row_dtype"] == run_dtype and rr["explained_dtype"] == "float32"
     assert rr["equal"] is False  # int8 weights and activations: the row is ~1e-3 away from float32
     assert f"the run scored in {run_dtype}, the explanation in float32" in screen
+    titles = json.loads((out / "explanation.json").read_text())["figure_titles"]
+    assert f"⚠ the scores differ from the run's row" in titles["banner"]  # the figure says what the screen says
     assert "although the run's model and dtype" not in screen
 
 
@@ -394,3 +396,26 @@ def test_randomisation_rule_is_on_the_size_of_the_rank_correlation_everywhere_it
     assert summary["methods"]["occlusion"]["randomisation_failed"] == (0 if passed else 1)
     cells = " ".join(t.get_text() for t in plot_worst(summary).axes[0].texts)
     assert ("FAILS randomisation" in cells) is (not passed)
+
+
+def test_the_spectrogram_overlay_of_a_failed_method_is_flagged_and_frame_scores_have_a_scale(tiny_model):
+    """The time-frequency overlay is tf-occlusion's map: when that method fails a check, the spectrogram's caption
+    carries the flag as the method's strip does (it was plain black); the frame-score heatmap gets a colour scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.faithfulness import RandomisationCheck
+    from workbench.explain.figure import figure_titles, plot_explanation
+
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("tf-occlusion",), n_random=10, randomisation=None)
+    pitch = {"times": [0.0], "f0_hz": [float("nan")], "intensity_db": [60.0]}
+    assert ("⚠" in figure_titles(expl, pitch)["spectrogram"]) is bool(expl.problems("tf-occlusion"))
+    expl.randomisation["tf-occlusion"] = RandomisationCheck("tf-occlusion", "full", ["full"], [0.9])
+    caption = figure_titles(expl, pitch)["spectrogram"]
+    assert "⚠ FAILS MODEL RANDOMISATION" in caption
+    fig = plot_explanation(expl, y, pitch=pitch)
+    spectrogram = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("spectrogram"))
+    assert spectrogram._left_title.get_color() == "crimson"
+    frames = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("frame scores"))
+    assert [c.get_ylabel() for c in frames.child_axes] == ["p"]  # the frame scores' colour bar

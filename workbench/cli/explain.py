@@ -37,7 +37,7 @@ from workbench.audio.intake import check_audio_path, decode, load as load_audio,
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
 from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
-from workbench.explain.explanation import check_explain_length, explain_clip, report_lines
+from workbench.explain.explanation import check_explain_length, explain_clip, report_lines, run_row_gap
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
 from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_record, write_summary
@@ -216,15 +216,9 @@ def _voice_line(voice: dict) -> str:
 def _screen_lines(expl: Any, words_from: str | None) -> list[str]:
     """What the screen shows of one explanation (warnings first), kept with the cache entry so a hit shows the same."""
     lines = [f"!! {expl.banner}"] if expl.banner else []
-    rr = expl.model.get("run_row")
-    if rr is not None and not rr["equal"]:
-        gap = f"!! the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g})"
-        explained = rr.get("explained_dtype") or rr["row_dtype"]
-        if rr["row_dtype"] != explained:  # a run scored in a path without gradients (auto's ONNX Runtime or int8)
-            lines.append(f"{gap}: the run scored in {rr['row_dtype']}, the explanation in {explained} (attribution needs "
-                         f"gradients); the run's summary.json holds {rr['row_dtype']}'s measured agreement with float32")
-        else:
-            lines.append(f"{gap} although the run's model and dtype ({rr['row_dtype']}) were used")
+    gap = run_row_gap(expl.model.get("run_row"))
+    if gap:
+        lines.append(f"!! {gap}")
     lines += report_lines(expl)
     lines.append(_voice_line(expl.voice))
     if expl.words is not None:

@@ -51,6 +51,19 @@ from workbench.explain.faithfulness import RandomisationCheck, faithfulness, ran
 METHOD_FUNCTIONS = {"ig": integrated_gradients, "occlusion": time_occlusion, "tf-occlusion": tf_occlusion}
 
 
+def run_row_gap(rr: dict | None) -> str | None:
+    """The warning when an explained clip's scores are not its run row's (``None`` when they are, or no row): the
+    screen and the figure's heading say it alike."""
+    if rr is None or rr.get("equal"):
+        return None
+    gap = f"the scores differ from the run's row by up to {rr['max_abs_difference']:.2g} (tolerance {rr['tolerance']:g})"
+    explained = rr.get("explained_dtype") or rr["row_dtype"]
+    if rr["row_dtype"] != explained:  # a run scored in a path without gradients (auto's ONNX Runtime or int8)
+        return (f"{gap}: the run scored in {rr['row_dtype']}, the explanation in {explained} (attribution needs "
+                f"gradients); the run's summary.json holds {rr['row_dtype']}'s measured agreement with float32")
+    return f"{gap} although the run's model and dtype ({rr['row_dtype']}) were used"
+
+
 def randomisation_words(r) -> str:
     """The randomisation check's figure and its rule in words: the rule is on the size of the rank correlation, so a
     map strongly anti-correlated with the re-initialised network's fails too (it still follows the input)."""

@@ -19,7 +19,7 @@ from workbench.model.checkpoints import display_name
 from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
-from workbench.explain.explanation import Explanation
+from workbench.explain.explanation import Explanation, run_row_gap
 from workbench.explain.faithfulness import RANDOMISATION_THRESHOLD
 from workbench.explain.voice import pitch_intensity
 from workbench.errors import AudioError
@@ -60,13 +60,17 @@ def figure_titles(expl: Explanation, pitch: dict | None = None) -> dict[str, str
                       f"model {display_name(expl.model.get('id'))}"}
     if expl.banner:
         out["banner"] = "⚠ " + expl.banner
+    gap = run_row_gap(expl.model.get("run_row"))
+    if gap:  # the screen's warning, under the heading
+        out["banner"] = "\n".join([*([out["banner"]] if "banner" in out else []), "⚠ " + gap])
     if expl.top_span is not None:
         s0, s1 = expl.top_span
         out["waveform"] = f"waveform · top evidence {s0:.2f}–{s1:.2f} s (from {expl.top_span_method}, playable as top_evidence.wav)"
     else:  # no method passed its checks with evidence for the class: no span is shaded, and the title says why
         out["waveform"] = f"waveform · ⚠ {expl.top_span_note}"
     tf = expl.attributions.get("tf-occlusion")
-    out["spectrogram"] = ("spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells\n" + _faith_text(expl, "tf-occlusion")
+    out["spectrogram"] = ("\n".join(["spectrogram · overlay (blue): time–frequency occlusion, band × 200 ms cells · "
+                                      + _faith_text(expl, "tf-occlusion"), *(f"⚠ {p}" for p in expl.problems("tf-occlusion"))])
                           if tf is not None and tf.tf_map is not None else
                           "spectrogram (no time–frequency saliency: method tf-occlusion not run)")
     if pitch is not None:
@@ -124,7 +128,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
     _draw_wave(axes[0], y, sr, expl)
     title(axes[0], "waveform", 8, **({} if expl.top_span is not None else {"color": "crimson"}))
     _draw_spectrogram(axes[1], y, sr, expl, dur)
-    title(axes[1], "spectrogram", 8)
+    title(axes[1], "spectrogram", 8, color="crimson" if "tf-occlusion" in expl.attributions and expl.problems("tf-occlusion") else "black")
     _draw_voice(axes[2], pitch)
     if "unavailable" not in pitch:
         title(axes[2], "voice", 8)
@@ -138,9 +142,9 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
     axes[-1].set_xlim(0, dur)
     axes[-1].set_xlabel("time (s)")
     head = fit_title(titles["heading"], fontsize=10, width_in=FIGURE_WIDTH_IN * 0.95)
-    if expl.banner:  # the model's warning under the heading, and the heading in its colour
+    if "banner" in titles:  # the model's warning (and a gap to the run's row) under the heading, in its colour
         head += "\n" + fit_title(titles["banner"], fontsize=10, width_in=FIGURE_WIDTH_IN * 0.95)
-    fig.suptitle(head, fontsize=10, x=0.01, ha="left", color="crimson" if expl.banner else "black")
+    fig.suptitle(head, fontsize=10, x=0.01, ha="left", color="crimson" if "banner" in titles else "black")
     return fig
 
 
@@ -197,9 +201,13 @@ def _draw_frame_scores(ax: Any, expl: Explanation) -> None:
     fl = expl.frame_logits
     z = fl - fl.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
-    ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
-              extent=(0, len(fl) / FRAME_RATE, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
+    image = ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
+                      extent=(0, len(fl) / FRAME_RATE, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
     ax.set_yticks(range(len(expl.labels)), [plain(k) for k in expl.labels], fontsize=6)
+    # the colour scale, outside the axes so the time axis stays aligned with the strips above and below
+    bar = ax.figure.colorbar(image, cax=ax.inset_axes([1.005, 0.0, 0.012, 1.0]))
+    bar.set_label("p", fontsize=6, rotation=0)
+    bar.ax.tick_params(labelsize=5)
 
 
 def _draw_method(ax: Any, expl: Explanation, method: str) -> None:
