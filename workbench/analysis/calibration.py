@@ -45,6 +45,13 @@ says that a speaker's items may sit on both sides.
   ``predict_proba`` returns them: the scores are the model's).  APS sets are
   randomised on the boundary label (``include_last_label="randomized"``), which
   makes their coverage exact in expectation rather than conservative.
+  Each coverage, overall and per true class, has its exact binomial
+  (Clopper–Pearson, ``scipy.stats.binomtest``) 95 % interval and its ``n``; its
+  check fails when the target ``1 − alpha`` lies outside that interval, and says
+  "too few items to check" when no outcome on ``n`` items could fail it.  The
+  sets promise coverage over all items, not per class: a class below target is
+  flagged, not a bug of the method.  Sets whose mean size reaches 90 % of the
+  classes hold nearly everything and are flagged as uninformative.
 """
 
 from __future__ import annotations
@@ -59,9 +66,9 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
-    _TINY, CONFORMITY_SCORES, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS, accuracy_at_coverage,
-    calibration_errors, conformal_sets, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict,
-    risk_coverage, temperature_at_edge, temperature_interval,
+    _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, calibration_errors, conformal_sets, coverage_check, ece_by_class_set,
+    edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge, temperature_interval,
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
@@ -212,10 +219,13 @@ class CalibrationReport:
     conformal_protocol: str = ""
     nll_uniform: float = float("nan")
     nll_words: str = ""
-    #: the self-checks: temperature_at_edge, fold_temperatures_at_edge, nll_worse_than_uniform, nll_worse_than_uncalibrated
+    #: the self-checks: temperature_at_edge, fold_temperatures_at_edge, nll_worse_than_uniform, nll_worse_than_uncalibrated,
+    #: and per conformity score set_coverage (the coverage against 1 − alpha, overall and per class) and set_size
     checks: dict = field(default_factory=dict)
     #: the failed checks in words (screen, JSON, report); empty when every check passed
     warnings: list[str] = field(default_factory=list)
+    #: those of ``warnings`` that are the conformal sets' (coverage outside its interval, uninformative sets): not the temperature's
+    conformal_warnings: list[str] = field(default_factory=list)
     recommended: bool = True
 
     def to_dict(self) -> dict:
@@ -252,11 +262,28 @@ class CalibrationReport:
             lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}] before, "
                          f"{accs['after']:.3f} [{f(ca[0])}, {f(ca[1])}] after")
         for score, d in self.conformal.items():
-            per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']})" for c, v in d["per_class"].items())
-            lines.append(f"  {score.upper()} sets at alpha {self.alpha}: coverage {d['coverage']:.3f} (target {1 - self.alpha:.2f}, "
-                         f"n={self.n}), mean size {d['mean_size']:.2f}; per class coverage/size: {per}")
+            lines.append(conformal_line(score, d, self.alpha))
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def _verdict_words(d: dict) -> str:
+    """A coverage check's verdict as it is printed: FAILED with its side, too few items, or nothing when it passed."""
+    if d.get("check") == COVERAGE_FAIL:
+        return f" FAILED ({d['direction']} target)"
+    return " too few items to check" if d.get("check") == COVERAGE_TOO_FEW else ""
+
+
+def conformal_line(score: str, d: dict, alpha: float) -> str:
+    """One conformity score's sets on one line: coverage [exact 95 % interval] against the target, n, size, per class."""
+    lo, hi = d["coverage_ci"]
+    per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']}) [{v['coverage_ci'][0]:.2f}, {v['coverage_ci'][1]:.2f}]"
+                    + _verdict_words(v) for c, v in d["per_class"].items())
+    return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, "
+            f"n={d['n']}, exact {100 * d['level']:g} % interval; check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "
+            f"mean size {d['mean_size']:.2f} of {d['n_classes']} classes"
+            + (" (UNINFORMATIVE: nearly every class)" if d["uninformative"] else "")
+            + f"; per class coverage/size (n) [interval]: {per}")
 
 
 def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
@@ -331,18 +358,56 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
     }
 
 
-def _conformal_summary(sets: dict, y: np.ndarray, classes: list[str]) -> dict:
-    """Coverage, mean set size and empty sets of each conformity score, overall and per true class."""
-    n = len(y)
+def _conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float) -> dict:
+    """Coverage (with its exact binomial interval and check against 1 − alpha), mean set size and empty sets of each
+    conformity score, overall and per true class; ``uninformative`` when the mean size reaches 90 % of the classes."""
+    n, k = len(y), len(classes)
     out = {}
     for s, st in sets.items():
         hit = st[np.arange(n), y]
         size = st.sum(axis=1)
-        per_class = {c: {"n": int((y == j).sum()), "coverage": float(hit[y == j].mean()), "mean_size": float(size[y == j].mean())}
-                     for j, c in enumerate(classes) if (y == j).any()}
-        out[s] = {"n": int(n), "coverage": float(hit.mean()), "mean_size": float(size.mean()), "empty_sets": int((size == 0).sum()),
-                  "per_class": per_class}
+        per_class = {}
+        for j, c in enumerate(classes):
+            if (y == j).any():
+                chk = coverage_check(int(hit[y == j].sum()), int((y == j).sum()), 1 - alpha)
+                per_class[c] = {"n": chk["n"], "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
+                                "direction": chk["direction"], "mean_size": float(size[y == j].mean())}
+        chk = coverage_check(int(hit.sum()), n, 1 - alpha)
+        mean_size = float(size.mean())
+        out[s] = {"n": int(n), "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
+                  "direction": chk["direction"], "target": 1 - alpha, "level": chk["level"], "mean_size": mean_size,
+                  "n_classes": k, "uninformative": bool(mean_size >= UNINFORMATIVE_SIZE_SHARE * k),
+                  "empty_sets": int((size == 0).sum()), "per_class": per_class}
     return out
+
+
+def _conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
+    """The coverage and set-size checks of each conformity score, as flags (``checks``) and failures in words."""
+    checks, warnings = {}, []
+    for s, d in conformal.items():
+        lo, hi = d["coverage_ci"]
+        level = f"{100 * d['level']:g} %"
+        failed = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_FAIL]
+        too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
+        checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
+                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few,
+                     "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"]}
+        parts = []
+        if d["check"] == COVERAGE_FAIL:
+            parts.append(f"coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] over {d['n']} items is significantly "
+                         f"{d['direction']} the target {d['target']:.2f} (outside the exact {level} interval)")
+        if failed:
+            per = d["per_class"]
+            parts.append("per class, the target lies outside the interval of "
+                         + ", ".join(f"{c} {per[c]['coverage']:.2f} [{per[c]['coverage_ci'][0]:.2f}, {per[c]['coverage_ci'][1]:.2f}] "
+                                     f"(n={per[c]['n']}, {per[c]['direction']})" for c in failed)
+                         + " (conformal sets promise the coverage over all items, not per class)")
+        if d["uninformative"]:
+            parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
+                         f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")
+        if parts:
+            warnings.append(f"{s.upper()} sets at target coverage {d['target']:.2f} FAIL their checks: " + "; ".join(parts))
+    return checks, warnings
 
 
 def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci, t_boot: dict, *, bounds, k: int) -> dict:
@@ -442,11 +507,17 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
                      "so these intervals measure nothing")
     after_probs = cv["after"]
+    conformal = _conformal_summary(cv["sets"], y, items.classes, alpha)
+    set_checks, conformal_warnings = _conformal_checks(conformal)
+    checks = {**sc["checks"], "set_coverage": {s: {k: v for k, v in c.items() if k not in ("uninformative", "mean_size", "n_classes")}
+                                              for s, c in set_checks.items()},
+              "set_size": {s: {"uninformative": c["uninformative"], "mean_size": c["mean_size"], "n_classes": c["n_classes"],
+                               "threshold_share": UNINFORMATIVE_SIZE_SHARE} for s, c in set_checks.items()}}
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
         fold_temperatures=cv["fold_t"], alpha=alpha, before=fig["before"], after=fig["after"], ci_before=fig["ci_before"],
         ci_after=fig["ci_after"], aurc_before=fig["aurc"][0], aurc_after=fig["aurc"][1], accuracy_at=fig["accuracy_at"],
-        conformal=_conformal_summary(cv["sets"], y, items.classes),
+        conformal=conformal,
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
         curve_before=fig["curves"][0], curve_after=fig["curves"][1], notes=notes,
@@ -454,8 +525,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes),
-        conformal_protocol=cv["protocol"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=sc["checks"],
-        warnings=sc["warnings"], recommended=sc["recommended"],
+        conformal_protocol=cv["protocol"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=checks,
+        warnings=sc["warnings"] + conformal_warnings, conformal_warnings=conformal_warnings, recommended=sc["recommended"],
     )
 
 
@@ -509,7 +580,7 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
         **({"temperature": first.temperature} if first.recommended else {}),
         "temperature_fitted": first.temperature,
         "recommended": first.recommended,
-        "not_recommended_because": [] if first.recommended else list(first.warnings),
+        "not_recommended_because": [] if first.recommended else [w for w in first.warnings if w not in first.conformal_warnings],
         "search_interval": list(first.search_interval),
         "variant": first.variant,
         "protocol": {"folds": first.folds, "by": by, "alpha": alpha, "restrict": restrict, "ece_bins": ECE_BINS,

@@ -25,6 +25,12 @@ T_BOOTSTRAP_CAP = 200
 #: the shares of items answered at which accuracy is reported (selective prediction)
 COVERAGES = (0.5, 0.8, 0.9, 1.0)
 CONFORMITY_SCORES = ("lac", "aps")
+#: confidence level of the exact binomial (Clopper–Pearson) interval on a conformal coverage
+COVERAGE_LEVEL = 0.95
+#: sets whose mean size reaches this share of the classes hold nearly every class: they say next to nothing
+UNINFORMATIVE_SIZE_SHARE = 0.9
+#: the verdicts of a coverage check
+COVERAGE_PASS, COVERAGE_FAIL, COVERAGE_TOO_FEW = "pass", "fail", "too few items to check"
 ECE_BINS = 15
 _TINY = 1e-12  # stored probabilities of exactly 0 (float32 underflow) become this before the log
 
@@ -260,6 +266,34 @@ def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndar
     params = {"include_last_label": "randomized"} if score == "aps" else None
     _, sets = mapie.predict_set(np.asarray(test_probs, dtype=float), conformity_score_params=params)
     return np.asarray(sets[:, :, 0], dtype=bool)
+
+
+def coverage_check(covered: int, n: int, target: float, *, level: float = COVERAGE_LEVEL) -> dict:
+    """Empirical coverage ``covered / n`` with its exact binomial (Clopper–Pearson) interval, checked against ``target``.
+
+    The check **fails** when ``target`` (1 − alpha) lies outside the interval: the sets cover
+    significantly less (or more) often than promised.  With so few items that no outcome
+    ``0 … n`` could put the target outside its interval (the interval of 0 of ``n`` still
+    reaches the target and that of ``n`` of ``n`` still starts below it), the check cannot
+    fail and says "too few items to check" rather than pass.
+
+    Returns ``{"n", "covered", "coverage", "ci", "target", "level", "verdict", "direction"}``;
+    ``direction`` is ``"below"`` or ``"above"`` on a failure, else ``""``; an empty set of items gives NaNs.
+    """
+    from scipy.stats import binomtest
+
+    covered, n = int(covered), int(n)
+    if n == 0:
+        return {"n": 0, "covered": 0, "coverage": float("nan"), "ci": (float("nan"), float("nan")), "target": float(target),
+                "level": level, "verdict": COVERAGE_TOO_FEW, "direction": ""}
+    ci = binomtest(covered, n).proportion_ci(confidence_level=level, method="exact")
+    lo, hi = float(ci.low), float(ci.high)
+    decidable = (binomtest(0, n).proportion_ci(confidence_level=level, method="exact").high < target
+                 or binomtest(n, n).proportion_ci(confidence_level=level, method="exact").low > target)
+    direction = "below" if hi < target else "above" if lo > target else ""
+    verdict = COVERAGE_FAIL if direction else COVERAGE_PASS if decidable else COVERAGE_TOO_FEW
+    return {"n": n, "covered": covered, "coverage": covered / n, "ci": (lo, hi), "target": float(target), "level": level,
+            "verdict": verdict, "direction": direction}
 
 
 def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW
 from workbench.analysis.metrics import _axes
 from workbench.serialize import plain_text
 
@@ -60,28 +61,63 @@ def plot_risk_coverage(report, *, ax=None):
 
 
 def plot_set_sizes(report, *, ax=None):
-    """Mean conformal set size per true class (LAC and APS), each bar labelled with its coverage.
+    """Conformal sets per true class (LAC and APS): the coverage with its exact binomial 95 % interval, against the
+    target 1 − alpha (dashed line); each bar labelled with its mean set size, each class with its n.
 
-    ``ax``: axes or None.  Returns the figure.
+    A bar whose interval misses the target is hatched and edged red (its check failed); a class with too few items to
+    check is drawn faded.  The legend says each score's overall coverage, interval, check and mean size (and when the sets
+    are uninformative), and the title repeats the failed checks on a line of its own.
+    ``ax``: axes or None for a new figure.  Returns the figure.
     """
-    fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4))
+    fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4.4))
     scores = list(report.conformal)
     width = 0.8 / max(len(scores), 1)
     classes = [c for c in report.classes if any(c in report.conformal[s]["per_class"] for s in scores)]
     x = np.arange(len(classes))
+    target = 1 - report.alpha
+    flags = []
     for j, (s, colour) in enumerate(zip(scores, ("#4477aa", "#ee7733"))):
-        per = report.conformal[s]["per_class"]
-        sizes = [per[c]["mean_size"] for c in classes]
-        bars = ax.bar(x + (j - (len(scores) - 1) / 2) * width, sizes, width=width * 0.95, color=colour,
-                      label=f"{s.upper()}: coverage {report.conformal[s]['coverage']:.3f}, mean size {report.conformal[s]['mean_size']:.2f}")
-        for b, c in zip(bars, classes):
-            ax.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.03, f"{per[c]['coverage']:.2f}", ha="center", va="bottom",
-                    fontsize=7)
-    ax.set_xticks(x, [plain_text(c) for c in classes], rotation=30, ha="right", fontsize=9)
-    # headroom above the tallest possible bar (every class) for the coverage labels and the legend, which must not cover them
-    ax.set_ylim(0, (len(report.classes) + 0.35) / 0.72)
-    ax.set_yticks(range(0, len(report.classes) + 1))
-    ax.set_ylabel("mean set size (classes)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", ncol=1, frameon=False)
-    ax.set_title(plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (labels: coverage per class)"), fontsize=10)
+        d = report.conformal[s]
+        per = d["per_class"]
+        cov = np.array([per[c]["coverage"] for c in classes])
+        lo = np.array([per[c]["coverage_ci"][0] for c in classes])
+        hi = np.array([per[c]["coverage_ci"][1] for c in classes])
+        failed = [per[c]["check"] == COVERAGE_FAIL for c in classes]
+        few = [per[c]["check"] == COVERAGE_TOO_FEW for c in classes]
+        (glo, ghi) = d["coverage_ci"]
+        label = (f"{s.upper()}: coverage {d['coverage']:.3f} [{glo:.3f}, {ghi:.3f}] ({d['check']}), "
+                 f"mean size {d['mean_size']:.2f} of {d['n_classes']}" + (" UNINFORMATIVE" if d["uninformative"] else ""))
+        xs = x + (j - (len(scores) - 1) / 2) * width
+        bars = ax.bar(xs, cov, width=width * 0.95, color=colour, label=label)
+        ax.errorbar(xs, cov, yerr=[cov - lo, hi - cov], fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+        for b, c, bad, thin, top in zip(bars, classes, failed, few, hi):
+            if bad:
+                b.set_hatch("///")
+                b.set_edgecolor("#cc3311")
+                b.set_linewidth(1.5)
+            elif thin:
+                b.set_alpha(0.35)
+            ax.text(b.get_x() + b.get_width() / 2, top + 0.02, f"{per[c]['mean_size']:.1f}" + (" ✗" if bad else ""),
+                    ha="center", va="bottom", fontsize=7, color="#cc3311" if bad else "black")
+        if d["check"] == COVERAGE_FAIL:
+            flags.append(f"{s.upper()} coverage {d['direction']} target")
+        failed_classes = [c for c, bad in zip(classes, failed) if bad]
+        if failed_classes:
+            flags.append(f"{s.upper()} per class: {', '.join(failed_classes)}")
+        if d["uninformative"]:
+            flags.append(f"{s.upper()} sets uninformative")
+    ax.axhline(target, color="#cc3311", lw=1, ls="--", label=f"target coverage 1 − alpha = {target:.2f}")
+    first = report.conformal[scores[0]]["per_class"] if scores else {}
+    ticks = [plain_text(c) + (f"\nn={first[c]['n']}" + (", too few to check" if first[c]["check"] == COVERAGE_TOO_FEW else "")
+                              if c in first else "") for c in classes]
+    ax.set_xticks(x, ticks, rotation=30, ha="right", fontsize=9)
+    # headroom above the highest interval (1) for the size labels and the legend, which must not cover them
+    ax.set_ylim(0, 1.55)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("coverage of the true class", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", ncol=1, frameon=False)
+    title = plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (exact 95 % intervals; labels: mean set size)")
+    if flags:  # the failed checks on a line of their own (escaped apart: plain_text shows a break as a literal \n)
+        title += "\n⚠ " + plain_text("; ".join(flags))
+    ax.set_title(title, fontsize=10)
     return fig

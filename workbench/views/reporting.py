@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage, plot_set_sizes
+from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
+                                            plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
@@ -435,13 +436,20 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                      Markup(f"{accs['after']:.3f} [{_fmt(ca[0])}, {_fmt(ca[1])}]")))
     parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
     conf_rows = []
+
+    def verdict(v: dict) -> Markup:
+        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>") if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"]))
+
     for score, d in rep.conformal.items():
         for c, v in d["per_class"].items():
-            conf_rows.append((score.upper(), c, v["n"], v["coverage"], v["mean_size"]))
-        conf_rows.append((score.upper(), Markup("<b>all</b>"), rep.n, d["coverage"], d["mean_size"]))
+            conf_rows.append((score.upper(), c, v["n"], Markup(_interval(v["coverage"], v["coverage_ci"])), verdict(v), v["mean_size"]))
+        size = Markup(f"{d['mean_size']:.3f} of {d['n_classes']}" + (" <b>uninformative</b>" if d["uninformative"] else ""))
+        conf_rows.append((score.upper(), Markup("<b>all</b>"), d["n"], Markup(_interval(d["coverage"], d["coverage_ci"])), verdict(d), size))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
-                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}:</p>")
-    parts.append(table_html(["score", "class", "n", "coverage", "mean set size"], conf_rows))
+                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}, "
+                 "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
+                 f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative:</p>")
+    parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
         show_figure(fig)
