@@ -142,3 +142,27 @@ def test_the_report_section_shows_the_interval_and_the_check(tmp_path, monkeypat
     d = out["conformal"]["lac"]
     assert f"{d['coverage']:.3f} [{d['coverage_ci'][0]:.3f}, {d['coverage_ci'][1]:.3f}]" in html
     assert "Clopper–Pearson" in html and "<b>uninformative</b>" in html and "sets are uninformative" in html
+
+
+def test_all_classes_names_the_models_classes_never_the_corpus_s(tmp_path, capsys):
+    """`--all-classes` calibrates over the model's classes: the ECE's class set must not be called the corpus's."""
+    from test_calibration import planted_run
+
+    df = planted_run(n_speakers=4, per_speaker=30)
+    corpus = sorted(set(df["emotion"]))
+    _run_folder(tmp_path / "run", df)
+    assert main(["calibrate", str(tmp_path / "run"), "--all-classes", "--bootstrap", "10", "--folds", "2", "--no-figures",
+                 "--out", str(tmp_path / "cal")]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "cal" / "calibration.json").read_text())["variants"]["raw"]
+    model_classes = saved["classes"]
+    assert len(model_classes) > len(corpus) and not saved["restricted"]
+    assert "corpus" not in saved["ece_by_class_set"]
+    for text in (out, json.dumps(saved)):
+        assert f"the corpus's {len(model_classes)} classes" not in text and "the corpus's" not in text
+    (entry,) = saved["ece_by_class_set"].values()
+    assert entry["classes"] == model_classes and f"all {len(model_classes)} model classes" in entry["label"]
+    assert f"over all {len(model_classes)} model classes" in out
+    # without --all-classes both class sets are still named side by side
+    rep = C.calibrate(df, n_boot=10, folds=2)
+    assert f"the corpus's {len(corpus)} classes" in rep.ece_by_class_set["corpus"]["label"] and "model" in rep.ece_by_class_set

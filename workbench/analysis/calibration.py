@@ -214,6 +214,7 @@ class CalibrationReport:
     #: per share: {"before": (lo, hi), "after": (lo, hi)}
     accuracy_at_ci: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     #: the same equal-width ECE over each class set: {"corpus": {...}, "model": {...}} with the classes named
+    #: (only {"model": {...}} when calibrated over all the model's classes)
     ece_by_class_set: dict[str, dict] = field(default_factory=dict)
     #: how the temperature and the conformal threshold were kept apart
     conformal_protocol: str = ""
@@ -524,7 +525,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
-                                          model_classes=items.model_classes),
+                                          model_classes=items.model_classes, restricted=items.restricted),
         conformal_protocol=cv["protocol"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=checks,
         warnings=sc["warnings"] + conformal_warnings, conformal_warnings=conformal_warnings, recommended=sc["recommended"],
     )

@@ -298,17 +298,26 @@ def coverage_check(covered: int, n: int, target: float, *, level: float = COVERA
 
 def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str], model_confidence: np.ndarray | None,
                      model_correct: np.ndarray | None, *, bins: int = ECE_BINS,
-                     model_classes: Sequence[str] = LABEL_KEYS) -> dict[str, dict]:
+                     model_classes: Sequence[str] = LABEL_KEYS, restricted: bool = True) -> dict[str, dict]:
     """The same binned ECE over the corpus's classes and over every model class, each with its class set named.
 
     ``workbench metrics`` measures over every model class (confidence = the top of
     all scores, the run's own prediction) and ``calibrate`` by default over the
     corpus's classes (scores renormalised over them): the two differ because the
-    class sets differ, not the definition; both are given side by side.
+    class sets differ, not the definition; both are given side by side.  When
+    ``classes`` are not the corpus's but all the model's (``restricted`` False,
+    ``--all-classes``) the two sets are one: a single ``"model"`` entry, named as
+    the model's classes (never "the corpus's").
     """
     probs = softmax(log_probs)
+    calibrated_ece = binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]
+    if not restricted:
+        return {"model": {"classes": list(classes),
+                          "label": f"all {len(classes)} model classes ({', '.join(classes)}; calibrated over all of them, "
+                                   "as `workbench metrics` measures it)",
+                          "ece": calibrated_ece}}
     out = {"corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes ({', '.join(classes)})",
-                      "ece": binned_ece(probs.max(1), probs.argmax(1) == y, bins=bins)[0]}}
+                      "ece": calibrated_ece}}
     if model_confidence is not None and model_correct is not None and len(y):
         out["model"] = {"classes": list(model_classes),
                         "label": f"all {len(model_classes)} model classes (as `workbench metrics` measures it)",

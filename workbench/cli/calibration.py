@@ -29,7 +29,7 @@ def add_calibrate(sub) -> argparse.ArgumentParser:
     cb.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (fewer when there are fewer speakers)")
     cb.add_argument("--variant", default=None, help="calibrate only this variant (default: every variant; the first one's T is saved)")
     cb.add_argument("--all-classes", action="store_true",
-                    help="calibrate over all nine model classes instead of the corpus's classes")
+                    help="calibrate over all the model's classes (nine for the stock model) instead of the corpus's classes")
     cb.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
     cb.add_argument("--seed", type=int, default=0, help="random seed (shuffled folds, bootstrap, APS)")
     cb.add_argument("--no-figures", action="store_true", help="skip the calibration figures")
