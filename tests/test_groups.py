@@ -111,3 +111,56 @@ def test_run_metrics_reports_the_uar_gap_with_its_interval(tmp_path):
     assert gap["gap"] == pytest.approx(1 - 2 / 6) and gap["highest"] == "good" and gap["lowest"] == "poor"
     assert gap["lo"] <= gap["gap"] <= gap["hi"]
     assert "UAR gap 0.667" in rep.render()
+
+
+def test_a_groups_intervals_are_the_figures_on_screen_in_the_json_and_in_the_report(tmp_path, monkeypatch):
+    import json
+
+    from test_calibration_cli import _run_folder
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    rng = np.random.default_rng(3)
+    rows = [(spk, c, c if rng.random() < acc else CLASSES[int(rng.integers(0, 6))])
+            for spk, acc in (("a", 0.8), ("b", 0.4)) for c in CLASSES for _ in range(6)]
+    _run_folder(tmp_path / "run", _frame(rows))
+    rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
+    drawn = breakdown_table(_frame(rows), "speaker", n_boot=200).set_index("group")  # what plot_breakdown draws
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]["breakdowns"]["speaker"]
+    text = rep.render()
+    for g in ("a", "b"):
+        d = rep.breakdowns["speaker"][g]
+        assert not d["too_small"]
+        for m in ("wa", "uar"):
+            lo, hi = drawn.loc[g, f"{m}_lo"], drawn.loc[g, f"{m}_hi"]
+            assert lo <= d[m] <= hi and lo < hi
+            assert d[f"{m}_ci"] == pytest.approx([lo, hi]) and saved[g][f"{m}_ci"] == pytest.approx([lo, hi])
+            assert f"{m.upper()} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]" in text
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
+    assert "<th>95% CI</th>" in shown[0].split("by speaker")[1]
+    for g in ("a", "b"):
+        lo, hi = drawn.loc[g, "uar_lo"], drawn.loc[g, "uar_hi"]
+        assert f"[{lo:.3f}, {hi:.3f}]" in shown[0].split("by speaker")[1]
+
+
+def test_the_star_after_a_group_label_is_explained_under_the_figure():
+    noted = [(f"s{k}", c, c) for k in range(8) for c in CLASSES[:2] for _ in range(3)]  # 8 small groups, each with a note
+    fig, ax = plt.subplots()
+    plot_breakdown(_frame(noted), "speaker", n_boot=20, ax=ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert all(label.endswith(" *") for label in labels)
+    notes = breakdown_table(_frame(noted), "speaker", n_boot=20).set_index("group")["note"]
+    (foot,) = [t.get_text() for t in ax.texts if t.get_text().startswith("* ")]
+    shown = [g for g in notes.index if f"{g}: " in foot]
+    assert len(shown) < len(notes) and f"… and {len(notes) - len(shown)} more of the {len(notes)} noted groups" in foot
+    assert all(notes[g].split(";")[0] in foot.replace("\n", " ") for g in shown)
+    plt.close(fig)
+    clean = [(spk, c, c if k else CLASSES[(i + 1) % 6]) for spk in ("a", "b") for i, c in enumerate(CLASSES) for k in range(6)]
+    fig, ax = plt.subplots()
+    plot_breakdown(_frame(clean), "speaker", n_boot=50, ax=ax)
+    assert not any(t.get_text().endswith(" *") for t in ax.get_yticklabels())
+    assert not any(t.get_text().startswith("* ") for t in ax.texts)  # no note, no star, no footnote
+    plt.close(fig)

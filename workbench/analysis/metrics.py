@@ -23,13 +23,14 @@ turns a run's results into reports, breakdowns and figures.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, describe_gap, small_group_reason, zero_width_note
+from workbench.analysis.groups import analyse_groups, describe_gap, zero_width_note
 from workbench.data.cards import card_for, load_cards, overlap_messages
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -88,7 +89,7 @@ class Report:
     breakdowns: dict[str, dict] = field(default_factory=dict)
     #: warnings that the corpus is in the checkpoint's training data (workbench.data.cards), shown first
     training_overlap: list[str] = field(default_factory=list)
-    #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups), filled by run_metrics
+    #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups)
     disparities: dict[str, dict] = field(default_factory=dict)
     #: per breakdown column: how many scored items have no value there and are in none of its groups (absent: none)
     breakdown_left_out: dict[str, int] = field(default_factory=dict)
@@ -157,8 +158,9 @@ def left_out_note(col: str, n: int) -> str:
 
 
 def _group_line(group: str, d: dict) -> str:
-    """One group of a breakdown: its numbers, or why it is too small to have any, and its note."""
-    shown = "—" if d.get("too_small") else f"WA {d['wa']:.3f} UAR {d['uar']:.3f}"
+    """One group of a breakdown: its numbers with their 95 % intervals, or why it is too small to have any, and its note."""
+    shown = "—" if d.get("too_small") else (f"WA {d['wa']:.3f} [{d['wa_ci'][0]:.3f}, {d['wa_ci'][1]:.3f}] "
+                                            f"UAR {d['uar']:.3f} [{d['uar_ci'][0]:.3f}, {d['uar_ci'][1]:.3f}]")
     return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
 
 
@@ -174,27 +176,25 @@ def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str
     return y_true, y_pred, classes
 
 
-def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], by: Sequence[str]) -> dict[str, dict]:
-    """WA and UAR per group of each column of ``by`` among the scored rows ``sc``, small groups and missing classes noted."""
+def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], by: Sequence[str], *, n_boot: int,
+                seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
+    """``(breakdowns, disparities)`` of the scored rows ``sc`` by each column of ``by``: per group its n, WA and UAR with
+    the class-stratified bootstrap intervals :func:`plot_breakdown` draws (the same
+    :func:`~workbench.analysis.groups.analyse_groups`, resamples and seed), too small and note; and the gaps."""
     breakdowns: dict[str, dict] = {}
+    disparities: dict[str, dict] = {}
     for col in by:
         if col not in sc.columns:
             continue
-        groups = {}
-        for g, sub in sc.groupby(sc[col].fillna("").astype(str)):
-            if g == "":
-                continue
-            idx = sc.index.get_indexer(sub.index)
-            counts = {c: int(np.sum(y_true[idx] == c)) for c in classes}
-            missing = [c for c, k in counts.items() if not k]
-            reason = small_group_reason(counts)
-            notes = ([f"too small: {reason}"] if reason else []) + (
-                [f"no {', '.join(missing)} items: UAR over {len(classes) - len(missing)} of {len(classes)} classes"] if missing else [])
-            groups[g] = {"n": int(len(sub)), "wa": wa(y_true[idx], y_pred[idx]), "uar": uar(y_true[idx], y_pred[idx], classes),
-                         "too_small": bool(reason), "note": "; ".join(notes)}
+        analysis = analyse_groups(y_true, y_pred, sc[col].fillna("").astype(str).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
+        groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
+                                    "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
+                                    "too_small": bool(r["too_small"]), "note": str(r["note"])}
+                  for _, r in analysis.table.iterrows()}
         if groups:
             breakdowns[col] = groups
-    return breakdowns
+            disparities[col] = analysis.disparities
+    return breakdowns, disparities
 
 
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
@@ -270,13 +270,14 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
     intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
-    breakdowns = _breakdowns(sc, y_true, y_pred, classes, by)
+    breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in breakdowns}
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
         per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
+        disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=1 / len(classes) if len(classes) >= 2 else None,
         not_scored=None if len(sc) else (
@@ -374,9 +375,6 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     overlap = run_training_overlap(rf, checkpoint=checkpoint)
     for r in reports.values():
         r.training_overlap = list(overlap)
-    for v, r in reports.items():
-        for col in r.breakdowns:
-            r.disparities[col] = group_analysis(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed).disparities
     payload = {v: r.to_dict() for v, r in reports.items()}
     if rf.random_weights:
         for entry in payload.values():
@@ -550,6 +548,22 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
 
 
+_FOOT_LINE_IN = 0.14  # height of one 7 pt footnote line, in inches
+_FOOT_CHARS = 105  # characters of a 7 pt footnote line across the 6.5 in figure
+_FOOT_GROUPS = 6  # groups whose notes a breakdown figure's footnote spells out; the rest are counted
+
+
+def _breakdown_footnote(table) -> list[str]:
+    """Lines under a breakdown figure saying what the "*" after a group's label means: that group's note."""
+    noted = [(str(g), str(note)) for g, note in zip(table["group"], table["note"]) if note]
+    if not noted:
+        return []
+    lines = ["* this group has a note:"] + [f"  {g}: {note}" for g, note in noted[:_FOOT_GROUPS]]
+    if len(noted) > _FOOT_GROUPS:
+        lines.append(f"  … and {len(noted) - _FOOT_GROUPS} more of the {len(noted)} noted groups (all in metrics.json)")
+    return [part for line in lines for part in textwrap.wrap(line, _FOOT_CHARS, subsequent_indent="      ")]
+
+
 def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
                    n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None, overall: Report | None = None):
     """One metric per group of column ``by`` with its 95 % bootstrap interval, beside the whole set's value.
@@ -569,7 +583,8 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
                           f"the breakdown of {variant!r} (restrict={restrict}).", source="plot_breakdown(overall=...)",
                           fix="pass the Report of the same variant and restrict setting, or leave overall out.")
     own = ax is None
-    fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1)))
+    footnote = _breakdown_footnote(table)
+    fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1) + _FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)
     err = np.vstack([v - table[f"{metric}_lo"].to_numpy(float), table[f"{metric}_hi"].to_numpy(float) - v])
@@ -588,7 +603,11 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11)
+    if footnote:  # the "*" of a label is said under the axes, so the figure explains itself when shown alone
+        ax.annotate("\n".join(figure_text(line) for line in footnote), xy=(0.02, 0), xycoords=("figure fraction", "axes fraction"), xytext=(0, -30),
+                    textcoords="offset points", va="top", ha="left", fontsize=7, color="#555555")
     if own:  # y labels "group (n=…)" at 9 pt
         ylab = max((len(f"{g} (n={n}) *") for g, n in zip(table["group"], table["n"])), default=4)
-        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55, top_in=0.35)
+        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55 + _FOOT_LINE_IN * len(footnote),
+                       top_in=0.35)
     return save_figure(fig, path, layout=not own)

@@ -182,8 +182,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         for col, groups in r.breakdowns.items():
             parts.append(f"<p><b>by {esc(col)}</b></p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
-            parts.append(table_html(["group", "n", "WA", "UAR", "note"],
-                                    [(g, d["n"], "—" if d.get("too_small") else d["wa"], "—" if d.get("too_small") else d["uar"],
+            ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
+            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "note"],
+                                    [(g, d["n"], *(("—", "", "—", "") if d.get("too_small") else
+                                                   (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
                                       d.get("note", "")) for g, d in groups.items()]))
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
