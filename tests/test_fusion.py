@@ -160,6 +160,34 @@ def test_nearest_and_clusters_on_known_geometry():
     assert [i for i, _ in nearest(m, m[0], k=2, exclude=0)] == [2, 1]
 
 
+def test_a_clusters_composition_on_screen_says_its_total_and_the_classes_it_leaves_out():
+    from types import SimpleNamespace
+
+    from workbench.cli.analysis import _clusters
+
+    rng = np.random.default_rng(0)
+    classes = [f"c{i}" for i in range(8)]  # one cluster holds more classes than a line names
+    wide = [c for i, c in enumerate(classes) for _ in range(len(classes) - i)]
+    narrow = classes[:2] * 5
+    x = np.concatenate([np.eye(8)[0] * 10 + rng.standard_normal((len(wide), 8)),
+                        np.eye(8)[1] * 10 + rng.standard_normal((len(narrow), 8))]).astype(np.float32)
+    rows = pd.DataFrame({"emotion": wide + narrow})
+    lines = []
+    found = _clusters(SimpleNamespace(cluster="kmeans", k=2, seed=0), SimpleNamespace(matrix=x), rows, lines.append)
+    for c, counts in found["emotions_by_cluster"].items():
+        (line,) = [ln for ln in lines if ln.startswith(f"  cluster {c}")]
+        size = int((rows["cluster"].astype(str) == c).sum())
+        assert f"(n={size})" in line and sum(counts.values()) == size
+        named = [k for k, v in counts.items() if f"{k} {v}" in line]
+        left = [k for k in counts if k not in named]
+        if left:  # the classes past those named are counted, with their items
+            rest = sum(counts[k] for k in left)
+            assert f"… and {len(left)} more class{'es' if len(left) > 1 else ''} of {len(counts)} ({rest} item" in line
+        else:
+            assert "more class" not in line
+    assert any("more class" in ln for ln in lines)
+
+
 @pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
 def test_projections_are_seeded_2d(method):
     rng = np.random.default_rng(1)

@@ -203,6 +203,21 @@ def _neighbour_model(args):
     return net, check_same_model(net, recorded, allow_other=args.other_model)
 
 
+CLUSTER_CLASSES_SHOWN = 4  # classes of a cluster named on screen, most frequent first; the JSON keeps them all
+
+
+def cluster_composition(counts: dict[str, int], shown: int = CLUSTER_CLASSES_SHOWN) -> str:
+    """A cluster's labels, most frequent first, with its total; classes past ``shown`` are counted, never dropped silently."""
+    items = list(counts.items())
+    text = f"(n={sum(counts.values())}): " + ", ".join(f"{k} {v}" for k, v in items[:shown])
+    rest = items[shown:]
+    if rest:
+        n_rest = sum(v for _, v in rest)
+        text += (f", … and {len(rest)} more class{'es' if len(rest) != 1 else ''} of {len(items)} "
+                 f"({n_rest} item{'s' if n_rest != 1 else ''})")
+    return text
+
+
 def _clusters(args, emb, rows, say) -> dict | None:
     """Cluster the embeddings (``--cluster``), add the ``cluster`` column to ``rows`` and say what each cluster holds."""
     if args.cluster == "none":
@@ -216,7 +231,7 @@ def _clusters(args, emb, rows, say) -> dict | None:
         table = rows.groupby("cluster")["emotion"].agg(lambda s: {str(k or "—"): int(v) for k, v in s.value_counts().items()})
         for c, counts in table.items():
             members[str(c)] = counts
-            say(f"  cluster {c}: " + ", ".join(f"{k} {v}" for k, v in list(counts.items())[:4]))
+            say(f"  cluster {c} {cluster_composition(counts)}")
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "emotions_by_cluster": members}
 
