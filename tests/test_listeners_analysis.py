@@ -55,6 +55,20 @@ def test_bands_lists_and_counts():
     assert rep.listeners_split[0]["agreement"] == pytest.approx(0.4)
 
 
+@pytest.mark.parametrize("top", [3, 50])
+def test_the_split_list_prints_its_rows_like_the_agree_wrong_list(top):
+    rep = A.evaluate_listeners(_table(), n_boot=50)
+    text = rep.render(top=top)
+    lines = text.splitlines()
+    for ids, total in (([r["id"] for r in rep.listeners_split], rep.n_split),
+                       ([r["id"] for r in rep.listeners_agree_model_wrong], rep.n_agree_model_wrong)):
+        shown = min(top, total)
+        assert sum(any(ln.startswith(f"    {i}: ") for ln in lines) for i in ids) == shown
+        assert (f"(showing {shown} of {total})" in text) == (shown < total)
+    split_head = next(k for k, ln in enumerate(lines) if ln.startswith("  listeners split"))
+    assert lines[split_head + 1].startswith(f"    {rep.listeners_split[0]['id']}: ")  # the rows under their own heading
+
+
 def test_js_divergence_and_cross_entropy_against_scipy_and_by_hand():
     from scipy.spatial.distance import jensenshannon
     from scipy.stats import entropy

@@ -135,12 +135,16 @@ class ListenerReport:
                          f"over {self.n_distribution} items with a vote distribution")
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
                      f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]")
-        shown = self.listeners_agree_model_wrong[:top]
-        lines.append(f"  listeners agree (>= {self.agree_threshold:g}), model wrong: {self.n_agree_model_wrong} items"
-                     + (f" (showing {len(shown)} of {self.n_agree_model_wrong})" if len(shown) < self.n_agree_model_wrong else "")
-                     + "".join(f"\n    {r['id']}: listeners {r['listener_majority']} ({f(r['agreement'])} of {r['n_raters']:g}), "
-                               f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
-        lines.append(f"  listeners split (< {self.split_threshold:g}): {self.n_split} items")
+        # both lists print the same way: the true total, "showing k of n" when cut, then up to ``top`` rows
+        for head, rows, total, corpus in ((f"listeners agree (>= {self.agree_threshold:g}), model wrong",
+                                           self.listeners_agree_model_wrong, self.n_agree_model_wrong, False),
+                                          (f"listeners split (< {self.split_threshold:g})", self.listeners_split, self.n_split, True)):
+            shown = rows[:top]
+            lines.append(f"  {head}: {total} items"
+                         + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
+                         + "".join(f"\n    {r['id']}: listeners {r['listener_majority'] or '—'} ({f(r['agreement'])} of {r['n_raters']:g}), "
+                                   + (f"corpus {r['emotion'] or '—'}, " if corpus else "")
+                                   + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
