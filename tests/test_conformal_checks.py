@@ -47,7 +47,7 @@ def _sets_missing_one_class(n_per_class=15, k=5, missed=1):
 
 def test_a_class_far_below_the_target_and_nearly_full_sets_are_flagged_in_the_checks_and_words():
     sets, y, classes = _sets_missing_one_class()
-    summary = C._conformal_summary({"lac": sets}, y, classes, alpha=0.1)
+    summary = C.conformal_summary({"lac": sets}, y, classes, alpha=0.1)
     d = summary["lac"]
     per = d["per_class"]
     hits = sets[np.arange(len(y)), y]
@@ -56,8 +56,9 @@ def test_a_class_far_below_the_target_and_nearly_full_sets_are_flagged_in_the_ch
     assert per["c1"]["coverage_ci"] == pytest.approx(_exact(int(hits[y == 1].sum()), int((y == 1).sum())))
     assert per["c4"]["n"] == 1 and per["c4"]["check"] == COVERAGE_TOO_FEW
     assert d["mean_size"] >= 0.9 * len(classes) and d["uninformative"]
-    checks, words = C._conformal_checks(summary)
-    assert checks["lac"]["failed_classes"] == ["c1"] and checks["lac"]["too_few_classes"] == ["c4"]
+    checks, words = C.conformal_checks(summary)
+    lac = checks["set_coverage"]["lac"]
+    assert lac["failed_classes"] == ["c1"] and lac["too_few_classes"] == ["c4"] and checks["set_size"]["lac"]["uninformative"]
     assert len(words) == 1 and "c1" in words[0] and "uninformative" in words[0] and "FAIL" in words[0]
     line = C.conformal_line("lac", d, 0.1)
     assert "c1" in line and "FAILED (below target)" in line and "too few items to check" in line and "UNINFORMATIVE" in line
@@ -122,7 +123,7 @@ def test_the_set_sizes_figure_hatches_a_failed_class_and_names_it_in_the_title()
     sets, y, classes = _sets_missing_one_class()
     report = C.calibrate(_near_uniform_rows(), by="speaker", n_boot=10)
     report.classes = classes
-    report.conformal = C._conformal_summary({"lac": sets}, y, classes, alpha=report.alpha)
+    report.conformal = C.conformal_summary({"lac": sets}, y, classes, alpha=report.alpha)
     fig = C.plot_set_sizes(report)
     ax = fig.axes[0]
     hatched = [p for p in ax.patches if p.get_hatch()]

@@ -67,8 +67,9 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, calibration_errors, conformal_sets, coverage_check, ece_by_class_set,
-    edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge, temperature_interval,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, calibration_errors, conformal_checks, conformal_sets, conformal_summary,
+    coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
+    temperature_interval,
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
@@ -359,58 +360,6 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
     }
 
 
-def _conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float) -> dict:
-    """Coverage (with its exact binomial interval and check against 1 − alpha), mean set size and empty sets of each
-    conformity score, overall and per true class; ``uninformative`` when the mean size reaches 90 % of the classes."""
-    n, k = len(y), len(classes)
-    out = {}
-    for s, st in sets.items():
-        hit = st[np.arange(n), y]
-        size = st.sum(axis=1)
-        per_class = {}
-        for j, c in enumerate(classes):
-            if (y == j).any():
-                chk = coverage_check(int(hit[y == j].sum()), int((y == j).sum()), 1 - alpha)
-                per_class[c] = {"n": chk["n"], "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
-                                "direction": chk["direction"], "mean_size": float(size[y == j].mean())}
-        chk = coverage_check(int(hit.sum()), n, 1 - alpha)
-        mean_size = float(size.mean())
-        out[s] = {"n": int(n), "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
-                  "direction": chk["direction"], "target": 1 - alpha, "level": chk["level"], "mean_size": mean_size,
-                  "n_classes": k, "uninformative": bool(mean_size >= UNINFORMATIVE_SIZE_SHARE * k),
-                  "empty_sets": int((size == 0).sum()), "per_class": per_class}
-    return out
-
-
-def _conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
-    """The coverage and set-size checks of each conformity score, as flags (``checks``) and failures in words."""
-    checks, warnings = {}, []
-    for s, d in conformal.items():
-        lo, hi = d["coverage_ci"]
-        level = f"{100 * d['level']:g} %"
-        failed = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_FAIL]
-        too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
-        checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
-                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few,
-                     "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"]}
-        parts = []
-        if d["check"] == COVERAGE_FAIL:
-            parts.append(f"coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] over {d['n']} items is significantly "
-                         f"{d['direction']} the target {d['target']:.2f} (outside the exact {level} interval)")
-        if failed:
-            per = d["per_class"]
-            parts.append("per class, the target lies outside the interval of "
-                         + ", ".join(f"{c} {per[c]['coverage']:.2f} [{per[c]['coverage_ci'][0]:.2f}, {per[c]['coverage_ci'][1]:.2f}] "
-                                     f"(n={per[c]['n']}, {per[c]['direction']})" for c in failed)
-                         + " (conformal sets promise the coverage over all items, not per class)")
-        if d["uninformative"]:
-            parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
-                         f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")
-        if parts:
-            warnings.append(f"{s.upper()} sets at target coverage {d['target']:.2f} FAIL their checks: " + "; ".join(parts))
-    return checks, warnings
-
-
 def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci, t_boot: dict, *, bounds, k: int) -> dict:
     """The fit's self-checks (edge, fold edges, NLL against uniform and uncalibrated, zero-width intervals), in flags and words."""
     n = len(y)
@@ -462,12 +411,9 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         Miscoverage of the conformal sets (0.1 → 90 % sets).
     restrict : bool
         Calibrate over the corpus's classes (True) or all the model's classes.
-    bins : int
-        Equal-width confidence bins of the ECE and the reliability table.
-    n_boot : int
-        Bootstrap resamples of the intervals (the temperature's interval uses at most 200).
-    seed : int
-        Seeds the shuffled folds, the bootstrap and APS's randomised sets.
+    bins, n_boot, seed : int
+        Equal-width confidence bins of the ECE and the reliability table; bootstrap resamples of the intervals (the
+        temperature's at most 200); the seed of the shuffled folds, the bootstrap and APS's randomised sets.
     bounds : (float, float)
         The interval the temperature is searched in; a fit at its edge is flagged and not recommended.
 
@@ -508,12 +454,9 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
                      "so these intervals measure nothing")
     after_probs = cv["after"]
-    conformal = _conformal_summary(cv["sets"], y, items.classes, alpha)
-    set_checks, conformal_warnings = _conformal_checks(conformal)
-    checks = {**sc["checks"], "set_coverage": {s: {k: v for k, v in c.items() if k not in ("uninformative", "mean_size", "n_classes")}
-                                              for s, c in set_checks.items()},
-              "set_size": {s: {"uninformative": c["uninformative"], "mean_size": c["mean_size"], "n_classes": c["n_classes"],
-                               "threshold_share": UNINFORMATIVE_SIZE_SHARE} for s, c in set_checks.items()}}
+    conformal = conformal_summary(cv["sets"], y, items.classes, alpha)
+    set_checks, conformal_warnings = conformal_checks(conformal)
+    checks = {**sc["checks"], **set_checks}
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
         fold_temperatures=cv["fold_t"], alpha=alpha, before=fig["before"], after=fig["after"], ci_before=fig["ci_before"],

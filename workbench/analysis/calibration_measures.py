@@ -340,3 +340,59 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
     edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
     lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
     return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}
+
+
+def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float) -> dict:
+    """Coverage (with its exact binomial interval and check against 1 − alpha), mean set size and empty sets of each
+    conformity score, overall and per true class; ``uninformative`` when the mean size reaches 90 % of the classes."""
+    n, k = len(y), len(classes)
+    out = {}
+    for s, st in sets.items():
+        hit = st[np.arange(n), y]
+        size = st.sum(axis=1)
+        per_class = {}
+        for j, c in enumerate(classes):
+            if (y == j).any():
+                chk = coverage_check(int(hit[y == j].sum()), int((y == j).sum()), 1 - alpha)
+                per_class[c] = {"n": chk["n"], "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
+                                "direction": chk["direction"], "mean_size": float(size[y == j].mean())}
+        chk = coverage_check(int(hit.sum()), n, 1 - alpha)
+        mean_size = float(size.mean())
+        out[s] = {"n": int(n), "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
+                  "direction": chk["direction"], "target": 1 - alpha, "level": chk["level"], "mean_size": mean_size,
+                  "n_classes": k, "uninformative": bool(mean_size >= UNINFORMATIVE_SIZE_SHARE * k),
+                  "empty_sets": int((size == 0).sum()), "per_class": per_class}
+    return out
+
+
+def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
+    """The coverage and set-size checks of each conformity score, as ``checks`` entries (``set_coverage``,
+    ``set_size``) and the failures in words."""
+    checks, warnings = {}, []
+    for s, d in conformal.items():
+        lo, hi = d["coverage_ci"]
+        level = f"{100 * d['level']:g} %"
+        failed = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_FAIL]
+        too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
+        checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
+                     "n": d["n"], "failed_classes": failed, "too_few_classes": too_few,
+                     "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"]}
+        parts = []
+        if d["check"] == COVERAGE_FAIL:
+            parts.append(f"coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] over {d['n']} items is significantly "
+                         f"{d['direction']} the target {d['target']:.2f} (outside the exact {level} interval)")
+        if failed:
+            per = d["per_class"]
+            parts.append("per class, the target lies outside the interval of "
+                         + ", ".join(f"{c} {per[c]['coverage']:.2f} [{per[c]['coverage_ci'][0]:.2f}, {per[c]['coverage_ci'][1]:.2f}] "
+                                     f"(n={per[c]['n']}, {per[c]['direction']})" for c in failed)
+                         + " (conformal sets promise the coverage over all items, not per class)")
+        if d["uninformative"]:
+            parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
+                         f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")
+        if parts:
+            warnings.append(f"{s.upper()} sets at target coverage {d['target']:.2f} FAIL their checks: " + "; ".join(parts))
+    size_keys = ("uninformative", "mean_size", "n_classes")
+    return {"set_coverage": {s: {k: v for k, v in c.items() if k not in size_keys} for s, c in checks.items()},
+            "set_size": {s: {**{k: c[k] for k in size_keys}, "threshold_share": UNINFORMATIVE_SIZE_SHARE}
+                         for s, c in checks.items()}}, warnings

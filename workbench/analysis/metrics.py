@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import analyse_groups, describe_gap, zero_width_note
-from workbench.data.cards import card_for, load_cards, overlap_messages
+from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
@@ -197,6 +197,22 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
     return breakdowns, disparities
 
 
+def _ece_by_class_set(sc, labels: list[str], classes: list[str], y_true: np.ndarray, bins: int) -> dict[str, dict]:
+    """ECE over the model's classes (the nine, or a fine-tuned head's own) and over the corpus's (none for one class:
+    restricted to it every prediction is right, so there is no calibration to measure)."""
+    every = sc[score_columns(labels)].to_numpy(dtype=float)
+    mine = sc[score_columns(classes)].to_numpy(dtype=float)
+    by_set = {
+        "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
+                  "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
+        "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
+                   "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
+    }
+    if len(classes) < 2:
+        del by_set["corpus"]
+    return by_set
+
+
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
              seed: int = 0, by: Sequence[str] = ("speaker", "gender")) -> Report:
     """Metrics of one variant of a results table (a DataFrame from ``results.parquet``).
@@ -251,19 +267,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = sc["confidence"].to_numpy(dtype=float)
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
-    by_set: dict[str, dict] = {}
-    if len(sc) and classes:
-        labels = score_labels(df)  # the model's classes: the nine, or a fine-tuned head's own
-        every = sc[score_columns(labels)].to_numpy(dtype=float)
-        mine = sc[score_columns(classes)].to_numpy(dtype=float)
-        by_set = {
-            "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
-                      "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
-            "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
-                       "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
-        }
-        if len(classes) < 2:  # restricted to one class every prediction is right: no calibration to measure
-            del by_set["corpus"]
+    by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
     # labels as integer codes: scikit-learn checks them several times faster than strings
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
@@ -301,24 +305,6 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
 def metrics_file_name(restrict: bool) -> str:
     """``metrics.json``, or ``metrics_restricted.json`` for ``--restrict`` (which never overwrites the unrestricted one)."""
     return "metrics_restricted.json" if restrict else "metrics.json"
-
-
-def run_training_overlap(rf: RunFolder, *, checkpoint: str | None = None) -> list[str]:
-    """Warnings that the run's corpus is on its checkpoint's protocol card ([] when not, or the checkpoint is unknown).
-
-    ``checkpoint`` names the published checkpoint the run's model is (an id or
-    alias such as ``large``), for a run scored from a local copy under another name;
-    default: the run's model id.
-    """
-    if checkpoint is not None and card_for(checkpoint) is None:
-        known = ", ".join(c.model_id for c in load_cards())
-        raise ConfigError(f"checkpoint {checkpoint!r} has no protocol card; cards exist for {known}.",
-                          fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
-    model = rf.model_ref
-    model_id = checkpoint or model.get("id") or model.get("model")
-    if checkpoint is None and card_for(model_id) is None and model.get("path"):
-        model_id = model["path"]  # a checkpoint folder (a fine-tuned head's training card lives there)
-    return overlap_messages(model_id, rf.results())
 
 
 def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0,

@@ -227,3 +227,22 @@ def overlap_messages(model_id: str | None, source: Any) -> list[str]:
     lines = [o.message() for o in corpus_overlap(card_for(model_id), source)]
     speakers = speaker_overlap_message(model_id, source)
     return lines + ([speakers] if speakers else [])
+
+
+def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[str]:
+    """Warnings that a run's corpus is on its checkpoint's protocol card, or its speakers trained a fine-tuned head
+    ([] when not, or the checkpoint is unknown); ``rf`` is a :class:`~workbench.runs.folder.RunFolder`.
+
+    ``checkpoint`` names the published checkpoint the run's model is (an id or
+    alias such as ``large``), for a run scored from a local copy under another name;
+    default: the run's model id.
+    """
+    if checkpoint is not None and card_for(checkpoint) is None:
+        known = ", ".join(c.model_id for c in load_cards())
+        raise ConfigError(f"checkpoint {checkpoint!r} has no protocol card; cards exist for {known}.",
+                          fix="pass one of those ids (or an alias such as large, base, seed), or leave the option out.")
+    model = rf.model_ref
+    model_id = checkpoint or model.get("id") or model.get("model")
+    if checkpoint is None and card_for(model_id) is None and model.get("path"):
+        model_id = model["path"]  # a checkpoint folder (a fine-tuned head's training card lives there)
+    return overlap_messages(model_id, rf.results())

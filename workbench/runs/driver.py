@@ -93,8 +93,8 @@ def run(
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``.
 
-    Resolve what was asked, load the model under the folder's lock, pin the run (``config.yaml``,
-    ``experiment.yaml``), execute the pending rows on the engine and assemble the results table.
+    Resolve what was asked, load the model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``),
+    execute the pending rows on the engine and assemble the results table.
 
     Parameters
     ----------
@@ -111,23 +111,18 @@ def run(
         Decoding settings and the findings' thresholds.
     frame_embeddings, chunk_size : bool, int
         Keep each row's ``(T, D)`` frame embeddings; rows per part written (and per engine call).
-    cache_dir, use_cache, progress : optional
-        The content-addressed prediction cache; a progress bar.
-    hook, limit : optional
-        ``hook("chunk", rows, completed=, total=)`` after each part is on disk; stop after ``limit`` new rows.
+    cache_dir, use_cache, progress, hook, limit : optional
+        The content-addressed prediction cache; a progress bar; ``hook("chunk", rows, completed=, total=)`` after each
+        part is on disk; stop after ``limit`` new rows.
     engine : {"local", "ray"}
         ``"ray"`` hands the chunks to Ray actors (:mod:`workbench.engine.ray_executor`, ``ray_options``).
-    workers : int, optional
-        Decoding processes (``None``: the engine's choice).
-    experiment : Experiment, optional
-        Adds what the run does not use itself (seed, reports, tracking) to the written ``experiment.yaml``.
-    load_progress : callable, optional
-        Hears what the model load is doing (the CLI prints it).
-    temperature : float, optional
-        Divides the model's logits (``workbench calibrate`` fits one); recorded with the run.
+    workers, experiment : optional
+        Decoding processes (``None``: the engine's choice); what the run does not use itself (seed, reports,
+        tracking), added to the written ``experiment.yaml``.
+    load_progress, temperature : optional
+        Hears what the model load is doing (the CLI prints it); divides the model's logits (recorded with the run).
     resume_command : str, optional
-        The command that resumes this run (``workbench run`` passes its own); ``log.txt`` names it when the run is
-        interrupted (default: this call again with the same ``out_dir``).
+        What ``log.txt`` names to resume an interrupted run (default: this call again with the same ``out_dir``).
 
     Returns
     -------
