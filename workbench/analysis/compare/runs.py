@@ -25,7 +25,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union
+from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union, paired_top
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -225,6 +225,8 @@ class RunsComparison:
             lines += [f"!! run {r['name']}: {w}" for w in r.get("training_overlap") or []]
         for r in self.runs:
             lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]")
+        if self.restricted:
+            lines.append("every label below (accuracy, McNemar, flips, kappa, agreement) is the argmax over the corpus's classes")
         for name, by_v in self.reports.items():
             mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
             for v, rep in by_v.items():
@@ -267,6 +269,8 @@ class RunsComparison:
         for r in self.runs:
             for w in r.get("training_overlap") or []:
                 parts.append(f"<blockquote><b>⚠ run {html.escape(str(r['name']))}: {html.escape(w)}</b></blockquote>")
+        if self.restricted:
+            parts.append("<p>Every label below (accuracy, McNemar, flips, kappa, agreement) is the argmax over the corpus's classes.</p>")
         parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
                      .to_html(index=False, escape=True))
         rows = []
@@ -360,8 +364,11 @@ def _ok_positions(t) -> dict:
     return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
 
 
-def _pair(i: int, j: int, v: str, *, tables, positions, embs, described) -> dict:
-    """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD."""
+def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restrict: bool = False) -> dict:
+    """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD.
+
+    Kappa, top-1 agreement and the label flips count the labels :func:`_compare_pair` counts (with ``restrict``, the
+    argmax over the corpus's classes); the score distances stay over every score."""
     import pandas as pd
 
     ni, nj = described[i]["name"], described[j]["name"]
@@ -377,7 +384,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described) -> dict
     other_space = embeddings_comparable(described[i], described[j])
     cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
     same_dim = same_dim and not other_space
-    pa, pb = a["pred"].astype(str), b["pred"].astype(str)
+    top = paired_top(a, b, restrict=restrict)
+    pa, pb = top["pred_a"], top["pred_b"]
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
@@ -386,9 +394,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described) -> dict
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
         "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
-        "pred_a": pa.to_numpy(), "confidence_a": a["confidence"].astype(float).to_numpy(),
-        "pred_b": pb.to_numpy(), "confidence_b": b["confidence"].astype(float).to_numpy(),
-        "label_flip": pa.to_numpy() != pb.to_numpy(), "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
+        "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": pb, "confidence_b": top["conf_b"],
+        "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
             "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
@@ -453,7 +460,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
             for v in shared:
-                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described)
+                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described, restrict=restrict)
                 if pair["dropped"]:
                     excluded[f"{names[j]}/{names[i]} [{v}]"] = pair["dropped"]
                 agree_rows.append(pair["agreement"])

@@ -37,6 +37,7 @@ class Comparison:
     # items without a corpus label are in neither n_paired nor n_flips (those count the same items); their flips apart
     n_unlabelled: int = 0
     n_flips_unlabelled: int = 0
+    restricted: bool = False  # every label above is the argmax over the corpus's classes
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -45,7 +46,8 @@ class Comparison:
         d_wa, d_uar = self.delta_wa, self.delta_uar
         scope = f" [{self.scope}]" if self.scope else ""
         return (
-            f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items): "
+            f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items"
+            + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
             f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
             f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} p={self.mcnemar_p:.4f}, "
             f"{self.n_flips} label flips among them"
@@ -54,12 +56,33 @@ class Comparison:
         )
 
 
-def _predicted(rows, classes: list[str], restrict: bool) -> np.ndarray:
-    """Top labels of ``rows``; with ``restrict`` the argmax over ``classes`` only (as metrics does)."""
+def _top(rows, classes: list[str], restrict: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Top labels of ``rows`` and their confidences; with ``restrict`` the argmax over ``classes`` only and its share
+    of their scores (as metrics does)."""
     if restrict and classes and len(rows):
         scores = rows[score_columns(classes)].to_numpy(dtype=float)
-        return np.asarray(classes)[np.argmax(scores, axis=1)]
-    return rows["pred"].astype(str).to_numpy()
+        return np.asarray(classes)[np.argmax(scores, axis=1)], scores.max(axis=1) / scores.sum(axis=1)
+    return rows["pred"].astype(str).to_numpy(), rows["confidence"].astype(float).to_numpy()
+
+
+def paired_top(a, b, *, restrict: bool) -> dict:
+    """The labels every figure of a pair is counted on: both tables' top labels and confidences, row by row.
+
+    ``a``, ``b``: finished rows indexed by item id (same order).  With ``restrict`` each side's argmax is taken over
+    its corpus classes (its classes that label an item labelled on both sides), so that accuracy, McNemar, flips,
+    kappa and agreement all count the same labels.  Returns ``truth_a``, ``truth_b``, ``labelled`` (bool array),
+    ``classes_a``, ``classes_b``, ``pred_a``, ``pred_b``, ``conf_a``, ``conf_b`` (over every row).
+    """
+    b = b if b.index.equals(a.index) else b.loc[a.index]
+    truth_a = a["emotion"].fillna("").astype(str).to_numpy()
+    truth_b = b["emotion"].fillna("").astype(str).to_numpy()
+    labelled = (truth_a != "") & (truth_b != "")
+    classes_a = [c for c in score_labels(a) if c in set(truth_a[labelled])]
+    classes_b = [c for c in score_labels(b) if c in set(truth_b[labelled])]
+    pred_a, conf_a = _top(a, classes_a, restrict)
+    pred_b, conf_b = _top(b, classes_b, restrict)
+    return {"truth_a": truth_a, "truth_b": truth_b, "labelled": labelled, "classes_a": classes_a, "classes_b": classes_b,
+            "pred_a": pred_a, "pred_b": pred_b, "conf_a": conf_a, "conf_b": conf_b}
 
 
 def _scores_over_union(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -102,15 +125,14 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     Returns ``(Comparison, flip rows)``; a flip row has ``pred_a``/``pred_b`` … keys.
     """
     # each run is scored against its own truth: a fine-tuned head's labels (EmoDB's boredom …) are not the
-    # parent's nine, and an item counts when it has a class in both label sets
-    truth_a = a["emotion"].fillna("").astype(str)
-    truth_b = b["emotion"].reindex(a.index).fillna("").astype(str)
-    labelled = (truth_a != "") & (truth_b != "")
-    y, y_b = truth_a[labelled].to_numpy(), truth_b[labelled].to_numpy()
-    classes = [c for c in score_labels(a) if c in set(y)]
-    classes_b = [c for c in score_labels(b) if c in set(y_b)]
-    pa = _predicted(a.loc[labelled], classes, restrict)
-    pb = _predicted(b.loc[labelled], classes_b, restrict)
+    # parent's nine, and an item counts when it has a class in both label sets; accuracy, McNemar and the flips
+    # all count the same (with ``restrict``, restricted) labels
+    b = b if b.index.equals(a.index) else b.loc[a.index]
+    top = paired_top(a, b, restrict=restrict)
+    labelled = top["labelled"]
+    y, y_b = top["truth_a"][labelled], top["truth_b"][labelled]
+    classes, classes_b = top["classes_a"], top["classes_b"]
+    pa, pb = top["pred_a"][labelled], top["pred_b"][labelled]
     right_a, right_b = pa == y, pb == y_b
     if (y == y_b).all() and classes == classes_b:
         delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed)
@@ -118,19 +140,21 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     else:
         delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-    shift = (b["confidence"].astype(float) - a["confidence"].astype(float)).to_numpy()
-    flipped = (a["pred"].astype(str) != b["pred"].astype(str)).to_numpy()
-    is_labelled = labelled.to_numpy()
+    shift = top["conf_b"] - top["conf_a"]
+    flipped = top["pred_a"] != top["pred_b"]
+    is_labelled = labelled
     flip_rows = []
-    for item_id in a.index[flipped]:
-        ra, rb = a.loc[item_id], b.loc[item_id]
+    for k in np.flatnonzero(flipped):
+        item_id = a.index[k]
+        ra, rb = a.iloc[k], b.iloc[k]
         emo = ra["emotion"] if isinstance(ra["emotion"], str) else ""
+        pred_a, pred_b = top["pred_a"][k], top["pred_b"][k]
         flip_rows.append({
             "id": item_id, "emotion": emo,
-            "pred_a": ra["pred"], "confidence_a": float(ra["confidence"]),
-            "pred_b": rb["pred"], "confidence_b": float(rb["confidence"]),
-            "fixed": bool(rb["pred"] == emo and ra["pred"] != emo) if emo else None,
-            "broke": bool(ra["pred"] == emo and rb["pred"] != emo) if emo else None,
+            "pred_a": pred_a, "confidence_a": float(top["conf_a"][k]),
+            "pred_b": pred_b, "confidence_b": float(top["conf_b"][k]),
+            "fixed": bool(pred_b == emo and pred_a != emo) if emo else None,
+            "broke": bool(pred_a == emo and pred_b != emo) if emo else None,
             "findings_a": ra.get("finding_codes", ""), "findings_b": rb.get("finding_codes", ""), "path": ra.get("path", ""),
         })
     comparison = Comparison(
@@ -140,6 +164,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
+        restricted=restrict,
     )
     return comparison, flip_rows
 
@@ -254,17 +279,19 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     import matplotlib.pyplot as plt
 
     ok = select_rows(results)
-    a = ok[ok["variant"] == comparison.baseline].set_index("id")["confidence"].astype(float)
-    b = ok[ok["variant"] == comparison.variant].set_index("id")["confidence"].astype(float)
+    a = ok[ok["variant"] == comparison.baseline].set_index("id")
+    b = ok[ok["variant"] == comparison.variant].set_index("id")
     common = a.index.intersection(b.index)
-    shift = (b.loc[common] - a.loc[common]).to_numpy()
+    top = paired_top(a.loc[common], b.loc[common], restrict=comparison.restricted)  # the confidences the flips were counted on
+    shift = top["conf_b"] - top["conf_a"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
     ax1.axvline(0, color="k", lw=1)
     ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
     ax1.set_ylabel("items")
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
-                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else ""))
+                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
+                  + ("\n(argmax over the corpus's classes)" if comparison.restricted else ""))
     names = ["ΔWA", "ΔUAR"]
     vals = [comparison.delta_wa, comparison.delta_uar]
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
