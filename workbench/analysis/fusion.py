@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import logging
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -58,6 +59,7 @@ import numpy as np
 
 from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
+from workbench.analysis.groups import small_class_note, zero_width_note
 from workbench.errors import ConfigError
 from workbench.analysis.metrics import output_folder
 from workbench.analysis.stats import bootstrap_ci
@@ -348,6 +350,7 @@ class FusionResult:
     changes: Any  # DataFrame: items a method fixed or broke relative to speech
     text_facts: dict = field(default_factory=dict)  # text_checks' facts
     warnings: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)  # the intervals' failed checks (fusion_checks), shown wherever they are
 
     def to_dict(self) -> dict:
         d = self.data
@@ -356,7 +359,7 @@ class FusionResult:
             "chance_uar": 1.0 / len(d.classes), "text_model": d.text_model,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in d.excluded.items()},
             "late_weights": self.weights, "metrics": self.metrics, "vs_speech": self.comparisons,
-            "text_checks": self.text_facts, "warnings": self.warnings,
+            "text_checks": self.text_facts, "warnings": self.warnings, "checks": self.checks,
         }
 
     def render(self) -> str:
@@ -371,8 +374,23 @@ class FusionResult:
             vs = "" if c is None else (f"   ΔUAR vs speech {c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}], "
                                        f"McNemar p={c['mcnemar_p']:.3g}, fixed {c['fixed']}, broke {c['broke']}")
             lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
+        lines += [f"  !! {c}" for c in self.checks]
         lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' for w in self.weights)}")
         return "\n".join(lines)
+
+
+def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
+    """The checks that make the intervals meaningful, as words for each one that fails: a class with fewer than 5
+    items (a resample that leaves it out averages UAR over fewer classes, so the interval can sit on one side of the
+    estimate) and zero-width intervals (:func:`zero_width_note`, as ``workbench metrics`` flags them)."""
+    classes, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    out = [small_class_note(dict(zip(classes.tolist(), counts.tolist())))]
+    for m, v in metrics.items():
+        out += [f"{m} {name.upper()}: {zero_width_note(*v[f'{name}_ci'], len(y))}" for name in ("uar", "wa") if zero_width_note(*v[f"{name}_ci"], len(y))]
+    for m, c in comparisons.items():
+        out += [f"{m} Δ{name.upper()} vs speech: {zero_width_note(*c[f'delta_{name}'][1:], len(y))}"
+                for name in ("uar", "wa") if zero_width_note(*c[f"delta_{name}"][1:], len(y))]
+    return [o for o in out if o]
 
 
 def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: int = 1000, C: float = 1.0,
@@ -431,11 +449,11 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                                 "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
                                 "text": data.rows["text"].iloc[i], "path": data.rows["path"].iloc[i] if "path" in data.rows.columns else ""})
     changes = pd.DataFrame(change_rows, columns=["method", "change", "id", "speaker", "emotion", "pred_speech", "pred_method", "text", "path"])
-    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes)
+    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes, checks=fusion_checks(y, metrics, comparisons))
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 1
+FUSION_CACHE_VERSION = 2  # 2: fusion.json carries the intervals' checks
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
@@ -546,5 +564,7 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_ylabel("UAR (95% bootstrap CI)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
-    ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items")
+    checks = d.get("checks") or []
+    ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
+                 + "".join("\n" + textwrap.fill(f"!! {c}", 110) for c in checks), fontsize=7 if checks else None)
     return save_figure(fig, path)

@@ -93,6 +93,18 @@ def zero_width_note(lo: float, hi: float, n: int) -> str:
     return ""
 
 
+def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CLASS) -> str:
+    """Words for the classes with fewer than ``min_per_class`` (but some) items, or ``""``.
+
+    Their recall is a handful of coin flips, and a bootstrap resample that leaves one of them out averages UAR over
+    fewer classes: the interval can sit on one side of the estimate.
+    """
+    small = [c for c, k in support.items() if 0 < k < min_per_class]
+    if small:
+        return f"{len(small)} class(es) with fewer than {min_per_class} items ({', '.join(small)}): their recall and F1 are anecdotes"
+    return ""
+
+
 def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
     """Why a group with these per-class item counts is too small to report a number for, or ``""``."""
     n = sum(class_counts.values())

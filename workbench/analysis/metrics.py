@@ -30,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, describe_gap, zero_width_note
+from workbench.analysis.groups import analyse_groups, describe_gap, small_class_note, small_group_reason, zero_width_note
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -109,17 +109,18 @@ class Report:
         ]
         if self.not_scored:
             return "\n".join(lines + [f"  no metrics: {self.not_scored}"])
+        flags = self.interval_flags()
         for name in ("wa", "uar", "macro_f1"):
             lo, hi = self.ci[name]
-            flag = zero_width_note(lo, hi, self.n_scored)
+            flag = flags.get(name, "")
             chance = f"  ({self.chance_words()})" if name == "uar" else ""
             if name == "uar" and self.chance_uar is not None and hi == hi and hi < self.chance_uar:
                 chance += " — BELOW CHANCE, interval and all"
             lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
                          + (f"  !! {flag}" if flag else ""))
-        small = [c for c, v in self.per_class.items() if 0 < v["support"] < 5]
+        small = self.small_classes_note()
         if small:
-            lines.append(f"  !! {len(small)} class(es) with fewer than 5 items ({', '.join(small)}): their recall and F1 are anecdotes")
+            lines.append(f"  !! {small}")
         lines.append(f"  ECE      {self.ece:.3f}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
         for c, v in self.per_class.items():
@@ -135,6 +136,15 @@ class Report:
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         return "\n".join(lines)
 
+
+    def interval_flags(self) -> dict[str, str]:
+        """The headline intervals that measure nothing (zero width), each with its words; empty when none."""
+        flags = {name: zero_width_note(*self.ci[name], self.n_scored) for name in ("wa", "uar", "macro_f1")}
+        return {name: note for name, note in flags.items() if note}
+
+    def small_classes_note(self) -> str:
+        """Words for the classes with fewer than 5 scored items, or ``""``."""
+        return small_class_note({c: v["support"] for c, v in self.per_class.items()})
 
     def chance_words(self) -> str:
         """The UAR's chance level in words, or why there is none (a single labelled class)."""

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from workbench.analysis.compare import compare_run, compare_runs, write_runs_comparison
+from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, write_runs_comparison
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import fuse_run
 from workbench.analysis.metrics import run_metrics
@@ -165,13 +165,15 @@ def cmd_compare(args) -> int:
                                               restrict=args.restrict, figures=not args.no_figures, out=args.out)
     if args.json:
         print(strict_json({"run": str(run_dir), "written_to": str(args.out or run_dir), "warning": _warning(run_dir),
-                           "metrics": {v: r.to_dict() for v, r in reports.items()}, "comparisons": [c.to_dict() for c in comparisons],
+                           "metrics": {v: {**r.to_dict(), "flags": metric_flags(r)} for v, r in reports.items()},
+                           "comparisons": [c.to_dict() for c in comparisons],
                            "n_flips": int(len(flips)), "flips": flips.head(50).to_dict(orient="records")}))
         return EXIT_OK
     random_banner_for(run_dir)
     for name, r in reports.items():
         ci = r.ci
-        print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)")
+        print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)"
+              + flags_text(metric_flags(r)))
     for c in comparisons:
         print(c.render())
     if len(flips):

@@ -170,9 +170,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             show_html("\n".join(parts))
             continue
         out[v]["chance_uar"] = r.chance_uar
-        rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]")) for k in ("wa", "uar", "macro_f1")]
-        rows.append(("ECE", r.ece, ""))
-        parts.append(table_html(["metric", "value", "95% bootstrap CI"], rows))
+        flags = r.interval_flags()
+        rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k, "ok")) for k in ("wa", "uar", "macro_f1")]
+        rows.append(("ECE", r.ece, "", ""))
+        parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {esc(r.ece_class_sets_words())}.</p>")
@@ -380,6 +381,7 @@ def fusion_html(d: dict, *, reused: bool = False) -> Markup:
     """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``)."""
     parts = ["<h2>Speech + text fusion</h2>"]
     parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
+    parts += [f"<p><b>Check failed:</b> {esc(c)}</p>" for c in d.get("checks", [])]
     if reused:
         parts.append("<p><i>Reused from the run folder's <code>fusion.json</code>: computed on these same results and embeddings, "
                      "with the same text model, folds, seed and resamples.</i></p>")
@@ -469,9 +471,10 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     rows = [(c.variant, c.n_paired,
              Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
-             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), Markup(f"{c.mcnemar_p:.3g}"), c.n_flips) for c in comps]
+             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), Markup(f"{c.mcnemar_p:.3g}"), c.n_flips,
+             "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok") for c in comps]
     show_html(f"<h2>Variants against {code(baseline)}</h2>"
-              + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips"], rows))
+              + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))
     for c in comps:
         show_figure(plot_comparison(res, c))
     if len(flips):

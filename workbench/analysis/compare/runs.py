@@ -25,7 +25,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union, paired_top
+from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, paired_top
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -183,7 +183,8 @@ class RunsComparison:
         return json_safe({
             "runs": self.runs, "variants": self.variants, "restricted": self.restricted,
             "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
-            "metrics": {name: {v: {k: getattr(r, k) for k in ("n_scored", "n_failed", "wa", "uar", "macro_f1", "ci", "ece")}
+            "metrics": {name: {v: {**{k: getattr(r, k) for k in ("n_scored", "n_failed", "wa", "uar", "macro_f1", "ci", "ece")},
+                                   "flags": metric_flags(r)}
                                for v, r in by_v.items()} for name, by_v in self.reports.items()},
             "comparisons": [c.to_dict() for c in self.comparisons],
             "agreement": self.agreement.to_dict(orient="records"),
@@ -232,7 +233,8 @@ class RunsComparison:
             for v, rep in by_v.items():
                 ci = rep.ci
                 lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
-                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)")
+                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)"
+                             + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
         for v in self.variants:
@@ -279,14 +281,16 @@ class RunsComparison:
                 rows.append({"run": name + (" ⚠ seen in training" if self._overlaps(name) else ""), "variant": v,
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
-                             "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"])})
+                             "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
+                             "checks": "; ".join(f"{k}: {note}" for k, note in metric_flags(rep).items()) or "ok"})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
                      "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": f"{c.mcnemar_p:.3g}", "label flips": c.n_flips,
-                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})"}
+                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
+                     "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import ConfigError
+from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate
 from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
@@ -19,6 +20,26 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.schema import score_column, score_columns, score_labels
 from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
+
+_DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
+
+
+def metric_flags(report) -> dict:
+    """What the output of a comparison says beside a run's or variant's metrics: its zero-width intervals and small classes."""
+    flags = dict(report.interval_flags())
+    small = report.small_classes_note()
+    if small:
+        flags["small_classes"] = small
+    return flags
+
+
+def flags_text(flags: dict) -> str:
+    """``flags`` (:func:`metric_flags`, :meth:`Comparison.interval_flags`) as ``!!`` lines under a figure, or ``""``."""
+    return "".join(f"\n  !! {_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items())
+
+
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "small_classes": "classes", **_DELTA_NAMES}
+
 
 @dataclass
 class Comparison:
@@ -40,7 +61,12 @@ class Comparison:
     restricted: bool = False  # every label above is the argmax over the corpus's classes
 
     def to_dict(self) -> dict:
-        return self.__dict__.copy()
+        return {**self.__dict__, "interval_flags": self.interval_flags()}
+
+    def interval_flags(self) -> dict[str, str]:
+        """The paired Δ intervals that measure nothing (zero width), each with its words; empty when none."""
+        flags = {name: zero_width_note(d[1], d[2], self.n_paired) for name, d in (("delta_wa", self.delta_wa), ("delta_uar", self.delta_uar))}
+        return {name: note for name, note in flags.items() if note}
 
     def render(self) -> str:
         d_wa, d_uar = self.delta_wa, self.delta_uar
@@ -53,6 +79,7 @@ class Comparison:
             f"{self.n_flips} label flips among them"
             + (f" (+{self.n_flips_unlabelled} among {self.n_unlabelled} unlabelled items, not paired for accuracy)" if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f}"
+            + flags_text(self.interval_flags())
         )
 
 
@@ -251,7 +278,8 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     reports, comparisons, flips = compare_results(results, baseline=baseline, n_boot=n_boot, seed=seed, restrict=restrict)
     payload = {
         "baseline": baseline,
-        "metrics": {v: {k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")} for v, r in reports.items()},
+        "metrics": {v: {**{k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")}, "flags": metric_flags(r)}
+                    for v, r in reports.items()},
         "comparisons": [c.to_dict() for c in comparisons],
     }
     if out is None:  # into the run folder: only through RunFolder (no links followed, strict JSON, random-weights flag)
@@ -297,5 +325,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
-    ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}")
+    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags()]
+    ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}"
+                  + (f"\n!! zero-width {' and '.join(flat)} interval: measures nothing" if flat else ""))
     return save_figure(fig, path)

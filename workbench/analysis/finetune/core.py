@@ -18,6 +18,7 @@ from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward,
                                                  scored_clips, train_encoder)
 from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
 from workbench.analysis.finetune.head import HeadTraining, train_head
+from workbench.analysis.groups import zero_width_note
 from workbench.analysis.probe import METRICS
 from workbench.errors import ConfigError
 from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
@@ -73,7 +74,8 @@ def _figures(d: dict) -> str:
     for m in METRICS:
         if m in d and d[m] == d[m]:
             lo, hi = d.get(f"{m}_ci", (float("nan"), float("nan")))
-            parts.append(f"{m.upper() if m != 'macro_f1' else 'F1'} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]")
+            flag = zero_width_note(lo, hi, d.get("n", 0))
+            parts.append(f"{m.upper() if m != 'macro_f1' else 'F1'} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]" + (f" (!! {flag})" if flag else ""))
     return ", ".join(parts) + f" (n={d.get('n', 0)})"
 
 

@@ -1,0 +1,81 @@
+"""A comparison's intervals carry the checks ``workbench metrics`` makes: zero width, classes under 5 items."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from test_compare_flips import _rows
+from test_probe import synthetic_row, write_run
+
+from workbench.analysis.compare import compare_results, compare_runs, plot_comparison, plot_runs_comparison
+from workbench.analysis.finetune.core import _figures
+from workbench.analysis.fusion import FusionData, evaluate_fusion, plot_fusion
+from workbench.analysis.groups import zero_width_note
+from workbench.cli import main
+
+
+def _always_wrong(variant, n=12):
+    emotions = ["angry", "sad"] * (n // 2)
+    return _rows(variant, ["neutral"] * n, emotions)
+
+
+def test_zero_width_intervals_are_flagged_in_a_comparison(capsys):
+    # every prediction wrong and the two variants identical: WA 0.000 [0.000, 0.000], ΔWA +0.000 [+0.000, +0.000], unflagged
+    df = pd.DataFrame(_always_wrong("raw") + _always_wrong("loud"))
+    reports, (c,), _ = compare_results(df, baseline="raw", n_boot=50)
+    for r in reports.values():
+        zero = {k for k, (lo, hi) in r.ci.items() if lo == hi}
+        assert zero and set(r.interval_flags()) == zero
+    assert {k for k, d in (("delta_wa", c.delta_wa), ("delta_uar", c.delta_uar)) if d[1] == d[2]} == set(c.interval_flags()) != set()
+    assert c.interval_flags()["delta_wa"] == zero_width_note(c.delta_wa[1], c.delta_wa[2], c.n_paired)
+    assert "!! ΔWA: zero-width interval" in c.render() and c.to_dict()["interval_flags"] == c.interval_flags()
+    assert "zero-width" in plot_comparison(df, c).axes[1].get_title()
+    # a comparison with something to resample says nothing of the kind
+    mixed = pd.DataFrame(_rows("raw", ["angry", "sad", "sad", "angry"] * 3, ["angry", "sad"] * 6)
+                         + _rows("loud", ["angry", "angry", "sad", "sad"] * 3, ["angry", "sad"] * 6))
+    reports, (m,), _ = compare_results(mixed, baseline="raw", n_boot=200)
+    assert not m.interval_flags() and "zero-width" not in m.render()
+    assert not any(r.interval_flags() for r in reports.values())
+
+
+def test_compare_command_says_the_zero_width_flag_on_screen_and_in_json(tmp_path, capsys):
+    rows = [{**synthetic_row(r["id"], emotion=r["emotion"], pred="neutral", variant=r["variant"])} for r in
+            _always_wrong("raw") + _always_wrong("loud")]
+    rf = write_run(tmp_path / "run", rows, [np.ones(4)] * len(rows))
+    assert main(["compare", str(rf.path), "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "!! WA: zero-width interval [0.000, 0.000]" in out and "!! ΔWA: zero-width interval" in out
+    assert main(["compare", str(rf.path), "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "c2"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "zero-width" in d["metrics"]["raw"]["flags"]["wa"] and "zero-width" in d["comparisons"][0]["interval_flags"]["delta_uar"]
+    saved = json.loads((tmp_path / "c2" / "compare.json").read_text())
+    assert "zero-width" in saved["metrics"]["loud"]["flags"]["uar"]
+    # between runs: the screen and comparison.json
+    other = write_run(tmp_path / "other", rows, [np.ones(4)] * len(rows), dtype="int8")
+    cmp = compare_runs([rf, other], n_boot=50)
+    assert "!! WA: zero-width interval" in cmp.render() and "!! ΔUAR: zero-width interval" in cmp.render()
+    assert "zero-width" in cmp.to_dict()["metrics"]["B"]["raw"]["flags"]["wa"]
+    assert "zero-width" in cmp.html() and "zero-width" in plot_runs_comparison(cmp).axes[0].get_title()
+
+
+def test_finetune_figures_flag_a_zero_width_interval():
+    assert "zero-width" in _figures({"uar": 0.0, "uar_ci": (0.0, 0.0), "n": 20})
+    assert "zero-width" not in _figures({"uar": 0.4, "uar_ci": (0.2, 0.6), "n": 20})
+
+
+def test_fusion_flags_a_class_with_fewer_than_5_items():
+    # "text UAR 0.773 [0.738, 1.000]": a 1-item class drops out of some resamples, unflagged
+    rng = np.random.default_rng(0)
+    classes = ["angry", "happy", "sad"]
+    y = np.array(["angry"] * 15 + ["happy"] * 15 + ["sad"])
+    groups = np.array([f"s{i % 5}" for i in range(len(y))])
+    rows = pd.DataFrame({"id": [f"i{i}" for i in range(len(y))], "text": "x", "path": ""})
+    head = rng.dirichlet(np.ones(3), len(y))
+    data = FusionData(rows, classes, y, groups, rng.standard_normal((len(y), 4)), rng.standard_normal((len(y), 4)), head, "test")
+    res = evaluate_fusion(data, folds=3, n_boot=50)
+    small = [c for c in res.checks if "fewer than 5 items" in c]
+    assert small and "(sad)" in small[0]
+    assert f"!! {small[0]}" in res.render() and small[0] in res.to_dict()["checks"]
+    assert "fewer than 5 items" in plot_fusion(res).axes[0].get_title()
