@@ -304,3 +304,30 @@ def test_checkpoint_comparison_report(tiny_runs, capsys):
     (ag,) = metrics["comparison"]["agreement"]
     assert ag["top1_agreement"] == 1.0 and ag["kappa"] is None  # both runs give one label to all: κ undefined, stored as null
     assert metrics["probes"]["A"]["scheme"] == "speaker" and len(metrics["probes"]["A"]["folds"]) == 3
+
+
+@pytest.mark.parametrize("unfreeze", [0, 2])
+def test_a_head_only_finetune_shares_its_parents_embedding_space(tmp_path, unfreeze):
+    # `compare runs/f32 runs/head` said the embeddings "live in unrelated spaces" although the head-only fine-tune kept
+    # the parent's encoder; with blocks unfrozen they do differ, and the cosine stays n/a
+    parent = "a" * 64
+    head = tmp_path / "models" / "head"
+    head.mkdir(parents=True)
+    mode = "head" if not unfreeze else "encoder-full"
+    (head / "training_card.json").write_text(json.dumps({"parent": {"id": "parent", "path": str(tmp_path / "parent"), "checksum_sha256": parent},
+                                                         "training": {"mode": mode, "unfreeze": unfreeze}}))
+    rng = np.random.default_rng(0)
+    emb_a = [rng.standard_normal(4) for _ in IDS]
+    emb_b = [e + 0.3 * rng.standard_normal(4) for e in emb_a]
+    rows_a = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)]
+    rows_b = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_B)]
+    a = write_run(tmp_path / "A", rows_a, emb_a, model=str(tmp_path / "parent"), checksum=parent)
+    b = write_run(tmp_path / "B", rows_b, emb_b, model=str(head), checksum="b" * 64)
+    cmp = compare_runs([a, b], n_boot=20)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    if unfreeze:
+        assert ag["cosine_min"] is None and "unrelated spaces" in ag["cosine_note"]
+        return
+    cos = [float(np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y)) for x, y in zip(emb_a, emb_b)]
+    assert ag["cosine_note"] == "" and ag["cosine_min"] == pytest.approx(min(cos), abs=1e-6)
+    assert ag["cosine_mean"] == pytest.approx(np.mean(cos), abs=1e-6) and "unrelated spaces" not in cmp.render()

@@ -28,7 +28,7 @@ Between runs, in addition (every pair of runs, per variant):
   items);
 * the **cosine** of the item's two utterance embeddings (min and mean over
   items; only when both runs used the *same checkpoint* — other precisions or
-  engines.  Two different checkpoints embed into unrelated spaces even when
+  engines — or the same encoder: a head-only fine-tune and its parent.  Two different checkpoints embed into unrelated spaces even when
   the dimension matches, so a cosine between them means nothing: it is
   n/a, with that reason, in ``cosine_note``);
 * the items ranked by TVD, with both run folders, id and variant: :func:`show_item`

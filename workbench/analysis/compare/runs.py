@@ -16,11 +16,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.data.cards import overlap_messages
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, ModelError
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
+from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
 from workbench.serialize import spreadsheet_safe
 
@@ -38,7 +39,9 @@ COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
 def embeddings_comparable(run_a: dict, run_b: dict) -> str:
     """``""`` when two runs (:func:`describe_run`) used the same checkpoint, so their embeddings share a space; else why not.
 
-    The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.
+    The same checkpoint: equal weight checksums, or, where a checksum is missing, the same model id/folder.  The same
+    encoder is enough: a head-only fine-tune (its training card: ``unfreeze`` 0) kept its parent's encoder unchanged, so
+    its embeddings are its parent's (``encoder_checksum``).
     """
     ca = run_a.get("weights_checksum") or run_a.get("checksum") or ""
     cb = run_b.get("weights_checksum") or run_b.get("checksum") or ""
@@ -46,7 +49,8 @@ def embeddings_comparable(run_a: dict, run_b: dict) -> str:
         same = ca == cb
     else:
         same = bool(run_a.get("checkpoint")) and run_a.get("checkpoint") == run_b.get("checkpoint")
-    if same:
+    ea, eb = run_a.get("encoder_checksum") or ca, run_b.get("encoder_checksum") or cb
+    if same or (ea and ea == eb):
         return ""
     return (f"runs {run_a.get('name', '?')} and {run_b.get('name', '?')} used different checkpoints "
             f"({run_a.get('model')} {ca or 'no checksum'} / {run_b.get('model')} {cb or 'no checksum'}): their embeddings live in "
@@ -67,7 +71,25 @@ def describe_run(rf: RunFolder) -> dict:
         "dtype": m.get("dtype") or cfg.get("dtype"), "engine": "ray" if str(cfg.get("device") or "").startswith("ray:") else "local",
         "manifest": cfg.get("manifest"), "random_weights": rf.random_weights,
         "weights_checksum": _weights_checksum(m),
+        "encoder_checksum": _encoder_checksum(m),
     }
+
+
+def _encoder_checksum(model: dict) -> str:
+    """The checksum of the checkpoint whose encoder made a run's embeddings: for a head-only fine-tune (its training
+    card says ``mode`` head, ``unfreeze`` 0: only ``proj`` was replaced) its parent's, followed up a chain of them;
+    otherwise the run's own weights' (:func:`_weights_checksum`)."""
+    checksum, path = _weights_checksum(model), model.get("path")
+    for _ in range(16):  # a chain of head-only fine-tunes, bounded (a card naming itself as parent ends nowhere)
+        try:
+            card = read_training_card(path) if path and model.get("kind") != "onnx" else None
+        except ModelError:  # an unreadable card says nothing about the encoder: the weights' own checksum stands
+            card = None
+        training, parent = (card or {}).get("training") or {}, (card or {}).get("parent") or {}
+        if not (training.get("mode") == "head" and not training.get("unfreeze") and parent.get("checksum_sha256")):
+            break
+        checksum, path = str(parent["checksum_sha256"])[:16], parent.get("path")
+    return checksum
 
 
 def _weights_checksum(model: dict) -> str:
@@ -225,7 +247,10 @@ class RunsComparison:
         for r in self.runs:
             lines += [f"!! run {r['name']}: {w}" for w in r.get("training_overlap") or []]
         for r in self.runs:
-            lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]")
+            enc = r.get("encoder_checksum")
+            lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]"
+                         + (f"  encoder {enc} (a head-only fine-tune: its parent's encoder, unchanged)"
+                            if enc and enc != (r.get("weights_checksum") or r["checksum"]) else ""))
         if self.restricted:
             lines.append("every label below (accuracy, McNemar, flips, kappa, agreement) is the argmax over the corpus's classes")
         for name, by_v in self.reports.items():
