@@ -32,6 +32,9 @@ from typing import Sequence
 
 import numpy as np
 
+from workbench.errors import ConfigError
+from workbench.schema import MANIFEST_COLUMNS
+
 MIN_ITEMS = 20
 MIN_PER_CLASS = 5
 
@@ -245,3 +248,15 @@ def _disparities(table, replicates: dict, classes: list[str], *, level: float, m
             [r["note"].split(";")[0]] if r["too_small"] else [])
         why[str(r["group"])] = "; ".join(reasons)
     return {"uar": uar_gap, "recall": per_class, "excluded": list(why), "excluded_why": why}
+
+
+def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source: str = "--by") -> None:
+    """Refuse a breakdown column the results do not have: it used to be dropped without a word (issue #20, defect 3).
+
+    ``columns``: the results table's columns; the manifest columns among them are the ones offered.
+    """
+    unknown = [c for c in by if c not in columns]
+    if unknown:
+        offered = [c for c in MANIFEST_COLUMNS if c in columns]
+        raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
+                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")

@@ -30,12 +30,12 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, describe_gap, small_class_note, small_group_reason, zero_width_note
+from workbench.analysis.groups import analyse_groups, check_breakdown_columns, describe_gap, small_class_note, zero_width_note
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
-from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
+from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
     _present, _stats_from_counts, bootstrap_ci, confusion, ece, headline, headline_intervals, macro_f1, per_class, uar, wa,
@@ -298,18 +298,6 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
             f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {failed} failed. "
             "Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."),
     )
-
-
-def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source: str = "--by") -> None:
-    """Refuse a breakdown column the results do not have: it used to be dropped without a word (issue #20, defect 3).
-
-    ``columns``: the results table's columns; the manifest columns among them are the ones offered.
-    """
-    unknown = [c for c in by if c not in columns]
-    if unknown:
-        offered = [c for c in MANIFEST_COLUMNS if c in columns]
-        raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
-                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
 
 
 def metrics_file_name(restrict: bool) -> str:
