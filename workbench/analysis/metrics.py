@@ -136,7 +136,6 @@ class Report:
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         return "\n".join(lines)
 
-
     def interval_flags(self) -> dict[str, str]:
         """The headline intervals that measure nothing (zero width), each with its words; empty when none."""
         flags = {name: zero_width_note(*self.ci[name], self.n_scored) for name in ("wa", "uar", "macro_f1")}

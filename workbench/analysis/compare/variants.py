@@ -22,6 +22,7 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "small_classes": "classes", **_DELTA_NAMES}
 
 
 def metric_flags(report) -> dict:
@@ -36,9 +37,6 @@ def metric_flags(report) -> dict:
 def flags_text(flags: dict) -> str:
     """``flags`` (:func:`metric_flags`, :meth:`Comparison.interval_flags`) as ``!!`` lines under a figure, or ``""``."""
     return "".join(f"\n  !! {_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items())
-
-
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "small_classes": "classes", **_DELTA_NAMES}
 
 
 @dataclass
