@@ -38,3 +38,16 @@ def test_run_resumes_an_unfinished_float32_run_in_float32_and_a_new_folder_in_au
     with contextlib.redirect_stderr(err):
         assert main(["run", str(manifest), "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "new")]) == 0
     assert "dtype auto →" in err.getvalue()
+
+
+def test_auto_resuming_a_folder_keeps_the_precision_the_folder_holds(tmp_path):
+    """auto's choice depends on the job's size; the rows left to score are fewer, and a changed choice would be
+    refused (precisions are never mixed in one run), so a resumed run keeps the folder's precision and says so."""
+    manifest = make_dataset(tmp_path, n=4, bad=False)
+    run(manifest, out_dir=tmp_path / "r", model=ModelRef("tiny", device="cpu", dtype="int8"), limit=2, chunk_size=2)
+    heard = []
+    result = run(manifest, out_dir=tmp_path / "r", model=ModelRef("tiny", device="cpu", dtype="auto"), chunk_size=2,
+                 load_progress=heard.append)
+    assert result.n_resumed == 2 and load_yaml_file(tmp_path / "r" / "config.yaml")["dtype"] == "int8"
+    assert any("int8" in line and "resumed run keeps" in line for line in heard)
+    assert result.summary["precision"]["requested"] == "auto" and result.summary["precision"]["chosen"] == "int8"

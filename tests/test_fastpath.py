@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -46,6 +47,44 @@ def test_choose_keeps_float32_when_nothing_is_faster():
     assert name == "float32" and "beat float32" in reason
 
 
+def _timed_record():
+    """float32 and bfloat16 start in ~2.5 s (torch, 1.4 s of it); ONNX Runtime in 0.5 s but scores 3x slower."""
+    record = _record(bfloat16=(0.01, None), onnx_int8=(0.03, None))
+    record["clips"] = {"n": 4}
+    for name, start in (("float32", 2.5), ("bfloat16", 2.6), ("onnx-int8", 0.5)):
+        record["paths"][name]["start_seconds"] = start
+        record["paths"][name]["start_imports_torch"] = name != "onnx-int8"
+        if name != "onnx-int8":
+            record["paths"][name]["torch_import_seconds"] = 1.4
+    record["paths"]["float32"]["seconds"] = 0.04
+    return record
+
+
+def test_auto_chooses_by_the_jobs_time_start_up_included(monkeypatch):
+    record = _timed_record()
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # a fresh process: torch not imported yet
+    small, reason = choose(record, job_clips=24)
+    assert small == "onnx-int8" and "24 clips" in reason and "start-up included" in reason
+    # 24 clips: 0.5 + 0.03/4*24 = 0.68 s through ONNX Runtime against 2.6 + 0.06 = 2.66 s in bfloat16
+    assert fastpath.expected_seconds(record, "onnx-int8", 24) == pytest.approx(0.68)
+    assert fastpath.expected_seconds(record, "bfloat16", 24) == pytest.approx(2.66)
+    assert choose(record, job_clips=100_000)[0] == "bfloat16"  # a corpus: the fastest model wins
+    assert choose(record)[0] == "bfloat16"  # no job size: the model time alone, as before
+
+
+def test_a_process_that_has_torch_already_does_not_pay_for_it_twice(monkeypatch):
+    record = _timed_record()
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch") or object())
+    assert fastpath.expected_seconds(record, "bfloat16", 24) == pytest.approx(2.6 - 1.4 + 0.06)
+    assert fastpath.expected_seconds(record, "onnx-int8", 24) == pytest.approx(0.68)
+
+
+def test_an_unmeasured_start_up_falls_back_to_the_model_time():
+    record = _timed_record()
+    del record["paths"]["onnx-int8"]["start_seconds"]  # its probe failed
+    assert choose(record, job_clips=24)[0] == "bfloat16"
+
+
 def test_agreement_figures_see_a_flip_and_a_turned_embedding():
     def pred(scores, emb):
         return Prediction(id="x", scores=np.array(scores), logits=np.log(scores), embedding=np.array(emb, dtype=np.float32))
@@ -80,6 +119,22 @@ def test_auto_loads_a_measured_path_and_says_so_once(auto_net, tiny_model):
     assert set(record["paths"]) == {"float32", *fastpath.CPU_PATHS}
     assert record["cpu"] == fastpath.cpu_identity() and record["checkpoint_sha256"] == tiny_model.info.checksum
     assert sum(line.startswith("dtype auto → ") for line in heard) == 1
+    for name, p in record["paths"].items():  # every usable path's start-up, from a fresh process
+        if p.get("ok"):
+            assert p["start_seconds"] > 0, name
+            assert p["start_imports_torch"] is (name not in fastpath.ONNX_PATHS), name
+
+
+def test_auto_told_the_job_size_records_its_expected_times(auto_net):
+    from workbench.model.ref import ModelRef
+
+    ref = ModelRef("tiny", device="cpu", dtype="auto")
+    ref.forget()
+    net = ref.load(job_clips=24)
+    expected = net.precision["expected_seconds"]
+    assert net.precision["job_clips"] == 24 and "float32" in expected
+    assert expected[net.precision["chosen"]] * fastpath.MIN_SPEEDUP <= expected["float32"] or net.precision["chosen"] == "float32"
+    assert net.precision["chosen"] == min(expected, key=expected.get) or net.precision["chosen"] == "float32"
 
 
 def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tiny_model, monkeypatch):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +178,8 @@ def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTE
 
 def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) -> None:
     """Refuse a table (a DataFrame or rows of strings) with a field longer than ``max_chars``, naming the row."""
-    import pandas as pd
-
-    if isinstance(rows, pd.DataFrame):
+    pd = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported: a CSV's rows do not pay for it
+    if pd is not None and isinstance(rows, pd.DataFrame):
         for col in rows.columns:
             s = rows[col]
             if s.dtype == object:

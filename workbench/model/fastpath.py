@@ -32,6 +32,8 @@ import os
 import platform
 import re
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -69,7 +71,11 @@ RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: before is measured again). 2: PyTorch's conv front end runs time-major in float32 and int8 too, after which
 #: ``tiny``'s float32 went from 9x slower than ONNX Runtime to as fast (4 clips: 0.78 -> 0.029 s, ONNX 0.030 s)
 #: 3: the relative positional encoder time-major as well (tiny float32 about 12 % faster)
-PATHS_REVISION = 3
+#: 4: each path's start-up (a fresh process importing its runtime, loading, and scoring a first clip) is measured
+#: too, and ``auto`` chooses by the time a job of the run's size takes, start-up included
+PATHS_REVISION = 4
+#: how long a start-up probe may take before the path's start-up counts as unknown
+START_PROBE_TIMEOUT = 600
 VERIFIED_FILE = "verified.json"
 
 
@@ -311,12 +317,60 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
         del candidate
         if name in ("bfloat16", "int8"):
             replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
+    _measure_start_ups(paths, reference.info.path, say)
     record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": checksum, "versions": versions(),
               "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
               "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
     _write_json(record_path(checksum), record)
     return record
+
+
+def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str], None]) -> None:
+    """Each usable path's start-up, into ``paths[name]["start_seconds"]``: the wall time of a fresh process that
+    imports the path's runtime (torch and FunASR, or ONNX Runtime alone), loads the checkpoint in that precision and
+    scores one short clip.  On a small job this is most of the time (``tiny``: torch 1.4 s to import, ONNX Runtime
+    0.2 s), so ``auto`` counts it; a probe that fails leaves the path's start-up unknown (``start_error``)."""
+    if not checkpoint:
+        return
+    names = [name for name, p in paths.items() if p.get("ok") and "seconds" in p]
+    say(f"measuring the start-up of {len(names)} paths in fresh processes ({', '.join(names)})")
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-c", "from workbench.model.fastpath import start_probe; start_probe()",
+                                   str(checkpoint), name], capture_output=True, text=True, timeout=START_PROBE_TIMEOUT,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            paths[name]["start_error"] = f"no answer within {START_PROBE_TIMEOUT} s"
+            continue
+        seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            paths[name]["start_error"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:200]
+            continue
+        paths[name]["start_seconds"] = round(seconds, 3)
+        try:
+            said = json.loads(done.stdout.strip().splitlines()[-1])
+            paths[name]["start_imports_torch"] = bool(said["torch"])
+            if said.get("torch_import_seconds") is not None:
+                paths[name]["torch_import_seconds"] = round(float(said["torch_import_seconds"]), 3)
+        except (ValueError, IndexError, KeyError, TypeError):
+            pass
+
+
+def start_probe() -> None:
+    """The child :func:`_measure_start_ups` times: ``argv`` = checkpoint folder, path; loads it and scores one clip."""
+    from workbench.model.ref import ModelRef  # here, not at the top: ref imports this module
+
+    checkpoint, name = sys.argv[1], sys.argv[2]
+    torch_import = None
+    if name not in ONNX_PATHS:  # timed apart, so that a process that has torch already can leave it out
+        t0 = time.perf_counter()
+        importlib.import_module("torch")
+        torch_import = time.perf_counter() - t0
+    net = ModelRef(checkpoint, device="cpu", dtype=name).load()
+    net.predict(check_clips(1, seed=2))
+    print(json.dumps({"torch": "torch" in sys.modules, "torch_import_seconds": torch_import}))
 
 
 def cached_record(checksum: str) -> dict | None:
@@ -341,21 +395,47 @@ def measured_faster(checksum: str, path: str) -> bool:
     return float(mine["seconds"]) * MIN_SPEEDUP <= float(exact["seconds"])
 
 
-def choose(record: dict, *, allow_onnx: bool = True) -> tuple[str, str]:
-    """The fastest acceptable path of a measurement, and why (float32 when nothing beats it)."""
+def expected_seconds(record: dict, name: str, job_clips: int | None) -> float | None:
+    """What the path ``name`` is expected to take for a job of ``job_clips`` clips: its start-up (less the torch import
+    when this process has torch already) and its model time per measured clip; ``None`` when a figure is missing."""
+    p = record["paths"].get(name) or {}
+    if "seconds" not in p or "start_seconds" not in p or not job_clips:
+        return None
+    start = float(p["start_seconds"])
+    if p.get("start_imports_torch") and "torch" in sys.modules:  # already paid by this process (a notebook, a test)
+        start -= float(p.get("torch_import_seconds") or 0.0)
+    n = int((record.get("clips") or {}).get("n") or MEASURE_CLIPS)
+    return max(start, 0.0) + float(p["seconds"]) / n * job_clips
+
+
+def choose(record: dict, *, allow_onnx: bool = True, job_clips: int | None = None) -> tuple[str, str]:
+    """The fastest acceptable path of a measurement, and why (float32 when nothing beats it).
+
+    With ``job_clips`` (the clips a run is about to score) and every start-up measured, fastest means the whole job's
+    expected time, start-up included: a handful of clips goes to ONNX Runtime, whose process never imports torch,
+    while a corpus goes to the path whose model is fastest.  Without it, the model time alone decides."""
     paths = record["paths"]
-    usable = [(p["seconds"], name) for name, p in paths.items()
+    usable = [name for name, p in paths.items()
               if name != "float32" and p.get("ok") and "seconds" in p and (allow_onnx or name not in ONNX_PATHS)]
     if not usable:
         return "float32", "no faster path agreed with float32 on this CPU"
-    seconds, name = min(usable)
-    speedup = paths["float32"]["seconds"] / seconds
+    expected = {name: expected_seconds(record, name, job_clips) for name in ["float32", *usable]}
+    if job_clips and all(v is not None for v in expected.values()):
+        name = min(usable, key=lambda n: expected[n])
+        if expected[name] * MIN_SPEEDUP > expected["float32"]:
+            return "float32", (f"no path beat float32 by {MIN_SPEEDUP:.2f}x for {job_clips} clips on this CPU, start-up "
+                               f"included (float32 about {expected['float32']:.1f} s)")
+        return name, (f"fastest for {job_clips} clips on this CPU, start-up included: about {expected[name]:.1f} s "
+                      f"against float32's {expected['float32']:.1f} s")
+    name = min(usable, key=lambda n: paths[n]["seconds"])
+    speedup = paths["float32"]["seconds"] / paths[name]["seconds"]
     if speedup < MIN_SPEEDUP:
         return "float32", f"no path beat float32 by {MIN_SPEEDUP:.2f}x on this CPU"
     return name, f"fastest on this CPU: {speedup:.2f}x float32"
 
 
-def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None) -> tuple[str, dict]:
+def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None,
+                    job_clips: int | None = None) -> tuple[str, dict]:
     """``auto`` on this CPU for the checkpoint ``ref`` names: the fastest path that agrees with float32 (measured once,
     then read from the cache), and the record the loaded model carries as its ``precision`` (what, why, and the
     agreement figures of the measurement).  Loading the winner is :meth:`ModelRef.load`'s."""
@@ -365,12 +445,14 @@ def measured_choice(ref: Any, *, progress: Callable[[str], None] | None = None) 
     fresh = record is None
     if fresh:
         record = measure_paths(ref, progress=progress)
-    chosen, reason = choose(record, allow_onnx=allow_onnx)
+    chosen, reason = choose(record, allow_onnx=allow_onnx, job_clips=job_clips)
     entry = record["paths"][chosen]
     precision = {"requested": "auto", "chosen": chosen, "reason": reason,
                  "x_float32": entry.get("x_float32"), "agreement_with_float32": entry.get("agreement"),
                  "measured": record["measured"], "measurement": str(record_path(record["checkpoint_sha256"])),
-                 "measured_now": fresh,
+                 "measured_now": fresh, "job_clips": job_clips,
+                 "expected_seconds": {name: round(v, 2) for name in record["paths"]
+                                      if (v := expected_seconds(record, name, job_clips)) is not None},
                  "failed_paths": sorted(name for name, p in record["paths"].items() if p.get("error"))}
     return chosen, precision
 

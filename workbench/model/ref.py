@@ -194,13 +194,16 @@ class ModelRef:
         precision = {"requested": self.dtype, "chosen": chosen, "reason": reason}
         return (self if chosen == MEASURED else replace(self, dtype=chosen)), precision
 
-    def load(self, *, progress: Callable[[str], None] | None = None, gradients: bool = False) -> Any:
+    def load(self, *, progress: Callable[[str], None] | None = None, gradients: bool = False,
+             job_clips: int | None = None) -> Any:
         """Load the model (once per process); refuse weights whose sha256 is not :attr:`checksum`.
 
         ``dtype="auto"`` on a CPU loads the fastest path that agrees with float32, measured once on this machine
         (:func:`workbench.model.fastpath.measured_choice`); the loaded model's ``precision`` attribute says what was
         chosen, why, and its agreement with float32.  ``gradients``: the caller differentiates the model
         (explanations), so ``auto``, ``int8`` and the ONNX paths load PyTorch float32 instead, and say so.
+        ``job_clips``: how many clips the caller is about to score; ``auto`` then chooses by the whole job's expected
+        time, start-up included (a handful of clips: the path that does not import torch), else by the model's time.
 
         The whole route from a command line to the built network is: the command (``cli``), the driver
         (:func:`workbench.runs.driver.run`), this method, and :func:`workbench.model.network.cached_network` (or
@@ -208,7 +211,7 @@ class ModelRef:
         """
         if self.is_loaded:
             return self._loaded
-        ref, precision = self._decided(progress, gradients)
+        ref, precision = self._decided(progress, gradients, job_clips)
         if ref.dtype.startswith("onnx-"):
             net = ref._load_onnx(progress)
             precision = precision or {"requested": ref.dtype, "chosen": ref.dtype, "reason": "asked for",
@@ -230,7 +233,8 @@ class ModelRef:
                 source=self.label, fix="point --model at the checkpoint that was recorded, or pass another model explicitly.")
         return net
 
-    def _decided(self, progress: Callable[[str], None] | None, gradients: bool) -> tuple["ModelRef", dict | None]:
+    def _decided(self, progress: Callable[[str], None] | None, gradients: bool,
+                 job_clips: int | None = None) -> tuple["ModelRef", dict | None]:
         """The concrete precision to load, and its record when the workbench chose it (``None``: as asked)."""
         dtype = self.dtype
         if gradients and (dtype in ("auto", "int8") or dtype.startswith("onnx-")):
@@ -244,7 +248,7 @@ class ModelRef:
             return self, None
         chosen, reason = resolve_dtype("auto", self.device)
         if chosen == MEASURED:  # on this CPU: measured once, then read back
-            chosen, precision = fastpath.measured_choice(self, progress=progress)
+            chosen, precision = fastpath.measured_choice(self, progress=progress, job_clips=job_clips)
             return replace(self, dtype=chosen, device="cpu"), precision
         if progress is not None:  # never silently another precision than asked: say what auto chose and why
             progress(describe_choice("auto", chosen, reason))

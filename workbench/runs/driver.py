@@ -192,10 +192,24 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
             requested, precision = settle_for_ray(requested, precision, temperature)
         if precision["chosen"] not in (MEASURED, precision["requested"]) and load_progress is not None:
             load_progress(describe_choice(precision["requested"], precision["chosen"], precision["reason"]))
+        if engine == "local" and precision["chosen"] == MEASURED:
+            requested, precision = _resumed_auto(writer, requested, precision, load_progress)
         if engine == "local" and precision["chosen"] in TORCH_DTYPES:  # known before loading: refused before loading
             writer.check_resumable({"dtype": precision["chosen"]})
     return _Plan(manifest, manifest_ref, list(variants or [RAW]), audio_config or AudioConfig(), diagnostics or DiagnosticsConfig(),
                  writer, engine, requested, precision)
+
+
+def _resumed_auto(writer: RunWriter, requested: ModelRef, precision: dict, load_progress) -> tuple[ModelRef, dict]:
+    """``auto`` resuming a folder whose run it chose a precision for keeps that precision: the choice depends on the
+    job's size, and the rows still to score are fewer (a changed choice would mix precisions, and be refused)."""
+    kept = writer.recorded_setting("dtype")
+    if kept not in TORCH_DTYPES + ("onnx-float32", "onnx-int8") or kept == "float16":
+        return requested, precision
+    reason = "the precision of the run in this folder, which a resumed run keeps"
+    if load_progress is not None:
+        load_progress(describe_choice("auto", kept, reason))
+    return replace(requested, dtype=kept), {"requested": "auto", "chosen": kept, "reason": reason}
 
 
 def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> tuple[Any, ModelRef, dict]:
@@ -206,7 +220,7 @@ def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> 
     elif plan.engine == "ray":
         net = requested.describe(progress=load_progress)
     else:
-        net = requested.load(progress=load_progress)
+        net = requested.load(progress=load_progress, job_clips=len(plan.manifest) * len(plan.variants))
         if requested.dtype == "auto":  # the measured choice, with its agreement with float32
             precision = dict(net.precision)
             requested = replace(requested, dtype=net.info.dtype)

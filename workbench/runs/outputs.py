@@ -117,7 +117,7 @@ def infer_files(
     if out_root.exists() and not out_root.is_dir():  # refused before the model loads
         raise ConfigError("exists and is not a folder.", source=str(out_root), fix="pass --out a folder (it is created if missing).")
     t0 = time.perf_counter()
-    net = ModelRef.coerce(model).load(progress=load_progress)
+    net = ModelRef.coerce(model).load(progress=load_progress, job_clips=len(inputs))
     load_s = 0.0 if net is model else time.perf_counter() - t0
     out_root.mkdir(parents=True, exist_ok=True)  # only once the model has loaded
     names = [str(x) if isinstance(x, (str, os.PathLike)) else f"input{k}" for k, x in enumerate(inputs)]

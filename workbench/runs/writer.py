@@ -123,6 +123,17 @@ class RunWriter:
         finally:
             os.close(fd)  # closing drops the flock; the file stays (deleting it would race a waiting run)
 
+    def recorded_setting(self, key: str) -> Any:
+        """The value ``config.yaml`` holds for ``key`` when this folder has a run (``None``: no run, or unreadable)."""
+        cfg_path = self.path / CONFIG
+        if not cfg_path.is_file():
+            return None
+        try:
+            old = _read_yaml(cfg_path)
+        except Exception:  # noqa: BLE001 — an unreadable config.yaml is prepare's to report, with its own message
+            return None
+        return old.get(key) if isinstance(old, dict) else None
+
     def check_resumable(self, known: dict) -> None:
         """Before the model loads: refuse a folder whose ``config.yaml`` differs in one of the ``known`` settings
         (those a run knows without its model, e.g. an explicit dtype), as :meth:`prepare` would after loading."""
