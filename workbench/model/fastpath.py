@@ -189,15 +189,17 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
             or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
         return None
     recorded = verified.get("graph_sha256")
-    if isinstance(recorded, dict):  # exports verified before the digests were recorded are taken as they are
-        for name in (ONNX_FILE, ONNX_INT8_FILE):
-            try:
-                intact = file_sha256(folder / name) == recorded.get(name)
-            except OSError:
-                intact = False
-            if not intact:
-                logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
-                return None
+    if not isinstance(recorded, dict):  # verified before the digests were recorded: what was checked is unknown
+        logger.warning("the cached ONNX export %s records no digest of the graphs it verified: it is made again", folder)
+        return None
+    for name in (ONNX_FILE, ONNX_INT8_FILE):
+        try:
+            intact = file_sha256(folder / name) == recorded.get(name)
+        except OSError:
+            intact = False
+        if not intact:
+            logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
+            return None
     return folder, verified
 
 
