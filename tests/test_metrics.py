@@ -131,6 +131,27 @@ def test_ece_keeps_empty_bins_and_counts_edges_into_the_lower_bin():
     assert ece([0.3, 0.7], [False, False], bins=2)[0] == pytest.approx(0.5 * 0.3 + 0.5 * 0.7)
 
 
+def test_ece_interval_is_the_bootstrap_of_ece_itself():
+    """The vectorised interval against bootstrap_ci over scikit-learn's binned ECE, resample by resample (same seed)."""
+    rng = np.random.default_rng(2)
+    conf = np.concatenate([rng.uniform(0.1, 1.0, 117), [0.2, 0.4, 1.0]])  # values on bin edges too
+    correct = rng.random(len(conf)) < conf * 0.8
+    idx = np.arange(len(conf))
+    expected = bootstrap_ci(lambda a, _b: ece(conf[a], correct[a], bins=15)[0], idx, idx, n=150, seed=5)
+    from workbench.analysis.stats import ece_interval
+
+    assert ece_interval(conf, correct, bins=15, n=150, seed=5) == pytest.approx(expected, abs=1e-12)
+    assert ece_interval(conf, correct, bins=15, n=150, seed=6) != pytest.approx(expected, abs=1e-12)
+
+
+def test_the_ece_is_shown_with_its_interval_on_screen_and_in_json():
+    t, p, classes = random_labels(120, seed=3)
+    r = evaluate(_results(t, p), n_boot=60)
+    lo, hi = r.ece_ci
+    assert lo <= hi and lo == lo and r.to_dict()["ece_ci"] == (lo, hi)
+    assert f"ECE      {r.ece:.3f}  [{lo:.3f}, {hi:.3f}]" in r.render()
+
+
 def test_bootstrap_of_several_statistics_matches_one_at_a_time():
     t, p, classes = random_labels(150, seed=4)
     together = bootstrap_ci(headline(classes), t, p, n=200, seed=3)

@@ -38,7 +38,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    _present, _stats_from_counts, bootstrap_ci, confusion, ece, headline, headline_intervals, macro_f1, per_class, uar, wa,
+    _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa,
 )
 
 
@@ -97,6 +97,8 @@ class Report:
     chance_uar: float | None = None
     #: why nothing was scored (no WA, UAR, F1 or ECE: they are NaN), or None when items were scored
     not_scored: str | None = None
+    #: the ECE's seeded percentile bootstrap interval (the resamples of the headline intervals' seed)
+    ece_ci: tuple[float, float] = (float("nan"), float("nan"))
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -121,7 +123,7 @@ class Report:
         small = self.small_classes_note()
         if small:
             lines.append(f"  !! {small}")
-        lines.append(f"  ECE      {self.ece:.3f}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
         for c, v in self.per_class.items():
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
@@ -292,7 +294,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
-        chance_uar=1 / len(classes) if len(classes) >= 2 else None,
+        chance_uar=1 / len(classes) if len(classes) >= 2 else None, ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
         not_scored=None if len(sc) else (
             f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {failed} failed. "
             "Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."),
