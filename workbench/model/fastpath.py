@@ -425,9 +425,9 @@ def choose(record: dict, *, allow_onnx: bool = True, job_clips: int | None = Non
     if job_clips and all(v is not None for v in expected.values()):
         name = min(usable, key=lambda n: expected[n])
         if expected[name] * MIN_SPEEDUP > expected["float32"]:
-            return "float32", (f"no path beat float32 by {MIN_SPEEDUP:.2f}x for {job_clips} clips on this CPU, start-up "
+            return "float32", (f"no path beat float32 by {MIN_SPEEDUP:.2f}x for {job_clips} clip{'' if job_clips == 1 else 's'} on this CPU, start-up "
                                f"included (float32 about {expected['float32']:.1f} s)")
-        return name, (f"fastest for {job_clips} clips on this CPU, start-up included: about {expected[name]:.1f} s "
+        return name, (f"fastest for {job_clips} clip{'' if job_clips == 1 else 's'} on this CPU, start-up included: about {expected[name]:.1f} s "
                       f"against float32's {expected['float32']:.1f} s")
     name = min(usable, key=lambda n: paths[n]["seconds"])
     speedup = paths["float32"]["seconds"] / paths[name]["seconds"]
