@@ -89,3 +89,22 @@ def test_breakdown_by_speaker_shows_each_groups_interval():
     plt.close(fig)
     with pytest.raises(Exception, match="no such column"):
         breakdown_table(res, "accent")
+
+
+def test_projection_axes_say_pca_s_share_of_variance_and_name_umap_s_axes():
+    """A PCA map's axes read "PC1 (xx.x % of variance)", the shares scikit-learn's; UMAP and t-SNE axes are numbered only."""
+    from sklearn.decomposition import PCA
+
+    from workbench.analysis.embeddings import plot_projection, project
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((60, 16)) * np.linspace(3, 0.2, 16)).astype(np.float32)
+    rows = pd.DataFrame({"emotion": rng.choice(["angry", "sad"], 60)})
+    ax = plot_projection(project(x, "pca"), rows, method="pca", matrix=x).axes[0]
+    shares = PCA(n_components=2).fit(x).explained_variance_ratio_
+    assert ax.get_xlabel() == f"PC1 ({100 * shares[0]:.1f} % of variance)"
+    assert ax.get_ylabel() == f"PC2 ({100 * shares[1]:.1f} % of variance)"
+    for method, name in (("umap", "UMAP"), ("tsne", "t-SNE")):
+        ax = plot_projection(rng.standard_normal((60, 2)), rows, method=method, matrix=x).axes[0]
+        assert (ax.get_xlabel(), ax.get_ylabel()) == (f"{name} 1", f"{name} 2")
+    plt.close("all")

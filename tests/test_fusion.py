@@ -196,8 +196,14 @@ def test_projections_are_seeded_2d(method):
     assert a.shape == (40, 2) and np.allclose(a, b, atol=1e-4)
 
 
-def test_embeddings_and_similar_commands(runs, capsys):
+def test_embeddings_and_similar_commands(runs, capsys, monkeypatch):
+    import workbench.cli.analysis as cli_analysis
+
+    drawn = []  # the axis labels of each figure the command writes
+    plot = cli_analysis.plot_projection
+    monkeypatch.setattr(cli_analysis, "plot_projection", lambda *a, **k: drawn.append(plot(*a, **k)) or drawn[-1])
     assert main(["embeddings", str(runs[False]), "--project", "pca", "--neighbours", "i003", "--top", "3", "--k", "4"]) == 0
+    assert drawn and all(f.axes[0].get_xlabel().startswith("PC1 (") and "% of variance)" in f.axes[0].get_ylabel() for f in drawn)
     out = capsys.readouterr().out
     assert "64 embeddings" in out and "kmeans: k=4" in out and "nearest to i003" in out
     proj = pd.read_csv(runs[False] / "projection_pca.csv")

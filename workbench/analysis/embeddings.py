@@ -220,9 +220,35 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
     return xy, False
 
 
-def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None):
+#: axis names of the projections without a variance to report (their axes have no units and no order of importance)
+_AXIS_NAMES = {"umap": "UMAP", "tsne": "t-SNE"}
+
+
+def projection_axis_labels(method: str | None, matrix: np.ndarray | None = None, xy: np.ndarray | None = None) -> tuple[str, str]:
+    """The two axis labels of a projection: ``PC1 (23.4 % of variance)`` for PCA, ``UMAP 1`` / ``t-SNE 1`` otherwise.
+
+    PCA's share of variance needs the embeddings (``matrix``, ``(n, D)``) and their projection (``xy``): a principal
+    component's scores have the component's variance, so the share is the variance of ``xy``'s column over the total
+    variance of ``matrix`` (exactly scikit-learn's ``explained_variance_ratio_``, with no second fit).  Without them
+    the labels say ``PC1`` and ``PC2`` only.  ``method`` None (unknown): ``projection 1`` and ``projection 2``.
+    """
+    if method == "pca":
+        if matrix is not None and xy is not None and len(xy) > 1:
+            total = float(np.var(np.asarray(matrix, dtype=np.float64), axis=0, ddof=1).sum())
+            shares = np.var(np.asarray(xy, dtype=np.float64), axis=0, ddof=1) / total if total > 0 else (np.nan, np.nan)
+            return tuple(f"PC{k + 1} ({100 * s:.1f} % of variance)" if np.isfinite(s) else f"PC{k + 1}"
+                         for k, s in enumerate(shares[:2]))
+        return ("PC1", "PC2")
+    name = _AXIS_NAMES.get(str(method).lower(), "projection") if method else "projection"
+    return (f"{name} 1", f"{name} 2")
+
+
+def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None,
+                    method: str | None = None, matrix: np.ndarray | None = None):
     """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
 
+    ``method`` (``pca``, ``umap``, ``tsne``) names the axes; with ``matrix``, the embeddings that were projected, PCA's
+    axes say their share of the variance (:func:`projection_axis_labels`).
     ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
     """
     import matplotlib
@@ -248,4 +274,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     ax.set_title(figure_text(title or f"embeddings coloured by {color_by}"), fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
+    xlabel, ylabel = projection_axis_labels(method, matrix, xy)
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
     return save_figure(fig, path)

@@ -264,7 +264,8 @@ def cmd_embeddings(args) -> int:
     rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: spreadsheet_safe(rows[cols]).to_csv(f, index=False), text=True)
     for col in args.color_by:
         if col == "correct" or col in rows.columns:
-            fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}")
+            fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
+                                  method=args.project, matrix=emb.matrix)
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     say(f"projection_{args.project}.csv and figures written to {out}")
     near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.analysis.embeddings import RunEmbeddings, neighbours, project_run
+from workbench.analysis.embeddings import RunEmbeddings, neighbours, project_run, projection_axis_labels
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
@@ -292,10 +292,13 @@ class EmbeddingMap(_View):
         self.browser = browser
         self._model = model
         self.groups: list[np.ndarray] = []
-        self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=10, r=10, t=70, b=10), clickmode="event",
+        # the axes are named as in the CLI's figures: PCA's with their share of the variance, UMAP's and t-SNE's by number
+        xlabel, ylabel = projection_axis_labels(method, self.emb.matrix, self.xy) if len(self.emb) >= 3 else projection_axis_labels(method)
+        self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=45, r=10, t=70, b=40), clickmode="event",
                                                 title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
                                                            "<br><sub>click a point to open the item</sub>", font=dict(size=14), y=0.96),
-                                                xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False)))
+                                                xaxis=dict(showticklabels=False, title=dict(text=xlabel)),
+                                                yaxis=dict(showticklabels=False, title=dict(text=ylabel))))
         for v in sorted(values.unique()):
             idx = np.flatnonzero((values == v).to_numpy())
             self.groups.append(idx)
