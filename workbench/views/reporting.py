@@ -154,6 +154,18 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> 
     return summary
 
 
+#: why the metrics table's ECE row has no interval and no check (said on hover over its dashes and under the table)
+ECE_NO_INTERVAL = ("no 95 % interval and no check: this table's bootstrap resamples labels and predictions (WA, UAR, "
+                   "macro-F1); ECE, which also needs each item's confidence, is a point value over 15 equal-width bins here. "
+                   "The Calibration section, when the run is calibrated, gives ECE with an item-bootstrap interval over the "
+                   "corpus's classes")
+
+
+def _no_value(why: str) -> Markup:
+    """A table cell with nothing to show: a dash whose tooltip (``title``) says why."""
+    return Markup(f'<span title="{esc(why)}">—</span>')
+
+
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
     res = _run(run_dir).results()
     out = {}
@@ -172,8 +184,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         out[v]["chance_uar"] = r.chance_uar
         flags = r.interval_flags()
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k, "ok")) for k in ("wa", "uar", "macro_f1")]
-        rows.append(("ECE", r.ece, "", ""))
+        # ECE has no interval here: a dash that says why on hover, and the same words under the table (no empty cells)
+        rows.append(("ECE", r.ece, _no_value(ECE_NO_INTERVAL), _no_value(ECE_NO_INTERVAL)))
         parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
+        parts.append(f"<p><small>— ECE: {esc(ECE_NO_INTERVAL)}.</small></p>")
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {esc(r.ece_class_sets_words())}.</p>")
@@ -185,7 +199,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
             ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
             parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "note"],
-                                    [(g, d["n"], *(("—", "", "—", "") if d.get("too_small") else
+                                    [(g, d["n"], *(("—",) * 4 if d.get("too_small") else  # its note says why: too small
                                                    (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
                                       d.get("note", "")) for g, d in groups.items()]))
             if r.breakdown_left_out.get(col):
