@@ -82,3 +82,72 @@ def test_conformal_set_size_legend_covers_no_bar_and_no_coverage_label():
     assert [t.get_text() for t in labels if t.get_window_extent(renderer).overlaps(legend)] == []
     assert [b.get_x() for b in bars if b.get_window_extent(renderer).overlaps(legend)] == []
     plt.close(fig)
+
+
+def _markers_cut_by_the_frame(fig) -> list[tuple[float, float]]:
+    """Data points of the axes' scatter markers and line markers whose drawn disc reaches past the axes' frame."""
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    frame = ax.get_window_extent()
+    to_px = fig.dpi / 72
+    cut = []
+    for coll in ax.collections:
+        sizes = coll.get_sizes()
+        for k, (x, y) in enumerate(coll.get_offsets()):
+            r = np.sqrt(sizes[k % len(sizes)]) / 2 * to_px
+            px, py = ax.transData.transform((x, y))
+            if px - r < frame.x0 or px + r > frame.x1 or py - r < frame.y0 or py + r > frame.y1:
+                cut.append((float(x), float(y)))
+    for line in ax.lines:
+        if line.get_marker() in ("None", None, ""):
+            continue
+        r = line.get_markersize() / 2 * to_px
+        for x, y in zip(line.get_xdata(), line.get_ydata()):
+            px, py = ax.transData.transform((x, y))
+            if px - r < frame.x0 or px + r > frame.x1 or py - r < frame.y0 or py + r > frame.y1:
+                cut.append((float(x), float(y)))
+    return cut
+
+
+def test_reliability_points_on_0_and_1_are_whole_and_small_bins_are_hollow_with_their_n():
+    """A bin at confidence ~1.0 and accuracy 1.0 was cut in half by the frame; bins of 1-4 items looked like any other."""
+    from matplotlib.colors import to_rgba
+
+    from test_calibration import planted_run
+    from workbench.analysis.calibration import calibrate, plot_reliability_before_after
+    from workbench.analysis.calibration_plots import SMALL_BIN
+
+    df = planted_run(n_speakers=4, per_speaker=30, t_true=1.0, seed=1)
+    cols = [f"score_{k}" for k in LABEL_KEYS]
+    sharp = df[cols].to_numpy() ** 2  # confident scores: the top bin's mean confidence is 0.988
+    df[cols] = sharp / sharp.sum(axis=1, keepdims=True)
+    df["confidence"] = df[cols].to_numpy().max(axis=1)
+    rep = calibrate(df, n_boot=10, folds=4)
+    bins = [b for b in rep.reliability_before if b["n"]]
+    assert bins[-1]["confidence"] > 0.98 and bins[-1]["n"] > 50  # the defect's corner: the largest marker next to x = 1
+    small = [(b["confidence"], b["accuracy"], b["n"]) for b in bins if b["n"] < SMALL_BIN]
+    assert small  # the data has bins of fewer than 5 items
+    fig = plot_reliability_before_after(rep)
+    assert _markers_cut_by_the_frame(fig) == []
+    ax = fig.axes[0]
+    hollow = {(round(float(x), 6), round(float(y), 6)) for c in ax.collections
+              if len(c.get_offsets()) and np.allclose(c.get_facecolors()[:, :3], to_rgba("white")[:3]) for x, y in c.get_offsets()}
+    filled = {(round(float(x), 6), round(float(y), 6)) for c in ax.collections
+              if len(c.get_offsets()) and not np.allclose(c.get_facecolors()[:, :3], to_rgba("white")[:3]) for x, y in c.get_offsets()}
+    assert {(round(x, 6), round(y, 6)) for x, y, _ in small} <= hollow
+    assert not {(round(b["confidence"], 6), round(b["accuracy"], 6)) for b in bins if b["n"] >= SMALL_BIN} & hollow and filled
+    assert any(f"fewer than {SMALL_BIN} items" in t.get_text() for t in ax.get_legend().get_texts())
+    counts = [t.get_text() for t in ax.texts]
+    assert counts and set(counts) <= {f"n={n}" for *_, n in small} | {f"n={b['n']}" for b in rep.reliability_after if b["n"]}
+    plt.close(fig)
+
+
+def test_the_run_reliability_diagram_draws_a_mean_confidence_dot_on_1_whole():
+    df = _two_adjacent_bins(5, 5)
+    df.loc[df.index[5:], "confidence"] = 0.999
+    df.loc[df.index[:5], "confidence"] = 0.0  # an (improbable) zero-confidence bin on the other edge
+    rep = evaluate(df, n_boot=20)
+    assert [round(b["confidence"], 3) for b in rep.reliability if b["n"]] == [0.0, 0.999]
+    fig = plot_reliability(rep)
+    assert _markers_cut_by_the_frame(fig) == []
+    plt.close(fig)

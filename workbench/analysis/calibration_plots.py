@@ -9,28 +9,71 @@ from workbench.analysis.metrics import _axes
 from workbench.serialize import plain_text
 
 
+#: a reliability bin with fewer items than this is drawn hollow and its n written beside it: its accuracy is a few coin flips
+SMALL_BIN = 5
+#: room around [0, 1] on both axes, so a marker on 0 or 1 (the largest is 8 points wide each way) is drawn whole
+_EDGE = 0.05
+
+
+def _count_box(ax, x: float, y: float, text: str, side: int) -> tuple[float, float, float, float]:
+    """The box (inches from the axes' corner: x0, y0, x1, y1) a 7 pt count beside the marker at (x, y) will take;
+    estimated from the axes' size and limits without drawing the figure."""
+    fig_w, fig_h = ax.figure.get_size_inches()
+    pos = ax.get_position()
+    (x_lo, x_hi), (y_lo, y_hi) = ax.get_xlim(), ax.get_ylim()
+    px = (x - x_lo) / (x_hi - x_lo) * pos.width * fig_w + side * 6 / 72
+    py = (y - y_lo) / (y_hi - y_lo) * pos.height * fig_h + 4 / 72
+    width = len(text) * 7 * 0.6 / 72
+    return (px, py, px + width, py + 9 / 72) if side > 0 else (px - width, py, px, py + 9 / 72)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def plot_reliability_before_after(report, *, ax=None):
     """Reliability before and after temperature scaling: accuracy against mean confidence per non-empty bin.
 
-    Marker area grows with the bin's item count; the diagonal is perfect calibration.
+    Marker area grows with the bin's item count; a bin with fewer than :data:`SMALL_BIN` items is hollow, with its n
+    beside it (the legend says so).  The diagonal is perfect calibration.  The axes reach a little past 0 and 1, so a
+    bin at confidence 1.0 or accuracy 0 is not cut by the frame.
     ``ax``: axes or None for a new figure.  Returns the figure.
     """
-    fig, ax = _axes(ax, (5, 4.5))
+    fig, ax = _axes(ax, (5, 5.4))
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
-    for rows, name, colour, ece_value in ((report.reliability_before, "before", "#cc3311", report.before["ece"]),
-                                          (report.reliability_after, f"after (T = {report.temperature:.2f})", "#0077bb",
-                                           report.after["ece"])):
+    ax.set_xlim(-_EDGE, 1 + _EDGE)
+    ax.set_ylim(-_EDGE, 1 + _EDGE)
+    small_seen, placed = False, []
+    for rows, name, colour, ece_value, side in ((report.reliability_before, "before", "#cc3311", report.before["ece"], -1),
+                                                (report.reliability_after, f"after (T = {report.temperature:.2f})", "#0077bb",
+                                                 report.after["ece"], 1)):
         kept = [b for b in rows if b["n"]]
-        if kept:
-            sizes = np.array([b["n"] for b in kept], dtype=float)
-            ax.plot([b["confidence"] for b in kept], [b["accuracy"] for b in kept], "-", color=colour, lw=1)
-            ax.scatter([b["confidence"] for b in kept], [b["accuracy"] for b in kept], s=12 + 150 * sizes / sizes.max(),
-                       color=colour, alpha=0.8, label=f"{name}: ECE {ece_value:.3f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
+        if not kept:
+            continue
+        x, y = np.array([b["confidence"] for b in kept]), np.array([b["accuracy"] for b in kept])
+        n = np.array([b["n"] for b in kept], dtype=float)
+        sizes, small = 12 + 150 * n / n.max(), n < SMALL_BIN
+        ax.plot(x, y, "-", color=colour, lw=1)
+        ax.scatter(x[~small], y[~small], s=sizes[~small], color=colour, alpha=0.8, label=f"{name}: ECE {ece_value:.3f}")
+        ax.scatter(x[small], y[small], s=sizes[small], facecolors="white", edgecolors=colour, linewidths=1.3, zorder=3,
+                   label=None if (~small).any() else f"{name}: ECE {ece_value:.3f}")
+        for xi, yi, ni in zip(x[small], y[small], n[small]):  # before's counts left of the marker, after's right
+            box = _count_box(ax, xi, yi, f"n={int(ni)}", side)
+            if not any(_overlap(box, other) for other in placed):  # a count that would cover another is left out
+                placed.append(box)
+                ax.annotate(f"n={int(ni)}", (xi, yi), xytext=(6 * side, 4), textcoords="offset points", fontsize=7,
+                            color=colour, ha="left" if side > 0 else "right", va="bottom")
+        small_seen = small_seen or bool(small.any())
+    if small_seen:
+        ax.scatter([], [], s=40, facecolors="white", edgecolors="black", linewidths=1.3,
+                   label=f"hollow: a bin of fewer than {SMALL_BIN} items (its n beside it where there is room)")
+    ticks = np.linspace(0, 1, 6)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
     ax.set_xlabel("mean confidence of the bin", fontsize=10)
     ax.set_ylabel("accuracy of the bin", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    # under the axes: inside, it covered the bins of an under-confident corner (accuracy 1 at confidence 0.4)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     title = plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)")
     if not report.recommended:  # the flag on a line of its own (escaped apart: plain_text shows a break as a literal \n)
         title += "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"

@@ -490,8 +490,8 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
             ax.text(x, a + 0.025, text, ha="center", va="bottom", fontsize=8, rotation=rotation)
     else:
         ax.text(0.5, 0.5, "no scored items", ha="center", va="center")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.2)
+    ax.set_xlim(-0.03, 1.03)  # a mean-confidence dot on 0 or 1 is drawn whole
+    ax.set_ylim(-0.03, 1.4)  # the counts over bars at 1.0 stay below the legend
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_xlabel("confidence", fontsize=10)
     ax.set_ylabel("accuracy", fontsize=10)
