@@ -79,3 +79,22 @@ def test_fusion_flags_a_class_with_fewer_than_5_items():
     assert small and "(sad)" in small[0]
     assert f"!! {small[0]}" in res.render() and small[0] in res.to_dict()["checks"]
     assert "fewer than 5 items" in plot_fusion(res).axes[0].get_title()
+
+
+def test_fusion_figure_keeps_every_error_bar_cap_inside_the_frame():
+    """An interval ending at 1.0 (or 0.0) had its cap drawn on the frame, cut in half (fusion.png)."""
+    d = {"classes": ["angry", "happy", "neutral", "sad"], "folds": 5, "n_items": 40, "checks": [],
+         "metrics": {"speech": {"uar": 0.93, "uar_ci": [0.81, 1.0]}, "text": {"uar": 0.05, "uar_ci": [0.0, 0.14]},
+                     "early": {"uar": 0.7, "uar_ci": None}}}
+    fig = plot_fusion(d)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    frame = ax.get_window_extent()
+    caps = [ln for ln in ax.lines if ln.get_marker() == "_"]
+    ys = sorted(y for ln in caps for y in ln.get_ydata())
+    assert ys[0] == 0.0 and ys[-1] == 1.0  # the caps of the planted intervals' ends are drawn
+    for ln in caps:
+        half = ln.get_markeredgewidth() / 2 * fig.dpi / 72 + 1  # a cap's half thickness, and a pixel to spare
+        for x, y in zip(ln.get_xdata(), ln.get_ydata()):
+            py = ax.transData.transform((x, y))[1]
+            assert frame.y0 + half <= py <= frame.y1 - half, (x, y)

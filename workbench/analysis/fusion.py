@@ -562,7 +562,10 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.bar(ms, vals, yerr=[lo, hi], capsize=5, color=["#999999", "#4477aa", "#ee6677", "#228833", "#ccbb44"][: len(ms)])
     ax.axhline(1 / len(d["classes"]), color="k", ls="--", lw=1, label="chance")
     ax.set_ylabel("UAR (95% bootstrap CI)")
-    ax.set_ylim(0, 1)
+    # room past every interval's end (and past 0 and 1): a cap drawn on the frame was cut in half
+    ends = [v + h for v, h in zip(vals, hi) if v == v] + [1.0]
+    ax.set_ylim(min(0.0, *[v - low for v, low in zip(vals, lo) if v == v]) - 0.04, max(ends) + 0.06)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
     checks = d.get("checks") or []
     ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
