@@ -164,3 +164,46 @@ def test_the_star_after_a_group_label_is_explained_under_the_figure():
     assert not any(t.get_text().endswith(" *") for t in ax.get_yticklabels())
     assert not any(t.get_text().startswith("* ") for t in ax.texts)  # no note, no star, no footnote
     plt.close(fig)
+
+
+def _speakers(n_speakers: int, seed: int = 0):
+    """n speakers with long-ish names, 24 items each (every class 4 times: too small, 'too few items to say'), except
+    every third speaker with 36 items (6 per class), which is drawn as a number."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_speakers):
+        per = 6 if k % 3 == 0 else 4
+        for c in CLASSES:
+            rows += [(f"{'FM'[k % 2]}{k:02d}_session{k % 5}_spk", c, c if rng.random() < 0.6 else CLASSES[0]) for _ in range(per)]
+    return _frame(rows)
+
+
+def _overlaps(fig, texts):
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in texts if t.get_text()]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+
+
+@pytest.mark.parametrize("n_speakers", [20, 40])
+def test_many_speakers_labels_never_overlap_and_every_row_is_inside_the_frame(n_speakers):
+    """Seen in a walkthrough: 20-40 speakers' labels drawn over each other on a notebook's axes, and the last rows
+    (too small, text only) sat on the frame's edge."""
+    df = _speakers(n_speakers)
+    for own in (True, False):
+        if own:
+            fig = plot_breakdown(df, "speaker", n_boot=20)
+            ax = fig.axes[0]
+        else:
+            fig, ax = plt.subplots(figsize=(6.5, 5))
+            plot_breakdown(df, "speaker", n_boot=20, ax=ax)
+        labels = [t for t in ax.get_yticklabels() if t.get_text()]
+        assert _overlaps(fig, labels) == [] and _overlaps(fig, [t for t in ax.texts if t.get_text() == "too few items to say"]) == []
+        assert min(t.get_fontsize() for t in labels) >= 6  # small, but readable
+        bottom, top = ax.get_ylim()
+        assert bottom >= n_speakers - 0.5 and top <= -0.5  # every row, the last too-small one included, inside the frame
+        if own:  # a figure of its own grows with the groups: every one named at 9 pt
+            assert len(labels) == n_speakers and {t.get_fontsize() for t in labels} == {9}
+        elif len(labels) < n_speakers:  # a small axes names one row in k, and says so
+            assert f"of the {n_speakers} groups labelled" in ax.get_xlabel()
+        plt.close(fig)

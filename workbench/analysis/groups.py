@@ -27,6 +27,7 @@ estimates is biased upwards; the interval says how far.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -248,6 +249,33 @@ def _disparities(table, replicates: dict, classes: list[str], *, level: float, m
             [r["note"].split(";")[0]] if r["too_small"] else [])
         why[str(r["group"])] = "; ".join(reasons)
     return {"uar": uar_gap, "recall": per_class, "excluded": list(why), "excluded_why": why}
+
+
+FOOT_LINE_IN = 0.14  # height of one 7 pt footnote line, in inches
+_FOOT_CHARS = 105  # characters of a 7 pt footnote line across the 6.5 in figure
+_FOOT_GROUPS = 6  # groups whose notes a breakdown figure's footnote spells out; the rest are counted
+
+
+def breakdown_footnote(table) -> list[str]:
+    """Lines under a breakdown figure saying what the "*" after a group's label means: that group's note."""
+    noted = [(str(g), str(note)) for g, note in zip(table["group"], table["note"]) if note]
+    if not noted:
+        return []
+    lines = ["* this group has a note:"] + [f"  {g}: {note}" for g, note in noted[:_FOOT_GROUPS]]
+    if len(noted) > _FOOT_GROUPS:
+        lines.append(f"  … and {len(noted) - _FOOT_GROUPS} more of the {len(noted)} noted groups (all in metrics.json)")
+    return [part for line in lines for part in textwrap.wrap(line, _FOOT_CHARS, subsequent_indent="      ")]
+
+
+def group_label_layout(n_rows: int, height_in: float, *, largest: float = 9, smallest: float = 6) -> tuple[float, int]:
+    """Font size of a breakdown's group labels, one per row over ``height_in`` inches, and which rows get one (every
+    ``step``-th): the size that fits the row spacing (at most ``largest`` pt); below ``smallest`` pt, ``smallest`` pt
+    labels on every ``step``-th row, so neighbours never overlap (40 speakers on a 5-inch axes: 6 pt, every other row)."""
+    spacing_pt = 72 * height_in / max(n_rows, 1)
+    fits = spacing_pt / 1.3  # a line of DejaVu Sans is about 1.2 em high, and a little air between
+    if fits >= smallest:
+        return min(largest, fits), 1
+    return smallest, int(np.ceil(smallest / max(fits, 1e-9)))
 
 
 def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source: str = "--by") -> None:

@@ -23,14 +23,14 @@ turns a run's results into reports, breakdowns and figures.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import analyse_groups, check_breakdown_columns, describe_gap, small_class_note, zero_width_note
+from workbench.analysis.groups import (FOOT_LINE_IN, analyse_groups, breakdown_footnote, check_breakdown_columns, describe_gap,
+                                      group_label_layout, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -533,22 +533,6 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
 
 
-_FOOT_LINE_IN = 0.14  # height of one 7 pt footnote line, in inches
-_FOOT_CHARS = 105  # characters of a 7 pt footnote line across the 6.5 in figure
-_FOOT_GROUPS = 6  # groups whose notes a breakdown figure's footnote spells out; the rest are counted
-
-
-def _breakdown_footnote(table) -> list[str]:
-    """Lines under a breakdown figure saying what the "*" after a group's label means: that group's note."""
-    noted = [(str(g), str(note)) for g, note in zip(table["group"], table["note"]) if note]
-    if not noted:
-        return []
-    lines = ["* this group has a note:"] + [f"  {g}: {note}" for g, note in noted[:_FOOT_GROUPS]]
-    if len(noted) > _FOOT_GROUPS:
-        lines.append(f"  … and {len(noted) - _FOOT_GROUPS} more of the {len(noted)} noted groups (all in metrics.json)")
-    return [part for line in lines for part in textwrap.wrap(line, _FOOT_CHARS, subsequent_indent="      ")]
-
-
 def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
                    n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None, overall: Report | None = None):
     """One metric per group of column ``by`` with its 95 % bootstrap interval, beside the whole set's value.
@@ -568,8 +552,8 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
                           f"the breakdown of {variant!r} (restrict={restrict}).", source="plot_breakdown(overall=...)",
                           fix="pass the Report of the same variant and restrict setting, or leave overall out.")
     own = ax is None
-    footnote = _breakdown_footnote(table)
-    fig, ax = _axes(ax, (6.5, 1.4 + 0.42 * max(len(table), 1) + _FOOT_LINE_IN * len(footnote)))
+    footnote = breakdown_footnote(table)
+    fig, ax = _axes(ax, (6.5, 1.85 + 0.42 * max(len(table), 1) + FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)
     err = np.vstack([v - table[f"{metric}_lo"].to_numpy(float), table[f"{metric}_hi"].to_numpy(float) - v])
@@ -577,22 +561,31 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     shown = ~small  # a group too small to say anything is named, never drawn as a number
     ax.errorbar(v[shown], y[shown], xerr=np.clip(err[:, shown], 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3,
                 label=f"{metric.upper()} with 95% interval")
-    for row in np.flatnonzero(small):
-        ax.text(0.02, y[row], "too few items to say", va="center", fontsize=8, color="#994455")
     lo, hi = overall.ci[metric]
     ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
     ax.axvline(getattr(overall, metric), color="grey", lw=1)
-    ax.set_yticks(y, [figure_text(f"{g} (n={n})" + (" *" if note else "")) for g, n, note in zip(table["group"], table["n"], table["note"])], fontsize=9)
+    # every row inside the frame (a too-small group at an end is text only, which autoscaling ignores), top to bottom
+    ax.set_ylim(len(table) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
-    ax.invert_yaxis()
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11)
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)  # above the rows: inside it covered some
+    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11, pad=34)
     if footnote:  # the "*" of a label is said under the axes, so the figure explains itself when shown alone
         ax.annotate("\n".join(figure_text(line) for line in footnote), xy=(0.02, 0), xycoords=("figure fraction", "axes fraction"), xytext=(0, -30),
                     textcoords="offset points", va="top", ha="left", fontsize=7, color="#555555")
     if own:  # y labels "group (n=…)" at 9 pt
         ylab = max((len(f"{g} (n={n}) *") for g, n in zip(table["group"], table["n"])), default=4)
-        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55 + _FOOT_LINE_IN * len(footnote),
-                       top_in=0.35)
+        _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55 + FOOT_LINE_IN * len(footnote),
+                       top_in=0.8)
+    else:  # a caller's axes: laid out first, so the labels are sized to the height the rows really get
+        fig.tight_layout()
+    # 9 pt where the rows leave room; on a small axes smaller, and below 6 pt every step-th group only (never overlapping)
+    size, step = group_label_layout(len(table), ax.get_position().height * fig.get_size_inches()[1])
+    ax.set_yticks(y, [figure_text(f"{g} (n={n})" + (" *" if note else "")) if i % step == 0 else ""
+                      for i, (g, n, note) in enumerate(zip(table["group"], table["n"], table["note"]))], fontsize=size)
+    for row in np.flatnonzero(small):  # said on the rows that carry a label
+        if row % step == 0:
+            ax.text(0.02, y[row], "too few items to say", va="center", fontsize=min(8, size), color="#994455")
+    if step > 1:
+        ax.set_xlabel(f"{ax.get_xlabel()} (one in {step} of the {len(table)} groups labelled; metrics.json has them all)", fontsize=10)
     return save_figure(fig, path, layout=not own)
