@@ -11,7 +11,7 @@ from workbench.serialize import plain_text
 
 #: a reliability bin with fewer items than this is drawn hollow and its n written beside it: its accuracy is a few coin flips
 SMALL_BIN = 5
-#: room around [0, 1] on both axes, so a marker on 0 or 1 (the largest is 8 points wide each way) is drawn whole
+#: room around [0, 1] on both axes, so a marker on 0 or 1 (the largest has a 6.4 pt radius) is drawn whole
 _EDGE = 0.05
 
 
