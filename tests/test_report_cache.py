@@ -141,23 +141,27 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     assert "NOT SHOWN" in shown[-1] and "checksum" in shown[-1]
 
 
-def test_the_metrics_table_has_no_empty_cell_and_ece_says_why_it_has_no_interval(small_run, monkeypatch):
-    """ECE's interval and check cells were empty: now a dash whose tooltip says why, and the same words under the table;
-    a breakdown group too small for a number shows dashes in its interval cells too."""
+def test_the_metrics_table_has_no_empty_cell_and_ece_has_its_interval(small_run, monkeypatch):
+    """ECE's interval and check cells were empty: now its item-bootstrap interval (metrics' own) and a check cell
+    whose tooltip says how to read it; a breakdown group too small for a number shows dashes in its interval cells."""
     import html
     import re
+
+    from workbench.analysis.metrics import evaluate
+    from workbench.runs.folder import RunFolder
 
     shown: list[str] = []
     monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
     monkeypatch.setattr(reporting, "_display", lambda obj: None)
-    reporting.metrics_section(small_run, n_boot=20)
+    out = reporting.metrics_section(small_run, n_boot=20)
     page = "\n".join(shown)
     ece_row = re.search(r"<tr><td>ECE</td>(.*?)</tr>", page).group(1)
     cells = re.findall(r"<td>(.*?)</td>", ece_row)
     assert len(cells) == 3 and all(c.strip() for c in cells), cells
-    why = html.escape(reporting.ECE_NO_INTERVAL, quote=True)
-    assert cells[1:] == [f'<span title="{why}">—</span>'] * 2
-    assert f"— ECE: {why}." in page
+    variant = next(iter(out))
+    lo, hi = evaluate(RunFolder(small_run).results(), variant=variant, n_boot=20).ece_ci
+    assert out[variant]["ece_ci"] == [lo, hi] and cells[1] == f"[{lo:.3f}, {hi:.3f}]"
+    assert html.escape(reporting.ECE_INTERVAL_NOTE, quote=True) in cells[2]
     assert "too small" in page  # the fixture's speakers have 2 items each
     tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
     headline, *_, breakdown = tables

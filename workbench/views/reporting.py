@@ -31,6 +31,7 @@ from workbench.analysis.compare import compare_results, plot_comparison, plot_ru
 from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.metrics import evaluate, left_out_note, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.groups import zero_width_note
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -154,11 +155,10 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> 
     return summary
 
 
-#: why the metrics table's ECE row has no interval and no check (said on hover over its dashes and under the table)
-ECE_NO_INTERVAL = ("no 95 % interval and no check: this table's bootstrap resamples labels and predictions (WA, UAR, "
-                   "macro-F1); ECE, which also needs each item's confidence, is a point value over 15 equal-width bins here. "
-                   "The Calibration section, when the run is calibrated, gives ECE with an item-bootstrap interval over the "
-                   "corpus's classes")
+#: what the ECE row's interval is (said on hover over its check cell and under the table)
+ECE_INTERVAL_NOTE = ("ECE's interval is the item bootstrap of the same 15 equal-width bins over the same items; binned ECE "
+                     "is biased upwards on small samples, and a resample is no better, so the interval can sit above the "
+                     "point value: read it as the spread")
 
 
 def _no_value(why: str) -> Markup:
@@ -184,10 +184,12 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         out[v]["chance_uar"] = r.chance_uar
         flags = r.interval_flags()
         rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k, "ok")) for k in ("wa", "uar", "macro_f1")]
-        # ECE has no interval here: a dash that says why on hover, and the same words under the table (no empty cells)
-        rows.append(("ECE", r.ece, _no_value(ECE_NO_INTERVAL), _no_value(ECE_NO_INTERVAL)))
+        ece_flag = zero_width_note(*r.ece_ci, r.n_scored)
+        rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
+                     ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">ok (spread)</span>')))
+        out[v]["ece_ci"] = list(r.ece_ci)
         parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
-        parts.append(f"<p><small>— ECE: {esc(ECE_NO_INTERVAL)}.</small></p>")
+        parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {esc(r.ece_class_sets_words())}.</p>")
