@@ -340,7 +340,7 @@ def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str],
     for name in names:
         t0 = time.perf_counter()
         try:
-            done = subprocess.run([sys.executable, "-c", "from workbench.model.fastpath import start_probe; start_probe()",
+            done = subprocess.run([sys.executable, "-c", "from workbench.model.start_probe import main; main()",
                                    str(checkpoint), name], capture_output=True, text=True, timeout=START_PROBE_TIMEOUT,
                                   stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
@@ -358,21 +358,6 @@ def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str],
                 paths[name]["torch_import_seconds"] = round(float(said["torch_import_seconds"]), 3)
         except (ValueError, IndexError, KeyError, TypeError):
             pass
-
-
-def start_probe() -> None:
-    """The child :func:`_measure_start_ups` times: ``argv`` = checkpoint folder, path; loads it and scores one clip."""
-    from workbench.model.ref import ModelRef  # here, not at the top: ref imports this module
-
-    checkpoint, name = sys.argv[1], sys.argv[2]
-    torch_import = None
-    if name not in ONNX_PATHS:  # timed apart, so that a process that has torch already can leave it out
-        t0 = time.perf_counter()
-        importlib.import_module("torch")
-        torch_import = time.perf_counter() - t0
-    net = ModelRef(checkpoint, device="cpu", dtype=name).load()
-    net.predict(check_clips(1, seed=2))
-    print(json.dumps({"torch": "torch" in sys.modules, "torch_import_seconds": torch_import}))
 
 
 def cached_record(checksum: str) -> dict | None:
