@@ -211,7 +211,7 @@ def test_score_transcript_scores_each_subtitle_span_like_the_model_on_that_span(
     import soundfile as sf
 
     from conftest import speech_like
-    from workbench.explain.words import score_transcript
+    from workbench.explain.transcript import score_transcript
 
     y = speech_like(16000, 4.0, seed=9)
     sf.write(tmp_path / "long.wav", y, 16000, subtype="FLOAT")
@@ -230,3 +230,31 @@ def test_score_transcript_scores_each_subtitle_span_like_the_model_on_that_span(
     late = score_transcript(tmp_path / "long.wav", tmp_path / "late.srt", model=tiny_model)
     assert list(late["status"]) == ["ok", "failed"] and "ends past the end of the audio" in late.loc[1, "error"]
     assert np.allclose(late.loc[0, [f"score_{k}" for k in LABEL_KEYS]].to_numpy(float), table.loc[0, [f"score_{k}" for k in LABEL_KEYS]].to_numpy(float))
+
+
+def test_score_transcript_reads_a_recording_longer_than_the_limit_and_holds_the_limit_per_span(tmp_path, tiny_model):
+    """The per-clip limit (here lowered to 4 s) bounds each span, not the recording: spans after it are scored like the
+    model on that stretch alone, a span over it fails alone naming the limit, and the audio held stays near the limit."""
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.audio.intake import AudioConfig
+    from workbench.explain.transcript import BLOCK_S, score_transcript
+
+    sr = 16000
+    y = np.concatenate([speech_like(sr, 5.0, seed=s) for s in range(4)])  # 20 s
+    sf.write(tmp_path / "long.wav", y, sr, subtype="FLOAT")
+    (tmp_path / "long.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nearly\n\n"
+                                       "2\n00:00:08,000 --> 00:00:10,500\nafter the limit\n\n"
+                                       "3\n00:00:11,000 --> 00:00:16,500\nlonger than the limit\n\n"
+                                       "4\n00:00:16,000 --> 00:00:19,000\noverlaps the long one\n")
+    table = score_transcript(tmp_path / "long.wav", tmp_path / "long.srt", model=tiny_model, audio_config=AudioConfig(max_duration_s=4.0))
+    assert list(table["status"]) == ["ok", "ok", "failed", "ok"]
+    assert "5.5 s long" in table.loc[2, "error"] and "over the 4 s limit" in table.loc[2, "error"]
+    assert table.attrs["duration_s"] == pytest.approx(20.0)
+    for i, (a, b) in ((0, (1.0, 3.0)), (1, (8.0, 10.5)), (3, (16.0, 19.0))):
+        direct = tiny_model.predict([(y[int(a * sr):int(b * sr)], sr)])[0]
+        got = table.loc[i, [f"score_{k}" for k in LABEL_KEYS]].to_numpy(float)
+        assert np.allclose(got, direct.scores, atol=1e-5) and table.loc[i, "label"] == direct.label
+    # the recording was never held whole: at most one span's audio (under the limit) and one block beside it
+    assert table.attrs["max_buffer_s"] <= 4.0 + BLOCK_S + 0.01

@@ -70,7 +70,7 @@ _PUBLIC = {
     "voice_measures": "explain.voice",
     "read_alignment": "explain.words",
     "per_word_scores": "explain.words",
-    "score_transcript": "explain.words",
+    "score_transcript": "explain.transcript",
     # views
     "TrimmingInspector": "views.widgets",
     "SampleRateExplorer": "views.widgets",

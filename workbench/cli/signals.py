@@ -2,7 +2,7 @@
 
 ``segment`` cuts by voice activity, or with ``--transcript FILE`` by the spans of a timed
 transcript (TextGrid, CTM, SubRip, WebVTT, lhotse): one emotion per sentence
-(:func:`workbench.explain.words.score_transcript`).
+(:func:`workbench.explain.transcript.score_transcript`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
 from workbench.errors import ConfigError
-from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment, score_transcript
+from workbench.explain.transcript import score_transcript
+from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, select_mask, select_rows
 from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file

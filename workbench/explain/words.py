@@ -26,9 +26,8 @@ is in ``[start, end)`` — so every frame belongs to at most one of a run of adj
 A word shorter than a frame that holds no frame centre gets the one frame under its
 midpoint.
 
-Long audio with a timed transcript (SRT/WebVTT subtitles, or any alignment):
-:func:`score_transcript` scores each span (a sentence, usually) through the engine — the
-per-sentence emotion emotion2vec's users ask for (emotion2vec issues #79, #88).
+Long audio with a timed transcript (SRT/WebVTT subtitles, or any alignment) is scored span by
+span in :mod:`workbench.explain.transcript`.
 """
 
 from __future__ import annotations
@@ -40,15 +39,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.model.ref import ModelRef
-from workbench.audio.intake import AudioConfig, decode, to_mono
-from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.serialize import read_bytes_capped, read_text_capped
-from workbench.data.manifest import Item
-from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER
-from workbench.schema import score_column
+from workbench.model.network import FRAME_RATE
 
 #: tier names taken as the word tier when none is given (case-insensitive)
 WORD_TIER_NAMES = ("words", "word")
@@ -437,99 +430,3 @@ def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass:
                      "uniform_share": len(idx) / len(a) if len(a) else np.nan,
                      "mean_attribution": float(a[idx].mean()) if len(idx) else np.nan})
     return pd.DataFrame(rows, columns=["word", "label", "start", "end", "n_frames", "share", "uniform_share", "mean_attribution"])
-
-
-# ---------------------------------------------------------------------------
-# long audio: one prediction per transcript span
-# ---------------------------------------------------------------------------
-def _past_end(w: Word, duration: float) -> str:
-    """Why span ``w`` cannot be cut from a recording of ``duration`` seconds, or ``""``."""
-    if w.end <= duration + END_SLACK_S:
-        return ""
-    where = "starts" if w.start >= duration else "ends"
-    return (f"the span {where} past the end of the audio ({w.start:.3f}–{w.end:.3f} s; the recording is {duration:.3f} s). "
-            "Fix: check that the transcript belongs to this recording (times in seconds from its start).")
-
-
-def _span_row(i: int, w: Word, error: str | None) -> dict:
-    """A row of :func:`score_transcript`'s table before its scores: ``error`` None for a scored span."""
-    return {"span": i, "start": w.start, "end": w.end, "text": w.label, "status": "ok" if error is None else "failed",
-            "error": error or "", "label": None, "confidence": np.nan, "margin": np.nan}
-
-
-def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str | os.PathLike, *, model: Any = None,
-                     audio_config: AudioConfig | None = None, batch: int = 16, **load_options: Any):
-    """The model's emotion for each timed span of a transcript (per-sentence emotion of long audio).
-
-    Parameters
-    ----------
-    audio_path : path
-        The recording; decoded once, each span cut from it (so memory holds the decoded file:
-        about 230 MB per hour at 16 kHz).
-    spans : sequence of Word, or a path
-        Timed spans (e.g. :func:`read_alignment` of an SRT/VTT file, or the path itself).
-    model : model or reference
-        A loaded model, or what :meth:`ModelRef.coerce <workbench.model.ref.ModelRef.coerce>` accepts (``load_options`` go there).
-    audio_config : AudioConfig, optional
-        How the recording is decoded and mixed down (default ``AudioConfig()``).
-    batch : int
-        Spans per engine call.
-    **load_options
-        Passed to :meth:`ModelRef.coerce <workbench.model.ref.ModelRef.coerce>` with ``model`` (e.g. ``device="cpu"``).
-
-    Returns
-    -------
-    DataFrame
-        One row per span, in order: ``span, start, end, text, status`` (``ok``/``failed``), ``error``,
-        ``label, confidence, margin`` and ``score_<label>`` for each of the model's labels.  A span that
-        cannot be scored (e.g. shorter than one model frame) is a failed row; the others go on.
-        ``attrs["warning"]`` holds the random-weights banner when the checkpoint is random;
-        ``attrs["duration_s"]`` the recording's duration.
-
-    Examples
-    --------
-    >>> import soundfile as sf
-    >>> t = np.arange(3 * 16000) / 16000
-    >>> sf.write("talk.wav", (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000)
-    >>> with open("talk.srt", "w") as f:
-    ...     _ = f.write("1\\n00:00:00,000 --> 00:00:01,200\\nfirst line\\n\\n2\\n00:00:01,500 --> 00:00:02,900\\nsecond line\\n")
-    >>> table = wb.score_transcript("talk.wav", "talk.srt", model="tiny", device="cpu")
-    >>> list(table["text"]), list(table["status"])
-    (['first line', 'second line'], ['ok', 'ok'])
-    """
-    import pandas as pd
-
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"batch={batch!r} is not a positive whole number.", fix="pass batch=16 (spans per model call).")
-    acfg = audio_config or AudioConfig()
-    decoded = to_mono(decode(audio_path, config=acfg), method=acfg.mixdown)  # fails fast, before the model loads
-    duration = decoded.duration
-    # a span past the end of the recording is that span's failure, not the whole file's: the others are scored
-    words = read_alignment(spans) if isinstance(spans, (str, os.PathLike)) else validate_words(spans, source=str(audio_path))
-    progress = load_options.pop("progress", None)
-    net = ModelRef.coerce(model, **load_options).load(progress=progress)
-    engine = Engine(net, audio_config=acfg, granularity="utterance", workers=0)  # the audio is already in memory
-    rows = [_span_row(i, w, _past_end(w, duration)) for i, w in enumerate(words) if _past_end(w, duration)]
-    work = [WorkItem(Item(id=f"span_{i}", path=str(audio_path), start=w.start, duration=min(w.end, duration) - w.start, text=w.label), decoded)
-            for i, w in enumerate(words) if not _past_end(w, duration)]
-    for chunk in engine.score(work, chunk_size=batch):
-        for sc in chunk:
-            i = int(sc.item.id.split("_")[1])
-            w = words[i]
-            error = "" if sc.ok else str((sc.error or {}).get("text", ""))
-            if not sc.ok and "at least 25 ms" in error:  # the engine's words are about a manifest's start/duration; here it is a span
-                error = (f"the span is {(w.end - w.start) * 1000:.0f} ms; the model needs at least 25 ms (one frame). "
-                         "Fix: merge it with a neighbouring span in the transcript, or drop it.")
-            row = _span_row(i, w, error if not sc.ok else None)
-            if sc.ok:
-                p = sc.prediction
-                row.update(label=p.label, confidence=p.confidence, margin=p.margin,
-                           **{score_column(k): float(v) for k, v in zip(p.labels, p.scores)})  # the model's labels, whatever they are
-            rows.append(row)
-    columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
-    out = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *(k for r in rows for k in r)])))
-    out = out.sort_values("span").reset_index(drop=True)
-    if getattr(net.info, "random_weights", False):
-        out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
-    out.attrs["duration_s"] = duration
-    return out
