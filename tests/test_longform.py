@@ -221,6 +221,43 @@ def test_segment_command(tmp_path, capsys):
     assert "--min-silence" in capsys.readouterr().err
 
 
+def test_segment_with_a_transcript_reads_a_recording_over_120_s_and_records_its_provenance(tmp_path, capsys, tiny_model):
+    """The README's `segment interview.wav --transcript interview.srt` on a 125 s recording: scored span by span
+    (one of them after 120 s), and the folder records what the VAD mode records (model, checksum, dtype, audio
+    config, random weights, source sha256) and holds a log.txt."""
+    import hashlib
+
+    y = np.tile(speech_like(SR, 5.0, seed=2), 25)  # 125 s, over the 120 s limit of one forward pass
+    wav = tmp_path / "interview.wav"
+    sf.write(wav, y, SR, subtype="FLOAT")
+    (tmp_path / "interview.srt").write_text("1\n00:00:01,000 --> 00:00:03,500\nopening\n\n"
+                                            "2\n00:01:00,000 --> 00:01:02,000\nmiddle\n\n"
+                                            "3\n00:02:01,000 --> 00:02:04,000\nafter two minutes\n")
+    out = tmp_path / "tr"
+    assert main(["segment", str(wav), "--transcript", str(tmp_path / "interview.srt"), "--model", "tiny", "--dtype", "float32",
+                 "--out", str(out)]) == 0
+    screen = capsys.readouterr().out
+    assert "125.0 s, 3 transcript spans" in screen and "3 scored, 0 failed" in screen and "log.txt" in screen
+    table = pd.read_csv(out / "sentences.csv")
+    want = tiny_model.predict([y[121 * SR:124 * SR]])[0]
+    np.testing.assert_allclose(table.loc[2, [f"score_{k}" for k in want.labels]].to_numpy(float), want.scores, atol=1e-4)
+    summary = json.loads((out / "transcript_summary.json").read_text())
+    assert summary["duration_s"] == pytest.approx(125.0) and summary["max_buffer_s"] < 120
+    assert summary["source"]["sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert summary["model"]["checksum"] == tiny_model.info.checksum and summary["model"]["dtype"] == "float32"
+    assert summary["random_weights"] is True and summary["audio_config"]["max_duration_s"] == 120.0
+    # the same provenance fields as the VAD mode's summary.json
+    assert main(["segment", str(bursts_file(tmp_path / "b.wav")), "--vad", "energy", "--model", "tiny", "--dtype", "float32",
+                 "--out", str(tmp_path / "vad"), "--no-figures"]) == 0
+    vad = json.loads((tmp_path / "vad" / "summary.json").read_text())
+    for key in ("source", "model", "audio_config", "random_weights", "workbench_version", "seconds", "peak_rss_mb", "max_buffer_s"):
+        assert key in summary and type(summary[key]) is type(vad[key]), key
+    assert set(summary["model"]) == set(vad["model"]) and summary["model"]["checksum"] == vad["model"]["checksum"]
+    assert set(summary["source"]) == set(vad["source"])
+    log = (out / "log.txt").read_text()
+    assert "Duration: 125.00s" in log and "3 spans, 3 scored, 0 failed" in log and "RANDOM WEIGHTS" in log
+
+
 def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, capsys, tiny_model):
     """`segment --transcript`: each subtitle span scored as the model scores that span alone; bad formats and VAD options refused."""
     y = speech_like(SR, 4.0, seed=5)
@@ -246,6 +283,10 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     summary = json.loads((out / "transcript_summary.json").read_text())
     assert summary["n_spans"] == 3 and summary["n_failed"] == 1 and summary["dominant"] == dominant_emotion(table[table["status"] == "ok"])
     assert summary["segmentation"] == "transcript" and summary["warning"]
+    # its provenance, as the VAD mode records it, and a log
+    assert summary["model"]["checksum"] == tiny_model.info.checksum and summary["model"]["dtype"] == "float32"
+    assert summary["random_weights"] is True and summary["audio_config"]["mixdown"] == "mean"
+    assert "span 2 (3.95–3.96 s) failed" in (out / "log.txt").read_text()
     # one span past the end of the audio: a failed row that says so, the others scored (it used to refuse the whole file)
     (tmp_path / "late.vtt").write_text("WEBVTT\n\n00:00:00.200 --> 00:00:01.700\nfirst\n\n00:00:03.500 --> 00:00:07.000\nrunning over\n\n"
                                        "00:00:05.000 --> 00:00:06.000\nafter the end\n")

@@ -2,7 +2,7 @@
 
 ``segment`` cuts by voice activity, or with ``--transcript FILE`` by the spans of a timed
 transcript (TextGrid, CTM, SubRip, WebVTT, lhotse): one emotion per sentence
-(:func:`workbench.explain.transcript.score_transcript`).
+(:func:`workbench.explain.transcript.transcript_file`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
 from workbench.errors import ConfigError
-from workbench.explain.transcript import score_transcript
-from workbench.explain.words import ALIGNMENT_SUFFIXES, read_alignment
+from workbench.explain.transcript import transcript_file
+from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
-from workbench.runs.folder import RunFolder, select_mask, select_rows
-from workbench.runs.longform import SegmentConfig, dominant_emotion, segment_file
+from workbench.runs.folder import select_mask
+from workbench.runs.longform import SegmentConfig, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
-from workbench.serialize import spreadsheet_safe
 
 
 def add_sweep(sub) -> None:
@@ -46,7 +45,7 @@ def add_segment(sub) -> None:
     model_options(sg)
     sg.add_argument("--transcript", default=None, metavar="FILE",
                     help="score each span of this timed transcript instead of VAD segments (per-sentence emotion): "
-                         f"{', '.join(ALIGNMENT_SUFFIXES)} or lhotse .jsonl[.gz]; writes sentences.csv and transcript_summary.json")
+                         f"{', '.join(ALIGNMENT_SUFFIXES)} or lhotse .jsonl[.gz]; writes sentences.csv, transcript_summary.json and log.txt; the recording may be of any length, each span at most 120 s")
     sg.add_argument("--tier", default=None, help="with --transcript: the TextGrid tier (default: 'words'/'word') or lhotse alignment type")
     defaults = SegmentConfig()
     # VAD options default to None so that giving one with --transcript (which replaces the VAD) is refused, not ignored
@@ -102,46 +101,33 @@ def cmd_segment(args) -> int:
 
 
 def _segment_transcript(args) -> int:
-    """``segment PATH --transcript FILE``: one prediction per transcript span, written to sentences.csv and transcript_summary.json."""
+    """``segment PATH --transcript FILE``: one prediction per transcript span, written to sentences.csv, transcript_summary.json and log.txt."""
     given = [flag for flag, name in VAD_OPTIONS if getattr(args, name) is not None]
     if given:
         raise ConfigError(f"{', '.join(given)} set the voice activity detector, and --transcript replaces it (its spans are the segments).",
                           fix=f"drop {', '.join(given)}, or drop --transcript to segment by voice activity.")
-    spans = read_alignment(args.transcript, tier=args.tier)  # an unknown format or a bad time fails before the audio is decoded
-    table = score_transcript(args.path, spans, model=model_ref_from_args(args))
-    ok = select_rows(table)
-    failed = select_rows(table, status="failed")
-    dominant = dominant_emotion(ok)
-    warning = table.attrs.get("warning")
-    summary = {
-        "source": str(Path(args.path).resolve()), "transcript": str(Path(args.transcript).resolve()), "segmentation": "transcript",
-        "duration_s": table.attrs.get("duration_s"), "n_spans": int(len(table)), "n_scored": int(len(ok)), "n_failed": int(len(failed)),
-        "spoken_s": round(float((ok["end"] - ok["start"]).sum()), 3) if len(ok) else 0.0,
-        "dominant": dominant, "dominant_rule": "most frequent span label; ties go to the higher mean confidence",
-        "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
-        "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])} for _, r in failed.iterrows()],
-        "warning": warning,
-    }
-    out = Path(args.out or f"outputs/transcript_{Path(args.path).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
-    folder = RunFolder(out)  # atomic writes, fixed names, no link followed
-    folder.write_artifact("sentences.csv", lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
-    folder.write_artifact("transcript_summary.json", lambda f: f.write(strict_json(summary)), text=True)
+    # the transcript is read first: an unknown format or a bad time fails before the audio is decoded
+    res = transcript_file(args.path, args.transcript, tier=args.tier, model=model_ref_from_args(args), out_dir=args.out)
+    table, summary = res.table, res.summary
+    failed = summary["n_failed"]
     if args.json:
         print(strict_json(summary))
-        return EXIT_OK if failed.empty else EXIT_FAILED_ITEMS
-    if warning:
-        print(f"!! {warning}")
-    print(f"{Path(args.path).name}: {len(table)} transcript spans from {Path(args.transcript).name}, {len(ok)} scored, {len(failed)} failed")
-    print(f"dominant emotion: {dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
+        return EXIT_OK if not failed else EXIT_FAILED_ITEMS
+    if summary["warning"]:
+        print(f"!! {summary['warning']}")
+    for w in summary["decode_warnings"]:
+        print(f"!! {screen_text(w)}")
+    print(f"{Path(args.path).name}: {summary['duration_s']:.1f} s, {len(table)} transcript spans from {Path(args.transcript).name}, "
+          f"{summary['n_scored']} scored, {failed} failed")
+    print(f"dominant emotion: {summary['dominant'] or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
     shown = table.head(SHOWN_SPANS)
     print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")
     for r in shown.itertuples():
         what = f"{r.label:<9} conf {r.confidence:.3f}" if r.status == "ok" else f"failed: {r.error}"
         text = screen_text(" ".join(str(r.text).split()))
         print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}")
-    print(f"sentences.csv and transcript_summary.json written to {out}")
-    return EXIT_OK if failed.empty else EXIT_FAILED_ITEMS
+    print(f"sentences.csv, transcript_summary.json and log.txt written to {res.out_dir}")
+    return EXIT_OK if not failed else EXIT_FAILED_ITEMS
 
 
 COMMANDS = {"sweep": cmd_sweep, "segment": cmd_segment}

@@ -3,6 +3,9 @@
 :func:`score_transcript` scores each span of a timed transcript (SubRip/WebVTT subtitles, TextGrid,
 CTM, lhotse: :func:`~workbench.explain.words.read_alignment`) through the engine — the
 per-sentence emotion emotion2vec's users ask for (emotion2vec issues #79, #88).
+:func:`transcript_file` does the same for ``workbench segment --transcript`` and writes the folder
+(``sentences.csv``, ``transcript_summary.json`` with the run's provenance, ``log.txt``) through the
+:class:`~workbench.runs.writer.RunWriter` that the voice-activity mode writes with.
 
 The recording is read once, block by block (:func:`workbench.audio.intake.stream`), at its own
 rate, mixed down as ``AudioConfig.mixdown`` says; each span is cut from the blocks as soon as
@@ -20,21 +23,34 @@ import heapq
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from workbench import __version__, files
 from workbench.audio.intake import AudioConfig, stream as open_stream
+from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.data.manifest import Item
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import AudioError, ConfigError
 from workbench.explain.words import END_SLACK_S, Word, read_alignment, validate_words
+from workbench.files import strict_json
+from workbench.model.memory import peak_rss_mb
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
+from workbench.runs.longform import dominant_emotion
+from workbench.runs.writer import RunWriter
 from workbench.schema import score_column
+from workbench.serialize import spreadsheet_safe
 
 #: seconds of the recording decoded per read
 BLOCK_S = 2.0
+#: the files :func:`transcript_file` writes
+SENTENCES, SUMMARY, LOG = "sentences.csv", "transcript_summary.json", "log.txt"
+#: how the dominant emotion is chosen
+DOMINANT_RULE = "most frequent span label; ties go to the higher mean confidence"
 
 
 def _past_end(w: Word, duration: float) -> str:
@@ -269,3 +285,94 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     finally:
         stream.close()
     return _table(run, net)
+
+
+@dataclass
+class TranscriptResult:
+    """What :func:`transcript_file` wrote: the folder, the per-span table, the summary and the processing log."""
+
+    out_dir: Path
+    table: Any  # DataFrame
+    summary: dict
+    log: ProcessingLog
+
+
+def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike, *, tier: str | None = None, model: Any = None,
+                    out_dir: str | os.PathLike | None = None, audio_config: AudioConfig | None = None,
+                    batch: int = 16) -> TranscriptResult:
+    """``workbench segment PATH --transcript FILE``: one emotion per transcript span, written to a folder.
+
+    The folder (default ``outputs/transcript_<name>_<timestamp>``) gets ``sentences.csv`` (:func:`score_transcript`'s
+    table), ``transcript_summary.json`` (counts, dominant emotion, failures, and the provenance
+    ``segment``'s ``summary.json`` records: source facts with sha256, model id/checksum/dtype, ``random_weights``,
+    audio config, timings, peak memory, version) and ``log.txt``, through :class:`~workbench.runs.writer.RunWriter`
+    (atomic writes, under the folder's lock).  The transcript is read first: a bad one fails before the audio.
+    """
+    words = read_alignment(transcript, tier=tier)
+    audio_path = Path(audio_path).expanduser().absolute()  # the summary is read later from other folders
+    t_start = time.perf_counter()
+    acfg, stream = _open(audio_path, audio_config, batch)
+    try:
+        net = ModelRef.coerce(model).load()
+        out = Path(out_dir or f"outputs/transcript_{audio_path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
+        writer = RunWriter(files.ensure_folder(out))
+        with writer.lock():
+            run = _read_spans(stream, words, Engine(net, audio_config=acfg, granularity="utterance", workers=0), acfg, batch)
+            table = _table(run, net)
+            stream.info.frames, stream.info.duration = run.n, run.n / run.sr
+            elapsed = time.perf_counter() - t_start
+            summary = _summary(table, run, net, stream, acfg, Path(transcript), elapsed)
+            log = _log(run, net, stream, summary, elapsed)
+            writer.write_file(SENTENCES, lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
+            writer.write_file(SUMMARY, lambda f: f.write(strict_json(summary, indent=2) + "\n"), text=True)
+            writer.write_file(LOG, lambda f: f.write(log.render() + "\n"), text=True)
+    finally:
+        stream.close()
+    return TranscriptResult(writer.path, table, summary, log)
+
+
+def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, transcript: Path, elapsed: float) -> dict:
+    """``transcript_summary.json``: what was found, and the provenance ``summary.json`` of the VAD mode records."""
+    ok, failed = table[table["status"] == "ok"], table[table["status"] == "failed"]
+    return {
+        "source": stream.info.to_dict(), "transcript": str(transcript.expanduser().absolute()),
+        "transcript_sha256": files.sha256_file(transcript), "segmentation": "transcript",
+        "duration_s": run.n / run.sr, "n_spans": int(len(table)), "n_scored": int(len(ok)), "n_failed": int(len(failed)),
+        "spoken_s": round(float((ok["end"] - ok["start"]).sum()), 3) if len(ok) else 0.0,
+        "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
+        "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
+        "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
+                   for _, r in failed.iterrows()],
+        "warning": table.attrs.get("warning"), "decode_warnings": _warnings(run, stream),
+        "audio_config": acfg.to_dict(), "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
+        "seconds": {"decode": round(run.decode_s, 3), "inference": round(run.infer_s, 3), "total": round(elapsed, 3)},
+        "peak_rss_mb": peak_rss_mb(), "max_buffer_s": table.attrs["max_buffer_s"], "block_s": BLOCK_S,
+        "workbench_version": __version__,
+    }
+
+
+def _warnings(run: _Pass, stream: Any) -> list[str]:
+    """What the decoder reported, and why decoding ended early (if it did)."""
+    return list(stream.warnings) + ([run.stopped] if run.stopped else [])
+
+
+def _log(run: _Pass, net: Any, stream: Any, summary: dict, elapsed: float) -> ProcessingLog:
+    """``log.txt``: decode (and mixdown), the spans, the model, as ``segment``'s log says them."""
+    info, duration = stream.info, run.n / run.sr
+    log = ProcessingLog()
+    log.add(StepRecord(name="decode", params={"decoder": info.decoder, "file_size": info.size_bytes, "format": info.format,
+                                              "codec": info.codec, "channels": info.channels},
+                       sr_in=info.sample_rate, sr_out=info.sample_rate, duration_in=info.declared_duration, duration_out=duration,
+                       elapsed_ms=run.decode_s * 1000, warnings=_warnings(run, stream)))
+    if info.channels and info.channels > 1:
+        log.add(StepRecord(name="mixdown", params={"method": summary["audio_config"]["mixdown"], "channels": info.channels},
+                           sr_in=info.sample_rate, sr_out=info.sample_rate, duration_in=duration, duration_out=duration))
+    log.note(f"Transcript {Path(summary['transcript']).name}: {summary['n_spans']} spans, {summary['n_scored']} scored, "
+             f"{summary['n_failed']} failed ({summary['spoken_s']:.1f} s of the {duration:.1f} s scored); "
+             f"most audio held at once {summary['max_buffer_s']:.1f} s")
+    for f in summary["failed"]:
+        log.note(f"span {f['span']} ({f['start']:.2f}–{f['end']:.2f} s) failed: {f['error']}", level="WARNING")
+    log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
+    log.note(f"Inference completed on {summary['n_scored']} spans in {run.infer_s:.1f}s. Dominant emotion: {summary['dominant'] or '—'}")
+    log.note(f"Done. Total processing time: {elapsed:.1f}s")
+    return log
