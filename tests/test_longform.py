@@ -221,6 +221,27 @@ def test_segment_command(tmp_path, capsys):
     assert "--min-silence" in capsys.readouterr().err
 
 
+def test_segment_says_plainly_when_no_speech_was_found(tmp_path, capsys):
+    """Digital silence: the screen and summary.json say no speech was found, why (every sample is 0) and which
+    option could change it; a recording with speech does not say so."""
+    sf.write(tmp_path / "silent.wav", np.zeros(3 * SR, np.float32), SR)
+    assert main(["segment", str(tmp_path / "silent.wav"), "--model", "tiny", "--out", str(tmp_path / "s"), "--no-figures"]) == 0
+    screen = capsys.readouterr().out
+    assert "!! no speech found" in screen and "digital silence" in screen and "--threshold" in screen
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["no_speech"] is True and summary["n_segments"] == 0 and summary["peak_dbfs"] is None
+    assert "lower --threshold (now 0.5" in summary["note"] and "--vad energy" in summary["note"]
+    assert "no speech found" in (tmp_path / "s" / "log.txt").read_text()
+    assert main(["segment", str(tmp_path / "silent.wav"), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "e"), "--json"]) == 0
+    energy = json.loads(capsys.readouterr().out)
+    assert energy["no_speech"] is True and "--vad silero" in energy["note"] and "--threshold" not in energy["note"]
+    path = bursts_file(tmp_path / "speech.wav")
+    assert main(["segment", str(path), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "v"), "--no-figures"]) == 0
+    assert "no speech found" not in capsys.readouterr().out
+    spoken = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert spoken["no_speech"] is False and spoken["note"] is None and -20 < spoken["peak_dbfs"] < 0
+
+
 def test_segment_with_a_transcript_reads_a_recording_over_120_s_and_records_its_provenance(tmp_path, capsys, tiny_model):
     """The README's `segment interview.wav --transcript interview.srt` on a 125 s recording: scored span by span
     (one of them after 120 s), and the folder records what the VAD mode records (model, checksum, dtype, audio

@@ -142,6 +142,8 @@ class LongformResult:
             f"{s['source']['id']}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
             f"VAD {s['config']['vad']}), {s['seconds']['total']:.1f} s wall, peak RSS {s['peak_rss_mb']:.0f} MB"
         )
+        if s.get("no_speech"):
+            lines.append(f"!! {s['note']}")
         lines.append(f"dominant emotion: {self.dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in s["label_counts"].items()))
         lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
         for r in self.timeline.head(40).itertuples():
@@ -263,6 +265,7 @@ class _Scan:
         self.buf = np.zeros(0, dtype=np.float32)
         self.buf_start = 0  # sample index of buf[0]
         self.max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
+        self.peak = 0.0  # loudest sample of the recording (mono, 16 kHz): says whether "no speech" is a silent file
         self.pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
         self.engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
         self.csv: Any = None
@@ -281,6 +284,7 @@ class _Scan:
                 self.timings["decode_resample"] += time.perf_counter() - t0
                 self.buf = np.concatenate([self.buf, block])
                 self.max_buf = max(self.max_buf, len(self.buf))
+                self.peak = max(self.peak, float(np.abs(block).max())) if len(block) else self.peak
                 x = np.concatenate([leftover, block])
                 n = len(x) // FRAME
                 leftover = x[n * FRAME:]
@@ -363,12 +367,14 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     covered = scan.heat_n[:m] > 0
     heat[:m][covered] = (scan.heat_sum[:m][covered] / scan.heat_n[:m][covered, None]).astype(np.float32)
     dominant = dominant_emotion(segments)
-    log = _processing_log(scan, stream, acfg, duration, segments, dominant, elapsed)
+    note = no_speech_note(scan, duration) if not len(segments) else None
+    log = _processing_log(scan, stream, acfg, duration, segments, dominant, elapsed, note)
     counts = segments["label"].value_counts().to_dict() if len(segments) else {}
     info = stream.info
     summary = {
         "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
-        "dominant_emotion": dominant, "label_counts": {k: int(v) for k, v in counts.items()},
+        "dominant_emotion": dominant, "no_speech": note is not None, "note": note,
+        "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
         "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
         "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
         "vad": {"name": scan.vad.name, "version": scan.vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
@@ -383,12 +389,33 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     return LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
 
 
+def _dbfs(peak: float) -> float | None:
+    """A peak sample value in dB full scale; ``None`` for digital silence (-inf, which JSON cannot hold)."""
+    return round(20 * float(np.log10(peak)), 1) if peak > 0 else None
+
+
+def no_speech_note(scan: "_Scan", duration: float) -> str:
+    """What to say when the voice activity detector found no speech: the facts, and the settings that could change it."""
+    cfg, db = scan.cfg, _dbfs(scan.peak)
+    level = "digital silence: every sample is 0" if db is None else f"its loudest sample is at {db:.1f} dBFS"
+    dropped = (f"; {scan.seg.dropped} shorter burst(s) were dropped by --min-speech {cfg.min_speech_s:g}, lower it to keep them"
+               if scan.seg.dropped else "")
+    if cfg.vad == "silero":
+        knobs = f"lower --threshold (now {cfg.threshold:g}; e.g. 0.3) or try --vad energy"
+    else:
+        knobs = (f"try --vad silero (the energy detector needs frames above {cfg.energy_floor_db:g} dBFS and "
+                 f"{cfg.energy_margin_db:g} dB over the noise floor: SegmentConfig(energy_floor_db=…, energy_margin_db=…))")
+    return (f"no speech found: the {cfg.vad} voice activity detector marked none of the {duration:.1f} s as speech, so nothing "
+            f"was classified ({level}). Fix: check that this is the recording you meant (not a silent file or channel); "
+            f"if it holds speech, {knobs}{dropped}.")
+
+
 def _speech_s(segments: Any) -> float:
     return float(segments["duration"].sum()) if len(segments) else 0.0
 
 
 def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float, segments: Any, dominant: str | None,
-                    elapsed: float) -> ProcessingLog:
+                    elapsed: float, note: str | None = None) -> ProcessingLog:
     """The processing log of a scan: decode, mixdown, resample and segmentation steps, each measured."""
     cfg, net, info, timings = scan.cfg, scan.net, stream.info, scan.timings
     log = ProcessingLog()
@@ -402,7 +429,7 @@ def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float
     if info.sample_rate != SAMPLE_RATE:
         log.add(StepRecord(name="resample", params={"method": "soxr-stream", "quality": acfg.soxr_quality}, sr_in=info.sample_rate, sr_out=SAMPLE_RATE,
                            duration_in=info.duration, duration_out=duration))
-    vad_warn = [] if len(segments) else ["no speech found: nothing was classified (lower --threshold, or try --vad energy)"]
+    vad_warn = [note] if note else []
     log.add(StepRecord(name="vad_segment", params={"vad": scan.vad.name, "max_segment_s": cfg.max_segment_s, "min_silence_s": cfg.min_silence_s,
                                                    "min_speech_s": cfg.min_speech_s, "threshold": cfg.threshold, "segments": len(segments),
                                                    "split_at_max": scan.seg.splits, "dropped_short": scan.seg.dropped},
