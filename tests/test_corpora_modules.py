@@ -194,14 +194,37 @@ def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
     by_id = {it.id: it for it in m}
     assert sorted(by_id) == ["MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"]
     a, x, c = (by_id[k] for k in sorted(by_id))
-    assert (a.label, a.emotion, a.speaker, a.gender, a.meta["split"], a.meta["val"]) == ("A", "angry", "msp_127", "female", "Train", 2.0)
-    assert (x.label, x.emotion, x.speaker, x.meta["label_name"]) == ("X", "", "", "")
-    assert (c.emotion, c.meta["label_name"], c.meta["split"]) == ("", "contempt", "Development")
+    assert (a.label, a.emotion, a.speaker, a.gender, a.split, a.meta["val"]) == ("A", "angry", "msp_127", "female", "Train", 2.0)
+    assert (x.label, x.emotion, x.speaker, x.meta["label_name"], x.split) == ("X", "", "", "", "Test1")
+    assert (c.emotion, c.meta["label_name"], c.split) == ("", "contempt", "Development")
     (tmp_path / "Labels" / "labels_consensus.csv").rename(tmp_path / "Labels" / "labels_concensus.csv")
     assert len(msp_podcast.prepare(tmp_path)) == 3
     (tmp_path / "Labels" / "labels_concensus.csv").unlink()
     with pytest.raises(ConfigError, match="labels_consensus"):
         msp_podcast.prepare(tmp_path)
+
+
+def test_msp_podcast_split_set_fills_the_split_column_and_each_test_set_stays_apart(tmp_path, capsys):
+    """Split_Set goes to the manifest's ``split`` as written (it went to meta only: ``probe --scheme split`` found 0 train
+    and 0 test items); the CSV the CLI writes keeps it, and the notes count each partition and its role."""
+    from workbench.cli import main
+    from workbench.data.manifest import read_manifest
+    from workbench.schema import split_role
+
+    (tmp_path / "c" / "Audios").mkdir(parents=True)
+    (tmp_path / "c" / "Labels").mkdir()
+    parts = ["Train", "Train", "Development", "Test1", "Test2", "Test3"]
+    lines = ["FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"]
+    for i, part in enumerate(parts):
+        sf.write(tmp_path / "c" / "Audios" / f"MSP-PODCAST_000{i}_0001.wav", speech_like(dur=0.3), 16000)
+        lines.append(f"MSP-PODCAST_000{i}_0001.wav,{'AHSNAH'[i]},4,4,4,{i},Male,{part}")
+    (tmp_path / "c" / "Labels" / "labels_consensus.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["datasets", "prepare", "msp-podcast", str(tmp_path / "c"), "--out", str(tmp_path / "msp.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "Development 1 (held out (validation))" in err and "Test2 1 (a test set)" in err and "Train 2 (train)" in err
+    m = read_manifest(tmp_path / "msp.csv")
+    assert [it.split for it in m] == parts
+    assert [split_role(it.split) for it in m] == ["train", "train", "dev", "test", "test", "test"]
 
 
 def test_ravdess_file_name_follows_the_readme():

@@ -215,8 +215,30 @@ def test_split_folds_and_the_label_target_reach_classes_the_head_lacks(tmp_path)
     assert by_emotion.classes == ["angry", "happy"] and len(by_emotion.excluded["no emotion (label with no emotion2vec+ counterpart)"]) == 20
     res = probe_run(rf, scheme="split", target="label", n_boot=50)
     assert res.classes == ["angry", "boredom", "happy"] and res.folds[0]["n_train"] == 40 and res.folds[0]["n_test"] == 15
-    assert res.excluded == {"split neither train nor test": [f"e{i:02d}" for i in range(40, 45)]}
+    assert res.excluded == {"a dev split (held out: the probe trains on train, tests on test)": [f"e{i:02d}" for i in range(40, 45)]}
     assert res.folds[0]["uar"] == 1.0 and "boredom" in set(res.predictions["pred"])
+
+
+def test_split_folds_read_msp_podcasts_partitions_and_keep_each_test_set_apart(tmp_path):
+    """MSP-Podcast's Split_Set as written (Train, Development, Test1, Test2): it found 0 test items before; now the train
+    items are tested on each test set alone, Development is held out and counted, an unknown partition left out."""
+    rng = np.random.default_rng(3)
+    parts = ["Train"] * 24 + ["Development"] * 4 + ["Test1"] * 8 + ["Test2"] * 6 + ["Session1"] * 2
+    rows, emb = [], []
+    for i, part in enumerate(parts):
+        rows.append(synthetic_row(f"m{i:02d}", emotion=CLASSES[i % 2], speaker=f"s{i % 5}", split=part))
+        emb.append(np.eye(2)[i % 2] * 8 + rng.standard_normal(2) * 0.1)
+    rf = write_run(tmp_path / "msp", rows, emb)
+    folds, excluded = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("Test1", 24, 8), ("Test2", 24, 6)]
+    assert excluded == {"a dev split (held out: the probe trains on train, tests on test)": [f"m{i:02d}" for i in range(24, 28)],
+                        "a split that is neither train, dev nor test": ["m42", "m43"]}
+    res = probe_run(rf, scheme="split", n_boot=20)
+    assert [f["fold"] for f in res.folds] == ["Test1", "Test2"] and [f["n_test"] for f in res.folds] == [8, 6]
+    only_dev = write_run(tmp_path / "dev", [synthetic_row(f"d{i}", emotion=CLASSES[i % 2], split=p) for i, p in
+                                           enumerate(["Train"] * 4 + ["Development"] * 2)], [np.ones(2) * i for i in range(6)])
+    with pytest.raises(ConfigError, match=r"4 train and 0 test items; both are needed \(its values: \['Development', 'Train'\]\)"):
+        probe_run(only_dev, scheme="split")
 
 
 def test_probe_errors_name_the_fix(tmp_path):

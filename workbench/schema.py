@@ -13,6 +13,7 @@ Constants: :data:`SAMPLE_RATE` (what the model hears), :data:`FRAME_RATE` (its f
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -61,6 +62,30 @@ class Column:
     name: str
     dtype: str
     meaning: str
+
+
+#: the ``split`` column's values (lower-cased) by the role they play.  A corpus keeps its own partition names in
+#: ``split`` (MSP-Podcast's ``Train``/``Development``/``Test1``, ESD's ``evaluation``, IEMOCAP's ``Session1``); readers
+#: of the column (``probe``/``finetune --scheme split``) take each value by its role, and a value with no role here
+#: (``evaluation``, ``Session1``) plays none.
+SPLIT_ROLES = {"train": ("train", "training"), "dev": ("dev", "development", "valid", "validation", "val"),
+               "test": ("test", "testing")}
+#: numbered test sets, each its own (MSP-Podcast's Test1, Test2, Test3 are drawn differently: never pooled)
+_NUMBERED_TEST = re.compile(r"^test\s*_?\d+$")
+
+
+def split_role(value: Any) -> str:
+    """The role of a ``split`` value: ``"train"``, ``"dev"``, ``"test"`` (``test``, or a numbered test set such as
+    MSP-Podcast's ``Test1``), or ``""`` when it has none (``Session1``, ESD's ``evaluation``, empty).
+
+    >>> [split_role(v) for v in ("Train", "Development", "Test1", "test", "Session1", "")]
+    ['train', 'dev', 'test', 'test', '', '']
+    """
+    key = str(value or "").strip().lower()
+    for role, names in SPLIT_ROLES.items():
+        if key in names:
+            return role
+    return "test" if _NUMBERED_TEST.match(key) else ""
 
 
 #: manifest columns copied into every row (the ones ``metrics --by`` can break down by)

@@ -17,7 +17,10 @@ the real weights can set their numbers beside the published ones:
                ``SesNN`` id prefix;
   ``emobox``   the folds ``datasets import-emobox`` recorded in ``meta.folds``
                (``{fold: "train" | "test"}``), one probe per fold;
-  ``split``    the manifest's ``split`` column: ``train`` against ``test``;
+  ``split``    the manifest's ``split`` column: ``train`` against ``test``, by each value's role
+               (:func:`workbench.schema.split_role`: MSP-Podcast's ``Train`` is train, ``Development``
+               dev, left out); several numbered test sets (``Test1``, ``Test2``) are one fold each,
+               never pooled, and the mean row averages them;
 
 * the target: ``emotion`` (the nine-class counterpart) or ``label`` (the
   corpus's own label, so classes the nine-class head lacks — EmoDB's boredom,
@@ -46,7 +49,7 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.schema import score_labels
+from workbench.schema import score_labels, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -153,16 +156,31 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
             folds.append(Fold(name, np.flatnonzero(side == "train"), np.flatnonzero(side == "test")))
         return folds, excluded
     if scheme == "split":
-        split = np.char.lower(col("split").astype(str))
-        train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-        if not len(train) or not len(test):
-            raise ConfigError(f"the manifest's split column has {len(train)} train and {len(test)} test items; both are needed.",
-                              fix="fill the split column with train/test, or use --scheme speaker (or session, emobox).")
-        other = ~np.isin(split, ["train", "test"])
-        if other.any():
-            excluded["split neither train nor test"] = ids[other].tolist()
-        return [Fold("split", train, test)], excluded
+        return _split_folds(col("split"), ids, excluded)
     raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --scheme speaker, session, emobox or split.")
+
+
+def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[str]]) -> tuple[list[Fold], dict[str, list[str]]]:
+    """The ``split`` scheme: the train items against each test set (:func:`~workbench.schema.split_role`), one fold per
+    test set (``test``, or MSP-Podcast's ``Test1``, ``Test2`` … each on its own); dev and role-less items are left out."""
+    roles = np.array([split_role(v) for v in split], dtype=object)
+    train = np.flatnonzero(roles == "train")
+    tests: dict[str, str] = {}  # lower-cased test-set value → its first spelling (the fold's name)
+    for v in split[roles == "test"]:
+        tests.setdefault(str(v).strip().lower(), str(v).strip())
+    if not len(train) or not tests:
+        present = sorted(set(str(v).strip() for v in split) - {""})
+        raise ConfigError(f"the manifest's split column has {len(train)} train and {int((roles == 'test').sum())} test items; "
+                          f"both are needed (its values: {present or 'all empty'}).",
+                          fix="fill the split column with train/test (a corpus's own names such as MSP-Podcast's Train/Test1 "
+                              "are read too), or use --scheme speaker (or session, emobox).")
+    if (roles == "dev").any():
+        excluded["a dev split (held out: the probe trains on train, tests on test)"] = ids[roles == "dev"].tolist()
+    if (roles == "").any():
+        excluded["a split that is neither train, dev nor test"] = ids[roles == ""].tolist()
+    lowered = np.array([str(v).strip().lower() for v in split], dtype=object)
+    name = (lambda key: "split") if len(tests) == 1 else (lambda key: tests[key])
+    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (lowered == key))) for key in sorted(tests)], excluded
 
 
 # ---------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.  The manifest comes from
 ``labels_consensus.csv`` (``labels_concensus.csv`` in early releases): per file the consensus class letter
-``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set`` (``Train``,
-``Development``, ``Test1``, ``Test2`` …), kept as ``meta.split``.
+``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as it is written in the
+manifest's ``split`` column: ``Train``, ``Development`` (the validation set), ``Test1`` (segments from 237 speakers),
+``Test2`` (117 podcasts kept out of every other partition) and, from release 1.12, ``Test3`` (balanced across the
+primary emotions).  Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train``
+is train, ``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
 
 ``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
@@ -21,6 +24,7 @@ from workbench.data.corpora.common import audio_files, finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
+from workbench.schema import split_role
 
 NAME = "msp-podcast"
 
@@ -52,9 +56,10 @@ def _consensus_file(root: Path) -> Path:
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """MSP-Podcast: one item per row of ``Labels/labels_consensus.csv`` whose audio is in the folder.
 
-    The label is the consensus letter (``X``: the raters did not agree, kept unlabelled); ``meta`` keeps the split,
-    the consensus dimensions (``act``, ``val``, ``dom``, 1–7) and the class's name.  Rows without their audio file are
-    counted and skipped; audio files without a row are not items.
+    The label is the consensus letter (``X``: the raters did not agree, kept unlabelled); ``split`` is ``Split_Set``
+    as written (``Train``, ``Development``, ``Test1`` …); ``meta`` keeps the consensus dimensions (``act``, ``val``,
+    ``dom``, 1–7) and the class's name.  Rows without their audio file are counted and skipped; audio files without a
+    row are not items.  The manifest's notes count the items of each split and say how ``--scheme split`` reads them.
     """
     root = require_dir(corpus_dir, NAME)
     labels = _consensus_file(root)
@@ -69,13 +74,28 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             continue
         speaker = r.get("SpkrID", "").strip()
         gender = r.get("Gender", "").strip().lower()
-        meta = {"corpus": NAME, "split": r.get("Split_Set", "").strip(), "label_name": CLASS_NAMES[letter]}
+        meta = {"corpus": NAME, "label_name": CLASS_NAMES[letter]}
         meta.update({dim: as_float(r.get(col)) for dim, col in (("act", "EmoAct"), ("val", "EmoVal"), ("dom", "EmoDom"))
                      if r.get(col, "") != ""})
         items.append(Item(id=p.stem, path=rel(p, root), label=letter, emotion=LABEL_MAP[letter],
                           speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
-                          gender=gender if gender in ("male", "female") else "", meta=meta))
-    return finish(items, root, NAME, skipped)
+                          gender=gender if gender in ("male", "female") else "", split=r.get("Split_Set", "").strip(),
+                          meta=meta))
+    manifest = finish(items, root, NAME, skipped)
+    manifest.notes.append(split_note(items))
+    return manifest
+
+
+def split_note(items: list[Item]) -> str:
+    """The items of each ``Split_Set`` value, and the role ``--scheme split`` gives it."""
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it.split] = counts.get(it.split, 0) + 1
+    if set(counts) == {""}:
+        return "the consensus file has no Split_Set: the manifest's split is empty (use --scheme speaker to probe it)."
+    roles = {"train": "train", "dev": "held out (validation)", "test": "a test set", "": "no role: left out of --scheme split"}
+    return ("split = Split_Set: " + ", ".join(f"{v or '(empty)'} {n} ({roles[split_role(v)]})" for v, n in sorted(counts.items()))
+            + "; `probe`/`finetune --scheme split` train on Train and test on each test set on its own.")
 
 
 def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | None = None) -> ReadReport:
