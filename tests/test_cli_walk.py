@@ -148,6 +148,22 @@ def test_a_breakdown_says_how_many_items_it_leaves_out(tmp_path, monkeypatch):
     assert "without a gender" not in every.render() and every.breakdown_left_out == {}  # none left out: no note
 
 
+def test_a_breakdown_by_a_column_that_is_empty_for_every_row_says_so(tmp_path, monkeypatch, capsys):
+    """``metrics --by split`` on a manifest whose split column is there but empty printed no breakdown and no word."""
+    rows = [synthetic_row(f"i{k}", emotion=("happy", "sad")[k % 2], pred="happy", speaker=f"s{k % 3}") for k in range(6)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    assert main(["metrics", str(rf.path), "--by", "split", "speaker", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "by split: no breakdown: the column is empty for all 6 scored items" in out and "by speaker: s0" in out
+    saved = json.loads((rf.path / "metrics.json").read_text())["raw"]
+    assert "split" not in saved["breakdowns"] and saved["breakdown_left_out"] == {"split": 6}
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    reporting.metrics_section(rf.path, by=["split"], n_boot=10)
+    assert "<p><b>by split</b>: no breakdown: the column is empty for all 6 scored items" in shown[0]
+
+
 def test_one_labelled_class_has_no_chance_level_and_no_labelled_item_no_metrics(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)

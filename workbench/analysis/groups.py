@@ -288,3 +288,14 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
         offered = [c for c in MANIFEST_COLUMNS if c in columns]
         raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
                           f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
+
+
+def left_out_note(col: str, n: int) -> str:
+    """The items a breakdown by ``col`` leaves out, said under it: its groups' counts add up to the rest only."""
+    return f"{n} item{'s' if n != 1 else ''} without a {col} {'are' if n != 1 else 'is'} not in this breakdown."
+
+
+def no_groups_note(col: str, n: int) -> str:
+    """Why a breakdown by ``col`` has no groups: the column is there, but none of the ``n`` scored items fills it."""
+    return (f"no breakdown: the column is empty for all {n} scored item{'s' if n != 1 else ''} "
+            f"(fill {col} in the manifest, e.g. `workbench datasets prepare` does for corpora that have one).")

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import (FOOT_LINE_IN, analyse_groups, breakdown_footnote, check_breakdown_columns, describe_gap,
-                                      group_label_layout, small_class_note, zero_width_note)
+                                      group_label_layout, left_out_note, no_groups_note, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -91,7 +91,8 @@ class Report:
     training_overlap: list[str] = field(default_factory=list)
     #: per breakdown column: UAR gap and per-class recall gaps with intervals (analysis.groups)
     disparities: dict[str, dict] = field(default_factory=dict)
-    #: per breakdown column: how many scored items have no value there and are in none of its groups (absent: none)
+    #: per breakdown column: how many scored items have no value there and are in none of its groups (absent: none);
+    #: a column in ``by`` that no scored item fills is here with every scored item and absent from ``breakdowns``
     breakdown_left_out: dict[str, int] = field(default_factory=dict)
     #: UAR of a uniform guess over the scored classes; None with fewer than 2 (one class: chance is trivially 1)
     chance_uar: float | None = None
@@ -136,6 +137,7 @@ class Report:
                 lines.append(f"    {describe_gap(disp['uar'])}")
             if disp.get("excluded_why"):
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
+        lines += [f"  by {col}: {no_groups_note(col, n)}" for col, n in self.breakdown_left_out.items() if col not in self.breakdowns]
         return "\n".join(lines)
 
     def interval_flags(self) -> dict[str, str]:
@@ -161,11 +163,6 @@ class Report:
             text += (f"; none over the corpus's classes: only {self.classes[0]} is labelled, "
                      "and restricted to one class every prediction is right")
         return text
-
-
-def left_out_note(col: str, n: int) -> str:
-    """The items a breakdown by ``col`` leaves out, said under it: its groups' counts add up to the rest only."""
-    return f"{n} item{'s' if n != 1 else ''} without a {col} {'are' if n != 1 else 'is'} not in this breakdown."
 
 
 def _group_line(group: str, d: dict) -> str:
@@ -286,7 +283,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
-    left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in breakdowns}
+    left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in by if col in sc.columns}  # all: no groups
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,

@@ -30,8 +30,8 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
-from workbench.analysis.metrics import evaluate, left_out_note, plot_confusion, plot_reliability, run_training_overlap
-from workbench.analysis.groups import zero_width_note
+from workbench.analysis.groups import left_out_note, no_groups_note, zero_width_note
+from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -206,6 +206,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                       d.get("note", "")) for g, d in groups.items()]))
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
+        parts += [f"<p><b>by {esc(col)}</b>: {esc(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
+                  if col not in r.breakdowns]
         show_html("\n".join(parts))
         if r.n_scored:
             show_figure(plot_confusion(r))
