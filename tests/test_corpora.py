@@ -59,8 +59,44 @@ def test_ravdess(tmp_path):
     assert calm.text == "Dogs are sitting by the door"
     assert m["03-01-05-02-01-01-12"].emotion == "angry" and m["03-01-05-02-01-01-12"].speaker == "Actor_12"
     assert m["03-01-08-01-02-02-23"].emotion == "surprised"
-    assert m["03-02-06-01-01-01-24"].meta["vocal_channel"] == "song" and m["03-02-06-01-01-01-24"].emotion == "fearful"
-    assert m["03-01-07-02-01-02-05"].emotion == "disgusted"
+    assert "03-02-06-01-01-01-24" not in m  # song: left out by default (a different task)
+    assert m["03-01-07-02-01-02-05"].emotion == "disgusted" and m["03-01-07-02-01-02-05"].meta["vocal_channel"] == "speech"
+    song = by_id(prepare("ravdess", tmp_path, channel="song"))
+    assert list(song) == ["03-02-06-01-01-01-24"] and song["03-02-06-01-01-01-24"].emotion == "fearful"
+    assert len(prepare("ravdess", tmp_path, channel="both")) == 6
+
+
+def test_ravdess_skips_codes_its_readme_rules_out_and_keeps_song_apart(tmp_path, capsys):
+    """The README: no strong neutral, 24 actors, no disgust or surprised in song; a video-only recording has no audio.
+    Such names were read as items; song was mixed with speech without a word.  Now each is skipped and named, and
+    song is left out with its count and the option that brings it in."""
+    from workbench.cli import main
+
+    good = ["03-01-01-01-01-01-01", "03-01-03-02-02-02-02", "01-01-04-01-01-01-03", "03-02-05-02-01-01-04", "03-02-01-01-01-01-06"]
+    bad = {"03-01-01-02-01-01-01": "strong intensity (02) for neutral (01)", "03-01-05-01-01-01-25": "actor 25",
+           "03-01-05-01-01-01-00": "actor 00", "02-01-05-01-01-01-07": "video-only", "03-02-07-01-01-01-08": "song (02) with disgust (07)",
+           "03-02-08-02-01-01-09": "song (02) with surprised (08)"}
+    for n in [*good, *bad]:
+        wav(tmp_path / "c" / f"Actor_{n[-2:]}" / f"{n}.wav")
+    m = prepare("ravdess", tmp_path / "c")
+    assert sorted(it.id for it in m) == ["01-01-04-01-01-01-03", "03-01-01-01-01-01-01", "03-01-03-02-02-02-02"]
+    assert {it.meta["modality"] for it in m} == {"full-AV", "audio-only"}
+    notes = " | ".join(m.notes)
+    assert "3 speech files in the manifest" in notes and "2 song files left out (vocal channel 02): pass --channel song" in notes
+    assert "6 files skipped: their codes are ruled out by the RAVDESS README" in notes
+    both = prepare("ravdess", tmp_path / "c", channel="both")
+    assert sorted(it.meta["vocal_channel"] for it in both) == ["song"] * 2 + ["speech"] * 3
+    assert "3 speech files, 2 song files in the manifest (speech and song are different tasks" in " ".join(both.notes)
+    assert main(["datasets", "prepare", "ravdess", str(tmp_path / "c"), "--out", str(tmp_path / "r.csv")]) == 0
+    err = capsys.readouterr().err
+    shown = [n for n in bad if n in err]
+    assert len(shown) == 5 and "… and 1 more" in err  # the first five named, with their reasons, and a count
+    assert all(why in err for n, why in bad.items() if n in shown)
+    assert len(read_manifest(tmp_path / "r.csv")) == 3
+    assert main(["datasets", "prepare", "ravdess", str(tmp_path / "c"), "--channel", "song", "--out", str(tmp_path / "s.csv")]) == 0
+    assert len(read_manifest(tmp_path / "s.csv")) == 2
+    assert main(["datasets", "prepare", "emodb", str(tmp_path / "c"), "--channel", "song", "--out", str(tmp_path / "e.csv")]) == 2
+    assert "emodb: takes no option --channel; it takes none" in capsys.readouterr().err
 
 
 def test_crema_d_with_demographics(tmp_path):

@@ -34,9 +34,13 @@ def add_datasets(sub) -> None:
     dsub = ds.add_subparsers(dest="datasets_command", required=True, metavar="ACTION",
                              help="prepare, import-emobox, import-hf, import-lhotse, import-votes or export-lhotse")
     dp = add_command(dsub, "prepare", help="write a manifest for a corpus folder as distributed",
-              example=("workbench datasets prepare ravdess /data/RAVDESS --out datasets/ravdess.csv",))
+              example=("workbench datasets prepare ravdess /data/RAVDESS --out datasets/ravdess.csv",
+                       "workbench datasets prepare ravdess /data/RAVDESS --channel song --out datasets/ravdess_song.csv"))
     dp.add_argument("corpus", help=", ".join(PREPARERS))
     dp.add_argument("corpus_dir", help="the folder the corpus was unpacked into")
+    dp.add_argument("--channel", choices=("speech", "song", "both"), default=None,
+                    help="RAVDESS only: the vocal channel(s) to keep (default: speech; song is a different task, "
+                         "without disgust or surprised)")
     add_out_option(dp, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     de = add_command(dsub, "import-emobox", help="read EmoBox metadata / fold files into a manifest",
               example=("workbench datasets import-emobox EmoBox/data/iemocap/fold_1/*.jsonl --root /data --out iemocap.csv",))
@@ -131,7 +135,7 @@ def cmd_datasets(args) -> int:
     if args.datasets_command == "import-lhotse":
         return cmd_import_lhotse(args)
     if args.datasets_command == "prepare":
-        m = prepare(args.corpus, args.corpus_dir)
+        m = prepare(args.corpus, args.corpus_dir, channel=args.channel)
     else:
         m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
     report = m.validate()

@@ -10,6 +10,7 @@ A new corpus is a new module added to :data:`CORPORA`.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import replace
 from types import ModuleType
@@ -23,7 +24,7 @@ from workbench.labels import LABEL_KEYS
 #: corpus name → its module
 CORPORA: dict[str, ModuleType] = {m.NAME: m for m in (emodb, ravdess, crema_d, tess, iemocap, esd, casia, msp_podcast)}
 
-#: corpus name → its manifest reader ``prepare(corpus_dir) -> Manifest``
+#: corpus name → its manifest reader ``prepare(corpus_dir, **its options) -> Manifest``
 PREPARERS: dict[str, Callable[[str | os.PathLike], Manifest]] = {
     name: m.prepare for name, m in CORPORA.items() if hasattr(m, "prepare")}
 #: corpus label → emotion2vec+ key ("" = no counterpart), by corpus
@@ -90,9 +91,26 @@ def for_labels(manifest: Manifest, labels: Sequence[str]) -> Manifest:
     return replace(manifest, items=items)
 
 
-def prepare(corpus: str, corpus_dir: str | os.PathLike) -> Manifest:
-    """The manifest of a corpus as distributed, by the corpus's name (one of :data:`PREPARERS`)."""
+def prepare(corpus: str, corpus_dir: str | os.PathLike, **options: Any) -> Manifest:
+    """The manifest of a corpus as distributed, by the corpus's name (one of :data:`PREPARERS`).
+
+    ``options`` are the corpus reader's own (RAVDESS's ``channel``); ``None`` means its default.  An option the
+    corpus's reader does not take is refused with the ones it does.
+    """
     key = corpus_key(corpus)
     if key not in PREPARERS:
         raise ConfigError(f"unknown corpus {corpus!r}; known: {', '.join(PREPARERS)}.", fix="pick one of them, or use import-emobox.")
-    return PREPARERS[key](corpus_dir)
+    options = {k: v for k, v in options.items() if v is not None}
+    takes = corpus_options(key)
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise ConfigError(f"takes no option {', '.join('--' + u for u in unknown)}; "
+                          f"{'its options: ' + ', '.join('--' + t for t in takes) if takes else 'it takes none'}.",
+                          source=key, fix=f"leave {', '.join('--' + u for u in unknown)} out for {key}.")
+    return PREPARERS[key](corpus_dir, **options)
+
+
+def corpus_options(corpus: str) -> list[str]:
+    """The keyword options a corpus's manifest reader takes (RAVDESS: ``channel``)."""
+    params = inspect.signature(PREPARERS[corpus_key(corpus)]).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
