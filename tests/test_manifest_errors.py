@@ -39,6 +39,10 @@ CASES = [
     ("unbalanced quote", "m.csv", 'id,path\n"a,a.wav\n', "not valid CSV"),
     ("Latin-1 text", "m.csv", "id,path,label\na,a.wav,col\xe8re\n".encode("latin-1"), "not UTF-8 text (byte 0xe8 on line 2)"),
     ("more fields than the header", "m.csv", "id,path\na,a.wav,extra\n", "row 1 has 3 fields but the header has 2"),
+    # European Excel's CSV: it said "quote fields that contain commas"
+    ("semicolon-separated", "m.csv", "id;path;text\na;a.wav;Kids, are talking\n", "its header is separated by semicolons"),
+    ("UTF-16 without a byte-order mark", "m.csv", "id,path\na,a.wav\n".encode("utf-16-le"), "holds NUL bytes (16 of its first 32): it looks like UTF-16"),
+    ("Excel's Unicode text (UTF-16, tabs)", "m.csv", "id\tpath\na\ta.wav\n".encode("utf-16"), "its header is separated by tabs"),
     ("JSONL line that is a list", "m.jsonl", '{"id": "a", "path": "a.wav"}\n["b", "a.wav"]\n', "line 2 is a JSON list, not an object"),
     ("JSONL that is not JSON", "m.jsonl", '{"id": "a", "path": "a.wav"\n', "line 1 is not valid JSON"),
     ("start=abc", "m.csv", "id,path,start\na,a.wav,abc\n", "start='abc' is not a number"),
@@ -68,6 +72,30 @@ def test_malformed_manifest_is_refused_with_the_fix_before_the_model_loads(tmp_p
     assert "\n  fix: " in err and "Traceback" not in err
     assert "checkpoint" not in err  # the manifest was checked first
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_manifest_with_a_byte_order_mark_is_read_in_its_encoding(tmp_path, encoding):
+    """A UTF-16 manifest with FF FE (Excel's "Unicode text", resaved with commas) was refused as "not UTF-8 (byte 0xff)"
+    with Latin-1 advice; a byte-order mark says what the text is, so it is read as that."""
+    wav(tmp_path / "a.wav")
+    text = "id,path,label,text\nc1,a.wav,colère,Kids are talking by the door\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":  # Python's utf-16-be writes no mark: put the big-endian one in front
+        data = b"\xfe\xff" + data
+    m = read_manifest(_write(tmp_path / "m.csv", data))
+    assert [(it.id, it.label, it.text) for it in m] == [("c1", "colère", "Kids are talking by the door")]
+
+
+def test_a_broken_utf16_manifest_names_utf16_not_latin1(tmp_path):
+    data = "id,path\na,a.wav\n".encode("utf-16") + b"\x00\xd8"  # a lone high surrogate at the end
+    with pytest.raises(ConfigError) as info:
+        read_manifest(_write(tmp_path / "m.csv", data), validate_files=False)
+    assert "starts with a UTF-16 byte-order mark but is not UTF-16 text" in info.value.message
+    assert "iconv -f utf-16 -t utf-8" in info.value.fix and "latin1" not in info.value.fix
+    with pytest.raises(ConfigError) as semi:
+        read_manifest(_write(tmp_path / "s.csv", '"id";"path"\n"a";"a.wav"\n'), validate_files=False)  # quoted cells
+    assert "separated by semicolons" in semi.value.message and "CSV UTF-8 (Comma delimited)" in semi.value.fix
 
 
 def test_unknown_emotion_lists_the_valid_keys_and_the_fix(tmp_path):

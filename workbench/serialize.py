@@ -15,6 +15,7 @@ Writing results: matplotlib text of data strings (no mathtext), and saving figur
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import os
@@ -174,6 +175,41 @@ def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTE
     except UnicodeDecodeError as exc:
         raise ConfigError(f"is not {encoding} text ({exc.reason} at byte {exc.start}).", source=source,
                           fix=f"save the file as {encoding}.") from None
+
+
+#: byte-order marks and the codec that reads past them; UTF-32's little-endian mark (FF FE 00 00) begins with UTF-16's
+#: (FF FE), so it is tried first.  Excel's "Unicode text" export is UTF-16 with FF FE.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF8, "UTF-8-sig"),
+                    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+_TO_UTF8 = "save it as UTF-8 (Excel: \"CSV UTF-8 (Comma delimited)\")"
+
+
+def decode_text(data: bytes, *, source: str) -> str:
+    """The text of a table someone saved: UTF-8 (a byte-order mark or none), or UTF-16 / UTF-32 when it starts with
+    their byte-order mark (read by it: the bytes were capped before, and the text is no longer than they are).
+
+    Raises
+    ------
+    ConfigError
+        Bytes that are not text in the encoding, naming the byte, its line and the fix for what the bytes look like:
+        Latin-1 for a stray byte, UTF-16 without a mark when a quarter or more of the first kB are NUL bytes.
+    """
+    codec = next((c for bom, c in BYTE_ORDER_MARKS if data.startswith(bom)), "UTF-8")
+    try:
+        text = data.decode(codec.lower())
+    except UnicodeDecodeError as exc:
+        if codec.startswith("UTF-8"):
+            line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}).", source=source,
+                              fix=f"{_TO_UTF8}; for Latin-1 text: `iconv -f latin1 -t utf-8 in.csv > out.csv`.") from None
+        raise ConfigError(f"starts with a {codec} byte-order mark but is not {codec} text ({exc.reason} at byte {exc.start}).",
+                          source=source, fix=f"{_TO_UTF8}, or convert it: `iconv -f {codec.lower()} -t utf-8 in.csv > out.csv`.") from None
+    head = data[:1000]
+    if codec == "UTF-8" and head.count(0) * 4 >= len(head) > 0:  # every other byte NUL: UTF-16 text of ASCII letters
+        raise ConfigError(f"holds NUL bytes ({head.count(0)} of its first {len(head)}): it looks like UTF-16 text saved "
+                          "without a byte-order mark, not UTF-8.", source=source,
+                          fix=f"{_TO_UTF8}, or convert it: `iconv -f utf-16le -t utf-8 in.csv > out.csv`.")
+    return text
 
 
 def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) -> None:

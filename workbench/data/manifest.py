@@ -29,7 +29,7 @@ from typing import Any, Iterable
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.serialize import TABLE_MAX_ROWS, check_fields, read_bytes_capped
+from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown
 
 logger = logging.getLogger(__name__)
 
@@ -308,19 +308,38 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
 
 
-def _decode(raw: bytes, p: Path) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}).",
-            source=str(p),
-            fix="save it as UTF-8 (for Latin-1 text: `iconv -f latin1 -t utf-8 in.csv > out.csv`).",
-        ) from None
+#: what a manifest's header is written with instead of commas (European Excel's CSV; Excel's "Unicode text")
+OTHER_DELIMITERS = {";": "semicolons (';', as Excel writes CSV where the decimal mark is a comma)",
+                    "\t": "tabs (as Excel's \"Unicode text\" export writes)"}
+
+
+def _check_delimiter(p: Path, text: str) -> None:
+    """Refuse a header whose cells are known columns only when split at ';' or a tab: read at commas it is one column
+    (or a row "has more fields than the header"), which names the wrong cause."""
+    pos = 0
+    while pos < len(text):  # the first non-blank line, without copying the text
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos:end].strip():
+            break
+        pos = end + 1
+    line = text[pos:end] if pos < len(text) else ""
+    known = set(COLUMNS) | {"meta"}
+
+    def cells(sep: str) -> set[str]:
+        return {c.strip().lower() for c in next(csv.reader([line], delimiter=sep), [])}
+
+    if cells(",") & known:
+        return
+    for sep, words in OTHER_DELIMITERS.items():
+        if cells(sep) & known:
+            raise ConfigError(f"its header is separated by {words}, not commas: {shown(line, 120)}.", source=str(p),
+                              fix="save it as CSV with commas (Excel: \"CSV UTF-8 (Comma delimited)\"; LibreOffice: field "
+                                  "delimiter ','), or write the manifest as .jsonl.")
 
 
 def _read_csv(p: Path, text: str) -> list[dict]:
+    _check_delimiter(p, text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         rows = list(reader)
@@ -463,7 +482,7 @@ def _read_records(p: Path) -> list[dict]:
         if n_lines > TABLE_MAX_ROWS:
             raise ConfigError(f"has {n_lines:,} lines; a manifest holds at most {TABLE_MAX_ROWS:,} rows.", source=str(p),
                               fix="split it into several manifests (one per corpus part) and run each.")
-        text = _decode(data, p)
+        text = decode_text(data, source=str(p))
         del data
         records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
     if len(records) > TABLE_MAX_ROWS:
