@@ -241,6 +241,22 @@ def test_split_folds_read_msp_podcasts_partitions_and_keep_each_test_set_apart(t
         probe_run(only_dev, scheme="split")
 
 
+def test_finetune_on_the_split_scheme_reports_each_msp_test_set_alone(tmp_path):
+    """finetune --scheme split pools its folds' test items; with several test sets (Test1, Test2) each is reported
+    alone too, on its own items (they were pooled only)."""
+    from workbench.analysis.finetune.data import tune_data
+    from workbench.analysis.finetune.evaluate import evaluate_finetune
+
+    rng = np.random.default_rng(4)
+    parts = ["Train"] * 20 + ["Development"] * 4 + ["Test1"] * 8 + ["Test2"] * 6
+    rows = [synthetic_row(f"m{i:02d}", emotion=CLASSES[i % 2], speaker=f"s{i % 5}", split=p) for i, p in enumerate(parts)]
+    data = tune_data(write_run(tmp_path / "msp", rows, [rng.standard_normal(3) for _ in rows]))
+    wrong_on_test2 = lambda tr, va, te: np.where(data.rows["split"].to_numpy()[te] == "Test2", "happy", data.y[te])  # noqa: E731
+    ev = evaluate_finetune(data, scheme="split", n_boot=20, procedure=wrong_on_test2)
+    assert ev["n_folds"] == 2 and ev["finetuned"]["n"] == 14
+    assert {k: (d["n"], d["wa"]) for k, d in ev["per_test_set"].items()} == {"Test1": (8, 1.0), "Test2": (6, 0.5)}
+
+
 def test_probe_errors_name_the_fix(tmp_path):
     rf = write_run(tmp_path / "one", [synthetic_row(f"a{i}", emotion=CLASSES[i % 2], speaker="only") for i in range(6)],
                    [np.ones(4) * i for i in range(6)])

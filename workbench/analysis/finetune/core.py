@@ -64,6 +64,7 @@ class FinetuneResult:
             for name in ("finetuned", "probe", "parent_mapped"):
                 if ev.get(name):
                     lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
+            lines += [f"    finetuned on test set {name} alone: " + _figures(d) for name, d in ev.get("per_test_set", {}).items()]
         if c.get("warning"):
             lines.append(f"WARNING: {c['warning']}")
         return "\n".join(lines)

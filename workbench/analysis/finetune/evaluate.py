@@ -77,7 +77,7 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     """
     fit_predict = procedure or head_procedure(data, config)
     folds, excluded = assign_folds(data.rows, scheme, k=k)
-    truth, preds, test_rows = [], [], []
+    truth, preds, test_rows, names = [], [], [], []
     for fold in folds:
         tr = fold.train
         if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
@@ -86,6 +86,7 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
         truth.append(data.y[fold.test])
         preds.append(np.asarray(fit_predict(tr[~in_val], tr[in_val], fold.test), dtype=object))
         test_rows.append(fold.test)
+        names.append(fold.name)
     if not truth:
         raise ConfigError("no fold could be evaluated (no test items, or a training side with one class).", source=scheme,
                           fix="use more speakers or another --folds scheme.")
@@ -107,6 +108,9 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
         per_class[c] = {"n": int(m.sum()), "recall_finetuned": float(np.mean(p[m] == c)) if m.any() else float("nan"),
                         "recall_parent_mapped": float(np.mean(parent_pred[m] == c)) if m.any() else float("nan")}
     out["per_class"] = per_class
+    if scheme == "split" and len(names) > 1:  # several test sets (MSP-Podcast's Test1, Test2): each is reported alone too
+        out["per_test_set"] = {name: scores(tf, pf, data.classes, n_boot=n_boot, seed=config.seed)
+                               for name, tf, pf in zip(names, truth, preds)}
     return out
 
 
