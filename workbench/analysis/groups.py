@@ -97,6 +97,47 @@ def zero_width_note(lo: float, hi: float, n: int) -> str:
     return ""
 
 
+def missing_class_note(counts: dict[str, int]) -> str:
+    """Words for the classes with no item among ``counts`` (class → items), or ``""``.
+
+    UAR is the mean recall over the classes that have items, so without some of them it averages over fewer classes
+    and is not comparable with a UAR over all of them (nor with its chance level over all of them).
+    """
+    missing = [c for c, k in counts.items() if k == 0]
+    if missing:
+        return f"no {', '.join(missing)} items: UAR over {len(counts) - len(missing)} of {len(counts)} classes"
+    return ""
+
+
+def chance_uar(n_classes: int) -> float | None:
+    """UAR of a uniform guess over ``n_classes`` scored classes; None with fewer than two (a guess of one class scores 1)."""
+    return 1 / n_classes if n_classes >= 2 else None
+
+
+def chance_words(classes: Sequence[str]) -> str:
+    """A UAR's chance level over the scored ``classes`` in words, or why there is none (a single labelled class)."""
+    chance = chance_uar(len(classes))
+    if chance is None:
+        return (f"no chance level: only one class ({', '.join(classes)}) is labelled, so UAR is its recall "
+                "and a guess of it would score 1")
+    return f"chance {chance:.3f} over {len(classes)} classes"
+
+
+def chance_flag(lo: float, hi: float, chance: float | None) -> str:
+    """Words for a UAR interval ``[lo, hi]`` that does not clear the chance level ``chance``, or ``""``.
+
+    Entirely below chance: "BELOW CHANCE, interval and all".  Reaching chance (``lo <= chance``): the figure cannot be
+    told from a uniform guess, "AT CHANCE".  No chance level (one class) or no interval: nothing to say.
+    """
+    if chance is None or not (lo == lo and hi == hi):
+        return ""
+    if hi < chance:
+        return "BELOW CHANCE, interval and all"
+    if lo <= chance:
+        return "AT CHANCE: the interval reaches it, so the figure cannot be told from a uniform guess"
+    return ""
+
+
 def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CLASS) -> str:
     """Words for the classes with fewer than ``min_per_class`` (but some) items, or ``""``.
 
@@ -107,6 +148,28 @@ def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CL
     if small:
         return f"{len(small)} class(es) with fewer than {min_per_class} items ({', '.join(small)}): their recall and F1 are anecdotes"
     return ""
+
+
+#: the headline figures and how a flag names them
+FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
+
+
+def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
+    """The failing checks of headline figures, in words, as ``workbench metrics`` applies them: classes with no item
+    (UAR over fewer), a UAR interval that does not clear chance over the classes present, an interval of no width, classes
+    with too few items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n`` items; ``counts``: items per class
+    (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
+    carry these beside their numbers."""
+    present = [c for c, k in counts.items() if k]
+    flags = [missing_class_note(counts)]
+    if "uar" in ci:
+        below = chance_flag(*ci["uar"], chance_uar(len(present)))
+        flags.append(f"UAR {below} ({chance_words(present)})" if below else "")
+    for m, name in FIGURE_NAMES.items():
+        note = zero_width_note(*ci[m], n) if m in ci else ""
+        flags.append(f"{name}: {note}" if note else "")
+    flags.append(small_class_note(counts))
+    return [f for f in flags if f]
 
 
 def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
@@ -177,7 +240,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         reason = small_group_reason(counts, min_items=min_items, min_per_class=min_per_class)
         notes = [f"too small: {reason}"] if reason else []
         if missing:
-            notes.append(f"no {', '.join(missing)} items: UAR over {k - len(missing)} of {k} classes")
+            notes.append(missing_class_note(counts))
         row = {"group": name, "n": int(sel.sum())}
         for m in ("wa", "uar", "macro_f1"):
             row[m] = float(observed[m][0])

@@ -29,8 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import (FOOT_LINE_IN, analyse_groups, breakdown_footnote, check_breakdown_columns, describe_gap,
-                                      group_label_layout, left_out_note, no_groups_note, small_class_note, zero_width_note)
+from workbench.analysis.groups import (FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
+                                      check_breakdown_columns, describe_gap, figure_flags, group_label_layout, left_out_note,
+                                      no_groups_note, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -47,12 +48,14 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
 
     ``workbench run`` prints these after every run; :func:`evaluate` also computes the calibration table and the
     per-class report, and importing scikit-learn for them cost a short run more than its model (issue #28).
-    Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}}``; ``None`` values with no scored item.
+    Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}, "n": items, "classes": [...],
+    "chance_uar": x, "flags": [...]}`` (``flags``: the checks :class:`Report` applies to the same figures, each failing one
+    in words: :func:`~workbench.analysis.groups.figure_flags`); ``None`` values with no scored item.
     """
     df = select_rows(results, variant)
     y_true, y_pred, classes = _scored_labels(df, False)
     if not len(y_true):
-        return {"wa": None, "uar": None, "macro_f1": None, "ci": {}}
+        return {"wa": None, "uar": None, "macro_f1": None, "ci": {}, "n": 0, "classes": classes, "chance_uar": None, "flags": []}
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
     t, p = codes[: len(y_true)], codes[len(y_true):]
     labels = np.asarray([int(np.searchsorted(vocabulary, c)) for c in classes], dtype=np.int64)
@@ -61,7 +64,10 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
     point = _stats_from_counts(counts, labels, len(t))[0]
     intervals = headline_intervals(t, p, labels, n=n_boot, seed=seed)
     names = ("wa", "uar", "macro_f1")
-    return {**{name: float(v) for name, v in zip(names, point)}, "ci": dict(zip(names, (tuple(b) for b in intervals)))}
+    ci = dict(zip(names, (tuple(float(x) for x in b) for b in intervals)))
+    support = {c: int(np.sum(y_true == c)) for c in classes}
+    return {**{name: float(v) for name, v in zip(names, point)}, "ci": ci, "n": int(len(y_true)), "classes": list(classes),
+            "chance_uar": chance_uar(len(classes)), "flags": figure_flags(ci, len(y_true), support)}
 
 
 @dataclass
@@ -117,8 +123,9 @@ class Report:
             lo, hi = self.ci[name]
             flag = flags.get(name, "")
             chance = f"  ({self.chance_words()})" if name == "uar" else ""
-            if name == "uar" and self.chance_uar is not None and hi == hi and hi < self.chance_uar:
-                chance += " — BELOW CHANCE, interval and all"
+            below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else ""
+            if below:
+                chance += f" — {below}"
             lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
                          + (f"  !! {flag}" if flag else ""))
         small = self.small_classes_note()
@@ -151,10 +158,7 @@ class Report:
 
     def chance_words(self) -> str:
         """The UAR's chance level in words, or why there is none (a single labelled class)."""
-        if self.chance_uar is None:
-            return (f"no chance level: only one class ({', '.join(self.classes)}) is labelled, so UAR is its recall "
-                    "and a guess of it would score 1")
-        return f"chance {self.chance_uar:.3f} over {len(self.classes)} classes"
+        return chance_words(self.classes)
 
     def ece_class_sets_words(self) -> str:
         """The ECE over each class set, named; with one labelled class, why there is none over the corpus's classes."""
@@ -291,7 +295,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
-        chance_uar=1 / len(classes) if len(classes) >= 2 else None, ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
+        chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
         not_scored=None if len(sc) else (
             f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {failed} failed. "
             "Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."),

@@ -13,6 +13,7 @@ from pathlib import Path
 from workbench.engine.ray_executor import RayOptions
 from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
 from workbench.data.manifest import read_manifest
+from workbench.analysis.groups import chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
@@ -176,11 +177,16 @@ def print_run_summary(result, out=None) -> None:
             print(f"!! {warning}", file=out)
     for v, d in result.summary.get("variants", {}).items():
         line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
+        flags = []
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
             r = headline_summary(results, variant=v, n_boot=1000)
-            line += "; " + ", ".join(f"{name.upper()} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
-                                     for name in ("wa", "uar", "macro_f1"))
+            if r["n"]:  # each figure with the checks `metrics` applies to it: n, chance, zero-width intervals, small classes
+                line += "; " + ", ".join(f"{name.upper()} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
+                                         for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])})"
+                flags = r["flags"]
         print(line, file=out)
+        for flag in flags:
+            print(f"    !! {flag}", file=out)
     run_dir = shlex.quote(str(result.run_dir))
     print("next:", file=out)
     print(f"  workbench metrics {run_dir}            # per-class report, confusion, calibration, breakdowns", file=out)

@@ -1,0 +1,55 @@
+"""``workbench run``'s closing figures carry the checks ``workbench metrics`` applies to the same numbers."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import numpy as np
+from test_probe import synthetic_row, write_run
+
+
+def test_run_summary_flags_what_metrics_flags(tmp_path):
+    from workbench.analysis.metrics import evaluate
+    from workbench.cli.running import print_run_summary
+
+    classes = ["angry", "happy", "sad", "neutral", "fearful", "surprised", "disgusted"]
+    rows = [synthetic_row(f"x{i}", emotion=c, pred=classes[(i + 1) % 7], speaker="s1") for i, c in enumerate(classes)]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    result = SimpleNamespace(run_dir=rf.path, n_rows=7, n_failed=0, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": 7, "excluded_no_counterpart": 0, "failed": 0}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    text = buf.getvalue()
+    assert "UAR 0.000 [0.000, 0.000]" in text and "(n=7; UAR chance 0.143 over 7 classes)" in text
+    for name in ("WA", "UAR", "macro-F1"):
+        assert f"!! {name}: zero-width interval [0.000, 0.000] from 7 item(s)" in text
+    assert "!! UAR BELOW CHANCE, interval and all (chance 0.143 over 7 classes)" in text
+    assert "!! 7 class(es) with fewer than 5 items" in text
+    report = evaluate(rf.results(), n_boot=1000, by=())  # metrics on the same folder flags the same
+    shown = report.render()
+    assert "BELOW CHANCE" in shown and all(report.interval_flags().get(m) for m in ("wa", "uar", "macro_f1"))
+
+
+def test_the_chance_check_flags_an_interval_that_reaches_chance():
+    """The finetune walk's `UAR 0.056 [0.000, 0.167]` over 6 classes: its interval reaches chance 1/6 and does not clear it."""
+    from workbench.analysis.groups import chance_flag
+
+    assert chance_flag(0.0, 1 / 6, 1 / 6).startswith("AT CHANCE")
+    assert chance_flag(0.0, 0.1, 1 / 6) == "BELOW CHANCE, interval and all"
+    assert chance_flag(0.2, 0.4, 1 / 6) == "" and chance_flag(0.0, 0.1, None) == ""
+
+
+def test_metrics_and_run_say_at_chance_alike(tmp_path):
+    from workbench.analysis.metrics import evaluate, headline_summary
+
+    classes = ["angry", "happy", "sad"]
+    rng = np.random.default_rng(0)
+    rows = [synthetic_row(f"x{i}", emotion=classes[i % 3], pred=classes[rng.integers(3)], speaker="s1") for i in range(60)]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    report = evaluate(rf.results(), n_boot=500, by=())
+    lo, hi = report.ci["uar"]
+    assert lo <= 1 / 3 <= hi  # predictions drawn independently of the labels
+    assert "— AT CHANCE" in report.render()
+    summary = headline_summary(rf.results(), variant="raw", n_boot=500)
+    assert any(f.startswith("UAR AT CHANCE") for f in summary["flags"]) and summary["n"] == 60
