@@ -68,13 +68,15 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--patience", type=positive_int, default=HeadTraining.patience,
                     help="epochs without a better validation UAR (or, at equal UAR, a 1 %% lower loss) before stopping")
     ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers,
-                    help="share of the speakers held out for early stopping")
+                    help="share of the speakers held out for early stopping (of the sessions, where sessions are held out whole)")
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
-                    help="share of the speakers held out for the test figure on the card")
+                    help="share of the speakers held out for the test figure on the card (of the sessions, where sessions are "
+                         "held out whole)")
     ft.add_argument("--seed", type=int, default=0, help="seed of the speaker split, the head's training and the bootstrap")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
-                         "EmoBox folds or the split column")
+                         "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
+                         "sides (as happens anyway where the speakers of a session share its dialogs)")
     ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
     deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")

@@ -10,11 +10,14 @@ exports and explanations like the published heads.
 
 * :mod:`.data` — labels: the corpus's own classes under readable names (EmoDB ``L`` is ``boredom``;
   :func:`workbench.data.corpora.class_name`), or with ``labels="nine"`` the nine-class mapping; speakers split
-  into train / validation / test (:func:`split_speakers`); the test speakers are never seen in training or
-  stopping and give the held-out figure on the card;
+  into train / validation / test (:func:`split_speakers`), or whole sessions where a session's speakers share its
+  dialogs (IEMOCAP) or ``folds="session"`` (:func:`~workbench.analysis.finetune.data.holdout_groups`); the test
+  side is never seen in training or stopping and gives the held-out figure on the card, with the checks ``metrics``
+  applies (missing classes, chance, zero-width intervals);
 * :mod:`.head` — training (:func:`train_head`): plain PyTorch (``torch.optim.AdamW``), class-balanced
   cross-entropy, inputs standardised (folded back into the weights), seeded, early stopping on held-out
-  *speakers*; a progress bar shows the validation UAR;
+  *speakers*; a progress line counts the epochs against the early-stopping bound (no time-left estimate) and shows
+  the validation UAR;
 * :mod:`.encoder` — ``--unfreeze K --adapt full|lora``: the top K transformer blocks trained too, on the audio as
   the run scored it; LoRA (``peft``) is merged into the weights before saving;
 * :mod:`.checkpoint` — the folder and its training card (``training_card.json``,

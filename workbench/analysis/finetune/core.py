@@ -13,14 +13,15 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.analysis.finetune.checkpoint import CARD_FORMAT, parent_folder, parent_head, write_checkpoint
-from workbench.analysis.finetune.data import LABEL_SETS, TuneData, speakers_of, split_speakers, tune_data
+from workbench.analysis.finetune.data import LABEL_SETS, TuneData, holdout_groups, speakers_of, split_speakers, tune_data
 from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
                                                  scored_clips, train_encoder)
 from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
 from workbench.analysis.finetune.head import HeadTraining, train_head
-from workbench.analysis.groups import zero_width_note
+from workbench.analysis.groups import missing_class_note
 from workbench.analysis.probe import METRICS
 from workbench.errors import ConfigError
+from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
@@ -41,11 +42,15 @@ class FinetuneResult:
     def render(self) -> str:
         c = self.card
         test = c.get("test") or {}
-        lines = [f"checkpoint {self.out}: {len(c['labels']['classes'])} classes ({', '.join(c['labels']['classes'])})",
-                 f"  parent {c['parent']['id']} (sha256 {str(c['parent']['checksum_sha256'])[:12]}…), from run {self.run_dir}",
-                 f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
-                 f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
-                 f"in {c['training']['seconds']:.2f} s"]
+        # what makes every figure below meaningless is said before any of them (as `run` and `metrics` do)
+        lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if c["parent"].get("random_weights") else []) + (
+            [f"!! WARNING: {c['warning']}"] if c.get("warning") else [])
+        lines += [f"checkpoint {self.out}: {len(c['labels']['classes'])} classes ({', '.join(c['labels']['classes'])})",
+                  f"  parent {c['parent']['id']} (sha256 {str(c['parent']['checksum_sha256'])[:12]}…), from run {self.run_dir}",
+                  f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
+                  f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
+                  f"in {c['training']['seconds']:.2f} s"]
+        lines += _grouping_lines(c)
         t = c["training"]
         if t.get("unfreeze"):
             p = t["parameters"]
@@ -54,7 +59,8 @@ class FinetuneResult:
                          f"{t['head_stage']['seconds']:.2f} s; forward = run's embeddings within "
                          f"{t['forward_check']['max_abs_diff_over_norm']:.1e} of their norm")
         if test.get("n"):
-            lines.append("  held-out test speakers: " + _figures(test))
+            lines.append(f"  held-out test {_held_out_by(c)}s: " + _figures(test))
+            lines += _flag_lines(test, "    ")
         else:
             lines.append("  no test speakers held out: no held-out figure (pass a test share above 0)")
         ev = c.get("evaluation")
@@ -64,33 +70,77 @@ class FinetuneResult:
             for name in ("finetuned", "probe", "parent_mapped"):
                 if ev.get(name):
                     lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
+                    lines += _flag_lines(ev[name], "      ")
             lines += [f"    finetuned on test set {name} alone: " + _figures(d) for name, d in ev.get("per_test_set", {}).items()]
-        if c.get("warning"):
-            lines.append(f"WARNING: {c['warning']}")
+            if ev.get("warning"):
+                lines.append(f"    !! {ev['warning']}")
         return "\n".join(lines)
 
 
+def _held_out_by(card: dict) -> str:
+    return (card.get("grouping") or {}).get("by", "speaker")
+
+
+def _grouping_lines(card: dict) -> list[str]:
+    """Which sessions are held out and why (nothing to add when speakers are), and a validation side that lacks classes."""
+    g = card.get("grouping") or {}
+    lines = []
+    if g.get("by") == "session":
+        spk = card["speakers"]
+        sides = "; ".join(f"{side} {', '.join(g['groups'][side])} ({', '.join(spk[side])})" for side in ("test", "validation", "train")
+                          if g["groups"].get(side))
+        lines += [f"  held out by session: {sides}", f"    why: {g['why']}"]
+    val = card.get("validation") or {}
+    lines += [f"  !! validation side (early stopping): {f}" for f in val.get("flags") or ()]
+    return lines
+
+
 def _figures(d: dict) -> str:
+    """WA, UAR, F1 with their intervals, n and the UAR's chance level; the failing checks go on lines of their own."""
     parts = []
     for m in METRICS:
         if m in d and d[m] == d[m]:
             lo, hi = d.get(f"{m}_ci", (float("nan"), float("nan")))
-            flag = zero_width_note(lo, hi, d.get("n", 0))
-            parts.append(f"{m.upper() if m != 'macro_f1' else 'F1'} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]" + (f" (!! {flag})" if flag else ""))
-    return ", ".join(parts) + f" (n={d.get('n', 0)})"
+            parts.append(f"{m.upper() if m != 'macro_f1' else 'F1'} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]")
+    chance = d.get("chance_uar")
+    present = d.get("classes_present")
+    words = (f"; UAR chance {chance:.3f} over {present} classes" if chance is not None else
+             "; no chance level: one class" if present == 1 else "")
+    return ", ".join(parts) + f" (n={d.get('n', 0)}{words})"
 
 
-def _progress_bar(enabled: bool, total: int, desc: str):
+def _flag_lines(d: dict, indent: str) -> list[str]:
+    """The failing checks of a figure (``scores``' ``flags``), one ``!!`` line each."""
+    return [f"{indent}!! {flag}" for flag in d.get("flags") or ()]
+
+
+#: no bar, no rate and no time left: early stopping ends the training at an epoch no rate can foresee (a bar over the
+#: most epochs estimated 25 minutes from the first epoch for a training that took 70 s); the bound is said instead,
+#: and how near the stop is (epochs since the best, out of the patience)
+BAR_FORMAT = "{desc}: {n_fmt} epochs [{elapsed}{postfix}]"
+
+
+def bound_words(epochs: int, patience: int, early: bool) -> str:
+    """What bounds a training's length, in words: the most epochs, and the early stop when there is a validation side."""
+    return (f"up to {epochs} epochs, stops early after {patience} without a better validation UAR" if early
+            else f"{epochs} epochs (no validation side: no early stopping)")
+
+
+def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None):
+    """A counter of epochs (no ETA: see :data:`BAR_FORMAT`) and its hook; the postfix shows the validation UAR, the best
+    epoch and the epochs since it out of ``patience``."""
     if not enabled:
         return None, None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, leave=False)
+    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT, file=file)
 
     def hook(epoch: int, figures: dict) -> None:
         bar.update(1)
         if figures.get("val_uar") is not None:
-            bar.set_postfix(val_uar=f"{figures['val_uar']:.3f}", val_loss=f"{figures['val_loss']:.3f}")
+            best = figures.get("best_epoch")
+            since = {} if best is None else {"best": f"epoch {best}", "since": f"{epoch - best}/{patience}"}
+            bar.set_postfix(val_uar=f"{figures['val_uar']:.3f}", val_loss=f"{figures['val_loss']:.3f}", **since)
 
     return bar, hook
 
@@ -141,13 +191,14 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     clips = None
     if enc is not None:
         data, clips = _with_audio(run, data)
-    sides, mask = _sides(data, config)
+    sides, mask, grouping = _sides(data, config, folds)
     init = parent_head(parent, data.classes) if labels == "nine" else None
-    fit = _with_bar(progress, config.epochs, "finetune head",
+    early = bool(mask["validation"].any())
+    fit = _with_bar(progress, "finetune head", bound_words(config.epochs, config.patience, early), config.patience,
                     lambda hook: train_head(data.x[mask["train"]], data.y[mask["train"]], data.x[mask["validation"]],
                                             data.y[mask["validation"]], data.classes, config, init=init, progress=hook))
     weight, bias, state = fit.weight, fit.bias, None
-    training: dict[str, Any] = {"mode": "head", "unfreeze": 0, **_head_record(config, fit, init)}
+    training: dict[str, Any] = {"mode": "head", "unfreeze": 0, **_head_record(config, fit, init, grouping["by"])}
     curves = fit.curves
     test_pred = fit.predict(data.x[mask["test"]])
     efit = None
@@ -160,7 +211,7 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         curves = efit.curves
         test_pred = efit.predict([clips[i] for i in np.flatnonzero(mask["test"])])
     card = _card(run, parent, parent_ref, data, sides, mask, training, curves,
-                 scores(data.y[mask["test"]], test_pred, data.classes, n_boot=n_boot, seed=config.seed))
+                 scores(data.y[mask["test"]], test_pred, data.classes, n_boot=n_boot, seed=config.seed), grouping)
     if evaluate:
         procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
@@ -214,23 +265,35 @@ def _with_audio(run: RunFolder, data: TuneData) -> tuple[TuneData, list[np.ndarr
     return kept, [c for c in clips if c is not None]
 
 
-def _sides(data: TuneData, config: HeadTraining) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
-    """Speakers split into train / validation / test, and each row's side; rows without a speaker are counted out."""
-    speakers = speakers_of(data.rows)
-    sides = split_speakers(speakers, validation=config.validation_speakers, test=config.test_speakers, seed=config.seed)
-    side_of = {s: side for side, names in sides.items() for s in names}
-    no_speaker = data.rows.loc[speakers == "", "id"].astype(str).tolist()
-    if no_speaker:
-        data.excluded["no speaker"] = no_speaker
-    mask = {side: np.array([side_of.get(s) == side for s in speakers], dtype=bool) for side in ("train", "validation", "test")}
+def _sides(data: TuneData, config: HeadTraining, scheme: str = "speaker") -> tuple[dict[str, list[str]], dict[str, np.ndarray], dict]:
+    """Speakers split into train / validation / test, each row's side, and the grouping (for the card).
+
+    Whole sessions are split instead where the speakers of a session share its dialogs, or with ``scheme="session"``
+    (:func:`~workbench.analysis.finetune.data.holdout_groups`); the speakers of each side are then those of its sessions.
+    Rows without a speaker (session) are counted out.
+    """
+    holdout = holdout_groups(data.rows, scheme)
+    groups = holdout.groups
+    split = split_speakers(groups, validation=config.validation_speakers, test=config.test_speakers, seed=config.seed,
+                           what=holdout.by)
+    side_of = {g: side for side, names in split.items() for g in names}
+    ungrouped = data.rows.loc[groups == "", "id"].astype(str).tolist()
+    if ungrouped:
+        data.excluded[f"no {holdout.by}"] = ungrouped
+    mask = {side: np.array([side_of.get(g) == side for g in groups], dtype=bool) for side in ("train", "validation", "test")}
     if len(set(data.y[mask["train"]].tolist())) < 2:
-        raise ConfigError("the training speakers have fewer than two classes.", source="finetune",
+        raise ConfigError(f"the training {holdout.by}s have fewer than two classes.", source="finetune",
                           fix="lower --test-speakers / --validation-speakers, or pass another --seed.")
-    return sides, mask
+    grouping = holdout.to_dict()
+    if holdout.by == "speaker":
+        return split, mask, grouping
+    speakers = speakers_of(data.rows)
+    sides = {side: sorted(set(speakers[m].tolist()) - {""}) for side, m in mask.items()}
+    return sides, mask, {**grouping, "groups": {side: split[side] for side in ("train", "validation", "test")}}
 
 
-def _with_bar(enabled: bool, total: int, desc: str, train: Callable[[Any], Any]) -> Any:
-    bar, hook = _progress_bar(enabled, total, desc)
+def _with_bar(enabled: bool, desc: str, bound: str, patience: int, train: Callable[[Any], Any]) -> Any:
+    bar, hook = _progress_bar(enabled, desc, bound, patience)
     try:
         return train(hook)
     finally:
@@ -246,7 +309,8 @@ def _train_blocks(run: RunFolder, parent: Path, data: TuneData, clips: list, mas
     check = check_forward(net, [clips[i] for i in first], data.x[first], device="cpu",
                           low_precision=str(run.model_ref.get("dtype") or "float32") != "float32")
     idx = {side: np.flatnonzero(m) for side, m in mask.items()}
-    efit = _with_bar(progress, enc.epochs + 1, f"finetune top {enc.unfreeze} ({enc.adapt})",
+    bound = bound_words(enc.epochs, enc.patience, bool(len(idx["validation"]))) + " (epoch 0 is the start)"
+    efit = _with_bar(progress, f"finetune top {enc.unfreeze} ({enc.adapt})", bound, enc.patience,
                      lambda hook: train_encoder(net, ([clips[i] for i in idx["train"]], data.y[idx["train"]]),
                                                 ([clips[i] for i in idx["validation"]], data.y[idx["validation"]]), data.classes,
                                                 (fit.weight, fit.bias), enc, seed=config.seed, device=device, progress=hook))
@@ -266,9 +330,9 @@ def _encoder_procedure(data: TuneData, clips: list, parent: Path, enc: EncoderTr
     return fit_predict
 
 
-def _head_record(config: HeadTraining, fit, init) -> dict:
+def _head_record(config: HeadTraining, fit, init, by: str = "speaker") -> dict:
     return {**config.to_dict(), "optimizer": "torch.optim.AdamW", "loss": "class-balanced cross-entropy",
-            "early_stopping": "validation UAR, then loss (held-out speakers)", "init": "parent head" if init is not None else "zeros",
+            "early_stopping": f"validation UAR, then loss (held-out {by}s)", "init": "parent head" if init is not None else "zeros",
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(fit.seconds, 3)}
 
 
@@ -278,7 +342,7 @@ def _encoder_record(enc: EncoderTraining, efit, head: dict, check: dict, device:
     return {"mode": f"encoder-{enc.adapt}", "unfreeze": enc.unfreeze, "adapt": enc.adapt, **enc.to_dict(),
             "blocks": {"total": efit.n_blocks, "adapted": efit.blocks}, "parameters": efit.parameters,
             "optimizer": "torch.optim.AdamW (blocks at lr, head at head_lr), gradients clipped at norm 1",
-            "loss": "class-balanced cross-entropy", "early_stopping": "validation UAR, then loss (held-out speakers); epoch 0 is the start",
+            "loss": "class-balanced cross-entropy", "early_stopping": f"{head['early_stopping']}; epoch 0 is the start",
             "start": "the head trained on the run's cached embeddings (head_stage)", "dropout": "off (eval mode)", "device": device,
             "seed": head["seed"], "best_epoch": efit.best_epoch, "epochs_run": efit.epochs_run, "seconds": round(efit.seconds, 3),
             "seconds_per_epoch": round(float(np.median(per_epoch)), 3) if per_epoch else None,
@@ -286,8 +350,9 @@ def _encoder_record(enc: EncoderTraining, efit, head: dict, check: dict, device:
 
 
 def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides: dict, mask: dict, training: dict, curves: dict,
-          test: dict) -> dict:
+          test: dict, grouping: dict) -> dict:
     cfg = run.config
+    counts = {side: {c: int(np.sum(data.y[m] == c)) for c in data.classes} for side, m in mask.items()}
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -297,13 +362,18 @@ def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides:
                  "corpora": data.corpora, "variant": data.variant, "n_items": int(len(data.y)),
                  "excluded": {k_: len(v) for k_, v in data.excluded.items()}},
         "labels": {"scheme": data.labels, "classes": data.classes,
-                   "counts": {side: {c: int(np.sum(data.y[m] == c)) for c in data.classes} for side, m in mask.items()},
+                   "counts": counts,
                    "label_map": _label_map(data)},
         "speakers": sides,
+        "grouping": grouping,
         "training": training,
         "curves": curves,
         "test": test,
     }
+    if mask["validation"].any():  # early stopping's UAR over fewer classes is said too
+        note = missing_class_note(counts["validation"])
+        card["validation"] = {"n": int(mask["validation"].sum()), "missing_classes": [c for c, k in counts["validation"].items() if not k],
+                              "flags": [note] if note else []}
     warning = parent_ref.get("warning")
     if warning:
         card["warning"] = f"fine-tuned from a generated checkpoint: {warning}"

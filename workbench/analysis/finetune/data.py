@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.analysis.fusion import embedded_rows
+from workbench.analysis.probe import session_of
 from workbench.data.corpora import LABEL_MAPS, class_name
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
@@ -51,14 +52,16 @@ def class_order(targets: Sequence[str], labels: str, corpora: Sequence[str] = ()
     return order + sorted(present - set(order))
 
 
-def split_speakers(speakers: Sequence[str], *, validation: float, test: float, seed: int) -> dict[str, list[str]]:
-    """Speakers shuffled (seeded) into ``train`` / ``validation`` / ``test``; each asked-for side gets at least one."""
+def split_speakers(speakers: Sequence[str], *, validation: float, test: float, seed: int, what: str = "speaker") -> dict[str, list[str]]:
+    """Speakers (or other groups, ``what``: sessions) shuffled (seeded) into ``train`` / ``validation`` / ``test``;
+    each asked-for side gets at least one."""
     unique = sorted({s for s in speakers if s})
     need = 1 + (validation > 0) + (test > 0)
     if len(unique) < need:
-        raise ConfigError(f"a speaker-independent split into train{', validation' if validation else ''}{', test' if test else ''} "
-                          f"needs {need} speakers; the items have {len(unique)}.", source="speaker",
-                          fix="add speakers to the manifest (the corpus loaders do), or train on a corpus with more speakers.")
+        fix = ("add speakers to the manifest (the corpus loaders do), or train on a corpus with more speakers." if what == "speaker" else
+               f"train on more {what}s, or pass --test-speakers 0 (no held-out test figure) to keep one {what} for early stopping.")
+        raise ConfigError(f"a {what}-independent split into train{', validation' if validation else ''}{', test' if test else ''} "
+                          f"needs {need} {what}s; the items have {len(unique)}.", source=what, fix=fix)
     order = [unique[i] for i in np.random.default_rng(seed).permutation(len(unique))]
     n_test = max(1, int(round(test * len(unique)))) if test > 0 else 0
     n_val = max(1, int(round(validation * len(unique)))) if validation > 0 else 0
@@ -105,4 +108,50 @@ def tune_data(run: RunFolder, *, labels: str = "corpus", variant: str | None = N
 
 def speakers_of(rows) -> np.ndarray:
     return rows["speaker"].fillna("").astype(str).to_numpy() if "speaker" in rows.columns else np.full(len(rows), "", dtype=object)
+
+
+def sessions_of(rows) -> np.ndarray:
+    """Each row's recording session as the probe's ``session`` scheme reads it (:func:`~workbench.analysis.probe.session_of`)."""
+    n = len(rows)
+    split = rows["split"].fillna("").astype(str).tolist() if "split" in rows.columns else [""] * n
+    meta = rows["meta"].tolist() if "meta" in rows.columns else [None] * n
+    return np.array([session_of(i, s, m) for i, s, m in zip(rows["id"].astype(str), split, meta)], dtype=object)
+
+
+@dataclass
+class Holdout:
+    """What the held-out sides are made of: each row's group (a speaker, or a whole session), by what, and why."""
+
+    groups: np.ndarray  # (n,) each row's group; "" for none
+    by: str  # "speaker" or "session"
+    why: str
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "why": self.why}
+
+
+def holdout_groups(rows, scheme: str = "speaker") -> Holdout:
+    """The units the train / validation / test sides are drawn from.
+
+    Speakers by default.  Whole sessions with ``scheme="session"``, and whenever every row with a speaker has a session
+    and some session holds two or more speakers: IEMOCAP's two actors of a session record the same dialogs, so holding
+    out one while the other trains or early-stops leaks the dialogs (the field's convention is leave-one-session-out).
+    """
+    speakers, sessions = speakers_of(rows), sessions_of(rows)
+    if scheme == "session":
+        if not (sessions != "").any():
+            raise ConfigError("--scheme session holds out whole sessions, and no item has one.", source="--scheme session",
+                              fix="sessions come from meta.session, a SessionN split or an SesNN id prefix (IEMOCAP); "
+                                  "use --scheme speaker otherwise.")
+        return Holdout(sessions, "session", "--scheme session: leave-one-session-out")
+    with_speaker = speakers != ""
+    shared = {}
+    for sess, spk in zip(sessions[with_speaker], speakers[with_speaker]):
+        shared.setdefault(sess, set()).add(spk)
+    shared = {k: v for k, v in shared.items() if k and len(v) > 1}
+    if with_speaker.any() and (sessions[with_speaker] != "").all() and shared:
+        first = sorted(shared)[0]
+        return Holdout(sessions, "session", f"the speakers of a session share its dialogs ({first}: {', '.join(sorted(shared[first]))}); "
+                                            "the field holds out whole sessions (leave-one-session-out)")
+    return Holdout(speakers, "speaker", "")
 

@@ -248,7 +248,7 @@ def train_encoder(network: Any, train: tuple[Sequence[np.ndarray], Sequence[str]
     head : (weight (C, D), bias (C,))
         The start of the head: the one trained on the run's cached embeddings.
     progress : callable, optional
-        ``progress(epoch, {"train_loss", "val_loss", "val_uar"})`` after each epoch (epoch 0: the start).
+        ``progress(epoch, {"train_loss", "val_loss", "val_uar", "best_epoch"})`` after each epoch (epoch 0: the start).
     """
     import torch
 

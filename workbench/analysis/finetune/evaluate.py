@@ -6,7 +6,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.finetune.data import TuneData, corpus_of, speakers_of, split_speakers
+from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, split_speakers
+from workbench.analysis.groups import chance_uar, figure_flags
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
@@ -16,17 +17,24 @@ from workbench.labels import LABEL_KEYS
 
 
 def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int, seed: int) -> dict:
-    """WA, UAR, macro-F1 with seeded percentile-bootstrap intervals (and n)."""
+    """WA, UAR, macro-F1 with seeded percentile-bootstrap intervals (and n), and the checks ``metrics`` applies to them.
+
+    ``classes``: the head's classes.  UAR averages over those the items have (``classes_present``); the ones they
+    lack (``missing_classes``), the chance level over the present ones (``chance_uar``) and every failing check in
+    words (``flags``: :func:`~workbench.analysis.groups.figure_flags`, the checks of ``metrics``) travel with the
+    figures, so the screen and the card say them alike.
+    """
     cl = [c for c in classes if c in set(t.tolist())]
-    out: dict[str, Any] = {"n": int(len(t))}
+    out: dict[str, Any] = {"n": int(len(t)), "classes_present": len(cl), "missing_classes": [c for c in classes if c not in cl],
+                           "chance_uar": chance_uar(len(cl))}
     if not len(t):
-        return out | {m: float("nan") for m in METRICS}
+        return out | {m: float("nan") for m in METRICS} | {"flags": []}
     draws = fold_bootstrap([t], [p], [cl], n=n_boot, seed=seed)
     for m, (name, value) in enumerate(zip(METRICS, (wa(t, p), uar(t, p, cl), macro_f1(t, p, cl)))):
         out[name] = float(value)
         out[f"{name}_ci"] = _interval(draws[:, 0, m])
+    out["flags"] = figure_flags({m: out[f"{m}_ci"] for m in METRICS}, len(t), {c: int(np.sum(t == c)) for c in classes})
     return out
-
 
 
 def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_labels: Sequence[str]) -> tuple[np.ndarray, str]:
@@ -77,12 +85,13 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     """
     fit_predict = procedure or head_procedure(data, config)
     folds, excluded = assign_folds(data.rows, scheme, k=k)
+    holdout = holdout_groups(data.rows, scheme)  # each fold early-stops on its own held-out speakers, or whole sessions
     truth, preds, test_rows, names = [], [], [], []
     for fold in folds:
         tr = fold.train
         if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
             continue
-        in_val = _inner_validation(speakers_of(data.rows)[tr], config)
+        in_val = _inner_validation(holdout.groups[tr], config)
         truth.append(data.y[fold.test])
         preds.append(np.asarray(fit_predict(tr[~in_val], tr[in_val], fold.test), dtype=object))
         test_rows.append(fold.test)
@@ -101,7 +110,10 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
            "probe": scores(probe_pooled["target"].astype(str).to_numpy(), probe_pooled["pred"].astype(str).to_numpy(), data.classes,
                            n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
            "parent_mapped": scores(t, parent_pred, data.classes, n_boot=n_boot, seed=config.seed) | {"note": note},
-           "excluded": {k_: len(v) for k_, v in excluded.items()}}
+           "excluded": {k_: len(v) for k_, v in excluded.items()}, "early_stopping_on": holdout.by}
+    if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
+        out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
+                          "pass --scheme session for leave-one-session-out folds")
     per_class = {}
     for c in data.classes:
         m = t == c
@@ -114,10 +126,10 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     return out
 
 
-def _inner_validation(speakers: np.ndarray, config: HeadTraining) -> np.ndarray:
-    """Which rows of a fold's training side early-stop its training: a share of its own speakers."""
-    if len(set(speakers.tolist()) - {""}) < 2 or config.validation_speakers <= 0:
-        return np.zeros(len(speakers), dtype=bool)
-    inner = split_speakers(speakers, validation=config.validation_speakers, test=0.0, seed=config.seed)
+def _inner_validation(groups: np.ndarray, config: HeadTraining) -> np.ndarray:
+    """Which rows of a fold's training side early-stop its training: a share of its own speakers (or whole sessions)."""
+    if len(set(groups.tolist()) - {""}) < 2 or config.validation_speakers <= 0:
+        return np.zeros(len(groups), dtype=bool)
+    inner = split_speakers(groups, validation=config.validation_speakers, test=0.0, seed=config.seed)
     val_set = set(inner["validation"])
-    return np.array([s in val_set for s in speakers], dtype=bool)
+    return np.array([s in val_set for s in groups], dtype=bool)

@@ -105,7 +105,7 @@ class EarlyStopping:
         """The last epoch's figures, as the progress hook takes them."""
         c = self.curves
         return {"train_loss": c["train_loss"][-1], "val_loss": c["val_loss"][-1] if c["val_loss"] else None,
-                "val_uar": c["val_uar"][-1] if c["val_uar"] else None}
+                "val_uar": c["val_uar"][-1] if c["val_uar"] else None, "best_epoch": self.epoch}
 
 
 def train_head(x_train: np.ndarray, y_train: Sequence[str], x_val: np.ndarray | None, y_val: Sequence[str] | None,
@@ -126,7 +126,7 @@ def train_head(x_train: np.ndarray, y_train: Sequence[str], x_val: np.ndarray | 
     init : (weight (C, D), bias (C,)), optional
         Start from these (raw embedding space), e.g. the parent's head for ``labels="nine"``.
     progress : callable, optional
-        ``progress(epoch, {"train_loss", "val_loss", "val_uar"})`` after each epoch.
+        ``progress(epoch, {"train_loss", "val_loss", "val_uar", "best_epoch"})`` after each epoch.
 
     Returns
     -------
