@@ -36,6 +36,10 @@ def main(argv):
     meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     if meta.get("random_weights"):
         print("!! " + meta.get("warning", "random weights: predictions mean nothing"), file=sys.stderr)
+    check = (meta.get("check") or {}).get("graphs", {}).get("float32")
+    if check is not None and check.get("ok") is not True:  # export-onnx's check of this graph against PyTorch
+        raise SystemExit(f"{folder / 'model.json'}: {meta['file']} FAILED its check at export "
+                         f"({'; '.join(check.get('failed') or [])}); export the model again")
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(folder / meta["file"]), sess_options=options, providers=["CPUExecutionProvider"])

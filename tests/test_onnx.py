@@ -261,6 +261,16 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys
     line = next(x for x in text.splitlines() if "onnxruntime float32 vs PyTorch float32" in x)
     assert float(line.split("max |Δ score| ")[1].split(",")[0]) < 1e-4
     assert "onnxruntime int8 vs onnxruntime float32" in text and "kappa" in text
+    # each comparison is a gate with auto's bounds, printed with its verdict and recorded in model.json
+    from workbench.model.fastpath import MIN_COSINE, MIN_TOP1_AGREEMENT
+
+    for title in ("onnxruntime float32 vs PyTorch float32", "onnxruntime int8 vs onnxruntime float32"):
+        line = next(x for x in text.splitlines() if title in x)
+        assert f"bound ≥ {MIN_TOP1_AGREEMENT}" in line and f"bound ≥ {MIN_COSINE}" in line and line.endswith(": passed")
+    check = json.loads((out / "model.json").read_text())["check"]
+    assert check["ok"] is True and check["clips"] == 4
+    assert check["bounds"] == {"min_top1_agreement": MIN_TOP1_AGREEMENT, "min_cosine": MIN_COSINE}
+    assert set(check["graphs"]) == {"float32", "int8"} and all(g["ok"] and g["agreement"]["n"] == 4 for g in check["graphs"].values())
     assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--device", "cuda"]) == 2
 
 
@@ -359,3 +369,52 @@ def test_a_refused_graph_is_judged_again_each_time_never_remembered(exported, tm
             onnx_backend.load_onnx_model(folder)
     path = onnx_backend.graph_checks_memo_path()
     assert not path.exists() or file_sha256(folder / "model.onnx") not in json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_an_int8_graph_that_fails_the_export_check_is_flagged_kept_recorded_and_refused(tiny_model, tmp_path, capsys, monkeypatch):
+    import workbench.cli.onnx as onnx_cli
+    from workbench.cli import main
+    from workbench.model.onnx_backend import load_onnx_model, resolve_onnx_dtype
+
+    real = onnx_cli.compare_backends
+
+    def int8_flips_labels(reference, other, clips):  # as a quantisation that broke the head would
+        figures = real(reference, other, clips)
+        if other.info.dtype == "int8":
+            figures.update(top1_agreement=0.5, n_label_flips=len(clips) // 2)
+        return figures
+
+    monkeypatch.setattr(onnx_cli, "compare_backends", int8_flips_labels)
+    out = tmp_path / "e"
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--int8", "--check-clips", "4"]) == 1
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if "onnxruntime int8 vs onnxruntime float32" in x)
+    assert "FAILED: top-1 agreement 0.500 < 0.95" in line
+    assert next(x for x in text.splitlines() if "vs PyTorch float32" in x).endswith(": passed")
+    assert "score files with" not in text and "check FAILED for model.int8.onnx" in text
+    assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file()  # kept, marked
+    check = json.loads((out / "model.json").read_text())["check"]
+    assert check["ok"] is False and check["graphs"]["float32"]["ok"] is True
+    assert check["graphs"]["int8"]["ok"] is False and check["graphs"]["int8"]["agreement"]["top1_agreement"] == 0.5
+    # auto takes the graph that passed; the failing one is refused by name
+    chosen, reason = resolve_onnx_dtype("auto", out)
+    assert chosen == "float32" and "failed its check" in reason
+    with pytest.raises(ModelError, match="model.int8.onnx FAILED its check"):
+        load_onnx_model(out, dtype="int8")
+    assert load_onnx_model(out, dtype="float32").labels == tuple(LABEL_KEYS)
+
+
+def test_a_float32_graph_that_failed_its_check_rules_out_both_graphs(exported, tmp_path):
+    from workbench.model.onnx_backend import load_onnx_model, resolve_onnx_dtype
+
+    folder = tmp_path / "e"
+    shutil.copytree(exported.folder, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["check"] = {"ok": False, "graphs": {"float32": {"ok": False, "failed": ["min embedding cosine 0.9 < 0.99"]},
+                                             "int8": {"ok": True, "failed": []}}}
+    (folder / "model.json").write_text(json.dumps(meta))
+    for dtype in ("auto", "float32", "int8"):
+        with pytest.raises(ModelError, match="model.onnx FAILED its check at export: min embedding cosine 0.9 < 0.99"):
+            resolve_onnx_dtype(dtype, folder)
+    with pytest.raises(ModelError, match="export again"):
+        load_onnx_model(folder, dtype="int8")

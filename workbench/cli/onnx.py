@@ -14,9 +14,11 @@ from typing import Any, Callable
 from workbench.errors import ConfigError
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
 from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
-from workbench.model.onnx_export import export_onnx
+from workbench.model.fastpath import MIN_COSINE, MIN_TOP1_AGREEMENT, shortfalls
+from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx, record_check
 from workbench.model.precision import describe_choice
-from workbench.cli.common import add_command, model_options, resolve_temperature, add_out_option
+from workbench.paths import shell_command
+from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, model_options, resolve_temperature, add_out_option
 
 
 def add_export_onnx(msub: Any) -> None:
@@ -25,8 +27,11 @@ def add_export_onnx(msub: Any) -> None:
             description="Write DIR/model.onnx (inputs: waveforms (batch, samples) float32 at 16 kHz and lengths (batch,) int64; "
                         "outputs: scores, logits, frame_scores, frame_logits, embedding, frame_embeddings, frame_lengths) and "
                         "DIR/model.json (labels, sample rate, normalisation, frame rate, source checksum). The export is then "
-                        "checked against PyTorch on seeded speech-like clips; with --int8 the quantised graph is compared too "
-                        "(Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine).",
+                        "checked against PyTorch on seeded speech-like clips; with --int8 the quantised graph is compared with "
+                        "the float32 one (Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine). A graph passes with "
+                        "the bounds --dtype auto uses (top-1 agreement and minimum embedding cosine); the figures and verdicts "
+                        "are recorded in model.json, a failing graph is kept but refused by --backend onnxruntime, and the "
+                        "command exits 1.",
             example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
                      "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
     model_options(p, dtype="float32")  # the export traces the exact model
@@ -84,21 +89,46 @@ def cmd_export_onnx(args: Any) -> int:
     print(f"wrote {result.onnx}{f' and {result.int8}' if result.int8 else ''} and {out / 'model.json'} ({result.seconds:.1f} s)")
     if temperature is not None:
         print(f"temperature T = {temperature:g} is baked into the graph: its logits are divided by T, its scores are softmax(logits / T)")
+    ok = True
     if not args.no_check:
-        clips = check_clips(args.check_clips)
-        print(f"check on {len(clips)} seeded speech-like clips (1.5–6 s), batched:")
-        float_graph = load_onnx_model(out, dtype="float32")
-        _print_agreement("onnxruntime float32 vs PyTorch float32", compare_backends(net, float_graph, clips))
-        if result.int8:
-            int8_graph = load_onnx_model(out, dtype="int8")
-            _print_agreement("onnxruntime int8 vs onnxruntime float32", compare_backends(float_graph, int8_graph, clips))
-    print(f"score files with: workbench run MANIFEST --backend onnxruntime --model {out}"
-          f"{' --dtype int8' if result.int8 else ''}   (or examples/onnx_score.py with only onnxruntime, numpy, soundfile)")
-    return 0
+        ok = _check_export(net, result, args.check_clips)
+    if ok:
+        print("score files with: " + shell_command("workbench", "run", "MANIFEST", "--backend", "onnxruntime", "--model", out,
+                                                   *(["--dtype", "int8"] if result.int8 else []))
+              + "   (or examples/onnx_score.py with only onnxruntime, numpy, soundfile)")
+    return EXIT_OK if ok else EXIT_FAILED_ITEMS
 
 
-def _print_agreement(title: str, a: dict) -> None:
+def _check_export(net: Any, result: Any, n_clips: int) -> bool:
+    """Each graph against its reference on seeded clips, judged by the bounds ``--dtype auto`` uses
+    (:func:`workbench.model.fastpath.acceptable`); figures and verdicts go into ``model.json``.  Whether all passed."""
+    clips = check_clips(n_clips)
+    print(f"check on {len(clips)} seeded speech-like clips (1.5–6 s), batched; each graph passes with top-1 agreement "
+          f"≥ {MIN_TOP1_AGREEMENT} and min embedding cosine ≥ {MIN_COSINE} (the bounds of --dtype auto):")
+    float_graph = load_onnx_model(result.folder, dtype="float32")
+    graphs = {"float32": _judged("onnxruntime float32", "PyTorch float32", compare_backends(net, float_graph, clips))}
+    if result.int8:
+        int8_graph = load_onnx_model(result.folder, dtype="int8")
+        graphs["int8"] = _judged("onnxruntime int8", "onnxruntime float32", compare_backends(float_graph, int8_graph, clips))
+    ok = all(g["ok"] for g in graphs.values())
+    record_check(result, {"clips": len(clips), "seed": 0, "bounds": {"min_top1_agreement": MIN_TOP1_AGREEMENT,
+                                                                     "min_cosine": MIN_COSINE},
+                          "graphs": graphs, "ok": ok})
+    if not ok:
+        failed = ", ".join(f"{ONNX_INT8_FILE if name == 'int8' else ONNX_FILE}" for name, g in graphs.items() if not g["ok"])
+        print(f"!! the export check FAILED for {failed}: the files are kept for inspection, {result.folder / 'model.json'} "
+              f"marks them failing (check.ok false), and `--backend onnxruntime` refuses to run a failing graph")
+    return ok
+
+
+def _judged(name: str, against: str, a: dict) -> dict:
+    """One comparison on the screen (figures, bounds, passed/FAILED) and as model.json records it."""
+    failed = shortfalls(a)
     cos = "n/a" if a.get("cosine_min") is None else f"{a['cosine_min']:.6f}"
     kappa = "n/a (one label)" if a["kappa"] != a["kappa"] else f"{a['kappa']:.3f}"
-    print(f"  {title}: top-1 agreement {a['top1_agreement']:.3f} ({a['n_label_flips']} flips), kappa {kappa}, "
-          f"max |Δ score| {a['max_abs_delta_score']:.2e}, min embedding cosine {cos}")
+    verdict = "passed" if not failed else "FAILED: " + "; ".join(failed)
+    print(f"  {name} vs {against}: top-1 agreement {a['top1_agreement']:.3f} ({a['n_label_flips']} flips; bound ≥ {MIN_TOP1_AGREEMENT}), "
+          f"kappa {kappa}, max |Δ score| {a['max_abs_delta_score']:.2e}, min embedding cosine {cos} (bound ≥ {MIN_COSINE}): {verdict}")
+    figures = {k: a.get(k) for k in ("n", "top1_agreement", "n_label_flips", "kappa", "max_abs_delta_score", "mean_max_abs_delta_score",
+                                     "cosine_min", "cosine_mean")}
+    return {"against": against, "agreement": figures, "ok": not failed, "failed": failed}

@@ -150,8 +150,20 @@ def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
 
 
 def acceptable(figures: dict) -> bool:
-    """Whether a path's agreement with float32 is good enough for ``auto`` to choose it."""
-    return figures["top1_agreement"] >= MIN_TOP1_AGREEMENT and figures["cosine_min"] >= MIN_COSINE
+    """Whether a path's agreement with float32 is good enough for ``auto`` to choose it (and for ``export-onnx``'s
+    check to pass); an agreement without embeddings to compare (``cosine_min`` ``None``) is not."""
+    return not shortfalls(figures)
+
+
+def shortfalls(figures: dict) -> list[str]:
+    """What keeps ``figures`` from :func:`acceptable`, each as ``figure value < bound``; empty when it passes."""
+    top1, cosine = figures.get("top1_agreement"), figures.get("cosine_min")
+    out = []
+    if top1 is None or not top1 >= MIN_TOP1_AGREEMENT:  # NaN (no clips) fails too
+        out.append(f"top-1 agreement {'n/a' if top1 is None else f'{top1:.3f}'} < {MIN_TOP1_AGREEMENT}")
+    if cosine is None or not cosine >= MIN_COSINE:
+        out.append(f"min embedding cosine {'n/a' if cosine is None else f'{cosine:.6f}'} < {MIN_COSINE}")
+    return out
 
 
 def describe_agreement(figures: dict) -> str:

@@ -36,7 +36,7 @@ from workbench.model.temperature import softmax
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
-from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES
+from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def resolve_onnx_dtype(requested: str, folder: str | os.PathLike) -> tuple[str, 
     """Which graph of an export folder to run, and why: ``float32`` (model.onnx) or ``int8`` (model.int8.onnx).
 
     ``auto`` takes the int8 graph when the folder has one (it exists only when ``--int8`` asked for it), else float32.
+    A graph that ``model.json`` records as having failed the export check (``check.graphs.<dtype>.ok`` false) is
+    refused (``ModelError``), and ``auto`` then takes float32 when that one passed.
     """
     if requested not in ONNX_DTYPES:
         raise ConfigError(f"dtype {requested!r} is not available with the onnxruntime backend; it runs {', '.join(ONNX_DTYPES)}.",
@@ -65,9 +67,22 @@ def resolve_onnx_dtype(requested: str, folder: str | os.PathLike) -> tuple[str, 
     if requested == "int8" and not has_int8:
         raise ConfigError(f"the export folder has no {ONNX_INT8_FILE}.", source=str(folder),
                           fix="export again with `workbench model export-onnx --int8`, or pass --dtype float32.")
-    if requested != "auto":
-        return requested, "asked for"
-    return ("int8", f"the export has {ONNX_INT8_FILE}") if has_int8 else ("float32", f"the export has no {ONNX_INT8_FILE}")
+    failed = failed_checks(recorded_check(folder))
+    if requested == "auto":
+        if has_int8 and "int8" in failed and "float32" not in failed:
+            return "float32", f"the export's {ONNX_INT8_FILE} failed its check at export ({failed['int8']})"
+        chosen, reason = ("int8", f"the export has {ONNX_INT8_FILE}") if has_int8 else ("float32", f"the export has no {ONNX_INT8_FILE}")
+    else:
+        chosen, reason = requested, "asked for"
+    # the int8 graph was checked against the float32 one: a float32 graph that failed makes both untrustworthy
+    bad = next((name for name in ("float32", chosen) if name in failed), None)
+    if bad is not None:
+        graph = ONNX_INT8_FILE if bad == "int8" else ONNX_FILE
+        usable = "" if bad == "float32" else ", or pass --dtype float32 (its graph passed)"
+        raise ModelError(f"{META_FILE} records that {graph} FAILED its check at export: {failed[bad]}; "
+                         "its scores would not be the model's.", source=str(folder),
+                         fix=f"export again (workbench model export-onnx) and look at the check's figures{usable}.")
+    return chosen, reason
 
 
 def cpu_threads() -> int:
@@ -206,8 +221,6 @@ def read_meta(folder: str | os.PathLike) -> dict:
     return meta
 
 
-#: largest model.json read (the real one is ~2 kB)
-MAX_META_BYTES = 1 << 20
 #: ONNX operators an export of this workbench contains (torch 2.13, opset 17, float32 and int8): a graph with any
 #: other operator did not come from ``export-onnx`` and is refused before it runs.  ``Loop``/``Scan``/``If`` (graphs that
 #: run for as long as their inputs say) are never in it.

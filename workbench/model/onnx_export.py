@@ -59,6 +59,8 @@ ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
 META_FILE = "model.json"
 OPSET = 17
+#: largest model.json read (the real one is ~2 kB)
+MAX_META_BYTES = 1 << 20
 INPUT_NAMES = ("waveforms", "lengths")
 OUTPUT_NAMES = ("scores", "logits", "frame_scores", "frame_logits", "embedding", "frame_embeddings", "frame_lengths")
 LAYER_NORM_EPS = 1e-5  # F.layer_norm's default, which FunASR's inference uses
@@ -189,7 +191,7 @@ class ExportResult:
     int8: Path | None
     meta: dict
     seconds: float
-    comparison: dict | None = None  # int8 against float32 (see :func:`compare_int8`)
+    check: dict | None = None  # the graphs' check after the export (see :func:`record_check`), when one was made
 
 
 def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: bool = False, opset: int = OPSET,
@@ -270,6 +272,38 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
     seconds = time.perf_counter() - t0
     logger.info("exported %s to %s in %.1f s", net.info.id, onnx_path, seconds)
     return ExportResult(folder=folder, onnx=onnx_path, int8=int8_path, meta=meta, seconds=seconds)
+
+
+def record_check(result: ExportResult, check: dict) -> None:
+    """Add the export check (each graph's agreement figures, bounds and verdict; ``check["ok"]``) to ``model.json``.
+
+    Written through the same :func:`workbench.files.write_json` as the export itself; a graph that failed stays in the
+    folder and :func:`workbench.model.onnx_backend.resolve_onnx_dtype` refuses to run it.
+    """
+    result.check = check
+    result.meta["check"] = check
+    files.write_json(result.folder / META_FILE, result.meta)
+
+
+def failed_checks(check: Any) -> dict[str, str]:
+    """The graphs the export check of ``model.json`` (``check``, see :func:`record_check`)
+    found failing, each with what failed; empty when every graph passed or no check was recorded (``--no-check``)."""
+    graphs = check.get("graphs") if isinstance(check, dict) else None
+    if not isinstance(graphs, dict):
+        return {}
+    return {name: "; ".join(map(str, g.get("failed") or [])) or "failed"
+            for name, g in graphs.items() if isinstance(g, dict) and g.get("ok") is not True}
+
+
+def recorded_check(folder: str | os.PathLike) -> Any:
+    """``model.json``'s ``check`` entry, or ``None`` when there is none (the file itself is judged by
+    :func:`workbench.model.onnx_backend.read_meta`)."""
+    try:
+        raw = (Path(folder).expanduser() / META_FILE).read_bytes()
+        meta = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
+    except (OSError, ValueError):
+        return None
+    return meta.get("check") if isinstance(meta, dict) else None
 
 
 #: keys of the graph's own metadata (``metadata_props``): what model.json says about identity, inside the file it describes
