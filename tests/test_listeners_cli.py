@@ -40,6 +40,25 @@ def test_overlap_for_a_corpus_on_the_card():
     assert cards.overlap_messages("tiny", m) == []
 
 
+def test_a_finetuned_heads_overlap_dates_from_its_own_training_card(tmp_path):
+    # the warning said "Source: cremad head/training_card.json; read 2026-11-30" (the packaged cards' date) for a card
+    # created 2026-12-05; the head's stage dates from its card, the parent's stages from the packaged cards
+    head = tmp_path / "cremad head"
+    head.mkdir()
+    created = "2026-12-05T23:49:12+00:00"
+    (head / "training_card.json").write_text(json.dumps({
+        "created": created, "parent": {"id": "iic/emotion2vec_plus_large"},
+        "data": {"corpora": ["crema-d"], "n_items": 40}, "speakers": {"train": ["1001"], "validation": ["1002"]}}))
+    packaged = json.loads(cards.CARDS_FILE.read_text(encoding="utf-8"))["read"]
+    assert packaged != created[:10]
+    by_stage = {o.stage: o for o in cards.corpus_overlap(str(head), "crema-d")}
+    mine = by_stage["fine-tuning (workbench finetune)"]
+    assert mine.message().endswith(f"Source: cremad head/training_card.json; created {created}.")
+    assert packaged not in mine.message()
+    inherited = [o for stage, o in by_stage.items() if stage != "fine-tuning (workbench finetune)"]
+    assert inherited and all(o.message().endswith(f"; read {packaged}.") for o in inherited)  # EmoBox lists CREMA-D
+
+
 @pytest.mark.slow
 def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monkeypatch):
     root = tmp_path / "IEMOCAP"

@@ -50,6 +50,7 @@ class Stage:
     description: str
     note: str
     source: str
+    dated: str = ""  # when its source was read ("read 2026-11-30"), or written ("created …" for a fine-tuning)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Overlap:
     hours: Any
     note: str
     source: str
+    dated: str = ""  # the stage's: the packaged cards' read date, or a fine-tuned head's training card's created time
 
     def message(self) -> str:
         short = self.model_id.split("/")[-1]
@@ -85,11 +87,7 @@ class Overlap:
         else:
             what = (f"{self.corpus} may be in {short}'s {self.stage} data"
                     + (" (with labels)" if self.labels_used else "") + f": {self.note}")
-        return f"training-data overlap: {what}. Source: {self.source}; read {self.read_date}."
-
-    @property
-    def read_date(self) -> str:
-        return _cards_raw().get("read", "")
+        return f"training-data overlap: {what}. Source: {self.source}" + (f"; {self.dated}." if self.dated else ".")
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "message": self.message()}
@@ -112,7 +110,8 @@ def load_cards() -> tuple[Card, ...]:
             corpora = s.get("corpora") or (raw[s["corpora_from"]] if s.get("corpora_from") else [])
             stages.append(Stage(stage=s["stage"], labels_used=bool(s["labels_used"]), corpora=tuple(corpora), hours=s.get("hours", "not published"),
                                 certainty=s.get("certainty", "unknown"), description=s.get("description", ""),
-                                note=s.get("corpora_note", ""), source=s.get("source", "not published")))
+                                note=s.get("corpora_note", ""), source=s.get("source", "not published"),
+                                dated=f"read {raw['read']}" if raw.get("read") else ""))
         cards.append(Card(c["model_id"], tuple(c.get("aliases", ())), tuple(stages), raw.get("read", ""), raw.get("sources", {})))
     return tuple(cards)
 
@@ -127,7 +126,8 @@ def finetuned_card(model_dir: str | None, training: dict) -> Card:
     stage = Stage(stage="fine-tuning (workbench finetune)", labels_used=True, corpora=tuple(data.get("corpora") or ()),
                   hours="not measured", certainty="seen",
                   description=f"head trained on {data.get('n_items', '?')} items of {n_spk} train/validation speakers",
-                  note="", source=f"{Path(str(model_dir)).name}/training_card.json")
+                  note="", source=f"{Path(str(model_dir)).name}/training_card.json",
+                  dated=f"created {training['created']}" if training.get("created") else "")
     return Card(str(model_dir), (), (*(inherited.stages if inherited else ()), stage), training.get("created", ""), {})
 
 
@@ -216,7 +216,8 @@ def corpus_overlap(card: Card | str | None, source: Any) -> list[Overlap]:
         for st in card.stages:
             match = next((c for c in st.corpora if corpus_key(c) == key), None)
             if match is not None:
-                out.append(Overlap(card.model_id, match, st.stage, st.certainty, st.labels_used, st.hours, st.note, st.source))
+                out.append(Overlap(card.model_id, match, st.stage, st.certainty, st.labels_used, st.hours, st.note, st.source,
+                                   st.dated))
     return out
 
 
