@@ -10,6 +10,7 @@ downstream assumes seven or nine classes either.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -258,11 +259,13 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
 def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
     from workbench.cli import main
 
-    code = main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "cli-head"), "--k", "3", "--bootstrap", "50",
+    code = main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "cli head"), "--k", "3", "--bootstrap", "50",
                  "--seed", "2"])
     out = capsys.readouterr().out
     assert code == 0 and "boredom" in out and "held-out test speakers" in out and "parent_mapped" in out
-    card = json.loads((tmp_path / "cli-head" / "training_card.json").read_text())
+    use = next(x for x in out.splitlines() if x.startswith("use it with "))
+    assert shlex.split(use[len("use it with "):]) == ["--model", str(tmp_path / "cli head")]  # pastes as one argument
+    card = json.loads((tmp_path / "cli head" / "training_card.json").read_text())
     assert card["training"]["seed"] == 2 and card["evaluation"]["k"] == 3
     # a model other than the run's cannot be named for a run folder; an unknown label set is refused by the parser
     assert main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "x"), "--model", "tiny"]) != 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -253,9 +254,11 @@ def test_example_runs_without_torch_and_matches_the_workbench(exported, tiny_mod
 def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys):
     from workbench.cli import main
 
-    out = tmp_path / "e"
+    out = tmp_path / "onnx head"  # a space: the suggested command must quote it
     assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--int8", "--check-clips", "4"]) == 0
     text = capsys.readouterr().out
+    suggested = next(x for x in text.splitlines() if x.startswith("score files with: ")).split(": ", 1)[1].split("   (")[0]
+    assert shlex.split(suggested) == ["workbench", "run", "MANIFEST", "--backend", "onnxruntime", "--model", str(out), "--dtype", "int8"]
     assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file() and (out / "model.json").is_file()
     assert "RANDOM WEIGHTS" in text
     line = next(x for x in text.splitlines() if "onnxruntime float32 vs PyTorch float32" in x)

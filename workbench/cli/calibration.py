@@ -8,6 +8,7 @@ from workbench.analysis.calibration import calibrate_run
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.paths import shell_command
 from workbench.runs.folder import as_run_folder
 
 from workbench.cli.common import (EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir, deprecated,
@@ -60,7 +61,7 @@ def cmd_calibrate(args) -> int:
         print(r.render())
     written = f"calibration.json{'' if args.no_figures else ' and figures'} written to {where}"
     if first.recommended:
-        print(f"{written}; apply T = {first.temperature:.3f} with --temperature {where}")
+        print(f"{written}; apply T = {first.temperature:.3f} with " + shell_command("--temperature", where))
     else:
         # a temperature that failed its checks is never offered (and `--temperature RUN` refuses it)
         print(f"{written}; !! no temperature recommended for variant {first.variant}: T = {first.temperature:.3f} failed its checks (above)")

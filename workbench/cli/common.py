@@ -16,6 +16,7 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
+from workbench.paths import shell_command
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
 from workbench.analysis.calibration import saved_calibration
@@ -106,7 +107,7 @@ def resolve_temperature(value) -> float | None:
                           fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:
         raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
-                             fix=f"run `workbench calibrate {text}` first, or pass a number.")
+                             fix=f"run `{shell_command('workbench', 'calibrate', text)}` first, or pass a number.")
     return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
 
 
@@ -271,7 +272,7 @@ def parse_argv(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
             dashed = [a for a in argv if a.startswith("-") and a not in ("-", "--") and Path(a).exists()]
             if dashed:
                 command = next((a for a in argv if not a.startswith("-")), "COMMAND")
-                print(_DASH_HINT.format(command=command, name=dashed[0]), file=sys.stderr)
+                print(_DASH_HINT.format(command=command, name=shell_command(dashed[0])), file=sys.stderr)
         raise
 
 

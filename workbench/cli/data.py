@@ -11,6 +11,7 @@ from workbench.data.lhotse_io import import_lhotse
 from workbench.runs.lhotse_export import export_lhotse
 from workbench.data.manifest import Manifest, read_manifest, rebased, write_manifest
 from workbench.cli import listeners
+from workbench.paths import shell_command
 from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_out_option, random_banner_for
 
 
@@ -156,7 +157,7 @@ def cmd_manifest(args) -> int:
     write_manifest(m, out)
     read_manifest(out)  # what `workbench run` will read: checked once more
     _print_manifest_summary(m, out)
-    print(f"next: workbench run {out} --out runs/{out.stem}")
+    print("next: " + shell_command("workbench", "run", out, "--out", f"runs/{out.stem}"))
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
 from workbench.errors import ConfigError
+from workbench.paths import shell_command
 from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
                                   model_ref_from_args, non_negative_int, positive_int, say_loading)
 
@@ -101,7 +102,7 @@ def cmd_finetune(args) -> int:
                       progress=not args.json, load_progress=say_loading)
     print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
     if not args.json:
-        print(f"use it with --model {result.out}")
+        print("use it with " + shell_command("--model", result.out))
     return EXIT_OK
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -17,6 +16,7 @@ from workbench.analysis.groups import chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
+from workbench.paths import shell_command
 from workbench.serialize import load_yaml_file
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.reporting import TEMPLATES, run_report
@@ -127,7 +127,7 @@ def cmd_run(args) -> int:
 def resume_command(args, out: str | os.PathLike) -> str:
     """The command line that resumes this run: the one typed, with ``--out`` added when the folder was the default."""
     typed = getattr(args, "command_line", None) or ["run", args.manifest]
-    return shlex.join(["workbench", *typed, *([] if args.out else ["--out", str(out)])])
+    return shell_command("workbench", *typed, *([] if args.out else ["--out", out]))
 
 
 def resumed_dtype(out: str | os.PathLike) -> str | None:
@@ -187,12 +187,13 @@ def print_run_summary(result, out=None) -> None:
         print(line, file=out)
         for flag in flags:
             print(f"    !! {flag}", file=out)
-    run_dir = shlex.quote(str(result.run_dir))
+    run_dir = result.run_dir
     print("next:", file=out)
-    print(f"  workbench metrics {run_dir}            # per-class report, confusion, calibration, breakdowns", file=out)
+    print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
     if len(result.summary.get("variants", {})) > 1:
-        print(f"  workbench compare {run_dir}            # paired deltas and flips between the variants", file=out)
-    print(f"  workbench report experiment_report -p run_dir={run_dir}   # a self-contained HTML report", file=out)
+        print(f"  {shell_command('workbench', 'compare', run_dir)}            # paired deltas and flips between the variants", file=out)
+    print(f"  {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={run_dir}')}   # a self-contained HTML report",
+          file=out)
 
 
 COMMANDS = {"run": cmd_run}

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.paths import shell_command
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
 from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
@@ -55,7 +56,7 @@ def voice_features(run_dir: Any, feature_set: str):
     name = _features_name(feature_set, str(rf.path))
     table = rf.artifact(name, default=None)
     if table is None:
-        raise RunFolderError(f"has no {name}.", source=str(rf.path), fix=f"run `workbench features {rf.path} --set {feature_set}` first.")
+        raise RunFolderError(f"has no {name}.", source=str(rf.path), fix=f"run `{shell_command('workbench', 'features', rf.path, '--set', feature_set)}` first.")
     return table
 from workbench.explain.voice import FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
 

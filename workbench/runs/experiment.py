@@ -35,6 +35,7 @@ from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.paths import shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
@@ -383,7 +384,7 @@ def _check_out(experiment: Experiment, file_path: str | os.PathLike, cli: dict, 
             f"`out: {shown(experiment.out)}` resolves to {target}, outside the experiment file's folder {folder}; "
             "an experiment file may only write inside its own folder.",
             source=source,
-            fix=f"if you want the run there, say so on the command line: --out {target}",
+            fix=f"if you want the run there, say so on the command line: {shell_command('--out', target)}",
         )
     foreign = foreign_files(target)
     if foreign:
@@ -392,7 +393,7 @@ def _check_out(experiment: Experiment, file_path: str | os.PathLike, cli: dict, 
             f"({', '.join(foreign[:5])}{f' … {len(foreign)} in all' if len(foreign) > 5 else ''}); a run there could "
             "overwrite them.",
             source=source,
-            fix=f"choose an empty or new folder on the command line (--out {target / 'run'}), or remove `out:` from the file.",
+            fix=f"choose an empty or new folder on the command line ({shell_command('--out', target / 'run')}), or remove `out:` from the file.",
         )
 
 
@@ -412,7 +413,7 @@ def _check_network(experiment: Experiment, cli: dict, source: str) -> None:
             f"names the hub model {shown(hub_id)}, which is not in the local {where} cache: running it would contact "
             f"{where}; a file someone else wrote may not do that on its own.",
             source=source,
-            fix=f"agree on the command line with --model {hub_id} (or --allow-hub), or pass a local checkpoint with --model DIR.",
+            fix=f"agree on the command line with {shell_command('--model', hub_id)} (or --allow-hub), or pass a local checkpoint with --model DIR.",
         )
 
 

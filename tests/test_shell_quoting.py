@@ -1,0 +1,52 @@
+"""Commands the workbench prints for the user to paste keep a path with a space as one argument (shell-quoted)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+import pytest
+
+from test_corpora import wav
+from workbench.cli import main
+from workbench.paths import shell_command
+
+
+def test_shell_command_quotes_each_word_once():
+    line = shell_command("workbench", "run", "MANIFEST", "--model", "models/cremad head", "-p", "run_dir=runs/my run")
+    assert line == "workbench run MANIFEST --model 'models/cremad head' -p 'run_dir=runs/my run'"
+    assert shlex.split(line) == ["workbench", "run", "MANIFEST", "--model", "models/cremad head", "-p", "run_dir=runs/my run"]
+    assert shlex.split(shell_command("it's here")) == ["it's here"]
+
+
+def test_the_resume_command_keeps_a_spaced_folder_whole(tmp_path):
+    from workbench.cli.running import resume_command
+
+    args = argparse.Namespace(command_line=["run", "my wavs.csv", "--model", "tiny"], manifest="my wavs.csv", out=None)
+    line = resume_command(args, tmp_path / "runs" / "my run")
+    assert shlex.split(line) == ["workbench", "run", "my wavs.csv", "--model", "tiny", "--out", str(tmp_path / "runs" / "my run")]
+
+
+def test_manifest_and_run_print_next_commands_that_paste(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for i, name in enumerate(("a1", "a2")):
+        wav(tmp_path / "my wavs" / "angry" / f"{name}.wav", dur=0.5, seed=i)
+    assert main(["manifest", "my wavs", "-o", "my lists/my wavs.csv", "--label-from-folder"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("next: "))
+    assert shlex.split(line[len("next: "):]) == ["workbench", "run", "my lists/my wavs.csv", "--out", "runs/my wavs"]
+    assert main(["run", "my lists/my wavs.csv", "--model", "tiny", "--out", "runs/my run", "--no-cache"]) == 0
+    text = capsys.readouterr().out.split("next:\n", 1)[1]
+    commands = [shlex.split(x, comments=True) for x in text.splitlines() if x.strip()]
+    assert commands == [["workbench", "metrics", "runs/my run"],
+                        ["workbench", "report", "experiment_report", "-p", "run_dir=runs/my run"]]
+
+
+def test_a_run_folder_without_a_calibration_names_the_command_quoted(tmp_path):
+    from workbench.cli.common import resolve_temperature
+    from workbench.errors import WorkbenchError
+
+    folder = tmp_path / "my run"
+    folder.mkdir()
+    with pytest.raises(WorkbenchError) as e:
+        resolve_temperature(str(folder))
+    assert shlex.split(e.value.fix.split("`")[1]) == ["workbench", "calibrate", str(folder)]
