@@ -51,6 +51,29 @@ def test_features_command_stores_the_table_and_survives_a_bad_clip(small_run, tm
     assert (tmp_path / "csv" / "cue_differences.csv").is_file()
 
 
+def test_probe_reports_the_folds_it_used_and_how_many_cues_it_shows(small_run, capsys, monkeypatch):
+    import json
+
+    import workbench.cli.features as features_cli
+
+    monkeypatch.setattr(features_cli, "SHOWN", 5)  # as eGeMAPS' 88 cues against the 15 shown
+    # 4 speakers: 100 folds asked, 4 used (leave-one-speaker-out), said on screen and in --json
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "100", "--bootstrap", "20"]) == 0
+    text = capsys.readouterr().out
+    head = next(x for x in text.splitlines() if x.startswith("how well the embeddings predict each cue"))
+    assert "100 folds asked, but the rows have only 4 speakers: 4 folds used (leave-one-speaker-out)" in head
+    table = text.split(head, 1)[1].strip().splitlines()
+    n_cues = len(voice_features(RunFolder(small_run), "praat").select_dtypes("number").columns)
+    shown = len(table) - 1  # the table's header line
+    assert shown == 5 and "showing 5 of " in head and "--json or --out DIR for all" in head
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "100", "--bootstrap", "20", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["probe_folds"] == {"asked": 100, "used": 4, "groups": 4, "grouped_by": "speaker",
+                                     "note": report["probe_folds"]["note"]}
+    assert f"showing {shown} of {len(report['probe'])} cues" in head and len(report["probe"]) <= n_cues
+    assert {r["folds"] for r in report["probe"]} <= {0, 4} and any(r["folds"] == 4 for r in report["probe"])
+
+
 def test_features_stores_egemaps_descriptors_per_frame(small_run, capsys):
     assert main(["features", str(small_run), "--set", "praat", "--lld", "--bootstrap", "20"]) == 0
     lld = voice_features(RunFolder(small_run), "egemaps_lld")

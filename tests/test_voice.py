@@ -126,3 +126,21 @@ def test_cue_probe_reads_a_cue_the_embedding_carries_and_not_one_it_does_not():
     assert out.loc["absent", "r2"] < 0.1
     with pytest.raises(ConfigError, match="line up"):
         cue_probe(emb[:10], df, speakers)
+
+
+def test_cue_probe_says_the_folds_it_used_when_fewer_groups_than_asked():
+    from workbench.analysis.fusion import fold_plan
+
+    rng = np.random.default_rng(1)
+    n = 40
+    emb = rng.standard_normal((n, 8))
+    speakers = np.repeat(["a", "b", "c", "d"], n // 4)
+    thin = rng.standard_normal(n)
+    thin[speakers == "d"] = np.nan  # measured on three speakers' rows only
+    df = pd.DataFrame({"all": rng.standard_normal(n), "thin": thin})
+    out = cue_probe(emb, df, speakers, folds=100, n_boot=20).set_index("cue")
+    assert out.loc["all", "folds"] == 4 and out.loc["thin", "folds"] == 3  # one per speaker, never 100
+    assert out.loc["thin", "n"] == 30
+    plan = fold_plan(speakers, 100)
+    assert (plan["asked"], plan["used"], plan["groups"]) == (100, 4, 4) and "only 4 groups" in plan["note"]
+    assert "note" not in fold_plan(speakers, 3) and fold_plan(speakers, 3)["used"] == 3

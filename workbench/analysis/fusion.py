@@ -339,6 +339,18 @@ def grouped_folds(groups: Sequence, folds: int = 5) -> list[tuple[np.ndarray, np
     return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(np.zeros(len(groups)), groups=groups)]
 
 
+def fold_plan(groups: Sequence, folds: int) -> dict:
+    """The folds :func:`grouped_folds` makes of ``groups`` when ``folds`` are asked: ``asked``, ``used`` (capped at the
+    distinct groups), ``groups``, and ``note`` when fewer were used than asked (then it is leave-one-group-out)."""
+    n_groups = len(set(np.asarray(groups).tolist()))
+    used = min(int(folds), n_groups)
+    plan = {"asked": int(folds), "used": used, "groups": n_groups}
+    if used < folds:
+        plan["note"] = (f"{folds} folds asked, but there are only {n_groups} groups: {used} folds used "
+                        "(leave-one-group-out)")
+    return plan
+
+
 @dataclass
 class FusionResult:
     data: FusionData

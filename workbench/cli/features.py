@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workbench import files
 from workbench.errors import ConfigError
-from workbench.analysis.fusion import embedded_rows
+from workbench.analysis.fusion import embedded_rows, fold_plan
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
 from workbench.runs.folder import as_run_folder
@@ -31,6 +31,8 @@ from workbench.serialize import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15
+#: where the rows a table on the screen leaves out are
+_ALL = "; --json or --out DIR for all"
 
 
 def add_features(sub) -> argparse.ArgumentParser:
@@ -48,13 +50,15 @@ def add_features(sub) -> argparse.ArgumentParser:
     p.add_argument("--by", default="pred", choices=["pred", "emotion"],
                    help="group the cue differences by the predicted label or by the manifest's emotion")
     p.add_argument("--probe", action="store_true", help="also predict each cue from the run's embeddings (ridge, speaker-grouped CV)")
-    p.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds of the probe (grouped by speaker)")
+    p.add_argument("--folds", type=fold_count, default=5,
+                   help="cross-validation folds of the probe (grouped by speaker: at most one per speaker; the folds used are printed)")
     p.add_argument("--bootstrap", type=positive_int, default=999, help="bootstrap resamples of the intervals (10 or more)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     add_out_option(p, what="cue_differences.csv (and cue_probe.csv) as CSV; the feature table itself always goes into the run "
                    "folder (features_<set>.parquet)", default="no CSV")
     deprecated(p, "--csv", new="--out", dest="out")
-    add_json_option(p, "one object (rate, silence left out, differences, too-small classes)")
+    add_json_option(p, "one object (rate, silence left out, differences, too-small classes; with --probe every cue's R² and "
+                       "the folds used)")
     return p
 
 
@@ -94,7 +98,7 @@ def _differences(args, measured, report: dict, say):
             say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
         else:
             say(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval; "
-                f"showing {len(shown)} of {len(found)}):")
+                f"showing {len(shown)} of {len(found)}{_ALL if len(shown) < len(found) else ''}):")
             say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if len(small):
         say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
@@ -116,9 +120,19 @@ def _probe(args, rf, measured, report: dict, say):
         say(f"\nprobe: {int((~has).sum())} row(s) without a speaker left out")
     probe = cue_probe(emb[keep][has], joined[has].reset_index(drop=True), speakers[has], folds=args.folds,
                       n_boot=args.bootstrap, seed=args.seed)
+    plan = fold_plan(speakers[has], args.folds)
     report["probe"] = probe.to_dict(orient="records")
-    say("\nhow well the embeddings predict each cue (ridge, out-of-fold R² grouped by speaker, 95 % bootstrap interval):")
-    say(probe.sort_values("r2", ascending=False).head(SHOWN).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    report["probe_folds"] = {**plan, "grouped_by": "speaker"}
+    folds = (f"{plan['used']} folds grouped by speaker ({plan['groups']} speakers)" if "note" not in plan else
+             f"{plan['asked']} folds asked, but the rows have only {plan['groups']} speakers: {plan['used']} folds used "
+             "(leave-one-speaker-out)")
+    fewer = sorted(set(probe["folds"]) - {plan["used"], 0})  # a cue measured on fewer speakers' rows (0: not probed)
+    if fewer:
+        folds += f"; cues measured on fewer speakers' rows used {', '.join(map(str, fewer))} (the folds column)"
+    shown = probe.sort_values("r2", ascending=False).head(SHOWN)
+    say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
+        f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
+    say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return probe
 
 

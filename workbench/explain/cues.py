@@ -261,12 +261,15 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     alphas : ridge penalties tried by an inner efficient leave-one-out (``RidgeCV``) on the
         training side of each fold only.
 
+    folds : folds asked; capped at the distinct groups of a cue's rows (:func:`workbench.analysis.fusion.fold_plan`),
+        so each row says the folds it used.
+
     Returns
     -------
     DataFrame
-        ``cue, n, r2, low, high``: out-of-fold R² (1 − SSE/SST over all held-out
-        predictions) and a percentile bootstrap interval over items.  R² near 0 (or below)
-        says the embedding does not carry the cue linearly.
+        ``cue, n, folds, r2, low, high``: the items and the folds used (0: not probed, under 6 items or
+        2 groups), out-of-fold R² (1 − SSE/SST over all held-out predictions) and a percentile bootstrap
+        interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly.
     """
     import pandas as pd
     from sklearn.linear_model import RidgeCV
@@ -284,11 +287,12 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         yv = features[cue].to_numpy(dtype=np.float64)
         ok = np.isfinite(yv) & np.isfinite(x).all(axis=1)
         if ok.sum() < 6 or len(set(groups[ok].tolist())) < 2:
-            rows.append({"cue": cue, "n": int(ok.sum()), "r2": np.nan, "low": np.nan, "high": np.nan})
+            rows.append({"cue": cue, "n": int(ok.sum()), "folds": 0, "r2": np.nan, "low": np.nan, "high": np.nan})
             continue
         xs, ys, gs = x[ok], yv[ok], groups[ok]
         pred = np.full(len(ys), np.nan)
-        for train, test in grouped_folds(gs, folds):
+        splits = grouped_folds(gs, folds)
+        for train, test in splits:
             model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
             pred[test] = model.fit(xs[train], ys[train]).predict(xs[test])
         r2 = _r2(ys, pred)
@@ -297,8 +301,8 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         boots = boots[np.isfinite(boots)]
         tail = (1 - confidence) / 2 * 100
         low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
-        rows.append({"cue": cue, "n": len(ys), "r2": r2, "low": float(low), "high": float(high)})
-    return pd.DataFrame(rows, columns=["cue", "n", "r2", "low", "high"])
+        rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high)})
+    return pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
