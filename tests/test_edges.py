@@ -56,6 +56,28 @@ def test_a_misspelt_step_key_is_refused_when_the_variants_file_is_read(tmp_path)
     assert "top_dB" in text and "top_db" in text and "trimmed" in text and str(bad) in text
 
 
+def test_an_empty_variants_file_suggests_the_form_the_readme_documents(tmp_path):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = yaml.safe_load(re.search(r"```yaml\n(# variants\.yaml.*?)```", readme, re.S).group(1))["variants"]
+    assert isinstance(documented, list) and all("name" in v for v in documented)  # the README's list form
+    empty = tmp_path / "variants.yaml"
+    for text, found in (("", "the file is empty"), ("variants: []\n", "an empty list")):
+        empty.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_variants(empty)
+        assert found in info.value.message and str(empty) in str(info.value)
+        suggested = info.value.fix.split("`")[1]
+        assert isinstance(yaml.safe_load(suggested)["variants"], list)  # the same form, not a mapping of names
+        pasted = tmp_path / "pasted.yaml"
+        pasted.write_text(suggested + "\n")
+        assert [(v.name, [s.to_dict()["name"] for s in v.steps]) for v in load_variants(pasted)] == [("raw", []), ("trimmed", ["trim"])]
+
+
 def test_the_run_command_refuses_a_misspelt_step_before_the_model_loads(manifest, tmp_path, capsys):
     bad = tmp_path / "variants.yaml"
     bad.write_text("variants:\n  trimmed: [{name: trim, top_dB: 30}]\n")

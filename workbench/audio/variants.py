@@ -89,6 +89,10 @@ class Variant:
 
 
 RAW = Variant("raw")
+#: the form README.md documents for a variants file (one line: the block form there reads the same)
+VARIANTS_FORM = ("list the variants, each a name and its steps (README.md, \"Preprocessing variants\"): "
+                 "`variants: [{name: raw}, {name: trimmed, steps: [{name: trim, top_db: 30}]}]`, or one per line as "
+                 "`  - name: raw`.")
 
 
 def variants_from(entries: Any, *, source: str = "variants") -> list[Variant]:
@@ -97,7 +101,9 @@ def variants_from(entries: Any, *, source: str = "variants") -> list[Variant]:
     if isinstance(entries, dict):
         entries = [{"name": k, "steps": v or []} for k, v in entries.items()]
     if not isinstance(entries, list) or not entries:
-        raise ConfigError("no variants found.", source=source, fix="write `variants: {raw: [], trimmed: [{name: trim, top_db: 30}]}`.")
+        found = ("the file is empty" if entries is None else "an empty list" if isinstance(entries, list)
+                 else f"a {type(entries).__name__}, not a list of variants")
+        raise ConfigError(f"no variants found ({found}).", source=source, fix=VARIANTS_FORM)
     out = []
     for e in entries:
         if not isinstance(e, dict) or "name" not in e:
