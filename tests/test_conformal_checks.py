@@ -4,6 +4,7 @@ against 1 − alpha, and a flag on sets that hold nearly every class (screen, ca
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,60 @@ def test_a_class_far_below_the_target_and_nearly_full_sets_are_flagged_in_the_ch
     assert "c1" in line and "FAILED (below target)" in line and "too few items to check" in line and "UNINFORMATIVE" in line
 
 
+def _one_class_with_nearly_full_sets(k=6, n_per_class=20):
+    """Every set holds the true class; class c0's sets hold every class but one on a third of its items (mean 5.65 of
+    6, at least 90 %), every other class's only its own: overall the sets average 1.78 of 6, far from uninformative."""
+    y = np.repeat(np.arange(k), n_per_class)
+    sets = np.zeros((len(y), k), dtype=bool)
+    sets[np.arange(len(y)), y] = True
+    rows = np.flatnonzero(y == 0)
+    sets[rows] = True
+    sets[rows[::3], 1] = False
+    return sets, y, [f"c{j}" for j in range(k)]
+
+
+def test_a_class_whose_own_sets_hold_nearly_every_class_is_flagged_uninformative_on_its_own():
+    sets, y, classes = _one_class_with_nearly_full_sets()
+    d = C.conformal_summary({"lac": sets}, y, classes, alpha=0.1)["lac"]
+    per = d["per_class"]
+    c0_size = float(sets[y == 0].sum(axis=1).mean())
+    assert per["c0"]["mean_size"] == pytest.approx(c0_size) and c0_size >= 0.9 * len(classes)
+    assert not d["uninformative"] and d["mean_size"] < 0.9 * len(classes)  # overall the sets say something
+    assert per["c0"]["uninformative"] and not any(per[c]["uninformative"] for c in classes[1:])
+    checks, words = C.conformal_checks({"lac": d})
+    assert checks["set_size"]["lac"]["uninformative_classes"] == ["c0"] and not checks["set_size"]["lac"]["uninformative"]
+    assert len(words) == 1 and f"c0 ({c0_size:.2f}, n=20)" in words[0] and "uninformative for that class" in words[0]
+    line = C.conformal_line("lac", d, 0.1)
+    segments = re.split(r", (?=c\d )", line.split("; per class coverage/size (n) [interval]: ")[1])
+    assert len(segments) == len(classes)
+    assert [seg.split()[0] for seg in segments if seg.endswith("UNINFORMATIVE")] == ["c0"]
+
+
+def test_the_report_and_the_figure_flag_a_class_whose_sets_are_uninformative(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench.views import reporting
+
+    sets, y, classes = _one_class_with_nearly_full_sets()
+    report = C.calibrate(_near_uniform_rows(), by="speaker", n_boot=10)
+    report.classes = classes
+    report.conformal = C.conformal_summary({"lac": sets}, y, classes, alpha=report.alpha)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(reporting, "calibrate", lambda *a, **k: report)
+    _run_folder(tmp_path / "run", _near_uniform_rows())
+    reporting.calibration_section(tmp_path / "run", n_boot=10)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    c0_size = report.conformal["lac"]["per_class"]["c0"]["mean_size"]
+    assert f"{c0_size:.3f} <b>uninformative</b>" in html and html.count("<b>uninformative</b>") == 1
+    fig = C.plot_set_sizes(report)
+    assert "LAC uninformative for c0" in fig.axes[0].get_title().split("\n")[-1]
+    plt.close(fig)
+
+
 def _near_uniform_rows(n=120, seed=0):
     """The demo's shape with a random-weight model: near-uniform scores, so the sets hold almost every class."""
     rng = np.random.default_rng(seed)
@@ -95,6 +150,10 @@ def test_calibrate_shows_the_coverage_interval_and_the_uninformative_flag_on_scr
         assert d["coverage_ci"] == pytest.approx(_exact(covered, d["n"]))
         assert rep["checks"]["set_coverage"][s]["verdict"] == d["check"]
         assert rep["checks"]["set_size"][s]["uninformative"] == (d["mean_size"] >= 0.9 * len(rep["classes"]))
+        # the same rule for each class, in calibration.json and its checks
+        flagged = [c for c, v in d["per_class"].items() if v["mean_size"] >= 0.9 * len(rep["classes"])]
+        assert [c for c, v in d["per_class"].items() if v["uninformative"]] == flagged
+        assert rep["checks"]["set_size"][s]["uninformative_classes"] == flagged
         lo, hi = d["coverage_ci"]
         assert f"coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}]" in out
     assert any(rep["checks"]["set_size"][s]["uninformative"] for s in ("lac", "aps"))  # near-uniform scores: near-full sets

@@ -280,7 +280,7 @@ def conformal_line(score: str, d: dict, alpha: float) -> str:
     """One conformity score's sets on one line: coverage [exact 95 % interval] against the target, n, size, per class."""
     lo, hi = d["coverage_ci"]
     per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']}) [{v['coverage_ci'][0]:.2f}, {v['coverage_ci'][1]:.2f}]"
-                    + _verdict_words(v) for c, v in d["per_class"].items())
+                    + _verdict_words(v) + (" UNINFORMATIVE" if v.get("uninformative") else "") for c, v in d["per_class"].items())
     return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, "
             f"n={d['n']}, exact {100 * d['level']:g} % interval; check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "
             f"mean size {d['mean_size']:.2f} of {d['n_classes']} classes"

@@ -344,7 +344,8 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
 
 def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float) -> dict:
     """Coverage (with its exact binomial interval and check against 1 − alpha), mean set size and empty sets of each
-    conformity score, overall and per true class; ``uninformative`` when the mean size reaches 90 % of the classes."""
+    conformity score, overall and per true class; ``uninformative`` (overall and per class) when the mean size reaches
+    :data:`UNINFORMATIVE_SIZE_SHARE` of the classes."""
     n, k = len(y), len(classes)
     out = {}
     for s, st in sets.items():
@@ -355,7 +356,8 @@ def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: floa
             if (y == j).any():
                 chk = coverage_check(int(hit[y == j].sum()), int((y == j).sum()), 1 - alpha)
                 per_class[c] = {"n": chk["n"], "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
-                                "direction": chk["direction"], "mean_size": float(size[y == j].mean())}
+                                "direction": chk["direction"], "mean_size": float(size[y == j].mean()),
+                                "uninformative": bool(size[y == j].mean() >= UNINFORMATIVE_SIZE_SHARE * k)}
         chk = coverage_check(int(hit.sum()), n, 1 - alpha)
         mean_size = float(size.mean())
         out[s] = {"n": int(n), "coverage": chk["coverage"], "coverage_ci": chk["ci"], "check": chk["verdict"],
@@ -374,9 +376,11 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
         level = f"{100 * d['level']:g} %"
         failed = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_FAIL]
         too_few = [c for c, v in d["per_class"].items() if v["check"] == COVERAGE_TOO_FEW]
+        useless = [c for c, v in d["per_class"].items() if v.get("uninformative")]
         checks[s] = {"verdict": d["check"], "target": d["target"], "coverage": d["coverage"], "ci": list(d["coverage_ci"]),
                      "n": d["n"], "failed_classes": failed, "too_few_classes": too_few,
-                     "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"]}
+                     "uninformative": d["uninformative"], "mean_size": d["mean_size"], "n_classes": d["n_classes"],
+                     "uninformative_classes": useless}
         parts = []
         if d["check"] == COVERAGE_FAIL:
             parts.append(f"coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] over {d['n']} items is significantly "
@@ -390,9 +394,14 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
         if d["uninformative"]:
             parts.append(f"mean set size {d['mean_size']:.2f} of {d['n_classes']} classes "
                          f"(≥ {100 * UNINFORMATIVE_SIZE_SHARE:g} %): the sets are uninformative")
+        if useless:
+            per = d["per_class"]
+            parts.append("per class, the mean set size reaches " f"{100 * UNINFORMATIVE_SIZE_SHARE:g} % of the {d['n_classes']} "
+                         "classes for " + ", ".join(f"{c} ({per[c]['mean_size']:.2f}, n={per[c]['n']})" for c in useless)
+                         + ": the sets are uninformative for " + ("that class" if len(useless) == 1 else "those classes"))
         if parts:
             warnings.append(f"{s.upper()} sets at target coverage {d['target']:.2f} FAIL their checks: " + "; ".join(parts))
-    size_keys = ("uninformative", "mean_size", "n_classes")
+    size_keys = ("uninformative", "mean_size", "n_classes", "uninformative_classes")
     return {"set_coverage": {s: {k: v for k, v in c.items() if k not in size_keys} for s, c in checks.items()},
             "set_size": {s: {**{k: c[k] for k in size_keys}, "threshold_share": UNINFORMATIVE_SIZE_SHARE}
                          for s, c in checks.items()}}, warnings

@@ -109,7 +109,8 @@ def plot_set_sizes(report, *, ax=None):
 
     A bar whose interval misses the target is hatched and edged red (its check failed); a class with too few items to
     check is drawn faded.  The legend says each score's overall coverage, interval, check and mean size (and when the sets
-    are uninformative), and the title repeats the failed checks on a line of its own.
+    are uninformative), and the title repeats the failed checks on a line of its own (a class whose own sets are
+    uninformative included).
     ``ax``: axes or None for a new figure.  Returns the figure.
     """
     fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4.4))
@@ -149,6 +150,9 @@ def plot_set_sizes(report, *, ax=None):
             flags.append(f"{s.upper()} per class: {', '.join(failed_classes)}")
         if d["uninformative"]:
             flags.append(f"{s.upper()} sets uninformative")
+        useless = [c for c in classes if per[c].get("uninformative")]
+        if useless:
+            flags.append(f"{s.upper()} uninformative for {', '.join(useless)}")
     ax.axhline(target, color="#cc3311", lw=1, ls="--", label=f"target coverage 1 − alpha = {target:.2f}")
     first = report.conformal[scores[0]]["per_class"] if scores else {}
     ticks = [plain_text(c) + (f"\nn={first[c]['n']}" + (", too few to check" if first[c]["check"] == COVERAGE_TOO_FEW else "")

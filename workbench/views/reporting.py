@@ -464,13 +464,15 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
 
     for score, d in rep.conformal.items():
         for c, v in d["per_class"].items():
-            conf_rows.append((score.upper(), c, v["n"], Markup(_interval(v["coverage"], v["coverage_ci"])), verdict(v), v["mean_size"]))
+            size = Markup(f"{v['mean_size']:.3f} <b>uninformative</b>") if v.get("uninformative") else v["mean_size"]
+            conf_rows.append((score.upper(), c, v["n"], Markup(_interval(v["coverage"], v["coverage_ci"])), verdict(v), size))
         size = Markup(f"{d['mean_size']:.3f} of {d['n_classes']}" + (" <b>uninformative</b>" if d["uninformative"] else ""))
         conf_rows.append((score.upper(), Markup("<b>all</b>"), d["n"], Markup(_interval(d["coverage"], d["coverage_ci"])), verdict(d), size))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
                  f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}, "
                  "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
-                 f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative:</p>")
+                 f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
+                 "(overall, and for each class on its own):</p>")
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
