@@ -166,3 +166,24 @@ def test_the_metrics_table_has_no_empty_cell_and_ece_has_its_interval(small_run,
     tables = re.findall(r"<table>.*?</table>", page, flags=re.S)
     headline, *_, breakdown = tables
     assert "<td></td>" not in headline and re.search(r"<td>—</td><td>—</td><td>—</td><td>—</td>", breakdown)
+
+
+def test_the_report_flags_a_uar_that_does_not_clear_chance_as_metrics_does(small_run, monkeypatch):
+    """metrics prints BELOW CHANCE beside the UAR; the report's check cell said 'ok' for the same figure."""
+    import dataclasses
+    import re
+
+    real = reporting.evaluate
+
+    def below_chance(*args, **kwargs):
+        r = real(*args, **kwargs)
+        return dataclasses.replace(r, ci={**r.ci, "uar": (0.01, 0.05)}, chance_uar=0.25)
+
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "evaluate", below_chance)
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    out = reporting.metrics_section(small_run, n_boot=20)
+    uar_row = re.search(r"<tr><td>UAR</td>(.*?)</tr>", "\n".join(shown)).group(1)
+    assert "BELOW CHANCE" in uar_row and "over" in uar_row  # the flag and the chance level it was judged against
+    assert next(iter(out.values()))["chance_flag"].startswith("BELOW CHANCE")
