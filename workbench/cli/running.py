@@ -12,7 +12,7 @@ from pathlib import Path
 from workbench.engine.ray_executor import RayOptions
 from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
 from workbench.data.manifest import read_manifest
-from workbench.analysis.groups import chance_words
+from workbench.analysis.groups import FIGURE_NAMES, chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
@@ -181,7 +181,7 @@ def print_run_summary(result, out=None) -> None:
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
             r = headline_summary(results, variant=v, n_boot=1000)
             if r["n"]:  # each figure with the checks `metrics` applies to it: n, chance, zero-width intervals, small classes
-                line += "; " + ", ".join(f"{name.upper()} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
+                line += "; " + ", ".join(f"{FIGURE_NAMES[name]} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
                                          for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])})"
                 flags = r["flags"]
         print(line, file=out)
