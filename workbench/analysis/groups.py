@@ -247,7 +247,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         if flat:
-            notes.append(f"zero-width interval ({', '.join(m.upper() for m in flat)}) from {row['n']} item(s): resampling cannot vary it")
+            notes.append(f"zero-width interval ({', '.join(FIGURE_NAMES.get(m, m.upper()) for m in flat)}) from {row['n']} item(s): resampling cannot vary it")
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
                     "zero_width_interval": ", ".join(flat)})
         for i, c in enumerate(classes):

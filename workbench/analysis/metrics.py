@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from workbench.analysis.groups import (FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
+from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, figure_flags, group_label_layout, left_out_note,
                                       no_groups_note, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
@@ -126,7 +126,7 @@ class Report:
             below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else ""
             if below:
                 chance += f" — {below}"
-            lines.append(f"  {name.upper():<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
+            lines.append(f"  {FIGURE_NAMES[name]:<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
                          + (f"  !! {flag}" if flag else ""))
         small = self.small_classes_note()
         if small:

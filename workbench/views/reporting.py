@@ -30,7 +30,7 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
-from workbench.analysis.groups import chance_flag, left_out_note, no_groups_note, zero_width_note
+from workbench.analysis.groups import FIGURE_NAMES, chance_flag, left_out_note, no_groups_note, zero_width_note
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
@@ -187,7 +187,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if below:
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
-        rows = [(k.upper(), getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k, "ok")) for k in ("wa", "uar", "macro_f1")]
+        rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k, "ok")) for k in ("wa", "uar", "macro_f1")]
         ece_flag = zero_width_note(*r.ece_ci, r.n_scored)
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
                      ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">ok (spread)</span>')))
