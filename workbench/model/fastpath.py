@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench import __version__, files
+from workbench import __version__, files, interrupts
 from workbench.schema import SAMPLE_RATE
 from workbench.errors import ModelError
 from workbench.model.checkpoints import cache_dir
@@ -359,6 +359,7 @@ def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str],
             paths[name]["start_error"] = f"no answer within {START_PROBE_TIMEOUT} s"
             continue
         seconds = time.perf_counter() - t0
+        interrupts.check()  # a Ctrl-C that reached the probe first (same process group) stops the measurement too
         if done.returncode != 0:
             paths[name]["start_error"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:200]
             continue
