@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -313,13 +314,24 @@ OTHER_DELIMITERS = {";": "semicolons (';', as Excel writes CSV where the decimal
                     "\t": "tabs (as Excel's \"Unicode text\" export writes)"}
 
 
+_NAME_LIKE = re.compile(r"[\w .()/\-]{1,40}")
+
+
+def _column_names(cells: Iterable[str]) -> str:
+    """A header's cells for an error message: a cell that looks like a column name as itself, any other as its length.
+
+    A file that is not a manifest at all (a ``.csv`` link to /etc/shadow) would otherwise print its first line, a
+    password hash, on screen and into whatever log collects the error."""
+    out = [repr(c) if _NAME_LIKE.fullmatch(c) else f"<a cell of {len(c)} characters>" for c in cells]
+    return "[" + ", ".join(out[:SHOWN]) + (f", … {len(out) - SHOWN} more" if len(out) > SHOWN else "") + "]"
+
+
 def _check_delimiter(p: Path, text: str) -> None:
     """Refuse a header whose cells are known columns only when split at ';' or a tab: read at commas it is one column
     (or a row "has more fields than the header"), which names the wrong cause."""
-    pos = 0
-    while pos < len(text):  # the first non-blank line, without copying the text
-        end = text.find("\n", pos)
-        end = len(text) if end < 0 else end
+    pos = end = 0
+    while pos < len(text):  # the first non-blank line (ended by \n, \r\n or a lone \r), without copying the text
+        end = min((i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0), default=len(text))
         if text[pos:end].strip():
             break
         pos = end + 1
@@ -357,7 +369,7 @@ def _read_csv(p: Path, text: str) -> list[dict]:
     for n, r in enumerate(rows[1:], 1):
         if len(r) > len(header):
             raise ConfigError(
-                f"row {n} has {len(r)} fields but the header has {len(header)} ({', '.join(header)}).",
+                f"row {n} has {len(r)} fields but the header has {len(header)} {_column_names(header)}.",
                 source=str(p),
                 fix="quote fields that contain commas, or add the missing column names to the header.",
             )
@@ -367,7 +379,7 @@ def _read_csv(p: Path, text: str) -> list[dict]:
 
 def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
     """``(line number, object)`` of each non-blank line of JSON-lines text; anything but an object is refused with ``fix``."""
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # JSON Lines ends lines at \n (and \r\n) only: U+2028 is text
         if not line.strip():
             continue
         try:
@@ -466,6 +478,9 @@ def _read_records(p: Path) -> list[dict]:
     if p.is_dir():
         raise ConfigError("is a directory, not a manifest file.", source=str(p),
                           fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
+    if p.exists() and not p.is_file():  # a FIFO would block the read, a device (/dev/zero) never ends
+        raise ConfigError("is not a regular file (a pipe, a device or a socket), so it is not read as a manifest.",
+                          source=str(p), fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
     if not p.is_file():
         raise ConfigError("manifest file not found.", source=str(p),
                           fix="check the path; `workbench datasets prepare` or `workbench manifest FOLDER` writes one.")
@@ -477,13 +492,13 @@ def _read_records(p: Path) -> list[dict]:
     if ext == ".parquet":
         records = _read_parquet(p)
     else:  # bounded: bytes and lines before parsing, field length after (workbench.serialize)
-        data = read_bytes_capped(p, what="a manifest", decompress=False)
-        n_lines = data.count(b"\n")
+        text = decode_text(read_bytes_capped(p, what="a manifest", decompress=False), source=str(p))
+        # lines counted in the text, not its bytes: in UTF-16 a Gurmukhi letter (U+0A..) holds a 0x0A byte; and a
+        # lone \r (old Mac line ends) ends a CSV row too
+        n_lines = text.count("\n") + text.count("\r") - text.count("\r\n")
         if n_lines > TABLE_MAX_ROWS:
             raise ConfigError(f"has {n_lines:,} lines; a manifest holds at most {TABLE_MAX_ROWS:,} rows.", source=str(p),
                               fix="split it into several manifests (one per corpus part) and run each.")
-        text = decode_text(data, source=str(p))
-        del data
         records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
     if len(records) > TABLE_MAX_ROWS:
         raise ConfigError(f"has {len(records):,} rows; a manifest holds at most {TABLE_MAX_ROWS:,}.", source=str(p),
@@ -499,7 +514,7 @@ def _items(p: Path, records: list[dict]) -> list[Item]:
     columns = set(records[0])
     if not {"id", "path"} <= columns:
         raise ConfigError(
-            f"manifest needs the columns 'id' and 'path'; it has {sorted(columns)}.",
+            f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
             source=str(p),
             fix="add them (path may be relative to the manifest's folder).",
         )
