@@ -28,10 +28,12 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import platform
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -45,6 +47,7 @@ import numpy as np
 from workbench import __version__, files, interrupts
 from workbench.schema import SAMPLE_RATE
 from workbench.errors import ModelError
+from workbench.serialize import shown
 from workbench.model.checkpoints import cache_dir
 from workbench.model.onnx_backend import check_clips, load_onnx_model
 from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
@@ -174,9 +177,25 @@ def describe_agreement(figures: dict) -> str:
 # ---------------------------------------------------------------------------
 # the cached ONNX export
 # ---------------------------------------------------------------------------
+#: a measurement record or ``verified.json`` is a few kB
+RECORD_MAX_BYTES = 1_000_000
+#: the longest time a record may hold for a path (a start-up, or its seconds for the measured clips)
+RECORD_MAX_SECONDS = 1e6
+
+
 def _read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``, or ``None``: a link, a FIFO or device, a file over :data:`RECORD_MAX_BYTES` or
+    anything but a JSON object counts as no record (the cache is shared: a link planted there is not followed)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            raw = f.read(RECORD_MAX_BYTES + 1)
+        data = json.loads(raw.decode("utf-8")) if len(raw) <= RECORD_MAX_BYTES else None
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -373,11 +392,58 @@ def _measure_start_ups(paths: dict, checkpoint: str | None, say: Callable[[str],
             pass
 
 
+def _seconds(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= RECORD_MAX_SECONDS)
+
+
+def _agreement_problem(figures: Any) -> str:
+    """Why a path's recorded agreement with float32 cannot be trusted to pass, or ``""``."""
+    keys = ("clips", "top1_same", "top1_agreement", "max_abs_delta_score", "cosine_min")
+    if not isinstance(figures, dict) or not all(_seconds(figures.get(k)) or k == "cosine_min" and isinstance(
+            figures.get(k), (int, float)) and not isinstance(figures.get(k), bool) and math.isfinite(figures[k]) for k in keys):
+        return f"its agreement figures are not the numbers {', '.join(keys)}"
+    return "; ".join(shortfalls(figures))
+
+
+def record_problem(record: dict) -> str:
+    """What makes a measurement record unusable for ``auto``, or ``""``: every path an entry with ``ok`` true or
+    false, its times finite numbers in [0, 1e6] s (float32's and every usable path's measured, and above zero), and
+    each path marked ok an agreement with float32 that passes :func:`acceptable` again (a hand-edited ``ok: true`` is
+    not taken on trust)."""
+    paths, clips = record.get("paths"), record.get("clips")
+    if not isinstance(paths, dict) or not isinstance(paths.get("float32"), dict):
+        return "it holds no 'paths' with a float32 entry"
+    n = clips.get("n") if isinstance(clips, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1 or not isinstance(record.get("measured"), str):
+        return "its 'clips.n' or 'measured' is missing or not a count and a time"
+    for name, p in paths.items():
+        if name != "float32" and name not in CPU_PATHS:
+            return f"it names a path {shown(name)} that auto does not run"
+        if not isinstance(p, dict) or not isinstance(p.get("ok", False), bool):
+            return f"{name}: not an entry with 'ok' true or false"
+        bad = next((k for k in ("seconds", "start_seconds", "torch_import_seconds", "x_float32") if k in p
+                    and not (_seconds(p[k]) and (p[k] > 0 or k in ("start_seconds", "torch_import_seconds")))), None)
+        if bad:
+            return f"{name}.{bad} = {shown(p[bad])} is not a number of seconds in (0, {RECORD_MAX_SECONDS:g}]"
+        if p.get("ok") and "seconds" not in p:
+            return f"{name} is marked ok without a measured time"
+        if p.get("ok") and name != "float32" and (why := _agreement_problem(p.get("agreement"))):
+            return f"{name} is marked ok but {why}"
+    return "" if paths["float32"].get("ok") and "seconds" in paths["float32"] else "float32 has no measured time"
+
+
 def cached_record(checksum: str) -> dict | None:
-    """This machine's measurement for ``checksum``, when it was made with the same CPU and versions."""
-    record = _read_json(record_path(checksum))
+    """This machine's measurement for ``checksum``, when it was made with the same CPU and versions and holds what
+    :func:`record_problem` asks (a record edited since is measured again, with a warning naming it)."""
+    path = record_path(checksum)
+    record = _read_json(path)
     if (record is None or record.get("format") != RECORD_FORMAT or record.get("checkpoint_sha256") != checksum
             or record.get("cpu") != cpu_identity() or record.get("versions") != versions()):
+        return None
+    problem = record_problem(record)
+    if problem:
+        logger.warning("the start-up measurement %s is not usable (%s): it is measured again", path, problem)
         return None
     return record
 
@@ -415,8 +481,9 @@ def choose(record: dict, *, allow_onnx: bool = True, job_clips: int | None = Non
     expected time, start-up included: a handful of clips goes to ONNX Runtime, whose process never imports torch,
     while a corpus goes to the path whose model is fastest.  Without it, the model time alone decides."""
     paths = record["paths"]
-    usable = [name for name, p in paths.items()
-              if name != "float32" and p.get("ok") and "seconds" in p and (allow_onnx or name not in ONNX_PATHS)]
+    usable = [name for name, p in paths.items()  # an ok never stands without the agreement that earned it
+              if name != "float32" and p.get("ok") is True and "seconds" in p and not _agreement_problem(p.get("agreement"))
+              and (allow_onnx or name not in ONNX_PATHS)]
     if not usable:
         return "float32", "no faster path agreed with float32 on this CPU"
     expected = {name: expected_seconds(record, name, job_clips) for name in ["float32", *usable]}
