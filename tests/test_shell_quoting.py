@@ -50,3 +50,28 @@ def test_a_run_folder_without_a_calibration_names_the_command_quoted(tmp_path):
     with pytest.raises(WorkbenchError) as e:
         resolve_temperature(str(folder))
     assert shlex.split(e.value.fix.split("`")[1]) == ["workbench", "calibrate", str(folder)]
+
+
+HOSTILE = "ev\x1b[2J\x1b]0;pwned\x07\u202eil\nfake's \\x"  # clear screen, retitle, bell, right-to-left, newline
+
+
+def test_a_word_a_terminal_would_act_on_is_printed_escaped_and_pastes_as_the_same_word(tmp_path):
+    import shutil
+    import subprocess
+
+    line = shell_command("printf", "%s", HOSTILE)
+    assert line.isprintable() and "\x1b" not in line and "\n" not in line and "\u202e" not in line
+    if shutil.which("bash"):
+        pasted = subprocess.run(["bash", "-c", line], capture_output=True, text=True, env={"LANG": "C.UTF-8"}).stdout
+        assert pasted == HOSTILE
+
+
+def test_nothing_a_command_prints_carries_an_escape_sequence_from_a_file_name(tmp_path, capsys, monkeypatch):
+    wav(tmp_path / "a.wav")
+    monkeypatch.chdir(tmp_path)
+    assert main(["manifest", str(tmp_path), "-o", f"{HOSTILE}.csv"]) == 0  # "wrote …" and "next: …"
+    main(["run", f"{HOSTILE}.missing.csv", "--model", "tiny"])  # the error names the file
+    out, err = capsys.readouterr()
+    for text in (out, err):
+        assert not any(ch in text for ch in "\x1b\x07\u202e\r"), text
+    assert "next: " in out and "\\x1b" in out and "\\x1b" in err

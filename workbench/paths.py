@@ -27,5 +27,26 @@ def cache_dir() -> Path:
 def shell_command(*words: object) -> str:
     """A command line for the user to paste into a shell: each word ``shlex.quote``-d, so that a path with a space
     (``models/cremad head``) stays one argument.  Placeholders in capitals (``MANIFEST``) and options pass unchanged;
-    ``run_dir=PATH`` is quoted whole, which the shell reads as the same single word."""
-    return " ".join(shlex.quote(str(word)) for word in words)
+    ``run_dir=PATH`` is quoted whole, which the shell reads as the same single word.
+
+    A word holding a character a terminal would act on or hide (a newline, an escape sequence, a right-to-left
+    override) is written in bash's ``$'…'`` quoting with that character as an escape (``$'a\\nb'``): the line
+    printed is one line that shows what it runs, and pasted it names the same file."""
+    return " ".join(_quoted(str(word)) for word in words)
+
+
+def _quoted(word: str) -> str:
+    if word.isprintable():
+        return shlex.quote(word)
+    out = []
+    for ch in word:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:  # fixed-width escapes: bash reads at most 2, 4 and 8 hex digits after \x, \u and \U
+            code = ord(ch)
+            if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8 (os.fsdecode's surrogateescape)
+                code -= 0xDC00
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"

@@ -52,7 +52,7 @@ from typing import NoReturn
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
-    console_logging, disk_full, example_text, one_line, parse_argv,
+    console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
 from workbench.model.memory import MALLOC_TUNING, keep_freed_memory  # noqa: F401  (public here: every process calls it)
@@ -226,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``workbench`` command line; returns the exit status (see the module docstring)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     prepare_process()
-    name = chosen_command(argv)
-    args = parse_argv(build_parser([name] if name else []), argv)
-    args.command_line = argv  # what the user typed: an interrupted run's log.txt names the command that resumes it
-    with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
-        return _dispatch(args)
+    with guarded_terminal():  # argparse's errors repeat what was typed: escape sequences in a file name too
+        name = chosen_command(argv)
+        args = parse_argv(build_parser([name] if name else []), argv)
+        args.command_line = argv  # what the user typed: an interrupted run's log.txt names the command that resumes it
+        with interrupts.installed(), console_logging(verbose=args.verbose, debug=args.debug):
+            return _dispatch(args)
 
 
 def console() -> NoReturn:

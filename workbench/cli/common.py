@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +47,42 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def screen_text(text: object) -> str:
     """A string from a user's file (a word, a subtitle) for the terminal: control characters (escape sequences) shown as escapes."""
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
+#: characters printed as they are without a look: what a terminal never acts on
+_PLAIN = re.compile(r"[^\n\t\x20-\x7e]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` as a terminal may receive it: line ends and tabs kept, every other character a terminal acts on or hides
+    (escape sequences, carriage returns, BEL, right-to-left overrides) shown as its escape."""
+    return _PLAIN.sub(lambda m: m.group() if m.group().isprintable() else repr(m.group())[1:-1], text)
+
+
+class TerminalGuard:
+    """A stdout/stderr whose text goes through :func:`terminal_text`: a file name, a label or an id from someone's
+    data cannot clear the screen, retitle the window or reverse what a printed command shows, wherever it is printed."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(terminal_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer ...
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def guarded_terminal():
+    """While a command runs: :class:`TerminalGuard` on ``sys.stdout`` and ``sys.stderr``."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalGuard(sys.stdout), TerminalGuard(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def example_text(*lines: str) -> str:
