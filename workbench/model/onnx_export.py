@@ -288,11 +288,15 @@ def record_check(result: ExportResult, check: dict) -> None:
 def failed_checks(check: Any) -> dict[str, str]:
     """The graphs the export check of ``model.json`` (``check``, see :func:`record_check`)
     found failing, each with what failed; empty when every graph passed or no check was recorded (``--no-check``)."""
-    graphs = check.get("graphs") if isinstance(check, dict) else None
-    if not isinstance(graphs, dict):
+    if check is None:
         return {}
-    return {name: "; ".join(map(str, g.get("failed") or [])) or "failed"
-            for name, g in graphs.items() if isinstance(g, dict) and g.get("ok") is not True}
+    graphs = check.get("graphs") if isinstance(check, dict) else None
+    if not isinstance(graphs, dict):  # an edited or damaged record is no evidence that a graph passed
+        why = f"{META_FILE}'s check is not a record of graphs and verdicts ({type(check).__name__})"
+        return {"float32": why, "int8": why}
+    return {name: ("; ".join(map(str, g.get("failed") or [])) or "failed") if isinstance(g, dict)
+            else f"its entry is not a verdict ({type(g).__name__})"
+            for name, g in graphs.items() if not isinstance(g, dict) or g.get("ok") is not True}
 
 
 def recorded_check(folder: str | os.PathLike) -> Any:
