@@ -53,7 +53,7 @@ ACTORS = tuple(f"{n:02d}" for n in range(1, 25))
 #: the notes name this many files of each kind, then a count
 SHOWN_FILES = 5
 
-_FILE_NAME = re.compile(r"^(0[123])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)$")
+_FILE_NAME = re.compile(r"^(0[123])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-([0-9][0-9])$")  # ASCII digits: \d takes ٠١ too
 
 
 @dataclass(frozen=True)
