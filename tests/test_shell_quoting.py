@@ -75,3 +75,21 @@ def test_nothing_a_command_prints_carries_an_escape_sequence_from_a_file_name(tm
     for text in (out, err):
         assert not any(ch in text for ch in "\x1b\x07\u202e\r"), text
     assert "next: " in out and "\\x1b" in out and "\\x1b" in err
+
+
+def test_progress_lines_keep_their_carriage_returns_under_the_guard(tmp_path, capsys, monkeypatch):
+    """The guard escapes \\r from data; the progress bar is made of \\r (it printed 'run: 17%…\\rrun: 46%' as text)."""
+    from workbench.cli.common import guarded_terminal
+    from workbench.logs import progress_stream
+
+    real = __import__("sys").stderr
+    with guarded_terminal():
+        assert progress_stream() is real
+    for i, name in enumerate(("a1", "a2")):
+        wav(tmp_path / "w" / f"{name}.wav", dur=0.5, seed=i)
+    monkeypatch.chdir(tmp_path)
+    assert main(["manifest", "w", "-o", "m.csv"]) == 0
+    capsys.readouterr()
+    assert main(["run", "m.csv", "--model", "tiny", "--out", "r", "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "\rrun: 100%" in err and "\\rrun" not in err

@@ -188,3 +188,12 @@ def log_file() -> Path | None:
         if getattr(h, _MARK, False) and isinstance(h, logging.FileHandler):
             return Path(h.baseFilename)
     return None
+
+
+def progress_stream():
+    """Where a progress line goes: stderr itself, under the command line's guard (``cli.common.TerminalGuard``), which
+    escapes the carriage returns a progress line is made of.  Progress lines print the workbench's own counts, never
+    text from data, so they need no guard."""
+    stream = sys.stderr
+    return getattr(stream, "unguarded", stream)
+

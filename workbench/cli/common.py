@@ -65,6 +65,7 @@ class TerminalGuard:
 
     def __init__(self, stream: Any):
         self.stream = stream
+        self.unguarded = stream  # for progress lines (workbench.logs.progress_stream): their \r is the point
 
     def write(self, text: str) -> int:
         self.stream.write(terminal_text(text))

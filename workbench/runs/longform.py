@@ -41,6 +41,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench import __version__, files
+from workbench.logs import progress_stream
 from workbench.model.ref import ModelRef
 from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
@@ -506,17 +507,17 @@ def _progress(total_s: float | None, enabled: bool):
 
     def update(step):
         if step is None:
-            sys.stderr.write("\n")
+            progress_stream().write("\n")
             return
         state["done"] += step
         el = time.perf_counter() - state["t0"]
         rate = state["done"] / el if el > 0 else 0.0
         if total_s:
             eta = (total_s - state["done"]) / rate if rate > 0 else float("nan")
-            sys.stderr.write(f"\r{state['done']:.0f}/{total_s:.0f} s of audio, {rate:.1f}× real time, ETA {eta:.0f} s   ")
+            progress_stream().write(f"\r{state['done']:.0f}/{total_s:.0f} s of audio, {rate:.1f}× real time, ETA {eta:.0f} s   ")
         else:
-            sys.stderr.write(f"\r{state['done']:.0f} s of audio, {rate:.1f}× real time   ")
-        sys.stderr.flush()
+            progress_stream().write(f"\r{state['done']:.0f} s of audio, {rate:.1f}× real time   ")
+        progress_stream().flush()
 
     return update
 

@@ -22,6 +22,7 @@ from workbench.analysis.groups import missing_class_note
 from workbench.analysis.probe import METRICS
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
+from workbench.logs import progress_stream
 from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
@@ -133,7 +134,8 @@ def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None
         return None, None
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT, file=file)
+    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT,
+                file=file or progress_stream())
 
     def hook(epoch: int, figures: dict) -> None:
         bar.update(1)
