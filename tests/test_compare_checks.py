@@ -10,7 +10,8 @@ from test_compare_flips import _rows
 from test_probe import synthetic_row, write_run
 
 from workbench.analysis.compare import compare_results, compare_runs, plot_comparison, plot_runs_comparison
-from workbench.analysis.finetune.core import _figures
+from workbench.analysis.finetune.core import _figures, _flag_lines
+from workbench.analysis.finetune.evaluate import scores
 from workbench.analysis.fusion import FusionData, evaluate_fusion, plot_fusion
 from workbench.analysis.groups import zero_width_note
 from workbench.cli import main
@@ -61,8 +62,13 @@ def test_compare_command_says_the_zero_width_flag_on_screen_and_in_json(tmp_path
 
 
 def test_finetune_figures_flag_a_zero_width_interval():
-    assert "zero-width" in _figures({"uar": 0.0, "uar_ci": (0.0, 0.0), "n": 20})
-    assert "zero-width" not in _figures({"uar": 0.4, "uar_ci": (0.2, 0.6), "n": 20})
+    """The figures' line and their checks' lines, from scores() itself (the checks travel as its ``flags``)."""
+    truth = np.array(["a"] * 10 + ["b"] * 10)
+    all_wrong = scores(truth, truth[::-1], ["a", "b"], n_boot=50, seed=0)  # every resample scores 0
+    assert "UAR 0.000 [0.000, 0.000]" in _figures(all_wrong)
+    assert any("zero-width" in line for line in _flag_lines(all_wrong, ""))
+    half = scores(truth, np.array(["a", "b"] * 10), ["a", "b"], n_boot=50, seed=0)
+    assert not any("zero-width" in line for line in _flag_lines(half, ""))
 
 
 def test_fusion_flags_a_class_with_fewer_than_5_items():
