@@ -280,6 +280,16 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys
     assert check["bounds"] == {"min_top1_agreement": MIN_TOP1_AGREEMENT, "min_cosine": MIN_COSINE}
     assert set(check["graphs"]) == {"float32", "int8"} and all(g["ok"] and g["agreement"]["n"] == 4 for g in check["graphs"].values())
     assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--device", "cuda"]) == 2
+    # the check names the bytes it judged: a graph swapped after it (here the float32 graph copied over the int8 one)
+    # is refused, not run on the strength of another graph's verdict
+    from workbench.model.onnx_backend import resolve_onnx_dtype
+
+    assert all(len(g["sha256"]) == 64 for g in check["graphs"].values())
+    assert resolve_onnx_dtype("int8", out)[0] == "int8"
+    (out / "model.int8.onnx").write_bytes((out / "model.onnx").read_bytes())
+    with pytest.raises(ModelError, match="model.int8.onnx changed since its check"):
+        resolve_onnx_dtype("int8", out)
+    assert resolve_onnx_dtype("auto", out)[0] == "float32"  # the float32 graph is still the one judged
 
 
 def test_onnxruntime_backend_refuses_a_temperature_it_would_not_apply(tmp_path, capsys):

@@ -67,7 +67,7 @@ def resolve_onnx_dtype(requested: str, folder: str | os.PathLike) -> tuple[str, 
     if requested == "int8" and not has_int8:
         raise ConfigError(f"the export folder has no {ONNX_INT8_FILE}.", source=str(folder),
                           fix="export again with `workbench model export-onnx --int8`, or pass --dtype float32.")
-    failed = failed_checks(recorded_check(folder))
+    failed = failed_checks(recorded_check(folder), folder)
     if requested == "auto":
         if has_int8 and "int8" in failed and "float32" not in failed:
             return "float32", f"the export's {ONNX_INT8_FILE} failed its check at export ({failed['int8']})"

@@ -52,6 +52,7 @@ from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import quiet, run_masked
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
+from workbench.model.weights import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -280,23 +281,34 @@ def record_check(result: ExportResult, check: dict) -> None:
     Written through the same :func:`workbench.files.write_json` as the export itself; a graph that failed stays in the
     folder and :func:`workbench.model.onnx_backend.resolve_onnx_dtype` refuses to run it.
     """
+    for name, graph in (check.get("graphs") or {}).items():  # the bytes judged: a graph swapped after it is not
+        path = result.folder / (ONNX_INT8_FILE if name == "int8" else ONNX_FILE)
+        if isinstance(graph, dict) and path.is_file():
+            graph["sha256"] = file_sha256(path)
     result.check = check
     result.meta["check"] = check
     files.write_json(result.folder / META_FILE, result.meta)
 
 
-def failed_checks(check: Any) -> dict[str, str]:
+def failed_checks(check: Any, folder: "str | os.PathLike | None" = None) -> dict[str, str]:
     """The graphs the export check of ``model.json`` (``check``, see :func:`record_check`)
-    found failing, each with what failed; empty when every graph passed or no check was recorded (``--no-check``)."""
+    found failing, each with what failed; empty when every graph passed or no check was recorded (``--no-check``).
+    With ``folder``: a graph whose bytes are no longer those the check judged (its recorded sha256) fails too."""
     if check is None:
         return {}
+    changed = {}
+    for name, g in ((check.get("graphs") or {}).items() if isinstance(check, dict) and isinstance(check.get("graphs"), dict) else ()):
+        path = Path(folder) / (ONNX_INT8_FILE if name == "int8" else ONNX_FILE) if folder is not None else None
+        if isinstance(g, dict) and g.get("ok") is True and path is not None and path.is_file() and "sha256" in g \
+                and file_sha256(path) != g["sha256"]:
+            changed[name] = f"{path.name} changed since its check (sha256 {str(g['sha256'])[:12]}… then)"
     graphs = check.get("graphs") if isinstance(check, dict) else None
     if not isinstance(graphs, dict):  # an edited or damaged record is no evidence that a graph passed
         why = f"{META_FILE}'s check is not a record of graphs and verdicts ({type(check).__name__})"
         return {"float32": why, "int8": why}
-    return {name: ("; ".join(map(str, g.get("failed") or [])) or "failed") if isinstance(g, dict)
-            else f"its entry is not a verdict ({type(g).__name__})"
-            for name, g in graphs.items() if not isinstance(g, dict) or g.get("ok") is not True}
+    return changed | {name: ("; ".join(map(str, g.get("failed") or [])) or "failed") if isinstance(g, dict)
+                      else f"its entry is not a verdict ({type(g).__name__})"
+                      for name, g in graphs.items() if not isinstance(g, dict) or g.get("ok") is not True}
 
 
 def recorded_check(folder: str | os.PathLike) -> Any:
