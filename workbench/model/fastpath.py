@@ -443,7 +443,7 @@ def cached_record(checksum: str) -> dict | None:
         return None
     problem = record_problem(record)
     if problem:
-        logger.warning("the start-up measurement %s is not usable (%s): it is measured again", path, problem)
+        logger.warning("the --dtype auto measurement %s is not usable (%s): it is measured again", path, problem)
         return None
     return record
 
