@@ -323,10 +323,11 @@ def measured(tiny_model):
     before = fastpath._read_json(path)
 
     def write(*, torch_s: float, onnx_s: float) -> None:
-        ok = {"ok": True, "agreement": {"top1_same": 8, "clips": 8, "max_abs_delta_score": 0.0, "cosine_min": 1.0}}
-        fastpath._write_json(path, {
+        ok = {"ok": True, "agreement": {"top1_same": 8, "clips": 8, "top1_agreement": 1.0, "max_abs_delta_score": 0.0,
+                                        "cosine_min": 1.0}}
+        fastpath._write_json(path, {  # a whole record: auto re-checks what it reads (fastpath.record_problem)
             "format": fastpath.RECORD_FORMAT, "cpu": fastpath.cpu_identity(), "checkpoint_sha256": checksum,
-            "versions": fastpath.versions(), "measured": "2026-12-05T00:00:00+00:00",
+            "versions": fastpath.versions(), "measured": "2026-12-05T00:00:00+00:00", "clips": {"n": 4, "seed": 1},
             "paths": {"float32": {"seconds": torch_s, "ok": True}, "onnx-float32": {"seconds": onnx_s, **ok}}})
 
     yield write
