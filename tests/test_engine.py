@@ -66,3 +66,57 @@ def test_without_a_cache_each_file_is_hashed_once_and_keyed_as_with_one(tmp_path
     assert sorted(hashed) == sorted(map(str, paths))  # once each
     cached = [s for chunk in Engine(tiny_model, workers=0, cache=PredictionCache(tmp_path / "cache")).score(work) for s in chunk]
     assert [s.cache_key for s in plain] == [s.cache_key for s in cached] and all(len(s.cache_key) == 64 for s in plain)
+
+
+def _work(tmp_path, n):
+    from workbench.data.manifest import Item
+    from workbench.engine.core import WorkItem
+
+    out = []
+    for i in range(n):
+        p = tmp_path / f"a{i}.wav"
+        sf.write(p, speech_like(16000, 1.0 + 0.2 * i, seed=40 + i), 16000)
+        out.append(WorkItem(Item(id=f"a{i}", path=str(p)), p))
+    return out
+
+
+def test_in_process_chunks_decode_the_next_one_ahead_and_keep_their_order(tmp_path, tiny_model, monkeypatch):
+    """Issue #28: the next chunk is decoded in a thread while the model scores this one; results stay in order and equal."""
+    import threading
+
+    from workbench.engine import core
+    from workbench.engine.core import Engine
+
+    work = _work(tmp_path, 5)
+    threads = []
+    real = core._prepare_many
+    monkeypatch.setattr(core, "_prepare_many", lambda jobs, ctx: threads.append(threading.current_thread().name) or real(jobs, ctx))
+    chunked = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=2) for s in chunk]
+    assert [s.item.id for s in chunked] == [f"a{i}" for i in range(5)]
+    assert threads == ["workbench-decode-ahead"] * 3  # chunks 0, 1 and 2, each in the thread, each once
+    whole = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=64) for s in chunk]
+    for a, b in zip(chunked, whole):
+        np.testing.assert_allclose(a.prediction.scores, b.prediction.scores, atol=1e-6)
+
+
+def test_an_interrupt_while_decoding_ahead_reaches_the_caller(tmp_path, tiny_model, monkeypatch):
+    import pytest
+
+    from workbench.engine import core
+    from workbench.engine.core import Engine
+
+    work = _work(tmp_path, 4)
+    calls = []
+    real = core._prepare_many
+
+    def prepare(jobs, ctx):
+        calls.append(len(jobs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C's check firing inside the decoding thread
+        return real(jobs, ctx)
+
+    monkeypatch.setattr(core, "_prepare_many", prepare)
+    chunks = Engine(tiny_model, workers=0).score(work, chunk_size=2)
+    assert [s.item.id for s in next(chunks)] == ["a0", "a1"]
+    with pytest.raises(KeyboardInterrupt):
+        next(chunks)

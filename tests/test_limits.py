@@ -45,6 +45,18 @@ def test_yaml_refuses_aliases_depth_and_size():
         load_yaml_text("# x\n" * 300_000, source="x")
 
 
+def test_yaml_memo_gives_copies_and_keeps_the_bounds():
+    text = "model: x\nconf: {layers: [1, 2, 3]}\n"
+    first = load_yaml_text(text, source="x")
+    first["conf"]["layers"].append(99)  # a caller changing what it got must not change the next parse
+    assert load_yaml_text(text, source="x") == {"model": "x", "conf": {"layers": [1, 2, 3]}}
+    # a text parsed under loose bounds is still refused under tight ones (the bounds are part of the memo's key)
+    many = "[" + ", ".join(["1"] * 20) + "]"
+    assert len(load_yaml_text(many, source="x")) == 20
+    with pytest.raises(ConfigError, match="more than 10 values"):
+        load_yaml_text(many, source="x", max_nodes=10)
+
+
 def test_experiment_file_alias_bomb_is_refused_before_use(tmp_path):
     from workbench.runs.experiment import Experiment
 

@@ -16,6 +16,7 @@ Writing results: matplotlib text of data strings (no mathtext), and saving figur
 from __future__ import annotations
 
 import codecs
+import copy
 import gzip
 import io
 import os
@@ -40,6 +41,10 @@ TABLE_MAX_ROWS = 2_000_000
 FIELD_MAX_CHARS = 10_000
 #: the characters a value may show in an error message
 SHOWN_CHARS = 80
+#: texts up to this size keep their parsed value for the process (a checkpoint's ``config.yaml`` is read by its
+#: safety check, its description and its loader: 4 parses of ~12 ms each per `workbench run`, pure-Python PyYAML)
+YAML_MEMO_CHARS = 65_536
+_YAML_MEMO: dict[tuple[str, int, int], Any] = {}
 
 
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
@@ -104,9 +109,17 @@ def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, m
     if len(text) > YAML_MAX_BYTES:
         raise ConfigError(f"is {len(text):,} characters long; a settings file is a few kB (cap {YAML_MAX_BYTES:,}).",
                           source=source, fix="check that this is the file you meant.")
+    key = (text, max_depth, max_nodes)
+    if key in _YAML_MEMO:  # the same text parsed before, within the same bounds: a copy, callers may change it
+        return copy.deepcopy(_YAML_MEMO[key])
     loader = _bounded_loader(source, max_depth, max_nodes)(text)
     try:
-        return loader.get_single_data()
+        value = loader.get_single_data()
+        if len(text) <= YAML_MEMO_CHARS:
+            if len(_YAML_MEMO) >= 16:
+                _YAML_MEMO.pop(next(iter(_YAML_MEMO)))
+            _YAML_MEMO[key] = copy.deepcopy(value)
+        return value
     except RecursionError:
         raise ConfigError(f"nests deeper than {max_depth} levels.", source=source, fix="flatten the file.") from None
     except yaml.YAMLError as exc:
