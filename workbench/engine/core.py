@@ -14,6 +14,9 @@ How a chunk of work flows::
       segment → variant chain → resample      findings, cache writes, results
       → signal facts                        chunk k+1, k+2 are being prepared meanwhile
 
+On a CPU (no worker processes: they would compete with the model for the cores) one thread in the main
+process prepares chunk k+1 while the model scores chunk k.
+
 A bad item never sinks the chunk: every failure (decode, a too-short variant, a crash in a
 worker, a failed batch retried one clip at a time) becomes that item's :class:`Scored`
 with ``error`` set.  Errors travel as dicts (``WorkbenchError.to_dict()``) so they cross
@@ -22,12 +25,10 @@ process boundaries intact.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import re
 import stat
 import threading
 import time
@@ -35,101 +36,23 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-import numpy as np
-
-from workbench import files
 from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
-from workbench.paths import cache_dir
 from workbench.engine.findings import DiagnosticsConfig, Finding, audio_facts, findings_from, prediction_facts
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import Prediction
-from workbench.model.temperature import softmax
-from workbench.files import json_default
 from workbench.audio.variants import RAW, Variant, scored_audio
+from workbench.engine.prediction_cache import PredictionCache
 
 logger = logging.getLogger(__name__)
-
-
-# ---------------------------------------------------------------------------
-# the prediction cache
-# ---------------------------------------------------------------------------
-_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PredictionCache:
-    """Content-addressed store of predictions: ``<root>/<key[:2]>/<key>.npz``."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-
-    @staticmethod
-    def key(*, source_sha256: str, start: float | None, duration: float | None, audio_config: dict, chain_hash: str,
-            model_checksum: str, dtype: str) -> str:
-        blob = json.dumps([source_sha256, start, duration, audio_config, chain_hash, model_checksum, dtype], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.npz"
-
-    def get(self, key: str) -> dict | None:
-        p = self._path(key)
-        if files.is_link(p) or files.is_link(p.parent) or not p.is_file():
-            return None  # a link in a shared cache was planted: never read through it
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                entry = {k: z[k] for k in z.files}
-        except Exception:  # a damaged entry is recomputed
-            return None
-        logits = entry.get("logits")
-        if logits is None or logits.ndim != 1 or not np.isfinite(logits).all():
-            return None  # an entry edited to hold NaN/inf scores is recomputed, never served
-        return entry
-
-    def put(self, key: str, pred: Prediction, audio_info: dict | None = None) -> None:
-        """Store a prediction; ``audio_info`` (the processed audio's facts and chain) lets a later run
-        build the whole row without decoding.
-
-        The cache may be shared (Ray workers, several users): the shard folder is opened below the
-        cache root without following links and the entry is written with :func:`workbench.files.write_atomic`,
-        so a planted temporary or a shard folder that is a link is never written through (refused with a warning).
-        """
-        if not _KEY_RE.match(key):
-            raise ValueError(f"not a cache key: {key!r}")
-        p = self._path(key)
-        arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
-        for name in ("embedding", "frame_logits", "frame_embeddings"):
-            if getattr(pred, name) is not None:
-                arrays[name] = getattr(pred, name)
-        if audio_info is not None:
-            arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
-        try:
-            files.write_npz(p, root=self.root, **arrays)
-        except files.UnsafePathError as exc:
-            logger.warning("prediction cache not written: %s", exc)
-        except OSError as exc:  # a cache that cannot be written costs speed, never results
-            logger.warning("prediction cache not written (%s): %s", p.parent, exc)
-
-    @staticmethod
-    def to_prediction(entry: dict, item_id: str, random_weights: bool, labels: Sequence[str] = LABEL_KEYS) -> Prediction:
-        lg = entry["logits"]
-        return Prediction(labels=tuple(labels),
-            id=item_id, scores=softmax(lg), logits=lg, embedding=entry.get("embedding"),
-            frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
-            n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
-        )
 
 
 def _labels_of(net: Any) -> tuple[str, ...]:
     """The classes a loaded model scores, in order (a model without ``info.labels`` has the nine)."""
     return tuple(getattr(getattr(net, "info", None), "labels", None) or LABEL_KEYS)
-
-
-def default_cache_dir() -> Path:
-    return cache_dir() / "predictions"
 
 
 # ---------------------------------------------------------------------------

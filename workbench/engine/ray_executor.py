@@ -43,7 +43,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 
 from workbench import files
-from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, error_dict
+from workbench.engine.core import Engine, Scored, WorkItem, error_dict
+from workbench.engine.prediction_cache import PredictionCache
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model.precision import MEASURED, static_cpu_choice
 from workbench.model.ref import ModelRef

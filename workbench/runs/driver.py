@@ -30,7 +30,8 @@ from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
-from workbench.engine.core import Engine, PredictionCache, Scored, WorkItem, default_cache_dir  # noqa: F401  (PredictionCache public here too)
+from workbench.engine.core import Engine, Scored, WorkItem
+from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import AudioError, ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.data.corpora import for_labels

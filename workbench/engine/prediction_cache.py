@@ -1,0 +1,96 @@
+"""The prediction cache: content-addressed predictions on disk, safe to share between runs, workers and users.
+
+``<root>/<key[:2]>/<key>.npz``, keyed by the source's sha256, the segment, the audio settings, the
+variant's chain, the model's checksum and its precision (:meth:`PredictionCache.key`).  An entry that is
+damaged, edited to hold non-finite scores or reached through a link is recomputed, never served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from workbench import files
+from workbench.files import json_default
+from workbench.labels import LABEL_KEYS
+from workbench.model.network import Prediction
+from workbench.model.temperature import softmax
+from workbench.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PredictionCache:
+    """Content-addressed store of predictions: ``<root>/<key[:2]>/<key>.npz``."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(*, source_sha256: str, start: float | None, duration: float | None, audio_config: dict, chain_hash: str,
+            model_checksum: str, dtype: str) -> str:
+        blob = json.dumps([source_sha256, start, duration, audio_config, chain_hash, model_checksum, dtype], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> dict | None:
+        p = self._path(key)
+        if files.is_link(p) or files.is_link(p.parent) or not p.is_file():
+            return None  # a link in a shared cache was planted: never read through it
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                entry = {k: z[k] for k in z.files}
+        except Exception:  # a damaged entry is recomputed
+            return None
+        logits = entry.get("logits")
+        if logits is None or logits.ndim != 1 or not np.isfinite(logits).all():
+            return None  # an entry edited to hold NaN/inf scores is recomputed, never served
+        return entry
+
+    def put(self, key: str, pred: Prediction, audio_info: dict | None = None) -> None:
+        """Store a prediction; ``audio_info`` (the processed audio's facts and chain) lets a later run
+        build the whole row without decoding.
+
+        The cache may be shared (Ray workers, several users): the shard folder is opened below the
+        cache root without following links and the entry is written with :func:`workbench.files.write_atomic`,
+        so a planted temporary or a shard folder that is a link is never written through (refused with a warning).
+        """
+        if not _KEY_RE.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
+        p = self._path(key)
+        arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
+        for name in ("embedding", "frame_logits", "frame_embeddings"):
+            if getattr(pred, name) is not None:
+                arrays[name] = getattr(pred, name)
+        if audio_info is not None:
+            arrays["audio_info"] = np.array(json.dumps(audio_info, default=json_default))
+        try:
+            files.write_npz(p, root=self.root, **arrays)
+        except files.UnsafePathError as exc:
+            logger.warning("prediction cache not written: %s", exc)
+        except OSError as exc:  # a cache that cannot be written costs speed, never results
+            logger.warning("prediction cache not written (%s): %s", p.parent, exc)
+
+    @staticmethod
+    def to_prediction(entry: dict, item_id: str, random_weights: bool, labels: Sequence[str] = LABEL_KEYS) -> Prediction:
+        lg = entry["logits"]
+        return Prediction(labels=tuple(labels),
+            id=item_id, scores=softmax(lg), logits=lg, embedding=entry.get("embedding"),
+            frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
+            n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
+        )
+
+
+def default_cache_dir() -> Path:
+    return cache_dir() / "predictions"
