@@ -120,3 +120,28 @@ def test_an_interrupt_while_decoding_ahead_reaches_the_caller(tmp_path, tiny_mod
     assert [s.item.id for s in next(chunks)] == ["a0", "a1"]
     with pytest.raises(KeyboardInterrupt):
         next(chunks)
+
+
+def test_cache_entries_edited_or_foreign_are_scored_again_not_served(tmp_path, tiny_model):
+    """A shared cache's entry whose audio facts are not the mapping the engine writes (not JSON, NaN, a list), or whose
+    scores are not this model's number of classes, sank the whole run (AttributeError) or gave an 'ok' row of NaN scores
+    whose part was then dropped; such an entry is recomputed like a damaged one."""
+    from workbench.engine.core import Engine, PredictionCache
+
+    work = _work(tmp_path, 5)
+    root = tmp_path / "cache"
+    first = [s for chunk in Engine(tiny_model, workers=0, cache=PredictionCache(root)).score(work) for s in chunk]
+    entries = sorted(root.glob("*/*.npz"), key=lambda p: [s.cache_key for s in first].index(p.stem))
+    for path, edit in zip(entries, [{"audio_info": "{not json"}, {"audio_info": "NaN"}, {"audio_info": "[1, 2]"},
+                                    {"logits": np.zeros(3, np.float32)}, {"n_frames": np.arange(3)}]):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        arrays.update({k: np.array(v) for k, v in edit.items()})
+        np.savez(path, **arrays)
+        assert path.is_file()
+    again = [s for chunk in Engine(tiny_model, workers=0, cache=PredictionCache(root)).score(work) for s in chunk]
+    assert [s.ok for s in again] == [True] * 5 and not any(s.cached for s in again)
+    for a, b in zip(first, again):
+        assert len(b.prediction.scores) == len(tiny_model.info.labels) and np.isfinite(b.prediction.scores).all()
+        np.testing.assert_allclose(a.prediction.scores, b.prediction.scores, atol=1e-6)
+        assert b.info["audio_seconds"] == a.info["audio_seconds"]

@@ -135,6 +135,7 @@ class _Context:
     model_key: tuple[str, str]  # (checksum or id, dtype)
     need_frames: bool  # cache entries must hold frame embeddings
     keep_audio: bool
+    n_labels: int = 0  # the model's classes: an entry with another number of scores is not this model's (0: not checked)
 
 
 _SHA_MEMO: dict = {}
@@ -159,8 +160,9 @@ def cache_key(sha: str, item: Item, variant: Variant, audio_config: AudioConfig,
                                chain_hash=variant.chain_hash(), model_checksum=model_key[0], dtype=model_key[1])
 
 
-def _usable(entry: dict | None, need_frames: bool) -> bool:
-    return entry is not None and (not need_frames or "frame_embeddings" in entry)
+def _usable(entry: dict | None, ctx: _Context) -> bool:
+    return (entry is not None and (not ctx.need_frames or "frame_embeddings" in entry)
+            and (not ctx.n_labels or len(entry["logits"]) == ctx.n_labels))
 
 
 def prepare(job: _Job, ctx: _Context) -> list[tuple]:
@@ -183,7 +185,7 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
     if cache is not None and sha is not None:
         keys = [cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key) for v in w.variants]
         entries = [cache.get(k) for k in keys]
-        if all(_usable(e, ctx.need_frames) and "audio_info" in e for e in entries) and not ctx.keep_audio:
+        if all(_usable(e, ctx) and "audio_info" in e for e in entries) and not ctx.keep_audio:
             ms = (time.perf_counter() - t0) * 1000
             return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
     try:
@@ -207,7 +209,7 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
         key = cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key)
         info = audio_info(audio, facts)
         entry = cache.get(key) if cache is not None else None
-        if _usable(entry, ctx.need_frames):
+        if _usable(entry, ctx):
             out.append(("cached", v, key, entry, info, decode_ms) + ((audio,) if ctx.keep_audio else ()))
         else:
             out.append(("todo", v, key, audio, info, decode_ms))
@@ -295,7 +297,7 @@ class Engine:
         # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
         precision = info.dtype if getattr(info, "temperature", None) is None else f"{info.dtype}/T={info.temperature!r}"
         return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
-                        self.frame_embeddings, self.keep_audio)
+                        self.frame_embeddings, self.keep_audio, len(_labels_of(self.net)))
 
     def _n_workers(self, n_items: int) -> int:
         if self.workers is not None:

@@ -53,10 +53,7 @@ class PredictionCache:
                 entry = {k: z[k] for k in z.files}
         except Exception:  # a damaged entry is recomputed
             return None
-        logits = entry.get("logits")
-        if logits is None or logits.ndim != 1 or not np.isfinite(logits).all():
-            return None  # an entry edited to hold NaN/inf scores is recomputed, never served
-        return entry
+        return entry if _well_formed(entry) else None  # an edited or foreign entry is recomputed, never served
 
     def put(self, key: str, pred: Prediction, audio_info: dict | None = None) -> None:
         """Store a prediction; ``audio_info`` (the processed audio's facts and chain) lets a later run
@@ -90,6 +87,32 @@ class PredictionCache:
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )
+
+
+_INFO_KEYS = ("audio_seconds", "source_sample_rate", "source_sha256", "chain", "facts")
+
+
+def _finite_scalar(a: np.ndarray) -> bool:
+    return a.ndim == 0 and a.dtype.kind in "iuf" and bool(np.isfinite(a))
+
+
+def _well_formed(entry: dict) -> bool:
+    """Whether an entry holds what a results row is built from: finite 1-D logits, scalar frame count and duration,
+    and audio facts (when present) that parse to the mapping :func:`workbench.engine.core.audio_info` writes."""
+    logits = entry.get("logits")
+    if logits is None or logits.ndim != 1 or logits.dtype.kind not in "iuf" or not np.isfinite(logits).all():
+        return False
+    if not all(k in entry and _finite_scalar(entry[k]) for k in ("n_frames", "duration")):
+        return False
+    if "audio_info" not in entry:
+        return True
+    raw = entry["audio_info"]
+    try:
+        info = json.loads(str(raw)) if raw.ndim == 0 and raw.dtype.kind == "U" else None
+    except ValueError:
+        return False
+    return (isinstance(info, dict) and all(k in info for k in _INFO_KEYS) and isinstance(info["facts"], dict)
+            and isinstance(info["chain"], list))
 
 
 def default_cache_dir() -> Path:
