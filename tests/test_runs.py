@@ -253,3 +253,25 @@ def test_a_fully_cached_rerun_does_not_decode_and_gives_the_same_rows(tmp_path, 
     pd.testing.assert_frame_equal(a[cols], b[cols])
     assert b["cache_hit"].all() and not a["cache_hit"].any()
     assert np.array_equal(np.load(tmp_path / "cold" / "embeddings.npy"), np.load(tmp_path / "warm" / "embeddings.npy"))
+
+
+def test_a_part_rejected_while_the_results_are_assembled_is_reported_not_dropped_silently(tmp_path, tiny_model, caplog):
+    """A part damaged after it was written (here: overwritten by something else during the run) is rejected when
+    results.parquet is assembled; the run logged 'done: N rows' with its rows simply absent.  It now says how many
+    rows are missing and that a resume scores them, which it does."""
+    manifest = make_dataset(tmp_path, n=6, bad=False)
+    out = tmp_path / "run"
+
+    def damage(event, rows, **_):
+        first = out / "parts" / "part-00001.parquet"
+        if first.is_file():
+            first.write_bytes(b"not a parquet file")
+
+    with caplog.at_level("WARNING"):
+        res = run(manifest, out_dir=out, model=tiny_model, chunk_size=2, hook=damage, use_cache=False)
+    assert res.n_rows == 4
+    log = (out / "log.txt").read_text(encoding="utf-8")
+    assert "2 of 6 rows are missing from the results" in log and "2 of 6 rows are missing" in caplog.text
+    again = run(manifest, out_dir=out, model=tiny_model, chunk_size=2, use_cache=False)
+    assert again.n_rows == 6 and again.n_resumed == 4
+    assert list(pd.read_parquet(out / "results.parquet")["id"]) == [f"c{i:03d}" for i in range(6)]

@@ -314,6 +314,12 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             },
         )
         writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
+        if summary["rows"] < total_rows:  # a part rejected while the results were assembled: its rows are not there
+            again = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
+            note = (f"{total_rows - summary['rows']} of {total_rows} rows are missing from the results: a part was rejected "
+                    f"while they were assembled (log.txt says why); {again} scores them")
+            writer.log(f"WARNING: {note}")
+            logger.warning(note)
         return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
     except KeyboardInterrupt:  # Ctrl-C: the parts on disk stay; log.txt says so, and how to go on
         resume = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
