@@ -46,6 +46,8 @@ EDITS = [
     ("int8", "start_seconds", -1e9), ("int8", "start_seconds", float("inf")), ("int8", "torch_import_seconds", "x"),
     ("int8", "ok", "false"), ("int8", "agreement", "passed"), ("int8", "agreement", {"top1_agreement": "1", "cosine_min": 1}),
     ("int8", None, [1, 2]), ("float32", None, "fast"), ("bfloat16", "ok", True), ("float32", "ok", None),
+    # float32's own figures reached the screen when it was chosen (KeyError); a truthy string took the torch import off
+    ("float32", "agreement", {"bogus": 1}), ("bfloat16", "agreement", "passed"), ("int8", "start_imports_torch", "no"),
 ]
 
 
@@ -60,7 +62,8 @@ def test_an_edited_record_is_measured_again_not_a_crash_or_a_failed_path(record,
     assert "is not usable" in caplog.text and "measured again" in caplog.text
 
 
-@pytest.mark.parametrize("edit", [{"paths": []}, {"paths": None}, {"clips": "4"}, {"clips": {"n": 0}}, {"measured": None}])
+@pytest.mark.parametrize("edit", [{"paths": []}, {"paths": None}, {"clips": "4"}, {"clips": {"n": 0}}, {"measured": None},
+                                  {"clips": {"n": 10 ** 4000}}])  # a float division by it overflowed (OverflowError)
 def test_a_record_whose_frame_is_edited_is_measured_again(record, edit):
     assert _saved({**record, **edit}) is None
 
@@ -85,3 +88,11 @@ def test_a_record_that_is_a_link_or_a_device_is_not_read(record, tmp_path):
     if hasattr(os, "mkfifo"):
         os.mkfifo(path)
         assert fastpath.cached_record(CHECKSUM) is None
+
+
+def test_a_record_nested_past_the_parser_is_measured_again_not_a_crash(record):
+    """`--dtype auto` stopped with an 'unexpected RecursionError' on a record of deeply nested JSON."""
+    path = fastpath.record_path(CHECKSUM)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    assert fastpath.cached_record(CHECKSUM) is None

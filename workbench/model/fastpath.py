@@ -181,6 +181,8 @@ def describe_agreement(figures: dict) -> str:
 RECORD_MAX_BYTES = 1_000_000
 #: the longest time a record may hold for a path (a start-up, or its seconds for the measured clips)
 RECORD_MAX_SECONDS = 1e6
+#: the most clips a record may say it measured (it measures a handful)
+MAX_RECORD_CLIPS = 1_000_000
 
 
 def _read_json(path: Path) -> dict | None:
@@ -196,7 +198,7 @@ def _read_json(path: Path) -> dict | None:
                 return None
             raw = f.read(RECORD_MAX_BYTES + 1)
         data = json.loads(raw.decode("utf-8")) if len(raw) <= RECORD_MAX_BYTES else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return None
     return data if isinstance(data, dict) else None
 
@@ -397,13 +399,18 @@ def _seconds(value: Any) -> bool:
             and 0 <= value <= RECORD_MAX_SECONDS)
 
 
-def _agreement_problem(figures: Any) -> str:
-    """Why a path's recorded agreement with float32 cannot be trusted to pass, or ``""``."""
+def _agreement_form_problem(figures: Any) -> str:
+    """Why recorded agreement figures are not the numbers :func:`agreement_figures` writes, or ``""``."""
     keys = ("clips", "top1_same", "top1_agreement", "max_abs_delta_score", "cosine_min")
     if not isinstance(figures, dict) or not all(_seconds(figures.get(k)) or k == "cosine_min" and isinstance(
             figures.get(k), (int, float)) and not isinstance(figures.get(k), bool) and math.isfinite(figures[k]) for k in keys):
         return f"its agreement figures are not the numbers {', '.join(keys)}"
-    return "; ".join(shortfalls(figures))
+    return ""
+
+
+def _agreement_problem(figures: Any) -> str:
+    """Why a path's recorded agreement with float32 cannot be trusted to pass, or ``""``."""
+    return _agreement_form_problem(figures) or "; ".join(shortfalls(figures))
 
 
 def record_problem(record: dict) -> str:
@@ -415,8 +422,8 @@ def record_problem(record: dict) -> str:
     if not isinstance(paths, dict) or not isinstance(paths.get("float32"), dict):
         return "it holds no 'paths' with a float32 entry"
     n = clips.get("n") if isinstance(clips, dict) else None
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1 or not isinstance(record.get("measured"), str):
-        return "its 'clips.n' or 'measured' is missing or not a count and a time"
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_RECORD_CLIPS or not isinstance(record.get("measured"), str):
+        return f"its 'clips.n' or 'measured' is missing or not a count (1 to {MAX_RECORD_CLIPS}) and a time"
     for name, p in paths.items():
         if name != "float32" and name not in CPU_PATHS:
             return f"it names a path {shown(name)} that auto does not run"
@@ -426,6 +433,10 @@ def record_problem(record: dict) -> str:
                     and not (_seconds(p[k]) and (p[k] > 0 or k in ("start_seconds", "torch_import_seconds")))), None)
         if bad:
             return f"{name}.{bad} = {shown(p[bad])} is not a number of seconds in (0, {RECORD_MAX_SECONDS:g}]"
+        if not isinstance(p.get("start_imports_torch", False), bool):
+            return f"{name}.start_imports_torch = {shown(p['start_imports_torch'])} is not true or false"
+        if "agreement" in p and (why := _agreement_form_problem(p["agreement"])):
+            return f"{name}: {why}"
         if p.get("ok") and "seconds" not in p:
             return f"{name} is marked ok without a measured time"
         if p.get("ok") and name != "float32" and (why := _agreement_problem(p.get("agreement"))):
