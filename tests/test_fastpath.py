@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -293,3 +292,31 @@ def test_the_ray_engine_refuses_an_onnx_path_before_any_work(tmp_path):
             model=ModelRef("tiny", device="cpu", dtype="onnx-int8"), engine="ray", use_cache=False)
     assert "--engine local" in str(e.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_record_path_taken_by_a_folder_or_a_link_costs_the_record_not_the_run(auto_net, tiny_model, monkeypatch, tmp_path, caplog):
+    """Someone sharing the cache put a folder (or a link) where this CPU's record goes: every `--dtype auto` run measured
+    and then stopped ('is a folder where a file goes'); it now uses its measurement and leaves the record unwritten."""
+    from workbench.model.ref import ModelRef
+
+    monkeypatch.setattr(fastpath, "_measure_start_ups", lambda *a, **k: None)  # the fresh-process timing is not at issue
+    path = fastpath.record_path(tiny_model.info.checksum)
+    saved = path.read_bytes()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("{}")
+    try:
+        path.unlink()
+        path.mkdir()
+        chosen, precision = fastpath.measured_choice(ModelRef("tiny", device="cpu", dtype="auto"))
+        assert precision["measured_now"] and chosen in ("float32",) + fastpath.CPU_PATHS
+        assert path.is_dir() and "used but not recorded" in caplog.text
+        path.rmdir()
+        path.symlink_to(elsewhere)
+        chosen, precision = fastpath.measured_choice(ModelRef("tiny", device="cpu", dtype="auto"))
+        assert precision["measured_now"] and elsewhere.read_text() == "{}" and path.is_symlink()
+    finally:
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        elif path.is_symlink():
+            path.unlink()
+        path.write_bytes(saved)

@@ -357,7 +357,11 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
               "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
               "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
-    _write_json(record_path(checksum), record)
+    try:
+        _write_json(record_path(checksum), record)
+    except (files.UnsafePathError, OSError) as exc:  # a shared cache that cannot take it costs a measurement, not the run
+        logger.warning("the --dtype auto measurement is used but not recorded (%s): the next run measures again",
+                       getattr(exc, "message", None) or exc)
     return record
 
 
