@@ -57,6 +57,27 @@ def test_yaml_memo_gives_copies_and_keeps_the_bounds():
         load_yaml_text(many, source="x", max_nodes=10)
 
 
+def test_settings_files_refuse_a_key_set_twice_and_an_integer_past_python(tmp_path):
+    """An experiment or variants file setting a key twice ran with the last one silently (`dtype: float32` then
+    `dtype: int8` ran int8); a 5000-digit integer stopped the command with an unexpected ValueError."""
+    from workbench.audio.variants import load_variants
+    from workbench.runs.experiment import Experiment
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("manifest: m.csv\nmodel:\n  model: tiny\n  dtype: float32\n  dtype: int8\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sets 'dtype' twice in one mapping \(line 5\)") as info:
+        Experiment.load(exp)
+    assert str(exp) in str(info.value) and info.value.fix
+    var = tmp_path / "variants.yaml"
+    var.write_text("quiet:\n  - gain: {db: -6}\nquiet:\n  - gain: {db: -20}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="sets 'quiet' twice"):
+        load_variants(var)
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml_text("seed: " + "9" * 5000 + "\n", source="x")
+    # a checkpoint's own config keeps PyYAML's reading (the last value), as the model's loader always had it
+    assert load_yaml_text("a: 1\na: 2\n", source="x") == {"a": 2}
+
+
 def test_experiment_file_alias_bomb_is_refused_before_use(tmp_path):
     from workbench.runs.experiment import Experiment
 

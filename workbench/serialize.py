@@ -44,7 +44,7 @@ SHOWN_CHARS = 80
 #: texts up to this size keep their parsed value for the process (a checkpoint's ``config.yaml`` is read by its
 #: safety check, its description and its loader: 4 parses of ~12 ms each per `workbench run`, pure-Python PyYAML)
 YAML_MEMO_CHARS = 65_536
-_YAML_MEMO: dict[tuple[str, int, int], Any] = {}
+_YAML_MEMO: dict[tuple[str, int, int, bool], Any] = {}
 
 
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
@@ -62,7 +62,7 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
 # ---------------------------------------------------------------------------
 # YAML
 # ---------------------------------------------------------------------------
-def _bounded_loader(source: str, max_depth: int, max_nodes: int):
+def _bounded_loader(source: str, max_depth: int, max_nodes: int, unique_keys: bool = False):
     import yaml
 
     class BoundedLoader(yaml.SafeLoader):
@@ -92,11 +92,24 @@ def _bounded_loader(source: str, max_depth: int, max_nodes: int):
             finally:
                 self.depth -= 1
 
+        def construct_mapping(self, node, deep=False):
+            if unique_keys:  # PyYAML keeps the last of two equal keys without a word
+                seen = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+                    if key is not None and key in seen:
+                        raise ConfigError(f"sets {shown(key)} twice in one mapping (line {key_node.start_mark.line + 1}); the "
+                                          "second would silently replace the first.", source=source, fix="keep the one you mean.")
+                    seen.add(key)
+            return super().construct_mapping(node, deep)
+
     return BoundedLoader
 
 
-def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, max_nodes: int = YAML_MAX_NODES) -> Any:
-    """Parse YAML written by anyone: safe types only, no aliases, bounded depth and size.
+def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, max_nodes: int = YAML_MAX_NODES,
+                   unique_keys: bool = False) -> Any:
+    """Parse YAML written by anyone: safe types only, no aliases, bounded depth and size (``unique_keys``: a key set
+    twice in one mapping refused, as settings a person writes should be; a checkpoint's own file keeps PyYAML's last).
 
     Raises
     ------
@@ -109,10 +122,10 @@ def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, m
     if len(text) > YAML_MAX_BYTES:
         raise ConfigError(f"is {len(text):,} characters long; a settings file is a few kB (cap {YAML_MAX_BYTES:,}).",
                           source=source, fix="check that this is the file you meant.")
-    key = (text, max_depth, max_nodes)
+    key = (text, max_depth, max_nodes, unique_keys)
     if key in _YAML_MEMO:  # the same text parsed before, within the same bounds: a copy, callers may change it
         return copy.deepcopy(_YAML_MEMO[key])
-    loader = _bounded_loader(source, max_depth, max_nodes)(text)
+    loader = _bounded_loader(source, max_depth, max_nodes, unique_keys)(text)
     try:
         value = loader.get_single_data()
         if len(text) <= YAML_MEMO_CHARS:
@@ -122,14 +135,15 @@ def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, m
         return value
     except RecursionError:
         raise ConfigError(f"nests deeper than {max_depth} levels.", source=source, fix="flatten the file.") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of more digits than Python converts
         raise ConfigError(f"is not valid YAML ({shown(str(exc), 300)}).", source=source,
                           fix="fix the line the message names (a YAML linter shows it).") from None
     finally:
         loader.dispose()
 
 
-def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_bytes: int = YAML_MAX_BYTES) -> Any:
+def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_bytes: int = YAML_MAX_BYTES,
+                   unique_keys: bool = False) -> Any:
     """Read and parse a YAML file with :func:`load_yaml_text`'s bounds, refusing a file over ``max_bytes`` unread."""
     p = Path(path)
     source = source or str(Path(os.path.abspath(p)))
@@ -139,7 +153,7 @@ def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_by
     except UnicodeDecodeError as exc:
         raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start}).", source=source,
                           fix="save the file as UTF-8.") from None
-    return load_yaml_text(text, source=source)
+    return load_yaml_text(text, source=source, unique_keys=unique_keys)
 
 
 # ---------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def load_variants(path: str | os.PathLike | None) -> list[Variant]:
     """Read a variants YAML file: ``{variants: {name: [steps…]}}`` or ``[{name, steps}]``."""
     if path is None:
         return [RAW]
-    data = load_yaml_file(path)  # no aliases, bounded depth and size
+    data = load_yaml_file(path, unique_keys=True)  # no aliases, bounded depth and size
     return variants_from(data, source=str(Path(os.path.abspath(path))))
 
 

@@ -145,7 +145,7 @@ class Experiment:
     def load(cls, path: str | os.PathLike) -> "Experiment":
         """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
         p = Path(os.path.abspath(Path(path).expanduser()))
-        data = load_yaml_file(p)  # no aliases, bounded depth and size, before any value is used
+        data = load_yaml_file(p, unique_keys=True)  # no aliases, bounded depth and size, before any value is used
         if is_run_config(data):  # a run folder's config.yaml
             data = from_run_config(data)
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
