@@ -356,3 +356,18 @@ def test_a_manifest_written_into_another_folder_names_the_same_audio(tmp_path):
     assert manifest.items[0].path == "sub/a.wav"  # the manifest given is not changed
     same = read_manifest(write_manifest(manifest, data / "m.csv"))
     assert same.items[0].path == "sub/a.wav"  # in its own folder: as it was
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_path_that_is_a_pipe_or_a_device_is_named_as_such_not_as_missing(tmp_path, capsys):
+    """A manifest row whose file is a FIFO, or a link to /dev/zero, was refused as a 'missing file' (it exists); the
+    message now says what it is, as it does for a directory."""
+    wav(tmp_path / "a.wav")
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "zero.wav").symlink_to("/dev/zero")
+    manifest = _write(tmp_path / "m.csv", "id,path\na,a.wav\np,pipe.wav\nz,zero.wav\n")
+    rc = main(["run", str(manifest), "--model", str(tmp_path / "no_such_checkpoint"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    assert "pipe.wav (not a regular file: a pipe, socket or device)" in err, err
+    assert "zero.wav (not a regular file: a pipe, socket or device)" in err, err

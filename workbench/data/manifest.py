@@ -285,6 +285,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             p = manifest.resolve(it)
             if p.is_dir():
                 missing.append(f"{it.path} (is a directory)")
+            elif p.exists() and not p.is_file():  # stat only: a FIFO or a device is never opened here
+                missing.append(f"{it.path} (not a regular file: a pipe, socket or device)")
             elif not p.is_file():
                 missing.append(it.path)
         problems = []
