@@ -43,7 +43,7 @@ def make_dataset(root: Path, n: int = 12, bad: bool = True) -> Path:
 
 def test_run_writes_the_run_folder_and_a_bad_file_becomes_a_failed_row(tmp_path, tiny_model):
     manifest = make_dataset(tmp_path)
-    res = run(manifest, out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
+    run(manifest, out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache")
     out = tmp_path / "run"
     assert {"config.yaml", "results.parquet", "embeddings.npy", "log.txt", "summary.json", "parts"} <= set(os.listdir(out))
     df = pd.read_parquet(out / "results.parquet")

@@ -285,10 +285,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             p = manifest.resolve(it)
             if p.is_dir():
                 missing.append(f"{it.path} (is a directory)")
-            elif p.exists() and not p.is_file():  # stat only: a FIFO or a device is never opened here
-                missing.append(f"{it.path} (not a regular file: a pipe, socket or device)")
-            elif not p.is_file():
-                missing.append(it.path)
+            elif not p.is_file():  # exists() is a stat: a FIFO or a device is never opened here
+                missing.append(f"{it.path} (not a regular file: a pipe, socket or device)" if p.exists() else it.path)
         problems = []
         if it.start is not None and not (math.isfinite(it.start) and it.start >= 0):
             problems.append(f"start={it.start:g}")
