@@ -177,6 +177,25 @@ def test_msp_podcast_letters_and_long_names_map_alike():
     assert msp_podcast.VOTE_CLASSES["contempt"] == ""
 
 
+def test_msp_podcast_dimensions_off_the_1_to_7_scale_are_left_out_and_named(tmp_path):
+    """EmoAct/EmoVal/EmoDom are means of 1–7 ratings: 'abc', 'nan', 'inf', 1e400 or 0.5 in the consensus file were
+    written into meta as NaN or Infinity without a word."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / "Labels").mkdir()
+    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001"):
+        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.5), 16000)
+    (tmp_path / "Labels" / "labels_consensus.csv").write_text(
+        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+        "MSP-PODCAST_0001_0008.wav,A,abc,nan,1e400,127,Female,Train\n"
+        "MSP-PODCAST_0002_0001.wav,S,7.0,1.0,0.5,12,Male,Test1\n", encoding="utf-8")
+    m = msp_podcast.prepare(tmp_path)
+    a, s = sorted(m, key=lambda it: it.id)
+    assert not {"act", "val", "dom"} & set(a.meta)
+    assert (s.meta["act"], s.meta["val"], "dom" in s.meta) == (7.0, 1.0, False)  # the scale's ends are on it
+    note = next(n for n in m.notes if "1–7 scale" in n)
+    assert note.startswith("4 dimension value(s)") and "MSP-PODCAST_0002_0001.wav EmoDom='0.5'" in note
+
+
 def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
     """Audios/ + Labels/labels_consensus.csv as distributed: the letter is the label, X stays unlabelled, the split
     and dimensions are kept, a row without audio is skipped and counted, the early misspelt file name is read too."""

@@ -25,6 +25,7 @@ from workbench.data.manifest import Item, Manifest
 from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.schema import split_role
+from workbench.serialize import shown
 
 NAME = "msp-podcast"
 
@@ -65,7 +66,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     labels = _consensus_file(root)
     _, rows = csv_rows(labels, ("FileName", "EmoClass"))
     audio = {p.name: p for p in audio_files(root)}
-    items, skipped = [], []
+    items, skipped, off_scale = [], [], []
     for r in rows:
         p = audio.get(Path(r["FileName"]).name)
         letter = r["EmoClass"].strip().upper()
@@ -75,15 +76,33 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         speaker = r.get("SpkrID", "").strip()
         gender = r.get("Gender", "").strip().lower()
         meta = {"corpus": NAME, "label_name": CLASS_NAMES[letter]}
-        meta.update({dim: as_float(r.get(col)) for dim, col in (("act", "EmoAct"), ("val", "EmoVal"), ("dom", "EmoDom"))
-                     if r.get(col, "") != ""})
+        meta.update(_dimensions(r, off_scale))
         items.append(Item(id=p.stem, path=rel(p, root), label=letter, emotion=LABEL_MAP[letter],
                           speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
                           gender=gender if gender in ("male", "female") else "", split=r.get("Split_Set", "").strip(),
                           meta=meta))
     manifest = finish(items, root, NAME, skipped)
     manifest.notes.append(split_note(items))
+    if off_scale:
+        manifest.notes.append(f"{len(off_scale)} dimension value(s) not on the corpus's 1–7 scale (or not numbers) were left out "
+                              f"of meta (first: {'; '.join(off_scale[:5])}): check {labels.name}.")
     return manifest
+
+
+def _dimensions(row: dict, off_scale: list[str]) -> dict[str, float]:
+    """The consensus dimensions of a row (``act``, ``val``, ``dom``): means of 1–7 ratings, so within [1, 7].  A value
+    off that scale, or not a number (``abc``, ``nan``, ``inf``), is left out and named in ``off_scale``."""
+    dims = {}
+    for dim, col in (("act", "EmoAct"), ("val", "EmoVal"), ("dom", "EmoDom")):
+        raw = (row.get(col) or "").strip()
+        if raw == "":
+            continue
+        value = as_float(raw)
+        if 1.0 <= value <= 7.0:  # NaN fails too
+            dims[dim] = value
+        else:
+            off_scale.append(f"{row['FileName']} {col}={shown(raw, 20)}")
+    return dims
 
 
 def split_note(items: list[Item]) -> str:
