@@ -196,6 +196,30 @@ def test_msp_podcast_dimensions_off_the_1_to_7_scale_are_left_out_and_named(tmp_
     assert note.startswith("4 dimension value(s)") and "MSP-PODCAST_0002_0001.wav EmoDom='0.5'" in note
 
 
+def test_msp_podcast_says_why_rows_were_skipped_and_refuses_a_segment_listed_twice(tmp_path, caplog):
+    """A class letter the corpus lacks was reported as 'files do not follow the corpus's naming'; a FileName listed
+    twice (Train and Development) got the generic advice to give every row its own id."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / "Labels").mkdir()
+    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001"):
+        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.5), 16000)
+    table = tmp_path / "Labels" / "labels_consensus.csv"
+    header = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+    table.write_text(header + "MSP-PODCAST_0001_0008.wav,A,4,4,4,1,Male,Train\n"
+                     "MSP-PODCAST_0002_0001.wav,Q,4,4,4,2,Male,Train\n"
+                     "MSP-PODCAST_0009_0001.wav,S,4,4,4,3,Male,Train\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert [it.id for it in msp_podcast.prepare(tmp_path)] == ["MSP-PODCAST_0001_0008"]
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "1 without their audio file" in said and "1 with a class letter the corpus does not have" in said
+    assert "naming" not in said
+    table.write_text(header + "MSP-PODCAST_0001_0008.wav,A,4,4,4,1,Male,Train\n"
+                     "MSP-PODCAST_0001_0008.wav,A,4,4,4,1,Male,Development\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="twice") as err:
+        msp_podcast.prepare(tmp_path)
+    assert "'Train' and 'Development'" in str(err.value) and "release" in err.value.fix
+
+
 def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
     """Audios/ + Labels/labels_consensus.csv as distributed: the letter is the label, X stays unlabelled, the split
     and dimensions are kept, a row without audio is skipped and counted, the early misspelt file name is read too."""

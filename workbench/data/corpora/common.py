@@ -34,8 +34,10 @@ def require_dir(corpus_dir: str | os.PathLike, corpus: str) -> Path:
     return root.resolve()
 
 
-def finish(items: list[Item], root: Path, corpus: str, skipped: list[str]) -> Manifest:
-    """The corpus's manifest; refused when no file follows the corpus's naming, the skipped files logged with a count."""
+def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
+           reason: str = "files do not follow the corpus's naming and were skipped") -> Manifest:
+    """The corpus's manifest; refused when no file follows the corpus's naming, the skipped files logged with a count
+    and ``reason`` (a corpus whose labels come from a table says why its rows were skipped)."""
     if not items:
         raise ConfigError(
             f"no {corpus} audio files with the corpus's naming were found"
@@ -45,7 +47,7 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str]) -> Ma
             fix=f"pass the top folder of the {corpus} distribution (see datasets/README.md for its layout).",
         )
     if skipped:
-        logger.warning("%s: %d files do not follow the corpus's naming and were skipped (e.g. %s)", corpus, len(skipped), skipped[0])
+        logger.warning("%s: %d %s (e.g. %s)", corpus, len(skipped), reason, skipped[0])
     return Manifest(items, root=root, name=corpus)
 
 

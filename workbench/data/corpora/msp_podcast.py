@@ -66,12 +66,13 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     labels = _consensus_file(root)
     _, rows = csv_rows(labels, ("FileName", "EmoClass"))
     audio = {p.name: p for p in audio_files(root)}
-    items, skipped, off_scale = [], [], []
+    _refuse_twice_listed(rows, labels)
+    items, no_audio, no_class, off_scale = [], [], [], []
     for r in rows:
         p = audio.get(Path(r["FileName"]).name)
         letter = r["EmoClass"].strip().upper()
         if p is None or letter not in LABEL_MAP:
-            skipped.append(r["FileName"] if p is None else f"{r['FileName']} (class {letter!r})")
+            (no_audio if p is None else no_class).append(r["FileName"] if p is None else f"{r['FileName']} (class {shown(letter, 20)})")
             continue
         speaker = r.get("SpkrID", "").strip()
         gender = r.get("Gender", "").strip().lower()
@@ -81,12 +82,31 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                           speaker="" if speaker.lower() in ("", "unknown") else f"msp_{speaker}",
                           gender=gender if gender in ("male", "female") else "", split=r.get("Split_Set", "").strip(),
                           meta=meta))
-    manifest = finish(items, root, NAME, skipped)
+    reason = "; ".join(part for part in (
+        f"{len(no_audio)} without their audio file in the folder" if no_audio else "",
+        f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
+    manifest = finish(items, root, NAME, no_class + no_audio, reason=f"rows of {labels.name} were skipped: {reason}")
     manifest.notes.append(split_note(items))
     if off_scale:
         manifest.notes.append(f"{len(off_scale)} dimension value(s) not on the corpus's 1–7 scale (or not numbers) were left out "
                               f"of meta (first: {'; '.join(off_scale[:5])}): check {labels.name}.")
     return manifest
+
+
+def _refuse_twice_listed(rows: list[dict], labels: Path) -> None:
+    """A segment listed twice in the consensus file (a file merged from two releases, or edited) is refused: its rows
+    may give it two classes or two partitions, and either copy would leak one partition into another."""
+    seen: dict[str, int] = {}
+    for k, r in enumerate(rows):
+        name = Path(r["FileName"]).name
+        if name in seen:
+            first = rows[seen[name]]
+            raise ConfigError(
+                f"lists {shown(name, 60)} twice (data rows {seen[name] + 1} and {k + 1}: class {shown(first['EmoClass'], 10)} and "
+                f"{shown(r['EmoClass'], 10)}, Split_Set {shown(first.get('Split_Set', ''), 20)} and {shown(r.get('Split_Set', ''), 20)}).",
+                source=str(labels), fix="use the labels file of one MSP-Podcast release as distributed: a file merged from two "
+                                        "releases or edited by hand lists a segment twice.")
+        seen[name] = k
 
 
 def _dimensions(row: dict, off_scale: list[str]) -> dict[str, float]:
