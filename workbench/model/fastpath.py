@@ -360,8 +360,9 @@ def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) ->
     try:
         _write_json(record_path(checksum), record)
     except (files.UnsafePathError, OSError) as exc:  # a shared cache that cannot take it costs a measurement, not the run
-        logger.warning("the --dtype auto measurement is used but not recorded (%s): the next run measures again",
-                       getattr(exc, "message", None) or exc)
+        logger.warning("the --dtype auto measurement is used but not recorded (%s): the next run measures again. Fix: remove "
+                       "what stands at %s (a link or a folder is never written through), make the folder writable, or set "
+                       "WORKBENCH_CACHE to a folder of your own", getattr(exc, "message", None) or exc, record_path(checksum))
     return record
 
 
