@@ -4,6 +4,7 @@ was computed on the same run files with the same settings (issue #28 item 5)."""
 from __future__ import annotations
 
 import json
+import shlex
 
 import pandas as pd
 import pytest
@@ -116,7 +117,9 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     rf = RunFolder.open(small_run)
     (small_run / WORST_JSON).unlink(missing_ok=True)
     assert reporting.explained_worst(small_run) is None
-    assert "workbench explain RUN --worst 4" in shown[-1]  # none yet: how to make it, for the run's 4 ok rows
+    # none yet: how to make it, for the run's 4 ok rows, with this run's folder (it said `RUN`, a placeholder)
+    assert f"<code>workbench explain {shlex.quote(str(small_run.resolve()))} --worst 4</code>" in shown[-1]
+    assert "RUN" not in shown[-1]
 
     row = rf.results().iloc[0].to_dict()
     cases = [case_record(row, None, entry=None, cache="computed", error="<b>boom</b>")]
@@ -187,3 +190,16 @@ def test_the_report_flags_a_uar_that_does_not_clear_chance_as_metrics_does(small
     uar_row = re.search(r"<tr><td>UAR</td>(.*?)</tr>", "\n".join(shown)).group(1)
     assert "BELOW CHANCE" in uar_row and "over" in uar_row  # the flag and the chance level it was judged against
     assert next(iter(out.values()))["chance_flag"].startswith("BELOW CHANCE")
+
+
+def test_the_reports_sentences_show_commands_as_code_not_as_markdown_backticks(small_run, monkeypatch):
+    """The screen's sentences name commands in backticks ("as `workbench calibrate` measures it"); the report escaped
+    them as text, so the page showed the backticks themselves."""
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.metrics_section(small_run, n_boot=20)
+    page = "\n".join(shown)
+    assert "<code>workbench calibrate</code> measures it" in page
+    assert "`" not in page
+    assert reporting.prose("a <b> `x < y`") == "a &lt;b&gt; <code>x &lt; y</code>"  # data still escaped inside the code

@@ -4,6 +4,7 @@ executed notebook into one self-contained page (markdown and text escaped, the s
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Iterable, Sequence
 
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -22,6 +23,14 @@ def esc(value: Any) -> Markup:
 
 def code(value: Any) -> Markup:
     return Markup(f"<code>{esc(value)}</code>")
+
+
+def prose(value: Any) -> Markup:
+    """``value`` as text inside HTML, its `backticked` spans (commands, file names in the screen's words) as ``<code>``:
+    the sentences the CLI prints reach a report without their markdown showing."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(value)))
 
 
 def fmt(value: Any, digits: int = 3) -> Markup:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from workbench.model.checkpoints import ensure_random_checkpoint as random_check
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
-from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, table_html  # noqa: F401  (sections' HTML)
+from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
     LIST_PATH_PARAMS,
@@ -196,7 +197,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
-            parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {esc(r.ece_class_sets_words())}.</p>")
+            parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:
             parts.append(table_html(["class", "precision", "recall", "F1", "n"],
                                     [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
@@ -210,7 +211,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                       d.get("note", "")) for g, d in groups.items()]))
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
-        parts += [f"<p><b>by {esc(col)}</b>: {esc(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
+        parts += [f"<p><b>by {esc(col)}</b>: {prose(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
                   if col not in r.breakdowns]
         show_html("\n".join(parts))
         if r.n_scored:
@@ -315,7 +316,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     if summary is None:
         n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
         show_html("<h3>Explained worst cases</h3><p>Not explained yet: "
-                  + (f"<code>workbench explain RUN --worst {min(5, n_ok)}</code> explains them in one process, and this section "
+                  + (f"{code(f'workbench explain {shlex.quote(str(rf.path))} --worst {min(5, n_ok)}')} explains them in one process, and this section "
                      "then shows which maps passed their checks.</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
     rows = [(code(m), f"{d['reliable']} of {d['cases']}", f"{d['insertion_better_than_random']} of {d['cases']}",
@@ -449,7 +450,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
               f"<p>{esc(rep.conformal_protocol)}.</p>", f"<p>NLL: {esc(rep.nll_words)}.</p>"]
     if rep.ece_by_class_set:
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
-                     + "; ".join(f"{d['ece']:.3f} over {esc(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
+                     + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
     rows = [(m.upper(), Markup(f"{rep.before[m]:.3f} [{rep.ci_before[m][0]:.3f}, {rep.ci_before[m][1]:.3f}]"),
              Markup(f"{rep.after[m]:.3f} [{rep.ci_after[m][0]:.3f}, {rep.ci_after[m][1]:.3f}]")) for m in ("ece", "mce", "brier", "nll")]
