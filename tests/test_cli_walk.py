@@ -7,6 +7,7 @@ The runs are written through :class:`RunFolder` with rows and embeddings chosen 
 from __future__ import annotations
 
 import json
+import shlex
 
 import pandas as pd
 import pytest
@@ -126,7 +127,7 @@ def test_the_reports_explain_suggestion_asks_for_no_more_rows_than_the_run_has(t
     monkeypatch.setattr(reporting, "show_html", shown.append)
     assert reporting.explained_worst(rf.path) is None
     if suggested:  # `explain --worst N` refuses an N above the run's ok rows
-        assert f"<code>workbench explain RUN {suggested}</code>" in shown[-1]
+        assert f"<code>workbench explain {shlex.quote(str(rf.path.resolve()))} {suggested}</code>" in shown[-1]  # this run
     else:
         assert "workbench explain" not in shown[-1] and "no scored (status ok) rows" in shown[-1]
 
