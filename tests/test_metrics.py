@@ -174,3 +174,22 @@ def test_headline_summary_is_evaluates_headline_without_sklearn(seed):
         assert h[name] == pytest.approx(getattr(r, name)), name
         assert h["ci"][name] == pytest.approx(r.ci[name]), name
     assert headline_summary(results[results["status"] == "failed"], variant="raw")["wa"] is None
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_every_flag_the_screen_prints_is_in_the_json_too():
+    """`workbench metrics` printed BELOW CHANCE, zero-width intervals and small classes with `!!`, but metrics.json and
+    `--json` held only the bare numbers: a reader of the JSON saw WA 0.0 [0.0, 0.0] as a certain measurement."""
+    import json
+
+    from workbench.files import strict_json
+
+    t = ["angry"] * 10 + ["happy"] * 10 + ["sad"] * 10 + ["neutral"] * 3
+    r = evaluate(_results(t, ["disgusted"] * len(t)), n_boot=50)  # every item wrong: WA, UAR, F1 0 with no spread
+    flags = json.loads(strict_json(r.to_dict()))["flags"]
+    assert set(flags) == {"wa", "uar", "macro_f1", "uar_chance", "small_classes"}
+    assert flags["uar_chance"].startswith("BELOW CHANCE") and "neutral" in flags["small_classes"]
+    screen = r.render()
+    assert all(note in screen for note in flags.values())  # the same words as on screen
+    good_t, good_p, _ = random_labels(120, seed=2)
+    assert evaluate(_results(good_t, good_p), n_boot=50).to_dict()["flags"] == {}  # nothing to flag, nothing flagged

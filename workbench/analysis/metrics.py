@@ -109,7 +109,12 @@ class Report:
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
-        return {"training_overlap": d.pop("training_overlap"), **d}
+        return {"training_overlap": d.pop("training_overlap"), **d, "flags": self.flags()}
+
+    def flags(self) -> dict[str, str]:
+        """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
+        notes = {**self.interval_flags(), "uar_chance": chance_flag(*self.ci["uar"], self.chance_uar), "small_classes": self.small_classes_note()}
+        return {} if self.not_scored else {k: v for k, v in notes.items() if v}
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
