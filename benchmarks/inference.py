@@ -258,7 +258,8 @@ def breakdown(wall: float, summary: dict) -> dict:
     """Where a `workbench run` process's time went, from its wall time and its summary.json."""
     timing = summary.get("engine", {}).get("timing_s", {})
     load_s, run_s = summary["model"]["load_seconds"], summary["seconds"]
-    engine_s = sum(timing.get(k, 0.0) for k in ("decode_s", "model_s", "post_s", "wait_s"))
+    # decode_s runs in a thread beside model_s (summary.json's engine.timing_note): not a slice of the run's seconds
+    engine_s = sum(timing.get(k, 0.0) for k in ("model_s", "post_s", "wait_s"))
     return {"process_wall_s": wall,
             "outside_run_s": wall - run_s,  # interpreter start, CLI imports, reading the manifest, printing, exit
             "model_load_s": load_s,  # the model's own load (building, weights, checksum)

@@ -53,3 +53,31 @@ def test_metrics_and_run_say_at_chance_alike(tmp_path):
     assert "— AT CHANCE" in report.render()
     summary = headline_summary(rf.results(), variant="raw", n_boot=500)
     assert any(f.startswith("UAR AT CHANCE") for f in summary["flags"]) and summary["n"] == 60
+
+
+def test_the_run_says_where_its_seconds_went_and_its_timing_parts_add_up(tmp_path, tiny_model):
+    """The closing line said only "19.1 s" for 32 clips whose scoring took 0.7 s (the rest: --dtype auto's measurement),
+    and summary.json's decode_s + model_s + post_s + wait_s came to more than `seconds` (decoding runs in a thread
+    beside the model), which benchmarks/inference.py subtracted as if they were slices of it."""
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.cli.running import print_run_summary
+    from workbench.runs.driver import run
+
+    rows = ["id,path,label"]
+    for i in range(12):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 0.5 + 0.1 * i, seed=i), 16000)
+        rows.append(f"c{i},c{i}.wav,{['happy', 'sad'][i % 2]}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    result = run(tmp_path / "m.csv", out_dir=tmp_path / "run", model=tiny_model, cache_dir=tmp_path / "cache", chunk_size=4)
+    engine = result.summary["engine"]
+    t = engine["timing_s"]
+    assert "decode_s" in engine.get("timing_note", "") and "overlapping model_s" in engine["timing_note"] and t["decode_s"] > 0
+    # the main process's parts are slices of `seconds` (2 ms of rounding per part); decode_s is not one of them
+    assert t["start_s"] + t["model_s"] + t["post_s"] + t["wait_s"] <= result.summary["seconds"] + 0.01
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    line = next(x for x in buf.getvalue().splitlines() if x.startswith("12 rows"))
+    assert (f"{result.seconds:.1f} s ({t['start_s']:.1f} s starting: model load, --dtype auto's choice; "
+            f"{result.seconds - t['start_s']:.1f} s scoring and writing)") in line

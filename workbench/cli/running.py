@@ -161,8 +161,10 @@ def print_run_summary(result, out=None) -> None:
     """Counts, then WA / UAR / macro-F1 with 95 % bootstrap intervals per variant, then what to run next."""
     out = out or sys.stdout
     print(f"run folder: {result.run_dir}", file=out)
+    start = result.summary.get("engine", {}).get("timing_s", {}).get("start_s")
+    split = f" ({start:.1f} s starting: model load, --dtype auto's choice; {result.seconds - start:.1f} s scoring and writing)" if start is not None else ""
     print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
-          f"{result.seconds:.1f} s", file=out)
+          f"{result.seconds:.1f} s{split}", file=out)
     rf = RunFolder(result.run_dir)
     results = rf.results()
     failed = results[results["status"] == "failed"]

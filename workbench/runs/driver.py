@@ -152,6 +152,12 @@ def run(
                         resume_command=resume_command)
 
 
+#: what ``summary.json``'s ``engine.timing_s`` parts mean: they are not slices of ``seconds`` that add up
+TIMING_NOTE = ("seconds = start_s (manifest, lock, model load, --dtype auto's choice) + the scoring, in which the main "
+               "process ran the model (model_s), findings and cache writes (post_s) and waited for decoded audio (wait_s); "
+               "decode_s is the decoding done in a thread beside the model, overlapping model_s, so it is not added "
+               "(0 when worker processes decode)")
+
 #: precisions a local run records as chosen (an ONNX path records the graph's dtype, so it is checked after loading)
 TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
 
@@ -261,6 +267,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
 def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
              ray_options, workers, t_start, resume_command=None) -> RunResult:
     """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
+    start_s = time.perf_counter() - t_start  # reading the manifest, the lock, loading the model, choosing `auto`'s path
     writer, manifest, variants = plan.writer, plan.manifest, plan.variants
     writer.expect_rows({(it.id, v.name) for it in manifest for v in variants})  # parts of other runs are rejected
     retried = writer.retry_failed(ActorLostError.code)  # rows whose Ray actor was lost at every attempt
@@ -303,7 +310,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             writer.log(f"ray engine: {engine_info.get('actors')} actor(s) on {', '.join(engine_info.get('workers', []))}")
             if engine_info.get("resent_chunks"):
                 writer.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
-        timing = {k: round(v, 3) for k, v in eng.stats.items()} if eng is not None else {}
+        timing = {k: round(v, 3) for k, v in {"start_s": start_s, **(eng.stats if eng is not None else {})}.items()}
         seconds = time.perf_counter() - t_start
         summary = writer.finalize(
             item_order={it.id: i for i, it in enumerate(manifest)},
@@ -410,7 +417,8 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
         # with Ray, the model as the actors loaded it (device, dtype); the driver only hashed the checkpoint
         "model": (engine_info or {}).get("model") or net.info.to_dict(),
         "random_weights": net.random_weights,
-        "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {})},
+        "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {}),
+                   **({"timing_note": TIMING_NOTE} if "decode_s" in timing else {})},
         "variants": {},
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
