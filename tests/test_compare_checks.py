@@ -104,3 +104,19 @@ def test_fusion_figure_keeps_every_error_bar_cap_inside_the_frame():
         for x, y in zip(ln.get_xdata(), ln.get_ydata()):
             py = ax.transData.transform((x, y))[1]
             assert frame.y0 + half <= py <= frame.y1 - half, (x, y)
+
+
+def test_a_uar_below_chance_is_flagged_in_a_comparison_as_metrics_flags_it(tmp_path, capsys):
+    """`workbench metrics` and `run` print BELOW CHANCE beside a UAR of 0.000 [0.000, 0.000] over 2 classes; `compare`
+    showed the same UAR with its zero-width flag only, on screen and in comparison.json / compare.json."""
+    rows = [{**synthetic_row(r["id"], emotion=r["emotion"], pred="neutral", variant=r["variant"])} for r in
+            _always_wrong("raw") + _always_wrong("loud")]
+    rf = write_run(tmp_path / "run", rows, [np.ones(4)] * len(rows))
+    other = write_run(tmp_path / "other", rows, [np.ones(4)] * len(rows), dtype="int8")
+    cmp = compare_runs([rf, other], n_boot=50)
+    assert "!! UAR: BELOW CHANCE, interval and all (chance 0.500 over 2 classes)" in cmp.render()
+    assert cmp.to_dict()["metrics"]["A"]["raw"]["flags"]["uar_chance"].startswith("BELOW CHANCE")
+    assert main(["compare", str(rf.path), "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "c")]) == 0
+    assert "!! UAR: BELOW CHANCE, interval and all" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert saved["metrics"]["loud"]["flags"]["uar_chance"].startswith("BELOW CHANCE")

@@ -113,7 +113,8 @@ class Report:
 
     def flags(self) -> dict[str, str]:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
-        notes = {**self.interval_flags(), "uar_chance": chance_flag(*self.ci["uar"], self.chance_uar), "small_classes": self.small_classes_note()}
+        below = chance_flag(*self.ci["uar"], self.chance_uar)
+        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note()}
         return {} if self.not_scored else {k: v for k, v in notes.items() if v}
 
     def render(self) -> str:

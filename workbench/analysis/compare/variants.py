@@ -22,16 +22,13 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "small_classes": "classes", **_DELTA_NAMES}
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", **_DELTA_NAMES}
 
 
 def metric_flags(report) -> dict:
-    """What the output of a comparison says beside a run's or variant's metrics: its zero-width intervals and small classes."""
-    flags = dict(report.interval_flags())
-    small = report.small_classes_note()
-    if small:
-        flags["small_classes"] = small
-    return flags
+    """What the output of a comparison says beside a run's or variant's metrics, as ``workbench metrics`` flags them:
+    its zero-width intervals, a UAR that does not clear chance and small classes (:meth:`Report.flags`)."""
+    return report.flags()
 
 
 def flags_text(flags: dict) -> str:
