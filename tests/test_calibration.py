@@ -204,3 +204,18 @@ def test_the_softmax_is_scipys_on_wide_masked_and_extreme_logits():
         assert got.shape == np.shape(x)
         np.testing.assert_allclose(got, scipy_softmax(x, axis=-1), rtol=1e-12, atol=1e-300)
     assert softmax(np.array([[0.0, -np.inf]]))[0, 1] == 0.0
+
+
+def test_calibrate_refuses_what_mapie_cannot_calibrate_with_the_fact_and_the_fix():
+    """`workbench calibrate` ended in "unexpected ValueError" (exit 3) on a two-class run (MAPIE's APS refuses a binary
+    target), on speakers each holding two classes, and on a conformal half of no more than 1/alpha items."""
+    two = planted_run(n_speakers=4, per_speaker=40, classes=("angry", "happy"))
+    with pytest.raises(ConfigError, match=r"fold 1: .* 2 class\(es\) only \(angry, happy\).*3 or more") as err:
+        calibrate(two, n_boot=20, folds=4)
+    assert "3 or more labelled classes" in err.value.fix
+    small = planted_run(n_speakers=4, per_speaker=8)  # 32 items, 2 folds: 16 to train, 8 in the conformal half
+    with pytest.raises(ConfigError, match="holds 8 labelled items; sets at alpha 0.1 need more than 10") as err:
+        calibrate(small, by=None, n_boot=20, folds=2)
+    assert "--alpha 0.13" in err.value.fix
+    rep = calibrate(small, by=None, n_boot=20, folds=2, alpha=0.13)  # the fix it names works
+    assert rep.conformal["aps"]["coverage"] == rep.conformal["aps"]["coverage"]

@@ -306,6 +306,23 @@ def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
                           fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")
 
 
+def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float) -> None:
+    """Refuse, with the fact and the fix, a fold's conformal half that MAPIE cannot calibrate on (it raised a bare
+    ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 2 classes
+    only (MAPIE's APS refuses a binary target)."""
+    m, present = len(conf_part), [items.classes[k] for k in np.unique(items.y[conf_part])]
+    where = f"variant {items.variant!r}, fold {fold}: the half of the training part that fits the conformal threshold"
+    if m <= max(1 / alpha, 1 / (1 - alpha)):
+        raise ConfigError(f"{where} holds {m} labelled items; sets at alpha {alpha:g} need more than {max(1 / alpha, 1 / (1 - alpha)):g}.",
+                          fix=f"pass a larger --alpha (above {1 / m:.3f}: e.g. --alpha {np.ceil(100 / m + 1e-9) / 100:.2f}), fewer "
+                              "--folds (2 at least), or calibrate a run with more labelled items.")
+    if len(present) < 3:
+        raise ConfigError(f"{where} holds items of {len(present)} class(es) only ({', '.join(present)}); MAPIE's APS sets "
+                          "need 3 or more classes there (it refuses a binary target).",
+                          fix="calibrate a run with 3 or more labelled classes; with --scheme speaker, speakers whose items "
+                              "cover several classes (or --scheme none, folds by item).")
+
+
 def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bounds) -> dict:
     """Held-out probabilities after each fold's temperature, conformal sets, fold temperatures and the protocol in words."""
     lp, y = items.log_probs, items.y
@@ -321,6 +338,7 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
         fold_t.append(t)
         after_probs[test] = softmax(apply_temperature(lp[test], t))
         cal_probs = softmax(apply_temperature(lp[conf_part], t))
+        _check_conformal_half(items, conf_part, len(fold_t), alpha)
         for s in CONFORMITY_SCORES:
             sets[s][test] = conformal_sets(cal_probs, y[conf_part], after_probs[test], alpha=alpha, score=s, seed=seed)
     protocol = ("in each fold the temperature is fitted on one half of the training part and the conformal threshold on the "
