@@ -419,3 +419,23 @@ def test_the_spectrogram_overlay_of_a_failed_method_is_flagged_and_frame_scores_
     assert spectrogram._left_title.get_color() == "crimson"
     frames = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("frame scores"))
     assert [c.get_ylabel() for c in frames.child_axes] == ["p"]  # the frame scores' colour bar
+
+
+def test_the_figure_states_the_aucs_and_the_completeness_error_with_the_screens_digits(tiny_model):
+    """The figure rounded to 2 decimals what the screen gives to 3 ("deletion AUC 0.20 vs random 0.20–0.22 (better than
+    random)" beside the screen's 0.198 vs 0.201–0.219), and the completeness error to whole percent (0% beside the
+    screen's 0.5%; a 5.4% error that fails the 5% tolerance read "5%")."""
+    from workbench.explain.figure import figure_titles
+
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("tf-occlusion",), n_random=10, randomisation=None)
+    f = expl.faithfulness["tf-occlusion"]
+    lo, hi = f.random.interval("deletion")
+    screen = "\n".join(report_lines(expl))
+    title = figure_titles(expl, None)["method:tf-occlusion"]
+    shown = f"deletion AUC {f.method.deletion_auc:.3f}"
+    assert shown in screen and f"{shown} vs random {lo:.3f}–{hi:.3f}" in title
+    expl.attributions["tf-occlusion"].checks["completeness"] = {"relative_error": 0.054, "passed": False, "gap": 1.0,
+                                                               "tolerance": 0.05, "gradient_evaluations": 64, "cap": 4096}
+    title = figure_titles(expl, None)["method:tf-occlusion"]
+    assert "completeness error 5.4%" in title and "UNRELIABLE: IG completeness error 5.4% of" in title

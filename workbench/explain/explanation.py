@@ -135,7 +135,7 @@ class Explanation:
         out = []
         c = a.checks.get("completeness")
         if c is not None and not c["passed"]:
-            out.append(f"UNRELIABLE: IG completeness error {c['relative_error']:.0%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
+            out.append(f"UNRELIABLE: IG completeness error {c['relative_error']:.1%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
                        f"(tolerance {c['tolerance']:.0%}) after {c['gradient_evaluations']} gradient evaluations (cap {c['cap']})")
         st = a.checks.get("stability")
         if st is not None and st.get("passed") is False:

@@ -246,11 +246,12 @@ def _faith_text(expl: Explanation, method: str) -> str:
         return "faithfulness not measured"
     dl, dh = f.random.interval("deletion")
     il, ih = f.random.interval("insertion")
-    text = (f"deletion AUC {f.method.deletion_auc:.2f} vs random {dl:.2f}–{dh:.2f} ({f.deletion_verdict}), "
-            f"insertion AUC {f.method.insertion_auc:.2f} vs random {il:.2f}–{ih:.2f} ({f.insertion_verdict})")
+    # the screen's digits: at 2 decimals "0.20 vs random 0.20–0.22 (better than random)" contradicted itself
+    text = (f"deletion AUC {f.method.deletion_auc:.3f} vs random {dl:.3f}–{dh:.3f} ({f.deletion_verdict}), "
+            f"insertion AUC {f.method.insertion_auc:.3f} vs random {il:.3f}–{ih:.3f} ({f.insertion_verdict})")
     c = expl.attributions[method].checks.get("completeness")
     if c is not None:
-        text += f", completeness error {c['relative_error']:.0%}"
+        text += f", completeness error {c['relative_error']:.1%}"
     st = expl.attributions[method].checks.get("stability")
     if st is not None and st.get("pairs"):
         text += f", seed rank corr ≥ {st['min_spearman']:.2f}"
