@@ -194,3 +194,25 @@ def test_every_flag_the_screen_prints_is_in_the_json_too():
     assert "— BELOW CHANCE, interval and all" in screen and flags["uar_chance"].endswith("(chance 0.250 over 4 classes)")
     good_t, good_p, _ = random_labels(120, seed=2)
     assert evaluate(_results(good_t, good_p), n_boot=50).to_dict()["flags"] == {}  # nothing to flag, nothing flagged
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_the_confusion_figure_gives_the_intervals_and_flags_and_its_title_fits():
+    """The confusion figure's title said "raw: UAR 0.000, WA 0.000" for figures the screen flags BELOW CHANCE and
+    zero-width, with no interval; the reliability figure gave the ECE without the interval the screen shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.analysis.metrics import plot_confusion, plot_reliability
+
+    t = ["happy"] * 8 + ["sad"] * 8
+    r = evaluate(_results(t, ["disgusted"] * len(t)), n_boot=50)
+    fig = plot_confusion(r)
+    title = fig.axes[0].get_title()
+    assert "UAR 0.000 [0.000, 0.000], WA 0.000 [0.000, 0.000], n=16" in title.replace("\n", " ")
+    assert "!! WA, UAR, macro-F1: zero-width interval; UAR: BELOW CHANCE" in title.replace("\n", " ")
+    fig.canvas.draw()
+    box = fig.axes[0].title.get_window_extent()
+    assert box.y1 <= fig.bbox.y1 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # wrapped and room made: nothing clipped
+    lo, hi = r.ece_ci
+    assert f"ECE {r.ece:.3f} [{lo:.3f}, {hi:.3f}] over 16 items" in plot_reliability(r).axes[0].get_title()

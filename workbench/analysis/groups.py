@@ -138,6 +138,17 @@ def chance_flag(lo: float, hi: float, chance: float | None) -> str:
     return ""
 
 
+def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize: float = 11) -> str:
+    """A figure's title ``text`` and, on a line of its own, ``!!`` with the short form of each flag (figure key → the
+    screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
+    short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
+    for k, v in flags.items():
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k != "small_classes" else [])
+    if short:
+        text += "\n!! " + "; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items())
+    return "\n".join(textwrap.fill(line, max(20, int(width_in / (fontsize * 0.6 / 72)))) for line in text.split("\n"))
+
+
 def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CLASS) -> str:
     """Words for the classes with fewer than ``min_per_class`` (but some) items, or ``""``.
 

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
-                                      check_breakdown_columns, describe_gap, figure_flags, group_label_layout, left_out_note,
+                                      check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
                                       no_groups_note, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
@@ -115,7 +115,7 @@ class Report:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note()}
-        return {} if self.not_scored else {k: v for k, v in notes.items() if v}
+        return {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
@@ -419,9 +419,10 @@ _CHAR_IN = 0.6 / 72  # average width of a character per point of font size, in i
 def _fixed_margins(fig, *, left_in: float, right_in: float, bottom_in: float, top_in: float) -> bool:
     """Margins from the labels' known sizes instead of ``tight_layout`` (which draws the figure twice); True when set.
 
-    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout.
+    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout; it grows for a tall title.
     """
-    w, h = fig.get_size_inches()
+    w, h = fig.get_size_inches()[0], max(fig.get_size_inches()[1], top_in / 0.3)
+    fig.set_size_inches(w, h)
     fig.subplots_adjust(left=min(left_in / w, 0.6), right=1 - min(right_in / w, 0.3),
                         bottom=min(bottom_in / h, 0.5), top=1 - min(top_in / h, 0.3))
     return True
@@ -454,12 +455,13 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
                     color="white" if shown[i, j] > 0.55 * vmax else "black")
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
-    ax.set_title(figure_text(f"{report.variant}: UAR {report.uar:.3f}, WA {report.wa:.3f} (count / row %)"), fontsize=11)
+    ci = {m: f"{getattr(report, m):.3f} [{report.ci[m][0]:.3f}, {report.ci[m][1]:.3f}]" for m in ("uar", "wa")}
+    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", report.flags(), width_in=fig.get_size_inches()[0] - 1.0)
+    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the variant name made plain above
     if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
         ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
         xlab = max((len(c) for c in report.confusion_cols), default=4)
-        _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85,
-                       bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.35)
+        _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85, bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.2 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
 
 
@@ -503,7 +505,7 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_xlabel("confidence", fontsize=10)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(figure_text(f"{report.variant}: ECE {report.ece:.3f} over {sum(b['n'] for b in rows)} items"), fontsize=11)
+    ax.set_title(figure_text(f"{report.variant}: ECE {report.ece:.3f} [{report.ece_ci[0]:.3f}, {report.ece_ci[1]:.3f}] over {sum(b['n'] for b in rows)} items"), fontsize=11)
     if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
         _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.35)
     return save_figure(fig, path, layout=not own)
