@@ -203,3 +203,34 @@ def test_the_reports_sentences_show_commands_as_code_not_as_markdown_backticks(s
     assert "<code>workbench calibrate</code> measures it" in page
     assert "`" not in page
     assert reporting.prose("a <b> `x < y`") == "a &lt;b&gt; <code>x &lt; y</code>"  # data still escaped inside the code
+
+
+def test_the_reports_calibration_gives_the_intervals_workbench_calibrate_gives(tmp_path, monkeypatch, capsys):
+    """The report's calibration section drew 500 resamples against the command's 1000: the same run's ECE read
+    [0.004, 0.216] in the report and [0.004, 0.215] on the screen, accuracy at 50 % coverage [0.030, 0.438] and [0.000, 0.438]."""
+    import numpy as np
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli import main
+    from workbench.files import strict_json
+    from workbench.labels import LABEL_KEYS
+
+    rng = np.random.default_rng(0)
+    classes = ["angry", "happy", "neutral", "sad"]
+    rows = []
+    for i in range(120):
+        z = rng.normal(0, 1.0, len(classes))
+        z[i % 4] += 1.0
+        p = np.exp(z) / np.exp(z).sum() * 0.9
+        scores = {k: 0.1 / (len(LABEL_KEYS) - 4) for k in LABEL_KEYS}
+        scores.update({c: float(p[j]) for j, c in enumerate(classes)})
+        rows.append(synthetic_row(f"i{i}", emotion=classes[i % 4], pred=max(scores, key=scores.get), scores=scores,
+                                  speaker=f"s{(i // 4) % 6}"))  # every speaker has items of every class
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    monkeypatch.setattr(reporting, "show_html", lambda markup: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    section = reporting.calibration_section(rf.path)
+    assert main(["calibrate", str(rf.path), "--json", "--no-figures", "--out", str(tmp_path / "cal")]) == 0
+    screen = json.loads(capsys.readouterr().out)["variants"]["raw"]
+    section = json.loads(strict_json(section))  # as the report's metrics.json holds it
+    assert section["ci_before"] == screen["ci_before"] and section["ci_after"] == screen["ci_after"]

@@ -423,11 +423,12 @@ def fusion_html(d: dict, *, reused: bool = False) -> Markup:
     return Markup("\n".join(parts))
 
 
-def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 500) -> dict | None:
+def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 1000) -> dict | None:
     """Temperature scaling, calibration errors before/after, risk–coverage and conformal sets of one variant.
 
     Folds are grouped by speaker when every scored item has one (else shuffled, and the
-    section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that.
+    section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that, and with its default
+    resamples (1000), so the same figure has the same interval here and on its screen (500 here gave other intervals).
     """
     results = _run(run_dir).results()
     # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
