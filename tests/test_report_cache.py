@@ -234,3 +234,14 @@ def test_the_reports_calibration_gives_the_intervals_workbench_calibrate_gives(t
     screen = json.loads(capsys.readouterr().out)["variants"]["raw"]
     section = json.loads(strict_json(section))  # as the report's metrics.json holds it
     assert section["ci_before"] == screen["ci_before"] and section["ci_after"] == screen["ci_after"]
+
+
+def test_the_skipped_fusion_section_names_the_reports_run(small_run, monkeypatch):
+    """It said "run `workbench fuse RUN`", a placeholder, in a report that knows its run."""
+    from workbench.views.report_run import template_path
+
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    reporting.fusion_skipped(small_run)
+    assert f"<code>workbench fuse {shlex.quote(str(small_run.resolve()))}</code>" in shown[-1] and "RUN" not in shown[-1]
+    assert "R.fusion_skipped(run_dir)" in template_path("experiment_report").read_text()  # the report passes its run

@@ -368,11 +368,13 @@ def flag(name: str, value: object) -> bool:
     return value
 
 
-def fusion_skipped() -> None:
-    """The fusion section when the report was not asked for it: said in the page, with how to ask."""
+def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None:
+    """The fusion section when the report was not asked for it: said in the page, with how to ask (the command names
+    ``run_dir``, the report's run, when given; it said ``RUN``)."""
+    run = shlex.quote(str(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
               "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
-              "<code>workbench fuse RUN</code>.</p>")
+              f"{code(f'workbench fuse {run}')}.</p>")
     return None
 
 
