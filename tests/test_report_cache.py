@@ -3,6 +3,7 @@ was computed on the same run files with the same settings (issue #28 item 5)."""
 
 from __future__ import annotations
 
+import html
 import json
 import shlex
 
@@ -245,3 +246,23 @@ def test_the_skipped_fusion_section_names_the_reports_run(small_run, monkeypatch
     reporting.fusion_skipped(small_run)
     assert f"<code>workbench fuse {shlex.quote(str(small_run.resolve()))}</code>" in shown[-1] and "RUN" not in shown[-1]
     assert "R.fusion_skipped(run_dir)" in template_path("experiment_report").read_text()  # the report passes its run
+
+
+def test_the_reports_metrics_flag_classes_under_5_items_as_metrics_does(tmp_path, monkeypatch):
+    """The demo set's one `surprised` item: `workbench metrics` and `run` print "!! 1 class(es) with fewer than 5 items
+    (surprised): their recall and F1 are anecdotes"; the report's metrics section showed its recall without a word."""
+    import numpy as np
+    from test_probe import synthetic_row, write_run
+
+    from workbench.analysis.metrics import evaluate
+
+    emotions = ["angry"] * 10 + ["sad"] * 10 + ["surprised"]
+    rows = [synthetic_row(f"i{k}", emotion=e, pred="angry", speaker=f"s{k % 3}") for k, e in enumerate(emotions)]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    note = evaluate(rf.results(), n_boot=20, by=()).small_classes_note()
+    assert "surprised" in note
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    out = reporting.metrics_section(rf.path, n_boot=20, by=())
+    assert html.escape(note, quote=True) in "\n".join(shown) and out["raw"]["small_classes"] == note

@@ -194,6 +194,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                      ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">ok (spread)</span>')))
         out[v]["ece_ci"] = list(r.ece_ci)
         parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
+        if r.small_classes_note():  # the `!!` metrics and run print under the figures (surprised n=1 went unsaid here)
+            out[v]["small_classes"] = r.small_classes_note()
+            parts.append(f"<p><b>⚠ {esc(r.small_classes_note())}</b>.</p>")
         parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
