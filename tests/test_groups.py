@@ -207,3 +207,13 @@ def test_many_speakers_labels_never_overlap_and_every_row_is_inside_the_frame(n_
         elif len(labels) < n_speakers:  # a small axes names one row in k, and says so
             assert f"of the {n_speakers} groups labelled" in ax.get_xlabel()
         plt.close(fig)
+
+
+def test_a_zero_width_interval_is_said_to_show_no_uncertainty_not_to_measure_nothing():
+    """0 right of 32 is a measurement (an exact interval reaches 0.109); only its bootstrap interval collapses. The
+    words said the figure 'measures nothing'."""
+    from workbench.analysis.groups import zero_width_note
+
+    note = zero_width_note(0.0, 0.0, 32)
+    assert "measures nothing" not in note and "no uncertainty" in note and "32 item(s)" in note
+    assert zero_width_note(0.1, 0.3, 32) == ""

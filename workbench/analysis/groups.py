@@ -89,11 +89,13 @@ def zero_width_note(lo: float, hi: float, n: int) -> str:
 
     A resample of a group with one item per class (or one item) always draws the
     same items, so the percentile interval collapses onto the point value: that
-    is not a measured certainty, it is no measurement ([0.167, 0.167] from six
-    one-item classes).
+    is not a measured certainty ([0.167, 0.167] from six one-item classes).  The
+    point value may still be a measurement (0 right of 32 is one), but its
+    uncertainty is not shown: an exact interval for 0 of 32 reaches 0.109.
     """
     if lo == lo and hi == hi and hi - lo == 0:
-        return f"zero-width interval [{lo:.3f}, {hi:.3f}] from {n} item(s): resampling cannot vary it, so it measures nothing"
+        return (f"zero-width interval [{lo:.3f}, {hi:.3f}] from {n} item(s): every resample gives the same value, so it shows "
+                "no uncertainty where there is some (not a measured certainty)")
     return ""
 
 

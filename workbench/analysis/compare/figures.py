@@ -37,7 +37,7 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("95% bootstrap CI")
     flat = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if m in cmp.reports[n][v].interval_flags()]
-    ax1.set_title(f"metrics per run [{v}]" + (f"\n!! zero-width interval ({', '.join(flat)}): measures nothing" if flat else ""),
+    ax1.set_title(f"metrics per run [{v}]" + (f"\n!! zero-width interval ({', '.join(flat)}): no uncertainty shown" if flat else ""),
                   fontsize=9 if flat else None)
     ax1.legend(fontsize=8)
     if len(cmp.items):

@@ -322,5 +322,5 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.set_xticks(range(2), names)
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags()]
     ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}"
-                  + (f"\n!! zero-width {' and '.join(flat)} interval: measures nothing" if flat else ""))
+                  + (f"\n!! zero-width {' and '.join(flat)} interval: no uncertainty shown" if flat else ""))
     return save_figure(fig, path)
