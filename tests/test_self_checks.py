@@ -129,6 +129,29 @@ def _degenerate_run():
     return df
 
 
+def test_a_zero_width_calibration_figure_is_marked_in_its_row_on_screen_and_in_the_report(tmp_path, monkeypatch):
+    """The walk's `BRIER after 0.750 [0.750, 0.750]`: the self-check listed it in a note at the end, the row itself
+    showed the interval as a certainty. And the accuracy rows now say whose top class they count."""
+    from workbench.views import reporting
+
+    rep = C.calibrate(_degenerate_run(), n_boot=20, folds=2)
+    flat = [name for name in rep.checks["zero_width_intervals"] if name != "T"]
+    assert flat  # every item wrong: the accuracies collapse onto 0
+    text = rep.render()
+    for name in flat:
+        metric = name.rsplit(" ", 1)[0]  # "ECE before" -> "ECE"; "accuracy at 100% after" -> "accuracy at 100%"
+        key = f"most confident {metric.split(' at ')[1]}:" if metric.startswith("accuracy") else f"  {metric} "
+        row = next(line for line in text.splitlines() if key in line)
+        assert "!! zero width" in row, (name, row)
+    assert "top class among the corpus's classes" in text
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", _degenerate_run())
+    reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "<b>!! zero width</b>" in html and "top class among the corpus" in html
+
+
 def test_a_temperature_at_the_edge_is_flagged_and_never_recommended(tmp_path, capsys):
     rep = C.calibrate(_degenerate_run(), n_boot=20, folds=2)
     assert rep.temperature_edge == "upper" and not rep.recommended

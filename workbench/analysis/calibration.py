@@ -233,6 +233,18 @@ class CalibrationReport:
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def flat_mark(self, name: str) -> str:
+        """`` !! zero width`` after a figure whose interval has no width (the self-check's list), else ``""``."""
+        return " !! zero width" if name in (self.checks or {}).get("zero_width_intervals", ()) else ""
+
+    @property
+    def accuracy_scope(self) -> str:
+        """What "accuracy" counts here, beside ``metrics``' WA (which takes the top of all the model's classes)."""
+        if self.restricted:
+            return ("the top class among the corpus's classes, so it can differ from `workbench metrics`' WA, which takes "
+                    "the top of all the model's classes")
+        return "the top of all the model's classes, as `workbench metrics`' WA"
+
     def render(self) -> str:
         f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
         lo_t, hi_t = self.search_interval
@@ -248,12 +260,14 @@ class CalibrationReport:
                   + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                   f"  {self.conformal_protocol}",
                   f"  {'metric':<7} {'before':>22} {'after (held-out folds)':>26}"]
+        flat = self.flat_mark
         for m in ("ece", "mce", "brier", "nll"):
             b, a = self.before[m], self.after[m]
             (bl, bh), (al, ah) = self.ci_before[m], self.ci_after[m]
-            lines.append(f"  {m.upper():<7} {b:7.3f} [{bl:.3f}, {bh:.3f}]  {a:7.3f} [{al:.3f}, {ah:.3f}]")
-        lines.append(f"  AURC    {self.aurc_before:7.3f} [{f(self.aurc_ci_before[0])}, {f(self.aurc_ci_before[1])}]  "
-                     f"{self.aurc_after:7.3f} [{f(self.aurc_ci_after[0])}, {f(self.aurc_ci_after[1])}]")
+            lines.append(f"  {m.upper():<7} {b:7.3f} [{bl:.3f}, {bh:.3f}]{flat(f'{m.upper()} before')}  "
+                         f"{a:7.3f} [{al:.3f}, {ah:.3f}]{flat(f'{m.upper()} after')}")
+        lines.append(f"  AURC    {self.aurc_before:7.3f} [{f(self.aurc_ci_before[0])}, {f(self.aurc_ci_before[1])}]{flat('AURC before')}  "
+                     f"{self.aurc_after:7.3f} [{f(self.aurc_ci_after[0])}, {f(self.aurc_ci_after[1])}]{flat('AURC after')}")
         lines.append(f"  NLL: {self.nll_words}")
         if self.ece_by_class_set:
             lines.append("  ECE (15 equal-width bins) by class set, before calibration: "
@@ -261,8 +275,11 @@ class CalibrationReport:
         for share, accs in self.accuracy_at.items():
             ci = self.accuracy_at_ci.get(share, {})
             cb, ca = ci.get("before", (float("nan"),) * 2), ci.get("after", (float("nan"),) * 2)
-            lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}] before, "
-                         f"{accs['after']:.3f} [{f(ca[0])}, {f(ca[1])}] after")
+            lines.append(f"  accuracy answering the most confident {share}: {accs['before']:.3f} [{f(cb[0])}, {f(cb[1])}]"
+                         f"{flat(f'accuracy at {share} before')} before, {accs['after']:.3f} [{f(ca[0])}, {f(ca[1])}]"
+                         f"{flat(f'accuracy at {share} after')} after")
+        if self.accuracy_at:
+            lines.append(f"  (accuracy here: {self.accuracy_scope})")
         for score, d in self.conformal.items():
             lines.append(conformal_line(score, d, self.alpha))
         lines.extend(f"  note: {n}" for n in self.notes)
@@ -470,7 +487,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)
     if sc["flat"]:
         notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
-                     "so these intervals measure nothing")
+                     "so these intervals show no uncertainty where there is some (marked !! zero width)")
     after_probs = cv["after"]
     conformal = conformal_summary(cv["sets"], y, items.classes, alpha)
     set_checks, conformal_warnings = conformal_checks(conformal)

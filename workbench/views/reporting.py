@@ -458,15 +458,20 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
                      + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
-    rows = [(m.upper(), Markup(f"{rep.before[m]:.3f} [{rep.ci_before[m][0]:.3f}, {rep.ci_before[m][1]:.3f}]"),
-             Markup(f"{rep.after[m]:.3f} [{rep.ci_after[m][0]:.3f}, {rep.ci_after[m][1]:.3f}]")) for m in ("ece", "mce", "brier", "nll")]
-    rows.append(("AURC", Markup(f"{rep.aurc_before:.3f} [{_fmt(rep.aurc_ci_before[0])}, {_fmt(rep.aurc_ci_before[1])}]"),
-                 Markup(f"{rep.aurc_after:.3f} [{_fmt(rep.aurc_ci_after[0])}, {_fmt(rep.aurc_ci_after[1])}]")))
+    def cell(value: float, ci, name: str) -> Markup:  # a zero-width interval is marked where it is shown
+        mark = rep.flat_mark(name)
+        return Markup(f"{value:.3f} [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (f" <b>{esc(mark.strip())}</b>" if mark else ""))
+
+    rows = [(m.upper(), cell(rep.before[m], rep.ci_before[m], f"{m.upper()} before"), cell(rep.after[m], rep.ci_after[m], f"{m.upper()} after"))
+            for m in ("ece", "mce", "brier", "nll")]
+    rows.append(("AURC", cell(rep.aurc_before, rep.aurc_ci_before, "AURC before"), cell(rep.aurc_after, rep.aurc_ci_after, "AURC after")))
     for share, accs in rep.accuracy_at.items():
         c = rep.accuracy_at_ci.get(share, {})
         cb, ca = c.get("before", (float("nan"),) * 2), c.get("after", (float("nan"),) * 2)
-        rows.append((f"accuracy, most confident {share}", Markup(f"{accs['before']:.3f} [{_fmt(cb[0])}, {_fmt(cb[1])}]"),
-                     Markup(f"{accs['after']:.3f} [{_fmt(ca[0])}, {_fmt(ca[1])}]")))
+        rows.append((f"accuracy, most confident {share}", cell(accs["before"], cb, f"accuracy at {share} before"),
+                     cell(accs["after"], ca, f"accuracy at {share} after")))
+    if rep.accuracy_at:
+        parts.append(f"<p>Accuracy in this table: {prose(rep.accuracy_scope)}.</p>")
     parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
     conf_rows = []
 
