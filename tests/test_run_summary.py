@@ -81,3 +81,21 @@ def test_the_run_says_where_its_seconds_went_and_its_timing_parts_add_up(tmp_pat
     line = next(x for x in buf.getvalue().splitlines() if x.startswith("12 rows"))
     assert (f"{result.seconds:.1f} s ({t['start_s']:.1f} s starting: model load, --dtype auto's choice; "
             f"{result.seconds - t['start_s']:.1f} s scoring and writing)") in line
+
+
+def test_a_misspelt_label_column_is_named_again_beside_the_closing_counts(tmp_path, capsys):
+    """`id,path,labl`: the 'did you mean label?' hint printed before the model loaded had scrolled away; the closing
+    lines said only '0 labelled, 2 unlabelled'."""
+    import soundfile as sf
+
+    from conftest import speech_like
+    from workbench.cli import main
+
+    for i in range(2):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 0.6, seed=i), 16000)
+    (tmp_path / "bad.csv").write_text("id,path,labl\nc0,c0.wav,happy\nc1,c1.wav,sad\n")
+    assert main(["run", str(tmp_path / "bad.csv"), "--model", "tiny", "--out", str(tmp_path / "run"), "--no-cache",
+                 "--dtype", "float32"]) == 0
+    closing = capsys.readouterr().out
+    assert "0 labelled, 2 unlabelled" in closing
+    assert "!! manifest: column 'labl' is not one the workbench reads; did you mean 'label'?" in closing

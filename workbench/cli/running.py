@@ -112,7 +112,8 @@ def cmd_run(args) -> int:
             manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
         )
     banner(result.summary.get("random_weights"))
-    print_run_summary(result)
+    # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
+    print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
         mlflow_cfg = (experiment.tracking or {}).get("mlflow") or {} if experiment else {}
         uri = args.tracking_uri or mlflow_cfg.get("uri")
@@ -157,8 +158,9 @@ def model_name(model) -> str | None:
     return type(model).__name__
 
 
-def print_run_summary(result, out=None) -> None:
-    """Counts, then WA / UAR / macro-F1 with 95 % bootstrap intervals per variant, then what to run next."""
+def print_run_summary(result, out=None, hints=()) -> None:
+    """Counts, then WA / UAR / macro-F1 with 95 % bootstrap intervals per variant, ``hints`` about the manifest (a
+    misspelt column), then what to run next."""
     out = out or sys.stdout
     print(f"run folder: {result.run_dir}", file=out)
     start = result.summary.get("engine", {}).get("timing_s", {}).get("start_s")
@@ -189,6 +191,8 @@ def print_run_summary(result, out=None) -> None:
         print(line, file=out)
         for flag in flags:
             print(f"    !! {flag}", file=out)
+    for hint in hints:
+        print(f"!! manifest: {hint}", file=out)
     run_dir = result.run_dir
     print("next:", file=out)
     print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
