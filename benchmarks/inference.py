@@ -359,7 +359,7 @@ def issue28_targets(best: dict, outs: dict, extra: dict, arch: str, figures: dic
             print(f"  whole `{cli}` process ÷ model-only ({model}): {over:.2f} (target for tiny ≤ "
                   f"{TARGETS['tiny_process_over_model']}){'' if arch == 'tiny' else f' [{arch}]'}: {'met' if ok else 'NOT met'}")
             if cli in extra:
-                print(f"    where it went: " + ", ".join(f"{k} {v:.2f} s" for k, v in extra[cli].items()))
+                print("    where it went: " + ", ".join(f"{k} {v:.2f} s" for k, v in extra[cli].items()))
     figures["issue28"] = res
 
 
@@ -508,7 +508,6 @@ def main() -> int:
             else:
                 elapsed, out, summary = run_cli(manifest, out_dir, ck, device, dtype, args.workers)
                 audio = total_audio
-                load_s = summary["model"]["load_seconds"]
                 extra[name] = breakdown(elapsed, summary)
             return elapsed, out, audio
 

@@ -351,7 +351,7 @@ def test_explaining_a_row_scored_without_gradients_says_which_precision_scored_w
     assert rr["equal"] is False  # int8 weights and activations: the row is ~1e-3 away from float32
     assert f"the run scored in {run_dtype}, the explanation in float32" in screen
     titles = json.loads((out / "explanation.json").read_text())["figure_titles"]
-    assert f"⚠ the scores differ from the run's row" in titles["banner"]  # the figure says what the screen says
+    assert "⚠ the scores differ from the run's row" in titles["banner"]  # the figure says what the screen says
     assert "although the run's model and dtype" not in screen
 
 
