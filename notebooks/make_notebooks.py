@@ -116,7 +116,7 @@ TEMPLATES = {
          "calibration = R.calibration_section(run_dir)",
          "R.worst_cases(run_dir)",
          "findings = R.findings_summary(run_dir)",
-         "fusion = R.fusion_section(run_dir) if R.flag('fusion', fusion) else R.fusion_skipped()",
+         "fusion = R.fusion_section(run_dir) if R.flag('fusion', fusion) else R.fusion_skipped(run_dir)",
          "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'model': summary.get('model', {}).get('id'), 'metrics': metrics, 'calibration': calibration,\n"
          "                             'findings': findings, 'fusion': fusion, 'listeners': listeners})"]),
