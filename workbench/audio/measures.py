@@ -7,6 +7,7 @@ trimming steps (:mod:`workbench.audio.steps`) use them to say how loud what they
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -16,14 +17,31 @@ from workbench.schema import SAMPLE_RATE
 def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
     """Short-time energy in dB (floor -120 dB); shape ``(n_frames,)``.
 
-    Each sample is squared once and the frames are a strided view of the squares (no copy of the 2.5×
-    overlapping frames): the same values, to the bit, as squaring each frame's copy (tests/test_measures.py).
+    Each sample is squared once (in float64) and summed once into blocks of ``gcd(frame, hop)`` samples; a frame's energy is the sum of its blocks (25 ms frames, 10 ms hop at 16 kHz: five
+    5 ms blocks).  Sums of non-negative terms in another order: equal to the direct definition (copy each frame,
+    square, mean) within 1e-12 relative (tests/test_measures.py), at a third of the cost of a strided mean over
+    the 2.5× overlapping frames (issue #28: the signal facts run beside the model on the same cores).
     """
     n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
-    frames = np.lib.stride_tricks.sliding_window_view(np.square(y, dtype=np.float64), n)[::h]
-    return 10 * np.log10(np.mean(frames, axis=1) + 1e-12)
+    return 10 * np.log10(_frame_sums(np.square(y, dtype=np.float64), n, h) / n + 1e-12)
+
+
+def _frame_sums(sq: np.ndarray, n: int, h: int) -> np.ndarray:
+    """Sums of ``sq`` (float64, ``len(sq) >= n``) over the frames of ``n`` samples every ``h`` samples."""
+    b = math.gcd(n, h)
+    count = (len(sq) - n) // h + 1
+    if b < 8:  # blocks too small to pay: a strided view of the frames
+        return np.lib.stride_tricks.sliding_window_view(sq, n)[::h].sum(axis=1)
+    step, per = h // b, n // b
+    k = (count - 1) * step + per
+    blocks = np.einsum("ij->i", sq[: k * b].reshape(k, b))  # not a BLAS product: OpenBLAS would start its threads
+    stop = (count - 1) * step + 1
+    total = blocks[0:stop:step].copy()
+    for i in range(1, per):
+        total += blocks[i: i + stop: step]
+    return total
 
 
 #: frames at or under this level (dBFS) are digital silence: they say nothing about the noise floor
@@ -153,7 +171,7 @@ def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> 
     snr = p95 - floor
     silent = float(np.mean(e < max(loud - 40.0, silence_floor_db)))
     dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
-    ac_loud = float(np.max(frame_energies_db(y - np.float32(dc), sr)))
+    ac_loud = float(np.max(frame_energies_db(y - np.float32(dc), sr))) if dc else loud
     first_db = onset_level_db(y, sr) if len(y) else -120.0
     speech = np.nonzero(e > loud - 30.0)[0]
     first_speech_s = float(speech[0] * 0.01) if len(speech) else float("nan")
