@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.schema import SAMPLE_RATE
+from workbench.serialize import plain_dict
 
 #: the most channels intake accepts (arrays and files alike)
 MAX_CHANNELS = 64
@@ -63,7 +64,7 @@ class AudioConfig:
     max_sample_rate_hz: int = 768000
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return plain_dict(self)
 
     #: the values a text setting may take
     CHOICES = {"resampler": ("soxr", "scipy", "librosa"), "soxr_quality": ("VHQ", "HQ", "MQ", "LQ", "QQ"),

@@ -13,8 +13,10 @@ end, in seconds, and a warning line that says so.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from workbench.serialize import plain_dict
 
 
 @dataclass
@@ -45,7 +47,7 @@ class StepRecord:
         return (self.cut_start + self.cut_end) - (self.added_start + self.added_end)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "StepRecord":

@@ -31,7 +31,7 @@ tilt            spectral tilt of ``db_per_octave`` around 1 kHz (zero-phase FIR)
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +42,7 @@ from workbench.errors import AudioError, ConfigError
 from workbench.audio.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from workbench.audio.processing import StepRecord, measure_length_change
 from workbench.schema import SAMPLE_RATE
+from workbench.serialize import plain_dict
 
 STEPS: dict[str, type] = {}
 
@@ -82,7 +83,7 @@ class Step:
         return duration_s
 
     def to_dict(self) -> dict:
-        return {"name": self.name, **asdict(self)}
+        return {"name": self.name, **plain_dict(self)}
 
     def process(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, int, dict]:
         """Return ``(samples, sr, info)``; ``info`` may hold cut_start/added_start (samples) and warnings."""
@@ -106,7 +107,7 @@ class Step:
             cut_s = cut_e = add_s = add_e = 0.0
             warnings = []
         record = StepRecord(
-            name=self.name, params=asdict(self), sr_in=audio.sr, sr_out=sr,
+            name=self.name, params=plain_dict(self), sr_in=audio.sr, sr_out=sr,
             duration_in=audio.duration, duration_out=len(y) / sr,
             cut_start=cut_s, cut_end=cut_e, added_start=add_s, added_end=add_e,
             elapsed_ms=elapsed, warnings=warnings + info.get("warnings", []),

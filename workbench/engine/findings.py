@@ -35,7 +35,7 @@ DC offset (``tests/test_findings_right.py``); the RAVDESS clips themselves are n
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,6 +44,7 @@ from workbench.audio.intake import Audio, resample_array
 from workbench.audio.edits import change_tempo, pitch_shift
 from workbench.audio.measures import signal_facts
 from workbench.schema import SAMPLE_RATE
+from workbench.serialize import plain_dict
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -91,7 +92,7 @@ class DiagnosticsConfig:
     speech_at_0_min_range_db: float = 15.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return plain_dict(self)
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Finding:
     suggestion: str = ""
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return plain_dict(self)
 
     def render(self) -> str:
         return f"[{self.severity.upper()}] {self.code}: {self.message}" + (f"\n    → {self.suggestion}" if self.suggestion else "")
