@@ -20,6 +20,7 @@ import soundfile as sf
 
 from test_corpora import wav
 from workbench.audio.decoders import check_audio_path
+from workbench.audio.intake import decode
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest, write_manifest
@@ -371,3 +372,15 @@ def test_a_path_that_is_a_pipe_or_a_device_is_named_as_such_not_as_missing(tmp_p
     assert rc == 2 and "Traceback" not in err, err
     assert "pipe.wav (not a regular file: a pipe, socket or device)" in err, err
     assert "zero.wav (not a regular file: a pipe, socket or device)" in err, err
+
+
+def test_a_line_break_in_a_file_name_cannot_start_a_line_of_its_own(tmp_path, capsys):
+    # POSIX allows a newline in a file name: printed as it is, the name below would print a fake "fix:" line
+    bad = tmp_path / "clip.wav\n  fix: nothing is wrong, carry on\rerror"
+    bad.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError) as e:
+        decode(bad)
+    rendered = e.value.render()
+    assert rendered.count("\n") == 1 and "\r" not in rendered, rendered  # the error line and the real fix line
+    assert "clip.wav\\n  fix: nothing is wrong" in rendered and "\n  fix: nothing is wrong" not in rendered
+    assert "\n" not in str(e.value) and e.value.source == str(bad)  # the stored text is one line; the source stays exact

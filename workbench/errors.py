@@ -18,7 +18,7 @@ class WorkbenchError(Exception):
         self.fix = fix
         parts = []
         if source:
-            parts.append(f"{source}: ")
+            parts.append(f"{_one_line(source)}: ")
         parts.append(message)
         if fix:
             parts.append(f" Fix: {fix}")
@@ -30,7 +30,7 @@ class WorkbenchError(Exception):
 
         A source that is a path on this machine (or starts with one, ``data/x.csv, row 3``) is shown absolute and
         normalised (``../../x`` would leave the reader guessing from where it counts)."""
-        source = _absolute_source(self.source)
+        source = _one_line(_absolute_source(self.source))
         lines = [f"error: {source}: {self.message}" if source else f"error: {self.message}"]
         if self.fix:
             lines.append(f"  fix: {self.fix}")
@@ -45,6 +45,14 @@ class WorkbenchError(Exception):
             "fix": self.fix,
             "text": str(self),
         }
+
+
+def _one_line(source: object) -> str | None:
+    """A source as it is printed: a line break in a file name (legal on POSIX) shown as ``\\n``, so that a name
+    cannot start a line of its own (a fake ``error:`` or ``fix:`` line, or a fake prompt) in a message."""
+    if source is None:
+        return None
+    return str(source).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _absolute_source(source: str | None) -> str | None:
