@@ -207,15 +207,37 @@ def test_the_softmax_is_scipys_on_wide_masked_and_extreme_logits():
 
 
 def test_calibrate_refuses_what_mapie_cannot_calibrate_with_the_fact_and_the_fix():
-    """`workbench calibrate` ended in "unexpected ValueError" (exit 3) on a two-class run (MAPIE's APS refuses a binary
-    target), on speakers each holding two classes, and on a conformal half of no more than 1/alpha items."""
-    two = planted_run(n_speakers=4, per_speaker=40, classes=("angry", "happy"))
-    with pytest.raises(ConfigError, match=r"fold 1: .* 2 class\(es\) only \(angry, happy\).*3 or more") as err:
-        calibrate(two, n_boot=20, folds=4)
-    assert "3 or more labelled classes" in err.value.fix
+    """`workbench calibrate` ended in "unexpected ValueError" (exit 3) on a conformal half of one class and on one of no
+    more than 1/alpha items.  (A half of two classes is calibrated with LAC sets only: the next test.)"""
+    one = planted_run(n_speakers=4, per_speaker=40, classes=("angry", "happy"))
+    one["emotion"] = np.where(one["speaker"] == "s00", "angry", "happy")  # one fold holds out the only angry speaker
+    with pytest.raises(ConfigError, match=r"fold \d: .* 1 class only \(happy\).*2 or more classes") as err:
+        calibrate(one, n_boot=20, folds=4)  # its conformal half holds one class: no threshold worth fitting
+    assert "2 or more labelled classes" in err.value.fix
     small = planted_run(n_speakers=4, per_speaker=8)  # 32 items, 2 folds: 16 to train, 8 in the conformal half
     with pytest.raises(ConfigError, match="holds 8 labelled items; sets at alpha 0.1 need more than 10") as err:
         calibrate(small, by=None, n_boot=20, folds=2)
     assert "--alpha 0.13" in err.value.fix
     rep = calibrate(small, by=None, n_boot=20, folds=2, alpha=0.13)  # the fix it names works
     assert rep.conformal["aps"]["coverage"] == rep.conformal["aps"]["coverage"]
+
+
+def test_a_two_class_corpus_gets_lac_sets_with_held_out_coverage_and_says_aps_was_skipped():
+    """MAPIE's APS refuses a binary target: a two-class run was refused whole.  Now its sets are LAC's, measured on the
+    held-out speakers, and the report says APS was skipped and why; every other figure is still there."""
+    two = planted_run(n_speakers=6, per_speaker=100, classes=("angry", "happy"))
+    rep = calibrate(two, n_boot=20, folds=3)
+    assert list(rep.conformal) == ["lac"] and set(rep.conformal_skipped) == {"aps"}
+    lac = rep.conformal["lac"]
+    assert lac["n"] == rep.n == 600 and set(lac["per_class"]) == {"angry", "happy"}
+    lo, hi = lac["coverage_ci"]
+    assert lo <= 0.9 <= hi and abs(lac["coverage"] - 0.9) < 0.05, lac  # held-out coverage near the 90 % target
+    assert lac["check"] == "pass" and rep.checks["set_coverage"]["lac"]["verdict"] == "pass"
+    why = rep.conformal_skipped["aps"]
+    assert "APS sets skipped, LAC sets only" in why and "binary target" in why and why in rep.notes
+    screen = rep.render()
+    assert "LAC sets at alpha 0.1: coverage" in screen and f"note: {why}" in screen and "APS sets at" not in screen
+    assert abs(rep.temperature - 2.0) / 2.0 < 0.15 and rep.after["nll"] < rep.before["nll"]  # the other figures are kept
+    with pytest.raises(ConfigError, match="binary target") as err:  # APS asked for directly: the fact and the fix
+        conformal_sets(np.eye(2)[[0, 1] * 10], np.array([0, 1] * 10), np.eye(2), score="aps")
+    assert 'score="lac"' in err.value.fix

@@ -140,3 +140,28 @@ def test_the_report_section_calibrates_as_the_cli_does_when_an_unscored_row_has_
     assert out["fold_temperatures"] == cli.fold_temperatures
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "coverage measured on held-out speakers" in html
+
+
+def test_a_two_class_run_is_calibrated_with_lac_sets_and_says_so_on_screen_in_json_and_in_the_report(tmp_path, capsys, monkeypatch):
+    """`workbench calibrate` refused a two-class run (MAPIE's APS refuses a binary target); now it calibrates it with LAC
+    sets, and the screen, calibration.json and the report's calibration section each say APS was skipped and why."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.views import reporting
+
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, planted_run(n_speakers=6, per_speaker=60, classes=("angry", "happy")))
+    assert main(["calibrate", str(run_dir), "--folds", "3", "--bootstrap", "20", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((run_dir / "calibration.json").read_text())["variants"]["raw"]
+    why = saved["conformal_skipped"]["aps"]
+    assert "APS sets skipped, LAC sets only" in why and "binary target" in why and why in saved["notes"]
+    assert list(saved["conformal"]) == ["lac"] and saved["conformal"]["lac"]["n"] == 360
+    assert f"note: {why}" in out and "LAC sets at alpha 0.1: coverage" in out
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    section = reporting.calibration_section(run_dir, n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert section is not None and section["conformal_skipped"] == {"aps": why}
+    assert "<b>APS sets skipped:</b>" in html and "Not calibrated" not in html

@@ -45,6 +45,8 @@ says that a speaker's items may sit on both sides.
   ``predict_proba`` returns them: the scores are the model's).  APS sets are
   randomised on the boundary label (``include_last_label="randomized"``), which
   makes their coverage exact in expectation rather than conservative.
+  MAPIE's APS refuses a binary target: when a fold's conformal half holds 2 classes (a two-class corpus) only LAC
+  sets are made, and a note (screen, ``calibration.json``, report) says APS was skipped and why.
   Each coverage, overall and per true class, has its exact binomial
   (Clopper–Pearson, ``scipy.stats.binomtest``) 95 % interval and its ``n``; its
   check fails when the target ``1 − alpha`` lies outside that interval, and says
@@ -67,7 +69,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, calibration_errors, conformal_checks, conformal_sets, conformal_summary,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, conformal_checks, conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
     temperature_interval,
 )
@@ -219,6 +221,8 @@ class CalibrationReport:
     ece_by_class_set: dict[str, dict] = field(default_factory=dict)
     #: how the temperature and the conformal threshold were kept apart
     conformal_protocol: str = ""
+    #: conformity scores not made, with why (``{"aps": ...}`` when a conformal half is a binary target); also in ``notes``
+    conformal_skipped: dict[str, str] = field(default_factory=dict)
     nll_uniform: float = float("nan")
     nll_words: str = ""
     #: the self-checks: temperature_at_edge, fold_temperatures_at_edge, nll_worse_than_uniform, nll_worse_than_uncalibrated,
@@ -323,45 +327,54 @@ def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
                           fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")
 
 
-def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float) -> None:
+def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float) -> list[str]:
     """Refuse, with the fact and the fix, a fold's conformal half that MAPIE cannot calibrate on (it raised a bare
-    ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 2 classes
-    only (MAPIE's APS refuses a binary target)."""
+    ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 1 class only.
+    Returns the classes the half holds (2 of them: MAPIE's APS refuses that binary target, LAC takes it)."""
     m, present = len(conf_part), [items.classes[k] for k in np.unique(items.y[conf_part])]
     where = f"variant {items.variant!r}, fold {fold}: the half of the training part that fits the conformal threshold"
     if m <= max(1 / alpha, 1 / (1 - alpha)):
         raise ConfigError(f"{where} holds {m} labelled items; sets at alpha {alpha:g} need more than {max(1 / alpha, 1 / (1 - alpha)):g}.",
                           fix=f"pass a larger --alpha (above {1 / m:.3f}: e.g. --alpha {np.ceil(100 / m + 1e-9) / 100:.2f}), fewer "
                               "--folds (2 at least), or calibrate a run with more labelled items.")
-    if len(present) < 3:
-        raise ConfigError(f"{where} holds items of {len(present)} class(es) only ({', '.join(present)}); MAPIE's APS sets "
-                          "need 3 or more classes there (it refuses a binary target).",
-                          fix="calibrate a run with 3 or more labelled classes; with --scheme speaker, speakers whose items "
+    if len(present) < 2:
+        raise ConfigError(f"{where} holds items of {len(present)} class only ({', '.join(present)}); conformal sets "
+                          "need items of 2 or more classes there.",
+                          fix="calibrate a run with 2 or more labelled classes; with --scheme speaker, speakers whose items "
                               "cover several classes (or --scheme none, folds by item).")
+    return present
 
 
 def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bounds) -> dict:
-    """Held-out probabilities after each fold's temperature, conformal sets, fold temperatures and the protocol in words."""
+    """Held-out probabilities after each fold's temperature, conformal sets, fold temperatures, the protocol and notes in words.
+
+    When a fold's conformal half holds 2 classes (MAPIE's APS refuses a binary target) only LAC sets are made, for
+    every fold, and ``skipped`` says why (APS over some folds only would be no APS figure)."""
     lp, y = items.log_probs, items.y
     n, k = lp.shape
     after_probs = np.zeros_like(lp)
-    sets = {s: np.zeros((n, k), dtype=bool) for s in CONFORMITY_SCORES}
-    fold_t, split_kinds = [], set()
-    for train, test in splits:
+    halves = [_halves(train, items.groups, seed) for train, _ in splits]
+    present = [_check_conformal_half(items, conf_part, i + 1, alpha) for i, (_, conf_part, _) in enumerate(halves)]
+    binary = {i + 1: p for i, p in enumerate(present) if len(p) == 2}
+    skipped = {"aps": aps_skipped(binary, k)} if binary else {}
+    scores = [s for s in CONFORMITY_SCORES if s not in skipped]
+    sets = {s: np.zeros((n, k), dtype=bool) for s in scores}
+    fold_t = []
+    for (_, test), (fit_part, conf_part, _) in zip(splits, halves):
         # disjoint halves of the training part: the conformal threshold never sees the items the temperature was fitted on
-        fit_part, conf_part, kind = _halves(train, items.groups, seed)
-        split_kinds.add(kind)
         t = fit_temperature(lp[fit_part], y[fit_part], bounds=bounds)
         fold_t.append(t)
         after_probs[test] = softmax(apply_temperature(lp[test], t))
         cal_probs = softmax(apply_temperature(lp[conf_part], t))
-        _check_conformal_half(items, conf_part, len(fold_t), alpha)
-        for s in CONFORMITY_SCORES:
+        for s in scores:
             sets[s][test] = conformal_sets(cal_probs, y[conf_part], after_probs[test], alpha=alpha, score=s, seed=seed)
+    split_kinds = {kind for _, _, kind in halves}
     protocol = ("in each fold the temperature is fitted on one half of the training part and the conformal threshold on the "
                 f"other half (split {' / '.join(sorted(split_kinds))}); both are applied to the held-out fold")
-    shared = "by shuffled items" in split_kinds and items.groups is not None
-    return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "shared_speaker": shared}
+    notes = (["a fold's training part had a single speaker, so its temperature and conformal halves share that speaker"]
+             if "by shuffled items" in split_kinds and items.groups is not None else [])
+    notes += skipped.values()  # APS skipped on a binary target: said, never a silent swap
+    return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "notes": notes, "skipped": skipped}
 
 
 def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int) -> dict:
@@ -477,8 +490,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     notes = [] if items.groups is not None else [fold_note]
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)
     cv = _cross_validated(items, splits, alpha=alpha, seed=seed, bounds=bounds)
-    if cv["shared_speaker"]:
-        notes.append("a fold's training part had a single speaker, so its temperature and conformal halves share that speaker")
+    notes += cv["notes"]  # a speaker shared by the two halves; APS skipped on a binary target
     temperature = fit_temperature(lp, y, bounds=bounds)
     fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed)
     t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
@@ -504,7 +516,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes, restricted=items.restricted),
-        conformal_protocol=cv["protocol"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=checks,
+        conformal_protocol=cv["protocol"], conformal_skipped=cv["skipped"], nll_uniform=float(np.log(k)), nll_words=sc["words"], checks=checks,
         warnings=sc["warnings"] + conformal_warnings, conformal_warnings=conformal_warnings, recommended=sc["recommended"],
     )
 

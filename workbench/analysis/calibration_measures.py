@@ -246,6 +246,7 @@ def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndar
     alpha : float
         Miscoverage level: sets hold the true class with probability ≥ 1 − alpha.
     score : {"lac", "aps"}
+        APS refuses calibration items of 2 classes or fewer (a binary target, as MAPIE has it): use LAC there.
     seed : int
         Seeds APS's randomised boundary label.
 
@@ -257,6 +258,9 @@ def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndar
         raise ConfigError(f"unknown conformity score {score!r}.", fix=f"use one of {list(CONFORMITY_SCORES)}.")
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass e.g. --alpha 0.1 for 90 % sets.")
+    if score == "aps" and len(np.unique(cal_y)) <= 2:
+        raise ConfigError(f"APS sets cannot be calibrated on items of {len(np.unique(cal_y))} class(es): MAPIE's APS score "
+                          "refuses a binary target.", fix='pass score="lac", which supports a binary target.')
     from mapie.classification import SplitConformalClassifier
 
     k = np.asarray(cal_probs).shape[1]
@@ -266,6 +270,19 @@ def conformal_sets(cal_probs: np.ndarray, cal_y: np.ndarray, test_probs: np.ndar
     params = {"include_last_label": "randomized"} if score == "aps" else None
     _, sets = mapie.predict_set(np.asarray(test_probs, dtype=float), conformity_score_params=params)
     return np.asarray(sets[:, :, 0], dtype=bool)
+
+
+def aps_skipped(binary: dict[int, list[str]], k: int) -> str:
+    """Why APS sets were not made, in words: ``binary`` maps each fold (from 1) whose conformal half holds 2 classes only
+    (a binary target, which MAPIE's APS score refuses) to those classes; ``k`` is the number of classes calibrated."""
+    if len(binary) == 1:
+        (fold, present), = binary.items()
+        where = f"the conformal half of fold {fold} holds items of 2 classes only ({', '.join(present)})"
+    else:
+        where = f"the conformal halves of folds {', '.join(map(str, binary))} hold items of 2 classes only"
+    why = "the corpus has 2 classes" if k == 2 else where
+    return (f"APS sets skipped, LAC sets only: {why}, and MAPIE's APS conformity score refuses a binary target "
+            "(LAC supports it); every other figure is as usual")
 
 
 def coverage_check(covered: int, n: int, target: float, *, level: float = COVERAGE_LEVEL) -> dict:

@@ -489,6 +489,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
+    parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why)}.</p>" for s, why in rep.conformal_skipped.items()]
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
