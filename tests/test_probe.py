@@ -257,6 +257,26 @@ def test_finetune_on_the_split_scheme_reports_each_msp_test_set_alone(tmp_path):
     assert {k: (d["n"], d["wa"]) for k, d in ev["per_test_set"].items()} == {"Test1": (8, 1.0), "Test2": (6, 0.5)}
 
 
+def test_one_numbered_test_set_spelled_two_ways_is_one_fold_named_as_first_written(tmp_path):
+    """A split column with "Test1" and "Test 1" (or test_1, TEST1) made two folds of MSP-Podcast's one Test1 set: the
+    probe and finetune each grouped by the raw value.  Now one fold holds every spelling, named by the first seen."""
+    from workbench.analysis.finetune.data import tune_data
+    from workbench.analysis.finetune.evaluate import evaluate_finetune
+    from workbench.schema import split_key
+
+    assert {split_key(v) for v in ("Test1", "Test 1", "test_1", "TEST1", " test1 ")} == {"test1"}
+    assert split_key("Test2") != split_key("Test1") != split_key("Test")  # different sets stay apart
+    rng = np.random.default_rng(5)
+    parts = ["Train"] * 20 + ["Test1", "Test 1", "test_1", "TEST1"] * 2 + ["Test2"] * 6
+    rows = [synthetic_row(f"m{i:02d}", emotion=CLASSES[i % 2], speaker=f"s{i % 5}", split=p) for i, p in enumerate(parts)]
+    rf = write_run(tmp_path / "msp", rows, [np.eye(2)[i % 2] * 8 + rng.standard_normal(2) * 0.1 for i in range(len(rows))])
+    folds, _ = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("Test1", 20, 8), ("Test2", 20, 6)]
+    data = tune_data(rf)
+    ev = evaluate_finetune(data, scheme="split", n_boot=20, procedure=lambda tr, va, te: data.y[te])
+    assert ev["n_folds"] == 2 and {k: d["n"] for k, d in ev["per_test_set"].items()} == {"Test1": 8, "Test2": 6}
+
+
 def test_probe_errors_name_the_fix(tmp_path):
     rf = write_run(tmp_path / "one", [synthetic_row(f"a{i}", emotion=CLASSES[i % 2], speaker="only") for i in range(6)],
                    [np.ones(4) * i for i in range(6)])

@@ -71,7 +71,7 @@ class Column:
 SPLIT_ROLES = {"train": ("train", "training"), "dev": ("dev", "development", "valid", "validation", "val"),
                "test": ("test", "testing")}
 #: numbered test sets, each its own (MSP-Podcast's Test1, Test2, Test3 are drawn differently: never pooled)
-_NUMBERED_TEST = re.compile(r"^test\s*_?\d+$")
+_NUMBERED_TEST = re.compile(r"^test\s*_?(\d+)$")
 
 
 def split_role(value: Any) -> str:
@@ -86,6 +86,22 @@ def split_role(value: Any) -> str:
         if key in names:
             return role
     return "test" if _NUMBERED_TEST.match(key) else ""
+
+
+def split_key(value: Any) -> str:
+    """The name a ``split`` value is grouped by: one key for every spelling of a set.  A numbered test set loses its case,
+    spaces and underscore (``Test 1``, ``Test1``, ``test_1``, ``TEST1`` are all ``test1``: one test set, not four); a
+    role's own names are the role (``Testing`` is ``test``, ``Development`` is ``dev``); anything else is lower-cased.
+    Readers show a set by the spelling the corpus wrote first.
+
+    >>> [split_key(v) for v in ("Test 1", "Test1", "test_1", "TEST1", "Testing", "Development", " Session1 ")]
+    ['test1', 'test1', 'test1', 'test1', 'test', 'dev', 'session1']
+    """
+    key = str(value or "").strip().lower()
+    numbered = _NUMBERED_TEST.match(key)
+    if numbered:
+        return f"test{numbered.group(1)}"
+    return next((role for role, names in SPLIT_ROLES.items() if key in names), key)
 
 
 #: manifest columns copied into every row (the ones ``metrics --by`` can break down by)

@@ -20,7 +20,8 @@ the real weights can set their numbers beside the published ones:
   ``split``    the manifest's ``split`` column: ``train`` against ``test``, by each value's role
                (:func:`workbench.schema.split_role`: MSP-Podcast's ``Train`` is train, ``Development``
                dev, left out); several numbered test sets (``Test1``, ``Test2``) are one fold each,
-               never pooled, and the mean row averages them;
+               never pooled, and the mean row averages them; a set's spellings (``Test1``, ``Test 1``:
+               :func:`workbench.schema.split_key`) are one fold, named as first written;
 
 * the target: ``emotion`` (the nine-class counterpart) or ``label`` (the
   corpus's own label, so classes the nine-class head lacks — EmoDB's boredom,
@@ -49,7 +50,7 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.schema import score_labels, split_role
+from workbench.schema import score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -165,9 +166,9 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
     test set (``test``, or MSP-Podcast's ``Test1``, ``Test2`` … each on its own); dev and role-less items are left out."""
     roles = np.array([split_role(v) for v in split], dtype=object)
     train = np.flatnonzero(roles == "train")
-    tests: dict[str, str] = {}  # lower-cased test-set value → its first spelling (the fold's name)
+    tests: dict[str, str] = {}  # the test set's key ("Test 1" and "Test1" are one set) → its first spelling (the fold's name)
     for v in split[roles == "test"]:
-        tests.setdefault(str(v).strip().lower(), str(v).strip())
+        tests.setdefault(split_key(v), str(v).strip())
     if not len(train) or not tests:
         present = sorted(set(str(v).strip() for v in split) - {""})
         raise ConfigError(f"the manifest's split column has {len(train)} train and {int((roles == 'test').sum())} test items; "
@@ -178,9 +179,9 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
         excluded["a dev split (held out: the probe trains on train, tests on test)"] = ids[roles == "dev"].tolist()
     if (roles == "").any():
         excluded["a split that is neither train, dev nor test"] = ids[roles == ""].tolist()
-    lowered = np.array([str(v).strip().lower() for v in split], dtype=object)
+    keys = np.array([split_key(v) for v in split], dtype=object)
     name = (lambda key: "split") if len(tests) == 1 else (lambda key: tests[key])
-    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (lowered == key))) for key in sorted(tests)], excluded
+    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (keys == key))) for key in sorted(tests)], excluded
 
 
 # ---------------------------------------------------------------------------
