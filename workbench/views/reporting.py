@@ -29,7 +29,7 @@ from workbench import __version__
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
-from workbench.analysis.fusion import cached_fusion, fuse_run, plot_fusion
+from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, left_out_note, no_groups_note, zero_width_note
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
@@ -381,10 +381,12 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None
     return None
 
 
-def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *, n_boot: int = 500, reuse: bool = True) -> dict | None:
+def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *, n_boot: int = FUSION_BOOTSTRAP,
+                   reuse: bool = True) -> dict | None:
     """Speech + text fusion of the run.  With ``reuse``, a ``fusion.json`` that ``workbench fuse`` (or an earlier
     report) wrote with the same run files, text model and settings is shown as it is (the page says so) instead of
-    training a text model per fold again."""
+    training a text model per fold again.  ``n_boot`` defaults to ``workbench fuse``'s resamples (500 here gave the
+    same figure another interval, and never reused its ``fusion.json``)."""
     params = dict(text_model=text_model, n_boot=n_boot)
     try:
         d = cached_fusion(run_dir, **params) if reuse else None
