@@ -277,6 +277,16 @@ def test_one_numbered_test_set_spelled_two_ways_is_one_fold_named_as_first_writt
     assert ev["n_folds"] == 2 and {k: d["n"] for k, d in ev["per_test_set"].items()} == {"Test1": 8, "Test2": 6}
 
 
+def test_numbered_test_sets_come_in_their_numbers_order(tmp_path):
+    """Sorted as text, Test10 came before Test2."""
+    rng = np.random.default_rng(6)
+    parts = ["Train"] * 12 + ["Test10"] * 4 + ["Test2"] * 4 + ["Test1"] * 4
+    rows = [synthetic_row(f"n{i:02d}", emotion=CLASSES[i % 2], speaker=f"s{i % 3}", split=p) for i, p in enumerate(parts)]
+    rf = write_run(tmp_path / "ten", rows, [np.eye(2)[i % 2] * 8 + rng.standard_normal(2) * 0.1 for i in range(len(rows))])
+    folds, _ = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [f.name for f in folds] == ["Test1", "Test2", "Test10"]
+
+
 def test_probe_errors_name_the_fix(tmp_path):
     rf = write_run(tmp_path / "one", [synthetic_row(f"a{i}", emotion=CLASSES[i % 2], speaker="only") for i in range(6)],
                    [np.ones(4) * i for i in range(6)])

@@ -181,7 +181,8 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
         excluded["a split that is neither train, dev nor test"] = ids[roles == ""].tolist()
     keys = np.array([split_key(v) for v in split], dtype=object)
     name = (lambda key: "split") if len(tests) == 1 else (lambda key: tests[key])
-    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (keys == key))) for key in sorted(tests)], excluded
+    order = sorted(tests, key=lambda key: (len(key), key))  # test2 before test10: the numbers in their order
+    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (keys == key))) for key in order], excluded
 
 
 # ---------------------------------------------------------------------------
