@@ -189,8 +189,8 @@ def _read_stream(stream_: AudioStream, config: AudioConfig, mixdown: str | None,
         return info, sr, mixer, acc
 
 
-#: samples (all channels) one decoded block holds at most: 4 MB of float32 (65 s of 16 kHz mono, 1.4 s of 16 channels at 48 kHz)
-BLOCK_VALUES = 1 << 20
+#: samples (all channels) one decoded block holds at most: 2 MB of float32 (32 s of 16 kHz mono, 5.9 s of 44.1 kHz stereo)
+BLOCK_VALUES = 1 << 19
 
 
 def _block_frames(sr: int, channels: int, limit_s: float) -> int:
@@ -199,7 +199,7 @@ def _block_frames(sr: int, channels: int, limit_s: float) -> int:
 
     Few blocks per file (a 6 s mono clip is one read, not seven): each read and each block's checks cost
     ~0.1 ms whatever its length, and the engine decodes beside the model on the same cores (issue #28).
-    The bound keeps memory about as low as with 1 s blocks for many channels (16 channels at 48 kHz: 1.4 s blocks).
+    The bound keeps memory about as low as with 1 s blocks for many channels (16 channels at 48 kHz: 0.7 s blocks).
     """
     return max(1, min(30 * max(1, sr), BLOCK_VALUES // max(1, channels), int(limit_s * sr) + max(1, sr)))
 
