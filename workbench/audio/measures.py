@@ -17,10 +17,11 @@ from workbench.schema import SAMPLE_RATE
 def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
     """Short-time energy in dB (floor -120 dB); shape ``(n_frames,)``.
 
-    Each sample is squared once (in float64) and summed once into blocks of ``gcd(frame, hop)`` samples; a frame's energy is the sum of its blocks (25 ms frames, 10 ms hop at 16 kHz: five
-    5 ms blocks).  Sums of non-negative terms in another order: equal to the direct definition (copy each frame,
-    square, mean) within 1e-12 relative (tests/test_measures.py), at a third of the cost of a strided mean over
-    the 2.5× overlapping frames (issue #28: the signal facts run beside the model on the same cores).
+    Each sample is squared once (in float64) and summed once into blocks of ``gcd(frame, hop)`` samples; a
+    frame's energy is the sum of its blocks (25 ms frames, 10 ms hop at 16 kHz: five 5 ms blocks).  Sums of
+    non-negative terms in another order: equal to the direct definition (copy each frame, square, mean) within
+    1e-12 relative (tests/test_measures.py), at half the cost of a strided mean over the 2.5× overlapping frames
+    (issue #28: the signal facts are computed beside the model, on the same cores).
     """
     n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
     if len(y) < n:
