@@ -145,3 +145,63 @@ def test_cache_entries_edited_or_foreign_are_scored_again_not_served(tmp_path, t
         assert len(b.prediction.scores) == len(tiny_model.info.labels) and np.isfinite(b.prediction.scores).all()
         np.testing.assert_allclose(a.prediction.scores, b.prediction.scores, atol=1e-6)
         assert b.info["audio_seconds"] == a.info["audio_seconds"]
+
+
+def _processed_where(monkeypatch):
+    """Record each item ``core._process`` decodes and the thread it ran in."""
+    import threading
+
+    from workbench.engine import core
+
+    seen = []
+    real = core._process
+    monkeypatch.setattr(core, "_process", lambda w, cfg: seen.append((w.item.id, threading.current_thread().name)) or real(w, cfg))
+    return seen
+
+
+def _same_results(a, b):
+    assert [(s.item.id, s.variant.name, s.ok) for s in a] == [(s.item.id, s.variant.name, s.ok) for s in b]
+    for x, y in zip(a, b):
+        if x.ok:
+            np.testing.assert_array_equal(x.prediction.scores, y.prediction.scores)
+            assert x.info["facts"] == y.info["facts"] and x.cache_key == y.cache_key
+        else:
+            assert x.error["text"] == y.error["text"]
+
+
+def test_a_prefetched_first_chunk_is_decoded_once_in_its_thread_with_the_same_results(tmp_path, tiny_model, monkeypatch):
+    """Issue #28: a run's first chunk is decoded while the model loads (driver._prefetch); the engine uses it as it is."""
+    from workbench.audio.intake import AudioConfig
+    from workbench.data.manifest import Item
+    from workbench.engine.core import Engine, Prefetch, WorkItem
+
+    work = _work(tmp_path, 5)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    work.insert(1, WorkItem(Item(id="bad", path=str(bad)), bad))  # a failed row inside the prefetched chunk
+    plain = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=3) for s in chunk]
+    seen = _processed_where(monkeypatch)
+    prefetch = Prefetch(work[:3], AudioConfig())
+    fetched = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=3, prefetch=prefetch) for s in chunk]
+    _same_results(plain, fetched)
+    assert sorted(i for i, _ in seen) == sorted(w.item.id for w in work)  # each item decoded once
+    assert {i for i, t in seen if t == "workbench-prefetch"} == {"a0", "bad", "a1"}
+
+
+def test_a_prefetch_made_for_other_settings_or_variants_is_not_used(tmp_path, tiny_model, monkeypatch):
+    from dataclasses import replace
+
+    from workbench.audio.intake import AudioConfig
+    from workbench.audio.variants import Variant
+    from workbench.engine.core import Engine, Prefetch
+
+    work = _work(tmp_path, 3)
+    plain = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=3) for s in chunk]
+    seen = _processed_where(monkeypatch)
+    other_settings = Prefetch(work, AudioConfig(mixdown="first"))
+    _same_results(plain, [s for c in Engine(tiny_model, workers=0).score(work, chunk_size=3, prefetch=other_settings) for s in c])
+    trimmed = Variant.from_dict({"name": "trimmed", "steps": [{"name": "trim", "top_db": 30}]})
+    other_variants = Prefetch([replace(w, variants=(trimmed,)) for w in work], AudioConfig())
+    _same_results(plain, [s for c in Engine(tiny_model, workers=0).score(work, chunk_size=3, prefetch=other_variants) for s in c])
+    # each prefetch decoded its items in its thread, and the engine decoded them again for what it was asked
+    assert sorted(i for i, t in seen if t != "workbench-prefetch") == sorted(["a0", "a1", "a2"] * 2)

@@ -275,3 +275,32 @@ def test_a_part_rejected_while_the_results_are_assembled_is_reported_not_dropped
     again = run(manifest, out_dir=out, model=tiny_model, chunk_size=2, use_cache=False)
     assert again.n_rows == 6 and again.n_resumed == 4
     assert list(pd.read_parquet(out / "results.parquet")["id"]) == [f"c{i:03d}" for i in range(6)]
+
+
+def test_a_fresh_run_decodes_its_first_chunk_while_the_model_loads_and_a_resumed_one_does_not(tmp_path, tiny_model, monkeypatch):
+    """Issue #28: driver._prefetch.  The first chunk's items (every variant) are decoded in the prefetch thread, once;
+    a folder with parts is not prefetched (what is left is known only once they are read); results are the same."""
+    import threading
+
+    from workbench.engine import core
+    from workbench.runs.folder import RunFolder
+
+    manifest = make_dataset(tmp_path, n=9)
+    variants = [Variant("raw"), Variant.from_dict({"name": "trimmed", "steps": [{"name": "trim", "top_db": 30}]})]
+    seen = []
+    real = core._process
+    monkeypatch.setattr(core, "_process", lambda w, cfg: seen.append((w.item.id, threading.current_thread().name)) or real(w, cfg))
+    fresh = run(manifest, out_dir=tmp_path / "fresh", model=tiny_model, use_cache=False, chunk_size=4, variants=variants).run_dir
+    fresh = RunFolder(fresh).results(status=None)
+    ids = list(fresh["id"].drop_duplicates())
+    assert sorted(i for i, t in seen if t == "workbench-prefetch") == sorted(ids[:4])
+    assert sorted(i for i, _ in seen) == sorted(ids)  # every item decoded once, its two variants made from one decoding
+    seen.clear()
+    run(manifest, out_dir=tmp_path / "resumed", model=tiny_model, use_cache=False, chunk_size=4, variants=variants, limit=4)
+    assert [i for i, t in seen if t == "workbench-prefetch"] == ids[:4]
+    seen.clear()
+    resumed = run(manifest, out_dir=tmp_path / "resumed", model=tiny_model, use_cache=False, chunk_size=4, variants=variants)
+    assert resumed.n_resumed == 8 and not [i for i, t in seen if t == "workbench-prefetch"]
+    again = RunFolder(resumed.run_dir).results(status=None)
+    cols = ["id", "variant", "status", "error", "audio_seconds"] + [c for c in fresh.columns if c.startswith("score_")]
+    pd.testing.assert_frame_equal(fresh[cols].reset_index(drop=True), again[cols].reset_index(drop=True))

@@ -165,14 +165,39 @@ def _usable(entry: dict | None, ctx: _Context) -> bool:
             and (not ctx.n_labels or len(entry["logits"]) == ctx.n_labels))
 
 
-def prepare(job: _Job, ctx: _Context) -> list[tuple]:
-    """Turn one work item into per-variant entries; never raises.
+def _process(w: WorkItem, audio_config: AudioConfig) -> tuple:
+    """What preparing an item does before it needs the model: decode it, make each variant and measure its facts.
+
+    ``("failed", error_dict)``, or ``("ok", sha256, decode_ms, per_variant)`` with ``(variant, audio, info)`` or
+    ``(variant, error_dict)`` per variant.  Never raises."""
+    name = w.item.id or str(w.source)
+    t0 = time.perf_counter()
+    try:
+        decoded = decode_mono(w.source, config=audio_config, id=name)  # mixed down block by block: bounded memory
+        sha = decoded.source.sha256 or decoded.content_hash()
+    except Exception as exc:  # WorkbenchError for bad input; anything else must not sink the batch either
+        return ("failed", error_dict(exc, name))
+    decode_ms = (time.perf_counter() - t0) * 1000
+    # a file's own faults (too short for one frame …) name the file, as the decoder's do; an in-memory source its id
+    shown = str(w.source) if isinstance(w.source, (str, os.PathLike)) else name
+    per_variant: list[tuple] = []
+    for v in w.variants:
+        try:
+            audio = scored_audio(decoded, v, audio_config, start=w.item.start, duration=w.item.duration, source=shown)
+            per_variant.append((v, audio, audio_info(audio, audio_facts(audio))))
+        except Exception as exc:
+            per_variant.append((v, error_dict(exc, name)))
+    return ("ok", sha, decode_ms, per_variant)
+
+
+def prepare(job: _Job, ctx: _Context, processed: tuple | None = None) -> list[tuple]:
+    """Turn one work item into per-variant entries; never raises.  ``processed``: what :func:`_process` gave for it
+    already (a :class:`Prefetch`), used instead of decoding again.
 
     Entries: ``("cached", variant, key, entry, info|None, decode_ms)``, ``("todo", variant, key, audio, info, decode_ms)``
     or ``("failed", variant, error_dict)``.
     """
     w = job.work
-    name = w.item.id or str(w.source)
     cache = PredictionCache(ctx.cache_root) if ctx.cache_root else None
     t0 = time.perf_counter()
     sha = None
@@ -188,26 +213,18 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
         if all(_usable(e, ctx) and "audio_info" in e for e in entries) and not ctx.keep_audio:
             ms = (time.perf_counter() - t0) * 1000
             return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
-    try:
-        src = w.source
-        decoded = decode_mono(src, config=ctx.audio_config, id=name)  # mixed down block by block: bounded memory
-        sha = sha or decoded.source.sha256 or decoded.content_hash()
-    except Exception as exc:  # WorkbenchError for bad input; anything else must not sink the batch either
-        err = error_dict(exc, name)
-        return [("failed", v, err) for v in w.variants]
-    decode_ms = (time.perf_counter() - t0) * 1000
+    processed = processed or _process(w, ctx.audio_config)
+    if processed[0] == "failed":
+        return [("failed", v, processed[1]) for v in w.variants]
+    _, decoded_sha, decode_ms, per_variant = processed
+    sha = sha or decoded_sha
     out: list[tuple] = []
-    # a file's own faults (too short for one frame …) name the file, as the decoder's do; an in-memory source its id
-    shown = str(w.source) if isinstance(w.source, (str, os.PathLike)) else name
-    for v in w.variants:
-        try:
-            audio = scored_audio(decoded, v, ctx.audio_config, start=w.item.start, duration=w.item.duration, source=shown)
-            facts = audio_facts(audio)
-        except Exception as exc:
-            out.append(("failed", v, error_dict(exc, name)))
+    for made in per_variant:
+        if len(made) == 2:
+            out.append(("failed", made[0], made[1]))
             continue
+        v, audio, info = made
         key = cache_key(sha, w.item, v, ctx.audio_config, ctx.model_key)
-        info = audio_info(audio, facts)
         entry = cache.get(key) if cache is not None else None
         if _usable(entry, ctx):
             out.append(("cached", v, key, entry, info, decode_ms) + ((audio,) if ctx.keep_audio else ()))
@@ -216,11 +233,47 @@ def prepare(job: _Job, ctx: _Context) -> list[tuple]:
     return out
 
 
+def _prefetch_key(w: WorkItem) -> tuple:
+    return (w.item.id, str(w.source), w.item.start, w.item.duration, tuple(v.chain_hash() for v in w.variants))
+
+
+class Prefetch:
+    """The first items of a run decoded, cut into variants and measured in a thread while the model loads.
+
+    What :func:`prepare` does before the model is needed (the cache key needs the model's checksum and precision,
+    known once it has loaded): the engine's first chunk then starts at once instead of waiting for its decoding
+    (``wait_s``; ~0.2 s of a 400-clip ``tiny`` run with the model idle, and a core idle during the load).  An item is
+    used only for the same source, segment, variants and decoding settings, and once."""
+
+    def __init__(self, work: Sequence[WorkItem], audio_config: AudioConfig):
+        self.audio_config = audio_config
+        self._work = list(work)
+        self._ahead = _Ahead(lambda _: [_process(w, audio_config) for w in self._work], 0, name="workbench-prefetch")
+        self._ready: dict | None = None
+
+    def take(self, w: WorkItem, audio_config: AudioConfig) -> tuple | None:
+        """What :func:`_process` gave for ``w`` (waiting for the thread), or None when it was not prefetched as asked."""
+        if audio_config != self.audio_config:
+            return None
+        if self._ready is None:
+            try:
+                self._ready = {_prefetch_key(w): p for w, p in zip(self._work, self._ahead.result())}
+            except Exception:  # noqa: BLE001 — a prefetch that failed costs only its time: the items are decoded again
+                self._ready = {}
+        return self._ready.pop(_prefetch_key(w), None)
+
+    def discard(self) -> None:
+        """Let go of what was not taken (a long clip's audio is large): the engine calls it once its first chunk is ready."""
+        self._ready = {}
+        self._work.clear()  # a thread still decoding stops after its current item
+        self._ahead._box.pop("value", None)
+
+
 class _Ahead:
     """``fn(arg)`` run in a daemon thread now; :meth:`result` waits for it and returns its value or raises what it raised
     (a ``KeyboardInterrupt`` from a check in it included).  A daemon thread: a run stopped meanwhile never waits for it."""
 
-    def __init__(self, fn: Callable[[int], Any], arg: int):
+    def __init__(self, fn: Callable[[int], Any], arg: int, name: str = "workbench-decode-ahead"):
         self._box: dict = {}
 
         def target():
@@ -229,7 +282,7 @@ class _Ahead:
             except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
                 self._box["error"] = exc
 
-        self._thread = threading.Thread(target=target, name="workbench-decode-ahead", daemon=True)
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
         self._thread.start()
 
     def result(self) -> Any:
@@ -310,22 +363,25 @@ class Engine:
             return 0
         return max(1, min(os.cpu_count() or 1, 16))
 
-    def score(self, work: Sequence[WorkItem], *, chunk_size: int = 64,
-              progress: Callable[[int], None] | None = None) -> Iterator[list[Scored]]:
+    def score(self, work: Sequence[WorkItem], *, chunk_size: int = 64, progress: Callable[[int], None] | None = None,
+              prefetch: Prefetch | None = None) -> Iterator[list[Scored]]:
         """Yield the results of each chunk of ``work`` (chunks in order, results in item × variant order).
 
-        ``progress(n)`` is called with the number of (item, variant) results finished since the last call.
+        ``progress(n)`` is called with the number of (item, variant) results finished since the last call;
+        ``prefetch``: items already decoded (:class:`Prefetch`), used when decoding happens in this process.
         """
         work = list(work)
         chunks = [list(range(s, min(s + chunk_size, len(work)))) for s in range(0, len(work), chunk_size)]
         n_workers = self._n_workers(len(work))
         ctx = self._ctx
         if n_workers == 0:
-            yield from self._score_in_process(work, chunks, ctx, progress)
+            yield from self._score_in_process(work, chunks, ctx, progress, prefetch)
             return
+        if prefetch is not None:  # worker processes decode: what was decoded here is not used
+            prefetch.discard()
         yield from self._score_pooled(work, chunks, n_workers, ctx, progress)
 
-    def _score_in_process(self, work, chunks, ctx, progress) -> Iterator[list[Scored]]:
+    def _score_in_process(self, work, chunks, ctx, progress, prefetch: Prefetch | None = None) -> Iterator[list[Scored]]:
         """Chunks decoded in this process, the next one in a thread while the model scores this one.
 
         The thread's decoding (numpy, soundfile) fills the gaps the model's threads leave between operators: `tiny`
@@ -335,6 +391,11 @@ class Engine:
         def prepare_chunk(k: int) -> list:
             t0 = time.perf_counter()
             try:
+                if prefetch is not None and k == 0:
+                    try:
+                        return [(i, prepare(_Job(i, work[i]), ctx, prefetch.take(work[i], ctx.audio_config))) for i in chunks[k]]
+                    finally:
+                        prefetch.discard()
                 return _prepare_many([_Job(i, work[i]) for i in chunks[k]], ctx)
             finally:
                 self.stats["decode_s"] += time.perf_counter() - t0

@@ -30,7 +30,7 @@ from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
-from workbench.engine.core import Engine, Scored, WorkItem
+from workbench.engine.core import Engine, Prefetch, Scored, WorkItem
 from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import AudioError, ConfigError, WorkbenchError
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
@@ -144,12 +144,24 @@ def run(
     t_start = time.perf_counter()
     plan = _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress)
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
+        prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)
         _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
                         progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start,
-                        resume_command=resume_command)
+                        resume_command=resume_command, prefetch=prefetch)
+
+
+def _prefetch(plan: "_Plan", chunk_size: int, workers: int | None) -> Prefetch | None:
+    """A fresh local run's first chunk, decoded in a thread while the model loads (one core does the load); None where the
+    engine would not use it: Ray, decoding processes asked for, or a folder with parts (what is left to score is known
+    only once they are read)."""
+    if plan.engine != "local" or (workers or 0) > 0 or plan.writer.has_parts():
+        return None
+    manifest = plan.manifest
+    return Prefetch([WorkItem(it, manifest.resolve(it).absolute(), tuple(plan.variants)) for it in manifest.items[:chunk_size]],
+                    plan.audio_config)
 
 
 #: what ``summary.json``'s ``engine.timing_s`` parts mean: they are not slices of ``seconds`` that add up
@@ -265,7 +277,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
 
 
 def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
-             ray_options, workers, t_start, resume_command=None) -> RunResult:
+             ray_options, workers, t_start, resume_command=None, prefetch: Prefetch | None = None) -> RunResult:
     """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
     start_s = time.perf_counter() - t_start  # reading the manifest, the lock, loading the model, choosing `auto`'s path
     writer, manifest, variants = plan.writer, plan.manifest, plan.variants
@@ -298,7 +310,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
         else:
             eng = Engine(net, audio_config=plan.audio_config, diagnostics=plan.diagnostics, cache=cache, frame_embeddings=frame_embeddings,
                          workers=workers)
-            results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None)
+            results = eng.score(work, chunk_size=chunk_size, progress=bar.update if bar is not None else None, prefetch=prefetch)
         # a missing file's fix as a manifest has it: the decoder only saw an absolute path, and told the command line's rule
         results = ([manifest_path_fix(s, manifest.root) for s in chunk] for chunk in results)
         counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,

@@ -205,6 +205,10 @@ class RunWriter:
             raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         logger.info(line)
 
+    def has_parts(self) -> bool:
+        """Whether any part is on disk (a run resuming, or one whose parts were set aside to score again)."""
+        return bool(self._parts())
+
     def _parts(self) -> list[tuple[int, Path]]:
         d = self.path / PARTS
         if not d.is_dir():
