@@ -93,10 +93,8 @@ def run(
     temperature: float | None = None,
     resume_command: str | None = None,
 ) -> RunResult:
-    """Run every manifest item through every variant and the model; write ``out_dir``.
-
-    Resolve what was asked, load the model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``),
-    execute the pending rows on the engine and assemble the results table.
+    """Run every manifest item through every variant and the model; write ``out_dir``: resolve what was asked, load the
+    model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``), execute the pending rows, assemble.
 
     Parameters
     ----------
