@@ -384,3 +384,27 @@ def test_a_line_break_in_a_file_name_cannot_start_a_line_of_its_own(tmp_path, ca
     assert rendered.count("\n") == 1 and "\r" not in rendered, rendered  # the error line and the real fix line
     assert "clip.wav\\n  fix: nothing is wrong" in rendered and "\n  fix: nothing is wrong" not in rendered
     assert "\n" not in str(e.value) and e.value.source == str(bad)  # the stored text is one line; the source stays exact
+
+
+def test_an_escape_sequence_or_a_right_to_left_override_in_a_file_name_is_shown_as_its_escape(tmp_path):
+    # an ESC sequence recolours or clears a terminal; U+202E shows the rest of the line reversed (in the terminal,
+    # the run's error column, the HTML report): the message must show them, not act on them
+    bad = tmp_path / "clip\x1b[2J\u202eVAW.exe\x07.wav"
+    bad.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError) as e:
+        decode(bad)
+    text, rendered = str(e.value), e.value.render()
+    for shown in (text, rendered):
+        assert not any(ch in shown for ch in "\x1b\u202e\x07"), repr(shown)
+        assert "clip\\x1b[2J\\u202eVAW.exe\\x07.wav: could not decode" in shown, repr(shown)
+    assert e.value.source == str(bad)  # the source itself stays exact
+
+
+def test_a_colon_in_a_file_name_leaves_no_piece_of_the_name_in_the_decoders_words(tmp_path):
+    # soundfile says "Error opening <_io.BufferedReader name='<path>'>: Format not recognised."; the path was cut
+    # at its first ": ", so a name holding one read "(soundfile: carry on.wav'>: Format not recognised.)"
+    bad = tmp_path / "clip\nerror: carry on.wav"
+    bad.write_bytes(b"RIFF\x00\x00garbage" * 10)  # a RIFF tag: libsndfile's own message names the path
+    with pytest.raises(AudioError) as e:
+        decode(bad)
+    assert "carry on.wav'" not in str(e.value.message) and "soundfile: Format not recognised." in str(e.value), str(e.value)

@@ -49,10 +49,13 @@ class WorkbenchError(Exception):
 
 def _one_line(source: object) -> str | None:
     """A source as it is printed: a line break in a file name (legal on POSIX) shown as ``\\n``, so that a name
-    cannot start a line of its own (a fake ``error:`` or ``fix:`` line, or a fake prompt) in a message."""
+    cannot start a line of its own (a fake ``error:`` or ``fix:`` line, or a fake prompt) in a message; every other
+    character a screen acts on or hides (an escape sequence, BEL, a right-to-left override that shows the rest of
+    the line reversed in a terminal, the HTML report or a spreadsheet) is shown as its escape too (``\\x1b``, ``\\u202e``)."""
     if source is None:
         return None
-    return str(source).replace("\r", "\\r").replace("\n", "\\n")
+    text = str(source)
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _absolute_source(source: str | None) -> str | None:

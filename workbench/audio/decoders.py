@@ -420,10 +420,10 @@ def _one_line(exc: BaseException) -> str:
     """The useful last line of a decoder's error, without the path (the message names the input already)."""
     if getattr(exc, "strerror", None):  # PyAV: "[Errno 1094995529] Invalid data …: 'path'"
         text = [str(exc.strerror)]
-    else:
-        text = str(exc).strip().splitlines()
+    else:  # soundfile repeats the path, quoted ("Error opening <_io.BufferedReader name='…'>: …"); the name may hold ": "
+        text = re.sub(r"^Error opening .*['\"]>?: ", "", str(exc).strip(), flags=re.S).splitlines()
     line = text[-1] if text else type(exc).__name__
-    line = re.sub(r"^Error opening .*?: ", "", line)  # libsndfile repeats the path
+    line = re.sub(r"^Error opening .*?: ", "", line)  # a path it did not quote
     # libsndfile's words for "no decoder of mine recognises these bytes" (it says this of plain files too)
     line = line.replace("File does not exist or is not a regular file (possibly a pipe?).", "format not recognised.")
     return line[:300]
