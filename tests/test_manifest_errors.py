@@ -23,7 +23,7 @@ from workbench.audio.decoders import check_audio_path
 from workbench.audio.intake import decode
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
-from workbench.data.manifest import Item, Manifest, read_manifest, write_manifest
+from workbench.data.manifest import Item, Manifest, read_manifest, validate, write_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -408,3 +408,17 @@ def test_a_colon_in_a_file_name_leaves_no_piece_of_the_name_in_the_decoders_word
     with pytest.raises(AudioError) as e:
         decode(bad)
     assert "carry on.wav'" not in str(e.value.message) and "soundfile: Format not recognised." in str(e.value), str(e.value)
+
+
+def test_a_path_too_long_for_the_system_is_a_missing_file_not_an_unexpected_error(tmp_path, capsys):
+    """A row whose path is longer than the system's PATH_MAX (a pasted blob, a path joined onto itself): pathlib's
+    is_dir() raised ENAMETOOLONG and `workbench run` stopped with "unexpected OSError" (exit 3) before any row ran."""
+    wav(tmp_path / "a.wav")
+    long_path = str(tmp_path / ("D" * 5000)) + ".wav"
+    manifest = _write(tmp_path / "m.csv", f"id,path\na,a.wav\nlong,{long_path}\n")
+    rc = main(["run", str(manifest), "--model", str(tmp_path / "no_such_checkpoint"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unexpected" not in err and "Traceback" not in err, err
+    assert "1 missing files" in err and "File name too long: a path of 5," in err and "D" * 100 not in err, err
+    report = validate(read_manifest(manifest, validate_files=False))
+    assert len(report.missing_files) == 1 and report.missing_files[0].startswith(long_path[:60]), report.missing_files

@@ -10,7 +10,7 @@ import os
 import shlex
 from pathlib import Path
 
-__all__ = ["cache_dir", "shell_command"]
+__all__ = ["cache_dir", "file_problem", "shell_command"]
 
 
 def cache_dir() -> Path:
@@ -50,3 +50,16 @@ def _quoted(word: str) -> str:
                 code -= 0xDC00
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "$'" + "".join(out) + "'"
+
+
+def file_problem(path: str, p: Path) -> str | None:
+    """None when ``p`` is a regular file; else ``path`` as a missing-files entry, with why when it exists or cannot be looked up."""
+    try:
+        if p.is_dir():
+            return f"{path} (is a directory)"
+        if not p.is_file():  # exists() is a stat: a FIFO or a device is never opened here
+            return f"{path} (not a regular file: a pipe, socket or device)" if p.exists() else path
+    except OSError as exc:  # pathlib lets ENAMETOOLONG (a 5,000-character path), EACCES … through: one row, not the run
+        shown = path if len(path) <= 120 else f"{path[:60]}…{path[-40:]}"
+        return f"{shown} ({exc.strerror or type(exc).__name__}: a path of {len(path):,} characters)"
+    return None

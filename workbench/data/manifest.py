@@ -30,6 +30,7 @@ from typing import Any, Iterable
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.paths import file_problem
 from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown
 
 logger = logging.getLogger(__name__)
@@ -282,11 +283,9 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
         if not it.path.strip():
             empty_paths.append(f"row {n}")
         elif check_files:
-            p = manifest.resolve(it)
-            if p.is_dir():
-                missing.append(f"{it.path} (is a directory)")
-            elif not p.is_file():  # exists() is a stat: a FIFO or a device is never opened here
-                missing.append(f"{it.path} (not a regular file: a pipe, socket or device)" if p.exists() else it.path)
+            problem = file_problem(it.path, manifest.resolve(it))
+            if problem is not None:
+                missing.append(problem)
         problems = []
         if it.start is not None and not (math.isfinite(it.start) and it.start >= 0):
             problems.append(f"start={it.start:g}")
@@ -299,7 +298,7 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
         words = it.meta.get(WORDS_COLUMN)
         if check_files and isinstance(words, str) and words.strip():
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
-            if not wp.is_file():
+            if file_problem(words, wp) is not None:
                 missing_words.append(f"row {n} (id {it.id}): {words}")
         unknown.update(k for k in it.meta.get("_extra_columns", []))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), sorted(unknown), bad,
