@@ -303,6 +303,15 @@ def test_too_long_points_to_segmentation_before_decoding(tmp_path):
     assert "workbench segment" in str(e.value)
 
 
+def test_a_length_just_over_the_limit_is_shown_over_it(tmp_path):
+    # 10.01 s against a 10 s limit printed "declares 10.0 s of audio, over the 10 s limit": a fact that contradicts itself
+    p = tmp_path / "just_over.wav"
+    sf.write(p, sine(16000, 10.01), 16000)
+    with pytest.raises(AudioError) as e:
+        load(p, config=AudioConfig(max_duration_s=10.0))
+    _assert_clear(e.value, "declares 10.01 s of audio, over the 10 s limit", "just_over.wav")
+
+
 def test_a_slow_decode_is_stopped_by_the_timeout(tmp_path):
     m4a = av_encode(sine(16000, 3.0), 16000, tmp_path / "x.m4a", "aac")
     t0 = time.perf_counter()

@@ -168,7 +168,8 @@ def _read_stream(stream_: AudioStream, config: AudioConfig, mixdown: str | None,
     info, name = stream_.info, stream_.shown
     if info.declared_duration is not None and info.declared_duration > config.max_duration_s:
         raise AudioError(  # refused before decoding
-            f"declares {info.declared_duration:.1f} s of audio, over the {config.max_duration_s:g} s limit for one forward pass.",
+            f"declares {_over(info.declared_duration, config.max_duration_s)} s of audio, over the {config.max_duration_s:g} s limit "
+            "for one forward pass.",
             source=name,
             fix="split it into speech segments with `workbench segment`, or raise AudioConfig.max_duration_s.",
         )
@@ -204,6 +205,14 @@ def _block_frames(sr: int, channels: int, limit_s: float) -> int:
     return max(1, min(30 * max(1, sr), BLOCK_VALUES // max(1, channels), int(limit_s * sr) + max(1, sr)))
 
 
+def _over(seconds: float, limit: float) -> str:
+    """``seconds`` (over ``limit``) with the decimals that show it over: 10.01 s against 10 s is "10.01", not "10.0"."""
+    for digits in range(1, 7):
+        if round(seconds, digits) > limit:
+            break
+    return f"{seconds:.{digits}f}"
+
+
 def _take(blocks, acc: "_Accumulator", config: AudioConfig, info: SourceInfo, t0: float, *, name: str | None = None) -> None:
     """Add ``blocks`` to ``acc``, stopping at ``config.max_duration_s`` of audio or ``config.decode_timeout_s``."""
     name = name or info.id
@@ -215,7 +224,7 @@ def _take(blocks, acc: "_Accumulator", config: AudioConfig, info: SourceInfo, t0
             said = f"; the header declares {declared:.1f} s" if declared is not None else ""
             raise AudioError(
                 f"is longer than the {config.max_duration_s:g} s limit for one forward pass: decoding stopped at "
-                f"{acc.n / acc.sr:.1f} s{said}.",
+                f"{_over(acc.n / acc.sr, config.max_duration_s)} s{said}.",
                 source=name,
                 fix="split it into speech segments with `workbench segment`, or raise AudioConfig.max_duration_s.",
             )
