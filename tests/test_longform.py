@@ -327,3 +327,12 @@ def test_segment_with_a_transcript_gives_one_emotion_per_sentence(tmp_path, caps
     assert "--max, --vad set the voice activity detector" in capsys.readouterr().err
     assert main(["segment", str(tmp_path / "talk.wav"), "--tier", "words", "--model", "tiny"]) == 2
     assert "--tier applies to --transcript" in capsys.readouterr().err
+
+
+def test_a_file_name_with_a_newline_stays_on_the_summary_line(tmp_path, tiny_model):
+    # `workbench segment`'s first line names the file: a newline in the name started a fake line of its own
+    path = bursts_file(tmp_path / "talk\nerror: the model is missing.wav", layout=((1.0, 2.0),))
+    res = segment_file(path, model=tiny_model, out_dir=tmp_path / "out", config=SegmentConfig(vad="energy"), figures=False)
+    lines = res.render().splitlines()
+    assert not any(line.startswith("error:") for line in lines), lines
+    assert any(line.startswith("talk\\nerror: the model is missing.wav: ") for line in lines), lines

@@ -99,3 +99,21 @@ def test_a_misspelt_label_column_is_named_again_beside_the_closing_counts(tmp_pa
     closing = capsys.readouterr().out
     assert "0 labelled, 2 unlabelled" in closing
     assert "!! manifest: column 'labl' is not one the workbench reads; did you mean 'label'?" in closing
+
+
+def test_a_failed_row_whose_id_holds_a_newline_is_named_on_one_line(tmp_path):
+    """`workbench manifest` names a row after its file, and a POSIX file name may hold a line break: the summary's
+    "failed:" line printed it raw, so the name below started a line of its own that reads as the workbench's."""
+    from workbench.cli.running import print_run_summary
+
+    rows = [synthetic_row("ok1", emotion="happy", pred="happy"),
+            {**synthetic_row("clip\nerror: disk full, nothing was written\x1b[2J", status="failed"), "error_code": "audio"}]
+    rows[0]["error_code"] = ""
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4), None])
+    result = SimpleNamespace(run_dir=rf.path, n_rows=2, n_failed=1, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": 1, "excluded_no_counterpart": 0, "failed": 1}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    lines = buf.getvalue().splitlines()
+    assert not any(line.startswith("error:") for line in lines) and "\x1b" not in buf.getvalue(), lines
+    assert any(line.startswith("failed: clip\\nerror: disk full, nothing was written\\x1b[2J [raw]") for line in lines), lines

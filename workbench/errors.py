@@ -52,9 +52,12 @@ def _one_line(source: object) -> str | None:
     cannot start a line of its own (a fake ``error:`` or ``fix:`` line, or a fake prompt) in a message; every other
     character a screen acts on or hides (an escape sequence, BEL, a right-to-left override that shows the rest of
     the line reversed in a terminal, the HTML report or a spreadsheet) is shown as its escape too (``\\x1b``, ``\\u202e``)."""
-    if source is None:
-        return None
-    text = str(source)
+    return None if source is None else printable(source)
+
+
+def printable(text: object) -> str:
+    """``text`` on one line with every character a screen acts on or hides (line breaks included) shown as its escape."""
+    text = str(text)
     return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 

@@ -24,7 +24,7 @@ from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
-from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
+from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 
@@ -171,7 +171,7 @@ def print_run_summary(result, out=None, hints=()) -> None:
     results = rf.results()
     failed = results[results["status"] == "failed"]
     if len(failed):  # name them: "2 failed" alone sends the user to log.txt
-        shown = [f"{r.id} [{r.variant}] ({r.error_code})" for r in failed.head(10).itertuples()]
+        shown = [f"{screen_text(r.id)} [{screen_text(r.variant)}] ({r.error_code})" for r in failed.head(10).itertuples()]  # an id from a file name may hold a newline
         more = f" … and {len(failed) - 10} more (results.parquet, status == 'failed')" if len(failed) > 10 else ""
         print(f"failed: {', '.join(shown)}{more}", file=out)
     if any(d["labelled"] for d in result.summary.get("variants", {}).values()):

@@ -45,7 +45,7 @@ from workbench.logs import progress_stream
 from workbench.model.ref import ModelRef
 from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.memory import peak_rss_mb, release_freed_memory
@@ -140,7 +140,7 @@ class LongformResult:
         if s.get("random_weights"):
             lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
         lines.append(
-            f"{s['source']['id']}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
+            f"{printable(s['source']['id'])}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
             f"VAD {s['config']['vad']}), {s['seconds']['total']:.1f} s wall, peak RSS {s['peak_rss_mb']:.0f} MB"
         )
         if s.get("no_speech"):
@@ -501,8 +501,6 @@ def dominant_emotion(segments) -> str | None:
 def _progress(total_s: float | None, enabled: bool):
     if not enabled:
         return lambda step: None
-    import sys
-
     state = {"done": 0.0, "t0": time.perf_counter()}
 
     def update(step):
