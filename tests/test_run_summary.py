@@ -117,3 +117,20 @@ def test_a_failed_row_whose_id_holds_a_newline_is_named_on_one_line(tmp_path):
     lines = buf.getvalue().splitlines()
     assert not any(line.startswith("error:") for line in lines) and "\x1b" not in buf.getvalue(), lines
     assert any(line.startswith("failed: clip\\nerror: disk full, nothing was written\\x1b[2J [raw]") for line in lines), lines
+
+
+def test_the_reports_failed_rows_show_a_right_to_left_override_as_its_escape(tmp_path, monkeypatch):
+    """A row id (a file name) holding U+202E showed the rest of its <li> reversed in the HTML report
+    ("clip\u202eVAW.exe" reads "clipexe.WAV"), and an ESC or BEL went into the page as a raw control character."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    bad = "clip\u202eVAW.exe\x1b[2J\x07"
+    rows = [{**synthetic_row("ok1", emotion="happy", pred="happy"), "error_code": ""},
+            {**synthetic_row(bad, status="failed"), "error_code": "audio", "error": f"{bad}: could not decode"}]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4), None])
+    reporting.findings_summary(rf.path)
+    page = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "1 failed row" in page and not any(ch in page for ch in "\u202e\x1b\x07"), repr(page)
+    assert "<code>clip\\u202eVAW.exe\\x1b[2J\\x07</code>" in page and ": clip\\u202eVAW.exe\\x1b[2J\\x07: could not decode" in page, page

@@ -14,11 +14,18 @@ class Markup(str):
     """A string of HTML that is safe as it is (built here, its data escaped)."""
 
 
+#: what a page would act on or hide: control characters (but tab and line ends) and the bidirectional controls, which
+#: show the rest of a line reversed (a file name "clip\u202eVAW.exe" reads "clipexe.WAV")
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def esc(value: Any) -> Markup:
-    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped."""
+    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped; control characters and the
+    bidirectional controls shown as their escapes (``\\x1b``, ``\\u202e``), as the terminal shows them."""
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
+    text = _HIDDEN.sub(lambda m: repr(m.group())[1:-1], "" if value is None else str(value))
+    return Markup(html.escape(text, quote=True))
 
 
 def code(value: Any) -> Markup:
