@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ def test_split_folds_read_msp_podcasts_partitions_and_keep_each_test_set_apart(t
     folds, excluded = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
     assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("Test1", 24, 8), ("Test2", 24, 6)]
     assert excluded == {"a dev split (held out: the probe trains on train, tests on test)": [f"m{i:02d}" for i in range(24, 28)],
-                        "a split that is neither train, dev nor test": ["m42", "m43"]}
+                        "a split that is neither train, dev nor test (['Session1'])": ["m42", "m43"]}
     res = probe_run(rf, scheme="split", n_boot=20)
     assert [f["fold"] for f in res.folds] == ["Test1", "Test2"] and [f["n_test"] for f in res.folds] == [8, 6]
     only_dev = write_run(tmp_path / "dev", [synthetic_row(f"d{i}", emotion=CLASSES[i % 2], split=p) for i, p in
@@ -321,3 +322,18 @@ def test_the_old_keywords_still_read_with_a_warning_and_a_bad_count_is_refused(t
     assert old.table().equals(new.table())
     with pytest.raises(ConfigError, match="folds must be a whole number"):
         probe_run(rf, folds=1)
+
+
+def test_a_split_value_with_a_look_alike_letter_is_named_so_that_it_can_be_told_apart(tmp_path):
+    """'Тest1' with a Cyrillic 'Т' is no test set: its rows were left out as "a split that is neither train, dev nor test"
+    without naming the value, and the refusal listed ['Train', 'Тest1'], which reads as if Test1 were there."""
+    rows = [synthetic_row(f"c{i}", emotion=CLASSES[i % 2], split=p)
+            for i, p in enumerate(["Train"] * 4 + ["Test1"] * 4 + ["\u0422est1"] * 2 + [""] * 2)]
+    rf = write_run(tmp_path / "cyr", rows, [np.eye(2)[i % 2] * 8 for i in range(len(rows))])
+    folds, excluded = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.test)) for f in folds] == [("split", 4)]
+    assert excluded == {"a split that is neither train, dev nor test (['', '\\u0422est1'])": ["c8", "c9", "c10", "c11"]}
+    only = write_run(tmp_path / "only", [synthetic_row(f"d{i}", emotion=CLASSES[i % 2], split=p)
+                                         for i, p in enumerate(["Train"] * 4 + ["\u0422est1"] * 2)], [np.ones(2) * i for i in range(6)])
+    with pytest.raises(ConfigError, match=re.escape(r"(its values: ['Train', '\u0422est1'])")):
+        probe_run(only, scheme="split", n_boot=20)

@@ -161,6 +161,12 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
     raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --scheme speaker, session, emobox or split.")
 
 
+def _split_values(values) -> str:
+    """Distinct split values as a reader can tell them apart: a look-alike letter (Cyrillic 'Т' in 'Тest1') is spelt out
+    (``'\\u0422est1'``), an empty value shown as ``''``."""
+    return "[" + ", ".join(repr(v) if v.isascii() else ascii(v) for v in sorted(set(str(v).strip() for v in values))) + "]"
+
+
 def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[str]]) -> tuple[list[Fold], dict[str, list[str]]]:
     """The ``split`` scheme: the train items against each test set (:func:`~workbench.schema.split_role`), one fold per
     test set (``test``, or MSP-Podcast's ``Test1``, ``Test2`` … each on its own); dev and role-less items are left out."""
@@ -170,7 +176,7 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
     for v in split[roles == "test"]:
         tests.setdefault(split_key(v), str(v).strip())
     if not len(train) or not tests:
-        present = sorted(set(str(v).strip() for v in split) - {""})
+        present = _split_values(set(str(v).strip() for v in split) - {""})
         raise ConfigError(f"the manifest's split column has {len(train)} train and {int((roles == 'test').sum())} test items; "
                           f"both are needed (its values: {present or 'all empty'}).",
                           fix="fill the split column with train/test (a corpus's own names such as MSP-Podcast's Train/Test1 "
@@ -178,7 +184,7 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
     if (roles == "dev").any():
         excluded["a dev split (held out: the probe trains on train, tests on test)"] = ids[roles == "dev"].tolist()
     if (roles == "").any():
-        excluded["a split that is neither train, dev nor test"] = ids[roles == ""].tolist()
+        excluded[f"a split that is neither train, dev nor test ({_split_values(split[roles == ''])})"] = ids[roles == ""].tolist()
     keys = np.array([split_key(v) for v in split], dtype=object)
     name = (lambda key: "split") if len(tests) == 1 else (lambda key: tests[key])
     order = sorted(tests, key=lambda key: (len(key), key))  # test2 before test10: the numbers in their order
