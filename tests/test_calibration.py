@@ -213,7 +213,9 @@ def test_calibrate_refuses_what_mapie_cannot_calibrate_with_the_fact_and_the_fix
     one["emotion"] = np.where(one["speaker"] == "s00", "angry", "happy")  # one fold holds out the only angry speaker
     with pytest.raises(ConfigError, match=r"fold \d: .* 1 class only \(happy\).*2 or more classes") as err:
         calibrate(one, n_boot=20, folds=4)  # its conformal half holds one class: no threshold worth fitting
-    assert "2 or more labelled classes" in err.value.fix
+    # the run has 2 classes: the fix names what does work (folds by item), not "a run with 2 or more classes"
+    assert "cover 2 classes" in err.value.fix and "--scheme none" in err.value.fix, err.value.fix
+    assert calibrate(one, by=None, n_boot=20, folds=4).n == len(one)  # the fix it names works
     small = planted_run(n_speakers=4, per_speaker=8)  # 32 items, 2 folds: 16 to train, 8 in the conformal half
     with pytest.raises(ConfigError, match="holds 8 labelled items; sets at alpha 0.1 need more than 10") as err:
         calibrate(small, by=None, n_boot=20, folds=2)

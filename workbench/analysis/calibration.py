@@ -337,11 +337,12 @@ def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float
         raise ConfigError(f"{where} holds {m} labelled items; sets at alpha {alpha:g} need more than {max(1 / alpha, 1 / (1 - alpha)):g}.",
                           fix=f"pass a larger --alpha (above {1 / m:.3f}: e.g. --alpha {np.ceil(100 / m + 1e-9) / 100:.2f}), fewer "
                               "--folds (2 at least), or calibrate a run with more labelled items.")
-    if len(present) < 2:
+    if len(present) < 2:  # the run has 2 classes or more (one class is refused before): its groups do not mix them
         raise ConfigError(f"{where} holds items of {len(present)} class only ({', '.join(present)}); conformal sets "
-                          "need items of 2 or more classes there.",
-                          fix="calibrate a run with 2 or more labelled classes; with --scheme speaker, speakers whose items "
-                              "cover several classes (or --scheme none, folds by item).")
+                          "need items of 2 or more classes there.", fix=(f"the run's labelled items cover {len(np.unique(items.y))} "
+                          "classes, but its groups (speakers, or the --scheme column) each hold one: pass --scheme none (folds by item; "
+                          "by=None in Python), or group by a column whose groups cover several classes." if items.groups is not None
+                          else "pass fewer --folds, or calibrate a run with more labelled items of each class."))
     return present
 
 
