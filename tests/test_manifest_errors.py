@@ -422,3 +422,16 @@ def test_a_path_too_long_for_the_system_is_a_missing_file_not_an_unexpected_erro
     assert "1 missing files" in err and "File name too long: a path of 5," in err and "D" * 100 not in err, err
     report = validate(read_manifest(manifest, validate_files=False))
     assert len(report.missing_files) == 1 and report.missing_files[0].startswith(long_path[:60]), report.missing_files
+
+
+def test_a_manifest_with_a_carriage_return_in_a_name_reads_back_as_written(tmp_path):
+    """`workbench manifest` names rows after their files; a name holding a carriage return was written unquoted (Python's
+    csv writer quotes only its own line end, "\\n") and the manifest it wrote could not be read back ("duration='{}' is
+    not a number of seconds": the row split in two at the "\\r")."""
+    for name in ("take\r2.wav", "plain.wav"):
+        wav(tmp_path / name)
+    items = [Item(id="take\r2", path="take\r2.wav", label="happy", start=0.5, duration=0.25),
+             Item(id="plain", path="plain.wav", label="sad", speaker="s, 1")]
+    back = read_manifest(write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv"))
+    assert [(it.id, it.path, it.label, it.start, it.duration, it.speaker) for it in back.items] == [
+        ("take\r2", "take\r2.wav", "happy", 0.5, 0.25, ""), ("plain", "plain.wav", "sad", None, None, "s, 1")]

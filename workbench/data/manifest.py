@@ -590,7 +590,9 @@ def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike)
     p.parent.mkdir(parents=True, exist_ok=True)
     # atomic and never through a link (workbench.files): a planted m.csv.tmp -> /dev/full is never written
     if ext == ".csv":
-        files.write_atomic(p, lambda f: m.to_frame().to_csv(f, index=False), text=True)
+        frame = m.to_frame()  # a carriage return in a name (legal on POSIX) is no csv line end to Python's writer: quote all then
+        cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns)
+        files.write_atomic(p, lambda f: frame.to_csv(f, index=False, quoting=csv.QUOTE_NONNUMERIC if cr else csv.QUOTE_MINIMAL), text=True)
     elif ext in (".jsonl", ".json"):
         files.write_text(p, "".join(json.dumps(it.to_dict(), ensure_ascii=False) + "\n" for it in m.items))
     else:
