@@ -17,6 +17,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import write_manifest
 from workbench.analysis.probe import assign_folds, probe_data, probe_run, session_of
+from workbench.schema import split_key
 from workbench.runs.writer import RunWriter
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import run
@@ -263,7 +264,6 @@ def test_one_numbered_test_set_spelled_two_ways_is_one_fold_named_as_first_writt
     probe and finetune each grouped by the raw value.  Now one fold holds every spelling, named by the first seen."""
     from workbench.analysis.finetune.data import tune_data
     from workbench.analysis.finetune.evaluate import evaluate_finetune
-    from workbench.schema import split_key
 
     assert {split_key(v) for v in ("Test1", "Test 1", "test_1", "TEST1", " test1 ")} == {"test1"}
     assert split_key("Test2") != split_key("Test1") != split_key("Test")  # different sets stay apart
@@ -337,3 +337,14 @@ def test_a_split_value_with_a_look_alike_letter_is_named_so_that_it_can_be_told_
                                          for i, p in enumerate(["Train"] * 4 + ["\u0422est1"] * 2)], [np.ones(2) * i for i in range(6)])
     with pytest.raises(ConfigError, match=re.escape(r"(its values: ['Train', '\u0422est1'])")):
         probe_run(only, scheme="split", n_boot=20)
+
+
+def test_a_test_set_number_written_with_a_leading_zero_or_a_full_width_digit_is_the_same_set(tmp_path):
+    """'Test01' and 'Test１' (a full-width digit, as an East Asian keyboard types it) are test sets by their role, but
+    were keyed by their text: each became a fold of its own, and 'Test１' printed beside 'Test1' as if twice the same."""
+    rows = [synthetic_row(f"n{i}", emotion=CLASSES[i % 2], split=p)
+            for i, p in enumerate(["Train"] * 4 + ["Test1"] * 2 + ["Test01"] * 2 + ["Test\uff11"] * 2 + ["Test2"] * 2)]
+    rf = write_run(tmp_path / "num", rows, [np.eye(2)[i % 2] * 8 for i in range(len(rows))])
+    folds, _ = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.test)) for f in folds] == [("Test1", 6), ("Test2", 2)]
+    assert split_key("Test" + "9" * 5000) == "test" + "9" * 5000 and split_key("Test00") == "test0"  # past int()'s 4,300 digits

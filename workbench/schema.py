@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -90,7 +91,7 @@ def split_role(value: Any) -> str:
 
 def split_key(value: Any) -> str:
     """The name a ``split`` value is grouped by: one key for every spelling of a set.  A numbered test set loses its case,
-    spaces and underscore (``Test 1``, ``Test1``, ``test_1``, ``TEST1`` are all ``test1``: one test set, not four); a
+    spaces, underscore and leading zeros (``Test 1``, ``Test1``, ``test_1``, ``TEST01`` are all ``test1``: one test set); a
     role's own names are the role (``Testing`` is ``test``, ``Development`` is ``dev``); anything else is lower-cased.
     Readers show a set by the spelling the corpus wrote first.
 
@@ -99,8 +100,8 @@ def split_key(value: Any) -> str:
     """
     key = str(value or "").strip().lower()
     numbered = _NUMBERED_TEST.match(key)
-    if numbered:
-        return f"test{numbered.group(1)}"
+    if numbered:  # by the number's value: Test01 is Test1, and so is a full-width or other script's digit ("Test１")
+        return "test" + ("".join(str(unicodedata.decimal(d)) for d in numbered.group(1)).lstrip("0") or "0")  # no int(): 5,000 digits
     return next((role for role, names in SPLIT_ROLES.items() if key in names), key)
 
 
