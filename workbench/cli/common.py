@@ -14,7 +14,7 @@ from pathlib import Path
 from dataclasses import replace
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
 from workbench.paths import shell_command
@@ -46,7 +46,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def screen_text(text: object) -> str:
     """A string from a user's file (a word, a subtitle) for the terminal: control characters (escape sequences) shown as escapes."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return printable(text)
 
 
 #: characters printed as they are without a look: what a terminal never acts on

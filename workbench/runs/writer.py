@@ -23,6 +23,7 @@ from typing import Any, Callable, ContextManager, Iterator
 import numpy as np
 
 from workbench import files
+from workbench.errors import printable
 from workbench.files import json_default, strict_json
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.runs.artifacts import _ARTIFACT_RE
@@ -200,7 +201,7 @@ class RunWriter:
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         try:
-            files.append_text(self.path / LOG, f"{stamp} {_log_safe(line)}\n")
+            files.append_text(self.path / LOG, f"{stamp} {printable(line)}\n")
         except files.UnsafePathError as exc:
             raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         logger.info(line)
@@ -404,11 +405,6 @@ class RunWriter:
         _write_text(self.path / SUMMARY, strict_json(data))
         self.folder._results = results
         return data
-
-
-def _log_safe(line: str) -> str:
-    """One log line whatever the ids hold: newlines, carriage returns, NUL and other controls escaped."""
-    return "".join(ch if ch == "\t" or (ch.isprintable() and ch not in "\u2028\u2029") else repr(ch)[1:-1] for ch in str(line))
 
 
 def _emb_path(part: Path) -> Path:
