@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, write_runs_comparison
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
-from workbench.analysis.metrics import run_metrics
+from workbench.analysis.metrics import metrics_file_name, run_metrics
 from workbench.files import strict_json
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
@@ -138,7 +138,8 @@ def cmd_metrics(args) -> int:
     random_banner_for(args.run_dir)
     for r in reports.values():
         print(r.render())
-    print(f"metrics.json{'' if args.no_figures else ' and figures'} written to {where}")
+    # the file this call wrote: --restrict writes metrics_restricted.json (the screen said metrics.json, which it leaves alone)
+    print(f"{metrics_file_name(args.restrict)}{'' if args.no_figures else ' and figures'} written to {where}")
     return EXIT_OK
 
 
