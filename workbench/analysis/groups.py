@@ -125,6 +125,16 @@ def chance_words(classes: Sequence[str]) -> str:
     return f"chance {chance:.3f} over {len(classes)} classes"
 
 
+def not_scored_words(excluded: int, failed_errors: Sequence[str]) -> str:
+    """Why no item is scored, with the fix for that cause: labels missing, or inputs that failed (the first error named)."""
+    text = f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {len(failed_errors)} failed."
+    if len(failed_errors) and not excluded:  # every item failed: a label column would not help, their inputs need fixing
+        first = next((str(e) for e in failed_errors if isinstance(e, str) and e), "")
+        return (text + " Fix: fix the failed inputs, then run the same `workbench run` again; each row's error, with its own fix, "
+                "is in the run's log.txt and results.parquet's error column" + (f" (the first: {first})" if first else "") + ".")
+    return text + " Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."
+
+
 def chance_flag(lo: float, hi: float, chance: float | None) -> str:
     """Words for a UAR interval ``[lo, hi]`` that does not clear the chance level ``chance``, or ``""``.
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
-                                      no_groups_note, small_class_note, zero_width_note)
+                                      no_groups_note, not_scored_words, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError
 from workbench.files import strict_json
@@ -302,10 +302,9 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
-        not_scored=None if len(sc) else (
-            f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {failed} failed. "
-            "Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."),
+        not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"]),
     )
+
 
 
 def metrics_file_name(restrict: bool) -> str:

@@ -1,0 +1,32 @@
+"""A reviewer's walk through run, metrics, calibrate, probe, explain --worst and the report: each defect constructed,
+then the fixed behaviour.  Runs are written through :class:`RunFolder` with rows and embeddings chosen here (no model).
+"""
+
+from __future__ import annotations
+
+
+from test_probe import probe_set, synthetic_row, write_run
+from workbench.analysis.metrics import evaluate
+from workbench.cli import main
+
+
+def test_metrics_restrict_names_the_file_it_wrote(tmp_path, capsys):
+    """`metrics --restrict` writes metrics_restricted.json but said "metrics.json … written"."""
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=2)
+    assert main(["metrics", str(rf.path), "--restrict", "--no-figures", "--out", str(tmp_path / "m")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (tmp_path / "m" / "metrics_restricted.json").is_file() and not (tmp_path / "m" / "metrics.json").exists()
+    assert last == f"metrics_restricted.json written to {tmp_path / 'm'}"
+
+
+def test_a_run_whose_items_all_failed_is_told_to_fix_the_inputs_not_the_labels(tmp_path):
+    """Every item labelled, every item failed: the fix said "give the manifest an emotion column"."""
+    rows = [synthetic_row(f"f{i}", emotion="happy", status="failed") for i in range(3)]
+    rows[0]["error"] = "f0.wav: could not decode: not a readable audio file. Fix: re-export it as WAV."
+    report = evaluate(write_run(tmp_path / "bad", rows, [None] * 3).results(), n_boot=10)
+    assert "0 ok item(s) have no label" in report.not_scored and "3 failed" in report.not_scored
+    assert "emotion column" not in report.not_scored and "fix the failed inputs" in report.not_scored
+    assert "(the first: f0.wav: could not decode" in report.not_scored
+    # items that succeeded without labels still get the label fix
+    unl = evaluate(write_run(tmp_path / "unl", [synthetic_row("u", emotion="", label="")], [[1.0, 0.0]]).results(), n_boot=10)
+    assert "emotion column" in unl.not_scored
