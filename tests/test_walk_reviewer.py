@@ -4,8 +4,10 @@ then the fixed behaviour.  Runs are written through :class:`RunFolder` with rows
 
 from __future__ import annotations
 
+import numpy as np
 
-from test_probe import probe_set, synthetic_row, write_run
+from test_probe import CLASSES, probe_set, synthetic_row, write_run
+from workbench.analysis.probe import probe_run
 from workbench.analysis.metrics import evaluate
 from workbench.cli import main
 
@@ -30,3 +32,16 @@ def test_a_run_whose_items_all_failed_is_told_to_fix_the_inputs_not_the_labels(t
     # items that succeeded without labels still get the label fix
     unl = evaluate(write_run(tmp_path / "unl", [synthetic_row("u", emotion="", label="")], [[1.0, 0.0]]).results(), n_boot=10)
     assert "emotion column" in unl.not_scored
+
+
+def test_one_test_set_spelled_two_ways_is_one_fold_named_as_the_corpus_wrote_it(tmp_path, capsys):
+    """Train, Test1 and "Test 1": one test fold, but named "split" (which set was tested was not said anywhere)."""
+    rng = np.random.default_rng(7)
+    parts = ["Train"] * 12 + ["Test1", "Test 1"] * 3
+    rows = [synthetic_row(f"t{i:02d}", emotion=CLASSES[i % 2], speaker=f"s{i % 3}", split=p) for i, p in enumerate(parts)]
+    rf = write_run(tmp_path / "msp", rows, [np.eye(2)[i % 2] * 8 + rng.standard_normal(2) * 0.1 for i in range(len(rows))])
+    res = probe_run(rf, scheme="split", n_boot=20)
+    assert [(f["fold"], f["n_train"], f["n_test"]) for f in res.folds] == [("Test1", 12, 6)]
+    assert main(["probe", str(rf.path), "--scheme", "split", "--bootstrap", "20", "--out", str(tmp_path / "p")]) == 0
+    fold_lines = [x.split()[0] for x in capsys.readouterr().out.splitlines() if x.startswith("  ") and x.split()[0] not in ("fold", "excluded:", "!!")]
+    assert fold_lines == ["Test1", "mean"]

@@ -186,9 +186,9 @@ def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[st
     if (roles == "").any():
         excluded[f"a split that is neither train, dev nor test ({_split_values(split[roles == ''])})"] = ids[roles == ""].tolist()
     keys = np.array([split_key(v) for v in split], dtype=object)
-    name = (lambda key: "split") if len(tests) == 1 else (lambda key: tests[key])
     order = sorted(tests, key=lambda key: (len(key), key))  # test2 before test10: the numbers in their order
-    return [Fold(name(key), train, np.flatnonzero((roles == "test") & (keys == key))) for key in order], excluded
+    # each fold is named by its test set as first written, a single one too ("split" did not say which set was tested)
+    return [Fold(tests[key], train, np.flatnonzero((roles == "test") & (keys == key))) for key in order], excluded
 
 
 # ---------------------------------------------------------------------------
