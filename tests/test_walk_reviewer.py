@@ -45,3 +45,21 @@ def test_one_test_set_spelled_two_ways_is_one_fold_named_as_the_corpus_wrote_it(
     assert main(["probe", str(rf.path), "--scheme", "split", "--bootstrap", "20", "--out", str(tmp_path / "p")]) == 0
     fold_lines = [x.split()[0] for x in capsys.readouterr().out.splitlines() if x.startswith("  ") and x.split()[0] not in ("fold", "excluded:", "!!")]
     assert fold_lines == ["Test1", "mean"]
+
+
+def test_calibrate_names_the_column_its_folds_are_grouped_by_and_why_they_are_not(tmp_path):
+    """`calibrate --scheme session` said "GroupKFold by speaker" and "split by speaker"; `--scheme none` said the folds
+    were shuffled because "not every item has a speaker" (it was asked for)."""
+    from test_calibration import planted_run
+    from workbench.analysis.calibration import calibrate
+
+    df = planted_run(n_speakers=8, per_speaker=40)
+    df["session"] = [f"Session{int(s[1:]) // 2}" for s in df["speaker"]]  # 4 sessions of 2 speakers each
+    rep = calibrate(df, by="session", folds=4, n_boot=10)
+    assert rep.folds == "GroupKFold by session, 4 folds" and "(split by session)" in rep.conformal_protocol
+    assert "speaker" not in rep.folds + rep.conformal_protocol
+    none = calibrate(df, by=None, folds=4, n_boot=10)
+    assert "not every item has a speaker" not in none.folds and "--scheme none" in none.folds
+    df.loc[df.index[:3], "session"] = ""
+    partial = calibrate(df, by="session", folds=4, n_boot=10)
+    assert "not every item has a session, so items of one session may be in both" in partial.folds

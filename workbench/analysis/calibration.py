@@ -119,6 +119,7 @@ class ScoredItems:
     model_correct: np.ndarray | None = None
     #: the model's classes (the nine, or a fine-tuned head's own)
     model_classes: tuple[str, ...] = LABEL_KEYS
+    group_by: str | None = "speaker"  # the column the folds are grouped by (--scheme); None: --scheme none
 
 
 def scored_items(results, *, variant: str | None = None, restrict: bool = True, by: str | None = "speaker") -> ScoredItems:
@@ -148,26 +149,27 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
     model_conf = all_scores.max(axis=1) / np.maximum(all_scores.sum(axis=1), _TINY)
     model_correct = np.asarray(labels)[all_scores.argmax(axis=1)] == df["emotion"].astype(str).to_numpy()
     return ScoredItems(log_probs, y, classes, groups, df["id"].astype(str).to_numpy(), variant, restrict, model_conf, model_correct,
-                       tuple(labels))
+                       tuple(labels), group_by=by)
 
 
-def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+def _folds(n: int, groups: np.ndarray | None, folds: int, seed: int, by: str | None = "speaker") -> tuple[list, str]:
     from sklearn.model_selection import GroupKFold, KFold
 
     if groups is not None:
         n_groups = len(set(groups))
         if n_groups < 2:
-            raise ConfigError(f"the items come from {n_groups} speaker; speaker-independent folds need at least 2.",
-                              fix="calibrate a run with several speakers, or pass --scheme none (the folds then share speakers).")
+            raise ConfigError(f"the items come from {n_groups} {by}; folds grouped by {by} need at least 2.",
+                              fix=f"calibrate a run with several of them, or pass --scheme none (the folds then share {by}s).")
         k = min(folds, n_groups)
-        return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)), f"GroupKFold by speaker, {k} folds"
+        return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups)), f"GroupKFold by {by}, {k} folds"
     k = min(folds, n)
-    note = (f"KFold, {k} shuffled folds: not every item has a speaker, so a speaker's items may be in both the calibration and the "
+    why = f"not every item has a {by}, so items of one {by}" if by else "--scheme none, so a speaker's items"  # the reason given
+    note = (f"KFold, {k} shuffled folds: {why} may be in both the calibration and the "
             "evaluation folds and the coverage may be optimistic")
     return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n))), note
 
 
-def _halves(train: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+def _halves(train: np.ndarray, groups: np.ndarray | None, seed: int, by: str | None = "speaker") -> tuple[np.ndarray, np.ndarray, str]:
     """Split a training part into two disjoint halves: one fits the temperature, the other the conformal threshold.
 
     By speaker when the part has two or more (no speaker on both sides), else shuffled items (and the note says so).
@@ -176,7 +178,7 @@ def _halves(train: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np
 
     if groups is not None and len(set(groups[train])) >= 2:
         a, b = next(GroupKFold(n_splits=2).split(train, groups=groups[train]))
-        return train[a], train[b], "by speaker"
+        return train[a], train[b], f"by {by}"
     a, b = next(KFold(n_splits=2, shuffle=True, random_state=seed).split(train))
     return train[a], train[b], "by shuffled items"
 
@@ -354,7 +356,7 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
     lp, y = items.log_probs, items.y
     n, k = lp.shape
     after_probs = np.zeros_like(lp)
-    halves = [_halves(train, items.groups, seed) for train, _ in splits]
+    halves = [_halves(train, items.groups, seed, items.group_by) for train, _ in splits]
     present = [_check_conformal_half(items, conf_part, i + 1, alpha) for i, (_, conf_part, _) in enumerate(halves)]
     binary = {i + 1: p for i, p in enumerate(present) if len(p) == 2}
     skipped = {"aps": aps_skipped(binary, k)} if binary else {}
@@ -372,7 +374,7 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
     split_kinds = {kind for _, _, kind in halves}
     protocol = ("in each fold the temperature is fitted on one half of the training part and the conformal threshold on the "
                 f"other half (split {' / '.join(sorted(split_kinds))}); both are applied to the held-out fold")
-    notes = (["a fold's training part had a single speaker, so its temperature and conformal halves share that speaker"]
+    notes = ([f"a fold's training part had a single {items.group_by}, so its temperature and conformal halves share that {items.group_by}"]
              if "by shuffled items" in split_kinds and items.groups is not None else [])
     notes += skipped.values()  # APS skipped on a binary target: said, never a silent swap
     return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "notes": notes, "skipped": skipped}
@@ -487,7 +489,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     items = scored_items(results, variant=variant, restrict=restrict, by=by)
     n, k = items.log_probs.shape
     check_enough_items(n, k, folds, variant=items.variant)
-    splits, fold_note = _folds(n, items.groups, folds, seed)
+    splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
     notes = [] if items.groups is not None else [fold_note]
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)
     cv = _cross_validated(items, splits, alpha=alpha, seed=seed, bounds=bounds)

@@ -487,7 +487,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         size = Markup(f"{d['mean_size']:.3f} of {d['n_classes']}" + (" <b>uninformative</b>" if d["uninformative"] else ""))
         conf_rows.append((score.upper(), Markup("<b>all</b>"), d["n"], Markup(_interval(d["coverage"], d["coverage_ci"])), verdict(d), size))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
-                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold') else 'held-out folds'}, "
+                 f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold by speaker') else 'held-out folds'}, "
                  "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
