@@ -63,3 +63,24 @@ def test_calibrate_names_the_column_its_folds_are_grouped_by_and_why_they_are_no
     df.loc[df.index[:3], "session"] = ""
     partial = calibrate(df, by="session", folds=4, n_boot=10)
     assert "not every item has a session, so items of one session may be in both" in partial.folds
+
+
+def test_the_reliability_figure_does_not_credit_the_held_out_curve_to_the_all_items_temperature():
+    """The "after" curve is the held-out folds, each under its own fold's T; the legend called it "after (T = <all-items
+    fit>)" and gave ECE and AURC without the intervals the table prints beside the same numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from test_calibration import planted_run
+    from workbench.analysis.calibration import calibrate
+    from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage
+
+    rep = calibrate(planted_run(n_speakers=6, per_speaker=40), folds=3, n_boot=20)
+    legend = [t.get_text() for t in plot_reliability_before_after(rep).axes[0].get_legend().get_texts()]
+    after = next(t for t in legend if t.startswith("after"))
+    assert f"T = {rep.temperature:.2f}" not in after and "held-out folds" in after
+    lo, hi = rep.ci_after["ece"]
+    assert after.endswith(f"ECE {rep.after['ece']:.3f} [{lo:.3f}, {hi:.3f}]")
+    curves = [t.get_text() for t in plot_risk_coverage(rep).axes[0].get_legend().get_texts()]
+    lo, hi = rep.aurc_ci_before
+    assert f"before: AURC {rep.aurc_before:.3f} [{lo:.3f}, {hi:.3f}]" in curves

@@ -44,19 +44,22 @@ def plot_reliability_before_after(report, *, ax=None):
     ax.set_xlim(-_EDGE, 1 + _EDGE)
     ax.set_ylim(-_EDGE, 1 + _EDGE)
     small_seen, placed = False, []
-    for rows, name, colour, ece_value, side in ((report.reliability_before, "before", "#cc3311", report.before["ece"], -1),
-                                                (report.reliability_after, f"after (T = {report.temperature:.2f})", "#0077bb",
-                                                 report.after["ece"], 1)):
+    # "after" is the held-out folds, each scaled by its own fold's temperature (not the T fitted on all items)
+    for rows, name, colour, ece_value, ci, side in ((report.reliability_before, "before", "#cc3311", report.before["ece"],
+                                                     report.ci_before["ece"], -1),
+                                                    (report.reliability_after, "after (held-out folds, each its fold's T)", "#0077bb",
+                                                     report.after["ece"], report.ci_after["ece"], 1)):
         kept = [b for b in rows if b["n"]]
         if not kept:
             continue
+        ece_value = f"{ece_value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"  # the figure with its interval, as the table gives it
         x, y = np.array([b["confidence"] for b in kept]), np.array([b["accuracy"] for b in kept])
         n = np.array([b["n"] for b in kept], dtype=float)
         sizes, small = 12 + 150 * n / n.max(), n < SMALL_BIN
         ax.plot(x, y, "-", color=colour, lw=1)
-        ax.scatter(x[~small], y[~small], s=sizes[~small], color=colour, alpha=0.8, label=f"{name}: ECE {ece_value:.3f}")
+        ax.scatter(x[~small], y[~small], s=sizes[~small], color=colour, alpha=0.8, label=f"{name}: ECE {ece_value}")
         ax.scatter(x[small], y[small], s=sizes[small], facecolors="white", edgecolors=colour, linewidths=1.3, zorder=3,
-                   label=None if (~small).any() else f"{name}: ECE {ece_value:.3f}")
+                   label=None if (~small).any() else f"{name}: ECE {ece_value}")
         for xi, yi, ni in zip(x[small], y[small], n[small]):  # before's counts left of the marker, after's right
             box = _count_box(ax, xi, yi, f"n={int(ni)}", side)
             if not any(_overlap(box, other) for other in placed):  # a count that would cover another is left out
@@ -88,10 +91,10 @@ def plot_risk_coverage(report, *, ax=None):
     ``ax``: axes or None.  Returns the figure.
     """
     fig, ax = _axes(ax, (5.5, 4))
-    for curve, name, colour, area in ((report.curve_before, "before", "#cc3311", report.aurc_before),
-                                      (report.curve_after, "after", "#0077bb", report.aurc_after)):
+    for curve, name, colour, area, ci in ((report.curve_before, "before", "#cc3311", report.aurc_before, report.aurc_ci_before),
+                                          (report.curve_after, "after", "#0077bb", report.aurc_after, report.aurc_ci_after)):
         if curve.get("coverage"):
-            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5, label=f"{name}: AURC {area:.3f}")
+            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5, label=f"{name}: AURC {area:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
     if report.curve_before.get("risk"):
         ax.axhline(report.curve_before["risk"][-1], color="grey", lw=0.8, ls=":", label="error rate answering everything")
     ax.set_xlim(0, 1)
