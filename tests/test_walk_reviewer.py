@@ -84,3 +84,36 @@ def test_the_reliability_figure_does_not_credit_the_held_out_curve_to_the_all_it
     curves = [t.get_text() for t in plot_risk_coverage(rep).axes[0].get_legend().get_texts()]
     lo, hi = rep.aurc_ci_before
     assert f"before: AURC {rep.aurc_before:.3f} [{lo:.3f}, {hi:.3f}]" in curves
+
+
+def test_a_red_cell_of_explain_worst_names_the_check_that_failed(tmp_path, monkeypatch):
+    """IG maps flagged UNSTABLE were drawn red with only "ins better · del better" in the cell, and the report's table had
+    no column for the stability or completeness checks: nothing on the page said why the map failed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.worst import plot_worst, summary_record, write_summary
+    from workbench.views import reporting
+
+    def method(stable=True, complete=True):
+        return {"reliable": stable and complete, "problems": [] if stable else ["UNSTABLE: maps … rank-correlate down to 0.07"],
+                "deletion_verdict": "better than random", "insertion_verdict": "better than random",
+                "completeness_passed": complete, "stability_passed": stable, "randomisation_passed": True,
+                "randomisation_skipped": None}
+
+    cases = [{"id": f"c{i}", "variant": "raw", "emotion": "sad", "pred": "happy", "confidence": 0.5, "error": None,
+              "methods": {"ig": method(stable=i != 0, complete=i != 1), "occlusion": method()}} for i in range(3)]
+    summary = summary_record(cases, rule="wrong first", n=3, m=10, variant="raw", settings={}, warning=None)
+    assert summary["methods"]["ig"]["stability_failed"] == 1 and summary["methods"]["ig"]["completeness_failed"] == 1
+    fig = plot_worst(summary)
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    assert "ins better · del better · UNSTABLE" in cells and "ins better · del better · UNRELIABLE (completeness)" in cells
+    assert cells.count("ins better · del better") == 4  # occlusion ×3 and the IG map that passed
+    rf = write_run(tmp_path / "run", [synthetic_row(f"c{i}", emotion="sad", pred="happy") for i in range(3)], [[1.0, 0.0]] * 3)
+    write_summary(rf, summary, fig)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.explained_worst(rf.path)
+    assert "stability check failed (UNSTABLE)" in shown[-1] and "completeness check failed" in shown[-1]
+    assert "<td><code>ig</code></td><td>1 of 3</td><td>3 of 3</td><td>3 of 3</td><td>0</td><td>0</td><td>1</td><td>1</td></tr>" in shown[-1].replace("\n", "")

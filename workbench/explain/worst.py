@@ -103,13 +103,15 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
         for name, d in (c.get("methods") or {}).items():
             s = methods.setdefault(name, {"cases": 0, "reliable": 0, "deletion_better_than_random": 0,
                                           "insertion_better_than_random": 0, "randomisation_skipped": 0,
-                                          "randomisation_failed": 0})
+                                          "randomisation_failed": 0, "stability_failed": 0, "completeness_failed": 0})
             s["cases"] += 1
             s["reliable"] += bool(d["reliable"])
             s["deletion_better_than_random"] += d["deletion_verdict"] == "better than random"
             s["insertion_better_than_random"] += d["insertion_verdict"] == "better than random"
             s["randomisation_skipped"] += d["randomisation_skipped"] is not None
             s["randomisation_failed"] += d.get("randomisation_passed") is False
+            s["stability_failed"] += d.get("stability_passed") is False  # IG's UNSTABLE: a red cell says which check failed
+            s["completeness_failed"] += d.get("completeness_passed") is False
     return {"rule": rule, "n": n, "of": m, "showing": f"{n} of {m} scored rows", "variant": variant, "settings": settings,
             "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases}
 
@@ -183,6 +185,10 @@ def plot_worst(summary: dict, ax: Any = None):
                 text = f"ins {short.get(d['insertion_verdict'], '?')} · del {short.get(d['deletion_verdict'], '?')}"
                 if d.get("randomisation_passed") is False:
                     text += " · FAILS randomisation"
+                if d.get("stability_passed") is False:
+                    text += " · UNSTABLE"
+                if d.get("completeness_passed") is False:
+                    text += " · UNRELIABLE (completeness)"
                 ax.text(j, i, plain(text), ha="center", va="center", fontsize=7)
             elif c.get("error"):
                 ax.text(j, i, "failed", ha="center", va="center", fontsize=7)

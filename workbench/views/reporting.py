@@ -323,7 +323,8 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                      "then shows which maps passed their checks.</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
     rows = [(code(m), f"{d['reliable']} of {d['cases']}", f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"])
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"],
+             d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
              f"<p>{esc(summary['showing'])}; worst means: {esc(summary['rule'])}.</p>"]
@@ -333,10 +334,11 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
         parts.append(f"<p><b>{summary['failed']} case(s) could not be explained</b> (their errors are in explain_worst.json).</p>")
     parts.append("<p>A map passes when IG's completeness and the stability check hold, it is better than random orders "
                  "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
-                 "network is re-initialised; the next two columns say on which curves it beat random orders.</p>")
+                 "network is re-initialised; the next two columns say on which curves it beat random orders, the others "
+                 "how many maps failed or skipped each check.</p>")
     parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
-                             "deletion better than random", "randomisation check failed", "randomisation check skipped"],
-                            rows or [("—", "", "", "", "", "")]))
+                             "deletion better than random", "randomisation check failed", "randomisation check skipped",
+                             "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—", "", "", "", "", "", "", "")]))
     show_html("\n".join(parts))
     if summary.get("figure"):
         from IPython.display import Image
