@@ -10,6 +10,7 @@ from test_probe import CLASSES, probe_set, synthetic_row, write_run
 from workbench.analysis.probe import probe_run
 from workbench.analysis.metrics import evaluate
 from workbench.cli import main
+from workbench.views import reporting
 
 
 def test_metrics_restrict_names_the_file_it_wrote(tmp_path, capsys):
@@ -117,3 +118,23 @@ def test_a_red_cell_of_explain_worst_names_the_check_that_failed(tmp_path, monke
     reporting.explained_worst(rf.path)
     assert "stability check failed (UNSTABLE)" in shown[-1] and "completeness check failed" in shown[-1]
     assert "<td><code>ig</code></td><td>1 of 3</td><td>3 of 3</td><td>3 of 3</td><td>0</td><td>0</td><td>1</td><td>1</td></tr>" in shown[-1].replace("\n", "")
+
+
+def test_the_reports_calibration_section_says_aps_was_skipped_once_without_a_stutter(tmp_path, monkeypatch):
+    """A two-class run's report read "Note: APS sets skipped, LAC sets only: …" and, above the sets' table, "APS sets
+    skipped: APS sets skipped, LAC sets only: …": the same sentence twice, the second with its head said twice."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from test_calibration import planted_run
+    from test_calibration_cli import _run_folder
+
+    _run_folder(tmp_path / "run", planted_run(n_speakers=4, per_speaker=40, classes=("angry", "happy")))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    rep = reporting.calibration_section(tmp_path / "run", n_boot=10)
+    why = rep["conformal_skipped"]["aps"]
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    core = why.removeprefix("APS sets skipped, ")
+    assert html.count(core.split(",")[0]) == 1 and "<b>APS sets skipped:</b> LAC sets only: the corpus has 2 classes" in html
+    assert "skipped: APS sets skipped" not in html and "Note:</b> APS sets skipped" not in html

@@ -461,7 +461,8 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     if rep.ece_by_class_set:
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
                      + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
-    parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes]
+    # a skipped score's note is said once, beside the sets' table (it was also a Note here, the same sentence twice)
+    parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes if n not in rep.conformal_skipped.values()]
     def cell(value: float, ci, name: str) -> Markup:  # a zero-width interval is marked where it is shown
         mark = rep.flat_mark(name)
         return Markup(f"{value:.3f} [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (f" <b>{esc(mark.strip())}</b>" if mark else ""))
@@ -493,7 +494,8 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
-    parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why)}.</p>" for s, why in rep.conformal_skipped.items()]
+    parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
+              for s, why in rep.conformal_skipped.items()]
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
