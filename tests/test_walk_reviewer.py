@@ -138,3 +138,26 @@ def test_the_reports_calibration_section_says_aps_was_skipped_once_without_a_stu
     core = why.removeprefix("APS sets skipped, ")
     assert html.count(core.split(",")[0]) == 1 and "<b>APS sets skipped:</b> LAC sets only: the corpus has 2 classes" in html
     assert "skipped: APS sets skipped" not in html and "Note:</b> APS sets skipped" not in html
+
+
+def test_a_wrong_run_folder_is_told_what_it_is_and_which_runs_are_there(tmp_path, capsys):
+    """`metrics runs/dem` said "is not a folder" (it does not exist), a manifest given for its run said the same, and
+    `metrics runs` or an `infer` output folder said "holds no run" without naming the runs that are there."""
+    runs = tmp_path / "runs"
+    probe_set(runs, "demo", separable=True, speakers=2, per_class=1)
+    probe_set(runs, "variants", separable=True, speakers=2, per_class=1)
+    (tmp_path / "data.csv").write_text("id,path\n")
+    infer_out = tmp_path / "outputs_1"
+    infer_out.mkdir()
+    (infer_out / "result.json").write_text("{}")
+
+    def error(path):
+        assert main(["metrics", str(path)]) == 2
+        return capsys.readouterr().err
+
+    err = error(runs / "dem")
+    assert f"{runs / 'dem'}: does not exist." in err and f"the runs beside it: {runs / 'demo'}, {runs / 'variants'}." in err
+    assert f"{tmp_path / 'data.csv'}: is a file, not a run folder." in error(tmp_path / "data.csv")
+    err = error(runs)
+    assert "holds no run (no config.yaml)" in err and f"the runs in it: {runs / 'demo'}, {runs / 'variants'}." in err
+    assert "output folder of `workbench infer` (result.json), not a run" in error(infer_out)

@@ -56,6 +56,7 @@ Integrity rules, all enforced here:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -203,11 +204,15 @@ class RunFolder(Artifacts):
     def open(cls, path: str | os.PathLike) -> "RunFolder":
         """A run folder that exists and holds a run (its ``config.yaml``)."""
         rf = cls(path)
+        fix = "pass the --out folder of a `workbench run`"
         if not rf.path.is_dir():
-            raise RunFolderError("is not a folder.", source=str(path), fix="pass the --out folder of a `workbench run`.")
+            # a misspelt folder or a manifest given for its run: say which, and name the runs beside it
+            fact = "does not exist." if not rf.path.exists() else "is a file, not a run folder."
+            raise RunFolderError(fact, source=str(path), fix=fix + _runs_in(rf.path.parent, "beside it", rf.path.name) + ".")
         rf.check_links()
         if not (rf.path / CONFIG).is_file():
-            raise RunFolderError("holds no run (no config.yaml).", source=str(path), fix="pass the --out folder of a `workbench run`.")
+            what = " It is an output folder of `workbench infer` (result.json), not a run." if (rf.path / "result.json").is_file() else ""
+            raise RunFolderError(f"holds no run (no config.yaml).{what}", source=str(path), fix=fix + _runs_in(rf.path, "in it") + ".")
         return rf
 
     def links(self) -> list[str]:
@@ -494,6 +499,18 @@ def _num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if f != f else f
+
+
+def _runs_in(folder: Path, where: str, near: str = "", limit: int = 5) -> str:
+    """``"; the runs <where>: a, b"``: the run folders (holding config.yaml) directly in ``folder``, those whose name is
+    nearest ``near`` first; or ``""``."""
+    try:
+        runs = [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(e.path, CONFIG))]
+    except OSError:
+        return ""
+    runs.sort(key=lambda r: (-difflib.SequenceMatcher(None, near, os.path.basename(r)).ratio() if near else 0, r))
+    more = f" and {len(runs) - limit} more" if len(runs) > limit else ""
+    return f"; the runs {where}: {', '.join(runs[:limit])}{more}" if runs else ""
 
 
 def as_run_folder(run_dir: "str | os.PathLike | RunFolder") -> RunFolder:
