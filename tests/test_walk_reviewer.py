@@ -161,3 +161,23 @@ def test_a_wrong_run_folder_is_told_what_it_is_and_which_runs_are_there(tmp_path
     err = error(runs)
     assert "holds no run (no config.yaml)" in err and f"the runs in it: {runs / 'demo'}, {runs / 'variants'}." in err
     assert "output folder of `workbench infer` (result.json), not a run" in error(infer_out)
+
+
+def test_compare_shows_the_macro_f1_its_flags_are_about_with_its_interval(tmp_path, capsys):
+    """`compare RUN` printed "!! macro-F1: zero-width interval …" under a line showing only WA and UAR; `compare A B`
+    showed macro-F1 without the interval WA and UAR have."""
+    rows, emb = [], []
+    for v in ("raw", "tel"):
+        for i in range(8):
+            rows.append(synthetic_row(f"i{i}", emotion=CLASSES[i % 2], pred=CLASSES[(i // 2) % 2], speaker=f"s{i % 2}", variant=v))
+            emb.append([float(i), 1.0])
+    rf = write_run(tmp_path / "run", rows, emb)
+    report = evaluate(rf.results(), variant="raw", n_boot=200)
+    lo, hi = report.ci["macro_f1"]
+    assert main(["compare", str(rf.path), "--bootstrap", "200", "--no-figures", "--out", str(tmp_path / "c")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("raw: WA"))
+    assert f"macro-F1 {report.macro_f1:.3f} [{lo:.3f}, {hi:.3f}]" in line
+    other = write_run(tmp_path / "other", rows, emb)
+    assert main(["compare", str(rf.path), str(other.path), "--bootstrap", "200", "--no-figures", "--out", str(tmp_path / "c2")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("A [raw]: WA"))
+    assert f"macro-F1 {report.macro_f1:.3f} [{lo:.3f}, {hi:.3f}]" in line

@@ -173,7 +173,9 @@ def cmd_compare(args) -> int:
     random_banner_for(run_dir)
     for name, r in reports.items():
         ci = r.ci
-        print(f"{name:>20}: WA {r.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {r.uar:.3f} [{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  ({r.n_scored} scored)"
+        # macro-F1 too: its flags were printed under a line that did not show it
+        print(f"{name:>20}: " + "  ".join(f"{label} {getattr(r, k):.3f} [{ci[k][0]:.3f}, {ci[k][1]:.3f}]" for k, label in
+                                          (("wa", "WA"), ("uar", "UAR"), ("macro_f1", "macro-F1"))) + f"  ({r.n_scored} scored)"
               + flags_text(metric_flags(r)))
     for c in comparisons:
         print(c.render())

@@ -258,7 +258,8 @@ class RunsComparison:
             for v, rep in by_v.items():
                 ci = rep.ci
                 lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
-                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f}  ({rep.n_scored} scored, {rep.n_failed} failed)"
+                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f} [{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}]  "
+                             f"({rep.n_scored} scored, {rep.n_failed} failed)"
                              + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
