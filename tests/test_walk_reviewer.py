@@ -4,6 +4,8 @@ then the fixed behaviour.  Runs are written through :class:`RunFolder` with rows
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from test_probe import CLASSES, probe_set, synthetic_row, write_run
@@ -181,3 +183,27 @@ def test_compare_shows_the_macro_f1_its_flags_are_about_with_its_interval(tmp_pa
     assert main(["compare", str(rf.path), str(other.path), "--bootstrap", "200", "--no-figures", "--out", str(tmp_path / "c2")]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("A [raw]: WA"))
     assert f"macro-F1 {report.macro_f1:.3f} [{lo:.3f}, {hi:.3f}]" in line
+
+
+def test_probe_flags_a_fold_whose_classes_differ_from_the_corpus_or_its_training_side(tmp_path, capsys):
+    """Speaker folds where one speaker alone has "sad": the other folds' UAR averaged over fewer classes (another chance
+    level) and that speaker's fold tested a class its training side never had (recall 0 by construction); nothing said so."""
+    rng = np.random.default_rng(8)
+    rows, emb = [], []
+    for s in range(4):
+        for i in range(6):
+            cls = "sad" if s == 0 and i < 2 else CLASSES[i % 2]
+            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}"))
+            emb.append(np.eye(3)[["angry", "happy", "sad"].index(cls)] * 8 + rng.standard_normal(3) * 0.1)
+    rf = write_run(tmp_path / "run", rows, emb)
+    assert main(["probe", str(rf.path), "--scheme", "speaker", "--folds", "4", "--bootstrap", "20", "--out", str(tmp_path / "p"),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    notes = doc["fold_notes"]
+    lonely = next(f for f in doc["folds"] if f["untrained_test_classes"])
+    assert lonely["untrained_test_classes"] == ["sad"]
+    assert f"fold {lonely['fold']}: its training side has no sad, which its test items have" in " ".join(notes)
+    assert sum("UAR over 2 of 3 classes (its test items have no sad), so its chance level is 0.500, not 0.333" in n for n in notes) == 3
+    assert main(["probe", str(rf.path), "--scheme", "speaker", "--folds", "4", "--bootstrap", "20", "--out", str(tmp_path / "p")]) == 0
+    screen = capsys.readouterr().out
+    assert all(f"!! {n}" in screen for n in notes)

@@ -307,6 +307,7 @@ class ProbeResult:
             "run_dir": self.run_dir, "scheme": self.scheme, "target": self.target, "classifier": self.classifier, "variant": self.variant,
             "classes": self.classes, "n_items": self.n_items, "chance_uar": self.chance_uar, "folds": self.folds, "mean_over_folds": self.mean,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()}, "skipped_folds": self.skipped,
+            "fold_notes": [note for f in self.folds for note in self.fold_notes(f)],  # the !! lines under the folds on screen
             "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
         })
 
@@ -339,7 +340,19 @@ class ProbeResult:
             lines.append(f"  {str(f['fold'])[:12]:<12} {f['n_train']!s:>6} {f['n_test']!s:>6}  {cells}")
             if f.get("groups_on_both_sides"):
                 lines.append(f"    !! {f['groups_on_both_sides']} speaker(s) on both sides of fold {f['fold']}")
+            lines += [f"    !! {note}" for note in self.fold_notes(f)]
         return "\n".join(lines)
+
+    def fold_notes(self, f: dict) -> list[str]:
+        """What makes a fold's figures not comparable with the others': classes its test set lacks or its training side lacks."""
+        notes, cl = [], f.get("test_classes") or []
+        if cl and len(cl) < len(self.classes):
+            notes.append(f"fold {f['fold']}: UAR over {len(cl)} of {len(self.classes)} classes (its test items have no "
+                         f"{', '.join(c for c in self.classes if c not in cl)}), so its chance level is {1 / len(cl):.3f}, not {self.chance_uar:.3f}")
+        if f.get("untrained_test_classes"):
+            notes.append(f"fold {f['fold']}: its training side has no {', '.join(f['untrained_test_classes'])}, which its test "
+                         "items have: the probe cannot predict them, so their recall is 0 by construction")
+        return notes
 
     def html(self) -> str:
         """The result as an HTML fragment; every id, label and fold name is escaped."""
@@ -354,6 +367,7 @@ class ProbeResult:
             parts.append(f"<p>excluded: {len(ids)} item(s) with {html.escape(reason)}</p>")
         for name, why in self.skipped.items():
             parts.append(f"<p>fold {html.escape(str(name))} not evaluated: {html.escape(why)}</p>")
+        parts += [f"<p><b>⚠ {html.escape(note)}</b></p>" for f in self.folds for note in self.fold_notes(f)]
         return "\n".join(parts)
 
 
@@ -384,6 +398,8 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
         tr_spk, te_spk = set(speakers[fold.train].tolist()) - {""}, set(speakers[fold.test].tolist()) - {""}
         fold_rows.append({"fold": fold.name, "n_train": int(len(fold.train)), "n_test": int(len(fold.test)),
                           "train_groups": len(tr_spk), "test_groups": len(te_spk), "groups_on_both_sides": len(tr_spk & te_spk),
+                          # the fold's UAR averages over its test classes; one the training side lacks is never predicted
+                          "test_classes": cl, "untrained_test_classes": [c for c in cl if c not in set(ytr.tolist())],
                           **dict(zip(METRICS, _metrics(t, pred, cl)))})
         pred_frames.append(pd.DataFrame({"fold": fold.name, "id": data.rows["id"].astype(str).to_numpy()[fold.test],
                                          "speaker": speakers[fold.test], "target": t, "pred": pred}))
