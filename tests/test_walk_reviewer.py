@@ -207,3 +207,15 @@ def test_probe_flags_a_fold_whose_classes_differ_from_the_corpus_or_its_training
     assert main(["probe", str(rf.path), "--scheme", "speaker", "--folds", "4", "--bootstrap", "20", "--out", str(tmp_path / "p")]) == 0
     screen = capsys.readouterr().out
     assert all(f"!! {n}" in screen for n in notes)
+
+
+def test_a_misspelt_choice_is_refused_with_the_closest_one_named(capsys):
+    """`probe --scheme speakers` and `workbench metrcs` listed the choices but, unlike a misspelt option, named none."""
+    for argv, hint in ((["probe", "runs/x", "--scheme", "speakers"], "did you mean 'speaker'?"),
+                       (["metrcs", "runs/x"], "did you mean 'metrics'?")):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            assert exc.code == 2
+        err = capsys.readouterr().err
+        assert f"invalid choice: {argv[-1] if argv[0] == 'probe' else argv[0]!r}; {hint}" in err and "choose from" in err

@@ -52,7 +52,7 @@ from typing import NoReturn
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
-    console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
+    Parser, console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
 from workbench.model.memory import MALLOC_TUNING, keep_freed_memory  # noqa: F401  (public here: every process calls it)
@@ -167,7 +167,7 @@ def build_parser(commands: "list[str] | None" = None) -> argparse.ArgumentParser
     listed by its name and help only, enough for ``workbench --help`` and for refusing an unknown command.
     ``None`` builds all of them.
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench", description=DESCRIPTION,
         formatter_class=HelpFormatter, allow_abbrev=False,
         epilog=example_text("workbench infer clip.wav --model tiny",

@@ -59,6 +59,22 @@ def terminal_text(text: str) -> str:
     return _PLAIN.sub(lambda m: m.group() if m.group().isprintable() else repr(m.group())[1:-1], text)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose refusal of a value outside the choices names the closest one (``--scheme speakers``,
+    ``workbench metrcs``), as an unknown option's refusal does; sub-command parsers are made of the same class."""
+
+    def _check_value(self, action, value):
+        import difflib
+
+        if action.choices is not None and value not in action.choices:
+            choices = [str(c) for c in action.choices]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            if close:
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r}; did you mean {close[0]!r}? "
+                                                     f"(choose from {', '.join(map(repr, choices))})")
+        super()._check_value(action, value)
+
+
 class TerminalGuard:
     """A stdout/stderr whose text goes through :func:`terminal_text`: a file name, a label or an id from someone's
     data cannot clear the screen, retitle the window or reverse what a printed command shows, wherever it is printed."""
