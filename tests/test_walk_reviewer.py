@@ -219,3 +219,24 @@ def test_a_misspelt_choice_is_refused_with_the_closest_one_named(capsys):
             assert exc.code == 2
         err = capsys.readouterr().err
         assert f"invalid choice: {argv[-1] if argv[0] == 'probe' else argv[0]!r}; {hint}" in err and "choose from" in err
+
+
+def test_the_variant_comparison_figure_titles_do_not_run_into_each_other(tmp_path):
+    """The left panel's "0 label flips in 52 labelled items (+0 unlabelled)" and the right one's "!! zero-width ΔWA and
+    ΔUAR interval: no uncertainty shown" were single lines wider than their panels: they overlapped on the page."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.analysis.compare.variants import compare_run, plot_comparison
+
+    rows = [synthetic_row(f"i{i:02d}", emotion=CLASSES[i % 2], pred="neutral", speaker=f"s{i % 3}", variant=v)
+            for v in ("raw", "telephone") for i in range(52)]
+    rows += [synthetic_row("tone", emotion="", label="", variant=v) for v in ("raw", "telephone")]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    _, (comparison,), _ = compare_run(rf, n_boot=20, figures=False, out=tmp_path / "c")
+    assert comparison.interval_flags()  # every prediction the same: zero-width deltas, flagged in the title
+    fig = plot_comparison(rf.results(), comparison)
+    renderer = fig.canvas.get_renderer()
+    left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes)
+    assert left.x1 < right.x0, [ax.get_title() for ax in fig.axes]
+    assert "(+0 among 1 unlabelled)" in fig.axes[0].get_title()

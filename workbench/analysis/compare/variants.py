@@ -313,7 +313,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
     ax1.set_ylabel("items")
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
-                  + (f" (+{comparison.n_flips_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
+                  + (f"\n(+{comparison.n_flips_unlabelled} among {comparison.n_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
                   + ("\n(argmax over the corpus's classes)" if comparison.restricted else ""))
     names = ["ΔWA", "ΔUAR"]
     vals = [comparison.delta_wa, comparison.delta_uar]
@@ -322,5 +322,6 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.set_xticks(range(2), names)
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags()]
     ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}"
-                  + (f"\n!! zero-width {' and '.join(flat)} interval: no uncertainty shown" if flat else ""))
+                  # on lines of its own: one long line ran into the left panel's title
+                  + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
     return save_figure(fig, path)
