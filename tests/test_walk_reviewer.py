@@ -240,3 +240,12 @@ def test_the_variant_comparison_figure_titles_do_not_run_into_each_other(tmp_pat
     left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes)
     assert left.x1 < right.x0, [ax.get_title() for ax in fig.axes]
     assert "(+0 among 1 unlabelled)" in fig.axes[0].get_title()
+
+
+def test_explain_on_a_misspelt_run_folder_says_it_does_not_exist(tmp_path, capsys):
+    """`explain runs/dem --worst 2` said "SOURCE is not a folder" (a word from --help, not the path), with no run named."""
+    probe_set(tmp_path / "runs", "demo", separable=True, speakers=2, per_class=1)
+    for extra in (["--worst", "2"], ["--item", "x"]):
+        assert main(["explain", str(tmp_path / "runs" / "dem"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "dem: does not exist." in err and f"the runs beside it: {tmp_path / 'runs' / 'demo'}." in err and "SOURCE" not in err

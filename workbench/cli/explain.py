@@ -320,6 +320,8 @@ def _check_args(args: Any) -> None:
     if args.steps < 2 or args.steps > 200:
         raise ConfigError(f"--steps must be between 2 and 200, given {args.steps}.", fix="pass --steps 20.")
     is_run = Path(args.source).is_dir()
+    if not Path(args.source).exists() and (args.worst is not None or args.item):  # a misspelt run folder: say so, name the runs
+        RunFolder.open(args.source)
     if args.worst is not None:
         clash = [o for o, v in (("--item", args.item), ("--out", args.out), ("--words", args.words)) if v]
         if not is_run or clash:
