@@ -249,3 +249,17 @@ def test_explain_on_a_misspelt_run_folder_says_it_does_not_exist(tmp_path, capsy
         assert main(["explain", str(tmp_path / "runs" / "dem"), *extra]) == 2
         err = capsys.readouterr().err
         assert "dem: does not exist." in err and f"the runs beside it: {tmp_path / 'runs' / 'demo'}." in err and "SOURCE" not in err
+
+
+def test_compare_of_runs_names_the_variants_it_left_out(tmp_path, capsys):
+    """`compare A B` where B also has a telephone variant compared raw only and never said telephone was left out."""
+    rows = [synthetic_row(f"i{i}", emotion=CLASSES[i % 2], speaker=f"s{i % 2}") for i in range(6)]
+    a = write_run(tmp_path / "a", rows, [[1.0, float(i)] for i in range(6)])
+    b = write_run(tmp_path / "b", rows + [{**r, "variant": "telephone"} for r in rows], [[1.0, float(i % 6)] for i in range(12)])
+    assert main(["compare", str(a.path), str(b.path), "--bootstrap", "20", "--no-figures", "--out", str(tmp_path / "c")]) == 0
+    assert "!! not compared (not in every run): B: telephone" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert saved["variants"] == ["raw"] and saved["unpaired_variants"] == {"B": ["telephone"]}
+    assert main(["compare", str(a.path), str(b.path), "--variant", "raw", "--bootstrap", "20", "--no-figures",
+                 "--out", str(tmp_path / "c2")]) == 0
+    assert "not compared" not in capsys.readouterr().out  # asked for raw alone: nothing left out unasked

@@ -186,6 +186,7 @@ class RunsComparison:
     items: Any  # DataFrame: every paired row of every run pair, ranked by TVD within a pair
     excluded: dict = field(default_factory=dict)  # "A/B [variant]" → ids failed in either run
     restricted: bool = False
+    unpaired_variants: dict = field(default_factory=dict)  # run name → its variants not in every run (not compared, said)
 
     @property
     def random_weights(self) -> bool:
@@ -203,7 +204,7 @@ class RunsComparison:
 
     def to_dict(self) -> dict:
         return json_safe({
-            "runs": self.runs, "variants": self.variants, "restricted": self.restricted,
+            "runs": self.runs, "variants": self.variants, "restricted": self.restricted, "unpaired_variants": self.unpaired_variants,
             "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
             "metrics": {name: {v: {**{k: getattr(r, k) for k in ("n_scored", "n_failed", "wa", "uar", "macro_f1", "ci", "ece")},
                                    "flags": metric_flags(r)}
@@ -251,6 +252,8 @@ class RunsComparison:
             lines.append(f"{r['name']}: {r['run_dir']}  model {r['model']} ({r['checksum']}) {r['device']} {r['dtype']} [{r['engine']}]"
                          + (f"  encoder {enc} (a head-only fine-tune: its parent's encoder, unchanged)"
                             if enc and enc != (r.get("weights_checksum") or r["checksum"]) else ""))
+        if self.unpaired_variants:  # compared on the shared variants only: the others are named, never dropped unsaid
+            lines.append("!! not compared (not in every run): " + "; ".join(f"{n}: {', '.join(v)}" for n, v in self.unpaired_variants.items()))
         if self.restricted:
             lines.append("every label below (accuracy, McNemar, flips, kappa, agreement) is the argmax over the corpus's classes")
         for name, by_v in self.reports.items():
@@ -334,6 +337,8 @@ class RunsComparison:
         for k, ids in self.excluded.items():
             parts.append(f"<p>excluded from {html.escape(k)}: {len(ids)} row(s) failed in either run: "
                          f"{html.escape(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
+        parts += [f"<p><b>⚠ not compared</b> (not in every run): run {html.escape(n)}'s {html.escape(', '.join(v))}</p>"
+                  for n, v in self.unpaired_variants.items()]
         return "\n".join(parts)
 
 
@@ -505,7 +510,9 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame()
     if len(items):
         items.insert(0, "rank", items.groupby(["run_a", "run_b", "variant"], sort=False).cumcount() + 1)
-    return RunsComparison(described, shared, reports, comparisons, pd.DataFrame(agree_rows), flips, items, excluded, restrict)
+    unpaired = {n: [v for v in dict.fromkeys(t["variant"].astype(str)) if v not in shared] for n, t in zip(names, tables)} if not variants else {}
+    return RunsComparison(described, shared, reports, comparisons, pd.DataFrame(agree_rows), flips, items, excluded, restrict,
+                          unpaired_variants={n: v for n, v in unpaired.items() if v})
 
 
 def _inside(path: Path, folder: Path) -> bool:
