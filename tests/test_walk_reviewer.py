@@ -263,3 +263,23 @@ def test_compare_of_runs_names_the_variants_it_left_out(tmp_path, capsys):
     assert main(["compare", str(a.path), str(b.path), "--variant", "raw", "--bootstrap", "20", "--no-figures",
                  "--out", str(tmp_path / "c2")]) == 0
     assert "not compared" not in capsys.readouterr().out  # asked for raw alone: nothing left out unasked
+
+
+def test_the_run_summary_says_what_went_wrong_with_a_failed_item(tmp_path):
+    """`workbench run` printed "failed: a [raw] (audio), b [raw] (audio)": the code, not what was wrong nor the fix."""
+    import io
+    from types import SimpleNamespace
+
+    from workbench.cli.running import print_run_summary
+
+    rows = [synthetic_row(f"f{i}", emotion="happy", status="failed") for i in range(2)] + [synthetic_row("ok", emotion="sad")]
+    rows[0]["error"] = "notes.txt: could not decode: not a readable audio file. Fix: re-export it as WAV or FLAC."
+    rows[0]["error_code"] = rows[1]["error_code"] = "audio"
+    rf = write_run(tmp_path / "run", rows, [None, None, [1.0, 0.0]])
+    result = SimpleNamespace(run_dir=rf.path, n_rows=3, n_failed=2, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": 1, "excluded_no_counterpart": 0, "failed": 2}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    text = buf.getvalue()
+    assert "failed: f0 [raw] (audio), f1 [raw] (audio)" in text
+    assert "  first error: notes.txt: could not decode: not a readable audio file. Fix: re-export it as WAV or FLAC." in text

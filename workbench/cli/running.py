@@ -174,6 +174,9 @@ def print_run_summary(result, out=None, hints=()) -> None:
         shown = [f"{screen_text(r.id)} [{screen_text(r.variant)}] ({r.error_code})" for r in failed.head(10).itertuples()]  # an id from a file name may hold a newline
         more = f" … and {len(failed) - 10} more (results.parquet, status == 'failed')" if len(failed) > 10 else ""
         print(f"failed: {', '.join(shown)}{more}", file=out)
+        first = str(failed["error"].iloc[0]) if "error" in failed.columns else ""
+        if first:  # the code alone ("(audio)") does not say what is wrong with the input, nor the fix
+            print(f"  first error: {first} (every row's error is in log.txt)", file=out)
     if any(d["labelled"] for d in result.summary.get("variants", {}).values()):
         # the first figures a user sees carry the same warning as `metrics`: speakers a fine-tuned head trained on,
         # or a corpus on the checkpoint's protocol card
