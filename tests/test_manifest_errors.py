@@ -435,3 +435,18 @@ def test_a_manifest_with_a_carriage_return_in_a_name_reads_back_as_written(tmp_p
     back = read_manifest(write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv"))
     assert [(it.id, it.path, it.label, it.start, it.duration, it.speaker) for it in back.items] == [
         ("take\r2", "take\r2.wav", "happy", 0.5, 0.25, ""), ("plain", "plain.wav", "sad", None, None, "s, 1")]
+
+
+@pytest.mark.parametrize("header, fix", [
+    ("file,id,labl", "rename 'file' to 'path', 'labl' to 'label'"),
+    ("utt,wav_path", "rename 'wav_path' to 'path', 'utt' to 'id'"),
+    ("ID,Path", "rename 'ID' to 'id', 'Path' to 'path'"),
+    ("x,y", "add them"),
+])
+def test_a_manifest_without_id_or_path_names_the_columns_to_rename(tmp_path, header, fix):
+    """A new user's manifest from another tool (Kaldi's utt, a `file` column) was told to 'add them', with no word on
+    the column that was meant: the fix names it."""
+    p = _write(tmp_path / "m.csv", header + "\n" + ",".join(["a"] * len(header.split(","))) + "\n")
+    with pytest.raises(ConfigError) as e:
+        read_manifest(p)
+    assert "manifest needs the columns 'id' and 'path'" in e.value.message and e.value.fix.startswith(fix), e.value.fix

@@ -70,3 +70,16 @@ def key_from_token(token: str) -> str:
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
 )
+
+#: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
+GENERIC_LABELS: dict[str, str] = {
+    **{k: k for k in LABEL_KEYS},
+    "anger": "angry", "ang": "angry", "mad": "angry",
+    "disgust": "disgusted", "dis": "disgusted",
+    "fear": "fearful", "fea": "fearful", "afraid": "fearful", "scared": "fearful",
+    "happiness": "happy", "hap": "happy", "joy": "happy", "exc": "happy", "excited": "happy",
+    "neu": "neutral",
+    "sadness": "sad",
+    "surprise": "surprised", "sur": "surprised", "ps": "surprised", "pleasant_surprise": "surprised",
+    "oth": "other",
+}

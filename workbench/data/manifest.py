@@ -7,10 +7,8 @@ means the whole file.  ``label`` is the corpus's own label; ``emotion`` (one
 of the nine emotion2vec+ keys, or empty when the corpus label has no
 counterpart) is filled by the corpus loaders.
 
-Read and write CSV, JSONL and parquet (by file extension).  Relative paths
-are resolved against the manifest's folder.  A manifest is checked as a
-whole before anything runs: every problem is listed (the first ten of each
-kind and a count), with the row it is on and the fix.
+Read and write CSV, JSONL and parquet (by file extension); relative paths start at the manifest's folder.  A
+manifest is checked whole before anything runs: every problem listed (ten of each kind and a count), with its row and fix.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
+from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem
 from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown
 
@@ -42,18 +40,6 @@ WORDS_COLUMN = "words"
 #: every column the workbench reads (any other is kept in ``meta``)
 KNOWN_COLUMNS = (*COLUMNS, "meta", WORDS_COLUMN)
 
-#: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
-GENERIC_LABELS: dict[str, str] = {
-    **{k: k for k in LABEL_KEYS},
-    "anger": "angry", "ang": "angry", "mad": "angry",
-    "disgust": "disgusted", "dis": "disgusted",
-    "fear": "fearful", "fea": "fearful", "afraid": "fearful", "scared": "fearful",
-    "happiness": "happy", "hap": "happy", "joy": "happy", "exc": "happy", "excited": "happy",
-    "neu": "neutral",
-    "sadness": "sad",
-    "surprise": "surprised", "sur": "surprised", "ps": "surprised", "pleasant_surprise": "surprised",
-    "oth": "other",
-}
 
 #: how many entries of one kind of problem a message lists before "… and N more"
 SHOWN = 10
@@ -76,6 +62,21 @@ def near_miss_columns(columns: Iterable[str]) -> list[str]:
             warnings.append(f"column {col!r} is not one the workbench reads; did you mean {close[0]!r}? (kept as metadata; "
                             "rename the column if so)")
     return warnings
+
+
+#: what other tools call the two columns a manifest must have (Kaldi's utt, Hugging Face's file, …)
+_ALIASES = {"path": ("file", "filename", "file_name", "filepath", "file_path", "wav", "wav_path", "audio", "audio_path"),
+            "id": ("utt", "utt_id", "uttid", "utterance", "name", "key", "item", "item_id")}
+
+
+def _columns_fix(columns: set) -> str:
+    """The fix for a manifest without ``id`` or ``path``: the columns to rename, where one looks meant for one it reads."""
+    lower = {c.strip().lower(): c for c in columns}
+    renames = [f"{lower[a]!r} to {need!r}" for need, names in _ALIASES.items() if need not in columns
+               for a in [next((n for n in names if n in lower), None)] if a]
+    renames += [f"{c!r} to {m[0]!r}" for c in sorted(columns - {"id", "path"}) if c.lower() not in sum(_ALIASES.values(), ())
+                and (m := difflib.get_close_matches(c.lower(), KNOWN_COLUMNS, n=1, cutoff=0.75)) and m[0] != c]
+    return (f"rename {', '.join(renames)}" if renames else "add them") + " (path may be relative to the manifest's folder)."
 
 
 def _listing(entries: list[str], shown: int = SHOWN) -> str:
@@ -512,11 +513,8 @@ def _items(p: Path, records: list[dict]) -> list[Item]:
     """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``."""
     columns = set(records[0])
     if not {"id", "path"} <= columns:
-        raise ConfigError(
-            f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
-            source=str(p),
-            fix="add them (path may be relative to the manifest's folder).",
-        )
+        raise ConfigError(f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
+                          source=str(p), fix=_columns_fix(columns))
     items: list[Item] = []
     row_errors: list[str] = []
     extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
