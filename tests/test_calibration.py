@@ -219,7 +219,10 @@ def test_calibrate_refuses_what_mapie_cannot_calibrate_with_the_fact_and_the_fix
     small = planted_run(n_speakers=4, per_speaker=8)  # 32 items, 2 folds: 16 to train, 8 in the conformal half
     with pytest.raises(ConfigError, match="holds 8 labelled items; sets at alpha 0.1 need more than 10") as err:
         calibrate(small, by=None, n_boot=20, folds=2)
-    assert "--alpha 0.13" in err.value.fix
+    assert "--alpha 0.13" in err.value.fix and "fewer --folds" not in err.value.fix  # 2 folds are the fewest
+    with pytest.raises(ConfigError, match=r"holds \d+ labelled items; sets at alpha 0.05") as err:
+        calibrate(small, by=None, n_boot=20, folds=3, alpha=0.05)
+    assert "fewer --folds (2 at least)" in err.value.fix  # 3 folds: 2 would leave more items in the half
     rep = calibrate(small, by=None, n_boot=20, folds=2, alpha=0.13)  # the fix it names works
     assert rep.conformal["aps"]["coverage"] == rep.conformal["aps"]["coverage"]
 

@@ -1,11 +1,9 @@
 """Calibration you can use: temperature scaling, calibration errors, selective prediction, conformal sets.
 
-Everything is measured speaker-independently.  The scored items of a run are
-split into folds by speaker (scikit-learn's ``GroupKFold``); for each fold the
-temperature is fitted on the *other* folds and applied to this one, and the
-conformal quantile is computed on the other folds (after their temperature)
-and used on this one.  So every "after" figure and every coverage figure comes
-from items that neither the temperature fit nor the conformal calibration saw.
+Everything is measured speaker-independently.  The scored items of a run are split into folds by speaker
+(scikit-learn's ``GroupKFold``); for each fold the temperature is fitted on the *other* folds and applied to this
+one, and the conformal quantile is computed on the other folds (after their temperature) and used on this one.
+So every "after" figure and every coverage figure comes from items that neither fit saw.
 Without a speaker column the folds are plain shuffled ``KFold`` and the report
 says that a speaker's items may sit on both sides.
 
@@ -329,7 +327,7 @@ def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
                           fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")
 
 
-def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float) -> list[str]:
+def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float, folds: int) -> list[str]:
     """Refuse, with the fact and the fix, a fold's conformal half that MAPIE cannot calibrate on (it raised a bare
     ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 1 class only.
     Returns the classes the half holds (2 of them: MAPIE's APS refuses that binary target, LAC takes it)."""
@@ -337,14 +335,14 @@ def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float
     where = f"variant {items.variant!r}, fold {fold}: the half of the training part that fits the conformal threshold"
     if m <= max(1 / alpha, 1 / (1 - alpha)):
         raise ConfigError(f"{where} holds {m} labelled items; sets at alpha {alpha:g} need more than {max(1 / alpha, 1 / (1 - alpha)):g}.",
-                          fix=f"pass a larger --alpha (above {1 / m:.3f}: e.g. --alpha {np.ceil(100 / m + 1e-9) / 100:.2f}), fewer "
-                              "--folds (2 at least), or calibrate a run with more labelled items.")
+                          fix=f"pass a larger --alpha (above {1 / m:.3f}: e.g. --alpha {np.ceil(100 / m + 1e-9) / 100:.2f}), "
+                              + ("fewer --folds (2 at least), " if folds > 2 else "") + "or calibrate a run with more labelled items.")
     if len(present) < 2:  # the run has 2 classes or more (one class is refused before): its groups do not mix them
         raise ConfigError(f"{where} holds items of {len(present)} class only ({', '.join(present)}); conformal sets "
                           "need items of 2 or more classes there.", fix=(f"the run's labelled items cover {len(np.unique(items.y))} "
                           "classes, but its groups (speakers, or the --scheme column) each hold one: pass --scheme none (folds by item; "
                           "by=None in Python), or group by a column whose groups cover several classes." if items.groups is not None
-                          else "pass fewer --folds, or calibrate a run with more labelled items of each class."))
+                          else ("pass fewer --folds, or c" if folds > 2 else "C") + "alibrate a run with more labelled items of each class."))
     return present
 
 
@@ -357,7 +355,7 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
     n, k = lp.shape
     after_probs = np.zeros_like(lp)
     halves = [_halves(train, items.groups, seed, items.group_by) for train, _ in splits]
-    present = [_check_conformal_half(items, conf_part, i + 1, alpha) for i, (_, conf_part, _) in enumerate(halves)]
+    present = [_check_conformal_half(items, conf_part, i + 1, alpha, len(splits)) for i, (_, conf_part, _) in enumerate(halves)]
     binary = {i + 1: p for i, p in enumerate(present) if len(p) == 2}
     skipped = {"aps": aps_skipped(binary, k)} if binary else {}
     scores = [s for s in CONFORMITY_SCORES if s not in skipped]
