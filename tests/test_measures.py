@@ -79,3 +79,8 @@ def test_signal_facts_levels_are_the_percentiles_of_the_frame_energies():
     floor = noise_floor_db(y, 16000)[0]
     assert facts["snr_db"] == pytest.approx(float(np.percentile(e, 95) - floor), abs=1e-9)
     assert facts["level_range_db"] == pytest.approx(float(np.percentile(e, 95) - np.percentile(e, 10)), abs=1e-9)
+
+
+def test_frames_shorter_than_a_sample_are_refused_by_name():
+    with pytest.raises(ValueError, match="must be 1 or more"):
+        frame_energies_db(np.ones(100, np.float32), 50)  # 25 ms at 50 Hz: 1 sample; 10 ms: 0 samples

@@ -24,6 +24,8 @@ def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms:
     (issue #28: the signal facts are computed beside the model, on the same cores).
     """
     n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
+    if n < 1 or h < 1:
+        raise ValueError(f"{frame_ms:g} ms frames every {hop_ms:g} ms are {n} and {h} samples at {sr} Hz: each must be 1 or more.")
     if len(y) < n:
         y = np.pad(y, (0, n - len(y)))
     return 10 * np.log10(_frame_sums(np.square(y, dtype=np.float64), n, h) / n + 1e-12)
