@@ -235,3 +235,24 @@ def test_the_segment_heatmap_has_a_colour_bar(tmp_path, tiny_model):
     heat_ax = fig.axes[0]
     bars = [a for a in heat_ax.child_axes if a.get_ylabel() == "probability"]
     assert len(bars) == 1 and bars[0].get_ylim() == (0.0, 1.0)
+
+
+def test_sweep_sample_rate_labels_do_not_run_together():
+    """The walkthrough's variant comparison read '44.148' under two ticks: 44.1 and 48 kHz sit close on a log axis."""
+    import pandas as pd
+
+    from workbench.runs.sweep import plot_sweep
+
+    frame = _sweep_frame()  # raw (44.1 kHz), 8, 16, 22.05 kHz; then the rest of the default grid
+    one = frame[frame["variant"] == "sr_22050"]
+    more = [one.assign(variant=f"sr_{r}", sample_rate=float(r)) for r in (11025, 44100, 48000)]
+    fig = plot_sweep(pd.concat([frame, *more], ignore_index=True), "sample-rate")
+    fig.canvas.draw()
+    ax = fig.axes[1]
+    labels = [t for t in ax.get_xticklabels() if t.get_text()]
+    boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+    gap = 0.5 * labels[0].get_fontsize() * fig.dpi / 72  # half a character: touching labels read as one number
+    assert len(boxes) == 6
+    for a, b in zip(boxes, boxes[1:]):
+        same_row = abs(a.y0 - b.y0) < 2 * gap  # the lowest lines' baselines: a label set a line lower ends lower
+        assert not same_row or b.x0 - a.x1 >= gap, (a, b)

@@ -61,7 +61,7 @@ def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep
     assert "same label as the original audio" in legend and not any("sr_8000" in t for t in legend)
     assert any("original audio (22.05, 44.1 kHz source)" in t and "reference" in t for t in legend)
     fig.canvas.draw()
-    assert [t.get_text() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
+    assert [t.get_text().strip() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
     assert "kHz" in ax2.get_xlabel() and "reference: the original audio (raw)" in ax1.get_title()
     # the reference is a level, not a grid point: 6 points per curve
     assert all(len(line.get_xdata()) == 6 for line in ax2.get_lines() if line.get_linestyle() != ":")

@@ -256,7 +256,11 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ticks = sorted(all_xs)
         ax2.xaxis.set_major_locator(FixedLocator(ticks))
         ax2.xaxis.set_minor_locator(NullLocator())
-        ax2.set_xticks(ticks, [_khz(t) for t in ticks])
+        span = np.log10(max(ticks) / min(ticks)) if len(ticks) > 1 else 1.0
+        # a rate within 8 % of the axis of its left neighbour (44.1 and 48 kHz) is labelled a line lower: side by side
+        # the two read as one number ("44.148")
+        labels = [("\n" if k and np.log10(t / ticks[k - 1]) < 0.08 * span else "") + _khz(t) for k, t in enumerate(ticks)]
+        ax2.set_xticks(ticks, labels)
         ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
     else:
         ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
