@@ -138,9 +138,9 @@ def test_worst_explains_n_cases_with_one_model_load_and_writes_the_summary(tiny_
     assert worst_summary(tiny_run) is None
     assert main(["explain", str(tiny_run), "--worst", "2", *FAST, "--class", "sad"]) == 0
     screen = capsys.readouterr().out
-    assert len(loads) == 1 and "2 worst of 3 scored rows" in screen and "wrong predictions first" in screen
+    assert len(loads) == 1 and "2 worst of the 3 rows the model scored" in screen and "wrong predictions first" in screen
     s = worst_summary(tiny_run)
-    assert s["showing"] == "2 of 3 scored rows" and s["rule"] == RULE_LABELLED and len(s["cases"]) == 2 and s["figure"]
+    assert s["showing"] == "2 of the 3 rows the model scored (labelled or not)" and s["rule"] == RULE_LABELLED and len(s["cases"]) == 2 and s["figure"]
     ok = RunFolder(tiny_run).results(status="ok")
     expected, _ = select_worst(ok, 2)
     assert [c["id"] for c in s["cases"]] == list(expected["id"])
@@ -155,7 +155,7 @@ def test_worst_explains_n_cases_with_one_model_load_and_writes_the_summary(tiny_
     assert main(["explain", str(tiny_run), "--worst", "4", *FAST]) != 0
     assert "4 worst of 3 scored" in capsys.readouterr().err
 
-    text = (tiny_run / WORST_JSON).read_text().replace('"2 of 3 scored rows"', '"3 of 3 scored rows"', 1)
+    text = (tiny_run / WORST_JSON).read_text().replace('"2 of the 3 rows the model scored (labelled or not)"', '"3 of 3 scored rows"', 1)
     (tiny_run / WORST_JSON).write_text(text)  # an edited summary is refused, not shown
     with pytest.raises(ConfigError, match="checksum"):
         worst_summary(tiny_run)

@@ -135,9 +135,9 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     write_summary(rf, summary, Figure())
     shown.clear()
     got = reporting.explained_worst(small_run)
-    assert got["showing"] == "1 of 4 scored rows"
+    assert got["showing"] == "1 of the 4 rows the model scored (labelled or not)"
     page = "".join(shown)
-    assert "1 of 4 scored rows" in page and "0 of 1" in page and "could not be explained" in page
+    assert "1 of the 4 rows the model scored (labelled or not)" in page and "0 of 1" in page and "could not be explained" in page
     assert "Image" in shown  # the summary's figure
     # a randomisation failure has its own column (deletion 0 of 1, then failed 1, skipped 0)
     assert "<th>randomisation check failed</th>" in page and "<td>0 of 1</td><td>1</td><td>0</td>" in page

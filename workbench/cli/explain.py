@@ -376,7 +376,7 @@ def _explain_worst(session: _Session) -> int:
     out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the summary document only
     ok = rf.results(args.variant, status="ok")
     rows, rule = select_worst(ok, args.worst)
-    print(f"explaining the {len(rows)} worst of {len(ok)} scored rows ({rule})", file=out)
+    print(f"explaining the {len(rows)} worst of the {len(ok)} rows the model scored, labelled or not ({rule})", file=out)
     cases, warnings = [], []
     for i, row in enumerate(rows.to_dict("records"), 1):
         name = f"{row['id']}_{row['variant']}"

@@ -112,7 +112,7 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
             s["randomisation_failed"] += d.get("randomisation_passed") is False
             s["stability_failed"] += d.get("stability_passed") is False  # IG's UNSTABLE: a red cell says which check failed
             s["completeness_failed"] += d.get("completeness_passed") is False
-    return {"rule": rule, "n": n, "of": m, "showing": f"{n} of {m} scored rows", "variant": variant, "settings": settings,
+    return {"rule": rule, "n": n, "of": m, "showing": f"{n} of the {m} rows the model scored (labelled or not)", "variant": variant, "settings": settings,
             "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases}
 
 
@@ -133,7 +133,7 @@ def _canonical(payload: Any) -> str:
 def worst_summary(run_dir: Any) -> dict | None:
     """The run's last ``explain --worst`` summary (``explain_worst.json``), checked; ``None`` when there is none.
 
-    For the report: ``rule``, ``showing`` ("N of M scored rows"), ``cases`` (each with its methods' checks and
+    For the report: ``rule``, ``showing`` ("N of the M rows the model scored (labelled or not)"), ``cases`` (each with its methods' checks and
     flags), ``methods`` (per method: cases, reliable, better than random …), ``warning``, and ``figure``: the
     path of ``explain_worst.png``.  A summary whose checksum does not match its content (edited, damaged) or a
     link raises :class:`ConfigError` rather than being shown.
