@@ -336,3 +336,20 @@ def test_a_file_name_with_a_newline_stays_on_the_summary_line(tmp_path, tiny_mod
     lines = res.render().splitlines()
     assert not any(line.startswith("error:") for line in lines), lines
     assert any(line.startswith("talk\\nerror: the model is missing.wav: ") for line in lines), lines
+
+
+def test_a_flac_cut_in_half_streams_through_the_next_decoder_as_it_loads(tmp_path):
+    """`workbench segment` refused a FLAC cut in half ('decoding failed at 0.0 s (flac decoder lost sync)') that `run`
+    reads: load() falls back to PyAV when libsndfile fails, the stream did not (the hostile round)."""
+    import soundfile as sf
+
+    from workbench.audio.intake import AudioConfig, load, stream
+
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, speech_like(16000, 40.0, seed=8), 16000, format="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    loaded = load(cut)
+    streamed = np.concatenate(list(stream(cut, config=AudioConfig()).blocks()))
+    assert 15.0 < len(streamed) / 16000 < 25.0
+    assert abs(len(streamed) - len(loaded.samples)) <= 160  # what the fallback decoder reads, both ways

@@ -227,7 +227,11 @@ class AudioStream:
         except AudioError:
             raise
         except Exception as exc:  # a decoder failing in mid-file: say where
-            raise AudioError(f"decoding failed at {n_in / sr:.1f} s ({_one_line(exc)}).", source=self.shown,
+            self.note_failure(exc)
+            if n_in == 0 and self.fallback():  # nothing read yet: the next decoder may read it (as load() does)
+                yield from self.blocks()
+                return
+            raise AudioError(f"decoding failed at {n_in / sr:.1f} s ({self.failures}).", source=self.shown,
                              fix="the file is damaged or truncated: re-export it as WAV or FLAC.") from None
         finally:
             self.close()
