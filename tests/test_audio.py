@@ -470,3 +470,24 @@ def test_an_unreadable_file_read_by_an_unprivileged_user():
         assert f"AudioError: {locked}: cannot be read: permission denied. Fix:" in proc.stdout, proc.stdout + proc.stderr
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_wav_whose_header_says_0_samples_in_front_of_them_is_read_by_the_next_decoder(tmp_path):
+    """A recorder stopped before it wrote the data length: libsndfile believes the 0 and the file was refused as
+    'contains no audio samples' although it held 40 s (the hostile round).  FFmpeg reads to the end; the log says so."""
+    path = tmp_path / "hdr_zero.wav"
+    y = speech_like(16000, 40.0, seed=4)
+    sf.write(path, y, 16000, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = (0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    assert sf.info(str(path)).frames == 0
+    audio = load(path)
+    assert audio.duration == pytest.approx(40.0, abs=0.01)
+    np.testing.assert_allclose(audio.samples, y, atol=1e-4)
+    assert any("read no samples from" in w and "the header says 0" in w for w in audio.log.warnings)
+    tiny = tmp_path / "empty.wav"
+    sf.write(tiny, np.zeros(0, np.float32), 16000)
+    with pytest.raises(AudioError, match="no audio samples"):  # a file that is only a header stays refused
+        load(tiny)

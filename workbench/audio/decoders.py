@@ -180,6 +180,10 @@ class AudioStream:
         self._errors.append(f"{self._reader.kind}: {_one_line(exc)}")
 
     @property
+    def reader_kind(self) -> str:
+        return self._reader.kind
+
+    @property
     def failures(self) -> str:
         return "; ".join(self._errors)
 

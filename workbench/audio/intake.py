@@ -187,9 +187,17 @@ def _read_stream(stream_: AudioStream, config: AudioConfig, mixdown: str | None,
                 continue
             raise AudioError(f"could not decode: not a readable audio file, or truncated ({stream_.failures}).", source=name,
                              fix="check that the file plays and is not cut short; re-export it as WAV or FLAC.") from None
+        kind = stream_.reader_kind
+        if acc.n == 0 and (info.size_bytes or 0) > _EMPTY_FILE_BYTES and stream_.fallback():
+            # a header that says 0 samples in front of a megabyte of them (a recorder stopped before it wrote the
+            # length): libsndfile believes the header, FFmpeg reads to the end
+            stream_.warnings.append(f"{kind} read no samples from {info.size_bytes:,} bytes (the header says 0); read by the next decoder")
+            continue
         return info, sr, mixer, acc
 
 
+#: a file larger than this that a decoder reads no samples from is handed to the next decoder (a header claims 0)
+_EMPTY_FILE_BYTES = 4096
 #: samples (all channels) one decoded block holds at most: 2 MB of float32 (32 s of 16 kHz mono, 5.9 s of 44.1 kHz stereo)
 BLOCK_VALUES = 1 << 19
 
