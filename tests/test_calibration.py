@@ -243,6 +243,10 @@ def test_a_two_class_corpus_gets_lac_sets_with_held_out_coverage_and_says_aps_wa
     screen = rep.render()
     assert "LAC sets at alpha 0.1: coverage" in screen and f"note: {why}" in screen and "APS sets at" not in screen
     assert abs(rep.temperature - 2.0) / 2.0 < 0.15 and rep.after["nll"] < rep.before["nll"]  # the other figures are kept
+    from workbench.analysis.calibration import plot_set_sizes
+
+    title = plot_set_sizes(rep).axes[0].get_title()  # the figure says it too, not only the text beside it
+    assert "APS sets skipped (the corpus has 2 classes): LAC only" in title, title
     with pytest.raises(ConfigError, match="binary target") as err:  # APS asked for directly: the fact and the fix
         conformal_sets(np.eye(2)[[0, 1] * 10], np.array([0, 1] * 10), np.eye(2), score="aps")
     assert 'score="lac"' in err.value.fix

@@ -167,6 +167,11 @@ def plot_set_sizes(report, *, ax=None):
     ax.set_ylabel("coverage of the true class", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", ncol=1, frameon=False)
     title = plain_text(f"{report.variant}: conformal sets at alpha {report.alpha} (exact 95 % intervals; labels: mean set size)")
+    skipped = getattr(report, "conformal_skipped", None) or {}
+    if skipped:  # a score that was not run says so on the figure too (two classes: APS skipped, LAC only)
+        reason = next(iter(skipped.values())).split(":", 1)[-1].split(", and ")[0].strip()  # "the corpus has 2 classes"
+        title += "\n" + plain_text(f"{', '.join(k.upper() for k in skipped)} sets skipped ({reason}): "
+                                   f"{', '.join(k.upper() for k in scores)} only")
     if flags:  # the failed checks on a line of their own (escaped apart: plain_text shows a break as a literal \n)
         title += "\n⚠ " + plain_text("; ".join(flags))
     ax.set_title(title, fontsize=10)
