@@ -145,6 +145,12 @@ def test_a_breakdown_says_how_many_items_it_leaves_out(tmp_path, monkeypatch):
     monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
     out = reporting.metrics_section(rf.path, by=["gender"], n_boot=10)
     assert "<p>3 items without a gender are not in this breakdown.</p>" in shown[0] and out["raw"]["breakdown_left_out"] == {"gender": 3}
+    from workbench.analysis.metrics import plot_breakdown
+
+    fig = plot_breakdown(rf.results(), "gender", n_boot=10)  # the figure says it too, and the whole set's n
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    assert any("3 items without a gender are not in this breakdown" in t for t in texts), texts
+    assert any(t.startswith("all items (n=11)") for t in texts), texts
     every = evaluate(rf.results().assign(gender="x"), by=["gender"], n_boot=10)
     assert "without a gender" not in every.render() and every.breakdown_left_out == {}  # none left out: no note
 

@@ -560,7 +560,8 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
                           f"the breakdown of {variant!r} (restrict={restrict}).", source="plot_breakdown(overall=...)",
                           fix="pass the Report of the same variant and restrict setting, or leave overall out.")
     own = ax is None
-    footnote = breakdown_footnote(table)
+    left_out = overall.n_scored - int(table["n"].sum())  # items with no value in `by`: in "all items", in no group
+    footnote = breakdown_footnote(table) + ([f"{left_out} items without a {by} are not in this breakdown (they are in all items)."] if left_out > 0 else [])
     fig, ax = _axes(ax, (6.5, 1.85 + 0.42 * max(len(table), 1) + FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)
@@ -570,7 +571,7 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.errorbar(v[shown], y[shown], xerr=np.clip(err[:, shown], 0, None), fmt="o", color="#4477aa", ecolor="#4477aa", capsize=3,
                 label=f"{metric.upper()} with 95% interval")
     lo, hi = overall.ci[metric]
-    ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items: {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
+    ax.axvspan(lo, hi, color="grey", alpha=0.15, label=f"all items (n={overall.n_scored}): {getattr(overall, metric):.3f} [{lo:.3f}, {hi:.3f}]")
     ax.axvline(getattr(overall, metric), color="grey", lw=1)
     # every row inside the frame (a too-small group at an end is text only, which autoscaling ignores), top to bottom
     ax.set_ylim(len(table) - 0.5, -0.5)
