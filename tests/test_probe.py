@@ -331,7 +331,7 @@ def test_a_split_value_with_a_look_alike_letter_is_named_so_that_it_can_be_told_
             for i, p in enumerate(["Train"] * 4 + ["Test1"] * 4 + ["\u0422est1"] * 2 + [""] * 2)]
     rf = write_run(tmp_path / "cyr", rows, [np.eye(2)[i % 2] * 8 for i in range(len(rows))])
     folds, excluded = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
-    assert [(f.name, len(f.test)) for f in folds] == [("split", 4)]
+    assert [(f.name, len(f.test)) for f in folds] == [("Test1", 4)]  # named by its test set (one set or several)
     assert excluded == {"a split that is neither train, dev nor test (['', '\\u0422est1'])": ["c8", "c9", "c10", "c11"]}
     only = write_run(tmp_path / "only", [synthetic_row(f"d{i}", emotion=CLASSES[i % 2], split=p)
                                          for i, p in enumerate(["Train"] * 4 + ["\u0422est1"] * 2)], [np.ones(2) * i for i in range(6)])
