@@ -94,6 +94,10 @@ def _os_error(exc: OSError, shown: str) -> AudioError:
     return AudioError(f"cannot be read: {exc.strerror or exc}.", source=shown, fix="check that the file exists and is readable.")
 
 
+#: a file larger than this that a decoder reads no samples from is handed to the next decoder (a header that claims 0)
+EMPTY_FILE_BYTES = 4096
+
+
 class AudioStream:
     """An open audio source read block by block.
 
@@ -243,6 +247,10 @@ class AudioStream:
             tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             if len(tail):
                 yield tail
+        if n_in == 0 and (self.info.size_bytes or 0) > EMPTY_FILE_BYTES and self.fallback():  # a header that says 0 samples
+            self.warnings.append(f"a decoder read no samples from {self.info.size_bytes:,} bytes; read by the next decoder")
+            yield from self.blocks()
+            return
         self.info.frames = n_in
         self.info.duration = n_in / sr
         if n_in == 0:

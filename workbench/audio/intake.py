@@ -40,7 +40,7 @@ import numpy as np
 from workbench.audio.clip import INPUT_TYPES, Audio, AudioInput, SourceInfo
 from workbench.audio.config import MAX_CHANNELS, AudioConfig
 from workbench.audio.convert import _Mixer, resample, resample_array, to_mono
-from workbench.audio.decoders import AudioStream, check_audio_path, file_sha256
+from workbench.audio.decoders import EMPTY_FILE_BYTES, AudioStream, check_audio_path, file_sha256
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.errors import AudioError
 from workbench.schema import SAMPLE_RATE
@@ -188,7 +188,7 @@ def _read_stream(stream_: AudioStream, config: AudioConfig, mixdown: str | None,
             raise AudioError(f"could not decode: not a readable audio file, or truncated ({stream_.failures}).", source=name,
                              fix="check that the file plays and is not cut short; re-export it as WAV or FLAC.") from None
         kind = stream_.reader_kind
-        if acc.n == 0 and (info.size_bytes or 0) > _EMPTY_FILE_BYTES and stream_.fallback():
+        if acc.n == 0 and (info.size_bytes or 0) > EMPTY_FILE_BYTES and stream_.fallback():
             # a header that says 0 samples in front of a megabyte of them (a recorder stopped before it wrote the
             # length): libsndfile believes the header, FFmpeg reads to the end
             stream_.warnings.append(f"{kind} read no samples from {info.size_bytes:,} bytes (the header says 0); read by the next decoder")
@@ -196,8 +196,6 @@ def _read_stream(stream_: AudioStream, config: AudioConfig, mixdown: str | None,
         return info, sr, mixer, acc
 
 
-#: a file larger than this that a decoder reads no samples from is handed to the next decoder (a header claims 0)
-_EMPTY_FILE_BYTES = 4096
 #: samples (all channels) one decoded block holds at most: 2 MB of float32 (32 s of 16 kHz mono, 5.9 s of 44.1 kHz stereo)
 BLOCK_VALUES = 1 << 19
 
