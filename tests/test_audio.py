@@ -294,22 +294,18 @@ def test_zero_length(tmp_path):
     _assert_clear(e.value, "zero length", "zero.wav")
 
 
-def test_too_long_points_to_segmentation_before_decoding(tmp_path):
-    p = tmp_path / "long.wav"
-    sf.write(p, sine(16000, 3.0), 16000)
-    with pytest.raises(AudioError) as e:
-        load(p, config=AudioConfig(max_duration_s=2.0))
-    _assert_clear(e.value, "over the 2 s limit", "long.wav")
-    assert "workbench segment" in str(e.value)
-
-
-def test_a_length_just_over_the_limit_is_shown_over_it(tmp_path):
+@pytest.mark.parametrize("seconds, limit, said", [
+    (3.0, 2.0, "declares 3.0 s of audio, over the 2 s limit"),
     # 10.01 s against a 10 s limit printed "declares 10.0 s of audio, over the 10 s limit": a fact that contradicts itself
-    p = tmp_path / "just_over.wav"
-    sf.write(p, sine(16000, 10.01), 16000)
+    (10.01, 10.0, "declares 10.01 s of audio, over the 10 s limit"),
+])
+def test_too_long_is_refused_before_decoding_shown_over_the_limit_and_points_to_segmentation(tmp_path, seconds, limit, said):
+    p = tmp_path / "long.wav"
+    sf.write(p, sine(16000, seconds), 16000)
     with pytest.raises(AudioError) as e:
-        load(p, config=AudioConfig(max_duration_s=10.0))
-    _assert_clear(e.value, "declares 10.01 s of audio, over the 10 s limit", "just_over.wav")
+        load(p, config=AudioConfig(max_duration_s=limit))
+    _assert_clear(e.value, said, "long.wav")
+    assert "workbench segment" in str(e.value)
 
 
 def test_a_slow_decode_is_stopped_by_the_timeout(tmp_path):
