@@ -250,3 +250,19 @@ def test_a_two_class_corpus_gets_lac_sets_with_held_out_coverage_and_says_aps_wa
     with pytest.raises(ConfigError, match="binary target") as err:  # APS asked for directly: the fact and the fix
         conformal_sets(np.eye(2)[[0, 1] * 10], np.array([0, 1] * 10), np.eye(2), score="aps")
     assert 'score="lac"' in err.value.fix
+
+
+def test_folds_that_fit_their_temperature_on_the_same_speakers_are_said_to():
+    """The walkthrough read 'per fold 100.000, 100.000, 5.322, 5.322, 0.695' as a bug: two folds' training halves
+    were the same speakers, so they fitted one T.  The notes say which folds, and only those share a temperature."""
+    import re
+
+    rep = calibrate(planted_run(n_speakers=5, per_speaker=40), n_boot=20, folds=5)
+    said = [n for n in rep.notes if "fitted their temperature on the same speakers" in n]
+    assert said and all(f"note: {n}" in rep.render() for n in said)
+    paired = [[int(k) for k in re.findall(r"\d+", n.split(" fitted")[0])] for n in said]
+    t = rep.fold_temperatures
+    for ks in paired:
+        assert len({t[k - 1] for k in ks}) == 1, (ks, t)
+    alone = [k for k in range(1, 6) if not any(k in ks for ks in paired)]
+    assert len({t[k - 1] for k in alone} | {t[ks[0] - 1] for ks in paired}) == len(alone) + len(paired)

@@ -69,7 +69,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
     UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, conformal_checks, conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
-    temperature_interval,
+    shared_fit_notes, temperature_interval,
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
@@ -374,7 +374,7 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
                 f"other half (split {' / '.join(sorted(split_kinds))}); both are applied to the held-out fold")
     notes = ([f"a fold's training part had a single {items.group_by}, so its temperature and conformal halves share that {items.group_by}"]
              if "by shuffled items" in split_kinds and items.groups is not None else [])
-    notes += skipped.values()  # APS skipped on a binary target: said, never a silent swap
+    notes += [*skipped.values(), *shared_fit_notes([fit for fit, _, _ in halves], items.group_by)]  # said, never silent
     return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "notes": notes, "skipped": skipped}
 
 

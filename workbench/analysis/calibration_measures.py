@@ -422,3 +422,14 @@ def conformal_checks(conformal: dict) -> tuple[dict, list[str]]:
     return {"set_coverage": {s: {k: v for k, v in c.items() if k not in size_keys} for s, c in checks.items()},
             "set_size": {s: {**{k: c[k] for k in size_keys}, "threshold_share": UNINFORMATIVE_SIZE_SHARE}
                          for s, c in checks.items()}}, warnings
+
+
+def shared_fit_notes(fit_parts: list, group_by: str | None) -> list[str]:
+    """A note for the folds whose temperatures were fitted on the very same items (their training halves coincide, as
+    with 5 speakers and 5 folds), so that a repeated temperature ("100.000, 100.000, 5.322, 5.322") reads as what it is."""
+    same: dict[frozenset, list[int]] = {}
+    for k, part in enumerate(fit_parts, 1):
+        same.setdefault(frozenset(np.asarray(part).tolist()), []).append(k)
+    who = f"{group_by}s" if group_by else "items"
+    return [f"folds {', '.join(map(str, ks[:-1]))} and {ks[-1]} fitted their temperature on the same {who} (their training "
+            "parts' halves coincide), so they share one T" for ks in same.values() if len(ks) > 1]
