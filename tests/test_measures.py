@@ -84,3 +84,27 @@ def test_signal_facts_levels_are_the_percentiles_of_the_frame_energies():
 def test_frames_shorter_than_a_sample_are_refused_by_name():
     with pytest.raises(ValueError, match="must be 1 or more"):
         frame_energies_db(np.ones(100, np.float32), 50)  # 25 ms at 50 Hz: 1 sample; 10 ms: 0 samples
+
+
+@pytest.mark.parametrize("sr", [8000, 16000, 22050, 44100, 48000])
+def test_noise_bands_are_the_bins_each_band_holds(sr):
+    # the band slices stand for the boolean masks they replaced: every bin in [lo, min(hi, sr/2)), bands of 4 bins or more
+    from workbench.audio.measures import NOISE_BANDS_HZ, _band_bins
+
+    for n in (1024, int(sr * 0.064) // 2 * 2, 1023):
+        freqs = np.fft.rfftfreq(n, 1 / sr)
+        want = [tuple(np.flatnonzero(m)[[0, -1]] + [0, 1]) for lo, hi in NOISE_BANDS_HZ
+                if (m := (freqs >= lo) & (freqs < min(hi, sr / 2))).sum() >= 4]
+        assert list(_band_bins(n, sr)) == want
+
+
+def test_band_level_above_every_bin_is_digital_silence():
+    # 25 ms at 22.05 kHz is 551 samples: the last bin lies at 11004.5 Hz, so no bin is at or above 11010 Hz
+    from workbench.audio.measures import band_energies_db
+
+    y = np.random.default_rng(2).standard_normal(2205)
+    assert np.all(band_energies_db(y, 22050, low_hz=11010.0) == pytest.approx(-120.0))
+    w = np.hanning(551)
+    power = np.abs(np.fft.rfft(y[:551] * w)) ** 2
+    want = 10 * np.log10(2 * power[np.fft.rfftfreq(551, 1 / 22050) >= 80].sum() / (551 * np.sum(w**2)) + 1e-12)
+    assert band_energies_db(y, 22050)[0] == pytest.approx(want, abs=1e-9)

@@ -26,9 +26,14 @@ def frame_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms:
     n, h = int(sr * frame_ms / 1000), int(sr * hop_ms / 1000)
     if n < 1 or h < 1:
         raise ValueError(f"{frame_ms:g} ms frames every {hop_ms:g} ms are {n} and {h} samples at {sr} Hz: each must be 1 or more.")
-    if len(y) < n:
-        y = np.pad(y, (0, n - len(y)))
-    return 10 * np.log10(_frame_sums(np.square(y, dtype=np.float64), n, h) / n + 1e-12)
+    return _energies_db(np.square(y, dtype=np.float64), n, h)
+
+
+def _energies_db(sq: np.ndarray, n: int, h: int) -> np.ndarray:
+    """Frame energies in dB of the squared samples ``sq`` (float64), zero-padded to one frame when shorter."""
+    if len(sq) < n:
+        sq = np.pad(sq, (0, n - len(sq)))
+    return 10 * np.log10(_frame_sums(sq, n, h) / n + 1e-12)
 
 
 def _frame_sums(sq: np.ndarray, n: int, h: int) -> np.ndarray:
@@ -68,9 +73,37 @@ def band_energies_db(y: np.ndarray, sr: int, *, frame_ms: float = 25.0, hop_ms: 
         y = np.pad(y, (0, n - len(y)))
     frames = np.lib.stride_tricks.sliding_window_view(y, n)[::h]
     w = _hann(n)
-    power = np.abs(np.fft.rfft(frames * w, axis=1)) ** 2
-    keep = np.fft.rfftfreq(n, 1 / sr) >= low_hz
-    return 10 * np.log10(2 * power[:, keep].sum(axis=1) / (n * np.sum(w**2)) + 1e-12)
+    first = _first_bin(n, sr, low_hz)
+    return 10 * np.log10(2 * _power(np.fft.rfft(frames * w, axis=1)[:, first:]).sum(axis=1) / (n * _energy(n)) + 1e-12)
+
+
+def _power(spectrum: np.ndarray) -> np.ndarray:
+    """|X|² of complex bins without the square root ``np.abs`` takes (and squares again)."""
+    return np.square(spectrum.real) + np.square(spectrum.imag)
+
+
+@functools.lru_cache(maxsize=16)
+def _first_bin(n: int, sr: int, low_hz: float) -> int:
+    """The first rfft bin of an ``n``-sample frame at or above ``low_hz``."""
+    above = np.flatnonzero(np.fft.rfftfreq(n, 1 / sr) >= low_hz)
+    return int(above[0]) if len(above) else n // 2 + 1
+
+
+@functools.lru_cache(maxsize=16)
+def _energy(n: int) -> float:
+    return float(np.sum(_hann(n) ** 2))
+
+
+@functools.lru_cache(maxsize=16)
+def _band_bins(n: int, sr: int) -> tuple[tuple[int, int], ...]:
+    """Each usable :data:`NOISE_BANDS_HZ` band of an ``n``-sample frame at ``sr`` as (first, stop) rfft bins (4 bins or more)."""
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    out = []
+    for lo, hi in NOISE_BANDS_HZ:
+        inside = np.flatnonzero((freqs >= lo) & (freqs < min(hi, sr / 2)))
+        if len(inside) >= 4:
+            out.append((int(inside[0]), int(inside[-1]) + 1))  # the bins of a band are contiguous
+    return tuple(out)
 
 
 def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: float = 32.0, quietest: float = 10.0) -> tuple[float, float]:
@@ -111,20 +144,30 @@ def noise_floor_db(y: np.ndarray, sr: int, *, frame_ms: float = 64.0, hop_ms: fl
     quiet = live[e[live] <= cut]
     frames = np.lib.stride_tricks.sliding_window_view(y, n)[starts[quiet]]
     frames = frames - mean[quiet, None]
-    power = np.abs(np.fft.rfft(frames * _hann(n), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(n, 1 / sr)
+    power = _power(np.fft.rfft(frames * _hann(n), axis=1))
     noise = np.zeros(len(quiet))
     total = np.zeros(len(quiet))
-    for lo, hi in NOISE_BANDS_HZ:
-        band = (freqs >= lo) & (freqs < min(hi, sr / 2))
-        if band.sum() < 4:
-            continue
-        bins = power[:, band]
+    for first, stop in _band_bins(n, sr):
+        bins = power[:, first:stop]
         kth = int(NOISE_BIN_QUANTILE * bins.shape[1])  # the order statistic at the quantile (np.partition: no sort)
         noise += np.partition(bins, kth, axis=1)[:, kth] / -np.log(1 - NOISE_BIN_QUANTILE) * bins.shape[1]
         total += bins.sum(axis=1)
     tonal = np.minimum(10 * np.log10((noise + 1e-30) / (total + 1e-30)), 0.0)
     return float(np.median(e[quiet] + tonal)), float(np.median(tonal))
+
+
+def _loudest_ac_frame_db(y64: np.ndarray, sq: np.ndarray, dc: float, n: int, h: int) -> float:
+    """The loudest 25 ms frame of ``y64 - dc`` (``sq``: ``y64`` squared) in dB, as :func:`frame_energies_db` of it would give.
+
+    Each frame's energy without the offset is ``Σy² − 2·dc·Σy + n·dc²`` from block sums (no shifted copy of the
+    clip); that finds the loudest frame, whose energy is then computed directly (so that a frame holding only the
+    offset is exactly digital silence, not the rounding left by the subtraction)."""
+    start = 0  # a clip shorter than a frame is one frame, zero-padded
+    if len(y64) >= n:
+        s2, s1 = _frame_sums(sq, n, h), _frame_sums(y64, n, h)
+        start = int(np.argmax(s2 - 2 * dc * s1)) * h  # n·dc² is the same for every frame
+    frame = y64[start: start + n] - dc
+    return float(10 * np.log10(np.square(frame).sum() / n + 1e-12))
 
 
 @functools.lru_cache(maxsize=8)
@@ -167,14 +210,19 @@ def signal_facts(y: np.ndarray, sr: int, *, silence_floor_db: float = -70.0) -> 
     reached the workbench.
     """
     y = np.asarray(y, dtype=np.float32)
-    e = frame_energies_db(y, sr)
+    y64 = y.astype(np.float64)  # once, for every measure below (issue #28: they run beside the model)
+    n, h = int(sr * 0.025), int(sr * 0.010)
+    if n < 1 or h < 1:
+        raise ValueError(f"25 ms frames every 10 ms are {n} and {h} samples at {sr} Hz: each must be 1 or more.")
+    sq = np.square(y64)
+    e = _energies_db(sq, n, h)
     loud = float(np.max(e))
-    floor, tonal = noise_floor_db(y, sr)
+    floor, tonal = noise_floor_db(y64, sr)
     p95, p10 = (float(v) for v in np.percentile(e, [95, 10]))  # one partition for both
     snr = p95 - floor
     silent = float(np.mean(e < max(loud - 40.0, silence_floor_db)))
-    dc = float(np.mean(y, dtype=np.float64)) if len(y) else 0.0
-    ac_loud = float(np.max(frame_energies_db(y - np.float32(dc), sr))) if dc else loud
+    dc = float(np.sum(y64) / len(y)) if len(y) else 0.0
+    ac_loud = _loudest_ac_frame_db(y64, sq, dc, n, h) if dc else loud
     first_db = onset_level_db(y, sr) if len(y) else -120.0
     speech = np.nonzero(e > loud - 30.0)[0]
     first_speech_s = float(speech[0] * 0.01) if len(speech) else float("nan")
