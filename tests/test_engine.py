@@ -81,19 +81,24 @@ def _work(tmp_path, n):
 
 
 def test_in_process_chunks_decode_the_next_one_ahead_and_keep_their_order(tmp_path, tiny_model, monkeypatch):
-    """Issue #28: the next chunk is decoded in a thread while the model scores this one; results stay in order and equal."""
+    """Issue #28: the next chunk is decoded in a thread while the model scores this one (what the thread has not done
+    when the model needs it is decoded in the model's thread); results stay in order and equal."""
+    import collections
     import threading
 
     from workbench.engine import core
     from workbench.engine.core import Engine
 
     work = _work(tmp_path, 5)
-    threads = []
-    real = core._prepare_many
-    monkeypatch.setattr(core, "_prepare_many", lambda jobs, ctx: threads.append(threading.current_thread().name) or real(jobs, ctx))
+    where = []
+    real = core.prepare
+    monkeypatch.setattr(core, "prepare", lambda job, ctx, *a: where.append((job.work.item.id, threading.current_thread().name)) or real(job, ctx, *a))
     chunked = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=2) for s in chunk]
     assert [s.item.id for s in chunked] == [f"a{i}" for i in range(5)]
-    assert threads == ["workbench-decode-ahead"] * 3  # chunks 0, 1 and 2, each in the thread, each once
+    done = collections.Counter(i for i, _ in where)
+    assert set(done) == {f"a{i}" for i in range(5)} and max(done.values()) <= 2  # at most the one the thread was in, twice
+    assert {t for i, t in where if i in ("a0", "a1")} == {"workbench-decode-ahead"}  # the first chunk: in the thread
+    assert {t for _, t in where} <= {"workbench-decode-ahead", "MainThread"}
     whole = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=64) for s in chunk]
     for a, b in zip(chunked, whole):
         np.testing.assert_allclose(a.prediction.scores, b.prediction.scores, atol=1e-6)
@@ -107,15 +112,15 @@ def test_an_interrupt_while_decoding_ahead_reaches_the_caller(tmp_path, tiny_mod
 
     work = _work(tmp_path, 4)
     calls = []
-    real = core._prepare_many
+    real = core.prepare
 
-    def prepare(jobs, ctx):
-        calls.append(len(jobs))
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # Ctrl-C's check firing inside the decoding thread
-        return real(jobs, ctx)
+    def prepare(job, ctx, *a):
+        calls.append(job.work.item.id)
+        if job.work.item.id == "a2":
+            raise KeyboardInterrupt  # Ctrl-C's check firing while the next chunk is decoded
+        return real(job, ctx, *a)
 
-    monkeypatch.setattr(core, "_prepare_many", prepare)
+    monkeypatch.setattr(core, "prepare", prepare)
     chunks = Engine(tiny_model, workers=0).score(work, chunk_size=2)
     assert [s.item.id for s in next(chunks)] == ["a0", "a1"]
     with pytest.raises(KeyboardInterrupt):
@@ -171,6 +176,8 @@ def _same_results(a, b):
 
 def test_a_prefetched_first_chunk_is_decoded_once_in_its_thread_with_the_same_results(tmp_path, tiny_model, monkeypatch):
     """Issue #28: a run's first chunk is decoded while the model loads (driver._prefetch); the engine uses it as it is."""
+    import collections
+
     from workbench.audio.intake import AudioConfig
     from workbench.data.manifest import Item
     from workbench.engine.core import Engine, Prefetch, WorkItem
@@ -184,7 +191,9 @@ def test_a_prefetched_first_chunk_is_decoded_once_in_its_thread_with_the_same_re
     prefetch = Prefetch(work[:3], AudioConfig())
     fetched = [s for chunk in Engine(tiny_model, workers=0).score(work, chunk_size=3, prefetch=prefetch) for s in chunk]
     _same_results(plain, fetched)
-    assert sorted(i for i, _ in seen) == sorted(w.item.id for w in work)  # each item decoded once
+    done = collections.Counter(i for i, _ in seen)  # each item decoded once; after the first chunk, the one the thread
+    assert set(done) == {w.item.id for w in work} and sum(done.values()) <= len(work) + 1  # ahead was in may be twice
+    assert all(done[i] == 1 for i in ("a0", "bad", "a1"))
     assert {i for i, t in seen if t == "workbench-prefetch"} == {"a0", "bad", "a1"}
 
 

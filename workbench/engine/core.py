@@ -30,7 +30,6 @@ import logging
 import multiprocessing
 import os
 import stat
-import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from workbench.audio.intake import Audio, AudioConfig, decode_mono, file_sha256
+from workbench.engine.ahead import Ahead, ChunkAhead, decode_ahead_mode
 from workbench.engine.findings import DiagnosticsConfig, Finding, audio_facts, findings_from, prediction_facts
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
@@ -248,7 +248,7 @@ class Prefetch:
     def __init__(self, work: Sequence[WorkItem], audio_config: AudioConfig):
         self.audio_config = audio_config
         self._work = list(work)
-        self._ahead = _Ahead(lambda _: [_process(w, audio_config) for w in self._work], 0, name="workbench-prefetch")
+        self._ahead = Ahead(lambda _: [_process(w, audio_config) for w in self._work], 0, name="workbench-prefetch")
         self._ready: dict | None = None
 
     def take(self, w: WorkItem, audio_config: AudioConfig) -> tuple | None:
@@ -267,30 +267,6 @@ class Prefetch:
         self._ready = {}
         self._work.clear()  # a thread still decoding stops after its current item
         self._ahead._box.pop("value", None)
-
-
-class _Ahead:
-    """``fn(arg)`` run in a daemon thread now; :meth:`result` waits for it and returns its value or raises what it raised
-    (a ``KeyboardInterrupt`` from a check in it included).  A daemon thread: a run stopped meanwhile never waits for it."""
-
-    def __init__(self, fn: Callable[[int], Any], arg: int, name: str = "workbench-decode-ahead"):
-        self._box: dict = {}
-
-        def target():
-            try:
-                self._box["value"] = fn(arg)
-            except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
-                self._box["error"] = exc
-
-        self._thread = threading.Thread(target=target, name=name, daemon=True)
-        self._thread.start()
-
-    def result(self) -> Any:
-        while self._thread.is_alive():
-            self._thread.join(0.1)  # short steps: Ctrl-C reaches the main thread
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box["value"]
 
 
 def _prepare_many(jobs: list[_Job], ctx: _Context) -> list[tuple[int, list[tuple]]]:
@@ -342,7 +318,7 @@ class Engine:
         self.workers = workers
         self.keep_audio = keep_audio
         self.policy = policy
-        self.stats = {"decode_s": 0.0, "model_s": 0.0, "post_s": 0.0, "wait_s": 0.0}
+        self.stats = {"decode_s": 0.0, "model_s": 0.0, "post_s": 0.0, "wait_s": 0.0, "wait_decoding_s": 0.0}
 
     @property
     def _ctx(self) -> _Context:
@@ -384,28 +360,44 @@ class Engine:
     def _score_in_process(self, work, chunks, ctx, progress, prefetch: Prefetch | None = None) -> Iterator[list[Scored]]:
         """Chunks decoded in this process, the next one in a thread while the model scores this one.
 
-        The thread's decoding (numpy, soundfile) fills the gaps the model's threads leave between operators: `tiny`
-        through ONNX Runtime, 400 clips, 2 cores, three alternating pairs: 7.57, 8.15, 8.11 s a process without it,
-        7.22, 7.13, 7.20 s with it (benchmarks/README.md).  One chunk ahead at most, so memory holds two chunks.
+        The thread is in the idle scheduling class (:class:`~workbench.engine.ahead.ChunkAhead`): it decodes on the
+        cores the model's threads leave free, and what it has not done when the model needs the chunk is decoded here.
+        One chunk ahead at most, so memory holds two chunks.  ``WORKBENCH_DECODE_AHEAD`` (``idle``, ``normal``, ``off``)
+        chooses; benchmarks/README.md has the figures.
         """
-        def prepare_chunk(k: int) -> list:
+        mode = decode_ahead_mode()
+
+        def first_chunk(_: int) -> list:
             t0 = time.perf_counter()
             try:
-                if prefetch is not None and k == 0:
+                if prefetch is not None:
                     try:
-                        return [(i, prepare(_Job(i, work[i]), ctx, prefetch.take(work[i], ctx.audio_config))) for i in chunks[k]]
+                        return [(i, prepare(_Job(i, work[i]), ctx, prefetch.take(work[i], ctx.audio_config))) for i in chunks[0]]
                     finally:
                         prefetch.discard()
-                return _prepare_many([_Job(i, work[i]) for i in chunks[k]], ctx)
+                return _prepare_many([_Job(i, work[i]) for i in chunks[0]], ctx)
             finally:
                 self.stats["decode_s"] += time.perf_counter() - t0
 
-        ahead = _Ahead(prepare_chunk, 0) if chunks else None
+        def chunk_ahead(k: int) -> ChunkAhead | None:
+            if k >= len(chunks) or mode == "off":
+                return None
+            return ChunkAhead([_Job(i, work[i]) for i in chunks[k]], lambda job: (job.index, prepare(job, ctx)), idle=mode == "idle")
+
+        ahead: Any = Ahead(first_chunk, 0) if chunks else None
         for k in range(len(chunks)):
             t0 = time.perf_counter()
-            prepared = ahead.result()
+            if ahead is None:  # no thread ahead (WORKBENCH_DECODE_AHEAD=off): prepared now, the model waiting
+                prepared = _prepare_many([_Job(i, work[i]) for i in chunks[k]], ctx)
+                self.stats["decode_s"] += time.perf_counter() - t0
+                self.stats["wait_decoding_s"] += time.perf_counter() - t0
+            else:
+                prepared = ahead.result()
             self.stats["wait_s"] += time.perf_counter() - t0
-            ahead = _Ahead(prepare_chunk, k + 1) if k + 1 < len(chunks) else None
+            if isinstance(ahead, ChunkAhead):
+                self.stats["decode_s"] += ahead.stats["thread_s"] + ahead.stats["caller_s"]
+                self.stats["wait_decoding_s"] += ahead.stats["caller_s"]  # the part of wait_s spent decoding here
+            ahead = chunk_ahead(k + 1)
             yield self._finish(work, prepared, progress)
 
     def _score_pooled(self, work, chunks, n_workers, ctx, progress) -> Iterator[list[Scored]]:
