@@ -30,6 +30,7 @@ from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.ray_executor import ActorLostError, ray_temperature_error, run_chunks, settle_for_ray
+from workbench.engine.ahead import decode_ahead_mode
 from workbench.engine.core import Engine, Prefetch, Scored, WorkItem
 from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import AudioError, ConfigError, WorkbenchError
@@ -42,7 +43,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
-from workbench.runs.writer import RunWriter
+from workbench.runs.writer import PartsInBackground, RunWriter
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -164,9 +165,10 @@ def _prefetch(plan: "_Plan", chunk_size: int, workers: int | None) -> Prefetch |
 
 #: what ``summary.json``'s ``engine.timing_s`` parts mean: they are not slices of ``seconds`` that add up
 TIMING_NOTE = ("seconds = start_s (manifest, lock, model load, --dtype auto's choice) + the scoring, in which the main "
-               "process ran the model (model_s), findings and cache writes (post_s) and waited for decoded audio (wait_s); "
-               "decode_s is the decoding done in a thread beside the model, overlapping model_s, so it is not added "
-               "(0 when worker processes decode)")
+               "process ran the model (model_s), findings and cache writes (post_s) and waited for decoded audio (wait_s, "
+               "of which wait_decoding_s it spent decoding what the thread ahead had not); decode_s is all the decoding, "
+               "most of it done in a thread beside the model on the cores the model left idle, overlapping model_s, so it "
+               "is not added (0 when worker processes decode)")
 
 #: precisions a local run records as chosen (an ONNX path records the graph's dtype, so it is checked after loading)
 TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
@@ -191,6 +193,7 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
     """Step 1: the manifest read, the variants and settings, the model's precision chosen (once, here), engine refusals."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {list(ENGINES)}.", source="engine", fix="pass --engine local or --engine ray.")
+    decode_ahead_mode()  # WORKBENCH_DECODE_AHEAD misspelt: refused now, not after the model has loaded
     if not isinstance(manifest, Manifest):
         manifest_ref = str(Path(manifest).resolve())
         manifest = read_manifest(Path(manifest))
@@ -364,38 +367,62 @@ def _bar(progress: bool, total: int, initial: int):
 
 def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddings, bar, bar_rows, hook, limit,
                  total_rows) -> tuple[int, int, int]:
-    """Each chunk of engine results written as a part (rows safely on disk before ``hook`` hears of them);
-    returns (new rows, failed, from cache).  Stops after ``limit`` new rows."""
-    n_new = n_failed = n_cached = 0
+    """Each chunk of engine results written as a part, in a thread while the model scores the next chunk
+    (:class:`~workbench.runs.writer.PartsInBackground`); its rows are counted, logged and told to ``hook`` only once
+    the part is on disk.  Returns (new rows, failed, from cache).  Stops after ``limit`` new rows."""
+    counts = [0, 0, 0]  # new rows, failed, from cache: of the parts on disk
+    parts = PartsInBackground(writer)
+
+    def written(scored: list[Scored], rows: list[dict]) -> None:
+        counts[0] += len(rows)
+        counts[1] += sum(1 for s in scored if not s.ok)
+        counts[2] += sum(1 for s in scored if s.cached)
+        for s in scored:
+            done.add((s.item.id, s.variant.name))
+            if not s.ok:
+                writer.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
+        if bar is not None and bar_rows:  # the local engine moves the bar itself
+            bar.update(len(rows))
+        if hook is not None:
+            hook("chunk", rows, completed=len(done), total=total_rows)
+
+    submitted = 0
     try:
         for scored in results:
             interrupts.check()  # a Ctrl-C swallowed in a worker's third-party code stops the run here
             rows, embs, frame_embs = rows_from(scored, frame_embeddings, labels)
-            writer.write_part(rows, embs, frame_embs)
-            n_new += len(rows)
-            n_failed += sum(1 for s in scored if not s.ok)
-            n_cached += sum(1 for s in scored if s.cached)
-            for s in scored:
-                done.add((s.item.id, s.variant.name))
-                if not s.ok:
-                    writer.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
-            if bar is not None and bar_rows:  # the local engine moves the bar itself
-                bar.update(len(rows))
-            if hook is not None:
-                hook("chunk", rows, completed=len(done), total=total_rows)
-            if limit is not None and n_new >= limit:
-                writer.log(f"stopped after {n_new} new rows (limit)")
+            parts.submit(rows, embs, frame_embs, then=lambda scored=scored, rows=rows: written(scored, rows))
+            submitted += len(rows)
+            if limit is not None and submitted >= limit:
+                parts.settle()
+                writer.log(f"stopped after {counts[0]} new rows (limit)")
                 break
+        parts.settle()
+    except KeyboardInterrupt:  # the part in flight, when it is on disk within a second, is counted before the log says how
+        _settle_quietly(parts, timeout=1.0)  # many rows are kept; a slower one is left (it is whole or absent)
+        raise
     except WorkbenchError as exc:
         # e.g. a Ray cluster that lost every actor: the parts written so far stay, and log.txt says why the run stopped
+        _settle_quietly(parts)
         writer.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
+        raise
+    except BaseException:
+        _settle_quietly(parts)
         raise
     finally:
         if bar is not None:
             bar.close()
         if hasattr(results, "close"):
             results.close()  # stops a pool of decoders or a Ray cluster started here
-    return n_new, n_failed, n_cached
+    return counts[0], counts[1], counts[2]
+
+
+def _settle_quietly(parts: PartsInBackground, timeout: float | None = None) -> None:
+    """The part in flight finished and counted on the way out of an error (the error on its way out is the one reported)."""
+    try:
+        parts.settle(timeout)
+    except Exception:  # noqa: BLE001 — the error already on its way out is the one to report
+        pass
 
 
 def rows_from(scored: list[Scored], keep_frames: bool, labels: Sequence[str] = LABEL_KEYS) -> tuple[list[dict], list, dict]:
