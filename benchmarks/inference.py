@@ -351,7 +351,8 @@ def issue28_targets(best: dict, outs: dict, extra: dict, arch: str, figures: dic
     chosen = (figures.get("cli_dtype_chosen") or {}).get("cli:auto") or (figures.get("auto_choice") or {}).get("chosen")
     model_name = {"float32": "model", "bfloat16": "model:bfloat16-weights", "int8": "model:int8",
                   "onnx-float32": "model:onnxruntime-float32", "onnx-int8": "model:onnxruntime-int8"}.get(chosen)
-    for cli, model in (("cli:float32", "model"), ("cli:auto", model_name)):
+    modes = sorted(n for n in best if n.startswith("cli:auto:"))  # --decode-ahead: the same run with another decoding thread
+    for cli, model in (("cli:float32", "model"), ("cli:auto", model_name), *((m, model_name) for m in modes)):
         if cli in best and model in best:
             over = best[model] / best[cli]
             ok = over <= TARGETS["tiny_process_over_model"]
@@ -388,6 +389,9 @@ def main() -> int:
                     help="--dtype of the baseline checkout's `workbench run` (default: the --dtype of cli)")
     ap.add_argument("--precisions", action="store_true",
                     help="also every precision/backend (model only) and `workbench run` in float32 and --dtype auto, with issue #23's targets")
+    ap.add_argument("--decode-ahead", nargs="*", default=[], choices=["normal", "off"],
+                    help="with --precisions: also `workbench run --dtype auto` with WORKBENCH_DECODE_AHEAD set to each of these "
+                         "(the decoding thread competing with the model, or no thread), beside the default idle thread")
     args = ap.parse_args()
     original_env = dict(os.environ)  # what a baseline checkout's `workbench run` is started with
     from workbench.cli import prepare_process
@@ -473,8 +477,9 @@ def main() -> int:
             for name, alt, pdt in precision_paths(ck, device, tmp):
                 alt_models[name], peak_dtype[name] = alt, pdt
                 run_model(alt, decoded[:2], device)  # warm-up
-            cli_dtypes = {"cli:float32": "float32", "cli:auto": "auto"}
-            peak_dtype.update({"cli:float32": "float32", "cli:auto": "bfloat16" if auto == "bfloat16" else "float32"})
+            cli_dtypes = {"cli:float32": "float32", "cli:auto": "auto", **{f"cli:auto:{m}": "auto" for m in args.decode_ahead}}
+            peak_dtype.update({name: "float32" for name in cli_dtypes})
+            peak_dtype.update({name: "bfloat16" for name in cli_dtypes if name.startswith("cli:auto") and auto == "bfloat16"})
             names = [n for n in names if n != "cli"] + list(alt_models) + list(cli_dtypes)  # cli:float32 is `cli`
 
         def measure(name, out_dir):
@@ -496,7 +501,9 @@ def main() -> int:
                 elapsed, out = run_model(alt_models[name], decoded, device)
                 audio = total_audio
             elif name in cli_dtypes:
-                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, cli_dtypes[name], args.workers)
+                mode = name.split(":")[2] if name.count(":") == 2 else None  # cli:auto:normal → WORKBENCH_DECODE_AHEAD=normal
+                elapsed, out, summary = run_cli(manifest, out_dir, ck, device, cli_dtypes[name], args.workers,
+                                                env={**os.environ, "WORKBENCH_DECODE_AHEAD": mode} if mode else None)
                 audio = total_audio
                 extra[name] = {"process_wall_s": elapsed, "model_load_s": summary["model"]["load_seconds"],
                                **summary.get("engine", {}).get("timing_s", {})}
