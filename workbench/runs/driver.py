@@ -166,9 +166,10 @@ def _prefetch(plan: "_Plan", chunk_size: int, workers: int | None) -> Prefetch |
 #: what ``summary.json``'s ``engine.timing_s`` parts mean: they are not slices of ``seconds`` that add up
 TIMING_NOTE = ("seconds = start_s (manifest, lock, model load, --dtype auto's choice) + the scoring, in which the main "
                "process ran the model (model_s), findings and cache writes (post_s) and waited for decoded audio (wait_s, "
-               "of which wait_decoding_s it spent decoding what the thread ahead had not); decode_s is all the decoding, "
-               "most of it done in a thread beside the model on the cores the model left idle, overlapping model_s, so it "
-               "is not added (0 when worker processes decode)")
+               "of which wait_decoding_s it spent decoding what the thread ahead had not); decode_s is the wall time of all "
+               "the decoding, most of it done in a thread beside the model that only runs on the cores the model leaves "
+               "idle (so it reads longer than the work), overlapping model_s, so it is not added (0 when worker "
+               "processes decode)")
 
 #: precisions a local run records as chosen (an ONNX path records the graph's dtype, so it is checked after loading)
 TORCH_DTYPES = ("float32", "bfloat16", "float16", "int8")
