@@ -17,7 +17,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import write_manifest
 from workbench.analysis.probe import assign_folds, probe_data, probe_run, session_of
-from workbench.schema import split_key
+from workbench.schema import split_key, split_role
 from workbench.runs.writer import RunWriter
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import run
@@ -348,3 +348,16 @@ def test_a_test_set_number_written_with_a_leading_zero_or_a_full_width_digit_is_
     folds, _ = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
     assert [(f.name, len(f.test)) for f in folds] == [("Test1", 6), ("Test2", 2)]
     assert split_key("Test" + "9" * 5000) == "test" + "9" * 5000 and split_key("Test00") == "test0"  # past int()'s 4,300 digits
+
+
+def test_a_test_set_number_after_a_hyphen_or_an_underscore_and_a_space_is_the_same_set(tmp_path):
+    """'test-1' and 'Test_ 1' had no role (listed as left out of every fold) while 'Test1', 'Test 1' and 'test_1' were
+    one test set: the separator between the word and the number was read as spaces then at most one underscore."""
+    assert {split_key(v) for v in ("Test1", "test-1", "Test_ 1", "TEST - 01", "test_1")} == {"test1"}
+    assert split_role("test-1") == split_role("Test_ 1") == "test" and split_key("test-2") == "test2"
+    rows = [synthetic_row(f"h{i}", emotion=CLASSES[i % 2], split=p)
+            for i, p in enumerate(["Train"] * 4 + ["Test1"] * 2 + ["test-1"] * 2 + ["Test_ 1"] * 2 + ["Test-2"] * 2)]
+    rf = write_run(tmp_path / "hyphen", rows, [np.eye(2)[i % 2] * 8 for i in range(len(rows))])
+    folds, left_out = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("Test1", 4, 6), ("Test-2", 4, 2)]
+    assert left_out == {}, left_out  # no row "left out": every spelling has its role

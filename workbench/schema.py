@@ -72,7 +72,8 @@ class Column:
 SPLIT_ROLES = {"train": ("train", "training"), "dev": ("dev", "development", "valid", "validation", "val"),
                "test": ("test", "testing")}
 #: numbered test sets, each its own (MSP-Podcast's Test1, Test2, Test3 are drawn differently: never pooled)
-_NUMBERED_TEST = re.compile(r"^test\s*_?(\d+)$")
+#: (between the word and the number any run of spaces, underscores and hyphens: Test1, Test 1, test_1, test-1, Test_ 1)
+_NUMBERED_TEST = re.compile(r"^test[\s_\-\u2010\u2011\u2013]*(\d+)$")
 
 
 def split_role(value: Any) -> str:
@@ -91,12 +92,13 @@ def split_role(value: Any) -> str:
 
 def split_key(value: Any) -> str:
     """The name a ``split`` value is grouped by: one key for every spelling of a set.  A numbered test set loses its case,
-    spaces, underscore and leading zeros (``Test 1``, ``Test1``, ``test_1``, ``TEST01`` are all ``test1``: one test set); a
-    role's own names are the role (``Testing`` is ``test``, ``Development`` is ``dev``); anything else is lower-cased.
+    spaces, underscores, hyphens and leading zeros (``Test 1``, ``Test1``, ``test_1``, ``test-1``, ``Test_ 1``, ``TEST01`` are all
+    ``test1``: one test set); a role's own names are the role (``Testing`` is ``test``, ``Development`` is ``dev``); anything
+    else is lower-cased.
     Readers show a set by the spelling the corpus wrote first.
 
-    >>> [split_key(v) for v in ("Test 1", "Test1", "test_1", "TEST1", "Testing", "Development", " Session1 ")]
-    ['test1', 'test1', 'test1', 'test1', 'test', 'dev', 'session1']
+    >>> [split_key(v) for v in ("Test 1", "Test1", "test_1", "test-1", "TEST1", "Testing", "Development", " Session1 ")]
+    ['test1', 'test1', 'test1', 'test1', 'test1', 'test', 'dev', 'session1']
     """
     key = str(value or "").strip().lower()
     numbered = _NUMBERED_TEST.match(key)
