@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import av_encode, sine, speech_like, stereo
-from workbench.audio.intake import AudioConfig, _block_frames, decode, load, resample, resample_array
+from workbench.audio.intake import AudioConfig, _block_frames, decode, load, resample, resample_array, stream
 from workbench.errors import AudioError
 from workbench.audio.processing import ProcessingLog, StepRecord, measure_length_change
 
@@ -276,6 +276,21 @@ def test_nan_samples_in_a_float_wav(tmp_path):
     with pytest.raises(AudioError) as e:
         load(p)
     _assert_clear(e.value, "1 NaN/Inf sample values (first at 0.500 s)", "nan.wav")
+
+
+@pytest.mark.parametrize("read", ["file", "array", "stream"])
+def test_a_nan_just_before_the_end_is_not_placed_past_it(tmp_path, read):
+    """The last sample of 30 s at 16 kHz starts at 29.99994 s: rounded to the millisecond, the message put the NaN at
+    "30.000 s", past the sample and past the end of the file.  The time shown is the sample's, cut to the millisecond."""
+    y = np.zeros(480000, dtype=np.float32)
+    y[-1] = np.nan
+    sf.write(tmp_path / "late.wav", y, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as e:
+        if read == "stream":
+            list(stream(tmp_path / "late.wav").blocks())
+        else:
+            load(tmp_path / "late.wav" if read == "file" else (y, 16000), config=AudioConfig(max_duration_s=60))
+    assert "NaN/Inf sample values (first at 29.999 s)" in str(e.value) and "30.000" not in str(e.value), str(e.value)
 
 
 def test_inf_samples_in_an_array():

@@ -38,6 +38,17 @@ _UNKNOWN_FRAMES = 1 << 62
 FILE_NOT_FOUND = "file not found."
 
 
+def sample_time(index: int, sr: int) -> str:
+    """Where sample ``index`` (from 0) of ``sr`` Hz audio starts, to the millisecond below: a NaN at 29.99994 s is
+    "29.999 s", never "30.000 s" (rounded, the time named a point past the sample, even past the end of the file).
+
+    >>> sample_time(479999, 16000), sample_time(8000, 16000)
+    ('29.999 s', '0.500 s')
+    """
+    ms = int(index) * 1000 // int(sr)
+    return f"{ms // 1000}.{ms % 1000:03d} s"
+
+
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """sha256 of a file's bytes, read in 1 MB chunks; an unreadable file raises :class:`AudioError`."""
     try:
@@ -225,7 +236,7 @@ class AudioStream:
                 finite = np.isfinite(block)
                 if not finite.all():
                     first = int(np.argmax(~finite.all(axis=1)))
-                    raise AudioError(f"contains NaN/Inf sample values (first at {(n_in + first) / sr:.3f} s).", source=self.shown,
+                    raise AudioError(f"contains NaN/Inf sample values (first at {sample_time(n_in + first, sr)}).", source=self.shown,
                                      fix="the file is corrupt: re-export it.")
                 n_in += len(block)
                 mono = block.mean(axis=1, dtype=np.float32) if ch > 1 else block[:, 0]
@@ -239,7 +250,7 @@ class AudioStream:
             if n_in == 0 and self.fallback():  # nothing read yet: the next decoder may read it (as load() does)
                 yield from self.blocks()
                 return
-            raise AudioError(f"decoding failed at {n_in / sr:.1f} s ({self.failures}).", source=self.shown,
+            raise AudioError(f"decoding failed at {sample_time(n_in, sr)} ({self.failures}).", source=self.shown,
                              fix="the file is damaged or truncated: re-export it as WAV or FLAC.") from None
         finally:
             self.close()

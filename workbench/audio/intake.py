@@ -40,7 +40,7 @@ import numpy as np
 from workbench.audio.clip import INPUT_TYPES, Audio, AudioInput, SourceInfo
 from workbench.audio.config import MAX_CHANNELS, AudioConfig
 from workbench.audio.convert import _Mixer, resample, resample_array, to_mono
-from workbench.audio.decoders import EMPTY_FILE_BYTES, AudioStream, check_audio_path, file_sha256
+from workbench.audio.decoders import EMPTY_FILE_BYTES, AudioStream, check_audio_path, file_sha256, sample_time
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.errors import AudioError
 from workbench.schema import SAMPLE_RATE
@@ -312,7 +312,7 @@ class _Accumulator:
                              fix="check the recording; an empty file cannot be classified.")
         if self.bad:
             raise AudioError(
-                f"contains {self.bad} NaN/Inf sample values (first at {self.first_bad / self.sr:.3f} s).",
+                f"contains {self.bad} NaN/Inf sample values (first at {sample_time(self.first_bad, self.sr)}).",
                 source=name,
                 fix="the file or array is corrupt: re-export it, or replace non-finite values before loading.",
             )
