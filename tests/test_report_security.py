@@ -166,3 +166,20 @@ def test_report_in_chromium_runs_no_payload(hostile_report):
     assert not console_errors, console_errors
     assert injected == 0
     assert "item0<img src=x onerror=" in visible and "<script>document.title='pwned'</script>" in visible
+
+
+def test_colour_codes_in_a_notebooks_text_output_are_dropped_not_shown_as_text():
+    """A coloured line in a notebook's output ("\\x1b[31mred\\x1b[0m", as a logger or a library's warning prints it) read
+    "\\x1b[31mred\\x1b[0m" on the report page.  The colour codes are dropped; any other escape sequence (one that would
+    clear a terminal) is still shown as its escape, and the text is still escaped."""
+    from workbench.views.html import notebook_html
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="\x1b[31mred\x1b[0m and \x1b[1;4mbold\x1b[m <b>\x1b[2J\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "\x1b[32mgreen\x1b[0m"}, execution_count=1),
+        nbformat.v4.new_output("error", ename="ValueError", evalue="\x1b[0;31mbad value\x1b[0m", traceback=[]),
+    ])])
+    page = notebook_html(nb, title="t")
+    assert "<pre>red and bold &lt;b&gt;\\x1b[2J\n</pre>" in page, page
+    assert "<pre>green</pre>" in page and "ValueError: bad value</pre>" in page, page
+    assert "\x1b" not in page and "[31m" not in page and "[0m" not in page, page

@@ -28,6 +28,17 @@ def esc(value: Any) -> Markup:
     return Markup(html.escape(text, quote=True))
 
 
+#: a terminal's colour and style codes (SGR: ``ESC[31m``, ``ESC[1;4m``, ``ESC[0m``; the one-byte CSI ``\x9b`` too), which
+#: a notebook's text output keeps (a coloured log line, a library's warning): a page drops them, as a terminal hides them
+_COLOUR_CODES = re.compile("(?:\x1b\\[|\x9b)[0-9;:]*m")
+
+
+def output_text(value: Any) -> Markup:
+    """A notebook's text output inside ``<pre>``: colour codes dropped, then :func:`esc` (any other escape sequence,
+    which would move the cursor or clear a terminal, is shown as its escape)."""
+    return esc(_COLOUR_CODES.sub("", "" if value is None else str(value)))
+
+
 def code(value: Any) -> Markup:
     return Markup(f"<code>{esc(value)}</code>")
 
@@ -81,7 +92,7 @@ def notebook_html(nb, *, title: str) -> str:
 
     Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
     outputs are the sections' own HTML, whose data :func:`esc` escaped; text
-    outputs are escaped.
+    outputs are escaped, their terminal colour codes dropped.
     """
     import mistune
 
@@ -96,9 +107,9 @@ def notebook_html(nb, *, title: str) -> str:
             continue
         for o in cell.get("outputs", []):
             if o.output_type == "stream":
-                parts.append(f"<pre>{esc(o.text)}</pre>")
+                parts.append(f"<pre>{output_text(o.text)}</pre>")
             elif o.output_type == "error":
-                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {esc(o.evalue)}</pre>")
+                parts.append(f"<pre style='color:#c00'>{esc(o.ename)}: {output_text(o.evalue)}</pre>")
             elif o.output_type in ("display_data", "execute_result"):
                 data = o.get("data", {})
                 if "image/png" in data:
@@ -108,6 +119,6 @@ def notebook_html(nb, *, title: str) -> str:
                 elif "text/markdown" in data:
                     parts.append(render(data["text/markdown"]))
                 elif "text/plain" in data:
-                    parts.append(f"<pre>{esc(data['text/plain'])}</pre>")
+                    parts.append(f"<pre>{output_text(data['text/plain'])}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
