@@ -331,3 +331,37 @@ def test_a_head_only_finetune_shares_its_parents_embedding_space(tmp_path, unfre
     cos = [float(np.dot(x, y) / np.linalg.norm(x) / np.linalg.norm(y)) for x, y in zip(emb_a, emb_b)]
     assert ag["cosine_note"] == "" and ag["cosine_min"] == pytest.approx(min(cos), abs=1e-6)
     assert ag["cosine_mean"] == pytest.approx(np.mean(cos), abs=1e-6) and "unrelated spaces" not in cmp.render()
+
+
+@pytest.mark.browser
+def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
+    """The checkpoint comparison's Agreement table (15 columns, heads such as mean_max_abs_delta_score that cannot wrap,
+    four decimals, and two long notes) ran past a 1,200 px page: the reader scrolled it sideways.  Measured in Chromium."""
+    import nbformat
+    from test_browser import CHROMIUM, _browser_or_skip
+    from workbench.views.html import notebook_html
+
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    a, b = hand_runs(tmp_path)
+    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)] + [synthetic_row("f0", emotion="happy", pred="happy")]
+    other = write_run(tmp_path / "other", rows, [np.ones(8)] * len(rows), checksum="c" * 64)  # notes: why each cosine is n/a
+    cmp = compare_runs([a, b, other], n_boot=20)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": cmp.html()})])])
+    page_file = tmp_path / "page.html"
+    page_file.write_text(notebook_html(nb, title="checkpoint_comparison"), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => h.textContent == 'Agreement')
+                .map(h => [h.nextElementSibling.scrollWidth, h.nextElementSibling.clientWidth, h.nextElementSibling.innerText])""")
+        finally:
+            browser.close()
+    assert len(widths) == 1
+    scroll, client, text = widths[0]
+    assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
+    assert "used different checkpoints" in text and "0.571" in text and "0.5714" not in text, text

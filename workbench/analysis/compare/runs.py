@@ -327,7 +327,8 @@ class RunsComparison:
                          "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
                          "dropped) shows as —.</p>"
                          + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
-        parts.append("<h3>Agreement</h3>" + self.agreement.to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
+        parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
+                                                                                     float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):
             parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + self.flips.head(50).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}"))
         if len(self.items):
@@ -340,6 +341,22 @@ class RunsComparison:
         parts += [f"<p><b>⚠ not compared</b> (not in every run): run {html.escape(n)}'s {html.escape(', '.join(v))}</p>"
                   for n, v in self.unpaired_variants.items()]
         return "\n".join(parts)
+
+
+#: the agreement columns as the report page heads them: words a browser can wrap (``mean_max_abs_delta_score`` could not)
+_AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n": "n", "kappa": "kappa",
+                    "top1_agreement": "top-1 agreement", "n_label_flips": "label flips", "max_abs_delta_score": "max |Δscore|",
+                    "mean_max_abs_delta_score": "mean max |Δscore|", "max_tvd": "max TVD", "mean_tvd": "mean TVD",
+                    "cosine_min": "cosine min", "cosine_mean": "cosine mean"}
+
+
+def _agreement_table(agreement):
+    """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
+    cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
+    table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).rename(columns=_AGREEMENT_HEADS)
+    notes = agreement.reindex(columns=["kappa_note", "cosine_note"]).fillna("").astype(str)
+    table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
+    return table
 
 
 def _why(note) -> str:
