@@ -430,11 +430,11 @@ def test_a_manifest_with_a_carriage_return_in_a_name_reads_back_as_written(tmp_p
     not a number of seconds": the row split in two at the "\\r")."""
     for name in ("take\r2.wav", "plain.wav"):
         wav(tmp_path / name)
-    items = [Item(id="take\r2", path="take\r2.wav", label="happy", start=0.5, duration=0.25),
+    items = [Item(id="take\\r2", path="take\r2.wav", label="happy", start=0.5, duration=0.25),  # the id as `manifest` writes it
              Item(id="plain", path="plain.wav", label="sad", speaker="s, 1")]
     back = read_manifest(write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv"))
     assert [(it.id, it.path, it.label, it.start, it.duration, it.speaker) for it in back.items] == [
-        ("take\r2", "take\r2.wav", "happy", 0.5, 0.25, ""), ("plain", "plain.wav", "sad", None, None, "s, 1")]
+        ("take\\r2", "take\r2.wav", "happy", 0.5, 0.25, ""), ("plain", "plain.wav", "sad", None, None, "s, 1")]
 
 
 @pytest.mark.parametrize("header, fix", [

@@ -73,3 +73,57 @@ def test_a_header_of_ordinary_names_is_still_listed(tmp_path):
     (tmp_path / "m.csv").write_text("name,file\na,a.wav\n")
     with pytest.raises(ConfigError, match=r"it has \['file', 'name'\]"):
         read_manifest(tmp_path / "m.csv")
+
+
+CONTROL_IDS = ["clip\x1b[2Jgone", "bell\x07", "two\nerror: a forged line", "clip\u202eVAW.exe", "c1\x85next", "tab\there",
+               "nul\x00byte", "lsep\u2028x"]
+
+
+@pytest.mark.parametrize("bad", CONTROL_IDS)
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_an_id_holding_a_control_character_is_refused_by_row_with_the_id_escaped(tmp_path, bad, ext):
+    """An id with ESC, BEL, a line break (inside a quoted CSV field), U+202E or another C0/C1 control was read, and the
+    printers that keep line breaks (metrics, listeners) printed it as it is: a forged line on screen, a reversed one."""
+    wav(tmp_path / "a.wav")
+    path = write_manifest(Manifest([Item(id="fine", path="a.wav"), Item(id=bad, path="a.wav")], root=tmp_path), tmp_path / f"m{ext}")
+    with pytest.raises(ConfigError) as info:
+        read_manifest(path)
+    message, rendered = str(info.value), info.value.render()
+    assert f"row 2: {bad!r}" in message and "ids holding a control character" in message, message
+    assert info.value.source == str(path) and "take those characters out of the ids" in info.value.fix
+    assert rendered.count("\n") == 1 and all(ch.isprintable() for ch in rendered.replace("\n", "")), repr(rendered)
+
+
+def test_ids_with_other_invisible_but_textual_characters_are_still_read(tmp_path):
+    """A no-break space (an Excel export), the zero-width non-joiner of a Persian name, an Arabic or CJK id: text, kept."""
+    wav(tmp_path / "a.wav")
+    ids = ["clip\xa01", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u4f60\u597d_01", "emoji\U0001f600"]
+    path = write_manifest(Manifest([Item(id=i, path="a.wav") for i in ids], root=tmp_path), tmp_path / "m.csv")
+    assert [it.id for it in read_manifest(path).items] == ids
+
+
+def test_the_manifest_command_writes_a_file_names_control_characters_as_escapes_in_the_id(tmp_path, capsys):
+    """`workbench manifest` names each row after its file; a name holding a carriage return, ESC or U+202E (legal on
+    POSIX) gives an id with that character as its escape, said in a note; the path stays the file's own."""
+    from workbench.cli import main
+
+    names = {"take\r2.wav": "take\\r2", "x\u202evaw.wav": "x\\u202evaw", "ring\x1b[31m.wav": "ring\\x1b[31m", "plain.wav": "plain"}
+    for name in names:
+        wav(tmp_path / "audio" / name)
+    assert main(["manifest", str(tmp_path / "audio"), "-o", str(tmp_path / "m.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "3 file name(s) hold a control character" in err and "take\\r2" in err, err
+    back = read_manifest(tmp_path / "m.csv")
+    assert {it.id: (tmp_path / it.path).resolve() == (tmp_path / "audio" / name).resolve()
+            for it, name in zip(back.items, sorted(names))} == {names[n]: True for n in sorted(names)}
+
+
+def test_a_manifest_built_in_python_with_a_control_character_in_an_id_is_refused_by_run(tmp_path):
+    from workbench.runs.driver import run
+
+    wav(tmp_path / "a.wav")
+    manifest = Manifest([Item(id="ok", path="a.wav"), Item(id="x\nerror: forged", path="a.wav")], root=tmp_path, name="built")
+    with pytest.raises(ConfigError) as info:
+        run(manifest, out_dir=tmp_path / "run", model="tiny")
+    assert "row 2: 'x\\nerror: forged'" in str(info.value) and info.value.source == "built", str(info.value)
+    assert not (tmp_path / "run").exists()

@@ -6,6 +6,14 @@ the fix, so that a failed row in a results table explains itself.
 
 from __future__ import annotations
 
+import re
+
+#: what a screen, a log or a page acts on or hides, and what no manifest id may hold: control characters (C0 with tab
+#: and line ends, DEL, C1), the line and paragraph separators, and the bidirectional controls (U+202E shows the rest
+#: of a line reversed).  Other invisible characters (a no-break space, the zero-width joiners of Persian or Hindi
+#: names) are text.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
 
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""
@@ -59,6 +67,12 @@ def printable(text: object) -> str:
     """``text`` on one line with every character a screen acts on or hides (line breaks included) shown as its escape."""
     text = str(text)
     return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def without_controls(text: str) -> str:
+    """``text`` with every :data:`CONTROL_CHARACTERS` character written as its escape (``\\x1b``, ``\\u202e``), the rest
+    kept as it is: ``take\\r2`` for a file named ``take<CR>2``."""
+    return CONTROL_CHARACTERS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _absolute_source(source: str | None) -> str | None:

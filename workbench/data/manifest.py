@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workbench import files
-from workbench.errors import ConfigError
+from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem
 from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown
@@ -207,11 +207,13 @@ class ValidationReport:
     bad_emotions: list[str] = field(default_factory=list)
     empty_paths: list[str] = field(default_factory=list)
     missing_words: list[str] = field(default_factory=list)
+    #: ids holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
+    control_ids: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
         blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
-                    or self.missing_words)
+                    or self.missing_words or self.control_ids)
         return bool(blocking or (self.missing_files and missing == "error"))
 
     @property
@@ -219,24 +221,14 @@ class ValidationReport:
         return not self.errors()
 
     def summary(self) -> str:
-        parts = [f"{self.n_items} items"]
-        if self.missing_files:
-            parts.append(f"{len(self.missing_files)} missing files ({_listing(self.missing_files)})")
-        if self.missing_words:
-            parts.append(f"{len(self.missing_words)} missing words files ({_listing(self.missing_words)})")
-        if self.empty_paths:
-            parts.append(f"{len(self.empty_paths)} rows without a path ({_listing(self.empty_paths)})")
-        if self.empty_ids:
-            parts.append(f"{len(self.empty_ids)} rows with an empty id ({_listing(self.empty_ids)})")
-        if self.duplicate_ids:
-            parts.append(f"{len(self.duplicate_ids)} duplicate ids ({_listing(self.duplicate_ids)})")
-        if self.bad_segments:
-            parts.append(f"{len(self.bad_segments)} bad start/duration ({_listing(self.bad_segments)})")
+        kinds = [(self.missing_files, "missing files"), (self.missing_words, "missing words files"),
+                 (self.empty_paths, "rows without a path"), (self.empty_ids, "rows with an empty id"),
+                 (self.control_ids, "ids holding a control character, a line break or a right-to-left override, shown here "
+                                    "as escapes"), (self.duplicate_ids, "duplicate ids"), (self.bad_segments, "bad start/duration")]
+        parts = [f"{self.n_items} items"] + [f"{len(found)} {what} ({_listing(found)})" for found, what in kinds if found]
         if self.bad_emotions:
-            parts.append(
-                f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
-                f"emotion must be one of {', '.join(LABEL_KEYS)} or empty"
-            )
+            parts.append(f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
+                         f"emotion must be one of {', '.join(LABEL_KEYS)} or empty")
         if self.unknown_columns:
             parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}")
         return "; ".join(parts)
@@ -252,6 +244,10 @@ class ValidationReport:
             fixes.append("fix the words column (a TextGrid, CTM, SRT or VTT path, relative to the manifest's folder) or leave it empty")
         if self.empty_ids or self.duplicate_ids:
             fixes.append("give every row its own non-empty id")
+        if self.control_ids:
+            fixes.append("take those characters out of the ids (an id is printed on screen, in logs and in reports, where "
+                         "they would start a line of their own, recolour the screen or show text reversed); `workbench "
+                         "manifest FOLDER` writes a file name's control characters as their escapes")
         if self.bad_segments:
             fixes.append("give start >= 0 and duration > 0 in seconds, or leave both empty for the whole file")
         if self.bad_emotions:
@@ -274,36 +270,40 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     empty_paths: list[str] = []
     bad_emotions: list[str] = []
     missing_words: list[str] = []
+    control_ids: list[str] = []
     unknown: set[str] = set()
     for n, it in enumerate(manifest.items, 1):
+        if CONTROL_CHARACTERS.search(it.id):
+            control_ids.append(f"row {n}: {it.id!r}")
         if not it.id.strip():
             empty_ids.append(f"row {n}")
         elif it.id in seen:
-            dups.append(it.id)
+            dups.append(printable(it.id))
         seen.add(it.id)
         if not it.path.strip():
             empty_paths.append(f"row {n}")
         elif check_files:
             problem = file_problem(it.path, manifest.resolve(it))
             if problem is not None:
-                missing.append(problem)
+                missing.append(printable(problem))
         problems = []
         if it.start is not None and not (math.isfinite(it.start) and it.start >= 0):
             problems.append(f"start={it.start:g}")
         if it.duration is not None and not (math.isfinite(it.duration) and it.duration > 0):
             problems.append(f"duration={it.duration:g}")
         if problems:
-            bad.append(f"row {n} (id {it.id}): {' '.join(problems)}")
+            bad.append(f"row {n} (id {printable(it.id)}): {' '.join(problems)}")
         if it.emotion and it.emotion not in LABEL_KEYS:
-            bad_emotions.append(f"row {n} (id {it.id}): {it.emotion!r}")
+            bad_emotions.append(f"row {n} (id {printable(it.id)}): {it.emotion!r}")
         words = it.meta.get(WORDS_COLUMN)
         if check_files and isinstance(words, str) and words.strip():
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
             if file_problem(words, wp) is not None:
-                missing_words.append(f"row {n} (id {it.id}): {words}")
+                missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
         unknown.update(k for k in it.meta.get("_extra_columns", []))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), sorted(unknown), bad,
-                            empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words)
+                            empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
+                            control_ids=control_ids)
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"

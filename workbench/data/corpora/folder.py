@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from workbench.data.manifest import generic_emotion, Item, Manifest
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, without_controls
 
 #: what ``prepare_folder`` picks up: everything the decoder reads
 FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
@@ -17,7 +17,9 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     """A manifest of every audio file under ``folder`` (sorted; hidden files and folders skipped).
 
     ``id`` is the file name without its extension, or the relative path
-    without it when two files share a name.  With ``label_from_folder``,
+    without it when two files share a name; a control character, line break
+    or right-to-left override in the name (legal on POSIX, refused in an id)
+    is written in the id as its escape (``take\\r2``), and a note says so.  With ``label_from_folder``,
     ``label`` is the name of the file's parent folder (``angry/a1.wav`` →
     ``angry``) and ``emotion`` its emotion2vec+ key when it is a common
     English emotion name ("" otherwise; the label stays visible).
@@ -49,15 +51,21 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
         return counts
 
     rels = [p.relative_to(root) for p in files]
-    stems = count(p.stem for p in files)
-    no_ext = count(r.with_suffix("").as_posix() for r in rels)
-    items = []
+    stems = count(without_controls(p.stem) for p in files)
+    no_ext = count(without_controls(r.with_suffix("").as_posix()) for r in rels)
+    items, escaped = [], []
     for p, rel in zip(files, rels):
-        item_id = p.stem if stems[p.stem] == 1 else rel.with_suffix("").as_posix()
-        if no_ext.get(item_id, 1) > 1:  # a.wav and a.flac side by side
-            item_id = rel.as_posix()
+        name = p.stem if stems[without_controls(p.stem)] == 1 else rel.with_suffix("").as_posix()
+        if no_ext.get(without_controls(name), 1) > 1:  # a.wav and a.flac side by side
+            name = rel.as_posix()
+        item_id = without_controls(name)
+        if item_id != name:
+            escaped.append(item_id)
         label = p.parent.name if label_from_folder and p.parent != root else ""
         items.append(Item(id=item_id, path=rel.as_posix(), label=label, emotion=generic_emotion(label) if label else ""))
     notes = [f"skipped {len(unusable)} name(s) with an audio extension that are not audio files: {', '.join(unusable[:10])}"
              f"{' …' if len(unusable) > 10 else ''}"] if unusable else []
+    if escaped:
+        notes.append(f"{len(escaped)} file name(s) hold a control character, a line break or a right-to-left override: their "
+                     f"ids show it as its escape ({', '.join(escaped[:10])}{' …' if len(escaped) > 10 else ''}); the paths are the files' own")
     return Manifest(items, root=root, name=root.name, notes=notes)
