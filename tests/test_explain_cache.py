@@ -199,6 +199,17 @@ def test_a_skipped_randomisation_check_is_said_everywhere(tiny_model):
     plt.close(fig)
 
 
+def test_the_explained_items_name_is_printed_on_one_line(tiny_model):
+    """`explain --worst` prints each case's lines under the terminal guard, which keeps line breaks: an id (or a file's
+    stem, for `explain FILE`) holding "\nerror: …" or an escape sequence began a forged line of its own."""
+    from workbench.explain.explanation import report_lines
+
+    expl = explain_clip(tiny_model, speech_like(16000, 1.0, seed=1), methods=("occlusion",), steps=4, n_random=10,
+                        randomisation=None, item_id="c1\nerror: forged\x1b[2J")
+    first = report_lines(expl)[0]
+    assert first.startswith("c1\\nerror: forged\\x1b[2J: predicted ") and first.isprintable(), first
+
+
 def test_long_titles_stay_inside_the_figure_and_whole_in_the_json(tiny_model):
     import matplotlib.pyplot as plt
 

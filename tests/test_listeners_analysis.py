@@ -135,3 +135,15 @@ def test_spearman_equals_scipy_with_ties():
     b = a + rng.normal(0, 2, 200)
     assert A._spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
     assert np.isnan(A._spearman(np.ones(5), b[:5]))
+
+
+def test_an_id_or_a_label_with_a_line_break_prints_on_its_own_row():
+    """A run folder from before ids were checked (or edited by hand) can hold an id with a line break or an escape
+    sequence: printed as it was, "u000\\nerror: forged" started a line of its own under the terminal guard."""
+    table = _table()
+    table.loc[0, "id"] = "u000\nerror: forged\x1b[2J"
+    table.loc[20, "emotion"] = "angry\u202eyrgna"
+    text = A.evaluate_listeners(table, n_boot=50).render(top=50)
+    assert not any(line.startswith("error: forged") for line in text.splitlines()), text
+    assert "    u000\\nerror: forged\\x1b[2J: listeners" in text and "corpus angry\\u202eyrgna," in text, text
+    assert not any(ch in text for ch in "\x1b\u202e"), repr(text)

@@ -158,3 +158,16 @@ def test_mlflow_note_starts_with_the_overlap(tmp_path):
     assert tags["workbench.training_overlap"] == "true"
     assert tags["mlflow.note.content"].startswith("WARNING training-data overlap: IEMOCAP")
     assert _tags(_Run(tmp_path))["workbench.training_overlap"] == "false"
+
+
+def test_votes_that_match_no_item_name_their_ids_on_one_line(tmp_path, capsys):
+    """The refusal quoted the votes file's first ids as they were: "x<LF>error: forged" printed a forged line."""
+    from workbench.data.manifest import write_manifest
+
+    manifest = write_manifest(Manifest([Item(id="a", path="a.wav"), Item(id="b", path="b.wav")], root=tmp_path), tmp_path / "m.csv")
+    (tmp_path / "votes.csv").write_text('id,rater_labels\n"x\nerror: forged\x1b[2J",sad;sad\n', encoding="utf-8")
+    rc = main(["datasets", "import-votes", str(manifest), "--format", "generic", "--votes", str(tmp_path / "votes.csv"),
+               "--out", str(tmp_path / "voted.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no manifest id matches" in err and "x\\nerror: forged\\x1b[2J" in err, err
+    assert not any(line.startswith("error: forged") for line in err.splitlines()), err

@@ -254,3 +254,15 @@ def test_lhotse_supervisions_with_rater_labels(tmp_path):
     rep = L.records_from_manifest(m)
     assert rep.records["a"]["votes_angry"] == 3 and rep.records["a"]["agreement"] == pytest.approx(0.75)
     assert rep.records["b"]["n_raters"] == 4 and rep.records["b"]["listener_majority"] == "sad"
+
+
+def test_vote_rows_naming_an_id_with_a_line_break_are_summed_up_on_one_line(tmp_path):
+    """A votes file is someone else's data: its ids and categories reach the screen in the attach summary, which printed
+    "x\\nerror: forged" as it was (a forged line under the terminal guard, which keeps line breaks)."""
+    p = tmp_path / "votes.csv"
+    p.write_text('id,rater_labels\na,angry;angry\n"x\nerror: forged\x1b[2J",sad;sad\n', encoding="utf-8")
+    report = L.read_generic(p)
+    manifest = Manifest([Item(id="a", path="a.wav"), Item(id="b", path="b.wav")])
+    text = report.summary() + "\n" + L.attach(manifest, report).summary()
+    assert len(text.splitlines()) == 2 and "x\\nerror: forged\\x1b[2J" in text, text
+    assert text.replace("\n", "").isprintable(), repr(text)

@@ -216,3 +216,15 @@ def test_the_confusion_figure_gives_the_intervals_and_flags_and_its_title_fits()
     assert box.y1 <= fig.bbox.y1 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # wrapped and room made: nothing clipped
     lo, hi = r.ece_ci
     assert f"ECE {r.ece:.3f} [{lo:.3f}, {hi:.3f}] over 16 items" in plot_reliability(r).axes[0].get_title()
+
+
+def test_a_speaker_with_a_line_break_or_an_escape_sequence_stays_in_its_breakdown_line():
+    """Speakers are drawn as text, so a manifest may carry "s\\nforged" (a hostile corpus does): `metrics --by speaker`
+    printed it as it was, and the guard on the terminal keeps line breaks, so "forged" began a line of its own."""
+    rng = np.random.default_rng(3)
+    rows = [{"id": f"i{n}", "variant": "raw", "status": "ok", "emotion": ["happy", "sad"][n % 2],
+             "pred": ["happy", "sad"][(n // 3) % 2], "confidence": 0.9, "speaker": "s\nforged\x1b[2J" if n < 6 else "s2",
+             **{f"score_{k}": float(x) for k, x in zip(LABEL_KEYS, rng.dirichlet(np.ones(9)))}} for n in range(24)]
+    text = evaluate(pd.DataFrame(rows), n_boot=50, by=("speaker",)).render()
+    assert not any(line.startswith("forged") for line in text.splitlines()), text
+    assert "s\\nforged\\x1b[2J" in text and "\x1b" not in text, text

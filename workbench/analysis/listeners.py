@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.data.listeners import corpus_listener_facts, listener_frame, VOTE_COLUMNS
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
@@ -142,8 +142,9 @@ class ListenerReport:
             shown = rows[:top]
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {r['id']}: listeners {r['listener_majority'] or '—'} ({f(r['agreement'])} of {r['n_raters']:g}), "
-                                   + (f"corpus {r['emotion'] or '—'}, " if corpus else "")
+                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority'] or '—')} "
+                                   f"({f(r['agreement'])} of {r['n_raters']:g}), "
+                                   + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -33,7 +33,7 @@ from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_group
                                       check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
                                       no_groups_note, not_scored_words, small_class_note, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
 from workbench.schema import score_columns, score_labels
@@ -151,7 +151,7 @@ class Report:
             if disp.get("excluded_why"):
                 lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
         lines += [f"  by {col}: {no_groups_note(col, n)}" for col, n in self.breakdown_left_out.items() if col not in self.breakdowns]
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # each line one line: a speaker "a<LF>b" or a label's ESC shown as its escape
 
     def interval_flags(self) -> dict[str, str]:
         """The headline intervals that measure nothing (zero width), each with its words; empty when none."""

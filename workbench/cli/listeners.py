@@ -12,7 +12,7 @@ from pathlib import Path
 
 from workbench.analysis.listeners import DEFAULT_BANDS, LISTENERS_FILE, run_listeners
 from workbench.data.listeners import attach, FORMATS, read_votes, records_from_manifest
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.data.manifest import read_manifest, write_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder
@@ -122,7 +122,7 @@ def cmd_import_votes(args) -> int:
     attached = attach(manifest, report)
     if not attached.n_attached:
         raise ConfigError(f"no manifest id matches an item of the votes ({len(report.records)} read, e.g. "
-                          f"{', '.join(list(report.records)[:3]) or 'none'}; manifest ids e.g. {', '.join(it.id for it in manifest.items[:3])}).",
+                          f"{', '.join(map(printable, list(report.records)[:3])) or 'none'}; manifest ids e.g. {', '.join(it.id for it in manifest.items[:3])}).",
                           source=args.votes or args.manifest, fix="check that the manifest and the votes come from the same corpus (ids are file names without extension).")
     write_manifest(manifest, args.out)
     print(report.summary())

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from workbench.data.manifest import Manifest
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.serialize import check_fields, read_text_capped, shown
 
@@ -259,7 +259,7 @@ class AttachReport:
     def summary(self) -> str:
         return (f"listener judgements attached to {self.n_attached} items; {self.n_items_without} items have none; "
                 f"{self.n_records_not_in_manifest} rows name items the manifest does not have"
-                + (f" (e.g. {', '.join(self.examples_not_in_manifest[:3])})" if self.examples_not_in_manifest else ""))
+                + (f" (e.g. {', '.join(map(printable, self.examples_not_in_manifest[:3]))})" if self.examples_not_in_manifest else ""))
 
 
 def attach(manifest: Manifest, report: ReadReport) -> AttachReport:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import FRAME_RATE, Emotion2vecModel
 from workbench.explain.attribution import (
@@ -254,7 +254,7 @@ def pick_top_evidence(expl: "Explanation", span_s: float = 0.3) -> tuple[tuple[f
 
 def report_lines(expl: "Explanation") -> list[str]:
     """What ``workbench explain`` prints: the prediction, each method's figures with its checks and flags, the span."""
-    lines = [f"{expl.id}: predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}); explaining '{expl.target}'"
+    lines = [f"{printable(expl.id)}: predicted {expl.predicted} ({expl.scores[expl.predicted]:.2f}); explaining '{expl.target}'"
              f" · scored in {expl.model.get('dtype')}"]
     for m in expl.attributions:
         checks = expl.check_lines(m)
