@@ -127,3 +127,16 @@ def test_a_manifest_built_in_python_with_a_control_character_in_an_id_is_refused
         run(manifest, out_dir=tmp_path / "run", model="tiny")
     assert "row 2: 'x\\nerror: forged'" in str(info.value) and info.value.source == "built", str(info.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_skipped_name_with_a_line_break_stays_inside_the_manifest_commands_note(tmp_path, capsys):
+    """The note naming the skipped names (a FIFO called "x<LF>error: forged.wav") printed a forged "error:" line."""
+    from workbench.cli import main
+
+    wav(tmp_path / "audio" / "ok.wav")
+    os.mkfifo(tmp_path / "audio" / "x\nerror: forged.wav")
+    assert main(["manifest", str(tmp_path / "audio"), "-o", str(tmp_path / "m.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "not audio files: x\\nerror: forged.wav (not a regular file)" in err, err
+    assert not any(line.startswith("error:") for line in err.splitlines()), err

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from workbench.data.manifest import generic_emotion, Item, Manifest
-from workbench.errors import ConfigError, without_controls
+from workbench.errors import ConfigError, printable, without_controls
 
 #: what ``prepare_folder`` picks up: everything the decoder reads
 FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
@@ -63,7 +63,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
             escaped.append(item_id)
         label = p.parent.name if label_from_folder and p.parent != root else ""
         items.append(Item(id=item_id, path=rel.as_posix(), label=label, emotion=generic_emotion(label) if label else ""))
-    notes = [f"skipped {len(unusable)} name(s) with an audio extension that are not audio files: {', '.join(unusable[:10])}"
+    notes = [f"skipped {len(unusable)} name(s) with an audio extension that are not audio files: {printable(', '.join(unusable[:10]))}"
              f"{' …' if len(unusable) > 10 else ''}"] if unusable else []
     if escaped:
         notes.append(f"{len(escaped)} file name(s) hold a control character, a line break or a right-to-left override: their "
