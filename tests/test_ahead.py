@@ -91,7 +91,7 @@ def test_a_misspelt_mode_is_refused_with_the_modes_before_the_model_loads(monkey
     monkeypatch.setenv("WORKBENCH_DECODE_AHEAD", "idel")
     with pytest.raises(ConfigError) as err:
         decode_ahead_mode()
-    assert all(m in err.value.fix for m in MODES) and "'idel'" in str(err.value)
+    assert all(m in err.value.fix for m in MODES) and "'idel'" in str(err.value) and err.value.source == "WORKBENCH_DECODE_AHEAD"
     manifest = tmp_path / "m.csv"
     manifest.write_text("id,path\na,a.wav\n")
     loaded = []

@@ -280,6 +280,7 @@ def test_a_part_rejected_while_the_results_are_assembled_is_reported_not_dropped
 def test_a_fresh_run_decodes_its_first_chunk_while_the_model_loads_and_a_resumed_one_does_not(tmp_path, tiny_model, monkeypatch):
     """Issue #28: driver._prefetch.  The first chunk's items (every variant) are decoded in the prefetch thread, once;
     a folder with parts is not prefetched (what is left is known only once they are read); results are the same."""
+    import collections
     import threading
 
     from workbench.engine import core
@@ -294,7 +295,9 @@ def test_a_fresh_run_decodes_its_first_chunk_while_the_model_loads_and_a_resumed
     fresh = RunFolder(fresh).results(status=None)
     ids = list(fresh["id"].drop_duplicates())
     assert sorted(i for i, t in seen if t == "workbench-prefetch") == sorted(ids[:4])
-    assert sorted(i for i, _ in seen) == sorted(ids)  # every item decoded once, its two variants made from one decoding
+    done = collections.Counter(i for i, _ in seen)  # every item decoded once, its two variants made from one decoding;
+    assert set(done) == set(ids) and all(done[i] == 1 for i in ids[:4])  # after the first chunk, the one the thread ahead
+    assert sum(done.values()) <= len(ids) + 2  # was in when the model needed its chunk may be decoded here too (2 chunks)
     seen.clear()
     run(manifest, out_dir=tmp_path / "resumed", model=tiny_model, use_cache=False, chunk_size=4, variants=variants, limit=4)
     assert [i for i, t in seen if t == "workbench-prefetch"] == ids[:4]

@@ -28,8 +28,9 @@ def decode_ahead_mode() -> str:
     """``WORKBENCH_DECODE_AHEAD`` (``idle`` when unset); anything else is refused with the modes listed."""
     mode = os.environ.get("WORKBENCH_DECODE_AHEAD", "").strip().lower() or "idle"
     if mode not in MODES:
-        raise ConfigError(f"WORKBENCH_DECODE_AHEAD is {os.environ.get('WORKBENCH_DECODE_AHEAD')!r}, not one of {', '.join(MODES)}.",
-                          source="WORKBENCH_DECODE_AHEAD", fix=f"set it to {', '.join(MODES)}, or unset it (idle).")
+        raise ConfigError(f"this environment variable is {os.environ.get('WORKBENCH_DECODE_AHEAD')!r}, not one of "
+                          f"{', '.join(MODES)}.", source="WORKBENCH_DECODE_AHEAD",
+                          fix="set it to idle, normal or off, or unset it (the default, idle).")
     return mode
 
 
