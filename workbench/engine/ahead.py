@@ -106,13 +106,13 @@ class ChunkAhead:
             self.stats["idle"] = yield_cores()
         try:
             while (i := self._claim()) is not None:
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.thread_time()
                 value = self._fn(self._items[i])
-                took = time.perf_counter() - t0
-                self.stats["thread_s"] += took
+                self.stats["thread_s"] += time.perf_counter() - t0
                 with self._lock:
                     self._out.setdefault(i, value)
-                    self._longest = max(self._longest, took)
+                    # its work, not the time it waited for a core: a starved thread must not lengthen the caller's wait
+                    self._longest = max(self._longest, time.thread_time() - cpu0)
                     self._lock.notify_all()
         except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
             self._error = exc
