@@ -129,6 +129,27 @@ def test_untrusted_strings_are_escaped_in_html(tmp_path):
     assert "&lt;script&gt;alert(" in page and "&lt;b&gt;i2&lt;/b&gt;" in page and "i1&amp;amp" in page
 
 
+def test_ids_from_data_cannot_forge_lines_in_the_printed_comparison(tmp_path):
+    # a run folder made before manifests refused such ids (or edited): its ids reach the printed tables as escapes
+    evil = ["i0\nerror: forged", "i1\x1b[2J", "i2", "i3", "i4", "i5\u202e", "u0"]
+    a, b = hand_runs(tmp_path, ids=evil)
+    text = compare_runs([a, b], n_boot=50).render()
+    assert not any(line.startswith("error: forged") for line in text.splitlines())
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "i0\\nerror: forged" in text and "i1\\x1b[2J" in text
+
+
+def test_printable_table_escapes_text_cells_and_names_and_leaves_numbers():
+    import pandas as pd
+
+    from workbench.errors import printable_table
+
+    frame = pd.DataFrame({"speaker\t": ["a\nb", "c"], "n": [1, 22], "x": [0.5, None]})
+    text = printable_table(frame, index=False)
+    assert len(text.splitlines()) == 3 and "a\\nb" in text and "speaker\\t" in text and "22" in text and "NaN" in text
+    assert frame["speaker\t"].iloc[0] == "a\nb"  # the frame itself is not changed
+
+
 def test_refusals_name_the_rows(tmp_path):
     a, b = hand_runs(tmp_path)
     rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)]

@@ -7,6 +7,7 @@ the fix, so that a failed row in a results table explains itself.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: what a screen, a log or a page acts on or hides, and what no manifest id may hold: control characters (C0 with tab
 #: and line ends, DEL, C1), the line and paragraph separators, and the bidirectional controls (U+202E shows the rest
@@ -67,6 +68,17 @@ def printable(text: object) -> str:
     """``text`` on one line with every character a screen acts on or hides (line breaks included) shown as its escape."""
     text = str(text)
     return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def printable_table(frame: Any, **to_string: Any) -> str:
+    """``frame.to_string(**to_string)`` (a pandas DataFrame) with every text cell and column name through
+    :func:`printable`: a speaker, label or id from data cannot start a line of its own or recolour the screen."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if getattr(shown[column].dtype, "kind", "O") not in "biufcmM":  # text: object, str or category (not numbers, times)
+            shown[column] = shown[column].map(lambda v: printable(v) if isinstance(v, str) else v)
+    shown.columns = [printable(c) if isinstance(c, str) else c for c in shown.columns]
+    return shown.to_string(**to_string)
 
 
 def without_controls(text: str) -> str:

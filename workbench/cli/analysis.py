@@ -14,6 +14,7 @@ from workbench.analysis.compare import compare_run, compare_runs, flags_text, me
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, run_metrics
+from workbench.errors import printable_table
 from workbench.files import strict_json
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
@@ -181,7 +182,7 @@ def cmd_compare(args) -> int:
         print(c.render())
     if len(flips):
         print(f"\n{len(flips)} flips (showing {min(10, len(flips))} of {len(flips)}; all in flips.csv):")
-        print(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]].to_string(index=False))
+        print(printable_table(flips.head(10)[["id", "variant", "emotion", "pred_baseline", "confidence_baseline", "pred_variant", "confidence_variant"]], index=False))
     print(f"compare.json, flips.csv{'' if args.no_figures else ' and figures'} written to {args.out or run_dir}")
     return EXIT_OK
 
@@ -280,7 +281,7 @@ def cmd_embeddings(args) -> int:
         return EXIT_OK
     if near is not None:
         print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))
-        print(near.to_string(index=False))
+        print(printable_table(near, index=False))
         if other:
             print(f"!! {other}")
     return EXIT_OK
@@ -302,7 +303,7 @@ def cmd_fuse(args) -> int:
     if len(fixed):
         print(f"\n{len(fixed)} fixed/broken predictions relative to speech (showing {min(10, len(fixed))} of {len(fixed)}; "
               "all in fusion_changes.csv):")
-        print(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]].to_string(index=False))
+        print(printable_table(fixed.head(10)[["method", "change", "id", "emotion", "pred_speech", "pred_method"]], index=False))
     print(f"fusion.json, fusion_items.csv, fusion_changes.csv{'' if args.no_figures else ', fusion.png'} written to {where}")
     return EXIT_OK
 

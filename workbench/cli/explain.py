@@ -385,7 +385,7 @@ def _explain_worst(session: _Session) -> int:
             words, words_from = _item_words(session, row["id"], audio_s or rf.scored_audio(row).duration)
             rendered, cache = _explain_run_row(session, row, name, words=words, words_from=words_from)
         except WorkbenchError as exc:  # one bad item never stops the others: it is a failed case, said
-            print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {exc}", file=out)
+            print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {screen_text(str(exc))}", file=out)
             cases.append(case_record(row, None, entry=None, cache="failed", error=str(exc)))
             continue
         print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] "

@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 
 from workbench import files
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable_table
 from workbench.analysis.fusion import embedded_rows, fold_plan
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
@@ -99,7 +99,7 @@ def _differences(args, measured, report: dict, say):
         else:
             say(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval; "
                 f"showing {len(shown)} of {len(found)}{_ALL if len(shown) < len(found) else ''}):")
-            say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+            say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
     if len(small):
         say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
     return diffs
@@ -132,7 +132,7 @@ def _probe(args, rf, measured, report: dict, say):
     shown = probe.sort_values("r2", ascending=False).head(SHOWN)
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
-    say(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
     return probe
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.audio.intake import check_audio_path
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable_table
 from workbench.explain.transcript import transcript_file
 from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
@@ -73,7 +73,7 @@ def cmd_sweep(args) -> int:
     check_out_dir(out)
     df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
     random_banner_for(out)
-    print(summarise_sweep(df, args.kind).to_string(index=False))
+    print(printable_table(summarise_sweep(df, args.kind), index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
     return EXIT_OK if select_mask(df).all() else EXIT_FAILED_ITEMS
 

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.data.cards import overlap_messages
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ConfigError, ModelError, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
 from workbench.labels import RANDOM_WEIGHTS_BANNER
@@ -268,7 +268,7 @@ class RunsComparison:
             lines.append(c.render())
         for v in self.variants:
             lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
-            lines.append(self.per_class(v).to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+            lines.append(printable_table(self.per_class(v), index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
@@ -284,7 +284,7 @@ class RunsComparison:
             total = int(per_pair.max()) if len(per_pair) else 0
             lines.append(f"most different items (top {min(top, total)} of {total} paired items per pair, by total variation distance):")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines.append(self.disagreements(top)[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+            lines.append(printable_table(self.disagreements(top)[cols], index=False, float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
