@@ -380,11 +380,11 @@ def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddi
     parts = PartsInBackground(writer)
 
     def written(scored: list[Scored], rows: list[dict]) -> None:
+        done.update([(s.item.id, s.variant.name) for s in scored])  # first, in one step: what an interrupt's log line counts
         counts[0] += len(rows)
         counts[1] += sum(1 for s in scored if not s.ok)
         counts[2] += sum(1 for s in scored if s.cached)
         for s in scored:
-            done.add((s.item.id, s.variant.name))
             if not s.ok:
                 writer.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
         if bar is not None and bar_rows:  # the local engine moves the bar itself

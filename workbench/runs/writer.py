@@ -17,14 +17,14 @@ import os
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
 import numpy as np
 
-from workbench import files
+from workbench import files, interrupts
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
@@ -347,8 +347,11 @@ class RunWriter:
             done.update(zip(df["id"].astype(str), df["variant"].astype(str)))
         return done
 
-    def write_part(self, rows: list[dict], embs: list, frame_embs: dict | None = None) -> Path | None:
-        """Write one chunk's rows: frame embeddings, then embeddings, then the parquet that makes the part whole."""
+    def write_part(self, rows: list[dict], embs: list, frame_embs: dict | None = None, *,
+                   commit: Callable[[Callable[[], None]], None] | None = None) -> Path | None:
+        """Write one chunk's rows: frame embeddings, then embeddings, then the parquet that makes the part whole.
+
+        ``commit(write)``: runs that last write (:class:`PartsInBackground` runs it under its lock, or refuses it)."""
         import pandas as pd
 
         if not rows:
@@ -373,7 +376,10 @@ class RunWriter:
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         # the part names the run that wrote it: a part copied in from another run is rejected on resume
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
-        atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
+        def whole() -> None:
+            atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
+
+        whole() if commit is None else commit(whole)
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
@@ -409,6 +415,21 @@ class RunWriter:
         return data
 
 
+class _Given:
+    """What the writing thread of one part and :meth:`PartsInBackground.settle` share: under ``lock``, the thread
+    begins only if the part was not ``dropped``, and makes the part whole (its parquet) only if it still is not."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.began = self.dropped = self.whole = False
+        self.error: BaseException | None = None
+
+
+class _Dropped(Exception):
+    """The part was given up (a Ctrl-C waited long enough) before it was whole: it is not written."""
+
+
 class PartsInBackground:
     """A run's parts written one at a time in a thread while the model scores the next chunk (issue #28: a part and
     the first import of pandas and pyarrow took ~0.45 s of a 400-clip `tiny` run's main thread).
@@ -416,45 +437,84 @@ class PartsInBackground:
     :meth:`submit` hands over a chunk's rows after :meth:`settle` has seen the previous part on disk; :meth:`settle`
     waits for the part in flight, raises what its writing raised, and then calls its ``then`` here (the caller's
     bookkeeping: rows counted as done, the log, the hook), so that nothing hears of rows before they are on disk.
-    One part in flight at most, so memory holds one chunk's rows besides the chunk being scored."""
+    One part in flight at most, so memory holds one chunk's rows besides the chunk being scored.
+
+    A part given up (:meth:`settle` with a timeout that runs out, or a Ctrl-C that stopped :meth:`submit` before its
+    thread ran) is never made whole afterwards: what ``then`` counted is exactly what is on disk."""
 
     def __init__(self, writer: RunWriter):
         self.writer = writer
         self._thread: threading.Thread | None = None
-        self._box: dict = {}
+        self._given: _Given | None = None
         self._then: Callable[[], None] | None = None
 
     def submit(self, rows: list[dict], embs: list, frame_embs: dict | None, then: Callable[[], None]) -> None:
         self.settle()
-        box: dict = {}
+        given = _Given()
+
+        def commit(whole: Callable[[], None]) -> None:
+            with given.lock:
+                if given.dropped:
+                    raise _Dropped
+                whole()
+                given.whole = True
 
         def write():
             try:
-                self.writer.write_part(rows, embs, frame_embs)
+                with given.lock:
+                    if given.dropped:
+                        return
+                    given.began = True
+                self.writer.write_part(rows, embs, frame_embs, commit=commit)
+                given.whole = True  # (no rows: nothing to write)
+            except _Dropped:
+                pass
             except BaseException as exc:  # noqa: BLE001 — raised again in the caller's thread by settle()
-                box["error"] = exc
+                given.error = exc
+            finally:
+                given.finished.set()
 
-        self._box, self._then = box, then
+        # published before the thread starts: a Ctrl-C inside start() leaves a part that settle() drops or waits for
+        self._given, self._then = given, then
         self._thread = threading.Thread(target=write, name="workbench-write-part", daemon=True)
         self._thread.start()
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait for the part in flight (in short steps: Ctrl-C reaches the caller); raise its error, else run its ``then``.
-        With ``timeout``: give up after that many seconds and return ``False`` (the part is left to its thread)."""
-        thread, then = self._thread, self._then
-        if thread is None:
+        With ``timeout``: give up after that many seconds and return ``False``: the part is then dropped (its thread
+        never makes it whole), unless it became whole meanwhile."""
+        thread, given, then = self._thread, self._given, self._then
+        if thread is None or given is None:
             return True
         end = None if timeout is None else time.monotonic() + timeout
-        while thread.is_alive():
+        while not given.finished.is_set():
+            if not given.began and thread.ident is None and not thread.is_alive():
+                with given.lock:  # a Ctrl-C stopped submit() before its thread ran: the part is dropped, never written
+                    if not given.began:
+                        given.dropped = True
+                        break
             if end is not None and time.monotonic() >= end:
+                with given.lock:  # waits at most for the parquet being made whole
+                    given.dropped = not given.whole
+                if given.dropped:
+                    break
+                given.finished.wait()  # whole: only the thread's return is left
+                break
+            given.finished.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+        with _whole_step():  # the handover and the bookkeeping are not cut in half by a Ctrl-C (it waits for them)
+            self._thread = self._given = self._then = None
+            if given.dropped:
                 return False
-            thread.join(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-        self._thread = self._then = None
-        if "error" in self._box:
-            raise self._box["error"]
-        if then is not None:
-            then()
+            if given.error is not None:
+                raise given.error
+            if then is not None:
+                then()
         return True
+
+
+def _whole_step() -> ContextManager[None]:
+    """A Ctrl-C held until the block ends (:func:`workbench.interrupts.deferred`), in the main thread, where it lands."""
+    return interrupts.deferred() if threading.current_thread() is threading.main_thread() else nullcontext()
 
 
 def _emb_path(part: Path) -> Path:

@@ -1,0 +1,88 @@
+"""PartsInBackground: what a run counts as kept (log.txt's "interrupted with N rows … kept") is what is on disk."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from workbench.labels import LABEL_KEYS
+from workbench.runs import writer as writer_module
+from workbench.runs.writer import PartsInBackground, RunWriter
+
+
+def _rows(ids):
+    scores = {k: 1.0 / len(LABEL_KEYS) for k in LABEL_KEYS}
+    return [{"id": i, "variant": "raw", "path": f"{i}.wav", "label": "", "emotion": "", "status": "ok", "error": "",
+             "pred": LABEL_KEYS[0], "confidence": scores[LABEL_KEYS[0]], **{f"score_{k}": v for k, v in scores.items()}}
+            for i in ids]
+
+
+def _writer(path, cls=RunWriter) -> RunWriter:
+    w = cls(path)
+    w.prepare({"manifest": "m.csv", "model": "synthetic", "dtype": "float32", "variants": [{"name": "raw"}]}, ("manifest",))
+    return w
+
+
+def _parquets(w: RunWriter) -> list[str]:
+    return sorted(p.name for p in (w.path / "parts").glob("part-*.parquet"))
+
+
+class _SlowDisk(RunWriter):
+    """A writer on a disk that takes until ``go`` is set to write (a busy or network disk)."""
+
+    go = threading.Event()
+    wrote = threading.Event()
+
+    def write_part(self, *args, **kwargs):
+        self.go.wait(30)
+        try:
+            return super().write_part(*args, **kwargs)
+        finally:
+            self.wrote.set()
+
+
+def test_a_part_given_up_after_the_timeout_is_never_made_whole_later(tmp_path):
+    """A Ctrl-C waits a second for the part in flight, then logs what is kept: a part still being written then must
+    not land afterwards (the daemon thread runs on until the process ends), or the log undercounts the disk."""
+    _SlowDisk.go, _SlowDisk.wrote = threading.Event(), threading.Event()
+    w = _writer(tmp_path / "run", _SlowDisk)
+    parts, told = PartsInBackground(w), []
+    parts.submit(_rows(["a", "b"]), [np.ones(4, np.float32)] * 2, None, then=lambda: told.append("a b"))
+    assert parts.settle(timeout=0.2) is False  # still writing: given up
+    _SlowDisk.go.set()  # the disk catches up after the log line was written
+    assert _SlowDisk.wrote.wait(30)
+    assert _parquets(w) == [] and told == []  # nothing counted, nothing whole on disk
+    assert parts.settle() is True and told == []  # the part given up is not counted later either
+    assert RunWriter(w.path).finished_rows() == set()
+
+
+def test_a_ctrl_c_while_the_writing_thread_starts_counts_no_row_that_is_not_on_disk(tmp_path, monkeypatch):
+    """A Ctrl-C that lands in submit() as its thread is started: the part's rows were counted as kept (and told to
+    the hook) although nothing was written."""
+
+    class StartInterrupted(threading.Thread):
+        def start(self):
+            raise KeyboardInterrupt  # the Ctrl-C lands here, before the thread runs
+
+    w = _writer(tmp_path / "run")
+    parts, told = PartsInBackground(w), []
+    parts.submit(_rows(["a"]), [np.ones(4, np.float32)], None, then=lambda: told.append("a"))
+    assert parts.settle() is True and told == ["a"] and _parquets(w) == ["part-00001.parquet"]
+    monkeypatch.setattr(writer_module.threading, "Thread", StartInterrupted)
+    try:
+        parts.submit(_rows(["b"]), [np.ones(4, np.float32)], None, then=lambda: told.append("b"))
+    except KeyboardInterrupt:
+        parts.settle(timeout=1.0)  # what the driver does on a Ctrl-C before it logs the rows kept
+    assert told == ["a"]
+    assert _parquets(w) == ["part-00001.parquet"]
+    assert {i for i, _ in RunWriter(w.path).finished_rows()} == {"a"}
+
+
+def test_a_part_written_in_time_is_counted_once(tmp_path):
+    w = _writer(tmp_path / "run")
+    parts, told = PartsInBackground(w), []
+    for k, ids in enumerate((["a", "b"], ["c"], [])):
+        parts.submit(_rows(ids), [np.ones(4, np.float32)] * len(ids), None, then=lambda k=k: told.append(k))
+    assert parts.settle(timeout=30) is True and parts.settle() is True
+    assert told == [0, 1, 2] and _parquets(w) == ["part-00001.parquet", "part-00002.parquet"]
