@@ -101,6 +101,26 @@ def test_a_misspelt_mode_is_refused_with_the_modes_before_the_model_loads(monkey
     assert not loaded and not (tmp_path / "run").exists()
 
 
+def test_a_misspelt_mode_is_refused_before_infer_loads_its_model(monkeypatch, tmp_path, capsys):
+    """`workbench infer` (any command scoring audio, not only `run`) refused a misspelt mode only after its model had
+    loaded: minutes with a real checkpoint."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+    from workbench.model.ref import ModelRef
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(16000, np.float32), 16000)
+    loaded = []
+    monkeypatch.setattr(ModelRef, "load", lambda self, *a, **k: loaded.append(self.model))
+    monkeypatch.setenv("WORKBENCH_DECODE_AHEAD", "Of f")
+    code = main(["infer", str(wav), "--model", "tiny", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "WORKBENCH_DECODE_AHEAD is 'Of f'" in err and "idle, normal, off" in err, err
+    assert loaded == []
+
+
 @pytest.mark.parametrize("mode", ["off", "normal"])
 def test_every_mode_gives_the_same_results(tmp_path, tiny_model, monkeypatch, mode):
     import numpy as np

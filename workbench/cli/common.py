@@ -20,6 +20,7 @@ from workbench.logs import routed_logs
 from workbench.paths import shell_command
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
+from workbench.engine.ahead import decode_ahead_mode
 from workbench.analysis.calibration import saved_calibration
 from workbench.runs.folder import RunFolder, RunFolderError
 
@@ -171,6 +172,7 @@ def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
     An option left at ``None`` keeps ``base``'s value (a run's model, for commands that read a run).
     ``--temperature`` is a number or a calibrated run's fitted T (:func:`resolve_temperature`).
     """
+    decode_ahead_mode()  # WORKBENCH_DECODE_AHEAD misspelt: refused before any command loads its model (infer, sweep …)
     base = base or ModelRef()
     given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
     if given["model"] is not None and given["model"] != base.model:
