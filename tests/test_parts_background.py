@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pandas as pd
 
+from test_runs import make_dataset
 from workbench.labels import LABEL_KEYS
 from workbench.runs import writer as writer_module
+from workbench.runs.driver import run
 from workbench.runs.writer import PartsInBackground, RunWriter
 
 
@@ -86,3 +89,27 @@ def test_a_part_written_in_time_is_counted_once(tmp_path):
         parts.submit(_rows(ids), [np.ones(4, np.float32)] * len(ids), None, then=lambda k=k: told.append(k))
     assert parts.settle(timeout=30) is True and parts.settle() is True
     assert told == [0, 1, 2] and _parquets(w) == ["part-00001.parquet", "part-00002.parquet"]
+
+
+def test_a_hook_that_raises_stops_the_run_and_log_txt_says_so_with_the_rows_on_disk(tmp_path, tiny_model):
+    """The caller's hook raised at the second part: the run stopped with no line in log.txt saying so or why."""
+    manifest = make_dataset(tmp_path, n=8, bad=False)
+    seen = []
+
+    def hook(step, rows, *, completed, total):
+        seen.append(completed)
+        if len(seen) == 2:
+            raise ValueError("the dashboard is down")
+
+    out = tmp_path / "run"
+    try:
+        run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2, hook=hook)
+        raise AssertionError("the hook's error did not stop the run")
+    except ValueError:
+        pass
+    on_disk = sum(len(pd.read_parquet(p)) for p in (out / "parts").glob("part-*.parquet"))
+    assert seen == [2, 4] and on_disk == 4
+    last = (out / "log.txt").read_text().splitlines()[-1]
+    assert "stopped with 4 rows finished" in last and "ValueError: the dashboard is down" in last, last
+    again = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
+    assert again.n_resumed == 4 and again.n_rows == 8

@@ -412,6 +412,11 @@ def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddi
         _settle_quietly(parts)
         writer.log(f"stopped with {len(done)} rows finished (the same command resumes from them): {exc}")
         raise
+    except Exception as exc:  # e.g. the caller's hook raised: log.txt says the run stopped, with how many rows kept
+        _settle_quietly(parts)
+        _log_quietly(writer, f"stopped with {len(done)} rows finished (the same command resumes from them): "
+                             f"{type(exc).__name__}: {exc}")
+        raise
     except BaseException:
         _settle_quietly(parts)
         raise
@@ -427,6 +432,14 @@ def _settle_quietly(parts: PartsInBackground, timeout: float | None = None) -> N
     """The part in flight finished and counted on the way out of an error (the error on its way out is the one reported)."""
     try:
         parts.settle(timeout)
+    except Exception:  # noqa: BLE001 — the error already on its way out is the one to report
+        pass
+
+
+def _log_quietly(writer: RunWriter, line: str) -> None:
+    """A line for log.txt on the way out of an error (a log that cannot be written does not replace that error)."""
+    try:
+        writer.log(line)
     except Exception:  # noqa: BLE001 — the error already on its way out is the one to report
         pass
 
