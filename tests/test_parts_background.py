@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
 import threading
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from test_runs import make_dataset
 from workbench.labels import LABEL_KEYS
@@ -58,6 +60,22 @@ def test_a_part_given_up_after_the_timeout_is_never_made_whole_later(tmp_path):
     assert _parquets(w) == [] and told == []  # nothing counted, nothing whole on disk
     assert parts.settle() is True and told == []  # the part given up is not counted later either
     assert RunWriter(w.path).finished_rows() == set()
+
+
+def test_a_second_ctrl_c_during_the_grace_period_drops_the_part_in_flight(tmp_path):
+    """Ctrl-C twice: the second lands while the driver gives the part in flight its second. The log line then counts
+    what is on disk, so the part must not land afterwards."""
+    _SlowDisk.go, _SlowDisk.wrote = threading.Event(), threading.Event()
+    w = _writer(tmp_path / "run", _SlowDisk)
+    parts, told = PartsInBackground(w), []
+    parts.submit(_rows(["a"]), [np.ones(4, np.float32)], None, then=lambda: told.append("a"))
+    threading.Timer(0.2, _thread.interrupt_main).start()  # the second Ctrl-C, as the main thread receives it
+    with pytest.raises(KeyboardInterrupt):
+        parts.settle(timeout=10)
+    _SlowDisk.go.set()
+    assert _SlowDisk.wrote.wait(30)
+    assert _parquets(w) == [] and told == []
+    assert parts.settle() is True and told == []
 
 
 def test_a_ctrl_c_while_the_writing_thread_starts_counts_no_row_that_is_not_on_disk(tmp_path, monkeypatch):

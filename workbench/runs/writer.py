@@ -487,20 +487,17 @@ class PartsInBackground:
         if thread is None or given is None:
             return True
         end = None if timeout is None else time.monotonic() + timeout
-        while not given.finished.is_set():
-            if not given.began and thread.ident is None and not thread.is_alive():
-                with given.lock:  # a Ctrl-C stopped submit() before its thread ran: the part is dropped, never written
-                    if not given.began:
-                        given.dropped = True
-                        break
-            if end is not None and time.monotonic() >= end:
-                with given.lock:  # waits at most for the parquet being made whole
-                    given.dropped = not given.whole
-                if given.dropped:
-                    break
-                given.finished.wait()  # whole: only the thread's return is left
-                break
-            given.finished.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+        try:
+            _wait(thread, given, end)
+        except KeyboardInterrupt:
+            if end is None:
+                raise  # the caller's Ctrl-C: it settles again, with a grace period (the driver's second)
+            _drop_unless_whole(given)  # another Ctrl-C during the grace period: the part is dropped now, unless whole
+            self._finish(given, then)
+            raise
+        return self._finish(given, then)
+
+    def _finish(self, given: _Given, then: Callable[[], None] | None) -> bool:
         with _whole_step():  # the handover and the bookkeeping are not cut in half by a Ctrl-C (it waits for them)
             self._thread = self._given = self._then = None
             if given.dropped:
@@ -510,6 +507,27 @@ class PartsInBackground:
             if then is not None:
                 then()
         return True
+
+
+def _wait(thread: threading.Thread, given: _Given, end: float | None) -> None:
+    """Wait for a part's thread (in short steps: Ctrl-C reaches the caller); past ``end``, drop it unless it is whole."""
+    while not given.finished.is_set():
+        if not given.began and thread.ident is None and not thread.is_alive():
+            with given.lock:  # a Ctrl-C stopped submit() before its thread ran: the part is dropped, never written
+                if not given.began:
+                    given.dropped = True
+                    return
+        if end is not None and time.monotonic() >= end:
+            _drop_unless_whole(given)
+            if not given.dropped:
+                given.finished.wait()  # whole: only the thread's return is left
+            return
+        given.finished.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+
+
+def _drop_unless_whole(given: _Given) -> None:
+    with given.lock:  # waits at most for the parquet being made whole
+        given.dropped = not given.whole
 
 
 def _whole_step() -> ContextManager[None]:
