@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from test_runs import make_dataset
+from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.runs import writer as writer_module
+from workbench.runs import driver, writer as writer_module
 from workbench.runs.driver import run
 from workbench.runs.writer import PartsInBackground, RunWriter
 
@@ -131,3 +132,17 @@ def test_a_hook_that_raises_stops_the_run_and_log_txt_says_so_with_the_rows_on_d
     assert "stopped with 4 rows finished" in last and "ValueError: the dashboard is down" in last, last
     again = run(manifest, out_dir=out, model=tiny_model, use_cache=False, chunk_size=2)
     assert again.n_resumed == 4 and again.n_rows == 8
+
+
+def test_a_chunk_size_or_limit_of_0_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    """run(chunk_size=0) loaded the model, wrote config.yaml and then failed with 'range() arg 3 must not be zero';
+    limit=0 wrote a whole chunk."""
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    loaded = []
+    monkeypatch.setattr(driver, "_load", lambda *a, **k: loaded.append(1))
+    for kw in ({"chunk_size": 0}, {"chunk_size": -3}, {"chunk_size": 2.5}, {"limit": 0}):
+        with pytest.raises(ConfigError) as err:
+            run(manifest, out_dir=tmp_path / "run", model="tiny", use_cache=False, **kw)
+        name, value = next(iter(kw.items()))
+        assert f"{name} is {value!r}" in str(err.value) and "positive whole number" in err.value.fix
+    assert not loaded and not (tmp_path / "run").exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import numbers
 import os
 import time
 from dataclasses import dataclass, replace
@@ -141,7 +142,7 @@ def run(
     (4, True)
     """
     t_start = time.perf_counter()
-    plan = _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress)
+    plan = _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress, chunk_size, limit)
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
         prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)
@@ -190,10 +191,16 @@ class _Plan:
     precision: dict
 
 
-def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress) -> _Plan:
+def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress, chunk_size=64,
+             limit=None) -> _Plan:
     """Step 1: the manifest read, the variants and settings, the model's precision chosen (once, here), engine refusals."""
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {list(ENGINES)}.", source="engine", fix="pass --engine local or --engine ray.")
+    for name, value in (("chunk_size", chunk_size), ("limit", limit)):  # 0 or -1: refused before the model loads
+        if not (value is None and name == "limit") and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ConfigError(f"{name} is {value!r}, not a whole number of 1 or more.", source=name,
+                              fix=f"pass {name}=64 or another positive whole number" + (", or None (no limit)." if name == "limit" else
+                                                                                          " (the rows of each part written)."))
     decode_ahead_mode()  # WORKBENCH_DECODE_AHEAD misspelt: refused now, not after the model has loaded
     if not isinstance(manifest, Manifest):
         manifest_ref = str(Path(manifest).resolve())
