@@ -117,7 +117,7 @@ def test_a_misspelt_mode_is_refused_before_infer_loads_its_model(monkeypatch, tm
     monkeypatch.setenv("WORKBENCH_DECODE_AHEAD", "Of f")
     code = main(["infer", str(wav), "--model", "tiny", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 2 and "WORKBENCH_DECODE_AHEAD is 'Of f'" in err and "idle, normal, off" in err, err
+    assert code == 2 and "WORKBENCH_DECODE_AHEAD: this environment variable is 'Of f'" in err and "idle, normal, off" in err, err
     assert loaded == []
 
 
