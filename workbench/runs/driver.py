@@ -328,7 +328,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
         # a missing file's fix as a manifest has it: the decoder only saw an absolute path, and told the command line's rule
         results = ([manifest_path_fix(s, manifest.root) for s in chunk] for chunk in results)
         counts = _write_parts(writer, results, done, net.info.labels, frame_embeddings=frame_embeddings, bar=bar, bar_rows=eng is None,
-                              hook=hook, limit=limit, total_rows=total_rows)
+                              hook=hook, limit=limit, total_rows=total_rows, background=eng is not None)
         n_new, n_failed, n_cached = counts
         if limit is not None and n_new >= limit:
             return RunResult(writer.path, len(done), n_failed, n_cached, n_resumed, time.perf_counter() - t_start, {})
@@ -379,14 +379,14 @@ def _bar(progress: bool, total: int, initial: int):
 
 
 def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddings, bar, bar_rows, hook, limit,
-                 total_rows) -> tuple[int, int, int]:
+                 total_rows, background: bool = True) -> tuple[int, int, int]:
     """Each chunk of engine results written as a part, in a thread while the model scores the next chunk
     (:class:`~workbench.runs.writer.PartsInBackground`); its rows are counted, logged and told to ``hook`` only once
     the part is on disk.  Returns (new rows, failed, from cache).  Stops after ``limit`` new rows."""
     counts = [0, 0, 0]  # new rows, failed, from cache: of the parts on disk
-    parts = PartsInBackground(writer)
+    parts = PartsInBackground(writer, background=background)  # Ray: written at once, the model being elsewhere
 
-    def written(scored: list[Scored], rows: list[dict]) -> None:
+    def written(scored: list[Scored], rows: list[dict]) -> Callable[[], None] | None:
         done.update([(s.item.id, s.variant.name) for s in scored])  # first, in one step: what an interrupt's log line counts
         counts[0] += len(rows)
         counts[1] += sum(1 for s in scored if not s.ok)
@@ -396,8 +396,10 @@ def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddi
                 writer.log(f"FAILED {s.item.id} [{s.variant.name}]: {s.error['text']}")
         if bar is not None and bar_rows:  # the local engine moves the bar itself
             bar.update(len(rows))
-        if hook is not None:
-            hook("chunk", rows, completed=len(done), total=total_rows)
+        if hook is not None:  # called once the bookkeeping is whole, where a Ctrl-C can stop a hook that hangs
+            completed = len(done)
+            return lambda: hook("chunk", rows, completed=completed, total=total_rows)
+        return None
 
     submitted = 0
     try:

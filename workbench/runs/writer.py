@@ -436,19 +436,24 @@ class PartsInBackground:
 
     :meth:`submit` hands over a chunk's rows after :meth:`settle` has seen the previous part on disk; :meth:`settle`
     waits for the part in flight, raises what its writing raised, and then calls its ``then`` here (the caller's
-    bookkeeping: rows counted as done, the log, the hook), so that nothing hears of rows before they are on disk.
+    bookkeeping: rows counted as done, the log), so that nothing hears of rows before they are on disk; a callable
+    ``then`` returns (the caller's hook) is called after, with Ctrl-C no longer held.
     One part in flight at most, so memory holds one chunk's rows besides the chunk being scored.
 
     A part given up (:meth:`settle` with a timeout that runs out, or a Ctrl-C that stopped :meth:`submit` before its
-    thread ran) is never made whole afterwards: what ``then`` counted is exactly what is on disk."""
+    thread ran) is never made whole afterwards: what ``then`` counted is exactly what is on disk.
 
-    def __init__(self, writer: RunWriter):
+    ``background=False`` writes each part in :meth:`submit` itself and runs its ``then`` at once: for a run whose
+    model is elsewhere (Ray actors), where nothing runs beside the write and the next chunk may be long in coming."""
+
+    def __init__(self, writer: RunWriter, *, background: bool = True):
         self.writer = writer
+        self.background = background
         self._thread: threading.Thread | None = None
         self._given: _Given | None = None
         self._then: Callable[[], None] | None = None
 
-    def submit(self, rows: list[dict], embs: list, frame_embs: dict | None, then: Callable[[], None]) -> None:
+    def submit(self, rows: list[dict], embs: list, frame_embs: dict | None, then: Callable[[], Any]) -> None:
         self.settle()
         given = _Given()
 
@@ -477,6 +482,10 @@ class PartsInBackground:
         # published before the thread starts: a Ctrl-C inside start() leaves a part that settle() drops or waits for
         self._given, self._then = given, then
         self._thread = threading.Thread(target=write, name="workbench-write-part", daemon=True)
+        if not self.background:
+            write()  # here, now; settle() then finds it finished and runs ``then``
+            self.settle()
+            return
         self._thread.start()
 
     def settle(self, timeout: float | None = None) -> bool:
@@ -504,8 +513,9 @@ class PartsInBackground:
                 return False
             if given.error is not None:
                 raise given.error
-            if then is not None:
-                then()
+            after = then() if then is not None else None
+        if callable(after):  # what ``then`` left to tell others (the caller's hook) runs where a Ctrl-C can stop it
+            after()
         return True
 
 
