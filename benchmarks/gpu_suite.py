@@ -17,6 +17,10 @@ Steps (each timed; a failing step is recorded with its error and the others stil
    beside torch float32 and bf16 on the same 64 clips × 6 s; where onnxruntime has no CUDA provider
    (the onnxruntime wheel is CPU-only; onnxruntime-gpu may be absent), that is recorded and torch is
    measured alone.
+4. ``compiled``: does ``torch.compile`` pay for the bucket shapes?  The same 256 × 6 s batch as ``model_only``
+   through the network's ``extract_features`` compiled (``default``, then ``reduce-overhead``: CUDA graphs), one
+   fixed shape, against eager in the same step, with the compile time and the agreement with eager (top-1,
+   max |Δ score|, cosine).  Measured only: the product runs eager until this says otherwise.
 """
 
 from __future__ import annotations
@@ -168,18 +172,82 @@ def step_onnxruntime(a, figures: dict) -> dict:
     return result
 
 
+def step_compiled(a, figures: dict) -> dict:
+    import contextlib
+
+    import torch
+
+    from workbench.model.checkpoints import ensure_random_checkpoint
+    from workbench.model.funasr_patches import fused_attention, low_precision_front_end, masked_positional_encoder
+    from workbench.model.network import load_model
+
+    dtype = "bfloat16" if a.device.startswith("cuda") else "float32"
+    net = load_model(str(ensure_random_checkpoint(a.arch)), device=a.device, dtype=dtype)
+    module = net.network
+    # one length: one shape (the compiler's best case, as a length bucket would give), no padding mask
+    source = torch.from_numpy(np.stack(clips(a.model_clips, a.model_seconds, seed=1))).to(a.device)
+    audio = a.model_clips * a.model_seconds
+    frames = [1] * a.model_clips  # equal lengths: the positional encoder's padding mask is a no-op
+
+    def timed(fn, rounds: int = 5) -> tuple[float, "torch.Tensor"]:
+        best, x = float("inf"), None
+        for _ in range(rounds):
+            sync(a.device)
+            t0 = time.perf_counter()
+            x = fn(source, padding_mask=None)["x"]
+            sync(a.device)
+            best = min(best, time.perf_counter() - t0)
+        return best, x.float().mean(1)  # (B, D): the pooled features the head sees
+
+    res: dict = {"dtype": dtype, "clips": a.model_clips, "seconds_each": a.model_seconds, "torch": torch.__version__, "modes": {}}
+    # the network's patches entered once around every call (as one predict batch does), so that the compiled graph's
+    # guards see the same modules each time
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.inference_mode())
+        stack.enter_context(net._autocast())
+        stack.enter_context(masked_positional_encoder(module, frames))
+        stack.enter_context(fused_attention(module, net.attention == "fused"))
+        stack.enter_context(low_precision_front_end(module, net.time_major_front_end))
+        module.extract_features(source[:8], padding_mask=None)  # warm-up, as model_only
+        eager_s, eager = timed(module.extract_features)
+        res["eager"] = {"best_s": eager_s, "x_real_time": audio / eager_s}
+        print(f"eager ({dtype}, {a.model_clips} × {a.model_seconds:g} s): {audio / eager_s:.0f}× real time", flush=True)
+        for mode in a.compile_modes:
+            torch._dynamo.reset()
+            try:
+                fn = torch.compile(module.extract_features, mode=mode, dynamic=False)
+                t0 = time.perf_counter()
+                fn(source, padding_mask=None)  # compiles for this shape
+                sync(a.device)
+                compile_s = time.perf_counter() - t0
+                best, pooled = timed(fn)
+                cos = torch.nn.functional.cosine_similarity(pooled, eager, dim=1)
+                res["modes"][mode] = {"ok": True, "first_call_s": compile_s, "best_s": best, "x_real_time": audio / best,
+                                      "vs_eager": eager_s / best, "max_abs_diff_pooled": float((pooled - eager).abs().max()),
+                                      "min_cosine_pooled": float(cos.min())}
+                print(f"torch.compile mode={mode}: {audio / best:.0f}× real time ({eager_s / best:.2f}× eager; first call "
+                      f"{compile_s:.0f} s; pooled features min cosine {float(cos.min()):.6f})", flush=True)
+            except Exception as exc:  # noqa: BLE001 — a mode the compiler cannot do here is a finding, not the end of the loan
+                res["modes"][mode] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:1500]}
+                print(f"torch.compile mode={mode}: failed — {type(exc).__name__}: {str(exc)[:300]}", flush=True)
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny model, CPU, a handful of clips: checks the suite runs")
     ap.add_argument("--device", default=None, help="default: cuda (cpu with --smoke)")
     ap.add_argument("--json", default=None, help="where to write the JSON (default: $OUT/gpu_suite.json, else ./gpu_suite.json)")
-    ap.add_argument("--steps", nargs="*", default=["end_to_end", "model_only", "onnxruntime"])
+    steps = ["end_to_end", "model_only", "onnxruntime", "compiled"]
+    ap.add_argument("--steps", nargs="*", choices=steps, default=steps,
+                    help="which steps, in order (default: all four)")
     a = ap.parse_args()
     a.device = a.device or ("cpu" if a.smoke else "cuda")
     a.arch = "tiny" if a.smoke else "large"
     a.e2e_clips, a.funasr_clips = (6, 3) if a.smoke else (4096, 256)
     a.model_clips, a.model_seconds = (4, 2.0) if a.smoke else (256, 6.0)
     a.ort_clips = 4 if a.smoke else 64
+    a.compile_modes = ["default"] if a.smoke else ["default", "reduce-overhead"]
     target = Path(a.json) if a.json else Path(os.environ.get("OUT", ".")) / "gpu_suite.json"
     import torch
 
