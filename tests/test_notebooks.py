@@ -186,6 +186,31 @@ def test_a_report_whose_kernel_dies_is_marked_failed_not_left_half_made(tmp_path
     assert folder.name.endswith("_FAILED") and (folder / "FAILED").is_file() and (folder / "dies.ipynb").is_file()
 
 
+def test_a_report_interrupted_by_ctrl_c_says_so_and_where_what_ran_is_kept(tmp_path):
+    # the kernel's second cell sends SIGINT to the `workbench report` process, as a Ctrl-C mid-report does
+    import subprocess
+    import sys
+
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    p = new_code_cell("report_dir = '.'")
+    p.metadata["tags"] = ["parameters"]
+    book = new_notebook(cells=[p, new_code_cell("print('first cell ran')"),
+                               new_code_cell("import os, signal, time\nos.kill(os.getppid(), signal.SIGINT)\ntime.sleep(60)"),
+                               new_code_cell("print('never')")])
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(book, tmp_path / "stops.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "report", str(tmp_path / "stops.ipynb"), "--out", str(tmp_path / "reports")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    (folder,) = (tmp_path / "reports" / "stops").iterdir()
+    assert proc.returncode == 130, proc.stderr
+    assert folder.name.endswith("_FAILED")
+    assert f"interrupted; what ran of the report is kept in {folder}" in proc.stderr and "Traceback" not in proc.stderr
+    assert (folder / "FAILED").read_text().startswith("interrupted (Ctrl-C")
+    html = (folder / "stops.html").read_text()
+    assert "stops (INTERRUPTED)" in html and "first cell ran" in html
+
+
 def test_report_fusion_flag_is_checked():
     # the fusion section is behind -p fusion=true (issue #28: most of the report's time); any other value is refused
     from workbench.errors import ConfigError

@@ -270,10 +270,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         code = handlers_of(_BY_NAME[args.command])[key](args)
         interrupts.check()  # a Ctrl-C that third-party code swallowed still ends the command as interrupted
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
-        print(interrupts.message([args.command]), file=sys.stderr)
+        kept = getattr(exc, "kept", None)  # what an interrupted command kept (a report's folder), told with the line
+        print(interrupts.message([args.command]) + (f"; {kept}" if isinstance(kept, str) else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 — the one place that turns any error into a message
         if args.debug:

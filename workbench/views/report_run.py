@@ -192,8 +192,16 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         if not nb_out.is_file():
             shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
             raise
-        failed = _mark_failed(report_dir, nb_out, html_path, name, f"{type(exc).__name__}: {exc}")
+        why = ("interrupted (Ctrl-C or a termination signal) before the notebook finished: what ran is kept, the rest "
+               "never ran; run the same command again for a whole report") if isinstance(exc, KeyboardInterrupt) \
+            else f"{type(exc).__name__}: {exc}"
+        failed = _mark_failed(report_dir, nb_out, html_path, name, why,
+                              status="INTERRUPTED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         if not isinstance(exc, Exception):
+            try:
+                exc.kept = f"what ran of the report is kept in {failed}"  # the command line's "interrupted" line tells it
+            except AttributeError:
+                pass
             raise
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
@@ -205,11 +213,13 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
 
 
-def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str) -> Path:
+def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str, status: str = "FAILED") -> Path:
+    """Mark a report that did not finish: its HTML titled ``(FAILED)`` or ``(INTERRUPTED)``, ``FAILED`` saying why, the
+    folder renamed ``<stamp>_FAILED``."""
     import nbformat
 
     if nb_out.is_file():
-        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} (FAILED)"))
+        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} ({status})"))
     files.write_text(report_dir / "FAILED", why + "\n")
     failed = report_dir.with_name(report_dir.name + "_FAILED")
     files.rename_folder(report_dir, failed)
