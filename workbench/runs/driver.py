@@ -338,6 +338,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
                 writer.log(f"ray engine: {engine_info['resent_chunks']} chunk(s) sent again after their actor was lost")
         timing = {k: round(v, 3) for k, v in {"start_s": start_s, **(eng.stats if eng is not None else {})}.items()}
         seconds = time.perf_counter() - t_start
+        rejected_before = len(writer.rejected)
         summary = writer.finalize(
             item_order={it.id: i for i, it in enumerate(manifest)},
             variant_order={v.name: i for i, v in enumerate(variants)},
@@ -347,10 +348,10 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             },
         )
         writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
-        if summary["rows"] < total_rows:  # a part rejected while the results were assembled: its rows are not there
+        if summary["rows"] < total_rows:  # parts rejected while the results were assembled, or gone from parts/
             again = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
-            note = (f"{total_rows - summary['rows']} of {total_rows} rows are missing from the results: a part was rejected "
-                    f"while they were assembled (log.txt says why); {again} scores them")
+            note = (f"{total_rows - summary['rows']} of {total_rows} rows are missing from the results: "
+                    f"{_why_missing(writer.rejected[rejected_before:], writer.parts_gone())}; {again} scores them")
             writer.log(f"WARNING: {note}")
             logger.warning(note)
         return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
@@ -358,6 +359,22 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
         resume = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
         writer.log(f"interrupted with {len(done)} of {len(manifest) * len(variants)} rows finished and kept; {resume} resumes from them")
         raise
+
+
+def _why_missing(rejected: list[str], gone: list[str]) -> str:
+    """What became of the rows a finished run lacks: parts rejected when the results were assembled (log.txt has each
+    reason), parts of this run no longer in ``parts/`` (the folder, or a part, moved or deleted while it ran)."""
+    def parts(n: int) -> str:
+        return f"{n} part{'s' if n != 1 else ''}"
+
+    causes = []
+    if rejected:
+        causes.append(f"{parts(len(rejected))} {'was' if len(rejected) == 1 else 'were'} rejected while they were assembled "
+                      f"(log.txt says why)")
+    if gone:
+        causes.append(f"{parts(len(gone))} of this run {'is' if len(gone) == 1 else 'are'} no longer in parts/ "
+                      f"(moved or deleted while it ran)")
+    return " and ".join(causes) or "their parts are no longer in parts/ (moved or deleted while the run went on)"
 
 
 def manifest_path_fix(scored: Scored, root: "str | Path") -> Scored:

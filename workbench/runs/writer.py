@@ -53,6 +53,11 @@ class RunWriter:
     def __init__(self, folder: "str | os.PathLike | RunFolder"):
         self.folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
         self._expected_rows: set[tuple[str, str]] | None = None
+        # the parts this writer read as whole or made whole, by file identity (dev, inode) → name, and the names of the
+        # parts it rejected: what finalize's account of missing rows tells apart (a part rejected, a part gone)
+        self._known_parts: dict[tuple[int, int], str] = {}
+        self._seen_parts: set[tuple[int, int]] = set()
+        self.rejected: list[str] = []
 
     def __repr__(self) -> str:
         return f"RunWriter({str(self.path)!r})"
@@ -250,6 +255,7 @@ class RunWriter:
         for p in (part, _emb_path(part)):
             if p.exists():
                 os.replace(p, rej / f"{stamp}-{p.name}")
+        self.rejected.append(part.name)
         self.log(f"WARNING: rejected {part.name}: {reason}; its rows will be computed again")
 
     def _check_part(self, part: Path):
@@ -310,7 +316,11 @@ class RunWriter:
         """
         out = []
         seen: dict[tuple[str, str], str] = {}
+        self._seen_parts = set()
         for _, part in self._parts():
+            ident = _identity(part)
+            if ident is not None:
+                self._seen_parts.add(ident)  # found: kept, or rejected with its reason logged
             checked = self._check_part(part)
             if not isinstance(checked, str):
                 keys = list(zip(checked[0]["id"].astype(str), checked[0]["variant"].astype(str)))
@@ -323,7 +333,14 @@ class RunWriter:
                 self._reject(part, checked)
             else:
                 out.append(checked)
+                if ident is not None:
+                    self._known_parts[ident] = part.name
         return out
+
+    def parts_gone(self) -> list[str]:
+        """The names of the parts this writer read as whole or wrote that the last :meth:`valid_parts` did not find in
+        ``parts/`` (moved or deleted while the run went on; ``parts/`` moved away is made again by the next part)."""
+        return [name for ident, name in self._known_parts.items() if ident not in self._seen_parts]
 
     def retry_failed(self, code: str) -> int:
         """Set aside the parts whose every row failed with error ``code``, so that this run scores those rows again.
@@ -380,6 +397,9 @@ class RunWriter:
             atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
 
         whole() if commit is None else commit(whole)
+        ident = _identity(Path(f"{base}.parquet"))
+        if ident is not None:
+            self._known_parts[ident] = f"{base.name}.parquet"
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
@@ -543,6 +563,15 @@ def _drop_unless_whole(given: _Given) -> None:
 def _whole_step() -> ContextManager[None]:
     """A Ctrl-C held until the block ends (:func:`workbench.interrupts.deferred`), in the main thread, where it lands."""
     return interrupts.deferred() if threading.current_thread() is threading.main_thread() else nullcontext()
+
+
+def _identity(part: Path) -> tuple[int, int] | None:
+    """A file's (device, inode): a part moved away keeps it, the part later written under its name has another."""
+    try:
+        st = os.lstat(part)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _emb_path(part: Path) -> Path:
