@@ -93,14 +93,60 @@ def deferred() -> Iterator[None]:
     crosses torch's C++ start-up), and one raised inside FunASR's imports can leave a half-imported
     module behind (scipy's ``_ndimage_api``).  The block is short (seconds at most), so the command
     still stops, just after it.
+
+    Where :func:`handler` is not the SIGINT handler (the Python API, a notebook), the block holds the
+    Ctrl-C too: in the main thread, Python's own handler is replaced for the block by one that records,
+    and the interrupt is raised (or a handler of the caller's called) when the block ends.
     """
     global _deferring
+    previous = _take_over()
     _deferring += 1
     try:
         yield
     finally:
         _deferring -= 1
+        if previous is not None:
+            _give_back(previous)
     check()
+
+
+_held = threading.Event()  # a Ctrl-C recorded by _record while deferred() holds Python's own handler's place
+_taken = False
+
+
+def _record(signum, frame) -> None:
+    _held.set()
+
+
+def _take_over():
+    """In the main thread, outside our handler's reign and any enclosing deferred(): put _record in place; return
+    what was there (None: nothing taken)."""
+    global _taken
+    if _taken or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except (ValueError, OSError):
+        return None
+    if previous is handler or not callable(previous):  # ours (it records itself), SIG_IGN, SIG_DFL, or set from C
+        return None
+    _held.clear()
+    try:
+        signal.signal(signal.SIGINT, _record)
+    except (ValueError, OSError):
+        return None
+    _taken = True
+    return previous
+
+
+def _give_back(previous) -> None:
+    """Restore the SIGINT handler deferred() replaced; a Ctrl-C held meanwhile goes to it now."""
+    global _taken
+    signal.signal(signal.SIGINT, previous)
+    _taken = False
+    if _held.is_set():
+        _held.clear()
+        previous(signal.SIGINT, sys._getframe(1))  # Python's own raises KeyboardInterrupt here, a caller's does its part
 
 
 def message(argv: list[str] | None = None) -> str:
