@@ -22,6 +22,7 @@ from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
 from workbench.engine.ahead import decode_ahead_mode
 from workbench.analysis.calibration import saved_calibration
+from workbench.analysis.calibration_measures import T_BOUNDS, temperature_at_edge
 from workbench.runs.folder import RunFolder, RunFolderError
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -149,21 +150,32 @@ def resolve_temperature(value) -> float | None:
     except ConfigError:
         raise
     path = Path(text).expanduser()
-    if not path.is_dir():
+    if not text or not path.is_dir():  # '' would be the current folder
         raise ConfigError(f"{text!r} is neither a number nor a run folder.", source="--temperature",
                           fix="pass a positive number such as 1.5, or the folder of a run you calibrated with `workbench calibrate`.")
     saved = saved_calibration(RunFolder(path))
+    source = str(path / "calibration.json")
     if "temperature" not in saved and saved.get("recommended") is False:
         # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
         # than a uniform guess): refused with the reasons calibrate printed
-        reasons = " ".join(saved.get("not_recommended_because") or [])
-        raise ConfigError(f"its calibration fitted T = {float(saved.get('temperature_fitted', float('nan'))):.3f} but did not recommend it: "
-                          f"{reasons}", source=str(path / "calibration.json"),
+        given = saved.get("not_recommended_because")
+        reasons = " ".join(str(r) for r in (given if isinstance(given, list) else [given] if given else []))
+        fitted = saved.get("temperature_fitted")
+        fitted = f"{float(fitted):.3f}" if isinstance(fitted, (int, float)) and not isinstance(fitted, bool) else repr(fitted)
+        raise ConfigError(f"its calibration fitted T = {fitted} but did not recommend it: {reasons}", source=source,
                           fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:
-        raise RunFolderError("holds no fitted temperature (no calibration.json).", source=str(path),
-                             fix=f"run `{shell_command('workbench', 'calibrate', text)}` first, or pass a number.")
-    return check_temperature(saved["temperature"], source=str(path / "calibration.json"))
+        there = (path / "calibration.json").is_file()
+        raise RunFolderError("holds no fitted temperature (" + ("its calibration.json has none" if there else "no calibration.json") + ").",
+                             source=str(path), fix=f"run `{shell_command('workbench', 'calibrate', text)}`"
+                             + (" again" if there else " first") + ", or pass a number.")
+    temperature = check_temperature(saved["temperature"], source=source)
+    edge = temperature_at_edge(temperature)
+    if edge:  # calibrate never recommends such a fit; a file that does was written by hand or by something else
+        raise ConfigError(f"its temperature {temperature:g} lies at the {edge} bound of calibrate's search {T_BOUNDS[0]:g}–{T_BOUNDS[1]:g}: "
+                          "a fit there found no optimum, and calibrate does not recommend it.", source=source,
+                          fix=f"run `{shell_command('workbench', 'calibrate', text)}` again, or pass a number you have checked.")
+    return temperature
 
 
 def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
