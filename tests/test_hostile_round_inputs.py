@@ -37,3 +37,39 @@ def test_an_empty_temperature_is_not_the_current_folder(tmp_path, monkeypatch):
     with pytest.raises(WorkbenchError) as err:
         resolve_temperature("")
     assert "'' is neither a number nor a run folder" in str(err.value)
+
+
+@pytest.mark.parametrize("section, setting, says", [
+    ("diagnostics", "{low_snr_db: abc}", "low_snr_db must be a finite number, given 'abc'"),
+    ("diagnostics", "{low_snr_db: .nan}", "low_snr_db must be a finite number, given nan"),
+    ("diagnostics", "{max_duration_s: .inf}", "max_duration_s must be a finite number of 0 or more, given inf"),
+    ("diagnostics", "{min_sample_rate_hz: 1.5}", "min_sample_rate_hz must be a whole number"),
+    ("diagnostics", "{max_file_mb: -1}", "max_file_mb must be a finite number of 0 or more, given -1"),
+    ("audio", "{max_duration_s: 1e308}", "max_duration_s must be a number above 0 and at most 86400"),
+])
+def test_an_experiment_file_with_thresholds_out_of_reason_is_refused_before_the_model_loads(tmp_path, section, setting, says):
+    """diagnostics: {low_snr_db: abc} loaded the model and crashed with 'unexpected TypeError'; NaN turned a rule off
+    silently; audio: {max_duration_s: 1e308} failed every file with 'cannot convert float infinity to integer'."""
+    from workbench.runs.experiment import Experiment
+
+    (tmp_path / "e.yaml").write_text(f"manifest: m.csv\nmodel: tiny\n{section}: {setting}\n", encoding="utf-8")
+    with pytest.raises(WorkbenchError) as err:
+        Experiment.load(tmp_path / "e.yaml")
+    assert says in str(err.value) and f"{section}" in str(err.value)
+
+
+def test_thresholds_written_as_yaml_1_1_text_still_read():
+    from workbench.engine.findings import DiagnosticsConfig
+
+    cfg = DiagnosticsConfig.from_dict({"low_snr_db": "1e1", "no_signal_db": -60, "min_sample_rate_hz": 8000.0})
+    assert (cfg.low_snr_db, cfg.no_signal_db, cfg.min_sample_rate_hz) == (10.0, -60.0, 8000)
+    assert isinstance(cfg.min_sample_rate_hz, int)
+
+
+def test_infer_max_duration_out_of_reach_is_refused(tmp_path, capsys):
+    from workbench.cli import main
+
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"")
+    assert main(["infer", str(wav), "--model", "tiny", "--max-duration", "1e308", "--out", str(tmp_path / "o")]) == 2
+    assert "--max-duration" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -12,6 +12,9 @@ from workbench.serialize import plain_dict
 
 #: the most channels intake accepts (arrays and files alike)
 MAX_CHANNELS = 64
+#: the longest ``max_duration_s`` a setting may give (a day): one forward pass over longer audio is out of reach, and
+#: a value such as 1e308 made every file fail with "cannot convert float infinity to integer"
+MAX_DURATION_LIMIT_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,12 @@ def _setting(key: str, kind: str, value: Any, choices: tuple | None, source: str
         except ValueError:
             number = float("nan")
         low_ok = number >= 0 if key == "decode_timeout_s" else number > 0
-        if math.isfinite(number) and low_ok and (kind == "float" or number.is_integer()):
+        high_ok = key != "max_duration_s" or number <= MAX_DURATION_LIMIT_S
+        if math.isfinite(number) and low_ok and high_ok and (kind == "float" or number.is_integer()):
             return int(number) if kind == "int" else number
         what = "a whole number above 0" if kind == "int" else ("a number >= 0" if key == "decode_timeout_s" else "a number above 0")
+        if key == "max_duration_s":
+            what = f"a number above 0 and at most {MAX_DURATION_LIMIT_S} (a day; `workbench segment` reads longer audio in pieces)"
         raise ConfigError(f"{key} must be {what}, given {value!r}.", source=source, fix=f"write {key}: {getattr(AudioConfig, key)!r} (the default) or another value.")
     if kind == "str" and isinstance(value, str) and (choices is None or value in choices):
         return value

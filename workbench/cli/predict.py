@@ -52,8 +52,8 @@ def add_similar(sub) -> None:
 def cmd_infer(args) -> int:
     check_out_dir(args.out)
     cfg = AudioConfig(resampler=args.resampler)
-    if args.max_duration is not None:
-        cfg = AudioConfig(resampler=args.resampler, max_duration_s=args.max_duration)
+    if args.max_duration is not None:  # checked as a file's setting is: 1e308 made every file fail to decode
+        cfg = AudioConfig.from_dict({"resampler": args.resampler, "max_duration_s": args.max_duration}, source="--max-duration")
     outcomes = infer_files(
         args.paths,
         model=onnx.onnx_model_for(args, progress=say_loading) if args.backend == "onnxruntime" else model_ref_from_args(args),

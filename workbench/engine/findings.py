@@ -35,7 +35,8 @@ DC offset (``tests/test_findings_right.py``); the RAVDESS clips themselves are n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,6 +44,7 @@ import numpy as np
 from workbench.audio.intake import Audio, resample_array
 from workbench.audio.edits import change_tempo, pitch_shift
 from workbench.audio.measures import signal_facts
+from workbench.errors import ConfigError
 from workbench.schema import SAMPLE_RATE
 from workbench.serialize import plain_dict
 
@@ -93,6 +95,33 @@ class DiagnosticsConfig:
 
     def to_dict(self) -> dict:
         return plain_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "diagnostics") -> "DiagnosticsConfig":
+        """Thresholds written in a file (an experiment's ``diagnostics:``), checked before any model loads: unknown
+        keys, text, NaN and ±inf are refused (a NaN threshold silently turned its rule off; text crashed the run
+        after the model had loaded), as are negative values other than levels in dB."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"must be a mapping of thresholds, given {data!r}.", source=source,
+                              fix="write e.g. `diagnostics: {low_snr_db: 10}`.")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; it takes {sorted(known)}.", source=source,
+                              fix="remove or rename them.")
+        out = {}
+        for key, value in data.items():
+            whole = str(known[key].type) == "int"
+            try:  # a number YAML 1.1 reads as text (1e3) is the number
+                number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else math.nan
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number) or (whole and not number.is_integer()) or (number < 0 and not key.endswith("_db")):
+                what = "a whole number" if whole else "a finite number"
+                raise ConfigError(f"{key} must be {what}{'' if key.endswith('_db') else ' of 0 or more'}, given {value!r}.",
+                                  source=source, fix=f"write {key}: {getattr(cls, key)!r} (the default) or another value.")
+            out[key] = int(number) if whole else number
+        return cls(**out)
 
 
 @dataclass

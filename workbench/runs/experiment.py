@@ -127,12 +127,9 @@ class Experiment:
         audio = kw.get("audio") or {}
         checked = AudioConfig.from_dict(audio, source=f"{source}: audio").to_dict()  # types and ranges, before any model loads
         kw["audio"] = {k: checked[k] for k in audio}
-        for key, config in (("diagnostics", DiagnosticsConfig),):
-            allowed = {f.name for f in fields(config)}
-            bad = sorted(set(kw.get(key) or {}) - allowed)
-            if bad:
-                raise ConfigError(f"`{key}` has unknown setting(s) {bad}; it takes {sorted(allowed)}.", source=source,
-                                  fix=f"remove or rename them under `{key}:`.")
+        diagnostics = kw.get("diagnostics") or {}  # unknown keys, text, NaN: refused before any model loads
+        checked = DiagnosticsConfig.from_dict(diagnostics, source=f"{source}: diagnostics").to_dict()
+        kw["diagnostics"] = {k: checked[k] for k in diagnostics}
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
         kw["model"] = model_from(kw, source=source)
