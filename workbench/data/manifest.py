@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import io
 import json
 import logging
 import math
@@ -29,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem
-from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown
+from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -352,7 +351,7 @@ def _check_delimiter(p: Path, text: str) -> None:
 
 def _read_csv(p: Path, text: str) -> list[dict]:
     _check_delimiter(p, text)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(text_lines(text), strict=True)
     try:
         rows = list(reader)
     except csv.Error as exc:

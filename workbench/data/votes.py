@@ -33,7 +33,6 @@ the nine classes divided by their sum (unmapped votes left out and counted).
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from typing import Any, Iterable, Mapping
 from workbench.data.manifest import Manifest
 from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
-from workbench.serialize import check_fields, read_text_capped, shown
+from workbench.serialize import check_fields, read_text_capped, shown, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +204,7 @@ def csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", d
     """The header and the rows (one dict each, cells stripped) of a votes table that must have ``required`` columns."""
     # bounded: bytes (after gunzip), rows and field length are capped before a row is parsed (workbench.serialize)
     text = read_text_capped(p, encoding=encoding, what="a votes table")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(text_lines(text), delimiter=delimiter)
     del text
     header: list[str] | None = None
     out: list[dict] = []
