@@ -282,7 +282,7 @@ def test_emobox_label_map_values_must_be_emotions(tmp_path):
     with pytest.raises(ConfigError, match="'hap': 'joyful'"):
         import_emobox([jf], root=tmp_path, label_map=lm)
     lm.write_text("{not json")
-    with pytest.raises(ConfigError, match="not valid UTF-8 JSON"):
+    with pytest.raises(ConfigError, match="is not valid JSON"):
         import_emobox([jf], root=tmp_path, label_map=lm)
     jf.write_text("[1, 2]\n")
     with pytest.raises(ConfigError, match="line 1 is a JSON list"):

@@ -96,3 +96,34 @@ def test_a_table_of_one_enormous_line_is_refused_without_holding_it_four_times(t
         tracemalloc.stop()
     assert "field larger than field limit" in str(err.value)
     assert peak < 3.5 * size, f"peak {peak / size:.1f} × the file"
+
+
+def test_a_giant_label_map_is_refused_unread(tmp_path):
+    """A 56 MB label map of 3 million labels was parsed whole (980 MB RSS); a label map is a few kB."""
+    from workbench.cli.listeners import _label_map
+    from workbench.data.corpora.emobox import import_emobox
+    from workbench.data.hf import label_table
+
+    p = tmp_path / "map.json"
+    p.write_text("{" + ",".join(f'"k{i}": "angry"' for i in range(120_000)) + "}", encoding="utf-8")
+    for read in (lambda: _label_map(str(p)), lambda: label_table(str(p)), lambda: import_emobox([], root=tmp_path, label_map=p)):
+        with pytest.raises(WorkbenchError) as err:
+            read()
+        assert "the cap for a label map is 1,000,000" in str(err.value) and str(p) in str(err.value)
+    p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(WorkbenchError, match="nests too deeply"):
+        _label_map(str(p))
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"wut": "angry"}).encode())  # a BOM is read past
+    assert _label_map(str(p)) == {"wut": "angry"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_votes_file_that_is_a_fifo_a_device_or_a_folder_says_what_it_is(tmp_path):
+    """A FIFO, /dev/zero or a folder given as --votes was reported as 'votes file not found'."""
+    from workbench.data.listeners import read_generic
+
+    os.mkfifo(tmp_path / "fifo.csv")
+    for path, kind in ((tmp_path / "fifo.csv", "is a named pipe (FIFO), not a votes file"), ("/dev/zero", "is a device"),
+                       (tmp_path, "is a folder")):
+        with pytest.raises(WorkbenchError, match=kind.replace("(", r"\(").replace(")", r"\)")):
+            read_generic(path)

@@ -188,6 +188,26 @@ def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_by
     return load_yaml_text(text, source=source, unique_keys=unique_keys)
 
 
+def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", max_bytes: int = YAML_MAX_BYTES,
+                   source: str | None = None) -> Any:
+    """Read and parse a small JSON file someone gave (a label map): over ``max_bytes`` it is refused unread (a 56 MB
+    label map of 3 million labels took 980 MB), as is text that is not UTF-8 JSON, with what and where."""
+    import json
+
+    p = Path(path)
+    source = source or str(Path(os.path.abspath(p)))
+    data = read_bytes_capped(p, max_bytes=max_bytes, source=source, what=what, decompress=False)
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start}).", source=source,
+                          fix="save the file as UTF-8.") from None
+    except ValueError as exc:
+        raise ConfigError(f"is not valid JSON ({exc}).", source=source, fix=f"write {what} as one JSON object.") from None
+    except RecursionError:
+        raise ConfigError("nests too deeply to be read.", source=source, fix=f"write {what} as one flat JSON object.") from None
+
+
 # ---------------------------------------------------------------------------
 # files and gzip
 # ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ Kept beside their parsers (lhotse's recipe-next-to-its-command layout);
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from workbench.analysis.listeners import DEFAULT_BANDS, LISTENERS_FILE, run_listeners
@@ -19,6 +18,7 @@ from workbench.runs.folder import RunFolder, as_run_folder
 
 from workbench.cli.common import EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
 from workbench.files import strict_json
+from workbench.serialize import load_json_file
 
 
 def _share(text: str) -> float:
@@ -90,10 +90,7 @@ def _label_map(path: str | None) -> dict | None:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("label map file not found.", source=str(p), fix="pass a JSON file {label: emotion key or \"\"}.")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"is not UTF-8 JSON ({exc}).", source=str(p), fix="write {\"label\": \"angry\", …}.") from None
+    data = load_json_file(p, what="a label map")  # capped: a label map is a few kB
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise ConfigError("must be a JSON object {label: emotion key or \"\"}.", source=str(p), fix="write {\"label\": \"angry\", …}.")
     return data

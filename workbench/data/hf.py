@@ -44,6 +44,7 @@ from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.serialize import load_json_file
 
 if TYPE_CHECKING:
     import datasets
@@ -361,10 +362,7 @@ def label_table(label_map) -> tuple[str, dict[str, str]]:
             return key, {}
         p = Path(label_map).expanduser()
         if p.is_file():
-            try:
-                data = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read the label map ({exc}).", source=str(p), fix="write it as a JSON object {label: emotion}.") from None
+            data = load_json_file(p, what="a label map")  # capped: a label map is a few kB
             if not isinstance(data, dict):
                 raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(p), fix="see datasets/README.md.")
             return "", _checked_map(data, str(p))

@@ -196,7 +196,10 @@ def corpus_file(path: str | os.PathLike, what: str) -> Path:
     """The absolute path of a corpus file a reader was given, refused with its name when it is no file."""
     p = Path(os.path.abspath(Path(path).expanduser()))
     if not p.is_file():
-        raise ConfigError(f"{what} not found.", source=str(p), fix=f"pass the path of the corpus's {what}.")
+        kind = ("a folder" if p.is_dir() else "a named pipe (FIFO)" if p.is_fifo() else "a device" if p.is_block_device()
+                or p.is_char_device() else "a socket" if p.is_socket() else None)  # /dev/zero is no votes file
+        raise ConfigError(f"{what} not found." if kind is None else f"is {kind}, not a {what}.", source=str(p),
+                          fix=f"pass the path of the corpus's {what}.")
     return p
 
 

@@ -3,7 +3,6 @@ as a manifest, its labels mapped through the corpus tables of :mod:`workbench.da
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from workbench.data.corpora.registry import LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
+from workbench.serialize import load_json_file
 
 _FOLD_FILE = re.compile(r"^(?P<dataset>.+)_(?P<split>train|test|valid|dev)_fold_(?P<fold>\d+)\.jsonl$")
 
@@ -29,10 +29,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
         lm = Path(label_map)
         if not lm.is_file():
             raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
-        try:
-            custom = json.loads(lm.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"label map is not valid UTF-8 JSON ({exc}).", source=str(lm), fix="see datasets/README.md.") from None
+        custom = load_json_file(lm, what="a label map")  # capped: a label map is a few kB
         if not isinstance(custom, dict):
             raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
         unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v)))
