@@ -127,3 +127,30 @@ def test_a_votes_file_that_is_a_fifo_a_device_or_a_folder_says_what_it_is(tmp_pa
                        (tmp_path, "is a folder")):
         with pytest.raises(WorkbenchError, match=kind.replace("(", r"\(").replace(")", r"\)")):
             read_generic(path)
+
+
+@pytest.mark.parametrize("blocked", ["", "onnx"])
+def test_a_cache_folder_that_is_a_file_is_told_not_a_traceback(tmp_path, monkeypatch, capsys, blocked):
+    """~/.cache/emotion-workbench a file: every command died with a traceback (the log file's folder); cache/onnx a
+    file: 'unexpected NotADirectoryError'.  The log goes to the screen only, with a warning, and the command that needs
+    the cache names the file in the way and the fix."""
+    from workbench.cli import main
+
+    cache = tmp_path / "cache"
+    if blocked:
+        cache.mkdir()
+    (cache / blocked if blocked else cache).write_text("x")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(cache))
+    monkeypatch.delenv("WORKBENCH_LOG", raising=False)
+    wav = tmp_path / "a.wav"
+    import soundfile as sf
+    import numpy as np
+
+    sf.write(wav, np.zeros(16000, np.float32), 16000)
+    code = main(["infer", str(wav), "--model", "tiny", "--dtype", "onnx-float32", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "unexpected" not in err and "Traceback" not in err, err
+    assert f"{cache / blocked if blocked else cache}: is a file, where the workbench keeps a folder of its cache" in err
+    assert "set WORKBENCH_CACHE to another folder" in err
+    if not blocked:
+        assert "cannot be written" in err and "this command's log goes to the screen only" in err

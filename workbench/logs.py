@@ -124,7 +124,14 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
     >>> for handler in set(root.handlers) - set(before): root.removeHandler(handler); handler.close()
     """
     path = Path(log_path) if log_path is not None else default_log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    unwritable = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if log_path is not None:
+            raise
+        # the default file in the cache: a cache folder that is a file, or read-only, costs the file, not the command
+        unwritable = os.strerror(exc.errno) if exc.errno else str(exc)
     root = logging.getLogger()
     for h in list(root.handlers):
         # ours from an earlier call, and bare stream handlers that a library's basicConfig put there
@@ -132,14 +139,19 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
             root.removeHandler(h)
             if getattr(h, _MARK, False) and isinstance(h, logging.FileHandler):
                 h.close()
-    if log_path is None:
-        file_handler: logging.Handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
-    else:
+    file_handler: logging.Handler | None = None
+    if log_path is not None:
         file_handler = logging.FileHandler(path, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    file_handler.setLevel(logging.INFO)
-    setattr(file_handler, _MARK, True)
-    root.addHandler(file_handler)
+    elif unwritable is None:
+        try:
+            file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
+        except OSError as exc:
+            unwritable = os.strerror(exc.errno) if exc.errno else str(exc)
+    if file_handler is not None:
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        file_handler.setLevel(logging.INFO)
+        setattr(file_handler, _MARK, True)
+        root.addHandler(file_handler)
     if console:
         screen = logging.StreamHandler(sys.stderr)
         screen.addFilter(_ConsoleFilter(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING, everyone=debug))
@@ -152,6 +164,10 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
     # a later logging.basicConfig (FunASR calls it while loading) finds handlers and does nothing
     logging.captureWarnings(True)
     _quiet_progress_bars(all_progress_bars)
+    if unwritable is not None:
+        logging.getLogger(OWN).warning(
+            "the log file %s cannot be written (%s): this command's log goes to the screen only; make %s a writable "
+            "folder, or set WORKBENCH_LOG to a file elsewhere", path, unwritable, path.parent)
     return path
 
 

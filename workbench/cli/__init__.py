@@ -52,7 +52,7 @@ from typing import NoReturn
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
-    Parser, console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
+    Parser, cache_fault, console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
 from workbench.model.memory import MALLOC_TUNING, keep_freed_memory  # noqa: F401  (public here: every process calls it)
@@ -289,6 +289,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         if isinstance(exc, WorkbenchError):
             print(exc.render(), file=sys.stderr)
+            return EXIT_USAGE
+        cache = cache_fault(exc)
+        if cache is not None:
+            print(cache, file=sys.stderr)
             return EXIT_USAGE
         print(f"error: unexpected {type(exc).__name__} in `workbench {key}`: {one_line(exc)}", file=sys.stderr)
         print("  run with --debug for the traceback (and report it if the input looks fine)", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 from workbench.errors import ConfigError, printable
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
-from workbench.paths import shell_command
+from workbench.paths import cache_dir, shell_command
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
 from workbench.engine.ahead import decode_ahead_mode
@@ -351,6 +351,31 @@ def disk_full(exc: BaseException) -> OSError | None:
         seen.add(id(exc))
         if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)):
             return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def cache_fault(exc: BaseException) -> str | None:
+    """The message for an error of the workbench's cache folder behind ``exc`` (a cache that is a file, a folder of it
+    that is a file, one that cannot be written), or ``None``: the cache is not the user's input, but it is theirs to fix."""
+    root = os.path.abspath(cache_dir())
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        name = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+        if name and exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR):
+            where = os.path.abspath(os.fsdecode(name))
+            if where == root or where.startswith(root + os.sep):
+                parts = Path(os.path.relpath(where, os.path.dirname(root))).parts
+                levels = [os.path.join(os.path.dirname(root), *parts[:i]) for i in range(1, len(parts) + 1)]
+                blocked = next((lv for lv in levels if os.path.lexists(lv) and not os.path.isdir(lv)), None)
+                if blocked is not None:  # the cache, or a folder in it, is a file (or a link to one)
+                    fact, where = "is a file, where the workbench keeps a folder of its cache", blocked
+                    fix = f"move {printable(blocked)} away (the workbench makes the folder again)"
+                else:
+                    fact = f"cannot be used for the workbench's cache ({os.strerror(exc.errno)})"
+                    fix = f"make {printable(root)} a folder you can write in"
+                return f"error: {printable(where)}: {fact}.\n  fix: {fix}, or set WORKBENCH_CACHE to another folder."
         exc = exc.__cause__ or exc.__context__
     return None
 
