@@ -129,6 +129,34 @@ def test_a_votes_file_that_is_a_fifo_a_device_or_a_folder_says_what_it_is(tmp_pa
             read_generic(path)
 
 
+def test_a_cached_onnx_export_that_is_or_holds_a_link_is_made_again_not_refused(tmp_path, monkeypatch):
+    """model.onnx replaced by a link to the same bytes passed the digest check, and the loader then refused the cache
+    with 'export the model again into a new folder' (a folder the user does not choose); the folder itself a link
+    was followed.  Either now counts as no export, which ensure_export makes again."""
+    from workbench.model import fastpath
+    from workbench.model.weights import file_sha256
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    checksum = "ab" * 32
+    folder = fastpath.export_folder(checksum)
+    folder.mkdir(parents=True)
+    for name in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE):
+        (folder / name).write_bytes(name.encode() * 100)
+    (folder / fastpath.VERIFIED_FILE).write_text(json.dumps({
+        "source_checksum_sha256": checksum, "onnxruntime": fastpath.ort_version(),
+        "graph_sha256": {n: file_sha256(folder / n, remember=False) for n in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE)}}))
+    assert fastpath.cached_export(checksum)[0] == folder
+    (folder / fastpath.ONNX_FILE).rename(folder / "real.onnx")
+    (folder / fastpath.ONNX_FILE).symlink_to(folder / "real.onnx")
+    assert fastpath.cached_export(checksum) is None
+    (folder / fastpath.ONNX_FILE).unlink()
+    (folder / "real.onnx").rename(folder / fastpath.ONNX_FILE)
+    assert fastpath.cached_export(checksum)[0] == folder
+    folder.rename(tmp_path / "elsewhere")
+    folder.symlink_to(tmp_path / "elsewhere")
+    assert fastpath.cached_export(checksum) is None
+
+
 @pytest.mark.parametrize("blocked", ["", "onnx"])
 def test_a_cache_folder_that_is_a_file_is_told_not_a_traceback(tmp_path, monkeypatch, capsys, blocked):
     """~/.cache/emotion-workbench a file: every command died with a traceback (the log file's folder); cache/onnx a

@@ -216,6 +216,9 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
     rather than refused on every run.  (The sha256 comes from the stat-keyed checksum memo: a stat per load.)
     """
     folder = export_folder(checksum)
+    if _holds_links(folder):  # the loader refuses a linked graph ("export again into a new folder": not the user's to do)
+        logger.warning("the cached ONNX export %s is, or holds, a symbolic link: it is made again", folder)
+        return None
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
             or verified.get("onnxruntime") != ort_version()
@@ -234,6 +237,17 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
             logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
             return None
     return folder, verified
+
+
+def _holds_links(folder: Path) -> bool:
+    """Whether ``folder`` is a symbolic link, or holds one (the cache is shared: a link planted there is not used)."""
+    if files.is_link(folder):
+        return True
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.is_symlink() for e in entries)
+    except OSError:
+        return False
 
 
 def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | None = None) -> tuple[Path, dict]:
@@ -271,8 +285,10 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
                 "graph_sha256": {name: file_sha256(tmp / name, remember=False) for name in (ONNX_FILE, ONNX_INT8_FILE)},
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(tmp / VERIFIED_FILE, verified)
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key
+    if files.is_link(folder):
+        folder.unlink()  # a link planted in the cache: removed, never followed
+    elif folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key (links in it unlinked)
     files.ensure_folder(folder.parent, root=cache_dir())
     try:
         files.rename_folder(tmp, folder, replace=True)
