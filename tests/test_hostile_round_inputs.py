@@ -182,3 +182,32 @@ def test_a_cache_folder_that_is_a_file_is_told_not_a_traceback(tmp_path, monkeyp
     assert "set WORKBENCH_CACHE to another folder" in err
     if not blocked:
         assert "cannot be written" in err and "this command's log goes to the screen only" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_hostile_checksum_memo_is_ignored_without_reading_it(tmp_path, monkeypatch):
+    """checksums.json a link to /dev/zero was read until memory ran out (22 GB RSS, then 'unexpected MemoryError');
+    a FIFO in its place made every command that loads a model wait for ever.  A memo that is a link, a FIFO, a device,
+    a folder or over the cap is now no memo: the file is hashed, and the memo written again where it can be."""
+    from workbench.model import weights
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    memo = weights.checksum_memo_path()
+    memo.parent.mkdir(parents=True)
+    target = tmp_path / "weights.bin"
+    target.write_bytes(b"w" * 1000)
+    import hashlib
+
+    want = hashlib.sha256(b"w" * 1000).hexdigest()
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"x": 1}))
+    for plant in (lambda: memo.symlink_to("/dev/zero"), lambda: os.mkfifo(memo), lambda: memo.symlink_to(good),
+                  lambda: memo.write_bytes(b" " * (weights.MEMO_MAX_BYTES + 1)), lambda: memo.write_text("[" * 100_000)):
+        plant()
+        assert weights.read_memo(memo) == {}
+        assert weights.file_sha256(target) == want
+        if memo.is_symlink() or not memo.is_dir():
+            memo.unlink()
+    memo.write_text(json.dumps({"a": 1}))
+    assert weights.read_memo(memo) == {"a": 1}
+    assert good.read_text() == json.dumps({"x": 1})

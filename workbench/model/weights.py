@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat as _stat
 import pickle
 import threading
 from pathlib import Path
@@ -171,10 +172,28 @@ def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
     return digest
 
 
+#: the checksum memo holds a line per weights file or graph (it forgets those gone): a few kB
+MEMO_MAX_BYTES = 8_000_000
+
+
 def read_memo(memo_path: Path) -> dict:
+    """The checksum memo, or ``{}`` when it cannot be trusted to be one: a link (the cache is shared; a link to
+    /dev/zero read until memory ran out), a FIFO or device (opening one waited for ever), a file over
+    :data:`MEMO_MAX_BYTES`, or anything but a JSON object."""
     try:
-        memo = json.loads(memo_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(memo_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return {}
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return {}
+            raw = f.read(MEMO_MAX_BYTES + 1)
+        if len(raw) > MEMO_MAX_BYTES:
+            logger.warning("the memo %s is over %d bytes: it is ignored (and written again)", memo_path, MEMO_MAX_BYTES)
+            return {}
+        memo = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return {}
     return memo if isinstance(memo, dict) else {}
 
