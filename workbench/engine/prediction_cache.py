@@ -49,9 +49,10 @@ class PredictionCache:
         if files.is_link(p) or files.is_link(p.parent) or not p.is_file():
             return None  # a link in a shared cache was planted: never read through it
         try:
-            with np.load(p, allow_pickle=False) as z:
-                entry = {k: z[k] for k in z.files}
+            entry = _read_entry(p)
         except Exception:  # a damaged entry is recomputed
+            return None
+        if entry is None:  # over the size an entry can have: planted, recomputed
             return None
         return entry if _well_formed(entry) else None  # an edited or foreign entry is recomputed, never served
 
@@ -87,6 +88,33 @@ class PredictionCache:
             frame_logits=entry.get("frame_logits"), frame_embeddings=entry.get("frame_embeddings"),
             n_frames=int(entry["n_frames"]), duration=float(entry["duration"]), random_weights=random_weights,
         )
+
+
+#: the most bytes an entry may hold, on disk and once unpacked: a 120 s clip's frame embeddings of a 1024-wide model
+#: take 25 MB; an entry of 32 MB on disk that unpacked to 400 MB, 40 of them, took a run to 16 GB
+ENTRY_MAX_BYTES = 64 * 2**20
+#: the most arrays an entry holds (it writes at most seven)
+ENTRY_MAX_ARRAYS = 16
+
+
+def _read_entry(p: Path) -> dict | None:
+    """The arrays of an entry, or ``None`` when its size on disk or the sizes its zip directory declares unpacked are
+    over :data:`ENTRY_MAX_BYTES` (read before any array; an array is never read past its declared size)."""
+    import zipfile
+
+    if p.stat().st_size > ENTRY_MAX_BYTES:
+        return None
+    with zipfile.ZipFile(p) as zf:
+        infos = zf.infolist()
+        if len(infos) > ENTRY_MAX_ARRAYS or sum(i.file_size for i in infos) > ENTRY_MAX_BYTES:
+            return None
+        entry = {}
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                return None
+            with zf.open(info) as f:
+                entry[info.filename[: -len(".npy")]] = np.lib.format.read_array(f, allow_pickle=False)
+    return entry
 
 
 _INFO_KEYS = ("audio_seconds", "source_sample_rate", "source_sha256", "chain", "facts")
