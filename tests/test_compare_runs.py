@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import shutil
 
 import numpy as np
@@ -19,6 +20,7 @@ from workbench.analysis.compare import (
     cohen_kappa,
     compare_runs,
     show_item,
+    plot_runs_comparison,
     write_runs_comparison,
 )
 from workbench.errors import ConfigError
@@ -386,3 +388,41 @@ def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
     scroll, client, text = widths[0]
     assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
     assert "used different checkpoints" in text and "0.571" in text and "0.5714" not in text, text
+
+
+def test_runs_on_disjoint_label_sets_draw_their_distance_figure(tmp_path):
+    # a fine-tuned head (its own classes) against its nine-class parent: every item's TVD is 1 up to float noise,
+    # which numpy's 30 automatic bins cannot split, so `workbench compare` died on the figure with a ValueError
+    rng = np.random.default_rng(0)
+    rows_a, rows_b, emb = [], [], []
+    for n in range(12):
+        a = rng.dirichlet(np.ones(len(LABEL_KEYS)))
+        rows_a.append(synthetic_row(f"i{n}", pred=LABEL_KEYS[int(a.argmax())], scores=dict(zip(LABEL_KEYS, a))))
+        row = synthetic_row(f"i{n}", pred="hot", scores=dict(zip(LABEL_KEYS, np.zeros(len(LABEL_KEYS)))))
+        for k in LABEL_KEYS:
+            del row[f"score_{k}"]
+        b = rng.dirichlet(np.ones(3))
+        row.update({f"score_{k}": float(x) for k, x in zip(("hot", "flat", "low"), b)}, pred=("hot", "flat", "low")[int(b.argmax())],
+                   confidence=float(b.max()))
+        rows_b.append(row)
+        emb.append(rng.standard_normal(4))
+    a = write_run(tmp_path / "A", rows_a, emb)
+    b = write_run(tmp_path / "B", rows_b, emb, checksum="b" * 64)
+    cmp = compare_runs([a, b], n_boot=20)
+    tvd = cmp.items["tvd"].to_numpy()
+    assert np.allclose(tvd, 1.0) and len(set(tvd.tolist())) > 1  # the float noise that broke the histogram
+    paths = write_runs_comparison(cmp, tmp_path / "cmp")
+    assert Path(paths["figure"]).stat().st_size > 0
+
+
+def test_a_run_without_figures_is_flagged_in_the_metrics_panel_and_every_marker_shows(tmp_path):
+    # A has no labelled item its model can score (its WA and UAR are NaN): the panel said nothing about it, and with
+    # A's markers missing the axis was fitted to B's alone, cutting B's UAR marker in half at the right edge
+    rows_a = [synthetic_row(f"i{n}", emotion="", label="calm", pred="happy") for n in range(6)]
+    rows_b = [synthetic_row(f"i{n}", emotion=("happy", "sad")[n % 2], pred="happy") for n in range(6)]
+    emb = [np.ones(4)] * 6
+    cmp = compare_runs([write_run(tmp_path / "A", rows_a, emb), write_run(tmp_path / "B", rows_b, emb, checksum="b" * 64)], n_boot=20)
+    ax = plot_runs_comparison(cmp).axes[0]
+    assert "A" in ax.get_title() and "no labelled item" in ax.get_title()
+    lo, hi = ax.get_xlim()
+    assert lo <= -0.1 - 0.05 and hi >= 1 + 0.1 + 0.05  # both runs' WA (−0.1) and UAR (+0.1) markers inside, with room
