@@ -147,3 +147,23 @@ def test_an_id_or_a_label_with_a_line_break_prints_on_its_own_row():
     assert not any(line.startswith("error: forged") for line in text.splitlines()), text
     assert "    u000\\nerror: forged\\x1b[2J: listeners" in text and "corpus angry\\u202eyrgna," in text, text
     assert not any(ch in text for ch in "\x1b\u202e"), repr(text)
+
+
+def test_a_head_with_its_own_classes_is_not_listed_wrong_where_listeners_used_a_class_it_lacks():
+    # a fine-tuned head (hot, low) on a corpus whose listeners voted over the nine classes (angry, sad): the model cannot
+    # name the listeners' majority, so "listeners agree, model wrong" listed every clear item, right or wrong against
+    # the corpus label, beside a band accuracy of 0.75 on the same items
+    rows = []
+    for i in range(20):
+        emo, heard = (("hot", "angry"), ("low", "sad"))[i % 2]
+        pred = emo if i >= 5 else ("low" if emo == "hot" else "hot")
+        conf = 0.8 - 0.01 * i
+        rows.append({"id": f"u{i:03d}", "variant": "raw", "status": "ok", "emotion": emo, "pred": pred, "confidence": conf,
+                     "path": f"u{i}.wav", "meta": json.dumps(record_from_counts({heard: 10})),
+                     "score_hot": conf if pred == "hot" else 1 - conf, "score_low": conf if pred == "low" else 1 - conf})
+    rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=50)
+    assert rep.bands[-1]["n"] == 20 and rep.bands[-1]["accuracy"] == pytest.approx(0.75)
+    assert rep.n_agree_model_wrong == 0 and rep.listeners_agree_model_wrong == []
+    text = rep.render()
+    assert "model wrong: 0 items" in text
+    assert any("20 items whose listener majority is not one of the model's classes (angry 10, sad 10)" in n for n in rep.notes)

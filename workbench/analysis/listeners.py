@@ -415,7 +415,16 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
     rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
-    wrong = np.flatnonzero((agreement >= agree) & (majority != "") & (s.pred != majority))
+    # the model can only be wrong against a majority it can name: a fine-tuned head's own classes (hot, low) against
+    # listeners who voted over the nine (angry, sad) are left out of the list, and said so
+    nameable = np.isin(majority, s.labels)
+    beyond = (agreement >= agree) & (majority != "") & ~nameable
+    if beyond.any():
+        counts = dict(zip(*np.unique(majority[beyond], return_counts=True)))
+        s.notes.append(f"{int(beyond.sum())} items whose listener majority is not one of the model's classes "
+                       f"({', '.join(f'{printable(str(k))} {int(v)}' for k, v in counts.items())}) are left out of "
+                       "'listeners agree, model wrong': the model cannot name what listeners heard")
+    wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
     wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
     split_idx = np.flatnonzero(agreement < split)
     split_idx = split_idx[np.argsort(agreement[split_idx], kind="stable")]
