@@ -81,10 +81,19 @@ def _manipulation(y: np.ndarray, sr: int, f0_floor: float | None, f0_ceiling: fl
                          fix="give a longer clip (at least a few pitch periods).") from None
 
 
-def _resynthesis(manipulation, n_out: int | None) -> np.ndarray:
-    from parselmouth.praat import call
+#: seed of Praat's random generator for a resynthesis: PSOLA draws random periods in unvoiced stretches when the
+#: duration changes, so without it the same clip and tempo gave other samples on every call
+PSOLA_SEED = 0
 
-    out = np.asarray(call(manipulation, "Get resynthesis (overlap-add)").values[0], dtype=np.float32)
+
+def _resynthesis(manipulation, n_out: int | None) -> np.ndarray:
+    from parselmouth.praat import call, run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({PSOLA_SEED})")
+    try:
+        out = np.asarray(call(manipulation, "Get resynthesis (overlap-add)").values[0], dtype=np.float32)
+    finally:
+        run("random_initializeSafelyAndUnpredictably ()")  # Praat's other random draws stay as Praat makes them
     if n_out is not None:  # overlap-add may round the end by a sample or two: keep the input's length
         out = out[:n_out] if len(out) >= n_out else np.pad(out, (0, n_out - len(out)))
     return out
