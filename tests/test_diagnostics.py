@@ -149,3 +149,23 @@ def test_the_no_signal_threshold_comes_from_the_config():
     facts = signal_facts((1e-3 * np.random.default_rng(2).standard_normal(32000)).astype(np.float32), 16000)  # about -60 dBFS
     assert "no_signal" not in codes(facts)
     assert "no_signal" in codes(facts, no_signal_db=-50.0)
+
+
+def test_high_entropy_is_measured_against_the_models_own_classes():
+    # a fine-tuned head over 4 classes tops out at 2 bits: a uniform spread (1.999 bits) never passed the nine-class
+    # threshold of 2 bits, and the message said "of 3.17 max"
+    uniform4 = findings_from({"entropy_bits": 1.999, "n_classes": 4})
+    (f,) = [f for f in uniform4 if f.code == "high_entropy"]
+    assert "of 2.00 max over 4 classes" in f.message and f.evidence["n_classes"] == 4
+    assert "high_entropy" not in codes({"entropy_bits": 0.5, "n_classes": 4})
+    # the nine classes keep their threshold and message (facts without n_classes are the nine's)
+    assert "high_entropy" in codes({"entropy_bits": 2.9}) and "high_entropy" not in codes({"entropy_bits": 1.9})
+    (g,) = [f for f in findings_from({"entropy_bits": 2.9, "n_classes": 9}) if f.code == "high_entropy"]
+    assert "of 3.17 max over 9 classes" in g.message
+
+
+def test_prediction_facts_carry_the_number_of_classes():
+    class Pred:
+        label, confidence, margin, entropy, frame_logits, n_frames = "hot", 0.26, 0.01, 1.99, None, 0
+        labels = ["bright", "flat", "hot", "low"]
+    assert prediction_facts(Pred())["n_classes"] == 4

@@ -56,6 +56,9 @@ SEVERITIES = ("info", "warning", "error")
 class DiagnosticsConfig:
     """Thresholds of every rule (units in the names).
 
+    ``high_entropy_bits`` is for the nine emotion2vec+ classes (at most log2 9 = 3.17 bits); a fine-tuned head over K
+    classes is held to the same share of its own maximum, log2 K.
+
     ``no_signal_db``: a clip whose loudest 25 ms frame, once its mean (DC) is
     removed, stays under this level (dBFS) holds no audible sound; with a mean
     of at least ``dc_offset`` it is a DC offset only.  Either one, and digital
@@ -173,7 +176,8 @@ def _removed_level(audio: Audio) -> float | None:
 
 
 def prediction_facts(pred: Any) -> dict[str, Any]:
-    facts = {"label": pred.label, "confidence": pred.confidence, "margin": pred.margin, "entropy_bits": pred.entropy}
+    facts = {"label": pred.label, "confidence": pred.confidence, "margin": pred.margin, "entropy_bits": pred.entropy,
+             "n_classes": len(pred.labels)}
     if pred.frame_logits is not None and pred.n_frames:
         top = np.argmax(pred.frame_logits, axis=1)
         if "unknown" in pred.labels:  # a fine-tuned head over other labels has no <unk> output
@@ -259,8 +263,13 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     if margin is not None and margin < c.small_margin:
         add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (run the stability test).", margin=margin)
     ent = facts.get("entropy_bits")
-    if ent is not None and ent > c.high_entropy_bits:
-        add("high_entropy", "info", f"score entropy is {ent:.2f} bits (of {np.log2(9):.2f} max)", "the model spreads its belief over many classes.", entropy_bits=ent)
+    # high_entropy_bits is set for the nine classes (log2 9 = 3.17 bits at most); a head over K classes tops out at
+    # log2 K, so its threshold is the same share of that maximum (2 bits of 3.17 → 1.26 of 2 for four classes)
+    n_classes = int(facts.get("n_classes") or 9)
+    max_bits = float(np.log2(max(n_classes, 2)))
+    if ent is not None and ent > c.high_entropy_bits * max_bits / np.log2(9):
+        add("high_entropy", "info", f"score entropy is {ent:.2f} bits (of {max_bits:.2f} max over {n_classes} classes)",
+            "the model spreads its belief over many classes.", entropy_bits=ent, n_classes=n_classes)
     unk = facts.get("unknown_frame_fraction")
     if unk is not None and unk > c.unknown_frame_fraction:
         add("unknown_frames", "warning", f"'unknown' is the top label in {unk * 100:.0f}% of frames", "much of the clip is not recognisable speech to the model (noise, music, silence, other language?).", unknown_frame_fraction=unk)
