@@ -210,6 +210,10 @@ class RunFolder(Artifacts):
             fact = "does not exist." if not rf.path.exists() else "is a file, not a run folder."
             raise RunFolderError(fact, source=str(path), fix=fix + _runs_in(rf.path.parent, "beside it", rf.path.name) + ".")
         rf.check_links()
+        if is_checkpoint_folder(rf.path):
+            raise RunFolderError(CHECKPOINT_NOT_RUN, source=str(path),
+                                 fix="give it to --model (`workbench run MANIFEST --model DIR --out RUN`), and this command "
+                                     "the run's --out folder" + _runs_in(rf.path.parent, "beside it", rf.path.name) + ".")
         if not (rf.path / CONFIG).is_file():
             what = " It is an output folder of `workbench infer` (result.json), not a run." if (rf.path / "result.json").is_file() else ""
             raise RunFolderError(f"holds no run (no config.yaml).{what}", source=str(path), fix=fix + _runs_in(rf.path, "in it") + ".")
@@ -285,6 +289,8 @@ class RunFolder(Artifacts):
         if self._results is None:
             p = self.path / RESULTS
             if not p.is_file():
+                if is_checkpoint_folder(self.path):  # a reader that did not go through open(): the same message
+                    RunFolder.open(self.path)
                 raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
                                      fix="run `workbench run` again with the same --out to finish it.")
             try:
@@ -501,11 +507,24 @@ def _num(v: Any) -> float | None:
     return None if f != f else f
 
 
+#: a model checkpoint's own files (`workbench finetune --out`, a ModelScope download): its config.yaml is the model's
+CHECKPOINT_WEIGHTS = ("model.pt", "model.safetensors")
+CHECKPOINT_NOT_RUN = "is a model checkpoint (config.yaml, tokens.txt, model weights), not a run folder."
+
+
+def is_checkpoint_folder(path: str | os.PathLike) -> bool:
+    """True for a folder laid out as an emotion2vec checkpoint (tokens.txt and model weights beside config.yaml); a run
+    folder never holds them."""
+    p = Path(path)
+    return (p / "tokens.txt").is_file() and any((p / w).is_file() for w in CHECKPOINT_WEIGHTS)
+
+
 def _runs_in(folder: Path, where: str, near: str = "", limit: int = 5) -> str:
     """``"; the runs <where>: a, b"``: the run folders (holding config.yaml) directly in ``folder``, those whose name is
-    nearest ``near`` first; or ``""``."""
+    nearest ``near`` first; or ``""``.  Checkpoint folders hold a config.yaml too, and are not runs."""
     try:
-        runs = [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(e.path, CONFIG))]
+        runs = [e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False) and os.path.isfile(os.path.join(e.path, CONFIG))
+                and not is_checkpoint_folder(e.path)]
     except OSError:
         return ""
     runs.sort(key=lambda r: (-difflib.SequenceMatcher(None, near, os.path.basename(r)).ratio() if near else 0, r))

@@ -31,8 +31,8 @@ from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.runs.artifacts import _ARTIFACT_RE
 from workbench.runs.folder import (
     _LEGACY_TMP_RE, _PART_RE, _TMP_RE, CONFIG, FRAME_EMBEDDINGS, LOCK, LOG, MANIFEST_COPY, PART_IDENTITY_KEY, PARTS,
-    REJECTED, RESULTS, EMBEDDINGS, SUMMARY, RunFolder, RunFolderError, _read_yaml, atomic_write, check_rows,
-    frame_embedding_name, select_mask,
+    REJECTED, RESULTS, EMBEDDINGS, SUMMARY, CHECKPOINT_NOT_RUN, RunFolder, RunFolderError, _read_yaml, atomic_write, check_rows,
+    frame_embedding_name, is_checkpoint_folder, select_mask,
 )
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class RunWriter:
         """Hold the run folder's exclusive OS lock; refuse if another live process holds it."""
         import fcntl
 
+        self._refuse_checkpoint()  # before the .lock: nothing of a run lands in a checkpoint folder
         self.path.mkdir(parents=True, exist_ok=True)
         self.check_links()
         try:
@@ -142,9 +143,16 @@ class RunWriter:
             return None
         return old.get(key) if isinstance(old, dict) else None
 
+    def _refuse_checkpoint(self) -> None:
+        """A checkpoint folder's config.yaml is the model's: never read it as a run's, never write a run beside it."""
+        if is_checkpoint_folder(self.path):
+            raise RunFolderError(CHECKPOINT_NOT_RUN, source=str(self.path),
+                                 fix="choose another --out folder for the run (the checkpoint goes to --model).")
+
     def check_resumable(self, known: dict) -> None:
         """Before the model loads: refuse a folder whose ``config.yaml`` differs in one of the ``known`` settings
         (those a run knows without its model, e.g. an explicit dtype), as :meth:`prepare` would after loading."""
+        self._refuse_checkpoint()
         cfg_path = self.path / CONFIG
         if not cfg_path.is_file():
             return
@@ -175,6 +183,7 @@ class RunWriter:
         """Write ``config.yaml`` for a new run, or check that an existing one matches. Returns True when resuming."""
         import yaml
 
+        self._refuse_checkpoint()
         cfg_path = self.path / CONFIG
         if cfg_path.is_file():
             old = _read_yaml(cfg_path)

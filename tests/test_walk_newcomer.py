@@ -1,0 +1,44 @@
+"""A new researcher's walk from the demo through a fine-tuned checkpoint: each defect met on the way, constructed here
+(runs written through :class:`RunFolder`, no model), then the fixed behaviour."""
+
+from __future__ import annotations
+
+from test_probe import probe_set
+from workbench.cli import main
+
+
+def _checkpoint(path):
+    """A folder laid out as a checkpoint (`workbench finetune --out`, a ModelScope download): no model is loaded."""
+    path.mkdir()
+    (path / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
+    (path / "tokens.txt").write_text("hot\nlow\n<unk>\n")
+    (path / "model.safetensors").write_bytes(b"\0" * 16)
+    return path
+
+
+def test_a_checkpoint_folder_given_as_a_run_is_named_as_one(tmp_path, capsys):
+    # `metrics ckpt` (the --out of finetune, beside its run) said "has no results.parquet (the run did not finish)" and
+    # told the user to run `workbench run` again with the same --out: into the checkpoint folder
+    probe_set(tmp_path, "run_ft", separable=True, speakers=2, per_class=1)
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    for command in (["metrics", str(ckpt)], ["calibrate", str(ckpt)], ["explain", str(ckpt), "--worst", "1"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{ckpt}: is a model checkpoint (config.yaml, tokens.txt, model weights), not a run folder." in err, err
+        assert "--model" in err and f"the runs beside it: {tmp_path / 'run_ft'}." in err
+        assert "did not finish" not in err and "Traceback" not in err
+    # the runs beside a misspelt folder are runs, not checkpoints
+    assert main(["metrics", str(tmp_path / "run_fx")]) == 2
+    err = capsys.readouterr().err
+    assert f"the runs beside it: {tmp_path / 'run_ft'}." in err and str(ckpt) not in err
+
+
+def test_a_run_is_not_written_into_a_checkpoint_folder(tmp_path, capsys):
+    # `run MANIFEST --out ckpt` read the checkpoint's config.yaml as a run's and said it "holds a run with other settings"
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,path,label\na,a.wav,happy\n")
+    assert main(["run", str(manifest), "--model", "tiny", "--out", str(ckpt), "--skip-missing"]) == 2
+    err = capsys.readouterr().err
+    assert f"{ckpt}: is a model checkpoint (config.yaml, tokens.txt, model weights), not a run folder." in err, err
+    assert "other settings" not in err and sorted(p.name for p in ckpt.iterdir()) == ["config.yaml", "model.safetensors", "tokens.txt"]
