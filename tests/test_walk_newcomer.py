@@ -42,3 +42,17 @@ def test_a_run_is_not_written_into_a_checkpoint_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{ckpt}: is a model checkpoint (config.yaml, tokens.txt, model weights), not a run folder." in err, err
     assert "other settings" not in err and sorted(p.name for p in ckpt.iterdir()) == ["config.yaml", "model.safetensors", "tokens.txt"]
+
+
+def test_a_report_on_a_wrong_run_dir_gives_one_fix(tmp_path, monkeypatch, capsys):
+    # the run folder's own fix was pasted into the message as "… Fix: …", and a second, generic fix line followed
+    monkeypatch.chdir(tmp_path)
+    probe_set(tmp_path, "run_ft", separable=True, speakers=2, per_class=1)
+    _checkpoint(tmp_path / "ckpt")
+    for given, fact in (("run_fx", "does not exist."), ("ckpt", "is a model checkpoint")):
+        assert main(["report", "experiment_report", "-p", f"run_dir={given}"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("fix:") == 1 and "Fix:" not in err, err
+        message, fix = err.strip().splitlines()
+        assert f"parameter run_dir='{given}' ({tmp_path / given}): {fact}" in message
+        assert f"the runs beside it: {tmp_path / 'run_ft'}" in fix and "relative paths start where you run the command" in fix

@@ -105,9 +105,10 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
         try:
             rf = as_run_folder(out["run_dir"])
             rf.results()
-        except RunFolderError as exc:
-            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc}",
-                              fix="pass the --out folder of a finished `workbench run` (relative paths start where you run the command).") from None
+        except RunFolderError as exc:  # the folder's own fact and fix (the runs beside it, a checkpoint named as one), once
+            fix = (exc.fix or "pass the --out folder of a finished `workbench run`").rstrip(".")
+            raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc.message}",
+                              fix=f"{fix} (relative paths start where you run the command).") from None
     for k in PATH_PARAMS:
         if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
             raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
