@@ -56,3 +56,18 @@ def test_a_report_on_a_wrong_run_dir_gives_one_fix(tmp_path, monkeypatch, capsys
         message, fix = err.strip().splitlines()
         assert f"parameter run_dir='{given}' ({tmp_path / given}): {fact}" in message
         assert f"the runs beside it: {tmp_path / 'run_ft'}" in fix and "relative paths start where you run the command" in fix
+
+
+def test_a_misspelt_checkpoint_folder_is_not_looked_up_as_a_hub_id(tmp_path, monkeypatch, capsys):
+    # `--model ckpt2` (the folder is ckpt) was taken for a hub id: "is not in the local ModelScope cache and
+    # www.modelscope.cn cannot be reached", with the fix to download it elsewhere
+    monkeypatch.chdir(tmp_path)
+    _checkpoint(tmp_path / "ckpt")
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert main(["infer", "a.wav", "--model", "ckpt2"]) == 2
+    err = capsys.readouterr().err
+    assert "ckpt2: no such checkpoint directory, and not a hub id (hub ids are owner/name" in err, err
+    assert "the checkpoint folders here: ckpt" in err and "ModelScope cache" not in err
+    # aliases and owner/name ids stay hub ids
+    from workbench.model.checkpoints import resolve_model
+    assert resolve_model("base").kind == "hub" and resolve_model("someone/other_model").kind == "hub"

@@ -111,4 +111,27 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
             source=requested,
             fix="check the path, or give a hub id such as iic/emotion2vec_plus_large.",
         )
+    if "/" not in requested and requested not in ALIASES:
+        # hub ids are owner/name: a bare name that is no alias is a folder that is not there (a typo of `ckpt`)
+        names = ", ".join([*ALIASES, *RANDOM_NAMES, *GENERATED_CHECKPOINTS])
+        raise ModelError(
+            "no such checkpoint directory, and not a hub id (hub ids are owner/name, e.g. iic/emotion2vec_plus_large).",
+            source=requested,
+            fix="check the folder name" + _checkpoints_near(path) + f", or give a hub id or one of the names {names}.",
+        )
     return _Resolved(requested, "hub", ALIASES.get(requested, requested), hub, revision)
+
+
+def _checkpoints_near(path: Path, limit: int = 5) -> str:
+    """``" (the checkpoint folders here: a, b)"``: folders beside ``path`` holding a checkpoint, the nearest name first."""
+    import difflib
+
+    parent = path.parent
+    try:
+        found = [e.name for e in os.scandir(parent) if e.is_dir() and weights_file(Path(e.path)) is not None
+                 and (Path(e.path) / "config.yaml").is_file()]
+    except OSError:
+        return ""
+    found.sort(key=lambda n: (-difflib.SequenceMatcher(None, path.name, n).ratio(), n))
+    shown = [str(parent / n) if str(parent) not in ("", ".") else n for n in found[:limit]]
+    return f" (the checkpoint folders here: {', '.join(shown)})" if found else ""
