@@ -71,3 +71,17 @@ def test_a_misspelt_checkpoint_folder_is_not_looked_up_as_a_hub_id(tmp_path, mon
     # aliases and owner/name ids stay hub ids
     from workbench.model.checkpoints import resolve_model
     assert resolve_model("base").kind == "hub" and resolve_model("someone/other_model").kind == "hub"
+
+
+def test_a_manifest_given_to_infer_is_named_as_one(tmp_path, capsys):
+    # `infer data.csv` failed with "could not decode: not a readable audio file, or truncated … re-export it as WAV"
+    from workbench.audio.intake import load
+    from workbench.errors import AudioError
+    import pytest
+
+    for name, text in (("data.csv", "id,path,label\na,a.wav,happy\n"), ("data.jsonl", '{"id": "a", "path": "a.wav"}\n')):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(AudioError) as e:
+            load(tmp_path / name)
+        assert f"is a manifest ({name.split('.')[1]}), not an audio file" in e.value.message
+        assert "workbench run" in e.value.fix and "re-export" not in e.value.fix

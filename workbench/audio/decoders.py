@@ -58,6 +58,10 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 
+#: the manifest formats (`workbench run` reads them): a file of these that no decoder reads is named as a manifest
+MANIFEST_SUFFIXES = ("csv", "jsonl", "parquet")
+
+
 def check_audio_path(path: Path) -> int:
     """Refuse what no decoder should be handed (missing, a folder, a pipe, empty); return the size in bytes."""
     shown = str(path)
@@ -166,6 +170,10 @@ class AudioStream:
             self.info.decoder = reader.name + (", streamed" if self._streamed else "")
             self._check_rate()
             return reader
+        kind = Path(self.info.path or "").suffix.lower().lstrip(".")
+        if kind in MANIFEST_SUFFIXES:  # no decoder reads it, and its name says what it is: a list of audio, not audio
+            raise AudioError(f"is a manifest ({kind}), not an audio file.", source=self.shown,
+                             fix="score its items with `workbench run FILE --out RUN`, or pass the audio files themselves.")
         raise AudioError(
             f"could not decode: not a readable audio file, or truncated ({'; '.join(self._errors) or 'no decoder accepted it'}).",
             source=self.shown,
