@@ -85,3 +85,27 @@ def test_a_manifest_given_to_infer_is_named_as_one(tmp_path, capsys):
             load(tmp_path / name)
         assert f"is a manifest ({name.split('.')[1]}), not an audio file" in e.value.message
         assert "workbench run" in e.value.fix and "re-export" not in e.value.fix
+
+
+def test_egemaps_rows_record_the_rate_and_the_silence_they_were_measured_with():
+    # `features --set egemaps` printed "52 rows measured" then "measured at the audio's own rate …: no row measured"
+    # and "digital silence left out: none" for clips with silence: the table had no sample_rate_hz nor silence columns
+    import numpy as np
+    import pandas as pd
+    import pytest
+    from workbench.explain.cues import excluded_summary
+    from workbench.explain.voice import clip_features
+
+    sr = 22050
+    t = np.arange(int(1.5 * sr)) / sr
+    voice = (0.2 * np.sin(2 * np.pi * 150 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    y = np.concatenate([np.zeros(int(0.5 * sr), np.float32), voice])
+    row = clip_features(y, sr, "egemaps")
+    assert row["sample_rate_hz"] == sr and row["duration_s"] == pytest.approx(2.0, abs=1e-3)
+    assert row["silence_s"] == pytest.approx(0.5, abs=0.01) and row["silence_frames"] == pytest.approx(50, abs=1)
+    assert row["frames"] == pytest.approx(200, abs=1)
+    summary = excluded_summary(pd.DataFrame([{"id": "a", "variant": "raw", "feature_error": "", **row}]))
+    assert summary["sample_rates_hz"] == {sr: 1} and summary["rows_with_silence"] == 1
+    # with the Praat cues the Praat frames stay the record
+    both = clip_features(y, sr, "all")
+    assert both["frames"] == clip_features(y, sr, "praat")["frames"] and "egemaps.loudness_sma3_amean" in both

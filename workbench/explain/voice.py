@@ -322,7 +322,8 @@ def egemaps_lld(y: np.ndarray, sr: int):
 
 
 def clip_features(y: np.ndarray, sr: int, feature_set: str = "praat") -> dict[str, float]:
-    """Praat cues, eGeMAPS functionals, or both (``feature_set`` in :data:`FEATURE_SETS`)."""
+    """Praat cues, eGeMAPS functionals, or both (``feature_set`` in :data:`FEATURE_SETS`), with the rate and the digital
+    silence left out (``sample_rate_hz``, ``duration_s``, ``silence_s``, ``silence_frames`` of ``frames``)."""
     if feature_set not in FEATURE_SETS:
         raise ConfigError(f"unknown feature set {feature_set!r}.", fix=f"use one of: {', '.join(FEATURE_SETS)}.")
     out: dict[str, float] = {}
@@ -330,4 +331,11 @@ def clip_features(y: np.ndarray, sr: int, feature_set: str = "praat") -> dict[st
         out.update(voice_measures(y, sr))
     if feature_set in ("egemaps", "all"):
         out.update({f"egemaps.{k}": v for k, v in egemaps_functionals(y, sr).items()})
+    if feature_set == "egemaps":
+        # the rate and the silence cut out are the record of every row (the Praat set writes its own): on 10 ms frames,
+        # the digital-silence samples the functionals left out
+        quiet = int(np.sum(digital_silence(y, sr)))
+        frame = 0.01 * sr
+        out.update(sample_rate_hz=float(sr), duration_s=len(y) / sr, silence_s=round(quiet / sr, 4),
+                   silence_frames=float(round(quiet / frame)), frames=float(round(len(y) / frame)))
     return out
