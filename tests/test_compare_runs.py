@@ -426,3 +426,53 @@ def test_a_run_without_figures_is_flagged_in_the_metrics_panel_and_every_marker_
     assert "A" in ax.get_title() and "no labelled item" in ax.get_title()
     lo, hi = ax.get_xlim()
     assert lo <= -0.1 - 0.05 and hi >= 1 + 0.1 + 0.05  # both runs' WA (−0.1) and UAR (+0.1) markers inside, with room
+
+
+def _many_flips(tmp_path, n=60):
+    rows_a, rows_b = [], []
+    for k in range(n):
+        emo = "happy" if k % 2 else ""  # every other item unlabelled: neither fixed nor broken
+        rows_a.append(synthetic_row(f"item_{k:03d}", emotion=emo, pred="happy"))
+        b = synthetic_row(f"item_{k:03d}", emotion=emo, pred="sad")
+        b["path"] = f"/data/corpora/some/long/folder/of/the/corpus/speaker_{k:03d}/utterance_{k:03d}_take_{k:03d}.wav"
+        b["finding_codes"] = "low_confidence,small_margin,high_entropy,low_sample_rate,speech_at_sample_0"
+        rows_b.append(b)
+    emb = [np.ones(4)] * n
+    return compare_runs([write_run(tmp_path / "A", rows_a, emb), write_run(tmp_path / "B", rows_b, emb, checksum="b" * 64)], n_boot=20)
+
+
+def test_the_label_flips_table_says_how_many_it_shows_and_prints_no_none(tmp_path):
+    # "Label flips (60)" above a table of 50 rows, with "None" in fixed/broke for every unlabelled item
+    page = _many_flips(tmp_path).html()
+    head = page[page.index("<h3>Label flips"):]
+    table = head[:head.index("</table>")]
+    assert "Label flips (60)" in head and "showing the first 50 of 60" in head and "flips.csv" in head
+    assert table.count("<td>item_") == 50 and "<td>None</td>" not in table and "<td>—</td>" in table
+
+
+def test_the_label_flips_table_fits_a_1200_px_report_page(tmp_path):
+    import nbformat
+    from test_browser import CHROMIUM, _browser_or_skip
+    from workbench.views.html import notebook_html
+
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    cmp = _many_flips(tmp_path)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": cmp.html()})])])
+    page_file = tmp_path / "page.html"
+    page_file.write_text(notebook_html(nb, title="checkpoint_comparison"), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => h.textContent.startsWith('Label flips'))
+                .map(h => { let t = h.nextElementSibling; while (t.tagName != 'TABLE') t = t.nextElementSibling;
+                            return [t.scrollWidth, t.clientWidth]; })""")
+        finally:
+            browser.close()
+    assert len(widths) == 1
+    scroll, client = widths[0]
+    assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"

@@ -330,7 +330,7 @@ class RunsComparison:
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):
-            parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + self.flips.head(50).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}"))
+            parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + _flips_html(self.flips, FLIPS_SHOWN))
         if len(self.items):
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
@@ -451,6 +451,28 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
             "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
+
+
+#: rows of the label flips table in the HTML (flips.csv holds them all)
+FLIPS_SHOWN = 50
+
+
+def _flips_html(flips, shown: int) -> str:
+    """The first ``shown`` label flips as a table that fits a report page: no path column (flips.csv has it), the
+    findings broken at their commas, fixed/broke as yes/no and — for an item without a label (neither)."""
+    table = flips.head(shown).drop(columns=["path"], errors="ignore").copy()
+    for col in ("fixed", "broke"):
+        if col in table.columns:
+            table[col] = ["—" if v is None or v != v else ("yes" if v else "no") for v in table[col]]
+    for col in ("findings_a", "findings_b"):
+        if col in table.columns:
+            table[col] = table[col].fillna("").astype(str).str.replace(",", ", ", regex=False)
+    table = table.rename(columns={"run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B",
+                                  "confidence_a": "conf. A", "confidence_b": "conf. B", "findings_a": "findings A",
+                                  "findings_b": "findings B"})  # heads that can wrap
+    note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"
+            if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")
+    return note + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
 
 
 #: the columns of :attr:`RunsComparison.flips`
