@@ -109,3 +109,16 @@ def test_egemaps_rows_record_the_rate_and_the_silence_they_were_measured_with():
     # with the Praat cues the Praat frames stay the record
     both = clip_features(y, sr, "all")
     assert both["frames"] == clip_features(y, sr, "praat")["frames"] and "egemaps.loudness_sma3_amean" in both
+
+
+def test_the_probe_section_of_a_report_prints_no_pandas_na_and_pairs_each_figure_with_its_interval(tmp_path):
+    # the checkpoint comparison's probe table showed "<NA>" in the mean row's count cells and 15 columns
+    # (wa, wa_lo, wa_hi, …) that ran past the page
+    from workbench.analysis.probe import probe_section
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=4, per_class=3)
+    fragment, result = probe_section(rf, n_boot=20)
+    assert result is not None and "&lt;NA&gt;" not in fragment and "<NA>" not in fragment
+    assert "<th>WA [95% CI]</th>" in fragment and "wa_lo" not in fragment
+    mean = result["mean_over_folds"]
+    assert f"{mean['uar']:.3f} [{mean['uar_ci'][0]:.3f}, {mean['uar_ci'][1]:.3f}]" in fragment

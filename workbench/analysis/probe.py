@@ -326,6 +326,23 @@ class ProbeResult:
             df[c] = df[c].astype("Int64")
         return df
 
+    def _display_table(self):
+        """:meth:`table` for a page: each figure beside its interval (as the screen prints it), counts as plain text
+        ("" for the mean row; the nullable counts printed "<NA>")."""
+        import pandas as pd
+
+        names = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
+        heads = {"n_train": "train", "n_test": "test", "train_groups": "train groups", "test_groups": "test groups",
+                 "groups_on_both_sides": "groups on both sides"}
+        rows = []
+        for _, r in self.table().iterrows():
+            row = {"fold": str(r["fold"]), **{h: "" if pd.isna(r[c]) else str(int(r[c])) for c, h in heads.items()}}
+            for m in METRICS:
+                v, lo, hi = r[m], r[f"{m}_lo"], r[f"{m}_hi"]
+                row[f"{names[m]} [95% CI]"] = "n/a" if pd.isna(v) else f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def render(self) -> str:
         lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if self.random_weights else []
         lines.append(f"{self.classifier} probe on {self.run_dir} [{self.variant}], target {self.target}, {self.scheme} folds: "
@@ -362,7 +379,7 @@ class ProbeResult:
         parts.append(f"<p>{html.escape(self.classifier)} probe, target <code>{html.escape(self.target)}</code>, "
                      f"<b>{html.escape(self.scheme)}</b> folds, variant <code>{html.escape(self.variant)}</code>: {self.n_items} items, "
                      f"classes {html.escape(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
-        parts.append(self.table().to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep=""))
+        parts.append(self._display_table().to_html(index=False, escape=True))
         for reason, ids in self.excluded.items():
             parts.append(f"<p>excluded: {len(ids)} item(s) with {html.escape(reason)}</p>")
         for name, why in self.skipped.items():
