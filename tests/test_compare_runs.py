@@ -432,8 +432,8 @@ def _many_flips(tmp_path, n=60):
     rows_a, rows_b = [], []
     for k in range(n):
         emo = "happy" if k % 2 else ""  # every other item unlabelled: neither fixed nor broken
-        rows_a.append(synthetic_row(f"item_{k:03d}", emotion=emo, pred="happy"))
-        b = synthetic_row(f"item_{k:03d}", emotion=emo, pred="sad")
+        rows_a.append(synthetic_row(f"angry_en_48k_stereo_{k:03d}", emotion=emo, pred="happy"))
+        b = synthetic_row(f"angry_en_48k_stereo_{k:03d}", emotion=emo, pred="surprised", scores=_onehot("surprised", 0.4))
         b["path"] = f"/data/corpora/some/long/folder/of/the/corpus/speaker_{k:03d}/utterance_{k:03d}_take_{k:03d}.wav"
         b["finding_codes"] = "low_confidence,small_margin,high_entropy,low_sample_rate,speech_at_sample_0"
         rows_b.append(b)
@@ -447,7 +447,8 @@ def test_the_label_flips_table_says_how_many_it_shows_and_prints_no_none(tmp_pat
     head = page[page.index("<h3>Label flips"):]
     table = head[:head.index("</table>")]
     assert "Label flips (60)" in head and "showing the first 50 of 60" in head and "flips.csv" in head
-    assert table.count("<td>item_") == 50 and "<td>None</td>" not in table and "<td>—</td>" in table
+    assert table.count("<td>angry_en_48k_stereo_") == 50 and "<td>None</td>" not in table and "<td>—</td>" in table
+    assert "<td>broke</td>" in table and "<td>surprised (0.400)</td>" in table
 
 
 def test_the_label_flips_table_fits_a_1200_px_report_page(tmp_path):
@@ -468,11 +469,11 @@ def test_the_label_flips_table_fits_a_1200_px_report_page(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(page_file.resolve().as_uri(), wait_until="load")
-            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => h.textContent.startsWith('Label flips'))
+            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => /^(Label flips|Most different)/.test(h.textContent))
                 .map(h => { let t = h.nextElementSibling; while (t.tagName != 'TABLE') t = t.nextElementSibling;
                             return [t.scrollWidth, t.clientWidth]; })""")
         finally:
             browser.close()
-    assert len(widths) == 1
-    scroll, client = widths[0]
-    assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
+    assert len(widths) == 2
+    for scroll, client in widths:
+        assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"

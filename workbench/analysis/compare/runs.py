@@ -334,7 +334,10 @@ class RunsComparison:
         if len(self.items):
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
-                         + self.disagreements(top)[cols].to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
+                         + self.disagreements(top)[cols].rename(columns={  # heads that can wrap
+                             "run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B", "confidence_a": "conf. A",
+                             "confidence_b": "conf. B", "max_abs_delta": "max |Δ score|"})
+                         .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
         for k, ids in self.excluded.items():
             parts.append(f"<p>excluded from {html.escape(k)}: {len(ids)} row(s) failed in either run: "
                          f"{html.escape(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
@@ -458,21 +461,30 @@ FLIPS_SHOWN = 50
 
 
 def _flips_html(flips, shown: int) -> str:
-    """The first ``shown`` label flips as a table that fits a report page: no path column (flips.csv has it), the
-    findings broken at their commas, fixed/broke as yes/no and — for an item without a label (neither)."""
-    table = flips.head(shown).drop(columns=["path"], errors="ignore").copy()
-    for col in ("fixed", "broke"):
-        if col in table.columns:
-            table[col] = ["—" if v is None or v != v else ("yes" if v else "no") for v in table[col]]
-    for col in ("findings_a", "findings_b"):
-        if col in table.columns:
-            table[col] = table[col].fillna("").astype(str).str.replace(",", ", ", regex=False)
-    table = table.rename(columns={"run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B",
-                                  "confidence_a": "conf. A", "confidence_b": "conf. B", "findings_a": "findings A",
-                                  "findings_b": "findings B"})  # heads that can wrap
+    """The first ``shown`` label flips as a table that fits a report page: each prediction beside its confidence, the
+    pair as "A → B", fixed/broke in one column (— for an item without a label), the findings broken at their commas
+    and no path (flips.csv has every column)."""
+    import pandas as pd
+
+    def change(fixed, broke) -> str:
+        if fixed is None or fixed != fixed:
+            return "—"
+        return "fixed" if fixed else ("broke" if broke else "wrong in both")
+
+    head = flips.head(shown)
+    table = pd.DataFrame({
+        "id": head["id"].astype(str), "variant": head["variant"].astype(str),
+        "runs": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
+        "emotion": head["emotion"].fillna("").astype(str),
+        "pred A (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_a"], head["confidence_a"])],
+        "pred B (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_b"], head["confidence_b"])],
+        "against the label": [change(f, b) for f, b in zip(head["fixed"], head["broke"])],
+        **{f"findings {k.upper()}": head[f"findings_{k}"].fillna("").astype(str).str.replace(",", ", ", regex=False)
+           for k in ("a", "b")},
+    })
     note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"
             if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")
-    return note + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+    return note + table.to_html(index=False, escape=True)
 
 
 #: the columns of :attr:`RunsComparison.flips`
