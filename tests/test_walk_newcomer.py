@@ -122,3 +122,19 @@ def test_the_probe_section_of_a_report_prints_no_pandas_na_and_pairs_each_figure
     assert "<th>WA [95% CI]</th>" in fragment and "wa_lo" not in fragment
     mean = result["mean_over_folds"]
     assert f"{mean['uar']:.3f} [{mean['uar_ci'][0]:.3f}, {mean['uar_ci'][1]:.3f}]" in fragment
+
+
+def test_the_variant_reports_sweep_scores_with_the_runs_model(tmp_path):
+    # variant_comparison on a run of a fine-tuned head drew its sweep with the default model (the nine classes of tiny
+    # or the large checkpoint) under the run's header, saying nothing
+    import json
+    from importlib.resources import files
+    from workbench.views.reporting import sweep_model
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=1)
+    ref = sweep_model(rf.path, None)
+    assert ref.model == "synthetic" and ref.checksum == "0" * 64  # the run's model, its weights pinned
+    assert sweep_model(rf.path, "tiny") == "tiny"  # an explicit -p model= wins
+    cells = json.loads((files("workbench") / "templates" / "variant_comparison.ipynb").read_text())["cells"]
+    sweep_cell = next("".join(c["source"]) for c in cells if "sweep_section" in "".join(c["source"]))
+    assert "sweep_model(run_dir, model)" in sweep_cell and "choose_model" not in sweep_cell

@@ -528,9 +528,17 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips))}
 
 
+def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> Any:
+    """The model a report's sweep scores with: ``model`` when the report was given one, else the model that scored
+    the report's run (its weights' checksum pinned), so the sweep speaks of the same classifier as the run above it."""
+    return model if model is not None else _run(run_dir).model()
+
+
 def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + frame_html(summ))
+    scored = getattr(model, "model", model)
+    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>"
+              + (f"<p>scored with {code(str(scored))}.</p>" if scored else "") + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
