@@ -138,3 +138,30 @@ def test_the_variant_reports_sweep_scores_with_the_runs_model(tmp_path):
     cells = json.loads((files("workbench") / "templates" / "variant_comparison.ipynb").read_text())["cells"]
     sweep_cell = next("".join(c["source"]) for c in cells if "sweep_section" in "".join(c["source"]))
     assert "sweep_model(run_dir, model)" in sweep_cell and "choose_model" not in sweep_cell
+
+
+def test_a_temperature_fitted_on_another_models_run_is_refused(tmp_path, monkeypatch, capsys):
+    # `infer clip --model tiny --temperature runs/finetuned` divided tiny's logits by a T fitted on another network's
+    import json
+    from workbench.cli.common import resolve_temperature
+    from workbench.errors import ConfigError
+    import pytest
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    rf = probe_set(tmp_path, "run_ft", separable=True, speakers=2, per_class=1)
+    (rf.path / "calibration.json").write_text(json.dumps({
+        "temperature": 1.7, "recommended": True,
+        "model": {"id": str(ckpt), "kind": "trained", "path": str(ckpt), "checksum": "c" * 64}}))
+    with pytest.raises(ConfigError) as e:
+        resolve_temperature("run_ft", model="tiny")
+    assert "fitted on the logits of" in e.value.message and str(ckpt) in e.value.message and "tiny" in e.value.message
+    assert "calibrate a run of" in e.value.fix
+    # the same checkpoint, named relatively or absolutely: the fitted T
+    assert resolve_temperature("run_ft", model="ckpt") == 1.7
+    assert resolve_temperature("run_ft", model=str(ckpt)) == 1.7
+    assert resolve_temperature("1.3", model="tiny") == 1.3  # a number is the user's own
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert main(["infer", "a.wav", "--model", "tiny", "--temperature", "run_ft"]) == 2
+    err = capsys.readouterr().err
+    assert "fitted on the logits of" in err and "Traceback" not in err

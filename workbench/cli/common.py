@@ -135,10 +135,41 @@ def add_temperature_option(p: argparse.ArgumentParser) -> None:
                         "with `workbench calibrate` (its fitted T); recorded with the results (default: the checkpoint's scores)")
 
 
-def resolve_temperature(value) -> float | None:
+def _model_keys(model: Any, hub: str = "ms") -> set[str]:
+    """What names one checkpoint: its folder (resolved) or its hub id; empty when ``model`` cannot be resolved here."""
+    from workbench.errors import WorkbenchError
+    from workbench.model.checkpoints import resolve_model
+
+    try:
+        r = resolve_model(model, hub=hub or "ms")
+    except WorkbenchError:
+        return set()
+    return {r.model} if r.kind == "hub" else {str(Path(r.model).expanduser().resolve())}
+
+
+def _check_fitted_on(saved: dict, path: Path, model: Any, hub: str) -> None:
+    """Refuse a calibrated run's T for another model: a temperature rescales one network's logits, not any's."""
+    fitted = saved.get("model") if isinstance(saved.get("model"), dict) else RunFolder(path).model_ref
+    if not isinstance(fitted, dict):
+        return
+    keys = {str(fitted["id"])} if fitted.get("id") else set()
+    if fitted.get("path") and Path(str(fitted["path"])).expanduser().is_dir():
+        keys.add(str(Path(str(fitted["path"])).expanduser().resolve()))
+    wanted = _model_keys(model, hub)
+    if keys and wanted and not keys & wanted:
+        fitted_name = fitted.get("path") or fitted.get("id")
+        raise ConfigError(f"its temperature was fitted on the logits of {fitted_name}; this command scores with "
+                          f"{model if model is not None else 'the default model'} ({', '.join(sorted(wanted))}).",
+                          source=str(path / "calibration.json"),
+                          fix=f"calibrate a run of this model (`workbench run … --model {model}` then `workbench calibrate`), "
+                              "or give --model the checkpoint that run scored with.")
+
+
+def resolve_temperature(value, *, model: Any = None, hub: str = "ms") -> float | None:
     """A ``--temperature`` value: a positive number, or a run folder whose ``calibration.json`` holds one.
 
-    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it.
+    ``None`` stays None.  A folder without ``calibration.json`` is refused with the command that writes it, and so is
+    a folder calibrated for another checkpoint than ``model`` (when ``model`` is given and both can be told apart here).
     """
     if value is None:
         return None
@@ -169,6 +200,8 @@ def resolve_temperature(value) -> float | None:
         raise RunFolderError("holds no fitted temperature (" + ("its calibration.json has none" if there else "no calibration.json") + ").",
                              source=str(path), fix=f"run `{shell_command('workbench', 'calibrate', text)}`"
                              + (" again" if there else " first") + ", or pass a number.")
+    if model is not None:
+        _check_fitted_on(saved, path, model, hub)
     temperature = check_temperature(saved["temperature"], source=source)
     edge = temperature_at_edge(temperature)
     if edge:  # calibrate never recommends such a fit; a file that does was written by hand or by something else
@@ -189,7 +222,11 @@ def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
     given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
     if given["model"] is not None and given["model"] != base.model:
         base = ModelRef(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
-    given["temperature"] = resolve_temperature(getattr(args, "temperature", None))  # T, or a calibrated run's T
+    from workbench.model.hub import DEFAULT_MODEL
+
+    # T, or a calibrated run's T (fitted on this model's logits)
+    given["temperature"] = resolve_temperature(getattr(args, "temperature", None), model=given["model"] or base.model or DEFAULT_MODEL,
+                                               hub=given["hub"] or base.hub)
     return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
