@@ -165,3 +165,19 @@ def test_a_temperature_fitted_on_another_models_run_is_refused(tmp_path, monkeyp
     assert main(["infer", "a.wav", "--model", "tiny", "--temperature", "run_ft"]) == 2
     err = capsys.readouterr().err
     assert "fitted on the logits of" in err and "Traceback" not in err
+
+
+def test_the_reasons_a_temperature_was_not_recommended_read_as_separate_reasons(tmp_path):
+    # "… come partly from degenerate fits Calibrated NLL 1.386 …": the reasons ran together with a bare space
+    import json
+    import pytest
+    from workbench.cli.common import resolve_temperature
+    from workbench.errors import ConfigError
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=1)
+    (rf.path / "calibration.json").write_text(json.dumps({
+        "recommended": False, "temperature_fitted": 0.106,
+        "not_recommended_because": ["1 of 5 fold temperatures are at a bound of the search", "Calibrated NLL 1.386 is WORSE"]}))
+    with pytest.raises(ConfigError) as e:
+        resolve_temperature(str(rf.path))
+    assert "at a bound of the search; Calibrated NLL 1.386 is WORSE." in e.value.message

@@ -190,10 +190,10 @@ def resolve_temperature(value, *, model: Any = None, hub: str = "ms") -> float |
         # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
         # than a uniform guess): refused with the reasons calibrate printed
         given = saved.get("not_recommended_because")
-        reasons = " ".join(str(r) for r in (given if isinstance(given, list) else [given] if given else []))
+        reasons = "; ".join(str(r).rstrip(". ") for r in (given if isinstance(given, list) else [given] if given else []))
         fitted = saved.get("temperature_fitted")
         fitted = f"{float(fitted):.3f}" if isinstance(fitted, (int, float)) and not isinstance(fitted, bool) else repr(fitted)
-        raise ConfigError(f"its calibration fitted T = {fitted} but did not recommend it: {reasons}", source=source,
+        raise ConfigError(f"its calibration fitted T = {fitted} but did not recommend it: {reasons}.", source=source,
                           fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:
         there = (path / "calibration.json").is_file()
