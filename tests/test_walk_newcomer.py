@@ -181,3 +181,15 @@ def test_the_reasons_a_temperature_was_not_recommended_read_as_separate_reasons(
     with pytest.raises(ConfigError) as e:
         resolve_temperature(str(rf.path))
     assert "at a bound of the search; Calibrated NLL 1.386 is WORSE." in e.value.message
+
+
+def test_a_run_whose_labels_are_the_corpus_own_is_told_to_fine_tune_not_to_add_an_emotion_column(tmp_path):
+    # a manifest labelled hot/low/… (no emotion2vec+ counterpart) scored by the nine-class model: metrics said
+    # "give the manifest an emotion column", which it has; what it needs is a head for its own labels
+    from test_probe import synthetic_row, write_run
+    from workbench.analysis.metrics import evaluate
+
+    rows = [synthetic_row(f"u{i}", emotion="", label=("hot", "low")[i % 2]) for i in range(6)]
+    report = evaluate(write_run(tmp_path / "odd", rows, [[1.0, 0.0]] * 6).results(), n_boot=10)
+    assert "their labels (hot 3, low 3) are none of the model's classes" in report.not_scored
+    assert "workbench finetune" in report.not_scored and "give the manifest an emotion column" not in report.not_scored

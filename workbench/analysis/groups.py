@@ -125,13 +125,19 @@ def chance_words(classes: Sequence[str]) -> str:
     return f"chance {chance:.3f} over {len(classes)} classes"
 
 
-def not_scored_words(excluded: int, failed_errors: Sequence[str]) -> str:
-    """Why no item is scored, with the fix for that cause: labels missing, or inputs that failed (the first error named)."""
+def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict[str, int] | None = None) -> str:
+    """Why no item is scored, with the fix for that cause: labels missing, the corpus's own labels (``unmapped``: label →
+    items, none of them a class of the model), or inputs that failed (the first error named)."""
     text = f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {len(failed_errors)} failed."
     if len(failed_errors) and not excluded:  # every item failed: a label column would not help, their inputs need fixing
         first = next((str(e) for e in failed_errors if isinstance(e, str) and e), "")
         return (text + " Fix: fix the failed inputs, then run the same `workbench run` again; each row's error, with its own fix, "
                 "is in the run's log.txt and results.parquet's error column" + (f" (the first: {first})" if first else "") + ".")
+    if unmapped:  # labelled, in the corpus's own words: a head for them, or a mapping onto the model's classes
+        shown = ", ".join(f"{k} {v}" for k, v in list(unmapped.items())[:8]) + (" …" if len(unmapped) > 8 else "")
+        return (text + f" {sum(unmapped.values())} of them are labelled, but their labels ({shown}) are none of the model's "
+                "classes. Fix: train a head for them (`workbench finetune RUN --out DIR`, then `workbench run MANIFEST "
+                "--model DIR`), or map them onto the model's classes in the manifest's emotion column.")
     return text + " Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."
 
 
