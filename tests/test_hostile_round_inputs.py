@@ -12,7 +12,7 @@ from workbench.errors import WorkbenchError
 
 
 @pytest.mark.parametrize("content, says", [
-    ({"recommended": False, "temperature_fitted": "x", "not_recommended_because": [1, {"a": 2}]}, "T = 'x' but did not recommend it: 1 {'a': 2}"),
+    ({"recommended": False, "temperature_fitted": "x", "not_recommended_because": [1, {"a": 2}]}, "T = 'x' but did not recommend it: 1; {'a': 2}."),
     ({"recommended": False, "temperature_fitted": 7.0, "not_recommended_because": "at a bound"}, "T = 7.000 but did not recommend it: at a bound"),
     ([1, 2], "its calibration.json has none"),
     ({"temperature": 0.05, "recommended": True}, "lies at the lower bound of calibrate's search"),
