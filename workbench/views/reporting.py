@@ -290,7 +290,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
     wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
-    what = "Confidently wrong predictions" if len(wrong) else "Lowest-confidence items"
+    what = "Wrong predictions, the most confident first" if len(wrong) else "Lowest-confidence items"  # "confidently" would claim a confidence the scores may not have
     show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
