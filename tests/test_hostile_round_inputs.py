@@ -244,3 +244,29 @@ def test_a_prediction_cache_entry_that_unpacks_to_more_than_an_entry_holds_is_re
         zf.writestr("frame_embeddings.npy", b.getvalue())
     assert p.stat().st_size < 1_000_000
     assert cache.get(key) is None
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("neg.srt", "1\n-00:00:05,000 --> 00:00:01,000\nneg\n", "1 of its 1 cues cannot be read (the first at line 2"),
+    ("nan.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nok\n\n00:00:nan --> 00:00:04.000\nbad\n",
+     "1 of its 2 cues cannot be read (the first at line 6: '00:00:nan --> 00:00:04.000')"),
+])
+def test_a_subtitle_cue_whose_times_cannot_be_read_is_refused_not_dropped(tmp_path, name, text, says):
+    """webvtt-py skips a cue whose timing line it cannot read: `segment --transcript` scored the rest (or nothing,
+    'dominant emotion: —') and said nothing of the cues left out."""
+    from workbench.explain.words import read_alignment
+
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(WorkbenchError) as err:
+        read_alignment(tmp_path / name)
+    assert says in str(err.value)
+
+
+def test_a_transcript_with_no_span_is_refused_before_the_audio_is_read(tmp_path):
+    """An empty CTM made `segment --transcript` load the model, score nothing and write an empty table."""
+    from workbench.explain.transcript import transcript_file
+
+    (tmp_path / "t.ctm").write_text("", encoding="utf-8")
+    with pytest.raises(WorkbenchError, match="holds no timed span with text"):
+        transcript_file(tmp_path / "missing.wav", tmp_path / "t.ctm", model="tiny", out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()

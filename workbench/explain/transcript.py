@@ -277,6 +277,7 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     (['first line', 'second line'], ['ok', 'ok'])
     """
     words = read_alignment(spans) if isinstance(spans, (str, os.PathLike)) else validate_words(spans, source=str(audio_path))
+    words = _some_spans(words, spans if isinstance(spans, (str, os.PathLike)) else audio_path)
     acfg, stream = _open(audio_path, audio_config, batch)
     try:
         progress = load_options.pop("progress", None)
@@ -285,6 +286,15 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
     finally:
         stream.close()
     return _table(run, net)
+
+
+def _some_spans(words: list, source: Any) -> list:
+    """Refuse a transcript with no timed span that has text: its scoring would write an empty table and no emotion."""
+    if not words:
+        raise ConfigError("holds no timed span with text: there is nothing to score.", source=str(source),
+                          fix="pass the recording's transcript with its times (SRT, WebVTT, TextGrid, CTM or lhotse), "
+                              "or run `workbench segment` without --transcript to score voice-activity segments.")
+    return words
 
 
 @dataclass
@@ -308,7 +318,7 @@ def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike
     audio config, timings, peak memory, version) and ``log.txt``, through :class:`~workbench.runs.writer.RunWriter`
     (atomic writes, under the folder's lock).  The transcript is read first: a bad one fails before the audio.
     """
-    words = read_alignment(transcript, tier=tier)
+    words = _some_spans(read_alignment(transcript, tier=tier), transcript)
     audio_path = Path(audio_path).expanduser().absolute()  # the summary is read later from other folders
     t_start = time.perf_counter()
     acfg, stream = _open(audio_path, audio_config, batch)

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.serialize import read_bytes_capped, read_text_capped
+from workbench.serialize import read_bytes_capped, read_text_capped, shown
 from workbench.model.network import FRAME_RATE
 
 #: tier names taken as the word tier when none is given (case-insensitive)
@@ -206,6 +206,18 @@ def _read_subtitles(p: Path) -> list[Word]:
 
     # the caption's *_in_seconds are whole seconds in webvtt-py 0.6: read milliseconds
     captions = webvtt.from_srt(str(p)) if p.name.lower().endswith(".srt") else webvtt.read(str(p))
+    # webvtt-py skips a cue whose timing line it cannot read (a minus sign, 'nan'): every timing line must be a cue
+    timings = [(n, line.strip()) for n, line in enumerate(read_text_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment",
+                                                                         encoding="utf-8-sig").splitlines(), start=1) if "-->" in line]
+    if len(captions) < len(timings):
+        import re
+
+        cue = re.compile(r"^(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s|$)")
+        n, line = next(((n, line) for n, line in timings if not cue.match(line)), timings[len(captions)])
+        raise ConfigError(f"{len(timings) - len(captions)} of its {len(timings)} cues cannot be read (the first at line {n}: "
+                          f"{shown(line, 80)}); they would be left out unsaid.", source=str(p),
+                          fix="write each cue's times as HH:MM:SS,mmm --> HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm (WebVTT), "
+                              "from the start of the recording.")
     return [Word(c.start_time.in_milliseconds() / 1000.0, c.end_time.in_milliseconds() / 1000.0, " ".join(c.text.split()))
             for c in captions if c.text.strip()]
 
