@@ -270,3 +270,40 @@ def test_a_transcript_with_no_span_is_refused_before_the_audio_is_read(tmp_path)
     with pytest.raises(WorkbenchError, match="holds no timed span with text"):
         transcript_file(tmp_path / "missing.wav", tmp_path / "t.ctm", model="tiny", out_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def _labelled_run(root, labels, tiny_model):
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.data.manifest import Item, Manifest
+    from workbench.runs.driver import run
+    from workbench.runs.folder import RunFolder
+
+    items = []
+    for i, label in enumerate(labels):
+        p = root / f"c{i}.wav"
+        sf.write(p, (0.1 * np.random.default_rng(i).standard_normal(16000)).astype(np.float32), 16000)
+        items.append(Item(id=f"c{i}", path=str(p), label=label, speaker=f"s{i % 4}"))
+    run(Manifest(items, root=root), out_dir=root / "run", model=tiny_model, use_cache=False)
+    return RunFolder(root / "run")
+
+
+def test_finetune_refuses_class_names_with_line_breaks_and_id_like_label_columns(tmp_path, tiny_model):
+    """A label 'a\\nb' became two lines of the head's tokens.txt: finetune wrote a checkpoint that then failed to load
+    ('weights do not fit the network'); ESC and a right-to-left override went into tokens.txt raw.  A label column
+    with a class per item (10,000 classes) trained for minutes and listed all 10,000 names on one line."""
+    from workbench.analysis.finetune.data import tune_data
+    from workbench.analysis.groups import small_class_note
+
+    (tmp_path / "a").mkdir()
+    rf = _labelled_run(tmp_path / "a", ["ok", "a\nb", "ok", "a\nb", "\x1b[31mred", "\x1b[31mred", "ok", "\u202eevil"], tiny_model)
+    with pytest.raises(WorkbenchError) as err:
+        tune_data(rf)
+    assert "3 class name(s) hold a line break" in str(err.value) and "a\\nb" in str(err.value) and "\n" not in err.value.message
+    (tmp_path / "b").mkdir()
+    rf = _labelled_run(tmp_path / "b", [f"k{i}" for i in range(6)] + ["k0"], tiny_model)
+    with pytest.raises(WorkbenchError, match="5 of the 6 classes have a single item"):
+        tune_data(rf)
+    note = small_class_note({f"c{i}": 1 for i in range(10_000)})
+    assert note.startswith("10000 class(es)") and "and 9990 more" in note and len(note) < 300

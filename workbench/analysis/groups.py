@@ -175,7 +175,8 @@ def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CL
     """
     small = [c for c, k in support.items() if 0 < k < min_per_class]
     if small:
-        return f"{len(small)} class(es) with fewer than {min_per_class} items ({', '.join(small)}): their recall and F1 are anecdotes"
+        shown = ", ".join(small[:10]) + (f" and {len(small) - 10} more" if len(small) > 10 else "")  # 10,000 names were one line
+        return f"{len(small)} class(es) with fewer than {min_per_class} items ({shown}): their recall and F1 are anecdotes"
     return ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -11,7 +12,7 @@ import numpy as np
 from workbench.analysis.fusion import embedded_rows
 from workbench.analysis.probe import session_of
 from workbench.data.corpora import LABEL_MAPS, class_name
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, select_rows
 
@@ -103,6 +104,19 @@ def tune_data(run: RunFolder, *, labels: str = "corpus", variant: str | None = N
     if len(classes) < 2:
         raise ConfigError(f"a head needs at least two classes; the rows have {classes}.", source=str(run.path),
                           fix="train on a dataset with more classes" + (", or --labels corpus for its own labels." if labels == "nine" else "."))
+    unsafe = [c for c in classes if not str(c).isprintable()]
+    if unsafe:  # a class name is a line of tokens.txt: a line break in one made a checkpoint that does not load
+        raise ConfigError(f"{len(unsafe)} class name(s) hold a line break, a tab or another control character (shown as escapes): "
+                          f"{', '.join(printable(c) for c in unsafe[:10])}{' …' if len(unsafe) > 10 else ''}.", source=str(run.path),
+                          fix="clean those labels in the manifest: a class name is a line of the checkpoint's tokens.txt, "
+                              "and is printed on screen and in reports.")
+    counts = Counter(y.tolist())
+    single = [c for c in classes if counts[c] == 1]
+    if len(single) * 2 > len(classes):
+        raise ConfigError(f"{len(single)} of the {len(classes)} classes have a single item ({', '.join(printable(c) for c in single[:5])}"
+                          f"{' …' if len(single) > 5 else ''}): a head can neither learn nor be checked on them; the label column "
+                          "looks like an id or free text.", source=str(run.path),
+                          fix="give the manifest a label column of classes (a few to a few dozen, several items each).")
     return TuneData(rows, x.astype(np.float32), y, classes, labels, variant, corpora, excluded)
 
 
