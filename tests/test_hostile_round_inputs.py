@@ -307,3 +307,56 @@ def test_finetune_refuses_class_names_with_line_breaks_and_id_like_label_columns
         tune_data(rf)
     note = small_class_note({f"c{i}": 1 for i in range(10_000)})
     assert note.startswith("10000 class(es)") and "and 9990 more" in note and len(note) < 300
+
+
+def _patched_checkpoint(root, edit):
+    import shutil
+
+    import yaml
+
+    from workbench.model.checkpoints import ensure_random_checkpoint
+
+    src = ensure_random_checkpoint("tiny")
+    shutil.copytree(src, root)
+    cfg = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))
+    edit(cfg)
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def test_a_checkpoint_config_cannot_run_code_through_feature_encoder_spec(tmp_path, capsys):
+    """FunASR builds the audio encoder with eval(feature_encoder_spec): a config.yaml whose spec was
+    "__import__('os').system(...) or [...]" ran its command on `workbench infer --model FOLDER`, and the file scored."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+    from workbench.model.network import clear_cache
+
+    marker = tmp_path / "ran"
+    spec = f"__import__('os').system('touch {marker}') or [(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] + [(32, 2, 2)]"
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"]["modalities"]["audio"].update(feature_encoder_spec=spec))
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    clear_cache()
+    assert main(["infer", str(tmp_path / "a.wav"), "--model", str(ckpt), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert not marker.exists(), "the config's code ran"
+    assert "feature_encoder_spec" in err and "FunASR evaluates it as Python code" in err
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda c: c["model_conf"].update(depth=100_000), "model_conf.depth is 100000"),
+    (lambda c: c["model_conf"]["modalities"]["audio"].update(feature_encoder_spec="[(32, 10, 5)] * 64 + [(32, 3, 2)]"),
+     "has more than 64 layers"),
+    (lambda c: c["model_conf"]["modalities"]["audio"].update(feature_encoder_spec="[(32, 10, 5)] * 1000000000"), "combines its parts"),
+    (lambda c: c["model_conf"]["modalities"]["audio"].update(feature_encoder_spec="[(32, 10, 5)] * 10**9"), "holds BinOp"),
+    (lambda c: c["model_conf"].update(embed_dim="32"), "model_conf.embed_dim is '32'"),
+])
+def test_network_sizes_no_emotion2vec_has_are_refused_before_building(tmp_path, edit, says):
+    """depth: 100000 built 100,000 transformer blocks (7.5 GB, 88 s) before the weights were found not to fit."""
+    from workbench.model.checkpoints import check_checkpoint
+
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", edit)
+    with pytest.raises(WorkbenchError) as err:
+        check_checkpoint(ckpt)
+    assert says in str(err.value)

@@ -88,7 +88,79 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
     if not isinstance(cfg.get("model_conf"), dict):
         raise ModelError("has no model_conf mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
     _check_tokenizer(cfg, root, cfg_path)
+    _check_network(cfg["model_conf"], cfg_path)
     return cfg
+
+
+#: the sizes in ``model_conf`` (and its modalities) that the network is built from, with the most a checkpoint may ask
+#: for (plus_large: depth 24, embed_dim 1024, 16 heads): ``depth: 100000`` built 100,000 blocks (7.5 GB, 88 s) before
+#: the weights were found not to fit
+NETWORK_SIZE_LIMITS = {"depth": 256, "embed_dim": 16384, "num_heads": 256, "mlp_ratio": 64, "prenet_depth": 256,
+                       "model_depth": 256, "num_extra_tokens": 4096, "decoder_dim": 16384, "decoder_layers": 256,
+                       "decoder_groups": 1024, "decoder_kernel": 1024, "projection_layers": 256, "conv_pos_width": 4096,
+                       "conv_pos_groups": 1024, "conv_pos_depth": 256, "num_alibi_heads": 256, "average_top_k_layers": 256}
+#: the convolutional feature encoder FunASR builds from ``feature_encoder_spec``: layers, and channels/kernel/stride
+MAX_FEATURE_LAYERS, MAX_FEATURE_SIZE = 64, 16384
+
+
+def _check_network(model_conf: dict, cfg_path: Path) -> None:
+    """Refuse sizes no emotion2vec network has, and a ``feature_encoder_spec`` that is not a list of (channels, kernel,
+    stride) written with ``[ ]``, ``( )``, ``+`` and ``*``: FunASR passes that text to Python's ``eval`` (a config.yaml
+    could run any code while the network was built)."""
+    for key, value in _flat_items(model_conf):
+        name = key.rsplit(".", 1)[-1]
+        if name in NETWORK_SIZE_LIMITS and value is not None:
+            limit = NETWORK_SIZE_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= limit:
+                raise ModelError(f"model_conf.{key} is {value!r}; an emotion2vec network has a number from 0 to {limit} there.",
+                                 source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
+    modalities = model_conf.get("modalities") or {}
+    for name, modality in (modalities.items() if isinstance(modalities, dict) else []):
+        if isinstance(modality, dict) and "feature_encoder_spec" in modality:
+            _feature_layers(modality["feature_encoder_spec"], f"model_conf.modalities.{name}.feature_encoder_spec", cfg_path)
+
+
+def _feature_layers(spec: Any, key: str, cfg_path: Path) -> list:
+    """The (channels, kernel, stride) layers ``spec`` writes, computed without ``eval``; a ModelError for anything else."""
+    import ast
+
+    def refuse(why: str) -> ModelError:
+        return ModelError(f"{key} {why}; it must be a list of (channels, kernel, stride) such as "
+                          "'[(512, 10, 5)] + [(512, 3, 2)] * 4' (FunASR evaluates it as Python code).", source=str(cfg_path),
+                          fix="use the config.yaml that came with the checkpoint.")
+
+    if not isinstance(spec, str) or len(spec) > 1000:
+        raise refuse("is not a short text")
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Tuple):
+            return tuple(value(e) for e in node.elts)
+        if isinstance(node, ast.List):
+            return [value(e) for e in node.elts]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Add) and isinstance(left, list) and isinstance(right, list):
+                out = left + right
+            elif isinstance(node.op, ast.Mult) and isinstance(left, list) and type(right) is int and 0 <= right <= MAX_FEATURE_LAYERS:
+                out = left * right
+            else:
+                raise refuse("combines its parts other than list + list and list * count")
+            if len(out) > MAX_FEATURE_LAYERS:
+                raise refuse(f"has more than {MAX_FEATURE_LAYERS} layers")
+            return out
+        raise refuse(f"holds {type(node).__name__} {ast.unparse(node)[:40]!r}, not a number, tuple or list")
+
+    try:
+        tree = ast.parse(spec.strip(), mode="eval")
+    except SyntaxError:
+        raise refuse("is not a list expression") from None
+    layers = value(tree.body)
+    if not isinstance(layers, list) or not layers or not all(
+            isinstance(t, tuple) and len(t) == 3 and all(type(v) is int and 1 <= v <= MAX_FEATURE_SIZE for v in t) for t in layers):
+        raise refuse(f"does not make 1 to {MAX_FEATURE_LAYERS} layers of three whole numbers from 1 to {MAX_FEATURE_SIZE}")
+    return layers
 
 
 def _refuse_code_files(root: Path) -> None:
