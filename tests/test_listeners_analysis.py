@@ -166,4 +166,6 @@ def test_a_head_with_its_own_classes_is_not_listed_wrong_where_listeners_used_a_
     assert rep.n_agree_model_wrong == 0 and rep.listeners_agree_model_wrong == []
     text = rep.render()
     assert "model wrong: 0 items" in text
+    # the soft-label figures are n/a because no class is shared, not because votes are missing ("carries votes for every class")
+    assert rep.soft_labels_reason.startswith("the model's classes (hot, low) share none with the classes listeners voted over")
     assert any("20 items whose listener majority is not one of the model's classes (angry 10, sad 10)" in n for n in rep.notes)

@@ -310,7 +310,10 @@ def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, n
         ce[known] = cross_entropy(v, model[known])
     n_unknown = int((~known).sum())
     reason = ""
-    if not known.any():
+    if not s.dist_keys:  # a head over its own classes: the votes are there, but over classes it does not have
+        reason = (f"the model's classes ({', '.join(printable(str(k)) for k in s.labels)}) share none with the classes "
+                  "listeners voted over, so there is no vote distribution to compare with")
+    elif not known.any():
         reason = facts.get("distribution_reason") or (
             f"none of the {len(s.rows)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
             "vote distribution to compare with")
