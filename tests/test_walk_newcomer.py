@@ -193,3 +193,32 @@ def test_a_run_whose_labels_are_the_corpus_own_is_told_to_fine_tune_not_to_add_a
     report = evaluate(write_run(tmp_path / "odd", rows, [[1.0, 0.0]] * 6).results(), n_boot=10)
     assert "their labels (hot 3, low 3) are none of the model's classes" in report.not_scored
     assert "workbench finetune" in report.not_scored and "give the manifest an emotion column" not in report.not_scored
+
+
+def test_calibrating_a_fine_tuned_heads_run_on_its_training_speakers_says_so(tmp_path, capsys):
+    # `metrics` and the report warned that the head had seen these speakers; `calibrate`'s held-out folds, screen and
+    # calibration.json said nothing, though their speakers trained the head
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rng = np.random.default_rng(0)
+    rows, emb = [], []
+    for s in range(4):
+        for c, cls in enumerate(CLASSES):
+            for r in range(3):
+                p = rng.dirichlet(np.ones(9))
+                from workbench.labels import LABEL_KEYS
+                rows.append(synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=LABEL_KEYS[int(p.argmax())],
+                                          scores=dict(zip(LABEL_KEYS, p))))
+                emb.append(rng.standard_normal(4))
+    rf = write_run(tmp_path / "run_ft", rows, emb, model=str(ckpt))
+    assert main(["calibrate", str(rf.path), "--bootstrap", "20", "--folds", "2", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "speaker overlap: 3 of the 4 speakers evaluated here (spk0, spk1, spk2) trained or early-stopped" in out
+    saved = json.loads((rf.path / "calibration.json").read_text())
+    assert any("speaker overlap" in w for w in saved["training_overlap"])
+    assert not any("speaker overlap" in w for w in saved["not_recommended_because"])  # a caveat, not a failed check

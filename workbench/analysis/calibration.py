@@ -73,7 +73,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import output_folder
+from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -233,6 +233,9 @@ class CalibrationReport:
     #: those of ``warnings`` that are the conformal sets' (coverage outside its interval, uninformative sets): not the temperature's
     conformal_warnings: list[str] = field(default_factory=list)
     recommended: bool = True
+    #: the run's speakers or corpus on the checkpoint's training data (a fine-tuned head's card): a caveat on every
+    #: figure, not a failed check (:func:`workbench.data.cards.run_training_overlap`)
+    training_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -253,7 +256,7 @@ class CalibrationReport:
         f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
         lo_t, hi_t = self.search_interval
         tb = self.temperature_bootstrap
-        lines = [f"!! {w}" for w in self.warnings]
+        lines = [f"!! {w}" for w in [*self.training_overlap, *self.warnings]]
         lines += [f"variant {self.variant}: {self.n} items over {len(self.classes)} classes "
                   f"({'the corpus classes' if self.restricted else 'all the model classes'}); {self.folds}",
                   f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
@@ -566,8 +569,12 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
     chosen = variants if variant is None else [variant]
     reports = {v: calibrate(results, variant=v, by=by, folds=folds, alpha=alpha, restrict=restrict, n_boot=n_boot, seed=seed)
                for v in chosen}
+    overlap = run_training_overlap(rf)
+    for r in reports.values():
+        r.training_overlap = list(overlap)
     first = reports[chosen[0]]
     payload = {
+        "training_overlap": overlap,
         # only a temperature that passed its checks is saved where `--temperature RUN` reads it
         **({"temperature": first.temperature} if first.recommended else {}),
         "temperature_fitted": first.temperature,
