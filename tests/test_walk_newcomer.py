@@ -222,3 +222,25 @@ def test_calibrating_a_fine_tuned_heads_run_on_its_training_speakers_says_so(tmp
     saved = json.loads((rf.path / "calibration.json").read_text())
     assert any("speaker overlap" in w for w in saved["training_overlap"])
     assert not any("speaker overlap" in w for w in saved["not_recommended_because"])  # a caveat, not a failed check
+
+
+def test_the_reports_explained_worst_table_does_not_count_a_skipped_check_as_passed(tmp_path, monkeypatch):
+    # `explain RUN --worst 2 --randomisation none`: the report said "maps that passed every check: 1 of 2" beside
+    # "randomisation check skipped: 2" and a paragraph saying a passing map changes when the network is re-initialised
+    from workbench.explain.worst import plot_worst, summary_record, write_summary
+    from workbench.views import reporting
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=1)
+    method = {"reliable": True, "deletion_verdict": "better than random", "insertion_verdict": "indistinguishable from random",
+              "randomisation_skipped": "--randomisation none", "randomisation_passed": None, "stability_passed": None,
+              "completeness_passed": None}
+    cases = [{"id": f"i{k}", "variant": "raw", "pred": "happy", "confidence": 0.5, "error": None,
+              "methods": {"occlusion": {**method, "reliable": k == 0}}} for k in range(2)]
+    summary = summary_record(cases, rule="wrong first", n=2, m=8, variant=None, settings={}, warning=None)
+    write_summary(rf, summary, plot_worst(summary))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.explained_worst(rf.path)
+    page = "".join(shown)
+    assert "<td>1 of 2, of the checks run (randomisation skipped for 2)</td>" in page, page
