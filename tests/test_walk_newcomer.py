@@ -244,3 +244,21 @@ def test_the_reports_explained_worst_table_does_not_count_a_skipped_check_as_pas
     reporting.explained_worst(rf.path)
     page = "".join(shown)
     assert "<td>1 of 2, of the checks run (randomisation skipped for 2)</td>" in page, page
+
+
+def test_make_tiny_never_writes_over_a_checkpoint_or_a_run(tmp_path, capsys):
+    # `model make-tiny ckpt` wrote random weights, nine tokens and a config over a fine-tuned head (leaving a hybrid of
+    # both), and `model make-tiny run_ft` replaced a run's config.yaml with a model's
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    run = probe_set(tmp_path, "run_ft", separable=True, speakers=2, per_class=1).path
+    before = {p: p.read_bytes() for d in (ckpt, run) for p in d.iterdir() if p.is_file()}
+    for target in (ckpt, run):
+        assert main(["model", "make-tiny", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"{target}: exists and is not an empty folder" in err and "choose a new folder" in err
+    assert {p: p.read_bytes() for d in (ckpt, run) for p in d.iterdir() if p.is_file()} == before
+    # a new folder, an empty one, and making the same random checkpoint again are fine
+    for target in (tmp_path / "new", tmp_path / "new", tmp_path / "empty"):
+        target.mkdir(exist_ok=True) if target.name == "empty" else None
+        assert main(["model", "make-tiny", str(target)]) == 0
+    capsys.readouterr()

@@ -25,7 +25,24 @@ def add_model(sub) -> None:
     onnx.add_export_onnx(msub)
 
 
+#: what `model make-tiny` writes: a folder holding only these (and the marker) is a random checkpoint it may write again
+_TINY_FILES = {"config.yaml", "model.pt", "tokens.txt"}
+
+
 def cmd_make_tiny(args) -> int:
+    from pathlib import Path
+
+    from workbench.errors import ConfigError
+    from workbench.model.generated import RANDOM_MARKER
+
+    out = Path(args.dir)
+    if out.exists():
+        names = {p.name for p in out.iterdir()} if out.is_dir() else None
+        # a fine-tuned head, a downloaded checkpoint or a run folder is never written over (a run's config.yaml would
+        # become a model's, a checkpoint a hybrid of two); an earlier random checkpoint may be made again
+        if names is None or (names and not (RANDOM_MARKER in names and names <= _TINY_FILES | {RANDOM_MARKER})):
+            raise ConfigError("exists and is not an empty folder; a random checkpoint is never written over other files.",
+                              source=str(out), fix="choose a new folder (it is created), or an empty one.")
     path = build_random_checkpoint(args.dir, arch=args.arch, seed=args.seed)
     info = random_checkpoint_info(path)
     print(f"wrote a random {args.arch} emotion2vec+ checkpoint ({info['parameters']:,} parameters, seed {args.seed}) to {path}")
