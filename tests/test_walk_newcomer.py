@@ -262,3 +262,20 @@ def test_make_tiny_never_writes_over_a_checkpoint_or_a_run(tmp_path, capsys):
         target.mkdir(exist_ok=True) if target.name == "empty" else None
         assert main(["model", "make-tiny", str(target)]) == 0
     capsys.readouterr()
+
+
+def test_an_unknown_device_is_refused_not_run_on_the_cpu(tmp_path, capsys):
+    # `infer clip --device gpu` ran on the CPU and said nothing: "gpu" is no device name torch knows
+    import pytest
+    from workbench.errors import ConfigError
+    from workbench.model.ref import ModelRef
+
+    for bad in ("gpu", "GPU", "cuda:x", "cuda1", ""):
+        with pytest.raises(ConfigError, match="unknown device"):
+            ModelRef("tiny", device=bad)
+    for good in ("auto", "cpu", "cuda", "cuda:1"):
+        assert ModelRef("tiny", device=good).device == good
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert main(["infer", str(tmp_path / "a.wav"), "--model", "tiny", "--device", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'gpu'" in err and "--device cuda" in err

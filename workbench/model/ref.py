@@ -90,6 +90,10 @@ class ModelRef:
         if self.hub not in ("ms", "hf"):
             raise ConfigError(f"unknown hub {self.hub!r}; expected 'ms' (ModelScope) or 'hf' (Hugging Face).",
                               source="hub", fix="pass --hub ms or --hub hf.")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            # "gpu" ran on the CPU without a word (a measured CPU precision moves the model there)
+            raise ConfigError(f"unknown device {self.device!r}; expected auto, cpu, cuda or cuda:N.", source="device",
+                              fix="pass --device cuda (the first GPU), cuda:1 …, cpu, or auto (CUDA when available).")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(DTYPES)}.", source="dtype",
                               fix="pass --dtype auto (the fastest path that agrees with float32) or float32 (exact).")
