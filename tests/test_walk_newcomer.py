@@ -279,3 +279,14 @@ def test_an_unknown_device_is_refused_not_run_on_the_cpu(tmp_path, capsys):
     assert main(["infer", str(tmp_path / "a.wav"), "--model", "tiny", "--device", "gpu"]) == 2
     err = capsys.readouterr().err
     assert "unknown device 'gpu'" in err and "--device cuda" in err
+
+
+def test_compare_on_a_run_of_one_variant_says_there_is_nothing_to_compare(tmp_path, capsys):
+    # `workbench compare RUN` on a run of one variant printed its metrics, wrote compare.json and flips.csv, and said
+    # nothing about the comparison that was never made
+    rf = probe_set(tmp_path, "run", separable=True, speakers=2, per_class=1)
+    assert main(["compare", str(rf.path), "--bootstrap", "20", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "holds one variant (raw): there is nothing to compare it with." in err
+    assert "workbench compare RUN_A RUN_B" in err and "--variants" in err
+    assert not (rf.path / "compare.json").exists()

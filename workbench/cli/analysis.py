@@ -14,12 +14,12 @@ from workbench.analysis.compare import compare_run, compare_runs, flags_text, me
 from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, run_metrics
-from workbench.errors import printable_table
+from workbench.errors import ConfigError, printable_table
 from workbench.files import strict_json
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
-from workbench.runs.folder import RunFolder, artifact_name
+from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
 from workbench.cli.common import (FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading)
@@ -163,6 +163,12 @@ def cmd_compare(args) -> int:
     (run_dir,) = args.run_dirs
     if args.out is not None:
         check_out_dir(args.out)
+    rf = as_run_folder(run_dir)
+    names = list(dict.fromkeys(rf.results()["variant"].astype(str)))
+    if len(names) < 2:  # metrics alone, and compare.json / flips.csv of no comparison, said nothing about it
+        raise ConfigError(f"holds one variant ({', '.join(names)}): there is nothing to compare it with.", source=str(run_dir),
+                          fix="compare runs of one manifest (`workbench compare RUN_A RUN_B`: checkpoints, precisions), or "
+                              "score the manifest under preprocessing variants (`workbench run MANIFEST --variants FILE`).")
     reports, comparisons, flips = compare_run(run_dir, baseline=args.baseline, n_boot=args.bootstrap, seed=args.seed,
                                               restrict=args.restrict, figures=not args.no_figures, out=args.out)
     if args.json:
