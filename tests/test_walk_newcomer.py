@@ -290,3 +290,15 @@ def test_compare_on_a_run_of_one_variant_says_there_is_nothing_to_compare(tmp_pa
     assert "holds one variant (raw): there is nothing to compare it with." in err
     assert "workbench compare RUN_A RUN_B" in err and "--variants" in err
     assert not (rf.path / "compare.json").exists()
+
+
+def test_excluded_items_are_explained_in_the_models_own_terms():
+    # a fine-tuned head's run said "excluded (no label, or a label with no emotion2vec+ counterpart)": its classes are
+    # its own, not emotion2vec+'s
+    import pandas as pd
+    from workbench.analysis.metrics import evaluate
+
+    rows = [{"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": ("hot", "low", "")[i % 3], "label": ("hot", "low", "calm")[i % 3],
+             "pred": "hot", "confidence": 0.6, "score_hot": 0.6, "score_low": 0.4} for i in range(9)]
+    text = evaluate(pd.DataFrame(rows), n_boot=10).render()
+    assert "3 excluded (no label, or a label that is none of the model's classes)" in text and "emotion2vec+" not in text

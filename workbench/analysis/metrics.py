@@ -119,7 +119,7 @@ class Report:
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
-            f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (no label, or a label with no emotion2vec+ counterpart), {self.n_failed} failed"
+            f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (no label, or a label that is none of the model's classes), {self.n_failed} failed"
             + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
         ]
         if self.not_scored:
