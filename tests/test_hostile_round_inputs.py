@@ -331,13 +331,11 @@ def test_a_checkpoint_config_cannot_run_code_through_feature_encoder_spec(tmp_pa
     import soundfile as sf
 
     from workbench.cli import main
-    from workbench.model.network import clear_cache
 
     marker = tmp_path / "ran"
     spec = f"__import__('os').system('touch {marker}') or [(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] + [(32, 2, 2)]"
     ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"]["modalities"]["audio"].update(feature_encoder_spec=spec))
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
-    clear_cache()
     assert main(["infer", str(tmp_path / "a.wav"), "--model", str(ckpt), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert not marker.exists(), "the config's code ran"
