@@ -358,3 +358,20 @@ def test_network_sizes_no_emotion2vec_has_are_refused_before_building(tmp_path, 
     with pytest.raises(WorkbenchError) as err:
         check_checkpoint(ckpt)
     assert says in str(err.value)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["calibrate", "RUN", "--bootstrap", "1000000000"], "is over 100,000 resamples"),
+    (["calibrate", "RUN", "--seed", "-1"], "-1 is negative; a seed is a whole number from 0 to 4294967295"),
+    (["probe", "RUN", "--seed", "4294967296"], "is over 4294967295"),
+    (["listeners", "RUN", "--bootstrap", "100001"], "is over 100,000 resamples"),
+    (["finetune", "RUN", "--out", "X", "--bootstrap", "10000000000"], "is over 100,000 resamples"),
+])
+def test_bootstrap_counts_and_seeds_out_of_reach_are_refused_by_the_parser(tmp_path, capsys, argv, says):
+    """calibrate --bootstrap 1000000000 ran for ever; --seed -1 ended in 'unexpected ValueError' after the work."""
+    from workbench.cli import main
+
+    argv = [str(tmp_path / a) if a in ("RUN", "X") else a for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and says in capsys.readouterr().err

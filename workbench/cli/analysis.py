@@ -20,7 +20,8 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
-from workbench.cli.common import (FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
+from workbench.cli.common import (
+    seed_value, bootstrap_count, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading)
 from workbench.serialize import spreadsheet_safe
@@ -57,8 +58,8 @@ def add_compare(sub) -> None:
                    "runs/compare_<timestamp>, never inside a run folder")
     cp.add_argument("--top", type=non_negative_int, default=5, help="several runs: most different items to print per pair")
     cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
-    cp.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
-    cp.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    cp.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
+    cp.add_argument("--seed", type=seed_value, default=0, help="random seed of the bootstrap")
     cp.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_json_option(cp, "the comparison")
 
@@ -80,8 +81,8 @@ def add_probe(sub) -> None:
     pb.add_argument("--mlp", action="store_true", help="a small MLP (sklearn MLPClassifier) instead of the logistic regression")
     pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
     add_out_option(pb, what="probe.json and the tables", default="a new runs/probe_<timestamp>, never inside the run folder")
-    pb.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
-    pb.add_argument("--seed", type=int, default=0, help="random seed of the MLP and the bootstrap")
+    pb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
+    pb.add_argument("--seed", type=seed_value, default=0, help="random seed of the MLP and the bootstrap")
     add_json_option(pb, "probe.json")
 
 
@@ -102,7 +103,7 @@ def add_embeddings(sub) -> None:
     em.add_argument("--other-model", action="store_true",
                     help="embed a --neighbours file with a --model whose weights are not the run's (refused otherwise; "
                          "the output then says so)")
-    em.add_argument("--seed", type=int, default=0, help="random seed of projection and clustering")
+    em.add_argument("--seed", type=seed_value, default=0, help="random seed of projection and clustering")
     add_out_option(em, what="the projection table and figures", default=RUN_FOLDER_DEFAULT)
     add_json_option(em, "the projection's summary, clusters and neighbours")
 
@@ -114,8 +115,8 @@ def add_fuse(sub) -> None:
     fu.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
     fu.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (grouped by speaker)")
-    fu.add_argument("--seed", type=int, default=0, help="random seed")
-    fu.add_argument("--bootstrap", type=positive_int, default=FUSION_BOOTSTRAP, help="bootstrap resamples for the intervals")
+    fu.add_argument("--seed", type=seed_value, default=0, help="random seed")
+    fu.add_argument("--bootstrap", type=bootstrap_count, default=FUSION_BOOTSTRAP, help="bootstrap resamples for the intervals")
     fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
     add_out_option(fu, what="fusion.json, the tables and fusion.png", default=RUN_FOLDER_DEFAULT)
     add_json_option(fu, "fusion.json")

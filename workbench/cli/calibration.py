@@ -11,8 +11,9 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.paths import shell_command
 from workbench.runs.folder import as_run_folder
 
-from workbench.cli.common import (EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir, deprecated,
-                                  fold_count, positive_int)
+from workbench.cli.common import (
+    seed_value, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir, deprecated,
+    fold_count)
 
 
 def add_calibrate(sub) -> argparse.ArgumentParser:
@@ -31,8 +32,8 @@ def add_calibrate(sub) -> argparse.ArgumentParser:
     cb.add_argument("--variant", default=None, help="calibrate only this variant (default: every variant; the first one's T is saved)")
     cb.add_argument("--all-classes", action="store_true",
                     help="calibrate over all the model's classes (nine for the stock model) instead of the corpus's classes")
-    cb.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
-    cb.add_argument("--seed", type=int, default=0, help="random seed (shuffled folds, bootstrap, APS)")
+    cb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
+    cb.add_argument("--seed", type=seed_value, default=0, help="random seed (shuffled folds, bootstrap, APS)")
     cb.add_argument("--no-figures", action="store_true", help="skip the calibration figures")
     add_out_option(cb, what="calibration.json and the figures (a folder --temperature can then name)", default=RUN_FOLDER_DEFAULT)
     add_json_option(cb, "calibration.json")

@@ -128,6 +128,29 @@ positive_float = _number(float, low=0, strict=True, fails="is not a positive, fi
 non_negative_float = _number(float, low=0, strict=False, fails="is not a finite number >= 0")
 
 
+#: the most bootstrap resamples a command takes: intervals settle by a few thousand, and --bootstrap 1000000000
+#: ran for ever
+MAX_BOOTSTRAP = 100_000
+#: seeds are what numpy's generators take everywhere: 0 to 2**32 - 1 (--seed -1 ended in 'unexpected ValueError')
+MAX_SEED = 2**32 - 1
+
+
+def bootstrap_count(text: str, *, low: int = 1) -> int:
+    """An argparse type for ``--bootstrap``: a whole number from ``low`` to :data:`MAX_BOOTSTRAP`."""
+    value = _number(int, low=low, strict=False, fails=f"is under {low}")(text)
+    if value > MAX_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(f"{text} is over {MAX_BOOTSTRAP:,} resamples (intervals settle by a few thousand)")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """An argparse type for ``--seed``: a whole number from 0 to :data:`MAX_SEED`."""
+    value = _number(int, low=0, strict=False, fails=f"is negative; a seed is a whole number from 0 to {MAX_SEED}")(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text} is over {MAX_SEED}; a seed is a whole number from 0 to {MAX_SEED}")
+    return value
+
+
 def add_temperature_option(p: argparse.ArgumentParser) -> None:
     """``--temperature T|RUN`` for a command that scores audio."""
     p.add_argument("--temperature", default=None, metavar="T|RUN",

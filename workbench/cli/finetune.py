@@ -9,7 +9,8 @@ from pathlib import Path
 from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
 from workbench.errors import ConfigError
 from workbench.paths import shell_command
-from workbench.cli.common import (EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+from workbench.cli.common import (
+    seed_value, bootstrap_count, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
                                   model_ref_from_args, non_negative_int, positive_int, say_loading)
 
 #: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
@@ -73,7 +74,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
                     help="share of the speakers held out for the test figure on the card (of the sessions, where sessions are "
                          "held out whole)")
-    ft.add_argument("--seed", type=int, default=0, help="seed of the speaker split, the head's training and the bootstrap")
+    ft.add_argument("--seed", type=seed_value, default=0, help="seed of the speaker split, the head's training and the bootstrap")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
                          "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
@@ -81,7 +82,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
     deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
-    ft.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples for the intervals")
+    ft.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
     ft.add_argument("--json", action="store_true", help="print the training card as JSON")
     model_options(ft, dtype="float32")  # the head is trained on exact embeddings
     return ft

@@ -16,7 +16,7 @@ from workbench.data.manifest import read_manifest, write_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder
 
-from workbench.cli.common import EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
+from workbench.cli.common import seed_value, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
 from workbench.files import strict_json
 from workbench.serialize import load_json_file
 
@@ -55,8 +55,8 @@ def add_listeners(sub) -> None:
     p.add_argument("--bands", nargs="+", type=_share, default=list(DEFAULT_BANDS), help="inner edges of the agreement bands")
     p.add_argument("--agree", type=_share, default=0.75, help="agreement at or above this is 'listeners agree'")
     p.add_argument("--split", type=_share, default=0.5, help="agreement below this is 'listeners split'")
-    p.add_argument("--bootstrap", type=_count, default=1000, help="bootstrap resamples for the intervals")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    p.add_argument("--bootstrap", type=lambda text: bootstrap_count(text, low=0), default=1000, help="bootstrap resamples for the intervals")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed of the bootstrap")
     p.add_argument("--top", type=_count, default=5, help="rows of each list to print (listeners.json keeps 50)")
     add_out_option(p, what="listeners.json", default=RUN_FOLDER_DEFAULT)
     add_json_option(p, "listeners.json")

@@ -6,7 +6,7 @@ from workbench.files import strict_json
 
 from workbench.model.checkpoints import build_random_checkpoint, random_checkpoint_info
 from workbench.cli import onnx
-from workbench.cli.common import model_ref_from_args, EXIT_OK, add_command, model_options
+from workbench.cli.common import seed_value, model_ref_from_args, EXIT_OK, add_command, model_options
 
 
 def add_model(sub) -> None:
@@ -16,7 +16,7 @@ def add_model(sub) -> None:
     mt = add_command(msub, "make-tiny", help="write a seeded random emotion2vec+ checkpoint (predictions mean nothing)",
               example=("workbench model make-tiny /tmp/tiny --seed 1 --arch tiny",))
     mt.add_argument("dir", help="folder to write config.yaml, model.pt and tokens.txt into")
-    mt.add_argument("--seed", type=int, default=0, help="random seed of the weights")
+    mt.add_argument("--seed", type=seed_value, default=0, help="random seed of the weights")
     mt.add_argument("--arch", default="tiny", choices=["tiny", "base", "large"], help="architecture size (weights stay random)")
     mi = add_command(msub, "info", help="load a model and print what is loaded",
               example=("workbench model info --model ~/models/emotion2vec_plus_large --json",))
