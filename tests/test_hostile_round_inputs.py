@@ -375,3 +375,20 @@ def test_bootstrap_counts_and_seeds_out_of_reach_are_refused_by_the_parser(tmp_p
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code", [0, 130])
+def test_a_ctrl_c_while_the_exit_handlers_run_ends_with_one_line_not_a_traceback(code):
+    """A second Ctrl-C after `interrupted` landed in torch's atexit handler and printed 'Exception ignored in atexit
+    callback' with a traceback."""
+    import subprocess
+    import sys
+
+    prog = ("import atexit, signal\n"
+            "from workbench import cli\n"
+            "atexit.register(lambda: (signal.raise_signal(signal.SIGINT), print('handler went on')))\n"
+            f"cli.end_process({code})\n")
+    done = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr and "handler went on" not in done.stdout
+    assert done.stderr.count("interrupted") == (1 if code == 0 else 0)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -251,6 +252,15 @@ def end_process(code: int) -> NoReturn:
     """
     if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         sys.exit(code)
+    if threading.current_thread() is threading.main_thread():
+        # a Ctrl-C while the exit handlers run (a second one, after `interrupted`, is the usual) ends the process now,
+        # with one line: raised inside a handler it printed 'Exception ignored in atexit callback' and a traceback
+        def now(signum, frame):
+            if code != interrupts.EXIT_INTERRUPTED:
+                os.write(2, (interrupts.message() + "\n").encode())
+            os._exit(interrupts.EXIT_INTERRUPTED)
+
+        signal.signal(signal.SIGINT, now)
     atexit._run_exitfuncs()
     if code == 0 and interrupts.pending():  # a Ctrl-C after the work was done (an exit handler may have eaten it)
         print(interrupts.message(), file=sys.stderr)
