@@ -302,3 +302,17 @@ def test_excluded_items_are_explained_in_the_models_own_terms():
              "pred": "hot", "confidence": 0.6, "score_hot": 0.6, "score_low": 0.4} for i in range(9)]
     text = evaluate(pd.DataFrame(rows), n_boot=10).render()
     assert "3 excluded (no label, or a label that is none of the model's classes)" in text and "emotion2vec+" not in text
+
+
+def test_a_run_is_not_written_into_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
+    # `workbench run wavs.csv --out wavs` (the audio folder) or --out outputs (infer's folders) put config.yaml,
+    # results.parquet, parts/ … among the user's own files
+    monkeypatch.chdir(tmp_path)
+    audio = tmp_path / "wavs"
+    audio.mkdir()
+    (audio / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "m.csv").write_text("id,path,label\na,wavs/a.wav,happy\n")
+    assert main(["run", "m.csv", "--model", "tiny", "--out", "wavs"]) == 2
+    err = capsys.readouterr().err
+    assert "wavs: holds other files (a.wav) and no run" in err and "choose a new --out folder" in err
+    assert sorted(p.name for p in audio.iterdir()) == ["a.wav"]

@@ -143,6 +143,7 @@ def run(
     """
     t_start = time.perf_counter()
     plan = _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engine, temperature, load_progress, chunk_size, limit)
+    plan.writer.refuse_foreign_folder()  # an audio folder or infer's outputs given as --out: nothing is written there
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
         prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)

@@ -149,6 +149,19 @@ class RunWriter:
             raise RunFolderError(CHECKPOINT_NOT_RUN, source=str(self.path),
                                  fix="choose another --out folder for the run (the checkpoint goes to --model).")
 
+    def refuse_foreign_folder(self) -> None:
+        """Before a run starts: refuse an existing folder that holds no run but other files (the audio folder, infer's
+        outputs), where a run's config.yaml, results and parts would land among them."""
+        self._refuse_checkpoint()
+        if not self.path.is_dir() or (self.path / CONFIG).is_file():
+            return
+        foreign = sorted(e.name for e in os.scandir(self.path)
+                         if e.name not in RunFolder.OWN_NAMES and not _TMP_RE.match(e.name) and not _LEGACY_TMP_RE.search(e.name))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RunFolderError(f"holds other files ({shown}) and no run (no config.yaml); a run is not written among them.",
+                                 source=str(self.path), fix="choose a new --out folder (it is created), or an empty one.")
+
     def check_resumable(self, known: dict) -> None:
         """Before the model loads: refuse a folder whose ``config.yaml`` differs in one of the ``known`` settings
         (those a run knows without its model, e.g. an explicit dtype), as :meth:`prepare` would after loading."""
