@@ -316,3 +316,19 @@ def test_a_run_is_not_written_into_a_folder_of_other_files(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "wavs: holds other files (a.wav) and no run" in err and "choose a new --out folder" in err
     assert sorted(p.name for p in audio.iterdir()) == ["a.wav"]
+
+
+def test_an_auc_and_the_random_interval_it_beats_never_print_as_the_same_number():
+    # `explain`: "deletion AUC 0.219 (random 0.219–0.243, …): better than random" (0.2186 against 0.2188)
+    from types import SimpleNamespace
+
+    from workbench.explain.faithfulness import Faithfulness, auc_digits
+
+    assert auc_digits(0.2186, (0.2188, 0.243)) == 4 and auc_digits(0.20, (0.219, 0.243)) == 3
+    assert auc_digits(0.25, (0.25, 0.30)) == 3  # equal values stay equal: no digits invented
+    fake = SimpleNamespace(
+        random=SimpleNamespace(interval=lambda kind: (0.2188, 0.243) if kind == "deletion" else (0.218, 0.243), deletion_aucs=[0] * 32),
+        method=SimpleNamespace(deletion_auc=0.2186, insertion_auc=0.252), frame_score=SimpleNamespace(deletion_auc=0.211, insertion_auc=0.26),
+        deletion_verdict="better than random", insertion_verdict="better than random")
+    line = Faithfulness.summary(fake)
+    assert "deletion AUC 0.2186 (random 0.2188–0.2430" in line and "insertion AUC 0.252 (random 0.218–0.243" in line

@@ -201,6 +201,15 @@ def verdict(value: float, interval: tuple[float, float], *, higher_is_better: bo
     return "better than random" if better else "worse than random"
 
 
+def auc_digits(value: float, interval: tuple[float, float], *, least: int = 3, most: int = 6) -> int:
+    """Decimals that print ``value`` apart from each bound of ``interval`` it differs from (``least`` at the fewest):
+    at 3 decimals "0.219 (random 0.219–0.243): better than random" read as a contradiction for 0.2186 against 0.2188."""
+    for digits in range(least, most + 1):
+        if all(b == value or f"{b:.{digits}f}" != f"{value:.{digits}f}" for b in interval):
+            return digits
+    return most
+
+
 @dataclass
 class Faithfulness:
     """Deletion/insertion of a method's ranking beside random orders (with an interval) and the frame-score order."""
@@ -240,9 +249,11 @@ class Faithfulness:
         dl, dh = self.random.interval("deletion")
         il, ih = self.random.interval("insertion")
         n = len(self.random.deletion_aucs)
-        return (f"deletion AUC {self.method.deletion_auc:.3f} (random {dl:.3f}–{dh:.3f}, n={n}; frame score {self.frame_score.deletion_auc:.3f}; "
+        d = auc_digits(self.method.deletion_auc, (dl, dh))
+        i = auc_digits(self.method.insertion_auc, (il, ih))
+        return (f"deletion AUC {self.method.deletion_auc:.{d}f} (random {dl:.{d}f}–{dh:.{d}f}, n={n}; frame score {self.frame_score.deletion_auc:.3f}; "
                 f"lower is better): {self.deletion_verdict} · "
-                f"insertion AUC {self.method.insertion_auc:.3f} (random {il:.3f}–{ih:.3f}; frame score {self.frame_score.insertion_auc:.3f}; "
+                f"insertion AUC {self.method.insertion_auc:.{i}f} (random {il:.{i}f}–{ih:.{i}f}; frame score {self.frame_score.insertion_auc:.3f}; "
                 f"higher is better): {self.insertion_verdict}")
 
 

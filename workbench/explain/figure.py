@@ -20,7 +20,7 @@ from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
 from workbench.explain.explanation import Explanation, run_row_gap
-from workbench.explain.faithfulness import RANDOMISATION_THRESHOLD
+from workbench.explain.faithfulness import RANDOMISATION_THRESHOLD, auc_digits
 from workbench.explain.voice import pitch_intensity
 from workbench.errors import AudioError
 
@@ -247,8 +247,9 @@ def _faith_text(expl: Explanation, method: str) -> str:
     dl, dh = f.random.interval("deletion")
     il, ih = f.random.interval("insertion")
     # the screen's digits: at 2 decimals "0.20 vs random 0.20–0.22 (better than random)" contradicted itself
-    text = (f"deletion AUC {f.method.deletion_auc:.3f} vs random {dl:.3f}–{dh:.3f} ({f.deletion_verdict}), "
-            f"insertion AUC {f.method.insertion_auc:.3f} vs random {il:.3f}–{ih:.3f} ({f.insertion_verdict})")
+    d, i = auc_digits(f.method.deletion_auc, (dl, dh)), auc_digits(f.method.insertion_auc, (il, ih))  # and at 3, when they tie
+    text = (f"deletion AUC {f.method.deletion_auc:.{d}f} vs random {dl:.{d}f}–{dh:.{d}f} ({f.deletion_verdict}), "
+            f"insertion AUC {f.method.insertion_auc:.{i}f} vs random {il:.{i}f}–{ih:.{i}f} ({f.insertion_verdict})")
     c = expl.attributions[method].checks.get("completeness")
     if c is not None:
         text += f", completeness error {c['relative_error']:.1%}"
