@@ -332,3 +332,25 @@ def test_an_auc_and_the_random_interval_it_beats_never_print_as_the_same_number(
         deletion_verdict="better than random", insertion_verdict="better than random")
     line = Faithfulness.summary(fake)
     assert "deletion AUC 0.2186 (random 0.2188–0.2430" in line and "insertion AUC 0.252 (random 0.218–0.243" in line
+
+
+def test_a_parent_with_none_of_the_heads_classes_is_not_scored_as_below_chance(tmp_path):
+    # finetune on classes the nine lack (hot, low): "parent_mapped WA 0.000 [0.000, 0.000] … !! UAR BELOW CHANCE, interval
+    # and all; !! zero-width interval …" — figures of predictions that can never be right, flagged as if measured
+    import numpy as np
+    from test_probe import synthetic_row, write_run
+    from workbench.analysis.finetune.data import tune_data
+    from workbench.analysis.finetune.evaluate import evaluate_finetune
+
+    rng = np.random.default_rng(0)
+    rows, emb = [], []
+    for s in range(4):
+        for k in range(6):
+            rows.append(synthetic_row(f"s{s}_{k}", emotion="", label=("hot", "low")[k % 2], speaker=f"spk{s}", pred="happy"))
+            emb.append(rng.standard_normal(4))
+    data = tune_data(write_run(tmp_path / "run", rows, emb), labels="corpus")
+    ev = evaluate_finetune(data, k=2, n_boot=20, procedure=lambda tr, va, te: data.y[te])
+    parent = ev["parent_mapped"]
+    assert parent["not_comparable"].startswith("the parent has none of the head's classes (hot, low)")
+    assert parent["wa"] != parent["wa"] and parent["flags"] == []  # NaN: not measured, and no check to fail
+    assert ev["finetuned"]["wa"] == 1.0

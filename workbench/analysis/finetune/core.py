@@ -69,7 +69,9 @@ class FinetuneResult:
             lines.append(f"  cross-validation ({ev['scheme']}, {ev['n_folds']} folds, training procedure "
                          f"{ev.get('procedure', 'head')} in each, pooled test items):")
             for name in ("finetuned", "probe", "parent_mapped"):
-                if ev.get(name):
+                if ev.get(name) and ev[name].get("not_comparable"):
+                    lines.append(f"    {name:<14} n/a: {ev[name]['not_comparable']}")
+                elif ev.get(name):
                     lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
                     lines += _flag_lines(ev[name], "      ")
             lines += [f"    finetuned on test set {name} alone: " + _figures(d) for name, d in ev.get("per_test_set", {}).items()]

@@ -60,6 +60,19 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
     return np.array([back.get(p, "") for p in pred], dtype=object), note
 
 
+def _parent_scores(t: np.ndarray, parent_pred: np.ndarray, classes: Sequence[str], note: str, *, n_boot: int, seed: int) -> dict:
+    """The parent's mapped figures; when it has none of the head's classes, no figures (NaN) and why, not a 0.000
+    flagged BELOW CHANCE with a zero-width interval: predictions that can never be right measure nothing."""
+    if note.endswith(f"the parent has no {', '.join(classes)}"):  # mapped_parent_predictions' note: every class lacking
+        out = {"n": int(len(t)), "classes_present": len({c for c in t.tolist() if c in classes}), "missing_classes": [],
+               "chance_uar": None}
+        return out | {m: float("nan") for m in METRICS} | {f"{m}_ci": (float("nan"), float("nan")) for m in METRICS} | {
+            "flags": [], "note": note,
+            "not_comparable": f"the parent has none of the head's classes ({', '.join(classes)}): mapped onto them, its "
+                              "predictions can never be right, so there is nothing to compare"}
+    return scores(t, parent_pred, classes, n_boot=n_boot, seed=seed) | {"note": note}
+
+
 #: ``fit_predict(train_rows, validation_rows, test_rows) -> predicted classes of the test rows`` (row indices of the data)
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -109,7 +122,7 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
            "finetuned": scores(t, p, data.classes, n_boot=n_boot, seed=config.seed),
            "probe": scores(probe_pooled["target"].astype(str).to_numpy(), probe_pooled["pred"].astype(str).to_numpy(), data.classes,
                            n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
-           "parent_mapped": scores(t, parent_pred, data.classes, n_boot=n_boot, seed=config.seed) | {"note": note},
+           "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed),
            "excluded": {k_: len(v) for k_, v in excluded.items()}, "early_stopping_on": holdout.by}
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
