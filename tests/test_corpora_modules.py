@@ -108,6 +108,24 @@ def test_iemocap_manifest_and_listener_readers_see_the_same_turns(tmp_path):
     assert votes.records["Ses01F_impro01_F000"]["iemocap_label"] == "neu" and by_id["Ses01F_impro01_F000"].emotion == "neutral"
 
 
+def test_iemocap_summary_lines_not_read_are_counted_and_their_votes_go_to_no_turn(tmp_path):
+    # a renamed turn (dashes for underscores) and a time that is no number: both were skipped without a word ("0 read"
+    # on a folder of such files), and the evaluators' lines under them were added to the turn read before
+    ev = _iemocap_tree(tmp_path)
+    extra = ("[30.1 - 32.0]\tSes01F-impro01-M003\tang\t[2.0000, 4.0000, 4.0000]\nC-E1:\tAnger;\t()\nC-E2:\tAnger;\t()\n"
+             "[x - 40.0]\tSes01F_impro01_F004\tsad\t[2.0000, 2.0000, 2.0000]\nC-E1:\tAnger;\t()\n")
+    (ev / "Ses01F_impro01.txt").write_text(IEMOCAP_LINES + extra, encoding="utf-8")
+    manifest = prepare("iemocap", tmp_path)
+    assert len(manifest) == 3
+    assert any(n.startswith("2 summary line(s) not read") and "Ses01F-impro01-M003" in n for n in manifest.notes), manifest.notes
+    votes = L.read_votes("iemocap", tmp_path)
+    assert sorted(votes.records) == ["Ses01F_impro01_F000", "Ses01F_impro01_F002", "Ses01F_impro01_M001"]
+    assert "2 summary line(s) not read" in votes.summary()
+    late = votes.records["Ses01F_impro01_F002"]  # its own two evaluators only: Frustration (unmapped) and Anger
+    clean = L.read_votes("iemocap", _iemocap_tree(tmp_path / "clean").parent.parent.parent).records["Ses01F_impro01_F002"]
+    assert late == clean
+
+
 def test_iemocap_turn_line_follows_the_documented_fields():
     turn = iemocap.parse_turn_line("[6.2901 - 8.2357]\tSes01F_impro01_M013\tneu\t[2.5000, 3.0000, 2.0000]")
     assert (turn.start, turn.end, turn.utterance, turn.label) == (6.2901, 8.2357, "Ses01F_impro01_M013", "neu")

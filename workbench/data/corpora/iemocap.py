@@ -15,6 +15,7 @@ evaluation), and their dimensional ratings, ``A-E3:<TAB>val 3; act 2; dom  2;<TA
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from workbench.errors import ConfigError
 from workbench.serialize import read_text_capped
 
 NAME = "iemocap"
+logger = logging.getLogger(__name__)
 
 #: every category once: summary-line code → (the evaluators' name for it, emotion2vec+ key; "" = no counterpart)
 CATEGORIES = {
@@ -52,6 +54,9 @@ CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "s
 
 #: the turn's summary line; times are printed with four decimals, a whole number is read too
 _TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[([^\]]*)\]")
+#: a line shaped like a summary line (``[… - …]`` then a name) that :data:`_TURN` does not read: a renamed turn, a
+#: time that is no number; counted and told, never dropped without a word
+_TURN_LIKE = re.compile(r"^\[[^\]]*-[^\]]*\]\s+\S+")
 _TRANSCRIPT = re.compile(r"^(Ses\d\d[FM]_\S+)\s+\[[^\]]*\]:\s*(.*)$")
 _CATEGORY = re.compile(r"^C-([EFM])(\d+):\s*(.*)$")
 _DIMENSIONS = re.compile(r"^A-([EFM])(\d+):\s*(.*)$")
@@ -94,6 +99,16 @@ def parse_turn_line(line: str) -> Turn | None:
     return Turn(float(start), float(end), utt, label, vad)
 
 
+def unread_turn_line(line: str) -> bool:
+    """True for a line shaped like a turn's summary line that :func:`parse_turn_line` cannot read."""
+    line = line.strip()
+    return bool(_TURN_LIKE.match(line)) and _TURN.match(line) is None
+
+
+UNREAD_TURNS = ("summary line(s) not read: the turn name is not IEMOCAP's SesNN[FM]_<dialog>_<turn>, or a time or the "
+                "[V, A, D] is not a number")
+
+
 def _evaluation_text(path: Path) -> str:
     return read_text_capped(path, errors="replace", what="an IEMOCAP evaluation file")
 
@@ -116,7 +131,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     Split = the session, for the usual leave-one-session-out folds.
     """
     root = require_dir(corpus_dir, NAME)
-    items, skipped = [], []
+    items, skipped, unread = [], [], []
     sessions = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
     for sess in sessions:
         texts = _transcripts(sess)
@@ -124,6 +139,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             for line in _evaluation_text(ef).splitlines():
                 turn = parse_turn_line(line)
                 if turn is None:
+                    if unread_turn_line(line):
+                        unread.append(f"{ef.relative_to(root)}: {line.strip()[:80]!r}")
                     continue
                 wav = sess / "sentences" / "wav" / turn.dialog / f"{turn.utterance}.wav"
                 if not wav.is_file():
@@ -139,7 +156,12 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                           "valence": v, "activation": a, "dominance": d,
                           "dialog_start": turn.start, "dialog_end": turn.end},
                 ))
-    return finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped)
+    if unread:
+        note = f"{len(unread)} {UNREAD_TURNS}; their turns are not in the manifest (e.g. {unread[0]})"
+        logger.warning("%s: %s", NAME, note)
+        manifest.notes.append(note)
+    return manifest
 
 
 # ---------------------------------------------------------------------------
@@ -160,8 +182,9 @@ def _evaluation_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) ->
     return files
 
 
-def _blocks(text: str, *, include_self: bool) -> list[dict[str, Any]]:
-    """One dict per turn of an evaluation file: its summary line's turn, the evaluators' categories and ratings."""
+def _blocks(text: str, *, include_self: bool, unread: list[str] | None = None) -> list[dict[str, Any]]:
+    """One dict per turn of an evaluation file: its summary line's turn, the evaluators' categories and ratings.
+    A summary line that cannot be read goes to ``unread``, and the evaluators' lines under it to no turn."""
     block: dict[str, Any] | None = None
     blocks: list[dict[str, Any]] = []
     for line in text.splitlines():
@@ -170,6 +193,11 @@ def _blocks(text: str, *, include_self: bool) -> list[dict[str, Any]]:
         if turn is not None:
             block = {"turn": turn, "cats": [], "self": [], "dims": []}
             blocks.append(block)
+            continue
+        if unread_turn_line(line):
+            if unread is not None:
+                unread.append(line[:80])
+            block = None  # its evaluators' lines belong to the turn not read, not to the one before
             continue
         if block is None:
             continue
@@ -208,8 +236,9 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
     """
     files = _evaluation_files(paths)
     report = ReadReport({}, ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else ""))
+    unread: list[str] = []
     for f in files:
-        for b in _blocks(_evaluation_text(f), include_self=include_self):
+        for b in _blocks(_evaluation_text(f), include_self=include_self, unread=unread):
             counts, unmapped, raw_max = vote(b["cats"], EVALUATOR_CATEGORIES, report)
             rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
             rec["iemocap_label"] = b["turn"].label
@@ -219,6 +248,8 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
                 rec[f"iemocap_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
             rec["iemocap_n_dimensional_raters"] = float(len(b["dims"]))
             report.records[b["turn"].utterance] = rec
+    if unread:
+        report.dropped[f"{UNREAD_TURNS} (e.g. {unread[0]!r})"] = len(unread)
     return report
 
 
