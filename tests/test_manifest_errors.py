@@ -450,3 +450,19 @@ def test_a_manifest_without_id_or_path_names_the_columns_to_rename(tmp_path, hea
     with pytest.raises(ConfigError) as e:
         read_manifest(p)
     assert "manifest needs the columns 'id' and 'path'" in e.value.message and e.value.fix.startswith(fix), e.value.fix
+
+
+def test_an_existing_manifest_is_not_replaced_by_a_rescan_unless_asked(tmp_path, capsys):
+    # `workbench manifest DIR -o m.csv` over a hand-edited m.csv replaced it without a word
+    wav(tmp_path / "wavs" / "a.wav")
+    out = tmp_path / "m.csv"
+    out.write_text("id,path,label,speaker\na,wavs/a.wav,angry,spk1\n", encoding="utf-8")
+    before = out.read_bytes()
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: exists already" in err and "pass --overwrite to replace it" in err and "Traceback" not in err
+    assert out.read_bytes() == before
+    assert main(["datasets", "prepare", "emodb", str(tmp_path / "wavs"), "--out", str(out)]) == 2  # before the corpus is read
+    assert "exists already" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out), "--overwrite"]) == 0
+    assert out.read_bytes() != before and "spk1" not in out.read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import errno
 import os
+from datetime import datetime
 import re
 import sys
 from pathlib import Path
@@ -451,6 +452,29 @@ def console_logging(*, verbose: bool = False, debug: bool = False):
     warnings and bars in the log file (--debug: on stderr too); see :mod:`workbench.logs`."""
     with routed_logs(verbose=verbose, debug=debug):
         yield
+
+
+def add_overwrite_option(parser) -> None:
+    """``--overwrite``: a command that writes one file (a manifest) replaces an existing one only when asked."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the output file when it exists (default: an existing file is refused, so that a "
+                             "hand-edited manifest is never lost to a re-scan)")
+
+
+def check_out_file(out: str | os.PathLike, *, overwrite: bool, option: str = "--out") -> Path:
+    """Refuse an output file that exists already unless ``overwrite``: before any scanning, nothing is replaced that the
+    user did not ask to replace."""
+    p = Path(out).expanduser()
+    if overwrite or not (p.exists() or p.is_symlink()) or p.is_dir():
+        return p  # a folder in the way is told by the writer
+    try:
+        st = p.stat()
+        when = datetime.fromtimestamp(st.st_mtime).strftime("%Y-%m-%d %H:%M")
+        what = f" ({st.st_size:,} bytes, last written {when})"
+    except OSError:
+        what = ""
+    raise ConfigError(f"exists already{what}; writing would replace it, and any hand edits in it with it.", source=str(p),
+                      fix=f"pass --overwrite to replace it, or choose another {option}.")
 
 
 def check_out_dir(out: str | os.PathLike, *, option: str = "--out") -> Path:

@@ -12,7 +12,8 @@ from workbench.runs.lhotse_export import export_lhotse
 from workbench.data.manifest import Manifest, read_manifest, rebased, write_manifest
 from workbench.cli import listeners
 from workbench.paths import shell_command
-from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_out_option, random_banner_for
+from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_out_option, add_overwrite_option,
+                                  check_out_file, random_banner_for)
 
 
 def add_manifest(sub) -> None:
@@ -23,6 +24,7 @@ def add_manifest(sub) -> None:
                        "workbench run my_wavs.csv --model tiny --out runs/my_wavs"))
     mf.add_argument("folder", help="folder holding the audio files")
     add_out_option(mf, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True, short=True)
+    add_overwrite_option(mf)
     mf.add_argument("--label-from-folder", action="store_true",
                     help="set label to each file's parent folder name (angry/a1.wav → angry) and emotion to its "
                          "emotion2vec+ key when the name is a common English emotion word")
@@ -43,12 +45,14 @@ def add_datasets(sub) -> None:
                     help="RAVDESS only: the vocal channel(s) to keep (default: speech; song is a different task, "
                          "without disgust or surprised)")
     add_out_option(dp, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
+    add_overwrite_option(dp)
     de = add_command(dsub, "import-emobox", help="read EmoBox metadata / fold files into a manifest",
               example=("workbench datasets import-emobox EmoBox/data/iemocap/fold_1/*.jsonl --root /data --out iemocap.csv",))
     de.add_argument("jsonl", nargs="+", help="EmoBox .jsonl metadata or fold files")
     de.add_argument("--root", required=True, help="folder the 'wav' paths are relative to")
     de.add_argument("--label-map", default=None, help="JSON {emobox label: emotion} overriding the built-in tables (default: none)")
     add_out_option(de, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
+    add_overwrite_option(de)
     dh = add_command(dsub, "import-hf", help="a Hugging Face dataset (save_to_disk folder, audiofolder or hub id) into a manifest",
               example=("workbench datasets import-hf data/my_hf_dataset --out manifests/my.csv --map ravdess",))
     dh.add_argument("source", help="save_to_disk folder, audiofolder, or hub id (user/name)")
@@ -135,6 +139,7 @@ def cmd_datasets(args) -> int:
         return cmd_import_hf(args)
     if args.datasets_command == "import-lhotse":
         return cmd_import_lhotse(args)
+    check_out_file(args.out, overwrite=args.overwrite)
     if args.datasets_command == "prepare":
         m = prepare(args.corpus, args.corpus_dir, channel=args.channel)
     else:
@@ -150,6 +155,7 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_manifest(args) -> int:
+    check_out_file(args.out, overwrite=args.overwrite)
     m = prepare_folder(args.folder, label_from_folder=args.label_from_folder)
     m.validate().raise_for_errors(str(args.folder))
     out = Path(args.out).expanduser()
