@@ -466,3 +466,16 @@ def test_an_existing_manifest_is_not_replaced_by_a_rescan_unless_asked(tmp_path,
     assert "exists already" in capsys.readouterr().err and out.read_bytes() == before
     assert main(["manifest", str(tmp_path / "wavs"), "-o", str(out), "--overwrite"]) == 0
     assert out.read_bytes() != before and "spk1" not in out.read_text(encoding="utf-8")
+
+
+def test_a_url_given_as_a_manifest_is_named_as_one_not_as_a_missing_file(tmp_path, capsys):
+    # "https:/example.com/m.csv: manifest file not found": Path folded the URL, and nothing said URLs are not read
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("manifest: https://example.com/m.csv\nmodel: tiny\n", encoding="utf-8")
+    for argv in (["run", str(exp), "--out", str(tmp_path / "r")],
+                 ["run", "https://example.com/m.csv", "--model", "tiny", "--out", str(tmp_path / "r")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "https://example.com/m.csv is a URL" in err or "https://example.com/m.csv: is a URL" in err, err
+        assert "read from a local file only (nothing is downloaded)" in err and "not found" not in err
+    assert not (tmp_path / "r").exists()

@@ -458,6 +458,7 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
     """
     if missing not in MISSING_CHOICES:
         raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
+    refuse_url(path, "a manifest")
     p = Path(path)
     records = _read_records(p)
     items = _items(p, records)
@@ -470,6 +471,18 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         logger.warning("%s: %s", p, warning)
         manifest.notes.append(warning)
     return manifest
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def refuse_url(path: Any, what: str, *, source: str | None = None) -> None:
+    """Refuse a URL given where a local file is read: nothing is fetched, and ``Path`` would fold ``https://`` into
+    ``https:/``, so the message said "file not found" of a path the user never wrote."""
+    if isinstance(path, str) and _URL.match(path.strip()):
+        url = printable(path.strip())
+        raise ConfigError((f"{what} {url} is a URL" if source else "is a URL") + f"; {what} is read from a local file only "
+                          "(nothing is downloaded).", source=source or url, fix="download it yourself and give its path.")
 
 
 def _read_records(p: Path) -> list[dict]:

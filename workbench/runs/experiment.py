@@ -40,6 +40,7 @@ from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
+from workbench.data.manifest import refuse_url
 
 EXPERIMENT_FILE = "experiment.yaml"
 
@@ -117,6 +118,7 @@ class Experiment:
         if not data.get("manifest"):
             raise ConfigError("has no `manifest:`.", source=source, fix="add `manifest: path/to/manifest.csv`.")
         kw = dict(data)
+        refuse_url(str(kw["manifest"]), "the manifest", source=source)
         manifest = Path(str(kw["manifest"])).expanduser()
         if base is not None and not manifest.is_absolute():
             manifest = base / manifest
