@@ -354,3 +354,15 @@ def test_a_parent_with_none_of_the_heads_classes_is_not_scored_as_below_chance(t
     assert parent["not_comparable"].startswith("the parent has none of the head's classes (hot, low)")
     assert parent["wa"] != parent["wa"] and parent["flags"] == []  # NaN: not measured, and no check to fail
     assert ev["finetuned"]["wa"] == 1.0
+
+
+def test_calibrating_a_run_labelled_in_the_corpus_own_words_says_why_nothing_is_calibrated(tmp_path, capsys):
+    # `calibrate` on such a run said "variant 'raw' has 0 labelled item(s) of 0 class", as if nothing were labelled
+    from test_probe import synthetic_row, write_run
+
+    rows = [synthetic_row(f"u{i}", emotion="", label=("hot", "low")[i % 2]) for i in range(6)]
+    rf = write_run(tmp_path / "odd", rows, [[1.0, 0.0]] * 6)
+    assert main(["calibrate", str(rf.path), "--bootstrap", "20", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "6 item(s) are labelled, but their labels (hot 3, low 3) are none of the model's classes" in err
+    assert "workbench finetune" in err and "0 labelled item(s) of 0 class" not in err

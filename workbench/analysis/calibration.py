@@ -73,7 +73,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import output_folder, run_training_overlap
+from workbench.analysis.metrics import output_folder, run_training_overlap, unmapped_labels
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -489,6 +489,13 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass --alpha 0.1 for 90 % sets.")
     items = scored_items(results, variant=variant, restrict=restrict, by=by)
     n, k = items.log_probs.shape
+    if n == 0 and (theirs := unmapped_labels(select_rows(results, items.variant))):
+        # labelled, in the corpus's own words: "0 labelled item(s) of 0 class" said nothing of why
+        shown = ", ".join(f"{label} {count}" for label, count in list(theirs.items())[:8]) + (" …" if len(theirs) > 8 else "")
+        raise ConfigError(f"variant {items.variant!r}: {sum(theirs.values())} item(s) are labelled, but their labels ({shown}) are "
+                          "none of the model's classes, so there is nothing to calibrate its scores against.",
+                          fix="train a head for them (`workbench finetune RUN --out DIR`, then `workbench run MANIFEST --model DIR`) "
+                              "and calibrate that run, or map the labels onto the model's classes in the manifest's emotion column.")
     check_enough_items(n, k, folds, variant=items.variant)
     splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
     notes = [] if items.groups is not None else [fold_note]

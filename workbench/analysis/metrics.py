@@ -302,12 +302,12 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
-        not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], _unmapped_labels(ok)),
+        not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok)),
     )
 
 
 
-def _unmapped_labels(ok) -> dict[str, int]:
+def unmapped_labels(ok) -> dict[str, int]:
     """The corpus labels of the ok rows that have no emotion (no counterpart among the model's classes): label → items."""
     if "label" not in ok.columns:
         return {}
