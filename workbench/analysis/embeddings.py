@@ -13,7 +13,7 @@ silhouette score.  Similarity is cosine throughout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -105,32 +105,83 @@ class Clustering:
     labels: np.ndarray
     silhouette: float
     silhouette_by_k: dict[int, float]
+    #: the same procedure (the same ks, the best silhouette kept) on ``null_draws`` single Gaussian blobs with the
+    #: embeddings' own mean and covariance: what a silhouette reaches on data with no cluster structure at all
+    null_silhouettes: list[float] = field(default_factory=list)
+
+    @property
+    def above_null(self) -> bool | None:
+        """True when the silhouette beats every structureless draw; None without draws."""
+        finite = [v for v in self.null_silhouettes if v == v]
+        if not finite or self.silhouette != self.silhouette:
+            return None if not finite else False
+        return bool(self.silhouette > max(finite))
+
+    def null_words(self) -> str:
+        """The check in words, for the screen and the report."""
+        if not self.null_silhouettes:
+            return "no structureless baseline drawn"
+        top = max(v for v in self.null_silhouettes if v == v) if any(v == v for v in self.null_silhouettes) else float("nan")
+        base = f"{len(self.null_silhouettes)} single Gaussian blobs of the same size and covariance reach up to {top:.3f}"
+        if self.above_null:
+            return f"above all of them ({base})"
+        return f"NO CLUSTER STRUCTURE beyond a single blob: {base}, so k={self.k} and its clusters may be noise"
 
 
-def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_range: Sequence[int] = range(2, 11), seed: int = 0) -> Clustering:
+#: structureless draws for the silhouette's baseline (``cluster(null_draws=)``), each fitted with ``NULL_N_INIT`` k-means
+#: starts (the real data gets 10) on at most ``NULL_MAX_ITEMS`` items: measured on 535 × 1024 embeddings, 10 draws at
+#: 10 starts took 86 s against the clustering's own 10 s; these settings add about half of the clustering's time.  A blob
+#: of fewer items reaches a higher silhouette, so the cap makes the check stricter, never looser.
+NULL_DRAWS, NULL_N_INIT, NULL_MAX_ITEMS = 5, 3, 300
+
+
+def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_range: Sequence[int] = range(2, 11), seed: int = 0,
+            null_draws: int = NULL_DRAWS) -> Clustering:
     """k-means or agglomerative (Ward) clustering of L2-normalised embeddings;
-    without ``k``, the ``k`` with the highest silhouette score (cosine) wins."""
+    without ``k``, the ``k`` with the highest silhouette score (cosine) wins.
+
+    The silhouette's check: the same procedure on ``null_draws`` single Gaussian blobs with the embeddings' mean and
+    covariance (no clusters by construction).  Choosing the best k lifts a silhouette even on such a blob, more so
+    with few items; a silhouette that does not beat every draw shows no cluster structure (:attr:`Clustering.above_null`).
+    """
     from sklearn.cluster import AgglomerativeClustering, KMeans
     from sklearn.metrics import silhouette_score
 
+    raw = np.asarray(x, dtype=np.float64)
     x = l2_normalise(x)
     if method not in ("kmeans", "agglomerative"):
         raise ConfigError(f"unknown clustering {method!r}; expected kmeans or agglomerative.", fix="pass method='kmeans'.")
 
-    def fit(kk: int) -> np.ndarray:
+    def fit(data: np.ndarray, kk: int, n_init: int = 10) -> np.ndarray:
         if method == "kmeans":
-            return KMeans(n_clusters=kk, n_init=10, random_state=seed).fit_predict(x)
-        return AgglomerativeClustering(n_clusters=kk, linkage="ward").fit_predict(x)
+            return KMeans(n_clusters=kk, n_init=n_init, random_state=seed).fit_predict(data)
+        return AgglomerativeClustering(n_clusters=kk, linkage="ward").fit_predict(data)
 
     ks = [k] if k else [kk for kk in k_range if 2 <= kk < len(x)]
     if not ks:
         raise ConfigError(f"cannot cluster {len(x)} embeddings into {list(k_range)} clusters.", fix="run more items or pass a smaller k.")
-    scores, labels = {}, {}
-    for kk in ks:
-        labels[kk] = fit(kk)
-        scores[kk] = float(silhouette_score(x, labels[kk], metric="cosine")) if len(set(labels[kk])) > 1 else float("nan")
-    best = max(ks, key=lambda kk: -np.inf if np.isnan(scores[kk]) else scores[kk])
-    return Clustering(method, best, labels[best], scores[best], scores)
+
+    def best_of(data: np.ndarray, n_init: int = 10) -> tuple[int, dict, dict]:
+        scores, labels = {}, {}
+        for kk in ks:
+            labels[kk] = fit(data, kk, n_init)
+            scores[kk] = float(silhouette_score(data, labels[kk], metric="cosine")) if len(set(labels[kk])) > 1 else float("nan")
+        return max(ks, key=lambda kk: -np.inf if np.isnan(scores[kk]) else scores[kk]), scores, labels
+
+    best, scores, labels = best_of(x)
+    nulls = []
+    if null_draws > 0:
+        # a Gaussian with the embeddings' own mean and covariance, drawn through the SVD of the centred matrix
+        mean = raw.mean(axis=0)
+        _, sv, vt = np.linalg.svd(raw - mean, full_matrices=False)
+        scale = sv / np.sqrt(max(len(raw) - 1, 1))
+        rng = np.random.default_rng(seed)
+        size = min(len(raw), NULL_MAX_ITEMS)
+        for _ in range(int(null_draws)):
+            blob = (rng.standard_normal((size, len(sv))) * scale) @ vt + mean
+            b, sc, _ = best_of(l2_normalise(blob), NULL_N_INIT)
+            nulls.append(sc[b])
+    return Clustering(method, best, labels[best], scores[best], scores, nulls)
 
 
 # ---------------------------------------------------------------------------

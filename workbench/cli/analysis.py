@@ -239,13 +239,19 @@ def _clusters(args, emb, rows, say) -> dict | None:
     rows["cluster"] = cl.labels
     by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
     say(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
+    say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
     members = {}
     if "emotion" in rows.columns:
-        table = rows.groupby("cluster")["emotion"].agg(lambda s: {str(k or "—"): int(v) for k, v in s.value_counts().items()})
+        # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "—"
+        shown = rows["emotion"].fillna("").astype(str)
+        if "label" in rows.columns:
+            shown = shown.where(shown != "", rows["label"].fillna("").astype(str))
+        table = shown.groupby(rows["cluster"]).agg(lambda s: {str(k or "—"): int(v) for k, v in s.value_counts().items()})
         for c, counts in table.items():
             members[str(c)] = counts
             say(f"  cluster {c} {cluster_composition(counts)}")
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
+            "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "emotions_by_cluster": members}
 
 
