@@ -208,13 +208,17 @@ def labelled_run(tmp_path):
 
 @pytest.mark.parametrize("argv, key", [
     (["metrics", "{run}", "--no-figures", "--by", "speaker"], "variants"),
-    (["compare", "{run}", "--no-figures", "--bootstrap", "20"], "metrics"),
+    (["compare", "{run2}", "--no-figures", "--bootstrap", "20"], "metrics"),
     (["calibrate", "{run}", "--no-figures", "--folds", "2", "--bootstrap", "20"], "variants"),
     (["probe", "{run}", "--folds", "2", "--bootstrap", "20", "--out", "{tmp}/probe"], "mean_over_folds"),
     (["embeddings", "{run}", "--cluster", "none", "--color-by", "--neighbours", "s0_happy_0", "--top", "2"], "neighbours"),
 ], ids=["metrics", "compare", "calibrate", "probe", "embeddings"])
 def test_json_is_one_strict_document_on_stdout(argv, key, labelled_run, tmp_path, capsys):
-    argv = [a.format(run=labelled_run.path, tmp=tmp_path) for a in argv]
+    # compare needs two variants of the run (one variant is refused with the ways to get a comparison)
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=(e if v == "raw" else "sad"), speaker=f"s{k % 2}", variant=v)
+            for v in ("raw", "trimmed") for k, e in enumerate(["happy", "sad"] * 4)]
+    run2 = write_run(tmp_path / "run2", rows, [[1.0, float(k)] for k in range(len(rows))])
+    argv = [a.format(run=labelled_run.path, run2=run2.path, tmp=tmp_path) for a in argv]
     assert main([*argv, "--json"]) == 0
     out = capsys.readouterr().out
     doc = strict(out)  # the whole of stdout parses: no banner, no "written to" line

@@ -124,14 +124,7 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
     >>> for handler in set(root.handlers) - set(before): root.removeHandler(handler); handler.close()
     """
     path = Path(log_path) if log_path is not None else default_log_file()
-    unwritable = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if log_path is not None:
-            raise
-        # the default file in the cache: a cache folder that is a file, or read-only, costs the file, not the command
-        unwritable = os.strerror(exc.errno) if exc.errno else str(exc)
+    unwritable = _make_log_folder(path, explicit=log_path is not None)
     root = logging.getLogger()
     for h in list(root.handlers):
         # ours from an earlier call, and bare stream handlers that a library's basicConfig put there
@@ -139,14 +132,7 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
             root.removeHandler(h)
             if getattr(h, _MARK, False) and isinstance(h, logging.FileHandler):
                 h.close()
-    file_handler: logging.Handler | None = None
-    if log_path is not None:
-        file_handler = logging.FileHandler(path, encoding="utf-8")
-    elif unwritable is None:
-        try:
-            file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
-        except OSError as exc:
-            unwritable = os.strerror(exc.errno) if exc.errno else str(exc)
+    file_handler, unwritable = _file_handler(path, explicit=log_path is not None, unwritable=unwritable)
     if file_handler is not None:
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         file_handler.setLevel(logging.INFO)
@@ -169,6 +155,30 @@ def route_logs(log_path: str | os.PathLike | None = None, *, console: bool = Tru
             "the log file %s cannot be written (%s): this command's log goes to the screen only; make %s a writable "
             "folder, or set WORKBENCH_LOG to a file elsewhere", path, unwritable, path.parent)
     return path
+
+
+def _make_log_folder(path: Path, *, explicit: bool) -> str | None:
+    """Make the log file's folder; for the default file in the cache, why it cannot be (a cache folder that is a file,
+    or read-only, costs the file, not the command), else None.  A log file the caller named raises."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if explicit:
+            raise
+        return os.strerror(exc.errno) if exc.errno else str(exc)
+    return None
+
+
+def _file_handler(path: Path, *, explicit: bool, unwritable: str | None) -> tuple[logging.Handler | None, str | None]:
+    """The log file's handler (a named file, or the rotating default), or None with why the default cannot be written."""
+    if explicit:
+        return logging.FileHandler(path, encoding="utf-8"), None
+    if unwritable is not None:
+        return None, unwritable
+    try:
+        return logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"), None
+    except OSError as exc:
+        return None, os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 @contextlib.contextmanager

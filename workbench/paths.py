@@ -7,8 +7,12 @@ cache (engine) and the demo set (data) agree without importing each other.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, printable
 
 __all__ = ["cache_dir", "file_problem", "shell_command"]
 
@@ -63,3 +67,15 @@ def file_problem(path: str, p: Path) -> str | None:
         shown = path if len(path) <= 120 else f"{path[:60]}…{path[-40:]}"
         return f"{shown} ({exc.strerror or type(exc).__name__}: a path of {len(path):,} characters)"
     return None
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def refuse_url(path: Any, what: str, *, source: str | None = None) -> None:
+    """Refuse a URL given where a local file is read: nothing is fetched, and ``Path`` would fold ``https://`` into
+    ``https:/``, so the message said "file not found" of a path the user never wrote."""
+    if isinstance(path, str) and _URL.match(path.strip()):
+        url = printable(path.strip())
+        raise ConfigError((f"{what} {url} is a URL" if source else "is a URL") + f"; {what} is read from a local file only "
+                          "(nothing is downloaded).", source=source or url, fix="download it yourself and give its path.")

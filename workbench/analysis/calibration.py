@@ -67,13 +67,14 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, conformal_checks, conformal_sets, conformal_summary,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, check_enough_items, conformal_checks,
+    conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
     shared_fit_notes, temperature_interval,
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
-from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import output_folder, run_training_overlap, unmapped_labels
+from workbench.analysis.groups import unmapped_labels, zero_width_note
+from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -312,24 +313,6 @@ def conformal_line(score: str, d: dict, alpha: float) -> str:
             + f"; per class coverage/size (n) [interval]: {per}")
 
 
-def check_enough_items(n: int, k: int, folds: int, *, variant: str) -> None:
-    """Refuse a variant too small to calibrate under ``folds`` folds, with the fix that applies to it.
-
-    Calibration needs 2 classes and ``2 * folds`` labelled items (each fold's training part is split in two halves).
-    With fewer items but at least 4, fewer folds are the fix (``--folds n // 2``); with under 4 items no number of
-    folds helps, and with one class only more classes do.
-    """
-    if k < 2:
-        raise ConfigError(f"variant {variant!r} has {n} labelled item(s) of {k} class; calibration needs items of at least 2 classes.",
-                          fix="calibrate a run whose labelled items cover 2 or more classes.")
-    if n < 4:
-        raise ConfigError(f"variant {variant!r} has {n} labelled item(s); calibration needs at least 4 (2 folds of 2 items).",
-                          fix="label more items of the run, or score a larger labelled manifest (fewer folds cannot help).")
-    if n < 2 * folds:
-        raise ConfigError(f"variant {variant!r} has {n} labelled items; {folds} folds need at least {2 * folds}.",
-                          fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")
-
-
 def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float, folds: int) -> list[str]:
     """Refuse, with the fact and the fix, a fold's conformal half that MAPIE cannot calibrate on (it raised a bare
     ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 1 class only.
@@ -489,14 +472,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass --alpha 0.1 for 90 % sets.")
     items = scored_items(results, variant=variant, restrict=restrict, by=by)
     n, k = items.log_probs.shape
-    if n == 0 and (theirs := unmapped_labels(select_rows(results, items.variant))):
-        # labelled, in the corpus's own words: "0 labelled item(s) of 0 class" said nothing of why
-        shown = ", ".join(f"{label} {count}" for label, count in list(theirs.items())[:8]) + (" …" if len(theirs) > 8 else "")
-        raise ConfigError(f"variant {items.variant!r}: {sum(theirs.values())} item(s) are labelled, but their labels ({shown}) are "
-                          "none of the model's classes, so there is nothing to calibrate its scores against.",
-                          fix="train a head for them (`workbench finetune RUN --out DIR`, then `workbench run MANIFEST --model DIR`) "
-                              "and calibrate that run, or map the labels onto the model's classes in the manifest's emotion column.")
-    check_enough_items(n, k, folds, variant=items.variant)
+    # labelled in the corpus's own words (none of the model's classes): told why, not "0 labelled item(s) of 0 class"
+    check_enough_items(n, k, folds, variant=items.variant, unmapped=unmapped_labels(select_rows(results, items.variant)) if n == 0 else None)
     splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
     notes = [] if items.groups is not None else [fold_note]
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)

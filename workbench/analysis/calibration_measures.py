@@ -433,3 +433,28 @@ def shared_fit_notes(fit_parts: list, group_by: str | None) -> list[str]:
     who = f"{group_by}s" if group_by else "items"
     return [f"folds {', '.join(map(str, ks[:-1]))} and {ks[-1]} fitted their temperature on the same {who} (their training "
             "parts' halves coincide), so they share one T" for ks in same.values() if len(ks) > 1]
+
+
+def check_enough_items(n: int, k: int, folds: int, *, variant: str, unmapped: dict[str, int] | None = None) -> None:
+    """Refuse a variant too small to calibrate under ``folds`` folds, with the fix that applies to it.
+
+    Calibration needs 2 classes and ``2 * folds`` labelled items (each fold's training part is split in two halves).
+    With fewer items but at least 4, fewer folds are the fix (``--folds n // 2``); with under 4 items no number of
+    folds helps, and with one class only more classes do.  ``unmapped``: the corpus's own labels of a run none of whose
+    items has a model class (label → items), told as such.
+    """
+    if n == 0 and unmapped:  # labelled, in the corpus's own words (label → items): why there is nothing to calibrate
+        shown = ", ".join(f"{label} {count}" for label, count in list(unmapped.items())[:8]) + (" …" if len(unmapped) > 8 else "")
+        raise ConfigError(f"variant {variant!r}: {sum(unmapped.values())} item(s) are labelled, but their labels ({shown}) are "
+                          "none of the model's classes, so there is nothing to calibrate its scores against.",
+                          fix="train a head for them (`workbench finetune RUN --out DIR`, then `workbench run MANIFEST --model DIR`) "
+                              "and calibrate that run, or map the labels onto the model's classes in the manifest's emotion column.")
+    if k < 2:
+        raise ConfigError(f"variant {variant!r} has {n} labelled item(s) of {k} class; calibration needs items of at least 2 classes.",
+                          fix="calibrate a run whose labelled items cover 2 or more classes.")
+    if n < 4:
+        raise ConfigError(f"variant {variant!r} has {n} labelled item(s); calibration needs at least 4 (2 folds of 2 items).",
+                          fix="label more items of the run, or score a larger labelled manifest (fewer folds cannot help).")
+    if n < 2 * folds:
+        raise ConfigError(f"variant {variant!r} has {n} labelled items; {folds} folds need at least {2 * folds}.",
+                          fix=f"run `workbench calibrate RUN --folds {n // 2}` (or fewer folds), or calibrate a run with at least {2 * folds} labelled items.")

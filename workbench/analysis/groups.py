@@ -392,3 +392,12 @@ def no_groups_note(col: str, n: int) -> str:
     """Why a breakdown by ``col`` has no groups: the column is there, but none of the ``n`` scored items fills it."""
     return (f"no breakdown: the column is empty for all {n} scored item{'s' if n != 1 else ''} "
             f"(fill {col} in the manifest, e.g. `workbench datasets prepare` does for corpora that have one).")
+
+
+def unmapped_labels(ok) -> dict[str, int]:
+    """The corpus labels of the ok rows that have no emotion (no counterpart among the model's classes): label → items."""
+    if "label" not in ok.columns:
+        return {}
+    labels = ok.loc[ok["emotion"].fillna("").astype(str) == "", "label"].fillna("").astype(str)
+    counts = labels[labels != ""].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}

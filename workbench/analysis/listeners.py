@@ -360,6 +360,20 @@ def _listed(s: _Scored, jsd: np.ndarray, which: np.ndarray) -> list[dict[str, An
              "jsd": float(jsd[i]), "path": str(s.rows["path"].iloc[i]) if "path" in s.rows.columns else ""} for i in which]
 
 
+def _nameable(s: Any, majority: np.ndarray, clear: np.ndarray) -> np.ndarray:
+    """Items whose listener majority is one of the model's classes.  The model can only be wrong against a majority it
+    can name: a fine-tuned head's own classes (hot, low) against listeners who voted over the nine (angry, sad) are left
+    out of 'listeners agree, model wrong', and a note in ``s.notes`` says how many (of the ``clear`` items)."""
+    nameable = np.isin(majority, s.labels)
+    beyond = clear & ~nameable
+    if beyond.any():
+        counts = dict(zip(*np.unique(majority[beyond], return_counts=True)))
+        s.notes.append(f"{int(beyond.sum())} items whose listener majority is not one of the model's classes "
+                       f"({', '.join(f'{printable(str(k))} {int(v)}' for k, v in counts.items())}) are left out of "
+                       "'listeners agree, model wrong': the model cannot name what listeners heard")
+    return nameable
+
+
 def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS,
                        agree: float = 0.75, split: float = 0.5, n_boot: int = 1000, seed: int = 0, top: int = 50) -> ListenerReport:
     """Metrics of one variant of a results table against its listener columns.
@@ -418,15 +432,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
     rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
-    # the model can only be wrong against a majority it can name: a fine-tuned head's own classes (hot, low) against
-    # listeners who voted over the nine (angry, sad) are left out of the list, and said so
-    nameable = np.isin(majority, s.labels)
-    beyond = (agreement >= agree) & (majority != "") & ~nameable
-    if beyond.any():
-        counts = dict(zip(*np.unique(majority[beyond], return_counts=True)))
-        s.notes.append(f"{int(beyond.sum())} items whose listener majority is not one of the model's classes "
-                       f"({', '.join(f'{printable(str(k))} {int(v)}' for k, v in counts.items())}) are left out of "
-                       "'listeners agree, model wrong': the model cannot name what listeners heard")
+    nameable = _nameable(s, majority, (agreement >= agree) & (majority != ""))
     wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
     wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
     split_idx = np.flatnonzero(agreement < split)

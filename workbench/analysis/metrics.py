@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
-                                      no_groups_note, not_scored_words, small_class_note, zero_width_note)
+                                      no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
@@ -305,15 +305,6 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok)),
     )
 
-
-
-def unmapped_labels(ok) -> dict[str, int]:
-    """The corpus labels of the ok rows that have no emotion (no counterpart among the model's classes): label → items."""
-    if "label" not in ok.columns:
-        return {}
-    labels = ok.loc[ok["emotion"].fillna("").astype(str) == "", "label"].fillna("").astype(str)
-    counts = labels[labels != ""].value_counts()
-    return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
 def metrics_file_name(restrict: bool) -> str:

@@ -15,10 +15,12 @@ from pathlib import Path
 from dataclasses import replace
 from typing import Any
 
-from workbench.errors import ConfigError, printable
+from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
 from workbench.paths import cache_dir, shell_command
+from workbench.model.checkpoints import resolve_model
+from workbench.model.hub import DEFAULT_MODEL
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
 from workbench.engine.ahead import decode_ahead_mode
@@ -161,9 +163,6 @@ def add_temperature_option(p: argparse.ArgumentParser) -> None:
 
 def _model_keys(model: Any, hub: str = "ms") -> set[str]:
     """What names one checkpoint: its folder (resolved) or its hub id; empty when ``model`` cannot be resolved here."""
-    from workbench.errors import WorkbenchError
-    from workbench.model.checkpoints import resolve_model
-
     try:
         r = resolve_model(model, hub=hub or "ms")
     except WorkbenchError:
@@ -246,8 +245,6 @@ def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
     given = {k: getattr(args, k, None) for k in ("model", "hub", "revision", "device", "dtype")}
     if given["model"] is not None and given["model"] != base.model:
         base = ModelRef(hub=base.hub, device=base.device, dtype=base.dtype)  # another model: its revision and checksum go
-    from workbench.model.hub import DEFAULT_MODEL
-
     # T, or a calibrated run's T (fitted on this model's logits)
     given["temperature"] = resolve_temperature(getattr(args, "temperature", None), model=given["model"] or base.model or DEFAULT_MODEL,
                                                hub=given["hub"] or base.hub)

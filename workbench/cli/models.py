@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from workbench.errors import ConfigError
 from workbench.files import strict_json
 
 from workbench.model.checkpoints import build_random_checkpoint, random_checkpoint_info
+from workbench.model.generated import RANDOM_MARKER
 from workbench.cli import onnx
 from workbench.cli.common import seed_value, model_ref_from_args, EXIT_OK, add_command, model_options
 
@@ -30,11 +34,6 @@ _TINY_FILES = {"config.yaml", "model.pt", "tokens.txt"}
 
 
 def cmd_make_tiny(args) -> int:
-    from pathlib import Path
-
-    from workbench.errors import ConfigError
-    from workbench.model.generated import RANDOM_MARKER
-
     out = Path(args.dir)
     if out.exists():
         names = {p.name for p in out.iterdir()} if out.is_dir() else None

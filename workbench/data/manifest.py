@@ -27,7 +27,7 @@ from typing import Any, Iterable
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
-from workbench.paths import file_problem
+from workbench.paths import file_problem, refuse_url
 from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown, text_lines
 
 logger = logging.getLogger(__name__)
@@ -471,18 +471,6 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         logger.warning("%s: %s", p, warning)
         manifest.notes.append(warning)
     return manifest
-
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def refuse_url(path: Any, what: str, *, source: str | None = None) -> None:
-    """Refuse a URL given where a local file is read: nothing is fetched, and ``Path`` would fold ``https://`` into
-    ``https:/``, so the message said "file not found" of a path the user never wrote."""
-    if isinstance(path, str) and _URL.match(path.strip()):
-        url = printable(path.strip())
-        raise ConfigError((f"{what} {url} is a URL" if source else "is a URL") + f"; {what} is read from a local file only "
-                          "(nothing is downloaded).", source=source or url, fix="download it yourself and give its path.")
 
 
 def _read_records(p: Path) -> list[dict]:

@@ -194,6 +194,17 @@ _RENAMED_FACTS = {"first_25ms_db_below_peak": "first_45ms_db_below_peak", "first
 # ---------------------------------------------------------------------------
 # rules
 # ---------------------------------------------------------------------------
+def _high_entropy(facts: dict[str, Any], c: DiagnosticsConfig, add) -> None:
+    """``high_entropy``: ``high_entropy_bits`` is set for the nine classes (log2 9 = 3.17 bits at most); a head over K
+    classes tops out at log2 K, so its threshold is the same share of that maximum (2 of 3.17 → 1.26 of 2 for four)."""
+    ent = facts.get("entropy_bits")
+    n_classes = int(facts.get("n_classes") or 9)
+    max_bits = float(np.log2(max(n_classes, 2)))
+    if ent is not None and ent > c.high_entropy_bits * max_bits / np.log2(9):
+        add("high_entropy", "info", f"score entropy is {ent:.2f} bits (of {max_bits:.2f} max over {n_classes} classes)",
+            "the model spreads its belief over many classes.", entropy_bits=ent, n_classes=n_classes)
+
+
 def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = DiagnosticsConfig()) -> list[Finding]:
     """Apply every rule to ``facts`` (from :func:`audio_facts`, :func:`prediction_facts`, :func:`stability`)."""
     c = config
@@ -262,14 +273,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     margin = facts.get("margin")
     if margin is not None and margin < c.small_margin:
         add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (run the stability test).", margin=margin)
-    ent = facts.get("entropy_bits")
-    # high_entropy_bits is set for the nine classes (log2 9 = 3.17 bits at most); a head over K classes tops out at
-    # log2 K, so its threshold is the same share of that maximum (2 bits of 3.17 → 1.26 of 2 for four classes)
-    n_classes = int(facts.get("n_classes") or 9)
-    max_bits = float(np.log2(max(n_classes, 2)))
-    if ent is not None and ent > c.high_entropy_bits * max_bits / np.log2(9):
-        add("high_entropy", "info", f"score entropy is {ent:.2f} bits (of {max_bits:.2f} max over {n_classes} classes)",
-            "the model spreads its belief over many classes.", entropy_bits=ent, n_classes=n_classes)
+    _high_entropy(facts, c, add)
     unk = facts.get("unknown_frame_fraction")
     if unk is not None and unk > c.unknown_frame_fraction:
         add("unknown_frames", "warning", f"'unknown' is the top label in {unk * 100:.0f}% of frames", "much of the clip is not recognisable speech to the model (noise, music, silence, other language?).", unknown_frame_fraction=unk)

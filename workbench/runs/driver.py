@@ -365,16 +365,10 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
 def _why_missing(rejected: list[str], gone: list[str]) -> str:
     """What became of the rows a finished run lacks: parts rejected when the results were assembled (log.txt has each
     reason), parts of this run no longer in ``parts/`` (the folder, or a part, moved or deleted while it ran)."""
-    def parts(n: int) -> str:
-        return f"{n} part{'s' if n != 1 else ''}"
-
-    causes = []
-    if rejected:
-        causes.append(f"{parts(len(rejected))} {'was' if len(rejected) == 1 else 'were'} rejected while they were assembled "
-                      f"(log.txt says why)")
-    if gone:
-        causes.append(f"{parts(len(gone))} of this run {'is' if len(gone) == 1 else 'are'} no longer in parts/ "
-                      f"(moved or deleted while it ran)")
+    causes = [f"{len(rejected)} part{'s were' if len(rejected) != 1 else ' was'} rejected while they were assembled "
+              "(log.txt says why)"] if rejected else []
+    causes += [f"{len(gone)} part{'s' if len(gone) != 1 else ''} of this run {'are' if len(gone) != 1 else 'is'} no longer in "
+               "parts/ (moved or deleted while it ran)"] if gone else []
     return " and ".join(causes) or "their parts are no longer in parts/ (moved or deleted while the run went on)"
 
 

@@ -35,12 +35,11 @@ from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.paths import shell_command
+from workbench.paths import refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
-from workbench.data.manifest import refuse_url
 
 EXPERIMENT_FILE = "experiment.yaml"
 

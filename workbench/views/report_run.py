@@ -193,16 +193,8 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         if not nb_out.is_file():
             shutil.rmtree(report_dir, ignore_errors=True)  # nothing worth keeping: the notebook never started
             raise
-        why = ("interrupted (Ctrl-C or a termination signal) before the notebook finished: what ran is kept, the rest "
-               "never ran; run the same command again for a whole report") if isinstance(exc, KeyboardInterrupt) \
-            else f"{type(exc).__name__}: {exc}"
-        failed = _mark_failed(report_dir, nb_out, html_path, name, why,
-                              status="INTERRUPTED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        failed = _mark_stopped(exc, report_dir, nb_out, html_path, name)
         if not isinstance(exc, Exception):
-            try:
-                exc.kept = f"what ran of the report is kept in {failed}"  # the command line's "interrupted" line tells it
-            except AttributeError:
-                pass
             raise
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
@@ -212,6 +204,21 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
     return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
+
+
+def _mark_stopped(exc: BaseException, report_dir: Path, nb_out: Path, html_path: Path, name: str) -> Path:
+    """Mark a report the kernel's death, a timeout or a Ctrl-C stopped; a Ctrl-C is told as one (not "KeyboardInterrupt: "),
+    and the exception carries where what ran is kept, for the command line's "interrupted" line."""
+    stopped = isinstance(exc, KeyboardInterrupt)
+    why = ("interrupted (Ctrl-C or a termination signal) before the notebook finished: what ran is kept, the rest never ran; "
+           "run the same command again for a whole report") if stopped else f"{type(exc).__name__}: {exc}"
+    failed = _mark_failed(report_dir, nb_out, html_path, name, why, status="INTERRUPTED" if stopped else "FAILED")
+    if stopped:
+        try:
+            exc.kept = f"what ran of the report is kept in {failed}"  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+    return failed
 
 
 def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str, status: str = "FAILED") -> Path:
