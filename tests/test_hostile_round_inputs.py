@@ -392,3 +392,21 @@ def test_a_ctrl_c_while_the_exit_handlers_run_ends_with_one_line_not_a_traceback
     assert done.returncode == 130
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr and "handler went on" not in done.stdout
     assert done.stderr.count("interrupted") == (1 if code == 0 else 0)
+
+
+def test_finetune_checks_a_manifests_classes_before_scoring_it(tmp_path, capsys):
+    # a manifest given to finetune was scored in full (a run folder written) before its id-like label column was refused
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    lines = ["id,path,label,speaker"]
+    for i in range(6):
+        sf.write(tmp_path / f"c{i}.wav", np.zeros(16000, np.float32), 16000)
+        lines.append(f"c{i},c{i}.wav,item{i},s{i % 2}")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["finetune", str(tmp_path / "m.csv"), "--model", "tiny", "--out", str(tmp_path / "head")]) == 2
+    err = capsys.readouterr().err
+    assert "6 of the 6 classes have a single item" in err and str(tmp_path / "m.csv") in err
+    assert not (tmp_path / "head-run").exists() and not (tmp_path / "head").exists()

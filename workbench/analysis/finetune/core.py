@@ -13,7 +13,8 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.analysis.finetune.checkpoint import CARD_FORMAT, parent_folder, parent_head, write_checkpoint
-from workbench.analysis.finetune.data import LABEL_SETS, TuneData, holdout_groups, speakers_of, split_speakers, tune_data
+from workbench.analysis.finetune.data import (LABEL_SETS, TuneData, check_manifest_classes, holdout_groups, speakers_of, split_speakers,
+                                              tune_data)
 from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
                                                  scored_clips, train_encoder)
 from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
@@ -27,6 +28,7 @@ from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_mod
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
 from workbench.runs.folder import RunFolder, as_run_folder
+from workbench.data.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +189,8 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError("exists and is not an empty folder; a checkpoint is never written over another.", source=str(out),
                           fix="choose a new --out folder.")
-    run = _source_run(source, out, model=model, run_dir=run_dir, unfreeze=unfreeze, progress=progress, load_progress=load_progress)
+    run = _source_run(source, out, model=model, run_dir=run_dir, unfreeze=unfreeze, progress=progress, load_progress=load_progress,
+                      labels=labels)
     parent, parent_ref = parent_folder(run)
     if enc is not None:
         check_unfreeze(enc.unfreeze, configured_blocks(parent), str(parent))
@@ -237,10 +240,11 @@ def _encoder_request(unfreeze: Any, adapt: str | None, encoder: EncoderTraining 
     return replace(encoder or EncoderTraining(), unfreeze=int(unfreeze), adapt=adapt or (encoder.adapt if encoder else "full"))
 
 
-def _source_run(source, out: Path, *, model, run_dir, unfreeze: int, progress: bool, load_progress) -> RunFolder:
+def _source_run(source, out: Path, *, model, run_dir, unfreeze: int, progress: bool, load_progress, labels: str = "corpus") -> RunFolder:
     """The run to fine-tune on: ``source`` itself, or a manifest scored first (K checked against the model before that)."""
     src = source if isinstance(source, RunFolder) else Path(source)
     if isinstance(src, Path) and src.is_file():
+        check_manifest_classes(read_manifest(src, validate_files=False), labels, source=str(src))  # before anything is scored
         if unfreeze:
             name = getattr(model, "model", model)
             spec = resolve_model(None if name is None else str(name))

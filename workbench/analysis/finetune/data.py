@@ -101,23 +101,42 @@ def tune_data(run: RunFolder, *, labels: str = "corpus", variant: str | None = N
     rows, x, y = rows[has].reset_index(drop=True), x[has], y[has].astype(str)
     corpora = list(dict.fromkeys(c for c in (corpus_of(m) for m in (rows["meta"].tolist() if "meta" in rows.columns else [])) if c))
     classes = class_order(y.tolist(), labels, corpora)
+    check_classes(classes, y.tolist(), labels, source=str(run.path))
+    return TuneData(rows, x.astype(np.float32), y, classes, labels, variant, corpora, excluded)
+
+
+def check_classes(classes: Sequence[str], targets: Sequence[str], labels: str, *, source: str) -> None:
+    """Refuse classes a head cannot be trained on: fewer than two, a name with a control character (a class name is a line
+    of tokens.txt: a line break made a checkpoint that does not load), or mostly single-item classes (an id column)."""
     if len(classes) < 2:
-        raise ConfigError(f"a head needs at least two classes; the rows have {classes}.", source=str(run.path),
+        raise ConfigError(f"a head needs at least two classes; the rows have {[printable(c) for c in classes]}.", source=source,
                           fix="train on a dataset with more classes" + (", or --labels corpus for its own labels." if labels == "nine" else "."))
     unsafe = [c for c in classes if not str(c).isprintable()]
-    if unsafe:  # a class name is a line of tokens.txt: a line break in one made a checkpoint that does not load
+    if unsafe:
         raise ConfigError(f"{len(unsafe)} class name(s) hold a line break, a tab or another control character (shown as escapes): "
-                          f"{', '.join(printable(c) for c in unsafe[:10])}{' …' if len(unsafe) > 10 else ''}.", source=str(run.path),
+                          f"{', '.join(printable(c) for c in unsafe[:10])}{' …' if len(unsafe) > 10 else ''}.", source=source,
                           fix="clean those labels in the manifest: a class name is a line of the checkpoint's tokens.txt, "
                               "and is printed on screen and in reports.")
-    counts = Counter(y.tolist())
+    counts = Counter(t for t in targets if t)
     single = [c for c in classes if counts[c] == 1]
     if len(single) * 2 > len(classes):
         raise ConfigError(f"{len(single)} of the {len(classes)} classes have a single item ({', '.join(printable(c) for c in single[:5])}"
                           f"{' …' if len(single) > 5 else ''}): a head can neither learn nor be checked on them; the label column "
-                          "looks like an id or free text.", source=str(run.path),
+                          "looks like an id or free text.", source=source,
                           fix="give the manifest a label column of classes (a few to a few dozen, several items each).")
-    return TuneData(rows, x.astype(np.float32), y, classes, labels, variant, corpora, excluded)
+
+
+def check_manifest_classes(manifest: Any, labels: str, *, source: str) -> None:
+    """:func:`check_classes` on a manifest's items, before a manifest given to ``finetune`` is scored (the same checks on
+    the run would come only after the scoring)."""
+    import pandas as pd
+
+    rows = pd.DataFrame([{"label": it.label or "", "emotion": it.emotion or "", "meta": json.dumps(it.meta or {})} for it in manifest])
+    if rows.empty:
+        return
+    y = row_targets(rows, labels)
+    corpora = list(dict.fromkeys(c for c in (corpus_of(m) for m in rows["meta"].tolist()) if c))
+    check_classes(class_order([t for t in y if t], labels, corpora), [t for t in y if t], labels, source=source)
 
 
 def speakers_of(rows) -> np.ndarray:
