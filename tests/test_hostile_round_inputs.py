@@ -410,3 +410,20 @@ def test_finetune_checks_a_manifests_classes_before_scoring_it(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "6 of the 6 classes have a single item" in err and str(tmp_path / "m.csv") in err
     assert not (tmp_path / "head-run").exists() and not (tmp_path / "head").exists()
+
+
+def test_a_chunk_of_a_whole_corpus_is_refused_before_the_model_loads(tmp_path, capsys):
+    # --chunk 1000000000000 made the whole manifest one part: nothing reached disk until the end, a Ctrl-C lost it all
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "m.csv").write_text("id,path\na,a.wav\n", encoding="utf-8")
+    assert main(["run", str(tmp_path / "m.csv"), "--model", "tiny", "--chunk", "1000000000000", "--out", str(tmp_path / "r")]) == 2
+    assert "chunk_size is 1000000000000; a part holds at most 100,000 rows" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+    (tmp_path / "exp.yaml").write_text("manifest: m.csv\nmodel: tiny\nchunk_size: 200000\n", encoding="utf-8")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "r")]) == 2
+    assert "`chunk_size` is 200000; it must be from 1 to 100,000" in capsys.readouterr().err

@@ -35,7 +35,7 @@ from workbench.engine.ahead import decode_ahead_mode
 from workbench.engine.core import Engine, Prefetch, Scored, WorkItem
 from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import AudioError, ConfigError, WorkbenchError
-from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment
 from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
@@ -202,6 +202,9 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
             raise ConfigError(f"{name} is {value!r}, not a whole number of 1 or more.", source=name,
                               fix=f"pass {name}=64 or another positive whole number" + (", or None (no limit)." if name == "limit" else
                                                                                           " (the rows of each part written)."))
+    if chunk_size > MAX_CHUNK:  # one part for a whole corpus: nothing on disk until the end, so a Ctrl-C would lose it all
+        raise ConfigError(f"chunk_size is {chunk_size}; a part holds at most {MAX_CHUNK:,} rows.", source="chunk_size",
+                          fix="pass 64 (the default) or another size up to that: each part is what an interruption can lose.")
     decode_ahead_mode()  # WORKBENCH_DECODE_AHEAD misspelt: refused now, not after the model has loaded
     if not isinstance(manifest, Manifest):
         manifest_ref = str(Path(manifest).resolve())

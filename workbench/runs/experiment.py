@@ -42,6 +42,8 @@ from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
 
 EXPERIMENT_FILE = "experiment.yaml"
+#: the most rows one part may hold (``--chunk``, ``chunk_size``): each part is written when its chunk is scored
+MAX_CHUNK = 100_000
 
 
 @dataclass
@@ -365,8 +367,8 @@ def _check_types(experiment: Experiment, source: str) -> None:
             names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
             raise ConfigError(f"`{f.name}` is {shown(value)} ({type(value).__name__}); it must be {names}.", source=source,
                               fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
-    if experiment.chunk_size < 1:
-        raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be at least 1.", source=source, fix="use e.g. 64.")
+    if not 1 <= experiment.chunk_size <= MAX_CHUNK:  # a bigger part keeps everything off disk: a Ctrl-C would lose it all
+        raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be from 1 to {MAX_CHUNK:,}.", source=source, fix="use e.g. 64.")
     if experiment.engine not in ("local", "ray"):
         raise ConfigError(f"`engine` is {shown(experiment.engine)}; it must be local or ray.", source=source, fix="write `engine: local`.")
 
