@@ -427,3 +427,23 @@ def test_a_chunk_of_a_whole_corpus_is_refused_before_the_model_loads(tmp_path, c
     (tmp_path / "exp.yaml").write_text("manifest: m.csv\nmodel: tiny\nchunk_size: 200000\n", encoding="utf-8")
     assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "r")]) == 2
     assert "`chunk_size` is 200000; it must be from 1 to 100,000" in capsys.readouterr().err
+
+
+def test_a_wav_cut_short_is_told_as_cut_short_not_only_as_too_short(tmp_path, capsys):
+    # a header declaring 4 GB of audio in front of 100 bytes failed as "the file is 3 ms long; the model needs 25 ms"
+    import struct
+
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    sf.write(tmp_path / "full.wav", (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000, subtype="PCM_16")
+    head = bytearray((tmp_path / "full.wav").read_bytes()[:44 + 100])
+    head[40:44] = struct.pack("<I", 0xFFFFFF00)
+    (tmp_path / "cut.wav").write_bytes(bytes(head))
+    assert main(["infer", str(tmp_path / "cut.wav"), "--model", "tiny", "--dtype", "float32", "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "The file is cut short: WAV data is truncated: the header declares 4294967040 bytes of audio, the file holds 100" in text
+    assert "re-copy or re-download the file whole" in text

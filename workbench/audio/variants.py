@@ -174,6 +174,9 @@ def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *,
         fix = ("check the variant's steps (a trim may have removed almost everything)." if variant.steps
                else "check start/duration in the manifest." if (start is not None or duration is not None)
                else "drop the clip or record a longer one; clips under 1 s are unreliable anyway.")
-        raise AudioError(f"{where} is {out.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame).",
-                             source=name, fix=fix)
+        # what decoding found (a WAV whose header declares far more audio than the file holds) is the reason, not the length
+        cut = next((w for w in decoded.log.warnings if "truncated" in w), None)
+        raise AudioError(f"{where} is {out.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame)."
+                         + (f" The file is cut short: {cut}." if cut else ""), source=name,
+                         fix="re-copy or re-download the file whole." if cut else fix)
     return out
