@@ -479,3 +479,19 @@ def test_a_url_given_as_a_manifest_is_named_as_one_not_as_a_missing_file(tmp_pat
         assert "https://example.com/m.csv is a URL" in err or "https://example.com/m.csv: is a URL" in err, err
         assert "read from a local file only (nothing is downloaded)" in err and "not found" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_manifest_fills_speakers_from_a_pattern_and_counts_the_files_it_misses(tmp_path, capsys):
+    # finetune and probe need speakers, and `workbench manifest` had no way to fill them
+    import pandas as pd
+
+    for rel in ("f1/f1_angry_1.wav", "f1/f1_sad_2.wav", "m2/m2_angry_1.wav", "x/odd.wav"):
+        wav(tmp_path / "w" / rel)
+    out = tmp_path / "m.csv"
+    assert main(["manifest", str(tmp_path / "w"), "-o", str(out), "--speaker-pattern", r"^([fm]\d)/"]) == 0
+    rows = pd.read_csv(out, keep_default_na=False).set_index("id")["speaker"].to_dict()
+    assert rows == {"f1_angry_1": "f1", "f1_sad_2": "f1", "m2_angry_1": "m2", "odd": ""}
+    assert "1 of 4 file(s) have no speaker" in capsys.readouterr().err
+    for bad, says in ((r"^([fm]\d/", "is not a regular expression"), (r"^[fm]\d/", "has 0 groups; it needs exactly one")):
+        assert main(["manifest", str(tmp_path / "w"), "-o", str(tmp_path / "n.csv"), "--speaker-pattern", bad]) == 2
+        assert says in capsys.readouterr().err and not (tmp_path / "n.csv").exists()

@@ -123,7 +123,7 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
             groups = np.array([session_of(i, s, m) for i, s, m in zip(ids, split, meta)], dtype=object)
         has = groups != ""
         if not has.any():
-            fix = ("add speakers to the manifest (the corpus loaders do), or use --scheme emobox / split." if scheme == "speaker" else
+            fix = ("add speakers to the manifest (the corpus loaders do; `workbench manifest FOLDER --speaker-pattern REGEX` for a folder), or use --scheme emobox / split." if scheme == "speaker" else
                    "sessions come from meta.session, a SessionN split or an SesNN id prefix (IEMOCAP); use --scheme speaker otherwise.")
             raise ConfigError(f"no item has a {scheme}, so there are no {scheme}-independent folds.", fix=fix)
         if (~has).any():

@@ -25,6 +25,9 @@ def add_manifest(sub) -> None:
     mf.add_argument("folder", help="folder holding the audio files")
     add_out_option(mf, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True, short=True)
     add_overwrite_option(mf)
+    mf.add_argument("--speaker-pattern", default=None, metavar="REGEX",
+                    help="set speaker from each file's path (relative to FOLDER) with a regular expression of one group: "
+                         "'^(spk\\d+)/' for speaker folders, '^([^_]+)_' for f1_angry_03.wav (default: no speaker)")
     mf.add_argument("--label-from-folder", action="store_true",
                     help="set label to each file's parent folder name (angry/a1.wav → angry) and emotion to its "
                          "emotion2vec+ key when the name is a common English emotion word")
@@ -156,7 +159,7 @@ def cmd_datasets(args) -> int:
 
 def cmd_manifest(args) -> int:
     check_out_file(args.out, overwrite=args.overwrite)
-    m = prepare_folder(args.folder, label_from_folder=args.label_from_folder)
+    m = prepare_folder(args.folder, label_from_folder=args.label_from_folder, speaker_pattern=args.speaker_pattern)
     m.validate().raise_for_errors(str(args.folder))
     out = Path(args.out).expanduser()
     m = rebased(m, out.absolute().parent)  # relative to where the manifest lives, so the pair can move together

@@ -59,7 +59,7 @@ def split_speakers(speakers: Sequence[str], *, validation: float, test: float, s
     unique = sorted({s for s in speakers if s})
     need = 1 + (validation > 0) + (test > 0)
     if len(unique) < need:
-        fix = ("add speakers to the manifest (the corpus loaders do), or train on a corpus with more speakers." if what == "speaker" else
+        fix = ("add speakers to the manifest (the corpus loaders do; `workbench manifest FOLDER --speaker-pattern REGEX` for a folder), or train on a corpus with more speakers." if what == "speaker" else
                f"train on more {what}s, or pass --test-speakers 0 (no held-out test figure) to keep one {what} for early stopping.")
         raise ConfigError(f"a {what}-independent split into train{', validation' if validation else ''}{', test' if test else ''} "
                           f"needs {need} {what}s; the items have {len(unique)}.", source=what, fix=fix)
