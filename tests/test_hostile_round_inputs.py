@@ -447,3 +447,25 @@ def test_a_wav_cut_short_is_told_as_cut_short_not_only_as_too_short(tmp_path, ca
     text = out.out + out.err
     assert "The file is cut short: WAV data is truncated: the header declares 4294967040 bytes of audio, the file holds 100" in text
     assert "re-copy or re-download the file whole" in text
+
+
+def test_segment_interrupted_before_it_kept_anything_leaves_no_empty_folder(tmp_path, monkeypatch):
+    # Ctrl-C during `segment --out DIR` left DIR behind, empty but for its lock
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.runs import longform
+
+    sf.write(tmp_path / "long.wav", (0.3 * np.sin(np.arange(16000 * 5) / 7)).astype(np.float32), 16000)
+
+    def stopped(self, stream, progress):  # the user presses Ctrl-C during the scan
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(longform._Scan, "run", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        longform.segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "seg", figures=False)
+    assert not (tmp_path / "seg").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is never removed
+    with pytest.raises(KeyboardInterrupt):
+        longform.segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "mine", figures=False)
+    assert (tmp_path / "mine").is_dir()

@@ -31,6 +31,7 @@ interrupted run keeps every segment it predicted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -56,6 +57,7 @@ from workbench.serialize import save_figure
 from workbench.serialize import spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
+from workbench.runs.folder import LOCK
 from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
@@ -235,17 +237,26 @@ def segment_file(
         from datetime import datetime
 
         out_dir = Path("outputs") / f"segment_{path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    created = not Path(out_dir).exists()
     writer = RunWriter(files.ensure_folder(Path(out_dir)))
-    with writer.lock():
-        scan = _Scan(net, cfg)
-        with writer.stream_file("segments.csv") as csv:  # a temporary that becomes segments.csv only when the file is whole
-            scan.csv = csv
-            csv.write(",".join(scan.columns) + "\n")
-            scan.run(stream, _progress(stream.info.declared_duration, progress))
-        result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
-        _write_outputs(writer, result, scan)
-        if figures:
-            plot_longform(result, writer.path / "heatmap.png")
+    try:
+        with writer.lock():
+            scan = _Scan(net, cfg)
+            with writer.stream_file("segments.csv") as csv:  # a temporary that becomes segments.csv only when the file is whole
+                scan.csv = csv
+                csv.write(",".join(scan.columns) + "\n")
+                scan.run(stream, _progress(stream.info.declared_duration, progress))
+            result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
+            _write_outputs(writer, result, scan)
+            if figures:
+                plot_longform(result, writer.path / "heatmap.png")
+    except BaseException:
+        if created:  # a Ctrl-C or an error before anything was kept: the folder this call made goes, if only its lock is there
+            with contextlib.suppress(OSError):
+                if set(os.listdir(writer.path)) <= {LOCK}:
+                    (writer.path / LOCK).unlink(missing_ok=True)
+                    os.rmdir(writer.path)
+        raise
     return result
 
 
