@@ -35,6 +35,7 @@ import contextlib
 import logging
 import os
 import time
+from datetime import datetime
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -201,10 +202,8 @@ def segment_file(
         The voice activity detector and the segment lengths.
     audio_config : AudioConfig, optional
         Decoding settings.
-    figures : bool
-        Also draw ``heatmap.png``.
-    progress : bool
-        Show a progress bar.
+    figures, progress : bool
+        Also draw ``heatmap.png``; show a progress bar.
 
     Returns
     -------
@@ -234,8 +233,6 @@ def segment_file(
         stream.close()
         raise
     if out_dir is None:
-        from datetime import datetime
-
         out_dir = Path("outputs") / f"segment_{path.stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     created = not Path(out_dir).exists()
     writer = RunWriter(files.ensure_folder(Path(out_dir)))
@@ -251,13 +248,18 @@ def segment_file(
             if figures:
                 plot_longform(result, writer.path / "heatmap.png")
     except BaseException:
-        if created:  # a Ctrl-C or an error before anything was kept: the folder this call made goes, if only its lock is there
-            with contextlib.suppress(OSError):
-                if set(os.listdir(writer.path)) <= {LOCK}:
-                    (writer.path / LOCK).unlink(missing_ok=True)
-                    os.rmdir(writer.path)
+        if created:
+            _drop_if_empty(writer.path)
         raise
     return result
+
+
+def _drop_if_empty(folder: Path) -> None:
+    """A Ctrl-C or an error before anything was kept: the output folder this call made goes, if only its lock is there."""
+    with contextlib.suppress(OSError):
+        if set(os.listdir(folder)) <= {LOCK}:
+            (folder / LOCK).unlink(missing_ok=True)
+            os.rmdir(folder)
 
 
 class _Scan:
