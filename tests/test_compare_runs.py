@@ -356,10 +356,8 @@ def test_a_head_only_finetune_shares_its_parents_embedding_space(tmp_path, unfre
     assert ag["cosine_mean"] == pytest.approx(np.mean(cos), abs=1e-6) and "unrelated spaces" not in cmp.render()
 
 
-@pytest.mark.browser
-def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
-    """The checkpoint comparison's Agreement table (15 columns, heads such as mean_max_abs_delta_score that cannot wrap,
-    four decimals, and two long notes) ran past a 1,200 px page: the reader scrolled it sideways.  Measured in Chromium."""
+def _measured_in_chromium(tmp_path, cmp, script: str):
+    """``script``'s value on the comparison's HTML as the report page shows it, 1,200 px wide, in Chromium."""
     import nbformat
     from test_browser import CHROMIUM, _browser_or_skip
     from workbench.views.html import notebook_html
@@ -367,10 +365,6 @@ def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
     _browser_or_skip()
     from playwright.sync_api import sync_playwright
 
-    a, b = hand_runs(tmp_path)
-    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)] + [synthetic_row("f0", emotion="happy", pred="happy")]
-    other = write_run(tmp_path / "other", rows, [np.ones(8)] * len(rows), checksum="c" * 64)  # notes: why each cosine is n/a
-    cmp = compare_runs([a, b, other], n_boot=20)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
         nbformat.v4.new_output("display_data", data={"text/html": cmp.html()})])])
     page_file = tmp_path / "page.html"
@@ -380,10 +374,21 @@ def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(page_file.resolve().as_uri(), wait_until="load")
-            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => h.textContent == 'Agreement')
-                .map(h => [h.nextElementSibling.scrollWidth, h.nextElementSibling.clientWidth, h.nextElementSibling.innerText])""")
+            return page.evaluate(script)
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_the_agreement_table_fits_a_1200_px_report_page(tmp_path):
+    """The checkpoint comparison's Agreement table (15 columns, heads such as mean_max_abs_delta_score that cannot wrap,
+    four decimals, and two long notes) ran past a 1,200 px page: the reader scrolled it sideways.  Measured in Chromium."""
+    a, b = hand_runs(tmp_path)
+    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)] + [synthetic_row("f0", emotion="happy", pred="happy")]
+    other = write_run(tmp_path / "other", rows, [np.ones(8)] * len(rows), checksum="c" * 64)  # notes: why each cosine is n/a
+    widths = _measured_in_chromium(tmp_path, compare_runs([a, b, other], n_boot=20), """[...document.querySelectorAll('h3')]
+        .filter(h => h.textContent == 'Agreement')
+        .map(h => [h.nextElementSibling.scrollWidth, h.nextElementSibling.clientWidth, h.nextElementSibling.innerText])""")
     assert len(widths) == 1
     scroll, client, text = widths[0]
     assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
@@ -452,28 +457,10 @@ def test_the_label_flips_table_says_how_many_it_shows_and_prints_no_none(tmp_pat
 
 
 def test_the_label_flips_table_fits_a_1200_px_report_page(tmp_path):
-    import nbformat
-    from test_browser import CHROMIUM, _browser_or_skip
-    from workbench.views.html import notebook_html
-
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    cmp = _many_flips(tmp_path)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
-        nbformat.v4.new_output("display_data", data={"text/html": cmp.html()})])])
-    page_file = tmp_path / "page.html"
-    page_file.write_text(notebook_html(nb, title="checkpoint_comparison"), encoding="utf-8")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(page_file.resolve().as_uri(), wait_until="load")
-            widths = page.evaluate("""[...document.querySelectorAll('h3')].filter(h => /^(Label flips|Most different)/.test(h.textContent))
-                .map(h => { let t = h.nextElementSibling; while (t.tagName != 'TABLE') t = t.nextElementSibling;
-                            return [t.scrollWidth, t.clientWidth]; })""")
-        finally:
-            browser.close()
+    widths = _measured_in_chromium(tmp_path, _many_flips(tmp_path), """[...document.querySelectorAll('h3')]
+        .filter(h => /^(Label flips|Most different)/.test(h.textContent))
+        .map(h => { let t = h.nextElementSibling; while (t.tagName != 'TABLE') t = t.nextElementSibling;
+                    return [t.scrollWidth, t.clientWidth]; })""")
     assert len(widths) == 2
     for scroll, client in widths:
         assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
