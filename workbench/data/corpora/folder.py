@@ -25,7 +25,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     ``angry``) and ``emotion`` its emotion2vec+ key when it is a common
     English emotion name ("" otherwise; the label stays visible).  With ``speaker_pattern``, a regular expression with
     one group searched in each file's path relative to ``folder`` (``/`` between folders), ``speaker`` is what the group
-    matched (``r"^(spk\d+)/"`` for speaker folders, ``r"^([^_]+)_"`` for ``f1_angry_03.wav``); a file it does not match
+    matched (``r"^(spk\\d+)/"`` for speaker folders, ``r"^([^_]+)_"`` for ``f1_angry_03.wav``); a file it does not match
     keeps no speaker, and a note counts them.
     """
     speaker_re = _speaker_regex(speaker_pattern)
