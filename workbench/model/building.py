@@ -34,6 +34,7 @@ from workbench.model.funasr_patches import assign_weights, import_funasr, quiet,
 from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
 from workbench.model.hub import cached_hub_checkpoint, require_hub
 from workbench.model.memory import keep_freed_memory
+from workbench.model.prepack import prepack_linears
 from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
 
 #: the precisions the PyTorch network loads in
@@ -109,10 +110,13 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     labels, label_index, valid = _label_mapping(tokens, spec.model)
     net = automodel.model
+    parameters = int(sum(p.numel() for p in net.parameters()))
+    if dtype == "bfloat16" and device.startswith("cpu"):
+        prepack_linears(net)  # each Linear's weight laid out for oneDNN once (workbench.model.prepack)
     info = _ModelInfo(
         id="", kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None,
         revision=spec.revision or automodel.kwargs.get("model_revision"), path=model_dir, checksum=checksum,
-        parameters=int(sum(p.numel() for p in net.parameters())), embed_dim=int(net.cfg.get("embed_dim")),
+        parameters=parameters, embed_dim=int(net.cfg.get("embed_dim")),
         device=device, dtype=dtype, labels=labels, random_weights=False, load_seconds=time.perf_counter() - t0,
         funasr_version=getattr(funasr, "__version__", None))
     return automodel, _with_generated_facts(info, spec, model_dir), label_index, valid

@@ -1,0 +1,167 @@
+"""bfloat16 Linear layers with their weights laid out once for oneDNN, on a CPU.
+
+``torch.nn.functional.linear`` in bfloat16 on a CPU hands oneDNN a plain row-major weight, and oneDNN reorders
+it into the blocked layout its AMX/AVX-512 kernels read on *every* call.  The large architecture has 96 such
+layers (four per block), each called once per batch, so the reorders repeat thousands of times over a corpus.
+Here each weight is reordered once, at load (``torch.ops.mkldnn._reorder_linear_weight``, what PyTorch's own
+inductor does when it freezes a CPU graph), and each call goes straight to the kernel
+(``torch.ops.mkldnn._linear_pointwise``).  In a transformer block's MLP the GELU after the first layer runs
+inside the same kernel ("post-op"), so its output is not written and read back once more.
+
+Measured on 2 cores (Xeon with AMX, interleaved, best of 20, shapes of the large architecture at 1,200 frames):
+the attention's output projection 6.4 -> 2.7 ms, qkv 11.1 -> 9.5 ms, the MLP's first layer with its GELU
+16.4 -> 13.8 ms, the second 13.1 -> 13.5 ms (``benchmarks/inference.py`` gives the whole model).  The values are
+the same products: the packed and plain layers agree to the last bit in most outputs and within bfloat16
+rounding (a few units in the last place) elsewhere; ``--dtype auto`` measures the loaded model's agreement with
+float32 as before, so the record covers this path.
+
+Only the bfloat16 CPU path uses it (:func:`prepack_linears`, called once by the loader).  Such a model scores;
+it is not trained: a layer asked for gradients (or given a tensor on another device) computes with its weight
+read back to a plain tensor, and a copy of the model (``copy.deepcopy``) holds plain ``torch.nn.Linear`` layers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: the activations a layer can run as oneDNN's post-op: ``torch.nn.GELU(approximate=...)`` -> (attr, algorithm)
+_POST_OPS = {"none": ("gelu", "none"), "tanh": ("gelu", "tanh")}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+_CLASS: list = []
+
+
+def packed_linear_class() -> type:
+    """:class:`PackedLinear`'s class, made on first use so that importing this module does not import torch."""
+    if not _CLASS:
+        torch = _torch()
+        _CLASS.append(type("PackedLinear", (_PackedLinear, torch.nn.Module), {"__module__": __name__}))
+    return _CLASS[0]
+
+
+def PackedLinear(linear: Any, gelu: str | None = None, rows_hint: int = 1024) -> Any:  # noqa: N802  (a class's name)
+    """A :class:`_PackedLinear` module made from ``linear`` (and the GELU that follows it, if ``gelu``)."""
+    return packed_linear_class()(linear, gelu, rows_hint)
+
+
+class _PackedLinear:
+    """A bfloat16 ``torch.nn.Linear`` (optionally followed by GELU) whose weight oneDNN reordered once.
+
+    Mixed into ``torch.nn.Module`` by :func:`packed_linear_class`.
+    """
+
+    def __init__(self, linear: Any, gelu: str | None = None, rows_hint: int = 1024):
+        torch = _torch()
+        torch.nn.Module.__init__(self)
+        self.in_features, self.out_features = int(linear.in_features), int(linear.out_features)
+        self.gelu = gelu
+        with torch.no_grad():
+            dense = linear.weight.detach().to(torch.bfloat16).contiguous()
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(dense, rows_hint)
+            self._bias = None if linear.bias is None else linear.bias.detach().to(torch.bfloat16).contiguous()
+        self._post = ("none", "") if gelu is None else _POST_OPS[gelu]
+
+    @property
+    def weight(self):
+        """The plain (out, in) weight, read back from oneDNN's layout (a new tensor each time)."""
+        return self._packed.to_dense()
+
+    @property
+    def bias(self):
+        return self._bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, packed bfloat16" + (
+            f", GELU({self.gelu}) fused" if self.gelu else "")
+
+    def forward(self, x):
+        torch = _torch()
+        if x.device.type != "cpu" or (torch.is_grad_enabled() and x.requires_grad):
+            y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight, self._bias)
+            return y if self.gelu is None else torch.nn.functional.gelu(y, approximate=self.gelu)
+        if x.dtype != torch.bfloat16:
+            x = x.to(torch.bfloat16)  # what autocast gives a bfloat16 Linear
+        attr, algorithm = self._post
+        return torch.ops.mkldnn._linear_pointwise(x, self._packed, self._bias, attr, [], algorithm)
+
+    def plain(self) -> Any:
+        """The ``torch.nn.Linear`` this layer computes (the GELU, if fused, is not in it)."""
+        torch = _torch()
+        lin = torch.nn.Linear(self.in_features, self.out_features, bias=self._bias is not None, dtype=torch.bfloat16)
+        with torch.no_grad():
+            lin.weight.copy_(self.weight)
+            if self._bias is not None:
+                lin.bias.copy_(self._bias)
+        return lin
+
+    def __deepcopy__(self, memo):
+        """A copy holds a plain Linear (oneDNN's opaque tensors cannot be copied), followed by its GELU if fused."""
+        torch = _torch()
+        lin = self.plain()
+        return lin if self.gelu is None else torch.nn.Sequential(lin, torch.nn.GELU(approximate=self.gelu))
+
+
+def supported() -> bool:
+    """Whether this PyTorch and CPU have oneDNN's bfloat16 kernels."""
+    torch = _torch()
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def available() -> bool:
+    """Whether a packed bfloat16 Linear (with its GELU) runs here and gives what the plain layer gives."""
+    torch = _torch()
+    if not supported():
+        return False
+    try:
+        lin = torch.nn.Linear(32, 16).to(torch.bfloat16)
+        x = torch.randn(3, 5, 32).to(torch.bfloat16)
+        with torch.no_grad():
+            ok = torch.allclose(PackedLinear(lin, "none")(x).float(), torch.nn.functional.gelu(lin(x)).float(), atol=0.05)
+    except (RuntimeError, AttributeError) as exc:  # an older PyTorch, or oneDNN without bf16 on this CPU
+        logger.debug("packed bfloat16 Linear not available: %s", exc)
+        return False
+    return bool(ok)
+
+
+def _fusable_gelu(module: Any) -> str | None:
+    """The GELU variant of a timm-style ``Mlp`` (fc1 -> act -> drop -> norm -> fc2) whose act can run in fc1."""
+    torch = _torch()
+    act = getattr(module, "act", None)
+    if (type(module).__name__ == "Mlp" and isinstance(getattr(module, "fc1", None), torch.nn.Linear)
+            and type(act) is torch.nn.GELU and act.approximate in _POST_OPS):
+        return act.approximate
+    return None
+
+
+def prepack_linears(model: Any, *, skip: tuple[str, ...] = ("proj",)) -> int:
+    """Replace ``model``'s bfloat16 ``torch.nn.Linear`` layers by :class:`PackedLinear` (GELU fused into an MLP's first
+    layer); returns how many were replaced (0 where this CPU or PyTorch cannot).  ``skip``: names of direct children
+    of ``model`` left as they are (the classification head, which fine-tuning reads and writes)."""
+    torch = _torch()
+    if not available():
+        return 0
+    n = 0
+    for name, module in list(model.named_modules()):
+        gelu = _fusable_gelu(module)
+        if gelu is not None and module.fc1.weight.dtype == torch.bfloat16:
+            module.fc1, module.act = PackedLinear(module.fc1, gelu), torch.nn.Identity()
+            n += 1
+        for child_name, child in list(module.named_children()):
+            if name == "" and child_name in skip:
+                continue
+            if type(child) is torch.nn.Linear and child.weight.dtype == torch.bfloat16:
+                setattr(module, child_name, PackedLinear(child))
+                n += 1
+    return n
