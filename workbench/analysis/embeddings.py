@@ -8,7 +8,8 @@ live in ``frame_embeddings/<variant>/<id>.npy``.
 
 Projections: PCA (scikit-learn), t-SNE (scikit-learn) and UMAP (umap-learn),
 all seeded.  Clustering: k-means and agglomerative (Ward), ``k`` chosen by the
-silhouette score.  Similarity is cosine throughout.
+silhouette score.  Similarity is cosine throughout (``similar``, the cosine of two files placed among
+reference pairs, is in :mod:`workbench.analysis.similarity`).
 """
 
 from __future__ import annotations
@@ -223,14 +224,6 @@ def _scored(sources: list, model: Any) -> list:
 def embed_file(path: Any, model: Any = None) -> np.ndarray:
     """The (D,) utterance embedding of one file, scored through the engine."""
     return _scored([path], model)[0].embedding
-
-
-def similar(a: Any, b: Any, model: Any = None) -> dict:
-    """Cosine similarity of two files' utterance embeddings (and their predictions)."""
-    net = ModelRef.coerce(model).load()
-    pa, pb = _scored([a, b], net)
-    return {"a": str(a), "b": str(b), "cosine": cosine(pa.embedding, pb.embedding), "label_a": pa.label, "confidence_a": pa.confidence,
-            "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id}
 
 
 def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tuple[np.ndarray, bool]:

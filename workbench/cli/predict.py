@@ -6,12 +6,12 @@ from workbench.files import strict_json
 from pathlib import Path
 
 from workbench.audio.intake import AudioConfig, check_audio_path
-from workbench.analysis.embeddings import similar
+from workbench.analysis.similarity import REFERENCE_MAX_CLIPS, reference_set, similar
 from workbench.engine.diagnosis import diagnose
 from workbench.runs.outputs import infer_files, print_outcomes
 from workbench.cli import onnx
 from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, positive_float, add_out_option,
-                     say_loading)
+                     say_loading, screen_text)
 
 
 def add_infer(sub) -> None:
@@ -41,11 +41,16 @@ def add_diagnose(sub) -> None:
 
 
 def add_similar(sub) -> None:
-    si = add_command(sub, "similar", help="cosine similarity of two files' emotion2vec+ embeddings",
-              example=("workbench similar a.wav b.wav --model tiny",))
+    si = add_command(sub, "similar", help="cosine similarity of two files' emotion2vec+ embeddings, placed among reference pairs",
+              example=("workbench similar a.wav b.wav --model tiny",
+                       "workbench similar a.wav b.wav --reference corpus/manifest.csv   # pairs of your own corpus as the reference"))
     si.add_argument("a", help="first audio file")
     si.add_argument("b", help="second audio file")
     model_options(si)
+    si.add_argument("--reference", metavar="MANIFEST_OR_FOLDER", default=None,
+                    help="clips whose pairwise cosines (same checkpoint) give the pair's cosine its scale: embeddings are "
+                         "anisotropic, so different clips often reach 0.8+ (default: the shipped demo clips; "
+                         f"at most {REFERENCE_MAX_CLIPS} clips are scored, a seeded sample of a larger set)")
     si.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -70,15 +75,20 @@ def cmd_infer(args) -> int:
 def cmd_similar(args) -> int:
     check_audio_path(Path(args.a))
     check_audio_path(Path(args.b))
+    reference = reference_set(args.reference)  # refused before the model loads
     net = model_ref_from_args(args).load()
-    r = similar(args.a, args.b, net)
+    r = similar(args.a, args.b, net, reference=reference)
     if args.json:
         print(strict_json(r))
         return EXIT_OK
     banner(r["random_weights"])
-    print(f"cosine similarity {r['cosine']:.4f}")
-    print(f"  {r['a']}: {r['label_a']} ({r['confidence_a']:.3f})")
-    print(f"  {r['b']}: {r['label_b']} ({r['confidence_b']:.3f})")
+    ref = r["reference"]
+    print(f"cosine similarity {r['cosine']:.4f}: {ref['words']}")
+    print(f"  {screen_text(r['a'])}: {r['label_a']} ({r['confidence_a']:.3f})")
+    print(f"  {screen_text(r['b'])}: {r['label_b']} ({r['confidence_b']:.3f})")
+    notes = ref["notes"] + ([f"{ref['clips_failed']} reference clip(s) could not be scored: {'; '.join(ref['failed'])}"]
+                            if ref["clips_failed"] else [])
+    print(f"  reference: {ref['source']}, {ref['clips_scored']} clip(s) scored" + "".join(f"; {n}" for n in notes))
     return EXIT_OK
 
 

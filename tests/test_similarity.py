@@ -1,0 +1,108 @@
+"""``workbench similar``: the pair's cosine is placed among the cosines of pairs of different reference clips.
+
+A bare cosine has no scale (the tiny checkpoint gives 0.99 for two unrelated demo sentences), so every result
+carries its reference: the clips, the range of their pairs' cosines, the pair's percentile and position."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.analysis.similarity import DEMO_LEFT_OUT, REFERENCE_MIN_PAIRS, place, reference_set
+from workbench.cli import main
+from workbench.data.demoset import DEMO_DATA
+from workbench.data.manifest import read_manifest
+
+
+def clip(path, seed, noise: float = 0.0):
+    y = speech_like(16000, 1.5, seed=seed)
+    if noise:
+        y = y + noise * np.random.default_rng(seed + 99).standard_normal(len(y)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, 16000, subtype="FLOAT")
+    return str(path)
+
+
+def similar_json(capsys, *argv) -> dict:
+    assert main(["similar", *argv, "--model", "tiny", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_clip_and_its_noisy_copy_land_above_every_reference_pair(tmp_path, capsys):
+    a = clip(tmp_path / "a.wav", seed=1)
+    b = clip(tmp_path / "a_noisy.wav", seed=1, noise=1e-4)
+    r = similar_json(capsys, a, b)
+    ref = r["reference"]
+    assert ref["source"].startswith("the shipped demo clips") and ref["clips_scored"] == ref["clips"] == 6
+    assert ref["pairs"] == 15 and ref["min"] <= ref["median"] <= ref["max"] < r["cosine"]
+    assert ref["position"] == "above" and ref["above_reference"] is True and ref["percentile"] == 100.0
+    assert ref["words"].startswith("above all 15 pairs") and "random weights" in ref["words"]
+    assert main(["similar", a, b, "--model", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("!! RANDOM WEIGHTS") and "above all 15 pairs of different reference clips" in out
+    assert "reference: the shipped demo clips (6 synthetic sentences), 6 clip(s) scored" in out
+
+
+def test_two_different_demo_clips_are_placed_among_the_other_pairs_not_their_own(capsys):
+    a, b = str(DEMO_DATA / "happy_en_44k.wav"), str(DEMO_DATA / "sad_en.ogg")
+    ref = similar_json(capsys, a, b)["reference"]
+    # both are in the default reference: the pair itself is left out of it, the other 14 pairs stay
+    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14
+    assert ref["position"] in ("above", "within", "below") and 0.0 <= ref["percentile"] <= 100.0
+    assert ref["above_reference"] is (ref["position"] == "above")
+
+
+def test_the_demo_clips_left_out_of_the_reference_exist():
+    ids = {it.id for it in read_manifest(DEMO_DATA / "manifest.csv").items}
+    assert set(DEMO_LEFT_OUT) <= ids  # a renamed copy would silently count as a different clip
+    assert {it.id for it in reference_set().manifest.items} == ids - set(DEMO_LEFT_OUT)
+
+
+def test_a_reference_folder_too_small_places_nothing(tmp_path, capsys):
+    for k in range(3):  # 3 clips: 3 pairs, fewer than the 10 needed
+        clip(tmp_path / "ref" / f"r{k}.wav", seed=10 + k)
+    a = clip(tmp_path / "a.wav", seed=1)
+    r = similar_json(capsys, a, a, "--reference", str(tmp_path / "ref"))
+    ref = r["reference"]
+    assert ref["pairs"] == 3 and ref["position"] is None and ref["above_reference"] is None and ref["percentile"] is None
+    assert ref["words"].startswith("NOT PLACED") and f"fewer than the {REFERENCE_MIN_PAIRS} needed" in ref["words"]
+    assert main(["similar", a, a, "--model", "tiny", "--reference", str(tmp_path / "ref")]) == 0
+    assert "NOT PLACED" in capsys.readouterr().out
+
+
+def test_a_reference_manifest_with_a_clip_that_fails_counts_it(tmp_path, capsys):
+    rows = ["id,path"] + [f"r{k},{clip(tmp_path / f'r{k}.wav', seed=20 + k)}" for k in range(5)]
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not audio at all")
+    (tmp_path / "m.csv").write_text("\n".join(rows + [f"bad,{tmp_path / 'broken.wav'}"]) + "\n")
+    a = clip(tmp_path / "a.wav", seed=1)
+    ref = similar_json(capsys, a, a, "--reference", str(tmp_path / "m.csv"))["reference"]
+    assert ref["clips"] == 6 and ref["clips_scored"] == 5 and ref["clips_failed"] == 1 and ref["failed"][0].startswith("bad: ")
+    assert ref["pairs"] == 10 and ref["position"] == "above"
+
+
+@pytest.mark.parametrize("kind", ["missing", "not a manifest", "empty folder", "empty"])
+def test_a_bad_reference_is_refused_before_the_model_loads(tmp_path, capsys, kind):
+    a = clip(tmp_path / "a.wav", seed=1)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    given, said = {"missing": (str(tmp_path / "nope"), "--reference names no such file or folder."),
+                   "not a manifest": (str(tmp_path / "notes.txt"), "--reference cannot be read as a reference set: unknown manifest format"),
+                   "empty folder": (str(tmp_path / "empty"), "--reference cannot be read as a reference set: no audio files"),
+                   "empty": ("", "--reference is empty.")}[kind]
+    assert main(["similar", a, a, "--reference", given, "--model", str(tmp_path / "no_such_checkpoint")]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "fix:" in err and "checkpoint" not in err and "Traceback" not in err
+
+
+def test_place_counts_ties_as_half_and_names_the_position():
+    pairs = np.linspace(0.80, 0.89, 10)
+    assert place(0.95, pairs)["position"] == "above" and place(0.95, pairs)["percentile"] == 100.0
+    assert place(0.70, pairs)["position"] == "below" and place(0.70, pairs)["percentile"] == 0.0
+    mid = place(float(pairs[4]), pairs)
+    assert mid["position"] == "within" and mid["above_reference"] is False and mid["percentile"] == pytest.approx(45.0)
+    assert place(0.95, pairs[:REFERENCE_MIN_PAIRS - 1])["position"] is None
+    assert place(float("nan"), pairs)["above_reference"] is None

@@ -1,0 +1,161 @@
+"""``similar``: the cosine of two files' utterance embeddings, placed among the cosines of reference pairs.
+
+A bare cosine has no scale: emotion2vec+ utterance embeddings are anisotropic (they share a large common
+direction), so two unrelated clips often reach a cosine of 0.8 or more, and the tiny random checkpoint gives
+0.99 for a happy and a sad sentence.  So the pair is compared with pairs that are *not* the same clip: a
+reference set of clips is scored by the same checkpoint, the cosine of every pair of different reference
+clips is taken, and the pair's cosine is placed among them (its percentile, and whether it lies above all of
+them, within their range or below it).  Only a cosine above every reference pair says the two files are more
+alike than two different clips are; with fewer than :data:`REFERENCE_MIN_PAIRS` pairs nothing is placed.
+
+The default reference is the shipped demo clips (synthetic espeak-ng sentences, one per emotion and
+language), without the two that are copies of another clip (telephone band, added noise) and the tone (not
+speech).  ``reference=`` takes a manifest or a folder of audio files, ideally clips of the corpus the pair
+comes from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.analysis.embeddings import cosine, l2_normalise
+from workbench.audio.variants import RAW
+from workbench.data.corpora.folder import prepare_folder
+from workbench.data.demoset import DEMO_DATA
+from workbench.data.manifest import Manifest, read_manifest
+from workbench.engine.core import Engine, WorkItem, score_sources
+from workbench.errors import ConfigError, printable
+from workbench.model.ref import ModelRef
+from workbench.paths import refuse_url
+
+#: fewer reference pairs than this and the pair's cosine is not placed (5 clips give 10 pairs)
+REFERENCE_MIN_PAIRS = 10
+#: a larger reference set is sampled (seeded) down to this many clips: 100 clips give 4950 pairs
+REFERENCE_MAX_CLIPS = 100
+#: shipped demo clips left out of the default reference: copies of another clip (the 8 kHz telephone copy of
+#: happy_en_44k, happy_zh_onset0 with noise), which are not different clips, and the tone, which is not speech
+DEMO_LEFT_OUT = ("happy_en_tel8k", "happy_zh_noisy5db", "tone_440hz")
+DEMO_REFERENCE = "the shipped demo clips"
+REFERENCE_FIX = ("pass a manifest (.csv, .jsonl or .parquet) or a folder of audio files, ideally clips of the corpus the pair comes "
+                 "from, or leave --reference out to use the shipped demo clips.")
+
+
+@dataclass
+class Reference:
+    """The reference clips, the words that name them, and notes (a sample drawn, demo clips left out)."""
+
+    manifest: Manifest
+    name: str
+    notes: list[str] = field(default_factory=list)
+
+
+def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> Reference:
+    """The reference clips: ``None`` the shipped demo clips less :data:`DEMO_LEFT_OUT`; a folder every audio file under
+    it; a file a manifest.  Anything else is refused with a :class:`ConfigError` naming ``--reference``; more than
+    :data:`REFERENCE_MAX_CLIPS` clips are sampled down (seeded), and a note says so."""
+    if isinstance(reference, Reference):
+        return reference
+    notes: list[str] = []
+    if reference is None:
+        manifest = read_manifest(DEMO_DATA / "manifest.csv")
+        kept = [it for it in manifest.items if it.id not in DEMO_LEFT_OUT]
+        notes.append(f"left out {len(manifest) - len(kept)} demo clips that are copies of another or not speech ({', '.join(DEMO_LEFT_OUT)})")
+        manifest = Manifest(kept, root=manifest.root, name=manifest.name, source=manifest.source)
+        name = f"{DEMO_REFERENCE} ({len(kept)} synthetic sentences)"
+    else:
+        refuse_url(reference, "--reference", source="--reference")
+        text = os.fspath(reference)
+        p = Path(text).expanduser()
+        if not text.strip() or not p.exists():
+            raise ConfigError("--reference is empty." if not text.strip() else "--reference names no such file or folder.", source=printable(text) or "--reference", fix=REFERENCE_FIX)
+        try:
+            manifest = prepare_folder(p) if p.is_dir() else read_manifest(p)
+        except ConfigError as exc:
+            raise ConfigError(f"--reference cannot be read as a reference set: {exc.message}", source=printable(text),
+                              fix=exc.fix or REFERENCE_FIX) from exc
+        name = printable(str(p))
+    if len(manifest) > REFERENCE_MAX_CLIPS:
+        picked = sorted(np.random.default_rng(0).choice(len(manifest), REFERENCE_MAX_CLIPS, replace=False))
+        notes.append(f"a seeded sample of {REFERENCE_MAX_CLIPS} of its {len(manifest)} clips")
+        manifest = Manifest([manifest.items[i] for i in picked], root=manifest.root, name=manifest.name, source=manifest.source)
+    return Reference(manifest, name, notes)
+
+
+def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, str | None]) -> tuple[np.ndarray, dict]:
+    """Cosines of every pair of different reference clips, scored by ``net``, and what was left out.
+
+    A clip that cannot be scored is left out (counted, its first errors kept); so are a pair of two clips with the
+    same content (not different clips) and the pair ``pair_sha`` itself when both of its files are in the reference
+    (it would be placed among its own cosine)."""
+    work = [WorkItem(it, manifest.resolve(it).absolute(), (RAW,)) for it in manifest.items]
+    scored = [s for chunk in Engine(net, granularity="utterance", workers=0).score(work) for s in chunk]
+    failed = [f"{printable(s.item.id)}: {printable((s.error or {}).get('message', 'failed'))}" for s in scored if not s.ok]
+    ok = [s for s in scored if s.ok and s.prediction.embedding is not None]
+    left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0}
+    if len(ok) < 2:
+        return np.zeros(0), left
+    unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
+    keys = [(s.info.get("source_sha256"), s.item.start, s.item.duration) for s in ok]
+    the_pair = set(pair_sha) if None not in pair_sha and len(set(pair_sha)) == 2 else None
+    upper = np.triu_indices(len(ok), k=1)
+    drop = np.array([keys[i][0] is not None and (keys[i] == keys[j] or {keys[i][0], keys[j][0]} == the_pair)
+                     for i, j in zip(*upper)], dtype=bool)
+    left["pairs_left_out"] = int(drop.sum())
+    return (unit @ unit.T)[upper][~drop].astype(float), left
+
+
+def place(value: float, pairs: np.ndarray) -> dict:
+    """Where ``value`` lies among the reference ``pairs``: percentile, range, and ``above`` (True only above them all)."""
+    n = len(pairs)
+    out: dict = {"pairs": n, "min": None, "median": None, "max": None, "percentile": None, "position": None, "above_reference": None}
+    if n:
+        out.update(min=float(pairs.min()), median=float(np.median(pairs)), max=float(pairs.max()))
+    if n < REFERENCE_MIN_PAIRS or value != value:
+        return out
+    pct = 100.0 * (np.sum(pairs < value) + 0.5 * np.sum(pairs == value)) / n
+    position = "above" if value > out["max"] else "below" if value < out["min"] else "within"
+    out.update(percentile=float(pct), position=position, above_reference=position == "above")
+    return out
+
+
+def reference_words(ref: dict, *, random_weights: bool) -> str:
+    """The placement in one sentence, for the screen and the JSON."""
+    n = ref["pairs"]
+    if ref["position"] is None:
+        return (f"NOT PLACED: the reference set gives {n} pair(s) of different clips, fewer than the {REFERENCE_MIN_PAIRS} needed "
+                f"to say whether this cosine is high or low for this checkpoint (pass --reference with at least 5 clips that can be scored)")
+    span = f"{n} pairs of different reference clips (range {ref['min']:.4f} to {ref['max']:.4f}, median {ref['median']:.4f})"
+    if ref["position"] == "above":
+        words = f"above all {span}: the two files are more alike than any two different reference clips"
+    elif ref["position"] == "below":
+        words = f"below all {span}: the two files are less alike than any two different reference clips"
+    else:
+        words = (f"WITHIN THE RANGE of {span}, at percentile {ref['percentile']:.0f}: the cosine does not show the two files are "
+                 f"more alike than two different clips")
+    if random_weights:
+        words += " (random weights: the reference is scored by the same meaningless checkpoint, so this placement means nothing either)"
+    return words
+
+
+def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | os.PathLike | None" = None) -> dict:
+    """Cosine similarity of two files' utterance embeddings, their predictions, and the cosine's place among the
+    cosines of pairs of different clips of a reference set (``reference``: a manifest or folder; the shipped demo
+    clips by default; or what :func:`reference_set` returned) scored by the same checkpoint.  The reference is read
+    (and refused) before anything is scored."""
+    ref_set = reference_set(reference)
+    net = ModelRef.coerce(model).load()
+    sa, sb = score_sources(net, [a, b], workers=0)
+    pa, pb = sa.prediction_or_raise(), sb.prediction_or_raise()
+    value = cosine(pa.embedding, pb.embedding)
+    pair_sha = (sa.info.get("source_sha256"), sb.info.get("source_sha256"))
+    pairs, left = reference_cosines(net, ref_set.manifest, pair_sha)
+    ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs), "notes": ref_set.notes}
+    ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))
+    return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,
+            "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id,
+            "reference": ref}
