@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from test_probe import synthetic_row, write_run
-from workbench.analysis.embeddings import cluster
+from workbench.analysis.embeddings import Clustering, cluster
 from workbench.cli import main
 
 
@@ -41,3 +41,22 @@ def test_the_embeddings_command_flags_a_silhouette_no_better_than_a_blob_and_nam
     data = json.loads(capsys.readouterr().out)
     clusters = data["clusters"] if "clusters" in data else data["clustering"]
     assert clusters["silhouette_above_null"] is False and len(clusters["silhouette_null"]) == 5
+
+
+def test_a_check_with_no_defined_blob_silhouette_says_it_was_not_made():
+    # identical embeddings: every blob drawn from their (zero) covariance is one point repeated, its silhouette NaN;
+    # the words said "reach up to nan" and "NO CLUSTER STRUCTURE", a verdict from a check that was never made
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cl = cluster(np.ones((8, 4), np.float32), null_draws=3)
+    assert cl.null_silhouettes and all(v != v for v in cl.null_silhouettes)
+    assert cl.above_null is None and cl.null_words().startswith("NOT CHECKED") and "nan" not in cl.null_words()
+    fine = Clustering("kmeans", 2, np.zeros(8, int), 0.4, {2: 0.4}, [float("nan")] * 5)
+    assert fine.above_null is None and fine.null_words().startswith("NOT CHECKED: the silhouette of all 5 single Gaussian blobs")
+    assert "nan" not in fine.null_words()
+    own_nan = Clustering("kmeans", 2, np.zeros(8, int), float("nan"), {2: float("nan")}, [0.1, 0.2])
+    assert own_nan.above_null is None and own_nan.null_words().startswith("NOT CHECKED: the clustering's own silhouette")
+    some = Clustering("kmeans", 2, np.zeros(8, int), 0.4, {2: 0.4}, [0.1, float("nan"), 0.2])
+    assert some.above_null is True and "reach up to 0.200 (1 of them undefined)" in some.null_words()

@@ -112,18 +112,27 @@ class Clustering:
 
     @property
     def above_null(self) -> bool | None:
-        """True when the silhouette beats every structureless draw; None without draws."""
+        """True when the silhouette beats every structureless draw; None when the check could not be made (no draws,
+        every draw's silhouette undefined, or the clustering's own silhouette undefined)."""
         finite = [v for v in self.null_silhouettes if v == v]
         if not finite or self.silhouette != self.silhouette:
-            return None if not finite else False
+            return None
         return bool(self.silhouette > max(finite))
 
     def null_words(self) -> str:
         """The check in words, for the screen and the report."""
-        if not self.null_silhouettes:
+        n = len(self.null_silhouettes)
+        if not n:
             return "no structureless baseline drawn"
-        top = max(v for v in self.null_silhouettes if v == v) if any(v == v for v in self.null_silhouettes) else float("nan")
-        base = f"{len(self.null_silhouettes)} single Gaussian blobs of the same size and covariance reach up to {top:.3f}"
+        finite = [v for v in self.null_silhouettes if v == v]
+        if not finite:
+            return (f"NOT CHECKED: the silhouette of all {n} single Gaussian blobs of the same size and covariance is undefined (the "
+                    f"procedure put each blob in one cluster), so whether k={self.k} beats a structureless blob is unknown")
+        if self.silhouette != self.silhouette:
+            return (f"NOT CHECKED: the clustering's own silhouette is undefined (every k put all items in one cluster), so there is "
+                    f"nothing to set against the {n} single Gaussian blobs")
+        skipped = f" ({n - len(finite)} of them undefined)" if len(finite) < n else ""
+        base = f"{n} single Gaussian blobs of the same size and covariance reach up to {max(finite):.3f}{skipped}"
         if self.above_null:
             return f"above all of them ({base})"
         return f"NO CLUSTER STRUCTURE beyond a single blob: {base}, so k={self.k} and its clusters may be noise"
