@@ -165,3 +165,25 @@ def test_a_two_class_run_is_calibrated_with_lac_sets_and_says_so_on_screen_in_js
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert section is not None and section["conformal_skipped"] == {"aps": why}
     assert "<b>APS sets skipped:</b>" in html and "Not calibrated" not in html
+
+
+@pytest.mark.parametrize("command", ["infer", "diagnose"])
+@pytest.mark.parametrize("value", ["-inf", "-nan", "-1e3", "-Infinity", "-.5e-2", "-2"])
+def test_a_negative_temperature_is_refused_by_its_check_with_or_without_the_equals_sign(tmp_path, capsys, command, value):
+    # `--temperature -inf` ended in argparse's "expected one argument" (it read -inf as an option; -2 it read as a
+    # number), while `--temperature=-inf` reached the temperature's own check: both forms now give that check's words
+    clip = wav(tmp_path / "a.wav")
+    out = ["--out", str(tmp_path / "o")] if command == "infer" else []
+    said = []
+    for form in (["--temperature", value], [f"--temperature={value}"]):
+        assert main([command, str(clip), "--model", "tiny", *form, *out]) == 2
+        said.append(capsys.readouterr().err)
+    assert said[0] == said[1] and said[0].startswith("error: --temperature: the temperature is ") and "fix:" in said[0]
+    assert "expected one argument" not in said[0] and not (tmp_path / "o").exists()
+
+
+def test_other_number_options_read_a_negative_value_too(tmp_path, capsys):
+    clip = wav(tmp_path / "a.wav")
+    with pytest.raises(SystemExit):
+        main(["infer", str(clip), "--model", "tiny", "--max-duration", "-inf", "--out", str(tmp_path / "o")])
+    assert "argument --max-duration: -inf is not a positive, finite number" in capsys.readouterr().err

@@ -64,9 +64,21 @@ def terminal_text(text: str) -> str:
     return _PLAIN.sub(lambda m: m.group() if m.group().isprintable() else repr(m.group())[1:-1], text)
 
 
+#: a command-line word that is a negative number in any form ``float()`` reads: argparse knows only ``-1`` and ``-0.5``
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+(e[-+]?\d+)?|inf(inity)?|nan)$", re.IGNORECASE)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser whose refusal of a value outside the choices names the closest one (``--scheme speakers``,
-    ``workbench metrcs``), as an unknown option's refusal does; sub-command parsers are made of the same class."""
+    ``workbench metrcs``), as an unknown option's refusal does, and which reads every negative number as a value;
+    sub-command parsers are made of the same class."""
+
+    def _parse_optional(self, arg_string):
+        # `--temperature -inf`, `--max-duration -1e3`: argparse took those words for options ("expected one argument"),
+        # or for a short option and its value (`-nan` as `-n an`), so the option's own check never saw them
+        if _NEGATIVE_NUMBER.match(arg_string) and arg_string not in self._option_string_actions and not self._has_negative_number_optionals:
+            return None
+        return super()._parse_optional(arg_string)
 
     def _check_value(self, action, value):
         import difflib
