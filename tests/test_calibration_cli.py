@@ -187,3 +187,7 @@ def test_other_number_options_read_a_negative_value_too(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["infer", str(clip), "--model", "tiny", "--max-duration", "-inf", "--out", str(tmp_path / "o")])
     assert "argument --max-duration: -inf is not a positive, finite number" in capsys.readouterr().err
+    # a command with a short option `-n` (the refused old spelling of --top): -nan is still a value, not `-n an`
+    with pytest.raises(SystemExit):
+        main(["embeddings", str(tmp_path), "--k", "-nan"])
+    assert "argument --k: '-nan' is not a whole number" in capsys.readouterr().err
