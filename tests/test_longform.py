@@ -15,6 +15,7 @@ from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.runs.longform import FRAME, SegmentConfig, _Segmenter, dominant_emotion, merge_timeline, segment_file
+from workbench.explain.transcript import covered_seconds, span_overlaps
 
 SR = 16000
 
@@ -353,3 +354,38 @@ def test_a_flac_cut_in_half_streams_through_the_next_decoder_as_it_loads(tmp_pat
     streamed = np.concatenate(list(stream(cut, config=AudioConfig()).blocks()))
     assert 15.0 < len(streamed) / 16000 < 25.0
     assert abs(len(streamed) - len(loaded.samples)) <= 160  # what the fallback decoder reads, both ways
+
+
+def test_overlapping_transcript_spans_are_scored_and_counted(tmp_path, capsys, tiny_model):
+    """Two speakers at once are legal in a conversation transcript: every span is scored, and the overlap is counted on
+    the screen, in the summary, the log and a column, instead of passing without a word (and spoken_s counted the shared
+    time twice: 4.0 s of spans in 3.7 s of speech)."""
+    sf.write(tmp_path / "talk.wav", speech_like(SR, 4.0, seed=5), SR, subtype="FLOAT")
+    (tmp_path / "talk.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nA speaks\n\n2\n00:00:01,500 --> 00:00:02,500\nB cuts in\n\n"
+                                       "3\n00:00:02,500 --> 00:00:03,900\nA again, touching B's end\n")
+    out = tmp_path / "o"
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "talk.srt"), "--model", "tiny", "--out", str(out)]) == 0
+    screen = capsys.readouterr().out
+    assert "!! 2 of 3 transcript spans overlap another (1 overlapping pair, 0.30 s covered by two or more spans)" in screen
+    assert "3 scored, 0 failed" in screen and screen.count("[0.30 s overlapped]") == 2
+    summary = json.loads((out / "transcript_summary.json").read_text())
+    assert summary["overlaps"]["pairs"] == 1 and summary["overlaps"]["spans"] == 2 and summary["overlaps"]["examples"] == [[0, 1]]
+    assert summary["overlaps"]["seconds"] == pytest.approx(0.3) and summary["spoken_s"] == pytest.approx(3.7)
+    assert "spans 0 and 1 (0.20–1.80 s, 1.50–2.50 s)" in (out / "log.txt").read_text()
+    table = pd.read_csv(out / "sentences.csv")
+    np.testing.assert_allclose(table["overlap_s"], [0.3, 0.3, 0.0])
+    # spans that only touch do not overlap: no note at all
+    (tmp_path / "plain.srt").write_text("1\n00:00:00,200 --> 00:00:01,500\none\n\n2\n00:00:01,500 --> 00:00:03,000\ntwo\n")
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "plain.srt"), "--model", "tiny",
+                 "--out", str(tmp_path / "p"), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["overlaps"] == {"pairs": 0, "spans": 0, "seconds": 0.0, "examples": [], "words": ""} and plain["spoken_s"] == 2.8
+
+
+def test_span_overlaps_counts_pairs_and_the_time_shared():
+    # a long span holding two others that overlap each other too, and one apart
+    per_span, ov = span_overlaps([0.0, 1.0, 2.0, 10.0], [5.0, 3.0, 4.0, 11.0])
+    assert ov["pairs"] == 3 and ov["spans"] == 3 and ov["seconds"] == pytest.approx(3.0)  # 1–4 s is covered twice or more
+    np.testing.assert_allclose(per_span, [3.0, 2.0, 2.0, 0.0])
+    assert ov["examples"] == [[0, 1], [0, 2], [1, 2]] and ov["words"].startswith("3 of 4 transcript spans overlap another (3 overlapping pairs")
+    assert covered_seconds([0.0, 1.0, 2.0, 10.0], [5.0, 3.0, 4.0, 11.0]) == pytest.approx(6.0)

@@ -117,6 +117,8 @@ def _segment_transcript(args) -> int:
         print(f"!! {summary['warning']}")
     for w in summary["decode_warnings"]:
         print(f"!! {screen_text(w)}")
+    if summary["overlaps"]["pairs"]:
+        print(f"!! {summary['overlaps']['words']}")
     print(f"{Path(args.path).name}: {summary['duration_s']:.1f} s, {len(table)} transcript spans from {Path(args.transcript).name}, "
           f"{summary['n_scored']} scored, {failed} failed")
     print(f"dominant emotion: {summary['dominant'] or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
@@ -125,7 +127,8 @@ def _segment_transcript(args) -> int:
     for r in shown.itertuples():
         what = f"{r.label:<9} conf {r.confidence:.3f}" if r.status == "ok" else f"failed: {r.error}"
         text = screen_text(" ".join(str(r.text).split()))
-        print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}")
+        shared = f"  [{r.overlap_s:.2f} s overlapped]" if r.overlap_s > 0 else ""
+        print(f"  {r.start:8.2f} – {r.end:8.2f} s  {what}  {text[:60]}{'…' if len(text) > 60 else ''}{shared}")
     print(f"sentences.csv, transcript_summary.json and log.txt written to {res.out_dir}")
     return EXIT_OK if not failed else EXIT_FAILED_ITEMS
 

@@ -88,6 +88,64 @@ def _scored_row(sc: Any, w: Word, i: int) -> dict:
     return row
 
 
+#: spans that share less than this (seconds) do not overlap: subtitles often end exactly where the next one starts
+OVERLAP_MIN_S = 1e-6
+#: overlapping pairs named in the summary (all are counted)
+OVERLAP_EXAMPLES = 5
+
+
+def _shared_intervals(starts: np.ndarray, ends: np.ndarray, depth: int) -> list[tuple[float, float]]:
+    """The stretches of time covered by at least ``depth`` spans, in order (an end before a start at the same time)."""
+    events = sorted([(float(e), -1) for e in ends] + [(float(s), 1) for s in starts])
+    out, level, since = [], 0, 0.0
+    for t, step in events:
+        if level + step >= depth > level:
+            since = t
+        elif level >= depth > level + step and t - since > OVERLAP_MIN_S:
+            out.append((since, t))
+        level += step
+    return out
+
+
+def span_overlaps(starts: Sequence[float], ends: Sequence[float]) -> tuple[np.ndarray, dict]:
+    """Per span, the seconds of it that another span covers too; and the overlaps counted for the summary.
+
+    Overlapping spans are legal (two speakers talking at once in a conversation transcript); each is scored on all
+    the audio of its stretch, the other voice included, so the count goes with the scores.  Returns
+    ``(overlap_s, {"pairs", "spans", "seconds", "examples", "words"})``: ``seconds`` is the time covered by two
+    or more spans, ``examples`` the first :data:`OVERLAP_EXAMPLES` pairs as ``[span, span]`` (table order)."""
+    starts, ends = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
+    order = np.lexsort((ends, starts))
+    active: list[tuple[float, int]] = []  # a heap of (end, span) of the spans begun and not yet ended
+    pairs, involved, examples = 0, set(), []
+    for i in order:
+        while active and active[0][0] <= starts[i] + OVERLAP_MIN_S:
+            heapq.heappop(active)
+        if ends[i] > starts[i] + OVERLAP_MIN_S:
+            for _, j in active:
+                pairs += 1
+                involved.update((int(i), int(j)))
+                if len(examples) < OVERLAP_EXAMPLES:
+                    examples.append(sorted((int(j), int(i))))
+        heapq.heappush(active, (float(ends[i]), int(i)))
+    examples.sort()
+    shared = _shared_intervals(starts, ends, 2)
+    per_span = np.array([sum(max(0.0, min(e, b) - max(s, a)) for a, b in shared) for s, e in zip(starts, ends)])
+    seconds = round(sum(b - a for a, b in shared), 3)
+    words = ""
+    if pairs:
+        shown = "; ".join(f"spans {a} and {b} ({starts[a]:.2f}–{ends[a]:.2f} s, {starts[b]:.2f}–{ends[b]:.2f} s)" for a, b in examples)
+        words = (f"{len(involved)} of {len(starts)} transcript spans overlap another ({pairs} overlapping pair{'s' if pairs != 1 else ''}, "
+                 f"{seconds:.2f} s covered by two or more spans): each is scored on all the audio of its stretch, the other voice "
+                 f"included (overlap_s in sentences.csv); e.g. {shown}{' …' if pairs > len(examples) else ''}")
+    return per_span.round(3), {"pairs": pairs, "spans": len(involved), "seconds": seconds, "examples": examples, "words": words}
+
+
+def covered_seconds(starts: Sequence[float], ends: Sequence[float]) -> float:
+    """Seconds covered by at least one span (overlapping time counted once)."""
+    return round(float(sum(b - a for a, b in _shared_intervals(np.asarray(starts, float), np.asarray(ends, float), 1))), 3)
+
+
 class _SpanCutter:
     """The recording's blocks that a span not yet cut still needs, and each span cut out as soon as they cover it.
 
@@ -227,6 +285,7 @@ def _table(run: _Pass, net: Any):
     columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
     out = pd.DataFrame(run.rows, columns=list(dict.fromkeys([*columns, *(k for r in run.rows for k in r)])))
     out = out.sort_values("span").reset_index(drop=True)
+    out["overlap_s"], out.attrs["overlaps"] = span_overlaps(out["start"].to_numpy(float), out["end"].to_numpy(float))
     if getattr(net.info, "random_weights", False):
         out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
     out.attrs["duration_s"] = run.n / run.sr
@@ -261,7 +320,9 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         One row per span, in order: ``span, start, end, text, status`` (``ok``/``failed``), ``error``,
         ``label, confidence, margin`` and ``score_<label>`` for each of the model's labels.  A span that
         cannot be scored (shorter than one model frame, longer than ``max_duration_s``, past the end of the
-        recording) is a failed row saying why; the others go on.  ``attrs["warning"]`` holds the
+        recording) is a failed row saying why; the others go on.  ``overlap_s``: the seconds of the span that
+        other spans cover too (overlaps are scored, and counted in ``attrs["overlaps"]``: :func:`span_overlaps`).
+        ``attrs["warning"]`` holds the
         random-weights banner when the checkpoint is random; ``attrs["duration_s"]`` the recording's
         duration; ``attrs["max_buffer_s"]`` the most audio held at once.
 
@@ -348,7 +409,8 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "source": stream.info.to_dict(), "transcript": str(transcript.expanduser().absolute()),
         "transcript_sha256": files.sha256_file(transcript), "segmentation": "transcript",
         "duration_s": run.n / run.sr, "n_spans": int(len(table)), "n_scored": int(len(ok)), "n_failed": int(len(failed)),
-        "spoken_s": round(float((ok["end"] - ok["start"]).sum()), 3) if len(ok) else 0.0,
+        "spoken_s": covered_seconds(ok["start"], ok["end"]),  # overlapping spans' shared time once
+        "overlaps": table.attrs["overlaps"],
         "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
         "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
         "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
@@ -380,6 +442,8 @@ def _log(run: _Pass, net: Any, stream: Any, summary: dict, elapsed: float) -> Pr
     log.note(f"Transcript {Path(summary['transcript']).name}: {summary['n_spans']} spans, {summary['n_scored']} scored, "
              f"{summary['n_failed']} failed ({summary['spoken_s']:.1f} s of the {duration:.1f} s scored); "
              f"most audio held at once {summary['max_buffer_s']:.1f} s")
+    if summary["overlaps"]["pairs"]:
+        log.note(summary["overlaps"]["words"], level="WARNING")
     for f in summary["failed"]:
         log.note(f"span {f['span']} ({f['start']:.2f}–{f['end']:.2f} s) failed: {f['error']}", level="WARNING")
     log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))
