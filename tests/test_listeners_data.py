@@ -266,3 +266,17 @@ def test_vote_rows_naming_an_id_with_a_line_break_are_summed_up_on_one_line(tmp_
     text = report.summary() + "\n" + L.attach(manifest, report).summary()
     assert len(text.splitlines()) == 2 and "x\\nerror: forged\\x1b[2J" in text, text
     assert text.replace("\n", "").isprintable(), repr(text)
+
+
+def test_labels_with_no_counterpart_are_not_one_category_of_the_agreement():
+    # "frustrated;frustrated;bored;bored;angry" with both mapped to "" (no counterpart): the majority category holds 2 of
+    # 5 responses, but the unmapped ones were counted as one category of 4, so agreement read 0.8 ("listeners agree")
+    rec = L.record_from_rater_labels("frustrated;frustrated;bored;bored;angry", label_map={"frustrated": "", "bored": ""})
+    assert (rec["votes_angry"], rec["votes_unmapped"], rec["n_raters"]) == (1, 4, 5)
+    assert rec["agreement"] == pytest.approx(2 / 5)
+    # a corpus reader's raw categories (vote(): IEMOCAP frustration and other both unmapped, 2 each)
+    counts, unmapped, raw_max = L.vote(["Frustration", "Frustration", "Other", "Other", "Anger"],
+                                       {"frustration": "", "other": "", "anger": "angry"}, L.ReadReport({}, "t"))
+    assert L.record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)["agreement"] == pytest.approx(2 / 5)
+    # synonyms of one class stay one category
+    assert L.record_from_rater_labels("anger;angry;neutral")["agreement"] == pytest.approx(2 / 3)

@@ -12,6 +12,9 @@ from pathlib import Path
 from workbench.analysis.listeners import DEFAULT_BANDS, LISTENERS_FILE, run_listeners
 from workbench.data.listeners import attach, FORMATS, read_votes, records_from_manifest
 from workbench.errors import ConfigError, printable
+from workbench.labels import LABEL_KEYS
+from workbench.model.checkpoints import resolve_model
+from workbench.model.network import checkpoint_labels
 from workbench.data.manifest import read_manifest, write_manifest
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder
@@ -81,7 +84,9 @@ def add_import_votes(datasets_sub) -> None:
     iv.add_argument("--include-self", action="store_true", help="IEMOCAP: count the actors' self-evaluations as votes")
     iv.add_argument("--consensus", default=None, help="MSP-Podcast: labels_consensus.csv to keep its consensus class and dimensions")
     iv.add_argument("--id-column", default=None, help="generic: the votes file's id column (default: id)")
-    iv.add_argument("--label-map", default=None, help="generic/manifest: JSON file {rater label: one of the nine keys or \"\"}")
+    iv.add_argument("--label-map", default=None, help="generic/manifest: JSON file {rater label: one of the classes or \"\"}")
+    iv.add_argument("--model", default=None, help="generic/manifest: vote over this checkpoint's classes (a fine-tuned head's "
+                    "own, e.g. calm, tense) instead of the nine emotion2vec+ keys; rater labels that are these classes need no map")
 
 
 def _label_map(path: str | None) -> dict | None:
@@ -89,17 +94,25 @@ def _label_map(path: str | None) -> dict | None:
         return None
     p = Path(path)
     if not p.is_file():
-        raise ConfigError("label map file not found.", source=str(p), fix="pass a JSON file {label: emotion key or \"\"}.")
+        raise ConfigError("label map file not found.", source=str(p), fix="pass a JSON file {label: class or \"\"}.")
     data = load_json_file(p, what="a label map")  # capped: a label map is a few kB
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise ConfigError("must be a JSON object {label: emotion key or \"\"}.", source=str(p), fix="write {\"label\": \"angry\", …}.")
+        raise ConfigError("must be a JSON object {label: class or \"\"}.", source=str(p), fix="write {\"label\": \"angry\", …}.")
     return data
+
+
+def _vote_classes(model: str | None) -> list[str] | None:
+    """The classes ``--model`` scores (a local or generated checkpoint's tokens.txt; a hub id's are the nine); None without it."""
+    if model is None:
+        return None
+    resolved = resolve_model(model)
+    return list(LABEL_KEYS) if resolved.kind == "hub" else checkpoint_labels(resolved.model)
 
 
 def cmd_import_votes(args) -> int:
     per_format = {"modality": ("crema-d-tabulated", "crema-d-responses"), "emo_responses": ("crema-d-responses",),
                   "include_self": ("iemocap",), "consensus": ("msp-podcast",), "id_column": ("generic",),
-                  "label_map": ("generic", "manifest")}
+                  "label_map": ("generic", "manifest"), "model": ("generic", "manifest")}
     for opt, formats in per_format.items():
         given = getattr(args, opt)
         if given not in (None, False) and args.format not in formats:
@@ -109,12 +122,13 @@ def cmd_import_votes(args) -> int:
     if args.format == "manifest":
         if args.votes is not None:
             raise ConfigError("--votes does not apply to --format manifest (the votes are the manifest's own columns).", fix="leave it out.")
-        report = records_from_manifest(manifest, label_map=_label_map(args.label_map))
+        report = records_from_manifest(manifest, label_map=_label_map(args.label_map), classes=_vote_classes(args.model))
     else:
         if args.votes is None:
             raise ConfigError(f"--format {args.format} needs --votes (the {FORMATS[args.format]}).", fix="pass its path.")
         options = {"modality": args.modality, "emo_responses": args.emo_responses, "include_self": args.include_self or None,
-                   "consensus": args.consensus, "id_column": args.id_column, "label_map": _label_map(args.label_map)}
+                   "consensus": args.consensus, "id_column": args.id_column, "label_map": _label_map(args.label_map),
+                   "classes": _vote_classes(args.model)}
         report = read_votes(args.format, args.votes, **options)
     attached = attach(manifest, report)
     if not attached.n_attached:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from workbench.data.corpora import crema_d, emodb, iemocap, msp_podcast
 from workbench.data.corpora.registry import LISTENER_FACTS, VOTE_FORMATS
@@ -50,57 +50,82 @@ __all__ = [
     "read_iemocap_evaluation", "read_msp_podcast",
     # this module
     "FORMATS", "corpus_listener_facts", "has_listeners", "listener_frame", "read_generic", "read_votes",
-    "record_from_rater_labels", "record_from_vote_columns", "records_from_manifest",
+    "record_from_rater_labels", "record_from_vote_columns", "records_from_manifest", "vote_classes",
 ]
 
 
-def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[str, str] | None = None, source: str = "rater_labels") -> dict[str, Any]:
-    """A record from one item's per-rater labels (``"angry;angry;neutral"`` or a list).
+def _class_of(label: str, label_map: Mapping[str, str] | None, classes: Sequence[str], source: str) -> str | None:
+    """The class of ``classes`` one rater label stands for ("" = no counterpart), None when nothing names it.
 
-    Each label maps through ``label_map`` (corpus label → key, "" = no
-    counterpart) or, without one, the common English emotion names of
-    :func:`workbench.data.manifest.generic_emotion`; a label neither knows is refused.
+    The label map first (exact, then lower-cased), then the label itself when it is one of ``classes``
+    (case-insensitive: a fine-tuned head's own calm, tense), then a common English emotion name
+    (:func:`workbench.data.manifest.generic_emotion`) when that is one of ``classes``.
     """
+    if label_map:
+        key = label_map.get(label, label_map.get(label.lower()))
+        if key is not None:
+            if key and key not in classes:
+                raise ConfigError(f"label map sends {label!r} to {key!r}, not one of {', '.join(classes)}.", source=source,
+                                  fix="map every label to one of these classes, or to \"\" when it has no counterpart.")
+            return key
+    own = {c.lower(): c for c in classes}
+    if label.lower() in own:
+        return own[label.lower()]
+    key = generic_emotion(label)
+    return key if key in classes else None
+
+
+def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[str, str] | None = None, source: str = "rater_labels",
+                             classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any]:
+    """A record from one item's per-rater labels (``"angry;angry;neutral"`` or a list), with votes over ``classes``.
+
+    ``classes`` are the nine keys, or a fine-tuned head's own (``calm, tense``).  Each label maps through
+    ``label_map`` (corpus label → class, "" = no counterpart), or is one of ``classes`` itself, or (for a
+    class among them) a common English emotion name of :func:`workbench.data.manifest.generic_emotion`; a
+    label none of these names is refused with the valid classes listed.  Agreement is the share of the
+    largest category: a class, or one label mapped to "" (labels with no counterpart are not one category).
+    """
+    classes = list(classes)
     items = [x.strip() for x in (labels.split(";") if isinstance(labels, str) else labels) if str(x).strip()]
     counts: dict[str, float] = {}
+    raw: dict[str, float] = {}
     unmapped = 0.0
     unknown = []
     for lab in items:
-        key = (label_map or {}).get(lab, (label_map or {}).get(lab.lower())) if label_map else None
+        key = _class_of(lab, label_map, classes, source)
         if key is None:
-            key = generic_emotion(lab)
-            if not key:
-                unknown.append(lab)
-                continue
+            unknown.append(lab)
+            continue
         if key:
-            if key not in LABEL_KEYS:
-                raise ConfigError(f"label map sends {lab!r} to {key!r}, not one of {', '.join(LABEL_KEYS)}.", source=source,
-                                  fix="map every label to one of the nine keys, or to \"\" when it has no counterpart.")
             counts[key] = counts.get(key, 0.0) + 1
         else:
             unmapped += 1
+            raw[lab.lower()] = raw.get(lab.lower(), 0.0) + 1
     if unknown:
-        raise ConfigError(f"rater labels {sorted(set(unknown))} are not emotion names this reader knows "
-                          f"(known: {', '.join(LABEL_KEYS)} and common names such as 'anger').",
-                          source=source, fix="pass a label map {label: key or \"\"} for the corpus's own labels.")
-    return record_from_counts(counts, unmapped=unmapped)
+        names = "the nine emotion2vec+ keys and common names such as 'anger'" if classes == list(LABEL_KEYS) else "the model's classes"
+        raise ConfigError(f"rater labels {sorted(set(unknown))} are neither classes to vote on ({', '.join(classes)}; "
+                          f"{names}) nor keys of the label map.",
+                          source=source, fix="pass a label map {label: one of these classes or \"\"} for the corpus's own labels.")
+    return record_from_counts(counts, unmapped=unmapped, raw_max=max([*raw.values(), *counts.values()], default=0.0),
+                             classes=classes)
 
 
-def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes") -> dict[str, Any] | None:
-    """A record from a row that has ``votes_<key>`` columns (counts); None when it has none.
+def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any] | None:
+    """A record from a row that has ``votes_<class>`` columns (counts) for classes of ``classes``; None when it has none.
 
-    Column names ``votes_<x>`` with ``x`` not one of the nine keys (nor
-    ``unmapped``) are refused with the valid names listed.
+    Column names ``votes_<x>`` with ``x`` not one of ``classes`` (nor ``unmapped``) are refused with the
+    valid names listed.
     """
+    columns = [f"votes_{k}" for k in classes]
     names = [k for k in row if str(k).startswith("votes_")]
     if not names:
         return None
-    bad = [k for k in names if k not in VOTE_COLUMNS and k != UNMAPPED]
+    bad = [k for k in names if k not in columns and k != UNMAPPED]
     if bad:
-        raise ConfigError(f"unknown vote column(s) {bad}; valid: {', '.join((*VOTE_COLUMNS, UNMAPPED))}.", source=source,
-                          fix="name each vote column votes_<one of the nine keys>, or votes_unmapped.")
+        raise ConfigError(f"unknown vote column(s) {bad}; valid: {', '.join((*columns, UNMAPPED))}.", source=source,
+                          fix="name each vote column votes_<one of these classes>, or votes_unmapped.")
     counts = {}
-    for k in VOTE_COLUMNS:
+    for k in columns:
         if k in row:
             v = as_float(row[k])
             if v == v or str(row[k]).strip().lower() not in ("", "nan", "none"):  # empty: no count; "inf", "-3": refused
@@ -109,11 +134,16 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes") -
     unmapped = as_float(row.get(UNMAPPED))
     if unmapped == unmapped:
         unmapped = check_count(unmapped, UNMAPPED, source=source)
-    return record_from_counts(counts, unmapped=unmapped if unmapped == unmapped else 0.0)  # NaN (absent) counts none
+    return record_from_counts(counts, unmapped=unmapped if unmapped == unmapped else 0.0, classes=classes)  # NaN (absent) counts none
 
 
-def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: Mapping[str, str] | None = None) -> ReadReport:
-    """A CSV with an id column and either ``rater_labels`` (``"angry;angry;neutral"``) or ``votes_<key>`` count columns."""
+def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: Mapping[str, str] | None = None,
+                 classes: Sequence[str] | None = None) -> ReadReport:
+    """A CSV with an id column and either ``rater_labels`` (``"angry;angry;neutral"``) or ``votes_<class>`` count columns.
+
+    ``classes``: the classes the votes are over (a fine-tuned head's own); None for the nine keys.
+    """
+    classes = list(classes or LABEL_KEYS)
     p = corpus_file(path, "votes file")
     report = ReadReport({}, str(p))
     header, rows = csv_rows(p, (id_column,))
@@ -124,27 +154,30 @@ def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: M
     for n, r in enumerate(rows, 1):
         src = f"{p}, row {n}"
         if "rater_labels" in header and r["rater_labels"].strip():
-            report.records[r[id_column]] = record_from_rater_labels(r["rater_labels"], label_map=label_map, source=src)
+            report.records[r[id_column]] = record_from_rater_labels(r["rater_labels"], label_map=label_map, source=src, classes=classes)
         else:
-            rec = record_from_vote_columns({k: v for k, v in r.items() if k.startswith("votes_")}, source=src)
+            rec = record_from_vote_columns({k: v for k, v in r.items() if k.startswith("votes_")}, source=src, classes=classes)
             if rec is not None:
                 report.records[r[id_column]] = rec
     return report
 
 
-def records_from_manifest(manifest: Manifest, *, label_map: Mapping[str, str] | None = None) -> ReadReport:
-    """Listener records from the manifest's own extra columns (``rater_labels`` or ``votes_<key>``).
+def records_from_manifest(manifest: Manifest, *, label_map: Mapping[str, str] | None = None,
+                          classes: Sequence[str] | None = None) -> ReadReport:
+    """Listener records from the manifest's own extra columns (``rater_labels`` or ``votes_<class>``).
 
     For HF datasets and lhotse manifests whose supervisions carry these fields
-    as custom columns (they arrive in ``meta``).
+    as custom columns (they arrive in ``meta``).  ``classes``: as :func:`read_generic`.
     """
+    classes = list(classes or LABEL_KEYS)
     report = ReadReport({}, manifest.source or manifest.name or "manifest")
     for it in manifest.items:
         src = f"{report.source}, item {it.id}"
         if it.meta.get("rater_labels"):
-            report.records[it.id] = record_from_rater_labels(it.meta["rater_labels"], label_map=label_map, source=src)
+            report.records[it.id] = record_from_rater_labels(it.meta["rater_labels"], label_map=label_map, source=src, classes=classes)
         else:
-            rec = record_from_vote_columns({k: v for k, v in it.meta.items() if str(k).startswith("votes_")}, source=src)
+            rec = record_from_vote_columns({k: v for k, v in it.meta.items() if str(k).startswith("votes_")}, source=src,
+                                           classes=classes)
             if rec is not None:
                 report.records[it.id] = rec
     return report
@@ -156,29 +189,46 @@ def has_listeners(frame) -> bool:
     return "agreement" in listener_frame(frame).columns and bool(listener_frame(frame)["agreement"].notna().any())
 
 
+def _meta_dicts(frame) -> list[dict]:
+    return [m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {}) for m in frame["meta"]]
+
+
 def listener_frame(frame):
     """The listener columns of a results or manifest DataFrame, flat, one row per input row (same index).
 
     Reads flat ``votes_*``/``n_raters``/``agreement`` columns when present,
-    else the ``meta`` JSON column.  Missing values are NaN.
+    else the ``meta`` JSON column.  The vote columns are ``votes_<class>`` for
+    the nine keys and for every other class a record names (a fine-tuned head's
+    own, imported with ``import-votes --model``): the nine first, then the others
+    in the order met (:func:`vote_classes` reads them back).  Missing values are NaN.
     """
     import pandas as pd
 
-    cols = list(LISTENER_COLUMNS)
-    if all(c in frame.columns for c in ("agreement", "n_raters")):
+    flat = all(c in frame.columns for c in ("agreement", "n_raters"))
+    dicts = _meta_dicts(frame) if not flat and "meta" in frame.columns else None
+    names = list(frame.columns) if flat else [k for d in (dicts or ()) for k in d]
+    others = [k for k in dict.fromkeys(map(str, names)) if k.startswith("votes_") and k not in LISTENER_COLUMNS]
+    cols = [*VOTE_COLUMNS, *others, *LISTENER_COLUMNS[len(VOTE_COLUMNS):]]
+    if flat:
         out = frame.reindex(columns=cols)
-    elif "meta" in frame.columns:
-        rows = []
-        for m in frame["meta"]:
-            d = m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {})
-            rows.append({c: d.get(c) for c in cols})
-        out = pd.DataFrame(rows, index=frame.index, columns=cols)
+    elif dicts is not None:
+        out = pd.DataFrame([{c: d.get(c) for c in cols} for d in dicts], index=frame.index, columns=cols)
     else:
         out = pd.DataFrame(index=frame.index, columns=cols)
     num = [c for c in cols if c != "listener_majority"]
     out[num] = out[num].apply(pd.to_numeric, errors="coerce")
     out["listener_majority"] = out["listener_majority"].fillna("").astype(str)
     return out
+
+
+def vote_classes(listeners) -> list[str]:
+    """The classes listeners voted over in a :func:`listener_frame`: those whose ``votes_<class>`` column has a count.
+
+    The nine keys when records of the corpus readers (nine columns, zeros included) are there; a fine-tuned head's
+    own classes when the votes were imported onto them; both when a table mixes the two.
+    """
+    return [c[len("votes_"):] for c in listeners.columns
+            if c.startswith("votes_") and c != UNMAPPED and listeners[c].notna().any()]
 
 
 def corpus_listener_facts(frame) -> dict[str, Any]:
@@ -206,7 +256,7 @@ def corpus_listener_facts(frame) -> dict[str, Any]:
 
 
 #: the generic forms, read here
-_GENERIC_FORMATS = {"generic": (read_generic, {"id_column", "label_map"}, "CSV with an id column and rater_labels or votes_<key> columns")}
+_GENERIC_FORMATS = {"generic": (read_generic, {"id_column", "label_map", "classes"}, "CSV with an id column and rater_labels or votes_<key> columns")}
 #: votes format → what the file is (the corpora's formats, then the generic one)
 FORMATS = {fmt: what for fmt, (_, _, what) in {**VOTE_FORMATS, **_GENERIC_FORMATS}.items()}
 

@@ -37,7 +37,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from workbench.data.manifest import Manifest
 from workbench.errors import ConfigError, printable
@@ -101,35 +101,37 @@ def check_count(value: Any, what: str, *, source: str | None = None, whole: bool
 
 
 def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, raw_max: float | None = None,
-                       whole: bool = False, source: str | None = None) -> dict[str, Any]:
-    """A listener record from vote counts per nine-class key.
+                       whole: bool = False, source: str | None = None, classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any]:
+    """A listener record from vote counts per class of ``classes`` (the nine keys, or a fine-tuned head's own).
 
     Parameters
     ----------
     counts
-        ``{key: count}`` for keys of ``LABEL_KEYS`` (others refused); absent keys count 0.
+        ``{class: count}`` for classes of ``classes`` (others refused, the valid ones listed); absent ones count 0.
     unmapped
         Responses for categories with no counterpart.
     raw_max
-        The largest count over the corpus's own categories, when several of them
-        map onto one key (IEMOCAP happiness and excited): agreement is then the
-        share of the corpus's majority category, not of the merged class.
+        The largest count over the corpus's own categories, mapped or not (responses of several categories can
+        map onto one class, IEMOCAP happiness and excited, or all to "no counterpart"): agreement is then the
+        share of the corpus's majority category, not of a merged class.  Without it, the unmapped responses
+        count as one category.
+    classes
+        The classes the record has a ``votes_<class>`` column for.
     """
-    bad = [k for k in counts if k not in LABEL_KEYS]
+    classes = list(classes)
+    bad = [k for k in counts if k not in classes]
     if bad:
-        raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(LABEL_KEYS)}.",
-                          fix="map the corpus's categories onto the nine keys first.")
+        raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(classes)}.", source=source,
+                          fix="map the corpus's categories onto these classes first.")
     counts = {k: check_count(v, f"the count of {k}", source=source, whole=whole) for k, v in counts.items()}
     unmapped = check_count(unmapped, "the count of unmapped responses", source=source, whole=whole)
-    rec: dict[str, Any] = {f"votes_{k}": float(counts.get(k, 0.0)) for k in LABEL_KEYS}
+    rec: dict[str, Any] = {f"votes_{k}": float(counts.get(k, 0.0)) for k in classes}
     rec[UNMAPPED] = float(unmapped)
     n = float(sum(counts.values()) + unmapped)
     rec["n_raters"] = n
-    top = max([*counts.values(), unmapped, 0.0])
-    if raw_max is not None:
-        top = max(raw_max, unmapped)
+    top = raw_max if raw_max is not None else max([*counts.values(), unmapped, 0.0])
     rec["agreement"] = top / n if n > 0 else NAN
-    best = [k for k in LABEL_KEYS if counts.get(k, 0.0) == max(counts.values(), default=0.0) and counts.get(k, 0.0) > 0]
+    best = [k for k in classes if counts.get(k, 0.0) == max(counts.values(), default=0.0) and counts.get(k, 0.0) > 0]
     rec["listener_majority"] = best[0] if len(best) == 1 and counts[best[0]] > unmapped else ""
     return rec
 
@@ -265,7 +267,7 @@ class AttachReport:
 
 
 def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
-    """Write each record into the ``meta`` of the manifest item with the same id (in place).
+    """Write each record into the ``meta`` of the manifest item with the same id (in place), replacing its old votes.
 
     Rows for items the manifest lacks (EmoDB's unreleased recordings) are
     counted, never an error; the count is logged.
@@ -276,6 +278,8 @@ def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
         rec = report.records.get(it.id)
         if rec is None:
             continue
+        for k in [k for k in it.meta if str(k).startswith("votes_")]:  # a record over other classes replaces the old one whole
+            del it.meta[k]
         it.meta.update(rec)
         n += 1
     extra = [k for k in report.records if k not in ids]
