@@ -169,3 +169,31 @@ def test_a_head_with_its_own_classes_is_not_listed_wrong_where_listeners_used_a_
     # the soft-label figures are n/a because no class is shared, not because votes are missing ("carries votes for every class")
     assert rep.soft_labels_reason.startswith("the model's classes (hot, low) share none with the classes listeners voted over")
     assert any("20 items whose listener majority is not one of the model's classes (angry 10, sad 10)" in n for n in rep.notes)
+
+
+def test_votes_over_a_heads_own_classes_are_compared_over_them_and_votes_beyond_them_are_counted():
+    # votes imported onto a head's classes (import-votes --model): votes_calm, votes_tense, and one class the head
+    # lacks (votes_bored, from an older import); listener_frame read only the nine vote columns, so the head's run had
+    # "no vote distribution to compare with"
+    rows = []
+    for i in range(6):
+        calm = 0.2 + 0.1 * i
+        votes = {"calm": 3.0, "tense": 1.0} if i % 2 else {"calm": 1.0, "tense": 2.0, "bored": 1.0}
+        meta = record_from_counts(votes, classes=["calm", "tense", "bored"]) if "bored" in votes else \
+            record_from_counts(votes, classes=["calm", "tense"])
+        rows.append({"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": ["calm", "tense"][i % 2],
+                     "pred": "calm" if calm > 0.5 else "tense", "confidence": max(calm, 1 - calm), "path": f"u{i}.wav",
+                     "meta": json.dumps(meta), "score_calm": calm, "score_tense": 1 - calm})
+    table = pd.DataFrame(rows)
+    rep = A.evaluate_listeners(table, n_boot=0)
+    assert rep.soft_labels_reason == "" and rep.n_distribution == 6
+    # by hand: votes calm 1, tense 2 (bored left out, renormalised: 1/3, 2/3) or calm 3, tense 1; scores calm 0.2 + 0.1 i
+    v = np.array([[1 / 3, 2 / 3] if i % 2 == 0 else [0.75, 0.25] for i in range(6)])
+    p = np.array([[0.2 + 0.1 * i, 0.8 - 0.1 * i] for i in range(6)])
+    m = (v + p) / 2
+    jsd = 0.5 * (v * np.log2(v / m)).sum(axis=1) + 0.5 * (p * np.log2(p / m)).sum(axis=1)
+    assert rep.jsd_mean == pytest.approx(jsd.mean())
+    assert rep.cross_entropy_mean == pytest.approx(-(v * np.log(p)).sum(axis=1).mean())
+    assert rep.confusion_rows == ["calm", "tense", "bored"]
+    assert "3 votes for classes the divergences do not compare over (bored 3) are left out of them (each item's votes " \
+           "renormalised over calm, tense)" in rep.notes

@@ -30,10 +30,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.listeners import corpus_listener_facts, listener_frame, VOTE_COLUMNS
+from workbench.data.listeners import corpus_listener_facts, listener_frame, vote_classes
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
-from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
@@ -212,6 +211,25 @@ class _Scored:
         return self.listeners["listener_majority"].to_numpy(str)
 
 
+def _unshared_notes(lf, dist_keys: list[str], voted: list[str]) -> list[str]:
+    """What the divergences leave out, counted: model classes listeners had no vote column for, and votes for
+    classes the model lacks (listeners who voted over the nine, beside a head with its own classes)."""
+    notes = []
+    shared = [k for k in dist_keys if k in voted]
+    if len(shared) < len(dist_keys):
+        missing = [k for k in dist_keys if k not in voted]
+        notes.append(f"listeners voted over {', '.join(printable(k) for k in voted) or 'no class'}; the model's "
+                     f"{', '.join(printable(k) for k in missing)} {'has' if len(missing) == 1 else 'have'} no vote column, so the "
+                     f"divergences use the {len(shared)} classes both share" + (" (none: no divergences)" if not shared else ""))
+    beyond = {k: float(np.nansum(lf[f"votes_{k}"].to_numpy(float))) for k in voted if k not in dist_keys}
+    beyond = {k: v for k, v in beyond.items() if v > 0}
+    if beyond:
+        notes.append(f"{sum(beyond.values()):g} votes for classes the divergences do not compare over "
+                     f"({', '.join(f'{printable(k)} {v:g}' for k, v in beyond.items())}) are left out of them"
+                     + (f" (each item's votes renormalised over {', '.join(printable(k) for k in shared)})" if shared else ""))
+    return notes
+
+
 def _scored(results, variant: str, restrict: bool) -> _Scored:
     ok = select_rows(results, variant, "ok")
     lf = listener_frame(ok)
@@ -219,9 +237,10 @@ def _scored(results, variant: str, restrict: bool) -> _Scored:
     sc, lf = ok[has], lf[has]
     emotion = sc["emotion"].fillna("").astype(str).to_numpy()
     labels = score_labels(ok)  # the model's classes: the nine, or a fine-tuned head's own
+    voted = vote_classes(lf)  # the classes listeners voted over: the nine, or the head's own (import-votes --model)
     classes = [c for c in labels if c in set(emotion)]
     if not classes:  # no corpus labels: the classes listeners used
-        classes = [c for c in labels if c in LABEL_KEYS and (lf[f"votes_{c}"].fillna(0) > 0).any()]
+        classes = [c for c in labels if c in voted and (lf[f"votes_{c}"].fillna(0) > 0).any()]
     scores = sc[score_columns(labels)].to_numpy(float) if len(sc) else np.zeros((0, len(labels)))
     if restrict and classes:
         idx = [labels.index(c) for c in classes]
@@ -232,14 +251,9 @@ def _scored(results, variant: str, restrict: bool) -> _Scored:
         pred = sc["pred"].astype(str).to_numpy()
         conf = sc["confidence"].to_numpy(float)
         dist_keys = list(labels)
-    notes: list[str] = []
-    # listeners vote over the nine emotion2vec+ classes: a head with other labels is compared on the classes both have
-    voted = [k for k in dist_keys if k in LABEL_KEYS]
-    if len(voted) < len(dist_keys):
-        notes.append(f"listeners voted over the nine emotion2vec+ classes; the model's {', '.join(k for k in dist_keys if k not in voted)} "
-                     f"{'has' if len(dist_keys) - len(voted) == 1 else 'have'} no vote column, so the divergences use the "
-                     f"{len(voted)} classes both share" + (" (none: no divergences)" if not voted else ""))
-    return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, voted, notes)
+    notes = _unshared_notes(lf, dist_keys, voted)
+    shared = [k for k in dist_keys if k in voted]
+    return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, shared, notes)
 
 
 def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, facts: dict, lowest: float) -> dict:
@@ -329,9 +343,10 @@ def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str
     cols = s.classes + [c for c in s.labels if c not in s.classes and c in set(s.pred.tolist())]
     hard = (confusion(s.emotion[labelled], s.pred[labelled], s.classes, cols) if labelled.any()
             else np.zeros((len(s.classes), len(cols)), int))
-    rows_w = list(dict.fromkeys(s.classes + [k for k in LABEL_KEYS if (s.listeners[f"votes_{k}"].fillna(0) > 0).any()]))
+    voted = vote_classes(s.listeners)  # the nine, or a fine-tuned head's own classes
+    rows_w = list(dict.fromkeys(s.classes + [k for k in voted if (s.listeners[f"votes_{k}"].fillna(0) > 0).any()]))
     weighted = np.zeros((len(rows_w), len(cols)))
-    full = s.listeners[list(VOTE_COLUMNS)].to_numpy(float)
+    full = s.listeners[[f"votes_{k}" for k in voted]].to_numpy(float)
     col_index = {c: j for j, c in enumerate(cols)}
     for i in range(len(s.rows)):
         vr = full[i]
@@ -339,8 +354,8 @@ def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str
             continue
         share = vr / vr.sum()
         for r, k in enumerate(rows_w):
-            if k in LABEL_KEYS:  # a class listeners had no vote for (a fine-tuned head's own) keeps an empty row
-                weighted[r, col_index[s.pred[i]]] += share[LABEL_KEYS.index(k)]
+            if k in voted:  # a class listeners had no vote for (a corpus class of the model's) keeps an empty row
+                weighted[r, col_index[s.pred[i]]] += share[voted.index(k)]
     return hard, weighted, rows_w, cols
 
 
