@@ -140,3 +140,58 @@ def test_a_skipped_name_with_a_line_break_stays_inside_the_manifest_commands_not
     err = capsys.readouterr().err
     assert "not audio files: x\\nerror: forged.wav (not a regular file)" in err, err
     assert not any(line.startswith("error:") for line in err.splitlines()), err
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_a_manifest_over_the_row_cap_is_refused_before_it_is_read_whole(tmp_path, monkeypatch, ext):
+    """The lines were counted in the decoded text: a 2.1M-row CSV was read and decoded (230 MB) to be refused, and
+    before that count existed, parsed too (1.5 GB).  Now they are counted on the bytes, a chunk at a time."""
+    monkeypatch.setattr(manifest_module, "TABLE_MAX_ROWS", 1000)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the whole file was read before the row cap was checked")
+
+    monkeypatch.setattr(manifest_module, "read_bytes_capped", never)
+    rows = [f"u{i},a.wav" if ext == ".csv" else f'{{"id": "u{i}", "path": "a.wav"}}' for i in range(1500)]
+    (tmp_path / f"m{ext}").write_text("\r\n".join(["id,path"] if ext == ".csv" else []) + "\r\n".join(rows) + "\r\n")
+    with pytest.raises(ConfigError, match=r"has 1,50\d lines; a manifest holds at most 1,000 rows"):
+        read_manifest(tmp_path / f"m{ext}", validate_files=False)
+
+
+def test_a_utf16_manifest_over_the_row_cap_is_still_counted_in_its_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest_module, "TABLE_MAX_ROWS", 50)
+    rows = "id,path\n" + "".join(f"r{i},a.wav\n" for i in range(60))
+    (tmp_path / "m.csv").write_bytes(codecs.BOM_UTF16_LE + rows.encode("utf-16-le"))
+    with pytest.raises(ConfigError, match="has 61 lines; a manifest holds at most 50 rows"):
+        read_manifest(tmp_path / "m.csv", validate_files=False)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_lines_counted_on_bytes_equal_lines_counted_in_the_text(tmp_path, chunk):
+    from workbench.serialize import count_lines
+
+    text = "id,path\r\nא,a.wav\rb,ਪੰਜਾਬੀ\n\r\nc,\u2028x.wav\r\r\n"  # \r\n split across chunks when chunk is odd
+    (tmp_path / "t.csv").write_bytes(text.encode("utf-8"))
+    assert count_lines(tmp_path / "t.csv", chunk=chunk) == text.count("\n") + text.count("\r") - text.count("\r\n") == 6
+    (tmp_path / "u.csv").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert count_lines(tmp_path / "u.csv", chunk=chunk) is None  # a 0x0A byte of UTF-16 is no line end
+    assert count_lines(tmp_path / "t.csv", chunk=chunk, max_bytes=10) is None  # past the byte cap: that check refuses it
+
+
+def test_a_legal_manifest_reads_the_same_rows_row_by_row(tmp_path):
+    """The CSV is parsed one row at a time now (the rows were held as lists beside their dicts): blank lines, short
+    rows, quoted commas and line breaks, meta JSON and extra columns read as before."""
+    text = ('id,path,label,start,meta,extra\r\n\r\n'
+            'a,a.wav,happy,1.5,"{""k"": 1}",x\r\n'
+            'b,"b,1.wav","sad\nly",,,\r\n'
+            ' , , \r\n'
+            'c,c.wav\r\n')
+    (tmp_path / "m.csv").write_text(text, encoding="utf-8", newline="")
+    m = read_manifest(tmp_path / "m.csv", validate_files=False)
+    assert [(it.id, it.path, it.label, it.start, it.meta) for it in m.items] == [
+        ("a", "a.wav", "happy", 1.5, {"k": 1, "extra": "x"}), ("b", "b,1.wav", "sad\nly", None, {"extra": ""}),
+        ("c", "c.wav", "", None, {"extra": ""})]
+    assert m.items[0].emotion == "happy" and m.items[1].emotion == ""
+    (tmp_path / "long.csv").write_text("id,path\na,a.wav\nb,b.wav,extra\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"row 2 has 3 fields but the header has 2 \['id', 'path'\]"):
+        read_manifest(tmp_path / "long.csv", validate_files=False)

@@ -250,6 +250,34 @@ def _read_upto(stream: Any, limit: int, hint: int | None) -> bytes:
     return first + more if more else first
 
 
+def count_lines(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, chunk: int = 1 << 20) -> int | None:
+    """The lines of a UTF-8 (or ASCII) file as ``\\n``, ``\\r\\n`` and a lone ``\\r`` end them, counted on its bytes a chunk
+    at a time (memory: one chunk), so that a table over a row cap is refused before it is read, decoded and parsed.
+
+    None when the file cannot be read, starts with a UTF-16 or UTF-32 byte-order mark (a 0x0A byte is then no line end: a Gurmukhi
+    letter holds one; count in the decoded text) or is longer than ``max_bytes`` (the byte cap refuses it).  A line
+    end is a single byte in UTF-8: no byte of a multi-byte character is 0x0A or 0x0D.
+    """
+    n = cr_lf = read = 0
+    last_cr = False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if any(head.startswith(bom) for bom, codec in BYTE_ORDER_MARKS if codec != "UTF-8-sig"):
+                return None
+            f.seek(0)
+            while block := f.read(chunk):
+                read += len(block)
+                if read > max_bytes:
+                    return None
+                n += block.count(b"\n") + block.count(b"\r")
+                cr_lf += block.count(b"\r\n") + (last_cr and block[:1] == b"\n")  # a \r\n split across two chunks
+                last_cr = block[-1:] == b"\r"
+    except OSError:
+        return None  # the reader that follows names the reason
+    return n - cr_lf
+
+
 def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, max_rows: int = TABLE_MAX_ROWS,
                      source: str | None = None, what: str = "a table", encoding: str = "utf-8",
                      errors: str = "strict") -> str:

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import TABLE_MAX_ROWS, check_fields, decode_text, read_bytes_capped, shown, text_lines
+from workbench.serialize import TABLE_MAX_ROWS, check_fields, count_lines, decode_text, read_bytes_capped, shown, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Item:
         """Build an item from one record; raises ``ValueError`` naming the column that is wrong."""
         if not isinstance(data, dict):
             raise ValueError(f"is a JSON {type(data).__name__}, not an object {{\"id\": …, \"path\": …}}")
-        known = {f.name for f in fields(cls)}
+        known = cls.__dataclass_fields__  # (no ClassVar in Item) dataclasses.fields() per row: a sixth of reading 1.9M rows
         raw_meta = data.get("meta")
         if isinstance(raw_meta, str):  # CSV and parquet store meta as JSON text
             try:
@@ -352,27 +352,25 @@ def _check_delimiter(p: Path, text: str) -> None:
 def _read_csv(p: Path, text: str) -> list[dict]:
     _check_delimiter(p, text)
     reader = csv.reader(text_lines(text), strict=True)
-    try:
-        rows = list(reader)
+    header: list[str] | None = None
+    records: list[dict] = []
+    try:  # one row at a time: the rows are never held as lists beside their dicts (1.9M rows: 1.5 GB before)
+        for r in reader:
+            if not any(c.strip() for c in r):
+                continue
+            if header is None:
+                header = [c.strip() for c in r]
+            elif len(r) == len(header):
+                records.append(dict(zip(header, r)))
+            elif len(r) > len(header):
+                raise ConfigError(f"row {len(records) + 1} has {len(r)} fields but the header has {len(header)} "
+                                  f"{_column_names(header)}.", source=str(p),
+                                  fix="quote fields that contain commas, or add the missing column names to the header.")
+            else:
+                records.append({h: (r[i] if i < len(r) else "") for i, h in enumerate(header)})
     except csv.Error as exc:
-        raise ConfigError(
-            f"is not valid CSV near line {reader.line_num} ({exc}).",
-            source=str(p),
-            fix="close every opening double quote; a quote inside a quoted field is written twice (\"\").",
-        ) from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        return []
-    header = [c.strip() for c in rows[0]]
-    records = []
-    for n, r in enumerate(rows[1:], 1):
-        if len(r) > len(header):
-            raise ConfigError(
-                f"row {n} has {len(r)} fields but the header has {len(header)} {_column_names(header)}.",
-                source=str(p),
-                fix="quote fields that contain commas, or add the missing column names to the header.",
-            )
-        records.append({h: (r[i] if i < len(r) else "") for i, h in enumerate(header)})
+        raise ConfigError(f"is not valid CSV near line {reader.line_num} ({exc}).", source=str(p),
+                          fix="close every opening double quote; a quote inside a quoted field is written twice (\"\").") from None
     return records
 
 
@@ -403,9 +401,7 @@ def _read_parquet(p: Path) -> list[dict]:
         n_rows = pq.ParquetFile(p).metadata.num_rows  # the footer, before any row is read
     except Exception:
         n_rows = 0  # read_parquet below says what is wrong
-    if n_rows > TABLE_MAX_ROWS:
-        raise ConfigError(f"has {n_rows:,} rows; a manifest holds at most {TABLE_MAX_ROWS:,}.", source=str(p),
-                          fix="split it into several manifests and run each.")
+    _refuse_rows(p, n_rows, "rows")
     try:
         return pd.read_parquet(p).to_dict("records")
     except Exception as exc:  # pyarrow raises several types for a damaged file
@@ -492,25 +488,30 @@ def _read_records(p: Path) -> list[dict]:
     if ext == ".parquet":
         records = _read_parquet(p)
     else:  # bounded: bytes and lines before parsing, field length after (workbench.serialize)
+        n_lines = count_lines(p)  # on the bytes, a chunk at a time: a 2.1M-row CSV was read and decoded (230 MB) to be refused
+        _refuse_rows(p, n_lines)
         text = decode_text(read_bytes_capped(p, what="a manifest", decompress=False), source=str(p))
-        # lines counted in the text, not its bytes: in UTF-16 a Gurmukhi letter (U+0A..) holds a 0x0A byte; and a
-        # lone \r (old Mac line ends) ends a CSV row too
-        n_lines = text.count("\n") + text.count("\r") - text.count("\r\n")
-        if n_lines > TABLE_MAX_ROWS:
-            raise ConfigError(f"has {n_lines:,} lines; a manifest holds at most {TABLE_MAX_ROWS:,} rows.", source=str(p),
-                              fix="split it into several manifests (one per corpus part) and run each.")
+        if n_lines is None:  # UTF-16/32: counted in the text (a Gurmukhi letter U+0A.. holds a 0x0A byte); a lone \r ends a row too
+            _refuse_rows(p, text.count("\n") + text.count("\r") - text.count("\r\n"))
         records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
-    if len(records) > TABLE_MAX_ROWS:
-        raise ConfigError(f"has {len(records):,} rows; a manifest holds at most {TABLE_MAX_ROWS:,}.", source=str(p),
-                          fix="split it into several manifests and run each.")
-    check_fields([[v for v in r.values() if isinstance(v, str)] for r in records], source=str(p))
+        del text
+    _refuse_rows(p, len(records), "rows")
+    check_fields(([v for v in r.values() if isinstance(v, str)] for r in records), source=str(p))
     if not records:
         raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
     return records
 
 
+def _refuse_rows(p: Path, n: int | None, what: str = "lines") -> None:
+    """Refuse a manifest of more than TABLE_MAX_ROWS rows (read at call time: tests lower it)."""
+    if n is not None and n > TABLE_MAX_ROWS:
+        raise ConfigError(f"has {n:,} {what}; a manifest holds at most {TABLE_MAX_ROWS:,} rows.", source=str(p),
+                          fix="split it into several manifests (one per corpus part) and run each.")
+
+
 def _items(p: Path, records: list[dict]) -> list[Item]:
-    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``."""
+    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``;
+    consumes ``records`` (each row's dict dropped once its item is made: 1.9M rows and items held 1.5 GB at once)."""
     columns = set(records[0])
     if not {"id", "path"} <= columns:
         raise ConfigError(f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
@@ -518,7 +519,8 @@ def _items(p: Path, records: list[dict]) -> list[Item]:
     items: list[Item] = []
     row_errors: list[str] = []
     extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
-    for n, r in enumerate(records, 1):
+    for n in range(1, len(records) + 1):
+        r, records[n - 1] = records[n - 1], None
         try:
             it = Item.from_dict(r)
         except ValueError as exc:
