@@ -63,3 +63,9 @@ end_process(0)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=ENV)
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip().endswith("interrupted")
+
+
+def test_python_dash_m_workbench_is_the_command():
+    """``python -m workbench`` (what a user tries first) is the ``workbench`` command, not 'No module named'."""
+    proc = subprocess.run([sys.executable, "-m", "workbench", "similar"], capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 2 and "workbench similar: error: the following arguments are required" in proc.stderr

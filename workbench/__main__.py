@@ -1,0 +1,5 @@
+"""``python -m workbench``: the ``workbench`` command (as ``python -m workbench.cli``)."""
+
+from workbench.cli import console
+
+console()
