@@ -33,8 +33,9 @@ threads waiting as a ``workbench`` process lets them (``workbench.cli.share_the_
 includes no start-up, import, load, decoding, facts or writing.  Each path's best round and its
 median are printed; the run/model line gives both.
 
-``--precisions`` adds, on the same clips: the model alone in bfloat16 (weights converted once, the
-package's CPU bfloat16), int8 (torch dynamic quantisation), ONNX Runtime float32 and int8 (the
+``--precisions`` adds, on the same clips: the model alone in bfloat16 (weights converted once and laid
+out for oneDNN, the package's CPU bfloat16; ``model:bfloat16-weights-unpacked`` is the same network with
+plain Linear layers, for the A/B of :mod:`workbench.model.prepack`), int8 (torch dynamic quantisation), ONNX Runtime float32 and int8 (the
 cached export ``--dtype auto`` makes), and ``workbench run`` end to end in float32 and with
 ``--dtype auto`` (its choice measured once before the timed rounds), with issue #28's met / not
 met lines; a matmul measures the
@@ -125,7 +126,26 @@ def precision_paths(ck, device, tmp):
         t0 = time.perf_counter()
         paths.append((name, ModelRef(str(ck), device=device, dtype=dtype).load(), peak))
         print(f"loaded {name} [{time.perf_counter() - t0:.1f}s]", flush=True)
+    plain = plain_bfloat16(paths[0][1])
+    if plain is not None:  # the same weights without oneDNN's packed layout (workbench.model.prepack), for the A/B
+        paths.insert(1, ("model:bfloat16-weights-unpacked", plain, "bfloat16"))
     return paths
+
+
+def plain_bfloat16(net):
+    """A copy of the loaded bfloat16 network with plain ``torch.nn.Linear`` layers (a copy unpacks them), or ``None``
+    where nothing was packed (a GPU, or a CPU without oneDNN bfloat16)."""
+    import copy
+
+    from workbench.model.prepack import packed_linear_class
+
+    body = net.automodel.model
+    if not any(isinstance(m, packed_linear_class()) for m in body.modules()):
+        return None
+    twin = copy.copy(net)
+    twin.automodel = copy.copy(net.automodel)
+    twin.automodel.model = copy.deepcopy(body)
+    return twin
 
 
 def compile_bytecode(repo: Path) -> str:
