@@ -101,3 +101,20 @@ def test_the_bfloat16_cpu_model_is_packed_at_load_and_scores_as_its_plain_copy()
     assert [p.label for p in a] == [p.label for p in b]
     assert max(float(np.abs(p.scores - q.scores).max()) for p, q in zip(a, b)) < 2e-3
     assert not any(isinstance(m, P) for m in ModelRef("tiny", device="cpu", dtype="float32").load().automodel.model.modules())
+
+
+def test_loading_hands_the_plain_weights_pages_back():
+    """The allocator policy keeps freed memory; the plain weights freed by packing (large: 600 MB) are handed back."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import workbench.model.building as b\n"
+              "calls = []\n"
+              "b.release_freed_memory = lambda: calls.append(1)\n"
+              "from workbench.model.ref import ModelRef\n"
+              "ModelRef('tiny', device='cpu', dtype='bfloat16').load()\n"
+              "print('released', len(calls))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "released 1" in proc.stdout

@@ -33,7 +33,7 @@ from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
 from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
 from workbench.model.hub import cached_hub_checkpoint, require_hub
-from workbench.model.memory import keep_freed_memory
+from workbench.model.memory import keep_freed_memory, release_freed_memory
 from workbench.model.prepack import prepack_linears
 from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
 
@@ -112,7 +112,8 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
     net = automodel.model
     parameters = int(sum(p.numel() for p in net.parameters()))
     if dtype == "bfloat16" and device.startswith("cpu"):
-        prepack_linears(net)  # each Linear's weight laid out for oneDNN once (workbench.model.prepack)
+        if prepack_linears(net):  # each Linear's weight laid out for oneDNN once (workbench.model.prepack)
+            release_freed_memory()  # the plain weights' pages (large: 600 MB), else kept by the allocator policy
     info = _ModelInfo(
         id="", kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None,
         revision=spec.revision or automodel.kwargs.get("model_revision"), path=model_dir, checksum=checksum,
