@@ -76,7 +76,8 @@ RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: 3: the relative positional encoder time-major as well (tiny float32 about 12 % faster)
 #: 4: each path's start-up (a fresh process importing its runtime, loading, and scoring a first clip) is measured
 #: too, and ``auto`` chooses by the time a job of the run's size takes, start-up included
-PATHS_REVISION = 4
+#: 5: bfloat16's Linear weights packed once for oneDNN, the MLP's GELU fused into its first layer (workbench.model.prepack)
+PATHS_REVISION = 5
 #: how long a start-up probe may take before the path's start-up counts as unknown
 START_PROBE_TIMEOUT = 600
 VERIFIED_FILE = "verified.json"
