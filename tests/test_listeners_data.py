@@ -280,3 +280,25 @@ def test_labels_with_no_counterpart_are_not_one_category_of_the_agreement():
     assert L.record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)["agreement"] == pytest.approx(2 / 5)
     # synonyms of one class stay one category
     assert L.record_from_rater_labels("anger;angry;neutral")["agreement"] == pytest.approx(2 / 3)
+
+
+def test_each_category_with_no_counterpart_competes_for_the_majority_on_its_own():
+    # IEMOCAP Frustration 1, Other 1, Anger 2: anger is the listeners' majority (2 against 1 and 1), but the two unmapped
+    # categories were added up (2) and compared with anger as one, so listener_majority came out "" (no majority)
+    table = {"frustration": "", "other": "", "anger": "angry", "neutral state": "neutral"}
+    counts, unmapped, raw_max = L.vote(["Frustration", "Other", "Anger", "Anger"], table, L.ReadReport({}, "t"))
+    rec = L.record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
+    assert (rec["listener_majority"], rec["votes_unmapped"], rec["n_raters"]) == ("angry", 2, 4)
+    counts, unmapped, raw_max = L.vote(["Frustration", "Other", "Neutral state", "Anger", "Anger"], table, L.ReadReport({}, "t"))
+    assert L.record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)["listener_majority"] == "angry"
+    # the generic form with a label map: the same
+    rec = L.record_from_rater_labels("frustrated;bored;angry;angry", label_map={"frustrated": "", "bored": ""})
+    assert rec["listener_majority"] == "angry" and rec["agreement"] == pytest.approx(2 / 4)
+    # one unmapped category as large as the top class: still no majority; larger: none with a counterpart
+    counts, unmapped, raw_max = L.vote(["Frustration", "Frustration", "Other", "Other", "Anger"], table, L.ReadReport({}, "t"))
+    assert L.record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)["listener_majority"] == ""
+    assert L.record_from_rater_labels("frustrated;frustrated;frustrated;angry;angry",
+                                      label_map={"frustrated": ""})["listener_majority"] == ""
+    # only a total known (votes_unmapped columns): they count as one category, never a guessed split
+    assert L.record_from_counts({"angry": 2}, unmapped=2)["listener_majority"] == ""
+    assert L.record_from_counts({"angry": 3}, unmapped=2)["listener_majority"] == "angry"

@@ -88,8 +88,7 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
     classes = list(classes)
     items = [x.strip() for x in (labels.split(";") if isinstance(labels, str) else labels) if str(x).strip()]
     counts: dict[str, float] = {}
-    raw: dict[str, float] = {}
-    unmapped = 0.0
+    raw: dict[str, float] = {}  # labels with no counterpart, per label: each one category of the majority
     unknown = []
     for lab in items:
         key = _class_of(lab, label_map, classes, source)
@@ -99,14 +98,13 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
         if key:
             counts[key] = counts.get(key, 0.0) + 1
         else:
-            unmapped += 1
             raw[lab.lower()] = raw.get(lab.lower(), 0.0) + 1
     if unknown:
         names = "the nine emotion2vec+ keys and common names such as 'anger'" if classes == list(LABEL_KEYS) else "the model's classes"
         raise ConfigError(f"rater labels {sorted(set(unknown))} are neither classes to vote on ({', '.join(classes)}; "
                           f"{names}) nor keys of the label map.",
                           source=source, fix="pass a label map {label: one of these classes or \"\"} for the corpus's own labels.")
-    return record_from_counts(counts, unmapped=unmapped, raw_max=max([*raw.values(), *counts.values()], default=0.0),
+    return record_from_counts(counts, unmapped=raw, raw_max=max([*raw.values(), *counts.values()], default=0.0),
                              classes=classes)
 
 

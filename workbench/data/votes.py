@@ -100,7 +100,7 @@ def check_count(value: Any, what: str, *, source: str | None = None, whole: bool
     return v
 
 
-def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, raw_max: float | None = None,
+def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping[str, float] = 0.0, raw_max: float | None = None,
                        whole: bool = False, source: str | None = None, classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any]:
     """A listener record from vote counts per class of ``classes`` (the nine keys, or a fine-tuned head's own).
 
@@ -109,7 +109,9 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, ra
     counts
         ``{class: count}`` for classes of ``classes`` (others refused, the valid ones listed); absent ones count 0.
     unmapped
-        Responses for categories with no counterpart.
+        Responses for categories with no counterpart: ``{category: count}`` (each category competes for the majority
+        on its own: Frustration 1, Other 1, Anger 2 has the majority angry), or their total alone (then they count
+        as one category, the split being unknown, and a class is the majority only with more votes than all of them).
     raw_max
         The largest count over the corpus's own categories, mapped or not (responses of several categories can
         map onto one class, IEMOCAP happiness and excited, or all to "no counterpart"): agreement is then the
@@ -124,27 +126,34 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float = 0.0, ra
         raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(classes)}.", source=source,
                           fix="map the corpus's categories onto these classes first.")
     counts = {k: check_count(v, f"the count of {k}", source=source, whole=whole) for k, v in counts.items()}
-    unmapped = check_count(unmapped, "the count of unmapped responses", source=source, whole=whole)
+    if isinstance(unmapped, Mapping):  # per category: the largest one competes with the classes, not their sum
+        by_cat = [check_count(v, f"the count of unmapped responses {shown(k, 40)}", source=source, whole=whole) for k, v in unmapped.items()]
+        unmapped, unmapped_top = float(sum(by_cat)), max(by_cat, default=0.0)
+    else:
+        unmapped = unmapped_top = check_count(unmapped, "the count of unmapped responses", source=source, whole=whole)
     rec: dict[str, Any] = {f"votes_{k}": float(counts.get(k, 0.0)) for k in classes}
     rec[UNMAPPED] = float(unmapped)
     n = float(sum(counts.values()) + unmapped)
     rec["n_raters"] = n
-    top = raw_max if raw_max is not None else max([*counts.values(), unmapped, 0.0])
+    top = raw_max if raw_max is not None else max([*counts.values(), unmapped_top, 0.0])
     rec["agreement"] = top / n if n > 0 else NAN
     best = [k for k in classes if counts.get(k, 0.0) == max(counts.values(), default=0.0) and counts.get(k, 0.0) > 0]
-    rec["listener_majority"] = best[0] if len(best) == 1 and counts[best[0]] > unmapped else ""
+    rec["listener_majority"] = best[0] if len(best) == 1 and counts[best[0]] > unmapped_top else ""
     return rec
 
 
-def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) -> tuple[dict[str, float], float, float]:
-    """Counts per key, unmapped count and the largest raw-category count of one item's responses.
+def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) -> tuple[dict[str, float], dict[str, float], float]:
+    """Counts per key, unmapped counts per category and the largest raw-category count of one item's responses.
+
+    The unmapped counts stay per category (``{"frustration": 2, "other": 2}``) so that :func:`record_from_counts`
+    weighs each against the classes: their sum is no category listeners chose.
 
     Each element of ``labels`` is one rater's response: a string, or a list of
     categories (split evenly: 1/k each).
     """
     counts: dict[str, float] = {}
     raw: dict[str, float] = {}
-    unmapped = 0.0
+    unmapped: dict[str, float] = {}
     for response in labels:
         cats = [response] if isinstance(response, str) else list(response)
         cats = [c for c in cats if c.strip()]
@@ -161,7 +170,7 @@ def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) ->
             if key:
                 counts[key] = counts.get(key, 0.0) + w
             else:
-                unmapped += w
+                unmapped[name.lower()] = unmapped.get(name.lower(), 0.0) + w
                 report.unknown_labels[name] = report.unknown_labels.get(name, 0) + 1
     return counts, unmapped, max(raw.values(), default=0.0)
 
