@@ -60,3 +60,24 @@ def test_a_check_with_no_defined_blob_silhouette_says_it_was_not_made():
     assert own_nan.above_null is None and own_nan.null_words().startswith("NOT CHECKED: the clustering's own silhouette")
     some = Clustering("kmeans", 2, np.zeros(8, int), 0.4, {2: 0.4}, [0.1, float("nan"), 0.2])
     assert some.above_null is True and "reach up to 0.200 (1 of them undefined)" in some.null_words()
+
+
+def test_an_undefined_silhouette_is_said_to_be_undefined_and_why(tmp_path, capsys):
+    # identical embeddings: every k puts all items in one cluster; the first line read "silhouette nan; k=2: nan, …"
+    import warnings
+
+    rows = [synthetic_row(f"u{i}", emotion="angry") for i in range(6)]
+    rf = write_run(tmp_path / "run", rows, np.ones((6, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e")]) == 0
+        out = capsys.readouterr().out
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e2"), "--json"]) == 0
+    first = next(line for line in out.splitlines() if "kmeans:" in line)
+    assert "nan" not in first and first.startswith("!! ") and "silhouette UNDEFINED" in first, first
+    assert "all 6 embeddings are identical" in first and "k=2: undefined" in first
+    assert "silhouette check: NOT CHECKED: the clustering's own silhouette is undefined (all embeddings are identical" in out
+    clusters = json.loads(capsys.readouterr().out)["clusters"]
+    assert clusters["silhouette"] is None and clusters["silhouette_above_null"] is None
+    assert clusters["silhouette_words"].startswith("silhouette UNDEFINED: all 6 embeddings are identical")
+    assert Clustering("kmeans", 2, np.zeros(8, int), 0.4, {2: 0.4}).silhouette_words() == "silhouette 0.400"

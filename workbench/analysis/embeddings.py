@@ -109,6 +109,17 @@ class Clustering:
     #: the same procedure (the same ks, the best silhouette kept) on ``null_draws`` single Gaussian blobs with the
     #: embeddings' own mean and covariance: what a silhouette reaches on data with no cluster structure at all
     null_silhouettes: list[float] = field(default_factory=list)
+    #: how many different directions the (L2-normalised) embeddings point in; None when not counted
+    distinct: int | None = None
+
+    def silhouette_words(self) -> str:
+        """``silhouette 0.412``, or why it is undefined (a NaN printed as "silhouette nan" said nothing)."""
+        if self.silhouette == self.silhouette:
+            return f"silhouette {self.silhouette:.3f}"
+        n = len(self.labels)
+        why = (f"all {n} embeddings are identical after L2 normalisation" if self.distinct == 1
+               else f"every k tried put all {n} items in one cluster")
+        return f"silhouette UNDEFINED: {why}, so k={self.k} is the first k tried, not a choice, and its clusters say nothing"
 
     @property
     def above_null(self) -> bool | None:
@@ -122,15 +133,15 @@ class Clustering:
     def null_words(self) -> str:
         """The check in words, for the screen and the report."""
         n = len(self.null_silhouettes)
+        if self.silhouette != self.silhouette:  # first: with no silhouette of its own there is nothing to check
+            why = "all embeddings are identical after L2 normalisation" if self.distinct == 1 else "every k put all items in one cluster"
+            return f"NOT CHECKED: the clustering's own silhouette is undefined ({why}), so there is nothing to set against a baseline"
         if not n:
             return "no structureless baseline drawn"
         finite = [v for v in self.null_silhouettes if v == v]
         if not finite:
             return (f"NOT CHECKED: the silhouette of all {n} single Gaussian blobs of the same size and covariance is undefined (the "
                     f"procedure put each blob in one cluster), so whether k={self.k} beats a structureless blob is unknown")
-        if self.silhouette != self.silhouette:
-            return (f"NOT CHECKED: the clustering's own silhouette is undefined (every k put all items in one cluster), so there is "
-                    f"nothing to set against the {n} single Gaussian blobs")
         skipped = f" ({n - len(finite)} of them undefined)" if len(finite) < n else ""
         base = f"{n} single Gaussian blobs of the same size and covariance reach up to {max(finite):.3f}{skipped}"
         if self.above_null:
@@ -191,7 +202,7 @@ def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_ra
             blob = (rng.standard_normal((size, len(sv))) * scale) @ vt + mean
             b, sc, _ = best_of(l2_normalise(blob), NULL_N_INIT)
             nulls.append(sc[b])
-    return Clustering(method, best, labels[best], scores[best], scores, nulls)
+    return Clustering(method, best, labels[best], scores[best], scores, nulls, distinct=len(np.unique(x, axis=0)))
 
 
 # ---------------------------------------------------------------------------

@@ -237,8 +237,8 @@ def _clusters(args, emb, rows, say) -> dict | None:
         return None
     cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
     rows["cluster"] = cl.labels
-    by_k = ", ".join(f"k={k}: {v:.3f}" for k, v in cl.silhouette_by_k.items())
-    say(f"{args.cluster}: k={cl.k} (silhouette {cl.silhouette:.3f}; {by_k})")
+    by_k = ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
+    say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({cl.silhouette_words()}; {by_k})")
     say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
     members = {}
     if "emotion" in rows.columns:
@@ -252,6 +252,7 @@ def _clusters(args, emb, rows, say) -> dict | None:
             say(f"  cluster {c} {cluster_composition(counts)}")
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
+            "silhouette_words": cl.silhouette_words(),
             "emotions_by_cluster": members}
 
 
