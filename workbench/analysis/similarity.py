@@ -29,6 +29,7 @@ from workbench.data.corpora.folder import prepare_folder
 from workbench.data.demoset import DEMO_DATA
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.engine.core import Engine, WorkItem, score_sources
+from workbench.engine.prediction_cache import default_cache_dir, PredictionCache
 from workbench.errors import ConfigError, printable
 from workbench.model.ref import ModelRef
 from workbench.paths import refuse_url
@@ -86,17 +87,21 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
     return Reference(manifest, name, notes)
 
 
-def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, str | None]) -> tuple[np.ndarray, dict]:
+def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, str | None], *,
+                      cache: PredictionCache | None = None) -> tuple[np.ndarray, dict]:
     """Cosines of every pair of different reference clips, scored by ``net``, and what was left out.
 
     A clip that cannot be scored is left out (counted, its first errors kept); so are a pair of two clips with the
     same content (not different clips) and the pair ``pair_sha`` itself when both of its files are in the reference
-    (it would be placed among its own cosine)."""
+    (it would be placed among its own cosine).  ``cache``: the prediction cache ``run`` uses (keyed by the audio's
+    sha256, the chain and the checkpoint's checksum and precision), so each reference clip is scored once per
+    checkpoint, not on every call; entries are written as a run writes them (its default granularity)."""
     work = [WorkItem(it, manifest.resolve(it).absolute(), (RAW,)) for it in manifest.items]
-    scored = [s for chunk in Engine(net, granularity="utterance", workers=0).score(work) for s in chunk]
+    scored = [s for chunk in Engine(net, workers=0, cache=cache).score(work) for s in chunk]
     failed = [f"{printable(s.item.id)}: {printable((s.error or {}).get('message', 'failed'))}" for s in scored if not s.ok]
     ok = [s for s in scored if s.ok and s.prediction.embedding is not None]
-    left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0}
+    left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0,
+            "clips_from_cache": sum(bool(s.cached) for s in ok)}
     if len(ok) < 2:
         return np.zeros(0), left
     unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
@@ -142,18 +147,21 @@ def reference_words(ref: dict, *, random_weights: bool) -> str:
     return words
 
 
-def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | os.PathLike | None" = None) -> dict:
+def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | os.PathLike | None" = None,
+            use_cache: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
     """Cosine similarity of two files' utterance embeddings, their predictions, and the cosine's place among the
     cosines of pairs of different clips of a reference set (``reference``: a manifest or folder; the shipped demo
     clips by default; or what :func:`reference_set` returned) scored by the same checkpoint.  The reference is read
-    (and refused) before anything is scored."""
+    (and refused) before anything is scored; its predictions go through the prediction cache (``cache_dir``, by
+    default ``run``'s) unless ``use_cache`` is False."""
     ref_set = reference_set(reference)
+    cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
     net = ModelRef.coerce(model).load()
     sa, sb = score_sources(net, [a, b], workers=0)
     pa, pb = sa.prediction_or_raise(), sb.prediction_or_raise()
     value = cosine(pa.embedding, pb.embedding)
     pair_sha = (sa.info.get("source_sha256"), sb.info.get("source_sha256"))
-    pairs, left = reference_cosines(net, ref_set.manifest, pair_sha)
+    pairs, left = reference_cosines(net, ref_set.manifest, pair_sha, cache=cache)
     ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs), "notes": ref_set.notes}
     ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))
     return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,

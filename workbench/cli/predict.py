@@ -51,6 +51,10 @@ def add_similar(sub) -> None:
                     help="clips whose pairwise cosines (same checkpoint) give the pair's cosine its scale: embeddings are "
                          "anisotropic, so different clips often reach 0.8+ (default: the shipped demo clips; "
                          f"at most {REFERENCE_MAX_CLIPS} clips are scored, a seeded sample of a larger set)")
+    si.add_argument("--no-cache", action="store_true", help="do not read or write the prediction cache (the reference clips are "
+                    "scored again on every call)")
+    si.add_argument("--cache-dir", default=None, help="prediction cache folder (default: $WORKBENCH_CACHE/predictions, else "
+                    "~/.cache/emotion-workbench/predictions)")
     si.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -77,7 +81,7 @@ def cmd_similar(args) -> int:
     check_audio_path(Path(args.b))
     reference = reference_set(args.reference)  # refused before the model loads
     net = model_ref_from_args(args).load()
-    r = similar(args.a, args.b, net, reference=reference)
+    r = similar(args.a, args.b, net, reference=reference, use_cache=not args.no_cache, cache_dir=args.cache_dir)
     if args.json:
         print(strict_json(r))
         return EXIT_OK
@@ -88,7 +92,8 @@ def cmd_similar(args) -> int:
     print(f"  {screen_text(r['b'])}: {r['label_b']} ({r['confidence_b']:.3f})")
     notes = ref["notes"] + ([f"{ref['clips_failed']} reference clip(s) could not be scored: {'; '.join(ref['failed'])}"]
                             if ref["clips_failed"] else [])
-    print(f"  reference: {ref['source']}, {ref['clips_scored']} clip(s) scored" + "".join(f"; {n}" for n in notes))
+    cached = f" ({ref['clips_from_cache']} from the prediction cache)" if ref["clips_from_cache"] else ""
+    print(f"  reference: {ref['source']}, {ref['clips_scored']} clip(s) scored{cached}" + "".join(f"; {n}" for n in notes))
     return EXIT_OK
 
 
