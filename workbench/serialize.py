@@ -318,6 +318,19 @@ def text_lines(text: str):
     return (m.group() for m in _LINE.finditer(text))
 
 
+def newline_lines(text: str):
+    """``text.split("\\n")`` one line at a time (JSON Lines ends lines at \\n only): the list of every line, held beside
+    the text and the records, took a 1.5M-row JSONL manifest (145 MB) from 1,248,136 kB to 1,489,088 kB at its peak."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def decode_text(data: bytes, *, source: str) -> str:
     """The text of a table someone saved: UTF-8 (a byte-order mark or none), or UTF-16 / UTF-32 when it starts with
     their byte-order mark (read by it: the bytes were capped before, and the text is no longer than they are).

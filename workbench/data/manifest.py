@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import TABLE_MAX_ROWS, check_fields, count_lines, decode_text, read_bytes_capped, shown, text_lines
+from workbench.serialize import TABLE_MAX_ROWS, check_fields, count_lines, decode_text, newline_lines, read_bytes_capped, shown, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -374,22 +374,9 @@ def _read_csv(p: Path, text: str) -> list[dict]:
     return records
 
 
-def _lines_at_newline(text: str):
-    """``text.split("\\n")`` one line at a time: the list of every line, held beside the text and the records, took a
-    1.5M-row JSONL manifest (145 MB) from 1,248,136 kB to 1,489,088 kB at its peak (``/usr/bin/time -f %M``)."""
-    start = 0
-    while True:
-        end = text.find("\n", start)
-        if end < 0:
-            yield text[start:]
-            return
-        yield text[start:end]
-        start = end + 1
-
-
 def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
     """``(line number, object)`` of each non-blank line of JSON-lines text; anything but an object is refused with ``fix``."""
-    for n, line in enumerate(_lines_at_newline(text), 1):  # JSON Lines ends lines at \n (and \r\n) only: U+2028 is text
+    for n, line in enumerate(newline_lines(text), 1):  # JSON Lines ends lines at \n (and \r\n) only: U+2028 is text
         if not line.strip():
             continue
         try:
