@@ -197,3 +197,44 @@ def test_votes_over_a_heads_own_classes_are_compared_over_them_and_votes_beyond_
     assert rep.confusion_rows == ["calm", "tense", "bored"]
     assert "3 votes for classes the divergences do not compare over (bored 3) are left out of them (each item's votes " \
            "renormalised over calm, tense)" in rep.notes
+
+
+def _mixed_rows():
+    """A head (calm, tense) run on a manifest whose votes were imported over the head's classes for half its items and
+    over the nine classes for the other half (a partial `import-votes --model`)."""
+    rows = []
+    for i in range(8):
+        calm = 0.2 + 0.08 * i
+        meta = (record_from_counts({"calm": 3.0, "tense": 1.0}, classes=["calm", "tense"]) if i % 2
+                else record_from_counts({"neutral": 3.0, "angry": 1.0}))
+        rows.append({"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": ["calm", "tense"][i % 2],
+                     "pred": "calm" if calm > 0.5 else "tense", "confidence": max(calm, 1 - calm), "path": f"u{i}.wav",
+                     "meta": json.dumps(meta), "score_calm": calm, "score_tense": 1 - calm})
+    return rows
+
+
+def test_a_manifest_mixing_nine_class_votes_and_a_heads_votes_is_read_per_item_and_the_mix_is_said_with_the_fix():
+    # every item had NaN in the other label set's columns, so the vote-weighted confusion skipped all of them: "n/a: no
+    # item has a vote distribution" beside 4 items with one; the other 4 were said to lack "a full vote distribution (e.g.
+    # EmoDB gives only the intended class's share)", and their 16 votes to be "renormalised over calm, tense"
+    rep = A.evaluate_listeners(pd.DataFrame(_mixed_rows()), n_boot=0)
+    assert rep.soft_labels_reason == "" and rep.n_distribution == 4
+    assert rep.confusion_votes is not None and rep.confusion_rows == ["calm", "tense", "angry", "neutral"]
+    weighted = np.array(rep.confusion_votes)
+    assert weighted.sum() == pytest.approx(8)  # one item, one unit of votes, over its own classes
+    # preds: u0-u3 tense, u4-u7 calm; odd items vote calm 3 / tense 1, even ones neutral 3 / angry 1
+    np.testing.assert_allclose(weighted, [[1.5, 1.5], [0.5, 0.5], [0.5, 0.5], [1.5, 1.5]])
+    text = "\n".join(rep.notes)
+    assert "4 of 8 items (e.g. u0, u2, u4) carry votes over other classes (angry, disgusted" in text
+    assert "the manifest mixes label sets" in text and "import-votes … --model CHECKPOINT" in text
+    assert "EmoDB" not in text and "renormalised" not in text
+    assert "4 of 8 items" in rep.render()
+
+
+def test_a_flat_listener_table_keeps_reading_every_vote_column():
+    from workbench.data.listeners import listener_frame
+
+    flat = pd.DataFrame([{"votes_calm": 1.0, "votes_tense": 2.0, "n_raters": 3.0, "agreement": 2 / 3}])
+    assert listener_frame(flat)["vote_set"].tolist() == [""]
+    meta = pd.DataFrame({"meta": [json.dumps(record_from_counts({"calm": 1}, classes=["calm", "tense"]))]})
+    assert listener_frame(meta)["vote_set"].tolist() == ["calm;tense"]

@@ -201,6 +201,7 @@ class _Scored:
     conf: np.ndarray
     dist_keys: list[str]  # the classes the distributions compare over
     notes: list[str]
+    vote_sets: list[list[str]] = field(default_factory=list)  # per item, the classes its own record votes over
 
     @property
     def agreement(self) -> np.ndarray:
@@ -211,9 +212,33 @@ class _Scored:
         return self.listeners["listener_majority"].to_numpy(str)
 
 
-def _unshared_notes(lf, dist_keys: list[str], voted: list[str]) -> list[str]:
-    """What the divergences leave out, counted: model classes listeners had no vote column for, and votes for
-    classes the model lacks (listeners who voted over the nine, beside a head with its own classes)."""
+def _vote_sets(lf, voted: list[str]) -> list[list[str]]:
+    """Per item, the classes its own record votes over (``vote_set``); every class voted in where that is unknown."""
+    return [[k for k in str(v).split(";") if k] or list(voted) for v in lf["vote_set"].fillna("")] if "vote_set" in lf else \
+        [list(voted)] * len(lf)
+
+
+def _other_set_note(ids, sets: list[list[str]], shared: list[str]) -> tuple[str, np.ndarray]:
+    """Items whose record votes over other classes than ``shared`` (a manifest mixing the nine with a head's own), said
+    with the fix, and which they are; ("", none) when there are none."""
+    other = np.array([bool(vs) and not set(vs) & set(shared) for vs in sets], dtype=bool)
+    if not other.any():
+        return "", other
+    theirs = list(dict.fromkeys(k for vs, o in zip(sets, other) if o for k in vs))
+    shown = ", ".join(printable(str(i)) for i in np.asarray(ids)[other][:3])
+    return (f"{int(other.sum())} of {len(sets)} items (e.g. {shown}) carry votes over other classes "
+            f"({', '.join(printable(k) for k in theirs[:9])}{' …' if len(theirs) > 9 else ''}) than the "
+            f"{', '.join(printable(k) for k in shared) or 'model'} compared here: the manifest mixes label sets, so they have "
+            "no vote distribution over these classes and are left out of the divergences (the vote-weighted confusion "
+            "takes each item over its own classes); to compare them, import their votes onto the run's classes "
+            "(`workbench datasets import-votes … --model CHECKPOINT`, the checkpoint that made the run; without --model for "
+            "the nine emotion2vec+ classes) and run the manifest again"), other
+
+
+def _unshared_notes(lf, dist_keys: list[str], voted: list[str], sets: list[list[str]], ids) -> list[str]:
+    """What the divergences leave out, counted: model classes listeners had no vote column for, items whose record
+    votes over other classes, and votes for classes the model lacks (listeners who voted over the nine, beside a head
+    with its own classes)."""
     notes = []
     shared = [k for k in dist_keys if k in voted]
     if len(shared) < len(dist_keys):
@@ -221,7 +246,9 @@ def _unshared_notes(lf, dist_keys: list[str], voted: list[str]) -> list[str]:
         notes.append(f"listeners voted over {', '.join(printable(k) for k in voted) or 'no class'}; the model's "
                      f"{', '.join(printable(k) for k in missing)} {'has' if len(missing) == 1 else 'have'} no vote column, so the "
                      f"divergences use the {len(shared)} classes both share" + (" (none: no divergences)" if not shared else ""))
-    beyond = {k: float(np.nansum(lf[f"votes_{k}"].to_numpy(float))) for k in voted if k not in dist_keys}
+    other_note, other = _other_set_note(ids, sets, shared) if shared else ("", np.zeros(len(sets), bool))
+    notes += [other_note] if other_note else []
+    beyond = {k: float(np.nansum(lf[f"votes_{k}"].to_numpy(float)[~other])) for k in voted if k not in dist_keys}
     beyond = {k: v for k, v in beyond.items() if v > 0}
     if beyond:
         notes.append(f"{sum(beyond.values()):g} votes for classes the divergences do not compare over "
@@ -251,9 +278,10 @@ def _scored(results, variant: str, restrict: bool) -> _Scored:
         pred = sc["pred"].astype(str).to_numpy()
         conf = sc["confidence"].to_numpy(float)
         dist_keys = list(labels)
-    notes = _unshared_notes(lf, dist_keys, voted)
+    sets = _vote_sets(lf, voted)
+    notes = _unshared_notes(lf, dist_keys, voted, sets, sc["id"].astype(str).to_numpy() if len(sc) else [])
     shared = [k for k in dist_keys if k in voted]
-    return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, shared, notes)
+    return _Scored(sc, lf, int((~has).sum()), list(labels), classes, emotion, scores, pred, conf, shared, notes, sets)
 
 
 def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, facts: dict, lowest: float) -> dict:
@@ -322,7 +350,8 @@ def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, n
         v = votes[known] / vsum[known, None]
         jsd[known] = js_divergence(v, model[known])
         ce[known] = cross_entropy(v, model[known])
-    n_unknown = int((~known).sum())
+    other = np.array([bool(vs) and not set(vs) & set(s.dist_keys) for vs in s.vote_sets], dtype=bool)
+    n_unknown = int((~known & ~other).sum()) if len(other) == len(known) else int((~known).sum())
     reason = ""
     if not s.dist_keys:  # a head over its own classes: the votes are there, but over classes it does not have
         reason = (f"the model's classes ({', '.join(printable(str(k)) for k in s.labels)}) share none with the classes "
@@ -347,15 +376,16 @@ def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str
     rows_w = list(dict.fromkeys(s.classes + [k for k in voted if (s.listeners[f"votes_{k}"].fillna(0) > 0).any()]))
     weighted = np.zeros((len(rows_w), len(cols)))
     full = s.listeners[[f"votes_{k}" for k in voted]].to_numpy(float)
-    col_index = {c: j for j, c in enumerate(cols)}
+    col_index, row_index = {c: j for j, c in enumerate(cols)}, {k: r for r, k in enumerate(rows_w)}
+    sets = s.vote_sets or [voted] * len(s.rows)
     for i in range(len(s.rows)):
-        vr = full[i]
-        if np.isnan(vr).any() or vr.sum() <= 0 or s.pred[i] not in col_index:
+        own = [voted.index(k) for k in sets[i] if k in voted]  # the classes of the item's own record: a mixed manifest
+        vr = full[i, own]  # (the nine for some items, a head's own for others) is read per item, never all NaN
+        if not own or np.isnan(vr).any() or vr.sum() <= 0 or s.pred[i] not in col_index:
             continue
-        share = vr / vr.sum()
-        for r, k in enumerate(rows_w):
-            if k in voted:  # a class listeners had no vote for (a corpus class of the model's) keeps an empty row
-                weighted[r, col_index[s.pred[i]]] += share[voted.index(k)]
+        for k, share in zip((voted[j] for j in own), vr / vr.sum()):
+            if k in row_index:  # a class listeners had no vote for (a corpus class of the model's) keeps an empty row
+                weighted[row_index[k], col_index[s.pred[i]]] += share
     return hard, weighted, rows_w, cols
 
 

@@ -199,6 +199,10 @@ def listener_frame(frame):
     the nine keys and for every other class a record names (a fine-tuned head's
     own, imported with ``import-votes --model``): the nine first, then the others
     in the order met (:func:`vote_classes` reads them back).  Missing values are NaN.
+
+    ``vote_set`` names, per row, the classes its own record has a ``votes_<class>`` key for (``"calm;tense"``,
+    NaN counts included: EmoDB's nine), so that a table mixing records over the nine and over a head's classes is
+    read per item; "" where that is unknown (flat columns, where an absent key and a NaN cell look alike).
     """
     import pandas as pd
 
@@ -216,6 +220,8 @@ def listener_frame(frame):
     num = [c for c in cols if c != "listener_majority"]
     out[num] = out[num].apply(pd.to_numeric, errors="coerce")
     out["listener_majority"] = out["listener_majority"].fillna("").astype(str)
+    out["vote_set"] = ([";".join(k[len("votes_"):] for k in d if str(k).startswith("votes_") and k != UNMAPPED) for d in dicts]
+                       if dicts is not None else "")
     return out
 
 
