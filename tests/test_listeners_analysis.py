@@ -238,3 +238,15 @@ def test_a_flat_listener_table_keeps_reading_every_vote_column():
     assert listener_frame(flat)["vote_set"].tolist() == [""]
     meta = pd.DataFrame({"meta": [json.dumps(record_from_counts({"calm": 1}, classes=["calm", "tense"]))]})
     assert listener_frame(meta)["vote_set"].tolist() == ["calm;tense"]
+
+
+def test_bands_of_items_labelled_outside_the_models_classes_say_why_they_are_empty():
+    # votes and corpus labels over a head's classes (calm) against a run of the nine: every band said "no labelled item
+    # has agreement in [0.75, 1]", as if the agreements were elsewhere, while no item could be scored at all
+    table = pd.DataFrame([{**_row(i, "", {"angry": 0.9}, {"angry": 10 - i % 3}), "label": "calm"} for i in range(12)])
+    rep = A.evaluate_listeners(table, n_boot=20)
+    assert all(b["n"] == 0 for b in rep.bands)
+    for b in rep.bands:
+        assert b["empty_reason"].startswith("empty: none of the 12 items has a corpus label among the model's classes"), b
+        assert "no labelled item has agreement" not in b["empty_reason"]
+    assert any("corpus label is not one of the model's classes (calm 12)" in n for n in rep.notes)

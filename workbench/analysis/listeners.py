@@ -307,8 +307,11 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
         floor = facts.get("agreement_floor")
         if floor is not None and hi <= floor:
             empty = f"empty by design: {facts['floor_reason']}"
+        elif lowest != lowest:  # no item is labelled with a model class: the band is empty whatever the agreement
+            empty = (f"empty: none of the {len(s.emotion)} items has a corpus label among the model's classes, so no band can be "
+                     "scored (the notes say which labels)")
         else:
-            empty = f"empty: no labelled item has agreement in {name}" + (f" (the lowest is {lowest:.3f})" if lowest == lowest else "")
+            empty = f"empty: no labelled item has agreement in {name} (the lowest is {lowest:.3f})"
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
             "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
