@@ -125,3 +125,19 @@ def test_the_reference_clips_are_scored_once_per_checkpoint_through_the_predicti
     off = similar_json(capsys, a, b, "--cache-dir", str(other), "--no-cache")
     assert off["reference"]["clips_from_cache"] == 0 and not other.exists()
     assert off["reference"]["percentile"] == first["reference"]["percentile"]
+
+
+def test_pairs_left_out_of_the_reference_are_said_on_the_screen_and_in_the_notes(tmp_path, capsys):
+    # the screen said "14 pairs of different reference clips" where the same reference had given 15, with no word of
+    # the pair left out; a reference holding one clip twice lost a pair as silently
+    a, b = str(DEMO_DATA / "happy_en_44k.wav"), str(DEMO_DATA / "sad_en.ogg")
+    assert main(["similar", a, b, "--model", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "14 pairs" in out and "left out 1 reference pair(s): 1 pair(s) of the two files themselves, which are reference clips" in out
+    ref_dir = tmp_path / "ref"
+    for i in range(5):
+        clip(ref_dir / f"r{i}.wav", seed=10 + i)
+    clip(ref_dir / "r0_copy.wav", seed=10)
+    ref = similar_json(capsys, a, b, "--reference", str(ref_dir))["reference"]
+    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14
+    assert "left out 1 reference pair(s): 1 pair(s) of two clips with the same content (not different clips)" in ref["notes"]

@@ -101,17 +101,26 @@ def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, 
     failed = [f"{printable(s.item.id)}: {printable((s.error or {}).get('message', 'failed'))}" for s in scored if not s.ok]
     ok = [s for s in scored if s.ok and s.prediction.embedding is not None]
     left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0,
-            "clips_from_cache": sum(bool(s.cached) for s in ok)}
+            "clips_from_cache": sum(bool(s.cached) for s in ok), "left_out_why": ""}
     if len(ok) < 2:
         return np.zeros(0), left
     unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
     keys = [(s.info.get("source_sha256"), s.item.start, s.item.duration) for s in ok]
     the_pair = set(pair_sha) if None not in pair_sha and len(set(pair_sha)) == 2 else None
     upper = np.triu_indices(len(ok), k=1)
-    drop = np.array([keys[i][0] is not None and (keys[i] == keys[j] or {keys[i][0], keys[j][0]} == the_pair)
-                     for i, j in zip(*upper)], dtype=bool)
+    same = np.array([keys[i][0] is not None and keys[i] == keys[j] for i, j in zip(*upper)], dtype=bool)
+    own = np.array([keys[i][0] is not None and {keys[i][0], keys[j][0]} == the_pair for i, j in zip(*upper)], dtype=bool)
+    drop = same | own
     left["pairs_left_out"] = int(drop.sum())
+    left["left_out_why"] = left_out_words(int(own.sum()), int(same.sum()))
     return (unit @ unit.T)[upper][~drop].astype(float), left
+
+
+def left_out_words(own: int, same: int) -> str:
+    """Why reference pairs were left out, in words ("" when none was): the screen said "14 pairs" after "15 pairs" unexplained."""
+    why = ([f"{own} pair(s) of the two files themselves, which are reference clips"] if own else []) + (
+        [f"{same} pair(s) of two clips with the same content (not different clips)"] if same else [])
+    return f"left out {own + same} reference pair(s): {'; '.join(why)}" if why else ""
 
 
 def place(value: float, pairs: np.ndarray) -> dict:
@@ -162,7 +171,9 @@ def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | 
     value = cosine(pa.embedding, pb.embedding)
     pair_sha = (sa.info.get("source_sha256"), sb.info.get("source_sha256"))
     pairs, left = reference_cosines(net, ref_set.manifest, pair_sha, cache=cache)
-    ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs), "notes": ref_set.notes}
+    why = left.pop("left_out_why")
+    ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs),
+           "notes": ref_set.notes + ([why] if why else [])}
     ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))
     return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id,
