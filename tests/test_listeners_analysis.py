@@ -250,3 +250,16 @@ def test_bands_of_items_labelled_outside_the_models_classes_say_why_they_are_emp
         assert b["empty_reason"].startswith("empty: none of the 12 items has a corpus label among the model's classes"), b
         assert "no labelled item has agreement" not in b["empty_reason"]
     assert any("corpus label is not one of the model's classes (calm 12)" in n for n in rep.notes)
+
+
+def test_votes_over_classes_the_run_lacks_say_how_to_import_them_onto_its_classes():
+    # votes over a head's calm/tense beside a run of the nine: the reason said only that the classes "share none",
+    # leaving the user to find that import-votes --model puts the votes onto a checkpoint's own classes
+    def voted(i):
+        meta = {"votes_calm": 3.0, "votes_tense": 1.0, "n_raters": 4.0, "agreement": 0.75, "listener_majority": "calm"}
+        return {**_row(i, "", {"angry": 0.9}, None), "meta": json.dumps(meta), "label": "calm"}
+
+    rep = A.evaluate_listeners(pd.DataFrame([voted(i) for i in range(6)]), n_boot=10)
+    assert "share none with the classes listeners voted over" in rep.soft_labels_reason
+    assert "import-votes … --model CHECKPOINT` naming the checkpoint that made the run" in rep.soft_labels_reason
+    assert "without --model for the nine emotion2vec+ classes" in rep.soft_labels_reason

@@ -358,7 +358,9 @@ def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, n
     reason = ""
     if not s.dist_keys:  # a head over its own classes: the votes are there, but over classes it does not have
         reason = (f"the model's classes ({', '.join(printable(str(k)) for k in s.labels)}) share none with the classes "
-                  "listeners voted over, so there is no vote distribution to compare with")
+                  "listeners voted over, so there is no vote distribution to compare with (to compare, import the votes onto the run's "
+                  "classes: `workbench datasets import-votes … --model CHECKPOINT` naming the checkpoint that made the run, or "
+                  "without --model for the nine emotion2vec+ classes; then run the manifest again)")
     elif not known.any():
         reason = facts.get("distribution_reason") or (
             f"none of the {len(s.rows)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
