@@ -84,7 +84,7 @@ def test_a_reference_manifest_with_a_clip_that_fails_counts_it(tmp_path, capsys)
     assert ref["pairs"] == 10 and ref["position"] == "above"
 
 
-@pytest.mark.parametrize("kind", ["missing", "not a manifest", "empty folder", "empty"])
+@pytest.mark.parametrize("kind", ["missing", "not a manifest", "empty folder", "empty", "one audio file"])
 def test_a_bad_reference_is_refused_before_the_model_loads(tmp_path, capsys, kind):
     a = clip(tmp_path / "a.wav", seed=1)
     (tmp_path / "notes.txt").write_text("x")
@@ -92,10 +92,13 @@ def test_a_bad_reference_is_refused_before_the_model_loads(tmp_path, capsys, kin
     given, said = {"missing": (str(tmp_path / "nope"), "--reference names no such file or folder."),
                    "not a manifest": (str(tmp_path / "notes.txt"), "--reference cannot be read as a reference set: unknown manifest format"),
                    "empty folder": (str(tmp_path / "empty"), "--reference cannot be read as a reference set: no audio files"),
-                   "empty": ("", "--reference is empty.")}[kind]
+                   "empty": ("", "--reference is empty."),
+                   # one clip was refused as "unknown manifest format '.wav'" with the fix "rename or convert the file"
+                   "one audio file": (a, "--reference is one audio file; it takes a set of clips")}[kind]
     assert main(["similar", a, a, "--reference", given, "--model", str(tmp_path / "no_such_checkpoint")]) == 2
     err = capsys.readouterr().err
     assert said in err and "fix:" in err and "checkpoint" not in err and "Traceback" not in err
+    assert kind != "one audio file" or "rename or convert" not in err
 
 
 def test_place_counts_ties_as_half_and_names_the_position():

@@ -25,7 +25,7 @@ import numpy as np
 
 from workbench.analysis.embeddings import cosine, l2_normalise
 from workbench.audio.variants import RAW
-from workbench.data.corpora.folder import prepare_folder
+from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS, prepare_folder
 from workbench.data.demoset import DEMO_DATA
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.engine.core import Engine, WorkItem, score_sources
@@ -74,6 +74,9 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         p = Path(text).expanduser()
         if not text.strip() or not p.exists():
             raise ConfigError("--reference is empty." if not text.strip() else "--reference names no such file or folder.", source=printable(text) or "--reference", fix=REFERENCE_FIX)
+        if p.is_file() and p.suffix.lower() in FOLDER_AUDIO_EXTS:  # "rename or convert the file" misled here
+            raise ConfigError("--reference is one audio file; it takes a set of clips (at least 5 give the 10 pairs needed).",
+                              source=printable(text), fix="put the reference clips in a folder and pass the folder, or pass a manifest of them.")
         try:
             manifest = prepare_folder(p) if p.is_dir() else read_manifest(p)
         except ConfigError as exc:
