@@ -144,3 +144,13 @@ def test_pairs_left_out_of_the_reference_are_said_on_the_screen_and_in_the_notes
     ref = similar_json(capsys, a, b, "--reference", str(ref_dir))["reference"]
     assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14
     assert "left out 1 reference pair(s): 1 pair(s) of two clips with the same content (not different clips)" in ref["notes"]
+
+
+def test_the_precision_that_scored_the_pair_and_the_reference_is_said(tmp_path, capsys):
+    # the cosine moves with the precision (bfloat16 embeddings differ), and --dtype auto chooses one: neither the screen
+    # nor --json said which precision had scored the pair and the reference
+    a, b = clip(tmp_path / "a.wav", seed=1), clip(tmp_path / "b.wav", seed=2)
+    r = similar_json(capsys, a, b, "--dtype", "bfloat16")
+    assert r["dtype"] == "bfloat16" and len(r["checksum"]) == 64
+    assert main(["similar", a, b, "--model", "tiny", "--dtype", "float32"]) == 0
+    assert "model: random-tiny (float32), for the pair and the reference alike" in capsys.readouterr().out

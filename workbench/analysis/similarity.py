@@ -180,4 +180,5 @@ def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | 
     ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))
     return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id,
-            "reference": ref}
+            # the cosine depends on the precision (bfloat16 moves embeddings): which one scored both files and the reference
+            "dtype": net.info.dtype, "checksum": net.info.checksum, "reference": ref}

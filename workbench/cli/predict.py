@@ -94,6 +94,7 @@ def cmd_similar(args) -> int:
                             if ref["clips_failed"] else [])
     cached = f" ({ref['clips_from_cache']} from the prediction cache)" if ref["clips_from_cache"] else ""
     print(f"  reference: {ref['source']}, {ref['clips_scored']} clip(s) scored{cached}" + "".join(f"; {n}" for n in notes))
+    print(f"  model: {screen_text(r['model'])} ({r['dtype']}), for the pair and the reference alike")
     return EXIT_OK
 
 
