@@ -138,7 +138,10 @@ def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[flo
     words = (f"calibrated NLL {after:.3f}{interval} is {verdict} a uniform guess over "
              f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
              f"the uncalibrated {before:.3f}")
-    if not_better_than_uniform:
+    if not_better_than_uniform and before < uniform:  # the scores beat a uniform guess before: the fitted T spoils them
+        words += (": the uncalibrated scores beat a uniform guess, so it is the fitted temperature that spoils them "
+                  "(fold temperatures at a bound of the search mean degenerate fits), not scores without information")
+    elif not_better_than_uniform:
         words += ": the scores carry no information a temperature can use"
     elif worse_than_before:
         words += ": on held-out items the temperature makes the scores worse"

@@ -1,0 +1,19 @@
+"""The calibrated NLL's verdict in words: what it blames must be what the figures show."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.analysis.calibration_measures import nll_verdict
+
+
+def test_a_calibrated_nll_no_better_than_uniform_does_not_blame_scores_that_beat_it_uncalibrated():
+    # a report said "the scores carry no information a temperature can use" beside an uncalibrated NLL of 0.138 over
+    # two classes (log 2 = 0.693): the scores carried plenty; four of five fold temperatures at the bound 0.05 spoilt them
+    words, flags = nll_verdict(0.588, 0.138, 2, (0.002, 1.755))
+    assert flags["nll_not_better_than_uniform"] and flags["nll_worse_than_uncalibrated"]
+    assert "carry no information" not in words
+    assert "the uncalibrated scores beat a uniform guess, so it is the fitted temperature that spoils them" in words
+    # scores that were no better than a uniform guess before calibration still get the old words
+    words, _ = nll_verdict(0.70, float(np.log(2)) + 0.01, 2, (0.65, 0.75))
+    assert words.endswith("the scores carry no information a temperature can use")
