@@ -382,6 +382,25 @@ def test_overlapping_transcript_spans_are_scored_and_counted(tmp_path, capsys, t
     assert plain["overlaps"] == {"pairs": 0, "spans": 0, "seconds": 0.0, "examples": [], "words": ""} and plain["spoken_s"] == 2.8
 
 
+def test_overlaps_are_counted_among_the_scored_spans_only(tmp_path, capsys, tiny_model):
+    """Two spans past the end of a 4 s recording failed, yet overlapped each other: the screen said "4 of 4 transcript
+    spans overlap another … each is scored on all the audio of its stretch" and counted 0.6 s shared, 0.3 s of it
+    past the end of the audio, for spans that were never scored."""
+    sf.write(tmp_path / "talk.wav", speech_like(SR, 4.0, seed=5), SR, subtype="FLOAT")
+    (tmp_path / "t.srt").write_text("1\n00:00:00,200 --> 00:00:01,800\nA\n\n2\n00:00:01,500 --> 00:00:02,500\nB\n\n"
+                                    "3\n00:00:03,500 --> 00:00:04,500\npast the end\n\n4\n00:00:04,200 --> 00:00:05,000\nafter it\n")
+    out = tmp_path / "o"
+    assert main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "t.srt"), "--model", "tiny", "--out", str(out)]) == 1
+    screen = capsys.readouterr().out  # exit 1: some spans failed
+    assert "2 scored, 2 failed" in screen
+    assert "!! 2 of 2 scored transcript spans (the 2 failed not counted) overlap another (1 overlapping pair, 0.30 s" in screen, screen
+    summary = json.loads((out / "transcript_summary.json").read_text())
+    assert summary["overlaps"]["pairs"] == 1 and summary["overlaps"]["examples"] == [[0, 1]]
+    assert summary["overlaps"]["seconds"] == pytest.approx(0.3)
+    table = pd.read_csv(out / "sentences.csv")
+    np.testing.assert_allclose(table["overlap_s"], [0.3, 0.3, np.nan, np.nan])
+
+
 def test_span_overlaps_counts_pairs_and_the_time_shared():
     # a long span holding two others that overlap each other too, and one apart
     per_span, ov = span_overlaps([0.0, 1.0, 2.0, 10.0], [5.0, 3.0, 4.0, 11.0])

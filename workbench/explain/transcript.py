@@ -107,13 +107,17 @@ def _shared_intervals(starts: np.ndarray, ends: np.ndarray, depth: int) -> list[
     return out
 
 
-def span_overlaps(starts: Sequence[float], ends: Sequence[float]) -> tuple[np.ndarray, dict]:
+def span_overlaps(starts: Sequence[float], ends: Sequence[float], *, names: Sequence[int] | None = None,
+                  n_failed: int = 0) -> tuple[np.ndarray, dict]:
     """Per span, the seconds of it that another span covers too; and the overlaps counted for the summary.
 
     Overlapping spans are legal (two speakers talking at once in a conversation transcript); each is scored on all
     the audio of its stretch, the other voice included, so the count goes with the scores.  Returns
     ``(overlap_s, {"pairs", "spans", "seconds", "examples", "words"})``: ``seconds`` is the time covered by two
-    or more spans, ``examples`` the first :data:`OVERLAP_EXAMPLES` pairs as ``[span, span]`` (table order)."""
+    or more spans, ``examples`` the first :data:`OVERLAP_EXAMPLES` pairs as ``[span, span]`` (table order).  ``names``: the
+    span numbers of the rows given (the scored spans of a transcript, default 0, 1, …); ``n_failed`` spans left out
+    (not scored, so no voice mixed into a score) are said in the words."""
+    names = list(range(len(starts))) if names is None else [int(n) for n in names]
     starts, ends = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
     order = np.lexsort((ends, starts))
     active: list[tuple[float, int]] = []  # a heap of (end, span) of the spans begun and not yet ended
@@ -126,7 +130,7 @@ def span_overlaps(starts: Sequence[float], ends: Sequence[float]) -> tuple[np.nd
                 pairs += 1
                 involved.update((int(i), int(j)))
                 if len(examples) < OVERLAP_EXAMPLES:
-                    examples.append(sorted((int(j), int(i))))
+                    examples.append(sorted((int(j), int(i))))  # row positions here, span numbers below
         heapq.heappush(active, (float(ends[i]), int(i)))
     examples.sort()
     shared = _shared_intervals(starts, ends, 2)
@@ -134,10 +138,13 @@ def span_overlaps(starts: Sequence[float], ends: Sequence[float]) -> tuple[np.nd
     seconds = round(sum(b - a for a, b in shared), 3)
     words = ""
     if pairs:
-        shown = "; ".join(f"spans {a} and {b} ({starts[a]:.2f}–{ends[a]:.2f} s, {starts[b]:.2f}–{ends[b]:.2f} s)" for a, b in examples)
-        words = (f"{len(involved)} of {len(starts)} transcript spans overlap another ({pairs} overlapping pair{'s' if pairs != 1 else ''}, "
+        shown = "; ".join(f"spans {names[a]} and {names[b]} ({starts[a]:.2f}–{ends[a]:.2f} s, {starts[b]:.2f}–{ends[b]:.2f} s)"
+                          for a, b in examples)
+        scored = f"scored transcript spans (the {n_failed} failed not counted)" if n_failed else "transcript spans"
+        words = (f"{len(involved)} of {len(starts)} {scored} overlap another ({pairs} overlapping pair{'s' if pairs != 1 else ''}, "
                  f"{seconds:.2f} s covered by two or more spans): each is scored on all the audio of its stretch, the other voice "
                  f"included (overlap_s in sentences.csv); e.g. {shown}{' …' if pairs > len(examples) else ''}")
+    examples = [[names[a], names[b]] for a, b in examples]
     return per_span.round(3), {"pairs": pairs, "spans": len(involved), "seconds": seconds, "examples": examples, "words": words}
 
 
@@ -285,7 +292,12 @@ def _table(run: _Pass, net: Any):
     columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
     out = pd.DataFrame(run.rows, columns=list(dict.fromkeys([*columns, *(k for r in run.rows for k in r)])))
     out = out.sort_values("span").reset_index(drop=True)
-    out["overlap_s"], out.attrs["overlaps"] = span_overlaps(out["start"].to_numpy(float), out["end"].to_numpy(float))
+    # among the scored spans only: a failed span (past the end, too short) mixed no voice into any score
+    ok = (out["status"] == "ok").to_numpy()
+    per_span, out.attrs["overlaps"] = span_overlaps(out["start"].to_numpy(float)[ok], out["end"].to_numpy(float)[ok],
+                                                    names=out["span"].to_numpy(int)[ok], n_failed=int((~ok).sum()))
+    out["overlap_s"] = np.nan
+    out.loc[ok, "overlap_s"] = per_span
     if getattr(net.info, "random_weights", False):
         out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
     out.attrs["duration_s"] = run.n / run.sr
