@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -263,3 +264,10 @@ def test_votes_over_classes_the_run_lacks_say_how_to_import_them_onto_its_classe
     assert "share none with the classes listeners voted over" in rep.soft_labels_reason
     assert "import-votes … --model CHECKPOINT` naming the checkpoint that made the run" in rep.soft_labels_reason
     assert "without --model for the nine emotion2vec+ classes" in rep.soft_labels_reason
+
+
+def test_the_screen_gives_the_divergences_units():
+    # the cross-entropy said "nats" and the Jensen-Shannon divergence nothing: base 2 (0 to 1) was only in the report
+    text = A.evaluate_listeners(_table(), n_boot=20).render()
+    assert re.search(r"Jensen-Shannon divergence [\d.]+ bits \(0 to 1\) \[", text), text
+    assert re.search(r"cross-entropy [\d.]+ nats \[", text)

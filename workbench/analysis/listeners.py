@@ -129,7 +129,7 @@ class ListenerReport:
         if self.soft_labels_reason:
             lines.append(f"  Jensen-Shannon divergence n/a, cross-entropy n/a, vote-weighted confusion n/a: {self.soft_labels_reason}")
         else:
-            lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
+            lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} bits (0 to 1) [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
                          f"cross-entropy {f(self.cross_entropy_mean)} nats [{f(self.cross_entropy_ci[0])}, {f(self.cross_entropy_ci[1])}] "
                          f"over {self.n_distribution} items with a vote distribution")
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
