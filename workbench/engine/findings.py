@@ -177,7 +177,9 @@ def _removed_level(audio: Audio) -> float | None:
 
 def prediction_facts(pred: Any) -> dict[str, Any]:
     facts = {"label": pred.label, "confidence": pred.confidence, "margin": pred.margin, "entropy_bits": pred.entropy,
-             "n_classes": len(pred.labels)}
+             "n_classes": len(pred.labels),
+             # the classes noise drifts towards in emotion2vec+, where the model has them (a head over calm, tense has neither)
+             "neutral_other": [k for k in ("neutral", "other") if k in pred.labels]}
     if pred.frame_logits is not None and pred.n_frames:
         top = np.argmax(pred.frame_logits, axis=1)
         if "unknown" in pred.labels:  # a fine-tuned head over other labels has no <unk> output
@@ -263,7 +265,9 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     snr = facts.get("snr_db")
     no_sound = any(f.code in ("digital_silence", "dc_only", "no_signal") for f in out)
     if snr is not None and snr < c.low_snr_db and not no_sound:  # with no sound there is no SNR to speak of
-        add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB)", "noise pulls scores towards neutral/other; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
+        drift = facts.get("neutral_other", ["neutral", "other"])  # facts without it: the nine classes
+        towards = f"noise pulls scores towards {'/'.join(drift)}" if drift else "noise shifts the scores of any class"
+        add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB)", f"{towards}; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
     sil = facts.get("silence_fraction")
     if sil is not None and sil > c.silence_fraction:
         add("mostly_silence", "warning", f"{sil * 100:.0f}% of the clip is silence", "the model scores silence too; trim or segment to the speech.", silence_fraction=sil)
