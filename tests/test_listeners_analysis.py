@@ -271,3 +271,11 @@ def test_the_screen_gives_the_divergences_units():
     text = A.evaluate_listeners(_table(), n_boot=20).render()
     assert re.search(r"Jensen-Shannon divergence [\d.]+ bits \(0 to 1\) \[", text), text
     assert re.search(r"cross-entropy [\d.]+ nats \[", text)
+
+
+def test_a_split_share_above_the_agree_share_is_refused():
+    # --agree 0.5 --split 0.75 listed the same items (agreement 0.6) under "listeners agree, model wrong" and "listeners split"
+    with pytest.raises(ConfigError, match=r"split=0.75 is above agree=0.5: an item between them would count both"):
+        A.evaluate_listeners(_table(), agree=0.5, split=0.75, n_boot=10)
+    rep = A.evaluate_listeners(_table(), agree=0.6, split=0.6, n_boot=10)  # equal shares do not overlap: >= 0.6 and < 0.6
+    assert not {r["id"] for r in rep.listeners_agree_model_wrong} & {r["id"] for r in rep.listeners_split}

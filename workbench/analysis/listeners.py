@@ -163,6 +163,9 @@ def _check_options(*, agree, split, bands, top, n_boot) -> list[float]:
     for name, v in (("agree", agree), ("split", split)):
         if not (isinstance(v, (int, float)) and 0 < v <= 1):
             raise ConfigError(f"{name}={v!r} is not a share of listeners in (0, 1].", fix=f"pass e.g. {name}=0.75.")
+    if split > agree:  # an item at 0.6 was in both lists: "listeners agree" at 0.5 and "listeners split" under 0.75
+        raise ConfigError(f"split={split!r} is above agree={agree!r}: an item between them would count both as 'listeners agree' "
+                          "and as 'listeners split'.", fix=f"pass a split at or below the agree share, e.g. split={min(0.5, agree):g}.")
     edges = list(bands)
     if any(not (0 < b < 1) for b in edges) or edges != sorted(set(edges)):
         raise ConfigError(f"bands={edges} must be increasing shares strictly between 0 and 1.", fix="pass e.g. 0.5 0.75.")
