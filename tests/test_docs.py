@@ -51,3 +51,12 @@ def test_readme_layout_lists_every_module():
                if p.name != "__init__.py" and "templates" not in p.parts and f" {p.name} " not in tree]
     missing += [p.parent.name + "/" for p in sorted(pkg.glob("*/__init__.py")) if f" {p.parent.name}/ " not in tree]
     assert not missing, f"README's Layout section does not list {missing}"
+
+
+def test_readme_layout_lists_each_top_level_module_at_the_top_level():
+    """A name listed anywhere in the tree passed for a module at the top: ``workbench/__main__.py`` (``python -m
+    workbench``) counted as listed through ``cli/__main__.py``, four spaces in."""
+    tree = (REPO / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
+    top = {line[2:].split(" ", 1)[0] for line in tree.splitlines() if line.startswith("  ") and not line.startswith("   ")}
+    missing = [p.name for p in sorted((REPO / "workbench").glob("*.py")) if p.name != "__init__.py" and p.name not in top]
+    assert not missing, f"README's Layout section does not list {missing} at the top of workbench/"
