@@ -80,8 +80,8 @@ def test_the_run_says_where_its_seconds_went_and_its_timing_parts_add_up(tmp_pat
     buf = io.StringIO()
     print_run_summary(result, out=buf)
     line = next(x for x in buf.getvalue().splitlines() if x.startswith("12 rows"))
-    total, start, scoring = (float(x) for x in re.search(r"([\d.]+) s \(([\d.]+) s starting: model load, --dtype auto's "
-                                                          r"choice; ([\d.]+) s scoring and writing\)", line).groups())
+    total, start, scoring = (float(x) for x in re.search(r"([\d.]+) s \(([\d.]+) s starting: model load; "  # a loaded model: no auto
+                                                          r"([\d.]+) s scoring and writing\)", line).groups())
     assert total == round(result.seconds, 1) and start == round(t["start_s"], 1)
     assert round(start + scoring, 1) == total  # the parts as printed add up to the total as printed
     from types import SimpleNamespace
@@ -89,7 +89,13 @@ def test_the_run_says_where_its_seconds_went_and_its_timing_parts_add_up(tmp_pat
     buf = io.StringIO()  # each rounded alone, 0.66 s of 0.14 + 0.52 printed "0.7 s (0.1 s …; 0.5 s …)"
     print_run_summary(SimpleNamespace(**{**vars(result), "seconds": 0.66,
                                          "summary": {**result.summary, "engine": {"timing_s": {"start_s": 0.14}}}}), out=buf)
-    assert "0.7 s (0.1 s starting: model load, --dtype auto's choice; 0.6 s scoring and writing)" in buf.getvalue()
+    assert "0.7 s (0.1 s starting: model load; 0.6 s scoring and writing)" in buf.getvalue()
+    # the time of auto's choice is named only where auto chose (an explicit --dtype bfloat16 run was said to spend it)
+    for requested, said in (("auto", "model load, --dtype auto's choice;"), ("bfloat16", "model load;")):
+        buf = io.StringIO()
+        print_run_summary(SimpleNamespace(**{**vars(result), "seconds": 0.66, "summary": {
+            **result.summary, "precision": {"requested": requested}, "engine": {"timing_s": {"start_s": 0.14}}}}), out=buf)
+        assert f"(0.1 s starting: {said} 0.6 s scoring and writing)" in buf.getvalue(), (requested, buf.getvalue())
 
 
 def test_a_misspelt_label_column_is_named_again_beside_the_closing_counts(tmp_path, capsys):

@@ -165,7 +165,9 @@ def print_run_summary(result, out=None, hints=()) -> None:
     print(f"run folder: {result.run_dir}", file=out)
     start = result.summary.get("engine", {}).get("timing_s", {}).get("start_s")
     # the parts as printed add up to the total as printed (each rounded alone, 0.64 = 0.14 + 0.50 read "0.6 = 0.1 + 0.5")
-    split = (f" ({round(start, 1):.1f} s starting: model load, --dtype auto's choice; "
+    # "--dtype auto's choice" only where auto chose: an explicit --dtype bfloat16 run was said to have spent time on it
+    chose = ", --dtype auto's choice" if (result.summary.get("precision") or {}).get("requested") == "auto" else ""
+    split = (f" ({round(start, 1):.1f} s starting: model load{chose}; "
              f"{max(round(result.seconds, 1) - round(start, 1), 0.0):.1f} s scoring and writing)") if start is not None else ""
     print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
           f"{result.seconds:.1f} s{split}", file=out)
