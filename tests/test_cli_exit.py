@@ -69,3 +69,22 @@ def test_python_dash_m_workbench_is_the_command():
     """``python -m workbench`` (what a user tries first) is the ``workbench`` command, not 'No module named'."""
     proc = subprocess.run([sys.executable, "-m", "workbench", "similar"], capture_output=True, text=True, timeout=60, env=ENV)
     assert proc.returncode == 2 and "workbench similar: error: the following arguments are required" in proc.stderr
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly():
+    """``workbench similar a b --json | head -2`` printed "error: unexpected BrokenPipeError … report it" and exited 3 when
+    head closed the pipe; now it stops quietly with 141, as a shell reports a program that SIGPIPE ended."""
+    demo = Path(__file__).resolve().parents[1] / "workbench" / "demo_data"
+    script = f"""
+import os, sys
+r, w = os.pipe()
+os.close(r)                      # the reader is gone before anything is printed
+os.dup2(w, 1)
+sys.stdout.reconfigure(line_buffering=True)   # each line reaches the pipe at once, as on a terminal
+from workbench.cli import main, end_process
+code = main(["similar", {str(demo / "sad_en.ogg")!r}, {str(demo / "angry_en_48k_stereo.flac")!r}, "--model", "tiny", "--json"])
+sys.stderr.write(f"code={{code}}\\n")
+end_process(code)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=ENV)
+    assert proc.returncode == 141 and proc.stderr.strip() == "code=141", proc.stderr

@@ -34,7 +34,8 @@ count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a t
 Exit status: 0 when every input succeeded, 1 when some input failed (its
 error record is written), 2 for a usage or configuration error (printed as
 ``error: <input>: <what is wrong>`` and ``fix: <what to do>``), 3 for an
-unexpected error (``--debug`` shows its traceback), 130 when interrupted.
+unexpected error (``--debug`` shows its traceback), 130 when interrupted, 141 when the reader of the output
+stopped reading (``| head``), quietly.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import select
 import signal
 import sys
 import threading
@@ -52,7 +54,7 @@ from typing import NoReturn
 
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
-    EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
+    EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
     Parser, cache_fault, console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
@@ -273,6 +275,23 @@ def end_process(code: int) -> NoReturn:
     os._exit(code)
 
 
+def stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader closed it; if so it is pointed at ``os.devnull``, so that the flush at exit
+    stays quiet.  A broken pipe elsewhere (a subprocess of the command's own) is an error like any other."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))  # a pipe's write end once its reader closed
+    except (OSError, ValueError, AttributeError):
+        return False
+    if gone:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    return gone
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
@@ -289,6 +308,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 — the one place that turns any error into a message
         if args.debug:
             raise
+        if isinstance(exc, BrokenPipeError) and stdout_gone():  # `| head` stopped reading: stop quietly, as cat does
+            return EXIT_PIPE
         if interrupts.pending():  # the error is what a swallowed Ctrl-C left behind (a half-imported module …)
             print(interrupts.message([args.command]), file=sys.stderr)
             return EXIT_INTERRUPTED

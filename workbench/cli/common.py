@@ -29,6 +29,8 @@ from workbench.analysis.calibration_measures import T_BOUNDS, temperature_at_edg
 from workbench.runs.folder import RunFolder, RunFolderError
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: the reader of stdout went away (`workbench similar … | head`): what a shell reports for a program SIGPIPE ended
+EXIT_PIPE = 141
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
