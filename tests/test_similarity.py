@@ -154,3 +154,18 @@ def test_the_precision_that_scored_the_pair_and_the_reference_is_said(tmp_path, 
     assert r["dtype"] == "bfloat16" and len(r["checksum"]) == 64
     assert main(["similar", a, b, "--model", "tiny", "--dtype", "float32"]) == 0
     assert "model: random-tiny (float32), for the pair and the reference alike" in capsys.readouterr().out
+
+
+def test_a_file_without_sound_is_named_before_the_cosine(tmp_path, capsys):
+    # digital silence against a sentence gave "cosine similarity 0.8067: below all 15 pairs …" without a word that one
+    # of the two files holds no sound at all, so the cosine compares nothing
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(32000, np.float32), 16000)
+    b = str(DEMO_DATA / "sad_en.ogg")
+    assert main(["similar", str(silent), b, "--model", "tiny", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    warned = [line for line in out.splitlines() if line.startswith("!! ") and "digital silence" in line]
+    assert len(warned) == 1 and "silent.wav" in warned[0] and out.index(warned[0]) < out.index("cosine similarity")
+    r = similar_json(capsys, str(silent), b, "--dtype", "float32")
+    assert len(r["errors"]) == 1 and "digital silence" in r["errors"][0]
+    assert similar_json(capsys, b, str(DEMO_DATA / "angry_en_48k_stereo.flac"), "--dtype", "float32")["errors"] == []

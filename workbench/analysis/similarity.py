@@ -181,4 +181,7 @@ def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | 
     return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id,
             # the cosine depends on the precision (bfloat16 moves embeddings): which one scored both files and the reference
-            "dtype": net.info.dtype, "checksum": net.info.checksum, "reference": ref}
+            "dtype": net.info.dtype, "checksum": net.info.checksum, "reference": ref,
+            # a file with no sound (digital silence, DC only, inaudible) has an embedding but no voice to compare
+            "errors": [f"{printable(str(src))}: {f.message}: {f.suggestion}" for src, sc in ((a, sa), (b, sb))
+                       for f in sc.findings if f.severity == "error"]}

@@ -86,6 +86,8 @@ def cmd_similar(args) -> int:
         print(strict_json(r))
         return EXIT_OK
     banner(r["random_weights"])
+    for line in r["errors"]:  # said before the cosine, which they make meaningless
+        print(f"!! {line}")
     ref = r["reference"]
     print(f"cosine similarity {r['cosine']:.4f}: {ref['words']}")
     print(f"  {screen_text(r['a'])}: {r['label_a']} ({r['confidence_a']:.3f})")
