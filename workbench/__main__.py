@@ -2,4 +2,5 @@
 
 from workbench.cli import console
 
-console()
+if __name__ == "__main__":  # imported (pdoc, make docs) it runs nothing
+    console()
