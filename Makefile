@@ -41,7 +41,7 @@ test-all: $(STAMP)
 
 # API reference from the docstrings (pdoc walks each subpackage listed), one page per module, into docs/api/ (git ignores it)
 DOCS_OUT ?= docs/api
-DOC_MODULES := workbench $(patsubst workbench/%.py,workbench.%,$(filter-out workbench/__init__.py,$(sort $(wildcard workbench/*.py)))) $(patsubst workbench/%/__init__.py,workbench.%,$(sort $(wildcard workbench/*/__init__.py)))
+DOC_MODULES := workbench $(patsubst workbench/%.py,workbench.%,$(filter-out workbench/__init__.py workbench/__main__.py,$(sort $(wildcard workbench/*.py)))) $(patsubst workbench/%/__init__.py,workbench.%,$(sort $(wildcard workbench/*/__init__.py)))
 
 docs: $(STAMP)
 	$(PY) -m pdoc --docformat numpy -o $(DOCS_OUT) $(DOC_MODULES)
