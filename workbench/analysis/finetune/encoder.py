@@ -34,7 +34,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.finetune.head import EarlyStopping, balanced_accuracy, class_indices, class_weights, one_thread
+from workbench.analysis.finetune.head import (EarlyStopping, balanced_accuracy, check_step_sizes, class_indices, class_weights,
+                                             one_thread)
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.serialize import load_yaml_file
 from workbench.model.funasr_patches import masked_positional_encoder
@@ -75,9 +76,7 @@ class EncoderTraining:
         for name in ("unfreeze", "epochs", "batch_size", "patience", "lora_rank"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be at least 1, given {getattr(self, name)}.", source=name, fix=f"pass a positive {name}.")
-        for name in ("head_lr", "lora_alpha") + (("lr",) if self.lr is not None else ()):
-            if not float(getattr(self, name)) > 0:
-                raise ConfigError(f"{name} must be positive, given {getattr(self, name)}.", source=name, fix=f"pass a positive {name}.")
+        check_step_sizes({"head_lr": self.head_lr, "lora_alpha": self.lora_alpha, "lr": self.lr, "weight_decay": self.weight_decay})
 
     @property
     def encoder_lr(self) -> float:

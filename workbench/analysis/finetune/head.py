@@ -12,6 +12,24 @@ import numpy as np
 from workbench.errors import ConfigError
 
 
+def check_step_sizes(values: dict[str, float | None]) -> None:
+    """Refuse a learning rate (``*lr``, ``lora_alpha``: positive) or weight decay (``weight_decay``: 0 or more) that is
+    not a finite number: ``--lr inf`` wrote a head of NaN weights with exit 0, ``--weight-decay -1`` (or ``-nan``)
+    ended in 'unexpected ValueError' from the optimiser after the run was scored."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = float("nan")
+        zero_ok = name == "weight_decay"
+        if not (np.isfinite(v) and (v >= 0 if zero_ok else v > 0)):
+            kind = "a finite number of 0 or more" if zero_ok else "a finite positive number"
+            example = {"weight_decay": "1e-3 (0 for none)", "lora_alpha": "16", "head_lr": "1e-3"}.get(name, "0.01 (a head) or 5e-5 (encoder blocks)")
+            raise ConfigError(f"{name} must be {kind}, given {value}.", source=name, fix=f"pass a {name} such as {example}.")
+
+
 @dataclass(frozen=True)
 class HeadTraining:
     """Hyper-parameters of the head (all recorded on the training card)."""
@@ -35,8 +53,7 @@ class HeadTraining:
             v = float(getattr(self, name))
             if not 0.0 <= v < 0.5:
                 raise ConfigError(f"{name} must be in [0, 0.5), given {v}.", source=name, fix="pass a share such as 0.2.")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, given {self.lr}.", source="lr", fix="pass a learning rate such as 0.01.")
+        check_step_sizes({"lr": self.lr, "weight_decay": self.weight_decay})
 
     def to_dict(self) -> dict:
         return asdict(self)
