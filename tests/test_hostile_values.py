@@ -27,3 +27,48 @@ def test_encoder_training_refuses_non_finite_step_sizes(kw):
 def test_step_sizes_that_make_sense_pass():
     HeadTraining(lr=0.05, weight_decay=0.0)
     EncoderTraining(lr=1e-4, weight_decay=0.0, head_lr=1e-3, lora_alpha=8.0)
+
+
+def _lines_run(fn, *args) -> int:
+    """Python lines executed in workbench.explain.transcript while ``fn(*args)`` runs: work counted, not timed."""
+    import sys
+
+    import workbench.explain.transcript as transcript
+
+    count = [0]
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename != transcript.__file__:
+            return None
+        if event == "line":
+            count[0] += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        fn(*args)
+    finally:
+        sys.settrace(None)
+    return count[0]
+
+
+@pytest.mark.parametrize("layout", ["all overlap", "in pairs"])
+def test_span_overlap_counting_is_not_quadratic(layout):
+    # a hostile transcript of spans that all overlap (or overlap in pairs): 8,000 spans took 25 s (44 s in pairs),
+    # every pair (and every span against every shared stretch) visited one by one
+    import numpy as np
+
+    from workbench.explain.transcript import span_overlaps
+
+    def spans(n):
+        if layout == "all overlap":
+            return np.zeros(n), 10.0 + np.arange(n) * 1e-3
+        s = np.repeat(np.arange(n // 2) * 1.0, 2)
+        return s, s + 0.5
+
+    small, large = _lines_run(span_overlaps, *spans(400)), _lines_run(span_overlaps, *spans(1600))
+    assert large < 6 * small  # 4x the spans: 16x the work when quadratic, about 4x now
+    per_span, counted = span_overlaps(*spans(1600))
+    assert counted["pairs"] == (1600 * 1599 // 2 if layout == "all overlap" else 800)
+    assert counted["spans"] == 1600 and len(counted["examples"]) == 5
+    assert per_span.max() == (pytest.approx(11.598) if layout == "all overlap" else 0.5)  # up to the second-latest end

@@ -107,6 +107,22 @@ def _shared_intervals(starts: np.ndarray, ends: np.ndarray, depth: int) -> list[
     return out
 
 
+def _covered_within(intervals: list[tuple[float, float]], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per span, the seconds of it inside ``intervals`` (sorted, disjoint), by binary search: a loop over every span and
+    every interval took 44 s for 8,000 spans in pairs."""
+    if not intervals:
+        return np.zeros(len(starts))
+    a, b = np.array(intervals, dtype=float).T
+    before = np.concatenate([[0.0], np.cumsum(b - a)])  # seconds covered before interval k starts
+
+    def covered_until(t: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(a, t, side="right") - 1
+        inside = np.clip(t - a[np.maximum(k, 0)], 0.0, (b - a)[np.maximum(k, 0)])
+        return np.where(k < 0, 0.0, before[np.maximum(k, 0)] + inside)
+
+    return np.maximum(covered_until(ends) - covered_until(starts), 0.0)
+
+
 def span_overlaps(starts: Sequence[float], ends: Sequence[float], *, names: Sequence[int] | None = None,
                   n_failed: int = 0) -> tuple[np.ndarray, dict]:
     """Per span, the seconds of it that another span covers too; and the overlaps counted for the summary.
@@ -121,20 +137,23 @@ def span_overlaps(starts: Sequence[float], ends: Sequence[float], *, names: Sequ
     starts, ends = np.asarray(starts, dtype=float), np.asarray(ends, dtype=float)
     order = np.lexsort((ends, starts))
     active: list[tuple[float, int]] = []  # a heap of (end, span) of the spans begun and not yet ended
+    alone: set[int] = set()  # spans in ``active`` that no span has overlapped yet
     pairs, involved, examples = 0, set(), []
-    for i in order:
+    for i in order:  # each span enters ``alone`` and ``involved`` once: n log n, not a loop over every pair
         while active and active[0][0] <= starts[i] + OVERLAP_MIN_S:
-            heapq.heappop(active)
-        if ends[i] > starts[i] + OVERLAP_MIN_S:
-            for _, j in active:
-                pairs += 1
-                involved.update((int(i), int(j)))
-                if len(examples) < OVERLAP_EXAMPLES:
-                    examples.append(sorted((int(j), int(i))))  # row positions here, span numbers below
+            alone.discard(heapq.heappop(active)[1])
+        if ends[i] > starts[i] + OVERLAP_MIN_S and active:
+            pairs += len(active)
+            involved.update(alone)
+            involved.add(int(i))
+            alone.clear()
+            examples += [sorted((j, int(i))) for _, j in active[:OVERLAP_EXAMPLES - len(examples)]]  # row positions; span numbers below
+        else:
+            alone.add(int(i))
         heapq.heappush(active, (float(ends[i]), int(i)))
     examples.sort()
     shared = _shared_intervals(starts, ends, 2)
-    per_span = np.array([sum(max(0.0, min(e, b) - max(s, a)) for a, b in shared) for s, e in zip(starts, ends)])
+    per_span = _covered_within(shared, starts, ends)
     seconds = round(sum(b - a for a, b in shared), 3)
     words = ""
     if pairs:
