@@ -72,3 +72,24 @@ def test_span_overlap_counting_is_not_quadratic(layout):
     assert counted["pairs"] == (1600 * 1599 // 2 if layout == "all overlap" else 800)
     assert counted["spans"] == 1600 and len(counted["examples"]) == 5
     assert per_span.max() == (pytest.approx(11.598) if layout == "all overlap" else 0.5)  # up to the second-latest end
+
+
+@pytest.mark.parametrize("classes, words", [(["calm", "unmapped", "tense"], "votes_unmapped"),
+                                            (["Calm", "calm", "tense"], "differ only in case")])
+def test_vote_classes_that_collide_are_refused(classes, words):
+    # a hostile head's class "unmapped": its votes went into votes_unmapped and were overwritten by the unmapped count
+    # (n_raters 3, votes adding to 2); "Calm" beside "calm": a rater's Calm was counted as calm
+    from workbench.data.listeners import record_from_rater_labels
+
+    with pytest.raises(ConfigError, match=words):
+        record_from_rater_labels("calm;Calm;unmapped;tense", classes=classes)
+
+
+def test_import_votes_names_the_checkpoint_whose_classes_collide(monkeypatch):
+    import workbench.cli.listeners as cli
+
+    monkeypatch.setattr(cli, "resolve_model", lambda model: type("Resolved", (), {"kind": "folder", "model": model})())
+    monkeypatch.setattr(cli, "checkpoint_labels", lambda folder: ["calm", "unmapped", "tense"])
+    with pytest.raises(ConfigError, match="unmapped") as caught:
+        cli._vote_classes("hostile-head")
+    assert caught.value.source == "hostile-head"

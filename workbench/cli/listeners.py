@@ -16,6 +16,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.model.checkpoints import resolve_model
 from workbench.model.network import checkpoint_labels
 from workbench.data.manifest import read_manifest, write_manifest
+from workbench.data.votes import check_vote_classes
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder
 
@@ -106,7 +107,7 @@ def _vote_classes(model: str | None) -> list[str] | None:
     if model is None:
         return None
     resolved = resolve_model(model)
-    return list(LABEL_KEYS) if resolved.kind == "hub" else checkpoint_labels(resolved.model)
+    return list(LABEL_KEYS) if resolved.kind == "hub" else check_vote_classes(checkpoint_labels(resolved.model), source=printable(str(model)))
 
 
 def cmd_import_votes(args) -> int:

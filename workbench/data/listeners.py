@@ -19,7 +19,7 @@ from workbench.data.corpora import crema_d, emodb, iemocap, msp_podcast
 from workbench.data.corpora.registry import LISTENER_FACTS, VOTE_FORMATS
 from workbench.data.manifest import generic_emotion, Manifest
 from workbench.data.votes import (  # re-exported (__all__): the record helpers' old home
-    as_float, attach, AttachReport, check_count, corpus_file, csv_rows, LISTENER_COLUMNS, MAX_COUNT, NAN, ReadReport,
+    as_float, attach, AttachReport, check_count, check_vote_classes, corpus_file, csv_rows, LISTENER_COLUMNS, MAX_COUNT, NAN, ReadReport,
     record_from_counts, refuse_duplicates, UNMAPPED, vote, vote_distribution, VOTE_COLUMNS,
 )
 from workbench.errors import ConfigError
@@ -85,7 +85,7 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
     label none of these names is refused with the valid classes listed.  Agreement is the share of the
     largest category: a class, or one label mapped to "" (labels with no counterpart are not one category).
     """
-    classes = list(classes)
+    classes = check_vote_classes(classes, source=source)
     items = [x.strip() for x in (labels.split(";") if isinstance(labels, str) else labels) if str(x).strip()]
     counts: dict[str, float] = {}
     raw: dict[str, float] = {}  # labels with no counterpart, per label: each one category of the majority

@@ -100,6 +100,28 @@ def check_count(value: Any, what: str, *, source: str | None = None, whole: bool
     return v
 
 
+#: what a class of a record may not be called: its ``votes_`` column would be another column of the record
+RESERVED_CLASSES = (UNMAPPED[len("votes_"):],)
+
+
+def check_vote_classes(classes: Sequence[str], *, source: str | None = None) -> list[str]:
+    """``classes`` as a list, refused when two are one name but for case (a rater's "Calm" was counted as whichever came
+    last) or one is :data:`RESERVED_CLASSES` (a head's class "unmapped" wrote its votes into ``votes_unmapped``, which
+    the unmapped count then overwrote: the votes vanished while n_raters kept them)."""
+    classes = list(classes)
+    folded: dict[str, str] = {}
+    for c in classes:
+        other = folded.setdefault(str(c).casefold(), str(c))
+        if other != c or str(c).casefold() in RESERVED_CLASSES:
+            what = (f"the classes {printable(other)!r} and {printable(c)!r} differ only in case, so a rater's label cannot "
+                    "be told between them" if other != c else f"a class named {printable(c)!r} would be counted in the column "
+                    f"{UNMAPPED}, which holds the votes for categories with no class")
+            raise ConfigError(f"cannot vote over these classes: {what}.", source=source,
+                              fix="rename that class in the checkpoint's tokens.txt (one distinct name per line) and fine-tune again, "
+                                  "or vote over the nine emotion2vec+ keys (leave --model out).")
+    return classes
+
+
 def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping[str, float] = 0.0, raw_max: float | None = None,
                        whole: bool = False, source: str | None = None, classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any]:
     """A listener record from vote counts per class of ``classes`` (the nine keys, or a fine-tuned head's own).
@@ -120,7 +142,7 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping
     classes
         The classes the record has a ``votes_<class>`` column for.
     """
-    classes = list(classes)
+    classes = check_vote_classes(classes, source=source)
     bad = [k for k in counts if k not in classes]
     if bad:
         raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(classes)}.", source=source,
