@@ -93,3 +93,16 @@ def test_import_votes_names_the_checkpoint_whose_classes_collide(monkeypatch):
     with pytest.raises(ConfigError, match="unmapped") as caught:
         cli._vote_classes("hostile-head")
     assert caught.value.source == "hostile-head"
+
+
+@pytest.mark.parametrize("argv", [["similar", "https://example.com/a.wav", "b.wav"], ["similar", "DEMO", "ftp://host//b.wav"],
+                                  ["diagnose", "http://example.org/a.wav"]])
+def test_a_url_is_refused_as_a_url_not_a_missing_file(argv, capsys):
+    # was: 'http:/example.com/a.wav: file not found.' (Path folds the //), a name the user never wrote
+    from workbench.cli import main
+    from workbench.data.demoset import DEMO_DATA
+
+    argv = [str(DEMO_DATA / "sad_en.ogg") if a == "DEMO" else a for a in argv]
+    assert main([*argv, "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "is a URL" in err and ":/" + "/" in err and "not found" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench.files import strict_json
+from workbench.paths import refuse_url
 from pathlib import Path
 
 from workbench.audio.intake import AudioConfig, check_audio_path
@@ -77,8 +78,9 @@ def cmd_infer(args) -> int:
 
 
 def cmd_similar(args) -> int:
-    check_audio_path(Path(args.a))
-    check_audio_path(Path(args.b))
+    for name, path in (("A", args.a), ("B", args.b)):
+        refuse_url(path, name)  # Path folded http:// into http:/, and the error named a file the user never wrote
+        check_audio_path(Path(path))
     reference = reference_set(args.reference)  # refused before the model loads
     net = model_ref_from_args(args).load()
     r = similar(args.a, args.b, net, reference=reference, use_cache=not args.no_cache, cache_dir=args.cache_dir)
@@ -101,6 +103,7 @@ def cmd_similar(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
+    refuse_url(args.path, "PATH")
     check_audio_path(Path(args.path))
     net = model_ref_from_args(args).load()
     d = diagnose(args.path, net, run_stability=not args.no_stability)
