@@ -106,3 +106,14 @@ def test_a_url_is_refused_as_a_url_not_a_missing_file(argv, capsys):
     assert main([*argv, "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "is a URL" in err and ":/" + "/" in err and "not found" not in err
+
+
+def test_a_jsonl_manifest_with_lone_carriage_returns_is_refused_saying_so(tmp_path):
+    # count_lines counts a lone \r as a line end, but JSON Lines does not: the refusal said only 'line 1 ... (Extra data)'
+    from workbench.data.manifest import read_manifest
+
+    p = tmp_path / "old_mac.jsonl"
+    p.write_bytes(b'{"id": "a", "path": "a.wav"}\r{"id": "b", "path": "b.wav"}\r')
+    with pytest.raises(ConfigError, match=r"lone carriage return") as caught:
+        read_manifest(p, validate_files=False)
+    assert "tr" in caught.value.fix

@@ -278,6 +278,16 @@ def count_lines(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, ch
     return n - cr_lf
 
 
+LONE_CR = "its lines end with a lone carriage return (\\r), and JSON Lines ends a line at \\n only"
+CR_FIX = "convert the line ends to \\n (`tr '\\r' '\\n'`)."
+
+
+def bad_json_line(n: int, why: str, line: str) -> str:
+    """What is wrong with line ``n`` of JSON Lines, which ``json`` refused for ``why``: a lone \\r (old-Mac line ends)
+    made the whole file one line, and 'Extra data' alone did not say so."""
+    return f"line {n} is not valid JSON ({why})" + (f"; {LONE_CR}." if "\r" in line.rstrip("\r") else ".")
+
+
 def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTES, max_rows: int = TABLE_MAX_ROWS,
                      source: str | None = None, what: str = "a table", encoding: str = "utf-8",
                      errors: str = "strict") -> str:

@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import TABLE_MAX_ROWS, check_fields, count_lines, decode_text, newline_lines, read_bytes_capped, shown, text_lines
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, newline_lines, read_bytes_capped, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, 
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(p), fix=fix) from None
+            raise ConfigError(bad_json_line(n, exc.msg, line), source=str(p), fix=CR_FIX if LONE_CR in bad_json_line(n, "", line) else fix) from None
         if not isinstance(rec, dict):
             raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(p), fix=fix)
         yield n, rec
