@@ -118,7 +118,8 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", c
     names = [k for k in row if str(k).startswith("votes_")]
     if not names:
         return None
-    bad = [k for k in names if k not in columns and k != UNMAPPED]
+    known = set(columns)  # a head of thousands of classes: a list lookup per column was quadratic
+    bad = [k for k in names if k not in known and k != UNMAPPED]
     if bad:
         raise ConfigError(f"unknown vote column(s) {bad}; valid: {', '.join((*columns, UNMAPPED))}.", source=source,
                           fix="name each vote column votes_<one of these classes>, or votes_unmapped.")

@@ -143,7 +143,8 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping
         The classes the record has a ``votes_<class>`` column for.
     """
     classes = check_vote_classes(classes, source=source)
-    bad = [k for k in counts if k not in classes]
+    known = set(classes)  # a head of thousands of classes: a list lookup per count, a max per class, were quadratic
+    bad = [k for k in counts if k not in known]
     if bad:
         raise ConfigError(f"vote counts name unknown classes {bad}; expected keys of {', '.join(classes)}.", source=source,
                           fix="map the corpus's categories onto these classes first.")
@@ -159,7 +160,8 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping
     rec["n_raters"] = n
     top = raw_max if raw_max is not None else max([*counts.values(), unmapped_top, 0.0])
     rec["agreement"] = top / n if n > 0 else NAN
-    best = [k for k in classes if counts.get(k, 0.0) == max(counts.values(), default=0.0) and counts.get(k, 0.0) > 0]
+    most = max(counts.values(), default=0.0)
+    best = [k for k in classes if counts.get(k, 0.0) == most and most > 0]
     rec["listener_majority"] = best[0] if len(best) == 1 and counts[best[0]] > unmapped_top else ""
     return rec
 
