@@ -137,3 +137,40 @@ def test_a_record_over_thousands_of_classes_takes_the_largest_count_once(monkeyp
     rec = votes.record_from_counts({c: float(i % 7) for i, c in enumerate(classes)}, classes=classes)
     assert calls[0] < 10
     assert rec["n_raters"] == sum(i % 7 for i in range(3000)) and rec["listener_majority"] == ""
+
+
+@pytest.mark.parametrize("kind", ["device", "too big"])
+def test_a_hostile_tokens_txt_is_refused_unread(tmp_path, kind):
+    # tokens.txt linked to /dev/zero filled memory (MemoryError under a 4 GB ulimit, 'unexpected'), a FIFO hung for ever,
+    # a 2 MB file was read whole (here /dev/null stands for the devices: reading it cannot hurt the old code)
+    import os
+
+    from workbench.errors import ModelError
+    from workbench.model.network import checkpoint_labels
+
+    tokens = tmp_path / "tokens.txt"
+    if kind == "device":
+        os.symlink("/dev/null", tokens)
+    else:
+        tokens.write_text("".join(f"{i:04d}{'x' * 1000}\n" for i in range(2_000)), encoding="utf-8")
+    with pytest.raises(ModelError, match="not a regular file" if kind == "device" else "holds"):
+        checkpoint_labels(tmp_path)
+
+
+def test_a_head_of_many_labels_is_checked_for_repeats_in_one_pass(monkeypatch):
+    # a hostile tokens.txt of 20,000 labels (well under its byte cap) took 6.7 s to check: list.count() once per label
+    import workbench.model.building as building
+
+    compared = [0]
+
+    class Label(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared[0] += 1
+            return str.__eq__(self, other)
+
+    monkeypatch.setattr(building, "key_from_token", Label)
+    tokens = [f"c{i}" for i in range(1000)]
+    assert building._label_mapping(tokens, "hostile-head")[0] == tokens
+    assert compared[0] < 20 * len(tokens)  # every label against every other: about a million

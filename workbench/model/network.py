@@ -66,6 +66,7 @@ from workbench.model.building import (  # noqa: F401
     build,
     check_dtype,
     checkpoint_labels,
+    checkpoint_tokens,
     describe_checkpoint,
 )
 from workbench.model.checkpoints import DEFAULT_MODEL, cached_hub_checkpoint, import_funasr, resolve_model  # noqa: F401

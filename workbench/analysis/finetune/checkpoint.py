@@ -11,7 +11,7 @@ from workbench import files
 from workbench.errors import ModelError
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.model.checkpoints import TRAINING_CARD, check_checkpoint, load_weights, weights_file
-from workbench.model.network import UNK_TOKEN, checkpoint_labels
+from workbench.model.network import UNK_TOKEN, checkpoint_labels, checkpoint_tokens
 from workbench.runs.folder import RunFolder
 
 CARD_FORMAT = "emotion-workbench-finetune/1"
@@ -79,7 +79,7 @@ def _safetensors_bytes(state: dict) -> bytes:
 def parent_head(parent: Path, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
     """The parent's ``proj`` rows of ``classes`` (for ``labels="nine"``: the new head starts from the old one)."""
     state, _ = load_weights(weights_file(parent))
-    tokens = [t.strip() for t in (parent / "tokens.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+    tokens = checkpoint_tokens(parent)
     if checkpoint_labels(parent) != list(LABEL_KEYS) or "proj.weight" not in state:
         return None
     keys = ["unknown" if t == "<unk>" else t.split("/")[-1].strip() for t in tokens]
