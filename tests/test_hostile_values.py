@@ -174,3 +174,20 @@ def test_a_head_of_many_labels_is_checked_for_repeats_in_one_pass(monkeypatch):
     tokens = [f"c{i}" for i in range(1000)]
     assert building._label_mapping(tokens, "hostile-head")[0] == tokens
     assert compared[0] < 20 * len(tokens)  # every label against every other: about a million
+
+
+def test_a_reference_folder_says_what_it_left_out(tmp_path):
+    # `similar --reference FOLDER` with a FIFO named like audio: the folder reader skipped it with a note, and the
+    # reference dropped the note (the screen and the JSON said nothing)
+    import os
+    import shutil
+
+    from workbench.analysis.similarity import reference_set
+    from workbench.data.demoset import DEMO_DATA
+
+    for name in ("happy_en_44k.wav", "sad_en.ogg"):
+        shutil.copy(DEMO_DATA / name, tmp_path / name)
+    os.mkfifo(tmp_path / "stuck.wav")
+    ref = reference_set(tmp_path)
+    assert len(ref.manifest) == 2
+    assert any("stuck.wav" in n and "not a regular file" in n for n in ref.notes)

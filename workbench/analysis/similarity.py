@@ -82,6 +82,7 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         except ConfigError as exc:
             raise ConfigError(f"--reference cannot be read as a reference set: {exc.message}", source=printable(text),
                               fix=exc.fix or REFERENCE_FIX) from exc
+        notes += [printable(n) for n in manifest.notes]  # what the folder or manifest left out (a FIFO, a device) is said
         name = printable(str(p))
     if len(manifest) > REFERENCE_MAX_CLIPS:
         picked = sorted(np.random.default_rng(0).choice(len(manifest), REFERENCE_MAX_CLIPS, replace=False))
