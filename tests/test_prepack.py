@@ -118,3 +118,20 @@ def test_loading_hands_the_plain_weights_pages_back():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "released 1" in proc.stdout
+
+
+def test_the_state_dict_keeps_the_plain_models_keys_and_values_and_so_does_a_copy():
+    # the packed weights are oneDNN tensors no state dict held: 49 keys of tiny's 69 were left, and a copy renamed the
+    # fused layer's (mlp.fc1.0.weight), so neither saved as a checkpoint the plain model could read
+    plain = _block()
+    packed = copy.deepcopy(plain)
+    prepack_linears(packed)
+    want = plain.state_dict()
+    for got in (packed.state_dict(), copy.deepcopy(packed).state_dict()):
+        assert list(got) == list(want)
+        assert all(torch.equal(got[k], want[k]) for k in want)
+    fresh = _block()
+    fresh.load_state_dict(packed.state_dict())  # what a saved checkpoint gives back
+    x = torch.randn(2, 7, 48).to(torch.bfloat16)
+    with torch.inference_mode():
+        assert torch.equal(_forward(fresh, x), _forward(plain, x))

@@ -17,7 +17,8 @@ float32 as before, so the record covers this path.
 
 Only the bfloat16 CPU path uses it (:func:`prepack_linears`, called once by the loader).  Such a model scores;
 it is not trained: a layer asked for gradients (or given a tensor on another device) computes with its weight
-read back to a plain tensor, and a copy of the model (``copy.deepcopy``) holds plain ``torch.nn.Linear`` layers.
+read back to a plain tensor, a copy of the model (``copy.deepcopy``) holds plain ``torch.nn.Linear`` layers (with
+their GELU where it was fused), and the state dict has the plain model's keys and values.
 """
 
 from __future__ import annotations
@@ -37,15 +38,29 @@ def _torch():
     return torch
 
 
-_CLASS: list = []
+_CLASSES: dict = {}
 
 
 def packed_linear_class() -> type:
     """:class:`PackedLinear`'s class, made on first use so that importing this module does not import torch."""
-    if not _CLASS:
+    if "packed" not in _CLASSES:
         torch = _torch()
-        _CLASS.append(type("PackedLinear", (_PackedLinear, torch.nn.Module), {"__module__": __name__}))
-    return _CLASS[0]
+        _CLASSES["packed"] = type("PackedLinear", (_PackedLinear, torch.nn.Module), {"__module__": __name__})
+    return _CLASSES["packed"]
+
+
+def linear_gelu_class() -> type:
+    """A ``torch.nn.Linear`` followed by GELU, with the Linear's own parameter names (``weight``, ``bias``): what a
+    copy of a packed layer with its GELU fused becomes, so that its state dict keeps the plain model's keys."""
+    if "linear_gelu" not in _CLASSES:
+        torch = _torch()
+
+        def forward(self, x):
+            return torch.nn.functional.gelu(torch.nn.functional.linear(x, self.weight, self.bias), approximate=self.approximate)
+
+        _CLASSES["linear_gelu"] = type("LinearGELU", (torch.nn.Linear,), {"__module__": __name__, "forward": forward,
+                                                                           "approximate": "none"})
+    return _CLASSES["linear_gelu"]
 
 
 def PackedLinear(linear: Any, gelu: str | None = None, rows_hint: int = 1024) -> Any:  # noqa: N802  (a class's name)
@@ -94,9 +109,12 @@ class _PackedLinear:
         return torch.ops.mkldnn._linear_pointwise(x, self._packed, self._bias, attr, [], algorithm)
 
     def plain(self) -> Any:
-        """The ``torch.nn.Linear`` this layer computes (the GELU, if fused, is not in it)."""
+        """The plain layer this one computes: a ``torch.nn.Linear``, or a :func:`linear_gelu_class` where the GELU is fused."""
         torch = _torch()
-        lin = torch.nn.Linear(self.in_features, self.out_features, bias=self._bias is not None, dtype=torch.bfloat16)
+        cls = torch.nn.Linear if self.gelu is None else linear_gelu_class()
+        lin = cls(self.in_features, self.out_features, bias=self._bias is not None, dtype=torch.bfloat16)
+        if self.gelu is not None:
+            lin.approximate = self.gelu
         with torch.no_grad():
             lin.weight.copy_(self.weight)
             if self._bias is not None:
@@ -104,10 +122,14 @@ class _PackedLinear:
         return lin
 
     def __deepcopy__(self, memo):
-        """A copy holds a plain Linear (oneDNN's opaque tensors cannot be copied), followed by its GELU if fused."""
-        torch = _torch()
-        lin = self.plain()
-        return lin if self.gelu is None else torch.nn.Sequential(lin, torch.nn.GELU(approximate=self.gelu))
+        """A copy holds the plain layer (oneDNN's opaque tensors cannot be copied): :meth:`plain`."""
+        return self.plain()
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """The state dict holds the plain weight and bias under the Linear's keys, as the unpacked model's does."""
+        destination[prefix + "weight"] = self.weight
+        if self._bias is not None:
+            destination[prefix + "bias"] = self._bias
 
 
 def supported() -> bool:
