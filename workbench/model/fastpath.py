@@ -14,7 +14,7 @@ The candidates, besides exact float32:
     agreement, max |Δ score|, minimum embedding cosine) and reused afterwards.
 
 :func:`measure_paths` scores :data:`MEASURE_CLIPS` seeded speech-like clips with float32 and
-every candidate (one warm-up, best of :data:`MEASURE_ROUNDS`), and keeps the figures in
+every candidate (one warm-up, best of :data:`MEASURE_ROUNDS` interleaved rounds), and keeps the figures in
 ``$WORKBENCH_CACHE/fastpath/<cpu>-<checkpoint sha256[:16]>.json``: one measurement per CPU
 model, core count and checkpoint, redone when torch, onnxruntime or the workbench change.
 :func:`choose` takes the fastest candidate whose agreement passes :func:`acceptable`, and
@@ -331,44 +331,67 @@ def onnx_export_for(ref: Any, *, progress: Callable[[str], None] | None = None) 
 # ---------------------------------------------------------------------------
 # measuring and choosing
 # ---------------------------------------------------------------------------
-def _timed(model: Any, clips: list[np.ndarray], rounds: int = MEASURE_ROUNDS) -> tuple[float, list]:
-    model.predict(clips[:1])  # warm-up: first-call allocations and kernel choices
-    best, preds = float("inf"), []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        preds = model.predict(clips)
-        best = min(best, time.perf_counter() - t0)
-    return best, preds
+def _interleaved(models: dict[str, Any], clips: list[np.ndarray], failed: dict, rounds: int = MEASURE_ROUNDS) -> dict:
+    """Each model's best time over ``rounds`` on ``clips`` (after a one-clip warm-up), and its predictions; the models
+    take turns within every round, in an order rotated each round, so that a slow minute of a shared machine hits
+    them all.  Timed one after another, a slow minute fell on one path: the large model's bfloat16 measured 3.3 s for
+    4 clips (1.4 s alone a few minutes later), and ``auto`` took ONNX Runtime int8, 1.65x FunASR end to end instead
+    of bfloat16's ~2.3x.  A candidate that fails to score goes into ``failed`` (name -> error) and out of the rounds;
+    float32's failure is raised."""
+    best: dict[str, tuple[float, list]] = {name: (float("inf"), []) for name in models}
+    for r in range(rounds + 1):  # round 0: the warm-up (first-call allocations and kernel choices), one clip
+        names = [n for n in models if n in best]
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            try:
+                preds = models[name].predict(clips if r else clips[:1])
+            except Exception as exc:  # noqa: BLE001 — a path that cannot run here is recorded and never chosen
+                if name == "float32":
+                    raise
+                failed[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
+                del best[name]
+                continue
+            if r:
+                best[name] = (min(best[name][0], time.perf_counter() - t0), preds)
+    return best
 
 
 def measure_paths(ref: Any, *, progress: Callable[[str], None] | None = None) -> dict:
     """Time float32 and every :data:`CPU_PATHS` candidate of the checkpoint ``ref`` names on this machine, with their
-    agreement with float32 (``ref``: a :class:`~workbench.model.ref.ModelRef`; each candidate is loaded through it)."""
+    agreement with float32 (``ref``: a :class:`~workbench.model.ref.ModelRef`; each candidate is loaded through it).
+    Every candidate is loaded first and the rounds are interleaved (:func:`_interleaved`): the peak memory holds them all
+    (large: about 4 GB), once per checkpoint and machine."""
     say = progress or (lambda line: None)
     reference = _float32(ref).load(progress=progress)
     checksum = reference.info.checksum
     clips = check_clips(MEASURE_CLIPS, seed=1)
     audio_seconds = sum(len(c) for c in clips) / SAMPLE_RATE
-    say(f"measuring the precisions once on this CPU ({MEASURE_CLIPS} seeded clips, {audio_seconds:.1f} s of audio)")
-    t32, ref_preds = _timed(reference, clips)
-    paths: dict[str, dict] = {"float32": {"seconds": round(t32, 4), "x_float32": 1.0, "ok": True}}
+    say(f"measuring the precisions once on this CPU ({MEASURE_CLIPS} seeded clips, {audio_seconds:.1f} s of audio, "
+        f"{MEASURE_ROUNDS} interleaved rounds)")
+    paths: dict[str, dict] = {}
+    models = {"float32": reference}
     for name in CPU_PATHS:
         try:
             if name in ONNX_PATHS:
                 ensure_export(reference, progress=progress)
-            candidate = replace(_float32(ref), dtype=name).load()
-            seconds, preds = _timed(candidate, clips)
+            models[name] = replace(_float32(ref), dtype=name).load()
         except Exception as exc:  # noqa: BLE001 — a path that cannot run here is recorded and never chosen
             paths[name] = {"error": f"{type(exc).__name__}: {str(exc)[:200]}", "ok": False}
+    timed = _interleaved(models, clips, paths)
+    t32, ref_preds = timed["float32"]
+    paths = {"float32": {"seconds": round(t32, 4), "x_float32": 1.0, "ok": True}, **paths}
+    for name in CPU_PATHS:
+        if name not in timed:
             continue
+        seconds, preds = timed[name]
         figures = agreement_figures(ref_preds, preds)
         ok = acceptable(figures)
         if name in ONNX_PATHS:
-            ok = ok and bool(getattr(candidate, "verification", {}).get("ok"))
+            ok = ok and bool(getattr(models[name], "verification", {}).get("ok"))
         paths[name] = {"seconds": round(seconds, 4), "x_float32": round(t32 / seconds, 3), "agreement": figures, "ok": ok}
-        del candidate
-        if name in ("bfloat16", "int8"):
-            replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
+    del models, timed
+    for name in ("bfloat16", "int8"):
+        replace(_float32(ref), dtype=name).forget()  # the chosen one loads again; the others are freed
     _measure_start_ups(paths, reference.info.path, say)
     record = {"format": RECORD_FORMAT, "cpu": cpu_identity(), "checkpoint_sha256": checksum, "versions": versions(),
               "clips": {"n": MEASURE_CLIPS, "seed": 1, "audio_seconds": round(audio_seconds, 2)}, "paths": paths,
