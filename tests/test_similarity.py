@@ -51,7 +51,7 @@ def test_two_different_demo_clips_are_placed_among_the_other_pairs_not_their_own
     a, b = str(DEMO_DATA / "happy_en_44k.wav"), str(DEMO_DATA / "sad_en.ogg")
     ref = similar_json(capsys, a, b)["reference"]
     # both are in the default reference: the pair itself is left out of it, the other 14 pairs stay
-    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14
+    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14, ref
     assert ref["position"] in ("above", "within", "below") and 0.0 <= ref["percentile"] <= 100.0
     assert ref["above_reference"] is (ref["position"] == "above")
 
@@ -142,7 +142,7 @@ def test_pairs_left_out_of_the_reference_are_said_on_the_screen_and_in_the_notes
         clip(ref_dir / f"r{i}.wav", seed=10 + i)
     clip(ref_dir / "r0_copy.wav", seed=10)
     ref = similar_json(capsys, a, b, "--reference", str(ref_dir))["reference"]
-    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14
+    assert ref["pairs_left_out"] == 1 and ref["pairs"] == 14, ref
     assert "left out 1 reference pair(s): 1 pair(s) of two clips with the same content (not different clips)" in ref["notes"]
 
 

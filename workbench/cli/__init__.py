@@ -102,7 +102,7 @@ COMMAND_TABLE = (
             "the voice's cues (Praat F0/intensity/HNR/jitter/shimmer, eGeMAPS) for every row of a run"),
     Command("calibrate", "calibration", "add_calibrate",
             "temperature scaling, ECE/MCE/Brier/NLL, risk-coverage and conformal sets of a run, cross-validated by speaker"),
-    Command("similar", "predict", "add_similar", "cosine similarity of two files' emotion2vec+ embeddings"),
+    Command("similar", "predict", "add_similar", "cosine similarity of two files' emotion2vec+ embeddings, placed among reference pairs"),
     Command("fuse", "analysis", "add_fuse", "speech, text, early and late fusion under speaker-independent cross-validation"),
     Command("report", "reports", "add_report",
             "execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)"),
