@@ -35,6 +35,18 @@ def voice(k: int, n_classes: int, seed: int, sr: int = 16000, dur: float = 0.6) 
     return y.astype(np.float32)
 
 
+def random_head(folder: Path, classes: list[str], seed: int = 0) -> Path:
+    """A head for ``classes`` on the random tiny checkpoint, written as ``finetune`` writes one (random weights, said so)."""
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
+
+    parent = ensure_random_checkpoint("tiny")
+    rng = np.random.default_rng(seed)
+    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": classes}}
+    write_checkpoint(folder, parent, classes, rng.standard_normal((len(classes), 32)), rng.standard_normal(len(classes)), card)
+    return folder
+
+
 def make_emodb(root: Path, texts: tuple[str, ...] = ("a01", "a02")) -> Path:
     wav = root / "wav"
     wav.mkdir(parents=True)

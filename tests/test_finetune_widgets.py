@@ -12,22 +12,17 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from test_finetune import voice
+from test_finetune import random_head, voice
 
 CLASSES = ["calm", "tense", "flat"]
 
 
 @pytest.fixture(scope="module")
 def three_class_segments(tmp_path_factory):
-    from workbench.analysis.finetune import write_checkpoint
-    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
     from workbench.runs.longform import SegmentConfig, segment_file
 
     root = tmp_path_factory.mktemp("three")
-    parent = ensure_random_checkpoint("tiny")
-    rng = np.random.default_rng(0)
-    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": CLASSES}}
-    write_checkpoint(root / "head3", parent, CLASSES, rng.standard_normal((3, 32)), rng.standard_normal(3), card)
+    random_head(root / "head3", CLASSES)
     y = np.zeros(16000 * 6, np.float32)
     y[16000:16000 * 2] = voice(0, 3, seed=1, dur=1.0)
     y[16000 * 4:16000 * 5] = voice(2, 3, seed=2, dur=1.0)

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from test_finetune import voice
+from test_finetune import random_head, voice
 
 from workbench.cli import main
 
@@ -27,14 +27,8 @@ CLIPS = [("calm", "calm;calm;calm;tense"), ("tense", "Calm;tense;tense;tense"), 
 
 @pytest.fixture(scope="module")
 def head_and_manifest(tmp_path_factory):
-    from workbench.analysis.finetune import write_checkpoint
-    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
-
     root = tmp_path_factory.mktemp("voted-head")
-    parent = ensure_random_checkpoint("tiny")
-    rng = np.random.default_rng(0)
-    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": CLASSES}}
-    write_checkpoint(root / "head2", parent, CLASSES, rng.standard_normal((2, 32)), rng.standard_normal(2), card)
+    random_head(root / "head2", CLASSES)
     (root / "clips").mkdir()
     lines = ["id,path,label,rater_labels"]
     for i, (label, votes) in enumerate(CLIPS):
