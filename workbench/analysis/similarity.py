@@ -110,8 +110,8 @@ def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, 
         return np.zeros(0), left
     unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
     # a clip's identity: the audio's sha256 and its stretch, or its prediction-cache key (sha256, stretch, chain,
-    # checkpoint, precision), made for every scored clip with or without a cache: in the full test suite a warm cache
-    # gave a copy's facts without the sha256 and the copy was kept as a pair of different clips
+    # checkpoint, precision), made for every scored clip with or without a cache.  With the sha256 of the facts alone,
+    # the full test suite once kept a copy as a pair of different clips (not reproduced alone; the cause not found)
     shas = [(s.info.get("source_sha256"), s.item.start, s.item.duration) for s in ok]
     keys = [s.cache_key for s in ok]
     the_pair = set(pair_sha) if None not in pair_sha and len(set(pair_sha)) == 2 else None
