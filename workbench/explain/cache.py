@@ -33,7 +33,8 @@ from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
 
 #: bump when an explanation's content changes meaning: older entries then miss
-CACHE_VERSION = 2  # 2: the random reference inserts in the reverses of its deletion orders
+CACHE_VERSION = 3  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
+#                    bfloat16/float16 model differentiates its float32 weights
 #: what an envelope says it is
 CACHE_FORMAT = "workbench explain cache"
 #: the stem of every cache file (the feature's artifact names: ``explain_<20 hex>.json|png|wav``)

@@ -47,6 +47,7 @@ from workbench.explain.faithfulness import (
     Faithfulness,
 )
 from workbench.explain.faithfulness import RandomisationCheck, faithfulness, randomisation_check
+from workbench.explain.scoring import gradient_model
 
 METHOD_FUNCTIONS = {"ig": integrated_gradients, "occlusion": time_occlusion, "tf-occlusion": tf_occlusion}
 
@@ -156,6 +157,10 @@ class Explanation:
         f = self.faithfulness.get(method)
         lines.append(f.summary() if f is not None else "faithfulness not measured")
         c = a.checks.get("completeness")
+        grad_dtype = a.params.get("dtype")
+        if c is not None and grad_dtype and grad_dtype != self.model.get("scored_in"):
+            lines.append(f"gradients in {grad_dtype} on the same weights (in {self.model.get('scored_in')} the path moves in rounding "
+                         f"steps that gradients do not see); the curves are scored in {self.model.get('scored_in')}")
         if c is not None:
             lines.append(f"completeness error {c['relative_error']:.1%} of |f(x) - f(baseline)| = {abs(c['gap']):.3g} nats "
                          f"(tolerance {c['tolerance']:.0%}; {c['gradient_evaluations']} gradient evaluations, cap {c['cap']}; "
@@ -302,28 +307,32 @@ def _checked_map(model: Emotion2vecModel, scorer: ClassScore, wave: np.ndarray, 
 
     ``references``: the method-free faithfulness curves of this clip, shared by its methods (computed once)."""
     fn = partial(METHOD_FUNCTIONS[method], **opts)
+    # IG differentiates float32 for a bfloat16/float16 model (gradient_model); the curves below score the model as loaded
+    grad_model, grad_scorer = gradient_model(model, scorer) if method == "ig" else (model, scorer)
     try:
-        a = fn(scorer, wave, target)
+        a = fn(grad_scorer, wave, target)
     except TypeError as exc:
         raise ConfigError(f"option not accepted by method {method!r}: {exc}.",
                           fix="see the method's function in workbench.explain.attribution.") from None
     if method == "ig":
-        a.checks["stability"] = _stability_check(METHOD_FUNCTIONS[method], a, scorer, wave, opts, seeds)
+        a.checks["stability"] = _stability_check(METHOD_FUNCTIONS[method], a, grad_scorer, wave, opts, seeds)
     else:
         a.checks["stability"] = {"applicable": False, "passed": None,
                                  "reason": "deterministic (removal is zeros, no random baseline): no seed to vary"}
     faith = faithfulness(scorer, wave, a, steps=steps, n_random=n_random, references=references)
-    rand = (randomisation_check(model, wave, a, fn, kind=randomisation, max_batch=scorer.max_batch)
+    rand = (randomisation_check(grad_model, wave, a, fn, kind=randomisation, max_batch=scorer.max_batch)
             if randomisation is not None else None)
     return a, faith, rand
 
 
-def _model_record(model: Emotion2vecModel, scorer: ClassScore) -> dict:
-    """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature."""
+def _model_record(model: Emotion2vecModel, scorer: ClassScore, attributions: dict) -> dict:
+    """What the explanation says about the model: id, checkpoint, checksum, size, device, dtype, temperature, and the
+    precision IG differentiated (``ig_gradients_in``: float32 for a bfloat16/float16 model, :func:`gradient_model`)."""
     info = model.info.to_dict()
+    ig = {"ig_gradients_in": attributions["ig"].params.get("dtype")} if "ig" in attributions else {}
     return {**{k: info.get(k) for k in ("id", "kind", "path", "checksum", "parameters", "device", "dtype")},
             "temperature": model.info.temperature, "scored_in": scorer.dtype,
-            "gradient_free_passes": getattr(scorer, "forward_name", f"torch {scorer.dtype}")}
+            "gradient_free_passes": getattr(scorer, "forward_name", f"torch {scorer.dtype}"), **ig}
 
 
 def explain_clip(
@@ -403,7 +412,7 @@ def explain_clip(
         frame_logits=scorer.frame_logits(wave), attributions=attributions, faithfulness=faith,
         randomisation={m: r for m, r in rand.items() if r is not None},
         randomisation_skipped=None if randomisation is not None else "not requested (randomisation=None)",
-        model=_model_record(model, scorer), banner=model.info.warning)
+        model=_model_record(model, scorer, attributions), banner=model.info.warning)
     expl.top_span, expl.top_span_method, expl.top_span_note = pick_top_evidence(expl, span_s)
     return expl
 
