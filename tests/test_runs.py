@@ -94,6 +94,26 @@ def test_cache_key_changes_with_what_changes_the_prediction():
         assert PredictionCache.key(**{**base, field: other}) != k, field
 
 
+def test_cached_rows_of_an_older_implementation_of_a_precision_are_scored_again_float32_kept(tmp_path, tiny_model, monkeypatch):
+    """A bfloat16 run served rows cached before bfloat16's weights were packed (up to 6e-4 from what the packed path
+    gives) under the agreement measured for the packed path. Every precision but float32 now keys its cache entries
+    with the path revision: a new revision scores them again; float32's entries (the exact path) are still served."""
+    from workbench.model import fastpath
+    from workbench.model.network import load_model
+
+    manifest = make_dataset(tmp_path, n=3, bad=False)
+    bf16 = load_model("tiny", device="cpu", dtype="bfloat16")
+    for net in (bf16, tiny_model):
+        assert run(manifest, out_dir=tmp_path / f"a_{net.info.dtype}", model=net, cache_dir=tmp_path / "cache").n_cached == 0
+        assert run(manifest, out_dir=tmp_path / f"b_{net.info.dtype}", model=net, cache_dir=tmp_path / "cache").n_cached == 3
+    monkeypatch.setattr(fastpath, "PATHS_REVISION", fastpath.PATHS_REVISION + 1)
+    monkeypatch.setattr(fastpath, "_CACHE_PRECISIONS", {})
+    assert run(manifest, out_dir=tmp_path / "c_bf16", model=bf16, cache_dir=tmp_path / "cache").n_cached == 0
+    assert run(manifest, out_dir=tmp_path / "c_f32", model=tiny_model, cache_dir=tmp_path / "cache").n_cached == 3
+    assert fastpath.cache_precision("float32") == "float32"  # the keys of every float32 entry cached so far still hold
+    assert fastpath.cache_precision("onnx-int8").startswith("onnx-int8 (paths") and "onnxruntime" in fastpath.cache_precision("onnx-int8")
+
+
 def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
     """Kill a run with SIGKILL after its first chunk is on disk, re-run, compare with a clean run."""
     manifest = make_dataset(tmp_path, n=12, bad=False)

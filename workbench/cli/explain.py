@@ -46,6 +46,7 @@ from workbench.explain.words import Word, item_alignment, read_alignment, valida
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
+from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
@@ -141,7 +142,7 @@ class _Session:
 def _model_key(checksum: str | None, dtype: str, temperature: float | None, device: str) -> dict:
     device = "cuda" if str(device).startswith("cuda") else str(device)
     return {"checksum": checksum, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
-            "device": device, "forward": forward_backend(checksum, dtype, device)}
+            "device": device, "forward": forward_backend(checksum, dtype, device), "path": cache_precision(dtype)}
 
 
 #: a run item's scores, recomputed by explain, must equal the row's within this (probability units), float32

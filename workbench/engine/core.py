@@ -43,6 +43,7 @@ from workbench.engine.findings import DiagnosticsConfig, Finding, audio_facts, f
 from workbench.errors import AudioError, ConfigError, ModelError, WorkbenchError
 from workbench.data.manifest import Item
 from workbench.labels import LABEL_KEYS
+from workbench.model.fastpath import cache_precision
 from workbench.model.network import Prediction
 from workbench.audio.variants import RAW, Variant, scored_audio
 from workbench.engine.prediction_cache import PredictionCache
@@ -324,7 +325,8 @@ class Engine:
     def _ctx(self) -> _Context:
         info = self.net.info
         # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
-        precision = info.dtype if getattr(info, "temperature", None) is None else f"{info.dtype}/T={info.temperature!r}"
+        dtype = cache_precision(str(info.dtype))  # a path's implementation revision too, for any precision but float32
+        precision = dtype if getattr(info, "temperature", None) is None else f"{dtype}/T={info.temperature!r}"
         return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
                         self.frame_embeddings, self.keep_audio, len(_labels_of(self.net)))
 

@@ -70,13 +70,9 @@ MIN_COSINE = 0.99
 #: a candidate must beat float32 by this factor to be chosen (below it, the exact path wins)
 MIN_SPEEDUP = 1.05
 RECORD_FORMAT = "emotion-workbench-fastpath/1"
-#: the revision of the code paths a measurement timed: raised whenever one of them changes speed (a record made
-#: before is measured again). 2: PyTorch's conv front end runs time-major in float32 and int8 too, after which
-#: ``tiny``'s float32 went from 9x slower than ONNX Runtime to as fast (4 clips: 0.78 -> 0.029 s, ONNX 0.030 s)
-#: 3: the relative positional encoder time-major as well (tiny float32 about 12 % faster)
-#: 4: each path's start-up (a fresh process importing its runtime, loading, and scoring a first clip) is measured
-#: too, and ``auto`` chooses by the time a job of the run's size takes, start-up included
-#: 5: bfloat16's Linear weights packed once for oneDNN, the MLP's GELU fused into its first layer (workbench.model.prepack)
+#: the revision of the code paths: raised when one changes speed or values (a measurement, and every cached prediction
+#: but float32's, made before is made again). 2: the conv front end time-major (tiny float32 0.78 -> 0.029 s, 4 clips);
+#: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack)
 PATHS_REVISION = 5
 #: how long a start-up probe may take before the path's start-up counts as unknown
 START_PROBE_TIMEOUT = 600
@@ -126,6 +122,18 @@ def versions() -> dict:
     """What a measurement depends on besides the CPU (read without importing torch: a cached choice of
     ONNX Runtime loads without it)."""
     return {"torch": _installed("torch"), "onnxruntime": ort_version(), "workbench": __version__, "paths": PATHS_REVISION}
+
+
+_CACHE_PRECISIONS: dict[str, str] = {}
+
+
+def cache_precision(dtype: str) -> str:
+    """``dtype`` as cache keys hold it: ``float32`` (the exact path) alone, any other with the path revision and its
+    runtime's version, so an older implementation's rows (bfloat16 before packing: up to 6e-4 off) are never served."""
+    if dtype != "float32" and dtype not in _CACHE_PRECISIONS:
+        runtime = f"onnxruntime {ort_version()}" if dtype.startswith("onnx-") else f"torch {_installed('torch')}"
+        _CACHE_PRECISIONS[dtype] = f"{dtype} (paths {PATHS_REVISION}, {runtime})"
+    return _CACHE_PRECISIONS.get(dtype, dtype)
 
 
 def record_path(checksum: str) -> Path:
