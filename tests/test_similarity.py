@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.analysis.similarity import DEMO_LEFT_OUT, REFERENCE_MIN_PAIRS, place, reference_set
+from workbench.analysis.similarity import DEMO_LEFT_OUT, REFERENCE_MIN_PAIRS, place, reference_set, reference_words
 from workbench.cli import main
 from workbench.data.demoset import DEMO_DATA
 from workbench.data.manifest import read_manifest
@@ -109,6 +109,23 @@ def test_place_counts_ties_as_half_and_names_the_position():
     assert mid["position"] == "within" and mid["above_reference"] is False and mid["percentile"] == pytest.approx(45.0)
     assert place(0.95, pairs[:REFERENCE_MIN_PAIRS - 1])["position"] is None
     assert place(float("nan"), pairs)["above_reference"] is None
+
+
+def test_a_cosine_within_the_range_is_said_in_words_both_ways():
+    # a cosine at percentile 29 was given its number only: "the cosine does not show the two files are more alike"
+    # said nothing of it being lower than most pairs of different clips, while above all and below all had words
+    pairs = np.linspace(0.80, 0.89, 10)
+    low = place(0.815, pairs)
+    assert (low["pairs_less_alike"], low["pairs_more_alike"]) == (2, 8)
+    words = reference_words({**low, "pairs": 10}, random_weights=False)
+    assert words.startswith("WITHIN THE RANGE") and "at percentile 20" in words
+    assert "less alike than most pairs of different reference clips (2 of the 10 pairs are less alike, 8 more alike)" in words
+    high = reference_words(place(0.875, pairs), random_weights=False)
+    assert "more alike than most pairs of different reference clips, not than all (8 of the 10 pairs are less alike, 2 more alike)" in high
+    assert "does not show the two files are more alike than two different clips" in high
+    middle = reference_words(place(0.845, pairs), random_weights=False)
+    assert "about as alike as the middle pair" in middle and "less alike than most" not in middle
+    assert "below all" in reference_words(place(0.5, pairs), random_weights=False)
 
 
 def test_the_reference_clips_are_scored_once_per_checkpoint_through_the_prediction_cache(tmp_path, capsys):

@@ -135,14 +135,16 @@ def left_out_words(own: int, same: int) -> str:
 def place(value: float, pairs: np.ndarray) -> dict:
     """Where ``value`` lies among the reference ``pairs``: percentile, range, and ``above`` (True only above them all)."""
     n = len(pairs)
-    out: dict = {"pairs": n, "min": None, "median": None, "max": None, "percentile": None, "position": None, "above_reference": None}
+    out: dict = {"pairs": n, "min": None, "median": None, "max": None, "percentile": None, "position": None, "above_reference": None,
+                 "pairs_less_alike": None, "pairs_more_alike": None}
     if n:
         out.update(min=float(pairs.min()), median=float(np.median(pairs)), max=float(pairs.max()))
     if n < REFERENCE_MIN_PAIRS or value != value:
         return out
     pct = 100.0 * (np.sum(pairs < value) + 0.5 * np.sum(pairs == value)) / n
     position = "above" if value > out["max"] else "below" if value < out["min"] else "within"
-    out.update(percentile=float(pct), position=position, above_reference=position == "above")
+    out.update(percentile=float(pct), position=position, above_reference=position == "above",
+               pairs_less_alike=int(np.sum(pairs < value)), pairs_more_alike=int(np.sum(pairs > value)))
     return out
 
 
@@ -158,11 +160,24 @@ def reference_words(ref: dict, *, random_weights: bool) -> str:
     elif ref["position"] == "below":
         words = f"below all {span}: the two files are less alike than any two different reference clips"
     else:
-        words = (f"WITHIN THE RANGE of {span}, at percentile {ref['percentile']:.0f}: the cosine does not show the two files are "
-                 f"more alike than two different clips")
+        words = f"WITHIN THE RANGE of {span}, at percentile {ref['percentile']:.0f}: {within_words(ref)}"
     if random_weights:
         words += " (random weights: the reference is scored by the same meaningless checkpoint, so this placement means nothing either)"
     return words
+
+
+def within_words(ref: dict) -> str:
+    """A cosine within the reference range in words that read the same both ways: a low one is said to be less alike than
+    most pairs of different clips (only a high one had words), a high one more alike than most but not than all."""
+    n, less, more = ref["pairs"], ref["pairs_less_alike"], ref["pairs_more_alike"]
+    counts = f"{less} of the {n} pairs are less alike, {more} more alike"
+    if more > n / 2:
+        lead = f"the two files are less alike than most pairs of different reference clips ({counts})"
+    elif less > n / 2:
+        lead = f"the two files are more alike than most pairs of different reference clips, not than all ({counts})"
+    else:
+        lead = f"the two files are about as alike as the middle pair of different reference clips ({counts})"
+    return f"{lead}; the cosine does not show the two files are more alike than two different clips"
 
 
 def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | os.PathLike | None" = None,
