@@ -186,3 +186,21 @@ def test_a_file_without_sound_is_named_before_the_cosine(tmp_path, capsys):
     r = similar_json(capsys, str(silent), b, "--dtype", "float32")
     assert len(r["errors"]) == 1 and "digital silence" in r["errors"][0]
     assert similar_json(capsys, b, str(DEMO_DATA / "angry_en_48k_stereo.flac"), "--dtype", "float32")["errors"] == []
+
+
+def test_a_reference_clip_without_sound_is_left_out_and_named(tmp_path, capsys):
+    # a folder holding digital silence and a DC-only clip used both as reference clips without a word: their embeddings
+    # say nothing about speech, yet their 11 pairs stood among the "pairs of different reference clips"
+    ref_dir = tmp_path / "ref"
+    for k in range(5):
+        clip(ref_dir / f"r{k}.wav", seed=10 + k)
+    sf.write(ref_dir / "zeros.wav", np.zeros(24000, np.float32), 16000)
+    sf.write(ref_dir / "offset.wav", np.full(24000, 0.3, np.float32), 16000, subtype="FLOAT")
+    a, b = clip(tmp_path / "a.wav", seed=1), clip(tmp_path / "b.wav", seed=2)
+    ref = similar_json(capsys, a, b, "--reference", str(ref_dir), "--no-cache")["reference"]
+    assert ref["clips"] == 7 and ref["clips_silent"] == 2 and sorted(ref["silent"]) == ["offset", "zeros"]
+    assert ref["clips_scored"] == 5 and ref["pairs"] == 10 and ref["pairs_left_out"] == 0, ref
+    note = [n for n in ref["notes"] if "without sound" in n]
+    assert len(note) == 1 and note[0].startswith("left out 2 reference clip(s) without sound") and "offset" in note[0]
+    assert main(["similar", a, b, "--model", "tiny", "--reference", str(ref_dir), "--no-cache"]) == 0
+    assert "5 clip(s) scored; left out 2 reference clip(s) without sound" in capsys.readouterr().out

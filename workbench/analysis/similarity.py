@@ -29,6 +29,7 @@ from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS, prepare_folder
 from workbench.data.demoset import DEMO_DATA
 from workbench.data.manifest import Manifest, read_manifest
 from workbench.engine.core import Engine, WorkItem, score_sources
+from workbench.engine.findings import NO_SOUND
 from workbench.engine.prediction_cache import default_cache_dir, PredictionCache
 from workbench.errors import ConfigError, printable
 from workbench.model.ref import ModelRef
@@ -104,8 +105,13 @@ def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, 
     scored = [s for chunk in Engine(net, workers=0, cache=cache).score(work) for s in chunk]
     failed = [f"{printable(s.item.id)}: {printable((s.error or {}).get('message', 'failed'))}" for s in scored if not s.ok]
     ok = [s for s in scored if s.ok and s.prediction.embedding is not None]
+    # a clip without sound (digital silence, DC only, inaudible) has an embedding that says nothing about speech: its
+    # pairs are not pairs of different clips of speech, so it is left out, and named (it was used without a word)
+    silent = [s for s in ok if any(f.code in NO_SOUND for f in s.findings)]
+    ok = [s for s in ok if s not in silent]
     left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0,
-            "clips_from_cache": sum(bool(s.cached) for s in ok), "left_out_why": ""}
+            "clips_from_cache": sum(bool(s.cached) for s in ok), "clips_silent": len(silent),
+            "silent": [printable(s.item.id) for s in silent][:5], "left_out_why": ""}
     if len(ok) < 2:
         return np.zeros(0), left
     unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
@@ -130,6 +136,15 @@ def left_out_words(own: int, same: int) -> str:
     why = ([f"{own} pair(s) of the two files themselves, which are reference clips"] if own else []) + (
         [f"{same} pair(s) of two clips with the same content (not different clips)"] if same else [])
     return f"left out {own + same} reference pair(s): {'; '.join(why)}" if why else ""
+
+
+def silent_words(n: int, names: list[str]) -> list[str]:
+    """The note on reference clips left out for holding no sound (none: no note)."""
+    if not n:
+        return []
+    shown = ", ".join(names) + (f" and {n - len(names)} more" if n > len(names) else "")
+    return [f"left out {n} reference clip(s) without sound (digital silence, DC only or inaudible), whose embeddings say "
+            f"nothing about speech: {shown}"]
 
 
 def place(value: float, pairs: np.ndarray) -> dict:
@@ -197,7 +212,7 @@ def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | 
     pairs, left = reference_cosines(net, ref_set.manifest, pair_sha, cache=cache)
     why = left.pop("left_out_why")
     ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs),
-           "notes": ref_set.notes + ([why] if why else [])}
+           "notes": ref_set.notes + silent_words(left["clips_silent"], left["silent"]) + ([why] if why else [])}
     ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))
     return {"a": str(a), "b": str(b), "cosine": value, "label_a": pa.label, "confidence_a": pa.confidence,
             "label_b": pb.label, "confidence_b": pb.confidence, "random_weights": bool(net.random_weights), "model": net.info.id,

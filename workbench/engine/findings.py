@@ -49,6 +49,8 @@ from workbench.schema import SAMPLE_RATE
 from workbench.serialize import plain_dict
 
 SEVERITIES = ("info", "warning", "error")
+#: the findings that say a clip holds no sound (its embedding and scores say nothing about speech)
+NO_SOUND = ("digital_silence", "dc_only", "no_signal")
 
 
 
@@ -263,7 +265,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     if clip is not None and clip > c.clipped_fraction:
         add("clipping", "warning", f"{clip * 100:.2f}% of samples are at full scale", "clipping adds harsh harmonics that can read as anger; re-record with lower gain.", clipped_fraction=clip)
     snr = facts.get("snr_db")
-    no_sound = any(f.code in ("digital_silence", "dc_only", "no_signal") for f in out)
+    no_sound = any(f.code in NO_SOUND for f in out)
     if snr is not None and snr < c.low_snr_db and not no_sound:  # with no sound there is no SNR to speak of
         drift = facts.get("neutral_other", ["neutral", "other"])  # facts without it: the nine classes
         towards = f"noise pulls scores towards {'/'.join(drift)}" if drift else "noise shifts the scores of any class"
