@@ -204,3 +204,25 @@ def test_a_reference_clip_without_sound_is_left_out_and_named(tmp_path, capsys):
     assert len(note) == 1 and note[0].startswith("left out 2 reference clip(s) without sound") and "offset" in note[0]
     assert main(["similar", a, b, "--model", "tiny", "--reference", str(ref_dir), "--no-cache"]) == 0
     assert "5 clip(s) scored; left out 2 reference clip(s) without sound" in capsys.readouterr().out
+
+
+def test_reference_links_to_files_outside_the_folder_are_read_and_said(tmp_path, capsys):
+    # a reference folder of links into another corpus was read through them without a word: the clips scored were not
+    # the folder's own; they are still read (symlinked corpora are common), and the notes say how many and where
+    ref_dir, away = tmp_path / "ref", tmp_path / "elsewhere"
+    for k in range(3):
+        clip(ref_dir / f"r{k}.wav", seed=10 + k)
+    far = clip(away / "far.wav", seed=13)
+    odd = clip(away / "we\nird.wav", seed=14)
+    (ref_dir / "l1.wav").symlink_to(far)
+    (ref_dir / "l2.wav").symlink_to("../elsewhere/we\nird.wav")
+    (ref_dir / "inside.wav").symlink_to(ref_dir / "r0.wav")  # a link within the folder is the folder's own clip
+    a, b = clip(tmp_path / "a.wav", seed=1), clip(tmp_path / "b.wav", seed=2)
+    ref = similar_json(capsys, a, b, "--reference", str(ref_dir), "--no-cache")["reference"]
+    assert ref["clips_scored"] == 6, ref
+    note = [n for n in ref["notes"] if "outside the folder" in n]
+    assert len(note) == 1 and note[0].startswith("2 file(s) are links to files outside the folder, read where they point"), ref["notes"]
+    assert f"l1.wav -> {far}" in note[0] and "l2.wav -> " + odd.replace("\n", "\\n") in note[0] and "inside" not in note[0]
+    assert main(["similar", a, b, "--model", "tiny", "--reference", str(ref_dir), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "2 file(s) are links to files outside the folder" in out and "we\nird" not in out

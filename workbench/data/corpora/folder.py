@@ -77,6 +77,11 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     if escaped:
         notes.append(f"{len(escaped)} file name(s) hold a control character, a line break or a right-to-left override: their "
                      f"ids show it as its escape ({', '.join(escaped[:10])}{' …' if len(escaped) > 10 else ''}); the paths are the files' own")
+    # a link to a file outside the folder is read (symlinked corpora are common) but said: the clips are not all in it
+    away = [(r.as_posix(), str(p.resolve())) for p, r in zip(files, rels) if not p.resolve().is_relative_to(root)]
+    if away:
+        notes.append(f"{len(away)} file(s) are links to files outside the folder, read where they point: "
+                     f"{printable(', '.join(f'{r} -> {t}' for r, t in away[:5]))}{' …' if len(away) > 5 else ''}")
     if unmatched:
         notes.append(f"{len(unmatched)} of {len(items)} file(s) have no speaker: the speaker pattern '{printable(speaker_pattern)}' does not "
                      f"match their paths ({printable(', '.join(unmatched[:5]))}{' …' if len(unmatched) > 5 else ''})")
