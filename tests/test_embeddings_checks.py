@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from test_probe import synthetic_row, write_run
-from workbench.analysis.embeddings import Clustering, cluster
+from workbench.analysis.embeddings import Clustering, cluster, identical_words, plot_projection, project
 from workbench.cli import main
 
 
@@ -81,3 +81,43 @@ def test_an_undefined_silhouette_is_said_to_be_undefined_and_why(tmp_path, capsy
     assert clusters["silhouette"] is None and clusters["silhouette_above_null"] is None
     assert clusters["silhouette_words"].startswith("silhouette UNDEFINED: all 6 embeddings are identical")
     assert Clustering("kmeans", 2, np.zeros(8, int), 0.4, {2: 0.4}).silhouette_words() == "silhouette 0.400"
+
+
+def test_identical_embeddings_are_one_point_in_the_projection_not_rounding_noise(tmp_path, capsys):
+    # five bitwise identical embeddings (one clip copied five times) were drawn by PCA as two points 1e-15 apart, the
+    # rounding noise stretched over the whole axes as if it were structure
+    import warnings
+
+    rng = np.random.default_rng(3)
+    one = rng.standard_normal(32).astype(np.float32)
+    same = np.tile(one, (5, 1))
+    assert identical_words(same).startswith("all 5 embeddings are identical (bitwise)")
+    assert np.array_equal(project(same, "pca"), np.zeros((5, 2)))
+    nudged = same.copy()
+    nudged[2] = np.nextafter(nudged[2], np.float32(np.inf))  # one unit in the last place: rounding, not a difference
+    assert "float32 rounding level" in identical_words(nudged) and not project(nudged, "pca").any()
+    apart = same + 1e-3 * rng.standard_normal(same.shape).astype(np.float32)
+    assert identical_words(apart) == "" and np.ptp(project(apart, "pca"), axis=0).max() > 1e-4
+    rows = [synthetic_row(f"u{i}", emotion="angry") for i in range(5)]
+    rf = write_run(tmp_path / "run", rows, same.astype(np.float64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e")]) == 0
+        out = capsys.readouterr().out
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e2"), "--json"]) == 0
+    assert "!! all 5 embeddings are identical (bitwise): they are one point" in out, out
+    assert json.loads(capsys.readouterr().out)["projection_note"].startswith("all 5 embeddings are identical")
+    import pandas as pd
+
+    assert not pd.read_csv(tmp_path / "e" / "projection_pca.csv")[["x", "y"]].to_numpy().any()
+    fig = plot_projection(np.zeros((5, 2)), pd.DataFrame({"emotion": ["angry"] * 5}), method="pca", matrix=same)
+    assert any("embeddings are identical" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_the_embedding_map_widget_says_its_embeddings_are_one_point(tmp_path):
+    from workbench.views.run_browser import EmbeddingMap
+
+    rows = [synthetic_row(f"u{i}", emotion="angry") for i in range(5)]
+    rf = write_run(tmp_path / "run", rows, np.tile(np.arange(1, 9, dtype=np.float64), (5, 1)))
+    w = EmbeddingMap(rf.path)
+    assert "all 5 embeddings are identical (bitwise)" in w.plot.layout.title.text and not np.asarray(w.xy).any()

@@ -75,11 +75,34 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 # projection and clustering
 # ---------------------------------------------------------------------------
+#: embeddings whose every coordinate spreads by at most this many units in the last place of their largest value are
+#: the same point: a projection of them would draw float rounding noise (PCA of five bitwise identical embeddings drew
+#: two points 1e-15 apart, stretched to fill the axes)
+ROUNDING_ULPS = 64
+
+
+def identical_words(x: np.ndarray) -> str:
+    """Why ``x`` (n, D) is one point when its spread is at float rounding level, in words; "" when it is not (or n < 2)."""
+    x = np.asarray(x)
+    if len(x) < 2 or not np.isfinite(x).all():
+        return ""
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+    wide = x.astype(np.float64)
+    spread, scale = float(np.ptp(wide, axis=0).max()), float(np.abs(wide).max())
+    if spread > ROUNDING_ULPS * float(np.finfo(dtype).eps) * scale:
+        return ""
+    how = "bitwise" if spread == 0 else f"largest spread {spread:.1e}, at {dtype.name} rounding level"
+    return f"all {len(x)} embeddings are identical ({how}): they are one point, and the projection draws them as one"
+
+
 def project(x: np.ndarray, method: str = "pca", *, seed: int = 0, **kwargs) -> np.ndarray:
-    """(n, D) → (n, 2) with ``pca``, ``tsne`` or ``umap``."""
+    """(n, D) → (n, 2) with ``pca``, ``tsne`` or ``umap``; embeddings that are one point (:func:`identical_words`) give
+    ``(n, 2)`` zeros, not the method's rounding noise."""
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 3:
         raise ConfigError(f"a 2-D projection needs at least 3 embeddings, given {len(x)}.", fix="run more items.")
+    if method in ("pca", "tsne", "umap") and identical_words(x):
+        return np.zeros((len(x), 2), dtype=np.float32)
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -312,7 +335,8 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
 
     ``method`` (``pca``, ``umap``, ``tsne``) names the axes; with ``matrix``, the embeddings that were projected, PCA's
-    axes say their share of the variance (:func:`projection_axis_labels`).
+    axes say their share of the variance (:func:`projection_axis_labels`), and embeddings that are one point
+    (:func:`identical_words`) are said so in the figure.
     ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
     """
     import matplotlib
@@ -339,6 +363,9 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     ax.set_xticks([])
     ax.set_yticks([])
     xlabel, ylabel = projection_axis_labels(method, matrix, xy)
+    one = identical_words(matrix) if matrix is not None else ""
+    if one:  # said in the figure itself: a single dot with no axes to read could pass for a failed plot
+        ax.text(0.5, 0.06, figure_text(one), transform=ax.transAxes, ha="center", va="bottom", fontsize=8, wrap=True, color="firebrick")
     ax.set_xlabel(xlabel, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=10)
     return save_figure(fig, path)

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, write_runs_comparison
-from workbench.analysis.embeddings import cluster, load_run_embeddings, neighbours, plot_projection, project_run
+from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, run_metrics
 from workbench.errors import ConfigError, printable_table
@@ -273,6 +273,9 @@ def cmd_embeddings(args) -> int:
     xy, cached = project_run(emb, args.project, seed=args.seed)
     if cached:
         say(f"{args.project.upper()} projection read from the run folder's cache (same embeddings and seed)")
+    one = identical_words(emb.matrix)
+    if one:
+        say(f"!! {one}")
     rows = emb.rows.copy()
     rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
     clusters = _clusters(args, emb, rows, say)
@@ -290,7 +293,8 @@ def cmd_embeddings(args) -> int:
     if args.json:
         print(strict_json({"run": str(args.run_dir), "written_to": str(out), "warning": _warning(args.run_dir), "other_model": other,
                            "variant": emb.variant, "n": len(emb), "dimension": int(emb.matrix.shape[1]), "projection": args.project,
-                           "projection_cached": bool(cached), "clusters": clusters, "neighbours_of": args.neighbours,
+                           "projection_cached": bool(cached),
+                           "projection_note": one or None, "clusters": clusters, "neighbours_of": args.neighbours,
                            "neighbours": None if near is None else near.to_dict(orient="records")}))
         return EXIT_OK
     if near is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.analysis.embeddings import RunEmbeddings, neighbours, project_run, projection_axis_labels
+from workbench.analysis.embeddings import RunEmbeddings, identical_words, neighbours, project_run, projection_axis_labels
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
@@ -285,6 +285,7 @@ class EmbeddingMap(_View):
         # UMAP and t-SNE come from the run folder's cache when the same embeddings were projected before (CLI, report, another map)
         self.xy, self.projection_cached = project_run(self.emb, method) if len(self.emb) >= 3 else (np.zeros((len(self.emb), 2)), False)
         rows = self.emb.rows
+        self.one_point = identical_words(self.emb.matrix)  # said in the map's subtitle: one dot could pass for a failed plot
         if color_by == "correct":
             values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
         else:
@@ -296,7 +297,8 @@ class EmbeddingMap(_View):
         xlabel, ylabel = projection_axis_labels(method, self.emb.matrix, self.xy) if len(self.emb) >= 3 else projection_axis_labels(method)
         self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=45, r=10, t=70, b=40), clickmode="event",
                                                 title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
-                                                           "<br><sub>click a point to open the item</sub>", font=dict(size=14), y=0.96),
+                                                           f"<br><sub>{_esc(self.one_point) or 'click a point to open the item'}</sub>",
+                                                           font=dict(size=14), y=0.96),
                                                 xaxis=dict(showticklabels=False, title=dict(text=xlabel)),
                                                 yaxis=dict(showticklabels=False, title=dict(text=ylabel))))
         for v in sorted(values.unique()):
