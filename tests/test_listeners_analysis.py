@@ -279,3 +279,13 @@ def test_a_split_share_above_the_agree_share_is_refused():
         A.evaluate_listeners(_table(), agree=0.5, split=0.75, n_boot=10)
     rep = A.evaluate_listeners(_table(), agree=0.6, split=0.6, n_boot=10)  # equal shares do not overlap: >= 0.6 and < 0.6
     assert not {r["id"] for r in rep.listeners_agree_model_wrong} & {r["id"] for r in rep.listeners_split}
+
+
+def test_the_lists_print_how_many_listeners_agree_as_a_count():
+    # "listeners angry (0.400 of 10)" read as a share of a count; it is 4 of the 10 listeners
+    text = A.evaluate_listeners(_table(), n_boot=20).render(top=50)
+    assert "listeners angry (4 of 10 listeners)" in text and "sad (10 of 10 listeners)" in text, text
+    assert not re.search(r"\(\d\.\d{3} of \d+\)", text)
+    assert A.listeners_words(0.773, 22) == "17 of 22 listeners"  # EmoDB's rates are printed rounded: 17 / 22 = 77.3 %
+    assert A.listeners_words(0.5, 3) == "1.5 of 3 listeners" and A.listeners_words(1.0, 1) == "1 of 1 listener"
+    assert A.listeners_words(float("nan"), 5) == "agreement n/a"

@@ -358,6 +358,8 @@ def test_listener_errors_browser_lists_what_listeners_agree_on_and_opens_it(tmp_
     assert [v for _, v in w.items.options] == ["a0"]
     w.agree.value = 0.6
     assert sorted(v for _, v in w.items.options) == ["a0", "a2"] and "<b>2</b> items" in w.caption.value
+    shown = dict((v, text) for text, v in w.items.options)
+    assert "(3 of 5 listeners)" in shown["a2"] and "(5 of 5 listeners)" in shown["a0"], shown  # "(0.60 of 5)" was a share
     w.items.value = "a2"
     w.open_button.click()
     assert w.browser is not None and w.browser.table.value == ("a2", "raw")

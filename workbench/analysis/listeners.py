@@ -77,6 +77,16 @@ def _spearman(a, b) -> float:
     return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
 
 
+def listeners_words(agreement: float, n_raters: float) -> str:
+    """How many listeners chose the majority, as a count: ``3 of 5 listeners`` (``0.600 of 5`` read as a share of a
+    count).  A count within 0.05 of a whole number is whole (EmoDB's rates are printed rounded); a figure missing: n/a."""
+    if agreement is None or n_raters is None or agreement != agreement or n_raters != n_raters:
+        return "agreement n/a"
+    count = agreement * n_raters
+    shown = f"{round(count)}" if abs(count - round(count)) <= 0.05 else f"{count:.1f}"
+    return f"{shown} of {n_raters:g} listener{'' if n_raters == 1 else 's'}"
+
+
 @dataclass
 class ListenerReport:
     """Metrics of one variant of a run against the listeners' judgements."""
@@ -142,7 +152,7 @@ class ListenerReport:
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
                          + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority'] or '—')} "
-                                   f"({f(r['agreement'])} of {r['n_raters']:g}), "
+                                   f"({listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]

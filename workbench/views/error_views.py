@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.analysis.compare import compare_results
-from workbench.analysis.listeners import agree_wrong_frame
+from workbench.analysis.listeners import agree_wrong_frame, listeners_words
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -172,7 +172,7 @@ class ListenerErrorsBrowser(_ListThenOpen):
         self.table = agree_wrong_frame(self.results, variant=self.variant, agree=float(self.agree.value), n_boot=0, top=100_000)
         self.caption.value = (f"<b>{len(self.table)}</b> items where at least {float(self.agree.value):.0%} of listeners agree "
                               "and the model says otherwise")
-        self.items.options = [(f"{r.id}  listeners {r.listener_majority} ({r.agreement:.2f} of {r.n_raters:g})  model {r.pred} ({r.confidence:.3f})",
+        self.items.options = [(f"{r.id}  listeners {r.listener_majority} ({listeners_words(r.agreement, r.n_raters)})  model {r.pred} ({r.confidence:.3f})",
                                r.id) for r in self.table.itertuples()]
 
 
