@@ -302,3 +302,22 @@ def test_each_category_with_no_counterpart_competes_for_the_majority_on_its_own(
     # only a total known (votes_unmapped columns): they count as one category, never a guessed split
     assert L.record_from_counts({"angry": 2}, unmapped=2)["listener_majority"] == ""
     assert L.record_from_counts({"angry": 3}, unmapped=2)["listener_majority"] == "angry"
+
+
+def test_iemocap_happiness_and_excited_are_one_class_for_the_majority_and_the_agreement(tmp_path):
+    # Happiness 1, Excited 1, Neutral 1: the majority was happy (the two merged, 2 of 3) while the agreement was the
+    # largest raw category's share, 1/3; both now follow the common 4-class protocol (excited merged into happy)
+    d = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
+    d.mkdir(parents=True)
+    (d / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\txxx\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tHappiness;\t()\nC-E2:\tExcited;\t()\nC-E3:\tNeutral state;\t()\n\n"
+        "[10.0100 - 11.3925]\tSes01F_impro01_M001\tfru\t[2.0000, 3.0000, 3.0000]\n"
+        "C-E1:\tFrustration;\t()\nC-E2:\tOther;\t()\nC-E4:\tExcited;\t()\n", encoding="utf-8")
+    rep = L.read_iemocap_evaluation(tmp_path)
+    a = rep.records["Ses01F_impro01_F000"]
+    assert a["votes_happy"] == 2 and a["listener_majority"] == "happy" and a["agreement"] == pytest.approx(2 / 3)
+    b = rep.records["Ses01F_impro01_M001"]  # Frustration (no counterpart), Other, Excited: a three-way tie, no majority
+    assert b["listener_majority"] == "" and b["agreement"] == pytest.approx(1 / 3)
+    assert "Happiness and Excited count as one class, happy, for the majority and for the agreement alike" in rep.summary()
+    assert "(1 item(s) have votes for both)" in rep.summary()

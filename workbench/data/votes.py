@@ -64,9 +64,11 @@ class ReadReport:
     #: rows whose rates contradict the documented rater count: inferred count → rows (EmoDB b03: k/21, not k/20)
     raters_inferred: dict[int, int] = field(default_factory=dict)
     documented_raters: int | None = None
+    #: how the reader counted what it read (IEMOCAP: Happiness and Excited are one class for majority and agreement)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        parts = [f"{len(self.records)} items with listener judgements from {self.source}"]
+        parts = [f"{len(self.records)} items with listener judgements from {self.source}"] + list(self.notes)
         parts += [f"{n} {why}" for why, n in self.dropped.items() if n]
         parts += [f"{rows} row(s) have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data"
                   for n, rows in sorted(self.raters_inferred.items())]
@@ -135,10 +137,10 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping
         on its own: Frustration 1, Other 1, Anger 2 has the majority angry), or their total alone (then they count
         as one category, the split being unknown, and a class is the majority only with more votes than all of them).
     raw_max
-        The largest count over the corpus's own categories, mapped or not (responses of several categories can
-        map onto one class, IEMOCAP happiness and excited, or all to "no counterpart"): agreement is then the
-        share of the corpus's majority category, not of a merged class.  Without it, the unmapped responses
-        count as one category.
+        The largest category's count, when the unmapped responses are given as their total alone but their split is
+        known (the generic reader's labels with no counterpart): agreement is its share.  It must count categories as
+        the majority does, after the mapping (IEMOCAP's Happiness and Excited are one class, happy), or the two
+        disagree.  Without it, the largest of the classes and the unmapped categories.
     classes
         The classes the record has a ``votes_<class>`` column for.
     """
@@ -167,7 +169,11 @@ def record_from_counts(counts: Mapping[str, float], *, unmapped: float | Mapping
 
 
 def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) -> tuple[dict[str, float], dict[str, float], float]:
-    """Counts per key, unmapped counts per category and the largest raw-category count of one item's responses.
+    """Counts per key, unmapped counts per category and the largest category's count of one item's responses.
+
+    The largest category is counted after the mapping, as the majority is: categories that map onto one class are
+    one category (IEMOCAP's Happiness and Excited are both happy, the common 4-class protocol), each unmapped category
+    its own.  Counted before it, Happiness 1, Excited 1, Neutral 1 had the majority happy (2 of 3) and agreement 1/3.
 
     The unmapped counts stay per category (``{"frustration": 2, "other": 2}``) so that :func:`record_from_counts`
     weighs each against the classes: their sum is no category listeners chose.
@@ -196,7 +202,7 @@ def vote(labels: Iterable[str], table: Mapping[str, str], report: ReadReport) ->
             else:
                 unmapped[name.lower()] = unmapped.get(name.lower(), 0.0) + w
                 report.unknown_labels[name] = report.unknown_labels.get(name, 0) + 1
-    return counts, unmapped, max(raw.values(), default=0.0)
+    return counts, unmapped, max([*counts.values(), *unmapped.values()], default=0.0)
 
 
 def vote_distribution(record: Mapping[str, Any], classes: Iterable[str] = LABEL_KEYS):

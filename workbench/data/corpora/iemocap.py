@@ -44,6 +44,9 @@ CATEGORIES = {
     "fru": ("Frustration", ""),  # no counterpart
     "oth": ("Other", "other"),
 }
+#: how the votes are counted, said by the reader: one rule for the majority and for the agreement
+MERGED_RULE = ("Happiness and Excited count as one class, happy, for the majority and for the agreement alike "
+               "(excited merged into happy: the common 4-class IEMOCAP protocol)")
 #: the summary line's code → emotion2vec+ key (``xxx``: no majority among the evaluators)
 LABEL_MAP = {**{code: key for code, (_, key) in CATEGORIES.items()}, "xxx": ""}
 #: the evaluators' category names (lower-cased) → emotion2vec+ key; some files write plain "Neutral"
@@ -237,10 +240,12 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
     files = _evaluation_files(paths)
     report = ReadReport({}, ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else ""))
     unread: list[str] = []
+    both = 0  # items with votes for Happiness and for Excited: where counting them apart would change the agreement
     for f in files:
         for b in _blocks(_evaluation_text(f), include_self=include_self, unread=unread):
             counts, unmapped, raw_max = vote(b["cats"], EVALUATOR_CATEGORIES, report)
             rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
+            both += {"happiness", "excited"} <= {c.strip().lower() for cats in b["cats"] for c in cats}
             rec["iemocap_label"] = b["turn"].label
             rec["iemocap_self"] = "; ".join("/".join(c) for c in b["self"])
             for dim in ("val", "act", "dom"):
@@ -250,6 +255,7 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
             report.records[b["turn"].utterance] = rec
     if unread:
         report.dropped[f"{UNREAD_TURNS} (e.g. {unread[0]!r})"] = len(unread)
+    report.notes.append(f"{MERGED_RULE} ({both} item(s) have votes for both)")
     return report
 
 
