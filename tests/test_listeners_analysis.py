@@ -289,3 +289,32 @@ def test_the_lists_print_how_many_listeners_agree_as_a_count():
     assert A.listeners_words(0.773, 22) == "17 of 22 listeners"  # EmoDB's rates are printed rounded: 17 / 22 = 77.3 %
     assert A.listeners_words(0.5, 3) == "1.5 of 3 listeners" and A.listeners_words(1.0, 1) == "1 of 1 listener"
     assert A.listeners_words(float("nan"), 5) == "agreement n/a"
+
+
+def _flat(table):
+    from workbench.data.listeners import listener_frame
+
+    return pd.concat([table.drop(columns=["meta"]), listener_frame(table).drop(columns=["vote_set"])], axis=1)
+
+
+def test_a_flat_listener_table_refuses_a_missing_vote_column_and_counts_an_empty_cell_as_a_missing_vote():
+    # without meta, a table lacking votes_sad was read as if no listener had a sad vote to give: the divergences were
+    # renormalised over the other eight classes without a word of the column that was not there
+    flat = _flat(_table())
+    with pytest.raises(ConfigError) as e:
+        A.evaluate_listeners(flat.drop(columns=["votes_sad"]), n_boot=0)
+    msg = e.value.render()
+    assert "lacks the vote column(s) votes_sad" in msg and "found votes_angry, votes_disgusted" in msg
+    assert "expected one per class: votes_angry" in msg and "votes_sad, votes_surprised" in msg and "fix:" in msg
+    # an empty cell is a missing vote: that item has no vote distribution, and the notes count it by column
+    flat.loc[[0, 1], "votes_sad"] = np.nan
+    rep = A.evaluate_listeners(flat, n_boot=0)
+    assert rep.n_distribution == 28
+    assert "2 items have no full vote distribution (empty vote cells, missing votes: votes_sad 2)" in rep.render()
+    assert "EmoDB" not in rep.render()
+    # the model's own classes are the set when every vote column is one of them
+    head = pd.DataFrame([{"id": "u1", "variant": "raw", "status": "ok", "emotion": "calm", "pred": "calm", "confidence": 0.9,
+                          "score_calm": 0.9, "score_tense": 0.1, "votes_calm": 3.0, "n_raters": 3.0, "agreement": 1.0,
+                          "listener_majority": "calm"}])
+    with pytest.raises(ConfigError, match="lacks the vote column.s. votes_tense; found votes_calm; expected one per class: votes_calm, votes_tense"):
+        A.evaluate_listeners(head, n_boot=0)

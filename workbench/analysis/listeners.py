@@ -272,7 +272,7 @@ def _unshared_notes(lf, dist_keys: list[str], voted: list[str], sets: list[list[
 
 def _scored(results, variant: str, restrict: bool) -> _Scored:
     ok = select_rows(results, variant, "ok")
-    lf = listener_frame(ok)
+    lf = listener_frame(ok, classes=score_labels(ok))
     has = lf["agreement"].notna().to_numpy()
     sc, lf = ok[has], lf[has]
     emotion = sc["emotion"].fillna("").astype(str).to_numpy()
@@ -379,8 +379,13 @@ def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, n
             f"none of the {len(s.rows)} items carries votes for every class{' of the corpus' if restrict else ''}, so there is no "
             "vote distribution to compare with")
     elif n_unknown:
+        left = ~known & ~other if len(other) == len(known) else ~known
+        empty = {k: int(n) for k, n in zip(s.dist_keys, np.isnan(votes[left]).sum(axis=0)) if n}  # an empty cell: a missing vote
+        why = ("e.g. EmoDB gives only the intended class's share" if facts.get("distribution_reason") else
+               f"empty vote cells, missing votes: {', '.join(f'votes_{printable(k)} {n}' for k, n in empty.items())}" if empty else
+               "no vote among these classes")
         s.notes.append(f"{n_unknown} items have no full vote distribution{' over the corpus classes' if restrict else ''} "
-                       "(e.g. EmoDB gives only the intended class's share) and are left out of the divergences")
+                       f"({why}) and are left out of the divergences")
     return jsd, ce, known, reason
 
 

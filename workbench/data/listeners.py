@@ -192,7 +192,25 @@ def _meta_dicts(frame) -> list[dict]:
     return [m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {}) for m in frame["meta"]]
 
 
-def listener_frame(frame):
+def _check_flat_vote_columns(names: Sequence[str], classes: Sequence[str] | None) -> None:
+    """A flat table (no ``meta``) names its vote columns once for all rows, so a missing one cannot be told from votes
+    that are all missing: every class of the set its columns belong to (the model's ``classes`` when all are among
+    them, else the nine) must have its column; a missing vote is an empty cell.  Refused with the columns found and
+    the ones expected; a table mixing sets is left to the per-item notes."""
+    found = [n[len("votes_"):] for n in map(str, names) if n.startswith("votes_") and n != UNMAPPED]
+    if not found:
+        return
+    sets = ([list(classes)] if classes else []) + [list(LABEL_KEYS)]
+    expected = next((cs for cs in sets if set(found) <= set(cs)), None)
+    missing = [c for c in expected or () if c not in found]
+    if missing:
+        raise ConfigError(f"has no meta column and lacks the vote column(s) {', '.join(f'votes_{c}' for c in missing)}; "
+                          f"found {', '.join(f'votes_{c}' for c in found)}; expected one per class: "
+                          f"{', '.join(f'votes_{c}' for c in expected)}.", source="listener table",
+                          fix="add the missing columns (0 where no listener chose the class, an empty cell where a vote is missing).")
+
+
+def listener_frame(frame, *, classes: Sequence[str] | None = None):
     """The listener columns of a results or manifest DataFrame, flat, one row per input row (same index).
 
     Reads flat ``votes_*``/``n_raters``/``agreement`` columns when present,
@@ -203,7 +221,9 @@ def listener_frame(frame):
 
     ``vote_set`` names, per row, the classes its own record has a ``votes_<class>`` key for (``"calm;tense"``,
     NaN counts included: EmoDB's nine), so that a table mixing records over the nine and over a head's classes is
-    read per item; "" where that is unknown (flat columns, where an absent key and a NaN cell look alike).
+    read per item; "" where that is unknown (flat columns, where an absent key and a NaN cell look alike).  Flat columns
+    must name every class of their set (``classes``, the model's, when all are among them; else the nine): a missing
+    column is refused with the columns found and expected (:func:`_check_flat_vote_columns`); an empty cell is a missing vote.
     """
     import pandas as pd
 
@@ -213,6 +233,7 @@ def listener_frame(frame):
     others = [k for k in dict.fromkeys(map(str, names)) if k.startswith("votes_") and k not in LISTENER_COLUMNS]
     cols = [*VOTE_COLUMNS, *others, *LISTENER_COLUMNS[len(VOTE_COLUMNS):]]
     if flat:
+        _check_flat_vote_columns(names, classes)
         out = frame.reindex(columns=cols)
     elif dicts is not None:
         out = pd.DataFrame([{c: d.get(c) for c in cols} for d in dicts], index=frame.index, columns=cols)
