@@ -17,3 +17,13 @@ def test_a_calibrated_nll_no_better_than_uniform_does_not_blame_scores_that_beat
     # scores that were no better than a uniform guess before calibration still get the old words
     words, _ = nll_verdict(0.70, float(np.log(2)) + 0.01, 2, (0.65, 0.75))
     assert words.endswith("the scores carry no information a temperature can use")
+
+
+def test_the_nll_words_blame_bound_stopped_folds_only_when_some_fold_stopped_at_a_bound():
+    # `calibrate` on a fine-tuned head's demo run (fold temperatures 1.259, 1.259, 0.881, 0.881, 0.201, none at a bound)
+    # said "(fold temperatures at a bound of the search mean degenerate fits)": a reader took it for a finding
+    words, _ = nll_verdict(1.844, 1.284, 5, (1.325, 2.531), folds_at_bound=(0, 5))
+    assert "at a bound of the search mean degenerate fits" not in words
+    assert "no fold temperature is at a bound of the search" in words
+    words, _ = nll_verdict(1.640, 1.602, 5, (1.597, 1.686), folds_at_bound=(2, 5))
+    assert "2 of 5 fold temperatures at a bound of the search: degenerate fits" in words

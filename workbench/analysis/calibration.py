@@ -407,7 +407,8 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
     ci_before, ci_after = fig["ci_before"], fig["ci_after"]
-    words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None)
+    words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
+                                   folds_at_bound=(len(fold_edges), len(fold_t)))
     if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
         warnings.append(words[0].upper() + words[1:])
     # intervals that resampling cannot widen (every resample gives the same value) are no measurement: say which

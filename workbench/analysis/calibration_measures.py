@@ -120,8 +120,12 @@ def edge_message(temperature: float, edge: str, bounds: tuple[float, float] = T_
             f"the best temperature lies beyond it and would {beyond}. Degenerate scores, not miscalibration; this temperature is not recommended.")
 
 
-def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[float, float] | None = None) -> tuple[str, dict[str, bool]]:
+def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[float, float] | None = None, *,
+                folds_at_bound: tuple[int, int] | None = None) -> tuple[str, dict[str, bool]]:
     """Calibrated NLL against a uniform guess (``log K``) and against the uncalibrated NLL, in words, and the flags.
+
+    ``folds_at_bound`` = (fold temperatures at a bound of the search, folds): the words blame bound-stopped folds only
+    when there are some; with none, they say the folds' temperatures did not carry over to the held-out items.
 
     With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
     calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
@@ -139,8 +143,11 @@ def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[flo
              f"{n_classes} classes (log {n_classes} = {uniform:.3f}) and {'HIGHER than' if worse_than_before else 'lower than'} "
              f"the uncalibrated {before:.3f}")
     if not_better_than_uniform and before < uniform:  # the scores beat a uniform guess before: the fitted T spoils them
-        words += (": the uncalibrated scores beat a uniform guess, so it is the fitted temperature that spoils them "
-                  "(fold temperatures at a bound of the search mean degenerate fits), not scores without information")
+        at, folds = folds_at_bound if folds_at_bound is not None else (None, None)
+        why = ("" if at is None else f" ({at} of {folds} fold temperatures at a bound of the search: degenerate fits)" if at
+               else " (no fold temperature is at a bound of the search: the folds' temperatures do not carry over to the held-out items)")
+        words += (": the uncalibrated scores beat a uniform guess, so it is the fitted temperature that spoils them"
+                  f"{why}, not scores without information")
     elif not_better_than_uniform:
         words += ": the scores carry no information a temperature can use"
     elif worse_than_before:
