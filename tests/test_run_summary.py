@@ -149,3 +149,27 @@ def test_the_reports_failed_rows_show_a_right_to_left_override_as_its_escape(tmp
     page = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "1 failed row" in page and not any(ch in page for ch in "\u202e\x1b\x07"), repr(page)
     assert "<code>clip\\u202eVAW.exe\\x1b[2J\\x07</code>" in page and ": clip\\u202eVAW.exe\\x1b[2J\\x07: could not decode" in page, page
+
+
+def test_the_reports_findings_and_flips_say_what_their_counts_are_of(tmp_path, monkeypatch):
+    """The demo's findings table gave "1 | 2%" with no denominator (and with variants the rows are item × variant),
+    and its Flips line said "1 items changed their prediction" under a table whose flips column said 0 (it counts
+    labelled items only; the flip was an unlabelled one)."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    rows = []
+    for v in ("raw", "telephone"):
+        for i in range(4):
+            r = synthetic_row(f"x{i}", emotion="happy" if i else "", pred="sad" if (v == "telephone" and i == 0) else "happy",
+                              variant=v, chain_hash=f"c{v}", speaker="s1")
+            r["finding_codes"] = "low_snr" if i == 1 else ""
+            rows.append(r)
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    reporting.findings_summary(rf.path)
+    reporting.comparison_section(rf.path, "raw")
+    page = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "of the 8 scored rows (2 variants: an item counts once in each)" in page and "share of 8" in page, page
+    assert "1 prediction changed against <code>raw</code>, one per item and variant, labelled or not" in page, page
+    assert "showing 1 of 1" in page and "1 items" not in page, page

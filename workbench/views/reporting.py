@@ -358,7 +358,11 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
         for c in filter(None, str(s).split(",")):
             counts[c] = counts.get(c, 0) + 1
     rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
-    parts = ["<h2>Findings</h2>", table_html(["finding", "rows", "share"], rows or [("—", 0, "")])]
+    n_variants = ok["variant"].nunique()  # a share is of scored rows: with variants, an item counts once per variant
+    over = f"{len(ok)} scored row{'s' if len(ok) != 1 else ''}" + (f" ({n_variants} variants: an item counts once in each)"
+                                                                   if n_variants > 1 else "")
+    parts = ["<h2>Findings</h2>", f"<p>Rows with each finding, of the {over}.</p>",
+             table_html(["finding", "rows", f"share of {len(ok)}"], rows or [("—", 0, "")])]
     failed = res[res["status"] == "failed"]
     if len(failed):
         parts.append(f"<p><b>{len(failed)} failed row{'s' if len(failed) != 1 else ''}</b>:</p><ul>")
@@ -526,7 +530,9 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     if len(flips):
         rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
                  Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
-        show_html(f"<h3>Flips</h3><p>{len(flips)} items changed their prediction (first {len(rows)}).</p>"
+        show_html(f"<h3>Flips</h3><p>{len(flips)} prediction{'s' if len(flips) != 1 else ''} changed against {code(baseline)}, "
+                  "one per item and variant, labelled or not (the table's flips column counts labelled items only); "
+                  f"showing {len(rows)} of {len(flips)}.</p>"
                   + table_html(["id", "variant", "true", "before", "after"], rows))
     return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips))}
 
