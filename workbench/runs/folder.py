@@ -164,6 +164,17 @@ def _read_yaml(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _row_fix(res: Any, item_id: str, variant: str | None) -> str:
+    """What to pass instead of an id (or variant) the run has no row for: the variants the id has, or the closest ids."""
+    ids = list(dict.fromkeys(res["id"].astype(str)))
+    if item_id in ids:  # the id is there, the variant is not
+        have = list(dict.fromkeys(res.loc[res["id"].astype(str) == item_id, "variant"].astype(str)))
+        return f"{item_id!r} was scored in the variant(s) {have}: pass one of them."
+    close = difflib.get_close_matches(item_id, ids, n=3, cutoff=0.6)
+    return (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "") + \
+        f"The run has {len(ids)} item id(s) (the id column of results.parquet), e.g. {', '.join(map(repr, ids[:3]))}."
+
+
 class RunFolder(Artifacts):
     """A run folder on disk, read: one typed view for every reader of a run.
 
@@ -407,7 +418,7 @@ class RunFolder(Artifacts):
             sel = sel[sel["variant"].astype(str) == str(variant)]
         if sel.empty:
             raise RunFolderError(f"has no row for {item_id!r}{f' [{variant}]' if variant else ''}.", source=str(self.path),
-                                 fix="check the id and variant (results.parquet lists them).")
+                                 fix=_row_fix(res, str(item_id), variant))
         return sel.iloc[0].to_dict()
 
     def scored_audio(self, row: Any, *, model_rate: bool = True) -> Audio:
