@@ -120,3 +120,19 @@ def test_a_uar_below_chance_is_flagged_in_a_comparison_as_metrics_flags_it(tmp_p
     assert "!! UAR: BELOW CHANCE, interval and all" in capsys.readouterr().out
     saved = json.loads((tmp_path / "c" / "compare.json").read_text())
     assert saved["metrics"]["loud"]["flags"]["uar_chance"].startswith("BELOW CHANCE")
+
+
+def test_a_fusion_of_a_random_weights_run_says_so_in_its_section_and_its_figure():
+    """`workbench report notebooks/06_fusion.ipynb` on the demo run (tiny checkpoint) showed head and speech UARs with
+    no random-weights banner anywhere: the notebook has no report header, and neither the section nor fusion.png
+    carried the warning that fusion.json holds."""
+    from workbench.model.network import RANDOM_WEIGHTS_BANNER
+    from workbench.views.reporting import fusion_html
+
+    d = {"classes": ["angry", "happy"], "folds": 2, "n_items": 8, "n_speakers": 4, "chance_uar": 0.5, "text_model": "t",
+         "checks": [], "warnings": [], "excluded": {}, "late_weights": [0.5, 0.5], "vs_speech": {},
+         "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.2, 0.8], "wa": 0.5, "wa_ci": [0.2, 0.8]}}}
+    assert RANDOM_WEIGHTS_BANNER not in str(fusion_html(d)) and "RANDOM" not in plot_fusion(d).axes[0].get_title()
+    for marked in ({**d, "warning": RANDOM_WEIGHTS_BANNER}, {**d, "random_weights": True}):
+        assert RANDOM_WEIGHTS_BANNER in str(fusion_html(marked)), marked.keys()
+        assert "RANDOM WEIGHTS" in plot_fusion(marked).axes[0].get_title()

@@ -553,7 +553,7 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
     dest.write_artifact("fusion_items.csv", lambda f: spreadsheet_safe(items).to_csv(f, index=False), text=True)
     dest.write_artifact("fusion_changes.csv", lambda f: spreadsheet_safe(res.changes).to_csv(f, index=False), text=True)
     if figures:
-        dest.write_figure("fusion.png", plot_fusion(res))
+        dest.write_figure("fusion.png", plot_fusion(payload))  # the payload: its random-weights warning goes on the figure
     return res
 
 
@@ -582,6 +582,8 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
     checks = d.get("checks") or []
+    if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
+        checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
     ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
                  + "".join("\n" + textwrap.fill(f"!! {c}", 110) for c in checks), fontsize=7 if checks else None)
     return save_figure(fig, path)

@@ -39,6 +39,7 @@ from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
+from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
@@ -401,7 +402,7 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
         d = cached_fusion(run_dir, **params) if reuse else None
         reused = d is not None
         if d is None:
-            d = fuse_run(run_dir, figures=False, **params).to_dict()
+            d = {**fuse_run(run_dir, figures=False, **params).to_dict(), "random_weights": _run(run_dir).random_weights}
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
         show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
         return None
@@ -419,6 +420,9 @@ def _interval(value, ci, signed: bool = False) -> Markup:
 def fusion_html(d: dict, *, reused: bool = False) -> Markup:
     """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``)."""
     parts = ["<h2>Speech + text fusion</h2>"]
+    if d.get("random_weights") or d.get("warning"):  # a notebook shows this section without the report's header banner
+        parts.append(f"<p><b>⚠ {esc(d.get('warning') or RANDOM_WEIGHTS_BANNER)}</b> The head, speech, early and late rows come "
+                     "from it; only the text row does not.</p>")
     parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
     parts += [f"<p><b>Check failed:</b> {esc(c)}</p>" for c in d.get("checks", [])]
     if reused:
