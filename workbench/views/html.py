@@ -87,6 +87,12 @@ blockquote{background:#fee;border-left:4px solid #c00;margin:0;padding:6px 12px}
 """
 
 
+#: an ipywidgets view in a notebook's outputs, and what a static page shows in its place
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("<p class='wb-widget'><i>[An interactive widget: it runs only in a live notebook. Open this notebook in "
+               "JupyterLab (<code>jupyter lab</code>) to use it; a static page cannot show it.]</i></p>")
+
+
 def notebook_html(nb, *, title: str) -> str:
     """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
 
@@ -118,6 +124,8 @@ def notebook_html(nb, *, title: str) -> str:
                     parts.append(data["text/html"])
                 elif "text/markdown" in data:
                     parts.append(render(data["text/markdown"]))
+                elif WIDGET_MIME in data:  # its text/plain is the widget's Python repr ("VBox(children=(HTML(value=…")
+                    parts.append(WIDGET_NOTE)
                 elif "text/plain" in data:
                     parts.append(f"<pre>{output_text(data['text/plain'])}</pre>")
     parts.append("</body></html>")
