@@ -44,7 +44,7 @@ HEAVY_FILES = {
     "test_ray_driver.py", "test_ray_cluster.py", "test_fusion.py", "test_fusion_honesty.py", "test_interrupts.py",
     "test_gpu.py", "test_gpu_suite.py", "test_tracking.py", "test_docs.py", "test_figure_costs.py",
     # ONNX exports and the precision measurement, a fine-tuned corpus, the generated demo set, whole corpora of bad files
-    "test_doctests.py", "test_onnx.py", "test_fastpath.py", "test_finetune.py", "test_demoset.py", "test_bad_inputs.py", "test_compare_runs.py",
+    "test_doctests.py", "test_report_cwd.py", "test_onnx.py", "test_fastpath.py", "test_finetune.py", "test_demoset.py", "test_bad_inputs.py", "test_compare_runs.py",
 }
 
 

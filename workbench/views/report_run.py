@@ -183,8 +183,10 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     html_path = report_dir / f"{name}.html"
     log = report_dir / LOG_NAME
     try:
+        # the notebook runs in its report folder, beside its executed copy: what it makes (a notebook's runs/) lands
+        # there, not in the caller's folder; path parameters were made absolute against the caller's folder above
         pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
-                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log))
+                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log), cwd=str(report_dir))
     except pm.PapermillExecutionError as exc:
         failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
         raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),

@@ -1,0 +1,28 @@
+"""`workbench report NOTEBOOK --out X` wrote the notebook's runs/ into the folder the command was run in."""
+
+from __future__ import annotations
+
+import nbformat
+
+from workbench.views.report_run import run_report
+
+
+def test_a_reported_notebook_writes_into_its_report_folder_not_the_callers(tmp_path, monkeypatch):
+    # notebooks/03_low_confidence_cases.ipynb makes its demo run under `pathlib.Path.cwd() / 'runs'`: run from
+    # /tmp/h3rep with --out /tmp/h3rep/b, it left /tmp/h3rep/runs/demo_low_confidence beside the asked-for folder
+    params = nbformat.v4.new_code_cell("name = 'x'")
+    params.metadata["tags"] = ["parameters"]
+    work = nbformat.v4.new_code_cell("import pathlib\n(pathlib.Path.cwd() / 'runs').mkdir()\nprint(pathlib.Path(name).is_absolute())")
+    nb = nbformat.v4.new_notebook(cells=[params, work])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "mine.ipynb"
+    nbformat.write(nb, src)
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    (caller / "clip.wav").write_bytes(b"")
+    monkeypatch.chdir(caller)
+    written = run_report(src, {"name": "clip.wav"}, out=tmp_path / "out")
+    assert not (caller / "runs").exists(), sorted(p.name for p in caller.iterdir())
+    assert (written["dir"] / "runs").is_dir()
+    # a parameter naming a file in the caller's folder still reaches the notebook as an absolute path
+    assert "True" in written["html"].read_text()
