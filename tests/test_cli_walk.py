@@ -128,6 +128,8 @@ def test_the_reports_explain_suggestion_asks_for_no_more_rows_than_the_run_has(t
     assert reporting.explained_worst(rf.path) is None
     if suggested:  # `explain --worst N` refuses an N above the run's ok rows
         assert f"<code>workbench explain {shlex.quote(str(rf.path.resolve()))} {suggested}</code>" in shown[-1]  # this run
+        # a static page does not fill itself in: it said "this section then shows", read as "reload this page"
+        assert "make this report again afterwards" in shown[-1], shown[-1]
     else:
         assert "workbench explain" not in shown[-1] and "no scored (status ok) rows" in shown[-1]
 

@@ -320,8 +320,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     if summary is None:
         n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
         show_html("<h3>Explained worst cases</h3><p>Not explained yet: "
-                  + (f"{code(f'workbench explain {shlex.quote(str(rf.path))} --worst {min(5, n_ok)}')} explains them in one process, and this section "
-                     "then shows which maps passed their checks.</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
+                  + (f"{code(f'workbench explain {shlex.quote(str(rf.path))} --worst {min(5, n_ok)}')} explains them in one process "
+                     "and keeps the result in the run folder; make this report again afterwards and this section shows "
+                     "which maps passed their checks (this page does not change by itself).</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
     # a map whose randomisation check was skipped passed the checks that ran, not every check: the cell says so
     rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
