@@ -251,7 +251,7 @@ def test_alignments_are_capped(tmp_path):
     assert gz.stat().st_size < 100_000
     with pytest.raises(ConfigError, match="decompressed"):
         read_alignment(gz)
-    with pytest.raises(ConfigError, match="ends after the clip"):
+    with pytest.raises(ConfigError, match="beyond the clip"):
         validate_words([Word(359998.0, 359999.0, "late")], duration=2.0)
 
 

@@ -81,21 +81,23 @@ def test_lhotse_word_alignment(tmp_path):
 
 
 @pytest.mark.parametrize("content, match", [
-    ("u 1 0.5 -0.1 a\n", "0 <= start < end"),
+    ("u 1 0.5 -0.1 a\n", "line 1: end before start"),
     ("u 1 abc 0.1 a\n", "not a number"),
     ("u 1 0.5\n", "3 fields"),
 ])
-def test_bad_times_are_refused(tmp_path, content, match):
+def test_bad_times_are_refused(tmp_path, content, match):  # the only span of the file: nothing is left to use
     p = tmp_path / "bad.ctm"
     p.write_text(content)
     with pytest.raises(ConfigError, match=match):
         read_alignment(p)
 
 
-def test_words_past_the_clip_and_unknown_formats_are_refused(tmp_path):
+def test_words_past_the_clip_are_left_out_and_unknown_formats_are_refused(tmp_path):
     p = textgrid(tmp_path / "a.TextGrid")
-    with pytest.raises(ConfigError, match="ends after the clip"):
-        read_alignment(p, duration=1.0)
+    got = read_alignment(p, duration=1.0)  # "fox" (1.2-1.6 s) is past the clip: left out, named (a TextGrid has no line per word)
+    assert [w.label for w in got] == ["the", "quick"] and [(r["text"], r["fact"]) for r in got.left_out] == [("fox", "beyond_clip")]
+    with pytest.raises(ConfigError, match="none of its 3 spans can be used"):
+        read_alignment(p, duration=0.05)
     assert read_alignment(p, duration=1.59)  # 10 ms past the end is the aligner's rounding
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(ConfigError, match="not known"):

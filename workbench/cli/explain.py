@@ -196,9 +196,11 @@ def _item_words(session: _Session, item_id: str | None, duration: float) -> tupl
     words = item_alignment(item, root=m.root, duration=None if segment else duration)
     where = f"words column of {manifest}"
     if segment:
-        inside = [Word(max(w.start - start, 0.0), min(w.end - start, duration), w.label) for w in words
+        inside = [Word(max(w.start - start, 0.0), min(w.end - start, duration), w.label, w.line) for w in words
                   if w.end > start and w.start < start + duration]
+        left_out = words.left_out  # the file's spans that cannot be read: said, wherever they were meant to be
         words = validate_words(inside, duration=duration, source=where)
+        words.left_out[:0] = left_out
         where += f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it)"
     return words, where
 
@@ -207,7 +209,8 @@ def _words_digest(words: Any, where: str | None) -> str | None:
     """A hash of the words an explanation shows (part of the cache key), ``None`` without words."""
     if words is None:
         return None
-    text = json.dumps([[float(w.start), float(w.end), str(w.label)] for w in words] + [str(where)], ensure_ascii=False)
+    text = json.dumps([[float(w.start), float(w.end), str(w.label)] for w in words] + [str(where)]
+                      + [getattr(words, "left_out", [])], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -229,6 +232,8 @@ def _screen_lines(expl: Any, words_from: str | None) -> list[str]:
     lines += report_lines(expl)
     lines.append(_voice_line(expl.voice))
     if expl.words is not None:
+        if (expl.words.get("left_out") or {}).get("count"):
+            lines.append(f"!! words: {screen_text(expl.words['left_out']['words'])} (the others are used)")
         lines.append(f"  words ({len(expl.words['items'])}, from {words_from}): score = {expl.words['rule']}")
         for w in expl.words["items"][:12]:
             share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")

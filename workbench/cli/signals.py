@@ -109,7 +109,7 @@ def _segment_transcript(args) -> int:
     # the transcript is read first: an unknown format or a bad time fails before the audio is decoded
     res = transcript_file(args.path, args.transcript, tier=args.tier, model=model_ref_from_args(args), out_dir=args.out)
     table, summary = res.table, res.summary
-    failed = summary["n_failed"]
+    failed = summary["n_failed"] + summary["n_left_out"]  # a span left out of the transcript is a span not scored
     if args.json:
         print(strict_json(summary))
         return EXIT_OK if not failed else EXIT_FAILED_ITEMS
@@ -119,8 +119,11 @@ def _segment_transcript(args) -> int:
         print(f"!! {screen_text(w)}")
     if summary["overlaps"]["pairs"]:
         print(f"!! {summary['overlaps']['words']}")
+    if summary["n_left_out"]:
+        print(f"!! {screen_text(summary['left_out']['words'])} (the others are scored)")
     print(f"{Path(args.path).name}: {summary['duration_s']:.1f} s, {len(table)} transcript spans from {Path(args.transcript).name}, "
-          f"{summary['n_scored']} scored, {failed} failed")
+          f"{summary['n_scored']} scored, {summary['n_failed']} failed"
+          + (f", {summary['n_left_out']} left out (named above)" if summary["n_left_out"] else ""))
     print(f"dominant emotion: {summary['dominant'] or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
     shown = table.head(SHOWN_SPANS)
     print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")

@@ -35,7 +35,7 @@ from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.data.manifest import Item
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import AudioError, ConfigError
-from workbench.explain.words import END_SLACK_S, Word, read_alignment, validate_words
+from workbench.explain.words import END_SLACK_S, Word, left_out_record, read_alignment, validate_words
 from workbench.files import strict_json
 from workbench.model.memory import peak_rss_mb
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -304,8 +304,9 @@ def _open(audio_path: str | os.PathLike, audio_config: AudioConfig | None, batch
     return acfg, open_stream(audio_path, config=acfg, block_s=BLOCK_S)
 
 
-def _table(run: _Pass, net: Any):
-    """The rows as :func:`score_transcript`'s table, in span order, with its attrs."""
+def _table(run: _Pass, net: Any, left_out: Sequence[dict] = ()):
+    """The rows as :func:`score_transcript`'s table, in span order, with its attrs (``left_out``: the transcript's spans
+    that could not be read, :func:`~workbench.explain.words.left_out_record`)."""
     import pandas as pd
 
     columns = ["span", "start", "end", "text", "status", "error", "label", "confidence", "margin"]
@@ -321,6 +322,7 @@ def _table(run: _Pass, net: Any):
         out.attrs["warning"] = RANDOM_WEIGHTS_BANNER
     out.attrs["duration_s"] = run.n / run.sr
     out.attrs["max_buffer_s"] = round(run.max_buffer / run.sr, 3)
+    out.attrs["left_out"] = left_out_record(left_out)
     return out
 
 
@@ -355,7 +357,9 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         other spans cover too (overlaps are scored, and counted in ``attrs["overlaps"]``: :func:`span_overlaps`).
         ``attrs["warning"]`` holds the
         random-weights banner when the checkpoint is random; ``attrs["duration_s"]`` the recording's
-        duration; ``attrs["max_buffer_s"]`` the most audio held at once.
+        duration; ``attrs["max_buffer_s"]`` the most audio held at once; ``attrs["left_out"]`` the spans of the
+        transcript left out (end before start, a time that cannot be read, a negative time: not in the table, named by
+        line and fact; a transcript of which no span can be used is refused).
 
     Examples
     --------
@@ -377,7 +381,7 @@ def score_transcript(audio_path: str | os.PathLike, spans: Sequence[Word] | str 
         run = _read_spans(stream, words, Engine(net, audio_config=acfg, granularity="utterance", workers=0), acfg, batch)
     finally:
         stream.close()
-    return _table(run, net)
+    return _table(run, net, words.left_out)
 
 
 def _some_spans(words: list, source: Any) -> list:
@@ -420,7 +424,7 @@ def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike
         writer = RunWriter(files.ensure_folder(out))
         with writer.lock():
             run = _read_spans(stream, words, Engine(net, audio_config=acfg, granularity="utterance", workers=0), acfg, batch)
-            table = _table(run, net)
+            table = _table(run, net, words.left_out)
             stream.info.frames, stream.info.duration = run.n, run.n / run.sr
             elapsed = time.perf_counter() - t_start
             summary = _summary(table, run, net, stream, acfg, Path(transcript), elapsed)
@@ -441,7 +445,7 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "transcript_sha256": files.sha256_file(transcript), "segmentation": "transcript",
         "duration_s": run.n / run.sr, "n_spans": int(len(table)), "n_scored": int(len(ok)), "n_failed": int(len(failed)),
         "spoken_s": covered_seconds(ok["start"], ok["end"]),  # overlapping spans' shared time once
-        "overlaps": table.attrs["overlaps"],
+        "overlaps": table.attrs["overlaps"], "n_left_out": table.attrs["left_out"]["count"], "left_out": table.attrs["left_out"],
         "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
         "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
         "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
@@ -475,6 +479,8 @@ def _log(run: _Pass, net: Any, stream: Any, summary: dict, elapsed: float) -> Pr
              f"most audio held at once {summary['max_buffer_s']:.1f} s")
     if summary["overlaps"]["pairs"]:
         log.note(summary["overlaps"]["words"], level="WARNING")
+    if summary["n_left_out"]:
+        log.note(f"Transcript: {summary['left_out']['words']}", level="WARNING")
     for f in summary["failed"]:
         log.note(f"span {f['span']} ({f['start']:.2f}–{f['end']:.2f} s) failed: {f['error']}", level="WARNING")
     log.note(f"Model {net.info.id} on {net.info.device} ({net.info.dtype})" + (" — RANDOM WEIGHTS" if net.random_weights else ""))

@@ -13,7 +13,11 @@ lhotse (``.jsonl[.gz]``)    lhotse; a supervision's ``alignment['word']`` (or th
 ==========================  ============================================================
 
 and returns :class:`Word` s in seconds, checked (finite, ``end > start >= 0``, inside the
-clip when its duration is known), sorted by start.
+clip when its duration is known), sorted by start, as an :class:`Alignment`.  A span that fails a check (end before
+start, a time that cannot be read, a negative time, past the end of the clip) is left out and the others are used, as
+subtitle and alignment tools do: ``Alignment.left_out`` names each by its line in the file and the fact
+(:func:`left_out_words` says them in one line), and every command that reads an alignment shows them.  A file of
+which no span can be used is refused.
 
 :func:`per_word_scores` scores each word the way the clip is scored: the mean of the frame
 *logits* inside the word, then softmax (the clip's score is the softmax of the mean of all its
@@ -33,7 +37,8 @@ span in :mod:`workbench.explain.transcript`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -55,6 +60,14 @@ MAX_ALIGNMENT_BYTES = 20_000_000
 MAX_WORDS = 5_000
 #: the longest word label, characters
 MAX_LABEL_CHARS = 200
+#: why a span is left out (the ``fact`` of a left-out record) and how it is said
+LEFT_OUT_FACTS = {"end_before_start": "end before start", "zero_length": "ends where it starts",
+                  "unparsable_time": "unparsable time", "negative_time": "negative time", "beyond_clip": "beyond the clip",
+                  "malformed_line": "not a line of the format"}
+#: left-out spans named in one line of text (all are counted, and all are in the record)
+LEFT_OUT_SHOWN = 5
+#: a subtitle cue's timing line that webvtt-py reads (its own pattern, anchored)
+_CUE = re.compile(r"^(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,41 @@ class Word:
     start: float
     end: float
     label: str
+    line: int | None = field(default=None, compare=False)  # the line of the file it was read from, when the format has one
+
+
+class Alignment(list):
+    """Words (a list of :class:`Word`, sorted by start) and ``left_out``: the spans of the file left out of them, in
+    file order, one dict each: ``line`` (``None`` where the format has no line per span: TextGrid, lhotse), ``start``,
+    ``end`` (seconds, ``None`` when they cannot be read), ``text``, ``fact`` (a key of :data:`LEFT_OUT_FACTS`), ``detail``."""
+
+    def __init__(self, words: Sequence[Word] = (), left_out: Sequence[dict] = ()):
+        super().__init__(words)
+        self.left_out = list(left_out)
+
+
+def _left(fact: str, *, line: int | None = None, start: Any = None, end: Any = None, text: Any = "", detail: str = "") -> dict:
+    """One left-out span's record (times kept only when they are finite numbers: the record goes into JSON)."""
+    def t(v: Any) -> float | None:
+        return float(v) if isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v) else None
+
+    return {"line": line, "start": t(start), "end": t(end), "text": str(text)[:MAX_LABEL_CHARS], "fact": fact, "detail": detail}
+
+
+def left_out_words(left_out: Sequence[dict]) -> str:
+    """The left-out spans in one line: ``2 spans of the alignment left out: line 6: end before start (2.000–1.000 s) …``
+    (the first :data:`LEFT_OUT_SHOWN` named, all counted); ``""`` for none."""
+    if not left_out:
+        return ""
+
+    def one(r: dict) -> str:
+        where = f"line {r['line']}" if r.get("line") is not None else f"the span {shown(r.get('text') or '', 40)}"
+        times = f" ({r['start']:.3f}–{r['end']:.3f} s)" if r.get("start") is not None and r.get("end") is not None else ""
+        return f"{where}: {LEFT_OUT_FACTS.get(r.get('fact'), r.get('fact'))}{times}" + (f", {r['detail']}" if r.get("detail") else "")
+
+    n = len(left_out)
+    more = f"; … and {n - LEFT_OUT_SHOWN} more" if n > LEFT_OUT_SHOWN else ""
+    return f"{n} span{'s' if n != 1 else ''} of the alignment left out: " + "; ".join(map(one, left_out[:LEFT_OUT_SHOWN])) + more
 
 
 def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration: float | None = None,
@@ -86,13 +134,15 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
 
     Returns
     -------
-    list of Word
-        Sorted by start time; times in seconds from the start of the file.
+    Alignment
+        A list of :class:`Word` sorted by start time, times in seconds from the start of the file; its ``left_out``
+        names each span left out (end before start, a time that cannot be read, a negative time, past the clip) by
+        line and fact.
 
     Raises
     ------
     ConfigError
-        An unreadable file, an unknown format or tier, a bad time, a word outside the clip.
+        An unreadable file, an unknown format or tier, no span that can be used.
 
     Examples
     --------
@@ -131,28 +181,46 @@ def read_alignment(path: str | os.PathLike, *, tier: str | None = None, duration
     return validate_words(words, duration=duration, source=str(p))
 
 
-def validate_words(words: Sequence[Word], *, duration: float | None = None, source: str = "alignment") -> list[Word]:
-    """Check and sort words: at most :data:`MAX_WORDS`, finite times, ``0 <= start < end``, ``end <= duration + 20 ms``,
-    labels of at most :data:`MAX_LABEL_CHARS` characters."""
+def _bad_time(w: Word, duration: float | None) -> tuple[str, str]:
+    """Why a span's times cannot be used, as ``(fact, detail)``; ``("", "")`` when they can."""
+    if not (np.isfinite(w.start) and np.isfinite(w.end)):
+        return "unparsable_time", "a time that is not a number"
+    if w.start < 0 or w.end < 0:
+        return "negative_time", ""
+    if w.end < w.start:
+        return "end_before_start", ""
+    if w.end == w.start:
+        return "zero_length", ""
+    if duration is not None and w.end > duration + END_SLACK_S:
+        return "beyond_clip", f"the clip is {duration:.3f} s"
+    return "", ""
+
+
+def validate_words(words: Sequence[Word], *, duration: float | None = None, source: str = "alignment") -> Alignment:
+    """Check and sort words: at most :data:`MAX_WORDS`, labels of at most :data:`MAX_LABEL_CHARS` characters (else
+    refused); a word whose times fail (not finite, negative, ``end <= start``, ``end > duration + 20 ms``) is left out
+    and named in ``left_out`` (with those ``words`` already left out when it is an :class:`Alignment`).  Refused when
+    no word is left."""
     if len(words) > MAX_WORDS:
         raise ConfigError(f"holds {len(words):,} words; one clip's alignment holds at most {MAX_WORDS:,} "
                           "(explain draws every word, and memory grows with them).", source=source,
                           fix="pass the alignment of this clip alone (utterance=ID for a file of several).")
-    out = []
+    out, left = [], list(getattr(words, "left_out", []))
     for w in words:
         if len(str(w.label)) > MAX_LABEL_CHARS:
             raise ConfigError(f"a word label of {len(str(w.label)):,} characters at {w.start}–{w.end} s; the cap is "
                               f"{MAX_LABEL_CHARS}.", source=source, fix="fix the alignment (a broken line runs words together).")
-        where = f"word {w.label!r} at {w.start}–{w.end} s"
-        if not (np.isfinite(w.start) and np.isfinite(w.end)):
-            raise ConfigError(f"{where} has a time that is not a number.", source=source, fix="fix the alignment's times.")
-        if w.start < 0 or w.end <= w.start:
-            raise ConfigError(f"{where}: times must satisfy 0 <= start < end.", source=source, fix="fix or drop that word in the alignment.")
-        if duration is not None and w.end > duration + END_SLACK_S:
-            raise ConfigError(f"{where} ends after the clip ({duration:.3f} s).", source=source,
-                              fix="use the alignment of this clip (times in seconds from its start), or the right segment.")
-        out.append(Word(float(w.start), float(w.end), str(w.label)))
-    return sorted(out, key=lambda w: (w.start, w.end))
+        fact, detail = _bad_time(w, duration)
+        if fact:
+            left.append(_left(fact, line=w.line, start=w.start, end=w.end, text=w.label, detail=detail))
+        else:
+            out.append(Word(float(w.start), float(w.end), str(w.label), w.line))
+    left.sort(key=lambda r: float("inf") if r["line"] is None else r["line"])  # file order (stable where lines are unknown)
+    if left and not out:
+        raise ConfigError(f"none of its {len(left)} span{'s' if len(left) != 1 else ''} can be used ({left_out_words(left)}).",
+                          source=source, fix="fix those spans' times (seconds from the start of the recording, start < end), "
+                                             "or check that the file belongs to this recording.")
+    return Alignment(sorted(out, key=lambda w: (w.start, w.end)), left)
 
 
 def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
@@ -177,20 +245,23 @@ def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
 
 
 def _read_ctm(p: Path, utterance: str | None) -> list[Word]:
-    rows: dict[str, list[Word]] = {}
+    rows: dict[str, Alignment] = {}
     for n, line in enumerate(read_text_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment").splitlines(), start=1):
         if not line.strip() or line.startswith(";;"):
             continue
         parts = line.split()
+        into = rows.setdefault(parts[0], Alignment())
         if len(parts) < 5:
-            raise ConfigError(f"line {n} has {len(parts)} fields; a CTM line is `file channel start duration word [confidence]`.",
-                              source=str(p), fix="fix that line.")
+            into.left_out.append(_left("malformed_line", line=n, detail=f"{len(parts)} fields; a CTM line is "
+                                                                       "`file channel start duration word [confidence]`"))
+            continue
         try:
             start, dur = float(parts[2]), float(parts[3])
         except ValueError:
-            raise ConfigError(f"line {n}: start {parts[2]!r} or duration {parts[3]!r} is not a number of seconds.",
-                              source=str(p), fix="fix that line.") from None
-        rows.setdefault(parts[0], []).append(Word(start, start + dur, parts[4]))
+            into.left_out.append(_left("unparsable_time", line=n, text=parts[4],
+                                       detail=f"start {shown(parts[2], 30)} or duration {shown(parts[3], 30)} is not a number of seconds"))
+            continue
+        into.append(Word(start, start + dur, parts[4], n))
     if utterance is not None:
         if utterance not in rows:
             raise ConfigError(f"no utterance {utterance!r}; the file holds {sorted(rows)}.", source=str(p), fix="pass one of those.")
@@ -198,7 +269,21 @@ def _read_ctm(p: Path, utterance: str | None) -> list[Word]:
     if len(rows) > 1:
         raise ConfigError(f"the CTM holds {len(rows)} utterances ({sorted(rows)[:5]} …); it is not known which is this clip's.",
                           source=str(p), fix="pass utterance=ID, or split the CTM per clip.")
-    return next(iter(rows.values()), [])
+    return next(iter(rows.values()), Alignment())
+
+
+def _timing_lines(text: str) -> list[tuple[int, str]]:
+    """The cue timing lines of a subtitle file, ``(line number, line)``: in each block of lines between blank lines, the
+    first line holding ``-->`` among its first two (a cue number or identifier may come before it; a caption's own text
+    may hold ``-->`` too, and is not a timing line)."""
+    out, block = [], []
+    for n, line in enumerate([*text.splitlines(), ""], start=1):
+        if line.strip():
+            block.append((n, line.strip()))
+            continue
+        out += [next((b for b in block[:2] if "-->" in b[1]), None)] if block else []
+        block = []
+    return [t for t in out if t is not None]
 
 
 def _read_subtitles(p: Path) -> list[Word]:
@@ -206,20 +291,20 @@ def _read_subtitles(p: Path) -> list[Word]:
 
     # the caption's *_in_seconds are whole seconds in webvtt-py 0.6: read milliseconds
     captions = webvtt.from_srt(str(p)) if p.name.lower().endswith(".srt") else webvtt.read(str(p))
-    # webvtt-py skips a cue whose timing line it cannot read (a minus sign, 'nan'): every timing line must be a cue
-    timings = [(n, line.strip()) for n, line in enumerate(read_text_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment",
-                                                                         encoding="utf-8-sig").splitlines(), start=1) if "-->" in line]
-    if len(captions) < len(timings):
-        import re
-
-        cue = re.compile(r"^(\d+:)?\d{1,2}:\d{2}[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d{2}[.,]\d{3}(\s|$)")
-        n, line = next(((n, line) for n, line in timings if not cue.match(line)), timings[len(captions)])
-        raise ConfigError(f"{len(timings) - len(captions)} of its {len(timings)} cues cannot be read (the first at line {n}: "
-                          f"{shown(line, 80)}); they would be left out unsaid.", source=str(p),
-                          fix="write each cue's times as HH:MM:SS,mmm --> HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm (WebVTT), "
-                              "from the start of the recording.")
-    return [Word(c.start_time.in_milliseconds() / 1000.0, c.end_time.in_milliseconds() / 1000.0, " ".join(c.text.split()))
-            for c in captions if c.text.strip()]
+    # webvtt-py skips a cue whose timing line it cannot read (a minus sign, 'nan'): each is left out and named by its line
+    timings = _timing_lines(read_text_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment", encoding="utf-8-sig"))
+    good = [(n, line) for n, line in timings if _CUE.match(line)]
+    if len(captions) != len(good):  # the reader and this count disagree: which cue is which cannot be said
+        n, line = next(((n, line) for n, line in timings if not _CUE.match(line)), timings[min(len(captions), len(timings) - 1)]
+                       if timings else (0, ""))
+        raise ConfigError(f"{len(captions)} of its {len(timings)} cues can be read, and it is not known which of them were "
+                          f"(a cue at line {n}: {shown(line, 80)}); the others would be left out unsaid.", source=str(p),
+                          fix="write each cue as its number (SRT), then HH:MM:SS,mmm --> HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm "
+                              "(WebVTT) from the start of the recording, then its text, with a blank line between cues.")
+    left = [_left("negative_time" if re.search(r"(^|\s)-\s*\d", line) else "unparsable_time", line=n, detail=shown(line, 80))
+            for n, line in timings if not _CUE.match(line)]
+    return Alignment([Word(c.start_time.in_milliseconds() / 1000.0, c.end_time.in_milliseconds() / 1000.0, " ".join(c.text.split()), n)
+                      for (n, _), c in zip(good, captions) if c.text.strip()], left)
 
 
 def _read_lhotse(p: Path, kind: str, utterance: str | None) -> list[Word]:
@@ -365,7 +450,7 @@ def per_word_scores(prediction: Any, words: Sequence[Word]):
 
 def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequence[str], *,
                  frame_relevance: dict[str, np.ndarray] | None = None, problems: dict[str, list[str]] | None = None,
-                 source: str | None = None) -> dict[str, Any]:
+                 source: str | None = None, left_out: Sequence[dict] | None = None) -> dict[str, Any]:
     """The words of one clip for ``explanation.json``: span, frames, score per class and attribution share per method.
 
     Parameters
@@ -379,6 +464,8 @@ def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequen
     problems : dict, optional
         Method → the failed checks of its map (empty list: passed).  A share is only as good as
         its map: the record says per method whether it may be read (``methods``).
+    left_out : list of dict, optional
+        The spans of the alignment left out (:attr:`Alignment.left_out`; default: ``words.left_out`` when it has one).
 
     Returns
     -------
@@ -387,7 +474,8 @@ def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequen
         ``problems``; ``reliable`` is ``None`` when the map's checks are not known) and ``items``: one dict per word with
         ``label``, ``start_s``, ``end_s``, ``frames`` ([first, last] or ``None``), ``n_frames``,
         ``scores`` (class → probability, ``None`` without frames), ``top`` and
-        ``attribution_share`` (method → share, ``None`` when the map has no mass).
+        ``attribution_share`` (method → share, ``None`` when the map has no mass); ``left_out``: ``count``,
+        ``spans`` (each span of the file left out, with its line and fact) and ``words`` (them in one line).
     """
     fl = np.asarray(frame_logits, dtype=np.float64)
     labels = list(labels)
@@ -405,7 +493,12 @@ def words_record(words: Sequence[Word], frame_logits: np.ndarray, labels: Sequen
     known = problems or {}
     methods = {m: {"reliable": (not known[m]) if m in known else None, "problems": list(known.get(m, []))} for m in shares}
     return {"source": source, "rule": WORD_SCORE_RULE, "frame_convention": FRAME_CONVENTION, "labels": labels,
-            "methods": methods, "items": items}
+            "methods": methods, "items": items, "left_out": left_out_record(getattr(words, "left_out", []) if left_out is None else left_out)}
+
+
+def left_out_record(left_out: Sequence[dict]) -> dict[str, Any]:
+    """The spans left out of an alignment as its JSON records carry them: ``count``, ``spans``, ``words``."""
+    return {"count": len(left_out), "spans": [dict(r) for r in left_out], "words": left_out_words(left_out)}
 
 
 def per_word_attribution(frame_attr: np.ndarray, words: Sequence[Word], *, mass: str = "abs"):
