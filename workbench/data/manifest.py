@@ -374,9 +374,9 @@ def _read_csv(p: Path, text: str) -> list[dict]:
     return records
 
 
-def jsonl_objects(p: Path, text: str, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
-    """``(line number, object)`` of each non-blank line of JSON-lines text; anything but an object is refused with ``fix``."""
-    for n, line in enumerate(newline_lines(text), 1):  # JSON Lines ends lines at \n (and \r\n) only: U+2028 is text
+def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
+    """``(line number, object)`` of each non-blank line of JSON-lines ``text`` (or of its ``(number, line)`` pairs, read one at a time); anything but an object is refused with ``fix``."""
+    for n, line in (enumerate(newline_lines(text), 1) if isinstance(text, str) else text):  # lines end at \n (and \r\n) only: U+2028 is text
         if not line.strip():
             continue
         try:

@@ -3,16 +3,47 @@ as a manifest, its labels mapped through the corpus tables of :mod:`workbench.da
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
+from typing import Iterator
 
+from workbench import serialize
 from workbench.data.corpora.registry import LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
-from workbench.serialize import load_json_file
+from workbench.serialize import load_json_file, shown
 
 _FOLD_FILE = re.compile(r"^(?P<dataset>.+)_(?P<split>train|test|valid|dev)_fold_(?P<fold>\d+)\.jsonl$")
+_FIX = "pass EmoBox's metadata files unchanged (data/<dataset>/fold_<k>/<dataset>_<split>_fold_<k>.jsonl)."
+
+
+def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of an EmoBox metadata file, read from the file one line at a time as JSON Lines ends
+    them (at ``\n`` only: U+2028 or U+0085 inside a value is text), a UTF-8 byte-order mark dropped, capped as a
+    manifest is (:data:`~workbench.serialize.TABLE_MAX_ROWS` lines, :data:`~workbench.serialize.TABLE_MAX_BYTES`).
+
+    ``str.splitlines`` broke a line at U+2028, U+0085, form feeds and lone ``\r``, so a valid line was refused as
+    'not valid JSON' and every later line was named by the wrong number."""
+    read = 0
+    with open(jf, "rb") as f:
+        for n in range(1, serialize.TABLE_MAX_ROWS + 2):
+            raw = f.readline(serialize.TABLE_MAX_BYTES - read + 1)  # never more than the cap held, however long a line
+            if not raw:
+                return
+            read += len(raw)
+            if read > serialize.TABLE_MAX_BYTES or n > serialize.TABLE_MAX_ROWS:
+                raise ConfigError(f"is over {serialize.TABLE_MAX_BYTES:,} bytes or {serialize.TABLE_MAX_ROWS:,} lines (at line {n:,}); "
+                                  "an EmoBox metadata file holds one corpus fold.", source=str(jf), fix=_FIX)
+            if n == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"line {n} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}).",
+                                  source=str(jf), fix=_FIX) from None
+            yield n, line[:-1] if line.endswith("\n") else line
 
 
 def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLike, label_map: str | os.PathLike | None = None) -> Manifest:
@@ -47,14 +78,14 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
         if not jf.is_file():
             raise ConfigError("EmoBox metadata file not found.", source=str(jf), fix="pass the .jsonl files of EmoBox's data/<dataset>/ folder.")
         m = _FOLD_FILE.match(jf.name)
-        try:
-            lines = jf.read_text(encoding="utf-8-sig").splitlines()
-        except UnicodeDecodeError:
-            raise ConfigError("is not UTF-8 text.", source=str(jf), fix="pass EmoBox's metadata files unchanged (they are UTF-8).") from None
-        for n, rec in jsonl_objects(jf, "\n".join(lines), fix="pass EmoBox's metadata files unchanged."):
+        if jf.suffix.lower() == ".json":  # EmoBox ships each fold twice: .json is one object {key: {wav, emo, …}} over many lines
+            raise ConfigError("is EmoBox's .json form of a fold (one object over many lines); the reader takes the JSON-lines "
+                              "form.", source=str(jf), fix=f"pass {jf.with_suffix('.jsonl').name}, beside it in the same folder.")
+        for n, rec in jsonl_objects(jf, metadata_lines(jf), fix=_FIX):
             missing = [k for k in ("key", "wav", "emo") if k not in rec]
             if missing:
-                raise ConfigError(f"line {n} lacks {', '.join(missing)}.", source=str(jf), fix="pass EmoBox metadata (key, wav, emo, length …).")
+                raise ConfigError(f"line {n} lacks {', '.join(missing)} (it has {shown(', '.join(map(str, rec)), 120)}).",
+                                  source=str(jf), fix="pass EmoBox metadata (key, wav, emo, length, sample_rate, channel per line).")
             dataset = rec.get("dataset") or (m.group("dataset") if m else "")
             emo_raw = str(rec["emo"])
             emotion = custom.get(emo_raw, "")
