@@ -226,3 +226,27 @@ def test_reference_links_to_files_outside_the_folder_are_read_and_said(tmp_path,
     assert main(["similar", a, b, "--model", "tiny", "--reference", str(ref_dir), "--no-cache"]) == 0
     out = capsys.readouterr().out
     assert "2 file(s) are links to files outside the folder" in out and "we\nird" not in out
+
+
+def test_a_reference_manifests_clips_that_are_no_readable_files_are_left_out_and_named(tmp_path, capsys):
+    """A URL, a FIFO, a device or a missing path in a --reference manifest refused the whole reference, calling each a
+    "missing file" with the fix `--skip-missing to workbench run` (an option `similar` has not).  Now each is left out
+    before anything opens it (a FIFO would block the reader) and named; absolute and `..` paths are the user's own
+    files, read as `run` reads them."""
+    import os
+
+    ref = tmp_path / "ref"
+    rows = ["id,path"] + [f"r{k},r{k}.wav" for k in range(3)] + [
+        f"abs,{clip(tmp_path / 'elsewhere' / 'abs.wav', seed=33)}", f"up,../up/up.wav",
+        "url,https://example.invalid/x.wav", "fifo,pipe.wav", "dev,/dev/zero", "gone,gone.wav"]
+    for k in range(3):
+        clip(ref / f"r{k}.wav", seed=30 + k)
+    clip(tmp_path / "up" / "up.wav", seed=34)
+    os.mkfifo(ref / "pipe.wav")
+    (ref / "m.csv").write_text("\n".join(rows) + "\n")
+    a = clip(tmp_path / "a.wav", seed=1)
+    r = similar_json(capsys, a, a, "--reference", str(ref / "m.csv"))["reference"]
+    assert r["clips"] == 5 and r["clips_scored"] == 5 and r["pairs"] == 10
+    note = next(n for n in r["notes"] if n.startswith("left out 4 clip(s) of the manifest that are not readable files"))
+    assert "https://example.invalid/x.wav (a URL: clips are read from local files only" in note
+    assert "pipe.wav (not a regular file" in note and "/dev/zero (not a regular file" in note and "gone.wav" in note

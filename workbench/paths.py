@@ -58,6 +58,8 @@ def _quoted(word: str) -> str:
 
 def file_problem(path: str, p: Path) -> str | None:
     """None when ``p`` is a regular file; else ``path`` as a missing-files entry, with why when it exists or cannot be looked up."""
+    if _URL.match(path.strip()):  # Path folds "http://" into "http:/": it was listed as a missing file, unexplained
+        return f"{path} (a URL: clips are read from local files only, nothing is downloaded)"
     try:
         if p.is_dir():
             return f"{path} (is a directory)"

@@ -33,7 +33,7 @@ from workbench.engine.findings import NO_SOUND
 from workbench.engine.prediction_cache import default_cache_dir, PredictionCache
 from workbench.errors import ConfigError, printable
 from workbench.model.ref import ModelRef
-from workbench.paths import refuse_url
+from workbench.paths import file_problem, refuse_url
 
 #: fewer reference pairs than this and the pair's cosine is not placed (5 clips give 10 pairs)
 REFERENCE_MIN_PAIRS = 10
@@ -78,8 +78,8 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         if p.is_file() and p.suffix.lower() in FOLDER_AUDIO_EXTS:  # "rename or convert the file" misled here
             raise ConfigError("--reference is one audio file; it takes a set of clips (at least 5 give the 10 pairs needed).",
                               source=printable(text), fix="put the reference clips in a folder and pass the folder, or pass a manifest of them.")
-        try:
-            manifest = prepare_folder(p) if p.is_dir() else read_manifest(p)
+        try:  # a manifest's clip that is no readable file (missing, a URL, a FIFO, a device) is left out as a folder's is
+            manifest = prepare_folder(p) if p.is_dir() else _readable_clips(read_manifest(p, missing="keep"), notes)
         except ConfigError as exc:
             raise ConfigError(f"--reference cannot be read as a reference set: {exc.message}", source=printable(text),
                               fix=exc.fix or REFERENCE_FIX) from exc
@@ -90,6 +90,24 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         notes.append(f"a seeded sample of {REFERENCE_MAX_CLIPS} of its {len(manifest)} clips")
         manifest = Manifest([manifest.items[i] for i in picked], root=manifest.root, name=manifest.name, source=manifest.source)
     return Reference(manifest, name, notes)
+
+
+#: unreadable reference clips named in the note (all are counted)
+LEFT_OUT_NAMED = 5
+
+
+def _readable_clips(manifest: Manifest, notes: list[str]) -> Manifest:
+    """The manifest's items whose path is a regular file; the others (missing, a URL, a pipe, a device, a folder) are
+    left out before any is opened (a FIFO would block the reader) and said in ``notes``.  The whole reference was
+    refused for one such clip, with a fix naming `workbench run --skip-missing`, an option ``similar`` does not have."""
+    kept, gone = [], []
+    for it in manifest.items:
+        problem = file_problem(it.path, manifest.resolve(it))
+        (gone if problem else kept).append(problem or it)
+    if gone:
+        notes.append(f"left out {len(gone)} clip(s) of the manifest that are not readable files: "
+                     + "; ".join(printable(g) for g in gone[:LEFT_OUT_NAMED]) + (" …" if len(gone) > LEFT_OUT_NAMED else ""))
+    return Manifest(kept, root=manifest.root, name=manifest.name, source=manifest.source, notes=list(manifest.notes))
 
 
 def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, str | None], *,
