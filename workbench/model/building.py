@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import sys
 import time
@@ -27,9 +28,9 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench import interrupts
-from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.errors import CONTROL_CHARACTERS, ConfigError, ModelError, WorkbenchError, printable
 from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token
-from workbench.serialize import load_yaml_file
+from workbench.serialize import load_yaml_file, shown
 from workbench.model.checkpoints import _Resolved, resolve_model
 from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
@@ -265,6 +266,7 @@ def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], 
     if not tokens:
         raise ModelError("checkpoint has no tokens.txt: cannot name its outputs.", source=name, fix="add the tokens.txt that came with the model.")
     keys = [key_from_token(t) for t in tokens]
+    _check_labels(keys, name)
     valid = np.array([not t.startswith("unuse") for t in tokens])
     if all(k in keys for k in LABEL_KEYS):
         return list(LABEL_KEYS), [keys.index(k) for k in LABEL_KEYS], valid
@@ -276,8 +278,8 @@ def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], 
     bad = sorted({k for k in used if not k or seen[k] > 1 or k != k.strip()})
     if len(used) < 2 or bad:
         raise ModelError(
-            f"checkpoint tokens do not name a label set: {tokens[:12]}"
-            + (f" (empty or repeated: {bad})" if bad else " (fewer than two used labels)") + ".",
+            f"checkpoint tokens do not name a label set: {', '.join(shown(t, 40) for t in tokens[:12])}{' …' if len(tokens) > 12 else ''}"
+            + (f" (empty or repeated: {', '.join(shown(k, 40) if k else 'a blank line' for k in bad)})" if bad else " (fewer than two used labels)") + ".",
             source=name,
             fix="use an emotion2vec+ 9-class checkpoint, or one written by `workbench finetune` (one distinct label per line of tokens.txt).",
         )
@@ -286,10 +288,32 @@ def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], 
 
 #: the most bytes a checkpoint's tokens.txt may hold: one label a line (nine lines, or a head's few dozen)
 TOKENS_MAX_BYTES = 1_000_000
+#: the longest line of tokens.txt, characters: a class label is a word or two ("生气/angry", "calm")
+TOKEN_MAX_CHARS = 100
+#: what a label may not hold: a character a screen acts on or hides, and the byte-order mark FunASR keeps in the first line
+_BAD_IN_LABEL = re.compile(CONTROL_CHARACTERS.pattern[:-1] + "\ufeff]")
+
+
+def _check_labels(keys: list[str], name: str) -> None:
+    """Refuse a label (a tokens.txt line's key: ``生气/angry`` → ``angry``) too long to be one, or holding a control
+    character, a line break FunASR does not split at (U+2028, U+0085), a text-direction override or a byte-order mark:
+    every label is printed on screens, in logs, reports and column names (``votes_<class>``), and a 100,000-character
+    label filled the screen with one error."""
+    fix = "rename that class in tokens.txt (one plain label a line, as `workbench finetune` writes them) and fine-tune again if needed."
+    for n, t in enumerate(keys, 1):
+        if len(t) > TOKEN_MAX_CHARS:
+            raise ModelError(f"the label of line {n} of tokens.txt is {len(t):,} characters long ({shown(t, 40)}); a class label holds at most "
+                             f"{TOKEN_MAX_CHARS}.", source=name, fix=fix)
+        if _BAD_IN_LABEL.search(t):
+            raise ModelError(f"the label of line {n} of tokens.txt, {printable(t)}, holds a control character, a line separator, a text-direction "
+                             "override or a byte-order mark, which a screen would act on or hide.", source=name, fix=fix)
 
 
 def checkpoint_tokens(model_dir: str | os.PathLike) -> list[str]:
-    """The non-blank lines of a checkpoint folder's ``tokens.txt``, stripped; a FIFO, a device or a file over
+    """The lines of a checkpoint folder's ``tokens.txt`` as FunASR reads them when it loads the checkpoint (the labels
+    the scores get): split at ``\n``, ``\r\n`` and ``\r`` only, each right-stripped, blank lines kept (each is an output).
+    ``str.splitlines`` also split at U+2028 and U+0085 and blank lines were dropped, so a head's labels here (import-votes'
+    classes, a fine-tune's parent rows) could differ from the model's own.  A FIFO, a device or a file over
     :data:`TOKENS_MAX_BYTES` is refused unread (a tokens.txt linked to /dev/zero filled memory, a FIFO hung)."""
     p = Path(model_dir) / "tokens.txt"
     fix = "add the tokens.txt that came with the model (one label a line)."
@@ -306,7 +330,8 @@ def checkpoint_tokens(model_dir: str | os.PathLike) -> list[str]:
         raise ModelError(f"cannot read tokens.txt ({exc.strerror}).", source=str(model_dir), fix=fix) from None
     except UnicodeDecodeError:
         raise ModelError("tokens.txt is not UTF-8 text.", source=str(model_dir), fix=fix) from None
-    return [t.strip() for t in text.splitlines() if t.strip()]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [t.rstrip() for t in (lines[:-1] if lines[-1] == "" else lines)]  # the last line end ends a line, not one more
 
 
 def checkpoint_labels(model_dir: str | os.PathLike) -> list[str]:
