@@ -348,3 +348,32 @@ def test_the_paths_are_timed_in_turns_so_a_slow_minute_hits_them_all():
     assert [n for n, _ in rounds] == ["bfloat16", "int8", "float32", "float32", "bfloat16", "bfloat16", "float32"]
     with pytest.raises(RuntimeError):
         fastpath._interleaved({"float32": Clock("float32", fail=True)}, [1, 2], {}, rounds=1)
+
+
+def test_an_export_of_another_checkpoint_under_this_ones_name_is_made_again(auto_net, tiny_model, tmp_path, caplog):
+    """Another checkpoint's export copied into this checkpoint's cache folder, verified.json's source checksum edited
+    to this one's (its graph digests are the copied graphs' own): `run --dtype auto` scored with the other network
+    while summary.json named this checkpoint.  model.json and the graphs' own stamps name their source: checked."""
+    import shutil
+
+    from workbench.model.generated import build_random_checkpoint
+    from workbench.model.network import load_model
+
+    other = load_model(str(build_random_checkpoint(tmp_path / "seed1", seed=1)), device="cpu")
+    theirs, _ = fastpath.ensure_export(other)
+    ours, _ = fastpath.ensure_export(tiny_model)
+    kept = tmp_path / "ours"
+    shutil.copytree(ours, kept)
+    try:
+        shutil.rmtree(ours)
+        shutil.copytree(theirs, ours)
+        verified = json.loads((ours / fastpath.VERIFIED_FILE).read_text())
+        verified["source_checksum_sha256"] = tiny_model.info.checksum
+        (ours / fastpath.VERIFIED_FILE).write_text(json.dumps(verified))
+        with caplog.at_level("WARNING", logger="workbench.model.fastpath"):
+            assert fastpath.cached_export(tiny_model.info.checksum) is None
+        assert f"is not of checkpoint {tiny_model.info.checksum[:16]} (its files name {other.info.checksum[:16]})" in caplog.text
+    finally:
+        shutil.rmtree(ours, ignore_errors=True)
+        shutil.copytree(kept, ours)
+    assert fastpath.cached_export(tiny_model.info.checksum) is not None  # this checkpoint's own export is used

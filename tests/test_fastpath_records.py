@@ -96,3 +96,14 @@ def test_a_record_nested_past_the_parser_is_measured_again_not_a_crash(record):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
     assert fastpath.cached_record(CHECKSUM) is None
+
+
+def test_a_record_behind_a_linked_folder_is_not_read(record, tmp_path):
+    """O_NOFOLLOW guarded the record's own name only: a `fastpath` folder planted as a link to a folder of forged
+    records was read through, and its record chose the path."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / fastpath.record_path(CHECKSUM).name).write_text(json.dumps(record))
+    fastpath.record_path(CHECKSUM).parent.parent.mkdir(parents=True, exist_ok=True)
+    fastpath.record_path(CHECKSUM).parent.symlink_to(elsewhere)
+    assert fastpath.cached_record(CHECKSUM) is None

@@ -140,8 +140,16 @@ def test_a_cached_onnx_export_that_is_or_holds_a_link_is_made_again_not_refused(
     checksum = "ab" * 32
     folder = fastpath.export_folder(checksum)
     folder.mkdir(parents=True)
-    for name in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE):
-        (folder / name).write_bytes(name.encode() * 100)
+    import onnx
+    from onnx import TensorProto, helper
+
+    for name in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE):  # graphs stamped with their source, as the exporter does
+        one = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+        graph = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], name, [one],
+                                                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]))
+        graph.metadata_props.add(key="workbench.source_checksum_sha256", value=json.dumps(checksum))
+        onnx.save(graph, str(folder / name))
+    (folder / "model.json").write_text(json.dumps({"source_checksum_sha256": checksum}))
     (folder / fastpath.VERIFIED_FILE).write_text(json.dumps({
         "source_checksum_sha256": checksum, "onnxruntime": fastpath.ort_version(),
         "graph_sha256": {n: file_sha256(folder / n, remember=False) for n in (fastpath.ONNX_FILE, fastpath.ONNX_INT8_FILE)}}))

@@ -115,6 +115,35 @@ def test_a_shared_cache_with_linked_shard_folders_is_never_written_through(tiny_
     assert cache.get(key) is None
 
 
+def test_a_cache_folder_that_is_itself_a_link_is_neither_read_nor_written(tiny_model, tmp_path, caplog):
+    """`run --cache-dir LINK`: entries were written through the link (and entries planted behind it would be served)."""
+    from conftest import speech_like
+    from workbench.engine.core import PredictionCache
+
+    real = tmp_path / "real"
+    PredictionCache(real).put("ef" + "2" * 62, tiny_model.predict([speech_like(16000, 1.0)])[0])  # an entry behind the link
+    (tmp_path / "link").symlink_to(real)
+    before = listing(real)
+    cache = PredictionCache(tmp_path / "link")
+    assert "is a symbolic link (to " in caplog.text and f"--cache-dir {real}" in caplog.text
+    assert cache.get("ef" + "2" * 62) is None
+    cache.put("ab" + "3" * 62, tiny_model.predict([speech_like(16000, 1.0)])[0])
+    assert listing(real) == before
+
+
+def test_a_cache_that_cannot_be_written_says_so_once_not_per_entry(tiny_model, tmp_path, caplog):
+    """A read-only --cache-dir printed one warning per clip: a corpus's worth of lines."""
+    from conftest import speech_like
+    from workbench.engine.core import PredictionCache
+
+    (tmp_path / "file").write_text("x")
+    cache = PredictionCache(tmp_path / "file" / "cache")  # a folder that cannot be made
+    pred = tiny_model.predict([speech_like(16000, 1.0)])[0]
+    for k in range(5):
+        cache.put(f"{k:02d}" + "4" * 62, pred)
+    assert caplog.text.count("prediction cache not written") == 1 and "no further entry is written" in caplog.text
+
+
 def test_a_cache_entry_with_nan_logits_is_recomputed_not_served(tiny_model, tmp_path):
     from conftest import speech_like
     from workbench.engine.core import PredictionCache

@@ -34,6 +34,13 @@ class PredictionCache:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.unwritable = ""  # why entries are not written (said once: a read-only cache warned once per entry, a run's worth)
+        #: a cache folder that is itself a link is neither read nor written (entries planted behind it would be served)
+        self.linked = files.is_link(self.root)
+        if self.linked:
+            logger.warning("the prediction cache %s is a symbolic link (to %s): it is not used, so nothing is read or written "
+                           "through it. Fix: pass the folder it points to (--cache-dir %s), or remove the link.",
+                           self.root, os.path.realpath(self.root), os.path.realpath(self.root))
 
     @staticmethod
     def key(*, source_sha256: str, start: float | None, duration: float | None, audio_config: dict, chain_hash: str,
@@ -46,7 +53,7 @@ class PredictionCache:
 
     def get(self, key: str) -> dict | None:
         p = self._path(key)
-        if files.is_link(p) or files.is_link(p.parent) or not p.is_file():
+        if self.linked or files.is_link(p) or files.is_link(p.parent) or not p.is_file():
             return None  # a link in a shared cache was planted: never read through it
         try:
             entry = _read_entry(p)
@@ -66,6 +73,8 @@ class PredictionCache:
         """
         if not _KEY_RE.match(key):
             raise ValueError(f"not a cache key: {key!r}")
+        if self.linked or self.unwritable:
+            return
         p = self._path(key)
         arrays = {"logits": pred.logits, "n_frames": np.array(pred.n_frames), "duration": np.array(pred.duration)}
         for name in ("embedding", "frame_logits", "frame_embeddings"):
@@ -78,7 +87,9 @@ class PredictionCache:
         except files.UnsafePathError as exc:
             logger.warning("prediction cache not written: %s", exc)
         except OSError as exc:  # a cache that cannot be written costs speed, never results
-            logger.warning("prediction cache not written (%s): %s", p.parent, exc)
+            self.unwritable = f"{p.parent}: {exc}"
+            logger.warning("prediction cache not written (%s); no further entry is written in this run. Fix: make %s a folder "
+                           "you can write in, pass --cache-dir elsewhere, or --no-cache.", self.unwritable, self.root)
 
     @staticmethod
     def to_prediction(entry: dict, item_id: str, random_weights: bool, labels: Sequence[str] = LABEL_KEYS) -> Prediction:

@@ -49,8 +49,8 @@ from workbench.schema import SAMPLE_RATE
 from workbench.errors import ModelError
 from workbench.serialize import shown
 from workbench.model.checkpoints import cache_dir
-from workbench.model.onnx_backend import check_clips, load_onnx_model
-from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from workbench.model.onnx_backend import check_clips, graph_facts, load_onnx_model
+from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.precision import cpu_flags
 from workbench.model.weights import file_sha256
 
@@ -196,8 +196,10 @@ MAX_RECORD_CLIPS = 1_000_000
 
 def _read_json(path: Path) -> dict | None:
     """The JSON object in ``path``, or ``None``: a link, a FIFO or device, a file over :data:`RECORD_MAX_BYTES` or
-    anything but a JSON object counts as no record (the cache is shared: a link planted there is not followed)."""
+    anything but a JSON object counts as no record (the cache is shared: a link planted there is not followed, nor its folder)."""
     try:
+        if files.is_link(path.parent):  # O_NOFOLLOW guards the last level only: a linked fastpath/ served a planted record
+            return None
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
@@ -218,12 +220,9 @@ def _write_json(path: Path, data: dict) -> None:
 
 def cached_export(checksum: str) -> tuple[Path, dict] | None:
     """The verified export of ``checksum`` in the cache, with its verification record, or ``None`` (then
-    :func:`ensure_export` makes it again).
-
-    The graphs must still be the bytes that were verified: ``verified.json`` records each graph's sha256, and a graph
-    damaged or replaced since (a truncated copy, a disk error) makes the export count as missing, so it is rebuilt
-    rather than refused on every run.  (The sha256 comes from the stat-keyed checksum memo: a stat per load.)
-    """
+    :func:`ensure_export` makes it again).  The graphs must still be the bytes that were verified (``verified.json``
+    records each graph's sha256; a truncated copy or a disk error makes the export count as missing, so it is rebuilt),
+    and ``model.json`` and each graph's own stamp must name ``checksum`` as their source (not only ``verified.json``)."""
     folder = export_folder(checksum)
     if _holds_links(folder):  # the loader refuses a linked graph ("export again into a new folder": not the user's to do)
         logger.warning("the cached ONNX export %s is, or holds, a symbolic link: it is made again", folder)
@@ -245,6 +244,15 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         if not intact:
             logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
             return None
+    try:  # another checkpoint's graphs under this one's name, verified.json edited to match, were scored as this one
+        stated = {(_read_json(folder / META_FILE) or {}).get("source_checksum_sha256")} | {graph_facts(
+            folder / n, source=str(folder), sha256=recorded[n])[0]["stamped"].get("source_checksum_sha256") for n in (ONNX_FILE, ONNX_INT8_FILE)}
+    except ModelError:
+        stated = set()
+    if stated != {checksum}:
+        logger.warning("the cached ONNX export %s is not of checkpoint %s (its files name %s): it is made again", folder, checksum[:16],
+                       ", ".join(sorted(str(c)[:16] for c in stated)) or "nothing readable")
+        return None
     return folder, verified
 
 
