@@ -7,11 +7,17 @@ agreement `workbench compare` reports between runs.  It sits with the model so t
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["agreement", "cohen_kappa", "item_distances", "row_cosines"]
+__all__ = ["acceptable", "agreement", "agreement_figures", "cohen_kappa", "describe_agreement", "item_distances", "row_cosines",
+           "shortfalls", "MIN_COSINE", "MIN_TOP1_AGREEMENT"]
+
+#: a path is usable when it keeps this share of float32's top-1 labels (issue #28: 23 of 24) ...
+MIN_TOP1_AGREEMENT = 0.95
+#: ... and every embedding this close to float32's in direction
+MIN_COSINE = 0.99
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
@@ -72,3 +78,39 @@ def agreement(pred_a, pred_b, scores_a, scores_b, emb_a=None, emb_b=None) -> dic
         cos = row_cosines(emb_a, emb_b)
         out["cosine_min"], out["cosine_mean"] = float(cos.min()), float(cos.mean())
     return out
+
+
+# the agreement a faster path (--dtype auto's candidates, export-onnx's check) must keep with float32
+def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
+    """Top-1 agreement, max |Δ score| and minimum embedding cosine of ``other``'s predictions against ``reference``'s."""
+    same = sum(a.label == b.label for a, b in zip(reference, other))
+    delta = max(float(np.max(np.abs(np.asarray(a.scores) - np.asarray(b.scores)))) for a, b in zip(reference, other))
+    cosines = []
+    for a, b in zip(reference, other):
+        x, y = np.asarray(a.embedding, dtype=np.float64), np.asarray(b.embedding, dtype=np.float64)
+        cosines.append(float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
+    n = len(reference)
+    return {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
+            "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
+
+
+def acceptable(figures: dict) -> bool:
+    """Whether a path's agreement with float32 is good enough for ``auto`` to choose it (and for ``export-onnx``'s
+    check to pass); an agreement without embeddings to compare (``cosine_min`` ``None``) is not."""
+    return not shortfalls(figures)
+
+
+def shortfalls(figures: dict) -> list[str]:
+    """What keeps ``figures`` from :func:`acceptable`, each as ``figure value < bound``; empty when it passes."""
+    top1, cosine = figures.get("top1_agreement"), figures.get("cosine_min")
+    out = []
+    if top1 is None or not top1 >= MIN_TOP1_AGREEMENT:  # NaN (no clips) fails too
+        out.append(f"top-1 agreement {'n/a' if top1 is None else f'{top1:.3f}'} < {MIN_TOP1_AGREEMENT}")
+    if cosine is None or not cosine >= MIN_COSINE:
+        out.append(f"min embedding cosine {'n/a' if cosine is None else f'{cosine:.6f}'} < {MIN_COSINE}")
+    return out
+
+
+def describe_agreement(figures: dict) -> str:
+    return (f"top-1 {figures['top1_same']}/{figures['clips']}, max |Δ score| {figures['max_abs_delta_score']:.4f}, "
+            f"cosine ≥ {figures['cosine_min']:.4f}")

@@ -40,7 +40,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,6 +51,8 @@ from workbench.serialize import shown
 from workbench.model.checkpoints import cache_dir
 from workbench.model.onnx_backend import check_clips, graph_facts, load_onnx_model
 from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from workbench.model.agreement import (  # noqa: F401  (the agreement a path must keep, importable from here too)
+    MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
 from workbench.model.precision import cpu_flags
 from workbench.model.weights import file_sha256
 
@@ -63,10 +65,6 @@ ONNX_PATHS = ("onnx-float32", "onnx-int8")
 MEASURE_CLIPS = 4
 MEASURE_ROUNDS = 2
 VERIFY_CLIPS = 8
-#: a path is usable when it keeps this share of float32's top-1 labels (issue #28: 23 of 24) ...
-MIN_TOP1_AGREEMENT = 0.95
-#: ... and every embedding this close to float32's in direction
-MIN_COSINE = 0.99
 #: a candidate must beat float32 by this factor to be chosen (below it, the exact path wins)
 MIN_SPEEDUP = 1.05
 RECORD_FORMAT = "emotion-workbench-fastpath/1"
@@ -143,44 +141,6 @@ def record_path(checksum: str) -> Path:
 def export_folder(checksum: str) -> Path:
     """The cached ONNX export of a checkpoint, for this onnxruntime version."""
     return cache_dir() / "onnx" / f"{checksum[:16]}-ort{ort_version()}"
-
-
-# ---------------------------------------------------------------------------
-# agreement with float32
-# ---------------------------------------------------------------------------
-def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
-    """Top-1 agreement, max |Δ score| and minimum embedding cosine of ``other``'s predictions against ``reference``'s."""
-    same = sum(a.label == b.label for a, b in zip(reference, other))
-    delta = max(float(np.max(np.abs(np.asarray(a.scores) - np.asarray(b.scores)))) for a, b in zip(reference, other))
-    cosines = []
-    for a, b in zip(reference, other):
-        x, y = np.asarray(a.embedding, dtype=np.float64), np.asarray(b.embedding, dtype=np.float64)
-        cosines.append(float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
-    n = len(reference)
-    return {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
-            "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
-
-
-def acceptable(figures: dict) -> bool:
-    """Whether a path's agreement with float32 is good enough for ``auto`` to choose it (and for ``export-onnx``'s
-    check to pass); an agreement without embeddings to compare (``cosine_min`` ``None``) is not."""
-    return not shortfalls(figures)
-
-
-def shortfalls(figures: dict) -> list[str]:
-    """What keeps ``figures`` from :func:`acceptable`, each as ``figure value < bound``; empty when it passes."""
-    top1, cosine = figures.get("top1_agreement"), figures.get("cosine_min")
-    out = []
-    if top1 is None or not top1 >= MIN_TOP1_AGREEMENT:  # NaN (no clips) fails too
-        out.append(f"top-1 agreement {'n/a' if top1 is None else f'{top1:.3f}'} < {MIN_TOP1_AGREEMENT}")
-    if cosine is None or not cosine >= MIN_COSINE:
-        out.append(f"min embedding cosine {'n/a' if cosine is None else f'{cosine:.6f}'} < {MIN_COSINE}")
-    return out
-
-
-def describe_agreement(figures: dict) -> str:
-    return (f"top-1 {figures['top1_same']}/{figures['clips']}, max |Δ score| {figures['max_abs_delta_score']:.4f}, "
-            f"cosine ≥ {figures['cosine_min']:.4f}")
 
 
 # ---------------------------------------------------------------------------
