@@ -200,6 +200,25 @@ def test_emobox_folds_and_label_map(tmp_path):
     assert m2["b"].emotion == "angry" and m2["b"].split == "test"
 
 
+def test_emobox_labels_written_as_words_for_a_corpus_with_a_code_table(tmp_path):
+    """EmoBox's EmoDB and RAVDESS metadata name the emotions (``anger``, ``boredem``, ``Fearful``), not the corpora's
+    file-name codes (``W``, ``06``) their tables are keyed by: they get their emotion from the names, codes from the table."""
+    rows = [("emodb", "emodb-03a02Wb", "anger", "angry"), ("emodb", "emodb-03b01Lb", "boredem", ""),
+            ("emodb", "emodb-08a01Ab", "fear", "fearful"), ("ravdess", "ravdess-03-01-06-01-02-01-12", "Fearful", "fearful"),
+            ("ravdess", "ravdess-03-01-02-01-01-01-01", "Calm", ""), ("cremad", "cremad-1001-DFA-ANG-XX", "ANG", "angry"),
+            ("iemocap", "iemocap-Ses01F_impro01_F000", "exc", "happy")]
+    files = []
+    for dataset, key, emo, _ in rows:
+        wav(tmp_path / "downloads" / dataset / f"{key}.wav")
+        jf = tmp_path / "data" / dataset / "fold_1" / f"{dataset}_test_fold_1.jsonl"
+        jf.parent.mkdir(parents=True, exist_ok=True)
+        with open(jf, "a") as f:
+            f.write(json.dumps({"key": key, "dataset": dataset, "wav": f"downloads/{dataset}/{key}.wav", "emo": emo}) + "\n")
+        files.append(jf)
+    m = by_id(import_emobox(sorted(set(files)), root=tmp_path))
+    assert {k: m[k].emotion for _, k, _, _ in rows} == {k: want for _, k, _, want in rows}
+
+
 @pytest.mark.parametrize("ext", ["csv", "jsonl", "parquet"])
 def test_manifest_round_trip_and_validation(tmp_path, ext):
     for name in ["03a01Fa", "08b10Wb"]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench import serialize
-from workbench.data.corpora.registry import LABEL_MAPS, map_label
+from workbench.data.corpora.registry import corpus_key, LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
 from workbench.serialize import load_json_file, shown
@@ -91,8 +91,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
             emotion = custom.get(emo_raw, "")
             emotion = generic_emotion(emotion) if emotion else ""
             if not emotion:
-                table_key = dataset.lower().replace("_", "-")
-                emotion = map_label(table_key if table_key in LABEL_MAPS else "", emo_raw)
+                emotion = _emotion(dataset, emo_raw)
             fold_key = f"{rec['key']}"
             if fold_key in seen and m:
                 seen[fold_key].meta.setdefault("folds", {})[m.group("fold")] = m.group("split")
@@ -111,3 +110,14 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
         for it in items:
             it.split = ""
     return Manifest(items, root=root_p, name="emobox")
+
+
+def _emotion(dataset: str, label: str) -> str:
+    """The emotion2vec+ key of an EmoBox label: the corpus's own table when the label is one of its codes (IEMOCAP's
+    ``exc``, CREMA-D's ``ANG``), else the common English names.  EmoBox writes most corpora's labels as words (EmoDB
+    ``anger``, ``boredem``; RAVDESS ``Fearful``), not as the corpus's file-name codes (``W``, ``06``) that the
+    corpus's table is keyed by: looking those words up in the table alone would leave every item without an emotion."""
+    table = LABEL_MAPS.get(corpus_key(dataset))
+    if table is not None and (label in table or label.lower() in table):
+        return map_label(corpus_key(dataset), label)
+    return map_label("", label)
