@@ -111,6 +111,21 @@ def test_crema_d_with_demographics(tmp_path):
     assert m["1091_MTI_SAD_XX"].emotion == "sad" and m["1091_TIE_NEU_XX"].emotion == "neutral"
 
 
+def test_crema_d_pointed_at_audiowav_reads_the_demographics_beside_it(tmp_path):
+    """The distribution keeps VideoDemographics.csv next to AudioWAV/: given AudioWAV/ itself, sex comes from that file,
+    and without it the manifest says the sex is empty and why (it was left blank without a word)."""
+    for n in ["1001_DFA_ANG_XX", "1002_IEO_HAP_HI", "1040_ITH_SAD_X"]:  # 1040_ITH_SAD_X: as the corpus spells that one file
+        wav(tmp_path / "AudioWAV" / f"{n}.wav")
+    demo = tmp_path / "VideoDemographics.csv"
+    demo.write_text("ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n1002,21,Female,Caucasian,Not Hispanic\n")
+    m = prepare("crema-d", tmp_path / "AudioWAV")
+    assert {it.id: it.gender for it in m} == {"1001_DFA_ANG_XX": "male", "1002_IEO_HAP_HI": "female", "1040_ITH_SAD_X": ""}
+    assert any("1 actor(s) without a row" in n and "1040" in n for n in m.notes)
+    demo.unlink()
+    m = prepare("crema-d", tmp_path / "AudioWAV")
+    assert all(it.gender == "" for it in m) and any("no VideoDemographics.csv" in n for n in m.notes)
+
+
 def test_tess(tmp_path):
     files = ["OAF_angry/OAF_back_angry", "YAF_pleasant_surprised/YAF_bath_ps", "OAF_Fear/OAF_bean_fear", "YAF_disgust/YAF_chair_disgust", "OAF_neutral/OAF_hail_neutral"]
     for f in files:

@@ -59,17 +59,37 @@ def parse_name(stem: str) -> FileName | None:
     return FileName(*m.groups()) if m else None
 
 
-def _demographics(root: Path) -> dict[str, dict]:
-    for cand in root.rglob("VideoDemographics.csv"):
-        with open(cand, newline="", encoding="utf-8-sig") as f:
-            return {str(row.get("ActorID", "")).strip(): row for row in csv.DictReader(f)}
-    return {}
+def _demographics_file(root: Path) -> Path | None:
+    """``VideoDemographics.csv`` under the corpus folder, or beside it when the folder given is ``AudioWAV/`` (the
+    distribution keeps the file in its top folder, next to ``AudioWAV/``)."""
+    hits = sorted(root.rglob("VideoDemographics.csv"))
+    if not hits and root.name.lower() == "audiowav" and (root.parent / "VideoDemographics.csv").is_file():
+        hits = [root.parent / "VideoDemographics.csv"]
+    return hits[0] if hits else None
+
+
+def _demographics(path: Path | None) -> dict[str, dict]:
+    if path is None:
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return {str(row.get("ActorID", "")).strip(): row for row in csv.DictReader(f)}
+
+
+def _demographics_note(path: Path | None, root: Path, items: list[Item]) -> str:
+    """What the manifest's sex and age come from, or why they are empty (said, never left silently blank)."""
+    if path is None:
+        return (f"no VideoDemographics.csv under {root}" + (f" or beside it in {root.parent}" if root.name.lower() == "audiowav" else "")
+                + ": the actors' sex and age are left empty; pass the CREMA-D top folder, which holds it.")
+    missing = sorted({it.speaker for it in items if not it.gender})
+    return (f"sex and age from {path}" + (f"; {len(missing)} actor(s) without a row there (or without Male/Female), their sex left "
+                                          f"empty: {', '.join(missing[:10])}" if missing else ""))
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """CREMA-D: ``AudioWAV/1001_DFA_ANG_XX.wav`` = actor_sentence_emotion_level; sex from VideoDemographics.csv."""
     root = require_dir(corpus_dir, NAME)
-    demo = _demographics(root)
+    demo_file = _demographics_file(root)
+    demo = _demographics(demo_file)
 
     def item(p: Path, name: FileName) -> Item:
         row = demo.get(name.actor, {})
@@ -83,7 +103,9 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             meta=meta,
         )
 
-    return manifest_from_names(root, NAME, parse_name, item)
+    manifest = manifest_from_names(root, NAME, parse_name, item)
+    manifest.notes.append(_demographics_note(demo_file, root, list(manifest)))
+    return manifest
 
 
 # ---------------------------------------------------------------------------
