@@ -136,6 +136,24 @@ def test_tess(tmp_path):
     assert m["OAF_bean_fear"].emotion == "fearful" and m["YAF_chair_disgust"].emotion == "disgusted"
 
 
+def test_a_second_copy_of_the_corpus_inside_its_folder(tmp_path):
+    """Downloads that nest a second copy of the corpus (TESS's folder inside itself) gave every file twice under one id:
+    the copy nearest the top is kept and the identical copies named; two different files under one name are refused."""
+    top = tmp_path / "TESS Toronto emotional speech set data"
+    for base in (top, top / top.name):
+        for f in ["OAF_Pleasant_surprise/OAF_back_ps", "YAF_pleasant_surprised/YAF_back_ps", "YAF_fear/YAF_back_fear"]:
+            wav(base / f"{f}.wav")
+    m = prepare("tess", tmp_path)
+    assert sorted(it.path for it in m) == sorted(f"{top.name}/{f}.wav" for f in ["OAF_Pleasant_surprise/OAF_back_ps",
+                                                                              "YAF_pleasant_surprised/YAF_back_ps", "YAF_fear/YAF_back_fear"])
+    assert any(n.startswith("3 files are byte-identical second copies") for n in m.notes)
+    wav(tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav", seed=1)
+    wav(tmp_path / "audio_speech_actors_01-24" / "Actor_01" / "03-01-05-01-01-01-01.wav", seed=2)
+    with pytest.raises(ConfigError, match="two different ravdess files carry the same name, 03-01-05-01-01-01-01") as e:
+        prepare("ravdess", tmp_path)
+    assert "one copy" in e.value.fix
+
+
 def test_iemocap_reads_emoevaluation_and_transcripts(tmp_path):
     s1 = tmp_path / "Session1"
     ev = s1 / "dialog" / "EmoEvaluation"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 from pathlib import Path
@@ -48,7 +49,36 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
         )
     if skipped:
         logger.warning("%s: %d %s (e.g. %s)", corpus, len(skipped), reason, skipped[0])
-    return Manifest(items, root=root, name=corpus)
+    items, copies = _without_copies(items, root, corpus)
+    manifest = Manifest(items, root=root, name=corpus)
+    if copies:
+        note = (f"{len(copies)} files are byte-identical second copies of a file with the same name elsewhere in the folder "
+                f"(a corpus unpacked twice, or a download that nests a second copy) and were left out: "
+                + "; ".join(copies[:3]) + (f" … and {len(copies) - 3} more" if len(copies) > 3 else ""))
+        manifest.notes.append(note)
+    return manifest
+
+
+def _without_copies(items: list[Item], root: Path, corpus: str) -> tuple[list[Item], list[str]]:
+    """The items with one file per id, the one nearest the corpus folder kept: another file under the same name is
+    dropped when its bytes equal the kept one's (listed in the returned copies), and refused when they differ (two
+    recordings would share one id)."""
+    keep: dict[str, Item] = {}
+    for it in items:
+        if it.id not in keep or (len(Path(it.path).parts), it.path) < (len(Path(keep[it.id].path).parts), keep[it.id].path):
+            keep[it.id] = it
+    kept, copies = [], []
+    for it in items:
+        a, b = keep[it.id].path, it.path
+        if a == b:
+            kept.append(it)
+        elif filecmp.cmp(root / a, root / b, shallow=False):
+            copies.append(f"{b} (same as {a})")
+        else:
+            raise ConfigError(
+                f"two different {corpus} files carry the same name, {it.id}: {a} and {b}; the corpus names each recording once.",
+                source=str(root), fix="pass the folder of one copy of the corpus, or remove the file that does not belong to it.")
+    return kept, copies
 
 
 def manifest_from_names(root: Path, corpus: str, parse: Callable[[str], Any], item: Callable[[Path, Any], Item]) -> Manifest:
