@@ -92,3 +92,27 @@ def test_a_file_over_the_line_cap_is_refused_before_it_is_all_read(tmp_path, mon
         import_emobox([jf], root=tmp_path)
     monkeypatch.setattr(serialize, "TABLE_MAX_ROWS", 5)
     assert len(import_emobox([jf], root=tmp_path)) == 5
+
+
+def test_fold_files_named_without_the_underscore_before_the_number_give_split_and_fold(tmp_path):
+    """EmoBox's data/emodb/fold_<k>/ holds emodb_test_fold1.jsonl beside emodb_test_fold_1.jsonl; the reader matched
+    only the second spelling, so the first imported with no split and no fold, and nothing said so."""
+    (tmp_path / "emodb" / "fold_1").mkdir(parents=True)
+    tr = write(tmp_path / "emodb" / "fold_1" / "emodb_train_fold1.jsonl", [json.dumps(rec("a", "a.wav")) + "\n"])
+    te = write(tmp_path / "emodb" / "fold_1" / "emodb_test_fold1.jsonl", [json.dumps(rec("b", "b.wav")) + "\n"])
+    m = import_emobox([tr, te], root=tmp_path)
+    got = {it.id: (it.split, it.meta.get("folds")) for it in m.items}
+    assert got == {"a": ("train", {"1": "train"}), "b": ("test", {"1": "test"})}
+    assert m.notes == []
+
+
+def test_a_file_name_that_is_no_fold_files_is_named_in_a_note(tmp_path):
+    (tmp_path / "emodb").mkdir()
+    whole = write(tmp_path / "emodb" / "emodb.jsonl", [json.dumps(rec("a", "a.wav")) + "\n"])
+    other = write(tmp_path / "emodb_fold1_test.jsonl", [json.dumps(rec("b", "b.wav")) + "\n"])
+    m = import_emobox([whole, other], root=tmp_path)
+    assert [(it.split, it.meta.get("folds")) for it in m.items] == [("", None), ("", None)]
+    assert len(m.notes) == 2
+    assert "emodb.jsonl: EmoBox's whole-corpus list" in m.notes[0] and "no split and no fold" in m.notes[0]
+    assert "emodb_fold1_test.jsonl: the name is not an EmoBox fold file's" in m.notes[1]
+    assert "<dataset>_<split>_fold<k>.jsonl" in m.notes[1]

@@ -15,8 +15,11 @@ from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl
 from workbench.errors import ConfigError
 from workbench.serialize import load_json_file, shown
 
-_FOLD_FILE = re.compile(r"^(?P<dataset>.+)_(?P<split>train|test|valid|dev)_fold_(?P<fold>\d+)\.jsonl$")
+# EmoBox spells its fold files both ways, sometimes side by side (data/emodb/fold_1/ holds emodb_test_fold_1.jsonl and
+# emodb_test_fold1.jsonl); beside the folds, data/<dataset>/<dataset>.jsonl lists the whole corpus.
+_FOLD_FILE = re.compile(r"^(?P<dataset>.+)_(?P<split>train|test|valid|dev)_fold_?(?P<fold>\d+)\.jsonl$")
 _FIX = "pass EmoBox's metadata files unchanged (data/<dataset>/fold_<k>/<dataset>_<split>_fold_<k>.jsonl)."
+_FOLD_NAMES = "<dataset>_<split>_fold_<k>.jsonl or <dataset>_<split>_fold<k>.jsonl (split: train, test, valid or dev)"
 
 
 def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
@@ -49,8 +52,9 @@ def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
 def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLike, label_map: str | os.PathLike | None = None) -> Manifest:
     """Read EmoBox metadata (``key, wav, emo, length, sample_rate, channel``).
 
-    Fold files ``<dataset>_{train,test}_fold_<k>.jsonl`` give ``split`` and
-    ``meta.fold``; EmoBox's folds are speaker-independent.  ``wav`` paths are
+    Fold files ``<dataset>_{train,test,valid,dev}_fold_<k>.jsonl`` (EmoBox also writes ``…_fold<k>.jsonl``) give
+    ``split`` and ``meta.folds``; EmoBox's folds are speaker-independent.  Any other file name (the whole-corpus
+    ``<dataset>.jsonl``, a renamed fold) gives its items no split and no fold, and ``Manifest.notes`` says so.  ``wav`` paths are
     resolved against ``root``.  ``label_map`` (JSON: EmoBox label → one of the
     nine keys or a name such as "anger") overrides the built-in tables.
     """
@@ -73,6 +77,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
             )
     items: list[Item] = []
     seen: dict[str, Item] = {}
+    notes: list[str] = []
     for jf in jsonl_files:
         jf = Path(jf)
         if not jf.is_file():
@@ -81,6 +86,8 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
         if jf.suffix.lower() == ".json":  # EmoBox ships each fold twice: .json is one object {key: {wav, emo, …}} over many lines
             raise ConfigError("is EmoBox's .json form of a fold (one object over many lines); the reader takes the JSON-lines "
                               "form.", source=str(jf), fix=f"pass {jf.with_suffix('.jsonl').name}, beside it in the same folder.")
+        if not m:
+            notes.append(_no_fold_note(jf))
         for n, rec in jsonl_objects(jf, metadata_lines(jf), fix=_FIX):
             missing = [k for k in ("key", "wav", "emo") if k not in rec]
             if missing:
@@ -109,7 +116,16 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     if len(folds) > 1:  # an item is train in one fold and test in another: meta.folds says which
         for it in items:
             it.split = ""
-    return Manifest(items, root=root_p, name="emobox")
+    return Manifest(items, root=root_p, name="emobox", notes=notes)
+
+
+def _no_fold_note(jf: Path) -> str:
+    """What a metadata file whose name is not a fold file's gives its items: no split, no fold (said, not silent)."""
+    if jf.parent.name == jf.stem:  # data/<dataset>/<dataset>.jsonl
+        return (f"{jf}: EmoBox's whole-corpus list, not a fold file: its items get no split and no fold "
+                f"(`probe --scheme emobox` leaves them out); pass the fold files ({_FOLD_NAMES}) for EmoBox's folds.")
+    return (f"{jf}: the name is not an EmoBox fold file's ({_FOLD_NAMES}): its items get no split and no fold "
+            "(`probe --scheme emobox` leaves them out); pass the file under EmoBox's own name, or set split in the manifest.")
 
 
 def _emotion(dataset: str, label: str) -> str:
