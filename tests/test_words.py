@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.explain.words import (Word, alignment_beside, item_alignment, per_word_attribution, per_word_scores,
-                                     read_alignment, word_frames, words_record)
+from workbench.explain.words import (Word, alignment_beside, item_alignment, left_out_words, per_word_attribution,
+                                     per_word_scores, read_alignment, word_frames, words_record)
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item
 from workbench.model.network import FRAME_RATE, Prediction
@@ -107,6 +107,39 @@ def test_words_past_the_clip_are_left_out_and_unknown_formats_are_refused(tmp_pa
     (tmp_path / "broken.TextGrid").write_text("File type = \"ooTextFile\"\nnonsense")
     with pytest.raises(ConfigError, match="cannot read"):
         read_alignment(tmp_path / "broken.TextGrid")
+
+
+def _long_textgrid(intervals, name="words", xmax=2.0):
+    """A long-format TextGrid written out by hand (praatio will not write an interval whose end is before its start)."""
+    body = "".join(f"        intervals [{k}]:\n            xmin = {a}\n            xmax = {b}\n            text = \"{t}\"\n"
+                   for k, (a, b, t) in enumerate(intervals, start=1))
+    return ('File type = "ooTextFile"\nObject class = "TextGrid"\n\nxmin = 0\nxmax = %s\ntiers? <exists>\nsize = 1\n'
+            'item []:\n    item [1]:\n        class = "IntervalTier"\n        name = "%s"\n        xmin = 0\n        xmax = %s\n'
+            '        intervals: size = %d\n' % (xmax, name, xmax, len(intervals))) + body
+
+
+def test_a_textgrid_interval_ending_before_it_starts_is_left_out_and_named_not_the_whole_file(tmp_path):
+    """praatio's openTextgrid refused the whole file (TextgridStateError) for one bad interval, so `segment
+    --transcript` and `explain --words` refused a TextGrid that SRT/CTM would have read with that span left out."""
+    p = tmp_path / "a.TextGrid"
+    p.write_text(_long_textgrid([(0, 0.1, ""), (0.1, 0.5, "hello"), (0.9, 0.6, "world"), (1.0, 1.0, "flat"), (1.0, 1.5, "again")]))
+    got = read_alignment(p, duration=2.0)
+    assert [(w.label, w.start, w.end) for w in got] == [("hello", 0.1, 0.5), ("again", 1.0, 1.5)]
+    assert [(r["text"], r["fact"], r["start"], r["end"], r["detail"]) for r in got.left_out] == [
+        ("world", "end_before_start", 0.9, 0.6, "interval 3 of tier 'words'"),
+        ("flat", "zero_length", 1.0, 1.0, "interval 4 of tier 'words'")]
+    assert "the span 'world': end before start (0.900–0.600 s), interval 3 of tier 'words'" in left_out_words(got.left_out)
+
+
+def test_a_utf16_textgrid_is_read_and_a_doubled_tier_name_is_refused(tmp_path):
+    p = tmp_path / "a.TextGrid"
+    p.write_bytes(_long_textgrid([(0.1, 0.5, "grüß")]).encode("utf-16"))  # Praat's "UTF-16" text files start with a BOM
+    assert [w.label for w in read_alignment(p)] == ["grüß"]
+    two = _long_textgrid([(0.1, 0.5, "a")]).replace("size = 1\n", "size = 2\n", 1)
+    two += two[two.index("    item [1]:"):].replace("item [1]", "item [2]")
+    p.write_text(two)
+    with pytest.raises(ConfigError, match=r"2 tiers are named 'words'"):
+        read_alignment(p)
 
 
 def hand_softmax(z):

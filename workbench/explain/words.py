@@ -15,7 +15,8 @@ lhotse (``.jsonl[.gz]``)    lhotse; a supervision's ``alignment['word']`` (or th
 and returns :class:`Word` s in seconds, checked (finite, ``end > start >= 0``, inside the
 clip when its duration is known), sorted by start, as an :class:`Alignment`.  A span that fails a check (end before
 start, a time that cannot be read, a negative time, past the end of the clip) is left out and the others are used, as
-subtitle and alignment tools do: ``Alignment.left_out`` names each by its line in the file and the fact
+subtitle and alignment tools do: ``Alignment.left_out`` names each by its line in the file (a TextGrid's by tier and
+interval number) and the fact
 (:func:`left_out_words` says them in one line), and every command that reads an alignment shows them.  A file of
 which no span can be used is refused.
 
@@ -36,6 +37,7 @@ span in :mod:`workbench.explain.transcript`.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from dataclasses import dataclass, field
@@ -223,11 +225,22 @@ def validate_words(words: Sequence[Word], *, duration: float | None = None, sour
     return Alignment(sorted(out, key=lambda w: (w.start, w.end)), left)
 
 
-def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
-    from praatio import textgrid
+def _textgrid_text(p: Path) -> str:
+    """A TextGrid's text: UTF-16 when it starts with that byte-order mark (Praat's "UTF-16" files), else UTF-8."""
+    raw = read_bytes_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment")
+    return raw.decode("utf-16") if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else raw.decode("utf-8-sig")
 
-    tg = textgrid.openTextgrid(str(p), includeEmptyIntervals=False)
-    names = list(tg.tierNames)
+
+def _read_textgrid(p: Path, tier: str | None) -> Alignment:
+    """The labelled intervals of the word tier, each checked here: praatio's ``openTextgrid`` refuses a whole file for
+    one interval whose end is not after its start (``TextgridStateError``, whatever ``reportingMode`` says: that option
+    governs tiers reaching past the grid), so the file is parsed with praatio's own parser (``textgrid_io``) and its
+    tier built here; a bad interval is left out and named by tier, interval number (Praat's, blanks counted) and times."""
+    from praatio.utilities import textgrid_io
+
+    parsed = textgrid_io.parseTextgridStr(_textgrid_text(p), includeEmptyIntervals=True)["tiers"]
+    tiers = {t["name"]: t for t in parsed}
+    names = [t["name"] for t in parsed]
     if tier is None:
         chosen = next((n for n in names if n.lower() in WORD_TIER_NAMES), None)
         if chosen is None:
@@ -237,11 +250,29 @@ def _read_textgrid(p: Path, tier: str | None) -> list[Word]:
         raise ConfigError(f"no tier named {tier!r}; the tiers are {names}.", source=str(p), fix="pass one of those names.")
     else:
         chosen = tier
-    t = tg.getTier(chosen)
-    if type(t).__name__ != "IntervalTier":
+    if names.count(chosen) > 1:
+        raise ConfigError(f"{names.count(chosen)} tiers are named {chosen!r} (the tiers are {names}); which holds the words "
+                          "is not known.", source=str(p), fix="rename one of them in Praat, or pass the other's name.")
+    if tiers[chosen]["class"] != "IntervalTier":
         raise ConfigError(f"tier {chosen!r} is a point tier; words need intervals.", source=str(p),
                           fix=f"choose an interval tier among {names}.")
-    return [Word(e.start, e.end, e.label) for e in t.entries if e.label.strip()]
+    out = Alignment()
+    for k, (start, end, label) in enumerate(tiers[chosen]["entries"], start=1):
+        if not str(label).strip():
+            continue
+        where = f"interval {k} of tier {chosen!r}"
+        try:
+            w = Word(float(start), float(end), str(label))
+        except (TypeError, ValueError):
+            out.left_out.append(_left("unparsable_time", text=label, detail=f"{where}: xmin {shown(str(start), 30)}, "
+                                                                           f"xmax {shown(str(end), 30)}"))
+            continue
+        fact, _ = _bad_time(w, None)
+        if fact:
+            out.left_out.append(_left(fact, start=w.start, end=w.end, text=label, detail=where))
+        else:
+            out.append(w)
+    return out
 
 
 def _read_ctm(p: Path, utterance: str | None) -> list[Word]:
