@@ -126,6 +126,21 @@ def test_crema_d_pointed_at_audiowav_reads_the_demographics_beside_it(tmp_path):
     assert all(it.gender == "" for it in m) and any("no VideoDemographics.csv" in n for n in m.notes)
 
 
+def test_crema_d_names_files_whose_sentence_or_actor_the_corpus_does_not_have(tmp_path):
+    """A sentence code outside the README's twelve, or an actor outside 1001-1091, was taken as CREMA-D's with empty
+    text and nothing said."""
+    for n in ["1001_DFA_ANG_XX", "1001_XYZ_ANG_XX", "0999_IEO_HAP_HI", "1092_QQQ_SAD_LO"]:
+        wav(tmp_path / "AudioWAV" / f"{n}.wav")
+    m = prepare("crema-d", tmp_path)
+    assert len(m) == 4 and by_id(m)["1001_XYZ_ANG_XX"].text == ""
+    note = next(n for n in m.notes if "not the corpus's own" in n)
+    assert note.startswith("3 file(s) are named like CREMA-D's")
+    assert "AudioWAV/1001_XYZ_ANG_XX.wav (sentence XYZ is none of the 12)" in note
+    assert "AudioWAV/0999_IEO_HAP_HI.wav (actor 0999 is outside 1001–1091)" in note
+    assert "AudioWAV/1092_QQQ_SAD_LO.wav (sentence QQQ is none of the 12, actor 1092 is outside 1001–1091)" in note
+    assert "1001_DFA_ANG_XX" not in note
+
+
 def test_tess(tmp_path):
     files = ["OAF_angry/OAF_back_angry", "YAF_pleasant_surprised/YAF_bath_ps", "OAF_Fear/OAF_bean_fear", "YAF_disgust/YAF_chair_disgust", "OAF_neutral/OAF_hail_neutral"]
     for f in files:

@@ -39,6 +39,8 @@ SENTENCES = {
     "ITS": "I think I've seen this before", "TSI": "The surface is slick", "WSI": "We'll stop in a couple of minutes",
 }
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+#: the actors' numbers: the README's 91 actors, 1001–1091 in VideoDemographics.csv
+ACTORS = range(1001, 1092)
 
 _FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_(" + "|".join(LABEL_MAP) + r")_(LO|MD|HI|XX|X)$")
 
@@ -85,6 +87,19 @@ def _demographics_note(path: Path | None, root: Path, items: list[Item]) -> str:
                                           f"empty: {', '.join(missing[:10])}" if missing else ""))
 
 
+def _foreign_note(items: list[Item]) -> str | None:
+    """The files whose name has CREMA-D's shape but a sentence code or actor number the corpus does not have (a file
+    from elsewhere, or a typo): kept, with no text for an unknown sentence, and named, not passed as the corpus's own."""
+    odd = [f"{it.path} ({', '.join(why)})" for it in items
+           if (why := ([f"sentence {it.meta['sentence']} is none of the 12"] if it.meta["sentence"] not in SENTENCES else [])
+                      + ([f"actor {it.speaker} is outside {ACTORS[0]}–{ACTORS[-1]}"] if int(it.speaker) not in ACTORS else []))]
+    if not odd:
+        return None
+    return (f"{len(odd)} file(s) are named like CREMA-D's but are not the corpus's own: " + "; ".join(odd[:10])
+            + (f" … and {len(odd) - 10} more" if len(odd) > 10 else "") + f". Its sentences are {', '.join(SENTENCES)}; "
+            "a file with another sentence code has no text. Remove the files that do not belong to the corpus.")
+
+
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """CREMA-D: ``AudioWAV/1001_DFA_ANG_XX.wav`` = actor_sentence_emotion_level; sex from VideoDemographics.csv."""
     root = require_dir(corpus_dir, NAME)
@@ -105,6 +120,9 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
 
     manifest = manifest_from_names(root, NAME, parse_name, item)
     manifest.notes.append(_demographics_note(demo_file, root, list(manifest)))
+    foreign = _foreign_note(list(manifest))
+    if foreign:
+        manifest.notes.append(foreign)
     return manifest
 
 
