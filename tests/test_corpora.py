@@ -10,10 +10,11 @@ import pytest
 import soundfile as sf
 
 from conftest import speech_like
-from workbench.data.corpora import LABEL_MAPS, import_emobox, map_label, prepare
+from workbench.data.corpora import LABEL_MAPS, import_emobox, map_label, prepare, prepare_folder
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import read_manifest, write_manifest
+from workbench.runs.driver import run
 
 
 def wav(path: Path, dur: float = 0.3, seed: int = 0) -> Path:
@@ -139,6 +140,22 @@ def test_crema_d_names_files_whose_sentence_or_actor_the_corpus_does_not_have(tm
     assert "AudioWAV/0999_IEO_HAP_HI.wav (actor 0999 is outside 1001–1091)" in note
     assert "AudioWAV/1092_QQQ_SAD_LO.wav (sentence QQQ is none of the 12, actor 1092 is outside 1001–1091)" in note
     assert "1001_DFA_ANG_XX" not in note
+
+
+def test_an_empty_or_header_only_file_in_a_corpus_is_named_by_prepare_and_fails_its_row_in_run(tmp_path, tiny_model):
+    """A 0-byte file went into the manifest with nothing said; a header-only WAV cannot be told by its size: both must
+    come out of the first run as failed rows that name the file and the fact, the others scored."""
+    wav(tmp_path / "wav" / "03a01Fa.wav")
+    (tmp_path / "wav" / "03a01Wa.wav").write_bytes(b"")
+    sf.write(tmp_path / "wav" / "03a02Ta.wav", np.zeros(0, np.float32), 16000)  # a 44-byte WAV header, no samples
+    m = prepare("emodb", tmp_path)
+    assert len(m) == 3
+    assert any(n.startswith("1 audio file(s) are empty (0 bytes): wav/03a01Wa.wav;") for n in m.notes)
+    assert any(n.startswith("1 audio file(s) are empty (0 bytes): 03a01Wa.wav;") for n in prepare_folder(tmp_path / "wav").notes)
+    rows = run(m, out_dir=tmp_path / "run", model=tiny_model, use_cache=False).results().set_index("id")["error"]
+    assert rows["03a01Fa"] == ""
+    assert rows["03a01Wa"].endswith("wav/03a01Wa.wav: file is empty (0 bytes). Fix: re-export or re-download the file.")
+    assert "wav/03a02Ta.wav: contains no audio samples (zero length)" in rows["03a02Ta"]
 
 
 def test_tess(tmp_path):

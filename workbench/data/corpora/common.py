@@ -35,6 +35,23 @@ def require_dir(corpus_dir: str | os.PathLike, corpus: str) -> Path:
     return root.resolve()
 
 
+def empty_files_note(root: Path, paths: list[str]) -> str | None:
+    """The audio files of 0 bytes among ``paths`` (relative to ``root``), said when the manifest is made: each stays in
+    it (``run`` gives its row the error "file is empty"), but a corpus with empty files is an incomplete download and
+    should be known before a run.  A file that holds only a header is found by ``run`` ("contains no audio samples")."""
+    empty = []
+    for rel_path in dict.fromkeys(paths):  # a file cut into segments is listed once
+        try:
+            if (root / rel_path).stat().st_size == 0:
+                empty.append(rel_path)
+        except OSError:
+            continue  # a missing file is the manifest check's to name
+    if not empty:
+        return None
+    return (f"{len(empty)} audio file(s) are empty (0 bytes): {', '.join(empty[:10])}{' …' if len(empty) > 10 else ''}; "
+            "`workbench run` fails their rows ('file is empty'). Re-download or re-export them, or remove them.")
+
+
 def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
            reason: str = "files do not follow the corpus's naming and were skipped") -> Manifest:
     """The corpus's manifest; refused when no file follows the corpus's naming, the skipped files logged with a count
@@ -51,6 +68,9 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
         logger.warning("%s: %d %s (e.g. %s)", corpus, len(skipped), reason, skipped[0])
     items, copies = _without_copies(items, root, corpus)
     manifest = Manifest(items, root=root, name=corpus)
+    empty = empty_files_note(root, [it.path for it in items])
+    if empty:
+        manifest.notes.append(empty)
     if copies:
         note = (f"{len(copies)} files are byte-identical second copies of a file with the same name elsewhere in the folder "
                 f"(a corpus unpacked twice, or a download that nests a second copy) and were left out: "
