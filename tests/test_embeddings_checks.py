@@ -121,3 +121,24 @@ def test_the_embedding_map_widget_says_its_embeddings_are_one_point(tmp_path):
     rf = write_run(tmp_path / "run", rows, np.tile(np.arange(1, 9, dtype=np.float64), (5, 1)))
     w = EmbeddingMap(rf.path)
     assert "all 5 embeddings are identical (bitwise)" in w.plot.layout.title.text and not np.asarray(w.xy).any()
+
+
+def test_the_embedding_map_escapes_variant_column_and_values_in_its_plotly_html(tmp_path):
+    """Plotly renders titles, legend names and hover text as HTML: a variant name, a ``color_by`` column and its
+    values are untrusted strings and reach the page escaped; an unknown ``color_by`` is refused naming the columns."""
+    import pytest
+
+    from workbench.views.run_browser import EmbeddingMap
+
+    payload = "<img src=x onerror=alert(1)>"
+    rows = [synthetic_row(f"u{i}", emotion="angry", variant=payload) for i in range(6)]
+    for i, r in enumerate(rows):
+        r[payload] = payload if i % 2 else "plain"
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((6, 8)))
+    w = EmbeddingMap(rf.path, variant=payload, color_by=payload)
+    shown = [w.plot.layout.title.text] + [t.name for t in w.plot.data] + [x for t in w.plot.data for x in t.text]
+    assert not any("<img" in s for s in shown), shown
+    assert "[&lt;img src=x onerror=alert(1)&gt;], coloured by &lt;img" in w.plot.layout.title.text
+    assert "&lt;img src=x onerror=alert(1)&gt; (3)" in [t.name for t in w.plot.data]
+    with pytest.raises(ValueError, match=r"color_by='nope' is not a column.*'correct'.*'speaker'"):
+        EmbeddingMap(rf.path, variant=payload, color_by="nope")

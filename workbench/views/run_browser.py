@@ -286,6 +286,9 @@ class EmbeddingMap(_View):
         self.xy, self.projection_cached = project_run(self.emb, method) if len(self.emb) >= 3 else (np.zeros((len(self.emb), 2)), False)
         rows = self.emb.rows
         self.one_point = identical_words(self.emb.matrix)  # said in the map's subtitle: one dot could pass for a failed plot
+        if color_by != "correct" and color_by not in rows.columns:
+            raise ValueError(f"EmbeddingMap: color_by={color_by!r} is not a column of the run's rows; "
+                             f"use 'correct' or one of {sorted(map(str, rows.columns))}")
         if color_by == "correct":
             values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
         else:
@@ -296,7 +299,7 @@ class EmbeddingMap(_View):
         # the axes are named as in the CLI's figures: PCA's with their share of the variance, UMAP's and t-SNE's by number
         xlabel, ylabel = projection_axis_labels(method, self.emb.matrix, self.xy) if len(self.emb) >= 3 else projection_axis_labels(method)
         self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=45, r=10, t=70, b=40), clickmode="event",
-                                                title=dict(text=f"{method.upper()} of {len(rows)} embeddings [{self.variant}], coloured by {color_by}"
+                                                title=dict(text=f"{_esc(method.upper())} of {len(rows)} embeddings [{_esc(self.variant)}], coloured by {_esc(color_by)}"
                                                            f"<br><sub>{_esc(self.one_point) or 'click a point to open the item'}</sub>",
                                                            font=dict(size=14), y=0.96),
                                                 xaxis=dict(showticklabels=False, title=dict(text=xlabel)),
@@ -304,8 +307,8 @@ class EmbeddingMap(_View):
         for v in sorted(values.unique()):
             idx = np.flatnonzero((values == v).to_numpy())
             self.groups.append(idx)
-            self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=f"{v} ({len(idx)})",
-                                  text=[f"{rows['id'].iloc[i]}: true {rows['emotion'].iloc[i] or '—'}, pred {rows['pred'].iloc[i]}" for i in idx],
+            self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=_esc(f"{v} ({len(idx)})"),  # plotly renders legend, title and hover text as HTML
+                                  text=[_esc(f"{rows['id'].iloc[i]}: true {rows['emotion'].iloc[i] or '—'}, pred {rows['pred'].iloc[i]}") for i in idx],
                                   hoverinfo="text", marker=dict(size=9))
         for t, idx in zip(self.plot.data, self.groups):
             t.on_click(lambda trace, points, state, idx=idx: self.on_click(idx, points))
