@@ -167,3 +167,22 @@ def test_infer_prints_the_findings_that_void_a_label(tmp_path, tiny_model):
     text = buf.getvalue()
     assert "2 finding(s) that make a label meaningless" in text
     assert "silence.wav: digital_silence" in text and "dc.wav: dc_only" in text and "voice.wav:" not in text.split("meaningless")[1]
+
+
+def test_infer_shows_info_findings_on_screen_and_in_log_txt(tmp_path, tiny_model):
+    """The demo clip happy_zh_onset0.wav exists to show speech_at_sample_0, an info-level finding: it must reach the
+    screen and log.txt, not only result.json."""
+    import io
+
+    from workbench.runs.outputs import print_outcomes
+
+    (o,) = infer_files([DEMO / "happy_zh_onset0.wav"], model=tiny_model, out_dir=tmp_path / "out")
+    info = [f for f in o.findings if f["severity"] == "info"]
+    assert "speech_at_sample_0" in {f["code"] for f in info}
+    log = (o.folder / "log.txt").read_text(encoding="utf-8")
+    buf = io.StringIO()
+    print_outcomes([o], out=buf)
+    for f in o.findings:
+        assert f"{f['code']}: {f['message']}" in log, log
+        assert f"happy_zh_onset0.wav: {f['code']} ({f['severity']}): {f['message']}" in buf.getvalue(), buf.getvalue()
+    assert "INFO: speech_at_sample_0: the first 45 ms" in log

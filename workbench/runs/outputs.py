@@ -172,9 +172,9 @@ def _outcome(name: str, s: Any, net: Any, load_s: float, n_inputs: int) -> tuple
     if outcome.prediction is not None:
         p = outcome.prediction
         log.note(f"Inference completed. Top emotion: {p.label} ({p.confidence:.3f})", name="inference")
-        for f in s.findings:
-            if f.severity in ("high", "error", "warning"):
-                log.note(f"{f.code}: {f.message}", level="WARNING", name="finding")
+        for f in s.findings:  # every finding result.json holds, info ones too (speech_at_sample_0 is an info finding)
+            log.note(f"{f.code}: {f.message}", level="WARNING" if f.severity in ("high", "error", "warning") else "INFO",
+                     name="finding")
     return outcome, timings
 
 
@@ -273,8 +273,8 @@ def _publish(tmp: Path, out_root: Path) -> Path:
 
 
 def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
-    """Print the random-weights banner (once), optional logs, a results table, and the findings that void a label
-    (digital silence, a DC-only or signal-free input: severity ``error``)."""
+    """Print the random-weights banner (once), optional logs, a results table, every finding (info ones too), and
+    again the findings that void a label (digital silence, a DC-only or signal-free input: severity ``error``)."""
     out = out or sys.stdout
     if any(o.result and o.result.get("random_weights") for o in outcomes):
         print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
@@ -298,7 +298,12 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5], file=out)
     failed = sum(not o.ok for o in outcomes)
     print(f"{len(outcomes) - failed} succeeded, {failed} failed", file=out)
-    serious = [(o, f) for o in outcomes for f in o.findings if f.get("severity") in ("error", "high")]
+    found = [(o, f) for o in outcomes for f in o.findings]
+    if found:
+        print(f"\nfindings ({len(found)}; their suggestions are in each folder's log.txt and result.json):", file=out)
+        for o, f in found:
+            print(f"  {Path(o.input).name}: {f['code']} ({f.get('severity', '?')}): {f['message']}", file=out)
+    serious = [(o, f) for o, f in found if f.get("severity") in ("error", "high")]
     if serious:
         print(f"\n{len(serious)} finding(s) that make a label meaningless — check these inputs:", file=out)
         for o, f in serious:
