@@ -29,7 +29,8 @@ def test_zero_width_intervals_are_flagged_in_a_comparison(capsys):
     for r in reports.values():
         zero = {k for k, (lo, hi) in r.ci.items() if lo == hi}
         assert zero and set(r.interval_flags()) == zero
-    assert {k for k, d in (("delta_wa", c.delta_wa), ("delta_uar", c.delta_uar)) if d[1] == d[2]} == set(c.interval_flags()) != set()
+    assert {k for k, d in (("delta_wa", c.delta_wa), ("delta_uar", c.delta_uar), ("confidence_shift", (0, *c.confidence_shift_ci)))
+            if d[1] == d[2]} == set(c.interval_flags()) != set()
     assert c.interval_flags()["delta_wa"] == zero_width_note(c.delta_wa[1], c.delta_wa[2], c.n_paired)
     assert "!! ΔWA: zero-width interval" in c.render() and c.to_dict()["interval_flags"] == c.interval_flags()
     assert "zero-width" in plot_comparison(df, c).axes[1].get_title()
@@ -37,7 +38,9 @@ def test_zero_width_intervals_are_flagged_in_a_comparison(capsys):
     mixed = pd.DataFrame(_rows("raw", ["angry", "sad", "sad", "angry"] * 3, ["angry", "sad"] * 6)
                          + _rows("loud", ["angry", "angry", "sad", "sad"] * 3, ["angry", "sad"] * 6))
     reports, (m,), _ = compare_results(mixed, baseline="raw", n_boot=200)
-    assert not m.interval_flags() and "zero-width" not in m.render()
+    # (these synthetic rows score every item with the same confidence under both variants: the shift is 0 for all)
+    assert set(m.interval_flags()) == {"confidence_shift"} and "all 12 paired items shift by the same" in m.render()
+    assert "ΔWA: zero-width" not in m.render() and "ΔUAR: zero-width" not in m.render()
     assert not any(r.interval_flags() for r in reports.values())
 
 

@@ -33,7 +33,7 @@ def test_flips_are_counted_over_the_paired_items_only():
     assert (c.n_unlabelled, c.n_flips_unlabelled) == (3, 3)
     assert c.mcnemar_b == 1 and c.mcnemar_c == 0
     text = c.render()
-    assert "4 paired items" in text and "1 label flips among them" in text and "+3 among 3 unlabelled items" in text
+    assert "4 paired items" in text and "1 label flip among them" in text and "+3 among 3 unlabelled items" in text
     # the flips table still lists every changed prediction, the unlabelled ones with an empty emotion
     assert len(flips) == 4 and (flips["emotion"] == "").sum() == 3
 

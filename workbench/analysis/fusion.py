@@ -57,7 +57,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta
+from workbench.analysis.stats import mcnemar_exact, p_words, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import small_class_note, zero_width_note
 from workbench.errors import ConfigError
@@ -201,8 +201,8 @@ def text_checks(texts: Sequence[str], labels: Sequence[str], groups: Sequence[st
                         f"with a model for that language (e.g. {MULTILINGUAL_TEXT_MODEL}).")
     if not info["carries_label"]:
         warnings.append(f"the transcripts carry no measurable label information across speakers: a text-only probe reaches "
-                        f"UAR {info['uar']:.3f} (chance {info['chance']:.3f}; labels permuted within speakers p = "
-                        f"{info['p_value']:.2f}; {info['n_transcripts']} distinct transcripts, MI {info['mi_bits']:.3f} bits). "
+                        f"UAR {info['uar']:.3f} (chance {info['chance']:.3f}; labels permuted within speakers "
+                        f"{p_words(info['p_value'])}; {info['n_transcripts']} distinct transcripts, MI {info['mi_bits']:.3f} bits). "
                         "Text and fusion results here measure nothing about the text (a corpus whose sentences are "
                         "spoken in every emotion, like EmoDB, is built that way).")
     for w in warnings:
@@ -386,7 +386,7 @@ class FusionResult:
         for m, v in self.metrics.items():
             c = self.comparisons.get(m)
             vs = "" if c is None else (f"   ΔUAR vs speech {c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}], "
-                                       f"McNemar p={c['mcnemar_p']:.3g}, fixed {c['fixed']}, broke {c['broke']}")
+                                       f"McNemar {p_words(c['mcnemar_p'])}, fixed {c['fixed']}, broke {c['broke']}")
             lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
         lines += [f"  !! {c}" for c in self.checks]
         lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' for w in self.weights)}")

@@ -262,3 +262,43 @@ def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: n
             stats.append(d)
     lo, hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if stats else (float("nan"), float("nan"))
     return float(delta), float(lo), float(hi)
+
+
+#: the smallest p-value printed as a number: below it the words are "p < 0.0001" (an exact test's tiny p is not
+#: worth more digits, and ``f"{p:.4f}"`` printed it as "p=0.0000", which reads as impossible)
+P_FLOOR = 1e-4
+
+
+def p_value_text(p: float | None) -> str:
+    """A p-value as every output prints it, without the "p": ``"< 0.0001"``, else two significant digits
+    (``"0.012"``, ``"0.5"``, ``"1"``); ``"n/a"`` for None or NaN."""
+    if p is None or p != p:
+        return "n/a"
+    return "< 0.0001" if p < P_FLOOR else f"{p:.2g}"
+
+
+def p_words(p: float | None) -> str:
+    """``"p < 0.0001"`` or ``"p = 0.012"`` (:func:`p_value_text` with its "p")."""
+    text = p_value_text(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def counted(n: int, word: str, words: str | None = None) -> str:
+    """``"1 flip"``, ``"2 flips"``: ``n`` and the noun in its number (``words`` when the plural is not ``word + "s"``)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def mean_t_interval(x, *, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean of ``x`` with its Student-t interval (scipy's ``t.ppf``) and ``n``; the bounds are NaN under 2 values."""
+    from scipy.stats import t
+
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    mean = float(np.mean(x))
+    if n < 2:
+        return mean, float("nan"), float("nan"), n
+    half = float(t.ppf((1 + level) / 2, n - 1) * np.std(x, ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half, n

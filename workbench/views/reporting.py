@@ -33,6 +33,7 @@ from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run,
 from workbench.analysis.listeners import evaluate_listeners
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, left_out_note, no_groups_note, zero_width_note
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
+from workbench.analysis.stats import p_value_text
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -435,7 +436,7 @@ def fusion_html(d: dict, *, reused: bool = False) -> Markup:
     for m, v in d["metrics"].items():
         c = d.get("vs_speech", {}).get(m)
         vs = ("—", "—", "—") if c is None else (
-            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else Markup(f"{c['mcnemar_p']:.3g}"), Markup(f"{c['fixed']} / {c['broke']}"))
+            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else esc(p_value_text(c["mcnemar_p"])), Markup(f"{c['fixed']} / {c['broke']}"))
         rows.append((m, _interval(v["uar"], v["uar_ci"]), _interval(v["wa"], v["wa_ci"]), *vs))
     parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
     if d.get("excluded"):
@@ -526,7 +527,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     rows = [(c.variant, c.n_paired,
              Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
-             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), Markup(f"{c.mcnemar_p:.3g}"), c.n_flips,
+             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(p_value_text(c.mcnemar_p)), c.n_flips,
              "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok") for c in comps]
     show_html(f"<h2>Variants against {code(baseline)}</h2>"
               + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))

@@ -19,6 +19,7 @@ from workbench.data.cards import overlap_messages
 from workbench.errors import ConfigError, ModelError, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
+from workbench.analysis.stats import p_value_text
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
@@ -317,7 +318,7 @@ class RunsComparison:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": f"{c.mcnemar_p:.3g}", "label flips": c.n_flips,
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p), "label flips": c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
                      "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
                     for c in self.comparisons]

@@ -14,7 +14,7 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate
-from workbench.analysis.stats import mcnemar_exact, paired_bootstrap_delta, uar, wa
+from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels
@@ -22,7 +22,8 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", **_DELTA_NAMES}
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes",
+              "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
 def metric_flags(report) -> dict:
@@ -54,6 +55,9 @@ class Comparison:
     n_unlabelled: int = 0
     n_flips_unlabelled: int = 0
     restricted: bool = False  # every label above is the argmax over the corpus's classes
+    # the mean shift's 95 % Student-t interval over the n_shift paired items it averages (labelled or not)
+    confidence_shift_ci: tuple[float, float] = (float("nan"), float("nan"))
+    n_shift: int = 0
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -61,19 +65,26 @@ class Comparison:
     def interval_flags(self) -> dict[str, str]:
         """The paired Δ intervals that measure nothing (zero width), each with its words; empty when none."""
         flags = {name: zero_width_note(d[1], d[2], self.n_paired) for name, d in (("delta_wa", self.delta_wa), ("delta_uar", self.delta_uar))}
+        lo, hi = self.confidence_shift_ci
+        if lo == lo and hi == lo:  # a t interval has no width only when every item shifts by the same amount
+            flags["confidence_shift"] = (f"zero-width interval [{lo:+.3f}, {hi:+.3f}]: all {self.n_shift} paired items shift by the "
+                                         "same amount, so it shows no uncertainty (not a measured certainty)")
         return {name: note for name, note in flags.items() if note}
 
     def render(self) -> str:
         d_wa, d_uar = self.delta_wa, self.delta_uar
         scope = f" [{self.scope}]" if self.scope else ""
         return (
-            f"{self.variant} vs {self.baseline}{scope} ({self.n_paired} paired items"
+            f"{self.variant} vs {self.baseline}{scope} ({counted(self.n_paired, 'paired item')}"
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
             f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
-            f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} p={self.mcnemar_p:.4f}, "
-            f"{self.n_flips} label flips among them"
-            + (f" (+{self.n_flips_unlabelled} among {self.n_unlabelled} unlabelled items, not paired for accuracy)" if self.n_unlabelled else "")
-            + f", confidence shift mean {self.confidence_shift_mean:+.3f}"
+            f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
+            f"{counted(self.n_flips, 'label flip')} among them"
+            + (f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)"
+               if self.n_unlabelled else "")
+            + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
+            + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
+               if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
 
@@ -163,6 +174,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = top["conf_b"] - top["conf_a"]
+    _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
     flipped = top["pred_a"] != top["pred_b"]
     is_labelled = labelled
     flip_rows = []
@@ -185,7 +197,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         mcnemar_b=nb, mcnemar_c=nc, mcnemar_p=mcnemar_exact(nb, nc), n_flips=int((flipped & is_labelled).sum()),
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
-        scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
+        confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
         restricted=restrict,
     )
     return comparison, flip_rows
@@ -307,6 +319,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     common = a.index.intersection(b.index)
     top = paired_top(a.loc[common], b.loc[common], restrict=comparison.restricted)  # the confidences the flips were counted on
     shift = top["conf_b"] - top["conf_a"]
+    _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
     ax1.axvline(0, color="k", lw=1)
@@ -320,8 +333,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
-    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags()]
-    ax2.set_title(f"vs {comparison.baseline}: McNemar p={comparison.mcnemar_p:.3g}"
+    flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
+    ax2.set_title(f"vs {comparison.baseline}: McNemar {p_words(comparison.mcnemar_p)}"
                   # on lines of its own: one long line ran into the left panel's title
                   + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
     return save_figure(fig, path)
