@@ -228,3 +228,20 @@ def test_a_speaker_with_a_line_break_or_an_escape_sequence_stays_in_its_breakdow
     text = evaluate(pd.DataFrame(rows), n_boot=50, by=("speaker",)).render()
     assert not any(line.startswith("forged") for line in text.splitlines()), text
     assert "s\\nforged\\x1b[2J" in text and "\x1b" not in text, text
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_intervals_from_too_few_items_say_their_n_and_are_flagged():
+    """`workbench metrics` of a 2-item run printed "ECE 0.211 [0.208, 0.215]" with no n and no flag: an interval
+    from under MIN_ITEMS (20, a breakdown group's minimum) items is flagged on screen, in the JSON and in the report."""
+    from workbench.analysis.groups import MIN_ITEMS, few_items_note
+
+    few = evaluate(_results(["angry", "happy", "happy"], ["angry", "happy", "sad"]), n_boot=50)
+    screen = few.render()
+    assert f"ECE      {few.ece:.3f}  [{few.ece_ci[0]:.3f}, {few.ece_ci[1]:.3f}]  n=3" in screen, screen
+    note = f"intervals from only 3 item(s) (< {MIN_ITEMS}, the minimum a breakdown group needs)"
+    assert few_items_note(3).startswith(note) and f"!! {few_items_note(3)}" in screen
+    assert few.to_dict()["flags"]["few_items"] == few_items_note(3)
+    t, p, _ = random_labels(MIN_ITEMS, seed=1)
+    enough = evaluate(_results(t, p), n_boot=50)
+    assert "few_items" not in enough.to_dict()["flags"]

@@ -141,6 +141,16 @@ def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict
     return text + " Fix: give the manifest an emotion column (or a corpus label a loader maps) to measure WA, UAR, F1 and ECE."
 
 
+def few_items_note(n: int) -> str:
+    """Words for intervals drawn from fewer than :data:`MIN_ITEMS` items, or ``""``.  The minimum is the one a
+    breakdown's group must reach: a percentile bootstrap of so few items draws from a handful of distinct resamples,
+    so its interval is too narrow (it undercovers)."""
+    if n >= MIN_ITEMS:
+        return ""
+    return (f"intervals from only {n} item(s) (< {MIN_ITEMS}, the minimum a breakdown group needs): a bootstrap "
+            "of so few items is too narrow to trust, read them as a rough range")
+
+
 def chance_flag(lo: float, hi: float, chance: float | None) -> str:
     """Words for a UAR interval ``[lo, hi]`` that does not clear the chance level ``chance``, or ``""``.
 
@@ -161,7 +171,7 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k != "small_classes" else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k not in ("small_classes", "few_items") else [])
     if short:
         text += "\n!! " + "; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items())
     return "\n".join(textwrap.fill(line, max(20, int(width_in / (fontsize * 0.6 / 72)))) for line in text.split("\n"))

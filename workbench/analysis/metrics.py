@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
-                                      no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note)
+                                      no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
@@ -39,8 +39,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa,
-)
+    _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -114,7 +113,7 @@ class Report:
     def flags(self) -> dict[str, str]:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
-        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note()}
+        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored)}
         return {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
@@ -137,7 +136,8 @@ class Report:
         small = self.small_classes_note()
         if small:
             lines.append(f"  !! {small}")
-        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
         lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
         for c, v in self.per_class.items():
             lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")

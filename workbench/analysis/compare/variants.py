@@ -22,7 +22,7 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes",
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals",
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
