@@ -151,3 +151,30 @@ def test_the_run_reliability_diagram_draws_a_mean_confidence_dot_on_1_whole():
     fig = plot_reliability(rep)
     assert _markers_cut_by_the_frame(fig) == []
     plt.close(fig)
+
+
+def test_the_metrics_reliability_bars_follow_the_calibration_figures_hollow_bin_rule():
+    """The experiment report's metrics reliability figure drew bins of n=1 and n=2 as full bars while the calibration
+    figure drew bins under 5 items hollow: one rule (stats.SMALL_BIN) for both figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from workbench.analysis import calibration_plots, stats
+    from workbench.analysis.metrics import evaluate, plot_reliability
+
+    assert calibration_plots.SMALL_BIN is stats.SMALL_BIN
+    rows = []
+    for i, conf in enumerate([0.95] * 12 + [0.55] * 2 + [0.35]):  # bins of 12, 2 and 1 items
+        scores = {k: (conf if k == "happy" else (1 - conf) / 8) for k in LABEL_KEYS}
+        rows.append({"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": "happy" if i % 3 else "sad", "pred": "happy",
+                     "confidence": conf, **{f"score_{k}": v for k, v in scores.items()}})
+    r = evaluate(pd.DataFrame(rows), n_boot=10, by=())
+    fig = plot_reliability(r)
+    bars = fig.axes[0].patches
+    n_of = {b["n"] for b in r.reliability if b["n"]}
+    assert n_of == {12, 2, 1} and len(bars) == 3
+    filled = sorted((round(p.get_x() + p.get_width() / 2, 2), p.get_facecolor()[3] > 0) for p in bars)
+    assert [f for _, f in filled] == [False, False, True], filled  # n=1 and n=2 hollow, n=12 filled
+    assert any("hollow: fewer than 5 items" in t.get_text() for t in fig.axes[0].get_legend().get_texts())

@@ -6,11 +6,10 @@ import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW
 from workbench.analysis.metrics import _axes
+from workbench.analysis.stats import SMALL_BIN  # noqa: F401  (public here too) the one rule for hollow bins
 from workbench.serialize import plain_text
 
 
-#: a reliability bin with fewer items than this is drawn hollow and its n written beside it: its accuracy is a few coin flips
-SMALL_BIN = 5
 #: room around [0, 1] on both axes, so a marker on 0 or 1 (the largest has a 6.4 pt radius) is drawn whole
 _EDGE = 0.05
 

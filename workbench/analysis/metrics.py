@@ -39,7 +39,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
+    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -476,11 +476,9 @@ def _labels_too_wide(ax, labels: list[str], spacing: float, *, fontsize: float) 
 
 
 def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
-    """Reliability diagram: one bar per confidence bin (its accuracy), labelled with its item count.
-
-    The diagonal is perfect calibration; a dot marks each bin's mean confidence.
-    Empty bins are left out.  ``ax``: axes or None.  Returns the figure.
-    """
+    """Reliability diagram: one bar per confidence bin (its accuracy), labelled with its item count; the diagonal is
+    perfect calibration, a dot each bin's mean confidence; empty bins are left out, and a bin of fewer than
+    :data:`SMALL_BIN` items is a hollow bar (the calibration figure's rule).  ``ax``: axes or None.  Returns the figure."""
     own = ax is None
     fig, ax = _axes(ax, (5, 4.5))
     rows = [b for b in report.reliability if b["n"]]
@@ -490,7 +488,8 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     if rows:
         centres = [(b["lo"] + b["hi"]) / 2 for b in rows]
         acc = [b["accuracy"] for b in rows]
-        ax.bar(centres, acc, width=width * 0.92, color="#4477aa", alpha=0.85, edgecolor="k", lw=0.6, label="accuracy of the bin")
+        ax.bar(centres, acc, width=width * 0.92, color=[(0, 0, 0, 0) if b["n"] < SMALL_BIN else (0.27, 0.47, 0.67, 0.85) for b in rows], edgecolor="k",
+               lw=0.6, label="accuracy of the bin" + (f" (hollow: fewer than {SMALL_BIN} items)" if any(b["n"] < SMALL_BIN for b in rows) else ""))
         ax.plot([b["confidence"] for b in rows], acc, "o", color="#cc3311", ms=4, label="mean confidence of the bin")
         labels = [f"n={b['n']}" for b in rows]
         rotation = 90 if _labels_too_wide(ax, labels, width, fontsize=8) else 0  # side by side they would run into each other

@@ -264,6 +264,10 @@ def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: n
     return float(delta), float(lo), float(hi)
 
 
+#: a reliability bin with fewer items than this is drawn hollow, in every reliability figure (``workbench metrics``'s
+#: bars and the calibration figure's markers), with its n beside it: its accuracy is a few coin flips
+SMALL_BIN = 5
+
 #: the smallest p-value printed as a number: below it the words are "p < 0.0001" (an exact test's tiny p is not
 #: worth more digits, and ``f"{p:.4f}"`` printed it as "p=0.0000", which reads as impossible)
 P_FLOOR = 1e-4
