@@ -220,3 +220,19 @@ def test_embeddings_and_similar_commands(runs, capsys, monkeypatch):
     from workbench.model.network import load_model
 
     assert neighbours(emb, a, 1, model=load_model("tiny"))["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_clusters_unlabelled_items_are_called_unlabelled():
+    """`workbench embeddings RUN` of a fine-tuned head's run printed "cluster 2 (n=1): — 1" for an item without a label."""
+    from types import SimpleNamespace
+
+    from workbench.cli.analysis import _clusters
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([np.eye(4)[0] * 10 + rng.standard_normal((6, 4)), np.eye(4)[1] * 10 + rng.standard_normal((3, 4))]).astype(np.float32)
+    rows = pd.DataFrame({"emotion": ["angry"] * 6 + ["", "", ""], "label": [""] * 6 + ["boredom", "", ""]})
+    lines = []
+    found = _clusters(SimpleNamespace(cluster="kmeans", k=2, seed=0), SimpleNamespace(matrix=x), rows, lines.append)
+    (line,) = [ln for ln in lines if ln.startswith("  cluster ") and "boredom" in ln]
+    assert line.endswith("(n=3): unlabelled 2, boredom 1"), lines
+    assert {"unlabelled": 2, "boredom": 1} in found["emotions_by_cluster"].values() and "—" not in "".join(lines)

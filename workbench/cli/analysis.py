@@ -242,11 +242,12 @@ def _clusters(args, emb, rows, say) -> dict | None:
     say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
     members = {}
     if "emotion" in rows.columns:
-        # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "—"
+        # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "unlabelled"
+        # (a bare "—" read as a class named "—")
         shown = rows["emotion"].fillna("").astype(str)
         if "label" in rows.columns:
             shown = shown.where(shown != "", rows["label"].fillna("").astype(str))
-        table = shown.groupby(rows["cluster"]).agg(lambda s: {str(k or "—"): int(v) for k, v in s.value_counts().items()})
+        table = shown.groupby(rows["cluster"]).agg(lambda s: {str(k or "unlabelled"): int(v) for k, v in s.value_counts().items()})
         for c, counts in table.items():
             members[str(c)] = counts
             say(f"  cluster {c} {cluster_composition(counts)}")
