@@ -491,3 +491,23 @@ def test_a_bfloat16_rows_check_allows_its_precisions_rounding_and_float32_keeps_
     assert records["float32"]["tolerance"] == 1e-4 and records["float32"]["equal"] is True
     assert records["float32"]["max_abs_difference"] < 1e-5  # float32's check stays as tight as it was
     print(records)
+
+
+def test_explain_refuses_a_class_of_another_label_set_before_the_model_loads(tmp_path, capsys):
+    """`workbench explain RUN --item X --class disgusted` on a head without that class was refused only after the
+    model loaded: the run's score columns (its model's classes) refuse it first.  The run's model here ("synthetic")
+    cannot load at all, so any other error than the class's would mean the check came after loading."""
+    import numpy as np
+
+    from test_probe import synthetic_row, write_run
+    from workbench.cli import main
+
+    rows = []
+    for i in range(3):
+        r = {k: v for k, v in synthetic_row(f"u{i}", emotion="angry").items() if not k.startswith("score_")}
+        rows.append({**r, "score_angry": 0.5, "score_boredom": 0.3, "score_neutral": 0.2, "pred": "angry", "confidence": 0.5})
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((3, 8)))
+    assert main(["explain", str(rf.path), "--item", "u0", "--class", "disgusted", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "--class: unknown class 'disgusted'; the run's model has the classes angry, boredom, neutral." in err, err
+    assert not (tmp_path / "e").exists()

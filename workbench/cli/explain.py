@@ -99,6 +99,16 @@ class _Session:
         self.methods = METHODS if args.method == "all" else (args.method,)
         self.net: Any = None
         self.other: str | None = None  # why the loaded model is not the run's, when it is not
+        if self.rf is not None and args.target is not None and args.model is None:
+            self.check_target()  # before the model loads; resolve_target checks it again against the loaded model
+
+    def check_target(self) -> None:
+        """Refuse ``--class`` when it is none of the run's classes (its score columns: a fine-tuned head's own labels),
+        so that a typo or another label set's class fails before the model loads."""
+        classes = self.rf.labels(self.rf.results())
+        if classes and self.args.target not in classes:
+            raise ConfigError(f"unknown class {self.args.target!r}; the run's model has the classes {', '.join(classes)}.",
+                              source="--class", fix=f"use one of {', '.join(classes)} (or leave it out for the predicted class).")
 
     def model(self) -> Any:
         """The model, loaded on first use: a run's own (dtype included) unless told otherwise, refused when its
