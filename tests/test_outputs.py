@@ -186,3 +186,21 @@ def test_infer_shows_info_findings_on_screen_and_in_log_txt(tmp_path, tiny_model
         assert f"{f['code']}: {f['message']}" in log, log
         assert f"happy_zh_onset0.wav: {f['code']} ({f['severity']}): {f['message']}" in buf.getvalue(), buf.getvalue()
     assert "INFO: speech_at_sample_0: the first 45 ms" in log
+
+
+def test_the_model_load_is_said_once_above_the_logs_of_a_several_file_command(tmp_path, inputs, tiny_model):
+    """`workbench demo` printed "Model loaded in 1.6s (… once for the 9 inputs …)" nine times, once per file's log;
+    each folder's log.txt keeps its own line."""
+    import io
+
+    from workbench.runs.outputs import print_logs, print_outcomes
+
+    outcomes = infer_files(list(inputs[:2]), model=tiny_model, out_dir=tmp_path / "out")
+    for show in (lambda buf: print_logs(outcomes, buf), lambda buf: print_outcomes(outcomes, show_log=True, out=buf)):
+        buf = io.StringIO()
+        show(buf)
+        text = buf.getvalue()
+        assert text.count("Model loaded in") == 1 and "once for the 2 inputs of this command, not part of any file's time" in text
+        assert text.index("Model loaded in") < text.index("== ") and "RANDOM WEIGHTS" not in text.split("== ", 1)[1]
+    for o in outcomes:
+        assert "Model loaded in" in (o.folder / "log.txt").read_text(encoding="utf-8")

@@ -13,21 +13,11 @@ from pathlib import Path
 from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_set,
                                     long_demo_file)
 from workbench.runs.driver import demo_run
-from workbench.runs.outputs import infer_files, print_outcomes
-from workbench.audio.processing import ProcessingLog
+from workbench.runs.outputs import infer_files, print_logs, print_outcomes
 from workbench.views.reporting import run_report
 
 __all__ = ["run_demo", "DEMO_DATA", "choose_model", "demo_clip", "demo_files", "demo_manifest", "demo_run", "demo_set",
            "long_demo_file"]
-
-
-def _print_logs(outcomes, out) -> None:
-    """Each file's processing log, without the per-file random-weights line (the banner is said once)."""
-    for o in outcomes:
-        print(f"\n== {o.input}", file=out)
-        steps = [s for s in o.log.steps if s.name != "random_weights"]
-        print(ProcessingLog(steps).render(), file=out)
-    print(file=out)
 
 
 def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = True, reports_dir: str = "reports") -> int:
@@ -42,7 +32,7 @@ def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = T
     files = demo_files()
     print(f"demo clips: {len(files)} files from {DEMO_DATA}")
     outcomes = infer_files(files, model=chosen, granularity="frame", embedding=True, out_dir=out)
-    _print_logs(outcomes, sys.stdout)
+    print_logs(outcomes, sys.stdout)
     print_outcomes(outcomes, show_log=False)
     print(f"outputs written under {Path(out).resolve()}")
     if report:

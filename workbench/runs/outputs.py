@@ -272,6 +272,19 @@ def _publish(tmp: Path, out_root: Path) -> Path:
     raise WorkbenchError(f"could not find a free folder name under {out_root} ({uuid.uuid4().hex})")
 
 
+def print_logs(outcomes, out=None) -> None:
+    """Each input's processing log under its name, the command's one model load said once above them (each folder's
+    log.txt keeps its own copy) and the random-weights line left to the banner (said once too)."""
+    out = out or sys.stdout
+    loads = [s for o in outcomes for s in o.log.steps if s.name == "model_load"]
+    if loads:  # above every file: no file's time ("this file's" is said in each log.txt)
+        print(ProcessingLog(loads[:1]).render().replace("not part of this file's time", "not part of any file's time"), file=out)
+    for o in outcomes:
+        print(f"\n== {o.input}", file=out)
+        print(ProcessingLog([s for s in o.log.steps if s.name not in ("random_weights", "model_load")]).render(), file=out)
+    print(file=out)
+
+
 def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
     """Print the random-weights banner (once), optional logs, a results table, every finding (info ones too), and
     again the findings that void a label (digital silence, a DC-only or signal-free input: severity ``error``)."""
@@ -279,10 +292,7 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
     if any(o.result and o.result.get("random_weights") for o in outcomes):
         print(f"!! {RANDOM_WEIGHTS_BANNER}", file=out)
     if show_log:
-        for o in outcomes:
-            print(f"\n== {o.input}", file=out)
-            print(o.log.render(), file=out)
-        print(file=out)
+        print_logs(outcomes, out)
     rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
     for o in outcomes:
         name = Path(o.input).name if o.input else "?"
