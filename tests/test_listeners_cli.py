@@ -171,3 +171,20 @@ def test_votes_that_match_no_item_name_their_ids_on_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no manifest id matches" in err and "x\\nerror: forged\\x1b[2J" in err, err
     assert not any(line.startswith("error: forged") for line in err.splitlines()), err
+
+
+def test_listeners_fix_names_the_commands_to_run(tmp_path, capsys):
+    """`workbench listeners RUN` ended its fix with "…and run again" without saying what to run."""
+    import numpy as np
+
+    from test_probe import synthetic_row, write_run
+    from workbench.cli import main
+
+    rf = write_run(tmp_path / "my run", [synthetic_row(f"u{i}", emotion="angry") for i in range(3)],
+                   np.random.default_rng(0).standard_normal((3, 4)), model="tiny")
+    assert main(["listeners", str(rf.path)]) == 2
+    fix = capsys.readouterr().err.split("fix:", 1)[1]
+    assert "`workbench datasets import-votes synthetic.csv --format FORMAT --out VOTED.csv`" in fix, fix
+    assert "crema-d-tabulated" in fix and "manifest;" in fix
+    assert "`workbench run VOTED.csv --model tiny --out NEW_RUN`, then run `workbench listeners NEW_RUN`." in fix
+    assert "run again" not in fix

@@ -30,7 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.listeners import corpus_listener_facts, listener_frame, vote_classes
+from workbench.data.listeners import FORMATS as VOTE_FILE_FORMATS, corpus_listener_facts, listener_frame, vote_classes
+from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import small_group_reason, zero_width_note
@@ -527,6 +528,18 @@ def agree_wrong_frame(results, **kwargs):
                         columns=["id", "emotion", "listener_majority", "agreement", "n_raters", "pred", "confidence", "jsd", "path"])
 
 
+def votes_fix(rf: Any) -> str:
+    """The fix for a run whose items carry no listener judgements: the commands that attach them to its manifest,
+    score that manifest again and read the listeners of the new run (a bare "run again" named no command)."""
+    manifest = str((rf.config or {}).get("manifest") or "MANIFEST")
+    model = rf.model().model or "MODEL"
+    variants = " (with this run's --variants file)" if len(rf.variants()) > 1 else ""
+    return (f"attach them to the run's manifest with `{shell_command('workbench', 'datasets', 'import-votes', manifest, '--format', 'FORMAT', '--out', 'VOTED.csv')}` "
+            f"(FORMAT: {', '.join([*VOTE_FILE_FORMATS, 'manifest'])}; or a corpus loader that reads them), score it with "
+            f"`{shell_command('workbench', 'run', 'VOTED.csv', '--model', model, '--out', 'NEW_RUN')}`{variants}, "
+            f"then run `workbench listeners NEW_RUN`.")
+
+
 def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS, agree: float = 0.75,
                   split: float = 0.5, n_boot: int = 1000, seed: int = 0, out=None) -> dict[str, ListenerReport]:
     """Listener metrics for every variant of a run; writes ``listeners.json`` through the run folder (or the folder ``out``).
@@ -572,7 +585,7 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
     if not listener_frame(df)["agreement"].notna().any():
         raise ConfigError("the run's items carry no listener judgements (no agreement / votes_<key> in the manifest).",
                           source=str(rf.path),
-                          fix="attach them with `workbench datasets import-votes` (or a corpus loader that reads them) and run again.")
+                          fix=votes_fix(rf))
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.analysis.compare import compare_results
-from workbench.analysis.listeners import agree_wrong_frame, listeners_words
+from workbench.analysis.listeners import agree_wrong_frame, listeners_words, votes_fix
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -142,7 +142,7 @@ class ListenerErrorsBrowser(_ListThenOpen):
     >>> wb.ListenerErrorsBrowser(run_dir)
     Traceback (most recent call last):
         ...
-    workbench.errors.ConfigError: ...the run's items carry no listener judgements... Fix: attach them with `workbench datasets import-votes` and run again.
+    workbench.errors.ConfigError: ...the run's items carry no listener judgements... Fix: attach them to the run's manifest with `workbench datasets import-votes ...`, then run `workbench listeners NEW_RUN`.
     """
 
     def __init__(self, run_dir: str | Path | RunFolder, variant: str | None = None, agree: float = 0.75,
@@ -153,7 +153,7 @@ class ListenerErrorsBrowser(_ListThenOpen):
         self.variant = pick_variant(self.results, variant, source=str(self.rf.path))
         if not listener_frame(self.results)["agreement"].notna().any():
             raise ConfigError("the run's items carry no listener judgements.", source=str(self.rf.path),
-                              fix="attach them with `workbench datasets import-votes` and run again.")
+                              fix=votes_fix(self.rf))
         self.browser = browser
         self._model = model
         self.agree = W.FloatSlider(value=agree, min=0.05, max=1.0, step=0.05, description="listeners agree ≥",
