@@ -86,7 +86,7 @@ NOTEBOOKS = {
         "Speech + text fusion", "Speech-only, text-only, early and late fusion under speaker-independent cross-validation.",
         "run_dir = None  # a run whose manifest has text and speaker columns; default: the demo set\ntext_model = None  # sentence-transformers name or folder",
         ["run_dir = run_dir or wb.demo_run(RUNS / 'demo_notebook')\n"
-         "fusion = wb.reporting.fusion_section(run_dir, text_model)"]),
+         "fusion = wb.reporting.fusion_section(run_dir, text_model, heading=False)  # the page's title names the section"]),
 }
 
 # Report templates (package data in workbench/templates/, run by `workbench report`): no title cell — the

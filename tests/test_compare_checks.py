@@ -139,3 +139,26 @@ def test_a_fusion_of_a_random_weights_run_says_so_in_its_section_and_its_figure(
     for marked in ({**d, "warning": RANDOM_WEIGHTS_BANNER}, {**d, "random_weights": True}):
         assert RANDOM_WEIGHTS_BANNER in str(fusion_html(marked)), marked.keys()
         assert "RANDOM WEIGHTS" in plot_fusion(marked).axes[0].get_title()
+
+
+def test_notebook_06_shows_its_fusion_title_once():
+    """Rendered notebook 06 showed "Speech + text fusion" twice: its page title and the section's own heading.  The
+    notebook asks the section for no heading; a report (whose page is not about fusion alone) keeps it."""
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    from workbench.views.reporting import fusion_html
+
+    d = {"classes": ["angry", "happy"], "folds": 2, "n_items": 8, "n_speakers": 4, "chance_uar": 0.5, "text_model": "t",
+         "checks": [], "warnings": [], "excluded": {}, "late_weights": [0.5, 0.5], "vs_speech": {},
+         "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.2, 0.8], "wa": 0.5, "wa_ci": [0.2, 0.8]}}}
+    assert str(fusion_html(d)).count("Speech + text fusion") == 1
+    assert "Speech + text fusion" not in str(fusion_html(d, heading=False)) and "<table" in str(fusion_html(d, heading=False))
+    nb = nbformat.read(Path(__file__).parents[1] / "notebooks" / "06_fusion.ipynb", as_version=4)
+    titles = [c.source for c in nb.cells if c.cell_type == "markdown" and "# Speech + text fusion" in c.source]
+    calls = [node for c in nb.cells if c.cell_type == "code" for node in ast.walk(ast.parse(c.source))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "fusion_section"]
+    assert len(titles) == 1 and len(calls) == 1
+    assert {(k.arg, getattr(k.value, "value", None)) for k in calls[0].keywords} == {("heading", False)}

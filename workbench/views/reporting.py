@@ -383,6 +383,10 @@ def flag(name: str, value: object) -> bool:
     return value
 
 
+#: the fusion section's heading in a report (a notebook whose title it is leaves it out: ``heading=False``)
+FUSION_HEADING = "<h2>Speech + text fusion</h2>"
+
+
 def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None:
     """The fusion section when the report was not asked for it: said in the page, with how to ask (the command names
     ``run_dir``, the report's run, when given; it said ``RUN``)."""
@@ -394,11 +398,12 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None
 
 
 def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *, n_boot: int = FUSION_BOOTSTRAP,
-                   reuse: bool = True) -> dict | None:
+                   reuse: bool = True, heading: bool = True) -> dict | None:
     """Speech + text fusion of the run.  With ``reuse``, a ``fusion.json`` that ``workbench fuse`` (or an earlier
     report) wrote with the same run files, text model and settings is shown as it is (the page says so) instead of
     training a text model per fold again.  ``n_boot`` defaults to ``workbench fuse``'s resamples (500 here gave the
-    same figure another interval, and never reused its ``fusion.json``)."""
+    same figure another interval, and never reused its ``fusion.json``).  ``heading=False``: no "Speech + text
+    fusion" heading, for a page whose own title it is (notebook 06 showed it twice)."""
     params = dict(text_model=text_model, n_boot=n_boot)
     try:
         d = cached_fusion(run_dir, **params) if reuse else None
@@ -406,9 +411,9 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
         if d is None:
             d = {**fuse_run(run_dir, figures=False, **params).to_dict(), "random_weights": _run(run_dir).random_weights}
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
-        show_html(f"<h2>Speech + text fusion</h2><p>Not evaluated: {esc(exc)}</p>")
+        show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {esc(exc)}</p>")
         return None
-    show_html(fusion_html(d, reused=reused))
+    show_html(fusion_html(d, reused=reused, heading=heading))
     show_figure(plot_fusion(d))
     return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
 
@@ -419,9 +424,10 @@ def _interval(value, ci, signed: bool = False) -> Markup:
     return Markup(f"{f(value)} [{f(lo)}, {f(hi)}]")
 
 
-def fusion_html(d: dict, *, reused: bool = False) -> Markup:
-    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``)."""
-    parts = ["<h2>Speech + text fusion</h2>"]
+def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Markup:
+    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``),
+    under its heading unless ``heading=False``."""
+    parts = [FUSION_HEADING] if heading else []
     if d.get("random_weights") or d.get("warning"):  # a notebook shows this section without the report's header banner
         parts.append(f"<p><b>⚠ {esc(d.get('warning') or RANDOM_WEIGHTS_BANNER)}</b> The head, speech, early and late rows come "
                      "from it; only the text row does not.</p>")
