@@ -90,3 +90,21 @@ def test_explain_words_uses_the_good_spans_and_names_the_bad_ones(tmp_path, caps
     d = json.loads((out / "explanation.json").read_text())
     assert [w["label"] for w in d["words"]["items"]] == ["first line", "third --> line"]
     assert d["words"]["left_out"]["count"] == 4 and d["words"]["left_out"]["spans"][3]["fact"] == "beyond_clip"
+
+
+@pytest.mark.parametrize("name, bad", [("t.ctm", "u 1 abc 1.0 w{i}"),  # a time that cannot be read: left out in the reader
+                                       ("t.srt", "{n}\n00:00:0x,000 --> 00:00:01,000\nw{i}\n")])
+def test_left_out_spans_count_against_the_word_cap(tmp_path, name, bad):
+    """Spans left out are spans of the file: 90,000 unreadable CTM lines beside one good one made a 22 MB
+    transcript_summary.json (every left-out span is recorded) from a 2 MB transcript, past the 5,000-word cap that
+    bounds what explain and segment hold and write."""
+    from workbench.explain.words import MAX_WORDS
+
+    n = MAX_WORDS + 10
+    if name.endswith(".ctm"):
+        text = "u 1 0.10 0.50 hello\n" + "\n".join(bad.format(i=i) for i in range(n)) + "\n"
+    else:
+        text = "1\n00:00:00,100 --> 00:00:00,500\nhello\n\n" + "\n".join(bad.format(n=i + 2, i=i) for i in range(n))
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{n + 1:,} (words|spans)"):
+        read_alignment(tmp_path / name)

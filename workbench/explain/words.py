@@ -199,12 +199,13 @@ def _bad_time(w: Word, duration: float | None) -> tuple[str, str]:
 
 
 def validate_words(words: Sequence[Word], *, duration: float | None = None, source: str = "alignment") -> Alignment:
-    """Check and sort words: at most :data:`MAX_WORDS`, labels of at most :data:`MAX_LABEL_CHARS` characters (else
-    refused); a word whose times fail (not finite, negative, ``end <= start``, ``end > duration + 20 ms``) is left out
+    """Check and sort words: at most :data:`MAX_WORDS` spans (those left out counted), labels of at most
+    :data:`MAX_LABEL_CHARS` characters (else refused); a word whose times fail (not finite, negative, ``end <= start``, ``end > duration + 20 ms``) is left out
     and named in ``left_out`` (with those ``words`` already left out when it is an :class:`Alignment`).  Refused when
     no word is left."""
-    if len(words) > MAX_WORDS:
-        raise ConfigError(f"holds {len(words):,} words; one clip's alignment holds at most {MAX_WORDS:,} "
+    n = len(words) + len(getattr(words, "left_out", []))  # a span left out is recorded too: it counts
+    if n > MAX_WORDS:
+        raise ConfigError(f"holds {n:,} words; one clip's alignment holds at most {MAX_WORDS:,} "
                           "(explain draws every word, and memory grows with them).", source=source,
                           fix="pass the alignment of this clip alone (utterance=ID for a file of several).")
     out, left = [], list(getattr(words, "left_out", []))
