@@ -110,8 +110,9 @@ def test_cached_rows_of_an_older_implementation_of_a_precision_are_scored_again_
     monkeypatch.setattr(fastpath, "_CACHE_PRECISIONS", {})
     assert run(manifest, out_dir=tmp_path / "c_bf16", model=bf16, cache_dir=tmp_path / "cache").n_cached == 0
     assert run(manifest, out_dir=tmp_path / "c_f32", model=tiny_model, cache_dir=tmp_path / "cache").n_cached == 3
-    assert fastpath.cache_precision("float32") == "float32"  # the keys of every float32 entry cached so far still hold
-    assert fastpath.cache_precision("onnx-int8").startswith("onnx-int8 (paths") and "onnxruntime" in fastpath.cache_precision("onnx-int8")
+    assert fastpath.cache_precision("float32", "cpu") == "float32"  # the keys of every float32 entry cached so far still hold
+    onnx = fastpath.cache_precision("onnx-int8", "cpu")
+    assert onnx.startswith("onnx-int8 (paths") and "onnxruntime" in onnx
 
 
 def test_interrupted_run_resumes_and_loses_no_row(tmp_path, tiny_model):
@@ -327,3 +328,15 @@ def test_a_fresh_run_decodes_its_first_chunk_while_the_model_loads_and_a_resumed
     again = RunFolder(resumed.run_dir).results(status=None)
     cols = ["id", "variant", "status", "error", "audio_seconds"] + [c for c in fresh.columns if c.startswith("score_")]
     pd.testing.assert_frame_equal(fresh[cols].reset_index(drop=True), again[cols].reset_index(drop=True))
+
+
+def test_a_precision_but_float32_is_keyed_with_its_device_kind():
+    """The CPU path of bfloat16/float16 is its own implementation (prepacked Linear layers, a time-major front end, both
+    CPU only), so a --cache-dir shared by a GPU node and a CPU node served the CUDA run's bfloat16 rows to the CPU run,
+    under the CPU path's agreement figures (cec44aa's defect across devices instead of revisions). float32 keeps its
+    key: every float32 entry cached so far is still served."""
+    from workbench.model import fastpath
+
+    assert fastpath.cache_precision("bfloat16", "cuda:0") != fastpath.cache_precision("bfloat16", "cpu")
+    assert fastpath.cache_precision("bfloat16", "cuda:1") == fastpath.cache_precision("bfloat16", "cuda:0")  # one kind
+    assert fastpath.cache_precision("float32", "cuda:0") == fastpath.cache_precision("float32", "cpu") == "float32"

@@ -152,7 +152,7 @@ class _Session:
 def _model_key(checksum: str | None, dtype: str, temperature: float | None, device: str) -> dict:
     device = "cuda" if str(device).startswith("cuda") else str(device)
     return {"checksum": checksum, "dtype": dtype, "temperature": None if temperature in (None, 1.0) else float(temperature),
-            "device": device, "forward": forward_backend(checksum, dtype, device), "path": cache_precision(dtype)}
+            "device": device, "forward": forward_backend(checksum, dtype, device), "path": cache_precision(dtype, device)}
 
 
 #: a run item's scores, recomputed by explain, must equal the row's within this (probability units), float32

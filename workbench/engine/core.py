@@ -325,7 +325,7 @@ class Engine:
     def _ctx(self) -> _Context:
         info = self.net.info
         # a tempered model's scores differ from the checkpoint's: the temperature is part of the cache key
-        dtype = cache_precision(str(info.dtype))  # a path's implementation revision too, for any precision but float32
+        dtype = cache_precision(str(info.dtype), str(info.device))  # a path's revision and device too, but float32's
         precision = dtype if getattr(info, "temperature", None) is None else f"{dtype}/T={info.temperature!r}"
         return _Context(self.audio_config, str(self.cache.root) if self.cache else None, (info.checksum or info.id, precision),
                         self.frame_embeddings, self.keep_audio, len(_labels_of(self.net)))

@@ -122,16 +122,20 @@ def versions() -> dict:
     return {"torch": _installed("torch"), "onnxruntime": ort_version(), "workbench": __version__, "paths": PATHS_REVISION}
 
 
-_CACHE_PRECISIONS: dict[str, str] = {}
+_CACHE_PRECISIONS: dict[tuple[str, str], str] = {}
 
 
-def cache_precision(dtype: str) -> str:
-    """``dtype`` as cache keys hold it: ``float32`` (the exact path) alone, any other with the path revision and its
-    runtime's version, so an older implementation's rows (bfloat16 before packing: up to 6e-4 off) are never served."""
-    if dtype != "float32" and dtype not in _CACHE_PRECISIONS:
+def cache_precision(dtype: str, device: str) -> str:
+    """``dtype`` as cache keys hold it: ``float32`` (the exact path) alone, any other with the path revision, its
+    runtime's version and the device kind (``cpu``, ``cuda``), so an older implementation's rows (bfloat16 before
+    packing: up to 6e-4 off) are never served, nor another device's: the CPU path is its own implementation (prepacked
+    bfloat16 Linear layers, a time-major front end), and a ``--cache-dir`` shared by GPU and CPU nodes served a CUDA
+    run's bfloat16 rows to a CPU run under the CPU path's agreement figures."""
+    kind = "cuda" if str(device).startswith("cuda") else str(device)
+    if dtype != "float32" and (dtype, kind) not in _CACHE_PRECISIONS:
         runtime = f"onnxruntime {ort_version()}" if dtype.startswith("onnx-") else f"torch {_installed('torch')}"
-        _CACHE_PRECISIONS[dtype] = f"{dtype} (paths {PATHS_REVISION}, {runtime})"
-    return _CACHE_PRECISIONS.get(dtype, dtype)
+        _CACHE_PRECISIONS[(dtype, kind)] = f"{dtype} (paths {PATHS_REVISION}, {runtime}, {kind})"
+    return _CACHE_PRECISIONS.get((dtype, kind), dtype)
 
 
 def record_path(checksum: str) -> Path:
