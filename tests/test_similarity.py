@@ -250,3 +250,15 @@ def test_a_reference_manifests_clips_that_are_no_readable_files_are_left_out_and
     note = next(n for n in r["notes"] if n.startswith("left out 4 clip(s) of the manifest that are not readable files"))
     assert "https://example.invalid/x.wav (a URL: clips are read from local files only" in note
     assert "pipe.wav (not a regular file" in note and "/dev/zero (not a regular file" in note and "gone.wav" in note
+
+
+def test_a_left_out_reference_clip_is_named_by_a_bounded_path(tmp_path):
+    """Six URLs of 9,900 characters (a manifest field holds up to 10,000) made the reference line on the screen 50 KB
+    long: each left-out clip is now named by the start of its path and its length, and the reason stays."""
+    from workbench.analysis.similarity import reference_set
+
+    rows = ["id,path"] + [f"u{k},https://example.invalid/{'a' * 9_900}{k}.wav" for k in range(6)]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    note = next(n for n in reference_set(str(tmp_path / "m.csv")).notes if n.startswith("left out"))
+    assert len(note) < 2_000, len(note)
+    assert "left out 6 clip(s)" in note and "a URL" in note and "9,929 characters" in note

@@ -94,6 +94,8 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
 
 #: unreadable reference clips named in the note (all are counted)
 LEFT_OUT_NAMED = 5
+#: the characters of a left-out clip's path the note shows (then its length)
+NAMED_PATH_CHARS = 120
 
 
 def _readable_clips(manifest: Manifest, notes: list[str]) -> Manifest:
@@ -102,7 +104,9 @@ def _readable_clips(manifest: Manifest, notes: list[str]) -> Manifest:
     refused for one such clip, with a fix naming `workbench run --skip-missing`, an option ``similar`` does not have."""
     kept, gone = [], []
     for it in manifest.items:
-        problem = file_problem(it.path, manifest.resolve(it))
+        # the path named by its start and length: a field holds up to 10,000 characters, and six made a 50 KB line
+        said = it.path if len(it.path) <= NAMED_PATH_CHARS else f"{it.path[:NAMED_PATH_CHARS]}… ({len(it.path):,} characters)"
+        problem = file_problem(said, manifest.resolve(it))
         (gone if problem else kept).append(problem or it)
     if gone:
         notes.append(f"left out {len(gone)} clip(s) of the manifest that are not readable files: "
