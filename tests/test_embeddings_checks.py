@@ -142,3 +142,20 @@ def test_the_embedding_map_escapes_variant_column_and_values_in_its_plotly_html(
     assert "&lt;img src=x onerror=alert(1)&gt; (3)" in [t.name for t in w.plot.data]
     with pytest.raises(ValueError, match=r"color_by='nope' is not a column.*'correct'.*'speaker'"):
         EmbeddingMap(rf.path, variant=payload, color_by="nope")
+
+
+def test_distinct_embeddings_beside_one_large_constant_coordinate_are_not_merged():
+    """The rounding level was measured against the largest value of the whole matrix: six embeddings that differ by
+    up to 6e-3 in 767 coordinates of magnitude 1e-3 (exact in float32 to 1e-10), beside one coordinate of 1000 in all
+    of them (a transformer's 'massive activation' is such a near-constant outlier), were said to be identical and
+    projected as one point, while PCA draws them apart. Each coordinate's rounding is now its own magnitude's, floored
+    at the typical coordinate's (a coordinate near zero keeps the noise floor of the others)."""
+    rng = np.random.default_rng(0)
+    x = (1e-3 * rng.standard_normal((6, 768))).astype(np.float32)
+    x[:, 0] = 1000.0
+    assert identical_words(x) == ""
+    assert np.ptp(project(x, "pca"), axis=0).max() > 1e-3
+    near_zero = np.tile(rng.standard_normal(32).astype(np.float32), (5, 1))
+    near_zero[:, 7] = 0.0
+    near_zero[2, 7] = 1e-9  # float32 rounding noise of a coordinate that is zero: still one point
+    assert "rounding level" in identical_words(near_zero)

@@ -75,9 +75,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 # projection and clustering
 # ---------------------------------------------------------------------------
-#: embeddings whose every coordinate spreads by at most this many units in the last place of their largest value are
-#: the same point: a projection of them would draw float rounding noise (PCA of five bitwise identical embeddings drew
-#: two points 1e-15 apart, stretched to fill the axes)
+#: embeddings whose every coordinate spreads by at most this many units in the last place of its own largest value (or
+#: of the typical coordinate's, when below) are the same point: a projection of them would draw float rounding noise
+#: (PCA of five bitwise identical embeddings drew two points 1e-15 apart, stretched to fill the axes)
 ROUNDING_ULPS = 64
 
 
@@ -88,9 +88,13 @@ def identical_words(x: np.ndarray) -> str:
         return ""
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
     wide = x.astype(np.float64)
-    spread, scale = float(np.ptp(wide, axis=0).max()), float(np.abs(wide).max())
-    if spread > ROUNDING_ULPS * float(np.finfo(dtype).eps) * scale:
+    # each coordinate against its own magnitude: measured against the matrix's largest value, one large constant
+    # coordinate (1000 beside values of 1e-3) made embeddings 6e-3 apart "identical"; floored at the median
+    # coordinate's, so a coordinate near zero keeps the others' noise floor
+    spreads, column = np.ptp(wide, axis=0), np.abs(wide).max(axis=0)
+    if (spreads > ROUNDING_ULPS * float(np.finfo(dtype).eps) * np.maximum(column, np.median(column))).any():
         return ""
+    spread = float(spreads.max())
     how = "bitwise" if spread == 0 else f"largest spread {spread:.1e}, at {dtype.name} rounding level"
     return f"all {len(x)} embeddings are identical ({how}): they are one point, and the projection draws them as one"
 
