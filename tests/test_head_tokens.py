@@ -51,6 +51,10 @@ def test_the_labels_read_without_the_network_are_the_ones_funasr_loads(tmp_path,
     (b"calm\nte\x1b[2Jnse\n", "the label of line 2 of tokens.txt, te\\x1b[2Jnse, holds a control character"),
     (b"calm\n\xe2\x80\xaeesnet\n", "the label of line 2 of tokens.txt, \\u202eesnet, holds"),
     ("calm\nte\u2028nse\n".encode(), "the label of line 2 of tokens.txt, te\\u2028nse, holds"),
+    # two labels that every screen shows alike: a zero-width space, a soft hyphen, composed against decomposed é
+    ("calm\ncalm\u200b\n".encode(), "(repeated as shown: 'calm', 'calm\\u200b')"),
+    ("calm\nca\u00adlm\n".encode(), "(repeated as shown: 'calm', 'ca\\xadlm')"),
+    ("caf\u00e9\ncafe\u0301\n".encode(), "(repeated as shown: "),
 ])
 def test_import_votes_refuses_a_head_whose_labels_cannot_be_classes(tmp_path, capsys, tokens, says):
     d = head(tmp_path, "h", tokens)

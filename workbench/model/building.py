@@ -19,6 +19,7 @@ import re
 import stat
 import sys
 import time
+import unicodedata
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -276,14 +277,24 @@ def _label_mapping(tokens: list[str], name: str) -> tuple[list[str], list[int], 
     used = [k for k, ok in zip(keys, valid) if ok]
     seen = Counter(used)  # used.count(k) for each k was quadratic: 20,000 labels took 6.7 s
     bad = sorted({k for k in used if not k or seen[k] > 1 or k != k.strip()})
-    if len(used) < 2 or bad:
+    looks = Counter(map(_as_shown, set(used)))  # 'calm' and 'calm\u200b' are two classes every screen shows alike
+    alike = sorted(k for k in set(used) if looks[_as_shown(k)] > 1)
+    if len(used) < 2 or bad or alike:
         raise ModelError(
             f"checkpoint tokens do not name a label set: {', '.join(shown(t, 40) for t in tokens[:12])}{' …' if len(tokens) > 12 else ''}"
-            + (f" (empty or repeated: {', '.join(shown(k, 40) if k else 'a blank line' for k in bad)})" if bad else " (fewer than two used labels)") + ".",
+            + (f" (empty or repeated: {', '.join(shown(k, 40) if k else 'a blank line' for k in bad)})" if bad else "")
+            + (f" (repeated as shown: {', '.join(shown(k, 40) for k in alike[:12])}{' …' if len(alike) > 12 else ''})" if alike else "")
+            + ("" if bad or alike else " (fewer than two used labels)") + ".",
             source=name,
             fix="use an emotion2vec+ 9-class checkpoint, or one written by `workbench finetune` (one distinct label per line of tokens.txt).",
         )
     return used, [i for i, ok in enumerate(valid) if ok], valid
+
+
+def _as_shown(label: str) -> str:
+    """``label`` as a screen shows it: composed (NFC: 'e' + U+0301 is 'é'), without the invisible format characters
+    (zero-width space, soft hyphen, joiners: Unicode category Cf)."""
+    return "".join(c for c in unicodedata.normalize("NFC", label) if unicodedata.category(c) != "Cf")
 
 
 #: the most bytes a checkpoint's tokens.txt may hold: one label a line (nine lines, or a head's few dozen)
