@@ -71,7 +71,7 @@ import numpy as np
 from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import strict_json  # noqa: F401  (public here too)
-from workbench.serialize import load_yaml_file
+from workbench.serialize import load_yaml_file, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
@@ -169,10 +169,10 @@ def _row_fix(res: Any, item_id: str, variant: str | None) -> str:
     ids = list(dict.fromkeys(res["id"].astype(str)))
     if item_id in ids:  # the id is there, the variant is not
         have = list(dict.fromkeys(res.loc[res["id"].astype(str) == item_id, "variant"].astype(str)))
-        return f"{item_id!r} was scored in the variant(s) {have}: pass one of them."
+        return f"{shown(item_id, 80)} was scored in the variant(s) {shown(have, 200)}: pass one of them."
     close = difflib.get_close_matches(item_id, ids, n=3, cutoff=0.6)
-    return (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "") + \
-        f"The run has {len(ids)} item id(s) (the id column of results.parquet), e.g. {', '.join(map(repr, ids[:3]))}."
+    return (f"did you mean {' or '.join(shown(c, 80) for c in close)}? " if close else "") + \
+        f"The run has {len(ids)} item id(s) (the id column of results.parquet), e.g. {', '.join(shown(c, 80) for c in ids[:3])}."
 
 
 class RunFolder(Artifacts):
@@ -417,7 +417,9 @@ class RunFolder(Artifacts):
         if variant is not None:
             sel = sel[sel["variant"].astype(str) == str(variant)]
         if sel.empty:
-            raise RunFolderError(f"has no row for {item_id!r}{f' [{variant}]' if variant else ''}.", source=str(self.path),
+            # the id and variant cut to a line: a 40,000-character --item was echoed whole (a 75 KB error)
+            raise RunFolderError(f"has no row for {shown(str(item_id), 80)}{f' [{shown(str(variant), 40)}]' if variant else ''}.",
+                                 source=str(self.path),
                                  fix=_row_fix(res, str(item_id), variant))
         return sel.iloc[0].to_dict()
 
