@@ -262,3 +262,19 @@ def test_a_left_out_reference_clip_is_named_by_a_bounded_path(tmp_path):
     note = next(n for n in reference_set(str(tmp_path / "m.csv")).notes if n.startswith("left out"))
     assert len(note) < 2_000, len(note)
     assert "left out 6 clip(s)" in note and "a URL" in note and "9,929 characters" in note
+
+
+def test_links_outside_a_folder_are_named_by_bounded_paths(tmp_path):
+    """The note named each of five link targets whole: paths of ~3,000 characters (PATH_MAX is 4,096) made it 15 KB."""
+    import os
+
+    from workbench.data.corpora.folder import prepare_folder
+
+    deep = tmp_path.joinpath(*["d" * 240] * 12)
+    deep.mkdir(parents=True)
+    (deep / "x.wav").write_bytes(b"RIFF")
+    (tmp_path / "f").mkdir()
+    for k in range(6):
+        os.symlink(deep / "x.wav", tmp_path / "f" / f"l{k}.wav")
+    note = next(n for n in prepare_folder(tmp_path / "f").notes if "outside the folder" in n)
+    assert note.startswith("6 file(s) are links to files outside the folder") and len(note) < 2_000, len(note)

@@ -15,6 +15,15 @@ from workbench.errors import ConfigError, printable, without_controls
 FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
 
 
+#: the characters of a path a note shows (PATH_MAX is 4,096: five whole link targets made a 15 KB note)
+NOTE_PATH_CHARS = 120
+
+
+def _cut(path: str) -> str:
+    """``path`` as a note names it: its start and its end around an ellipsis when it is long (the file name stays)."""
+    return path if len(path) <= NOTE_PATH_CHARS else f"{path[:NOTE_PATH_CHARS // 2]}…{path[-NOTE_PATH_CHARS // 2:]}"
+
+
 def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False, speaker_pattern: str | None = None) -> Manifest:
     """A manifest of every audio file under ``folder`` (sorted; hidden files and folders skipped).
 
@@ -82,7 +91,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     away = [(r.as_posix(), str(p.resolve())) for p, r in zip(files, rels) if not p.resolve().is_relative_to(root)]
     if away:
         notes.append(f"{len(away)} file(s) are links to files outside the folder, read where they point: "
-                     f"{printable(', '.join(f'{r} -> {t}' for r, t in away[:5]))}{' …' if len(away) > 5 else ''}")
+                     f"{printable(', '.join(f'{_cut(r)} -> {_cut(t)}' for r, t in away[:5]))}{' …' if len(away) > 5 else ''}")
     if unmatched:
         notes.append(f"{len(unmatched)} of {len(items)} file(s) have no speaker: the speaker pattern '{printable(speaker_pattern)}' does not "
                      f"match their paths ({printable(', '.join(unmatched[:5]))}{' …' if len(unmatched) > 5 else ''})")
