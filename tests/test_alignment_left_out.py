@@ -108,3 +108,20 @@ def test_left_out_spans_count_against_the_word_cap(tmp_path, name, bad):
     (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=f"{n + 1:,} (words|spans)"):
         read_alignment(tmp_path / name)
+
+
+def test_a_left_out_spans_text_reaches_json_escaped_where_a_terminal_would_act_on_it(tmp_path, capsys, tiny_model):
+    """`segment --transcript --json` printed a left-out span's text into the JSON as it was: JSON escapes only
+    U+0000-U+001F, so a C1 control (U+009B is a terminal's one-byte CSI), a right-to-left override and a line separator
+    reached the screen raw. strict_json now writes them as \\u escapes (the same JSON once parsed)."""
+    t = np.arange(2 * SR) / SR
+    sf.write(tmp_path / "talk.wav", (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), SR)
+    evil = "x\x9b2J\u202eevil\u2028y\x85z"
+    (tmp_path / "t.srt").write_text(f"1\n00:00:00,100 --> 00:00:00,900\nok\n\n2\n00:00:01,500 --> 00:00:01,000\n{evil}\n",
+                                    encoding="utf-8")
+    rc = main(["segment", str(tmp_path / "talk.wav"), "--transcript", str(tmp_path / "t.srt"), "--model", "tiny",
+               "--out", str(tmp_path / "o"), "--json"])
+    out = capsys.readouterr().out
+    assert rc == 1 and not any(c in out for c in "\x9b\u202e\u2028\x85"), repr(out[-400:])
+    assert json.loads(out)["left_out"]["spans"][0]["text"] == " ".join(evil.split())  # as read (whitespace runs are one space)
+    assert not any(c in (tmp_path / "o" / "transcript_summary.json").read_text(encoding="utf-8") for c in "\x9b\u202e")

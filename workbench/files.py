@@ -31,6 +31,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -227,9 +228,30 @@ def json_default(o: Any):
     return str(o)
 
 
+#: a character JSON text may hold raw that is not printable ASCII (the structure's own are spaces and line ends)
+_NOT_PLAIN = re.compile(r"[^\n\x20-\x7e]")
+
+
+def _json_escape(match: re.Match) -> str:
+    """A character a screen would act on or hide (C1 controls, text-direction overrides, line separators, unpaired
+    surrogates) as its JSON ``\\u`` escape; any other character as it is."""
+    c = match.group()
+    if c.isprintable():
+        return c
+    n = ord(c)
+    if n > 0xFFFF:  # a JSON escape is UTF-16: a surrogate pair
+        n -= 0x10000
+        return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+    return f"\\u{n:04x}"
+
+
 def strict_json(payload: Any, *, indent: int | None = 2) -> str:
-    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``)."""
-    return json.dumps(json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
+    """``payload`` as strict JSON: NaN and ±inf become ``null``, numpy values plain numbers (never bare ``NaN``), and
+    every character that is not printable as its ``\\u`` escape (JSON escapes only U+0000-U+001F itself: a C1 control
+    such as U+009B, a terminal's one-byte CSI, or a right-to-left override reached the screen raw, and the CLI's
+    terminal guard then wrote it as a Python escape, which is not JSON)."""
+    text = json.dumps(json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=json_default)
+    return _NOT_PLAIN.sub(_json_escape, text)
 
 
 def json_safe(o: Any) -> Any:
