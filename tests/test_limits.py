@@ -285,6 +285,21 @@ def test_manifest_folder_names_fifos_and_broken_links(tmp_path):
     assert len(m.notes) == 1 and "pipe.wav (not a regular file)" in m.notes[0] and "broken.wav (a broken link" in m.notes[0]
 
 
+def test_broken_links_in_a_folder_are_named_by_bounded_targets(tmp_path):
+    """The unusable-files note printed each broken link's target whole: ten targets of ~3,000 characters made it 30 KB."""
+    from workbench.data.corpora import prepare_folder
+
+    sf.write(tmp_path / "ok.wav", np.zeros(1600, np.float32), 16000)
+    target = "/" + "/".join(["d" * 240] * 12) + "/gone.wav"
+    for k in range(12):
+        os.symlink(target + str(k), tmp_path / f"broken{k}.wav")
+    m = prepare_folder(tmp_path)
+    assert [it.id for it in m.items] == ["ok"]
+    note = next(n for n in m.notes if "a broken link" in n)
+    assert note.count("a broken link to") == 10 and note.endswith(" …") and len(note) < 2_500, len(note)
+    assert "gone.wav0)" in note  # the file name of the target stays
+
+
 @pytest.mark.parametrize("with_file", [True, False])
 def test_emodb_prepare_says_whether_it_found_erkennung(tmp_path, with_file):
     from workbench.data.corpora import prepare_emodb

@@ -51,7 +51,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
         if p.is_file():
             files.append(p)
         elif p.is_symlink() and not p.exists():
-            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {os.readlink(p)})")
+            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {_cut(os.readlink(p))})")
         elif not p.is_dir():  # a FIFO, socket or device would block or mislead a decoder
             unusable.append(f"{p.relative_to(root).as_posix()} (not a regular file)")
     if not files:
