@@ -284,6 +284,22 @@ def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
     assert "a run folder was scored by its own model" in capsys.readouterr().err
 
 
+
+def test_cli_finetune_json_is_strict_json(emodb_manifest, tmp_path, capsys):
+    """`finetune --json` printed json.dumps(card) where every other --json prints strict_json: a C1 control (U+009B, a
+    terminal's one-byte CSI) or a right-to-left override in a path of the card (here the run folder named after --out)
+    reached the screen raw. strict_json writes them as \\u escapes (the same document once parsed)."""
+    from workbench.cli import main
+    from workbench.files import strict_json
+
+    out = tmp_path / "head\x9b2J\u202eevil"
+    code = main(["finetune", str(emodb_manifest), "--model", "tiny", "--out", str(out), "--no-evaluation", "--bootstrap", "20", "--json"])
+    printed = capsys.readouterr().out
+    assert code == 0 and not any(c in printed for c in "\x9b\u202e"), repr(printed[:400])
+    card = json.loads((out / "training_card.json").read_text(encoding="utf-8"))
+    assert json.loads(printed) == card and printed.strip() == strict_json(card)
+    assert "\u202e" in card["data"]["run_dir"]  # the character is there, escaped
+
 @pytest.mark.slow  # ~30 s on 2 shared cores: occlusion runs the network once per window
 def test_explain_a_class_the_nine_lack(emodb_head):
     from workbench.explain.explanation import explain_clip

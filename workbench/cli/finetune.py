@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
 from workbench.errors import ConfigError
+from workbench.files import strict_json
 from workbench.paths import shell_command
 from workbench.cli.common import (
     seed_value, bootstrap_count, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
@@ -101,7 +101,7 @@ def cmd_finetune(args) -> int:
                       unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
                       evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
-    print(json.dumps(result.card, indent=2, ensure_ascii=False) if args.json else result.render())
+    print(strict_json(result.card) if args.json else result.render())
     if not args.json:
         print("use it with " + shell_command("--model", result.out))
     return EXIT_OK
