@@ -139,6 +139,28 @@ def test_a_run_items_words_column_reaches_explanation_json_on_the_segments_clock
     assert "shifted by -2 s to the segment" in d["words"]["source"]
 
 
+
+@pytest.mark.slow
+def test_a_segment_shows_only_the_left_out_spans_of_the_file_that_touch_it(tmp_path, tiny_model, capsys):
+    """`explain RUN --item SEG` named every left-out span of the file for each of its segments; now those timed within
+    (or across) the segment, the untimed ones (they could be anywhere) and a count of the file's others."""
+    from workbench.runs.driver import run
+
+    y = padded_clip()
+    sf.write(tmp_path / "long.wav", np.concatenate([y, y]), SR, subtype="FLOAT")
+    (tmp_path / "long.ctm").write_text("long 1 0.40 0.50 first\nlong 1 0.60 0.00 early\nlong 1 1.00 -0.50 back\n"
+                                      "long 1 2.40 0.50 second\nlong 1 2.70 0.00 inside\nlong 1 x 0.50 nowhen\n")
+    (tmp_path / "m.csv").write_text("id,path,start,duration,words\nseg,long.wav,2.0,1.4,long.ctm\n")
+    run(tmp_path / "m.csv", out_dir=tmp_path / "run", model=tiny_model, workers=0)
+    out = tmp_path / "ex"
+    assert main(["explain", str(tmp_path / "run"), "--item", "seg", "--method", "occlusion", "--steps", "4",
+                 "--randomisation", "none", "--out", str(out)]) == 0
+    capsys.readouterr()
+    d = json.loads((out / "explanation.json").read_text())
+    assert [w["label"] for w in d["words"]["items"]] == ["second"]
+    assert sorted(r["text"] for r in d["words"]["left_out"]["spans"]) == ["inside", "nowhen"]
+    assert "2 other left-out spans of the file fall outside the segment" in d["words"]["source"]
+
 def test_a_clip_too_short_for_praat_says_so_in_the_figure_instead_of_failing(explained):
     import matplotlib.pyplot as plt
 

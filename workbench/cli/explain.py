@@ -208,11 +208,21 @@ def _item_words(session: _Session, item_id: str | None, duration: float) -> tupl
     if segment:
         inside = [Word(max(w.start - start, 0.0), min(w.end - start, duration), w.label, w.line) for w in words
                   if w.end > start and w.start < start + duration]
-        left_out = words.left_out  # the file's spans that cannot be read: said, wherever they were meant to be
+        # the file's spans that cannot be read: those timed within (or across) the segment, and the untimed (anywhere)
+        left_out = [r for r in words.left_out if _touches(r, start, start + duration)]
+        others = len(words.left_out) - len(left_out)
         words = validate_words(inside, duration=duration, source=where)
         words.left_out[:0] = left_out
-        where += f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it)"
+        where += (f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it"
+                  + (f"; {others} other left-out span{'s' if others != 1 else ''} of the file {'fall' if others != 1 else 'falls'} outside the segment" if others else "")
+                  + ")")
     return words, where
+
+
+def _touches(span: dict, start: float, end: float) -> bool:
+    """Whether a left-out span (file times, possibly reversed) lies within or across ``start``–``end``; untimed: yes."""
+    times = [float(t) for t in (span.get("start"), span.get("end")) if t is not None]
+    return not times or (max(times) >= start and min(times) <= end)
 
 
 def _words_digest(words: Any, where: str | None) -> str | None:
