@@ -245,3 +245,30 @@ def test_intervals_from_too_few_items_say_their_n_and_are_flagged():
     t, p, _ = random_labels(MIN_ITEMS, seed=1)
     enough = evaluate(_results(t, p), n_boot=50)
     assert "few_items" not in enough.to_dict()["flags"]
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_the_reliability_figure_carries_the_few_items_flag_like_the_ece_line():
+    """The screen flags the ECE interval of a 3-item run and the confusion figure's title carries the flag; the
+    reliability figure's title gave "ECE 0.211 [0.208, 0.215] over 3 items" with no flag."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.groups import MIN_ITEMS
+    from workbench.analysis.metrics import plot_reliability
+
+    few = evaluate(_results(["angry", "happy", "happy"], ["angry", "happy", "sad"]), n_boot=50)
+    fig = plot_reliability(few)
+    title = fig.axes[0].get_title().replace("\n", " ")
+    assert f"ECE {few.ece:.3f} [{few.ece_ci[0]:.3f}, {few.ece_ci[1]:.3f}] over 3 items" in title
+    assert f"!! intervals from only 3 item(s) (< {MIN_ITEMS}," in title and fig.axes[0].title.get_color() == "crimson"
+    fig.canvas.draw()
+    box = fig.axes[0].title.get_window_extent()
+    assert box.y1 <= fig.bbox.y1 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # wrapped and room made: nothing clipped
+    plt.close(fig)
+    t, p, _ = random_labels(MIN_ITEMS, seed=1)
+    fig = plot_reliability(evaluate(_results(t, p), n_boot=50))
+    assert "!!" not in fig.axes[0].get_title()
+    plt.close(fig)

@@ -306,7 +306,6 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     )
 
 
-
 def metrics_file_name(restrict: bool) -> str:
     """``metrics.json``, or ``metrics_restricted.json`` for ``--restrict`` (which never overwrites the unrestricted one)."""
     return "metrics_restricted.json" if restrict else "metrics.json"
@@ -503,9 +502,11 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_xlabel("confidence", fontsize=10)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(figure_text(f"{report.variant}: ECE {report.ece:.3f} [{report.ece_ci[0]:.3f}, {report.ece_ci[1]:.3f}] over {sum(b['n'] for b in rows)} items"), fontsize=11)
+    title = flagged_title(f"{figure_text(report.variant)}: ECE {report.ece:.3f} [{report.ece_ci[0]:.3f}, {report.ece_ci[1]:.3f}] over {sum(b['n'] for b in rows)} items",
+                          {k: v for k, v in report.flags().items() if k == "few_items"}, width_in=fig.get_size_inches()[0] - 0.3)
+    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the ECE line's few-items flag, as on screen
     if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
-        _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.35)
+        _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.15 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
 
 
