@@ -136,7 +136,7 @@ def test_a_run_items_words_column_reaches_explanation_json_on_the_segments_clock
         items = d["words"]["items"]
         assert [w["label"] for w in items] == labels and (items[0]["start_s"], items[0]["end_s"]) == pytest.approx(first)
         assert "words column of" in d["words"]["source"] and f"words ({len(labels)}, from words column" in screen
-    assert "shifted by -2 s to the segment" in d["words"]["source"]
+    assert "shifted by -2 s to the segment" in d["words"]["source"] and "left-out spans are named" not in d["words"]["source"]
 
 
 
@@ -160,6 +160,10 @@ def test_a_segment_shows_only_the_left_out_spans_of_the_file_that_touch_it(tmp_p
     assert [w["label"] for w in d["words"]["items"]] == ["second"]
     assert sorted(r["text"] for r in d["words"]["left_out"]["spans"]) == ["inside", "nowhen"]
     assert "2 other left-out spans of the file fall outside the segment" in d["words"]["source"]
+    # the words are in the segment's clock, the left-out spans in the file's: said, so that 2.700 s is not misread
+    assert "the left-out spans are named by the file's lines and times, not the segment's" in d["words"]["source"]
+    assert [r["start"] for r in d["words"]["left_out"]["spans"] if r["text"] == "inside"] == [2.7]
+
 
 def test_a_clip_too_short_for_praat_says_so_in_the_figure_instead_of_failing(explained):
     import matplotlib.pyplot as plt

@@ -215,6 +215,7 @@ def _item_words(session: _Session, item_id: str | None, duration: float) -> tupl
         words.left_out[:0] = left_out
         where += (f" (file times shifted by -{start:g} s to the segment; {len(inside)} of the alignment's words fall inside it"
                   + (f"; {others} other left-out span{'s' if others != 1 else ''} of the file {'fall' if others != 1 else 'falls'} outside the segment" if others else "")
+                  + ("; the left-out spans are named by the file's lines and times, not the segment's" if left_out else "")
                   + ")")
     return words, where
 
