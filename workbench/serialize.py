@@ -91,6 +91,16 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
+#: the characters of a path a note names (its start and its end, around an ellipsis)
+NOTE_PATH_CHARS = 120
+
+
+def cut_middle(text: str, limit: int = NOTE_PATH_CHARS) -> str:
+    """``text`` as a note names it: whole up to ``limit`` characters, else its start and its end around an ellipsis
+    (a path keeps its file name); a note of several paths stays a few lines."""
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-(limit // 2):]}"
+
+
 # ---------------------------------------------------------------------------
 # YAML
 # ---------------------------------------------------------------------------

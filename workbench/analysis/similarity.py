@@ -32,6 +32,7 @@ from workbench.engine.core import Engine, WorkItem, score_sources
 from workbench.engine.findings import NO_SOUND
 from workbench.engine.prediction_cache import default_cache_dir, PredictionCache
 from workbench.errors import ConfigError, printable
+from workbench.serialize import NOTE_PATH_CHARS, cut_middle
 from workbench.model.ref import ModelRef
 from workbench.paths import file_problem, refuse_url
 
@@ -94,9 +95,6 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
 
 #: unreadable reference clips named in the note (all are counted)
 LEFT_OUT_NAMED = 5
-#: the characters of a left-out clip's path the note shows (then its length)
-NAMED_PATH_CHARS = 120
-
 
 def _readable_clips(manifest: Manifest, notes: list[str]) -> Manifest:
     """The manifest's items whose path is a regular file; the others (missing, a URL, a pipe, a device, a folder) are
@@ -105,7 +103,7 @@ def _readable_clips(manifest: Manifest, notes: list[str]) -> Manifest:
     kept, gone = [], []
     for it in manifest.items:
         # the path named by its start and length: a field holds up to 10,000 characters, and six made a 50 KB line
-        said = it.path if len(it.path) <= NAMED_PATH_CHARS else f"{it.path[:NAMED_PATH_CHARS]}… ({len(it.path):,} characters)"
+        said = it.path if len(it.path) <= NOTE_PATH_CHARS else f"{cut_middle(it.path)} ({len(it.path):,} characters)"
         problem = file_problem(said, manifest.resolve(it))
         (gone if problem else kept).append(problem or it)
     if gone:

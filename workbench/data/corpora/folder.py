@@ -10,18 +10,10 @@ from pathlib import Path
 from workbench.data.corpora.common import empty_files_note
 from workbench.data.manifest import generic_emotion, Item, Manifest
 from workbench.errors import ConfigError, printable, without_controls
+from workbench.serialize import cut_middle  # paths in notes: PATH_MAX is 4,096, five whole link targets made a 15 KB note
 
 #: what ``prepare_folder`` picks up: everything the decoder reads
 FOLDER_AUDIO_EXTS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".wma", ".amr", ".3gp", ".mka", ".caf"}
-
-
-#: the characters of a path a note shows (PATH_MAX is 4,096: five whole link targets made a 15 KB note)
-NOTE_PATH_CHARS = 120
-
-
-def _cut(path: str) -> str:
-    """``path`` as a note names it: its start and its end around an ellipsis when it is long (the file name stays)."""
-    return path if len(path) <= NOTE_PATH_CHARS else f"{path[:NOTE_PATH_CHARS // 2]}…{path[-NOTE_PATH_CHARS // 2:]}"
 
 
 def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False, speaker_pattern: str | None = None) -> Manifest:
@@ -51,7 +43,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
         if p.is_file():
             files.append(p)
         elif p.is_symlink() and not p.exists():
-            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {_cut(os.readlink(p))})")
+            unusable.append(f"{p.relative_to(root).as_posix()} (a broken link to {cut_middle(os.readlink(p))})")
         elif not p.is_dir():  # a FIFO, socket or device would block or mislead a decoder
             unusable.append(f"{p.relative_to(root).as_posix()} (not a regular file)")
     if not files:
@@ -91,7 +83,7 @@ def prepare_folder(folder: str | os.PathLike, *, label_from_folder: bool = False
     away = [(r.as_posix(), str(p.resolve())) for p, r in zip(files, rels) if not p.resolve().is_relative_to(root)]
     if away:
         notes.append(f"{len(away)} file(s) are links to files outside the folder, read where they point: "
-                     f"{printable(', '.join(f'{_cut(r)} -> {_cut(t)}' for r, t in away[:5]))}{' …' if len(away) > 5 else ''}")
+                     f"{printable(', '.join(f'{cut_middle(r)} -> {cut_middle(t)}' for r, t in away[:5]))}{' …' if len(away) > 5 else ''}")
     if unmatched:
         notes.append(f"{len(unmatched)} of {len(items)} file(s) have no speaker: the speaker pattern '{printable(speaker_pattern)}' does not "
                      f"match their paths ({printable(', '.join(unmatched[:5]))}{' …' if len(unmatched) > 5 else ''})")
