@@ -184,6 +184,11 @@ def test_an_export_of_another_checkpoint_is_not_trusted(auto_net, tiny_model):
         del undigested["graph_sha256"]  # an export verified by a workbench that recorded no digests: made again
         verified_path.write_text(json.dumps(undigested))
         assert fastpath.cached_export(tiny_model.info.checksum) is None
+        older = json.loads(original)  # graphs built by an older recipe (slower, or other values): exported again
+        for revision in (fastpath.EXPORT_REVISION - 1, None):
+            older["export_revision"] = revision
+            verified_path.write_text(json.dumps(older))
+            assert fastpath.cached_export(tiny_model.info.checksum) is None
     finally:
         verified_path.write_text(original)
 

@@ -184,6 +184,29 @@ def test_int8_graph_is_quantised_and_compared(exported):
     assert a["cosine_min"] > 0.99
 
 
+def test_the_front_end_is_exported_as_matmuls_that_int8_takes_but_the_layer_on_the_wave(exported, tiny_model):
+    """Export revision 2: the conv front end time-major as MatMuls (no Conv, no transposes around its layer norms),
+    quantised in the int8 graph but for its first layer (10 samples of the raw wave).  (The attention's one mask per
+    forward cannot show in ``tiny``'s graph, one layer per encoder; the tests above show its values.)"""
+    import onnx
+
+    from workbench.model.onnx_export import EXPORT_REVISION, INT8_MIN_ROWS, float32_matmuls
+
+    assert json.loads((exported.folder / "model.json").read_text())["export_revision"] == EXPORT_REVISION == 2
+    graph = onnx.load(str(exported.onnx)).graph
+    front = [n for n in graph.node if n.name.startswith("/AUDIO/local_encoder/")]
+    n_convs = len(tiny_model.network.modality_encoders["AUDIO"].local_encoder.conv_layers)
+    assert not [n for n in front if n.op_type in ("Conv", "Transpose")]
+    assert len([n for n in front if n.op_type == "MatMul"]) == n_convs
+    kept = float32_matmuls(exported.onnx)
+    assert kept == [next(n.name for n in front if n.op_type == "MatMul")]  # the first front-end layer only
+    rows = {i.name: i.dims[0] for i in graph.initializer if len(i.dims) == 2}
+    assert rows[next(n for n in graph.node if n.name == kept[0]).input[1]] < INT8_MIN_ROWS
+    int8 = onnx.load(str(exported.int8)).graph
+    plain = [n.name for n in int8.node if n.op_type == "MatMul" and n.name.startswith("/AUDIO/local_encoder/")]
+    assert plain == kept  # every other front-end layer was quantised
+
+
 def test_onnx_dtype_requests(exported, tmp_path):
     from workbench.model.onnx_backend import load_onnx_model, resolve_onnx_dtype
 

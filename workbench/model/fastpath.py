@@ -50,7 +50,7 @@ from workbench.errors import ModelError
 from workbench.serialize import shown
 from workbench.model.checkpoints import cache_dir
 from workbench.model.onnx_backend import check_clips, graph_facts, load_onnx_model
-from workbench.model.onnx_export import META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
+from workbench.model.onnx_export import EXPORT_REVISION, META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.agreement import (  # noqa: F401  (the agreement a path must keep, importable from here too)
     MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
 from workbench.model.precision import cpu_flags
@@ -70,8 +70,9 @@ MIN_SPEEDUP = 1.05
 RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: the revision of the code paths: raised when one changes speed or values (a measurement, and every cached prediction
 #: but float32's, made before is made again). 2: the conv front end time-major (tiny float32 0.78 -> 0.029 s, 4 clips);
-#: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack)
-PATHS_REVISION = 5
+#: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack);
+#: 6: the ONNX graphs of export revision 2 (:data:`~workbench.model.onnx_export.EXPORT_REVISION`)
+PATHS_REVISION = 6
 #: how long a start-up probe may take before the path's start-up counts as unknown
 START_PROBE_TIMEOUT = 600
 VERIFIED_FILE = "verified.json"
@@ -193,7 +194,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         return None
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
-            or verified.get("onnxruntime") != ort_version()
+            or verified.get("onnxruntime") != ort_version() or verified.get("export_revision") != EXPORT_REVISION
             or not all((folder / f).is_file() for f in (ONNX_FILE, ONNX_INT8_FILE))):
         return None
     recorded = verified.get("graph_sha256")
@@ -262,6 +263,7 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
         figures = agreement_figures(reference, graph.predict(clips))
         graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
     verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
+                "export_revision": EXPORT_REVISION,
                 "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
                 "graph_sha256": {name: file_sha256(tmp / name, remember=False) for name in (ONNX_FILE, ONNX_INT8_FILE)},
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -364,6 +364,38 @@ def channels_last_front_end(blocks: list[tuple[Any, Any, Any]], wave):
     return h.transpose(1, 2)
 
 
+def matmul_front_end(blocks: list[tuple[Any, Any, Any]], wave):
+    """FunASR's conv front end on ``wave`` (B, T) time-major with every convolution a matrix product, for the ONNX
+    export (traceable: no ``as_strided``, lengths from the input's shape).
+
+    Each conv's windows are ``k`` strided slices of the (B, T, C) activations side by side, times the kernel as a
+    (k·C, C') matrix.  In the graph they are MatMuls, which ONNX Runtime's dynamic int8 quantisation takes (it leaves
+    a Conv in float32), and the layer norms run over the last axis with no transposes around them.  Large model, 24
+    clips, one process: the front end was a quarter of the int8 graph's time (float32 Convs and FunASR's transposes).
+    Returns the (B, C, T) view FunASR returns."""
+    import torch
+    import torch.nn.functional as F
+
+    h = wave[:, :, None]  # (B, T, C=1)
+    for conv, norm, act in blocks:
+        k, s = conv.kernel_size[0], conv.stride[0]
+        n = (h.shape[1] - k) // s + 1  # FunASR's output length; traced from the input's shape
+        windows = torch.cat([h[:, j: j + s * n: s] for j in range(k)], dim=-1) if k > 1 else h[:, : s * n: s]
+        y = F.linear(windows, conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1), conv.bias)
+        h = act(F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+    return h.transpose(1, 2)
+
+
+@contextmanager
+def exportable_front_end(net: Any) -> Iterator[None]:
+    """Trace ``net``'s conv front end as :func:`matmul_front_end` while the block runs (FunASR's own where its blocks
+    are built otherwise)."""
+    encoder = net.modality_encoders["AUDIO"].local_encoder
+    blocks = _layer_norm_blocks(encoder)
+    with _forwards_replaced([encoder] if blocks else [], lambda _module, wave: matmul_front_end(blocks, wave)):
+        yield
+
+
 def _positional_blocks(encoder: Any) -> list[tuple[Any, Any, Any]] | None:
     """``(conv, norm, activation)`` of each block of FunASR's relative positional encoder (a grouped conv, then a
     layer norm over channels between two transposes, then GELU), or ``None`` when it is built otherwise: then
