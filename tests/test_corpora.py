@@ -415,3 +415,17 @@ def test_left_out_turns_and_rows_are_said_in_the_notes_with_their_own_reason(tmp
                                                          "MSP-PODCAST_0009_0001.wav,S,4,4,4,3,Male,Train\n")
     note = next(n for n in prepare("msp-podcast", msp).notes if "left out" in n)
     assert note == "1 row(s) of labels_consensus.csv were left out: 1 without their audio file in the folder (e.g. MSP-PODCAST_0009_0001.wav)"
+
+
+def test_a_runs_summary_carries_the_files_the_corpus_reader_left_out(tmp_path, tiny_model):
+    """The corpus reader's notes reached a run's log.txt only; summary.json, which reports and `compare` read, now
+    keeps them too."""
+    import json
+
+    wav(tmp_path / "wav" / "03a01Fa.wav")
+    wav(tmp_path / "wav" / "README.wav", seed=1)
+    result = run(prepare("emodb", tmp_path), out_dir=tmp_path / "run", model=tiny_model, use_cache=False)
+    said = f"1 file in {tmp_path} does not follow emodb's naming (e.g. wav/README.wav) and was left out"
+    assert said in result.summary["manifest_notes"]
+    assert said in json.loads((tmp_path / "run" / "summary.json").read_text())["manifest_notes"]
+    assert f"manifest: {said}" in (tmp_path / "run" / "log.txt").read_text()

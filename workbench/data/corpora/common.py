@@ -92,8 +92,9 @@ def skipped_note(root: Path, corpus: str, skipped: list[str], reason: str | None
         shown += f" … and {len(skipped) - SHOWN_SKIPPED} more"
     if reason is not None:
         return f"{len(skipped)} {reason} (e.g. {shown})"
-    return (f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} in {cut_middle(printable(root))} "
-            f"do{'' if len(skipped) != 1 else 'es'} not follow {corpus}'s naming (e.g. {shown}) and were left out")
+    one = len(skipped) == 1
+    return (f"{len(skipped)} file{'' if one else 's'} in {cut_middle(printable(root))} do{'es' if one else ''} not follow "
+            f"{corpus}'s naming (e.g. {shown}) and {'was' if one else 'were'} left out")
 
 
 def _without_copies(items: list[Item], root: Path, corpus: str) -> tuple[list[Item], list[str]]:
