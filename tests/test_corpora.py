@@ -373,3 +373,59 @@ def test_emobox_label_map_values_must_be_emotions(tmp_path):
         import_emobox([jf], root=tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         import_emobox([tmp_path / "nope.jsonl"], root=tmp_path)
+
+
+@pytest.mark.parametrize("corpus, good", [
+    ("emodb", "wav/03a01Fa.wav"), ("ravdess", "Actor_01/03-01-01-01-01-01-01.wav"), ("crema-d", "AudioWAV/1001_DFA_ANG_XX.wav"),
+    ("tess", "OAF_angry/OAF_back_angry.wav"), ("esd", "0002/Happy/0002_000701.wav"), ("casia", "liuchanhg/angry/201.wav")])
+def test_every_naming_reader_puts_the_files_it_left_out_in_the_manifest_notes(tmp_path, corpus, good):
+    """Files that do not follow a corpus's naming were only logged ('5 files do not follow the corpus's naming and were
+    skipped (e.g. README.wav)'): a manifest, its `datasets prepare` lines and a run's log never said them.  Now every
+    naming reader's manifest says how many, where, and a few of them, each path cut in the middle (bounded)."""
+    long_dir = "a" * 150
+    odd = ["README.wav", f"{long_dir}/odd.wav", "x/notes.wav", "z1.wav", "z2.wav"]
+    for k, name in enumerate([good, *odd]):
+        wav(tmp_path / name, seed=k)
+    m = prepare(corpus, tmp_path)
+    assert len(m) == 1
+    note = next(n for n in m.notes if "naming" in n)
+    assert note.startswith(f"5 files in {tmp_path} do not follow {m.name}'s naming (e.g. README.wav, aaaa")
+    assert note.endswith("x/notes.wav … and 2 more) and were left out"), note
+    assert long_dir not in note and "…" in note.split(", ")[1] and len(note) < 400
+
+
+def test_left_out_turns_and_rows_are_said_in_the_notes_with_their_own_reason(tmp_path):
+    """IEMOCAP's turns whose wav is missing were logged as 'files do not follow the corpus's naming' and kept out of
+    the notes; MSP-Podcast's rows without audio were logged only."""
+    s1 = tmp_path / "iemocap" / "Session1"
+    (s1 / "dialog" / "EmoEvaluation").mkdir(parents=True)
+    (s1 / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+        "[10.0100 - 11.3925]\tSes01F_impro01_M001\texc\t[3.5000, 3.5000, 3.0000]\n")
+    wav(s1 / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F000.wav")
+    m = prepare("iemocap", tmp_path / "iemocap")
+    assert "1 turn(s) labelled in SessionN/dialog/EmoEvaluation have no audio file (SessionN/sentences/wav/DIALOG/TURN.wav) " \
+           "and were left out (e.g. Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_M001.wav)" in m.notes
+    assert not any("naming" in n for n in m.notes)
+    msp = tmp_path / "msp"
+    wav(msp / "Audios" / "MSP-PODCAST_0001_0008.wav")
+    (msp / "Labels").mkdir()
+    (msp / "Labels" / "labels_consensus.csv").write_text("FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+                                                         "MSP-PODCAST_0001_0008.wav,A,4,4,4,1,Male,Train\n"
+                                                         "MSP-PODCAST_0009_0001.wav,S,4,4,4,3,Male,Train\n")
+    note = next(n for n in prepare("msp-podcast", msp).notes if "left out" in n)
+    assert note == "1 row(s) of labels_consensus.csv were left out: 1 without their audio file in the folder (e.g. MSP-PODCAST_0009_0001.wav)"
+
+
+def test_a_runs_summary_carries_the_files_the_corpus_reader_left_out(tmp_path, tiny_model):
+    """The corpus reader's notes reached a run's log.txt only; summary.json, which reports and `compare` read, now
+    keeps them too."""
+    import json
+
+    wav(tmp_path / "wav" / "03a01Fa.wav")
+    wav(tmp_path / "wav" / "README.wav", seed=1)
+    result = run(prepare("emodb", tmp_path), out_dir=tmp_path / "run", model=tiny_model, use_cache=False)
+    said = f"1 file in {tmp_path} does not follow emodb's naming (e.g. wav/README.wav) and was left out"
+    assert said in result.summary["manifest_notes"]
+    assert said in json.loads((tmp_path / "run" / "summary.json").read_text())["manifest_notes"]
+    assert f"manifest: {said}" in (tmp_path / "run" / "log.txt").read_text()

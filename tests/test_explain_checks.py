@@ -467,6 +467,47 @@ def test_ig_of_a_bfloat16_model_differentiates_its_float32_weights_and_says_so(t
     assert low.faithfulness["ig"].method.deletion_auc != exact.faithfulness["ig"].method.deletion_auc
 
 
+def test_the_float32_sibling_ig_differentiates_is_freed_with_the_bfloat16_model_and_only_one_is_held():
+    """IG of a bfloat16 model differentiated a float32 network put in the process cache for good (1.2 GB for large in
+    a long notebook session).  Now it is built once for the model (a tempered copy shares it), dropped when another
+    checkpoint's is needed, and freed when the bfloat16 model it mirrors is freed."""
+    import gc
+    import weakref
+
+    from conftest import speech_like
+    from workbench.explain.scoring import ClassScore, gradient_model
+    from workbench.model.generated import ensure_random_checkpoint
+    from workbench.model.network import forget_network, load_model
+
+    def sibling_of(bf16):
+        grad, scorer = gradient_model(bf16, ClassScore(bf16))
+        assert grad.info.dtype == "float32" and scorer.dtype == "float32"
+        return weakref.ref(grad.network)
+
+    one = load_model(str(ensure_random_checkpoint("tiny", seed=101)), device="cpu", dtype="bfloat16")
+    expl = explain_clip(one, speech_like(16000, 0.5, seed=3), target="happy", methods=("ig",), steps=2, n_random=10, seeds=1,
+                        randomisation=None)
+    assert expl.attributions["ig"].params["dtype"] == "float32"
+    first = sibling_of(one)
+    assert sibling_of(one.with_temperature(2.0))() is first()  # built once for the model and its tempered copies
+    del expl
+    forget_network(one.spec, "cpu", "bfloat16")
+    del one
+    gc.collect()
+    assert first() is None, "the float32 sibling outlived the bfloat16 model it mirrors"
+    two = load_model(str(ensure_random_checkpoint("tiny", seed=102)), device="cpu", dtype="bfloat16")
+    three = load_model(str(ensure_random_checkpoint("tiny", seed=103)), device="cpu", dtype="bfloat16")
+    second = sibling_of(two)
+    third = sibling_of(three)
+    gc.collect()
+    assert second() is None and third() is not None  # one sibling at a time, though `two` is alive
+    for m in (two, three):
+        forget_network(m.spec, "cpu", "bfloat16")
+    del two, three, m
+    gc.collect()
+    assert third() is None
+
+
 def test_a_bfloat16_rows_check_allows_its_precisions_rounding_and_float32_keeps_its_own(tmp_path, capsys):
     """A clip scored alone (explain) and in a padded batch (the run) is rounded differently in bfloat16: up to 6e-4
     apart on the demo set, where float32 agrees within 1e-5. The row check used float32's 1e-4 for both, so explaining

@@ -521,3 +521,29 @@ def test_the_config_template_gives_each_architecture_its_sizes():
     assert tiny["tokenizer"] == "CharTokenizer" and tiny["model"] == "Emotion2vec"
     tiny["model_conf"]["depth"] = 99  # each call is a fresh copy: the template is never changed in place
     assert emotion2vec_config(ARCHS["tiny"])["model_conf"]["depth"] == 1
+
+
+def test_float32_on_cuda_turns_tf32_off_and_says_so_and_leaves_other_precisions_alone(tiny_model):
+    """`--dtype float32` is promised exact and shares the CPU's `float32` cache key, but on a CUDA device PyTorch ran
+    cuDNN convolutions (the feature extractor) in TF32, and matmuls too where the process allowed it.  The policy the
+    loader applies turns both off for float32 on CUDA and returns what the model's info (and a run's summary) records;
+    the CPU and the low precisions are left as they are.  (The policy's switches exist in a CPU-only torch.)"""
+    import torch
+
+    from workbench.model.building import EXACT_FLOAT32, exact_float32
+
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        for device, dtype in (("cpu", "float32"), ("cuda", "bfloat16"), ("cuda:0", "float16")):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            assert exact_float32(device, dtype) is None
+            assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32, (device, dtype)
+        for device in ("cuda", "cuda:1"):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            assert exact_float32(device, "float32") == EXACT_FLOAT32 and "TF32 off" in EXACT_FLOAT32
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert torch.backends.cuda.matmul.fp32_precision == "ieee"  # torch 2.9's reading of it agrees
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+    assert tiny_model.info.to_dict()["float32_math"] is None  # recorded with every model; a CPU float32 needs nothing

@@ -142,6 +142,28 @@ def test_a_utf16_textgrid_is_read_and_a_doubled_tier_name_is_refused(tmp_path):
         read_alignment(p)
 
 
+def test_a_utf16_textgrid_without_a_byte_order_mark_is_read_and_other_encodings_are_refused_by_name(tmp_path):
+    """Praat writes a BOM, other tools do not: praatio's reader tried UTF-16 first and read them, the workbench's own
+    decoding (UTF-16 only after a BOM, else UTF-8) said 'cannot read the alignment (UnicodeDecodeError …)'.  A file in
+    neither encoding is refused with its name, the byte and how to convert it."""
+    text = _long_textgrid([(0.1, 0.5, "grüß"), (0.6, 0.9, "日本")])
+    for codec in ("utf-16-le", "utf-16-be"):
+        p = tmp_path / f"{codec}.TextGrid"
+        p.write_bytes(text.encode(codec))
+        assert [w.label for w in read_alignment(p)] == ["grüß", "日本"], codec
+    latin = tmp_path / "latin1.TextGrid"
+    latin.write_bytes(_long_textgrid([(0.1, 0.5, "grüß")]).encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        read_alignment(latin)
+    said = str(err.value)
+    assert "latin1.TextGrid" in said and "not a text TextGrid in UTF-8 or UTF-16" in said and "is not UTF-8" in said
+    assert "iconv -f" in said
+    binary = tmp_path / "binary.TextGrid"
+    binary.write_bytes(b"ooBinaryFile\x08TextGrid\x00\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x01")
+    with pytest.raises(ConfigError, match="holds NUL characters.*binary"):
+        read_alignment(binary)
+
+
 def hand_softmax(z):
     """The oracle's own softmax, written out (not the package's)."""
     e = [np.exp(v - max(z)) for v in z]

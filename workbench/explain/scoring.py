@@ -12,7 +12,7 @@ from workbench.errors import ConfigError, ModelError
 from workbench.model import fastpath
 from workbench.model.batching import default_policy
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
-from workbench.model.network import Emotion2vecModel, cached_network
+from workbench.model.network import Emotion2vecModel, float32_sibling
 from workbench.model.onnx_backend import cpu_threads, load_onnx_model, run_bounded
 from workbench.schema import SAMPLE_RATE
 
@@ -211,7 +211,8 @@ def forward_backend(checksum: str | None, dtype: str, device: str) -> str:
 
 def gradient_model(model: Emotion2vecModel, scorer: "ClassScore") -> tuple[Emotion2vecModel, "ClassScore"]:
     """The model and scorer Integrated Gradients differentiates: ``model``'s own, or for a bfloat16/float16 model the
-    same checkpoint in float32 (same weights, device and temperature; built once per process).
+    same checkpoint in float32 (same weights, device and temperature): the process cache's float32 model when it holds
+    one, else :func:`~workbench.model.network.float32_sibling`'s, built once and freed with the model it mirrors.
 
     In bfloat16 the class log-probability along IG's path moves in rounding steps (8 bits of mantissa for the wave
     and every activation), which gradients do not see: the completeness error cannot fall below the tolerance, and
@@ -221,7 +222,7 @@ def gradient_model(model: Emotion2vecModel, scorer: "ClassScore") -> tuple[Emoti
     which figure."""
     if scorer.dtype not in LOW_PRECISION or scorer.net is not model.network:
         return model, scorer  # float32 already, or a randomised copy (its own network, whose precision it keeps)
-    exact = cached_network(model.spec, str(model.info.device), "float32").with_temperature(model.info.temperature)
+    exact = float32_sibling(model).with_temperature(model.info.temperature)
     return exact, ClassScore(exact, max_batch=scorer.max_batch)
 
 

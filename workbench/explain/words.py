@@ -227,9 +227,29 @@ def validate_words(words: Sequence[Word], *, duration: float | None = None, sour
 
 
 def _textgrid_text(p: Path) -> str:
-    """A TextGrid's text: UTF-16 when it starts with that byte-order mark (Praat's "UTF-16" files), else UTF-8."""
+    """A TextGrid's text: UTF-16 after its byte-order mark (Praat's own), UTF-16 without one when every other byte of
+    its start is NUL (other tools', which praatio's reader took: it tried UTF-16 first), else UTF-8; refused, naming the
+    file, when it is none of them (a Latin-1 or GBK export, a binary TextGrid)."""
     raw = read_bytes_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment")
-    return raw.decode("utf-16") if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else raw.decode("utf-8-sig")
+    head = raw[:200 - len(raw[:200]) % 2]  # whole UTF-16 code units; a TextGrid starts with ASCII ('File type = …')
+    low, high = head[0::2].count(0), head[1::2].count(0)  # NULs at even offsets: big-endian ASCII; at odd: little-endian
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif head and max(low, high) * 4 >= len(head) and min(low, high) == 0:
+        encoding = "utf-16-be" if low else "utf-16-le"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        text, why = "", f"byte {exc.start:,} is not {encoding.replace('-sig', '').upper()} ({exc.reason})"
+    else:
+        why = "it holds NUL characters (a binary file, or UTF-16 whose first lines were cut)" if "\x00" in text else ""
+    if why:
+        raise ConfigError(f"is not a text TextGrid in UTF-8 or UTF-16: {why}.", source=str(p),
+                          fix="save it from Praat as a text file (Save as text file; Praat > Preferences > Text writing "
+                              "preferences: UTF-8), or convert it: iconv -f ITS_ENCODING -t UTF-8 FILE > FILE.utf8.TextGrid.")
+    return text
 
 
 def _read_textgrid(p: Path, tier: str | None) -> Alignment:

@@ -71,6 +71,7 @@ class _ModelInfo:
     funasr_version: str | None = None
     warning: str | None = None
     temperature: float | None = None  # scores are softmax(logits / temperature); None: as the checkpoint gives them
+    float32_math: str | None = None  # float32 on CUDA: how its matmuls and convolutions run (:func:`exact_float32`)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,6 +112,7 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
     say("verifying checksum")
     checksum = file_sha256(source, remember=fast)
     _set_precision(automodel, spec, device, dtype)
+    float32_math = exact_float32(device, dtype)
     tokens = list(automodel.kwargs.get("token_list") or getattr(automodel.kwargs.get("tokenizer"), "token_list", []) or [])
     labels, label_index, valid = _label_mapping(tokens, spec.model)
     net = automodel.model
@@ -123,7 +125,7 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
         revision=spec.revision or automodel.kwargs.get("model_revision"), path=model_dir, checksum=checksum,
         parameters=parameters, embed_dim=int(net.cfg.get("embed_dim")),
         device=device, dtype=dtype, labels=labels, random_weights=False, load_seconds=time.perf_counter() - t0,
-        funasr_version=getattr(funasr, "__version__", None))
+        funasr_version=getattr(funasr, "__version__", None), float32_math=float32_math)
     return automodel, _with_generated_facts(info, spec, model_dir), label_index, valid
 
 
@@ -214,6 +216,28 @@ def _set_precision(automodel: Any, spec: _Resolved, device: str, dtype: str) -> 
         # weights converted once (autocast alone re-casts every weight on every call: 1.14x float32
         # against 1.71x converted, large architecture, benchmarks/README.md); autocast still casts the input
         automodel.model.to(torch.bfloat16)
+
+
+#: what :func:`exact_float32` records in a CUDA float32 model's info (and so in a run's summary)
+EXACT_FLOAT32 = "ieee: TF32 off for matmuls and cuDNN (torch.backends.cuda.matmul.allow_tf32 and cudnn.allow_tf32 False)"
+
+
+def exact_float32(device: str, dtype: str) -> str | None:
+    """Keep ``--dtype float32`` exact on a CUDA device: TF32 (10 bits of mantissa) turned off for float32 matmuls and
+    cuDNN convolutions and RNNs, which PyTorch runs in TF32 on Ampere and later when allowed (cuDNN convolutions are by
+    default: the feature extractor's), so the scores are float32's, as the CPU's and the shared ``float32`` cache key
+    (:func:`workbench.model.fastpath.cache_precision`) say.  Returns :data:`EXACT_FLOAT32`, recorded in the model's
+    info; ``None`` elsewhere (the CPU has no TF32; bfloat16/float16 are their own precisions).  The switches are the
+    process's: other float32 work in it runs without TF32 too."""
+    if dtype != "float32" or not str(device).startswith("cuda"):
+        return None
+    import torch
+
+    # the legacy switches, not torch 2.9's fp32_precision: setting that one makes every later read of the legacy
+    # switches (a library's, the user's) raise "mix of the legacy and new APIs"; these set it too (matmul "ieee")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False  # convolutions and RNNs
+    return EXACT_FLOAT32
 
 
 def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | None) -> _ModelInfo:

@@ -133,6 +133,10 @@ def cache_precision(dtype: str, device: str) -> str:
     bfloat16 Linear layers, a time-major front end), and a ``--cache-dir`` shared by GPU and CPU nodes served a CUDA
     run's bfloat16 rows to a CPU run under the CPU path's agreement figures."""
     kind = "cuda" if str(device).startswith("cuda") else str(device)
+    # float32 keeps one key on every device: a CUDA float32 model is loaded with TF32 off for matmuls and cuDNN
+    # (building.exact_float32, recorded as the info's float32_math), so it differs from the CPU's float32 by float32
+    # rounding in another summation order (inside the row check's float32 1e-4); with TF32 (10 bits of mantissa,
+    # cuDNN's default for convolutions) its rows would be another precision's and could not share the key
     if dtype != "float32" and (dtype, kind) not in _CACHE_PRECISIONS:
         runtime = f"onnxruntime {ort_version()}" if dtype.startswith("onnx-") else f"torch {_installed('torch')}"
         _CACHE_PRECISIONS[(dtype, kind)] = f"{dtype} (paths {PATHS_REVISION}, {runtime}, {kind})"

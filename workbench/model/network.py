@@ -37,6 +37,7 @@ import copy
 import logging
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -541,6 +542,36 @@ def cached_network(spec: _Resolved, device: str, dtype: str, progress: Callable[
         return _CACHE[key]
 
 
+#: the float32 network IG differentiates for bfloat16/float16 models (:func:`float32_sibling`): ``key``, ``net``, ``mirrors``
+_SIBLING: dict[str, Any] = {}
+
+
+def float32_sibling(model: Emotion2vecModel) -> Emotion2vecModel:
+    """``model``'s checkpoint in float32 on its device (untempered), for a bfloat16/float16 ``model`` whose gradients
+    need float32 (:func:`workbench.explain.scoring.gradient_model`): the cache's float32 network when it holds one, else
+    one held outside the cache (in it, it stayed for the process's life: 1.2 GB for large in a long notebook session):
+    at most one (another checkpoint's replaces it), freed with the last low-precision network it served."""
+    key, low = _key(model.spec, str(model.info.device), "float32"), model.network
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if _SIBLING.get("key") != key:
+            _SIBLING.clear()  # another checkpoint's sibling is freed before this one is built
+            _SIBLING.update(key=key, net=_load(model.spec, key[-2], "float32", _silent), mirrors=[])
+        if not any(ref() is low for ref in _SIBLING["mirrors"]):
+            _SIBLING["mirrors"].append(weakref.ref(low, _mirror_freed))
+        return _SIBLING["net"]
+
+
+def _mirror_freed(ref: weakref.ref) -> None:
+    """The sibling goes with the last network it served (called by the collector, maybe under ``_CACHE_LOCK``: no lock)."""
+    mirrors = _SIBLING.get("mirrors")
+    if mirrors is not None and ref in mirrors:
+        mirrors.remove(ref)
+        if not mirrors:
+            _SIBLING.clear()
+
+
 def forget_network(spec: _Resolved, device: str, dtype: str) -> None:
     """Drop one built network from the process cache (the precision measurement frees the candidates it lost)."""
     with _CACHE_LOCK:
@@ -565,3 +596,5 @@ def clear_cache(*, dtype: str | None = None) -> None:
     with _CACHE_LOCK:
         for key in [k for k in _CACHE if dtype is None or k[-1] == dtype]:
             del _CACHE[key]
+        if dtype in (None, "float32"):
+            _SIBLING.clear()

@@ -349,6 +349,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
             summary=lambda results: {
                 **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
                 "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
+                "manifest_notes": list(manifest.notes),  # what reading the manifest or corpus left out (also in log.txt)
             },
         )
         writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench.data.manifest import Item, Manifest
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
+from workbench.serialize import cut_middle
 
 logger = logging.getLogger(__name__)
 
 #: the audio the corpora are distributed in
 AUDIO_EXTS = {".wav", ".flac"}
+#: a note on left-out files names this many, then counts the rest
+SHOWN_SKIPPED = 3
 
 
 def audio_files(root: Path) -> list[Path]:
@@ -52,10 +55,10 @@ def empty_files_note(root: Path, paths: list[str]) -> str | None:
             "`workbench run` fails their rows ('file is empty'). Re-download or re-export them, or remove them.")
 
 
-def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
-           reason: str = "files do not follow the corpus's naming and were skipped") -> Manifest:
-    """The corpus's manifest; refused when no file follows the corpus's naming, the skipped files logged with a count
-    and ``reason`` (a corpus whose labels come from a table says why its rows were skipped)."""
+def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *, reason: str | None = None) -> Manifest:
+    """The corpus's manifest; refused when no file follows the corpus's naming.  The ``skipped`` files (relative
+    paths) are said in ``Manifest.notes`` (and logged) with a count, a few names and ``reason`` (a reader whose items
+    come from a table says why its rows were left out; default: the files do not follow the corpus's naming)."""
     if not items:
         raise ConfigError(
             f"no {corpus} audio files with the corpus's naming were found"
@@ -64,10 +67,11 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
             source=str(root),
             fix=f"pass the top folder of the {corpus} distribution (see datasets/README.md for its layout).",
         )
-    if skipped:
-        logger.warning("%s: %d %s (e.g. %s)", corpus, len(skipped), reason, skipped[0])
+    notes = [skipped_note(root, corpus, skipped, reason)] if skipped else []
+    if notes:
+        logger.warning("%s: %s", corpus, notes[0])
     items, copies = _without_copies(items, root, corpus)
-    manifest = Manifest(items, root=root, name=corpus)
+    manifest = Manifest(items, root=root, name=corpus, notes=notes)
     empty = empty_files_note(root, [it.path for it in items])
     if empty:
         manifest.notes.append(empty)
@@ -77,6 +81,20 @@ def finish(items: list[Item], root: Path, corpus: str, skipped: list[str], *,
                 + "; ".join(copies[:3]) + (f" … and {len(copies) - 3} more" if len(copies) > 3 else ""))
         manifest.notes.append(note)
     return manifest
+
+
+def skipped_note(root: Path, corpus: str, skipped: list[str], reason: str | None = None) -> str:
+    """``"N files in FOLDER do not follow CORPUS's naming (e.g. a.wav, b.wav, c.wav … and 7 more) and were left out"``,
+    or with ``reason`` ``"N <reason> (e.g. …)"``: a few names, each path cut in the middle past
+    :data:`~workbench.serialize.NOTE_PATH_CHARS`, so the note stays a line or two however many files and however long their paths."""
+    shown = ", ".join(cut_middle(printable(s)) for s in skipped[:SHOWN_SKIPPED])
+    if len(skipped) > SHOWN_SKIPPED:
+        shown += f" … and {len(skipped) - SHOWN_SKIPPED} more"
+    if reason is not None:
+        return f"{len(skipped)} {reason} (e.g. {shown})"
+    one = len(skipped) == 1
+    return (f"{len(skipped)} file{'' if one else 's'} in {cut_middle(printable(root))} do{'es' if one else ''} not follow "
+            f"{corpus}'s naming (e.g. {shown}) and {'was' if one else 'were'} left out")
 
 
 def _without_copies(items: list[Item], root: Path, corpus: str) -> tuple[list[Item], list[str]]:

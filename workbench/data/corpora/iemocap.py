@@ -159,7 +159,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                           "valence": v, "activation": a, "dominance": d,
                           "dialog_start": turn.start, "dialog_end": turn.end},
                 ))
-    manifest = finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped, reason="turn(s) labelled in SessionN/dialog/EmoEvaluation have no audio file "
+                      "(SessionN/sentences/wav/DIALOG/TURN.wav) and were left out")
     if unread:
         note = f"{len(unread)} {UNREAD_TURNS}; their turns are not in the manifest (e.g. {unread[0]})"
         logger.warning("%s: %s", NAME, note)

@@ -85,7 +85,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     reason = "; ".join(part for part in (
         f"{len(no_audio)} without their audio file in the folder" if no_audio else "",
         f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
-    manifest = finish(items, root, NAME, no_class + no_audio, reason=f"rows of {labels.name} were skipped: {reason}")
+    manifest = finish(items, root, NAME, no_class + no_audio, reason=f"row(s) of {labels.name} were left out: {reason}")
     manifest.notes.append(split_note(items))
     if off_scale:
         manifest.notes.append(f"{len(off_scale)} dimension value(s) not on the corpus's 1–7 scale (or not numbers) were left out "
