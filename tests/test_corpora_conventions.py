@@ -1,0 +1,83 @@
+"""The corpus readers against the corpora's own documentation and their known irregularities, on tiny synthetic
+replicas of each corpus's layout (WAVs written with soundfile).
+
+Each test names the convention it holds the reader to: EmoBox's ``dataset`` names and the words its metadata writes
+for labels, ESD's ReadMe (speakers' sex) and its text files' mixed encodings, TESS's misnamed ``OA_bite_neutral.wav``,
+CREMA-D's ``1040_ITH_SAD_X.wav`` (``…_XX`` in its rating tables), and RAVDESS's audio taken from the full-AV videos
+beside the audio-only files of the same takes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.analysis.finetune.data import row_targets
+from workbench.data.corpora import class_name, crema_d, esd, for_labels, import_emobox, item_class, prepare
+from workbench.data.votes import attach
+from workbench.data.listeners import read_votes
+
+
+def wav(path: Path, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, speech_like(16000, 0.2, seed=seed), 16000, subtype="PCM_16")
+    return path
+
+
+def by_id(manifest):
+    return {it.id: it for it in manifest}
+
+
+# ---------------------------------------------------------------------------
+# EmoBox: its dataset names and its label words
+# ---------------------------------------------------------------------------
+def emobox_fold(tmp_path: Path, dataset: str, rows: list[tuple[str, str]]) -> Path:
+    """``data/<dataset>/fold_1/<dataset>_test_fold_1.jsonl`` as EmoBox writes it, with a WAV for each row."""
+    jf = tmp_path / "data" / dataset / "fold_1" / f"{dataset}_test_fold_1.jsonl"
+    jf.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n, (key, emo) in enumerate(rows):
+        wav(tmp_path / "downloads" / dataset / f"{key}.wav", seed=n)
+        lines.append(json.dumps({"key": f"{dataset}-{key}", "dataset": dataset, "wav": f"downloads/{dataset}/{key}.wav",
+                                 "type": "raw", "sample_rate": 16000, "task": "category", "length": 0.2, "emo": emo, "channel": 1}))
+    jf.write_text("\n".join(lines) + "\n")
+    return jf
+
+
+def test_emobox_msp_podcast_letters_get_their_emotion(tmp_path):
+    """EmoBox names the corpus ``msppodcast`` (data/msppodcast/, ``"dataset": "msppodcast"``) and writes its consensus
+    letters (``"emo": "N"``): every item had an empty emotion, the letters being no common emotion name."""
+    jf = emobox_fold(tmp_path, "msppodcast", [("MSP-PODCAST_0001_0008", "N"), ("MSP-PODCAST_0001_0019", "H"),
+                                              ("MSP-PODCAST_0001_0043", "X"), ("MSP-PODCAST_0001_0048", "O"),
+                                              ("MSP-PODCAST_0001_0098", "U"), ("MSP-PODCAST_0002_0001", "C")])
+    m = import_emobox([jf], root=tmp_path)
+    assert [(it.label, it.emotion) for it in m] == [("N", "neutral"), ("H", "happy"), ("X", ""), ("O", "other"),
+                                                    ("U", "surprised"), ("C", "")]
+    assert [item_class(it) for it in m] == ["neutral", "happy", "", "other", "surprise", "contempt"]
+
+
+def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
+    """EmoBox writes EmoDB's and RAVDESS's labels as words (``anger``, ``boredem``, ``Fearful``), not the file-name codes
+    the corpora's class tables are keyed by: ``finetune --labels corpus`` found no class for any of them and dropped
+    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is)."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a01Fa", "happy"), ("03a02Ta", "sad"),
+                                            ("03a04La", "boredem"), ("03a05Na", "Neutral"), ("03b01Aa", "fear")])
+    ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful"), ("03-01-02-01-01-01-01", "Calm")])
+    cremad = emobox_fold(tmp_path, "cremad", [("1001_DFA_ANG_XX", "ANG")])
+    m = import_emobox([emodb, ravdess, cremad], root=tmp_path)
+    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredem", "neutral", "fear",
+                                            "fearful", "calm", "anger"]
+    rows = pd.DataFrame({"label": [it.label for it in m], "meta": [json.dumps(it.meta) for it in m]})
+    assert list(row_targets(rows, "corpus")) == [item_class(it) for it in m]
+    # a head trained on EmoDB's own classes scores EmoBox's EmoDB items in them
+    head = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "", "neutral", "fear"]
+    # the corpus's own codes are named as before; no agreement is still no class
+    assert class_name("emodb", "L") == "boredom" and class_name("iemocap", "xxx") == "" and class_name("msppodcast", "X") == ""
+
+
