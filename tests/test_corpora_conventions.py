@@ -81,3 +81,36 @@ def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
     assert class_name("emodb", "L") == "boredom" and class_name("iemocap", "xxx") == "" and class_name("msppodcast", "X") == ""
 
 
+# ---------------------------------------------------------------------------
+# ESD: the ReadMe's speakers, the text files' encodings
+# ---------------------------------------------------------------------------
+def test_esd_speakers_sex_is_the_readmes():
+    """ESD's ReadMe.txt: 0001–0003, 0007, 0009 Chinese female; 0004–0006, 0008, 0010 Chinese male; 0011–0014 and
+    0020 English male; 0015–0019 English female.  The reader left every item's gender empty."""
+    male = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
+    assert {spk: sex for spk, (_, sex) in esd.SPEAKERS.items()} == {f"{n:04d}": "male" if f"{n:04d}" in male else "female"
+                                                                    for n in range(1, 21)}
+
+
+def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
+    """ESD's speaker files are GB2312, UTF-16 (with its mark), UTF-8 or Latin-1.  Latin-1 bytes were tried as UTF-16
+    (no mark) before anything else: an even-length file read as CJK characters, an odd one gave no text at all."""
+    texts = {
+        "0001": ("0001_000351", "打远一看，它们的确很是美丽，", "生气", "gb2312"),
+        "0003": ("0003_000351", "这是一个测试句子。", "生气", "utf-16"),
+        "0011": ("0011_000351", "The nine the eggs, I keep.", "Angry", "utf-8"),
+        "0016": ("0016_000351", "Café owners don't like it.", "Angry", "latin-1"),
+        "0017": ("0017_000351", "A naïve façade, it's true!", "Angry", "latin-1"),
+    }
+    for spk, (utt, text, emo, enc) in texts.items():
+        (tmp_path / spk).mkdir()
+        (tmp_path / spk / f"{spk}.txt").write_bytes(f"{utt}\t{text}\t{emo}\n".encode(enc))
+        wav(tmp_path / spk / "Angry" / "train" / f"{utt}.wav")
+    m = by_id(prepare("esd", tmp_path))
+    assert {it.speaker: it.text for it in m.values()} == {spk: text for spk, (_, text, _, _) in texts.items()}
+    assert {it.speaker: it.gender for it in m.values()} == {"0001": "female", "0003": "female", "0011": "male",
+                                                            "0016": "female", "0017": "female"}
+    # UTF-16 written without its mark is still read as UTF-16
+    assert esd.decode_text("0012_000001\tHello.\tNeutral\n".encode("utf-16-le"), "0012") == "0012_000001\tHello.\tNeutral\n"
+
+
