@@ -114,3 +114,17 @@ def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
     assert esd.decode_text("0012_000001\tHello.\tNeutral\n".encode("utf-16-le"), "0012") == "0012_000001\tHello.\tNeutral\n"
 
 
+# ---------------------------------------------------------------------------
+# TESS: the misnamed OA_bite_neutral.wav
+# ---------------------------------------------------------------------------
+def test_tess_reads_oafs_misnamed_file_as_hers(tmp_path):
+    """TESS ships ``OAF_neutral/OA_bite_neutral.wav`` (the speaker field lacks its F): it was skipped as not TESS's
+    naming, one of the corpus's 2,800 files lost without a word in the manifest."""
+    wav(tmp_path / "OAF_neutral" / "OA_bite_neutral.wav")
+    wav(tmp_path / "OAF_neutral" / "OAF_back_neutral.wav", seed=1)
+    m = by_id(prepare("tess", tmp_path))
+    bite = m["OA_bite_neutral"]
+    assert (bite.speaker, bite.gender, bite.emotion, bite.text, bite.meta["age"]) == ("OAF", "female", "neutral",
+                                                                                      "Say the word bite", 64)
+
+
