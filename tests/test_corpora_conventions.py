@@ -128,3 +128,24 @@ def test_tess_reads_oafs_misnamed_file_as_hers(tmp_path):
                                                                                       "Say the word bite", 64)
 
 
+# ---------------------------------------------------------------------------
+# CREMA-D: 1040_ITH_SAD_X.wav
+# ---------------------------------------------------------------------------
+def test_crema_d_clip_whose_level_lost_an_x_gets_its_ratings(tmp_path):
+    """The distribution's file ``1040_ITH_SAD_X.wav`` is ``1040_ITH_SAD_XX`` in the corpus's rating tables: its id was
+    the file's stem, so its listener votes never attached."""
+    wav(tmp_path / "AudioWAV" / "1040_ITH_SAD_X.wav")
+    wav(tmp_path / "AudioWAV" / "1040_ITH_ANG_XX.wav", seed=1)
+    m = prepare("crema-d", tmp_path)
+    item = by_id(m)["1040_ITH_SAD_XX"]
+    assert (item.path, item.meta["level"], item.emotion) == ("AudioWAV/1040_ITH_SAD_X.wav", "unspecified", "sad")
+    votes = tmp_path / "processedResults" / "tabulatedVotes.csv"
+    votes.parent.mkdir()
+    votes.write_text(",A,D,F,H,N,S,fileName,numResponses,agreement,emoVote,meanEmoResp\n"
+                     "100001,0,0,0,0,1,9,1040_ITH_SAD_XX,10,0.9,S,50\n"
+                     "100002,8,0,0,0,2,0,1040_ITH_ANG_XX,10,0.8,A,50\n")
+    assert attach(m, read_votes("crema-d-tabulated", votes)).n_attached == 2
+    assert by_id(m)["1040_ITH_SAD_XX"].meta["listener_majority"] == "sad"
+    assert crema_d.parse_name("1040_ITH_SAD_X").clip == "1040_ITH_SAD_XX"
+
+
