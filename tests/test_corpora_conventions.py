@@ -149,3 +149,17 @@ def test_crema_d_clip_whose_level_lost_an_x_gets_its_ratings(tmp_path):
     assert crema_d.parse_name("1040_ITH_SAD_X").clip == "1040_ITH_SAD_XX"
 
 
+# ---------------------------------------------------------------------------
+# RAVDESS: audio taken from the full-AV videos beside the audio-only files
+# ---------------------------------------------------------------------------
+def test_ravdess_full_av_audio_of_a_take_already_there_as_audio_only_is_left_out(tmp_path):
+    """The README's audio-only (03) files are the recordings' audio; audio extracted from the full-AV (01) videos of the
+    same takes, unpacked beside them, was read as a second item of each take."""
+    wav(tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav")
+    wav(tmp_path / "Video_Speech_Actor_01" / "Actor_01" / "01-01-05-01-01-01-01.wav", seed=1)  # the same take
+    wav(tmp_path / "Video_Speech_Actor_01" / "Actor_01" / "01-01-05-01-01-02-01.wav", seed=2)  # only as full-AV
+    m = prepare("ravdess", tmp_path)
+    assert sorted(it.id for it in m) == ["01-01-05-01-01-02-01", "03-01-05-01-01-01-01"]
+    assert any(n.startswith("1 full-AV (01) files left out") and "01-01-05-01-01-01-01.wav (= 03-01-05-01-01-01-01)" in n
+               for n in m.notes)
+    assert np.all([it.meta["modality"] in ("full-AV", "audio-only") for it in m])
