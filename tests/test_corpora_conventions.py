@@ -14,13 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import soundfile as sf
 
 from conftest import speech_like
 from workbench.analysis.finetune.data import row_targets
+from workbench.cli import main
 from workbench.data.corpora import class_name, crema_d, esd, for_labels, import_emobox, item_class, prepare
-from workbench.data.votes import attach
 from workbench.data.listeners import read_votes
+from workbench.data.manifest import read_manifest
+from workbench.data.votes import attach
+from workbench.errors import ConfigError
 
 
 def wav(path: Path, seed: int = 0) -> Path:
@@ -163,3 +167,52 @@ def test_ravdess_full_av_audio_of_a_take_already_there_as_audio_only_is_left_out
     assert any(n.startswith("1 full-AV (01) files left out") and "01-01-05-01-01-01-01.wav (= 03-01-05-01-01-01-01)" in n
                for n in m.notes)
     assert np.all([it.meta["modality"] in ("full-AV", "audio-only") for it in m])
+
+
+# ---------------------------------------------------------------------------
+# IEMOCAP: the 4-class protocol
+# ---------------------------------------------------------------------------
+def iemocap_replica(root: Path) -> Path:
+    """``IEMOCAP_full_release/Session5``: a scripted dialog (``…_script01_1b``), every summary-line code the corpus writes
+    among its turns, the evaluators' lines, and an ``EmoEvaluation/Categorical/`` file that is not a dialog's."""
+    top = root / "IEMOCAP_full_release"
+    s5 = top / "Session5"
+    ev = s5 / "dialog" / "EmoEvaluation"
+    (ev / "Categorical").mkdir(parents=True)
+    (ev / "Categorical" / "Ses05M_script01_1b_e1_cat.txt").write_text("Ses05M_script01_1b_F000 :Neutral state; ()\n")
+    codes = ["neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx"]
+    lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    for n, code in enumerate(codes):
+        utt = f"Ses05M_script01_1b_{'FM'[n % 2]}{n:03d}"
+        lines += [f"[{n}.0000 - {n}.9000]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", "C-E1:\tNeutral state;\t()", ""]
+        wav(s5 / "sentences" / "wav" / "Ses05M_script01_1b" / f"{utt}.wav", seed=n)
+    (ev / "Ses05M_script01_1b.txt").write_text("\n".join(lines))
+    return top
+
+
+def test_iemocap_four_class_protocol(tmp_path):
+    """The common IEMOCAP protocol has four classes: neutral, happy (happiness and excited merged), sad and angry; the
+    other categories (frustration, surprise, fear, disgust, other) and ``xxx`` (no majority) are left out.  The reader
+    gave surprise, fear, disgust and other their counterparts among the nine with no way to ask for the four."""
+    top = iemocap_replica(tmp_path)
+    every = {it.label: it.emotion for it in prepare("iemocap", top)}
+    assert every == {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry", "fru": "",
+                     "sur": "surprised", "fea": "fearful", "dis": "disgusted", "oth": "other", "xxx": ""}
+    m = prepare("iemocap", top, classes="four")
+    assert {it.label: it.emotion for it in m} == {**{code: "" for code in every},
+                                                 "neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+    assert "4-class protocol (--classes four): 5 turns" in m.notes[-1] and "oth 1" in m.notes[-1] and "xxx 1" in m.notes[-1]
+    it = by_id(m)["Ses05M_script01_1b_M001"]
+    assert (it.speaker, it.gender, it.split, it.meta["dialog"], it.meta["improvised"]) == ("Ses05M", "male", "Session5",
+                                                                                          "Ses05M_script01_1b", False)
+    with pytest.raises(ConfigError, match="unknown IEMOCAP class set 'five'"):
+        prepare("iemocap", top, classes="five")
+    with pytest.raises(ConfigError, match="takes no option --classes"):
+        prepare("emodb", top, classes="four")
+
+
+def test_iemocap_four_classes_from_the_command_line(tmp_path):
+    top = iemocap_replica(tmp_path)
+    assert main(["datasets", "prepare", "iemocap", str(top), "--classes", "four", "--out", str(tmp_path / "i.csv")]) == 0
+    assert sorted(e for e in read_manifest(tmp_path / "i.csv").to_frame()["emotion"] if e) == [
+        "angry", "happy", "happy", "neutral", "sad"]
