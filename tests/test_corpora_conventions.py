@@ -216,3 +216,30 @@ def test_iemocap_four_classes_from_the_command_line(tmp_path):
     assert main(["datasets", "prepare", "iemocap", str(top), "--classes", "four", "--out", str(tmp_path / "i.csv")]) == 0
     assert sorted(e for e in read_manifest(tmp_path / "i.csv").to_frame()["emotion"] if e) == [
         "angry", "happy", "happy", "neutral", "sad"]
+
+
+# ---------------------------------------------------------------------------
+# downstream: a run of a head trained on a corpus's own classes
+# ---------------------------------------------------------------------------
+def test_lhotse_export_of_a_run_scored_over_a_heads_own_classes(tmp_path):
+    """A run of a head trained on EmoDB's own classes has ``score_anger`` … ``score_boredom``, not the nine: the lhotse
+    export read the nine score columns by name and failed with a KeyError on ``score_angry``."""
+    pytest.importorskip("lhotse")
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
+    from workbench.runs.driver import run
+    from workbench.runs.lhotse_export import export_lhotse
+
+    classes = ["anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral"]
+    parent = ensure_random_checkpoint("tiny")
+    rng = np.random.default_rng(0)
+    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": classes}}
+    head = write_checkpoint(tmp_path / "head", parent, classes, rng.standard_normal((7, 32)), rng.standard_normal(7), card)
+    for n, name in enumerate(["03a01Wa", "08a01La"]):
+        wav(tmp_path / "emodb" / "wav" / f"{name}.wav", seed=n)
+    run(prepare("emodb", tmp_path / "emodb"), out_dir=tmp_path / "run", model=str(head), use_cache=False)
+    out = export_lhotse(tmp_path / "run", tmp_path / "sup.jsonl")
+    assert out.written == 2
+    segments = [json.loads(line) for line in (tmp_path / "sup.jsonl").read_text().splitlines()]
+    assert [sorted(s["custom"]["emotion_scores"]) for s in segments] == [sorted(classes)] * 2
+    assert [s["custom"]["reference_emotion"] for s in segments] == ["anger", "boredom"]
