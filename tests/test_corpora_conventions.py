@@ -243,3 +243,11 @@ def test_lhotse_export_of_a_run_scored_over_a_heads_own_classes(tmp_path):
     segments = [json.loads(line) for line in (tmp_path / "sup.jsonl").read_text().splitlines()]
     assert [sorted(s["custom"]["emotion_scores"]) for s in segments] == [sorted(classes)] * 2
     assert [s["custom"]["reference_emotion"] for s in segments] == ["anger", "boredom"]
+
+
+def test_iemocap_read_from_the_folder_the_release_was_unpacked_into(tmp_path):
+    """IEMOCAP's release unpacks into ``IEMOCAP_full_release/SessionN``: given the folder it was unpacked into, the
+    reader found no session and refused the corpus ("no iemocap audio files")."""
+    iemocap_replica(tmp_path)
+    m = prepare("iemocap", tmp_path)
+    assert len(m) == 11 and all(it.path.startswith("IEMOCAP_full_release/Session5/sentences/wav/") for it in m)

@@ -144,8 +144,7 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
                           fix="pass --classes all (every category with a counterpart) or --classes four (the 4-class protocol).")
     root = require_dir(corpus_dir, NAME)
     items, skipped, unread = [], [], []
-    sessions = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
-    for sess in sessions:
+    for sess in _sessions(root):
         texts = _transcripts(sess)
         for ef in sorted((sess / "dialog" / "EmoEvaluation").glob("*.txt")):
             for line in _evaluation_text(ef).splitlines():
@@ -176,6 +175,15 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
     if classes == "four":
         manifest.notes.append(_four_class_note(items))
     return manifest
+
+
+def _sessions(root: Path) -> list[Path]:
+    """The ``SessionN`` folders of the corpus folder, or of the folders in it: the release unpacks into
+    ``IEMOCAP_full_release/``, and the folder it was unpacked into was read as holding no turn at all."""
+    def sessions_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
+
+    return sessions_in(root) or [s for sub in sorted(p for p in root.iterdir() if p.is_dir()) for s in sessions_in(sub)]
 
 
 def _emotion(label: str, classes: str) -> str:
