@@ -47,6 +47,9 @@ def add_datasets(sub) -> None:
     dp.add_argument("--channel", choices=("speech", "song", "both"), default=None,
                     help="RAVDESS only: the vocal channel(s) to keep (default: speech; song is a different task, "
                          "without disgust or surprised)")
+    dp.add_argument("--classes", choices=("all", "four"), default=None,
+                    help="IEMOCAP only: all (default: every category with a counterpart among the nine) or four (the "
+                         "4-class protocol: neutral, happy = happiness + excited, sad, angry; other turns get no emotion)")
     add_out_option(dp, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     add_overwrite_option(dp)
     de = add_command(dsub, "import-emobox", help="read EmoBox metadata / fold files into a manifest",
@@ -144,7 +147,7 @@ def cmd_datasets(args) -> int:
         return cmd_import_lhotse(args)
     check_out_file(args.out, overwrite=args.overwrite)
     if args.datasets_command == "prepare":
-        m = prepare(args.corpus, args.corpus_dir, channel=args.channel)
+        m = prepare(args.corpus, args.corpus_dir, channel=args.channel, classes=args.classes)
     else:
         m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
     report = m.validate()

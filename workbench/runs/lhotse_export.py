@@ -15,9 +15,8 @@ from typing import Any
 from workbench import files
 from workbench.data.lhotse_io import _lhotse
 from workbench.errors import ConfigError
-from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
-from workbench.schema import score_column
+from workbench.schema import score_column, score_labels
 
 __all__ = ["export_lhotse", "LhotseExport"]
 
@@ -45,13 +44,14 @@ def export_lhotse(run_dir: "str | os.PathLike | RunFolder", out: str | os.PathLi
     failed = len(rf.results(variant=variant, status="failed"))
     model = rf.model_ref
     model_id = str(model.get("id") or model.get("model") or "")
+    labels = rf.labels(rows) or score_labels(rows)  # the run's classes: the nine, or a fine-tuned head's own
     segments = []
     for row in rows.to_dict("records"):
         meta = _meta(row.get("meta"))
         lh = meta.get("lhotse") or {}
         start = _num(row.get("start")) or 0.0
         duration = _num(row.get("duration")) or _num(lh.get("recording_duration")) or _num(row.get("audio_seconds"))
-        scores = {k: float(row[score_column(k)]) for k in LABEL_KEYS}
+        scores = {k: float(row[score_column(k)]) for k in labels}
         custom: dict[str, Any] = {
             "predicted_emotion": str(row["pred"]), "emotion_confidence": float(row["confidence"]),
             "emotion_margin": float(row["margin"]), "emotion_scores": scores,

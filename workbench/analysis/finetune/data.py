@@ -11,7 +11,7 @@ import numpy as np
 
 from workbench.analysis.fusion import embedded_rows
 from workbench.analysis.probe import session_of
-from workbench.data.corpora import LABEL_MAPS, class_name
+from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, select_rows
@@ -46,7 +46,7 @@ def class_order(targets: Sequence[str], labels: str, corpora: Sequence[str] = ()
         return [k for k in LABEL_KEYS if k in present]
     order: list[str] = []
     for corpus in corpora:
-        for lab in (LABEL_MAPS.get(corpus) or {}):
+        for lab in (LABEL_MAPS.get(corpus_key(corpus)) or {}):
             name = class_name(corpus, lab)
             if name in present and name not in order:
                 order.append(name)

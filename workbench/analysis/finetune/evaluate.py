@@ -11,7 +11,7 @@ from workbench.analysis.groups import chance_uar, figure_flags
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
 from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
-from workbench.data.corpora import LABEL_MAPS, class_name
+from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 
@@ -49,7 +49,7 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
         return pred, "the parent's own predictions"
     back: dict[str, str] = {}
     for corpus in dict.fromkeys(corpus_of(m) for m in (rows["meta"].tolist() if "meta" in rows.columns else [])):
-        for lab, key in (LABEL_MAPS.get(corpus) or {}).items():
+        for lab, key in (LABEL_MAPS.get(corpus_key(corpus)) or {}).items():
             name = class_name(corpus, lab)
             if key and name in classes:
                 back.setdefault(key, name)

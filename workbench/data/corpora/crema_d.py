@@ -54,6 +54,12 @@ class FileName:
     emotion: str  # a key of LABEL_MAP
     level: str
 
+    @property
+    def clip(self) -> str:
+        """The clip's name as the corpus's tables write it: ``1040_ITH_SAD_X.wav``, the one file whose level lost an X,
+        is ``1040_ITH_SAD_XX`` in ``tabulatedVotes.csv`` and ``finishedResponses.csv``, so its ratings attach to it."""
+        return "_".join((self.actor, self.sentence, self.emotion, "XX" if self.level == "X" else self.level))
+
 
 def parse_name(stem: str) -> FileName | None:
     """The fields of a CREMA-D file name without its extension; None when it does not follow the naming."""
@@ -113,7 +119,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         if row.get("Age"):
             meta["age"] = int(row["Age"])
         return Item(
-            id=p.stem, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
+            id=name.clip, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
             text=SENTENCES.get(name.sentence, ""), speaker=name.actor, gender=sex if sex in ("male", "female") else "",
             meta=meta,
         )

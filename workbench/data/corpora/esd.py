@@ -2,11 +2,18 @@
 
 Ten Mandarin (``0001``–``0010``) and ten English (``0011``–``0020``) speakers, five emotions, laid out as
 ``0011/Angry/[train|evaluation|test/]0011_000351.wav`` (speaker_utterance); each speaker's ``0011.txt`` gives
-``<utterance id>\\t<text>\\t<emotion>`` per line.  The emotion is the folder's name.
+``<utterance id>\\t<text>\\t<emotion>`` per line.  The emotion is the folder's name.  The distribution's
+``ReadMe.txt`` gives each speaker's language and sex (:data:`SPEAKERS`).
+
+The speakers' text files are not in one encoding: some are UTF-16 (with a byte-order mark), the Mandarin ones
+otherwise GB2312, the English ones UTF-8 or Latin-1.  Bytes that are not UTF-8 are read as GB18030 (a superset of
+GB2312) for a Mandarin speaker and as Windows-1252/Latin-1 for an English one — never as UTF-16 without its mark,
+which turns any even-length file into CJK characters without an error.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
@@ -21,6 +28,9 @@ LABEL_MAP = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "s
 #: labels are words already: a head trained on ESD's classes uses them as they are
 CLASS_NAMES = None
 SPLITS = ("train", "evaluation", "test")
+#: the distribution's ReadMe.txt: speaker → (language, sex); 0001–0010 Mandarin, 0011–0020 English
+MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
+SPEAKERS = {f"{n:04d}": ("zh" if n <= 10 else "en", "male" if f"{n:04d}" in MALE else "female") for n in range(1, 21)}
 
 _FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
 
@@ -36,19 +46,32 @@ def parse_path(path: Path) -> tuple[str, str, str] | None:
     return m.group(1), emo_dir, split
 
 
+def decode_text(raw: bytes, speaker: str) -> str | None:
+    """A speaker's text file as text (see the module's note on encodings); None when no encoding reads it."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif raw[1::2].count(0) > len(raw) // 4:  # UTF-16 without its mark: ASCII leaves every other byte 0
+        encodings = ("utf-16-le",)
+    elif raw[0::2].count(0) > len(raw) // 4:
+        encodings = ("utf-16-be",)
+    else:
+        english = SPEAKERS.get(speaker, ("",))[0] == "en"
+        encodings = ("utf-8-sig", "cp1252", "latin-1") if english else ("utf-8-sig", "gb18030")
+    for enc in encodings:
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def _texts(root: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
     for tf in root.rglob("*.txt"):
         if not re.match(r"^\d{4}\.txt$", tf.name):
             continue
-        raw = tf.read_bytes()
-        for enc in ("utf-8", "utf-16", "gb18030"):  # the Mandarin speakers' files are not all UTF-8
-            try:
-                content = raw.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
+        content = decode_text(tf.read_bytes(), tf.stem)
+        if content is None:
             continue
         for line in content.splitlines():
             parts = line.strip().split("\t")
@@ -60,7 +83,7 @@ def _texts(root: Path) -> dict[str, str]:
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """ESD: ``0011/Angry/[train|evaluation|test/]0011_000351.wav``; text from ``0011/0011.txt``.
 
-    Speakers 0001–0010 speak Mandarin, 0011–0020 English.
+    Speakers 0001–0010 speak Mandarin, 0011–0020 English; their sex is the ReadMe's (:data:`SPEAKERS`).
     """
     root = require_dir(corpus_dir, NAME)
     texts = _texts(root)
@@ -73,7 +96,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         spk, emo_dir, split = parsed
         items.append(Item(
             id=p.stem, path=rel(p, root), label=emo_dir, emotion=LABEL_MAP[emo_dir.lower()],
-            text=texts.get(p.stem, ""), speaker=spk, split=split,
+            text=texts.get(p.stem, ""), speaker=spk, gender=SPEAKERS.get(spk, ("", ""))[1], split=split,
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
     return finish(items, root, NAME, skipped)

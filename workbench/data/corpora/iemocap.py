@@ -51,6 +51,9 @@ MERGED_RULE = ("Happiness and Excited count as one class, happy, for the majorit
 LABEL_MAP = {**{code: key for code, (_, key) in CATEGORIES.items()}, "xxx": ""}
 #: the evaluators' category names (lower-cased) → emotion2vec+ key; some files write plain "Neutral"
 EVALUATOR_CATEGORIES = {**{name.lower(): key for name, key in CATEGORIES.values()}, "neutral": "neutral"}
+#: ``prepare(classes=...)``: every category with a counterpart among the nine, or the four of the common IEMOCAP
+#: protocol (neutral, happiness with excited merged into it, sadness, anger; every other turn gets no emotion)
+CLASS_SETS = {"all": tuple(code for code, key in LABEL_MAP.items() if key), "four": ("neu", "hap", "exc", "sad", "ang")}
 #: the summary line's code → the class's readable name ("" = no class: ``xxx``)
 CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "sadness", "ang": "anger", "sur": "surprise",
                "fea": "fear", "dis": "disgust", "fru": "frustration", "oth": "other", "xxx": ""}
@@ -126,17 +129,22 @@ def _transcripts(session: Path) -> dict[str, str]:
     return texts
 
 
-def prepare(corpus_dir: str | os.PathLike) -> Manifest:
+def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
     """IEMOCAP: labels from ``SessionN/dialog/EmoEvaluation/*.txt``, audio in ``SessionN/sentences/wav/<dialog>/<utt>.wav``.
 
     Speaker = session + the gender letter of the utterance id's last part
     (``Ses01F_impro01_M013`` is spoken by the session-1 male actor, "Ses01M").
     Split = the session, for the usual leave-one-session-out folds.
+    ``classes``: ``"all"`` (default) gives every category its emotion2vec+ counterpart; ``"four"`` follows the common
+    4-class protocol (neutral, happy = happiness + excited, sad, angry): every other turn (frustration, surprise, fear,
+    disgust, other, ``xxx``) stays in the manifest with its label and no emotion, and a note counts them.
     """
+    if classes not in CLASS_SETS:
+        raise ConfigError(f"unknown IEMOCAP class set {classes!r}; expected {' or '.join(CLASS_SETS)}.", source="--classes",
+                          fix="pass --classes all (every category with a counterpart) or --classes four (the 4-class protocol).")
     root = require_dir(corpus_dir, NAME)
     items, skipped, unread = [], [], []
-    sessions = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
-    for sess in sessions:
+    for sess in _sessions(root):
         texts = _transcripts(sess)
         for ef in sorted((sess / "dialog" / "EmoEvaluation").glob("*.txt")):
             for line in _evaluation_text(ef).splitlines():
@@ -152,7 +160,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
                 v, a, d = turn.dimensions()
                 letter = turn.speaker[-1]
                 items.append(Item(
-                    id=turn.utterance, path=rel(wav, root), label=turn.label, emotion=LABEL_MAP.get(turn.label, LABEL_MAP.get(turn.label.lower(), "")),
+                    id=turn.utterance, path=rel(wav, root), label=turn.label, emotion=_emotion(turn.label, classes),
                     text=texts.get(turn.utterance, ""), speaker=turn.speaker,
                     gender="female" if letter == "F" else "male", split=sess.name,
                     meta={"corpus": NAME, "dialog": turn.dialog, "improvised": "impro" in turn.dialog,
@@ -165,7 +173,36 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         note = f"{len(unread)} {UNREAD_TURNS}; their turns are not in the manifest (e.g. {unread[0]})"
         logger.warning("%s: %s", NAME, note)
         manifest.notes.append(note)
+    if classes == "four":
+        manifest.notes.append(_four_class_note(items))
     return manifest
+
+
+def _sessions(root: Path) -> list[Path]:
+    """The ``SessionN`` folders of the corpus folder, or of the folders in it: the release unpacks into
+    ``IEMOCAP_full_release/``, and the folder it was unpacked into was read as holding no turn at all."""
+    def sessions_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and re.match(r"Session\d$", p.name))
+
+    return sessions_in(root) or [s for sub in sorted(p for p in root.iterdir() if p.is_dir()) for s in sessions_in(sub)]
+
+
+def _emotion(label: str, classes: str) -> str:
+    """The emotion2vec+ key of a summary-line code under the class set (``"four"``: none outside its four classes)."""
+    code = label if label in LABEL_MAP else label.lower()
+    return LABEL_MAP.get(code, "") if code in CLASS_SETS[classes] else ""
+
+
+def _four_class_note(items: list[Item]) -> str:
+    """How many turns the 4-class protocol leaves without an emotion, by code."""
+    out: dict[str, int] = {}
+    for it in items:
+        if not it.emotion:
+            out[it.label] = out.get(it.label, 0) + 1
+    kept = len(items) - sum(out.values())
+    return (f"4-class protocol (--classes four): {kept} turns of neutral, happy (happiness + excited), sad and angry; "
+            f"{sum(out.values())} others keep their label and no emotion"
+            + (f" ({', '.join(f'{code} {n}' for code, n in sorted(out.items()))})" if out else ""))
 
 
 # ---------------------------------------------------------------------------

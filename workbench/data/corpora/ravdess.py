@@ -113,9 +113,28 @@ def prepare(corpus_dir: str | os.PathLike, *, channel: str = "speech") -> Manife
     if not items and other:
         raise ConfigError(f"every RAVDESS file with the corpus's naming is {', '.join(other)} ({sum(other.values())} files); "
                           f"none is {channel}.", source=str(root), fix=f"pass --channel {next(iter(other))} (or both).")
+    items, extracted = _without_extracted_audio(items)
     manifest = finish(items, root, NAME, skipped)
     manifest.notes.extend(_notes(items, ruled_out, other))
+    if extracted:
+        manifest.notes.append(
+            f"{len(extracted)} full-AV (01) files left out: the audio-only (03) file of the same take is in the folder, and the "
+            "README's audio-only files are the recordings' audio, so each take would count twice: "
+            + "; ".join(extracted[:SHOWN_FILES]) + (f" … and {len(extracted) - SHOWN_FILES} more" if len(extracted) > SHOWN_FILES else ""))
     return manifest
+
+
+def _without_extracted_audio(items: list[Item]) -> tuple[list[Item], list[str]]:
+    """The items less the full-AV (01) files whose take (the six other fields) is also there as audio-only (03): audio
+    taken from the videos beside the audio-only download is the same take under a second name."""
+    audio_only = {it.id[3:] for it in items if it.id.startswith("03-")}
+    kept, dropped = [], []
+    for it in items:
+        if it.id.startswith("01-") and it.id[3:] in audio_only:
+            dropped.append(f"{it.path} (= 03-{it.id[3:]})")
+        else:
+            kept.append(it)
+    return kept, dropped
 
 
 def _item(p: Path, root: Path, name: FileName) -> Item:

@@ -44,30 +44,46 @@ VOTE_FORMATS: dict[str, tuple[Callable, set[str], str]] = {
 LISTENER_FACTS: list[dict[str, Any]] = [m.LISTENER_FACTS for m in CORPORA.values() if hasattr(m, "LISTENER_FACTS")]
 
 
+#: other tools' names for the corpora (EmoBox's ``dataset`` field and folder names: ``cremad``, ``msppodcast``)
+CORPUS_ALIASES = {"cremad": "crema-d", "msppodcast": "msp-podcast"}
+
+
 def corpus_key(corpus: str) -> str:
-    """The registry's spelling of a corpus name: lower case, ``_`` as ``-``, ``cremad`` as ``crema-d``."""
-    key = str(corpus or "").lower().replace("_", "-")
-    return "crema-d" if key == "cremad" else key
+    """The registry's spelling of a corpus name: lower case, ``_`` as ``-``, EmoBox's ``cremad`` as ``crema-d`` and
+    ``msppodcast`` as ``msp-podcast`` (:data:`CORPUS_ALIASES`)."""
+    key = str(corpus or "").strip().lower().replace("_", "-")
+    return CORPUS_ALIASES.get(key, key)
 
 
 def map_label(corpus: str, label: str) -> str:
     """The emotion2vec+ key for a corpus label ("" when it has no counterpart); common emotion names for an unknown corpus."""
-    table = LABEL_MAPS.get(corpus)
+    table = LABEL_MAPS.get(corpus_key(corpus)) if corpus else None
     if table is None:
         return generic_emotion(label)
     return table.get(label, table.get(label.lower(), ""))
 
 
 def class_name(corpus: str, label: str) -> str:
-    """The readable name of a corpus label (``class_name("emodb", "L") == "boredom"``); "" when it is no class.
+    """The readable name of a corpus label (``class_name("emodb", "L") == "boredom"``); "" when it is no class
+    (IEMOCAP's ``xxx``, MSP-Podcast's ``X``: no agreement).
 
-    A corpus without a table (ESD, CASIA, a folder of labelled files) keeps its label, stripped.
+    A corpus without a table (ESD, CASIA, a folder of labelled files) keeps its label, stripped.  A label that is not
+    one of the table's codes is one written as a word (EmoBox writes EmoDB's ``W`` as ``anger``, RAVDESS's ``06`` as
+    ``Fearful``): it gets the name of the one code whose emotion2vec+ key the word names (``happy`` → EmoDB's
+    ``happiness``, as ``F`` is), else the word itself (EmoBox's ``boredem``) — a class, never dropped as none.
     """
-    table = CLASS_NAMES.get(str(corpus or "").lower())
+    key = corpus_key(corpus)
+    table = CLASS_NAMES.get(key)
     label = str(label or "").strip()
     if table is None:
         return label
-    return table.get(label, table.get(label.lower(), ""))
+    if label in table or label.lower() in table:
+        return table.get(label, table.get(label.lower(), ""))
+    if label.lower() in table.values():
+        return label.lower()
+    emotion = generic_emotion(label)
+    codes = [code for code, key_ in LABEL_MAPS.get(key, {}).items() if emotion and key_ == emotion]
+    return table[codes[0]] if len(codes) == 1 else label
 
 
 def item_class(item: Item) -> str:

@@ -3,6 +3,7 @@
 Two actresses (``OAF`` aged 64, ``YAF`` aged 26) say 200 target words in the carrier phrase "Say the word _"
 with seven emotions; a file is ``OAF_angry/OAF_back_angry.wav`` = speaker_word_emotion, the emotion spelt
 ``angry disgust fear happy neutral ps sad`` (``ps`` = pleasant surprise; some redistributions spell it out).
+One file of the distribution is misnamed ``OAF_neutral/OA_bite_neutral.wav`` (no F): it is OAF's, read as hers.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ CLASS_NAMES = {"angry": "angry", "disgust": "disgust", "fear": "fear", "happy": 
                "sad": "sad"}
 SPEAKERS = {"OAF": ("female", 64), "YAF": ("female", 26)}
 
-_FILE_NAME = re.compile(r"^(OAF|YAF)_([A-Za-z]+)_(angry|disgust|fear|happy|neutral|ps|pleasant_surprised?|sad)$", re.IGNORECASE)
+#: the one file of the distribution whose speaker field lacks its F: ``OAF_neutral/OA_bite_neutral.wav`` is OAF's
+MISSPELT_SPEAKERS = {"OA": "OAF"}
+
+_FILE_NAME = re.compile(r"^(OAF|YAF|OA)_([A-Za-z]+)_(angry|disgust|fear|happy|neutral|ps|pleasant_surprised?|sad)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ class FileName:
 def parse_name(stem: str) -> FileName | None:
     """The fields of a TESS file name without its extension; None when it does not follow the naming."""
     m = _FILE_NAME.match(stem)
-    return FileName(m.group(1).upper(), m.group(2).lower(), m.group(3).lower()) if m else None
+    if not m:
+        return None
+    speaker = m.group(1).upper()
+    return FileName(MISSPELT_SPEAKERS.get(speaker, speaker), m.group(2).lower(), m.group(3).lower())
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:

@@ -1,0 +1,253 @@
+"""The corpus readers against the corpora's own documentation and their known irregularities, on tiny synthetic
+replicas of each corpus's layout (WAVs written with soundfile).
+
+Each test names the convention it holds the reader to: EmoBox's ``dataset`` names and the words its metadata writes
+for labels, ESD's ReadMe (speakers' sex) and its text files' mixed encodings, TESS's misnamed ``OA_bite_neutral.wav``,
+CREMA-D's ``1040_ITH_SAD_X.wav`` (``…_XX`` in its rating tables), and RAVDESS's audio taken from the full-AV videos
+beside the audio-only files of the same takes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import speech_like
+from workbench.analysis.finetune.data import row_targets
+from workbench.cli import main
+from workbench.data.corpora import class_name, crema_d, esd, for_labels, import_emobox, item_class, prepare
+from workbench.data.listeners import read_votes
+from workbench.data.manifest import read_manifest
+from workbench.data.votes import attach
+from workbench.errors import ConfigError
+
+
+def wav(path: Path, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, speech_like(16000, 0.2, seed=seed), 16000, subtype="PCM_16")
+    return path
+
+
+def by_id(manifest):
+    return {it.id: it for it in manifest}
+
+
+# ---------------------------------------------------------------------------
+# EmoBox: its dataset names and its label words
+# ---------------------------------------------------------------------------
+def emobox_fold(tmp_path: Path, dataset: str, rows: list[tuple[str, str]]) -> Path:
+    """``data/<dataset>/fold_1/<dataset>_test_fold_1.jsonl`` as EmoBox writes it, with a WAV for each row."""
+    jf = tmp_path / "data" / dataset / "fold_1" / f"{dataset}_test_fold_1.jsonl"
+    jf.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n, (key, emo) in enumerate(rows):
+        wav(tmp_path / "downloads" / dataset / f"{key}.wav", seed=n)
+        lines.append(json.dumps({"key": f"{dataset}-{key}", "dataset": dataset, "wav": f"downloads/{dataset}/{key}.wav",
+                                 "type": "raw", "sample_rate": 16000, "task": "category", "length": 0.2, "emo": emo, "channel": 1}))
+    jf.write_text("\n".join(lines) + "\n")
+    return jf
+
+
+def test_emobox_msp_podcast_letters_get_their_emotion(tmp_path):
+    """EmoBox names the corpus ``msppodcast`` (data/msppodcast/, ``"dataset": "msppodcast"``) and writes its consensus
+    letters (``"emo": "N"``): every item had an empty emotion, the letters being no common emotion name."""
+    jf = emobox_fold(tmp_path, "msppodcast", [("MSP-PODCAST_0001_0008", "N"), ("MSP-PODCAST_0001_0019", "H"),
+                                              ("MSP-PODCAST_0001_0043", "X"), ("MSP-PODCAST_0001_0048", "O"),
+                                              ("MSP-PODCAST_0001_0098", "U"), ("MSP-PODCAST_0002_0001", "C")])
+    m = import_emobox([jf], root=tmp_path)
+    assert [(it.label, it.emotion) for it in m] == [("N", "neutral"), ("H", "happy"), ("X", ""), ("O", "other"),
+                                                    ("U", "surprised"), ("C", "")]
+    assert [item_class(it) for it in m] == ["neutral", "happy", "", "other", "surprise", "contempt"]
+
+
+def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
+    """EmoBox writes EmoDB's and RAVDESS's labels as words (``anger``, ``boredem``, ``Fearful``), not the file-name codes
+    the corpora's class tables are keyed by: ``finetune --labels corpus`` found no class for any of them and dropped
+    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is)."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a01Fa", "happy"), ("03a02Ta", "sad"),
+                                            ("03a04La", "boredem"), ("03a05Na", "Neutral"), ("03b01Aa", "fear")])
+    ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful"), ("03-01-02-01-01-01-01", "Calm")])
+    cremad = emobox_fold(tmp_path, "cremad", [("1001_DFA_ANG_XX", "ANG")])
+    m = import_emobox([emodb, ravdess, cremad], root=tmp_path)
+    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredem", "neutral", "fear",
+                                            "fearful", "calm", "anger"]
+    rows = pd.DataFrame({"label": [it.label for it in m], "meta": [json.dumps(it.meta) for it in m]})
+    assert list(row_targets(rows, "corpus")) == [item_class(it) for it in m]
+    # a head trained on EmoDB's own classes scores EmoBox's EmoDB items in them
+    head = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "", "neutral", "fear"]
+    # the corpus's own codes are named as before; no agreement is still no class
+    assert class_name("emodb", "L") == "boredom" and class_name("iemocap", "xxx") == "" and class_name("msppodcast", "X") == ""
+
+
+# ---------------------------------------------------------------------------
+# ESD: the ReadMe's speakers, the text files' encodings
+# ---------------------------------------------------------------------------
+def test_esd_speakers_sex_is_the_readmes():
+    """ESD's ReadMe.txt: 0001–0003, 0007, 0009 Chinese female; 0004–0006, 0008, 0010 Chinese male; 0011–0014 and
+    0020 English male; 0015–0019 English female.  The reader left every item's gender empty."""
+    male = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
+    assert {spk: sex for spk, (_, sex) in esd.SPEAKERS.items()} == {f"{n:04d}": "male" if f"{n:04d}" in male else "female"
+                                                                    for n in range(1, 21)}
+
+
+def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
+    """ESD's speaker files are GB2312, UTF-16 (with its mark), UTF-8 or Latin-1.  Latin-1 bytes were tried as UTF-16
+    (no mark) before anything else: an even-length file read as CJK characters, an odd one gave no text at all."""
+    texts = {
+        "0001": ("0001_000351", "打远一看，它们的确很是美丽，", "生气", "gb2312"),
+        "0003": ("0003_000351", "这是一个测试句子。", "生气", "utf-16"),
+        "0011": ("0011_000351", "The nine the eggs, I keep.", "Angry", "utf-8"),
+        "0016": ("0016_000351", "Café owners don't like it.", "Angry", "latin-1"),
+        "0017": ("0017_000351", "A naïve façade, it's true!", "Angry", "latin-1"),
+    }
+    for spk, (utt, text, emo, enc) in texts.items():
+        (tmp_path / spk).mkdir()
+        (tmp_path / spk / f"{spk}.txt").write_bytes(f"{utt}\t{text}\t{emo}\n".encode(enc))
+        wav(tmp_path / spk / "Angry" / "train" / f"{utt}.wav")
+    m = by_id(prepare("esd", tmp_path))
+    assert {it.speaker: it.text for it in m.values()} == {spk: text for spk, (_, text, _, _) in texts.items()}
+    assert {it.speaker: it.gender for it in m.values()} == {"0001": "female", "0003": "female", "0011": "male",
+                                                            "0016": "female", "0017": "female"}
+    # UTF-16 written without its mark is still read as UTF-16
+    assert esd.decode_text("0012_000001\tHello.\tNeutral\n".encode("utf-16-le"), "0012") == "0012_000001\tHello.\tNeutral\n"
+
+
+# ---------------------------------------------------------------------------
+# TESS: the misnamed OA_bite_neutral.wav
+# ---------------------------------------------------------------------------
+def test_tess_reads_oafs_misnamed_file_as_hers(tmp_path):
+    """TESS ships ``OAF_neutral/OA_bite_neutral.wav`` (the speaker field lacks its F): it was skipped as not TESS's
+    naming, one of the corpus's 2,800 files lost without a word in the manifest."""
+    wav(tmp_path / "OAF_neutral" / "OA_bite_neutral.wav")
+    wav(tmp_path / "OAF_neutral" / "OAF_back_neutral.wav", seed=1)
+    m = by_id(prepare("tess", tmp_path))
+    bite = m["OA_bite_neutral"]
+    assert (bite.speaker, bite.gender, bite.emotion, bite.text, bite.meta["age"]) == ("OAF", "female", "neutral",
+                                                                                      "Say the word bite", 64)
+
+
+# ---------------------------------------------------------------------------
+# CREMA-D: 1040_ITH_SAD_X.wav
+# ---------------------------------------------------------------------------
+def test_crema_d_clip_whose_level_lost_an_x_gets_its_ratings(tmp_path):
+    """The distribution's file ``1040_ITH_SAD_X.wav`` is ``1040_ITH_SAD_XX`` in the corpus's rating tables: its id was
+    the file's stem, so its listener votes never attached."""
+    wav(tmp_path / "AudioWAV" / "1040_ITH_SAD_X.wav")
+    wav(tmp_path / "AudioWAV" / "1040_ITH_ANG_XX.wav", seed=1)
+    m = prepare("crema-d", tmp_path)
+    item = by_id(m)["1040_ITH_SAD_XX"]
+    assert (item.path, item.meta["level"], item.emotion) == ("AudioWAV/1040_ITH_SAD_X.wav", "unspecified", "sad")
+    votes = tmp_path / "processedResults" / "tabulatedVotes.csv"
+    votes.parent.mkdir()
+    votes.write_text(",A,D,F,H,N,S,fileName,numResponses,agreement,emoVote,meanEmoResp\n"
+                     "100001,0,0,0,0,1,9,1040_ITH_SAD_XX,10,0.9,S,50\n"
+                     "100002,8,0,0,0,2,0,1040_ITH_ANG_XX,10,0.8,A,50\n")
+    assert attach(m, read_votes("crema-d-tabulated", votes)).n_attached == 2
+    assert by_id(m)["1040_ITH_SAD_XX"].meta["listener_majority"] == "sad"
+    assert crema_d.parse_name("1040_ITH_SAD_X").clip == "1040_ITH_SAD_XX"
+
+
+# ---------------------------------------------------------------------------
+# RAVDESS: audio taken from the full-AV videos beside the audio-only files
+# ---------------------------------------------------------------------------
+def test_ravdess_full_av_audio_of_a_take_already_there_as_audio_only_is_left_out(tmp_path):
+    """The README's audio-only (03) files are the recordings' audio; audio extracted from the full-AV (01) videos of the
+    same takes, unpacked beside them, was read as a second item of each take."""
+    wav(tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav")
+    wav(tmp_path / "Video_Speech_Actor_01" / "Actor_01" / "01-01-05-01-01-01-01.wav", seed=1)  # the same take
+    wav(tmp_path / "Video_Speech_Actor_01" / "Actor_01" / "01-01-05-01-01-02-01.wav", seed=2)  # only as full-AV
+    m = prepare("ravdess", tmp_path)
+    assert sorted(it.id for it in m) == ["01-01-05-01-01-02-01", "03-01-05-01-01-01-01"]
+    assert any(n.startswith("1 full-AV (01) files left out") and "01-01-05-01-01-01-01.wav (= 03-01-05-01-01-01-01)" in n
+               for n in m.notes)
+    assert np.all([it.meta["modality"] in ("full-AV", "audio-only") for it in m])
+
+
+# ---------------------------------------------------------------------------
+# IEMOCAP: the 4-class protocol
+# ---------------------------------------------------------------------------
+def iemocap_replica(root: Path) -> Path:
+    """``IEMOCAP_full_release/Session5``: a scripted dialog (``…_script01_1b``), every summary-line code the corpus writes
+    among its turns, the evaluators' lines, and an ``EmoEvaluation/Categorical/`` file that is not a dialog's."""
+    top = root / "IEMOCAP_full_release"
+    s5 = top / "Session5"
+    ev = s5 / "dialog" / "EmoEvaluation"
+    (ev / "Categorical").mkdir(parents=True)
+    (ev / "Categorical" / "Ses05M_script01_1b_e1_cat.txt").write_text("Ses05M_script01_1b_F000 :Neutral state; ()\n")
+    codes = ["neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx"]
+    lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    for n, code in enumerate(codes):
+        utt = f"Ses05M_script01_1b_{'FM'[n % 2]}{n:03d}"
+        lines += [f"[{n}.0000 - {n}.9000]\t{utt}\t{code}\t[2.5000, 3.0000, 3.5000]", "C-E1:\tNeutral state;\t()", ""]
+        wav(s5 / "sentences" / "wav" / "Ses05M_script01_1b" / f"{utt}.wav", seed=n)
+    (ev / "Ses05M_script01_1b.txt").write_text("\n".join(lines))
+    return top
+
+
+def test_iemocap_four_class_protocol(tmp_path):
+    """The common IEMOCAP protocol has four classes: neutral, happy (happiness and excited merged), sad and angry; the
+    other categories (frustration, surprise, fear, disgust, other) and ``xxx`` (no majority) are left out.  The reader
+    gave surprise, fear, disgust and other their counterparts among the nine with no way to ask for the four."""
+    top = iemocap_replica(tmp_path)
+    every = {it.label: it.emotion for it in prepare("iemocap", top)}
+    assert every == {"neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry", "fru": "",
+                     "sur": "surprised", "fea": "fearful", "dis": "disgusted", "oth": "other", "xxx": ""}
+    m = prepare("iemocap", top, classes="four")
+    assert {it.label: it.emotion for it in m} == {**{code: "" for code in every},
+                                                 "neu": "neutral", "hap": "happy", "exc": "happy", "sad": "sad", "ang": "angry"}
+    assert "4-class protocol (--classes four): 5 turns" in m.notes[-1] and "oth 1" in m.notes[-1] and "xxx 1" in m.notes[-1]
+    it = by_id(m)["Ses05M_script01_1b_M001"]
+    assert (it.speaker, it.gender, it.split, it.meta["dialog"], it.meta["improvised"]) == ("Ses05M", "male", "Session5",
+                                                                                          "Ses05M_script01_1b", False)
+    with pytest.raises(ConfigError, match="unknown IEMOCAP class set 'five'"):
+        prepare("iemocap", top, classes="five")
+    with pytest.raises(ConfigError, match="takes no option --classes"):
+        prepare("emodb", top, classes="four")
+
+
+def test_iemocap_four_classes_from_the_command_line(tmp_path):
+    top = iemocap_replica(tmp_path)
+    assert main(["datasets", "prepare", "iemocap", str(top), "--classes", "four", "--out", str(tmp_path / "i.csv")]) == 0
+    assert sorted(e for e in read_manifest(tmp_path / "i.csv").to_frame()["emotion"] if e) == [
+        "angry", "happy", "happy", "neutral", "sad"]
+
+
+# ---------------------------------------------------------------------------
+# downstream: a run of a head trained on a corpus's own classes
+# ---------------------------------------------------------------------------
+def test_lhotse_export_of_a_run_scored_over_a_heads_own_classes(tmp_path):
+    """A run of a head trained on EmoDB's own classes has ``score_anger`` … ``score_boredom``, not the nine: the lhotse
+    export read the nine score columns by name and failed with a KeyError on ``score_angry``."""
+    pytest.importorskip("lhotse")
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
+    from workbench.runs.driver import run
+    from workbench.runs.lhotse_export import export_lhotse
+
+    classes = ["anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral"]
+    parent = ensure_random_checkpoint("tiny")
+    rng = np.random.default_rng(0)
+    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": classes}}
+    head = write_checkpoint(tmp_path / "head", parent, classes, rng.standard_normal((7, 32)), rng.standard_normal(7), card)
+    for n, name in enumerate(["03a01Wa", "08a01La"]):
+        wav(tmp_path / "emodb" / "wav" / f"{name}.wav", seed=n)
+    run(prepare("emodb", tmp_path / "emodb"), out_dir=tmp_path / "run", model=str(head), use_cache=False)
+    out = export_lhotse(tmp_path / "run", tmp_path / "sup.jsonl")
+    assert out.written == 2
+    segments = [json.loads(line) for line in (tmp_path / "sup.jsonl").read_text().splitlines()]
+    assert [sorted(s["custom"]["emotion_scores"]) for s in segments] == [sorted(classes)] * 2
+    assert [s["custom"]["reference_emotion"] for s in segments] == ["anger", "boredom"]
+
+
+def test_iemocap_read_from_the_folder_the_release_was_unpacked_into(tmp_path):
+    """IEMOCAP's release unpacks into ``IEMOCAP_full_release/SessionN``: given the folder it was unpacked into, the
+    reader found no session and refused the corpus ("no iemocap audio files")."""
+    iemocap_replica(tmp_path)
+    m = prepare("iemocap", tmp_path)
+    assert len(m) == 11 and all(it.path.startswith("IEMOCAP_full_release/Session5/sentences/wav/") for it in m)
