@@ -217,3 +217,16 @@ def test_a_zero_width_interval_is_said_to_show_no_uncertainty_not_to_measure_not
     note = zero_width_note(0.0, 0.0, 32)
     assert "measures nothing" not in note and "no uncertainty" in note and "32 item(s)" in note
     assert zero_width_note(0.1, 0.3, 32) == ""
+
+
+def test_a_group_all_wrong_is_not_said_to_be_beyond_resampling():
+    """16 items of a speaker, all wrong: every resample gives WA 0, yet the resamples do vary (other items, other
+    classes). The note said "resampling cannot vary it", a claim that holds only for one item per class."""
+    classes = ["angry", "happy", "neutral", "sad"]
+    y_true = [c for c in classes for _ in range(4)] * 2
+    y_pred = ["disgusted"] * 16 + y_true[16:]
+    groups = ["spk1"] * 16 + ["spk2"] * 16
+    table = analyse_groups(y_true, y_pred, groups, classes, by="speaker", n_boot=200).table.set_index("group")
+    note = table.loc["spk1", "note"]
+    assert "cannot vary" not in note
+    assert "zero-width interval (WA, UAR, macro-F1) from 16 item(s): every resample gives the same value" in note

@@ -99,6 +99,15 @@ def zero_width_note(lo: float, hi: float, n: int) -> str:
     return ""
 
 
+def flat_interval_words(figures: Sequence[str], n: int) -> str:
+    """The short form of :func:`zero_width_note` for a table's note: which figures' intervals have no width.
+
+    It said "resampling cannot vary it" also of 0 right of 16 items, whose resamples do vary; they all
+    give 0 (every item wrong), and that is a value with uncertainty an exact interval would show.
+    """
+    return f"zero-width interval ({', '.join(figures)}) from {n} item(s): every resample gives the same value, so no uncertainty is shown"
+
+
 def missing_class_note(counts: dict[str, int]) -> str:
     """Words for the classes with no item among ``counts`` (class → items), or ``""``.
 
@@ -287,7 +296,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         if flat:
-            notes.append(f"zero-width interval ({', '.join(FIGURE_NAMES.get(m, m.upper()) for m in flat)}) from {row['n']} item(s): resampling cannot vary it")
+            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in flat], row["n"]))
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
                     "zero_width_interval": ", ".join(flat)})
         for i, c in enumerate(classes):

@@ -34,7 +34,7 @@ from workbench.data.listeners import FORMATS as VOTE_FILE_FORMATS, corpus_listen
 from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
-from workbench.analysis.groups import small_group_reason, zero_width_note
+from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
@@ -330,7 +330,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
             "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
-            "note": f"zero-width interval ({', '.join(flat)}) from {len(t)} item(s): resampling cannot vary it" if flat else ""}
+            "note": flat_interval_words(flat, len(t)) if flat else ""}
 
 
 def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[dict]:
