@@ -555,11 +555,19 @@ def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> An
     return model if model is not None else _run(run_dir).model()
 
 
-def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None) -> dict:
+def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, chosen: bool = True) -> str:
+    """The sweep section's heading. ``chosen=False``: the file is the template's default (a shipped demo clip),
+    which a report on someone's own run used to sweep under that run's header without a word."""
+    note = ("" if chosen else "<p>The file is a shipped demo clip (the template's default), not an item of this run: "
+            f"{code('-p sweep_path=FILE')} sweeps one of yours.</p>")
+    return (f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + note
+            + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
+
+
+def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
+                  chosen: bool = True) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    scored = getattr(model, "model", model)
-    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>"
-              + (f"<p>scored with {code(str(scored))}.</p>" if scored else "") + frame_html(summ))
+    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
