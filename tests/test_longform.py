@@ -408,3 +408,17 @@ def test_span_overlaps_counts_pairs_and_the_time_shared():
     np.testing.assert_allclose(per_span, [3.0, 2.0, 2.0, 0.0])
     assert ov["examples"] == [[0, 1], [0, 2], [1, 2]] and ov["words"].startswith("3 of 4 transcript spans overlap another (3 overlapping pairs")
     assert covered_seconds([0.0, 1.0, 2.0, 10.0], [5.0, 3.0, 4.0, 11.0]) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("layout,total", [(((0.0, 2.0), (4.0, 1.5), (7.0, 3.0)), 11.0), (((0.0, 1.2),), 2.0)])
+def test_energy_vad_keeps_speech_that_starts_at_the_first_sample(tmp_path, tiny_model, layout, total):
+    """The energy detector's noise floor came from the frames already read; in a file that starts speaking those are
+    speech, so its first utterance was measured against itself and lost (no segment before 4 s). A file shorter than
+    the look-ahead is decided at its end; any block size gives the same segments."""
+    path = bursts_file(tmp_path / "start.wav", layout=layout, total=total)
+    a = segment_file(path, model=tiny_model, out_dir=tmp_path / "a", config=SegmentConfig(vad="energy"), figures=False)
+    assert len(a.segments) == len(layout)
+    for (t0, d), row in zip(layout, a.segments.itertuples()):
+        assert abs(row.start - t0) < 0.1 and abs(row.end - (t0 + d)) < 0.15
+    b = segment_file(path, model=tiny_model, out_dir=tmp_path / "b", config=SegmentConfig(vad="energy", block_s=0.7), figures=False)
+    pd.testing.assert_frame_equal(a.segments, b.segments)
