@@ -362,8 +362,9 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
             counts[c] = counts.get(c, 0) + 1
     rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
     n_variants = ok["variant"].nunique()  # a share is of scored rows: with variants, an item counts once per variant
-    over = f"{len(ok)} scored row{'s' if len(ok) != 1 else ''}" + (f" ({n_variants} variants: an item counts once in each)"
-                                                                   if n_variants > 1 else "")
+    # "of the 53 scored rows" stood under "52 scored, 1 excluded" (metrics, same run): the share is of every row scored
+    over = (f"{len(ok)} row{'s' if len(ok) != 1 else ''} the model scored, labelled or not"
+            + (f" ({n_variants} variants: an item counts once in each)" if n_variants > 1 else ""))
     parts = ["<h2>Findings</h2>", f"<p>Rows with each finding, of the {over}.</p>",
              table_html(["finding", "rows", f"share of {len(ok)}"], rows or [("—", 0, "")])]
     failed = res[res["status"] == "failed"]
