@@ -230,3 +230,16 @@ def test_a_group_all_wrong_is_not_said_to_be_beyond_resampling():
     note = table.loc["spk1", "note"]
     assert "cannot vary" not in note
     assert "zero-width interval (WA, UAR, macro-F1) from 16 item(s): every resample gives the same value" in note
+
+
+def test_a_misspelt_breakdown_column_is_refused_with_the_closest_one_named():
+    """`metrics RUN --by spekaer` listed the run's columns but, unlike a misspelt option or choice, named no near miss."""
+    from workbench.analysis.groups import check_breakdown_columns
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        check_breakdown_columns(["spekaer", "gender"], ["id", "label", "emotion", "speaker", "gender"])
+    assert "'spekaer': did you mean 'speaker'?" in e.value.message and "'gender'" not in e.value.message.split('by')[1].split(':')[0]
+    with pytest.raises(ConfigError) as e:
+        check_breakdown_columns(["zzz"], ["id", "speaker"])
+    assert "did you mean" not in e.value.message

@@ -395,11 +395,16 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
 
     ``columns``: the results table's columns; the manifest columns among them are the ones offered.
     """
+    import difflib
+
     unknown = [c for c in by if c not in columns]
     if unknown:
         offered = [c for c in MANIFEST_COLUMNS if c in columns]
+        # a misspelt column is named with its closest one, as a misspelt option or choice is (`--by spekaer`)
+        close = [f"{c!r}: did you mean {m[0]!r}?" for c in unknown if (m := difflib.get_close_matches(c, offered, n=1))]
         raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
-                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
+                          f"it has {offered}." + (f" ({'; '.join(close)})" if close else ""),
+                          source=source, fix=f"pass --by with some of {offered}.")
 
 
 def left_out_note(col: str, n: int) -> str:
