@@ -243,3 +243,11 @@ def test_a_misspelt_breakdown_column_is_refused_with_the_closest_one_named():
     with pytest.raises(ConfigError) as e:
         check_breakdown_columns(["zzz"], ["id", "speaker"])
     assert "did you mean" not in e.value.message
+
+
+def test_a_thin_class_is_named_with_its_count_in_brackets():
+    """'too small: fewer than 5 items of sad 4' (listeners' bands, metrics --by) read as a class called 'sad 4'."""
+    from workbench.analysis.groups import small_group_reason
+
+    assert small_group_reason({"angry": 9, "sad": 4, "happy": 1, "neutral": 9}) == \
+        "fewer than 5 items of sad (4 items), happy (1 item)"

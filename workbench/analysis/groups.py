@@ -226,7 +226,8 @@ def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITE
     n = sum(class_counts.values())
     if n < min_items:
         return f"{n} items (< {min_items})"
-    thin = [f"{c} {k}" for c, k in class_counts.items() if 0 < k < min_per_class]
+    # "fewer than 5 items of sad 4" read as a class named "sad 4": the count goes in brackets, named
+    thin = [f"{c} ({k} item{'s' if k != 1 else ''})" for c, k in class_counts.items() if 0 < k < min_per_class]
     return f"fewer than {min_per_class} items of {', '.join(thin)}" if thin else ""
 
 
