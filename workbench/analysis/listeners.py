@@ -152,12 +152,17 @@ class ListenerReport:
             shown = rows[:top]
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority'] or '—')} "
+                         + "".join(f"\n    {printable(r['id'])}: listeners {_majority_words(r['listener_majority'])} "
                                    f"({listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _majority_words(majority: str) -> str:
+    """The listeners' majority class, or why there is none ("listeners — (2 of 5 listeners)" named nothing)."""
+    return printable(majority) if majority else "no majority (a tie, or the top category is none of the classes)"
 
 
 def _band_names(edges: Sequence[float]) -> list[tuple[float, float, str]]:
