@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -217,6 +218,8 @@ def test_segment_command(tmp_path, capsys):
     assert main(["segment", str(path), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "o"), "--max", "10"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("!! RANDOM WEIGHTS") and "3 speech segments" in out and "dominant emotion:" in out
+    # the counts are named as counts: it read 'dominant emotion: sad  sad 2, happy 1'
+    assert re.search(r"^dominant emotion: \w+ \(segments per label: \w+ \d(, \w+ \d)*\)$", out, re.M), out
     assert pd.read_csv(tmp_path / "o" / "timeline.csv")["n_segments"].sum() == 3
     assert main(["segment", str(path), "--vad", "energy", "--min-silence", "0", "--model", "tiny"]) == 2
     assert "--min-silence" in capsys.readouterr().err

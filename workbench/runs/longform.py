@@ -148,7 +148,7 @@ class LongformResult:
         )
         if s.get("no_speech"):
             lines.append(f"!! {s['note']}")
-        lines.append(f"dominant emotion: {self.dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in s["label_counts"].items()))
+        lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
         lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
         for r in self.timeline.head(40).itertuples():
             lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
@@ -505,6 +505,13 @@ def merge_timeline(segments, gap_s: float = 2.0):
     df = df.drop(columns="_w")
     df.insert(2, "duration", (df["end"] - df["start"]).round(4))
     return df
+
+
+def dominant_words(dominant: str | None, counts: dict, what: str) -> str:
+    """'dominant emotion: sad (segments per label: sad 4, happy 1)'; it read 'sad  sad 4, happy 1', a count list
+    that looked like part of the label."""
+    per = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return f"dominant emotion: {dominant or '—'} ({f'{what} per label: {per}' if per else f'no {what} scored'})"
 
 
 def dominant_emotion(segments) -> str | None:
