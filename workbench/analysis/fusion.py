@@ -582,7 +582,8 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_ylim(min(0.0, *[v - low for v, low in zip(vals, lo) if v == v]) - 0.04, max(ends) + 0.06)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
-    checks = d.get("checks") or []
+    # the transcripts' warnings too (no label information, another language): the text bar at chance said nothing of why
+    checks = [*(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
     if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
         checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
     ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
