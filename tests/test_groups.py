@@ -32,7 +32,7 @@ def test_a_rare_class_is_in_every_resample_so_the_interval_keeps_the_class_set()
     assert row["uar"] == pytest.approx(1 / 6)
     # an item bootstrap drops 'angry' in ~37 % of resamples and reports UAR 0 there: lo would be 0.0
     assert row["uar_lo"] == pytest.approx(1 / 6) and row["uar_hi"] == pytest.approx(1 / 6)
-    assert row["too_small"] and "angry 1" in row["note"]
+    assert row["too_small"] and "angry (1 item)" in row["note"]
 
 
 def test_point_values_match_the_run_metrics():
