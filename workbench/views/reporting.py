@@ -388,13 +388,19 @@ def flag(name: str, value: object) -> bool:
 FUSION_HEADING = "<h2>Speech + text fusion</h2>"
 
 
-def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None:
-    """The fusion section when the report was not asked for it: said in the page, with how to ask (the command names
-    ``run_dir``, the report's run, when given; it said ``RUN``)."""
+def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict | None:
+    """The fusion section when the report was not asked for it: the run folder's ``fusion.json`` when ``workbench fuse``
+    wrote it with the report's settings (nothing is trained: the page said "run `workbench fuse RUN`" also after it
+    had been run), else said in the page, with how to ask (the command names ``run_dir``, the report's run, when given)."""
+    stored = cached_fusion(run_dir, text_model=None, n_boot=FUSION_BOOTSTRAP) if run_dir is not None else None
+    if stored is not None:
+        show_html(fusion_html(stored, reused=True))
+        show_figure(plot_fusion(stored))
+        return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
     run = shlex.quote(str(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
               "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
-              f"{code(f'workbench fuse {run}')}.</p>")
+              f"{code(f'workbench fuse {run}')} (this section shows its result when the report is made again).</p>")
     return None
 
 
