@@ -381,3 +381,12 @@ def test_the_variant_reports_default_sweep_says_it_is_a_demo_clip_not_an_item_of
     cells = json.loads((files("workbench") / "templates" / "variant_comparison.ipynb").read_text())["cells"]
     sweep_cell = next("".join(c["source"]) for c in cells if "sweep_section" in "".join(c["source"]))
     assert "chosen=sweep_path is not None" in sweep_cell
+
+
+def test_a_manifest_refused_for_a_missing_file_names_a_near_miss_column_too(tmp_path, capsys):
+    # `workbench run bad.csv` with columns id,path,labl and one missing file: the refusal listed 'extra columns kept in
+    # meta: labl' with no 'did you mean label?'; only a --skip-missing run said it, after scoring
+    (tmp_path / "bad.csv").write_text("id,path,labl\na,missing.wav,angry\n")
+    assert main(["run", str(tmp_path / "bad.csv"), "--model", "tiny", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "extra columns kept in meta: labl ('labl': did you mean 'label'?)" in err, err
