@@ -45,6 +45,8 @@ from workbench.schema import score_columns, score_labels
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
 EPS = 1e-12
+#: an empty listener_majority, on screen and in the report ("listeners — (2 of 5 listeners)" named nothing)
+NO_MAJORITY = "no majority (a tie, or the top category is none of the classes)"
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -152,17 +154,12 @@ class ListenerReport:
             shown = rows[:top]
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {printable(r['id'])}: listeners {_majority_words(r['listener_majority'])} "
+                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or NO_MAJORITY} "
                                    f"({listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-def _majority_words(majority: str) -> str:
-    """The listeners' majority class, or why there is none ("listeners — (2 of 5 listeners)" named nothing)."""
-    return printable(majority) if majority else "no majority (a tie, or the top category is none of the classes)"
 
 
 def _band_names(edges: Sequence[float]) -> list[tuple[float, float, str]]:

@@ -30,7 +30,7 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
-from workbench.analysis.listeners import evaluate_listeners
+from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, left_out_note, no_groups_note, zero_width_note
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
@@ -269,6 +269,8 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 parts.append(table_html(["id", "corpus label", "listeners", "agreement", "model", "confidence"],
                                         [(x["id"], x["emotion"] or "—", x["listener_majority"] or "—", x["agreement"], x["pred"], x["confidence"])
                                          for x in shown]))
+                if any(not x["listener_majority"] for x in shown):  # the dash in "listeners" said nothing of what it meant
+                    parts.append(f"<p>listeners —: {esc(NO_MAJORITY)}.</p>")
         parts.append("<h3>Confusion: corpus label (hard) beside what listeners heard (vote-weighted)</h3>")
         parts.append(table_html(["corpus label", *r.confusion_cols], [(c, *row) for c, row in zip(r.classes, r.confusion_hard)]))
         if r.confusion_votes is None:
