@@ -162,3 +162,15 @@ def test_notebook_06_shows_its_fusion_title_once():
              if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "fusion_section"]
     assert len(titles) == 1 and len(calls) == 1
     assert {(k.arg, getattr(k.value, "value", None)) for k in calls[0].keywords} == {("heading", False)}
+
+
+def test_the_fusion_figure_names_the_transcripts_warnings():
+    """fusion.png drew the text bar at chance under a title that said nothing of the warning the screen and
+    fusion.json give: the transcripts carry no label information (the corpus speaks each sentence in every emotion)."""
+    w = ("the transcripts carry no measurable label information across speakers: a text-only probe reaches UAR 0.250 "
+         "(chance 0.250; …). Text and fusion results here measure nothing about the text")
+    d = {"classes": ["angry", "happy", "neutral", "sad"], "folds": 4, "n_items": 64, "checks": [], "warnings": [w],
+         "metrics": {"speech": {"uar": 0.45, "uar_ci": [0.34, 0.56]}, "text": {"uar": 0.25, "uar_ci": [0.25, 0.25]}}}
+    title = plot_fusion(d).axes[0].get_title().replace("\n", " ")
+    assert "!! the transcripts carry no measurable label information across speakers" in title, title
+    assert "a text-only probe" not in title  # the first clause only: the figure is not the place for the numbers

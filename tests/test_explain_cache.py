@@ -139,6 +139,8 @@ def test_worst_explains_n_cases_with_one_model_load_and_writes_the_summary(tiny_
     assert main(["explain", str(tiny_run), "--worst", "2", *FAST, "--class", "sad"]) == 0
     screen = capsys.readouterr().out
     assert len(loads) == 1 and "2 worst of the 3 rows the model scored" in screen and "wrong predictions first" in screen
+    # the random-weights banner once per command (README), above the cases: it was repeated inside every case
+    assert screen.count("RANDOM WEIGHTS") == 1 and screen.index("RANDOM WEIGHTS") < screen.index("[1/2]"), screen
     s = worst_summary(tiny_run)
     assert s["showing"] == "2 of the 3 rows the model scored (labelled or not)" and s["rule"] == RULE_LABELLED and len(s["cases"]) == 2 and s["figure"]
     ok = RunFolder(tiny_run).results(status="ok")

@@ -111,6 +111,8 @@ def test_fuse_warns_when_the_text_carries_no_label(runs, capsys):
     assert main(["fuse", str(runs[False]), "--folds", "4", "--bootstrap", "50", "--no-figures"]) == 0
     captured = capsys.readouterr()
     assert "warning: the transcripts carry no measurable label information" in captured.out
+    # once on the screen: the logged copy went to stderr as well, so a terminal showed the warning twice
+    assert (captured.out + captured.err).count("carry no measurable label information") == 1, captured.err
     payload = json.loads((runs[False] / "fusion.json").read_text())
     assert len(payload["warnings"]) == 1 and not payload["text_checks"]["label_information"]["carries_label"]
 

@@ -32,7 +32,7 @@ def test_a_rare_class_is_in_every_resample_so_the_interval_keeps_the_class_set()
     assert row["uar"] == pytest.approx(1 / 6)
     # an item bootstrap drops 'angry' in ~37 % of resamples and reports UAR 0 there: lo would be 0.0
     assert row["uar_lo"] == pytest.approx(1 / 6) and row["uar_hi"] == pytest.approx(1 / 6)
-    assert row["too_small"] and "angry 1" in row["note"]
+    assert row["too_small"] and "angry (1 item)" in row["note"]
 
 
 def test_point_values_match_the_run_metrics():
@@ -217,3 +217,37 @@ def test_a_zero_width_interval_is_said_to_show_no_uncertainty_not_to_measure_not
     note = zero_width_note(0.0, 0.0, 32)
     assert "measures nothing" not in note and "no uncertainty" in note and "32 item(s)" in note
     assert zero_width_note(0.1, 0.3, 32) == ""
+
+
+def test_a_group_all_wrong_is_not_said_to_be_beyond_resampling():
+    """16 items of a speaker, all wrong: every resample gives WA 0, yet the resamples do vary (other items, other
+    classes). The note said "resampling cannot vary it", a claim that holds only for one item per class."""
+    classes = ["angry", "happy", "neutral", "sad"]
+    y_true = [c for c in classes for _ in range(4)] * 2
+    y_pred = ["disgusted"] * 16 + y_true[16:]
+    groups = ["spk1"] * 16 + ["spk2"] * 16
+    table = analyse_groups(y_true, y_pred, groups, classes, by="speaker", n_boot=200).table.set_index("group")
+    note = table.loc["spk1", "note"]
+    assert "cannot vary" not in note
+    assert "zero-width interval (WA, UAR, macro-F1) from 16 item(s): every resample gives the same value" in note
+
+
+def test_a_misspelt_breakdown_column_is_refused_with_the_closest_one_named():
+    """`metrics RUN --by spekaer` listed the run's columns but, unlike a misspelt option or choice, named no near miss."""
+    from workbench.analysis.groups import check_breakdown_columns
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        check_breakdown_columns(["spekaer", "gender"], ["id", "label", "emotion", "speaker", "gender"])
+    assert "'spekaer': did you mean 'speaker'?" in e.value.message and "'gender'" not in e.value.message.split('by')[1].split(':')[0]
+    with pytest.raises(ConfigError) as e:
+        check_breakdown_columns(["zzz"], ["id", "speaker"])
+    assert "did you mean" not in e.value.message
+
+
+def test_a_thin_class_is_named_with_its_count_in_brackets():
+    """'too small: fewer than 5 items of sad 4' (listeners' bands, metrics --by) read as a class called 'sad 4'."""
+    from workbench.analysis.groups import small_group_reason
+
+    assert small_group_reason({"angry": 9, "sad": 4, "happy": 1, "neutral": 9}) == \
+        "fewer than 5 items of sad (4 items), happy (1 item)"

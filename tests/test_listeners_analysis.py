@@ -318,3 +318,12 @@ def test_a_flat_listener_table_refuses_a_missing_vote_column_and_counts_an_empty
                           "listener_majority": "calm"}])
     with pytest.raises(ConfigError, match="lacks the vote column.s. votes_tense; found votes_calm; expected one per class: votes_calm, votes_tense"):
         A.evaluate_listeners(head, n_boot=0)
+
+
+def test_a_split_item_without_a_majority_says_so_instead_of_a_dash():
+    """'listeners — (2 of 5 listeners)': the dash stood for a tie, and the count for the tied classes' share."""
+    rows = [_row(i, "angry", {"angry": 0.9}, {"angry": 5}) for i in range(20)]
+    rows.append(_row(50, "sad", {"neutral": 0.6}, {"angry": 2, "sad": 2, "neutral": 1}))
+    text = A.evaluate_listeners(pd.DataFrame(rows), n_boot=50).render(top=5)
+    line = next(ln for ln in text.splitlines() if ln.startswith("    u050: "))
+    assert "listeners —" not in line and "listeners no majority (a tie" in line and "2 of 5 listeners" in line, line

@@ -109,6 +109,8 @@ def test_iemocap_run_metrics_warns_and_listeners_command(tmp_path, capsys, monke
     page = "".join(shown)
     assert section["raw"]["n_items"] == 2 and "Listeners vs model" in page and "Ses01F_impro01_M001" in page
     assert "vote-weighted" in page
+    # the split item's three raters chose three classes: its 'listeners' cell is a dash, now said to be no majority
+    assert raw["listeners_split"][0]["listener_majority"] == "" and "<p>listeners —: no majority (a tie" in page, page
     with pytest.raises(SystemExit) as exc:  # argparse refuses it before anything runs
         main(["listeners", str(run_dir), "--agree", "1.5"])
     assert exc.value.code == 2 and "share of listeners" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -217,6 +218,8 @@ def test_segment_command(tmp_path, capsys):
     assert main(["segment", str(path), "--vad", "energy", "--model", "tiny", "--out", str(tmp_path / "o"), "--max", "10"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("!! RANDOM WEIGHTS") and "3 speech segments" in out and "dominant emotion:" in out
+    # the counts are named as counts: it read 'dominant emotion: sad  sad 2, happy 1'
+    assert re.search(r"^dominant emotion: \w+ \(segments per label: \w+ \d(, \w+ \d)*\)$", out, re.M), out
     assert pd.read_csv(tmp_path / "o" / "timeline.csv")["n_segments"].sum() == 3
     assert main(["segment", str(path), "--vad", "energy", "--min-silence", "0", "--model", "tiny"]) == 2
     assert "--min-silence" in capsys.readouterr().err
@@ -408,3 +411,17 @@ def test_span_overlaps_counts_pairs_and_the_time_shared():
     np.testing.assert_allclose(per_span, [3.0, 2.0, 2.0, 0.0])
     assert ov["examples"] == [[0, 1], [0, 2], [1, 2]] and ov["words"].startswith("3 of 4 transcript spans overlap another (3 overlapping pairs")
     assert covered_seconds([0.0, 1.0, 2.0, 10.0], [5.0, 3.0, 4.0, 11.0]) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("layout,total", [(((0.0, 2.0), (4.0, 1.5), (7.0, 3.0)), 11.0), (((0.0, 1.2),), 2.0)])
+def test_energy_vad_keeps_speech_that_starts_at_the_first_sample(tmp_path, tiny_model, layout, total):
+    """The energy detector's noise floor came from the frames already read; in a file that starts speaking those are
+    speech, so its first utterance was measured against itself and lost (no segment before 4 s). A file shorter than
+    the look-ahead is decided at its end; any block size gives the same segments."""
+    path = bursts_file(tmp_path / "start.wav", layout=layout, total=total)
+    a = segment_file(path, model=tiny_model, out_dir=tmp_path / "a", config=SegmentConfig(vad="energy"), figures=False)
+    assert len(a.segments) == len(layout)
+    for (t0, d), row in zip(layout, a.segments.itertuples()):
+        assert abs(row.start - t0) < 0.1 and abs(row.end - (t0 + d)) < 0.15
+    b = segment_file(path, model=tiny_model, out_dir=tmp_path / "b", config=SegmentConfig(vad="energy", block_s=0.7), figures=False)
+    pd.testing.assert_frame_equal(a.segments, b.segments)

@@ -361,3 +361,17 @@ def test_a_test_set_number_after_a_hyphen_or_an_underscore_and_a_space_is_the_sa
     folds, left_out = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
     assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("Test1", 4, 6), ("Test-2", 4, 2)]
     assert left_out == {}, left_out  # no row "left out": every spelling has its role
+
+
+def test_a_fold_or_mean_uar_whose_interval_reaches_chance_is_flagged_as_metrics_flags_it(tmp_path):
+    """probe printed fold 4's 'UAR 0.188 [0.000, 0.250]' (chance 0.250) with no word; metrics flags such a UAR."""
+    noise = probe_run(probe_set(tmp_path, "noise", separable=False, per_class=6, seed=3), scheme="speaker", folds=4, n_boot=200, seed=1)
+    text = noise.render()
+    for f in noise.folds + [{"fold": "mean", **noise.mean}]:
+        lo, hi = f["uar_ci"]
+        where = "the mean over folds" if f["fold"] == "mean" else f"fold {f['fold']}"
+        flagged = f"    !! {where}: UAR {f['uar']:.3f} [{lo:.3f}, {hi:.3f}] " in text
+        assert flagged == (lo <= noise.chance_uar), (f, text)
+    assert "!! the mean over folds: UAR" in text and "AT CHANCE" in text  # label-free embeddings: the mean reaches chance
+    clean = probe_run(probe_set(tmp_path, "clean", separable=True, per_class=6), scheme="speaker", folds=4, n_boot=200, seed=1)
+    assert "CHANCE" not in clean.render() and "CHANCE" not in clean.html()

@@ -253,6 +253,22 @@ def test_the_skipped_fusion_section_names_the_reports_run(small_run, monkeypatch
     assert "R.fusion_skipped(run_dir)" in template_path("experiment_report").read_text()  # the report passes its run
 
 
+def test_the_skipped_fusion_section_shows_what_workbench_fuse_wrote(small_run, monkeypatch):
+    """The page said "Not run … or run `workbench fuse RUN`" also after `workbench fuse RUN` had written fusion.json
+    with the report's settings: it told the reader to do what they had done. Now it shows that result, said reused."""
+    (small_run / "fusion.json").unlink(missing_ok=True)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    assert reporting.fusion_skipped(small_run) is None
+    payload = _planted(small_run, text_model=None, n_boot=FUSION_BOOTSTRAP)  # what `workbench fuse RUN` writes by default
+    shown.clear()
+    out = reporting.fusion_skipped(small_run)
+    page = "".join(getattr(o, "data", "") for o in shown if isinstance(getattr(o, "data", None), str))
+    assert "Reused from the run folder's <code>fusion.json</code>" in page and "Not run in this report" not in page
+    assert out == {k: v for k, v in payload.items() if k != "key"}
+    (small_run / "fusion.json").unlink()
+
+
 def test_the_reports_metrics_flag_classes_under_5_items_as_metrics_does(tmp_path, monkeypatch):
     """The demo set's one `surprised` item: `workbench metrics` and `run` print "!! 1 class(es) with fewer than 5 items
     (surprised): their recall and F1 are anecdotes"; the report's metrics section showed its recall without a word."""

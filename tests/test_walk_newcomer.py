@@ -366,3 +366,27 @@ def test_calibrating_a_run_labelled_in_the_corpus_own_words_says_why_nothing_is_
     err = capsys.readouterr().err
     assert "6 item(s) are labelled, but their labels (hot 3, low 3) are none of the model's classes" in err
     assert "workbench finetune" in err and "0 labelled item(s) of 0 class" not in err
+
+
+def test_the_variant_reports_default_sweep_says_it_is_a_demo_clip_not_an_item_of_the_run():
+    # `workbench report variant_comparison -p run_dir=runs/mine` swept happy_en_44k.wav under the header of runs/mine,
+    # a file the run does not hold, and said nothing about where it came from or how to choose another
+    import json
+    from importlib.resources import files
+    from workbench.views.reporting import sweep_heading
+
+    default = sweep_heading("/x/happy_en_44k.wav", "sample-rate", "tiny", chosen=False)
+    assert "shipped demo clip" in default and "-p sweep_path=FILE" in default and "not an item of this run" in default
+    assert "demo clip" not in sweep_heading("/x/mine.wav", "sample-rate", "tiny", chosen=True)
+    cells = json.loads((files("workbench") / "templates" / "variant_comparison.ipynb").read_text())["cells"]
+    sweep_cell = next("".join(c["source"]) for c in cells if "sweep_section" in "".join(c["source"]))
+    assert "chosen=sweep_path is not None" in sweep_cell
+
+
+def test_a_manifest_refused_for_a_missing_file_names_a_near_miss_column_too(tmp_path, capsys):
+    # `workbench run bad.csv` with columns id,path,labl and one missing file: the refusal listed 'extra columns kept in
+    # meta: labl' with no 'did you mean label?'; only a --skip-missing run said it, after scoring
+    (tmp_path / "bad.csv").write_text("id,path,labl\na,missing.wav,angry\n")
+    assert main(["run", str(tmp_path / "bad.csv"), "--model", "tiny", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "extra columns kept in meta: labl ('labl': did you mean 'label'?)" in err, err

@@ -190,7 +190,8 @@ def text_label_information(texts: Sequence[str], labels: Sequence[str], groups: 
 def text_checks(texts: Sequence[str], labels: Sequence[str], groups: Sequence[str], *, text_model: str, folds: int = 5,
                 n_permutations: int = 100, seed: int = 0) -> tuple[dict, list[str]]:
     """``(facts, warnings)`` about the transcripts: their language against the text model's, and the label
-    information they carry across speakers (see the module docstring).  Each warning is also logged."""
+    information they carry across speakers (see the module docstring).  Each warning is also logged (INFO: the log
+    file; the screen shows it from the result)."""
     language = detect_language(texts)
     model_langs = text_model_languages(text_model)
     info = text_label_information(texts, labels, groups, folds=folds, n_permutations=n_permutations, seed=seed)
@@ -205,8 +206,8 @@ def text_checks(texts: Sequence[str], labels: Sequence[str], groups: Sequence[st
                         f"{p_words(info['p_value'])}; {info['n_transcripts']} distinct transcripts, MI {info['mi_bits']:.3f} bits). "
                         "Text and fusion results here measure nothing about the text (a corpus whose sentences are "
                         "spoken in every emotion, like EmoDB, is built that way).")
-    for w in warnings:
-        logger.warning("fuse: %s", w)
+    for w in warnings:  # INFO: the log file keeps it; the screen has it once, from the summary (it was printed twice)
+        logger.info("fuse: %s", w)
     return {"language": language, "text_model_languages": list(model_langs) if model_langs else None, "label_information": info}, warnings
 
 
@@ -581,7 +582,8 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_ylim(min(0.0, *[v - low for v, low in zip(vals, lo) if v == v]) - 0.04, max(ends) + 0.06)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
-    checks = d.get("checks") or []
+    # the transcripts' warnings too (no label information, another language): the text bar at chance said nothing of why
+    checks = [*(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
     if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
         checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
     ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"

@@ -99,6 +99,15 @@ def zero_width_note(lo: float, hi: float, n: int) -> str:
     return ""
 
 
+def flat_interval_words(figures: Sequence[str], n: int) -> str:
+    """The short form of :func:`zero_width_note` for a table's note: which figures' intervals have no width.
+
+    It said "resampling cannot vary it" also of 0 right of 16 items, whose resamples do vary; they all
+    give 0 (every item wrong), and that is a value with uncertainty an exact interval would show.
+    """
+    return f"zero-width interval ({', '.join(figures)}) from {n} item(s): every resample gives the same value, so no uncertainty is shown"
+
+
 def missing_class_note(counts: dict[str, int]) -> str:
     """Words for the classes with no item among ``counts`` (class → items), or ``""``.
 
@@ -217,7 +226,8 @@ def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITE
     n = sum(class_counts.values())
     if n < min_items:
         return f"{n} items (< {min_items})"
-    thin = [f"{c} {k}" for c, k in class_counts.items() if 0 < k < min_per_class]
+    # "fewer than 5 items of sad 4" read as a class named "sad 4": the count goes in brackets, named
+    thin = [f"{c} ({k} item{'s' if k != 1 else ''})" for c, k in class_counts.items() if 0 < k < min_per_class]
     return f"fewer than {min_per_class} items of {', '.join(thin)}" if thin else ""
 
 
@@ -287,7 +297,7 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         if flat:
-            notes.append(f"zero-width interval ({', '.join(FIGURE_NAMES.get(m, m.upper()) for m in flat)}) from {row['n']} item(s): resampling cannot vary it")
+            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in flat], row["n"]))
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
                     "zero_width_interval": ", ".join(flat)})
         for i, c in enumerate(classes):
@@ -386,11 +396,16 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
 
     ``columns``: the results table's columns; the manifest columns among them are the ones offered.
     """
+    import difflib
+
     unknown = [c for c in by if c not in columns]
     if unknown:
         offered = [c for c in MANIFEST_COLUMNS if c in columns]
+        # a misspelt column is named with its closest one, as a misspelt option or choice is (`--by spekaer`)
+        close = [f"{c!r}: did you mean {m[0]!r}?" for c in unknown if (m := difflib.get_close_matches(c, offered, n=1))]
         raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
-                          f"it has {offered}.", source=source, fix=f"pass --by with some of {offered}.")
+                          f"it has {offered}." + (f" ({'; '.join(close)})" if close else ""),
+                          source=source, fix=f"pass --by with some of {offered}.")
 
 
 def left_out_note(col: str, n: int) -> str:

@@ -34,7 +34,7 @@ from workbench.data.listeners import FORMATS as VOTE_FILE_FORMATS, corpus_listen
 from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
-from workbench.analysis.groups import small_group_reason, zero_width_note
+from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
@@ -45,6 +45,8 @@ from workbench.schema import score_columns, score_labels
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
 EPS = 1e-12
+#: an empty listener_majority, on screen and in the report ("listeners — (2 of 5 listeners)" named nothing)
+NO_MAJORITY = "no majority (a tie, or the top category is none of the classes)"
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -152,7 +154,7 @@ class ListenerReport:
             shown = rows[:top]
             lines.append(f"  {head}: {total} items"
                          + (f" (showing {len(shown)} of {total})" if len(shown) < total else "")
-                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority'] or '—')} "
+                         + "".join(f"\n    {printable(r['id'])}: listeners {printable(r['listener_majority']) or NO_MAJORITY} "
                                    f"({listeners_words(r['agreement'], r['n_raters'])}), "
                                    + (f"corpus {printable(r['emotion'] or '—')}, " if corpus else "")
                                    + f"model {r['pred']} ({f(r['confidence'])})" for r in shown))
@@ -330,7 +332,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
             "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
-            "note": f"zero-width interval ({', '.join(flat)}) from {len(t)} item(s): resampling cannot vary it" if flat else ""}
+            "note": flat_interval_words(flat, len(t)) if flat else ""}
 
 
 def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[dict]:

@@ -50,6 +50,7 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
+from workbench.analysis.groups import chance_flag
 from workbench.schema import score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -363,6 +364,12 @@ class ProbeResult:
     def fold_notes(self, f: dict) -> list[str]:
         """What makes a fold's figures not comparable with the others': classes its test set lacks or its training side lacks."""
         notes, cl = [], f.get("test_classes") or []
+        # the check metrics applies to every UAR: an interval that reaches chance (its own: the fold's test classes)
+        chance = 1 / len(cl) if cl else (self.chance_uar if len(self.classes) > 1 else None)
+        flag = chance_flag(*(f.get("uar_ci") or (np.nan, np.nan)), chance)
+        if flag:
+            where = "the mean over folds" if f["fold"] == "mean" else f"fold {f['fold']}"
+            notes.append(f"{where}: UAR {f['uar']:.3f} [{f['uar_ci'][0]:.3f}, {f['uar_ci'][1]:.3f}] {flag} (chance {chance:.3f})")
         if cl and len(cl) < len(self.classes):
             notes.append(f"fold {f['fold']}: UAR over {len(cl)} of {len(self.classes)} classes (its test items have no "
                          f"{', '.join(c for c in self.classes if c not in cl)}), so its chance level is {1 / len(cl):.3f}, not {self.chance_uar:.3f}")

@@ -421,10 +421,14 @@ def _explain_worst(session: _Session) -> int:
             print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}]: FAILED: {screen_text(str(exc))}", file=out)
             cases.append(case_record(row, None, entry=None, cache="failed", error=str(exc)))
             continue
+        banner = f"!! {rendered.record['warning']}" if rendered.record.get("warning") else None
+        if banner and not any(warnings):  # the model's banner once per command, above the first case, not in every case
+            print(banner, file=out)
         print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] "
               f"{'from the cache' if cache['hit'] else 'computed'} ({cache['entry']})", file=out)
         for line in rendered.lines:
-            print("    " + line, file=out)
+            if line != banner:
+                print("    " + line, file=out)
         cases.append(case_record(row, rendered.record, entry=cache["entry"], cache="hit" if cache["hit"] else "computed"))
         warnings.append(rendered.record.get("warning"))
     warning = next((w for w in warnings if w), None)  # the model's banner (random weights …), from any explained case

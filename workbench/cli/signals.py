@@ -17,7 +17,7 @@ from workbench.explain.transcript import transcript_file
 from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
 from workbench.runs.folder import select_mask
-from workbench.runs.longform import SegmentConfig, segment_file
+from workbench.runs.longform import SegmentConfig, dominant_words, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
@@ -124,7 +124,7 @@ def _segment_transcript(args) -> int:
     print(f"{Path(args.path).name}: {summary['duration_s']:.1f} s, {len(table)} transcript spans from {Path(args.transcript).name}, "
           f"{summary['n_scored']} scored, {summary['n_failed']} failed"
           + (f", {summary['n_left_out']} left out (named above)" if summary["n_left_out"] else ""))
-    print(f"dominant emotion: {summary['dominant'] or '—'}  " + ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items()))
+    print(dominant_words(summary["dominant"], summary["label_counts"], "spans"))
     shown = table.head(SHOWN_SPANS)
     print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")
     for r in shown.itertuples():

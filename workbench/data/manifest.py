@@ -53,14 +53,13 @@ def generic_emotion(label: str) -> str:
 
 def near_miss_columns(columns: Iterable[str]) -> list[str]:
     """A warning for each extra column whose name is close to one the workbench reads (``labl``: ``label``)."""
-    warnings = []
-    for col in columns:
-        close = (difflib.get_close_matches(col, KNOWN_COLUMNS, n=1, cutoff=0.75)
-                 or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, n=1, cutoff=0.75))
-        if close and close[0] != col:
-            warnings.append(f"column {col!r} is not one the workbench reads; did you mean {close[0]!r}? (kept as metadata; "
-                            "rename the column if so)")
-    return warnings
+    return [f"column {c!r} is not one the workbench reads; did you mean {m!r}? (kept as metadata; rename the column if so)" for c in columns if (m := _near_miss(c))]
+
+
+def _near_miss(col: str) -> str | None:
+    """The column the workbench reads that ``col`` is a near miss of (``labl``: ``label``), or None."""
+    close = difflib.get_close_matches(col, KNOWN_COLUMNS, 1, 0.75) or difflib.get_close_matches(col.lower(), KNOWN_COLUMNS, 1, 0.75)
+    return close[0] if close and close[0] != col else None
 
 
 #: what other tools call the two columns a manifest must have (Kaldi's utt, Hugging Face's file, …)
@@ -228,8 +227,9 @@ class ValidationReport:
         if self.bad_emotions:
             parts.append(f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
                          f"emotion must be one of {', '.join(LABEL_KEYS)} or empty")
-        if self.unknown_columns:
-            parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}")
+        if self.unknown_columns:  # a near miss is named here too: the refusal said 'labl' without 'did you mean label'
+            near = [f"{c!r}: did you mean {m!r}?" for c in self.unknown_columns if (m := _near_miss(c))]
+            parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}" + (f" ({'; '.join(near)})" if near else ""))
         return "; ".join(parts)
 
     def fixes(self, *, missing: str = "error") -> str:

@@ -148,7 +148,7 @@ class LongformResult:
         )
         if s.get("no_speech"):
             lines.append(f"!! {s['note']}")
-        lines.append(f"dominant emotion: {self.dominant or '—'}  " + ", ".join(f"{k} {v}" for k, v in s["label_counts"].items()))
+        lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
         lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
         for r in self.timeline.head(40).itertuples():
             lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
@@ -184,7 +184,7 @@ def segment_file(
 ) -> LongformResult:
     """Segment a long recording by voice activity and predict each segment.
 
-    The file is streamed (memory stays bounded by ``max_segment_s + block_s``, whatever its length);
+    The file is streamed (memory stays bounded by ``max_segment_s + block_s`` and the energy detector's 3 s look-ahead, whatever its length);
     segments are scored in batches by the one engine.
 
     Parameters
@@ -278,7 +278,7 @@ class _Scan:
         self.timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
         self.buf = np.zeros(0, dtype=np.float32)
         self.buf_start = 0  # sample index of buf[0]
-        self.max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s, never the file
+        self.max_buf = 0  # longest the audio buffer got, in samples: bounded by max_segment_s + block_s (+ the look-ahead), never the file
         self.peak = 0.0  # loudest sample of the recording (mono, 16 kHz): says whether "no speech" is a silent file
         self.pending: list[tuple[int, int, bool, bool, np.ndarray]] = []
         self.engine = Engine(net, granularity="frame", workers=0)  # segments are already in memory: no decoding to spread
@@ -291,7 +291,7 @@ class _Scan:
     def run(self, stream: Any, bar: Any) -> None:
         """Read every block, find the segments, score them; ``bar(seconds)`` hears the progress, ``bar(None)`` the end."""
         leftover = np.zeros(0, dtype=np.float32)  # samples not yet in a VAD frame
-        n_frames = 0
+        decided = 0  # frames the detector has decided (the energy detector holds the first stretch back)
         try:
             t0 = time.perf_counter()
             for block in stream.blocks():
@@ -302,9 +302,8 @@ class _Scan:
                 x = np.concatenate([leftover, block])
                 n = len(x) // FRAME
                 leftover = x[n * FRAME:]
-                self._take(self.seg.push(self._vad(x[: n * FRAME].reshape(n, FRAME)), n_frames))
-                n_frames += n
-                keep = self.seg.keep_from(n_frames * FRAME)
+                decided = self._push(self._vad(x[: n * FRAME].reshape(n, FRAME)), decided)
+                keep = self.seg.keep_from(decided * FRAME)
                 if keep > self.buf_start:
                     self.buf = self.buf[keep - self.buf_start:]
                     self.buf_start = keep
@@ -312,11 +311,17 @@ class _Scan:
                 t0 = time.perf_counter()
             self.timings["decode_resample"] += time.perf_counter() - t0
             if len(leftover):
-                self._take(self.seg.push(self._vad(np.pad(leftover, (0, FRAME - len(leftover)))[None, :]), n_frames))
+                decided = self._push(self._vad(np.pad(leftover, (0, FRAME - len(leftover)))[None, :]), decided)
+            self._push(self.vad.flush(), decided)
             self._take(self.seg.finish())
             self._flush()
         finally:
             bar(None)
+
+    def _push(self, probs: np.ndarray, first: int) -> int:
+        """Give the segmenter the detector's decisions from frame ``first`` on; the next undecided frame."""
+        self._take(self.seg.push(probs, first))
+        return first + len(probs)
 
     def _vad(self, frames: np.ndarray) -> np.ndarray:
         t1 = time.perf_counter()
@@ -500,6 +505,13 @@ def merge_timeline(segments, gap_s: float = 2.0):
     df = df.drop(columns="_w")
     df.insert(2, "duration", (df["end"] - df["start"]).round(4))
     return df
+
+
+def dominant_words(dominant: str | None, counts: dict, what: str) -> str:
+    """'dominant emotion: sad (segments per label: sad 4, happy 1)'; it read 'sad  sad 4, happy 1', a count list
+    that looked like part of the label."""
+    per = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return f"dominant emotion: {dominant or '—'} ({f'{what} per label: {per}' if per else f'no {what} scored'})"
 
 
 def dominant_emotion(segments) -> str | None:

@@ -46,26 +46,55 @@ class _SileroVAD:
                 out[i] = float(self.model(torch.from_numpy(f), SAMPLE_RATE))
         return out
 
+    def flush(self) -> np.ndarray:
+        """Silero decides every frame as it comes: nothing is held."""
+        return np.empty(0, dtype=np.float32)
+
 
 class _EnergyVAD:
     """1 where a frame's level exceeds both an absolute floor and the running
-    noise floor (10th percentile of the last 30 s of frame levels) plus a margin."""
+    noise floor (10th percentile of the last 30 s of frame levels) plus a margin.
+
+    The first ``LOOK_AHEAD_S`` of a recording are decided only once they are all read, each against the lower of
+    its running floor and the floor of that whole stretch: a file that starts with speech had only speech in its
+    history, so its first words were measured against themselves and lost (a 2 s utterance at 0 s: no segment).
+    Later frames are decided as they come, as before; the decisions do not depend on the block size.
+    """
 
     name = "energy"
     version = None
+    LOOK_AHEAD_S = 3.0
 
     def __init__(self, floor_db: float, margin_db: float):
         self.floor_db, self.margin_db = floor_db, margin_db
         self.history = np.full(int(30 / FRAME_S), np.nan, dtype=np.float32)
         self.k = 0
+        self.ahead = int(self.LOOK_AHEAD_S / FRAME_S)
+        self.held: list[np.ndarray] | None = []  # levels of the first frames, until `ahead` of them are read
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """Decisions for the frames not decided yet, in order: none while the first stretch is being read."""
         level = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + 1e-12).astype(np.float32)
-        out = np.empty(len(frames), dtype=np.float32)
+        if self.held is None:
+            return self._decide(level)
+        self.held.append(level)
+        return self.flush() if sum(len(h) for h in self.held) >= self.ahead else np.empty(0, dtype=np.float32)
+
+    def flush(self) -> np.ndarray:
+        """Decide the frames still held (at the end of a recording shorter than the look-ahead)."""
+        if self.held is None:
+            return np.empty(0, dtype=np.float32)
+        level, self.held = np.concatenate(self.held + [np.empty(0, dtype=np.float32)]), None
+        head = level[: self.ahead]
+        stretch = float(np.percentile(head, 10)) if len(head) else np.inf
+        return np.concatenate([self._decide(head, stretch), self._decide(level[self.ahead:])])
+
+    def _decide(self, level: np.ndarray, stretch: float = np.inf) -> np.ndarray:
+        out = np.empty(len(level), dtype=np.float32)
         for i, db in enumerate(level):
             self.history[self.k % len(self.history)] = db
             self.k += 1
-            noise_floor = np.nanpercentile(self.history, 10)
+            noise_floor = min(np.nanpercentile(self.history, 10), stretch)
             out[i] = 1.0 if db >= max(self.floor_db, noise_floor + self.margin_db) else 0.0
         return out
 

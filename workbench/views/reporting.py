@@ -30,7 +30,7 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
-from workbench.analysis.listeners import evaluate_listeners
+from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, left_out_note, no_groups_note, zero_width_note
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
@@ -269,6 +269,8 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 parts.append(table_html(["id", "corpus label", "listeners", "agreement", "model", "confidence"],
                                         [(x["id"], x["emotion"] or "—", x["listener_majority"] or "—", x["agreement"], x["pred"], x["confidence"])
                                          for x in shown]))
+                if any(not x["listener_majority"] for x in shown):  # the dash in "listeners" said nothing of what it meant
+                    parts.append(f"<p>listeners —: {esc(NO_MAJORITY)}.</p>")
         parts.append("<h3>Confusion: corpus label (hard) beside what listeners heard (vote-weighted)</h3>")
         parts.append(table_html(["corpus label", *r.confusion_cols], [(c, *row) for c, row in zip(r.classes, r.confusion_hard)]))
         if r.confusion_votes is None:
@@ -362,8 +364,9 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
             counts[c] = counts.get(c, 0) + 1
     rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]
     n_variants = ok["variant"].nunique()  # a share is of scored rows: with variants, an item counts once per variant
-    over = f"{len(ok)} scored row{'s' if len(ok) != 1 else ''}" + (f" ({n_variants} variants: an item counts once in each)"
-                                                                   if n_variants > 1 else "")
+    # "of the 53 scored rows" stood under "52 scored, 1 excluded" (metrics, same run): the share is of every row scored
+    over = (f"{len(ok)} row{'s' if len(ok) != 1 else ''} the model scored, labelled or not"
+            + (f" ({n_variants} variants: an item counts once in each)" if n_variants > 1 else ""))
     parts = ["<h2>Findings</h2>", f"<p>Rows with each finding, of the {over}.</p>",
              table_html(["finding", "rows", f"share of {len(ok)}"], rows or [("—", 0, "")])]
     failed = res[res["status"] == "failed"]
@@ -387,13 +390,19 @@ def flag(name: str, value: object) -> bool:
 FUSION_HEADING = "<h2>Speech + text fusion</h2>"
 
 
-def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> None:
-    """The fusion section when the report was not asked for it: said in the page, with how to ask (the command names
-    ``run_dir``, the report's run, when given; it said ``RUN``)."""
+def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict | None:
+    """The fusion section when the report was not asked for it: the run folder's ``fusion.json`` when ``workbench fuse``
+    wrote it with the report's settings (nothing is trained: the page said "run `workbench fuse RUN`" also after it
+    had been run), else said in the page, with how to ask (the command names ``run_dir``, the report's run, when given)."""
+    stored = cached_fusion(run_dir, text_model=None, n_boot=FUSION_BOOTSTRAP) if run_dir is not None else None
+    if stored is not None:
+        show_html(fusion_html(stored, reused=True))
+        show_figure(plot_fusion(stored))
+        return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
     run = shlex.quote(str(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
               "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
-              f"{code(f'workbench fuse {run}')}.</p>")
+              f"{code(f'workbench fuse {run}')} (this section shows its result when the report is made again).</p>")
     return None
 
 
@@ -555,11 +564,19 @@ def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> An
     return model if model is not None else _run(run_dir).model()
 
 
-def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None) -> dict:
+def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, chosen: bool = True) -> str:
+    """The sweep section's heading. ``chosen=False``: the file is the template's default (a shipped demo clip),
+    which a report on someone's own run used to sweep under that run's header without a word."""
+    note = ("" if chosen else "<p>The file is a shipped demo clip (the template's default), not an item of this run: "
+            f"{code('-p sweep_path=FILE')} sweeps one of yours.</p>")
+    return (f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + note
+            + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
+
+
+def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
+                  chosen: bool = True) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    scored = getattr(model, "model", model)
-    show_html(f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>"
-              + (f"<p>scored with {code(str(scored))}.</p>" if scored else "") + frame_html(summ))
+    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + frame_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
