@@ -71,7 +71,7 @@ RECORD_FORMAT = "emotion-workbench-fastpath/1"
 #: the revision of the code paths: raised when one changes speed or values (a measurement, and every cached prediction
 #: but float32's, made before is made again). 2: the conv front end time-major (tiny float32 0.78 -> 0.029 s, 4 clips);
 #: 3: the positional encoder time-major; 4: start-ups measured, auto chooses by the job's time; 5: bfloat16 packed (prepack);
-#: 6: the ONNX graphs of export revision 2 (:data:`~workbench.model.onnx_export.EXPORT_REVISION`)
+#: 6: the ONNX graphs of export revision 2 (:data:`~workbench.model.onnx_export.EXPORT_REVISION`), int8 with fused attention
 PATHS_REVISION = 6
 #: how long a start-up probe may take before the path's start-up counts as unknown
 START_PROBE_TIMEOUT = 600

@@ -126,11 +126,11 @@ class Emotion2vecModel:
         self._label_index = label_index  # checkpoint output index of each of info.labels
         self._valid_tokens = valid_tokens  # bool mask over checkpoint outputs ("unuse" tokens are False)
         self._lock = threading.Lock()
-        #: "fused" (scaled_dot_product_attention: on CUDA, and in bfloat16/float16 on a CPU) or "funasr" (FunASR's own,
-        #: float32 and int8 on a CPU, where it is the exact path).  FunASR's attention casts each layer's (B, H, T, T)
-        #: scores to float32, adds ALiBi, masks and casts back: in bfloat16 on 2 cores the fused kernel made 8 clips of
-        #: the large model 1.3x faster (7.2 -> 5.4 s, medians of 3) and agreed with float32 as closely (benchmarks/README.md)
-        self.attention = "fused" if info.device.startswith("cuda") or info.dtype in ("bfloat16", "float16") else "funasr"
+        #: "fused" (scaled_dot_product_attention: on CUDA, and in bfloat16/float16/int8 on a CPU) or "funasr" (FunASR's own,
+        #: float32 on a CPU, the exact path).  FunASR's casts each layer's (B, H, T, T) scores to float32, adds ALiBi,
+        #: masks and casts back: on 2 cores the fused kernel made 8 clips of large in bf16 1.3x faster (7.2 -> 5.4 s), 24 in
+        #: int8 1.13x (9.4 -> 8.3 s; max |d score| to float32 5.0e-3 -> 4.1e-3), agreeing as closely (benchmarks/README.md)
+        self.attention = "fused" if info.device.startswith("cuda") or info.dtype in ("bfloat16", "float16", "int8") else "funasr"
         #: run the conv front end time-major (:func:`~workbench.model.funasr_patches.channels_last_front_end`): in
         #: bfloat16/float16 with its layer norms in that dtype (no float32 copies), and on a CPU in every precision
         #: (:attr:`time_major_front_end`); ``False`` runs FunASR's own (B, C, T) front end
