@@ -22,6 +22,7 @@ import functools
 import gzip
 import io
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,7 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
     p = Path(path)
     source = source or str(Path(os.path.abspath(p)))
     try:
-        with open(p, "rb") as f:
+        with _open_regular(p, source) as f:
             head = f.read(2)
             f.seek(0)
             gz = decompress and head == b"\x1f\x8b"
@@ -246,6 +247,24 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
                           f"the cap for {what} is {max_bytes:,}.", source=source,
                           fix="check that this is the file you meant, or split it.")
     return data
+
+
+def _open_regular(p: Path, source: str):
+    """``p`` opened for reading when it is a regular file; a named pipe, a device or a socket (itself or behind a
+    link) is refused by what it is.  Opening a FIFO waited for a writer for ever (an experiment file, a variants
+    file or an alignment planted as a FIFO hung the command), and ``/dev/zero`` was read up to the cap (512 MB)."""
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))  # a FIFO opens at once
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device")
+            raise ConfigError(f"is {kind}, not a regular file, so it is not read.", source=source,
+                              fix="copy what it holds into a regular file and pass that file.")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_upto(stream: Any, limit: int, hint: int | None) -> bytes:
@@ -312,8 +331,9 @@ def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTE
     try:
         return data.decode(encoding, errors=errors)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not {encoding} text ({exc.reason} at byte {exc.start}).", source=source,
-                          fix=f"save the file as {encoding}.") from None
+        name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") else encoding
+        raise ConfigError(f"is not {name} text ({exc.reason} at byte {exc.start}).", source=source,
+                          fix=f"save the file as {name}.") from None
 
 
 #: byte-order marks and the codec that reads past them; UTF-32's little-endian mark (FF FE 00 00) begins with UTF-16's

@@ -122,7 +122,8 @@ def _evaluation_text(path: Path) -> str:
 def _transcripts(session: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
     for tf in sorted((session / "dialog" / "transcriptions").glob("*.txt")):
-        for line in tf.read_text(encoding="utf-8", errors="replace").splitlines():
+        # bounded, a FIFO or device refused (read_text on a linked /dev/zero filled memory, a FIFO hung prepare)
+        for line in read_text_capped(tf, errors="replace", what="an IEMOCAP transcription file").splitlines():
             m = _TRANSCRIPT.match(line.strip())
             if m:
                 texts[m.group(1)] = m.group(2).strip()

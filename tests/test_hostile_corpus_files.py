@@ -1,0 +1,134 @@
+"""Files beside a corpus's audio, and settings files, written by someone else: a FIFO, a /dev/zero link, an encoding
+the reader guessed wrong, a cell that is no number.  Each is refused or named, never a hang, a fill of memory, an
+'unexpected' crash or a silently empty column."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from workbench.data.corpora import crema_d, esd, iemocap
+from workbench.errors import ConfigError
+from workbench.runs.experiment import Experiment
+from workbench.serialize import read_bytes_capped
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+
+
+def _wav(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.1 * np.sin(np.arange(16000) / 5.0)).astype(np.float32), 16000)
+    return path
+
+
+def _unblock_later(fifo: Path, after: float = 3.0) -> threading.Thread:
+    """A writer that opens and closes ``fifo`` after ``after`` seconds: a reader blocked on it then reads an empty
+    file instead of waiting for ever (so that the old code fails this test instead of hanging it)."""
+    def write():
+        time.sleep(after)
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        except OSError:
+            pass  # no reader: the new code never opened it for a blocking read
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    return t
+
+
+@needs_fifo
+def test_an_experiment_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    """`workbench run exp.yaml` with a FIFO as the experiment file waited for a writer for ever."""
+    fifo = tmp_path / "exp.yaml"
+    os.mkfifo(fifo)
+    _unblock_later(fifo)
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="named pipe"):
+        Experiment.load(fifo)
+    assert time.monotonic() - started < 2.5, "the reader waited on the FIFO"
+
+
+def test_a_settings_file_linked_to_a_device_is_refused_by_what_it_is():
+    with pytest.raises(ConfigError, match="is a device, not a regular file"):
+        read_bytes_capped("/dev/zero", max_bytes=1000)
+
+
+def _crema(tmp_path: Path, demographics: bytes) -> Path:
+    root = tmp_path / "crema"
+    _wav(root / "AudioWAV" / "1001_DFA_ANG_XX.wav")
+    (root / "VideoDemographics.csv").write_bytes(demographics)
+    return root
+
+
+def test_crema_d_demographics_in_latin1_is_a_clear_error(tmp_path):
+    """A Latin-1 VideoDemographics.csv ended `datasets prepare crema-d` in 'unexpected UnicodeDecodeError'."""
+    root = _crema(tmp_path, b"ActorID,Age,Sex,Race\n1001,51,Male,Caucasi\xe9n\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text") as err:
+        crema_d.prepare(root)
+    assert "VideoDemographics.csv" in str(err.value)
+
+
+def test_crema_d_age_that_is_no_number_is_left_out_and_named(tmp_path):
+    """An Age of 'fifty' ended the reader in 'unexpected ValueError' (int('fifty'))."""
+    root = _crema(tmp_path, b"ActorID,Age,Sex\n1001,fifty,Male\n")
+    m = crema_d.prepare(root)
+    (it,) = list(m)
+    assert "age" not in it.meta and it.gender == "male"
+    assert any("Age='fifty'" in n for n in m.notes)
+
+
+def test_crema_d_actor_listed_twice_is_refused(tmp_path):
+    """Two rows for one actor: the last one silently gave the sex and age."""
+    root = _crema(tmp_path, b"ActorID,Age,Sex\n1001,51,Male\n1001,40,Female\n")
+    with pytest.raises(ConfigError, match="more than once: '1001'"):
+        crema_d.prepare(root)
+
+
+def test_crema_d_demographics_linked_to_dev_zero_is_refused(tmp_path):
+    """A VideoDemographics.csv linked to /dev/zero was read whole ('unexpected MemoryError', or the OOM killer)."""
+    root = tmp_path / "crema"
+    _wav(root / "AudioWAV" / "1001_DFA_ANG_XX.wav")
+    (root / "VideoDemographics.csv").symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="is a device"):
+        crema_d.prepare(root)
+
+
+def test_esd_gb18030_texts_of_even_length_are_not_read_as_utf16(tmp_path):
+    """UTF-16 was tried before GB18030 without a byte-order mark: a Mandarin speaker's file of an even number of
+    bytes decoded as UTF-16 garbage without a tab, and every text of that speaker was silently empty."""
+    root = tmp_path / "esd"
+    _wav(root / "0001" / "Angry" / "0001_000351.wav")
+    raw = "0001_000351\t打开窗户\t生气\n".encode("gb18030")
+    assert len(raw) % 2 == 0
+    (root / "0001" / "0001.txt").write_bytes(raw)
+    (it,) = list(esd.prepare(root))
+    assert it.text == "打开窗户"
+
+
+def test_esd_text_file_linked_to_dev_zero_is_named_not_read(tmp_path):
+    root = tmp_path / "esd"
+    _wav(root / "0002" / "Happy" / "0002_000001.wav")
+    (root / "0002" / "0002.txt").symlink_to("/dev/zero")
+    m = esd.prepare(root)
+    assert [it.text for it in m] == [""]
+    assert any("0002/0002.txt" in n and "device" in n for n in m.notes)
+
+
+def test_iemocap_transcription_linked_to_dev_zero_is_refused(tmp_path):
+    """The transcriptions were read with read_text: a /dev/zero link filled memory."""
+    sess = tmp_path / "iem" / "Session1"
+    _wav(sess / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F000.wav")
+    (sess / "dialog" / "EmoEvaluation").mkdir(parents=True)
+    (sess / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n")
+    (sess / "dialog" / "transcriptions").mkdir(parents=True)
+    (sess / "dialog" / "transcriptions" / "Ses01F_impro01.txt").symlink_to("/dev/zero")
+    with pytest.raises(ConfigError, match="is a device"):
+        iemocap.prepare(tmp_path / "iem")
