@@ -5,6 +5,7 @@ the reader guessed wrong, a cell that is no number.  Each is refused or named, n
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -13,8 +14,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from test_runs import make_dataset
 from workbench.data.corpora import crema_d, esd, iemocap
-from workbench.errors import ConfigError
+from workbench.data.manifest import read_manifest
+from workbench.errors import ConfigError, ModelError
+from workbench.model.generated import TRAINING_CARD, read_training_card
+from workbench.runs.artifacts import RunFolderError
+from workbench.runs.driver import run
+from workbench.runs.folder import RunFolder
 from workbench.runs.experiment import Experiment
 from workbench.serialize import read_bytes_capped
 
@@ -132,3 +139,50 @@ def test_iemocap_transcription_linked_to_dev_zero_is_refused(tmp_path):
     (sess / "dialog" / "transcriptions" / "Ses01F_impro01.txt").symlink_to("/dev/zero")
     with pytest.raises(ConfigError, match="is a device"):
         iemocap.prepare(tmp_path / "iem")
+
+
+# --------------------------------------------------------------- JSON nested deeper than the parser goes
+DEEP = "[" * 5000  # a few kB; json raises RecursionError at the interpreter's recursion limit (1,000)
+
+
+def test_a_manifest_meta_cell_nested_too_deeply_is_refused_by_row(tmp_path):
+    """A CSV manifest whose meta cell is 5,000 '[' (under the 10,000-character cell cap) ended `workbench run` in
+    'unexpected RecursionError'."""
+    _wav(tmp_path / "a.wav")
+    (tmp_path / "m.csv").write_text(f'id,path,label,meta\na,a.wav,happy,"{DEEP}"\n')
+    with pytest.raises(ConfigError, match="meta"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_a_jsonl_manifest_line_nested_too_deeply_is_refused_by_line(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"id": "a", "path": "a.wav", "x": ' + DEEP + "\n")
+    with pytest.raises(ConfigError, match="line 1 is not valid JSON"):
+        read_manifest(tmp_path / "m.jsonl")
+
+
+def test_a_checkpoint_whose_training_card_nests_too_deeply_is_refused(tmp_path):
+    """A head folder written by someone else, with a training_card.json or configuration.json of '[[[[…', ended
+    `model info`, `infer` and `run` in 'unexpected RecursionError'."""
+    (tmp_path / TRAINING_CARD).write_text(DEEP)
+    with pytest.raises(ModelError, match="nested deeper"):
+        read_training_card(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("run")
+    manifest = make_dataset(root, n=2, bad=False)
+    return run(manifest, out_dir=root / "run", model=tiny_model, cache_dir=root / "cache").run_dir
+
+
+def test_a_run_folder_whose_summary_or_output_nests_too_deeply_is_refused(small_run, tmp_path):
+    """summary.json or a derived output of '[[[[…' in a run folder: 'unexpected RecursionError' from `metrics`."""
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    (folder / "summary.json").write_text(DEEP)
+    with pytest.raises(RunFolderError, match="cannot read summary.json"):
+        RunFolder.open(folder).summary
+    shutil.copy(small_run / "summary.json", folder / "summary.json")
+    (folder / "calibration.json").write_text(DEEP)
+    with pytest.raises(RunFolderError, match="cannot read calibration.json"):
+        RunFolder.open(folder).artifact("calibration.json")

@@ -219,6 +219,21 @@ def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", ma
         raise ConfigError("nests too deeply to be read.", source=source, fix=f"write {what} as one flat JSON object.") from None
 
 
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` of text someone else wrote, where JSON nested deeper than the parser goes (a few kB of ``[``) is
+    the :class:`json.JSONDecodeError` of any other bad JSON: ``json`` raises ``RecursionError`` for it, which no
+    reader caught, so a manifest line, a run folder's JSON or a checkpoint's card of ``[[[[…`` ended the command in
+    'unexpected RecursionError'."""
+    import json
+
+    try:
+        return json.loads(text)
+    except RecursionError:
+        doc = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError("nested deeper than a JSON reader goes (thousands of [ or {)", doc, 0) from None
+
+
 # ---------------------------------------------------------------------------
 # files and gzip
 # ---------------------------------------------------------------------------

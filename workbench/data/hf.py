@@ -44,7 +44,7 @@ from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, write_manifest
-from workbench.serialize import load_json_file
+from workbench.serialize import load_json_file, loads_json
 
 if TYPE_CHECKING:
     import datasets
@@ -282,7 +282,7 @@ def _read_metadata(path: Path) -> Iterator[dict]:
             for n, line in enumerate(f, 1):
                 if line.strip():
                     try:
-                        yield json.loads(line)
+                        yield loads_json(line)
                     except json.JSONDecodeError as exc:
                         raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(path), fix="one JSON object per line.") from None
     else:

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import logging
 import os
 import re
@@ -71,7 +70,7 @@ import numpy as np
 from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import strict_json  # noqa: F401  (public here too)
-from workbench.serialize import load_yaml_file, shown
+from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
@@ -282,7 +281,7 @@ class RunFolder(Artifacts):
         if not p.is_file():
             return {}
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = loads_json(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             data = exc
         if not isinstance(data, dict):
