@@ -186,3 +186,27 @@ def test_a_run_folder_whose_summary_or_output_nests_too_deeply_is_refused(small_
     (folder / "calibration.json").write_text(DEEP)
     with pytest.raises(RunFolderError, match="cannot read calibration.json"):
         RunFolder.open(folder).artifact("calibration.json")
+
+
+def test_iemocap_evaluation_line_of_dashes_does_not_hang_prepare(tmp_path):
+    """A line of 2 MB of dashes after a '[' in an EmoEvaluation file: the 'shaped like a summary line' pattern tried
+    every dash as the separator (quadratic: 100 kB took 6 s, 2 MB about 40 minutes).  Run under a watchdog of
+    minutes, not timed: the old pattern never finishes inside it, the new one reads the file at once."""
+    import subprocess
+    import sys
+
+    sess = tmp_path / "iem" / "Session1"
+    _wav(sess / "sentences" / "wav" / "Ses01F_impro01" / "Ses01F_impro01_F000.wav")
+    (sess / "dialog" / "EmoEvaluation").mkdir(parents=True)
+    (sess / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n[" + "-" * 2_000_000 + "\n")
+    code = ("import sys; from workbench.data.corpora import iemocap; "
+            "print(len(list(iemocap.prepare(sys.argv[1]))))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "iem")], capture_output=True, text=True,
+                              timeout=180, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("iemocap.prepare did not finish a 2 MB line within the watchdog")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -61,8 +61,10 @@ CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "s
 #: the turn's summary line; times are printed with four decimals, a whole number is read too
 _TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[([^\]]*)\]")
 #: a line shaped like a summary line (``[… - …]`` then a name) that :data:`_TURN` does not read: a renamed turn, a
-#: time that is no number; counted and told, never dropped without a word
-_TURN_LIKE = re.compile(r"^\[[^\]]*-[^\]]*\]\s+\S+")
+#: time that is no number; counted and told, never dropped without a word.  The first class leaves out ``-`` so that
+#: only the first dash can be the separator: ``[^\]]*-[^\]]*`` tried every dash, quadratic in a line of dashes without
+#: a ``]`` (a 200 kB line took 25 s, a 2 MB one most of an hour)
+_TURN_LIKE = re.compile(r"^\[[^\]\-]*-[^\]]*\]\s+\S+")
 _TRANSCRIPT = re.compile(r"^(Ses\d\d[FM]_\S+)\s+\[[^\]]*\]:\s*(.*)$")
 _CATEGORY = re.compile(r"^C-([EFM])(\d+):\s*(.*)$")
 _DIMENSIONS = re.compile(r"^A-([EFM])(\d+):\s*(.*)$")
