@@ -16,6 +16,7 @@ import soundfile as sf
 
 from test_runs import make_dataset
 from workbench.data.corpora import crema_d, esd, iemocap
+from workbench.data.hf import import_hf
 from workbench.data.manifest import read_manifest
 from workbench.errors import ConfigError, ModelError
 from workbench.model.generated import TRAINING_CARD, read_training_card
@@ -210,3 +211,36 @@ def test_iemocap_evaluation_line_of_dashes_does_not_hang_prepare(tmp_path):
         pytest.fail("iemocap.prepare did not finish a 2 MB line within the watchdog")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+# --------------------------------------------------------------- an audiofolder's metadata file, from someone else
+def _audiofolder(tmp_path: Path, name: str, content: bytes | None) -> Path:
+    root = tmp_path / "af"
+    _wav(root / "a.wav")
+    if content is not None:
+        (root / name).write_bytes(content)
+    return root
+
+
+def test_audiofolder_metadata_in_latin1_is_a_clear_error(tmp_path):
+    """'unexpected UnicodeDecodeError' from `datasets import-hf FOLDER` (csv.DictReader on the open file)."""
+    root = _audiofolder(tmp_path, "metadata.csv", b"file_name,label,note\na.wav,happy,caf\xe9\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text") as err:
+        import_hf(root, out=tmp_path / "m.csv")
+    assert "metadata.csv" in str(err.value)
+
+
+def test_audiofolder_metadata_line_that_is_no_object_is_named(tmp_path):
+    """A metadata.jsonl line [1, 2] ended in 'unexpected TypeError' (list.pop('file_name', None))."""
+    root = _audiofolder(tmp_path, "metadata.jsonl", b"[1, 2]\n")
+    with pytest.raises(ConfigError, match="line 1 is a JSON list, not an object"):
+        import_hf(root, out=tmp_path / "m.csv")
+
+
+@needs_fifo
+def test_audiofolder_metadata_that_is_a_fifo_is_refused_at_once(tmp_path):
+    root = _audiofolder(tmp_path, "metadata.csv", None)
+    os.mkfifo(root / "metadata.csv")
+    _unblock_later(root / "metadata.csv")
+    with pytest.raises(ConfigError, match="named pipe"):
+        import_hf(root, out=tmp_path / "m.csv")
