@@ -18,6 +18,7 @@ from test_runs import make_dataset
 from workbench.data.corpora import crema_d, esd, iemocap
 from workbench.data.hf import import_hf
 from workbench.data.manifest import read_manifest
+from workbench.data.votes import csv_rows
 from workbench.errors import ConfigError, ModelError
 from workbench.model.generated import TRAINING_CARD, read_training_card
 from workbench.runs.artifacts import RunFolderError
@@ -244,3 +245,25 @@ def test_audiofolder_metadata_that_is_a_fifo_is_refused_at_once(tmp_path):
     _unblock_later(root / "metadata.csv")
     with pytest.raises(ConfigError, match="named pipe"):
         import_hf(root, out=tmp_path / "m.csv")
+
+
+# --------------------------------------------------------------- a header that names a column twice
+def test_a_manifest_naming_a_column_twice_is_refused(tmp_path):
+    """`label` twice: the second column's labels were taken without a word (a silently relabelled run)."""
+    _wav(tmp_path / "a.wav")
+    (tmp_path / "m.csv").write_text("id,path,label,label\na,a.wav,happy,angry\n")
+    with pytest.raises(ConfigError, match=r"names 1 column\(s\) twice: 'label' \(columns 3 and 4\)"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_a_votes_table_naming_a_column_twice_is_refused(tmp_path):
+    """`votes_happy` twice: item a's five happy votes were replaced by the later column's 0 (n_raters 0)."""
+    (tmp_path / "v.csv").write_text("id,votes_happy,votes_angry,votes_happy\na,5,0,0\n")
+    with pytest.raises(ConfigError, match="'votes_happy' \\(columns 2 and 4\\)"):
+        csv_rows(tmp_path / "v.csv", ("id",))
+
+
+def test_trailing_blank_columns_are_not_repeated_names(tmp_path):
+    (tmp_path / "v.csv").write_text("id,votes_happy,,\na,5,,\n")
+    header, rows = csv_rows(tmp_path / "v.csv", ("id",))
+    assert rows[0]["votes_happy"] == "5"

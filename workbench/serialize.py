@@ -414,6 +414,25 @@ def decode_text(data: bytes, *, source: str) -> str:
     return text
 
 
+def refuse_repeated_columns(header: list[str], *, source: str) -> None:
+    """Refuse a table header that names a column twice (blank names aside: trailing commas leave several): a reader
+    keeps one value per name, so the later column silently replaced the earlier one (a manifest with ``label`` twice
+    took the second column's labels, a votes table with ``votes_happy`` twice dropped the first column's votes)."""
+    seen: dict[str, int] = {}
+    repeated: list[str] = []
+    for k, name in enumerate(header, start=1):
+        if not name:
+            continue
+        if name in seen:
+            repeated.append(f"{shown(name, 40)} (columns {seen[name]} and {k})")
+        else:
+            seen[name] = k
+    if repeated:
+        raise ConfigError(f"its header names {len(repeated)} column(s) twice: {', '.join(repeated[:5])}"
+                          f"{' …' if len(repeated) > 5 else ''}; which column holds the values would be a guess.",
+                          source=source, fix="rename or remove the repeated column(s) so that each name is one column.")
+
+
 def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) -> None:
     """Refuse a table (a DataFrame or rows of strings) with a field longer than ``max_chars``, naming the row."""
     pd = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported: a CSV's rows do not pay for it

@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -359,7 +359,7 @@ def _read_csv(p: Path, text: str) -> list[dict]:
             if not any(c.strip() for c in r):
                 continue
             if header is None:
-                header = [c.strip() for c in r]
+                refuse_repeated_columns(header := [c.strip() for c in r], source=str(p))  # a second `label` won silently
             elif len(r) == len(header):
                 records.append(dict(zip(header, r)))
             elif len(r) > len(header):
