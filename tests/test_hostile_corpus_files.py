@@ -267,3 +267,19 @@ def test_trailing_blank_columns_are_not_repeated_names(tmp_path):
     (tmp_path / "v.csv").write_text("id,votes_happy,,\na,5,,\n")
     header, rows = csv_rows(tmp_path / "v.csv", ("id",))
     assert rows[0]["votes_happy"] == "5"
+
+
+def test_a_run_table_with_a_repeated_row_is_refused(small_run, tmp_path):
+    """results.parquet with one (id, variant) row twice (two runs' tables merged, a row copied by hand): `metrics`
+    printed '3 scored' for a run of 2 items and counted the copied item twice in WA, UAR and ECE."""
+    import numpy as np
+    import pandas as pd
+
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    table = pd.read_parquet(folder / "results.parquet")
+    pd.concat([table, table.iloc[[0]]], ignore_index=True).to_parquet(folder / "results.parquet", index=False)
+    emb = np.load(folder / "embeddings.npy")
+    np.save(folder / "embeddings.npy", np.concatenate([emb, emb[:1]]))
+    with pytest.raises(RunFolderError, match=r"1 repeated row\(s\) of one id and variant"):
+        RunFolder.open(folder).results()
