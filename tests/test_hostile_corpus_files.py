@@ -4,6 +4,7 @@ the reader guessed wrong, a cell that is no number.  Each is refused or named, n
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -16,6 +17,7 @@ import soundfile as sf
 
 from test_runs import make_dataset
 from workbench.data.corpora import crema_d, esd, iemocap
+from workbench.data.corpora.emobox import import_emobox
 from workbench.data.hf import import_hf
 from workbench.data.manifest import read_manifest
 from workbench.data.votes import csv_rows
@@ -283,3 +285,31 @@ def test_a_run_table_with_a_repeated_row_is_refused(small_run, tmp_path):
     np.save(folder / "embeddings.npy", np.concatenate([emb, emb[:1]]))
     with pytest.raises(RunFolderError, match=r"1 repeated row\(s\) of one id and variant"):
         RunFolder.open(folder).results()
+
+
+# --------------------------------------------------------------- EmoBox: a key listed again
+def _fold_file(folder: Path, split: str, fold: int, **rec) -> Path:
+    p = folder / f"iemocap_{split}_fold_{fold}.jsonl"
+    p.write_text(json.dumps({"key": "a", "wav": "a.wav", "emo": "hap", **rec}) + "\n")
+    return p
+
+
+def test_emobox_key_relabelled_in_another_fold_is_refused(tmp_path):
+    """'a' is hap in fold 1 and ang in fold 2: the manifest kept hap without a word."""
+    files = [_fold_file(tmp_path, "train", 1), _fold_file(tmp_path, "test", 2, emo="ang")]
+    with pytest.raises(ConfigError, match="lists 'a' again with wav 'a.wav' and emo 'ang'") as err:
+        import_emobox(files, root=tmp_path)
+    assert "iemocap_train_fold_1.jsonl, line 1" in str(err.value)
+
+
+def test_emobox_key_in_train_and_test_of_one_fold_is_refused(tmp_path):
+    """The same key in fold 1's train and test files: meta.folds said only 'test', and the probe trained on it."""
+    files = [_fold_file(tmp_path, "train", 1), _fold_file(tmp_path, "test", 1)]
+    with pytest.raises(ConfigError, match="test split of fold 1.*train split of the same fold"):
+        import_emobox(files, root=tmp_path)
+
+
+def test_emobox_key_in_two_folds_keeps_both(tmp_path):
+    files = [_fold_file(tmp_path, "train", 1), _fold_file(tmp_path, "test", 2)]
+    (it,) = list(import_emobox(files, root=tmp_path))
+    assert it.meta["folds"] == {"1": "train", "2": "test"}
