@@ -313,3 +313,22 @@ def test_emobox_key_in_two_folds_keeps_both(tmp_path):
     files = [_fold_file(tmp_path, "train", 1), _fold_file(tmp_path, "test", 2)]
     (it,) = list(import_emobox(files, root=tmp_path))
     assert it.meta["folds"] == {"1": "train", "2": "test"}
+
+
+# --------------------------------------------------------------- a head's labels are data in figures
+def test_segment_figure_of_a_head_whose_labels_hold_dollar_signs(tmp_path):
+    """A head (written by someone else) whose tokens.txt names classes '$\\frac{$' and '$x^2$': `workbench segment`
+    scored the whole file, then ended in 'unexpected ValueError' (mathtext could not parse a tick label), and '$x^2$'
+    would have been drawn as a formula."""
+    from workbench.cli import main
+    from workbench.demo import DEMO_DATA
+    from workbench.model.generated import ensure_random_checkpoint
+
+    head = tmp_path / "head"
+    shutil.copytree(ensure_random_checkpoint("tiny"), head)
+    tokens = (head / "tokens.txt").read_text(encoding="utf-8").splitlines()
+    (head / "tokens.txt").write_text("\n".join(["$\\frac{$", "$x^2$", *tokens[2:]]) + "\n", encoding="utf-8")
+    out = tmp_path / "seg"
+    assert main(["segment", str(DEMO_DATA / "happy_en_44k.wav"), "--model", str(head), "--device", "cpu",
+                 "--dtype", "float32", "--vad", "energy", "--out", str(out)]) == 0
+    assert (out / "heatmap.png").stat().st_size > 5000
