@@ -316,19 +316,40 @@ def test_emobox_key_in_two_folds_keeps_both(tmp_path):
 
 
 # --------------------------------------------------------------- a head's labels are data in figures
-def test_segment_figure_of_a_head_whose_labels_hold_dollar_signs(tmp_path):
-    """A head (written by someone else) whose tokens.txt names classes '$\\frac{$' and '$x^2$': `workbench segment`
-    scored the whole file, then ended in 'unexpected ValueError' (mathtext could not parse a tick label), and '$x^2$'
-    would have been drawn as a formula."""
-    from workbench.cli import main
-    from workbench.demo import DEMO_DATA
+@pytest.fixture(scope="module")
+def dollar_head(tmp_path_factory) -> Path:
+    """A head written by someone else whose tokens.txt names classes '$\\frac{$' and '$x^2$' (legal labels)."""
     from workbench.model.generated import ensure_random_checkpoint
 
-    head = tmp_path / "head"
+    head = tmp_path_factory.mktemp("dollar") / "head"
     shutil.copytree(ensure_random_checkpoint("tiny"), head)
     tokens = (head / "tokens.txt").read_text(encoding="utf-8").splitlines()
     (head / "tokens.txt").write_text("\n".join(["$\\frac{$", "$x^2$", *tokens[2:]]) + "\n", encoding="utf-8")
+    return head
+
+
+def test_segment_figure_of_a_head_whose_labels_hold_dollar_signs(tmp_path, dollar_head):
+    """`workbench segment` scored the whole file, then ended in 'unexpected ValueError' (mathtext could not parse a
+    tick label), and '$x^2$' would have been drawn as a formula."""
+    from workbench.cli import main
+    from workbench.demo import DEMO_DATA
+
     out = tmp_path / "seg"
-    assert main(["segment", str(DEMO_DATA / "happy_en_44k.wav"), "--model", str(head), "--device", "cpu",
+    assert main(["segment", str(DEMO_DATA / "happy_en_44k.wav"), "--model", str(dollar_head), "--device", "cpu",
                  "--dtype", "float32", "--vad", "energy", "--out", str(out)]) == 0
     assert (out / "heatmap.png").stat().st_size > 5000
+
+
+def test_metrics_and_sweep_figures_of_a_head_whose_labels_hold_dollar_signs(tmp_path, dollar_head):
+    """`metrics` (the confusion figure's ticks, the small-classes flag in its title) and `sweep` (its legend) ended in
+    'unexpected ValueError' after their work was done."""
+    from workbench.cli import main
+
+    _wav(tmp_path / "a.wav")
+    (tmp_path / "m.csv").write_text("id,path,label\na,a.wav,$x^2$\nb,a.wav,$\\frac{$\nc,a.wav,sad\n")
+    common = ["--model", str(dollar_head), "--device", "cpu", "--dtype", "float32"]
+    assert main(["run", str(tmp_path / "m.csv"), *common, "--no-cache", "--out", str(tmp_path / "run")]) == 0
+    assert main(["metrics", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "confusion_raw.png").is_file()
+    assert main(["sweep", str(tmp_path / "a.wav"), "--kind", "trim", *common, "--no-cache", "--out", str(tmp_path / "sw")]) == 0
+    assert (tmp_path / "sw" / "sweep.png").is_file()
