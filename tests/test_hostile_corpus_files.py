@@ -353,3 +353,25 @@ def test_metrics_and_sweep_figures_of_a_head_whose_labels_hold_dollar_signs(tmp_
     assert (tmp_path / "run" / "confusion_raw.png").is_file()
     assert main(["sweep", str(tmp_path / "a.wav"), "--kind", "trim", *common, "--no-cache", "--out", str(tmp_path / "sw")]) == 0
     assert (tmp_path / "sw" / "sweep.png").is_file()
+
+
+# --------------------------------------------------------------- variants: unknown keys
+def test_a_variant_with_a_misspelt_steps_key_is_refused(tmp_path):
+    """`step:` for `steps:` gave the variant no steps: 'tel' scored the raw audio under its name (a silent wrong
+    comparison), in a variants file and in an experiment file."""
+    from workbench.audio.variants import load_variants
+
+    (tmp_path / "v.yaml").write_text("variants:\n  - name: tel\n    step:\n      - name: telephone\n")
+    with pytest.raises(ConfigError, match=r"variant 'tel' has unknown key\(s\) \['step'\]; a variant has \['name', 'steps'"):
+        load_variants(tmp_path / "v.yaml")
+    (tmp_path / "exp.yaml").write_text("manifest: m.csv\nvariants:\n  - name: tel\n    step: [{name: telephone}]\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['step'\]"):
+        Experiment.load(tmp_path / "exp.yaml")
+
+
+def test_a_variants_file_with_keys_beside_variants_is_refused(tmp_path):
+    from workbench.audio.variants import load_variants
+
+    (tmp_path / "v.yaml").write_text("variants:\n  tel:\n    - name: telephone\nseed: 3\n")
+    with pytest.raises(ConfigError, match=r"has key\(s\) \['seed'\] beside `variants:`"):
+        load_variants(tmp_path / "v.yaml")
