@@ -375,3 +375,21 @@ def test_a_variants_file_with_keys_beside_variants_is_refused(tmp_path):
     (tmp_path / "v.yaml").write_text("variants:\n  tel:\n    - name: telephone\nseed: 3\n")
     with pytest.raises(ConfigError, match=r"has key\(s\) \['seed'\] beside `variants:`"):
         load_variants(tmp_path / "v.yaml")
+
+
+def test_a_lhotse_gzip_bomb_is_refused_before_lhotse_reads_it(tmp_path):
+    """A gzip of about 500 kB holding one line over the 512 MB table cap: lhotse held the line and parsed it (a 51 kB
+    gzip of a 50 MB line took 347 MB; this one would take several GB)."""
+    import gzip
+
+    from workbench.data.lhotse_io import import_lhotse
+    from workbench.serialize import TABLE_MAX_BYTES
+
+    bomb = tmp_path / "cuts.jsonl.gz"
+    block = b"a" * (1 << 20)
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        f.write(b'{"id": "a", "x": "')
+        for _ in range(TABLE_MAX_BYTES // len(block) + 1):
+            f.write(block)
+    with pytest.raises(ConfigError, match="holds more than 512,000,000 bytes once decompressed"):
+        import_lhotse(cuts=bomb, out=tmp_path / "m.csv")
