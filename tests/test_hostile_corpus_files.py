@@ -393,3 +393,11 @@ def test_a_lhotse_gzip_bomb_is_refused_before_lhotse_reads_it(tmp_path):
             f.write(block)
     with pytest.raises(ConfigError, match="holds more than 512,000,000 bytes once decompressed"):
         import_lhotse(cuts=bomb, out=tmp_path / "m.csv")
+
+
+def test_a_label_map_naming_a_label_twice_is_refused(tmp_path):
+    """{"hap": "happy", "hap": "sad"}: json kept the last, so hap was mapped to sad without a word."""
+    files = [_fold_file(tmp_path, "train", 1)]
+    (tmp_path / "map.json").write_text('{"hap": "happy", "ang": "angry", "hap": "sad"}')
+    with pytest.raises(ConfigError, match="names the key 'hap' twice"):
+        import_emobox(files, root=tmp_path, label_map=tmp_path / "map.json")

@@ -199,6 +199,21 @@ def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_by
     return load_yaml_text(text, source=source, unique_keys=unique_keys)
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """An object of a small JSON file, refused when it names a key twice: ``json`` keeps the last, so a label map
+    ``{"hap": "happy", "hap": "angry"}`` mapped hap to angry without a word."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _RepeatedKey(f"names the key {shown(twice, 60)} twice in one object; which value counts would be a guess")
+    return out
+
+
 def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", max_bytes: int = YAML_MAX_BYTES,
                    source: str | None = None) -> Any:
     """Read and parse a small JSON file someone gave (a label map): over ``max_bytes`` it is refused unread (a 56 MB
@@ -209,10 +224,12 @@ def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", ma
     source = source or str(Path(os.path.abspath(p)))
     data = read_bytes_capped(p, max_bytes=max_bytes, source=source, what=what, decompress=False)
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start}).", source=source,
                           fix="save the file as UTF-8.") from None
+    except _RepeatedKey as exc:
+        raise ConfigError(f"{exc}.", source=source, fix=f"keep one entry per key in {what}.") from None
     except ValueError as exc:
         raise ConfigError(f"is not valid JSON ({exc}).", source=source, fix=f"write {what} as one JSON object.") from None
     except RecursionError:
