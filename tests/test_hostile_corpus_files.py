@@ -401,3 +401,19 @@ def test_a_label_map_naming_a_label_twice_is_refused(tmp_path):
     (tmp_path / "map.json").write_text('{"hap": "happy", "ang": "angry", "hap": "sad"}')
     with pytest.raises(ConfigError, match="names the key 'hap' twice"):
         import_emobox(files, root=tmp_path, label_map=tmp_path / "map.json")
+
+
+def test_a_report_folder_that_is_a_link_is_not_written_through(tmp_path, small_run):
+    """reports/<template> planted as a link (committed in a cloned repository): `workbench report` made its dated
+    folder where the link pointed and wrote the notebook, HTML, log and FAILED marker there."""
+    from workbench.files import UnsafePathError
+    from workbench.views.report_run import run_report
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "experiment_report").symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="experiment_report"):
+        run_report("experiment_report", {"run_dir": str(small_run)}, out=out, timeout=120)
+    assert list(elsewhere.iterdir()) == []
