@@ -417,3 +417,18 @@ def test_a_report_folder_that_is_a_link_is_not_written_through(tmp_path, small_r
     with pytest.raises(UnsafePathError, match="experiment_report"):
         run_report("experiment_report", {"run_dir": str(small_run)}, out=out, timeout=120)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_compare_figure_of_a_variant_named_with_dollar_signs(tmp_path):
+    """A variants file (written by someone else) naming a variant '$\\frac{$': `compare` computed everything, then
+    ended in 'unexpected ValueError' from mathtext in the figure's axis label and title."""
+    from workbench.cli import main
+
+    for k in range(6):
+        _wav(tmp_path / f"c{k}.wav")
+    (tmp_path / "m.csv").write_text("id,path,label\n" + "".join(f"c{k},c{k}.wav,{('sad', 'happy')[k % 2]}\n" for k in range(6)))
+    (tmp_path / "v.yaml").write_text('variants:\n  - name: raw\n  - name: "$\\\\frac{$"\n    steps: [{name: telephone}]\n')
+    assert main(["run", str(tmp_path / "m.csv"), "--model", "tiny", "--device", "cpu", "--dtype", "float32", "--no-cache",
+                 "--variants", str(tmp_path / "v.yaml"), "--out", str(tmp_path / "run")]) == 0
+    assert main(["compare", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "compare_1.png").is_file()
