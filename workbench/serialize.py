@@ -22,6 +22,7 @@ import functools
 import gzip
 import io
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,21 @@ def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_by
     return load_yaml_text(text, source=source, unique_keys=unique_keys)
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """An object of a small JSON file, refused when it names a key twice: ``json`` keeps the last, so a label map
+    ``{"hap": "happy", "hap": "angry"}`` mapped hap to angry without a word."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _RepeatedKey(f"names the key {shown(twice, 60)} twice in one object; which value counts would be a guess")
+    return out
+
+
 def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", max_bytes: int = YAML_MAX_BYTES,
                    source: str | None = None) -> Any:
     """Read and parse a small JSON file someone gave (a label map): over ``max_bytes`` it is refused unread (a 56 MB
@@ -208,14 +224,31 @@ def load_json_file(path: str | os.PathLike, *, what: str = "a settings file", ma
     source = source or str(Path(os.path.abspath(p)))
     data = read_bytes_capped(p, max_bytes=max_bytes, source=source, what=what, decompress=False)
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"is not UTF-8 text ({exc.reason} at byte {exc.start}).", source=source,
                           fix="save the file as UTF-8.") from None
+    except _RepeatedKey as exc:
+        raise ConfigError(f"{exc}.", source=source, fix=f"keep one entry per key in {what}.") from None
     except ValueError as exc:
         raise ConfigError(f"is not valid JSON ({exc}).", source=source, fix=f"write {what} as one JSON object.") from None
     except RecursionError:
         raise ConfigError("nests too deeply to be read.", source=source, fix=f"write {what} as one flat JSON object.") from None
+
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` of text someone else wrote, where JSON nested deeper than the parser goes (a few kB of ``[``) is
+    the :class:`json.JSONDecodeError` of any other bad JSON: ``json`` raises ``RecursionError`` for it, which no
+    reader caught, so a manifest line, a run folder's JSON or a checkpoint's card of ``[[[[…`` ended the command in
+    'unexpected RecursionError'."""
+    import json
+
+    try:
+        return json.loads(text)
+    except RecursionError:
+        doc = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError("nested deeper than a JSON reader goes (thousands of [ or {)", doc, 0) from None
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +261,7 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
     p = Path(path)
     source = source or str(Path(os.path.abspath(p)))
     try:
-        with open(p, "rb") as f:
+        with _open_regular(p, source) as f:
             head = f.read(2)
             f.seek(0)
             gz = decompress and head == b"\x1f\x8b"
@@ -246,6 +279,24 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
                           f"the cap for {what} is {max_bytes:,}.", source=source,
                           fix="check that this is the file you meant, or split it.")
     return data
+
+
+def _open_regular(p: Path, source: str):
+    """``p`` opened for reading when it is a regular file; a named pipe, a device or a socket (itself or behind a
+    link) is refused by what it is.  Opening a FIFO waited for a writer for ever (an experiment file, a variants
+    file or an alignment planted as a FIFO hung the command), and ``/dev/zero`` was read up to the cap (512 MB)."""
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))  # a FIFO opens at once
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device")
+            raise ConfigError(f"is {kind}, not a regular file, so it is not read.", source=source,
+                              fix="copy what it holds into a regular file and pass that file.")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_upto(stream: Any, limit: int, hint: int | None) -> bytes:
@@ -312,8 +363,9 @@ def read_text_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYTE
     try:
         return data.decode(encoding, errors=errors)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not {encoding} text ({exc.reason} at byte {exc.start}).", source=source,
-                          fix=f"save the file as {encoding}.") from None
+        name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") else encoding
+        raise ConfigError(f"is not {name} text ({exc.reason} at byte {exc.start}).", source=source,
+                          fix=f"save the file as {name}.") from None
 
 
 #: byte-order marks and the codec that reads past them; UTF-32's little-endian mark (FF FE 00 00) begins with UTF-16's
@@ -377,6 +429,25 @@ def decode_text(data: bytes, *, source: str) -> str:
                           "without a byte-order mark, not UTF-8.", source=source,
                           fix=f"{_TO_UTF8}, or convert it: `iconv -f utf-16le -t utf-8 in.csv > out.csv`.")
     return text
+
+
+def refuse_repeated_columns(header: list[str], *, source: str) -> None:
+    """Refuse a table header that names a column twice (blank names aside: trailing commas leave several): a reader
+    keeps one value per name, so the later column silently replaced the earlier one (a manifest with ``label`` twice
+    took the second column's labels, a votes table with ``votes_happy`` twice dropped the first column's votes)."""
+    seen: dict[str, int] = {}
+    repeated: list[str] = []
+    for k, name in enumerate(header, start=1):
+        if not name:
+            continue
+        if name in seen:
+            repeated.append(f"{shown(name, 40)} (columns {seen[name]} and {k})")
+        else:
+            seen[name] = k
+    if repeated:
+        raise ConfigError(f"its header names {len(repeated)} column(s) twice: {', '.join(repeated[:5])}"
+                          f"{' …' if len(repeated) > 5 else ''}; which column holds the values would be a guess.",
+                          source=source, fix="rename or remove the repeated column(s) so that each name is one column.")
 
 
 def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) -> None:

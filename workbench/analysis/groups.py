@@ -35,6 +35,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.schema import MANIFEST_COLUMNS
+from workbench.serialize import figure_text
 
 MIN_ITEMS = 20
 MIN_PER_CLASS = 5
@@ -182,7 +183,8 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     for k, v in flags.items():
         short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k not in ("small_classes", "few_items") else [])
     if short:
-        text += "\n!! " + "; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items())
+        # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
+        text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
     return "\n".join(textwrap.fill(line, max(20, int(width_in / (fontsize * 0.6 / 72)))) for line in text.split("\n"))
 
 

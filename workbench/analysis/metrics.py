@@ -444,8 +444,8 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     bar.set_label("share of the true class (row %)" if normalize else "items", fontsize=10)
     if normalize:
         bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v * 100:.0f}%")
-    ax.set_xticks(range(len(report.confusion_cols)), report.confusion_cols, rotation=30, ha="right", fontsize=10)
-    ax.set_yticks(range(len(report.classes)), [f"{c} (n={int(m[i].sum())})" for i, c in enumerate(report.classes)], fontsize=10)
+    ax.set_xticks(range(len(report.confusion_cols)), [figure_text(c) for c in report.confusion_cols], rotation=30, ha="right", fontsize=10)
+    ax.set_yticks(range(len(report.classes)), [f"{figure_text(c)} (n={int(m[i].sum())})" for i, c in enumerate(report.classes)], fontsize=10)
     fontsize = 11 if max(n_rows, n_cols) <= 6 else 9
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):

@@ -57,7 +57,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
 from workbench.files import json_default
-from workbench.serialize import spreadsheet_safe
+from workbench.serialize import loads_json, spreadsheet_safe
 
 SCHEMES = ("speaker", "session", "emobox", "split")
 TARGETS = ("emotion", "label")
@@ -75,7 +75,7 @@ def _meta(row_meta: Any) -> dict:
         return row_meta
     if isinstance(row_meta, str) and row_meta.strip():
         try:
-            value = json.loads(row_meta)
+            value = loads_json(row_meta)
         except ValueError:
             return {}
         return value if isinstance(value, dict) else {}

@@ -19,7 +19,7 @@ from typing import Any
 
 from workbench.audio.intake import Audio, AudioConfig, resample
 from workbench.errors import AudioError, ConfigError, WorkbenchError
-from workbench.serialize import load_yaml_file
+from workbench.serialize import load_yaml_file, shown
 from workbench.audio.steps import apply_chain, check_chain_length, make_step
 from workbench.audio.processing import StepRecord
 from workbench.schema import MIN_MODEL_SAMPLES
@@ -89,6 +89,8 @@ class Variant:
 
 
 RAW = Variant("raw")
+#: the keys of one variant's entry (``chain_hash``: what :meth:`Variant.to_dict` and run folders write)
+VARIANT_KEYS = ("name", "steps", "chain_hash")
 #: the form README.md documents for a variants file (one line: the block form there reads the same)
 VARIANTS_FORM = ("list the variants, each a name and its steps (README.md, \"Preprocessing variants\"): "
                  "`variants: [{name: raw}, {name: trimmed, steps: [{name: trim, top_db: 30}]}]`, or one per line as "
@@ -97,7 +99,12 @@ VARIANTS_FORM = ("list the variants, each a name and its steps (README.md, \"Pre
 
 def variants_from(entries: Any, *, source: str = "variants") -> list[Variant]:
     """Variants from parsed YAML/JSON: ``{name: [steps…]}``, ``{variants: …}`` or ``[{name, steps}]``."""
-    entries = entries.get("variants", entries) if isinstance(entries, dict) else entries
+    if isinstance(entries, dict) and "variants" in entries:
+        others = sorted(str(k) for k in entries if k != "variants")
+        if others:  # `seed: 3` beside `variants:` was ignored without a word
+            raise ConfigError(f"has key(s) {others} beside `variants:`; a variants file holds only `variants:`.", source=source,
+                              fix="remove them (an experiment's other settings go in an experiment file: `workbench run --help`).")
+        entries = entries["variants"]
     if isinstance(entries, dict):
         entries = [{"name": k, "steps": v or []} for k, v in entries.items()]
     if not isinstance(entries, list) or not entries:
@@ -108,6 +115,10 @@ def variants_from(entries: Any, *, source: str = "variants") -> list[Variant]:
     for e in entries:
         if not isinstance(e, dict) or "name" not in e:
             raise ConfigError(f"variant entry {e!r} has no name.", source=source, fix="give each variant a name and a list of steps.")
+        unknown = sorted(str(k) for k in e if k not in VARIANT_KEYS)
+        if unknown:  # `step:` for `steps:` left the variant without steps: raw audio under the variant's name
+            raise ConfigError(f"variant {shown(e['name'])} has unknown key(s) {unknown}; a variant has {list(VARIANT_KEYS)}.",
+                              source=source, fix="rename or remove them (a misspelt `steps` would run the variant on the raw audio).")
         out.append(Variant.from_dict(e, source=source))
     names = [v.name for v in out]
     if len(set(names)) != len(names):

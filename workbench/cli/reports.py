@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
 from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir, add_out_option
+from workbench.serialize import loads_json
 
 
 def add_report(sub) -> None:
@@ -33,7 +33,7 @@ def add_demo(sub) -> None:
 def cmd_report(args) -> int:
     check_out_dir(args.out)
     paths = run_report(args.template, parse_params(args.param), out=args.out)
-    metrics = json.loads(paths["metrics"].read_text(encoding="utf-8"))
+    metrics = loads_json(paths["metrics"].read_text(encoding="utf-8"))
     banner(metrics.get("random_weights"))
     size = paths["html"].stat().st_size
     print(f"report: {paths['html']} ({size / 1e6:.1f} MB, self-contained)")

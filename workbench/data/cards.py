@@ -31,6 +31,7 @@ from typing import Any, Iterable
 
 from workbench.errors import ConfigError
 from workbench.model.checkpoints import read_training_card
+from workbench.serialize import loads_json
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 
@@ -191,7 +192,7 @@ def corpora_of(source: Any) -> list[str]:
         if "meta" in source.columns:
             for m in source["meta"].dropna().unique():
                 try:
-                    d = json.loads(m) if isinstance(m, str) else dict(m)
+                    d = loads_json(m) if isinstance(m, str) else dict(m)
                 except (ValueError, TypeError):
                     continue
                 names.append(str(d.get("corpus", "")))

@@ -30,9 +30,7 @@ file ``{label: emotion}``, inline ``"hap=happy,exc=happy"`` or a dict.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -43,8 +41,9 @@ from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.data.manifest import Item, Manifest, write_manifest
-from workbench.serialize import load_json_file
+from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
+from workbench.data.votes import csv_rows
+from workbench.serialize import load_json_file, read_bytes_capped, read_text_capped, shown
 
 if TYPE_CHECKING:
     import datasets
@@ -274,21 +273,28 @@ def _audiofolder(root: Path, split: str | None) -> tuple[dict[str, list[dict]], 
 
 
 def _read_metadata(path: Path) -> Iterator[dict]:
+    """The rows of an audiofolder's metadata file, read as every table others wrote is read (bounded, UTF-8, a FIFO or
+    device refused, a JSON line that is no object named by its line): ``csv.DictReader`` on the open file ended a
+    Latin-1 metadata.csv in 'unexpected UnicodeDecodeError', a JSON line ``[1, 2]`` in 'unexpected TypeError', and a
+    FIFO named metadata.csv waited for ever."""
     if path.suffix == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            yield from csv.DictReader(f)
+        yield from csv_rows(path, ("file_name",))[1]
     elif path.suffix == ".jsonl":
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ConfigError(f"line {n} is not valid JSON ({exc.msg}).", source=str(path), fix="one JSON object per line.") from None
+        text = read_text_capped(path, encoding="utf-8-sig", what="an audiofolder metadata file")
+        for _, record in jsonl_objects(path, text, fix='write one object per line, e.g. {"file_name": "a.wav", "label": "happy"}.'):
+            yield record
     else:
+        import io
+
         import pandas as pd
 
-        yield from pd.read_parquet(path).to_dict("records")
+        data = read_bytes_capped(path, what="an audiofolder metadata file", decompress=False)
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises its own types for a file that is no parquet
+            raise ConfigError(f"cannot be read as parquet ({type(exc).__name__}: {shown(str(exc), 200)}).", source=str(path),
+                              fix="write metadata.parquet with pandas or pyarrow, or use metadata.csv.") from None
+        yield from frame.to_dict("records")
 
 
 def _inside(folder: Path, rel: str, meta_file: Path) -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
 from workbench.data.manifest import Item, Manifest, write_manifest
+from workbench.serialize import TABLE_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,34 @@ def _load(value, kind: str):
     path = Path(value).expanduser()
     if not path.is_file():
         raise ConfigError(f"{kind} manifest not found.", source=str(path), fix="pass the path of a lhotse JSONL(.gz) or JSON manifest.")
+    _refuse_oversize(path, kind)
     try:
         return lhotse.load_manifest(path)
     except Exception as exc:  # lhotse's own parse errors
         raise ConfigError(f"is not a lhotse manifest ({type(exc).__name__}: {exc}).", source=str(path),
                           fix=f"pass a lhotse {kind} manifest (JSONL, JSONL.gz or JSON).") from None
+
+
+def _refuse_oversize(path: Path, kind: str, *, chunk: int = 1 << 20) -> None:
+    """Refuse a manifest over :data:`~workbench.serialize.TABLE_MAX_BYTES` once decompressed, counted a chunk at a time
+    before lhotse reads it: lhotse holds a whole line as one string and parses it, so a 51 kB gzip of one 50 MB line
+    took 347 MB, and a few MB of gzip would have filled the machine."""
+    import gzip
+
+    read = 0
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gz else raw
+            while block := stream.read(chunk):
+                read += len(block)
+                if read > TABLE_MAX_BYTES:
+                    raise ConfigError(f"holds more than {TABLE_MAX_BYTES:,} bytes{' once decompressed' if gz else ''}; the cap for a "
+                                      f"lhotse {kind} manifest is {TABLE_MAX_BYTES:,}.", source=str(path),
+                                      fix="check that this is the manifest you meant, or split it.")
+    except (OSError, EOFError) as exc:  # a damaged gzip: lhotse's reader names it below
+        logger.debug("size check of %s stopped: %s", path, exc)
 
 
 def import_lhotse(

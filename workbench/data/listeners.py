@@ -11,7 +11,6 @@ readers (``read_emodb_erkennung`` …) stay importable from here.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -24,6 +23,7 @@ from workbench.data.votes import (  # re-exported (__all__): the record helpers'
 )
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.serialize import loads_json
 
 # the corpus readers under their old names
 read_emodb_erkennung = emodb.read_erkennung
@@ -189,7 +189,7 @@ def has_listeners(frame) -> bool:
 
 
 def _meta_dicts(frame) -> list[dict]:
-    return [m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {}) for m in frame["meta"]]
+    return [m if isinstance(m, dict) else (loads_json(m) if isinstance(m, str) and m.strip() else {}) for m in frame["meta"]]
 
 
 def _check_flat_vote_columns(names: Sequence[str], classes: Sequence[str] | None) -> None:
@@ -270,7 +270,7 @@ def corpus_listener_facts(frame) -> dict[str, Any]:
             return bool(frame[column].notna().any())
         if "meta" in frame.columns:
             for m in frame["meta"]:
-                d = m if isinstance(m, dict) else (json.loads(m) if isinstance(m, str) and m.strip() else {})
+                d = m if isinstance(m, dict) else (loads_json(m) if isinstance(m, str) and m.strip() else {})
                 if d.get(column) is not None:
                     return True
         return False

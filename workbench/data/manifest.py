@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, newline_lines, read_bytes_capped, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Item:
         raw_meta = data.get("meta")
         if isinstance(raw_meta, str):  # CSV and parquet store meta as JSON text
             try:
-                raw_meta = json.loads(raw_meta) if raw_meta.strip() else {}
+                raw_meta = loads_json(raw_meta) if raw_meta.strip() else {}
             except json.JSONDecodeError:
                 raise ValueError(f"meta={raw_meta[:60]!r} is not a JSON object") from None
         if raw_meta is not None and not isinstance(raw_meta, dict):
@@ -359,7 +359,7 @@ def _read_csv(p: Path, text: str) -> list[dict]:
             if not any(c.strip() for c in r):
                 continue
             if header is None:
-                header = [c.strip() for c in r]
+                refuse_repeated_columns(header := [c.strip() for c in r], source=str(p))  # a second `label` won silently
             elif len(r) == len(header):
                 records.append(dict(zip(header, r)))
             elif len(r) > len(header):
@@ -380,7 +380,7 @@ def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, 
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = loads_json(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(bad_json_line(n, exc.msg, line), source=str(p), fix=CR_FIX if LONE_CR in bad_json_line(n, "", line) else fix) from None
         if not isinstance(rec, dict):

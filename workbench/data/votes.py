@@ -42,7 +42,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from workbench.data.manifest import Manifest
 from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
-from workbench.serialize import check_fields, read_text_capped, shown, text_lines
+from workbench.serialize import check_fields, read_text_capped, refuse_repeated_columns, shown, text_lines
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +259,7 @@ def csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", d
             check_fields([r], source=f"{p}, line {reader.line_num}")
             if header is None:
                 header = [h.strip().strip('"') for h in r]
+                refuse_repeated_columns(header, source=str(p))
                 missing = [c for c in required if c not in header]
                 if missing:
                     raise ConfigError(f"lacks the column(s) {missing}; its header is {header}.", source=str(p),

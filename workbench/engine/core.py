@@ -25,7 +25,6 @@ process boundaries intact.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -47,6 +46,7 @@ from workbench.model.fastpath import cache_precision
 from workbench.model.network import Prediction
 from workbench.audio.variants import RAW, Variant, scored_audio
 from workbench.engine.prediction_cache import PredictionCache
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def prepare(job: _Job, ctx: _Context, processed: tuple | None = None) -> list[tu
         entries = [cache.get(k) for k in keys]
         if all(_usable(e, ctx) and "audio_info" in e for e in entries) and not ctx.keep_audio:
             ms = (time.perf_counter() - t0) * 1000
-            return [("cached", v, k, e, json.loads(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
+            return [("cached", v, k, e, loads_json(str(e["audio_info"])), ms) for v, k, e in zip(w.variants, keys, entries)]
     processed = processed or _process(w, ctx.audio_config)
     if processed[0] == "failed":
         return [("failed", v, processed[1]) for v in w.variants]

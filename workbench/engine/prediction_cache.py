@@ -23,6 +23,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.model.network import Prediction
 from workbench.model.temperature import softmax
 from workbench.paths import cache_dir
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def _well_formed(entry: dict) -> bool:
         return True
     raw = entry["audio_info"]
     try:
-        info = json.loads(str(raw)) if raw.ndim == 0 and raw.dtype.kind == "U" else None
+        info = loads_json(str(raw)) if raw.ndim == 0 and raw.dtype.kind == "U" else None
     except ValueError:
         return False
     return (isinstance(info, dict) and all(k in info for k in _INFO_KEYS) and isinstance(info["facts"], dict)

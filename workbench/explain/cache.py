@@ -31,6 +31,7 @@ from typing import Any
 
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
+from workbench.serialize import loads_json
 
 #: bump when an explanation's content changes meaning: older entries then miss
 CACHE_VERSION = 3  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
@@ -111,7 +112,7 @@ def read_cached(rf: RunFolder, key: dict) -> tuple[Rendered | None, str]:
         raw = _read_file(rf, names["json"])
         if raw is None:
             return None, "no entry"
-        env = json.loads(raw.decode("utf-8"))
+        env = loads_json(raw.decode("utf-8"))
         if not isinstance(env, dict) or env.get("format") != CACHE_FORMAT:
             return None, f"{names['json']} is not an explain cache entry (foreign file)"
         if env.get("key") != key:

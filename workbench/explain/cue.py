@@ -31,7 +31,6 @@ made with it carries :data:`CUE_BANNER`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -45,6 +44,7 @@ from workbench.model.checkpoints import (ARCHS, cache_dir, checkpoint_bytes, emo
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.schema import SAMPLE_RATE
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def cue_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     path = Path(model_dir) / CUE_MARKER
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return loads_json(path.read_text(encoding="utf-8"))
 
 
 def ensure_cue_checkpoint(config: CueTraining = CueTraining()) -> Path:

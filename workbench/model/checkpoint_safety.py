@@ -7,13 +7,12 @@ settings; some import Python files, pip-install requirements or download other m
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelError
-from workbench.serialize import load_yaml_file
+from workbench.serialize import load_yaml_file, loads_json
 from workbench.model.weights import short_error
 
 #: top-level ``config.yaml`` keys an emotion2vec+ checkpoint needs; FunASR merges every other key into
@@ -181,7 +180,7 @@ def _config_name(root: Path) -> str:
     cj = root / "configuration.json"
     if cj.is_file():
         try:
-            conf_json = json.loads(cj.read_text(encoding="utf-8"))
+            conf_json = loads_json(cj.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ModelError(f"cannot be read ({short_error(exc)}).", source=str(cj), fix="download the complete checkpoint.") from None
         metas = conf_json.get("file_path_metas") if isinstance(conf_json, dict) else None

@@ -31,6 +31,7 @@ from workbench.labels import TOKENS
 from workbench.model.funasr_patches import import_funasr
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo, short_error
 from workbench.paths import cache_dir
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     path = Path(model_dir) / RANDOM_MARKER
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return loads_json(path.read_text(encoding="utf-8"))
 
 
 #: checkpoints trained here from synthetic data, by ``--model`` name: (module, function returning the directory).
@@ -207,7 +208,7 @@ def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
     if not path.is_file():
         return None
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        card = loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {TRAINING_CARD} ({short_error(exc)}).", source=str(path),
                          fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
@@ -226,7 +227,7 @@ def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
         path = Path(model_dir) / name
         if path.is_file():
             try:
-                return str(json.loads(path.read_text(encoding="utf-8")).get("warning") or "generated checkpoint")
+                return str(loads_json(path.read_text(encoding="utf-8")).get("warning") or "generated checkpoint")
             except (OSError, ValueError):
                 return "generated checkpoint (its marker file is unreadable)"
     return None

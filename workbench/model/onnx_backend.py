@@ -37,6 +37,7 @@ from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def read_meta(folder: str | os.PathLike) -> dict:
         raw = (p / META_FILE).read_bytes()
         if len(raw) > MAX_META_BYTES:
             raise ValueError(f"{len(raw)} bytes, more than {MAX_META_BYTES}")
-        meta = json.loads(raw.decode("utf-8"))
+        meta = loads_json(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {META_FILE}: {exc}.", source=str(p), fix="export the model again.") from None
     labels = meta.get("labels") if isinstance(meta, dict) else None
@@ -330,7 +331,7 @@ def _read_graph_facts(graph: Path, *, source: str) -> dict:
     for prop in proto.metadata_props:
         if prop.key.startswith("workbench."):
             try:
-                stamped[prop.key[len("workbench."):]] = json.loads(prop.value)
+                stamped[prop.key[len("workbench."):]] = loads_json(prop.value)
             except ValueError:
                 stamped[prop.key[len("workbench."):]] = prop.value
     return {

@@ -53,6 +53,7 @@ from workbench.errors import ConfigError, ModelError
 from workbench.model.funasr_patches import exportable_front_end, fused_attention, quiet, run_masked
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 from workbench.model.weights import file_sha256
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +329,7 @@ def recorded_check(folder: str | os.PathLike) -> Any:
     :func:`workbench.model.onnx_backend.read_meta`)."""
     try:
         raw = (Path(folder).expanduser() / META_FILE).read_bytes()
-        meta = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
+        meta = loads_json(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
     except (OSError, ValueError):
         return None
     return meta.get("check") if isinstance(meta, dict) else None

@@ -10,7 +10,6 @@ has these methods.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +22,7 @@ import os
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.files import json_safe as _json_safe, strict_json
+from workbench.serialize import loads_json
 
 ARTIFACT_INDEX = "artifacts.json"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
@@ -181,7 +181,7 @@ class Artifacts:
         if p.is_symlink() or not p.is_file():
             return {}
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = loads_json(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
@@ -190,7 +190,7 @@ class Artifacts:
 def _read_artifact(p: Path) -> Any:
     ext = p.suffix.lower()
     if ext == ".json":
-        return json.loads(p.read_text(encoding="utf-8"))
+        return loads_json(p.read_text(encoding="utf-8"))
     if ext in (".parquet", ".csv"):
         import pandas as pd
 

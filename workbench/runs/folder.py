@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import logging
 import os
 import re
@@ -71,7 +70,7 @@ import numpy as np
 from workbench.audio.intake import Audio, AudioConfig, decode_mono
 from workbench.errors import ConfigError
 from workbench.files import strict_json  # noqa: F401  (public here too)
-from workbench.serialize import load_yaml_file, shown
+from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
@@ -282,7 +281,7 @@ class RunFolder(Artifacts):
         if not p.is_file():
             return {}
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = loads_json(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             data = exc
         if not isinstance(data, dict):
@@ -479,6 +478,10 @@ def check_rows(table: Any, labels: list[str]) -> str | None:
     for col in ("id", "variant", "status"):
         if col not in table.columns:
             return f"no {col!r} column"
+    if not _one_row_each(table):  # a table merged from two runs, or a row copied by hand: metrics counted it twice
+        first = table.loc[table.duplicated(["id", "variant"], keep=False)].iloc[0]
+        n = int(table.duplicated(["id", "variant"]).sum())
+        return f"{n} repeated row(s) of one id and variant (first: {str(first['id'])[:60]!r} [{str(first['variant'])[:40]}])"
     status = table["status"].astype(str)
     odd = sorted(set(status) - {"ok", "failed"})
     if odd:
@@ -508,6 +511,13 @@ def check_rows(table: Any, labels: list[str]) -> str | None:
         if unknown:
             return f"predicted labels {[u[:40] for u in unknown[:3]]} that the model does not have (its labels: {labels})"
     return None
+
+
+def _one_row_each(table: Any) -> bool:
+    """Whether every (id, variant) pair of a results table is one row (a MultiIndex: 1 s for 2 million rows)."""
+    import pandas as pd
+
+    return bool(pd.MultiIndex.from_frame(table[["id", "variant"]]).is_unique)
 
 
 def _num(v: Any) -> float | None:

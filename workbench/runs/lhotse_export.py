@@ -5,7 +5,6 @@ The way in (lhotse manifests → a workbench manifest) is :mod:`workbench.data.l
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from workbench.data.lhotse_io import _lhotse
 from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant
 from workbench.schema import score_column, score_labels
+from workbench.serialize import loads_json
 
 __all__ = ["export_lhotse", "LhotseExport"]
 
@@ -81,7 +81,7 @@ def _meta(value) -> dict:
     if isinstance(value, dict):
         return value
     try:
-        return json.loads(value) if value else {}
+        return loads_json(value) if value else {}
     except (TypeError, ValueError):
         return {}
 

@@ -54,7 +54,7 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import save_figure
+from workbench.serialize import figure_text, save_figure
 from workbench.serialize import spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
@@ -572,15 +572,16 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
                     extent=(0, duration, -0.5, len(labels) - 0.5), vmin=0, vmax=1)
     # the bar sits in an inset just right of the heatmap: both rows keep one time axis, and tight_layout works
     fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
-    ax1.set_yticks(range(len(labels)), labels, fontsize=8)
+    # a head's labels are data ('$x^2$' is a legal class name): plain text, never mathtext ('$\\frac{$' failed the figure)
+    ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
-                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {result.dominant or '—'}")
+                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}")
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
         k = labels.index(r.label) if r.label in labels else 9
         ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, color=colors(k % 10)))
         if r.end - r.start > duration / 40:
-            ax2.text((r.start + r.end) / 2, 0.5, r.label, ha="center", va="center", fontsize=8, color="white")
+            ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label), ha="center", va="center", fontsize=8, color="white")
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))

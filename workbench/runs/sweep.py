@@ -36,7 +36,7 @@ from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
 from workbench.runs.folder import RunFolder, select_rows
 from workbench.schema import SAMPLE_RATE, score_column, score_columns, score_labels
-from workbench.serialize import save_figure
+from workbench.serialize import figure_text, save_figure
 from workbench.audio.variants import RAW, Variant
 from workbench.serialize import spreadsheet_safe
 
@@ -237,7 +237,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
             for k, key in enumerate(score_labels(ok)):  # the model's classes: the nine, or a fine-tuned head's
                 c = palette(k % 10)
-                ax1.plot(xs, [at[x][score_column(key)].mean() for x in xs], "o-", ms=3, color=c, label=key)
+                ax1.plot(xs, [at[x][score_column(key)].mean() for x in xs], "o-", ms=3, color=c, label=figure_text(key))
                 if len(ref_rows):
                     ax1.axhline(ref_rows[score_column(key)].mean(), color=c, lw=0.8, ls=":")
     if len(ref_rows):

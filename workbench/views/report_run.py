@@ -175,8 +175,10 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     while report_dir.exists():
         report_dir = base / f"{stamp}_{k}"
         k += 1
-    base.mkdir(parents=True, exist_ok=True)
-    os.mkdir(report_dir)  # exclusive: a folder of this run alone (papermill writes the executed notebook into it by name)
+    # <out>/<template>/<stamp>/ below the folder the caller chose, no level a link (a reports/experiment_report link
+    # committed in a cloned repository sent the notebook, its HTML and log wherever it pointed)
+    with files.open_folder(base, root=Path(out), create=True) as dfd:
+        os.mkdir(report_dir.name, 0o755, dir_fd=dfd)  # exclusive: a folder of this run alone (papermill writes into it by name)
     report_dir = report_dir.resolve()
     params["report_dir"] = str(report_dir)
     nb_out = report_dir / f"{name}.ipynb"

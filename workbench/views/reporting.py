@@ -18,7 +18,6 @@ with raw HTML escaped.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shlex
 from datetime import datetime
@@ -45,6 +44,7 @@ from workbench.model.checkpoints import ensure_random_checkpoint as random_check
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
+from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
@@ -298,7 +298,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
-        findings = json.loads(r["findings"]) if r.get("findings") else []
+        findings = loads_json(r["findings"]) if r.get("findings") else []
         # each suggestion is a sentence: joined as sentences, never "… test).; next"
         f_html = " ".join(f"{code(f.get('code'))} — {esc(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
         show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
 from workbench.model.network import Emotion2vecModel
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
+from workbench.serialize import loads_json
 from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
@@ -217,7 +217,7 @@ class LowConfidenceBrowser(_View):
                         pred=row.get("pred"), labels=row_labels(row),
                         title=f"{item_id} [{variant}], {seg}: the audio the model scored")
         self.figure.children = [png_widget(fig)]
-        findings = json.loads(row["findings"]) if row.get("findings") else []
+        findings = loads_json(row["findings"]) if row.get("findings") else []
         nn = self.neighbours(item_id, variant)
         nn_html = "".join(f"<li>{_esc(r.id)}: cos {r.cosine:.3f}, true {_esc(getattr(r, 'emotion', '') or '—')}, pred {_esc(r.pred)}</li>"
                           for r in nn.itertuples())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 from workbench.audio.intake import AudioConfig, load
 from workbench.runs.longform import source_path
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
+from workbench.serialize import loads_json
 
 # ---------------------------------------------------------------------------
 def _heatmap_labels(heat: Any, summary: dict, n: int) -> list[str]:
@@ -52,7 +52,7 @@ class LongAudioTimeline(_View):
 
         W = _w()
         self.dir = Path(segment_dir)
-        self.summary_data = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
+        self.summary_data = loads_json((self.dir / "summary.json").read_text(encoding="utf-8"))
         self.timeline = pd.read_csv(self.dir / "timeline.csv")
         self.segments = pd.read_csv(self.dir / "segments.csv")
         self.source = source_path(self.dir, self.summary_data)

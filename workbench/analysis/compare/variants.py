@@ -19,7 +19,7 @@ from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels
 from workbench.serialize import spreadsheet_safe
-from workbench.serialize import save_figure
+from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
 _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals",
@@ -323,7 +323,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
     ax1.axvline(0, color="k", lw=1)
-    ax1.set_xlabel(f"confidence({comparison.variant}) − confidence({comparison.baseline})")
+    ax1.set_xlabel(f"confidence({figure_text(comparison.variant)}) − confidence({figure_text(comparison.baseline)})")
     ax1.set_ylabel("items")
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
                   + (f"\n(+{comparison.n_flips_unlabelled} among {comparison.n_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
@@ -334,7 +334,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
-    ax2.set_title(f"vs {comparison.baseline}: McNemar {p_words(comparison.mcnemar_p)}"
+    ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar {p_words(comparison.mcnemar_p)}"
                   # on lines of its own: one long line ran into the left panel's title
                   + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
     return save_figure(fig, path)

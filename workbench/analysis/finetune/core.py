@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
 from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.data.manifest import read_manifest
+from workbench.serialize import loads_json
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
                                                procedure=procedure, procedure_name=training["mode"])
     write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
-    card = json.loads((out / TRAINING_CARD).read_text(encoding="utf-8"))
+    card = loads_json((out / TRAINING_CARD).read_text(encoding="utf-8"))
     logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
     return FinetuneResult(out, card, run.path, efit if enc is not None else fit)
 

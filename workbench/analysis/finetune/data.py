@@ -15,6 +15,7 @@ from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS
 from workbench.runs.folder import RunFolder, select_rows
+from workbench.serialize import loads_json
 
 LABEL_SETS = ("corpus", "nine")
 
@@ -22,7 +23,7 @@ LABEL_SETS = ("corpus", "nine")
 def corpus_of(meta: Any) -> str:
     if isinstance(meta, str) and meta.strip():
         try:
-            meta = json.loads(meta)
+            meta = loads_json(meta)
         except ValueError:
             return ""
     return str(meta.get("corpus", "")) if isinstance(meta, dict) else ""

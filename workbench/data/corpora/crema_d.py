@@ -10,7 +10,6 @@ Actors' sex and age are in ``VideoDemographics.csv``.  The raters answered with 
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from dataclasses import dataclass
@@ -77,10 +76,26 @@ def _demographics_file(root: Path) -> Path | None:
 
 
 def _demographics(path: Path | None) -> dict[str, dict]:
+    """The rows of ``VideoDemographics.csv`` by actor, read as every table others wrote is read (bounded, UTF-8, a
+    FIFO or device refused): ``csv.DictReader`` on the open file held a ``/dev/zero`` link whole (MemoryError), waited
+    on a FIFO for ever and ended a Latin-1 file in 'unexpected UnicodeDecodeError'.  An actor listed twice is refused
+    (which row gives the sex would be a guess)."""
     if path is None:
         return {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return {str(row.get("ActorID", "")).strip(): row for row in csv.DictReader(f)}
+    _, rows = csv_rows(path, ("ActorID",))
+    refuse_duplicates((r["ActorID"] for r in rows), str(path), what="actor")
+    return {r["ActorID"]: r for r in rows}
+
+
+def _age(row: dict, actor: str, odd: list[str]) -> int | None:
+    """The actor's age as a whole number of years; anything else (``51.5``, ``unknown``, ``-3``) is left out and named."""
+    raw = str(row.get("Age", "")).strip()
+    if not raw:
+        return None
+    if raw.isdigit() and 0 < int(raw) < 130:
+        return int(raw)
+    odd.append(f"{actor} Age={shown(raw, 20)}")
+    return None
 
 
 def _demographics_note(path: Path | None, root: Path, items: list[Item]) -> str:
@@ -111,13 +126,15 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     root = require_dir(corpus_dir, NAME)
     demo_file = _demographics_file(root)
     demo = _demographics(demo_file)
+    odd_ages: list[str] = []
 
     def item(p: Path, name: FileName) -> Item:
         row = demo.get(name.actor, {})
         sex = str(row.get("Sex", "")).strip().lower()
         meta = {"corpus": NAME, "sentence": name.sentence, "level": LEVELS.get(name.level, "unspecified")}
-        if row.get("Age"):
-            meta["age"] = int(row["Age"])
+        age = _age(row, name.actor, odd_ages)
+        if age is not None:
+            meta["age"] = age
         return Item(
             id=name.clip, path=rel(p, root), label=name.emotion, emotion=LABEL_MAP[name.emotion],
             text=SENTENCES.get(name.sentence, ""), speaker=name.actor, gender=sex if sex in ("male", "female") else "",
@@ -126,6 +143,10 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
 
     manifest = manifest_from_names(root, NAME, parse_name, item)
     manifest.notes.append(_demographics_note(demo_file, root, list(manifest)))
+    if odd_ages:
+        odd = list(dict.fromkeys(odd_ages))
+        manifest.notes.append(f"{len(odd)} actor(s) have an Age in {demo_file} that is no whole number of years, left out of "
+                              f"meta: {', '.join(odd[:10])}{' …' if len(odd) > 10 else ''}.")
     foreign = _foreign_note(list(manifest))
     if foreign:
         manifest.notes.append(foreign)

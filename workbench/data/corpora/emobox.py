@@ -77,6 +77,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
             )
     items: list[Item] = []
     seen: dict[str, Item] = {}
+    where: dict[str, str] = {}  # the file and line that first listed each key
     notes: list[str] = []
     for jf in jsonl_files:
         jf = Path(jf)
@@ -101,8 +102,9 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
                 emotion = _emotion(dataset, emo_raw)
             fold_key = f"{rec['key']}"
             if fold_key in seen and m:
-                seen[fold_key].meta.setdefault("folds", {})[m.group("fold")] = m.group("split")
+                _listed_again(seen[fold_key], rec, m, where[fold_key], f"{jf}, line {n}")
                 continue
+            where[fold_key] = f"{jf}, line {n}"
             meta = {"corpus": dataset, "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
             if m:
                 meta["folds"] = {m.group("fold"): m.group("split")}
@@ -117,6 +119,24 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
         for it in items:
             it.split = ""
     return Manifest(items, root=root_p, name="emobox", notes=notes)
+
+
+def _listed_again(first: Item, rec: dict, m: re.Match, first_at: str, here: str) -> None:
+    """A key listed again (in another fold's file): its fold recorded on the first item.  Refused when the record
+    gives it another audio file or label, or puts it in two splits of one fold: the first record won silently, so a
+    relabelled item kept its first label and an item in both train and test of one fold leaked into its own test."""
+    key = shown(str(rec["key"]), 60)
+    if str(rec["wav"]) != first.path or str(rec["emo"]) != first.label:
+        raise ConfigError(f"lists {key} again with wav {shown(str(rec['wav']), 80)} and emo {shown(str(rec['emo']), 30)}; "
+                          f"{first_at} gave it wav {shown(first.path, 80)} and emo {shown(first.label, 30)}.", source=here,
+                          fix="pass EmoBox's metadata files of one release unchanged: each key is one recording with one label.")
+    folds = first.meta.setdefault("folds", {})
+    fold, split = m.group("fold"), m.group("split")
+    if folds.get(fold, split) != split:
+        raise ConfigError(f"puts {key} in the {split} split of fold {fold}, and an earlier file (the first: {first_at}) put "
+                          f"it in the {folds[fold]} split of the same fold: the fold would test on an item it trained on.", source=here,
+                          fix="pass EmoBox's fold files unchanged: within one fold a key is in one split.")
+    folds[fold] = split
 
 
 def _no_fold_note(jf: Path) -> str:

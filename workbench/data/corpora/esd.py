@@ -20,6 +20,8 @@ from pathlib import Path
 
 from workbench.data.corpora.common import audio_files, finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
+from workbench.errors import ConfigError
+from workbench.serialize import read_bytes_capped
 
 NAME = "esd"
 
@@ -65,19 +67,32 @@ def decode_text(raw: bytes, speaker: str) -> str | None:
     return None
 
 
-def _texts(root: Path) -> dict[str, str]:
+#: a speaker's text file is about 30 kB; this is far above any and far below what fills memory
+TEXT_MAX_BYTES = 5_000_000
+
+
+def _texts(root: Path) -> tuple[dict[str, str], list[str]]:
+    """The transcript of each utterance, from the speakers' ``NNNN.txt`` files, and the files that could not be read
+    (named in the manifest's notes: their utterances have no text).  Each is read bounded, a FIFO or device refused:
+    ``read_bytes`` of a linked /dev/zero filled memory, and a file no encoding read was skipped without a word."""
     texts: dict[str, str] = {}
-    for tf in root.rglob("*.txt"):
+    unread: list[str] = []
+    for tf in sorted(root.rglob("*.txt")):
         if not re.match(r"^\d{4}\.txt$", tf.name):
             continue
-        content = decode_text(tf.read_bytes(), tf.stem)
+        try:
+            content = decode_text(read_bytes_capped(tf, max_bytes=TEXT_MAX_BYTES, what="an ESD text file", decompress=False), tf.stem)
+        except ConfigError as exc:
+            unread.append(f"{rel(tf, root)} ({exc.message})")
+            continue
         if content is None:
+            unread.append(f"{rel(tf, root)} (no encoding the corpus uses reads it)")
             continue
         for line in content.splitlines():
             parts = line.strip().split("\t")
             if len(parts) >= 2:
                 texts[parts[0].strip()] = parts[1].strip()
-    return texts
+    return texts, unread
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
@@ -86,7 +101,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     Speakers 0001–0010 speak Mandarin, 0011–0020 English; their sex is the ReadMe's (:data:`SPEAKERS`).
     """
     root = require_dir(corpus_dir, NAME)
-    texts = _texts(root)
+    texts, unread = _texts(root)
     items, skipped = [], []
     for p in audio_files(root):
         parsed = parse_path(p)
@@ -99,4 +114,8 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             text=texts.get(p.stem, ""), speaker=spk, gender=SPEAKERS.get(spk, ("", ""))[1], split=split,
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
-    return finish(items, root, NAME, skipped)
+    manifest = finish(items, root, NAME, skipped)
+    if unread:
+        manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "
+                              + "; ".join(unread[:5]) + (" …" if len(unread) > 5 else ""))
+    return manifest

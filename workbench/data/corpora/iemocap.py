@@ -61,8 +61,10 @@ CLASS_NAMES = {"neu": "neutral", "hap": "happiness", "exc": "excited", "sad": "s
 #: the turn's summary line; times are printed with four decimals, a whole number is read too
 _TURN = re.compile(r"^\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[([^\]]*)\]")
 #: a line shaped like a summary line (``[… - …]`` then a name) that :data:`_TURN` does not read: a renamed turn, a
-#: time that is no number; counted and told, never dropped without a word
-_TURN_LIKE = re.compile(r"^\[[^\]]*-[^\]]*\]\s+\S+")
+#: time that is no number; counted and told, never dropped without a word.  The first class leaves out ``-`` so that
+#: only the first dash can be the separator: ``[^\]]*-[^\]]*`` tried every dash, quadratic in a line of dashes without
+#: a ``]`` (a 200 kB line took 25 s, a 2 MB one most of an hour)
+_TURN_LIKE = re.compile(r"^\[[^\]\-]*-[^\]]*\]\s+\S+")
 _TRANSCRIPT = re.compile(r"^(Ses\d\d[FM]_\S+)\s+\[[^\]]*\]:\s*(.*)$")
 _CATEGORY = re.compile(r"^C-([EFM])(\d+):\s*(.*)$")
 _DIMENSIONS = re.compile(r"^A-([EFM])(\d+):\s*(.*)$")
@@ -122,7 +124,8 @@ def _evaluation_text(path: Path) -> str:
 def _transcripts(session: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
     for tf in sorted((session / "dialog" / "transcriptions").glob("*.txt")):
-        for line in tf.read_text(encoding="utf-8", errors="replace").splitlines():
+        # bounded, a FIFO or device refused (read_text on a linked /dev/zero filled memory, a FIFO hung prepare)
+        for line in read_text_capped(tf, errors="replace", what="an IEMOCAP transcription file").splitlines():
             m = _TRANSCRIPT.match(line.strip())
             if m:
                 texts[m.group(1)] = m.group(2).strip()
