@@ -130,7 +130,8 @@ TEMPLATES = {
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model, variants)\n"
          "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.')",
          "comparison = R.comparison_section(run_dir, baseline)",
-         "sweep = R.sweep_section(sweep_path or R.demo_clip('happy_en_44k.wav'), sweep_kind, Path(report_dir) / 'sweep', R.sweep_model(run_dir, model))",
+         "sweep = R.sweep_section(sweep_path or R.demo_clip('happy_en_44k.wav'), sweep_kind, Path(report_dir) / 'sweep', R.sweep_model(run_dir, model),\n"
+         "                  chosen=sweep_path is not None)",
          "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'comparison': comparison, 'sweep': sweep})"]),
     "checkpoint_comparison": (
