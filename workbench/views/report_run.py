@@ -204,8 +204,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
-    random_weights = read_random_weights(params, report_dir)
-    files.write_text(html_path, notebook_html(nb, title=name, random_weights=random_weights))
+    files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir))))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
