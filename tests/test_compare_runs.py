@@ -124,7 +124,8 @@ def test_embeddings_of_other_dimensions_are_not_compared(tmp_path):
 
 
 def test_untrusted_strings_are_escaped_in_html(tmp_path):
-    evil = ['<script>alert("i0")</script>', "i1&amp", "<b>i2</b>", "i3", "i4", "i5", "u0"]
+    # the evil ids are items that differ between the runs: only those are listed as most different
+    evil = ["i0", "i1&amp", "<b>i2</b>", "i3", "i4", '<script>alert("i5")</script>', "u0"]
     a, b = hand_runs(tmp_path, ids=evil)
     page = compare_runs([a, b], n_boot=50).html()
     assert "<script>" not in page and "<b>i2</b>" not in page
@@ -133,12 +134,12 @@ def test_untrusted_strings_are_escaped_in_html(tmp_path):
 
 def test_ids_from_data_cannot_forge_lines_in_the_printed_comparison(tmp_path):
     # a run folder made before manifests refused such ids (or edited): its ids reach the printed tables as escapes
-    evil = ["i0\nerror: forged", "i1\x1b[2J", "i2", "i3", "i4", "i5\u202e", "u0"]
+    evil = ["i0", "i1\x1b[2J", "i2\nerror: forged", "i3", "i4", "i5\u202e", "u0"]  # i1, i2, i5 differ: listed
     a, b = hand_runs(tmp_path, ids=evil)
     text = compare_runs([a, b], n_boot=50).render()
     assert not any(line.startswith("error: forged") for line in text.splitlines())
     assert "\x1b" not in text and "\u202e" not in text
-    assert "i0\\nerror: forged" in text and "i1\\x1b[2J" in text
+    assert "i2\\nerror: forged" in text and "i1\\x1b[2J" in text
 
 
 def test_printable_table_escapes_text_cells_and_names_and_leaves_numbers():
@@ -464,3 +465,23 @@ def test_the_label_flips_table_fits_a_1200_px_report_page(tmp_path):
     assert len(widths) == 2
     for scroll, client in widths:
         assert scroll <= client, f"the table is {scroll} px wide in a {client} px box: it scrolls"
+
+
+def test_identical_runs_list_no_most_different_item(tmp_path):
+    # two runs of identical scores listed five "most different items", every one at TVD 0.0000
+    a, _ = hand_runs(tmp_path)
+    b = shutil.copytree(a.path, tmp_path / "A_again")
+    cmp = compare_runs([a.path, b], n_boot=50)
+    assert len(cmp.items) and len(cmp.disagreements(5)) == 0
+    text = cmp.render()
+    assert "most different items: none; all 8 paired items have the same scores (TVD 0)" in text
+    assert "0.0000         0.0000" not in text
+    assert "None: every paired item has the same scores in both runs" in cmp.html()
+
+
+def test_most_different_items_are_only_those_that_differ(tmp_path):
+    a, b = hand_runs(tmp_path)
+    cmp = compare_runs([a, b], n_boot=50)
+    top = cmp.disagreements(10)
+    assert list(top["id"]) == ["i1", "i2", "i5", "i3"] and (top["tvd"] > 0).all()  # i0, i4, u0: same scores in both runs
+    assert "top 4 of the 4 of 7 paired items per pair that differ" in cmp.render()

@@ -229,3 +229,26 @@ def test_long_titles_stay_inside_the_figure_and_whole_in_the_json(tiny_model):
     assert not cut, cut
     assert expl.id in figure_titles(expl)["heading"]  # the whole id, for the JSON
     plt.close(fig)
+
+
+def test_the_frame_score_heatmap_covers_its_frames_and_the_tail_without_one_is_marked(tiny_model):
+    """The frame-score heatmap ended 20 ms before the time axis, an unexplained white strip: the encoder's frames
+    (25 ms window, 20 ms hop) stop short of the audio's end. The heatmap spans exactly its frames' times, the axis
+    the whole audio, and the tail between them is hatched and named in the row's title."""
+    import matplotlib.pyplot as plt
+
+    from workbench.explain.figure import plot_explanation
+
+    y = speech_like(16000, 2.5, seed=3)
+    expl = explain_clip(tiny_model, y, methods=("occlusion",), steps=4, n_random=10, randomisation=None)
+    fig = plot_explanation(expl, y, pitch={"unavailable": "not measured in this test"})
+    ax = next(a for a in fig.axes if a.get_title(loc="left").startswith("frame scores"))
+    n = len(expl.frame_logits)
+    assert tuple(ax.images[0].get_extent()[:2]) == pytest.approx((0.0, n / 50))  # frame i over [i/50, (i+1)/50)
+    assert ax.get_xlim() == pytest.approx((0.0, 2.5)) and n / 50 < 2.5  # the axis ends at the audio's end
+    tail = [p for p in ax.patches if p.get_gid() == "no frame"]
+    assert len(tail) == 1
+    box = tail[0].get_bbox()  # axvspan's rectangle, in data coordinates along x
+    assert (box.x0, box.x1) == pytest.approx((n / 50, 2.5))  # the strip is the hatched tail, exactly
+    assert f"the last {1000 * (2.5 - n / 50):.0f} ms, which no frame covers" in ax.get_title(loc="left")
+    plt.close(fig)

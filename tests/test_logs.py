@@ -59,3 +59,38 @@ def test_route_logs_sends_third_party_records_and_warnings_to_the_file(tmp_path,
                 root.removeHandler(h)
                 h.close()
         logging.captureWarnings(False)
+
+
+def test_the_run_bar_into_a_pipe_prints_whole_lines_not_redraws(tmp_path):
+    """`workbench run … 2>&1 | cat` got one long line of carriage-return redraws of the `run:` bar."""
+    rows = ["id,path"]
+    for i in range(3):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 0.5, seed=i), 16000)
+        rows.append(f"c{i},c{i}.wav")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WORKBENCH_LOG": str(tmp_path / "cli.log")}
+    p = subprocess.run([sys.executable, "-m", "workbench", "run", str(tmp_path / "m.csv"), "--model", "tiny", "--dtype", "float32",
+                        "--no-cache", "--out", str(tmp_path / "run")], capture_output=True, env=env, timeout=300)
+    err = p.stderr.decode("utf-8")  # bytes: text mode would turn each \r into a line end
+    assert p.returncode == 0, err
+    assert "\r" not in err and "\x1b[" not in err
+    bar = [line for line in err.split("\n") if line.startswith("run:")]
+    assert bar and bar[-1].startswith("run: 100%") and "3/3" in bar[-1], err
+
+
+def test_the_finetune_bar_into_a_pipe_prints_a_line_now_and_then(monkeypatch):
+    """`workbench finetune … 2>&1 | cat`: a redraw per epoch (its postfix forced one), all on one line."""
+    import io
+
+    from workbench.analysis.finetune.core import _progress_bar
+
+    piped = io.StringIO()  # not a terminal, as a pipe
+    monkeypatch.setattr(sys, "stderr", piped)
+    bar, hook = _progress_bar(True, "finetune head", "up to 300 epochs", 30)
+    for epoch in range(1, 201):
+        hook(epoch, {"val_uar": 0.5, "val_loss": 0.7, "best_epoch": 1})
+    bar.close()
+    text = piped.getvalue()
+    assert "\r" not in text and "\x1b[" not in text
+    assert 1 <= len(text.splitlines()) <= 3, text  # the first line, then one per 10 s: not 200
+    assert all(line.startswith("finetune head (up to 300 epochs)") for line in text.splitlines())

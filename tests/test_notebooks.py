@@ -141,6 +141,22 @@ def test_report_takes_a_run_dir_relative_to_where_it_is_called(small_run, tmp_pa
     assert json.loads((folder / "metrics.json").read_text())["run_dir"] == str(small_run.resolve())
     page = (folder / "experiment_report.html").read_text(encoding="utf-8")
     assert "3 items" in page and "Speech + text fusion" in page and "-p fusion=true" in page  # left out by default: said
+    assert page.count("class='wb-banner'") == 1  # the header's banner, not a second one from the page
+
+
+def test_a_notebook_report_of_a_random_weights_run_says_so_first(small_run, tmp_path, monkeypatch, capsys):
+    """`workbench report notebooks/03_low_confidence_cases.ipynb` of a tiny-checkpoint run rendered a page of two
+    widget placeholders and no banner, and printed none: the README says such a report says so first."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    nb = str(REPO / "notebooks" / "03_low_confidence_cases.ipynb")
+    assert main(["report", nb, "--out", "reports", "-p", "run_dir=runs/small"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
+    (folder,) = (tmp_path / "reports" / "03_low_confidence_cases").iterdir()
+    body = (folder / "03_low_confidence_cases.html").read_text(encoding="utf-8").split("<body>", 1)[1]
+    first = next(line.strip() for line in re.sub(r"<[^>]+>", "\n", body).splitlines() if line.strip())
+    assert first.startswith("⚠ RANDOM WEIGHTS") and body.count("class='wb-banner'") == 1
 
 
 def test_report_with_a_missing_run_dir_names_it_and_leaves_no_folder(tmp_path, monkeypatch, capsys):

@@ -175,3 +175,37 @@ def test_the_reports_findings_and_flips_say_what_their_counts_are_of(tmp_path, m
             and "share of 8" in page and "scored rows" not in page), page
     assert "1 prediction changed against <code>raw</code>, one per item and variant, labelled or not" in page, page
     assert "showing 1 of 1" in page and "1 items" not in page, page
+
+
+def _summary_text(tmp_path, rows) -> str:
+    from workbench.cli.running import print_run_summary
+
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4) if r["status"] == "ok" else None for r in rows])
+    labelled = sum(bool(r["emotion"]) and r["status"] == "ok" for r in rows)
+    result = SimpleNamespace(run_dir=rf.path, n_rows=len(rows), n_failed=0, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": labelled, "excluded_no_counterpart": len(rows) - labelled, "failed": 0}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    return buf.getvalue().split("next:\n", 1)[1]
+
+
+def test_a_run_without_labels_suggests_adding_them_not_metrics(tmp_path):
+    """`workbench run` of a manifest without labels said `next: workbench metrics RUN`, which then scores nothing."""
+    text = _summary_text(tmp_path, [synthetic_row(f"x{i}") for i in range(3)])
+    assert "workbench metrics" not in text.replace("`workbench metrics` would score nothing", "")
+    assert "no row has an emotion label" in text and "add a `label` column to the manifest" in text
+    assert "workbench report experiment_report" in text  # the predictions are still worth a look
+
+
+def test_a_run_whose_labels_are_none_of_the_models_classes_suggests_a_head(tmp_path):
+    # --label-from-folder over folders named a/ and b/: labelled, but no label maps onto the model's classes
+    text = _summary_text(tmp_path, [synthetic_row(f"x{i}", label="ab"[i % 2]) for i in range(4)])
+    assert "workbench finetune" in text and "the labels (a, b) are none of the model's classes" in text
+    assert not any(line.strip().startswith("workbench metrics") for line in text.splitlines())
+
+
+def test_a_labelled_run_still_suggests_metrics(tmp_path):
+    text = _summary_text(tmp_path, [synthetic_row(f"x{i}", emotion="happy", pred="sad") for i in range(3)])
+    assert text.splitlines()[0].strip().startswith("workbench metrics")
+    failed = _summary_text(tmp_path / "f", [{**synthetic_row(f"x{i}", label="happy", status="failed"), "error_code": "audio"} for i in range(2)])
+    assert failed.splitlines()[0].strip().startswith("workbench metrics")  # every row failed: metrics says so

@@ -216,10 +216,43 @@ def log_file() -> Path | None:
     return None
 
 
+#: seconds between two progress lines when stderr is a pipe or a file (each a whole line there, not a redraw)
+PIPED_PROGRESS_EVERY_S = 10.0
+
+
 def progress_stream():
     """Where a progress line goes: stderr itself, under the command line's guard (``cli.common.TerminalGuard``), which
     escapes the carriage returns a progress line is made of.  Progress lines print the workbench's own counts, never
-    text from data, so they need no guard."""
-    stream = sys.stderr
-    return getattr(stream, "unguarded", stream)
+    text from data, so they need no guard.  When stderr is not a terminal (``2>&1 | cat``, a log file, a notebook's
+    capture) each redraw becomes a whole line (:class:`WholeLines`): carriage returns there made one endless line."""
+    stream = getattr(sys.stderr, "unguarded", sys.stderr)
+    isatty = getattr(stream, "isatty", None)
+    return stream if callable(isatty) and isatty() else WholeLines(stream)
+
+
+def progress_options() -> dict:
+    """tqdm's ``file`` and ``mininterval``: a redraw every 0.1 s on a terminal, a whole line every
+    :data:`PIPED_PROGRESS_EVERY_S` seconds (and the first and last) into a pipe or a file."""
+    stream = progress_stream()
+    return {"file": stream, "mininterval": PIPED_PROGRESS_EVERY_S if isinstance(stream, WholeLines) else 0.1}
+
+
+class WholeLines:
+    """A progress stream for a pipe or a file: each carriage-return redraw is written as one whole line; the blank
+    redraw that clears a bar and cursor moves are dropped."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        line = text.replace("\x1b[A", "").replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str):  # flush, fileno, encoding ...
+        return getattr(self.stream, name)
 

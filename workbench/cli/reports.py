@@ -34,7 +34,7 @@ def cmd_report(args) -> int:
     check_out_dir(args.out)
     paths = run_report(args.template, parse_params(args.param), out=args.out)
     metrics = loads_json(paths["metrics"].read_text(encoding="utf-8"))
-    banner(metrics.get("random_weights"))
+    banner(metrics.get("random_weights") or paths.get("random_weights"))  # a notebook that writes no metrics too
     size = paths["html"].stat().st_size
     print(f"report: {paths['html']} ({size / 1e6:.1f} MB, self-contained)")
     print(f"executed notebook: {paths['notebook']}\nmetrics: {paths['metrics']}")

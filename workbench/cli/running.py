@@ -16,6 +16,7 @@ from workbench.analysis.groups import FIGURE_NAMES, chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
+from workbench.labels import LABEL_KEYS
 from workbench.paths import shell_command
 from workbench.serialize import load_yaml_file
 from workbench.model.ref import DTYPES, ModelRef
@@ -202,11 +203,30 @@ def print_run_summary(result, out=None, hints=()) -> None:
         print(f"!! manifest: {hint}", file=out)
     run_dir = result.run_dir
     print("next:", file=out)
-    print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
+    if any(d["labelled"] for d in result.summary.get("variants", {}).values()):
+        print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
+    else:  # `metrics` on this run scores nothing: what would give it something to score
+        print(f"  {unlabelled_next_step(results, run_dir)}", file=out)
     if len(result.summary.get("variants", {})) > 1:
         print(f"  {shell_command('workbench', 'compare', run_dir)}            # paired deltas and flips between the variants", file=out)
     print(f"  {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={run_dir}')}   # a self-contained HTML report",
           file=out)
+
+
+def unlabelled_next_step(results, run_dir) -> str:
+    """What to do about a run with no row ``workbench metrics`` can score, and why: no labels at all, or labels that
+    are none of the model's classes."""
+    ok = results[results["status"] == "ok"]
+    if not len(ok):  # every row failed: `metrics` says so, and the failures are listed above
+        return f"{shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns"
+    labels = sorted({str(x) for x in ok.get("label", []) if isinstance(x, str) and x.strip()})
+    if not labels:
+        return ("# no row has an emotion label, so `workbench metrics` would score nothing: add a `label` column to the "
+                f"manifest (one of {', '.join(LABEL_KEYS)} per row) and run it again; the predictions alone are in the report below")
+    shown = ", ".join(screen_text(x) for x in labels[:10]) + (f" … and {len(labels) - 10} more" if len(labels) > 10 else "")
+    return (f"{shell_command('workbench', 'finetune', run_dir, '--out', f'heads/{Path(run_dir).name}')}   # the labels ({shown}) are "
+            "none of the model's classes, so `workbench metrics` would score nothing: train a head for them, or map them "
+            "onto the model's classes in the manifest's emotion column")
 
 
 COMMANDS = {"run": cmd_run}

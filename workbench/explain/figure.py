@@ -75,7 +75,9 @@ def figure_titles(expl: Explanation, pitch: dict | None = None) -> dict[str, str
                           "spectrogram (no time–frequency saliency: method tf-occlusion not run)")
     if pitch is not None:
         out["voice"] = (_voice_title(pitch) if "unavailable" not in pitch else f"F0 / intensity unavailable: {pitch['unavailable']}")
-    out["frame_scores"] = "frame scores (head applied to each 20 ms frame, softmax)"
+    tail_ms = 1000 * (expl.duration - len(expl.frame_logits) / FRAME_RATE)  # audio after the last frame (hatched)
+    out["frame_scores"] = "frame scores (head applied to each 20 ms frame, softmax)" + (
+        f" · hatched: the last {tail_ms:.0f} ms, which no frame covers" if tail_ms >= 0.5 else "")
     for m in expl.attributions:
         problems = expl.problems(m)  # a map that failed a check says so on its own strip, on lines of their own
         out[f"method:{m}"] = "\n".join([f"{m} for '{expl.target}' (red = for, blue = against) · {_faith_text(expl, m)}",
@@ -132,7 +134,7 @@ def plot_explanation(expl: Explanation, y: np.ndarray, *, pitch: dict | None = N
     _draw_voice(axes[2], pitch)
     if "unavailable" not in pitch:
         title(axes[2], "voice", 8)
-    _draw_frame_scores(axes[3], expl)
+    _draw_frame_scores(axes[3], expl, dur)
     title(axes[3], "frame_scores", 8)
     for i, m in enumerate(methods):
         _draw_method(axes[4 + i], expl, m)
@@ -196,13 +198,20 @@ def _draw_voice(ax: Any, pitch: dict) -> None:
             a.set_ylim(mid - least / 2, mid + least / 2)
 
 
-def _draw_frame_scores(ax: Any, expl: Explanation) -> None:
-    """The head's softmax on every 20 ms frame, one row per class of the model."""
+def _draw_frame_scores(ax: Any, expl: Explanation, dur: float) -> None:
+    """The head's softmax on every 20 ms frame, one row per class of the model; frame i drawn over [i/50, (i+1)/50).
+
+    The encoder's 25 ms window at a 20 ms hop leaves the last few ms of the audio (up to 25) without a frame of their
+    own: that tail is hatched (and said in the title), so the empty strip before the axis's end is not read as a
+    drawing error, and the heatmap is not stretched over time no frame covers."""
     fl = expl.frame_logits
     z = fl - fl.max(1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    end = len(fl) / FRAME_RATE
     image = ax.imshow(probs.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
-                      extent=(0, len(fl) / FRAME_RATE, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
+                      extent=(0, end, -0.5, len(expl.labels) - 0.5), interpolation="nearest")
+    if dur > end:
+        ax.axvspan(end, dur, facecolor="0.85", edgecolor="0.5", hatch="////", lw=0, gid="no frame")
     ax.set_yticks(range(len(expl.labels)), [plain(k) for k in expl.labels], fontsize=6)
     # the colour scale, outside the axes so the time axis stays aligned with the strips above and below
     bar = ax.figure.colorbar(image, cax=ax.inset_axes([1.005, 0.0, 0.012, 1.0]))

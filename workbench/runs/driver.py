@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench import interrupts
-from workbench.logs import progress_stream
+from workbench.logs import progress_options
 from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
@@ -391,7 +391,7 @@ def _bar(progress: bool, total: int, initial: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True, file=progress_stream())
+    return tqdm(total=total, initial=initial, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True, **progress_options())
 
 
 def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddings, bar, bar_rows, hook, limit,

@@ -131,7 +131,8 @@ def _kernel_manager_logging_to(log_path: Path):
 
 def run_report(template: str | os.PathLike, params: dict | None = None, *, out: str | os.PathLike = "reports",
                timeout: int = 1800) -> dict:
-    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``).
+    """Execute a template with papermill; return the paths written (``dir``, ``notebook``, ``html``, ``metrics``, ``log``)
+    and ``random_weights`` (a run it read was scored with random weights: its page says so first).
 
     Relative path parameters mean paths relative to the current folder.  When
     the notebook fails or stops, its folder is renamed ``<stamp>_FAILED`` (the
@@ -203,11 +204,24 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
-    files.write_text(html_path, notebook_html(nb, title=name))
+    files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir))))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
-    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log}
+    return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log, "random_weights": random_weights}
+
+
+def read_random_weights(params: dict, report_dir: Path) -> bool:
+    """Whether a run the report read was scored with random weights: its ``run_dir`` or ``run_dirs``, or a run the
+    notebook made in its own folder (a template's demo run under ``runs/``), as the experiment report's header tells."""
+    named = [params.get("run_dir"), *str(params.get("run_dirs") or "").split(",")]
+    for d in [Path(d) for d in named if d] + [p.parent for p in sorted(report_dir.glob("runs/*/summary.json"))]:
+        try:
+            if as_run_folder(d).random_weights:
+                return True
+        except (RunFolderError, OSError):  # not a run folder: nothing to say about its weights
+            continue
+    return False
 
 
 def _mark_stopped(exc: BaseException, report_dir: Path, nb_out: Path, html_path: Path, name: str) -> Path:

@@ -197,8 +197,8 @@ class RunsComparison:
         return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
 
     def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
-        """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD)."""
-        df = self.items
+        """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD > 0: none for identical runs)."""
+        df = self.items[self.items["tvd"] > 0] if len(self.items) else self.items
         if pair is not None:
             df = df[(df["run_a"] == pair[0]) & (df["run_b"] == pair[1])]
         return df.groupby(["run_a", "run_b", "variant"], sort=False, group_keys=False).head(n).reset_index(drop=True)
@@ -281,11 +281,12 @@ class RunsComparison:
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
         if top and len(self.items):
-            per_pair = self.items.groupby(["run_a", "run_b", "variant"], sort=False).size()
-            total = int(per_pair.max()) if len(per_pair) else 0
-            lines.append(f"most different items (top {min(top, total)} of {total} paired items per pair, by total variation distance):")
+            total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
+            differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
+            lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
+                         f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines.append(printable_table(self.disagreements(top)[cols], index=False, float_format=lambda x: f"{x:.4f}"))
+            lines += [printable_table(shown[cols], index=False, float_format=lambda x: f"{x:.4f}")] if len(shown) else []
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
@@ -332,7 +333,9 @@ class RunsComparison:
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):
             parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + _flips_html(self.flips, FLIPS_SHOWN))
-        if len(self.items):
+        if len(self.items) and not len(self.disagreements(top)):
+            parts.append("<h3>Most different items</h3><p>None: every paired item has the same scores in both runs (TVD 0).</p>")
+        elif len(self.items):
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
                          + self.disagreements(top)[cols].rename(columns={  # heads that can wrap

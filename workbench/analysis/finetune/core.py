@@ -22,7 +22,7 @@ from workbench.analysis.groups import missing_class_note
 from workbench.analysis.probe import METRICS
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
-from workbench.logs import progress_stream
+from workbench.logs import WholeLines, progress_options
 from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
@@ -138,15 +138,16 @@ def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None
         return None, None
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT,
-                file=file or progress_stream())
+    options = {"file": file} if file else progress_options()
+    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT, **options)
+    redraw = not isinstance(options["file"], WholeLines)  # into a pipe: a line per mininterval, not one per epoch
 
     def hook(epoch: int, figures: dict) -> None:
         bar.update(1)
         if figures.get("val_uar") is not None:
             best = figures.get("best_epoch")
             since = {} if best is None else {"best": f"epoch {best}", "since": f"{epoch - best}/{patience}"}
-            bar.set_postfix(val_uar=f"{figures['val_uar']:.3f}", val_loss=f"{figures['val_loss']:.3f}", **since)
+            bar.set_postfix(val_uar=f"{figures['val_uar']:.3f}", val_loss=f"{figures['val_loss']:.3f}", **since, refresh=redraw)
 
     return bar, hook
 
