@@ -371,6 +371,34 @@ def test_network_sizes_no_emotion2vec_has_are_refused_before_building(tmp_path, 
     assert says in str(err.value)
 
 
+def test_a_config_implying_an_absurd_network_is_refused_without_building_it(tmp_path):
+    """embed_dim: 16384 with mlp_ratio: 64 (each within its own limit) made the builder ask for one 64 GB weight before
+    the weights file was looked at; check_checkpoint (which builds nothing) now refuses it from the numbers alone."""
+    from workbench.model.checkpoints import check_checkpoint
+
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"].update(embed_dim=16384, mlp_ratio=64, num_heads=16))
+    with pytest.raises(WorkbenchError) as err:
+        check_checkpoint(ckpt)
+    assert "describes a network of at least" in str(err.value) and "config.yaml" in str(err.value)
+    assert "the workbench builds at most 2,000,000,000" in str(err.value)
+
+
+def test_a_config_implying_more_parameters_than_its_weights_file_holds_is_refused_before_building(tmp_path, capsys):
+    """A config for a network 50 times the size of its weights file was built in full before the weights were found
+    not to fit; it is refused from the file sizes, before FunASR builds anything."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"].update(embed_dim=256, mlp_ratio=8.0))
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    assert main(["infer", str(tmp_path / "a.wav"), "--model", str(ckpt), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "but its weights file model.pt holds only" in err and "do not belong together" in err
+    assert "building network" not in err
+
+
 @pytest.mark.parametrize("argv, says", [
     (["calibrate", "RUN", "--bootstrap", "1000000000"], "is over 100,000 resamples"),
     (["calibrate", "RUN", "--seed", "-1"], "-1 is negative; a seed is a whole number from 0 to 4294967295"),
