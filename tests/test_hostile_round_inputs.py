@@ -508,3 +508,19 @@ def test_segment_interrupted_before_it_kept_anything_leaves_no_empty_folder(tmp_
     with pytest.raises(KeyboardInterrupt):
         longform.segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "mine", figures=False)
     assert (tmp_path / "mine").is_dir()
+
+
+@pytest.mark.parametrize("line, key", [
+    ('{"id":"a","path":"a.wav","label":"happy","label":"angry"}', "label"),
+    ('{"id": "a", "path": "C:/a.wav", "label" :"happy", "label"\t: "angry"}', "label"),
+    ('{"id":"a","path":"a.wav","meta":{"x":1,"x":2}}', "x"),
+])
+def test_a_jsonl_manifest_line_naming_a_key_twice_is_refused(tmp_path, line, key):
+    """{"label":"happy","label":"angry"} on one line ran with angry, silently."""
+    from workbench.data.manifest import read_manifest
+
+    (tmp_path / "m.jsonl").write_text('{"id":"b","path":"b.wav","label":"sad"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(WorkbenchError) as err:
+        read_manifest(tmp_path / "m.jsonl", validate_files=False)
+    assert "m.jsonl" in str(err.value) and f"line 2 names the key '{key}' twice" in str(err.value)
+    assert "keep one value for each key" in str(err.value)

@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, refuse_repeated_columns, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -380,16 +380,14 @@ def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, 
         if not line.strip():
             continue
         try:
-            rec = loads_json(line)
+            rec = loads_json(line, unique_keys=True)  # a key written twice kept its last value silently
+        except RepeatedKey as exc:
+            raise ConfigError(f"line {n} {exc}.", source=str(p), fix="keep one value for each key on the line.") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(bad_json_line(n, exc.msg, line), source=str(p), fix=CR_FIX if LONE_CR in bad_json_line(n, "", line) else fix) from None
         if not isinstance(rec, dict):
             raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(p), fix=fix)
         yield n, rec
-
-
-def _read_jsonl(p: Path, text: str) -> list[dict]:
-    return [rec for _, rec in jsonl_objects(p, text)]
 
 
 def _read_parquet(p: Path) -> list[dict]:
@@ -493,7 +491,7 @@ def _read_records(p: Path) -> list[dict]:
         text = decode_text(read_bytes_capped(p, what="a manifest", decompress=False), source=str(p))
         if n_lines is None:  # UTF-16/32: counted in the text (a Gurmukhi letter U+0A.. holds a 0x0A byte); a lone \r ends a row too
             _refuse_rows(p, text.count("\n") + text.count("\r") - text.count("\r\n"))
-        records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
+        records = _read_csv(p, text) if ext == ".csv" else [rec for _, rec in jsonl_objects(p, text)]
         del text
     _refuse_rows(p, len(records), "rows")
     check_fields(([v for v in r.values() if isinstance(v, str)] for r in records), source=str(p))
