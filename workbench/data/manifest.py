@@ -205,7 +205,7 @@ class ValidationReport:
     bad_emotions: list[str] = field(default_factory=list)
     empty_paths: list[str] = field(default_factory=list)
     missing_words: list[str] = field(default_factory=list)
-    #: ids holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
+    #: ids and labels holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
     control_ids: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
@@ -221,7 +221,7 @@ class ValidationReport:
     def summary(self) -> str:
         kinds = [(self.missing_files, "missing files"), (self.missing_words, "missing words files"),
                  (self.empty_paths, "rows without a path"), (self.empty_ids, "rows with an empty id"),
-                 (self.control_ids, "ids holding a control character, a line break or a right-to-left override, shown here "
+                 (self.control_ids, "ids or labels holding a control character, a line break or a right-to-left override, shown here "
                                     "as escapes"), (self.duplicate_ids, "duplicate ids"), (self.bad_segments, "bad start/duration")]
         parts = [f"{self.n_items} items"] + [f"{len(found)} {what} ({_listing(found)})" for found, what in kinds if found]
         if self.bad_emotions:
@@ -244,7 +244,7 @@ class ValidationReport:
         if self.empty_ids or self.duplicate_ids:
             fixes.append("give every row its own non-empty id")
         if self.control_ids:
-            fixes.append("take those characters out of the ids (an id is printed on screen, in logs and in reports, where "
+            fixes.append("take those characters out of the ids and labels (each is printed on screen, in logs and in reports, where "
                          "they would start a line of their own, recolour the screen or show text reversed); `workbench "
                          "manifest FOLDER` writes a file name's control characters as their escapes")
         if self.bad_segments:
@@ -274,6 +274,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
             control_ids.append(f"row {n}: {it.id!r}")
+        if CONTROL_CHARACTERS.search(it.label):  # hap\x00py was read as a class of its own
+            control_ids.append(f"row {n}: label {it.label!r}")
         if not it.id.strip():
             empty_ids.append(f"row {n}")
         elif it.id in seen:
