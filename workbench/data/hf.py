@@ -145,9 +145,7 @@ def import_hf(
             path = _audio_path(row.get(audio_col), audio_dir, out.parent, result, where)
             if path is None:
                 continue
-            label = _label_text(row.get(label_col), names) if label_col else ""
-            origin = row[audio_col].get("origin") if isinstance(row.get(audio_col), dict) else None  # an audiofolder's file, row
-            check_label(label, origin or f"{shown}, {where}", label_col)
+            label = _row_label(row, label_col, names, audio_col, f"{shown}, {where}") if label_col else ""
             item_id = str(row[id_col]) if id_col and row.get(id_col) not in (None, "") else f"{split_name or 'data'}-{index:06d}"
             if item_id in seen:
                 raise ConfigError(f"id {item_id!r} occurs twice ({seen[item_id]} and {where}).", source=shown,
@@ -346,6 +344,15 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], w
 def _class_names(feature) -> list[str] | None:
     names = getattr(feature, "names", None)
     return list(names) if names else None
+
+
+def _row_label(row: dict, column: str, names: list[str] | None, audio_col: str, where: str) -> str:
+    """The row's label, refused when it holds a control character: named by its audiofolder metadata file and row
+    (the ``origin`` :func:`_audiofolder` puts beside the audio path) or by ``where``."""
+    audio = row.get(audio_col)
+    label = _label_text(row.get(column), names)
+    check_label(label, (audio.get("origin") if isinstance(audio, dict) else None) or where, column)
+    return label
 
 
 def _label_text(value, names: list[str] | None) -> str:
