@@ -432,3 +432,46 @@ def test_compare_figure_of_a_variant_named_with_dollar_signs(tmp_path):
                  "--variants", str(tmp_path / "v.yaml"), "--out", str(tmp_path / "run")]) == 0
     assert main(["compare", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "compare_1.png").is_file()
+
+
+def test_iemocap_turn_listed_twice_in_an_evaluation_file_is_left_out_with_both_lines_named(tmp_path, caplog):
+    """Two summary lines for Ses01F_impro01_F000 (neu, then ang) wrote two rows with one id, an invalid manifest, and a
+    warning whose fix ('give every row its own non-empty id') was wrong for an evaluation file."""
+    sess = tmp_path / "iem" / "Session1"
+    for turn in ("Ses01F_impro01_F000", "Ses01F_impro01_M001"):
+        _wav(sess / "sentences" / "wav" / "Ses01F_impro01" / f"{turn}.wav")
+    (sess / "dialog" / "EmoEvaluation").mkdir(parents=True)
+    (sess / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n\n"
+        "[9.0000 - 10.0000]\tSes01F_impro01_M001\tsad\t[2.5000, 2.5000, 2.5000]\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tang\t[2.5000, 2.5000, 2.5000]\n")
+    m = iemocap.prepare(tmp_path / "iem")
+    assert [(it.id, it.label) for it in m] == [("Ses01F_impro01_M001", "sad")]
+    note = " ".join(m.notes)
+    assert "Session1/dialog/EmoEvaluation/Ses01F_impro01.txt lines 1 and 5 list Ses01F_impro01_F000 twice (neu, then ang)" in note
+    assert "left out" in note and "own non-empty id" not in caplog.text
+
+
+@pytest.mark.parametrize("name, content, where, char", [
+    ("metadata.csv", "file_name,label\nb.wav,sad\na.wav,hap\x00py\n", "metadata.csv, row 2 after the header", "'\\x00'"),
+    ("metadata.jsonl", '{"file_name": "b.wav", "label": "sad"}\n\n{"file_name": "a.wav", "label": "hap\\u001bpy"}\n',
+     "metadata.jsonl, line 3", "'\\x1b'"),
+])
+def test_import_hf_refuses_a_label_holding_a_control_character(tmp_path, name, content, where, char):
+    """An audiofolder whose metadata.csv held `a.wav,hap\\x00py` wrote the label hap\\x00py into the manifest."""
+    folder = tmp_path / "af"
+    _wav(folder / "a.wav"), _wav(folder / "b.wav")
+    (folder / name).write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        import_hf(str(folder), tmp_path / "m.csv")
+    text = str(err.value)
+    assert where in text and f"holds the control character {char}" in text and "column 'label'" in text, text
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_import_hf_refuses_a_folder_name_label_holding_a_control_character(tmp_path):
+    folder = tmp_path / "af"
+    _wav(folder / "hap\x1bpy" / "a.wav")
+    with pytest.raises(ConfigError) as err:
+        import_hf(str(folder), tmp_path / "m.csv")
+    assert "(a folder name as label)" in str(err.value) and "holds the control character '\\x1b'" in str(err.value)

@@ -291,12 +291,19 @@ def _labelled_run(root, labels, tiny_model):
     from workbench.runs.driver import run
     from workbench.runs.folder import RunFolder
 
+    import pandas as pd
+
+    stand_in = {label: f"class{j}" for j, label in enumerate(dict.fromkeys(labels))}
     items = []
     for i, label in enumerate(labels):
         p = root / f"c{i}.wav"
         sf.write(p, (0.1 * np.random.default_rng(i).standard_normal(16000)).astype(np.float32), 16000)
-        items.append(Item(id=f"c{i}", path=str(p), label=label, speaker=f"s{i % 4}"))
+        items.append(Item(id=f"c{i}", path=str(p), label=stand_in[label], speaker=f"s{i % 4}"))
     run(Manifest(items, root=root), out_dir=root / "run", model=tiny_model, use_cache=False)
+    # a manifest refuses a label with a control character now; a run folder written before that (or edited) may hold one
+    table = pd.read_parquet(root / "run" / "results.parquet")
+    table["label"] = table["label"].map({v: k for k, v in stand_in.items()})
+    table.to_parquet(root / "run" / "results.parquet", index=False)
     return RunFolder(root / "run")
 
 
@@ -369,6 +376,34 @@ def test_network_sizes_no_emotion2vec_has_are_refused_before_building(tmp_path, 
     with pytest.raises(WorkbenchError) as err:
         check_checkpoint(ckpt)
     assert says in str(err.value)
+
+
+def test_a_config_implying_an_absurd_network_is_refused_without_building_it(tmp_path):
+    """embed_dim: 16384 with mlp_ratio: 64 (each within its own limit) made the builder ask for one 64 GB weight before
+    the weights file was looked at; check_checkpoint (which builds nothing) now refuses it from the numbers alone."""
+    from workbench.model.checkpoints import check_checkpoint
+
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"].update(embed_dim=16384, mlp_ratio=64, num_heads=16))
+    with pytest.raises(WorkbenchError) as err:
+        check_checkpoint(ckpt)
+    assert "describes a network of at least" in str(err.value) and "config.yaml" in str(err.value)
+    assert "the workbench builds at most 2,000,000,000" in str(err.value)
+
+
+def test_a_config_implying_more_parameters_than_its_weights_file_holds_is_refused_before_building(tmp_path, capsys):
+    """A config for a network 50 times the size of its weights file was built in full before the weights were found
+    not to fit; it is refused from the file sizes, before FunASR builds anything."""
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.cli import main
+
+    ckpt = _patched_checkpoint(tmp_path / "ckpt", lambda c: c["model_conf"].update(embed_dim=256, mlp_ratio=8.0))
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    assert main(["infer", str(tmp_path / "a.wav"), "--model", str(ckpt), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "but its weights file model.pt holds only" in err and "do not belong together" in err
+    assert "building network" not in err
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -480,3 +515,19 @@ def test_segment_interrupted_before_it_kept_anything_leaves_no_empty_folder(tmp_
     with pytest.raises(KeyboardInterrupt):
         longform.segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "mine", figures=False)
     assert (tmp_path / "mine").is_dir()
+
+
+@pytest.mark.parametrize("line, key", [
+    ('{"id":"a","path":"a.wav","label":"happy","label":"angry"}', "label"),
+    ('{"id": "a", "path": "C:/a.wav", "label" :"happy", "label"\t: "angry"}', "label"),
+    ('{"id":"a","path":"a.wav","meta":{"x":1,"x":2}}', "x"),
+])
+def test_a_jsonl_manifest_line_naming_a_key_twice_is_refused(tmp_path, line, key):
+    """{"label":"happy","label":"angry"} on one line ran with angry, silently."""
+    from workbench.data.manifest import read_manifest
+
+    (tmp_path / "m.jsonl").write_text('{"id":"b","path":"b.wav","label":"sad"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(WorkbenchError) as err:
+        read_manifest(tmp_path / "m.jsonl", validate_files=False)
+    assert "m.jsonl" in str(err.value) and f"line 2 names the key '{key}' twice" in str(err.value)
+    assert "keep one value for each key" in str(err.value)

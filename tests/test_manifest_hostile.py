@@ -89,9 +89,21 @@ def test_an_id_holding_a_control_character_is_refused_by_row_with_the_id_escaped
     with pytest.raises(ConfigError) as info:
         read_manifest(path)
     message, rendered = str(info.value), info.value.render()
-    assert f"row 2: {bad!r}" in message and "ids holding a control character" in message, message
-    assert info.value.source == str(path) and "take those characters out of the ids" in info.value.fix
+    assert f"row 2: {bad!r}" in message and "ids or labels holding a control character" in message, message
+    assert info.value.source == str(path) and "take those characters out of the ids and labels" in info.value.fix
     assert rendered.count("\n") == 1 and all(ch.isprintable() for ch in rendered.replace("\n", "")), repr(rendered)
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_a_label_holding_a_control_character_is_refused_by_row(tmp_path, ext):
+    """A manifest label hap\x00py (NUL) was read as a class of its own, and printed as it is."""
+    wav(tmp_path / "a.wav")
+    items = [Item(id="a", path="a.wav", label="sad"), Item(id="b", path="a.wav", label="hap\x00py")]
+    path = write_manifest(Manifest(items, root=tmp_path), tmp_path / f"m{ext}")
+    with pytest.raises(ConfigError) as info:
+        read_manifest(path)
+    assert "row 2: label 'hap\\x00py'" in str(info.value) and info.value.source == str(path), str(info.value)
+    assert "take those characters out of the ids and labels" in info.value.fix
 
 
 def test_ids_with_other_invisible_but_textual_characters_are_still_read(tmp_path):
@@ -183,15 +195,15 @@ def test_a_legal_manifest_reads_the_same_rows_row_by_row(tmp_path):
     rows, quoted commas and line breaks, meta JSON and extra columns read as before."""
     text = ('id,path,label,start,meta,extra\r\n\r\n'
             'a,a.wav,happy,1.5,"{""k"": 1}",x\r\n'
-            'b,"b,1.wav","sad\nly",,,\r\n'
+            'b,"b,1.wav",sad,,,"one\nline"\r\n'
             ' , , \r\n'
             'c,c.wav\r\n')
     (tmp_path / "m.csv").write_text(text, encoding="utf-8", newline="")
     m = read_manifest(tmp_path / "m.csv", validate_files=False)
     assert [(it.id, it.path, it.label, it.start, it.meta) for it in m.items] == [
-        ("a", "a.wav", "happy", 1.5, {"k": 1, "extra": "x"}), ("b", "b,1.wav", "sad\nly", None, {"extra": ""}),
+        ("a", "a.wav", "happy", 1.5, {"k": 1, "extra": "x"}), ("b", "b,1.wav", "sad", None, {"extra": "one\nline"}),
         ("c", "c.wav", "", None, {"extra": ""})]
-    assert m.items[0].emotion == "happy" and m.items[1].emotion == ""
+    assert m.items[0].emotion == "happy" and m.items[1].emotion == "sad"  # a line break in a label is refused (below)
     (tmp_path / "long.csv").write_text("id,path\na,a.wav\nb,b.wav,extra\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"row 2 has 3 fields but the header has 2 \['id', 'path'\]"):
         read_manifest(tmp_path / "long.csv", validate_files=False)

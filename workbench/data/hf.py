@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
-from workbench.errors import ConfigError
+from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
 from workbench.data.votes import csv_rows
@@ -145,7 +145,7 @@ def import_hf(
             path = _audio_path(row.get(audio_col), audio_dir, out.parent, result, where)
             if path is None:
                 continue
-            label = _label_text(row.get(label_col), names) if label_col else ""
+            label = _row_label(row, label_col, names, audio_col, f"{shown}, {where}") if label_col else ""
             item_id = str(row[id_col]) if id_col and row.get(id_col) not in (None, "") else f"{split_name or 'data'}-{index:06d}"
             if item_id in seen:
                 raise ConfigError(f"id {item_id!r} occurs twice ({seen[item_id]} and {where}).", source=shown,
@@ -244,20 +244,21 @@ def _audiofolder(root: Path, split: str | None) -> tuple[dict[str, list[dict]], 
     columns: dict[str, None] = {"audio": None}
     if metadata:
         for meta_file in metadata:
-            for record in _read_metadata(meta_file):
+            for at, record in _read_metadata(meta_file):
                 rel = record.pop("file_name", None)
                 if rel is None:
                     raise ConfigError("has no 'file_name' column.", source=str(meta_file),
                                       fix="name the column with the audio file names 'file_name' (paths relative to this file's folder).")
                 target = _inside(meta_file.parent, str(rel), meta_file)
                 columns.update(dict.fromkeys(record))
-                rows.setdefault(_split_of(target, root), []).append({"audio": {"bytes": None, "path": str(target)}, **record})
+                audio = {"bytes": None, "path": str(target), "origin": f"{meta_file}, {at}"}  # where a refusal points
+                rows.setdefault(_split_of(target, root), []).append({"audio": audio, **record})
     else:
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
         parents = {p.parent for p in files}
         by_folder = any(parent != root and parent.name.lower() not in SPLIT_NAMES for parent in parents)
         for p in files:
-            row: dict[str, Any] = {"audio": {"bytes": None, "path": str(p)}}
+            row: dict[str, Any] = {"audio": {"bytes": None, "path": str(p), "origin": f"{p.parent} (a folder name as label)"}}
             if by_folder:
                 row["label"] = "" if p.parent == root or p.parent.name.lower() in SPLIT_NAMES else p.parent.name
                 columns["label"] = None
@@ -272,17 +273,18 @@ def _audiofolder(root: Path, split: str | None) -> tuple[dict[str, list[dict]], 
     return rows, dict(columns)
 
 
-def _read_metadata(path: Path) -> Iterator[dict]:
+def _read_metadata(path: Path) -> Iterator[tuple[str, dict]]:
     """The rows of an audiofolder's metadata file, read as every table others wrote is read (bounded, UTF-8, a FIFO or
     device refused, a JSON line that is no object named by its line): ``csv.DictReader`` on the open file ended a
     Latin-1 metadata.csv in 'unexpected UnicodeDecodeError', a JSON line ``[1, 2]`` in 'unexpected TypeError', and a
     FIFO named metadata.csv waited for ever."""
     if path.suffix == ".csv":
-        yield from csv_rows(path, ("file_name",))[1]
+        for n, record in enumerate(csv_rows(path, ("file_name",))[1], 1):
+            yield f"row {n} after the header", record
     elif path.suffix == ".jsonl":
         text = read_text_capped(path, encoding="utf-8-sig", what="an audiofolder metadata file")
-        for _, record in jsonl_objects(path, text, fix='write one object per line, e.g. {"file_name": "a.wav", "label": "happy"}.'):
-            yield record
+        for n, record in jsonl_objects(path, text, fix='write one object per line, e.g. {"file_name": "a.wav", "label": "happy"}.'):
+            yield f"line {n}", record
     else:
         import io
 
@@ -294,7 +296,8 @@ def _read_metadata(path: Path) -> Iterator[dict]:
         except Exception as exc:  # pyarrow raises its own types for a file that is no parquet
             raise ConfigError(f"cannot be read as parquet ({type(exc).__name__}: {shown(str(exc), 200)}).", source=str(path),
                               fix="write metadata.parquet with pandas or pyarrow, or use metadata.csv.") from None
-        yield from frame.to_dict("records")
+        for n, record in enumerate(frame.to_dict("records"), 1):
+            yield f"row {n}", record
 
 
 def _inside(folder: Path, rel: str, meta_file: Path) -> Path:
@@ -343,6 +346,15 @@ def _class_names(feature) -> list[str] | None:
     return list(names) if names else None
 
 
+def _row_label(row: dict, column: str, names: list[str] | None, audio_col: str, where: str) -> str:
+    """The row's label, refused when it holds a control character: named by its audiofolder metadata file and row
+    (the ``origin`` :func:`_audiofolder` puts beside the audio path) or by ``where``."""
+    audio = row.get(audio_col)
+    label = _label_text(row.get(column), names)
+    check_label(label, (audio.get("origin") if isinstance(audio, dict) else None) or where, column)
+    return label
+
+
 def _label_text(value, names: list[str] | None) -> str:
     if value is None or value == "" or (isinstance(value, float) and value != value):
         return ""
@@ -352,6 +364,16 @@ def _label_text(value, names: list[str] | None) -> str:
     if names is not None and isinstance(value, int) and not isinstance(value, bool):
         return names[value] if 0 <= value < len(names) else ""  # ClassLabel: -1 means no label
     return str(value)
+
+
+def check_label(label: str, where: str, column: str | None) -> None:
+    """Refuse a label holding a control character (NUL, escape, a line break, a right-to-left override): ``hap\\x00py``
+    was written to the manifest as a class of its own, and a label is printed on screen, in logs and in reports."""
+    bad = CONTROL_CHARACTERS.search(label)
+    if bad:
+        raise ConfigError(f"the label {label!r} (column {column!r}) holds the control character {bad.group()!r} at "
+                          f"position {bad.start() + 1}.", source=where,
+                          fix="take the character out of the label (a text editor that shows hidden characters finds it).")
 
 
 def label_table(label_map) -> tuple[str, dict[str, str]]:

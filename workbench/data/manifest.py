@@ -28,7 +28,7 @@ from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, refuse_repeated_columns, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class ValidationReport:
     bad_emotions: list[str] = field(default_factory=list)
     empty_paths: list[str] = field(default_factory=list)
     missing_words: list[str] = field(default_factory=list)
-    #: ids holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
+    #: ids and labels holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
     control_ids: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
@@ -221,7 +221,7 @@ class ValidationReport:
     def summary(self) -> str:
         kinds = [(self.missing_files, "missing files"), (self.missing_words, "missing words files"),
                  (self.empty_paths, "rows without a path"), (self.empty_ids, "rows with an empty id"),
-                 (self.control_ids, "ids holding a control character, a line break or a right-to-left override, shown here "
+                 (self.control_ids, "ids or labels holding a control character, a line break or a right-to-left override, shown here "
                                     "as escapes"), (self.duplicate_ids, "duplicate ids"), (self.bad_segments, "bad start/duration")]
         parts = [f"{self.n_items} items"] + [f"{len(found)} {what} ({_listing(found)})" for found, what in kinds if found]
         if self.bad_emotions:
@@ -244,7 +244,7 @@ class ValidationReport:
         if self.empty_ids or self.duplicate_ids:
             fixes.append("give every row its own non-empty id")
         if self.control_ids:
-            fixes.append("take those characters out of the ids (an id is printed on screen, in logs and in reports, where "
+            fixes.append("take those characters out of the ids and labels (each is printed on screen, in logs and in reports, where "
                          "they would start a line of their own, recolour the screen or show text reversed); `workbench "
                          "manifest FOLDER` writes a file name's control characters as their escapes")
         if self.bad_segments:
@@ -274,6 +274,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
             control_ids.append(f"row {n}: {it.id!r}")
+        if CONTROL_CHARACTERS.search(it.label):  # hap\x00py was read as a class of its own
+            control_ids.append(f"row {n}: label {it.label!r}")
         if not it.id.strip():
             empty_ids.append(f"row {n}")
         elif it.id in seen:
@@ -380,16 +382,14 @@ def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, 
         if not line.strip():
             continue
         try:
-            rec = loads_json(line)
+            rec = loads_json(line, unique_keys=True)  # a key written twice kept its last value silently
+        except RepeatedKey as exc:
+            raise ConfigError(f"line {n} {exc}.", source=str(p), fix="keep one value for each key on the line.") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(bad_json_line(n, exc.msg, line), source=str(p), fix=CR_FIX if LONE_CR in bad_json_line(n, "", line) else fix) from None
         if not isinstance(rec, dict):
             raise ConfigError(f"line {n} is a JSON {type(rec).__name__}, not an object.", source=str(p), fix=fix)
         yield n, rec
-
-
-def _read_jsonl(p: Path, text: str) -> list[dict]:
-    return [rec for _, rec in jsonl_objects(p, text)]
 
 
 def _read_parquet(p: Path) -> list[dict]:
@@ -493,7 +493,7 @@ def _read_records(p: Path) -> list[dict]:
         text = decode_text(read_bytes_capped(p, what="a manifest", decompress=False), source=str(p))
         if n_lines is None:  # UTF-16/32: counted in the text (a Gurmukhi letter U+0A.. holds a 0x0A byte); a lone \r ends a row too
             _refuse_rows(p, text.count("\n") + text.count("\r") - text.count("\r\n"))
-        records = _read_csv(p, text) if ext == ".csv" else _read_jsonl(p, text)
+        records = _read_csv(p, text) if ext == ".csv" else [rec for _, rec in jsonl_objects(p, text)]
         del text
     _refuse_rows(p, len(records), "rows")
     check_fields(([v for v in r.values() if isinstance(v, str)] for r in records), source=str(p))

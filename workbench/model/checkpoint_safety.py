@@ -13,7 +13,7 @@ from typing import Any
 
 from workbench.errors import ConfigError, ModelError
 from workbench.serialize import load_yaml_file, loads_json
-from workbench.model.weights import short_error
+from workbench.model.weights import short_error, weights_file
 
 #: top-level ``config.yaml`` keys an emotion2vec+ checkpoint needs; FunASR merges every other key into
 #: its loader's settings, and some of them import or install code or contact the network (below)
@@ -88,6 +88,7 @@ def check_checkpoint(model_dir: str | os.PathLike) -> dict:
         raise ModelError("has no model_conf mapping.", source=str(cfg_path), fix="use the config.yaml that came with the checkpoint.")
     _check_tokenizer(cfg, root, cfg_path)
     _check_network(cfg["model_conf"], cfg_path)
+    _check_implied_size(cfg["model_conf"], cfg_path, weights_file(root))
     return cfg
 
 
@@ -117,6 +118,63 @@ def _check_network(model_conf: dict, cfg_path: Path) -> None:
     for name, modality in (modalities.items() if isinstance(modalities, dict) else []):
         if isinstance(modality, dict) and "feature_encoder_spec" in modality:
             _feature_layers(modality["feature_encoder_spec"], f"model_conf.modalities.{name}.feature_encoder_spec", cfg_path)
+
+
+#: the most parameters a checkpoint's config may imply (plus_large has about 0.3 billion): 2 billion is 8 GB in float32
+MAX_PARAMETERS = 2_000_000_000
+#: the fewest bytes a weights file spends on one parameter (float16 / bfloat16)
+MIN_BYTES_PER_PARAMETER = 2
+
+
+def implied_parameters(model_conf: dict) -> int:
+    """A lower bound on the parameters the network ``model_conf`` describes has, computed without building it.
+
+    Counts the weight matrices of the transformer blocks (``depth`` after the prenet and ``prenet_depth`` inside the
+    audio encoder; attention 4 D², MLP 2 r D² for ``embed_dim`` D and ``mlp_ratio`` r), the convolutions of the
+    feature encoder (in x out x kernel) and its projection to D; biases, norms, positions and the pre-training
+    decoder (which a fine-tuned weights file need not hold) are left out, so a real checkpoint always holds more.
+    Sizes were checked against :data:`NETWORK_SIZE_LIMITS` first.
+    """
+    def size(conf: dict, key: str, default: float) -> float:
+        value = conf.get(key, default)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+    dim, ratio = size(model_conf, "embed_dim", 768), size(model_conf, "mlp_ratio", 4.0)
+    blocks = size(model_conf, "depth", 0)
+    conv = 0.0
+    modalities = model_conf.get("modalities") or {}
+    for name, modality in (modalities.items() if isinstance(modalities, dict) else []):
+        if not isinstance(modality, dict):
+            continue
+        blocks += size(modality, "prenet_depth", 0)
+        if "feature_encoder_spec" in modality:
+            channels = 1
+            for out, kernel, _ in _feature_layers(modality["feature_encoder_spec"], f"model_conf.modalities.{name}.feature_encoder_spec", Path()):
+                conv += channels * out * kernel
+                channels = out
+            conv += channels * dim
+    return int(blocks * (4 + 2 * ratio) * dim * dim + conv)
+
+
+def _check_implied_size(model_conf: dict, cfg_path: Path, weights: Path | None) -> None:
+    """Refuse a config whose network would be absurdly large, or larger than its weights file can hold, before
+    anything is allocated: ``embed_dim: 16384`` with ``mlp_ratio: 64`` (each within its own limit) made the network
+    builder ask for a single 64 GB weight before the weights file was looked at."""
+    count = implied_parameters(model_conf)
+    if count > MAX_PARAMETERS:
+        raise ModelError(f"describes a network of at least {count:,} parameters ({count * 4 / 1e9:,.0f} GB in float32); "
+                         f"the workbench builds at most {MAX_PARAMETERS:,} (emotion2vec_plus_large has about 300 million).",
+                         source=str(cfg_path), fix="use the config.yaml that came with the checkpoint (check embed_dim, "
+                         "mlp_ratio, depth, prenet_depth and feature_encoder_spec).")
+    try:
+        held = weights.stat().st_size if weights is not None else None
+    except OSError:
+        held = None
+    if held is not None and count * MIN_BYTES_PER_PARAMETER > held:
+        raise ModelError(f"describes a network of at least {count:,} parameters (at least {count * MIN_BYTES_PER_PARAMETER:,} "
+                         f"bytes even in float16), but its weights file {weights.name} holds only {held:,} bytes; the "
+                         "config and the weights do not belong together.", source=str(cfg_path),
+                         fix="use the config.yaml that came with these weights (or the weights that came with this config).")
 
 
 def _feature_layers(spec: Any, key: str, cfg_path: Path) -> list:

@@ -213,9 +213,9 @@ def _resolve(manifest, out_dir, model, variants, audio_config, diagnostics, engi
         manifest_ref = manifest.source or manifest.name or "<in-memory>"
         control = validate(manifest, check_files=False).control_ids
         if control:
-            raise ConfigError(f"{len(control)} ids hold a control character, a line break or a right-to-left override (shown "
+            raise ConfigError(f"{len(control)} ids or labels hold a control character, a line break or a right-to-left override (shown "
                               f"here as escapes): {', '.join(control[:10])}{' …' if len(control) > 10 else ''}.", source=manifest_ref,
-                              fix="take those characters out of the ids: an id is printed on screen, in logs and in reports.")
+                              fix="take those characters out of the ids and labels: each is printed on screen, in logs and in reports.")
     writer = RunWriter(out_dir)
     if writer.path.exists() and not writer.path.is_dir():
         raise RunFolderError("exists and is not a folder.", source=str(writer.path), fix="choose another --out folder.")

@@ -147,15 +147,21 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
                           fix="pass --classes all (every category with a counterpart) or --classes four (the 4-class protocol).")
     root = require_dir(corpus_dir, NAME)
     items, skipped, unread = [], [], []
+    listed: dict[str, tuple[str, int, str]] = {}  # turn -> (evaluation file, line, code) of its first summary line
+    twice: dict[str, list[str]] = {}  # turn -> where each further summary line of it stands, with the codes
     for sess in _sessions(root):
         texts = _transcripts(sess)
         for ef in sorted((sess / "dialog" / "EmoEvaluation").glob("*.txt")):
-            for line in _evaluation_text(ef).splitlines():
+            for n, line in enumerate(_evaluation_text(ef).splitlines(), 1):
                 turn = parse_turn_line(line)
                 if turn is None:
                     if unread_turn_line(line):
                         unread.append(f"{ef.relative_to(root)}: {line.strip()[:80]!r}")
                     continue
+                if turn.utterance in listed:  # two summary lines made two rows with one id: an invalid manifest
+                    twice.setdefault(turn.utterance, []).append(_second_listing(listed[turn.utterance], str(ef.relative_to(root)), n, turn))
+                    continue
+                listed[turn.utterance] = (str(ef.relative_to(root)), n, turn.label)
                 wav = sess / "sentences" / "wav" / turn.dialog / f"{turn.utterance}.wav"
                 if not wav.is_file():
                     skipped.append(str(wav.relative_to(root)))
@@ -170,15 +176,30 @@ def prepare(corpus_dir: str | os.PathLike, *, classes: str = "all") -> Manifest:
                           "valence": v, "activation": a, "dominance": d,
                           "dialog_start": turn.start, "dialog_end": turn.end},
                 ))
+    items = [it for it in items if it.id not in twice]
     manifest = finish(items, root, NAME, skipped, reason="turn(s) labelled in SessionN/dialog/EmoEvaluation have no audio file "
                       "(SessionN/sentences/wav/DIALOG/TURN.wav) and were left out")
     if unread:
         note = f"{len(unread)} {UNREAD_TURNS}; their turns are not in the manifest (e.g. {unread[0]})"
         logger.warning("%s: %s", NAME, note)
         manifest.notes.append(note)
+    if twice:
+        shown = [w for where in list(twice.values())[:3] for w in where[:1]]
+        note = (f"{len(twice)} turn(s) are listed more than once in the EmoEvaluation files, so which label (or "
+                f"times) they have would be a guess, and were left out: {'; '.join(shown)}"
+                + (f" … and {len(twice) - 3} more" if len(twice) > 3 else "")
+                + "; keep one summary line per turn in the evaluation file to have it back")
+        logger.warning("%s: %s", NAME, note)
+        manifest.notes.append(note)
     if classes == "four":
         manifest.notes.append(_four_class_note(items))
     return manifest
+
+
+def _second_listing(first: tuple[str, int, str], file: str, line: int, turn: Turn) -> str:
+    """Where a turn listed twice stands: ``F.txt lines 3 and 9 list Ses01F_impro01_F000 twice (neu, then ang)``."""
+    where = f"{first[0]} lines {first[1]} and {line}" if first[0] == file else f"{first[0]} line {first[1]} and {file} line {line}"
+    return f"{where} list {turn.utterance} twice ({first[2]}, then {turn.label})"
 
 
 def _sessions(root: Path) -> list[Path]:
