@@ -48,7 +48,8 @@ def test_compare_says_why_kappa_is_na_and_how_many_items_the_top_k_is_of(tmp_pat
     text = cmp.render(top=5)
     line = next(x for x in text.splitlines() if x.startswith("B vs A") and "kappa" in x)
     assert "kappa n/a (both runs give all 16 paired item(s) the one label 'neutral'" in line
-    assert "top 5 of 16 paired items per pair" in text
+    # identical scores: no item is listed as different, and the line says of how many paired items
+    assert "most different items: none; all 16 paired items have the same scores" in text
     # the CLI prints the same, and --json carries the note
     assert main(["compare", str(a.path), str(b.path), "--bootstrap", "20", "--no-figures", "--out", str(tmp_path / "cmp"), "--json"]) == 0
     doc = strict(capsys.readouterr().out)

@@ -415,7 +415,11 @@ def test_an_actor_that_cannot_load_the_model_stops_the_run_with_that_error(tmp_p
     broken = tmp_path / "broken-checkpoint"
     shutil.copytree(tiny_model.info.path, broken)
     weights = weights_file(broken)
-    weights.write_bytes(weights.read_bytes()[:1000])  # the driver hashes it; an actor cannot read it
+    # the driver hashes it; an actor cannot read it.  Its size is kept: a truncated file is refused by the driver
+    # already (the config implies more parameters than the weights file can hold), before any actor starts
+    raw = bytearray(weights.read_bytes())
+    raw[:1000] = bytes(1000)
+    weights.write_bytes(bytes(raw))
     with pytest.raises(ModelError, match="a Ray actor could not load the model") as exc:
         run(manifest, out_dir=tmp_path / "ray", model=str(broken), use_cache=False, chunk_size=2, engine="ray",
             ray_options=_options())

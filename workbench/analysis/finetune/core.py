@@ -139,8 +139,9 @@ def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None
     from tqdm.auto import tqdm
 
     options = {"file": file} if file else progress_options()
-    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=False, bar_format=BAR_FORMAT, **options)
     redraw = not isinstance(options["file"], WholeLines)  # into a pipe: a line per mininterval, not one per epoch
+    # on a terminal the bar goes when training ends; into a pipe its last line stays (the epochs run, the stop's figures)
+    bar = tqdm(desc=f"{desc} ({bound})", unit="epoch", dynamic_ncols=True, leave=not redraw, bar_format=BAR_FORMAT, **options)
 
     def hook(epoch: int, figures: dict) -> None:
         bar.update(1)
