@@ -475,3 +475,23 @@ def test_import_hf_refuses_a_folder_name_label_holding_a_control_character(tmp_p
     with pytest.raises(ConfigError) as err:
         import_hf(str(folder), tmp_path / "m.csv")
     assert "(a folder name as label)" in str(err.value) and "holds the control character '\\x1b'" in str(err.value)
+
+
+def test_iemocap_votes_of_a_turn_listed_twice_are_left_out_with_both_lines_named(tmp_path, caplog):
+    """Two blocks for Ses01F_impro01_F000 (neu with Neutral votes, then ang with Anger votes): read_evaluation kept the
+    last block's votes without a word, where prepare leaves the turn out."""
+    ef = tmp_path / "EmoEvaluation" / "Ses01F_impro01.txt"
+    ef.parent.mkdir()
+    ef.write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tNeutral;\t()\nC-E2:\tNeutral;\t()\n\n"
+        "[9.0000 - 10.0000]\tSes01F_impro01_M001\tsad\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tSadness;\t()\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tang\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tAnger;\t()\nC-E2:\tAnger;\t()\n")
+    report = iemocap.read_evaluation(ef.parent)
+    assert list(report.records) == ["Ses01F_impro01_M001"]
+    summary = report.summary()
+    assert f"{ef} lines 1 and 8 list Ses01F_impro01_F000 twice (neu, then ang)" in summary
+    assert "1 turn(s) listed more than once" in summary and "left out" in summary
+    assert "Ses01F_impro01_F000" in caplog.text
