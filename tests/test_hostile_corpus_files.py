@@ -495,3 +495,20 @@ def test_iemocap_votes_of_a_turn_listed_twice_are_left_out_with_both_lines_named
     assert f"{ef} lines 1 and 8 list Ses01F_impro01_F000 twice (neu, then ang)" in summary
     assert "1 turn(s) listed more than once" in summary and "left out" in summary
     assert "Ses01F_impro01_F000" in caplog.text
+
+
+def test_a_run_folder_csv_or_json_output_over_the_cap_is_refused_unread(small_run, tmp_path):
+    """A .csv or .json output of 600 MB (sparse: no disk used) in a run folder: RunFolder.artifact read it whole, with
+    no cap, unlike every other file someone else writes (a 600 MB file of NUL bytes went to pandas in one piece)."""
+    from workbench.serialize import TABLE_MAX_BYTES
+
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    for name in ("stats.csv", "calibration.json"):
+        with open(folder / name, "wb") as f:
+            f.truncate(600_000_000)
+        with pytest.raises(RunFolderError, match=f"{name} is 600,000,000 bytes; the cap .* is {TABLE_MAX_BYTES:,}"):
+            RunFolder.open(folder).artifact(name)
+    (folder / "stats.csv").write_text("a,b\n1,2\n")  # a small one still reads
+    assert RunFolder.open(folder).artifact("stats.csv").to_dict("records") == [{"a": 1, "b": 2}]
+
