@@ -512,3 +512,20 @@ def test_a_run_folder_csv_or_json_output_over_the_cap_is_refused_unread(small_ru
     (folder / "stats.csv").write_text("a,b\n1,2\n")  # a small one still reads
     assert RunFolder.open(folder).artifact("stats.csv").to_dict("records") == [{"a": 1, "b": 2}]
 
+
+def test_an_explain_cache_entry_over_the_cap_is_recomputed_with_its_size_and_the_cap_named(small_run, tmp_path):
+    """An explain cache envelope of 70 MB (sparse): read_cached read it whole before its checksum was checked."""
+    from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
+
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    rf = RunFolder.open(folder)
+    key = cache_key(rf.results().iloc[0].to_dict(), model={"checksum": "ab" * 32, "dtype": "float32"},
+                    settings={"steps": 4})
+    write_cached(rf, key, Rendered({"target": "happy"}, b"png-bytes", None, ["line"]))
+    assert read_cached(rf, key)[0] is not None
+    name = entry_names(key)["json"]
+    with open(folder / name, "r+b") as f:
+        f.truncate(70_000_000)
+    got, note = read_cached(rf, key)
+    assert got is None and f"{name} is 70,000,000 bytes, over the cap of 67,108,864" in note, note
