@@ -475,3 +475,57 @@ def test_import_hf_refuses_a_folder_name_label_holding_a_control_character(tmp_p
     with pytest.raises(ConfigError) as err:
         import_hf(str(folder), tmp_path / "m.csv")
     assert "(a folder name as label)" in str(err.value) and "holds the control character '\\x1b'" in str(err.value)
+
+
+def test_iemocap_votes_of_a_turn_listed_twice_are_left_out_with_both_lines_named(tmp_path, caplog):
+    """Two blocks for Ses01F_impro01_F000 (neu with Neutral votes, then ang with Anger votes): read_evaluation kept the
+    last block's votes without a word, where prepare leaves the turn out."""
+    ef = tmp_path / "EmoEvaluation" / "Ses01F_impro01.txt"
+    ef.parent.mkdir()
+    ef.write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tNeutral;\t()\nC-E2:\tNeutral;\t()\n\n"
+        "[9.0000 - 10.0000]\tSes01F_impro01_M001\tsad\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tSadness;\t()\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tang\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E1:\tAnger;\t()\nC-E2:\tAnger;\t()\n")
+    report = iemocap.read_evaluation(ef.parent)
+    assert list(report.records) == ["Ses01F_impro01_M001"]
+    summary = report.summary()
+    assert f"{ef} lines 1 and 8 list Ses01F_impro01_F000 twice (neu, then ang)" in summary
+    assert "1 turn(s) listed more than once" in summary and "left out" in summary
+    assert "Ses01F_impro01_F000" in caplog.text
+
+
+def test_a_run_folder_csv_or_json_output_over_the_cap_is_refused_unread(small_run, tmp_path):
+    """A .csv or .json output of 600 MB (sparse: no disk used) in a run folder: RunFolder.artifact read it whole, with
+    no cap, unlike every other file someone else writes (a 600 MB file of NUL bytes went to pandas in one piece)."""
+    from workbench.serialize import TABLE_MAX_BYTES
+
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    for name in ("stats.csv", "calibration.json"):
+        with open(folder / name, "wb") as f:
+            f.truncate(600_000_000)
+        with pytest.raises(RunFolderError, match=f"{name} is 600,000,000 bytes; the cap .* is {TABLE_MAX_BYTES:,}"):
+            RunFolder.open(folder).artifact(name)
+    (folder / "stats.csv").write_text("a,b\n1,2\n")  # a small one still reads
+    assert RunFolder.open(folder).artifact("stats.csv").to_dict("records") == [{"a": 1, "b": 2}]
+
+
+def test_an_explain_cache_entry_over_the_cap_is_recomputed_with_its_size_and_the_cap_named(small_run, tmp_path):
+    """An explain cache envelope of 70 MB (sparse): read_cached read it whole before its checksum was checked."""
+    from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
+
+    folder = tmp_path / "run"
+    shutil.copytree(small_run, folder)
+    rf = RunFolder.open(folder)
+    key = cache_key(rf.results().iloc[0].to_dict(), model={"checksum": "ab" * 32, "dtype": "float32"},
+                    settings={"steps": 4})
+    write_cached(rf, key, Rendered({"target": "happy"}, b"png-bytes", None, ["line"]))
+    assert read_cached(rf, key)[0] is not None
+    name = entry_names(key)["json"]
+    with open(folder / name, "r+b") as f:
+        f.truncate(70_000_000)
+    got, note = read_cached(rf, key)
+    assert got is None and f"{name} is 70,000,000 bytes, over the cap of 67,108,864" in note, note

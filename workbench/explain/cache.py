@@ -29,15 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, read_bytes_capped
 
 #: bump when an explanation's content changes meaning: older entries then miss
 CACHE_VERSION = 3  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
 #                    bfloat16/float16 model differentiates its float32 weights
 #: what an envelope says it is
 CACHE_FORMAT = "workbench explain cache"
+#: the most bytes a cache file (envelope, figure or span) is read to: they were read whole, so a runaway or planted
+#: entry of gigabytes filled memory before its checksum was checked
+ENTRY_MAX_BYTES = 64 * 2**20
 #: the stem of every cache file (the feature's artifact names: ``explain_<20 hex>.json|png|wav``)
 CACHE_STEM = "explain"
 
@@ -99,7 +103,10 @@ def _read_file(rf: RunFolder, name: str) -> bytes | None:
         raise ValueError(f"{name} is a link")
     if not p.is_file():
         return None
-    return p.read_bytes()
+    size = p.stat().st_size
+    if size > ENTRY_MAX_BYTES:
+        raise ValueError(f"{name} is {size:,} bytes, over the cap of {ENTRY_MAX_BYTES:,} for an explain cache file")
+    return read_bytes_capped(p, max_bytes=ENTRY_MAX_BYTES, what="an explain cache file", decompress=False)
 
 
 def read_cached(rf: RunFolder, key: dict) -> tuple[Rendered | None, str]:
@@ -131,7 +138,7 @@ def read_cached(rf: RunFolder, key: dict) -> tuple[Rendered | None, str]:
             wav = _read_file(rf, names["wav"])
             if wav is None or _digest(wav) != sums["wav"]:
                 return None, f"{names['wav']} is missing or does not match its checksum (damaged)"
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, ConfigError) as exc:
         return None, f"{names['json']} cannot be read ({exc})"
     return Rendered(record, png, wav, [str(x) for x in lines]), f"read {names['json']} (computed {env.get('computed_at', '?')})"
 

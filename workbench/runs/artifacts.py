@@ -22,7 +22,7 @@ import os
 from workbench import files
 from workbench.errors import ConfigError
 from workbench.files import json_safe as _json_safe, strict_json
-from workbench.serialize import loads_json
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
 
 ARTIFACT_INDEX = "artifacts.json"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
@@ -168,6 +168,8 @@ class Artifacts:
             raise RunFolderError(f"has no {name}.", source=str(self.path), fix="run the command that writes it on this run first.")
         try:
             return _read_artifact(p)
+        except ConfigError:
+            raise  # over the cap, or not a regular file: the message names the file and the fix
         except Exception as exc:  # a torn or foreign file: json, numpy and pyarrow raise their own types
             raise RunFolderError(f"cannot read {name} ({type(exc).__name__}: {str(exc)[:200]}).", source=str(self.path),
                                  fix="run the command that writes it on this run again.") from None
@@ -187,14 +189,31 @@ class Artifacts:
         return data if isinstance(data, dict) else {}
 
 
+#: the most bytes a run folder's .json or .csv output is read to (a table's cap): they were read whole, so a planted or
+#: runaway file of gigabytes filled memory before anything was said
+OUTPUT_MAX_BYTES = TABLE_MAX_BYTES
+
+
+def _capped_bytes(p: Path) -> bytes:
+    """The bytes of a run folder's output, refused past :data:`OUTPUT_MAX_BYTES` with its name, size and the cap."""
+    size = p.stat().st_size
+    if size > OUTPUT_MAX_BYTES:
+        raise RunFolderError(f"{p.name} is {size:,} bytes; the cap for a run folder's .json or .csv output is "
+                             f"{OUTPUT_MAX_BYTES:,}, so it is not read.", source=str(p),
+                             fix="check that this is the file the run wrote; remove it and run the command that writes it again.")
+    return read_bytes_capped(p, max_bytes=OUTPUT_MAX_BYTES, what="a run folder's output", decompress=False)
+
+
 def _read_artifact(p: Path) -> Any:
     ext = p.suffix.lower()
     if ext == ".json":
-        return loads_json(p.read_text(encoding="utf-8"))
+        return loads_json(_capped_bytes(p).decode("utf-8"))
     if ext in (".parquet", ".csv"):
+        import io
+
         import pandas as pd
 
-        return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(p)
+        return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(io.BytesIO(_capped_bytes(p)))
     if ext == ".npy":
         return np.load(p, allow_pickle=False)
     if ext == ".npz":

@@ -252,11 +252,11 @@ def _blocks(text: str, *, include_self: bool, unread: list[str] | None = None) -
     A summary line that cannot be read goes to ``unread``, and the evaluators' lines under it to no turn."""
     block: dict[str, Any] | None = None
     blocks: list[dict[str, Any]] = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         turn = parse_turn_line(line)
         if turn is not None:
-            block = {"turn": turn, "cats": [], "self": [], "dims": []}
+            block = {"turn": turn, "line": n, "cats": [], "self": [], "dims": []}
             blocks.append(block)
             continue
         if unread_turn_line(line):
@@ -303,8 +303,15 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
     report = ReadReport({}, ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else ""))
     unread: list[str] = []
     both = 0  # items with votes for Happiness and for Excited: where counting them apart would change the agreement
+    listed: dict[str, tuple[str, int, str]] = {}  # turn -> (evaluation file, line, code) of its first summary line
+    twice: dict[str, list[str]] = {}  # turn -> where each further summary line of it stands (as prepare tells them)
     for f in files:
         for b in _blocks(_evaluation_text(f), include_self=include_self, unread=unread):
+            utt = b["turn"].utterance
+            if utt in listed:  # the last block's votes silently replaced the first's; prepare leaves the turn out
+                twice.setdefault(utt, []).append(_second_listing(listed[utt], str(f), b["line"], b["turn"]))
+                continue
+            listed[utt] = (str(f), b["line"], b["turn"].label)
             counts, unmapped, raw_max = vote(b["cats"], EVALUATOR_CATEGORIES, report)
             rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
             both += {"happiness", "excited"} <= {c.strip().lower() for cats in b["cats"] for c in cats}
@@ -314,7 +321,16 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
                 xs = [d[dim] for d in b["dims"] if dim in d]
                 rec[f"iemocap_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
             rec["iemocap_n_dimensional_raters"] = float(len(b["dims"]))
-            report.records[b["turn"].utterance] = rec
+            report.records[utt] = rec
+    for utt in twice:
+        report.records.pop(utt, None)
+    if twice:
+        shown = [where[0] for where in list(twice.values())[:3]]
+        report.dropped[f"turn(s) listed more than once in the EmoEvaluation files, so whose votes they have would be a "
+                       f"guess, left out: {'; '.join(shown)}" + (f" … and {len(twice) - 3} more" if len(twice) > 3 else "")
+                       + "; keep one summary line per turn in the evaluation file to have it back"] = len(twice)
+        logger.warning("%s: %d turn(s) listed more than once in the EmoEvaluation files left out of the votes: %s",
+                       NAME, len(twice), "; ".join(shown))
     if unread:
         report.dropped[f"{UNREAD_TURNS} (e.g. {unread[0]!r})"] = len(unread)
     report.notes.append(f"{MERGED_RULE} ({both} item(s) have votes for both)")
