@@ -27,7 +27,8 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import loads_json, spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, paired_top
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, metrics_text,
+                                                 paired_top)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -260,16 +261,15 @@ class RunsComparison:
         for name, by_v in self.reports.items():
             mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
             for v, rep in by_v.items():
-                ci = rep.ci
-                lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
-                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f} [{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}]  "
-                             f"({rep.n_scored} scored, {rep.n_failed} failed)"
+                lines.append(f"  {name}{mark} [{v}]: {metrics_text(rep)}  ({rep.n_scored} scored, {rep.n_failed} failed)"
                              + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
-        for v in self.variants:
-            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
-            lines.append(printable_table(self.per_class(v), index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+        for v in self.variants:  # no class when no run scored an item (no labels): said, not an 'Empty DataFrame'
+            table = self.per_class(v)
+            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):\n"
+                         + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—") if len(table) else
+                         f"recall per class [{v}]: none, no run scored an item (no item has a label among its model's classes)")
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
