@@ -319,6 +319,7 @@ def test_checkpoint_comparison_report(tiny_runs, capsys):
     (folder,) = list((root / "reports" / "checkpoint_comparison").iterdir())
     page = (folder / "checkpoint_comparison.html").read_text(encoding="utf-8")
     assert "RANDOM WEIGHTS" in page[:5000] and "&lt;i&gt;Precision&lt;/i&gt; check" in page and "<i>Precision</i>" not in page
+    assert page.split("<h1", 1)[0].count("RANDOM WEIGHTS") == 1  # the comparison's banner; the page added a second above it
     assert "Agreement" in page and "kappa" in page and "Most different items" in page and "data:image/png;base64," in page
     assert "Probe on run A" in page and "speaker" in page and "[INFO]" not in page
     assert "<audio" in page  # the most different item, playable as it was scored
@@ -498,3 +499,4 @@ def test_unlabelled_runs_say_there_are_no_labels_not_nan_or_an_empty_table(tmp_p
     assert "recall per class [raw]: none, no run scored an item" in text
     assert "A [raw]: no metrics: no item is scored" in text
     assert "(0 paired items): no ΔWA, ΔUAR or McNemar (no item is labelled in both" in text
+    assert "None: no run scored an item" in compare_runs([a, b], n_boot=50).html()  # not an empty table

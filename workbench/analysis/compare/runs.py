@@ -265,8 +265,7 @@ class RunsComparison:
                              + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
-        for v in self.variants:  # no class when no run scored an item (no labels): said, not an 'Empty DataFrame'
-            table = self.per_class(v)
+        for v, table in ((v, self.per_class(v)) for v in self.variants):  # no class when no run scored (no labels): said
             lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):\n"
                          + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—") if len(table) else
                          f"recall per class [{v}]: none, no run scored an item (no item has a label among its model's classes)")
@@ -294,9 +293,9 @@ class RunsComparison:
         import pandas as pd
 
         parts = []
-        if self.random_weights:
-            parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is meaningless; "
-                         "it only shows the comparison works.</b></blockquote>")
+        if self.random_weights:  # wb-banner: a report page that shows it adds no second banner above it
+            parts.append(f"<blockquote class='wb-banner'><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is "
+                         "meaningless; it only shows the comparison works.</b></blockquote>")
         if title:
             parts.append(f"<h1>{html.escape(title)}</h1>")
         for r in self.runs:
@@ -325,10 +324,11 @@ class RunsComparison:
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
-            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>"
-                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
-                         "dropped) shows as —.</p>"
-                         + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+            table = self.per_class(v)  # none when no run scored an item: said, not an empty table
+            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>" + (
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) "
+                         "shows as —.</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):
