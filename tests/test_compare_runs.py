@@ -319,6 +319,7 @@ def test_checkpoint_comparison_report(tiny_runs, capsys):
     (folder,) = list((root / "reports" / "checkpoint_comparison").iterdir())
     page = (folder / "checkpoint_comparison.html").read_text(encoding="utf-8")
     assert "RANDOM WEIGHTS" in page[:5000] and "&lt;i&gt;Precision&lt;/i&gt; check" in page and "<i>Precision</i>" not in page
+    assert page.split("<h1", 1)[0].count("RANDOM WEIGHTS") == 1  # the comparison's banner; the page added a second above it
     assert "Agreement" in page and "kappa" in page and "Most different items" in page and "data:image/png;base64," in page
     assert "Probe on run A" in page and "speaker" in page and "[INFO]" not in page
     assert "<audio" in page  # the most different item, playable as it was scored
@@ -485,3 +486,17 @@ def test_most_different_items_are_only_those_that_differ(tmp_path):
     top = cmp.disagreements(10)
     assert list(top["id"]) == ["i1", "i2", "i5", "i3"] and (top["tvd"] > 0).all()  # i0, i4, u0: same scores in both runs
     assert "top 4 of the 4 of 7 paired items per pair that differ" in cmp.render()
+
+
+def test_unlabelled_runs_say_there_are_no_labels_not_nan_or_an_empty_table(tmp_path):
+    # two runs of a manifest without labels printed 'WA nan [nan, nan]', 'ΔWA +nan [+nan, +nan]' and a recall-per-class
+    # table as 'Empty DataFrame / Columns: [] / Index: []'
+    rows = [synthetic_row(f"u{k}", emotion="", pred="happy", scores=_onehot("happy")) for k in range(4)]
+    a = write_run(tmp_path / "A", rows, [np.ones(4)] * 4, checksum="a" * 64)
+    b = write_run(tmp_path / "B", rows, [np.ones(4)] * 4, checksum="a" * 64)
+    text = compare_runs([a, b], n_boot=50).render()
+    assert "Empty DataFrame" not in text and "nan [nan" not in text and "+nan" not in text
+    assert "recall per class [raw]: none, no run scored an item" in text
+    assert "A [raw]: no metrics: no item is scored" in text
+    assert "(0 paired items): no ΔWA, ΔUAR or McNemar (no item is labelled in both" in text
+    assert "None: no run scored an item" in compare_runs([a, b], n_boot=50).html()  # not an empty table

@@ -218,6 +218,16 @@ def test_iemocap_four_classes_from_the_command_line(tmp_path):
         "angry", "happy", "happy", "neutral", "sad"]
 
 
+def test_prepare_says_each_note_once(tmp_path, capsys):
+    """A turn without audio was said twice on the screen: 'warning: iemocap: 1 turn(s) … left out' as the reader logged
+    it, then 'note: 1 turn(s) … left out' from the manifest's notes."""
+    top = iemocap_replica(tmp_path)
+    (top / "Session5" / "sentences" / "wav" / "Ses05M_script01_1b" / "Ses05M_script01_1b_F000.wav").unlink()
+    assert main(["datasets", "prepare", "iemocap", str(top), "--classes", "four", "--out", str(tmp_path / "i.csv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("have no audio file") == 1 and err.count("4-class protocol (--classes four)") == 1, err
+
+
 # ---------------------------------------------------------------------------
 # downstream: a run of a head trained on a corpus's own classes
 # ---------------------------------------------------------------------------

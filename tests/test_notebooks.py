@@ -159,6 +159,18 @@ def test_a_notebook_report_of_a_random_weights_run_says_so_first(small_run, tmp_
     assert first.startswith("⚠ RANDOM WEIGHTS") and body.count("class='wb-banner'") == 1
 
 
+def test_a_notebook_report_that_scores_with_the_tiny_model_itself_says_so_first(tmp_path, monkeypatch, capsys):
+    """`workbench report notebooks/02_sample_rate_effects.ipynb -p model=tiny` reads no run: its widget scores with
+    the tiny random checkpoint, and the page and terminal carried no banner (only runs were asked)."""
+    monkeypatch.chdir(tmp_path)
+    nb = str(REPO / "notebooks" / "02_sample_rate_effects.ipynb")
+    assert main(["report", nb, "--out", "reports", "-p", "model=tiny"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
+    (folder,) = (tmp_path / "reports" / "02_sample_rate_effects").iterdir()
+    body = (folder / "02_sample_rate_effects.html").read_text(encoding="utf-8").split("<body>", 1)[1]
+    assert body.lstrip().startswith("<div class='wb-banner'") and body.count("class='wb-banner'") == 1
+
+
 def test_report_with_a_missing_run_dir_names_it_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["report", "experiment_report", "--out", "reports", "-p", "run_dir=runs/nope"]) == 2

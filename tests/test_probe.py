@@ -375,3 +375,13 @@ def test_a_fold_or_mean_uar_whose_interval_reaches_chance_is_flagged_as_metrics_
     assert "!! the mean over folds: UAR" in text and "AT CHANCE" in text  # label-free embeddings: the mean reaches chance
     clean = probe_run(probe_set(tmp_path, "clean", separable=True, per_class=6), scheme="speaker", folds=4, n_boot=200, seed=1)
     assert "CHANCE" not in clean.render() and "CHANCE" not in clean.html()
+
+
+def test_a_run_with_too_few_classes_is_refused_in_words(tmp_path):
+    # an unlabelled run was refused with 'the rows with a emotion have []'
+    none = write_run(tmp_path / "none", [synthetic_row(f"u{i}") for i in range(4)], [np.ones(3)] * 4)
+    with pytest.raises(ConfigError, match="at least two classes; no row has a 'emotion' value"):
+        probe_data(none)
+    one = write_run(tmp_path / "one", [synthetic_row(f"h{i}", emotion="happy") for i in range(4)], [np.ones(3)] * 4)
+    with pytest.raises(ConfigError, match="at least two classes; every row with a 'emotion' value has 'happy'"):
+        probe_data(one)

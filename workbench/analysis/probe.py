@@ -235,7 +235,8 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
     labels = score_labels(results)  # the run's model's classes: the nine, or a fine-tuned head's own
     classes = [c for c in labels if c in present] + sorted(present - set(labels)) if target == "emotion" else sorted(present)
     if len(classes) < 2:
-        raise ConfigError(f"a probe needs at least two classes; the rows with a {target} have {classes}.", source=str(rf.path),
+        have = f"every row with a {target!r} value has {classes[0]!r}" if classes else f"no row has a {target!r} value"
+        raise ConfigError(f"a probe needs at least two classes; {have}.", source=str(rf.path),  # not 'a emotion have []'
                           fix="probe a dataset with more classes" + (", or --target label for the corpus's own labels." if target == "emotion" else "."))
     return ProbeData(rows, x, y, classes, target, variant, excluded)
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, write_runs_comparison
+from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
 from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, run_metrics
@@ -179,12 +179,8 @@ def cmd_compare(args) -> int:
                            "n_flips": int(len(flips)), "flips": flips.head(50).to_dict(orient="records")}))
         return EXIT_OK
     random_banner_for(run_dir)
-    for name, r in reports.items():
-        ci = r.ci
-        # macro-F1 too: its flags were printed under a line that did not show it
-        print(f"{name:>20}: " + "  ".join(f"{label} {getattr(r, k):.3f} [{ci[k][0]:.3f}, {ci[k][1]:.3f}]" for k, label in
-                                          (("wa", "WA"), ("uar", "UAR"), ("macro_f1", "macro-F1"))) + f"  ({r.n_scored} scored)"
-              + flags_text(metric_flags(r)))
+    for name, r in reports.items():  # macro-F1 too: its flags were printed under a line that did not show it
+        print(f"{name:>20}: {metrics_text(r)}  ({r.n_scored} scored)" + flags_text(metric_flags(r)))
     for c in comparisons:
         print(c.render())
     if len(flips):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 from pathlib import Path
+from typing import Iterator, Sequence
 
 from workbench.data.corpora import PREPARERS, import_emobox, prepare, prepare_folder
 from workbench.data.hf import import_hf
@@ -97,9 +100,24 @@ def add_export_lhotse(sub) -> None:
                                     example=("workbench datasets export-lhotse runs/iemocap --variant raw --out iemocap_emotions.jsonl.gz",)))
 
 
-def _print_manifest_summary(m: Manifest, out: Path) -> None:
+@contextlib.contextmanager
+def _warnings_said() -> Iterator[list[str]]:
+    """The workbench's warnings logged (so shown on the screen) inside the block: a corpus reader logs a note as it
+    adds it to ``Manifest.notes``, which the summary printed again ('warning: iemocap: … left out' then 'note: … left out')."""
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("workbench").addHandler(handler)
+    try:
+        yield said
+    finally:
+        logging.getLogger("workbench").removeHandler(handler)
+
+
+def _print_manifest_summary(m: Manifest, out: Path, said: Sequence[str] = ()) -> None:
     for note in m.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if not any(line.endswith(note) for line in said):  # already on the screen as a warning
+            print(f"note: {note}", file=sys.stderr)
     report = m.validate(check_files=False)
     mapped = sum(1 for it in m.items if it.emotion)
     print(f"wrote {out}: {report.summary()}; {mapped} with an emotion2vec+ counterpart, {len(m) - mapped} without")
@@ -146,14 +164,15 @@ def cmd_datasets(args) -> int:
     if args.datasets_command == "import-lhotse":
         return cmd_import_lhotse(args)
     check_out_file(args.out, overwrite=args.overwrite)
-    if args.datasets_command == "prepare":
-        m = prepare(args.corpus, args.corpus_dir, channel=args.channel, classes=args.classes)
-    else:
-        m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
+    with _warnings_said() as said:
+        if args.datasets_command == "prepare":
+            m = prepare(args.corpus, args.corpus_dir, channel=args.channel, classes=args.classes)
+        else:
+            m = import_emobox(args.jsonl, root=args.root, label_map=args.label_map)
     report = m.validate()
     out = Path(args.out)
     write_manifest(m, out)  # relative to where the manifest lives (write_manifest rebases them)
-    _print_manifest_summary(m, out)
+    _print_manifest_summary(m, out, said)
     if not report.ok:
         print(f"warning: {out} is not valid yet: {report.summary()}", file=sys.stderr)
         print(f"  fix: {report.fixes()}", file=sys.stderr)
@@ -162,13 +181,14 @@ def cmd_datasets(args) -> int:
 
 def cmd_manifest(args) -> int:
     check_out_file(args.out, overwrite=args.overwrite)
-    m = prepare_folder(args.folder, label_from_folder=args.label_from_folder, speaker_pattern=args.speaker_pattern)
+    with _warnings_said() as said:
+        m = prepare_folder(args.folder, label_from_folder=args.label_from_folder, speaker_pattern=args.speaker_pattern)
     m.validate().raise_for_errors(str(args.folder))
     out = Path(args.out).expanduser()
     m = rebased(m, out.absolute().parent)  # relative to where the manifest lives, so the pair can move together
     write_manifest(m, out)
     read_manifest(out)  # what `workbench run` will read: checked once more
-    _print_manifest_summary(m, out)
+    _print_manifest_summary(m, out, said)
     print("next: " + shell_command("workbench", "run", out, "--out", f"runs/{out.stem}"))
     return EXIT_OK
 

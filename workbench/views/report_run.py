@@ -11,6 +11,8 @@ from pathlib import Path
 
 from workbench import files
 from workbench.errors import ConfigError
+from workbench.data.demoset import choose_model
+from workbench.model.generated import random_checkpoint_info
 from workbench.runs.folder import RunFolderError, as_run_folder
 from workbench.views.html import notebook_html
 
@@ -204,24 +206,32 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
     nb = nbformat.read(nb_out, as_version=4)
-    files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir))))
+    files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir, src))))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
     return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log, "random_weights": random_weights}
 
 
-def read_random_weights(params: dict, report_dir: Path) -> bool:
+def read_random_weights(params: dict, report_dir: Path, template: str | os.PathLike | None = None) -> bool:
     """Whether a run the report read was scored with random weights: its ``run_dir`` or ``run_dirs``, or a run the
-    notebook made in its own folder (a template's demo run under ``runs/``), as the experiment report's header tells."""
+    notebook made in its own folder (a template's demo run under ``runs/``), as the experiment report's header tells.
+    A ``template`` that read no run and takes a ``model`` scored with the checkpoint its ``model`` parameter chose (the
+    demo's choice when not given, as the notebook makes it): ``tiny`` or a random checkpoint folder is random too
+    (02_sample_rate_effects and 05_long_audio with ``-p model=tiny`` drew a page of random scores without a banner)."""
     named = [params.get("run_dir"), *str(params.get("run_dirs") or "").split(",")]
+    read = False
     for d in [Path(d) for d in named if d] + [p.parent for p in sorted(report_dir.glob("runs/*/summary.json"))]:
         try:
             if as_run_folder(d).random_weights:
                 return True
+            read = True
         except (RunFolderError, OSError):  # not a run folder: nothing to say about its weights
             continue
-    return False
+    if read or template is None or "model" not in template_parameters(template):
+        return False
+    chosen = choose_model(params.get("model"))[0]
+    return chosen == "tiny" or (Path(chosen).is_dir() and random_checkpoint_info(chosen) is not None)
 
 
 def _mark_stopped(exc: BaseException, report_dir: Path, nb_out: Path, html_path: Path, name: str) -> Path:

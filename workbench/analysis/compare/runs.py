@@ -27,7 +27,8 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import loads_json, spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, paired_top
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, metrics_text,
+                                                 paired_top)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -260,16 +261,14 @@ class RunsComparison:
         for name, by_v in self.reports.items():
             mark = " [corpus in this checkpoint's training data]" if self._overlaps(name) else ""
             for v, rep in by_v.items():
-                ci = rep.ci
-                lines.append(f"  {name}{mark} [{v}]: WA {rep.wa:.3f} [{ci['wa'][0]:.3f}, {ci['wa'][1]:.3f}]  UAR {rep.uar:.3f} "
-                             f"[{ci['uar'][0]:.3f}, {ci['uar'][1]:.3f}]  macro-F1 {rep.macro_f1:.3f} [{ci['macro_f1'][0]:.3f}, {ci['macro_f1'][1]:.3f}]  "
-                             f"({rep.n_scored} scored, {rep.n_failed} failed)"
+                lines.append(f"  {name}{mark} [{v}]: {metrics_text(rep)}  ({rep.n_scored} scored, {rep.n_failed} failed)"
                              + flags_text(metric_flags(rep)))
         for c in self.comparisons:
             lines.append(c.render())
-        for v in self.variants:
-            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):")
-            lines.append(printable_table(self.per_class(v), index=False, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+        for v, table in ((v, self.per_class(v)) for v in self.variants):  # no class when no run scored (no labels): said
+            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):\n"
+                         + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—") if len(table) else
+                         f"recall per class [{v}]: none, no run scored an item (no item has a label among its model's classes)")
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
@@ -294,9 +293,9 @@ class RunsComparison:
         import pandas as pd
 
         parts = []
-        if self.random_weights:
-            parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is meaningless; "
-                         "it only shows the comparison works.</b></blockquote>")
+        if self.random_weights:  # wb-banner: a report page that shows it adds no second banner above it
+            parts.append(f"<blockquote class='wb-banner'><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is "
+                         "meaningless; it only shows the comparison works.</b></blockquote>")
         if title:
             parts.append(f"<h1>{html.escape(title)}</h1>")
         for r in self.runs:
@@ -325,10 +324,11 @@ class RunsComparison:
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
-            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>"
-                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head "
-                         "dropped) shows as —.</p>"
-                         + self.per_class(v).to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—"))
+            table = self.per_class(v)  # none when no run scored an item: said, not an empty table
+            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>" + (
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) "
+                         "shows as —.</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):

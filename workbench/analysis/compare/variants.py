@@ -32,6 +32,14 @@ def metric_flags(report) -> dict:
     return report.flags()
 
 
+def metrics_text(report) -> str:
+    """WA, UAR and macro-F1 with their intervals, or why nothing was scored (an unlabelled run: never ``WA nan [nan, nan]``)."""
+    if report.not_scored:
+        return f"no metrics: {report.not_scored}"
+    return "  ".join(f"{label} {getattr(report, k):.3f} [{report.ci[k][0]:.3f}, {report.ci[k][1]:.3f}]"
+                     for k, label in (("wa", "WA"), ("uar", "UAR"), ("macro_f1", "macro-F1")))
+
+
 def flags_text(flags: dict) -> str:
     """``flags`` (:func:`metric_flags`, :meth:`Comparison.interval_flags`) as ``!!`` lines under a figure, or ``""``."""
     return "".join(f"\n  !! {_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items())
@@ -77,9 +85,10 @@ class Comparison:
         return (
             f"{self.variant} vs {self.baseline}{scope} ({counted(self.n_paired, 'paired item')}"
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
-            f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
-            f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
-            f"{counted(self.n_flips, 'label flip')} among them"
+            + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
+               f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
+               f"{counted(self.n_flips, 'label flip')} among them" if self.n_paired else
+               "no ΔWA, ΔUAR or McNemar (no item is labelled in both with a class the models score)")
             + (f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)"
                if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
