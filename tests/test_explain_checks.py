@@ -552,3 +552,24 @@ def test_explain_refuses_a_class_of_another_label_set_before_the_model_loads(tmp
     err = capsys.readouterr().err
     assert "--class: unknown class 'disgusted'; the run's model has the classes angry, boredom, neutral." in err, err
     assert not (tmp_path / "e").exists()
+
+
+def test_a_worst_case_cell_whose_curves_do_not_beat_random_is_amber_not_green():
+    """`explain RUN --worst N` coloured a map green ("passed every check") while its cell read "ins ≈ random · del ≈
+    random": a map that passed its checks but ranks the audio no better than chance is amber, and the legend says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.worst import case_record, plot_worst, summary_record
+
+    def case(name, insertion, deletion, reliable=True):
+        record = {"target": "happy", "methods": {"occlusion": {"reliable": reliable, "faithfulness": {
+            "insertion_verdict": insertion, "deletion_verdict": deletion}}}}
+        return case_record({"id": name, "variant": "raw", "pred": "happy", "confidence": 0.9}, record, entry=None, cache="computed")
+
+    chance = "indistinguishable from random"
+    cases = [case("a", chance, chance), case("b", "better than random", chance), case("c", chance, chance, reliable=False)]
+    fig = plot_worst(summary_record(cases, rule="r", n=3, m=3, variant=None, settings={}, warning=None))
+    grid = np.asarray(fig.axes[0].images[0].get_array())[:, 0]
+    assert list(grid) == [3.0, 0.0, 1.0]  # amber, green, red
+    assert "amber = passed them but neither curve beats random orders" in fig.texts[0].get_text().replace("\n", " ")

@@ -133,7 +133,11 @@ def test_auto_told_the_job_size_records_its_expected_times(auto_net):
     expected = net.precision["expected_seconds"]
     assert net.precision["job_clips"] == 24 and "float32" in expected
     assert expected[net.precision["chosen"]] * fastpath.MIN_SPEEDUP <= expected["float32"] or net.precision["chosen"] == "float32"
-    assert net.precision["chosen"] == min(expected, key=expected.get) or net.precision["chosen"] == "float32"
+    # the fastest of the paths that could be chosen; the recorded times are rounded to 0.01 s, so two paths within
+    # that of each other may come out in either order here (onnx-float32 and onnx-int8 of `tiny` do)
+    paths = json.loads(open(net.precision["measurement"]).read())["paths"]
+    candidates = {name: v for name, v in expected.items() if name == "float32" or paths[name].get("ok")}
+    assert expected[net.precision["chosen"]] <= min(candidates.values()) + 0.01 or net.precision["chosen"] == "float32"
 
 
 def test_the_measurement_is_reused_and_redone_when_versions_change(auto_net, tiny_model, monkeypatch):

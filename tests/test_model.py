@@ -247,7 +247,7 @@ def test_load_reports_its_steps(tiny_model, tmp_path):
     lines = []
     m = load_model(str(d), device="cpu", progress=lines.append)
     assert [line.split(" (")[0] for line in lines] == ["importing FunASR", "building network", "loading weights", "verifying checksum"]
-    assert lines[2].endswith("KB)")
+    assert lines[2].endswith("kB)")
     assert load_model(str(d), device="cpu", progress=lines.append) is m and len(lines) == 4  # loaded once: no new lines
     model_mod.clear_cache()
 

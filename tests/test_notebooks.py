@@ -144,17 +144,22 @@ def test_report_takes_a_run_dir_relative_to_where_it_is_called(small_run, tmp_pa
     assert page.count("class='wb-banner'") == 1  # the header's banner, not a second one from the page
 
 
+def _reported_body(tmp_path, monkeypatch, capsys, notebook: str, param: str) -> str:
+    """`workbench report notebooks/NOTEBOOK.ipynb -p PARAM` from ``tmp_path``: the terminal must open with the
+    random-weights banner; returns the page's body."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(REPO / "notebooks" / f"{notebook}.ipynb"), "--out", "reports", "-p", param]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
+    (folder,) = (tmp_path / "reports" / notebook).iterdir()
+    return (folder / f"{notebook}.html").read_text(encoding="utf-8").split("<body>", 1)[1]
+
+
 def test_a_notebook_report_of_a_random_weights_run_says_so_first(small_run, tmp_path, monkeypatch, capsys):
     """`workbench report notebooks/03_low_confidence_cases.ipynb` of a tiny-checkpoint run rendered a page of two
     widget placeholders and no banner, and printed none: the README says such a report says so first."""
     import re
 
-    monkeypatch.chdir(tmp_path)
-    nb = str(REPO / "notebooks" / "03_low_confidence_cases.ipynb")
-    assert main(["report", nb, "--out", "reports", "-p", "run_dir=runs/small"]) == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
-    (folder,) = (tmp_path / "reports" / "03_low_confidence_cases").iterdir()
-    body = (folder / "03_low_confidence_cases.html").read_text(encoding="utf-8").split("<body>", 1)[1]
+    body = _reported_body(tmp_path, monkeypatch, capsys, "03_low_confidence_cases", "run_dir=runs/small")
     first = next(line.strip() for line in re.sub(r"<[^>]+>", "\n", body).splitlines() if line.strip())
     assert first.startswith("⚠ RANDOM WEIGHTS") and body.count("class='wb-banner'") == 1
 
@@ -162,12 +167,7 @@ def test_a_notebook_report_of_a_random_weights_run_says_so_first(small_run, tmp_
 def test_a_notebook_report_that_scores_with_the_tiny_model_itself_says_so_first(tmp_path, monkeypatch, capsys):
     """`workbench report notebooks/02_sample_rate_effects.ipynb -p model=tiny` reads no run: its widget scores with
     the tiny random checkpoint, and the page and terminal carried no banner (only runs were asked)."""
-    monkeypatch.chdir(tmp_path)
-    nb = str(REPO / "notebooks" / "02_sample_rate_effects.ipynb")
-    assert main(["report", nb, "--out", "reports", "-p", "model=tiny"]) == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.startswith("!! RANDOM WEIGHTS")
-    (folder,) = (tmp_path / "reports" / "02_sample_rate_effects").iterdir()
-    body = (folder / "02_sample_rate_effects.html").read_text(encoding="utf-8").split("<body>", 1)[1]
+    body = _reported_body(tmp_path, monkeypatch, capsys, "02_sample_rate_effects", "model=tiny")
     assert body.lstrip().startswith("<div class='wb-banner'") and body.count("class='wb-banner'") == 1
 
 

@@ -26,3 +26,20 @@ def test_a_reported_notebook_writes_into_its_report_folder_not_the_callers(tmp_p
     assert (written["dir"] / "runs").is_dir()
     # a parameter naming a file in the caller's folder still reaches the notebook as an absolute path
     assert "True" in written["html"].read_text()
+
+
+def test_report_parameters_take_none_in_pythons_spelling_as_null():
+    """The templates say "None skips the probe" (``probe_folds``); YAML reads ``None`` as a string, so
+    ``-p probe_folds=None`` gave the probe an unknown scheme 'None' instead of skipping it."""
+    from workbench.views.report_run import parse_params
+
+    got = parse_params(["probe_folds=None", "a=none", "b=null", "c=~", "d=3", "e=speaker", "f=Nones"])
+    assert got == {"probe_folds": None, "a": None, "b": None, "c": None, "d": 3, "e": "speaker", "f": "Nones"}
+
+
+def test_a_file_size_is_said_in_the_unit_that_shows_it():
+    """A 1.6 kB report page was announced as "(0.0 MB, self-contained)"."""
+    from workbench.serialize import size_text
+
+    assert [size_text(n) for n in (0, 999, 1_600, 2_345_678, 3_000_000_000)] == ["0 bytes", "999 bytes", "1.6 kB", "2.3 MB",
+                                                                                 "3.0 GB"]

@@ -193,7 +193,7 @@ def test_a_run_without_labels_suggests_adding_them_not_metrics(tmp_path):
     """`workbench run` of a manifest without labels said `next: workbench metrics RUN`, which then scores nothing."""
     text = _summary_text(tmp_path, [synthetic_row(f"x{i}") for i in range(3)])
     assert "workbench metrics" not in text.replace("`workbench metrics` would score nothing", "")
-    assert "no row has an emotion label" in text and "add a `label` column to the manifest" in text
+    assert "no row has an emotion label" in text and "add an `emotion` column to the manifest (one of the model's classes per row: angry," in text
     assert "workbench report experiment_report" in text  # the predictions are still worth a look
 
 

@@ -390,3 +390,18 @@ def test_a_manifest_refused_for_a_missing_file_names_a_near_miss_column_too(tmp_
     assert main(["run", str(tmp_path / "bad.csv"), "--model", "tiny", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "extra columns kept in meta: labl ('labl': did you mean 'label'?)" in err, err
+
+
+def test_a_reports_probe_section_names_random_weights_in_a_line_not_a_second_banner(tmp_path):
+    # the checkpoint comparison of two tiny runs showed the random-weights banner three times: the page's own at the
+    # top, then again inside "Probe on run A" and "Probe on run B"
+    import dataclasses
+
+    from workbench.analysis.probe import probe_run
+    from workbench.labels import RANDOM_WEIGHTS_BANNER
+
+    rf = probe_set(tmp_path, "run", separable=True, speakers=4, per_class=3)
+    res = dataclasses.replace(probe_run(rf, n_boot=20), random_weights=True)
+    alone, in_report = res.html(), res.html(in_report=True)
+    assert alone.count("<blockquote>") == 1 and RANDOM_WEIGHTS_BANNER[:30] in alone  # a probe page of its own keeps it
+    assert "<blockquote>" not in in_report and "random weights:" in in_report and "mean nothing" in in_report

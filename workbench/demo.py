@@ -15,6 +15,7 @@ from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_fil
 from workbench.runs.driver import demo_run
 from workbench.runs.outputs import infer_files, print_logs, print_outcomes
 from workbench.views.reporting import run_report
+from workbench.serialize import size_text
 
 __all__ = ["run_demo", "DEMO_DATA", "choose_model", "demo_clip", "demo_files", "demo_manifest", "demo_run", "demo_set",
            "long_demo_file"]
@@ -42,7 +43,7 @@ def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = T
         speakers = {r["speaker"] for r in rows if r["speaker"]}
         print(f"\nexperiment report on the demo set ({len(rows)} items, {len(speakers)} speakers; {folder}) …")
         paths = run_report("experiment_report", {"model": chosen, "title": "Demo set: experiment report"}, out=reports_dir)
-        print(f"report: {paths['html'].resolve()} ({paths['html'].stat().st_size / 1e6:.1f} MB, self-contained HTML)")
+        print(f"report: {paths['html'].resolve()} ({size_text(paths['html'].stat().st_size)}, self-contained HTML)")
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -97,6 +97,14 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
 NOTE_PATH_CHARS = 120
 
 
+def size_text(n_bytes: int) -> str:
+    """A file size for a person: ``1.6 kB``, ``2.3 MB`` (a 1.6 kB report page read "0.0 MB")."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
 def cut_middle(text: str, limit: int = NOTE_PATH_CHARS) -> str:
     """``text`` as a note names it: whole up to ``limit`` characters, else its start and its end around an ellipsis
     (a path keeps its file name); a note of several paths stays a few lines."""

@@ -379,10 +379,13 @@ class ProbeResult:
                          "items have: the probe cannot predict them, so their recall is 0 by construction")
         return notes
 
-    def html(self) -> str:
-        """The result as an HTML fragment; every id, label and fold name is escaped."""
+    def html(self, *, in_report: bool = False) -> str:
+        """The result as an HTML fragment; every id, label and fold name is escaped.  ``in_report``: a report page
+        carries the random-weights banner at its top already, so the fragment names it in one line, not a second banner."""
         parts = []
-        if self.random_weights:
+        if self.random_weights and in_report:
+            parts.append("<p><b>⚠ random weights:</b> this run's model is a seeded random checkpoint; the probe's figures mean nothing.</p>")
+        elif self.random_weights:
             parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)}</b></blockquote>")
         parts.append(f"<p>{html.escape(self.classifier)} probe, target <code>{html.escape(self.target)}</code>, "
                      f"<b>{html.escape(self.scheme)}</b> folds, variant <code>{html.escape(self.variant)}</code>: {self.n_items} items, "
@@ -527,4 +530,4 @@ def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict 
         res = probe_run(run_dir, **kwargs)
     except ConfigError as exc:
         return f"<p>Probe not evaluated: {html.escape(str(exc))}</p>", None
-    return res.html(), res.to_dict()
+    return res.html(in_report=True), res.to_dict()

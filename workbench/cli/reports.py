@@ -7,7 +7,7 @@ import os
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
 from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir, add_out_option
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, size_text
 
 
 def add_report(sub) -> None:
@@ -35,8 +35,7 @@ def cmd_report(args) -> int:
     paths = run_report(args.template, parse_params(args.param), out=args.out)
     metrics = loads_json(paths["metrics"].read_text(encoding="utf-8"))
     banner(metrics.get("random_weights") or paths.get("random_weights"))  # a notebook that writes no metrics too
-    size = paths["html"].stat().st_size
-    print(f"report: {paths['html']} ({size / 1e6:.1f} MB, self-contained)")
+    print(f"report: {paths['html']} ({size_text(paths['html'].stat().st_size)}, self-contained)")
     print(f"executed notebook: {paths['notebook']}\nmetrics: {paths['metrics']}")
     return EXIT_OK
 

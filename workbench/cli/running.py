@@ -221,8 +221,10 @@ def unlabelled_next_step(results, run_dir) -> str:
         return f"{shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns"
     labels = sorted({str(x) for x in ok.get("label", []) if isinstance(x, str) and x.strip()})
     if not labels:
-        return ("# no row has an emotion label, so `workbench metrics` would score nothing: add a `label` column to the "
-                f"manifest (one of {', '.join(LABEL_KEYS)} per row) and run it again; the predictions alone are in the report below")
+        classes = [c[len("score_"):] for c in results.columns if c.startswith("score_")] or list(LABEL_KEYS)
+        return ("# no row has an emotion label, so `workbench metrics` would score nothing: add an `emotion` column to the "
+                f"manifest (one of the model's classes per row: {', '.join(screen_text(c) for c in classes)}) and run it "
+                "again; the predictions alone are in the report below")
     shown = ", ".join(screen_text(x) for x in labels[:10]) + (f" … and {len(labels) - 10} more" if len(labels) > 10 else "")
     return (f"{shell_command('workbench', 'finetune', run_dir, '--out', f'heads/{Path(run_dir).name}')}   # the labels ({shown}) are "
             "none of the model's classes, so `workbench metrics` would score nothing: train a head for them, or map them "

@@ -158,8 +158,15 @@ def worst_summary(run_dir: Any) -> dict | None:
     return {**body, "figure": str(png) if png.is_file() and not png.is_symlink() else None}
 
 
+def _no_better_than_random(method: dict) -> bool:
+    """Whether neither the insertion nor the deletion curve of a map beat random orders (the map passed its checks, but
+    its ranking of the audio did no better than chance: green there read as a pass while the cell said "≈ random")."""
+    return "better than random" not in (method.get("insertion_verdict"), method.get("deletion_verdict"))
+
+
 def plot_worst(summary: dict, ax: Any = None):
-    """One row per case, one column per method: green = the map passed every check, red = flagged, grey = failed/not run.
+    """One row per case, one column per method: green = the map passed every check, amber = passed them but neither
+    curve beat random orders, red = flagged, grey = failed/not run.
 
     Each cell says the insertion and deletion verdicts against random orders; the row label gives the id,
     label → prediction and confidence.  Returns the figure.
@@ -181,7 +188,7 @@ def plot_worst(summary: dict, ax: Any = None):
         for j, m in enumerate(methods):
             d = (c.get("methods") or {}).get(m)
             if d is not None:
-                grid[i, j] = 0.0 if d["reliable"] else 1.0
+                grid[i, j] = (1.0 if not d["reliable"] else 3.0 if _no_better_than_random(d) else 0.0)
                 short = {"better than random": "better", "worse than random": "WORSE", "indistinguishable from random": "≈ random"}
                 text = f"ins {short.get(d['insertion_verdict'], '?')} · del {short.get(d['deletion_verdict'], '?')}"
                 if d.get("randomisation_passed") is False:
@@ -193,12 +200,13 @@ def plot_worst(summary: dict, ax: Any = None):
                 ax.text(j, i, plain(text), ha="center", va="center", fontsize=7)
             elif c.get("error"):
                 ax.text(j, i, "failed", ha="center", va="center", fontsize=7)
-    ax.imshow(grid, cmap=ListedColormap(["#b7e4c7", "#f4a3a3", "#dddddd"]), vmin=0, vmax=2, aspect="auto")
+    ax.imshow(grid, cmap=ListedColormap(["#b7e4c7", "#f4a3a3", "#dddddd", "#ffe08a"]), vmin=0, vmax=3, aspect="auto")
     ax.set_xticks(range(len(methods)), [plain(m) for m in methods], fontsize=8)
     labels = [f"{c['id']} [{c['variant']}] {c.get('emotion') or c.get('label') or '?'} → {c.get('pred')} "
               f"({c['confidence']:.2f})" if c.get("confidence") is not None else f"{c['id']} [{c['variant']}]" for c in cases]
     ax.set_yticks(range(len(cases)), [plain(s[:60]) for s in labels], fontsize=7)
-    head = f"worst {summary['showing']} · {summary['rule']} · green = passed every check, red = flagged"
+    head = (f"worst {summary['showing']} · {summary['rule']} · green = passed every check, amber = passed them but neither "
+            "curve beats random orders, red = flagged")
     skipped = sum(m.get("randomisation_skipped", 0) for m in summary["methods"].values())
     if skipped:  # green then means "passed the checks that ran": say which one did not
         head += f" · ⚠ model randomisation check skipped for {skipped} of {sum(m['cases'] for m in summary['methods'].values())} maps"

@@ -31,7 +31,7 @@ import numpy as np
 from workbench import interrupts
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, ModelError, WorkbenchError, printable
 from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER, key_from_token
-from workbench.serialize import load_yaml_file, shown
+from workbench.serialize import load_yaml_file, shown, size_text
 from workbench.model.checkpoints import _Resolved, resolve_model
 from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
@@ -271,11 +271,7 @@ def _fast_build(install: Callable[[Any, str], None]):
 
 
 def _size(path: Path | None) -> str:
-    n = path.stat().st_size if path is not None and path.is_file() else 0
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
+    return size_text(path.stat().st_size if path is not None and path.is_file() else 0)
 
 
 # ---------------------------------------------------------------------------

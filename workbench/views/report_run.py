@@ -39,7 +39,9 @@ def template_path(template: str | os.PathLike) -> Path:
 
 
 def parse_params(pairs: list[str]) -> dict:
-    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings."""
+    """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings.  ``None`` and
+    ``none`` are null too: the templates say "None skips …" in Python's spelling, and YAML read it as the string
+    ``'None'``, which turned ``-p probe_folds=None`` into a probe with an unknown scheme instead of none."""
     import yaml
 
     out = {}
@@ -48,7 +50,7 @@ def parse_params(pairs: list[str]) -> dict:
             raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
         k, v = s.split("=", 1)
         try:
-            out[k.strip()] = yaml.safe_load(v)
+            out[k.strip()] = None if v.strip() in ("None", "none") else yaml.safe_load(v)
         except yaml.YAMLError:
             out[k.strip()] = v
     return out
