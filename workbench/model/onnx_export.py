@@ -70,11 +70,11 @@ LAYER_NORM_EPS = 1e-5  # F.layer_norm's default, which FunASR's inference uses
 #: 2: the conv front end time-major as MatMuls (:func:`~workbench.model.funasr_patches.matmul_front_end`), int8 but
 #: for its first layer, and the attention through one additive mask per forward (ALiBi and padding, built once, not
 #: scattered and masked in every layer).  Large model, 24 clips of 2-6 s, 2 cores, one process, alternating: int8
-#: graph 8.6-9.5 -> 6.2-7.0 s, top-1 24 of 24 against PyTorch float32 either way (benchmarks/README.md)
+#: graph 6.7-7.8 -> 4.8-6.7 s idle, top-1 24 of 24 against PyTorch float32 either way (benchmarks/README.md)
 EXPORT_REVISION = 2
 #: a MatMul whose weight has fewer input rows than this stays float32 in the int8 graph.  In emotion2vec that is the
 #: front end's first layer alone (its windows are 10 samples of the raw wave: one int8 scale per batch would leave a
-#: quiet passage a few levels; 0.01 % of the FLOPs); every other layer reads 32 features or more, even ``tiny``'s
+#: quiet passage a few levels; about 0.1 % of the FLOPs); every other layer reads 32 features or more, even ``tiny``'s
 INT8_MIN_ROWS = 16
 
 
