@@ -16,7 +16,7 @@ from workbench.analysis.groups import FIGURE_NAMES, chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import WorkbenchError
-from workbench.labels import LABEL_KEYS
+from workbench.schema import score_labels
 from workbench.paths import shell_command
 from workbench.serialize import load_yaml_file
 from workbench.model.ref import DTYPES, ModelRef
@@ -221,7 +221,7 @@ def unlabelled_next_step(results, run_dir) -> str:
         return f"{shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns"
     labels = sorted({str(x) for x in ok.get("label", []) if isinstance(x, str) and x.strip()})
     if not labels:
-        classes = [c[len("score_"):] for c in results.columns if c.startswith("score_")] or list(LABEL_KEYS)
+        classes = score_labels(results)  # the run's own classes (a head's, or the nine)
         return ("# no row has an emotion label, so `workbench metrics` would score nothing: add an `emotion` column to the "
                 f"manifest (one of the model's classes per row: {', '.join(screen_text(c) for c in classes)}) and run it "
                 "again; the predictions alone are in the report below")
