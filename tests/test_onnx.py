@@ -24,6 +24,27 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------------
+# ONNX Runtime's providers
+# ---------------------------------------------------------------------------
+def test_a_float32_graph_on_cuda_asks_onnxruntime_for_ieee_float32_and_records_it():
+    """ONNX Runtime's CUDA provider runs float32 MatMul/Conv in TF32 unless told use_tf32 0: a float32 graph on the GPU
+    would differ from the CPU's by TF32's rounding while calling itself float32 (no GPU needed: the options are checked)."""
+    from workbench.model.building import ORT_EXACT_FLOAT32, onnx_providers
+
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    providers, math = onnx_providers("cuda:1", "float32", both)
+    assert providers == [("CUDAExecutionProvider", {"device_id": 1, "use_tf32": "0"}), "CPUExecutionProvider"]
+    assert math == ORT_EXACT_FLOAT32
+    providers, math = onnx_providers("cuda", "int8", both)  # integer products: the provider's default stays
+    assert providers[0] == ("CUDAExecutionProvider", {"device_id": 0}) and math is None
+    assert onnx_providers("cpu", "float32", both) == (["CPUExecutionProvider"], None)
+    with pytest.raises(ConfigError, match="no CUDA provider"):
+        onnx_providers("cuda", "float32", ["CPUExecutionProvider"])
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        onnx_providers("tpu", "float32", both)
+
+
+# ---------------------------------------------------------------------------
 # precision
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("flags, expected", [
@@ -166,6 +187,7 @@ def test_backend_predict_matches_the_torch_model(exported, tiny_model):
         np.testing.assert_allclose(g.scores, r.scores, atol=1e-4, rtol=0)
         np.testing.assert_allclose(g.frame_scores, r.frame_scores, atol=1e-4, rtol=0)
     assert onnx_model.info.kind == "onnx" and onnx_model.info.checksum != tiny_model.info.checksum
+    assert onnx_model.info.to_dict()["float32_math"] is None  # the CPU has no TF32
     with pytest.raises(ModelError, match="400"):
         onnx_model.predict([np.zeros(300, np.float32)])
 

@@ -24,7 +24,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -238,6 +238,30 @@ def exact_float32(device: str, dtype: str) -> str | None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False  # convolutions and RNNs
     return EXACT_FLOAT32
+
+
+#: what ONNX Runtime's CUDA provider is told for a float32 graph, and what the model's info records
+ORT_EXACT_FLOAT32 = "ieee: TF32 off in ONNX Runtime's CUDA provider (use_tf32 0)"
+
+
+def onnx_providers(device: str, dtype: str, available: Sequence[str]) -> tuple[list, str | None]:
+    """ONNX Runtime's providers for ``device`` (``cpu``, ``cuda`` or ``cuda:N``) and a graph of ``dtype``, and what
+    float32 math on CUDA is (:data:`ORT_EXACT_FLOAT32`, for the model's info, as :func:`exact_float32` for torch).
+
+    The CUDA provider runs float32 MatMul and Conv in TF32 on Ampere and later unless told ``use_tf32: 0``: a float32
+    graph on the GPU would then differ from the CPU's by TF32's 10-bit mantissa while calling itself float32.
+    An int8 graph's quantised products are integer; its float parts follow the provider's default."""
+    if str(device).startswith("cuda"):
+        if "CUDAExecutionProvider" not in available:
+            raise ConfigError(f"ONNX Runtime here has no CUDA provider (it has {', '.join(available)}).", source="--device",
+                              fix="install onnxruntime-gpu, or pass --device cpu.")
+        options: dict = {"device_id": int(str(device).partition(":")[2] or "0")}
+        if dtype == "float32":
+            options["use_tf32"] = "0"
+        return [("CUDAExecutionProvider", options), "CPUExecutionProvider"], (ORT_EXACT_FLOAT32 if dtype == "float32" else None)
+    if device == "cpu":
+        return ["CPUExecutionProvider"], None
+    raise ConfigError(f"unknown device {device!r} for the onnxruntime backend.", source="--device", fix="pass cpu, cuda or auto.")
 
 
 def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | None) -> _ModelInfo:

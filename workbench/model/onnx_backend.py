@@ -28,7 +28,7 @@ from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.batching import BatchPolicy, default_policy, plan_batches
-from workbench.model.building import _ModelInfo
+from workbench.model.building import _ModelInfo, onnx_providers
 from workbench.model.generated import generated_checksum
 from workbench.model.network import _as_wave
 from workbench.model.prediction import Prediction
@@ -528,16 +528,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     available = ort.get_available_providers()
     if device == "auto":
         device = "cuda" if "CUDAExecutionProvider" in available and chosen == "float32" else "cpu"
-    if str(device).startswith("cuda"):
-        if "CUDAExecutionProvider" not in available:
-            raise ConfigError(f"ONNX Runtime here has no CUDA provider (it has {', '.join(available)}).", source="--device",
-                              fix="install onnxruntime-gpu, or pass --device cpu.")
-        index = str(device).partition(":")[2] or "0"
-        providers: list = [("CUDAExecutionProvider", {"device_id": int(index)}), "CPUExecutionProvider"]
-    elif device == "cpu":
-        providers = ["CPUExecutionProvider"]
-    else:
-        raise ConfigError(f"unknown device {device!r} for the onnxruntime backend.", source="--device", fix="pass cpu, cuda or auto.")
+    providers, float32_math = onnx_providers(device, chosen, available)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ORT's warnings would reach the screen otherwise
     options.intra_op_num_threads = threads or cpu_threads()
@@ -563,7 +554,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
         checksum=checksum, parameters=int(meta.get("parameters") or 0), embed_dim=int(meta.get("embed_dim") or 0),
         device=str(device), dtype=chosen, labels=list(meta["labels"]), random_weights=random_weights,
         load_seconds=time.perf_counter() - t0, funasr_version=None,
-        warning=RANDOM_WEIGHTS_BANNER if random_weights else None, temperature=temperature,
+        warning=RANDOM_WEIGHTS_BANNER if random_weights else None, temperature=temperature, float32_math=float32_math,
     )
     if random_weights:
         logger.warning(RANDOM_WEIGHTS_BANNER)
