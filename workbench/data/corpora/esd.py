@@ -29,6 +29,8 @@ NAME = "esd"
 LABEL_MAP = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"}
 #: labels are words already: a head trained on ESD's classes uses them as they are
 CLASS_NAMES = None
+#: the distribution's folders, 300 / 20 / 30 utterances per speaker and emotion; ``evaluation`` is the validation set
+#: (role ``dev``: :data:`workbench.schema.CORPUS_SPLIT_ROLES`), held out by ``probe``/``finetune --scheme split``
 SPLITS = ("train", "evaluation", "test")
 #: the distribution's ReadMe.txt: speaker → (language, sex); 0001–0010 Mandarin, 0011–0020 English
 MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
@@ -104,6 +106,11 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
     manifest = finish(items, root, NAME, skipped)
+    counts = {name: sum(it.split == name for it in items) for name in SPLITS}
+    if any(counts.values()):
+        manifest.notes.append(f"split = folder: train {counts['train']} (train), evaluation {counts['evaluation']} (held out: "
+                              f"the validation set, role dev), test {counts['test']} (a test set); "
+                              f"{sum(not it.split for it in items)} outside these folders have no split.")
     if unread:
         manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "
                               + "; ".join(unread[:5]) + (" …" if len(unread) > 5 else ""))
