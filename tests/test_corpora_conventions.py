@@ -118,6 +118,35 @@ def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
     assert esd.decode_text("0012_000001\tHello.\tNeutral\n".encode("utf-16-le"), "0012") == "0012_000001\tHello.\tNeutral\n"
 
 
+def test_esd_mandarin_transcripts_in_utf16_without_a_mark_are_read_and_a_binary_one_is_named_with_its_byte(tmp_path):
+    """UTF-16 without a byte-order mark was taken only when NUL bytes filled half the code units of the whole file: a
+    Mandarin line of 14 characters has 14 ASCII units (id, tabs, newline) of 30, so the speaker's file read as nothing
+    and every text of that speaker was empty ('no encoding the corpus uses reads it').  Now NULs at one parity, 4 to 1,
+    on 1 unit in 16 of the first 4 kB, and a whole that decodes, say UTF-16; the file that is none is named with its byte."""
+    line = ("打远一看，它们的确很是美丽，", "生气")  # 一 is U+4E00: a NUL byte at the *other* parity too
+    texts = {"0001": "utf-16-le", "0002": "utf-16-be", "0003": "utf-8", "0004": "gb18030", "0005": "utf-16",
+             "0011": "utf-16-be", "0012": "utf-8", "0013": "latin-1"}
+    for spk, enc in texts.items():
+        words = line if int(spk) <= 10 else ("Café, naïve façade.", "Angry")
+        (tmp_path / spk).mkdir()
+        (tmp_path / spk / f"{spk}.txt").write_bytes(f"{spk}_000351\t{words[0]}\t{words[1]}\n".encode(enc))
+        wav(tmp_path / spk / "Angry" / "train" / f"{spk}_000351.wav")
+    (tmp_path / "0006").mkdir()
+    (tmp_path / "0006" / "0006.txt").write_bytes(b"\x00\x01\x02\x00\x00\x00\x10\x00\x00\x20" * 40)  # NULs at both parities
+    wav(tmp_path / "0006" / "Angry" / "train" / "0006_000351.wav")
+    m = prepare("esd", tmp_path)
+    got = {it.speaker: it.text for it in m}
+    want = {spk: "打远一看，它们的确很是美丽，" if int(spk) <= 10 else "Café, naïve façade." for spk in texts}
+    assert got == {**want, "0006": ""}
+    (note,) = [n for n in m.notes if "0006/0006.txt" in n]
+    assert "byte 0" in note and "NUL" in note and "iconv -f UTF-16LE -t UTF-8 '0006.txt'" in note
+    sentence = "打远一看，它们的确很是美丽，这是一个测试句子。我们明天去公园散步吧！"
+    for n in (6, 14, 25, 34):  # ESD's Mandarin lines run from about 6 to 25 characters
+        for enc in ("utf-16-le", "utf-16-be"):
+            text = "".join(f"0007_{k:06d}\t{sentence[:n]}\t生气\r\n" for k in range(1, 351))
+            assert esd.decode_text(text.encode(enc), "0007") == text, (n, enc)
+
+
 # ---------------------------------------------------------------------------
 # TESS: the misnamed OA_bite_neutral.wav
 # ---------------------------------------------------------------------------

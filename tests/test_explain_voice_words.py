@@ -97,6 +97,33 @@ def test_the_figures_voice_row_shows_levels_not_praats_floor(explained):
     plt.close(fig)
 
 
+def test_the_voice_rows_axes_hold_every_f0_and_intensity_point_drawn(explained):
+    """A range under 10 Hz (6 dB) was widened to 10 Hz about the *median*: a 100 Hz tone with a few frames at 109 Hz
+    drew them above its 95–105 Hz axis, a 60 dB level with a dip to 55 dB below 57–63 dB (the dots and the line ran
+    off the row unseen).  Low and high voices (60 Hz, 600 Hz), an octave jump and skewed wobbles, each read back from
+    the lines matplotlib holds against the axis's limits."""
+    import matplotlib.pyplot as plt
+
+    expl, y, _ = explained
+    times = np.arange(200) * 0.01
+    ramp = np.linspace(0, 1, 200)
+    cases = {"a few frames 9 Hz above a steady tone": (np.where(ramp > 0.95, 109.0, 100.0), np.where(ramp > 0.95, 65.5, 60.0)),
+             "a few frames 9 Hz below": (np.where(ramp < 0.05, 91.0, 100.0), np.where(ramp < 0.05, 55.0, 60.0)),
+             "a 60 Hz voice": (60.0 + 3 * ramp, 50 + 2 * ramp), "a 600 Hz voice": (600 - 4 * ramp, 70 - 20 * ramp),
+             "an octave jump": (np.where(ramp < 0.5, 150.0, 300.0), 40 + 40 * ramp)}
+    for name, (f0, db) in cases.items():
+        f0 = np.where(np.arange(200) % 7 == 0, np.nan, f0)  # unvoiced frames
+        fig = plot_explanation(expl, y, pitch={"times": times, "f0_hz": f0, "intensity_db": db}, words=WORDS)
+        for label, values in (("F0 Hz", f0), ("dB", db)):
+            (ax,) = [a for a in fig.axes if a.get_ylabel() == label]
+            drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()])
+            drawn = drawn[np.isfinite(drawn)]
+            assert np.allclose(np.sort(drawn), np.sort(values[np.isfinite(values)])), (name, label)
+            low, high = ax.get_ylim()
+            assert low < drawn.min() and drawn.max() < high, (name, label, (low, high), (drawn.min(), drawn.max()))
+        plt.close(fig)
+
+
 @pytest.mark.slow
 def test_explain_command_measures_the_voice_at_the_files_rate_and_scores_the_words(tmp_path, capsys):
     sr = 44100

@@ -339,6 +339,34 @@ def test_a_split_value_with_a_look_alike_letter_is_named_so_that_it_can_be_told_
         probe_run(only, scheme="split", n_boot=20)
 
 
+def test_esds_evaluation_folder_is_its_validation_set_and_evaluation_elsewhere_has_no_role(tmp_path):
+    """ESD ships train / evaluation / test folders (300 / 20 / 30 utterances per speaker and emotion); its `evaluation`
+    had no role, so `--scheme split` listed it as 'neither train, dev nor test' beside IEMOCAP's sessions.  It is ESD's
+    validation set: role dev, held out and counted as MSP-Podcast's Development is.  The same name from another source
+    keeps no role (Hugging Face's folder convention reads `evaluation` as a test set)."""
+    from workbench.data.corpora import esd
+
+    root = tmp_path / "esd"
+    for k, part in enumerate(["train"] * 6 + ["evaluation"] * 2 + ["test"] * 4):
+        path = root / "0011" / ("Angry" if k % 2 else "Neutral") / part / f"0011_{k + 1:06d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, speech_like(dur=0.2), 16000)
+    m = esd.prepare(root)
+    rows = [synthetic_row(it.id, emotion=it.emotion, speaker=it.speaker, split=it.split, meta=it.meta) for it in m]
+    rows += [synthetic_row(f"hf{i}", emotion=CLASSES[i % 2], split="evaluation", meta={"source": "hf"}) for i in range(2)]
+    rf = write_run(tmp_path / "run", rows, [np.eye(2)[i % 2] * 8 for i in range(len(rows))])
+    folds, excluded = assign_folds(rf.results().query("variant == 'raw'").reset_index(drop=True), "split")
+    assert [(f.name, len(f.train), len(f.test)) for f in folds] == [("test", 6, 4)]
+    assert {k: sorted(v) for k, v in excluded.items()} == {
+                        "a dev split (held out: the probe trains on train, tests on test)": ["0011_000007", "0011_000008"],
+                        "a split that is neither train, dev nor test (['evaluation'])": ["hf0", "hf1"]}
+    roles = {it.id: (split_role(it.split, it.meta["corpus"]), it.split) for it in m}
+    assert [roles[f"0011_{k:06d}"] for k in (6, 7, 8, 9)] == [("train", "train"), ("dev", "evaluation"), ("dev", "evaluation"),
+                                                              ("test", "test")]
+    assert "evaluation 2 (held out: the validation set, role dev)" in " ".join(m.notes)
+    assert split_role("Evaluation", "ESD") == "dev" and split_role("evaluation", "msp-podcast") == ""
+
+
 def test_a_test_set_number_written_with_a_leading_zero_or_a_full_width_digit_is_the_same_set(tmp_path):
     """'Test01' and 'Test１' (a full-width digit, as an East Asian keyboard types it) are test sets by their role, but
     were keyed by their text: each became a fold of its own, and 'Test１' printed beside 'Test1' as if twice the same."""

@@ -164,6 +164,27 @@ def test_a_utf16_textgrid_without_a_byte_order_mark_is_read_and_other_encodings_
         read_alignment(binary)
 
 
+def test_a_textgrid_in_utf16_without_a_mark_is_read_though_a_character_at_its_start_holds_a_nul_on_the_other_side(tmp_path):
+    """UTF-16 without a byte-order mark was taken only when the first 200 bytes held no NUL at all at the other parity:
+    a tier named 一 (U+4E00: bytes 00 4E little-endian) in a short TextGrid put one there, and the file was refused as
+    'holds NUL characters'.  The reader now shares ESD's rule (serialize.decode_sniffed_text): NULs 4 to 1 at one
+    parity and a whole that decodes; UTF-8 is read, Latin-1 refused with the byte and an iconv command."""
+    short = ('File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n2.5\n<exists>\n1\n"IntervalTier"\n"一"\n'
+             '0\n2.5\n2\n0.1\n0.5\n"一个"\n0.5\n0.9\n"grüß"\n')
+    for codec in ("utf-16-le", "utf-16-be", "utf-8", "utf-8-sig", "utf-16"):
+        p = tmp_path / f"{codec}.TextGrid"
+        p.write_bytes(short.encode(codec))
+        assert [w.label for w in read_alignment(p, tier="一")] == ["一个", "grüß"], codec
+    latin = tmp_path / "latin.TextGrid"
+    latin.write_bytes(short.replace("一个", "ok").replace("一", "w").encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        read_alignment(latin, tier="w")
+    said = str(err.value)
+    at = latin.read_bytes().index("ü".encode("latin-1"))
+    assert f"latin.TextGrid: is not a text TextGrid in UTF-8 or UTF-16: byte {at} (0xfc) is not UTF-8" in said
+    assert "iconv -f LATIN1 -t UTF-8 'latin.TextGrid' > 'latin.utf8.TextGrid'" in said
+
+
 def hand_softmax(z):
     """The oracle's own softmax, written out (not the package's)."""
     e = [np.exp(v - max(z)) for v in z]

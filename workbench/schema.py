@@ -68,22 +68,32 @@ class Column:
 #: the ``split`` column's values (lower-cased) by the role they play.  A corpus keeps its own partition names in
 #: ``split`` (MSP-Podcast's ``Train``/``Development``/``Test1``, ESD's ``evaluation``, IEMOCAP's ``Session1``); readers
 #: of the column (``probe``/``finetune --scheme split``) take each value by its role, and a value with no role here
-#: (``evaluation``, ``Session1``) plays none.
+#: or in :data:`CORPUS_SPLIT_ROLES` (``Session1``) plays none.
 SPLIT_ROLES = {"train": ("train", "training"), "dev": ("dev", "development", "valid", "validation", "val"),
                "test": ("test", "testing")}
+#: names whose role depends on the corpus (``meta.corpus``): ESD's ``evaluation`` folder holds 20 utterances per speaker
+#: and emotion beside 300 in ``train`` and 30 in ``test`` (Zhou et al. 2021), its validation set; elsewhere
+#: ``eval``/``evaluation`` often means the test set (Hugging Face's folder names: ``datasets.data_files.SPLIT_KEYWORDS``),
+#: so it is no role's name for every corpus.
+CORPUS_SPLIT_ROLES = {"esd": {"evaluation": "dev"}}
 #: numbered test sets, each its own (MSP-Podcast's Test1, Test2, Test3 are drawn differently: never pooled)
 #: (between the word and the number any run of spaces, underscores and hyphens: Test1, Test 1, test_1, test-1, Test_ 1)
 _NUMBERED_TEST = re.compile(r"^test[\s_\-\u2010\u2011\u2013]*(\d+)$")
 
 
-def split_role(value: Any) -> str:
+def split_role(value: Any, corpus: Any = "") -> str:
     """The role of a ``split`` value: ``"train"``, ``"dev"``, ``"test"`` (``test``, or a numbered test set such as
-    MSP-Podcast's ``Test1``), or ``""`` when it has none (``Session1``, ESD's ``evaluation``, empty).
+    MSP-Podcast's ``Test1``), or ``""`` when it has none (``Session1``, empty); ``corpus`` (an item's ``meta.corpus``)
+    names the corpus whose own names :data:`CORPUS_SPLIT_ROLES` gives (ESD's ``evaluation`` is dev).
 
     >>> [split_role(v) for v in ("Train", "Development", "Test1", "test", "Session1", "")]
     ['train', 'dev', 'test', 'test', '', '']
+    >>> split_role("evaluation", "esd"), split_role("evaluation")
+    ('dev', '')
     """
     key = str(value or "").strip().lower()
+    if key in CORPUS_SPLIT_ROLES.get(str(corpus or "").strip().lower(), {}):
+        return CORPUS_SPLIT_ROLES[str(corpus).strip().lower()][key]
     for role, names in SPLIT_ROLES.items():
         if key in names:
             return role

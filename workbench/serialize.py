@@ -459,6 +459,41 @@ def decode_text(data: bytes, *, source: str) -> str:
     return text
 
 
+#: bytes at a file's start in which NULs are counted to tell UTF-16 without a byte-order mark
+SNIFF_BYTES = 4096
+
+
+def decode_sniffed_text(raw: bytes, *, source: str, legacy: tuple[str, ...] = (), what: str = "text", advice: str = "") -> str:
+    """Text whose encoding is not said: its byte-order mark's codec; else, with no NUL byte, UTF-8 then each ``legacy``
+    codec; else UTF-16 without a mark when the NULs of its first :data:`SNIFF_BYTES` sit on 1 code unit in 16 or more,
+    4 times as often at one parity as at the other (ASCII's high byte: odd offsets little-endian, even big-endian; CJK
+    has a NUL only in U+xx00, as 一), and the whole decodes with no NUL character.  ESD's reader wanted NULs on half the
+    units (a mostly-Mandarin transcript fell short: no text), TextGrid's none at the other parity (一 refused the file).
+    Raises ConfigError naming ``source``, the byte and an ``iconv`` command (``advice`` goes before it)."""
+    bom = next((c for b, c in BYTE_ORDER_MARKS if raw.startswith(b)), None)
+    head = raw[:min(SNIFF_BYTES, len(raw) - len(raw) % 2)]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    utf16 = 32 * max(even, odd) >= len(head) and 4 * min(even, odd) <= max(even, odd)
+    tries = (bom,) if bom else ("UTF-8", *legacy) if 0 not in raw else ("UTF-16LE" if odd > even else "UTF-16BE",) * utf16
+    errors = []
+    for codec in tries:
+        try:
+            text = raw.decode(codec.lower())
+        except UnicodeDecodeError as exc:
+            errors.append(f"byte {exc.start:,} (0x{raw[exc.start]:02x}) is not {codec.replace('-sig', '')} ({exc.reason})")
+        else:
+            if "\x00" not in text:
+                return text
+    at = raw.find(0)
+    why = errors[0] if errors else (f"it holds NUL characters, the first at byte {at:,}, not on every other byte as in "
+                                    "UTF-16 text (a binary file, or UTF-16 whose first lines were cut)")
+    codec = bom or (("UTF-16LE" if odd >= even else "UTF-16BE") if at >= 0 else (*legacy, "LATIN1")[0])
+    name, to = Path(source).name, Path(source).stem + ".utf8" + Path(source).suffix
+    raise ConfigError(f"is not {what} in {', '.join(['UTF-8', *legacy])} or UTF-16: {why}.", source=source,
+                      fix=f"{advice}convert it: `iconv -f {codec.replace('-sig', '')} -t UTF-8 '{name}' > '{to}'` (with the "
+                          "encoding it was saved in, if not that one).")
+
+
 def refuse_repeated_columns(header: list[str], *, source: str) -> None:
     """Refuse a table header that names a column twice (blank names aside: trailing commas leave several): a reader
     keeps one value per name, so the later column silently replaced the earlier one (a manifest with ``label`` twice

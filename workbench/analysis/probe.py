@@ -19,7 +19,7 @@ the real weights can set their numbers beside the published ones:
                (``{fold: "train" | "test"}``), one probe per fold;
   ``split``    the manifest's ``split`` column: ``train`` against ``test``, by each value's role
                (:func:`workbench.schema.split_role`: MSP-Podcast's ``Train`` is train, ``Development``
-               dev, left out); several numbered test sets (``Test1``, ``Test2``) are one fold each,
+               and ESD's ``evaluation`` dev, left out); several numbered test sets (``Test1``, ``Test2``) are one fold each,
                never pooled, and the mean row averages them; a set's spellings (``Test1``, ``Test 1``:
                :func:`workbench.schema.split_key`) are one fold, named as first written;
 
@@ -51,7 +51,7 @@ from workbench.files import json_safe
 from workbench.errors import ConfigError
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import chance_flag
-from workbench.schema import score_labels, split_key, split_role
+from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -158,7 +158,7 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
             folds.append(Fold(name, np.flatnonzero(side == "train"), np.flatnonzero(side == "test")))
         return folds, excluded
     if scheme == "split":
-        return _split_folds(col("split"), ids, excluded)
+        return _split_folds(col("split"), ids, excluded, rows["meta"].tolist() if "meta" in rows.columns else None)
     raise ConfigError(f"unknown fold scheme {scheme!r}; expected one of {', '.join(SCHEMES)}.", fix="pass --scheme speaker, session, emobox or split.")
 
 
@@ -168,10 +168,15 @@ def _split_values(values) -> str:
     return "[" + ", ".join(repr(v) if v.isascii() else ascii(v) for v in sorted(set(str(v).strip() for v in values))) + "]"
 
 
-def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[str]]) -> tuple[list[Fold], dict[str, list[str]]]:
+def _split_folds(split: np.ndarray, ids: np.ndarray, excluded: dict[str, list[str]],
+                 metas: list | None = None) -> tuple[list[Fold], dict[str, list[str]]]:
     """The ``split`` scheme: the train items against each test set (:func:`~workbench.schema.split_role`), one fold per
-    test set (``test``, or MSP-Podcast's ``Test1``, ``Test2`` … each on its own); dev and role-less items are left out."""
-    roles = np.array([split_role(v) for v in split], dtype=object)
+    test set (``test``, or MSP-Podcast's ``Test1``, ``Test2`` … each on its own); dev and role-less items are left out.
+    A value whose role depends on the corpus (ESD's ``evaluation``: dev) takes it from the row's ``meta.corpus``, read
+    for those rows only."""
+    by_corpus = {name for names in CORPUS_SPLIT_ROLES.values() for name in names}
+    roles = np.array([split_role(v, _meta(metas[i]).get("corpus", "") if metas is not None and str(v).strip().lower() in by_corpus
+                                 else "") for i, v in enumerate(split)], dtype=object)
     train = np.flatnonzero(roles == "train")
     tests: dict[str, str] = {}  # the test set's key ("Test 1" and "Test1" are one set) → its first spelling (the fold's name)
     for v in split[roles == "test"]:

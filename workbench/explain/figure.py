@@ -194,8 +194,10 @@ def _draw_voice(ax: Any, pitch: dict) -> None:
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         if v.size and v.max() - v.min() < least:  # at least 10 Hz and 6 dB of range, so tiny jitter looks tiny
-            mid = float(np.median(v))
-            a.set_ylim(mid - least / 2, mid + least / 2)
+            # centred between the extremes, with matplotlib's 5 % margin: centred on the median, a 100 Hz tone with a
+            # few frames at 109 Hz drew them off the 95–105 Hz axis (and 55 dB under a 60 dB level off 57–63 dB)
+            mid, half = (float(v.max()) + float(v.min())) / 2, max(least, 1.1 * float(v.max() - v.min())) / 2
+            a.set_ylim(mid - half, mid + half)
 
 
 def _draw_frame_scores(ax: Any, expl: Explanation, dur: float) -> None:

@@ -37,7 +37,6 @@ span in :mod:`workbench.explain.transcript`.
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.serialize import read_bytes_capped, read_text_capped, shown
+from workbench.serialize import decode_sniffed_text, read_bytes_capped, read_text_capped, shown
 from workbench.model.network import FRAME_RATE
 
 #: tier names taken as the word tier when none is given (case-insensitive)
@@ -227,29 +226,12 @@ def validate_words(words: Sequence[Word], *, duration: float | None = None, sour
 
 
 def _textgrid_text(p: Path) -> str:
-    """A TextGrid's text: UTF-16 after its byte-order mark (Praat's own), UTF-16 without one when every other byte of
-    its start is NUL (other tools', which praatio's reader took: it tried UTF-16 first), else UTF-8; refused, naming the
-    file, when it is none of them (a Latin-1 or GBK export, a binary TextGrid)."""
-    raw = read_bytes_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment")
-    head = raw[:200 - len(raw[:200]) % 2]  # whole UTF-16 code units; a TextGrid starts with ASCII ('File type = …')
-    low, high = head[0::2].count(0), head[1::2].count(0)  # NULs at even offsets: big-endian ASCII; at odd: little-endian
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    elif head and max(low, high) * 4 >= len(head) and min(low, high) == 0:
-        encoding = "utf-16-be" if low else "utf-16-le"
-    else:
-        encoding = "utf-8-sig"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        text, why = "", f"byte {exc.start:,} is not {encoding.replace('-sig', '').upper()} ({exc.reason})"
-    else:
-        why = "it holds NUL characters (a binary file, or UTF-16 whose first lines were cut)" if "\x00" in text else ""
-    if why:
-        raise ConfigError(f"is not a text TextGrid in UTF-8 or UTF-16: {why}.", source=str(p),
-                          fix="save it from Praat as a text file (Save as text file; Praat > Preferences > Text writing "
-                              "preferences: UTF-8), or convert it: iconv -f ITS_ENCODING -t UTF-8 FILE > FILE.utf8.TextGrid.")
-    return text
+    """A TextGrid's text: UTF-16 after its byte-order mark (Praat's own), UTF-16 without one (other tools', which
+    praatio's reader took: it tried UTF-16 first), else UTF-8, told apart by :func:`decode_sniffed_text`; refused,
+    naming the file, the byte and the fix, when it is none of them (a Latin-1 or GBK export, a binary TextGrid)."""
+    return decode_sniffed_text(read_bytes_capped(p, max_bytes=MAX_ALIGNMENT_BYTES, what="an alignment"), source=str(p),
+                               what="a text TextGrid", advice="save it from Praat as a text file (Save as text file; Praat > "
+                               "Preferences > Text writing preferences: UTF-8), or ")
 
 
 def _read_textgrid(p: Path, tier: str | None) -> Alignment:

@@ -7,13 +7,13 @@ Ten Mandarin (``0001``–``0010``) and ten English (``0011``–``0020``) speaker
 
 The speakers' text files are not in one encoding: some are UTF-16 (with a byte-order mark), the Mandarin ones
 otherwise GB2312, the English ones UTF-8 or Latin-1.  Bytes that are not UTF-8 are read as GB18030 (a superset of
-GB2312) for a Mandarin speaker and as Windows-1252/Latin-1 for an English one — never as UTF-16 without its mark,
-which turns any even-length file into CJK characters without an error.
+GB2312) for a Mandarin speaker and as Windows-1252/Latin-1 for an English one.  UTF-16 without its mark is read only
+where NUL bytes sit at one parity (:func:`workbench.serialize.decode_sniffed_text`): GB2312, Latin-1 and UTF-8 text
+hold no NUL, and reading any even-length file as UTF-16 turned it into CJK characters without an error.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 from workbench.data.corpora.common import audio_files, finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
 from workbench.errors import ConfigError
-from workbench.serialize import read_bytes_capped
+from workbench.serialize import decode_sniffed_text, read_bytes_capped
 
 NAME = "esd"
 
@@ -29,6 +29,8 @@ NAME = "esd"
 LABEL_MAP = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"}
 #: labels are words already: a head trained on ESD's classes uses them as they are
 CLASS_NAMES = None
+#: the distribution's folders, 300 / 20 / 30 utterances per speaker and emotion; ``evaluation`` is the validation set
+#: (role ``dev``: :data:`workbench.schema.CORPUS_SPLIT_ROLES`), held out by ``probe``/``finetune --scheme split``
 SPLITS = ("train", "evaluation", "test")
 #: the distribution's ReadMe.txt: speaker → (language, sex); 0001–0010 Mandarin, 0011–0020 English
 MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
@@ -48,23 +50,14 @@ def parse_path(path: Path) -> tuple[str, str, str] | None:
     return m.group(1), emo_dir, split
 
 
-def decode_text(raw: bytes, speaker: str) -> str | None:
-    """A speaker's text file as text (see the module's note on encodings); None when no encoding reads it."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encodings: tuple[str, ...] = ("utf-16",)
-    elif raw[1::2].count(0) > len(raw) // 4:  # UTF-16 without its mark: ASCII leaves every other byte 0
-        encodings = ("utf-16-le",)
-    elif raw[0::2].count(0) > len(raw) // 4:
-        encodings = ("utf-16-be",)
-    else:
-        english = SPEAKERS.get(speaker, ("",))[0] == "en"
-        encodings = ("utf-8-sig", "cp1252", "latin-1") if english else ("utf-8-sig", "gb18030")
-    for enc in encodings:
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return None
+def decode_text(raw: bytes, speaker: str, *, source: str = "") -> str:
+    """A speaker's text file as text (see the module's note on encodings), by :func:`decode_sniffed_text`: after a
+    byte-order mark, UTF-8, the speaker's language's legacy codecs, UTF-16 without a mark by where its NULs sit.
+
+    Raises ConfigError (naming ``source``, the byte and the fix) when none reads it."""
+    english = SPEAKERS.get(speaker, ("",))[0] == "en"
+    return decode_sniffed_text(raw, source=source or f"{speaker}.txt", what="an ESD transcript",
+                               legacy=("CP1252", "LATIN1") if english else ("GB18030",))
 
 
 #: a speaker's text file is about 30 kB; this is far above any and far below what fills memory
@@ -81,12 +74,10 @@ def _texts(root: Path) -> tuple[dict[str, str], list[str]]:
         if not re.match(r"^\d{4}\.txt$", tf.name):
             continue
         try:
-            content = decode_text(read_bytes_capped(tf, max_bytes=TEXT_MAX_BYTES, what="an ESD text file", decompress=False), tf.stem)
+            raw = read_bytes_capped(tf, max_bytes=TEXT_MAX_BYTES, what="an ESD text file", decompress=False)
+            content = decode_text(raw, tf.stem, source=str(tf))
         except ConfigError as exc:
-            unread.append(f"{rel(tf, root)} ({exc.message})")
-            continue
-        if content is None:
-            unread.append(f"{rel(tf, root)} (no encoding the corpus uses reads it)")
+            unread.append(f"{rel(tf, root)} ({exc.message}{' Fix: ' + exc.fix if exc.fix else ''})")
             continue
         for line in content.splitlines():
             parts = line.strip().split("\t")
@@ -115,6 +106,11 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
     manifest = finish(items, root, NAME, skipped)
+    counts = {name: sum(it.split == name for it in items) for name in SPLITS}
+    if any(counts.values()):
+        manifest.notes.append(f"split = folder: train {counts['train']} (train), evaluation {counts['evaluation']} (held out: "
+                              f"the validation set, role dev), test {counts['test']} (a test set); "
+                              f"{sum(not it.split for it in items)} outside these folders have no split.")
     if unread:
         manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "
                               + "; ".join(unread[:5]) + (" …" if len(unread) > 5 else ""))
