@@ -45,8 +45,15 @@ CLASS_NAMES = {**{letter.upper(): name for letter, (name, _) in _CLASSES.items()
 CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")
 
 
+#: the labels folder's names across releases (``Labels`` in most, ``labels`` in 1.9, ``label`` in 1.6), lower-cased
+LABEL_FOLDERS = ("labels", "label")
+
+
 def _consensus_file(root: Path) -> Path:
-    for folder in (root / "Labels", root):
+    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) in the release's labels folder, whatever its
+    case (``Labels/``, ``labels/``, ``label/``), or in the folder given."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
+    for folder in (*folders, root):
         for name in CONSENSUS_FILES:
             if (folder / name).is_file():
                 return folder / name
