@@ -173,6 +173,25 @@ def test_msp_podcast_detailed_labels(tmp_path):
         L.read_msp_podcast(bad)
 
 
+def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
+    """Releases 1.7 to 1.12 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
+    'WORKER; primary; secondary; A:x; V:y; D:z;': it was refused for having neither EmoClass_Major nor EmoClass."""
+    det = tmp_path / "labels_detailed.csv"
+    det.write_text('FileName,EmoDetail\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00001; Angry; Sad,Frustrated; A:5.0; V:2.0; D:5.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00002; Angry; ; A:6.0; V:2.0; D:6.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00003; Contempt; Angry; A:4.0; V:3.0; D:4.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00004; Other-Concerned; ; A:3.0; V:4.0; D:3.0;"\n', encoding="utf-8")
+    rec = L.read_msp_podcast(det).records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_other"], rec["votes_unmapped"], rec["n_raters"]) == (2, 1, 1, 4)
+    assert rec["msp_act_mean"] == pytest.approx(4.5) and rec["msp_val_mean"] == pytest.approx(2.75)
+    assert rec["listener_majority"] == "angry" and rec["agreement"] == pytest.approx(0.5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        L.read_msp_podcast(bad)
+
+
 def test_generic_forms_and_their_checks(tmp_path):
     p = tmp_path / "votes.csv"
     p.write_text("id,rater_labels\na,anger;angry;neutral\nb,happy;joy\n", encoding="utf-8")
