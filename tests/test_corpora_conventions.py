@@ -290,3 +290,25 @@ def test_iemocap_read_from_the_folder_the_release_was_unpacked_into(tmp_path):
     iemocap_replica(tmp_path)
     m = prepare("iemocap", tmp_path)
     assert len(m) == 11 and all(it.path.startswith("IEMOCAP_full_release/Session5/sentences/wav/") for it in m)
+
+
+def test_emobox_items_take_the_votes_the_corpus_files_name_by_the_audio_file(tmp_path):
+    """EmoBox keys an item ``iemocap-Ses01F_impro04_F000`` (``cremad-1087-IWL-ANG-XX``, CREMA-D's ``_`` written ``-``)
+    and its wav is the corpus's own file: the corpus's listener files name the item by that file's name, so votes read
+    for an EmoBox manifest attached to no item at all (import-votes refused: "no manifest id matches")."""
+    jf = tmp_path / "data" / "iemocap" / "fold_1" / "iemocap_test_fold_1.jsonl"
+    jf.parent.mkdir(parents=True)
+    wav_rel = "downloads/iemocap/Session1/sentences/wav/Ses01F_impro04/Ses01F_impro04_F000.wav"
+    wav(tmp_path / wav_rel)
+    jf.write_text(json.dumps({"key": "iemocap-Ses01F_impro04_F000", "dataset": "iemocap", "wav": wav_rel, "type": "raw",
+                              "sample_rate": 16000, "num_frame": 3200.0, "task": "category", "length": 0.2, "emo": "neu",
+                              "channel": 1}) + "\n")
+    ev = tmp_path / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro04.txt"
+    ev.parent.mkdir(parents=True)
+    ev.write_text("[6.2901 - 8.2357]\tSes01F_impro04_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+                  "C-E2:\tNeutral state;\t()\nC-E3:\tNeutral state;\t()\nC-E4:\tFrustration;\t()\n", encoding="utf-8")
+    m = import_emobox([jf], root=tmp_path)
+    assert m.items[0].id == "iemocap-Ses01F_impro04_F000" and m.items[0].meta["corpus_id"] == "Ses01F_impro04_F000"
+    out = attach(m, read_votes("iemocap", ev))
+    assert (out.n_attached, out.n_records_not_in_manifest) == (1, 0)
+    assert m.items[0].meta["votes_neutral"] == 2 and m.items[0].meta["n_raters"] == 3

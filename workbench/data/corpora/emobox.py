@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Iterator
 
 from workbench import serialize
@@ -105,7 +105,10 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
                 _listed_again(seen[fold_key], rec, m, where[fold_key], f"{jf}, line {n}")
                 continue
             where[fold_key] = f"{jf}, line {n}"
-            meta = {"corpus": dataset, "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
+            # the corpus's own name for the item (EmoBox's key is "<dataset>-" + it, CREMA-D's "_" written "-"): the
+            # audio file's name, by which the corpus's listener files name it (votes.attach matches it)
+            meta = {"corpus": dataset, "corpus_id": PurePath(str(rec["wav"]).replace("\\", "/")).stem,
+                    "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
             if m:
                 meta["folds"] = {m.group("fold"): m.group("split")}
             it = Item(
