@@ -312,3 +312,22 @@ def test_emobox_items_take_the_votes_the_corpus_files_name_by_the_audio_file(tmp
     out = attach(m, read_votes("iemocap", ev))
     assert (out.n_attached, out.n_records_not_in_manifest) == (1, 0)
     assert m.items[0].meta["votes_neutral"] == 2 and m.items[0].meta["n_raters"] == 3
+
+
+def test_emobox_own_label_map_json_is_read_as_distributed(tmp_path):
+    """EmoBox ships data/<dataset>/label_map.json mapping its labels onto its classes (EmoDB ``"boredem": "Boredom"``,
+    IEMOCAP ``"exc": "Happy"``, MSP-Podcast ``"X": "No-agreement"``): passing it as --label-map was refused, 'Boredom'
+    being no emotion.  Its classes without a counterpart now map to none; a value that is no class at all is still refused."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a04La", "boredem"), ("03a05Na", "Neutral")])
+    lm = tmp_path / "label_map.json"
+    lm.write_text(json.dumps({"anger": "Angry", "boredem": "Boredom", "disgust": "Disgust", "fear": "Fear", "happy": "Happy",
+                              "Neutral": "Neutral", "sad": "Sad"}, indent=4))
+    m = import_emobox([emodb], root=tmp_path, label_map=lm)
+    assert [(it.label, it.emotion) for it in m] == [("anger", "angry"), ("boredem", ""), ("Neutral", "neutral")]
+    msp = tmp_path / "msp_label_map.json"
+    msp.write_text(json.dumps({"U": "Surprise", "F": "Fear", "D": "Disgust", "A": "Angry", "S": "Sad", "X": "No-agreement",
+                               "C": "Contempt", "N": "Neutral", "O": "Other", "H": "Happy"}))
+    assert len(import_emobox([emodb], root=tmp_path, label_map=msp)) == 3
+    lm.write_text(json.dumps({"boredem": "Boredum"}))
+    with pytest.raises(ConfigError, match="'boredem': 'Boredum'"):
+        import_emobox([emodb], root=tmp_path, label_map=lm)

@@ -49,6 +49,37 @@ def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
             yield n, line[:-1] if line.endswith("\n") else line
 
 
+#: the classes EmoBox's own ``data/<dataset>/label_map.json`` files merge labels into that have no emotion2vec+
+#: counterpart (EmoDB ``"boredem": "Boredom"``, RAVDESS ``"Calm"``, MSP-Podcast ``"C": "Contempt"``, ``"X": "No-agreement"``,
+#: and the other corpora's), lower-cased, spaces dropped: such a file passed as ``label_map`` maps them to none
+EMOBOX_CLASSES_WITHOUT_COUNTERPART = frozenset({
+    "amused", "anxious", "apologetic", "assertive", "boredom", "calm", "concerned", "contempt", "encouraging", "enthusiastic",
+    "no-agreement", "poker", "sarcastic", "sleepy", "worried", "breath", "disappointment,disapproval", "pain,groan", "pleasure"})
+
+
+def _label_map(label_map: str | os.PathLike) -> dict[str, str]:
+    """A label map file: EmoBox label → one of the nine keys, a common name ("anger"), "" for none, or one of EmoBox's
+    own class names (its ``label_map.json`` as distributed: ``"exc": "Happy"``, ``"boredem": "Boredom"``).  A value
+    that is none of these is refused with the valid ones."""
+    lm = Path(label_map)
+    if not lm.is_file():
+        raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
+    custom = load_json_file(lm, what="a label map")  # capped: a label map is a few kB
+    if not isinstance(custom, dict):
+        raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
+    unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v))
+                     and "".join(str(v).lower().split()) not in EMOBOX_CLASSES_WITHOUT_COUNTERPART)
+    if unknown:
+        raise ConfigError(
+            f"label map gives values that are not emotions: {', '.join(unknown[:10])}; "
+            f"expected one of {', '.join(sorted(set(GENERIC_LABELS.values())))} (or a common name such as 'anger'), or one of "
+            f"EmoBox's classes without a counterpart ({', '.join(sorted(EMOBOX_CLASSES_WITHOUT_COUNTERPART))}).",
+            source=str(label_map),
+            fix="map each label to one of those keys, or to \"\" when it has no counterpart.",
+        )
+    return {str(k): str(v) for k, v in custom.items()}
+
+
 def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLike, label_map: str | os.PathLike | None = None) -> Manifest:
     """Read EmoBox metadata (``key, wav, emo, length, sample_rate, channel``).
 
@@ -56,25 +87,11 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     ``split`` and ``meta.folds``; EmoBox's folds are speaker-independent.  Any other file name (the whole-corpus
     ``<dataset>.jsonl``, a renamed fold) gives its items no split and no fold, and ``Manifest.notes`` says so.  ``wav`` paths are
     resolved against ``root``.  ``label_map`` (JSON: EmoBox label → one of the
-    nine keys or a name such as "anger") overrides the built-in tables.
+    nine keys or a name such as "anger"; EmoBox's own ``label_map.json`` is read as it is, :func:`_label_map`)
+    overrides the built-in tables.
     """
     root_p = Path(root).expanduser().resolve()
-    custom: dict[str, str] = {}
-    if label_map:
-        lm = Path(label_map)
-        if not lm.is_file():
-            raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
-        custom = load_json_file(lm, what="a label map")  # capped: a label map is a few kB
-        if not isinstance(custom, dict):
-            raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
-        unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v)))
-        if unknown:
-            raise ConfigError(
-                f"label map gives values that are not emotions: {', '.join(unknown[:10])}; "
-                f"expected one of {', '.join(sorted(set(GENERIC_LABELS.values())))} (or a common name such as 'anger').",
-                source=str(label_map),
-                fix="map each label to one of those keys, or to \"\" when it has no counterpart.",
-            )
+    custom = _label_map(label_map) if label_map else {}
     items: list[Item] = []
     seen: dict[str, Item] = {}
     where: dict[str, str] = {}  # the file and line that first listed each key
