@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 from typing import Iterator
 
 from workbench import serialize
-from workbench.data.corpora.registry import corpus_key, LABEL_MAPS, map_label
+from workbench.data.corpora.registry import CLASS_NAMES, corpus_key, LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
 from workbench.serialize import load_json_file, shown
@@ -51,10 +51,13 @@ def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
 
 #: the classes EmoBox's own ``data/<dataset>/label_map.json`` files merge labels into that have no emotion2vec+
 #: counterpart (EmoDB ``"boredem": "Boredom"``, RAVDESS ``"Calm"``, MSP-Podcast ``"C": "Contempt"``, ``"X": "No-agreement"``,
-#: and the other corpora's), lower-cased, spaces dropped: such a file passed as ``label_map`` maps them to none
-EMOBOX_CLASSES_WITHOUT_COUNTERPART = frozenset({
-    "amused", "anxious", "apologetic", "assertive", "boredom", "calm", "concerned", "contempt", "encouraging", "enthusiastic",
-    "no-agreement", "poker", "sarcastic", "sleepy", "worried", "breath", "disappointment,disapproval", "pain,groan", "pleasure"})
+#: and the other corpora's), lower-cased, spaces dropped: such a file passed as ``label_map`` maps them to none.  The
+#: corpora the workbench reads give theirs from their own tables (boredom, calm, contempt …); the rest are EmoBox's.
+EMOBOX_CLASSES_WITHOUT_COUNTERPART = frozenset(
+    {CLASS_NAMES[corpus][code] for corpus, table in LABEL_MAPS.items() if corpus in CLASS_NAMES
+     for code, key in table.items() if not key and CLASS_NAMES[corpus].get(code)}
+    | {"amused", "anxious", "apologetic", "assertive", "concerned", "encouraging", "enthusiastic", "no-agreement", "poker",
+       "sarcastic", "sleepy", "worried", "breath", "disappointment,disapproval", "pain,groan", "pleasure"})
 
 
 def _label_map(label_map: str | os.PathLike) -> dict[str, str]:
