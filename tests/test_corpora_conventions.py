@@ -331,3 +331,13 @@ def test_emobox_own_label_map_json_is_read_as_distributed(tmp_path):
     lm.write_text(json.dumps({"boredem": "Boredum"}))
     with pytest.raises(ConfigError, match="'boredem': 'Boredum'"):
         import_emobox([emodb], root=tmp_path, label_map=lm)
+
+
+def test_emobox_folds_that_share_speakers_between_train_and_test_are_named(tmp_path):
+    """EmoBox's EmoDB folds (5) each hold all 10 speakers in test and in train, its CREMA-D and TESS fold all speakers on
+    both sides (data/emodb/fold_1/emodb_test_fold_1.jsonl …); the reader called every EmoBox fold speaker-independent."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("08a01Fa", "happy")])
+    notes = import_emobox([emodb], root=tmp_path).notes
+    assert any("EmoBox's emodb folds are not split by speaker" in n for n in notes)
+    ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful")])
+    assert not any("not split by speaker" in n for n in import_emobox([ravdess], root=tmp_path).notes)

@@ -87,7 +87,8 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     """Read EmoBox metadata (``key, wav, emo, length, sample_rate, channel``).
 
     Fold files ``<dataset>_{train,test,valid,dev}_fold_<k>.jsonl`` (EmoBox also writes ``…_fold<k>.jsonl``) give
-    ``split`` and ``meta.folds``; EmoBox's folds are speaker-independent.  Any other file name (the whole-corpus
+    ``split`` and ``meta.folds``; EmoBox splits most corpora by speaker, but not EmoDB, CREMA-D or TESS (a note says
+    so: :data:`SPEAKER_DEPENDENT_FOLDS`).  Any other file name (the whole-corpus
     ``<dataset>.jsonl``, a renamed fold) gives its items no split and no fold, and ``Manifest.notes`` says so.  ``wav`` paths are
     resolved against ``root``.  ``label_map`` (JSON: EmoBox label → one of the
     nine keys or a name such as "anger"; EmoBox's own ``label_map.json`` is read as it is, :func:`_label_map`)
@@ -141,7 +142,24 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     if len(folds) > 1:  # an item is train in one fold and test in another: meta.folds says which
         for it in items:
             it.split = ""
+    notes.extend(_speaker_dependent_notes(items))
     return Manifest(items, root=root_p, name="emobox", notes=notes)
+
+
+#: EmoBox datasets (of the corpora the workbench reads) whose folds are not split by speaker: in its data/<dataset>/
+#: fold files every test speaker is also a training speaker (EmoDB's 5 folds each hold all 10 speakers on both sides;
+#: CREMA-D's one fold all 91 actors, TESS's one fold both speakers).  IEMOCAP (by session), RAVDESS (4 actors a fold),
+#: CASIA (1 speaker a fold) and ESD (4 speakers a fold) are split by speaker.
+SPEAKER_DEPENDENT_FOLDS = ("emodb", "cremad", "tess")
+
+
+def _speaker_dependent_notes(items: list[Item]) -> list[str]:
+    """A note for each dataset whose EmoBox folds share speakers between train and test (:data:`SPEAKER_DEPENDENT_FOLDS`):
+    figures under them are not speaker-independent, as EmoBox's folds elsewhere are."""
+    datasets = sorted({str(it.meta.get("corpus", "")).lower() for it in items if it.meta.get("folds")} & set(SPEAKER_DEPENDENT_FOLDS))
+    return [f"EmoBox's {d} folds are not split by speaker: every test speaker of a fold is a training speaker too, so "
+            f"`probe`/`finetune --scheme emobox` figures on {d} are speaker-dependent (not comparable with speaker-independent "
+            "ones); use --scheme speaker for speaker-independent folds." for d in datasets]
 
 
 def _listed_again(first: Item, rec: dict, m: re.Match, first_at: str, here: str) -> None:
