@@ -156,3 +156,18 @@ def test_a_manifest_is_refused_before_it_is_scored(tmp_path, capsys):
     assert main(["finetune", str(manifest), "--model", "tiny", "--out", str(tmp_path / "h"), "--validation", "split"]) != 0
     assert "6 train, 0 dev, 2 test" in capsys.readouterr().err
     assert not (tmp_path / "h-run").exists() and not (tmp_path / "h").exists()
+
+
+def test_which_corpora_get_the_split_by_default():
+    """ESD's evaluation folder is its dev set (through meta.corpus), EmoBox's valid too; IEMOCAP's SessionN is no set."""
+    from workbench.analysis.finetune import validation_mode
+
+    esd = ["train", "evaluation", "test"]
+    assert validation_mode("auto", esd, [{"corpus": "esd"}] * 3)[0] == "split"
+    assert validation_mode("auto", esd, [{}] * 3) == ("speakers", "--validation auto: the split column has no dev set "
+                                                                  "('evaluation', 'test', 'train'), so a share of the speakers is held out")
+    assert validation_mode("auto", ["train", "valid", "test"], [{}] * 3)[0] == "split"
+    assert validation_mode("auto", ["Session1", "Session2"], [{}] * 2)[0] == "speakers"
+    assert validation_mode("auto", None, [])[1] == "--validation auto: the items have no split values, so a share of the speakers is held out"
+    with pytest.raises(ConfigError, match="unknown --validation 'dev'; expected one of auto, split, speakers"):
+        validation_mode("dev", esd, [{}] * 3)
