@@ -171,3 +171,15 @@ def test_which_corpora_get_the_split_by_default():
     assert validation_mode("auto", None, [])[1] == "--validation auto: the items have no split values, so a share of the speakers is held out"
     with pytest.raises(ConfigError, match="unknown --validation 'dev'; expected one of auto, split, speakers"):
         validation_mode("dev", esd, [{}] * 3)
+
+
+def test_the_split_cross_validation_early_stops_on_dev_as_the_saved_head_did(split_run, split_head, tmp_path):
+    """--scheme split under the split: each test set's cross-validated figure is the saved head's own (the folds early-stopped
+    on a share of the Train speakers instead, another procedure than the one that made the head)."""
+    from workbench.analysis.finetune import HeadTraining, finetune
+
+    res = finetune(split_run[0], tmp_path / "cv", config=HeadTraining(**FAST), folds="split", n_boot=50)
+    ev = res.card["evaluation"]
+    assert ev["early_stopping_on"] == "the split column's dev set" and list(ev["per_test_set"]) == ["Test1", "Test2"]
+    for name, figures in ev["per_test_set"].items():
+        assert figures["uar"] == pytest.approx(split_head.card["test"]["sets"][name]["uar"]) and figures["n"] == 12

@@ -234,7 +234,8 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
     if evaluate:
         procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
-                                               procedure=procedure, procedure_name=training["mode"])
+                                               procedure=procedure, procedure_name=training["mode"],
+                                               dev=np.flatnonzero(mask["validation"]) if tests is not None else None)
     write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
     card = loads_json((out / TRAINING_CARD).read_text(encoding="utf-8"))
     logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
