@@ -74,7 +74,8 @@ def test_the_saved_head_trains_on_train_and_early_stops_on_dev_by_default(split_
     assert split_head.fit.best_epoch == again.best_epoch and split_head.fit.curves["val_uar"] == again.curves["val_uar"]
     card = json.loads((split_head.out / "training_card.json").read_text(encoding="utf-8"))
     p = card["partition"]
-    assert p["validation"] == "split" and "auto" in p["why"]
+    assert p["validation"] == "split" and p["why"].startswith("--validation auto: the split column has a train and a dev set")
+    assert "--validation speakers holds out speakers instead" in split_head.render()
     assert p["sets"] == {"train": {"Train": 48}, "validation": {"Development": 12}, "test": {"Test1": 12, "Test2": 12}}
     assert list(p["excluded"].values()) == [12] and "Session1" in next(iter(p["excluded"]))
     assert card["data"]["excluded"] == p["excluded"] and card["data"]["n_items"] == 84

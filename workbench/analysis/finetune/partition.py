@@ -72,8 +72,10 @@ def validation_mode(requested: str, values: Sequence[Any] | None, metas: Sequenc
                           f"({how}).", source=speaker_options[0],
                           fix=f"pass --validation speakers to hold out speakers with {given}, or leave {given} out to use the "
                               "corpus's own train / dev / test sets (--validation choices: " + ", ".join(VALIDATION_MODES) + ").")
-    return "split", (f"--validation {requested}: the split column's train set trains, its dev set early-stops, each test set "
-                     "is scored on its own")
+    how = ("the split column's train set trains, its dev set early-stops, each test set is scored on its own" if requested == "split"
+           else "the split column has a train and a dev set, so they train and early-stop and each test set is scored on its own "
+                "(--validation speakers holds out speakers instead)")
+    return "split", f"--validation {requested}: {how}"
 
 
 def _split_column(rows) -> tuple[list[str], list[Any]]:
