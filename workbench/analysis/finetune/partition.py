@@ -63,7 +63,9 @@ def validation_mode(requested: str, values: Sequence[Any] | None, metas: Sequenc
         why = ("the items have no split values" if not any(str(v).strip() for v in values) else
                f"the split column has no {'train and dev sets' if not counts['train'] and not counts['dev'] else 'train set' if not counts['train'] else 'dev set'} "
                f"({_shown(values)})")
-        return "speakers", f"--validation auto: {why}, so a share of the speakers is held out"
+        among = (f" (its {counts['test']} test items among them: the card's test figure is not the split's test set; "
+                 "name a dev set in the split column to use it)") if counts["test"] else ""
+        return "speakers", f"--validation auto: {why}, so a share of the speakers is held out{among}"
     if speaker_options:
         given = ", ".join(speaker_options)
         how = ("--validation split" if requested == "split" else
