@@ -70,7 +70,7 @@ def validation_mode(requested: str, values: Sequence[Any] | None, metas: Sequenc
         given = ", ".join(speaker_options)
         how = ("--validation split" if requested == "split" else
                f"the default --validation auto, as the items have {counts['train']} train and {counts['dev']} dev")
-        raise ConfigError(f"{given} hold out a share of the speakers, and the saved head early-stops on the split column's dev set "
+        raise ConfigError(f"{given} {'hold' if len(speaker_options) > 1 else 'holds'} out a share of the speakers, and the saved head early-stops on the split column's dev set "
                           f"({how}).", source=speaker_options[0],
                           fix=f"pass --validation speakers to hold out speakers with {given}, or leave {given} out to use the "
                               "corpus's own train / dev / test sets (--validation choices: " + ", ".join(VALIDATION_MODES) + ").")
