@@ -29,6 +29,14 @@ def _share(text: str) -> float:
     return v
 
 
+class _GivenShare(argparse.Action):
+    """Store a share and note that the user gave it: the split refuses a share given, never one left at its default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, "shares_given", [*getattr(namespace, "shares_given", []), option_string])
+
+
 def add_finetune(sub) -> argparse.ArgumentParser:
     ft = add_command(sub, "finetune",
                      help="train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model",
@@ -77,17 +85,18 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                          "test sets when it has a train and a dev set (each test set scored on its own, never pooled; items "
                          "whose split is no set, e.g. Session1, left out and counted), else held-out speakers; split: the "
                          "split column, refused without a train and a dev set; speakers: the shares below")
-    ft.add_argument("--validation-speakers", type=_share, default=None,
-                    help=f"with --validation speakers: share of the speakers held out for early stopping (of the sessions, where "
-                         f"sessions are held out whole) (default {HeadTraining.validation_speakers}; refused with the split)")
-    ft.add_argument("--test-speakers", type=_share, default=None,
-                    help=f"with --validation speakers: share of the speakers held out for the test figure on the card (of the "
-                         f"sessions, where sessions are held out whole) (default {HeadTraining.test_speakers}; refused with the split)")
+    ft.set_defaults(shares_given=[])
+    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for early stopping (of the sessions, where "
+                         "sessions are held out whole); refused with the split")
+    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for the test figure on the card (of the "
+                         "sessions, where sessions are held out whole); refused with the split")
     ft.add_argument("--seed", type=seed_value, default=0, help="seed of the speaker split, the head's training and the bootstrap")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
                          "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
-                         "sides of --validation speakers (as happens anyway where the speakers of a session share its dialogs)")
+                         "sides (as happens anyway where the speakers of a session share its dialogs)")
     ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
     deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
@@ -99,19 +108,17 @@ def add_finetune(sub) -> argparse.ArgumentParser:
 
 def cmd_finetune(args) -> int:
     out = check_out_dir(args.out)
-    shares = {"--validation-speakers": args.validation_speakers, "--test-speakers": args.test_speakers}
     config = HeadTraining(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
-                          patience=args.patience, seed=args.seed,
-                          validation_speakers=HeadTraining.validation_speakers if args.validation_speakers is None else args.validation_speakers,
-                          test_speakers=HeadTraining.test_speakers if args.test_speakers is None else args.test_speakers)
+                          patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
+                          test_speakers=args.test_speakers)
     is_manifest = Path(args.source).is_file()
     model = model_ref_from_args(args) if is_manifest else None
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
+                      validation=args.validation, speaker_options=list(dict.fromkeys(args.shares_given)),
                       unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
                       evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
-                      validation=args.validation, speaker_options=[flag for flag, v in shares.items() if v is not None],
                       progress=not args.json, load_progress=say_loading)
     print(strict_json(result.card) if args.json else result.render())
     if not args.json:
