@@ -55,7 +55,8 @@ class FinetuneResult:
                   f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
                   f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
                   f"in {c['training']['seconds']:.2f} s"]
-        lines += _grouping_lines(c) + partition_lines(c)
+        lines += _grouping_lines(c)
+        lines += partition_lines(c)
         t = c["training"]
         if t.get("unfreeze"):
             p = t["parameters"]
