@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
+from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, VALIDATION_MODES, EncoderTraining, HeadTraining, finetune
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.paths import shell_command
@@ -29,13 +29,24 @@ def _share(text: str) -> float:
     return v
 
 
+class _GivenShare(argparse.Action):
+    """Store a share and note that the user gave it: the split refuses a share given, never one left at its default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, "shares_given", [*getattr(namespace, "shares_given", []), option_string])
+
+
 def add_finetune(sub) -> argparse.ArgumentParser:
     ft = add_command(sub, "finetune",
                      help="train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model",
                      description="Train a classification head on the utterance embeddings of a run (a MANIFEST is scored first), "
                                  "for the corpus's own classes by readable name (EmoDB: anger, boredom, disgust, fear, happiness, "
-                                 "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping on "
-                                 "held-out speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
+                                 "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping. Where the "
+                                 "manifest's split column has a train and a dev set (MSP-Podcast Train/Development, ESD "
+                                 "train/evaluation, EmoBox train/valid) the head trains on train, early-stops on dev and is "
+                                 "tested on each test set on its own (--validation auto, the default); otherwise on held-out "
+                                 "speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
                                  "works with --model everywhere. The training procedure is cross-validated by speaker beside "
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
@@ -69,11 +80,18 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--batch-size", type=positive_int, default=HeadTraining.batch_size, help="items per step")
     ft.add_argument("--patience", type=positive_int, default=HeadTraining.patience,
                     help="epochs without a better validation UAR (or, at equal UAR, a 1 %% lower loss) before stopping")
-    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers,
-                    help="share of the speakers held out for early stopping (of the sessions, where sessions are held out whole)")
-    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
-                    help="share of the speakers held out for the test figure on the card (of the sessions, where sessions are "
-                         "held out whole)")
+    ft.add_argument("--validation", default="auto", choices=list(VALIDATION_MODES),
+                    help="what the saved head early-stops and is tested on. auto (default): the split column's train / dev / "
+                         "test sets when it has a train and a dev set (each test set scored on its own, never pooled; items "
+                         "whose split is no set, e.g. Session1, left out and counted), else held-out speakers; split: the "
+                         "split column, refused without a train and a dev set; speakers: the shares below")
+    ft.set_defaults(shares_given=[])
+    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for early stopping (of the sessions, where "
+                         "sessions are held out whole); refused with the split")
+    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for the test figure on the card (of the "
+                         "sessions, where sessions are held out whole); refused with the split")
     ft.add_argument("--seed", type=seed_value, default=0, help="seed of the speaker split, the head's training and the bootstrap")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
@@ -98,6 +116,7 @@ def cmd_finetune(args) -> int:
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
+                      validation=args.validation, speaker_options=list(dict.fromkeys(args.shares_given)),
                       unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
                       evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
