@@ -114,20 +114,50 @@ def test_validation_speakers_keeps_the_old_speaker_split_and_says_so(split_run, 
     assert "validation: held-out speakers (--validation speakers" in res.render()
 
 
-def test_without_a_dev_set_auto_holds_out_speakers_and_split_is_refused(tmp_path, tiny_model):
-    from workbench.analysis.finetune import HeadTraining, finetune
+def test_a_train_and_test_split_without_dev_keeps_its_test_set_out_and_early_stops_on_train_speakers(tmp_path, tiny_model):
+    """EmoBox's fold files give train and test, no dev: the test set is the card's and never trains or early-stops (before,
+    auto fell back to held-out speakers and the corpus's test items trained the saved head); a share of the Train speakers
+    (--validation-speakers, seeded) early-stops, named in the card; --test-speakers is refused, not ignored."""
+    from workbench.analysis.finetune import HeadTraining, finetune, train_head
 
-    rows, emb = split_rows(tiny_dim(tiny_model), {**SPLITS, "spk4": "Train"} | {"spk7": "Train"})
+    splits = {**SPLITS, "spk4": "Train", "spk7": "Train"}  # six Train speakers, Test1, Test2, no dev
+    rows, emb = split_rows(tiny_dim(tiny_model), splits)
     run = write_run(tmp_path / "run", rows, emb, model=str(tiny_model.info.path), random_weights=True)
+    for validation in ("auto", "split"):
+        res = finetune(run, tmp_path / validation, config=HeadTraining(**FAST, validation_speakers=0.34), evaluate=False, n_boot=20,
+                       validation=validation)
+        p = res.card["partition"]
+        held = p["validation_speakers"]["speakers"]
+        assert p["validation"] == "split" and "no dev set" in p["why"] and len(held) == 2 and set(held) <= {s for s, v in splits.items() if v == "Train"}
+        assert p["sets"]["train"] == {"Train": 4 * 4 * PER_CLASS} and p["sets"]["test"] == {"Test1": 12, "Test2": 12}
+        assert p["sets"]["validation"] == {"Train: 2 of its speakers held out": 2 * 4 * PER_CLASS}
+        assert set(res.card["test"]["sets"]) == {"Test1", "Test2"}
+        assert res.card["training"]["validation_speakers"] == 0.34 and "train speakers" in res.card["training"]["early_stopping"]
+    # the saved head is exactly the one trained on the other Train speakers and early-stopped on the held-out ones
+    x, y = np.asarray(emb, np.float32), np.array([r["emotion"] for r in rows], dtype=object)
+    spk = np.array([r["speaker"] for r in rows])
+    tr, va = np.isin(spk, [s for s, v in splits.items() if v == "Train" and s not in held]), np.isin(spk, held)
+    again = train_head(x[tr], y[tr], x[va], y[va], res.fit.classes, HeadTraining(**FAST, validation_speakers=0.34))
+    assert np.allclose(res.fit.weight, again.weight) and np.allclose(res.fit.bias, again.bias)
+    assert res.fit.best_epoch == again.best_epoch and res.fit.curves["val_uar"] == again.curves["val_uar"]
+    cv = finetune(run, tmp_path / "cv", config=HeadTraining(**FAST, validation_speakers=0.34), folds="split", n_boot=20)
+    ev = cv.card["evaluation"]  # the folds early-stop on the same held-out Train speakers, which never train there either
+    assert ev["early_stopping_on"] == "a share of the split column's train speakers" and list(ev["per_test_set"]) == ["Test1", "Test2"]
+    for name, figures in ev["per_test_set"].items():
+        assert figures["uar"] == pytest.approx(cv.card["test"]["sets"][name]["uar"])
     with pytest.raises(ConfigError) as e:
-        finetune(run, tmp_path / "x", config=HeadTraining(**FAST), evaluate=False, validation="split")
-    assert "0 dev" in str(e.value) and "'Test1'" in str(e.value) and "--validation speakers" in e.value.fix
-    assert not (tmp_path / "x").exists()
-    res = finetune(run, tmp_path / "auto", config=HeadTraining(**FAST), evaluate=False, n_boot=20)
+        finetune(run, tmp_path / "x", config=HeadTraining(**FAST), evaluate=False, speaker_options=["--test-speakers"])
+    assert "test set (24 items)" in str(e.value) and "auto, split, speakers" in e.value.fix
+    only_train = {s: "Train" for s in SPLITS}
+    rows, emb = split_rows(tiny_dim(tiny_model), only_train)
+    run = write_run(tmp_path / "run2", rows, emb, model=str(tiny_model.info.path), random_weights=True)
+    with pytest.raises(ConfigError) as e:
+        finetune(run, tmp_path / "y", config=HeadTraining(**FAST), evaluate=False, validation="split")
+    assert "0 dev, 0 test" in str(e.value) and "--validation speakers" in e.value.fix
+    res = finetune(run, tmp_path / "auto2", config=HeadTraining(**FAST), evaluate=False, n_boot=20)
     assert res.card["partition"] == {"validation": "speakers",
-                                     "why": "--validation auto: the split column has no dev set ('Test1', 'Test2', 'Train'), "
-                                            "so a share of the speakers is held out (its 24 test items among them: the card's "
-                                            "test figure is not the split's test set; name a dev set in the split column to use it)"}
+                                     "why": "--validation auto: the split column has no dev or test set ('Train'), "
+                                            "so a share of the speakers is held out"}
 
 
 def test_cli_refuses_speaker_shares_with_the_split_and_names_the_choices(split_run, tmp_path, capsys):
@@ -149,14 +179,14 @@ def test_cli_refuses_speaker_shares_with_the_split_and_names_the_choices(split_r
 
 
 def test_a_manifest_is_refused_before_it_is_scored(tmp_path, capsys):
-    """--validation split on a manifest without a dev set is refused before any item is scored (no run folder)."""
+    """--validation split on a manifest without a dev or test set is refused before any item is scored (no run folder)."""
     from workbench.cli import main
 
     manifest = tmp_path / "m.csv"
     pd.DataFrame({"id": [f"a{i}" for i in range(8)], "path": [f"a{i}.wav" for i in range(8)], "label": ["angry", "sad"] * 4, "speaker": list("aabbccdd"),
-                  "split": ["train"] * 6 + ["test"] * 2}).to_csv(manifest, index=False)
+                  "split": ["train"] * 6 + ["Session1"] * 2}).to_csv(manifest, index=False)
     assert main(["finetune", str(manifest), "--model", "tiny", "--out", str(tmp_path / "h"), "--validation", "split"]) != 0
-    assert "6 train, 0 dev, 2 test" in capsys.readouterr().err
+    assert "6 train, 0 dev, 0 test and 2 of no role" in capsys.readouterr().err
     assert not (tmp_path / "h-run").exists() and not (tmp_path / "h").exists()
 
 
@@ -166,8 +196,8 @@ def test_which_corpora_get_the_split_by_default():
 
     esd = ["train", "evaluation", "test"]
     assert validation_mode("auto", esd, [{"corpus": "esd"}] * 3)[0] == "split"
-    assert validation_mode("auto", esd, [{}] * 3)[1].startswith("--validation auto: the split column has no dev set "
-                                                                "('evaluation', 'test', 'train'), so a share of the speakers is held out")
+    assert validation_mode("auto", esd, [{}] * 3)[1].startswith("--validation auto: the split column has a train and a test set but "
+                                                                "no dev set, so the train set trains less a share of its speakers")
     assert validation_mode("auto", ["train", "valid", "test"], [{}] * 3)[0] == "split"
     assert validation_mode("auto", ["Session1", "Session2"], [{}] * 2)[0] == "speakers"
     assert validation_mode("auto", None, [])[1] == "--validation auto: the items have no split values, so a share of the speakers is held out"

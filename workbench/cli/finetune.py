@@ -45,8 +45,9 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                                  "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping. Where the "
                                  "manifest's split column has a train and a dev set (MSP-Podcast Train/Development, ESD "
                                  "train/evaluation, EmoBox train/valid) the head trains on train, early-stops on dev and is "
-                                 "tested on each test set on its own (--validation auto, the default); otherwise on held-out "
-                                 "speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
+                                 "tested on each test set on its own (--validation auto, the default); with a train and a test "
+                                 "set but no dev set (EmoBox folds) it early-stops on a share of the train speakers and is tested "
+                                 "on the test set; otherwise on held-out speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
                                  "works with --model everywhere. The training procedure is cross-validated by speaker beside "
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
@@ -83,12 +84,14 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--validation", default="auto", choices=list(VALIDATION_MODES),
                     help="what the saved head early-stops and is tested on. auto (default): the split column's train / dev / "
                          "test sets when it has a train and a dev set (each test set scored on its own, never pooled; items "
-                         "whose split is no set, e.g. Session1, left out and counted), else held-out speakers; split: the "
-                         "split column, refused without a train and a dev set; speakers: the shares below")
+                         "whose split is no set, e.g. Session1, left out and counted), or a train and a test set (then a share "
+                         "of the train speakers, --validation-speakers, early-stops), else held-out speakers; split: the split "
+                         "column, refused without a train set and a dev or test set; speakers: the shares below")
     ft.set_defaults(shares_given=[])
     ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers, action=_GivenShare,
                     help="with --validation speakers: share of the speakers held out for early stopping (of the sessions, where "
-                         "sessions are held out whole); refused with the split")
+                         "sessions are held out whole); with a split of train and test sets and no dev set, the share of the "
+                         "train speakers; refused with a split's dev set")
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers, action=_GivenShare,
                     help="with --validation speakers: share of the speakers held out for the test figure on the card (of the "
                          "sessions, where sessions are held out whole); refused with the split")

@@ -236,11 +236,16 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
                                                procedure=procedure, procedure_name=training["mode"],
-                                               dev=np.flatnonzero(mask["validation"]) if tests is not None else None)
+                                               dev=np.flatnonzero(mask["validation"]) if tests is not None else None, dev_name=_dev_name(partition))
     write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
     card = loads_json((out / TRAINING_CARD).read_text(encoding="utf-8"))
     logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
     return FinetuneResult(out, card, run.path, efit if enc is not None else fit)
+
+
+def _dev_name(partition: dict) -> str:
+    """What the split partition early-stops on, in the cross-validation's words."""
+    return "a share of the split column's train speakers" if "validation_speakers" in partition else "the split column's dev set"
 
 
 def _data_and_sides(run: RunFolder, labels: str, variant: str | None, audio: bool, config: HeadTraining, folds: str, validation: str,
@@ -255,7 +260,7 @@ def _data_and_sides(run: RunFolder, labels: str, variant: str | None, audio: boo
     if audio:
         data, clips = _with_audio(run, data)
     if mode == "split":
-        return data, clips, split_sides(data, why)
+        return data, clips, split_sides(data, why, validation_speakers=config.validation_speakers, seed=config.seed)
     return data, clips, (*_sides(data, config, folds), None, {"validation": "speakers", "why": why})
 
 
@@ -385,9 +390,11 @@ def _encoder_procedure(data: TuneData, clips: list, parent: Path, enc: EncoderTr
 def _head_record(config: HeadTraining, fit, init, by: str = "speaker", partition: dict | None = None) -> dict:
     hyper = config.to_dict()
     on = f"held-out {by}s"
-    if (partition or {}).get("validation") == "split":  # the shares were not used: the split's dev set early-stopped
-        hyper = {k: v for k, v in hyper.items() if k not in ("validation_speakers", "test_speakers")}
-        on = "the split column's dev set: " + ", ".join(partition["sets"]["validation"])
+    if (partition or {}).get("validation") == "split":  # the test share was not used, nor the validation share with a dev set
+        held_out = "validation_speakers" in partition
+        hyper = {k: v for k, v in hyper.items() if k != "test_speakers" and (held_out or k != "validation_speakers")}
+        on = ("a share of the split column's train speakers: " if held_out else "the split column's dev set: ") + ", ".join(
+            partition["sets"]["validation"])
     return {**hyper, "validation": (partition or {}).get("validation", "speakers"), "optimizer": "torch.optim.AdamW",
             "loss": "class-balanced cross-entropy", "early_stopping": f"validation UAR, then loss ({on})",
             "init": "parent head" if init is not None else "zeros",

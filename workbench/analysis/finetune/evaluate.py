@@ -87,7 +87,7 @@ def head_procedure(data: TuneData, config: HeadTraining) -> FitPredict:
 
 def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, config: HeadTraining = HeadTraining(),
                       n_boot: int = 1000, parent_labels: Sequence[str] = LABEL_KEYS, procedure: FitPredict | None = None,
-                      procedure_name: str = "head", dev: np.ndarray | None = None) -> dict:
+                      procedure_name: str = "head", dev: np.ndarray | None = None, dev_name: str = "the split column's dev set") -> dict:
     """The training procedure under ``scheme`` folds (speaker-independent k-fold, or EmoBox's), pooled over the test sides.
 
     In each fold the model is trained on the training side (``procedure``, default the head on the cached
@@ -95,7 +95,8 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     (:func:`~workbench.analysis.probe.evaluate_probe`) runs on the same folds, and the parent's predictions,
     mapped onto the same classes, are scored on the same items.  Figures: WA, UAR, macro-F1 with bootstrap
     intervals over the pooled test items.  ``dev`` (row indices: the split column's dev set, with ``--validation
-    split``) early-stops every fold of ``scheme="split"`` instead, as it did the saved head.
+    split``; or the train set's held-out speakers, ``dev_name`` says which) early-stops every fold of ``scheme="split"``
+    instead, as it did the saved head: those rows never train.
     """
     fit_predict = procedure or head_procedure(data, config)
     folds, excluded = assign_folds(data.rows, scheme, k=k)
@@ -106,7 +107,7 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
         if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
             continue
         on_dev = dev is not None and scheme == "split" and len(dev) > 0
-        in_val = np.zeros(len(tr), dtype=bool) if on_dev else _inner_validation(holdout.groups[tr], config)
+        in_val = np.isin(tr, dev) if on_dev else _inner_validation(holdout.groups[tr], config)  # held-out train speakers
         truth.append(data.y[fold.test])
         preds.append(np.asarray(fit_predict(tr[~in_val], dev if on_dev else tr[in_val], fold.test), dtype=object))
         test_rows.append(fold.test)
@@ -126,7 +127,7 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
                            n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
            "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed),
            "excluded": {k_: len(v) for k_, v in excluded.items()},
-           "early_stopping_on": "the split column's dev set" if dev is not None and scheme == "split" and len(dev) else holdout.by}
+           "early_stopping_on": dev_name if dev is not None and scheme == "split" and len(dev) else holdout.by}
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
                           "pass --scheme session for leave-one-session-out folds")

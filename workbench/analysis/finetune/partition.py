@@ -5,13 +5,15 @@ Published figures train on a corpus's train set, select the epoch on its dev set
 saved head's early stopping comes from:
 
 ``auto``      (default) the ``split`` column when it has a train and a dev set (MSP-Podcast ``Train``/``Development``,
-              ESD ``train``/``evaluation``, EmoBox ``train``/``valid``), else held-out speakers as before;
-``split``     the ``split`` column, refused when it lacks a train or a dev set;
+              ESD ``train``/``evaluation``, EmoBox ``train``/``valid``), or a train and a test set without a dev set
+              (EmoBox's fold files: early stopping on a share of the train set's speakers, ``--validation-speakers``,
+              so that the test set never trains), else held-out speakers as before;
+``split``     the ``split`` column, refused when it lacks a train set, or both a dev and a test set;
 ``speakers``  a share of the speakers (``--validation-speakers``, ``--test-speakers``), whatever the column holds.
 
 Each value takes its role from :func:`workbench.schema.split_role` (ESD's ``evaluation`` through ``meta.corpus``);
 items whose value has no role (IEMOCAP's ``Session1``, an empty value) are left out and counted, as ``probe
---scheme split`` does.  The speaker shares are refused with the split, not ignored.
+--scheme split`` does.  The speaker shares the split makes unused are refused with it, not ignored.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.finetune.data import TuneData, corpus_of, speakers_of
+from workbench.analysis.finetune.data import TuneData, corpus_of, speakers_of, split_speakers
 from workbench.errors import ConfigError
 from workbench.schema import split_key, split_role
 
@@ -52,20 +54,31 @@ def validation_mode(requested: str, values: Sequence[Any] | None, metas: Sequenc
     values = list(values) if values is not None else []
     roles = split_roles(values, metas) if values else np.array([], dtype=object)
     counts = {role: int((roles == role).sum()) for role in ("train", "dev", "test", "")}
-    usable = counts["train"] > 0 and counts["dev"] > 0
+    # a train and a test set without a dev set (EmoBox's folds): the split still says what is tested, so its test items never
+    # train; early stopping is on a share of the train set's speakers (--validation-speakers)
+    usable = counts["train"] > 0 and (counts["dev"] > 0 or counts["test"] > 0)
     if requested == "split" and not usable:
-        raise ConfigError(f"--validation split trains on the split column's train set and early-stops on its dev set; the items have "
+        raise ConfigError(f"--validation split trains on the split column's train set and early-stops on its dev set (or a share of "
+                          f"its speakers when it has a test set and no dev set); the items have "
                           f"{counts['train']} train, {counts['dev']} dev, {counts['test']} test and {counts['']} of no role "
                           f"(values: {_shown(values)}).", source=source,
                           fix="fill the split column with train/dev/test (a corpus's own names such as MSP-Podcast's "
                               "Train/Development/Test1 are read too), or pass --validation speakers (or auto).")
     if not usable:
         why = ("the items have no split values" if not any(str(v).strip() for v in values) else
-               f"the split column has no {'train and dev sets' if not counts['train'] and not counts['dev'] else 'train set' if not counts['train'] else 'dev set'} "
-               f"({_shown(values)})")
-        among = (f" (its {counts['test']} test items among them: the card's test figure is not the split's test set; "
-                 "name a dev set in the split column to use it)") if counts["test"] else ""
-        return "speakers", f"--validation auto: {why}, so a share of the speakers is held out{among}"
+               f"the split column has no {'train set' if not counts['train'] else 'dev or test set'} ({_shown(values)})")
+        return "speakers", f"--validation auto: {why}, so a share of the speakers is held out"
+    if not counts["dev"]:
+        contradicting = [o for o in speaker_options if o != "--validation-speakers"]  # the share of train speakers is used
+        if contradicting:
+            raise ConfigError(f"{', '.join(contradicting)} holds out a share of the speakers for the test figure, and the split column's "
+                              f"test set ({counts['test']} items) is the saved head's test set.", source=contradicting[0],
+                              fix="leave --test-speakers out (--validation-speakers sets the share of the train set's speakers that "
+                                  "early-stops), or pass --validation speakers to hold out speakers instead (--validation choices: "
+                              + ", ".join(VALIDATION_MODES) + ").")
+        return "split", (f"--validation {requested}: the split column has a train and a test set but no dev set, so the train set "
+                         "trains less a share of its speakers held out for early stopping (--validation-speakers), and each test set "
+                         "is scored on its own (--validation speakers holds out speakers instead)")
     if speaker_options:
         given = ", ".join(speaker_options)
         how = ("--validation split" if requested == "split" else
@@ -105,14 +118,22 @@ def with_split_roles(data: TuneData) -> TuneData:
                     data.corpora, excluded)
 
 
-def split_sides(data: TuneData, why: str) -> tuple[dict, dict[str, np.ndarray], dict, dict[str, np.ndarray], dict]:
+def split_sides(data: TuneData, why: str, *, validation_speakers: float = 0.2,
+                seed: int = 0) -> tuple[dict, dict[str, np.ndarray], dict, dict[str, np.ndarray], dict]:
     """The saved head's sides from the split column (every row has a role: :func:`with_split_roles`): the speakers of each
     side, each row's side, the grouping, each test set's rows (by name as first written, numbered sets in their order)
-    and the card's record of the partition (each side's split names and counts)."""
+    and the card's record of the partition (each side's split names and counts).  Without a dev set, ``validation_speakers``
+    of the train set's speakers (seeded) are its validation side; its rows without a speaker stay in training."""
     values, metas = _split_column(data.rows)
     roles = split_roles(values, metas)
     keys = np.array([split_key(v) for v in values], dtype=object)
     mask = {side: roles == role for role, side in SIDE_OF_ROLE.items()}
+    held_out = None
+    if not mask["validation"].any():
+        speakers = speakers_of(data.rows)
+        held_out = split_speakers(speakers[mask["train"]], validation=validation_speakers, test=0.0, seed=seed)["validation"]
+        mask["validation"] = mask["train"] & np.isin(speakers, held_out)
+        mask["train"] = mask["train"] & ~mask["validation"]
     if len(set(data.y[mask["train"]].tolist())) < 2:
         raise ConfigError(f"the split column's train set has {int(mask['train'].sum())} items of fewer than two classes.",
                           source="--validation split", fix="pass --validation speakers, or fine-tune a manifest whose train set has the classes.")
@@ -121,11 +142,14 @@ def split_sides(data: TuneData, why: str) -> tuple[dict, dict[str, np.ndarray], 
         names.setdefault(k, str(v).strip())
     sets = {side: {names[k]: int(np.sum(m & (keys == k))) for k in sorted(set(keys[m].tolist()), key=lambda k: (len(k), k))}
             for side, m in mask.items()}
+    if held_out is not None:  # named as what it is: speakers of the train set, not a set of the corpus's
+        sets["validation"] = {f"{name}: {len(held_out)} of its speakers held out": n for name, n in sets["validation"].items()}
     tests = {names[k]: mask["test"] & (keys == k) for k in sorted(set(keys[mask["test"]].tolist()), key=lambda k: (len(k), k))}
     speakers = speakers_of(data.rows)
     sides = {side: sorted(set(speakers[m].tolist()) - {""}) for side, m in mask.items()}
     shared = {side: sorted(set(sides["train"]) & set(sides[side])) for side in ("validation", "test")}
     record = {"validation": "split", "why": why, "column": "split", "sets": sets,
+              **({"validation_speakers": {"share": validation_speakers, "seed": seed, "speakers": held_out}} if held_out is not None else {}),
               "excluded": {k: v for k, v in data.excluded.items() if k.startswith("a split that")},
               "speakers_also_in_train": {side: len(v) for side, v in shared.items()}}
     record["excluded"] = {k: len(v) for k, v in record["excluded"].items()}
