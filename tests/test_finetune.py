@@ -102,6 +102,20 @@ def test_readable_class_names_not_file_letters():
     assert class_name("esd", "Angry ") == "Angry"  # no table: the label is the name
 
 
+def test_parent_mapping_of_a_corpus_without_a_table_follows_the_manifests_emotion_column():
+    """A folder corpus labelled anger/happiness/boredom: its manifest pairs anger with angry (the run scored those
+    rows against angry), so the parent's angry is mapped onto anger, not said to be missing."""
+    import pandas as pd
+
+    from workbench.analysis.finetune import mapped_parent_predictions
+
+    rows = pd.DataFrame({"label": ["anger", "happiness", "boredom", "neutral"], "emotion": ["angry", "happy", "", "neutral"],
+                         "pred": ["angry", "happy", "sad", "neutral"], "meta": ["{}"] * 4})
+    pred, note = mapped_parent_predictions(rows, ["anger", "boredom", "happiness", "neutral"], "corpus", [])
+    assert pred.tolist() == ["anger", "happiness", "", "neutral"]
+    assert note.endswith("the parent has no boredom")
+
+
 def test_speaker_split_is_seeded_disjoint_and_refuses_too_few():
     from workbench.analysis.finetune import split_speakers
 
