@@ -244,6 +244,29 @@ def test_the_run_commands_own_figures_carry_the_speaker_overlap_warning(emodb_he
     assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("UAR")
 
 
+def test_listeners_on_the_heads_run_carry_the_speaker_overlap_warning(emodb_head, emodb_manifest, tmp_path, capsys):
+    """`workbench listeners` prints accuracy and UAR per agreement band: on the head's own training speakers they carry
+    the warning `metrics`, `calibrate` and `compare` print (it printed none)."""
+    from workbench.cli import main
+    from workbench.data.listeners import attach, records_from_manifest
+    from workbench.data.manifest import read_manifest, write_manifest
+
+    manifest = read_manifest(emodb_manifest)
+    for k, it in enumerate(manifest):  # two listeners hear the corpus's class (by name: the label is EmoDB's letter), one another
+        own, other = EMODB_CLASSES[EMODB_LETTERS.index(it.label)], EMODB_CLASSES[k % len(EMODB_CLASSES)]
+        it.meta = {**(it.meta or {}), "rater_labels": f"{own};{own};{other}"}
+    assert attach(manifest, records_from_manifest(manifest, classes=EMODB_CLASSES)).n_attached == len(manifest)
+    voted = write_manifest(manifest, emodb_manifest.parent / "voted.csv")
+    assert main(["run", str(voted), "--model", str(emodb_head.out), "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["listeners", str(tmp_path / "run"), "--bootstrap", "20"]) == 0
+    screen = capsys.readouterr().out
+    warning = next(line for line in screen.splitlines() if "speaker overlap" in line)
+    assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("accuracy")
+    saved = json.loads((tmp_path / "run" / "listeners.json").read_text(encoding="utf-8"))
+    assert any("speaker overlap" in w for w in next(iter(saved["variants"].values()))["training_overlap"])
+
+
 def test_overlap_warning_stays_quiet_on_other_speakers(emodb_head):
     import pandas as pd
 
