@@ -302,6 +302,11 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
     table = cmp.per_class()
     boredom = table[table["class"] == "boredom"].iloc[0]
     assert np.isnan(boredom["recall A"]) and boredom["n B"] == len(SPEAKERS) * 2  # before: no such class; after: scored
+    # the head's anger is the parent's angry on the same items: one row, before and after with Δ (they were two rows, no Δ)
+    anger = table[table["class"] == "angry → anger"].iloc[0]
+    assert anger["n A"] == anger["n B"] == len(SPEAKERS) * 2 and not np.isnan(anger["Δ recall B−A"])
+    assert set(table["class"]) == {"angry → anger", "disgusted → disgust", "fearful → fear", "happy → happiness", "sad → sadness",
+                                   "neutral", "boredom"}
     assert "Recall per class" in cmp.html() and "boredom" in cmp.render()
 
 

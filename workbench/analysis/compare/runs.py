@@ -222,20 +222,23 @@ class RunsComparison:
     def per_class(self, variant: str | None = None):
         """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class.
 
-        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class
-        a run does not score shows as missing there.  Columns: ``class``, then ``recall <run>`` and ``n <run>`` per
-        run, then ``Δ recall`` of each later run against the first where both score the class.
+        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class of a
+        later run that is one of the first run's by another name on the same items (``Comparison.class_pairs``: a head's
+        anger, its parent's angry) shares its row, named ``angry → anger``; a class a run does not score shows as missing
+        there.  Columns: ``class``, ``recall <run>`` and ``n <run>`` per run, ``Δ recall`` of each later run against the first.
         """
         import pandas as pd
 
         variant = variant or self.variants[0]
         names = list(self.reports)
-        classes = list(dict.fromkeys(c for n in names for c in self.reports[n][variant].classes))
+        pairs = {c.variant: c.class_pairs for c in self.comparisons if c.scope == variant}  # run → {its class: the first run's}
+        classes = list(dict.fromkeys(pairs.get(n, {}).get(c, c) for n in names for c in self.reports[n][variant].classes))
         rows = []
         for c in classes:
-            row: dict[str, Any] = {"class": c}
+            own = {n: next((x for x in self.reports[n][variant].classes if pairs.get(n, {}).get(x, x) == c), c) for n in names}
+            row: dict[str, Any] = {"class": " → ".join(dict.fromkeys(own.values()))}
             for n in names:
-                d = self.reports[n][variant].per_class.get(c)
+                d = self.reports[n][variant].per_class.get(own[n])
                 row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
                 row[f"n {n}"] = int(d["support"]) if d else 0
             for n in names[1:]:
@@ -570,11 +573,6 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                           unpaired_variants={n: v for n, v in unpaired.items() if v})
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool = True) -> dict[str, Path]:
     """Write ``comparison.json``, ``agreement.csv``, ``flips.csv``, ``disagreements.csv`` (and ``comparison.png``) into ``out``.
 
@@ -582,7 +580,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     """
     out = Path(out)
     for r in cmp.runs:
-        if _inside(out, Path(r["run_dir"])):
+        if out.resolve() == Path(r["run_dir"]).resolve() or Path(r["run_dir"]).resolve() in out.resolve().parents:
             raise ConfigError("the comparison folder lies inside a compared run folder.", source=str(out),
                               fix="pass --out with a folder outside the run folders (default: a new folder under runs/).")
     if out.exists() and not out.is_dir():

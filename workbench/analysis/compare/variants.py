@@ -6,7 +6,7 @@ confidence shifts (see :mod:`workbench.analysis.compare` for the definitions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,9 @@ class Comparison:
     # the mean shift's 95 % Student-t interval over the n_shift paired items it averages (labelled or not)
     confidence_shift_ci: tuple[float, float] = (float("nan"), float("nan"))
     n_shift: int = 0
+    # each class of the variant's truth that is one class of the baseline's under another name, on the same items
+    # (a fine-tuned head's anger is its parent's angry): {class: the baseline's class}
+    class_pairs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -161,6 +164,19 @@ def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
     return delta_wa, delta_uar
 
 
+def corresponding_classes(truth_a: np.ndarray, truth_b: np.ndarray) -> dict[str, str]:
+    """``{class of truth_b: class of truth_a}`` for each class of ``truth_b`` whose items are exactly the items of one
+    class of ``truth_a`` by another name (EmoDB's ``anger`` in a head's run, ``angry`` in its parent's); rows aligned."""
+    out: dict[str, str] = {}
+    for cb in dict.fromkeys(truth_b[truth_b != ""].tolist()):
+        on_b = truth_b == cb
+        found = set(truth_a[on_b].tolist())
+        ca = found.pop() if len(found) == 1 else ""
+        if ca and ca != cb and np.array_equal(truth_a == ca, on_b):
+            out[str(cb)] = str(ca)
+    return out
+
+
 def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot: int, seed: int, restrict: bool):
     """Paired statistics of two tables of finished rows indexed by item id (same order).
 
@@ -207,7 +223,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
-        restricted=restrict,
+        restricted=restrict, class_pairs=corresponding_classes(top["truth_a"], top["truth_b"]),
     )
     return comparison, flip_rows
 
