@@ -58,13 +58,51 @@ def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep
     assert plot_sweep(df, "sample-rate", axes=axes) is fig
     ax1, ax2 = axes
     legend = [t.get_text() for t in ax2.get_legend().get_texts()]
-    assert "same label as the original audio" in legend and not any("sr_8000" in t for t in legend)
+    assert "same label as the original audio, exact 95 % interval" in legend and not any("sr_8000" in t for t in legend)
     assert any("original audio (22.05, 44.1 kHz source)" in t and "reference" in t for t in legend)
     fig.canvas.draw()
     assert [t.get_text().strip() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
     assert "kHz" in ax2.get_xlabel() and "reference: the original audio (raw)" in ax1.get_title()
     # the reference is a level, not a grid point: 6 points per curve
     assert all(len(line.get_xdata()) == 6 for line in ax2.get_lines() if line.get_linestyle() != ":")
+    plt.close(fig)
+
+
+def test_the_same_label_share_comes_with_its_denominator_and_exact_interval(sr_sweep):
+    """The share of items keeping the reference's label was printed, written and drawn bare (0.7188 of 96 items, no
+    interval): it now has its denominator and its exact 95 % interval in the summary, and error bars in the figure."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import binomtest
+
+    d, df = sr_sweep
+    summary = pd.read_csv(d / "sw" / "sweep_summary.csv").set_index("variant")
+    assert summary.loc["raw", "same_label_as_reference"] == 1 and np.isnan(summary.loc["raw", "same_label_ci_low"])  # by definition
+    for name, row in summary.drop(index="raw").iterrows():
+        assert row["compared"] == 2
+        ci = binomtest(round(row["same_label_as_reference"] * 2), 2).proportion_ci(method="exact")
+        assert (row["same_label_ci_low"], row["same_label_ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-4)
+        assert row["same_label_ci_low"] <= row["same_label_as_reference"] <= row["same_label_ci_high"]
+    fig = plot_sweep(df, "sample-rate")
+    assert any(type(c).__name__ == "LineCollection" for c in fig.axes[1].collections)  # the error bars
+    plt.close(fig)
+
+
+def test_an_snr_sweeps_score_panel_says_which_noise_reduction_it_shows():
+    """Two groups of curves below (denoise False and True), one set of score curves above: its axis names the group."""
+    import matplotlib.pyplot as plt
+
+    from workbench.schema import score_column
+
+    rows = []
+    for variant, snr, den in (("clean", np.inf, False), ("snr_10", 10.0, False), ("snr_10+denoise", 10.0, True),
+                              ("snr_0", 0.0, False), ("snr_0+denoise", 0.0, True)):
+        for i in range(3):
+            scores = np.full(len(LABEL_KEYS), 0.5 / (len(LABEL_KEYS) - 1))
+            scores[i] = 0.5
+            rows.append({"id": f"i{i}", "variant": variant, "status": "ok", "pred": LABEL_KEYS[i], "confidence": 0.5,
+                         "snr_db": snr, "denoise": den, **{score_column(k): v for k, v in zip(LABEL_KEYS, scores)}})
+    fig = plot_sweep(pd.DataFrame(rows), "snr")
+    assert fig.axes[0].get_ylabel() == "mean score (denoise=False)"
     plt.close(fig)
 
 
