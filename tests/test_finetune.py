@@ -372,6 +372,33 @@ def test_onnx_export_of_the_head_equals_pytorch(emodb_head, tmp_path):
         np.testing.assert_allclose(pa.scores, pb.scores, atol=1e-4)
 
 
+def test_a_run_of_the_heads_onnx_export_still_says_whose_speakers_trained_it(emodb_head, emodb_manifest, tmp_path, capsys):
+    """`run --backend onnxruntime --model EXPORT` of a fine-tuned head printed its figures on the head's training speakers
+    bare (the torch run warns): the export carries the card, and a run of an export reads its source's card."""
+    import shutil
+
+    from workbench.cli import main
+    from workbench.data.cards import onnx_source, run_training_overlap
+    from workbench.runs.folder import RunFolder
+
+    assert main(["model", "export-onnx", "--model", str(emodb_head.out), "--out", str(tmp_path / "onnx")]) == 0
+    assert (tmp_path / "onnx" / "training_card.json").is_file()
+    moved = tmp_path / "moved"  # the export travels without its source folder: the copied card still speaks
+    shutil.copytree(tmp_path / "onnx", moved)
+    capsys.readouterr()
+    assert main(["run", str(emodb_manifest), "--backend", "onnxruntime", "--model", str(moved), "--out", str(tmp_path / "run")]) == 0
+    screen = capsys.readouterr().out
+    warning = next(line for line in screen.splitlines() if "speaker overlap" in line)
+    assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("UAR")
+    assert any("speaker overlap" in w for w in run_training_overlap(RunFolder(tmp_path / "run")))
+    # an export of a published checkpoint names it: its protocol card applies to runs of the export
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "model.json").write_text(json.dumps({"source_model": "iic/emotion2vec_plus_large",
+                                                             "source_path": str(tmp_path / "gone")}))
+    assert onnx_source(str(tmp_path / "pub")) == "iic/emotion2vec_plus_large"
+    assert onnx_source(str(tmp_path / "onnx")) == str(emodb_head.out) and onnx_source(str(tmp_path / "nowhere")) is None
+
+
 # ---------------------------------------------------------------------------
 # a 3-class head from a folder of labelled clips (no corpus table)
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.cards import overlap_messages
+from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError, ModelError, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
@@ -545,8 +545,8 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     embs = [rf.embeddings() for rf in runs]
     names = [_run_letter(i) for i in range(len(runs))]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
-    for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
-        d["training_overlap"] = overlap_messages(d["model"], t) or overlap_messages(d.get("checkpoint"), t)
+    for d, rf in zip(described, runs):  # a run whose checkpoint trained on this corpus is marked wherever it appears
+        d["training_overlap"] = run_training_overlap(rf)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
     positions = [_ok_positions(t) for t in tables]
     comparisons, flip_rows, agree_rows, item_frames, excluded = [], [], [], [], {}
