@@ -308,6 +308,17 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
     assert set(table["class"]) == {"angry → anger", "disgusted → disgust", "fearful → fear", "happy → happiness", "sad → sadness",
                                    "neutral", "boredom"}
     assert "Recall per class" in cmp.html() and "boredom" in cmp.render()
+    # each run is right or wrong against its own truth: the head's anger on an anger item is right ("wrong in both" before),
+    # and the parent's angry and the head's anger on one item are the same class, no flip
+    truth_a = dict(zip(cmp.flips["id"], cmp.flips["emotion"]))
+    truth_b = head_run.results().set_index("id")["emotion"]
+    flips = cmp.flips[cmp.flips["fixed"].notna()]
+    assert len(flips)
+    for r in flips.itertuples():
+        assert r.fixed == (r.pred_b == truth_b[r.id] and r.pred_a != truth_a[r.id]), r
+        assert r.broke == (r.pred_a == truth_a[r.id] and r.pred_b != truth_b[r.id]), r
+    pairs = c.class_pairs
+    assert pairs["anger"] == "angry" and not any(pairs.get(r.pred_b) == r.pred_a for r in cmp.flips.itertuples())
 
 
 def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):

@@ -200,20 +200,23 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = top["conf_b"] - top["conf_a"]
     _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
-    flipped = top["pred_a"] != top["pred_b"]
+    # a head's anger is its parent's angry: the same class under B's name is no flip, and each run is right or wrong
+    # against its own truth (B's anger against B's anger, not against A's angry)
+    pairs = corresponding_classes(top["truth_a"], top["truth_b"])
+    flipped = top["pred_a"] != np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     is_labelled = labelled
     flip_rows = []
     for k in np.flatnonzero(flipped):
         item_id = a.index[k]
         ra, rb = a.iloc[k], b.iloc[k]
-        emo = ra["emotion"] if isinstance(ra["emotion"], str) else ""
+        emo, emo_b = (top["truth_a"][k], top["truth_b"][k]) if labelled[k] else ("", "")
         pred_a, pred_b = top["pred_a"][k], top["pred_b"][k]
         flip_rows.append({
-            "id": item_id, "emotion": emo,
+            "id": item_id, "emotion": ra["emotion"] if isinstance(ra["emotion"], str) else "",
             "pred_a": pred_a, "confidence_a": float(top["conf_a"][k]),
             "pred_b": pred_b, "confidence_b": float(top["conf_b"][k]),
-            "fixed": bool(pred_b == emo and pred_a != emo) if emo else None,
-            "broke": bool(pred_a == emo and pred_b != emo) if emo else None,
+            "fixed": bool(pred_b == emo_b and pred_a != emo) if emo else None,
+            "broke": bool(pred_a == emo and pred_b != emo_b) if emo else None,
             "findings_a": ra.get("finding_codes", ""), "findings_b": rb.get("finding_codes", ""), "path": ra.get("path", ""),
         })
     comparison = Comparison(
@@ -223,7 +226,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
-        restricted=restrict, class_pairs=corresponding_classes(top["truth_a"], top["truth_b"]),
+        restricted=restrict, class_pairs=pairs,
     )
     return comparison, flip_rows
 
