@@ -319,6 +319,12 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
         assert r.broke == (r.pred_a == truth_a[r.id] and r.pred_b != truth_b[r.id]), r
     pairs = c.class_pairs
     assert pairs["anger"] == "angry" and not any(pairs.get(r.pred_b) == r.pred_a for r in cmp.flips.itertuples())
+    # the agreement table counts the same flips: angry/anger agree there too
+    items = cmp.items[(cmp.items["run_a"] == "A") & (cmp.items["run_b"] == "B")]
+    same = (items["pred_a"] == items["pred_b"].map(lambda p: pairs.get(p, p))).to_numpy()
+    row = cmp.agreement.iloc[0]
+    assert row["n_label_flips"] == int((~same).sum()) and row["top1_agreement"] == pytest.approx(same.mean())
+    assert (items["label_flip"].to_numpy() == ~same).all() and set(items["pred_b"]) <= set(EMODB_CLASSES)
 
 
 def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):

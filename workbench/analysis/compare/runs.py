@@ -27,8 +27,8 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import loads_json, spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, metrics_text,
-                                                 paired_top)
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
+                                                 metric_flags, metrics_text, paired_top)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -447,7 +447,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
     same_dim = same_dim and not other_space
     top = paired_top(a, b, restrict=restrict)
-    pa, pb = top["pred_a"], top["pred_b"]
+    pairs = corresponding_classes(top["truth_a"], top["truth_b"])  # a head's anger is its parent's angry: the same label
+    pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
@@ -456,7 +457,7 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
         "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
-        "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": pb, "confidence_b": top["conf_b"],
+        "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
