@@ -106,6 +106,32 @@ def test_an_snr_sweeps_score_panel_says_which_noise_reduction_it_shows():
     plt.close(fig)
 
 
+def test_an_interrupted_sweep_says_how_to_resume_it_and_the_same_command_does(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in a sweep printed a bare "interrupted" and its log.txt said "run() again with out_dir=…", Python's
+    words; a sweep is a run folder, which the same command with its --out resumes: the screen and log.txt now say so."""
+    from workbench.cli import main
+    from workbench.runs import sweep as sweep_module
+
+    sf.write(tmp_path / "clip.wav", speech_like(16000, 1.0, seed=5), 16000, subtype="PCM_16")
+    real_run = sweep_module.run
+
+    def interrupted_run(*args, **kwargs):  # the real run, with a Ctrl-C arriving once its first chunk is on disk
+        def hook(step, rows, **_):
+            raise KeyboardInterrupt
+        return real_run(*args, **{**kwargs, "hook": hook, "chunk_size": 2})
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweep_module, "run", interrupted_run)
+    assert main(["sweep", "clip.wav", "--kind", "trim", "--model", "tiny", "--no-cache"]) == 130
+    assert "`workbench sweep` with the same --out resumes where it stopped" in capsys.readouterr().err
+    (out,) = (tmp_path / "runs").iterdir()
+    log = (out / "log.txt").read_text(encoding="utf-8")
+    assert f"`workbench sweep clip.wav --kind trim --model tiny --no-cache --out runs/{out.name}` resumes from them" in log, log
+    monkeypatch.setattr(sweep_module, "run", real_run)
+    assert main(["sweep", "clip.wav", "--kind", "trim", "--model", "tiny", "--no-cache", "--out", f"runs/{out.name}"]) == 0
+    assert "done: 6 rows (0 failed)" in (out / "log.txt").read_text(encoding="utf-8").split("interrupted")[1]
+
+
 def test_summary_refuses_a_sweep_without_its_reference(sr_sweep):
     from workbench.errors import ConfigError
 
