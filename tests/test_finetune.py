@@ -359,6 +359,20 @@ def test_cli_finetune_json_is_strict_json(emodb_manifest, tmp_path, capsys):
     assert json.loads(printed) == card and printed.strip() == strict_json(card)
     assert "\u202e" in card["data"]["run_dir"]  # the character is there, escaped
 
+def test_a_nine_class_head_says_which_items_it_left_out(emodb_head, tmp_path, capsys):
+    """`--labels nine` leaves out the items without an emotion2vec+ counterpart (EmoDB's boredom): the screen gave
+    n=… figures without saying 10 items were not among them; the card counted them, the screen now says so."""
+    from workbench.cli import main
+
+    assert main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "nine"), "--labels", "nine", "--no-evaluation",
+                 "--bootstrap", "20"]) == 0
+    screen = capsys.readouterr().out
+    card = json.loads((tmp_path / "nine" / "training_card.json").read_text(encoding="utf-8"))
+    (why, n), = card["data"]["excluded"].items()
+    assert n == len(SPEAKERS) * 2 and f"items: {card['data']['n_items']}; left out: {n} ({why})" in screen
+    assert screen.index("left out") < screen.index("held-out test")
+
+
 @pytest.mark.slow  # ~30 s on 2 shared cores: occlusion runs the network once per window
 def test_explain_a_class_the_nine_lack(emodb_head):
     from workbench.explain.explanation import explain_clip
