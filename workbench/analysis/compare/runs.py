@@ -329,8 +329,8 @@ class RunsComparison:
         for v in self.variants:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
             parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>" + (
-                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) "
-                         "shows as —.</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) shows "
+                         "as —; one that is the first run's under another name on the same items shares its row (angry → anger).</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
                          if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
