@@ -500,3 +500,19 @@ def test_unlabelled_runs_say_there_are_no_labels_not_nan_or_an_empty_table(tmp_p
     assert "A [raw]: no metrics: no item is scored" in text
     assert "(0 paired items): no ΔWA, ΔUAR or McNemar (no item is labelled in both" in text
     assert "None: no run scored an item" in compare_runs([a, b], n_boot=50).html()  # not an empty table
+
+
+def test_an_items_score_figure_marks_each_runs_own_truth():
+    """A head's run and its parent's: the item's true class is 'anger' in one and 'angry' in the other; the figure
+    marked the first run's only, so the head's bars had no true class."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare.figures import plot_item_scores
+    from workbench.schema import score_column
+
+    row_a = {"pred": "sad", "emotion": "angry", score_column("angry"): 0.3, score_column("sad"): 0.7}
+    row_b = {"pred": "anger", "emotion": "anger", score_column("anger"): 0.8, score_column("boredom"): 0.2}
+    fig = plot_item_scores(row_a, row_b)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "[angry]" in ticks and "[anger]" in ticks and "boredom" in ticks
+    plt.close(fig)

@@ -242,8 +242,10 @@ class CalibrationReport:
         return dict(self.__dict__)
 
     def flat_mark(self, name: str) -> str:
-        """`` !! zero width`` after a figure whose interval has no width (the self-check's list), else ``""``."""
-        return " !! zero width" if name in (self.checks or {}).get("zero_width_intervals", ()) else ""
+        """`` !! zero width`` after a figure whose interval has no width, `` !! outside its interval`` after one whose point it misses."""
+        checks = self.checks or {}
+        return "".join(mark for key, mark in (("zero_width_intervals", " !! zero width"), ("point_outside_interval", " !! outside its interval"))
+                       if name in checks.get(key, ()))
 
     @property
     def accuracy_scope(self) -> str:
@@ -416,12 +418,21 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
                  **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in ERROR_METRICS for w in ("before", "after")},
                  **{f"accuracy at {sh} {w}": c[w] for sh, c in fig["accuracy_at_ci"].items() for w in ("before", "after")}}
     flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
+    # a binned ECE/MCE resampled is biased upwards: its percentile interval can miss its own point, which is said, not shown bare
+    points = {f"{m.upper()} {w}": fig[w][m] for m in ("ece", "mce") for w in ("before", "after")}
+    outside = [name for name, v in points.items() if v == v and not intervals[name][0] - 1e-12 <= v <= intervals[name][1] + 1e-12]
     if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat}
-    return {"edge": edge, "warnings": warnings, "words": words, "flat": flat, "checks": checks, "recommended": recommended}
+              "zero_width_intervals": flat, "point_outside_interval": outside}
+    notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
+             "show no uncertainty where there is some (marked !! zero width)"] if flat else []
+    if outside:
+        notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
+                     "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
+                     "read it as the spread, and compare Brier and NLL, which are unbiased means")
+    return {"edge": edge, "warnings": warnings, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
 
 
 #: the calibration errors, in the order the bootstrap returns them
@@ -486,9 +497,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     if not items.restricted and len(set(y.tolist())) < len(items.classes):
         notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
     sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)
-    if sc["flat"]:
-        notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
-                     "so these intervals show no uncertainty where there is some (marked !! zero width)")
+    notes += sc["notes"]
     after_probs = cv["after"]
     conformal = conformal_summary(cv["sets"], y, items.classes, alpha)
     set_checks, conformal_warnings = conformal_checks(conformal)

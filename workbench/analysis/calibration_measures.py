@@ -129,11 +129,13 @@ def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[flo
 
     With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
     calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
-    the interval [1.374, 1.390] is flagged, not counted as a success.
+    the interval [1.374, 1.390] is flagged, not counted as a success; and it is called worse than uniform only when the
+    interval lies at or above ``log K`` as well (a point a hair above with the interval on both sides is "not better").
     """
     uniform = float(np.log(n_classes))
-    worse_than_uniform = bool(after >= uniform)
     lo, hi = after_ci if after_ci is not None else (after, after)
+    # worse only when the interval says so too: 1.099 [1.093, 1.106] against log 3 = 1.099 is not shown to be worse
+    worse_than_uniform = bool(after >= uniform and not (np.isfinite(lo) and lo < uniform))
     not_better_than_uniform = bool(worse_than_uniform or (np.isfinite(hi) and hi >= uniform))
     worse_than_before = bool(after > before)
     verdict = ("WORSE than" if worse_than_uniform else "NOT better than (its interval reaches)" if not_better_than_uniform

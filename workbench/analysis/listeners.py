@@ -35,7 +35,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
-from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
+from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
 #: what `workbench listeners` writes into a run folder
@@ -121,13 +121,16 @@ class ListenerReport:
     n_split: int = 0
     #: why the soft-label figures (divergences, vote-weighted confusion) are n/a, or "" when they are measured
     soft_labels_reason: str = ""
+    #: the run's speakers or corpus in the checkpoint's training data (a fine-tuned head's card), said before any figure
+    training_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
 
     def render(self, top: int = 5) -> str:
         f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
-        lines = [f"variant {self.variant}: {self.n_items} items with listener judgements ({self.n_without} without)"
+        lines = [f"!! {w}" for w in self.training_overlap]
+        lines += [f"variant {self.variant}: {self.n_items} items with listener judgements ({self.n_without} without)"
                  + ("  [scores restricted to the corpus's classes]" if self.restricted else "")]
         for b in self.bands:
             head = f"  agreement {b['band']:<12} n={b['n']:<5}"
@@ -590,6 +593,8 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
                           fix=votes_fix(rf))
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
+    for r in reports.values():
+        r.training_overlap = run_training_overlap(rf)
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
     output_folder(rf, out).write_json(LISTENERS_FILE, payload)
     return reports

@@ -10,8 +10,8 @@ from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.paths import shell_command
 from workbench.cli.common import (
-    seed_value, bootstrap_count, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
-                                  model_ref_from_args, non_negative_int, positive_int, say_loading)
+    seed_value, bootstrap_count, DEFAULT_FOLDS, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+                                  model_ref_from_args, non_negative_int, positive_int, say_loading, speaker_folds)
 
 #: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
 ENCODER_OPTIONS = {"adapt": "adapt", "encoder_epochs": "epochs", "encoder_lr": "lr", "head_lr": "head_lr",
@@ -100,7 +100,8 @@ def add_finetune(sub) -> argparse.ArgumentParser:
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
                          "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
                          "sides (as happens anyway where the speakers of a session share its dialogs)")
-    ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
+    ft.add_argument("--folds", type=fold_count, default=None, help=f"folds of --scheme speaker (default: {DEFAULT_FOLDS}; "
+                    "refused with another scheme, which brings its own folds, or with --no-evaluation)")
     deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
     ft.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
@@ -110,6 +111,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
 
 
 def cmd_finetune(args) -> int:
+    k = speaker_folds(args, cross_validates=not args.no_evaluation)
     out = check_out_dir(args.out)
     config = HeadTraining(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
@@ -121,7 +123,7 @@ def cmd_finetune(args) -> int:
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
                       validation=args.validation, speaker_options=list(dict.fromkeys(args.shares_given)),
                       unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
-                      evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
+                      evaluate=not args.no_evaluation, folds=args.scheme, k=k, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
     print(strict_json(result.card) if args.json else result.render())
     if not args.json:

@@ -55,6 +55,9 @@ class FinetuneResult:
                   f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
                   f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
                   f"in {c['training']['seconds']:.2f} s"]
+        left_out = (c.get("data") or {}).get("excluded") or {}
+        if left_out:  # every figure below counts only the items trained and tested on: say which were not (--labels nine: boredom)
+            lines.append(f"  items: {c['data'].get('n_items')}; left out: " + "; ".join(f"{n} ({why})" for why, n in left_out.items()))
         lines += _grouping_lines(c)
         lines += partition_lines(c)
         t = c["training"]

@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, split_speakers
+from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, row_targets, split_speakers
 from workbench.analysis.groups import chance_uar, figure_flags
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
@@ -41,7 +41,8 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
     """The parent's predictions (``pred``) on the head's classes, and a note of how they were mapped.
 
     Same label set: as they are.  Corpus classes from the nine: each nine-class key goes to the corpus
-    class whose label maps to it (EmoDB ``angry`` → ``anger``); a key with no corpus class, and a corpus
+    class whose label maps to it (EmoDB ``angry`` → ``anger``), by the corpus's table, else by the rows' own
+    ``emotion`` (a folder labelled ``anger`` whose manifest says ``angry``); a key with no corpus class, and a corpus
     class the nine lack (``boredom``), can never be right — which is the point of the comparison.
     """
     pred = rows["pred"].fillna("").astype(str).to_numpy()
@@ -53,8 +54,13 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
             name = class_name(corpus, lab)
             if key and name in classes:
                 back.setdefault(key, name)
-    if not back:  # no corpus table: a class named like a nine-class key is that key
-        back = {c: c for c in classes if c in LABEL_KEYS}
+    if "emotion" in rows.columns:  # the manifest's own pairs (a folder's anger → angry): what the run scored them against
+        for name, key in zip(row_targets(rows, "corpus"), rows["emotion"].fillna("").astype(str).str.strip()):
+            if key in LABEL_KEYS and name in classes:
+                back.setdefault(key, name)
+    for c in classes:  # a class named like a nine-class key is that key
+        if c in LABEL_KEYS:
+            back.setdefault(c, c)
     lacking = [c for c in classes if c not in back.values()]
     note = "nine-class predictions mapped onto the corpus's classes" + (f"; the parent has no {', '.join(lacking)}" if lacking else "")
     return np.array([back.get(p, "") for p in pred], dtype=object), note
