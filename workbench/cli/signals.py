@@ -25,7 +25,7 @@ from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_
 
 
 def add_sweep(sub) -> None:
-    sw = add_command(sub, "sweep", help="one file or manifest through a grid of sample rates, trims, SNRs or noise reduction",
+    sw = add_command(sub, "sweep", help="one file or manifest through a grid of sample rates, trims, SNRs, noise reduction, pitch shifts or tempo changes",
               example=("workbench sweep clip.wav --kind sample-rate --model tiny",
                        "workbench sweep datasets/emodb.csv --kind snr --out runs/emodb_snr"))
     sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
