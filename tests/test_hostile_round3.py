@@ -62,3 +62,80 @@ def test_an_onnx_graph_with_external_data_is_refused_before_onnx_runtime_reads_i
     with pytest.raises(ModelError) as e:
         load_onnx_model(d)
     assert "external data" in str(e.value) and e.value.fix and "model.onnx" in str(e.value)
+
+
+def _sparse(path: Path, size: int) -> Path:
+    """A file of ``size`` zero bytes that takes no room on disk (what a hostile folder can hold for free)."""
+    path.unlink(missing_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@pytest.fixture
+def tiny_copy(tiny_model, tmp_path) -> Path:
+    from workbench.model.checkpoints import resolve_model
+
+    d = tmp_path / "ckpt"
+    shutil.copytree(resolve_model("tiny").model, d)
+    return d
+
+
+@pytest.mark.parametrize("name", ["training_card.json", "WORKBENCH_RANDOM_CHECKPOINT.json"])
+def test_a_checkpoints_marker_or_card_is_read_under_a_cap(tiny_copy, name):
+    """A sparse 6 GB training_card.json (or random-weights marker) ended `workbench model info` in MemoryError; they
+    are now refused unread past a megabyte, naming the file, the cap and the fix."""
+    from workbench.errors import ModelError
+    from workbench.model.generated import checkpoint_warning, random_checkpoint_info
+
+    _sparse(tiny_copy / name, 3_000_000)
+    with pytest.raises(ModelError) as e:
+        (checkpoint_warning if name == "training_card.json" else random_checkpoint_info)(tiny_copy)
+    assert "1,000,000" in str(e.value) and name in str(e.value) and e.value.fix
+
+
+def test_a_checkpoints_configuration_json_is_read_under_a_cap(tiny_copy):
+    from workbench.errors import ModelError
+    from workbench.model.checkpoint_safety import check_checkpoint
+
+    _sparse(tiny_copy / "configuration.json", 3_000_000)
+    with pytest.raises(ModelError) as e:
+        check_checkpoint(tiny_copy)
+    assert "1,000,000" in str(e.value) and "configuration.json" in str(e.value)
+
+
+def test_an_onnx_model_json_is_read_under_a_cap(tiny_export, tmp_path):
+    from workbench.errors import ModelError
+    from workbench.model.onnx_backend import read_meta
+
+    d = tmp_path / "big_meta"
+    shutil.copytree(tiny_export, d)
+    _sparse(d / "model.json", 3 << 20)
+    with pytest.raises(ModelError) as e:
+        read_meta(d)
+    assert f"{1 << 20:,}" in str(e.value) and "model.json" in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    from workbench.demo import DEMO_DATA
+
+    out = tmp_path_factory.mktemp("round3_run") / "run"
+    rc, _, err = run_cli("run", DEMO_DATA / "manifest.csv", "--model", "tiny", "--out", out)
+    assert rc == 0, err
+    return out
+
+
+def test_a_run_folders_summary_over_the_cap_is_refused_unread(small_run, tmp_path, monkeypatch):
+    """summary.json was read whole: a 6 GB sparse one ended `workbench metrics` in MemoryError.  The cap is the run
+    folder's (512 MB), lowered here so the file stays small."""
+    from workbench.runs import artifacts
+    from workbench.runs.folder import RunFolder, RunFolderError
+
+    d = tmp_path / "run"
+    shutil.copytree(small_run, d)
+    monkeypatch.setattr(artifacts, "OUTPUT_MAX_BYTES", 1000)
+    _sparse(d / "summary.json", 5000)
+    with pytest.raises(RunFolderError) as e:
+        RunFolder(d).summary
+    assert "5,000 bytes" in str(e.value) and "cap" in str(e.value) and e.value.fix

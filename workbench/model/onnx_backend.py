@@ -36,7 +36,7 @@ from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
 
@@ -199,10 +199,9 @@ def read_meta(folder: str | os.PathLike) -> dict:
             raise ModelError(f"{name} is a symbolic link; an export folder holds its own files.", source=str(p),
                              fix="export the model again into a new folder.")
     try:
-        raw = (p / META_FILE).read_bytes()
-        if len(raw) > MAX_META_BYTES:
-            raise ValueError(f"{len(raw)} bytes, more than {MAX_META_BYTES}")
-        meta = loads_json(raw.decode("utf-8"))
+        meta = loads_json(read_bytes_capped(p / META_FILE, max_bytes=MAX_META_BYTES, what=META_FILE, decompress=False).decode("utf-8"))
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {META_FILE}: it {exc.message}", source=str(p), fix="export the model again.") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {META_FILE}: {exc}.", source=str(p), fix="export the model again.") from None
     labels = meta.get("labels") if isinstance(meta, dict) else None

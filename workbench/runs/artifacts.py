@@ -183,8 +183,8 @@ class Artifacts:
         if p.is_symlink() or not p.is_file():
             return {}
         try:
-            data = loads_json(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = loads_json(_capped_bytes(p))
+        except (OSError, ValueError, ConfigError):
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -74,7 +74,7 @@ from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
-    ARTIFACT_INDEX, Artifacts, RunFolderError, artifact_name, atomic_write, _write_text,
+    ARTIFACT_INDEX, Artifacts, RunFolderError, artifact_name, atomic_write, _capped_bytes, _write_text,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -281,11 +281,11 @@ class RunFolder(Artifacts):
         if not p.is_file():
             return {}
         try:
-            data = loads_json(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = loads_json(_capped_bytes(p))  # a 6 GB sparse summary.json ended `workbench metrics` in MemoryError
+        except (OSError, ValueError, ConfigError) as exc:
             data = exc
         if not isinstance(data, dict):
-            raise RunFolderError(f"cannot read summary.json ({data if isinstance(data, Exception) else 'not a JSON object'}).",
+            raise RunFolderError(f"cannot read summary.json ({str(getattr(data, 'message', data)).rstrip('.') if isinstance(data, Exception) else 'not a JSON object'}).",
                                  source=str(self.path), fix=_REBUILD_FIX) from None
         return data
 
@@ -449,7 +449,7 @@ class RunFolder(Artifacts):
 
     def log_text(self) -> str:
         p = self.path / LOG
-        return p.read_text(encoding="utf-8") if p.is_file() else ""
+        return _capped_bytes(p).decode("utf-8", errors="replace") if p.is_file() else ""
 
     # ------------------------------------------------------------------ derived outputs
     @property

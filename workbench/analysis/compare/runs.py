@@ -24,7 +24,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
-from workbench.serialize import loads_json, spreadsheet_safe
+from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, metrics_text,
@@ -99,9 +99,9 @@ def _weights_checksum(model: dict) -> str:
     ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
     if model.get("kind") == "onnx" and model.get("path"):
         try:
-            meta = loads_json((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            meta = loads_json(read_bytes_capped(Path(model["path"]) / "model.json", max_bytes=YAML_MAX_BYTES, what="model.json", decompress=False))
             return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, ConfigError):
             pass
     return (model.get("checksum") or "")[:16]
 
