@@ -139,3 +139,53 @@ def test_a_run_folders_summary_over_the_cap_is_refused_unread(small_run, tmp_pat
     with pytest.raises(RunFolderError) as e:
         RunFolder(d).summary
     assert "5,000 bytes" in str(e.value) and "cap" in str(e.value) and e.value.fix
+
+
+def _npz_bomb(path: Path, unpacked: int) -> Path:
+    """An .npz whose one array is ``unpacked`` bytes of zeros, deflated to about a thousandth of that."""
+    import zipfile
+
+    import numpy as np
+
+    head = np.lib.format.header_data_from_array_1_0(np.zeros((1, 2), np.float32))
+    head["shape"] = (unpacked // 8, 2)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z, z.open("xy.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_1_0(f, head)
+        for _ in range(unpacked >> 20):
+            f.write(bytes(1 << 20))
+    return path
+
+
+def test_an_npz_output_that_unpacks_past_the_cap_is_refused_unread(small_run, tmp_path, monkeypatch):
+    """A 2 MB projection_tsne_cache.npz of zeros unpacked to 2.3 GB in `workbench embeddings --project tsne` (np.load
+    of every array).  The cap (512 MB) is lowered here so the bomb stays small."""
+    from workbench.runs import artifacts
+    from workbench.runs.folder import RunFolder, RunFolderError
+
+    d = tmp_path / "run"
+    shutil.copytree(small_run, d)
+    monkeypatch.setattr(artifacts, "OUTPUT_MAX_BYTES", 4 << 20)
+    bomb = _npz_bomb(d / "projection_tsne_cache.npz", 16 << 20)
+    assert bomb.stat().st_size < (1 << 20)
+    with pytest.raises(RunFolderError) as e:
+        RunFolder(d).artifact("projection_tsne_cache.npz")
+    assert "unpacks to 16,777," in str(e.value) and "cap" in str(e.value) and e.value.fix
+
+
+def test_an_npy_output_whose_header_claims_more_than_the_file_holds_is_refused(small_run, tmp_path):
+    import numpy as np
+
+    from workbench.runs.folder import RunFolder, RunFolderError
+
+    d = tmp_path / "run"
+    shutil.copytree(small_run, d)
+    head = np.lib.format.header_data_from_array_1_0(np.zeros((1, 2), np.float32))
+    head["shape"] = (10 ** 12, 32)
+    with open(d / "liar.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, head)
+        f.write(bytes(256))
+    with pytest.raises(RunFolderError) as e:
+        RunFolder(d).artifact("liar.npy")
+    assert "declares an array of 128,000,000,000,000 bytes" in str(e.value)
+    np.save(d / "fine.npy", np.arange(5))
+    assert RunFolder(d).artifact("fine.npy").tolist() == [0, 1, 2, 3, 4]

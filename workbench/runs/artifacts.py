@@ -10,6 +10,7 @@ has these methods.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -209,16 +210,50 @@ def _read_artifact(p: Path) -> Any:
     if ext == ".json":
         return loads_json(_capped_bytes(p).decode("utf-8"))
     if ext in (".parquet", ".csv"):
-        import io
-
         import pandas as pd
 
         return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(io.BytesIO(_capped_bytes(p)))
-    if ext == ".npy":
-        return np.load(p, allow_pickle=False)
-    if ext == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+    if ext in (".npy", ".npz"):
+        return read_arrays_capped(p)
     if ext in (".txt", ".html"):
-        return p.read_text(encoding="utf-8")
-    return p.read_bytes()
+        return _capped_bytes(p).decode("utf-8")
+    return _capped_bytes(p)
+
+
+def read_arrays_capped(p: Path) -> Any:
+    """The array of a ``.npy`` or the ``{name: array}`` of a ``.npz`` someone else may have written, refused
+    (:class:`RunFolderError`) before any array is made when the file, the sizes its zip directory declares unpacked,
+    or the shape an array's header claims, is over the cap (:data:`OUTPUT_MAX_BYTES`); never a pickle.  A 2 MB
+    ``projection_tsne_cache.npz`` of zeros unpacked to 2.3 GB in `workbench embeddings --project tsne`."""
+    import zipfile
+
+    cap = OUTPUT_MAX_BYTES
+    fmt = np.lib.format
+
+    def claimed(f) -> int:
+        read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0  # 3.0 as 2.0
+        shape, _, dtype = read(f)
+        return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+    def refuse(fact: str):
+        raise RunFolderError(f"{p.name} {fact}, so it is not read.", source=str(p),
+                             fix="check that this is the file that was written; remove it and write it again.")
+
+    data = io.BytesIO(_capped_bytes(p))
+    if p.suffix.lower() == ".npy":
+        if claimed(data) > len(data.getvalue()):
+            refuse(f"declares an array of {claimed(io.BytesIO(data.getvalue())):,} bytes in a file of {len(data.getvalue()):,}")
+        data.seek(0)
+        return fmt.read_array(data, allow_pickle=False)
+    with zipfile.ZipFile(data) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > cap:
+            refuse(f"unpacks to {sum(i.file_size for i in infos):,} bytes, over the cap of {cap:,}")
+        out = {}
+        for info in infos:
+            with zf.open(info) as member:
+                if claimed(member) > info.file_size:
+                    refuse(f"declares an array {info.filename!r} larger than the {info.file_size:,} bytes it unpacks to")
+            with zf.open(info) as member:
+                out[info.filename.removesuffix(".npy")] = fmt.read_array(member, allow_pickle=False)
+        return out
