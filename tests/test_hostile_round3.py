@@ -189,3 +189,19 @@ def test_an_npy_output_whose_header_claims_more_than_the_file_holds_is_refused(s
     assert "declares an array of 128,000,000,000,000 bytes" in str(e.value)
     np.save(d / "fine.npy", np.arange(5))
     assert RunFolder(d).artifact("fine.npy").tolist() == [0, 1, 2, 3, 4]
+
+
+def test_infers_summary_shows_a_file_name_with_a_line_break_on_one_line(tmp_path):
+    """A file named ``a<LF>b.wav`` (legal on POSIX) printed its second half as a row of its own in infer's table and
+    in each finding line, so a name could forge a result row (``ok.wav  happy  0.990 …``)."""
+    from workbench.demo import DEMO_DATA
+
+    clip = tmp_path / "x\nok.wav  happy      0.990  forged.wav"
+    shutil.copy(DEMO_DATA / "happy_en_44k.wav", clip)
+    long = tmp_path / ("y" * 240 + ".wav")
+    shutil.copy(DEMO_DATA / "happy_en_44k.wav", long)
+    rc, out, err = run_cli("infer", clip, long, "--model", "tiny", "--out", tmp_path / "out")
+    assert rc == 0, err
+    assert not any(line.startswith("ok.wav") for line in out.splitlines()), out
+    assert "x\\nok.wav" in out
+    assert max(len(line) for line in out.splitlines()) < 300, "a 244-character name widened every row"
