@@ -205,3 +205,20 @@ def test_infers_summary_shows_a_file_name_with_a_line_break_on_one_line(tmp_path
     assert not any(line.startswith("ok.wav") for line in out.splitlines()), out
     assert "x\\nok.wav" in out
     assert max(len(line) for line in out.splitlines()) < 300, "a 244-character name widened every row"
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u200d", "\u2060", "\ufeff"])
+def test_zero_width_characters_in_data_are_shown_in_reports(hidden):
+    """Two speakers "spk1" and "spk<ZWSP>1" are two groups for a speaker-independent split but read as one in a report."""
+    from workbench.views.html import esc
+
+    shown = esc(f"spk{hidden}1")
+    assert hidden not in shown and repr(hidden)[1:-1] in shown
+
+
+def test_widgets_escape_bidirectional_controls_as_the_reports_do():
+    """The widgets' HTML escaped markup only: a speaker "\\u202espk" showed the rest of its line reversed."""
+    from workbench.views.viewbase import _esc
+
+    shown = _esc("clip\u202eVAW.exe <b>")
+    assert "\u202e" not in shown and "\\u202e" in shown and "&lt;b&gt;" in shown

@@ -14,9 +14,10 @@ class Markup(str):
     """A string of HTML that is safe as it is (built here, its data escaped)."""
 
 
-#: what a page would act on or hide: control characters (but tab and line ends) and the bidirectional controls, which
-#: show the rest of a line reversed (a file name "clip\u202eVAW.exe" reads "clipexe.WAV")
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: what a page would act on or hide: control characters (but tab and line ends), the bidirectional controls, which
+#: show the rest of a line reversed (a file name "clip\u202eVAW.exe" reads "clipexe.WAV"), and the zero-width ones, which
+#: make two speakers "spk1" and "spk\u200b1" (two groups for a speaker-independent split) read as one
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def esc(value: Any) -> Markup:
