@@ -222,3 +222,31 @@ def test_widgets_escape_bidirectional_controls_as_the_reports_do():
 
     shown = _esc("clip\u202eVAW.exe <b>")
     assert "\u202e" not in shown and "\\u202e" in shown and "&lt;b&gt;" in shown
+
+
+def test_a_cache_entry_is_read_without_following_links_at_the_moment_of_reading(tiny_model, tmp_path):
+    """PredictionCache.get looked for links, then _read_entry opened the entry by name: an entry (or shard folder)
+    swapped for a link in between (a shared --cache-dir) was read through it, and one swapped for a FIFO hung the run.
+    The read itself now refuses what the look refused."""
+    import os
+
+    from conftest import speech_like
+    from workbench.engine.prediction_cache import PredictionCache, _read_entry
+    from workbench.files import UnsafePathError
+
+    pred = tiny_model.predict([speech_like(16000, 1.0)])[0]
+    real = PredictionCache(tmp_path / "real")
+    real.put("ab" + "1" * 62, pred)
+    root = tmp_path / "shared"
+    (root / "cd").mkdir(parents=True)
+    entry = root / "cd" / ("cd" + "2" * 62 + ".npz")
+    entry.symlink_to(real._path("ab" + "1" * 62))
+    with pytest.raises(OSError):
+        _read_entry(entry, root)
+    (root / "ef").symlink_to(tmp_path / "real" / "ab")
+    with pytest.raises((OSError, UnsafePathError)):
+        _read_entry(root / "ef" / ("ab" + "1" * 62 + ".npz"), root)
+    fifo = root / "cd" / ("cd" + "3" * 62 + ".npz")
+    os.mkfifo(fifo)
+    assert _read_entry(fifo, root) is None  # opened without waiting for a writer, and not a regular file
+    assert _read_entry(real._path("ab" + "1" * 62), real.root)["logits"].shape == pred.logits.shape
