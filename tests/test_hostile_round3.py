@@ -250,3 +250,46 @@ def test_a_cache_entry_is_read_without_following_links_at_the_moment_of_reading(
     os.mkfifo(fifo)
     assert _read_entry(fifo, root) is None  # opened without waiting for a writer, and not a regular file
     assert _read_entry(real._path("ab" + "1" * 62), real.root)["logits"].shape == pred.logits.shape
+
+
+def _parquet_bomb(path: Path, rows: int, note_chars: int, **extra) -> Path:
+    """A parquet table of ``rows`` rows sharing one note of ``note_chars`` characters: parquet stores the note once (a
+    dictionary) and the rows as run lengths, so the file takes about a thousandth of what it holds once read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    block = min(rows, 10_000)
+    columns = {"id": pa.array([f"i{i}" for i in range(block)]), "path": pa.array(["a.wav"] * block),
+               "notes": pa.array(["x" * note_chars] * block), **{k: pa.array([v] * block) for k, v in extra.items()}}
+    table = pa.table(columns)
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as w:
+        for _ in range(rows // block):
+            w.write_table(table)
+    return path
+
+
+def test_a_parquet_manifest_that_unpacks_a_thousandfold_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """A 1.2 MB manifest.parquet (300,000 rows of one 4,000-character note) took `workbench run` to 2.8 GB before any
+    check; the cap (512 MB once read, or 100 times the stored size) is lowered here so the table stays small."""
+    from workbench.data import manifest
+    from workbench.errors import ConfigError
+
+    bomb = _parquet_bomb(tmp_path / "m.parquet", 20_000, 2_000)
+    monkeypatch.setattr(manifest, "TABLE_MAX_BYTES", 1_000_000)
+    with pytest.raises(ConfigError) as e:
+        manifest.read_manifest(bomb, validate_files=False)
+    assert "once read" in str(e.value) and "times what its columns take stored" in str(e.value) and "m.parquet" in str(e.value)
+
+
+def test_a_results_table_that_unpacks_a_thousandfold_is_refused_before_it_is_read(small_run, tmp_path, monkeypatch):
+    from workbench.runs import artifacts
+    from workbench.runs.folder import RunFolder, RunFolderError
+
+    d = tmp_path / "run"
+    shutil.copytree(small_run, d)
+    _parquet_bomb(d / "results.parquet", 20_000, 2_000, variant="raw", status="ok")
+    monkeypatch.setattr(artifacts, "OUTPUT_MAX_BYTES", 1_000_000)
+    with pytest.raises(RunFolderError) as e:
+        RunFolder(d).results()
+    assert "once read" in str(e.value) and e.value.fix
+    assert len(RunFolder(small_run).results()) == 9  # a real table passes the same check

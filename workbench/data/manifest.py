@@ -26,9 +26,10 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
+from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_BYTES, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -402,14 +403,12 @@ def _read_parquet(p: Path) -> list[dict]:
     except Exception:
         n_rows = 0  # read_parquet below says what is wrong
     _refuse_rows(p, n_rows, "rows")
+    check_parquet(p, max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(p), what="a manifest")
     try:
         return pd.read_parquet(p).to_dict("records")
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ConfigError(
-            f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).",
-            source=str(p),
-            fix="write it again, or use a CSV or JSONL manifest.",
-        ) from None
+        raise ConfigError(f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).", source=str(p),
+                          fix="write it again, or use a CSV or JSONL manifest.") from None
 
 
 def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missing: str = "error") -> Manifest:

@@ -22,6 +22,7 @@ import os
 
 from workbench import files
 from workbench.errors import ConfigError
+from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
 
@@ -193,6 +194,18 @@ class Artifacts:
 #: the most bytes a run folder's .json or .csv output is read to (a table's cap): they were read whole, so a planted or
 #: runaway file of gigabytes filled memory before anything was said
 OUTPUT_MAX_BYTES = TABLE_MAX_BYTES
+#: the most rows a run folder's table may hold (a corpus of 1.3 million clips × a few variants is about 5 million)
+RESULTS_MAX_ROWS = 50_000_000
+
+
+def check_run_table(p: Path, *, max_rows: int = RESULTS_MAX_ROWS,
+                    fix: str = "check that this is the file the run wrote; remove it and run the command that writes it again.") -> None:
+    """Refuse (:class:`RunFolderError`) a run folder's parquet table that would unpack past the cap before it is read
+    (:func:`workbench.data.parquet_check.check_parquet`): a 0.5 MB results.parquet of one repeated note took 1.5 GB."""
+    try:
+        check_parquet(p, max_bytes=OUTPUT_MAX_BYTES, max_rows=max_rows, name=p.name, what="a run folder's table")
+    except ConfigError as exc:
+        raise RunFolderError(exc.message, source=str(p), fix=fix) from None
 
 
 def _capped_bytes(p: Path) -> bytes:
@@ -212,6 +225,8 @@ def _read_artifact(p: Path) -> Any:
     if ext in (".parquet", ".csv"):
         import pandas as pd
 
+        if ext == ".parquet":
+            check_run_table(p)
         return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(io.BytesIO(_capped_bytes(p)))
     if ext in (".npy", ".npz"):
         return read_arrays_capped(p)

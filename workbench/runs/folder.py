@@ -74,7 +74,7 @@ from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
-    ARTIFACT_INDEX, Artifacts, RunFolderError, artifact_name, atomic_write, _capped_bytes, _write_text,
+    ARTIFACT_INDEX, Artifacts, RunFolderError, check_run_table, artifact_name, atomic_write, _capped_bytes, _write_text,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -303,6 +303,7 @@ class RunFolder(Artifacts):
                     RunFolder.open(self.path)
                 raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
                                      fix="run `workbench run` again with the same --out to finish it.")
+            check_run_table(p, fix=_REBUILD_FIX)  # a few MB that would unpack to gigabytes
             try:
                 table = pd.read_parquet(p)
             except Exception as exc:  # a truncated or foreign file: pyarrow raises its own types
