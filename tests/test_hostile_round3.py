@@ -293,3 +293,14 @@ def test_a_results_table_that_unpacks_a_thousandfold_is_refused_before_it_is_rea
         RunFolder(d).results()
     assert "once read" in str(e.value) and e.value.fix
     assert len(RunFolder(small_run).results()) == 9  # a real table passes the same check
+
+
+def test_the_analysis_objects_html_escapes_bidirectional_and_zero_width_characters(small_run, tmp_path):
+    """compare_runs' and the probe's HTML (shown in notebooks and reports) escaped markup only: a run named
+    'run\\u202eA' showed the rest of its heading reversed."""
+    from workbench.analysis.compare.runs import compare_runs
+
+    d = tmp_path / "run\u202eA\u200b"
+    shutil.copytree(small_run, d)
+    page = compare_runs([small_run, d]).html(title="runs")
+    assert "\u202e" not in page and "\u200b" not in page and "\\u202e" in page
