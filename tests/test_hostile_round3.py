@@ -304,3 +304,17 @@ def test_the_analysis_objects_html_escapes_bidirectional_and_zero_width_characte
     shutil.copytree(small_run, d)
     page = compare_runs([small_run, d]).html(title="runs")
     assert "\u202e" not in page and "\u200b" not in page and "\\u202e" in page
+
+
+@pytest.mark.parametrize("what", ["lhotse", "emobox"])
+def test_a_lhotse_or_emobox_file_that_is_a_fifo_is_named_as_one_and_never_waited_on(tmp_path, what):
+    """A FIFO given as a lhotse or EmoBox manifest was reported 'not found' (it exists); and the readers opened the file
+    by name, blocking, after an is_file look, so one swapped in between hung the command.  Now the open itself judges it."""
+    import os
+
+    fifo = tmp_path / ("cuts.jsonl" if what == "lhotse" else "iemocap_train_fold_1.jsonl")
+    os.mkfifo(fifo)
+    argv = (["datasets", "import-lhotse", "--cuts", fifo] if what == "lhotse"
+            else ["datasets", "import-emobox", fifo, "--root", tmp_path])
+    rc, out, err = run_cli(*argv, "--out", tmp_path / "m.csv")
+    assert rc == 2 and "named pipe (FIFO)" in err and "not found" not in err, err
