@@ -318,3 +318,13 @@ def test_a_lhotse_or_emobox_file_that_is_a_fifo_is_named_as_one_and_never_waited
             else ["datasets", "import-emobox", fifo, "--root", tmp_path])
     rc, out, err = run_cli(*argv, "--out", tmp_path / "m.csv")
     assert rc == 2 and "named pipe (FIFO)" in err and "not found" not in err, err
+
+
+def test_a_one_sample_clip_says_how_long_it_is(tmp_path):
+    """A 1-sample WAV was 'the file is 0 ms long', which reads as an empty file; it now says 1 sample."""
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "one.wav", np.array([0.1], dtype=np.float32), 16000)
+    rc, out, err = run_cli("infer", tmp_path / "one.wav", "--model", "tiny", "--out", tmp_path / "out")
+    assert rc == 1 and "1 sample(s) (0.06 ms) long" in out and "0 ms long" not in out, out
