@@ -328,3 +328,17 @@ def test_a_one_sample_clip_says_how_long_it_is(tmp_path):
     sf.write(tmp_path / "one.wav", np.array([0.1], dtype=np.float32), 16000)
     rc, out, err = run_cli("infer", tmp_path / "one.wav", "--model", "tiny", "--out", tmp_path / "out")
     assert rc == 1 and "1 sample(s) (0.06 ms) long" in out and "0 ms long" not in out, out
+
+
+@pytest.mark.parametrize("ext", [".jsonl", ".csv"])
+def test_a_manifests_meta_is_written_as_strict_json(tmp_path, ext):
+    """import-votes gives an item with no votes agreement NaN; the manifest carried a bare NaN (not JSON: strict
+    readers refuse the line) in its .jsonl lines and in the CSV's meta column."""
+    from workbench.data.manifest import Item, read_manifest, write_manifest
+
+    items = [Item(id="a", path="a.wav", meta={"agreement": float("nan"), "n_raters": 0.0, "spread": float("inf")})]
+    p = write_manifest(items, tmp_path / f"m{ext}")
+    text = p.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    back = read_manifest(p, validate_files=False).items[0].meta
+    assert back["agreement"] is None and back["n_raters"] == 0.0

@@ -182,7 +182,7 @@ class Manifest:
         rows = []
         for it in self.items:
             d = it.to_dict()
-            d["meta"] = json.dumps(d["meta"], ensure_ascii=False, sort_keys=True)
+            d["meta"] = json.dumps(files.json_safe(d["meta"]), ensure_ascii=False, sort_keys=True)  # NaN as null, never bare
             rows.append(d)
         return pd.DataFrame(rows, columns=list(COLUMNS) + ["meta"])
 
@@ -593,7 +593,7 @@ def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike)
         cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns)
         files.write_atomic(p, lambda f: frame.to_csv(f, index=False, quoting=csv.QUOTE_NONNUMERIC if cr else csv.QUOTE_MINIMAL), text=True)
     elif ext in (".jsonl", ".json"):
-        files.write_text(p, "".join(json.dumps(it.to_dict(), ensure_ascii=False) + "\n" for it in m.items))
+        files.write_text(p, "".join(json.dumps(files.json_safe(it.to_dict()), ensure_ascii=False) + "\n" for it in m.items))
     else:
         files.write_atomic(p, lambda f: m.to_frame().to_parquet(f, index=False))
     return p
