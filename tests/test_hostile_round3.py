@@ -342,3 +342,23 @@ def test_a_manifests_meta_is_written_as_strict_json(tmp_path, ext):
     assert "NaN" not in text and "Infinity" not in text
     back = read_manifest(p, validate_files=False).items[0].meta
     assert back["agreement"] is None and back["n_raters"] == 0.0
+
+
+def test_embeddings_whose_header_declares_an_impossible_width_are_refused_before_they_are_read(small_run, tmp_path):
+    """A 4 kB sparse embeddings.npy declaring 9 × 40 million float32 took `workbench embeddings` to 12 GB and past five
+    minutes; the header is now judged first (rows = the results' rows, at most 16,384 dimensions).  20,000 wide here."""
+    import numpy as np
+
+    from workbench.runs.folder import RunFolder, RunFolderError
+
+    d = tmp_path / "run"
+    shutil.copytree(small_run, d)
+    head = np.lib.format.header_data_from_array_1_0(np.zeros((1, 2), np.float32))
+    head["shape"] = (9, 20_000)
+    with open(d / "embeddings.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, head)
+        f.truncate(f.tell() + 9 * 20_000 * 4)
+    with pytest.raises(RunFolderError) as e:
+        RunFolder(d).embeddings()
+    assert "9 rows of 20000 dimensions" in str(e.value) and "16384" in str(e.value)
+    assert RunFolder(small_run).embeddings().shape[0] == 9

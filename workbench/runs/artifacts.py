@@ -235,6 +235,30 @@ def _read_artifact(p: Path) -> Any:
     return _capped_bytes(p)
 
 
+#: the widest embedding a run may hold (an emotion2vec network's embed_dim is at most this, checkpoint_safety's limit)
+MAX_EMBED_DIM = 16384
+
+
+def npy_shape(p: Path) -> tuple[tuple, Any]:
+    """``(shape, dtype)`` an ``.npy`` file's header declares, read without its data (``ValueError`` for no .npy)."""
+    fmt = np.lib.format
+    with open(p, "rb") as f:
+        read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return tuple(shape), dtype
+
+
+def check_embeddings_header(p: Path, rows: int) -> None:
+    """Raise ``ValueError`` saying why a run's embeddings file cannot be ``rows`` × (at most :data:`MAX_EMBED_DIM`)
+    numbers, judged from its header before the data is read: a 4 kB sparse embeddings.npy declaring 9 × 40 million took
+    `workbench embeddings` to 12 GB and past 5 minutes."""
+    shape, dtype = npy_shape(p)
+    if len(shape) != 2 or dtype.kind not in "fiu":
+        raise ValueError(f"shape {shape} of {dtype}, not (rows, dimensions) of numbers")
+    if shape[0] != rows or not 0 <= shape[1] <= MAX_EMBED_DIM:
+        raise ValueError(f"{shape[0]} rows of {shape[1]} dimensions for {rows} result rows (at most {MAX_EMBED_DIM} dimensions)")
+
+
 def read_arrays_capped(p: Path) -> Any:
     """The array of a ``.npy`` or the ``{name: array}`` of a ``.npz`` someone else may have written, refused
     (:class:`RunFolderError`) before any array is made when the file, the sizes its zip directory declares unpacked,

@@ -74,7 +74,7 @@ from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
-    ARTIFACT_INDEX, Artifacts, RunFolderError, check_run_table, artifact_name, atomic_write, _capped_bytes, _write_text,
+    ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, artifact_name, atomic_write, _capped_bytes, _write_text,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -340,14 +340,17 @@ class RunFolder(Artifacts):
         p = self.path / EMBEDDINGS
         if not p.is_file():
             raise RunFolderError("has no embeddings.npy.", source=str(self.path), fix="run `workbench run` again with the same --out to finish it.")
+        n = len(self.results())
+        try:
+            check_embeddings_header(p, n)  # before the data: a header may declare gigabytes that a sparse file "holds"
+        except Exception as exc:  # noqa: BLE001 — not .npy, or another shape
+            raise RunFolderError(f"embeddings.npy cannot be this run's ({str(exc) or type(exc).__name__}).", source=str(self.path),
+                                 fix="the folder is inconsistent: delete results.parquet and embeddings.npy and re-run the same command.") from None
         try:
             emb = np.load(p, allow_pickle=False)
         except Exception as exc:  # truncated, not .npy, or an object array
             raise RunFolderError(f"embeddings.npy cannot be read ({type(exc).__name__}).", source=str(self.path), fix=_REBUILD_FIX) from None
-        if emb.ndim != 2:
-            raise RunFolderError(f"embeddings.npy has shape {emb.shape}, not (rows, dimensions).", source=str(self.path), fix=_REBUILD_FIX)
-        n = len(self.results())
-        if emb.shape[0] != n:
+        if emb.ndim != 2 or emb.shape[0] != n:
             raise RunFolderError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {n}.", source=str(self.path),
                                  fix="the folder is inconsistent: delete results.parquet and embeddings.npy and re-run the same command.")
         return emb
