@@ -362,3 +362,28 @@ def test_embeddings_whose_header_declares_an_impossible_width_are_refused_before
         RunFolder(d).embeddings()
     assert "9 rows of 20000 dimensions" in str(e.value) and "16384" in str(e.value)
     assert RunFolder(small_run).embeddings().shape[0] == 9
+
+
+def test_frame_embeddings_whose_header_claims_more_than_the_file_holds_are_refused(tmp_path):
+    """RunFolder.frame_embeddings used np.load: a header declaring 10^12 × 32 floats in a 300-byte file ended in an
+    unexpected MemoryError (or ValueError) instead of naming the file."""
+    import numpy as np
+
+    from workbench.demo import DEMO_DATA
+    from workbench.runs.folder import FRAME_EMBEDDINGS, RunFolder, RunFolderError, frame_embedding_name
+
+    out = tmp_path / "run"
+    rc, _, err = run_cli("run", DEMO_DATA / "manifest.csv", "--model", "tiny", "--out", out, "--frame-embeddings")
+    assert rc == 0, err
+    rf = RunFolder(out)
+    row = rf.results(status="ok").iloc[0]
+    p = out / FRAME_EMBEDDINGS / frame_embedding_name(str(row["id"]), str(row["variant"]))
+    assert rf.frame_embeddings(row["id"], row["variant"]).ndim == 2
+    head = np.lib.format.header_data_from_array_1_0(np.zeros((1, 2), np.float32))
+    head["shape"] = (10 ** 12, 32)
+    with open(p, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, head)
+        f.write(bytes(256))
+    with pytest.raises(RunFolderError) as e:
+        rf.frame_embeddings(row["id"], row["variant"])
+    assert "declares an array of" in str(e.value) and p.name in str(e.value)

@@ -74,7 +74,8 @@ from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
-    ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, artifact_name, atomic_write, _capped_bytes, _write_text,
+    ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
+    atomic_write, _capped_bytes, _write_text,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -362,7 +363,7 @@ class RunFolder(Artifacts):
             fix = ("re-run with --frame-embeddings into a new --out." if not self.config.get("frame_embeddings")
                    else "check the id and variant (results.parquet lists them); failed rows have none.")
             raise RunFolderError(f"has no frame embeddings for {item_id!r} [{variant}].", source=str(self.path), fix=fix)
-        return np.load(p, allow_pickle=False)
+        return read_arrays_capped(p)  # under the run folder's cap, its header checked against the file before any array
 
     def variants(self) -> list[Variant]:
         return [Variant.from_dict(v) for v in self.config.get("variants") or [{"name": "raw"}]]
