@@ -35,7 +35,7 @@ def check_parquet(source: Any, *, max_bytes: int, max_rows: int, name: str, what
     fix = "check that this is the file you meant; a table of that size is read in parts (split it)."
     if meta.num_rows > max_rows:
         raise ConfigError(f"holds {meta.num_rows:,} rows; the cap for {what} is {max_rows:,}.", source=name, fix=fix)
-    total, stored, dictionary_text = 0, 0, set()
+    total, stored, dictionary_text, text_bound = 0, 0, set(), 0
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
         for c in range(group.num_columns):
@@ -44,7 +44,11 @@ def check_parquet(source: Any, *, max_bytes: int, max_rows: int, name: str, what
             stored += int(col.total_compressed_size)
             if col.physical_type == "BYTE_ARRAY" and col.has_dictionary_page:
                 dictionary_text.add(col.path_in_schema)
+                # no string is longer than the chunk's dictionary, whose uncompressed size the chunk's includes
+                text_bound += int(col.num_values) * int(col.total_uncompressed_size)
     limit = max(max_bytes, MAX_RATIO * stored)
+    if total + text_bound <= limit:  # even at that bound it fits: the columns need not be read (a run's parts and results)
+        return
     for column in sorted(dictionary_text):
         if total > limit:
             break
