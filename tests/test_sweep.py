@@ -100,3 +100,35 @@ def test_pitch_sweep_scores_psola_shifted_audio_and_counts_flips(tmp_path, tiny_
         got = flips[flips["edit"] == name].drop_duplicates("base_label")
         assert np.isclose((got["flip_rate"] * got["n"]).sum(), changed.sum())
     assert set(summarise_sweep(df, "pitch")["semitones"].dropna()) == {0.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0}
+
+
+def test_the_same_label_share_carries_its_fraction_and_exact_interval_in_the_table_page_and_figure(sr_sweep, tiny_model, monkeypatch):
+    """sweep printed 'same_label_as_reference 0.9062' (29 of 32, whose exact interval reaches 0.75) and, for one file,
+    0 or 1 as if measured, with no denominator or interval in the table, sweep_summary.csv, the report or sweep.png."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import binomtest
+
+    from workbench.views import reporting
+
+    d, df = sr_sweep
+    summary = pd.read_csv(d / "sw" / "sweep_summary.csv").set_index("variant")
+    raw = df[df["variant"] == "raw"].set_index("id")["pred"]
+    for name in ("raw", "sr_8000", "sr_48000"):
+        k = int((df[df["variant"] == name].set_index("id")["pred"].reindex(raw.index) == raw).sum())
+        ci = binomtest(k, 2).proportion_ci(method="exact")
+        row = summary.loc[name]
+        assert row["same_label_of"] == f"{k}/2"
+        assert (row["same_label_ci_low"], row["same_label_ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-4)
+    assert summary.loc["raw", "same_label_ci_low"] == pytest.approx(0.1581, abs=1e-4)  # 2 of 2 could be a 0.16 share
+    table = summarise_sweep(df, "sample-rate")
+    assert {"same_label_of", "same_label_ci_low", "same_label_ci_high"} <= set(table.columns)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: plt.close(fig))
+    out = reporting.sweep_section(d / "manifest.csv", "sample-rate", d / "sw_page", model=tiny_model)
+    assert "same_label_ci_low" in str(shown[0]) and "2/2" in str(shown[0]) and out["points"][0]["same_label_of"] == "2/2"
+    fig, axes = plt.subplots(2, 1)
+    plot_sweep(df, "sample-rate", axes=axes)
+    assert axes[1].collections, "no interval bars on the share"  # errorbar's bars are a LineCollection
+    assert "share of 2 item(s), exact 95% CI" in axes[1].get_ylabel()
+    plt.close(fig)
