@@ -135,3 +135,34 @@ def test_egemaps_descriptors_at_the_files_rate_without_the_silent_frames(rate_ru
     pad, plain = lld[lld["id"] == "pad"], lld[lld["id"] == "plain"]
     mid = (pad["start_s"] + pad["end_s"]) / 2
     assert mid.between(0.5, 1.5).all() and abs(len(pad) - len(plain)) <= 8  # the 1 s of zeros gave no frame
+
+
+def test_a_cue_difference_is_listed_only_when_its_interval_excludes_0_and_it_passes_the_fdr():
+    """`features` printed 'cues that differ between predicted classes' over every comparison large enough, sorted by
+    |delta|: with 13 noise cues and two classes of 30, the first rows looked like findings, though their intervals held 0
+    (and 26 intervals at 95 % give about one that excludes 0 by chance).  Now a cue differs when its interval excludes 0
+    and its Benjamini-Hochberg q < 0.05; every comparison, with p and q, stays in --json's 'compared' and the CSV."""
+    import argparse
+
+    from scipy.stats import false_discovery_control, mannwhitneyu
+
+    from workbench.cli.features import _differences
+
+    rng = np.random.default_rng(5)
+    noise = pd.DataFrame({"pred": ["angry"] * 30 + ["sad"] * 30, **{f"cue_{i}": rng.normal(0, 1, 60) for i in range(13)}})
+    args = argparse.Namespace(by="pred", bootstrap=200, seed=0)
+    shown, report = [], {}
+    diffs = _differences(args, noise, report, shown.append)
+    screen = "\n".join(shown)
+    assert "cues that differ" not in screen and report["differences"] == [] and len(report["compared"]) == 26
+    assert "no cue differs measurably between predicted classes: none of the 26 comparison(s) large enough has" in screen
+    p = [mannwhitneyu(noise.loc[noise["pred"] == lab, c], noise.loc[noise["pred"] != lab, c], method="asymptotic").pvalue
+         for c, lab in zip(diffs["cue"], diffs["label"])]
+    assert diffs["p"].to_numpy() == pytest.approx(p) and diffs["q"].to_numpy() == pytest.approx(false_discovery_control(p, method="bh"))
+    planted = noise.assign(cue_0=np.r_[rng.normal(2, 1, 30), rng.normal(0, 1, 30)])
+    shown, report = [], {}
+    _differences(args, planted, report, shown.append)
+    screen = "\n".join(shown)
+    assert "cues that differ measurably between predicted classes" in screen and "Benjamini-Hochberg q < 0.05" in screen
+    assert {(d["cue"], d["label"]) for d in report["differences"]} == {("cue_0", "angry"), ("cue_0", "sad")}
+    assert all(d["q"] < 0.05 and (d["low"] > 0 or d["high"] < 0) for d in report["differences"])
