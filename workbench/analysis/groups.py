@@ -235,8 +235,8 @@ FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
 def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     """The failing checks of headline figures, in words, as ``workbench metrics`` applies them: classes with no item
     (UAR over fewer), a UAR interval that does not clear chance over the classes present, an interval of no width, classes
-    with too few items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n`` items; ``counts``: items per class
-    (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
+    with too few items, intervals from fewer than 20 items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n``
+    items; ``counts``: items per class (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
     carry these beside their numbers."""
     present = [c for c, k in counts.items() if k]
     flags = [missing_class_note(counts)]
@@ -247,6 +247,7 @@ def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
         note = zero_width_note(*ci[m], n) if m in ci else ""
         flags.append(f"{name}: {note}" if note else "")
     flags.append(small_class_note(counts))
+    flags.append(few_items_note(n) if n else "")  # metrics says it under its intervals; run's line and finetune did not
     return [f for f in flags if f]
 
 
