@@ -62,7 +62,7 @@ def test_probe_reports_the_folds_it_used_and_how_many_cues_it_shows(small_run, c
     text = capsys.readouterr().out
     head = next(x for x in text.splitlines() if x.startswith("how well the embeddings predict each cue"))
     assert "100 folds asked, but the rows have only 4 speakers: 4 folds used (leave-one-speaker-out)" in head
-    table = text.split(head, 1)[1].strip().splitlines()
+    table = [x for x in text.split(head, 1)[1].strip().splitlines() if not x.startswith("!! ")]  # a flag under it is no row
     n_cues = len(voice_features(RunFolder(small_run), "praat").select_dtypes("number").columns)
     shown = len(table) - 1  # the table's header line
     assert shown == 5 and "showing 5 of " in head and "--json or --out DIR for all" in head
@@ -166,3 +166,29 @@ def test_a_cue_difference_is_listed_only_when_its_interval_excludes_0_and_it_pas
     assert "cues that differ measurably between predicted classes" in screen and "Benjamini-Hochberg q < 0.05" in screen
     assert {(d["cue"], d["label"]) for d in report["differences"]} == {("cue_0", "angry"), ("cue_0", "sad")}
     assert all(d["q"] < 0.05 and (d["low"] > 0 or d["high"] < 0) for d in report["differences"])
+
+
+def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_screen_in_json_and_csv(tmp_path):
+    """features --probe printed every cue's R² best first, 'absent 0.02 [-0.09, 0.11]' beside 'carried 0.95 [0.93, 0.97]'
+    with nothing to tell a cue the embeddings carry from one whose interval holds 0."""
+    import argparse
+
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli.features import _probe
+
+    rng = np.random.default_rng(0)
+    n = 96
+    emb = rng.standard_normal((n, 8)).astype(np.float32)
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % 8}") for k in range(n)]
+    rf = write_run(tmp_path / "run", rows, list(emb))
+    measured = pd.DataFrame({"id": [r["id"] for r in rows], "variant": "raw", "speaker": [r["speaker"] for r in rows],
+                             "carried": emb[:, 0] * 2 + 0.1 * rng.standard_normal(n), "absent": rng.standard_normal(n)})
+    shown, report = [], {}
+    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=200, seed=0), rf, measured, report, shown.append)
+    table = probe.set_index("cue")
+    assert bool(table.loc["carried", "carried"]) and table.loc["carried", "low"] > 0
+    assert not table.loc["absent", "carried"] and table.loc["absent", "low"] <= 0
+    note = "1 of 2 probed cue(s) have an R² interval that reaches 0, so the embeddings do not measurably carry them (carried False): absent"
+    assert report["probe_not_carried"] == note and f"!! {note}" in "\n".join(shown)
+    assert {r["cue"]: r["carried"] for r in report["probe"]} == {"carried": True, "absent": False}

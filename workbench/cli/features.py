@@ -142,6 +142,12 @@ def _probe(args, rf, measured, report: dict, say):
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
     say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
+    probed = probe[probe["folds"] > 0]
+    if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
+        flat = probed[~probed["carried"]]
+        report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0, so the "
+                                       f"embeddings do not measurably carry them (carried False): {', '.join(flat['cue'].astype(str))}")
+        say(f"!! {report['probe_not_carried']}")
     return probe
 
 

@@ -288,9 +288,10 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     Returns
     -------
     DataFrame
-        ``cue, n, folds, r2, low, high``: the items and the folds used (0: not probed, under 6 items or
+        ``cue, n, folds, r2, low, high, carried``: the items and the folds used (0: not probed, under 6 items or
         2 groups), out-of-fold R² (1 − SSE/SST over all held-out predictions) and a percentile bootstrap
-        interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly.
+        interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly: ``carried``
+        is False where the interval reaches 0 (a positive R² whose interval holds 0 is not a cue the embedding carries).
     """
     import pandas as pd
     from sklearn.linear_model import RidgeCV
@@ -323,7 +324,9 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         tail = (1 - confidence) / 2 * 100
         low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
         rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high)})
-    return pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
+    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
+    out["carried"] = out["low"] > 0  # NaN (not probed) compares False
+    return out
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:
