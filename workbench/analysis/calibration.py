@@ -375,7 +375,8 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
         ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
         return ([b[m] for m in ERROR_METRICS] + [a[m] for m in ERROR_METRICS] + [ab, aa]
-                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES])
+                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES]
+                + [ab - rb[-1], aa - ra[-1]])  # AURC against a random order's (the error rate), paired
 
     index = np.arange(n)
     ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
@@ -390,7 +391,8 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
                         for sh, s in zip(shares, COVERAGES)},
         "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
-        "aurc": (aurc_b, aurc_a),
+        "aurc": (aurc_b, aurc_a), "aurc_vs_random": tuple((a - r[-1], tuple(ci[10 + 2 * nc + i])) for i, (a, r) in
+                                                         enumerate(((aurc_b, risk_b), (aurc_a, risk_a))) if len(r)),
         "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),
     }
 
@@ -407,6 +409,11 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
     ci_before, ci_after = fig["ci_before"], fig["ci_after"]
+    random_order = [f"AURC {w} {fig['aurc'][i]:.3f} is NOT measurably below {fig['aurc'][i] - d:.3f}, the error rate answering everything (a "
+                    f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] reaches 0, so the confidence does not measurably put "
+                    "the errors last" for i, (w, (d, (lo, hi))) in enumerate(zip(("before", "after"), fig.get("aurc_vs_random", ())))
+                    if not (hi < 0 if hi == hi else d < 0)]
+    warnings += random_order
     words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
                                    folds_at_bound=(len(fold_edges), len(fold_t)))
     if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
@@ -420,7 +427,7 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat}
+              "zero_width_intervals": flat, "aurc_not_below_random_order": random_order}
     return {"edge": edge, "warnings": warnings, "words": words, "flat": flat, "checks": checks, "recommended": recommended}
 
 
