@@ -368,3 +368,31 @@ def test_a_divergence_to_the_votes_no_better_than_a_uniform_guess_is_flagged_on_
     close = A.evaluate_listeners(_voted_run(tmp_path, "close", close=True).results(), n_boot=50)
     assert close.checks == [] and close.uniform_reference["cross_entropy_minus_uniform_ci"][1] < 0
     assert "uniform guess" not in close.render()
+
+
+def test_a_confidence_agreement_correlation_whose_interval_holds_0_is_flagged(tmp_path, monkeypatch):
+    """listeners printed 'Spearman rho(confidence, agreement) -0.228 [-0.560, 0.179]' bare: an interval across 0 is no
+    association, which the screen, listeners.json and the page now say; a confidence that follows agreement is not flagged."""
+    from test_probe import write_run
+
+    from workbench.views import reporting as R
+
+    rng = np.random.default_rng(2)
+    agree = rng.integers(5, 11, 40)
+    for name, conf in (("noise", rng.uniform(0.3, 0.9, 40)), ("follows", 0.3 + 0.06 * agree + rng.uniform(0, 0.01, 40))):
+        rows = [_row(i, "angry", {"angry": float(c), "sad": 0.1}, {"angry": int(a), "sad": 10 - int(a)}) for i, (a, c) in enumerate(zip(agree, conf))]
+        rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=200)
+        lo, hi = rep.spearman_ci
+        flagged = [c for c in rep.checks if c.startswith("Spearman rho(confidence, agreement)")]
+        assert bool(flagged) == (lo <= 0 <= hi) == (name == "noise"), (name, rep.spearman_ci)
+        if flagged:
+            assert f"!! {flagged[0]}" in rep.render() and flagged[0] in rep.to_dict()["checks"]
+            assert "the interval holds 0" in flagged[0] and "over 40 items" in flagged[0]
+            rf = write_run(tmp_path / name, [{**r, "text": "", "speaker": "s", "gender": "", "split": "", "start": None,
+                                               "duration": None, "chain_hash": "c0", "error": "", "label": "angry",
+                                               "source_sha256": f"sha-{r['id']}", "finding_codes": ""} for r in rows],
+                           [[1.0, 0.0]] * len(rows))
+            shown = []
+            monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+            R.listeners_section(rf.path, n_boot=200)
+            assert "the interval holds 0" in "".join(shown)

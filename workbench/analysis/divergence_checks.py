@@ -1,4 +1,5 @@
-"""The reference that makes a divergence to listeners' votes meaningful: a uniform guess over the same classes.
+"""The references that make the listener figures meaningful: a uniform guess over the same classes for a divergence to
+the votes, and 0 for the confidence–agreement correlation.
 
 A cross-entropy of 2.182 nats [2.122, 2.250] to votes over nine classes says nothing until it stands beside
 log 9 = 2.197 nats, what scores of 1/9 for every class get on every item (whatever the votes); a Jensen–Shannon
@@ -56,3 +57,13 @@ def uniform_checks(ref: dict, jsd: tuple[float, tuple[float, float]], ce: tuple[
                    f"({uniform}; model − uniform {diff} over {ref['n_items']} items): the model's scores are "
                    + ("further from the votes than scores of 1/k" if bounds[0] > 1e-12 else "no measurably closer to the votes"))
     return out
+
+
+def rho_check(rho: float, ci: tuple[float, float], n: int) -> list[str]:
+    """Words for a Spearman rho(confidence, agreement) whose bootstrap interval holds 0 (no measurable association: the
+    model's confidence does not follow how much its listeners agree), or ``[]``; none without an interval."""
+    lo, hi = ci
+    if not (lo == lo and hi == hi) or lo > 0 or hi < 0:
+        return []
+    return [f"Spearman rho(confidence, agreement) {rho:.3f} [{lo:.3f}, {hi:.3f}] over {n} items: the interval holds 0, so the "
+            "model's confidence does not measurably follow how much its listeners agree"]

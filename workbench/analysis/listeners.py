@@ -35,7 +35,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import NO_CI, mean_ci, uniform_checks, uniform_reference
+from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
@@ -150,9 +150,9 @@ class ListenerReport:
             lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} bits (0 to 1) [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
                          f"cross-entropy {f(self.cross_entropy_mean)} nats [{f(self.cross_entropy_ci[0])}, {f(self.cross_entropy_ci[1])}] "
                          f"over {self.n_distribution} items with a vote distribution")
-            lines += [f"  !! {c}" for c in self.checks]
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
                      f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]")
+        lines += [f"  !! {c}" for c in self.checks]
         # both lists print the same way: the true total, "showing k of n" when cut, then up to ``top`` rows
         for head, rows, total, corpus in ((f"listeners agree (>= {self.agree_threshold:g}), model wrong",
                                            self.listeners_agree_model_wrong, self.n_agree_model_wrong, False),
@@ -518,7 +518,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
         confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
         n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
-        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)),
+        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows)),
     )
 
 

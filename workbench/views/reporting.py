@@ -264,7 +264,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
                 ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
                 ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
-            parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # a divergence no better than a uniform guess's
+        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # no better than a uniform guess; ρ's interval holding 0
         parts += [f"<p>{esc(n)}</p>" for n in r.notes]
         for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
                                    r.listeners_agree_model_wrong, r.n_agree_model_wrong),
