@@ -7,11 +7,14 @@
 EXPORT_DIR is what ``workbench model export-onnx --out EXPORT_DIR`` wrote (model.onnx and
 model.json).  Files must be 16 kHz (the graph does not resample); stereo is averaged to mono.
 All files are scored in one padded batch; the graph normalises each waveform itself.
-Prints, per file, the top emotion and the nine scores in model.json's label order (``--json``:
-one JSON object per line with ``file``, ``emotion``, ``scores``, ``embedding_norm``).
+Prints, per file, the top emotion and the scores in model.json's label order (the nine emotion2vec+
+classes, or a fine-tuned head's own) (``--json``: one JSON object per line with ``file``, ``emotion``,
+``scores``, ``embedding_norm``).  ``--help`` prints this text; any other option is refused.  A file name
+that starts with ``-`` goes after ``--``.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,20 +23,38 @@ import onnxruntime as ort
 import soundfile as sf
 
 
+OPTIONS = ("--json", "--help", "-h")
+
+
 def load_16k_mono(path, sample_rate):
-    samples, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    try:
+        samples, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, OSError, RuntimeError) as exc:  # missing, a folder, not audio: said, not a traceback
+        raise SystemExit(f"error: {path}: cannot read it as audio ({exc}); check the path and that it is a WAV, FLAC or Ogg file")
     if sr != sample_rate:
         raise SystemExit(f"{path}: {sr} Hz; resample to {sample_rate} Hz first (e.g. sox in.wav -r {sample_rate} out.wav)")
     return samples.mean(axis=1)
 
 
 def main(argv):
-    as_json = "--json" in argv
-    args = [a for a in argv if a != "--json"]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    options, args = [a for a in argv[:cut] if a.startswith("-")], [a for a in argv[:cut] if not a.startswith("-")] + argv[cut + 1:]
+    unknown = [a for a in options if a not in OPTIONS]
+    if unknown:
+        raise SystemExit(f"error: unknown option {unknown[0]}; the options are {', '.join(OPTIONS)} (a file name that starts with "
+                         "'-' goes after --)")
+    if "--help" in options or "-h" in options:
+        print(__doc__)
+        return
+    as_json = "--json" in options
     if len(args) < 2:
         raise SystemExit(__doc__)
     folder, files = Path(args[0]), args[1:]
-    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {folder / 'model.json'}: cannot read it ({exc}); EXPORT_DIR is the folder "
+                         "`workbench model export-onnx --out EXPORT_DIR` wrote")
     if meta.get("random_weights"):
         print("!! " + meta.get("warning", "random weights: predictions mean nothing"), file=sys.stderr)
     check = (meta.get("check") or {}).get("graphs", {}).get("float32")
@@ -65,4 +86,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except BrokenPipeError:  # the reader stopped reading (`| head`): quietly, as the workbench does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -27,3 +27,13 @@ def test_the_nll_words_blame_bound_stopped_folds_only_when_some_fold_stopped_at_
     assert "no fold temperature is at a bound of the search" in words
     words, _ = nll_verdict(1.640, 1.602, 5, (1.597, 1.686), folds_at_bound=(2, 5))
     assert "2 of 5 fold temperatures at a bound of the search: degenerate fits" in words
+
+
+def test_a_calibrated_nll_whose_interval_straddles_uniform_is_not_called_worse():
+    # `calibrate` on a tiny run said "calibrated NLL 1.099 [1.093, 1.106] is WORSE than a uniform guess over 3 classes
+    # (log 3 = 1.099)": the point a hair above log 3, the interval on both sides of it, the two printed figures equal
+    words, flags = nll_verdict(1.0990, 1.128, 3, (1.093, 1.106))
+    assert "WORSE" not in words and "NOT better than (its interval reaches) a uniform guess" in words
+    assert flags["nll_not_better_than_uniform"] and not flags["nll_worse_than_uniform"]
+    words, flags = nll_verdict(1.12, 1.128, 3, (1.10, 1.15))  # the whole interval above log 3: worse
+    assert "is WORSE than a uniform guess" in words and flags["nll_worse_than_uniform"]

@@ -95,6 +95,20 @@ def test_probe_refuses_the_old_folds_scheme_with_the_new_option(capsys):
     assert exc.value.code == 2 and "--scheme speaker" in err
 
 
+@pytest.mark.parametrize("argv, why", [
+    (["probe", "runs/x", "--scheme", "session", "--folds", "3"], "--scheme session takes its folds from the sessions"),
+    (["probe", "runs/x", "--scheme", "split", "--folds", "4"], "--scheme split takes its folds from the split column"),
+    (["finetune", "runs/x", "--out", "o", "--scheme", "emobox", "--folds", "3"], "--scheme emobox takes its folds from EmoBox"),
+    (["finetune", "runs/x", "--out", "o", "--no-evaluation", "--folds", "3"], "there is no cross-validation to fold"),
+])
+def test_folds_given_where_nothing_takes_them_are_refused_not_ignored(argv, why, tmp_path, monkeypatch, capsys):
+    """`--folds` counts speaker folds: with another scheme (or no cross-validation) it was silently ignored."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert why in err and "leave --folds out" in err and not list(tmp_path.iterdir())  # refused before any folder is made
+
+
 def test_embeddings_refuses_n_naming_top(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["embeddings", "runs/x", "-n", "3"])

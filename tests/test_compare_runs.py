@@ -534,3 +534,19 @@ def test_a_per_class_recall_change_carries_its_exact_mcnemar_test_on_screen_in_j
     from html import escape
 
     assert "p B−A" in page and "0 / 2" in page and escape(note) in page
+
+
+def test_an_items_score_figure_marks_each_runs_own_truth():
+    """A head's run and its parent's: the item's true class is 'anger' in one and 'angry' in the other; the figure
+    marked the first run's only, so the head's bars had no true class."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare.figures import plot_item_scores
+    from workbench.schema import score_column
+
+    row_a = {"pred": "sad", "emotion": "angry", score_column("angry"): 0.3, score_column("sad"): 0.7}
+    row_b = {"pred": "anger", "emotion": "anger", score_column("anger"): 0.8, score_column("boredom"): 0.2}
+    fig = plot_item_scores(row_a, row_b)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "[angry]" in ticks and "[anger]" in ticks and "boredom" in ticks
+    plt.close(fig)

@@ -290,3 +290,54 @@ def test_iemocap_read_from_the_folder_the_release_was_unpacked_into(tmp_path):
     iemocap_replica(tmp_path)
     m = prepare("iemocap", tmp_path)
     assert len(m) == 11 and all(it.path.startswith("IEMOCAP_full_release/Session5/sentences/wav/") for it in m)
+
+
+def test_emobox_items_take_the_votes_the_corpus_files_name_by_the_audio_file(tmp_path):
+    """EmoBox keys an item ``iemocap-Ses01F_impro04_F000`` (``cremad-1087-IWL-ANG-XX``, CREMA-D's ``_`` written ``-``)
+    and its wav is the corpus's own file: the corpus's listener files name the item by that file's name, so votes read
+    for an EmoBox manifest attached to no item at all (import-votes refused: "no manifest id matches")."""
+    jf = tmp_path / "data" / "iemocap" / "fold_1" / "iemocap_test_fold_1.jsonl"
+    jf.parent.mkdir(parents=True)
+    wav_rel = "downloads/iemocap/Session1/sentences/wav/Ses01F_impro04/Ses01F_impro04_F000.wav"
+    wav(tmp_path / wav_rel)
+    jf.write_text(json.dumps({"key": "iemocap-Ses01F_impro04_F000", "dataset": "iemocap", "wav": wav_rel, "type": "raw",
+                              "sample_rate": 16000, "num_frame": 3200.0, "task": "category", "length": 0.2, "emo": "neu",
+                              "channel": 1}) + "\n")
+    ev = tmp_path / "Session1" / "dialog" / "EmoEvaluation" / "Ses01F_impro04.txt"
+    ev.parent.mkdir(parents=True)
+    ev.write_text("[6.2901 - 8.2357]\tSes01F_impro04_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+                  "C-E2:\tNeutral state;\t()\nC-E3:\tNeutral state;\t()\nC-E4:\tFrustration;\t()\n", encoding="utf-8")
+    m = import_emobox([jf], root=tmp_path)
+    assert m.items[0].id == "iemocap-Ses01F_impro04_F000" and m.items[0].meta["corpus_id"] == "Ses01F_impro04_F000"
+    out = attach(m, read_votes("iemocap", ev))
+    assert (out.n_attached, out.n_records_not_in_manifest) == (1, 0)
+    assert m.items[0].meta["votes_neutral"] == 2 and m.items[0].meta["n_raters"] == 3
+
+
+def test_emobox_own_label_map_json_is_read_as_distributed(tmp_path):
+    """EmoBox ships data/<dataset>/label_map.json mapping its labels onto its classes (EmoDB ``"boredem": "Boredom"``,
+    IEMOCAP ``"exc": "Happy"``, MSP-Podcast ``"X": "No-agreement"``): passing it as --label-map was refused, 'Boredom'
+    being no emotion.  Its classes without a counterpart now map to none; a value that is no class at all is still refused."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a04La", "boredem"), ("03a05Na", "Neutral")])
+    lm = tmp_path / "label_map.json"
+    lm.write_text(json.dumps({"anger": "Angry", "boredem": "Boredom", "disgust": "Disgust", "fear": "Fear", "happy": "Happy",
+                              "Neutral": "Neutral", "sad": "Sad"}, indent=4))
+    m = import_emobox([emodb], root=tmp_path, label_map=lm)
+    assert [(it.label, it.emotion) for it in m] == [("anger", "angry"), ("boredem", ""), ("Neutral", "neutral")]
+    msp = tmp_path / "msp_label_map.json"
+    msp.write_text(json.dumps({"U": "Surprise", "F": "Fear", "D": "Disgust", "A": "Angry", "S": "Sad", "X": "No-agreement",
+                               "C": "Contempt", "N": "Neutral", "O": "Other", "H": "Happy"}))
+    assert len(import_emobox([emodb], root=tmp_path, label_map=msp)) == 3
+    lm.write_text(json.dumps({"boredem": "Boredum"}))
+    with pytest.raises(ConfigError, match="'boredem': 'Boredum'"):
+        import_emobox([emodb], root=tmp_path, label_map=lm)
+
+
+def test_emobox_folds_that_share_speakers_between_train_and_test_are_named(tmp_path):
+    """EmoBox's EmoDB folds (5) each hold all 10 speakers in test and in train, its CREMA-D and TESS fold all speakers on
+    both sides (data/emodb/fold_1/emodb_test_fold_1.jsonl …); the reader called every EmoBox fold speaker-independent."""
+    emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("08a01Fa", "happy")])
+    notes = import_emobox([emodb], root=tmp_path).notes
+    assert any("EmoBox's emodb folds are not split by speaker" in n for n in notes)
+    ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful")])
+    assert not any("not split by speaker" in n for n in import_emobox([ravdess], root=tmp_path).notes)

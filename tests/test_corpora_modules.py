@@ -265,6 +265,20 @@ def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
         msp_podcast.prepare(tmp_path)
 
 
+@pytest.mark.parametrize("folder, name", [("labels", "labels_concensus.csv"), ("label", "labels_concensus.csv"),
+                                          ("Labels", "labels_consensus.csv")])
+def test_msp_podcast_labels_folder_is_found_in_each_releases_spelling(tmp_path, folder, name):
+    """Releases name the labels folder ``Labels`` (1.7, 1.8, 1.10 on), ``labels`` (1.9) or ``label`` (1.6), and the
+    consensus file ``labels_concensus.csv`` until 1.10: on a case-sensitive file system only ``Labels/`` was looked in."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / folder).mkdir()
+    sf.write(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav", speech_like(dur=0.5), 16000)
+    (tmp_path / folder / name).write_text("FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+                                          "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n", encoding="utf-8")
+    m = msp_podcast.prepare(tmp_path)
+    assert [(it.id, it.label, it.split) for it in m] == [("MSP-PODCAST_0001_0008", "A", "Train")]
+
+
 def test_msp_podcast_split_set_fills_the_split_column_and_each_test_set_stays_apart(tmp_path, capsys):
     """Split_Set goes to the manifest's ``split`` as written (it went to meta only: ``probe --scheme split`` found 0 train
     and 0 test items); the CSV the CLI writes keeps it, and the notes count each partition and its role."""

@@ -146,6 +146,9 @@ def test_worst_explains_n_cases_with_one_model_load_and_writes_the_summary(tiny_
     ok = RunFolder(tiny_run).results(status="ok")
     expected, _ = select_worst(ok, 2)
     assert [c["id"] for c in s["cases"]] == list(expected["id"])
+    for i, r in enumerate(expected.to_dict("records"), 1):  # each case says why it is among the worst: reference → prediction
+        truth = next((v for v in (r["emotion"], r["label"]) if isinstance(v, str) and v), "unlabelled")
+        assert f"[{i}/2] {r['id']} [{r['variant']}] {truth} → {r['pred']} ({r['confidence']:.2f}), computed" in screen, screen
     for c in s["cases"]:  # every case keeps its checks and flags, and its cache entry is there
         m = c["methods"]["occlusion"]
         assert m["deletion_verdict"] and m["deletion_auc_random_interval"] and m["randomisation_skipped"]

@@ -102,6 +102,20 @@ def test_readable_class_names_not_file_letters():
     assert class_name("esd", "Angry ") == "Angry"  # no table: the label is the name
 
 
+def test_parent_mapping_of_a_corpus_without_a_table_follows_the_manifests_emotion_column():
+    """A folder corpus labelled anger/happiness/boredom: its manifest pairs anger with angry (the run scored those
+    rows against angry), so the parent's angry is mapped onto anger, not said to be missing."""
+    import pandas as pd
+
+    from workbench.analysis.finetune import mapped_parent_predictions
+
+    rows = pd.DataFrame({"label": ["anger", "happiness", "boredom", "neutral"], "emotion": ["angry", "happy", "", "neutral"],
+                         "pred": ["angry", "happy", "sad", "neutral"], "meta": ["{}"] * 4})
+    pred, note = mapped_parent_predictions(rows, ["anger", "boredom", "happiness", "neutral"], "corpus", [])
+    assert pred.tolist() == ["anger", "happiness", "", "neutral"]
+    assert note.endswith("the parent has no boredom")
+
+
 def test_speaker_split_is_seeded_disjoint_and_refuses_too_few():
     from workbench.analysis.finetune import split_speakers
 
@@ -230,6 +244,29 @@ def test_the_run_commands_own_figures_carry_the_speaker_overlap_warning(emodb_he
     assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("UAR")
 
 
+def test_listeners_on_the_heads_run_carry_the_speaker_overlap_warning(emodb_head, emodb_manifest, tmp_path, capsys):
+    """`workbench listeners` prints accuracy and UAR per agreement band: on the head's own training speakers they carry
+    the warning `metrics`, `calibrate` and `compare` print (it printed none)."""
+    from workbench.cli import main
+    from workbench.data.listeners import attach, records_from_manifest
+    from workbench.data.manifest import read_manifest, write_manifest
+
+    manifest = read_manifest(emodb_manifest)
+    for k, it in enumerate(manifest):  # two listeners hear the corpus's class (by name: the label is EmoDB's letter), one another
+        own, other = EMODB_CLASSES[EMODB_LETTERS.index(it.label)], EMODB_CLASSES[k % len(EMODB_CLASSES)]
+        it.meta = {**(it.meta or {}), "rater_labels": f"{own};{own};{other}"}
+    assert attach(manifest, records_from_manifest(manifest, classes=EMODB_CLASSES)).n_attached == len(manifest)
+    voted = write_manifest(manifest, emodb_manifest.parent / "voted.csv")
+    assert main(["run", str(voted), "--model", str(emodb_head.out), "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    assert main(["listeners", str(tmp_path / "run"), "--bootstrap", "20"]) == 0
+    screen = capsys.readouterr().out
+    warning = next(line for line in screen.splitlines() if "speaker overlap" in line)
+    assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("accuracy")
+    saved = json.loads((tmp_path / "run" / "listeners.json").read_text(encoding="utf-8"))
+    assert any("speaker overlap" in w for w in next(iter(saved["variants"].values()))["training_overlap"])
+
+
 def test_overlap_warning_stays_quiet_on_other_speakers(emodb_head):
     import pandas as pd
 
@@ -265,7 +302,29 @@ def test_compare_with_the_parent_pairs_each_against_its_own_truth(emodb_head, he
     table = cmp.per_class()
     boredom = table[table["class"] == "boredom"].iloc[0]
     assert np.isnan(boredom["recall A"]) and boredom["n B"] == len(SPEAKERS) * 2  # before: no such class; after: scored
+    # the head's anger is the parent's angry on the same items: one row, before and after with Δ (they were two rows, no Δ)
+    anger = table[table["class"] == "angry → anger"].iloc[0]
+    assert anger["n A"] == anger["n B"] == len(SPEAKERS) * 2 and not np.isnan(anger["Δ recall B−A"])
+    assert set(table["class"]) == {"angry → anger", "disgusted → disgust", "fearful → fear", "happy → happiness", "sad → sadness",
+                                   "neutral", "boredom"}
     assert "Recall per class" in cmp.html() and "boredom" in cmp.render()
+    # each run is right or wrong against its own truth: the head's anger on an anger item is right ("wrong in both" before),
+    # and the parent's angry and the head's anger on one item are the same class, no flip
+    truth_a = dict(zip(cmp.flips["id"], cmp.flips["emotion"]))
+    truth_b = head_run.results().set_index("id")["emotion"]
+    flips = cmp.flips[cmp.flips["fixed"].notna()]
+    assert len(flips)
+    for r in flips.itertuples():
+        assert r.fixed == (r.pred_b == truth_b[r.id] and r.pred_a != truth_a[r.id]), r
+        assert r.broke == (r.pred_a == truth_a[r.id] and r.pred_b != truth_b[r.id]), r
+    pairs = c.class_pairs
+    assert pairs["anger"] == "angry" and not any(pairs.get(r.pred_b) == r.pred_a for r in cmp.flips.itertuples())
+    # the agreement table counts the same flips: angry/anger agree there too
+    items = cmp.items[(cmp.items["run_a"] == "A") & (cmp.items["run_b"] == "B")]
+    same = (items["pred_a"] == items["pred_b"].map(lambda p: pairs.get(p, p))).to_numpy()
+    row = cmp.agreement.iloc[0]
+    assert row["n_label_flips"] == int((~same).sum()) and row["top1_agreement"] == pytest.approx(same.mean())
+    assert (items["label_flip"].to_numpy() == ~same).all() and set(items["pred_b"]) <= set(EMODB_CLASSES)
 
 
 def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
@@ -300,6 +359,20 @@ def test_cli_finetune_json_is_strict_json(emodb_manifest, tmp_path, capsys):
     assert json.loads(printed) == card and printed.strip() == strict_json(card)
     assert "\u202e" in card["data"]["run_dir"]  # the character is there, escaped
 
+def test_a_nine_class_head_says_which_items_it_left_out(emodb_head, tmp_path, capsys):
+    """`--labels nine` leaves out the items without an emotion2vec+ counterpart (EmoDB's boredom): the screen gave
+    n=… figures without saying 10 items were not among them; the card counted them, the screen now says so."""
+    from workbench.cli import main
+
+    assert main(["finetune", str(emodb_head.run_dir), "--out", str(tmp_path / "nine"), "--labels", "nine", "--no-evaluation",
+                 "--bootstrap", "20"]) == 0
+    screen = capsys.readouterr().out
+    card = json.loads((tmp_path / "nine" / "training_card.json").read_text(encoding="utf-8"))
+    (why, n), = card["data"]["excluded"].items()
+    assert n == len(SPEAKERS) * 2 and f"items: {card['data']['n_items']}; left out: {n} ({why})" in screen
+    assert screen.index("left out") < screen.index("held-out test")
+
+
 @pytest.mark.slow  # ~30 s on 2 shared cores: occlusion runs the network once per window
 def test_explain_a_class_the_nine_lack(emodb_head):
     from workbench.explain.explanation import explain_clip
@@ -328,6 +401,33 @@ def test_onnx_export_of_the_head_equals_pytorch(emodb_head, tmp_path):
     for pa, pb in zip(a, b):
         assert pa.labels == pb.labels == tuple(EMODB_CLASSES)
         np.testing.assert_allclose(pa.scores, pb.scores, atol=1e-4)
+
+
+def test_a_run_of_the_heads_onnx_export_still_says_whose_speakers_trained_it(emodb_head, emodb_manifest, tmp_path, capsys):
+    """`run --backend onnxruntime --model EXPORT` of a fine-tuned head printed its figures on the head's training speakers
+    bare (the torch run warns): the export carries the card, and a run of an export reads its source's card."""
+    import shutil
+
+    from workbench.cli import main
+    from workbench.data.cards import onnx_source, run_training_overlap
+    from workbench.runs.folder import RunFolder
+
+    assert main(["model", "export-onnx", "--model", str(emodb_head.out), "--out", str(tmp_path / "onnx")]) == 0
+    assert (tmp_path / "onnx" / "training_card.json").is_file()
+    moved = tmp_path / "moved"  # the export travels without its source folder: the copied card still speaks
+    shutil.copytree(tmp_path / "onnx", moved)
+    capsys.readouterr()
+    assert main(["run", str(emodb_manifest), "--backend", "onnxruntime", "--model", str(moved), "--out", str(tmp_path / "run")]) == 0
+    screen = capsys.readouterr().out
+    warning = next(line for line in screen.splitlines() if "speaker overlap" in line)
+    assert warning.startswith("!! speaker overlap") and screen.index(warning) < screen.index("UAR")
+    assert any("speaker overlap" in w for w in run_training_overlap(RunFolder(tmp_path / "run")))
+    # an export of a published checkpoint names it: its protocol card applies to runs of the export
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "model.json").write_text(json.dumps({"source_model": "iic/emotion2vec_plus_large",
+                                                             "source_path": str(tmp_path / "gone")}))
+    assert onnx_source(str(tmp_path / "pub")) == "iic/emotion2vec_plus_large"
+    assert onnx_source(str(tmp_path / "onnx")) == str(emodb_head.out) and onnx_source(str(tmp_path / "nowhere")) is None
 
 
 # ---------------------------------------------------------------------------

@@ -146,6 +146,30 @@ def test_a_groups_intervals_are_the_figures_on_screen_in_the_json_and_in_the_rep
         assert f"[{lo:.3f}, {hi:.3f}]" in shown[0].split("by speaker")[1]
 
 
+def test_the_report_says_the_uar_gap_and_the_groups_left_out_of_it_as_metrics_does(tmp_path, monkeypatch):
+    """`metrics` printed "UAR gap 0.062 [0.000, 0.250] (female − male)" under a breakdown; the report's table of the same
+    groups had no gap, nor the groups left out of it."""
+    import html
+
+    from test_calibration_cli import _run_folder
+    from workbench.analysis.groups import describe_gap
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    rng = np.random.default_rng(3)
+    rows = [(spk, c, c if rng.random() < acc else CLASSES[int(rng.integers(0, 6))])
+            for spk, acc, k in (("a", 0.8, 6), ("b", 0.4, 6), ("c", 0.5, 1)) for c in CLASSES for _ in range(k)]
+    _run_folder(tmp_path / "run", _frame(rows))
+    rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
+    page = html.unescape(shown[0].split("by speaker")[1])
+    assert describe_gap(rep.disparities["speaker"]["uar"]) in page and "UAR gap" in rep.render()
+    assert "left out of the gap: c (too small" in page
+
+
 def test_the_star_after_a_group_label_is_explained_under_the_figure():
     noted = [(f"s{k}", c, c) for k in range(8) for c in CLASSES[:2] for _ in range(3)]  # 8 small groups, each with a note
     fig, ax = plt.subplots()

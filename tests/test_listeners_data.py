@@ -173,6 +173,25 @@ def test_msp_podcast_detailed_labels(tmp_path):
         L.read_msp_podcast(bad)
 
 
+def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
+    """Releases 1.7 to 1.12 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
+    'WORKER; primary; secondary; A:x; V:y; D:z;': it was refused for having neither EmoClass_Major nor EmoClass."""
+    det = tmp_path / "labels_detailed.csv"
+    det.write_text('FileName,EmoDetail\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00001; Angry; Sad,Frustrated; A:5.0; V:2.0; D:5.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00002; Angry; ; A:6.0; V:2.0; D:6.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00003; Contempt; Angry; A:4.0; V:3.0; D:4.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00004; Other-Concerned; ; A:3.0; V:4.0; D:3.0;"\n', encoding="utf-8")
+    rec = L.read_msp_podcast(det).records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_other"], rec["votes_unmapped"], rec["n_raters"]) == (2, 1, 1, 4)
+    assert rec["msp_act_mean"] == pytest.approx(4.5) and rec["msp_val_mean"] == pytest.approx(2.75)
+    assert rec["listener_majority"] == "angry" and rec["agreement"] == pytest.approx(0.5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        L.read_msp_podcast(bad)
+
+
 def test_generic_forms_and_their_checks(tmp_path):
     p = tmp_path / "votes.csv"
     p.write_text("id,rater_labels\na,anger;angry;neutral\nb,happy;joy\n", encoding="utf-8")
@@ -321,3 +340,21 @@ def test_iemocap_happiness_and_excited_are_one_class_for_the_majority_and_the_ag
     assert b["listener_majority"] == "" and b["agreement"] == pytest.approx(1 / 3)
     assert "Happiness and Excited count as one class, happy, for the majority and for the agreement alike" in rep.summary()
     assert "(1 item(s) have votes for both)" in rep.summary()
+
+
+def test_crema_d_tabulated_level_mean_of_an_emotion_no_rater_chose_is_nan_not_minus_one(tmp_path):
+    # the distribution's header and its first row (processedResults/tabulatedVotes.csv): tabulateVotesV2.r fills the
+    # per-emotion level means with rep(-1, 6), so -1 is "no rater chose this emotion", not a level below 0
+    cols = ("meanEmoResp,meanAngerResp,meanDisgustResp,meanFearResp,meanHappyResp,meanNeutralResp,meanSadResp,medianEmoResp,"
+            "meanEmoRespNorm,meanAngerRespNorm,meanDisgustRespNorm,meanFearRespNorm,meanHappyRespNorm,meanNeutralRespNorm,"
+            "meanSadRespNorm,medianEmoRespNorm")
+    header = '"","A","D","F","H","N","S","fileName","numResponses","agreement","emoVote",' + ",".join(f'"{c}"' for c in cols.split(","))
+    row = ('"100001",0,0,0,1,10,0,"1001_IEO_NEU_XX",11,0.909090909090909,"N",71.7272727272727,-1,-1,-1,98,69.1,-1,87,'
+           '66.1713199530713,-1,-1,-1,97.8947368421053,62.9989782641679,-1,83.3333333333333')
+    p = tmp_path / "tabulatedVotes.csv"
+    p.write_text(header + "\n" + row + "\n", encoding="utf-8")
+    rec = L.read_crema_d_tabulated(p).records["1001_IEO_NEU_XX"]
+    for emo in ("Anger", "Disgust", "Fear", "Sad"):
+        assert np.isnan(rec[f"crema_d_mean{emo}Resp"]) and np.isnan(rec[f"crema_d_mean{emo}RespNorm"])
+    assert rec["crema_d_meanHappyResp"] == pytest.approx(98) and rec["crema_d_meanNeutralRespNorm"] == pytest.approx(62.9989782641679)
+    assert rec["crema_d_meanEmoResp"] == pytest.approx(71.7272727272727) and rec["crema_d_medianEmoResp"] == pytest.approx(87)

@@ -301,6 +301,28 @@ def test_example_runs_without_torch_and_matches_the_workbench(exported, tiny_mod
         np.testing.assert_allclose([row["scores"][k] for k in LABEL_KEYS], p.scores, atol=1e-4, rtol=0)
 
 
+def test_the_example_refuses_unknown_options_and_unreadable_inputs_in_a_line_not_a_traceback(exported, tmp_path):
+    """`onnx_score.py EXPORT clip.wav --int8` opened '--int8' as audio and died in a libsndfile traceback, as did a missing
+    file or EXPORT_DIR; now each is one line with the fix, --help exits 0, and a file named like an option goes after --."""
+    clip, odd = tmp_path / "clip.wav", tmp_path / "-odd.wav"
+    for f in (clip, odd):
+        sf.write(f, _held_back_clips()[0], 16000, subtype="FLOAT")
+
+    def example(*args):
+        return subprocess.run([sys.executable, str(REPO / "examples" / "onnx_score.py"), *map(str, args)], capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    for args, words in (((exported.folder, clip.name, "--int8"), "unknown option --int8; the options are --json"),
+                        ((exported.folder, tmp_path / "missing.wav"), "missing.wav: cannot read it as audio"),
+                        ((tmp_path / "nowhere", clip.name), "nowhere/model.json: cannot read it")):
+        out = example(*args)
+        assert out.returncode == 1 and words in out.stderr and "Traceback" not in out.stderr, out.stderr
+    out = example("--help")
+    assert out.returncode == 0 and "EXPORT_DIR" in out.stdout
+    out = example(exported.folder, "--json", "--", odd.name)
+    assert out.returncode == 0 and json.loads(out.stdout)["file"] == "-odd.wav"
+
+
 def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys):
     from workbench.cli import main
 

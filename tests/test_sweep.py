@@ -58,7 +58,7 @@ def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep
     assert plot_sweep(df, "sample-rate", axes=axes) is fig
     ax1, ax2 = axes
     legend = [t.get_text() for t in ax2.get_legend().get_texts()]
-    assert "same label as the original audio" in legend and not any("sr_8000" in t for t in legend)
+    assert "same label as the original audio, exact 95 % interval" in legend and not any("sr_8000" in t for t in legend)
     assert any("original audio (22.05, 44.1 kHz source)" in t and "reference" in t for t in legend)
     fig.canvas.draw()
     assert [t.get_text().strip() for t in ax2.get_xticklabels()] == ["8", "11.025", "16", "22.05", "44.1", "48"]
@@ -66,6 +66,70 @@ def test_sample_rate_sweep_figure_labels_the_reference_and_rates_in_khz(sr_sweep
     # the reference is a level, not a grid point: 6 points per curve
     assert all(len(line.get_xdata()) == 6 for line in ax2.get_lines() if line.get_linestyle() != ":")
     plt.close(fig)
+
+
+def test_the_same_label_share_comes_with_its_denominator_and_exact_interval(sr_sweep):
+    """The share of items keeping the reference's label was printed, written and drawn bare (0.7188 of 96 items, no
+    interval): it now has its denominator and its exact 95 % interval in the summary, and error bars in the figure."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import binomtest
+
+    d, df = sr_sweep
+    summary = pd.read_csv(d / "sw" / "sweep_summary.csv").set_index("variant")
+    assert summary.loc["raw", "same_label_as_reference"] == 1 and np.isnan(summary.loc["raw", "same_label_ci_low"])  # by definition
+    for name, row in summary.drop(index="raw").iterrows():
+        assert row["compared"] == 2
+        ci = binomtest(round(row["same_label_as_reference"] * 2), 2).proportion_ci(method="exact")
+        assert (row["same_label_ci_low"], row["same_label_ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-4)
+        assert row["same_label_ci_low"] <= row["same_label_as_reference"] <= row["same_label_ci_high"]
+    fig = plot_sweep(df, "sample-rate")
+    assert any(type(c).__name__ == "LineCollection" for c in fig.axes[1].collections)  # the error bars
+    plt.close(fig)
+
+
+def test_an_snr_sweeps_score_panel_says_which_noise_reduction_it_shows():
+    """Two groups of curves below (denoise False and True), one set of score curves above: its axis names the group."""
+    import matplotlib.pyplot as plt
+
+    from workbench.schema import score_column
+
+    rows = []
+    for variant, snr, den in (("clean", np.inf, False), ("snr_10", 10.0, False), ("snr_10+denoise", 10.0, True),
+                              ("snr_0", 0.0, False), ("snr_0+denoise", 0.0, True)):
+        for i in range(3):
+            scores = np.full(len(LABEL_KEYS), 0.5 / (len(LABEL_KEYS) - 1))
+            scores[i] = 0.5
+            rows.append({"id": f"i{i}", "variant": variant, "status": "ok", "pred": LABEL_KEYS[i], "confidence": 0.5,
+                         "snr_db": snr, "denoise": den, **{score_column(k): v for k, v in zip(LABEL_KEYS, scores)}})
+    fig = plot_sweep(pd.DataFrame(rows), "snr")
+    assert fig.axes[0].get_ylabel() == "mean score (denoise=False)"
+    plt.close(fig)
+
+
+def test_an_interrupted_sweep_says_how_to_resume_it_and_the_same_command_does(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in a sweep printed a bare "interrupted" and its log.txt said "run() again with out_dir=…", Python's
+    words; a sweep is a run folder, which the same command with its --out resumes: the screen and log.txt now say so."""
+    from workbench.cli import main
+    from workbench.runs import sweep as sweep_module
+
+    sf.write(tmp_path / "clip.wav", speech_like(16000, 1.0, seed=5), 16000, subtype="PCM_16")
+    real_run = sweep_module.run
+
+    def interrupted_run(*args, **kwargs):  # the real run, with a Ctrl-C arriving once its first chunk is on disk
+        def hook(step, rows, **_):
+            raise KeyboardInterrupt
+        return real_run(*args, **{**kwargs, "hook": hook, "chunk_size": 2})
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweep_module, "run", interrupted_run)
+    assert main(["sweep", "clip.wav", "--kind", "trim", "--model", "tiny", "--no-cache"]) == 130
+    assert "`workbench sweep` with the same --out resumes where it stopped" in capsys.readouterr().err
+    (out,) = (tmp_path / "runs").iterdir()
+    log = (out / "log.txt").read_text(encoding="utf-8")
+    assert f"`workbench sweep clip.wav --kind trim --model tiny --no-cache --out runs/{out.name}` resumes from them" in log, log
+    monkeypatch.setattr(sweep_module, "run", real_run)
+    assert main(["sweep", "clip.wav", "--kind", "trim", "--model", "tiny", "--no-cache", "--out", f"runs/{out.name}"]) == 0
+    assert "done: 6 rows (0 failed)" in (out / "log.txt").read_text(encoding="utf-8").split("interrupted")[1]
 
 
 def test_summary_refuses_a_sweep_without_its_reference(sr_sweep):
@@ -100,35 +164,3 @@ def test_pitch_sweep_scores_psola_shifted_audio_and_counts_flips(tmp_path, tiny_
         got = flips[flips["edit"] == name].drop_duplicates("base_label")
         assert np.isclose((got["flip_rate"] * got["n"]).sum(), changed.sum())
     assert set(summarise_sweep(df, "pitch")["semitones"].dropna()) == {0.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0}
-
-
-def test_the_same_label_share_carries_its_fraction_and_exact_interval_in_the_table_page_and_figure(sr_sweep, tiny_model, monkeypatch):
-    """sweep printed 'same_label_as_reference 0.9062' (29 of 32, whose exact interval reaches 0.75) and, for one file,
-    0 or 1 as if measured, with no denominator or interval in the table, sweep_summary.csv, the report or sweep.png."""
-    import matplotlib.pyplot as plt
-    from scipy.stats import binomtest
-
-    from workbench.views import reporting
-
-    d, df = sr_sweep
-    summary = pd.read_csv(d / "sw" / "sweep_summary.csv").set_index("variant")
-    raw = df[df["variant"] == "raw"].set_index("id")["pred"]
-    for name in ("raw", "sr_8000", "sr_48000"):
-        k = int((df[df["variant"] == name].set_index("id")["pred"].reindex(raw.index) == raw).sum())
-        ci = binomtest(k, 2).proportion_ci(method="exact")
-        row = summary.loc[name]
-        assert row["same_label_of"] == f"{k}/2"
-        assert (row["same_label_ci_low"], row["same_label_ci_high"]) == pytest.approx((ci.low, ci.high), abs=1e-4)
-    assert summary.loc["raw", "same_label_ci_low"] == pytest.approx(0.1581, abs=1e-4)  # 2 of 2 could be a 0.16 share
-    table = summarise_sweep(df, "sample-rate")
-    assert {"same_label_of", "same_label_ci_low", "same_label_ci_high"} <= set(table.columns)
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: plt.close(fig))
-    out = reporting.sweep_section(d / "manifest.csv", "sample-rate", d / "sw_page", model=tiny_model)
-    assert "same_label_ci_low" in str(shown[0]) and "2/2" in str(shown[0]) and out["points"][0]["same_label_of"] == "2/2"
-    fig, axes = plt.subplots(2, 1)
-    plot_sweep(df, "sample-rate", axes=axes)
-    assert axes[1].collections, "no interval bars on the share"  # errorbar's bars are a LineCollection
-    assert "share of 2 item(s), exact 95% CI" in axes[1].get_ylabel()
-    plt.close(fig)

@@ -38,6 +38,8 @@ from typing import Iterator  # noqa: E402
 #: the exit status of an interrupted command (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
 RESUME_HINT = "; `workbench run` with the same --out resumes where it stopped"
+#: a sweep is a run folder too: the same command with its --out (the sweep's log.txt names it) resumes it
+SWEEP_RESUME_HINT = "; `workbench sweep` with the same --out resumes where it stopped (its log.txt has the command)"
 
 _pending = threading.Event()
 _installed = False
@@ -150,9 +152,9 @@ def _give_back(previous) -> None:
 
 
 def message(argv: list[str] | None = None) -> str:
-    """The one line an interrupted command prints (with the resume hint for ``run``)."""
+    """The one line an interrupted command prints (with the resume hint for ``run`` and ``sweep``)."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-    return "interrupted" + (RESUME_HINT if args[:1] == ["run"] else "")
+    return "interrupted" + {"run": RESUME_HINT, "sweep": SWEEP_RESUME_HINT}.get(args[0] if args else "", "")
 
 
 def _excepthook(kind, value, tb) -> None:

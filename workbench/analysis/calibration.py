@@ -67,8 +67,8 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, check_enough_items, conformal_checks,
-    conformal_sets, conformal_summary,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, calibration_errors, check_enough_items,
+    conformal_checks, conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
     shared_fit_notes, temperature_interval,
 )
@@ -242,8 +242,10 @@ class CalibrationReport:
         return dict(self.__dict__)
 
     def flat_mark(self, name: str) -> str:
-        """`` !! zero width`` after a figure whose interval has no width (the self-check's list), else ``""``."""
-        return " !! zero width" if name in (self.checks or {}).get("zero_width_intervals", ()) else ""
+        """`` !! zero width`` after a figure whose interval has no width, `` !! outside its interval`` after one whose point it misses."""
+        checks = self.checks or {}
+        return "".join(mark for key, mark in (("zero_width_intervals", " !! zero width"), ("point_outside_interval", " !! outside its interval"))
+                       if name in checks.get(key, ()))
 
     @property
     def accuracy_scope(self) -> str:
@@ -375,8 +377,7 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
         ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
         return ([b[m] for m in ERROR_METRICS] + [a[m] for m in ERROR_METRICS] + [ab, aa]
-                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES]
-                + [ab - rb[-1], aa - ra[-1]])  # AURC against a random order's (the error rate), paired
+                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES] + [ab - rb[-1], aa - ra[-1]])
 
     index = np.arange(n)
     ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
@@ -391,8 +392,7 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
                         for sh, s in zip(shares, COVERAGES)},
         "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
-        "aurc": (aurc_b, aurc_a), "aurc_vs_random": tuple((a - r[-1], tuple(ci[10 + 2 * nc + i])) for i, (a, r) in
-                                                         enumerate(((aurc_b, risk_b), (aurc_a, risk_a))) if len(r)),
+        "aurc": (aurc_b, aurc_a), "aurc_vs_random_ci": (tuple(ci[-2]), tuple(ci[-1])),  # AURC − the error rate, paired
         "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),
     }
 
@@ -408,12 +408,7 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
     if fold_edges and not edge:
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
-    ci_before, ci_after = fig["ci_before"], fig["ci_after"]
-    random_order = [f"AURC {w} {fig['aurc'][i]:.3f} is NOT measurably below {fig['aurc'][i] - d:.3f}, the error rate answering everything (a "
-                    f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] reaches 0, so the confidence does not measurably put "
-                    "the errors last" for i, (w, (d, (lo, hi))) in enumerate(zip(("before", "after"), fig.get("aurc_vs_random", ())))
-                    if not (hi < 0 if hi == hi else d < 0)]
-    warnings += random_order
+    ci_before, ci_after, random_order = fig["ci_before"], fig["ci_after"], aurc_random_order_words(fig)  # AURC vs a random order
     words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
                                    folds_at_bound=(len(fold_edges), len(fold_t)))
     if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
@@ -423,12 +418,21 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
                  **{f"{m.upper()} {w}": (ci_before if w == "before" else ci_after)[m] for m in ERROR_METRICS for w in ("before", "after")},
                  **{f"accuracy at {sh} {w}": c[w] for sh, c in fig["accuracy_at_ci"].items() for w in ("before", "after")}}
     flat = [name for name, (a, b) in intervals.items() if zero_width_note(a, b, n)]
+    # a binned ECE/MCE resampled is biased upwards: its percentile interval can miss its own point, which is said, not shown bare
+    points = {f"{m.upper()} {w}": fig[w][m] for m in ("ece", "mce") for w in ("before", "after")}
+    outside = [name for name, v in points.items() if v == v and not intervals[name][0] - 1e-12 <= v <= intervals[name][1] + 1e-12]
     if "T" not in flat and t_boot.get("resamples") and t_boot.get("at_edge") == t_boot["resamples"]:
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat, "aurc_not_below_random_order": random_order}
-    return {"edge": edge, "warnings": warnings, "words": words, "flat": flat, "checks": checks, "recommended": recommended}
+              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order}
+    notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
+             "show no uncertainty where there is some (marked !! zero width)"] if flat else []
+    if outside:
+        notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
+                     "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
+                     "read it as the spread, and compare Brier and NLL, which are unbiased means")
+    return {"edge": edge, "warnings": warnings + random_order, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
 
 
 #: the calibration errors, in the order the bootstrap returns them
@@ -493,9 +497,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     if not items.restricted and len(set(y.tolist())) < len(items.classes):
         notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
     sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)
-    if sc["flat"]:
-        notes.append(f"zero-width intervals ({', '.join(sc['flat'])}): every resample of the {n} items gives the same value, "
-                     "so these intervals show no uncertainty where there is some (marked !! zero width)")
+    notes += sc["notes"]
     after_probs = cv["after"]
     conformal = conformal_summary(cv["sets"], y, items.classes, alpha)
     set_checks, conformal_warnings = conformal_checks(conformal)

@@ -129,11 +129,13 @@ def nll_verdict(after: float, before: float, n_classes: int, after_ci: tuple[flo
 
     With ``after_ci`` (the calibrated NLL's bootstrap interval), an interval that reaches ``log K`` means the
     calibrated scores are not shown to be better than a uniform guess: a NLL of 1.384 against log 4 = 1.386 with
-    the interval [1.374, 1.390] is flagged, not counted as a success.
+    the interval [1.374, 1.390] is flagged, not counted as a success; and it is called worse than uniform only when the
+    interval lies at or above ``log K`` as well (a point a hair above with the interval on both sides is "not better").
     """
     uniform = float(np.log(n_classes))
-    worse_than_uniform = bool(after >= uniform)
     lo, hi = after_ci if after_ci is not None else (after, after)
+    # worse only when the interval says so too: 1.099 [1.093, 1.106] against log 3 = 1.099 is not shown to be worse
+    worse_than_uniform = bool(after >= uniform and not (np.isfinite(lo) and lo < uniform))
     not_better_than_uniform = bool(worse_than_uniform or (np.isfinite(hi) and hi >= uniform))
     worse_than_before = bool(after > before)
     verdict = ("WORSE than" if worse_than_uniform else "NOT better than (its interval reaches)" if not_better_than_uniform
@@ -209,6 +211,23 @@ def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     k = np.arange(1, n + 1)
     risk = np.cumsum(wrong) / k
     return k / n, risk, float(risk.mean())
+
+
+def aurc_random_order_words(fig: dict) -> list[str]:
+    """Words for each AURC (before, after) not measurably below a random order's, the error rate answering everything
+    (the curve's last risk): flagged unless the paired bootstrap interval of AURC minus that rate (``aurc_vs_random_ci``,
+    the same resamples) lies below 0.  ``fig``: the bootstrapped figures (``aurc``, ``curves``, ``aurc_vs_random_ci``)."""
+    out = []
+    for i, w in enumerate(("before", "after")):
+        risk = fig["curves"][i]["risk"]
+        if not len(risk) or "aurc_vs_random_ci" not in fig:
+            continue
+        d, (lo, hi) = fig["aurc"][i] - risk[-1], fig["aurc_vs_random_ci"][i]
+        if not (hi < 0 if hi == hi else d < 0):
+            out.append(f"AURC {w} {fig['aurc'][i]:.3f} is NOT measurably below {risk[-1]:.3f}, the error rate answering everything (a "
+                       f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] reaches 0, so the confidence does not "
+                       "measurably put the errors last")
+    return out
 
 
 def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -> float:

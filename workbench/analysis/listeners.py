@@ -36,7 +36,7 @@ from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
 from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
-from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder
+from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
 #: what `workbench listeners` writes into a run folder
@@ -122,17 +122,20 @@ class ListenerReport:
     n_split: int = 0
     #: why the soft-label figures (divergences, vote-weighted confusion) are n/a, or "" when they are measured
     soft_labels_reason: str = ""
-    #: a uniform guess's divergences to the same votes and the model's paired differences (divergence_checks), and the
-    #: words for each divergence no better than that guess's: shown under the figures (screen, listeners.json, page)
+    #: a uniform guess's divergences to the votes with the model's paired differences (divergence_checks), and each
+    #: failed check of the soft figures and rho in words: shown under the figures (screen, listeners.json, page)
     uniform_reference: dict = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    #: the run's speakers or corpus in the checkpoint's training data (a fine-tuned head's card), said before any figure
+    training_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
 
     def render(self, top: int = 5) -> str:
         f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
-        lines = [f"variant {self.variant}: {self.n_items} items with listener judgements ({self.n_without} without)"
+        lines = [f"!! {w}" for w in self.training_overlap]
+        lines += [f"variant {self.variant}: {self.n_items} items with listener judgements ({self.n_without} without)"
                  + ("  [scores restricted to the corpus's classes]" if self.restricted else "")]
         for b in self.bands:
             head = f"  agreement {b['band']:<12} n={b['n']:<5}"
@@ -195,16 +198,13 @@ def _check_options(*, agree, split, bands, top, n_boot) -> list[float]:
     return edges
 
 
-_NO_CI = NO_CI
-
-
 def _interval(n_boot: int, seed: int):
     """``interval(fn, a, b)``: the run's percentile bootstrap (:func:`workbench.analysis.metrics.bootstrap_ci`); NaN for n_boot=0."""
     def interval(fn, a, b):
         if n_boot:
             return bootstrap_ci(fn, a, b, n=n_boot, seed=seed)
         value = fn(a, b)
-        return [_NO_CI] * len(value) if isinstance(value, tuple) else _NO_CI
+        return [NO_CI] * len(value) if isinstance(value, tuple) else NO_CI
     return interval
 
 
@@ -315,7 +315,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
     t, p = t_codes[in_band], p_codes[in_band]
     wa_v = uar_v = float("nan")
-    acc_ci = uar_ci = _NO_CI
+    acc_ci = uar_ci = NO_CI
     if len(t):
         with sklearn.config_context(skip_parameter_validation=True):
             wa_v, uar_v, _ = stats(t, p)
@@ -502,7 +502,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     reference = uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval)
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
-    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
+    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else NO_CI
     nameable = _nameable(s, majority, (agreement >= agree) & (majority != ""))
     wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
     wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
@@ -591,6 +591,8 @@ def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = D
                           fix=votes_fix(rf))
     reports = {v: evaluate_listeners(df, variant=v, restrict=restrict, bands=bands, agree=agree, split=split, n_boot=n_boot, seed=seed)
                for v in dict.fromkeys(df["variant"].astype(str))}
+    for r in reports.values():
+        r.training_overlap = run_training_overlap(rf)
     payload = {"random_weights": bool(rf.random_weights), "variants": {v: json_safe(r.to_dict()) for v, r in reports.items()}}
     output_folder(rf, out).write_json(LISTENERS_FILE, payload)
     return reports

@@ -91,7 +91,7 @@ COMMAND_TABLE = (
     Command("probe", "analysis", "add_probe", "linear probe (or small MLP) on a run's frozen embeddings under EmoBox-style folds"),
     Command("finetune", "finetune", "add_finetune",
             "train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model"),
-    Command("sweep", "signals", "add_sweep", "one file or manifest through a grid of sample rates, trims, SNRs or noise reduction"),
+    Command("sweep", "signals", "add_sweep", "one file or manifest through a grid of sample rates, trims, SNRs, noise reduction, pitch shifts or tempo changes"),
     Command("diagnose", "predict", "add_diagnose", "log, prediction, stability and findings for one file"),
     Command("segment", "signals", "add_segment", "long audio: VAD segments (or a timed transcript's sentences), per-segment "
             "emotions, dominant emotion, timeline and heatmap"),

@@ -21,9 +21,9 @@ from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
 from workbench.cli.common import (
-    seed_value, bootstrap_count, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
+    seed_value, bootstrap_count, DEFAULT_FOLDS, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
-                                  positive_int, random_banner_for, renamed, say_loading)
+                                  positive_int, random_banner_for, renamed, say_loading, speaker_folds)
 from workbench.serialize import spreadsheet_safe
 
 
@@ -74,7 +74,8 @@ def add_probe(sub) -> None:
     pb.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="the fold scheme: speaker: k-fold grouped by speaker; session: leave-one-session-out (IEMOCAP); "
                          "emobox: the folds of `datasets import-emobox`; split: the manifest's train/test split")
-    pb.add_argument("--folds", type=fold_count, default=5, help="folds of --scheme speaker (capped at the number of speakers)")
+    pb.add_argument("--folds", type=fold_count, default=None, help=f"folds of --scheme speaker (capped at the number of speakers; "
+                    f"default: {DEFAULT_FOLDS}; refused with another scheme, which brings its own folds)")
     deprecated(pb, "--k", new="--folds", dest="folds", type=fold_count)
     pb.add_argument("--target", default="emotion", choices=["emotion", "label"],
                     help="emotion: the nine-class counterpart; label: the corpus's own label (classes the head lacks)")
@@ -191,9 +192,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_probe(args) -> int:
+    folds = speaker_folds(args)  # before any folder is made
     out = Path(args.out) if args.out else new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     check_out_dir(out)
-    res = probe_run(args.run_dir, scheme=args.scheme, folds=args.folds, target=args.target, mlp=args.mlp, variant=args.variant,
+    res = probe_run(args.run_dir, scheme=args.scheme, folds=folds, target=args.target, mlp=args.mlp, variant=args.variant,
                     n_boot=args.bootstrap, seed=args.seed, out=out)
     if args.json:
         print(strict_json({**res.to_dict(), "written_to": str(out)}))

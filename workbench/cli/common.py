@@ -342,6 +342,25 @@ def fold_count(text: str) -> int:
 
 #: the fold schemes of the probe and finetune (``--scheme``); ``--folds`` is always a count
 FOLD_SCHEMES = ("speaker", "session", "emobox", "split")
+#: ``--folds`` when it is left out (``probe``, ``finetune``: k of the speaker folds)
+DEFAULT_FOLDS = 5
+
+
+def speaker_folds(args, *, cross_validates: bool = True) -> int:
+    """``--folds`` of ``probe``/``finetune`` (default :data:`DEFAULT_FOLDS`): a count for ``--scheme speaker`` only.  Given
+    with another scheme (whose folds are its sessions, EmoBox's folds or the split column) or with nothing to
+    cross-validate, it is refused, not silently ignored."""
+    if args.folds is None:
+        return DEFAULT_FOLDS
+    if args.scheme != "speaker":
+        raise ConfigError(f"{args.folds} counts speaker folds; --scheme {args.scheme} takes its folds from "
+                          + {"session": "the sessions (one per fold)", "emobox": "EmoBox's fold column",
+                             "split": "the split column"}.get(args.scheme, "its own column") + ".",
+                          source="--folds", fix="leave --folds out, or pass --scheme speaker --folds K.")
+    if not cross_validates:
+        raise ConfigError(f"{args.folds} with --no-evaluation: there is no cross-validation to fold.", source="--folds",
+                          fix="leave --folds out, or drop --no-evaluation.")
+    return args.folds
 
 
 class DeprecatedOption(argparse.Action):

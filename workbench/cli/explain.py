@@ -424,8 +424,11 @@ def _explain_worst(session: _Session) -> int:
         banner = f"!! {rendered.record['warning']}" if rendered.record.get("warning") else None
         if banner and not any(warnings):  # the model's banner once per command, above the first case, not in every case
             print(banner, file=out)
-        print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] "
-              f"{'from the cache' if cache['hit'] else 'computed'} ({cache['entry']})", file=out)
+        # why the row is among the worst: reference → prediction (a missing reference may be None, "" or NaN)
+        truth = next((v for v in (row.get("emotion"), row.get("label")) if isinstance(v, str) and v.strip()), "unlabelled")
+        print(f"  [{i}/{len(rows)}] {screen_text(row['id'])} [{screen_text(row['variant'])}] {screen_text(str(truth))} → "
+              f"{screen_text(str(row['pred']))} ({row['confidence']:.2f}), {'from the cache' if cache['hit'] else 'computed'} "
+              f"({cache['entry']})", file=out)
         for line in rendered.lines:
             if line != banner:
                 print("    " + line, file=out)

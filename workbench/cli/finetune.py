@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, EncoderTraining, HeadTraining, finetune
+from workbench.analysis.finetune import ADAPT_MODES, LABEL_SETS, VALIDATION_MODES, EncoderTraining, HeadTraining, finetune
 from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.paths import shell_command
 from workbench.cli.common import (
-    seed_value, bootstrap_count, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
-                                  model_ref_from_args, non_negative_int, positive_int, say_loading)
+    seed_value, bootstrap_count, DEFAULT_FOLDS, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+                                  model_ref_from_args, non_negative_int, positive_int, say_loading, speaker_folds)
 
 #: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
 ENCODER_OPTIONS = {"adapt": "adapt", "encoder_epochs": "epochs", "encoder_lr": "lr", "head_lr": "head_lr",
@@ -29,13 +29,25 @@ def _share(text: str) -> float:
     return v
 
 
+class _GivenShare(argparse.Action):
+    """Store a share and note that the user gave it: the split refuses a share given, never one left at its default."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, "shares_given", [*getattr(namespace, "shares_given", []), option_string])
+
+
 def add_finetune(sub) -> argparse.ArgumentParser:
     ft = add_command(sub, "finetune",
                      help="train a new head on a run's embeddings for the corpus's own labels; write a checkpoint folder for --model",
                      description="Train a classification head on the utterance embeddings of a run (a MANIFEST is scored first), "
                                  "for the corpus's own classes by readable name (EmoDB: anger, boredom, disgust, fear, happiness, "
-                                 "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping on "
-                                 "held-out speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
+                                 "sadness, neutral) or the nine-class mapping, with class-balanced loss and early stopping. Where the "
+                                 "manifest's split column has a train and a dev set (MSP-Podcast Train/Development, ESD "
+                                 "train/evaluation, EmoBox train/valid) the head trains on train, early-stops on dev and is "
+                                 "tested on each test set on its own (--validation auto, the default); with a train and a test "
+                                 "set but no dev set (EmoBox folds) it early-stops on a share of the train speakers and is tested "
+                                 "on the test set; otherwise on held-out speakers. The folder (config.yaml, model.safetensors, tokens.txt, training_card.json) "
                                  "works with --model everywhere. The training procedure is cross-validated by speaker beside "
                                  "the parent's mapped predictions and the probe.",
                      example=("workbench finetune runs/emodb --out models/emodb-head",
@@ -69,17 +81,27 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--batch-size", type=positive_int, default=HeadTraining.batch_size, help="items per step")
     ft.add_argument("--patience", type=positive_int, default=HeadTraining.patience,
                     help="epochs without a better validation UAR (or, at equal UAR, a 1 %% lower loss) before stopping")
-    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers,
-                    help="share of the speakers held out for early stopping (of the sessions, where sessions are held out whole)")
-    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers,
-                    help="share of the speakers held out for the test figure on the card (of the sessions, where sessions are "
-                         "held out whole)")
+    ft.add_argument("--validation", default="auto", choices=list(VALIDATION_MODES),
+                    help="what the saved head early-stops and is tested on. auto (default): the split column's train / dev / "
+                         "test sets when it has a train and a dev set (each test set scored on its own, never pooled; items "
+                         "whose split is no set, e.g. Session1, left out and counted), or a train and a test set (then a share "
+                         "of the train speakers, --validation-speakers, early-stops), else held-out speakers; split: the split "
+                         "column, refused without a train set and a dev or test set; speakers: the shares below")
+    ft.set_defaults(shares_given=[])
+    ft.add_argument("--validation-speakers", type=_share, default=HeadTraining.validation_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for early stopping (of the sessions, where "
+                         "sessions are held out whole); with a split of train and test sets and no dev set, the share of the "
+                         "train speakers; refused with a split's dev set")
+    ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers, action=_GivenShare,
+                    help="with --validation speakers: share of the speakers held out for the test figure on the card (of the "
+                         "sessions, where sessions are held out whole); refused with the split")
     ft.add_argument("--seed", type=seed_value, default=0, help="seed of the speaker split, the head's training and the bootstrap")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
                          "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
                          "sides (as happens anyway where the speakers of a session share its dialogs)")
-    ft.add_argument("--folds", type=fold_count, default=5, help="folds for --scheme speaker")
+    ft.add_argument("--folds", type=fold_count, default=None, help=f"folds of --scheme speaker (default: {DEFAULT_FOLDS}; "
+                    "refused with another scheme, which brings its own folds, or with --no-evaluation)")
     deprecated(ft, "--k", new="--folds", dest="folds", type=fold_count)
     ft.add_argument("--no-evaluation", action="store_true", help="skip the cross-validation (the held-out test figure is still given)")
     ft.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
@@ -89,6 +111,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
 
 
 def cmd_finetune(args) -> int:
+    k = speaker_folds(args, cross_validates=not args.no_evaluation)
     out = check_out_dir(args.out)
     config = HeadTraining(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
@@ -98,8 +121,9 @@ def cmd_finetune(args) -> int:
     if not is_manifest and args.model is not None:
         model = args.model  # refused by finetune(): a run folder was scored by its own model
     result = finetune(args.source, out, model=model, labels=args.labels, config=config, variant=args.variant, run_dir=args.run_dir,
+                      validation=args.validation, speaker_options=list(dict.fromkeys(args.shares_given)),
                       unfreeze=args.unfreeze, adapt=args.adapt, encoder=_encoder_config(args), device=args.device,
-                      evaluate=not args.no_evaluation, folds=args.scheme, k=args.folds, n_boot=args.bootstrap,
+                      evaluate=not args.no_evaluation, folds=args.scheme, k=k, n_boot=args.bootstrap,
                       progress=not args.json, load_progress=say_loading)
     print(strict_json(result.card) if args.json else result.render())
     if not args.json:

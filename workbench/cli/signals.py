@@ -16,6 +16,7 @@ from workbench.errors import ConfigError, printable_table
 from workbench.explain.transcript import transcript_file
 from workbench.explain.words import ALIGNMENT_SUFFIXES
 from workbench.files import strict_json
+from workbench.paths import shell_command
 from workbench.runs.folder import select_mask
 from workbench.runs.longform import SegmentConfig, dominant_words, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep
@@ -24,7 +25,7 @@ from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_
 
 
 def add_sweep(sub) -> None:
-    sw = add_command(sub, "sweep", help="one file or manifest through a grid of sample rates, trims, SNRs or noise reduction",
+    sw = add_command(sub, "sweep", help="one file or manifest through a grid of sample rates, trims, SNRs, noise reduction, pitch shifts or tempo changes",
               example=("workbench sweep clip.wav --kind sample-rate --model tiny",
                        "workbench sweep datasets/emodb.csv --kind snr --out runs/emodb_snr"))
     sw.add_argument("source", help="an audio file or a manifest (.csv, .jsonl, .parquet)")
@@ -71,7 +72,9 @@ SHOWN_SPANS = 40
 def cmd_sweep(args) -> int:
     out = args.out or f"runs/sweep_{args.kind}_{Path(args.source).stem}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
     check_out_dir(out)
-    df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir, figures=not args.no_figures)
+    typed = getattr(args, "command_line", None) or ["sweep", args.source, "--kind", args.kind]  # log.txt names the command that resumes it
+    df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir,
+               figures=not args.no_figures, resume_command=shell_command("workbench", *typed, *([] if args.out else ["--out", out])))
     random_banner_for(out)
     print(printable_table(summarise_sweep(df, args.kind), index=False))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 from workbench.errors import ConfigError
 from workbench.model.checkpoints import read_training_card
-from workbench.serialize import loads_json
+from workbench.serialize import load_json_file, loads_json
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 
@@ -247,4 +247,18 @@ def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[str]
     model_id = checkpoint or model.get("id") or model.get("model")
     if checkpoint is None and card_for(model_id) is None and model.get("path"):
         model_id = model["path"]  # a checkpoint folder (a fine-tuned head's training card lives there)
+        if model.get("kind") == "onnx" and card_for(model_id) is None:  # an export: the checkpoint it was made from
+            model_id = onnx_source(model_id) or model_id
     return overlap_messages(model_id, rf.results())
+
+
+def onnx_source(folder: str) -> str | None:
+    """The checkpoint an ONNX export was made from, by its ``model.json``: the source folder while it is there (a
+    fine-tuned head's card lives in it), else the source's id (``iic/emotion2vec_plus_large``); None when unreadable."""
+    try:
+        meta = load_json_file(Path(folder) / "model.json", what="an ONNX export's model.json", max_bytes=1 << 20)
+    except ConfigError:
+        return None
+    meta = meta if isinstance(meta, dict) else {}
+    path = str(meta.get("source_path") or "")
+    return path if path and Path(path).is_dir() else (str(meta.get("source_model") or "") or None)

@@ -309,6 +309,9 @@ class AttachReport:
 def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
     """Write each record into the ``meta`` of the manifest item with the same id (in place), replacing its old votes.
 
+    An item whose id is not among the records is matched by ``meta.corpus_id``, the corpus's own name for it, where a
+    reader that renames items keeps it: EmoBox keys an item ``iemocap-Ses01F_impro04_F000`` or
+    ``cremad-1087-IWL-ANG-XX``, while the corpus's listener files name ``Ses01F_impro04_F000`` and ``1087_IWL_ANG_XX``.
     Rows for items the manifest lacks (EmoDB's unreleased recordings) are
     counted, never an error; the count is logged.
     """
@@ -316,6 +319,9 @@ def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
     n = 0
     for it in manifest.items:
         rec = report.records.get(it.id)
+        if rec is None and it.meta.get("corpus_id"):
+            rec = report.records.get(str(it.meta["corpus_id"]))
+            ids.add(str(it.meta["corpus_id"]))
         if rec is None:
             continue
         for k in [k for k in it.meta if str(k).startswith("votes_")]:  # a record over other classes replaces the old one whole

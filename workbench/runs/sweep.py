@@ -155,34 +155,28 @@ def reference_name(df, kind: str) -> str:
     return name
 
 
-def _same_counts(sub, reference) -> tuple[int, int]:
-    """How many of the reference's items keep the reference's label at this point, and of how many: the reference's
-    scored items (an item that failed here counts as changed, not as left out)."""
-    same = sub.set_index("id")["pred"].reindex(reference.index) == reference
-    return int(same.sum()), int(len(reference))
-
-
 def _same_label(sub, reference) -> float:
     """Share of the reference's items whose label at this point is the reference's (NaN when nothing to compare)."""
-    k, n = _same_counts(sub, reference)
-    return k / n if n else float("nan")
+    return _same_label_counts(sub, reference)[0]
 
 
-def same_label_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The exact binomial (Clopper–Pearson) interval of ``k`` of ``n`` items keeping their label (scipy's
-    ``binomtest``); NaNs for ``n == 0``.  A sweep of one file has n = 1: its share is 0 or 1 and its interval says so."""
+def _same_label_counts(sub, reference) -> tuple[float, int, float, float]:
+    """The share of :func:`_same_label`, its denominator (the reference's items) and its exact (Clopper–Pearson) 95 %
+    interval; NaN and 0 when nothing is compared.  An item that failed at this point counts as not the same label."""
+    if not len(reference):
+        return float("nan"), 0, float("nan"), float("nan")
     from scipy.stats import binomtest
 
-    if not n:
-        return float("nan"), float("nan")
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
-    return float(ci.low), float(ci.high)
+    same = int((sub.set_index("id")["pred"].reindex(reference.index) == reference).sum())
+    ci = binomtest(same, len(reference)).proportion_ci(confidence_level=0.95, method="exact")
+    return same / len(reference), int(len(reference)), float(ci.low), float(ci.high)
 
 
 def summarise_sweep(df, kind: str):
     """One row per grid point: items, failures, mean confidence and margin, the
     most frequent top label, and the share of items whose label equals the
-    reference's (the unmodified audio, see :data:`REFERENCE`)."""
+    reference's (the unmodified audio, see :data:`REFERENCE`) with its denominator
+    (``compared``) and exact 95 % interval."""
     import pandas as pd
 
     ref_name = reference_name(df, kind)
@@ -202,20 +196,14 @@ def summarise_sweep(df, kind: str):
             "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
-            **_same_label_columns(*_same_counts(good, reference)),
+            **dict(zip(("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high"),
+                       (round(v, 4) if isinstance(v, float) else v for v in _same_label_counts(good, reference)))),
+            **({"same_label_ci_low": float("nan"), "same_label_ci_high": float("nan")} if name == ref_name else {}),  # 1 by definition
         })
     out = pd.DataFrame(rows)
     if x_key == "sample_rate":  # a rate is a whole number of Hz: 22050, not 22050.0000
         out[x_key] = out[x_key].round().astype("Int64")
     return out
-
-
-def _same_label_columns(k: int, n: int) -> dict:
-    """The share of items keeping the reference's label with its fraction and exact 95 % interval (the share alone,
-    "0.9062", hid that it is 29 of 32 and could be as low as 0.75)."""
-    lo, hi = same_label_interval(k, n)
-    return {"same_label_as_reference": round(k / n, 4) if n else float("nan"), "same_label_of": f"{k}/{n}",
-            "same_label_ci_low": round(lo, 4), "same_label_ci_high": round(hi, 4)}
 
 
 def _khz(x: float) -> str:
@@ -256,11 +244,9 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         at = {x: sub[sub[x_key] == x] for x in xs}
         label = "" if gname is None else f" ({group_key}={gname})"
         ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], "o-", color=palette(2 * gi), label=f"mean confidence{label}")
-        counts = [_same_counts(at[x], reference) for x in xs]  # each share with its exact 95 % interval as a bar
-        share = np.array([k / n if n else np.nan for k, n in counts])
-        ci = np.array([same_label_interval(k, n) for k, n in counts]).reshape(-1, 2)
-        ax2.errorbar(xs, share, yerr=np.nan_to_num(np.abs(ci.T - share)), fmt="s--", capsize=3, color=palette(2 * gi + 1),
-                     label=f"same label as the original audio{label}")
+        same = np.array([_same_label_counts(at[x], reference) for x in xs]).reshape(-1, 4)
+        ax2.errorbar(xs, same[:, 0], yerr=[same[:, 0] - same[:, 2], same[:, 3] - same[:, 0]], fmt="s--", capsize=3,
+                     color=palette(2 * gi + 1), label=f"same label as the original audio{label}, exact 95 % interval")
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
             for k, key in enumerate(score_labels(ok)):  # the model's classes: the nine, or a fine-tuned head's
                 c = palette(k % 10)
@@ -272,10 +258,11 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         what = f"original audio ({', '.join(_khz(r) for r in rates)} kHz source)" if rates else f"original audio ({ref_name})"
         ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
         ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
-    ax1.set_ylabel("mean score")
+    # the scores are drawn for the first group only: say which (they were unlabelled beside two groups of curves below)
+    ax1.set_ylabel("mean score" + ("" if group_key is None or not groups else f" ({group_key}={groups[0][0]})"))
     # legends beside the plots, never over the markers they explain
     ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    ax2.set_ylabel(f"share of {len(reference)} item(s), exact 95% CI\n/ mean confidence")  # the share's n and its bars
+    ax2.set_ylabel("share / confidence")
     ax2.set_ylim(-0.02, 1.02)
     ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if kind == "sample-rate":

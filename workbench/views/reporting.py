@@ -30,8 +30,8 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, few_items_note, left_out_note, never_predicted_note, no_groups_note, share_text,
-                                      zero_width_note)
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
+                                      no_groups_note, share_text, zero_width_note)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
@@ -220,6 +220,11 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                                     [(g, d["n"], *(("—",) * 4 if d.get("too_small") else  # its note says why: too small
                                                    (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
                                       d.get("note", "")) for g, d in groups.items()]))
+            disp = r.disparities.get(col) or {}
+            if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
+                parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc("; ".join(
+                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why") and "highest" in disp["uar"]
+                    else "") + ".</p>")  # a gap not measured at all: the table's notes already say why of every group
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
         parts += [f"<p><b>by {esc(col)}</b>: {prose(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()

@@ -57,7 +57,7 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
 
 
 def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B"), ax=None):
-    """The scores of one item under two runs, side by side over both models' classes (true label marked)."""
+    """The scores of one item under two runs, side by side over both models' classes (each run's true label marked)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -68,8 +68,8 @@ def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B
     x = np.arange(len(keys))
     for k, (row, name) in enumerate(zip((row_a, row_b), names)):
         ax.bar(x + (k - 0.5) * 0.4, [float(row.get(score_column(c), 0.0) or 0.0) for c in keys], width=0.4, label=f"run {name}: {row['pred']}")
-    emo = row_a.get("emotion")
-    labels = [f"[{k}]" if k == emo else k for k in keys]
+    truths = {row.get("emotion") for row in (row_a, row_b)}  # each run's own truth (a head's anger, its parent's angry)
+    labels = [f"[{k}]" if k in truths else k for k in keys]
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("score")
     ax.legend(fontsize=8)

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.cards import overlap_messages
+from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError, ModelError, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
@@ -28,8 +28,8 @@ from workbench.serialize import loads_json, spreadsheet_safe
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, flags_text, metric_flags, metrics_text,
-                                                 paired_top)
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
+                                                 metric_flags, metrics_text, paired_top)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -224,10 +224,14 @@ class RunsComparison:
         """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class, each
         later run's Δ recall against the first beside its exact McNemar test (:func:`~workbench.analysis.compare.classes.per_class_table`).
 
-        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class
-        a run does not score shows as missing there.
+        Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class of a
+        later run that is one of the first run's by another name on the same items (``Comparison.class_pairs``: a head's
+        anger, its parent's angry) shares its row, named ``angry → anger``; a class a run does not score shows as missing
+        there.
         """
-        return per_class_table(self.reports, self.items, variant or self.variants[0])
+        variant = variant or self.variants[0]
+        pairs = {c.variant: c.class_pairs for c in self.comparisons if c.scope == variant}  # run → {its class: the first run's}
+        return per_class_table(self.reports, self.items, variant, pairs)
 
     def render(self, top: int = 5) -> str:
         lines = []
@@ -313,8 +317,9 @@ class RunsComparison:
         for v in self.variants:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
             parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>" + (
-                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) "
-                         "shows as —.</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) shows "
+                         "as —; one that is the first run's under another name on the same items shares its row (angry → anger).</p>"
+                         + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
                          + (f"<p>{html.escape(per_class_note(table))}.</p>" if per_class_note(table) else "")
                          if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
@@ -432,7 +437,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
     same_dim = same_dim and not other_space
     top = paired_top(a, b, restrict=restrict)
-    pa, pb = top["pred_a"], top["pred_b"]
+    pairs = corresponding_classes(top["truth_a"], top["truth_b"])  # a head's anger is its parent's angry: the same label
+    pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
@@ -441,7 +447,7 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
         "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
-        "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": pb, "confidence_b": top["conf_b"],
+        "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
@@ -530,8 +536,8 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     embs = [rf.embeddings() for rf in runs]
     names = [_run_letter(i) for i in range(len(runs))]
     described = [{"name": n, **describe_run(rf)} for n, rf in zip(names, runs)]
-    for d, t in zip(described, tables):  # a run whose checkpoint trained on this corpus is marked wherever it appears
-        d["training_overlap"] = overlap_messages(d["model"], t) or overlap_messages(d.get("checkpoint"), t)
+    for d, rf in zip(described, runs):  # a run whose checkpoint trained on this corpus is marked wherever it appears
+        d["training_overlap"] = run_training_overlap(rf)
     reports = {n: {v: evaluate(t, variant=v, n_boot=n_boot, seed=seed, restrict=restrict) for v in shared} for n, t in zip(names, tables)}
     positions = [_ok_positions(t) for t in tables]
     comparisons, flip_rows, agree_rows, item_frames, excluded = [], [], [], [], {}
@@ -558,11 +564,6 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                           unpaired_variants={n: v for n, v in unpaired.items() if v})
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool = True) -> dict[str, Path]:
     """Write ``comparison.json``, ``agreement.csv``, ``flips.csv``, ``disagreements.csv`` (and ``comparison.png``) into ``out``.
 
@@ -570,7 +571,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     """
     out = Path(out)
     for r in cmp.runs:
-        if _inside(out, Path(r["run_dir"])):
+        if out.resolve() == Path(r["run_dir"]).resolve() or Path(r["run_dir"]).resolve() in out.resolve().parents:
             raise ConfigError("the comparison folder lies inside a compared run folder.", source=str(out),
                               fix="pass --out with a folder outside the run folders (default: a new folder under runs/).")
     if out.exists() and not out.is_dir():

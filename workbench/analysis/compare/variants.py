@@ -6,7 +6,7 @@ confidence shifts (see :mod:`workbench.analysis.compare` for the definitions).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,9 @@ class Comparison:
     # the mean shift's 95 % Student-t interval over the n_shift paired items it averages (labelled or not)
     confidence_shift_ci: tuple[float, float] = (float("nan"), float("nan"))
     n_shift: int = 0
+    # each class of the variant's truth that is one class of the baseline's under another name, on the same items
+    # (a fine-tuned head's anger is its parent's angry): {class: the baseline's class}
+    class_pairs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -161,6 +164,19 @@ def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
     return delta_wa, delta_uar
 
 
+def corresponding_classes(truth_a: np.ndarray, truth_b: np.ndarray) -> dict[str, str]:
+    """``{class of truth_b: class of truth_a}`` for each class of ``truth_b`` whose items are exactly the items of one
+    class of ``truth_a`` by another name (EmoDB's ``anger`` in a head's run, ``angry`` in its parent's); rows aligned."""
+    out: dict[str, str] = {}
+    for cb in dict.fromkeys(truth_b[truth_b != ""].tolist()):
+        on_b = truth_b == cb
+        found = set(truth_a[on_b].tolist())
+        ca = found.pop() if len(found) == 1 else ""
+        if ca and ca != cb and np.array_equal(truth_a == ca, on_b):
+            out[str(cb)] = str(ca)
+    return out
+
+
 def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot: int, seed: int, restrict: bool):
     """Paired statistics of two tables of finished rows indexed by item id (same order).
 
@@ -184,20 +200,23 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = top["conf_b"] - top["conf_a"]
     _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
-    flipped = top["pred_a"] != top["pred_b"]
+    # a head's anger is its parent's angry: the same class under B's name is no flip, and each run is right or wrong
+    # against its own truth (B's anger against B's anger, not against A's angry)
+    pairs = corresponding_classes(top["truth_a"], top["truth_b"])
+    flipped = top["pred_a"] != np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     is_labelled = labelled
     flip_rows = []
     for k in np.flatnonzero(flipped):
         item_id = a.index[k]
         ra, rb = a.iloc[k], b.iloc[k]
-        emo = ra["emotion"] if isinstance(ra["emotion"], str) else ""
+        emo, emo_b = (top["truth_a"][k], top["truth_b"][k]) if labelled[k] else ("", "")
         pred_a, pred_b = top["pred_a"][k], top["pred_b"][k]
         flip_rows.append({
-            "id": item_id, "emotion": emo,
+            "id": item_id, "emotion": ra["emotion"] if isinstance(ra["emotion"], str) else "",
             "pred_a": pred_a, "confidence_a": float(top["conf_a"][k]),
             "pred_b": pred_b, "confidence_b": float(top["conf_b"][k]),
-            "fixed": bool(pred_b == emo and pred_a != emo) if emo else None,
-            "broke": bool(pred_a == emo and pred_b != emo) if emo else None,
+            "fixed": bool(pred_b == emo_b and pred_a != emo) if emo else None,
+            "broke": bool(pred_a == emo and pred_b != emo_b) if emo else None,
             "findings_a": ra.get("finding_codes", ""), "findings_b": rb.get("finding_codes", ""), "path": ra.get("path", ""),
         })
     comparison = Comparison(
@@ -207,7 +226,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
-        restricted=restrict,
+        restricted=restrict, class_pairs=pairs,
     )
     return comparison, flip_rows
 

@@ -27,6 +27,10 @@ exports and explanations like the published heads.
 * :mod:`.evaluate` — (:func:`evaluate_finetune`): the whole training procedure under speaker-independent
   cross-validation (or EmoBox folds), UAR/WA/macro-F1 with bootstrap intervals, beside the parent's
   predictions mapped onto the same classes and beside the probe on the same folds;
+* :mod:`.partition` — ``validation="auto"|"split"|"speakers"``: where the manifest's ``split`` column has a train and a
+  dev set the saved head trains on train, early-stops on dev and is tested on each test set on its own
+  (:func:`validation_mode`); items whose split value has no role are left out and counted; the card's ``partition``
+  names each side's split values and counts;
 * :mod:`.core` — :func:`finetune`, the steps in order.
 
 Measured: head-only training on a CPU takes seconds; ``--unfreeze`` figures in ``benchmarks/README.md``.
@@ -38,4 +42,5 @@ from workbench.analysis.finetune.data import LABEL_SETS, TuneData, class_order, 
 from workbench.analysis.finetune.encoder import ADAPT_MODES, EncoderFit, EncoderTraining, encoder_blocks, train_encoder
 from workbench.analysis.finetune.evaluate import evaluate_finetune, mapped_parent_predictions
 from workbench.analysis.finetune.head import HeadFit, HeadTraining, class_weights, train_head
+from workbench.analysis.finetune.partition import VALIDATION_MODES, validation_mode
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward,
                                                  scored_clips, train_encoder)
 from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
 from workbench.analysis.finetune.head import HeadTraining, train_head
+from workbench.analysis.finetune.partition import (data_validation_mode, partition_lines, split_sides, validation_mode,
+                                                   with_split_roles)
 from workbench.analysis.groups import missing_class_note
 from workbench.analysis.probe import METRICS
 from workbench.errors import ConfigError
@@ -53,7 +55,11 @@ class FinetuneResult:
                   f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
                   f"test {len(c['speakers']['test'])}; best epoch {c['training']['best_epoch']} of {c['training']['epochs_run']} "
                   f"in {c['training']['seconds']:.2f} s"]
+        left_out = (c.get("data") or {}).get("excluded") or {}
+        if left_out:  # every figure below counts only the items trained and tested on: say which were not (--labels nine: boredom)
+            lines.append(f"  items: {c['data'].get('n_items')}; left out: " + "; ".join(f"{n} ({why})" for why, n in left_out.items()))
         lines += _grouping_lines(c)
+        lines += partition_lines(c)
         t = c["training"]
         if t.get("unfreeze"):
             p = t["parameters"]
@@ -61,7 +67,12 @@ class FinetuneResult:
                          f"{p['total']:,} parameters, {t['seconds_per_epoch']} s/epoch on {t['device']}; the head alone took "
                          f"{t['head_stage']['seconds']:.2f} s; forward = run's embeddings within "
                          f"{t['forward_check']['max_abs_diff_over_norm']:.1e} of their norm")
-        if test.get("n"):
+        if test.get("by") == "split":
+            for name, d in test["sets"].items():
+                lines += [f"  test set {name} (the split column, on its own): " + _figures(d), *_flag_lines(d, "    ")]
+            if not test["sets"]:
+                lines.append("  the split column has no test set: no held-out figure")
+        elif test.get("n"):
             lines.append(f"  held-out test {_held_out_by(c)}s: " + _figures(test))
             lines += _flag_lines(test, "    ")
         else:
@@ -157,8 +168,8 @@ def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None
 def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, model: Any = None, labels: str = "corpus",
              config: HeadTraining = HeadTraining(), variant: str | None = None, run_dir: str | os.PathLike | None = None,
              unfreeze: int = 0, adapt: str | None = None, encoder: EncoderTraining | None = None, device: str = "auto",
-             evaluate: bool = True, folds: str = "speaker", k: int = 5, n_boot: int = 1000,
-             progress: bool = False, load_progress: Callable[[str], None] | None = None) -> FinetuneResult:
+             evaluate: bool = True, folds: str = "speaker", k: int = 5, n_boot: int = 1000, validation: str = "auto",
+             speaker_options: Sequence[str] = (), progress: bool = False, load_progress: Callable[[str], None] | None = None) -> FinetuneResult:
     """Train a head for ``labels`` on a run's embeddings (a MANIFEST is scored first) and write the checkpoint ``out``.
 
     Parameters
@@ -182,6 +193,11 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         Where ``--unfreeze`` trains: auto (CUDA when present), cpu, cuda …
     evaluate : bool
         Also cross-validate the training procedure (:func:`evaluate_finetune`) under ``folds``/``k``.
+    validation : {"auto", "split", "speakers"}
+        Where the saved head early-stops and is tested (:mod:`workbench.analysis.finetune.partition`): the ``split``
+        column's train / dev / test sets (``auto`` when it has a train and a dev set), or shares of the speakers.
+    speaker_options : sequence of str
+        The share options the caller set (``--validation-speakers``, ``--test-speakers``): refused with the split.
     """
     enc = _encoder_request(unfreeze, adapt, encoder)
     if labels not in LABEL_SETS:
@@ -192,22 +208,19 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         raise ConfigError("exists and is not an empty folder; a checkpoint is never written over another.", source=str(out),
                           fix="choose a new --out folder.")
     run = _source_run(source, out, model=model, run_dir=run_dir, unfreeze=unfreeze, progress=progress, load_progress=load_progress,
-                      labels=labels)
+                      labels=labels, validation=(validation, tuple(speaker_options)))
     parent, parent_ref = parent_folder(run)
     if enc is not None:
         check_unfreeze(enc.unfreeze, configured_blocks(parent), str(parent))
-    data = tune_data(run, labels=labels, variant=variant)
-    clips = None
-    if enc is not None:
-        data, clips = _with_audio(run, data)
-    sides, mask, grouping = _sides(data, config, folds)
+    data, clips, (sides, mask, grouping, tests, partition) = _data_and_sides(run, labels, variant, enc is not None, config, folds,
+                                                                             validation, speaker_options)
     init = parent_head(parent, data.classes) if labels == "nine" else None
     early = bool(mask["validation"].any())
     fit = _with_bar(progress, "finetune head", bound_words(config.epochs, config.patience, early), config.patience,
                     lambda hook: train_head(data.x[mask["train"]], data.y[mask["train"]], data.x[mask["validation"]],
                                             data.y[mask["validation"]], data.classes, config, init=init, progress=hook))
     weight, bias, state = fit.weight, fit.bias, None
-    training: dict[str, Any] = {"mode": "head", "unfreeze": 0, **_head_record(config, fit, init, grouping["by"])}
+    training: dict[str, Any] = {"mode": "head", "unfreeze": 0, **_head_record(config, fit, init, grouping["by"], partition)}
     curves = fit.curves
     test_pred = fit.predict(data.x[mask["test"]])
     efit = None
@@ -219,16 +232,48 @@ def finetune(source: str | os.PathLike | RunFolder, out: str | os.PathLike, *, m
         training = _encoder_record(enc, efit, training, check, dev)
         curves = efit.curves
         test_pred = efit.predict([clips[i] for i in np.flatnonzero(mask["test"])])
-    card = _card(run, parent, parent_ref, data, sides, mask, training, curves,
-                 scores(data.y[mask["test"]], test_pred, data.classes, n_boot=n_boot, seed=config.seed), grouping)
+    card = _card(run, parent, parent_ref, data, sides, mask, training, curves, _test_figures(data, mask, tests, test_pred, n_boot, config.seed),
+                 grouping)
+    card["partition"] = partition
     if evaluate:
         procedure = None if enc is None else _encoder_procedure(data, clips, parent, enc, config, device)
         card["evaluation"] = evaluate_finetune(data, scheme=folds, k=k, config=config, n_boot=n_boot, parent_labels=card["parent"]["labels"],
-                                               procedure=procedure, procedure_name=training["mode"])
+                                               procedure=procedure, procedure_name=training["mode"],
+                                               dev=np.flatnonzero(mask["validation"]) if tests is not None else None, dev_name=_dev_name(partition))
     write_checkpoint(out, parent, data.classes, weight, bias, card, state=state)
     card = loads_json((out / TRAINING_CARD).read_text(encoding="utf-8"))
     logger.info("fine-tuned %s (%d classes) written to %s", training["mode"], len(data.classes), out)
     return FinetuneResult(out, card, run.path, efit if enc is not None else fit)
+
+
+def _dev_name(partition: dict) -> str:
+    """What the split partition early-stops on, in the cross-validation's words."""
+    return "a share of the split column's train speakers" if "validation_speakers" in partition else "the split column's dev set"
+
+
+def _data_and_sides(run: RunFolder, labels: str, variant: str | None, audio: bool, config: HeadTraining, folds: str, validation: str,
+                    speaker_options: Sequence[str]) -> tuple[TuneData, list | None, tuple]:
+    """The rows (with their clips for ``--unfreeze``) and the saved head's sides: the split column's train / dev / test sets
+    (its items of no role left out), or held-out speakers (:mod:`~workbench.analysis.finetune.partition`)."""
+    data = tune_data(run, labels=labels, variant=variant)
+    mode, why = data_validation_mode(data, validation, speaker_options, source=str(run.path))
+    if mode == "split":
+        data = with_split_roles(data)
+    clips = None
+    if audio:
+        data, clips = _with_audio(run, data)
+    if mode == "split":
+        return data, clips, split_sides(data, why, validation_speakers=config.validation_speakers, seed=config.seed)
+    return data, clips, (*_sides(data, config, folds), None, {"validation": "speakers", "why": why})
+
+
+def _test_figures(data: TuneData, mask: dict, tests: dict | None, pred: np.ndarray, n_boot: int, seed: int) -> dict:
+    """The card's test figure: the held-out speakers', or each test set of the split column on its own (never pooled)."""
+    if tests is None:
+        return scores(data.y[mask["test"]], pred, data.classes, n_boot=n_boot, seed=seed)
+    within = {name: m[mask["test"]] for name, m in tests.items()}
+    return {"by": "split", "n": int(mask["test"].sum()), "sets": {name: scores(data.y[m], pred[w], data.classes, n_boot=n_boot, seed=seed)
+                                                                  for (name, m), w in zip(tests.items(), within.values())}}
 
 
 def _encoder_request(unfreeze: Any, adapt: str | None, encoder: EncoderTraining | None) -> EncoderTraining | None:
@@ -242,11 +287,16 @@ def _encoder_request(unfreeze: Any, adapt: str | None, encoder: EncoderTraining 
     return replace(encoder or EncoderTraining(), unfreeze=int(unfreeze), adapt=adapt or (encoder.adapt if encoder else "full"))
 
 
-def _source_run(source, out: Path, *, model, run_dir, unfreeze: int, progress: bool, load_progress, labels: str = "corpus") -> RunFolder:
-    """The run to fine-tune on: ``source`` itself, or a manifest scored first (K checked against the model before that)."""
+def _source_run(source, out: Path, *, model, run_dir, unfreeze: int, progress: bool, load_progress, labels: str = "corpus",
+                validation: tuple = ("auto", ())) -> RunFolder:
+    """The run to fine-tune on: ``source`` itself, or a manifest scored first (its classes, ``--validation`` and K
+    checked before that)."""
     src = source if isinstance(source, RunFolder) else Path(source)
     if isinstance(src, Path) and src.is_file():
-        check_manifest_classes(read_manifest(src, validate_files=False), labels, source=str(src))  # before anything is scored
+        manifest = read_manifest(src, validate_files=False)
+        check_manifest_classes(manifest, labels, source=str(src))  # before anything is scored
+        validation_mode(validation[0], [it.split or "" for it in manifest], [it.meta or {} for it in manifest],
+                        speaker_options=validation[1], source=str(src))
         if unfreeze:
             name = getattr(model, "model", model)
             spec = resolve_model(None if name is None else str(name))
@@ -340,9 +390,17 @@ def _encoder_procedure(data: TuneData, clips: list, parent: Path, enc: EncoderTr
     return fit_predict
 
 
-def _head_record(config: HeadTraining, fit, init, by: str = "speaker") -> dict:
-    return {**config.to_dict(), "optimizer": "torch.optim.AdamW", "loss": "class-balanced cross-entropy",
-            "early_stopping": f"validation UAR, then loss (held-out {by}s)", "init": "parent head" if init is not None else "zeros",
+def _head_record(config: HeadTraining, fit, init, by: str = "speaker", partition: dict | None = None) -> dict:
+    hyper = config.to_dict()
+    on = f"held-out {by}s"
+    if (partition or {}).get("validation") == "split":  # the test share was not used, nor the validation share with a dev set
+        held_out = "validation_speakers" in partition
+        hyper = {k: v for k, v in hyper.items() if k != "test_speakers" and (held_out or k != "validation_speakers")}
+        on = ("a share of the split column's train speakers: " if held_out else "the split column's dev set: ") + ", ".join(
+            partition["sets"]["validation"])
+    return {**hyper, "validation": (partition or {}).get("validation", "speakers"), "optimizer": "torch.optim.AdamW",
+            "loss": "class-balanced cross-entropy", "early_stopping": f"validation UAR, then loss ({on})",
+            "init": "parent head" if init is not None else "zeros",
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(fit.seconds, 3)}
 
 

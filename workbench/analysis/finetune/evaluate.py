@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, split_speakers
+from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, row_targets, split_speakers
 from workbench.analysis.groups import chance_uar, figure_flags
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
@@ -41,7 +41,8 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
     """The parent's predictions (``pred``) on the head's classes, and a note of how they were mapped.
 
     Same label set: as they are.  Corpus classes from the nine: each nine-class key goes to the corpus
-    class whose label maps to it (EmoDB ``angry`` → ``anger``); a key with no corpus class, and a corpus
+    class whose label maps to it (EmoDB ``angry`` → ``anger``), by the corpus's table, else by the rows' own
+    ``emotion`` (a folder labelled ``anger`` whose manifest says ``angry``); a key with no corpus class, and a corpus
     class the nine lack (``boredom``), can never be right — which is the point of the comparison.
     """
     pred = rows["pred"].fillna("").astype(str).to_numpy()
@@ -53,8 +54,13 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
             name = class_name(corpus, lab)
             if key and name in classes:
                 back.setdefault(key, name)
-    if not back:  # no corpus table: a class named like a nine-class key is that key
-        back = {c: c for c in classes if c in LABEL_KEYS}
+    if "emotion" in rows.columns:  # the manifest's own pairs (a folder's anger → angry): what the run scored them against
+        for name, key in zip(row_targets(rows, "corpus"), rows["emotion"].fillna("").astype(str).str.strip()):
+            if key in LABEL_KEYS and name in classes:
+                back.setdefault(key, name)
+    for c in classes:  # a class named like a nine-class key is that key
+        if c in LABEL_KEYS:
+            back.setdefault(c, c)
     lacking = [c for c in classes if c not in back.values()]
     note = "nine-class predictions mapped onto the corpus's classes" + (f"; the parent has no {', '.join(lacking)}" if lacking else "")
     return np.array([back.get(p, "") for p in pred], dtype=object), note
@@ -87,14 +93,16 @@ def head_procedure(data: TuneData, config: HeadTraining) -> FitPredict:
 
 def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, config: HeadTraining = HeadTraining(),
                       n_boot: int = 1000, parent_labels: Sequence[str] = LABEL_KEYS, procedure: FitPredict | None = None,
-                      procedure_name: str = "head") -> dict:
+                      procedure_name: str = "head", dev: np.ndarray | None = None, dev_name: str = "the split column's dev set") -> dict:
     """The training procedure under ``scheme`` folds (speaker-independent k-fold, or EmoBox's), pooled over the test sides.
 
     In each fold the model is trained on the training side (``procedure``, default the head on the cached
     embeddings), early-stopped on a share of *its* speakers, and tested on the held-out side; the probe
     (:func:`~workbench.analysis.probe.evaluate_probe`) runs on the same folds, and the parent's predictions,
     mapped onto the same classes, are scored on the same items.  Figures: WA, UAR, macro-F1 with bootstrap
-    intervals over the pooled test items.
+    intervals over the pooled test items.  ``dev`` (row indices: the split column's dev set, with ``--validation
+    split``; or the train set's held-out speakers, ``dev_name`` says which) early-stops every fold of ``scheme="split"``
+    instead, as it did the saved head: those rows never train.
     """
     fit_predict = procedure or head_procedure(data, config)
     folds, excluded = assign_folds(data.rows, scheme, k=k)
@@ -104,9 +112,10 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
         tr = fold.train
         if len(fold.test) == 0 or len(set(data.y[tr].tolist())) < 2:
             continue
-        in_val = _inner_validation(holdout.groups[tr], config)
+        on_dev = dev is not None and scheme == "split" and len(dev) > 0
+        in_val = np.isin(tr, dev) if on_dev else _inner_validation(holdout.groups[tr], config)  # held-out train speakers
         truth.append(data.y[fold.test])
-        preds.append(np.asarray(fit_predict(tr[~in_val], tr[in_val], fold.test), dtype=object))
+        preds.append(np.asarray(fit_predict(tr[~in_val], dev if on_dev else tr[in_val], fold.test), dtype=object))
         test_rows.append(fold.test)
         names.append(fold.name)
     if not truth:
@@ -123,7 +132,8 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
            "probe": scores(probe_pooled["target"].astype(str).to_numpy(), probe_pooled["pred"].astype(str).to_numpy(), data.classes,
                            n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
            "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed),
-           "excluded": {k_: len(v) for k_, v in excluded.items()}, "early_stopping_on": holdout.by}
+           "excluded": {k_: len(v) for k_, v in excluded.items()},
+           "early_stopping_on": dev_name if dev is not None and scheme == "split" and len(dev) else holdout.by}
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
                           "pass --scheme session for leave-one-session-out folds")

@@ -1,4 +1,4 @@
-"""The linear head: class-balanced cross-entropy on a run's utterance embeddings, early-stopped on held-out speakers."""
+"""The linear head: class-balanced cross-entropy on a run's utterance embeddings, early-stopped on held-out speakers or a dev set."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbench.data.corpora.common import manifest_from_names, rel, require_dir
 from workbench.data.manifest import Item, Manifest
-from workbench.data.votes import as_float, corpus_file, csv_rows, ReadReport, record_from_counts, refuse_duplicates, vote
+from workbench.data.votes import as_float, corpus_file, csv_rows, NAN, ReadReport, record_from_counts, refuse_duplicates, vote
 from workbench.errors import ConfigError
 from workbench.serialize import shown
 
@@ -172,7 +172,10 @@ def read_tabulated(path: str | os.PathLike, *, modality: str = "voice") -> ReadR
     rows of ``modality`` are picked by that number.  Columns ``A D F H N S``
     (counts of anger, disgust, fear, happy, neutral, sad), ``numResponses``,
     ``agreement``, ``emoVote``, ``meanEmoResp`` … are kept under
-    ``crema_d_<column>``.
+    ``crema_d_<column>``.  The per-emotion level means (``meanAngerResp`` …
+    ``meanSadRespNorm``) are -1 where no rater chose that emotion
+    (``tabulateVotesV2.r`` fills them with ``rep(-1, 6)``): that -1 is no
+    level, and is kept as NaN, never averaged as one.
     """
     qtype = _modality(modality)
     p = corpus_file(path, "tabulatedVotes.csv")
@@ -203,11 +206,22 @@ def read_tabulated(path: str | os.PathLike, *, modality: str = "voice") -> ReadR
         for k, v in r.items():
             if k in ("fileName", rowname, *RESPONSE_LETTERS):
                 continue
-            rec[f"crema_d_{k}"] = as_float(v) if k != "emoVote" else v
+            rec[f"crema_d_{k}"] = _level(k, v) if k != "emoVote" else v
         report.records[name] = rec
     report.dropped[f"rows of other rating modalities than {modality}"] = other
     report.dropped["rows with unreadable counts"] = skipped
     return report
+
+
+#: ``tabulatedVotes.csv``'s per-emotion level means: -1 where no rater chose the emotion (``tabulateVotesV2.r``)
+EMOTION_LEVEL_COLUMNS = tuple(f"mean{emo}Resp{norm}" for emo in ("Anger", "Disgust", "Fear", "Happy", "Neutral", "Sad")
+                              for norm in ("", "Norm"))
+
+
+def _level(column: str, value: str) -> float:
+    """A ``tabulatedVotes.csv`` cell as a number; a per-emotion level mean of -1 (no rater chose it) as NaN."""
+    x = as_float(value)
+    return NAN if column in EMOTION_LEVEL_COLUMNS and x == -1 else x
 
 
 def read_responses(path: str | os.PathLike, *, modality: str = "voice", emo_responses: str | os.PathLike | None = None) -> ReadReport:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Iterator
 
 from workbench import serialize
-from workbench.data.corpora.registry import corpus_key, LABEL_MAPS, map_label
+from workbench.data.corpora.registry import CLASS_NAMES, corpus_key, LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
 from workbench.serialize import load_json_file, shown
@@ -49,32 +49,53 @@ def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
             yield n, line[:-1] if line.endswith("\n") else line
 
 
+#: the classes EmoBox's own ``data/<dataset>/label_map.json`` files merge labels into that have no emotion2vec+
+#: counterpart (EmoDB ``"boredem": "Boredom"``, RAVDESS ``"Calm"``, MSP-Podcast ``"C": "Contempt"``, ``"X": "No-agreement"``,
+#: and the other corpora's), lower-cased, spaces dropped: such a file passed as ``label_map`` maps them to none.  The
+#: corpora the workbench reads give theirs from their own tables (boredom, calm, contempt …); the rest are EmoBox's.
+EMOBOX_CLASSES_WITHOUT_COUNTERPART = frozenset(
+    {CLASS_NAMES[corpus][code] for corpus, table in LABEL_MAPS.items() if corpus in CLASS_NAMES
+     for code, key in table.items() if not key and CLASS_NAMES[corpus].get(code)}
+    | {"amused", "anxious", "apologetic", "assertive", "concerned", "encouraging", "enthusiastic", "no-agreement", "poker",
+       "sarcastic", "sleepy", "worried", "breath", "disappointment,disapproval", "pain,groan", "pleasure"})
+
+
+def _label_map(label_map: str | os.PathLike) -> dict[str, str]:
+    """A label map file: EmoBox label → one of the nine keys, a common name ("anger"), "" for none, or one of EmoBox's
+    own class names (its ``label_map.json`` as distributed: ``"exc": "Happy"``, ``"boredem": "Boredom"``).  A value
+    that is none of these is refused with the valid ones."""
+    lm = Path(label_map)
+    if not lm.is_file():
+        raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
+    custom = load_json_file(lm, what="a label map")  # capped: a label map is a few kB
+    if not isinstance(custom, dict):
+        raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
+    unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v))
+                     and "".join(str(v).lower().split()) not in EMOBOX_CLASSES_WITHOUT_COUNTERPART)
+    if unknown:
+        raise ConfigError(
+            f"label map gives values that are not emotions: {', '.join(unknown[:10])}; "
+            f"expected one of {', '.join(sorted(set(GENERIC_LABELS.values())))} (or a common name such as 'anger'), or one of "
+            f"EmoBox's classes without a counterpart ({', '.join(sorted(EMOBOX_CLASSES_WITHOUT_COUNTERPART))}).",
+            source=str(label_map),
+            fix="map each label to one of those keys, or to \"\" when it has no counterpart.",
+        )
+    return {str(k): str(v) for k, v in custom.items()}
+
+
 def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLike, label_map: str | os.PathLike | None = None) -> Manifest:
     """Read EmoBox metadata (``key, wav, emo, length, sample_rate, channel``).
 
     Fold files ``<dataset>_{train,test,valid,dev}_fold_<k>.jsonl`` (EmoBox also writes ``…_fold<k>.jsonl``) give
-    ``split`` and ``meta.folds``; EmoBox's folds are speaker-independent.  Any other file name (the whole-corpus
+    ``split`` and ``meta.folds``; EmoBox splits most corpora by speaker, but not EmoDB, CREMA-D or TESS (a note says
+    so: :data:`SPEAKER_DEPENDENT_FOLDS`).  Any other file name (the whole-corpus
     ``<dataset>.jsonl``, a renamed fold) gives its items no split and no fold, and ``Manifest.notes`` says so.  ``wav`` paths are
     resolved against ``root``.  ``label_map`` (JSON: EmoBox label → one of the
-    nine keys or a name such as "anger") overrides the built-in tables.
+    nine keys or a name such as "anger"; EmoBox's own ``label_map.json`` is read as it is, :func:`_label_map`)
+    overrides the built-in tables.
     """
     root_p = Path(root).expanduser().resolve()
-    custom: dict[str, str] = {}
-    if label_map:
-        lm = Path(label_map)
-        if not lm.is_file():
-            raise ConfigError("label map file not found.", source=str(lm), fix="pass a JSON file {emobox label: emotion}.")
-        custom = load_json_file(lm, what="a label map")  # capped: a label map is a few kB
-        if not isinstance(custom, dict):
-            raise ConfigError("label map must be a JSON object {label: emotion}.", source=str(label_map), fix="see datasets/README.md.")
-        unknown = sorted(f"{k!r}: {v!r}" for k, v in custom.items() if v and not generic_emotion(str(v)))
-        if unknown:
-            raise ConfigError(
-                f"label map gives values that are not emotions: {', '.join(unknown[:10])}; "
-                f"expected one of {', '.join(sorted(set(GENERIC_LABELS.values())))} (or a common name such as 'anger').",
-                source=str(label_map),
-                fix="map each label to one of those keys, or to \"\" when it has no counterpart.",
-            )
+    custom = _label_map(label_map) if label_map else {}
     items: list[Item] = []
     seen: dict[str, Item] = {}
     where: dict[str, str] = {}  # the file and line that first listed each key
@@ -105,7 +126,10 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
                 _listed_again(seen[fold_key], rec, m, where[fold_key], f"{jf}, line {n}")
                 continue
             where[fold_key] = f"{jf}, line {n}"
-            meta = {"corpus": dataset, "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
+            # the corpus's own name for the item (EmoBox's key is "<dataset>-" + it, CREMA-D's "_" written "-"): the
+            # audio file's name, by which the corpus's listener files name it (votes.attach matches it)
+            meta = {"corpus": dataset, "corpus_id": PurePath(str(rec["wav"]).replace("\\", "/")).stem,
+                    "emobox": {k: rec[k] for k in ("length", "sample_rate", "channel") if k in rec}}
             if m:
                 meta["folds"] = {m.group("fold"): m.group("split")}
             it = Item(
@@ -118,7 +142,24 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     if len(folds) > 1:  # an item is train in one fold and test in another: meta.folds says which
         for it in items:
             it.split = ""
+    notes.extend(_speaker_dependent_notes(items))
     return Manifest(items, root=root_p, name="emobox", notes=notes)
+
+
+#: EmoBox datasets (of the corpora the workbench reads) whose folds are not split by speaker: in its data/<dataset>/
+#: fold files every test speaker is also a training speaker (EmoDB's 5 folds each hold all 10 speakers on both sides;
+#: CREMA-D's one fold all 91 actors, TESS's one fold both speakers).  IEMOCAP (by session), RAVDESS (4 actors a fold),
+#: CASIA (1 speaker a fold) and ESD (4 speakers a fold) are split by speaker.
+SPEAKER_DEPENDENT_FOLDS = ("emodb", "cremad", "tess")
+
+
+def _speaker_dependent_notes(items: list[Item]) -> list[str]:
+    """A note for each dataset whose EmoBox folds share speakers between train and test (:data:`SPEAKER_DEPENDENT_FOLDS`):
+    figures under them are not speaker-independent, as EmoBox's folds elsewhere are."""
+    datasets = sorted({str(it.meta.get("corpus", "")).lower() for it in items if it.meta.get("folds")} & set(SPEAKER_DEPENDENT_FOLDS))
+    return [f"EmoBox's {d} folds are not split by speaker: every test speaker of a fold is a training speaker too, so "
+            f"`probe`/`finetune --scheme emobox` figures on {d} are speaker-dependent (not comparable with speaker-independent "
+            "ones); use --scheme speaker for speaker-independent folds." for d in datasets]
 
 
 def _listed_again(first: Item, rec: dict, m: re.Match, first_at: str, here: str) -> None:

@@ -18,6 +18,7 @@ letter (``A`` angry, ``S`` sad, ``H`` happy, ``U`` surprise, ``F`` fear, ``D`` d
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from workbench.data.corpora.common import audio_files, finish, rel, require_dir
@@ -45,8 +46,15 @@ CLASS_NAMES = {**{letter.upper(): name for letter, (name, _) in _CLASSES.items()
 CONSENSUS_FILES = ("labels_consensus.csv", "labels_concensus.csv")
 
 
+#: the labels folder's names across releases (``Labels`` in most, ``labels`` in 1.9, ``label`` in 1.6), lower-cased
+LABEL_FOLDERS = ("labels", "label")
+
+
 def _consensus_file(root: Path) -> Path:
-    for folder in (root / "Labels", root):
+    """``labels_consensus.csv`` (or the early ``labels_concensus.csv``) in the release's labels folder, whatever its
+    case (``Labels/``, ``labels/``, ``label/``), or in the folder given."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in LABEL_FOLDERS)
+    for folder in (*folders, root):
         for name in CONSENSUS_FILES:
             if (folder / name).is_file():
                 return folder / name
@@ -137,32 +145,63 @@ def split_note(items: list[Item]) -> str:
             + "; `probe`/`finetune --scheme split` train on Train and test on each test set on its own.")
 
 
+#: ``labels_detailed.csv`` from 1.7 to 1.12 packs each rating in one ``EmoDetail`` cell:
+#: ``WORKER00012; Angry; Sad,Frustrated; A:3.0; V:2.0; D:4.0;`` (worker, primary class, secondary classes, attributes)
+_EMO_DETAIL = re.compile(r"^\s*(?P<worker>[^;]*);\s*(?P<primary>[^;]*);\s*(?P<secondary>.*?);\s*A:\s*(?P<act>[^;]*);"
+                         r"\s*V:\s*(?P<val>[^;]*);\s*D:\s*(?P<dom>[^;]*);?\s*$")
+
+
+def _primary(name: str) -> str:
+    """A rater's primary class as the vote table knows it: ``Other`` with the rater's own word after it
+    (``Other-Concerned``) is Other."""
+    name = name.strip()
+    return "Other" if re.match(r"(?i)other\b", name) else name
+
+
+def _ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
+    """``(file stem, primary class, {"act"|"val"|"dom": value})`` per row of ``labels_detailed.csv``, in either of the
+    releases' forms: columns ``EmoClass_Major`` (``EmoClass`` in older releases) and ``EmoAct``/``EmoVal``/``EmoDom``
+    (1.6, 2.0), or one ``EmoDetail`` cell per rating (1.7 to 1.12).  A cell not in that form is refused with its line."""
+    header, rows = csv_rows(p, ("FileName",))
+    if "EmoDetail" in header:
+        out = []
+        for n, r in enumerate(rows, 2):
+            m = _EMO_DETAIL.match(r["EmoDetail"])
+            if m is None:
+                raise ConfigError(f"line {n}: EmoDetail {shown(r['EmoDetail'], 80)} is not 'WORKER; primary; secondary; A:x; V:y; D:z;'.",
+                                  source=str(p), fix="pass Labels/labels_detailed.csv as distributed.")
+            out.append((Path(r["FileName"]).stem, _primary(m["primary"]), {"act": m["act"], "val": m["val"], "dom": m["dom"]}))
+        return out
+    cls_col = "EmoClass_Major" if "EmoClass_Major" in header else "EmoClass" if "EmoClass" in header else None
+    if cls_col is None:
+        raise ConfigError(f"has neither EmoClass_Major, EmoClass nor EmoDetail; its header is {header}.", source=str(p),
+                          fix="pass Labels/labels_detailed.csv as distributed.")
+    return [(Path(r["FileName"]).stem, _primary(r[cls_col]), {d: r[f"Emo{d.title()}"] for d in ("act", "val", "dom") if f"Emo{d.title()}" in r})
+            for r in rows]
+
+
 def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | None = None) -> ReadReport:
     """MSP-Podcast ``Labels/labels_detailed.csv`` (one row per rater) and, optionally, ``labels_consensus.csv``.
 
-    Detailed rows: ``FileName`` (``MSP-PODCAST_0001_0008.wav``), the rater's
-    primary class in ``EmoClass_Major`` (or ``EmoClass`` in older releases;
-    long names *Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt, Neutral,
-    Other*) and ``EmoAct``/``EmoVal``/``EmoDom`` (1–7; means kept as
-    ``msp_act_mean`` …).  *Contempt* has no counterpart (``votes_unmapped``).
+    Detailed rows (:func:`_ratings`): ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
+    the rater's primary class in ``EmoClass_Major`` (or ``EmoClass`` in older releases,
+    or the second field of ``EmoDetail`` from 1.7 to 1.12; long names *Angry, Sad,
+    Happy, Surprise, Fear, Disgust, Contempt, Neutral, Other*) and the ratings
+    ``EmoAct``/``EmoVal``/``EmoDom`` (``A:``/``V:``/``D:`` in ``EmoDetail``; 1–7;
+    means kept as ``msp_act_mean`` …).  *Contempt* has no counterpart (``votes_unmapped``).
     The consensus file's ``EmoClass`` letter (``X`` = no agreement) and its
     dimensions are kept as ``msp_consensus_*``.
     """
     p = corpus_file(detailed, "labels_detailed.csv")
     report = ReadReport({}, str(p))
-    header, rows = csv_rows(p, ("FileName",))
-    cls_col = "EmoClass_Major" if "EmoClass_Major" in header else "EmoClass" if "EmoClass" in header else None
-    if cls_col is None:
-        raise ConfigError(f"has neither EmoClass_Major nor EmoClass; its header is {header}.", source=str(p),
-                          fix="pass Labels/labels_detailed.csv as distributed.")
-    by_file: dict[str, list[dict]] = {}
-    for r in rows:
-        by_file.setdefault(Path(r["FileName"]).stem, []).append(r)
+    by_file: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for name, primary, dims in _ratings(p):
+        by_file.setdefault(name, []).append((primary, dims))
     for name, rs in by_file.items():
-        counts, unmapped, raw_max = vote([r[cls_col] for r in rs], VOTE_CLASSES, report)
+        counts, unmapped, raw_max = vote([primary for primary, _ in rs], VOTE_CLASSES, report)
         rec = record_from_counts(counts, unmapped=unmapped, raw_max=raw_max)
-        for dim, col in (("act", "EmoAct"), ("val", "EmoVal"), ("dom", "EmoDom")):
-            xs = [as_float(r.get(col)) for r in rs if col in r]
+        for dim in ("act", "val", "dom"):
+            xs = [as_float(dims.get(dim)) for _, dims in rs]
             xs = [x for x in xs if x == x]
             rec[f"msp_{dim}_mean"] = sum(xs) / len(xs) if xs else NAN
         report.records[name] = rec
