@@ -16,6 +16,26 @@ from typing import Any
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+#: what a page would act on or hide: control characters (but tab and line ends), the bidirectional controls, which
+#: show the rest of a line reversed (a file name "clip\u202eVAW.exe" reads "clipexe.WAV"), and the zero-width ones, which
+#: make two speakers "spk1" and "spk\u200b1" (two groups for a speaker-independent split) read as one
+HTML_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def html_text(value: Any) -> str:
+    """``value`` as text inside HTML: ``<``, ``>``, ``&`` and both quotes escaped, and every :data:`HTML_HIDDEN` character
+    shown as its escape (``\x1b``, ``\u202e``), as the terminal shows them."""
+    import html
+
+    return html.escape(html_visible("" if value is None else str(value)), quote=True)
+
+
+def html_visible(page: str) -> str:
+    """``page`` (HTML built from escaped data, e.g. by ``DataFrame.to_html``, which escapes markup only) with every
+    :data:`HTML_HIDDEN` character shown as its escape; the markup the workbench writes holds none."""
+    return HTML_HIDDEN.sub(lambda m: repr(m.group())[1:-1], page)
+
+
 class WorkbenchError(Exception):
     """Base class of every error the workbench raises on purpose."""
 

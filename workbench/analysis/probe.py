@@ -37,7 +37,6 @@ fold are excluded and counted.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import warnings
@@ -48,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.files import json_safe
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, html_text, html_visible
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
@@ -402,17 +401,17 @@ class ProbeResult:
         if self.random_weights and in_report:
             parts.append("<p><b>⚠ random weights:</b> this run's model is a seeded random checkpoint; the probe's figures mean nothing.</p>")
         elif self.random_weights:
-            parts.append(f"<blockquote><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)}</b></blockquote>")
-        parts.append(f"<p>{html.escape(self.classifier)} probe, target <code>{html.escape(self.target)}</code>, "
-                     f"<b>{html.escape(self.scheme)}</b> folds, variant <code>{html.escape(self.variant)}</code>: {self.n_items} items, "
-                     f"classes {html.escape(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
+            parts.append(f"<blockquote><b>⚠ {html_text(RANDOM_WEIGHTS_BANNER)}</b></blockquote>")
+        parts.append(f"<p>{html_text(self.classifier)} probe, target <code>{html_text(self.target)}</code>, "
+                     f"<b>{html_text(self.scheme)}</b> folds, variant <code>{html_text(self.variant)}</code>: {self.n_items} items, "
+                     f"classes {html_text(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
         parts.append(self._display_table().to_html(index=False, escape=True))
         for reason, ids in self.excluded.items():
-            parts.append(f"<p>excluded: {len(ids)} item(s) with {html.escape(reason)}</p>")
+            parts.append(f"<p>excluded: {len(ids)} item(s) with {html_text(reason)}</p>")
         for name, why in self.skipped.items():
-            parts.append(f"<p>fold {html.escape(str(name))} not evaluated: {html.escape(why)}</p>")
-        parts += [f"<p><b>⚠ {html.escape(note)}</b></p>" for note in self.notes()]
-        return "\n".join(parts)
+            parts.append(f"<p>fold {html_text(str(name))} not evaluated: {html_text(why)}</p>")
+        parts += [f"<p><b>⚠ {html_text(note)}</b></p>" for note in self.notes()]
+        return html_visible("\n".join(parts))  # the table's cells: to_html escapes markup only
 
 
 def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp: bool = False, n_boot: int = 1000, seed: int = 0,
@@ -545,5 +544,5 @@ def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict 
     try:
         res = probe_run(run_dir, **kwargs)
     except ConfigError as exc:
-        return f"<p>Probe not evaluated: {html.escape(str(exc))}</p>", None
+        return f"<p>Probe not evaluated: {html_text(str(exc))}</p>", None
     return res.html(in_report=True), res.to_dict()

@@ -187,7 +187,8 @@ def scored_audio(decoded: Audio, variant: Variant, audio_config: AudioConfig, *,
                else "drop the clip or record a longer one; clips under 1 s are unreliable anyway.")
         # what decoding found (a WAV whose header declares far more audio than the file holds) is the reason, not the length
         cut = next((w for w in decoded.log.warnings if "truncated" in w), None)
-        raise AudioError(f"{where} is {out.duration * 1000:.0f} ms long; the model needs at least 25 ms (one frame)."
+        long = f"{out.duration * 1000:.0f} ms" if out.duration >= 0.001 else f"{len(out.samples)} sample(s) ({out.duration * 1000:.2f} ms)"
+        raise AudioError(f"{where} is {long} long; the model needs at least 25 ms (one frame)."
                          + (f" The file is cut short: {cut}." if cut else ""), source=name,
                          fix="re-copy or re-download the file whole." if cut else fix)
     return out

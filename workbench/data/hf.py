@@ -43,7 +43,8 @@ from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
 from workbench.data.votes import csv_rows
-from workbench.serialize import load_json_file, read_bytes_capped, read_text_capped, shown
+from workbench.data.parquet_check import check_parquet
+from workbench.serialize import TABLE_MAX_BYTES, TABLE_MAX_ROWS, load_json_file, read_bytes_capped, read_text_capped, shown
 
 if TYPE_CHECKING:
     import datasets
@@ -291,6 +292,7 @@ def _read_metadata(path: Path) -> Iterator[tuple[str, dict]]:
         import pandas as pd
 
         data = read_bytes_capped(path, what="an audiofolder metadata file", decompress=False)
+        check_parquet(io.BytesIO(data), max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(path), what="an audiofolder metadata file")
         try:
             frame = pd.read_parquet(io.BytesIO(data))
         except Exception as exc:  # pyarrow raises its own types for a file that is no parquet

@@ -26,7 +26,7 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
 from workbench.data.manifest import Item, Manifest, write_manifest
-from workbench.serialize import TABLE_MAX_BYTES
+from workbench.serialize import TABLE_MAX_BYTES, open_regular
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _load(value, kind: str):
     if value is None or not isinstance(value, (str, os.PathLike)):
         return value
     path = Path(value).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{kind} manifest not found.", source=str(path), fix="pass the path of a lhotse JSONL(.gz) or JSON manifest.")
     _refuse_oversize(path, kind)
     try:
@@ -80,7 +80,7 @@ def _refuse_oversize(path: Path, kind: str, *, chunk: int = 1 << 20) -> None:
 
     read = 0
     try:
-        with open(path, "rb") as raw:
+        with open_regular(path, str(path)) as raw:  # a FIFO or device (or one swapped in) is named, never waited on
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw) if gz else raw

@@ -26,9 +26,10 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
+from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
-from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
+from workbench.serialize import CR_FIX, LONE_CR, TABLE_MAX_BYTES, TABLE_MAX_ROWS, bad_json_line, check_fields, count_lines, decode_text, loads_json, newline_lines, read_bytes_capped, RepeatedKey, refuse_repeated_columns, shown, text_lines  # noqa: E501
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class Manifest:
         rows = []
         for it in self.items:
             d = it.to_dict()
-            d["meta"] = json.dumps(d["meta"], ensure_ascii=False, sort_keys=True)
+            d["meta"] = json.dumps(files.json_safe(d["meta"]), ensure_ascii=False, sort_keys=True)  # NaN as null, never bare
             rows.append(d)
         return pd.DataFrame(rows, columns=list(COLUMNS) + ["meta"])
 
@@ -402,14 +403,12 @@ def _read_parquet(p: Path) -> list[dict]:
     except Exception:
         n_rows = 0  # read_parquet below says what is wrong
     _refuse_rows(p, n_rows, "rows")
+    check_parquet(p, max_bytes=TABLE_MAX_BYTES, max_rows=TABLE_MAX_ROWS, name=str(p), what="a manifest")
     try:
         return pd.read_parquet(p).to_dict("records")
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise ConfigError(
-            f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).",
-            source=str(p),
-            fix="write it again, or use a CSV or JSONL manifest.",
-        ) from None
+        raise ConfigError(f"is not a readable parquet file ({type(exc).__name__}: {str(exc)[:200]}).", source=str(p),
+                          fix="write it again, or use a CSV or JSONL manifest.") from None
 
 
 def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missing: str = "error") -> Manifest:
@@ -594,7 +593,7 @@ def write_manifest(manifest: Manifest | Iterable[Item], path: str | os.PathLike)
         cr = any(frame[c].astype(str).str.contains("\r", regex=False).any() for c in frame.columns)
         files.write_atomic(p, lambda f: frame.to_csv(f, index=False, quoting=csv.QUOTE_NONNUMERIC if cr else csv.QUOTE_MINIMAL), text=True)
     elif ext in (".jsonl", ".json"):
-        files.write_text(p, "".join(json.dumps(it.to_dict(), ensure_ascii=False) + "\n" for it in m.items))
+        files.write_text(p, "".join(json.dumps(files.json_safe(it.to_dict()), ensure_ascii=False) + "\n" for it in m.items))
     else:
         files.write_atomic(p, lambda f: m.to_frame().to_parquet(f, index=False))
     return p

@@ -57,7 +57,7 @@ class PredictionCache:
         if self.linked or files.is_link(p) or files.is_link(p.parent) or not p.is_file():
             return None  # a link in a shared cache was planted: never read through it
         try:
-            entry = _read_entry(p)
+            entry = _read_entry(p, self.root)
         except Exception:  # a damaged entry is recomputed
             return None
         if entry is None:  # over the size an entry can have: planted, recomputed
@@ -109,14 +109,29 @@ ENTRY_MAX_BYTES = 64 * 2**20
 ENTRY_MAX_ARRAYS = 16
 
 
-def _read_entry(p: Path) -> dict | None:
+def _read_entry(p: Path, root: Path) -> dict | None:
     """The arrays of an entry, or ``None`` when its size on disk or the sizes its zip directory declares unpacked are
-    over :data:`ENTRY_MAX_BYTES` (read before any array; an array is never read past its declared size)."""
+    over :data:`ENTRY_MAX_BYTES` (read before any array; an array is never read past its declared size).
+
+    The entry is opened below ``root`` without following a link at any level and without waiting (``O_NONBLOCK``), and
+    judged on what was opened (``fstat``): in a shared cache, an entry or shard folder swapped for a link (to a FIFO,
+    which hung the run, or to another user's file) between :meth:`PredictionCache.get`'s look and the read was opened.
+    Raises ``OSError`` for a link, :class:`~workbench.files.UnsafePathError` for a linked shard folder."""
+    import stat
+
+    with files.open_folder(p.parent, root=root, create=False) as folder:
+        fd = os.open(p.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > ENTRY_MAX_BYTES:
+            return None
+        return _unpack(f)
+
+
+def _unpack(f) -> dict | None:
     import zipfile
 
-    if p.stat().st_size > ENTRY_MAX_BYTES:
-        return None
-    with zipfile.ZipFile(p) as zf:
+    with zipfile.ZipFile(f) as zf:
         infos = zf.infolist()
         if len(infos) > ENTRY_MAX_ARRAYS or sum(i.file_size for i in infos) > ENTRY_MAX_BYTES:
             return None

@@ -44,7 +44,7 @@ from workbench.model.checkpoints import (ARCHS, cache_dir, checkpoint_bytes, emo
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS, TOKENS
 from workbench.schema import SAMPLE_RATE
-from workbench.serialize import loads_json
+from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def cue_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     path = Path(model_dir) / CUE_MARKER
     if not path.is_file():
         return None
-    return loads_json(path.read_text(encoding="utf-8"))
+    return loads_json(read_bytes_capped(path, max_bytes=YAML_MAX_BYTES, what=CUE_MARKER, decompress=False))
 
 
 def ensure_cue_checkpoint(config: CueTraining = CueTraining()) -> Path:

@@ -28,7 +28,7 @@ from workbench.errors import ConfigError
 from workbench.explain.figure import fit_title, plain
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder
-from workbench.serialize import loads_json
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
 
 #: the summary's artifact names (fixed: one summary per run folder, replaced by the next ``--worst``)
 WORST_JSON = "explain_worst.json"
@@ -146,10 +146,12 @@ def worst_summary(run_dir: Any) -> dict | None:
     problem = "is a link" if p.is_symlink() else None
     if problem is None:
         try:
-            env = loads_json(p.read_text(encoding="utf-8"))
+            env = loads_json(read_bytes_capped(p, max_bytes=TABLE_MAX_BYTES, what=WORST_JSON, decompress=False))
             body = {k: v for k, v in env.items() if k != "sha256"}
             if hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest() != env.get("sha256"):
                 problem = "does not match its checksum (edited or damaged)"
+        except ConfigError as exc:
+            problem = exc.message.rstrip(".")
         except (OSError, ValueError, AttributeError) as exc:
             problem = f"cannot be read ({exc})"
     if problem:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelError
-from workbench.serialize import load_yaml_file, loads_json
+from workbench.serialize import YAML_MAX_BYTES, load_yaml_file, loads_json, read_bytes_capped
 from workbench.model.weights import short_error, weights_file
 
 #: top-level ``config.yaml`` keys an emotion2vec+ checkpoint needs; FunASR merges every other key into
@@ -238,7 +238,9 @@ def _config_name(root: Path) -> str:
     cj = root / "configuration.json"
     if cj.is_file():
         try:
-            conf_json = loads_json(cj.read_text(encoding="utf-8"))
+            conf_json = loads_json(read_bytes_capped(cj, max_bytes=YAML_MAX_BYTES, what="configuration.json", decompress=False))
+        except ConfigError as exc:
+            raise ModelError(exc.message, source=str(cj), fix="download the complete checkpoint.") from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ModelError(f"cannot be read ({short_error(exc)}).", source=str(cj), fix="download the complete checkpoint.") from None
         metas = conf_json.get("file_path_metas") if isinstance(conf_json, dict) else None

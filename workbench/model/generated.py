@@ -31,7 +31,7 @@ from workbench.labels import TOKENS
 from workbench.model.funasr_patches import import_funasr
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo, short_error
 from workbench.paths import cache_dir
-from workbench.serialize import loads_json
+from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,17 @@ def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     path = Path(model_dir) / RANDOM_MARKER
     if not path.is_file():
         return None
-    return loads_json(path.read_text(encoding="utf-8"))
+    try:
+        return loads_json(_small_file(path))
+    except (ConfigError, ValueError) as exc:
+        raise ModelError(f"cannot read {RANDOM_MARKER} ({exc.message.rstrip('.') if isinstance(exc, ConfigError) else short_error(exc)}).",
+                         source=str(path), fix="build the checkpoint again (workbench model make-tiny DIR).") from None
+
+
+def _small_file(path: Path) -> bytes:
+    """A marker's or card's bytes, at most a megabyte and from a regular file (raises ConfigError): a checkpoint
+    folder comes from anyone, and a 6 GB sparse training_card.json ended `workbench model info` in MemoryError."""
+    return read_bytes_capped(path, max_bytes=YAML_MAX_BYTES, what="a checkpoint's marker or card", decompress=False)
 
 
 #: checkpoints trained here from synthetic data, by ``--model`` name: (module, function returning the directory).
@@ -208,7 +218,10 @@ def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
     if not path.is_file():
         return None
     try:
-        card = loads_json(path.read_text(encoding="utf-8"))
+        card = loads_json(_small_file(path))
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {TRAINING_CARD} ({exc.message.rstrip('.')}).", source=str(path),
+                         fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {TRAINING_CARD} ({short_error(exc)}).", source=str(path),
                          fix="restore the card `workbench finetune` wrote, or fine-tune again.") from None
@@ -227,8 +240,8 @@ def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
         path = Path(model_dir) / name
         if path.is_file():
             try:
-                return str(loads_json(path.read_text(encoding="utf-8")).get("warning") or "generated checkpoint")
-            except (OSError, ValueError):
+                return str(loads_json(_small_file(path)).get("warning") or "generated checkpoint")
+            except (OSError, ValueError, ConfigError, AttributeError):
                 return "generated checkpoint (its marker file is unreadable)"
     return None
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from workbench import files
 from workbench.model.agreement import agreement
-from workbench.model.temperature import check_temperature
 from workbench.errors import ConfigError, ModelError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.batching import BatchPolicy, default_policy, plan_batches
@@ -32,12 +31,12 @@ from workbench.model.building import _ModelInfo, onnx_providers
 from workbench.model.generated import generated_checksum
 from workbench.model.network import _as_wave
 from workbench.model.prediction import Prediction
-from workbench.model.temperature import softmax
+from workbench.model.temperature import check_temperature, softmax
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
 
@@ -200,10 +199,9 @@ def read_meta(folder: str | os.PathLike) -> dict:
             raise ModelError(f"{name} is a symbolic link; an export folder holds its own files.", source=str(p),
                              fix="export the model again into a new folder.")
     try:
-        raw = (p / META_FILE).read_bytes()
-        if len(raw) > MAX_META_BYTES:
-            raise ValueError(f"{len(raw)} bytes, more than {MAX_META_BYTES}")
-        meta = loads_json(raw.decode("utf-8"))
+        meta = loads_json(read_bytes_capped(p / META_FILE, max_bytes=MAX_META_BYTES, what=META_FILE, decompress=False).decode("utf-8"))
+    except ConfigError as exc:
+        raise ModelError(f"cannot read {META_FILE}: it {exc.message}", source=str(p), fix="export the model again.") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {META_FILE}: {exc}.", source=str(p), fix="export the model again.") from None
     labels = meta.get("labels") if isinstance(meta, dict) else None
@@ -237,11 +235,10 @@ EXPORT_OPS = frozenset({
 #: a constant tensor larger than this (elements) in a ConstantOfShape/Expand/Tile shape is refused (an export has none over 1e6)
 MAX_CONSTANT_ELEMENTS = 50_000_000
 
-
 #: ONNX's element types the checks name (``onnx.TensorProto.FLOAT`` / ``INT64``), so judging needs no ``import onnx``
 _FLOAT, _INT64 = 1, 7
 #: revision of what :func:`graph_facts` reads; memoised facts of another revision are read again
-GRAPH_FACTS_REVISION = 1  # bump when _read_graph_facts reads more or differently
+GRAPH_FACTS_REVISION = 2  # bump when _read_graph_facts reads more or differently
 
 
 def graph_checks_memo_path() -> Path:
@@ -293,7 +290,6 @@ def remember_graph_facts(sha256: str, facts: dict) -> None:
 
 def _read_graph_facts(graph: Path, *, source: str) -> dict:
     import onnx
-    from onnx import numpy_helper
 
     try:
         proto = onnx.load(str(graph), load_external_data=False)
@@ -320,13 +316,17 @@ def _read_graph_facts(graph: Path, *, source: str) -> dict:
             shape_input = node.input[1] if node.op_type in ("Expand", "Tile") and len(node.input) > 1 else node.input[0]
             if shape_input in constants:
                 try:
-                    values = numpy_helper.to_array(constants[shape_input]).astype(np.float64).ravel()
+                    values = onnx.numpy_helper.to_array(constants[shape_input]).astype(np.float64).ravel()
                 except Exception:  # noqa: BLE001
                     values = np.array([])
                 if values.size:
                     elements, negative = float(np.prod(np.abs(values))), bool(np.any(values < 0))
                     if largest is None or (negative, elements) > (largest[2], largest[1]):
                         largest = [node.op_type, elements, negative]
+    # tensors whose bytes live in another file, which neither the checksum nor the export check's record covers
+    ext = onnx.TensorProto.EXTERNAL
+    external = sorted({t.name for t in g.initializer if t.data_location == ext} | {n.output[0] for n in g.node if n.op_type == "Constant"
+                       and any(a.t.data_location == ext for a in n.attribute if a.name == "value")})
     stamped = {}
     for prop in proto.metadata_props:
         if prop.key.startswith("workbench."):
@@ -339,6 +339,7 @@ def _read_graph_facts(graph: Path, *, source: str) -> dict:
         "outputs": {v.name: dims(v) for v in g.output},
         "ops": sorted(ops),
         "largest_constant": largest,
+        "external": external,
         "stamped": stamped,
     }
 
@@ -373,6 +374,9 @@ def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = No
             shown = "×".join("?" if d is None else str(d) for d in shape)
             raise ModelError(f"{graph.name}'s output {name!r} has shape {shown}, but {META_FILE} names {n} labels "
                              f"(the last size must be {n}).", source=source, fix=fix)
+    if facts.get("external"):
+        raise ModelError(f"{graph.name} keeps tensor(s) {facts['external'][:3]} in external data files; an export keeps every "
+                         "weight inside the graph, which its checksum covers.", source=source, fix=fix)
     largest = facts["largest_constant"]
     if largest is not None and (bool(largest[2]) or float(largest[1]) > MAX_CONSTANT_ELEMENTS):
         raise ModelError(f"{graph.name} has a {largest[0]} node asking for {float(largest[1]):.3g} "

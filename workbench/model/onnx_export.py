@@ -54,7 +54,7 @@ from workbench.model.funasr_patches import exportable_front_end, fused_attention
 from workbench.model.generated import TRAINING_CARD, read_training_card
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 from workbench.model.weights import file_sha256
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
 
@@ -331,9 +331,9 @@ def recorded_check(folder: str | os.PathLike) -> Any:
     """``model.json``'s ``check`` entry, or ``None`` when there is none (the file itself is judged by
     :func:`workbench.model.onnx_backend.read_meta`)."""
     try:
-        raw = (Path(folder).expanduser() / META_FILE).read_bytes()
-        meta = loads_json(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
-    except (OSError, ValueError):
+        raw = read_bytes_capped(Path(folder).expanduser() / META_FILE, max_bytes=MAX_META_BYTES, what=META_FILE, decompress=False)
+        meta = loads_json(raw.decode("utf-8"))
+    except (OSError, ValueError, ConfigError):
         return None
     return meta.get("check") if isinstance(meta, dict) else None
 

@@ -10,6 +10,7 @@ has these methods.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +22,7 @@ import os
 
 from workbench import files
 from workbench.errors import ConfigError
+from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
 
@@ -183,8 +185,8 @@ class Artifacts:
         if p.is_symlink() or not p.is_file():
             return {}
         try:
-            data = loads_json(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = loads_json(_capped_bytes(p))
+        except (OSError, ValueError, ConfigError):
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -192,6 +194,18 @@ class Artifacts:
 #: the most bytes a run folder's .json or .csv output is read to (a table's cap): they were read whole, so a planted or
 #: runaway file of gigabytes filled memory before anything was said
 OUTPUT_MAX_BYTES = TABLE_MAX_BYTES
+#: the most rows a run folder's table may hold (a corpus of 1.3 million clips × a few variants is about 5 million)
+RESULTS_MAX_ROWS = 50_000_000
+
+
+def check_run_table(p: Path, *, max_rows: int = RESULTS_MAX_ROWS,
+                    fix: str = "check that this is the file the run wrote; remove it and run the command that writes it again.") -> None:
+    """Refuse (:class:`RunFolderError`) a run folder's parquet table that would unpack past the cap before it is read
+    (:func:`workbench.data.parquet_check.check_parquet`): a 0.5 MB results.parquet of one repeated note took 1.5 GB."""
+    try:
+        check_parquet(p, max_bytes=OUTPUT_MAX_BYTES, max_rows=max_rows, name=p.name, what="a run folder's table")
+    except ConfigError as exc:
+        raise RunFolderError(exc.message, source=str(p), fix=fix) from None
 
 
 def _capped_bytes(p: Path) -> bytes:
@@ -209,16 +223,76 @@ def _read_artifact(p: Path) -> Any:
     if ext == ".json":
         return loads_json(_capped_bytes(p).decode("utf-8"))
     if ext in (".parquet", ".csv"):
-        import io
-
         import pandas as pd
 
+        if ext == ".parquet":
+            check_run_table(p)
         return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(io.BytesIO(_capped_bytes(p)))
-    if ext == ".npy":
-        return np.load(p, allow_pickle=False)
-    if ext == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+    if ext in (".npy", ".npz"):
+        return read_arrays_capped(p)
     if ext in (".txt", ".html"):
-        return p.read_text(encoding="utf-8")
-    return p.read_bytes()
+        return _capped_bytes(p).decode("utf-8")
+    return _capped_bytes(p)
+
+
+#: the widest embedding a run may hold (an emotion2vec network's embed_dim is at most this, checkpoint_safety's limit)
+MAX_EMBED_DIM = 16384
+
+
+def npy_shape(p: Path) -> tuple[tuple, Any]:
+    """``(shape, dtype)`` an ``.npy`` file's header declares, read without its data (``ValueError`` for no .npy)."""
+    fmt = np.lib.format
+    with open(p, "rb") as f:
+        read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return tuple(shape), dtype
+
+
+def check_embeddings_header(p: Path, rows: int) -> None:
+    """Raise ``ValueError`` saying why a run's embeddings file cannot be ``rows`` × (at most :data:`MAX_EMBED_DIM`)
+    numbers, judged from its header before the data is read: a 4 kB sparse embeddings.npy declaring 9 × 40 million took
+    `workbench embeddings` to 12 GB and past 5 minutes."""
+    shape, dtype = npy_shape(p)
+    if len(shape) != 2 or dtype.kind not in "fiu":
+        raise ValueError(f"shape {shape} of {dtype}, not (rows, dimensions) of numbers")
+    if shape[0] != rows or not 0 <= shape[1] <= MAX_EMBED_DIM:
+        raise ValueError(f"{shape[0]} rows of {shape[1]} dimensions for {rows} result rows (at most {MAX_EMBED_DIM} dimensions)")
+
+
+def read_arrays_capped(p: Path) -> Any:
+    """The array of a ``.npy`` or the ``{name: array}`` of a ``.npz`` someone else may have written, refused
+    (:class:`RunFolderError`) before any array is made when the file, the sizes its zip directory declares unpacked,
+    or the shape an array's header claims, is over the cap (:data:`OUTPUT_MAX_BYTES`); never a pickle.  A 2 MB
+    ``projection_tsne_cache.npz`` of zeros unpacked to 2.3 GB in `workbench embeddings --project tsne`."""
+    import zipfile
+
+    cap = OUTPUT_MAX_BYTES
+    fmt = np.lib.format
+
+    def claimed(f) -> int:
+        read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0  # 3.0 as 2.0
+        shape, _, dtype = read(f)
+        return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+    def refuse(fact: str):
+        raise RunFolderError(f"{p.name} {fact}, so it is not read.", source=str(p),
+                             fix="check that this is the file that was written; remove it and write it again.")
+
+    data = io.BytesIO(_capped_bytes(p))
+    if p.suffix.lower() == ".npy":
+        if claimed(data) > len(data.getvalue()):
+            refuse(f"declares an array of {claimed(io.BytesIO(data.getvalue())):,} bytes in a file of {len(data.getvalue()):,}")
+        data.seek(0)
+        return fmt.read_array(data, allow_pickle=False)
+    with zipfile.ZipFile(data) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > cap:
+            refuse(f"unpacks to {sum(i.file_size for i in infos):,} bytes, over the cap of {cap:,}")
+        out = {}
+        for info in infos:
+            with zf.open(info) as member:
+                if claimed(member) > info.file_size:
+                    refuse(f"declares an array {info.filename!r} larger than the {info.file_size:,} bytes it unpacks to")
+            with zf.open(info) as member:
+                out[info.filename.removesuffix(".npy")] = fmt.read_array(member, allow_pickle=False)
+        return out

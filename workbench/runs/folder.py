@@ -74,7 +74,8 @@ from workbench.serialize import load_yaml_file, loads_json, shown
 from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
-    ARTIFACT_INDEX, Artifacts, RunFolderError, artifact_name, atomic_write, _write_text,
+    ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
+    atomic_write, _capped_bytes, _write_text,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -281,11 +282,11 @@ class RunFolder(Artifacts):
         if not p.is_file():
             return {}
         try:
-            data = loads_json(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            data = loads_json(_capped_bytes(p))  # a 6 GB sparse summary.json ended `workbench metrics` in MemoryError
+        except (OSError, ValueError, ConfigError) as exc:
             data = exc
         if not isinstance(data, dict):
-            raise RunFolderError(f"cannot read summary.json ({data if isinstance(data, Exception) else 'not a JSON object'}).",
+            raise RunFolderError(f"cannot read summary.json ({str(getattr(data, 'message', data)).rstrip('.') if isinstance(data, Exception) else 'not a JSON object'}).",
                                  source=str(self.path), fix=_REBUILD_FIX) from None
         return data
 
@@ -303,6 +304,7 @@ class RunFolder(Artifacts):
                     RunFolder.open(self.path)
                 raise RunFolderError("has no results.parquet (the run did not finish).", source=str(self.path),
                                      fix="run `workbench run` again with the same --out to finish it.")
+            check_run_table(p, fix=_REBUILD_FIX)  # a few MB that would unpack to gigabytes
             try:
                 table = pd.read_parquet(p)
             except Exception as exc:  # a truncated or foreign file: pyarrow raises its own types
@@ -339,14 +341,17 @@ class RunFolder(Artifacts):
         p = self.path / EMBEDDINGS
         if not p.is_file():
             raise RunFolderError("has no embeddings.npy.", source=str(self.path), fix="run `workbench run` again with the same --out to finish it.")
+        n = len(self.results())
+        try:
+            check_embeddings_header(p, n)  # before the data: a header may declare gigabytes that a sparse file "holds"
+        except Exception as exc:  # noqa: BLE001 — not .npy, or another shape
+            raise RunFolderError(f"embeddings.npy cannot be this run's ({str(exc) or type(exc).__name__}).", source=str(self.path),
+                                 fix="the folder is inconsistent: delete results.parquet and embeddings.npy and re-run the same command.") from None
         try:
             emb = np.load(p, allow_pickle=False)
         except Exception as exc:  # truncated, not .npy, or an object array
             raise RunFolderError(f"embeddings.npy cannot be read ({type(exc).__name__}).", source=str(self.path), fix=_REBUILD_FIX) from None
-        if emb.ndim != 2:
-            raise RunFolderError(f"embeddings.npy has shape {emb.shape}, not (rows, dimensions).", source=str(self.path), fix=_REBUILD_FIX)
-        n = len(self.results())
-        if emb.shape[0] != n:
+        if emb.ndim != 2 or emb.shape[0] != n:
             raise RunFolderError(f"embeddings.npy has {emb.shape[0]} rows but results.parquet has {n}.", source=str(self.path),
                                  fix="the folder is inconsistent: delete results.parquet and embeddings.npy and re-run the same command.")
         return emb
@@ -358,7 +363,7 @@ class RunFolder(Artifacts):
             fix = ("re-run with --frame-embeddings into a new --out." if not self.config.get("frame_embeddings")
                    else "check the id and variant (results.parquet lists them); failed rows have none.")
             raise RunFolderError(f"has no frame embeddings for {item_id!r} [{variant}].", source=str(self.path), fix=fix)
-        return np.load(p, allow_pickle=False)
+        return read_arrays_capped(p)  # under the run folder's cap, its header checked against the file before any array
 
     def variants(self) -> list[Variant]:
         return [Variant.from_dict(v) for v in self.config.get("variants") or [{"name": "raw"}]]
@@ -449,7 +454,7 @@ class RunFolder(Artifacts):
 
     def log_text(self) -> str:
         p = self.path / LOG
-        return p.read_text(encoding="utf-8") if p.is_file() else ""
+        return _capped_bytes(p).decode("utf-8", errors="replace") if p.is_file() else ""
 
     # ------------------------------------------------------------------ derived outputs
     @property

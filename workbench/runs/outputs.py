@@ -41,7 +41,8 @@ from workbench.audio.intake import Audio, AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.core import score_sources
 from workbench.files import UnsafePathError, rename_folder, write_atomic, write_json, write_npy, write_text
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, printable
+from workbench.serialize import cut_middle
 from workbench.labels import LABELS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction
 from workbench.audio.processing import ProcessingLog, StepRecord
@@ -280,9 +281,15 @@ def print_logs(outcomes, out=None) -> None:
     if loads:  # above every file: no file's time ("this file's" is said in each log.txt)
         print(ProcessingLog(loads[:1]).render().replace("not part of this file's time", "not part of any file's time"), file=out)
     for o in outcomes:
-        print(f"\n== {o.input}", file=out)
+        print(f"\n== {printable(o.input)}", file=out)
         print(ProcessingLog([s for s in o.log.steps if s.name not in ("random_weights", "model_load")]).render(), file=out)
     print(file=out)
+
+
+def _shown_name(source: Any) -> str:
+    """An input's file name as the summary shows it: on one line (a line break in a name started a fake row of the
+    table or a fake finding), and cut in the middle past 80 characters (a 250-character name widened every row)."""
+    return cut_middle(printable(Path(source).name), 80) if source else "?"
 
 
 def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
@@ -295,7 +302,7 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
         print_logs(outcomes, out)
     rows = [("input", "emotion", "conf", "margin", "dur s", "folder / error")]
     for o in outcomes:
-        name = Path(o.input).name if o.input else "?"
+        name = _shown_name(o.input)
         if o.ok and o.prediction is not None:
             p = o.prediction
             rows.append((name, p.label, f"{p.confidence:.3f}", f"{p.margin:.3f}", f"{p.duration:.2f}", str(o.folder)))
@@ -312,10 +319,10 @@ def print_outcomes(outcomes, *, show_log: bool = False, out=None) -> None:
     if found:
         print(f"\nfindings ({len(found)}; their suggestions are in each folder's log.txt and result.json):", file=out)
         for o, f in found:
-            print(f"  {Path(o.input).name}: {f['code']} ({f.get('severity', '?')}): {f['message']}", file=out)
+            print(f"  {_shown_name(o.input)}: {f['code']} ({f.get('severity', '?')}): {f['message']}", file=out)
     serious = [(o, f) for o, f in found if f.get("severity") in ("error", "high")]
     if serious:
         print(f"\n{len(serious)} finding(s) that make a label meaningless — check these inputs:", file=out)
         for o, f in serious:
-            print(f"  {Path(o.input).name}: {f['code']}: {f['message']}" + (f" → {f['suggestion']}" if f.get("suggestion") else ""),
+            print(f"  {_shown_name(o.input)}: {f['code']}: {f['message']}" + (f" → {f['suggestion']}" if f.get("suggestion") else ""),
                   file=out)

@@ -27,8 +27,8 @@ import numpy as np
 from workbench import files, interrupts
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
-from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
-from workbench.runs.artifacts import _ARTIFACT_RE
+from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment
+from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table
 from workbench.runs.folder import (
     _LEGACY_TMP_RE, _PART_RE, _TMP_RE, CONFIG, FRAME_EMBEDDINGS, LOCK, LOG, MANIFEST_COPY, PART_IDENTITY_KEY, PARTS,
     REJECTED, RESULTS, EMBEDDINGS, SUMMARY, CHECKPOINT_NOT_RUN, RunFolder, RunFolderError, _read_yaml, atomic_write, check_rows,
@@ -283,16 +283,16 @@ class RunWriter:
     def _check_part(self, part: Path):
         """Read a part and its embeddings; return (frame, emb) or the reason it is not whole."""
         import pandas as pd
-
         import pyarrow.parquet as pq
 
         if part.is_symlink() or _emb_path(part).is_symlink():
             return "a link, not a part this run wrote"
         try:
+            check_run_table(part, max_rows=MAX_CHUNK)  # a planted part of a few MB that would unpack to gigabytes
             df = pd.read_parquet(part)
             meta = pq.read_schema(part).metadata or {}
         except Exception as exc:  # a torn or foreign file
-            return f"unreadable parquet ({type(exc).__name__})"
+            return f"unreadable parquet ({getattr(exc, 'message', '').rstrip('.') or type(exc).__name__})"
         identity = meta.get(PART_IDENTITY_KEY)
         if identity is not None and identity.decode("ascii", "replace") != self.run_identity:
             return (f"written by another run (run identity {identity.decode('ascii', 'replace')[:16]}, "
@@ -302,11 +302,10 @@ class RunWriter:
                 return f"no {col!r} column"
         ep = _emb_path(part)
         try:
+            check_embeddings_header(ep, len(df))  # a planted header may declare gigabytes of a sparse file
             emb = np.load(ep, allow_pickle=False)
         except Exception as exc:
-            return f"embeddings unreadable ({type(exc).__name__})"
-        if emb.ndim != 2 or emb.shape[0] != len(df):
-            return f"{emb.shape[0] if emb.ndim else 0} embedding rows for {len(df)} result rows"
+            return f"embeddings unreadable ({str(exc)[:200] if isinstance(exc, ValueError) else type(exc).__name__})"
         ok = select_mask(df)
         if emb.shape[1] and ok.any() and not np.isfinite(emb[ok]).all():
             return "missing or non-finite embeddings for finished rows"

@@ -3,10 +3,10 @@ executed notebook into one self-contained page (markdown and text escaped, the s
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any, Iterable, Sequence
 
+from workbench.errors import html_text
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 
 
@@ -14,9 +14,6 @@ class Markup(str):
     """A string of HTML that is safe as it is (built here, its data escaped)."""
 
 
-#: what a page would act on or hide: control characters (but tab and line ends) and the bidirectional controls, which
-#: show the rest of a line reversed (a file name "clip\u202eVAW.exe" reads "clipexe.WAV")
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def esc(value: Any) -> Markup:
@@ -24,8 +21,7 @@ def esc(value: Any) -> Markup:
     bidirectional controls shown as their escapes (``\\x1b``, ``\\u202e``), as the terminal shows them."""
     if isinstance(value, Markup):
         return value
-    text = _HIDDEN.sub(lambda m: repr(m.group())[1:-1], "" if value is None else str(value))
-    return Markup(html.escape(text, quote=True))
+    return Markup(html_text(value))
 
 
 #: a terminal's colour and style codes (SGR: ``ESC[31m``, ``ESC[1;4m``, ``ESC[0m``; the one-byte CSI ``\x9b`` too), which

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.audio.intake import AudioConfig, load
+from workbench.runs.artifacts import _capped_bytes, read_arrays_capped
 from workbench.runs.longform import source_path
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
 from workbench.serialize import loads_json
@@ -16,7 +18,7 @@ from workbench.serialize import loads_json
 def _heatmap_labels(heat: Any, summary: dict, n: int) -> list[str]:
     """The heatmap's classes: as ``heatmap.npz`` names them, else the model's in the summary; numbered when neither fits
     (never the nine guessed for a fine-tuned head's columns)."""
-    for labels in (list(heat["labels"]) if "labels" in heat.files else None, (summary.get("model") or {}).get("labels")):
+    for labels in (list(heat["labels"]) if "labels" in heat else None, (summary.get("model") or {}).get("labels")):
         if labels is not None and len(labels) == n:
             return [str(x) for x in labels]
     return [f"class {i}" for i in range(n)]
@@ -52,13 +54,15 @@ class LongAudioTimeline(_View):
 
         W = _w()
         self.dir = Path(segment_dir)
-        self.summary_data = loads_json((self.dir / "summary.json").read_text(encoding="utf-8"))
-        self.timeline = pd.read_csv(self.dir / "timeline.csv")
-        self.segments = pd.read_csv(self.dir / "segments.csv")
+        # a segment folder may come from anyone: each file read under the run folder's cap, the heatmap never unpacked
+        # past it (a 2 MB heatmap.npz of zeros unpacked to gigabytes)
+        self.summary_data = loads_json(_capped_bytes(self.dir / "summary.json"))
+        self.timeline = pd.read_csv(io.BytesIO(_capped_bytes(self.dir / "timeline.csv")))
+        self.segments = pd.read_csv(io.BytesIO(_capped_bytes(self.dir / "segments.csv")))
         self.source = source_path(self.dir, self.summary_data)
-        heat = np.load(self.dir / "heatmap.npz")
+        heat = read_arrays_capped(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
-        self.times = heat["times"] if "times" in heat.files else np.arange(len(self.heatmap)) * float(self.summary_data.get("grid_s", 0.1))
+        self.times = heat["times"] if "times" in heat else np.arange(len(self.heatmap)) * float(self.summary_data.get("grid_s", 0.1))
         self.labels = _heatmap_labels(heat, self.summary_data, self.heatmap.shape[1])
         s = self.summary_data
         head = (_banner(bool(s.get("random_weights"))) +

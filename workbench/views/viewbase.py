@@ -5,7 +5,6 @@ figures, escaping, the stored scores of a results row, re-predictions through th
 
 from __future__ import annotations
 
-import html
 import io
 from contextlib import contextmanager
 from typing import Any, Sequence
@@ -22,6 +21,7 @@ from workbench.model.ref import ModelRef
 from workbench.runs.folder import RunFolder
 from workbench.schema import FRAME_RATE, SCORE_PREFIX, score_column
 from workbench.serialize import figure_text
+from workbench.views.html import esc
 
 #: a re-prediction of a row's scored audio must give the row's scores within this (max |Δ| over the nine)
 REPREDICTION_TOLERANCE = 1e-4
@@ -75,7 +75,9 @@ def png_widget(fig):
 
 
 def _esc(x: Any) -> str:
-    return html.escape(str(x))
+    """Text from data inside a widget's HTML, as the reports show it (:func:`workbench.views.html.esc`: markup, control,
+    bidirectional and zero-width characters escaped); a speaker "\u202espk" showed the rest of its line reversed."""
+    return str(esc(str(x)))
 
 
 def _banner(random_weights: bool) -> str:

@@ -3,12 +3,11 @@ with its audio as scored (for a notebook or a report)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, html_text
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_PREFIX, score_column
 from workbench.serialize import save_figure
@@ -96,7 +95,7 @@ def show_item(items, i: int = 0) -> list:
     row = items.iloc[i] if hasattr(items, "columns") else items  # a table, or one row of it
     rf_a, rf_b = as_run_folder(row["run_dir_a"]), as_run_folder(row["run_dir_b"])
     a, b = rf_a.row(str(row["id"]), str(row["variant"])), rf_b.row(str(row["id"]), str(row["variant"]))
-    esc = html.escape
+    esc = html_text
     cosine = row.get("cosine")
     head = HTML(
         f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "

@@ -7,7 +7,6 @@ statistics of :mod:`workbench.analysis.compare.variants`, plus how much the runs
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.data.cards import run_training_overlap
-from workbench.errors import ConfigError, ModelError, printable_table
+from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
 from workbench.analysis.stats import p_value_text
@@ -24,7 +23,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
-from workbench.serialize import loads_json, spreadsheet_safe
+from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
@@ -100,9 +99,9 @@ def _weights_checksum(model: dict) -> str:
     ``model.json`` (so a run on the exported graph and one on the checkpoint are recognised as the same weights)."""
     if model.get("kind") == "onnx" and model.get("path"):
         try:
-            meta = loads_json((Path(model["path"]) / "model.json").read_text(encoding="utf-8"))
+            meta = loads_json(read_bytes_capped(Path(model["path"]) / "model.json", max_bytes=YAML_MAX_BYTES, what="model.json", decompress=False))
             return str(meta.get("source_checksum_sha256") or "")[:16] or (model.get("checksum") or "")[:16]
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, ConfigError):
             pass
     return (model.get("checksum") or "")[:16]
 
@@ -285,13 +284,13 @@ class RunsComparison:
 
         parts = []
         if self.random_weights:  # wb-banner: a report page that shows it adds no second banner above it
-            parts.append(f"<blockquote class='wb-banner'><b>⚠ {html.escape(RANDOM_WEIGHTS_BANNER)} Every number below is "
+            parts.append(f"<blockquote class='wb-banner'><b>⚠ {html_text(RANDOM_WEIGHTS_BANNER)} Every number below is "
                          "meaningless; it only shows the comparison works.</b></blockquote>")
         if title:
-            parts.append(f"<h1>{html.escape(title)}</h1>")
+            parts.append(f"<h1>{html_text(title)}</h1>")
         for r in self.runs:
             for w in r.get("training_overlap") or []:
-                parts.append(f"<blockquote><b>⚠ run {html.escape(str(r['name']))}: {html.escape(w)}</b></blockquote>")
+                parts.append(f"<blockquote><b>⚠ run {html_text(str(r['name']))}: {html_text(w)}</b></blockquote>")
         if self.restricted:
             parts.append("<p>Every label below (accuracy, McNemar, flips, kappa, agreement) is the argmax over the corpus's classes.</p>")
         parts.append("<h3>Runs</h3>" + pd.DataFrame(self.runs)[["name", "run_dir", "model", "checksum", "device", "dtype", "engine"]]
@@ -316,11 +315,11 @@ class RunsComparison:
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
-            parts.append(f"<h3>Recall per class [{html.escape(str(v))}]: each run against the first</h3>" + (
+            parts.append(f"<h3>Recall per class [{html_text(str(v))}]: each run against the first</h3>" + (
                          "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) shows "
                          "as —; one that is the first run's under another name on the same items shares its row (angry → anger).</p>"
                          + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
-                         + (f"<p>{html.escape(per_class_note(table))}.</p>" if per_class_note(table) else "")
+                         + (f"<p>{html_text(per_class_note(table))}.</p>" if per_class_note(table) else "")
                          if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
@@ -336,11 +335,11 @@ class RunsComparison:
                              "confidence_b": "conf. B", "max_abs_delta": "max |Δ score|"})
                          .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
         for k, ids in self.excluded.items():
-            parts.append(f"<p>excluded from {html.escape(k)}: {len(ids)} row(s) failed in either run: "
-                         f"{html.escape(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
-        parts += [f"<p><b>⚠ not compared</b> (not in every run): run {html.escape(n)}'s {html.escape(', '.join(v))}</p>"
+            parts.append(f"<p>excluded from {html_text(k)}: {len(ids)} row(s) failed in either run: "
+                         f"{html_text(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
+        parts += [f"<p><b>⚠ not compared</b> (not in every run): run {html_text(n)}'s {html_text(', '.join(v))}</p>"
                   for n, v in self.unpaired_variants.items()]
-        return "\n".join(parts)
+        return html_visible("\n".join(parts))  # to_html escapes markup only: a run named 'b\u202ea' reversed its row
 
 
 #: the agreement columns as the report page heads them: words a browser can wrap (``mean_max_abs_delta_score`` could not)

@@ -13,7 +13,7 @@ from workbench import serialize
 from workbench.data.corpora.registry import CLASS_NAMES, corpus_key, LABEL_MAPS, map_label
 from workbench.data.manifest import generic_emotion, GENERIC_LABELS, Item, jsonl_objects, Manifest
 from workbench.errors import ConfigError
-from workbench.serialize import load_json_file, shown
+from workbench.serialize import load_json_file, open_regular, shown
 
 # EmoBox spells its fold files both ways, sometimes side by side (data/emodb/fold_1/ holds emodb_test_fold_1.jsonl and
 # emodb_test_fold1.jsonl); beside the folds, data/<dataset>/<dataset>.jsonl lists the whole corpus.
@@ -30,7 +30,7 @@ def metadata_lines(jf: Path) -> Iterator[tuple[int, str]]:
     ``str.splitlines`` broke a line at U+2028, U+0085, form feeds and lone ``\r``, so a valid line was refused as
     'not valid JSON' and every later line was named by the wrong number."""
     read = 0
-    with open(jf, "rb") as f:
+    with open_regular(jf, str(jf)) as f:  # a FIFO or device (or one swapped in) is named, never waited on
         for n in range(1, serialize.TABLE_MAX_ROWS + 2):
             raw = f.readline(serialize.TABLE_MAX_BYTES - read + 1)  # never more than the cap held, however long a line
             if not raw:
@@ -102,7 +102,7 @@ def import_emobox(jsonl_files: list[str | os.PathLike], *, root: str | os.PathLi
     notes: list[str] = []
     for jf in jsonl_files:
         jf = Path(jf)
-        if not jf.is_file():
+        if not jf.exists():
             raise ConfigError("EmoBox metadata file not found.", source=str(jf), fix="pass the .jsonl files of EmoBox's data/<dataset>/ folder.")
         m = _FOLD_FILE.match(jf.name)
         if jf.suffix.lower() == ".json":  # EmoBox ships each fold twice: .json is one object {key: {wav, emo, …}} over many lines
