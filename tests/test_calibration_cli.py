@@ -191,3 +191,35 @@ def test_other_number_options_read_a_negative_value_too(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["embeddings", str(tmp_path), "--k", "-nan"])
     assert "argument --k: '-nan' is not a whole number" in capsys.readouterr().err
+
+
+def test_an_aurc_no_lower_than_a_random_orders_is_flagged_on_screen_in_json_and_on_the_page(tmp_path, monkeypatch, capsys):
+    """calibrate printed 'AURC 0.680 [0.445, 0.876]' with nothing to set it against: a random order of the items has an
+    AURC equal to the error rate answering everything (0.719 there), inside the interval.  The check is paired (the same
+    resamples): AURC minus that error rate, flagged unless its interval lies below 0."""
+    from workbench.analysis.calibration import calibrate
+    from workbench.views import reporting
+
+    informative = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    rep = calibrate(informative, n_boot=50, folds=4)
+    assert rep.checks["aurc_not_below_random_order"] == [] and not any("random order" in w for w in rep.warnings)
+    shuffled = informative.copy()  # each item keeps its label, its scores are another item's: confidence says nothing
+    scores = [c for c in shuffled.columns if c.startswith("score")] + ["pred", "confidence"]
+    order = np.random.default_rng(1).permutation(len(shuffled))
+    shuffled[scores] = shuffled[scores].iloc[order].to_numpy()
+    rep = calibrate(shuffled, n_boot=50, folds=4)
+    flags = rep.checks["aurc_not_below_random_order"]
+    assert flags and flags[0].startswith("AURC before") and "the error rate answering everything (a random order's AURC)" in flags[0]
+    err = 1 - rep.accuracy_at["100%"]["before"]
+    assert f"is NOT measurably below {err:.3f}" in flags[0]
+    assert all(f"!! {f}" in rep.render() for f in flags) and all(f in rep.to_dict()["warnings"] for f in flags)
+    _run_folder(tmp_path / "run", shuffled)
+    assert main(["calibrate", str(tmp_path / "run"), "--bootstrap", "50", "--folds", "4", "--json", "--no-figures"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    variant = doc["variants"]["raw"] if "variants" in doc else doc
+    assert variant["checks"]["aurc_not_below_random_order"][0].startswith("AURC before")
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.calibration_section(tmp_path / "run", n_boot=50)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "AURC before" in html and "is NOT measurably below" in html

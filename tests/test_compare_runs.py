@@ -502,6 +502,40 @@ def test_unlabelled_runs_say_there_are_no_labels_not_nan_or_an_empty_table(tmp_p
     assert "None: no run scored an item" in compare_runs([a, b], n_boot=50).html()  # not an empty table
 
 
+def test_a_per_class_recall_change_carries_its_exact_mcnemar_test_on_screen_in_json_and_on_the_page(tmp_path, capsys):
+    """compare printed 'sad  recall A 0.750  recall B 1.000  Δ recall +0.250' for 8 items with no test: 2 items that
+    the later run gets right (b = 0, c = 2) give an exact McNemar p of 0.5.  The p, its b / c and how to read a family of
+    per-class p-values now stand beside every Δ recall (screen, comparison.json, report page)."""
+    from scipy.stats import binomtest
+
+    def rows(sad_right: int):
+        out = []
+        for k in range(8):
+            out.append(synthetic_row(f"s{k}", emotion="sad", pred="sad" if k < sad_right else "neutral", speaker=f"p{k % 2}"))
+            out.append(synthetic_row(f"h{k}", emotion="happy", pred="happy", speaker=f"p{k % 2}"))
+        return out
+
+    a = write_run(tmp_path / "A", rows(6), [[1.0, 0.0]] * 16)
+    b = write_run(tmp_path / "B", rows(8), [[1.0, 0.0]] * 16)
+    assert main(["compare", str(a.path), str(b.path), "--out", str(tmp_path / "cmp"), "--no-figures"]) == 0
+    screen = capsys.readouterr().out
+    doc = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    sad = next(r for r in doc["per_class"]["raw"] if r["class"] == "sad")
+    assert sad["Δ recall B−A"] == pytest.approx(0.25) and sad["McNemar b / c B−A"] == "0 / 2"
+    assert sad["p B−A"] == pytest.approx(binomtest(0, 2, 0.5).pvalue) == 0.5
+    happy = next(r for r in doc["per_class"]["raw"] if r["class"] == "happy")
+    assert happy["McNemar b / c B−A"] == "0 / 0" and happy["p B−A"] == 1.0
+    line = next(x for x in screen.splitlines() if x.strip().startswith("sad "))
+    assert "0.250" in line and "0 / 2" in line and "0.500" in line, line
+    note = "p: exact McNemar of each class's paired items (b: right in the first run only, c: right in the later one only); 2 test(s)"
+    assert note in screen
+    cmp = compare_runs([a.path, b.path], n_boot=20)
+    page = cmp.html()
+    from html import escape
+
+    assert "p B−A" in page and "0 / 2" in page and escape(note) in page
+
+
 def test_an_items_score_figure_marks_each_runs_own_truth():
     """A head's run and its parent's: the item's true class is 'anger' in one and 'angry' in the other; the figure
     marked the first run's only, so the head's bars had no true class."""

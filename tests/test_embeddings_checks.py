@@ -159,3 +159,23 @@ def test_distinct_embeddings_beside_one_large_constant_coordinate_are_not_merged
     near_zero[:, 7] = 0.0
     near_zero[2, 7] = 1e-9  # float32 rounding noise of a coordinate that is zero: still one point
     assert "rounding level" in identical_words(near_zero)
+
+
+def test_a_k_chosen_at_the_top_of_the_search_is_flagged_on_screen_and_in_json(tmp_path, capsys):
+    """embeddings printed 'kmeans: k=10 (silhouette 0.613; … k=9: 0.600, k=10: 0.613)' as the clusters' number, though 10
+    is the last k it tried and the silhouette was still rising: twelve planted clusters, found as ten."""
+    rng = np.random.default_rng(3)
+    centres = np.eye(32)[:12] * 8
+    emb = np.concatenate([c + rng.standard_normal((4, 32)) for c in centres])
+    cl = cluster(emb, null_draws=0)
+    assert cl.k == 10 and cl.silhouette_by_k[10] > cl.silhouette_by_k[9]
+    assert cl.bound_words().startswith("k=10 is the largest k searched (2-10), the silhouette still rising there")
+    assert cluster(emb, k=10, null_draws=0).bound_words() == ""  # asked for, not chosen: no search, no bound
+    four = np.concatenate([c + rng.standard_normal((10, 32)) for c in centres[:4]])
+    assert cluster(four, null_draws=0).k == 4 and cluster(four, null_draws=0).bound_words() == ""
+    rows = [synthetic_row(f"u{i}", emotion="angry") for i in range(len(emb))]
+    rf = write_run(tmp_path / "run", rows, emb)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e")]) == 0
+    assert f"  !! {cl.bound_words()}" in capsys.readouterr().out
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e2"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["clusters"]["k_at_search_bound"] == cl.bound_words()

@@ -62,7 +62,7 @@ def test_probe_reports_the_folds_it_used_and_how_many_cues_it_shows(small_run, c
     text = capsys.readouterr().out
     head = next(x for x in text.splitlines() if x.startswith("how well the embeddings predict each cue"))
     assert "100 folds asked, but the rows have only 4 speakers: 4 folds used (leave-one-speaker-out)" in head
-    table = text.split(head, 1)[1].strip().splitlines()
+    table = [x for x in text.split(head, 1)[1].strip().splitlines() if not x.startswith("!! ")]  # a flag under it is no row
     n_cues = len(voice_features(RunFolder(small_run), "praat").select_dtypes("number").columns)
     shown = len(table) - 1  # the table's header line
     assert shown == 5 and "showing 5 of " in head and "--json or --out DIR for all" in head
@@ -135,3 +135,60 @@ def test_egemaps_descriptors_at_the_files_rate_without_the_silent_frames(rate_ru
     pad, plain = lld[lld["id"] == "pad"], lld[lld["id"] == "plain"]
     mid = (pad["start_s"] + pad["end_s"]) / 2
     assert mid.between(0.5, 1.5).all() and abs(len(pad) - len(plain)) <= 8  # the 1 s of zeros gave no frame
+
+
+def test_a_cue_difference_is_listed_only_when_its_interval_excludes_0_and_it_passes_the_fdr():
+    """`features` printed 'cues that differ between predicted classes' over every comparison large enough, sorted by
+    |delta|: with 13 noise cues and two classes of 30, the first rows looked like findings, though their intervals held 0
+    (and 26 intervals at 95 % give about one that excludes 0 by chance).  Now a cue differs when its interval excludes 0
+    and its Benjamini-Hochberg q < 0.05; every comparison, with p and q, stays in --json's 'compared' and the CSV."""
+    import argparse
+
+    from scipy.stats import false_discovery_control, mannwhitneyu
+
+    from workbench.cli.features import _differences
+
+    rng = np.random.default_rng(5)
+    noise = pd.DataFrame({"pred": ["angry"] * 30 + ["sad"] * 30, **{f"cue_{i}": rng.normal(0, 1, 60) for i in range(13)}})
+    args = argparse.Namespace(by="pred", bootstrap=200, seed=0)
+    shown, report = [], {}
+    diffs = _differences(args, noise, report, shown.append)
+    screen = "\n".join(shown)
+    assert "cues that differ" not in screen and report["differences"] == [] and len(report["compared"]) == 26
+    assert "no cue differs measurably between predicted classes: none of the 26 comparison(s) large enough has" in screen
+    p = [mannwhitneyu(noise.loc[noise["pred"] == lab, c], noise.loc[noise["pred"] != lab, c], method="asymptotic").pvalue
+         for c, lab in zip(diffs["cue"], diffs["label"])]
+    assert diffs["p"].to_numpy() == pytest.approx(p) and diffs["q"].to_numpy() == pytest.approx(false_discovery_control(p, method="bh"))
+    planted = noise.assign(cue_0=np.r_[rng.normal(2, 1, 30), rng.normal(0, 1, 30)])
+    shown, report = [], {}
+    _differences(args, planted, report, shown.append)
+    screen = "\n".join(shown)
+    assert "cues that differ measurably between predicted classes" in screen and "Benjamini-Hochberg q < 0.05" in screen
+    assert {(d["cue"], d["label"]) for d in report["differences"]} == {("cue_0", "angry"), ("cue_0", "sad")}
+    assert all(d["q"] < 0.05 and (d["low"] > 0 or d["high"] < 0) for d in report["differences"])
+
+
+def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_screen_in_json_and_csv(tmp_path):
+    """features --probe printed every cue's R² best first, 'absent 0.02 [-0.09, 0.11]' beside 'carried 0.95 [0.93, 0.97]'
+    with nothing to tell a cue the embeddings carry from one whose interval holds 0."""
+    import argparse
+
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli.features import _probe
+
+    rng = np.random.default_rng(0)
+    n = 96
+    emb = rng.standard_normal((n, 8)).astype(np.float32)
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % 8}") for k in range(n)]
+    rf = write_run(tmp_path / "run", rows, list(emb))
+    measured = pd.DataFrame({"id": [r["id"] for r in rows], "variant": "raw", "speaker": [r["speaker"] for r in rows],
+                             "carried": emb[:, 0] * 2 + 0.1 * rng.standard_normal(n), "absent": rng.standard_normal(n)})
+    shown, report = [], {}
+    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=200, seed=0), rf, measured, report, shown.append)
+    table = probe.set_index("cue")
+    assert bool(table.loc["carried", "carried"]) and table.loc["carried", "low"] > 0
+    assert not table.loc["absent", "carried"] and table.loc["absent", "low"] <= 0
+    note = "1 of 2 probed cue(s) have an R² interval that reaches 0, so the embeddings do not measurably carry them (carried False): absent"
+    assert report["probe_not_carried"] == note and f"!! {note}" in "\n".join(shown)
+    assert {r["cue"]: r["carried"] for r in report["probe"]} == {"carried": True, "absent": False}

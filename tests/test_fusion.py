@@ -238,3 +238,28 @@ def test_a_clusters_unlabelled_items_are_called_unlabelled():
     (line,) = [ln for ln in lines if ln.startswith("  cluster ") and "boredom" in ln]
     assert line.endswith("(n=3): unlabelled 2, boredom 1"), lines
     assert {"unlabelled": 2, "boredom": 1} in found["emotions_by_cluster"].values() and "—" not in "".join(lines)
+
+
+def test_a_fusion_uar_whose_interval_reaches_chance_is_flagged_on_screen_in_json_page_and_figure(runs, capsys, tmp_path):
+    """fuse printed 'head UAR 0.281 [0.178, 0.405]' under 'chance UAR 0.250' with no word; metrics and probe flag a UAR
+    whose interval reaches chance.  Neither modality carries the label here, so every method's interval reaches it."""
+    from workbench.analysis.fusion import plot_fusion
+    from workbench.views.reporting import fusion_html
+
+    assert main(["fuse", str(runs[False]), "--folds", "4", "--bootstrap", "50", "--no-figures", "--out", str(tmp_path / "f")]) == 0
+    screen = capsys.readouterr().out
+    payload = json.loads((tmp_path / "f" / "fusion.json").read_text())
+    reaching = [m for m, v in payload["metrics"].items() if v["uar_ci"][0] <= 0.25]
+    assert reaching, payload["metrics"]
+    fig = plot_fusion(payload)
+    title = fig.axes[0].get_title().replace("\n", " ")
+    page = str(fusion_html(payload))
+    for m in payload["metrics"]:
+        v = payload["metrics"][m]
+        words = f"{m} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]: "
+        flagged = [c for c in payload["checks"] if c.startswith(words)]
+        assert bool(flagged) == (m in reaching), (m, payload["checks"])
+        if flagged:
+            assert "CHANCE" in flagged[0] and "(chance 0.250 over 4 classes)" in flagged[0]
+            assert f"!! {flagged[0]}" in screen and f"Check failed:</b> {flagged[0]}" in page
+            assert words in title or f"{m} UAR {v['uar']:.3f}" in title, title

@@ -327,3 +327,72 @@ def test_a_split_item_without_a_majority_says_so_instead_of_a_dash():
     text = A.evaluate_listeners(pd.DataFrame(rows), n_boot=50).render(top=5)
     line = next(ln for ln in text.splitlines() if ln.startswith("    u050: "))
     assert "listeners —" not in line and "listeners no majority (a tie" in line and "2 of 5 listeners" in line, line
+
+
+def _voted_run(tmp_path, name, *, close: bool):
+    """24 items whose listeners split 6/3/1 over three classes; the model's scores are those shares (close) or 1/9 each."""
+    from test_probe import synthetic_row, write_run
+
+    rows = []
+    for i in range(24):
+        emo, second, third = ("angry", "sad", "neutral") if i % 2 else ("happy", "neutral", "sad")
+        votes = {emo: 6, second: 3, third: 1}
+        scores = {k: (votes.get(k, 0) / 10 * 0.99 + 0.01 / 9 if close else 1 / 9) for k in LABEL_KEYS}
+        rows.append(synthetic_row(f"v{i}", emotion=emo, pred=emo, scores=scores, speaker=f"s{i % 4}", meta=record_from_counts(votes)))
+    return write_run(tmp_path / name, rows, [[1.0, 0.0]] * len(rows))
+
+
+def test_a_divergence_to_the_votes_no_better_than_a_uniform_guess_is_flagged_on_screen_in_json_and_on_the_page(tmp_path, capsys, monkeypatch):
+    """listeners printed 'cross-entropy 2.182 nats [2.122, 2.250]' over nine classes with no reference: log 9 = 2.197 is
+    what scores of 1/9 get on every item, inside that interval.  Scores of 1/9 here: both divergences equal a uniform
+    guess's exactly, flagged everywhere they are shown; scores equal to the vote shares: far below it, nothing flagged."""
+    from workbench.cli import main
+    from workbench.views import reporting as R
+
+    flat = _voted_run(tmp_path, "flat", close=False)
+    assert main(["listeners", str(flat.path), "--bootstrap", "50", "--out", str(tmp_path / "l")]) == 0
+    screen = capsys.readouterr().out
+    doc = json.loads((tmp_path / "l" / "listeners.json").read_text())["variants"]["raw"]
+    ref = doc["uniform_reference"]
+    assert ref["cross_entropy_uniform"] == pytest.approx(np.log(9)) and ref["cross_entropy_minus_uniform"] == pytest.approx(0, abs=1e-9)
+    assert doc["cross_entropy_mean"] == pytest.approx(np.log(9)) and ref["jsd_minus_uniform"] == pytest.approx(0, abs=1e-9)
+    checks = doc["checks"]
+    assert len(checks) == 2 and checks[0].startswith("Jensen-Shannon divergence") and checks[1].startswith("cross-entropy 2.197 nats")
+    assert all("a uniform guess over 9 classes" in c for c in checks) and "log 9 = 2.197 nats" in checks[1]
+    shown = []
+    monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+    R.listeners_section(flat.path, n_boot=50)
+    page = "".join(shown)
+    for c in checks:
+        assert f"!! {c}" in screen and f"<b>⚠ {c}</b>" in page.replace("&#x27;", "'"), c
+    close = A.evaluate_listeners(_voted_run(tmp_path, "close", close=True).results(), n_boot=50)
+    assert close.checks == [] and close.uniform_reference["cross_entropy_minus_uniform_ci"][1] < 0
+    assert "uniform guess" not in close.render()
+
+
+def test_a_confidence_agreement_correlation_whose_interval_holds_0_is_flagged(tmp_path, monkeypatch):
+    """listeners printed 'Spearman rho(confidence, agreement) -0.228 [-0.560, 0.179]' bare: an interval across 0 is no
+    association, which the screen, listeners.json and the page now say; a confidence that follows agreement is not flagged."""
+    from test_probe import write_run
+
+    from workbench.views import reporting as R
+
+    rng = np.random.default_rng(2)
+    agree = rng.integers(5, 11, 40)
+    for name, conf in (("noise", rng.uniform(0.3, 0.9, 40)), ("follows", 0.3 + 0.06 * agree + rng.uniform(0, 0.01, 40))):
+        rows = [_row(i, "angry", {"angry": float(c), "sad": 0.1}, {"angry": int(a), "sad": 10 - int(a)}) for i, (a, c) in enumerate(zip(agree, conf))]
+        rep = A.evaluate_listeners(pd.DataFrame(rows), n_boot=200)
+        lo, hi = rep.spearman_ci
+        flagged = [c for c in rep.checks if c.startswith("Spearman rho(confidence, agreement)")]
+        assert bool(flagged) == (lo <= 0 <= hi) == (name == "noise"), (name, rep.spearman_ci)
+        if flagged:
+            assert f"!! {flagged[0]}" in rep.render() and flagged[0] in rep.to_dict()["checks"]
+            assert "the interval holds 0" in flagged[0] and "over 40 items" in flagged[0]
+            rf = write_run(tmp_path / name, [{**r, "text": "", "speaker": "s", "gender": "", "split": "", "start": None,
+                                               "duration": None, "chain_hash": "c0", "error": "", "label": "angry",
+                                               "source_sha256": f"sha-{r['id']}", "finding_codes": ""} for r in rows],
+                           [[1.0, 0.0]] * len(rows))
+            shown = []
+            monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+            R.listeners_section(rf.path, n_boot=200)
+            assert "the interval holds 0" in "".join(shown)

@@ -425,3 +425,33 @@ def test_energy_vad_keeps_speech_that_starts_at_the_first_sample(tmp_path, tiny_
         assert abs(row.start - t0) < 0.1 and abs(row.end - (t0 + d)) < 0.15
     b = segment_file(path, model=tiny_model, out_dir=tmp_path / "b", config=SegmentConfig(vad="energy", block_s=0.7), figures=False)
     pd.testing.assert_frame_equal(a.segments, b.segments)
+
+
+def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_summary_figure_and_widget(tmp_path, tiny_model):
+    """segment printed 'dominant emotion: disgusted (segments per label: disgusted 2, happy 1)' as a finding: 2 against 1
+    is an exact binomial p of 1, and a tie (3 and 3) was broken by mean confidence unsaid."""
+    from scipy.stats import binomtest
+
+    from workbench.runs.longform import dominant_check, plot_longform
+    from workbench.views.widgets import LongAudioTimeline
+
+    assert dominant_check("sad", {"sad": 3, "happy": 3}).startswith("not measurably dominant: a tie, sad and happy 3 each")
+    assert f"p = {binomtest(9, 11).pvalue:.2g}" in dominant_check("sad", {"sad": 9, "happy": 2, "angry": 1})
+    assert dominant_check("sad", {"sad": 12, "happy": 1}) == "" and dominant_check("sad", {"sad": 3}) == ""
+    # three tones the tiny checkpoint labels two ways (seeded), as segments of one recording with pauses between them
+    sr, parts, rng = 16000, [], np.random.default_rng(0)
+    for f in (200.0, 120.0, 200.0):
+        t = np.arange(sr) / sr
+        parts += [0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(sr),
+                  np.zeros(int(0.8 * sr))]
+    sf.write(tmp_path / "long.wav", np.concatenate(parts).astype(np.float32), sr)
+    res = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"),
+                       figures=False)
+    counts = res.summary["label_counts"]
+    assert len(counts) >= 2 and sum(counts.values()) == 3, counts  # the failure: a winner by one segment, or none
+    check = json.loads((tmp_path / "seg" / "summary.json").read_text())["dominant_check"]
+    assert check.startswith("not measurably dominant") and check == dominant_check(res.dominant, counts)
+    assert f"!! {check}" in res.render()
+    fig = plot_longform(res)
+    assert any(check[:40] in ax.get_title().replace("\n", " ") for ax in fig.axes)
+    assert check[:40] in LongAudioTimeline(tmp_path / "seg").widget.children[0].value

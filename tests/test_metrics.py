@@ -187,7 +187,7 @@ def test_every_flag_the_screen_prints_is_in_the_json_too():
     t = ["angry"] * 10 + ["happy"] * 10 + ["sad"] * 10 + ["neutral"] * 3
     r = evaluate(_results(t, ["disgusted"] * len(t)), n_boot=50)  # every item wrong: WA, UAR, F1 0 with no spread
     flags = json.loads(strict_json(r.to_dict()))["flags"]
-    assert set(flags) == {"wa", "uar", "macro_f1", "uar_chance", "small_classes"}
+    assert set(flags) == {"wa", "uar", "macro_f1", "uar_chance", "small_classes", "never_predicted"}
     assert flags["uar_chance"].startswith("BELOW CHANCE") and "neutral" in flags["small_classes"]
     screen = r.render()
     assert all(note in screen for k, note in flags.items() if k != "uar_chance")  # the same words as on screen
@@ -272,3 +272,45 @@ def test_the_reliability_figure_carries_the_few_items_flag_like_the_ece_line():
     fig = plot_reliability(evaluate(_results(t, p), n_boot=50))
     assert "!!" not in fig.axes[0].get_title()
     plt.close(fig)
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_per_class_shares_carry_exact_intervals_and_a_never_predicted_class_has_no_precision(tmp_path, capsys, monkeypatch):
+    """metrics printed 'angry  0.000 0.000 0.000  8' for a class the model never predicted: precision 0/0 shown as a
+    measured 0, and every per-class share without its denominator or interval (recall 6/8 = 0.750 reaches 0.35 by an
+    exact interval).  Now each share has its fraction and Clopper–Pearson interval, and 0/0 is '—' and flagged on the
+    screen, in metrics.json (--json too) and on the report's page."""
+    import json
+
+    from scipy.stats import binomtest
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli import main
+    from workbench.views import reporting
+
+    truth = ["angry"] * 8 + ["happy"] * 8 + ["sad"] * 8
+    preds = ["happy"] * 8 + ["happy"] * 6 + ["sad"] * 2 + ["sad"] * 8  # angry is never predicted
+    rows = [synthetic_row(f"i{k}", emotion=t, pred=p, speaker=f"s{k % 3}") for k, (t, p) in enumerate(zip(truth, preds))]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    r = evaluate(rf.results(), n_boot=20)
+    angry, happy = r.per_class["angry"], r.per_class["happy"]
+    assert angry["predicted"] == 0 and np.isnan(angry["precision"]) and angry["recall"] == 0.0
+    assert (happy["hits"], happy["predicted"], happy["support"]) == (6, 14, 8) and happy["precision"] == pytest.approx(6 / 14)
+    exact = binomtest(6, 8).proportion_ci(method="exact")
+    assert happy["recall_ci"] == pytest.approx((exact.low, exact.high)) and happy["recall_ci"][0] < 0.4
+    screen = r.render()
+    assert "— (0/0)" in screen and "0.429 [" in screen and "6/14" in screen and "0.750 [" in screen and "6/8" in screen
+    note = "1 class(es) never predicted (angry): their precision is 0/0, undefined (shown as —, not 0)"
+    assert f"!! {note}" in screen
+    assert main(["metrics", str(rf.path), "--no-figures", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    doc = doc["variants"]["raw"]
+    assert note in doc["flags"]["never_predicted"] and doc["per_class"]["angry"]["precision"] is None
+    assert doc["per_class"]["happy"]["recall_ci"] == pytest.approx(list(happy["recall_ci"]))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    out = reporting.metrics_section(rf.path, by=[], n_boot=20)
+    page = "".join(map(str, shown))
+    assert note in out["raw"]["never_predicted"] and f"⚠ {note}" in page
+    assert "<td>— (0/0)</td>" in page and f"0.750 [{exact.low:.3f}, {exact.high:.3f}] 6/8" in page

@@ -413,3 +413,24 @@ def test_a_run_with_too_few_classes_is_refused_in_words(tmp_path):
     one = write_run(tmp_path / "one", [synthetic_row(f"h{i}", emotion="happy") for i in range(4)], [np.ones(3)] * 4)
     with pytest.raises(ConfigError, match="at least two classes; every row with a 'emotion' value has 'happy'"):
         probe_data(one)
+
+
+def test_a_probe_intervals_checks_reach_the_screen_probe_json_and_the_report_page_alike(tmp_path, capsys):
+    """probe printed 'UAR 1.000 [1.000, 1.000]' for a fold of 8 test items with no word (metrics flags a zero-width
+    interval and one from fewer than 20 items), and the mean over folds' 'AT CHANCE' reached the screen only: probe.json's
+    fold_notes and the report's page listed the folds' notes, not the mean's."""
+    clean = probe_set(tmp_path, "clean", separable=True, speakers=4, per_class=2)
+    assert main(["probe", str(clean.path), "--folds", "4", "--bootstrap", "50", "--out", str(tmp_path / "p"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all(f["uar_ci"] == [1.0, 1.0] and f["n_test"] == 8 for f in doc["folds"]) and doc["mean_over_folds"]["uar_ci"] == [1.0, 1.0]
+    res = probe_run(clean, folds=4, n_boot=50)
+    surfaces = {"json": " ".join(doc["fold_notes"]), "screen": res.render(), "page": res.html(in_report=True)}
+    for where, text in surfaces.items():
+        for f in doc["folds"]:
+            assert f"fold {f['fold']}: UAR 1.000: zero-width interval [1.000, 1.000] from 8 item(s)" in text, where
+            assert f"fold {f['fold']}: intervals from only 8 item(s) (&lt; 20" in text if where == "page" else \
+                f"fold {f['fold']}: intervals from only 8 item(s) (< 20" in text, where
+        assert "the mean over folds: UAR 1.000: zero-width interval [1.000, 1.000] from 32 item(s)" in text, where
+    noise = probe_run(probe_set(tmp_path, "noise", separable=False, per_class=6, seed=3), scheme="speaker", folds=4, n_boot=200, seed=1)
+    for text in (" ".join(noise.to_dict()["fold_notes"]), noise.html(), noise.render()):
+        assert "the mean over folds: UAR" in text and "AT CHANCE" in text

@@ -209,3 +209,30 @@ def test_a_labelled_run_still_suggests_metrics(tmp_path):
     assert text.splitlines()[0].strip().startswith("workbench metrics")
     failed = _summary_text(tmp_path / "f", [{**synthetic_row(f"x{i}", label="happy", status="failed"), "error_code": "audio"} for i in range(2)])
     assert failed.splitlines()[0].strip().startswith("workbench metrics")  # every row failed: metrics says so
+
+
+def test_intervals_from_fewer_than_20_items_are_flagged_on_the_run_line_and_in_finetunes_figures(tmp_path):
+    """metrics flags 'intervals from only 12 item(s) (< 20 …)' under its figures; run's closing line and finetune's held-out
+    and cross-validated figures (screen and training card) showed the same bootstrap intervals of 12 items without it."""
+    from workbench.analysis.finetune.core import _flag_lines
+    from workbench.analysis.finetune.evaluate import scores
+    from workbench.analysis.metrics import evaluate
+    from workbench.cli.running import print_run_summary
+
+    classes = ["angry", "happy", "sad"]
+    rows = [synthetic_row(f"x{i}", emotion=classes[i % 3], pred=classes[i % 3] if i % 4 else classes[(i + 1) % 3], speaker="s1")
+            for i in range(12)]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    note = "intervals from only 12 item(s) (< 20, the minimum a breakdown group needs)"
+    assert note in evaluate(rf.results(), n_boot=200, by=()).render()  # what metrics said already
+    result = SimpleNamespace(run_dir=rf.path, n_rows=12, n_failed=0, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": 12, "excluded_no_counterpart": 0, "failed": 0}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    assert f"!! {note}" in buf.getvalue()
+    t = np.array([r["emotion"] for r in rows])
+    p = np.array([r["pred"] for r in rows])
+    held_out = scores(t, p, classes, n_boot=200, seed=0)
+    assert any(note in f for f in held_out["flags"]) and any(note in line for line in _flag_lines(held_out, "  "))
+    many = scores(np.tile(t, 2), np.tile(p, 2), classes, n_boot=200, seed=0)  # 24 items: no such flag
+    assert not any("intervals from only" in f for f in many["flags"])

@@ -67,8 +67,8 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, calibration_errors, check_enough_items, conformal_checks,
-    conformal_sets, conformal_summary,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, calibration_errors, check_enough_items,
+    conformal_checks, conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
     shared_fit_notes, temperature_interval,
 )
@@ -377,7 +377,7 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         cb, rb, ab = risk_coverage(before_probs[idx], y[idx])
         ca, ra, aa = risk_coverage(after_probs[idx], y[idx])
         return ([b[m] for m in ERROR_METRICS] + [a[m] for m in ERROR_METRICS] + [ab, aa]
-                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES])
+                + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES] + [ab - rb[-1], aa - ra[-1]])
 
     index = np.arange(n)
     ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
@@ -392,7 +392,7 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
         "accuracy_at": {sh: {"before": accuracy_at_coverage(cov_b, risk_b, s), "after": accuracy_at_coverage(cov_a, risk_a, s)}
                         for sh, s in zip(shares, COVERAGES)},
         "curves": ({"coverage": cov_b.tolist(), "risk": risk_b.tolist()}, {"coverage": cov_a.tolist(), "risk": risk_a.tolist()}),
-        "aurc": (aurc_b, aurc_a),
+        "aurc": (aurc_b, aurc_a), "aurc_vs_random_ci": (tuple(ci[-2]), tuple(ci[-1])),  # AURC − the error rate, paired
         "before": calibration_errors(before_probs, y, bins=bins), "after": calibration_errors(after_probs, y, bins=bins),
     }
 
@@ -408,7 +408,7 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
     if fold_edges and not edge:
         warnings.append(f"{len(fold_edges)} of {len(fold_t)} fold temperatures are at a bound of the search [{bounds[0]:g}, {bounds[1]:g}]: "
                         "the held-out figures after calibration come partly from degenerate fits")
-    ci_before, ci_after = fig["ci_before"], fig["ci_after"]
+    ci_before, ci_after, random_order = fig["ci_before"], fig["ci_after"], aurc_random_order_words(fig)  # AURC vs a random order
     words, nll_flags = nll_verdict(fig["after"]["nll"], fig["before"]["nll"], k, tuple(ci_after["nll"]) if "nll" in ci_after else None,
                                    folds_at_bound=(len(fold_edges), len(fold_t)))
     if nll_flags["nll_not_better_than_uniform"] or nll_flags["nll_worse_than_uncalibrated"]:
@@ -425,14 +425,14 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat, "point_outside_interval": outside}
+              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order}
     notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
              "show no uncertainty where there is some (marked !! zero width)"] if flat else []
     if outside:
         notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
                      "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
                      "read it as the spread, and compare Brier and NLL, which are unbiased means")
-    return {"edge": edge, "warnings": warnings, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
+    return {"edge": edge, "warnings": warnings + random_order, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
 
 
 #: the calibration errors, in the order the bootstrap returns them

@@ -213,6 +213,23 @@ def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     return k / n, risk, float(risk.mean())
 
 
+def aurc_random_order_words(fig: dict) -> list[str]:
+    """Words for each AURC (before, after) not measurably below a random order's, the error rate answering everything
+    (the curve's last risk): flagged unless the paired bootstrap interval of AURC minus that rate (``aurc_vs_random_ci``,
+    the same resamples) lies below 0.  ``fig``: the bootstrapped figures (``aurc``, ``curves``, ``aurc_vs_random_ci``)."""
+    out = []
+    for i, w in enumerate(("before", "after")):
+        risk = fig["curves"][i]["risk"]
+        if not len(risk) or "aurc_vs_random_ci" not in fig:
+            continue
+        d, (lo, hi) = fig["aurc"][i] - risk[-1], fig["aurc_vs_random_ci"][i]
+        if not (hi < 0 if hi == hi else d < 0):
+            out.append(f"AURC {w} {fig['aurc'][i]:.3f} is NOT measurably below {risk[-1]:.3f}, the error rate answering everything (a "
+                       f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] reaches 0, so the confidence does not "
+                       "measurably put the errors last")
+    return out
+
+
 def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -> float:
     """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
     if not len(coverage):

@@ -138,6 +138,18 @@ class Clustering:
     null_silhouettes: list[float] = field(default_factory=list)
     #: how many different directions the (L2-normalised) embeddings point in; None when not counted
     distinct: int | None = None
+    #: the ks the silhouette chose among (empty when ``k`` was given)
+    searched: list[int] = field(default_factory=list)
+
+    def bound_words(self) -> str:
+        """Words for a k chosen at the top of the ks searched, or ``""``: the silhouette may rise further past it (a
+        temperature at its search bound is flagged the same way).  The bottom, k=2, is no bound: k=1 has no silhouette."""
+        ks = [kk for kk in self.searched if self.silhouette_by_k.get(kk) == self.silhouette_by_k.get(kk)]
+        if len(ks) < 2 or self.k != max(ks) or self.silhouette != self.silhouette:
+            return ""
+        below = self.silhouette_by_k[sorted(ks)[-2]]
+        return (f"k={self.k} is the largest k searched ({min(ks)}-{max(ks)}), the silhouette still rising there ({below:.3f} at "
+                f"k={sorted(ks)[-2]}, {self.silhouette:.3f} at k={self.k}): the best k may lie beyond the search; try a larger --k")
 
     def silhouette_words(self) -> str:
         """``silhouette 0.412``, or why it is undefined (a NaN printed as "silhouette nan" said nothing)."""
@@ -229,7 +241,7 @@ def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_ra
             blob = (rng.standard_normal((size, len(sv))) * scale) @ vt + mean
             b, sc, _ = best_of(l2_normalise(blob), NULL_N_INIT)
             nulls.append(sc[b])
-    return Clustering(method, best, labels[best], scores[best], scores, nulls, distinct=len(np.unique(x, axis=0)))
+    return Clustering(method, best, labels[best], scores[best], scores, nulls, distinct=len(np.unique(x, axis=0)), searched=[] if k else ks)
 
 
 # ---------------------------------------------------------------------------

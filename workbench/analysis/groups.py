@@ -181,7 +181,7 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k not in ("small_classes", "few_items") else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
@@ -201,6 +201,33 @@ def small_class_note(support: dict[str, int], *, min_per_class: int = MIN_PER_CL
     return ""
 
 
+def never_predicted_note(per_class: dict[str, dict]) -> str:
+    """Words for the classes with items that the model never predicted (precision 0/0: undefined, not 0), or ``""``."""
+    never = [c for c, v in per_class.items() if v.get("support") and v.get("predicted") == 0]
+    if never:
+        shown = ", ".join(never[:10]) + (f" and {len(never) - 10} more" if len(never) > 10 else "")
+        return (f"{len(never)} class(es) never predicted ({shown}): their precision is 0/0, undefined (shown as —, "
+                "not 0), and their recall is 0 by construction")
+    return ""
+
+
+def share_text(value: float, ci: Sequence[float], k: int, n: int) -> str:
+    """A share beside its exact interval and its fraction, ``0.750 [0.409, 0.969] 6/8``; ``— (0/0)`` for none."""
+    if not n:
+        return f"— ({k}/{n})"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] {k}/{n}"
+
+
+def class_lines(per_class: dict[str, dict]) -> list[str]:
+    """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions."""
+    lines = [f"  {'class':<10} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} {'f1':>6}"]
+    for c, v in per_class.items():
+        prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
+        rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
+        lines.append(f"  {c:<10} {prec:<34} {rec:<34} {v['f1']:6.3f}")
+    return lines
+
+
 #: the headline figures and how a flag names them
 FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
 
@@ -208,8 +235,8 @@ FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
 def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     """The failing checks of headline figures, in words, as ``workbench metrics`` applies them: classes with no item
     (UAR over fewer), a UAR interval that does not clear chance over the classes present, an interval of no width, classes
-    with too few items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n`` items; ``counts``: items per class
-    (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
+    with too few items, intervals from fewer than 20 items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n``
+    items; ``counts``: items per class (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
     carry these beside their numbers."""
     present = [c for c, k in counts.items() if k]
     flags = [missing_class_note(counts)]
@@ -220,6 +247,7 @@ def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
         note = zero_width_note(*ci[m], n) if m in ci else ""
         flags.append(f"{name}: {note}" if note else "")
     flags.append(small_class_note(counts))
+    flags.append(few_items_note(n) if n else "")  # metrics says it under its intervals; run's line and finetune did not
     return [f for f in flags if f]
 
 

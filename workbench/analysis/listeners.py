@@ -35,6 +35,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
+from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
@@ -121,6 +122,10 @@ class ListenerReport:
     n_split: int = 0
     #: why the soft-label figures (divergences, vote-weighted confusion) are n/a, or "" when they are measured
     soft_labels_reason: str = ""
+    #: a uniform guess's divergences to the votes with the model's paired differences (divergence_checks), and each
+    #: failed check of the soft figures and rho in words: shown under the figures (screen, listeners.json, page)
+    uniform_reference: dict = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
     #: the run's speakers or corpus in the checkpoint's training data (a fine-tuned head's card), said before any figure
     training_overlap: list[str] = field(default_factory=list)
 
@@ -150,6 +155,7 @@ class ListenerReport:
                          f"over {self.n_distribution} items with a vote distribution")
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
                      f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]")
+        lines += [f"  !! {c}" for c in self.checks]
         # both lists print the same way: the true total, "showing k of n" when cut, then up to ``top`` rows
         for head, rows, total, corpus in ((f"listeners agree (>= {self.agree_threshold:g}), model wrong",
                                            self.listeners_agree_model_wrong, self.n_agree_model_wrong, False),
@@ -192,16 +198,13 @@ def _check_options(*, agree, split, bands, top, n_boot) -> list[float]:
     return edges
 
 
-_NO_CI = (float("nan"), float("nan"))
-
-
 def _interval(n_boot: int, seed: int):
     """``interval(fn, a, b)``: the run's percentile bootstrap (:func:`workbench.analysis.metrics.bootstrap_ci`); NaN for n_boot=0."""
     def interval(fn, a, b):
         if n_boot:
             return bootstrap_ci(fn, a, b, n=n_boot, seed=seed)
         value = fn(a, b)
-        return [_NO_CI] * len(value) if isinstance(value, tuple) else _NO_CI
+        return [NO_CI] * len(value) if isinstance(value, tuple) else NO_CI
     return interval
 
 
@@ -312,7 +315,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
     t, p = t_codes[in_band], p_codes[in_band]
     wa_v = uar_v = float("nan")
-    acc_ci = uar_ci = _NO_CI
+    acc_ci = uar_ci = NO_CI
     if len(t):
         with sklearn.config_context(skip_parameter_validation=True):
             wa_v, uar_v, _ = stats(t, p)
@@ -360,17 +363,18 @@ def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[di
     return rows
 
 
-def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Per item JS divergence and cross-entropy (NaN where the votes are no distribution), which items, and why none."""
+def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, np.ndarray]:
+    """Per item JS divergence and cross-entropy (NaN where the votes are no distribution), which items, why none, and a
+    uniform guess's JS divergence to the same votes."""
     votes = s.listeners[[f"votes_{k}" for k in s.dist_keys]].to_numpy(float)
     vsum = votes.sum(axis=1)
     known = ~np.isnan(votes).any(axis=1) & (vsum > 0)
     model = s.scores[:, [s.labels.index(k) for k in s.dist_keys]] if len(s.rows) else np.zeros((0, len(s.dist_keys)))
     known &= (model.sum(axis=1) if len(model) else np.zeros(0)) > 0
-    jsd, ce = np.full(len(s.rows), np.nan), np.full(len(s.rows), np.nan)
-    if known.any():
+    jsd, ce, jsd_u = np.full(len(s.rows), np.nan), np.full(len(s.rows), np.nan), np.full(len(s.rows), np.nan)
+    if known.any():  # jsd_u: a uniform guess's divergence to the same votes, the reference of the model's (divergence_checks)
         v = votes[known] / vsum[known, None]
-        jsd[known] = js_divergence(v, model[known])
+        jsd[known], jsd_u[known] = js_divergence(v, model[known]), js_divergence(v, np.ones_like(v))
         ce[known] = cross_entropy(v, model[known])
     other = np.array([bool(vs) and not set(vs) & set(s.dist_keys) for vs in s.vote_sets], dtype=bool)
     n_unknown = int((~known & ~other).sum()) if len(other) == len(known) else int((~known).sum())
@@ -392,7 +396,7 @@ def _divergences(s: _Scored, restrict: bool, facts: dict) -> tuple[np.ndarray, n
                "no vote among these classes")
         s.notes.append(f"{n_unknown} items have no full vote distribution{' over the corpus classes' if restrict else ''} "
                        f"({why}) and are left out of the divergences")
-    return jsd, ce, known, reason
+    return jsd, ce, known, reason, jsd_u
 
 
 def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -416,14 +420,6 @@ def _confusions(s: _Scored) -> tuple[np.ndarray, np.ndarray, list[str], list[str
             if k in row_index:  # a class listeners had no vote for (a corpus class of the model's) keeps an empty row
                 weighted[row_index[k], col_index[s.pred[i]]] += share
     return hard, weighted, rows_w, cols
-
-
-def _mean_ci(x: np.ndarray, interval) -> tuple[float, tuple[float, float]]:
-    """The mean of the known (non-NaN) values of ``x`` and its bootstrap interval; NaN when none is known."""
-    x = x[~np.isnan(x)]
-    if not len(x):
-        return float("nan"), _NO_CI
-    return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
 
 
 def _listed(s: _Scored, jsd: np.ndarray, which: np.ndarray) -> list[dict[str, Any]]:
@@ -501,11 +497,12 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     s = _scored(results, variant, restrict)
     facts = corpus_listener_facts(s.rows)
     band_rows = _bands(s, edges, interval, facts)
-    jsd, ce, known, soft_reason = _divergences(s, restrict, facts)
-    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = _mean_ci(jsd, interval), _mean_ci(ce, interval)
+    jsd, ce, known, soft_reason, jsd_u = _divergences(s, restrict, facts)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = mean_ci(jsd, interval), mean_ci(ce, interval)
+    reference = uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval)
     agreement, majority = s.agreement, s.majority
     rho = _spearman(s.conf, agreement)
-    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else _NO_CI
+    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else NO_CI
     nameable = _nameable(s, majority, (agreement >= agree) & (majority != ""))
     wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
     wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
@@ -520,7 +517,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         listeners_agree_model_wrong=_listed(s, jsd, wrong[:top]), listeners_split=_listed(s, jsd, split_idx[:top]),
         confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
         confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
-        n_split=int(len(split_idx)), soft_labels_reason=soft_reason,
+        n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
+        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows)),
     )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
-                                      no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
+                                      class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
@@ -39,7 +39,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
+    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -113,7 +113,8 @@ class Report:
     def flags(self) -> dict[str, str]:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
-        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored)}
+        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
+                 "never_predicted": never_predicted_note(self.per_class)}
         return {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
@@ -138,9 +139,7 @@ class Report:
             lines.append(f"  !! {small}")
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
-        lines.append(f"  {'class':<10} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>5}")
-        for c, v in self.per_class.items():
-            lines.append(f"  {c:<10} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} {v['support']:5d}")
+        lines += class_lines(self.per_class) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
             if self.breakdown_left_out.get(col):
@@ -297,7 +296,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
-        per_class=per_class(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
+        per_class=class_table(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},

@@ -49,7 +49,7 @@ import numpy as np
 from workbench.files import json_safe
 from workbench.errors import ConfigError, html_text, html_visible
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.analysis.groups import chance_flag
+from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -313,7 +313,7 @@ class ProbeResult:
             "run_dir": self.run_dir, "scheme": self.scheme, "target": self.target, "classifier": self.classifier, "variant": self.variant,
             "classes": self.classes, "n_items": self.n_items, "chance_uar": self.chance_uar, "folds": self.folds, "mean_over_folds": self.mean,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()}, "skipped_folds": self.skipped,
-            "fold_notes": [note for f in self.folds for note in self.fold_notes(f)],  # the !! lines under the folds on screen
+            "fold_notes": self.notes(),  # the !! lines under the folds and the mean on screen, the ⚠ lines of the page
             "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
         })
 
@@ -366,15 +366,26 @@ class ProbeResult:
             lines += [f"    !! {note}" for note in self.fold_notes(f)]
         return "\n".join(lines)
 
+    def notes(self) -> list[str]:
+        """Every fold's notes, then the mean's: the one list the screen, probe.json and a report's page show."""
+        return [note for f in self.folds + [{"fold": "mean", **self.mean}] for note in self.fold_notes(f)]
+
     def fold_notes(self, f: dict) -> list[str]:
-        """What makes a fold's figures not comparable with the others': classes its test set lacks or its training side lacks."""
+        """What makes a fold's figures not comparable with the others' (classes its test set lacks or its training side
+        lacks) and the checks of its intervals: reaching chance, no width, too few items to trust."""
         notes, cl = [], f.get("test_classes") or []
         # the check metrics applies to every UAR: an interval that reaches chance (its own: the fold's test classes)
         chance = 1 / len(cl) if cl else (self.chance_uar if len(self.classes) > 1 else None)
         flag = chance_flag(*(f.get("uar_ci") or (np.nan, np.nan)), chance)
+        where = "the mean over folds" if f["fold"] == "mean" else f"fold {f['fold']}"
         if flag:
-            where = "the mean over folds" if f["fold"] == "mean" else f"fold {f['fold']}"
             notes.append(f"{where}: UAR {f['uar']:.3f} [{f['uar_ci'][0]:.3f}, {f['uar_ci'][1]:.3f}] {flag} (chance {chance:.3f})")
+        n = sum(int(g["n_test"]) for g in self.folds) if f["fold"] == "mean" else int(f.get("n_test") or 0)
+        # metrics' checks of an interval: one with no width shows no uncertainty, one from few items undercovers
+        notes += [f"{where}: {FIGURE_NAMES[m]} {f[m]:.3f}: {zero_width_note(*f[m + '_ci'], n)}" for m in METRICS
+                  if zero_width_note(*f[m + "_ci"], n)]
+        if f["fold"] != "mean" and few_items_note(n):
+            notes.append(f"{where}: {few_items_note(n)}")
         if cl and len(cl) < len(self.classes):
             notes.append(f"fold {f['fold']}: UAR over {len(cl)} of {len(self.classes)} classes (its test items have no "
                          f"{', '.join(c for c in self.classes if c not in cl)}), so its chance level is {1 / len(cl):.3f}, not {self.chance_uar:.3f}")
@@ -399,7 +410,7 @@ class ProbeResult:
             parts.append(f"<p>excluded: {len(ids)} item(s) with {html_text(reason)}</p>")
         for name, why in self.skipped.items():
             parts.append(f"<p>fold {html_text(str(name))} not evaluated: {html_text(why)}</p>")
-        parts += [f"<p><b>⚠ {html_text(note)}</b></p>" for f in self.folds for note in self.fold_notes(f)]
+        parts += [f"<p><b>⚠ {html_text(note)}</b></p>" for note in self.notes()]
         return html_visible("\n".join(parts))  # the table's cells: to_html escapes markup only
 
 

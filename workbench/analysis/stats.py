@@ -44,6 +44,34 @@ def per_class(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[st
     }
 
 
+def proportion_interval(k: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """The exact binomial (Clopper–Pearson) interval of ``k / n`` (scipy's ``binomtest``); NaNs for ``n == 0``."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def class_table(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], *, level: float = 0.95) -> dict[str, dict]:
+    """:func:`per_class` with each share's numerator, denominator and exact interval.
+
+    Recall is ``hits / support``, precision ``hits / predicted`` (items labelled with one of ``classes`` that were
+    predicted as the class).  A class never predicted has no precision: 0/0 is NaN here, not the 0 that
+    :func:`per_class` (scikit-learn's ``zero_division=0``) puts in its place.
+    """
+    t, p = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+    out = per_class(t, p, classes)
+    for c, v in out.items():
+        hits, predicted = int(((t == c) & (p == c)).sum()), int((p[np.isin(t, list(classes))] == c).sum())
+        v.update(hits=hits, predicted=predicted, recall_ci=proportion_interval(hits, v["support"], level=level),
+                 precision_ci=proportion_interval(hits, predicted, level=level))
+        if not predicted:
+            v["precision"] = float("nan")
+    return out
+
+
 def _present(y_true: Sequence[str], classes: Sequence[str] | None) -> list[str]:
     return list(classes) if classes is not None else sorted(set(y_true))
 

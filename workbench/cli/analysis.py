@@ -238,6 +238,8 @@ def _clusters(args, emb, rows, say) -> dict | None:
     by_k = ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
     say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({cl.silhouette_words()}; {by_k})")
     say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
+    if cl.bound_words():
+        say(f"  !! {cl.bound_words()}")
     members = {}
     if "emotion" in rows.columns:
         # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "unlabelled"
@@ -251,7 +253,7 @@ def _clusters(args, emb, rows, say) -> dict | None:
             say(f"  cluster {c} {cluster_composition(counts)}")
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
-            "silhouette_words": cl.silhouette_words(),
+            "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
             "emotions_by_cluster": members}
 
 

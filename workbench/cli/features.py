@@ -24,7 +24,8 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
 from workbench.runs.folder import as_run_folder
 from workbench.runs.writer import RunWriter
-from workbench.explain.cues import RATES, cue_differences, cue_probe, excluded_summary, reportable_differences, run_features, run_lld, write_voice_features
+from workbench.explain.cues import (FDR, RATES, cue_differences, cue_probe, differing, excluded_summary, reportable_differences, run_features,
+                                    run_lld, write_voice_features)
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import seed_value, bootstrap_count, add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count
 from workbench.serialize import spreadsheet_safe
@@ -82,23 +83,31 @@ def _differences(args, measured, report: dict, say):
     groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
     diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
     found = reportable_differences(diffs)
+    differ = differing(found)  # large enough is not yet a difference: its interval excludes 0 and it passes the FDR
     small = diffs[diffs["too_small"] != ""].drop_duplicates("label")
     report["by"] = args.by
-    report["differences"] = found.to_dict(orient="records")
+    report["differences"], report["compared"] = differ.to_dict(orient="records"), found.to_dict(orient="records")
     report["too_small"] = [{"label": str(r["label"]), "n_class": int(r["n_class"]), "n_rest": int(r["n_rest"]), "reason": str(r["too_small"])}
                            for _, r in small.iterrows()]
     if len(groups) < 2:
         report["no_differences"] = f"the measured rows have {len(groups)} of {what}; there is nothing to compare"
         say(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
             "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
+    elif found.empty:  # never a bare empty table
+        report["no_differences"] = "every class is too small for a comparison"
+        say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
     else:
-        shown = found.head(SHOWN).drop(columns=["too_small"])
-        if shown.empty:  # never a bare empty table
-            report["no_differences"] = "every class is too small for a comparison"
-            say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
+        rule = (f"a 95 % bootstrap interval excluding 0 and Benjamini-Hochberg q < {FDR:g} over the {len(found)} comparison(s) "
+                "large enough")
+        shown = differ.head(SHOWN).drop(columns=["too_small", "differs"])
+        if shown.empty:  # the largest |delta| of a sample where nothing differs is not a cue
+            top = found.iloc[0]
+            report["no_differences"] = (f"none of the {len(found)} comparison(s) large enough has {rule.split(' over ')[0]} (largest "
+                                        f"|delta| {abs(top['delta']):.2f}: {top['cue']}, {top['label']}, q = {top['q']:.2g})")
+            say(f"\nno cue differs measurably between {what}: {report['no_differences']}; all of them in --json or --out DIR.")
         else:
-            say(f"\ncues that differ between {what} (Cliff's delta, class vs rest, 95 % bootstrap interval; "
-                f"showing {len(shown)} of {len(found)}{_ALL if len(shown) < len(found) else ''}):")
+            say(f"\ncues that differ measurably between {what} (Cliff's delta, class vs rest; {rule}; "
+                f"showing {len(shown)} of {len(differ)}{_ALL if len(shown) < len(differ) else ''}):")
             say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
     if len(small):
         say("too small to rank (not a finding): " + "; ".join(f"{r['label']} ({r['too_small']})" for _, r in small.iterrows()))
@@ -133,6 +142,12 @@ def _probe(args, rf, measured, report: dict, say):
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
     say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
+    probed = probe[probe["folds"] > 0]
+    if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
+        flat = probed[~probed["carried"]]
+        report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0, so the "
+                                       f"embeddings do not measurably carry them (carried False): {', '.join(flat['cue'].astype(str))}")
+        say(f"!! {report['probe_not_carried']}")
     return probe
 
 

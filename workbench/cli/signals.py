@@ -128,6 +128,8 @@ def _segment_transcript(args) -> int:
           f"{summary['n_scored']} scored, {summary['n_failed']} failed"
           + (f", {summary['n_left_out']} left out (named above)" if summary["n_left_out"] else ""))
     print(dominant_words(summary["dominant"], summary["label_counts"], "spans"))
+    if summary.get("dominant_check"):
+        print(f"!! {summary['dominant_check']}")
     shown = table.head(SHOWN_SPANS)
     print(f"per span (showing {len(shown)} of {len(table)}):" if len(table) > SHOWN_SPANS else "per span:")
     for r in shown.itertuples():

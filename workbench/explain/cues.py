@@ -35,6 +35,9 @@ from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 VOICE_FEATURES = {"praat": "features_praat.parquet", "egemaps": "features_egemaps.parquet", "all": "features_all.parquet",
                   "egemaps_lld": "features_egemaps_lld.parquet"}
 
+#: the false discovery rate a cue difference must pass (Benjamini–Hochberg over every comparison large enough)
+FDR = 0.05
+
 
 def _features_name(feature_set: str, source: str) -> str:
     name = VOICE_FEATURES.get(feature_set)
@@ -205,7 +208,12 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     ``listeners``) gets its reason in ``too_small``; its delta is still given, but it is sorted
     after every comparison that passed and is not a finding.
 
-    Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, median_class,
+    A comparison large enough has a two-sided Mann–Whitney U p-value (``p``; the test whose U is Cliff's delta) and
+    its Benjamini–Hochberg ``q`` over every comparison large enough (``scipy.stats.false_discovery_control``): thirteen
+    cues × nine classes are over a hundred intervals, a handful of which exclude 0 by chance.  ``differs``: the
+    interval excludes 0 and ``q`` < :data:`FDR` (a large |delta| of a sample that does not differ is no cue).
+
+    Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, p, q, differs, median_class,
     median_rest, too_small`` (``""`` when the comparison is large enough), the comparisons that
     pass first, each part sorted by ``|delta|``.
     """
@@ -214,7 +222,9 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
 
     if label_column not in features.columns:
         raise ConfigError(f"no column {label_column!r} in the feature table.", fix=f"use one of: {', '.join(map(str, features.columns))}.")
-    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "median_class", "median_rest", "too_small"]
+    from scipy.stats import false_discovery_control, mannwhitneyu
+
+    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "p", "q", "differs", "median_class", "median_rest", "too_small"]
     rows = []
     for cue in _cue_columns(features, cues):
         values = features[cue].to_numpy(dtype=np.float64)
@@ -225,6 +235,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
             sides = (("class", small_group_reason({lab: len(a)})), ("rest", small_group_reason({"rest": len(b)})))
             too_small = "; ".join(f"{side} {reason}" for side, reason in sides if reason)
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
+                   "p": np.nan, "q": np.nan, "differs": False,
                    "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan,
                    "too_small": too_small}
             if len(a) >= 2 and len(b) >= 2:
@@ -232,12 +243,22 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
                 ci = bootstrap((a, b), cliffs_delta, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                                vectorized=True, random_state=np.random.default_rng(seed)).confidence_interval
                 row["low"], row["high"] = float(ci.low), float(ci.high)
+                row["p"] = float(mannwhitneyu(a, b, method="asymptotic").pvalue)
             rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
     if out.empty:
         return out
+    tested = (out["too_small"] == "") & out["p"].notna()
+    if tested.any():
+        out.loc[tested, "q"] = false_discovery_control(out.loc[tested, "p"].to_numpy(float), method="bh")
+    out["differs"] = tested & (out["q"] < FDR) & ((out["low"] > 0) | (out["high"] < 0))
     order = pd.DataFrame({"small": out["too_small"] != "", "size": -out["delta"].abs()}).sort_values(["small", "size"], na_position="last")
     return out.loc[order.index].reset_index(drop=True)
+
+
+def differing(differences):
+    """The rows of :func:`cue_differences` that differ measurably: large enough, interval excluding 0, ``q`` < :data:`FDR`."""
+    return differences[differences["differs"].astype(bool)]
 
 
 def reportable_differences(differences):
@@ -267,9 +288,10 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     Returns
     -------
     DataFrame
-        ``cue, n, folds, r2, low, high``: the items and the folds used (0: not probed, under 6 items or
+        ``cue, n, folds, r2, low, high, carried``: the items and the folds used (0: not probed, under 6 items or
         2 groups), out-of-fold R² (1 − SSE/SST over all held-out predictions) and a percentile bootstrap
-        interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly.
+        interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly: ``carried``
+        is False where the interval reaches 0 (a positive R² whose interval holds 0 is not a cue the embedding carries).
     """
     import pandas as pd
     from sklearn.linear_model import RidgeCV
@@ -302,7 +324,9 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         tail = (1 - confidence) / 2 * 100
         low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
         rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high)})
-    return pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
+    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
+    out["carried"] = out["low"] > 0  # NaN (not probed) compares False
+    return out
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -40,7 +40,7 @@ from workbench.files import strict_json
 from workbench.model.memory import peak_rss_mb
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
-from workbench.runs.longform import dominant_emotion
+from workbench.runs.longform import dominant_check, dominant_emotion
 from workbench.runs.writer import RunWriter
 from workbench.schema import score_column
 from workbench.serialize import spreadsheet_safe
@@ -447,6 +447,7 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "spoken_s": covered_seconds(ok["start"], ok["end"]),  # overlapping spans' shared time once
         "overlaps": table.attrs["overlaps"], "n_left_out": table.attrs["left_out"]["count"], "left_out": table.attrs["left_out"],
         "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
+        "dominant_check": dominant_check(dominant_emotion(ok), ok["label"].value_counts().to_dict()),
         "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
         "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
                    for _, r in failed.iterrows()],

@@ -59,6 +59,7 @@ from workbench.serialize import spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
 from workbench.runs.folder import LOCK
+from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_words  # noqa: F401  (public here too)
 from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class LongformResult:
         if s.get("no_speech"):
             lines.append(f"!! {s['note']}")
         lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
+        lines += [f"!! {s['dominant_check']}"] if s.get("dominant_check") else []
         lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
         for r in self.timeline.head(40).itertuples():
             lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
@@ -392,7 +394,7 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     info = stream.info
     summary = {
         "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
-        "dominant_emotion": dominant, "no_speech": note is not None, "note": note,
+        "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts), "no_speech": note is not None, "note": note,
         "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
         "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
         "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
@@ -507,22 +509,6 @@ def merge_timeline(segments, gap_s: float = 2.0):
     return df
 
 
-def dominant_words(dominant: str | None, counts: dict, what: str) -> str:
-    """'dominant emotion: sad (segments per label: sad 4, happy 1)'; it read 'sad  sad 4, happy 1', a count list
-    that looked like part of the label."""
-    per = ", ".join(f"{k} {v}" for k, v in counts.items())
-    return f"dominant emotion: {dominant or '—'} ({f'{what} per label: {per}' if per else f'no {what} scored'})"
-
-
-def dominant_emotion(segments) -> str | None:
-    """The most frequent segment label; ties go to the higher mean confidence."""
-    if not len(segments):
-        return None
-    g = segments.groupby("label")["confidence"].agg(["count", "mean"])
-    g = g.sort_values(["count", "mean"], ascending=False)
-    return str(g.index[0])
-
-
 def _progress(total_s: float | None, enabled: bool):
     if not enabled:
         return lambda step: None
@@ -575,7 +561,8 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     # a head's labels are data ('$x^2$' is a legal class name): plain text, never mathtext ('$\\frac{$' failed the figure)
     ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
-                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}")
+                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}"
+                  + (f"\n!! {figure_text(result.summary['dominant_check'])}" if result.summary.get("dominant_check") else ""), fontsize=9)
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
         k = labels.index(r.label) if r.label in labels else 9

@@ -30,8 +30,8 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, no_groups_note,
-                                       zero_width_note)
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
+                                      no_groups_note, share_text, zero_width_note)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
@@ -204,9 +204,14 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
-        if r.per_class:
-            parts.append(table_html(["class", "precision", "recall", "F1", "n"],
-                                    [(c, d["precision"], d["recall"], d["f1"], d["support"]) for c, d in r.per_class.items()]))
+        if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them
+            parts.append(table_html(["class", "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1", "n"],
+                                    [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
+                                      share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), d["f1"], d["support"])
+                                     for c, d in r.per_class.items()]))
+        if never_predicted_note(r.per_class):  # precision 0/0 printed as 0.000 before
+            out[v]["never_predicted"] = never_predicted_note(r.per_class)
+            parts.append(f"<p><b>⚠ {esc(out[v]['never_predicted'])}</b>.</p>")
         for col, groups in r.breakdowns.items():
             parts.append(f"<p><b>by {esc(col)}</b></p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
@@ -264,6 +269,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
                 ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
                 ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
+        parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # no better than a uniform guess; ρ's interval holding 0
         parts += [f"<p>{esc(n)}</p>" for n in r.notes]
         for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
                                    r.listeners_agree_model_wrong, r.n_agree_model_wrong),

@@ -67,7 +67,8 @@ class LongAudioTimeline(_View):
         s = self.summary_data
         head = (_banner(bool(s.get("random_weights"))) +
                 f"<h4>{_esc(self.source.name)}</h4>{s['duration_s']:.1f} s, {s['n_segments']} segments, dominant <b>{_esc(s['dominant_emotion'] or '—')}</b>"
-                " — click a span of the timeline (or a point of the heatmap) to play it")
+                + (f" <b>⚠ {_esc(s['dominant_check'])}</b>" if s.get("dominant_check") else "")
+                + " — click a span of the timeline (or a point of the heatmap) to play it")
         self.plot = self._figure()
         self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {r.label:<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
                                        for i, r in enumerate(self.timeline.itertuples())], rows=min(10, max(len(self.timeline), 2)),

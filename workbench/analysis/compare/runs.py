@@ -25,6 +25,7 @@ from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
+from workbench.analysis.compare.classes import per_class_note, per_class_table
 from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
                                                  metric_flags, metrics_text, paired_top)
@@ -219,31 +220,17 @@ class RunsComparison:
         })
 
     def per_class(self, variant: str | None = None):
-        """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class.
+        """Recall per class of each run (before/after for a checkpoint and its fine-tuned head), one row per class, each
+        later run's Δ recall against the first beside its exact McNemar test (:func:`~workbench.analysis.compare.classes.per_class_table`).
 
         Classes are the union of the runs' classes (a fine-tuned head's boredom beside the parent's nine); a class of a
         later run that is one of the first run's by another name on the same items (``Comparison.class_pairs``: a head's
         anger, its parent's angry) shares its row, named ``angry → anger``; a class a run does not score shows as missing
-        there.  Columns: ``class``, ``recall <run>`` and ``n <run>`` per run, ``Δ recall`` of each later run against the first.
+        there.
         """
-        import pandas as pd
-
         variant = variant or self.variants[0]
-        names = list(self.reports)
         pairs = {c.variant: c.class_pairs for c in self.comparisons if c.scope == variant}  # run → {its class: the first run's}
-        classes = list(dict.fromkeys(pairs.get(n, {}).get(c, c) for n in names for c in self.reports[n][variant].classes))
-        rows = []
-        for c in classes:
-            own = {n: next((x for x in self.reports[n][variant].classes if pairs.get(n, {}).get(x, x) == c), c) for n in names}
-            row: dict[str, Any] = {"class": " → ".join(dict.fromkeys(own.values()))}
-            for n in names:
-                d = self.reports[n][variant].per_class.get(own[n])
-                row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
-                row[f"n {n}"] = int(d["support"]) if d else 0
-            for n in names[1:]:
-                row[f"Δ recall {n}−{names[0]}"] = row[f"recall {n}"] - row[f"recall {names[0]}"]
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return per_class_table(self.reports, self.items, variant, pairs)
 
     def render(self, top: int = 5) -> str:
         lines = []
@@ -269,7 +256,8 @@ class RunsComparison:
             lines.append(c.render())
         for v, table in ((v, self.per_class(v)) for v in self.variants):  # no class when no run scored (no labels): said
             lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):\n"
-                         + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—") if len(table) else
+                         + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         + (f"\n  {per_class_note(table)}" if per_class_note(table) else "") if len(table) else
                          f"recall per class [{v}]: none, no run scored an item (no item has a label among its model's classes)")
         for rec in self.agreement.to_dict(orient="records"):
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
@@ -329,7 +317,9 @@ class RunsComparison:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
             parts.append(f"<h3>Recall per class [{html_text(str(v))}]: each run against the first</h3>" + (
                          "<p>A class one model does not have (a fine-tuned head's own label, or one of the nine the head dropped) shows "
-                         "as —; one that is the first run's under another name on the same items shares its row (angry → anger).</p>" + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         "as —; one that is the first run's under another name on the same items shares its row (angry → anger).</p>"
+                         + table.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", na_rep="—")
+                         + (f"<p>{html_text(per_class_note(table))}.</p>" if per_class_note(table) else "")
                          if len(table) else "<p>None: no run scored an item (no item has a label among its model's classes).</p>"))
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))

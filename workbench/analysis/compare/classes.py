@@ -1,0 +1,65 @@
+"""Recall per class of runs of one manifest, each later run against the first, with the paired test of each change.
+
+A Δ recall of +0.250 on a class of 8 items is 2 items: :func:`per_class_table` gives beside it the exact McNemar test of
+that class's paired items (``b`` right in the first run only, ``c`` right in the later run only;
+:func:`workbench.analysis.stats.mcnemar_exact`), as the comparison of the whole runs does for WA.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from workbench.analysis.stats import mcnemar_exact
+
+
+def class_test(items, first: str, later: str, variant: str, label: str, later_label: str | None = None) -> tuple[int, int, float]:
+    """``(b, c, p)`` of the items labelled ``label`` (the first run's name of the class) that runs ``first`` and ``later``
+    both scored on ``variant``; ``later_label``: the later run's name of the same class (a head's anger for angry)."""
+    if not len(items):
+        return 0, 0, float("nan")
+    sub = items[(items["run_a"] == first) & (items["run_b"] == later) & (items["variant"] == variant) & (items["emotion"] == label)]
+    right_a = sub["pred_a"].astype(str).to_numpy() == label
+    right_b = sub["pred_b"].astype(str).to_numpy() == (later_label or label)
+    b, c = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    return b, c, (mcnemar_exact(b, c) if len(sub) else float("nan"))
+
+
+def per_class_table(reports: dict, items, variant: str, pairs: dict | None = None):
+    """Recall per class of each run, one row per class: ``class``, ``recall <run>`` and ``n <run>`` per run, then per
+    later run ``Δ recall``, ``McNemar b / c`` and its exact ``p`` against the first where both score the class (NaN and
+    "—" where one does not).  ``reports``: run name → variant → :class:`~workbench.analysis.metrics.Report`;
+    ``items``: the paired rows (``run_a, run_b, variant, emotion, pred_a, pred_b``); ``pairs``: run name → {its class:
+    the first run's name of it} (a head's anger, its parent's angry), whose two names share a row, ``angry → anger``."""
+    import pandas as pd
+
+    pairs = pairs or {}
+    names = list(reports)
+    classes = list(dict.fromkeys(pairs.get(n, {}).get(c, c) for n in names for c in reports[n][variant].classes))
+    rows = []
+    for c in classes:
+        own = {n: next((x for x in reports[n][variant].classes if pairs.get(n, {}).get(x, x) == c), c) for n in names}
+        row: dict[str, Any] = {"class": " → ".join(dict.fromkeys(own.values()))}
+        for n in names:
+            d = reports[n][variant].per_class.get(own[n])
+            row[f"recall {n}"] = d["recall"] if d and d.get("support") else float("nan")
+            row[f"n {n}"] = int(d["support"]) if d else 0
+        for n in names[1:]:
+            delta = row[f"recall {n}"] - row[f"recall {names[0]}"]
+            b, k, p = class_test(items, names[0], n, variant, own[names[0]], own[n]) if delta == delta else (0, 0, float("nan"))
+            row[f"Δ recall {n}−{names[0]}"] = delta
+            row[f"McNemar b / c {n}−{names[0]}"] = f"{b} / {k}" if delta == delta else "—"
+            row[f"p {n}−{names[0]}"] = p
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_class_note(table) -> str:
+    """How to read the table's p-values: one test per class, so a family of them (Bonferroni's bound named)."""
+    tested = int(np.isfinite(table.filter(like="p ").to_numpy(float)).sum()) if len(table) else 0
+    if not tested:
+        return ""
+    return (f"p: exact McNemar of each class's paired items (b: right in the first run only, c: right in the later one only); "
+            f"{tested} test(s) here: by chance alone about {0.05 * tested:.2g} of them fall under 0.05 "
+            f"(Bonferroni: read each p against {0.05 / tested:.2g})")
