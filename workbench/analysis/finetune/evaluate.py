@@ -10,6 +10,7 @@ from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups
 from workbench.analysis.groups import chance_uar, figure_flags
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
+from workbench.analysis.stats import proportion_interval
 from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError
@@ -138,10 +139,14 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
                           "pass --scheme session for leave-one-session-out folds")
     per_class = {}
-    for c in data.classes:
+    for c in data.classes:  # each recall with its hits of n and exact (Clopper–Pearson) 95 % interval, as metrics gives it
         m = t == c
-        per_class[c] = {"n": int(m.sum()), "recall_finetuned": float(np.mean(p[m] == c)) if m.any() else float("nan"),
-                        "recall_parent_mapped": float(np.mean(parent_pred[m] == c)) if m.any() else float("nan")}
+        n = int(m.sum())
+        per_class[c] = {"n": n}
+        for who, pred in (("finetuned", p), ("parent_mapped", parent_pred)):
+            hits = int(np.sum(pred[m] == c))
+            per_class[c] |= {f"recall_{who}": hits / n if n else float("nan"), f"hits_{who}": hits,
+                             f"recall_{who}_ci": list(proportion_interval(hits, n))}
     out["per_class"] = per_class
     if scheme == "split" and len(names) > 1:  # several test sets (MSP-Podcast's Test1, Test2): each is reported alone too
         out["per_test_set"] = {name: scores(tf, pf, data.classes, n_boot=n_boot, seed=config.seed)
