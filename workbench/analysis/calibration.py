@@ -475,8 +475,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     >>> report = wb.calibrate(wb.RunFolder(run_dir).results(), by="speaker", folds=2, n_boot=20)
     >>> report.n > 0, len(report.fold_temperatures)
     (True, 2)
-    >>> sorted(report.checks)[:2]
-    ['fold_temperatures_at_edge', 'nll_not_better_than_uniform']
+    >>> sorted(report.checks)[:2]   # random weights: no better than a random order or a uniform guess
+    ['aurc_not_below_random_order', 'fold_temperatures_at_edge']
     """
     if folds < 2:
         raise ConfigError(f"folds is {folds}; cross-validation needs at least 2.", fix="pass --folds 5.")
