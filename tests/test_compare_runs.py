@@ -550,3 +550,25 @@ def test_an_items_score_figure_marks_each_runs_own_truth():
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert "[angry]" in ticks and "[anger]" in ticks and "boredom" in ticks
     plt.close(fig)
+
+
+def test_a_heads_class_that_is_its_parents_under_another_name_is_one_score_column_in_the_distances(tmp_path):
+    """A head's 'anger' on exactly its parent's 'angry' items is the same opinion: the score distances put them in one
+    column. Over the plain union of names the same 0.8 for anger and angry counted twice: TVD 1.0 on every item,
+    a figure about names, not opinions."""
+    from workbench.schema import score_column
+
+    rows_a, rows_b, emb = [], [], []
+    rest = {k: 0.2 / (len(LABEL_KEYS) - 1) for k in LABEL_KEYS if k != "angry"}
+    for n in range(6):
+        rows_a.append(synthetic_row(f"i{n}", emotion="angry", pred="angry", scores={"angry": 0.8, **rest}))
+        row = synthetic_row(f"i{n}", emotion="anger", pred="anger", scores=dict.fromkeys(LABEL_KEYS, 0.0))
+        for k in LABEL_KEYS:
+            row.pop(score_column(k), None)
+        row.update({score_column("anger"): 0.8, score_column("boredom"): 0.2}, confidence=0.8)
+        rows_b.append(row)
+        emb.append(np.ones(4))
+    cmp = compare_runs([write_run(tmp_path / "A", rows_a, emb), write_run(tmp_path / "B", rows_b, emb, checksum="b" * 64)], n_boot=20)
+    # angry 0.8 against 0.8, the other eight 0.025 each against 0, boredom 0 against 0.2: TVD (0.2 + 0.2) / 2
+    assert np.allclose(cmp.items["tvd"], 0.2) and np.allclose(cmp.items["max_abs_delta"], 0.2)
+    assert cmp.agreement.iloc[0]["max_abs_delta_score"] == pytest.approx(0.2)

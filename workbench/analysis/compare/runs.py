@@ -429,14 +429,14 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     ia = np.array([positions[i][k] for k in keys], dtype=np.int64)
     ib = np.array([positions[j][k] for k in keys], dtype=np.int64)
     a, b = tables[i].iloc[ia].set_index("id"), tables[j].iloc[ib].set_index("id")
-    sa, sb = _scores_over_union(a, b)
+    top = paired_top(a, b, restrict=restrict)
+    pairs = corresponding_classes(top["truth_a"], top["truth_b"])  # a head's anger is its parent's angry: the same label
+    sa, sb = _scores_over_union(a, b, rename=pairs)  # and the same column: its score distances count opinions, not names
     ea, eb = np.asarray(embs[i][ia]), np.asarray(embs[j][ib])
     same_dim = ea.ndim == 2 and eb.ndim == 2 and ea.shape[1] == eb.shape[1] and ea.shape[1] > 0
     other_space = embeddings_comparable(described[i], described[j])
     cosine_note = other_space or ("" if same_dim else "the embeddings are missing or have other dimensions")
     same_dim = same_dim and not other_space
-    top = paired_top(a, b, restrict=restrict)
-    pairs = corresponding_classes(top["truth_a"], top["truth_b"])  # a head's anger is its parent's angry: the same label
     pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),

@@ -130,16 +130,19 @@ def paired_top(a, b, *, restrict: bool) -> dict:
             "pred_a": pred_a, "pred_b": pred_b, "conf_a": conf_a, "conf_b": conf_b}
 
 
-def _scores_over_union(a, b) -> tuple[np.ndarray, np.ndarray]:
+def _scores_over_union(a, b, rename: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Score matrices of two runs over the union of their label sets (a class one model lacks scores 0),
-    so that score distances stay total variation distances when a fine-tuned head is set beside its parent."""
-    union = list(dict.fromkeys(score_labels(a) + score_labels(b)))
+    so that score distances stay total variation distances when a fine-tuned head is set beside its parent.
+    ``rename`` (:func:`corresponding_classes`): ``b``'s classes that are ``a``'s under another name (a head's ``anger``,
+    its parent's ``angry``) share ``a``'s column, so that the same opinion is no distance."""
+    rename = rename or {}
+    cols_b = {rename.get(c, c): c for c in score_labels(b)}
+    union = list(dict.fromkeys(score_labels(a) + list(cols_b)))
 
-    def matrix(rows):
-        have = set(score_labels(rows))
-        return np.column_stack([rows[score_column(c)].to_numpy(dtype=float) if c in have else np.zeros(len(rows)) for c in union])
+    def matrix(rows, cols):
+        return np.column_stack([rows[score_column(cols[c])].to_numpy(dtype=float) if c in cols else np.zeros(len(rows)) for c in union])
 
-    return matrix(a), matrix(b)
+    return matrix(a, {c: c for c in score_labels(a)}), matrix(b, cols_b)
 
 
 def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
