@@ -140,3 +140,22 @@ def strict(text: str):
     def refuse(name):
         raise ValueError(f"non-strict JSON constant {name}")
     return json.loads(text, parse_constant=refuse)
+
+
+def test_an_error_that_begins_with_its_option_names_it_once(tmp_path, capsys):
+    """`error: --alpha: --alpha is 1.2` named the option twice (the walk saw it); a file source keeps its prefix."""
+    from workbench.errors import ConfigError
+
+    err = ConfigError("--alpha is 1.2; it must lie strictly between 0 and 1.", source="--alpha", fix="pass --alpha 0.1.")
+    assert err.render() == "error: --alpha is 1.2; it must lie strictly between 0 and 1.\n  fix: pass --alpha 0.1."
+    assert str(err) == "--alpha is 1.2; it must lie strictly between 0 and 1. Fix: pass --alpha 0.1."
+    other = ConfigError("unknown label set 'x'; expected one of corpus, nine.", source="--labels")
+    assert other.render() == "error: --labels: unknown label set 'x'; expected one of corpus, nine."
+    table = ConfigError("--alpha is named in this file.", source="data.csv")
+    assert table.render().startswith("error: ") and ": --alpha is named" in table.render()
+    from workbench.cli import main
+
+    run = tmp_path / "missing"
+    assert main(["calibrate", str(run), "--alpha", "1.2"]) != 0
+    printed = capsys.readouterr().err  # the option is checked before the run is opened
+    assert "error: --alpha is 1.2; it must lie strictly between 0 and 1." in printed and "--alpha: --alpha" not in printed

@@ -46,7 +46,7 @@ class WorkbenchError(Exception):
         self.source = source
         self.fix = fix
         parts = []
-        if source:
+        if source and not _names_itself(source, message):
             parts.append(f"{_one_line(source)}: ")
         parts.append(message)
         if fix:
@@ -59,7 +59,7 @@ class WorkbenchError(Exception):
 
         A source that is a path on this machine (or starts with one, ``data/x.csv, row 3``) is shown absolute and
         normalised (``../../x`` would leave the reader guessing from where it counts)."""
-        source = _one_line(_absolute_source(self.source))
+        source = None if _names_itself(self.source, self.message) else _one_line(_absolute_source(self.source))
         lines = [f"error: {source}: {self.message}" if source else f"error: {self.message}"]
         if self.fix:
             lines.append(f"  fix: {self.fix}")
@@ -74,6 +74,12 @@ class WorkbenchError(Exception):
             "fix": self.fix,
             "text": str(self),
         }
+
+
+def _names_itself(source: object, message: str) -> bool:
+    """Whether ``message`` begins with its source, an option (``--alpha is 1.2`` from ``--alpha``): said once, not
+    ``--alpha: --alpha is 1.2``."""
+    return isinstance(source, str) and source.startswith("-") and message.startswith((f"{source} ", f"{source}="))
 
 
 def _one_line(source: object) -> str | None:
