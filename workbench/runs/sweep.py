@@ -155,14 +155,10 @@ def reference_name(df, kind: str) -> str:
     return name
 
 
-def _same_label(sub, reference) -> float:
-    """Share of the reference's items whose label at this point is the reference's (NaN when nothing to compare)."""
-    return _same_label_counts(sub, reference)[0]
-
-
 def _same_label_counts(sub, reference) -> tuple[float, int, float, float]:
-    """The share of :func:`_same_label`, its denominator (the reference's items) and its exact (Clopper–Pearson) 95 %
-    interval; NaN and 0 when nothing is compared.  An item that failed at this point counts as not the same label."""
+    """The share of the reference's items whose label at this point is the reference's, its denominator (the reference's
+    items) and its exact (Clopper–Pearson) 95 % interval; NaN and 0 when nothing is compared.  An item that failed at
+    this point counts as not the same label."""
     if not len(reference):
         return float("nan"), 0, float("nan"), float("nan")
     from scipy.stats import binomtest

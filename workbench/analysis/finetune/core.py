@@ -396,8 +396,7 @@ def _head_record(config: HeadTraining, fit, init, by: str = "speaker", partition
     if (partition or {}).get("validation") == "split":  # the test share was not used, nor the validation share with a dev set
         held_out = "validation_speakers" in partition
         hyper = {k: v for k, v in hyper.items() if k != "test_speakers" and (held_out or k != "validation_speakers")}
-        on = ("a share of the split column's train speakers: " if held_out else "the split column's dev set: ") + ", ".join(
-            partition["sets"]["validation"])
+        on = f"{_dev_name(partition)}: " + ", ".join(partition["sets"]["validation"])
     return {**hyper, "validation": (partition or {}).get("validation", "speakers"), "optimizer": "torch.optim.AdamW",
             "loss": "class-balanced cross-entropy", "early_stopping": f"validation UAR, then loss ({on})",
             "init": "parent head" if init is not None else "zeros",
