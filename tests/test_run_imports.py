@@ -14,7 +14,11 @@ from test_runs import make_dataset
 REPO = Path(__file__).resolve().parent.parent
 #: what a local run of a few clips never needs: figures, notebooks, projections, FunASR's speaker clustering
 #: (sklearn and scipy.stats, ~1 s of imports), scipy.special (0.3-0.6 s, for a softmax), Ray, MLflow
-NOT_NEEDED = ("matplotlib", "papermill", "umap", "sklearn", "scipy.stats", "scipy.special", "numba", "ray", "mlflow")
+NOT_NEEDED = ("matplotlib", "papermill", "umap", "sklearn", "scipy.stats", "scipy.special", "numba", "ray", "mlflow",
+              # the workbench's own report sections and analyses: 0.1 s of the run's serial start (2 cores, load 2)
+              # when `run` reached them through the report module and `--temperature`'s reader
+              "workbench.views.reporting", "workbench.analysis.calibration", "workbench.analysis.fusion",
+              "workbench.analysis.listeners", "workbench.analysis.probe", "workbench.explain")
 
 SCRIPT = """
 import json, sys

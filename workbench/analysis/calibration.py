@@ -77,13 +77,12 @@ from workbench.analysis.groups import unmapped_labels, zero_width_note
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
-from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
+from workbench.runs.folder import CALIBRATION_FILE, RunFolder, as_run_folder, pick_variant, saved_calibration, select_rows  # noqa: F401
 from workbench.schema import SCORE_PREFIX, score_columns, score_labels
 
 logger = logging.getLogger(__name__)
 
 #: what `workbench calibrate` writes into a run folder: the report, and per variant (by position) three figures
-CALIBRATION_FILE = "calibration.json"
 CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
 
 
@@ -93,11 +92,6 @@ def calibration_figure_name(kind: str, variant_index: int) -> str:
         raise ConfigError(f"unknown calibration figure {kind!r}.", fix=f"use one of {list(CALIBRATION_FIGURES)}.")
     return f"calibration_{kind}_{int(variant_index)}.png"
 
-
-def saved_calibration(run_dir: Any) -> dict:
-    """What ``workbench calibrate`` wrote into a run (``calibration.json``), or ``{}`` when it was never calibrated."""
-    saved = as_run_folder(run_dir).artifact(CALIBRATION_FILE, default={})
-    return saved if isinstance(saved, dict) else {}
 
 # ---------------------------------------------------------------------------
 # a run's items, cross-validated

@@ -24,9 +24,8 @@ from workbench.model.hub import DEFAULT_MODEL
 from workbench.model.ref import DTYPES, ModelRef
 from workbench.model.temperature import check_temperature
 from workbench.engine.ahead import decode_ahead_mode
-from workbench.analysis.calibration import saved_calibration
 from workbench.analysis.calibration_measures import T_BOUNDS, temperature_at_edge
-from workbench.runs.folder import RunFolder, RunFolderError
+from workbench.runs.folder import RunFolder, RunFolderError, saved_calibration
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE, EXIT_UNEXPECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: the reader of stdout went away (`workbench similar … | head`): what a shell reports for a program SIGPIPE ended

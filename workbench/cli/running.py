@@ -20,7 +20,7 @@ from workbench.schema import score_labels
 from workbench.paths import shell_command
 from workbench.serialize import load_yaml_file
 from workbench.model.ref import DTYPES, ModelRef
-from workbench.views.reporting import TEMPLATES, run_report
+from workbench.views.report_run import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.views.tracking import log_run

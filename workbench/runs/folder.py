@@ -564,3 +564,13 @@ def as_run_folder(run_dir: "str | os.PathLike | RunFolder") -> RunFolder:
     """A :class:`RunFolder` from a path or an existing one (the one place readers turn arguments into it)."""
     return run_dir if isinstance(run_dir, RunFolder) else RunFolder.open(run_dir)
 
+
+
+#: what ``workbench calibrate`` writes into a run
+CALIBRATION_FILE = "calibration.json"
+
+
+def saved_calibration(run_dir: "str | os.PathLike | RunFolder") -> dict:
+    """What ``workbench calibrate`` wrote into a run (``calibration.json``), or ``{}`` when it was never calibrated."""
+    saved = as_run_folder(run_dir).artifact(CALIBRATION_FILE, default={})
+    return saved if isinstance(saved, dict) else {}
