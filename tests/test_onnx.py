@@ -346,6 +346,13 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys
     assert check["ok"] is True and check["clips"] == 4
     assert check["bounds"] == {"min_top1_agreement": MIN_TOP1_AGREEMENT, "min_cosine": MIN_COSINE}
     assert set(check["graphs"]) == {"float32", "int8"} and all(g["ok"] and g["agreement"]["n"] == 4 for g in check["graphs"].values())
+    # top-1 on 4 clips comes with its denominator and exact interval: 4/4 is [0.025^(1/4), 1] = [0.398, 1] (Clopper-Pearson
+    # for k = n), far under the bound, and the screen says that the scores and embeddings carry the check
+    fig = check["graphs"]["float32"]["agreement"]
+    assert fig["top1_agreement_ci"] == pytest.approx([0.025 ** (1 / 4), 1.0]) and fig["top1_interval_below_bound"] is True
+    line = next(x for x in text.splitlines() if "onnxruntime float32 vs PyTorch float32" in x)
+    assert "(4/4, exact 95 % interval [0.398, 1.000]" in line
+    assert "4 clips cannot show top-1 agreement ≥ 0.95 by themselves: its interval reaches 0.398" in text
     assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--device", "cuda"]) == 2
     # the check names the bytes it judged: a graph swapped after it (here the float32 graph copied over the int8 one)
     # is refused, not run on the strength of another graph's verdict
