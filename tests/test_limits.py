@@ -219,7 +219,7 @@ def test_generic_votes_refuse_infinite_counts_and_duplicates(tmp_path):
 
     with pytest.raises(ConfigError, match="vote count"):
         record_from_vote_columns({"votes_angry": "inf", "votes_sad": "1"})
-    assert record_from_vote_columns({"votes_angry": "", "votes_sad": "1"})["agreement"] == 1.0  # empty: no count
+    assert record_from_vote_columns({"votes_angry": "", "votes_sad": "1"})["agreement"] == 1.0  # empty beside counts: 0
     p = tmp_path / "g.csv"
     p.write_text("id,votes_angry,votes_sad\nx,1,2\nx,3,0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="more than once"):

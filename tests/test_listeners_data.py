@@ -358,3 +358,19 @@ def test_crema_d_tabulated_level_mean_of_an_emotion_no_rater_chose_is_nan_not_mi
         assert np.isnan(rec[f"crema_d_mean{emo}Resp"]) and np.isnan(rec[f"crema_d_mean{emo}RespNorm"])
     assert rec["crema_d_meanHappyResp"] == pytest.approx(98) and rec["crema_d_meanNeutralRespNorm"] == pytest.approx(62.9989782641679)
     assert rec["crema_d_meanEmoResp"] == pytest.approx(71.7272727272727) and rec["crema_d_medianEmoResp"] == pytest.approx(87)
+
+
+def test_a_row_of_empty_vote_cells_is_no_judgement_and_empties_beside_counts_are_said(tmp_path):
+    """An item nobody judged was read as a record of 0 raters, counted among the items with listener judgements;
+    an empty cell beside counts is read as 0 (a pivot table's NaN) and the summary says how many rows that was."""
+    from workbench.data.listeners import NO_COUNTS, read_generic
+
+    p = tmp_path / "votes.csv"
+    p.write_text("id,votes_angry,votes_sad\nnobody,,\npivot,3,\nfull,1,2\n", encoding="utf-8")
+    report = read_generic(p, classes=["angry", "sad"])
+    assert sorted(report.records) == ["full", "pivot"]
+    assert report.records["pivot"]["n_raters"] == 3.0 and report.records["pivot"]["votes_sad"] == 0.0
+    assert report.dropped == {NO_COUNTS: 1} and report.empty_counts_as_zero == 1
+    text = report.summary()
+    assert text.startswith("2 items with listener judgements") and f"1 {NO_COUNTS}" in text
+    assert "1 row(s) have empty vote cells beside their counts, read as 0" in text

@@ -40,6 +40,9 @@ IEMOCAP_CATEGORIES = iemocap.EVALUATOR_CATEGORIES
 read_msp_podcast = msp_podcast.read_labels
 MSP_PODCAST_CLASSES = msp_podcast.VOTE_CLASSES
 
+#: why a row of vote columns gave no record: every count empty
+NO_COUNTS = "row(s) with vote columns but no count in any of them (no judgements, left out)"
+
 __all__ = [
     # records (workbench.data.votes)
     "AttachReport", "LISTENER_COLUMNS", "MAX_COUNT", "NAN", "ReadReport", "UNMAPPED", "VOTE_COLUMNS", "as_float", "attach",
@@ -108,11 +111,14 @@ def record_from_rater_labels(labels: str | Iterable[str], *, label_map: Mapping[
                              classes=classes)
 
 
-def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", classes: Sequence[str] = LABEL_KEYS) -> dict[str, Any] | None:
-    """A record from a row that has ``votes_<class>`` columns (counts) for classes of ``classes``; None when it has none.
+def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", classes: Sequence[str] = LABEL_KEYS,
+                             report: "ReadReport | None" = None) -> dict[str, Any] | None:
+    """A record from a row that has ``votes_<class>`` columns (counts) for classes of ``classes``; None when it has none,
+    or when every one of them is empty (an item nobody judged is not an item with 0 raters).
 
-    Column names ``votes_<x>`` with ``x`` not one of ``classes`` (nor ``unmapped``) are refused with the
-    valid names listed.
+    An empty cell beside counts is read as 0 (a pivot table's NaN for a class nobody chose); ``report`` counts such
+    rows in its notes, and rows with no count at all in its ``dropped``.  Column names ``votes_<x>`` with ``x`` not one
+    of ``classes`` (nor ``unmapped``) are refused with the valid names listed.
     """
     columns = [f"votes_{k}" for k in classes]
     names = [k for k in row if str(k).startswith("votes_")]
@@ -123,16 +129,23 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", c
     if bad:
         raise ConfigError(f"unknown vote column(s) {bad}; valid: {', '.join((*columns, UNMAPPED))}.", source=source,
                           fix="name each vote column votes_<one of these classes>, or votes_unmapped.")
-    counts = {}
+    counts, empty = {}, 0
     for k in columns:
         if k in row:
             v = as_float(row[k])
             if v == v or str(row[k]).strip().lower() not in ("", "nan", "none"):  # empty: no count; "inf", "-3": refused
                 v = check_count(row[k], k, source=source)
+            empty += v != v
             counts[k[len("votes_"):]] = 0.0 if v != v else v
     unmapped = as_float(row.get(UNMAPPED))
     if unmapped == unmapped:
         unmapped = check_count(unmapped, UNMAPPED, source=source)
+    if empty == len(counts) and unmapped != unmapped:
+        if report is not None:
+            report.dropped[NO_COUNTS] = report.dropped.get(NO_COUNTS, 0) + 1
+        return None
+    if empty and report is not None:
+        report.empty_counts_as_zero += 1
     return record_from_counts(counts, unmapped=unmapped if unmapped == unmapped else 0.0, classes=classes)  # NaN (absent) counts none
 
 
@@ -155,7 +168,8 @@ def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: M
         if "rater_labels" in header and r["rater_labels"].strip():
             report.records[r[id_column]] = record_from_rater_labels(r["rater_labels"], label_map=label_map, source=src, classes=classes)
         else:
-            rec = record_from_vote_columns({k: v for k, v in r.items() if k.startswith("votes_")}, source=src, classes=classes)
+            rec = record_from_vote_columns({k: v for k, v in r.items() if k.startswith("votes_")}, source=src, classes=classes,
+                                           report=report)
             if rec is not None:
                 report.records[r[id_column]] = rec
     return report
@@ -176,7 +190,7 @@ def records_from_manifest(manifest: Manifest, *, label_map: Mapping[str, str] | 
             report.records[it.id] = record_from_rater_labels(it.meta["rater_labels"], label_map=label_map, source=src, classes=classes)
         else:
             rec = record_from_vote_columns({k: v for k, v in it.meta.items() if str(k).startswith("votes_")}, source=src,
-                                           classes=classes)
+                                           classes=classes, report=report)
             if rec is not None:
                 report.records[it.id] = rec
     return report

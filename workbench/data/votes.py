@@ -66,10 +66,15 @@ class ReadReport:
     documented_raters: int | None = None
     #: how the reader counted what it read (IEMOCAP: Happiness and Excited are one class for majority and agreement)
     notes: list[str] = field(default_factory=list)
+    #: rows with vote counts and empty cells beside them, the empty ones read as 0 (said in the summary)
+    empty_counts_as_zero: int = 0
 
     def summary(self) -> str:
         parts = [f"{len(self.records)} items with listener judgements from {self.source}"] + list(self.notes)
         parts += [f"{n} {why}" for why, n in self.dropped.items() if n]
+        if self.empty_counts_as_zero:
+            parts.append(f"{self.empty_counts_as_zero} row(s) have empty vote cells beside their counts, read as 0 "
+                         "(no listener chose that class)")
         parts += [f"{rows} row(s) have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data"
                   for n, rows in sorted(self.raters_inferred.items())]
         if self.unknown_labels:
