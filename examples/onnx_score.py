@@ -2,17 +2,19 @@
 """Score audio files with an exported emotion2vec+ model, with only onnxruntime, numpy and soundfile.
 
     pip install onnxruntime numpy soundfile
-    python onnx_score.py EXPORT_DIR clip.wav [more.wav ...] [--json]
+    python onnx_score.py EXPORT_DIR clip.wav [more.wav ...] [--json] [--int8]
 
 EXPORT_DIR is what ``workbench model export-onnx --out EXPORT_DIR`` wrote (model.onnx and
 model.json).  Files must be 16 kHz (the graph does not resample); stereo is averaged to mono.
 All files are scored in one padded batch; the graph normalises each waveform itself.
 Prints, per file, the top emotion and the scores in model.json's label order (the nine emotion2vec+
 classes, or a fine-tuned head's own) (``--json``: one JSON object per line with ``file``, ``emotion``,
-``scores``, ``embedding_norm``).  ``--help`` prints this text; any other option is refused.  A file name
-that starts with ``-`` goes after ``--``.
+``scores``, ``embedding_norm``).  ``--int8`` scores with the int8 graph (``export-onnx --int8`` wrote it).
+A graph that failed export-onnx's check, or whose bytes changed since it, is refused.  ``--help`` prints this
+text; any other option is refused.  A file name that starts with ``-`` goes after ``--``.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -23,7 +25,7 @@ import onnxruntime as ort
 import soundfile as sf
 
 
-OPTIONS = ("--json", "--help", "-h")
+OPTIONS = ("--json", "--int8", "--help", "-h")
 
 
 def load_16k_mono(path, sample_rate):
@@ -34,6 +36,17 @@ def load_16k_mono(path, sample_rate):
     if sr != sample_rate:
         raise SystemExit(f"{path}: {sr} Hz; resample to {sample_rate} Hz first (e.g. sox in.wav -r {sample_rate} out.wav)")
     return samples.mean(axis=1)
+
+
+def graph_sha256(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise SystemExit(f"error: {path}: cannot read it ({exc.strerror}); export the model again")
+    return digest.hexdigest()
 
 
 def main(argv):
@@ -57,13 +70,19 @@ def main(argv):
                          "`workbench model export-onnx --out EXPORT_DIR` wrote")
     if meta.get("random_weights"):
         print("!! " + meta.get("warning", "random weights: predictions mean nothing"), file=sys.stderr)
-    check = (meta.get("check") or {}).get("graphs", {}).get("float32")
+    graph = "int8" if "--int8" in options else "float32"
+    name = meta.get("int8_file") if graph == "int8" else meta["file"]
+    if not name:
+        raise SystemExit(f"error: {folder}: has no int8 graph; export it with `workbench model export-onnx --int8`, or leave out --int8")
+    check = (meta.get("check") or {}).get("graphs", {}).get(graph)
     if check is not None and check.get("ok") is not True:  # export-onnx's check of this graph against PyTorch
-        raise SystemExit(f"{folder / 'model.json'}: {meta['file']} FAILED its check at export "
+        raise SystemExit(f"{folder / 'model.json'}: {name} FAILED its check at export "
                          f"({'; '.join(check.get('failed') or [])}); export the model again")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(folder / meta["file"]), sess_options=options, providers=["CPUExecutionProvider"])
+    if check is not None and check.get("sha256") and graph_sha256(folder / name) != check["sha256"]:
+        raise SystemExit(f"error: {folder / name}: changed since export-onnx checked it; export the model again")
+    session_options = ort.SessionOptions()
+    session_options.log_severity_level = 3
+    session = ort.InferenceSession(str(folder / name), sess_options=session_options, providers=["CPUExecutionProvider"])
 
     waves = [load_16k_mono(f, meta["sample_rate"]) for f in files]
     for f, w in zip(files, waves):

@@ -312,7 +312,7 @@ def test_the_example_refuses_unknown_options_and_unreadable_inputs_in_a_line_not
         return subprocess.run([sys.executable, str(REPO / "examples" / "onnx_score.py"), *map(str, args)], capture_output=True,
                               text=True, cwd=tmp_path)
 
-    for args, words in (((exported.folder, clip.name, "--int8"), "unknown option --int8; the options are --json"),
+    for args, words in (((exported.folder, clip.name, "--fp16"), "unknown option --fp16; the options are --json, --int8"),
                         ((exported.folder, tmp_path / "missing.wav"), "missing.wav: cannot read it as audio"),
                         ((tmp_path / "nowhere", clip.name), "nowhere/model.json: cannot read it")):
         out = example(*args)
@@ -510,3 +510,37 @@ def test_a_float32_graph_that_failed_its_check_rules_out_both_graphs(exported, t
             resolve_onnx_dtype(dtype, folder)
     with pytest.raises(ModelError, match="export again"):
         load_onnx_model(folder, dtype="int8")
+
+
+def test_the_example_scores_with_the_int8_graph_and_refuses_one_changed_since_its_check(exported, tmp_path):
+    """`--int8` was refused as an unknown option though export-onnx --int8 wrote the graph; now it scores with it,
+    and a graph whose bytes differ from the ones export-onnx's check judged is refused, as the workbench refuses it."""
+    import hashlib
+    import shutil
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, _held_back_clips()[0], 16000, subtype="FLOAT")
+    folder = tmp_path / "export"
+    shutil.copytree(exported.folder, folder)
+
+    def example(*args):
+        return subprocess.run([sys.executable, str(REPO / "examples" / "onnx_score.py"), str(folder), clip.name, "--json", *args],
+                              capture_output=True, text=True, cwd=tmp_path)
+
+    f32, i8 = (json.loads(example(*a).stdout) for a in ((), ("--int8",)))
+    assert f32["scores"] != i8["scores"]  # a different graph answered
+    assert max(abs(f32["scores"][k] - i8["scores"][k]) for k in f32["scores"]) < 0.05
+    meta = json.loads((folder / "model.json").read_text())
+    digest = hashlib.sha256((folder / meta["int8_file"]).read_bytes()).hexdigest()
+    meta["check"] = {"graphs": {"int8": {"ok": True, "sha256": digest}, "float32": {"ok": True}}}
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert example("--int8").returncode == 0
+    with open(folder / meta["int8_file"], "ab") as f:
+        f.write(b"\0")
+    out = example("--int8")
+    assert out.returncode == 1 and "model.int8.onnx: changed since export-onnx checked it" in out.stderr
+    del meta["int8_file"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    out = example("--int8")
+    assert out.returncode == 1 and "has no int8 graph" in out.stderr and "Traceback" not in out.stderr
+
