@@ -547,4 +547,8 @@ def test_float32_on_cuda_turns_tf32_off_and_says_so_and_leaves_other_precisions_
             assert torch.backends.cuda.matmul.fp32_precision == "ieee"  # torch 2.9's reading of it agrees
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
-    assert tiny_model.info.to_dict()["float32_math"] is None  # recorded with every model; a CPU float32 needs nothing
+    # recorded with every model; a CPU float32 records only the oneDNN route of its Linear layers, where this CPU takes it
+    from workbench.model.precision import cpu_vendor
+    from workbench.model.prepack import float32_linear_route
+
+    assert tiny_model.info.to_dict()["float32_math"] == float32_linear_route(cpu_vendor())

@@ -38,7 +38,8 @@ from workbench.model.funasr_patches import assign_weights, import_funasr, quiet,
 from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
 from workbench.model.hub import cached_hub_checkpoint, require_hub
 from workbench.model.memory import keep_freed_memory, release_freed_memory
-from workbench.model.prepack import prepack_linears
+from workbench.model.prepack import float32_linear_route, prepack_linears, route_float32_linears
+from workbench.model.precision import cpu_vendor
 from workbench.model.weights import check_weights_fit, file_sha256, load_weights, short_error, weights_file
 
 #: the precisions the PyTorch network loads in
@@ -120,6 +121,10 @@ def build(spec: _Resolved, device: str, dtype: str, say: Callable[[str], None]) 
     if dtype == "bfloat16" and device.startswith("cpu"):
         if prepack_linears(net):  # each Linear's weight laid out for oneDNN once (workbench.model.prepack)
             release_freed_memory()  # the plain weights' pages (large: 600 MB), else kept by the allocator policy
+    elif dtype == "float32" and device.startswith("cpu"):
+        float32_math = float32_linear_route(cpu_vendor())  # None: PyTorch's own BLAS (an Intel CPU)
+        if float32_math and not route_float32_linears(net):
+            float32_math = None
     info = _ModelInfo(
         id="", kind=spec.kind, hub=spec.hub if spec.kind == "hub" else None,
         revision=spec.revision or automodel.kwargs.get("model_revision"), path=model_dir, checksum=checksum,

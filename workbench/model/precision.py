@@ -44,6 +44,19 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_vendor() -> str | None:
+    """This machine's CPU vendor as ``/proc/cpuinfo`` names it (``GenuineIntel``, ``AuthenticAMD``), or ``None``."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("vendor_id"):
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
 def cpu_bf16_feature(flags: frozenset[str] | None = None) -> str | None:
     """The flag that gives this CPU native bf16 matrix kernels (``amx_bf16`` or ``avx512_bf16``), or ``None``."""
     flags = cpu_flags() if flags is None else flags

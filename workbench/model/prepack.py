@@ -187,3 +187,69 @@ def prepack_linears(model: Any, *, skip: tuple[str, ...] = ("proj",)) -> int:
                 setattr(module, child_name, PackedLinear(child))
                 n += 1
     return n
+
+
+# ---------------------------------------------------------------------------
+# float32: the same products through oneDNN where the BLAS PyTorch calls is slow
+# ---------------------------------------------------------------------------
+#: x86 vendors whose float32 BLAS (MKL's sgemm, which PyTorch's CPU build calls for a float32 Linear) takes a generic
+#: code path: measured on an AMD EPYC (2 cores, AVX-512), 1,200 × 1,024 by 1,024 × 3,072 ran at 210 GFLOP/s through
+#: ``torch.nn.functional.linear`` and 2.1-2.3× faster through oneDNN (``torch.ops.mkldnn._linear_pointwise``), for
+#: each Linear shape of the large architecture.  On Intel CPUs MKL takes its own kernels; nothing changes there.
+ONEDNN_FLOAT32_VENDORS = ("AuthenticAMD", "HygonGenuine")
+
+
+def onednn_linear_class() -> type:
+    """A ``torch.nn.Linear`` whose float32 forward on a CPU without gradients goes to oneDNN's kernel.
+
+    Same weights, parameter names, state dict and copies as the plain layer: only the kernel differs (float32
+    products summed in another order, within float32 rounding).  Asked for gradients (Integrated Gradients,
+    fine-tuning), on another device or in another dtype, it is the plain layer."""
+    if "onednn" not in _CLASSES:
+        torch = _torch()
+
+        def forward(self, x):
+            if (x.dtype == torch.float32 and x.device.type == "cpu" and self.weight.dtype == torch.float32
+                    and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+                    and not torch.jit.is_tracing()):  # an ONNX export traces the plain layer
+                return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+            return torch.nn.functional.linear(x, self.weight, self.bias)
+
+        _CLASSES["onednn"] = type("OneDNNLinear", (torch.nn.Linear,), {"__module__": __name__, "forward": forward,
+                                                                        "__qualname__": "OneDNNLinear"})
+        globals()["OneDNNLinear"] = _CLASSES["onednn"]  # found by name where a model is pickled
+    return _CLASSES["onednn"]
+
+
+def float32_linear_route(vendor: str | None) -> str | None:
+    """Why this CPU's float32 Linear layers go through oneDNN (recorded as the model's ``float32_math``), or ``None``
+    where PyTorch's own BLAS is kept (an Intel CPU, another architecture, a PyTorch without oneDNN)."""
+    if vendor not in ONEDNN_FLOAT32_VENDORS:
+        return None
+    torch = _torch()
+    try:
+        if not torch.backends.mkldnn.is_available():
+            return None
+        lin = torch.nn.Linear(32, 16)
+        x = torch.randn(2, 3, 32)
+        with torch.no_grad():
+            ok = torch.allclose(torch.ops.mkldnn._linear_pointwise(x, lin.weight, lin.bias, "none", [], ""), lin(x), atol=1e-5)
+    except (RuntimeError, AttributeError) as exc:  # a PyTorch without the op
+        logger.debug("oneDNN float32 Linear not available: %s", exc)
+        return None
+    if not ok:
+        return None
+    return (f"float32 Linear layers through oneDNN: on this {vendor} CPU PyTorch's BLAS (MKL sgemm) runs float32 at about "
+            "half the speed (workbench.model.prepack)")
+
+
+def route_float32_linears(model: Any) -> int:
+    """Turn ``model``'s float32 ``torch.nn.Linear`` layers into :func:`onednn_linear_class` layers (in place, same
+    parameters); returns how many."""
+    torch = _torch()
+    cls, n = onednn_linear_class(), 0
+    for module in model.modules():
+        if type(module) is torch.nn.Linear and module.weight.dtype == torch.float32:
+            module.__class__ = cls
+            n += 1
+    return n
