@@ -13,7 +13,9 @@ or ``off`` (no thread: each chunk is prepared when the model needs it).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable, Sequence
@@ -32,6 +34,25 @@ def decode_ahead_mode() -> str:
                           f"{', '.join(MODES)}.", source="WORKBENCH_DECODE_AHEAD",
                           fix="set it to idle, normal or off, or unset it (the default, idle).")
     return mode
+
+
+#: how long a thread that holds the GIL keeps it once another thread asks for it, while a thread decodes ahead of the
+#: model (CPython's default is 5 ms).  The model's thread asks for the GIL several times a batch (a runtime call's
+#: worker thread started and joined, torch's Python between operators); with the decoding thread holding it, each
+#: ask waited up to 5 ms.  ``tiny``, 400 clips through ONNX Runtime, 2 cores: 3.21-3.45 s a run with 5 ms against
+#: 2.97-3.16 s with 1 ms (load 7, interleaved; benchmarks/README.md).
+GIL_TURN_S = 0.001
+
+
+@contextlib.contextmanager
+def short_gil_turns(seconds: float = GIL_TURN_S):
+    """CPython's switch interval at most ``seconds`` inside the block (the process's setting, restored after it)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def yield_cores() -> bool:
