@@ -37,6 +37,7 @@ from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
 from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
 from workbench.serialize import loads_json, read_bytes_capped
+from workbench.model.onnx_run import run_bounded  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
@@ -405,66 +406,6 @@ def time_budget_for(meta: dict) -> float:
     except ValueError:
         return 600.0
     return value if np.isfinite(value) and value > 0 else 600.0
-
-
-def run_bounded(session: Any, wanted: list[str], feeds: dict, *, budget_s: float, source: str, split: int = 1) -> list:
-    """``session.run`` in a worker thread that Ctrl-C and a time budget can stop.
-
-    The main thread waits in short steps (so ``KeyboardInterrupt`` reaches it); on Ctrl-C or when ``budget_s``
-    passes, ONNX Runtime's ``RunOptions.terminate`` flag stops the run at its next operator, the thread
-    is joined, and a :class:`ModelError` (budget) or the ``KeyboardInterrupt`` is raised.
-
-    ``split`` > 1: the batch (every feed's first axis) is cut into that many parts, run at once in as many
-    threads on the same session, and the (batch-first) outputs put back together in order.  For a session with
-    one intra-op thread on a machine with ``split`` cores: on ``tiny`` (5 s clips, 2 cores) 7.5–7.9 ms a clip
-    against 8.6–10.0 for one run with two intra-op threads, whose operators are too small to share well.
-    """
-    import threading
-
-    import onnxruntime as ort
-
-    options = ort.RunOptions()
-    options.log_severity_level = 4  # fatal only: the terminate flag logs an ERROR line that must not reach the screen
-    n = len(next(iter(feeds.values())))
-    cuts = np.array_split(np.arange(n), max(1, min(int(split), n)))
-    parts = [feeds] if len(cuts) == 1 else [{k: v[c[0]: c[-1] + 1] for k, v in feeds.items()} for c in cuts]
-    boxes: list[dict] = [{} for _ in parts]
-
-    def work(part: dict, box: dict):
-        try:
-            box["out"] = session.run(wanted, part, options)
-        except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
-            box["error"] = exc
-
-    threads = [threading.Thread(target=work, args=(part, box), name="onnxruntime-run", daemon=True) for part, box in zip(parts, boxes)]
-    t0 = time.monotonic()
-    for thread in threads:
-        thread.start()
-
-    def stop():
-        options.terminate = True
-        for thread in threads:
-            thread.join(10)
-
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)
-                if thread.is_alive() and time.monotonic() - t0 > budget_s:
-                    stop()
-                    raise ModelError(f"one batch ran past its time budget of {budget_s:g} s and was stopped.", source=source,
-                                     fix="score shorter clips or smaller batches, or raise WORKBENCH_ONNX_BUDGET_S.")
-    except KeyboardInterrupt:
-        stop()
-        raise
-    for box in boxes:
-        if "error" in box:
-            exc = box["error"]
-            raise ModelError(f"ONNX Runtime failed: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__}.",
-                             source=source, fix="check the clips (16 kHz mono, at least 400 samples), or export the model again.") from None
-    if len(boxes) == 1:
-        return boxes[0]["out"]
-    return [np.concatenate([np.asarray(box["out"][i]) for box in boxes]) for i in range(len(wanted))]
 
 
 def check_outputs(out: dict, lengths: np.ndarray, *, n_labels: int, names: list[str], source: str) -> None:
