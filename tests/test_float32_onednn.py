@@ -57,6 +57,8 @@ def test_gradients_and_tracing_take_the_plain_kernel_and_copies_and_pickles_keep
     assert torch.equal(ga, gb)  # the same kernel: the same bits
     traced = torch.jit.trace(routed, torch.randn(2, 10, 64), check_trace=False)
     assert "mkldnn" not in str(traced.graph)  # what an ONNX export records: plain linear ops
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # a caller's autocast still applies
+        assert routed(x).dtype == torch.bfloat16 == plain(x).dtype
     clone = copy.deepcopy(routed)
     buf = io.BytesIO()
     torch.save(routed, buf)
