@@ -1,0 +1,63 @@
+"""Every flagged figure is flagged on every surface it is shown on: the PNG (its title or an annotation), which the
+report page shows too, as well as the screen and JSON.  Each test constructs the failure and reads the figure's text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from test_calibration import planted_run
+from test_self_checks import _degenerate_run
+from workbench.analysis.calibration import calibrate, plot_reliability_before_after, plot_risk_coverage
+
+
+def _figure_text(fig) -> str:
+    """Every title, legend entry and annotation of ``fig``, one string (what a reader of the PNG can read)."""
+    texts = []
+    for ax in fig.axes:
+        texts += [ax.get_title(), ax.get_title("left")]
+        legend = ax.get_legend()
+        texts += [t.get_text() for t in legend.get_texts()] if legend else []
+        texts += [t.get_text() for t in ax.texts]
+    texts += [fig._suptitle.get_text()] if fig._suptitle else []
+    return "\n".join(texts)
+
+
+def _shuffled_scores(df):
+    """Each item keeps its label and gets another item's scores: its confidence says nothing about its errors."""
+    out = df.copy()
+    cols = [c for c in out.columns if c.startswith("score")] + ["pred", "confidence"]
+    out[cols] = out[cols].iloc[np.random.default_rng(1).permutation(len(out))].to_numpy()
+    return out
+
+
+def test_the_risk_coverage_figure_says_an_aurc_no_lower_than_a_random_orders():
+    """calibrate's screen, calibration.json and the page's table flagged 'AURC before … is NOT measurably below …', the
+    risk–coverage figure (PNG and the report page's figure) showed the same AURC bare."""
+    rep = calibrate(_shuffled_scores(planted_run(n_speakers=4, per_speaker=60, t_true=2.0)), n_boot=50, folds=4)
+    flags = rep.checks["aurc_not_below_random_order"]
+    assert flags  # the case itself
+    fig = plot_risk_coverage(rep)
+    title = " ".join(fig.axes[0].get_title().split())  # wrapped to the figure's width
+    assert "⚠" in title and fig.axes[0].title.get_color() == "crimson"
+    for f in flags:
+        assert " ".join(f.split(":")[0].split()) in title, (f, title)
+    assert "a random order's AURC" in _figure_text(fig)  # the dotted line the check compares with is named so
+
+
+def test_the_calibration_figures_carry_the_marks_of_the_table():
+    """An ECE whose interval misses its point (80 items: binned ECE resampled is biased upwards) and an AURC of no width
+    (every item wrong: AURC 1.000 [1.000, 1.000]) are marked '!!' in calibrate's table; the reliability figure showed its
+    ECEs, the risk–coverage figure its AURCs, bare."""
+    rep = calibrate(planted_run(n_speakers=4, per_speaker=20, t_true=1.0, seed=0), n_boot=100, folds=2)
+    assert "ECE before" in rep.checks["point_outside_interval"]  # the case itself
+    text = _figure_text(plot_reliability_before_after(rep))
+    assert "!! outside its interval" in next(t for t in text.splitlines() if t.startswith("before: ECE"))
+    assert "ECE before: !! outside its interval" in " ".join(text.split())
+    flat = calibrate(_degenerate_run(), n_boot=20, folds=2)
+    assert {"AURC before", "AURC after"} <= set(flat.checks["zero_width_intervals"])
+    text = _figure_text(plot_risk_coverage(flat))
+    assert all("!! zero width" in t for t in text.splitlines() if t.startswith(("before: AURC", "after: AURC")))
+    assert "AURC after: !! zero width" in " ".join(text.split())
+    clean = calibrate(planted_run(n_speakers=6, per_speaker=80, t_true=2.0), n_boot=60, folds=3)
+    assert not clean.warnings and not clean.checks["point_outside_interval"]
+    assert "⚠" not in _figure_text(plot_risk_coverage(clean)) and "!!" not in _figure_text(plot_reliability_before_after(clean))
