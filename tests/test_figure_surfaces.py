@@ -61,3 +61,34 @@ def test_the_calibration_figures_carry_the_marks_of_the_table():
     clean = calibrate(planted_run(n_speakers=6, per_speaker=80, t_true=2.0), n_boot=60, folds=3)
     assert not clean.warnings and not clean.checks["point_outside_interval"]
     assert "⚠" not in _figure_text(plot_risk_coverage(clean)) and "!!" not in _figure_text(plot_reliability_before_after(clean))
+
+
+def test_a_projection_coloured_by_cluster_says_the_clusterings_failed_checks(tmp_path, capsys):
+    """embeddings flagged a k at the top of its search and a silhouette no better than a blob's on the screen and in
+    --json; the projection coloured by cluster (projection_pca_cluster.png) drew the ten clusters of twelve planted ones
+    bare.  Its title now carries them, as artifacts.json records."""
+    import json
+
+    from test_probe import synthetic_row, write_run
+    from workbench.analysis.embeddings import cluster
+    from workbench.cli import main
+
+    rng = np.random.default_rng(3)
+    emb = np.concatenate([c + rng.standard_normal((4, 32)) for c in np.eye(32)[:12] * 8])
+    expected = cluster(emb, null_draws=0).bound_words()
+    assert expected  # the case itself: k=10 at the top of 2-10
+    rf = write_run(tmp_path / "run", [synthetic_row(f"u{i}", emotion="angry") for i in range(len(emb))], emb)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e"), "--color-by", "cluster", "emotion", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert expected in doc["clusters"]["failed_checks"]
+    index = json.loads((tmp_path / "e" / "artifacts.json").read_text())
+    title = " ".join(" ".join(index["projection_pca_cluster.png"]["titles"]).split())
+    assert "!! k=10 is the largest k searched (2-10), the silhouette still rising there" in title, title
+    assert "!!" not in " ".join(index["projection_pca_emotion.png"]["titles"])  # the emotions' colours are no clustering
+    blob = rng.standard_normal((40, 16)) @ np.diag(np.linspace(3, 0.1, 16)) + 1.0  # one blob: no cluster structure
+    rf = write_run(tmp_path / "blob", [synthetic_row(f"b{i}", emotion="angry") for i in range(len(blob))], blob)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "b"), "--color-by", "cluster"]) == 0
+    assert "!! silhouette check: NO CLUSTER STRUCTURE" in capsys.readouterr().out
+    index = json.loads((tmp_path / "b" / "artifacts.json").read_text())
+    assert "!! NO CLUSTER STRUCTURE beyond a single blob" in " ".join(" ".join(index["projection_pca_cluster.png"]["titles"]).split())
+
