@@ -92,3 +92,32 @@ def test_a_projection_coloured_by_cluster_says_the_clusterings_failed_checks(tmp
     index = json.loads((tmp_path / "b" / "artifacts.json").read_text())
     assert "!! NO CLUSTER STRUCTURE beyond a single blob" in " ".join(" ".join(index["projection_pca_cluster.png"]["titles"]).split())
 
+
+def test_an_ece_whose_interval_misses_it_is_flagged_by_metrics_on_every_surface(tmp_path, capsys, monkeypatch):
+    """metrics printed 'ECE 0.103 [0.107, 0.206] n=80' bare (calibrate marks the same case '!! outside its interval'); the
+    report page called it 'ok (spread)' and the reliability figure showed it unmarked.  80 items, 4 classes."""
+    import json
+
+    from test_calibration_cli import _run_folder
+    from workbench.cli import main
+    from workbench.views import reporting
+
+    run = tmp_path / "run"
+    _run_folder(run, planted_run(n_speakers=4, per_speaker=20, t_true=1.0, seed=0))
+    assert main(["metrics", str(run), "--by", "speaker"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("ECE"))
+    lo, hi = (float(v) for v in line.split("[")[1].split("]")[0].split(","))
+    assert not lo <= float(line.split()[1]) <= hi  # the case itself
+    assert "!! point outside its interval" in line
+    saved = json.loads((run / "metrics.json").read_text())
+    report = saved["variants"]["raw"] if "variants" in saved else saved["raw"]
+    assert report["flags"]["ece"].startswith("point outside its interval")
+    titles = json.loads((run / "artifacts.json").read_text())
+    assert "!! ECE: point outside its interval" in " ".join(titles["reliability_raw.png"]["titles"])
+    assert "ECE" not in " ".join(titles["confusion_raw.png"]["titles"])  # a figure without the ECE carries none of its flags
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.metrics_section(run, by=("speaker",))
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    row = next(r for r in html.split("<tr") if ">ECE<" in r)
+    assert "point outside its interval" in row and "ok (spread)" not in row

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
-                                      check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
+                                      check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note,
                                       class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
@@ -114,7 +114,7 @@ class Report:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
-                 "never_predicted": never_predicted_note(self.per_class)}
+                 "never_predicted": never_predicted_note(self.per_class), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
         return {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
@@ -137,7 +137,8 @@ class Report:
         small = self.small_classes_note()
         if small:
             lines.append(f"  !! {small}")
-        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
+                     + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
         lines += class_lines(self.per_class) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
@@ -453,7 +454,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
     ci = {m: f"{getattr(report, m):.3f} [{report.ci[m][0]:.3f}, {report.ci[m][1]:.3f}]" for m in ("uar", "wa")}
-    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", report.flags(), width_in=fig.get_size_inches()[0] - 1.0)
+    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k != "ece"}, width_in=fig.get_size_inches()[0] - 1.0)
     ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the variant name made plain above
     if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
         ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
@@ -502,8 +503,8 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     title = flagged_title(f"{figure_text(report.variant)}: ECE {report.ece:.3f} [{report.ece_ci[0]:.3f}, {report.ece_ci[1]:.3f}] over {sum(b['n'] for b in rows)} items",
-                          {k: v for k, v in report.flags().items() if k == "few_items"}, width_in=fig.get_size_inches()[0] - 0.3)
-    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the ECE line's few-items flag, as on screen
+                          {k: v for k, v in report.flags().items() if k in ("ece", "few_items")}, width_in=fig.get_size_inches()[0] - 0.3)
+    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the ECE line's flags, as on screen
     if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
         _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.15 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
