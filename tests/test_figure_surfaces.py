@@ -121,3 +121,25 @@ def test_an_ece_whose_interval_misses_it_is_flagged_by_metrics_on_every_surface(
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     row = next(r for r in html.split("<tr") if ">ECE<" in r)
     assert "point outside its interval" in row and "ok (spread)" not in row
+
+
+def test_the_runs_comparison_figure_says_which_runs_are_at_chance(tmp_path):
+    """compare RUN_A RUN_B printed 'UAR … — AT CHANCE' and the intervals' few-items flag under each run, comparison.json
+    kept them in its flags; comparison.png drew the two UARs with no chance level and no word."""
+    from test_probe import synthetic_row, write_run
+    from workbench.analysis.compare import compare_runs, plot_runs_comparison
+
+    rng = np.random.default_rng(0)
+    truth = ["happy", "sad"] * 8
+    runs = []
+    for name, seed in (("A", 1), ("B", 2)):
+        guess = np.random.default_rng(seed).choice(["happy", "sad"], len(truth))  # a coin flip per item
+        rows = [synthetic_row(f"i{k}", emotion=t, pred=str(p)) for k, (t, p) in enumerate(zip(truth, guess))]
+        runs.append(write_run(tmp_path / name, rows, [rng.standard_normal(4) for _ in rows], checksum=str(seed) * 64))
+    cmp = compare_runs(runs, n_boot=200)
+    flags = {n: cmp.reports[n]["raw"].flags() for n in ("A", "B")}
+    assert all("uar_chance" in f and "few_items" in f for f in flags.values())  # the case itself
+    ax = plot_runs_comparison(cmp).axes[0]
+    title = " ".join(ax.get_title().split())
+    assert "!! A, B: UAR AT CHANCE" in title and "!! A, B: intervals from only 16 item(s)" in title, title
+    assert "chance UAR" in [t.get_text() for t in ax.get_legend().get_texts()]
