@@ -143,3 +143,21 @@ def test_the_runs_comparison_figure_says_which_runs_are_at_chance(tmp_path):
     title = " ".join(ax.get_title().split())
     assert "!! A, B: UAR AT CHANCE" in title and "!! A, B: intervals from only 16 item(s)" in title, title
     assert "chance UAR" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_a_breakdown_figure_carries_the_all_items_figures_flags(tmp_path):
+    """breakdown_speaker_raw.png draws 'all items (n=16): 0.500 [...]' as the band every group is read against; metrics
+    flags that UAR AT CHANCE and its intervals from 16 items, the figure did not."""
+    from test_probe import synthetic_row, write_run
+    from workbench.analysis.metrics import evaluate, plot_breakdown
+
+    truth = ["happy", "sad"] * 8
+    guess = np.random.default_rng(1).choice(["happy", "sad"], len(truth))
+    rows = [synthetic_row(f"i{k}", emotion=t, pred=str(p), speaker=f"s{k % 2}") for k, (t, p) in enumerate(zip(truth, guess))]
+    results = write_run(tmp_path / "run", rows, [np.ones(4)] * len(rows)).results()
+    flags = evaluate(results, n_boot=200, by=()).flags()
+    assert "uar_chance" in flags and "few_items" in flags  # the case itself
+    title = " ".join(plot_breakdown(results, "speaker", n_boot=200).axes[0].get_title().split())
+    assert "!! UAR: AT CHANCE" in title and "intervals from only 16 item(s)" in title, title
+    wa_title = " ".join(plot_breakdown(results, "speaker", metric="wa", n_boot=200).axes[0].get_title().split())
+    assert "AT CHANCE" not in wa_title and "intervals from only 16 item(s)" in wa_title  # WA has no chance check of its own

@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note,
                                       class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
@@ -399,33 +400,6 @@ def _write_figures(dest: RunFolder, df, reports: dict, *, restrict: bool, n_boot
                 dest.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
 
 
-def _axes(ax, figsize):
-    """``(fig, ax)``: the given axes and its figure, or a new figure (scikit-learn's display convention)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        return plt.subplots(figsize=figsize)
-    return ax.figure, ax
-
-
-_CHAR_IN = 0.6 / 72  # average width of a character per point of font size, in inches (DejaVu Sans is ~0.6 em)
-
-
-def _fixed_margins(fig, *, left_in: float, right_in: float, bottom_in: float, top_in: float) -> bool:
-    """Margins from the labels' known sizes instead of ``tight_layout`` (which draws the figure twice); True when set.
-
-    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout; it grows for a tall title.
-    """
-    w, h = fig.get_size_inches()[0], max(fig.get_size_inches()[1], top_in / 0.3)
-    fig.set_size_inches(w, h)
-    fig.subplots_adjust(left=min(left_in / w, 0.6), right=1 - min(right_in / w, 0.3),
-                        bottom=min(bottom_in / h, 0.5), top=1 - min(top_in / h, 0.3))
-    return True
-
-
 def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True, ax=None):
     """Confusion matrix: each cell shows its count and its share of the true class (row %).
 
@@ -461,17 +435,6 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
         xlab = max((len(c) for c in report.confusion_cols), default=4)
         _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85, bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.2 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
-
-
-def _labels_too_wide(ax, labels: list[str], spacing: float, *, fontsize: float) -> bool:
-    """Whether the widest of ``labels``, written level, is wider than ``spacing`` (x data units) on ``ax``: neighbours'
-    labels would overlap ("n=40n=12").  Estimated from the axes' size in inches, without drawing the figure."""
-    if not labels:
-        return False
-    lo, hi = ax.get_xlim()
-    width_in = ax.get_position().width * ax.figure.get_size_inches()[0]
-    spacing_in = abs(spacing) / max(abs(hi - lo), 1e-12) * width_in
-    return max(map(len, labels)) * fontsize * _CHAR_IN > 0.9 * spacing_in
 
 
 def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
@@ -578,14 +541,16 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)  # above the rows: inside it covered some
-    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11, pad=34)
+    shown = {k: v for k, v in overall.flags().items() if k in (metric, "few_items") or (metric == "uar" and k in ("uar_chance", "small_classes"))}
+    ax.set_title(title := flagged_title(f"{figure_text(variant)}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {figure_text(by)}", shown, width_in=5.8),
+                 fontsize=11, pad=34, color="crimson" if shown else "black")  # the all-items figure's flags, as metrics prints them
     if footnote:  # the "*" of a label is said under the axes, so the figure explains itself when shown alone
         ax.annotate("\n".join(figure_text(line) for line in footnote), xy=(0.02, 0), xycoords=("figure fraction", "axes fraction"), xytext=(0, -30),
                     textcoords="offset points", va="top", ha="left", fontsize=7, color="#555555")
     if own:  # y labels "group (n=…)" at 9 pt
         ylab = max((len(f"{g} (n={n}) *") for g, n in zip(table["group"], table["n"])), default=4)
         _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55 + FOOT_LINE_IN * len(footnote),
-                       top_in=0.8)
+                       top_in=0.8 + 0.2 * title.count("\n"))
     else:  # a caller's axes: laid out first, so the labels are sized to the height the rows really get
         fig.tight_layout()
     # 9 pt where the rows leave room; on a small axes smaller, and below 6 pt every step-th group only (never overlapping)
