@@ -161,3 +161,36 @@ def test_a_breakdown_figure_carries_the_all_items_figures_flags(tmp_path):
     assert "!! UAR: AT CHANCE" in title and "intervals from only 16 item(s)" in title, title
     wa_title = " ".join(plot_breakdown(results, "speaker", metric="wa", n_boot=200).axes[0].get_title().split())
     assert "AT CHANCE" not in wa_title and "intervals from only 16 item(s)" in wa_title  # WA has no chance check of its own
+
+
+def test_the_variant_comparison_figure_shows_the_confidence_shift_with_its_interval_and_flag():
+    """compare printed 'confidence shift mean +0.000 [+0.000, +0.000] … !! confidence shift: zero-width interval'; the
+    histogram of the same shifts in compare_<i>.png (and the variant comparison page) showed neither the mean, nor its
+    interval, nor the flag (the interval was computed there and dropped)."""
+    import pandas as pd
+
+    from test_compare_checks import _always_wrong
+    from workbench.analysis.compare import compare_results, plot_comparison
+
+    same = pd.DataFrame(_always_wrong("raw") + _always_wrong("loud"))  # every item scored alike: every shift is 0
+    _, (c,), _ = compare_results(same, baseline="raw", n_boot=50)
+    assert "confidence_shift" in c.interval_flags()  # the case itself
+    ax = plot_comparison(same, c).axes[0]
+    assert "!! confidence shift: zero-width interval" in ax.get_title()
+    from test_probe import synthetic_row
+    from workbench.labels import LABEL_KEYS
+
+    rng = np.random.default_rng(0)
+
+    def row(k, variant, pred, top):  # the predicted class scored `top`, the others sharing the rest
+        return synthetic_row(f"i{k}", emotion=("angry", "sad")[k % 2], pred=pred, variant=variant,
+                             scores={c: top if c == pred else (1 - top) / (len(LABEL_KEYS) - 1) for c in LABEL_KEYS})
+    tops = rng.uniform(0.4, 0.9, (2, 12))
+    mixed = pd.DataFrame([row(k, "raw", ("angry", "sad")[k % 2], tops[0, k]) for k in range(12)]
+                         + [row(k, "loud", ("angry", "sad")[(k // 3) % 2], tops[1, k]) for k in range(12)])
+    _, (m,), _ = compare_results(mixed, baseline="raw", n_boot=50)
+    assert not m.interval_flags()
+    ax = plot_comparison(mixed, m).axes[0]
+    lo, hi = m.confidence_shift_ci
+    assert f"mean shift {m.confidence_shift_mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in ax.get_legend().get_texts()[0].get_text()
+    assert "!!" not in ax.get_title()
