@@ -194,3 +194,21 @@ def test_the_variant_comparison_figure_shows_the_confidence_shift_with_its_inter
     lo, hi = m.confidence_shift_ci
     assert f"mean shift {m.confidence_shift_mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in ax.get_legend().get_texts()[0].get_text()
     assert "!!" not in ax.get_title()
+
+
+def test_the_confusion_widget_shows_the_figures_and_checks_of_its_matrix_and_random_weights(tmp_path):
+    """ConfusionExplorer drew the matrix of 16 coin flips with no figure and no word (the confusion PNG says 'UAR … !! AT
+    CHANCE; intervals from only 16 item(s)'), and neither it nor VariantDiff said the run was scored with random weights."""
+    from test_probe import synthetic_row, write_run
+    from workbench.model.network import RANDOM_WEIGHTS_BANNER
+    from workbench.views.error_views import ConfusionExplorer, VariantDiff
+
+    truth = ["happy", "sad"] * 8
+    guess = np.random.default_rng(1).choice(["happy", "sad"], len(truth))
+    rows = [synthetic_row(f"i{k}", emotion=t, pred=str(p), variant=v) for v in ("raw", "loud") for k, (t, p) in enumerate(zip(truth, guess))]
+    rf = write_run(tmp_path / "run", rows, [np.ones(4)] * len(rows), random_weights=True)
+    w = ConfusionExplorer(rf)
+    assert "UAR 0." in w.heading.value and "AT CHANCE" in w.heading.value and "intervals from only 16 item(s)" in w.heading.value
+    assert RANDOM_WEIGHTS_BANNER in w.heading.value.replace("&#x27;", "'")
+    d = VariantDiff(rf)
+    assert RANDOM_WEIGHTS_BANNER in d.widget.children[0].value.replace("&#x27;", "'")
