@@ -75,6 +75,9 @@ def test_log_run_to_the_embedded_store_and_read_it_back(finished_run, store, tmp
             assert metrics[f"{v}.{name}"] == pytest.approx(written[v][name])
             assert metrics[f"{v}.{name}.ci_low"] <= metrics[f"{v}.{name}"] <= metrics[f"{v}.{name}.ci_high"]
         assert metrics[f"{v}.n_scored"] == 4 and metrics[f"{v}.n_failed"] == 1 and metrics[f"{v}.n_excluded"] == 1
+        # the figures' failed checks beside them (4 items: intervals too narrow to trust), as metrics.json has them
+        assert written[v]["flags"]["few_items"].startswith("intervals from only 4 item(s)")
+        assert all(f"{k}: {note}" in tags[f"workbench.flags.{v}"] for k, note in written[v]["flags"].items())
     assert metrics["rows"] == 12 and metrics["failed"] == 2
     top = {a.path for a in client.list_artifacts(run_id)}
     assert {"results.parquet", "summary.json", "config.yaml", "metrics.json", "figures", "reports"} <= top

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW
@@ -51,7 +53,8 @@ def plot_reliability_before_after(report, *, ax=None):
         kept = [b for b in rows if b["n"]]
         if not kept:
             continue
-        ece_value = f"{ece_value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"  # the figure with its interval, as the table gives it
+        # the figure with its interval and its marks (zero width, point outside its interval), as the table gives it
+        ece_value = f"{ece_value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" + report.flat_mark(f"ECE {name.split(' ')[0]}")
         x, y = np.array([b["confidence"] for b in kept]), np.array([b["accuracy"] for b in kept])
         n = np.array([b["n"] for b in kept], dtype=float)
         sizes, small = 12 + 150 * n / n.max(), n < SMALL_BIN
@@ -77,11 +80,26 @@ def plot_reliability_before_after(report, *, ax=None):
     # under the axes: inside, it covered the bins of an under-confident corner (accuracy 1 at confidence 0.4)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     title = plain_text(f"{report.variant}: reliability, {report.n} items (held-out folds after)")
-    if not report.recommended:  # the flag on a line of its own (escaped apart: plain_text shows a break as a literal \n)
-        title += "\n⚠ " + ("T at the search bound: degenerate scores, not miscalibration"
-                           if report.temperature_edge else "T not recommended (see the NLL check)")
-    ax.set_title(title, fontsize=11)
+    flags = [] if report.recommended else ["T at the search bound: degenerate scores, not miscalibration" if report.temperature_edge
+                                           else "T not recommended (see the NLL check)"]
+    flags += figure_marks(report, [f"ECE {w}" for w in ("before", "after")])
+    _flag_title(ax, title, flags, fontsize=11)
     return fig
+
+
+def figure_marks(report, names) -> list[str]:
+    """The marks of the figures ``names`` (``ECE before``, ``AURC after`` …) that a figure shows, in the screen's words:
+    ``ECE before: !! outside its interval``; empty when none is marked (:meth:`CalibrationReport.flat_mark`)."""
+    return [f"{name}:{mark}" for name in names if (mark := report.flat_mark(name))]
+
+
+def _flag_title(ax, title: str, flags, *, fontsize: float) -> None:
+    """``title`` and, on a line of its own, ``⚠`` with the failed checks (escaped apart: plain_text shows a break as a
+    literal \\n), in crimson when there are any."""
+    if flags:
+        chars = max(30, int(ax.figure.get_size_inches()[0] * 72 / (fontsize * 0.6)))  # a line as wide as the figure
+        title += "\n" + "\n".join(plain_text(line) for line in textwrap.wrap("⚠ " + "; ".join(flags), chars))
+    ax.set_title(title, fontsize=fontsize, color="crimson" if flags else "black")
 
 
 def plot_risk_coverage(report, *, ax=None):
@@ -93,15 +111,20 @@ def plot_risk_coverage(report, *, ax=None):
     for curve, name, colour, area, ci in ((report.curve_before, "before", "#cc3311", report.aurc_before, report.aurc_ci_before),
                                           (report.curve_after, "after", "#0077bb", report.aurc_after, report.aurc_ci_after)):
         if curve.get("coverage"):
-            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5, label=f"{name}: AURC {area:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]")
+            ax.plot(curve["coverage"], curve["risk"], color=colour, lw=1.5,
+                    label=f"{name}: AURC {area:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]{report.flat_mark(f'AURC {name}')}")
     if report.curve_before.get("risk"):
-        ax.axhline(report.curve_before["risk"][-1], color="grey", lw=0.8, ls=":", label="error rate answering everything")
+        ax.axhline(report.curve_before["risk"][-1], color="grey", lw=0.8, ls=":",
+                   label="error rate answering everything (a random order's AURC)")
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.02)  # a risk of 1 (every item wrong) drawn above the frame, not hidden in it
     ax.set_xlabel("coverage (share of items answered, most confident first)", fontsize=10)
     ax.set_ylabel("risk (error rate of the answered)", fontsize=10)
     ax.legend(fontsize=8, loc="best")  # placed where the curves are not
-    ax.set_title(plain_text(f"{report.variant}: risk–coverage"), fontsize=11)
+    # an AURC no lower than a random order's: the check's words up to its details ("AURC before 0.680 is NOT measurably
+    # below 0.719, the error rate answering everything (a random order's AURC)"), as flagged_title shortens a note
+    flags = [w.split(":")[0] for w in (report.checks or {}).get("aurc_not_below_random_order", ())]
+    _flag_title(ax, plain_text(f"{report.variant}: risk–coverage"), flags + figure_marks(report, ["AURC before", "AURC after"]), fontsize=11)
     return fig
 
 

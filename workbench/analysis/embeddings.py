@@ -14,6 +14,7 @@ reference pairs, is in :mod:`workbench.analysis.similarity`).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -150,6 +151,15 @@ class Clustering:
         below = self.silhouette_by_k[sorted(ks)[-2]]
         return (f"k={self.k} is the largest k searched ({min(ks)}-{max(ks)}), the silhouette still rising there ({below:.3f} at "
                 f"k={sorted(ks)[-2]}, {self.silhouette:.3f} at k={self.k}): the best k may lie beyond the search; try a larger --k")
+
+    def failed_checks(self) -> list[str]:
+        """The clustering's failed checks in the screen's words (empty when every one passed): an undefined silhouette, one
+        no better than a structureless blob's (or a check that could not be made against the blobs drawn), a k at the top of
+        the search.  ``--json`` lists them, and a projection coloured by cluster says them in its title."""
+        out = [self.silhouette_words()] if self.silhouette != self.silhouette else []
+        if not out and (self.above_null is False or (self.above_null is None and self.null_silhouettes)):
+            out.append(self.null_words())
+        return out + ([self.bound_words()] if self.bound_words() else [])
 
     def silhouette_words(self) -> str:
         """``silhouette 0.412``, or why it is undefined (a NaN printed as "silhouette nan" said nothing)."""
@@ -347,12 +357,13 @@ def projection_axis_labels(method: str | None, matrix: np.ndarray | None = None,
 
 
 def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None,
-                    method: str | None = None, matrix: np.ndarray | None = None):
+                    method: str | None = None, matrix: np.ndarray | None = None, flags: Sequence[str] = ()):
     """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
 
     ``method`` (``pca``, ``umap``, ``tsne``) names the axes; with ``matrix``, the embeddings that were projected, PCA's
     axes say their share of the variance (:func:`projection_axis_labels`), and embeddings that are one point
-    (:func:`identical_words`) are said so in the figure.
+    (:func:`identical_words`) are said so in the figure.  ``flags``: failed checks of what the colours show (a clustering's
+    :meth:`Clustering.failed_checks`), each said in the title up to its details, after ``!!``.
     ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
     """
     import matplotlib
@@ -375,7 +386,11 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
         m = (values == v).to_numpy()
         ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=figure_text(f"{v} ({m.sum()})"), alpha=0.8)
     ax.legend(fontsize=8, markerscale=1.2, loc="best")
-    ax.set_title(figure_text(title or f"embeddings coloured by {color_by}"), fontsize=11)
+    title = figure_text(title or f"embeddings coloured by {color_by}")
+    if flags:  # the words before their details ("NO CLUSTER STRUCTURE beyond a single blob"), wrapped to the figure's width
+        chars = max(30, int(fig.get_size_inches()[0] * 72 / (10 * 0.6)))
+        title += "\n" + "\n".join(figure_text(line) for line in textwrap.wrap("!! " + "; ".join(f.split(":")[0] for f in flags), chars))
+    ax.set_title(title, fontsize=11 if not flags else 10, color="crimson" if flags else "black")
     ax.set_xticks([])
     ax.set_yticks([])
     xlabel, ylabel = projection_axis_labels(method, matrix, xy)

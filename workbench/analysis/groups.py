@@ -109,6 +109,20 @@ def flat_interval_words(figures: Sequence[str], n: int) -> str:
     return f"zero-width interval ({', '.join(figures)}) from {n} item(s): every resample gives the same value, so no uncertainty is shown"
 
 
+def ece_note(ece: float, ci: Sequence[float], n: int) -> str:
+    """Words for an ECE whose bootstrap interval ``ci`` shows nothing of it, or ``""``: one of no width
+    (:func:`zero_width_note`), or one that misses the point ``ece`` itself.  Binned ECE is biased upwards on small samples
+    and a resample, with its repeated items, more so: its interval can sit above the point (``calibrate`` marks the same
+    case in its table), so the interval is the spread, not a range for the value."""
+    lo, hi = ci
+    if zero_width_note(lo, hi, n):
+        return zero_width_note(lo, hi, n)
+    if ece == ece and lo == lo and hi == hi and not lo - 1e-12 <= ece <= hi + 1e-12:
+        return (f"point outside its interval [{lo:.3f}, {hi:.3f}]: binned ECE is biased upwards on small samples and a resample "
+                "more so, so the interval can miss the point; read it as the spread")
+    return ""
+
+
 def missing_class_note(counts: dict[str, int]) -> str:
     """Words for the classes with no item among ``counts`` (class → items), or ``""``.
 
@@ -181,7 +195,7 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))

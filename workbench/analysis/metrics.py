@@ -29,8 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
+from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
-                                      check_breakdown_columns, describe_gap, figure_flags, flagged_title, group_label_layout, left_out_note,
+                                      check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note,
                                       class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
@@ -114,7 +115,7 @@ class Report:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
-                 "never_predicted": never_predicted_note(self.per_class)}
+                 "never_predicted": never_predicted_note(self.per_class), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
         return {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
@@ -137,7 +138,8 @@ class Report:
         small = self.small_classes_note()
         if small:
             lines.append(f"  !! {small}")
-        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else ""))
+        lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
+                     + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
         lines += class_lines(self.per_class) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
@@ -398,33 +400,6 @@ def _write_figures(dest: RunFolder, df, reports: dict, *, restrict: bool, n_boot
                 dest.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
 
 
-def _axes(ax, figsize):
-    """``(fig, ax)``: the given axes and its figure, or a new figure (scikit-learn's display convention)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        return plt.subplots(figsize=figsize)
-    return ax.figure, ax
-
-
-_CHAR_IN = 0.6 / 72  # average width of a character per point of font size, in inches (DejaVu Sans is ~0.6 em)
-
-
-def _fixed_margins(fig, *, left_in: float, right_in: float, bottom_in: float, top_in: float) -> bool:
-    """Margins from the labels' known sizes instead of ``tight_layout`` (which draws the figure twice); True when set.
-
-    Only on a figure the plot made itself (one axes): a caller's figure keeps its own layout; it grows for a tall title.
-    """
-    w, h = fig.get_size_inches()[0], max(fig.get_size_inches()[1], top_in / 0.3)
-    fig.set_size_inches(w, h)
-    fig.subplots_adjust(left=min(left_in / w, 0.6), right=1 - min(right_in / w, 0.3),
-                        bottom=min(bottom_in / h, 0.5), top=1 - min(top_in / h, 0.3))
-    return True
-
-
 def plot_confusion(report: Report, path: str | Path | None = None, *, normalize: bool = True, ax=None):
     """Confusion matrix: each cell shows its count and its share of the true class (row %).
 
@@ -453,24 +428,13 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
     ci = {m: f"{getattr(report, m):.3f} [{report.ci[m][0]:.3f}, {report.ci[m][1]:.3f}]" for m in ("uar", "wa")}
-    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", report.flags(), width_in=fig.get_size_inches()[0] - 1.0)
+    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k != "ece"}, width_in=fig.get_size_inches()[0] - 1.0)
     ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the variant name made plain above
     if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
         ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
         xlab = max((len(c) for c in report.confusion_cols), default=4)
         _fixed_margins(fig, left_in=ylab * 10 * _CHAR_IN + 0.45, right_in=0.85, bottom_in=0.5 * xlab * 10 * _CHAR_IN + 0.55, top_in=0.2 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
-
-
-def _labels_too_wide(ax, labels: list[str], spacing: float, *, fontsize: float) -> bool:
-    """Whether the widest of ``labels``, written level, is wider than ``spacing`` (x data units) on ``ax``: neighbours'
-    labels would overlap ("n=40n=12").  Estimated from the axes' size in inches, without drawing the figure."""
-    if not labels:
-        return False
-    lo, hi = ax.get_xlim()
-    width_in = ax.get_position().width * ax.figure.get_size_inches()[0]
-    spacing_in = abs(spacing) / max(abs(hi - lo), 1e-12) * width_in
-    return max(map(len, labels)) * fontsize * _CHAR_IN > 0.9 * spacing_in
 
 
 def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None):
@@ -502,8 +466,8 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     ax.set_ylabel("accuracy", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     title = flagged_title(f"{figure_text(report.variant)}: ECE {report.ece:.3f} [{report.ece_ci[0]:.3f}, {report.ece_ci[1]:.3f}] over {sum(b['n'] for b in rows)} items",
-                          {k: v for k, v in report.flags().items() if k == "few_items"}, width_in=fig.get_size_inches()[0] - 0.3)
-    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the ECE line's few-items flag, as on screen
+                          {k: v for k, v in report.flags().items() if k in ("ece", "few_items")}, width_in=fig.get_size_inches()[0] - 0.3)
+    ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the ECE line's flags, as on screen
     if own:  # fixed tick labels: "0.0"–"1.0" and the two axis labels
         _fixed_margins(fig, left_in=0.7, right_in=0.15, bottom_in=0.55, top_in=0.15 + 0.2 * (title.count("\n") + 1))
     return save_figure(fig, path, layout=not own)
@@ -577,14 +541,16 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)  # above the rows: inside it covered some
-    ax.set_title(figure_text(f"{variant}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {by}"), fontsize=11, pad=34)
+    shown = {k: v for k, v in overall.flags().items() if k in (metric, "few_items") or (metric == "uar" and k in ("uar_chance", "small_classes"))}
+    ax.set_title(title := flagged_title(f"{figure_text(variant)}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {figure_text(by)}", shown, width_in=5.8),
+                 fontsize=11, pad=34, color="crimson" if shown else "black")  # the all-items figure's flags, as metrics prints them
     if footnote:  # the "*" of a label is said under the axes, so the figure explains itself when shown alone
         ax.annotate("\n".join(figure_text(line) for line in footnote), xy=(0.02, 0), xycoords=("figure fraction", "axes fraction"), xytext=(0, -30),
                     textcoords="offset points", va="top", ha="left", fontsize=7, color="#555555")
     if own:  # y labels "group (n=…)" at 9 pt
         ylab = max((len(f"{g} (n={n}) *") for g, n in zip(table["group"], table["n"])), default=4)
         _fixed_margins(fig, left_in=ylab * 9 * _CHAR_IN + 0.25, right_in=0.2, bottom_in=0.55 + FOOT_LINE_IN * len(footnote),
-                       top_in=0.8)
+                       top_in=0.8 + 0.2 * title.count("\n"))
     else:  # a caller's axes: laid out first, so the labels are sized to the height the rows really get
         fig.tight_layout()
     # 9 pt where the rows leave room; on a small axes smaller, and below 6 pt every step-th group only (never overlapping)

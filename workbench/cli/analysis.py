@@ -254,6 +254,7 @@ def _clusters(args, emb, rows, say) -> dict | None:
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
+            "failed_checks": cl.failed_checks(),  # the figure coloured by cluster says them in its title
             "emotions_by_cluster": members}
 
 
@@ -287,7 +288,8 @@ def cmd_embeddings(args) -> int:
     for col in args.color_by:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
-                                  method=args.project, matrix=emb.matrix)
+                                  method=args.project, matrix=emb.matrix,
+                                  flags=clusters["failed_checks"] if col == "cluster" and clusters else ())
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     say(f"projection_{args.project}.csv and figures written to {out}")
     near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None

@@ -140,10 +140,14 @@ class Artifacts:
         return self.write_artifact(name, lambda f: f.write(text), text=True, meta=meta)
 
     def write_figure(self, name: str, fig: Any, *, meta: dict | None = None, dpi: int = 110) -> Path:
-        """Save a matplotlib figure as PNG through :meth:`write_artifact` and close it."""
+        """Save a matplotlib figure as PNG through :meth:`write_artifact` and close it.  Its titles (the figure's and each
+        axes', where a failed check is said) are recorded in ``artifacts.json`` beside ``meta``, so what the PNG says can
+        be read without looking at it."""
         import matplotlib.pyplot as plt
 
         try:
+            titles = shown_titles(fig)
+            meta = {**(meta or {}), "titles": titles} if titles else meta
             return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
         finally:
             plt.close(fig)
@@ -296,3 +300,12 @@ def read_arrays_capped(p: Path) -> Any:
             with zf.open(info) as member:
                 out[info.filename.removesuffix(".npy")] = fmt.read_array(member, allow_pickle=False)
         return out
+
+
+def shown_titles(fig: Any) -> list[str]:
+    """The titles of a matplotlib figure as drawn (its suptitle, then each axes' centre, left and right titles), non-empty
+    ones only; mathtext escapes (``\\$``) undone, so they read as the figure shows them."""
+    sup = getattr(fig, "_suptitle", None)
+    texts = [sup.get_text()] if sup is not None else []
+    texts += [ax.get_title(loc) for ax in fig.axes for loc in ("center", "left", "right")]
+    return [t.replace("\\$", "$") for t in texts if t]

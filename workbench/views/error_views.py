@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.analysis.compare import compare_results
+from workbench.analysis.groups import FIGURE_NAMES, chance_words
 from workbench.analysis.listeners import agree_wrong_frame, listeners_words, votes_fix
+from workbench.analysis.metrics import headline_summary
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
@@ -103,7 +105,7 @@ class ConfusionExplorer(_ListThenOpen):
                 line.append(b)
             grid.append(W.HBox(line))
         self.grid.children = grid
-        self.heading.value = f"<h4>confusion ({_esc(variant)}): click a cell</h4>"
+        self.heading.value = _banner(self.rf.random_weights) + f"<h4>confusion ({_esc(variant)}): click a cell</h4>" + _headline_html(res, variant)
         self.items.options, self.caption.value = [], ""
 
     def open_cell(self, true: str, pred: str):
@@ -112,6 +114,18 @@ class ConfusionExplorer(_ListThenOpen):
         self.items.options = [(f"{r.id}  conf={r.confidence:.3f}  {r.finding_codes or ''}", r.id) for r in df.itertuples()]
         if len(df):
             self.items.value = df["id"].iloc[0]
+
+def _headline_html(results, variant: str) -> str:
+    """WA, UAR and macro-F1 of the matrix with their intervals, and each failed check under them in the words ``workbench
+    metrics`` and ``run`` print (AT CHANCE, few items, zero width, small classes): the matrix shown without them read as
+    a measurement whatever it rested on."""
+    h = headline_summary(results, variant=variant)
+    if not h["n"]:
+        return ""
+    figures = ", ".join(f"{FIGURE_NAMES[k]} {h[k]:.3f} [{h['ci'][k][0]:.3f}, {h['ci'][k][1]:.3f}]" for k in ("wa", "uar", "macro_f1"))
+    return (f"<p>{_esc(figures)} (n={h['n']}; UAR {_esc(chance_words(h['classes']))})</p>"
+            + "".join(f"<p><b>⚠ {_esc(f)}</b></p>" for f in h["flags"]))
+
 
 # ---------------------------------------------------------------------------
 class ListenerErrorsBrowser(_ListThenOpen):
@@ -218,7 +232,8 @@ class VariantDiff(_View):
         for c in (self.a, self.b):
             c.observe(lambda _: self.refresh(), names="value")
         self.flips.observe(lambda ch: self.show(ch["new"]), names="value")
-        self.widget = W.VBox([W.HBox([self.a, self.b]), self.summary, self.flips, self._make_status(), self.detail, self.players])
+        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights)), W.HBox([self.a, self.b]), self.summary, self.flips,
+                              self._make_status(), self.detail, self.players])
         self.refresh()
 
     def refresh(self):

@@ -31,7 +31,7 @@ from workbench.analysis.compare import compare_results, plot_comparison, plot_ru
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
-                                      no_groups_note, share_text, zero_width_note)
+                                      no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
@@ -192,7 +192,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
         rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k) or few_items_note(r.n_scored) or "ok") for k in ("wa", "uar", "macro_f1")]
-        ece_flag, few = zero_width_note(*r.ece_ci, r.n_scored), few_items_note(r.n_scored)
+        ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
                      ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(few or "ok (spread)")}</span>')))
         out[v]["ece_ci"] = list(r.ece_ci)

@@ -6,7 +6,8 @@
   ``variant.<name>`` = its chain as JSON, ``manifest_sha256`` …);
 * **tags**: model provenance (``workbench.model_id``, ``workbench.model_checksum``,
   ``workbench.random_weights`` = ``true``/``false``), the workbench version and the
-  run folder;
+  run folder; ``workbench.flags.<variant>``, the failed checks of the variant's figures
+  (AT CHANCE, zero-width or few-item intervals …, as ``workbench metrics`` prints them);
 * **metrics** per variant, from :func:`workbench.analysis.metrics.run_metrics`:
   ``<variant>.wa``/``.uar``/``.macro_f1`` with ``.ci_low``/``.ci_high`` bounds,
   ``.ece``, ``.n_scored``, ``.n_failed``, ``.n_excluded``; and the run's ``rows``,
@@ -202,8 +203,18 @@ def params_of(config: dict) -> dict[str, str]:
     return out
 
 
+def _flag_tags(reports_by_variant: dict) -> dict[str, str]:
+    """``workbench.flags.<variant>``: the failed checks of the variant's logged figures (:meth:`Report.flags`, the words
+    ``metrics`` prints under them), ``none`` when every check passed, so an MLflow view of WA and UAR shows them too."""
+    tags = {}
+    for variant, r in reports_by_variant.items():
+        flags = r.flags()
+        tags[f"workbench.flags.{_KEY.sub('_', str(variant))}"[:250]] = ("; ".join(f"{k}: {v}" for k, v in flags.items()) or "none")[:5000]
+    return tags
+
+
 def _log_values(client, run_id: str, rf: RunFolder, reports_by_variant: dict) -> None:
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import Metric, Param, RunTag
 
     now = int(time.time() * 1000)
     metrics: dict[str, float] = {}
@@ -225,6 +236,7 @@ def _log_values(client, run_id: str, rf: RunFolder, reports_by_variant: dict) ->
     items = list(params.items())
     for start in range(0, max(len(items), 1), 100):  # MLflow takes at most 100 parameters per batch
         client.log_batch(run_id, params=[Param(k, v) for k, v in items[start : start + 100]])
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in _flag_tags(reports_by_variant).items()])
     finite = [Metric(k, v, now, 0) for k, v in metrics.items() if v == v]  # NaN (nothing scored) is left out
     for start in range(0, len(finite), 1000):
         client.log_batch(run_id, metrics=finite[start : start + 1000])

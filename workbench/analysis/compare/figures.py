@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.analysis.compare.variants import metric_flags
 from workbench.errors import WorkbenchError, html_text
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_PREFIX, score_column
@@ -36,10 +37,18 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     ax1.set_xlim(-0.5, len(names) - 0.5)  # every run's slot, also one without markers (NaN), and the ±0.1 offsets
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("95% bootstrap CI")
+    for k, n in enumerate(names):  # each run's chance UAR over its own scored classes, the line its UAR is read against
+        chance = cmp.reports[n][v].chance_uar
+        if chance is not None and cmp.reports[n][v].uar == cmp.reports[n][v].uar:
+            ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label="chance UAR" if k == 0 else None)
     flat = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if m in cmp.reports[n][v].interval_flags()]
     empty = [n for n in names if cmp.reports[n][v].wa != cmp.reports[n][v].wa]
     notes = ([f"!! zero-width interval ({', '.join(flat)}): no uncertainty shown"] if flat else []) + (
         [f"!! no markers for {', '.join(empty)}: no labelled item its model's classes can score"] if empty else [])
+    for key, what in (("uar_chance", "UAR "), ("few_items", ""), ("small_classes", "")):  # the words up to their details
+        said = {n: metric_flags(cmp.reports[n][v]).get(key, "") for n in names}
+        for words in dict.fromkeys(w.split(" [")[0].split(":")[0].split(" (")[0] for w in said.values() if w):
+            notes.append(f"!! {', '.join(n for n, w in said.items() if w.startswith(words))}: {what}{words}")
     ax1.set_title("\n".join([f"metrics per run [{v}]", *notes]), fontsize=9 if notes else None)
     ax1.legend(fontsize=8)
     if len(cmp.items):

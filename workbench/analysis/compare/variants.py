@@ -22,7 +22,7 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision",
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "ece": "ECE",
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
@@ -350,15 +350,23 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     common = a.index.intersection(b.index)
     top = paired_top(a.loc[common], b.loc[common], restrict=comparison.restricted)  # the confidences the flips were counted on
     shift = top["conf_b"] - top["conf_a"]
-    _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.hist(shift, bins=30, color="#4477aa", edgecolor="white")
     ax1.axvline(0, color="k", lw=1)
+    mean, (lo, hi) = comparison.confidence_shift_mean, comparison.confidence_shift_ci  # the screen's figure, with its interval
+    if mean == mean:
+        ax1.axvline(mean, color="#cc3311", lw=1.2, label=f"mean shift {mean:+.3f} " + (
+            f"[{lo:+.3f}, {hi:+.3f}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
+        if lo == lo and hi > lo:
+            ax1.axvspan(lo, hi, color="#cc3311", alpha=0.2, lw=0)
+        ax1.legend(fontsize=7, loc="upper left")
     ax1.set_xlabel(f"confidence({figure_text(comparison.variant)}) − confidence({figure_text(comparison.baseline)})")
     ax1.set_ylabel("items")
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
                   + (f"\n(+{comparison.n_flips_unlabelled} among {comparison.n_unlabelled} unlabelled)" if comparison.n_unlabelled else "")
-                  + ("\n(argmax over the corpus's classes)" if comparison.restricted else ""))
+                  + ("\n(argmax over the corpus's classes)" if comparison.restricted else "")
+                  # the shift's own flag (every item shifts by the same amount), its words before the details
+                  + "".join(f"\n!! confidence shift: {w.split(' [')[0]}" for k, w in comparison.interval_flags().items() if k == "confidence_shift"))
     names = ["ΔWA", "ΔUAR"]
     vals = [comparison.delta_wa, comparison.delta_uar]
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
