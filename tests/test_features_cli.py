@@ -192,3 +192,19 @@ def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_scree
     note = "1 of 2 probed cue(s) have an R² interval that reaches 0, so the embeddings do not measurably carry them (carried False): absent"
     assert report["probe_not_carried"] == note and f"!! {note}" in "\n".join(shown)
     assert {r["cue"]: r["carried"] for r in report["probe"]} == {"carried": True, "absent": False}
+
+
+def test_the_tables_go_to_out_through_runfolder_never_through_a_link(small_run, tmp_path, capsys):
+    """cue_differences.csv and cue_probe.csv were written with a plain atomic write into --out; now through RunFolder:
+    a link planted under their names is not followed, and artifacts.json lists them."""
+    out, outside = tmp_path / "csv", tmp_path / "outside.txt"
+    out.mkdir()
+    outside.write_text("keep me\n")
+    (out / "cue_differences.csv").symlink_to(outside)
+    rc = main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert outside.read_text() == "keep me\n"  # a plain atomic write replaced the link; RunFolder refuses the folder
+    assert rc == 2 and "cue_differences.csv" in err and "link" in err, err
+    (out / "cue_differences.csv").unlink()
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(out)]) == 0
+    assert (out / "cue_differences.csv").is_file() and (out / "cue_probe.csv").is_file()

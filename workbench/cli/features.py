@@ -15,14 +15,13 @@ one rule of :mod:`workbench.analysis.groups` is listed as such, never ranked as 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from workbench import files
 from workbench.errors import ConfigError, printable_table
 from workbench.analysis.fusion import embedded_rows, fold_plan
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.files import strict_json
 from workbench.runs.folder import as_run_folder
+from workbench.analysis.metrics import output_folder
 from workbench.runs.writer import RunWriter
 from workbench.explain.cues import (FDR, RATES, cue_differences, cue_probe, differing, excluded_summary, reportable_differences, run_features,
                                     run_lld, write_voice_features)
@@ -197,14 +196,14 @@ def cmd_features(args) -> int:
             print(strict_json(report))
         return 1
     diffs = _differences(args, measured, report, say)
-    out = None if args.out is None else Path(args.out)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        files.write_atomic(out / "cue_differences.csv", lambda f: spreadsheet_safe(diffs).to_csv(f, index=False), text=True)
+    # the tables go to --out through RunFolder, as every derived output does (atomic, never through a link)
+    dest = None if args.out is None else output_folder(rf, args.out)
+    if dest is not None:
+        dest.write_artifact("cue_differences.csv", lambda f: spreadsheet_safe(diffs).to_csv(f, index=False), text=True)
     if args.probe:
         probe = _probe(args, rf, measured, report, say)
-        if out is not None:
-            files.write_atomic(out / "cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
+        if dest is not None:
+            dest.write_artifact("cue_probe.csv", lambda f: spreadsheet_safe(probe).to_csv(f, index=False), text=True)
     if args.json:
         print(strict_json(report))
     return 0
