@@ -23,6 +23,7 @@ from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.reporting import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
+from workbench.runs.reproduce import check_and_record
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
@@ -107,7 +108,8 @@ def cmd_run(args) -> int:
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
-        result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
+        # the manifest as read here: with --skip-missing its missing files become failed rows, as without a file
+        result = run_experiment(exp, out_dir=out, model=model, manifest=manifest, **{k: v for k, v in options.items() if k != "engine"})
     else:
         result = run(
             manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
@@ -115,6 +117,9 @@ def cmd_run(args) -> int:
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
+    reproduction = check_and_record(args.manifest, result.run_dir) if experiment else None
+    if reproduction:  # a run folder's experiment.yaml run again: whether its figures are the published ones
+        print(reproduction["line"])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
         mlflow_cfg = (experiment.tracking or {}).get("mlflow") or {} if experiment else {}
         uri = args.tracking_uri or mlflow_cfg.get("uri")

@@ -44,6 +44,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
+from workbench.runs.reproduce import environment
 from workbench.runs.writer import PartsInBackground, RunWriter
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -69,7 +70,6 @@ class RunResult:
 
     def results(self):
         return RunFolder(self.run_dir).results()
-
 
 
 def run(
@@ -501,7 +501,7 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
         "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {}),
                    **({"timing_note": TIMING_NOTE} if "decode_s" in timing else {})},
         "variants": {},
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "environment": environment(),  # what a re-run compares
     }
     for v in variants:
         sub = labelled[labelled["variant"] == v.name]
@@ -529,7 +529,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     model : ModelRef, str or loaded model, optional
         Overrides its model (a name keeps the experiment's hub, device, dtype and temperature).
     **options
-        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …).
+        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …); ``manifest``: its items read.
 
     Returns
     -------
@@ -553,7 +553,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
         model = replace(recorded, model=str(model), checksum=None)
     # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own
     return run(
-        exp.manifest, out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
+        options.pop("manifest", exp.manifest), out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
         diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
         engine=exp.engine, experiment=exp, **options,
     )

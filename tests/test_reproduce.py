@@ -1,0 +1,121 @@
+"""A published run folder re-run by someone else: the re-run says whether it repeats the run, and names what differs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import soundfile as sf
+
+from test_corpora import wav
+from workbench.cli import main
+from workbench.paths import published_path
+from workbench.runs.folder import RunFolder
+from workbench.runs.reproduce import compare_runs
+from workbench.views import reporting
+
+IDS = ["a1", "a2", "s1", "s2"]
+
+
+def _author_run(tmp_path, capsys):
+    """The author's run: four clips, two variants, through the CLI."""
+    data = tmp_path / "data"
+    for i, name in enumerate(IDS):
+        wav(data / f"{name}.wav", dur=0.8, seed=i)
+    (data / "manifest.csv").write_text("id,path,label\n" + "".join(
+        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'}\n" for n in IDS))
+    (tmp_path / "experiment.yaml").write_text(
+        "manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n"
+        "variants:\n  raw: []\n  telephone: [{name: telephone}]\n")
+    run = tmp_path / "runs" / "pub"
+    assert main(["run", str(tmp_path / "experiment.yaml"), "--out", str(run), "--no-cache"]) == 0
+    capsys.readouterr()
+    return run
+
+
+def _rerun(run, out, capsys, *extra):
+    rc = main(["run", str(run / "experiment.yaml"), "--out", str(out), "--no-cache", *extra])
+    text = capsys.readouterr().out
+    return rc, text, RunFolder(out).artifact("reproduction.json")
+
+
+def test_a_rerun_says_it_reproduces_and_names_a_changed_clip_and_an_edited_label(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    summary = json.loads((run / "summary.json").read_text())
+    env = summary["environment"]  # what a re-run compares its versions with
+    assert env["workbench"] and env["python"] and env["packages"]["numpy"] and "torch" in env["packages"]
+
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys)
+    assert rc == 0 and "reproduces pub: 8 rows, same audio, chains, weights and labels, max |Δ score| 0.0e+00" in text
+    assert rep["reproduced"] is True and rep["max_abs_score_diff"] == 0.0
+
+    y, sr = sf.read(tmp_path / "data" / "s1.wav", dtype="int16")  # one sample changed after the run
+    y[100] += 1
+    sf.write(tmp_path / "data" / "s1.wav", y, sr, subtype="PCM_16")
+    rc, text, rep = _rerun(run, tmp_path / "changed", capsys)
+    assert "!! does NOT reproduce pub: the audio of 1 item(s) differs (sha256): s1;" in text
+    assert rep["reproduced"] is False and rep["audio_changed"] == ["s1"]
+
+    manifest = tmp_path / "data" / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("a2,a2.wav,angry", "a2,a2.wav,sad"))
+    rc, text, rep = _rerun(run, tmp_path / "edited", capsys)
+    line = next(x for x in text.splitlines() if "does NOT reproduce" in x)
+    assert "the manifest's label of 1 item(s) differs: a2" in line and "the manifest differs from the one recorded" in line
+
+
+def test_a_missing_clip_with_skip_missing_runs_the_rest_and_is_named(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    (tmp_path / "data" / "a1.wav").unlink()
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys, "--skip-missing")
+    assert rc == 1  # failed rows, not a refused manifest (the experiment file's run ignored --skip-missing)
+    assert "!! does NOT reproduce pub: 2 rows failed now (a1 [raw], a1 [telephone])" in text
+    assert rep["failed_now"] == ["a1 [raw]", "a1 [telephone]"]
+
+
+def test_other_weights_under_model_and_other_versions_are_named(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    assert main(["model", "make-tiny", str(tmp_path / "other"), "--seed", "3"]) == 0
+    capsys.readouterr()
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys, "--model", str(tmp_path / "other"))
+    assert "!! does NOT reproduce pub:" in text and "other weights (the checkpoint's sha256 differs)" in text
+    assert rep["model_changed"] is True
+
+    copy = tmp_path / "copy"  # the published folder, its numpy version recorded as another one
+    shutil.copytree(run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["environment"]["packages"]["numpy"] = "0.0.1"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    d = compare_runs(copy, run)
+    assert d["reproduced"] is True and d["versions"]["numpy"][0] == "0.0.1"
+    assert "(with other versions: numpy 0.0.1 → " in d["line"]
+
+
+def test_published_path_hides_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home" / "alice"))
+    assert published_path(tmp_path / "home" / "alice" / "proj" / "runs" / "x") == "~/proj/runs/x"
+    assert published_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+
+
+def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    _rerun(run, tmp_path / "again", capsys)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.header(tmp_path / "again", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "workbench run ~/again/experiment.yaml --out NEW_FOLDER" in page
+    assert "workbench report experiment_report -p run_dir=~/again" in page
+    assert "Re-run check</b>: reproduces pub" in page and "run made with</b>: workbench" in page
+    assert str(tmp_path) not in page
+
+
+def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("workbench_version: ", "workbench_version: 0.0.1-old # "))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.header(run, "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "The run was made by workbench 0.0.1-old and this page by" in page
