@@ -119,3 +119,46 @@ def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path,
     reporting.header(run, "Experiment report")
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert "The run was made by workbench 0.0.1-old and this page by" in page
+
+
+def _project(root, capsys):
+    """An author's project: data, a checkpoint folder, an experiment file naming both, a run of it."""
+    for i, name in enumerate(IDS):
+        wav(root / "data" / f"{name}.wav", dur=0.8, seed=i)
+    (root / "data" / "manifest.csv").write_text("id,path,label\n" + "".join(f"{n},{n}.wav,angry\n" for n in IDS))
+    assert main(["model", "make-tiny", str(root / "models" / "tiny")]) == 0
+    (root / "experiment.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: models/tiny, dtype: float32, device: cpu}\n")
+    assert main(["run", str(root / "experiment.yaml"), "--out", str(root / "runs" / "pub"), "--no-cache"]) == 0
+    capsys.readouterr()
+    return root / "runs" / "pub"
+
+
+def test_a_project_copied_whole_to_another_place_reruns_and_reads_its_audio(tmp_path, capsys):
+    _project(tmp_path / "alice" / "proj", capsys)
+    shutil.move(tmp_path / "alice" / "proj", tmp_path / "bob_proj")  # the author's paths are gone: another machine
+    run = tmp_path / "bob_proj" / "runs" / "pub"
+    row = RunFolder(run).results(status="ok").iloc[0]
+    assert RunFolder(run).scored_audio(row).sr == 16000  # the audio found where it lies beside the run folder
+    rc = main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "reproduces pub: 4 rows, same audio, chains, weights and labels" in captured.out
+    assert f"the manifest recorded at {tmp_path / 'alice' / 'proj' / 'data' / 'manifest.csv'} is not here; using " in captured.err
+    assert "the checkpoint recorded at" in captured.err and "its weights are checked against the recorded sha256" in captured.err
+
+
+def test_a_run_folder_published_alone_says_what_to_change(tmp_path, capsys):
+    run = _project(tmp_path / "alice" / "proj", capsys)
+    shutil.copytree(run, tmp_path / "pub")
+    shutil.rmtree(tmp_path / "alice")
+    pub = tmp_path / "pub"
+    assert main(["run", str(pub / "experiment.yaml"), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "which is not here (the run was made on another machine, or its data moved)" in err
+    assert "fix: write the path of your copy as `manifest:` in" in err
+    row = RunFolder(pub).results(status="ok").iloc[0]
+    try:
+        RunFolder(pub).scored_audio(row)
+        raise AssertionError("scored_audio of a row whose audio is gone")
+    except Exception as exc:  # noqa: BLE001 — the message is what is checked
+        assert "is not here (the run folder was moved or made on another machine" in str(exc)
+        assert "copy the project whole, so that the audio lies at ../../data from the run folder" in str(exc)

@@ -23,7 +23,7 @@ from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.reporting import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
-from workbench.runs.reproduce import check_and_record
+from workbench.runs.reproduce import check_and_record, relocate
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
@@ -76,7 +76,9 @@ def cmd_run(args) -> int:
             "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
             "model": args.model, "allow_hub": args.allow_hub, "engine": args.engine, "allow_ray": args.allow_ray,
         }, templates=sorted(t.stem for t in TEMPLATES.glob("*.ipynb")))
-        for note in notes:
+        # recorded on another machine: found beside the run folder (a project copied whole), or one line saying what to change
+        experiment, moved = relocate(experiment, args.manifest, model_given=bool(args.model))
+        for note in notes + moved:
             print(f"note: {note}", file=sys.stderr)
     manifest_path = experiment.manifest if experiment else args.manifest
     manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")

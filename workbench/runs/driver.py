@@ -286,7 +286,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
         frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=plan.engine, **extras)
     config = exp.run_record(manifest=plan.manifest_ref, device=net.info.device if local else f"ray:{ref.device}",
                             dtype=net.info.dtype if local else ref.dtype, manifest_root=str(Path(manifest.root).resolve()),
-                            cache_dir=str(cache_dir) if cache_dir else None)
+                            cache_dir=str(cache_dir) if cache_dir else None, run_dir=plan.writer.path)
     writer = plan.writer
     resuming = writer.prepare(config, Experiment.IDENTITY)
     if not resuming or not (writer.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.runs.experiment import Experiment
 from workbench.runs.folder import RunFolder
 
 REPRODUCTION_FILE = "reproduction.json"
@@ -165,3 +167,48 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
         d = {"reproduced": False, "reference": ref.name, "line": f"!! cannot compare with {ref.name}: {exc.message}"}
     RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
     return d
+
+
+def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, model_given: bool = False) -> tuple[Experiment, list[str]]:
+    """An experiment whose recorded manifest or checkpoint folder is not on this machine (the run was made elsewhere,
+    or its project moved): each looked for where the run folder the file lies in recorded it relative to itself (a
+    project copied whole), with a note; otherwise one error naming what to change.  A checkpoint found so keeps the
+    recorded sha256, which the load checks; ``model_given``: ``--model`` chose the model, nothing to look for."""
+    notes: list[str] = []
+    source = str(experiment_file)
+    folder = Path(experiment_file).expanduser().absolute().parent
+    cfg = RunFolder(folder).config if reference_run(experiment_file) else {}
+    manifest = Path(experiment.manifest)
+    if not manifest.exists():
+        moved = _beside_run(folder, cfg.get("manifest_from_run"), "file")
+        if moved is None:
+            raise ConfigError(f"names the manifest {manifest}, which is not here (the run was made on another machine, or its "
+                              "data moved).", source=source,
+                              fix=f"write the path of your copy as `manifest:` in {experiment_file} (a relative path starts at "
+                                  "the file's folder): a re-run of a run folder's experiment.yaml then says whether its items "
+                                  "and audio are the ones that run scored.")
+        notes.append(f"{source}: the manifest recorded at {manifest} is not here; using {moved}, where the run folder "
+                     "recorded it relative to itself (the re-run checks it against the run).")
+        experiment = replace(experiment, manifest=str(moved))
+    model = experiment.model.model
+    if not model_given and model and Path(model).is_absolute() and not Path(model).exists():
+        moved = _beside_run(folder, cfg.get("model_from_run"), "dir")
+        if moved is None:
+            checksum = experiment.model.checksum
+            raise ConfigError(f"names the checkpoint folder {model}, which is not here (the run was made on another machine, or "
+                              "it moved).", source=source,
+                              fix="pass your copy with --model DIR" + (f": the re-run checks its weights against the recorded "
+                                                                         f"sha256 {checksum[:12]}… and says whether it reproduces the run."
+                                                                         if checksum else "."))
+        notes.append(f"{source}: the checkpoint recorded at {model} is not here; using {moved}, where the run folder recorded "
+                     "it relative to itself (its weights are checked against the recorded sha256).")
+        experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
+    return experiment, notes
+
+
+def _beside_run(folder: Path, rel: Any, kind: str) -> Path | None:
+    """``folder / rel`` when it is a file (``kind="file"``) or folder (``"dir"``), else None."""
+    if not isinstance(rel, str) or not rel:
+        return None
+    p = Path(os.path.normpath(folder / rel))
+    return p if (p.is_file() if kind == "file" else p.is_dir()) else None
