@@ -118,7 +118,22 @@ def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path,
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
     reporting.header(run, "Experiment report")
     page = "".join(getattr(o, "data", "") or "" for o in shown)
-    assert "The run was made by workbench 0.0.1-old and this page by" in page
+    assert "The run was made by workbench 0.0.1-old and is read by" in page
+    capsys.readouterr()
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    assert "!! the run was made by workbench 0.0.1-old and is read by" in capsys.readouterr().out
+
+
+def test_another_preprocessing_setting_is_named_and_the_python_api_checks_too(tmp_path, capsys):
+    import workbench as wb
+
+    run = _author_run(tmp_path, capsys)
+    exp = run / "experiment.yaml"
+    exp.write_text(exp.read_text().replace("resampler: soxr", "resampler: scipy"))
+    wb.run_experiment(exp, out_dir=tmp_path / "again", use_cache=False)
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["settings_changed"] == {"audio.resampler": ["soxr", "scipy"]}
+    assert "other settings: audio.resampler soxr → scipy" in rep["line"] and rep["reproduced"] is False
 
 
 def _project(root, capsys):

@@ -6,10 +6,9 @@ locally or on Ray actors through :mod:`workbench.engine.ray_executor`) and write
 through :class:`~workbench.runs.folder.RunFolder`, which owns the layout and its integrity
 (atomic parts, the lock, validated resumption, safe file names).
 
-An interrupted run loses no finished row and a re-run resumes where it stopped.
-Predictions are cached by content (audio sha256 + segment + audio settings + chain hash +
-model checksum + dtype), so a re-run, or a run with one more variant, only computes what
-is new.
+An interrupted run loses no finished row and a re-run resumes where it stopped. Predictions are cached by content (audio
+sha256 + segment + audio settings + chain hash + model checksum + dtype), so a re-run, or a run with one more variant, only
+computes what is new; a re-run of a run folder's ``experiment.yaml`` says whether it reproduces that run (:mod:`.reproduce`).
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
-from workbench.runs.reproduce import environment
+from workbench.runs.reproduce import check_and_record, environment
 from workbench.runs.writer import PartsInBackground, RunWriter
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -546,17 +545,18 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     out = out_dir or exp.out
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
-    recorded = exp.model
-    if model is None:
-        model = recorded
-    elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
+    recorded = exp.model  # no model given: the recorded one
+    if isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
         model = replace(recorded, model=str(model), checksum=None)
     # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own
-    return run(
-        options.pop("manifest", exp.manifest), out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
-        diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
+    result = run(
+        options.pop("manifest", exp.manifest), out_dir=out, model=recorded if model is None else model, variants=exp.variant_objects(),
+        audio_config=exp.audio_config(), diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
         engine=exp.engine, experiment=exp, **options,
     )
+    if not isinstance(experiment, Experiment):  # a run folder's experiment.yaml: reproduction.json says if it repeats that run
+        check_and_record(experiment, result.run_dir)
+    return result
 
 
 def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None) -> Path:

@@ -43,6 +43,15 @@ def environment() -> dict:
             "platform": f"{platform.system()} {platform.machine()}", "packages": versions}
 
 
+def version_note(rf: RunFolder) -> str | None:
+    """One line when the run was made by another workbench version than the one reading it, else None."""
+    made_by = rf.config.get("workbench_version") or (rf.summary.get("environment") or {}).get("workbench")
+    if not made_by or made_by == __version__:
+        return None
+    return (f"the run was made by workbench {made_by} and is read by {__version__}: these figures are recomputed from its rows "
+            "by this version and may differ from the ones its own version printed")
+
+
 def reference_run(experiment_file: str | os.PathLike) -> Path | None:
     """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
     folder = Path(experiment_file).expanduser().absolute().parent
@@ -60,8 +69,9 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     dict
         ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
         ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
-        (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs), ``model_changed``, ``manifest_changed``,
-        ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
+        (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
+        the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``reference`` (its folder's name).
     """
     ref_rf, new_rf = RunFolder(reference), RunFolder(new)
@@ -86,7 +96,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out.update(_score_diff(a.loc[both], b.loc[both]))
     out.update(_settings_diff(ref_rf, new_rf))
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
-                                                 "chains_changed", "truth_changed", "model_changed", "manifest_changed", "labels_flipped")) \
+                                                 "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
+                                                 "labels_flipped")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
     out["line"] = reproduction_line(out)
     return out
@@ -113,12 +124,21 @@ def _settings_diff(ref_rf: RunFolder, new_rf: RunFolder) -> dict:
         "model_changed": bool(ca.get("model_checksum") and ca.get("model_checksum") != cb.get("model_checksum")),
         "manifest_changed": bool(ca.get("manifest_sha256") and ca.get("manifest_sha256") != cb.get("manifest_sha256")),
     }
+    out["settings_changed"] = {f"{k}.{s}" if s else k: [x, y] for k in ("audio", "diagnostics", "dtype", "temperature")
+                               for s, x, y in _pairs(ca.get(k), cb.get(k)) if x != y and (x is not None or not s)}
     before = {"workbench": ca.get("workbench_version") or ea.get("workbench"), "python": ea.get("python"),
               **(ea.get("packages") or {})}
     now = {"workbench": cb.get("workbench_version") or eb.get("workbench"), "python": eb.get("python"), **(eb.get("packages") or {})}
     out["versions"] = {k: [before[k], now.get(k)] for k in now if before.get(k) is not None and before[k] != now.get(k)}
     out["versions_unknown"] = not ea
     return out
+
+
+def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
+    """``(key, a's value, b's value)`` of two settings mappings (``("", a, b)`` for plain values)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b), key=str)]
+    return [("", a, b)]
 
 
 def reproduction_line(d: dict) -> str:
@@ -141,6 +161,8 @@ def reproduction_line(d: dict) -> str:
         causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
     if d["truth_changed"]:
         causes.append(f"the manifest's label of {len(d['truth_changed'])} item(s) differs: {_few(d['truth_changed'])}")
+    if d.get("settings_changed"):
+        causes.append("other settings: " + _few([f"{k} {v[0]} → {v[1]}" for k, v in d["settings_changed"].items()]))
     if d["model_changed"]:
         causes.append("other weights (the checkpoint's sha256 differs)")
     if d["manifest_changed"]:

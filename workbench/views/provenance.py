@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench import __version__
 from workbench.paths import published_path, shell_command
 from workbench.runs.experiment import EXPERIMENT_FILE
-from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES
+from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES, version_note
 from workbench.views.html import code, esc
 
 #: the versions a report's header names (the rest are in summary.json's ``environment``)
@@ -43,11 +42,9 @@ def reproduce_warnings(rf: Any) -> list[str]:
     """Blockquotes (HTML) for what makes this page's figures differ from the run's own: a newer workbench reading it,
     and a re-run that does not repeat the run it came from."""
     out = []
-    made_by = rf.config.get("workbench_version") or (rf.summary.get("environment") or {}).get("workbench")
-    if made_by and made_by != __version__:
-        out.append(f"<blockquote><b>⚠ The run was made by workbench {esc(made_by)} and this page by {esc(__version__)}</b>: "
-                   "the figures below are recomputed from its rows by this version and may differ from the ones its own "
-                   "version printed (its <code>metrics.json</code>).</blockquote>")
+    note = version_note(rf)
+    if note:
+        out.append(f"<blockquote><b>⚠ {esc(note[0].upper() + note[1:])}</b> (its <code>metrics.json</code>).</blockquote>")
     repro = rf.artifact(REPRODUCTION_FILE, default=None)
     if isinstance(repro, dict) and repro.get("line"):
         mark = "" if repro.get("reproduced") else "⚠ "
