@@ -109,6 +109,15 @@ def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_pat
     assert "Re-run check</b>: reproduces pub" in page and "run made with</b>: workbench" in page
     assert str(tmp_path) not in page
 
+    y, sr = sf.read(tmp_path / "data" / "a1.wav", dtype="int16")  # a re-run of changed audio: one warning, the cause named
+    y[5] += 1
+    sf.write(tmp_path / "data" / "a1.wav", y, sr, subtype="PCM_16")
+    _rerun(run, tmp_path / "changed", capsys)
+    shown.clear()
+    reporting.header(tmp_path / "changed", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "<b>⚠ Re-run check</b>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
+
 
 def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path, capsys, monkeypatch):
     run = _author_run(tmp_path, capsys)

@@ -48,7 +48,7 @@ def reproduce_warnings(rf: Any) -> list[str]:
     repro = rf.artifact(REPRODUCTION_FILE, default=None)
     if isinstance(repro, dict) and repro.get("line"):
         mark = "" if repro.get("reproduced") else "⚠ "
-        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>: {esc(repro['line'])}</blockquote>")
+        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
     return out
 
 
