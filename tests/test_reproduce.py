@@ -186,3 +186,21 @@ def test_a_run_folder_published_alone_says_what_to_change(tmp_path, capsys):
     except Exception as exc:  # noqa: BLE001 — the message is what is checked
         assert "is not here (the run folder was moved or made on another machine" in str(exc)
         assert "copy the project whole, so that the audio lies at ../../data from the run folder" in str(exc)
+
+
+def test_the_runs_seed_is_the_seed_of_its_intervals_on_screen_in_metrics_and_in_the_report(tmp_path, capsys, monkeypatch):
+    from workbench.analysis.metrics import evaluate
+
+    run = _author_run(tmp_path, capsys)
+    exp = run / "experiment.yaml"
+    exp.write_text(exp.read_text().replace("\nseed: 0\n", "\nseed: 7\n"))
+    assert RunFolder(run).seed == 7
+    res = RunFolder(run).results()
+    seven, zero = (evaluate(res, variant="raw", by=(), seed=s).ece_ci for s in (7, 0))
+    assert seven != zero  # the seed moves the interval: the check below can tell them apart
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    capsys.readouterr()
+    assert json.loads((run / "metrics.json").read_text())["raw"]["ece_ci"] == list(seven)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    assert reporting.metrics_section(run, by=())["raw"]["ece_ci"] == list(seven)

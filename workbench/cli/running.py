@@ -198,7 +198,7 @@ def print_run_summary(result, out=None, hints=()) -> None:
         line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
         flags = []
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
-            r = headline_summary(results, variant=v, n_boot=1000)
+            r = headline_summary(results, variant=v, n_boot=1000, seed=rf.seed)  # the run's seed, as metrics and reports
             if r["n"]:  # each figure with the checks `metrics` applies to it: n, chance, zero-width intervals, small classes
                 line += "; " + ", ".join(f"{FIGURE_NAMES[name]} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
                                          for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])})"

@@ -461,6 +461,16 @@ class RunFolder(Artifacts):
         p = self.path / EXPERIMENT_FILE
         return Experiment.load(p if p.is_file() else self.path / CONFIG)
 
+    @property
+    def seed(self) -> int:
+        """The run's seed (``experiment.yaml``'s ``seed:``): what the bootstrap of its figures draws with; 0 for a run
+        that recorded none, or whose experiment cannot be read (its reader says why)."""
+        try:
+            seed = self.experiment().seed if (self.path / EXPERIMENT_FILE).is_file() else 0
+        except ConfigError:
+            return 0
+        return seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
+
     def log_text(self) -> str:
         p = self.path / LOG
         return _capped_bytes(p).decode("utf-8", errors="replace") if p.is_file() else ""

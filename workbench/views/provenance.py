@@ -25,7 +25,8 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     again = f"workbench run {_home_word(f'{run}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
     page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
-    items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)}"]
+    items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
+             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})"]
     env = rf.summary.get("environment") or {}
     made_by = rf.config.get("workbench_version") or env.get("workbench")
     if env:

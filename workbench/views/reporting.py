@@ -174,10 +174,10 @@ def _no_value(why: str) -> Markup:
 
 
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
-    res = _run(run_dir).results()
-    out = {}
+    rf = _run(run_dir)
+    res, out = rf.results(), {}
     for v in dict.fromkeys(res["variant"]):
-        r = evaluate(res, variant=v, by=by, n_boot=n_boot)
+        r = evaluate(res, variant=v, by=by, n_boot=n_boot, seed=rf.seed)  # the run's seed, as `workbench metrics`
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
