@@ -136,7 +136,8 @@ class Experiment:
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
         kw["model"] = ref = model_from(kw, source=source)
-        folder = base / str(ref.model) if base is not None and ref.model else None
+        # a path (`models/tiny`, `./head`), not a name such as `tiny`
+        folder = base / str(ref.model) if base is not None and ref.model and ("/" in ref.model or ref.model.startswith(".")) else None
         if folder is not None and not Path(str(ref.model)).expanduser().is_absolute() and folder.is_dir():
             kw["model"] = replace(ref, model=str(folder))  # a checkpoint folder beside the file, as the manifest: not a hub id
         try:
@@ -183,9 +184,9 @@ class Experiment:
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
         manifest as read, the device the model ran on, the package version, the folder relative item paths
         start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
-        resumed run must share with it.  With ``run_dir``, the manifest and its folder are also recorded relative to the run
-        folder (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run`` for a checkpoint folder): a project copied to another place or machine whole
-        finds its audio and manifest there.
+        resumed run must share with it.  With ``run_dir``, the manifest, its folder and a checkpoint folder are also
+        recorded relative to the run folder (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a
+        project copied whole to another place or machine finds its audio, manifest and checkpoint there.
         """
         m = self.model
         return {

@@ -192,14 +192,16 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
 
 
 def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, model_given: bool = False) -> tuple[Experiment, list[str]]:
-    """An experiment whose recorded manifest or checkpoint folder is not on this machine (the run was made elsewhere,
-    or its project moved): each looked for where the run folder the file lies in recorded it relative to itself (a
+    """A run folder's experiment whose recorded manifest or checkpoint folder is not on this machine (the run was made
+    elsewhere, or its project moved): each looked for where the run folder the file lies in recorded it relative to itself (a
     project copied whole), with a note; otherwise one error naming what to change.  A checkpoint found so keeps the
     recorded sha256, which the load checks; ``model_given``: ``--model`` chose the model, nothing to look for."""
     notes: list[str] = []
     source = str(experiment_file)
     folder = Path(experiment_file).expanduser().absolute().parent
-    cfg = RunFolder(folder).config if reference_run(experiment_file) else {}
+    if reference_run(experiment_file) is None:  # an experiment file of one's own: a wrong path is the reader's own error
+        return experiment, notes
+    cfg = RunFolder(folder).config
     manifest = Path(experiment.manifest)
     if not manifest.exists():
         moved = _beside_run(folder, cfg.get("manifest_from_run"), "file")
