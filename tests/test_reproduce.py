@@ -133,6 +133,22 @@ def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path,
     assert "!! the run was made by workbench 0.0.1-old and is read by" in capsys.readouterr().out
 
 
+def test_a_run_made_by_other_code_of_the_same_version_string_is_said(tmp_path, capsys):
+    import pytest
+
+    from workbench.runs.reproduce import workbench_commit
+
+    if workbench_commit() is None:
+        pytest.skip("the workbench runs from an installed copy, not a git checkout: no commit to tell apart")
+    run = _author_run(tmp_path, capsys)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["environment"]["workbench_commit"] == workbench_commit()
+    summary["environment"]["workbench_commit"] = "0" * 40
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    assert "(commit 0000000000) and is read by" in capsys.readouterr().out
+
+
 def test_another_preprocessing_setting_is_named_and_the_python_api_checks_too(tmp_path, capsys):
     import workbench as wb
 

@@ -39,17 +39,38 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"workbench": __version__, "python": platform.python_version(),
+    return {"workbench": __version__, "workbench_commit": workbench_commit(), "python": platform.python_version(),
             "platform": f"{platform.system()} {platform.machine()}", "packages": versions}
+
+
+def workbench_commit() -> str | None:
+    """The git commit of the workbench's own code when it runs from a checkout (its version string does not change
+    between commits), else None."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None
 
 
 def version_note(rf: RunFolder) -> str | None:
     """One line when the run was made by another workbench version than the one reading it, else None."""
-    made_by = rf.config.get("workbench_version") or (rf.summary.get("environment") or {}).get("workbench")
-    if not made_by or made_by == __version__:
+    env = rf.summary.get("environment") or {}
+    made_by, made_at, now = rf.config.get("workbench_version") or env.get("workbench"), env.get("workbench_commit"), workbench_commit()
+    if made_by and made_by != __version__:
+        by, read = made_by, __version__
+    elif made_at and now and made_at != now:  # one version string, other code
+        by, read = f"{made_by} (commit {made_at[:10]})", f"{__version__} (commit {now[:10]})"
+    else:
         return None
-    return (f"the run was made by workbench {made_by} and is read by {__version__}: these figures are recomputed from its rows "
-            "by this version and may differ from the ones its own version printed")
+    return (f"the run was made by workbench {by} and is read by {read}: these figures are recomputed from its rows by this "
+            "version and may differ from the ones its own version printed")
 
 
 def reference_run(experiment_file: str | os.PathLike) -> Path | None:
@@ -126,9 +147,10 @@ def _settings_diff(ref_rf: RunFolder, new_rf: RunFolder) -> dict:
     }
     out["settings_changed"] = {f"{k}.{s}" if s else k: [x, y] for k in ("audio", "diagnostics", "dtype", "temperature")
                                for s, x, y in _pairs(ca.get(k), cb.get(k)) if x != y and (x is not None or not s)}
-    before = {"workbench": ca.get("workbench_version") or ea.get("workbench"), "python": ea.get("python"),
-              **(ea.get("packages") or {})}
-    now = {"workbench": cb.get("workbench_version") or eb.get("workbench"), "python": eb.get("python"), **(eb.get("packages") or {})}
+    before = {"workbench": ca.get("workbench_version") or ea.get("workbench"), "workbench commit": ea.get("workbench_commit"),
+              "python": ea.get("python"), **(ea.get("packages") or {})}
+    now = {"workbench": cb.get("workbench_version") or eb.get("workbench"), "workbench commit": eb.get("workbench_commit"),
+           "python": eb.get("python"), **(eb.get("packages") or {})}
     out["versions"] = {k: [before[k], now.get(k)] for k in now if before.get(k) is not None and before[k] != now.get(k)}
     out["versions_unknown"] = not ea
     return out

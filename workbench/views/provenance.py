@@ -32,7 +32,8 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     if env:
         packages = env.get("packages") or {}
         shown = ", ".join(f"{k} {packages[k]}" for k in SHOWN_PACKAGES if packages.get(k))
-        items.append(f"<b>run made with</b>: workbench {esc(made_by)}, Python {esc(env.get('python'))} on {esc(env.get('platform'))}; "
+        commit = f" (commit {env['workbench_commit'][:10]})" if isinstance(env.get("workbench_commit"), str) else ""
+        items.append(f"<b>run made with</b>: workbench {esc(made_by)}{esc(commit)}, Python {esc(env.get('python'))} on {esc(env.get('platform'))}; "
                      f"{esc(shown)} (all {len(PACKAGES)} in summary.json's <code>environment</code>)")
     else:
         items.append(f"<b>run made with</b>: workbench {esc(made_by or '?')}; package versions not recorded (a run of an older version)")
