@@ -117,7 +117,7 @@ TEMPLATES = {
          "R.worst_cases(run_dir)",
          "findings = R.findings_summary(run_dir)",
          "fusion = R.fusion_section(run_dir) if R.flag('fusion', fusion) else R.fusion_skipped(run_dir)",
-         "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
+         "R.write_metrics(report_dir, {'run_dir': R.published_path(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'model': summary.get('model', {}).get('id'), 'metrics': metrics, 'calibration': calibration,\n"
          "                             'findings': findings, 'fusion': fusion, 'listeners': listeners})"]),
     "variant_comparison": (
@@ -128,11 +128,12 @@ TEMPLATES = {
         "title = 'Variant comparison'\nreport_dir = '.'  # set by `workbench report`",
         ["variants = [wb.Variant('raw'), wb.Variant('telephone', ({'name': 'telephone'},)), wb.Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
          "run_dir = run_dir or R.demo_run(Path(report_dir) / 'run', model, variants)\n"
-         "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.')",
+         "summary = R.header(run_dir, title, 'Δ metrics with paired intervals, McNemar, flips and a sweep curve.',\n"
+         "                   template='variant_comparison', baseline=baseline, sweep_kind=sweep_kind)",
          "comparison = R.comparison_section(run_dir, baseline)",
          "sweep = R.sweep_section(sweep_path or R.demo_clip('happy_en_44k.wav'), sweep_kind, Path(report_dir) / 'sweep', R.sweep_model(run_dir, model),\n"
          "                  chosen=sweep_path is not None)",
-         "R.write_metrics(report_dir, {'run_dir': str(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
+         "R.write_metrics(report_dir, {'run_dir': R.published_path(run_dir), 'random_weights': bool(summary.get('random_weights')),\n"
          "                             'comparison': comparison, 'sweep': sweep})"]),
     "checkpoint_comparison": (
         "# Checkpoint comparison: runs of one manifest (other checkpoints, precisions or engines) compared row by row: metrics with\n"

@@ -81,3 +81,14 @@ def refuse_url(path: Any, what: str, *, source: str | None = None) -> None:
         url = printable(path.strip())
         raise ConfigError((f"{what} {url} is a URL" if source else "is a URL") + f"; {what} is read from a local file only "
                           "(nothing is downloaded).", source=source or url, fix="download it yourself and give its path.")
+
+
+def published_path(path: str | os.PathLike) -> str:
+    """``path`` as a page or file meant for others shows it: absolute, with the home folder (which names its user)
+    written ``~`` (``/home/alice/proj/runs/x`` → ``~/proj/runs/x``); a path elsewhere is shown whole."""
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    home = Path(os.path.abspath(os.path.expanduser("~")))
+    if home == Path(home.anchor) or not p.is_relative_to(home):  # no home, or `/` as home: nothing to hide
+        return str(p)
+    rel = p.relative_to(home)
+    return "~" if rel == Path(".") else f"~/{rel.as_posix()}"

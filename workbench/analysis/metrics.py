@@ -312,7 +312,7 @@ def metrics_file_name(restrict: bool) -> str:
     return "metrics_restricted.json" if restrict else "metrics.json"
 
 
-def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int = 0,
+def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by: Sequence[str] = ("speaker", "gender"), figures: bool = True, n_boot: int = 1000, seed: int | None = None,
                 checkpoint: str | None = None, out: "str | Path | None" = None) -> dict[str, Report]:
     """Metrics for every variant of a run; writes ``metrics.json`` (and figures) into the run folder.
 
@@ -340,8 +340,8 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
         Also write the confusion, reliability and breakdown figures.
     n_boot : int
         Bootstrap resamples of the intervals.
-    seed : int
-        Seed of the bootstrap.
+    seed : int, optional
+        Seed of the bootstrap (default: the run's, ``experiment.yaml``'s ``seed:``).
     checkpoint : str or None
         The published checkpoint the run's model is, for its training-data card (default: the run's model id).
     out : str, Path or None
@@ -360,7 +360,7 @@ def run_metrics(run_dir: "str | Path | RunFolder", *, restrict: bool = False, by
     (['raw'], True)
     """
     rf = as_run_folder(run_dir)
-    df = rf.results()
+    df, seed = rf.results(), rf.seed if seed is None else seed
     check_breakdown_columns(by, df.columns, source=str(run_dir))
     reports = {v: evaluate(df, variant=v, restrict=restrict, by=by, n_boot=n_boot, seed=seed) for v in dict.fromkeys(df["variant"])}
     overlap = run_training_overlap(rf, checkpoint=checkpoint)

@@ -20,6 +20,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
+from workbench.runs.reproduce import version_note
 from workbench.cli.common import (
     seed_value, bootstrap_count, DEFAULT_FOLDS, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
@@ -139,6 +140,9 @@ def cmd_metrics(args) -> int:
                            "variants": {v: r.to_dict() for v, r in reports.items()}}))
         return EXIT_OK
     random_banner_for(args.run_dir)
+    note = version_note(as_run_folder(args.run_dir))
+    if note:  # a run of another version: its own printed figures may differ from these
+        print(f"!! {note}")
     for r in reports.values():
         print(r.render())
     # the file this call wrote: --restrict writes metrics_restricted.json (the screen said metrics.json, which it leaves alone)

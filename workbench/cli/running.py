@@ -23,6 +23,7 @@ from workbench.model.ref import DTYPES, ModelRef
 from workbench.views.report_run import TEMPLATES, run_report
 from workbench.runs.folder import RunFolder
 from workbench.runs.driver import load_variants, run, run_experiment
+from workbench.runs.reproduce import check_and_record, relocate
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
@@ -75,7 +76,9 @@ def cmd_run(args) -> int:
             "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
             "model": args.model, "allow_hub": args.allow_hub, "engine": args.engine, "allow_ray": args.allow_ray,
         }, templates=sorted(t.stem for t in TEMPLATES.glob("*.ipynb")))
-        for note in notes:
+        # recorded on another machine: found beside the run folder (a project copied whole), or one line saying what to change
+        experiment, moved = relocate(experiment, args.manifest, model_given=bool(args.model))
+        for note in notes + moved:
             print(f"note: {note}", file=sys.stderr)
     manifest_path = experiment.manifest if experiment else args.manifest
     manifest = read_manifest(manifest_path, missing="keep" if args.skip_missing else "error")
@@ -107,7 +110,8 @@ def cmd_run(args) -> int:
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
-        result = run_experiment(exp, out_dir=out, model=model, **{k: v for k, v in options.items() if k != "engine"})
+        # the manifest as read here: with --skip-missing its missing files become failed rows, as without a file
+        result = run_experiment(exp, out_dir=out, model=model, manifest=manifest, **{k: v for k, v in options.items() if k != "engine"})
     else:
         result = run(
             manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
@@ -115,6 +119,9 @@ def cmd_run(args) -> int:
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
+    reproduction = check_and_record(args.manifest, result.run_dir) if experiment else None
+    if reproduction:  # a run folder's experiment.yaml run again: whether its figures are the published ones
+        print(reproduction["line"])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
         mlflow_cfg = (experiment.tracking or {}).get("mlflow") or {} if experiment else {}
         uri = args.tracking_uri or mlflow_cfg.get("uri")
@@ -191,7 +198,7 @@ def print_run_summary(result, out=None, hints=()) -> None:
         line = f"  {v}: {d['labelled']} labelled, {d['excluded_no_counterpart']} unlabelled or without counterpart, {d['failed']} failed"
         flags = []
         if d["labelled"]:  # evaluate()'s headline figures without importing scikit-learn (seconds of a short run)
-            r = headline_summary(results, variant=v, n_boot=1000)
+            r = headline_summary(results, variant=v, n_boot=1000, seed=rf.seed)  # the run's seed, as metrics and reports
             if r["n"]:  # each figure with the checks `metrics` applies to it: n, chance, zero-width intervals, small classes
                 line += "; " + ", ".join(f"{FIGURE_NAMES[name]} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
                                          for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])})"

@@ -6,10 +6,9 @@ locally or on Ray actors through :mod:`workbench.engine.ray_executor`) and write
 through :class:`~workbench.runs.folder.RunFolder`, which owns the layout and its integrity
 (atomic parts, the lock, validated resumption, safe file names).
 
-An interrupted run loses no finished row and a re-run resumes where it stopped.
-Predictions are cached by content (audio sha256 + segment + audio settings + chain hash +
-model checksum + dtype), so a re-run, or a run with one more variant, only computes what
-is new.
+An interrupted run loses no finished row and a re-run resumes where it stopped. Predictions are cached by content (audio
+sha256 + segment + audio settings + chain hash + model checksum + dtype), so a re-run, or a run with one more variant, only
+computes what is new; a re-run of a run folder's ``experiment.yaml`` says whether it reproduces that run (:mod:`.reproduce`).
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
+from workbench.runs.reproduce import check_and_record, environment
 from workbench.runs.writer import PartsInBackground, RunWriter
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
@@ -69,7 +69,6 @@ class RunResult:
 
     def results(self):
         return RunFolder(self.run_dir).results()
-
 
 
 def run(
@@ -286,7 +285,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
         frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=plan.engine, **extras)
     config = exp.run_record(manifest=plan.manifest_ref, device=net.info.device if local else f"ray:{ref.device}",
                             dtype=net.info.dtype if local else ref.dtype, manifest_root=str(Path(manifest.root).resolve()),
-                            cache_dir=str(cache_dir) if cache_dir else None)
+                            cache_dir=str(cache_dir) if cache_dir else None, run_dir=plan.writer.path)
     writer = plan.writer
     resuming = writer.prepare(config, Experiment.IDENTITY)
     if not resuming or not (writer.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too
@@ -501,7 +500,7 @@ def _summary(results, variants, net, seconds, n_new, n_cached, n_resumed, engine
         "engine": {"name": engine, **{k: v for k, v in (engine_info or {}).items() if k != "model"}, **({"timing_s": timing} if timing else {}),
                    **({"timing_note": TIMING_NOTE} if "decode_s" in timing else {})},
         "variants": {},
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "environment": environment(),  # what a re-run compares
     }
     for v in variants:
         sub = labelled[labelled["variant"] == v.name]
@@ -529,7 +528,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     model : ModelRef, str or loaded model, optional
         Overrides its model (a name keeps the experiment's hub, device, dtype and temperature).
     **options
-        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …).
+        Passed to :func:`run` (``progress``, ``hook``, ``workers``, ``cache_dir``, ``use_cache``, ``ray_options`` …); ``manifest``: its items read.
 
     Returns
     -------
@@ -546,17 +545,18 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     out = out_dir or exp.out
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
-    recorded = exp.model
-    if model is None:
-        model = recorded
-    elif isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
+    recorded = exp.model  # no model given: the recorded one
+    if isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
         model = replace(recorded, model=str(model), checksum=None)
     # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own
-    return run(
-        exp.manifest, out_dir=out, model=model, variants=exp.variant_objects(), audio_config=exp.audio_config(),
-        diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
+    result = run(
+        options.pop("manifest", exp.manifest), out_dir=out, model=recorded if model is None else model, variants=exp.variant_objects(),
+        audio_config=exp.audio_config(), diagnostics=exp.diagnostics_config(), frame_embeddings=exp.frame_embeddings, chunk_size=exp.chunk_size,
         engine=exp.engine, experiment=exp, **options,
     )
+    if not isinstance(experiment, Experiment):  # a run folder's experiment.yaml: reproduction.json says if it repeats that run
+        check_and_record(experiment, result.run_dir)
+    return result
 
 
 def demo_run(out_dir: str | os.PathLike, model: str | None = None, variants=None) -> Path:

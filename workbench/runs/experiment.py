@@ -135,7 +135,11 @@ class Experiment:
         kw["diagnostics"] = {k: checked[k] for k in diagnostics}
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
-        kw["model"] = model_from(kw, source=source)
+        kw["model"] = ref = model_from(kw, source=source)
+        # a path (`models/tiny`, `./head`), not a name such as `tiny`
+        folder = base / str(ref.model) if base is not None and ref.model and ("/" in ref.model or ref.model.startswith(".")) else None
+        if folder is not None and not Path(str(ref.model)).expanduser().is_absolute() and folder.is_dir():
+            kw["model"] = replace(ref, model=str(folder))  # a checkpoint folder beside the file, as the manifest: not a hub id
         try:
             return cls(**kw)
         except TypeError as exc:
@@ -173,13 +177,16 @@ class Experiment:
     #: what must match for a run folder to be resumed (keys of :meth:`run_record`)
     IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
 
-    def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None) -> dict:
+    def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None,
+                   run_dir: str | os.PathLike | None = None) -> dict:
         """The run folder's ``config.yaml``: this experiment as the run resolved it.
 
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
         manifest as read, the device the model ran on, the package version, the folder relative item paths
         start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
-        resumed run must share with it.
+        resumed run must share with it.  With ``run_dir``, the manifest, its folder and a checkpoint folder are also
+        recorded relative to the run folder (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a
+        project copied whole to another place or machine finds its audio, manifest and checkpoint there.
         """
         m = self.model
         return {
@@ -188,6 +195,8 @@ class Experiment:
             "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
             "chunk_size": self.chunk_size, "cache_dir": cache_dir, "workbench_version": __version__,
             "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
+            "manifest_from_run": from_run(manifest, run_dir), "manifest_root_from_run": from_run(manifest_root, run_dir),
+            "model_from_run": from_run(m.model or "", run_dir),
         }
 
     def to_yaml(self) -> str:
@@ -195,6 +204,17 @@ class Experiment:
 
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
         return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
+    """``path`` relative to the run folder (``../../data/manifest.csv``), or None (no run folder, an in-memory manifest,
+    another drive)."""
+    if run_dir is None or not path or not Path(path).is_absolute():
+        return None
+    try:
+        return Path(os.path.relpath(path, Path(run_dir).resolve())).as_posix()
+    except ValueError:
+        return None
 
 
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)

@@ -413,6 +413,9 @@ class RunFolder(Artifacts):
             return p
         cfg = self.config
         root = cfg.get("manifest_root") or (str(Path(cfg["manifest"]).parent) if cfg.get("manifest") else ".")
+        moved = cfg.get("manifest_root_from_run")  # the project copied elsewhere whole: the audio where it lies beside the run
+        if isinstance(moved, str) and moved and not Path(root).is_dir() and (self.path / moved).is_dir():
+            root = str(self.path / moved)
         return Path(root) / p
 
     def row(self, item_id: str, variant: str | None = None) -> dict:
@@ -437,6 +440,12 @@ class RunFolder(Artifacts):
         r = dict(row)
         cfg = self.audio_config()
         path = self.item_path(r["path"])
+        if not os.path.lexists(path):  # a run folder moved, or made on another machine: said as such, not as a typo
+            rel = self.config.get("manifest_root_from_run")
+            raise RunFolderError(f"the audio this row was scored from, {path}, is not here (the run folder was moved or made on "
+                                 "another machine; the figures come from its rows and are unaffected).", source=str(r["id"]),
+                                 fix="put the audio back at that path" + (f", or copy the project whole, so that the audio lies at "
+                                                                          f"{rel} from the run folder" if rel else "") + ".")
         decoded = decode_mono(path, config=cfg, id=str(r["id"]))
         want = r.get("source_sha256")
         got = decoded.source.sha256
@@ -451,6 +460,16 @@ class RunFolder(Artifacts):
         """The experiment that reproduces this run (from ``experiment.yaml``, or ``config.yaml`` for older runs)."""
         p = self.path / EXPERIMENT_FILE
         return Experiment.load(p if p.is_file() else self.path / CONFIG)
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (``experiment.yaml``'s ``seed:``): what the bootstrap of its figures draws with; 0 for a run
+        that recorded none, or whose experiment cannot be read (its reader says why)."""
+        try:
+            seed = self.experiment().seed if (self.path / EXPERIMENT_FILE).is_file() else 0
+        except ConfigError:
+            return 0
+        return seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
 
     def log_text(self) -> str:
         p = self.path / LOG

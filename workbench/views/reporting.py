@@ -48,6 +48,8 @@ from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
 from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
+from workbench.views.provenance import reproduce_items, reproduce_warnings
+from workbench.paths import published_path, shell_command
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
     LIST_PATH_PARAMS,
     LOG_NAME,
@@ -134,25 +136,26 @@ def setup_report(report_dir: str | os.PathLike) -> None:
     route_logs(Path(report_dir) / LOG_NAME, console=False, all_progress_bars=True)
 
 
-def header(run_dir: str | os.PathLike, title: str, intro: str | None = None) -> dict:
-    """The random-weights banner (first), the title and the run's provenance."""
+def header(run_dir: str | os.PathLike, title: str, intro: str | None = None, template: str = "experiment_report", **params: Any) -> dict:
+    """The random-weights banner (first), the title, the run's provenance and the commands that make it and this page
+    (``template`` with ``params``, those that are not None) again."""
     rf = _run(run_dir)
     res, summary, cfg = rf.results(), rf.summary, rf.config
     model = rf.model_ref
     parts = [banner_html()] if rf.random_weights else []
     # a test set the checkpoint was trained on is said before anything else (workbench.data.cards)
-    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in run_training_overlap(rf)]
+    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in run_training_overlap(rf)] + reproduce_warnings(rf)
     parts.append(f"<h1>{esc(title)}</h1>")
     if intro:
         parts.append(f"<p>{esc(intro)}</p>")
     variants = ", ".join(dict.fromkeys(res["variant"].astype(str)))
     items = [
-        f"<b>run</b>: {code(Path(rf.path).resolve())}",
-        f"<b>dataset</b>: {code(cfg.get('manifest', '?'))} — {res['id'].nunique()} items, variants {esc(variants)}",
+        f"<b>run</b>: {code(published_path(rf.path))}",  # the home folder as ~: the page names no user
+        f"<b>dataset</b>: {code(published_path(cfg['manifest']) if cfg.get('manifest') else '?')} — {res['id'].nunique()} items, variants {esc(variants)}",
         f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, {esc(model.get('device', '?'))}, "
         f"{esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}",
         f"<b>failed rows</b>: {int((res['status'] == 'failed').sum())}; finished {esc(summary.get('finished', '?'))}",
-        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}",
+        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}", *reproduce_items(rf, template, params),
     ]
     parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
     show_html("\n".join(parts))
@@ -171,10 +174,10 @@ def _no_value(why: str) -> Markup:
 
 
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
-    res = _run(run_dir).results()
-    out = {}
+    rf = _run(run_dir)
+    res, out = rf.results(), {}
     for v in dict.fromkeys(res["variant"]):
-        r = evaluate(res, variant=v, by=by, n_boot=n_boot)
+        r = evaluate(res, variant=v, by=by, n_boot=n_boot, seed=rf.seed)  # the run's seed, as `workbench metrics`
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
@@ -335,7 +338,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     if summary is None:
         n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
         show_html("<h3>Explained worst cases</h3><p>Not explained yet: "
-                  + (f"{code(f'workbench explain {shlex.quote(str(rf.path))} --worst {min(5, n_ok)}')} explains them in one process "
+                  + (f"{code(shell_command('workbench', 'explain', published_path(rf.path), '--worst', min(5, n_ok)))} explains them in one process "
                      "and keeps the result in the run folder; make this report again afterwards and this section shows "
                      "which maps passed their checks (this page does not change by itself).</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
@@ -411,7 +414,7 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict
         show_html(fusion_html(stored, reused=True))
         show_figure(plot_fusion(stored))
         return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
-    run = shlex.quote(str(_run(run_dir).path)) if run_dir is not None else "RUN"
+    run = shlex.quote(published_path(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
               "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
               f"{code(f'workbench fuse {run}')} (this section shows its result when the report is made again).</p>")

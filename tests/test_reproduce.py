@@ -1,0 +1,222 @@
+"""A published run folder re-run by someone else: the re-run says whether it repeats the run, and names what differs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import soundfile as sf
+
+from test_corpora import wav
+from workbench.cli import main
+from workbench.paths import published_path
+from workbench.runs.folder import RunFolder
+from workbench.runs.reproduce import compare_runs
+from workbench.views import reporting
+
+IDS = ["a1", "a2", "s1", "s2"]
+
+
+def _author_run(tmp_path, capsys):
+    """The author's run: four clips, two variants, through the CLI."""
+    data = tmp_path / "data"
+    for i, name in enumerate(IDS):
+        wav(data / f"{name}.wav", dur=0.8, seed=i)
+    (data / "manifest.csv").write_text("id,path,label\n" + "".join(
+        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'}\n" for n in IDS))
+    (tmp_path / "experiment.yaml").write_text(
+        "manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n"
+        "variants:\n  raw: []\n  telephone: [{name: telephone}]\n")
+    run = tmp_path / "runs" / "pub"
+    assert main(["run", str(tmp_path / "experiment.yaml"), "--out", str(run), "--no-cache"]) == 0
+    capsys.readouterr()
+    return run
+
+
+def _rerun(run, out, capsys, *extra):
+    rc = main(["run", str(run / "experiment.yaml"), "--out", str(out), "--no-cache", *extra])
+    text = capsys.readouterr().out
+    return rc, text, RunFolder(out).artifact("reproduction.json")
+
+
+def test_a_rerun_says_it_reproduces_and_names_a_changed_clip_and_an_edited_label(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    summary = json.loads((run / "summary.json").read_text())
+    env = summary["environment"]  # what a re-run compares its versions with
+    assert env["workbench"] and env["python"] and env["packages"]["numpy"] and "torch" in env["packages"]
+
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys)
+    assert rc == 0 and "reproduces pub: 8 rows, same audio, chains, weights and labels, max |Δ score| 0.0e+00" in text
+    assert rep["reproduced"] is True and rep["max_abs_score_diff"] == 0.0
+
+    y, sr = sf.read(tmp_path / "data" / "s1.wav", dtype="int16")  # one sample changed after the run
+    y[100] += 1
+    sf.write(tmp_path / "data" / "s1.wav", y, sr, subtype="PCM_16")
+    rc, text, rep = _rerun(run, tmp_path / "changed", capsys)
+    assert "!! does NOT reproduce pub: the audio of 1 item(s) differs (sha256): s1;" in text
+    assert rep["reproduced"] is False and rep["audio_changed"] == ["s1"]
+
+    manifest = tmp_path / "data" / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("a2,a2.wav,angry", "a2,a2.wav,sad"))
+    rc, text, rep = _rerun(run, tmp_path / "edited", capsys)
+    line = next(x for x in text.splitlines() if "does NOT reproduce" in x)
+    assert "the manifest's label of 1 item(s) differs: a2" in line and "the manifest differs from the one recorded" in line
+
+
+def test_a_missing_clip_with_skip_missing_runs_the_rest_and_is_named(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    (tmp_path / "data" / "a1.wav").unlink()
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys, "--skip-missing")
+    assert rc == 1  # failed rows, not a refused manifest (the experiment file's run ignored --skip-missing)
+    assert "!! does NOT reproduce pub: 2 rows failed now (a1 [raw], a1 [telephone])" in text
+    assert rep["failed_now"] == ["a1 [raw]", "a1 [telephone]"]
+
+
+def test_other_weights_under_model_and_other_versions_are_named(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    assert main(["model", "make-tiny", str(tmp_path / "other"), "--seed", "3"]) == 0
+    capsys.readouterr()
+    rc, text, rep = _rerun(run, tmp_path / "again", capsys, "--model", str(tmp_path / "other"))
+    assert "!! does NOT reproduce pub:" in text and "other weights (the checkpoint's sha256 differs)" in text
+    assert rep["model_changed"] is True
+
+    copy = tmp_path / "copy"  # the published folder, its numpy version recorded as another one
+    shutil.copytree(run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["environment"]["packages"]["numpy"] = "0.0.1"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    d = compare_runs(copy, run)
+    assert d["reproduced"] is True and d["versions"]["numpy"][0] == "0.0.1"
+    assert "(with other versions: numpy 0.0.1 → " in d["line"]
+
+
+def test_published_path_hides_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home" / "alice"))
+    assert published_path(tmp_path / "home" / "alice" / "proj" / "runs" / "x") == "~/proj/runs/x"
+    assert published_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+
+
+def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    _rerun(run, tmp_path / "again", capsys)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.header(tmp_path / "again", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "workbench run ~/again/experiment.yaml --out NEW_FOLDER" in page
+    assert "workbench report experiment_report -p run_dir=~/again" in page
+    assert "Re-run check</b>: reproduces pub" in page and "run made with</b>: workbench" in page
+    assert str(tmp_path) not in page
+
+    y, sr = sf.read(tmp_path / "data" / "a1.wav", dtype="int16")  # a re-run of changed audio: one warning, the cause named
+    y[5] += 1
+    sf.write(tmp_path / "data" / "a1.wav", y, sr, subtype="PCM_16")
+    _rerun(run, tmp_path / "changed", capsys)
+    shown.clear()
+    reporting.header(tmp_path / "changed", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "<b>⚠ Re-run check</b>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
+
+
+def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("workbench_version: ", "workbench_version: 0.0.1-old # "))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.header(run, "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "The run was made by workbench 0.0.1-old and is read by" in page
+    capsys.readouterr()
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    assert "!! the run was made by workbench 0.0.1-old and is read by" in capsys.readouterr().out
+
+
+def test_a_run_made_by_other_code_of_the_same_version_string_is_said(tmp_path, capsys):
+    import pytest
+
+    from workbench.runs.reproduce import workbench_commit
+
+    if workbench_commit() is None:
+        pytest.skip("the workbench runs from an installed copy, not a git checkout: no commit to tell apart")
+    run = _author_run(tmp_path, capsys)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["environment"]["workbench_commit"] == workbench_commit()
+    summary["environment"]["workbench_commit"] = "0" * 40
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    assert "(commit 0000000000) and is read by" in capsys.readouterr().out
+
+
+def test_another_preprocessing_setting_is_named_and_the_python_api_checks_too(tmp_path, capsys):
+    import workbench as wb
+
+    run = _author_run(tmp_path, capsys)
+    exp = run / "experiment.yaml"
+    exp.write_text(exp.read_text().replace("resampler: soxr", "resampler: scipy"))
+    wb.run_experiment(exp, out_dir=tmp_path / "again", use_cache=False)
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["settings_changed"] == {"audio.resampler": ["soxr", "scipy"]}
+    assert "other settings: audio.resampler soxr → scipy" in rep["line"] and rep["reproduced"] is False
+
+
+def _project(root, capsys):
+    """An author's project: data, a checkpoint folder, an experiment file naming both, a run of it."""
+    for i, name in enumerate(IDS):
+        wav(root / "data" / f"{name}.wav", dur=0.8, seed=i)
+    (root / "data" / "manifest.csv").write_text("id,path,label\n" + "".join(f"{n},{n}.wav,angry\n" for n in IDS))
+    assert main(["model", "make-tiny", str(root / "models" / "tiny")]) == 0
+    (root / "experiment.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: models/tiny, dtype: float32, device: cpu}\n")
+    assert main(["run", str(root / "experiment.yaml"), "--out", str(root / "runs" / "pub"), "--no-cache"]) == 0
+    capsys.readouterr()
+    return root / "runs" / "pub"
+
+
+def test_a_project_copied_whole_to_another_place_reruns_and_reads_its_audio(tmp_path, capsys):
+    _project(tmp_path / "alice" / "proj", capsys)
+    shutil.move(tmp_path / "alice" / "proj", tmp_path / "bob_proj")  # the author's paths are gone: another machine
+    run = tmp_path / "bob_proj" / "runs" / "pub"
+    row = RunFolder(run).results(status="ok").iloc[0]
+    assert RunFolder(run).scored_audio(row).sr == 16000  # the audio found where it lies beside the run folder
+    rc = main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "reproduces pub: 4 rows, same audio, chains, weights and labels" in captured.out
+    assert f"the manifest recorded at {tmp_path / 'alice' / 'proj' / 'data' / 'manifest.csv'} is not here; using " in captured.err
+    assert "the checkpoint recorded at" in captured.err and "its weights are checked against the recorded sha256" in captured.err
+
+
+def test_a_run_folder_published_alone_says_what_to_change(tmp_path, capsys):
+    run = _project(tmp_path / "alice" / "proj", capsys)
+    shutil.copytree(run, tmp_path / "pub")
+    shutil.rmtree(tmp_path / "alice")
+    pub = tmp_path / "pub"
+    assert main(["run", str(pub / "experiment.yaml"), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "which is not here (the run was made on another machine, or its data moved)" in err
+    assert "fix: write the path of your copy as `manifest:` in" in err
+    row = RunFolder(pub).results(status="ok").iloc[0]
+    try:
+        RunFolder(pub).scored_audio(row)
+        raise AssertionError("scored_audio of a row whose audio is gone")
+    except Exception as exc:  # noqa: BLE001 — the message is what is checked
+        assert "is not here (the run folder was moved or made on another machine" in str(exc)
+        assert "copy the project whole, so that the audio lies at ../../data from the run folder" in str(exc)
+
+
+def test_the_runs_seed_is_the_seed_of_its_intervals_on_screen_in_metrics_and_in_the_report(tmp_path, capsys, monkeypatch):
+    from workbench.analysis.metrics import evaluate
+
+    run = _author_run(tmp_path, capsys)
+    exp = run / "experiment.yaml"
+    exp.write_text(exp.read_text().replace("\nseed: 0\n", "\nseed: 7\n"))
+    assert RunFolder(run).seed == 7
+    res = RunFolder(run).results()
+    seven, zero = (evaluate(res, variant="raw", by=(), seed=s).ece_ci for s in (7, 0))
+    assert seven != zero  # the seed moves the interval: the check below can tell them apart
+    assert main(["metrics", str(run), "--no-figures"]) == 0
+    capsys.readouterr()
+    assert json.loads((run / "metrics.json").read_text())["raw"]["ece_ci"] == list(seven)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    assert reporting.metrics_section(run, by=())["raw"]["ece_ci"] == list(seven)

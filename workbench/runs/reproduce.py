@@ -1,0 +1,260 @@
+"""Reproduction: what a run records about the machine that made it, and a re-run checked against the run it repeats.
+
+A published run folder carries the ``experiment.yaml`` that repeats it (``workbench run RUN/experiment.yaml --out
+NEW``).  The new run's figures are only the published ones if the same audio went through the same chains and the
+same weights; :func:`compare_runs` checks that row by row (each row's audio sha256, chain hash, scores and label) and
+names every difference it finds, with the versions of the packages that differ, so a changed clip, a missing one,
+other weights, another preprocessing option or another library version is said in one line, never left as silently
+different figures.  ``workbench run`` writes the result as ``reproduction.json`` into the new run folder (the
+experiment report shows it) and prints its line.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from workbench import __version__
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.runs.experiment import Experiment
+from workbench.runs.folder import RunFolder
+
+REPRODUCTION_FILE = "reproduction.json"
+#: the packages whose version can change a figure: decoding, resampling, preprocessing steps, the network, the statistics
+PACKAGES = ("numpy", "scipy", "torch", "funasr", "soundfile", "av", "soxr", "noisereduce", "librosa", "pyloudnorm",
+            "praat-parselmouth", "scikit-learn", "pandas", "pyarrow", "onnxruntime")
+#: the largest |Δ score| two runs may differ by and still count as the same figures (float32 sums in another order)
+SCORE_TOLERANCE = 1e-5
+
+
+def environment() -> dict:
+    """The workbench, Python and package versions of this process (``None`` for a package not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"workbench": __version__, "workbench_commit": workbench_commit(), "python": platform.python_version(),
+            "platform": f"{platform.system()} {platform.machine()}", "packages": versions}
+
+
+def workbench_commit() -> str | None:
+    """The git commit of the workbench's own code when it runs from a checkout (its version string does not change
+    between commits), else None."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None
+
+
+def version_note(rf: RunFolder) -> str | None:
+    """One line when the run was made by another workbench version than the one reading it, else None."""
+    env = rf.summary.get("environment") or {}
+    made_by, made_at, now = rf.config.get("workbench_version") or env.get("workbench"), env.get("workbench_commit"), workbench_commit()
+    if made_by and made_by != __version__:
+        by, read = made_by, __version__
+    elif made_at and now and made_at != now:  # one version string, other code
+        by, read = f"{made_by} (commit {made_at[:10]})", f"{__version__} (commit {now[:10]})"
+    else:
+        return None
+    return (f"the run was made by workbench {by} and is read by {read}: these figures are recomputed from its rows by this "
+            "version and may differ from the ones its own version printed")
+
+
+def reference_run(experiment_file: str | os.PathLike) -> Path | None:
+    """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
+    folder = Path(experiment_file).expanduser().absolute().parent
+    rf = RunFolder(folder)
+    if not rf.finished or not rf.config:
+        return None
+    return folder
+
+
+def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
+    """Row-by-row check that the run in ``new`` reproduces the run in ``reference``.
+
+    Returns
+    -------
+    dict
+        ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
+        ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
+        (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
+        the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
+        version that recorded none says so in ``versions_unknown``), ``reference`` (its folder's name).
+    """
+    ref_rf, new_rf = RunFolder(reference), RunFolder(new)
+    a, b = ref_rf.results(), new_rf.results()
+    out: dict[str, Any] = {"reference": Path(reference).name}
+    key = lambda df: (df["id"].astype(str) + " [" + df["variant"].astype(str) + "]")  # noqa: E731
+    a, b = a.set_index(key(a)), b.set_index(key(b))
+    common = a.index.intersection(b.index)
+    out["rows"] = int(len(common))
+    out["missing_rows"] = sorted(set(a.index) - set(b.index))
+    out["extra_rows"] = sorted(set(b.index) - set(a.index))
+    ok_a, ok_b = a.loc[common, "status"] == "ok", b.loc[common, "status"] == "ok"
+    out["failed_now"] = sorted(common[ok_a.to_numpy() & ~ok_b.to_numpy()])
+    out["failed_before"] = sorted(common[~ok_a.to_numpy() & ok_b.to_numpy()])
+    both = common[ok_a.to_numpy() & ok_b.to_numpy()]
+    sha_a, sha_b = a.loc[both, "source_sha256"].astype(str), b.loc[both, "source_sha256"].astype(str)
+    out["audio_changed"] = sorted(set(a.loc[both][(sha_a != sha_b).to_numpy()]["id"].astype(str)))
+    chain_a, chain_b = a.loc[both, "chain_hash"].astype(str), b.loc[both, "chain_hash"].astype(str)
+    out["chains_changed"] = sorted(set(a.loc[both][(chain_a != chain_b).to_numpy()]["variant"].astype(str)))
+    label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
+    out["truth_changed"] = sorted(set(a.loc[common][(label_a != label_b).to_numpy()]["id"].astype(str)))
+    out.update(_score_diff(a.loc[both], b.loc[both]))
+    out.update(_settings_diff(ref_rf, new_rf))
+    out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
+                                                 "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
+                                                 "labels_flipped")) \
+        and out["max_abs_score_diff"] <= SCORE_TOLERANCE
+    out["line"] = reproduction_line(out)
+    return out
+
+
+def _score_diff(a, b) -> dict:
+    """The largest |Δ score| over the rows both runs scored, and how many top labels differ."""
+    import numpy as np
+
+    cols = [c for c in a.columns if c.startswith("score_") and c in b.columns]
+    if not len(a) or not cols:
+        return {"max_abs_score_diff": 0.0, "labels_flipped": 0}
+    diff = np.abs(a[cols].to_numpy(float) - b[cols].to_numpy(float))
+    diff = np.where(np.isnan(diff), np.inf, diff)  # a class scored in one run only
+    return {"max_abs_score_diff": float(diff.max()),
+            "labels_flipped": int((a["pred"].astype(str).to_numpy() != b["pred"].astype(str).to_numpy()).sum())}
+
+
+def _settings_diff(ref_rf: RunFolder, new_rf: RunFolder) -> dict:
+    """Weights, manifest and versions: what each run recorded."""
+    ca, cb = ref_rf.config, new_rf.config
+    ea, eb = (ref_rf.summary.get("environment") or {}), (new_rf.summary.get("environment") or {})
+    out: dict[str, Any] = {
+        "model_changed": bool(ca.get("model_checksum") and ca.get("model_checksum") != cb.get("model_checksum")),
+        "manifest_changed": bool(ca.get("manifest_sha256") and ca.get("manifest_sha256") != cb.get("manifest_sha256")),
+    }
+    out["settings_changed"] = {f"{k}.{s}" if s else k: [x, y] for k in ("audio", "diagnostics", "dtype", "temperature")
+                               for s, x, y in _pairs(ca.get(k), cb.get(k)) if x != y and (x is not None or not s)}
+    before = {"workbench": ca.get("workbench_version") or ea.get("workbench"), "workbench commit": ea.get("workbench_commit"),
+              "python": ea.get("python"), **(ea.get("packages") or {})}
+    now = {"workbench": cb.get("workbench_version") or eb.get("workbench"), "workbench commit": eb.get("workbench_commit"),
+           "python": eb.get("python"), **(eb.get("packages") or {})}
+    out["versions"] = {k: [before[k], now.get(k)] for k in now if before.get(k) is not None and before[k] != now.get(k)}
+    out["versions_unknown"] = not ea
+    return out
+
+
+def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
+    """``(key, a's value, b's value)`` of two settings mappings (``("", a, b)`` for plain values)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b), key=str)]
+    return [("", a, b)]
+
+
+def reproduction_line(d: dict) -> str:
+    """One line: ``reproduces RUN: …`` or ``!! does NOT reproduce RUN: <every difference>``."""
+    versions = "; ".join(f"{k} {v[0]} → {v[1]}" for k, v in d.get("versions", {}).items())
+    if d["reproduced"]:
+        line = (f"reproduces {d['reference']}: {d['rows']} rows, same audio, chains, weights and labels, "
+                f"max |Δ score| {d['max_abs_score_diff']:.1e}")
+        if versions:
+            line += f" (with other versions: {versions})"
+        return line + (" (the run it repeats recorded no package versions)" if d.get("versions_unknown") else "")
+    causes = []
+    for k, words in (("missing_rows", "rows missing"), ("extra_rows", "rows it did not have"), ("failed_now", "rows failed now"),
+                     ("failed_before", "rows that had failed")):
+        if d[k]:
+            causes.append(f"{len(d[k])} {words} ({_few(d[k])})")
+    if d["audio_changed"]:
+        causes.append(f"the audio of {len(d['audio_changed'])} item(s) differs (sha256): {_few(d['audio_changed'])}")
+    if d["chains_changed"]:
+        causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
+    if d["truth_changed"]:
+        causes.append(f"the manifest's label of {len(d['truth_changed'])} item(s) differs: {_few(d['truth_changed'])}")
+    if d.get("settings_changed"):
+        causes.append("other settings: " + _few([f"{k} {v[0]} → {v[1]}" for k, v in d["settings_changed"].items()]))
+    if d["model_changed"]:
+        causes.append("other weights (the checkpoint's sha256 differs)")
+    if d["manifest_changed"]:
+        causes.append("the manifest differs from the one recorded (manifest_sha256)")
+    causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}, {d['labels_flipped']} label(s) flipped")
+    if versions:
+        causes.append(f"versions differ: {versions}")
+    return f"!! does NOT reproduce {d['reference']}: " + "; ".join(causes)
+
+
+def _few(names: list[str], k: int = 5) -> str:
+    return ", ".join(names[:k]) + (f" … {len(names)} in all" if len(names) > k else "")
+
+
+def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathLike) -> dict | None:
+    """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
+    folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare)."""
+    ref = reference_run(experiment_file)
+    if ref is None or ref.resolve() == Path(new_run).resolve():
+        return None
+    try:
+        d = compare_runs(ref, new_run)
+    except WorkbenchError as exc:  # a reference that cannot be read: said, not a crash after a finished run
+        d = {"reproduced": False, "reference": ref.name, "line": f"!! cannot compare with {ref.name}: {exc.message}"}
+    RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
+    return d
+
+
+def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, model_given: bool = False) -> tuple[Experiment, list[str]]:
+    """A run folder's experiment whose recorded manifest or checkpoint folder is not on this machine (the run was made
+    elsewhere, or its project moved): each looked for where the run folder the file lies in recorded it relative to itself (a
+    project copied whole), with a note; otherwise one error naming what to change.  A checkpoint found so keeps the
+    recorded sha256, which the load checks; ``model_given``: ``--model`` chose the model, nothing to look for."""
+    notes: list[str] = []
+    source = str(experiment_file)
+    folder = Path(experiment_file).expanduser().absolute().parent
+    if reference_run(experiment_file) is None:  # an experiment file of one's own: a wrong path is the reader's own error
+        return experiment, notes
+    cfg = RunFolder(folder).config
+    manifest = Path(experiment.manifest)
+    if not manifest.exists():
+        moved = _beside_run(folder, cfg.get("manifest_from_run"), "file")
+        if moved is None:
+            raise ConfigError(f"names the manifest {manifest}, which is not here (the run was made on another machine, or its "
+                              "data moved).", source=source,
+                              fix=f"write the path of your copy as `manifest:` in {experiment_file} (a relative path starts at "
+                                  "the file's folder): a re-run of a run folder's experiment.yaml then says whether its items "
+                                  "and audio are the ones that run scored.")
+        notes.append(f"{source}: the manifest recorded at {manifest} is not here; using {moved}, where the run folder "
+                     "recorded it relative to itself (the re-run checks it against the run).")
+        experiment = replace(experiment, manifest=str(moved))
+    model = experiment.model.model
+    if not model_given and model and Path(model).is_absolute() and not Path(model).exists():
+        moved = _beside_run(folder, cfg.get("model_from_run"), "dir")
+        if moved is None:
+            checksum = experiment.model.checksum
+            raise ConfigError(f"names the checkpoint folder {model}, which is not here (the run was made on another machine, or "
+                              "it moved).", source=source,
+                              fix="pass your copy with --model DIR" + (f": the re-run checks its weights against the recorded "
+                                                                         f"sha256 {checksum[:12]}… and says whether it reproduces the run."
+                                                                         if checksum else "."))
+        notes.append(f"{source}: the checkpoint recorded at {model} is not here; using {moved}, where the run folder recorded "
+                     "it relative to itself (its weights are checked against the recorded sha256).")
+        experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
+    return experiment, notes
+
+
+def _beside_run(folder: Path, rel: Any, kind: str) -> Path | None:
+    """``folder / rel`` when it is a file (``kind="file"``) or folder (``"dir"``), else None."""
+    if not isinstance(rel, str) or not rel:
+        return None
+    p = Path(os.path.normpath(folder / rel))
+    return p if (p.is_file() if kind == "file" else p.is_dir()) else None

@@ -1,0 +1,63 @@
+"""A report's reproduction lines: how to make the run and the page again, what made the run, and whether it repeats
+the run it came from.
+
+A page others read shows paths with the home folder as ``~`` (:func:`workbench.paths.published_path`): it names the
+run folder a reader needs for the commands, not the author's user name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.paths import published_path, shell_command
+from workbench.runs.experiment import EXPERIMENT_FILE
+from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES, version_note
+from workbench.views.html import code, esc
+
+#: the versions a report's header names (the rest are in summary.json's ``environment``)
+SHOWN_PACKAGES = ("torch", "funasr", "numpy", "soxr", "noisereduce", "librosa", "scikit-learn")
+
+
+def reproduce_items(rf: Any, template: str = "experiment_report", params: dict | None = None) -> list[str]:
+    """``<li>`` items (HTML) for the header: the commands that make the run and this page (``template`` with its
+    ``params`` besides ``run_dir``; None left out) again, and what made the run."""
+    run = published_path(rf.path)
+    again = f"workbench run {_home_word(f'{run}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
+    extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
+    page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
+    items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
+             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})"]
+    env = rf.summary.get("environment") or {}
+    made_by = rf.config.get("workbench_version") or env.get("workbench")
+    if env:
+        packages = env.get("packages") or {}
+        shown = ", ".join(f"{k} {packages[k]}" for k in SHOWN_PACKAGES if packages.get(k))
+        commit = f" (commit {env['workbench_commit'][:10]})" if isinstance(env.get("workbench_commit"), str) else ""
+        items.append(f"<b>run made with</b>: workbench {esc(made_by)}{esc(commit)}, Python {esc(env.get('python'))} on {esc(env.get('platform'))}; "
+                     f"{esc(shown)} (all {len(PACKAGES)} in summary.json's <code>environment</code>)")
+    else:
+        items.append(f"<b>run made with</b>: workbench {esc(made_by or '?')}; package versions not recorded (a run of an older version)")
+    return items
+
+
+def reproduce_warnings(rf: Any) -> list[str]:
+    """Blockquotes (HTML) for what makes this page's figures differ from the run's own: a newer workbench reading it,
+    and a re-run that does not repeat the run it came from."""
+    out = []
+    note = version_note(rf)
+    if note:
+        out.append(f"<blockquote><b>⚠ {esc(note[0].upper() + note[1:])}</b> (its <code>metrics.json</code>).</blockquote>")
+    repro = rf.artifact(REPRODUCTION_FILE, default=None)
+    if isinstance(repro, dict) and repro.get("line"):
+        mark = "" if repro.get("reproduced") else "⚠ "
+        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
+    return out
+
+
+
+def _home_word(path: str, prefix: str = "") -> str:
+    """``prefix + path`` as one shell word (``prefix`` is a plain word such as ``run_dir=``), a leading ``~/`` left
+    unquoted: quoted, a shell would not expand it (the workbench expands a ``~`` it is given itself, too)."""
+    if path.startswith("~/"):
+        return f"{prefix}~/{shell_command(path[2:])}"
+    return shell_command(prefix + path)
