@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import soundfile as sf
 
@@ -220,3 +221,40 @@ def test_the_runs_seed_is_the_seed_of_its_intervals_on_screen_in_metrics_and_in_
     shown = []
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
     assert reporting.metrics_section(run, by=())["raw"]["ece_ci"] == list(seven)
+
+
+def test_the_commit_is_read_from_the_checkouts_files_without_running_git(tmp_path):
+    """workbench_commit ran `git rev-parse HEAD` on every run (a program the user did not ask for, found on PATH); it reads
+    .git's files: a branch's ref, packed-refs, a detached HEAD, a linked worktree's gitdir and commondir."""
+    import shutil
+    import subprocess
+
+    from workbench.runs.reproduce import commit_of, workbench_commit
+
+    a, b = "a" * 40, "b" * 40
+    main_repo = tmp_path / "repo"
+    (main_repo / ".git" / "refs" / "heads").mkdir(parents=True)
+    (main_repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (main_repo / ".git" / "refs" / "heads" / "main").write_text(a + "\n")
+    assert commit_of(main_repo) == a
+    (main_repo / ".git" / "refs" / "heads" / "main").unlink()
+    (main_repo / ".git" / "packed-refs").write_text(f"# pack-refs with: peeled\n{b} refs/heads/other\n{a} refs/heads/main\n")
+    assert commit_of(main_repo) == a
+    (main_repo / ".git" / "HEAD").write_text(b + "\n")
+    assert commit_of(main_repo) == b  # detached
+    wt_git = main_repo / ".git" / "worktrees" / "wt"
+    wt_git.mkdir(parents=True)
+    (wt_git / "HEAD").write_text("ref: refs/heads/main\n")
+    (wt_git / "commondir").write_text("../..\n")
+    (tmp_path / "wt").mkdir()
+    (tmp_path / "wt" / ".git").write_text(f"gitdir: {wt_git}\n")
+    assert commit_of(tmp_path / "wt") == a  # the branch's ref lives in the common folder
+    for hostile in ("ref: ../../../etc/passwd", "ref: refs/../../x", "not a ref"):
+        (main_repo / ".git" / "HEAD").write_text(hostile)
+        assert commit_of(main_repo) is None
+    assert commit_of(tmp_path / "nothing") is None
+    repo_root = Path(__file__).resolve().parent.parent
+    if workbench_commit() is not None and shutil.which("git"):
+        done = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "HEAD"], capture_output=True, text=True)
+        if done.returncode == 0:
+            assert workbench_commit() == done.stdout.strip()

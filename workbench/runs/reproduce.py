@@ -11,7 +11,9 @@ experiment report shows it) and prints its line.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import platform
 from dataclasses import replace
 from importlib import metadata
@@ -43,20 +45,58 @@ def environment() -> dict:
             "platform": f"{platform.system()} {platform.machine()}", "packages": versions}
 
 
+@functools.lru_cache(maxsize=1)
 def workbench_commit() -> str | None:
     """The git commit of the workbench's own code when it runs from a checkout (its version string does not change
-    between commits), else None."""
-    import subprocess
+    between commits), else None.  Read from the checkout's ``.git`` files (``HEAD``, the ref it names, ``packed-refs``;
+    a linked worktree's ``gitdir``/``commondir``): no ``git`` program is run."""
+    return commit_of(Path(__file__).resolve().parents[2])
 
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return None
+
+def commit_of(root: Path) -> str | None:
+    """The commit the checkout at ``root`` has out (:func:`workbench_commit`), or None."""
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
+        gitdir = _gitdir(root / ".git")
+        if gitdir is None:
+            return None
+        head = _small_text(gitdir / "HEAD")
+        if _SHA_RE.fullmatch(head):
+            return head  # a detached HEAD
+        ref = head[len("ref: "):] if head.startswith("ref: ") else ""
+        if not ref.startswith("refs/") or ".." in ref.split("/"):
+            return None
+        common = (gitdir / _small_text(gitdir / "commondir")).resolve() if (gitdir / "commondir").is_file() else gitdir
+        for folder in (gitdir, common):
+            if (folder / ref).is_file():
+                sha = _small_text(folder / ref)
+                return sha if _SHA_RE.fullmatch(sha) else None
+        if (common / "packed-refs").is_file():
+            for line in _small_text(common / "packed-refs", 1 << 22).splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _SHA_RE.fullmatch(sha):
+                    return sha
+    except (OSError, ValueError):
         return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
+    return None
+
+
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
+
+
+def _gitdir(dot_git: Path) -> Path | None:
+    """The git folder of a checkout: ``.git`` itself, or the folder a worktree's ``.git`` file names (``gitdir: …``)."""
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():
+        text = _small_text(dot_git)
+        if text.startswith("gitdir:"):
+            return (dot_git.parent / text[len("gitdir:"):].strip()).resolve()
+    return None
+
+
+def _small_text(path: Path, limit: int = 4096) -> str:
+    with open(path, "rb") as f:
+        return f.read(limit).decode("utf-8", "replace").strip()
 
 
 def version_note(rf: RunFolder) -> str | None:
