@@ -97,3 +97,24 @@ def test_a_float32_cpu_model_loads_routed_where_its_vendor_is_listed_and_scores_
         assert a.label == b.label
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
         np.testing.assert_allclose(a.embedding, b.embedding, rtol=1e-4, atol=1e-5)
+
+
+def test_torch_compile_gets_the_plain_layer():
+    """Dynamo traced the oneDNN op and inductor could not lower it (gpu_suite.sh's compiled step failed on the CPU)."""
+    routed = _net()
+    route_float32_linears(routed)
+    x = torch.randn(2, 5, 64)
+    compiled = torch.compile(routed, backend="eager")  # Dynamo's graph capture, without a C compiler
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), routed(x), rtol=1e-5, atol=1e-6)
+    graphs = []
+    torch._dynamo.reset()
+
+    def capture(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    with torch.no_grad():
+        torch.compile(routed, backend=capture)(x)
+    assert graphs and not any("mkldnn" in g for g in graphs)
+

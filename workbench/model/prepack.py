@@ -212,6 +212,7 @@ def onednn_linear_class() -> type:
             if (x.dtype == torch.float32 and x.device.type == "cpu" and self.weight.dtype == torch.float32
                     and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
                     and not torch.jit.is_tracing()  # an ONNX export traces the plain layer
+                    and not torch.compiler.is_compiling()  # torch.compile lowers the plain layer (inductor packs it itself)
                     and not torch.is_autocast_enabled("cpu")):  # a caller's autocast casts the plain layer's inputs
                 return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
             return torch.nn.functional.linear(x, self.weight, self.bias)
