@@ -258,3 +258,19 @@ def test_the_commit_is_read_from_the_checkouts_files_without_running_git(tmp_pat
         done = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "HEAD"], capture_output=True, text=True)
         if done.returncode == 0:
             assert workbench_commit() == done.stdout.strip()
+
+
+def test_a_rerun_served_by_the_prediction_cache_says_so(tmp_path, capsys, monkeypatch):
+    """A re-run with the cache on matched the published scores because it read them back, and said 'reproduces' as if
+    this machine had scored them again."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    run = _author_run(tmp_path, capsys)
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "warm")]) == 0  # fills the cache
+    capsys.readouterr()
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "cached")]) == 0
+    text = capsys.readouterr().out
+    rep = RunFolder(tmp_path / "cached").artifact("reproduction.json")
+    assert rep["reproduced"] is True and rep["from_cache"] == 8
+    assert "8 of the 8 rows came from the prediction cache, not scored again (--no-cache scores them anew)" in text
+    rc, text, rep = _rerun(run, tmp_path / "fresh", capsys)
+    assert rep["from_cache"] == 0 and "prediction cache" not in text

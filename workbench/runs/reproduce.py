@@ -155,6 +155,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
     out["truth_changed"] = sorted(set(a.loc[common][(label_a != label_b).to_numpy()]["id"].astype(str)))
     out.update(_score_diff(a.loc[both], b.loc[both]))
+    # rows the prediction cache served were not scored again: their match shows the cache, not this machine's scoring
+    out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
                                                  "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
@@ -211,6 +213,9 @@ def reproduction_line(d: dict) -> str:
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
         if versions:
             line += f" (with other versions: {versions})"
+        if d.get("from_cache"):
+            line += (f"; {d['from_cache']} of the {d['rows']} rows came from the prediction cache, not scored again "
+                     "(--no-cache scores them anew)")
         return line + (" (the run it repeats recorded no package versions)" if d.get("versions_unknown") else "")
     causes = []
     for k, words in (("missing_rows", "rows missing"), ("extra_rows", "rows it did not have"), ("failed_now", "rows failed now"),
