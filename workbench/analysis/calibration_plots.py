@@ -194,7 +194,5 @@ def plot_set_sizes(report, *, ax=None):
         reason = next(iter(skipped.values())).split(":", 1)[-1].split(", and ")[0].strip()  # "the corpus has 2 classes"
         title += "\n" + plain_text(f"{', '.join(k.upper() for k in skipped)} sets skipped ({reason}): "
                                    f"{', '.join(k.upper() for k in scores)} only")
-    if flags:  # the failed checks on a line of their own (escaped apart: plain_text shows a break as a literal \n)
-        title += "\n⚠ " + plain_text("; ".join(flags))
-    ax.set_title(title, fontsize=10)
+    _flag_title(ax, title, flags, fontsize=10)  # the failed checks on lines of their own, in crimson, as the other figures
     return fig
