@@ -1,0 +1,136 @@
+"""SIGTERM stops a command as Ctrl-C does; a stop (or kill -9) at the final write leaves nothing a rerun misreads; two
+writers of one output folder never mix.
+
+Timed cases wait for an event (the gate file of ``WORKBENCH_TEST_GATE``, :func:`workbench.interrupts.gate`), never
+for a fixed sleep: the command creates the file at the named moment and waits there for the signal.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, speech_like
+from workbench import files
+from workbench.errors import ConfigError
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def stopped_at(argv: list[str], where: str, signum: int, tmp_path: Path, timeout: float = 300) -> tuple[int, str]:
+    """Run ``workbench ARGV`` until it reaches the moment ``where``, send ``signum`` there (to the process only, as
+    ``kill PID`` does); (exit status, stderr)."""
+    flag = tmp_path / f"gate-{where.replace(':', '_')}-{signum}"
+    flag.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**ENV, "WORKBENCH_TEST_GATE": f"{where}={flag}"})
+    end = time.monotonic() + timeout
+    while not flag.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"{argv[0]} ended ({proc.returncode}) before reaching {where}: {proc.stderr.read().decode()[-1500:]}")
+        if time.monotonic() > end:
+            proc.kill()
+            pytest.fail(f"{argv[0]} never reached {where}")
+        time.sleep(0.01)
+    os.kill(proc.pid, signum)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode("utf-8", "replace")
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".tmp-" in p.name) if folder.exists() else []
+
+
+@pytest.fixture
+def clips(tmp_path):
+    import soundfile as sf
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(3):
+        sf.write(folder / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+    return folder
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_during_the_final_write_leaves_no_file_and_no_temporary_and_says_how_to_redo(clips, tmp_path, signum, status):
+    """SIGTERM (``kill PID``, a scheduler's stop) killed every command outright: exit -15, no line, and the temporary of
+    the file being written left in the output folder for good.  Now it is a Ctrl-C: 128 + the signal, one line naming
+    the command that redoes it, the temporary removed, the destination never half there."""
+    out = tmp_path / "m" / "m.csv"
+    argv = ["manifest", str(clips), "-o", str(out)]
+    rc, err = stopped_at(argv, "write:m.csv", signum, tmp_path)
+    assert rc == status, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted") and "Traceback" not in err, err
+    assert ("by SIGTERM" in err) == (signum == signal.SIGTERM)
+    assert f"`workbench manifest {clips} -o {out}` again redoes it" in err
+    assert not out.exists() and temporaries(tmp_path / "m") == []
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, env=ENV, capture_output=True, timeout=300)
+    assert done.returncode == 0 and out.is_file(), done.stderr.decode()[-1500:]
+
+
+def test_sigterm_after_the_imports_stops_with_one_line(clips, tmp_path):
+    rc, err = stopped_at(["manifest", str(clips), "-o", str(tmp_path / "m.csv")], "command", signal.SIGTERM, tmp_path)
+    assert rc == 143 and err.strip().startswith("interrupted by SIGTERM") and len(err.strip().splitlines()) == 1, err
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_temporaries_of_a_killed_writer_are_swept_at_the_next_write(tmp_path):
+    """kill -9 between creating ``.NAME.tmp-PID-…`` and renaming it left the temporary for good (no later command
+    removed it); the next write into the folder removes those of dead processes, never a live writer's."""
+    dead, live = _dead_pid(), os.getppid()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / f".calibration.json.tmp-{dead}-0123abcd").write_text('{"half":')
+    (folder / f".model.onnx.tmp-{dead}-89abcdef").mkdir()  # an atomic_folder's
+    (folder / f".summary.json.tmp-{live}-0123abcd").write_text("{}")
+    (folder / ".hidden.json").write_text("{}")  # not a temporary: kept
+    files.write_json(folder / "other.json", {"a": 1})
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f".summary.json.tmp-{live}-0123abcd", ".hidden.json", "other.json"])
+
+
+def test_atomic_folder_appears_whole_or_not_at_all_and_a_second_writer_is_refused(tmp_path):
+    final = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        with files.atomic_folder(final) as tmp:
+            files.write_text(tmp / "config.yaml", "a: 1\n")
+            raise KeyboardInterrupt
+    assert not final.exists() and os.listdir(tmp_path) == []
+    with pytest.raises(ConfigError, match="filled by another command"):
+        with files.atomic_folder(final) as second:
+            files.write_text(second / "model.pt", "second")
+            with files.atomic_folder(final) as first:  # another writer starts later and finishes first
+                files.write_text(first / "model.pt", "first")
+    assert os.listdir(final) == ["model.pt"] and (final / "model.pt").read_text() == "first"
+    assert os.listdir(tmp_path) == ["ckpt"]
+
+
+@pytest.mark.slow
+def test_make_tiny_stopped_before_its_marker_leaves_no_folder_and_the_rerun_makes_it(tmp_path):
+    """An interrupted `model make-tiny DIR` left config.yaml, tokens.txt and model.pt without the marker: the next
+    `make-tiny DIR` refused the folder ('exists and is not an empty folder'), and `--model DIR` loaded it as an unmarked
+    checkpoint whose outputs carried no random-weights banner."""
+    from workbench.model.generated import RANDOM_MARKER
+
+    out = tmp_path / "ck"
+    rc, err = stopped_at(["model", "make-tiny", str(out)], f"write:{RANDOM_MARKER}", signal.SIGINT, tmp_path)
+    assert rc == 130, err
+    assert not out.exists() and temporaries(tmp_path) == []
+    for _ in range(2):  # made, then made again over itself
+        done = subprocess.run([sys.executable, "-m", "workbench.cli", "model", "make-tiny", str(out)], cwd=tmp_path, env=ENV,
+                              capture_output=True, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()[-1500:]
+        assert sorted(p.name for p in out.iterdir()) == sorted(["config.yaml", "tokens.txt", "model.pt", RANDOM_MARKER])
+    assert temporaries(tmp_path) == []
