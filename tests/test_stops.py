@@ -134,3 +134,61 @@ def test_make_tiny_stopped_before_its_marker_leaves_no_folder_and_the_rerun_make
         assert done.returncode == 0, done.stderr.decode()[-1500:]
         assert sorted(p.name for p in out.iterdir()) == sorted(["config.yaml", "tokens.txt", "model.pt", RANDOM_MARKER])
     assert temporaries(tmp_path) == []
+
+
+def test_a_derived_output_is_refused_while_another_process_runs_in_the_folder(tmp_path):
+    """`calibrate` (`metrics`, `explain` …) while a resumed `workbench run` held the folder's lock wrote figures of the rows
+    read before the run replaced results.parquet, and nothing said they were stale; the run's own process writes on."""
+    import fcntl
+
+    from workbench.runs.folder import LOCK, RunFolder, RunFolderError
+    from workbench.runs.writer import RunWriter
+
+    rf = RunFolder(tmp_path)
+    with RunWriter(rf).lock():  # this process's run: its outputs go in
+        rf.write_artifact("mine.json", lambda f: f.write("{}"), text=True)
+    fd = os.open(tmp_path / LOCK, os.O_RDWR)  # another open of the lock: as another process's run holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RunFolderError, match="is being written by a run"):
+            rf.write_artifact("calibration.json", lambda f: f.write("{}"), text=True)
+    finally:
+        os.close(fd)
+    assert not (tmp_path / "calibration.json").exists()
+    rf.write_artifact("calibration.json", lambda f: f.write("{}"), text=True)  # the run ended: written
+    assert (tmp_path / "calibration.json").is_file()
+
+
+def _waits_for_a_lock(pid: int) -> bool:
+    """Whether process ``pid`` is blocked waiting for a file lock (a ``->`` line of /proc/locks)."""
+    with open("/proc/locks", encoding="utf-8") as f:
+        return any("->" in line and f" {pid} " in line for line in f)
+
+
+_ADD_ENTRY = """
+import sys
+from workbench.runs.folder import RunFolder
+RunFolder(sys.argv[1]).write_artifact(sys.argv[2], lambda f: f.write("{}"), text=True, meta={"by": sys.argv[2]})
+"""
+
+
+def test_two_commands_adding_outputs_at_once_keep_both_index_entries(tmp_path):
+    """artifacts.json was read, extended and written back without a lock: of `metrics --by` and `embeddings` writing
+    figures into one run at once, the index kept one command's entries (the other's figures lost what they show)."""
+    flag = tmp_path / "gate"
+    (tmp_path / "run").mkdir()
+    first = subprocess.Popen([sys.executable, "-c", _ADD_ENTRY, str(tmp_path / "run"), "a.json"], stderr=subprocess.PIPE,
+                             env={**ENV, "WORKBENCH_TEST_GATE": f"write:artifacts.json={flag}"})
+    end = time.monotonic() + 120
+    while not flag.exists():  # the first has read the index and is about to write it back
+        assert first.poll() is None and time.monotonic() < end, first.stderr.read().decode()[-1500:] if first.poll() is not None else "no gate"
+        time.sleep(0.01)
+    second = subprocess.Popen([sys.executable, "-c", _ADD_ENTRY, str(tmp_path / "run"), "b.json"], stderr=subprocess.PIPE, env=ENV)
+    while second.poll() is None and not _waits_for_a_lock(second.pid):  # old code: it ends; new: it waits for the first
+        assert time.monotonic() < end, "the second writer neither ended nor waited"
+        time.sleep(0.01)
+    flag.unlink()
+    assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+    import json
+
+    assert set(json.loads((tmp_path / "run" / "artifacts.json").read_text())) == {"a.json", "b.json"}

@@ -179,15 +179,17 @@ GATE_ENV = "WORKBENCH_TEST_GATE"
 
 def gate(where: str) -> None:
     """A moment a test can stop the command at (:data:`GATE_ENV`): ``command`` (the handler is about to run, every
-    import done), ``write:NAME`` (NAME's temporary is written and synced, not yet renamed onto NAME)."""
+    import done), ``write:NAME`` (NAME's temporary is written and synced, not yet renamed onto NAME).  The process
+    goes on when the test removes PATH (or after 60 s)."""
     spec = os.environ.get(GATE_ENV)
     if not spec or spec.partition("=")[0] != where:
         return
     import time
 
-    os.close(os.open(spec.partition("=")[2], os.O_WRONLY | os.O_CREAT, 0o644))
+    flag = spec.partition("=")[2]
+    os.close(os.open(flag, os.O_WRONLY | os.O_CREAT, 0o644))
     end = time.monotonic() + 60
-    while time.monotonic() < end:
+    while time.monotonic() < end and os.path.exists(flag):
         time.sleep(0.01)
         check()
 
