@@ -192,3 +192,17 @@ def test_two_commands_adding_outputs_at_once_keep_both_index_entries(tmp_path):
     import json
 
     assert set(json.loads((tmp_path / "run" / "artifacts.json").read_text())) == {"a.json", "b.json"}
+
+
+@pytest.mark.slow
+def test_the_temporary_folder_of_a_killed_infer_is_gone_after_the_next_infer(clips, tmp_path, tiny_model):
+    """kill -9 while `infer` wrote an item's folder left ``.outputs-tmp-XXXX`` in --out for good (its name carried no
+    process id, so no later command could tell a dead writer's from a live one's)."""
+    from workbench.runs.outputs import infer_files
+
+    out = tmp_path / "inf"
+    rc, _ = stopped_at(["infer", "--model", "tiny", "--dtype", "float32", "--out", str(out), str(clips / "c0.wav")],
+                       "write:result.json", signal.SIGKILL, tmp_path)
+    assert rc == -signal.SIGKILL and [n for n in os.listdir(out) if n.startswith(".")]  # the killed writer's temporary
+    (done,) = infer_files([clips / "c1.wav"], model=tiny_model, out_dir=out)
+    assert done.ok and sorted(os.listdir(out)) == [done.folder.name]

@@ -173,8 +173,8 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
             os.fsync(dfd)
 
 
-#: a temporary's name: ``.NAME.tmp-PID-RANDOM`` (the writing process's id, so a dead writer's can be told)
-_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+#: a temporary's name: ``.NAME.tmp-PID[-RANDOM]`` (the writing process's id, so a dead writer's can be told)
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[A-Za-z0-9_]{1,16})?$")
 _swept: set = set()  # (device, inode) of the folders this process has swept
 
 
@@ -219,6 +219,15 @@ def sweep_stale_temporaries(dfd: int, folder: Path) -> list[str]:
         except OSError:
             continue
     return removed
+
+
+def sweep_folder(folder: str | os.PathLike) -> list[str]:
+    """:func:`sweep_stale_temporaries` for a folder a command fills with folders of its own (``infer``'s outputs)."""
+    try:
+        with open_folder(folder, create=False) as dfd:
+            return sweep_stale_temporaries(dfd, Path(folder))
+    except (OSError, UnsafePathError):
+        return []
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], *, text: bool = False,
@@ -433,6 +442,6 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
         raise
 
 
-__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]
