@@ -206,3 +206,17 @@ def test_the_temporary_folder_of_a_killed_infer_is_gone_after_the_next_infer(cli
     assert rc == -signal.SIGKILL and [n for n in os.listdir(out) if n.startswith(".")]  # the killed writer's temporary
     (done,) = infer_files([clips / "c1.wav"], model=tiny_model, out_dir=out)
     assert done.ok and sorted(os.listdir(out)) == [done.folder.name]
+
+
+def test_a_run_taking_its_lock_keeps_a_live_writers_temporary(tmp_path):
+    """A run taking its folder's lock removed every ``.NAME.tmp-…`` there, a `calibrate` still writing its figure
+    included: that command's rename then failed with an unexpected FileNotFoundError."""
+    from workbench.runs.folder import RunFolder
+    from workbench.runs.writer import RunWriter
+
+    dead, live = _dead_pid(), os.getppid()
+    (tmp_path / f".calibration.json.tmp-{live}-0123abcd").write_text("{")
+    (tmp_path / f".metrics.json.tmp-{dead}-0123abcd").write_text("{")
+    with RunWriter(RunFolder(tmp_path)).lock():
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".lock", f".calibration.json.tmp-{live}-0123abcd"])

@@ -192,6 +192,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def live_temporary(name: str) -> bool:
+    """Whether ``name`` is the temporary of another process that is still running (it may be renamed any moment)."""
+    m = _TEMP_RE.match(name)
+    return m is not None and int(m["pid"]) != os.getpid() and _alive(int(m["pid"]))
+
+
 def sweep_stale_temporaries(dfd: int, folder: Path) -> list[str]:
     """Remove the temporaries (files, and folders of :func:`atomic_folder`) that a killed writer left in the folder
     open at ``dfd``: names ``.NAME.tmp-PID-RANDOM`` whose process is gone.  A ``kill -9`` (or a power cut) between
@@ -442,6 +448,6 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
         raise
 
 
-__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]

@@ -252,12 +252,12 @@ class RunWriter:
         return sorted(out)
 
     def _clean_temporaries(self) -> None:
-        """Remove what dead writers left: our dot-temporaries and earlier versions' ``*.tmp*`` names."""
+        """Remove what dead writers left: our dot-temporaries (never a live process's) and earlier versions' ``*.tmp*`` names."""
         for d in (self.path, self.path / PARTS, self.path / FRAME_EMBEDDINGS):
             if not d.is_dir():
                 continue
             for p in d.iterdir():
-                if p.is_file() and (_TMP_RE.match(p.name) or (d.name == PARTS and _LEGACY_TMP_RE.search(p.name))
+                if p.is_file() and not files.live_temporary(p.name) and (_TMP_RE.match(p.name) or (d.name == PARTS and _LEGACY_TMP_RE.search(p.name))
                                     or p.name in ("results.parquet.tmp", "embeddings.tmp.npy", "config.yaml.tmp")):
                     try:
                         p.unlink()
