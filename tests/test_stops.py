@@ -220,3 +220,24 @@ def test_a_run_taking_its_lock_keeps_a_live_writers_temporary(tmp_path):
     with RunWriter(RunFolder(tmp_path)).lock():
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".lock", f".calibration.json.tmp-{live}-0123abcd"])
+
+
+@pytest.mark.slow
+def test_a_second_onnx_export_into_the_same_folder_is_refused_while_the_first_writes(tmp_path):
+    """Two `model export-onnx` into one --out at once each wrote model.onnx and model.json atomically, so the folder
+    could hold one's graph with the other's model.json (labels, source checksum, check): the second is refused now."""
+    out = tmp_path / "onnx"
+    first = subprocess.Popen([sys.executable, "-m", "workbench.cli", "model", "export-onnx", "--model", "tiny", "--out", str(out),
+                              "--no-check"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**ENV, "WORKBENCH_TEST_GATE": f"write:model.onnx={tmp_path / 'gate'}"})
+    end = time.monotonic() + 300
+    while not (tmp_path / "gate").exists():
+        assert first.poll() is None and time.monotonic() < end, "the first export never reached its write"
+        time.sleep(0.01)
+    second = subprocess.run([sys.executable, "-m", "workbench.cli", "model", "export-onnx", "--model", "tiny", "--out", str(out),
+                             "--no-check"], cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=300)
+    assert second.returncode == 2 and "is being written by another command" in second.stderr, second.stderr[-1500:]
+    (tmp_path / "gate").unlink()
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err.decode()[-1500:]
+    assert sorted(os.listdir(out)) == ["model.json", "model.onnx"]

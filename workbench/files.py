@@ -418,6 +418,26 @@ def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bo
 
 
 @contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``folder`` itself (created when missing; no file is added) while a command fills
+    it with several files that belong together (an ONNX export: model.onnx, model.json and its check); a second
+    command on the folder gets :class:`ConfigError` at once, instead of the two mixing their files."""
+    import fcntl
+
+    folder = ensure_folder(folder)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError("is being written by another command right now; two at once would mix their files.",
+                              source=str(folder), fix="wait for that command to finish, or choose another --out.") from None
+        yield folder
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
     """A new folder (``.NAME.tmp-PID-RANDOM`` beside ``final``) to fill; it becomes ``final`` when the block ends
     without an error, else it is removed.  ``final`` must not exist or be an empty folder: a folder of several files
@@ -448,6 +468,6 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
         raise
 
 
-__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "folder_lock", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]
