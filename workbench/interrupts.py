@@ -12,6 +12,10 @@ returns although an interrupt was recorded, the interrupt is raised again.  :fun
 same between chunks of work.  An interrupt that reaches the top of the process (while the CLI's
 own modules import) prints the same line and exits 130 through :func:`_excepthook`.
 
+SIGTERM (``kill PID``, ``timeout``, a job scheduler or container stopping the command) goes through the same handler:
+it killed the process outright before (exit -15, no line, the temporary of the file being written left behind); now
+the command stops as on Ctrl-C, with exit 143 (128 + SIGTERM) and the same line, "interrupted by SIGTERM".
+
 This module imports only the standard library: it must be usable before anything heavy loads.
 """
 

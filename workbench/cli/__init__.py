@@ -34,7 +34,7 @@ count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a t
 Exit status: 0 when every input succeeded, 1 when some input failed (its
 error record is written), 2 for a usage or configuration error (printed as
 ``error: <input>: <what is wrong>`` and ``fix: <what to do>``), 3 for an
-unexpected error (``--debug`` shows its traceback), 130 when interrupted, 141 when the reader of the output
+unexpected error (``--debug`` shows its traceback), 130 when interrupted (143 for SIGTERM), 141 when the reader of the output
 stopped reading (``| head``), quietly.
 """
 
