@@ -87,6 +87,13 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def _age(*paths: Path) -> None:
+    """Make ``paths`` look untouched for longer than :data:`workbench.files.STALE_AFTER_S`."""
+    then = time.time() - files.STALE_AFTER_S - 5
+    for p in paths:
+        os.utime(p, (then, then), follow_symlinks=False)
+
+
 def test_the_temporaries_of_a_killed_writer_are_swept_at_the_next_write(tmp_path):
     """kill -9 between creating ``.NAME.tmp-PID-…`` and renaming it left the temporary for good (no later command
     removed it); the next write into the folder removes those of dead processes, never a live writer's."""
@@ -97,8 +104,11 @@ def test_the_temporaries_of_a_killed_writer_are_swept_at_the_next_write(tmp_path
     (folder / f".model.onnx.tmp-{dead}-89abcdef").mkdir()  # an atomic_folder's
     (folder / f".summary.json.tmp-{live}-0123abcd").write_text("{}")
     (folder / ".hidden.json").write_text("{}")  # not a temporary: kept
+    _age(*folder.iterdir())
+    (folder / f".fresh.json.tmp-{dead}-0123abcd").write_text("{")  # written a moment ago: maybe another machine's writer
     files.write_json(folder / "other.json", {"a": 1})
-    assert sorted(p.name for p in folder.iterdir()) == sorted([f".summary.json.tmp-{live}-0123abcd", ".hidden.json", "other.json"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f".summary.json.tmp-{live}-0123abcd", ".hidden.json", "other.json",
+                                                               f".fresh.json.tmp-{dead}-0123abcd"])
 
 
 def test_atomic_folder_appears_whole_or_not_at_all_and_a_second_writer_is_refused(tmp_path):
@@ -203,7 +213,9 @@ def test_the_temporary_folder_of_a_killed_infer_is_gone_after_the_next_infer(cli
     out = tmp_path / "inf"
     rc, _ = stopped_at(["infer", "--model", "tiny", "--dtype", "float32", "--out", str(out), str(clips / "c0.wav")],
                        "write:result.json", signal.SIGKILL, tmp_path)
-    assert rc == -signal.SIGKILL and [n for n in os.listdir(out) if n.startswith(".")]  # the killed writer's temporary
+    left = [out / n for n in os.listdir(out) if n.startswith(".")]
+    assert rc == -signal.SIGKILL and left  # the killed writer's temporary
+    _age(*left)
     (done,) = infer_files([clips / "c1.wav"], model=tiny_model, out_dir=out)
     assert done.ok and sorted(os.listdir(out)) == [done.folder.name]
 

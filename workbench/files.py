@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import stat
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -176,6 +177,9 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
 #: a temporary's name: ``.NAME.tmp-PID[-RANDOM]`` (the writing process's id, so a dead writer's can be told)
 _TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[A-Za-z0-9_]{1,16})?$")
 _swept: set = set()  # (device, inode) of the folders this process has swept
+#: a temporary untouched for this long whose process is gone is a dead writer's; a younger one is left alone, since on a
+#: folder shared between machines (a cache on NFS under Ray) the process id may be another machine's live writer
+STALE_AFTER_S = 60.0
 
 
 def temporary_name(name: str) -> str:
@@ -200,7 +204,7 @@ def live_temporary(name: str) -> bool:
 
 def sweep_stale_temporaries(dfd: int, folder: Path) -> list[str]:
     """Remove the temporaries (files, and folders of :func:`atomic_folder`) that a killed writer left in the folder
-    open at ``dfd``: names ``.NAME.tmp-PID-RANDOM`` whose process is gone.  A ``kill -9`` (or a power cut) between
+    open at ``dfd``: names ``.NAME.tmp-PID-RANDOM`` whose process is gone, untouched for :data:`STALE_AFTER_S`.  A ``kill -9`` (or a power cut) between
     creating a temporary and renaming it left it there for good; a live writer's are kept.  Once per folder and
     process (a run writes thousands of parts into one folder).  Returns the names removed."""
     try:
@@ -217,6 +221,8 @@ def sweep_stale_temporaries(dfd: int, folder: Path) -> list[str]:
             continue
         try:
             est = os.stat(entry, dir_fd=dfd, follow_symlinks=False)
+            if time.time() - est.st_mtime < STALE_AFTER_S:
+                continue
             if stat.S_ISDIR(est.st_mode):
                 shutil.rmtree(folder / entry)  # fd-based on Linux: never follows a link inside
             else:
