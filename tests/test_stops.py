@@ -253,3 +253,31 @@ def test_a_second_onnx_export_into_the_same_folder_is_refused_while_the_first_wr
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err.decode()[-1500:]
     assert sorted(os.listdir(out)) == ["model.json", "model.onnx"]
+
+
+@pytest.mark.slow
+def test_finetune_stopped_at_its_card_leaves_no_checkpoint_and_the_rerun_writes_it(tmp_path, tiny_model):
+    """`finetune` wrote config.yaml, tokens.txt and model.safetensors, then the card, into --out: stopped between them it
+    left a folder that `--model` loads as a checkpoint without its card (whose speakers trained it, its held-out
+    figures), and the rerun refused the folder as 'not an empty folder'."""
+    import soundfile as sf
+
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.runs.driver import run
+
+    (tmp_path / "audio").mkdir()
+    items = []
+    for i in range(16):
+        sf.write(tmp_path / "audio" / f"c{i:02d}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        lab = ("happy", "sad", "angry", "neutral")[i % 4]
+        items.append(Item(id=f"c{i:02d}", path=f"audio/c{i:02d}.wav", label=lab, emotion=lab, speaker=f"s{i % 4}"))
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "manifest.csv")
+    run(manifest, out_dir=tmp_path / "run", model=tiny_model, use_cache=False)
+    out = tmp_path / "head"
+    argv = ["finetune", str(tmp_path / "run"), "--out", str(out), "--bootstrap", "20"]
+    rc, err = stopped_at(argv, "write:training_card.json", signal.SIGTERM, tmp_path)
+    assert rc == 143 and err.strip().splitlines()[-1].startswith("interrupted by SIGTERM"), err
+    assert not out.exists() and temporaries(tmp_path) == []
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, env=ENV, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-1500:]
+    assert sorted(os.listdir(out)) == ["config.yaml", "model.safetensors", "tokens.txt", "training_card.json"]
