@@ -34,12 +34,14 @@ import os
 import re
 import shutil
 import stat
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from workbench import interrupts
 from workbench.errors import ConfigError
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -153,7 +155,8 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise UnsafePathError(f"{name!r} is a folder where a file goes.", source=str(path.parent),
                                   fix=f"remove or rename the folder {name!r}; the workbench never makes it.")
-        tmp = f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        sweep_stale_temporaries(dfd, path.parent)
+        tmp = temporary_name(name)
         fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
         try:
             # text: a name that is not UTF-8 arrives with surrogates and is written as escapes, never an error
@@ -161,6 +164,7 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
+            interrupts.gate(f"write:{name}")
             os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -168,6 +172,74 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
             raise
         with contextlib.suppress(OSError):
             os.fsync(dfd)
+
+
+#: a temporary's name: ``.NAME.tmp-PID[-RANDOM]`` (the writing process's id, so a dead writer's can be told)
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[A-Za-z0-9_]{1,16})?$")
+_swept: set = set()  # (device, inode) of the folders this process has swept
+#: a temporary untouched for this long whose process is gone is a dead writer's; a younger one is left alone, since on a
+#: folder shared between machines (a cache on NFS under Ray) the process id may be another machine's live writer
+STALE_AFTER_S = 60.0
+
+
+def temporary_name(name: str) -> str:
+    return f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def live_temporary(name: str) -> bool:
+    """Whether ``name`` is the temporary of another process that is still running (it may be renamed any moment)."""
+    m = _TEMP_RE.match(name)
+    return m is not None and int(m["pid"]) != os.getpid() and _alive(int(m["pid"]))
+
+
+def sweep_stale_temporaries(dfd: int, folder: Path) -> list[str]:
+    """Remove the temporaries (files, and folders of :func:`atomic_folder`) that a killed writer left in the folder
+    open at ``dfd``: names ``.NAME.tmp-PID-RANDOM`` whose process is gone, untouched for :data:`STALE_AFTER_S`.  A ``kill -9`` (or a power cut) between
+    creating a temporary and renaming it left it there for good; a live writer's are kept.  Once per folder and
+    process (a run writes thousands of parts into one folder).  Returns the names removed."""
+    try:
+        st = os.fstat(dfd)
+    except OSError:
+        return []
+    if (st.st_dev, st.st_ino) in _swept:
+        return []
+    _swept.add((st.st_dev, st.st_ino))
+    removed = []
+    for entry in os.listdir(dfd):
+        m = _TEMP_RE.match(entry)
+        if m is None or int(m["pid"]) == os.getpid() or _alive(int(m["pid"])):
+            continue
+        try:
+            est = os.stat(entry, dir_fd=dfd, follow_symlinks=False)
+            if time.time() - est.st_mtime < STALE_AFTER_S:
+                continue
+            if stat.S_ISDIR(est.st_mode):
+                shutil.rmtree(folder / entry)  # fd-based on Linux: never follows a link inside
+            else:
+                os.unlink(entry, dir_fd=dfd)
+            removed.append(entry)
+        except OSError:
+            continue
+    return removed
+
+
+def sweep_folder(folder: str | os.PathLike) -> list[str]:
+    """:func:`sweep_stale_temporaries` for a folder a command fills with folders of its own (``infer``'s outputs)."""
+    try:
+        with open_folder(folder, create=False) as dfd:
+            return sweep_stale_temporaries(dfd, Path(folder))
+    except (OSError, UnsafePathError):
+        return []
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Any], None], *, text: bool = False,
@@ -351,6 +423,57 @@ def rename_folder(src: str | os.PathLike, dst: str | os.PathLike, *, replace: bo
     return dst
 
 
-__all__ = ["sha256_file", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``folder`` itself (created when missing; no file is added) while a command fills
+    it with several files that belong together (an ONNX export: model.onnx, model.json and its check); a second
+    command on the folder gets :class:`ConfigError` at once, instead of the two mixing their files."""
+    import fcntl
+
+    folder = ensure_folder(folder)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError("is being written by another command right now; two at once would mix their files.",
+                              source=str(folder), fix="wait for that command to finish, or choose another --out.") from None
+        yield folder
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
+    """A new folder (``.NAME.tmp-PID-RANDOM`` beside ``final``) to fill; it becomes ``final`` when the block ends
+    without an error, else it is removed.  ``final`` must not exist or be an empty folder: a folder of several files
+    (a checkpoint: config, tokens, weights, card) is never seen half-written, nor mixed from two writers; the second
+    of two writers gets :class:`ConfigError` naming the folder, and its files are removed.  With ``replace`` (the
+    caller checked that ``final`` holds only what it wrote before) a full ``final`` is moved aside and removed."""
+    final = Path(final)
+    parent = final.parent
+    with open_folder(parent, create=True) as dfd:
+        sweep_stale_temporaries(dfd, parent)
+        tmp = parent / temporary_name(final.name)
+        os.mkdir(tmp.name, 0o755, dir_fd=dfd)
+    try:
+        yield tmp
+        if replace and final.is_dir() and not final.is_symlink() and any(final.iterdir()):
+            old = parent / temporary_name(final.name)  # swept as a dead writer's if this process dies here
+            rename_folder(final, old, replace=True)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            rename_folder(tmp, final, replace=True)  # onto an empty folder or none; a folder with files: ENOTEMPTY
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+            raise ConfigError("was filled by another command while this one wrote it; nothing of this one is kept.",
+                              source=str(final), fix="choose a new folder, or remove that one and run the command again.") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+__all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "folder_lock", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
            "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
            "rename_folder"]

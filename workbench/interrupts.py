@@ -12,6 +12,10 @@ returns although an interrupt was recorded, the interrupt is raised again.  :fun
 same between chunks of work.  An interrupt that reaches the top of the process (while the CLI's
 own modules import) prints the same line and exits 130 through :func:`_excepthook`.
 
+SIGTERM (``kill PID``, ``timeout``, a job scheduler or container stopping the command) goes through the same handler:
+it killed the process outright before (exit -15, no line, the temporary of the file being written left behind); now
+the command stops as on Ctrl-C, with exit 143 (128 + SIGTERM) and the same line, "interrupted by SIGTERM".
+
 This module imports only the standard library: it must be usable before anything heavy loads.
 """
 
@@ -26,10 +30,12 @@ if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") =
     # module, and the install below, follow); until then Python's own handler would print a traceback
     def _early(signum, frame):
         run = [a for a in sys.argv[1:] if not a.startswith("-")][:1] == ["run"]
-        os.write(2, b"interrupted" + (b"; `workbench run` with the same --out resumes where it stopped" if run else b"") + b"\n")
-        os._exit(130)
+        by = b" by SIGTERM" if signum == signal.SIGTERM else b""
+        os.write(2, b"interrupted" + by + (b"; `workbench run` with the same --out resumes where it stopped" if run else b"") + b"\n")
+        os._exit(128 + signum)
 
     signal.signal(signal.SIGINT, _early)
+    signal.signal(signal.SIGTERM, _early)  # `kill PID`, a job scheduler's stop, a container's: as a Ctrl-C
 
 import threading  # noqa: E402  (after the early handler: each import is a moment a Ctrl-C can arrive)
 from contextlib import contextmanager  # noqa: E402
@@ -41,8 +47,13 @@ RESUME_HINT = "; `workbench run` with the same --out resumes where it stopped"
 #: a sweep is a run folder too: the same command with its --out (the sweep's log.txt names it) resumes it
 SWEEP_RESUME_HINT = "; `workbench sweep` with the same --out resumes where it stopped (its log.txt has the command)"
 
+#: the signals that stop a command the way a Ctrl-C does: SIGTERM (``kill PID``, ``timeout``, a scheduler or container
+#: stopping the job) killed the process outright before, leaving ``.NAME.tmp-…`` files and no line (exit -15)
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 _pending = threading.Event()
 _installed = False
+_signum = signal.SIGINT  # the signal recorded last: the exit status is 128 + it (130 for Ctrl-C, 143 for SIGTERM)
 
 
 _deferring = 0  # > 0 inside deferred(): the handler records and returns
@@ -51,12 +62,19 @@ _deferring = 0  # > 0 inside deferred(): the handler records and returns
 def handler(signum, frame) -> None:
     """The SIGINT handler: remember the interrupt (a bare ``except:`` may eat the exception), then raise it.
 
-    Inside :func:`deferred` it only records: the block raises it when it ends.
+    Inside :func:`deferred` it only records: the block raises it when it ends.  SIGTERM is handled the same way.
     """
-    _pending.set()
+    note(signum)
     if _deferring:
         return
     raise KeyboardInterrupt
+
+
+def note(signum: int) -> None:
+    """Record an interrupt by ``signum`` (SIGINT or SIGTERM) without raising it."""
+    global _signum
+    _signum = signum if signum in SIGNALS else signal.SIGINT
+    _pending.set()
 
 
 def pending() -> bool:
@@ -65,7 +83,14 @@ def pending() -> bool:
 
 
 def clear() -> None:
+    global _signum
     _pending.clear()
+    _signum = signal.SIGINT
+
+
+def exit_status() -> int:
+    """The exit status of the interrupted command: 128 + the signal, as shells report it (130 Ctrl-C, 143 SIGTERM)."""
+    return 128 + int(_signum)
 
 
 def check() -> None:
@@ -151,10 +176,48 @@ def _give_back(previous) -> None:
         previous(signal.SIGINT, sys._getframe(1))  # Python's own raises KeyboardInterrupt here, a caller's does its part
 
 
+#: ``WHERE=PATH``: at the moment named WHERE (:func:`gate`), the process creates PATH and waits there (60 s at most)
+#: for a signal, so that a test sends it at that moment by waiting for PATH to appear, never for a fixed sleep
+GATE_ENV = "WORKBENCH_TEST_GATE"
+
+
+def gate(where: str) -> None:
+    """A moment a test can stop the command at (:data:`GATE_ENV`): ``command`` (the handler is about to run, every
+    import done), ``write:NAME`` (NAME's temporary is written and synced, not yet renamed onto NAME).  The process
+    goes on when the test removes PATH (or after 60 s)."""
+    spec = os.environ.get(GATE_ENV)
+    if not spec or spec.partition("=")[0] != where:
+        return
+    import time
+
+    flag = spec.partition("=")[2]
+    os.close(os.open(flag, os.O_WRONLY | os.O_CREAT, 0o644))
+    end = time.monotonic() + 60
+    while time.monotonic() < end and os.path.exists(flag):
+        time.sleep(0.01)
+        check()
+
+
+#: what every other command says: its files are whole (each written under a temporary name and renamed), and the redo
+REDO_HINT = "; no file is left half-written (what was finished is kept): `{command}` again redoes it"
+
+
 def message(argv: list[str] | None = None) -> str:
-    """The one line an interrupted command prints (with the resume hint for ``run`` and ``sweep``)."""
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-    return "interrupted" + {"run": RESUME_HINT, "sweep": SWEEP_RESUME_HINT}.get(args[0] if args else "", "")
+    """The one line an interrupted command prints: the resume hint for ``run`` and ``sweep``, for any other command
+    what was kept and the command line that redoes it (``argv``: the command line after ``workbench``)."""
+    import shlex
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = [a for a in argv if not a.startswith("-")]
+    line = "interrupted" + (" by SIGTERM" if _signum == signal.SIGTERM else "")
+    if not args:
+        return line
+    if args[0] in ("run", "sweep"):
+        return line + {"run": RESUME_HINT, "sweep": SWEEP_RESUME_HINT}[args[0]]
+    command = shlex.join(["workbench", *argv])
+    if len(command) > 400:  # `infer` of a thousand files: the command word, then "the same command line"
+        command = shlex.join(["workbench", *argv[:argv.index(args[0]) + 1]]) + " … (the same command line)"
+    return line + REDO_HINT.format(command=command)
 
 
 def _excepthook(kind, value, tb) -> None:
@@ -163,7 +226,7 @@ def _excepthook(kind, value, tb) -> None:
             sys.stderr.write(message() + "\n")
             sys.stderr.flush()
         finally:
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(exit_status())
     _previous_excepthook(kind, value, tb)
 
 
@@ -171,11 +234,12 @@ _previous_excepthook = sys.excepthook
 
 
 def install() -> None:
-    """Install :func:`handler` for SIGINT (main thread only; idempotent) and the top-level exit-130 hook."""
+    """Install :func:`handler` for SIGINT and SIGTERM (main thread only; idempotent) and the top-level exit-130 hook."""
     global _installed
     if _installed or threading.current_thread() is not threading.main_thread():
         return
-    signal.signal(signal.SIGINT, handler)
+    for signum in SIGNALS:
+        signal.signal(signum, handler)
     sys.excepthook = _excepthook
     _installed = True
 
@@ -193,13 +257,15 @@ def installed() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, handler)
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, handler)
     clear()
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, was in previous.items():
+            signal.signal(signum, was if was is not None else signal.SIG_DFL)
 
 
 if running_as_command():  # the `workbench` process: handled from the first import of the package on

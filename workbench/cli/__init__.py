@@ -34,7 +34,7 @@ count of folds, ``--scheme`` the fold scheme, ``--by`` a grouping, ``--top`` a t
 Exit status: 0 when every input succeeded, 1 when some input failed (its
 error record is written), 2 for a usage or configuration error (printed as
 ``error: <input>: <what is wrong>`` and ``fix: <what to do>``), 3 for an
-unexpected error (``--debug`` shows its traceback), 130 when interrupted, 141 when the reader of the output
+unexpected error (``--debug`` shows its traceback), 130 when interrupted (143 for SIGTERM), 141 when the reader of the output
 stopped reading (``| head``), quietly.
 """
 
@@ -258,15 +258,17 @@ def end_process(code: int) -> NoReturn:
         # a Ctrl-C while the exit handlers run (a second one, after `interrupted`, is the usual) ends the process now,
         # with one line: raised inside a handler it printed 'Exception ignored in atexit callback' and a traceback
         def now(signum, frame):
-            if code != interrupts.EXIT_INTERRUPTED:
+            if code not in (128 + s for s in interrupts.SIGNALS):
+                interrupts.note(signum)
                 os.write(2, (interrupts.message() + "\n").encode())
-            os._exit(interrupts.EXIT_INTERRUPTED)
+            os._exit(128 + signum)
 
-        signal.signal(signal.SIGINT, now)
+        for signum in interrupts.SIGNALS:
+            signal.signal(signum, now)
     atexit._run_exitfuncs()
     if code == 0 and interrupts.pending():  # a Ctrl-C after the work was done (an exit handler may have eaten it)
         print(interrupts.message(), file=sys.stderr)
-        code = interrupts.EXIT_INTERRUPTED
+        code = interrupts.exit_status()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -296,23 +298,26 @@ def _dispatch(args: argparse.Namespace) -> int:
     key = args.command + (f" {args.model_command}" if args.command == "model" else "")
     key += f" {args.datasets_command}" if args.command == "datasets" else ""
     try:
-        code = handlers_of(_BY_NAME[args.command])[key](args)
+        handler = handlers_of(_BY_NAME[args.command])[key]
+        interrupts.gate("command")
+        code = handler(args)
         interrupts.check()  # a Ctrl-C that third-party code swallowed still ends the command as interrupted
         return code
     except KeyboardInterrupt as exc:
         if args.debug:
             raise
         kept = getattr(exc, "kept", None)  # what an interrupted command kept (a report's folder), told with the line
-        print(interrupts.message([args.command]) + (f"; {kept}" if isinstance(kept, str) else ""), file=sys.stderr)
-        return EXIT_INTERRUPTED
+        line = interrupts.message(getattr(args, "command_line", [args.command]))
+        print(line + (f"; {kept}" if isinstance(kept, str) else ""), file=sys.stderr)
+        return interrupts.exit_status()
     except Exception as exc:  # noqa: BLE001 — the one place that turns any error into a message
         if args.debug:
             raise
         if isinstance(exc, BrokenPipeError) and stdout_gone():  # `| head` stopped reading: stop quietly, as cat does
             return EXIT_PIPE
         if interrupts.pending():  # the error is what a swallowed Ctrl-C left behind (a half-imported module …)
-            print(interrupts.message([args.command]), file=sys.stderr)
-            return EXIT_INTERRUPTED
+            print(interrupts.message(getattr(args, "command_line", [args.command])), file=sys.stderr)
+            return interrupts.exit_status()
         full = disk_full(exc)
         if full is not None:
             path = full.filename or getattr(args, "out", None) or "the output folder"

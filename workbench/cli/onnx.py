@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench import files
 from workbench.errors import ConfigError
 from workbench.analysis.stats import proportion_interval
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
@@ -84,6 +85,11 @@ def cmd_export_onnx(args: Any) -> int:
                      progress=lambda line: print(f"  {line} …", file=sys.stderr, flush=True))
     if temperature is not None:
         net = net.with_temperature(temperature)  # the check below compares the graph with the tempered PyTorch model
+    with files.folder_lock(out):  # a second export into --out meanwhile is refused: model.onnx of one, model.json of the other
+        return _export_and_check(args, net, out, temperature)
+
+
+def _export_and_check(args: Any, net: Any, out: Path, temperature: float | None) -> int:
     result = export_onnx(net, out, int8=args.int8, temperature=temperature)
     if result.meta.get("random_weights"):
         print(f"!! {RANDOM_WEIGHTS_BANNER}")

@@ -163,15 +163,28 @@ def write_checkpoint_files(out: Path, *, config: dict, weights: bytes, marker_na
     import yaml
 
     out = Path(out)
-    # in the shared cache, every level below the cache root is checked for links (a linked checkpoints/ is refused)
-    root = cache_dir() if out.absolute().is_relative_to(cache_dir().absolute()) else out
-    files.write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True), root=root)
-    files.write_text(out / "tokens.txt", "\n".join(TOKENS) + "\n", root=root)
-    files.write_bytes(out / "model.pt", weights, root=root)
     digest = hashlib.sha256(weights).hexdigest()
-    record_generated(digest, name=out.name, kind=kind, warning=warning)
-    # the marker goes last so a half-written directory is never mistaken for a checkpoint
-    files.write_json(out / marker_name, {**marker, "weights_sha256": digest}, root=root)
+
+    def write(folder: Path, root: Path) -> None:
+        files.write_text(folder / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True), root=root)
+        files.write_text(folder / "tokens.txt", "\n".join(TOKENS) + "\n", root=root)
+        files.write_bytes(folder / "model.pt", weights, root=root)
+        record_generated(digest, name=out.name, kind=kind, warning=warning)
+        # the marker goes last so a half-written directory is never mistaken for a checkpoint
+        files.write_json(folder / marker_name, {**marker, "weights_sha256": digest}, root=root)
+
+    if out.absolute().is_relative_to(cache_dir().absolute()):
+        # in the shared cache, every level below the cache root is checked for links (a linked checkpoints/ is refused)
+        write(out, cache_dir())
+        return
+    held = {p.name for p in out.iterdir()} if out.is_dir() and not out.is_symlink() else set()
+    if held and not held <= {"config.yaml", "tokens.txt", "model.pt", marker_name}:
+        write(out, out)  # a folder of other files (the Python API allows it): written in place, as before
+        return
+    # filled beside `out` and renamed onto it: an interrupted `model make-tiny` left config.yaml and model.pt without
+    # the marker, which the next `make-tiny` into the folder refused as 'not an empty folder'
+    with files.atomic_folder(out, replace=bool(held)) as tmp:
+        write(tmp, tmp)
 
 
 def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:

@@ -13,10 +13,11 @@ import hashlib
 import io
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+import contextlib
 import errno
 import os
 
@@ -84,6 +85,58 @@ def artifact_name(stem: str, *keys: Any, ext: str) -> str:
 
 
 
+#: the run folders whose ``.lock`` this process holds (:meth:`RunWriter.lock`): its own derived writes go on
+_HELD_HERE: set[str] = set()
+RUN_LOCK = ".lock"  # RunWriter's lock file (workbench.runs.folder.LOCK)
+
+
+@contextlib.contextmanager
+def held_here(folder: Path) -> Iterator[None]:
+    """While this process holds ``folder``'s run lock: :func:`refuse_while_a_run_writes` lets its writes through."""
+    key = os.path.abspath(folder)
+    _HELD_HERE.add(key)
+    try:
+        yield
+    finally:
+        _HELD_HERE.discard(key)
+
+
+def refuse_while_a_run_writes(folder: Path) -> None:
+    """Refuse (:class:`RunFolderError`) a derived output while another process's ``workbench run`` holds the folder's
+    lock: `calibrate` (`metrics`, `explain` …) during a resumed run wrote figures of the rows read before the run
+    replaced results.parquet, and nothing said they were stale."""
+    import fcntl
+
+    if os.path.abspath(folder) in _HELD_HERE:
+        return
+    try:
+        fd = os.open(Path(folder) / RUN_LOCK, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return  # no lock file (or a link, which the writer reports): no run holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+        raise RunFolderError(f"is being written by a run ({holder}); an output written now would describe rows that are "
+                             "about to change.", source=str(folder),
+                             fix="wait for that run to finish (or stop it), then run this command again.") from None
+    finally:
+        os.close(fd)  # drops the shared lock at once: outputs never keep a run from starting
+
+
+@contextlib.contextmanager
+def _folder_flock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the folder itself, held for a read-modify-write of milliseconds (no file is added)."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Artifacts:
     """The derived-output methods of :class:`~workbench.runs.folder.RunFolder` (it supplies ``path``,
     ``check_links``, ``random_weights`` and its own file names)."""
@@ -122,11 +175,13 @@ class Artifacts:
         if target.is_dir() and not target.is_symlink():
             raise RunFolderError(f"holds a folder named {name}, where an output file goes.", source=str(self.path),
                                  fix=f"remove the folder {name!r}; the workbench never makes it.")
+        refuse_while_a_run_writes(self.path)
         atomic_write(target, writer, text=text)
         if meta:
-            index = self._artifact_index()
-            index[name] = _json_safe(meta)
-            atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
+            with _folder_flock(self.path):  # read, add, write: two commands adding entries at once kept only one's
+                index = self._artifact_index()
+                index[name] = _json_safe(meta)
+                atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
         return target
 
     def write_json(self, name: str, payload: Any, *, meta: dict | None = None) -> Path:

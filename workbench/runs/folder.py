@@ -75,7 +75,7 @@ from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
     ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
-    atomic_write, _capped_bytes, _write_text,
+    atomic_write, _capped_bytes, _write_text, RUN_LOCK,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX
@@ -89,7 +89,7 @@ RESULTS = "results.parquet"
 EMBEDDINGS = "embeddings.npy"
 SUMMARY = "summary.json"
 LOG = "log.txt"
-LOCK = ".lock"
+LOCK = RUN_LOCK  # ".lock"
 PARTS = "parts"
 REJECTED = "rejected"
 FRAME_EMBEDDINGS = "frame_embeddings"

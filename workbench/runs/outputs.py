@@ -40,7 +40,7 @@ from workbench.model.ref import ModelRef
 from workbench.audio.intake import Audio, AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.engine.core import score_sources
-from workbench.files import UnsafePathError, rename_folder, write_atomic, write_json, write_npy, write_text
+from workbench.files import UnsafePathError, rename_folder, sweep_folder, write_atomic, write_json, write_npy, write_text
 from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.serialize import cut_middle
 from workbench.labels import LABELS
@@ -223,7 +223,8 @@ def result_payload(
 
 
 def _write_item(out_root: Path, outcome: ItemOutcome, audio: Audio | None, net, granularity: str, embedding: bool, timings: dict) -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix=".outputs-tmp-", dir=out_root))
+    sweep_folder(out_root)  # the temporary folders of a killed `infer` (kill -9) go at the next one into the folder
+    tmp = Path(tempfile.mkdtemp(prefix=f".outputs.tmp-{os.getpid()}-", dir=out_root))
     try:
         files: dict[str, str] = {"log": "log.txt"}
         if outcome.ok and outcome.prediction is not None and audio is not None:

@@ -28,7 +28,7 @@ from workbench import files, interrupts
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
 from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment
-from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table
+from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table, held_here
 from workbench.runs.folder import (
     _LEGACY_TMP_RE, _PART_RE, _TMP_RE, CONFIG, FRAME_EMBEDDINGS, LOCK, LOG, MANIFEST_COPY, PART_IDENTITY_KEY, PARTS,
     REJECTED, RESULTS, EMBEDDINGS, SUMMARY, CHECKPOINT_NOT_RUN, RunFolder, RunFolderError, _read_yaml, atomic_write, check_rows,
@@ -128,7 +128,8 @@ class RunWriter:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now():%Y-%m-%d %H:%M:%S}".encode(), 0)
             self._clean_temporaries()
-            yield
+            with held_here(self.path):
+                yield
         finally:
             os.close(fd)  # closing drops the flock; the file stays (deleting it would race a waiting run)
 
@@ -251,12 +252,12 @@ class RunWriter:
         return sorted(out)
 
     def _clean_temporaries(self) -> None:
-        """Remove what dead writers left: our dot-temporaries and earlier versions' ``*.tmp*`` names."""
+        """Remove what dead writers left: our dot-temporaries (never a live process's) and earlier versions' ``*.tmp*`` names."""
         for d in (self.path, self.path / PARTS, self.path / FRAME_EMBEDDINGS):
             if not d.is_dir():
                 continue
             for p in d.iterdir():
-                if p.is_file() and (_TMP_RE.match(p.name) or (d.name == PARTS and _LEGACY_TMP_RE.search(p.name))
+                if p.is_file() and not files.live_temporary(p.name) and (_TMP_RE.match(p.name) or (d.name == PARTS and _LEGACY_TMP_RE.search(p.name))
                                     or p.name in ("results.parquet.tmp", "embeddings.tmp.npy", "config.yaml.tmp")):
                     try:
                         p.unlink()

@@ -59,13 +59,15 @@ def write_checkpoint(out: Path, parent: Path, classes: Sequence[str], weight: np
         bias = np.append(bias, 0.0)
     state["proj.weight"] = torch.tensor(weight, dtype=dtype).contiguous()
     state["proj.bias"] = torch.tensor(bias, dtype=dtype).contiguous()
-    files.ensure_folder(out)
-    files.write_text(out / "config.yaml", (parent / "config.yaml").read_text(encoding="utf-8"))
-    files.write_text(out / "tokens.txt", "\n".join(tokens) + "\n")
-    files.write_bytes(out / "model.safetensors", _safetensors_bytes(state))
-    card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(out / "model.safetensors"), "tokens": tokens}}
-    files.write_text(out / TRAINING_CARD, files.strict_json(card) + "\n")  # NaN as null: the card is strict JSON
-    check_checkpoint(out)
+    # filled beside `out` and renamed onto it whole: an interrupt never leaves weights without their card (a folder
+    # `--model` loads as a checkpoint), and of two fine-tunes into one --out the second is refused, never mixed in
+    with files.atomic_folder(out) as tmp:
+        files.write_text(tmp / "config.yaml", (parent / "config.yaml").read_text(encoding="utf-8"))
+        files.write_text(tmp / "tokens.txt", "\n".join(tokens) + "\n")
+        files.write_bytes(tmp / "model.safetensors", _safetensors_bytes(state))
+        card = {**card, "checkpoint": {"weights_sha256": files.sha256_file(tmp / "model.safetensors"), "tokens": tokens}}
+        files.write_text(tmp / TRAINING_CARD, files.strict_json(card) + "\n")  # NaN as null: the card is strict JSON
+        check_checkpoint(tmp)
     return out
 
 
