@@ -233,7 +233,8 @@ def test_a_report_interrupted_by_ctrl_c_says_so_and_where_what_ran_is_kept(tmp_p
     (folder,) = (tmp_path / "reports" / "stops").iterdir()
     assert proc.returncode == 130, proc.stderr
     assert folder.name.endswith("_FAILED")
-    assert f"interrupted; what ran of the report is kept in {folder}" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("interrupted; no file is left half-written") and "again redoes it" in proc.stderr
+    assert f"what ran of the report is kept in {folder}" in proc.stderr and "Traceback" not in proc.stderr
     assert (folder / "FAILED").read_text().startswith("interrupted (Ctrl-C")
     html = (folder / "stops.html").read_text()
     assert "stops (INTERRUPTED)" in html and "first cell ran" in html

@@ -24,6 +24,7 @@ from workbench import __version__
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.runs.experiment import Experiment
 from workbench.runs.folder import RunFolder
+from workbench.schema import SCORE_PREFIX
 
 REPRODUCTION_FILE = "reproduction.json"
 #: the packages whose version can change a figure: decoding, resampling, preprocessing steps, the network, the statistics
@@ -170,7 +171,7 @@ def _score_diff(a, b) -> dict:
     """The largest |Δ score| over the rows both runs scored, and how many top labels differ."""
     import numpy as np
 
-    cols = [c for c in a.columns if c.startswith("score_") and c in b.columns]
+    cols = [c for c in a.columns if str(c).startswith(SCORE_PREFIX) and c in b.columns]
     if not len(a) or not cols:
         return {"max_abs_score_diff": 0.0, "labels_flipped": 0}
     diff = np.abs(a[cols].to_numpy(float) - b[cols].to_numpy(float))
