@@ -38,14 +38,18 @@ def _clips(n: int = 4) -> list[np.ndarray]:
     return [voice(k % 7, 7, seed=500 + k, dur=0.5 + 0.3 * k) for k in range(n)]  # unequal: padding and masks in play
 
 
-def _trained(adapt: str, k: int = 1):
-    """train_encoder on 14 clips, no validation side (so the last epoch is kept and the blocks surely moved)."""
+def _trained(adapt: str, k: int = 1, linear: type | None = None):
+    """train_encoder on 14 clips, no validation side (so the last epoch is kept and the blocks surely moved);
+    ``linear``: the class the network's Linear layers are given first (the loader's, where None)."""
     from workbench.analysis.finetune import EncoderTraining, train_encoder
     from workbench.analysis.finetune.encoder import parent_network
     from workbench.model.checkpoints import ensure_random_checkpoint
 
     parent = ensure_random_checkpoint("tiny")
     net = parent_network(parent)
+    for m in net.modules():
+        if linear is not None and isinstance(m, torch.nn.Linear):
+            m.__class__ = linear
     before = {n: v.detach().clone() for n, v in net.state_dict().items()}
     classes = ["a", "b"]
     clips = [voice(k_ * 5, 7, seed=k_ + 10 * i) for i in range(7) for k_ in (0, 1)]
@@ -79,6 +83,24 @@ def test_unfreeze_two_reaches_the_audio_encoders_block():
     assert not torch.equal(before[BELOW + "attn.qkv.weight"], after[BELOW + "attn.qkv.weight"])
     frozen = [k for k in before if not k.startswith((TOP, BELOW, "proj."))]
     assert all(torch.equal(before[k], after[k]) for k in frozen)
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch has no oneDNN")
+@pytest.mark.parametrize("adapt", ["full", "lora"])
+def test_training_through_onednn_linears_trains_as_the_plain_layers_do(adapt):
+    """The loader routes a float32 CPU model's Linears through oneDNN on AMD CPUs (workbench.model.prepack), their
+    gradients too: the same training as with the plain layers, float32 rounding apart."""
+    from workbench.model.prepack import onednn_linear_class
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fast, _ = _trained(adapt, linear=onednn_linear_class())
+    assert any(e.name == "OneDNNLinearFunctionBackward" for e in prof.events())  # the adapted block's backward
+    slow, _ = _trained(adapt, linear=torch.nn.Linear)
+    np.testing.assert_allclose(fast.curves["train_loss"], slow.curves["train_loss"], rtol=1e-5)
+    a, b = fast.network.state_dict(), slow.network.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-3, atol=1e-4, msg=key)
 
 
 def test_k_out_of_range_and_stray_options_are_refused(emodb_run, tmp_path):

@@ -2,8 +2,9 @@
 
 On AMD CPUs MKL's sgemm, which a float32 ``torch.nn.Linear`` calls, runs at about half the speed oneDNN gets from
 the same CPU (2.1-2.3× per Linear of the large architecture, 1.75× for the whole model on a 2-core EPYC).  The
-routed layer must compute what the plain one does (float32 rounding apart), keep the plain layer's gradients,
-parameters and state dict, and fall back to the plain kernel where oneDNN's cannot serve (gradients, tracing).
+routed layer must compute what the plain one does (float32 rounding apart), its gradients too (through oneDNN, only
+those the backward uses), keep the plain layer's parameters and state dict, and take the plain kernel where oneDNN's
+cannot serve (tracing, autocast, a double backward).
 """
 
 from __future__ import annotations
@@ -47,18 +48,75 @@ def test_routed_layers_compute_what_the_plain_ones_do_through_onednn():
     assert all(torch.equal(routed.state_dict()[k], plain.state_dict()[k]) for k in plain.state_dict())
 
 
-def test_gradients_and_tracing_take_the_plain_kernel_and_copies_and_pickles_keep_the_route():
+def _count(fn, name: str = "mkldnn::_linear_pointwise") -> int:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(e.name == name for e in prof.events())
+
+
+def _grads(net, x, loss, wrt):
+    return torch.autograd.grad(loss(net(x)), wrt)
+
+
+@pytest.mark.parametrize("loss", [lambda y: y.sum(), lambda y: (y ** 2).sum(), lambda y: y[:, ::3].pow(3).mean()])
+def test_gradients_go_through_onednn_and_equal_the_plain_layers_in_float32_and_float64(loss):
+    plain, routed = _net(), _net()
+    route_float32_linears(routed)
+    x = torch.randn(3, 40, 64, requires_grad=True)
+    wrt_r, wrt_p = [x, *routed.parameters()], [x, *plain.parameters()]
+    fast = _grads(routed, x, loss, wrt_r)
+    same = _grads(plain, x, loss, wrt_p)  # PyTorch's BLAS, float32
+    exact = _grads(plain.double(), x.double(), loss, [x, *plain.parameters()])  # float64: the reference
+    for f, s, e in zip(fast, same, exact):
+        assert f.dtype == torch.float32 and f.shape == e.shape
+        scale = float(e.abs().max())
+        assert float((f.double() - e).abs().max()) <= 1e-5 * scale  # float32 rounding of the float64 gradient
+        torch.testing.assert_close(f, s, rtol=1e-4, atol=1e-5 * scale)
+    # 2 Linear layers: 2 forward products, then x's and the weights' gradients of each (the first layer's x too)
+    assert _count(lambda: _grads(routed, x, loss, wrt_r)) == 2 + 4
+    assert _count(lambda: _grads(routed, x, loss, wrt_r), "aten::addmm") == 0
+
+
+def test_a_gradient_of_the_input_alone_computes_no_weight_gradients():
+    """Captum's Integrated Gradients asks ``torch.autograd.grad(out, wave)``; the parameters require grad all the same
+    (a loaded model's default) and their gradients are not computed, as the plain layer's addmm does not compute them."""
+    plain, routed = _net(), _net()
+    route_float32_linears(routed)
+    assert all(p.requires_grad for p in routed.parameters())
+    x = torch.randn(2, 30, 64, requires_grad=True)
+    assert _count(lambda: _grads(routed, x, torch.sum, [x])) == 2 + 2  # forward, then x's gradient per layer
+    torch.testing.assert_close(_grads(routed, x, torch.sum, [x])[0], _grads(plain, x, torch.sum, [x])[0])
+    assert all(p.grad is None for p in routed.parameters())
+    for p in routed[2].parameters():  # a frozen layer (fine-tuning's lower blocks, LoRA's base layer): no gradient of it
+        p.requires_grad_(False)
+    y = routed(x).sum()
+    assert _count(lambda: y.backward()) == 2 + 1  # the first layer's x and weight; the second layer's x (its weight frozen)
+    assert routed[2].weight.grad is None and routed[0].weight.grad is not None and x.grad is not None
+
+
+def test_a_double_backward_takes_the_plain_differentiable_products():
     plain, routed = _net(), _net()
     route_float32_linears(routed)
     x = torch.randn(2, 10, 64, requires_grad=True)
-    assert "mkldnn::_linear_pointwise" not in _ops(lambda: routed(x).sum())
-    (ga,) = torch.autograd.grad(plain(x).sum(), x)
-    (gb,) = torch.autograd.grad(routed(x).sum(), x)
-    assert torch.equal(ga, gb)  # the same kernel: the same bits
+
+    def twice(net):
+        (g,) = torch.autograd.grad(net(x).pow(2).sum(), x, create_graph=True)
+        return torch.autograd.grad(g.pow(2).sum(), [x, *net.parameters()])
+
+    for a, b in zip(twice(routed), twice(plain)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
+
+
+def test_tracing_and_autocast_take_the_plain_kernel_and_copies_and_pickles_keep_the_route():
+    plain, routed = _net(), _net()
+    route_float32_linears(routed)
+    x = torch.randn(2, 10, 64, requires_grad=True)
     traced = torch.jit.trace(routed, torch.randn(2, 10, 64), check_trace=False)
     assert "mkldnn" not in str(traced.graph)  # what an ONNX export records: plain linear ops
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # a caller's autocast still applies
-        assert routed(x).dtype == torch.bfloat16 == plain(x).dtype
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16):  # a caller's autocast still applies
+            assert routed(x).dtype == torch.bfloat16 == plain(x).dtype
+            assert _count(lambda: routed(x)) == 0
     clone = copy.deepcopy(routed)
     buf = io.BytesIO()
     torch.save(routed, buf)
@@ -68,6 +126,7 @@ def test_gradients_and_tracing_take_the_plain_kernel_and_copies_and_pickles_keep
         for other in (clone, loaded):
             assert type(other[0]) is onednn_linear_class()
             assert torch.equal(other(x.detach()), routed(x.detach()))
+    assert routed.state_dict().keys() == plain.state_dict().keys()
 
 
 def test_the_route_is_taken_on_the_vendors_it_was_measured_for_and_said():
@@ -118,3 +177,36 @@ def test_torch_compile_gets_the_plain_layer():
         torch.compile(routed, backend=capture)(x)
     assert graphs and not any("mkldnn" in g for g in graphs)
 
+
+def _with_class(layers, cls, fn):
+    """``fn()`` with ``layers`` switched to ``cls``, their classes restored after (the session's model is shared)."""
+    old = [type(m) for m in layers]
+    for m in layers:
+        m.__class__ = cls
+    try:
+        return fn()
+    finally:
+        for m, c in zip(layers, old):
+            m.__class__ = c
+
+
+def test_integrated_gradients_on_the_model_go_through_onednn_and_give_the_plain_layers_map(tiny_model):
+    from workbench.explain.attribution import integrated_gradients
+    from workbench.explain.scoring import ClassScore
+
+    layers = [m for m in tiny_model.network.modules() if isinstance(m, torch.nn.Linear)]
+    scorer = ClassScore(tiny_model, forward=None)
+    wave = speech_like(dur=1.2, seed=3).astype(np.float32)
+
+    def ig():
+        return integrated_gradients(scorer, wave, "happy", max_steps=64)
+
+    fast = _with_class(layers, onednn_linear_class(), ig)
+    slow = _with_class(layers, torch.nn.Linear, ig)
+    n = _with_class(layers, onednn_linear_class(), lambda: _count(ig, "OneDNNLinearFunctionBackward"))
+    assert n > 0 and _with_class(layers, torch.nn.Linear, lambda: _count(ig, "OneDNNLinearFunctionBackward")) == 0
+    assert [p[:2] for p in fast.params["path_pieces"]] == [p[:2] for p in slow.params["path_pieces"]]  # the same pieces
+    scale = float(np.abs(slow.frame_relevance).max())
+    np.testing.assert_allclose(fast.frame_relevance, slow.frame_relevance, rtol=1e-3, atol=1e-4 * scale)
+    assert abs(fast.checks["completeness"]["error"] - slow.checks["completeness"]["error"]) < 1e-4
+    assert all(p.grad is None for p in tiny_model.network.parameters())  # the wave's gradient only

@@ -199,21 +199,81 @@ def prepack_linears(model: Any, *, skip: tuple[str, ...] = ("proj",)) -> int:
 ONEDNN_FLOAT32_VENDORS = ("AuthenticAMD", "HygonGenuine")
 
 
+def _edge_runs(ctx: Any, i: int) -> bool:
+    """Whether the backward under way uses the gradient of the ``i``-th input of ``ctx``'s node: False for a
+    ``torch.autograd.grad(out, inputs)`` that does not ask for it (Captum's Integrated Gradients asks for the wave's
+    gradient only, not the weights'), True for ``.backward()`` or where this PyTorch cannot tell."""
+    torch = _torch()
+    if not ctx.needs_input_grad[i]:
+        return False
+    node = ctx.next_functions[i][0]
+    if node is None:
+        return False
+    try:
+        return bool(torch._C._will_engine_execute_node(node))
+    except (AttributeError, RuntimeError):  # a PyTorch without the query, or asked outside its graph task
+        return True
+
+
+def _onednn_linear_backward(ctx: Any, grad: Any) -> tuple:
+    """The gradients of x, weight and bias that the backward under way uses: ``grad @ W`` and ``gradᵀ @ x`` through
+    oneDNN (2-3× MKL's sgemm on AMD CPUs), the bias's a sum; the others ``None`` (not computed)."""
+    torch = _torch()
+    x, weight = ctx.saved_tensors
+    if torch.is_grad_enabled():  # create_graph=True: the plain, differentiable products (a double backward)
+        gx = grad.matmul(weight) if ctx.needs_input_grad[0] else None
+        gw = grad.flatten(0, -2).t().matmul(x.flatten(0, -2)) if ctx.needs_input_grad[1] else None
+        gb = grad.flatten(0, -2).sum(0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+    gx = gw = gb = None
+    if _edge_runs(ctx, 0):  # (…, out) by the (out, in) weight: oneDNN reads W.t() as an (in, out) "weight" as it is
+        gx = torch.ops.mkldnn._linear_pointwise(grad, weight.t(), None, "none", [], "")
+    rows = grad.reshape(-1, grad.shape[-1])
+    if _edge_runs(ctx, 1):  # (out, rows) by (rows, in): oneDNN reads both transposed views as they are
+        gw = torch.ops.mkldnn._linear_pointwise(rows.t(), x.reshape(-1, x.shape[-1]).t(), None, "none", [], "")
+    if _edge_runs(ctx, 2):
+        gb = rows.sum(0)
+    return gx, gw, gb
+
+
+def onednn_linear_function() -> type:
+    """The ``torch.autograd.Function`` a routed layer computes with when gradients are needed: forward and backward
+    products through oneDNN, each gradient only where the backward under way uses it (:func:`_edge_runs`)."""
+    if "onednn_fn" not in _CLASSES:
+        torch = _torch()
+
+        def forward(x, weight, bias):
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+        def setup_context(ctx, inputs, output):
+            x, weight, _ = inputs
+            # x is read back only for the weight's gradient; the weight for x's (or a double backward's)
+            ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+
+        _CLASSES["onednn_fn"] = type("OneDNNLinearFunction", (torch.autograd.Function,), {
+            "__module__": __name__, "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(_onednn_linear_backward)})
+    return _CLASSES["onednn_fn"]
+
+
 def onednn_linear_class() -> type:
-    """A ``torch.nn.Linear`` whose float32 forward on a CPU without gradients goes to oneDNN's kernel.
+    """A ``torch.nn.Linear`` whose float32 forward on a CPU goes to oneDNN's kernel, and its backward too.
 
     Same weights, parameter names, state dict and copies as the plain layer: only the kernel differs (float32
     products summed in another order, within float32 rounding).  Asked for gradients (Integrated Gradients,
-    fine-tuning), on another device or in another dtype, it is the plain layer."""
+    fine-tuning) it computes through :func:`onednn_linear_function`; traced (an ONNX export), compiled, under a caller's
+    autocast, on another device or in another dtype, it is the plain layer."""
     if "onednn" not in _CLASSES:
         torch = _torch()
 
         def forward(self, x):
             if (x.dtype == torch.float32 and x.device.type == "cpu" and self.weight.dtype == torch.float32
-                    and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
                     and not torch.jit.is_tracing()  # an ONNX export traces the plain layer
                     and not torch.compiler.is_compiling()  # torch.compile lowers the plain layer (inductor packs it itself)
                     and not torch.is_autocast_enabled("cpu")):  # a caller's autocast casts the plain layer's inputs
+                if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
+                                                or (self.bias is not None and self.bias.requires_grad)):
+                    return onednn_linear_function().apply(x, self.weight, self.bias)
                 return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
             return torch.nn.functional.linear(x, self.weight, self.bias)
 
