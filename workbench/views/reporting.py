@@ -40,7 +40,6 @@ from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
@@ -49,6 +48,7 @@ from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
 from workbench.views.provenance import reproduce_items, reproduce_warnings
+from workbench.views.fusion_html import FUSION_HEADING, fusion_html, interval as _interval
 from workbench.paths import published_path, shell_command
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
     LIST_PATH_PARAMS,
@@ -402,7 +402,6 @@ def flag(name: str, value: object) -> bool:
 
 
 #: the fusion section's heading in a report (a notebook whose title it is leaves it out: ``heading=False``)
-FUSION_HEADING = "<h2>Speech + text fusion</h2>"
 
 
 def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict | None:
@@ -440,39 +439,6 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
     show_html(fusion_html(d, reused=reused, heading=heading))
     show_figure(plot_fusion(d))
     return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
-
-
-def _interval(value, ci, signed: bool = False) -> Markup:
-    f = (lambda v: esc("—") if v is None or v != v else esc(f"{v:+.3f}" if signed else f"{v:.3f}"))  # noqa: E731
-    lo, hi = (ci or (None, None))[:2]
-    return Markup(f"{f(value)} [{f(lo)}, {f(hi)}]")
-
-
-def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Markup:
-    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``),
-    under its heading unless ``heading=False``."""
-    parts = [FUSION_HEADING] if heading else []
-    if d.get("random_weights") or d.get("warning"):  # a notebook shows this section without the report's header banner
-        parts.append(f"<p><b>⚠ {esc(d.get('warning') or RANDOM_WEIGHTS_BANNER)}</b> The head, speech, early and late rows come "
-                     "from it; only the text row does not.</p>")
-    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
-    parts += [f"<p><b>Check failed:</b> {esc(c)}</p>" for c in d.get("checks", [])]
-    if reused:
-        parts.append("<p><i>Reused from the run folder's <code>fusion.json</code>: computed on these same results and embeddings, "
-                     "with the same text model, folds, seed and resamples.</i></p>")
-    parts.append(f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
-                 f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>")
-    rows = []
-    for m, v in d["metrics"].items():
-        c = d.get("vs_speech", {}).get(m)
-        vs = ("—", "—", "—") if c is None else (
-            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else esc(p_value_text(c["mcnemar_p"])), Markup(f"{c['fixed']} / {c['broke']}"))
-        rows.append((m, _interval(v["uar"], v["uar_ci"]), _interval(v["wa"], v["wa_ci"]), *vs))
-    parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
-    if d.get("excluded"):
-        parts.append("<p>Excluded: " + "; ".join(f"{e['count']} item(s) with {esc(reason)}" for reason, e in d["excluded"].items()) + ".</p>")
-    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in d['late_weights']))}.</p>")
-    return Markup("\n".join(parts))
 
 
 def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 1000) -> dict | None:
