@@ -306,11 +306,18 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     rf = _run(run_dir)
     res = rf.results()
     ok = select_rows(res)
-    ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
-    wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
+    variants = list(dict.fromkeys(ok["variant"]))
+    chosen = variant or (variants[0] if variants else None)
+    ok = ok[ok["variant"] == chosen]
+    labelled = ok[ok["emotion"].fillna("") != ""]
+    wrong = labelled[labelled["pred"] != labelled["emotion"]].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
     what = "Wrong predictions, the most confident first" if len(wrong) else "Lowest-confidence items"  # "confidently" would claim a confidence the scores may not have
-    show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
+    # "showing 4 of 4" named neither the rows counted nor, in a run of several variants, whose rows they were
+    of = (f"{len(pick)} of the {len(wrong)} wrong among {len(labelled)} labelled rows" if len(wrong) else f"{len(pick)} of {len(ok)} scored rows")
+    whose = (f" of variant {code(chosen)} (the first of {len(variants)}: {', '.join(code(v) for v in variants)})"
+             if len(variants) > 1 and variant is None else (f" of variant {code(chosen)}" if len(variants) > 1 else ""))
+    show_html(f"<h2>Worst cases</h2><p>{what}{whose} (showing {of}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
         findings = loads_json(r["findings"]) if r.get("findings") else []
