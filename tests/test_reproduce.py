@@ -107,7 +107,8 @@ def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_pat
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert "workbench run ~/again/experiment.yaml --out NEW_FOLDER" in page
     assert "workbench report experiment_report -p run_dir=~/again" in page
-    assert "Re-run check</b>: reproduces pub" in page and "run made with</b>: workbench" in page
+    # the reference is named by its folder, home as ~ ("reproduces pub" alone named no run a reader could find)
+    assert "Re-run check</b> of <code>~/runs/pub</code>: reproduces pub" in page and "run made with</b>: workbench" in page
     assert str(tmp_path) not in page
 
     y, sr = sf.read(tmp_path / "data" / "a1.wav", dtype="int16")  # a re-run of changed audio: one warning, the cause named
@@ -117,7 +118,7 @@ def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_pat
     shown.clear()
     reporting.header(tmp_path / "changed", "Experiment report")
     page = "".join(getattr(o, "data", "") or "" for o in shown)
-    assert "<b>⚠ Re-run check</b>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
+    assert "<b>⚠ Re-run check</b> of <code>~/runs/pub</code>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
 
 
 def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path, capsys, monkeypatch):

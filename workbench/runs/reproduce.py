@@ -133,11 +133,12 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
-        version that recorded none says so in ``versions_unknown``), ``reference`` (its folder's name).
+        version that recorded none says so in ``versions_unknown``), ``reference`` (its folder's name) and ``reference_dir``
+        (the folder itself: a report shows the line away from the command that named it).
     """
     ref_rf, new_rf = RunFolder(reference), RunFolder(new)
     a, b = ref_rf.results(), new_rf.results()
-    out: dict[str, Any] = {"reference": Path(reference).name}
+    out: dict[str, Any] = {"reference": Path(reference).name, "reference_dir": str(Path(reference).expanduser().absolute())}
     key = lambda df: (df["id"].astype(str) + " [" + df["variant"].astype(str) + "]")  # noqa: E731
     a, b = a.set_index(key(a)), b.set_index(key(b))
     common = a.index.intersection(b.index)
@@ -253,7 +254,7 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
     try:
         d = compare_runs(ref, new_run)
     except WorkbenchError as exc:  # a reference that cannot be read: said, not a crash after a finished run
-        d = {"reproduced": False, "reference": ref.name, "line": f"!! cannot compare with {ref.name}: {exc.message}"}
+        d = {"reproduced": False, "reference": ref.name, "reference_dir": str(ref), "line": f"!! cannot compare with {ref.name}: {exc.message}"}
     RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
     return d
 
