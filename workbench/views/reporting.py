@@ -226,8 +226,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
                 parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc("; ".join(
-                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why") and "highest" in disp["uar"]
-                    else "") + ".</p>")  # a gap not measured at all: the table's notes already say why of every group
+                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why")
+                    else "") + ".</p>")  # also for a gap not measured: "0 eligible group(s)" of two groups of 22 said no why
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
         parts += [f"<p><b>by {esc(col)}</b>: {prose(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
