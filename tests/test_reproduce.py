@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from test_corpora import wav
@@ -275,3 +276,19 @@ def test_a_rerun_served_by_the_prediction_cache_says_so(tmp_path, capsys, monkey
     assert "8 of the 8 rows came from the prediction cache, not scored again (--no-cache scores them anew)" in text
     rc, text, rep = _rerun(run, tmp_path / "fresh", capsys)
     assert rep["from_cache"] == 0 and "prediction cache" not in text
+
+
+@pytest.mark.parametrize("extra, named, key", [(["--dtype", "bfloat16"], "--dtype", "dtype: under model:"),
+                                               (["--variants", "missing.yaml"], "--variants", "variants:"),
+                                               (["--chunk", "8", "--temperature", "2"], "--temperature, --chunk", "temperature: under model:; chunk_size:")])
+def test_an_option_an_experiment_file_sets_itself_is_refused_not_ignored(tmp_path, capsys, extra, named, key):
+    """`workbench run exp.yaml --dtype bfloat16` ran float32 (summary: requested float32, 'asked for') and `--variants
+    x.yaml`, a file that did not exist, ran the file's variants: both without a word."""
+    wav(tmp_path / "a.wav", dur=0.5)
+    (tmp_path / "m.csv").write_text("id,path,label\na,a.wav,angry\n")
+    (tmp_path / "exp.yaml").write_text("manifest: m.csv\nmodel: tiny\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "run"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'exp.yaml'}: {named} " in err and "not apply to an experiment file" in err, err
+    assert f"fix: write {key} in a copy of the file, or leave out {named}." in err, err
+    assert not (tmp_path / "run").exists()
