@@ -239,3 +239,13 @@ def test_an_aurc_no_lower_than_a_random_orders_is_flagged_on_screen_in_json_and_
     reporting.calibration_section(tmp_path / "run", n_boot=50)
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "AURC before" in html and "is NOT measurably below" in html
+
+
+def test_an_unknown_fold_column_is_refused_with_the_manifest_columns_and_the_closest_one(tmp_path, capsys):
+    """`calibrate RUN --scheme spk` listed every results column as the fix (cache_key, confidence, decode_ms, pred …),
+    none of which is a grouping, and did not name 'speaker'."""
+    _run_folder(tmp_path / "run", planted_run(n_speakers=3, per_speaker=20))
+    assert main(["calibrate", str(tmp_path / "run"), "--scheme", "speker", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot group the folds by 'speker': not a manifest column of this run" in err and "did you mean 'speaker'?" in err, err
+    assert "confidence" not in err and "cache_key" not in err and "'id'" not in err, err
