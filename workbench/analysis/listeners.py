@@ -522,15 +522,6 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     )
 
 
-def agree_wrong_frame(results, **kwargs):
-    """The *listeners agree, model wrong* rows as a DataFrame (for widgets and reports); kwargs as :func:`evaluate_listeners`."""
-    import pandas as pd
-
-    rep = evaluate_listeners(results, **kwargs)
-    return pd.DataFrame(rep.listeners_agree_model_wrong,
-                        columns=["id", "emotion", "listener_majority", "agreement", "n_raters", "pred", "confidence", "jsd", "path"])
-
-
 def votes_fix(rf: Any) -> str:
     """The fix for a run whose items carry no listener judgements: the commands that attach them to its manifest,
     score that manifest again and read the listeners of the new run (a bare "run again" named no command)."""
