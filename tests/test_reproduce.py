@@ -92,6 +92,22 @@ def test_other_weights_under_model_and_other_versions_are_named(tmp_path, capsys
     assert "(with other versions: numpy 0.0.1 → " in d["line"]
 
 
+def test_a_rerun_whose_float32_ran_by_another_route_says_so(tmp_path, capsys):
+    """A run published from an Intel CPU (PyTorch's BLAS) and re-run on an AMD one (oneDNN) differs by ~1e-7: the line
+    said 'reproduces … max |Δ score| 1.0e-07' with nothing to explain the nonzero difference."""
+    run = _author_run(tmp_path, capsys)
+    routes = {"intel": None, "amd": "float32 Linear layers through oneDNN: on this AuthenticAMD CPU … (workbench.model.prepack)"}
+    for name, route in routes.items():
+        shutil.copytree(run, tmp_path / name)
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        summary["model"]["float32_math"] = route
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    d = compare_runs(tmp_path / "intel", tmp_path / "amd")
+    assert d["reproduced"] is True and d["float32_math_changed"] == ["PyTorch's own float32 kernels", "float32 Linear layers through oneDNN"]
+    assert "(float32 math PyTorch's own float32 kernels then, float32 Linear layers through oneDNN now)" in d["line"], d["line"]
+    assert compare_runs(tmp_path / "amd", tmp_path / "amd")["float32_math_changed"] is None
+
+
 def test_published_path_hides_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home" / "alice"))
     assert published_path(tmp_path / "home" / "alice" / "proj" / "runs" / "x") == "~/proj/runs/x"
