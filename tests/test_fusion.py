@@ -275,3 +275,16 @@ def test_an_error_about_a_run_folder_names_the_folder_not_the_python_object(tmp_
     assert main(["fuse", str(run)]) == 2
     err = capsys.readouterr().err
     assert f"error: {run}: no item has a label, a transcript and a speaker" in err and "RunFolder(" not in err, err
+
+
+def test_a_hub_text_model_with_no_network_is_refused_at_once_from_the_local_cache(monkeypatch, capsys):
+    """`fuse RUN --text-model sentence-transformers/all-mpnet-base-v2` without network printed 35 lines of Hugging Face's
+    "'[Errno -2] …' thrown while requesting HEAD …" / "Retrying in 8s [Retry 5/5]" and refused after 73 s: offline (or
+    unreachable), the local cache is the only place looked in, and the refusal says so."""
+    from workbench.analysis.text_model import load_text_model
+
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    with pytest.raises(ConfigError) as exc:
+        load_text_model("sentence-transformers/no-such-model-in-any-cache")
+    assert "(offline mode is set; looked in the local cache only)" in exc.value.message, exc.value.message
+    assert "Retrying" not in capsys.readouterr().err
