@@ -193,6 +193,22 @@ def test_other_number_options_read_a_negative_value_too(tmp_path, capsys):
     assert "argument --k: '-nan' is not a whole number" in capsys.readouterr().err
 
 
+def test_an_aurc_measurably_above_a_random_orders_is_not_said_to_reach_0():
+    """A run whose most confident items are its wrong ones printed 'AURC − it +0.127 [+0.019, +0.225] reaches 0': the
+    interval lies wholly above 0, so the confidence puts the errors first, measurably worse than a random order."""
+    from workbench.analysis.calibration import calibrate
+
+    df = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    classes = ["angry", "happy", "neutral", "sad"]
+    top = df["confidence"] >= df["confidence"].median()
+    pred = df[[f"score_{c}" for c in classes]].to_numpy().argmax(1)
+    df["emotion"] = np.where(top, np.asarray(classes)[(pred + 1) % 4], np.asarray(classes)[pred])  # confident: wrong
+    rep = calibrate(df, n_boot=50, folds=4)
+    flag = next(f for f in rep.checks["aurc_not_below_random_order"] if f.startswith("AURC before"))
+    assert "reaches 0" not in flag and "lies above 0" in flag and "errors FIRST" in flag, flag
+    assert f"!! {flag}" in rep.render()
+
+
 def test_an_aurc_no_lower_than_a_random_orders_is_flagged_on_screen_in_json_and_on_the_page(tmp_path, monkeypatch, capsys):
     """calibrate printed 'AURC 0.680 [0.445, 0.876]' with nothing to set it against: a random order of the items has an
     AURC equal to the error rate answering everything (0.719 there), inside the interval.  The check is paired (the same
@@ -223,3 +239,13 @@ def test_an_aurc_no_lower_than_a_random_orders_is_flagged_on_screen_in_json_and_
     reporting.calibration_section(tmp_path / "run", n_boot=50)
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "AURC before" in html and "is NOT measurably below" in html
+
+
+def test_an_unknown_fold_column_is_refused_with_the_manifest_columns_and_the_closest_one(tmp_path, capsys):
+    """`calibrate RUN --scheme spk` listed every results column as the fix (cache_key, confidence, decode_ms, pred …),
+    none of which is a grouping, and did not name 'speaker'."""
+    _run_folder(tmp_path / "run", planted_run(n_speakers=3, per_speaker=20))
+    assert main(["calibrate", str(tmp_path / "run"), "--scheme", "speker", "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot group the folds by 'speker': not a manifest column of this run" in err and "did you mean 'speaker'?" in err, err
+    assert "confidence" not in err and "cache_key" not in err and "'id'" not in err, err

@@ -117,7 +117,24 @@ def test_worst_cases_joins_the_suggestions_as_sentences(tmp_path, monkeypatch):
     reporting.worst_cases(rf.path, n=2)
     item = next(h for h in shown if "i0" in h or "i1" in h)
     assert ".;" not in item and "(run the stability test). " in item and "listen to the clip." in item
-    assert "showing 2 of 3" in shown[0]
+    assert "showing 2 of the 3 wrong among 3 labelled rows" in shown[0]
+
+
+def test_worst_cases_name_the_variant_and_the_rows_they_are_drawn_from(tmp_path, monkeypatch):
+    """A run of two variants showed 'Wrong predictions, the most confident first (showing 4 of 4)': the first variant's
+    wrong rows only, with neither the variant nor the labelled rows they were counted among named."""
+    rows = [{**synthetic_row(f"i{k}", emotion="happy", pred="sad" if k < 2 else "happy", speaker="s1", variant=v), "margin": 0.1}
+            for v in ("raw", "telephone") for k in range(5)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.worst_cases(rf.path, n=5)
+    assert "of variant <code>raw</code> (the first of 2: <code>raw</code>, <code>telephone</code>)" in shown[0], shown[0]
+    assert "showing 2 of the 2 wrong among 5 labelled rows" in shown[0]
+    shown.clear()
+    reporting.worst_cases(rf.path, n=5, variant="telephone")
+    assert "of variant <code>telephone</code> (showing 2 of the 2 wrong among 5 labelled rows)" in shown[0], shown[0]
 
 
 @pytest.mark.parametrize("statuses, suggested", [(["ok", "ok", "failed"], "--worst 2"), (["ok"] * 7, "--worst 5"), (["failed"] * 2, None)])

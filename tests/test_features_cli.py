@@ -189,9 +189,36 @@ def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_scree
     table = probe.set_index("cue")
     assert bool(table.loc["carried", "carried"]) and table.loc["carried", "low"] > 0
     assert not table.loc["absent", "carried"] and table.loc["absent", "low"] <= 0
-    note = "1 of 2 probed cue(s) have an R² interval that reaches 0, so the embeddings do not measurably carry them (carried False): absent"
+    note = ("1 of 2 probed cue(s) have an R² interval that reaches 0 or lies below it, so the embeddings do not measurably "
+            "carry them (carried False): absent")
     assert report["probe_not_carried"] == note and f"!! {note}" in "\n".join(shown)
     assert {r["cue"]: r["carried"] for r in report["probe"]} == {"carried": True, "absent": False}
+
+
+def test_a_cue_of_one_value_is_said_not_probed_not_left_a_bare_nan(tmp_path):
+    """features --probe printed 'voiced_fraction 32 4 NaN NaN NaN False' and counted it among the cues whose R² interval
+    'reaches 0': a cue with the same value on every item has no variance, so R² (1 − SSE/SST) is undefined."""
+    import argparse
+
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli.features import _probe
+
+    rng = np.random.default_rng(0)
+    n = 48
+    emb = rng.standard_normal((n, 8)).astype(np.float32)
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % 4}") for k in range(n)]
+    rf = write_run(tmp_path / "run", rows, list(emb))
+    measured = pd.DataFrame({"id": [r["id"] for r in rows], "variant": "raw", "speaker": [r["speaker"] for r in rows],
+                             "carried": emb[:, 0] * 2 + 0.1 * rng.standard_normal(n), "voiced_fraction": np.ones(n)})
+    shown, report = [], {}
+    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=100, seed=0), rf, measured, report, shown.append)
+    row = probe.set_index("cue").loc["voiced_fraction"]
+    assert row["folds"] == 0 and "the same value (1) on every item, so R² is undefined" in row["note"]
+    assert "probe_not_carried" not in report  # 'carried' is carried; the constant cue is not counted as a flat R²
+    text = "\n".join(shown)
+    assert "!! 1 cue(s) not probed (R² n/a): voiced_fraction: not probed: the same value (1) on every item" in text, text
+    assert report["probe_not_probed"] == {"voiced_fraction": row["note"]}
 
 
 def test_the_tables_go_to_out_through_runfolder_never_through_a_link(small_run, tmp_path, capsys):

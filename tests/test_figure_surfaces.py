@@ -194,6 +194,8 @@ def test_the_variant_comparison_figure_shows_the_confidence_shift_with_its_inter
     lo, hi = m.confidence_shift_ci
     assert f"mean shift {m.confidence_shift_mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in ax.get_legend().get_texts()[0].get_text()
     assert "!!" not in ax.get_title()
+    deltas = plot_comparison(mixed, m).axes[1]  # ΔWA and ΔUAR: which difference, which interval, over how many items
+    assert deltas.get_ylabel() == f"loud − raw\n(paired bootstrap 95 % CI, n={m.n_paired})", deltas.get_ylabel()
 
 
 def test_the_confusion_widget_shows_the_figures_and_checks_of_its_matrix_and_random_weights(tmp_path):

@@ -263,3 +263,28 @@ def test_a_fusion_uar_whose_interval_reaches_chance_is_flagged_on_screen_in_json
             assert "CHANCE" in flagged[0] and "(chance 0.250 over 4 classes)" in flagged[0]
             assert f"!! {flagged[0]}" in screen and f"Check failed:</b> {flagged[0]}" in page
             assert words in title or f"{m} UAR {v['uar']:.3f}" in title, title
+
+
+def test_an_error_about_a_run_folder_names_the_folder_not_the_python_object(tmp_path, capsys):
+    """`workbench fuse runs/head` on a run without transcripts printed "error: RunFolder('runs/head'): no item has …":
+    the input named as a Python repr."""
+    from test_probe import synthetic_row, write_run
+
+    rows = [synthetic_row(f"i{k}", emotion=("angry", "sad")[k % 2], speaker=f"s{k % 3}") for k in range(6)]
+    run = write_run(tmp_path / "run", rows, [[1.0, float(k)] for k in range(6)]).path
+    assert main(["fuse", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {run}: no item has a label, a transcript and a speaker" in err and "RunFolder(" not in err, err
+
+
+def test_a_hub_text_model_with_no_network_is_refused_at_once_from_the_local_cache(monkeypatch, capsys):
+    """`fuse RUN --text-model sentence-transformers/all-mpnet-base-v2` without network printed 35 lines of Hugging Face's
+    "'[Errno -2] …' thrown while requesting HEAD …" / "Retrying in 8s [Retry 5/5]" and refused after 73 s: offline (or
+    unreachable), the local cache is the only place looked in, and the refusal says so."""
+    from workbench.analysis.text_model import load_text_model
+
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    with pytest.raises(ConfigError) as exc:
+        load_text_model("sentence-transformers/no-such-model-in-any-cache")
+    assert "(offline mode is set; looked in the local cache only)" in exc.value.message, exc.value.message
+    assert "Retrying" not in capsys.readouterr().err

@@ -170,6 +170,25 @@ def test_the_report_says_the_uar_gap_and_the_groups_left_out_of_it_as_metrics_do
     assert "left out of the gap: c (too small" in page
 
 
+def test_the_report_names_why_each_group_is_left_out_of_a_gap_it_could_not_measure(tmp_path, monkeypatch):
+    """The demo report's 'by gender' showed female and male of 22 items each, then 'UAR gap: not measured (0 eligible
+    group(s); a gap needs two)' with no why; `metrics` printed 'left out of the gap: female (no surprised items …)'."""
+    import html
+
+    from test_calibration_cli import _run_folder
+    from workbench.views import reporting
+
+    rows = [(spk, c, c) for spk in ("a", "b") for c in CLASSES[:-1] for _ in range(5)] + [("c", CLASSES[-1], CLASSES[-1])] * 3
+    _run_folder(tmp_path / "run", _frame(rows))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=50)
+    page = html.unescape(shown[0].split("by speaker")[1])
+    assert "UAR gap: not measured" in page, page
+    assert f"left out of the gap: a (no {CLASSES[-1]} items" in page and f"b (no {CLASSES[-1]} items" in page, page
+
+
 def test_the_star_after_a_group_label_is_explained_under_the_figure():
     noted = [(f"s{k}", c, c) for k in range(8) for c in CLASSES[:2] for _ in range(3)]  # 8 small groups, each with a note
     fig, ax = plt.subplots()

@@ -190,3 +190,17 @@ def test_listeners_fix_names_the_commands_to_run(tmp_path, capsys):
     assert "crema-d-tabulated" in fix and "manifest;" in fix
     assert "`workbench run VOTED.csv --model tiny --out NEW_RUN`, then run `workbench listeners NEW_RUN`." in fix
     assert "run again" not in fix
+
+
+def test_a_run_of_several_variants_without_votes_is_told_to_rescore_with_its_own_experiment_file(tmp_path, capsys):
+    """The fix said '(with this run's --variants file)' to a run made from an experiment file, which has none: the run's
+    experiment.yaml holds its variants, model and precision, and a copy with the voted manifest scores it alike."""
+    from test_probe import synthetic_row, write_run
+
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker="s1", variant=v) for v in ("raw", "telephone") for k in range(3)]
+    run = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows)).path
+    assert main(["listeners", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--variants file" not in err, err
+    assert f"score it as this run was scored: a copy of {run / 'experiment.yaml'} with `manifest: VOTED.csv`, run as " \
+           "`workbench run COPY.yaml --out NEW_RUN`" in err, err

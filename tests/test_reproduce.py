@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from test_corpora import wav
@@ -91,6 +92,22 @@ def test_other_weights_under_model_and_other_versions_are_named(tmp_path, capsys
     assert "(with other versions: numpy 0.0.1 → " in d["line"]
 
 
+def test_a_rerun_whose_float32_ran_by_another_route_says_so(tmp_path, capsys):
+    """A run published from an Intel CPU (PyTorch's BLAS) and re-run on an AMD one (oneDNN) differs by ~1e-7: the line
+    said 'reproduces … max |Δ score| 1.0e-07' with nothing to explain the nonzero difference."""
+    run = _author_run(tmp_path, capsys)
+    routes = {"intel": None, "amd": "float32 Linear layers through oneDNN: on this AuthenticAMD CPU … (workbench.model.prepack)"}
+    for name, route in routes.items():
+        shutil.copytree(run, tmp_path / name)
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        summary["model"]["float32_math"] = route
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    d = compare_runs(tmp_path / "intel", tmp_path / "amd")
+    assert d["reproduced"] is True and d["float32_math_changed"] == ["PyTorch's own float32 kernels", "float32 Linear layers through oneDNN"]
+    assert "(float32 math PyTorch's own float32 kernels then, float32 Linear layers through oneDNN now)" in d["line"], d["line"]
+    assert compare_runs(tmp_path / "amd", tmp_path / "amd")["float32_math_changed"] is None
+
+
 def test_published_path_hides_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home" / "alice"))
     assert published_path(tmp_path / "home" / "alice" / "proj" / "runs" / "x") == "~/proj/runs/x"
@@ -107,7 +124,8 @@ def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_pat
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert "workbench run ~/again/experiment.yaml --out NEW_FOLDER" in page
     assert "workbench report experiment_report -p run_dir=~/again" in page
-    assert "Re-run check</b>: reproduces pub" in page and "run made with</b>: workbench" in page
+    # the reference is named by its folder, home as ~ ("reproduces pub" alone named no run a reader could find)
+    assert "Re-run check</b> of <code>~/runs/pub</code>: reproduces pub" in page and "run made with</b>: workbench" in page
     assert str(tmp_path) not in page
 
     y, sr = sf.read(tmp_path / "data" / "a1.wav", dtype="int16")  # a re-run of changed audio: one warning, the cause named
@@ -117,7 +135,7 @@ def test_the_report_header_says_how_to_reproduce_without_the_home_folder(tmp_pat
     shown.clear()
     reporting.header(tmp_path / "changed", "Experiment report")
     page = "".join(getattr(o, "data", "") or "" for o in shown)
-    assert "<b>⚠ Re-run check</b>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
+    assert "<b>⚠ Re-run check</b> of <code>~/runs/pub</code>: does NOT reproduce pub: the audio of 1 item(s) differs (sha256): a1;" in page
 
 
 def test_a_run_made_by_another_workbench_version_is_said_in_the_report(tmp_path, capsys, monkeypatch):
@@ -274,3 +292,19 @@ def test_a_rerun_served_by_the_prediction_cache_says_so(tmp_path, capsys, monkey
     assert "8 of the 8 rows came from the prediction cache, not scored again (--no-cache scores them anew)" in text
     rc, text, rep = _rerun(run, tmp_path / "fresh", capsys)
     assert rep["from_cache"] == 0 and "prediction cache" not in text
+
+
+@pytest.mark.parametrize("extra, named, key", [(["--dtype", "bfloat16"], "--dtype", "dtype: under model:"),
+                                               (["--variants", "missing.yaml"], "--variants", "variants:"),
+                                               (["--chunk", "8", "--temperature", "2"], "--temperature, --chunk", "temperature: under model:; chunk_size:")])
+def test_an_option_an_experiment_file_sets_itself_is_refused_not_ignored(tmp_path, capsys, extra, named, key):
+    """`workbench run exp.yaml --dtype bfloat16` ran float32 (summary: requested float32, 'asked for') and `--variants
+    x.yaml`, a file that did not exist, ran the file's variants: both without a word."""
+    wav(tmp_path / "a.wav", dur=0.5)
+    (tmp_path / "m.csv").write_text("id,path,label\na,a.wav,angry\n")
+    (tmp_path / "exp.yaml").write_text("manifest: m.csv\nmodel: tiny\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "run"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'exp.yaml'}: {named} " in err and "not apply to an experiment file" in err, err
+    assert f"fix: write {key} in a copy of the file, or leave out {named}." in err, err
+    assert not (tmp_path / "run").exists()

@@ -56,6 +56,7 @@ says that a speaker's items may sit on both sides.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import CALIBRATION_FILE, RunFolder, as_run_folder, pick_variant, saved_calibration, select_rows  # noqa: F401
-from workbench.schema import SCORE_PREFIX, score_columns, score_labels
+from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,12 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
     """
     variant = pick_variant(results, variant)
     if by is not None and by not in results.columns:
-        raise ConfigError(f"cannot group the folds by {by!r}: the results have no such column.",
-                          fix=f"pass --scheme with one of {sorted(c for c in results.columns if not str(c).startswith(SCORE_PREFIX))}, or --scheme none for shuffled folds.")
+        # the fix listed every results column (cache_key, confidence, decode_ms …): the manifest's are the groupings
+        offered = [c for c in MANIFEST_COLUMNS if c in results.columns and c not in ("id", "path", "start", "duration")]
+        close = difflib.get_close_matches(str(by), offered, n=1)
+        raise ConfigError(f"cannot group the folds by {by!r}: not a manifest column of this run; it has {offered}."
+                          + (f" (did you mean {close[0]!r}?)" if close else ""),
+                          fix=f"pass --scheme with one of {offered}, or --scheme none for shuffled folds.")
     df = select_rows(results, variant)
     df = df[df["emotion"].fillna("").astype(str) != ""]
     labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's

@@ -216,7 +216,7 @@ def risk_coverage(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
 def aurc_random_order_words(fig: dict) -> list[str]:
     """Words for each AURC (before, after) not measurably below a random order's, the error rate answering everything
     (the curve's last risk): flagged unless the paired bootstrap interval of AURC minus that rate (``aurc_vs_random_ci``,
-    the same resamples) lies below 0.  ``fig``: the bootstrapped figures (``aurc``, ``curves``, ``aurc_vs_random_ci``)."""
+    the same resamples) lies below 0; an interval wholly above 0 is said as such (the errors come first).  ``fig``: the bootstrapped figures (``aurc``, ``curves``, ``aurc_vs_random_ci``)."""
     out = []
     for i, w in enumerate(("before", "after")):
         risk = fig["curves"][i]["risk"]
@@ -224,9 +224,12 @@ def aurc_random_order_words(fig: dict) -> list[str]:
             continue
         d, (lo, hi) = fig["aurc"][i] - risk[-1], fig["aurc_vs_random_ci"][i]
         if not (hi < 0 if hi == hi else d < 0):
+            # an interval wholly above 0 does not reach 0: the confidence puts the errors first, worse than a random order
+            above = lo > 0
             out.append(f"AURC {w} {fig['aurc'][i]:.3f} is NOT measurably below {risk[-1]:.3f}, the error rate answering everything (a "
-                       f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] reaches 0, so the confidence does not "
-                       "measurably put the errors last")
+                       f"random order's AURC): AURC − it {d:+.3f} [{lo:+.3f}, {hi:+.3f}] "
+                       + ("lies above 0, so the confidence puts the errors FIRST: measurably worse than a random order" if above else
+                          "reaches 0, so the confidence does not measurably put the errors last"))
     return out
 
 

@@ -37,6 +37,7 @@ from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
 from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
+from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
 #: what `workbench listeners` writes into a run folder
@@ -522,24 +523,17 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     )
 
 
-def agree_wrong_frame(results, **kwargs):
-    """The *listeners agree, model wrong* rows as a DataFrame (for widgets and reports); kwargs as :func:`evaluate_listeners`."""
-    import pandas as pd
-
-    rep = evaluate_listeners(results, **kwargs)
-    return pd.DataFrame(rep.listeners_agree_model_wrong,
-                        columns=["id", "emotion", "listener_majority", "agreement", "n_raters", "pred", "confidence", "jsd", "path"])
-
-
 def votes_fix(rf: Any) -> str:
     """The fix for a run whose items carry no listener judgements: the commands that attach them to its manifest,
     score that manifest again and read the listeners of the new run (a bare "run again" named no command)."""
     manifest = str((rf.config or {}).get("manifest") or "MANIFEST")
     model = rf.model().model or "MODEL"
-    variants = " (with this run's --variants file)" if len(rf.variants()) > 1 else ""
+    # "(with this run's --variants file)" named a file an experiment's run never had: its experiment.yaml has its variants
+    score = (f"score it as this run was scored: a copy of {shell_command(str(rf.path / EXPERIMENT_FILE))} with `manifest: VOTED.csv`, "
+             f"run as `{shell_command('workbench', 'run', 'COPY.yaml', '--out', 'NEW_RUN')}`" if len(rf.variants()) > 1 else
+             f"score it with `{shell_command('workbench', 'run', 'VOTED.csv', '--model', model, '--out', 'NEW_RUN')}`")
     return (f"attach them to the run's manifest with `{shell_command('workbench', 'datasets', 'import-votes', manifest, '--format', 'FORMAT', '--out', 'VOTED.csv')}` "
-            f"(FORMAT: {', '.join([*VOTE_FILE_FORMATS, 'manifest'])}; or a corpus loader that reads them), score it with "
-            f"`{shell_command('workbench', 'run', 'VOTED.csv', '--model', model, '--out', 'NEW_RUN')}`{variants}, "
+            f"(FORMAT: {', '.join([*VOTE_FILE_FORMATS, 'manifest'])}; or a corpus loader that reads them), {score}, "
             f"then run `workbench listeners NEW_RUN`.")
 
 

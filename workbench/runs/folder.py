@@ -210,6 +210,10 @@ class RunFolder(Artifacts):
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
 
+    def __str__(self) -> str:
+        # errors name their input with str(): "error: RunFolder('runs/head'): …" named a Python object, not the folder
+        return str(self.path)
+
     # ------------------------------------------------------------------ reading
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunFolder":

@@ -134,11 +134,13 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
-        version that recorded none says so in ``versions_unknown``), ``reference`` (its folder's name).
+        version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
+        two runs computed float32 by other routes, else None), ``reference`` (its folder's name) and ``reference_dir``
+        (the folder itself: a report shows the line away from the command that named it).
     """
     ref_rf, new_rf = RunFolder(reference), RunFolder(new)
     a, b = ref_rf.results(), new_rf.results()
-    out: dict[str, Any] = {"reference": Path(reference).name}
+    out: dict[str, Any] = {"reference": Path(reference).name, "reference_dir": str(Path(reference).expanduser().absolute())}
     key = lambda df: (df["id"].astype(str) + " [" + df["variant"].astype(str) + "]")  # noqa: E731
     a, b = a.set_index(key(a)), b.set_index(key(b))
     common = a.index.intersection(b.index)
@@ -159,6 +161,7 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     # rows the prediction cache served were not scored again: their match shows the cache, not this machine's scoring
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
+    out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
                                                  "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
@@ -199,6 +202,17 @@ def _settings_diff(ref_rf: RunFolder, new_rf: RunFolder) -> dict:
     return out
 
 
+def _float32_math_diff(ref_rf: RunFolder, new_rf: RunFolder) -> list[str] | None:
+    """How each run computed float32 when the two differ (oneDNN on an AMD CPU, PyTorch's BLAS elsewhere, TF32 off on
+    CUDA): the same products summed in another order, so scores that differ by ~1e-7 are explained, not unexplained.
+    None when they agree or a run recorded nothing (a run of an older version)."""
+    ma, mb = (ref_rf.summary.get("model") or {}), (new_rf.summary.get("model") or {})
+    if "float32_math" not in ma or "float32_math" not in mb or ma["float32_math"] == mb["float32_math"]:
+        return None
+    word = lambda m: str(m).split(":")[0] if m else "PyTorch's own float32 kernels"  # noqa: E731
+    return [word(ma["float32_math"]), word(mb["float32_math"])]
+
+
 def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
     """``(key, a's value, b's value)`` of two settings mappings (``("", a, b)`` for plain values)."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -214,6 +228,8 @@ def reproduction_line(d: dict) -> str:
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
         if versions:
             line += f" (with other versions: {versions})"
+        if d.get("float32_math_changed"):  # scores ~1e-7 apart: said why, on a line that calls them reproduced
+            line += " (float32 math {} then, {} now)".format(*d["float32_math_changed"])
         if d.get("from_cache"):
             line += (f"; {d['from_cache']} of the {d['rows']} rows came from the prediction cache, not scored again "
                      "(--no-cache scores them anew)")
@@ -236,6 +252,8 @@ def reproduction_line(d: dict) -> str:
     if d["manifest_changed"]:
         causes.append("the manifest differs from the one recorded (manifest_sha256)")
     causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}, {d['labels_flipped']} label(s) flipped")
+    if d.get("float32_math_changed"):
+        causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
         causes.append(f"versions differ: {versions}")
     return f"!! does NOT reproduce {d['reference']}: " + "; ".join(causes)
@@ -254,7 +272,7 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
     try:
         d = compare_runs(ref, new_run)
     except WorkbenchError as exc:  # a reference that cannot be read: said, not a crash after a finished run
-        d = {"reproduced": False, "reference": ref.name, "line": f"!! cannot compare with {ref.name}: {exc.message}"}
+        d = {"reproduced": False, "reference": ref.name, "reference_dir": str(ref), "line": f"!! cannot compare with {ref.name}: {exc.message}"}
     RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
     return d
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.analysis.compare import compare_results
 from workbench.analysis.groups import FIGURE_NAMES, chance_words
-from workbench.analysis.listeners import agree_wrong_frame, listeners_words, votes_fix
+from workbench.analysis.listeners import evaluate_listeners, listeners_words, votes_fix
 from workbench.analysis.metrics import headline_summary
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
@@ -17,6 +17,17 @@ from workbench.views.run_browser import LowConfidenceBrowser
 from workbench.views.viewbase import _View, _banner, _esc, _segment_text, _w, player, row_labels, row_scores
 
 # ---------------------------------------------------------------------------
+
+
+def agree_wrong_frame(results, **kwargs):
+    """The *listeners agree, model wrong* rows as a DataFrame (for widgets and reports); kwargs as :func:`evaluate_listeners`."""
+    import pandas as pd
+
+    rep = evaluate_listeners(results, **kwargs)
+    return pd.DataFrame(rep.listeners_agree_model_wrong,
+                        columns=["id", "emotion", "listener_majority", "agreement", "n_raters", "pred", "confidence", "jsd", "path"])
+
+
 class _ListThenOpen(_View):
     """A view that lists a run's items (``self.items``) and opens the chosen one in a browser below the list."""
 

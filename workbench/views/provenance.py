@@ -50,7 +50,9 @@ def reproduce_warnings(rf: Any) -> list[str]:
     repro = rf.artifact(REPRODUCTION_FILE, default=None)
     if isinstance(repro, dict) and repro.get("line"):
         mark = "" if repro.get("reproduced") else "⚠ "
-        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
+        # "does NOT reproduce head" named a folder by its last word only: a reader of the page could not tell which run
+        of = f" of {code(published_path(repro['reference_dir']))}" if isinstance(repro.get("reference_dir"), str) else ""
+        out.append(f"<blockquote><b>{esc(mark)}Re-run check</b>{of}: {esc(str(repro['line']).removeprefix('!! '))}</blockquote>")
     return out
 
 

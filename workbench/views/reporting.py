@@ -40,7 +40,6 @@ from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
-from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
@@ -49,6 +48,7 @@ from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
 from workbench.views.provenance import reproduce_items, reproduce_warnings
+from workbench.views.fusion_html import FUSION_HEADING, fusion_html, interval as _interval
 from workbench.paths import published_path, shell_command
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
     LIST_PATH_PARAMS,
@@ -226,8 +226,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
                 parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc("; ".join(
-                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why") and "highest" in disp["uar"]
-                    else "") + ".</p>")  # a gap not measured at all: the table's notes already say why of every group
+                    f"{g} ({why})" for g, why in disp["excluded_why"].items())) if disp.get("excluded_why")
+                    else "") + ".</p>")  # also for a gap not measured: "0 eligible group(s)" of two groups of 22 said no why
             if r.breakdown_left_out.get(col):
                 parts.append(f"<p>{esc(left_out_note(col, r.breakdown_left_out[col]))}</p>")
         parts += [f"<p><b>by {esc(col)}</b>: {prose(no_groups_note(col, n))}</p>" for col, n in r.breakdown_left_out.items()
@@ -306,11 +306,18 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     rf = _run(run_dir)
     res = rf.results()
     ok = select_rows(res)
-    ok = ok[ok["variant"] == (variant or ok["variant"].iloc[0])]
-    wrong = ok[(ok["emotion"].fillna("") != "") & (ok["pred"] != ok["emotion"])].sort_values("confidence", ascending=False)
+    variants = list(dict.fromkeys(ok["variant"]))
+    chosen = variant or (variants[0] if variants else None)
+    ok = ok[ok["variant"] == chosen]
+    labelled = ok[ok["emotion"].fillna("") != ""]
+    wrong = labelled[labelled["pred"] != labelled["emotion"]].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
     what = "Wrong predictions, the most confident first" if len(wrong) else "Lowest-confidence items"  # "confidently" would claim a confidence the scores may not have
-    show_html(f"<h2>Worst cases</h2><p>{what} (showing {len(pick)} of {len(wrong) if len(wrong) else len(ok)}), with their findings:</p>")
+    # "showing 4 of 4" named neither the rows counted nor, in a run of several variants, whose rows they were
+    of = (f"{len(pick)} of the {len(wrong)} wrong among {len(labelled)} labelled rows" if len(wrong) else f"{len(pick)} of {len(ok)} scored rows")
+    whose = (f" of variant {code(chosen)} (the first of {len(variants)}: {', '.join(code(v) for v in variants)})"
+             if len(variants) > 1 and variant is None else (f" of variant {code(chosen)}" if len(variants) > 1 else ""))
+    show_html(f"<h2>Worst cases</h2><p>{what}{whose} (showing {of}), with their findings:</p>")
     for _, row in pick.iterrows():
         r = row.to_dict()
         findings = loads_json(r["findings"]) if r.get("findings") else []
@@ -402,7 +409,6 @@ def flag(name: str, value: object) -> bool:
 
 
 #: the fusion section's heading in a report (a notebook whose title it is leaves it out: ``heading=False``)
-FUSION_HEADING = "<h2>Speech + text fusion</h2>"
 
 
 def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict | None:
@@ -440,39 +446,6 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
     show_html(fusion_html(d, reused=reused, heading=heading))
     show_figure(plot_fusion(d))
     return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
-
-
-def _interval(value, ci, signed: bool = False) -> Markup:
-    f = (lambda v: esc("—") if v is None or v != v else esc(f"{v:+.3f}" if signed else f"{v:.3f}"))  # noqa: E731
-    lo, hi = (ci or (None, None))[:2]
-    return Markup(f"{f(value)} [{f(lo)}, {f(hi)}]")
-
-
-def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Markup:
-    """The fusion section's text and table from a fusion result's dict (``FusionResult.to_dict()`` or ``fusion.json``),
-    under its heading unless ``heading=False``."""
-    parts = [FUSION_HEADING] if heading else []
-    if d.get("random_weights") or d.get("warning"):  # a notebook shows this section without the report's header banner
-        parts.append(f"<p><b>⚠ {esc(d.get('warning') or RANDOM_WEIGHTS_BANNER)}</b> The head, speech, early and late rows come "
-                     "from it; only the text row does not.</p>")
-    parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
-    parts += [f"<p><b>Check failed:</b> {esc(c)}</p>" for c in d.get("checks", [])]
-    if reused:
-        parts.append("<p><i>Reused from the run folder's <code>fusion.json</code>: computed on these same results and embeddings, "
-                     "with the same text model, folds, seed and resamples.</i></p>")
-    parts.append(f"<p>{d['n_items']} items, {d['n_speakers']} speakers, {len(d['classes'])} classes ({esc(', '.join(d['classes']))}); "
-                 f"{d['folds']}-fold speaker-independent cross-validation; chance UAR {d['chance_uar']:.3f}; text model {code(d['text_model'])}.</p>")
-    rows = []
-    for m, v in d["metrics"].items():
-        c = d.get("vs_speech", {}).get(m)
-        vs = ("—", "—", "—") if c is None else (
-            _interval(c["delta_uar"][0], c["delta_uar"][1:], signed=True), esc("—") if c["mcnemar_p"] is None else esc(p_value_text(c["mcnemar_p"])), Markup(f"{c['fixed']} / {c['broke']}"))
-        rows.append((m, _interval(v["uar"], v["uar_ci"]), _interval(v["wa"], v["wa_ci"]), *vs))
-    parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
-    if d.get("excluded"):
-        parts.append("<p>Excluded: " + "; ".join(f"{e['count']} item(s) with {esc(reason)}" for reason, e in d["excluded"].items()) + ".</p>")
-    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in d['late_weights']))}.</p>")
-    return Markup("\n".join(parts))
 
 
 def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 1000) -> dict | None:

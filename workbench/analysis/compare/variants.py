@@ -372,6 +372,9 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
+    # the bars were bare: neither which difference, nor what interval, nor over how many items
+    ax2.set_ylabel(f"{figure_text(comparison.variant)} − {figure_text(comparison.baseline)}\n"
+                   f"(paired bootstrap 95 % CI, n={comparison.n_paired})", fontsize=8)
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
     ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar {p_words(comparison.mcnemar_p)}"
                   # on lines of its own: one long line ran into the left panel's title
