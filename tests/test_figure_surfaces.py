@@ -214,3 +214,29 @@ def test_the_confusion_widget_shows_the_figures_and_checks_of_its_matrix_and_ran
     assert RANDOM_WEIGHTS_BANNER in w.heading.value.replace("&#x27;", "'")
     d = VariantDiff(rf)
     assert RANDOM_WEIGHTS_BANNER in d.widget.children[0].value.replace("&#x27;", "'")
+
+
+def test_a_random_weights_runs_figures_say_so_at_their_foot_and_only_theirs(tiny_model, tmp_path):
+    """A PNG travels without the screen's banner: a random-weights run's confusion matrix was a bare figure. Now its
+    figures (in the run folder and in --out) carry the mark, recorded in artifacts.json; a real run's carry none."""
+    from test_calibration_cli import _run_folder
+    from test_runs import make_dataset
+    from workbench.analysis.metrics import run_metrics
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.runs.driver import run
+    from workbench.runs.folder import RunFolder
+
+    manifest = make_dataset(tmp_path / "data", n=12, bad=False)
+    res = run(manifest, out_dir=tmp_path / "run", model=tiny_model, use_cache=False, workers=0)
+    rf = RunFolder(res.run_dir)
+    assert rf.random_weights
+    for where in (None, tmp_path / "out"):
+        run_metrics(rf, by=(), out=where, n_boot=20)
+        dest = RunFolder(where or rf.path)
+        pngs = {k: v for k, v in dest.artifacts().items() if k.endswith(".png")}
+        assert pngs and all(v.get("random_weights_mark") == RANDOM_WEIGHTS_MARK for v in pngs.values()), pngs
+    other = _run_folder(tmp_path / "synthetic", planted_run(n_speakers=4, per_speaker=20))
+    assert not other.random_weights
+    run_metrics(other, by=(), n_boot=20)
+    pngs = {k: v for k, v in other.artifacts().items() if k.endswith(".png")}
+    assert pngs and not any("random_weights_mark" in v for v in pngs.values())

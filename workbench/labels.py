@@ -70,6 +70,8 @@ def key_from_token(token: str) -> str:
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: this result comes from a seeded random test checkpoint; its predictions mean nothing."
 )
+#: what a figure of a random-weights run carries at its foot (PNG files travel without the screen's banner)
+RANDOM_WEIGHTS_MARK = "RANDOM WEIGHTS: a seeded test checkpoint scored these; its predictions mean nothing"
 
 #: generic English emotion names → emotion2vec+ key (free-form manifests and EmoBox)
 GENERIC_LABELS: dict[str, str] = {

@@ -384,7 +384,9 @@ def output_folder(rf: RunFolder, out: "str | Path | None") -> RunFolder:
     if out is None:
         return rf
     Path(out).mkdir(parents=True, exist_ok=True)
-    return RunFolder(out)
+    dest = RunFolder(out)
+    dest.random_weights_source = rf.random_weights  # its figures carry the run's random-weights mark
+    return dest
 
 
 def _write_figures(dest: RunFolder, df, reports: dict, *, restrict: bool, n_boot: int, seed: int) -> None:

@@ -23,6 +23,7 @@ import os
 
 from workbench import files
 from workbench.errors import ConfigError
+from workbench.labels import RANDOM_WEIGHTS_MARK
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
@@ -203,9 +204,18 @@ class Artifacts:
         try:
             titles = shown_titles(fig)
             meta = {**(meta or {}), "titles": titles} if titles else meta
+            if self.figures_of_random_weights():  # a PNG travels without the screen's banner: it says so itself
+                fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
+                meta = {**(meta or {}), "random_weights_mark": RANDOM_WEIGHTS_MARK}
             return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
         finally:
             plt.close(fig)
+
+    def figures_of_random_weights(self) -> bool:
+        """Whether figures written here show a random-weights run: this run's own, or the run an output folder
+        (``--out``) was made from (:attr:`random_weights_source`, set by the command that made it)."""
+        source = getattr(self, "random_weights_source", None)
+        return bool(source) if source is not None else bool(getattr(self, "random_weights", False))
 
     def artifact(self, name: str, default: Any = _MISSING) -> Any:
         """A derived output written by :meth:`write_artifact`, read by its extension: ``.json`` → the parsed value,
