@@ -168,9 +168,8 @@ def test_a_cue_difference_is_listed_only_when_its_interval_excludes_0_and_it_pas
     assert all(d["q"] < 0.05 and (d["low"] > 0 or d["high"] < 0) for d in report["differences"])
 
 
-def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_screen_in_json_and_csv(tmp_path):
-    """features --probe printed every cue's R² best first, 'absent 0.02 [-0.09, 0.11]' beside 'carried 0.95 [0.93, 0.97]'
-    with nothing to tell a cue the embeddings carry from one whose interval holds 0."""
+def _probe_planted(tmp_path, *, n: int, speakers: int, other: tuple, bootstrap: int):
+    """features --probe on a run of ``n`` items whose embeddings carry the cue ``carried`` and not ``other`` (name, make)."""
     import argparse
 
     from test_probe import synthetic_row, write_run
@@ -178,14 +177,22 @@ def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_scree
     from workbench.cli.features import _probe
 
     rng = np.random.default_rng(0)
-    n = 96
     emb = rng.standard_normal((n, 8)).astype(np.float32)
-    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % 8}") for k in range(n)]
+    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % speakers}") for k in range(n)]
     rf = write_run(tmp_path / "run", rows, list(emb))
+    carried = emb[:, 0] * 2 + 0.1 * rng.standard_normal(n)
     measured = pd.DataFrame({"id": [r["id"] for r in rows], "variant": "raw", "speaker": [r["speaker"] for r in rows],
-                             "carried": emb[:, 0] * 2 + 0.1 * rng.standard_normal(n), "absent": rng.standard_normal(n)})
+                             "carried": carried, other[0]: other[1](rng, n)})
     shown, report = [], {}
-    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=200, seed=0), rf, measured, report, shown.append)
+    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=bootstrap, seed=0), rf, measured, report, shown.append)
+    return probe, report, shown
+
+
+def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_screen_in_json_and_csv(tmp_path):
+    """features --probe printed every cue's R² best first, 'absent 0.02 [-0.09, 0.11]' beside 'carried 0.95 [0.93, 0.97]'
+    with nothing to tell a cue the embeddings carry from one whose interval holds 0."""
+    probe, report, shown = _probe_planted(tmp_path, n=96, speakers=8, other=("absent", lambda rng, n: rng.standard_normal(n)),
+                                          bootstrap=200)
     table = probe.set_index("cue")
     assert bool(table.loc["carried", "carried"]) and table.loc["carried", "low"] > 0
     assert not table.loc["absent", "carried"] and table.loc["absent", "low"] <= 0
@@ -198,21 +205,8 @@ def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_scree
 def test_a_cue_of_one_value_is_said_not_probed_not_left_a_bare_nan(tmp_path):
     """features --probe printed 'voiced_fraction 32 4 NaN NaN NaN False' and counted it among the cues whose R² interval
     'reaches 0': a cue with the same value on every item has no variance, so R² (1 − SSE/SST) is undefined."""
-    import argparse
-
-    from test_probe import synthetic_row, write_run
-
-    from workbench.cli.features import _probe
-
-    rng = np.random.default_rng(0)
-    n = 48
-    emb = rng.standard_normal((n, 8)).astype(np.float32)
-    rows = [synthetic_row(f"i{k}", emotion="happy", speaker=f"s{k % 4}") for k in range(n)]
-    rf = write_run(tmp_path / "run", rows, list(emb))
-    measured = pd.DataFrame({"id": [r["id"] for r in rows], "variant": "raw", "speaker": [r["speaker"] for r in rows],
-                             "carried": emb[:, 0] * 2 + 0.1 * rng.standard_normal(n), "voiced_fraction": np.ones(n)})
-    shown, report = [], {}
-    probe = _probe(argparse.Namespace(variant=None, folds=4, bootstrap=100, seed=0), rf, measured, report, shown.append)
+    probe, report, shown = _probe_planted(tmp_path, n=48, speakers=4, other=("voiced_fraction", lambda rng, n: np.ones(n)),
+                                          bootstrap=100)
     row = probe.set_index("cue").loc["voiced_fraction"]
     assert row["folds"] == 0 and "the same value (1) on every item, so R² is undefined" in row["note"]
     assert "probe_not_carried" not in report  # 'carried' is carried; the constant cue is not counted as a flat R²
