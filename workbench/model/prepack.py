@@ -292,10 +292,12 @@ def float32_linear_route(vendor: str | None) -> str | None:
     try:
         if not torch.backends.mkldnn.is_available():
             return None
-        lin = torch.nn.Linear(32, 16)
-        x = torch.randn(2, 3, 32)
+        # fixed values, no random draw: loading a model must not move torch's global random state
+        weight, bias = torch.linspace(-0.3, 0.3, 16 * 32).reshape(16, 32), torch.linspace(-0.1, 0.1, 16)
+        x = torch.linspace(-1.0, 1.0, 2 * 3 * 32).reshape(2, 3, 32)
         with torch.no_grad():
-            ok = torch.allclose(torch.ops.mkldnn._linear_pointwise(x, lin.weight, lin.bias, "none", [], ""), lin(x), atol=1e-5)
+            ok = torch.allclose(torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], ""),
+                                torch.nn.functional.linear(x, weight, bias), atol=1e-5)
     except (RuntimeError, AttributeError) as exc:  # a PyTorch without the op
         logger.debug("oneDNN float32 Linear not available: %s", exc)
         return None
