@@ -211,11 +211,16 @@ class Artifacts:
         finally:
             plt.close(fig)
 
+    #: for an output folder (``--out``): whether the run it was made from has random weights (set by ``output_folder``);
+    #: ``None`` for a run folder, whose own summary says
+    random_weights_source: bool | None = None
+
     def figures_of_random_weights(self) -> bool:
         """Whether figures written here show a random-weights run: this run's own, or the run an output folder
-        (``--out``) was made from (:attr:`random_weights_source`, set by the command that made it)."""
-        source = getattr(self, "random_weights_source", None)
-        return bool(source) if source is not None else bool(getattr(self, "random_weights", False))
+        (``--out``) was made from (:attr:`random_weights_source`)."""
+        if self.random_weights_source is not None:
+            return self.random_weights_source
+        return bool(getattr(self, "random_weights", False))
 
     def artifact(self, name: str, default: Any = _MISSING) -> Any:
         """A derived output written by :meth:`write_artifact`, read by its extension: ``.json`` → the parsed value,
