@@ -81,15 +81,28 @@ def test_tiny_loads_through_funasr_and_is_flagged(tiny_model):
     assert type(tiny_model.automodel).__name__ == "AutoModel"
 
 
-@pytest.fixture(autouse=True)
-def _own_model_cache(monkeypatch, tiny_model):
-    """Tests here forget loaded models (``clear_cache``): each works on a copy of the process's cache, so the
-    session's ``tiny_model`` stays the one loaded model for every other test file."""
-    monkeypatch.setattr(model_mod, "_CACHE", dict(model_mod._CACHE))
+pytestmark = pytest.mark.usefixtures("own_model_cache")  # tests here forget loaded models (clear_cache)
 
 
 def test_model_is_loaded_once_per_process(tiny_model):
     assert load_model("tiny", device="cpu") is tiny_model
+
+
+def test_a_weights_file_rewritten_in_place_after_the_load_does_not_change_the_loaded_network(tiny_model, tmp_path):
+    """``torch.save`` over the same ``model.pt`` (a training script saving its best epoch) truncates and rewrites the
+    file's bytes in place: a network whose tensors were mapped from the file read the new bytes (NaN scores here,
+    under the old checksum).  The loaded network keeps the weights it loaded."""
+    import torch
+
+    folder = _copy_checkpoint(tiny_model, tmp_path / "ck")
+    net = load_model(str(folder), device="cpu", dtype="float32")
+    wave = (0.1 * np.sin(np.arange(32000) / 10)).astype(np.float32)
+    before = net.predict([(wave, 16000)])[0].scores
+    state = torch.load(folder / "model.pt", weights_only=True)
+    state["model"] = {k: v * 0.5 for k, v in state["model"].items()}
+    torch.save(state, folder / "model.pt")  # the same file, rewritten
+    after = net.predict([(wave, 16000)])[0].scores
+    np.testing.assert_array_equal(after, before)
 
 
 def test_local_directory_without_weights_is_refused(tmp_path):

@@ -174,7 +174,7 @@ def _auto_model(funasr: Any, kwargs: dict, spec: _Resolved, weights: Path | None
 
     if not fast:
         say(f"loading weights ({_size(weights)})")
-        loaded["state"], loaded["file"] = load_weights(weights, mmap=False)
+        loaded["state"], loaded["file"] = load_weights(weights)
     say("building network")
     try:
         # guard: AutoModel's update check sits in a bare `except:` that would swallow a Ctrl-C

@@ -42,20 +42,22 @@ _UNWRAP_KEYS = ("state_dict", "model_state_dict", "model")
 OPTIONAL_PREFIXES = ("ema.", "modality_encoders.AUDIO.decoder.")
 
 
-def load_weights(path: str | os.PathLike, *, mmap: bool = True) -> tuple[dict, Path]:
+def load_weights(path: str | os.PathLike, *, mmap: bool = False) -> tuple[dict, Path]:
     """Read a checkpoint's state dict safely.
 
     ``model.safetensors`` beside ``path`` is preferred; a ``model.pt`` is read
     with ``torch.load(weights_only=True)`` (explicitly, so that
-    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot re-open it) and memory-mapped
-    where the file's format allows.  ``{"model": ...}``, ``{"state_dict": ...}``
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` cannot re-open it).  ``{"model": ...}``, ``{"state_dict": ...}``
     wrappers and ``module.`` prefixes are removed.
 
-    With ``mmap`` the tensors are backed by a private (copy-on-write) mapping
-    of the file: pages are read as the network first touches them and
-    processes that load the same file share them in the page cache.  Replace
-    a weights file by writing a new one and renaming it (as
-    :func:`build_random_checkpoint` does), not by rewriting it in place.
+    The tensors are read into memory: a network loaded from a file mapped into memory (``mmap``) keeps reading
+    the file's pages, so a ``model.pt`` rewritten in place after the load (``torch.save`` over it, a training
+    script saving its best epoch, a copy over a download) changed the loaded network's weights under it, with
+    no error: a tiny checkpoint's scores turned to NaN, recorded under the checksum of the weights it had
+    loaded, and a file cut shorter would have killed the process (SIGBUS).  Reading costs ~0.3 s more for the
+    large architecture (1.2 GB, from the page cache); ``mmap=True`` keeps the mapping for a caller that holds
+    the state dict only briefly (a tool that copies what it needs).  ``model.safetensors`` is always read
+    into memory.
 
     Returns ``(state_dict, file_read)``.  Raises :class:`ModelError` for a
     pickle that holds more than tensors, or a file that is not a checkpoint.
