@@ -7,6 +7,7 @@ test session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -156,6 +157,29 @@ def tiny_model():
     from workbench.model.network import load_model
 
     return load_model("tiny", device="cpu")
+
+
+@contextlib.contextmanager
+def private_model_cache():
+    """The process's model cache swapped for a copy inside the block: a CLI harness that forgets loaded models before
+    each command (``clear_cache``) forgets them in the copy, so the session's ``tiny_model`` stays the one loaded model
+    for every other test file (``test_model``'s "loaded once per process" failed after ``test_safe``, whose
+    module-wide fixtures ran commands outside any test's own cache)."""
+    import workbench.model.network as model_mod
+
+    kept = model_mod._CACHE
+    model_mod._CACHE = dict(kept)
+    try:
+        yield
+    finally:
+        model_mod._CACHE = kept
+
+
+@pytest.fixture
+def own_model_cache(tiny_model):
+    """A test that forgets loaded models (``clear_cache``) works on a copy of the process's model cache."""
+    with private_model_cache():
+        yield
 
 
 @pytest.fixture(scope="session")

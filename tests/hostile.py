@@ -808,12 +808,13 @@ def _cli(*argv) -> tuple[int, str]:
     import contextlib
     import io
 
+    from conftest import private_model_cache
     from workbench import cli
     from workbench.model.network import clear_cache
 
-    clear_cache()
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with private_model_cache(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        clear_cache()
         try:
             rc = cli.main([str(a) for a in argv])
         except SystemExit as exc:  # argparse

@@ -45,13 +45,7 @@ def clip(tmp_path_factory):
     return p
 
 
-@pytest.fixture(autouse=True)
-def _own_model_cache(monkeypatch, tiny_model):
-    """These tests forget loaded models between cases: give them their own cache, so the session's
-    ``tiny_model`` stays the one loaded model of the process for every other test."""
-    import workbench.model.network as model_mod
-
-    monkeypatch.setattr(model_mod, "_CACHE", dict(model_mod._CACHE))
+pytestmark = pytest.mark.usefixtures("own_model_cache")  # these tests forget loaded models between cases
 
 
 @pytest.mark.parametrize("command", ["infer", "model info"])

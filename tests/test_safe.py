@@ -20,13 +20,17 @@ import hostile  # noqa: E402
 
 from workbench import cli, files  # noqa: E402
 
+#: the harness below forgets loaded models before each command (clear_cache)
+pytestmark = pytest.mark.usefixtures("own_model_cache")
+
 
 def run_cli(*argv) -> tuple[int, str, str]:
+    from conftest import private_model_cache
     from workbench.model.network import clear_cache
 
-    clear_cache()
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with private_model_cache(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        clear_cache()
         rc = cli.main([str(a) for a in argv])
     return rc, out.getvalue(), err.getvalue()
 
