@@ -132,6 +132,16 @@ def test_hub_id_offline_fails_fast_with_the_fix(monkeypatch, tmp_path):
     assert "--model tiny" in str(e.value)
 
 
+def test_a_hugging_face_hub_id_offline_names_the_repository_there(monkeypatch, tmp_path):
+    # `--model large --hub hf` said "iic/emotion2vec_plus_large: is not in the local Hugging Face cache", a repository
+    # Hugging Face does not have: the one to download there is emotion2vec/emotion2vec_plus_large
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")
+    with pytest.raises(ModelError) as e:
+        load_model("large", hub="hf", device="cpu")
+    assert str(e.value).startswith("emotion2vec/emotion2vec_plus_large: is not in the local Hugging Face cache"), str(e.value)
+
+
 def test_hub_id_found_in_the_local_cache_loads_without_network(monkeypatch, tmp_path):
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path))
     build_random_checkpoint(tmp_path / "models" / "iic" / "emotion2vec_plus_seed", seed=2)

@@ -50,7 +50,7 @@ def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
         for root in roots:
             candidates += [root / "models" / model_id, root / model_id]
     else:
-        hf_id = model_id.replace("iic/", "emotion2vec/", 1) if model_id.startswith("iic/emotion2vec") else model_id
+        hf_id = hf_repo(model_id)
         root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
         snapshots = root / ("models--" + hf_id.replace("/", "--")) / "snapshots"
         if snapshots.is_dir():
@@ -59,6 +59,16 @@ def cached_hub_checkpoint(model_id: str, hub: str = "ms") -> Path | None:
         if (c / "config.yaml").is_file() and weights_file(c) is not None:
             return c
     return None
+
+
+def hf_repo(model_id: str) -> str:
+    """The Hugging Face repository of a hub id: ModelScope's ``iic/emotion2vec…`` models live under ``emotion2vec/``
+    there (FunASR maps them alike); any other id as given.
+
+    >>> hf_repo("iic/emotion2vec_plus_large"), hf_repo("me/my_model")
+    ('emotion2vec/emotion2vec_plus_large', 'me/my_model')
+    """
+    return model_id.replace("iic/", "emotion2vec/", 1) if model_id.startswith("iic/emotion2vec") else model_id
 
 
 def display_name(model_id: str | None) -> str | None:
@@ -82,7 +92,8 @@ def require_hub(model_id: str, hub: str = "ms") -> None:
     )
     why = hub_unreachable(hub)
     if why:
-        raise ModelError(f"is not in the local {where} cache and {why}.", source=model_id, fix=fix)
+        # named as that hub names it: the Hugging Face repository to download is emotion2vec/…, not iic/…
+        raise ModelError(f"is not in the local {where} cache and {why}.", source=model_id if hub == "ms" else hf_repo(model_id), fix=fix)
 
 
 def hub_unreachable(hub: str = "ms") -> str | None:
