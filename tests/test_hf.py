@@ -172,3 +172,19 @@ def test_cli_import_hf(tmp_path, capsys):
     assert "3 items" in out and "calm" in out and "neutral" in out
     assert main(["datasets", "import-hf", str(tmp_path / "saved"), "--out", str(tmp_path / "m.csv"), "--label-column", "nope"]) == 2
     assert "has no label column 'nope'" in capsys.readouterr().err
+
+
+def test_a_hub_id_without_network_looks_in_the_local_cache_only_and_says_so(tmp_path, monkeypatch, capfd):
+    # no network: huggingface_hub retried every request five times (24 s of "Retrying in 8s" lines on the screen)
+    # before the same refusal; now the local cache only, at once, and the refusal says why
+    import datasets
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("WORKBENCH_OFFLINE", "1")  # what an unreachable hub gives, without depending on this machine's network
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    kept = datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE
+    with pytest.raises(ConfigError) as e:
+        import_hf("someone/no_such_emotion_set", out=tmp_path / "m.csv")
+    assert "offline mode is set, so only the local cache was looked in" in str(e.value)
+    assert "Retrying" not in capfd.readouterr().err
+    assert (datasets.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE) == kept  # the libraries' own settings put back

@@ -30,6 +30,7 @@ file ``{label: emotion}``, inline ``"hap=happy,exc=happy"`` or a dict.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -44,6 +45,7 @@ from workbench.labels import LABEL_KEYS
 from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
 from workbench.data.votes import csv_rows
 from workbench.data.parquet_check import check_parquet
+from workbench.model.hub import hub_unreachable
 from workbench.serialize import TABLE_MAX_BYTES, TABLE_MAX_ROWS, load_json_file, read_bytes_capped, read_text_capped, shown
 
 if TYPE_CHECKING:
@@ -189,14 +191,37 @@ def _load(source, *, split, revision) -> tuple[dict[str, Any], dict]:
         raise ConfigError("is not a dataset folder.", source=str(source),
                           fix="pass a folder written by save_to_disk, an audiofolder, or a hub id such as 'user/name'.")
     hf = _datasets()
+    # no network: the local cache only, at once (huggingface_hub retried five times, 24 s of "Retrying in 8s" lines
+    # on the screen, before the same refusal)
+    unreachable = hub_unreachable("hf")
     try:
-        loaded = hf.load_dataset(str(source), split=split, revision=revision)
+        with _hub_offline(hf, bool(unreachable)):
+            loaded = hf.load_dataset(str(source), split=split, revision=revision)
     except Exception as exc:  # the hub, the network, the id: all say the same to the user
-        raise ConfigError(f"could not load {source!r} from the Hugging Face hub ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).",
+        where = f"; {unreachable}, so only the local cache was looked in" if unreachable else ""
+        raise ConfigError(f"could not load {source!r} from the Hugging Face hub ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}{where}).",
                           source=str(source),
                           fix="check the id and the network (HF_DATASETS_OFFLINE must be unset), or save the dataset with "
                               "save_to_disk where it can be downloaded and pass that folder.") from None
     return _from_hf(loaded, None, source)
+
+
+@contextlib.contextmanager
+def _hub_offline(hf: Any, offline: bool) -> Iterator[None]:
+    """``datasets`` and ``huggingface_hub`` in their offline mode inside the block when ``offline`` (both read it once,
+    at import, from HF_HUB_OFFLINE); their settings are put back after it."""
+    if not offline:
+        yield
+        return
+    from huggingface_hub import constants
+
+    kept = hf.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE
+    hf.config.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        hf.config.HF_HUB_OFFLINE, constants.HF_HUB_OFFLINE = kept
 
 
 def _datasets():
