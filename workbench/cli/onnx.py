@@ -36,7 +36,9 @@ def add_export_onnx(msub: Any) -> None:
                         "the float32 one (Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine). A graph passes with "
                         "the bounds --dtype auto uses (top-1 agreement and minimum embedding cosine); the figures and verdicts "
                         "are recorded in model.json, a failing graph is kept but refused by --backend onnxruntime, and the "
-                        "command exits 1.",
+                        "command exits 1. The graphs are checked before they are moved into DIR; until then DIR/model.json "
+                        "marks the export unfinished, and a folder whose export stopped half-way is refused with the command "
+                        "that redoes it.",
             example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
                      "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
     model_options(p, dtype="float32")  # the export traces the exact model
