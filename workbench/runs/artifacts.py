@@ -211,6 +211,30 @@ class Artifacts:
         finally:
             plt.close(fig)
 
+    def remove_outputs(self, family: "re.Pattern[str]", *, keep: "set[str] | frozenset[str]" = frozenset()) -> list[str]:
+        """Remove the derived outputs whose names ``family`` matches (but for ``keep``) and their ``artifacts.json``
+        entries: what an earlier invocation of a command wrote that this one does not write again (``calibrate
+        --variant a`` after ``calibrate``: the first one's figures of the other variants beside the second's
+        ``calibration.json``).  Refused as a write is: while another process's run writes the folder, and where the
+        folder's own files are links (so nothing is removed through one).  Returns the names removed."""
+        self.check_links()
+        refuse_while_a_run_writes(self.path)
+        try:
+            names = sorted(e.name for e in os.scandir(self.path) if e.is_file(follow_symlinks=False))
+        except FileNotFoundError:
+            names = []
+        stale = [n for n in names if _ARTIFACT_RE.match(n) and n not in self.OWN_NAMES and family.match(n) and n not in keep]
+        for name in stale:
+            files.remove_file(self.path / name)
+        with _folder_flock(self.path):
+            index = self._artifact_index()
+            gone = [n for n in index if family.match(n) and n not in keep and not (self.path / n).is_file()]
+            if gone:
+                for name in gone:
+                    del index[name]
+                atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
+        return stale
+
     #: for an output folder (``--out``): whether the run it was made from has random weights (set by ``output_folder``);
     #: ``None`` for a run folder, whose own summary says
     random_weights_source: bool | None = None
