@@ -138,6 +138,21 @@ def _folder_flock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def mark_random_weights(fig: Any) -> dict:
+    """Write :data:`~workbench.labels.RANDOM_WEIGHTS_MARK` at the foot of ``fig`` (a figure of a random-weights model);
+    returns what ``artifacts.json`` records beside the file (``random_weights_mark``).  :meth:`Artifacts.write_figure`
+    calls it; a figure saved to bytes first (explain's) calls it before saving.  A figure laid out by an engine
+    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+        strip = 0.16 / max(float(fig.get_size_inches()[1]), 1.0)
+        engine.set(rect=(0.0, strip, 1.0, 1.0 - strip))
+    fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
+    return {"random_weights_mark": RANDOM_WEIGHTS_MARK}
+
+
 class Artifacts:
     """The derived-output methods of :class:`~workbench.runs.folder.RunFolder` (it supplies ``path``,
     ``check_links``, ``random_weights`` and its own file names)."""
@@ -205,8 +220,7 @@ class Artifacts:
             titles = shown_titles(fig)
             meta = {**(meta or {}), "titles": titles} if titles else meta
             if self.figures_of_random_weights():  # a PNG travels without the screen's banner: it says so itself
-                fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
-                meta = {**(meta or {}), "random_weights_mark": RANDOM_WEIGHTS_MARK}
+                meta = {**(meta or {}), **mark_random_weights(fig)}
             return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
         finally:
             plt.close(fig)
