@@ -113,7 +113,8 @@ def _export_and_check(args: Any, net: Any, out: Path, temperature: float | None)
     (:func:`~workbench.model.onnx_export.pending_check`): a kill before the end leaves graphs that are refused with the
     command that redoes them, never graphs that look like a ``--no-check`` export (or an earlier export's check)."""
     refuse_links(out)
-    files.write_json(out / META_FILE, {"format": "emotion-workbench-onnx/1", "file": ONNX_FILE, "check": pending_check(_redo_command(args, out))})
+    unfinished = {"format": "emotion-workbench-onnx/1", "file": ONNX_FILE, "check": pending_check(_redo_command(args, out))}
+    files.write_json(out / META_FILE, unfinished)
     staging = files.ensure_folder(out / files.temporary_name("export"), root=out)  # swept as a dead writer's if killed
     try:
         result = export_onnx(net, staging, int8=args.int8, temperature=temperature)

@@ -341,8 +341,8 @@ def interrupted_export(folder: str | os.PathLike) -> str | None:
 
 def publish_export(result: ExportResult, out: str | os.PathLike) -> ExportResult:
     """Move a finished export (its graphs checked, or ``--no-check``) from the folder it was written and checked in
-    (``result.folder``, inside ``out``) into ``out``: the graphs and the training card by renames, a graph or card of
-    an earlier export that this one has not removed, and ``model.json`` (the check in it) last.  Until that last
+    (``result.folder``, inside ``out``) into ``out``: the graphs and the training card by renames (an earlier export's
+    int8 graph or card that this one lacks is removed), and ``model.json`` (the check in it) last.  Until that last
     write ``out``'s ``model.json`` is the mark of :func:`pending_check`."""
     out = Path(out)
     names = [name for name in (ONNX_FILE, ONNX_INT8_FILE, TRAINING_CARD) if (result.folder / name).is_file()]
