@@ -10,7 +10,8 @@ All files are scored in one padded batch; the graph normalises each waveform its
 Prints, per file, the top emotion and the scores in model.json's label order (the nine emotion2vec+
 classes, or a fine-tuned head's own) (``--json``: one JSON object per line with ``file``, ``emotion``,
 ``scores``, ``embedding_norm``).  ``--int8`` scores with the int8 graph (``export-onnx --int8`` wrote it).
-A graph that failed export-onnx's check, or whose bytes changed since it, is refused.  ``--help`` prints this
+A graph that failed export-onnx's check, or whose bytes changed since it, is refused, and so is a folder whose
+export stopped before its check ended.  ``--help`` prints this
 text; any other option is refused.  A file name that starts with ``-`` goes after ``--``.
 """
 
@@ -68,6 +69,9 @@ def main(argv):
     except (OSError, ValueError) as exc:
         raise SystemExit(f"error: {folder / 'model.json'}: cannot read it ({exc}); EXPORT_DIR is the folder "
                          "`workbench model export-onnx --out EXPORT_DIR` wrote")
+    if isinstance(meta.get("check"), dict) and meta["check"].get("pending"):  # export-onnx stopped before its check ended
+        raise SystemExit(f"error: {folder}: the export into it did not finish (it stopped before its check against PyTorch "
+                         f"ended), so its graphs are unchecked; export it again: {meta['check'].get('redo')}")
     if meta.get("random_weights"):
         print("!! " + meta.get("warning", "random weights: predictions mean nothing"), file=sys.stderr)
     graph = "int8" if "--int8" in options else "float32"

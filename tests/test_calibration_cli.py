@@ -249,3 +249,36 @@ def test_an_unknown_fold_column_is_refused_with_the_manifest_columns_and_the_clo
     err = capsys.readouterr().err
     assert "cannot group the folds by 'speker': not a manifest column of this run" in err and "did you mean 'speaker'?" in err, err
     assert "confidence" not in err and "cache_key" not in err and "'id'" not in err, err
+
+
+def test_a_second_calibrate_replaces_the_first_ones_outputs_as_a_set(tmp_path, capsys):
+    """`calibrate` then `calibrate --variant raw` left the first one's figures of variant `tel` beside the second's
+    calibration.json, and `--no-figures` left every earlier figure: the folder and artifacts.json showed a mix of two
+    invocations.  Now each invocation's calibration figures replace the earlier ones as a set, listed in calibration.json."""
+    one = planted_run(n_speakers=4, per_speaker=60, t_true=2.0)
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, pd.concat([one, one.assign(variant="tel")], ignore_index=True))
+    common = ["--bootstrap", "20", "--folds", "2"]
+
+    def calibration_figures() -> tuple[list[str], list[str], list[str]]:
+        on_disk = sorted(p.name for p in run_dir.glob("calibration_*.png"))
+        indexed = sorted(n for n in RunFolder(run_dir).artifacts() if n.startswith("calibration_"))
+        return on_disk, indexed, json.loads((run_dir / "calibration.json").read_text()).get("figures", on_disk)
+
+    assert main(["calibrate", str(run_dir), *common]) == 0
+    both = sorted(f"calibration_{kind}_{k}.png" for kind in ("reliability", "risk_coverage", "set_sizes") for k in (0, 1))
+    assert calibration_figures() == (both, both, both)
+    assert main(["calibrate", str(run_dir), "--variant", "raw", *common]) == 0
+    raw = [name for name in both if name.endswith("_0.png")]
+    assert calibration_figures() == (raw, raw, raw)
+    assert RunFolder(run_dir).artifacts()["calibration_reliability_0.png"]["variant"] == "raw"
+    assert main(["calibrate", str(run_dir), "--variant", "tel", "--no-figures", *common]) == 0
+    assert calibration_figures() == ([], [], [])
+    assert json.loads((run_dir / "calibration.json").read_text())["variant"] == "tel"
+    outside = tmp_path / "mine.png"  # a planted link under a calibration figure's name: refused, nothing removed through it
+    outside.write_bytes(b"not the workbench's")
+    (run_dir / "calibration_reliability_3.png").symlink_to(outside)
+    capsys.readouterr()
+    assert main(["calibrate", str(run_dir), *common]) == 2
+    assert "symbolic links" in capsys.readouterr().err and outside.read_bytes() == b"not the workbench's"
+    assert (run_dir / "calibration_reliability_3.png").is_symlink()

@@ -270,7 +270,8 @@ def test_compare_command_with_several_runs(tiny_runs, capsys):
     assert main(["compare", str(r["f32"]), str(r["bf16"]), str(r["seed1"]), "--out", str(out), "--bootstrap", "100", "--top", "2"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("!! RANDOM WEIGHTS") and "B vs A [raw] (9 items): kappa" in text and "most different items" in text
-    assert {p.name for p in out.iterdir()} == {"comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png"}
+    assert {p.name for p in out.iterdir()} == {"comparison.json", "agreement.csv", "flips.csv", "disagreements.csv", "comparison.png",
+                                               "artifacts.json"}  # the figure's entry: its titles and random-weights mark
     payload = json.loads((out / "comparison.json").read_text())
     assert [x["name"] for x in payload["runs"]] == ["A", "B", "C"] and len(payload["agreement"]) == 3
     items = pd.read_csv(out / "disagreements.csv")

@@ -60,3 +60,18 @@ def test_readme_layout_lists_each_top_level_module_at_the_top_level():
     top = {line[2:].split(" ", 1)[0] for line in tree.splitlines() if line.startswith("  ") and not line.startswith("   ")}
     missing = [p.name for p in sorted((REPO / "workbench").glob("*.py")) if p.name != "__init__.py" and p.name not in top]
     assert not missing, f"README's Layout section does not list {missing} at the top of workbench/"
+
+
+def test_every_kept_example_is_linked_from_the_readme_and_every_link_to_one_exists():
+    """reports/examples/ is what git keeps of reports/ as examples; explain_cue_angry.png sat there, made by an older
+    explain and named nowhere, so nobody could tell what it showed or that it was stale.  Each kept example is linked
+    from the README (and described in reports/README.md), and each linked one exists."""
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    described = (REPO / "reports" / "README.md").read_text(encoding="utf-8")
+    kept = sorted(p.name for p in (REPO / "reports" / "examples").iterdir() if p.is_file())
+    linked = set(re.findall(r"reports/examples/([\w.-]+)", readme))
+    assert [k for k in kept if k.endswith(".png") and k not in linked] == [], "kept figures that the README does not link"
+    assert [k for k in kept if k not in described] == [], "kept examples that reports/README.md does not describe"
+    assert sorted(linked - set(kept)) == [], "README links to examples that are not kept"

@@ -179,3 +179,21 @@ def test_a_k_chosen_at_the_top_of_the_search_is_flagged_on_screen_and_in_json(tm
     assert f"  !! {cl.bound_words()}" in capsys.readouterr().out
     assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e2"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["clusters"]["k_at_search_bound"] == cl.bound_words()
+
+
+def test_projection_figures_in_an_out_folder_carry_the_random_weights_mark_of_a_random_weights_run(tmp_path, capsys):
+    """`embeddings RUN --out DIR` wrote its projection figures through a bare RunFolder(DIR), which knew nothing of the
+    run: a random-weights run's figures there had no RANDOM_WEIGHTS_MARK, unlike those written into the run folder."""
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.runs.folder import RunFolder
+
+    rng = np.random.default_rng(2)
+    rows = [synthetic_row(f"u{i}", emotion=("angry", "sad")[i % 2]) for i in range(8)]
+    for random_weights in (True, False):
+        rf = write_run(tmp_path / f"run{random_weights}", rows, rng.standard_normal((8, 8)), random_weights=random_weights)
+        out = tmp_path / f"out{random_weights}"
+        assert main(["embeddings", str(rf.path), "--out", str(out), "--cluster", "none"]) == 0
+        pngs = {k: v for k, v in RunFolder(out).artifacts().items() if k.endswith(".png")}
+        assert pngs and all(v.get("random_weights_mark") == (RANDOM_WEIGHTS_MARK if random_weights else None)
+                            for v in pngs.values()), pngs
+    capsys.readouterr()

@@ -78,6 +78,21 @@ def test_the_same_call_reads_the_cache_and_a_changed_setting_recomputes(tiny_run
     assert json.loads((tmp_path / "d" / "explanation.json").read_text())["cache"]["hit"] is False
 
 
+def test_a_random_weights_runs_explanation_carries_the_mark_in_its_cache_and_in_out(tiny_run, tmp_path, capsys):
+    """A run item's explanation was written as PNG bytes into the run folder's cache and into --out with no
+    RANDOM_WEIGHTS_MARK (every other figure of the run carries it): now both carry it, recorded in artifacts.json."""
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+
+    for _ in range(2):  # computed, then read from the cache
+        assert main(["explain", str(tiny_run), "--item", "c0", *FAST, "--out", str(tmp_path / "e")]) == 0
+        record = json.loads((tmp_path / "e" / "explanation.json").read_text())
+        assert record["random_weights_mark"] == RANDOM_WEIGHTS_MARK
+        assert RunFolder(tmp_path / "e").artifacts()["explanation.png"]["random_weights_mark"] == RANDOM_WEIGHTS_MARK
+    assert record["cache"]["hit"] is True
+    png = record["cache"]["entry"].replace(".json", ".png")
+    assert RunFolder(tiny_run).artifacts()[png]["random_weights_mark"] == RANDOM_WEIGHTS_MARK
+
+
 def test_a_damaged_or_foreign_entry_is_recomputed_never_trusted(tiny_run, tmp_path):
     rf = RunFolder(tiny_run)
     row = rf.row("c0")

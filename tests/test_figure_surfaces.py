@@ -240,3 +240,54 @@ def test_a_random_weights_runs_figures_say_so_at_their_foot_and_only_theirs(tiny
     run_metrics(other, by=(), n_boot=20)
     pngs = {k: v for k, v in other.artifacts().items() if k.endswith(".png")}
     assert pngs and not any("random_weights_mark" in v for v in pngs.values())
+
+
+def _compared_runs(tmp_path, random_weights: tuple[bool, bool]):
+    """Two finished runs of the same six items in two variants, scored by a model with or without random weights."""
+    from test_probe import synthetic_row, write_run
+
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=p, variant=v) for k, (e, p) in
+            enumerate([("happy", "happy"), ("sad", "sad"), ("sad", "happy"), ("angry", "angry"), ("neutral", "sad"), ("happy", "happy")])
+            for v in ("raw", "tel")]
+    emb = [np.array([k + 1.0, 1.0, 0.0]) for k in range(len(rows))]
+    return [write_run(tmp_path / name, rows, emb, checksum=name * 64, random_weights=rw) for name, rw in zip("ab", random_weights)]
+
+
+def test_compare_figures_in_an_out_folder_carry_the_random_weights_mark_when_a_run_has_random_weights(tmp_path):
+    """`compare A B --out` (its runs comparison figure) and `compare RUN --out` (its variant figures) wrote bare PNGs, in
+    no artifacts.json, while a random-weights run's own figures carry RANDOM_WEIGHTS_MARK: now they carry it when any
+    compared run has random weights, recorded in artifacts.json, and not otherwise."""
+    from workbench.analysis.compare import compare_run, compare_runs, write_runs_comparison
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.runs.folder import RunFolder
+
+    for random_weights in ((False, True), (False, False)):
+        case = tmp_path / "-".join(map(str, random_weights))
+        a, b = _compared_runs(case, random_weights)
+        out = case / "runs_compared"
+        write_runs_comparison(compare_runs([a, b], n_boot=20), out)
+        compare_run(b, n_boot=20, out=case / "variants_compared")
+        for dest, name in ((out, "comparison.png"), (case / "variants_compared", "compare_1.png")):
+            assert (dest / name).is_file()
+            meta = RunFolder(dest).artifacts().get(name, {})
+            assert meta.get("random_weights_mark") == (RANDOM_WEIGHTS_MARK if any(random_weights) else None), (dest, meta)
+
+
+def test_an_explanation_of_a_file_in_an_out_folder_carries_the_random_weights_mark(tmp_path, capsys):
+    """`explain --out` wrote explanation.png as bytes rendered beforehand, with no mark and no artifacts.json entry: a
+    seeded random checkpoint's explanation now says so at its foot (test_explain_cache: a run item's, in its cache)."""
+    import json
+
+    import soundfile as sf
+    from conftest import speech_like
+    from workbench.cli import main
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.runs.folder import RunFolder
+
+    sf.write(tmp_path / "c.wav", speech_like(16000, 1.0, seed=3), 16000)
+    out = tmp_path / "out"
+    assert main(["explain", str(tmp_path / "c.wav"), "--model", "tiny", "--method", "occlusion", "--steps", "4",
+                 "--randomisation", "none", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert RunFolder(out).artifacts()["explanation.png"]["random_weights_mark"] == RANDOM_WEIGHTS_MARK
+    assert json.loads((out / "explanation.json").read_text())["random_weights_mark"] == RANDOM_WEIGHTS_MARK

@@ -366,6 +366,21 @@ def test_export_onnx_command_checks_against_pytorch(tiny_model, tmp_path, capsys
     assert resolve_onnx_dtype("auto", out)[0] == "float32"  # the float32 graph is still the one judged
 
 
+def test_an_export_without_int8_into_a_folder_of_one_with_it_leaves_no_int8_graph_to_run(tiny_model, tmp_path, capsys):
+    """An export without --int8 into the folder of one with it kept the earlier model.int8.onnx: `--dtype auto` ran
+    that graph, of another export and checked against nobody, under the new model.json's check."""
+    from workbench.cli import main
+    from workbench.model.onnx_backend import resolve_onnx_dtype
+
+    out = tmp_path / "e"
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--int8", "--check-clips", "2"]) == 0
+    assert main(["model", "export-onnx", "--model", "tiny", "--out", str(out), "--check-clips", "2"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.onnx"]
+    assert resolve_onnx_dtype("auto", out) == ("float32", "the export has no model.int8.onnx")
+    assert set(json.loads((out / "model.json").read_text())["check"]["graphs"]) == {"float32"}
+
+
 def test_onnxruntime_backend_refuses_a_temperature_it_would_not_apply(tmp_path, capsys):
     from workbench import cli
 

@@ -23,13 +23,14 @@ from workbench.errors import ConfigError
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
-def stopped_at(argv: list[str], where: str, signum: int, tmp_path: Path, timeout: float = 300) -> tuple[int, str]:
+def stopped_at(argv: list[str], where: str, signum: int, tmp_path: Path, timeout: float = 300,
+               env: dict | None = None) -> tuple[int, str]:
     """Run ``workbench ARGV`` until it reaches the moment ``where``, send ``signum`` there (to the process only, as
     ``kill PID`` does); (exit status, stderr)."""
     flag = tmp_path / f"gate-{where.replace(':', '_')}-{signum}"
     flag.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**ENV, "WORKBENCH_TEST_GATE": f"{where}={flag}"})
+                            stderr=subprocess.PIPE, env={**(env or ENV), "WORKBENCH_TEST_GATE": f"{where}={flag}"})
     end = time.monotonic() + timeout
     while not flag.exists():
         if proc.poll() is not None:
@@ -253,6 +254,41 @@ def test_a_second_onnx_export_into_the_same_folder_is_refused_while_the_first_wr
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err.decode()[-1500:]
     assert sorted(os.listdir(out)) == ["model.json", "model.onnx"]
+
+
+@pytest.mark.slow
+def test_an_onnx_export_killed_during_its_check_is_refused_with_the_command_that_redoes_it(clips, tmp_path, capsys):
+    """`model export-onnx` wrote model.onnx and a model.json with no check, then checked the graph and recorded the
+    check: killed during the check, the folder read as a `--no-check` export, and `--backend onnxruntime`, `--dtype
+    auto` and examples/onnx_score.py ran the unchecked graph.  Now the graphs are checked in a folder of their own and
+    moved in after, and until then model.json marks the export unfinished: every reader refuses it in one line naming
+    the folder and the command that redoes it, and that command makes a folder that runs."""
+    from workbench import cli
+    from workbench.model.onnx_backend import resolve_onnx_dtype
+    from workbench.errors import ModelError
+
+    out = tmp_path / "onnx"
+    argv = ["model", "export-onnx", "--model", "tiny", "--out", str(out), "--int8", "--check-clips", "2"]
+    env = {**ENV, "WORKBENCH_CACHE": str(tmp_path / "cache")}  # a fresh graph-facts memo: the check writes it
+    rc, err = stopped_at(argv, "write:onnx_graph_facts.json", signal.SIGKILL, tmp_path, env=env)
+    assert rc == -signal.SIGKILL, err[-1500:]
+    redo = f"workbench model export-onnx --model tiny --out {out} --int8 --check-clips 2"
+    for dtype in ("auto", "float32", "int8"):
+        with pytest.raises(ModelError, match="did not finish") as refused:
+            resolve_onnx_dtype(dtype, out)
+        assert refused.value.source == str(out) and refused.value.fix == f"export it again: {redo}"
+    assert cli.main(["infer", str(clips / "c0.wav"), "--backend", "onnxruntime", "--model", str(out), "--dtype", "auto",
+                     "--out", str(tmp_path / "scored")]) == cli.EXIT_USAGE
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[0].startswith(f"error: {out}: the export into this folder did not finish"), said
+    assert said[1:] == [f"  fix: export it again: {redo}"], said
+    example = subprocess.run([sys.executable, str(REPO / "examples" / "onnx_score.py"), str(out), str(clips / "c0.wav")],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert example.returncode != 0 and f"export it again: {redo}" in example.stderr, example.stderr[-1500:]
+    again = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-1500:]
+    assert resolve_onnx_dtype("auto", out)[0] == "int8"
 
 
 @pytest.mark.slow

@@ -373,6 +373,48 @@ def copy_file(src: str | os.PathLike, dst: str | os.PathLike, **kw: Any) -> Path
         return write_atomic(dst, lambda f: shutil.copyfileobj(f_in, f, 1 << 22), **kw)
 
 
+def move_file(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Rename ``src`` (a whole file the workbench made in a folder of its own on the same file system) onto ``dst``,
+    both folders opened without following links; a destination that is a link or a folder is refused."""
+    src, dst = Path(src), Path(dst)
+    with open_folder(src.parent, create=False) as sfd, open_folder(dst.parent, create=False) as dfd:
+        try:
+            st = os.stat(dst.name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise _link_error(dst, repr(dst.name))
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"{dst.name!r} is a folder where a file goes.", source=str(dst.parent),
+                                  fix=f"remove or rename the folder {dst.name!r}; the workbench never makes it.")
+        interrupts.gate(f"move:{dst.name}")
+        os.rename(src.name, dst.name, src_dir_fd=sfd, dst_dir_fd=dfd)
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+    return dst
+
+
+def remove_file(path: str | os.PathLike) -> bool:
+    """Remove the file ``path`` (its folder opened without following links); a link there is removed itself, never
+    what it points to.  Whether there was one; a folder of that name is refused."""
+    path = Path(path)
+    try:
+        with open_folder(path.parent, create=False) as dfd:
+            try:
+                st = os.stat(path.name, dir_fd=dfd, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafePathError(f"{path.name!r} is a folder where a file goes.", source=str(path.parent),
+                                      fix=f"remove or rename the folder {path.name!r}; the workbench never makes it.")
+            os.unlink(path.name, dir_fd=dfd)
+            with contextlib.suppress(OSError):
+                os.fsync(dfd)
+            return True
+    except FileNotFoundError:  # no folder: no file
+        return False
+
+
 def append_text(path: str | os.PathLike, text: str, *, root: str | os.PathLike | None = None, mode: int = 0o644) -> None:
     """Append ``text`` to ``path`` (a log), created when missing, never through a link."""
     path = Path(path)
@@ -475,5 +517,5 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
 
 
 __all__ = ["sha256_file", "atomic_folder", "sweep_stale_temporaries", "sweep_folder", "live_temporary", "folder_lock", "temporary_name", "UnsafePathError", "open_folder", "ensure_folder", "is_link", "atomic_file", "write_atomic", "write_bytes", "write_text",
-           "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "append_text",
+           "strict_json", "json_safe", "write_json", "write_npy", "write_npz", "write_figure", "copy_file", "move_file", "remove_file", "append_text",
            "rename_folder"]

@@ -3,12 +3,10 @@
 Everything is measured speaker-independently.  The scored items of a run are split into folds by speaker
 (scikit-learn's ``GroupKFold``); for each fold the temperature is fitted on the *other* folds and applied to this
 one, and the conformal quantile is computed on the other folds (after their temperature) and used on this one.
-So every "after" figure and every coverage figure comes from items that neither fit saw.
-Without a speaker column the folds are plain shuffled ``KFold`` and the report
-says that a speaker's items may sit on both sides.
+So every "after" figure and every coverage figure comes from items that neither fit saw. Without a speaker column the
+folds are plain shuffled ``KFold`` and the report says that a speaker's items may sit on both sides.
 
-* **Temperature** ``T``: scores become ``softmax(z / T)``; fitted by minimising
-  the negative log-likelihood over ``log T`` with SciPy's bounded
+* **Temperature** ``T``: scores become ``softmax(z / T)``; fitted by minimising the negative log-likelihood over ``log T`` with SciPy's bounded
   ``minimize_scalar`` (``T`` in [0.05, 100], the range scoring accepts; recorded in ``calibration.json``).
   A fit at (within 1 % of) a bound has found no optimum: the scores are
   degenerate, not miscalibrated; it is flagged and never saved as the run's
@@ -58,6 +56,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +83,7 @@ logger = logging.getLogger(__name__)
 
 #: what `workbench calibrate` writes into a run folder: the report, and per variant (by position) three figures
 CALIBRATION_FIGURES = ("reliability", "risk_coverage", "set_sizes")
+CALIBRATION_FIGURE_RE = re.compile(rf"^calibration_({'|'.join(CALIBRATION_FIGURES)})_\d+\.png$")  # every calibration_figure_name
 
 
 def calibration_figure_name(kind: str, variant_index: int) -> str:
@@ -525,10 +525,9 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
                   figures: bool = True, out: "str | Path | None" = None) -> dict[str, CalibrationReport]:
     """Calibrate every variant of a run (or ``variant``); write ``calibration.json`` and figures through the run folder.
 
-    ``calibration.json`` holds ``temperature`` (the first calibrated variant's, the one
-    ``--temperature RUN`` applies), the variant it came from, the protocol, and each
-    variant's full report.  Figures: ``calibration_<kind>_<k>.png`` with ``k`` the
-    variant's position in the run.
+    ``calibration.json`` holds ``temperature`` (the first calibrated variant's, the one ``--temperature RUN`` applies),
+    the variant it came from, the protocol, each variant's report and the ``figures``, ``calibration_<kind>_<k>.png``
+    (``k``: the variant's position in the run); an earlier invocation's calibration figures are removed.
 
     Parameters
     ----------
@@ -583,16 +582,19 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
         "model": rf.model_ref,
         "variants": {v: r.to_dict() for v, r in reports.items()},
     }
-    if rf.random_weights:
-        # the model's own banner, as the run recorded it (this module sits below workbench.model.network)
+    if rf.random_weights:  # the model's own banner, as the run recorded it (this module sits below workbench.model.network)
         payload["warning"] = (rf.model_ref or {}).get("warning") or "RANDOM WEIGHTS: these figures mean nothing."
-    dest = output_folder(rf, out)
-    dest.write_json(CALIBRATION_FILE, payload)
-    if figures:
-        for v, r in reports.items():
-            k = variants.index(v)
-            for kind, plot in zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)):
-                fig = plot(r)
-                fig.tight_layout()
-                dest.write_figure(calibration_figure_name(kind, k), fig)
+    _write_outputs(output_folder(rf, out), payload, reports, variants, figures)
     return reports
+
+
+def _write_outputs(dest: "RunFolder", payload: dict, reports: dict, variants: list[str], figures: bool) -> None:
+    """``calibration.json`` (listing its ``figures``) and this invocation's figures, every calibration figure of an earlier
+    one removed first (other variants, or all with ``--no-figures``): one invocation's set, in ``artifacts.json`` too."""
+    plots = dict(zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)))
+    names = {(v, kind): calibration_figure_name(kind, variants.index(v)) for v in reports for kind in plots} if figures else {}
+    dest.remove_outputs(CALIBRATION_FIGURE_RE)
+    dest.write_json(CALIBRATION_FILE, {**payload, "figures": sorted(names.values())})
+    for (v, kind), name in names.items():
+        (fig := plots[kind](reports[v])).tight_layout()
+        dest.write_figure(name, fig, meta={"variant": v, "figure": kind})

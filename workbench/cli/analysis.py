@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
 from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
-from workbench.analysis.metrics import metrics_file_name, run_metrics
+from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
 from workbench.files import strict_json
 from workbench.labels import RANDOM_WEIGHTS_BANNER
@@ -287,7 +287,7 @@ def cmd_embeddings(args) -> int:
     clusters = _clusters(args, emb, rows, say)
     cols = [c for c in ("id", "variant", "emotion", "pred", "speaker", "x", "y", "cluster") if c in rows.columns]
     # written through RunFolder (no links followed, names never built from data), in the run folder or the --out folder
-    rf = RunFolder(out) if args.out is not None else RunFolder.open(out)
+    rf = output_folder(RunFolder.open(args.run_dir), args.out)  # --out: its figures carry the run's random-weights mark
     rf.write_artifact(artifact_name("projection", args.project, ext="csv"), lambda f: spreadsheet_safe(rows[cols]).to_csv(f, index=False), text=True)
     for col in args.color_by:
         if col == "correct" or col in rows.columns:

@@ -50,7 +50,7 @@ from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import RunFolder, mark_random_weights
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
                                   check_out_dir, model_options, say_loading)
 
@@ -289,6 +289,8 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
                                   problems={m: expl.problems(m) for m in expl.attributions})
     record = {**expl.to_dict(), "figure_titles": figure_titles(expl, pitch)}  # the titles whole (the figure wraps or cuts them)
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
+    if session.model().info.random_weights or (session.rf is not None and session.rf.random_weights):
+        record.update(mark_random_weights(fig))  # the PNG says so at its foot, in --out and in the run's cache alike
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=110)
@@ -340,7 +342,8 @@ def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[l
     out.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
     folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
-    folder.write_artifact("explanation.png", lambda f: f.write(rendered.png))
+    mark = {"random_weights_mark": record["random_weights_mark"]} if record.get("random_weights_mark") else None
+    folder.write_artifact("explanation.png", lambda f: f.write(rendered.png), meta=mark)
     written = [out / "explanation.json", out / "explanation.png"]
     if rendered.wav is not None:
         folder.write_artifact("top_evidence.wav", lambda f: f.write(rendered.wav))

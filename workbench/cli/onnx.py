@@ -7,6 +7,7 @@ import :mod:`workbench.cli` and the CLI imports it in one direction.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -15,9 +16,11 @@ from workbench import files
 from workbench.errors import ConfigError
 from workbench.analysis.stats import proportion_interval
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, load_model
-from workbench.model.onnx_backend import BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, resolve_onnx_dtype
+from workbench.model.onnx_backend import (
+    BACKENDS, check_clips, compare_backends, is_onnx_folder, load_onnx_model, refuse_unfinished, resolve_onnx_dtype)
 from workbench.model.fastpath import MIN_COSINE, MIN_TOP1_AGREEMENT, shortfalls
-from workbench.model.onnx_export import ONNX_FILE, ONNX_INT8_FILE, export_onnx, record_check
+from workbench.model.onnx_export import (
+    META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx, pending_check, publish_export, record_check, refuse_links)
 from workbench.model.precision import describe_choice
 from workbench.paths import shell_command
 from workbench.cli.common import EXIT_FAILED_ITEMS, EXIT_OK, add_command, model_options, resolve_temperature, add_out_option
@@ -33,7 +36,9 @@ def add_export_onnx(msub: Any) -> None:
                         "the float32 one (Cohen's kappa, top-1 agreement, max |Δ score|, embedding cosine). A graph passes with "
                         "the bounds --dtype auto uses (top-1 agreement and minimum embedding cosine); the figures and verdicts "
                         "are recorded in model.json, a failing graph is kept but refused by --backend onnxruntime, and the "
-                        "command exits 1.",
+                        "command exits 1. The graphs are checked before they are moved into DIR; until then DIR/model.json "
+                        "marks the export unfinished, and a folder whose export stopped half-way is refused with the command "
+                        "that redoes it.",
             example=("workbench model export-onnx --model tiny --out /tmp/e2v_onnx --int8",
                      "workbench run my_wavs.csv --backend onnxruntime --model /tmp/e2v_onnx --dtype int8"))
     model_options(p, dtype="float32")  # the export traces the exact model
@@ -57,6 +62,8 @@ def onnx_model_for(args: Any, *, progress: Callable[[str], None] | None = None):
     if getattr(args, "temperature", None) is not None:  # never a silently untempered score
         raise ConfigError("--temperature is not applied by the onnxruntime backend at run time.", source="--temperature",
                           fix="bake it into the graph: `workbench model export-onnx --temperature T`, or use --backend torch.")
+    if args.model:
+        refuse_unfinished(args.model)
     if not args.model or not is_onnx_folder(args.model):
         raise ConfigError("--backend onnxruntime needs --model to be an ONNX export folder (model.onnx + model.json).",
                           source=str(args.model or "--model"),
@@ -89,16 +96,42 @@ def cmd_export_onnx(args: Any) -> int:
         return _export_and_check(args, net, out, temperature)
 
 
+def _redo_command(args: Any, out: Path) -> str:
+    """The command line that makes this export again (what a folder whose export stopped half-way names)."""
+    words = ["workbench", "model", "export-onnx", "--model", args.model or "iic/emotion2vec_plus_large", "--out", out]
+    words += ["--hub", args.hub] if args.hub != "ms" else []
+    words += ["--revision", args.revision] if args.revision else []
+    words += ["--temperature", args.temperature] if getattr(args, "temperature", None) is not None else []
+    words += ["--int8"] if args.int8 else []
+    words += ["--no-check"] if args.no_check else ["--check-clips", args.check_clips] if args.check_clips != 12 else []
+    return shell_command(*words)
+
+
 def _export_and_check(args: Any, net: Any, out: Path, temperature: float | None) -> int:
-    result = export_onnx(net, out, int8=args.int8, temperature=temperature)
+    """Export into a folder of its own inside ``out``, check the graphs there, and only then move them into ``out``
+    (:func:`~workbench.model.onnx_export.publish_export`).  Meanwhile ``out/model.json`` marks the export unfinished
+    (:func:`~workbench.model.onnx_export.pending_check`): a kill before the end leaves graphs that are refused with the
+    command that redoes them, never graphs that look like a ``--no-check`` export (or an earlier export's check)."""
+    refuse_links(out)
+    unfinished = {"format": "emotion-workbench-onnx/1", "file": ONNX_FILE, "check": pending_check(_redo_command(args, out))}
+    files.write_json(out / META_FILE, unfinished)
+    staging = files.ensure_folder(out / files.temporary_name("export"), root=out)  # swept as a dead writer's if killed
+    try:
+        result = export_onnx(net, staging, int8=args.int8, temperature=temperature)
+        ok = _check_export(net, result, args.check_clips) if not args.no_check else True
+        result = publish_export(result, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     if result.meta.get("random_weights"):
         print(f"!! {RANDOM_WEIGHTS_BANNER}")
-    print(f"wrote {result.onnx}{f' and {result.int8}' if result.int8 else ''} and {out / 'model.json'} ({result.seconds:.1f} s)")
+    print(f"wrote {result.onnx}{f' and {result.int8}' if result.int8 else ''} and {out / META_FILE} ({result.seconds:.1f} s)"
+          + ("" if args.no_check else f", {'checked' if ok else 'its check FAILED'}"))
     if temperature is not None:
         print(f"temperature T = {temperature:g} is baked into the graph: its logits are divided by T, its scores are softmax(logits / T)")
-    ok = True
-    if not args.no_check:
-        ok = _check_export(net, result, args.check_clips)
+    if not ok:
+        failed = ", ".join(ONNX_INT8_FILE if name == "int8" else ONNX_FILE for name, g in result.check["graphs"].items() if not g["ok"])
+        print(f"!! the export check FAILED for {failed}: the files are kept for inspection, {out / META_FILE} "
+              f"marks them failing (check.ok false), and `--backend onnxruntime` refuses to run a failing graph")
     if ok:
         print("score files with: " + shell_command("workbench", "run", "MANIFEST", "--backend", "onnxruntime", "--model", out,
                                                    *(["--dtype", "int8"] if result.int8 else []))
@@ -121,10 +154,6 @@ def _check_export(net: Any, result: Any, n_clips: int) -> bool:
     record_check(result, {"clips": len(clips), "seed": 0, "bounds": {"min_top1_agreement": MIN_TOP1_AGREEMENT,
                                                                      "min_cosine": MIN_COSINE},
                           "graphs": graphs, "ok": ok})
-    if not ok:
-        failed = ", ".join(f"{ONNX_INT8_FILE if name == 'int8' else ONNX_FILE}" for name, g in graphs.items() if not g["ok"])
-        print(f"!! the export check FAILED for {failed}: the files are kept for inspection, {result.folder / 'model.json'} "
-              f"marks them failing (check.ok false), and `--backend onnxruntime` refuses to run a failing graph")
     return ok
 
 

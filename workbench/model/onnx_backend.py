@@ -35,7 +35,8 @@ from workbench.model.temperature import check_temperature, softmax
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo
 from workbench.paths import cache_dir
 from workbench.schema import SAMPLE_RATE
-from workbench.model.onnx_export import MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, failed_checks, recorded_check
+from workbench.model.onnx_export import (
+    MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, UNFINISHED, failed_checks, interrupted_export, recorded_check)
 from workbench.serialize import loads_json, read_bytes_capped
 from workbench.model.onnx_run import run_bounded  # noqa: F401  (public here too)
 
@@ -54,6 +55,14 @@ def is_onnx_folder(path: Any) -> bool:
         return False
 
 
+def refuse_unfinished(folder: str | os.PathLike) -> None:
+    """Refuse an export folder whose ``model.json`` says its export stopped before its check ended
+    (:func:`~workbench.model.onnx_export.pending_check`), naming the folder and the command that redoes it."""
+    redo = interrupted_export(Path(folder).expanduser())
+    if redo is not None:
+        raise ModelError(f"{UNFINISHED}; they are not run.", source=str(folder), fix=f"export it again: {redo}")
+
+
 def resolve_onnx_dtype(requested: str, folder: str | os.PathLike) -> tuple[str, str]:
     """Which graph of an export folder to run, and why: ``float32`` (model.onnx) or ``int8`` (model.int8.onnx).
 
@@ -64,6 +73,7 @@ def resolve_onnx_dtype(requested: str, folder: str | os.PathLike) -> tuple[str, 
     if requested not in ONNX_DTYPES:
         raise ConfigError(f"dtype {requested!r} is not available with the onnxruntime backend; it runs {', '.join(ONNX_DTYPES)}.",
                           source="--dtype", fix="pass --dtype float32, int8 (export with --int8) or auto, or use --backend torch.")
+    refuse_unfinished(folder)
     has_int8 = (Path(folder) / ONNX_INT8_FILE).is_file()
     if requested == "int8" and not has_int8:
         raise ConfigError(f"the export folder has no {ONNX_INT8_FILE}.", source=str(folder),
@@ -192,6 +202,7 @@ class OnnxModel:
 def read_meta(folder: str | os.PathLike) -> dict:
     """``model.json`` of an export folder, checked: labels (distinct non-empty strings), 16 kHz, a temperature in range."""
     p = Path(folder).expanduser()
+    refuse_unfinished(p)
     if not is_onnx_folder(p):
         raise ModelError(f"is not an ONNX export folder (it needs {ONNX_FILE} and {META_FILE}).", source=str(p),
                          fix="export one with `workbench model export-onnx --model CHECKPOINT --out DIR` and pass --model DIR.")

@@ -253,10 +253,7 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
     if temperature is not None:
         temperature = check_temperature(temperature, source="--temperature")
     folder = Path(out).expanduser()
-    for name in (ONNX_FILE, META_FILE, ONNX_INT8_FILE, TRAINING_CARD):
-        if files.is_link(folder / name):
-            raise files.UnsafePathError(f"{name} is a symbolic link; writing the export there would change a file outside the folder.",
-                                        source=str(folder), fix=f"delete the link {folder / name} (or choose another --out).")
+    refuse_links(folder)
     files.ensure_folder(folder)
     t0 = time.perf_counter()
     graph = _export_graph(net, temperature)
@@ -291,6 +288,14 @@ def export_onnx(model: Any = None, out: str | os.PathLike = "onnx", *, int8: boo
     return ExportResult(folder=folder, onnx=onnx_path, int8=int8_path, meta=meta, seconds=seconds)
 
 
+def refuse_links(folder: Path) -> None:
+    """Refuse an export folder where a file of the export is a symbolic link (before anything is written)."""
+    for name in (ONNX_FILE, META_FILE, ONNX_INT8_FILE, TRAINING_CARD):
+        if files.is_link(folder / name):
+            raise files.UnsafePathError(f"{name} is a symbolic link; writing the export there would change a file outside the folder.",
+                                        source=str(folder), fix=f"delete the link {folder / name} (or choose another --out).")
+
+
 def record_check(result: ExportResult, check: dict) -> None:
     """Add the export check (each graph's agreement figures, bounds and verdict; ``check["ok"]``) to ``model.json``.
 
@@ -304,6 +309,51 @@ def record_check(result: ExportResult, check: dict) -> None:
     result.check = check
     result.meta["check"] = check
     files.write_json(result.folder / META_FILE, result.meta)
+
+
+#: why every graph of an unfinished export is refused (:func:`pending_check`)
+UNFINISHED = "the export into this folder did not finish: it stopped before its check against PyTorch ended, so its graphs are unchecked"
+
+
+def pending_check(redo: str) -> dict:
+    """``model.json``'s ``check`` while ``workbench model export-onnx`` writes and checks a folder: every graph marked
+    unchecked (``ok`` false), with the command that redoes the export.
+
+    Written into the folder before anything else of the export, and replaced by the check (or, with ``--no-check``,
+    by no check) only once the checked graphs are in place (:func:`publish_export`): a folder whose export was killed
+    on the way is refused by every reader (:func:`interrupted_export`), never taken for a ``--no-check`` export.
+    Readers that know only ``graphs.<name>.ok`` (examples/onnx_score.py, earlier versions) refuse it as a failed check.
+    """
+    return {"pending": True, "redo": redo, "ok": False,
+            "graphs": {name: {"ok": False, "failed": [UNFINISHED]} for name in ("float32", "int8")}}
+
+
+def interrupted_export(folder: str | os.PathLike) -> str | None:
+    """The command that redoes the export into ``folder`` when its ``model.json`` is still the mark of
+    :func:`pending_check` (the export stopped before its check ended); ``None`` otherwise."""
+    check = recorded_check(folder)
+    if not (isinstance(check, dict) and check.get("pending")):
+        return None
+    redo = check.get("redo")
+    return redo if isinstance(redo, str) and redo.isprintable() and len(redo) < 4000 else \
+        f"workbench model export-onnx --model CHECKPOINT --out {folder}"
+
+
+def publish_export(result: ExportResult, out: str | os.PathLike) -> ExportResult:
+    """Move a finished export (its graphs checked, or ``--no-check``) from the folder it was written and checked in
+    (``result.folder``, inside ``out``) into ``out``: the graphs and the training card by renames (an earlier export's
+    int8 graph or card that this one lacks is removed), and ``model.json`` (the check in it) last.  Until that last
+    write ``out``'s ``model.json`` is the mark of :func:`pending_check`."""
+    out = Path(out)
+    names = [name for name in (ONNX_FILE, ONNX_INT8_FILE, TRAINING_CARD) if (result.folder / name).is_file()]
+    for name in (ONNX_INT8_FILE, TRAINING_CARD):  # an earlier export's int8 graph would be run under this one's check
+        if name not in names:
+            files.remove_file(out / name)
+    for name in names:
+        files.move_file(result.folder / name, out / name)
+    files.write_json(out / META_FILE, result.meta)
+    return ExportResult(folder=out, onnx=out / ONNX_FILE, int8=out / ONNX_INT8_FILE if result.int8 else None,
+                        meta=result.meta, seconds=result.seconds, check=result.check)
 
 
 def failed_checks(check: Any, folder: "str | os.PathLike | None" = None) -> dict[str, str]:

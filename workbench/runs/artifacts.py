@@ -138,6 +138,21 @@ def _folder_flock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def mark_random_weights(fig: Any) -> dict:
+    """Write :data:`~workbench.labels.RANDOM_WEIGHTS_MARK` at the foot of ``fig`` (a figure of a random-weights model);
+    returns what ``artifacts.json`` records beside the file (``random_weights_mark``).  :meth:`Artifacts.write_figure`
+    calls it; a figure saved to bytes first (explain's) calls it before saving.  A figure laid out by an engine
+    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+        strip = 0.16 / max(float(fig.get_size_inches()[1]), 1.0)
+        engine.set(rect=(0.0, strip, 1.0, 1.0 - strip))
+    fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
+    return {"random_weights_mark": RANDOM_WEIGHTS_MARK}
+
+
 class Artifacts:
     """The derived-output methods of :class:`~workbench.runs.folder.RunFolder` (it supplies ``path``,
     ``check_links``, ``random_weights`` and its own file names)."""
@@ -205,11 +220,34 @@ class Artifacts:
             titles = shown_titles(fig)
             meta = {**(meta or {}), "titles": titles} if titles else meta
             if self.figures_of_random_weights():  # a PNG travels without the screen's banner: it says so itself
-                fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
-                meta = {**(meta or {}), "random_weights_mark": RANDOM_WEIGHTS_MARK}
+                meta = {**(meta or {}), **mark_random_weights(fig)}
             return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
         finally:
             plt.close(fig)
+
+    def remove_outputs(self, family: "re.Pattern[str]", *, keep: "set[str] | frozenset[str]" = frozenset()) -> list[str]:
+        """Remove the derived outputs whose names ``family`` matches (but for ``keep``) and their ``artifacts.json``
+        entries: what an earlier invocation of a command wrote that this one does not write again (``calibrate
+        --variant a`` after ``calibrate``: the first one's figures of the other variants beside the second's
+        ``calibration.json``).  Refused as a write is: while another process's run writes the folder, and where the
+        folder's own files are links (so nothing is removed through one).  Returns the names removed."""
+        self.check_links()
+        refuse_while_a_run_writes(self.path)
+        try:
+            names = sorted(e.name for e in os.scandir(self.path) if e.is_file(follow_symlinks=False))
+        except FileNotFoundError:
+            names = []
+        stale = [n for n in names if _ARTIFACT_RE.match(n) and n not in self.OWN_NAMES and family.match(n) and n not in keep]
+        for name in stale:
+            files.remove_file(self.path / name)
+        with _folder_flock(self.path):
+            index = self._artifact_index()
+            gone = [n for n in index if family.match(n) and n not in keep and not (self.path / n).is_file()]
+            if gone:
+                for name in gone:
+                    del index[name]
+                atomic_write(self.path / ARTIFACT_INDEX, lambda f: f.write(strict_json(index)), text=True)
+        return stale
 
     #: for an output folder (``--out``): whether the run it was made from has random weights (set by ``output_folder``);
     #: ``None`` for a run folder, whose own summary says

@@ -75,7 +75,7 @@ from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
     ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
-    atomic_write, _capped_bytes, _write_text, RUN_LOCK,
+    atomic_write, _capped_bytes, _write_text, RUN_LOCK, mark_random_weights,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
 from workbench.schema import SCORE_PREFIX

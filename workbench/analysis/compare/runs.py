@@ -564,7 +564,8 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
 
 
 def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool = True) -> dict[str, Path]:
-    """Write ``comparison.json``, ``agreement.csv``, ``flips.csv``, ``disagreements.csv`` (and ``comparison.png``) into ``out``.
+    """Write ``comparison.json``, ``agreement.csv``, ``flips.csv``, ``disagreements.csv`` (and ``comparison.png``, with
+    its ``artifacts.json`` entry and, when a compared run has random weights, the random-weights mark) into ``out``.
 
     ``out`` must not lie inside any of the compared run folders (they belong to their runs).
     """
@@ -582,7 +583,9 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["agreement"], lambda f: spreadsheet_safe(cmp.agreement).to_csv(f, index=False), text=True)
     atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
-    if figures:
-        paths["figure"] = out / RUNS_FIGURE
-        plot_runs_comparison(cmp, paths["figure"])
+    if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
+        dest = RunFolder(out)
+        dest.random_weights_source = cmp.random_weights
+        paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
+                                            meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths

@@ -13,7 +13,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import evaluate
+from workbench.analysis.metrics import evaluate, output_folder
 from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -332,9 +332,10 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     dest.mkdir(parents=True, exist_ok=True)
     atomic_write(dest / "compare.json", lambda f: f.write(strict_json(payload)), text=True)
     atomic_write(dest / "flips.csv", lambda f: spreadsheet_safe(flips).to_csv(f, index=False), text=True)
-    if figures:
+    if figures:  # through RunFolder, with the run's random-weights mark
         for i, c in enumerate(comparisons, 1):
-            plot_comparison(results, c, dest / f"compare_{i}.png")
+            output_folder(rf, dest).write_figure(f"compare_{i}.png", plot_comparison(results, c),
+                                                 meta={"variant": c.variant, "baseline": c.baseline})
     return reports, comparisons, flips
 
 
