@@ -79,20 +79,13 @@ def run(
     variants: Sequence[Variant] | None = None,
     audio_config: AudioConfig | None = None,
     diagnostics: DiagnosticsConfig | None = None,
-    frame_embeddings: bool = False,
-    chunk_size: int = 64,
-    cache_dir: str | os.PathLike | None = None,
-    use_cache: bool = True,
-    progress: bool = False,
-    hook: Callable[..., None] | None = None,
-    limit: int | None = None,
-    engine: str = "local",
-    ray_options: Any = None,
-    workers: int | None = None,
-    experiment: Experiment | None = None,
-    load_progress: Callable[[str], None] | None = None,
-    temperature: float | None = None,
-    resume_command: str | None = None,
+    frame_embeddings: bool = False, chunk_size: int = 64,
+    cache_dir: str | os.PathLike | None = None, use_cache: bool = True, progress: bool = False,
+    hook: Callable[..., None] | None = None, limit: int | None = None,
+    engine: str = "local", ray_options: Any = None, workers: int | None = None,
+    experiment: Experiment | None = None, load_progress: Callable[[str], None] | None = None,
+    temperature: float | None = None, resume_command: str | None = None,
+    dtype_default: bool = False,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``: resolve what was asked, load the
     model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``), execute the pending rows, assemble.
@@ -124,6 +117,8 @@ def run(
         Hears what the model load is doing (the CLI prints it); divides the model's logits (recorded with the run).
     resume_command : str, optional
         What ``log.txt`` names to resume an interrupted run (default: this call again with the same ``out_dir``).
+    dtype_default : bool
+        The model's dtype is the command's default, not one asked for: ``summary.json``'s ``precision`` says so.
 
     Returns
     -------
@@ -146,6 +141,7 @@ def run(
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
         prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)
+        precision = {**precision, "default": bool(dtype_default)} if plan.requested is not None else precision
         _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
@@ -546,6 +542,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
     recorded = exp.model  # no model given: the recorded one
+    options.setdefault("dtype_default", exp.dtype_default and (model is None or isinstance(model, (str, os.PathLike))))
     if isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
         model = replace(recorded, model=str(model), checksum=None)
     # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own

@@ -8,7 +8,7 @@
     hub: ms
     revision: null
     device: auto
-    dtype: float32
+    dtype: auto                        # the default, as `workbench run`'s: the fastest path that agrees with float32
     seed: 0
     variants:
       raw: []
@@ -19,7 +19,7 @@
 
 ``workbench run experiment.yaml`` runs it; every run folder writes the
 ``experiment.yaml`` that reproduces it exactly (absolute manifest path, the model
-as resolved, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
+as resolved, the precision ``auto`` chose, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
 repeats a run.  (nkululeko users know the idea from its INI files.)
 """
 
@@ -104,6 +104,9 @@ class Experiment:
     out: str | None = None
     reports: list[str] = field(default_factory=list)
     tracking: dict = field(default_factory=dict)
+    #: not a key of the file: the file named no dtype, so the run takes the default (``auto``, as ``workbench run``) and
+    #: records it as the default, not as asked for
+    dtype_default: bool = field(default=False, repr=False)
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -111,7 +114,7 @@ class Experiment:
         if not isinstance(data, dict):
             raise ConfigError("an experiment file must be a YAML mapping (key: value lines).", source=source,
                               fix="start from `workbench run --help`'s example, or a run folder's experiment.yaml.")
-        known = {f.name for f in fields(cls)} | set(_FLAT_MODEL_KEYS)
+        known = {f.name for f in fields(cls)} - {"dtype_default"} | set(_FLAT_MODEL_KEYS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
@@ -135,7 +138,12 @@ class Experiment:
         kw["diagnostics"] = {k: checked[k] for k in diagnostics}
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
+        model = kw.get("model")
+        named = "dtype" in kw or isinstance(model, ModelRef) or (isinstance(model, dict) and "dtype" in model)
         kw["model"] = ref = model_from(kw, source=source)
+        if not named:  # `workbench run`'s default, said as the default in the run's record (issue #28)
+            kw["model"] = ref = replace(ref, dtype="auto")
+            kw["dtype_default"] = True
         # a path (`models/tiny`, `./head`), not a name such as `tiny`
         folder = base / str(ref.model) if base is not None and ref.model and ("/" in ref.model or ref.model.startswith(".")) else None
         if folder is not None and not Path(str(ref.model)).expanduser().is_absolute() and folder.is_dir():
@@ -170,6 +178,7 @@ class Experiment:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["dtype_default"]  # the written file names the precision the run used
         d["model"] = {f.name: getattr(self.model, f.name) for f in fields(ModelRef)}
         d["variants"] = {v["name"]: v["steps"] for v in self.variants}
         return d
