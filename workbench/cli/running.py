@@ -111,7 +111,8 @@ def cmd_run(args) -> int:
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
-                   workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out))
+                   workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out),
+                   command_line=["workbench", *args.command_line] if getattr(args, "command_line", None) else None)
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))

@@ -45,6 +45,7 @@ from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
 from workbench.runs.reproduce import check_and_record, environment
 from workbench.runs.writer import PartsInBackground, RunWriter
+from workbench.paths import published_command
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -85,7 +86,7 @@ def run(
     engine: str = "local", ray_options: Any = None, workers: int | None = None,
     experiment: Experiment | None = None, load_progress: Callable[[str], None] | None = None,
     temperature: float | None = None, resume_command: str | None = None,
-    dtype_default: bool = False,
+    dtype_default: bool = False, command_line: Sequence[str] | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``: resolve what was asked, load the
     model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``), execute the pending rows, assemble.
@@ -117,8 +118,9 @@ def run(
         Hears what the model load is doing (the CLI prints it); divides the model's logits (recorded with the run).
     resume_command : str, optional
         What ``log.txt`` names to resume an interrupted run (default: this call again with the same ``out_dir``).
-    dtype_default : bool
-        The model's dtype is the command's default, not one asked for: ``summary.json``'s ``precision`` says so.
+    dtype_default, command_line : optional
+        The model's dtype is the command's default, not one asked for (``summary.json``'s ``precision`` says so); the
+        command line typed (``["workbench", "run", …]``), which ``summary.json`` keeps with the home folder as ``~``.
 
     Returns
     -------
@@ -146,7 +148,7 @@ def run(
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
                         progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start,
-                        resume_command=resume_command, prefetch=prefetch)
+                        resume_command=resume_command, prefetch=prefetch, command_line=command_line)
 
 
 def _prefetch(plan: "_Plan", chunk_size: int, workers: int | None) -> Prefetch | None:
@@ -290,7 +292,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
 
 
 def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
-             ray_options, workers, t_start, resume_command=None, prefetch: Prefetch | None = None) -> RunResult:
+             ray_options, workers, t_start, resume_command=None, prefetch: Prefetch | None = None, command_line=None) -> RunResult:
     """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
     start_s = time.perf_counter() - t_start  # reading the manifest, the lock, loading the model, choosing `auto`'s path
     writer, manifest, variants = plan.writer, plan.manifest, plan.variants
@@ -345,6 +347,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
                 **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
                 "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
                 "manifest_notes": list(manifest.notes),  # what reading the manifest or corpus left out (also in log.txt)
+                "command_line": published_command(command_line) if command_line else None,  # None: called from Python
             },
         )
         writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")

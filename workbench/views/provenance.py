@@ -26,7 +26,7 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
     page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
     items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
-             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})"]
+             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})", typed_item(rf.summary.get("command_line"))]
     env = rf.summary.get("environment") or {}
     made_by = rf.config.get("workbench_version") or env.get("workbench")
     if env:
@@ -63,3 +63,14 @@ def _home_word(path: str, prefix: str = "") -> str:
     if path.startswith("~/"):
         return f"{prefix}~/{shell_command(path[2:])}"
     return shell_command(prefix + path)
+
+
+def typed_item(typed: Any) -> str:
+    """An ``<li>`` item (HTML) for the command line the run was made with (``summary.json``'s ``command_line``, the
+    home folder as ``~``), or that none was recorded (a run made from Python, or by an older version)."""
+    argv = typed.get("argv") if isinstance(typed, dict) else None
+    if not isinstance(argv, list) or not argv:
+        return "<b>typed</b>: no command line recorded (a run made from Python, or by an older version)"
+    line = " ".join(_home_word(str(w)) for w in argv)
+    where = f" in {code(typed['cwd'])}" if isinstance(typed.get("cwd"), str) else ""
+    return f"<b>typed</b>: {code(line)}{where}"
