@@ -95,14 +95,16 @@ def published_path(path: str | os.PathLike) -> str:
 
 
 def published_command(words: "list[str] | tuple[str, ...]") -> dict:
-    """A typed command line as a record meant for others keeps it: ``{"argv": [...], "cwd": ...}``, the home folder
-    written ``~`` where a word, or the value after a word's ``=``, starts with it (``/home/alice/x`` → ``~/x``,
-    ``run_dir=/home/alice/r`` → ``run_dir=~/r``), and the folder it was typed in (where its relative paths start)."""
-    home = os.path.abspath(os.path.expanduser("~"))
-    argv = []
-    for word in map(str, words):
-        head, sep, tail = ("", "", word) if word.startswith(home) or "=" not in word else word.partition("=")
-        if home != os.path.abspath(os.sep) and (tail == home or tail.startswith(home + os.sep)):
-            tail = "~" + tail[len(home):]
-        argv.append(head + sep + tail)
-    return {"argv": argv, "cwd": published_path(os.getcwd())}
+    """A typed command line as a record meant for others keeps it: ``{"argv": [...], "cwd": ...}``, each word as
+    :func:`published_word` shows it, and the folder it was typed in (where its relative paths start)."""
+    return {"argv": [published_word(w) for w in words], "cwd": published_path(os.getcwd())}
+
+
+def published_word(word: object) -> str:
+    """A word of a command line with the home folder written ``~`` where the word, or its value after ``=``, starts with
+    it (``/home/alice/x`` → ``~/x``, ``run_dir=/home/alice/r`` → ``run_dir=~/r``); any other word as it is."""
+    word, home = str(word), os.path.abspath(os.path.expanduser("~"))
+    head, sep, tail = ("", "", word) if word.startswith(home) or "=" not in word else word.partition("=")
+    if home != os.path.abspath(os.sep) and (tail == home or tail.startswith(home + os.sep)):
+        tail = "~" + tail[len(home):]
+    return head + sep + tail

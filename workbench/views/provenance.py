@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.paths import published_path, shell_command
+from workbench.paths import published_path, published_word, shell_command
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES, version_note
 from workbench.views.html import code, esc
@@ -71,6 +71,7 @@ def typed_item(typed: Any) -> str:
     argv = typed.get("argv") if isinstance(typed, dict) else None
     if not isinstance(argv, list) or not argv:
         return "<b>typed</b>: no command line recorded (a run made from Python, or by an older version)"
-    line = " ".join(_home_word(str(w)) for w in argv)
-    where = f" in {code(typed['cwd'])}" if isinstance(typed.get("cwd"), str) else ""
+    line = " ".join(_home_word(published_word(w)) for w in argv)  # recorded with ~; a path under this home shown so too
+    cwd = typed.get("cwd")
+    where = f" in {code(published_path(cwd))}" if isinstance(cwd, str) and cwd else ""
     return f"<b>typed</b>: {code(line)}{where}"
