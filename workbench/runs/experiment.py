@@ -35,7 +35,7 @@ from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.paths import refuse_url, shell_command
+from workbench.paths import from_portable, portable_path, refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
@@ -158,8 +158,8 @@ class Experiment:
         """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
         p = Path(os.path.abspath(Path(path).expanduser()))
         data = load_yaml_file(p, unique_keys=True)  # no aliases, bounded depth and size, before any value is used
-        if is_run_config(data):  # a run folder's config.yaml
-            data = from_run_config(data)
+        if is_run_config(data):  # a run folder's config.yaml (its paths relative to the run folder, or under ~)
+            data = from_run_config(run_config_paths(data, p.parent))
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
 
     # ------------------------------------------------------------------ using
@@ -193,12 +193,14 @@ class Experiment:
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
         manifest as read, the device the model ran on, the package version, the folder relative item paths
         start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
-        resumed run must share with it.  With ``run_dir``, the manifest, its folder and a checkpoint folder are also
-        recorded relative to the run folder (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a
-        project copied whole to another place or machine finds its audio, manifest and checkpoint there.
+        resumed run must share with it.  With ``run_dir``, the manifest, its folder, a checkpoint folder and the cache
+        are recorded relative to the run folder where they lie in one project with it, else with the home folder as ``~``
+        (:data:`RUN_CONFIG_PATHS`; :func:`run_config_paths` reads them back), and the first three also in the keys older
+        versions read (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a project copied whole to
+        another place or machine finds its audio, manifest and checkpoint there, and the file names no user's home.
         """
         m = self.model
-        return {
+        return _portable_paths({
             "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": m.model, "hub": m.hub,
             "revision": m.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
             "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
@@ -206,7 +208,7 @@ class Experiment:
             "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
             "manifest_from_run": from_run(manifest, run_dir), "manifest_root_from_run": from_run(manifest_root, run_dir),
             "model_from_run": from_run(m.model or "", run_dir),
-        }
+        }, run_dir)
 
     def to_yaml(self) -> str:
         import yaml
@@ -224,6 +226,27 @@ def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
         return Path(os.path.relpath(path, Path(run_dir).resolve())).as_posix()
     except ValueError:
         return None
+
+
+#: the keys of a run folder's ``config.yaml`` that hold paths, written relative to the run folder or under ``~``
+RUN_CONFIG_PATHS = ("manifest", "manifest_root", "cache_dir", "model")
+
+
+def _portable_paths(config: dict, run_dir: str | os.PathLike | None) -> dict:
+    """``config`` with its absolute paths (:data:`RUN_CONFIG_PATHS`) as :func:`~workbench.paths.portable_path` writes them."""
+    if run_dir is None:
+        return config
+    folder = Path(run_dir).resolve()
+    return {k: portable_path(v, folder) if k in RUN_CONFIG_PATHS and isinstance(v, str) and Path(v).is_absolute() else v
+            for k, v in config.items()}
+
+
+def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
+    """A run folder's ``config.yaml`` with its paths absolute again: relative ones start at the run folder, ``~`` is
+    this machine's home (older runs recorded absolute paths, kept as they are)."""
+    if not isinstance(config, dict):
+        return config
+    return {k: from_portable(v, run_dir) if k in RUN_CONFIG_PATHS and isinstance(v, str) else v for k, v in config.items()}
 
 
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)
