@@ -127,3 +127,14 @@ def test_the_executed_notebook_names_no_home_folder_and_reruns_in_a_copied_proje
     nb = moved / written["notebook"].relative_to(proj)
     pm.execute_notebook(str(nb), str(tmp_path / "again.ipynb"), kernel_name="python3", progress_bar=False, cwd=str(nb.parent))
     assert f"<code>{moved / 'runs' / 'r'}</code>" in (tmp_path / "again.ipynb").read_text()
+
+
+def test_an_experiment_files_dot_relative_checkpoint_starts_at_the_files_folder(tmp_path, monkeypatch):
+    """`model: ./models/tiny` (or `../`) was taken from the folder the command ran in, not the file's, unlike the manifest;
+    the run folder's experiment.yaml, which now names the checkpoint `../../models/tiny`, depends on it."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    (proj / "exp.yaml").write_text("manifest: manifest.csv\nmodel: {model: ./models/tiny, device: cpu, dtype: float32}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(proj / "exp.yaml"), "--out", str(proj / "runs" / "r"), "--no-cache"]) == 0
+    assert RunFolder(proj / "runs" / "r").config["model"] == str(proj / "models" / "tiny")
+    assert "model: ../../models/tiny" in (proj / "runs" / "r" / "experiment.yaml").read_text()

@@ -18,8 +18,9 @@
     tracking: {mlflow: {uri: null, experiment: null}}
 
 ``workbench run experiment.yaml`` runs it; every run folder writes the
-``experiment.yaml`` that reproduces it exactly (absolute manifest path, the model
-as resolved, the precision ``auto`` chose, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
+``experiment.yaml`` that reproduces it exactly (the manifest and a checkpoint folder
+relative to the run folder, or under ``~``, the model as resolved, the precision
+``auto`` chose, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
 repeats a run.  (nkululeko users know the idea from its INI files.)
 """
 
@@ -125,8 +126,10 @@ class Experiment:
         refuse_url(str(kw["manifest"]), "the manifest", source=source)
         manifest = Path(str(kw["manifest"])).expanduser()
         if base is not None and not manifest.is_absolute():
-            manifest = base / manifest
+            manifest = Path(os.path.normpath(base / manifest))
         kw["manifest"] = str(manifest)
+        if base is not None:  # `./head`, `../../models/tiny` start at the file's folder too (a ModelRef takes them from the cwd)
+            kw["model"] = _beside(kw.get("model"), base)
         if kw.get("out") and base is not None and not Path(str(kw["out"])).is_absolute():
             kw["out"] = str(base / str(kw["out"]))
         kw["variants"] = [v.to_dict() for v in variants_from(kw.get("variants") or [RAW.to_dict()], source=source)]
@@ -210,11 +213,20 @@ class Experiment:
             "model_from_run": from_run(m.model or "", run_dir),
         }, run_dir)
 
-    def to_yaml(self) -> str:
+    def to_yaml(self, folder: str | os.PathLike | None = None) -> str:
+        """The file's text; written into ``folder``, its manifest and a checkpoint folder relative to it where they lie
+        in one project with it, else under ``~`` (:func:`~workbench.paths.portable_path`): it names no user's home, and
+        a project copied whole re-runs it."""
         import yaml
 
+        d = self.to_dict()
+        if folder is not None:
+            folder = Path(folder).resolve()
+            d["manifest"] = portable_path(self.manifest, folder) if Path(self.manifest).is_absolute() else self.manifest
+            model = d["model"]["model"]
+            d["model"]["model"] = portable_path(model, folder) if model and Path(model).is_absolute() else model
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
-        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return head + yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
 
 
 def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
@@ -239,6 +251,13 @@ def _portable_paths(config: dict, run_dir: str | os.PathLike | None) -> dict:
     folder = Path(run_dir).resolve()
     return {k: portable_path(v, folder) if k in RUN_CONFIG_PATHS and isinstance(v, str) and Path(v).is_absolute() else v
             for k, v in config.items()}
+
+
+def _beside(model: Any, base: Path) -> Any:
+    """An experiment's ``model:`` with a name starting ``./``, ``../`` or ``~`` made absolute from the file's folder."""
+    if isinstance(model, dict) and isinstance(model.get("model"), str):
+        return {**model, "model": _beside(model["model"], base)}
+    return from_portable(model, base) if isinstance(model, str) else model
 
 
 def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:

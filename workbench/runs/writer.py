@@ -215,7 +215,7 @@ class RunWriter:
         return False
 
     def write_experiment(self, experiment: Experiment) -> None:
-        _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml())
+        _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml(self.path))
 
     def write_manifest_copy(self, manifest: Any) -> Path:
         """Keep an in-memory manifest with the run (absolute paths), so its experiment file can name it."""
