@@ -195,12 +195,13 @@ class Experiment:
 
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
         manifest as read, the device the model ran on, the package version, the folder relative item paths
-        start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
-        resumed run must share with it.  With ``run_dir``, the manifest, its folder, a checkpoint folder and the cache
-        are recorded relative to the run folder where they lie in one project with it, else with the home folder as ``~``
-        (:data:`RUN_CONFIG_PATHS`; :func:`run_config_paths` reads them back), and the first three also in the keys older
-        versions read (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a project copied whole to
-        another place or machine finds its audio, manifest and checkpoint there, and the file names no user's home.
+        start at), so this version reads older run folders; :data:`IDENTITY` says what a resumed run must share
+        with it.  With ``run_dir``, the manifest, its folder, a checkpoint folder and the cache are recorded relative to
+        the run folder where they lie in one project with it, else with the home folder as ``~`` (:data:`RUN_CONFIG_PATHS`;
+        :func:`run_config_paths` reads them back; a workbench older than this would take them from its current folder),
+        and the first three also in ``manifest_from_run``,
+        ``manifest_root_from_run``, ``model_from_run``: a project copied whole to another place or machine finds its
+        audio, manifest and checkpoint there, and the file names no user's home.
         """
         m = self.model
         return _portable_paths({
