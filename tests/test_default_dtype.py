@@ -51,3 +51,40 @@ def test_auto_resuming_a_folder_keeps_the_precision_the_folder_holds(tmp_path):
     assert result.n_resumed == 2 and load_yaml_file(tmp_path / "r" / "config.yaml")["dtype"] == "int8"
     assert any("int8" in line and "resumed run keeps" in line for line in heard)
     assert result.summary["precision"]["requested"] == "auto" and result.summary["precision"]["chosen"] == "int8"
+
+
+def _precision(run_dir):
+    import json
+
+    return json.loads((run_dir / "summary.json").read_text())["precision"]
+
+
+def test_an_experiment_file_without_dtype_runs_runs_default_and_records_it_as_the_default(tmp_path, capsys):
+    """A file without `dtype:` ran float32 and recorded it as "asked for", while `workbench run` defaults to auto; now
+    it takes auto, says it was the default and what auto chose, and its experiment.yaml pins that choice."""
+    manifest = make_dataset(tmp_path, n=3, bad=False)
+    (tmp_path / "exp.yaml").write_text(f"manifest: {manifest.name}\nmodel: {{model: tiny, device: cpu}}\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "e"), "--no-cache"]) == 0
+    p = _precision(tmp_path / "e")
+    assert p["requested"] == "auto" and p["default"] is True and p["reason"] != "asked for", p
+    assert p["chosen"] not in ("auto", None) and "agreement_with_float32" in p, p  # what auto chose, with its check
+    pinned = load_yaml_file(tmp_path / "e" / "experiment.yaml")["model"]["dtype"]
+    assert pinned == p["chosen"] == load_yaml_file(tmp_path / "e" / "config.yaml")["dtype"]
+    # the same default as a plain run, recorded the same way
+    assert main(["run", str(manifest), "--model", "tiny", "--device", "cpu", "--out", str(tmp_path / "p"), "--no-cache"]) == 0
+    plain = _precision(tmp_path / "p")
+    assert (plain["requested"], plain["default"]) == ("auto", True)
+    # re-running the published run takes the pinned path, asked for by the file, and reproduces
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "e" / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    assert "reproduces e: 3 rows" in capsys.readouterr().out
+    again = _precision(tmp_path / "again")
+    assert (again["requested"], again["chosen"], again["default"], again["reason"]) == (pinned, pinned, False, "asked for")
+
+
+def test_an_experiment_file_that_names_its_dtype_records_it_as_asked_for(tmp_path):
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    (tmp_path / "exp.yaml").write_text(f"manifest: {manifest.name}\nmodel: {{model: tiny, device: cpu, dtype: float32}}\n")
+    assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "e"), "--no-cache"]) == 0
+    p = _precision(tmp_path / "e")
+    assert (p["requested"], p["chosen"], p["reason"], p["default"]) == ("float32", "float32", "asked for", False)

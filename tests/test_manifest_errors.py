@@ -24,6 +24,7 @@ from workbench.audio.intake import decode
 from workbench.cli import main
 from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest, validate, write_manifest
+from workbench.runs.folder import RunFolder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -162,8 +163,9 @@ def test_skip_missing_runs_the_good_entries_and_records_the_missing_ones_as_fail
     df = pd.read_parquet(tmp_path / "run" / "results.parquet")
     status = dict(zip(df["id"], df["status"]))
     assert status == {"g0": "ok", "g1": "ok", "g2": "ok", "g3": "ok", "gone": "failed", "dir": "failed"}
-    cfg = (tmp_path / "run" / "config.yaml").read_text()
-    assert str(manifest.resolve()) in cfg  # the run records the manifest's file, not only its name
+    # the run records the manifest's file, not only its name (in config.yaml relative to the run folder: ../m.csv)
+    assert RunFolder(tmp_path / "run").config["manifest"] == str(manifest.resolve())
+    assert "manifest: ../m.csv" in (tmp_path / "run" / "config.yaml").read_text()
 
 
 def test_a_misspelt_column_is_kept_as_metadata_and_named_on_screen_and_in_the_run_log(tmp_path, capsys):

@@ -12,20 +12,23 @@ def test_a_reported_notebook_writes_into_its_report_folder_not_the_callers(tmp_p
     # /tmp/h3rep with --out /tmp/h3rep/b, it left /tmp/h3rep/runs/demo_low_confidence beside the asked-for folder
     params = nbformat.v4.new_code_cell("name = 'x'")
     params.metadata["tags"] = ["parameters"]
-    work = nbformat.v4.new_code_cell("import pathlib\n(pathlib.Path.cwd() / 'runs').mkdir()\nprint(pathlib.Path(name).is_absolute())")
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    work = nbformat.v4.new_code_cell("import pathlib\n(pathlib.Path.cwd() / 'runs').mkdir()\n"
+                                     f"print(pathlib.Path(name).resolve() == pathlib.Path({str(caller.resolve() / 'clip.wav')!r}))")
     nb = nbformat.v4.new_notebook(cells=[params, work])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src = tmp_path / "mine.ipynb"
     nbformat.write(nb, src)
-    caller = tmp_path / "caller"
-    caller.mkdir()
     (caller / "clip.wav").write_bytes(b"")
     monkeypatch.chdir(caller)
     written = run_report(src, {"name": "clip.wav"}, out=tmp_path / "out")
     assert not (caller / "runs").exists(), sorted(p.name for p in caller.iterdir())
     assert (written["dir"] / "runs").is_dir()
-    # a parameter naming a file in the caller's folder still reaches the notebook as an absolute path
+    # a parameter naming a file in the caller's folder still names it in the notebook, which keeps it relative to its
+    # own folder (where it runs): the executed notebook names no machine's folders and runs again in a copied project
     assert "True" in written["html"].read_text()
+    assert nbformat.read(written["notebook"], as_version=4).metadata["papermill"]["parameters"]["name"] == "../../../caller/clip.wav"
 
 
 def test_report_parameters_take_none_in_pythons_spelling_as_null():

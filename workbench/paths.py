@@ -92,3 +92,48 @@ def published_path(path: str | os.PathLike) -> str:
         return str(p)
     rel = p.relative_to(home)
     return "~" if rel == Path(".") else f"~/{rel.as_posix()}"
+
+
+def published_command(words: "list[str] | tuple[str, ...]") -> dict:
+    """A typed command line as a record meant for others keeps it: ``{"argv": [...], "cwd": ...}``, each word as
+    :func:`published_word` shows it, and the folder it was typed in (where its relative paths start)."""
+    return {"argv": [published_word(w) for w in words], "cwd": published_path(os.getcwd())}
+
+
+def published_word(word: object) -> str:
+    """A word of a command line with the home folder written ``~`` where the word, or its value after ``=``, starts with
+    it (``/home/alice/x`` → ``~/x``, ``run_dir=/home/alice/r`` → ``run_dir=~/r``); any other word as it is."""
+    word, home = str(word), os.path.abspath(os.path.expanduser("~"))
+    head, sep, tail = ("", "", word) if word.startswith(home) or "=" not in word else word.partition("=")
+    if home != os.path.abspath(os.sep) and (tail == home or tail.startswith(home + os.sep)):
+        tail = "~" + tail[len(home):]
+    return head + sep + tail
+
+
+def portable_path(path: str | os.PathLike, folder: str | os.PathLike, *, home: bool = True) -> str:
+    """``path`` as a file kept in ``folder`` records it, so that it means the same once the project is copied whole or
+    read on another machine: relative to ``folder`` (``../../data/manifest.csv``; it starts with ``./`` or ``../``, so a
+    reader tells it from a name) when both lie in one folder that is neither the file system's root nor the home folder
+    or one above it (a project); else with the home folder written ``~`` (``~/.cache/…``; ``home=False``: absolute, for
+    a reader that does not expand ``~``), else absolute.  :func:`from_portable` reads it back."""
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    base = Path(os.path.abspath(Path(folder).expanduser()))
+    home_dir = Path(os.path.abspath(os.path.expanduser("~")))
+    try:
+        common = Path(os.path.commonpath([p, base]))
+    except ValueError:  # another drive
+        common = None
+    if common is not None and common != Path(common.anchor) and not home_dir.is_relative_to(common):
+        rel = Path(os.path.relpath(p, base)).as_posix()
+        return rel if rel == ".." or rel.startswith("../") else "." if rel == "." else f"./{rel}"
+    return published_path(p) if home else str(p)
+
+
+def from_portable(text: str, folder: str | os.PathLike) -> str:
+    """A path :func:`portable_path` wrote into a file in ``folder``, absolute again (``~`` is this machine's home); any
+    other text (a name, an absolute path) as it is."""
+    if text == "~" or text.startswith("~/"):
+        return os.path.expanduser(text)
+    if text in (".", "..") or text.startswith(("./", "../")):
+        return os.path.normpath(Path(folder).resolve() / text)
+    return text

@@ -99,8 +99,11 @@ def cmd_run(args) -> int:
             print(f"warning: {len(missing)} of {len(manifest)} manifest entries are missing and become failed rows "
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
-    if args.dtype is None and not experiment:
+    # no --dtype: auto, as an experiment file without `dtype:`, recorded as the default; or the resumed run's precision
+    dtype_default = args.dtype is None and not experiment
+    if dtype_default:
         args.dtype = resumed_dtype(out) or "auto"
+        dtype_default = args.dtype == "auto"
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
@@ -108,16 +111,16 @@ def cmd_run(args) -> int:
         model = onnx.onnx_model_for(argparse.Namespace(**{**vars(args), "model": chosen, "engine": engine}), progress=say_loading)
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
-                   workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out))
+                   workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out),
+                   command_line=["workbench", *args.command_line] if getattr(args, "command_line", None) else None)
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
         # the manifest as read here: with --skip-missing its missing files become failed rows, as without a file
         result = run_experiment(exp, out_dir=out, model=model, manifest=manifest, **{k: v for k, v in options.items() if k != "engine"})
     else:
-        result = run(
-            manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk, **options,
-        )
+        result = run(manifest, out_dir=out, model=model, variants=variants, frame_embeddings=args.frame_embeddings, chunk_size=args.chunk,
+                     dtype_default=dtype_default, **options)
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])

@@ -45,6 +45,7 @@ from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
 from workbench.runs.reproduce import check_and_record, environment
 from workbench.runs.writer import PartsInBackground, RunWriter
+from workbench.paths import published_command
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
 
@@ -79,20 +80,13 @@ def run(
     variants: Sequence[Variant] | None = None,
     audio_config: AudioConfig | None = None,
     diagnostics: DiagnosticsConfig | None = None,
-    frame_embeddings: bool = False,
-    chunk_size: int = 64,
-    cache_dir: str | os.PathLike | None = None,
-    use_cache: bool = True,
-    progress: bool = False,
-    hook: Callable[..., None] | None = None,
-    limit: int | None = None,
-    engine: str = "local",
-    ray_options: Any = None,
-    workers: int | None = None,
-    experiment: Experiment | None = None,
-    load_progress: Callable[[str], None] | None = None,
-    temperature: float | None = None,
-    resume_command: str | None = None,
+    frame_embeddings: bool = False, chunk_size: int = 64,
+    cache_dir: str | os.PathLike | None = None, use_cache: bool = True, progress: bool = False,
+    hook: Callable[..., None] | None = None, limit: int | None = None,
+    engine: str = "local", ray_options: Any = None, workers: int | None = None,
+    experiment: Experiment | None = None, load_progress: Callable[[str], None] | None = None,
+    temperature: float | None = None, resume_command: str | None = None,
+    dtype_default: bool = False, command_line: Sequence[str] | None = None,
 ) -> RunResult:
     """Run every manifest item through every variant and the model; write ``out_dir``: resolve what was asked, load the
     model under the folder's lock, pin the run (``config.yaml``, ``experiment.yaml``), execute the pending rows, assemble.
@@ -124,6 +118,9 @@ def run(
         Hears what the model load is doing (the CLI prints it); divides the model's logits (recorded with the run).
     resume_command : str, optional
         What ``log.txt`` names to resume an interrupted run (default: this call again with the same ``out_dir``).
+    dtype_default, command_line : optional
+        The model's dtype is the command's default, not one asked for (``summary.json``'s ``precision`` says so); the
+        command line typed (``["workbench", "run", …]``), which ``summary.json`` keeps with the home folder as ``~``.
 
     Returns
     -------
@@ -146,11 +143,12 @@ def run(
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
         prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)
+        precision = {**precision, "default": bool(dtype_default)} if plan.requested is not None else precision
         _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
                         progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start,
-                        resume_command=resume_command, prefetch=prefetch)
+                        resume_command=resume_command, prefetch=prefetch, command_line=command_line)
 
 
 def _prefetch(plan: "_Plan", chunk_size: int, workers: int | None) -> Prefetch | None:
@@ -294,7 +292,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
 
 
 def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, frame_embeddings, chunk_size, progress, hook, limit,
-             ray_options, workers, t_start, resume_command=None, prefetch: Prefetch | None = None) -> RunResult:
+             ray_options, workers, t_start, resume_command=None, prefetch: Prefetch | None = None, command_line=None) -> RunResult:
     """Step 4: the pending (item, variant) rows through the engine, a part per chunk, then the results table."""
     start_s = time.perf_counter() - t_start  # reading the manifest, the lock, loading the model, choosing `auto`'s path
     writer, manifest, variants = plan.writer, plan.manifest, plan.variants
@@ -349,6 +347,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
                 **_summary(results, variants, net, seconds, n_new, n_cached, n_resumed, plan.engine, engine_info, timing),
                 "precision": {**precision, "chosen": precision["chosen"] or net.info.dtype},
                 "manifest_notes": list(manifest.notes),  # what reading the manifest or corpus left out (also in log.txt)
+                "command_line": published_command(command_line) if command_line else None,  # None: called from Python
             },
         )
         writer.log(f"done: {summary['rows']} rows ({summary['failed']} failed), {n_cached} from cache, {summary['seconds']:.1f} s")
@@ -546,6 +545,7 @@ def run_experiment(experiment: Experiment | str | os.PathLike, *, out_dir: str |
     if not out:
         raise ConfigError("the experiment names no output folder.", source=exp.manifest, fix="pass --out FOLDER (or add `out:` to the file).")
     recorded = exp.model  # no model given: the recorded one
+    options.setdefault("dtype_default", exp.dtype_default and (model is None or isinstance(model, (str, os.PathLike))))
     if isinstance(model, (str, os.PathLike)):  # another model named: the experiment's hub, device, dtype and T stay
         model = replace(recorded, model=str(model), checksum=None)
     # the file's temperature travels in its ModelRef; a loaded model or a ModelRef passed in keeps its own

@@ -8,7 +8,7 @@
     hub: ms
     revision: null
     device: auto
-    dtype: float32
+    dtype: auto                        # the default, as `workbench run`'s: the fastest path that agrees with float32
     seed: 0
     variants:
       raw: []
@@ -18,8 +18,9 @@
     tracking: {mlflow: {uri: null, experiment: null}}
 
 ``workbench run experiment.yaml`` runs it; every run folder writes the
-``experiment.yaml`` that reproduces it exactly (absolute manifest path, the model
-as resolved, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
+``experiment.yaml`` that reproduces it exactly (the manifest and a checkpoint folder
+relative to the run folder, or under ``~``, the model as resolved, the precision
+``auto`` chose, every setting), so ``workbench run RUN_DIR/experiment.yaml --out NEW``
 repeats a run.  (nkululeko users know the idea from its INI files.)
 """
 
@@ -35,7 +36,7 @@ from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.paths import refuse_url, shell_command
+from workbench.paths import from_portable, portable_path, refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
 from workbench.model.ref import ModelRef
@@ -104,6 +105,9 @@ class Experiment:
     out: str | None = None
     reports: list[str] = field(default_factory=list)
     tracking: dict = field(default_factory=dict)
+    #: not a key of the file: the file named no dtype, so the run takes the default (``auto``, as ``workbench run``) and
+    #: records it as the default, not as asked for
+    dtype_default: bool = field(default=False, repr=False)
 
     # ------------------------------------------------------------------ reading
     @classmethod
@@ -111,7 +115,7 @@ class Experiment:
         if not isinstance(data, dict):
             raise ConfigError("an experiment file must be a YAML mapping (key: value lines).", source=source,
                               fix="start from `workbench run --help`'s example, or a run folder's experiment.yaml.")
-        known = {f.name for f in fields(cls)} | set(_FLAT_MODEL_KEYS)
+        known = {f.name for f in fields(cls)} - {"dtype_default"} | set(_FLAT_MODEL_KEYS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
@@ -122,8 +126,10 @@ class Experiment:
         refuse_url(str(kw["manifest"]), "the manifest", source=source)
         manifest = Path(str(kw["manifest"])).expanduser()
         if base is not None and not manifest.is_absolute():
-            manifest = base / manifest
+            manifest = Path(os.path.normpath(base / manifest))
         kw["manifest"] = str(manifest)
+        if base is not None:  # `./head`, `../../models/tiny` start at the file's folder too (a ModelRef takes them from the cwd)
+            kw["model"] = _beside(kw.get("model"), base)
         if kw.get("out") and base is not None and not Path(str(kw["out"])).is_absolute():
             kw["out"] = str(base / str(kw["out"]))
         kw["variants"] = [v.to_dict() for v in variants_from(kw.get("variants") or [RAW.to_dict()], source=source)]
@@ -135,7 +141,12 @@ class Experiment:
         kw["diagnostics"] = {k: checked[k] for k in diagnostics}
         if isinstance(kw.get("reports"), str):
             kw["reports"] = [kw["reports"]]
+        model = kw.get("model")
+        named = "dtype" in kw or isinstance(model, ModelRef) or (isinstance(model, dict) and "dtype" in model)
         kw["model"] = ref = model_from(kw, source=source)
+        if not named:  # `workbench run`'s default, said as the default in the run's record (issue #28)
+            kw["model"] = ref = replace(ref, dtype="auto")
+            kw["dtype_default"] = True
         # a path (`models/tiny`, `./head`), not a name such as `tiny`
         folder = base / str(ref.model) if base is not None and ref.model and ("/" in ref.model or ref.model.startswith(".")) else None
         if folder is not None and not Path(str(ref.model)).expanduser().is_absolute() and folder.is_dir():
@@ -150,8 +161,8 @@ class Experiment:
         """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
         p = Path(os.path.abspath(Path(path).expanduser()))
         data = load_yaml_file(p, unique_keys=True)  # no aliases, bounded depth and size, before any value is used
-        if is_run_config(data):  # a run folder's config.yaml
-            data = from_run_config(data)
+        if is_run_config(data):  # a run folder's config.yaml (its paths relative to the run folder, or under ~)
+            data = from_run_config(run_config_paths(data, p.parent))
         return cls.from_dict(data, base=p.resolve().parent, source=str(p))
 
     # ------------------------------------------------------------------ using
@@ -170,6 +181,7 @@ class Experiment:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["dtype_default"]  # the written file names the precision the run used
         d["model"] = {f.name: getattr(self.model, f.name) for f in fields(ModelRef)}
         d["variants"] = {v["name"]: v["steps"] for v in self.variants}
         return d
@@ -183,13 +195,16 @@ class Experiment:
 
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
         manifest as read, the device the model ran on, the package version, the folder relative item paths
-        start at), so every reader of older run folders reads new ones too; :data:`IDENTITY` says what a
-        resumed run must share with it.  With ``run_dir``, the manifest, its folder and a checkpoint folder are also
-        recorded relative to the run folder (``manifest_from_run``, ``manifest_root_from_run``, ``model_from_run``): a
-        project copied whole to another place or machine finds its audio, manifest and checkpoint there.
+        start at), so this version reads older run folders; :data:`IDENTITY` says what a resumed run must share
+        with it.  With ``run_dir``, the manifest, its folder, a checkpoint folder and the cache are recorded relative to
+        the run folder where they lie in one project with it, else with the home folder as ``~`` (:data:`RUN_CONFIG_PATHS`;
+        :func:`run_config_paths` reads them back; a workbench older than this would take them from its current folder),
+        and the first three also in ``manifest_from_run``,
+        ``manifest_root_from_run``, ``model_from_run``: a project copied whole to another place or machine finds its
+        audio, manifest and checkpoint there, and the file names no user's home.
         """
         m = self.model
-        return {
+        return _portable_paths({
             "manifest": manifest, "manifest_sha256": self.manifest_sha256, "model": m.model, "hub": m.hub,
             "revision": m.revision, "device": device, "dtype": dtype, "variants": list(self.variants),
             "audio": dict(self.audio), "diagnostics": dict(self.diagnostics), "frame_embeddings": self.frame_embeddings,
@@ -197,13 +212,22 @@ class Experiment:
             "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
             "manifest_from_run": from_run(manifest, run_dir), "manifest_root_from_run": from_run(manifest_root, run_dir),
             "model_from_run": from_run(m.model or "", run_dir),
-        }
+        }, run_dir)
 
-    def to_yaml(self) -> str:
+    def to_yaml(self, folder: str | os.PathLike | None = None) -> str:
+        """The file's text; written into ``folder``, its manifest and a checkpoint folder relative to it where they lie
+        in one project with it, else under ``~`` (:func:`~workbench.paths.portable_path`): it names no user's home, and
+        a project copied whole re-runs it."""
         import yaml
 
+        d = self.to_dict()
+        if folder is not None:
+            folder = Path(folder).resolve()
+            d["manifest"] = portable_path(self.manifest, folder) if Path(self.manifest).is_absolute() else self.manifest
+            model = d["model"]["model"]
+            d["model"]["model"] = portable_path(model, folder) if model and Path(model).is_absolute() else model
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
-        return head + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return head + yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
 
 
 def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
@@ -215,6 +239,34 @@ def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
         return Path(os.path.relpath(path, Path(run_dir).resolve())).as_posix()
     except ValueError:
         return None
+
+
+#: the keys of a run folder's ``config.yaml`` that hold paths, written relative to the run folder or under ``~``
+RUN_CONFIG_PATHS = ("manifest", "manifest_root", "cache_dir", "model")
+
+
+def _portable_paths(config: dict, run_dir: str | os.PathLike | None) -> dict:
+    """``config`` with its absolute paths (:data:`RUN_CONFIG_PATHS`) as :func:`~workbench.paths.portable_path` writes them."""
+    if run_dir is None:
+        return config
+    folder = Path(run_dir).resolve()
+    return {k: portable_path(v, folder) if k in RUN_CONFIG_PATHS and isinstance(v, str) and Path(v).is_absolute() else v
+            for k, v in config.items()}
+
+
+def _beside(model: Any, base: Path) -> Any:
+    """An experiment's ``model:`` with a name starting ``./``, ``../`` or ``~`` made absolute from the file's folder."""
+    if isinstance(model, dict) and isinstance(model.get("model"), str):
+        return {**model, "model": _beside(model["model"], base)}
+    return from_portable(model, base) if isinstance(model, str) else model
+
+
+def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
+    """A run folder's ``config.yaml`` with its paths absolute again: relative ones start at the run folder, ``~`` is
+    this machine's home (older runs recorded absolute paths, kept as they are)."""
+    if not isinstance(config, dict):
+        return config
+    return {k: from_portable(v, run_dir) if k in RUN_CONFIG_PATHS and isinstance(v, str) else v for k, v in config.items()}
 
 
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)

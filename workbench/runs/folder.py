@@ -77,7 +77,7 @@ from workbench.runs.artifacts import (  # noqa: F401  (public here too)
     ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
     atomic_write, _capped_bytes, _write_text, RUN_LOCK, mark_random_weights,
 )
-from workbench.runs.experiment import EXPERIMENT_FILE, Experiment
+from workbench.runs.experiment import EXPERIMENT_FILE, Experiment, run_config_paths
 from workbench.schema import SCORE_PREFIX
 from workbench.audio.variants import Variant, scored_audio
 
@@ -277,7 +277,7 @@ class RunFolder(Artifacts):
     def config(self) -> dict:
         if self._config is None:
             p = self.path / CONFIG
-            self._config = _read_yaml(p) if p.is_file() else {}
+            self._config = run_config_paths(_read_yaml(p), self.path) if p.is_file() else {}  # paths absolute on this machine
         return self._config
 
     @property

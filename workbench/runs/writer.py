@@ -27,7 +27,7 @@ import numpy as np
 from workbench import files, interrupts
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
-from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment
+from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, run_config_paths
 from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table, held_here
 from workbench.runs.folder import (
     _LEGACY_TMP_RE, _PART_RE, _TMP_RE, CONFIG, FRAME_EMBEDDINGS, LOCK, LOG, MANIFEST_COPY, PART_IDENTITY_KEY, PARTS,
@@ -199,9 +199,9 @@ class RunWriter:
 
         self._refuse_checkpoint()
         cfg_path = self.path / CONFIG
-        if cfg_path.is_file():
-            old = _read_yaml(cfg_path)
-            self._refuse_other_settings(old, config, identity_keys)
+        if cfg_path.is_file():  # compared and read with its paths absolute (older versions wrote them so)
+            old = run_config_paths(_read_yaml(cfg_path), self.path)
+            self._refuse_other_settings(old, run_config_paths(config, self.path), identity_keys)
             self.folder._config = old
             return True
         if self.path.exists() and not self.path.is_dir():
@@ -211,11 +211,11 @@ class RunWriter:
         except files.UnsafePathError as exc:
             raise RunFolderError(exc.message, source=exc.source, fix=exc.fix) from None
         _write_text(cfg_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-        self.folder._config = config
+        self.folder._config = run_config_paths(config, self.path)
         return False
 
     def write_experiment(self, experiment: Experiment) -> None:
-        _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml())
+        _write_text(self.path / EXPERIMENT_FILE, experiment.to_yaml(self.path))
 
     def write_manifest_copy(self, manifest: Any) -> Path:
         """Keep an in-memory manifest with the run (absolute paths), so its experiment file can name it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.paths import published_path, shell_command
+from workbench.paths import published_path, published_word, shell_command
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.reproduce import REPRODUCTION_FILE, PACKAGES, version_note
 from workbench.views.html import code, esc
@@ -26,7 +26,7 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
     page = f"workbench report {shell_command(template)} -p {_home_word(run, 'run_dir=')} {shell_command(*extra)}".rstrip()
     items = [f"<b>reproduce</b>: the run with {code(again)} (it says whether the new rows repeat these); this page with {code(page)} "
-             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})"]
+             f"(its bootstrap intervals draw with the run's seed, {esc(rf.seed)})", typed_item(rf.summary.get("command_line"))]
     env = rf.summary.get("environment") or {}
     made_by = rf.config.get("workbench_version") or env.get("workbench")
     if env:
@@ -63,3 +63,15 @@ def _home_word(path: str, prefix: str = "") -> str:
     if path.startswith("~/"):
         return f"{prefix}~/{shell_command(path[2:])}"
     return shell_command(prefix + path)
+
+
+def typed_item(typed: Any) -> str:
+    """An ``<li>`` item (HTML) for the command line the run was made with (``summary.json``'s ``command_line``, the
+    home folder as ``~``), or that none was recorded (a run made from Python, or by an older version)."""
+    argv = typed.get("argv") if isinstance(typed, dict) else None
+    if not isinstance(argv, list) or not argv:
+        return "<b>typed</b>: no command line recorded (a run made from Python, or by an older version)"
+    line = " ".join(_home_word(published_word(w)) for w in argv)  # recorded with ~; a path under this home shown so too
+    cwd = typed.get("cwd")
+    where = f" in {code(published_path(cwd))}" if isinstance(cwd, str) and cwd else ""
+    return f"<b>typed</b>: {code(line)}{where}"

@@ -1,6 +1,7 @@
 """``workbench report``: a template executed with papermill into ``reports/<name>/<timestamp>/``, its parameters
-checked against the template's ``parameters`` cell and made absolute, the executed notebook turned into one
-self-contained HTML page, a failed run's folder marked ``_FAILED``."""
+checked against the template's ``parameters`` cell and resolved against the caller's folder (the executed notebook
+keeps them relative to its own folder), the executed notebook turned into one self-contained HTML page, a failed
+run's folder marked ``_FAILED``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from workbench import files
 from workbench.errors import ConfigError
 from workbench.data.demoset import choose_model
 from workbench.model.generated import random_checkpoint_info
+from workbench.paths import portable_path
 from workbench.runs.folder import RunFolderError, as_run_folder
 from workbench.views.html import notebook_html
 
@@ -119,6 +121,41 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
     return out
 
 
+def notebook_params(params: dict, report_dir: Path) -> dict:
+    """The parameters as the executed notebook keeps them: ``report_dir`` is ``.`` (the notebook runs in its folder, and
+    Jupyter starts its kernel there), and an absolute path relative to that folder where both lie in one project
+    (:func:`~workbench.paths.portable_path`), so the notebook names no home folder and runs again in a project copied whole."""
+    def portable(value: str) -> str:
+        return portable_path(value, report_dir, home=False) if Path(value).is_absolute() and Path(value).exists() else value
+
+    out = {}
+    for k, v in params.items():
+        if k == "report_dir":
+            out[k] = "."
+        elif k in LIST_PATH_PARAMS and isinstance(v, str):
+            out[k] = ",".join(portable(d) for d in v.split(","))
+        else:
+            out[k] = portable(v) if isinstance(v, str) else v
+    return out
+
+
+def _published_notebook(nb_out: Path, template: "Path | None"):
+    """The executed notebook re-written without the machine's paths papermill records in its metadata (the template's
+    and the notebook's own): a built-in template by its place in the package, another one relative to the report folder
+    or under ``~``, the notebook by its file name; returns it (nbformat)."""
+    import nbformat
+
+    nb = nbformat.read(nb_out, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if isinstance(meta, dict):
+        source = Path(str(template or meta.get("input_path") or ""))
+        meta["input_path"] = (f"workbench/templates/{source.name}" if source.parent == TEMPLATES  # in the package
+                              else portable_path(source, nb_out.parent)) if source.name else None
+        meta["output_path"] = nb_out.name
+        files.write_text(nb_out, nbformat.writes(nb))
+    return nb
+
+
 def _kernel_manager_logging_to(log_path: Path):
     """A kernel manager whose kernel writes its own stdout/stderr (start-up warnings, C libraries) to ``log_path``."""
     from jupyter_client.manager import AsyncKernelManager
@@ -166,7 +203,6 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
         ...
     workbench.errors.ConfigError: --param: unknown parameter(s) ['rundir']; template experiment_report takes ['run_dir', 'model', 'title', 'fusion']. Fix: ...
     """
-    import nbformat
     import papermill as pm
 
     src = template_path(template)
@@ -192,8 +228,9 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     try:
         # the notebook runs in its report folder, beside its executed copy: what it makes (a notebook's runs/) lands
         # there, not in the caller's folder; path parameters were made absolute against the caller's folder above
-        pm.execute_notebook(str(src), str(nb_out), parameters=params, kernel_name="python3", progress_bar=False, log_output=False,
-                            execution_timeout=timeout, kernel_manager_class=_kernel_manager_logging_to(log), cwd=str(report_dir))
+        pm.execute_notebook(str(src), str(nb_out), parameters=notebook_params(params, report_dir), kernel_name="python3",
+                            progress_bar=False, log_output=False, execution_timeout=timeout,
+                            kernel_manager_class=_kernel_manager_logging_to(log), cwd=str(report_dir))
     except pm.PapermillExecutionError as exc:
         failed = _mark_failed(report_dir, nb_out, html_path, name, f"{exc.ename}: {exc.evalue}")
         raise ConfigError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}", source=str(failed),
@@ -207,7 +244,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
             raise
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
-    nb = nbformat.read(nb_out, as_version=4)
+    nb = _published_notebook(nb_out, src)
     files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir, src))))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
@@ -254,10 +291,8 @@ def _mark_stopped(exc: BaseException, report_dir: Path, nb_out: Path, html_path:
 def _mark_failed(report_dir: Path, nb_out: Path, html_path: Path, name: str, why: str, status: str = "FAILED") -> Path:
     """Mark a report that did not finish: its HTML titled ``(FAILED)`` or ``(INTERRUPTED)``, ``FAILED`` saying why, the
     folder renamed ``<stamp>_FAILED``."""
-    import nbformat
-
     if nb_out.is_file():
-        files.write_text(html_path, notebook_html(nbformat.read(nb_out, as_version=4), title=f"{name} ({status})"))
+        files.write_text(html_path, notebook_html(_published_notebook(nb_out, None), title=f"{name} ({status})"))
     files.write_text(report_dir / "FAILED", why + "\n")
     failed = report_dir.with_name(report_dir.name + "_FAILED")
     files.rename_folder(report_dir, failed)

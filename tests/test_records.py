@@ -1,0 +1,140 @@
+"""What a run records is true and publishable: the command line typed, paths relative to the folder or under ``~``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import papermill as pm
+import yaml
+
+from test_runs import make_dataset
+from workbench.cli import main
+from workbench.model.ref import ModelRef
+from workbench.paths import published_command
+from workbench.runs.driver import run
+from workbench.runs.folder import RunFolder
+from workbench.views import reporting
+from workbench.views.report_run import run_report
+
+
+def _header(run_dir, monkeypatch) -> str:
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    reporting.header(run_dir, "Experiment report")
+    return "".join(getattr(o, "data", "") or "" for o in shown)
+
+
+def test_the_typed_command_line_is_recorded_with_home_as_tilde_and_shown_escaped(tmp_path, monkeypatch):
+    """summary.json did not say which command made the run; now it keeps argv (home as ~) and the folder it was typed
+    in, and the report's provenance shows it, escaped."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    manifest = make_dataset(tmp_path / "proj", n=2, bad=False)
+    out = tmp_path / "proj" / "runs" / "<i>r</i>"
+    assert main(["run", str(manifest), "--model", "tiny", "--device", "cpu", "--out", str(out), "--no-cache"]) == 0
+    typed = json.loads((out / "summary.json").read_text())["command_line"]
+    assert typed == {"argv": ["workbench", "run", "~/proj/manifest.csv", "--model", "tiny", "--device", "cpu", "--out",
+                              "~/proj/runs/<i>r</i>", "--no-cache"], "cwd": "~"}
+    page = _header(out, monkeypatch)
+    assert "<b>typed</b>: <code>workbench run ~/proj/manifest.csv --model tiny --device cpu --out ~/" in page
+    assert "&lt;i&gt;r&lt;/i&gt;" in page and "<i>r</i>" not in page and str(tmp_path) not in page
+
+
+def test_a_run_made_from_python_says_no_command_line_was_recorded(tmp_path, monkeypatch):
+
+    manifest = make_dataset(tmp_path, n=2, bad=False)
+    result = run(manifest, out_dir=tmp_path / "r", model=ModelRef("tiny", device="cpu", dtype="float32"), use_cache=False)
+    assert result.summary["command_line"] is None
+    assert "<b>typed</b>: no command line recorded" in _header(tmp_path / "r", monkeypatch)
+
+
+def test_published_command_hides_home_in_words_and_after_an_equals_sign(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "alice"))
+    monkeypatch.chdir(tmp_path)
+    rec = published_command(["workbench", "report", "x", "-p", f"run_dir={tmp_path}/alice/runs/a", f"{tmp_path}/alice",
+                             f"{tmp_path}/alicebob/x", "a=b"])
+    assert rec["argv"][4:] == ["run_dir=~/runs/a", "~", f"{tmp_path}/alicebob/x", "a=b"]
+    assert rec["cwd"] == str(tmp_path)
+
+
+def _home_project(tmp_path, monkeypatch):
+    """Alice's project under her home folder: a manifest and its audio, a checkpoint folder, the command run there."""
+    home = tmp_path / "home" / "alice"
+    monkeypatch.setenv("HOME", str(home))
+    proj = home / "proj"
+    make_dataset(proj, n=4, bad=False)
+    assert main(["model", "make-tiny", str(proj / "models" / "tiny")]) == 0
+    monkeypatch.chdir(proj)
+    return home, proj
+
+
+def test_config_yaml_records_paths_relative_to_the_run_folder_and_home_as_tilde(tmp_path, monkeypatch, capsys):
+    """config.yaml kept the author's absolute paths (/home/alice/…); now the manifest, its folder and the checkpoint are
+    relative to the run folder, the cache under ~, and every reader still gets absolute paths on this machine."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    assert main(["run", "manifest.csv", "--model", "models/tiny", "--device", "cpu", "--dtype", "float32", "--out", "runs/r",
+                 "--cache-dir", str(home / ".cache" / "wb")]) == 0
+    text = (proj / "runs" / "r" / "config.yaml").read_text()
+    assert str(home) not in text, text
+    cfg = yaml.safe_load(text)
+    assert (cfg["manifest"], cfg["manifest_root"], cfg["model"], cfg["cache_dir"]) == (
+        "../../manifest.csv", "../..", "../../models/tiny", "~/.cache/wb")
+    read = RunFolder(proj / "runs" / "r").config
+    assert (read["manifest"], read["model"], read["cache_dir"]) == (
+        str(proj / "manifest.csv"), str(proj / "models" / "tiny"), str(home / ".cache" / "wb"))
+    # copied whole to another place: the run folder's config.yaml re-runs there, and its audio is found
+    shutil.move(proj, tmp_path / "bob_proj")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    copy = tmp_path / "bob_proj" / "runs" / "r"
+    assert main(["run", str(copy / "config.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    assert "reproduces r: 4 rows, same audio, chains, weights and labels" in capsys.readouterr().out
+    rf = RunFolder(copy)
+    assert rf.scored_audio(rf.results(status="ok").iloc[0]).sr == 16000
+
+
+def test_a_run_folder_of_an_older_version_with_absolute_paths_still_resumes(tmp_path, monkeypatch):
+
+    home, proj = _home_project(tmp_path, monkeypatch)
+    ref = ModelRef(str(proj / "models" / "tiny"), device="cpu", dtype="float32")
+    run(proj / "manifest.csv", out_dir=proj / "runs" / "new", model=ref, use_cache=False)
+    cfg = yaml.safe_load((proj / "runs" / "new" / "config.yaml").read_text())
+    cfg.update(manifest=str(proj / "manifest.csv"), manifest_root=str(proj), model=str(proj / "models" / "tiny"))
+    (proj / "runs" / "old").mkdir()
+    old_text = yaml.safe_dump(cfg, sort_keys=False)  # as older versions wrote it: absolute paths
+    (proj / "runs" / "old" / "config.yaml").write_text(old_text)
+    run(proj / "manifest.csv", out_dir=proj / "runs" / "old", model=ref, limit=2, chunk_size=2, use_cache=False)
+    result = run(proj / "manifest.csv", out_dir=proj / "runs" / "old", model=ref, chunk_size=2, use_cache=False)
+    assert result.n_resumed == 2 and result.n_rows == 4
+    assert (proj / "runs" / "old" / "config.yaml").read_text() == old_text
+
+
+def test_the_executed_notebook_names_no_home_folder_and_reruns_in_a_copied_project(tmp_path, monkeypatch):
+    """The executed notebook kept run_dir, report_dir and papermill's input/output paths absolute (/home/alice/…); now its
+    parameters are relative to its folder, and the project copied whole re-runs it there."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    run(proj / "manifest.csv", out_dir=proj / "runs" / "r", model=ModelRef("tiny", device="cpu", dtype="float32"), use_cache=False)
+    written = run_report("experiment_report", {"run_dir": "runs/r"}, out="reports")
+    nb_text = written["notebook"].read_text()
+    assert str(home) not in nb_text and str(home) not in written["html"].read_text()
+    meta = json.loads(nb_text)["metadata"]["papermill"]
+    assert meta["parameters"] == {"run_dir": "../../../runs/r", "report_dir": "."}
+    assert (meta["input_path"], meta["output_path"]) == ("workbench/templates/experiment_report.ipynb", "experiment_report.ipynb")
+    # the project copied whole to another place: the executed notebook runs again from its own folder
+    moved = tmp_path / "bob_proj"
+    shutil.move(proj, moved)
+    nb = moved / written["notebook"].relative_to(proj)
+    pm.execute_notebook(str(nb), str(tmp_path / "again.ipynb"), kernel_name="python3", progress_bar=False, cwd=str(nb.parent))
+    assert f"<code>{moved / 'runs' / 'r'}</code>" in (tmp_path / "again.ipynb").read_text()
+
+
+def test_an_experiment_files_dot_relative_checkpoint_starts_at_the_files_folder(tmp_path, monkeypatch):
+    """`model: ./models/tiny` (or `../`) was taken from the folder the command ran in, not the file's, unlike the manifest;
+    the run folder's experiment.yaml, which now names the checkpoint `../../models/tiny`, depends on it."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    (proj / "exp.yaml").write_text("manifest: manifest.csv\nmodel: {model: ./models/tiny, device: cpu, dtype: float32}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(proj / "exp.yaml"), "--out", str(proj / "runs" / "r"), "--no-cache"]) == 0
+    assert RunFolder(proj / "runs" / "r").config["model"] == str(proj / "models" / "tiny")
+    assert "model: ../../models/tiny" in (proj / "runs" / "r" / "experiment.yaml").read_text()
