@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.runs.experiment import Experiment
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import CONFIG, RESULTS, RunFolder
 from workbench.schema import SCORE_PREFIX
 
 REPRODUCTION_FILE = "reproduction.json"
@@ -118,6 +118,10 @@ def reference_run(experiment_file: str | os.PathLike) -> Path | None:
     """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
     folder = Path(experiment_file).expanduser().absolute().parent
     rf = RunFolder(folder)
+    if all(os.path.lexists(folder / name) for name in (RESULTS, CONFIG)):
+        # a run folder received from someone else: its rows, settings and versions are read from its own files, never
+        # through a link (`results.parquet -> ../elsewhere.parquet` was compared, and called reproduced, silently)
+        rf.check_links()
     if not rf.finished or not rf.config:
         return None
     return folder
@@ -222,9 +226,9 @@ def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
 
 def reproduction_line(d: dict) -> str:
     """One line: ``reproduces RUN: …`` or ``!! does NOT reproduce RUN: <every difference>``."""
-    versions = "; ".join(f"{k} {v[0]} → {v[1]}" for k, v in d.get("versions", {}).items())
+    versions = "; ".join(printable(f"{k} {v[0]} → {v[1]}")[:200] for k, v in d.get("versions", {}).items())
     if d["reproduced"]:
-        line = (f"reproduces {d['reference']}: {d['rows']} rows, same audio, chains, weights and labels, "
+        line = (f"reproduces {printable(d['reference'])}: {d['rows']} rows, same audio, chains, weights and labels, "
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
         if versions:
             line += f" (with other versions: {versions})"
@@ -256,23 +260,28 @@ def reproduction_line(d: dict) -> str:
         causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
         causes.append(f"versions differ: {versions}")
-    return f"!! does NOT reproduce {d['reference']}: " + "; ".join(causes)
+    return f"!! does NOT reproduce {printable(d['reference'])}: " + "; ".join(causes)
 
 
 def _few(names: list[str], k: int = 5) -> str:
-    return ", ".join(names[:k]) + (f" … {len(names)} in all" if len(names) > k else "")
+    """The first ``k`` names, each on one line and cut to 80 characters: ids, variants and settings come from the run
+    folder's own files (someone else's), and an id holding a line break printed a line of its own in the re-run's line."""
+    cut = [printable(n if len(n) <= 80 else n[:79] + "…") for n in map(str, names[:k])]
+    return ", ".join(cut) + (f" … {len(names)} in all" if len(names) > k else "")
 
 
 def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathLike) -> dict | None:
     """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
     folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare)."""
-    ref = reference_run(experiment_file)
-    if ref is None or ref.resolve() == Path(new_run).resolve():
-        return None
+    folder = Path(experiment_file).expanduser().absolute().parent
     try:
+        ref = reference_run(experiment_file)
+        if ref is None or ref.resolve() == Path(new_run).resolve():
+            return None
         d = compare_runs(ref, new_run)
-    except WorkbenchError as exc:  # a reference that cannot be read: said, not a crash after a finished run
-        d = {"reproduced": False, "reference": ref.name, "reference_dir": str(ref), "line": f"!! cannot compare with {ref.name}: {exc.message}"}
+    except WorkbenchError as exc:  # a reference that cannot be read (or holds links): said, not a crash after a finished run
+        d = {"reproduced": False, "reference": folder.name, "reference_dir": str(folder),
+             "line": f"!! cannot compare with {printable(folder.name)}: {exc.message}"}
     RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
     return d
 
