@@ -194,7 +194,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
     and ``model.json`` and each graph's own stamp must name ``checksum`` as their source (not only ``verified.json``)."""
     folder = export_folder(checksum)
     if _holds_links(folder):  # the loader refuses a linked graph ("export again into a new folder": not the user's to do)
-        logger.warning("the cached ONNX export %s is, or holds, a symbolic link: it is made again", folder)
+        _stale(folder, "is, or holds, a symbolic link")
         return None
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
@@ -203,7 +203,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         return None
     recorded = verified.get("graph_sha256")
     if not isinstance(recorded, dict):  # verified before the digests were recorded: what was checked is unknown
-        logger.warning("the cached ONNX export %s records no digest of the graphs it verified: it is made again", folder)
+        _stale(folder, "records no digest of the graphs it verified")
         return None
     for name in (ONNX_FILE, ONNX_INT8_FILE):
         try:
@@ -211,7 +211,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         except OSError:
             intact = False
         if not intact:
-            logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
+            _stale(folder, f"changed since it was verified ({name})")
             return None
     try:  # another checkpoint's graphs under this one's name, verified.json edited to match, were scored as this one
         stated = {(_read_json(folder / META_FILE) or {}).get("source_checksum_sha256")} | {graph_facts(
@@ -219,10 +219,27 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
     except ModelError:
         stated = set()
     if stated != {checksum}:
-        logger.warning("the cached ONNX export %s is not of checkpoint %s (its files name %s): it is made again", folder, checksum[:16],
-                       ", ".join(sorted(str(c)[:16] for c in stated)) or "nothing readable")
+        _stale(folder, f"is not of checkpoint {checksum[:16]} (its files name "
+                       f"{', '.join(sorted(str(c)[:16] for c in stated)) or 'nothing readable'})")
         return None
     return folder, verified
+
+
+#: (folder, why, what the folder held) already said in this process
+_SAID: set = set()
+
+
+def _stale(folder: Path, why: str) -> None:
+    """One warning that a cached export is made again, once per state of its folder: the export is looked up by the
+    measurement, then by each ONNX path and its load, and the same line was printed two or three times over."""
+    try:
+        held = tuple(sorted((e.name, e.inode(), e.stat(follow_symlinks=False).st_size, e.stat(follow_symlinks=False).st_mtime_ns)
+                            for e in os.scandir(folder)))
+    except OSError:
+        held = ()
+    if (str(folder), why, held) not in _SAID:
+        _SAID.add((str(folder), why, held))
+        logger.warning("the cached ONNX export %s %s: it is made again", folder, why)
 
 
 def _holds_links(folder: Path) -> bool:
