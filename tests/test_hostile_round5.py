@@ -21,3 +21,32 @@ def test_a_calibration_files_reasons_stay_on_the_errors_one_line(tmp_path):
     message = info.value.message
     assert "\n" not in message and "\x1b" not in message  # a line break in a reason printed a line of its own
     assert "at the bound\\n\\x1b[31mT = 1.2 recommended" in message and len(message) < 1500
+
+
+def _fusion_data(labels, speakers):
+    import numpy as np
+    import pandas as pd
+
+    from workbench.analysis.fusion import FusionData
+
+    rng = np.random.default_rng(0)
+    y, groups = np.array(labels), np.array(speakers)
+    rows = pd.DataFrame({"id": [f"i{k}" for k in range(len(y))], "text": ["t"] * len(y), "speaker": groups})
+    head = rng.dirichlet(np.ones(2), len(y))
+    return FusionData(rows, ["angry", "sad"], y, groups, rng.standard_normal((len(y), 4)), rng.standard_normal((len(y), 4)), head, "test")
+
+
+def test_fusion_folds_whose_training_speakers_hold_one_class_are_refused_by_name():
+    from workbench.analysis.fusion import evaluate_fusion
+
+    # four speakers, each speaking one emotion: two folds train on two angry speakers (or two sad ones)
+    speakers = [f"=spk{k % 4}" for k in range(16)]
+    labels = ["angry" if k % 2 == 0 else "sad" for k in range(16)]
+    with pytest.raises(ConfigError) as info:  # was: "unexpected ValueError: This solver needs samples of at least 2 classes"
+        evaluate_fusion(_fusion_data(labels, speakers), folds=2, n_boot=10)
+    assert "fold 1 of 2: its training speakers (['=spk0', '=spk2']) hold only the class 'angry'" in info.value.message
+    assert "--folds" in info.value.fix
+    # leave-one-speaker-out trains each fold on three speakers (both classes); the inner folds of the late weight's
+    # choice may still hold one class: they train nothing, and the evaluation finishes
+    res = evaluate_fusion(_fusion_data(labels, speakers), folds=4, n_boot=10)
+    assert res.folds == 4 and set(res.metrics) >= {"speech", "text", "early", "late"}
