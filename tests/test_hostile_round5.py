@@ -50,3 +50,28 @@ def test_fusion_folds_whose_training_speakers_hold_one_class_are_refused_by_name
     # choice may still hold one class: they train nothing, and the evaluation finishes
     res = evaluate_fusion(_fusion_data(labels, speakers), folds=4, n_boot=10)
     assert res.folds == 4 and set(res.metrics) >= {"speech", "text", "early", "late"}
+
+
+@pytest.mark.parametrize("name, says", [
+    ("<unk>", "'<unk>' (FunASR's own unknown symbol: the head would not load)"),
+    ("<b>calm</b>", "'<b>calm</b>' (reads back as 'b>': a '/' parts a token's Chinese and English names)"),
+    ("frustrated/annoyed", "'frustrated/annoyed' (reads back as 'annoyed'"),
+    ("unused_take", "a token starting with 'unuse' is an unused output"),
+])
+def test_a_class_name_tokens_txt_would_not_read_back_is_refused_before_training(name, says):
+    from workbench.analysis.finetune.data import check_classes
+    from workbench.model.building import _label_mapping
+
+    classes = ["calm", name, "tense"]
+    # what the head's folder would have held: FunASR refused a repeated <unk>; the others loaded under another name
+    # ('annoyed'), or with the class masked as unused
+    tokens = [*classes, "<unk>"]
+    try:
+        read_back = _label_mapping(tokens, "head")[0]
+    except Exception:  # noqa: BLE001 — the loader's refusal
+        read_back = None
+    assert read_back != classes
+    with pytest.raises(ConfigError) as info:
+        check_classes(classes, classes * 3, "corpus", source="run")
+    assert says in info.value.message and "rename those labels in the manifest" in info.value.fix
+    check_classes(["calm", "tense", "neutral"], ["calm", "tense", "neutral"] * 3, "corpus", source="run")  # plain names pass
