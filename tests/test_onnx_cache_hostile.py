@@ -50,3 +50,33 @@ def test_a_damaged_cached_export_is_made_again_with_one_line(tiny_model, caplog)
     assert lines == [f"the cached ONNX export {folder} changed since it was verified ({ONNX_INT8_FILE}): it is made again"]
     assert found == folder and fastpath.cached_export(tiny_model.info.checksum) is not None  # made again, intact
     assert load_onnx_model(folder, dtype="int8").info.dtype == "int8"
+
+
+def test_an_interrupted_export_leaves_no_temporary_in_the_cache_and_a_killed_ones_is_swept(tiny_model):
+    import os
+    import subprocess
+    import sys
+
+    folder = fastpath.export_folder(tiny_model.info.checksum)
+    shutil.rmtree(folder, ignore_errors=True)
+
+    def interrupt_at_the_check(line):  # Ctrl-C (or SIGTERM, which the CLI turns into the same) while the graphs are checked
+        if line.startswith("checking the ONNX graphs"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fastpath.ensure_export(tiny_model, progress=interrupt_at_the_check)
+    # `.NAME.tmp-PID` with both graphs stayed in the cache for good (hundreds of MB to GBs for the real models)
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == [] and not folder.exists()
+
+    # what a `kill -9` during an export leaves: swept by the next export (a process of its own: a folder is swept once
+    # per process)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    killed = folder.parent / f".{folder.name}.tmp-{dead}-deadbeef"
+    killed.mkdir()
+    (killed / "model.onnx").write_bytes(b"\0" * 1000)
+    os.utime(killed, (0, 0))
+    code = ("from workbench.model.network import load_model; from workbench.model import fastpath; "
+            "fastpath.ensure_export(load_model('tiny', device='cpu'))")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert not killed.exists() and fastpath.cached_export(tiny_model.info.checksum) is not None
