@@ -75,3 +75,17 @@ def test_a_class_name_tokens_txt_would_not_read_back_is_refused_before_training(
         check_classes(classes, classes * 3, "corpus", source="run")
     assert says in info.value.message and "rename those labels in the manifest" in info.value.fix
     check_classes(["calm", "tense", "neutral"], ["calm", "tense", "neutral"] * 3, "corpus", source="run")  # plain names pass
+
+
+def test_a_votes_file_with_a_quote_never_closed_is_refused_naming_the_line(tmp_path):
+    from workbench.data.listeners import read_generic
+
+    votes = tmp_path / "votes.csv"
+    votes.write_text('id,votes_angry,votes_sad\ns1,1,1\n"s2,1,2\ns3,2,0\ns4,0,3\n')
+    # the rest of the file became the id of one row with no counts: s2, s3 and s4 were dropped without a word (or, alone,
+    # "no manifest id matches an item of the votes (0 read)")
+    with pytest.raises(ConfigError) as info:
+        read_generic(votes)
+    assert "line 3: a quote opened there runs to line 5, so the fields of 3 lines became one cell" in info.value.message
+    votes.write_text('id,votes_angry,votes_sad,note\ns1,1,1,"two\nlines"\ns2,0,2,\n')  # a closed quote over two lines is a cell
+    assert sorted(read_generic(votes).records) == ["s1", "s2"]
