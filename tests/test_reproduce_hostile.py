@@ -84,3 +84,16 @@ def test_the_reproduction_line_is_one_line_whatever_the_reference_holds():
     line = reproduction_line(d)
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert "a1\\n\\x1b[2Jreproduces pub [raw]" in line and "x" * 79 + "…" in line and len(line) < 1000
+
+
+def test_a_reference_row_without_its_audios_sha256_is_named_as_unknown_not_as_changed_audio(received, tmp_path, capsys):
+    import pandas as pd
+
+    table = pd.read_parquet(received / "results.parquet")
+    table.loc[table["id"] == "a2", "source_sha256"] = None  # an edited table: what audio it scored is not recorded
+    table.to_parquet(received / "results.parquet")
+    assert main(["run", str(received / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    # was: "the audio of 1 item(s) differs (sha256): a2", a fact about the audio nobody measured
+    assert rep["reproduced"] is False and rep["audio_changed"] == [] and rep["audio_unrecorded"] == ["a2"]
+    assert "the run recorded no audio sha256 for 1 item(s), so whether their audio is the same cannot be told: a2" in rep["line"]

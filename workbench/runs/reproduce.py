@@ -135,7 +135,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     dict
         ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
         ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
-        (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        (ids whose audio sha256 differs), ``audio_unrecorded`` (ids the reference recorded no sha256 for),
+        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
@@ -156,7 +157,11 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["failed_before"] = sorted(common[~ok_a.to_numpy() & ok_b.to_numpy()])
     both = common[ok_a.to_numpy() & ok_b.to_numpy()]
     sha_a, sha_b = a.loc[both, "source_sha256"].astype(str), b.loc[both, "source_sha256"].astype(str)
-    out["audio_changed"] = sorted(set(a.loc[both][(sha_a != sha_b).to_numpy()]["id"].astype(str)))
+    # a reference row without its audio's sha256 (an edited or foreign table) says nothing of its audio: named as such,
+    # not as audio that "differs"
+    unknown = ~a.loc[both, "source_sha256"].map(lambda v: isinstance(v, str) and len(v) == 64).to_numpy()
+    out["audio_unrecorded"] = sorted(set(a.loc[both][unknown]["id"].astype(str)))
+    out["audio_changed"] = sorted(set(a.loc[both][(sha_a != sha_b).to_numpy() & ~unknown]["id"].astype(str)))
     chain_a, chain_b = a.loc[both, "chain_hash"].astype(str), b.loc[both, "chain_hash"].astype(str)
     out["chains_changed"] = sorted(set(a.loc[both][(chain_a != chain_b).to_numpy()]["variant"].astype(str)))
     label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
@@ -166,7 +171,7 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
-    out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
+    out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
                                                  "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
@@ -245,6 +250,9 @@ def reproduction_line(d: dict) -> str:
             causes.append(f"{len(d[k])} {words} ({_few(d[k])})")
     if d["audio_changed"]:
         causes.append(f"the audio of {len(d['audio_changed'])} item(s) differs (sha256): {_few(d['audio_changed'])}")
+    if d.get("audio_unrecorded"):
+        causes.append(f"the run recorded no audio sha256 for {len(d['audio_unrecorded'])} item(s), so whether their audio is the "
+                      f"same cannot be told: {_few(d['audio_unrecorded'])}")
     if d["chains_changed"]:
         causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
     if d["truth_changed"]:
