@@ -59,14 +59,14 @@ import numpy as np
 from workbench.analysis.stats import mcnemar_exact, p_words, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, small_class_note, zero_width_note
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder
 from workbench.analysis.stats import bootstrap_ci
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
-from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown
 from workbench.serialize import spreadsheet_safe
 from workbench.analysis.text_model import (  # noqa: F401  (public here too)
     DEFAULT_TEXT_MODEL, MULTILINGUAL_TEXT_MODEL, load_text_model, resolve_text_model, text_embeddings)
@@ -371,6 +371,19 @@ def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
     return [o for o in out if o]
 
 
+def _refuse_one_class_folds(outer: list, y: np.ndarray, groups: np.ndarray) -> None:
+    """Refuse folds whose training speakers hold one class: no probe trains on them (scikit-learn's ValueError ended
+    `workbench fuse` in 'unexpected ValueError' when each speaker of a fold's training side spoke one emotion)."""
+    for k, (train, _) in enumerate(outer, 1):
+        held = sorted(set(y[train].tolist()))
+        if len(held) < 2:
+            speakers = sorted(set(groups[train].tolist()))
+            raise ConfigError(f"fold {k} of {len(outer)}: its training speakers ({printable(shown(speakers, 120))}) hold only the "
+                              f"class {printable(shown(held[0] if held else None, 40))}, so no probe can be trained on them.",
+                              fix="use more folds (--folds up to the number of speakers: each fold then trains on more of them), "
+                                  "or add speakers who speak the other classes.")
+
+
 def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: int = FUSION_BOOTSTRAP, C: float = 1.0,
                     weights: Sequence[float] = tuple(np.round(np.linspace(0, 1, 11), 2))) -> FusionResult:
     import pandas as pd
@@ -382,6 +395,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     pred = {m: np.empty(n, dtype=object) for m in METHODS}
     outer = grouped_folds(groups, folds)
     n_folds = len(outer)
+    _refuse_one_class_folds(outer, y, groups)
     chosen = []
     for train, test in outer:
         pred["head"][test] = cls[np.argmax(data.head[test], axis=1)]
@@ -392,6 +406,8 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
         oof = np.zeros((len(train), len(classes)))
         if len(set(groups[train])) >= 2:
             for itr, ite in grouped_folds(groups[train], folds):
+                if len(set(y[train][itr].tolist())) < 2:  # an inner fold of one class trains nothing: its rows stay 0
+                    continue
                 clf = linear_probe(C).fit(data.text[train][itr], y[train][itr])
                 oof[ite] = _proba(clf, data.text[train][ite], classes)
         best_w, best_score = 1.0, -1.0

@@ -226,9 +226,10 @@ def resolve_temperature(value, *, model: Any = None, hub: str = "ms") -> float |
         # calibrate saved no temperature because the fit failed its checks (at a bound of its search, or no better
         # than a uniform guess): refused with the reasons calibrate printed
         given = saved.get("not_recommended_because")
-        reasons = "; ".join(str(r).rstrip(". ") for r in (given if isinstance(given, list) else [given] if given else []))
+        # the file's own words, each on the error's one line and cut (a reason holding a line break printed a line of its own)
+        reasons = "; ".join(printable(str(r)[:200]).rstrip(". ") for r in (given[:10] if isinstance(given, list) else [given] if given else []))
         fitted = saved.get("temperature_fitted")
-        fitted = f"{float(fitted):.3f}" if isinstance(fitted, (int, float)) and not isinstance(fitted, bool) else repr(fitted)
+        fitted = f"{float(fitted):.3f}" if isinstance(fitted, (int, float)) and not isinstance(fitted, bool) else printable(repr(fitted)[:80])
         raise ConfigError(f"its calibration fitted T = {fitted} but did not recommend it: {reasons}.", source=source,
                           fix="score without --temperature (or pass a number you have checked); fix the scores rather than their temperature.")
     if "temperature" not in saved:

@@ -258,9 +258,15 @@ def csv_rows(p: Path, required: Iterable[str], *, encoding: str = "utf-8-sig", d
     header: list[str] | None = None
     out: list[dict] = []
     try:  # one pass, one dict per row: the rows are never held twice (a million-row table)
+        last = 0
         for r in reader:
+            first, last = last + 1, reader.line_num
             if not any(c.strip() for c in r):
                 continue
+            if header is not None and len(r) < len(header) and any("\n" in c or "\r" in c for c in r):
+                # a quote never closed: the rest of the file became one cell, its rows none ("0 read", or rows missing)
+                raise ConfigError(f"line {first}: a quote opened there runs to line {last}, so the fields of {last - first + 1} "
+                                  "lines became one cell.", source=str(p), fix="close the quote (or remove it) on that line.")
             check_fields([r], source=f"{p}, line {reader.line_num}")
             if header is None:
                 header = [h.strip().strip('"') for h in r]

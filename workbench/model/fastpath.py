@@ -24,6 +24,7 @@ model as ``model.precision`` (the run records it in ``summary.json``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -194,7 +195,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
     and ``model.json`` and each graph's own stamp must name ``checksum`` as their source (not only ``verified.json``)."""
     folder = export_folder(checksum)
     if _holds_links(folder):  # the loader refuses a linked graph ("export again into a new folder": not the user's to do)
-        logger.warning("the cached ONNX export %s is, or holds, a symbolic link: it is made again", folder)
+        _stale(folder, "is, or holds, a symbolic link")
         return None
     verified = _read_json(folder / VERIFIED_FILE)
     if (verified is None or verified.get("source_checksum_sha256") != checksum
@@ -203,7 +204,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         return None
     recorded = verified.get("graph_sha256")
     if not isinstance(recorded, dict):  # verified before the digests were recorded: what was checked is unknown
-        logger.warning("the cached ONNX export %s records no digest of the graphs it verified: it is made again", folder)
+        _stale(folder, "records no digest of the graphs it verified")
         return None
     for name in (ONNX_FILE, ONNX_INT8_FILE):
         try:
@@ -211,7 +212,7 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
         except OSError:
             intact = False
         if not intact:
-            logger.warning("the cached ONNX export %s changed since it was verified (%s): it is made again", folder, name)
+            _stale(folder, f"changed since it was verified ({name})")
             return None
     try:  # another checkpoint's graphs under this one's name, verified.json edited to match, were scored as this one
         stated = {(_read_json(folder / META_FILE) or {}).get("source_checksum_sha256")} | {graph_facts(
@@ -219,10 +220,26 @@ def cached_export(checksum: str) -> tuple[Path, dict] | None:
     except ModelError:
         stated = set()
     if stated != {checksum}:
-        logger.warning("the cached ONNX export %s is not of checkpoint %s (its files name %s): it is made again", folder, checksum[:16],
-                       ", ".join(sorted(str(c)[:16] for c in stated)) or "nothing readable")
+        _stale(folder, f"is not of checkpoint {checksum[:16]} (its files name "
+                       f"{', '.join(sorted(str(c)[:16] for c in stated)) or 'nothing readable'})")
         return None
     return folder, verified
+
+
+_SAID: set = set()  # (folder, why, what the folder held) already said in this process
+_size_time = lambda e: (e.stat(follow_symlinks=False).st_size, e.stat(follow_symlinks=False).st_mtime_ns)  # noqa: E731
+
+
+def _stale(folder: Path, why: str) -> None:
+    """One warning that a cached export is made again, once per state of its folder (it is looked up by the measurement,
+    each ONNX path and its load: the same line was printed two or three times over)."""
+    try:
+        held = tuple(sorted((e.name, e.inode(), *_size_time(e)) for e in os.scandir(folder)))
+    except OSError:
+        held = ()
+    if (str(folder), why, held) not in _SAID:
+        _SAID.add((str(folder), why, held))
+        logger.warning("the cached ONNX export %s %s: it is made again", folder, why)
 
 
 def _holds_links(folder: Path) -> bool:
@@ -247,45 +264,50 @@ def ensure_export(reference_model: Any, *, progress: Callable[[str], None] | Non
     if not checksum:
         raise ModelError("the model has no checksum, so its export cannot be cached.", source=reference_model.info.id,
                          fix="load the model from a checkpoint folder or a hub id.")
-    found = cached_export(checksum)
-    if found is not None:
+    if (found := cached_export(checksum)) is not None:
         return found
     folder = export_folder(checksum)
     say = progress or (lambda line: None)
     say(f"exporting the model to ONNX once for this checkpoint (cached in {folder})")
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    with contextlib.suppress(OSError, files.UnsafePathError), files.open_folder(folder.parent, root=cache_dir()) as dfd:
+        files.sweep_stale_temporaries(dfd, folder.parent)  # a killed export's graphs (GBs for large); a bad cache: said below
+    tmp = folder.parent / files.temporary_name(folder.name)
+    try:  # a Ctrl-C or SIGTERM while exporting or checking left `.NAME.tmp-PID` with its graphs in the cache for good
+        verified = _export_and_verify(reference_model, tmp, checksum, say)
+        if files.is_link(folder):
+            folder.unlink()  # a link planted in the cache: removed, never followed
+        elif folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key (links in it unlinked)
+        files.rename_folder(tmp, folder, replace=True)
+    except (OSError, files.UnsafePathError):  # another process put a verified one there first: use it
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (found := cached_export(checksum)) is None:
+            raise
+        return found
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder, verified
+
+
+def _export_and_verify(reference_model: Any, tmp: Path, checksum: str, say: Callable[[str], None]) -> dict:
+    """Export ``reference_model`` into ``tmp``, check both graphs against it and write ``verified.json``; return it."""
     t0 = time.perf_counter()
     export_onnx(reference_model, tmp, int8=True)
-    seconds = time.perf_counter() - t0
+    seconds, graphs = time.perf_counter() - t0, {}
     say("checking the ONNX graphs against PyTorch float32")
     clips = check_clips(VERIFY_CLIPS, seed=0)
     reference = reference_model.predict(clips)
-    graphs = {}
     for dtype in ("float32", "int8"):
         graph = load_onnx_model(tmp, dtype=dtype, device="cpu")
         figures = agreement_figures(reference, graph.predict(clips))
         graphs[dtype] = {"agreement": figures, "ok": acceptable(figures)}
     verified = {"source_checksum_sha256": checksum, "onnxruntime": ort_version(), "workbench": __version__,
-                "export_revision": EXPORT_REVISION,
-                "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
+                "export_revision": EXPORT_REVISION, "export_seconds": round(seconds, 2), "check_clips": {"n": VERIFY_CLIPS, "seed": 0}, "graphs": graphs,
                 "graph_sha256": {name: file_sha256(tmp / name, remember=False) for name in (ONNX_FILE, ONNX_INT8_FILE)},
                 "made": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _write_json(tmp / VERIFIED_FILE, verified)
-    if files.is_link(folder):
-        folder.unlink()  # a link planted in the cache: removed, never followed
-    elif folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)  # an unverified or older export of the same key (links in it unlinked)
-    files.ensure_folder(folder.parent, root=cache_dir())
-    try:
-        files.rename_folder(tmp, folder, replace=True)
-    except (OSError, files.UnsafePathError):  # another process put a verified one there first: use it
-        shutil.rmtree(tmp, ignore_errors=True)
-        found = cached_export(checksum)
-        if found is None:
-            raise
-        return found
-    return folder, verified
+    return verified
 
 
 def _float32(ref: Any) -> Any:

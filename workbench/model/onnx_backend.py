@@ -359,18 +359,30 @@ def _read_graph_facts(graph: Path, *, source: str) -> dict:
 _GRAPH_FIX = "use a folder written by `workbench model export-onnx` (or export the model again)."
 
 
-def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = None) -> dict:
+#: the operators of onnxruntime's int8 quantisation: an int8 graph has some, a float32 export none
+QUANT_OPS = frozenset({"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul", "QuantizeLinear",
+                       "DequantizeLinear", "MatMulNBits"})
+
+
+def check_graph(graph: Path, meta: dict, *, source: str, sha256: str | None = None, dtype: str | None = None) -> dict:
     """Refuse a graph that is not an export of this workbench, and return its ``workbench.*`` metadata.
 
     Checked: the inputs are ``waveforms`` (float, rank 2) and ``lengths`` (int64, rank 1); the outputs are the seven
     of :data:`OUTPUT_NAMES`, with the label count of ``model.json`` as the last size of ``scores``/``logits``/frame
     outputs; every operator is one the exporter emits (:data:`EXPORT_OPS`: no ``Loop``/``Scan``/``If``); no
     constant shape asks for more than :data:`MAX_CONSTANT_ELEMENTS` elements; the labels stamped into the graph
-    agree with ``model.json``.  The facts come from :func:`graph_facts` (parsed once per content) and are remembered
+    agree with ``model.json``; with ``dtype`` (``float32``/``int8``), the graph is of that precision (int8 quantisation
+    operators in it, or none).  The facts come from :func:`graph_facts` (parsed once per content) and are remembered
     only for a graph that passes.
     """
     facts, remembered = graph_facts(graph, source=source, sha256=sha256)
     fix = _GRAPH_FIX
+    quantised = sorted(set(facts["ops"]) & QUANT_OPS)
+    if dtype is not None and bool(quantised) != (dtype == "int8"):  # model.onnx replaced by the int8 graph ran as "onnx float32"
+        what = (f"holds int8 quantisation operators ({', '.join(quantised)}): it is an int8 graph" if quantised
+                else "has no int8 quantisation operator: it is a float32 graph")
+        raise ModelError(f"{graph.name} {what} under the {dtype} graph's name (a file put in its place?), so its scores would "
+                         f"be recorded as {dtype}'s.", source=source, fix=fix)
     n = len(meta["labels"])
     inputs = {k: (v[0], v[1]) for k, v in facts["inputs"].items()}
     want_in = {"waveforms": (_FLOAT, 2), "lengths": (_INT64, 1)}
@@ -494,7 +506,7 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     # judged before ONNX Runtime sees the graph (its constant folding would already build a hostile constant); the
     # checksum comes from the stat-keyed memo, so a graph already checked is neither hashed nor parsed again
     checksum = file_sha256(graph)
-    stamped = check_graph(graph, meta, source=str(folder), sha256=checksum)
+    stamped = check_graph(graph, meta, source=str(folder), sha256=checksum, dtype=chosen)
     try:
         session = ort.InferenceSession(str(graph), sess_options=options, providers=providers)
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file

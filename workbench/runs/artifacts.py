@@ -26,7 +26,7 @@ from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_MARK
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
-from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, shown
 
 ARTIFACT_INDEX = "artifacts.json"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
@@ -318,6 +318,38 @@ def check_run_table(p: Path, *, max_rows: int = RESULTS_MAX_ROWS,
         check_parquet(p, max_bytes=OUTPUT_MAX_BYTES, max_rows=max_rows, name=p.name, what="a run folder's table")
     except ConfigError as exc:
         raise RunFolderError(exc.message, source=str(p), fix=fix) from None
+
+
+#: the sections of a run's summary.json that are JSON objects: every reader looks into them (`.get`)
+SUMMARY_OBJECTS = ("model", "engine", "variants", "environment", "precision")
+
+
+def summary_problem(data: Any) -> str | None:
+    """What makes a parsed ``summary.json`` unusable (``data`` is the parse error, or the value), or None.
+
+    A received run's summary whose ``environment`` was a list ended ``workbench metrics`` and the re-run check of
+    ``workbench run RUN/experiment.yaml`` in 'unexpected AttributeError' (after the whole re-run had scored), and a
+    package version holding a line break printed a line of its own on the terminal."""
+    if isinstance(data, Exception):
+        return str(getattr(data, "message", data)).rstrip(".")
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key in SUMMARY_OBJECTS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"its {key!r} is {type(data[key]).__name__}, not an object"
+    if not all(isinstance(v, dict) for v in (data.get("variants") or {}).values()):
+        return "a variant of its 'variants' is not an object"
+    env = data.get("environment") or {}
+    texts = {"workbench": env.get("workbench"), "workbench_commit": env.get("workbench_commit"), "python": env.get("python"),
+             "platform": env.get("platform")}
+    packages = env.get("packages")
+    if packages is not None and not isinstance(packages, dict):
+        return f"its environment's 'packages' is {type(packages).__name__}, not an object"
+    texts.update({f"packages.{k}": v for k, v in (packages or {}).items()})
+    for key, value in texts.items():  # versions: short words, shown on screens and pages as they are
+        if value is not None and not (isinstance(value, str) and len(value) <= 200 and value.isprintable()):
+            return f"its environment's {shown(key, 40)} is {shown(value, 40)}, not a version (one short line of text)"
+    return None
 
 
 def _capped_bytes(p: Path) -> bytes:

@@ -35,7 +35,7 @@ from workbench import __version__
 from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.paths import from_portable, portable_path, refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
@@ -160,6 +160,11 @@ class Experiment:
     def load(cls, path: str | os.PathLike) -> "Experiment":
         """Read an experiment file, or a run folder's ``config.yaml`` (older runs wrote only that)."""
         p = Path(os.path.abspath(Path(path).expanduser()))
+        if p.is_symlink() and all(os.path.lexists(p.parent / n) for n in ("config.yaml", "results.parquet")):
+            # a received run folder's experiment.yaml -> ~/elsewhere.yaml was read, and its manifest taken from there
+            raise ConfigError("is a symbolic link in a run folder (the workbench writes experiment.yaml itself, never as a "
+                              f"link), to {printable(os.readlink(p))}; it is not read.", source=str(p),
+                              fix="replace the link by the run's own experiment.yaml, or run the file it points to by its own path.")
         data = load_yaml_file(p, unique_keys=True)  # no aliases, bounded depth and size, before any value is used
         if is_run_config(data):  # a run folder's config.yaml (its paths relative to the run folder, or under ~)
             data = from_run_config(run_config_paths(data, p.parent))

@@ -75,7 +75,7 @@ from workbench.model.checkpoints import generated_checksum
 from workbench.model.ref import ModelRef
 from workbench.runs.artifacts import (  # noqa: F401  (public here too)
     ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
-    atomic_write, _capped_bytes, _write_text, RUN_LOCK, mark_random_weights,
+    atomic_write, _capped_bytes, _write_text, RUN_LOCK, mark_random_weights, summary_problem,
 )
 from workbench.runs.experiment import EXPERIMENT_FILE, Experiment, run_config_paths
 from workbench.schema import SCORE_PREFIX
@@ -263,8 +263,8 @@ class RunFolder(Artifacts):
         if found:
             shown = ", ".join(repr(f) for f in found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
             raise RunFolderError(
-                f"holds symbolic links where the workbench keeps its own files ({shown}); writing through them "
-                "would change files outside the run folder.",
+                f"holds symbolic links where the workbench keeps its own files ({shown}); reading or writing through them "
+                "would reach files outside the run folder.",
                 source=str(self.path),
                 fix="delete the links (the workbench never makes them) or copy the run's real files into a new folder.",
             )
@@ -289,9 +289,9 @@ class RunFolder(Artifacts):
             data = loads_json(_capped_bytes(p))  # a 6 GB sparse summary.json ended `workbench metrics` in MemoryError
         except (OSError, ValueError, ConfigError) as exc:
             data = exc
-        if not isinstance(data, dict):
-            raise RunFolderError(f"cannot read summary.json ({str(getattr(data, 'message', data)).rstrip('.') if isinstance(data, Exception) else 'not a JSON object'}).",
-                                 source=str(self.path), fix=_REBUILD_FIX) from None
+        problem = summary_problem(data)  # not an object, or a section of it not what every reader looks into
+        if problem:
+            raise RunFolderError(f"cannot read summary.json ({problem}).", source=str(self.path), fix=_REBUILD_FIX) from None
         return data
 
     def results(self, variant: str | None = None, status: str | None = None):

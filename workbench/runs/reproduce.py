@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.runs.experiment import Experiment
-from workbench.runs.folder import RunFolder
+from workbench.runs.folder import CONFIG, RESULTS, RunFolder
 from workbench.schema import SCORE_PREFIX
 
 REPRODUCTION_FILE = "reproduction.json"
@@ -118,6 +118,10 @@ def reference_run(experiment_file: str | os.PathLike) -> Path | None:
     """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
     folder = Path(experiment_file).expanduser().absolute().parent
     rf = RunFolder(folder)
+    if all(os.path.lexists(folder / name) for name in (RESULTS, CONFIG)):
+        # a run folder received from someone else: its rows, settings and versions are read from its own files, never
+        # through a link (`results.parquet -> ../elsewhere.parquet` was compared, and called reproduced, silently)
+        rf.check_links()
     if not rf.finished or not rf.config:
         return None
     return folder
@@ -131,7 +135,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     dict
         ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
         ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
-        (ids whose audio sha256 differs), ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        (ids whose audio sha256 differs), ``audio_unrecorded`` (ids the reference recorded no sha256 for),
+        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
@@ -152,7 +157,11 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["failed_before"] = sorted(common[~ok_a.to_numpy() & ok_b.to_numpy()])
     both = common[ok_a.to_numpy() & ok_b.to_numpy()]
     sha_a, sha_b = a.loc[both, "source_sha256"].astype(str), b.loc[both, "source_sha256"].astype(str)
-    out["audio_changed"] = sorted(set(a.loc[both][(sha_a != sha_b).to_numpy()]["id"].astype(str)))
+    # a reference row without its audio's sha256 (an edited or foreign table) says nothing of its audio: named as such,
+    # not as audio that "differs"
+    unknown = ~a.loc[both, "source_sha256"].map(lambda v: isinstance(v, str) and len(v) == 64).to_numpy()
+    out["audio_unrecorded"] = sorted(set(a.loc[both][unknown]["id"].astype(str)))
+    out["audio_changed"] = sorted(set(a.loc[both][(sha_a != sha_b).to_numpy() & ~unknown]["id"].astype(str)))
     chain_a, chain_b = a.loc[both, "chain_hash"].astype(str), b.loc[both, "chain_hash"].astype(str)
     out["chains_changed"] = sorted(set(a.loc[both][(chain_a != chain_b).to_numpy()]["variant"].astype(str)))
     label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
@@ -162,7 +171,7 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
-    out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed",
+    out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
                                                  "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
@@ -222,9 +231,9 @@ def _pairs(a: Any, b: Any) -> list[tuple[str, Any, Any]]:
 
 def reproduction_line(d: dict) -> str:
     """One line: ``reproduces RUN: …`` or ``!! does NOT reproduce RUN: <every difference>``."""
-    versions = "; ".join(f"{k} {v[0]} → {v[1]}" for k, v in d.get("versions", {}).items())
+    versions = "; ".join(printable(f"{k} {v[0]} → {v[1]}")[:200] for k, v in d.get("versions", {}).items())
     if d["reproduced"]:
-        line = (f"reproduces {d['reference']}: {d['rows']} rows, same audio, chains, weights and labels, "
+        line = (f"reproduces {printable(d['reference'])}: {d['rows']} rows, same audio, chains, weights and labels, "
                 f"max |Δ score| {d['max_abs_score_diff']:.1e}")
         if versions:
             line += f" (with other versions: {versions})"
@@ -241,6 +250,9 @@ def reproduction_line(d: dict) -> str:
             causes.append(f"{len(d[k])} {words} ({_few(d[k])})")
     if d["audio_changed"]:
         causes.append(f"the audio of {len(d['audio_changed'])} item(s) differs (sha256): {_few(d['audio_changed'])}")
+    if d.get("audio_unrecorded"):
+        causes.append(f"the run recorded no audio sha256 for {len(d['audio_unrecorded'])} item(s), so whether their audio is the "
+                      f"same cannot be told: {_few(d['audio_unrecorded'])}")
     if d["chains_changed"]:
         causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
     if d["truth_changed"]:
@@ -256,23 +268,28 @@ def reproduction_line(d: dict) -> str:
         causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
         causes.append(f"versions differ: {versions}")
-    return f"!! does NOT reproduce {d['reference']}: " + "; ".join(causes)
+    return f"!! does NOT reproduce {printable(d['reference'])}: " + "; ".join(causes)
 
 
 def _few(names: list[str], k: int = 5) -> str:
-    return ", ".join(names[:k]) + (f" … {len(names)} in all" if len(names) > k else "")
+    """The first ``k`` names, each on one line and cut to 80 characters: ids, variants and settings come from the run
+    folder's own files (someone else's), and an id holding a line break printed a line of its own in the re-run's line."""
+    cut = [printable(n if len(n) <= 80 else n[:79] + "…") for n in map(str, names[:k])]
+    return ", ".join(cut) + (f" … {len(names)} in all" if len(names) > k else "")
 
 
 def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathLike) -> dict | None:
     """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
     folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare)."""
-    ref = reference_run(experiment_file)
-    if ref is None or ref.resolve() == Path(new_run).resolve():
-        return None
+    folder = Path(experiment_file).expanduser().absolute().parent
     try:
+        ref = reference_run(experiment_file)
+        if ref is None or ref.resolve() == Path(new_run).resolve():
+            return None
         d = compare_runs(ref, new_run)
-    except WorkbenchError as exc:  # a reference that cannot be read: said, not a crash after a finished run
-        d = {"reproduced": False, "reference": ref.name, "reference_dir": str(ref), "line": f"!! cannot compare with {ref.name}: {exc.message}"}
+    except WorkbenchError as exc:  # a reference that cannot be read (or holds links): said, not a crash after a finished run
+        d = {"reproduced": False, "reference": folder.name, "reference_dir": str(folder),
+             "line": f"!! cannot compare with {printable(folder.name)}: {exc.message}"}
     RunFolder(new_run).write_json(REPRODUCTION_FILE, d)
     return d
 

@@ -13,7 +13,7 @@ from workbench.analysis.fusion import embedded_rows
 from workbench.analysis.probe import session_of
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError, printable
-from workbench.labels import LABEL_KEYS
+from workbench.labels import LABEL_KEYS, key_from_token
 from workbench.runs.folder import RunFolder, select_rows
 from workbench.serialize import loads_json
 
@@ -118,6 +118,12 @@ def check_classes(classes: Sequence[str], targets: Sequence[str], labels: str, *
                           f"{', '.join(printable(c) for c in unsafe[:10])}{' …' if len(unsafe) > 10 else ''}.", source=source,
                           fix="clean those labels in the manifest: a class name is a line of the checkpoint's tokens.txt, "
                               "and is printed on screen and in reports.")
+    if labels != "nine":  # a name tokens.txt reads back as another, or not at all: the head saved but never loaded
+        unreadable = [c for c in classes if str(c) == "<unk>" or str(c).startswith("unuse") or key_from_token(str(c)) != str(c)]
+        if unreadable:
+            raise ConfigError(f"{len(unreadable)} class name(s) cannot be a line of the checkpoint's tokens.txt and be read back as "
+                              f"they are: {', '.join(_token_trouble(str(c)) for c in unreadable[:10])}{' …' if len(unreadable) > 10 else ''}.",
+                              source=source, fix="rename those labels in the manifest (or map them with --labels nine).")
     counts = Counter(t for t in targets if t)
     single = [c for c in classes if counts[c] == 1]
     if len(single) * 2 > len(classes):
@@ -125,6 +131,16 @@ def check_classes(classes: Sequence[str], targets: Sequence[str], labels: str, *
                           f"{' …' if len(single) > 5 else ''}): a head can neither learn nor be checked on them; the label column "
                           "looks like an id or free text.", source=source,
                           fix="give the manifest a label column of classes (a few to a few dozen, several items each).")
+
+
+def _token_trouble(name: str) -> str:
+    """Why ``name`` does not survive tokens.txt, in a few words."""
+    if name == "<unk>":
+        return f"{name!r} (FunASR's own unknown symbol: the head would not load)"
+    if name.startswith("unuse"):
+        return f"{name!r} (a token starting with 'unuse' is an unused output: its class would be masked)"
+    why = "a '/' parts a token's Chinese and English names" if "/" in name else "spaces at a token's ends are dropped"
+    return f"{printable(repr(name))} (reads back as {printable(repr(key_from_token(name)))}: {why})"
 
 
 def check_manifest_classes(manifest: Any, labels: str, *, source: str) -> None:
