@@ -48,7 +48,7 @@ def test_every_argument_has_help_and_every_command_an_example(name, parser):
     for action in parser._actions:
         if not action.option_strings or isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
             continue
-        if action.default in (None, False, argparse.SUPPRESS):
+        if any(action.default is v for v in (None, False, argparse.SUPPRESS)):  # a default of 0 is a value: shown
             continue
         rendered = parser._get_formatter()._format_action(action)
         assert "default" in rendered, f"{name} {action.option_strings}: default {action.default!r} not shown"
