@@ -561,10 +561,31 @@ def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, cho
             + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
 
 
+_SWEEP_SHARE = ("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high")
+
+
+def sweep_table_html(summ) -> Markup:
+    """:func:`summarise_sweep`'s points as a page shows them: the share of items keeping the reference's label in one cell
+    with its interval and count (as four columns of the raw table they sat past the page's width, cut off), the reference
+    row named in words and flags as yes/no (not ``True``/``False``)."""
+    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + ("reference",)]
+    header = [c.replace("_", " ") for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
+    rows = []
+    for _, r in summ.iterrows():
+        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
+                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else r[c] for c in keep]
+        n = int(r["compared"])
+        share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
+                 f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
+                 f"{round(r['same_label_as_reference'] * n)}/{n}")
+        rows.append(cells + [share])
+    return table_html(header, rows, digits=4)
+
+
 def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
                   chosen: bool = True) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + frame_html(summ))
+    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
