@@ -115,6 +115,8 @@ def test_cli_make_tiny_and_model_info(tmp_path, capsys):
     assert main(["model", "info", "--model", "tiny", "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert "checksum" in text and "parameters" in text and "RANDOM WEIGHTS" in text
+    # a field that does not apply (no hub, no revision, no temperature) is a dash, not Python's None
+    assert "None" not in text and "            hub: —" in text and "    temperature: — (the checkpoint's own scores)" in text
 
 
 def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypatch):
