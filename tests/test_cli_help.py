@@ -107,3 +107,14 @@ def test_an_unknown_option_is_refused_by_its_command_with_the_closest_one(argv, 
         main(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and f"{named}: error: unknown option" in err and suggestion in err and "its options:" in err
+
+
+def test_infer_says_what_its_folders_hold_not_an_internal_word():
+    """`workbench --help` said infer writes "seed-compatible output folders" and its --out "the seeds' layout": words
+    of the project's history that tell a newcomer nothing. The help names the files, as the README does."""
+    parser = dict(PARSERS)["workbench infer"]
+    text = " ".join(parser.format_help().split())
+    listing = " ".join(build_parser().format_help().split())
+    for shown in (text, listing):
+        assert "seed-compatible" not in shown and "seeds'" not in shown
+    assert "result.json" in text and "processed_audio.wav" in text and "result.json" in listing
