@@ -393,3 +393,29 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     assert len(figure.value) > 10_000
     w.select("c004", "raw")
     assert w.evidence.children == ()
+
+
+def test_evidence_panel_explains_an_item_of_a_run_scored_through_onnx_runtime(tmp_path):
+    """A run that `--dtype auto` scored through ONNX Runtime (the default on a CPU): the browser opened its items, but
+    the Evidence button said "explaining … failed: AttributeError: 'OnnxModel' object has no attribute 'network'". It
+    explains with the float32 network of the same weights and says so, as `workbench explain` does."""
+    from workbench.model.ref import ModelRef
+
+    for i in range(2):
+        sf.write(tmp_path / f"a{i}.wav", speech_like(16000, 0.8, seed=i), 16000, subtype="PCM_16")
+    items = [Item(id=f"a{i}", path=f"a{i}.wav", emotion="sad") for i in range(2)]
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    onnx = ModelRef("tiny", device="cpu", dtype="onnx-float32")
+    res = run(manifest, out_dir=tmp_path / "run", model=onnx, cache_dir=tmp_path / "cache", workers=0)
+    w = LowConfidenceBrowser(res.run_dir)  # the run's own model, as the notebook opens it
+    w.select("a0", "raw")
+    assert w.net.info.dtype == "onnx-float32"
+    w.evidence_method.value = "occlusion"
+    w.evidence_button.click()
+    panel = w.evidence.children[0].value
+    assert "failed" not in w.status.value and "AttributeError" not in panel, w.status.value
+    assert "deletion AUC" in panel and "explained with the float32 network of the same weights (the run scored in onnx-float32" in panel
+    assert w.shown["explanation"].target == w.shown["row"]["pred"]
+    # the reference of a loaded model without gradients loads the differentiable one; with gradients it is the same object
+    assert ModelRef.coerce(w.net).load(gradients=True).info.dtype == "float32"
+    assert ModelRef.coerce(w.gradient_net).load(gradients=True) is w.gradient_net

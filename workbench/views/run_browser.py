@@ -83,7 +83,7 @@ class LowConfidenceBrowser(_View):
         self.results = self.rf.results()
         self.ok = select_rows(self.results).copy()
         self._model_arg = model
-        self._net = None
+        self._net = self._grad_net = None
         codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
 
         def opts(col):
@@ -126,6 +126,14 @@ class LowConfidenceBrowser(_View):
         if self._net is None:
             self._net = _run_model(self.rf, self._model_arg)
         return self._net
+
+    @property
+    def gradient_net(self) -> Emotion2vecModel:
+        """The model the Evidence panel explains with: the run's, differentiable (float32 PyTorch for a run scored
+        through ONNX Runtime or in int8; the same object otherwise)."""
+        if self._grad_net is None:
+            self._grad_net = _run_model(self.rf, self._model_arg, gradients=True)
+        return self._grad_net
 
     def filtered(self):
         df = self.ok[self.ok["confidence"].astype(float) < float(self.threshold.value)]
@@ -172,9 +180,13 @@ class LowConfidenceBrowser(_View):
         method = self.evidence_method.value
         with self.busy(f"explaining {self.shown['row']['id']} with {method}"):
             audio = self.shown["audio"]
-            expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
+            net = self.gradient_net
+            expl = explain_clip(net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
             fig = plot_explanation(expl, audio.samples)
             warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
+            scored, used = self.net.info.dtype, net.info.dtype
+            if scored != used:  # never another precision than the row's without a word, as `workbench explain` says it
+                warn += f"explained with the {_esc(used)} network of the same weights (the run scored in {_esc(scored)}; gradients need PyTorch)<br>"
             checks = "<br>".join(_esc(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
             flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
             text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"
