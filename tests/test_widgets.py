@@ -379,7 +379,7 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     html_text = w.evidence.children[0]
     assert "deletion AUC" in html_text.value and "RANDOM WEIGHTS" in html_text.value and "than random" in html_text.value
     assert expl.target == w.shown["row"]["pred"] and list(expl.attributions) == ["occlusion"]
-    assert "model-randomisation check: " in html_text.value  # the panel skips it, and says so
+    assert "model randomisation check: skipped, left out by the Evidence panel" in html_text.value  # skipped, and said
     for problem in expl.problems("occlusion"):  # every failed check is on the panel
         assert problem.split(":")[0] in html_text.value
     if expl.top_span is None:  # no span from a method that failed its checks: no player, the reason instead
@@ -416,6 +416,9 @@ def test_evidence_panel_explains_an_item_of_a_run_scored_through_onnx_runtime(tm
     assert "failed" not in w.status.value and "AttributeError" not in panel, w.status.value
     assert "deletion AUC" in panel and "explained with the float32 network of the same weights (the run scored in onnx-float32" in panel
     assert w.shown["explanation"].target == w.shown["row"]["pred"]
+    # the skipped randomisation check is said once, in the panel's words (it was said twice, once as "randomisation=None")
+    assert panel.count("randomisation check") == 1 and "randomisation=None" not in panel, panel
+    assert "left out by the Evidence panel" in panel
     # the reference of a loaded model without gradients loads the differentiable one; with gradients it is the same object
     assert ModelRef.coerce(w.net).load(gradients=True).info.dtype == "float32"
     assert ModelRef.coerce(w.gradient_net).load(gradients=True) is w.gradient_net
