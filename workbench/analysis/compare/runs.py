@@ -175,6 +175,14 @@ def check_comparable(runs: Sequence[RunFolder], variants: Sequence[str]) -> None
                                   fix="compare runs of the same audio files and variants; re-run one of them on the other's manifest.")
 
 
+def _distance(x: Any) -> str:
+    """A score distance for the screen: 4 decimals, or 2 significant digits when it is not 0 but rounds to 0.0000 (a
+    precision's 3e-8 printed as 0.0000 beside "84 of 84 paired items … that differ" read as a contradiction)."""
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:.1e}" if x and abs(x) < 5e-5 else f"{x:.4f}"
+
+
 @dataclass
 class RunsComparison:
     """Runs of one manifest compared row by row (see :func:`compare_runs`)."""
@@ -265,7 +273,8 @@ class RunsComparison:
                 cos += f" ({rec['cosine_note']})"
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
-                         f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
+                         f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
+                         f"max {_distance(rec['max_tvd'])}, "
                          f"embedding cosine min/mean {cos}")
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
@@ -275,7 +284,7 @@ class RunsComparison:
             lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
                          f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines += [printable_table(shown[cols], index=False, float_format=lambda x: f"{x:.4f}")] if len(shown) else []
+            lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
