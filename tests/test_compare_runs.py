@@ -590,3 +590,7 @@ def test_distances_too_small_for_four_decimals_are_not_printed_as_zero(tmp_path)
     text = compare_runs([a, b], n_boot=50).render()
     assert "max |Δ score| 1.2e-07" in text and "0.0000" not in text, text
     assert "of the 4 of 4 paired items per pair that differ" in text and "1.2e-07" in text.split("total variation distance):")[1]
+    page = compare_runs([a, b], n_boot=50).html()  # the report's tables: the agreement and the most different items
+    agreement, items = page.split("<h3>Agreement</h3>")[1].split("<h3>Most different items")
+    assert "<td>1.2e-07</td>" in agreement and "<td>0.000</td>" not in agreement, agreement
+    assert "<td>1.2e-07</td>" in items and "<td>0.0000</td>" not in items, items

@@ -338,8 +338,10 @@ class RunsComparison:
             parts.append("<h3>Most different items</h3><p>None: every paired item has the same scores in both runs (TVD 0).</p>")
         elif len(self.items):
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
+            shown = self.disagreements(top)[cols].copy()
+            shown[["tvd", "max_abs_delta"]] = shown[["tvd", "max_abs_delta"]].map(_distance)  # 3e-8 is not 0.0000
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
-                         + self.disagreements(top)[cols].rename(columns={  # heads that can wrap
+                         + shown.rename(columns={  # heads that can wrap
                              "run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B", "confidence_a": "conf. A",
                              "confidence_b": "conf. B", "max_abs_delta": "max |Δ score|"})
                          .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
@@ -361,7 +363,10 @@ _AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n
 def _agreement_table(agreement):
     """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
-    table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).rename(columns=_AGREEMENT_HEADS)
+    table = agreement.reindex(columns=list(_AGREEMENT_HEADS))
+    for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
+        table[col] = [_distance(x) for x in table[col]]
+    table = table.rename(columns=_AGREEMENT_HEADS)
     notes = agreement.reindex(columns=["kappa_note", "cosine_note"]).fillna("").astype(str)
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table
