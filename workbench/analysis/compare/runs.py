@@ -26,7 +26,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
-from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
+from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
                                                  metric_flags, metrics_text, paired_top)
 
@@ -173,14 +173,6 @@ def check_comparable(runs: Sequence[RunFolder], variants: Sequence[str]) -> None
             if differ:
                 raise ConfigError(f"{len(differ)} row(s) differ from {base.path} in {what}: {_ids_text(differ)}.", source=str(rf.path),
                                   fix="compare runs of the same audio files and variants; re-run one of them on the other's manifest.")
-
-
-def _distance(x: Any) -> str:
-    """A score distance for the screen: 4 decimals, or 2 significant digits when it is not 0 but rounds to 0.0000 (a
-    precision's 3e-8 printed as 0.0000 beside "84 of 84 paired items … that differ" read as a contradiction)."""
-    if x is None or x != x:
-        return "n/a"
-    return f"{x:.1e}" if x and abs(x) < 5e-5 else f"{x:.4f}"
 
 
 @dataclass
