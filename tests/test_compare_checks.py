@@ -194,3 +194,5 @@ def test_the_fusion_figure_grows_with_its_checks_and_keeps_its_bars_readable():
         heights.append(fig.axes[0].get_window_extent().height / fig.dpi)
     assert heights[1] >= 0.85 * heights[0], heights  # it was a fifth of it
     assert "late UAR: zero-width interval" in plot_fusion(d).axes[0].get_title().replace("\n", " ")
+    # a title that carries failed checks is crimson, as every other flagged figure's (it was the one black one)
+    assert plot_fusion(d).axes[0].title.get_color() == "crimson" and plot_fusion(plain).axes[0].title.get_color() == "black"

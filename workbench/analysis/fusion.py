@@ -568,7 +568,7 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_ylim(min(0.0, *[v - low for v, low in zip(vals, lo) if v == v]) - 0.04, max(ends) + 0.06)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=7 if checks else None)
+    ax.set_title(title, fontsize=7 if checks else None, color="crimson" if checks else "black")  # flagged, as every figure
     return save_figure(fig, path)
 
 
