@@ -198,6 +198,15 @@ def test_variant_diff_plays_each_sides_scored_audio(run_dir):
     assert list(w.flips.options) == [] and "two different" in w.summary.value
 
 
+def test_variant_diff_shows_each_failed_check_on_a_line_of_its_own(run_dir):
+    """Notebook 04 on a random-weights run: "… confidence shift mean +0.008 … !! ΔWA: zero-width interval … !! ΔUAR: …"
+    ran on in one paragraph; the confusion explorer beside it shows each check as a bold ⚠ line."""
+    w = VariantDiff(run_dir, "raw", "telephone")
+    flags = w.comparison.interval_flags()
+    assert flags, "the case: the comparison has a failed check"
+    assert "!!" not in w.summary.value and w.summary.value.count("<p><b>⚠ ") == len(flags), w.summary.value
+
+
 def test_embedding_map_click_opens_the_item(run_dir, tiny_model):
     from plotly.callbacks import InputDeviceState, Points
 
