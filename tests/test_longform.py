@@ -458,3 +458,4 @@ def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_s
     title = fig.axes[0].get_title()
     assert f"dominant: {res.dominant} ({counts[res.dominant]} of 3 segments)" in title and fig.axes[0].title.get_color() == "crimson"
     assert check[:40] in LongAudioTimeline(tmp_path / "seg").widget.children[0].value
+    assert f"<b>{res.dominant}</b> ({counts[res.dominant]} of 3 segments)" in LongAudioTimeline(tmp_path / "seg").widget.children[0].value
