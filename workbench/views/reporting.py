@@ -461,8 +461,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
-    except ConfigError as exc:
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
+    except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
+        again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
+                  f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
+                  "(its figures are in the run folder, and on its screen).</p>")
         return None
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"]
