@@ -135,6 +135,11 @@ def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypat
     # make demo ends with the experiment report, and says where it is
     (html,) = (tmp_path / "demo" / "reports" / "experiment_report").glob("*/experiment_report.html")
     assert f"report: {html.resolve()}" in out and "RANDOM WEIGHTS" in html.read_text(encoding="utf-8")[:3000]
+    # and, as every command, with what to do next: the report to open, then a folder of one's own with the demo's model
+    # (the run's default model is a download: offline it fails where the demo just used tiny)
+    after = out.split("\nnext:\n", 1)[1]
+    assert f"open {html.resolve()} in a browser" in after and "workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder" in after
+    assert "workbench run my_wavs.csv --out runs/my_wavs --model tiny" in after
 
 
 def test_demo_set_is_small_and_covers_the_cases():
