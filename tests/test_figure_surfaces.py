@@ -198,7 +198,11 @@ def test_the_variant_comparison_figure_shows_the_confidence_shift_with_its_inter
     assert deltas.get_ylabel() == f"loud − raw\n(paired bootstrap 95 % CI, n={m.n_paired})", deltas.get_ylabel()
     # the McNemar p with the discordant counts it rests on, as the screen gives it ("p = 1" from b = c = 0 tests nothing)
     assert f"McNemar b={m.mcnemar_b} c={m.mcnemar_c} p = " in deltas.get_title(), deltas.get_title()
-    assert "McNemar b=0 c=0 p = 1" in plot_comparison(same, c).axes[1].get_title()
+    flat = plot_comparison(same, c)
+    assert "McNemar b=0 c=0 p = 1" in flat.axes[1].get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close(flat)
 
 
 def test_the_confusion_widget_shows_the_figures_and_checks_of_its_matrix_and_random_weights(tmp_path):
