@@ -301,7 +301,11 @@ def test_excluded_items_are_explained_in_the_models_own_terms():
     rows = [{"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": ("hot", "low", "")[i % 3], "label": ("hot", "low", "calm")[i % 3],
              "pred": "hot", "confidence": 0.6, "score_hot": 0.6, "score_low": 0.4} for i in range(9)]
     text = evaluate(pd.DataFrame(rows), n_boot=10).render()
-    assert "3 excluded (no label, or a label that is none of the model's classes)" in text and "emotion2vec+" not in text
+    # which labels were left out, not only how many (EmoDB's boredom, a folder named calm, went unnamed)
+    assert "3 excluded (label without a counterpart among the model's classes: calm 3)" in text and "emotion2vec+" not in text
+    rows[2] = {**rows[2], "label": ""}  # an item with no label at all is counted as such
+    text = evaluate(pd.DataFrame(rows), n_boot=10).render()
+    assert "3 excluded (label without a counterpart among the model's classes: calm 2; no label: 1)" in text, text
 
 
 def test_a_run_is_not_written_into_a_folder_of_other_files(tmp_path, monkeypatch, capsys):

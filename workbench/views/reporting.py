@@ -182,7 +182,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
         parts = [f"<h2>Variant {code(v)}</h2>",
-                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label that is none of the model's classes), {r.n_failed} failed.</p>"]
+                 f"<p>{r.n_scored} scored, {esc(r.excluded_words())}, {r.n_failed} failed.</p>"]
         if r.not_scored:  # no table of NaNs presented as results
             out[v]["not_scored"] = r.not_scored
             parts.append(f"<p><b>No metrics</b>: {esc(r.not_scored)}</p>")
