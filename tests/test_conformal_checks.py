@@ -241,3 +241,16 @@ def test_a_report_that_cannot_calibrate_names_the_command_whose_options_its_fix_
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "Not calibrated:" in html and "--alpha" in html, html
     assert "This page calibrates at alpha 0.1" in html and f"<code>workbench calibrate {tmp_path / 'run'} --alpha ALPHA</code>" in html, html
+
+
+def test_the_skipped_fusion_section_speaks_to_the_reader_not_of_the_tracker(tmp_path, monkeypatch):
+    """The report's fusion note said "took most of the report's time (issue #28)": a number from the project's tracker,
+    which a reader of the page has no way to open."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", _near_uniform_rows(n=18))
+    assert reporting.fusion_skipped(tmp_path / "run") is None
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "Not run in this report" in html and "issue #" not in html and "-p fusion=true" in html, html

@@ -422,7 +422,7 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict
         return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
     run = shlex.quote(published_path(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
-              "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
+              "the report's time. Ask for it with <code>-p fusion=true</code>, or run "  # no tracker number: the reader has none
               f"{code(f'workbench fuse {run}')} (this section shows its result when the report is made again).</p>")
     return None
 
