@@ -409,3 +409,24 @@ def test_a_reports_probe_section_names_random_weights_in_a_line_not_a_second_ban
     alone, in_report = res.html(), res.html(in_report=True)
     assert alone.count("<blockquote>") == 1 and RANDOM_WEIGHTS_BANNER[:30] in alone  # a probe page of its own keeps it
     assert "<blockquote>" not in in_report and "random weights:" in in_report and "mean nothing" in in_report
+
+
+def test_manifest_says_how_to_run_without_a_downloaded_checkpoint(tmp_path, monkeypatch, capsys):
+    """The README's four commands: `workbench manifest` printed "next: workbench run my_wavs.csv --out runs/my_wavs",
+    which offline ends in "iic/emotion2vec_plus_large: … cannot be reached". The README adds "add --model tiny to try it
+    without weights"; the command now says it where no checkpoint is cached (and names $WORKBENCH_MODEL's model)."""
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    (tmp_path / "wavs" / "angry").mkdir(parents=True)
+    sf.write(tmp_path / "wavs" / "angry" / "a1.wav", np.zeros(1600, np.float32), 16000)
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m.csv"), "--label-from-folder"]) == 0
+    out = capsys.readouterr().out
+    after = out.split("next: ", 1)[1].splitlines()
+    assert after[1].strip().startswith("(no emotion2vec+ checkpoint is cached here: add --model tiny"), after
+    monkeypatch.setenv("WORKBENCH_MODEL", str(tmp_path / "my model"))
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m2.csv")]) == 0
+    assert f"add --model '{tmp_path / 'my model'}' (your $WORKBENCH_MODEL)" in capsys.readouterr().out
