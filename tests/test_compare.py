@@ -155,6 +155,12 @@ def test_sample_rate_sweep_of_one_file(tmp_path, tiny_model):
     assert summary["same_label_as_reference"].iloc[0] == 1.0
     assert (tmp_path / "sw" / "sweep.png").stat().st_size > 5000
     assert json.loads((tmp_path / "sw" / "summary.json").read_text())["random_weights"] is True
+    # sweep.png is written through its run folder, as its tables are: recorded, and marked as a random-weights figure
+    # (it was saved beside them with no word of the weights, and missing from artifacts.json)
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+
+    index = json.loads((tmp_path / "sw" / "artifacts.json").read_text())
+    assert index["sweep.png"]["random_weights_mark"] == RANDOM_WEIGHTS_MARK and "titles" in index["sweep.png"]
 
 
 def test_compare_and_sweep_commands(tmp_path, capsys):

@@ -174,3 +174,29 @@ def test_the_fusion_figure_names_the_transcripts_warnings():
     title = plot_fusion(d).axes[0].get_title().replace("\n", " ")
     assert "!! the transcripts carry no measurable label information across speakers" in title, title
     assert "a text-only probe" not in title  # the first clause only: the figure is not the place for the numbers
+
+
+def test_the_fusion_figure_grows_with_its_checks_and_keeps_its_bars_readable():
+    """fusion.png of a random-weights run stacked 17 title lines of checks over a fixed 3.4 in figure: the bars were a
+    strip 0.6 in high. The figure grows with the title; the axes keep the height of a figure without checks."""
+    d = {"classes": ["angry", "happy", "sad"], "folds": 5, "n_items": 84, "random_weights": True,
+         "warnings": ["the transcripts carry no measurable label information across speakers: a text-only probe …"],
+         "checks": [f"{m} UAR 0.333 [0.333, 0.333]: AT CHANCE: the interval reaches it, so the figure cannot be told from a "
+                    f"uniform guess (chance 0.333 over 3 classes)" for m in ("head", "text", "late")]
+                   + [f"{m} UAR: zero-width interval [0.333, 0.333] from 84 item(s): every resample gives the same value, so "
+                      "it shows no uncertainty where there is some (not a measured certainty)" for m in ("head", "text", "late")],
+         "metrics": {m: {"uar": 0.333, "uar_ci": [0.333, 0.333]} for m in ("head", "speech", "text", "early", "late")}}
+    plain = {**d, "checks": [], "warnings": [], "random_weights": False}
+    import matplotlib.pyplot as plt
+
+    heights, titles = [], []
+    for payload in (plain, d):
+        fig = plot_fusion(payload)
+        fig.canvas.draw()
+        heights.append(fig.axes[0].get_window_extent().height / fig.dpi)
+        titles.append(fig.axes[0].title)
+        plt.close(fig)
+    assert heights[1] >= 0.85 * heights[0], heights  # it was a fifth of it
+    assert "late UAR: zero-width interval" in titles[1].get_text().replace("\n", " ")
+    # a title that carries failed checks is crimson, as every other flagged figure's (it was the one black one)
+    assert titles[1].get_color() == "crimson" and titles[0].get_color() == "black"

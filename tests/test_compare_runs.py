@@ -573,3 +573,24 @@ def test_a_heads_class_that_is_its_parents_under_another_name_is_one_score_colum
     # angry 0.8 against 0.8, the other eight 0.025 each against 0, boredom 0 against 0.2: TVD (0.2 + 0.2) / 2
     assert np.allclose(cmp.items["tvd"], 0.2) and np.allclose(cmp.items["max_abs_delta"], 0.2)
     assert cmp.agreement.iloc[0]["max_abs_delta_score"] == pytest.approx(0.2)
+
+
+def test_distances_too_small_for_four_decimals_are_not_printed_as_zero(tmp_path):
+    """Two precisions of one checkpoint (onnx-float32 against float32) differ by ~1e-7: compare printed "max |Δ score|
+    0.0000" and a table of TVD 0.0000 under "the 84 of 84 paired items … that differ", which read as a contradiction."""
+    rows_a, rows_b, emb = [], [], []
+    for n, i in enumerate(["i0", "i1", "i2", "i3"]):
+        scores = _onehot("happy")
+        rows_a.append(synthetic_row(i, emotion="happy", pred="happy", scores=scores))
+        moved = {**scores, "happy": scores["happy"] + 3e-8 * (n + 1), "sad": scores["sad"] - 3e-8 * (n + 1)}
+        rows_b.append(synthetic_row(i, emotion="happy", pred="happy", scores=moved))
+        emb.append(np.array([n + 1.0, 1, 0, 0]))
+    a = write_run(tmp_path / "A", rows_a, emb, checksum="a" * 64)
+    b = write_run(tmp_path / "B", rows_b, emb, checksum="a" * 64, dtype="bfloat16")
+    text = compare_runs([a, b], n_boot=50).render()
+    assert "max |Δ score| 1.2e-07" in text and "0.0000" not in text, text
+    assert "of the 4 of 4 paired items per pair that differ" in text and "1.2e-07" in text.split("total variation distance):")[1]
+    page = compare_runs([a, b], n_boot=50).html()  # the report's tables: the agreement and the most different items
+    agreement, items = page.split("<h3>Agreement</h3>")[1].split("<h3>Most different items")
+    assert "<td>1.2e-07</td>" in agreement and "<td>0.000</td>" not in agreement, agreement
+    assert "<td>1.2e-07</td>" in items and "<td>0.0000</td>" not in items, items

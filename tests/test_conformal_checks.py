@@ -227,3 +227,30 @@ def test_all_classes_names_the_models_classes_never_the_corpus_s(tmp_path, capsy
     # without --all-classes both class sets are still named side by side
     rep = C.calibrate(df, n_boot=10, folds=2)
     assert f"the corpus's {len(corpus)} classes" in rep.ece_by_class_set["corpus"]["label"] and "model" in rep.ece_by_class_set
+
+
+def test_a_report_that_cannot_calibrate_names_the_command_whose_options_its_fix_gives(tmp_path, monkeypatch):
+    """A report on 18 labelled items said "Not calibrated: … Fix: pass a larger --alpha (above 0.167 …), fewer --folds":
+    options of `workbench calibrate` that the report page does not take. It says so and gives the command."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", _near_uniform_rows(n=18))
+    assert reporting.calibration_section(tmp_path / "run", n_boot=20) is None
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "Not calibrated:" in html and "--alpha" in html, html
+    assert "This page calibrates at alpha 0.1" in html and f"<code>workbench calibrate {tmp_path / 'run'} --alpha ALPHA</code>" in html, html
+
+
+def test_the_skipped_fusion_section_speaks_to_the_reader_not_of_the_tracker(tmp_path, monkeypatch):
+    """The report's fusion note said "took most of the report's time (issue #28)": a number from the project's tracker,
+    which a reader of the page has no way to open."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", _near_uniform_rows(n=18))
+    assert reporting.fusion_skipped(tmp_path / "run") is None
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "Not run in this report" in html and "issue #" not in html and "-p fusion=true" in html, html

@@ -45,6 +45,12 @@ def test_each_rule_fires_on_its_fact(facts, code):
     assert f.severity in ("info", "warning", "error") and f.message and f.suggestion and f.evidence
 
 
+def test_a_suggestion_to_run_a_test_names_the_command_that_runs_it():
+    """small_margin said "(run the stability test)" in every report and run row, and no command is called that."""
+    (f,) = [f for f in findings_from({"margin": 0.03}) if f.code == "small_margin"]
+    assert "(workbench diagnose FILE runs the stability test)" in f.suggestion
+
+
 def test_rules_stay_quiet_on_a_clean_clip():
     facts = {"duration_s": 4.0, "source_sample_rate": 16000, "resample_ratio": 1.0, "file_mb": 0.2, "cut_start_s": 0.0,
              "clipped_fraction": 0.0, "snr_db": 40.0, "silence_fraction": 0.2, "confidence": 0.9, "margin": 0.7,

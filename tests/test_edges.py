@@ -177,6 +177,26 @@ def test_sweep_summary_prints_sample_rates_as_whole_hertz():
     assert "22050" in html and "22050.0" not in html and "44100.0" not in html and "&lt;NA&gt;" not in html
 
 
+def test_the_reports_sweep_table_gives_each_share_its_interval_and_count_in_one_cell():
+    """The variant comparison page showed summarise_sweep's raw frame: ``reference`` as True/False and the share's
+    denominator and interval as three more columns past the page's width, cut off (only a horizontal scroll reached
+    them)."""
+    import pandas as pd
+
+    from workbench.runs.sweep import summarise_sweep
+    from workbench.views.reporting import sweep_table_html
+
+    df = pd.DataFrame({
+        "id": ["a", "b", "a", "b"], "variant": ["raw", "raw", "sr_22050", "sr_22050"], "status": ["ok"] * 4,
+        "sample_rate": [44100.0, 44100.0, 22050.0, 22050.0], "confidence": [0.5, 0.6, 0.4, 0.7],
+        "margin": [0.1, 0.2, 0.1, 0.3], "pred": ["sad", "happy", "sad", "sad"],
+    })
+    html = str(sweep_table_html(summarise_sweep(df, "sample-rate")))
+    assert "<td>0.500 [0.013, 0.987] 1/2</td>" in html, html  # b flipped: 1 of 2 kept the reference's label
+    assert "raw (reference)" in html and "— (the reference itself)" in html
+    assert "True" not in html and "False" not in html and "same_label_ci_low" not in html and "22050.0" not in html
+
+
 def test_no_findings_does_not_run_on_after_its_heading():
     # notebook 01 showed "findings of the telephone audiono findings"
     import re

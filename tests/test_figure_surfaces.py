@@ -196,6 +196,13 @@ def test_the_variant_comparison_figure_shows_the_confidence_shift_with_its_inter
     assert "!!" not in ax.get_title()
     deltas = plot_comparison(mixed, m).axes[1]  # ΔWA and ΔUAR: which difference, which interval, over how many items
     assert deltas.get_ylabel() == f"loud − raw\n(paired bootstrap 95 % CI, n={m.n_paired})", deltas.get_ylabel()
+    # the McNemar p with the discordant counts it rests on, as the screen gives it ("p = 1" from b = c = 0 tests nothing)
+    assert f"McNemar b={m.mcnemar_b} c={m.mcnemar_c} p = " in deltas.get_title(), deltas.get_title()
+    flat = plot_comparison(same, c)
+    assert "McNemar b=0 c=0 p = 1" in flat.axes[1].get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close(flat)
 
 
 def test_the_confusion_widget_shows_the_figures_and_checks_of_its_matrix_and_random_weights(tmp_path):
@@ -291,3 +298,36 @@ def test_an_explanation_of_a_file_in_an_out_folder_carries_the_random_weights_ma
     capsys.readouterr()
     assert RunFolder(out).artifacts()["explanation.png"]["random_weights_mark"] == RANDOM_WEIGHTS_MARK
     assert json.loads((out / "explanation.json").read_text())["random_weights_mark"] == RANDOM_WEIGHTS_MARK
+
+
+def test_the_random_weights_mark_is_drawn_below_the_figure_not_over_its_tick_labels(tmp_path):
+    """explain_worst.png (a constrained layout whose method names sit at the foot) had the mark written across its
+    x tick labels "ig" and "occlusion"; a figure laid out once (tight_layout) keeps its look and gets the room too."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.runs.folder import RunFolder
+    from workbench.serialize import save_figure
+
+    dest = RunFolder(tmp_path)
+    dest.random_weights_source = True  # an --out folder of a random-weights run
+    constrained, ax = plt.subplots(figsize=(9, 2.2), layout="constrained")
+    ax.imshow(np.zeros((3, 3)), aspect="auto")
+    ax.set_xticks(range(3), ["ig", "occlusion", "tf-occlusion"], fontsize=8)
+    tight, ax2 = plt.subplots(figsize=(6, 3))
+    ax2.plot([0, 1], [0, 1])
+    ax2.set_xlabel("confidence")
+    save_figure(tight)
+    for name, fig in (("constrained.png", constrained), ("tight.png", tight)):
+        dest.write_figure(name, fig)
+        FigureCanvasAgg(fig)  # closed by write_figure: a canvas again, to measure what the PNG shows
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        mark = next(t for t in fig.texts if t.get_text() == RANDOM_WEIGHTS_MARK).get_window_extent(r)
+        others = [t for a in fig.axes for t in a.get_xticklabels() + [a.xaxis.label] if t.get_text()]
+        assert others and [t.get_text() for t in others if t.get_window_extent(r).overlaps(mark)] == [], name
+        assert (tmp_path / name).exists()

@@ -454,4 +454,8 @@ def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_s
     assert f"!! {check}" in res.render()
     fig = plot_longform(res)
     assert any(check[:40] in ax.get_title().replace("\n", " ") for ax in fig.axes)
+    # the dominant label with its count and denominator, in a flagged (crimson) title: "dominant: disgusted" stood alone
+    title = fig.axes[0].get_title()
+    assert f"dominant: {res.dominant} ({counts[res.dominant]} of 3 segments)" in title and fig.axes[0].title.get_color() == "crimson"
     assert check[:40] in LongAudioTimeline(tmp_path / "seg").widget.children[0].value
+    assert f"<b>{res.dominant}</b> ({counts[res.dominant]} of 3 segments)" in LongAudioTimeline(tmp_path / "seg").widget.children[0].value

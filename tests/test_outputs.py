@@ -115,6 +115,8 @@ def test_cli_make_tiny_and_model_info(tmp_path, capsys):
     assert main(["model", "info", "--model", "tiny", "--device", "cpu"]) == 0
     text = capsys.readouterr().out
     assert "checksum" in text and "parameters" in text and "RANDOM WEIGHTS" in text
+    # a field that does not apply (no hub, no revision, no temperature) is a dash, not Python's None
+    assert "None" not in text and "            hub: —" in text and "    temperature: — (the checkpoint's own scores)" in text
 
 
 def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypatch):
@@ -133,6 +135,11 @@ def test_demo_runs_offline_on_the_committed_demo_set(tmp_path, capsys, monkeypat
     # make demo ends with the experiment report, and says where it is
     (html,) = (tmp_path / "demo" / "reports" / "experiment_report").glob("*/experiment_report.html")
     assert f"report: {html.resolve()}" in out and "RANDOM WEIGHTS" in html.read_text(encoding="utf-8")[:3000]
+    # and, as every command, with what to do next: the report to open, then a folder of one's own with the demo's model
+    # (the run's default model is a download: offline it fails where the demo just used tiny)
+    after = out.split("\nnext:\n", 1)[1]
+    assert f"open {html.resolve()} in a browser" in after and "workbench manifest my_wavs/ -o my_wavs.csv --label-from-folder" in after
+    assert "workbench run my_wavs.csv --out runs/my_wavs --model tiny" in after
 
 
 def test_demo_set_is_small_and_covers_the_cases():

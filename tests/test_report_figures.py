@@ -81,6 +81,11 @@ def test_conformal_set_size_legend_covers_no_bar_and_no_coverage_label():
     assert labels and bars
     assert [t.get_text() for t in labels if t.get_window_extent(renderer).overlaps(legend)] == []
     assert [b.get_x() for b in bars if b.get_window_extent(renderer).overlaps(legend)] == []
+    # the target line runs behind every size label, not through it (the RAVDESS walk: "6.6 ✗" struck through at 0.90)
+    target = next(line for line in ax.lines if str(line.get_label()).startswith("target coverage"))
+    sizes = [t for t in labels if t.get_text()[:1].isdigit()]
+    assert sizes and all(t.get_zorder() > target.get_zorder() for t in sizes)
+    assert all(t.get_bbox_patch() is not None and t.get_bbox_patch().get_facecolor()[:3] == (1.0, 1.0, 1.0) for t in sizes)
     plt.close(fig)
 
 

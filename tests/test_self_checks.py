@@ -310,6 +310,9 @@ def test_a_tie_is_printed_as_a_tie_and_a_group_without_a_class_is_named():
     t, p, g = _group_rows({"13": good, "14": good})
     flat = analyse_groups(t, p, g, classes, n_boot=20).disparities["uar"]
     assert describe_gap(flat).startswith("UAR gap 0.000: all 2 eligible groups tie")
+    # the zero-width note's denominator is the 48 items of the two groups, not the count of groups
+    assert "from 48 item(s) in 2 groups" in flat["note"] and "from 2 item(s)" not in describe_gap(flat)
+    assert "from 24 item(s) in 2 groups" in analyse_groups(t, p, g, classes, n_boot=20).disparities["recall"]["sad"]["note"]
 
 
 def test_metrics_names_the_group_left_out_and_flags_a_zero_width_interval(tmp_path, capsys):

@@ -301,7 +301,11 @@ def test_excluded_items_are_explained_in_the_models_own_terms():
     rows = [{"id": f"u{i}", "variant": "raw", "status": "ok", "emotion": ("hot", "low", "")[i % 3], "label": ("hot", "low", "calm")[i % 3],
              "pred": "hot", "confidence": 0.6, "score_hot": 0.6, "score_low": 0.4} for i in range(9)]
     text = evaluate(pd.DataFrame(rows), n_boot=10).render()
-    assert "3 excluded (no label, or a label that is none of the model's classes)" in text and "emotion2vec+" not in text
+    # which labels were left out, not only how many (EmoDB's boredom, a folder named calm, went unnamed)
+    assert "3 excluded (label without a counterpart among the model's classes: calm 3)" in text and "emotion2vec+" not in text
+    rows[2] = {**rows[2], "label": ""}  # an item with no label at all is counted as such
+    text = evaluate(pd.DataFrame(rows), n_boot=10).render()
+    assert "3 excluded (label without a counterpart among the model's classes: calm 2; no label: 1)" in text, text
 
 
 def test_a_run_is_not_written_into_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
@@ -405,3 +409,24 @@ def test_a_reports_probe_section_names_random_weights_in_a_line_not_a_second_ban
     alone, in_report = res.html(), res.html(in_report=True)
     assert alone.count("<blockquote>") == 1 and RANDOM_WEIGHTS_BANNER[:30] in alone  # a probe page of its own keeps it
     assert "<blockquote>" not in in_report and "random weights:" in in_report and "mean nothing" in in_report
+
+
+def test_manifest_says_how_to_run_without_a_downloaded_checkpoint(tmp_path, monkeypatch, capsys):
+    """The README's four commands: `workbench manifest` printed "next: workbench run my_wavs.csv --out runs/my_wavs",
+    which offline ends in "iic/emotion2vec_plus_large: … cannot be reached". The README adds "add --model tiny to try it
+    without weights"; the command now says it where no checkpoint is cached (and names $WORKBENCH_MODEL's model)."""
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    (tmp_path / "wavs" / "angry").mkdir(parents=True)
+    sf.write(tmp_path / "wavs" / "angry" / "a1.wav", np.zeros(1600, np.float32), 16000)
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m.csv"), "--label-from-folder"]) == 0
+    out = capsys.readouterr().out
+    after = out.split("next: ", 1)[1].splitlines()
+    assert after[1].strip().startswith("(no emotion2vec+ checkpoint is cached here: add --model tiny"), after
+    monkeypatch.setenv("WORKBENCH_MODEL", str(tmp_path / "my model"))
+    assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m2.csv")]) == 0
+    assert f"add --model '{tmp_path / 'my model'}' (your $WORKBENCH_MODEL)" in capsys.readouterr().out

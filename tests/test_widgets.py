@@ -198,6 +198,15 @@ def test_variant_diff_plays_each_sides_scored_audio(run_dir):
     assert list(w.flips.options) == [] and "two different" in w.summary.value
 
 
+def test_variant_diff_shows_each_failed_check_on_a_line_of_its_own(run_dir):
+    """Notebook 04 on a random-weights run: "… confidence shift mean +0.008 … !! ΔWA: zero-width interval … !! ΔUAR: …"
+    ran on in one paragraph; the confusion explorer beside it shows each check as a bold ⚠ line."""
+    w = VariantDiff(run_dir, "raw", "telephone")
+    flags = w.comparison.interval_flags()
+    assert flags, "the case: the comparison has a failed check"
+    assert "!!" not in w.summary.value and w.summary.value.count("<p><b>⚠ ") == len(flags), w.summary.value
+
+
 def test_embedding_map_click_opens_the_item(run_dir, tiny_model):
     from plotly.callbacks import InputDeviceState, Points
 
@@ -379,7 +388,7 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     html_text = w.evidence.children[0]
     assert "deletion AUC" in html_text.value and "RANDOM WEIGHTS" in html_text.value and "than random" in html_text.value
     assert expl.target == w.shown["row"]["pred"] and list(expl.attributions) == ["occlusion"]
-    assert "model-randomisation check: " in html_text.value  # the panel skips it, and says so
+    assert "model randomisation check: skipped, left out by the Evidence panel" in html_text.value  # skipped, and said
     for problem in expl.problems("occlusion"):  # every failed check is on the panel
         assert problem.split(":")[0] in html_text.value
     if expl.top_span is None:  # no span from a method that failed its checks: no player, the reason instead
@@ -393,3 +402,32 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     assert len(figure.value) > 10_000
     w.select("c004", "raw")
     assert w.evidence.children == ()
+
+
+def test_evidence_panel_explains_an_item_of_a_run_scored_through_onnx_runtime(tmp_path):
+    """A run that `--dtype auto` scored through ONNX Runtime (the default on a CPU): the browser opened its items, but
+    the Evidence button said "explaining … failed: AttributeError: 'OnnxModel' object has no attribute 'network'". It
+    explains with the float32 network of the same weights and says so, as `workbench explain` does."""
+    from workbench.model.ref import ModelRef
+
+    for i in range(2):
+        sf.write(tmp_path / f"a{i}.wav", speech_like(16000, 0.8, seed=i), 16000, subtype="PCM_16")
+    items = [Item(id=f"a{i}", path=f"a{i}.wav", emotion="sad") for i in range(2)]
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    onnx = ModelRef("tiny", device="cpu", dtype="onnx-float32")
+    res = run(manifest, out_dir=tmp_path / "run", model=onnx, cache_dir=tmp_path / "cache", workers=0)
+    w = LowConfidenceBrowser(res.run_dir)  # the run's own model, as the notebook opens it
+    w.select("a0", "raw")
+    assert w.net.info.dtype == "onnx-float32"
+    w.evidence_method.value = "occlusion"
+    w.evidence_button.click()
+    panel = w.evidence.children[0].value
+    assert "failed" not in w.status.value and "AttributeError" not in panel, w.status.value
+    assert "deletion AUC" in panel and "explained with the float32 network of the same weights (the run scored in onnx-float32" in panel
+    assert w.shown["explanation"].target == w.shown["row"]["pred"]
+    # the skipped randomisation check is said once, in the panel's words (it was said twice, once as "randomisation=None")
+    assert panel.count("randomisation check") == 1 and "randomisation=None" not in panel, panel
+    assert "left out by the Evidence panel" in panel
+    # the reference of a loaded model without gradients loads the differentiable one; with gradients it is the same object
+    assert ModelRef.coerce(w.net).load(gradients=True).info.dtype == "float32"
+    assert ModelRef.coerce(w.gradient_net).load(gradients=True) is w.gradient_net

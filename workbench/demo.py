@@ -13,6 +13,7 @@ from pathlib import Path
 from workbench.data.demoset import (DEMO_DATA, choose_model, demo_clip, demo_files, demo_manifest, demo_set,
                                     long_demo_file)
 from workbench.runs.driver import demo_run
+from workbench.paths import shell_command
 from workbench.runs.outputs import infer_files, print_logs, print_outcomes
 from workbench.views.reporting import run_report
 from workbench.serialize import size_text
@@ -44,7 +45,21 @@ def run_demo(*, out: str = "outputs", model: str | None = None, report: bool = T
         print(f"\nexperiment report on the demo set ({len(rows)} items, {len(speakers)} speakers; {folder}) …")
         paths = run_report("experiment_report", {"model": chosen, "title": "Demo set: experiment report"}, out=reports_dir)
         print(f"report: {paths['html'].resolve()} ({size_text(paths['html'].stat().st_size)}, self-contained HTML)")
+    print(next_steps(chosen, paths["html"].resolve() if report else None))
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def next_steps(model: str, html: Path | None) -> str:
+    """What to do after the demo, as every command ends: the report to open, then the README's four commands for a
+    folder of one's own, with the model the demo used (the command's default, a download, fails where the demo just
+    found none: a newcomer's first `workbench run` ended in "cannot be reached")."""
+    chosen = [] if model == "iic/emotion2vec_plus_large" else ["--model", model]
+    lines = ["next:"] + ([f"  open {html} in a browser   # metrics with intervals, calibration, worst cases"] if html else [])
+    lines += ["  " + shell_command("workbench", "manifest", "my_wavs/", "-o", "my_wavs.csv", "--label-from-folder")
+              + "   # your folder of audio files; label = each file's folder name",
+              "  " + shell_command("workbench", "run", "my_wavs.csv", "--out", "runs/my_wavs", *chosen),
+              "  " + shell_command("workbench", "report", "experiment_report", "-p", "run_dir=runs/my_wavs")]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

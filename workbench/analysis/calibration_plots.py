@@ -166,8 +166,10 @@ def plot_set_sizes(report, *, ax=None):
                 b.set_linewidth(1.5)
             elif thin:
                 b.set_alpha(0.35)
+            # on a white ground above the target line: a label at an interval's top near the target was struck through
             ax.text(b.get_x() + b.get_width() / 2, top + 0.02, f"{per[c]['mean_size']:.1f}" + (" ✗" if bad else ""),
-                    ha="center", va="bottom", fontsize=7, color="#cc3311" if bad else "black")
+                    ha="center", va="bottom", fontsize=7, color="#cc3311" if bad else "black", zorder=4,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6})
         if d["check"] == COVERAGE_FAIL:
             flags.append(f"{s.upper()} coverage {d['direction']} target")
         failed_classes = [c for c, bad in zip(classes, failed) if bad]

@@ -547,7 +547,14 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
 
     d = res.to_dict() if isinstance(res, FusionResult) else res
     metrics = d["metrics"]
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    # the transcripts' warnings too (no label information, another language): the text bar at chance said nothing of why
+    checks = [*(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
+    if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
+        checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
+    title = (f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
+             + "".join("\n" + textwrap.fill(f"!! {c}", 110) for c in checks))
+    # the figure grows with its title: 17 lines of checks above a fixed 3.4 in left the bars a strip 0.6 in high
+    fig, ax = plt.subplots(figsize=(6.5, 3.4 + _TITLE_LINE_IN * title.count("\n")))
     ms = list(metrics)
     vals = [np.nan if metrics[m]["uar"] is None else float(metrics[m]["uar"]) for m in ms]
     ci = [[np.nan if c is None else float(c) for c in (metrics[m]["uar_ci"] or (None, None))] for m in ms]
@@ -561,10 +568,9 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     ax.set_ylim(min(0.0, *[v - low for v, low in zip(vals, lo) if v == v]) - 0.04, max(ends) + 0.06)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=8)
-    # the transcripts' warnings too (no label information, another language): the text bar at chance said nothing of why
-    checks = [*(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
-    if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
-        checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
-    ax.set_title(f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"
-                 + "".join("\n" + textwrap.fill(f"!! {c}", 110) for c in checks), fontsize=7 if checks else None)
+    ax.set_title(title, fontsize=7 if checks else None, color="crimson" if checks else "black")  # flagged, as every figure
     return save_figure(fig, path)
+
+
+#: the height of one 7 pt title line of :func:`plot_fusion`, in inches (with its leading)
+_TITLE_LINE_IN = 0.125

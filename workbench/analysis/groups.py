@@ -355,8 +355,11 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
                          disparities=_disparities(table, replicates, classes, level=level, min_per_class=min_per_class))
 
 
-def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float) -> dict:
-    """Largest minus smallest value over the groups, with its interval; ties are named as ties (never "a − a")."""
+def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float, n_items: int) -> dict:
+    """Largest minus smallest value over the groups, with its interval; ties are named as ties (never "a − a").
+
+    ``n_items``: the items of those groups (of the class, for a recall gap), the denominator a zero-width interval's
+    note gives; the groups are counted beside it, not in its place ("from 2 item(s)" was said of two groups of 42)."""
     names = list(values)
     if len(names) < 2:
         return {"gap": float("nan"), "lo": float("nan"), "hi": float("nan"), "groups": names,
@@ -369,9 +372,9 @@ def _gap(values: dict[str, float], reps: dict[str, np.ndarray], level: float) ->
     bottom = [n for n, v in zip(names, point) if v == point.min()]
     out = {"gap": float(point.max() - point.min()), "lo": lo, "hi": hi, "highest": top[0], "lowest": bottom[0],
            "highest_groups": top, "lowest_groups": bottom, "tie": len(top) > 1 or len(bottom) > 1, "groups": names}
-    flat = zero_width_note(lo, hi, len(names))
+    flat = zero_width_note(lo, hi, n_items)
     if flat:
-        out["note"] = flat
+        out["note"] = flat.replace(" item(s):", f" item(s) in {len(names)} groups:", 1)
     return out
 
 
@@ -392,11 +395,13 @@ def describe_gap(gap: dict, what: str = "UAR") -> str:
 
 def _disparities(table, replicates: dict, classes: list[str], *, level: float, min_per_class: int) -> dict:
     eligible = table[(~table["too_small"]) & (table["missing_classes"] == "")]
-    uar_gap = _gap(dict(zip(eligible["group"], eligible["uar"])), {n: replicates[n]["uar"] for n in eligible["group"]}, level)
+    uar_gap = _gap(dict(zip(eligible["group"], eligible["uar"])), {n: replicates[n]["uar"] for n in eligible["group"]}, level,
+                   int(eligible["n"].sum()))
     per_class = {}
     for i, c in enumerate(classes):
         ok = table[table[f"n_{c}"] >= min_per_class]
-        per_class[c] = _gap(dict(zip(ok["group"], ok[f"recall_{c}"])), {n: replicates[n]["recall"][:, i] for n in ok["group"]}, level)
+        per_class[c] = _gap(dict(zip(ok["group"], ok[f"recall_{c}"])), {n: replicates[n]["recall"][:, i] for n in ok["group"]}, level,
+                            int(ok[f"n_{c}"].sum()))
     # every group left out of the UAR gap is named with its reason (a group without a class is never dropped silently)
     why = {}
     for _, r in table.iterrows():

@@ -106,6 +106,16 @@ class Report:
     not_scored: str | None = None
     #: the ECE's seeded percentile bootstrap interval (the resamples of the headline intervals' seed)
     ece_ci: tuple[float, float] = (float("nan"), float("nan"))
+    #: the corpus labels the excluded items carry that none of the model's classes stands for: label → items
+    excluded_labels: dict[str, int] = field(default_factory=dict)
+
+    def excluded_words(self) -> str:
+        """"12 excluded (label without a counterpart among the model's classes: L 12)": which labels, not only how many
+        (the line said "no label, or a label that is none of the model's classes" and left EmoDB's boredom unnamed)."""
+        named = sum(self.excluded_labels.values())
+        parts = ([f"label without a counterpart among the model's classes: {', '.join(f'{k} {v}' for k, v in self.excluded_labels.items())}"]
+                 if named else []) + ([f"no label: {self.n_excluded_no_counterpart - named}"] if self.n_excluded_no_counterpart > named else [])
+        return f"{self.n_excluded_no_counterpart} excluded" + (f" ({'; '.join(parts)})" if parts else "")
 
     def to_dict(self) -> dict:
         d = self.__dict__.copy()
@@ -120,7 +130,7 @@ class Report:
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
-            f"variant {self.variant}: {self.n_scored} scored, {self.n_excluded_no_counterpart} excluded (no label, or a label that is none of the model's classes), {self.n_failed} failed"
+            f"variant {self.variant}: {self.n_scored} scored, {self.excluded_words()}, {self.n_failed} failed"
             + ("  [argmax restricted to the dataset's classes]" if self.restricted else ""),
         ]
         if self.not_scored:
@@ -304,6 +314,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
         not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok)),
+        excluded_labels=unmapped_labels(ok),
     )
 
 

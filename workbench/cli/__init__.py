@@ -76,7 +76,7 @@ class Command:
 #: the sub-commands in the order ``workbench --help`` lists them.  A command line imports only its own command's
 #: module: importing all of them (analysis, explanation, reports …) took 0.6 s, the light table 0.3 s (2 cores, load 2.5).
 COMMAND_TABLE = (
-    Command("infer", "predict", "add_infer", "predict the emotion of audio files and write seed-compatible output folders"),
+    Command("infer", "predict", "add_infer", "predict the emotion of audio files: one output folder each (result.json, processed audio, log)"),
     Command("model", "models", "add_model", "make or inspect checkpoints"),
     Command("manifest", "data", "add_manifest", "write a manifest (id, path[, label]) for a folder of audio files"),
     Command("datasets", "data", "add_datasets", "prepare manifests from corpora", handlers=("listeners",)),

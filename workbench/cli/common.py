@@ -36,13 +36,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's line breaks and appends each option's default to its help.
 
     A default is shown unless the help already says it, or it is ``None`` /
-    ``False`` (then the help text says what happens by default).
+    ``False`` (then the help text says what happens by default).  A default of ``0`` is a value and is shown
+    (``--seed``'s 0): ``0 in (None, False)`` is true in Python, so the test is by identity.
     """
 
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if "default" in text.lower() or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if "default" in text.lower() or any(default is v for v in (None, False, argparse.SUPPRESS)) or not action.option_strings:
             return text
         if isinstance(default, (list, tuple)):
             shown = " ".join(str(d) for d in default) or "nothing"

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from workbench.data.corpora import PREPARERS, import_emobox, prepare, prepare_folder
+from workbench.data.demoset import choose_model
+from workbench.model.hub import DEFAULT_MODEL
 from workbench.data.hf import import_hf
 from workbench.data.lhotse_io import import_lhotse
 from workbench.runs.lhotse_export import export_lhotse
@@ -190,6 +192,11 @@ def cmd_manifest(args) -> int:
     read_manifest(out)  # what `workbench run` will read: checked once more
     _print_manifest_summary(m, out, said)
     print("next: " + shell_command("workbench", "run", out, "--out", f"runs/{out.stem}"))
+    model, _ = choose_model()  # what `workbench demo` would use: the run's default model is a download
+    if model != DEFAULT_MODEL:  # offline, the line above ended in "… cannot be reached" (the README's hint was not here)
+        print("  (" + ("no emotion2vec+ checkpoint is cached here: add --model tiny to try it with random weights (its "
+                       "predictions mean nothing), or --model DIR for a downloaded checkpoint" if model == "tiny" else
+                       f"the default model is not cached here: add --model {shell_command(model)} (your $WORKBENCH_MODEL)") + ")")
     return EXIT_OK
 
 

@@ -64,6 +64,8 @@ def cmd_model_info(args) -> int:
             value = f"{value:,}"
         if key == "load_seconds":
             value = f"{value:.2f}"
+        if value is None:  # the screen said "hub: None", Python's word for a field that does not apply
+            value = "— (the checkpoint's own scores)" if key == "temperature" else "—"
         print(f"{key:>15}: {value}")
     print(f"{'labels':>15}: {', '.join(info['labels'])}")
     return EXIT_OK

@@ -16,7 +16,7 @@ from workbench.cli.common import (model_ref_from_args, EXIT_FAILED_ITEMS, EXIT_O
 
 
 def add_infer(sub) -> None:
-    p = add_command(sub, "infer", help="predict the emotion of audio files and write seed-compatible output folders",
+    p = add_command(sub, "infer", help="predict the emotion of audio files: one output folder each (result.json, processed audio, log)",
              example=("workbench infer clip.wav other.mp3 --model tiny --granularity frame --embedding --out outputs",
                       "workbench infer -- -strange-name.wav      # `--` before names that start with '-'"))
     p.add_argument("paths", nargs="+", help="audio files (wav, flac, ogg, opus, mp3, m4a, …)")
@@ -25,7 +25,7 @@ def add_infer(sub) -> None:
     p.add_argument("--granularity", default="utterance", choices=["utterance", "frame"],
                    help="utterance: one prediction per file; frame: also 50 per-frame scores per second")
     p.add_argument("--embedding", action="store_true", help="also write embedding.npy")
-    add_out_option(p, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per input (the seeds' layout)", value="outputs")
+    add_out_option(p, what="receives one new outputs_YYYYMMDD_HHMMSS/ folder per input (processed_audio.wav, result.json, log.txt; embedding.npy with --embedding)", value="outputs")
     p.add_argument("--max-duration", type=positive_float, default=None,
                    help="refuse inputs longer than this many seconds (default: 120)")
     p.add_argument("--resampler", default="soxr", choices=["soxr", "scipy", "librosa"], help="resampler to 16 kHz")

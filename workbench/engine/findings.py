@@ -278,7 +278,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         add("low_confidence", "warning", f"top score is {conf:.2f} (under {c.low_confidence:g})", "look at the frame timeline and the runner-up before trusting the label.", confidence=conf, label=facts.get("label"))
     margin = facts.get("margin")
     if margin is not None and margin < c.small_margin:
-        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (run the stability test).", margin=margin)
+        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (workbench diagnose FILE runs the stability test).", margin=margin)
     _high_entropy(facts, c, add)
     unk = facts.get("unknown_frame_fraction")
     if unk is not None and unk > c.unknown_frame_fraction:

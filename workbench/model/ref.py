@@ -214,6 +214,11 @@ class ModelRef:
         ONNX Runtime's session) — the choice travels as this one type (``tests/test_model_route.py``).
         """
         if self.is_loaded:
+            if gradients and (self.dtype == "int8" or self.dtype.startswith("onnx-")):
+                # a loaded model without gradients (ONNX Runtime, int8) cannot be differentiated: its reference
+                # loads the float32 network, as an unloaded one does (the run browser's Evidence panel failed on
+                # a run scored through ONNX Runtime with "'OnnxModel' object has no attribute 'network'")
+                return replace(self).load(progress=progress, gradients=True, job_clips=job_clips)
             return self._loaded
         ref, precision = self._decided(progress, gradients, job_clips)
         if ref.dtype.startswith("onnx-"):

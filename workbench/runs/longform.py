@@ -560,9 +560,13 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     fig.colorbar(im, cax=ax1.inset_axes((1.01, 0.0, 0.015, 1.0)), label="probability")
     # a head's labels are data ('$x^2$' is a legal class name): plain text, never mathtext ('$\\frac{$' failed the figure)
     ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
+    counts = result.summary.get("label_counts") or {}
+    share = f" ({counts[result.dominant]} of {sum(counts.values())} segments)" if result.dominant in counts else ""  # its denominator
+    flagged = bool(result.summary.get("random_weights") or result.summary.get("dominant_check"))
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
-                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}"
-                  + (f"\n!! {figure_text(result.summary['dominant_check'])}" if result.summary.get("dominant_check") else ""), fontsize=9)
+                  + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}{share}"
+                  + (f"\n!! {figure_text(result.summary['dominant_check'])}" if result.summary.get("dominant_check") else ""), fontsize=9,
+                  color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
         k = labels.index(r.label) if r.label in labels else 9

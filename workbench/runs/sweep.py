@@ -130,15 +130,14 @@ def sweep(source: str | Path, *, kind: str, out_dir: str | Path, model: Any = No
     if kind == "sample-rate":  # the original audio is at its source's rate
         ref = df["reference"]
         df.loc[ref, "sample_rate"] = df.loc[ref, "source_sample_rate"]
-    out = Path(out_dir)
-    rf = RunFolder(out)  # the sweep's tables are outputs of its run folder
+    rf = RunFolder(Path(out_dir))  # the sweep's tables and figure are outputs of its run folder
     keep = ["id", "variant", "reference", *sorted({k for c in coords.values() for k in c}), "status", "pred", "confidence", "margin",
             *score_columns(score_labels(df)), "finding_codes", "error"]
     for name, table in (("sweep.csv", df[keep]), ("sweep_summary.csv", summarise_sweep(df, kind)),
                         ("sweep_flips.csv", flip_table_from_results(df, reference_name(df, kind)))):
         rf.write_artifact(name, lambda f, t=table: spreadsheet_safe(t).to_csv(f, index=False), text=True)
-    if figures:
-        plot_sweep(df, kind, out / "sweep.png")
+    if figures:  # through the run folder, as its tables: atomic, recorded, and marked when the weights are random
+        rf.write_figure("sweep.png", plot_sweep(df, kind))
     return df
 
 

@@ -258,8 +258,12 @@ class VariantDiff(_View):
         sub = self.results[self.results["variant"].isin([self.a.value, self.b.value])]
         _, (c,), flips = compare_results(sub, baseline=self.a.value, n_boot=200)
         self.comparison, self.table = c, flips
-        self.summary.value = _esc(c.render()) + (
-            "" if len(flips) else f"<br><i>no item changed its label between {_esc(self.a.value)} and {_esc(self.b.value)}</i>")
+        # each "!!" check on a line of its own, bold, as the confusion explorer shows them: in one paragraph with the
+        # figures they read as more of the sentence
+        head, *flags = c.render().split("\n")
+        self.summary.value = (f"<p>{_esc(head)}</p>" + "".join(f"<p><b>⚠ {_esc(f.strip().removeprefix('!! '))}</b></p>" for f in flags)
+                              + ("" if len(flips) else f"<p><i>no item changed its label between {_esc(self.a.value)} and "
+                                                       f"{_esc(self.b.value)}</i></p>"))
         self.flips.layout.display = "" if len(flips) else "none"  # an empty list box reads as a broken view
         self.flips.options = [(f"{r.id}: {r.pred_baseline} ({r.confidence_baseline:.3f}) → {r.pred_variant} ({r.confidence_variant:.3f})"
                                f"  true={r.emotion or '—'}", r.id) for r in flips.itertuples()]

@@ -182,7 +182,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   "wa": r.wa, "uar": r.uar, "macro_f1": r.macro_f1, "ci": {k: list(x) for k, x in r.ci.items()}, "ece": r.ece,
                   "per_class": r.per_class, "breakdowns": r.breakdowns, "breakdown_left_out": r.breakdown_left_out}
         parts = [f"<h2>Variant {code(v)}</h2>",
-                 f"<p>{r.n_scored} scored, {r.n_excluded_no_counterpart} excluded (no label, or a label that is none of the model's classes), {r.n_failed} failed.</p>"]
+                 f"<p>{r.n_scored} scored, {esc(r.excluded_words())}, {r.n_failed} failed.</p>"]
         if r.not_scored:  # no table of NaNs presented as results
             out[v]["not_scored"] = r.not_scored
             parts.append(f"<p><b>No metrics</b>: {esc(r.not_scored)}</p>")
@@ -422,7 +422,7 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict
         return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
     run = shlex.quote(published_path(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
-              "the report's time (issue #28). Ask for it with <code>-p fusion=true</code>, or run "
+              "the report's time. Ask for it with <code>-p fusion=true</code>, or run "  # no tracker number: the reader has none
               f"{code(f'workbench fuse {run}')} (this section shows its result when the report is made again).</p>")
     return None
 
@@ -461,8 +461,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
-    except ConfigError as exc:
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p>")
+    except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
+        again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
+                  f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
+                  "(its figures are in the run folder, and on its screen).</p>")
         return None
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"]
@@ -561,10 +564,31 @@ def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, cho
             + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
 
 
+_SWEEP_SHARE = ("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high")
+
+
+def sweep_table_html(summ) -> Markup:
+    """:func:`summarise_sweep`'s points as a page shows them: the share of items keeping the reference's label in one cell
+    with its interval and count (as four columns of the raw table they sat past the page's width, cut off), the reference
+    row named in words and flags as yes/no (not ``True``/``False``)."""
+    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + ("reference",)]
+    header = [c.replace("_", " ") for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
+    rows = []
+    for _, r in summ.iterrows():
+        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
+                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else r[c] for c in keep]
+        n = int(r["compared"])
+        share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
+                 f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
+                 f"{round(r['same_label_as_reference'] * n)}/{n}")
+        rows.append(cells + [share])
+    return table_html(header, rows, digits=4)
+
+
 def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
                   chosen: bool = True) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
-    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + frame_html(summ))
+    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
     show_figure(plot_sweep(df, kind))
     return {"kind": kind, "points": summ.to_dict(orient="records")}

@@ -20,14 +20,15 @@ from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _e
 #: the checks of a method's map in the explanation JSON, by the words the panel uses for them
 CHECK_NAMES = {"faithfulness": "faithfulness (deletion/insertion)", "randomisation": "model-randomisation check",
                "completeness": "IG completeness", "stability": "stability over baseline seeds"}
-RANDOMISATION_SKIPPED = ("skipped in the Evidence panel (it costs one more attribution per randomised stage); "
-                         "`workbench explain FILE --randomisation full` runs it")
+RANDOMISATION_SKIPPED = ("left out by the Evidence panel (it costs one more attribution per randomised stage; "
+                         "`workbench explain FILE --randomisation full` runs it)")
 
 
 def skipped_check_lines(expl: Any, method: str) -> list[str]:
     """Lines for the checks of ``method`` that :meth:`Explanation.check_lines` does not state, read from the
     explanation's JSON: a check that carries a ``status`` (skipped, not applicable …) with its reason, and a
-    model-randomisation check that did not run.  Nothing the JSON holds about a check is left unsaid."""
+    model-randomisation check that ran to no rank correlation.  Nothing the JSON holds about a check is left unsaid; a
+    randomisation check that did not run is check_lines' own line (said twice before, once as "randomisation=None")."""
     entry = expl.to_dict()["methods"][method]
     checks = {"faithfulness": entry.get("faithfulness"), "randomisation": entry.get("randomisation"),
               **((entry.get("attribution") or {}).get("checks") or {})}
@@ -38,9 +39,7 @@ def skipped_check_lines(expl: Any, method: str) -> list[str]:
             reason = value.get("reason") or value.get("note")
             lines.append(f"{label}: {value['status']}" + (f" ({reason})" if reason else ""))
         elif name == "randomisation" and (value is None or value.get("skipped")):
-            # the explanation records a check it did not run as {"passed": null, "skipped": why}
-            why = f" ({value['skipped']})" if value else ""
-            lines.append(f"{label}: not run{why}, {RANDOMISATION_SKIPPED}")
+            continue  # {"passed": null, "skipped": why}: check_lines says it, with the reason the panel set
         elif name == "randomisation" and not any(st.get("spearman") is not None for st in value.get("stages", [])):
             lines.append(f"{label}: undetermined (no finite rank correlation with the re-initialised network)")
     return lines
@@ -83,7 +82,7 @@ class LowConfidenceBrowser(_View):
         self.results = self.rf.results()
         self.ok = select_rows(self.results).copy()
         self._model_arg = model
-        self._net = None
+        self._net = self._grad_net = None
         codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
 
         def opts(col):
@@ -126,6 +125,14 @@ class LowConfidenceBrowser(_View):
         if self._net is None:
             self._net = _run_model(self.rf, self._model_arg)
         return self._net
+
+    @property
+    def gradient_net(self) -> Emotion2vecModel:
+        """The model the Evidence panel explains with: the run's, differentiable (float32 PyTorch for a run scored
+        through ONNX Runtime or in int8; the same object otherwise)."""
+        if self._grad_net is None:
+            self._grad_net = _run_model(self.rf, self._model_arg, gradients=True)
+        return self._grad_net
 
     def filtered(self):
         df = self.ok[self.ok["confidence"].astype(float) < float(self.threshold.value)]
@@ -172,9 +179,14 @@ class LowConfidenceBrowser(_View):
         method = self.evidence_method.value
         with self.busy(f"explaining {self.shown['row']['id']} with {method}"):
             audio = self.shown["audio"]
-            expl = explain_clip(self.net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
+            net = self.gradient_net
+            expl = explain_clip(net, audio, methods=(method,), randomisation=None, item_id=str(self.shown["row"]["id"]))
+            expl.randomisation_skipped = RANDOMISATION_SKIPPED  # the panel's reason, not the API's "randomisation=None"
             fig = plot_explanation(expl, audio.samples)
             warn = f"<b style='color:#c00'>⚠ {_esc(expl.banner)}</b><br>" if expl.banner else ""
+            scored, used = self.net.info.dtype, net.info.dtype
+            if scored != used:  # never another precision than the row's without a word, as `workbench explain` says it
+                warn += f"explained with the {_esc(used)} network of the same weights (the run scored in {_esc(scored)}; gradients need PyTorch)<br>"
             checks = "<br>".join(_esc(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
             flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
             text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"

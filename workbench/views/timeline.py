@@ -67,6 +67,8 @@ class LongAudioTimeline(_View):
         s = self.summary_data
         head = (_banner(bool(s.get("random_weights"))) +
                 f"<h4>{_esc(self.source.name)}</h4>{s['duration_s']:.1f} s, {s['n_segments']} segments, dominant <b>{_esc(s['dominant_emotion'] or '—')}</b>"
+                + (f" ({s['label_counts'][s['dominant_emotion']]} of {sum(s['label_counts'].values())} segments)"  # its denominator
+                   if s.get("dominant_emotion") in (s.get("label_counts") or {}) else "")
                 + (f" <b>⚠ {_esc(s['dominant_check'])}</b>" if s.get("dominant_check") else "")
                 + " — click a span of the timeline (or a point of the heatmap) to play it")
         self.plot = self._figure()

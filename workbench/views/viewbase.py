@@ -166,13 +166,14 @@ def _repredict(net: Emotion2vecModel, clips: list, *, granularity: str = "uttera
     return [s.prediction_or_raise() for s in score_sources(net, clips, granularity=granularity, workers=0)]
 
 
-def _run_model(rf: RunFolder, model: Any) -> Emotion2vecModel:
+def _run_model(rf: RunFolder, model: Any, *, gradients: bool = False) -> Emotion2vecModel:
     """The model that scored the run (or the one given), for re-predictions: the run's
     :class:`~workbench.model.ref.ModelRef`, whose checksum refuses other weights under the same name
-    (a random checkpoint of another seed is another model)."""
+    (a random checkpoint of another seed is another model).  ``gradients``: for an explanation, which differentiates
+    it: a run scored through ONNX Runtime or in int8 gets the float32 PyTorch network of the same weights."""
     if model:
-        return ModelRef.coerce(model).load()
-    return ModelRef.from_run(rf.config, rf.summary).load()
+        return ModelRef.coerce(model).load(gradients=gradients)
+    return ModelRef.from_run(rf.config, rf.summary).load(gradients=gradients)
 
 
 def _run_embeddings(rf: RunFolder, variant: str) -> RunEmbeddings:

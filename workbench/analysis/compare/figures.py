@@ -18,6 +18,14 @@ def _fmt(x, digits: int = 3) -> str:
     return "n/a" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _distance(x) -> str:
+    """A score distance for the screen: 4 decimals, or 2 significant digits when it is not 0 but rounds to 0.0000 (a
+    precision's 3e-8 printed as 0.0000 beside "84 of 84 paired items … that differ" read as a contradiction)."""
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:.1e}" if x and abs(x) < 5e-5 else f"{x:.4f}"
+
+
 def plot_runs_comparison(cmp, path: str | Path | None = None):
     """Left: WA and UAR per run with 95 % intervals (first variant); right: per-item TVD of each run pair."""
     import matplotlib
@@ -110,7 +118,7 @@ def show_item(items, i: int = 0) -> list:
         f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "
         f"run {esc(str(row['run_a']))}: <b>{esc(str(a['pred']))}</b> ({float(a['confidence']):.3f}); "
         f"run {esc(str(row['run_b']))}: <b>{esc(str(b['pred']))}</b> ({float(b['confidence']):.3f}); "
-        f"TVD {float(row['tvd']):.4f}, max |Δ score| {float(row['max_abs_delta']):.4f}, "
+        f"TVD {_distance(float(row['tvd']))}, max |Δ score| {_distance(float(row['max_abs_delta']))}, "
         f"embedding cosine {_fmt(None if cosine is None else float(cosine), 4)}</p>")
     fig = plot_item_scores(a, b, (str(row["run_a"]), str(row["run_b"])))
     buf = io.BytesIO()

@@ -26,7 +26,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
-from workbench.analysis.compare.figures import _fmt, plot_runs_comparison
+from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
                                                  metric_flags, metrics_text, paired_top)
 
@@ -265,7 +265,8 @@ class RunsComparison:
                 cos += f" ({rec['cosine_note']})"
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
-                         f"max |Δ score| {_fmt(rec['max_abs_delta_score'], 4)}, TVD mean {_fmt(rec['mean_tvd'], 4)} max {_fmt(rec['max_tvd'], 4)}, "
+                         f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
+                         f"max {_distance(rec['max_tvd'])}, "
                          f"embedding cosine min/mean {cos}")
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
@@ -275,7 +276,7 @@ class RunsComparison:
             lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
                          f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines += [printable_table(shown[cols], index=False, float_format=lambda x: f"{x:.4f}")] if len(shown) else []
+            lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
@@ -329,8 +330,10 @@ class RunsComparison:
             parts.append("<h3>Most different items</h3><p>None: every paired item has the same scores in both runs (TVD 0).</p>")
         elif len(self.items):
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
+            shown = self.disagreements(top)[cols].copy()
+            shown[["tvd", "max_abs_delta"]] = shown[["tvd", "max_abs_delta"]].map(_distance)  # 3e-8 is not 0.0000
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
-                         + self.disagreements(top)[cols].rename(columns={  # heads that can wrap
+                         + shown.rename(columns={  # heads that can wrap
                              "run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B", "confidence_a": "conf. A",
                              "confidence_b": "conf. B", "max_abs_delta": "max |Δ score|"})
                          .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
@@ -352,7 +355,10 @@ _AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n
 def _agreement_table(agreement):
     """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
-    table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).rename(columns=_AGREEMENT_HEADS)
+    table = agreement.reindex(columns=list(_AGREEMENT_HEADS))
+    for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
+        table[col] = [_distance(x) for x in table[col]]
+    table = table.rename(columns=_AGREEMENT_HEADS)
     notes = agreement.reindex(columns=["kappa_note", "cosine_note"]).fillna("").astype(str)
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table

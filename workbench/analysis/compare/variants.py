@@ -377,7 +377,9 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.set_ylabel(f"{figure_text(comparison.variant)} − {figure_text(comparison.baseline)}\n"
                    f"(paired bootstrap 95 % CI, n={comparison.n_paired})", fontsize=8)
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
-    ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar {p_words(comparison.mcnemar_p)}"
+    # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing
+    ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar b={comparison.mcnemar_b} c={comparison.mcnemar_c} "
+                  f"{p_words(comparison.mcnemar_p)}"
                   # on lines of its own: one long line ran into the left panel's title
                   + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
     return save_figure(fig, path)
