@@ -207,4 +207,4 @@ def test_compare_and_sweep_commands(tmp_path, capsys):
     clip = tmp_path / "audio" / "c001.wav"
     assert main(["sweep", str(clip), "--kind", "trim", "--model", "tiny", "--out", str(tmp_path / "sw"), "--cache-dir", cache, "--no-figures"]) == 0
     out = capsys.readouterr().out
-    assert "no_trim" in out and "trim_20db" in out and "same_label_as_reference" in out
+    assert "no_trim" in out and "trim_20db" in out and "same label as the reference [exact 95% CI] same/compared" in out

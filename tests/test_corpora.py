@@ -430,3 +430,17 @@ def test_a_runs_summary_carries_the_files_the_corpus_reader_left_out(tmp_path, t
     assert said in result.summary["manifest_notes"]
     assert said in json.loads((tmp_path / "run" / "summary.json").read_text())["manifest_notes"]
     assert f"manifest: {said}" in (tmp_path / "run" / "log.txt").read_text()
+
+
+def test_datasets_prepare_says_what_to_run_next_as_manifest_does(tmp_path, capsys):
+    """`workbench manifest` ends with a `next: workbench run …` line; `datasets prepare ravdess DIR --out x.csv` ended
+    with its label counts and no word of what to do with the manifest."""
+    from workbench.cli import main
+    from workbench.paths import shell_command
+
+    for n in ("03-01-01-01-01-01-01", "03-01-05-01-01-01-01"):
+        wav(tmp_path / "c" / "Actor_01" / f"{n}.wav")
+    out = tmp_path / "x.csv"
+    assert main(["datasets", "prepare", "ravdess", str(tmp_path / "c"), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"next: {shell_command('workbench', 'run', out, '--out', 'runs/x')}" in lines, lines

@@ -573,3 +573,27 @@ def test_a_worst_case_cell_whose_curves_do_not_beat_random_is_amber_not_green():
     grid = np.asarray(fig.axes[0].images[0].get_array())[:, 0]
     assert list(grid) == [3.0, 0.0, 1.0]  # amber, green, red
     assert "amber = passed them but neither curve beats random orders" in fig.texts[0].get_text().replace("\n", " ")
+
+
+def test_every_check_on_the_figure_strip_and_in_the_json_captions_carries_its_bound(tiny_model):
+    """The strip gave a passing check without its bound ("randomised-model rank corr 0.37", "completeness error 1.9%");
+    only a failure carried one.  Each check shown now says what it is held to, passed or not, as the screen does."""
+    from workbench.explain.faithfulness import RandomisationCheck
+    from workbench.explain.figure import figure_titles
+
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("tf-occlusion",), n_random=10, randomisation=None)
+    expl.randomisation["tf-occlusion"] = RandomisationCheck("tf-occlusion", "full", ["full"], [0.37])
+    checks = expl.attributions["tf-occlusion"].checks
+    checks["completeness"] = {"relative_error": 0.019, "passed": True, "gap": 1.0, "tolerance": 0.05,
+                              "gradient_evaluations": 64, "cap": 4096, "segments": 1}
+    checks["stability"] = {"seeds": [0, 1], "pairs": [{"seeds": [0, 1], "spearman": 0.8}], "min_spearman": 0.8,
+                           "mean_spearman": 0.8, "threshold": 0.5, "passed": True}
+    titles = figure_titles(expl, None)
+    for text in (titles["method:tf-occlusion"], titles["spectrogram"]):  # the spectrogram's caption is in explanation.json
+        assert "completeness error 1.9% (≤ 5%)" in text and "seed rank corr min 0.80 (≥ 0.50)" in text, text
+        assert "randomised-model rank corr 0.37 (|r| < 0.5)" in text, text
+    checks["stability"].update(min_spearman=0.1, passed=False)
+    assert "seed rank corr min 0.10 (≥ 0.50) FAILED" in figure_titles(expl, None)["method:tf-occlusion"]
+    screen = "\n".join(expl.check_lines("tf-occlusion"))  # the screen's lines had their bounds already
+    assert "(tolerance 5%" in screen and "(threshold 0.50)" in screen and "|r| must stay below 0.50" in screen

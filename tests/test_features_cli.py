@@ -229,3 +229,23 @@ def test_the_tables_go_to_out_through_runfolder_never_through_a_link(small_run, 
     (out / "cue_differences.csv").unlink()
     assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(out)]) == 0
     assert (out / "cue_differences.csv").is_file() and (out / "cue_probe.csv").is_file()
+
+
+def test_the_probe_table_prints_one_number_format_and_no_differences_reads_as_a_sentence(small_run, capsys):
+    """The probe's table printed 3 significant digits (0.08, -0.0923 and -1.2 in one column), and --json's
+    no_differences read "the measured rows have 1 of predicted classes" (1 what, and why too few?)."""
+    import json
+    import re
+
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "20", "--by", "emotion"]) == 0
+    text = capsys.readouterr().out
+    head = next(x for x in text.splitlines() if x.startswith("how well the embeddings predict each cue"))
+    table = [x.split() for x in text.split(head, 1)[1].strip().splitlines() if not x.startswith("!! ")]
+    columns = table[0]
+    for row in table[1:]:
+        for name in ("r2", "low", "high"):
+            cell = row[columns.index(name)]
+            assert re.fullmatch(r"-?\d+\.\d{3}", cell) or cell == "NaN", (name, row)
+    assert main(["features", str(small_run), "--set", "praat", "--bootstrap", "20", "--by", "emotion", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["no_differences"]
+    assert said == "the measured rows have 0 emotions in the manifest (none); a comparison needs at least 2", said

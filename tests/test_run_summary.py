@@ -208,7 +208,20 @@ def test_a_labelled_run_still_suggests_metrics(tmp_path):
     text = _summary_text(tmp_path, [synthetic_row(f"x{i}", emotion="happy", pred="sad") for i in range(3)])
     assert text.splitlines()[0].strip().startswith("workbench metrics")
     failed = _summary_text(tmp_path / "f", [{**synthetic_row(f"x{i}", label="happy", status="failed"), "error_code": "audio"} for i in range(2)])
-    assert failed.splitlines()[0].strip().startswith("workbench metrics")  # every row failed: metrics says so
+    # every row failed: `metrics` would score nothing and a resume keeps the failures, so it says to run again elsewhere
+    first = failed.splitlines()[0].strip()
+    assert not first.startswith("workbench metrics") and "every row failed" in first, failed
+    assert "run it again into a new folder" in first and first.endswith(f"workbench run MANIFEST --out {tmp_path / 'f' / 'run'}-2")
+
+
+def test_metrics_on_a_run_that_scored_nothing_says_no_figure_was_drawn(tmp_path, capsys):
+    """`workbench metrics` of a run without labels ended 'metrics.json and figures written' when nothing was scored."""
+    from workbench.cli import main
+
+    rf = write_run(tmp_path / "run", [synthetic_row(f"x{i}") for i in range(3)], [np.zeros(4)] * 3)
+    assert main(["metrics", str(rf.path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "and figures written" not in last and last.startswith(f"metrics.json written to {rf.path}: no item is scored"), last
 
 
 def test_intervals_from_fewer_than_20_items_are_flagged_on_the_run_line_and_in_finetunes_figures(tmp_path):

@@ -124,7 +124,14 @@ def test_a_cosine_within_the_range_is_said_in_words_both_ways():
     assert "more alike than most pairs of different reference clips, not than all (8 of the 10 pairs are less alike, 2 more alike)" in high
     assert "does not show the two files are more alike than two different clips" in high
     middle = reference_words(place(0.845, pairs), random_weights=False)
-    assert "about as alike as the middle pair" in middle and "less alike than most" not in middle
+    assert "about as alike as a typical pair" in middle and "less alike than most" not in middle
+    # percentile 47 of 15 pairs (7 less alike, 8 more): a bare majority is no "less alike than most pairs"
+    pairs15 = np.linspace(0.80, 0.94, 15)
+    near = place(0.8625, pairs15)
+    assert (near["pairs_less_alike"], near["pairs_more_alike"], round(near["percentile"])) == (7, 8, 47)
+    words = reference_words(near, random_weights=False)
+    assert "about as alike as a typical pair of different reference clips (7 of the 15 pairs are less alike, 8 more alike)" in words
+    assert "less alike than most" not in words and "more alike than most" not in words
     assert "below all" in reference_words(place(0.5, pairs), random_weights=False)
 
 

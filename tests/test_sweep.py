@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,8 +104,33 @@ def test_an_snr_sweeps_score_panel_says_which_noise_reduction_it_shows():
             rows.append({"id": f"i{i}", "variant": variant, "status": "ok", "pred": LABEL_KEYS[i], "confidence": 0.5,
                          "snr_db": snr, "denoise": den, **{score_column(k): v for k, v in zip(LABEL_KEYS, scores)}})
     fig = plot_sweep(pd.DataFrame(rows), "snr")
-    assert fig.axes[0].get_ylabel() == "mean score (denoise=False)"
+    assert fig.axes[0].get_ylabel() == "mean score (without noise reduction)"
+    # the legend names the groups in words (it said "denoise=False"), and the groups' markers differ: equal values of
+    # the two drew one marker exactly over the other
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert not any("denoise=" in t or "False" in t or "True" in t for t in legend), legend
+    assert "mean confidence (without noise reduction)" in legend and "mean confidence (with noise reduction)" in legend, legend
+    markers = {line.get_label(): (line.get_marker(), line.get_markerfacecolor()) for line in fig.axes[1].get_lines()
+               if line.get_label().startswith("mean confidence (")}
+    assert len(set(markers.values())) == 2, markers
     plt.close(fig)
+
+
+def test_the_sweep_command_prints_each_share_with_its_interval_and_count_in_one_cell(tmp_path, capsys):
+    """`workbench sweep` printed summarise_sweep's raw frame: True/False, NaN on the reference's row and the share's
+    interval as columns named same_label_ci_low/high; the report's table (sweep_display) is what it prints now."""
+    from workbench.cli import main
+
+    for i in range(2):
+        sf.write(tmp_path / f"c{i}.wav", speech_like(16000, 0.8, seed=i), 16000, subtype="PCM_16")
+    (tmp_path / "m.csv").write_text("id,path\nc0,c0.wav\nc1,c1.wav\n")
+    assert main(["sweep", str(tmp_path / "m.csv"), "--kind", "snr", "--model", "tiny", "--out", str(tmp_path / "s"),
+                 "--no-cache", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    for raw in ("True", "False", "NaN", "same_label_ci_low", "mean_confidence"):
+        assert raw not in out, out
+    assert "clean (reference)" in out and "— (the reference itself)" in out and "same label as the reference [exact 95% CI] same/compared" in out
+    assert re.search(r"snr_40\+denoise .* yes .* \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \d/2", out), out
 
 
 def test_an_interrupted_sweep_says_how_to_resume_it_and_the_same_command_does(tmp_path, monkeypatch, capsys):

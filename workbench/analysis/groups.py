@@ -155,7 +155,7 @@ def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict
     text = f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {len(failed_errors)} failed."
     if len(failed_errors) and not excluded:  # every item failed: a label column would not help, their inputs need fixing
         first = next((str(e) for e in failed_errors if isinstance(e, str) and e), "")
-        return (text + " Fix: fix the failed inputs, then run the same `workbench run` again; each row's error, with its own fix, "
+        return (text + " Fix: fix the failed inputs, then run the same `workbench run` again with a new --out folder (a resume keeps a failed row's result); each row's error, with its own fix, "
                 "is in the run's log.txt and results.parquet's error column" + (f" (the first: {first})" if first else "") + ".")
     if unmapped:  # labelled, in the corpus's own words: a head for them, or a mapping onto the model's classes
         shown = ", ".join(f"{k} {v}" for k, v in list(unmapped.items())[:8]) + (" …" if len(unmapped) > 8 else "")

@@ -146,6 +146,10 @@ def cmd_metrics(args) -> int:
     for r in reports.values():
         print(r.render())
     # the file this call wrote: --restrict writes metrics_restricted.json (the screen said metrics.json, which it leaves alone)
+    if not any(r.n_scored for r in reports.values()):  # "and figures written" of a run that scored nothing: none were
+        print(f"{metrics_file_name(args.restrict)} written to {where}: no item is scored, so it holds no figures and no "
+              "figure was drawn (the fix is above)")
+        return EXIT_OK
     print(f"{metrics_file_name(args.restrict)}{'' if args.no_figures else ' and figures'} written to {where}")
     return EXIT_OK
 

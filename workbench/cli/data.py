@@ -175,10 +175,12 @@ def cmd_datasets(args) -> int:
     out = Path(args.out)
     write_manifest(m, out)  # relative to where the manifest lives (write_manifest rebases them)
     _print_manifest_summary(m, out, said)
-    if not report.ok:
+    if not report.ok:  # its run would fail on what the fix names: no next line before it is fixed
         print(f"warning: {out} is not valid yet: {report.summary()}", file=sys.stderr)
         print(f"  fix: {report.fixes()}", file=sys.stderr)
-    return EXIT_OK if report.ok else EXIT_FAILED_ITEMS
+        return EXIT_FAILED_ITEMS
+    _print_next_run(out)  # `manifest` said what to run next, `datasets prepare` did not
+    return EXIT_OK
 
 
 def cmd_manifest(args) -> int:
@@ -191,13 +193,19 @@ def cmd_manifest(args) -> int:
     write_manifest(m, out)
     read_manifest(out)  # what `workbench run` will read: checked once more
     _print_manifest_summary(m, out, said)
+    _print_next_run(out)
+    return EXIT_OK
+
+
+def _print_next_run(out: Path) -> None:
+    """The ``next:`` line under a manifest written (``manifest``, ``datasets prepare``, ``datasets import-emobox``): the
+    run of it, with the model to add where the default one is not cached here."""
     print("next: " + shell_command("workbench", "run", out, "--out", f"runs/{out.stem}"))
     model, _ = choose_model()  # what `workbench demo` would use: the run's default model is a download
     if model != DEFAULT_MODEL:  # offline, the line above ended in "… cannot be reached" (the README's hint was not here)
         print("  (" + ("no emotion2vec+ checkpoint is cached here: add --model tiny to try it with random weights (its "
                        "predictions mean nothing), or --model DIR for a downloaded checkpoint" if model == "tiny" else
                        f"the default model is not cached here: add --model {shell_command(model)} (your $WORKBENCH_MODEL)") + ")")
-    return EXIT_OK
 
 
 COMMANDS = {"manifest": cmd_manifest, "datasets prepare": cmd_datasets, "datasets import-emobox": cmd_datasets,

@@ -88,10 +88,11 @@ def _differences(args, measured, report: dict, say):
     report["differences"], report["compared"] = differ.to_dict(orient="records"), found.to_dict(orient="records")
     report["too_small"] = [{"label": str(r["label"]), "n_class": int(r["n_class"]), "n_rest": int(r["n_rest"]), "reason": str(r["too_small"])}
                            for _, r in small.iterrows()]
-    if len(groups) < 2:
-        report["no_differences"] = f"the measured rows have {len(groups)} of {what}; there is nothing to compare"
-        say(f"\nno cue differences: the measured rows have {len(groups)} of {what} ({', '.join(groups) or 'none'}); "
-            "there is nothing to compare" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
+    if len(groups) < 2:  # "the measured rows have 1 of predicted classes" said neither what 1 was of nor why it is too few
+        noun = ("predicted class", "predicted classes") if args.by == "pred" else ("emotion in the manifest", "emotions in the manifest")
+        report["no_differences"] = (f"the measured rows have {len(groups)} {noun[len(groups) != 1]} ({', '.join(groups) or 'none'}); "
+                                    "a comparison needs at least 2")
+        say(f"\nno cue differences: {report['no_differences']}" + (" (try --by emotion)" if args.by == "pred" else "") + ".")
     elif found.empty:  # never a bare empty table
         report["no_differences"] = "every class is too small for a comparison"
         say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
@@ -140,7 +141,8 @@ def _probe(args, rf, measured, report: dict, say):
     shown = probe.sort_values("r2", ascending=False).head(SHOWN)
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
-    say(printable_table(shown.drop(columns=["note"]), index=False, float_format=lambda v: f"{v:.3g}"))
+    # one format per column: 3 significant digits printed 0.08, -0.0923 and -1.2 side by side
+    say(printable_table(shown.drop(columns=["note"]), index=False, float_format=lambda v: f"{v:.3f}"))
     probed = probe[probe["folds"] > 0]
     if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
         flat = probed[~probed["carried"]]

@@ -247,8 +247,10 @@ def unlabelled_next_step(results, run_dir) -> str:
     """What to do about a run with no row ``workbench metrics`` can score, and why: no labels at all, or labels that
     are none of the model's classes."""
     ok = results[results["status"] == "ok"]
-    if not len(ok):  # every row failed: `metrics` says so, and the failures are listed above
-        return f"{shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns"
+    if not len(ok):  # every row failed: `metrics` would score nothing, and a resume keeps a failed row's result
+        return ("# every row failed (the first error above), so `workbench metrics` would score nothing: fix the files or "
+                "the manifest's paths, then run it again into a new folder (a resume of this one keeps its failed rows): "
+                f"{rerun_elsewhere(run_dir)}")
     labels = sorted({str(x) for x in ok.get("label", []) if isinstance(x, str) and x.strip()})
     if not labels:
         classes = score_labels(results)  # the run's own classes (a head's, or the nine)
@@ -259,6 +261,22 @@ def unlabelled_next_step(results, run_dir) -> str:
     return (f"{shell_command('workbench', 'finetune', run_dir, '--out', f'heads/{Path(run_dir).name}')}   # the labels ({shown}) are "
             "none of the model's classes, so `workbench metrics` would score nothing: train a head for them, or map them "
             "onto the model's classes in the manifest's emotion column")
+
+
+def rerun_elsewhere(run_dir) -> str:
+    """The run's own command line (summary.json's) with ``--out`` naming a new folder beside ``run_dir``."""
+    fresh = f"{run_dir}-2"
+    try:
+        argv = list((RunFolder(run_dir).summary.get("command_line") or {}).get("argv") or [])
+    except (OSError, WorkbenchError, ValueError):
+        argv = []
+    if not argv:  # called from Python: the manifest is not known here
+        return shell_command("workbench", "run", "MANIFEST", "--out", fresh)
+    if "--out" in argv[:-1]:
+        argv[argv.index("--out") + 1] = fresh
+    else:
+        argv += ["--out", fresh]
+    return shell_command(*argv)
 
 
 COMMANDS = {"run": cmd_run}

@@ -19,7 +19,7 @@ from workbench.files import strict_json
 from workbench.paths import shell_command
 from workbench.runs.folder import select_mask
 from workbench.runs.longform import SegmentConfig, dominant_words, segment_file
-from workbench.runs.sweep import summarise_sweep, sweep
+from workbench.runs.sweep import summarise_sweep, sweep, sweep_display
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
 
@@ -76,7 +76,7 @@ def cmd_sweep(args) -> int:
     df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir,
                figures=not args.no_figures, resume_command=shell_command("workbench", *typed, *([] if args.out else ["--out", out])))
     random_banner_for(out)
-    print(printable_table(summarise_sweep(df, args.kind), index=False))
+    print(printable_table(sweep_display(summarise_sweep(df, args.kind)), index=False, na_rep="—"))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
     return EXIT_OK if select_mask(df).all() else EXIT_FAILED_ITEMS
 

@@ -183,6 +183,25 @@ class Explanation:
                          "(the map is not known to depend on the trained weights)")
         return lines
 
+    def check_phrases(self, method: str) -> list[str]:
+        """The figure strip's short form of :meth:`check_lines` (also explanation.json's captions): each check's figure
+        with its bound, passed or not (a passing "completeness error 1.9%" said nothing of the 5 % it is held to)."""
+        a, out = self.attributions[method], []
+        c = a.checks.get("completeness")
+        if c is not None:
+            out.append(f"completeness error {c['relative_error']:.1%} (≤ {c['tolerance']:.0%})" + ("" if c["passed"] else " FAILED"))
+        st = a.checks.get("stability")
+        if st is not None and st.get("pairs"):
+            out.append(f"seed rank corr min {st['min_spearman']:.2f} (≥ {st['threshold']:.2f})" + (" FAILED" if st.get("passed") is False else ""))
+        r = self.randomisation.get(method)
+        if r is not None and r.spearman:
+            rho = r.spearman[-1]
+            out.append(f"randomised-model rank corr {rho:.2f} " + (f"FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False
+                                                                   else f"(|r| < {RANDOMISATION_THRESHOLD:.1f})"))
+        elif r is None:
+            out.append("model randomisation check skipped")
+        return out
+
     def to_json(self) -> str:
         """Strict JSON: NaN and infinities become ``null``."""
         return json.dumps(self.to_dict(), indent=1, allow_nan=False, ensure_ascii=False)

@@ -20,7 +20,7 @@ from workbench.model.network import FRAME_RATE
 from workbench.serialize import figure_text
 from workbench.explain.attribution import SAMPLE_RATE
 from workbench.explain.explanation import Explanation, run_row_gap
-from workbench.explain.faithfulness import RANDOMISATION_THRESHOLD, auc_digits
+from workbench.explain.faithfulness import auc_digits
 from workbench.explain.voice import pitch_intensity
 from workbench.errors import AudioError
 
@@ -261,15 +261,4 @@ def _faith_text(expl: Explanation, method: str) -> str:
     d, i = auc_digits(f.method.deletion_auc, (dl, dh)), auc_digits(f.method.insertion_auc, (il, ih))  # and at 3, when they tie
     text = (f"deletion AUC {f.method.deletion_auc:.{d}f} vs random {dl:.{d}f}–{dh:.{d}f} ({f.deletion_verdict}), "
             f"insertion AUC {f.method.insertion_auc:.{i}f} vs random {il:.{i}f}–{ih:.{i}f} ({f.insertion_verdict})")
-    c = expl.attributions[method].checks.get("completeness")
-    if c is not None:
-        text += f", completeness error {c['relative_error']:.1%}"
-    st = expl.attributions[method].checks.get("stability")
-    if st is not None and st.get("pairs"):
-        text += f", seed rank corr ≥ {st['min_spearman']:.2f}"
-    r = expl.randomisation.get(method)
-    if r is not None and r.spearman:
-        text += f", randomised-model rank corr {r.spearman[-1]:.2f}" + (f" FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False else "")
-    elif r is None:
-        text += ", model randomisation check skipped"
-    return text
+    return ", ".join([text, *expl.check_phrases(method)])

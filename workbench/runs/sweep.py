@@ -201,6 +201,39 @@ def summarise_sweep(df, kind: str):
     return out
 
 
+_SWEEP_SHARE = ("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high")
+
+
+def sweep_display(summ):
+    """:func:`summarise_sweep`'s points as a reader sees them, on the screen and on a page alike: the share of items
+    keeping the reference's label in one cell with its exact interval and count (as four raw columns they ran past the
+    width, NaN on the reference's row), the reference row named in words, flags as yes/no (not ``True``/``False``),
+    column names in words."""
+    import pandas as pd
+
+    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + ("reference",)]
+    rows = []
+    for _, r in summ.iterrows():
+        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
+                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else r[c] for c in keep]
+        n = int(r["compared"])
+        share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
+                 f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
+                 f"{round(r['same_label_as_reference'] * n)}/{n}")
+        rows.append(cells + [share])
+    header = [c.replace("_", " ") for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
+    frame = pd.DataFrame(rows, columns=header)
+    for c, kept in zip(header, keep):  # a whole-number column stays one (22050, not 22050.0)
+        if str(summ[kept].dtype) == "Int64":
+            frame[c] = frame[c].astype("Int64")
+    return frame
+
+
+#: a sweep's two groups of curves in words (the legend said "denoise=False", "stationary=True"), keyed by the flag as text
+_GROUP_WORDS = {"denoise": {"False": "without noise reduction", "True": "with noise reduction"},
+                "stationary": {"True": "stationary noise reduction", "False": "non-stationary noise reduction"}}
+
+
 def _khz(x: float) -> str:
     return f"{x / 1000:g}"
 
@@ -237,11 +270,15 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         xs = sorted({float(x) for x in sub[x_key].dropna() if np.isfinite(x)})
         all_xs.update(xs)
         at = {x: sub[sub[x_key] == x] for x in xs}
-        label = "" if gname is None else f" ({group_key}={gname})"
-        ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], "o-", color=palette(2 * gi), label=f"mean confidence{label}")
+        label = "" if gname is None else f" ({_GROUP_WORDS[group_key].get(gname, f'{group_key} {gname}')})"
+        # the second group's markers are other shapes, hollow and smaller: equal values of the two groups drew one
+        # marker on the other, hiding it
+        conf_m, same_m = ("o", "s") if gi == 0 else ("^", "D")
+        style = {} if gi == 0 else {"mfc": "none", "ms": 5, "mew": 1.4}
+        ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], f"{conf_m}-", color=palette(2 * gi), label=f"mean confidence{label}", **style)
         same = np.array([_same_label_counts(at[x], reference) for x in xs]).reshape(-1, 4)
-        ax2.errorbar(xs, same[:, 0], yerr=[same[:, 0] - same[:, 2], same[:, 3] - same[:, 0]], fmt="s--", capsize=3,
-                     color=palette(2 * gi + 1), label=f"same label as the original audio{label}, exact 95 % interval")
+        ax2.errorbar(xs, same[:, 0], yerr=[same[:, 0] - same[:, 2], same[:, 3] - same[:, 0]], fmt=f"{same_m}--", capsize=3,
+                     color=palette(2 * gi + 1), label=f"same label as the original audio, exact 95 % interval\n{label.strip()}".strip(), **style)
         if gi == 0:  # the nine mean scores of the first group (no noise reduction / stationary)
             for k, key in enumerate(score_labels(ok)):  # the model's classes: the nine, or a fine-tuned head's
                 c = palette(k % 10)
@@ -254,7 +291,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
         ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
     # the scores are drawn for the first group only: say which (they were unlabelled beside two groups of curves below)
-    ax1.set_ylabel("mean score" + ("" if group_key is None or not groups else f" ({group_key}={groups[0][0]})"))
+    ax1.set_ylabel("mean score" + ("" if group_key is None or not groups else f" ({_GROUP_WORDS[group_key].get(groups[0][0], groups[0][0])})"))
     # legends beside the plots, never over the markers they explain
     ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax2.set_ylabel("share / confidence")

@@ -43,7 +43,7 @@ from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
-from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep
+from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep, sweep_display
 from workbench.serialize import loads_json
 from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.html import fmt as _fmt
@@ -564,25 +564,10 @@ def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, cho
             + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
 
 
-_SWEEP_SHARE = ("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high")
-
-
 def sweep_table_html(summ) -> Markup:
-    """:func:`summarise_sweep`'s points as a page shows them: the share of items keeping the reference's label in one cell
-    with its interval and count (as four columns of the raw table they sat past the page's width, cut off), the reference
-    row named in words and flags as yes/no (not ``True``/``False``)."""
-    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + ("reference",)]
-    header = [c.replace("_", " ") for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
-    rows = []
-    for _, r in summ.iterrows():
-        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
-                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else r[c] for c in keep]
-        n = int(r["compared"])
-        share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
-                 f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
-                 f"{round(r['same_label_as_reference'] * n)}/{n}")
-        rows.append(cells + [share])
-    return table_html(header, rows, digits=4)
+    """:func:`summarise_sweep`'s points as a page shows them (:func:`sweep_display`: the share kept with its interval and
+    count in one cell, the reference named, yes/no flags)."""
+    return frame_html(sweep_display(summ), digits=4)
 
 
 def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
