@@ -331,3 +331,25 @@ def test_the_random_weights_mark_is_drawn_below_the_figure_not_over_its_tick_lab
         others = [t for a in fig.axes for t in a.get_xticklabels() + [a.xaxis.label] if t.get_text()]
         assert others and [t.get_text() for t in others if t.get_window_extent(r).overlaps(mark)] == [], name
         assert (tmp_path / name).exists()
+
+
+def test_a_report_pages_figures_of_a_random_weights_run_carry_the_mark_and_a_real_runs_do_not(tmp_path, monkeypatch):
+    """The report page had the banner, but its figures (an image saved from the page travels alone) were bare: every
+    figure a report section draws for a random-weights run now carries the mark at its foot, as saved PNGs do."""
+    import matplotlib.pyplot as plt
+
+    from workbench.labels import RANDOM_WEIGHTS_MARK
+    from workbench.views import reporting
+
+    marked_run, real_run = _compared_runs(tmp_path, (True, False))
+    shown, drawn = [], []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(plt, "close", lambda fig=None: drawn.append(fig))  # show_figure closes each figure it embeds
+    for run, expected in ((marked_run, True), (real_run, False)):
+        shown.clear(), drawn.clear()
+        reporting.metrics_section(run.path, by=())
+        reporting.comparison_section(run.path, baseline="raw")
+        images = [o for o in shown if type(o).__name__ == "Image"]
+        assert len(images) == len(drawn) >= 3  # confusion, reliability, one variant comparison
+        marks = [any(t.get_text() == RANDOM_WEIGHTS_MARK for t in fig.texts) for fig in drawn]
+        assert marks == [expected] * len(drawn), (run.path, marks)

@@ -41,6 +41,7 @@ from workbench.errors import ConfigError
 from workbench.explain.worst import worst_summary
 from workbench.logs import route_logs
 from workbench.model.checkpoints import ensure_random_checkpoint as random_checkpoint  # noqa: F401  (the templates' second checkpoint)
+from workbench.runs.artifacts import mark_random_weights
 from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' default run)
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep, sweep_display
@@ -110,12 +111,16 @@ def md(text: str) -> None:
     _display(Markdown(text))
 
 
-def show_figure(fig) -> None:
-    """Embed a figure as a PNG output (kept in the notebook and the HTML)."""
+def show_figure(fig, *, random_weights: bool = False) -> None:
+    """Embed a figure as a PNG output (kept in the notebook and the HTML).  ``random_weights``: a seeded random
+    checkpoint scored what it shows, and the mark every saved PNG carries is written at its foot (an image saved
+    from the page travels without the page's banner)."""
     from IPython.display import Image
 
     import matplotlib.pyplot as plt
 
+    if random_weights:
+        mark_random_weights(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -234,8 +239,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   if col not in r.breakdowns]
         show_html("\n".join(parts))
         if r.n_scored:
-            show_figure(plot_confusion(r))
-            show_figure(plot_reliability(r))
+            show_figure(plot_confusion(r), random_weights=rf.random_weights)
+            show_figure(plot_reliability(r), random_weights=rf.random_weights)
     return out
 
 
@@ -418,7 +423,7 @@ def fusion_skipped(run_dir: str | os.PathLike | RunFolder | None = None) -> dict
     stored = cached_fusion(run_dir, text_model=None, n_boot=FUSION_BOOTSTRAP) if run_dir is not None else None
     if stored is not None:
         show_html(fusion_html(stored, reused=True))
-        show_figure(plot_fusion(stored))
+        show_figure(plot_fusion(stored), random_weights=bool(stored.get("random_weights")))
         return {k: v for k, v in stored.items() if k not in ("key", "warning", "random_weights")}
     run = shlex.quote(published_path(_run(run_dir).path)) if run_dir is not None else "RUN"
     show_html("<h2>Speech + text fusion</h2><p>Not run in this report: it trains a text model per fold and took most of "
@@ -444,7 +449,7 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
         show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {esc(exc)}</p>")
         return None
     show_html(fusion_html(d, reused=reused, heading=heading))
-    show_figure(plot_fusion(d))
+    show_figure(plot_fusion(d), random_weights=bool(d.get("random_weights")))
     return {k: v for k, v in d.items() if k not in ("key", "warning", "random_weights")}  # the result, as computed
 
 
@@ -518,7 +523,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
-        show_figure(fig)
+        show_figure(fig, random_weights=_run(run_dir).random_weights)
     out = rep.to_dict()
     out.pop("curve_before", None)
     out.pop("curve_after", None)
@@ -538,7 +543,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     show_html(f"<h2>Variants against {code(baseline)}</h2>"
               + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))
     for c in comps:
-        show_figure(plot_comparison(res, c))
+        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights)
     if len(flips):
         rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
                  Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
@@ -575,5 +580,5 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
     show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
-    show_figure(plot_sweep(df, kind))
+    show_figure(plot_sweep(df, kind), random_weights=bool(getattr(model, "random_weights", False)))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
