@@ -485,7 +485,9 @@ def cache_fault(exc: BaseException) -> str | None:
                 if blocked is not None:  # the cache, or a folder in it, is a file (or a link to one)
                     fact, where = "is a file, where the workbench keeps a folder of its cache", blocked
                     fix = f"move {printable(blocked)} away (the workbench makes the folder again)"
-                else:
+                else:  # a temporary folder being made is no name to fix: the folder it was made in is
+                    while not os.path.lexists(where) and os.path.dirname(where) not in (where, os.path.dirname(root)):
+                        where = os.path.dirname(where)
                     fact = f"cannot be used for the workbench's cache ({os.strerror(exc.errno)})"
                     fix = f"make {printable(root)} a folder you can write in"
                 return f"error: {printable(where)}: {fact}.\n  fix: {fix}, or set WORKBENCH_CACHE to another folder."
