@@ -305,7 +305,7 @@ def test_the_most_different_item_is_shown_and_opens_in_the_browser(tiny_runs):
     assert np.corrcoef(played, scored.samples)[0, 1] > 0.999  # the same waveform (the player normalises its level)
     # the table carries what the browser needs: run folder, id, variant
     for side, run_dir in (("a", r["f32"]), ("b", r["seed1"])):
-        b = LowConfidenceBrowser(row[f"run_dir_{side}"], model=json.loads((run_dir / "summary.json").read_text())["model"]["path"])
+        b = LowConfidenceBrowser(row[f"run_dir_{side}"], model=RunFolder(run_dir).summary["model"]["path"])  # its paths absolute
         b.select(row["id"], row["variant"])
         assert b.table.value == (row["id"], "raw") and row["id"] in b.detail.value
 

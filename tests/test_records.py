@@ -138,3 +138,33 @@ def test_an_experiment_files_dot_relative_checkpoint_starts_at_the_files_folder(
     assert main(["run", str(proj / "exp.yaml"), "--out", str(proj / "runs" / "r"), "--no-cache"]) == 0
     assert RunFolder(proj / "runs" / "r").config["model"] == str(proj / "models" / "tiny")
     assert "model: ../../models/tiny" in (proj / "runs" / "r" / "experiment.yaml").read_text()
+
+
+def test_summary_json_records_its_paths_as_config_yaml_does_and_readers_get_them_absolute(tmp_path, monkeypatch, capsys):
+    """summary.json kept the author's home folder in model.path, precision.measurement and the ONNX export's folder while
+    config.yaml wrote them relative or under ~; now it writes them as config.yaml does, and RunFolder.summary, resume and
+    a re-run of the copied folder read them back absolute."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    monkeypatch.setenv("WORKBENCH_CACHE", str(home / ".cache" / "wb"))  # the measurement and the export under ~
+    assert main(["run", "manifest.csv", "--model", "models/tiny", "--device", "cpu", "--dtype", "auto", "--out", "runs/r",
+                 "--no-cache"]) == 0
+    text = (proj / "runs" / "r" / "summary.json").read_text()
+    assert str(home) not in text and str(tmp_path) not in text, text
+    written = json.loads(text)
+    precision = written["precision"]
+    assert written["model"]["path"] == "../../models/tiny"
+    assert precision["measurement"].startswith("~/.cache/wb/fastpath/")
+    if "export" in precision:  # auto chose an ONNX path on this CPU
+        assert precision["export"]["folder"].startswith("~/.cache/wb/onnx/")
+    read = RunFolder(proj / "runs" / "r").summary
+    assert read["model"]["path"] == str(proj / "models" / "tiny")
+    assert read["precision"]["measurement"] == str(home / ".cache" / "wb" / precision["measurement"][len("~/.cache/wb/"):])
+    assert (proj / "runs" / "r" / "summary.json").read_text() == text  # reading changes nothing on disk
+    assert ModelRef.from_run(RunFolder(proj / "runs" / "r").config, read).load().info.checksum == read["model"]["checksum"]
+    capsys.readouterr()
+    assert main(["run", "manifest.csv", "--model", "models/tiny", "--device", "cpu", "--dtype", "auto", "--out", "runs/r",
+                 "--no-cache"]) == 0  # resumed: nothing left to score
+    assert "4 resumed" in capsys.readouterr().out
+    shutil.move(proj, tmp_path / "bob_proj")  # copied whole: the copy's paths read back where it now lies
+    moved = RunFolder(tmp_path / "bob_proj" / "runs" / "r").summary
+    assert moved["model"]["path"] == str(tmp_path / "bob_proj" / "models" / "tiny")

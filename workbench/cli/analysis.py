@@ -22,7 +22,7 @@ from workbench.analysis.probe import FOLDS_CSV, ITEMS_CSV, PROBE_JSON, probe_run
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder
 from workbench.runs.reproduce import version_note
 from workbench.cli.common import (
-    seed_value, bootstrap_count, DEFAULT_FOLDS, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
+    add_run_seed_option, run_seed, bootstrap_count, DEFAULT_FOLDS, FOLD_SCHEMES, RUN_FOLDER_DEFAULT, model_ref_from_args, EXIT_OK, add_command, add_json_option,
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading, speaker_folds)
 from workbench.serialize import spreadsheet_safe
@@ -60,7 +60,7 @@ def add_compare(sub) -> None:
     cp.add_argument("--top", type=non_negative_int, default=5, help="several runs: most different items to print per pair")
     cp.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
     cp.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
-    cp.add_argument("--seed", type=seed_value, default=0, help="random seed of the bootstrap")
+    add_run_seed_option(cp, "the bootstrap", whose="the (first) run's")
     cp.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     add_json_option(cp, "the comparison")
 
@@ -84,7 +84,7 @@ def add_probe(sub) -> None:
     pb.add_argument("--variant", default=None, help="variant whose embeddings to probe (default: the run's first)")
     add_out_option(pb, what="probe.json and the tables", default="a new runs/probe_<timestamp>, never inside the run folder")
     pb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
-    pb.add_argument("--seed", type=seed_value, default=0, help="random seed of the MLP and the bootstrap")
+    add_run_seed_option(pb, "the MLP and the bootstrap")
     add_json_option(pb, "probe.json")
 
 
@@ -105,7 +105,7 @@ def add_embeddings(sub) -> None:
     em.add_argument("--other-model", action="store_true",
                     help="embed a --neighbours file with a --model whose weights are not the run's (refused otherwise; "
                          "the output then says so)")
-    em.add_argument("--seed", type=seed_value, default=0, help="random seed of projection and clustering")
+    add_run_seed_option(em, "projection and clustering")
     add_out_option(em, what="the projection table and figures", default=RUN_FOLDER_DEFAULT)
     add_json_option(em, "the projection's summary, clusters and neighbours")
 
@@ -117,7 +117,7 @@ def add_fuse(sub) -> None:
     fu.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     fu.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: the bundled English all-MiniLM-L6-v2)")
     fu.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (grouped by speaker)")
-    fu.add_argument("--seed", type=seed_value, default=0, help="random seed")
+    add_run_seed_option(fu, "the speaker folds, the classifiers and the bootstrap")
     fu.add_argument("--bootstrap", type=bootstrap_count, default=FUSION_BOOTSTRAP, help="bootstrap resamples for the intervals")
     fu.add_argument("--no-figures", action="store_true", help="skip fusion.png")
     add_out_option(fu, what="fusion.json, the tables and fusion.png", default=RUN_FOLDER_DEFAULT)
@@ -157,6 +157,7 @@ def cmd_metrics(args) -> int:
 def _compare_runs(args) -> int:
     out = Path(args.out) if args.out else new_folder(f"runs/compare_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     check_out_dir(out)
+    run_seed(args, args.run_dirs[0])
     cmp = compare_runs(args.run_dirs, variants=args.variant, n_boot=args.bootstrap, seed=args.seed, restrict=args.restrict)
     paths = write_runs_comparison(cmp, out, figures=not args.no_figures)
     if args.json:
@@ -174,6 +175,7 @@ def cmd_compare(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
     rf = as_run_folder(run_dir)
+    run_seed(args, run_dir)
     names = list(dict.fromkeys(rf.results()["variant"].astype(str)))
     if len(names) < 2:  # metrics alone, and compare.json / flips.csv of no comparison, said nothing about it
         raise ConfigError(f"holds one variant ({', '.join(names)}): there is nothing to compare it with.", source=str(run_dir),
@@ -203,6 +205,7 @@ def cmd_probe(args) -> int:
     folds = speaker_folds(args)  # before any folder is made
     out = Path(args.out) if args.out else new_folder(f"runs/probe_{datetime.now().strftime('%Y%m%d_%H%M%S')}")
     check_out_dir(out)
+    run_seed(args, args.run_dir)
     res = probe_run(args.run_dir, scheme=args.scheme, folds=folds, target=args.target, mlp=args.mlp, variant=args.variant,
                     n_boot=args.bootstrap, seed=args.seed, out=out)
     if args.json:
@@ -271,6 +274,7 @@ def cmd_embeddings(args) -> int:
         check_out_dir(args.out)
     say = (lambda *a, **k: None) if args.json else print
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    run_seed(args, args.run_dir)
     # the model loads (and is checked against the run's) before anything is written
     model, other = _neighbour_model(args) if args.neighbours and Path(args.neighbours).is_file() else (None, None)
     if not args.json:
@@ -319,6 +323,7 @@ def cmd_embeddings(args) -> int:
 def cmd_fuse(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
+    run_seed(args, args.run_dir)
     res = fuse_run(args.run_dir, variant=args.variant, text_model=args.text_model, folds=args.folds, seed=args.seed,
                    n_boot=args.bootstrap, figures=not args.no_figures, out=args.out)
     where = args.out or args.run_dir

@@ -12,7 +12,7 @@ from workbench.paths import shell_command
 from workbench.runs.folder import as_run_folder
 
 from workbench.cli.common import (
-    seed_value, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir, deprecated,
+    add_run_seed_option, run_seed, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir, deprecated,
     fold_count)
 
 
@@ -33,7 +33,7 @@ def add_calibrate(sub) -> argparse.ArgumentParser:
     cb.add_argument("--all-classes", action="store_true",
                     help="calibrate over all the model's classes (nine for the stock model) instead of the corpus's classes")
     cb.add_argument("--bootstrap", type=bootstrap_count, default=1000, help="bootstrap resamples for the intervals")
-    cb.add_argument("--seed", type=seed_value, default=0, help="random seed (shuffled folds, bootstrap, APS)")
+    add_run_seed_option(cb, "the shuffled folds, the bootstrap and APS")
     cb.add_argument("--no-figures", action="store_true", help="skip the calibration figures")
     add_out_option(cb, what="calibration.json and the figures (a folder --temperature can then name)", default=RUN_FOLDER_DEFAULT)
     add_json_option(cb, "calibration.json")
@@ -46,6 +46,7 @@ def cmd_calibrate(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
     rf = as_run_folder(args.run_dir)
+    run_seed(args, args.run_dir)
     scheme = None if str(args.scheme).lower() == "none" else args.scheme
     reports = calibrate_run(rf, variant=args.variant, by=scheme, folds=args.folds, alpha=args.alpha, restrict=not args.all_classes,
                             n_boot=args.bootstrap, seed=args.seed, figures=not args.no_figures, out=args.out)

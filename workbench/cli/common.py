@@ -168,6 +168,27 @@ def seed_value(text: str) -> int:
     return value
 
 
+def add_run_seed_option(p: argparse.ArgumentParser, what: str, *, whose: str = "the run's") -> None:
+    """``--seed`` of a command that reads a run: left out, the run's recorded seed (what its summary, ``metrics`` and
+    its reports drew with); typed, that seed, and the command says so (:func:`run_seed`)."""
+    p.add_argument("--seed", type=seed_value, default=None,
+                   help=f"random seed of {what} (default: {whose} recorded seed, `seed:` of its experiment.yaml; 0 for a run "
+                        "that recorded none; a typed seed is said on stderr)")
+
+
+def run_seed(args, run_dir) -> int:
+    """The seed a command reading ``run_dir`` draws with: ``--seed`` where typed (said on stderr, with the run's own
+    seed beside it, as a typed ``--model`` is said), else the run's recorded seed (0 for a run that recorded none,
+    and for a source that is no run folder, such as a manifest).  Sets ``args.seed`` to it."""
+    is_run = Path(run_dir).is_dir()
+    recorded = RunFolder(run_dir).seed if is_run else 0
+    if args.seed is None:
+        args.seed = recorded
+    elif is_run:
+        print(f"seed {args.seed} (typed with --seed; the run's recorded seed is {recorded})", file=sys.stderr)
+    return args.seed
+
+
 def add_temperature_option(p: argparse.ArgumentParser) -> None:
     """``--temperature T|RUN`` for a command that scores audio."""
     p.add_argument("--temperature", default=None, metavar="T|RUN",
@@ -464,7 +485,9 @@ def cache_fault(exc: BaseException) -> str | None:
                 if blocked is not None:  # the cache, or a folder in it, is a file (or a link to one)
                     fact, where = "is a file, where the workbench keeps a folder of its cache", blocked
                     fix = f"move {printable(blocked)} away (the workbench makes the folder again)"
-                else:
+                else:  # a temporary folder being made is no name to fix: the folder it was made in is
+                    while not os.path.lexists(where) and os.path.dirname(where) not in (where, os.path.dirname(root)):
+                        where = os.path.dirname(where)
                     fact = f"cannot be used for the workbench's cache ({os.strerror(exc.errno)})"
                     fix = f"make {printable(root)} a folder you can write in"
                 return f"error: {printable(where)}: {fact}.\n  fix: {fix}, or set WORKBENCH_CACHE to another folder."

@@ -26,7 +26,7 @@ from workbench.runs.writer import RunWriter
 from workbench.explain.cues import (FDR, RATES, cue_differences, cue_probe, differing, excluded_summary, reportable_differences, run_features,
                                     run_lld, write_voice_features)
 from workbench.explain.voice import FEATURE_SETS
-from workbench.cli.common import seed_value, bootstrap_count, add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count
+from workbench.cli.common import add_run_seed_option, run_seed, bootstrap_count, add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count
 from workbench.serialize import spreadsheet_safe
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
@@ -53,7 +53,7 @@ def add_features(sub) -> argparse.ArgumentParser:
     p.add_argument("--folds", type=fold_count, default=5,
                    help="cross-validation folds of the probe (grouped by speaker: at most one per speaker; the folds used are printed)")
     p.add_argument("--bootstrap", type=bootstrap_count, default=999, help="bootstrap resamples of the intervals (10 or more)")
-    p.add_argument("--seed", type=seed_value, default=0, help="random seed of the bootstrap")
+    add_run_seed_option(p, "the bootstrap")
     add_out_option(p, what="cue_differences.csv (and cue_probe.csv) as CSV; the feature table itself always goes into the run "
                    "folder (features_<set>.parquet)", default="no CSV")
     deprecated(p, "--csv", new="--out", dest="out")
@@ -190,6 +190,7 @@ def cmd_features(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
     rf = as_run_folder(args.run_dir)
+    run_seed(args, args.run_dir)
     rf.results()  # a missing or corrupt results table fails here, before anything is printed
     say = (lambda *a, **k: None) if args.json else print
     if rf.random_weights:

@@ -10,7 +10,7 @@ from workbench.errors import ConfigError
 from workbench.files import strict_json
 from workbench.paths import shell_command
 from workbench.cli.common import (
-    seed_value, bootstrap_count, DEFAULT_FOLDS, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
+    run_seed, seed_value, bootstrap_count, DEFAULT_FOLDS, EXIT_OK, FOLD_SCHEMES, add_command, add_out_option, check_out_dir, deprecated, fold_count, model_options,
                                   model_ref_from_args, non_negative_int, positive_int, say_loading, speaker_folds)
 
 #: --unfreeze's own options (flag → EncoderTraining field); refused without --unfreeze, never ignored
@@ -95,7 +95,9 @@ def add_finetune(sub) -> argparse.ArgumentParser:
     ft.add_argument("--test-speakers", type=_share, default=HeadTraining.test_speakers, action=_GivenShare,
                     help="with --validation speakers: share of the speakers held out for the test figure on the card (of the "
                          "sessions, where sessions are held out whole); refused with the split")
-    ft.add_argument("--seed", type=seed_value, default=0, help="seed of the speaker split, the head's training and the bootstrap")
+    ft.add_argument("--seed", type=seed_value, default=None, help="seed of the speaker split, the head's training and the bootstrap "
+                    "(default: a run folder's recorded seed, `seed:` of its experiment.yaml, 0 for a run that recorded none; "
+                    "0 for a manifest; a seed typed with a run folder is said on stderr)")
     ft.add_argument("--scheme", default="speaker", choices=list(FOLD_SCHEMES),
                     help="fold scheme of the cross-validation of the training procedure: speaker k-fold, IEMOCAP sessions, "
                          "EmoBox folds or the split column; session also holds out whole sessions for the validation and test "
@@ -113,6 +115,7 @@ def add_finetune(sub) -> argparse.ArgumentParser:
 def cmd_finetune(args) -> int:
     k = speaker_folds(args, cross_validates=not args.no_evaluation)
     out = check_out_dir(args.out)
+    run_seed(args, args.source)  # a manifest (no run folder) has no recorded seed: 0
     config = HeadTraining(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size,
                           patience=args.patience, seed=args.seed, validation_speakers=args.validation_speakers,
                           test_speakers=args.test_speakers)

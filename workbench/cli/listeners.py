@@ -20,7 +20,7 @@ from workbench.data.votes import check_vote_classes
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder
 
-from workbench.cli.common import seed_value, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
+from workbench.cli.common import add_run_seed_option, run_seed, bootstrap_count, EXIT_OK, RUN_FOLDER_DEFAULT, add_command, add_json_option, add_out_option, check_out_dir
 from workbench.files import strict_json
 from workbench.serialize import load_json_file
 
@@ -60,7 +60,7 @@ def add_listeners(sub) -> None:
     p.add_argument("--agree", type=_share, default=0.75, help="agreement at or above this is 'listeners agree'")
     p.add_argument("--split", type=_share, default=0.5, help="agreement below this is 'listeners split'")
     p.add_argument("--bootstrap", type=lambda text: bootstrap_count(text, low=0), default=1000, help="bootstrap resamples for the intervals")
-    p.add_argument("--seed", type=seed_value, default=0, help="random seed of the bootstrap")
+    add_run_seed_option(p, "the bootstrap")
     p.add_argument("--top", type=_count, default=5, help="rows of each list to print (listeners.json keeps 50)")
     add_out_option(p, what="listeners.json", default=RUN_FOLDER_DEFAULT)
     add_json_option(p, "listeners.json")
@@ -147,6 +147,7 @@ def cmd_listeners(args) -> int:
     if args.out is not None:
         check_out_dir(args.out)
     rf = as_run_folder(args.run_dir)
+    run_seed(args, args.run_dir)
     reports = run_listeners(rf, restrict=args.restrict, bands=args.bands, agree=args.agree, split=args.split,
                             n_boot=args.bootstrap, seed=args.seed, out=args.out)
     where = args.out or rf.path

@@ -132,10 +132,41 @@ def cmd_run(args) -> int:
         uri = args.tracking_uri or mlflow_cfg.get("uri")
         run_id = log_run(result.run_dir, uri=uri, experiment=args.experiment or mlflow_cfg.get("experiment"))
         print(f"MLflow run {run_id} logged ({uri or 'MLFLOW_TRACKING_URI or ./mlruns'})")
-    for template in (experiment.reports if experiment else []):  # built-in templates only (check_untrusted)
-        paths = run_report(template, {"run_dir": str(result.run_dir)}, out="reports")
-        print(f"report: {paths['html']}")
+    if experiment and experiment.reports:
+        make_reports(experiment, args, result.run_dir)
     return EXIT_OK if result.n_failed == 0 else EXIT_FAILED_ITEMS
+
+
+def make_reports(experiment: Experiment, args, run_dir: Path) -> None:
+    """The built-in templates an experiment file lists (``reports:``), where :func:`reports_folder` says."""
+    where = reports_folder(args.out, experiment.out, args.manifest, run_dir)
+    if where is None:
+        print(f"note: the file's reports ({', '.join(experiment.reports)}) were not made: its run folder {run_dir} is the "
+              "experiment file's own folder, and a received run folder is not written into. Make one where you choose: "
+              + shell_command("workbench", "report", experiment.reports[0], "-p", f"run_dir={run_dir}", "--out", "DIR"),
+              file=sys.stderr)
+        return
+    for template in experiment.reports:  # built-in templates only (check_untrusted)
+        paths = run_report(template, {"run_dir": str(run_dir)}, out=where)
+        print(f"report: {paths['html']}")
+
+
+def reports_folder(typed_out: str | None, file_out: str | None, experiment_file: str | os.PathLike, run_dir: str | os.PathLike) -> Path | None:
+    """Where the reports an experiment file lists (``reports:``) go: never where the file says, never the current folder.
+
+    Under ``reports/`` of the ``--out`` folder the user typed, or of the new default run folder; where the run folder came
+    from the file's ``out:`` (inside the file's folder), beside it in its parent's ``reports/`` while that parent lies
+    inside the file's folder; ``None`` (no report) when the run folder is the file's folder itself: a received run folder."""
+    run_dir = Path(run_dir)
+    if typed_out:
+        return Path(typed_out) / "reports"
+    folder = Path(os.path.realpath(Path(experiment_file).expanduser().absolute().parent))
+    real = Path(os.path.realpath(run_dir))
+    if not file_out:  # a default runs/<name>_<stamp> folder the run made
+        return run_dir / "reports"
+    if real == folder or not real.is_relative_to(folder):
+        return None
+    return run_dir.parent / "reports"
 
 
 #: options an experiment file settles itself: (option, its value when not typed, the file's key that sets it)

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model import fastpath
+from workbench.model.auto_fallback import torch_instead
 from workbench.model.fastpath import describe_auto
 from workbench.model.building import describe_checkpoint
 from workbench.model.checkpoints import DEFAULT_MODEL, RANDOM_NAMES as _RANDOM_ARCHS, cache_dir, resolve_model
@@ -221,8 +222,13 @@ class ModelRef:
                 return replace(self).load(progress=progress, gradients=True, job_clips=job_clips)
             return self._loaded
         ref, precision = self._decided(progress, gradients, job_clips)
+        net = None
         if ref.dtype.startswith("onnx-"):
-            net = ref._load_onnx(progress)
+            try:
+                net = ref._load_onnx(progress)
+            except OSError as exc:  # auto's ONNX path, its export damaged in a cache that cannot be written: PyTorch, said
+                ref, precision = torch_instead(ref, precision, exc, job_clips=job_clips)
+        if net is not None:
             precision = precision or {"requested": ref.dtype, "chosen": ref.dtype, "reason": "asked for",
                                       "agreement_with_float32": net.verification.get("agreement")}
             if precision["requested"] == "auto":

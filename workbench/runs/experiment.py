@@ -274,6 +274,40 @@ def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
     return {k: from_portable(v, run_dir) if k in RUN_CONFIG_PATHS and isinstance(v, str) else v for k, v in config.items()}
 
 
+#: the paths ``summary.json`` records (where the run's checkpoint, ``--dtype auto``'s measurement and the ONNX export it
+#: used lay): written as ``config.yaml`` writes its paths (:func:`portable_summary`), read back absolute (:func:`summary_paths`)
+SUMMARY_PATHS = (("model", "path"), ("precision", "measurement"), ("precision", "export", "folder"), ("precision", "fallback", "folder"))
+
+
+def _summary_with(summary: Any, convert) -> Any:
+    """``summary`` (never changed) with each of :data:`SUMMARY_PATHS` that holds a path text passed through ``convert``."""
+    if not isinstance(summary, dict):
+        return summary
+    out = dict(summary)
+    for keys in SUMMARY_PATHS:
+        parent = out
+        for k in keys[:-1]:
+            if not isinstance(parent.get(k), dict):
+                break
+            parent[k] = dict(parent[k])  # copied on the way down: the caller's dict stays as it was
+            parent = parent[k]
+        else:
+            if isinstance(parent.get(keys[-1]), str) and parent[keys[-1]]:
+                parent[keys[-1]] = convert(parent[keys[-1]])
+    return out
+
+
+def portable_summary(summary: Any, run_dir: str | os.PathLike) -> Any:
+    """``summary.json``'s paths as ``config.yaml`` records them: relative to the run folder where both lie in one project,
+    else with the home folder as ``~`` (a name that is no absolute path, such as a hub id, stays as it is)."""
+    return _summary_with(summary, lambda p: portable_path(p, run_dir) if os.path.isabs(os.path.expanduser(p)) else p)
+
+
+def summary_paths(summary: Any, run_dir: str | os.PathLike) -> Any:
+    """A run folder's ``summary.json`` with its paths absolute again on this machine (older runs recorded them absolute)."""
+    return _summary_with(summary, lambda p: from_portable(p, run_dir))
+
+
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)
 _FLAT_MODEL_KEYS = {"hub": "hub", "revision": "revision", "device": "device", "dtype": "dtype", "model_checksum": "checksum",
                     "temperature": "temperature"}

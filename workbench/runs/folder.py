@@ -77,7 +77,7 @@ from workbench.runs.artifacts import (  # noqa: F401  (public here too)
     ARTIFACT_INDEX, Artifacts, RunFolderError, check_embeddings_header, check_run_table, read_arrays_capped, artifact_name,
     atomic_write, _capped_bytes, _write_text, RUN_LOCK, mark_random_weights, summary_problem,
 )
-from workbench.runs.experiment import EXPERIMENT_FILE, Experiment, run_config_paths
+from workbench.runs.experiment import EXPERIMENT_FILE, Experiment, run_config_paths, summary_paths
 from workbench.schema import SCORE_PREFIX
 from workbench.audio.variants import Variant, scored_audio
 
@@ -292,7 +292,7 @@ class RunFolder(Artifacts):
         problem = summary_problem(data)  # not an object, or a section of it not what every reader looks into
         if problem:
             raise RunFolderError(f"cannot read summary.json ({problem}).", source=str(self.path), fix=_REBUILD_FIX) from None
-        return data
+        return summary_paths(data, self.path)  # its paths absolute on this machine, as config's
 
     def results(self, variant: str | None = None, status: str | None = None):
         """The results table (a pandas DataFrame, one row per item × variant), or the rows of one ``variant`` and/or

@@ -27,7 +27,7 @@ import numpy as np
 from workbench import files, interrupts
 from workbench.errors import printable
 from workbench.files import json_default, strict_json
-from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, run_config_paths
+from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, portable_summary, run_config_paths
 from workbench.runs.artifacts import _ARTIFACT_RE, check_embeddings_header, check_run_table, held_here
 from workbench.runs.folder import (
     _LEGACY_TMP_RE, _PART_RE, _TMP_RE, CONFIG, FRAME_EMBEDDINGS, LOCK, LOG, MANIFEST_COPY, PART_IDENTITY_KEY, PARTS,
@@ -452,7 +452,7 @@ class RunWriter:
         atomic_write(self.path / RESULTS, lambda f: results.to_parquet(f, index=False))
         atomic_write(self.path / EMBEDDINGS, lambda f: np.save(f, emb))
         data = summary(results)
-        _write_text(self.path / SUMMARY, strict_json(data))
+        _write_text(self.path / SUMMARY, strict_json(portable_summary(data, self.path)))  # paths as config.yaml's
         self.folder._results = results
         return data
 

@@ -1,0 +1,67 @@
+"""``--dtype auto`` whose measured fastest path is ONNX Runtime, with the cached export damaged and a model cache that
+cannot be written (a shared, read-only cache): the run takes PyTorch, says why and records it; an ONNX path asked for
+by name is refused naming the cache folder, never the hidden temporary folder the export was to be made in."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pathlib
+
+from workbench.cli.common import cache_fault
+from workbench.model import fastpath
+from workbench.model.ref import ModelRef
+from workbench.paths import cache_dir
+
+#: writes refused below this folder (simulated: tests may run as root, for whom a read-only mode changes nothing)
+def _refuse_writes_below(monkeypatch, folder: pathlib.Path) -> None:
+    real = pathlib.Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if str(os.path.abspath(self)).startswith(str(folder) + os.sep):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+
+
+def test_auto_takes_pytorch_when_its_onnx_export_is_damaged_in_a_cache_that_cannot_be_written(tiny_model, monkeypatch):
+    checksum = tiny_model.info.checksum
+    ModelRef("tiny", device="cpu", dtype="auto").load()  # the measurement and the export, made once (the session's cache)
+    fastpath.ensure_export(tiny_model)
+    path = fastpath.record_path(checksum)
+    saved = path.read_text()
+    record = json.loads(saved)
+    assert record["paths"]["onnx-float32"]["ok"] is True  # the export agreed with float32 when measured
+    f32 = record["paths"]["float32"]["seconds"]
+    record["paths"]["onnx-float32"].update(seconds=f32 / 100, x_float32=100.0)  # measured fastest, as on many CPUs
+    folder = fastpath.export_folder(checksum)
+    graph = folder / "model.onnx"
+    good = graph.read_bytes()
+    try:
+        path.write_text(json.dumps(record))
+        assert fastpath.cached_record(checksum) is not None
+        graph.write_bytes(good[: len(good) // 3])  # damaged since it was verified
+        _refuse_writes_below(monkeypatch, folder.parent)
+        heard: list[str] = []
+        net = ModelRef("tiny", device="cpu", dtype="auto").load(progress=heard.append)
+        precision = net.precision
+        assert net.info.dtype == precision["chosen"] and not precision["chosen"].startswith("onnx-")
+        assert precision["fallback"] == {"from": "onnx-float32", "folder": str(folder.parent), "error": os.strerror(errno.EROFS)}
+        said = next(line for line in heard if line.startswith("dtype auto → "))
+        assert f"{folder.parent} cannot be written in" in said and "WORKBENCH_CACHE" in said and ".tmp" not in said
+    finally:
+        monkeypatch.undo()
+        path.write_text(saved)
+        graph.write_bytes(good)
+
+
+def test_a_cache_that_cannot_be_written_is_named_not_the_temporary_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    onnx = cache_dir() / "onnx"
+    onnx.mkdir(parents=True)
+    exc = OSError(errno.EROFS, os.strerror(errno.EROFS), str(onnx / ".3aa1b4e756771192-ort1.32.0.tmp-2060-4002134a"))
+    text = cache_fault(exc)
+    assert text.startswith(f"error: {onnx}: cannot be used for the workbench's cache (Read-only file system).")
+    assert ".tmp" not in text and "WORKBENCH_CACHE" in text
