@@ -65,3 +65,26 @@ def test_a_cache_that_cannot_be_written_is_named_not_the_temporary_folder(monkey
     text = cache_fault(exc)
     assert text.startswith(f"error: {onnx}: cannot be used for the workbench's cache (Read-only file system).")
     assert ".tmp" not in text and "WORKBENCH_CACHE" in text
+
+
+def test_the_fallbacks_reason_and_its_recorded_expected_seconds_give_the_same_figures(tiny_model, tmp_path):
+    # the first choice's expected seconds were made before the process imported torch (its import counted in each
+    # PyTorch path's start-up); the fallback's reason, made after, said "float32's 2.1 s" beside a recorded 3.46 s
+    import re
+
+    from workbench.model import auto_fallback
+
+    ModelRef("tiny", device="cpu", dtype="auto").load()  # the session's measurement, cached
+    record = fastpath.cached_record(tiny_model.info.checksum)
+    assert record is not None
+    stale = {name: 99.0 for name in record["paths"]}  # what a process without torch had recorded
+    precision = {"requested": "auto", "chosen": "onnx-float32", "reason": "…", "expected_seconds": stale}
+    exc = OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path / "onnx" / ".x.tmp-1"))
+    _, after = auto_fallback.torch_instead(ModelRef("tiny", device="cpu", dtype="onnx-float32"), precision, exc, job_clips=400)
+    said = re.search(r"about ([\d.]+) s against float32's ([\d.]+) s", after["reason"])
+    if said is None:  # no path beat float32: the reason gives float32's figure alone
+        said = re.search(r"\(float32 about ([\d.]+) s\)", after["reason"])
+        assert said and float(said.group(1)) == round(after["expected_seconds"]["float32"], 1)
+    else:
+        assert float(said.group(1)) == round(after["expected_seconds"][after["chosen"]], 1)
+        assert float(said.group(2)) == round(after["expected_seconds"]["float32"], 1)
