@@ -130,6 +130,7 @@ def test_the_sweep_command_prints_each_share_with_its_interval_and_count_in_one_
     for raw in ("True", "False", "NaN", "same_label_ci_low", "mean_confidence"):
         assert raw not in out, out
     assert "clean (reference)" in out and "— (the reference itself)" in out and "same label as the reference [exact 95% CI] same/compared" in out
+    assert "inf" not in out and "none added (clean)" in out  # the clean reference's SNR in words
     assert re.search(r"snr_40\+denoise .* yes .* \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \d/2", out), out
 
 

@@ -30,7 +30,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench import files
 from workbench.errors import AudioError, ConfigError
 from workbench.data.manifest import Item, Manifest, read_manifest
 from workbench.runs.driver import run
@@ -215,7 +214,8 @@ def sweep_display(summ):
     rows = []
     for _, r in summ.iterrows():
         cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
-                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else r[c] for c in keep]
+                 ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else
+                 _unbounded(c) if isinstance(r[c], float) and r[c] == float("inf") else r[c] for c in keep]
         n = int(r["compared"])
         share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
                  f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
@@ -227,6 +227,11 @@ def sweep_display(summ):
         if str(summ[kept].dtype) == "Int64":
             frame[c] = frame[c].astype("Int64")
     return frame
+
+
+def _unbounded(column: str) -> str:
+    """An infinite knob value in words: the clean reference's SNR is no noise added (the table printed ``inf``)."""
+    return "none added (clean)" if column.startswith("snr") else "∞"
 
 
 #: a sweep's two groups of curves in words (the legend said "denoise=False", "stationary=True"), keyed by the flag as text
