@@ -26,6 +26,8 @@ def test_a_segment_folder_made_from_a_relative_path_plays_from_another_folder(tm
     src = source_path(seg_dir, summary)
     assert src.is_absolute() and src.is_file() and src.samefile(tmp_path / "work" / "data" / "long.wav")
     assert res.summary["source"]["path"] == str(src)
+    # kept relative to the folder, as run folders keep paths (the author's home folder was written out in full)
+    assert summary["source"]["path"] == "../data/long.wav" and not summary["model"]["path"].startswith("/")
     from workbench.views.widgets import LongAudioTimeline
 
     w = LongAudioTimeline(seg_dir)

@@ -45,6 +45,7 @@ import numpy as np
 from workbench import __version__, files
 from workbench.logs import progress_stream
 from workbench.model.ref import ModelRef
+from workbench.paths import from_portable, portable_path
 from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError, printable
@@ -469,17 +470,33 @@ def _write_outputs(writer: RunWriter, result: LongformResult, scan: _Scan) -> No
     writer.write_file("timeline.csv", lambda f: spreadsheet_safe(result.timeline).to_csv(f, index=False), text=True)
     writer.write_file("heatmap.npz", lambda f: np.savez_compressed(f, times=times, scores=result.heatmap, labels=np.array(scan.labels)))
     writer.write_file("embeddings.npy", lambda f: np.save(f, emb, allow_pickle=False))
-    writer.write_file("summary.json", lambda f: f.write(strict_json(result.summary, indent=2) + "\n"), text=True)
+    kept = _portable_summary(result.summary, writer.path)
+    writer.write_file("summary.json", lambda f: f.write(strict_json(kept, indent=2) + "\n"), text=True)
     writer.write_file("log.txt", lambda f: f.write(result.log.render() + "\n"), text=True)
+
+
+def _portable_summary(summary: dict, folder: Path) -> dict:
+    """``summary.json`` as a segment folder keeps it: the source file and the model folder relative to the folder
+    where both lie in one project, else under ``~`` (:func:`workbench.paths.portable_path`, as run folders record
+    paths: the author's home folder was written out in full); :func:`source_path` reads the source back."""
+    out = dict(summary)
+    for key in ("source", "model"):
+        part = out.get(key)
+        if isinstance(part, dict) and part.get("path"):
+            out[key] = {**part, "path": portable_path(part["path"], folder)}
+    return out
 
 
 def source_path(segment_dir: str | os.PathLike, summary: dict) -> Path:
     """The audio file a ``workbench segment`` folder was made from, as its ``summary.json`` records it.
 
-    The path is absolute since this version; an older relative one is tried against the segment folder
-    first, then the current folder.
+    Relative to the segment folder (``../data/long.wav``) or under ``~`` since this version, absolute before it;
+    an older bare relative one is tried against the segment folder first, then the current folder.
     """
-    p = Path(str((summary.get("source") or {}).get("path") or "")).expanduser()
+    text = str((summary.get("source") or {}).get("path") or "")
+    if text in (".", "..") or text.startswith(("./", "../")):
+        return Path(from_portable(text, segment_dir))
+    p = Path(text).expanduser()
     if p.is_absolute():
         return p
     beside = Path(segment_dir) / p
