@@ -170,6 +170,7 @@ def test_cli_import_hf(tmp_path, capsys):
     assert main(["datasets", "import-hf", str(tmp_path / "saved"), "--out", str(tmp_path / "m.csv"), "--map", "calm=neutral"]) == 0
     out = capsys.readouterr().out
     assert "3 items" in out and "calm" in out and "neutral" in out
+    assert f"next: workbench run {tmp_path / 'm.csv'} --out runs/m" in out  # as `manifest` and `datasets prepare` say
     assert main(["datasets", "import-hf", str(tmp_path / "saved"), "--out", str(tmp_path / "m.csv"), "--label-column", "nope"]) == 2
     assert "has no label column 'nope'" in capsys.readouterr().err
 

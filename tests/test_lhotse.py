@@ -165,4 +165,5 @@ def test_cli_import_lhotse(tmp_path, capsys):
                  "--map", "iemocap", "--out", str(tmp_path / "m.csv")]) == 0
     out = capsys.readouterr().out
     assert "3 items" in out and "1 skipped" in out
+    assert f"next: workbench run {tmp_path / 'm.csv'} --out runs/m" in out  # as `manifest` and `datasets prepare` say
     assert len(read_manifest(tmp_path / "m.csv")) == 3

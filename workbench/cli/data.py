@@ -140,6 +140,7 @@ def cmd_import_hf(args) -> int:
         counts[(it.label, it.emotion or "—")] = counts.get((it.label, it.emotion or "—"), 0) + 1
     for (label, emo), n in sorted(counts.items()):
         print(f"  {label:>12} → {emo:<10} {n}")
+    _print_next_run(Path(res.path))
     return 0
 
 
@@ -147,6 +148,7 @@ def cmd_import_lhotse(args) -> int:
     res = import_lhotse(recordings=args.recordings, supervisions=args.supervisions, cuts=args.cuts, out=args.out,
                         emotion_field=args.emotion_field, label_map=args.map)
     print(f"wrote {args.out}: {res.summary()}")
+    _print_next_run(Path(args.out))
     return 0
 
 
@@ -198,7 +200,7 @@ def cmd_manifest(args) -> int:
 
 
 def _print_next_run(out: Path) -> None:
-    """The ``next:`` line under a manifest written (``manifest``, ``datasets prepare``, ``datasets import-emobox``): the
+    """The ``next:`` line under a manifest written (``manifest``, ``datasets prepare``/``import-*``): the
     run of it, with the model to add where the default one is not cached here."""
     print("next: " + shell_command("workbench", "run", out, "--out", f"runs/{out.stem}"))
     model, _ = choose_model()  # what `workbench demo` would use: the run's default model is a download
