@@ -162,7 +162,7 @@ def test_a_breakdown_says_how_many_items_it_leaves_out(tmp_path, monkeypatch):
     assert "3 items without a gender are not in this breakdown." in report.render()
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     out = reporting.metrics_section(rf.path, by=["gender"], n_boot=10)
     assert "<p>3 items without a gender are not in this breakdown.</p>" in shown[0] and out["raw"]["breakdown_left_out"] == {"gender": 3}
     from workbench.analysis.metrics import plot_breakdown
@@ -186,7 +186,7 @@ def test_a_breakdown_by_a_column_that_is_empty_for_every_row_says_so(tmp_path, m
     assert "split" not in saved["breakdowns"] and saved["breakdown_left_out"] == {"split": 6}
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.metrics_section(rf.path, by=["split"], n_boot=10)
     assert "<p><b>by split</b>: no breakdown: the column is empty for all 6 scored items" in shown[0]
 
@@ -194,7 +194,7 @@ def test_a_breakdown_by_a_column_that_is_empty_for_every_row_says_so(tmp_path, m
 def test_one_labelled_class_has_no_chance_level_and_no_labelled_item_no_metrics(tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     one = write_run(tmp_path / "one", [synthetic_row(f"i{k}", emotion="happy", pred="sad") for k in range(3)], [[1.0, 0.0]] * 3)
     report = evaluate(one.results(), n_boot=10)
     text = report.render()

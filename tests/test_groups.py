@@ -138,7 +138,7 @@ def test_a_groups_intervals_are_the_figures_on_screen_in_the_json_and_in_the_rep
             assert f"{m.upper()} {d[m]:.3f} [{lo:.3f}, {hi:.3f}]" in text
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
     assert "<th>95% CI</th>" in shown[0].split("by speaker")[1]
     for g in ("a", "b"):
@@ -163,7 +163,7 @@ def test_the_report_says_the_uar_gap_and_the_groups_left_out_of_it_as_metrics_do
     rep = run_metrics(tmp_path / "run", by=("speaker",), figures=False, n_boot=200)["raw"]
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
     page = html.unescape(shown[0].split("by speaker")[1])
     assert describe_gap(rep.disparities["speaker"]["uar"]) in page and "UAR gap" in rep.render()
@@ -182,7 +182,7 @@ def test_the_report_names_why_each_group_is_left_out_of_a_gap_it_could_not_measu
     _run_folder(tmp_path / "run", _frame(rows))
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=50)
     page = html.unescape(shown[0].split("by speaker")[1])
     assert "UAR gap: not measured" in page, page

@@ -309,7 +309,7 @@ def test_per_class_shares_carry_exact_intervals_and_a_never_predicted_class_has_
     assert doc["per_class"]["happy"]["recall_ci"] == pytest.approx(list(happy["recall_ci"]))
     shown = []
     monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     out = reporting.metrics_section(rf.path, by=[], n_boot=20)
     page = "".join(map(str, shown))
     assert note in out["raw"]["never_predicted"] and f"⚠ {note}" in page

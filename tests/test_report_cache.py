@@ -234,7 +234,7 @@ def test_the_reports_calibration_gives_the_intervals_workbench_calibrate_gives(t
                                   speaker=f"s{(i // 4) % 6}"))  # every speaker has items of every class
     rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
     monkeypatch.setattr(reporting, "show_html", lambda markup: None)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
     section = reporting.calibration_section(rf.path)
     assert main(["calibrate", str(rf.path), "--json", "--no-figures", "--out", str(tmp_path / "cal")]) == 0
     screen = json.loads(capsys.readouterr().out)["variants"]["raw"]
