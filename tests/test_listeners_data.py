@@ -374,3 +374,30 @@ def test_a_row_of_empty_vote_cells_is_no_judgement_and_empties_beside_counts_are
     text = report.summary()
     assert text.startswith("2 items with listener judgements") and f"1 {NO_COUNTS}" in text
     assert "1 row(s) have empty vote cells beside their counts, read as 0" in text
+
+
+def test_an_item_whose_rater_labels_and_vote_counts_disagree_is_refused_and_agreeing_ones_are_read(tmp_path):
+    # `import-votes --format generic` wrote votes_<class> counts beside an older rater_labels column, and a later read
+    # took the stale rater_labels in their place without a word
+    stale = Item(id="a", path="a.wav", meta={"rater_labels": "angry;angry;neutral", "votes_angry": 1, "votes_sad": 2})
+    with pytest.raises(ConfigError) as e:
+        L.records_from_manifest(Manifest([stale]))
+    assert "item a" in str(e.value) and "angry 2, neutral 1 against angry 1, sad 2" in str(e.value)
+    agreeing = Item(id="b", path="b.wav", meta={"rater_labels": "sad;sad", "votes_sad": 2, "votes_angry": 0})
+    labels_only = Item(id="c", path="c.wav", meta={"rater_labels": "happy", "votes_sad": "", "votes_angry": ""})
+    report = L.records_from_manifest(Manifest([agreeing, labels_only]))
+    assert report.records["b"]["votes_sad"] == 2 and report.records["c"]["votes_happy"] == 1 and not report.dropped
+    (tmp_path / "v.csv").write_text("id,rater_labels,votes_angry,votes_sad\na,angry;angry;neutral,1,2\nb,sad;sad,0,2\n")
+    with pytest.raises(ConfigError, match="row 1"):
+        L.read_generic(tmp_path / "v.csv")
+
+
+def test_attached_votes_replace_an_items_old_rater_labels():
+    # after `import-votes --format generic`, the manifest kept a stale rater_labels column beside the new counts
+    from workbench.data.votes import attach, record_from_counts
+
+    m = Manifest([Item(id="a", path="a.wav", meta={"rater_labels": "angry;angry;neutral"})])
+    report = L.ReadReport({"a": record_from_counts({"sad": 2.0, "angry": 1.0})}, "votes.csv")
+    assert attach(m, report).n_attached == 1
+    assert "rater_labels" not in m.items[0].meta and m.items[0].meta["votes_sad"] == 2.0
+    assert L.records_from_manifest(m).records["a"]["votes_sad"] == 2.0  # read back as attached

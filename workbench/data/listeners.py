@@ -23,7 +23,7 @@ from workbench.data.votes import (  # re-exported (__all__): the record helpers'
 )
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, shown
 
 # the corpus readers under their old names
 read_emodb_erkennung = emodb.read_erkennung
@@ -165,14 +165,34 @@ def read_generic(path: str | os.PathLike, *, id_column: str = "id", label_map: M
                           fix="add rater_labels (labels separated by ';') or one votes_<key> column per class.")
     for n, r in enumerate(rows, 1):
         src = f"{p}, row {n}"
-        if "rater_labels" in header and r["rater_labels"].strip():
-            report.records[r[id_column]] = record_from_rater_labels(r["rater_labels"], label_map=label_map, source=src, classes=classes)
-        else:
-            rec = record_from_vote_columns({k: v for k, v in r.items() if k.startswith("votes_")}, source=src, classes=classes,
-                                           report=report)
-            if rec is not None:
-                report.records[r[id_column]] = rec
+        rec = _item_record(r.get("rater_labels") or "", {k: v for k, v in r.items() if k.startswith("votes_")},
+                           label_map=label_map, source=src, classes=classes, report=report)
+        if rec is not None:
+            report.records[r[id_column]] = rec
     return report
+
+
+def _item_record(labels: Any, votes: Mapping[str, Any], *, label_map: Mapping[str, str] | None, source: str,
+                 classes: Sequence[str], report: ReadReport) -> dict | None:
+    """One item's record from its ``rater_labels`` or, without them, its ``votes_<class>`` counts.  An item that has
+    both, counting differently, is refused: ``import-votes`` wrote counts beside an older ``rater_labels`` column,
+    which was then read in their place without a word."""
+    if not labels or (isinstance(labels, str) and not labels.strip()):  # a string, or a list (HF, lhotse)
+        return record_from_vote_columns(votes, source=source, classes=classes, report=report) if votes else None
+    by_labels = record_from_rater_labels(labels, label_map=label_map, source=source, classes=classes)
+    # beside labels, empty vote cells are no row dropped: their reading's notes are not the report's
+    by_votes = record_from_vote_columns(votes, source=source, classes=classes, report=ReadReport({}, source)) if votes else None
+    if by_votes is not None:
+        counts = [{k: v for k, v in rec.items() if k.startswith("votes_") and v} for rec in (by_labels, by_votes)]
+        if counts[0] != counts[1]:
+            raise ConfigError(f"has rater_labels {shown(str(labels), 80)} and votes_<class> counts that disagree ({_said(counts[0])} "
+                              f"against {_said(counts[1])}).", source=source,
+                              fix="keep one of the two: drop the rater_labels column, or the votes_<class> columns.")
+    return by_labels
+
+
+def _said(counts: Mapping[str, float]) -> str:
+    return ", ".join(f"{k[len('votes_'):]} {v:g}" for k, v in counts.items()) or "no votes"
 
 
 def records_from_manifest(manifest: Manifest, *, label_map: Mapping[str, str] | None = None,
@@ -186,13 +206,10 @@ def records_from_manifest(manifest: Manifest, *, label_map: Mapping[str, str] | 
     report = ReadReport({}, manifest.source or manifest.name or "manifest")
     for it in manifest.items:
         src = f"{report.source}, item {it.id}"
-        if it.meta.get("rater_labels"):
-            report.records[it.id] = record_from_rater_labels(it.meta["rater_labels"], label_map=label_map, source=src, classes=classes)
-        else:
-            rec = record_from_vote_columns({k: v for k, v in it.meta.items() if str(k).startswith("votes_")}, source=src,
-                                           classes=classes, report=report)
-            if rec is not None:
-                report.records[it.id] = rec
+        rec = _item_record(it.meta.get("rater_labels") or "", {k: v for k, v in it.meta.items() if str(k).startswith("votes_")},
+                           label_map=label_map, source=src, classes=classes, report=report)
+        if rec is not None:
+            report.records[it.id] = rec
     return report
 
 

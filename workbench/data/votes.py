@@ -335,7 +335,9 @@ def attach(manifest: Manifest, report: ReadReport) -> AttachReport:
             ids.add(str(it.meta["corpus_id"]))
         if rec is None:
             continue
-        for k in [k for k in it.meta if str(k).startswith("votes_")]:  # a record over other classes replaces the old one whole
+        # a record over other classes replaces the old one whole, and so do old votes kept as per-rater labels (a stale
+        # rater_labels column beside new counts was read in their place)
+        for k in [k for k in it.meta if str(k).startswith("votes_") or k == "rater_labels"]:
             del it.meta[k]
         it.meta.update(rec)
         n += 1
