@@ -1,0 +1,73 @@
+"""A fine-tuned head's own label set carried through the commands that read its runs.
+
+Two random heads on the tiny checkpoint over classes that are none of the nine (``calm``/``tense`` and
+``zeal``/``grief``), their training cards naming the speakers that trained them, score one small manifest; the
+commands that read those runs must speak of the head's classes, in its order, and say so where a figure across two
+label sets measures the label sets rather than the models.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from test_finetune import voice
+
+CALM_TENSE = ["calm", "tense"]
+ZEAL_GRIEF = ["zeal", "grief"]
+SPEAKERS = ("s0", "s1", "s2", "s3")
+SAYS = {"calm": "all is quiet and still here", "tense": "watch out hurry up now"}
+
+
+def trained_head(folder, classes, *, seed: int = 0):
+    """A random head for ``classes`` whose training card says s0 and s1 trained it, s2 early-stopped it, s3 tested it."""
+    from workbench.analysis.finetune import write_checkpoint
+    from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
+
+    parent = ensure_random_checkpoint("tiny")
+    rng = np.random.default_rng(seed)
+    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": classes},
+            "speakers": {"train": ["s0", "s1"], "validation": ["s2"], "test": ["s3"]}}
+    write_checkpoint(folder, parent, classes, rng.standard_normal((len(classes), 32)), rng.standard_normal(len(classes)), card)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def head_runs(tmp_path_factory):
+    """One manifest (calm/tense, 4 speakers, transcripts) scored by the calm/tense head and by the zeal/grief head."""
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.runs.driver import run
+
+    root = tmp_path_factory.mktemp("label_sets")
+    (root / "clips").mkdir()
+    items = []
+    for s, spk in enumerate(SPEAKERS):
+        for k, lab in enumerate(CALM_TENSE):
+            for r in range(2):
+                name = f"{spk}_{lab}_{r}.wav"
+                sf.write(root / "clips" / name, voice(3 * k, 6, seed=100 * s + 10 * k + r), 16000, subtype="PCM_16")
+                items.append(Item(id=name[:-4], path=f"clips/{name}", label=lab, speaker=spk, text=SAYS[lab]))
+    manifest = write_manifest(Manifest(items, root=root), root / "calm_tense.csv")
+    heads = {"calm_tense": trained_head(root / "head_ct", CALM_TENSE, seed=1), "zeal_grief": trained_head(root / "head_zg", ZEAL_GRIEF, seed=2)}
+    runs = {name: run(manifest, out_dir=root / f"run_{name}", model=str(folder), cache_dir=root / "cache", progress=False).run_dir
+            for name, folder in heads.items()}
+    return {"root": root, "manifest": manifest, "heads": heads, "runs": runs}
+
+
+def test_fuse_on_a_heads_run_says_its_speakers_trained_the_head(head_runs, tmp_path, capsys):
+    # fuse printed the head's row (UAR 0.925, "ΔUAR vs speech +0.175, McNemar p = 0.039") on the speakers that trained it,
+    # under "5-fold speaker-independent CV", with no word of the overlap that metrics, calibrate and compare state
+    from workbench.cli import main
+
+    assert main(["fuse", str(head_runs["runs"]["calm_tense"]), "--folds", "2", "--bootstrap", "50", "--out", str(tmp_path / "f")]) == 0
+    out = capsys.readouterr().out
+    assert "!! speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2) trained or early-stopped the fine-tuned head head_ct" in out
+    assert out.index("speaker overlap") < out.index("  head ")
+    saved = json.loads((tmp_path / "f" / "fusion.json").read_text(encoding="utf-8"))
+    assert saved["training_overlap"] and "head_ct" in saved["training_overlap"][0]
+    from workbench.views.fusion_html import fusion_html
+
+    assert "speaker overlap: 3 of the 4 speakers" in str(fusion_html(saved))
