@@ -71,3 +71,41 @@ def test_fuse_on_a_heads_run_says_its_speakers_trained_the_head(head_runs, tmp_p
     from workbench.views.fusion_html import fusion_html
 
     assert "speaker overlap: 3 of the 4 speakers" in str(fusion_html(saved))
+
+
+def test_compare_of_two_heads_over_disjoint_label_sets_gives_no_agreement_figures(head_runs, tmp_path, capsys):
+    # two heads over calm/tense and zeal/grief: compare printed "kappa 0.000, top-1 agreement 0.000 (40 label flips),
+    # TVD mean 1.0000 max 1.0000" and listed every item as a flip, figures the names alone make (two heads with the same
+    # weights under other names read as disagreeing on everything)
+    import math
+
+    from workbench.analysis.compare import compare_runs
+    from workbench.cli import main
+
+    runs = head_runs["runs"]
+    cmp = compare_runs([runs["calm_tense"], runs["zeal_grief"]], n_boot=20)
+    ag = cmp.agreement.iloc[0]
+    assert math.isnan(ag["kappa"]) and math.isnan(ag["top1_agreement"]) and math.isnan(ag["mean_tvd"]) and ag["n_label_flips"] is None
+    assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in ag["label_sets_note"]
+    assert not len(cmp.flips) and cmp.comparisons[0].n_flips is None and "n/a (disjoint label sets)" in cmp.html()
+    assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in cmp.html()
+    assert main(["compare", str(runs["calm_tense"]), str(runs["zeal_grief"]), "--out", str(tmp_path / "c"), "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "!! B vs A [raw] (16 items): kappa, top-1 agreement, label flips and score distances n/a: runs A and B score disjoint" in out
+    assert "label flips)" not in out and "+n/a among 16 unlabelled items" in out
+    # B's run has no item labelled in its classes: said in the model's terms, not "no emotion2vec+ counterpart"
+    assert "16 ok item(s) have no label among the model's classes" in out and "emotion2vec+ counterpart" not in out
+    saved = json.loads((tmp_path / "c" / "comparison.json").read_text(encoding="utf-8"))
+    assert saved["agreement"][0]["kappa"] is None and saved["agreement"][0]["label_sets_note"]
+
+
+def test_label_sets_sharing_a_class_keep_their_agreement_figures():
+    # only disjoint sets lose them: a head beside its parent (neutral in both, or anger that is angry by another name,
+    # renamed before the check) keeps kappa, the flips and the distances
+    from workbench.analysis.compare.classes import label_sets_note
+    from workbench.labels import LABEL_KEYS
+
+    assert label_sets_note(["anxious", "neutral", "sad", "zeal"], list(LABEL_KEYS), "A", "B") == ""
+    assert label_sets_note(["calm", "tense"], ["tense"], "A", "B") == ""
+    note = label_sets_note(["calm", "tense"], list(LABEL_KEYS), "A", "B")
+    assert note.startswith("runs A and B score disjoint label sets (A: calm, tense; B: angry, disgusted,")

@@ -209,7 +209,7 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     rows, speech = embedded_rows(run_dir, variant=variant)
     excluded: dict[str, list[str]] = {}
     labelled = rows["emotion"].fillna("").astype(str) != ""
-    excluded["no emotion2vec+ counterpart"] = rows.loc[~labelled, "id"].astype(str).tolist()
+    excluded["no label among the model's classes"] = rows.loc[~labelled, "id"].astype(str).tolist()
     text = rows["text"] if "text" in rows.columns else None
     has_text = labelled & (text.fillna("").astype(str).str.strip() != "") if text is not None else labelled & False
     excluded["missing transcript"] = rows.loc[labelled & ~has_text, "id"].astype(str).tolist()

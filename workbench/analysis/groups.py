@@ -152,7 +152,7 @@ def chance_words(classes: Sequence[str]) -> str:
 def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict[str, int] | None = None) -> str:
     """Why no item is scored, with the fix for that cause: labels missing, the corpus's own labels (``unmapped``: label →
     items, none of them a class of the model), or inputs that failed (the first error named)."""
-    text = f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {len(failed_errors)} failed."
+    text = f"no item is scored: {excluded} ok item(s) have no label among the model's classes and {len(failed_errors)} failed."
     if len(failed_errors) and not excluded:  # every item failed: a label column would not help, their inputs need fixing
         first = next((str(e) for e in failed_errors if isinstance(e, str) and e), "")
         return (text + " Fix: fix the failed inputs, then run the same `workbench run` again with a new --out folder (a resume keeps a failed row's result); each row's error, with its own fix, "

@@ -23,9 +23,10 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
+from workbench.schema import score_labels
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
-from workbench.analysis.compare.classes import per_class_note, per_class_table
+from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
                                                  metric_flags, metrics_text, paired_top)
@@ -263,6 +264,10 @@ class RunsComparison:
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
                 cos += f" ({rec['cosine_note']})"
+            if rec.get("label_sets_note"):
+                lines.append(f"!! {rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa, top-1 agreement, label flips "
+                             f"and score distances n/a: {rec['label_sets_note']}; embedding cosine min/mean {cos}")
+                continue
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
                          f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
@@ -309,8 +314,9 @@ class RunsComparison:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p), "label flips": c.n_flips,
-                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p),
+                     "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
+                     "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
                      "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
@@ -359,7 +365,7 @@ def _agreement_table(agreement):
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
-    notes = agreement.reindex(columns=["kappa_note", "cosine_note"]).fillna("").astype(str)
+    notes = agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note"]).fillna("").astype(str)
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table
 
@@ -374,22 +380,6 @@ def _ci_text(value, ci, *, signed: bool = False) -> str:
     if value != value:
         return "n/a"
     return f"{value:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
-
-
-def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
-    """Why Cohen's kappa of two label sequences is undefined (``""`` when it is defined).
-
-    Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
-    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
-    """
-    a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
-    if not a:
-        return "no paired items (every row failed in one of the runs)"
-    labels = set(a) | set(b)
-    if len(labels) == 1:
-        return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
-                "(chance agreement is 1); top-1 agreement says they agree")
-    return ""
 
 
 def _check_runs(runs: list[RunFolder], tables: list, variants: Sequence[str] | None) -> list[str]:
@@ -446,7 +436,10 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
-             "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
+             "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note,
+             "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(pairs.get(c, c) for c in score_labels(b))), ni, nj)}
+    if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
+        agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
@@ -557,8 +550,10 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                 if i == 0:
                     c, rows = _compare_pair(pair["a"], pair["b"], baseline=names[0], variant=names[j], scope=v, n_boot=n_boot, seed=seed,
                                             restrict=restrict)
+                    c.label_sets_note = pair["agreement"]["label_sets_note"]  # then no label flip is one: none listed
+                    c.n_flips, c.n_flips_unlabelled = (None, None) if c.label_sets_note else (c.n_flips, c.n_flips_unlabelled)
                     comparisons.append(c)
-                    flip_rows += [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
+                    flip_rows += [] if c.label_sets_note else [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
                                   for r in rows]
     flips = pd.DataFrame(flip_rows, columns=FLIP_COLUMNS)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame()

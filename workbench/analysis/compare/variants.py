@@ -69,6 +69,9 @@ class Comparison:
     # each class of the variant's truth that is one class of the baseline's under another name, on the same items
     # (a fine-tuned head's anger is its parent's angry): {class: the baseline's class}
     class_pairs: dict = field(default_factory=dict)
+    # between runs whose models share no class (:func:`~workbench.analysis.compare.classes.label_sets_note`): why no
+    # label flip is counted (every item would be one, by the names alone)
+    label_sets_note: str = ""
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -90,10 +93,11 @@ class Comparison:
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
             + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
                f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
-               f"{counted(self.n_flips, 'label flip')} among them" if self.n_paired else
+               + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
+               if self.n_paired else
                "no ΔWA, ΔUAR or McNemar (no item is labelled in both with a class the models score)")
-            + (f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)"
-               if self.n_unlabelled else "")
+            + (f" (+{'n/a' if self.label_sets_note else self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, "
+               "not paired for accuracy)" if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
