@@ -89,6 +89,10 @@ def test_compare_of_two_heads_over_disjoint_label_sets_gives_no_agreement_figure
     assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in ag["label_sets_note"]
     assert not len(cmp.flips) and cmp.comparisons[0].n_flips is None and "n/a (disjoint label sets)" in cmp.html()
     assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in cmp.html()
+    from workbench.analysis.compare import plot_runs_comparison
+
+    tvd_axes = plot_runs_comparison(cmp).axes[1]  # comparison.png drew 16 items at TVD 1, the names' distance
+    assert "B vs A: n/a, the runs share no class" in tvd_axes.get_title() and not any(b.get_height() for b in tvd_axes.patches)
     assert main(["compare", str(runs["calm_tense"]), str(runs["zeal_grief"]), "--out", str(tmp_path / "c"), "--bootstrap", "20"]) == 0
     out = capsys.readouterr().out
     assert "!! B vs A [raw] (16 items): kappa, top-1 agreement, label flips and score distances n/a: runs A and B score disjoint" in out
