@@ -113,3 +113,23 @@ def test_label_sets_sharing_a_class_keep_their_agreement_figures():
     assert label_sets_note(["calm", "tense"], ["tense"], "A", "B") == ""
     note = label_sets_note(["calm", "tense"], list(LABEL_KEYS), "A", "B")
     assert note.startswith("runs A and B score disjoint label sets (A: calm, tense; B: angry, disgusted,")
+
+
+def test_infer_result_json_lists_the_heads_classes_in_its_label_scheme(head_runs, tmp_path):
+    # result.json's label_scheme listed the nine (angry … unknown, with their Chinese names) beside scores over calm/tense
+    from workbench.cli import main
+
+    clip = next((head_runs["root"] / "clips").glob("s0_calm_0.wav"))
+    assert main(["infer", str(clip), "--model", str(head_runs["heads"]["calm_tense"]), "--out", str(tmp_path / "o")]) == 0
+    result = json.loads(next((tmp_path / "o").rglob("result.json")).read_text(encoding="utf-8"))
+    assert [s["key"] for s in result["label_scheme"]] == CALM_TENSE == list(result["scores"])
+    assert all(s["chinese"] is None and s["emoji"] is None for s in result["label_scheme"])
+
+
+def test_the_nine_keep_their_names_in_the_label_scheme():
+    from workbench.labels import LABEL_KEYS
+    from workbench.runs.outputs import label_scheme
+
+    nine = label_scheme(LABEL_KEYS)
+    assert [s["key"] for s in nine] == list(LABEL_KEYS) and nine[4] == {"key": "neutral", "chinese": "中立", "emoji": "😐"}
+    assert label_scheme(["zeal", "neutral"])[1] == {"key": "neutral", "chinese": None, "emoji": None}
