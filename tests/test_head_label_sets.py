@@ -133,3 +133,19 @@ def test_the_nine_keep_their_names_in_the_label_scheme():
     nine = label_scheme(LABEL_KEYS)
     assert [s["key"] for s in nine] == list(LABEL_KEYS) and nine[4] == {"key": "neutral", "chinese": "中立", "emoji": "😐"}
     assert label_scheme(["zeal", "neutral"])[1] == {"key": "neutral", "chinese": None, "emoji": None}
+
+
+def test_compare_of_a_heads_variants_says_its_speakers_trained_the_head(head_runs, tmp_path, capsys):
+    # `workbench compare RUN` of a head's run with two variants printed WA 0.950 … on the head's training speakers bare,
+    # while metrics, compare RUN_A RUN_B and the variant_comparison report warn
+    from workbench.audio.variants import variants_from
+    from workbench.cli import main
+    from workbench.runs.driver import run
+
+    variants = variants_from([{"name": "raw"}, {"name": "telephone", "steps": [{"name": "telephone"}]}])
+    rd = run(head_runs["manifest"], out_dir=tmp_path / "var", model=str(head_runs["heads"]["calm_tense"]), variants=variants,
+             cache_dir=head_runs["root"] / "cache").run_dir
+    assert main(["compare", str(rd), "--baseline", "raw", "--bootstrap", "20", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "!! speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2)" in out and out.index("speaker overlap") < out.index("raw: WA")
+    assert "head_ct" in json.loads((rd / "compare.json").read_text(encoding="utf-8"))["training_overlap"][0]

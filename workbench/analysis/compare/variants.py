@@ -13,7 +13,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import evaluate, output_folder
+from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
 from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -318,8 +318,11 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     results = rf.results()
     baseline = baseline or default_baseline(results)
     reports, comparisons, flips = compare_results(results, baseline=baseline, n_boot=n_boot, seed=seed, restrict=restrict)
+    overlap = run_training_overlap(rf)  # a fine-tuned head's own speakers, as metrics says: every variant's figures are on them
+    for r in reports.values():
+        r.training_overlap = list(overlap)
     payload = {
-        "baseline": baseline,
+        "training_overlap": overlap, "baseline": baseline,
         "metrics": {v: {**{k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")}, "flags": metric_flags(r)}
                     for v, r in reports.items()},
         "comparisons": [c.to_dict() for c in comparisons],
