@@ -149,3 +149,18 @@ def test_compare_of_a_heads_variants_says_its_speakers_trained_the_head(head_run
     out = capsys.readouterr().out
     assert "!! speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2)" in out and out.index("speaker overlap") < out.index("raw: WA")
     assert "head_ct" in json.loads((rd / "compare.json").read_text(encoding="utf-8"))["training_overlap"][0]
+
+
+def test_a_fusion_json_from_before_the_overlap_check_is_not_reused(head_runs, tmp_path):
+    # the report and notebook 06 show a run's fusion.json as it is when its key matches: one written before fuse knew
+    # of the head's training speakers (no training_overlap) would show the head's row bare again
+    from workbench.analysis.fusion import FUSION_CACHE_VERSION, cached_fusion, fuse_run
+
+    rd = head_runs["runs"]["calm_tense"]
+    fuse_run(rd, folds=2, n_boot=20, figures=False)
+    saved = json.loads((rd / "fusion.json").read_text(encoding="utf-8"))
+    assert saved["training_overlap"] and cached_fusion(rd, folds=2, n_boot=20)["training_overlap"]
+    old = {k: v for k, v in saved.items() if k != "training_overlap"}
+    old["key"] = {**saved["key"], "version": 3}
+    (rd / "fusion.json").write_text(json.dumps(old), encoding="utf-8")
+    assert FUSION_CACHE_VERSION > 3 and cached_fusion(rd, folds=2, n_boot=20) is None

@@ -452,7 +452,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 3  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check
+FUSION_CACHE_VERSION = 4  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: and training_overlap
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
