@@ -98,7 +98,7 @@ def test_compare_of_two_heads_over_disjoint_label_sets_gives_no_agreement_figure
     assert "!! B vs A [raw] (16 items): kappa, top-1 agreement, label flips and score distances n/a: runs A and B score disjoint" in out
     assert "label flips)" not in out and "+n/a among 16 unlabelled items" in out
     # B's run has no item labelled in its classes: said in the model's terms, not "no emotion2vec+ counterpart"
-    assert "16 ok item(s) have no label among the model's classes" in out and "emotion2vec+ counterpart" not in out
+    assert "16 ok item(s) have no label the model's classes can score" in out and "emotion2vec+ counterpart" not in out
     saved = json.loads((tmp_path / "c" / "comparison.json").read_text(encoding="utf-8"))
     assert saved["agreement"][0]["kappa"] is None and saved["agreement"][0]["label_sets_note"]
 
@@ -164,3 +164,35 @@ def test_a_fusion_json_from_before_the_overlap_check_is_not_reused(head_runs, tm
     old["key"] = {**saved["key"], "version": 3}
     (rd / "fusion.json").write_text(json.dumps(old), encoding="utf-8")
     assert FUSION_CACHE_VERSION > 3 and cached_fusion(rd, folds=2, n_boot=20) is None
+
+
+def test_labels_that_are_the_models_classes_under_an_empty_emotion_column_are_told_apart(head_runs, tmp_path):
+    # a manifest written with an emotion column left empty, labels neutral (one of the nine) and calm (not): the nine's
+    # run said "their labels (calm 2, neutral 2) are none of the model's classes" and offered a head, while the
+    # neutral items only lacked their emotion cell (a calm/neutral head's run of the same file reads them from label)
+    from workbench.analysis.calibration import calibrate_run
+    from workbench.analysis.metrics import run_metrics
+    from workbench.cli.running import unlabelled_next_step
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.errors import ConfigError
+    from workbench.runs.driver import run
+    from workbench.runs.folder import RunFolder
+
+    clips = sorted((head_runs["root"] / "clips").glob("*.wav"))[:4]
+    items = [Item(id=p.stem, path=str(p), label=lab, emotion="", speaker=f"s{i}") for i, (p, lab) in
+             enumerate(zip(clips, ["neutral", "calm", "neutral", "calm"]))]
+    manifest = write_manifest(Manifest(items, root=tmp_path), tmp_path / "blank.csv")
+    rd = run(manifest, out_dir=tmp_path / "run", model="tiny", cache_dir=head_runs["root"] / "cache").run_dir
+    rep = next(iter(run_metrics(rd, figures=False, n_boot=20).values()))
+    assert rep.excluded_labels == {"calm": 2} and rep.blank_labels == {"neutral": 2}
+    assert "the model's own class, emotion cell empty: neutral 2" in rep.excluded_words()
+    assert "2 item(s) are labelled with the model's own classes (neutral 2), but their emotion cell is empty" in rep.not_scored
+    assert "their labels (calm 2) are none of the model's classes" in rep.not_scored
+    with pytest.raises(ConfigError, match=r"labelled with the model's own classes \(neutral 2\)") as err:
+        calibrate_run(RunFolder(rd), folds=2, n_boot=20, figures=False)
+    assert "fill those cells with the label" in err.value.fix
+    only_nine = tmp_path / "nine.csv"
+    write_manifest(Manifest([it for it in items if it.label == "neutral"], root=tmp_path), only_nine)
+    rd9 = run(only_nine, out_dir=tmp_path / "run9", model="tiny", cache_dir=head_runs["root"] / "cache").run_dir
+    step = unlabelled_next_step(RunFolder(rd9).results(), rd9)
+    assert "finetune" not in step and "labelled with the model's own classes (neutral 2)" in step
