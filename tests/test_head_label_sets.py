@@ -89,6 +89,8 @@ def test_compare_of_two_heads_over_disjoint_label_sets_gives_no_agreement_figure
     assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in ag["label_sets_note"]
     assert not len(cmp.flips) and cmp.comparisons[0].n_flips is None and "n/a (disjoint label sets)" in cmp.html()
     assert "disjoint label sets (A: calm, tense; B: zeal, grief)" in cmp.html()
+    # the page's agreement table said "None" label flips and ranked every item at TVD 1.0000, the names' distance
+    assert "<td>None</td>" not in cmp.html() and cmp.items["tvd"].isna().all() and len(cmp.disagreements(3)) == 3
     from workbench.analysis.compare import plot_runs_comparison
 
     tvd_axes = plot_runs_comparison(cmp).axes[1]  # comparison.png drew 16 items at TVD 1, the names' distance

@@ -200,7 +200,7 @@ class RunsComparison:
 
     def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
         """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD > 0: none for identical runs)."""
-        df = self.items[self.items["tvd"] > 0] if len(self.items) else self.items
+        df = self.items[(self.items["tvd"] > 0) | self.items["tvd"].isna()] if len(self.items) else self.items  # NaN: no class in common
         if pair is not None:
             df = df[(df["run_a"] == pair[0]) & (df["run_b"] == pair[1])]
         return df.groupby(["run_a", "run_b", "variant"], sort=False, group_keys=False).head(n).reset_index(drop=True)
@@ -279,9 +279,10 @@ class RunsComparison:
             total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
             lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
-                         f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
+                         f"total variation distance{'; n/a between runs with no class in common, their items in order' if shown['tvd'].isna().any() else ''}):"
+                         if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
+            lines += [printable_table(shown[cols], index=False, float_format=_distance, na_rep="n/a")] if len(shown) else []
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
@@ -362,6 +363,8 @@ def _agreement_table(agreement):
     """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
     table = agreement.reindex(columns=list(_AGREEMENT_HEADS))
+    table["n_label_flips"] = [x if isinstance(x, (int, np.integer)) else "n/a" for x in table["n_label_flips"]]  # None: disjoint sets
+    table[["cosine_min", "cosine_mean"]] = table[["cosine_min", "cosine_mean"]].map(_fmt)  # all None (other checkpoints) printed None
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
@@ -441,6 +444,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
         agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
+    if agree["label_sets_note"]:  # each item's distance too is the names' (TVD 1): n/a, its rows kept in item order
+        mx, tvd = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
