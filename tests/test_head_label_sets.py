@@ -29,7 +29,8 @@ def trained_head(folder, classes, *, seed: int = 0):
 
     parent = ensure_random_checkpoint("tiny")
     rng = np.random.default_rng(seed)
-    card = {"warning": json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"], "labels": {"classes": classes},
+    marker = json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"]
+    card = {"warning": f"fine-tuned from a generated checkpoint: {marker}", "labels": {"classes": classes},  # as finetune writes it
             "speakers": {"train": ["s0", "s1"], "validation": ["s2"], "test": ["s3"]}}
     write_checkpoint(folder, parent, classes, rng.standard_normal((len(classes), 32)), rng.standard_normal(len(classes)), card)
     return folder
@@ -198,3 +199,18 @@ def test_labels_that_are_the_models_classes_under_an_empty_emotion_column_are_to
     rd9 = run(only_nine, out_dir=tmp_path / "run9", model="tiny", cache_dir=head_runs["root"] / "cache").run_dir
     step = unlabelled_next_step(RunFolder(rd9).results(), rd9)
     assert "finetune" not in step and "labelled with the model's own classes (neutral 2)" in step
+
+
+def test_finetune_from_a_heads_run_says_the_parents_figures_are_on_its_own_training_speakers(head_runs, tmp_path):
+    # a head trained from a head's run: "parent_mapped WA 0.925" (the parent's own predictions on the speakers that
+    # trained it) stood beside the new head's cross-validated 0.700 bare, and the card's warning grew a
+    # "fine-tuned from a generated checkpoint: " per generation
+    from workbench.analysis.finetune import HeadTraining, finetune
+
+    res = finetune(head_runs["runs"]["calm_tense"], tmp_path / "again", config=HeadTraining(seed=0, epochs=20, patience=5),
+                   n_boot=20, k=2)
+    assert res.card["parent"]["overlap"] and "head_ct" in res.card["parent"]["overlap"][0]
+    screen = res.render()
+    assert "!! the parent: speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2)" in screen
+    assert screen.index("the parent: speaker overlap") < screen.index("cross-validation")
+    assert res.card["warning"].count("fine-tuned from a generated checkpoint") == 1
