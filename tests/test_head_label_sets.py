@@ -22,7 +22,7 @@ SPEAKERS = ("s0", "s1", "s2", "s3")
 SAYS = {"calm": "all is quiet and still here", "tense": "watch out hurry up now"}
 
 
-def trained_head(folder, classes, *, seed: int = 0):
+def trained_head(folder, classes, *, seed: int = 0, unfreeze: int = 0):
     """A random head for ``classes`` whose training card says s0 and s1 trained it, s2 early-stopped it, s3 tested it."""
     from workbench.analysis.finetune import write_checkpoint
     from workbench.model.checkpoints import RANDOM_MARKER, ensure_random_checkpoint
@@ -31,7 +31,8 @@ def trained_head(folder, classes, *, seed: int = 0):
     rng = np.random.default_rng(seed)
     marker = json.loads((parent / RANDOM_MARKER).read_text(encoding="utf-8"))["warning"]
     card = {"warning": f"fine-tuned from a generated checkpoint: {marker}", "labels": {"classes": classes},  # as finetune writes it
-            "speakers": {"train": ["s0", "s1"], "validation": ["s2"], "test": ["s3"]}}
+            "speakers": {"train": ["s0", "s1"], "validation": ["s2"], "test": ["s3"]},
+            "training": {"mode": "encoder-full" if unfreeze else "head", "unfreeze": unfreeze}}
     write_checkpoint(folder, parent, classes, rng.standard_normal((len(classes), 32)), rng.standard_normal(len(classes)), card)
     return folder
 
@@ -214,3 +215,20 @@ def test_finetune_from_a_heads_run_says_the_parents_figures_are_on_its_own_train
     assert "!! the parent: speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2)" in screen
     assert screen.index("the parent: speaker overlap") < screen.index("cross-validation")
     assert res.card["warning"].count("fine-tuned from a generated checkpoint") == 1
+
+
+def test_a_probe_on_the_embeddings_of_adapted_encoder_blocks_says_their_speakers_trained_them(head_runs, tmp_path):
+    # `probe` of a run of an --unfreeze head printed its folds bare, on embeddings from blocks its speakers trained; a
+    # head-only fine-tune keeps its parent's encoder, so its probe is as held-out as the parent's and says nothing
+    from workbench.analysis.probe import probe_run
+    from workbench.runs.driver import run
+
+    head = trained_head(tmp_path / "head_unfrozen", CALM_TENSE, seed=3, unfreeze=1)
+    rd = run(head_runs["manifest"], out_dir=tmp_path / "run", model=str(head), cache_dir=head_runs["root"] / "cache").run_dir
+    res = probe_run(rd, folds=2, n_boot=20)
+    assert len(res.training_overlap) == 1 and "it adapted 1 encoder block(s)" in res.training_overlap[0]
+    screen = res.render()
+    assert "!! speaker overlap: 3 of the 4 speakers" in screen and screen.index("speaker overlap") < screen.index("probe on")
+    assert "adapted 1 encoder" in res.html()
+    assert res.to_dict()["training_overlap"] == res.training_overlap
+    assert probe_run(head_runs["runs"]["calm_tense"], folds=2, n_boot=20).training_overlap == []
