@@ -168,3 +168,51 @@ def test_summary_json_records_its_paths_as_config_yaml_does_and_readers_get_them
     shutil.move(proj, tmp_path / "bob_proj")  # copied whole: the copy's paths read back where it now lies
     moved = RunFolder(tmp_path / "bob_proj" / "runs" / "r").summary
     assert moved["model"]["path"] == str(tmp_path / "bob_proj" / "models" / "tiny")
+
+
+def test_calibration_json_records_the_model_path_as_summary_json_does_and_readers_get_it_absolute(tmp_path, monkeypatch):
+    """calibration.json copied the run's model (summary.json's, read back absolute) into the file with the author's home
+    folder in full (/home/alice/proj/models/tiny); now every JSON a command writes through the run folder keeps its paths
+    relative to that folder or under ~, and the readers (--temperature RUN's check of the model) get them absolute."""
+    from test_calibration import planted_run
+    from workbench.cli.common import resolve_temperature
+    from workbench.files import strict_json
+    from workbench.runs.folder import RESULTS, atomic_write, saved_calibration
+    from workbench.runs.writer import RunWriter
+
+    home, proj = _home_project(tmp_path, monkeypatch)
+    checkpoint = proj / "models" / "tiny"
+    rf = RunFolder(proj / "runs" / "planted")
+    RunWriter(rf).prepare({"manifest": "planted", "model": str(checkpoint)}, ())
+    atomic_write(rf.path / RESULTS, lambda f: planted_run(n_speakers=4, per_speaker=100).to_parquet(f, index=False))
+    summary = {"model": {"id": "tiny", "path": "../../models/tiny", "checksum": None}}  # as the run's writer records it
+    atomic_write(rf.path / "summary.json", lambda f: f.write(strict_json(summary)), text=True)
+    monkeypatch.chdir(tmp_path)  # the relative path must be read from the run folder, not from where the command runs
+    assert main(["calibrate", str(rf.path), "--folds", "2", "--bootstrap", "20", "--no-figures"]) == 0
+    text = (rf.path / "calibration.json").read_text()
+    assert str(home) not in text and json.loads(text)["model"]["path"] == "../../models/tiny", text
+    assert saved_calibration(rf.path)["model"]["path"] == str(checkpoint)
+    assert resolve_temperature(str(rf.path), model=str(checkpoint)) == json.loads(text)["temperature"]
+    # into another folder (--out): relative to that folder, read back from it
+    assert main(["calibrate", str(rf.path), "--folds", "2", "--bootstrap", "20", "--no-figures", "--out", str(home / "cal")]) == 0
+    assert json.loads((home / "cal" / "calibration.json").read_text())["model"]["path"] == "~/proj/models/tiny"
+    assert saved_calibration(RunFolder(home / "cal"))["model"]["path"] == str(checkpoint)
+
+
+def test_an_explain_entry_and_explanation_json_keep_the_model_path_relative_and_the_entry_is_read_back(tmp_path, monkeypatch,
+                                                                                                     capsys):
+    """explain's cache entry in the run folder and explanation.json copied the run's model path with the home folder."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    assert main(["run", "manifest.csv", "--model", "models/tiny", "--device", "cpu", "--dtype", "float32", "--out", "runs/r",
+                 "--no-cache"]) == 0
+    args = ["explain", "runs/r", "--item", "c000", "--method", "occlusion", "--steps", "2", "--randomisation", "none"]
+    assert main([*args, "--out", "runs/x"]) == 0
+    entries = sorted((proj / "runs" / "r").glob("explain_*.json"))
+    for path in (*entries, proj / "runs" / "x" / "explanation.json"):
+        assert entries and str(home) not in path.read_text(), path
+    assert json.loads((proj / "runs" / "x" / "explanation.json").read_text())["model"]["path"] == "../../models/tiny"
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main([*(str(proj / a) if a == "runs/r" else a for a in args), "--out", str(home / "y")]) == 0
+    assert "cache: read explain_" in capsys.readouterr().out  # the entry still verifies, its path read back
+    assert json.loads((home / "y" / "explanation.json").read_text())["model"]["path"] == "~/proj/models/tiny"

@@ -64,6 +64,7 @@ from workbench.analysis.metrics import output_folder
 from workbench.analysis.stats import bootstrap_ci
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown
@@ -472,6 +473,7 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
         payload = loads_json(read_bytes_capped(path, max_bytes=TABLE_MAX_BYTES, what="fusion.json", decompress=False))
     except (OSError, ValueError, ConfigError):
         return None
+    payload = summary_paths(payload, rf.path, ARTIFACT_PATHS)  # its text model's path absolute again, as written
     if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):
         return None
     return payload

@@ -50,6 +50,7 @@ from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
+from workbench.runs.experiment import portable_summary
 from workbench.runs.folder import RunFolder, mark_random_weights
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
                                   check_out_dir, model_options, say_loading)
@@ -336,19 +337,19 @@ def _cache_line(cache: dict, run: Path) -> str:
 
 def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[list[Path], str]:
     """explanation.json (with the cache's word when a run item), explanation.png, top_evidence.wav into ``out``;
-    returns the files written and the JSON text."""
+    returns the files written and the JSON text (the model's path absolute: it is read where the command ran)."""
     record = rendered.record if cache is None else {**rendered.record, "cache": cache}
-    text = strict_json(record, indent=1)
     out.mkdir(parents=True, exist_ok=True)
+    kept = strict_json(portable_summary(record, out), indent=1)  # the model's path as summary.json records it (no home)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
-    folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
+    folder.write_artifact("explanation.json", lambda f: f.write(kept), text=True)
     mark = {"random_weights_mark": record["random_weights_mark"]} if record.get("random_weights_mark") else None
     folder.write_artifact("explanation.png", lambda f: f.write(rendered.png), meta=mark)
     written = [out / "explanation.json", out / "explanation.png"]
     if rendered.wav is not None:
         folder.write_artifact("top_evidence.wav", lambda f: f.write(rendered.wav))
         written.append(out / "top_evidence.wav")
-    return written, text
+    return written, strict_json(record, indent=1)
 
 
 def _check_args(args: Any) -> None:

@@ -26,6 +26,7 @@ from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_MARK
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
+from workbench.runs.experiment import ARTIFACT_PATHS, portable_summary, summary_paths
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, shown
 
 ARTIFACT_INDEX = "artifacts.json"
@@ -203,10 +204,14 @@ class Artifacts:
     def write_json(self, name: str, payload: Any, *, meta: dict | None = None) -> Path:
         """Write ``payload`` as strict JSON (NaN → null) through :meth:`write_artifact`.
 
-        A dict payload gets ``random_weights: true`` when the run was scored with random weights.
+        A dict payload gets ``random_weights: true`` when the run was scored with random weights, and its paths
+        (:data:`~workbench.runs.experiment.ARTIFACT_PATHS`: the run's model …) are written as ``summary.json`` writes
+        them, relative to this folder or under ``~`` (calibration.json named the author's home folder in full);
+        :meth:`artifact` reads them back absolute.
         """
         if isinstance(payload, dict) and self.random_weights:
             payload = {**payload, "random_weights": True}
+        payload = portable_summary(payload, self.path, ARTIFACT_PATHS)
         text = strict_json(payload)
         return self.write_artifact(name, lambda f: f.write(text), text=True, meta=meta)
 
@@ -281,7 +286,8 @@ class Artifacts:
                 return default
             raise RunFolderError(f"has no {name}.", source=str(self.path), fix="run the command that writes it on this run first.")
         try:
-            return _read_artifact(p)
+            data = _read_artifact(p)
+            return summary_paths(data, self.path, ARTIFACT_PATHS) if p.suffix == ".json" else data  # paths absolute here
         except ConfigError:
             raise  # over the cap, or not a regular file: the message names the file and the fix
         except Exception as exc:  # a torn or foreign file: json, numpy and pyarrow raise their own types

@@ -279,33 +279,41 @@ def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
 SUMMARY_PATHS = (("model", "path"), ("precision", "measurement"), ("precision", "export", "folder"), ("precision", "fallback", "folder"))
 
 
-def _summary_with(summary: Any, convert) -> Any:
-    """``summary`` (never changed) with each of :data:`SUMMARY_PATHS` that holds a path text passed through ``convert``."""
+#: the paths the other JSON files a command writes into a run folder record, beside :data:`SUMMARY_PATHS` (the run's
+#: model, which ``calibration.json`` and an explain entry's record carry as summary.json does): the run
+#: ``reproduction.json`` re-ran, the text model ``fusion.json`` used (and its key).  Written and read back as those
+#: (:meth:`~workbench.runs.artifacts.Artifacts.write_json`, :meth:`~workbench.runs.artifacts.Artifacts.artifact`).
+ARTIFACT_PATHS = SUMMARY_PATHS + (("reference_dir",), ("text_model",), ("key", "text_model"))
+
+
+def _summary_with(summary: Any, convert, keys: tuple[tuple[str, ...], ...]) -> Any:
+    """``summary`` (never changed) with each of ``keys`` that holds a path text passed through ``convert``."""
     if not isinstance(summary, dict):
         return summary
     out = dict(summary)
-    for keys in SUMMARY_PATHS:
+    for path in keys:
         parent = out
-        for k in keys[:-1]:
+        for k in path[:-1]:
             if not isinstance(parent.get(k), dict):
                 break
             parent[k] = dict(parent[k])  # copied on the way down: the caller's dict stays as it was
             parent = parent[k]
         else:
-            if isinstance(parent.get(keys[-1]), str) and parent[keys[-1]]:
-                parent[keys[-1]] = convert(parent[keys[-1]])
+            if isinstance(parent.get(path[-1]), str) and parent[path[-1]]:
+                parent[path[-1]] = convert(parent[path[-1]])
     return out
 
 
-def portable_summary(summary: Any, run_dir: str | os.PathLike) -> Any:
-    """``summary.json``'s paths as ``config.yaml`` records them: relative to the run folder where both lie in one project,
-    else with the home folder as ``~`` (a name that is no absolute path, such as a hub id, stays as it is)."""
-    return _summary_with(summary, lambda p: portable_path(p, run_dir) if os.path.isabs(os.path.expanduser(p)) else p)
+def portable_summary(summary: Any, run_dir: str | os.PathLike, keys: tuple[tuple[str, ...], ...] = SUMMARY_PATHS) -> Any:
+    """``summary.json``'s paths (or ``keys``) as ``config.yaml`` records them: relative to the run folder where both lie
+    in one project, else with the home folder as ``~`` (a name that is no absolute path, such as a hub id, stays as it is)."""
+    return _summary_with(summary, lambda p: portable_path(p, run_dir) if os.path.isabs(os.path.expanduser(p)) else p, keys)
 
 
-def summary_paths(summary: Any, run_dir: str | os.PathLike) -> Any:
-    """A run folder's ``summary.json`` with its paths absolute again on this machine (older runs recorded them absolute)."""
-    return _summary_with(summary, lambda p: from_portable(p, run_dir))
+def summary_paths(summary: Any, run_dir: str | os.PathLike, keys: tuple[tuple[str, ...], ...] = SUMMARY_PATHS) -> Any:
+    """A run folder's ``summary.json`` (or a file with ``keys``) with its paths absolute again on this machine (older
+    runs recorded them absolute)."""
+    return _summary_with(summary, lambda p: from_portable(p, run_dir), keys)
 
 
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)
