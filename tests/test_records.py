@@ -216,3 +216,31 @@ def test_an_explain_entry_and_explanation_json_keep_the_model_path_relative_and_
     assert main([*(str(proj / a) if a == "runs/r" else a for a in args), "--out", str(home / "y")]) == 0
     assert "cache: read explain_" in capsys.readouterr().out  # the entry still verifies, its path read back
     assert json.loads((home / "y" / "explanation.json").read_text())["model"]["path"] == "~/proj/models/tiny"
+
+
+def test_sweep_and_segment_record_the_typed_command_line_with_home_as_tilde(tmp_path, monkeypatch):
+    """`run` kept the command typed in summary.json; `sweep` and `segment` (also with --transcript) kept none, so their
+    folders did not say which command made them.  Now each records it as `run` does, and the sweep's report shows it."""
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    t = np.arange(3 * 16000) / 16000
+    sf.write(tmp_path / "talk<x>.wav", (0.3 * np.sin(2 * np.pi * 180 * t) * (t % 1.5 < 1.0)).astype(np.float32), 16000)
+    clip = str(tmp_path / "talk<x>.wav")
+    assert main(["sweep", clip, "--kind", "trim", "--model", "tiny", "--device", "cpu", "--out", "sw", "--no-cache",
+                 "--no-figures"]) == 0
+    typed = json.loads((tmp_path / "sw" / "summary.json").read_text())["command_line"]
+    assert typed == {"argv": ["workbench", "sweep", "~/talk<x>.wav", "--kind", "trim", "--model", "tiny", "--device", "cpu",
+                              "--out", "sw", "--no-cache", "--no-figures"], "cwd": "~"}
+    page = _header(tmp_path / "sw", monkeypatch)
+    assert "<b>typed</b>: <code>workbench sweep ~/" in page and "talk&lt;x&gt;.wav" in page and "<x>" not in page, page
+    assert main(["segment", clip, "--vad", "energy", "--model", "tiny", "--out", "seg", "--no-figures"]) == 0
+    typed = json.loads((tmp_path / "seg" / "summary.json").read_text())["command_line"]
+    assert typed == {"argv": ["workbench", "segment", "~/talk<x>.wav", "--vad", "energy", "--model", "tiny", "--out", "seg",
+                              "--no-figures"], "cwd": "~"}
+    (tmp_path / "t.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n", encoding="utf-8")
+    assert main(["segment", clip, "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]) == 0
+    typed = json.loads((tmp_path / "tr" / "transcript_summary.json").read_text())["command_line"]
+    assert typed["argv"] == ["workbench", "segment", "~/talk<x>.wav", "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]

@@ -26,7 +26,7 @@ from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.runs.reproduce import check_and_record, relocate
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
-from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
+from workbench.cli.common import (model_ref_from_args, typed_command, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 
@@ -112,7 +112,7 @@ def cmd_run(args) -> int:
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out),
-                   command_line=["workbench", *args.command_line] if getattr(args, "command_line", None) else None)
+                   command_line=typed_command(args))
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))

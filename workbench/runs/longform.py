@@ -45,7 +45,7 @@ import numpy as np
 from workbench import __version__, files
 from workbench.logs import progress_stream
 from workbench.model.ref import ModelRef
-from workbench.paths import from_portable, portable_path
+from workbench.paths import from_portable, portable_path, published_command
 from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError, printable
@@ -55,8 +55,7 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import figure_text, save_figure
-from workbench.serialize import spreadsheet_cell, spreadsheet_safe
+from workbench.serialize import figure_text, save_figure, spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
 from workbench.runs.folder import LOCK
@@ -64,7 +63,6 @@ from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_w
 from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -175,16 +173,9 @@ def segment_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
     return [*SEGMENT_COLUMNS[:9], *score_columns(labels)]
 
 
-def segment_file(
-    path: str | os.PathLike,
-    *,
-    model: Any = None,
-    out_dir: str | os.PathLike | None = None,
-    config: SegmentConfig | None = None,
-    audio_config: AudioConfig | None = None,
-    figures: bool = True,
-    progress: bool = False,
-) -> LongformResult:
+def segment_file(path: str | os.PathLike, *, model: Any = None, out_dir: str | os.PathLike | None = None,
+                 config: SegmentConfig | None = None, audio_config: AudioConfig | None = None, figures: bool = True,
+                 progress: bool = False, command_line: Sequence[str] | None = None) -> LongformResult:
     """Segment a long recording by voice activity and predict each segment.
 
     The file is streamed (memory stays bounded by ``max_segment_s + block_s`` and the energy detector's 3 s look-ahead, whatever its length);
@@ -207,6 +198,8 @@ def segment_file(
         Decoding settings.
     figures, progress : bool
         Also draw ``heatmap.png``; show a progress bar.
+    command_line : sequence of str, optional
+        The words typed, kept in ``summary.json`` (``command_line``, home as ``~``) as ``workbench run`` keeps them.
 
     Returns
     -------
@@ -247,6 +240,7 @@ def segment_file(
                 csv.write(",".join(scan.columns) + "\n")
                 scan.run(stream, _progress(stream.info.declared_duration, progress))
             result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
+            result.summary["command_line"] = published_command(command_line) if command_line else None  # None: from Python
             _write_outputs(writer, result, scan)
             if figures:
                 plot_longform(result, writer.path / "heatmap.png")
