@@ -100,10 +100,9 @@ def cmd_run(args) -> int:
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
     # no --dtype: auto, as an experiment file without `dtype:`, recorded as the default; or the resumed run's precision
-    dtype_default = args.dtype is None and not experiment
+    dtype_default = args.dtype is None and not experiment  # also when resumed: its run's record is kept (precision_record)
     if dtype_default:
         args.dtype = resumed_dtype(out) or "auto"
-        dtype_default = args.dtype == "auto"
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process

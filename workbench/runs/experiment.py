@@ -195,7 +195,7 @@ class Experiment:
     IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
 
     def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None,
-                   run_dir: str | os.PathLike | None = None) -> dict:
+                   run_dir: str | os.PathLike | None = None, precision: dict | None = None) -> dict:
         """The run folder's ``config.yaml``: this experiment as the run resolved it.
 
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
@@ -217,6 +217,8 @@ class Experiment:
             "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
             "manifest_from_run": from_run(manifest, run_dir), "manifest_root_from_run": from_run(manifest_root, run_dir),
             "model_from_run": from_run(m.model or "", run_dir),
+            # how the dtype was chosen (asked for, auto's choice, the default): a run resumed without --dtype records it again
+            "precision": {k: precision.get(k) for k in PRECISION_KEYS} if precision else None,
         }, run_dir)
 
     def to_yaml(self, folder: str | os.PathLike | None = None) -> str:
@@ -233,6 +235,25 @@ class Experiment:
             d["model"]["model"] = portable_path(model, folder) if model and Path(model).is_absolute() else model
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
         return head + yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+
+
+#: what ``config.yaml``'s ``precision`` keeps of the run's precision record: how its dtype was chosen
+PRECISION_KEYS = ("requested", "chosen", "reason", "default")
+
+
+def precision_record(precision: dict, dtype_default: bool, recorded: Any) -> dict:
+    """``summary.json``'s ``precision``: ``precision`` with ``default`` (no dtype was asked for).  A dtype with no dtype asked
+    for is the one of the run being resumed (``workbench run`` without ``--dtype`` keeps it), which was recorded "asked
+    for": now the record that run began with (``recorded``, its ``config.yaml``'s ``precision``) is kept, marked
+    ``resumed``; a folder of an older version, which recorded none, says that its dtype was kept and not asked for."""
+    record = {**precision, "default": bool(dtype_default)}
+    if not dtype_default or precision.get("requested") in (None, "auto"):
+        return record
+    kept = {k: recorded.get(k) for k in PRECISION_KEYS} if isinstance(recorded, dict) else {}
+    if kept.get("chosen") == precision.get("chosen") and all(v is None or isinstance(v, (str, bool)) for v in kept.values()):
+        return {**record, **kept, "resumed": True}
+    return {**record, "reason": "the precision of the run in this folder, which a resumed run keeps (no --dtype given; how "
+                                "that run chose it was not recorded)", "default": None, "resumed": True}
 
 
 def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
