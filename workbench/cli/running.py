@@ -263,14 +263,17 @@ def print_run_summary(result, out=None, hints=()) -> None:
         print(f"!! manifest: {hint}", file=out)
     run_dir = result.run_dir
     print("next:", file=out)
+    steps = []  # (command, what it gives): the comments in one column, whatever the commands' lengths
     if any(d["labelled"] for d in result.summary.get("variants", {}).values()):
-        print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
-    else:  # `metrics` on this run scores nothing: what would give it something to score
-        print(f"  {unlabelled_next_step(results, run_dir)}", file=out)
+        steps.append((shell_command("workbench", "metrics", run_dir), "per-class report, confusion, calibration, breakdowns"))
+    else:  # `metrics` on this run scores nothing: what would give it something to score (a comment line of its own)
+        steps.append((unlabelled_next_step(results, run_dir), ""))
     if len(result.summary.get("variants", {})) > 1:
-        print(f"  {shell_command('workbench', 'compare', run_dir)}            # paired deltas and flips between the variants", file=out)
-    print(f"  {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={run_dir}')}   # a self-contained HTML report",
-          file=out)
+        steps.append((shell_command("workbench", "compare", run_dir), "paired deltas and flips between the variants"))
+    steps.append((shell_command("workbench", "report", "experiment_report", "-p", f"run_dir={run_dir}"), "a self-contained HTML report"))
+    width = max(len(command) for command, why in steps if why)
+    for command, why in steps:
+        print(f"  {command.ljust(width)}   # {why}" if why else f"  {command}", file=out)
 
 
 def unlabelled_next_step(results, run_dir) -> str:

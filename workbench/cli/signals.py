@@ -77,7 +77,7 @@ def cmd_sweep(args) -> int:
                figures=not args.no_figures, resume_command=shell_command("workbench", *typed, *([] if args.out else ["--out", out])),
                command_line=typed_command(args))
     random_banner_for(out)
-    print(printable_table(sweep_display(summarise_sweep(df, args.kind)), index=False, na_rep="—"))
+    print(printable_table(sweep_display(summarise_sweep(df, args.kind)), index=False, na_rep="—", text_left=True))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
     return EXIT_OK if select_mask(df).all() else EXIT_FAILED_ITEMS
 

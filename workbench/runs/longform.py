@@ -587,5 +587,7 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))
-    ax2.set_xlabel("time (s)")
+    gap = (result.summary.get("config") or {}).get("merge_gap_s")  # the timeline's rule, on the figure as on the screen
+    ax2.set_xlabel("time (s)" + (f"; bottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
+                                 if isinstance(gap, (int, float)) and not isinstance(gap, bool) else ""))
     return save_figure(fig, path)
