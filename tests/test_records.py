@@ -242,5 +242,9 @@ def test_sweep_and_segment_record_the_typed_command_line_with_home_as_tilde(tmp_
                               "--no-figures"], "cwd": "~"}
     (tmp_path / "t.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n", encoding="utf-8")
     assert main(["segment", clip, "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]) == 0
-    typed = json.loads((tmp_path / "tr" / "transcript_summary.json").read_text())["command_line"]
+    text = (tmp_path / "tr" / "transcript_summary.json").read_text()
+    typed = json.loads(text)["command_line"]
     assert typed["argv"] == ["workbench", "segment", "~/talk<x>.wav", "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]
+    # and its paths as segment's summary.json keeps them (it wrote the recording's and the transcript's in full)
+    assert str(tmp_path) not in text and json.loads(text)["transcript"] == "~/t.srt", text
+    assert json.loads(text)["source"]["path"] == "~/talk<x>.wav"

@@ -41,6 +41,7 @@ from workbench.model.memory import peak_rss_mb
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.paths import published_command
 from workbench.model.ref import ModelRef
+from workbench.runs.experiment import portable_summary
 from workbench.runs.longform import dominant_check, dominant_emotion
 from workbench.runs.writer import RunWriter
 from workbench.schema import score_column
@@ -433,7 +434,9 @@ def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike
             summary["command_line"] = published_command(command_line) if command_line else None  # None: from Python
             log = _log(run, net, stream, summary, elapsed)
             writer.write_file(SENTENCES, lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
-            writer.write_file(SUMMARY, lambda f: f.write(strict_json(summary, indent=2) + "\n"), text=True)
+            # the recording, the transcript and the model relative to the folder or under ~, as segment's summary.json
+            kept = portable_summary(summary, writer.path, (("source", "path"), ("model", "path"), ("transcript",)))
+            writer.write_file(SUMMARY, lambda f: f.write(strict_json(kept, indent=2) + "\n"), text=True)
             writer.write_file(LOG, lambda f: f.write(log.render() + "\n"), text=True)
     finally:
         stream.close()
