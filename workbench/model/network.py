@@ -72,7 +72,7 @@ from workbench.model.building import (  # noqa: F401
 )
 from workbench.model.checkpoints import DEFAULT_MODEL, cached_hub_checkpoint, import_funasr, resolve_model  # noqa: F401
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end, masked_positional_encoder
-from workbench.model.prediction import Prediction
+from workbench.model.prediction import Prediction, refuse_non_finite
 from workbench.model.temperature import apply_temperature, check_temperature, softmax
 from workbench.schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
 
@@ -377,10 +377,10 @@ class Emotion2vecModel:
                 source=self.info.id,
                 fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.",
             )
-        pooled_np = handle["pooled"].cpu().numpy()
-        logits_np = handle["logits"].cpu().numpy()
+        pooled_np, logits_np = handle["pooled"].cpu().numpy(), handle["logits"].cpu().numpy()
         frame_np = handle["frame_logits"].cpu().numpy() if handle["frame_logits"] is not None else None
         x_np = handle["x"].cpu().numpy() if handle["x"] is not None else None
+        refuse_non_finite(names, logits_np, pooled_np, handle["frames"], frame_np, source=self.info.id)
         preds = []
         for i, name in enumerate(names):
             n = handle["frames"][i]
