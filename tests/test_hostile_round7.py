@@ -47,3 +47,50 @@ def test_segment_counts_a_segment_the_model_refused_and_never_says_no_speech(tmp
     summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
     assert summary["n_failed"] == 1 and summary["n_segments"] == 0 and "NaN" in summary["failed"][0]["error"]
     assert "no speech found" not in summary["note"]
+
+
+# --------------------------------------------------------------- a head folder received from someone else
+def _head(folder, tiny_dir, classes=("calm", "tense", "flat"), seed=0):
+    """A head as `workbench finetune` writes it (write_checkpoint: the parent's network, a new proj, tokens and the card)."""
+    from workbench.analysis.finetune.checkpoint import write_checkpoint
+
+    rng = np.random.default_rng(seed)
+    dim = 32  # tiny's embed_dim
+    return write_checkpoint(folder, tiny_dir, list(classes), rng.standard_normal((len(classes), dim)), rng.standard_normal(len(classes)),
+                            {"format": "emotion-workbench-finetune/1", "speakers": {"train": ["s1"], "validation": ["s2"], "test": ["s3"]}})
+
+
+@pytest.fixture
+def tiny_dir():
+    from workbench.model.generated import ensure_random_checkpoint
+
+    return ensure_random_checkpoint("tiny")
+
+
+def test_a_head_whose_tokens_were_reordered_is_refused_not_scored_under_other_names(tmp_path, tiny_dir, own_model_cache):
+    """tokens.txt with two lines swapped: every score went out under the other class's name, silently."""
+    from workbench.errors import ModelError
+    from workbench.model.network import clear_cache, load_model
+
+    head = _head(tmp_path / "head", tiny_dir)
+    assert load_model(str(head), device="cpu", dtype="float32").labels == ("calm", "tense", "flat")
+    (head / "tokens.txt").write_text("tense\ncalm\nflat\n<unk>\n", encoding="utf-8")
+    clear_cache()  # loaded once per process: the folder is read again
+    with pytest.raises(ModelError) as err:
+        load_model(str(head), device="cpu", dtype="float32")
+    assert "training_card.json" in str(err.value.source) and "tense, calm" in err.value.message and "other classes' names" in err.value.message
+    assert "fine-tune again" in err.value.fix
+
+
+def test_a_head_whose_weights_came_from_another_fine_tune_is_refused_by_its_card(tmp_path, tiny_dir, own_model_cache, capsys):
+    """Another head's model.safetensors copied into this folder ran under this card's parent, speakers and test figures."""
+    import shutil
+
+    head, other = _head(tmp_path / "head", tiny_dir), _head(tmp_path / "other", tiny_dir, seed=1)
+    shutil.copyfile(other / "model.safetensors", head / "model.safetensors")
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(np.arange(32000) / 7)).astype(np.float32), 16000)
+    assert main(["infer", str(tmp_path / "a.wav"), "--model", str(head), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "training_card.json: the card was written for weights with sha256" in err and "belong to another head" in err, err
