@@ -94,3 +94,21 @@ def test_a_head_whose_weights_came_from_another_fine_tune_is_refused_by_its_card
     assert main(["infer", str(tmp_path / "a.wav"), "--model", str(head), "--dtype", "float32", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "training_card.json: the card was written for weights with sha256" in err and "belong to another head" in err, err
+
+
+def test_a_head_with_nan_weights_is_refused_at_load_by_name(tmp_path, tiny_dir, own_model_cache):
+    """A head whose proj.weight holds a NaN loaded, then failed every clip (with torch) or ended `--dtype onnx-float32`
+    in 'unexpected AssertionError: scale issue' while the int8 graph was quantised."""
+    from safetensors.torch import load_file, save_file
+
+    from workbench.errors import ModelError
+    from workbench.model.network import load_model
+
+    head = _head(tmp_path / "head", tiny_dir)
+    state = load_file(head / "model.safetensors")
+    state["proj.weight"][1, 3] = float("nan")
+    save_file(state, head / "model.safetensors")
+    (head / "training_card.json").unlink()  # a head received without its card
+    with pytest.raises(ModelError) as err:
+        load_model(str(head), device="cpu", dtype="float32")
+    assert "proj.weight" in err.value.message and "NaN or infinite" in err.value.message

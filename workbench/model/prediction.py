@@ -133,4 +133,5 @@ def refuse_non_finite(names: list[str], logits: np.ndarray, pooled: np.ndarray, 
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise ModelError(f"the network gave NaN or infinite scores for {', '.join(repr(b) for b in bad[:5])}{more}, so they mean nothing.",
                          source=source, fix="check the clip's samples: a float file whose values reach far past full scale "
-                                            "(its peak in the log) overflows the network; rescale it to [-1, 1] and run it again.")
+                                            "(its peak in the log) overflows the network; rescale it to [-1, 1] and run it again "
+                                            "(if every clip fails so, the checkpoint's weights hold NaN: download it again).")

@@ -129,6 +129,11 @@ def check_weights_fit(network_state: dict, state: dict, name: str) -> None:
             source=name,
             fix="use the config.yaml that came with this model.pt.",
         )
+    # the classification head (small: checked on every load; a NaN in the encoder shows as NaN scores, refused per clip)
+    bad = [k for k in needed if k.startswith("proj.") and state[k].is_floating_point() and not bool(state[k].isfinite().all())]
+    if bad:
+        raise ModelError(f"the classification head's weights hold NaN or infinite values ({', '.join(bad)}): every score would be NaN.",
+                         source=name, fix="use the weights as they were written (fine-tune the head again, or download the checkpoint again).")
 
 
 MEMO_LOCK = threading.Lock()
