@@ -112,3 +112,36 @@ def test_a_head_with_nan_weights_is_refused_at_load_by_name(tmp_path, tiny_dir, 
     with pytest.raises(ModelError) as err:
         load_model(str(head), device="cpu", dtype="float32")
     assert "proj.weight" in err.value.message and "NaN or infinite" in err.value.message
+
+
+@pytest.mark.parametrize("planted", ["fifo", "dev_zero", "folder"])
+def test_a_heads_card_that_is_no_file_is_refused_never_read_as_no_card(tmp_path, tiny_dir, own_model_cache, planted):
+    """training_card.json planted as a FIFO or a link to /dev/zero was taken for no card: the head of a random parent
+    lost its RANDOM WEIGHTS banner (and the speakers it trained on, so the speaker-overlap warning), silently."""
+    import os
+
+    from workbench.errors import ModelError
+    from workbench.model.network import load_model
+
+    head = _head(tmp_path / "head", tiny_dir)
+    card = head / "training_card.json"
+    card.unlink()
+    {"fifo": lambda: os.mkfifo(card), "dev_zero": lambda: os.symlink("/dev/zero", card), "folder": card.mkdir}[planted]()
+    with pytest.raises(ModelError) as err:
+        load_model(str(head), device="cpu", dtype="float32")
+    assert "training_card.json" in err.value.message and "not a regular file" in err.value.message
+
+
+def test_a_weights_file_that_is_a_link_to_a_device_is_named_not_called_missing(tmp_path, tiny_dir):
+    """model.safetensors linked to /dev/zero was reported as 'model.pt missing'."""
+    import os
+
+    from workbench.errors import ModelError
+    from workbench.model.checkpoints import resolve_model
+
+    head = _head(tmp_path / "head", tiny_dir)
+    (head / "model.safetensors").unlink()
+    os.symlink("/dev/zero", head / "model.safetensors")
+    with pytest.raises(ModelError) as err:
+        resolve_model(str(head))
+    assert "model.safetensors is a folder, a pipe, a device or a broken link" in err.value.message and "model.pt missing" not in err.value.message
