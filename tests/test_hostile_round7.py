@@ -145,3 +145,30 @@ def test_a_weights_file_that_is_a_link_to_a_device_is_named_not_called_missing(t
     with pytest.raises(ModelError) as err:
         resolve_model(str(head))
     assert "model.safetensors is a folder, a pipe, a device or a broken link" in err.value.message and "model.pt missing" not in err.value.message
+
+
+# --------------------------------------------------------------- interrupts
+def test_calibrate_stopped_between_its_figures_leaves_no_calibration_json_listing_them(tmp_path):
+    """calibrate wrote calibration.json (listing three figures) before its figures: stopped at the second figure, the
+    folder held a calibration.json naming figures that were never written; stopped on a second calibration, the old
+    calibration.json beside figures of a fit it did not describe."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_calibration import planted_run
+    from test_calibration_cli import _run_folder
+    from test_stops import ENV, stopped_at, temporaries
+
+    run_dir = tmp_path / "run"
+    _run_folder(run_dir, planted_run(n_speakers=4, per_speaker=30, t_true=2.0))
+    argv = ["calibrate", str(run_dir), "--bootstrap", "20", "--folds", "2"]
+    for attempt in range(2):  # a first calibration, then a second one over it
+        rc, err = stopped_at(argv, "write:calibration_risk_coverage_0.png", signal.SIGINT, tmp_path)
+        assert rc == 130 and err.strip().splitlines()[-1].startswith("interrupted"), err
+        assert not (run_dir / "calibration.json").exists() and temporaries(run_dir) == []
+        done = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], cwd=tmp_path, env=ENV, capture_output=True, timeout=600)
+        assert done.returncode == 0, done.stderr.decode()[-1500:]
+        listed = json.loads((run_dir / "calibration.json").read_text())["figures"]
+        assert listed and all((run_dir / name).is_file() for name in listed), (listed, os.listdir(run_dir))
