@@ -172,3 +172,26 @@ def test_calibrate_stopped_between_its_figures_leaves_no_calibration_json_listin
         assert done.returncode == 0, done.stderr.decode()[-1500:]
         listed = json.loads((run_dir / "calibration.json").read_text())["figures"]
         assert listed and all((run_dir / name).is_file() for name in listed), (listed, os.listdir(run_dir))
+
+
+def test_segment_into_a_folder_of_an_earlier_segment_never_keeps_its_heatmap(tmp_path, tiny_model):
+    """A second `segment` into the same --out with --no-figures kept the first file's heatmap.png beside the second
+    file's summary, timeline and heatmap.npz."""
+    import soundfile as sf
+
+    from workbench.runs.longform import segment_file
+
+    t = np.arange(16000 * 6) / 16000
+    sf.write(tmp_path / "long.wav", (0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 0.4 * t) > 0)).astype(np.float32), 16000)
+    sf.write(tmp_path / "short.wav", (0.3 * np.sin(2 * np.pi * 180 * t[:32000])).astype(np.float32), 16000)
+    out = tmp_path / "seg"
+    segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=out, figures=True, config=_energy())
+    assert (out / "heatmap.png").is_file()
+    segment_file(tmp_path / "short.wav", model=tiny_model, out_dir=out, figures=False, config=_energy())
+    assert not (out / "heatmap.png").exists() and json.loads((out / "summary.json").read_text())["duration_s"] == pytest.approx(2.0)
+
+
+def _energy():
+    from workbench.runs.longform import SegmentConfig
+
+    return SegmentConfig(vad="energy")

@@ -249,6 +249,7 @@ def segment_file(
                 csv.write(",".join(scan.columns) + "\n")
                 scan.run(stream, _progress(stream.info.declared_duration, progress))
             result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
+            files.remove_file(writer.path / "heatmap.png")  # an earlier call's figure (--no-figures now, or stopped) never stays
             _write_outputs(writer, result, scan)
             if figures:
                 plot_longform(result, writer.path / "heatmap.png")
