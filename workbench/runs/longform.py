@@ -249,7 +249,6 @@ def segment_file(
                 csv.write(",".join(scan.columns) + "\n")
                 scan.run(stream, _progress(stream.info.declared_duration, progress))
             result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
-            files.remove_file(writer.path / "heatmap.png")  # an earlier call's figure (--no-figures now, or stopped) never stays
             _write_outputs(writer, result, scan)
             if figures:
                 plot_longform(result, writer.path / "heatmap.png")
@@ -450,6 +449,7 @@ def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float
 
 def _write_outputs(writer: RunWriter, result: LongformResult, scan: _Scan) -> None:
     """Everything but ``segments.csv`` (streamed) and the figure, through the run folder's writer."""
+    files.remove_file(writer.path / "heatmap.png")  # an earlier call's figure (--no-figures now, or stopped) never stays
     emb = np.stack(scan.embeddings) if scan.embeddings else np.zeros((0, scan.net.info.embed_dim), dtype=np.float32)
     times = (np.arange(len(result.heatmap)) * result.grid_s).astype(np.float32)
     writer.write_file("timeline.csv", lambda f: spreadsheet_safe(result.timeline).to_csv(f, index=False), text=True)
