@@ -195,3 +195,19 @@ def _energy():
     from workbench.runs.longform import SegmentConfig
 
     return SegmentConfig(vad="energy")
+
+
+@pytest.mark.parametrize("tokens", [["calm", "<unk>"], ["calm", "tense", "flat", "bored", "<unk>"]])
+def test_a_head_whose_tokens_count_disagrees_with_its_weights_names_tokens_txt(tmp_path, tiny_dir, own_model_cache, tokens):
+    """tokens.txt of another length than the head's rows was told as 'weights do not fit the network in config.yaml'
+    with the fix 'use the config.yaml that came with this model.pt' (config.yaml was right)."""
+    from workbench.errors import ModelError
+    from workbench.model.network import load_model
+
+    head = _head(tmp_path / "head", tiny_dir)
+    (head / "training_card.json").unlink()  # a head received without its card
+    (head / "tokens.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    with pytest.raises(ModelError) as err:
+        load_model(str(head), device="cpu", dtype="float32")
+    assert f"tokens.txt names {len(tokens)} outputs and the weights' classification head has 4" in err.value.message
+    assert "tokens.txt" in err.value.fix and "config.yaml" not in err.value.fix
