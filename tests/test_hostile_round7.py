@@ -211,3 +211,17 @@ def test_a_head_whose_tokens_count_disagrees_with_its_weights_names_tokens_txt(t
         load_model(str(head), device="cpu", dtype="float32")
     assert f"tokens.txt names {len(tokens)} outputs and the weights' classification head has 4" in err.value.message
     assert "tokens.txt" in err.value.fix and "config.yaml" not in err.value.fix
+
+
+def test_a_clip_the_model_runs_out_of_memory_on_is_a_failed_row_that_says_so():
+    """`infer --max-duration 7300` on a 2-hour file: the row's error was torch's 'RuntimeError: [enforce fail at
+    alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: …', with no fix."""
+    import torch
+
+    from workbench.engine.core import error_dict
+
+    try:
+        torch.empty(2**50)  # what the forward pass of a 2-hour clip asks for, as torch refuses it
+    except RuntimeError as exc:
+        err = error_dict(exc, source="long2h.wav")
+    assert err["type"] == "ModelError" and "ran out of memory" in err["message"] and "workbench segment" in err["fix"]
