@@ -225,3 +225,17 @@ def test_a_clip_the_model_runs_out_of_memory_on_is_a_failed_row_that_says_so():
     except RuntimeError as exc:
         err = error_dict(exc, source="long2h.wav")
     assert err["type"] == "ModelError" and "ran out of memory" in err["message"] and "workbench segment" in err["fix"]
+
+
+def test_a_clip_whose_attention_cannot_fit_in_memory_is_refused_before_the_forward_pass(tiny_model):
+    """`infer --max-duration 700` on a 10-minute clip grew to 20.7 GB in FunASR's float32 attention and was killed by
+    the kernel (signal 9, no line); an hour asks for terabytes anywhere."""
+    from workbench.errors import ModelError
+
+    hour = np.zeros(16000 * 3600, dtype=np.float32)
+    hour[::160] = 0.1
+    with pytest.raises(ModelError) as err:
+        tiny_model.predict([hour], ids=["hour.wav"])
+    assert "GB for its float32 attention" in err.value.message and "is free" in err.value.message
+    assert "workbench segment" in err.value.fix
+    assert tiny_model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
