@@ -239,3 +239,33 @@ def test_a_clip_whose_attention_cannot_fit_in_memory_is_refused_before_the_forwa
     assert "GB for its float32 attention" in err.value.message and "is free" in err.value.message
     assert "workbench segment" in err.value.fix
     assert tiny_model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
+
+
+def test_explain_worst_stopped_at_its_figure_leaves_no_summary_of_the_earlier_call(tmp_path, tiny_model):
+    """`explain --worst` wrote its figure, then its summary: stopped between the two, the folder held the new figure
+    beside the earlier call's explain_worst.json (its cases, its checks), which the report showed together."""
+    import signal
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from conftest import speech_like
+    from test_stops import ENV, stopped_at, temporaries
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.explain.worst import worst_summary
+    from workbench.runs.driver import run
+
+    (tmp_path / "audio").mkdir()
+    items = []
+    for i in range(3):
+        sf.write(tmp_path / "audio" / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
+        items.append(Item(id=f"c{i}", path=f"audio/c{i}.wav", label="happy", emotion="happy", speaker=f"s{i}"))
+    run(write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv"), out_dir=tmp_path / "run", model=tiny_model, use_cache=False)
+    first = ["explain", str(tmp_path / "run"), "--worst", "1", "--method", "occlusion"]
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", *first], cwd=tmp_path, env=ENV, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-1500:]
+    assert worst_summary(tmp_path / "run")["showing"].startswith("1 of")
+    rc, err = stopped_at([*first[:3], "2", *first[4:]], "write:explain_worst.png", signal.SIGTERM, tmp_path)
+    assert rc == 143 and temporaries(tmp_path / "run") == [], err
+    assert worst_summary(tmp_path / "run") is None  # never the earlier call's summary beside this call's figure
