@@ -589,12 +589,12 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
 
 
 def _write_outputs(dest: "RunFolder", payload: dict, reports: dict, variants: list[str], figures: bool) -> None:
-    """``calibration.json`` (listing its ``figures``) and this invocation's figures, every calibration figure of an earlier
-    one removed first (other variants, or all with ``--no-figures``): one invocation's set, in ``artifacts.json`` too."""
+    """This invocation's figures, then ``calibration.json`` listing them (last: a stop between the figures left one naming
+    figures not there), every calibration file of an earlier one removed first: one invocation's set, in ``artifacts.json`` too."""
     plots = dict(zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)))
     names = {(v, kind): calibration_figure_name(kind, variants.index(v)) for v in reports for kind in plots} if figures else {}
-    dest.remove_outputs(CALIBRATION_FIGURE_RE)
-    dest.write_json(CALIBRATION_FILE, {**payload, "figures": sorted(names.values())})
+    dest.remove_outputs(re.compile(rf"^{re.escape(CALIBRATION_FILE)}$|{CALIBRATION_FIGURE_RE.pattern}"))
     for (v, kind), name in names.items():
         (fig := plots[kind](reports[v])).tight_layout()
         dest.write_figure(name, fig, meta={"variant": v, "figure": kind})
+    dest.write_json(CALIBRATION_FILE, {**payload, "figures": sorted(names.values())})

@@ -101,7 +101,7 @@ def cmd_segment(args) -> int:
     else:
         print(res.render())
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
-    return EXIT_OK
+    return EXIT_FAILED_ITEMS if res.summary["n_failed"] else EXIT_OK  # a segment found and not scored is a failed item
 
 
 def _segment_transcript(args) -> int:
