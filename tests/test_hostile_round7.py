@@ -269,3 +269,33 @@ def test_explain_worst_stopped_at_its_figure_leaves_no_summary_of_the_earlier_ca
     rc, err = stopped_at([*first[:3], "2", *first[4:]], "write:explain_worst.png", signal.SIGTERM, tmp_path)
     assert rc == 143 and temporaries(tmp_path / "run") == [], err
     assert worst_summary(tmp_path / "run") is None  # never the earlier call's summary beside this call's figure
+
+
+def test_an_onnx_graph_whose_attention_cannot_fit_in_memory_is_refused_before_it_runs(tiny_model, tmp_path):
+    """The same check for ONNX Runtime (what `--dtype auto` picks on most CPUs): an hour of audio in one graph call asked
+    ONNX Runtime for terabytes (onnx-float32 held 1.95 GB at 120 s and 6.0 GB at 240 s with tiny's 2 heads)."""
+    import json
+
+    from workbench.errors import ModelError
+    from workbench.model.onnx_backend import load_onnx_model
+    from workbench.model.onnx_export import export_onnx
+
+    folder = export_onnx(tiny_model, tmp_path / "onnx").folder
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["attention_heads"] == 2  # tiny's, read from the network at export
+    onnx_model = load_onnx_model(folder)
+    hour = np.zeros(16000 * 3600, dtype=np.float32)
+    hour[::160] = 0.1
+    with pytest.raises(ModelError) as err:
+        onnx_model.predict([hour], ids=["hour.wav"])
+    assert "onnx-float32 attention (2 heads, 180,000 frames)" in err.value.message and "is free" in err.value.message
+    assert "workbench segment" in err.value.fix
+    assert onnx_model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
+    # an export that does not say: its width over 64, at least 1 (never more than it has); a false count is refused
+    del meta["attention_heads"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert load_onnx_model(folder).attention_heads == 1
+    meta["attention_heads"] = "16"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="attention_heads '16'"):
+        load_onnx_model(folder)

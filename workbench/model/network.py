@@ -65,7 +65,7 @@ from workbench.model.building import (  # noqa: F401
 )
 from workbench.model.checkpoints import DEFAULT_MODEL, cached_hub_checkpoint, import_funasr, resolve_model  # noqa: F401
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end, masked_positional_encoder
-from workbench.model.memory import check_attention_fits
+from workbench.model.memory import attention_heads, check_attention_fits
 from workbench.model.prediction import Prediction, refuse_non_finite
 from workbench.model.temperature import apply_temperature, check_temperature, softmax
 from workbench.schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
@@ -340,7 +340,7 @@ class Emotion2vecModel:
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
         if not on_gpu:  # (B, H, T, T) attention: refused by name where the kernel would kill the process
-            check_attention_fits(net, len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id)
+            check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id)
         with (
             torch.inference_mode(),
             self._autocast(),
