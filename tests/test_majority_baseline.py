@@ -88,3 +88,22 @@ def test_the_probe_flags_a_fold_whose_wa_does_not_clear_its_majority_baseline(tm
     assert any("WA" in n and "MAJORITY BASELINE" in n for n in notes), notes
     assert any("MAJORITY BASELINE" in n for n in res.to_dict()["fold_notes"])
     assert "MAJORITY BASELINE" in res.render() and "MAJORITY BASELINE" in res.html()
+
+
+def test_fusion_flags_a_methods_wa_that_does_not_clear_the_majority_baseline():
+    """fuse printed 'WA 0.400 [0.300, 0.500]' for each method beside nothing: on 40 neutral items of 50, always
+    answering neutral scores 0.800.  fusion_checks carries the words to the screen, fusion.json, the page and fusion.png."""
+    from workbench.analysis.fusion import fusion_checks, plot_fusion
+    from workbench.views.reporting import fusion_html
+
+    y = np.array(["neutral"] * 40 + ["angry"] * 10)
+    metrics = {"speech": {"uar": 0.70, "uar_ci": (0.60, 0.80), "wa": 0.84, "wa_ci": (0.72, 0.94)},
+               "late": {"uar": 0.90, "uar_ci": (0.85, 0.95), "wa": 0.95, "wa_ci": (0.88, 1.00)}}
+    checks = fusion_checks(y, metrics, {})
+    flagged = [c for c in checks if "MAJORITY BASELINE" in c]
+    assert flagged == ["speech WA 0.840 [0.720, 0.940]: AT THE MAJORITY BASELINE: the interval reaches 0.800, the WA of "
+                       "always answering neutral (40/50), so the figure cannot be told from a constant guess"]
+    payload = {"metrics": metrics, "checks": checks, "chance_uar": 0.5, "n_items": 50, "n_speakers": 5, "folds": 5,
+               "classes": ["angry", "neutral"], "text_model": "a-text-model", "late_weights": [0.5] * 5}  # fusion.json's keys the page reads
+    assert f"Check failed:</b> {flagged[0]}" in str(fusion_html(payload))
+    assert "speech WA 0.840" in plot_fusion(payload).axes[0].get_title().replace("\n", " ")
