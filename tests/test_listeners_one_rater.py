@@ -39,6 +39,9 @@ def test_items_judged_by_one_listener_are_said_everywhere_the_checks_go(tmp_path
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
     reporting.listeners_section(rf.path, n_boot=10)
     assert "one listener&#x27;s judgement" in "".join(str(getattr(o, "data", "")) for o in shown)
+    from workbench.views.error_views import ListenerErrorsBrowser
+
+    assert "⚠ 3 of them judged by one listener" in ListenerErrorsBrowser(rf).caption.value
     # every item judged by five listeners: nothing to say
     assert not any("one listener" in c for c in evaluate_listeners(write_run(tmp_path / "five", _rows(0), [np.ones(4)] * 30).results(),
                                                                    n_boot=20).checks)
