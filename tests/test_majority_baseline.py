@@ -107,3 +107,26 @@ def test_fusion_flags_a_methods_wa_that_does_not_clear_the_majority_baseline():
                "classes": ["angry", "neutral"], "text_model": "a-text-model", "late_weights": [0.5] * 5}  # fusion.json's keys the page reads
     assert f"Check failed:</b> {flagged[0]}" in str(fusion_html(payload))
     assert "speech WA 0.840" in plot_fusion(payload).axes[0].get_title().replace("\n", " ")
+
+
+def test_runs_closing_line_and_finetunes_figures_carry_the_flag(tmp_path):
+    """run's closing line and finetune's held-out figures (screen and card) print figure_flags' words, as metrics does."""
+    import io
+    from types import SimpleNamespace
+
+    from workbench.analysis.finetune.core import _flag_lines
+    from workbench.analysis.finetune.evaluate import scores
+    from workbench.cli.running import print_run_summary
+
+    rows = _skewed_rows(1)
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    result = SimpleNamespace(run_dir=rf.path, n_rows=50, n_failed=0, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": {"labelled": 50, "excluded_no_counterpart": 0, "failed": 0}}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    assert "!! WA AT THE MAJORITY BASELINE: the interval reaches 0.800" in buf.getvalue()
+    t, p = np.array([r["emotion"] for r in rows]), np.array([r["pred"] for r in rows])
+    held_out = scores(t, p, ["angry", "neutral"], n_boot=200, seed=0)
+    assert any("WA AT THE MAJORITY BASELINE" in line for line in _flag_lines(held_out, "  "))
+    right = scores(t, t, ["angry", "neutral"], n_boot=200, seed=0)  # every item right: clear of the baseline
+    assert not any("MAJORITY" in f for f in right["flags"])
