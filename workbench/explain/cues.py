@@ -166,7 +166,35 @@ def unvoiced_summary(features) -> dict[str, Any]:
         return {"rows": 0, "of": int(len(ok)), "by_set": {}, "by_row": []}
     hit = none.any(axis=1).to_numpy()
     return {"rows": int(hit.sum()), "of": int(len(ok)), "by_set": {name: int(none[c].sum()) for name, c in cols.items()},
-            "by_row": [{"id": str(r["id"]), "variant": str(r["variant"])} for _, r in ok[hit].head(50).iterrows()]}
+            "by_row": [{"id": str(r["id"]), "variant": str(r["variant"])} for _, r in ok[hit].head(50).iterrows()],
+            "few_voiced": _few_voiced(ok)}
+
+
+#: Praat's F0 range is the 5th to 95th percentile of the voiced frames: under 20 of them, 5 % of the frames is less
+#: than one, and the two percentiles are the extremes (interpolated between the two lowest, the two highest)
+MIN_VOICED_FRAMES = 20
+
+
+def _few_voiced(ok) -> dict[str, Any]:
+    """The measured rows with some but fewer than :data:`MIN_VOICED_FRAMES` voiced 10 ms Praat frames (``rows``, the
+    first 50 ``by_row`` with their ``voiced_frames``)."""
+    if not {"voiced_fraction", "frames", "silence_frames"} <= set(ok.columns) or not len(ok):
+        return {"rows": 0, "by_row": []}
+    voiced = (ok["voiced_fraction"] * (ok["frames"] - ok["silence_frames"].fillna(0))).round().fillna(0).astype(int)
+    few = ok[(voiced > 0) & (voiced < MIN_VOICED_FRAMES)]
+    return {"rows": int(len(few)), "by_row": [{"id": str(r["id"]), "variant": str(r["variant"]), "voiced_frames": int(voiced[i])}
+                                              for i, r in few.head(50).iterrows()]}
+
+
+def few_voiced_words(summary: dict[str, Any]) -> str:
+    """The rows of :func:`unvoiced_summary` with few voiced frames in one line, or ``""``."""
+    few = summary.get("few_voiced") or {"rows": 0}
+    if not few["rows"]:
+        return ""
+    shown = ", ".join(f"{r['id']} [{r['variant']}] {r['voiced_frames']}" for r in few["by_row"][:5]) + (" …" if few["rows"] > 5 else "")
+    return (f"{few['rows']} of {summary['of']} measured row(s) have fewer than {MIN_VOICED_FRAMES} voiced 10 ms frames ({shown}): "
+            "their F0 range and percentiles (5th, 95th) are the extremes of a handful of frames, and their jitter and shimmer "
+            "rest on a few periods")
 
 
 def unvoiced_words(summary: dict[str, Any]) -> str:
