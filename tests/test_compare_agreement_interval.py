@@ -9,7 +9,7 @@ import json
 import pytest
 from scipy.stats import binomtest
 
-from test_compare_runs import hand_runs
+from test_compare_runs import PRED_A, PRED_B, hand_runs
 from workbench.analysis.compare import compare_runs
 from workbench.cli import main
 
@@ -27,3 +27,25 @@ def test_top1_agreement_carries_its_exact_interval_everywhere(tmp_path, capsys):
     assert words in capsys.readouterr().out
     saved = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert saved["agreement"][0]["top1_agreement_lo"] == pytest.approx(ci.low)
+
+
+def test_kappa_carries_its_bootstrap_interval_computed_as_scikit_learn_would_on_each_resample(tmp_path, capsys):
+    """'kappa 0.400' on 7 items was as bare as the top-1 agreement: its percentile bootstrap interval now stands beside
+    it on the screen, in comparison.json and in the report's table; each resample's kappa equals scikit-learn's."""
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+
+    from workbench.analysis.stats import kappa_interval
+
+    a, b = hand_runs(tmp_path)
+    cmp = compare_runs([a, b], n_boot=200, seed=4)
+    (ag,) = cmp.agreement.to_dict(orient="records")
+    pa, pb = np.array(PRED_A), np.array(PRED_B)  # the paired items in the runs' order (f0 failed in B: not paired)
+    idx = np.random.default_rng(4).integers(0, len(pa), size=(200, len(pa)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ref = [cohen_kappa_score(pa[i], pb[i]) for i in idx]
+    ref = np.array([k for k in ref if np.isfinite(k)])
+    assert (ag["kappa_lo"], ag["kappa_hi"]) == (pytest.approx(np.percentile(ref, 2.5)), pytest.approx(np.percentile(ref, 97.5)))
+    words = f"kappa 0.400 [{ag['kappa_lo']:.3f}, {ag['kappa_hi']:.3f}]"
+    assert words in cmp.render() and words.split("kappa ")[1] in cmp.html()
+    assert kappa_interval(["x"] * 5, ["x"] * 5) != kappa_interval(["x"] * 5, ["x"] * 5)  # 0/0 in every resample: NaNs
