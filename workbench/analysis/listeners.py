@@ -35,7 +35,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
+from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
@@ -519,7 +519,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
         confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
         n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
-        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows)),
+        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows))
+        + single_rater_check(s.listeners["n_raters"].to_numpy(float), wrong, band_rows[-1]["band"] if band_rows else "[.., 1]"),
     )
 
 

@@ -30,7 +30,7 @@ from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SH
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
@@ -199,6 +199,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if below:
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
+        if r.majority_flag():  # the WA's own baseline: always answering the largest class (metrics prints it on the WA line)
+            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag()) if f)
+            out[v]["majority_flag"] = r.majority_flag()
         rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k) or few_items_note(r.n_scored) or "ok") for k in ("wa", "uar", "macro_f1")]
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
@@ -209,7 +212,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             out[v]["small_classes"] = r.small_classes_note()
             parts.append(f"<p><b>⚠ {esc(r.small_classes_note())}</b>.</p>")
         parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
-        parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
+        parts.append(f"<p>UAR: {esc(r.chance_words())}" + (f"; WA: {esc(majority_words(r.support()))}" if majority_words(r.support()) else "") + ".</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them

@@ -18,7 +18,7 @@ from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
-from workbench.analysis.stats import p_value_text
+from workbench.analysis.stats import kappa_interval, p_value_text, proportion_interval
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
@@ -263,8 +263,8 @@ class RunsComparison:
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
                 cos += f" ({rec['cosine_note']})"
-            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
-                         f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
+            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_ci_text(rec['kappa'], (rec['kappa_lo'], rec['kappa_hi']))}{_why(rec.get('kappa_note'))}, "
+                         f"top-1 agreement {_ci_text(rec['top1_agreement'], (rec['top1_agreement_lo'], rec['top1_agreement_hi']))} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
                          f"max {_distance(rec['max_tvd'])}, "
                          f"embedding cosine min/mean {cos}")
@@ -355,7 +355,8 @@ _AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n
 def _agreement_table(agreement):
     """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
-    table = agreement.reindex(columns=list(_AGREEMENT_HEADS))
+    table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).astype({"top1_agreement": object, "kappa": object})
+    table["top1_agreement"], table["kappa"] = ([_ci_text(v, (lo, hi)) for v, lo, hi in agreement.reindex(columns=[c, f"{c}_lo", f"{c}_hi"]).itertuples(index=False)] for c in ("top1_agreement", "kappa"))
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
@@ -421,7 +422,7 @@ def _ok_positions(t) -> dict:
     return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
 
 
-def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restrict: bool = False) -> dict:
+def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restrict: bool = False, n_boot: int = 1000, seed: int = 0) -> dict:
     """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD.
 
     Kappa, top-1 agreement and the label flips count the labels :func:`_compare_pair` counts (with ``restrict``, the
@@ -447,6 +448,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
+    # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one
+    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*proportion_interval(agree["n"] - agree["n_label_flips"], agree["n"]), *kappa_interval(pa, pb, n=n_boot, seed=seed))))
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
@@ -549,7 +552,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
             for v in shared:
-                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described, restrict=restrict)
+                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described, restrict=restrict, n_boot=n_boot, seed=seed)
                 if pair["dropped"]:
                     excluded[f"{names[j]}/{names[i]} [{v}]"] = pair["dropped"]
                 agree_rows.append(pair["agreement"])
