@@ -142,15 +142,37 @@ def mark_random_weights(fig: Any) -> dict:
     """Write :data:`~workbench.labels.RANDOM_WEIGHTS_MARK` at the foot of ``fig`` (a figure of a random-weights model);
     returns what ``artifacts.json`` records beside the file (``random_weights_mark``).  :meth:`Artifacts.write_figure`
     calls it; a figure saved to bytes first (explain's) calls it before saving.  A figure laid out by an engine
-    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label."""
+    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label; any other figure whose
+    content reaches into that strip (rotated tick labels, a legend under the axes) grows at its foot instead, its
+    content moved up, so the mark is written under the lowest label, not across it."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
     engine = fig.get_layout_engine()
     if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
         strip = 0.16 / max(float(fig.get_size_inches()[1]), 1.0)
         engine.set(rect=(0.0, strip, 1.0, 1.0 - strip))
+    else:
+        _room_at_foot(fig, 0.16)
     fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
     return {"random_weights_mark": RANDOM_WEIGHTS_MARK}
+
+
+def _room_at_foot(fig: Any, strip_in: float) -> None:
+    """Grow ``fig`` at its foot until its lowest drawn content (tick labels, axis labels, legends; measured, in inches)
+    lies ``strip_in`` above the bottom edge, moving every axes and figure text up by what was added."""
+    bottom = fig.get_tightbbox(fig._get_renderer()).y0  # inches from the figure's bottom edge; below 0 when it spills
+    need = strip_in - bottom
+    if need <= 0:
+        return
+    w, h = (float(v) for v in fig.get_size_inches())
+    fig.set_size_inches(w, h + need)
+    lift = lambda y: (y * h + need) / (h + need)  # noqa: E731 - a figure fraction, kept at its inches above the content
+    for ax in fig.axes:
+        pos = ax.get_position(original=True)
+        ax.set_position([pos.x0, lift(pos.y0), pos.width, pos.height * h / (h + need)])
+    for text in fig.texts:
+        x, y = text.get_position()
+        text.set_y(lift(y))
 
 
 class Artifacts:
