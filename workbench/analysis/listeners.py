@@ -524,9 +524,6 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     )
 
 
-HEAD_VOTES_NOTE = "; --model (generic and manifest only) counts them over the run model's own classes"
-
-
 def votes_fix(rf: Any) -> str:
     """The fix for a run whose items carry no listener judgements: the commands that attach them to its manifest,
     score that manifest again and read the listeners of the new run (a bare "run again" named no command)."""
@@ -536,14 +533,14 @@ def votes_fix(rf: Any) -> str:
     score = (f"score it as this run was scored: a copy of {shell_command(str(rf.path / EXPERIMENT_FILE))} with `manifest: VOTED.csv`, "
              f"run as `{shell_command('workbench', 'run', 'COPY.yaml', '--out', 'NEW_RUN')}`" if len(rf.variants()) > 1 else
              f"score it with `{shell_command('workbench', 'run', 'VOTED.csv', '--model', model, '--out', 'NEW_RUN')}`")
-    # the command named neither --votes, which every format but `manifest` requires, nor a fine-tuned head's --model,
-    # without which the votes are counted over the nine emotion2vec+ classes instead of the run's own
+    # --votes (every format but `manifest` needs it) and a head's --model (else votes count over the nine classes)
     head = ("--model", model) if tuple(rf.labels(rf.results())) != LABEL_KEYS else ()
+    note = "; --model (generic and manifest only) counts them over the run model's own classes" if head else ""
     attach = shell_command("workbench", "datasets", "import-votes", manifest, "--format", "FORMAT", "--votes", "VOTES",
                            *head, "--out", "VOTED.csv")
     return (f"attach them to the run's manifest with `{attach}` (FORMAT: {', '.join(VOTE_FILE_FORMATS)}, and VOTES "
             "the corpus's votes file or folder; or `--format manifest` without --votes for the manifest's own "
-            f"rater_labels or votes_<class> columns{HEAD_VOTES_NOTE if head else ''}; or a corpus loader that reads "
+            f"rater_labels or votes_<class> columns{note}; or a corpus loader that reads "
             f"them), {score}, then run `workbench listeners NEW_RUN`.")
 
 
