@@ -122,8 +122,10 @@ TEMPLATES = {
          "                             'findings': findings, 'fusion': fusion, 'listeners': listeners})"]),
     "variant_comparison": (
         "# Variant comparison: Δ metrics with paired intervals, McNemar, flips and a sweep curve.\n"
-        "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\nbaseline = None\n"
-        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\nsweep_kind = 'sample-rate'\n"
+        "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\n"
+        "baseline = None  # the variant the others are compared with; default: raw, else the run's first\n"
+        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\n"
+        "sweep_kind = 'sample-rate'  # what the sweep varies: sample-rate, trim, snr, denoise, pitch or tempo (as `workbench sweep --kind`)\n"
         "model = None  # for the default runs (default: as `make demo` chooses)\n"
         "title = 'Variant comparison'\nreport_dir = '.'  # set by `workbench report`",
         ["variants = [wb.Variant('raw'), wb.Variant('telephone', ({'name': 'telephone'},)), wb.Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
