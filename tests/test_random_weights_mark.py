@@ -50,3 +50,18 @@ def test_the_mark_stays_inside_a_figure_saved_without_a_tight_box():
     renderer = fig._get_renderer()
     assert _overlaps(fig, fig.texts[-1]) == []
     assert fig.get_tightbbox(renderer).y0 >= 0  # nothing drawn below the figure's edge, where the PNG cuts it
+
+
+def test_the_reports_sweep_figure_of_a_random_checkpoint_carries_the_mark(tmp_path, monkeypatch):
+    """The variant comparison's sweep figure, scored with `tiny` (the run's model as a ModelRef, or `-p model=tiny`),
+    went out without the RANDOM WEIGHTS mark: the section asked the model reference, which carries no such flag."""
+    from workbench.data.demoset import DEMO_DATA
+    from workbench.model.ref import ModelRef
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: shown.append(kw.get("random_weights")))
+    monkeypatch.setattr(reporting, "show_html", lambda markup: None)
+    reporting.sweep_section(DEMO_DATA / "happy_zh_onset0.wav", "sample-rate", tmp_path / "sweep",
+                            ModelRef("tiny", device="cpu", dtype="float32"))
+    assert shown == [True]

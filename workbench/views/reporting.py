@@ -580,5 +580,7 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
     show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
-    show_figure(plot_sweep(df, kind), random_weights=bool(getattr(model, "random_weights", False)))
+    # the sweep's own run folder says what scored it: the report's model is a ModelRef or a name ("tiny"), which carry
+    # no random_weights, and the figure of a random checkpoint went out without its mark
+    show_figure(plot_sweep(df, kind), random_weights=bool(as_run_folder(out_dir).random_weights))
     return {"kind": kind, "points": summ.to_dict(orient="records")}
