@@ -430,3 +430,19 @@ def test_manifest_says_how_to_run_without_a_downloaded_checkpoint(tmp_path, monk
     monkeypatch.setenv("WORKBENCH_MODEL", str(tmp_path / "my model"))
     assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m2.csv")]) == 0
     assert f"add --model '{tmp_path / 'my model'}' (your $WORKBENCH_MODEL)" in capsys.readouterr().out
+
+
+def test_a_misspelt_checkpoint_folder_inside_a_folder_is_not_looked_up_as_a_hub_id(tmp_path, monkeypatch, capsys):
+    """`--model models/demo-hed` (finetune wrote models/demo-head) has the shape of a hub id, owner/name, and was
+    looked up on ModelScope: "is not in the local ModelScope cache and www.modelscope.cn cannot be reached"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    _checkpoint(tmp_path / "models" / "demo-head")
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert main(["infer", "a.wav", "--model", "models/demo-hed"]) == 2
+    err = capsys.readouterr().err
+    assert "models/demo-hed: no such checkpoint directory" in err and "ModelScope cache" not in err, err
+    assert "fix: check the folder name (the checkpoint folders here: models/demo-head)." in err, err
+    from workbench.model.checkpoints import resolve_model  # a folder of no checkpoints, or a known id, stays a hub id
+    (tmp_path / "iic").mkdir()
+    assert resolve_model("iic/emotion2vec_plus_base").kind == "hub" and resolve_model("iic/other").kind == "hub"
