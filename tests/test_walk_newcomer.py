@@ -446,3 +446,27 @@ def test_a_misspelt_checkpoint_folder_inside_a_folder_is_not_looked_up_as_a_hub_
     from workbench.model.checkpoints import resolve_model  # a folder of no checkpoints, or a known id, stays a hub id
     (tmp_path / "iic").mkdir()
     assert resolve_model("iic/emotion2vec_plus_base").kind == "hub" and resolve_model("iic/other").kind == "hub"
+
+
+def test_the_reports_metric_table_of_a_head_on_its_training_speakers_does_not_say_ok(tmp_path, monkeypatch):
+    """The experiment report of `workbench run … --model HEAD` on the corpus the head trained on showed the speaker
+    overlap in the banner, and "ok" in the check column beside WA, UAR and macro-F1."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.views import reporting
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(6)]
+    rf = write_run(tmp_path / "run_ft", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model=str(ckpt))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    out = reporting.metrics_section(rf.path, by=(), n_boot=50)
+    table = next(h for h in shown if "95% bootstrap CI" in h)
+    for name in ("WA", "UAR", "macro-F1"):
+        row = table.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0]
+        assert "not independent of the checkpoint&#x27;s training data" in row and ">ok<" not in row, row
+    assert any("speaker overlap" in w for w in out["raw"]["training_overlap"])

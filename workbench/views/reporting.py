@@ -181,6 +181,9 @@ def _no_value(why: str) -> Markup:
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
     rf = _run(run_dir)
     res, out = rf.results(), {}
+    # a head scored on the speakers it trained on read "ok" beside its WA: the check column says what the banner says
+    overlap = run_training_overlap(rf)
+    caveat = "not independent of the checkpoint's training data (the warning at the top)" if overlap else ""
     for v in dict.fromkeys(res["variant"]):
         r = evaluate(res, variant=v, by=by, n_boot=n_boot, seed=rf.seed)  # the run's seed, as `workbench metrics`
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
@@ -199,7 +202,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if below:
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
-        rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k) or few_items_note(r.n_scored) or "ok") for k in ("wa", "uar", "macro_f1")]
+        if overlap:
+            out[v]["training_overlap"] = overlap
+        rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"),
+                 "; ".join(x for x in (flags.get(k) or few_items_note(r.n_scored), caveat) if x) or "ok") for k in ("wa", "uar", "macro_f1")]
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
                      ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(few or "ok (spread)")}</span>')))
