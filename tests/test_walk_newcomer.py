@@ -470,3 +470,27 @@ def test_the_reports_metric_table_of_a_head_on_its_training_speakers_does_not_sa
         row = table.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0]
         assert "not independent of the checkpoint&#x27;s training data" in row and ">ok<" not in row, row
     assert any("speaker overlap" in w for w in out["raw"]["training_overlap"])
+
+
+def test_finetune_ends_with_the_commands_that_use_the_head(tmp_path):
+    """`workbench finetune RUN --out models/demo-head` ended "use it with --model models/demo-head": an option, no
+    command; now the run of the manifest with the head, its metrics and the comparison with the parent's run."""
+    import shlex
+    from types import SimpleNamespace
+
+    from workbench.cli import build_parser
+    from workbench.cli.finetune import finetune_next_steps
+
+    result = SimpleNamespace(out=tmp_path / "models" / "demo head", run_dir=tmp_path / "runs" / "demo",
+                             card={"data": {"manifest": "/data/demo.csv"}})
+    lines = finetune_next_steps(result)
+    assert lines[0] == "next:"
+    commands = [shlex.split(line.split("   #")[0]) for line in lines[1:]]
+    scored = str(tmp_path / "runs" / "demo head")
+    assert commands[0] == ["workbench", "run", "/data/demo.csv", "--model", str(result.out), "--out", scored]
+    assert commands[1] == ["workbench", "metrics", scored]
+    assert commands[2] == ["workbench", "compare", str(result.run_dir), scored]
+    for words in commands:  # each parses as typed
+        build_parser([words[1]]).parse_args(words[1:])
+    beside = SimpleNamespace(out=tmp_path / "runs" / "demo-head", run_dir=tmp_path / "runs" / "demo", card={})
+    assert f"--out {tmp_path / 'runs' / 'demo-head-run'}" in finetune_next_steps(beside)[1]  # never the head's folder
