@@ -494,3 +494,19 @@ def test_finetune_ends_with_the_commands_that_use_the_head(tmp_path):
         build_parser([words[1]]).parse_args(words[1:])
     beside = SimpleNamespace(out=tmp_path / "runs" / "demo-head", run_dir=tmp_path / "runs" / "demo", card={})
     assert f"--out {tmp_path / 'runs' / 'demo-head-run'}" in finetune_next_steps(beside)[1]  # never the head's folder
+
+
+def test_a_misspelt_key_step_or_template_in_an_experiment_file_names_the_closest_one(tmp_path, capsys):
+    """`sed: 3`, a step `telefone` and `reports: [experiment_reprot]` were refused with every valid value listed and
+    none named as the likely one, as the command line does for its options ("did you mean --scheme?")."""
+    (tmp_path / "m.csv").write_text("id,path\na,a.wav\n")
+    good = {"seed": "seed: 3", "step": "variants:\n  tel:\n    - name: telephone", "reports": "reports: [experiment_report]"}
+    cases = {"seed": ("sed: 3", "unknown key(s) ['sed']; did you mean 'seed'? an experiment has"),
+             "step": ("variants:\n  tel:\n    - name: telefone", "unknown preprocessing step 'telefone'; did you mean 'telephone'?"),
+             "reports": ("reports: [experiment_reprot]", "which is not a built-in report template; did you mean 'experiment_report'?")}
+    for kind, (bad, said) in cases.items():
+        lines = [bad if k == kind else v for k, v in good.items()]
+        (tmp_path / f"{kind}.yaml").write_text("manifest: m.csv\nmodel: tiny\n" + "\n".join(lines) + "\n")
+        assert main(["run", str(tmp_path / f"{kind}.yaml"), "--out", str(tmp_path / f"run_{kind}")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "fix:" in err and "Traceback" not in err, (kind, err)
