@@ -510,3 +510,46 @@ def test_a_misspelt_key_step_or_template_in_an_experiment_file_names_the_closest
         assert main(["run", str(tmp_path / f"{kind}.yaml"), "--out", str(tmp_path / f"run_{kind}")]) == 2
         err = capsys.readouterr().err
         assert said in err and "fix:" in err and "Traceback" not in err, (kind, err)
+
+
+def test_a_comparisons_check_columns_use_the_screens_names_and_say_a_run_saw_its_speakers(tmp_path):
+    """The checkpoint comparison page's check columns read "wa: …; macro_f1: …; uar_chance: …; never_predicted: …"
+    (the keys of a dict), and "ok" beside the ΔWA of a head scored on the speakers it trained on."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    import html
+
+    from workbench.analysis.compare import compare_runs
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    ids = [(f"s{s}_{cls}_{r}", cls, f"spk{s}") for s in range(4) for cls in CLASSES for r in range(3)]
+    emb = np.random.default_rng(0).standard_normal((len(ids), 4))
+    parent = write_run(tmp_path / "parent", [synthetic_row(i, emotion=c, speaker=s, pred="disgusted") for i, c, s in ids], emb)
+    head = write_run(tmp_path / "head", [synthetic_row(i, emotion=c, speaker=s, pred=c if k % 2 else "sad")
+                                         for k, (i, c, s) in enumerate(ids)], emb, model=str(ckpt))
+    page = " ".join(compare_runs([parent.path, head.path], n_boot=50).html().split())
+    for key in ("wa: ", "uar: ", "macro_f1: ", "uar_chance: ", "never_predicted: "):
+        assert f"<td>{key}" not in page and f"; {key}" not in page, (key, page)
+    assert "WA: zero-width interval" in page and "precision: " in page
+    against = page.split("Against the first run", 1)[1].split("</table>", 1)[0]
+    assert "not independent of the checkpoint's training data" in html.unescape(against) and "<td>ok</td>" not in against, against
+
+
+def test_the_variant_comparison_pages_check_column_uses_the_screens_names(tmp_path, monkeypatch):
+    """The variant comparison page's check column read "delta_wa: zero-width interval …; delta_uar: …"."""
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.views import reporting
+
+    rows = [synthetic_row(f"i{k}_{c}", emotion=c, speaker=f"s{k}", pred=c, variant=v)
+            for v in ("raw", "telephone") for k in range(6) for c in CLASSES]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.comparison_section(rf.path, "raw")
+    table = next(h for h in shown if "ΔWA [95% CI]" in h)
+    assert "ΔWA: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table

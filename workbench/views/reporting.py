@@ -28,6 +28,7 @@ from workbench import __version__
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
+from workbench.analysis.compare.variants import flags_words
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
@@ -545,7 +546,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
              Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
              Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(p_value_text(c.mcnemar_p)), c.n_flips,
-             "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok") for c in comps]
+             flags_words(c.interval_flags())) for c in comps]
     show_html(f"<h2>Variants against {code(baseline)}</h2>"
               + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))
     for c in comps:

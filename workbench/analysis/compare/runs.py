@@ -27,8 +27,11 @@ from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, s
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
                                                  metric_flags, metrics_text, paired_top)
+
+#: the check column's words for a run scored on its checkpoint's training data (its ΔWA read "ok" under the warning)
+OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -303,7 +306,7 @@ class RunsComparison:
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
-                             "checks": "; ".join(f"{k}: {note}" for k, note in metric_flags(rep).items()) or "ok"})
+                             "checks": flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
@@ -311,7 +314,7 @@ class RunsComparison:
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
                      "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p), "label flips": c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
-                     "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
+                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
