@@ -164,8 +164,10 @@ TEMPLATES = {
          "display(HTML(cmp.html(top=top, title=title)))",
          "R.show_figure(R.plot_runs_comparison(cmp), random_weights=cmp.random_weights)",
          "## The item where each pair of runs differs most: both predictions, both score vectors and the audio as it was scored. "
-         "In a live notebook, `wb.LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)` opens any row of "
-         "`cmp.disagreements(top)` in the browser, and `R.show_item(cmp.disagreements(top), i)` shows row `i`.",
+         "Open this page's notebook (`checkpoint_comparison.ipynb`, beside it) in JupyterLab to see more: there "
+         "`wb.LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)` opens any row of `cmp.disagreements(top)` "
+         "(`cmp`: the comparison made above) in the browser, and `R.show_item(cmp.disagreements(top), i)` "
+         "(`R = wb.reporting`) shows row `i`.",
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
          "for r in (cmp.runs if probe_folds else []):\n"

@@ -553,3 +553,16 @@ def test_the_variant_comparison_pages_check_column_uses_the_screens_names(tmp_pa
     reporting.comparison_section(rf.path, "raw")
     table = next(h for h in shown if "ΔWA [95% CI]" in h)
     assert "ΔWA: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
+
+
+def test_the_checkpoint_comparison_page_says_where_its_code_names_live():
+    """The page told its reader to call `R.show_item(cmp.disagreements(top), i)` "in a live notebook": R and cmp are
+    the template's own names, defined in no notebook the reader has open."""
+    import json
+    from pathlib import Path
+
+    import workbench
+
+    nb = json.loads((Path(workbench.__file__).parent / "templates" / "checkpoint_comparison.ipynb").read_text(encoding="utf-8"))
+    text = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown" and "R.show_item" in "".join(c["source"]))
+    assert "`checkpoint_comparison.ipynb`, beside it" in text and "(`R = wb.reporting`)" in text and "(`cmp`: the comparison" in text
