@@ -566,3 +566,20 @@ def test_the_checkpoint_comparison_page_says_where_its_code_names_live():
     nb = json.loads((Path(workbench.__file__).parent / "templates" / "checkpoint_comparison.ipynb").read_text(encoding="utf-8"))
     text = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown" and "R.show_item" in "".join(c["source"]))
     assert "`checkpoint_comparison.ipynb`, beside it" in text and "(`R = wb.reporting`)" in text and "(`cmp`: the comparison" in text
+
+
+def test_import_helps_say_what_no_map_and_no_revision_do(capsys):
+    """`datasets import-hf --help` and `import-lhotse --help` said nothing of what happens without --map (or which hub
+    revision without --revision); the help says it, and the words hold for the labels they name."""
+    import pytest
+
+    from workbench.data.corpora import map_label
+
+    for command in ("import-hf", "import-lhotse"):
+        with pytest.raises(SystemExit):
+            main(["datasets", command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "(default: none: a label that is a common emotion name or abbreviation, such as anger, joy or hap, gets its " \
+               "emotion2vec+ class; any other keeps an empty emotion)" in out, out
+        assert command != "import-hf" or "hub revision (default: the hub's latest)" in out
+    assert (map_label("", "anger"), map_label("", "joy"), map_label("", "hap"), map_label("", "calm")) == ("angry", "happy", "happy", "")
