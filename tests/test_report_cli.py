@@ -39,3 +39,14 @@ def test_a_baseline_that_is_none_of_the_runs_variants_is_refused_before_the_note
     assert "parameter baseline='rwa': the run has no such variant; did you mean 'raw'? its variants: ['raw', 'telephone']" in err, err
     assert "fix: pass -p baseline= one of them, e.g. -p baseline=raw." in err and "--baseline" not in err, err
     assert not out.exists()  # no notebook started, no _FAILED folder
+
+
+def test_a_yes_no_parameter_given_another_value_is_refused_before_the_notebook_runs(tmp_path, capsys):
+    """`-p fusion=maybe` ran the report up to the fusion cell, which refused it, leaving a _FAILED folder."""
+    rows = [synthetic_row(f"i{k}", emotion="happy") for k in range(3)]
+    run = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows)).path
+    out = tmp_path / "reports"
+    assert main(["report", "experiment_report", "-p", f"run_dir={run}", "-p", "fusion=maybe", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "parameter fusion='maybe' is not true or false." in err and "fix: pass -p fusion=true or -p fusion=false." in err
+    assert not out.exists()

@@ -96,7 +96,10 @@ def template_parameters(template: str | os.PathLike) -> list[str]:
 def check_params(template: str | os.PathLike, params: dict) -> None:
     """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
     ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
-    declared = template_parameters(template)
+    import papermill as pm
+
+    specs = pm.inspect_notebook(str(template_path(template)))
+    declared = list(specs)
     unknown = sorted(k for k in params if k not in declared)
     if unknown:
         settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
@@ -105,6 +108,12 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
     if "report_dir" in params:
         raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
                           fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
+    # a yes/no parameter (its default True or False) given another value: `-p fusion=maybe` ran the report up to the
+    # cell that reads it, then failed there and left a _FAILED folder
+    for name, spec in specs.items():
+        if name in params and str(spec.get("default")) in ("True", "False") and not isinstance(params[name], bool):
+            raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
+                              fix=f"pass -p {name}=true or -p {name}=false.")
 
 
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
