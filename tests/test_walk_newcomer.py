@@ -583,3 +583,15 @@ def test_import_helps_say_what_no_map_and_no_revision_do(capsys):
                "emotion2vec+ class; any other keeps an empty emotion)" in out, out
         assert command != "import-hf" or "hub revision (default: the hub's latest)" in out
     assert (map_label("", "anger"), map_label("", "joy"), map_label("", "hap"), map_label("", "calm")) == ("angry", "happy", "happy", "")
+
+
+def test_a_misspelt_class_to_explain_names_the_closest_one(tmp_path, capsys):
+    """`explain RUN --class sadd` listed the classes and named none as the likely one."""
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+
+    rows = [synthetic_row(f"i{k}", emotion=c, speaker="s", pred=c) for k, c in enumerate(CLASSES)]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model="tiny")
+    assert main(["explain", str(rf.path), "--item", "i0", "--class", "sadd"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown class 'sadd'; did you mean 'sad'? the run's model has the classes" in err, err
