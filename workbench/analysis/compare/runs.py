@@ -276,8 +276,8 @@ class RunsComparison:
         if top and len(self.items):
             total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
-            lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
-                         f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
+            lines.append(f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
+                         f"with the largest total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
             lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
         return "\n".join(lines)
