@@ -595,3 +595,32 @@ def test_a_misspelt_class_to_explain_names_the_closest_one(tmp_path, capsys):
     assert main(["explain", str(rf.path), "--item", "i0", "--class", "sadd"]) == 2
     err = capsys.readouterr().err
     assert "unknown class 'sadd'; did you mean 'sad'? the run's model has the classes" in err, err
+
+
+def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_mark(tmp_path, monkeypatch):
+    """`metrics` on a fine-tuned head's run over the speakers it trained on printed the speaker overlap, and wrote
+    confusion_raw.png and the other PNGs with nothing on them: a figure travels without the screen's warning."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
+    from workbench.views import reporting
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(6)]
+    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+    head, plain = write_run(tmp_path / "head", rows, emb, model=str(ckpt)), write_run(tmp_path / "plain", rows, emb)
+    for run, out in ((head, None), (head, tmp_path / "out"), (plain, None)):
+        assert main(["metrics", str(run.path), *(["--out", str(out)] if out else [])]) == 0
+        index = json.loads(((out or run.path) / "artifacts.json").read_text())
+        marks = {name: meta.get("training_overlap_mark") for name, meta in index.items() if name.endswith(".png")}
+        want = TRAINING_OVERLAP_MARK if run is head else None
+        assert marks and set(marks.values()) == {want}, (run.path, out, marks)
+    shown = []  # the report's figures of that run carry it too
+    monkeypatch.setattr(reporting, "show_html", lambda markup: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: shown.append(kw))
+    reporting.metrics_section(head.path, by=(), n_boot=20)
+    assert shown and all(any("speaker overlap" in w for w in kw["overlap"]) for kw in shown)

@@ -112,7 +112,7 @@ def md(text: str) -> None:
     _display(Markdown(text))
 
 
-def show_figure(fig, *, random_weights: bool = False) -> None:
+def show_figure(fig, *, random_weights: bool = False, overlap: "list[str] | tuple[str, ...]" = ()) -> None:
     """Embed a figure as a PNG output (kept in the notebook and the HTML).  ``random_weights``: a seeded random
     checkpoint scored what it shows, and the mark every saved PNG carries is written at its foot (an image saved
     from the page travels without the page's banner)."""
@@ -120,8 +120,8 @@ def show_figure(fig, *, random_weights: bool = False) -> None:
 
     import matplotlib.pyplot as plt
 
-    if random_weights:
-        mark_random_weights(fig)
+    if random_weights or overlap:  # ``overlap``: the run's training-data warnings, marked on the image as in its folder
+        mark_random_weights(fig, random_weights=random_weights, overlap=overlap)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -246,8 +246,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   if col not in r.breakdowns]
         show_html("\n".join(parts))
         if r.n_scored:
-            show_figure(plot_confusion(r), random_weights=rf.random_weights)
-            show_figure(plot_reliability(r), random_weights=rf.random_weights)
+            show_figure(plot_confusion(r), random_weights=rf.random_weights, overlap=overlap)
+            show_figure(plot_reliability(r), random_weights=rf.random_weights, overlap=overlap)
     return out
 
 
@@ -530,7 +530,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
-        show_figure(fig, random_weights=_run(run_dir).random_weights)
+        show_figure(fig, random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
     out = rep.to_dict()
     out.pop("curve_before", None)
     out.pop("curve_after", None)
