@@ -624,3 +624,24 @@ def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: shown.append(kw))
     reporting.metrics_section(head.path, by=(), n_boot=20)
     assert shown and all(any("speaker overlap" in w for w in kw["overlap"]) for kw in shown)
+
+
+def test_a_comparison_figure_with_a_run_on_its_training_data_carries_the_mark(tmp_path):
+    """`compare PARENT HEAD --out DIR` wrote comparison.png with the head's WA and UAR and no word of its overlap."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.analysis.compare.runs import compare_runs, write_runs_comparison
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(3)]
+    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+    parent, head = write_run(tmp_path / "parent", rows, emb), write_run(tmp_path / "head", rows, emb, model=str(ckpt))
+    write_runs_comparison(compare_runs([parent.path, head.path], n_boot=20), tmp_path / "cmp")
+    meta = json.loads((tmp_path / "cmp" / "artifacts.json").read_text())["comparison.png"]
+    assert meta["training_overlap_mark"] == TRAINING_OVERLAP_MARK
+    assert any(w.startswith("run B: speaker overlap") for w in meta["training_overlap"]), meta
