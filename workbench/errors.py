@@ -155,3 +155,12 @@ class ConfigError(WorkbenchError):
     """A setting, argument or file of settings that is not valid."""
 
     code = "config"
+
+
+def did_you_mean(given: object, choices) -> str:
+    """``"did you mean 'seed'? "`` for the choice closest to a misspelt ``given``, or "" when none is close: a file's
+    misspelt key, step or template is named with its correction, as the command line's options are."""
+    import difflib
+
+    close = difflib.get_close_matches(str(given), [str(c) for c in choices], n=1)
+    return f"did you mean {close[0]!r}? " if close else ""

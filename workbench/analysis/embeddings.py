@@ -409,7 +409,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     elif color_by not in rows.columns:
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
-        values = rows[color_by].fillna("").astype(str).replace("", "—")
+        values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # "— (1)" said nothing
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 5))
     else:

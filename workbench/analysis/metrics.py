@@ -405,6 +405,7 @@ def output_folder(rf: RunFolder, out: "str | Path | None") -> RunFolder:
     Path(out).mkdir(parents=True, exist_ok=True)
     dest = RunFolder(out)
     dest.random_weights_source = rf.random_weights  # its figures carry the run's random-weights mark
+    dest.training_overlap_source = run_training_overlap(rf)  # and its training-data mark
     return dest
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, did_you_mean
 from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
 from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines, run_row_gap
@@ -108,7 +108,8 @@ class _Session:
         so that a typo or another label set's class fails before the model loads."""
         classes = self.rf.labels(self.rf.results())
         if classes and self.args.target not in classes:
-            raise ConfigError(f"unknown class {self.args.target!r}; the run's model has the classes {', '.join(classes)}.",
+            raise ConfigError(f"unknown class {self.args.target!r}; {did_you_mean(self.args.target, classes)}the run's model has "
+                              f"the classes {', '.join(classes)}.",
                               source="--class", fix=f"use one of {', '.join(classes)} (or leave it out for the predicted class).")
 
     def model(self) -> Any:

@@ -268,8 +268,11 @@ def print_run_summary(result, out=None, hints=()) -> None:
         steps.append((shell_command("workbench", "metrics", run_dir), "per-class report, confusion, calibration, breakdowns"))
     else:  # `metrics` on this run scores nothing: what would give it something to score (a comment line of its own)
         steps.append((unlabelled_next_step(results, run_dir), ""))
-    if len(result.summary.get("variants", {})) > 1:
+    if len(variants := list(result.summary.get("variants", {}))) > 1:
         steps.append((shell_command("workbench", "compare", run_dir), "paired deltas and flips between the variants"))
+        baseline = "raw" if "raw" in variants else variants[0]  # the template's own default, named so it can be changed
+        steps.append((shell_command("workbench", "report", "variant_comparison", "-p", f"run_dir={run_dir}", "-p", f"baseline={baseline}"),
+                      "the same comparison as an HTML report, with a sweep curve"))
     steps.append((shell_command("workbench", "report", "experiment_report", "-p", f"run_dir={run_dir}"), "a self-contained HTML report"))
     width = max(len(command) for command, why in steps if why)
     for command, why in steps:

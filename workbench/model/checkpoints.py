@@ -120,6 +120,10 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
             source=requested,
             fix="check the folder name" + _checkpoints_near(path) + f", or give a hub id or one of the names {names}.",
         )
+    near = _checkpoints_near(path) if "/" in requested and requested not in KNOWN_MODELS and path.parent.is_dir() else ""
+    if near:  # `models/demo-hed` beside `models/demo-head` was taken for a hub id: "not in the local ModelScope cache"
+        raise ModelError("no such checkpoint directory (read as a hub id owner/name, but its folder is here and holds "
+                         "checkpoints).", source=requested, fix=f"check the folder name{near}.")
     return _Resolved(requested, "hub", ALIASES.get(requested, requested), hub, revision)
 
 

@@ -35,7 +35,7 @@ from workbench import __version__
 from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.errors import ConfigError, WorkbenchError, printable
+from workbench.errors import ConfigError, WorkbenchError, did_you_mean, printable
 from workbench.paths import from_portable, portable_path, refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
@@ -118,7 +118,7 @@ class Experiment:
         known = {f.name for f in fields(cls)} - {"dtype_default"} | set(_FLAT_MODEL_KEYS)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
+            raise ConfigError(f"unknown key(s) {unknown}; {did_you_mean(unknown[0], known)}an experiment has {sorted(known)}.", source=source,
                               fix="remove or rename them (a typo in a key would otherwise be silently ignored).")
         if not data.get("manifest"):
             raise ConfigError("has no `manifest:`.", source=source, fix="add `manifest: path/to/manifest.csv`.")
@@ -490,7 +490,8 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
     for name in experiment.reports:
         if not isinstance(name, str) or (templates is not None and name not in templates):
             raise ConfigError(
-                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
+                f"`reports` names {name!r}, which is not a built-in report template; {did_you_mean(name, templates or [])}"
+                "an experiment file may only ask "
                 "for the workbench's own templates (a notebook elsewhere is code).",
                 source=source,
                 fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",

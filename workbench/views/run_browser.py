@@ -307,7 +307,7 @@ class EmbeddingMap(_View):
         if color_by == "correct":
             values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
         else:
-            values = rows[color_by].fillna("").astype(str).replace("", "—")
+            values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # as the CLI's map: "— (1)" said nothing
         self.browser = browser
         self._model = model
         self.groups: list[np.ndarray] = []

@@ -27,8 +27,8 @@ from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, s
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
-                                                 metric_flags, metrics_text, paired_top)
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
+                                                 metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -273,8 +273,8 @@ class RunsComparison:
         if top and len(self.items):
             total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
-            lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
-                         f"total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
+            lines.append(f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
+                         f"with the largest total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
             lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
         return "\n".join(lines)
@@ -303,7 +303,7 @@ class RunsComparison:
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
-                             "checks": "; ".join(f"{k}: {note}" for k, note in metric_flags(rep).items()) or "ok"})
+                             "checks": flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
@@ -311,7 +311,7 @@ class RunsComparison:
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
                      "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p), "label flips": c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
-                     "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
+                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
@@ -593,8 +593,8 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
-        dest = RunFolder(out)
-        dest.random_weights_source = cmp.random_weights
+        (dest := RunFolder(out)).random_weights_source = cmp.random_weights
+        dest.training_overlap_source = [f"run {r['name']}: {w}" for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths

@@ -26,6 +26,16 @@ _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": 
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
+#: the check column's words for a run scored on its checkpoint's training data (its ΔWA read "ok" under the warning)
+OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
+
+
+def flags_words(flags: dict, *extra: str) -> str:
+    """``flags`` for a table's check column, by the names the screen gives them ("ΔWA: zero-width interval …", never
+    the keys ``delta_wa``, ``uar_chance``, ``never_predicted``), then ``extra`` caveats; "ok" when there is none."""
+    return "; ".join([*(f"{_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items()), *filter(None, extra)]) or "ok"
+
+
 def metric_flags(report) -> dict:
     """What the output of a comparison says beside a run's or variant's metrics, as ``workbench metrics`` flags them:
     its zero-width intervals, a UAR that does not clear chance and small classes (:meth:`Report.flags`)."""
