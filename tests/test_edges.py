@@ -286,6 +286,7 @@ def test_the_run_summarys_next_lines_keep_their_comments_in_one_column(manifest,
               variants=[Variant("raw"), Variant("other", ())])
     print_run_summary(res)
     steps = capsys.readouterr().out.split("next:\n")[1].splitlines()
-    assert [line.split()[1] for line in steps] == ["metrics", "compare", "report"]
+    assert [line.split()[1] for line in steps] == ["metrics", "compare", "report", "report"]
+    assert "variant_comparison" in steps[2] and "baseline=raw" in steps[2] and "experiment_report" in steps[3]
     longest = max(len(line.split("#")[0].rstrip()) for line in steps)
     assert all(line.index("#") == longest + 3 for line in steps), steps

@@ -26,7 +26,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.classes import per_class_note, per_class_table
-from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
+from workbench.analysis.compare.figures import _distance, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
                                                  metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
 
