@@ -123,7 +123,7 @@ def cmd_run(args) -> int:
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
-    reproduction = check_and_record(args.manifest, result.run_dir) if experiment else None
+    reproduction = check_and_record(args.manifest, result.run_dir, model_given=args.model) if experiment else None
     if reproduction:  # a run folder's experiment.yaml run again: whether its figures are the published ones
         print(reproduction["line"])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
