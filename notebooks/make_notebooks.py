@@ -122,8 +122,10 @@ TEMPLATES = {
          "                             'findings': findings, 'fusion': fusion, 'listeners': listeners})"]),
     "variant_comparison": (
         "# Variant comparison: Δ metrics with paired intervals, McNemar, flips and a sweep curve.\n"
-        "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\nbaseline = None\n"
-        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\nsweep_kind = 'sample-rate'\n"
+        "run_dir = None  # a run folder with variants; default: the demo set under raw, telephone and trim\n"
+        "baseline = None  # the variant the others are compared with; default: raw, else the run's first\n"
+        "sweep_path = None  # a file for the sweep; default: the 44.1 kHz demo clip\n"
+        "sweep_kind = 'sample-rate'  # what the sweep varies: sample-rate, trim, snr, denoise, pitch or tempo (as `workbench sweep --kind`)\n"
         "model = None  # for the default runs (default: as `make demo` chooses)\n"
         "title = 'Variant comparison'\nreport_dir = '.'  # set by `workbench report`",
         ["variants = [wb.Variant('raw'), wb.Variant('telephone', ({'name': 'telephone'},)), wb.Variant('trim_20db', ({'name': 'trim', 'top_db': 20},))]\n"
@@ -162,8 +164,10 @@ TEMPLATES = {
          "display(HTML(cmp.html(top=top, title=title)))",
          "R.show_figure(R.plot_runs_comparison(cmp), random_weights=cmp.random_weights)",
          "## The item where each pair of runs differs most: both predictions, both score vectors and the audio as it was scored. "
-         "In a live notebook, `wb.LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)` opens any row of "
-         "`cmp.disagreements(top)` in the browser, and `R.show_item(cmp.disagreements(top), i)` shows row `i`.",
+         "Open this page's notebook (`checkpoint_comparison.ipynb`, beside it) in JupyterLab to see more: there "
+         "`wb.LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)` opens any row of `cmp.disagreements(top)` "
+         "(`cmp`: the comparison made above) in the browser, and `R.show_item(cmp.disagreements(top), i)` "
+         "(`R = wb.reporting`) shows row `i`.",
          "for _, row in cmp.disagreements(1).iterrows():\n    display(*R.show_item(row))",
          "probes = {}\n"
          "for r in (cmp.runs if probe_folds else []):\n"

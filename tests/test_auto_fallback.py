@@ -51,6 +51,12 @@ def test_auto_takes_pytorch_when_its_onnx_export_is_damaged_in_a_cache_that_cann
         assert precision["fallback"] == {"from": "onnx-float32", "folder": str(folder.parent), "error": os.strerror(errno.EROFS)}
         said = next(line for line in heard if line.startswith("dtype auto → "))
         assert f"{folder.parent} cannot be written in" in said and "WORKBENCH_CACHE" in said and ".tmp" not in said
+        # "exporting the model to ONNX once …" was the last word before PyTorch loaded, as if the export had been made; the
+        # export is said not to have been made as it fails, before the load's own lines and the choice's reason
+        exporting = next(i for i, line in enumerate(heard) if line.startswith("exporting the model to ONNX"))
+        assert heard[exporting + 1] == (f"the ONNX export was not made: {folder.parent} cannot be written in "
+                                        f"({os.strerror(errno.EROFS)}); loading {precision['chosen']} (PyTorch) instead of onnx-float32")
+        assert heard.index(said) > exporting + 1
     finally:
         monkeypatch.undo()
         path.write_text(saved)

@@ -208,3 +208,10 @@ def test_compare_and_sweep_commands(tmp_path, capsys):
     assert main(["sweep", str(clip), "--kind", "trim", "--model", "tiny", "--out", str(tmp_path / "sw"), "--cache-dir", cache, "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert "no_trim" in out and "trim_20db" in out and "same label as the reference [exact 95% CI] same/compared" in out
+    # text left-aligned, numbers right: the variant names, labels and shares stood right-aligned like the numbers
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("variant "))
+    rows = [line for line in lines if line.startswith(("no_trim (reference) ", "trim_"))]
+    assert len(rows) == 6, out
+    end, label = header.index("items") + len("items"), header.index("top label")
+    assert all(r[end - 1].isdigit() and r[end] == " " and r[label] != " " and r[label - 1] == " " for r in rows), out

@@ -200,3 +200,22 @@ def test_the_fusion_figure_grows_with_its_checks_and_keeps_its_bars_readable():
     assert "late UAR: zero-width interval" in titles[1].get_text().replace("\n", " ")
     # a title that carries failed checks is crimson, as every other flagged figure's (it was the one black one)
     assert titles[1].get_color() == "crimson" and titles[0].get_color() == "black"
+
+
+def test_the_fusion_section_says_what_each_row_is_and_when_late_is_one_of_them():
+    """Notebook 06 (and the report's fusion section) tabled head, speech, text, early and late with no word on what they
+    are, and "Late-fusion head weight per fold: 0.0, 0.0, 0.0, 0.0, 0.0" beside a late row equal to the text row."""
+    from workbench.views.reporting import fusion_html
+
+    d = {"classes": ["angry", "happy"], "folds": 2, "n_items": 8, "n_speakers": 4, "chance_uar": 0.5, "text_model": "t",
+         "checks": [], "warnings": [], "excluded": {}, "late_weights": [0.0, 0.0], "vs_speech": {},
+         "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.2, 0.8], "wa": 0.5, "wa_ci": [0.2, 0.8]}}}
+    page = " ".join(str(fusion_html(d)).split())
+    for words in ("<b>head</b> is the checkpoint's own classifier", "<b>speech</b> a logistic-regression probe",
+                  "(the baseline every Δ is against)", "<b>early</b> the probe on both embeddings joined",
+                  "w · head + (1 − w) · text probabilities"):
+        assert words in page, (words, page)
+    assert ("Late-fusion head weight w per fold (0: text alone, 1: head alone): 0.0, 0.0; every fold chose the text "
+            "alone, so the late row is the text row.") in page, page
+    mixed = " ".join(str(fusion_html({**d, "late_weights": [0.3, 0.0]})).split())
+    assert "0.3, 0.0." in mixed and "so the late row is" not in mixed

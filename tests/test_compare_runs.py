@@ -486,7 +486,7 @@ def test_most_different_items_are_only_those_that_differ(tmp_path):
     cmp = compare_runs([a, b], n_boot=50)
     top = cmp.disagreements(10)
     assert list(top["id"]) == ["i1", "i2", "i5", "i3"] and (top["tvd"] > 0).all()  # i0, i4, u0: same scores in both runs
-    assert "top 4 of the 4 of 7 paired items per pair that differ" in cmp.render()
+    assert "most different items (4 of the 7 paired items per pair have other scores; the 4 with the largest total variation distance):" in cmp.render()
 
 
 def test_unlabelled_runs_say_there_are_no_labels_not_nan_or_an_empty_table(tmp_path):
@@ -589,7 +589,7 @@ def test_distances_too_small_for_four_decimals_are_not_printed_as_zero(tmp_path)
     b = write_run(tmp_path / "B", rows_b, emb, checksum="a" * 64, dtype="bfloat16")
     text = compare_runs([a, b], n_boot=50).render()
     assert "max |Δ score| 1.2e-07" in text and "0.0000" not in text, text
-    assert "of the 4 of 4 paired items per pair that differ" in text and "1.2e-07" in text.split("total variation distance):")[1]
+    assert "4 of the 4 paired items per pair have other scores" in text and "1.2e-07" in text.split("total variation distance):")[1]
     page = compare_runs([a, b], n_boot=50).html()  # the report's tables: the agreement and the most different items
     agreement, items = page.split("<h3>Agreement</h3>")[1].split("<h3>Most different items")
     assert "<td>1.2e-07</td>" in agreement and "<td>0.000</td>" not in agreement, agreement

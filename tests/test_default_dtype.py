@@ -88,3 +88,32 @@ def test_an_experiment_file_that_names_its_dtype_records_it_as_asked_for(tmp_pat
     assert main(["run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "e"), "--no-cache"]) == 0
     p = _precision(tmp_path / "e")
     assert (p["requested"], p["chosen"], p["reason"], p["default"]) == ("float32", "float32", "asked for", False)
+
+
+def test_a_run_resumed_without_dtype_records_how_its_first_pass_chose_the_dtype(tmp_path):
+    """`run` without --dtype into an unfinished folder resumes in the folder's dtype, and recorded that dtype as "asked
+    for" (requested float32, default false) though nobody asked: now the record the run began with is kept, marked
+    resumed; a folder of an older version, which recorded no such record, says its dtype was kept, not asked for."""
+    import yaml
+
+    manifest = make_dataset(tmp_path, n=4, bad=False)
+    old = tmp_path / "old"  # begun under the old float32 default, by a version whose config.yaml kept no precision
+    run(manifest, out_dir=old, model=ModelRef("tiny", device="cpu", dtype="float32"), limit=2, chunk_size=2)
+    cfg = load_yaml_file(old / "config.yaml")
+    cfg.pop("precision", None)
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    resume = ["run", str(manifest), "--model", "tiny", "--device", "cpu", "--chunk", "2", "--no-cache", "--out"]
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main([*resume, str(old)]) == 0
+    p = _precision(old)
+    assert (p["requested"], p["chosen"], p["resumed"]) == ("float32", "float32", True) and p["reason"] != "asked for", p
+    assert "which a resumed run keeps (no --dtype given" in p["reason"]
+    # begun without --dtype (auto, the default): resumed without it, its record is auto's, as the first pass wrote it
+    new = tmp_path / "new"
+    run(manifest, out_dir=new, model=ModelRef("tiny", device="cpu", dtype="auto"), limit=2, chunk_size=2, dtype_default=True)
+    began = load_yaml_file(new / "config.yaml")["precision"]
+    assert (began["requested"], began["default"]) == ("auto", True) and began["chosen"] == load_yaml_file(new / "config.yaml")["dtype"]
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main([*resume, str(new)]) == 0
+    p = _precision(new)
+    assert {k: p[k] for k in began} == began and p["resumed"] is True, p

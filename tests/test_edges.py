@@ -276,3 +276,17 @@ def test_sweep_sample_rate_labels_do_not_run_together():
     for a, b in zip(boxes, boxes[1:]):
         same_row = abs(a.y0 - b.y0) < 2 * gap  # the lowest lines' baselines: a label set a line lower ends lower
         assert not same_row or b.x0 - a.x1 >= gap, (a, b)
+
+
+def test_the_run_summarys_next_lines_keep_their_comments_in_one_column(manifest, tmp_path, tiny_model, capsys):
+    """`metrics` and `compare` had 12 spaces before their `#`, `report` 3: the comments stood in two ragged columns."""
+    from workbench.cli.running import print_run_summary
+
+    res = run(manifest, out_dir=tmp_path / "a run folder", model=tiny_model, use_cache=False, workers=0,
+              variants=[Variant("raw"), Variant("other", ())])
+    print_run_summary(res)
+    steps = capsys.readouterr().out.split("next:\n")[1].splitlines()
+    assert [line.split()[1] for line in steps] == ["metrics", "compare", "report", "report"]
+    assert "variant_comparison" in steps[2] and "baseline=raw" in steps[2] and "experiment_report" in steps[3]
+    longest = max(len(line.split("#")[0].rstrip()) for line in steps)
+    assert all(line.index("#") == longest + 3 for line in steps), steps

@@ -197,3 +197,14 @@ def test_projection_figures_in_an_out_folder_carry_the_random_weights_mark_of_a_
         assert pngs and all(v.get("random_weights_mark") == (RANDOM_WEIGHTS_MARK if random_weights else None)
                             for v in pngs.values()), pngs
     capsys.readouterr()
+
+
+def test_a_projections_legend_names_the_items_without_a_value():
+    """The PCA legend of the demo run listed "— (1)" beside the emotions: the unlabelled tone, unnamed."""
+    import pandas as pd
+
+    fig = plot_projection(np.random.default_rng(0).standard_normal((3, 2)),
+                          pd.DataFrame({"emotion": ["angry", "", None], "speaker": ["a", "b", ""]}), method="pca")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["angry (1)", "no emotion (2)"]
+    fig = plot_projection(np.zeros((3, 2)), pd.DataFrame({"speaker": ["a", "b", ""]}), "speaker", method="pca")
+    assert "no speaker (1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

@@ -84,7 +84,10 @@ def test_a_projection_coloured_by_cluster_says_the_clusterings_failed_checks(tmp
     index = json.loads((tmp_path / "e" / "artifacts.json").read_text())
     title = " ".join(" ".join(index["projection_pca_cluster.png"]["titles"]).split())
     assert "!! k=10 is the largest k searched (2-10), the silhouette still rising there" in title, title
-    assert "!!" not in " ".join(index["projection_pca_emotion.png"]["titles"])  # the emotions' colours are no clustering
+    emotion = " ".join(" ".join(index["projection_pca_emotion.png"]["titles"]).split())
+    assert "k=10" not in emotion and "silhouette" not in emotion  # the emotions' colours are no clustering
+    # the map's own check is on both (12 orthogonal clusters do not fit two principal components: test_projection_trust)
+    assert ("NEIGHBOURHOODS NOT KEPT" in emotion) == ("NEIGHBOURHOODS NOT KEPT" in title) == bool(doc["projection_check"]["flag"])
     blob = rng.standard_normal((40, 16)) @ np.diag(np.linspace(3, 0.1, 16)) + 1.0  # one blob: no cluster structure
     rf = write_run(tmp_path / "blob", [synthetic_row(f"b{i}", emotion="angry") for i in range(len(blob))], blob)
     assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "b"), "--color-by", "cluster"]) == 0

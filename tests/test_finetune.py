@@ -343,8 +343,9 @@ def test_cli_finetune_from_a_run(emodb_head, tmp_path, capsys):
                  "--seed", "2"])
     out = capsys.readouterr().out
     assert code == 0 and "boredom" in out and "held-out test speakers" in out and "parent_mapped" in out
-    use = next(x for x in out.splitlines() if x.startswith("use it with "))
-    assert shlex.split(use[len("use it with "):]) == ["--model", str(tmp_path / "cli head")]  # pastes as one argument
+    use = next(x for x in out.splitlines() if x.startswith("  workbench run "))
+    words = shlex.split(use.split("   #")[0])
+    assert words[words.index("--model") + 1] == str(tmp_path / "cli head")  # pastes as one argument
     card = json.loads((tmp_path / "cli head" / "training_card.json").read_text())
     assert card["training"]["seed"] == 2 and card["evaluation"]["k"] == 3
     # a model other than the run's cannot be named for a run folder; an unknown label set is refused by the parser

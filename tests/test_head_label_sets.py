@@ -165,9 +165,9 @@ def test_a_fusion_json_from_before_the_overlap_check_is_not_reused(head_runs, tm
     saved = json.loads((rd / "fusion.json").read_text(encoding="utf-8"))
     assert saved["training_overlap"] and cached_fusion(rd, folds=2, n_boot=20)["training_overlap"]
     old = {k: v for k, v in saved.items() if k != "training_overlap"}
-    old["key"] = {**saved["key"], "version": 3}
+    old["key"] = {**saved["key"], "version": 4}  # the version before training_overlap
     (rd / "fusion.json").write_text(json.dumps(old), encoding="utf-8")
-    assert FUSION_CACHE_VERSION > 3 and cached_fusion(rd, folds=2, n_boot=20) is None
+    assert FUSION_CACHE_VERSION > 4 and cached_fusion(rd, folds=2, n_boot=20) is None
 
 
 def test_labels_that_are_the_models_classes_under_an_empty_emotion_column_are_told_apart(head_runs, tmp_path):

@@ -196,7 +196,7 @@ def _crema(path: Path, rows) -> Path:
     return path
 
 
-@pytest.mark.parametrize("value", ["-3", "nan", "inf", "1e308", "2.5", ""])
+@pytest.mark.parametrize("value", ["-3", "nan", "inf", "1e308", "2.5", "", "1_000", "\uff11", "1e3"])  # float() read the last three
 def test_crema_d_counts_must_be_whole_finite_non_negative(tmp_path, value):
     from workbench.data.listeners import read_crema_d_tabulated
 

@@ -186,8 +186,10 @@ def test_listeners_fix_names_the_commands_to_run(tmp_path, capsys):
                    np.random.default_rng(0).standard_normal((3, 4)), model="tiny")
     assert main(["listeners", str(rf.path)]) == 2
     fix = capsys.readouterr().err.split("fix:", 1)[1]
-    assert "`workbench datasets import-votes synthetic.csv --format FORMAT --out VOTED.csv`" in fix, fix
-    assert "crema-d-tabulated" in fix and "manifest;" in fix
+    # --votes named: every format but `manifest` requires it (the command as printed was refused: "needs --votes")
+    assert "`workbench datasets import-votes synthetic.csv --format FORMAT --votes VOTES --out VOTED.csv`" in fix, fix
+    assert "`--format manifest` without --votes" in fix, fix
+    assert "crema-d-tabulated" in fix and "generic, and VOTES" in fix
     assert "`workbench run VOTED.csv --model tiny --out NEW_RUN`, then run `workbench listeners NEW_RUN`." in fix
     assert "run again" not in fix
 
@@ -204,3 +206,22 @@ def test_a_run_of_several_variants_without_votes_is_told_to_rescore_with_its_own
     assert "--variants file" not in err, err
     assert f"score it as this run was scored: a copy of {run / 'experiment.yaml'} with `manifest: VOTED.csv`, run as " \
            "`workbench run COPY.yaml --out NEW_RUN`" in err, err
+
+
+def test_the_listeners_fix_of_a_fine_tuned_heads_run_imports_the_votes_onto_its_classes(tmp_path, capsys):
+    """A run of a fine-tuned head (classes calm, tense) without votes was told to import them with no --model: they
+    were then counted over the nine emotion2vec+ classes, none of them the run's."""
+    import numpy as np
+
+    from test_probe import synthetic_row, write_run
+    from workbench.cli import main
+
+    rows = []
+    for i, cls in enumerate(("calm", "tense", "calm")):
+        row = {k: v for k, v in synthetic_row(f"u{i}", label=cls).items() if not k.startswith("score_")}
+        rows.append({**row, "emotion": cls, "pred": "calm", "score_calm": 0.7, "score_tense": 0.3})
+    rf = write_run(tmp_path / "head run", rows, np.random.default_rng(0).standard_normal((3, 4)), model="heads/calm_tense")
+    assert main(["listeners", str(rf.path)]) == 2
+    fix = capsys.readouterr().err.split("fix:", 1)[1]
+    assert "--format FORMAT --votes VOTES --model heads/calm_tense --out VOTED.csv`" in fix, fix
+    assert "--model (generic and manifest only) counts them over the run model's own classes" in fix, fix

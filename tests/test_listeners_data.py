@@ -401,3 +401,33 @@ def test_attached_votes_replace_an_items_old_rater_labels():
     assert attach(m, report).n_attached == 1
     assert "rater_labels" not in m.items[0].meta and m.items[0].meta["votes_sad"] == 2.0
     assert L.records_from_manifest(m).records["a"]["votes_sad"] == 2.0  # read back as attached
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "none", "1_000", "\uff11", "1e3", "+2", "0x10", "inf", "-3", "2.5", "3 votes"])
+def test_a_vote_count_written_other_than_plain_ascii_digits_is_refused_by_file_row_column_and_value(tmp_path, cell):
+    """float() read "nan" as an empty cell (a count of 0 beside the others), "1_000" as 1000 and a full-width "１" as 1:
+    none of them is a count a votes table means.  Each is refused naming the file, the row, the column and the value."""
+    p = tmp_path / "votes.csv"
+    p.write_text(f"id,votes_angry,votes_sad\na,1,2\nb,{cell},1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        L.read_generic(p)
+    text = str(info.value)
+    assert f"{p}, row 2" in text and "votes_angry" in text and repr(cell) in text, text
+    assert "ASCII digits" in info.value.fix and "plain digits" in text
+    # the manifest's own columns: text cells (a CSV manifest) are held to the same rule, naming the item
+    m = Manifest([Item(id="x", path="x.wav", meta={"votes_sad": "2", "votes_unmapped": cell})])
+    with pytest.raises(ConfigError, match=r"item x.*votes_unmapped|votes_unmapped.*item x"):
+        L.records_from_manifest(m)
+
+
+def test_plain_counts_empty_cells_and_typed_numbers_still_read(tmp_path):
+    p = tmp_path / "votes.csv"
+    p.write_text("id,votes_angry,votes_sad\na, 3 ,2.0\nb,,1\n", encoding="utf-8")
+    rep = L.read_generic(p)
+    assert rep.records["a"]["votes_angry"] == 3 and rep.records["a"]["votes_sad"] == 2 and rep.records["b"]["votes_angry"] == 0
+    # typed numbers (JSON meta, parquet, HF): IEMOCAP's split responses are fractions; a typed NaN (a null) is empty
+    m = Manifest([Item(id="x", path="x.wav", meta={"votes_sad": 1.5, "votes_angry": float("nan"), "votes_happy": np.int64(1)})])
+    assert L.records_from_manifest(m).records["x"]["n_raters"] == 2.5
+    for flag in (True, np.bool_(True)):  # a bool is no count (float(True) was 1)
+        with pytest.raises(ConfigError, match="votes_sad is .*True"):
+            L.records_from_manifest(Manifest([Item(id="y", path="y.wav", meta={"votes_sad": flag})]))

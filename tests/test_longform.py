@@ -459,3 +459,14 @@ def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_s
     assert f"dominant: {res.dominant} ({counts[res.dominant]} of 3 segments)" in title and fig.axes[0].title.get_color() == "crimson"
     assert check[:40] in LongAudioTimeline(tmp_path / "seg").widget.children[0].value
     assert f"<b>{res.dominant}</b> ({counts[res.dominant]} of 3 segments)" in LongAudioTimeline(tmp_path / "seg").widget.children[0].value
+
+
+def test_the_segment_figure_states_its_timeline_merge_rule(tmp_path, tiny_model):
+    """The timeline row merges neighbouring segments of one label less than merge_gap_s apart: the screen said so, the
+    figure (heatmap.png) did not, so its bars read as the segments themselves."""
+    from workbench.runs.longform import plot_longform
+
+    res = segment_file(bursts_file(tmp_path / "a.wav"), model=tiny_model, out_dir=tmp_path / "s",
+                       config=SegmentConfig(vad="energy", merge_gap_s=1.5), figures=False)
+    label = plot_longform(res).axes[1].get_xlabel()
+    assert "same label merged when < 1.5 s apart" in label, label

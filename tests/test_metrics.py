@@ -187,7 +187,7 @@ def test_every_flag_the_screen_prints_is_in_the_json_too():
     t = ["angry"] * 10 + ["happy"] * 10 + ["sad"] * 10 + ["neutral"] * 3
     r = evaluate(_results(t, ["disgusted"] * len(t)), n_boot=50)  # every item wrong: WA, UAR, F1 0 with no spread
     flags = json.loads(strict_json(r.to_dict()))["flags"]
-    assert set(flags) == {"wa", "uar", "macro_f1", "uar_chance", "small_classes", "never_predicted"}
+    assert set(flags) == {"wa", "uar", "macro_f1", "wa_majority", "uar_chance", "small_classes", "never_predicted"}
     assert flags["uar_chance"].startswith("BELOW CHANCE") and "neutral" in flags["small_classes"]
     screen = r.render()
     assert all(note in screen for k, note in flags.items() if k != "uar_chance")  # the same words as on screen
@@ -210,7 +210,8 @@ def test_the_confusion_figure_gives_the_intervals_and_flags_and_its_title_fits()
     fig = plot_confusion(r)
     title = fig.axes[0].get_title()
     assert "UAR 0.000 [0.000, 0.000], WA 0.000 [0.000, 0.000], n=16" in title.replace("\n", " ")
-    assert "!! WA, UAR, macro-F1: zero-width interval; UAR: BELOW CHANCE" in title.replace("\n", " ")
+    assert ("!! WA, UAR, macro-F1: zero-width interval; WA: BELOW THE MAJORITY BASELINE, interval and all; UAR: BELOW CHANCE"
+            in title.replace("\n", " "))
     fig.canvas.draw()
     box = fig.axes[0].title.get_window_extent()
     assert box.y1 <= fig.bbox.y1 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # wrapped and room made: nothing clipped

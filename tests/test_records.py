@@ -168,3 +168,83 @@ def test_summary_json_records_its_paths_as_config_yaml_does_and_readers_get_them
     shutil.move(proj, tmp_path / "bob_proj")  # copied whole: the copy's paths read back where it now lies
     moved = RunFolder(tmp_path / "bob_proj" / "runs" / "r").summary
     assert moved["model"]["path"] == str(tmp_path / "bob_proj" / "models" / "tiny")
+
+
+def test_calibration_json_records_the_model_path_as_summary_json_does_and_readers_get_it_absolute(tmp_path, monkeypatch):
+    """calibration.json copied the run's model (summary.json's, read back absolute) into the file with the author's home
+    folder in full (/home/alice/proj/models/tiny); now every JSON a command writes through the run folder keeps its paths
+    relative to that folder or under ~, and the readers (--temperature RUN's check of the model) get them absolute."""
+    from test_calibration import planted_run
+    from workbench.cli.common import resolve_temperature
+    from workbench.files import strict_json
+    from workbench.runs.folder import RESULTS, atomic_write, saved_calibration
+    from workbench.runs.writer import RunWriter
+
+    home, proj = _home_project(tmp_path, monkeypatch)
+    checkpoint = proj / "models" / "tiny"
+    rf = RunFolder(proj / "runs" / "planted")
+    RunWriter(rf).prepare({"manifest": "planted", "model": str(checkpoint)}, ())
+    atomic_write(rf.path / RESULTS, lambda f: planted_run(n_speakers=4, per_speaker=100).to_parquet(f, index=False))
+    summary = {"model": {"id": "tiny", "path": "../../models/tiny", "checksum": None}}  # as the run's writer records it
+    atomic_write(rf.path / "summary.json", lambda f: f.write(strict_json(summary)), text=True)
+    monkeypatch.chdir(tmp_path)  # the relative path must be read from the run folder, not from where the command runs
+    assert main(["calibrate", str(rf.path), "--folds", "2", "--bootstrap", "20", "--no-figures"]) == 0
+    text = (rf.path / "calibration.json").read_text()
+    assert str(home) not in text and json.loads(text)["model"]["path"] == "../../models/tiny", text
+    assert saved_calibration(rf.path)["model"]["path"] == str(checkpoint)
+    assert resolve_temperature(str(rf.path), model=str(checkpoint)) == json.loads(text)["temperature"]
+    # into another folder (--out): relative to that folder, read back from it
+    assert main(["calibrate", str(rf.path), "--folds", "2", "--bootstrap", "20", "--no-figures", "--out", str(home / "cal")]) == 0
+    assert json.loads((home / "cal" / "calibration.json").read_text())["model"]["path"] == "~/proj/models/tiny"
+    assert saved_calibration(RunFolder(home / "cal"))["model"]["path"] == str(checkpoint)
+
+
+def test_an_explain_entry_and_explanation_json_keep_the_model_path_relative_and_the_entry_is_read_back(tmp_path, monkeypatch,
+                                                                                                     capsys):
+    """explain's cache entry in the run folder and explanation.json copied the run's model path with the home folder."""
+    home, proj = _home_project(tmp_path, monkeypatch)
+    assert main(["run", "manifest.csv", "--model", "models/tiny", "--device", "cpu", "--dtype", "float32", "--out", "runs/r",
+                 "--no-cache"]) == 0
+    args = ["explain", "runs/r", "--item", "c000", "--method", "occlusion", "--steps", "2", "--randomisation", "none"]
+    assert main([*args, "--out", "runs/x"]) == 0
+    entries = sorted((proj / "runs" / "r").glob("explain_*.json"))
+    for path in (*entries, proj / "runs" / "x" / "explanation.json"):
+        assert entries and str(home) not in path.read_text(), path
+    assert json.loads((proj / "runs" / "x" / "explanation.json").read_text())["model"]["path"] == "../../models/tiny"
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main([*(str(proj / a) if a == "runs/r" else a for a in args), "--out", str(home / "y")]) == 0
+    assert "cache: read explain_" in capsys.readouterr().out  # the entry still verifies, its path read back
+    assert json.loads((home / "y" / "explanation.json").read_text())["model"]["path"] == "~/proj/models/tiny"
+
+
+def test_sweep_and_segment_record_the_typed_command_line_with_home_as_tilde(tmp_path, monkeypatch):
+    """`run` kept the command typed in summary.json; `sweep` and `segment` (also with --transcript) kept none, so their
+    folders did not say which command made them.  Now each records it as `run` does, and the sweep's report shows it."""
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    t = np.arange(3 * 16000) / 16000
+    sf.write(tmp_path / "talk<x>.wav", (0.3 * np.sin(2 * np.pi * 180 * t) * (t % 1.5 < 1.0)).astype(np.float32), 16000)
+    clip = str(tmp_path / "talk<x>.wav")
+    assert main(["sweep", clip, "--kind", "trim", "--model", "tiny", "--device", "cpu", "--out", "sw", "--no-cache",
+                 "--no-figures"]) == 0
+    typed = json.loads((tmp_path / "sw" / "summary.json").read_text())["command_line"]
+    assert typed == {"argv": ["workbench", "sweep", "~/talk<x>.wav", "--kind", "trim", "--model", "tiny", "--device", "cpu",
+                              "--out", "sw", "--no-cache", "--no-figures"], "cwd": "~"}
+    page = _header(tmp_path / "sw", monkeypatch)
+    assert "<b>typed</b>: <code>workbench sweep ~/" in page and "talk&lt;x&gt;.wav" in page and "<x>" not in page, page
+    assert main(["segment", clip, "--vad", "energy", "--model", "tiny", "--out", "seg", "--no-figures"]) == 0
+    typed = json.loads((tmp_path / "seg" / "summary.json").read_text())["command_line"]
+    assert typed == {"argv": ["workbench", "segment", "~/talk<x>.wav", "--vad", "energy", "--model", "tiny", "--out", "seg",
+                              "--no-figures"], "cwd": "~"}
+    (tmp_path / "t.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n", encoding="utf-8")
+    assert main(["segment", clip, "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]) == 0
+    text = (tmp_path / "tr" / "transcript_summary.json").read_text()
+    typed = json.loads(text)["command_line"]
+    assert typed["argv"] == ["workbench", "segment", "~/talk<x>.wav", "--transcript", "t.srt", "--model", "tiny", "--out", "tr"]
+    # and its paths as segment's summary.json keeps them (it wrote the recording's and the transcript's in full)
+    assert str(tmp_path) not in text and json.loads(text)["transcript"] == "~/t.srt", text
+    assert json.loads(text)["source"]["path"] == "~/talk<x>.wav"

@@ -249,3 +249,22 @@ def test_intervals_from_fewer_than_20_items_are_flagged_on_the_run_line_and_in_f
     assert any(note in f for f in held_out["flags"]) and any(note in line for line in _flag_lines(held_out, "  "))
     many = scores(np.tile(t, 2), np.tile(p, 2), classes, n_boot=200, seed=0)  # 24 items: no such flag
     assert not any("intervals from only" in f for f in many["flags"])
+
+
+def test_a_run_of_several_variants_names_the_variant_comparison_report_next(tmp_path):
+    """The next lines of a run with variants named `compare` and the experiment report only: the report made for
+    variants (`variant_comparison`, in the README) was not named, nor its baseline parameter."""
+    from workbench.cli.running import print_run_summary
+    from workbench.views.report_run import check_params, parse_params
+
+    rows = [synthetic_row(f"i{k}", emotion="happy", variant=v) for v in ("raw", "telephone") for k in range(3)]
+    rf = write_run(tmp_path / "run", rows, [np.zeros(4)] * len(rows))
+    per = {"labelled": 3, "excluded_no_counterpart": 0, "failed": 0}
+    result = SimpleNamespace(run_dir=rf.path, n_rows=6, n_failed=0, n_cached=0, n_resumed=0, seconds=0.1,
+                             summary={"variants": {"raw": per, "telephone": per}})
+    buf = io.StringIO()
+    print_run_summary(result, out=buf)
+    line = next((x for x in buf.getvalue().splitlines() if "variant_comparison" in x), "")
+    assert f"workbench report variant_comparison -p run_dir={rf.path} -p baseline=raw" in line, buf.getvalue()
+    words = line.split("#")[0].split()
+    check_params("variant_comparison", parse_params(words[4::2]))  # the parameters it names are the template's

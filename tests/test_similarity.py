@@ -101,6 +101,20 @@ def test_a_bad_reference_is_refused_before_the_model_loads(tmp_path, capsys, kin
     assert kind != "one audio file" or "rename or convert" not in err
 
 
+def test_a_run_folder_as_reference_is_told_to_pass_its_manifest(tmp_path, capsys):
+    """`--reference RUN` (a run folder: its embeddings are right there) was refused as "no audio files under this
+    folder", with the fix "pass the folder that holds your audio files": now the run's own manifest is named."""
+    from test_probe import synthetic_row, write_run
+
+    a = clip(tmp_path / "a.wav", seed=1)
+    run = write_run(tmp_path / "run", [synthetic_row("u0")], [[1.0, 0.0]]).path
+    assert main(["similar", a, a, "--reference", str(run), "--model", str(tmp_path / "no_such_checkpoint")]) == 2
+    err = capsys.readouterr().err
+    assert "--reference is a run folder; it takes the clips themselves" in err, err
+    assert "fix: pass the run's manifest: --reference " in err and "synthetic.csv" in err, err
+    assert "no audio files" not in err and "checkpoint" not in err, err
+
+
 def test_place_counts_ties_as_half_and_names_the_position():
     pairs = np.linspace(0.80, 0.89, 10)
     assert place(0.95, pairs)["position"] == "above" and place(0.95, pairs)["percentile"] == 100.0

@@ -430,3 +430,218 @@ def test_manifest_says_how_to_run_without_a_downloaded_checkpoint(tmp_path, monk
     monkeypatch.setenv("WORKBENCH_MODEL", str(tmp_path / "my model"))
     assert main(["manifest", str(tmp_path / "wavs"), "-o", str(tmp_path / "m2.csv")]) == 0
     assert f"add --model '{tmp_path / 'my model'}' (your $WORKBENCH_MODEL)" in capsys.readouterr().out
+
+
+def test_a_misspelt_checkpoint_folder_inside_a_folder_is_not_looked_up_as_a_hub_id(tmp_path, monkeypatch, capsys):
+    """`--model models/demo-hed` (finetune wrote models/demo-head) has the shape of a hub id, owner/name, and was
+    looked up on ModelScope: "is not in the local ModelScope cache and www.modelscope.cn cannot be reached"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    _checkpoint(tmp_path / "models" / "demo-head")
+    (tmp_path / "a.wav").write_bytes(b"")
+    assert main(["infer", "a.wav", "--model", "models/demo-hed"]) == 2
+    err = capsys.readouterr().err
+    assert "models/demo-hed: no such checkpoint directory" in err and "ModelScope cache" not in err, err
+    assert "fix: check the folder name (the checkpoint folders here: models/demo-head)." in err, err
+    from workbench.model.checkpoints import resolve_model  # a folder of no checkpoints, or a known id, stays a hub id
+    (tmp_path / "iic").mkdir()
+    assert resolve_model("iic/emotion2vec_plus_base").kind == "hub" and resolve_model("iic/other").kind == "hub"
+
+
+def test_the_reports_metric_table_of_a_head_on_its_training_speakers_does_not_say_ok(tmp_path, monkeypatch):
+    """The experiment report of `workbench run … --model HEAD` on the corpus the head trained on showed the speaker
+    overlap in the banner, and "ok" in the check column beside WA, UAR and macro-F1."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.views import reporting
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(6)]
+    rf = write_run(tmp_path / "run_ft", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model=str(ckpt))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    out = reporting.metrics_section(rf.path, by=(), n_boot=50)
+    table = next(h for h in shown if "95% bootstrap CI" in h)
+    for name in ("WA", "UAR", "macro-F1"):
+        row = table.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0]
+        assert "not independent of the checkpoint&#x27;s training data" in row and ">ok<" not in row, row
+    assert any("speaker overlap" in w for w in out["raw"]["training_overlap"])
+
+
+def test_finetune_ends_with_the_commands_that_use_the_head(tmp_path):
+    """`workbench finetune RUN --out models/demo-head` ended "use it with --model models/demo-head": an option, no
+    command; now the run of the manifest with the head, its metrics and the comparison with the parent's run."""
+    import shlex
+    from types import SimpleNamespace
+
+    from workbench.cli import build_parser
+    from workbench.cli.finetune import finetune_next_steps
+
+    result = SimpleNamespace(out=tmp_path / "models" / "demo head", run_dir=tmp_path / "runs" / "demo",
+                             card={"data": {"manifest": "/data/demo.csv"}})
+    lines = finetune_next_steps(result)
+    assert lines[0] == "next:"
+    commands = [shlex.split(line.split("   #")[0]) for line in lines[1:]]
+    scored = str(tmp_path / "runs" / "demo head")
+    assert commands[0] == ["workbench", "run", "/data/demo.csv", "--model", str(result.out), "--out", scored]
+    assert commands[1] == ["workbench", "metrics", scored]
+    assert commands[2] == ["workbench", "compare", str(result.run_dir), scored]
+    for words in commands:  # each parses as typed
+        build_parser([words[1]]).parse_args(words[1:])
+    beside = SimpleNamespace(out=tmp_path / "runs" / "demo-head", run_dir=tmp_path / "runs" / "demo", card={})
+    assert f"--out {tmp_path / 'runs' / 'demo-head-run'}" in finetune_next_steps(beside)[1]  # never the head's folder
+
+
+def test_a_misspelt_key_step_or_template_in_an_experiment_file_names_the_closest_one(tmp_path, capsys):
+    """`sed: 3`, a step `telefone` and `reports: [experiment_reprot]` were refused with every valid value listed and
+    none named as the likely one, as the command line does for its options ("did you mean --scheme?")."""
+    (tmp_path / "m.csv").write_text("id,path\na,a.wav\n")
+    good = {"seed": "seed: 3", "step": "variants:\n  tel:\n    - name: telephone", "reports": "reports: [experiment_report]"}
+    cases = {"seed": ("sed: 3", "unknown key(s) ['sed']; did you mean 'seed'? an experiment has"),
+             "step": ("variants:\n  tel:\n    - name: telefone", "unknown preprocessing step 'telefone'; did you mean 'telephone'?"),
+             "reports": ("reports: [experiment_reprot]", "which is not a built-in report template; did you mean 'experiment_report'?")}
+    for kind, (bad, said) in cases.items():
+        lines = [bad if k == kind else v for k, v in good.items()]
+        (tmp_path / f"{kind}.yaml").write_text("manifest: m.csv\nmodel: tiny\n" + "\n".join(lines) + "\n")
+        assert main(["run", str(tmp_path / f"{kind}.yaml"), "--out", str(tmp_path / f"run_{kind}")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "fix:" in err and "Traceback" not in err, (kind, err)
+
+
+def test_a_comparisons_check_columns_use_the_screens_names_and_say_a_run_saw_its_speakers(tmp_path):
+    """The checkpoint comparison page's check columns read "wa: …; macro_f1: …; uar_chance: …; never_predicted: …"
+    (the keys of a dict), and "ok" beside the ΔWA of a head scored on the speakers it trained on."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    import html
+
+    from workbench.analysis.compare import compare_runs
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    ids = [(f"s{s}_{cls}_{r}", cls, f"spk{s}") for s in range(4) for cls in CLASSES for r in range(3)]
+    emb = np.random.default_rng(0).standard_normal((len(ids), 4))
+    parent = write_run(tmp_path / "parent", [synthetic_row(i, emotion=c, speaker=s, pred="disgusted") for i, c, s in ids], emb)
+    head = write_run(tmp_path / "head", [synthetic_row(i, emotion=c, speaker=s, pred=c if k % 2 else "sad")
+                                         for k, (i, c, s) in enumerate(ids)], emb, model=str(ckpt))
+    page = " ".join(compare_runs([parent.path, head.path], n_boot=50).html().split())
+    for key in ("wa: ", "uar: ", "macro_f1: ", "uar_chance: ", "never_predicted: "):
+        assert f"<td>{key}" not in page and f"; {key}" not in page, (key, page)
+    assert "WA: zero-width interval" in page and "precision: " in page
+    against = page.split("Against the first run", 1)[1].split("</table>", 1)[0]
+    assert "not independent of the checkpoint's training data" in html.unescape(against) and "<td>ok</td>" not in against, against
+
+
+def test_the_variant_comparison_pages_check_column_uses_the_screens_names(tmp_path, monkeypatch):
+    """The variant comparison page's check column read "delta_wa: zero-width interval …; delta_uar: …"."""
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.views import reporting
+
+    rows = [synthetic_row(f"i{k}_{c}", emotion=c, speaker=f"s{k}", pred=c, variant=v)
+            for v in ("raw", "telephone") for k in range(6) for c in CLASSES]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.comparison_section(rf.path, "raw")
+    table = next(h for h in shown if "ΔWA [95% CI]" in h)
+    assert "ΔWA: zero-width interval" in table and "delta_wa" not in table and "delta_uar" not in table, table
+
+
+def test_the_checkpoint_comparison_page_says_where_its_code_names_live():
+    """The page told its reader to call `R.show_item(cmp.disagreements(top), i)` "in a live notebook": R and cmp are
+    the template's own names, defined in no notebook the reader has open."""
+    import json
+    from pathlib import Path
+
+    import workbench
+
+    nb = json.loads((Path(workbench.__file__).parent / "templates" / "checkpoint_comparison.ipynb").read_text(encoding="utf-8"))
+    text = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown" and "R.show_item" in "".join(c["source"]))
+    assert "`checkpoint_comparison.ipynb`, beside it" in text and "(`R = wb.reporting`)" in text and "(`cmp`: the comparison" in text
+
+
+def test_import_helps_say_what_no_map_and_no_revision_do(capsys):
+    """`datasets import-hf --help` and `import-lhotse --help` said nothing of what happens without --map (or which hub
+    revision without --revision); the help says it, and the words hold for the labels they name."""
+    import pytest
+
+    from workbench.data.corpora import map_label
+
+    for command in ("import-hf", "import-lhotse"):
+        with pytest.raises(SystemExit):
+            main(["datasets", command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "(default: none: a label that is a common emotion name or abbreviation, such as anger, joy or hap, gets its " \
+               "emotion2vec+ class; any other keeps an empty emotion)" in out, out
+        assert command != "import-hf" or "hub revision (default: the hub's latest)" in out
+    assert (map_label("", "anger"), map_label("", "joy"), map_label("", "hap"), map_label("", "calm")) == ("angry", "happy", "happy", "")
+
+
+def test_a_misspelt_class_to_explain_names_the_closest_one(tmp_path, capsys):
+    """`explain RUN --class sadd` listed the classes and named none as the likely one."""
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+
+    rows = [synthetic_row(f"i{k}", emotion=c, speaker="s", pred=c) for k, c in enumerate(CLASSES)]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model="tiny")
+    assert main(["explain", str(rf.path), "--item", "i0", "--class", "sadd"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown class 'sadd'; did you mean 'sad'? the run's model has the classes" in err, err
+
+
+def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_mark(tmp_path, monkeypatch):
+    """`metrics` on a fine-tuned head's run over the speakers it trained on printed the speaker overlap, and wrote
+    confusion_raw.png and the other PNGs with nothing on them: a figure travels without the screen's warning."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
+    from workbench.views import reporting
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(6)]
+    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+    head, plain = write_run(tmp_path / "head", rows, emb, model=str(ckpt)), write_run(tmp_path / "plain", rows, emb)
+    for run, out in ((head, None), (head, tmp_path / "out"), (plain, None)):
+        assert main(["metrics", str(run.path), *(["--out", str(out)] if out else [])]) == 0
+        index = json.loads(((out or run.path) / "artifacts.json").read_text())
+        marks = {name: meta.get("training_overlap_mark") for name, meta in index.items() if name.endswith(".png")}
+        want = TRAINING_OVERLAP_MARK if run is head else None
+        assert marks and set(marks.values()) == {want}, (run.path, out, marks)
+    shown = []  # the report's figures of that run carry it too
+    monkeypatch.setattr(reporting, "show_html", lambda markup: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: shown.append(kw))
+    reporting.metrics_section(head.path, by=(), n_boot=20)
+    assert shown and all(any("speaker overlap" in w for w in kw["overlap"]) for kw in shown)
+
+
+def test_a_comparison_figure_with_a_run_on_its_training_data_carries_the_mark(tmp_path):
+    """`compare PARENT HEAD --out DIR` wrote comparison.png with the head's WA and UAR and no word of its overlap."""
+    import json
+    import numpy as np
+    from test_probe import CLASSES, synthetic_row, write_run
+    from workbench.analysis.compare.runs import compare_runs, write_runs_comparison
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
+                                                                        "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(3)]
+    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+    parent, head = write_run(tmp_path / "parent", rows, emb), write_run(tmp_path / "head", rows, emb, model=str(ckpt))
+    write_runs_comparison(compare_runs([parent.path, head.path], n_boot=20), tmp_path / "cmp")
+    meta = json.loads((tmp_path / "cmp" / "artifacts.json").read_text())["comparison.png"]
+    assert meta["training_overlap_mark"] == TRAINING_OVERLAP_MARK
+    assert any(w.startswith("run B: speaker overlap") for w in meta["training_overlap"]), meta

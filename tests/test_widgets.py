@@ -226,6 +226,12 @@ def test_embedding_map_click_opens_the_item(run_dir, tiny_model):
     _assert_shows_row(w.browser.shown, w.browser.audio.children[0], rf, item_id, "trim")
 
 
+def test_embedding_map_names_the_items_without_a_value(run_dir, tiny_model):
+    """The map's legend listed items with no value in the colouring column as "— (10)", as the CLI's figure did."""
+    w = EmbeddingMap(run_dir, variant="raw", color_by="gender", model=tiny_model)  # the manifest gives no gender
+    assert [t.name for t in w.plot.data] == ["no gender (11)"]  # ten clips and the segment; the broken file failed
+
+
 def test_trimming_inspector_shows_what_trim_removed(tmp_path):
     y = np.concatenate([np.zeros(8000, np.float32), speech_like(16000, 1.5, seed=2), np.zeros(4000, np.float32)])
     sf.write(tmp_path / "c.wav", y, 16000, subtype="PCM_16")

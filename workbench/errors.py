@@ -96,14 +96,27 @@ def printable(text: object) -> str:
     return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
-def printable_table(frame: Any, **to_string: Any) -> str:
+def printable_table(frame: Any, *, text_left: bool = False, **to_string: Any) -> str:
     """``frame.to_string(**to_string)`` (a pandas DataFrame) with every text cell and column name through
-    :func:`printable`: a speaker, label or id from data cannot start a line of its own or recolour the screen."""
+    :func:`printable`: a speaker, label or id from data cannot start a line of its own or recolour the screen.
+    ``text_left``: a column of text only (names, labels, yes/no) is left-aligned, its name too, as a reader scans words;
+    numbers, and a column mixing them with words (a knob's values beside "none added"), stay right-aligned."""
     shown = frame.copy()
     for column in shown.columns:
         if getattr(shown[column].dtype, "kind", "O") not in "biufcmM":  # text: object, str or category (not numbers, times)
             shown[column] = shown[column].map(lambda v: printable(v) if isinstance(v, str) else v)
     shown.columns = [printable(c) if isinstance(c, str) else c for c in shown.columns]
+    if text_left:
+        names = []
+        for i, column in enumerate(shown.columns):
+            cells = [v for v in shown.iloc[:, i] if v is not None and v == v]  # not the empty ones (na_rep)
+            if cells and all(isinstance(v, str) for v in cells):
+                width = max(len(str(column)), *map(len, cells))
+                shown.iloc[:, i] = shown.iloc[:, i].map(lambda v, w=width: v.ljust(w) if isinstance(v, str) else v)
+                column = str(column).ljust(width)
+            names.append(column)
+        shown.columns = names
+        return "\n".join(line.rstrip() for line in shown.to_string(**to_string).splitlines())  # no padding after the last
     return shown.to_string(**to_string)
 
 
@@ -142,3 +155,12 @@ class ConfigError(WorkbenchError):
     """A setting, argument or file of settings that is not valid."""
 
     code = "config"
+
+
+def did_you_mean(given: object, choices) -> str:
+    """``"did you mean 'seed'? "`` for the choice closest to a misspelt ``given``, or "" when none is close: a file's
+    misspelt key, step or template is named with its correction, as the command line's options are."""
+    import difflib
+
+    close = difflib.get_close_matches(str(given), [str(c) for c in choices], n=1)
+    return f"did you mean {close[0]!r}? " if close else ""

@@ -66,7 +66,7 @@ from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
-    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, calibration_errors, check_enough_items,
+    UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
     conformal_checks, conformal_sets, conformal_summary,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
     shared_fit_notes, temperature_interval,
@@ -273,7 +273,7 @@ class CalibrationReport:
             b, a = self.before[m], self.after[m]
             (bl, bh), (al, ah) = self.ci_before[m], self.ci_after[m]
             lines.append(f"  {m.upper():<7} {b:7.3f} [{bl:.3f}, {bh:.3f}]{flat(f'{m.upper()} before')}  "
-                         f"{a:7.3f} [{al:.3f}, {ah:.3f}]{flat(f'{m.upper()} after')}")
+                         f"{a:7.3f} [{al:.3f}, {ah:.3f}]{flat(f'{m.upper()} after')}" + (f"  (uniform guess {1 - 1 / len(self.classes):.3f})" if m == "brier" and len(self.classes) > 1 else ""))
         lines.append(f"  AURC    {self.aurc_before:7.3f} [{f(self.aurc_ci_before[0])}, {f(self.aurc_ci_before[1])}]{flat('AURC before')}  "
                      f"{self.aurc_after:7.3f} [{f(self.aurc_ci_after[0])}, {f(self.aurc_ci_after[1])}]{flat('AURC after')}")
         lines.append(f"  NLL: {self.nll_words}")
@@ -423,14 +423,14 @@ def _self_checks(lp, y, temperature: float, fold_t: list[float], fig: dict, t_ci
         flat.insert(0, "T")  # every refit stopped at the bound: the interval is the bound (up to the search's tolerance)
     recommended = not edge and not nll_flags["nll_not_better_than_uniform"] and not nll_flags["nll_worse_than_uncalibrated"]
     checks = {"temperature_at_edge": edge, "fold_temperatures_at_edge": len(fold_edges), **nll_flags, "recommended": recommended,
-              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order}
+              "zero_width_intervals": flat, "point_outside_interval": outside, "aurc_not_below_random_order": random_order, "brier_not_below_uniform": (brier := brier_uniform_words(fig, k))}
     notes = [f"zero-width intervals ({', '.join(flat)}): every resample of the {n} items gives the same value, so these intervals "
              "show no uncertainty where there is some (marked !! zero width)"] if flat else []
     if outside:
         notes.append(f"point outside its interval ({', '.join(outside)}): binned ECE and MCE are biased upwards on small samples and a "
                      "resample, with its repeated items, more so, so the interval can miss the point (marked !! outside its interval); "
                      "read it as the spread, and compare Brier and NLL, which are unbiased means")
-    return {"edge": edge, "warnings": warnings + random_order, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
+    return {"edge": edge, "warnings": warnings + random_order + brier, "words": words, "notes": notes, "checks": checks, "recommended": recommended}
 
 
 #: the calibration errors, in the order the bootstrap returns them
@@ -474,7 +474,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     >>> report.n > 0, len(report.fold_temperatures)
     (True, 2)
     >>> sorted(report.checks)[:2]   # random weights: no better than a random order or a uniform guess
-    ['aurc_not_below_random_order', 'fold_temperatures_at_edge']
+    ['aurc_not_below_random_order', 'brier_not_below_uniform']
     """
     if folds < 2:
         raise ConfigError(f"folds is {folds}; cross-validation needs at least 2.", fix="pass --folds 5.")
@@ -589,12 +589,12 @@ def calibrate_run(run_dir: "str | Path | RunFolder", *, variant: str | None = No
 
 
 def _write_outputs(dest: "RunFolder", payload: dict, reports: dict, variants: list[str], figures: bool) -> None:
-    """``calibration.json`` (listing its ``figures``) and this invocation's figures, every calibration figure of an earlier
-    one removed first (other variants, or all with ``--no-figures``): one invocation's set, in ``artifacts.json`` too."""
+    """This invocation's figures, then ``calibration.json`` listing them (last: a stop between the figures left one naming
+    figures not there), every calibration file of an earlier one removed first: one invocation's set, in ``artifacts.json`` too."""
     plots = dict(zip(CALIBRATION_FIGURES, (plot_reliability_before_after, plot_risk_coverage, plot_set_sizes)))
     names = {(v, kind): calibration_figure_name(kind, variants.index(v)) for v in reports for kind in plots} if figures else {}
-    dest.remove_outputs(CALIBRATION_FIGURE_RE)
-    dest.write_json(CALIBRATION_FILE, {**payload, "figures": sorted(names.values())})
+    dest.remove_outputs(re.compile(rf"^{re.escape(CALIBRATION_FILE)}$|{CALIBRATION_FIGURE_RE.pattern}"))
     for (v, kind), name in names.items():
         (fig := plots[kind](reports[v])).tight_layout()
         dest.write_figure(name, fig, meta={"variant": v, "figure": kind})
+    dest.write_json(CALIBRATION_FILE, {**payload, "figures": sorted(names.values())})

@@ -234,6 +234,25 @@ def aurc_random_order_words(fig: dict) -> list[str]:
     return out
 
 
+def brier_uniform_words(fig: dict, k: int) -> list[str]:
+    """Words for each Brier score (before, after) not measurably below a uniform guess's over the ``k`` classes,
+    ``1 − 1/k`` on every item whatever the labels (its interval, ``ci_before`` / ``ci_after``, reaches it or lies above;
+    without an interval, the score itself), or ``[]``.  'BRIER 0.903' over nine classes said nothing until it stood
+    beside 0.889, what scores of 1/9 get."""
+    if k < 2:
+        return []
+    uniform, out = 1 - 1 / k, []
+    for w in ("before", "after"):
+        value, (lo, hi) = fig[w]["brier"], fig[f"ci_{w}"].get("brier", (float("nan"),) * 2)
+        if value != value or (hi < uniform if hi == hi else value < uniform):
+            continue
+        worse = (lo if lo == lo else value) >= uniform
+        out.append(f"Brier {w} {value:.3f} [{lo:.3f}, {hi:.3f}] is {'WORSE than' if worse else 'NOT measurably below'} a uniform "
+                   f"guess's 1 − 1/{k} = {uniform:.3f} (scores of 1/{k} on every item): the probabilities "
+                   + ("are further from the labels than no information" if worse else "are no measurably closer to the labels than no information"))
+    return out
+
+
 def accuracy_at_coverage(coverage: np.ndarray, risk: np.ndarray, share: float) -> float:
     """Accuracy of the most confident ``share`` of the items (``share`` in (0, 1])."""
     if not len(coverage):

@@ -67,3 +67,15 @@ def rho_check(rho: float, ci: tuple[float, float], n: int) -> list[str]:
         return []
     return [f"Spearman rho(confidence, agreement) {rho:.3f} [{lo:.3f}, {hi:.3f}] over {n} items: the interval holds 0, so the "
             "model's confidence does not measurably follow how much its listeners agree"]
+
+
+def single_rater_check(n_raters: np.ndarray, wrong: np.ndarray, band: str) -> list[str]:
+    """Words for the items judged by one listener, or ``[]``: their agreement is 1 of 1 by construction, so they sit
+    in the top agreement band (``band``) and count as 'listeners agree' without any agreement measured.  ``wrong``: the
+    indices of the 'listeners agree, model wrong' items, to say how many of them rest on one listener."""
+    one = np.asarray(n_raters, dtype=float) == 1
+    if not one.any():
+        return []
+    return [f"{int(one.sum())} of {len(one)} items have one listener's judgement (n_raters 1): their agreement is 1 of 1 by "
+            f"construction, not agreement measured, yet they sit in the band {band} and {int(one[wrong].sum())} of the "
+            f"{len(wrong)} items 'listeners agree, model wrong' are among them; agreement needs two or more listeners per item"]

@@ -100,6 +100,39 @@ def identical_words(x: np.ndarray) -> str:
     return f"all {len(x)} embeddings are identical ({how}): they are one point, and the projection draws them as one"
 
 
+#: the map neighbours a projection's trustworthiness counts, and the most items it is measured on (a seeded sample)
+TRUST_NEIGHBOURS, TRUST_MAX_ITEMS = 5, 2000
+
+
+def projection_trust(matrix: np.ndarray, xy: np.ndarray, *, seed: int = 0) -> dict:
+    """Whether a 2-D map keeps the embeddings' neighbourhoods: trustworthiness (Venna & Kaski 2001, scikit-learn's) with
+    :data:`TRUST_NEIGHBOURS` neighbours, 1 when every near neighbour on the map is a near one in the embeddings, and the
+    same of a random layout of the same points (the map's points shuffled among the items, seeded: about 0.5).
+
+    A map is flagged (``flag``) when its trustworthiness is less than halfway from the random layout's to 1: most of
+    its near neighbours are then not the embeddings', and a cluster seen on it may be the projection's.  Returns
+    ``{"trustworthiness", "random_layout", "neighbours", "items", "words", "flag"}``; None figures and the reason in
+    ``words`` with too few items (under ``2 * neighbours + 2``) or embeddings that are one point."""
+    from sklearn.manifold import trustworthiness
+
+    x, xy = np.asarray(matrix, dtype=np.float64), np.asarray(xy, dtype=np.float64)
+    n, k = len(x), TRUST_NEIGHBOURS
+    out = {"trustworthiness": None, "random_layout": None, "neighbours": k, "items": int(min(n, TRUST_MAX_ITEMS)), "flag": ""}
+    if n < 2 * k + 2 or identical_words(x) or not (np.isfinite(x).all() and np.isfinite(xy).all()):
+        return out | {"words": f"trustworthiness not measured: {identical_words(x) or f'{n} items (it needs {2 * k + 2} or more)'}"}
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(n, TRUST_MAX_ITEMS, replace=False)) if n > TRUST_MAX_ITEMS else np.arange(n)
+    t = float(trustworthiness(x[keep], xy[keep], n_neighbors=k))
+    r = float(trustworthiness(x[keep], xy[keep][rng.permutation(len(keep))], n_neighbors=k))
+    sample = f"a seeded sample of {len(keep)} of {n} items" if n > len(keep) else f"{n} items"
+    words = f"trustworthiness {t:.3f} ({k} nearest neighbours on the map, over {sample}; a random layout of the same points {r:.3f})"
+    floor = (1 + r) / 2
+    flag = (f"NEIGHBOURHOODS NOT KEPT: trustworthiness {t:.3f} is under {floor:.3f}, halfway from a random layout's {r:.3f} "
+            "to 1: the map's near neighbours are closer to a random layout's than to the embeddings' own, so a cluster seen "
+            "on it may be the projection's") if t < floor else ""
+    return out | {"trustworthiness": t, "random_layout": r, "words": words, "flag": flag}
+
+
 def project(x: np.ndarray, method: str = "pca", *, seed: int = 0, **kwargs) -> np.ndarray:
     """(n, D) → (n, 2) with ``pca``, ``tsne`` or ``umap``; embeddings that are one point (:func:`identical_words`) give
     ``(n, 2)`` zeros, not the method's rounding noise."""
@@ -376,7 +409,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     elif color_by not in rows.columns:
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
-        values = rows[color_by].fillna("").astype(str).replace("", "—")
+        values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # "— (1)" said nothing
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 5))
     else:

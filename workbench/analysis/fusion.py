@@ -58,12 +58,13 @@ import numpy as np
 
 from workbench.analysis.stats import mcnemar_exact, p_words, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
-from workbench.analysis.groups import chance_flag, chance_uar, chance_words, small_class_note, zero_width_note
+from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown
@@ -362,13 +363,16 @@ class FusionResult:
 def fusion_checks(y: np.ndarray, metrics: dict, comparisons: dict) -> list[str]:
     """The checks that make the intervals meaningful, as words for each one that fails: a class with fewer than 5
     items (a resample that leaves it out averages UAR over fewer classes, so the interval can sit on one side of the
-    estimate), zero-width intervals (:func:`zero_width_note`) and a UAR interval that reaches chance (:func:`chance_flag`),
-    as ``workbench metrics`` flags them."""
+    estimate), zero-width intervals (:func:`zero_width_note`), a UAR interval that reaches chance (:func:`chance_flag`)
+    and a WA interval that reaches the WA of always answering the largest class (:func:`majority_flag`), as ``workbench
+    metrics`` flags them."""
     classes, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
     out, chance = [small_class_note(dict(zip(classes.tolist(), counts.tolist())))], chance_uar(len(classes))
     for m, v in metrics.items():  # a head UAR 0.281 [0.178, 0.405] over 4 classes (chance 0.250) went unsaid
         flag = chance_flag(*v["uar_ci"], chance)
         out += [f"{m} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]: {flag} ({chance_words(classes)})"] if flag else []
+        wa_flag = majority_flag(*v["wa_ci"], dict(zip(classes.tolist(), counts.tolist())))  # WA's own baseline, not chance
+        out += [f"{m} WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]: {wa_flag}"] if wa_flag else []
         out += [f"{m} {name.upper()}: {zero_width_note(*v[f'{name}_ci'], len(y))}" for name in ("uar", "wa") if zero_width_note(*v[f"{name}_ci"], len(y))]
     for m, c in comparisons.items():
         out += [f"{m} Δ{name.upper()} vs speech: {zero_width_note(*c[f'delta_{name}'][1:], len(y))}"
@@ -452,7 +456,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 4  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: and training_overlap
+FUSION_CACHE_VERSION = 5  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
@@ -477,6 +481,7 @@ def cached_fusion(run_dir: str | Path | RunFolder, **params: Any) -> dict | None
         payload = loads_json(read_bytes_capped(path, max_bytes=TABLE_MAX_BYTES, what="fusion.json", decompress=False))
     except (OSError, ValueError, ConfigError):
         return None
+    payload = summary_paths(payload, rf.path, ARTIFACT_PATHS)  # its text model's path absolute again, as written
     if not isinstance(payload, dict) or payload.get("key") != fusion_key(rf, **params):
         return None
     return payload

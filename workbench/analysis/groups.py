@@ -195,12 +195,45 @@ def chance_flag(lo: float, hi: float, chance: float | None) -> str:
     return ""
 
 
+def majority_baseline(counts: dict[str, int]) -> tuple[str, int, int] | None:
+    """The WA of always answering the largest class: ``(class, its items, all items)`` from ``counts`` (class → items),
+    or None with fewer than two classes present (one class: the constant answer is right on every item)."""
+    present = {c: int(k) for c, k in counts.items() if k}
+    if len(present) < 2:
+        return None
+    top = max(present, key=lambda c: present[c])  # a tie: the first of them, whose share is the same
+    return top, present[top], sum(present.values())
+
+
+def majority_words(counts: dict[str, int]) -> str:
+    """WA's baseline in words, ``majority baseline 0.800: always neutral, 40/50``, or ``""`` where there is none."""
+    base = majority_baseline(counts)
+    return "" if base is None else f"majority baseline {base[1] / base[2]:.3f}: always {base[0]}, {base[1]}/{base[2]}"
+
+
+def majority_flag(lo: float, hi: float, counts: dict[str, int]) -> str:
+    """Words for a WA interval ``[lo, hi]`` that does not clear the majority baseline (the WA of answering the largest
+    class of ``counts`` every time), or ``""``.  UAR's chance level is no baseline for WA: on 40 neutral items of 50, a
+    model that always says neutral scores WA 0.800 and a WA of 0.780 [0.660, 0.880] shows nothing learned."""
+    base = majority_baseline(counts)
+    if base is None or not (lo == lo and hi == hi):
+        return ""
+    cls, k, n = base
+    share = k / n
+    if hi < share:
+        return f"BELOW THE MAJORITY BASELINE, interval and all: always answering {cls} scores {share:.3f} ({k}/{n})"
+    if lo <= share:
+        return (f"AT THE MAJORITY BASELINE: the interval reaches {share:.3f}, the WA of always answering {cls} ({k}/{n}), "
+                "so the figure cannot be told from a constant guess")
+    return ""
+
+
 def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize: float = 11) -> str:
     """A figure's title ``text`` and, on a line of its own, ``!!`` with the short form of each flag (figure key → the
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
@@ -253,12 +286,15 @@ FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
 
 def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     """The failing checks of headline figures, in words, as ``workbench metrics`` applies them: classes with no item
-    (UAR over fewer), a UAR interval that does not clear chance over the classes present, an interval of no width, classes
+    (UAR over fewer), a WA interval that does not clear the majority baseline, a UAR interval that does not clear chance
+    over the classes present, an interval of no width, classes
     with too few items, intervals from fewer than 20 items.  ``ci``: ``{"wa" | "uar" | "macro_f1": (lo, hi)}`` over ``n``
     items; ``counts``: items per class (every class the figures are over, 0 for one the items lack).  ``run``'s closing line and ``finetune``'s figures
     carry these beside their numbers."""
     present = [c for c, k in counts.items() if k]
     flags = [missing_class_note(counts)]
+    if "wa" in ci:
+        flags.append(f"WA {below}" if (below := majority_flag(*ci["wa"], counts)) else "")
     if "uar" in ci:
         below = chance_flag(*ci["uar"], chance_uar(len(present)))
         flags.append(f"UAR {below} ({chance_words(present)})" if below else "")

@@ -34,8 +34,9 @@ from workbench.data.listeners import FORMATS as VOTE_FILE_FORMATS, corpus_listen
 from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
+from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, uniform_checks, uniform_reference
+from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
@@ -519,7 +520,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
         confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
         n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
-        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows)),
+        checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows))
+        + single_rater_check(s.listeners["n_raters"].to_numpy(float), wrong, band_rows[-1]["band"] if band_rows else "[.., 1]"),
     )
 
 
@@ -532,9 +534,15 @@ def votes_fix(rf: Any) -> str:
     score = (f"score it as this run was scored: a copy of {shell_command(str(rf.path / EXPERIMENT_FILE))} with `manifest: VOTED.csv`, "
              f"run as `{shell_command('workbench', 'run', 'COPY.yaml', '--out', 'NEW_RUN')}`" if len(rf.variants()) > 1 else
              f"score it with `{shell_command('workbench', 'run', 'VOTED.csv', '--model', model, '--out', 'NEW_RUN')}`")
-    return (f"attach them to the run's manifest with `{shell_command('workbench', 'datasets', 'import-votes', manifest, '--format', 'FORMAT', '--out', 'VOTED.csv')}` "
-            f"(FORMAT: {', '.join([*VOTE_FILE_FORMATS, 'manifest'])}; or a corpus loader that reads them), {score}, "
-            f"then run `workbench listeners NEW_RUN`.")
+    # --votes (every format but `manifest` needs it) and a head's --model (else votes count over the nine classes)
+    head = ("--model", model) if tuple(rf.labels(rf.results())) != LABEL_KEYS else ()
+    note = "; --model (generic and manifest only) counts them over the run model's own classes" if head else ""
+    attach = shell_command("workbench", "datasets", "import-votes", manifest, "--format", "FORMAT", "--votes", "VOTES",
+                           *head, "--out", "VOTED.csv")
+    return (f"attach them to the run's manifest with `{attach}` (FORMAT: {', '.join(VOTE_FILE_FORMATS)}, and VOTES "
+            "the corpus's votes file or folder; or `--format manifest` without --votes for the manifest's own "
+            f"rater_labels or votes_<class> columns{note}; or a corpus loader that reads "
+            f"them), {score}, then run `workbench listeners NEW_RUN`.")
 
 
 def run_listeners(run_dir, *, restrict: bool = False, bands: Sequence[float] = DEFAULT_BANDS, agree: float = 0.75,

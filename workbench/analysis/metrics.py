@@ -31,7 +31,7 @@ import numpy as np
 
 from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
-                                      check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note,
+                                      check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
@@ -128,7 +128,7 @@ class Report:
     def flags(self) -> dict[str, str]:
         """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
-        notes = {**self.interval_flags(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
+        notes = {**self.interval_flags(), "wa_majority": self.majority_flag(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
                  "never_predicted": never_predicted_note(self.per_class), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
         return {k: v for k, v in notes.items() if v and not self.not_scored}
 
@@ -143,8 +143,8 @@ class Report:
         for name in ("wa", "uar", "macro_f1"):
             lo, hi = self.ci[name]
             flag = flags.get(name, "")
-            chance = f"  ({self.chance_words()})" if name == "uar" else ""
-            below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else ""
+            chance = f"  ({self.chance_words()})" if name == "uar" else (f"  ({m})" if name == "wa" and (m := majority_words(self.support())) else "")
+            below = chance_flag(lo, hi, self.chance_uar) if name == "uar" else (self.majority_flag() if name == "wa" else "")
             if below:
                 chance += f" — {below}"
             lines.append(f"  {FIGURE_NAMES[name]:<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
@@ -173,9 +173,17 @@ class Report:
         flags = {name: zero_width_note(*self.ci[name], self.n_scored) for name in ("wa", "uar", "macro_f1")}
         return {name: note for name, note in flags.items() if note}
 
+    def support(self) -> dict[str, int]:
+        """Scored items per class (the per-class table's support)."""
+        return {c: int(v["support"]) for c, v in self.per_class.items()}
+
+    def majority_flag(self) -> str:
+        """A WA whose interval does not clear the WA of always answering the largest class, in words, or ``""``."""
+        return majority_flag(*self.ci["wa"], self.support()) if self.ci.get("wa") else ""
+
     def small_classes_note(self) -> str:
         """Words for the classes with fewer than 5 scored items, or ``""``."""
-        return small_class_note({c: v["support"] for c, v in self.per_class.items()})
+        return small_class_note(self.support())
 
     def chance_words(self) -> str:
         """The UAR's chance level in words, or why there is none (a single labelled class)."""
@@ -402,6 +410,7 @@ def output_folder(rf: RunFolder, out: "str | Path | None") -> RunFolder:
     Path(out).mkdir(parents=True, exist_ok=True)
     dest = RunFolder(out)
     dest.random_weights_source = rf.random_weights  # its figures carry the run's random-weights mark
+    dest.training_overlap_source = run_training_overlap(rf)  # and its training-data mark
     return dest
 
 
@@ -559,7 +568,7 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(metric.upper().replace("MACRO_F1", "macro-F1"), fontsize=10)
     ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)  # above the rows: inside it covered some
-    shown = {k: v for k, v in overall.flags().items() if k in (metric, "few_items") or (metric == "uar" and k in ("uar_chance", "small_classes"))}
+    shown = {k: v for k, v in overall.flags().items() if k in (metric, "few_items") or (metric == "uar" and k in ("uar_chance", "small_classes")) or (metric == "wa" and k == "wa_majority")}
     ax.set_title(title := flagged_title(f"{figure_text(variant)}: {metric.upper().replace('MACRO_F1', 'macro-F1')} by {figure_text(by)}", shown, width_in=5.8),
                  fontsize=11, pad=34, color="crimson" if shown else "black")  # the all-items figure's flags, as metrics prints them
     if footnote:  # the "*" of a label is said under the axes, so the figure explains itself when shown alone

@@ -51,7 +51,7 @@ from workbench.errors import ConfigError, ModelError, html_text, html_visible
 from workbench.data.cards import run_training_overlap
 from workbench.model.generated import read_training_card
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
-from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, zero_width_note
+from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -384,6 +384,9 @@ class ProbeResult:
         where = "the mean over folds" if f["fold"] == "mean" else f"fold {f['fold']}"
         if flag:
             notes.append(f"{where}: UAR {f['uar']:.3f} [{f['uar_ci'][0]:.3f}, {f['uar_ci'][1]:.3f}] {flag} (chance {chance:.3f})")
+        wa_flag = self._majority_note(f)  # WA's own baseline, which UAR's chance is not: always the largest class
+        if wa_flag:
+            notes.append(f"{where}: WA {f['wa']:.3f} [{f['wa_ci'][0]:.3f}, {f['wa_ci'][1]:.3f}] {wa_flag}")
         n = sum(int(g["n_test"]) for g in self.folds) if f["fold"] == "mean" else int(f.get("n_test") or 0)
         # metrics' checks of an interval: one with no width shows no uncertainty, one from few items undercovers
         notes += [f"{where}: {FIGURE_NAMES[m]} {f[m]:.3f}: {zero_width_note(*f[m + '_ci'], n)}" for m in METRICS
@@ -397,6 +400,20 @@ class ProbeResult:
             notes.append(f"fold {f['fold']}: its training side has no {', '.join(f['untrained_test_classes'])}, which its test "
                          "items have: the probe cannot predict them, so their recall is 0 by construction")
         return notes
+
+    @staticmethod
+    def _majority_note(f: dict) -> str:
+        """A fold's WA interval that does not clear the WA of always answering its test items' largest class; for the
+        mean over folds, the mean of those baselines."""
+        lo, hi = f.get("wa_ci") or (np.nan, np.nan)
+        if f["fold"] != "mean":
+            return majority_flag(lo, hi, f.get("test_counts") or {})
+        share = f.get("majority_wa")
+        if share is None or not (lo == lo and hi == hi) or lo > share:
+            return ""
+        return (f"{'BELOW' if hi < share else 'AT'} THE MAJORITY BASELINE: "
+                f"{'the interval lies under' if hi < share else 'the interval reaches'} {share:.3f}, the mean over folds of "
+                "the WA of always answering each fold's largest class")
 
     def html(self, *, in_report: bool = False) -> str:
         """The result as an HTML fragment; every id, label and fold name is escaped.  ``in_report``: a report page
@@ -448,6 +465,7 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
                           "train_groups": len(tr_spk), "test_groups": len(te_spk), "groups_on_both_sides": len(tr_spk & te_spk),
                           # the fold's UAR averages over its test classes; one the training side lacks is never predicted
                           "test_classes": cl, "untrained_test_classes": [c for c in cl if c not in set(ytr.tolist())],
+                          "test_counts": {c: int(np.sum(t == c)) for c in cl},  # WA's baseline: always the largest of them
                           **dict(zip(METRICS, _metrics(t, pred, cl)))})
         pred_frames.append(pd.DataFrame({"fold": fold.name, "id": data.rows["id"].astype(str).to_numpy()[fold.test],
                                          "speaker": speakers[fold.test], "target": t, "pred": pred}))
@@ -458,7 +476,8 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
     for f, row in enumerate(fold_rows):
         for m, name in enumerate(METRICS):
             row[f"{name}_ci"] = _interval(draws[:, f, m])
-    mean = {"n_folds": len(fold_rows)}
+    shares = [b[1] / b[2] for r in fold_rows if (b := majority_baseline(r["test_counts"]))]
+    mean = {"n_folds": len(fold_rows), "majority_wa": float(np.mean(shares)) if len(shares) == len(fold_rows) else None}
     for m, name in enumerate(METRICS):
         mean[name] = float(np.mean([r[name] for r in fold_rows]))
         mean[f"{name}_ci"] = _interval(np.nanmean(draws[:, :, m], axis=1) if len(fold_rows) else np.zeros(0))

@@ -31,10 +31,11 @@ from workbench.data.manifest import Manifest, read_manifest
 from workbench.engine.core import Engine, WorkItem, score_sources
 from workbench.engine.findings import NO_SOUND
 from workbench.engine.prediction_cache import default_cache_dir, PredictionCache
-from workbench.errors import ConfigError, printable
+from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.serialize import NOTE_PATH_CHARS, cut_middle
 from workbench.model.ref import ModelRef
-from workbench.paths import file_problem, refuse_url
+from workbench.paths import file_problem, refuse_url, shell_command
+from workbench.runs.folder import RESULTS, RunFolder
 
 #: fewer reference pairs than this and the pair's cosine is not placed (5 clips give 10 pairs)
 REFERENCE_MIN_PAIRS = 10
@@ -79,6 +80,10 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         if p.is_file() and p.suffix.lower() in FOLDER_AUDIO_EXTS:  # "rename or convert the file" misled here
             raise ConfigError("--reference is one audio file; it takes a set of clips (at least 5 give the 10 pairs needed).",
                               source=printable(text), fix="put the reference clips in a folder and pass the folder, or pass a manifest of them.")
+        if p.is_dir() and (p / RESULTS).is_file():  # a run folder holds no audio: "no audio files under this folder"
+            raise ConfigError("--reference is a run folder; it takes the clips themselves: a folder of audio files or a "
+                              "manifest.", source=printable(text),
+                              fix=f"pass the run's manifest: --reference {shell_command(run_manifest(p))}.")
         try:  # a manifest's clip that is no readable file (missing, a URL, a FIFO, a device) is left out as a folder's is
             manifest = prepare_folder(p) if p.is_dir() else _readable_clips(read_manifest(p, missing="keep"), notes)
         except ConfigError as exc:
@@ -91,6 +96,14 @@ def reference_set(reference: "Reference | str | os.PathLike | None" = None) -> R
         notes.append(f"a seeded sample of {REFERENCE_MAX_CLIPS} of its {len(manifest)} clips")
         manifest = Manifest([manifest.items[i] for i in picked], root=manifest.root, name=manifest.name, source=manifest.source)
     return Reference(manifest, name, notes)
+
+
+def run_manifest(run_dir: Path) -> str:
+    """The manifest a run folder scored (as its experiment.yaml names it, resolved), or MANIFEST when unreadable."""
+    try:
+        return str(RunFolder(run_dir).experiment().manifest or "MANIFEST")
+    except WorkbenchError:
+        return "MANIFEST"
 
 
 #: unreadable reference clips named in the note (all are counted)

@@ -261,6 +261,30 @@ def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.nda
     return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
 
 
+def kappa_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of Cohen's kappa of two label sequences (items resampled in pairs, seeded), each
+    resample's kappa ``(p_o − p_e) / (1 − p_e)`` from its confusion counts; NaNs with fewer than 2 items or ``n`` 0,
+    and resamples where kappa is 0/0 (one label throughout) are left out."""
+    a, b = np.asarray(pred_a).astype(str), np.asarray(pred_b).astype(str)
+    m = len(a)
+    if m < 2 or n <= 0:
+        return float("nan"), float("nan")
+    _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = int(codes.max()) + 1
+    idx = np.random.default_rng(seed).integers(0, m, size=(n, m))
+    pair = codes[:m][idx] * k + codes[m:][idx] + (np.arange(n) * k * k)[:, None]
+    counts = np.bincount(pair.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
+    p_o = np.trace(counts, axis1=1, axis2=2) / m
+    p_e = (counts.sum(axis=2) * counts.sum(axis=1)).sum(axis=1) / m ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappas = (p_o - p_e) / (1 - p_e)
+    kappas = kappas[np.isfinite(kappas)]
+    if not len(kappas):
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(kappas, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts ``b`` and ``c``.
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from workbench.audio.intake import Audio, resample_array, to_mono
 from workbench.audio.measures import removed_onset_db_above_floor
-from workbench.errors import AudioError, ConfigError
+from workbench.errors import AudioError, ConfigError, did_you_mean
 from workbench.audio.edits import change_tempo, check_semitones, check_tempo, check_tilt, pitch_shift, spectral_tilt
 from workbench.audio.processing import StepRecord, measure_length_change
 from workbench.schema import SAMPLE_RATE
@@ -363,7 +363,9 @@ def make_step(spec: dict | Step, *, source: str | None = None) -> Step:
     name = spec["name"]
     cls = STEPS.get(name)
     if cls is None:
-        raise ConfigError(f"unknown preprocessing step {name!r}.", source=source, fix=f"use one of: {', '.join(STEPS)}.")
+        guess = did_you_mean(name, STEPS).strip()
+        raise ConfigError(f"unknown preprocessing step {name!r}" + (f"; {guess}" if guess else "."), source=source,
+                          fix=f"use one of: {', '.join(STEPS)}.")
     kwargs = {k: v for k, v in spec.items() if k != "name"}
     allowed = {f.name: f for f in fields(cls)}
     unknown = sorted(set(kwargs) - set(allowed))

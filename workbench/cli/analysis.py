@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
-from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run
+from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run, projection_trust
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
@@ -293,6 +293,8 @@ def cmd_embeddings(args) -> int:
     one = identical_words(emb.matrix)
     if one:
         say(f"!! {one}")
+    trust = projection_trust(emb.matrix, xy, seed=args.seed)  # does the map keep the embeddings' neighbourhoods?
+    say(f"{args.project.upper()} map: {trust['words']}" + (f"\n!! {trust['flag']}" if trust["flag"] else ""))
     rows = emb.rows.copy()
     rows["x"], rows["y"] = xy[:, 0], xy[:, 1]
     clusters = _clusters(args, emb, rows, say)
@@ -304,7 +306,7 @@ def cmd_embeddings(args) -> int:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
                                   method=args.project, matrix=emb.matrix,
-                                  flags=clusters["failed_checks"] if col == "cluster" and clusters else ())
+                                  flags=[*(clusters["failed_checks"] if col == "cluster" and clusters else ()), *filter(None, [trust["flag"]])])
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     say(f"projection_{args.project}.csv and figures written to {out}")
     near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None
@@ -312,7 +314,7 @@ def cmd_embeddings(args) -> int:
         print(strict_json({"run": str(args.run_dir), "written_to": str(out), "warning": _warning(args.run_dir), "other_model": other,
                            "variant": emb.variant, "n": len(emb), "dimension": int(emb.matrix.shape[1]), "projection": args.project,
                            "projection_cached": bool(cached),
-                           "projection_note": one or None, "clusters": clusters, "neighbours_of": args.neighbours,
+                           "projection_note": one or None, "projection_check": trust, "clusters": clusters, "neighbours_of": args.neighbours,
                            "neighbours": None if near is None else near.to_dict(orient="records")}))
         return EXIT_OK
     if near is not None:

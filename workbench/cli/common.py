@@ -270,6 +270,13 @@ def resolve_temperature(value, *, model: Any = None, hub: str = "ms") -> float |
     return temperature
 
 
+def typed_command(args: Any) -> list[str] | None:
+    """The command line the user typed (``workbench`` and its words), which a folder's ``summary.json`` records as its
+    ``command_line`` (home as ``~``: :func:`workbench.paths.published_command`); None for a command called without one."""
+    typed = getattr(args, "command_line", None)
+    return ["workbench", *typed] if typed else None
+
+
 def model_ref_from_args(args: Any, *, base: ModelRef | None = None) -> ModelRef:
     """The :class:`ModelRef` the model options of a command line name (:func:`model_options`).
 

@@ -21,6 +21,10 @@ from workbench.cli.common import (EXIT_FAILED_ITEMS, EXIT_OK, RUN_FOLDER_DEFAULT
                                   check_out_file, random_banner_for)
 
 
+
+#: what --map's absence does, said in its help (it hid the default)
+NO_MAP = " (default: none: a label that is a common emotion name or abbreviation, such as anger, joy or hap, gets its emotion2vec+ class; any other keeps an empty emotion)"
+
 def add_manifest(sub) -> None:
     mf = add_command(sub, "manifest", help="write a manifest (id, path[, label]) for a folder of audio files",
               description="Write a manifest for every audio file under FOLDER (subfolders included). Paths are "
@@ -70,17 +74,18 @@ def add_datasets(sub) -> None:
     add_out_option(dh, what="the manifest to write (.csv, .jsonl or .parquet); audio bytes go to <out stem>_audio/ beside it", file=True, required=True)
     dh.add_argument("--split", default=None, help="one split (default: all, each item keeping its split)")
     dh.add_argument("--label-column", default=None, help="column holding the label (default: emotion, label, labels … whichever the dataset has)")
-    dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'")
+    dh.add_argument("--map", default=None, help="label map: a corpus table (ravdess, emodb …), a JSON file {label: emotion}, or 'hap=happy,exc=happy'"
+                    + NO_MAP)
     dh.add_argument("--audio-column", default=None, help="column of the Audio feature (default: the dataset's Audio column)")
     dh.add_argument("--id-column", default=None, help="column to take item ids from (default: the dataset's id column, else row numbers)")
-    dh.add_argument("--revision", default=None, help="hub revision")
+    dh.add_argument("--revision", default=None, help="hub revision (default: the hub's latest)")
     dl = add_command(dsub, "import-lhotse", help="a lhotse RecordingSet (+ SupervisionSet) or CutSet into a manifest",
               example=("workbench datasets import-lhotse --recordings rec.jsonl.gz --supervisions sup.jsonl.gz --out m.csv",))
     dl.add_argument("--recordings", default=None, help="RecordingSet manifest (.jsonl.gz, .jsonl, .json)")
     dl.add_argument("--supervisions", default=None, help="SupervisionSet manifest: one item per supervision segment")
     dl.add_argument("--cuts", default=None, help="CutSet manifest (instead of --recordings)")
     dl.add_argument("--emotion-field", default="emotion", help="supervision custom field holding the label")
-    dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'")
+    dl.add_argument("--map", default=None, help="label map: a corpus table (iemocap …), a JSON file, or 'hap=happy,exc=happy'" + NO_MAP)
     add_out_option(dl, what="the manifest to write (.csv, .jsonl or .parquet)", file=True, required=True)
     listeners.add_import_votes(dsub)
     _export_lhotse_args(add_command(dsub, "export-lhotse", help=EXPORT_LHOTSE_HELP,

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError, did_you_mean
 from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
 from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines, run_row_gap
@@ -50,6 +50,7 @@ from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
+from workbench.runs.experiment import portable_summary
 from workbench.runs.folder import RunFolder, mark_random_weights
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
                                   check_out_dir, model_options, say_loading)
@@ -107,7 +108,8 @@ class _Session:
         so that a typo or another label set's class fails before the model loads."""
         classes = self.rf.labels(self.rf.results())
         if classes and self.args.target not in classes:
-            raise ConfigError(f"unknown class {self.args.target!r}; the run's model has the classes {', '.join(classes)}.",
+            raise ConfigError(f"unknown class {self.args.target!r}; {did_you_mean(self.args.target, classes)}the run's model has "
+                              f"the classes {', '.join(classes)}.",
                               source="--class", fix=f"use one of {', '.join(classes)} (or leave it out for the predicted class).")
 
     def model(self) -> Any:
@@ -336,19 +338,19 @@ def _cache_line(cache: dict, run: Path) -> str:
 
 def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[list[Path], str]:
     """explanation.json (with the cache's word when a run item), explanation.png, top_evidence.wav into ``out``;
-    returns the files written and the JSON text."""
+    returns the files written and the JSON text (the model's path absolute: it is read where the command ran)."""
     record = rendered.record if cache is None else {**rendered.record, "cache": cache}
-    text = strict_json(record, indent=1)
     out.mkdir(parents=True, exist_ok=True)
+    kept = strict_json(portable_summary(record, out), indent=1)  # the model's path as summary.json records it (no home)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
-    folder.write_artifact("explanation.json", lambda f: f.write(text), text=True)
+    folder.write_artifact("explanation.json", lambda f: f.write(kept), text=True)
     mark = {"random_weights_mark": record["random_weights_mark"]} if record.get("random_weights_mark") else None
     folder.write_artifact("explanation.png", lambda f: f.write(rendered.png), meta=mark)
     written = [out / "explanation.json", out / "explanation.png"]
     if rendered.wav is not None:
         folder.write_artifact("top_evidence.wav", lambda f: f.write(rendered.wav))
         written.append(out / "top_evidence.wav")
-    return written, text
+    return written, strict_json(record, indent=1)
 
 
 def _check_args(args: Any) -> None:

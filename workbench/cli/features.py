@@ -24,7 +24,7 @@ from workbench.runs.folder import as_run_folder
 from workbench.analysis.metrics import output_folder
 from workbench.runs.writer import RunWriter
 from workbench.explain.cues import (FDR, RATES, cue_differences, cue_probe, differing, excluded_summary, reportable_differences, run_features,
-                                    run_lld, write_voice_features)
+                                    run_lld, few_voiced_words, unvoiced_summary, unvoiced_words, write_voice_features)
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_run_seed_option, run_seed, bootstrap_count, add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count
 from workbench.serialize import spreadsheet_safe
@@ -181,6 +181,10 @@ def _measure(args, rf, report: dict, say):
     where = "the audio's own rate, before the model's resampling" if args.rate == "source" else "the model's 16 kHz input"
     say(f"measured at {where}: {_rates_text(ex['sample_rates_hz'])}")
     say(_excluded_text(ex))
+    report["unvoiced"] = unvoiced_summary(measured)  # noise, a breath: no F0, jitter, shimmer or HNR to measure
+    for words in (unvoiced_words(report["unvoiced"]), few_voiced_words(report["unvoiced"])):
+        if words:
+            say(f"!! {words}")
     return measured
 
 

@@ -130,8 +130,23 @@ def cmd_finetune(args) -> int:
                       progress=not args.json, load_progress=say_loading)
     print(strict_json(result.card) if args.json else result.render())
     if not args.json:
-        print("use it with " + shell_command("--model", result.out))
+        print("\n".join(finetune_next_steps(result)))
     return EXIT_OK
+
+
+def finetune_next_steps(result) -> list[str]:
+    """What to run with the new head: score the manifest with it, its metrics, and the parent's run against it (the
+    README's flow; "use it with --model DIR" named the option and no command)."""
+    out, run_dir = Path(result.out), Path(result.run_dir)
+    scored = run_dir.with_name(out.name)
+    scored = scored if scored.resolve() != out.resolve() else run_dir.with_name(f"{out.name}-run")
+    manifest = str((result.card.get("data") or {}).get("manifest") or "MANIFEST")
+    return ["next:",
+            f"  {shell_command('workbench', 'run', manifest, '--model', out, '--out', scored)}   # the manifest scored by the "
+            "head: one score column per class of it",
+            f"  {shell_command('workbench', 'metrics', scored)}   # speakers that trained or early-stopped the head are named",
+            f"  {shell_command('workbench', 'compare', run_dir, scored)}   # the parent's run against the head's: each "
+            "against its own truth, recall per class before and after"]
 
 
 def _encoder_config(args) -> EncoderTraining | None:

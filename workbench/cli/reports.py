@@ -6,6 +6,7 @@ import os
 
 from workbench.demo import run_demo
 from workbench.views.reporting import parse_params, run_report
+from workbench.views.report_run import template_parameter_help
 from workbench.cli.common import EXIT_OK, add_command, banner, check_out_dir, add_out_option
 from workbench.serialize import loads_json, size_text
 
@@ -14,7 +15,9 @@ def add_report(sub) -> None:
     rp = add_command(sub, "report", help="execute a report template with papermill into reports/<name>/<timestamp>/ (notebook, HTML, metrics.json)",
               example=("workbench report experiment_report -p run_dir=runs/emodb",))
     rp.add_argument("template", help="experiment_report, variant_comparison, checkpoint_comparison, or a notebook path")
-    rp.add_argument("--param", "-p", action="append", default=[], help="key=value (repeatable), e.g. run_dir=runs/my_run")
+    rp.add_argument("--param", "-p", action="append", default=[],
+                    help="NAME=VALUE (repeatable), e.g. run_dir=runs/my_run; each template's names and defaults are below")
+    rp.epilog = f"{rp.epilog}\n\n{template_parameter_help()}"
     add_out_option(rp, what="receives a new <template>/<timestamp>/ folder per report", value="reports")
 
 

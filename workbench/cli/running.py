@@ -26,7 +26,7 @@ from workbench.runs.driver import load_variants, run, run_experiment
 from workbench.runs.reproduce import check_and_record, relocate
 from workbench.views.tracking import log_run
 from workbench.cli import onnx
-from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
+from workbench.cli.common import (model_ref_from_args, typed_command, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, banner, check_out_dir, model_options, non_negative_float, add_out_option,
                      non_negative_int, positive_float, positive_int, say_loading)
 
 
@@ -100,10 +100,9 @@ def cmd_run(args) -> int:
                   f"(--skip-missing): {', '.join(missing[:10])}{f' … and {len(missing) - 10} more' if len(missing) > 10 else ''}",
                   file=sys.stderr)
     # no --dtype: auto, as an experiment file without `dtype:`, recorded as the default; or the resumed run's precision
-    dtype_default = args.dtype is None and not experiment
+    dtype_default = args.dtype is None and not experiment  # also when resumed: its run's record is kept (precision_record)
     if dtype_default:
         args.dtype = resumed_dtype(out) or "auto"
-        dtype_default = args.dtype == "auto"
     # an experiment file names its model; only --model and --device on the command line change it
     model = args.model if experiment else model_ref_from_args(args)
     if args.backend == "onnxruntime":  # an export folder run by ONNX Runtime in this process
@@ -112,7 +111,7 @@ def cmd_run(args) -> int:
     print(f"model {model_name(model) or (experiment.model.model if experiment else None) or DEFAULT_MODEL}:", file=sys.stderr, flush=True)
     options = dict(use_cache=not args.no_cache, cache_dir=args.cache_dir, progress=True, engine=engine, ray_options=ray_options,
                    workers=args.workers, load_progress=say_loading, resume_command=resume_command(args, out),
-                   command_line=["workbench", *args.command_line] if getattr(args, "command_line", None) else None)
+                   command_line=typed_command(args))
     if experiment:
         device = args.device if args.device != "auto" else experiment.model.device
         exp = replace(experiment, manifest=str(Path(manifest_path)), model=replace(experiment.model, device=device))
@@ -124,7 +123,7 @@ def cmd_run(args) -> int:
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
-    reproduction = check_and_record(args.manifest, result.run_dir) if experiment else None
+    reproduction = check_and_record(args.manifest, result.run_dir, model_given=args.model) if experiment else None
     if reproduction:  # a run folder's experiment.yaml run again: whether its figures are the published ones
         print(reproduction["line"])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
@@ -264,14 +263,20 @@ def print_run_summary(result, out=None, hints=()) -> None:
         print(f"!! manifest: {hint}", file=out)
     run_dir = result.run_dir
     print("next:", file=out)
+    steps = []  # (command, what it gives): the comments in one column, whatever the commands' lengths
     if any(d["labelled"] for d in result.summary.get("variants", {}).values()):
-        print(f"  {shell_command('workbench', 'metrics', run_dir)}            # per-class report, confusion, calibration, breakdowns", file=out)
-    else:  # `metrics` on this run scores nothing: what would give it something to score
-        print(f"  {unlabelled_next_step(results, run_dir)}", file=out)
-    if len(result.summary.get("variants", {})) > 1:
-        print(f"  {shell_command('workbench', 'compare', run_dir)}            # paired deltas and flips between the variants", file=out)
-    print(f"  {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={run_dir}')}   # a self-contained HTML report",
-          file=out)
+        steps.append((shell_command("workbench", "metrics", run_dir), "per-class report, confusion, calibration, breakdowns"))
+    else:  # `metrics` on this run scores nothing: what would give it something to score (a comment line of its own)
+        steps.append((unlabelled_next_step(results, run_dir), ""))
+    if len(variants := list(result.summary.get("variants", {}))) > 1:
+        steps.append((shell_command("workbench", "compare", run_dir), "paired deltas and flips between the variants"))
+        baseline = "raw" if "raw" in variants else variants[0]  # the template's own default, named so it can be changed
+        steps.append((shell_command("workbench", "report", "variant_comparison", "-p", f"run_dir={run_dir}", "-p", f"baseline={baseline}"),
+                      "the same comparison as an HTML report, with a sweep curve"))
+    steps.append((shell_command("workbench", "report", "experiment_report", "-p", f"run_dir={run_dir}"), "a self-contained HTML report"))
+    width = max(len(command) for command, why in steps if why)
+    for command, why in steps:
+        print(f"  {command.ljust(width)}   # {why}" if why else f"  {command}", file=out)
 
 
 def unlabelled_next_step(results, run_dir) -> str:

@@ -20,7 +20,7 @@ from workbench.paths import shell_command
 from workbench.runs.folder import select_mask
 from workbench.runs.longform import SegmentConfig, dominant_words, segment_file
 from workbench.runs.sweep import summarise_sweep, sweep, sweep_display
-from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
+from workbench.cli.common import (model_ref_from_args, typed_command, screen_text, EXIT_FAILED_ITEMS, EXIT_OK, add_command, check_out_dir, model_options, non_negative_float, add_out_option,
                      positive_float, random_banner_for)
 
 
@@ -74,9 +74,10 @@ def cmd_sweep(args) -> int:
     check_out_dir(out)
     typed = getattr(args, "command_line", None) or ["sweep", args.source, "--kind", args.kind]  # log.txt names the command that resumes it
     df = sweep(args.source, kind=args.kind, out_dir=out, model=model_ref_from_args(args), use_cache=not args.no_cache, cache_dir=args.cache_dir,
-               figures=not args.no_figures, resume_command=shell_command("workbench", *typed, *([] if args.out else ["--out", out])))
+               figures=not args.no_figures, resume_command=shell_command("workbench", *typed, *([] if args.out else ["--out", out])),
+               command_line=typed_command(args))
     random_banner_for(out)
-    print(printable_table(sweep_display(summarise_sweep(df, args.kind)), index=False, na_rep="—"))
+    print(printable_table(sweep_display(summarise_sweep(df, args.kind)), index=False, na_rep="—", text_left=True))
     print(f"sweep.csv{'' if args.no_figures else ', sweep.png'} and the run written to {out}")
     return EXIT_OK if select_mask(df).all() else EXIT_FAILED_ITEMS
 
@@ -93,14 +94,14 @@ def cmd_segment(args) -> int:
     pick = lambda given, default: default if given is None else given  # noqa: E731
     cfg = SegmentConfig(vad=pick(args.vad, d.vad), max_segment_s=pick(args.max, d.max_segment_s), min_silence_s=pick(args.min_silence, d.min_silence_s),
                         min_speech_s=pick(args.min_speech, d.min_speech_s), threshold=pick(args.threshold, d.threshold), merge_gap_s=args.merge_gap)
-    res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out,
-                       config=cfg, figures=not args.no_figures, progress=sys.stderr.isatty())
+    res = segment_file(args.path, model=model_ref_from_args(args), out_dir=args.out, config=cfg, figures=not args.no_figures,
+                       progress=sys.stderr.isatty(), command_line=typed_command(args))
     if args.json:
         print(strict_json(res.summary))
     else:
         print(res.render())
         print(f"segments.csv, timeline.csv, heatmap.npz{'' if args.no_figures else ', heatmap.png'} and summary.json written to {res.out_dir}")
-    return EXIT_OK
+    return EXIT_FAILED_ITEMS if res.summary["n_failed"] else EXIT_OK  # a segment found and not scored is a failed item
 
 
 def _segment_transcript(args) -> int:
@@ -110,7 +111,8 @@ def _segment_transcript(args) -> int:
         raise ConfigError(f"{', '.join(given)} set the voice activity detector, and --transcript replaces it (its spans are the segments).",
                           fix=f"drop {', '.join(given)}, or drop --transcript to segment by voice activity.")
     # the transcript is read first: an unknown format or a bad time fails before the audio is decoded
-    res = transcript_file(args.path, args.transcript, tier=args.tier, model=model_ref_from_args(args), out_dir=args.out)
+    res = transcript_file(args.path, args.transcript, tier=args.tier, model=model_ref_from_args(args), out_dir=args.out,
+                          command_line=typed_command(args))
     table, summary = res.table, res.summary
     failed = summary["n_failed"] + summary["n_left_out"]  # a span left out of the transcript is a span not scored
     if args.json:

@@ -18,7 +18,8 @@ from workbench.data.corpora import crema_d, emodb, iemocap, msp_podcast
 from workbench.data.corpora.registry import LISTENER_FACTS, VOTE_FORMATS
 from workbench.data.manifest import generic_emotion, Manifest
 from workbench.data.votes import (  # re-exported (__all__): the record helpers' old home
-    as_float, attach, AttachReport, check_count, check_vote_classes, corpus_file, csv_rows, LISTENER_COLUMNS, MAX_COUNT, NAN, ReadReport,
+    as_float, attach, AttachReport, cell_count, check_count, check_vote_classes, corpus_file, csv_rows, LISTENER_COLUMNS,
+    MAX_COUNT, NAN, ReadReport,
     record_from_counts, refuse_duplicates, UNMAPPED, vote, vote_distribution, VOTE_COLUMNS,
 )
 from workbench.errors import ConfigError
@@ -46,7 +47,7 @@ NO_COUNTS = "row(s) with vote columns but no count in any of them (no judgements
 __all__ = [
     # records (workbench.data.votes)
     "AttachReport", "LISTENER_COLUMNS", "MAX_COUNT", "NAN", "ReadReport", "UNMAPPED", "VOTE_COLUMNS", "as_float", "attach",
-    "check_count", "corpus_file", "csv_rows", "record_from_counts", "refuse_duplicates", "vote", "vote_distribution",
+    "cell_count", "check_count", "corpus_file", "csv_rows", "record_from_counts", "refuse_duplicates", "vote", "vote_distribution",
     # the corpus readers under their old names
     "CREMA_D_LETTERS", "CREMA_D_MODALITIES", "EMODB_LETTERS", "EMODB_RELEASE_FLOOR", "IEMOCAP_CATEGORIES", "MSP_PODCAST_CLASSES",
     "find_emodb_erkennung", "infer_raters", "read_crema_d_responses", "read_crema_d_tabulated", "read_emodb_erkennung",
@@ -132,14 +133,10 @@ def record_from_vote_columns(row: Mapping[str, Any], *, source: str = "votes", c
     counts, empty = {}, 0
     for k in columns:
         if k in row:
-            v = as_float(row[k])
-            if v == v or str(row[k]).strip().lower() not in ("", "nan", "none"):  # empty: no count; "inf", "-3": refused
-                v = check_count(row[k], k, source=source)
+            v = cell_count(row[k], k, source=source)  # empty: no count; "nan", "1_000", "１", "inf", "-3": refused
             empty += v != v
             counts[k[len("votes_"):]] = 0.0 if v != v else v
-    unmapped = as_float(row.get(UNMAPPED))
-    if unmapped == unmapped:
-        unmapped = check_count(unmapped, UNMAPPED, source=source)
+    unmapped = cell_count(row.get(UNMAPPED), UNMAPPED, source=source)
     if empty == len(counts) and unmapped != unmapped:
         if report is not None:
             report.dropped[NO_COUNTS] = report.dropped.get(NO_COUNTS, 0) + 1

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import numbers
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -90,21 +92,43 @@ class ReadReport:
 MAX_COUNT = 1_000_000
 
 
-def check_count(value: Any, what: str, *, source: str | None = None, whole: bool = False) -> float:
+#: how a count is written as text: plain ASCII digits in decimal notation ("12", "12.0", "0.5")
+_COUNT_TEXT = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+#: the fix for a count a hand-made table wrote wrong
+_CELL_FIX = ("write each count as a whole number of listeners in ASCII digits (0, 3, 12; 3.0 reads as 3), "
+             "or leave the cell empty where there is no count.")
+
+
+def check_count(value: Any, what: str, *, source: str | None = None, whole: bool = False,
+                fix: str = "pass the corpus's file unchanged; a hand-made file needs counts of responses.") -> float:
     """A vote count as a float: finite, non-negative, at most :data:`MAX_COUNT`, and whole when ``whole``.
 
     Raises :class:`ConfigError` naming the value otherwise: NaN, infinite or negative counts would give
-    agreements of 0 or NaN and cross-entropies of 0 without a word.
+    agreements of 0 or NaN and cross-entropies of 0 without a word.  Text must be plain ASCII digits in decimal
+    notation: Python's ``float`` also reads ``"1_000"`` (1000), a full-width ``"１"`` (1) and ``"1e3"``; a bool is no count.
     """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = NAN
+    text = value.strip() if isinstance(value, str) else None
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's bool is no Real either
+    v = float(value) if number or (text is not None and _COUNT_TEXT.fullmatch(text)) else NAN
     if not (v == v and 0 <= v <= MAX_COUNT) or (whole and not v.is_integer()):
         kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{what} is {shown(value)}; a vote count must be {kind} from 0 to {MAX_COUNT:,}.", source=source,
-                          fix="pass the corpus's file unchanged; a hand-made file needs counts of responses.")
+        odd = "" if text is None or text.isascii() else f" (non-ASCII: {ascii(text)[1:-1]})"
+        raise ConfigError(f"{what} is {shown(value)}{odd}; a vote count must be {kind} from 0 to {MAX_COUNT:,}, "
+                          "in plain digits.", source=source, fix=fix)
     return v
+
+
+def cell_count(value: Any, column: str, *, source: str | None = None) -> float:
+    """A ``votes_<class>`` cell as a count: NaN when empty (None, "", a typed NaN: a parquet null), else a count.
+
+    Text must be a whole number in plain ASCII digits (``"12"``, ``"12.0"``): ``"nan"`` was taken for an empty cell,
+    ``"1_000"`` read as 1000 and a full-width ``"１"`` as 1.  A typed number (JSON, parquet, an HF dataset) may be a
+    fraction (IEMOCAP's split responses, as :func:`attach` wrote them).  Refused by :func:`check_count`, naming the
+    column and the value; ``source`` names the file and row or item.
+    """
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        return NAN
+    return check_count(value, column, source=source, whole=isinstance(value, str), fix=_CELL_FIX)
 
 
 #: what a class of a record may not be called: its ``votes_`` column would be another column of the record

@@ -106,6 +106,9 @@ def error_dict(exc: BaseException, source: str | None = None) -> dict:
     if isinstance(exc, OSError):
         return AudioError(f"cannot be read ({exc.strerror or exc}).", source=source,
                           fix="check that the file exists and is readable by this user.").to_dict()
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and any(w in str(exc) for w in ("allocate memory", "out of memory"))):
+        return ModelError(f"the model ran out of memory on this clip ({' '.join(str(exc).split())[:160]}).", source=source,
+                          fix="score a long recording with `workbench segment` (in pieces), or keep --max-duration at its 120 s.").to_dict()
     return {"type": type(exc).__name__, "code": "internal", "source": source, "message": text, "fix": None,
             "text": f"{source}: {text}" if source else text}
 

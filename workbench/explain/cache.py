@@ -31,6 +31,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.files import strict_json
+from workbench.runs.experiment import portable_summary, summary_paths
 from workbench.runs.folder import RunFolder
 from workbench.serialize import loads_json, read_bytes_capped
 
@@ -141,6 +142,7 @@ def read_cached(rf: RunFolder, key: dict) -> tuple[Rendered | None, str]:
                 return None, f"{names['wav']} is missing or does not match its checksum (damaged)"
     except (OSError, ValueError, UnicodeDecodeError, ConfigError) as exc:
         return None, f"{names['json']} cannot be read ({exc})"
+    record = summary_paths(record, rf.path)  # the model's path absolute again (written relative or under ~)
     return Rendered(record, png, wav, [str(x) for x in lines]), f"read {names['json']} (computed {env.get('computed_at', '?')})"
 
 
@@ -152,7 +154,8 @@ def write_cached(rf: RunFolder, key: dict, rendered: Rendered) -> str:
     rf.write_artifact(names["png"], lambda f: f.write(rendered.png), meta={**meta, **mark})
     if rendered.wav is not None:
         rf.write_artifact(names["wav"], lambda f: f.write(rendered.wav), meta=meta)
-    record = json.loads(strict_json(rendered.record, indent=None))  # as it reads back: the checksum is of what is stored
+    # as it reads back: the checksum is of what is stored, the model's path as summary.json records it (no home folder)
+    record = json.loads(strict_json(portable_summary(rendered.record, rf.path), indent=None))
     env = {"format": CACHE_FORMAT, "key": key, "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "record": record, "lines": list(rendered.lines),
            "sha256": {"record": _digest(_canonical(record)), "lines": _digest(_canonical(list(rendered.lines))),

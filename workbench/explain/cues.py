@@ -61,7 +61,7 @@ def voice_features(run_dir: Any, feature_set: str):
     if table is None:
         raise RunFolderError(f"has no {name}.", source=str(rf.path), fix=f"run `{shell_command('workbench', 'features', rf.path, '--set', feature_set)}` first.")
     return table
-from workbench.explain.voice import FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
+from workbench.explain.voice import EGEMAPS_VOICING, FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
 
 #: where :func:`run_features` measures: the audio at its own rate, or the model's 16 kHz input
 RATES = ("source", "model")
@@ -146,6 +146,66 @@ def excluded_summary(features) -> dict[str, Any]:
         out["by_row"] = [{"id": str(r["id"]), "variant": str(r["variant"]), "silence_s": float(r["silence_s"]),
                          "silence_frames": int(r["silence_frames"]), "frames": int(r["frames"])} for _, r in worst.iterrows()]
     return out
+
+
+#: per feature set, the cue that is NaN exactly when the tracker found no voiced frame in a measured clip
+_VOICING = {"praat": "f0_median_hz", "egemaps": f"egemaps.{EGEMAPS_VOICING}"}
+
+
+def unvoiced_summary(features) -> dict[str, Any]:
+    """The measured rows in which a pitch tracker found no voiced frame: their F0, jitter, shimmer, HNR (and eGeMAPS'
+    formant and harmonic) cues are undefined, NaN, and the comparisons of those cues leave them out.
+
+    Returns ``rows`` (how many), ``of`` (rows measured), ``by_set`` (feature set → rows with no voiced frame by its
+    tracker) and ``by_row`` (``id``, ``variant``; the first 50).  A clip of noise, a tone under the F0 floor or a
+    breath is measured, but not as a voice: openSMILE wrote 0 for its F0 and HNR, which were compared as values."""
+    ok = features[features["feature_error"] == ""] if "feature_error" in features.columns and len(features) else features
+    cols = {name: c for name, c in _VOICING.items() if c in ok.columns}
+    none = ok[list(cols.values())].isna() if cols and len(ok) else None
+    if none is None:
+        return {"rows": 0, "of": int(len(ok)), "by_set": {}, "by_row": []}
+    hit = none.any(axis=1).to_numpy()
+    return {"rows": int(hit.sum()), "of": int(len(ok)), "by_set": {name: int(none[c].sum()) for name, c in cols.items()},
+            "by_row": [{"id": str(r["id"]), "variant": str(r["variant"])} for _, r in ok[hit].head(50).iterrows()],
+            "few_voiced": _few_voiced(ok)}
+
+
+#: Praat's F0 range is the 5th to 95th percentile of the voiced frames: under 20 of them, 5 % of the frames is less
+#: than one, and the two percentiles are the extremes (interpolated between the two lowest, the two highest)
+MIN_VOICED_FRAMES = 20
+
+
+def _few_voiced(ok) -> dict[str, Any]:
+    """The measured rows with some but fewer than :data:`MIN_VOICED_FRAMES` voiced 10 ms Praat frames (``rows``, the
+    first 50 ``by_row`` with their ``voiced_frames``)."""
+    if not {"voiced_fraction", "frames", "silence_frames"} <= set(ok.columns) or not len(ok):
+        return {"rows": 0, "by_row": []}
+    voiced = (ok["voiced_fraction"] * (ok["frames"] - ok["silence_frames"].fillna(0))).round().fillna(0).astype(int)
+    few = ok[(voiced > 0) & (voiced < MIN_VOICED_FRAMES)]
+    return {"rows": int(len(few)), "by_row": [{"id": str(r["id"]), "variant": str(r["variant"]), "voiced_frames": int(voiced[i])}
+                                              for i, r in few.head(50).iterrows()]}
+
+
+def few_voiced_words(summary: dict[str, Any]) -> str:
+    """The rows of :func:`unvoiced_summary` with few voiced frames in one line, or ``""``."""
+    few = summary.get("few_voiced") or {"rows": 0}
+    if not few["rows"]:
+        return ""
+    shown = ", ".join(f"{r['id']} [{r['variant']}] {r['voiced_frames']}" for r in few["by_row"][:5]) + (" …" if few["rows"] > 5 else "")
+    return (f"{few['rows']} of {summary['of']} measured row(s) have fewer than {MIN_VOICED_FRAMES} voiced 10 ms frames ({shown}): "
+            "their F0 range and percentiles (5th, 95th) are the extremes of a handful of frames, and their jitter and shimmer "
+            "rest on a few periods")
+
+
+def unvoiced_words(summary: dict[str, Any]) -> str:
+    """:func:`unvoiced_summary` in one line, or ``""`` when every measured row has a voiced frame."""
+    if not summary["rows"]:
+        return ""
+    shown = ", ".join(f"{r['id']} [{r['variant']}]" for r in summary["by_row"][:5]) + (" …" if summary["rows"] > 5 else "")
+    sets = "; ".join(f"{k}: {v}" for k, v in summary["by_set"].items() if v)
+    return (f"{summary['rows']} of {summary['of']} measured row(s) have no voiced frame ({shown}; by set: {sets}): their F0, "
+            "jitter, shimmer and HNR cues (and eGeMAPS' formant and harmonic ones) are undefined, NaN, not 0, and are left "
+            "out of the comparisons of those cues")
 
 
 def run_lld(run_dir: Any, *, variant: str | None = None, rate: str = "source"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ConfigError, ModelError, did_you_mean
 from workbench.model import fastpath
 from workbench.model.batching import default_policy
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end
@@ -231,6 +231,7 @@ def resolve_target(scorer: ClassScore, wave: np.ndarray, target: str | None) -> 
     if target is None:
         return scorer.labels[int(np.argmax(scorer.log_probs(wave[None])[0]))]
     if target not in scorer.labels:
-        raise ConfigError(f"unknown class {target!r}; this model's classes are {', '.join(scorer.labels)}.", source="--class",
+        raise ConfigError(f"unknown class {target!r}; {did_you_mean(target, scorer.labels)}this model's classes are "
+                          f"{', '.join(scorer.labels)}.", source="--class",
                           fix=f"use one of {', '.join(scorer.labels)} (or leave it out for the predicted class).")
     return target

@@ -39,7 +39,9 @@ from workbench.explain.words import END_SLACK_S, Word, left_out_record, read_ali
 from workbench.files import strict_json
 from workbench.model.memory import peak_rss_mb
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
+from workbench.paths import published_command
 from workbench.model.ref import ModelRef
+from workbench.runs.experiment import portable_summary
 from workbench.runs.longform import dominant_check, dominant_emotion
 from workbench.runs.writer import RunWriter
 from workbench.schema import score_column
@@ -405,7 +407,7 @@ class TranscriptResult:
 
 def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike, *, tier: str | None = None, model: Any = None,
                     out_dir: str | os.PathLike | None = None, audio_config: AudioConfig | None = None,
-                    batch: int = 16) -> TranscriptResult:
+                    batch: int = 16, command_line: Sequence[str] | None = None) -> TranscriptResult:
     """``workbench segment PATH --transcript FILE``: one emotion per transcript span, written to a folder.
 
     The folder (default ``outputs/transcript_<name>_<timestamp>``) gets ``sentences.csv`` (:func:`score_transcript`'s
@@ -413,6 +415,7 @@ def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike
     ``segment``'s ``summary.json`` records: source facts with sha256, model id/checksum/dtype, ``random_weights``,
     audio config, timings, peak memory, version) and ``log.txt``, through :class:`~workbench.runs.writer.RunWriter`
     (atomic writes, under the folder's lock).  The transcript is read first: a bad one fails before the audio.
+    ``command_line``: the words typed, kept as the summary's ``command_line`` (home as ``~``), as ``workbench run`` does.
     """
     words = _some_spans(read_alignment(transcript, tier=tier), transcript)
     audio_path = Path(audio_path).expanduser().absolute()  # the summary is read later from other folders
@@ -428,9 +431,12 @@ def transcript_file(audio_path: str | os.PathLike, transcript: str | os.PathLike
             stream.info.frames, stream.info.duration = run.n, run.n / run.sr
             elapsed = time.perf_counter() - t_start
             summary = _summary(table, run, net, stream, acfg, Path(transcript), elapsed)
+            summary["command_line"] = published_command(command_line) if command_line else None  # None: from Python
             log = _log(run, net, stream, summary, elapsed)
             writer.write_file(SENTENCES, lambda f: spreadsheet_safe(table).to_csv(f, index=False), text=True)
-            writer.write_file(SUMMARY, lambda f: f.write(strict_json(summary, indent=2) + "\n"), text=True)
+            # the recording, the transcript and the model relative to the folder or under ~, as segment's summary.json
+            kept = portable_summary(summary, writer.path, (("source", "path"), ("model", "path"), ("transcript",)))
+            writer.write_file(SUMMARY, lambda f: f.write(strict_json(kept, indent=2) + "\n"), text=True)
             writer.write_file(LOG, lambda f: f.write(log.render() + "\n"), text=True)
     finally:
         stream.close()

@@ -297,7 +297,24 @@ def egemaps_functionals(y: np.ndarray, sr: int) -> dict[str, float]:
         raise AudioError(f"the clip holds {len(kept) / sr * 1000:.0f} ms that is not digital silence; eGeMAPS needs at least 100 ms.",
                          fix="drop the clip, or check the recording (it is zeros).")
     df = _smile("functionals").process_signal(np.asarray(kept, dtype=np.float32), sr)
-    return {str(k): float(v) for k, v in df.iloc[0].items()}
+    return voiced_only_undefined({str(k): float(v) for k, v in df.iloc[0].items()})
+
+
+#: the eGeMAPS functional that tells whether openSMILE found a voiced frame: F0 in semitones above 27.5 Hz is positive
+#: on every voiced frame (eGeMAPS tracks F0 from 55 Hz), so its mean over voiced frames is 0 only when there is none
+EGEMAPS_VOICING = "F0semitoneFrom27.5Hz_sma3nz_amean"
+#: the functionals of voiced segments that have no value without one (the rate of voiced segments, 0, stays: it is a rate)
+_SEGMENT_FUNCTIONALS = ("MeanVoicedSegmentLengthSec", "StddevVoicedSegmentLengthSec")
+
+
+def voiced_only_undefined(functionals: dict[str, float]) -> dict[str, float]:
+    """``functionals`` with the voiced-only ones (openSMILE's ``_sma3nz_``: F0, jitter, shimmer, HNR, H1–H2, H1–A3,
+    formants) and the voiced segments' lengths set to NaN when the clip has no voiced frame.  openSMILE writes 0 for
+    them, which reads as a measurement (F0 0 semitones, HNR 0 dB, jitter 0) and was compared between classes as one;
+    the Praat set gives NaN for the same clip."""
+    if not functionals.get(EGEMAPS_VOICING, 1.0) <= 0.0:
+        return functionals
+    return {k: float("nan") if "_sma3nz_" in k or k in _SEGMENT_FUNCTIONALS else v for k, v in functionals.items()}
 
 
 def egemaps_lld(y: np.ndarray, sr: int):

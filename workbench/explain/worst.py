@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,9 @@ def write_summary(rf: RunFolder, summary: dict, fig: Any) -> list[str]:
     """Write ``explain_worst.json`` (with the sha256 of its content) and ``explain_worst.png`` into the run folder."""
     body = json.loads(strict_json(summary, indent=None))
     env = {**body, "sha256": hashlib.sha256(_canonical(body).encode("utf-8")).hexdigest()}
+    # the earlier summary goes before the new figure: stopped between the two, the report showed this figure under the
+    # earlier call's cases and checks; now it finds no summary (worst_summary: None) until the rerun
+    rf.remove_outputs(re.compile(rf"^{re.escape(WORST_JSON)}$"))
     rf.write_figure(WORST_PNG, fig, meta={"explain_worst": summary["showing"]})
     text = strict_json(env)
     rf.write_artifact(WORST_JSON, lambda f: f.write(text), text=True, meta={"explain_worst": summary["showing"]})

@@ -54,3 +54,11 @@ def torch_instead(ref: Any, precision: dict | None, exc: OSError, *, job_clips: 
     return (replace(ref, dtype=chosen, device="cpu"),
             {**precision, "chosen": chosen, "reason": f"{reason}; {why}", "x_float32": entry.get("x_float32"),
              "agreement_with_float32": entry.get("agreement"), "fallback": fallback, "expected_seconds": expected})
+
+
+def not_exported(precision: dict) -> str:
+    """The screen line for :func:`torch_instead`'s record, said as it happens: the export announced just before was not
+    made, and which PyTorch path loads instead (the ``dtype auto → …`` line after the load gives the whole reason)."""
+    fallback = precision["fallback"]
+    return (f"the ONNX export was not made: {fallback['folder']} cannot be written in ({fallback['error']}); "
+            f"loading {precision['chosen']} (PyTorch) instead of {fallback['from']}")

@@ -288,9 +288,34 @@ def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | No
     info.warning = (RANDOM_WEIGHTS_BANNER if random_info is not None
                     else (checkpoint_warning(model_dir) if model_dir else None) or (generated or {}).get("warning"))
     # a head fine-tuned on a random parent is as meaningless as its parent (the card can add the flag, never remove it)
-    card_parent = ((read_training_card(model_dir) or {}).get("parent") or {}) if model_dir else {}
+    card = _card_of_these_weights(model_dir, info.checksum) if model_dir else None
+    card_parent = (card or {}).get("parent") or {}
     info.random_weights = random_info is not None or bool(card_parent.get("random_weights"))
     return info
+
+
+def _card_of_these_weights(model_dir: str, checksum: str | None) -> dict | None:
+    """The folder's training card, refused when it was written for other weights or other tokens than the folder holds.
+
+    A head's weights copied into another head's folder kept that folder's card: its parent, training speakers and
+    held-out test were reported for weights they never trained; tokens.txt reordered (two lines swapped) gave every
+    score the other class's name, silently.  ``workbench finetune`` records both in the card (``checkpoint``)."""
+    card = read_training_card(model_dir)
+    written = (card or {}).get("checkpoint")
+    if not isinstance(written, dict):
+        return card
+    where, fix = str(Path(model_dir) / "training_card.json"), ("use the folder `workbench finetune` wrote as it is (config.yaml, model.safetensors, "
+                                                             "tokens.txt and training_card.json together), or fine-tune again.")
+    sha = written.get("weights_sha256")
+    if checksum and isinstance(sha, str) and sha != checksum:
+        raise ModelError(f"the card was written for weights with sha256 {sha[:12]}…, and the folder's weights file has {checksum[:12]}…: "
+                         "its parent, training speakers and test figures belong to another head.", source=where, fix=fix)
+    tokens = written.get("tokens")
+    if isinstance(tokens, list) and tokens != checkpoint_tokens(model_dir):
+        raise ModelError(f"the card names the head's outputs {', '.join(map(printable, tokens))} and tokens.txt names them "
+                         f"{', '.join(map(printable, checkpoint_tokens(model_dir)))}: the scores would be given other classes' names.",
+                         source=where, fix=fix)
+    return card
 
 
 @contextmanager

@@ -93,12 +93,13 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
         return _Resolved(requested, "trained", str(ensure_generated_checkpoint(requested)), hub, None)
     path = Path(requested).expanduser()
     if path.is_dir():
-        missing = [] if (path / "config.yaml").is_file() else ["config.yaml"]
-        if weights_file(path) is None:
-            missing.append("model.pt")
+        missing = [] if (path / "config.yaml").is_file() else ["config.yaml missing"]
+        if weights_file(path) is None:  # one that is there and is no file (a FIFO, /dev/zero, a folder) is named as such
+            odd = [name for name in WEIGHTS_FILES if os.path.lexists(path / name)]
+            missing.append(f"{odd[0]} is a folder, a pipe, a device or a broken link, not a file" if odd else "model.pt missing")
         if missing:
             raise ModelError(
-                f"directory is not an emotion2vec checkpoint: {', '.join(missing)} missing.",
+                f"directory is not an emotion2vec checkpoint: {', '.join(missing)}.",
                 source=str(path),
                 fix="point --model at the folder that holds config.yaml, model.pt (or model.safetensors) and tokens.txt "
                 "(e.g. a ModelScope download of iic/emotion2vec_plus_large).",
@@ -119,6 +120,10 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
             source=requested,
             fix="check the folder name" + _checkpoints_near(path) + f", or give a hub id or one of the names {names}.",
         )
+    near = _checkpoints_near(path) if "/" in requested and requested not in KNOWN_MODELS and path.parent.is_dir() else ""
+    if near:  # `models/demo-hed` beside `models/demo-head` was taken for a hub id: "not in the local ModelScope cache"
+        raise ModelError("no such checkpoint directory (read as a hub id owner/name, but its folder is here and holds "
+                         "checkpoints).", source=requested, fix=f"check the folder name{near}.")
     return _Resolved(requested, "hub", ALIASES.get(requested, requested), hub, revision)
 
 

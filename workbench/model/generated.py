@@ -190,7 +190,7 @@ def write_checkpoint_files(out: Path, *, config: dict, weights: bytes, marker_na
 def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     """Return the marker of a workbench-made random checkpoint, or ``None``."""
     path = Path(model_dir) / RANDOM_MARKER
-    if not path.is_file():
+    if not os.path.lexists(path):  # a marker that is a FIFO, a device or a folder is refused below, never taken for none
         return None
     try:
         return loads_json(_small_file(path))
@@ -228,8 +228,8 @@ def read_training_card(model_dir: str | os.PathLike | None) -> dict | None:
     if not model_dir:
         return None
     path = Path(str(model_dir)).expanduser() / TRAINING_CARD
-    if not path.is_file():
-        return None
+    if not os.path.lexists(path):  # a card planted as a FIFO or a link to /dev/zero is refused, never read as no card: it
+        return None  # would drop the random-weights banner its parent gives and the speakers the head trained on
     try:
         card = loads_json(_small_file(path))
     except ConfigError as exc:
@@ -251,7 +251,7 @@ def checkpoint_warning(model_dir: str | os.PathLike) -> str | None:
         return str(card["warning"])
     for name in GENERATED_MARKERS:
         path = Path(model_dir) / name
-        if path.is_file():
+        if os.path.lexists(path):  # unreadable (a FIFO, a device): the warning below, never none
             try:
                 return str(loads_json(_small_file(path)).get("warning") or "generated checkpoint")
             except (OSError, ValueError, ConfigError, AttributeError):

@@ -28,6 +28,8 @@ import ctypes
 import os
 import sys
 
+from workbench.errors import ModelError
+
 #: glibc ``mallopt`` parameters :func:`keep_freed_memory` sets: (number, value)
 MALLOC_TUNING = {"M_MMAP_THRESHOLD": (-3, 32 << 20), "M_MMAP_MAX": (-4, 0), "M_TRIM_THRESHOLD": (-1, 1 << 30),
                  "M_TOP_PAD": (-2, 256 << 20)}
@@ -83,3 +85,37 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+#: bytes a forward pass on a CPU holds per clip, head and (frame, frame) pair of its attention while a layer runs (scores,
+#: their copies, the ALiBi bias and mask, the softmax), by precision; measured with ``tiny`` (2 heads) on clips of 60, 120
+#: and 240 s: float32 (FunASR's own attention) 7.6-8.2 floats, peak RSS 0.9, 2.5 and 9.7 GB; int8 24.6 and bfloat16 16.3
+#: bytes at 240 s (7.4 and 5.0 GB).  A 10-minute clip (``infer --max-duration 700``) took 20.7 GB and was killed by the kernel
+#: An ONNX Runtime graph (``onnx-float32``, ``onnx-int8``: its attention runs in float32) the same way: peak RSS 0.59 and
+#: 1.95 GB at 60 and 120 s with ``tiny`` (28 and 26 bytes), 6.0 GB at 240 s (21 bytes)
+ATTENTION_BYTES = {"float32": 32, "int8": 26, "bfloat16": 17, "float16": 17, "onnx-float32": 28, "onnx-int8": 28}
+
+
+def available_bytes() -> int | None:
+    """The memory the kernel can give without swapping (``MemAvailable`` of ``/proc/meminfo``), or ``None`` off Linux."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")), None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def attention_heads(net) -> int:
+    """The heads of a FunASR network's attention layers (``AltAttention.num_heads``; 0 when it has none)."""
+    return max((int(getattr(m, "num_heads", 0)) for m in net.modules() if type(m).__name__ == "AltAttention"), default=0)
+
+
+def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, seconds: float, source: str) -> None:
+    """Refuse a forward pass on a CPU whose (clips, heads, frames, frames) attention would not fit in the memory free now
+    (plus the 1 GB of freed heap the allocator may keep): a :class:`ModelError` the engine turns into failed rows (one
+    clip at a time), where the kernel would kill the process.  ``dtype``: a key of :data:`ATTENTION_BYTES`."""
+    need, free = ATTENTION_BYTES.get(dtype, 32) * clips * heads * frames**2, available_bytes()
+    if free is not None and need > free + (1 << 30):
+        raise ModelError(f"a forward pass over {clips} clip(s) of up to {seconds:.0f} s needs about {need / 1e9:.1f} GB for its "
+                         f"{dtype} attention ({heads} heads, {frames:,} frames), and {free / 1e9:.1f} GB is free.", source=source,
+                         fix="score a long recording with `workbench segment` (in pieces), or keep --max-duration at 120 s.")

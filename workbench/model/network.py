@@ -50,14 +50,7 @@ from workbench.audio.intake import Audio, AudioConfig, load as load_audio
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.labels import LABEL_KEYS, RANDOM_WEIGHTS_BANNER  # noqa: F401  (banner re-exported)
 from workbench.model.batching import (  # noqa: F401  (the names' home before they moved)
-    CUDA_BYTES_PER_AUDIO_SECOND,
-    CUDA_MAX_CLIPS,
-    BatchPolicy,
-    cuda_free_bytes,
-    cuda_policy,
-    default_policy,
-    plan_batches,
-)
+    CUDA_BYTES_PER_AUDIO_SECOND, CUDA_MAX_CLIPS, BatchPolicy, cuda_free_bytes, cuda_policy, default_policy, plan_batches)
 from workbench.model.building import (  # noqa: F401
     NEUTRAL_LOADER_SETTINGS,
     UNK_TOKEN,
@@ -72,7 +65,8 @@ from workbench.model.building import (  # noqa: F401
 )
 from workbench.model.checkpoints import DEFAULT_MODEL, cached_hub_checkpoint, import_funasr, resolve_model  # noqa: F401
 from workbench.model.funasr_patches import fused_attention, low_precision_front_end, masked_positional_encoder
-from workbench.model.prediction import Prediction
+from workbench.model.memory import attention_heads, check_attention_fits
+from workbench.model.prediction import Prediction, refuse_non_finite
 from workbench.model.temperature import apply_temperature, check_temperature, softmax
 from workbench.schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
 
@@ -345,6 +339,8 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
+        if not on_gpu:  # (B, H, T, T) attention: refused by name where the kernel would kill the process
+            check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id)
         with (
             torch.inference_mode(),
             self._autocast(),
@@ -377,10 +373,10 @@ class Emotion2vecModel:
                 source=self.info.id,
                 fix="use an emotion2vec+ classifier such as iic/emotion2vec_plus_large.",
             )
-        pooled_np = handle["pooled"].cpu().numpy()
-        logits_np = handle["logits"].cpu().numpy()
+        pooled_np, logits_np = handle["pooled"].cpu().numpy(), handle["logits"].cpu().numpy()
         frame_np = handle["frame_logits"].cpu().numpy() if handle["frame_logits"] is not None else None
         x_np = handle["x"].cpu().numpy() if handle["x"] is not None else None
+        refuse_non_finite(names, logits_np, pooled_np, handle["frames"], frame_np, source=self.info.id)
         preds = []
         for i, name in enumerate(names):
             n = handle["frames"][i]

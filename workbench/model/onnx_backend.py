@@ -29,6 +29,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.batching import BatchPolicy, default_policy, plan_batches
 from workbench.model.building import _ModelInfo, onnx_providers
 from workbench.model.generated import generated_checksum
+from workbench.model.memory import check_attention_fits
 from workbench.model.network import _as_wave
 from workbench.model.prediction import Prediction
 from workbench.model.temperature import check_temperature, softmax
@@ -121,6 +122,10 @@ class OnnxModel:
         self.dtype_reason: str | None = None
         #: seconds one batch may run before it is stopped (:func:`run_bounded`)
         self.time_budget_s: float = time_budget_for(meta)
+        #: the graph's attention heads, for the memory check: ``model.json``'s ``attention_heads``, or for an export that
+        #: does not say, its width over 64 (the stock models' head width: 12 and 16 heads), at least 1 (an underestimate
+        #: never refuses a clip that fits)
+        self.attention_heads: int = int(meta.get("attention_heads") or max(1, int(meta.get("embed_dim") or 0) // 64))
 
     @property
     def random_weights(self) -> bool:
@@ -177,6 +182,9 @@ class OnnxModel:
             block = np.zeros((len(batch), int(lengths.max())), dtype=np.float32)
             for row, i in enumerate(batch):
                 block[row, : lengths[row]] = waves[i]
+            if not str(self.info.device).startswith("cuda"):  # (B, H, T, T) attention: refused where the kernel would kill
+                check_attention_fits(self.attention_heads, len(batch), int(lengths.max()) // (SAMPLE_RATE // 50),
+                                     dtype=f"onnx-{self.info.dtype}", seconds=lengths.max() / SAMPLE_RATE, source=self.info.id)
             out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
                                                budget_s=self.time_budget_s, source=self.info.path)))
             check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)
@@ -223,6 +231,10 @@ def read_meta(folder: str | os.PathLike) -> dict:
                          fix="export the model again with this version of the workbench.")
     if meta.get("sample_rate") != SAMPLE_RATE:
         raise ModelError(f"{META_FILE} says sample_rate {meta.get('sample_rate')!r}; the workbench feeds {SAMPLE_RATE} Hz.",
+                         source=str(p), fix="export the model again with this version of the workbench.")
+    heads = meta.get("attention_heads")
+    if heads is not None and (isinstance(heads, bool) or not isinstance(heads, int) or not 1 <= heads <= 4096):
+        raise ModelError(f"{META_FILE} says attention_heads {heads!r}; an export has a whole number of 1 to 4096.",
                          source=str(p), fix="export the model again with this version of the workbench.")
     if meta.get("temperature") is not None:
         try:

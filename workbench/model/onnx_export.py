@@ -54,6 +54,7 @@ from workbench.model.funasr_patches import exportable_front_end, fused_attention
 from workbench.model.generated import TRAINING_CARD, read_training_card
 from workbench.model.network import FRAME_RATE, RANDOM_WEIGHTS_BANNER, SAMPLE_RATE, Emotion2vecModel, load_model
 from workbench.model.weights import file_sha256
+from workbench.model.memory import attention_heads
 from workbench.serialize import loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
@@ -428,6 +429,7 @@ def model_metadata(model: Emotion2vecModel, *, temperature: float | None = None)
         "normalisation": {"where": "inside the graph", "what": "layer norm of each waveform over its own samples "
                           "(FunASR: F.layer_norm(wav, wav.shape)), padding excluded", "eps": LAYER_NORM_EPS},
         "embed_dim": info.embed_dim,
+        "attention_heads": attention_heads(model.network),
         "source_model": info.id,
         "source_checksum_sha256": info.checksum,
         "source_path": info.path,

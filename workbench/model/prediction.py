@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ModelError
 from workbench.labels import LABEL_KEYS
 from workbench.model.temperature import softmax
 from workbench.schema import FRAME_RATE
@@ -115,3 +116,22 @@ class Prediction:
                 "scores": np.round(fs, 6).tolist(),
             }
         return out
+
+
+def refuse_non_finite(names: list[str], logits: np.ndarray, pooled: np.ndarray, frames: list[int],
+                      frame_logits: np.ndarray | None, *, source: str) -> None:
+    """Raise a ModelError naming the clips of a batch whose logits, embedding or frame logits hold NaN or ±inf.
+
+    A float file whose samples reach far past full scale (1e30) overflows the network's per-clip normalisation in
+    float32: its scores came back NaN and the clip was an ``ok`` row labelled with the first class.  The engine
+    retries a refused batch one clip at a time, so only the clips with bad outputs become failed rows (as the ONNX
+    backend's ``check_outputs`` does).
+    """
+    bad = [name for i, name in enumerate(names) if not (np.isfinite(logits[i]).all() and np.isfinite(pooled[i]).all()
+                                                         and (frame_logits is None or np.isfinite(frame_logits[i, : frames[i]]).all()))]
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ModelError(f"the network gave NaN or infinite scores for {', '.join(repr(b) for b in bad[:5])}{more}, so they mean nothing.",
+                         source=source, fix="check the clip's samples: a float file whose values reach far past full scale "
+                                            "(its peak in the log) overflows the network; rescale it to [-1, 1] and run it again "
+                                            "(if every clip fails so, the checkpoint's weights hold NaN: download it again).")

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from workbench.errors import ConfigError, ModelError, WorkbenchError
 from workbench.model import fastpath
-from workbench.model.auto_fallback import torch_instead
+from workbench.model.auto_fallback import not_exported, torch_instead
 from workbench.model.fastpath import describe_auto
 from workbench.model.building import describe_checkpoint
 from workbench.model.checkpoints import DEFAULT_MODEL, RANDOM_NAMES as _RANDOM_ARCHS, cache_dir, resolve_model
@@ -228,6 +228,8 @@ class ModelRef:
                 net = ref._load_onnx(progress)
             except OSError as exc:  # auto's ONNX path, its export damaged in a cache that cannot be written: PyTorch, said
                 ref, precision = torch_instead(ref, precision, exc, job_clips=job_clips)
+                if progress is not None:  # said now, before PyTorch loads: the line above it said an export was being made
+                    progress(not_exported(precision))
         if net is not None:
             precision = precision or {"requested": ref.dtype, "chosen": ref.dtype, "reason": "asked for",
                                       "agreement_with_float32": net.verification.get("agreement")}

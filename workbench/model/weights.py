@@ -122,6 +122,11 @@ def check_weights_fit(network_state: dict, state: dict, name: str) -> None:
     needed = [k for k in network_state if not k.startswith(OPTIONAL_PREFIXES)]
     missing = [k for k in needed if k not in state]
     mismatched = [k for k in needed if k in state and tuple(state[k].shape) != tuple(network_state[k].shape)]
+    if not missing and mismatched and {k.split(".")[0] for k in mismatched} == {"proj"}:  # the head's rows come from tokens.txt
+        rows = [int(x["proj.weight"].shape[0]) if "proj.weight" in x else "?" for x in (network_state, state)]
+        raise ModelError(f"tokens.txt names {rows[0]} outputs and the weights' classification head has {rows[1]}, so its outputs "
+                         "cannot be named.", source=name,
+                         fix="use the tokens.txt that came with these weights (one line per output, <unk> included).")
     if missing or mismatched:
         raise ModelError(
             f"weights do not fit the network in config.yaml: {len(missing)} missing, {len(mismatched)} of another shape "
@@ -129,6 +134,11 @@ def check_weights_fit(network_state: dict, state: dict, name: str) -> None:
             source=name,
             fix="use the config.yaml that came with this model.pt.",
         )
+    # the classification head (small: checked on every load; a NaN in the encoder shows as NaN scores, refused per clip)
+    bad = [k for k in needed if k.startswith("proj.") and state[k].is_floating_point() and not bool(state[k].isfinite().all())]
+    if bad:
+        raise ModelError(f"the classification head's weights hold NaN or infinite values ({', '.join(bad)}): every score would be NaN.",
+                         source=name, fix="use the weights as they were written (fine-tune the head again, or download the checkpoint again).")
 
 
 MEMO_LOCK = threading.Lock()

@@ -22,10 +22,12 @@ import errno
 import os
 
 from workbench import files
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.labels import RANDOM_WEIGHTS_MARK
+from workbench.data.cards import run_training_overlap
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
+from workbench.runs.experiment import ARTIFACT_PATHS, portable_summary, summary_paths
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, shown
 
 ARTIFACT_INDEX = "artifacts.json"
@@ -138,19 +140,56 @@ def _folder_flock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def mark_random_weights(fig: Any) -> dict:
+#: what a figure of a run on its checkpoint's training data carries at its foot (the PNG travels without the run's warning)
+TRAINING_OVERLAP_MARK = "TRAINING DATA: the checkpoint saw this corpus or these speakers in training; not an independent test"
+
+
+def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = (), random_weights: bool = True) -> dict:
     """Write :data:`~workbench.labels.RANDOM_WEIGHTS_MARK` at the foot of ``fig`` (a figure of a random-weights model);
     returns what ``artifacts.json`` records beside the file (``random_weights_mark``).  :meth:`Artifacts.write_figure`
     calls it; a figure saved to bytes first (explain's) calls it before saving.  A figure laid out by an engine
-    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label."""
+    (``layout="constrained"``) keeps a strip at its foot for it, so it covers no axis label; any other figure whose
+    content reaches into that strip (rotated tick labels, a legend under the axes) grows at its foot instead, its
+    content moved up, so the mark is written under the lowest label, not across it.
+
+    ``overlap``: the run's training-data warnings (:func:`workbench.data.cards.run_training_overlap`); when there are
+    any, :data:`TRAINING_OVERLAP_MARK` is written too (recorded as ``training_overlap_mark`` and ``training_overlap``),
+    above the random-weights mark, or alone with ``random_weights=False``."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
+    lines = ([RANDOM_WEIGHTS_MARK] if random_weights else []) + ([TRAINING_OVERLAP_MARK] if overlap else [])
+    if not lines:
+        return {}
     engine = fig.get_layout_engine()
+    height = float(fig.get_size_inches()[1])
     if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
-        strip = 0.16 / max(float(fig.get_size_inches()[1]), 1.0)
+        strip = 0.16 * len(lines) / max(height, 1.0)
         engine.set(rect=(0.0, strip, 1.0, 1.0 - strip))
-    fig.text(0.5, 0.002, RANDOM_WEIGHTS_MARK, ha="center", va="bottom", fontsize=7, color="crimson")
-    return {"random_weights_mark": RANDOM_WEIGHTS_MARK}
+    else:
+        _room_at_foot(fig, 0.16 * len(lines))
+        height = float(fig.get_size_inches()[1])
+    for k, line in enumerate(lines):  # the first at the very foot, each next one a line above it
+        fig.text(0.5, 0.002 + k * 0.14 / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
+    meta = {"random_weights_mark": RANDOM_WEIGHTS_MARK} if random_weights else {}
+    return {**meta, **({"training_overlap_mark": TRAINING_OVERLAP_MARK, "training_overlap": list(overlap)} if overlap else {})}
+
+
+def _room_at_foot(fig: Any, strip_in: float) -> None:
+    """Grow ``fig`` at its foot until its lowest drawn content (tick labels, axis labels, legends; measured, in inches)
+    lies ``strip_in`` above the bottom edge, moving every axes and figure text up by what was added."""
+    bottom = fig.get_tightbbox(fig._get_renderer()).y0  # inches from the figure's bottom edge; below 0 when it spills
+    need = strip_in - bottom
+    if need <= 0:
+        return
+    w, h = (float(v) for v in fig.get_size_inches())
+    fig.set_size_inches(w, h + need)
+    lift = lambda y: (y * h + need) / (h + need)  # noqa: E731 - a figure fraction, kept at its inches above the content
+    for ax in fig.axes:
+        pos = ax.get_position(original=True)
+        ax.set_position([pos.x0, lift(pos.y0), pos.width, pos.height * h / (h + need)])
+    for text in fig.texts:
+        x, y = text.get_position()
+        text.set_y(lift(y))
 
 
 class Artifacts:
@@ -203,10 +242,14 @@ class Artifacts:
     def write_json(self, name: str, payload: Any, *, meta: dict | None = None) -> Path:
         """Write ``payload`` as strict JSON (NaN → null) through :meth:`write_artifact`.
 
-        A dict payload gets ``random_weights: true`` when the run was scored with random weights.
+        A dict payload gets ``random_weights: true`` when the run was scored with random weights, and its paths
+        (:data:`~workbench.runs.experiment.ARTIFACT_PATHS`: the run's model …) are written as ``summary.json`` writes
+        them, relative to this folder or under ``~`` (calibration.json named the author's home folder in full);
+        :meth:`artifact` reads them back absolute.
         """
         if isinstance(payload, dict) and self.random_weights:
             payload = {**payload, "random_weights": True}
+        payload = portable_summary(payload, self.path, ARTIFACT_PATHS)
         text = strict_json(payload)
         return self.write_artifact(name, lambda f: f.write(text), text=True, meta=meta)
 
@@ -219,8 +262,9 @@ class Artifacts:
         try:
             titles = shown_titles(fig)
             meta = {**(meta or {}), "titles": titles} if titles else meta
-            if self.figures_of_random_weights():  # a PNG travels without the screen's banner: it says so itself
-                meta = {**(meta or {}), **mark_random_weights(fig)}
+            # a PNG travels without the screen's banner and the run's warnings: it says so itself
+            meta = {**(meta or {}), **mark_random_weights(fig, random_weights=self.figures_of_random_weights(),
+                                                           overlap=self.figures_training_overlap())} or meta
             return self.write_artifact(name, lambda f: fig.savefig(f, format="png", dpi=dpi), meta=meta)
         finally:
             plt.close(fig)
@@ -260,6 +304,22 @@ class Artifacts:
             return self.random_weights_source
         return bool(getattr(self, "random_weights", False))
 
+    #: for an output folder (``--out``): the training-data warnings of the run it was made from (set by ``output_folder``);
+    #: ``None`` for a run folder, whose model and rows say
+    training_overlap_source: "list[str] | None" = None
+
+    def figures_training_overlap(self) -> list[str]:
+        """The training-data warnings of the run the figures written here show (a fine-tuned head on speakers it trained
+        on, a corpus on the checkpoint's card): this run folder's own, or :attr:`training_overlap_source`."""
+        if self.training_overlap_source is not None:
+            return list(self.training_overlap_source)
+        if not (self.path / "results.parquet").is_file():
+            return []
+        try:
+            return run_training_overlap(self)
+        except WorkbenchError:  # an unreadable card or table says nothing about overlap; the figure is still written
+            return []
+
     def artifact(self, name: str, default: Any = _MISSING) -> Any:
         """A derived output written by :meth:`write_artifact`, read by its extension: ``.json`` → the parsed value,
         ``.parquet``/``.csv`` → a DataFrame, ``.npy`` → an array, ``.npz`` → a dict of arrays, ``.txt``/``.html`` →
@@ -281,7 +341,8 @@ class Artifacts:
                 return default
             raise RunFolderError(f"has no {name}.", source=str(self.path), fix="run the command that writes it on this run first.")
         try:
-            return _read_artifact(p)
+            data = _read_artifact(p)
+            return summary_paths(data, self.path, ARTIFACT_PATHS) if p.suffix == ".json" else data  # paths absolute here
         except ConfigError:
             raise  # over the cap, or not a regular file: the message names the file and the fix
         except Exception as exc:  # a torn or foreign file: json, numpy and pyarrow raise their own types

@@ -34,7 +34,7 @@ from workbench.engine.ahead import decode_ahead_mode
 from workbench.engine.core import Engine, Prefetch, Scored, WorkItem
 from workbench.engine.prediction_cache import PredictionCache, default_cache_dir  # noqa: F401  (PredictionCache public here too)
 from workbench.errors import AudioError, ConfigError, WorkbenchError
-from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment
+from workbench.runs.experiment import EXPERIMENT_FILE, MAX_CHUNK, Experiment, precision_record
 from workbench.data.corpora import for_labels
 from workbench.labels import LABEL_KEYS
 from workbench.data.demoset import choose_model, demo_manifest
@@ -119,8 +119,8 @@ def run(
     resume_command : str, optional
         What ``log.txt`` names to resume an interrupted run (default: this call again with the same ``out_dir``).
     dtype_default, command_line : optional
-        The model's dtype is the command's default, not one asked for (``summary.json``'s ``precision`` says so); the
-        command line typed (``["workbench", "run", …]``), which ``summary.json`` keeps with the home folder as ``~``.
+        No dtype was asked for: the command's default, or the resumed run's (:func:`~workbench.runs.experiment.precision_record`);
+        the command line typed (``["workbench", "run", …]``), which ``summary.json`` keeps with the home folder as ``~``.
 
     Returns
     -------
@@ -143,8 +143,8 @@ def run(
     with plan.writer.lock():  # before the model loads: a second run on this folder is refused at once
         prefetch = _prefetch(plan, chunk_size, workers)  # the first chunk decoded while the model loads
         net, ref, precision = _load(plan, model, temperature, load_progress)
-        precision = {**precision, "default": bool(dtype_default)} if plan.requested is not None else precision
-        _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir)
+        precision = precision_record(precision, dtype_default, plan.writer.recorded_setting("precision")) if plan.requested is not None else precision
+        _pin(plan, net, ref, experiment=experiment, frame_embeddings=frame_embeddings, chunk_size=chunk_size, cache_dir=cache_dir, precision=precision)
         cache = PredictionCache(cache_dir or default_cache_dir()) if use_cache else None
         return _execute(plan, net, ref, precision, cache=cache, frame_embeddings=frame_embeddings, chunk_size=chunk_size,
                         progress=progress, hook=hook, limit=limit, ray_options=ray_options, workers=workers, t_start=t_start,
@@ -272,7 +272,7 @@ def _load(plan: _Plan, model: Any, temperature: float | None, load_progress) -> 
 
 
 def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None, frame_embeddings: bool, chunk_size: int,
-         cache_dir: Any) -> None:
+         cache_dir: Any, precision: dict | None = None) -> None:
     """Step 3: ``config.yaml`` (the run's record; a resumed run must match it) and the ``experiment.yaml`` that re-runs it."""
     manifest, local = plan.manifest, plan.engine == "local"
     manifest_sha = hashlib.sha256(json.dumps([it.to_dict() for it in manifest], sort_keys=True, default=str).encode()).hexdigest()
@@ -283,7 +283,7 @@ def _pin(plan: _Plan, net: Any, ref: ModelRef, *, experiment: Experiment | None,
         frame_embeddings=frame_embeddings, chunk_size=chunk_size, engine=plan.engine, **extras)
     config = exp.run_record(manifest=plan.manifest_ref, device=net.info.device if local else f"ray:{ref.device}",
                             dtype=net.info.dtype if local else ref.dtype, manifest_root=str(Path(manifest.root).resolve()),
-                            cache_dir=str(cache_dir) if cache_dir else None, run_dir=plan.writer.path)
+                            cache_dir=str(cache_dir) if cache_dir else None, run_dir=plan.writer.path, precision=precision)
     writer = plan.writer
     resuming = writer.prepare(config, Experiment.IDENTITY)
     if not resuming or not (writer.path / EXPERIMENT_FILE).is_file():  # a folder of an older version gets one too

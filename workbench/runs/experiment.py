@@ -35,7 +35,7 @@ from workbench import __version__
 from workbench.model.temperature import check_temperature
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
-from workbench.errors import ConfigError, WorkbenchError, printable
+from workbench.errors import ConfigError, WorkbenchError, did_you_mean, printable
 from workbench.paths import from_portable, portable_path, refuse_url, shell_command
 from workbench.model.checkpoints import cached_hub_checkpoint, resolve_model
 from workbench.serialize import load_yaml_file, shown
@@ -118,7 +118,7 @@ class Experiment:
         known = {f.name for f in fields(cls)} - {"dtype_default"} | set(_FLAT_MODEL_KEYS)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown key(s) {unknown}; an experiment has {sorted(known)}.", source=source,
+            raise ConfigError(f"unknown key(s) {unknown}; {did_you_mean(unknown[0], known)}an experiment has {sorted(known)}.", source=source,
                               fix="remove or rename them (a typo in a key would otherwise be silently ignored).")
         if not data.get("manifest"):
             raise ConfigError("has no `manifest:`.", source=source, fix="add `manifest: path/to/manifest.csv`.")
@@ -195,7 +195,7 @@ class Experiment:
     IDENTITY = ("manifest_sha256", "model", "hub", "revision", "dtype", "variants", "audio", "frame_embeddings", "temperature")
 
     def run_record(self, *, manifest: str, device: str, dtype: str, manifest_root: str, cache_dir: str | None,
-                   run_dir: str | os.PathLike | None = None) -> dict:
+                   run_dir: str | os.PathLike | None = None, precision: dict | None = None) -> dict:
         """The run folder's ``config.yaml``: this experiment as the run resolved it.
 
         It keeps the layout older versions wrote (variants as a list of ``{name, steps, chain_hash}``, the
@@ -217,6 +217,8 @@ class Experiment:
             "manifest_root": manifest_root, "model_checksum": m.checksum, "temperature": m.temperature,
             "manifest_from_run": from_run(manifest, run_dir), "manifest_root_from_run": from_run(manifest_root, run_dir),
             "model_from_run": from_run(m.model or "", run_dir),
+            # how the dtype was chosen (asked for, auto's choice, the default): a run resumed without --dtype records it again
+            "precision": {k: precision.get(k) for k in PRECISION_KEYS} if precision else None,
         }, run_dir)
 
     def to_yaml(self, folder: str | os.PathLike | None = None) -> str:
@@ -233,6 +235,25 @@ class Experiment:
             d["model"]["model"] = portable_path(model, folder) if model and Path(model).is_absolute() else model
         head = "# Re-run with: workbench run experiment.yaml --out NEW_FOLDER\n"
         return head + yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+
+
+#: what ``config.yaml``'s ``precision`` keeps of the run's precision record: how its dtype was chosen
+PRECISION_KEYS = ("requested", "chosen", "reason", "default")
+
+
+def precision_record(precision: dict, dtype_default: bool, recorded: Any) -> dict:
+    """``summary.json``'s ``precision``: ``precision`` with ``default`` (no dtype was asked for).  A dtype with no dtype asked
+    for is the one of the run being resumed (``workbench run`` without ``--dtype`` keeps it), which was recorded "asked
+    for": now the record that run began with (``recorded``, its ``config.yaml``'s ``precision``) is kept, marked
+    ``resumed``; a folder of an older version, which recorded none, says that its dtype was kept and not asked for."""
+    record = {**precision, "default": bool(dtype_default)}
+    if not dtype_default or precision.get("requested") in (None, "auto"):
+        return record
+    kept = {k: recorded.get(k) for k in PRECISION_KEYS} if isinstance(recorded, dict) else {}
+    if kept.get("chosen") == precision.get("chosen") and all(v is None or isinstance(v, (str, bool)) for v in kept.values()):
+        return {**record, **kept, "resumed": True}
+    return {**record, "reason": "the precision of the run in this folder, which a resumed run keeps (no --dtype given; how "
+                                "that run chose it was not recorded)", "default": None, "resumed": True}
 
 
 def from_run(path: str, run_dir: str | os.PathLike | None) -> str | None:
@@ -279,33 +300,41 @@ def run_config_paths(config: Any, run_dir: str | os.PathLike) -> Any:
 SUMMARY_PATHS = (("model", "path"), ("precision", "measurement"), ("precision", "export", "folder"), ("precision", "fallback", "folder"))
 
 
-def _summary_with(summary: Any, convert) -> Any:
-    """``summary`` (never changed) with each of :data:`SUMMARY_PATHS` that holds a path text passed through ``convert``."""
+#: the paths the other JSON files a command writes into a run folder record, beside :data:`SUMMARY_PATHS` (the run's
+#: model, which ``calibration.json`` and an explain entry's record carry as summary.json does): the run
+#: ``reproduction.json`` re-ran, the text model ``fusion.json`` used (and its key).  Written and read back as those
+#: (:meth:`~workbench.runs.artifacts.Artifacts.write_json`, :meth:`~workbench.runs.artifacts.Artifacts.artifact`).
+ARTIFACT_PATHS = SUMMARY_PATHS + (("reference_dir",), ("text_model",), ("key", "text_model"))
+
+
+def _summary_with(summary: Any, convert, keys: tuple[tuple[str, ...], ...]) -> Any:
+    """``summary`` (never changed) with each of ``keys`` that holds a path text passed through ``convert``."""
     if not isinstance(summary, dict):
         return summary
     out = dict(summary)
-    for keys in SUMMARY_PATHS:
+    for path in keys:
         parent = out
-        for k in keys[:-1]:
+        for k in path[:-1]:
             if not isinstance(parent.get(k), dict):
                 break
             parent[k] = dict(parent[k])  # copied on the way down: the caller's dict stays as it was
             parent = parent[k]
         else:
-            if isinstance(parent.get(keys[-1]), str) and parent[keys[-1]]:
-                parent[keys[-1]] = convert(parent[keys[-1]])
+            if isinstance(parent.get(path[-1]), str) and parent[path[-1]]:
+                parent[path[-1]] = convert(parent[path[-1]])
     return out
 
 
-def portable_summary(summary: Any, run_dir: str | os.PathLike) -> Any:
-    """``summary.json``'s paths as ``config.yaml`` records them: relative to the run folder where both lie in one project,
-    else with the home folder as ``~`` (a name that is no absolute path, such as a hub id, stays as it is)."""
-    return _summary_with(summary, lambda p: portable_path(p, run_dir) if os.path.isabs(os.path.expanduser(p)) else p)
+def portable_summary(summary: Any, run_dir: str | os.PathLike, keys: tuple[tuple[str, ...], ...] = SUMMARY_PATHS) -> Any:
+    """``summary.json``'s paths (or ``keys``) as ``config.yaml`` records them: relative to the run folder where both lie
+    in one project, else with the home folder as ``~`` (a name that is no absolute path, such as a hub id, stays as it is)."""
+    return _summary_with(summary, lambda p: portable_path(p, run_dir) if os.path.isabs(os.path.expanduser(p)) else p, keys)
 
 
-def summary_paths(summary: Any, run_dir: str | os.PathLike) -> Any:
-    """A run folder's ``summary.json`` with its paths absolute again on this machine (older runs recorded them absolute)."""
-    return _summary_with(summary, lambda p: from_portable(p, run_dir))
+def summary_paths(summary: Any, run_dir: str | os.PathLike, keys: tuple[tuple[str, ...], ...] = SUMMARY_PATHS) -> Any:
+    """A run folder's ``summary.json`` (or a file with ``keys``) with its paths absolute again on this machine (older
+    runs recorded them absolute)."""
+    return _summary_with(summary, lambda p: from_portable(p, run_dir), keys)
 
 
 #: the model keys an experiment file wrote flat before ``model:`` held the whole reference (still read)
@@ -461,7 +490,8 @@ def check_untrusted(experiment: Experiment, file_path: str | os.PathLike, cli_ov
     for name in experiment.reports:
         if not isinstance(name, str) or (templates is not None and name not in templates):
             raise ConfigError(
-                f"`reports` names {name!r}, which is not a built-in report template; an experiment file may only ask "
+                f"`reports` names {name!r}, which is not a built-in report template; {did_you_mean(name, templates or [])}"
+                "an experiment file may only ask "
                 "for the workbench's own templates (a notebook elsewhere is code).",
                 source=source,
                 fix=f"use one of {sorted(templates or [])}, or run `workbench report NOTEBOOK -p run_dir=RUN` yourself.",

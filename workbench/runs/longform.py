@@ -45,7 +45,7 @@ import numpy as np
 from workbench import __version__, files
 from workbench.logs import progress_stream
 from workbench.model.ref import ModelRef
-from workbench.paths import from_portable, portable_path
+from workbench.paths import from_portable, portable_path, published_command
 from workbench.audio.intake import AudioConfig, stream as open_stream
 from workbench.engine.core import Engine, WorkItem
 from workbench.errors import ConfigError, printable
@@ -55,16 +55,14 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import figure_text, save_figure
-from workbench.serialize import spreadsheet_cell, spreadsheet_safe
+from workbench.serialize import figure_text, save_figure, spreadsheet_cell, spreadsheet_safe
 from workbench.files import strict_json
-from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter  # noqa: F401  (public here too)
+from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter, _dbfs, no_speech_note  # noqa: F401
 from workbench.runs.folder import LOCK
 from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_words  # noqa: F401  (public here too)
 from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -145,7 +143,9 @@ class LongformResult:
         if s.get("random_weights"):
             lines.append(f"!! {RANDOM_WEIGHTS_BANNER}")
         lines.append(
-            f"{printable(s['source']['id'])}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments ({s['speech_s']:.1f} s of speech, "
+            f"{printable(s['source']['id'])}: {s['duration_s']:.1f} s, {s['n_segments']} speech segments "
+            + (f"(and {s['n_failed']} not scored{'' if s.get('no_speech') else ', the first: ' + s['failed'][0]['error']}) "
+               if s.get("n_failed") else "") + f"({s['speech_s']:.1f} s of speech, "
             f"VAD {s['config']['vad']}), {s['seconds']['total']:.1f} s wall, peak RSS {s['peak_rss_mb']:.0f} MB"
         )
         if s.get("no_speech"):
@@ -175,16 +175,9 @@ def segment_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
     return [*SEGMENT_COLUMNS[:9], *score_columns(labels)]
 
 
-def segment_file(
-    path: str | os.PathLike,
-    *,
-    model: Any = None,
-    out_dir: str | os.PathLike | None = None,
-    config: SegmentConfig | None = None,
-    audio_config: AudioConfig | None = None,
-    figures: bool = True,
-    progress: bool = False,
-) -> LongformResult:
+def segment_file(path: str | os.PathLike, *, model: Any = None, out_dir: str | os.PathLike | None = None,
+                 config: SegmentConfig | None = None, audio_config: AudioConfig | None = None, figures: bool = True,
+                 progress: bool = False, command_line: Sequence[str] | None = None) -> LongformResult:
     """Segment a long recording by voice activity and predict each segment.
 
     The file is streamed (memory stays bounded by ``max_segment_s + block_s`` and the energy detector's 3 s look-ahead, whatever its length);
@@ -207,6 +200,8 @@ def segment_file(
         Decoding settings.
     figures, progress : bool
         Also draw ``heatmap.png``; show a progress bar.
+    command_line : sequence of str, optional
+        The words typed, kept in ``summary.json`` (``command_line``, home as ``~``) as ``workbench run`` keeps them.
 
     Returns
     -------
@@ -247,6 +242,7 @@ def segment_file(
                 csv.write(",".join(scan.columns) + "\n")
                 scan.run(stream, _progress(stream.info.declared_duration, progress))
             result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
+            result.summary["command_line"] = published_command(command_line) if command_line else None  # None: from Python
             _write_outputs(writer, result, scan)
             if figures:
                 plot_longform(result, writer.path / "heatmap.png")
@@ -278,6 +274,7 @@ class _Scan:
         self.heat_n = np.zeros(0, dtype=np.int64)
         self.embeddings: list[np.ndarray] = []
         self.rows: list[dict] = []
+        self.failed: list[dict] = []  # segments the voice activity detector found and the model could not score
         self.timings = {"decode_resample": 0.0, "vad": 0.0, "inference": 0.0}
         self.buf = np.zeros(0, dtype=np.float32)
         self.buf_start = 0  # sample index of buf[0]
@@ -347,8 +344,9 @@ class _Scan:
         scored = [x for chunk in self.engine.score(work, chunk_size=len(work)) for x in chunk]
         self.timings["inference"] += time.perf_counter() - t0
         for (s, e, ss, se, _), sc in zip(self.pending, scored):
-            if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file
+            if not sc.ok:  # one bad segment (e.g. shorter than a model frame) never stops the file: counted and named
                 logger.warning("segment at %.2f s not scored: %s", s / SAMPLE_RATE, sc.error.get("text"))
+                self.failed.append({"start": round(s / SAMPLE_RATE, 4), "end": round(e / SAMPLE_RATE, 4), "error": sc.error.get("text")})
                 continue
             self._add(s, e, ss, se, sc.prediction)
         self.csv.flush()
@@ -395,6 +393,7 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     info = stream.info
     summary = {
         "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
+        "n_failed": len(scan.failed), "failed": scan.failed[:20],
         "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts), "no_speech": note is not None, "note": note,
         "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
         "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
@@ -409,27 +408,6 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     if net.random_weights:
         summary["warning"] = RANDOM_WEIGHTS_BANNER
     return LongformResult(out, segments, timeline, heat, cfg.grid_s, dominant, summary, log)
-
-
-def _dbfs(peak: float) -> float | None:
-    """A peak sample value in dB full scale; ``None`` for digital silence (-inf, which JSON cannot hold)."""
-    return round(20 * float(np.log10(peak)), 1) if peak > 0 else None
-
-
-def no_speech_note(scan: "_Scan", duration: float) -> str:
-    """What to say when the voice activity detector found no speech: the facts, and the settings that could change it."""
-    cfg, db = scan.cfg, _dbfs(scan.peak)
-    level = "digital silence: every sample is 0" if db is None else f"its loudest sample is at {db:.1f} dBFS"
-    dropped = (f"; {scan.seg.dropped} shorter burst(s) were dropped by --min-speech {cfg.min_speech_s:g}, lower it to keep them"
-               if scan.seg.dropped else "")
-    if cfg.vad == "silero":
-        knobs = f"lower --threshold (now {cfg.threshold:g}; e.g. 0.3) or try --vad energy"
-    else:
-        knobs = (f"try --vad silero (the energy detector needs frames above {cfg.energy_floor_db:g} dBFS and "
-                 f"{cfg.energy_margin_db:g} dB over the noise floor: SegmentConfig(energy_floor_db=…, energy_margin_db=…))")
-    return (f"no speech found: the {cfg.vad} voice activity detector marked none of the {duration:.1f} s as speech, so nothing "
-            f"was classified ({level}). Fix: check that this is the recording you meant (not a silent file or channel); "
-            f"if it holds speech, {knobs}{dropped}.")
 
 
 def _speech_s(segments: Any) -> float:
@@ -465,6 +443,7 @@ def _processing_log(scan: _Scan, stream: Any, acfg: AudioConfig, duration: float
 
 def _write_outputs(writer: RunWriter, result: LongformResult, scan: _Scan) -> None:
     """Everything but ``segments.csv`` (streamed) and the figure, through the run folder's writer."""
+    files.remove_file(writer.path / "heatmap.png")  # an earlier call's figure (--no-figures now, or stopped) never stays
     emb = np.stack(scan.embeddings) if scan.embeddings else np.zeros((0, scan.net.info.embed_dim), dtype=np.float32)
     times = (np.arange(len(result.heatmap)) * result.grid_s).astype(np.float32)
     writer.write_file("timeline.csv", lambda f: spreadsheet_safe(result.timeline).to_csv(f, index=False), text=True)
@@ -593,5 +572,7 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))
-    ax2.set_xlabel("time (s)")
+    gap = (result.summary.get("config") or {}).get("merge_gap_s")  # the timeline's rule, on the figure as on the screen
+    ax2.set_xlabel("time (s)" + (f"; bottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
+                                 if isinstance(gap, (int, float)) and not isinstance(gap, bool) else ""))
     return save_figure(fig, path)

@@ -184,5 +184,28 @@ class _Segmenter:
 
 
 # ---------------------------------------------------------------------------
-# the pipeline
+# what to say when no segment was scored
 # ---------------------------------------------------------------------------
+def _dbfs(peak: float) -> float | None:
+    """A peak sample value in dB full scale; ``None`` for digital silence (-inf, which JSON cannot hold)."""
+    return round(20 * float(np.log10(peak)), 1) if peak > 0 else None
+
+
+def no_speech_note(scan: Any, duration: float) -> str:
+    """What to say when no segment was scored: the segments the model refused (and why), or that the voice activity
+    detector found no speech, with the facts and the settings that could change it."""
+    if scan.failed:  # found, then refused by the model: never told as "no speech found"
+        return (f"no segment scored: the {scan.cfg.vad} voice activity detector found {len(scan.failed)} speech segment(s), and the model "
+                f"scored none of them (first, at {scan.failed[0]['start']:.2f} s: {scan.failed[0]['error']})")
+    cfg, db = scan.cfg, _dbfs(scan.peak)
+    level = "digital silence: every sample is 0" if db is None else f"its loudest sample is at {db:.1f} dBFS"
+    dropped = (f"; {scan.seg.dropped} shorter burst(s) were dropped by --min-speech {cfg.min_speech_s:g}, lower it to keep them"
+               if scan.seg.dropped else "")
+    if cfg.vad == "silero":
+        knobs = f"lower --threshold (now {cfg.threshold:g}; e.g. 0.3) or try --vad energy"
+    else:
+        knobs = (f"try --vad silero (the energy detector needs frames above {cfg.energy_floor_db:g} dBFS and "
+                 f"{cfg.energy_margin_db:g} dB over the noise floor: SegmentConfig(energy_floor_db=…, energy_margin_db=…))")
+    return (f"no speech found: the {cfg.vad} voice activity detector marked none of the {duration:.1f} s as speech, so nothing "
+            f"was classified ({level}). Fix: check that this is the recording you meant (not a silent file or channel); "
+            f"if it holds speech, {knobs}{dropped}.")

@@ -195,8 +195,10 @@ class ListenerErrorsBrowser(_ListThenOpen):
 
     def refresh(self):
         self.table = agree_wrong_frame(self.results, variant=self.variant, agree=float(self.agree.value), n_boot=0, top=100_000)
+        one = int((self.table["n_raters"] == 1).sum()) if len(self.table) else 0  # 1 of 1 is no agreement measured
         self.caption.value = (f"<b>{len(self.table)}</b> items where at least {float(self.agree.value):.0%} of listeners agree "
-                              "and the model says otherwise")
+                              "and the model says otherwise" + (f"<br><b>⚠ {one} of them judged by one listener</b>: their agreement "
+                                                                "is 1 of 1 by construction, not agreement measured" if one else ""))
         self.items.options = [(f"{r.id}  listeners {r.listener_majority} ({listeners_words(r.agreement, r.n_raters)})  model {r.pred} ({r.confidence:.3f})",
                                r.id) for r in self.table.itertuples()]
 

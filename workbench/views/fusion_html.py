@@ -40,5 +40,18 @@ def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Marku
     parts.append(table_html(["method", "UAR [95% CI]", "WA [95% CI]", "ΔUAR vs speech [95% CI]", "McNemar p", "fixed / broke"], rows))
     if d.get("excluded"):
         parts.append("<p>Excluded: " + "; ".join(f"{e['count']} item(s) with {esc(reason)}" for reason, e in d["excluded"].items()) + ".</p>")
-    parts.append(f"<p>Late-fusion head weight per fold: {esc(', '.join(f'{w:.1f}' for w in d['late_weights']))}.</p>")
+    parts.append(METHODS_HTML)
+    weights = [float(w) for w in d["late_weights"]]
+    alone = ("; every fold chose the text alone, so the late row is the text row" if weights and not any(weights) else
+             "; every fold chose the head alone, so the late row is the head row" if weights and all(w == 1 for w in weights) else "")
+    parts.append(f"<p>Late-fusion head weight w per fold (0: text alone, 1: head alone): "
+                 f"{esc(', '.join(f'{w:.1f}' for w in weights))}{alone}.</p>")
     return Markup("\n".join(parts))
+
+
+#: what each row of the table is: a newcomer met "head", "speech", "early" and "late" with no word on any of them
+METHODS_HTML = ("<p>The rows: <b>head</b> is the checkpoint's own classifier, its top class among these classes "
+                "(no training); <b>speech</b> a logistic-regression probe on the model's utterance embeddings, trained "
+                "in each fold (the baseline every Δ is against); <b>text</b> the same probe on the text model's "
+                "embeddings of each item's transcript; <b>early</b> the probe on both embeddings joined; <b>late</b> "
+                "w · head + (1 − w) · text probabilities, w chosen on each fold's training speakers.</p>")

@@ -5,7 +5,10 @@ run's folder marked ``_FAILED``."""
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +40,28 @@ def template_path(template: str | os.PathLike) -> Path:
     if cand.is_file():
         return cand
     known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
-    raise ConfigError(f"unknown report template {str(template)!r}; templates: {known}.", fix="pass one of them, or a path to a notebook.")
+    close = difflib.get_close_matches(p.stem, known, n=1)  # "experiment_reprot" was refused without the closest one named
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"unknown report template {str(template)!r}; {guess}templates: {known}.",
+                      fix="pass one of them, or a path to a notebook.")
+
+
+_PARAM_LINE = re.compile(r"^([A-Za-z_]\w*)\s*=\s*(.*?)(?:\s+#\s*(.*))?$")
+
+
+def template_parameter_help() -> str:
+    """Each built-in template's parameters as ``-p NAME=VALUE`` takes them, with the default and the words of its
+    ``parameters`` cell (read as JSON, papermill not imported): `workbench report --help` named only ``run_dir``, so
+    ``baseline``, ``fusion`` or ``run_dirs`` were found by reading the notebooks."""
+    lines = ["Parameters (-p NAME=VALUE) of each template, NAME=default: what it is:"]
+    for path in sorted(TEMPLATES.glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+        source = "".join(cell["source"]) if cell else ""
+        found = [m for line in source.splitlines() if (m := _PARAM_LINE.match(line.strip())) and m[1] != "report_dir"]
+        lines.append(f"  {path.stem}:")
+        lines += [f"    {m[1]}={m[2]}" + (f": {m[3]}" if m[3] else "") for m in found]
+    return "\n".join(lines)
 
 
 def parse_params(pairs: list[str]) -> dict:
@@ -72,7 +96,10 @@ def template_parameters(template: str | os.PathLike) -> list[str]:
 def check_params(template: str | os.PathLike, params: dict) -> None:
     """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
     ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
-    declared = template_parameters(template)
+    import papermill as pm
+
+    specs = pm.inspect_notebook(str(template_path(template)))
+    declared = list(specs)
     unknown = sorted(k for k in params if k not in declared)
     if unknown:
         settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
@@ -81,6 +108,12 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
     if "report_dir" in params:
         raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
                           fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
+    # a yes/no parameter (its default True or False) given another value: `-p fusion=maybe` ran the report up to the
+    # cell that reads it, then failed there and left a _FAILED folder
+    for name, spec in specs.items():
+        if name in params and str(spec.get("default")) in ("True", "False") and not isinstance(params[name], bool):
+            raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
+                              fix=f"pass -p {name}=true or -p {name}=false.")
 
 
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
@@ -115,10 +148,22 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
             fix = (exc.fix or "pass the --out folder of a finished `workbench run`").rstrip(".")
             raise ConfigError(f"parameter run_dir={params['run_dir']!r} ({out['run_dir']}): {exc.message}",
                               fix=f"{fix} (relative paths start where you run the command).") from None
+        check_baseline(params.get("baseline"), [str(v) for v in dict.fromkeys(rf.results()["variant"])])
     for k in PATH_PARAMS:
         if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
             raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
     return out
+
+
+def check_baseline(baseline, variants: list[str]) -> None:
+    """Refuse a ``baseline`` parameter that is none of the run's variants before the notebook starts: it failed in a
+    cell, leaving a ``_FAILED`` folder, with the fix "pass --baseline", an option `workbench report` does not have."""
+    if baseline is None or str(baseline) in variants:
+        return
+    close = difflib.get_close_matches(str(baseline), variants, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(f"parameter baseline={baseline!r}: the run has no such variant; {guess}its variants: {variants}.",
+                      source="--param", fix=f"pass -p baseline= one of them, e.g. -p baseline={close[0] if close else variants[0]}.")
 
 
 def notebook_params(params: dict, report_dir: Path) -> dict:

@@ -28,9 +28,10 @@ from workbench import __version__
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
+from workbench.analysis.compare.variants import flags_words
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
@@ -111,7 +112,7 @@ def md(text: str) -> None:
     _display(Markdown(text))
 
 
-def show_figure(fig, *, random_weights: bool = False) -> None:
+def show_figure(fig, *, random_weights: bool = False, overlap: "list[str] | tuple[str, ...]" = ()) -> None:
     """Embed a figure as a PNG output (kept in the notebook and the HTML).  ``random_weights``: a seeded random
     checkpoint scored what it shows, and the mark every saved PNG carries is written at its foot (an image saved
     from the page travels without the page's banner)."""
@@ -119,8 +120,8 @@ def show_figure(fig, *, random_weights: bool = False) -> None:
 
     import matplotlib.pyplot as plt
 
-    if random_weights:
-        mark_random_weights(fig)
+    if random_weights or overlap:  # ``overlap``: the run's training-data warnings, marked on the image as in its folder
+        mark_random_weights(fig, random_weights=random_weights, overlap=overlap)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -181,6 +182,9 @@ def _no_value(why: str) -> Markup:
 def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_boot: int = 1000) -> dict:
     rf = _run(run_dir)
     res, out = rf.results(), {}
+    # a head scored on the speakers it trained on read "ok" beside its WA: the check column says what the banner says
+    overlap = run_training_overlap(rf)
+    caveat = "not independent of the checkpoint's training data (the warning at the top)" if overlap else ""
     for v in dict.fromkeys(res["variant"]):
         r = evaluate(res, variant=v, by=by, n_boot=n_boot, seed=rf.seed)  # the run's seed, as `workbench metrics`
         out[v] = {"n_scored": r.n_scored, "excluded_no_counterpart": r.n_excluded_no_counterpart, "failed": r.n_failed,
@@ -199,7 +203,13 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if below:
             flags["uar"] = "; ".join(f for f in (flags.get("uar"), f"{below} ({r.chance_words()})") if f)
             out[v]["chance_flag"] = below
-        rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"), flags.get(k) or few_items_note(r.n_scored) or "ok") for k in ("wa", "uar", "macro_f1")]
+        if r.majority_flag():  # the WA's own baseline: always answering the largest class (metrics prints it on the WA line)
+            flags["wa"] = "; ".join(f for f in (flags.get("wa"), r.majority_flag()) if f)
+            out[v]["majority_flag"] = r.majority_flag()
+        if overlap:
+            out[v]["training_overlap"] = overlap
+        rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"),
+                 "; ".join(x for x in (flags.get(k) or few_items_note(r.n_scored), caveat) if x) or "ok") for k in ("wa", "uar", "macro_f1")]
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
                      ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(few or "ok (spread)")}</span>')))
@@ -209,7 +219,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             out[v]["small_classes"] = r.small_classes_note()
             parts.append(f"<p><b>⚠ {esc(r.small_classes_note())}</b>.</p>")
         parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
-        parts.append(f"<p>UAR: {esc(r.chance_words())}.</p>")
+        parts.append(f"<p>UAR: {esc(r.chance_words())}" + (f"; WA: {esc(majority_words(r.support()))}" if majority_words(r.support()) else "") + ".</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them
@@ -239,8 +249,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
                   if col not in r.breakdowns]
         show_html("\n".join(parts))
         if r.n_scored:
-            show_figure(plot_confusion(r), random_weights=rf.random_weights)
-            show_figure(plot_reliability(r), random_weights=rf.random_weights)
+            show_figure(plot_confusion(r), random_weights=rf.random_weights, overlap=overlap)
+            show_figure(plot_reliability(r), random_weights=rf.random_weights, overlap=overlap)
     return out
 
 
@@ -523,7 +533,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
-        show_figure(fig, random_weights=_run(run_dir).random_weights)
+        show_figure(fig, random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
     out = rep.to_dict()
     out.pop("curve_before", None)
     out.pop("curve_after", None)
@@ -539,7 +549,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
              Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
              Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(p_value_text(c.mcnemar_p)), c.n_flips,
-             "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok") for c in comps]
+             flags_words(c.interval_flags())) for c in comps]
     show_html(f"<h2>Variants against {code(baseline)}</h2>"
               + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))
     for c in comps:
@@ -580,5 +590,7 @@ def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
     summ = summarise_sweep(df, kind)
     show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
-    show_figure(plot_sweep(df, kind), random_weights=bool(getattr(model, "random_weights", False)))
+    # the sweep's own run folder says what scored it: the report's model is a ModelRef or a name ("tiny"), which carry
+    # no random_weights, and the figure of a random checkpoint went out without its mark
+    show_figure(plot_sweep(df, kind), random_weights=bool(as_run_folder(out_dir).random_weights))
     return {"kind": kind, "points": summ.to_dict(orient="records")}

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.analysis.embeddings import RunEmbeddings, identical_words, neighbours, project_run, projection_axis_labels
+from workbench.analysis.embeddings import RunEmbeddings, identical_words, neighbours, project_run, projection_axis_labels, projection_trust
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
 from workbench.explain.figure import plot_explanation
@@ -298,13 +298,16 @@ class EmbeddingMap(_View):
         self.xy, self.projection_cached = project_run(self.emb, method) if len(self.emb) >= 3 else (np.zeros((len(self.emb), 2)), False)
         rows = self.emb.rows
         self.one_point = identical_words(self.emb.matrix)  # said in the map's subtitle: one dot could pass for a failed plot
+        self.trust = projection_trust(self.emb.matrix, self.xy)  # a map that keeps few neighbourhoods says so there too
+        subtitle = (f"⚠ {_esc(self.trust['flag'].split(':')[0])}: trustworthiness {self.trust['trustworthiness']:.3f}, a random layout "
+                    f"{self.trust['random_layout']:.3f}" if self.trust["flag"] else "click a point to open the item")
         if color_by != "correct" and color_by not in rows.columns:
             raise ValueError(f"EmbeddingMap: color_by={color_by!r} is not a column of the run's rows; "
                              f"use 'correct' or one of {sorted(map(str, rows.columns))}")
         if color_by == "correct":
             values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
         else:
-            values = rows[color_by].fillna("").astype(str).replace("", "—")
+            values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # as the CLI's map: "— (1)" said nothing
         self.browser = browser
         self._model = model
         self.groups: list[np.ndarray] = []
@@ -312,7 +315,7 @@ class EmbeddingMap(_View):
         xlabel, ylabel = projection_axis_labels(method, self.emb.matrix, self.xy) if len(self.emb) >= 3 else projection_axis_labels(method)
         self.plot = go.FigureWidget(layout=dict(height=440, width=680, margin=dict(l=45, r=10, t=70, b=40), clickmode="event",
                                                 title=dict(text=f"{_esc(method.upper())} of {len(rows)} embeddings [{_esc(self.variant)}], coloured by {_esc(color_by)}"
-                                                           f"<br><sub>{_esc(self.one_point) or 'click a point to open the item'}</sub>",
+                                                           f"<br><sub>{_esc(self.one_point) or subtitle}</sub>",
                                                            font=dict(size=14), y=0.96),
                                                 xaxis=dict(showticklabels=False, title=dict(text=xlabel)),
                                                 yaxis=dict(showticklabels=False, title=dict(text=ylabel))))

@@ -82,7 +82,8 @@ def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
 
 
 #: the agreement figures that are n/a between runs whose models share no class (:func:`label_sets_note`)
-DISJOINT_NA = ("kappa", "top1_agreement", "n_label_flips", "max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd")
+DISJOINT_NA = ("kappa", "kappa_lo", "kappa_hi", "top1_agreement", "top1_agreement_lo", "top1_agreement_hi", "n_label_flips",
+               "max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd")
 
 
 def label_sets_note(classes_a: Sequence[str], classes_b: Sequence[str], name_a: str, name_b: str) -> str:

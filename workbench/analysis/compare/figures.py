@@ -53,7 +53,7 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     empty = [n for n in names if cmp.reports[n][v].wa != cmp.reports[n][v].wa]
     notes = ([f"!! zero-width interval ({', '.join(flat)}): no uncertainty shown"] if flat else []) + (
         [f"!! no markers for {', '.join(empty)}: no labelled item its model's classes can score"] if empty else [])
-    for key, what in (("uar_chance", "UAR "), ("few_items", ""), ("small_classes", "")):  # the words up to their details
+    for key, what in (("wa_majority", "WA "), ("uar_chance", "UAR "), ("few_items", ""), ("small_classes", "")):  # the words up to their details
         said = {n: metric_flags(cmp.reports[n][v]).get(key, "") for n in names}
         for words in dict.fromkeys(w.split(" [")[0].split(":")[0].split(" (")[0] for w in said.values() if w):
             notes.append(f"!! {', '.join(n for n, w in said.items() if w.startswith(words))}: {what}{words}")

@@ -18,7 +18,7 @@ from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
-from workbench.analysis.stats import p_value_text
+from workbench.analysis.stats import kappa_interval, p_value_text, proportion_interval
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
@@ -28,8 +28,8 @@ from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, s
 
 from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
-from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text,
-                                                 metric_flags, metrics_text, paired_top)
+from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
+                                                 metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -268,8 +268,8 @@ class RunsComparison:
                 lines.append(f"!! {rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa, top-1 agreement, label flips "
                              f"and score distances n/a: {rec['label_sets_note']}; embedding cosine min/mean {cos}")
                 continue
-            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_fmt(rec['kappa'])}{_why(rec.get('kappa_note'))}, "
-                         f"top-1 agreement {_fmt(rec['top1_agreement'])} ({rec['n_label_flips']} label flips), "
+            lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_ci_text(rec['kappa'], (rec['kappa_lo'], rec['kappa_hi']))}{_why(rec.get('kappa_note'))}, "
+                         f"top-1 agreement {_ci_text(rec['top1_agreement'], (rec['top1_agreement_lo'], rec['top1_agreement_hi']))} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
                          f"max {_distance(rec['max_tvd'])}, "
                          f"embedding cosine min/mean {cos}")
@@ -278,8 +278,8 @@ class RunsComparison:
         if top and len(self.items):
             total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
-            lines.append(f"most different items (top {min(top, differing)} of the {differing} of {total} paired items per pair that differ, by "
-                         f"total variation distance{'; n/a between runs with no class in common, their items in order' if shown['tvd'].isna().any() else ''}):"
+            lines.append(f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
+                         f"with the largest total variation distance{'; n/a between runs with no class in common, their items in order' if shown['tvd'].isna().any() else ''}):"
                          if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
             lines += [printable_table(shown[cols], index=False, float_format=_distance, na_rep="n/a")] if len(shown) else []
@@ -309,7 +309,7 @@ class RunsComparison:
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
-                             "checks": "; ".join(f"{k}: {note}" for k, note in metric_flags(rep).items()) or "ok"})
+                             "checks": flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
@@ -318,7 +318,7 @@ class RunsComparison:
                      "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p),
                      "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
-                     "checks": "; ".join(f"{k}: {note}" for k, note in c.interval_flags().items()) or "ok"}
+                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
@@ -362,7 +362,8 @@ _AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n
 def _agreement_table(agreement):
     """The agreement table as the report page shows it: 12 short, wrappable heads, and the two notes (why kappa or the
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
-    table = agreement.reindex(columns=list(_AGREEMENT_HEADS))
+    table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).astype({"top1_agreement": object, "kappa": object})
+    table["top1_agreement"], table["kappa"] = ([_ci_text(v, (lo, hi)) for v, lo, hi in agreement.reindex(columns=[c, f"{c}_lo", f"{c}_hi"]).itertuples(index=False)] for c in ("top1_agreement", "kappa"))
     table["n_label_flips"] = [x if isinstance(x, (int, np.integer)) else "n/a" for x in table["n_label_flips"]]  # None: disjoint sets
     table[["cosine_min", "cosine_mean"]] = table[["cosine_min", "cosine_mean"]].map(_fmt)  # all None (other checkpoints) printed None
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
@@ -414,7 +415,7 @@ def _ok_positions(t) -> dict:
     return {(str(i), str(v)): k for k, (i, v, good) in enumerate(zip(t["id"], t["variant"], ok)) if good}
 
 
-def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restrict: bool = False) -> dict:
+def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restrict: bool = False, n_boot: int = 1000, seed: int = 0) -> dict:
     """Runs ``i`` and ``j`` on variant ``v``: their paired rows, agreement (with why kappa or the cosine is n/a), items by TVD.
 
     Kappa, top-1 agreement and the label flips count the labels :func:`_compare_pair` counts (with ``restrict``, the
@@ -441,6 +442,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note,
              "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(pairs.get(c, c) for c in score_labels(b))), ni, nj)}
+    # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one
+    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*proportion_interval(agree["n"] - agree["n_label_flips"], agree["n"]), *kappa_interval(pa, pb, n=n_boot, seed=seed))))
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
         agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
@@ -547,7 +550,7 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
     for i in range(len(runs)):
         for j in range(i + 1, len(runs)):
             for v in shared:
-                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described, restrict=restrict)
+                pair = _pair(i, j, v, tables=tables, positions=positions, embs=embs, described=described, restrict=restrict, n_boot=n_boot, seed=seed)
                 if pair["dropped"]:
                     excluded[f"{names[j]}/{names[i]} [{v}]"] = pair["dropped"]
                 agree_rows.append(pair["agreement"])
@@ -590,8 +593,8 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["flips"], lambda f: spreadsheet_safe(cmp.flips).to_csv(f, index=False), text=True)
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
-        dest = RunFolder(out)
-        dest.random_weights_source = cmp.random_weights
+        (dest := RunFolder(out)).random_weights_source = cmp.random_weights
+        dest.training_overlap_source = [f"run {r['name']}: {w}" for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths

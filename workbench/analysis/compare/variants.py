@@ -22,8 +22,18 @@ from workbench.serialize import spreadsheet_safe
 from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
-_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "ece": "ECE",
+_FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": "WA", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "ece": "ECE",
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
+
+
+#: the check column's words for a run scored on its checkpoint's training data (its ΔWA read "ok" under the warning)
+OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
+
+
+def flags_words(flags: dict, *extra: str) -> str:
+    """``flags`` for a table's check column, by the names the screen gives them ("ΔWA: zero-width interval …", never
+    the keys ``delta_wa``, ``uar_chance``, ``never_predicted``), then ``extra`` caveats; "ok" when there is none."""
+    return "; ".join([*(f"{_FLAG_NAMES.get(k, k)}: {note}" for k, note in flags.items()), *filter(None, extra)]) or "ok"
 
 
 def metric_flags(report) -> dict:
