@@ -232,3 +232,20 @@ def test_a_probe_on_the_embeddings_of_adapted_encoder_blocks_says_their_speakers
     assert "adapted 1 encoder" in res.html()
     assert res.to_dict()["training_overlap"] == res.training_overlap
     assert probe_run(head_runs["runs"]["calm_tense"], folds=2, n_boot=20).training_overlap == []
+
+
+def test_a_probe_of_a_heads_run_names_its_unlabelled_rows_in_the_heads_terms(head_runs, tmp_path):
+    # a calm/tense head's run with rows labelled joy (none of its classes): the probe excluded them as "label with no
+    # emotion2vec+ counterpart", words about the nine the head does not have
+    from workbench.analysis.probe import probe_run
+    from workbench.data.manifest import read_manifest, write_manifest
+    from workbench.runs.driver import run
+
+    manifest = read_manifest(head_runs["manifest"])
+    for it in manifest.items[::8]:
+        it.label, it.emotion = "joy", ""
+    edited = write_manifest(manifest, tmp_path / "with_joy.csv")
+    rd = run(edited, out_dir=tmp_path / "run", model=str(head_runs["heads"]["calm_tense"]), cache_dir=head_runs["root"] / "cache").run_dir
+    res = probe_run(rd, folds=2, n_boot=20)
+    assert list(res.excluded) == ["no emotion (unlabelled, or a label that is none of the fine-tuned head's classes)"]
+    assert len(next(iter(res.excluded.values()))) == len(manifest.items[::8])

@@ -54,6 +54,7 @@ from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
@@ -235,7 +236,9 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
         y_all = np.array([LABEL_NAMES.get(c, {}).get(v, v) if isinstance(c, str) else v for c, v in zip(corpora, y_all)], dtype=object)
     has = y_all != ""
     if (~has).any():
-        excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
+        why = " (label with no emotion2vec+ counterpart)" if list(score_labels(results)) == list(LABEL_KEYS) else \
+            " (unlabelled, or a label that is none of the fine-tuned head's classes)"  # a head's run: its classes, not the nine
+        excluded[f"no {target}" + (why if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
     rows, x, y = rows[has].reset_index(drop=True), x[has], y_all[has].astype(str)
     present = set(y.tolist())
     labels = score_labels(results)  # the run's model's classes: the nine, or a fine-tuned head's own
