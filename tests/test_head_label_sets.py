@@ -119,6 +119,19 @@ def test_label_sets_sharing_a_class_keep_their_agreement_figures():
     assert note.startswith("runs A and B score disjoint label sets (A: calm, tense; B: angry, disgusted,")
 
 
+def test_label_sets_sharing_some_classes_say_what_their_agreement_counts():
+    # a head over anxious/neutral/sad/zeal beside the nine shares neutral and sad: kappa 0.2 and 3 flips were printed
+    # bare, though every 'zeal' or 'happy' is a disagreement by its name alone
+    from workbench.analysis.compare.classes import kappa_note
+    from workbench.labels import LABEL_KEYS
+
+    head = ["anxious", "neutral", "sad", "zeal"]
+    note = kappa_note(["zeal", "neutral", "sad", "sad"], ["happy", "neutral", "sad", "angry"], head, list(LABEL_KEYS))
+    assert note.startswith("the two models share 2 of their classes (neutral, sad)") and "(given 3 time(s) here)" in note
+    assert kappa_note(["x", "y"], ["x", "x"], ["x", "y"], ["y", "x"]) == ""  # the same classes in another order: no note
+    assert kappa_note(["x", "y"], ["x", "x"]) == ""  # no classes given (a caller of the old form)
+
+
 def test_infer_result_json_lists_the_heads_classes_in_its_label_scheme(head_runs, tmp_path):
     # result.json's label_scheme listed the nine (angry … unknown, with their Chinese names) beside scores over calm/tense
     from workbench.cli import main

@@ -65,11 +65,13 @@ def per_class_note(table) -> str:
             f"(Bonferroni: read each p against {0.05 / tested:.2g})")
 
 
-def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
-    """Why Cohen's kappa of two label sequences is undefined (``""`` when it is defined).
+def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str], classes_a: Sequence[str] = (), classes_b: Sequence[str] = ()) -> str:
+    """Why Cohen's kappa of two label sequences is undefined, or what it counts (``""`` when neither needs saying).
 
     Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
     item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
+    ``classes_a``/``classes_b``: the two models' classes (``b``'s renamed onto ``a``'s); where they share some but not
+    all, a label only one model has is a disagreement by its name alone, which kappa and top-1 agreement count too.
     """
     a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
     if not a:
@@ -78,6 +80,13 @@ def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
     if len(labels) == 1:
         return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
                 "(chance agreement is 1); top-1 agreement says they agree")
+    ca, cb = [str(c) for c in classes_a], [str(c) for c in classes_b]
+    shared = [c for c in ca if c in cb]
+    if shared and (set(ca) != set(cb)):
+        only = sum(x not in cb for x in a) + sum(x not in ca for x in b)
+        return (f"the two models share {len(shared)} of their classes ({', '.join(shared)}); a label only one of them has "
+                f"(given {only} time(s) here) is a disagreement by its name alone, so kappa, top-1 agreement and the score "
+                "distances count the label sets as well as the models")
     return ""
 
 
