@@ -262,3 +262,17 @@ def test_a_probe_of_a_heads_run_names_its_unlabelled_rows_in_the_heads_terms(hea
     res = probe_run(rd, folds=2, n_boot=20)
     assert list(res.excluded) == ["no emotion (unlabelled, or a label that is none of the fine-tuned head's classes)"]
     assert len(next(iter(res.excluded.values()))) == len(manifest.items[::8])
+
+
+def test_fuse_on_a_run_of_adapted_encoder_blocks_says_the_speech_rows_were_trained_on_them_too(head_runs, tmp_path):
+    # fuse's overlap line said only "head and late fusion use its scores": for an --unfreeze head the speech and early
+    # rows' embeddings come from blocks its training speakers adapted too (probe says so of the same embeddings)
+    from workbench.analysis.fusion import fuse_run
+    from workbench.runs.driver import run
+
+    head = trained_head(tmp_path / "head_unfrozen", CALM_TENSE, seed=3, unfreeze=2)
+    rd = run(head_runs["manifest"], out_dir=tmp_path / "run", model=str(head), cache_dir=head_runs["root"] / "cache").run_dir
+    res = fuse_run(rd, folds=2, n_boot=20)
+    assert len(res.training_overlap) == 1 and "it adapted 2 encoder block(s): the speech and early rows" in res.training_overlap[0]
+    head_only = fuse_run(head_runs["runs"]["calm_tense"], folds=2, n_boot=20)
+    assert head_only.training_overlap and "adapted" not in head_only.training_overlap[0]  # a head-only fine-tune: its parent's

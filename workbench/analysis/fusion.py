@@ -61,6 +61,7 @@ from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder, run_training_overlap
+from workbench.data.cards import adapted_blocks
 from workbench.analysis.stats import bootstrap_ci
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -456,7 +457,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 5  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap
+FUSION_CACHE_VERSION = 6  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
@@ -531,7 +532,9 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
                                   folds=folds, seed=seed)
     res = evaluate_fusion(data, folds=folds, seed=seed, n_boot=n_boot)
     res.text_facts, res.warnings = facts, warnings
-    res.training_overlap = run_training_overlap(rf)  # a fine-tuned head's own speakers: its 'head' row is no held-out figure
+    k = adapted_blocks(rf)  # a fine-tune that adapted encoder blocks: the speech and early rows' embeddings come from them
+    res.training_overlap = [w + (f" (it adapted {k} encoder block(s): the speech and early rows' embeddings were trained on them "
+                                 "too)" if k else "") for w in run_training_overlap(rf)]  # its 'head' row is no held-out figure
     payload = res.to_dict()
     payload["key"] = key
     if rf.random_weights:

@@ -47,9 +47,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.files import json_safe
-from workbench.errors import ConfigError, ModelError, html_text, html_visible
-from workbench.data.cards import run_training_overlap
-from workbench.model.generated import read_training_card
+from workbench.errors import ConfigError, html_text, html_visible
+from workbench.data.cards import adapted_blocks, run_training_overlap
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
@@ -493,13 +492,9 @@ def encoder_overlap(rf: RunFolder) -> list[str]:
     """Warnings that the run's speakers (or corpus) trained the encoder its embeddings come from: a fine-tune that adapted
     encoder blocks (``--unfreeze K``, its card's ``training.unfreeze``); [] for a head-only one, whose embeddings are its
     parent's (a probe on them is as held-out as on the parent's run)."""
-    try:
-        card = read_training_card(rf.model_ref.get("path"))
-    except ModelError:  # an unreadable card: run and metrics say so; the probe's figures stand as they are
-        return []
-    k = ((card or {}).get("training") or {}).get("unfreeze")
+    k = adapted_blocks(rf)
     return [f"{w} (it adapted {k} encoder block(s): the embeddings this probe reads were trained on them)"
-            for w in run_training_overlap(rf)] if isinstance(k, int) and k > 0 else []
+            for w in run_training_overlap(rf)] if k else []
 
 
 def probe_run(run_dir: str | Path | RunFolder, *, scheme: str = "speaker", folds: int | str = 5, target: str = "emotion",

@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.model.checkpoints import read_training_card
 from workbench.serialize import load_json_file, loads_json
 
@@ -250,6 +250,23 @@ def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[str]
         if model.get("kind") == "onnx" and card_for(model_id) is None:  # an export: the checkpoint it was made from
             model_id = onnx_source(model_id) or model_id
     return overlap_messages(model_id, rf.results())
+
+
+def adapted_blocks(rf: Any) -> int:
+    """The encoder blocks a run's fine-tuned checkpoint adapted (``--unfreeze K``: its training card's
+    ``training.unfreeze``), so the run's embeddings come from blocks its training speakers trained; 0 for a head-only
+    fine-tune (its embeddings are its parent's), a checkpoint without a card, or a card that cannot be read (run and
+    metrics say so).  An ONNX export's checkpoint is the one it was made from."""
+    model = rf.model_ref
+    path = model.get("path")
+    if path and model.get("kind") == "onnx":
+        path = onnx_source(path)
+    try:
+        card = read_training_card(path) if path else None
+    except WorkbenchError:  # an unreadable card is said where the run is read; here it adapts nothing known
+        return 0
+    k = ((card or {}).get("training") or {}).get("unfreeze")
+    return k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 0
 
 
 def onnx_source(folder: str) -> str | None:
