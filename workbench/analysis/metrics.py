@@ -122,11 +122,13 @@ class Report:
         return {"training_overlap": d.pop("training_overlap"), **d, "flags": self.flags()}
 
     def flags(self) -> dict[str, str]:
-        """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
+        """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON; first
+        ``training_overlap``, the run's training-data warnings (a reader of ``flags`` saw nothing of a head scored on its own speakers)."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "wa_majority": self.majority_flag(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
                  "never_predicted": never_predicted_note(self.per_class), "class_f1": class_f1_note(self.per_class, self.n_scored), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
-        return {k: v for k, v in notes.items() if v and not self.not_scored}
+        overlap = {"training_overlap": "; ".join(self.training_overlap)} if self.training_overlap else {}  # kept under training_overlap too
+        return overlap | {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
@@ -453,7 +455,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
     ci = {m: f"{getattr(report, m):.3f} [{report.ci[m][0]:.3f}, {report.ci[m][1]:.3f}]" for m in ("uar", "wa")}
-    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k != "ece"}, width_in=fig.get_size_inches()[0] - 1.0)
+    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k not in ("ece", "training_overlap")}, width_in=fig.get_size_inches()[0] - 1.0)
     ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the variant name made plain above
     if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
         ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)
