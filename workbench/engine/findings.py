@@ -283,7 +283,10 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         add("low_confidence", "warning", f"top score is {conf:.2f} (under {c.low_confidence:g})", "look at the frame timeline and the runner-up before trusting the label.", confidence=conf, label=facts.get("label"))
     margin = facts.get("margin")
     if margin is not None and margin < c.small_margin:
-        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (workbench diagnose FILE runs the stability test).", margin=margin)
+        # inside diagnose's output (its stability test ran: flip_rate) the test is above, not a command away
+        where = ("the stability lines above show whether they do" if facts.get("flip_rate") is not None else
+                 "`workbench diagnose FILE` runs the stability test; leave out --no-stability")
+        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", f"the two leading classes are nearly tied: small changes can flip the label ({where}).", margin=margin)
     _high_entropy(facts, c, add)
     unk = facts.get("unknown_frame_fraction")
     if unk is not None and unk > c.unknown_frame_fraction:
