@@ -285,7 +285,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     if margin is not None and margin < c.small_margin:
         # inside diagnose's output (its stability test ran: flip_rate) the test is above, not a command away
         where = ("the stability lines above show whether they do" if facts.get("flip_rate") is not None else
-                 "`workbench diagnose FILE` runs the stability test; leave out --no-stability")
+                 "`workbench diagnose FILE` runs the stability test unless given --no-stability")
         add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", f"the two leading classes are nearly tied: small changes can flip the label ({where}).", margin=margin)
     _high_entropy(facts, c, add)
     unk = facts.get("unknown_frame_fraction")
