@@ -594,3 +594,11 @@ def test_distances_too_small_for_four_decimals_are_not_printed_as_zero(tmp_path)
     agreement, items = page.split("<h3>Agreement</h3>")[1].split("<h3>Most different items")
     assert "<td>1.2e-07</td>" in agreement and "<td>0.000</td>" not in agreement, agreement
     assert "<td>1.2e-07</td>" in items and "<td>0.0000</td>" not in items, items
+
+
+def test_the_most_different_table_heads_its_distance_in_words(tmp_path):
+    """The page's most-different table headed its distance `tvd`, lowercase, beside "run A", "pred B", "max |Δ score|"."""
+    a, b = hand_runs(tmp_path)
+    page = compare_runs([a, b], n_boot=20).html()
+    table = page.split("Most different items")[1]
+    assert "<th>TVD</th>" in table and "<th>tvd</th>" not in table
