@@ -35,7 +35,7 @@ from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
-from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
+from workbench.analysis.probe import probe_section, shared_encoder_note  # noqa: F401  (template sections)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
