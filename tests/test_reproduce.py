@@ -79,8 +79,10 @@ def test_other_weights_under_model_and_other_versions_are_named(tmp_path, capsys
     assert main(["model", "make-tiny", str(tmp_path / "other"), "--seed", "3"]) == 0
     capsys.readouterr()
     rc, text, rep = _rerun(run, tmp_path / "again", capsys, "--model", str(tmp_path / "other"))
-    assert "!! does NOT reproduce pub:" in text and "other weights (the checkpoint's sha256 differs)" in text
-    assert rep["model_changed"] is True
+    # other weights chosen with --model: a comparison, not a failed reproduction (it printed "!! does NOT reproduce")
+    assert "!! does NOT reproduce" not in text and "compared with pub (--model " in text and "is no reproduction" in text
+    assert "other weights (the checkpoint's sha256 differs)" in text
+    assert rep["model_changed"] is True and rep["reproduced"] is False and rep["model_given"] == str(tmp_path / "other")
 
     copy = tmp_path / "copy"  # the published folder, its numpy version recorded as another one
     shutil.copytree(run, copy)

@@ -482,8 +482,8 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         raise ConfigError(f"alpha is {alpha}; it must lie strictly between 0 and 1.", fix="pass --alpha 0.1 for 90 % sets.")
     items = scored_items(results, variant=variant, restrict=restrict, by=by)
     n, k = items.log_probs.shape
-    # labelled in the corpus's own words (none of the model's classes): told why, not "0 labelled item(s) of 0 class"
-    check_enough_items(n, k, folds, variant=items.variant, unmapped=unmapped_labels(select_rows(results, items.variant)) if n == 0 else None)
+    rows = select_rows(results, items.variant) if n == 0 else results.iloc[:0]  # none labelled: why (not "0 item(s) of 0 class")
+    check_enough_items(n, k, folds, variant=items.variant, unmapped=unmapped_labels(rows), blank=unmapped_labels(rows, blank=True))
     splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
     notes = [] if items.groups is not None else [fold_note]
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)

@@ -13,6 +13,7 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.stats import ece as binned_ece
+from workbench.analysis.groups import BLANK_EMOTION_FIX, blank_emotion_words
 from workbench.model.temperature import TEMPERATURE_RANGE, softmax
 
 #: where the temperature is searched: the range every scoring command accepts (a fitted T can always be applied);
@@ -486,7 +487,8 @@ def shared_fit_notes(fit_parts: list, group_by: str | None) -> list[str]:
             "parts' halves coincide), so they share one T" for ks in same.values() if len(ks) > 1]
 
 
-def check_enough_items(n: int, k: int, folds: int, *, variant: str, unmapped: dict[str, int] | None = None) -> None:
+def check_enough_items(n: int, k: int, folds: int, *, variant: str, unmapped: dict[str, int] | None = None,
+                       blank: dict[str, int] | None = None) -> None:
     """Refuse a variant too small to calibrate under ``folds`` folds, with the fix that applies to it.
 
     Calibration needs 2 classes and ``2 * folds`` labelled items (each fold's training part is split in two halves).
@@ -494,12 +496,16 @@ def check_enough_items(n: int, k: int, folds: int, *, variant: str, unmapped: di
     folds helps, and with one class only more classes do.  ``unmapped``: the corpus's own labels of a run none of whose
     items has a model class (label → items), told as such.
     """
+    if n == 0 and blank and not unmapped:  # labelled with the model's own classes, their emotion cells empty
+        raise ConfigError(f"variant {variant!r}: {blank_emotion_words(blank)}", fix=BLANK_EMOTION_FIX)
     if n == 0 and unmapped:  # labelled, in the corpus's own words (label → items): why there is nothing to calibrate
         shown = ", ".join(f"{label} {count}" for label, count in list(unmapped.items())[:8]) + (" …" if len(unmapped) > 8 else "")
         raise ConfigError(f"variant {variant!r}: {sum(unmapped.values())} item(s) are labelled, but their labels ({shown}) are "
-                          "none of the model's classes, so there is nothing to calibrate its scores against.",
+                          "none of the model's classes, so there is nothing to calibrate its scores against."
+                          + (f" {blank_emotion_words(blank)}" if blank else ""),
                           fix="train a head for them (`workbench finetune RUN --out DIR`, then `workbench run MANIFEST --model DIR`) "
-                              "and calibrate that run, or map the labels onto the model's classes in the manifest's emotion column.")
+                              "and calibrate that run, or map the labels onto the model's classes in the manifest's emotion column"
+                              + (f"; for the others, {BLANK_EMOTION_FIX}" if blank else "."))
     if k < 2:
         raise ConfigError(f"variant {variant!r} has {n} labelled item(s) of {k} class; calibration needs items of at least 2 classes.",
                           fix="calibrate a run whose labelled items cover 2 or more classes.")

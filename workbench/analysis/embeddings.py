@@ -415,7 +415,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     else:
         fig = ax.figure
     cmap = plt.get_cmap("tab10" if values.nunique() <= 10 else "tab20")
-    for i, v in enumerate(sorted(values.unique())):
+    for i, v in enumerate(sorted(values.unique(), key=lambda v: (v == f"no {color_by}", v))):
         m = (values == v).to_numpy()
         ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=figure_text(f"{v} ({m.sum()})"), alpha=0.8)
     ax.legend(fontsize=8, markerscale=1.2, loc="best")

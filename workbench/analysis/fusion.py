@@ -60,7 +60,7 @@ from workbench.analysis.stats import mcnemar_exact, p_words, paired_bootstrap_de
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
-from workbench.analysis.metrics import output_folder
+from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -210,7 +210,7 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     rows, speech = embedded_rows(run_dir, variant=variant)
     excluded: dict[str, list[str]] = {}
     labelled = rows["emotion"].fillna("").astype(str) != ""
-    excluded["no emotion2vec+ counterpart"] = rows.loc[~labelled, "id"].astype(str).tolist()
+    excluded["no label among the model's classes"] = rows.loc[~labelled, "id"].astype(str).tolist()
     text = rows["text"] if "text" in rows.columns else None
     has_text = labelled & (text.fillna("").astype(str).str.strip() != "") if text is not None else labelled & False
     excluded["missing transcript"] = rows.loc[labelled & ~has_text, "id"].astype(str).tolist()
@@ -327,6 +327,9 @@ class FusionResult:
     text_facts: dict = field(default_factory=dict)  # text_checks' facts
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # the intervals' failed checks (fusion_checks), shown wherever they are
+    #: the run's speakers trained its fine-tuned head (or its corpus is on the checkpoint's card): head and late are not
+    #: speaker-independent, whatever the folds (:func:`workbench.data.cards.run_training_overlap`)
+    training_overlap: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = self.data
@@ -336,11 +339,13 @@ class FusionResult:
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in d.excluded.items()},
             "late_weights": self.weights, "metrics": self.metrics, "vs_speech": self.comparisons,
             "text_checks": self.text_facts, "warnings": self.warnings, "checks": self.checks,
+            "training_overlap": self.training_overlap,
         }
 
     def render(self) -> str:
         d = self.data
-        lines = [f"warning: {w}" for w in self.warnings]
+        lines = [f"!! {w} (head and late fusion use its scores)" for w in self.training_overlap]
+        lines += [f"warning: {w}" for w in self.warnings]
         lines += [f"{len(d.y)} items, {len(set(d.groups))} speakers, {len(d.classes)} classes ({', '.join(d.classes)}); "
                  f"{self.folds}-fold speaker-independent CV; chance UAR {1 / len(d.classes):.3f}; text model {d.text_model}"]
         for reason, ids in d.excluded.items():
@@ -451,7 +456,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 4  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check
+FUSION_CACHE_VERSION = 5  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,
@@ -526,6 +531,7 @@ def fuse_run(run_dir: str | Path, *, variant: str | None = None, text_model: str
                                   folds=folds, seed=seed)
     res = evaluate_fusion(data, folds=folds, seed=seed, n_boot=n_boot)
     res.text_facts, res.warnings = facts, warnings
+    res.training_overlap = run_training_overlap(rf)  # a fine-tuned head's own speakers: its 'head' row is no held-out figure
     payload = res.to_dict()
     payload["key"] = key
     if rf.random_weights:
@@ -553,7 +559,7 @@ def plot_fusion(res: "FusionResult | dict", path: str | Path | None = None):
     d = res.to_dict() if isinstance(res, FusionResult) else res
     metrics = d["metrics"]
     # the transcripts' warnings too (no label information, another language): the text bar at chance said nothing of why
-    checks = [*(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
+    checks = [*(d.get("training_overlap") or []), *(w.split(":", 1)[0] for w in d.get("warnings") or []), *(d.get("checks") or [])]
     if d.get("random_weights") or d.get("warning"):  # fusion.json marks a run scored with random weights (no text row is)
         checks = ["RANDOM WEIGHTS: head, speech, early and late come from a random test checkpoint and mean nothing", *checks]
     title = (f"speech + text fusion, {d['folds']}-fold speaker-independent CV, {d['n_items']} items"

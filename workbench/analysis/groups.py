@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.schema import MANIFEST_COLUMNS
+from workbench.schema import MANIFEST_COLUMNS, score_labels
 from workbench.serialize import figure_text
 
 MIN_ITEMS = 20
@@ -149,14 +149,19 @@ def chance_words(classes: Sequence[str]) -> str:
     return f"chance {chance:.3f} over {len(classes)} classes"
 
 
-def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict[str, int] | None = None) -> str:
+def not_scored_words(excluded: int, failed_errors: Sequence[str], unmapped: dict[str, int] | None = None,
+                     blank: dict[str, int] | None = None) -> str:
     """Why no item is scored, with the fix for that cause: labels missing, the corpus's own labels (``unmapped``: label →
     items, none of them a class of the model), or inputs that failed (the first error named)."""
-    text = f"no item is scored: {excluded} ok item(s) have no label with an emotion2vec+ counterpart and {len(failed_errors)} failed."
+    text = f"no item is scored: {excluded} ok item(s) have no label the model's classes can score and {len(failed_errors)} failed."
     if len(failed_errors) and not excluded:  # every item failed: a label column would not help, their inputs need fixing
         first = next((str(e) for e in failed_errors if isinstance(e, str) and e), "")
         return (text + " Fix: fix the failed inputs, then run the same `workbench run` again with a new --out folder (a resume keeps a failed row's result); each row's error, with its own fix, "
                 "is in the run's log.txt and results.parquet's error column" + (f" (the first: {first})" if first else "") + ".")
+    if blank:  # labelled with the model's own classes, the emotion column left empty: filling it is the fix
+        text += f" {blank_emotion_words(blank)} Fix: {BLANK_EMOTION_FIX}"
+        if not unmapped:
+            return text
     if unmapped:  # labelled, in the corpus's own words: a head for them, or a mapping onto the model's classes
         shown = ", ".join(f"{k} {v}" for k, v in list(unmapped.items())[:8]) + (" …" if len(unmapped) > 8 else "")
         return (text + f" {sum(unmapped.values())} of them are labelled, but their labels ({shown}) are none of the model's "
@@ -519,10 +524,26 @@ def no_groups_note(col: str, n: int) -> str:
             f"(fill {col} in the manifest, e.g. `workbench datasets prepare` does for corpora that have one).")
 
 
-def unmapped_labels(ok) -> dict[str, int]:
-    """The corpus labels of the ok rows that have no emotion (no counterpart among the model's classes): label → items."""
+def unmapped_labels(ok, *, blank: bool = False) -> dict[str, int]:
+    """The corpus labels of the ok rows that have no emotion (no counterpart among the model's classes): label → items.
+
+    ``blank=True``: instead the labels of those rows that *are* one of the model's classes (its score columns): the
+    manifest's emotion column is empty for them (a blank cell leaves an item out), which no head or mapping fixes."""
     if "label" not in ok.columns:
         return {}
     labels = ok.loc[ok["emotion"].fillna("").astype(str) == "", "label"].fillna("").astype(str)
-    counts = labels[labels != ""].value_counts()
+    own = set(score_labels(ok))
+    counts = labels[(labels != "") & (labels.isin(own) == blank)].value_counts()
     return {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+def blank_emotion_words(blank: dict[str, int]) -> str:
+    """Why items labelled with the model's own classes are not scored (:func:`unmapped_labels` ``blank=True``); the fix
+    is :data:`BLANK_EMOTION_FIX`."""
+    shown = ", ".join(f"{k} {v}" for k, v in list(blank.items())[:8]) + (" …" if len(blank) > 8 else "")
+    return (f"{sum(blank.values())} item(s) are labelled with the model's own classes ({shown}), but their emotion cell is "
+            "empty: a manifest with an emotion column reads each item's class there, and a blank cell leaves the item out.")
+
+
+#: the fix of :func:`blank_emotion_words`
+BLANK_EMOTION_FIX = "fill those cells with the label (or drop the emotion column: it is then read from label) and score again."

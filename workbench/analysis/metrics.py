@@ -108,13 +108,17 @@ class Report:
     ece_ci: tuple[float, float] = (float("nan"), float("nan"))
     #: the corpus labels the excluded items carry that none of the model's classes stands for: label → items
     excluded_labels: dict[str, int] = field(default_factory=dict)
+    #: labels of excluded items that are the model's own classes, their emotion cell empty (``unmapped_labels(blank=True)``)
+    blank_labels: dict[str, int] = field(default_factory=dict)
 
     def excluded_words(self) -> str:
         """"12 excluded (label without a counterpart among the model's classes: L 12)": which labels, not only how many
         (the line said "no label, or a label that is none of the model's classes" and left EmoDB's boredom unnamed)."""
-        named = sum(self.excluded_labels.values())
+        named = sum(self.excluded_labels.values()) + sum(self.blank_labels.values())
         parts = ([f"label without a counterpart among the model's classes: {', '.join(f'{k} {v}' for k, v in self.excluded_labels.items())}"]
-                 if named else []) + ([f"no label: {self.n_excluded_no_counterpart - named}"] if self.n_excluded_no_counterpart > named else [])
+                 if self.excluded_labels else []) + (
+                [f"the model's own class, emotion cell empty: {', '.join(f'{k} {v}' for k, v in self.blank_labels.items())}"]
+                if self.blank_labels else []) + ([f"no label: {self.n_excluded_no_counterpart - named}"] if self.n_excluded_no_counterpart > named else [])
         return f"{self.n_excluded_no_counterpart} excluded" + (f" ({'; '.join(parts)})" if parts else "")
 
     def to_dict(self) -> dict:
@@ -326,8 +330,9 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
-        not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok)),
-        excluded_labels=unmapped_labels(ok),
+        not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok),
+                                                         unmapped_labels(ok, blank=True)),
+        excluded_labels=unmapped_labels(ok), blank_labels=unmapped_labels(ok, blank=True),
     )
 
 

@@ -47,11 +47,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.files import json_safe
-from workbench.errors import ConfigError, html_text, html_visible
+from workbench.errors import ConfigError, ModelError, html_text, html_visible
+from workbench.data.cards import run_training_overlap
+from workbench.model.generated import read_training_card
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
 from workbench.analysis.stats import macro_f1, uar, wa
+from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.data.corpora import LABEL_NAMES
@@ -233,7 +236,9 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
         y_all = np.array([LABEL_NAMES.get(c, {}).get(v, v) if isinstance(c, str) else v for c, v in zip(corpora, y_all)], dtype=object)
     has = y_all != ""
     if (~has).any():
-        excluded[f"no {target}" + (" (label with no emotion2vec+ counterpart)" if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
+        why = " (label with no emotion2vec+ counterpart)" if list(score_labels(results)) == list(LABEL_KEYS) else \
+            " (unlabelled, or a label that is none of the fine-tuned head's classes)"  # a head's run: its classes, not the nine
+        excluded[f"no {target}" + (why if target == "emotion" else "")] = rows.loc[~has, "id"].astype(str).tolist()
     rows, x, y = rows[has].reset_index(drop=True), x[has], y_all[has].astype(str)
     present = set(y.tolist())
     labels = score_labels(results)  # the run's model's classes: the nine, or a fine-tuned head's own
@@ -303,6 +308,8 @@ class ProbeResult:
     excluded: dict
     random_weights: bool = False
     skipped: dict = field(default_factory=dict)  # fold → why it was not evaluated
+    #: the run's speakers trained the encoder blocks that made its embeddings (:func:`encoder_overlap`), said first
+    training_overlap: list[str] = field(default_factory=list)
 
     @property
     def chance_uar(self) -> float:
@@ -314,7 +321,7 @@ class ProbeResult:
             "classes": self.classes, "n_items": self.n_items, "chance_uar": self.chance_uar, "folds": self.folds, "mean_over_folds": self.mean,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()}, "skipped_folds": self.skipped,
             "fold_notes": self.notes(),  # the !! lines under the folds and the mean on screen, the ⚠ lines of the page
-            "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None,
+            "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None, "training_overlap": self.training_overlap,
         })
 
     def table(self):
@@ -350,7 +357,7 @@ class ProbeResult:
         return pd.DataFrame(rows)
 
     def render(self) -> str:
-        lines = [f"!! {RANDOM_WEIGHTS_BANNER}"] if self.random_weights else []
+        lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if self.random_weights else []) + [f"!! {w}" for w in self.training_overlap]
         lines.append(f"{self.classifier} probe on {self.run_dir} [{self.variant}], target {self.target}, {self.scheme} folds: "
                      f"{self.n_items} items, {len(self.classes)} classes ({', '.join(self.classes)}), chance UAR {self.chance_uar:.3f}")
         for reason, ids in self.excluded.items():
@@ -419,6 +426,7 @@ class ProbeResult:
             parts.append("<p><b>⚠ random weights:</b> this run's model is a seeded random checkpoint; the probe's figures mean nothing.</p>")
         elif self.random_weights:
             parts.append(f"<blockquote><b>⚠ {html_text(RANDOM_WEIGHTS_BANNER)}</b></blockquote>")
+        parts += [f"<p><b>⚠ {html_text(w)}</b></p>" for w in self.training_overlap]
         parts.append(f"<p>{html_text(self.classifier)} probe, target <code>{html_text(self.target)}</code>, "
                      f"<b>{html_text(self.scheme)}</b> folds, variant <code>{html_text(self.variant)}</code>: {self.n_items} items, "
                      f"classes {html_text(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
@@ -481,6 +489,19 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
                        int(len(data.y)), fold_rows, mean, predictions, excluded, random_weights, skipped)
 
 
+def encoder_overlap(rf: RunFolder) -> list[str]:
+    """Warnings that the run's speakers (or corpus) trained the encoder its embeddings come from: a fine-tune that adapted
+    encoder blocks (``--unfreeze K``, its card's ``training.unfreeze``); [] for a head-only one, whose embeddings are its
+    parent's (a probe on them is as held-out as on the parent's run)."""
+    try:
+        card = read_training_card(rf.model_ref.get("path"))
+    except ModelError:  # an unreadable card: run and metrics say so; the probe's figures stand as they are
+        return []
+    k = ((card or {}).get("training") or {}).get("unfreeze")
+    return [f"{w} (it adapted {k} encoder block(s): the embeddings this probe reads were trained on them)"
+            for w in run_training_overlap(rf)] if isinstance(k, int) and k > 0 else []
+
+
 def probe_run(run_dir: str | Path | RunFolder, *, scheme: str = "speaker", folds: int | str = 5, target: str = "emotion",
               mlp: bool = False, variant: str | None = None, n_boot: int = 1000, seed: int = 0, out: str | Path | None = None,
               k: int | None = None) -> ProbeResult:
@@ -533,6 +554,7 @@ def probe_run(run_dir: str | Path | RunFolder, *, scheme: str = "speaker", folds
                               fix="pass --out with a folder outside the run folder (default: a new folder under runs/).")
     data = probe_data(rf, variant=variant, target=target)
     res = evaluate_probe(data, scheme, k=folds, mlp=mlp, n_boot=n_boot, seed=seed, run_dir=str(rf.path.resolve()), random_weights=rf.random_weights)
+    res.training_overlap = encoder_overlap(rf)
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)

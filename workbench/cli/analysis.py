@@ -185,11 +185,14 @@ def cmd_compare(args) -> int:
                                               restrict=args.restrict, figures=not args.no_figures, out=args.out)
     if args.json:
         print(strict_json({"run": str(run_dir), "written_to": str(args.out or run_dir), "warning": _warning(run_dir),
+                           "training_overlap": next(iter(reports.values())).training_overlap if reports else [],
                            "metrics": {v: {**r.to_dict(), "flags": metric_flags(r)} for v, r in reports.items()},
                            "comparisons": [c.to_dict() for c in comparisons],
                            "n_flips": int(len(flips)), "flips": flips.head(50).to_dict(orient="records")}))
         return EXIT_OK
     random_banner_for(run_dir)
+    for w in next(iter(reports.values())).training_overlap if reports else []:  # before any figure, as metrics does
+        print(f"!! {w}")
     for name, r in reports.items():  # macro-F1 too: its flags were printed under a line that did not show it
         print(f"{name:>20}: {metrics_text(r)}  ({r.n_scored} scored)" + flags_text(metric_flags(r)))
     for c in comparisons:

@@ -12,7 +12,7 @@ from pathlib import Path
 from workbench.engine.ray_executor import RayOptions
 from workbench.runs.experiment import Experiment, check_untrusted, is_experiment_file
 from workbench.data.manifest import read_manifest
-from workbench.analysis.groups import FIGURE_NAMES, chance_words
+from workbench.analysis.groups import BLANK_EMOTION_FIX, FIGURE_NAMES, blank_emotion_words, chance_words, unmapped_labels
 from workbench.analysis.metrics import headline_summary, run_training_overlap
 from workbench.model.network import DEFAULT_MODEL
 from workbench.errors import ConfigError, WorkbenchError
@@ -123,7 +123,7 @@ def cmd_run(args) -> int:
     banner(result.summary.get("random_weights"))
     # a misspelt column's hint was printed before the model loaded and has scrolled away: said again beside the counts
     print_run_summary(result, hints=[n for n in manifest.notes if "did you mean" in n])
-    reproduction = check_and_record(args.manifest, result.run_dir) if experiment else None
+    reproduction = check_and_record(args.manifest, result.run_dir, model_given=args.model) if experiment else None
     if reproduction:  # a run folder's experiment.yaml run again: whether its figures are the published ones
         print(reproduction["line"])
     if args.track == "mlflow" or (experiment and "mlflow" in (experiment.tracking or {})):
@@ -293,6 +293,9 @@ def unlabelled_next_step(results, run_dir) -> str:
         return ("# no row has an emotion label, so `workbench metrics` would score nothing: add an `emotion` column to the "
                 f"manifest (one of the model's classes per row: {', '.join(screen_text(c) for c in classes)}) and run it "
                 "again; the predictions alone are in the report below")
+    blank = unmapped_labels(ok, blank=True)  # the model's own classes, their emotion cells empty: no head is the fix
+    if blank:
+        return f"# `workbench metrics` would score nothing: {screen_text(blank_emotion_words(blank))} Fix: {BLANK_EMOTION_FIX}"
     shown = ", ".join(screen_text(x) for x in labels[:10]) + (f" … and {len(labels) - 10} more" if len(labels) > 10 else "")
     return (f"{shell_command('workbench', 'finetune', run_dir, '--out', f'heads/{Path(run_dir).name}')}   # the labels ({shown}) are "
             "none of the model's classes, so `workbench metrics` would score nothing: train a head for them, or map them "

@@ -43,7 +43,7 @@ from workbench.engine.core import score_sources
 from workbench.files import UnsafePathError, rename_folder, sweep_folder, write_atomic, write_json, write_npy, write_text
 from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.serialize import cut_middle
-from workbench.labels import LABELS
+from workbench.labels import LABEL_KEYS, LABELS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER, BatchPolicy, Emotion2vecModel, Prediction
 from workbench.audio.processing import ProcessingLog, StepRecord
 
@@ -183,6 +183,15 @@ def _note(message: str, *, level: str = "INFO", name: str = "note"):
     return StepRecord(name=name, level=level, message=message)
 
 
+def label_scheme(labels: Sequence[str]) -> list[dict]:
+    """``result.json``'s ``label_scheme``: the model's classes in its order, as its ``scores`` are keyed.  The nine carry
+    their checkpoint names and emoji; a fine-tuned head's classes carry their names alone (its ``neutral`` is its own
+    class, not emotion2vec+'s 中立), ``chinese`` and ``emoji`` null."""
+    if tuple(labels) == LABEL_KEYS:
+        return [{"key": lb.key, "chinese": lb.chinese, "emoji": lb.emoji} for lb in LABELS]
+    return [{"key": str(k), "chinese": None, "emoji": None} for k in labels]
+
+
 def result_payload(
     outcome: ItemOutcome,
     audio: Audio | None,
@@ -205,7 +214,7 @@ def result_payload(
         payload["random_weights"] = True
         payload["warning"] = RANDOM_WEIGHTS_BANNER
     payload.update(body)
-    payload["label_scheme"] = [{"key": lb.key, "chinese": lb.chinese, "emoji": lb.emoji} for lb in LABELS]
+    payload["label_scheme"] = label_scheme(net.info.labels)
     payload["input"] = audio.source.to_dict() if audio else {"id": outcome.input}
     payload["audio"] = {
         "sample_rate": audio.sr,

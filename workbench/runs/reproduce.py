@@ -268,6 +268,9 @@ def reproduction_line(d: dict) -> str:
         causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
         causes.append(f"versions differ: {versions}")
+    if d.get("model_given"):  # --model chose another checkpoint on purpose: a comparison, differences expected
+        return (f"compared with {printable(d['reference'])} (--model {printable(d['model_given'])[:200]} replaced the run's "
+                "checkpoint, so this is no reproduction and its differences are expected): " + "; ".join(causes))
     return f"!! does NOT reproduce {printable(d['reference'])}: " + "; ".join(causes)
 
 
@@ -278,15 +281,19 @@ def _few(names: list[str], k: int = 5) -> str:
     return ", ".join(cut) + (f" … {len(names)} in all" if len(names) > k else "")
 
 
-def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathLike) -> dict | None:
+def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathLike, *, model_given: str | None = None) -> dict | None:
     """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
-    folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare)."""
+    folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare).
+    ``model_given``: the ``--model`` that replaced the run's checkpoint (the line then calls it a comparison)."""
     folder = Path(experiment_file).expanduser().absolute().parent
     try:
         ref = reference_run(experiment_file)
         if ref is None or ref.resolve() == Path(new_run).resolve():
             return None
         d = compare_runs(ref, new_run)
+        if model_given and d.get("model_changed"):  # other weights on purpose (the same weights elsewhere still reproduce)
+            d["model_given"] = str(model_given)
+            d["line"] = reproduction_line(d)
     except WorkbenchError as exc:  # a reference that cannot be read (or holds links): said, not a crash after a finished run
         d = {"reproduced": False, "reference": folder.name, "reference_dir": str(folder),
              "line": f"!! cannot compare with {printable(folder.name)}: {exc.message}"}

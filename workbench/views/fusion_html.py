@@ -23,6 +23,7 @@ def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Marku
     if d.get("random_weights") or d.get("warning"):  # a notebook shows this section without the report's header banner
         parts.append(f"<p><b>⚠ {esc(d.get('warning') or RANDOM_WEIGHTS_BANNER)}</b> The head, speech, early and late rows come "
                      "from it; only the text row does not.</p>")
+    parts += [f"<p><b>⚠ {esc(w)}</b> The head and late rows use its scores.</p>" for w in d.get("training_overlap") or []]
     parts += [f"<p><b>Warning:</b> {esc(w)}</p>" for w in d.get("warnings", [])]
     parts += [f"<p><b>Check failed:</b> {esc(c)}</p>" for c in d.get("checks", [])]
     if reused:

@@ -279,7 +279,7 @@ class EmbeddingMap(_View):
     >>> emb_map.xy.shape
     (53, 2)
     >>> [trace.name for trace in emb_map.plot.data]   # one trace per colour, with its count
-    ['angry (12)', 'happy (15)', 'neutral (12)', 'sad (12)', 'surprised (1)', '— (1)']
+    ['angry (12)', 'happy (15)', 'neutral (12)', 'sad (12)', 'surprised (1)', 'no emotion (1)']
     >>> emb_map.open(str(emb_map.emb.rows["id"].iloc[0]))   # as a click on that point does
     >>> emb_map.opened == (emb_map.browser.shown["row"]["id"], "raw")
     True
@@ -319,7 +319,7 @@ class EmbeddingMap(_View):
                                                            font=dict(size=14), y=0.96),
                                                 xaxis=dict(showticklabels=False, title=dict(text=xlabel)),
                                                 yaxis=dict(showticklabels=False, title=dict(text=ylabel))))
-        for v in sorted(values.unique()):
+        for v in sorted(values.unique(), key=lambda v: (v == f"no {color_by}", v)):
             idx = np.flatnonzero((values == v).to_numpy())
             self.groups.append(idx)
             self.plot.add_scatter(x=self.xy[idx, 0], y=self.xy[idx, 1], mode="markers", name=_esc(f"{v} ({len(idx)})"),  # plotly renders legend, title and hover text as HTML

@@ -7,7 +7,7 @@ that class's paired items (``b`` right in the first run only, ``c`` right in the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -63,3 +63,48 @@ def per_class_note(table) -> str:
     return (f"p: exact McNemar of each class's paired items (b: right in the first run only, c: right in the later one only); "
             f"{tested} test(s) here: by chance alone about {0.05 * tested:.2g} of them fall under 0.05 "
             f"(Bonferroni: read each p against {0.05 / tested:.2g})")
+
+
+def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str], classes_a: Sequence[str] = (), classes_b: Sequence[str] = ()) -> str:
+    """Why Cohen's kappa of two label sequences is undefined, or what it counts (``""`` when neither needs saying).
+
+    Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
+    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
+    ``classes_a``/``classes_b``: the two models' classes (``b``'s renamed onto ``a``'s); where they share some but not
+    all, a label only one model has is a disagreement by its name alone, which kappa and top-1 agreement count too.
+    """
+    a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
+    if not a:
+        return "no paired items (every row failed in one of the runs)"
+    labels = set(a) | set(b)
+    if len(labels) == 1:
+        return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
+                "(chance agreement is 1); top-1 agreement says they agree")
+    ca, cb = [str(c) for c in classes_a], [str(c) for c in classes_b]
+    shared = [c for c in ca if c in cb]
+    if shared and (set(ca) != set(cb)):
+        only = sum(x not in cb for x in a) + sum(x not in ca for x in b)
+        return (f"the two models share {len(shared)} of their classes ({', '.join(shared)}); a label only one of them has "
+                f"(given {only} time(s) here) is a disagreement by its name alone, so kappa, top-1 agreement and the score "
+                "distances count the label sets as well as the models")
+    return ""
+
+
+#: the agreement figures that are n/a between runs whose models share no class (:func:`label_sets_note`)
+DISJOINT_NA = ("kappa", "kappa_lo", "kappa_hi", "top1_agreement", "top1_agreement_lo", "top1_agreement_hi", "n_label_flips",
+               "max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd")
+
+
+def label_sets_note(classes_a: Sequence[str], classes_b: Sequence[str], name_a: str, name_b: str) -> str:
+    """Why the agreement of two runs is n/a: their models score disjoint label sets (each in its own order; ``classes_b``
+    already renamed onto ``classes_a`` where a class is the other's under another name); ``""`` when they share a class.
+
+    Two heads over calm/tense and zeal/grief never give an item the same label: kappa 0, top-1 agreement 0, every item a
+    label flip and a TVD of 1 on every item follow from the names alone, whatever the two models think (two heads with
+    the same weights under other names read as disagreeing on everything)."""
+    a, b = [str(c) for c in classes_a], [str(c) for c in classes_b]
+    if not a or not b or set(a) & set(b):
+        return ""
+    return (f"runs {name_a} and {name_b} score disjoint label sets ({name_a}: {', '.join(a)}; {name_b}: {', '.join(b)}): no item can "
+            "get the same label from both, so kappa, top-1 agreement, label flips and the score distances (a TVD of 1 on every item) "
+            "would measure the label sets, not the models; compare each run's metrics and recall per class instead")

@@ -59,16 +59,22 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
             notes.append(f"!! {', '.join(n for n, w in said.items() if w.startswith(words))}: {what}{words}")
     ax1.set_title("\n".join([f"metrics per run [{v}]", *notes]), fontsize=9 if notes else None)
     ax1.legend(fontsize=8)
+    # pairs whose models share no class: every TVD is 1 by the names alone (label_sets_note), so no histogram of theirs
+    disjoint = [(r["run_a"], r["run_b"]) for r in cmp.agreement.to_dict(orient="records") if r.get("label_sets_note") and r["variant"] == v]
     if len(cmp.items):
         for (ra, rb), sub in cmp.items[cmp.items["variant"] == v].groupby(["run_a", "run_b"], sort=False):
+            if (ra, rb) in disjoint:
+                continue
             # TVD lies in [0, 1]: fixed bins there, as automatic ones fail on values equal up to float noise (runs on
             # disjoint label sets, a fine-tuned head against its parent, all sit at 1 ± 1e-16)
             ax2.hist(np.clip(sub["tvd"].to_numpy(dtype=float), 0.0, 1.0), bins=np.linspace(0.0, 1.0, 31), alpha=0.6,
                      label=f"{rb} vs {ra}")
-        ax2.legend(fontsize=8)
+        if ax2.get_legend_handles_labels()[1]:
+            ax2.legend(fontsize=8)
     ax2.set_xlabel("total variation distance of an item's scores")
     ax2.set_ylabel("items")
-    ax2.set_title("how far the runs' scores move")
+    ax2.set_title("\n".join(["how far the runs' scores move", *(f"!! {rb} vs {ra}: n/a, the runs share no class (TVD 1 by the names "
+                                                                   "alone)" for ra, rb in disjoint)]), fontsize=9 if disjoint else None)
     return save_figure(fig, path)
 
 

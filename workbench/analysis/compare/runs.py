@@ -23,10 +23,11 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
+from workbench.schema import score_labels
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
-from workbench.analysis.compare.classes import per_class_note, per_class_table
-from workbench.analysis.compare.figures import _distance, plot_runs_comparison
+from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
+from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
                                                  metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
 
@@ -199,7 +200,7 @@ class RunsComparison:
 
     def disagreements(self, n: int = 10, *, pair: tuple[str, str] | None = None):
         """The ``n`` rows of each run pair (and variant) where the two runs disagree most (largest TVD > 0: none for identical runs)."""
-        df = self.items[self.items["tvd"] > 0] if len(self.items) else self.items
+        df = self.items[(self.items["tvd"] > 0) | self.items["tvd"].isna()] if len(self.items) else self.items  # NaN: no class in common
         if pair is not None:
             df = df[(df["run_a"] == pair[0]) & (df["run_b"] == pair[1])]
         return df.groupby(["run_a", "run_b", "variant"], sort=False, group_keys=False).head(n).reset_index(drop=True)
@@ -263,6 +264,10 @@ class RunsComparison:
             cos = "n/a" if rec["cosine_min"] is None or rec["cosine_min"] != rec["cosine_min"] else f"{rec['cosine_min']:.4f}/{rec['cosine_mean']:.4f}"
             if cos == "n/a" and rec.get("cosine_note"):
                 cos += f" ({rec['cosine_note']})"
+            if rec.get("label_sets_note"):
+                lines.append(f"!! {rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa, top-1 agreement, label flips "
+                             f"and score distances n/a: {rec['label_sets_note']}; embedding cosine min/mean {cos}")
+                continue
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_ci_text(rec['kappa'], (rec['kappa_lo'], rec['kappa_hi']))}{_why(rec.get('kappa_note'))}, "
                          f"top-1 agreement {_ci_text(rec['top1_agreement'], (rec['top1_agreement_lo'], rec['top1_agreement_hi']))} ({rec['n_label_flips']} label flips), "
                          f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
@@ -274,9 +279,10 @@ class RunsComparison:
             total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
             lines.append(f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
-                         f"with the largest total variation distance):" if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
+                         f"with the largest total variation distance{'; n/a between runs with no class in common, their items in order' if shown['tvd'].isna().any() else ''}):"
+                         if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
             cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines += [printable_table(shown[cols], index=False, float_format=_distance)] if len(shown) else []
+            lines += [printable_table(shown[cols], index=False, float_format=_distance, na_rep="n/a")] if len(shown) else []
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
@@ -309,8 +315,9 @@ class RunsComparison:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p), "label flips": c.n_flips,
-                     "unlabelled (flips)": f"{c.n_unlabelled} ({c.n_flips_unlabelled})",
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p),
+                     "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
+                     "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
                      "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
@@ -357,10 +364,12 @@ def _agreement_table(agreement):
     cosine is n/a) as one ``notes`` column that wraps.  Its 15 columns as stored ran past a 1,200 px page (a scroll bar)."""
     table = agreement.reindex(columns=list(_AGREEMENT_HEADS)).astype({"top1_agreement": object, "kappa": object})
     table["top1_agreement"], table["kappa"] = ([_ci_text(v, (lo, hi)) for v, lo, hi in agreement.reindex(columns=[c, f"{c}_lo", f"{c}_hi"]).itertuples(index=False)] for c in ("top1_agreement", "kappa"))
+    table["n_label_flips"] = [x if isinstance(x, (int, np.integer)) else "n/a" for x in table["n_label_flips"]]  # None: disjoint sets
+    table[["cosine_min", "cosine_mean"]] = table[["cosine_min", "cosine_mean"]].map(_fmt)  # all None (other checkpoints) printed None
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
-    notes = agreement.reindex(columns=["kappa_note", "cosine_note"]).fillna("").astype(str)
+    notes = agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note"]).fillna("").astype(str)
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table
 
@@ -375,22 +384,6 @@ def _ci_text(value, ci, *, signed: bool = False) -> str:
     if value != value:
         return "n/a"
     return f"{value:{f}} [{ci[0]:{f}}, {ci[1]:{f}}]"
-
-
-def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str]) -> str:
-    """Why Cohen's kappa of two label sequences is undefined (``""`` when it is defined).
-
-    Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
-    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
-    """
-    a, b = [str(x) for x in pred_a], [str(x) for x in pred_b]
-    if not a:
-        return "no paired items (every row failed in one of the runs)"
-    labels = set(a) | set(b)
-    if len(labels) == 1:
-        return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
-                "(chance agreement is 1); top-1 agreement says they agree")
-    return ""
 
 
 def _check_runs(runs: list[RunFolder], tables: list, variants: Sequence[str] | None) -> list[str]:
@@ -447,10 +440,15 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
-             "kappa_note": kappa_note(pa, pb), "cosine_note": cosine_note}
+             "kappa_note": kappa_note(pa, pb, score_labels(a), [pairs.get(c, c) for c in score_labels(b)]), "cosine_note": cosine_note,
+             "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(pairs.get(c, c) for c in score_labels(b))), ni, nj)}
     # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one
     agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*proportion_interval(agree["n"] - agree["n_label_flips"], agree["n"]), *kappa_interval(pa, pb, n=n_boot, seed=seed))))
+    if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
+        agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
+    if agree["label_sets_note"]:  # each item's distance too is the names' (TVD 1): n/a, its rows kept in item order
+        mx, tvd = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
@@ -560,8 +558,10 @@ def compare_runs(run_dirs: Sequence[str | Path | RunFolder], *, variants: Sequen
                 if i == 0:
                     c, rows = _compare_pair(pair["a"], pair["b"], baseline=names[0], variant=names[j], scope=v, n_boot=n_boot, seed=seed,
                                             restrict=restrict)
+                    c.label_sets_note = pair["agreement"]["label_sets_note"]  # then no label flip is one: none listed
+                    c.n_flips, c.n_flips_unlabelled = (None, None) if c.label_sets_note else (c.n_flips, c.n_flips_unlabelled)
                     comparisons.append(c)
-                    flip_rows += [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
+                    flip_rows += [] if c.label_sets_note else [{**{k: r[k] for k in FLIP_COLUMNS if k in r}, "variant": v, "run_a": names[0], "run_b": names[j]}
                                   for r in rows]
     flips = pd.DataFrame(flip_rows, columns=FLIP_COLUMNS)
     items = pd.concat(item_frames, ignore_index=True) if item_frames else pd.DataFrame()

@@ -13,7 +13,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
-from workbench.analysis.metrics import evaluate, output_folder
+from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
 from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -79,6 +79,9 @@ class Comparison:
     # each class of the variant's truth that is one class of the baseline's under another name, on the same items
     # (a fine-tuned head's anger is its parent's angry): {class: the baseline's class}
     class_pairs: dict = field(default_factory=dict)
+    # between runs whose models share no class (:func:`~workbench.analysis.compare.classes.label_sets_note`): why no
+    # label flip is counted (every item would be one, by the names alone)
+    label_sets_note: str = ""
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -100,10 +103,11 @@ class Comparison:
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
             + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
                f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
-               f"{counted(self.n_flips, 'label flip')} among them" if self.n_paired else
+               + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
+               if self.n_paired else
                "no ΔWA, ΔUAR or McNemar (no item is labelled in both with a class the models score)")
-            + (f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)"
-               if self.n_unlabelled else "")
+            + (f" (+{'n/a' if self.label_sets_note else self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, "
+               "not paired for accuracy)" if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
@@ -324,8 +328,11 @@ def compare_run(run_dir: str | Path | RunFolder, *, baseline: str | None = None,
     results = rf.results()
     baseline = baseline or default_baseline(results)
     reports, comparisons, flips = compare_results(results, baseline=baseline, n_boot=n_boot, seed=seed, restrict=restrict)
+    overlap = run_training_overlap(rf)  # a fine-tuned head's own speakers, as metrics says: every variant's figures are on them
+    for r in reports.values():
+        r.training_overlap = list(overlap)
     payload = {
-        "baseline": baseline,
+        "training_overlap": overlap, "baseline": baseline,
         "metrics": {v: {**{k: getattr(r, k) for k in ("n_scored", "wa", "uar", "macro_f1", "ci", "ece")}, "flags": metric_flags(r)}
                     for v, r in reports.items()},
         "comparisons": [c.to_dict() for c in comparisons],

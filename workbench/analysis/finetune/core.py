@@ -22,6 +22,7 @@ from workbench.analysis.finetune.partition import (data_validation_mode, partiti
                                                    with_split_roles)
 from workbench.analysis.groups import missing_class_note
 from workbench.analysis.probe import METRICS
+from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import WholeLines, progress_options
@@ -49,7 +50,8 @@ class FinetuneResult:
         test = c.get("test") or {}
         # what makes every figure below meaningless is said before any of them (as `run` and `metrics` do)
         lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if c["parent"].get("random_weights") else []) + (
-            [f"!! WARNING: {c['warning']}"] if c.get("warning") else [])
+            [f"!! WARNING: {c['warning']}"] if c.get("warning") else []) + [
+            f"!! the parent: {w} (its parent_mapped figures below are on them)" for w in c["parent"].get("overlap") or ()]
         lines += [f"checkpoint {self.out}: {len(c['labels']['classes'])} classes ({', '.join(c['labels']['classes'])})",
                   f"  parent {c['parent']['id']} (sha256 {str(c['parent']['checksum_sha256'])[:12]}…), from run {self.run_dir}",
                   f"  speakers: train {len(c['speakers']['train'])}, validation {len(c['speakers']['validation'])}, "
@@ -441,9 +443,11 @@ def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides:
         note = missing_class_note(counts["validation"])
         card["validation"] = {"n": int(mask["validation"].sum()), "missing_classes": [c for c, k in counts["validation"].items() if not k],
                               "flags": [note] if note else []}
-    warning = parent_ref.get("warning")
-    if warning:
-        card["warning"] = f"fine-tuned from a generated checkpoint: {warning}"
+    warning, said = parent_ref.get("warning"), "fine-tuned from a generated checkpoint: "
+    if warning:  # a head of a head: said once, not once per generation
+        card["warning"] = warning if str(warning).startswith(said) else said + warning
+    # the run's speakers (or corpus) trained the parent: its parent_mapped figures are on its own training data
+    card["parent"]["overlap"] = run_training_overlap(run)
     # a head on random features means nothing either: the flag travels, so every output of the head carries the banner
     card["parent"]["random_weights"] = bool(parent_ref.get("random_weights"))
     return card
