@@ -609,7 +609,7 @@ def test_the_probe_of_a_head_only_run_is_said_to_repeat_its_parents(tmp_path):
     word why: the probe trains on frozen embeddings, and the head kept the parent's encoder (one encoder checksum)."""
     from IPython.display import HTML
 
-    from workbench.analysis.probe import shared_encoder_note
+    from workbench.analysis.compare.encoders import shared_encoder_note
     from workbench.views import reporting
 
     parent = "a" * 64

@@ -28,6 +28,7 @@ from workbench import __version__
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
+from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
 from workbench.analysis.compare.variants import flags_words
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
@@ -35,7 +36,7 @@ from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
-from workbench.analysis.probe import probe_section, shared_encoder_note  # noqa: F401  (template sections)
+from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
