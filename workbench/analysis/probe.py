@@ -587,4 +587,3 @@ def probe_section(run_dir: str | Path | RunFolder, **kwargs) -> tuple[str, dict 
     except ConfigError as exc:
         return f"<p>Probe not evaluated: {html_text(str(exc))}</p>", None
     return res.html(in_report=True), res.to_dict()
-
