@@ -172,7 +172,10 @@ TEMPLATES = {
          "probes = {}\n"
          "for r in (cmp.runs if probe_folds else []):\n"
          "    fragment, probes[r['name']] = R.probe_section(r['run_dir'], scheme=probe_folds, folds=probe_k, target=probe_target, n_boot=n_boot)\n"
-         "    display(HTML(f\"<h3>Probe on run {r['name']}</h3>\" + fragment))",
+         "    note = R.shared_encoder_note(cmp.runs, r['name'])  # a head-only fine-tune's probe is its parent's: one frozen encoder\n"
+         "    if note and probes[r['name']]:\n"
+         "        probes[r['name']]['shared_encoder'] = note\n"
+         "    display(HTML(f\"<h3>Probe on run {R.esc(r['name'])}</h3>\" + (f'<p><b>Note:</b> {R.esc(note)}.</p>' if note else '') + fragment))",
          "R.write_metrics(report_dir, {'run_dirs': [r['run_dir'] for r in cmp.runs], 'random_weights': cmp.random_weights,\n"
          "                             'comparison': cmp.to_dict(), 'probes': probes})"]),
 }

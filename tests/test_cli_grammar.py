@@ -135,6 +135,19 @@ def test_an_unknown_option_is_still_refused_with_the_closest_one(capsys):
     assert "unknown option '--jsn'" in err and "did you mean --json?" in err
 
 
+@pytest.mark.parametrize("command, old, new", [("probe", "--k", "--folds"), ("calibrate", "--by", "--scheme")])
+def test_the_options_listed_under_an_unknown_one_leave_out_the_deprecated_spellings(command, old, new, capsys):
+    """An unknown option's refusal listed "(its options: … --k …)" beside --folds: the list offered a spelling that
+    warns it is going; now only the current ones are listed, and the closest is never an old one."""
+    with pytest.raises(SystemExit):
+        main([command, "runs/x", "--frobnicate"])
+    listed = capsys.readouterr().err.split("(its options: ")[1].split(")")[0].split()
+    assert new in listed and old not in listed, listed
+    with pytest.raises(SystemExit):
+        main([command, "runs/x", old + "x"])
+    assert "did you mean " + old + "?" not in capsys.readouterr().err
+
+
 def strict(text: str):
     """``json.loads`` that refuses NaN and Infinity (the strict JSON --json promises)."""
     def refuse(name):

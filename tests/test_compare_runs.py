@@ -594,3 +594,44 @@ def test_distances_too_small_for_four_decimals_are_not_printed_as_zero(tmp_path)
     agreement, items = page.split("<h3>Agreement</h3>")[1].split("<h3>Most different items")
     assert "<td>1.2e-07</td>" in agreement and "<td>0.000</td>" not in agreement, agreement
     assert "<td>1.2e-07</td>" in items and "<td>0.0000</td>" not in items, items
+
+
+def test_the_most_different_table_heads_its_distance_in_words(tmp_path):
+    """The page's most-different table headed its distance `tvd`, lowercase, beside "run A", "pred B", "max |Δ score|"."""
+    a, b = hand_runs(tmp_path)
+    page = compare_runs([a, b], n_boot=20).html()
+    table = page.split("Most different items")[1]
+    assert "<th>TVD</th>" in table and "<th>tvd</th>" not in table
+
+
+def test_the_probe_of_a_head_only_run_is_said_to_repeat_its_parents(tmp_path):
+    """The checkpoint comparison page showed a head-only fine-tune's probe beside its parent's, the same numbers with no
+    word why: the probe trains on frozen embeddings, and the head kept the parent's encoder (one encoder checksum)."""
+    from IPython.display import HTML
+
+    from workbench.analysis.compare.encoders import shared_encoder_note
+    from workbench.views import reporting
+
+    parent = "a" * 64
+    head = tmp_path / "models" / "head"
+    head.mkdir(parents=True)
+    (head / "training_card.json").write_text(json.dumps({"parent": {"id": "parent", "path": str(tmp_path / "parent"), "checksum_sha256": parent},
+                                                         "training": {"mode": "head", "unfreeze": 0}}))
+    emb = [np.random.default_rng(k).standard_normal(4) for k in range(len(IDS))]
+    rows = [synthetic_row(i, emotion=t, pred=p) for i, t, p in zip(IDS, TRUTH, PRED_A)]
+    a = write_run(tmp_path / "A", rows, emb, model=str(tmp_path / "parent"), checksum=parent)
+    b = write_run(tmp_path / "B", rows, emb, model=str(head), checksum="b" * 64)
+    c = write_run(tmp_path / "C", rows, emb, checksum="c" * 64)  # another checkpoint: its own encoder
+    cmp = compare_runs([a, b, c], n_boot=20)
+    assert shared_encoder_note(cmp.runs, "A") == "" and shared_encoder_note(cmp.runs, "C") == ""
+    note = shared_encoder_note(cmp.runs, "B")
+    assert note.startswith(f"run B's encoder is run A's (encoder checksum {parent[:16]}") and "not run B's head" in note
+    # the template's probe cell, as `workbench report checkpoint_comparison` runs it
+    nb = json.loads((Path(reporting.__file__).parent.parent / "templates" / "checkpoint_comparison.ipynb").read_text())
+    (cell,) = ["".join(c["source"]) for c in nb["cells"] if "R.probe_section" in "".join(c["source"])]
+    shown = []
+    scope = {"R": reporting, "cmp": cmp, "probe_folds": "speaker", "probe_k": 2, "probe_target": "emotion", "n_boot": 20,
+             "HTML": HTML, "display": lambda h: shown.append(h.data)}
+    exec(cell, scope)
+    assert f"<h3>Probe on run B</h3><p><b>Note:</b> {reporting.esc(note)}.</p>" in shown[1]
+    assert "Note:" not in shown[0] and "Note:" not in shown[2]

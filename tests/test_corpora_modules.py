@@ -120,7 +120,7 @@ def test_iemocap_summary_lines_not_read_are_counted_and_their_votes_go_to_no_tur
     assert any(n.startswith("2 summary line(s) not read") and "Ses01F-impro01-M003" in n for n in manifest.notes), manifest.notes
     votes = L.read_votes("iemocap", tmp_path)
     assert sorted(votes.records) == ["Ses01F_impro01_F000", "Ses01F_impro01_F002", "Ses01F_impro01_M001"]
-    assert "2 summary line(s) not read" in votes.summary()
+    assert "2 summary lines not read" in votes.summary()
     late = votes.records["Ses01F_impro01_F002"]  # its own two evaluators only: Frustration (unmapped) and Anger
     clean = L.read_votes("iemocap", _iemocap_tree(tmp_path / "clean").parent.parent.parent).records["Ses01F_impro01_F002"]
     assert late == clean

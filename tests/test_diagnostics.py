@@ -48,7 +48,14 @@ def test_each_rule_fires_on_its_fact(facts, code):
 def test_a_suggestion_to_run_a_test_names_the_command_that_runs_it():
     """small_margin said "(run the stability test)" in every report and run row, and no command is called that."""
     (f,) = [f for f in findings_from({"margin": 0.03}) if f.code == "small_margin"]
-    assert "(workbench diagnose FILE runs the stability test)" in f.suggestion
+    assert "(`workbench diagnose FILE` runs the stability test unless given --no-stability)" in f.suggestion
+
+
+def test_diagnose_does_not_send_its_reader_to_diagnose_for_the_test_it_printed():
+    """diagnose's own small_margin finding said "workbench diagnose FILE runs the stability test", under the stability
+    test that command had just printed: with the test's facts it points at those lines instead."""
+    (f,) = [f for f in findings_from({"margin": 0.03, "flip_rate": 0.0}) if f.code == "small_margin"]
+    assert "(the stability lines above show whether they do)" in f.suggestion and "workbench diagnose" not in f.suggestion
 
 
 def test_rules_stay_quiet_on_a_clean_clip():

@@ -597,3 +597,20 @@ def test_every_check_on_the_figure_strip_and_in_the_json_captions_carries_its_bo
     assert "seed rank corr min 0.10 (≥ 0.50) FAILED" in figure_titles(expl, None)["method:tf-occlusion"]
     screen = "\n".join(expl.check_lines("tf-occlusion"))  # the screen's lines had their bounds already
     assert "(tolerance 5%" in screen and "(threshold 0.50)" in screen and "|r| must stay below 0.50" in screen
+
+
+def test_explain_on_a_folder_named_like_audio_says_it_is_neither_audio_nor_a_run(tmp_path, capsys):
+    """`explain dir.wav` (a folder) said "explaining a run item needs --item ID": it is no run folder, and an --item
+    would only have been refused next.  It now says what the folder is not, and a run folder keeps the --item words."""
+    from workbench.cli import main
+
+    (tmp_path / "dir.wav").mkdir()
+    assert main(["explain", str(tmp_path / "dir.wav")]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder (despite its name ending .wav), not an audio file, and not a run folder either (no config.yaml in it)" in err, err
+    assert "run item" not in err and "--item ID" in err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: tiny\n")
+    assert main(["explain", str(run)]) == 2
+    assert "explaining a run item needs --item ID" in capsys.readouterr().err

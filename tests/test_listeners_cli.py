@@ -175,6 +175,21 @@ def test_votes_that_match_no_item_name_their_ids_on_one_line(tmp_path, capsys):
     assert not any(line.startswith("error: forged") for line in err.splitlines()), err
 
 
+def test_import_votes_counts_in_the_right_number(tmp_path, capsys):
+    """import-votes printed "1 items with listener judgements", "attached to 1 items; 1 items have none; 1 rows name items
+    the manifest does not have": every count now agrees with its noun and verb."""
+    from workbench.data.manifest import write_manifest
+
+    manifest = write_manifest(Manifest([Item(id="a", path="a.wav"), Item(id="b", path="b.wav")], root=tmp_path), tmp_path / "m.csv")
+    (tmp_path / "votes.csv").write_text("id,rater_labels\na,sad;sad\nz,sad;angry\n", encoding="utf-8")
+    assert main(["datasets", "import-votes", str(manifest), "--format", "generic", "--votes", str(tmp_path / "votes.csv"),
+                 "--out", str(tmp_path / "voted.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 items with listener judgements"), out
+    assert "listener judgements attached to 1 item; 1 item has none; 1 row names items the manifest does not have (e.g. z)" in out, out
+    assert "1 items" not in out and "1 rows" not in out
+
+
 def test_listeners_fix_names_the_commands_to_run(tmp_path, capsys):
     """`workbench listeners RUN` ended its fix with "…and run again" without saying what to run."""
     import numpy as np

@@ -187,7 +187,7 @@ def test_every_flag_the_screen_prints_is_in_the_json_too():
     t = ["angry"] * 10 + ["happy"] * 10 + ["sad"] * 10 + ["neutral"] * 3
     r = evaluate(_results(t, ["disgusted"] * len(t)), n_boot=50)  # every item wrong: WA, UAR, F1 0 with no spread
     flags = json.loads(strict_json(r.to_dict()))["flags"]
-    assert set(flags) == {"wa", "uar", "macro_f1", "wa_majority", "uar_chance", "small_classes", "never_predicted"}
+    assert set(flags) == {"wa", "uar", "macro_f1", "wa_majority", "uar_chance", "small_classes", "never_predicted", "class_f1"}  # F1 0 every resample
     assert flags["uar_chance"].startswith("BELOW CHANCE") and "neutral" in flags["small_classes"]
     screen = r.render()
     assert all(note in screen for k, note in flags.items() if k != "uar_chance")  # the same words as on screen
@@ -315,3 +315,45 @@ def test_per_class_shares_carry_exact_intervals_and_a_never_predicted_class_has_
     page = "".join(map(str, shown))
     assert note in out["raw"]["never_predicted"] and f"⚠ {note}" in page
     assert "<td>— (0/0)</td>" in page and f"0.750 [{exact.low:.3f}, {exact.high:.3f}] 6/8" in page
+
+
+def test_per_class_f1_carries_the_macro_f1_bootstrap_interval_everywhere(tmp_path, capsys, monkeypatch):
+    """metrics printed each class's F1 as a bare number (`0.600`) beside precision and recall with exact intervals, in
+    the screen's table, metrics.json and the report's table.  Now F1 has its percentile bootstrap interval from macro-F1's
+    resamples (same seed; equal to scikit-learn's per-class F1 resampled by bootstrap_ci), and intervals from fewer than
+    20 items, or of no width, are flagged wherever the table is."""
+    import json
+
+    from markupsafe import escape
+    from sklearn.metrics import f1_score
+    from test_probe import synthetic_row, write_run
+
+    from workbench.cli import main
+    from workbench.views import reporting
+
+    truth = ["angry"] * 6 + ["happy"] * 6 + ["sad"] * 4
+    preds = ["angry"] * 4 + ["happy"] * 2 + ["happy"] * 5 + ["sad"] + ["happy"] * 4  # sad: 0 hits, predicted once
+    rows = [synthetic_row(f"i{k}", emotion=t, pred=p, speaker=f"s{k % 3}") for k, (t, p) in enumerate(zip(truth, preds))]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    r = evaluate(rf.results(), n_boot=200, seed=3, by=())
+    classes = r.classes
+    f1s = lambda t, p: [f1_score(t, p, labels=[c], average="macro", zero_division=0) if ((t == c) | (p == c)).any() else np.nan
+                        for c in classes]  # noqa: E731
+    oracle = bootstrap_ci(f1s, np.array(truth), np.array(preds), n=200, seed=3)
+    for c, bounds in zip(classes, oracle):
+        assert r.per_class[c]["f1_ci"] == pytest.approx(bounds), c
+    happy = r.per_class["happy"]
+    assert happy["f1_ci"][0] < happy["f1"] < happy["f1_ci"][1]
+    shown_f1 = f"{happy['f1']:.3f} [{happy['f1_ci'][0]:.3f}, {happy['f1_ci'][1]:.3f}]"
+    screen = r.render()
+    assert "f1 [95% bootstrap CI]" in screen and shown_f1 in screen
+    assert "!! per-class F1: zero-width interval (F1 of sad) from 16 item(s)" in screen and "intervals from only 16 item(s)" in screen
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "speaker"]) == 0
+    doc = json.loads(capsys.readouterr().out)["variants"]["raw"]
+    assert doc["per_class"]["happy"]["f1_ci"] and doc["flags"]["class_f1"].startswith("zero-width interval (F1 of sad)")
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    out = reporting.metrics_section(rf.path, by=[], n_boot=200)
+    page = "".join(map(str, shown))
+    assert "F1 [95% bootstrap CI]" in page and f"⚠ per-class F1: {escape(out['raw']['class_f1'])}" in page

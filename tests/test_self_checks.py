@@ -203,7 +203,7 @@ def test_a_21_rater_emodb_corpus_is_read_as_21_raters_with_whole_votes(tmp_path)
     assert rep.records["03a01Fa"]["n_raters"] == 20 and rep.records["03a01Fa"]["votes_happy"] == 17.0
     assert rep.records["03b03Lb"]["votes_unmapped"] == 13.0
     assert all(float(v).is_integer() for r in rep.records.values() for k, v in r.items() if k.startswith("votes_") and v == v)
-    assert rep.raters_inferred == {21: 3} and "3 row(s) have rates k/21, not k/20" in rep.summary()
+    assert rep.raters_inferred == {21: 3} and "3 rows have rates k/21, not k/20" in rep.summary()
 
 
 def test_infer_raters_keeps_the_documented_count_when_it_fits():

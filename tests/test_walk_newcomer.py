@@ -617,8 +617,13 @@ def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_
         assert main(["metrics", str(run.path), *(["--out", str(out)] if out else [])]) == 0
         index = json.loads(((out or run.path) / "artifacts.json").read_text())
         marks = {name: meta.get("training_overlap_mark") for name, meta in index.items() if name.endswith(".png")}
-        want = TRAINING_OVERLAP_MARK if run is head else None
-        assert marks and set(marks.values()) == {want}, (run.path, out, marks)
+        # which speakers of which head, not only the generic words
+        want = "TRAINING DATA: speakers spk0, spk1, spk2 (3 of 4) trained head ckpt; not an independent test" if run is head else None
+        assert marks and set(marks.values()) == {want} and want != TRAINING_OVERLAP_MARK, (run.path, out, marks)
+        # metrics.json keeps the warning under training_overlap, and a reader of `flags` sees it too (it saw nothing)
+        doc = json.loads(((out or run.path) / "metrics.json").read_text())["raw"]
+        assert (doc["flags"].get("training_overlap", "").startswith("speaker overlap: 3 of the 4 speakers") and doc["training_overlap"]
+                if run is head else "training_overlap" not in doc["flags"] and not doc["training_overlap"]), doc["flags"]
     shown = []  # the report's figures of that run carry it too
     monkeypatch.setattr(reporting, "show_html", lambda markup: None)
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: shown.append(kw))
@@ -643,5 +648,22 @@ def test_a_comparison_figure_with_a_run_on_its_training_data_carries_the_mark(tm
     parent, head = write_run(tmp_path / "parent", rows, emb), write_run(tmp_path / "head", rows, emb, model=str(ckpt))
     write_runs_comparison(compare_runs([parent.path, head.path], n_boot=20), tmp_path / "cmp")
     meta = json.loads((tmp_path / "cmp" / "artifacts.json").read_text())["comparison.png"]
-    assert meta["training_overlap_mark"] == TRAINING_OVERLAP_MARK
+    assert meta["training_overlap_mark"] == "TRAINING DATA: run B: speakers spk0, spk1, spk2 (3 of 4) trained head ckpt; not an independent test"
+    assert meta["training_overlap_mark"] != TRAINING_OVERLAP_MARK
     assert any(w.startswith("run B: speaker overlap") for w in meta["training_overlap"]), meta
+
+
+def test_the_training_data_mark_names_the_corpus_in_short():
+    """The figures' mark said "the checkpoint saw this corpus or these speakers in training" of every overlap; it now
+    names the corpus and stage (or the speakers and head) the run's warnings name, without their sources."""
+    from workbench.data.cards import Overlap, overlap_short
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK, training_overlap_mark
+
+    seen = Overlap("iic/emotion2vec_plus_large", "IEMOCAP", "fine-tuning", "seen", True, 12, "", "the paper, table 1").message()
+    maybe = Overlap("iic/emotion2vec_plus_large", "MELD", "pseudo-labelling", "possible", False, None, "named in the card", "x").message()
+    assert overlap_short([seen, maybe]) == ("IEMOCAP was in emotion2vec_plus_large's fine-tuning data; "
+                                            "MELD may be in emotion2vec_plus_large's pseudo-labelling data")
+    assert training_overlap_mark([seen]).startswith("TRAINING DATA: IEMOCAP was in emotion2vec_plus_large's fine-tuning data;")
+    assert training_overlap_mark(["a warning of another shape"]) == TRAINING_OVERLAP_MARK  # nothing to shorten: the generic words
+    long = overlap_short([seen] + [maybe.replace("MELD", f"C{i}") for i in range(9)])
+    assert len(long) <= 120 and long.endswith("…")

@@ -233,7 +233,7 @@ def flagged_title(text: str, flags: dict[str, str], *, width_in: float, fontsize
     screen's note: ``wa``, ``uar``, ``uar_chance`` …), every line wrapped to ``width_in`` inches at ``fontsize`` points."""
     short: dict[str, list[str]] = {}  # the note's words before its details ("zero-width interval"), the figures it flags
     for k, v in flags.items():
-        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted") else [])
+        short.setdefault(v.split(" [")[0].split(":")[0], []).extend([{**FIGURE_NAMES, "uar_chance": "UAR", "wa_majority": "WA", "ece": "ECE"}[k]] if k not in ("small_classes", "few_items", "never_predicted", "class_f1") else [])
     if short:
         # a note names classes, which are data (a head's '$x^2$'): plain text, never mathtext
         text += "\n!! " + figure_text("; ".join(f"{', '.join(names)}: {note}" if names else note for note, names in short.items()))
@@ -270,14 +270,29 @@ def share_text(value: float, ci: Sequence[float], k: int, n: int) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] {k}/{n}"
 
 
-def class_lines(per_class: dict[str, dict]) -> list[str]:
-    """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions."""
-    lines = [f"  {'class':<10} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} {'f1':>6}"]
+def f1_text(v: dict) -> str:
+    """A class's F1 beside its bootstrap interval, ``0.667 [0.400, 0.857]`` (the value alone where it has none)."""
+    lo, hi = v.get("f1_ci") or (float("nan"), float("nan"))
+    return f"{v['f1']:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo and hi == hi else f"{v['f1']:.3f}"
+
+
+def class_f1_note(per_class: dict[str, dict], n: int) -> str:
+    """Words for per-class F1 intervals that show less than they seem, or ``""``: the headline intervals' rules, as
+    they come from the same resamples of the same ``n`` items: fewer than :data:`MIN_ITEMS` items, and no width."""
+    flat = [c for c, v in per_class.items() if v.get("f1_ci") and zero_width_note(*v["f1_ci"], n)]
+    words = [flat_interval_words([f"F1 of {', '.join(flat)}"], n)] if flat else []
+    return "; ".join(words + [few_items_note(n)] * bool(few_items_note(n)))
+
+
+def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS) -> list[str]:
+    """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions,
+    F1 with its bootstrap interval (the resamples of macro-F1's), and what those intervals fail (``n``: items scored)."""
+    lines = [f"  {'class':<10} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} f1 [95% bootstrap CI]"]
     for c, v in per_class.items():
         prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
         rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
-        lines.append(f"  {c:<10} {prec:<34} {rec:<34} {v['f1']:6.3f}")
-    return lines
+        lines.append(f"  {c:<10} {prec:<34} {rec:<34} {f1_text(v)}")
+    return lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
 
 
 #: the headline figures and how a flag names them

@@ -32,7 +32,7 @@ import numpy as np
 from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
-                                      class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
+                                      class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
@@ -40,7 +40,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, uar, wa)
+    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -126,11 +126,13 @@ class Report:
         return {"training_overlap": d.pop("training_overlap"), **d, "flags": self.flags()}
 
     def flags(self) -> dict[str, str]:
-        """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON."""
+        """The screen's ``!!`` by figure (zero-width ``wa``/``uar``/``macro_f1``, ``uar_chance``, ``small_classes``), for the JSON; first
+        ``training_overlap``, the run's training-data warnings (a reader of ``flags`` saw nothing of a head scored on its own speakers)."""
         below = chance_flag(*self.ci["uar"], self.chance_uar)
         notes = {**self.interval_flags(), "wa_majority": self.majority_flag(), "uar_chance": below and f"{below} ({self.chance_words()})", "small_classes": self.small_classes_note(), "few_items": few_items_note(self.n_scored),
-                 "never_predicted": never_predicted_note(self.per_class), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
-        return {k: v for k, v in notes.items() if v and not self.not_scored}
+                 "never_predicted": never_predicted_note(self.per_class), "class_f1": class_f1_note(self.per_class, self.n_scored), "ece": ece_note(self.ece, self.ece_ci, self.n_scored)}
+        overlap = {"training_overlap": "; ".join(self.training_overlap)} if self.training_overlap else {}  # kept under training_overlap too
+        return overlap | {k: v for k, v in notes.items() if v and not self.not_scored}
 
     def render(self) -> str:
         lines = [f"!! {w}" for w in self.training_overlap] + [
@@ -155,7 +157,7 @@ class Report:
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
                      + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
-        lines += class_lines(self.per_class) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
+        lines += class_lines(self.per_class, self.n_scored) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
             if self.breakdown_left_out.get(col):
@@ -313,14 +315,17 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
     t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
     class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
-    intervals = headline_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
+    intervals, f1_intervals = resample_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
+    classes_table = class_table(y_true, y_pred, classes)
+    for c, bounds in zip(classes, f1_intervals):  # macro-F1's resamples: the same seed rule
+        classes_table[c]["f1_ci"] = tuple(bounds)
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in by if col in sc.columns}  # all: no groups
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
-        per_class=class_table(y_true, y_pred, classes), confusion=confusion(y_true, y_pred, classes, cols).tolist(),
+        per_class=classes_table, confusion=confusion(y_true, y_pred, classes, cols).tolist(),
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
@@ -455,7 +460,7 @@ def plot_confusion(report: Report, path: str | Path | None = None, *, normalize:
     ax.set_xlabel("predicted", fontsize=10)
     ax.set_ylabel("true", fontsize=10)
     ci = {m: f"{getattr(report, m):.3f} [{report.ci[m][0]:.3f}, {report.ci[m][1]:.3f}]" for m in ("uar", "wa")}
-    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k != "ece"}, width_in=fig.get_size_inches()[0] - 1.0)
+    title = flagged_title(f"{figure_text(report.variant)}: UAR {ci['uar']}, WA {ci['wa']}, n={report.n_scored} (count / row %)", {k: v for k, v in report.flags().items() if k not in ("ece", "training_overlap")}, width_in=fig.get_size_inches()[0] - 1.0)
     ax.set_title(title, fontsize=11, color="crimson" if "!!" in title else "black")  # the variant name made plain above
     if own:  # y labels "class (n=…)", x labels rotated 30°, a colour bar with its label on the right
         ylab = max((len(f"{c} (n={int(m[i].sum())})") for i, c in enumerate(report.classes)), default=4)

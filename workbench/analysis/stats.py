@@ -222,28 +222,47 @@ def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
     Resamples are drawn in blocks of about ``block_items`` indices (memory), which draws the same numbers.
     Returns three ``(lo, hi)`` pairs.
     """
+    return resample_intervals(t_codes, p_codes, class_codes, n=n, level=level, seed=seed, block_items=block_items)[0]
+
+
+def resample_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_codes: Sequence[int], *, n: int = 1000,
+                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000) -> tuple[list, list]:
+    """:func:`headline_intervals`' three pairs and, from the same resamples, each scored class's F1 interval.
+
+    Per-class F1 is ``2 hits / (support + predicted)`` (scikit-learn's), left out of a resample where the class has
+    neither an item nor a prediction (undefined there).  Returns ``(headline pairs, one pair per class code)``.
+    """
     t = np.asarray(t_codes, dtype=np.int64)
     p = np.asarray(p_codes, dtype=np.int64)
     if len(t) == 0:
-        return [(float("nan"), float("nan"))] * 3
+        return [(float("nan"), float("nan"))] * 3, [(float("nan"), float("nan"))] * len(class_codes)
     m = len(t)
     k = int(max(t.max(), p.max(), max(class_codes, default=0))) + 1
     labels = np.asarray(list(class_codes), dtype=np.int64)
     pair = t * k + p
     rng = np.random.default_rng(seed)
-    stats = np.empty((n, 3))
+    stats = np.empty((n, 3 + len(labels)))
     per_block = max(1, block_items // m)
     for start in range(0, n, per_block):
         b = min(per_block, n - start)
         idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
         counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
-        stats[start:start + b] = _stats_from_counts(counts, labels, m)
+        stats[start:start + b, :3] = _stats_from_counts(counts, labels, m)
+        stats[start:start + b, 3:] = _class_f1_from_counts(counts, labels)
     bounds = []
     for column in stats.T:
         kept = column[~np.isnan(column)]
         lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
         bounds.append((float(lo), float(hi)))
-    return bounds
+    return bounds[:3], bounds[3:]
+
+
+def _class_f1_from_counts(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each class's F1 in each ``(b, k, k)`` confusion count: ``(b, len(labels))``, NaN with no item and no prediction."""
+    tp = counts[:, labels, labels].astype(float)
+    both = (counts[:, labels, :].sum(axis=2) + counts[:, :, labels].sum(axis=1)).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(both > 0, 2 * tp / both, np.nan)
 
 
 def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:

@@ -448,7 +448,8 @@ def parse_argv(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
         args, extras = parser.parse_known_args(argv)
         if extras:
             command = _command_parser(parser, argv)
-            options = sorted({o for a in command._actions for o in a.option_strings if o.startswith("--")})
+            options = sorted({o for a in command._actions for o in a.option_strings  # not the hidden old spellings (probe's --k)
+                              if o.startswith("--") and not isinstance(a, (DeprecatedOption, RenamedOption))})
             unknown = [e for e in extras if e.startswith("-")] or extras
             close = difflib.get_close_matches(unknown[0].split("=", 1)[0], options, n=1)
             command.error(f"unknown option {unknown[0]!r}" + (f"; did you mean {close[0]}?" if close else "")

@@ -43,6 +43,7 @@ from workbench.explain.figure import figure_titles, pitch_track, plot_explanatio
 from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_record, plot_worst, select_worst, summary_record, write_summary
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
+from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
@@ -51,7 +52,7 @@ from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
 from workbench.schema import score_column
 from workbench.runs.experiment import portable_summary
-from workbench.runs.folder import RunFolder, mark_random_weights
+from workbench.runs.folder import CONFIG, RunFolder, mark_random_weights
 from workbench.cli.common import (model_ref_from_args, screen_text, EXIT_OK, EXIT_FAILED_ITEMS, add_command, add_json_option, add_out_option,
                                   check_out_dir, model_options, say_loading)
 
@@ -365,6 +366,10 @@ def _check_args(args: Any) -> None:
         if not is_run or clash:
             raise ConfigError(f"--worst explains a run folder's rows and writes into it; {'SOURCE is not a folder' if not is_run else ', '.join(clash) + ' cannot go with it'}.",
                               source=str(args.source), fix="pass a run folder and --worst N alone (each item's words come from the run's manifest).")
+    elif is_run and not (Path(args.source) / CONFIG).is_file() and not args.item:  # dir.wav: no run in it, whatever its name
+        named = f" (despite its name ending {Path(args.source).suffix})" if Path(args.source).suffix.lower() in FOLDER_AUDIO_EXTS else ""
+        raise ConfigError(f"is a folder{named}, not an audio file, and not a run folder either (no {CONFIG} in it).", source=str(args.source),
+                          fix="pass one audio file (one inside this folder?), or the --out folder of a `workbench run` with --item ID.")
     elif is_run and not args.item:
         raise ConfigError("is a folder; explaining a run item needs --item ID (or --worst N for the run's worst rows).", source=str(args.source),
                           fix="pass --item with an id from the run's results, --worst N, or give an audio file.")

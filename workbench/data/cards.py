@@ -231,6 +231,30 @@ def overlap_messages(model_id: str | None, source: Any) -> list[str]:
     return lines + ([speakers] if speakers else [])
 
 
+_OVERLAP_LINE = re.compile(r"(run .+?: )?(training-data overlap|speaker overlap): (.*)", re.S)
+_SPEAKERS = re.compile(r"(\d+) of the (\d+) speakers evaluated here \((.*?)\) trained or early-stopped the fine-tuned head (.*?); ", re.S)
+
+
+def overlap_short(warnings: Iterable[str], *, limit: int = 120) -> str:
+    """What overlaps, in a figure mark's few words, from :func:`run_training_overlap`'s warnings (a comparison's with
+    ``run NAME: `` before each): ``IEMOCAP was in emotion2vec_plus_large's fine-tuning data`` or ``speakers spk0, spk1
+    (2 of 4) trained head ckpt``; ``""`` for none; cut with … past ``limit`` characters."""
+    parts = []
+    for w in warnings:
+        m = _OVERLAP_LINE.match(str(w))
+        if m is None:
+            continue
+        run, kind, rest = m.group(1) or "", m.group(2), m.group(3)
+        if kind == "speaker overlap" and (sp := _SPEAKERS.match(rest)):
+            names = sp.group(3).split(" … ")[0].split(", ")
+            shown = ", ".join(names[:3]) + (", …" if int(sp.group(1)) > 3 else "")
+            parts.append(f"{run}speakers {shown} ({sp.group(1)} of {sp.group(2)}) trained head {sp.group(4)}")
+        elif kind == "training-data overlap":
+            parts.append(run + rest.split(". Source: ")[0].split(": ")[0])
+    text = "; ".join(dict.fromkeys(parts))
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[str]:
     """Warnings that a run's corpus is on its checkpoint's protocol card, or its speakers trained a fine-tuned head
     ([] when not, or the checkpoint is unknown); ``rf`` is a :class:`~workbench.runs.folder.RunFolder`.

@@ -72,17 +72,35 @@ class ReadReport:
     empty_counts_as_zero: int = 0
 
     def summary(self) -> str:
-        parts = [f"{len(self.records)} items with listener judgements from {self.source}"] + list(self.notes)
-        parts += [f"{n} {why}" for why, n in self.dropped.items() if n]
+        parts = [counted_phrase(len(self.records), f"items with listener judgements from {self.source}")] + list(self.notes)
+        parts += [counted_phrase(n, why) for why, n in self.dropped.items() if n]
         if self.empty_counts_as_zero:
-            parts.append(f"{self.empty_counts_as_zero} row(s) have empty vote cells beside their counts, read as 0 "
-                         "(no listener chose that class)")
-        parts += [f"{rows} row(s) have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data"
+            parts.append(counted_phrase(self.empty_counts_as_zero, "rows have empty vote cells beside their counts, read as 0 "
+                                        "(no listener chose that class)"))
+        parts += [counted_phrase(rows, f"rows have rates k/{n}, not k/{self.documented_raters}: {n} raters, inferred from the data")
                   for n, rows in sorted(self.raters_inferred.items())]
         if self.unknown_labels:
             parts.append("categories with no emotion2vec+ counterpart (kept in votes_unmapped): "
                          + ", ".join(f"{k} ({v})" for k, v in sorted(self.unknown_labels.items())))
         return "; ".join(parts)
+
+
+def counted_phrase(n: int, phrase: str) -> str:
+    """``n`` before a plural phrase, in ``n``'s number: ``"1 item has none"``, ``"2 items have none"``, ``"1 practice
+    response"``, ``"1 row that is not …"``.  The phrase's noun is its first word ending in ``s`` or ``(s)``, and a
+    ``have``/``are``/``name`` right after it or after its ``that`` is its verb; the rest is kept as written ("1 items have none"
+    said import-votes)."""
+    words = phrase.split(" ")
+    at = next((i for i, w in enumerate(words) if w.endswith("s") or w.endswith("(s)")), None)
+    if at is None:
+        return f"{n} {phrase}"
+    noun = words[at][:-3] if words[at].endswith("(s)") else words[at][:-1]
+    words[at] = noun if n == 1 else noun + "s"
+    verb = at + 2 if words[at + 1:at + 2] == ["that"] else at + 1
+    singular = {"have": "has", "are": "is", "name": "names"}
+    if n == 1 and len(words) > verb and words[verb] in singular:
+        words[verb] = singular[words[verb]]
+    return " ".join([str(n), *words])
 
 
 # ---------------------------------------------------------------------------
@@ -336,8 +354,8 @@ class AttachReport:
     examples_not_in_manifest: list[str]
 
     def summary(self) -> str:
-        return (f"listener judgements attached to {self.n_attached} items; {self.n_items_without} items have none; "
-                f"{self.n_records_not_in_manifest} rows name items the manifest does not have"
+        return (f"listener judgements attached to {counted_phrase(self.n_attached, 'items')}; {counted_phrase(self.n_items_without, 'items have none')}; "
+                f"{counted_phrase(self.n_records_not_in_manifest, 'rows name items the manifest does not have')}"
                 + (f" (e.g. {', '.join(map(printable, self.examples_not_in_manifest[:3]))})" if self.examples_not_in_manifest else ""))
 
 

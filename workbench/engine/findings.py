@@ -214,6 +214,14 @@ def _high_entropy(facts: dict[str, Any], c: DiagnosticsConfig, add) -> None:
             "the model spreads its belief over many classes.", entropy_bits=ent, n_classes=n_classes)
 
 
+def _margin_suggestion(facts: dict) -> str:
+    """small_margin's suggestion: where the stability test is.  Inside diagnose's output (its test ran: ``flip_rate``) it
+    is printed above, not a command away; elsewhere (a run's findings, ``--no-stability``) the command that runs it."""
+    where = ("the stability lines above show whether they do" if facts.get("flip_rate") is not None else
+             "`workbench diagnose FILE` runs the stability test unless given --no-stability")
+    return f"the two leading classes are nearly tied: small changes can flip the label ({where})."
+
+
 def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = DiagnosticsConfig()) -> list[Finding]:
     """Apply every rule to ``facts`` (from :func:`audio_facts`, :func:`prediction_facts`, :func:`stability`)."""
     c = config
@@ -283,7 +291,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         add("low_confidence", "warning", f"top score is {conf:.2f} (under {c.low_confidence:g})", "look at the frame timeline and the runner-up before trusting the label.", confidence=conf, label=facts.get("label"))
     margin = facts.get("margin")
     if margin is not None and margin < c.small_margin:
-        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", "the two leading classes are nearly tied: small changes can flip the label (workbench diagnose FILE runs the stability test).", margin=margin)
+        add("small_margin", "warning", f"top-1 leads top-2 by only {margin:.3f}", _margin_suggestion(facts), margin=margin)
     _high_entropy(facts, c, add)
     unk = facts.get("unknown_frame_fraction")
     if unk is not None and unk > c.unknown_frame_fraction:

@@ -24,7 +24,7 @@ import os
 from workbench import files
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.labels import RANDOM_WEIGHTS_MARK
-from workbench.data.cards import run_training_overlap
+from workbench.data.cards import overlap_short, run_training_overlap
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
 from workbench.runs.experiment import ARTIFACT_PATHS, portable_summary, summary_paths
@@ -140,8 +140,16 @@ def _folder_flock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-#: what a figure of a run on its checkpoint's training data carries at its foot (the PNG travels without the run's warning)
+#: what a figure of a run on its checkpoint's training data carries at its foot (the PNG travels without the run's warning),
+#: when its warnings name nothing shorter (:func:`training_overlap_mark`)
 TRAINING_OVERLAP_MARK = "TRAINING DATA: the checkpoint saw this corpus or these speakers in training; not an independent test"
+
+
+def training_overlap_mark(overlap: "list[str] | tuple[str, ...]") -> str:
+    """The mark of a figure of a run with training-data warnings ``overlap``: which corpus or speakers, in short
+    ("TRAINING DATA: speakers spk0, spk1 (2 of 4) trained head ckpt; not an independent test"), else the generic one."""
+    short = overlap_short(overlap)
+    return f"TRAINING DATA: {short}; not an independent test" if short else TRAINING_OVERLAP_MARK
 
 
 def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = (), random_weights: bool = True) -> dict:
@@ -153,11 +161,11 @@ def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = ()
     content moved up, so the mark is written under the lowest label, not across it.
 
     ``overlap``: the run's training-data warnings (:func:`workbench.data.cards.run_training_overlap`); when there are
-    any, :data:`TRAINING_OVERLAP_MARK` is written too (recorded as ``training_overlap_mark`` and ``training_overlap``),
+    any, :func:`training_overlap_mark` is written too (recorded as ``training_overlap_mark`` and ``training_overlap``),
     above the random-weights mark, or alone with ``random_weights=False``."""
     from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 
-    lines = ([RANDOM_WEIGHTS_MARK] if random_weights else []) + ([TRAINING_OVERLAP_MARK] if overlap else [])
+    lines = ([RANDOM_WEIGHTS_MARK] if random_weights else []) + ([training_overlap_mark(overlap)] if overlap else [])
     if not lines:
         return {}
     engine = fig.get_layout_engine()
@@ -171,7 +179,7 @@ def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = ()
     for k, line in enumerate(lines):  # the first at the very foot, each next one a line above it
         fig.text(0.5, 0.002 + k * 0.14 / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
     meta = {"random_weights_mark": RANDOM_WEIGHTS_MARK} if random_weights else {}
-    return {**meta, **({"training_overlap_mark": TRAINING_OVERLAP_MARK, "training_overlap": list(overlap)} if overlap else {})}
+    return {**meta, **({"training_overlap_mark": lines[-1], "training_overlap": list(overlap)} if overlap else {})}
 
 
 def _room_at_foot(fig: Any, strip_in: float) -> None:

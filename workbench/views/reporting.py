@@ -28,10 +28,11 @@ from workbench import __version__
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
+from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
 from workbench.analysis.compare.variants import flags_words
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
 from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
-from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
+from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
 from workbench.analysis.stats import p_value_text
@@ -223,10 +224,13 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them
-            parts.append(table_html(["class", "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1", "n"],
+            parts.append(table_html(["class", "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1 [95% bootstrap CI]", "n"],
                                     [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
-                                      share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), d["f1"], d["support"])
+                                      share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), f1_text(d), d["support"])
                                      for c, d in r.per_class.items()]))
+        if class_f1_note(r.per_class, r.n_scored):  # the check metrics prints under its per-class table
+            out[v]["class_f1"] = class_f1_note(r.per_class, r.n_scored)
+            parts.append(f"<p><b>⚠ per-class F1: {esc(out[v]['class_f1'])}</b>.</p>")
         if never_predicted_note(r.per_class):  # precision 0/0 printed as 0.000 before
             out[v]["never_predicted"] = never_predicted_note(r.per_class)
             parts.append(f"<p><b>⚠ {esc(out[v]['never_predicted'])}</b>.</p>")

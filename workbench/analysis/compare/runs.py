@@ -342,7 +342,7 @@ class RunsComparison:
             parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
                          + shown.rename(columns={  # heads that can wrap
                              "run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B", "confidence_a": "conf. A",
-                             "confidence_b": "conf. B", "max_abs_delta": "max |Δ score|"})
+                             "confidence_b": "conf. B", "tvd": "TVD", "max_abs_delta": "max |Δ score|"})
                          .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
         for k, ids in self.excluded.items():
             parts.append(f"<p>excluded from {html_text(k)}: {len(ids)} row(s) failed in either run: "

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from workbench.data.corpora.common import finish, rel, require_dir
 from workbench.data.manifest import Item, Manifest
-from workbench.data.votes import NAN, ReadReport, record_from_counts, vote
+from workbench.data.votes import NAN, ReadReport, counted_phrase, record_from_counts, vote
 from workbench.errors import ConfigError
 from workbench.serialize import read_text_capped
 
@@ -333,7 +333,7 @@ def read_evaluation(paths: str | os.PathLike | Iterable[str | os.PathLike], *, i
                        NAME, len(twice), "; ".join(shown))
     if unread:
         report.dropped[f"{UNREAD_TURNS} (e.g. {unread[0]!r})"] = len(unread)
-    report.notes.append(f"{MERGED_RULE} ({both} item(s) have votes for both)")
+    report.notes.append(f"{MERGED_RULE} ({counted_phrase(both, 'items have votes for both')})")
     return report
 
 
