@@ -230,15 +230,20 @@ def test_a_clip_the_model_runs_out_of_memory_on_is_a_failed_row_that_says_so():
 def test_a_clip_whose_attention_cannot_fit_in_memory_is_refused_before_the_forward_pass(tiny_model):
     """`infer --max-duration 700` on a 10-minute clip grew to 20.7 GB in FunASR's float32 attention and was killed by
     the kernel (signal 9, no line); an hour asks for terabytes anywhere."""
+    _refuses_an_hour_and_scores_two_seconds(tiny_model, "GB for its float32 attention")
+
+
+def _refuses_an_hour_and_scores_two_seconds(model, words: str) -> None:
+    """An hour of audio refused before the forward pass, naming ``words``, the memory free and `segment`; 2 s scored."""
     from workbench.errors import ModelError
 
     hour = np.zeros(16000 * 3600, dtype=np.float32)
     hour[::160] = 0.1
     with pytest.raises(ModelError) as err:
-        tiny_model.predict([hour], ids=["hour.wav"])
-    assert "GB for its float32 attention" in err.value.message and "is free" in err.value.message
+        model.predict([hour], ids=["hour.wav"])
+    assert words in err.value.message and "is free" in err.value.message
     assert "workbench segment" in err.value.fix
-    assert tiny_model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
+    assert model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
 
 
 def test_explain_worst_stopped_at_its_figure_leaves_no_summary_of_the_earlier_call(tmp_path, tiny_model):
@@ -283,14 +288,7 @@ def test_an_onnx_graph_whose_attention_cannot_fit_in_memory_is_refused_before_it
     folder = export_onnx(tiny_model, tmp_path / "onnx").folder
     meta = json.loads((folder / "model.json").read_text())
     assert meta["attention_heads"] == 2  # tiny's, read from the network at export
-    onnx_model = load_onnx_model(folder)
-    hour = np.zeros(16000 * 3600, dtype=np.float32)
-    hour[::160] = 0.1
-    with pytest.raises(ModelError) as err:
-        onnx_model.predict([hour], ids=["hour.wav"])
-    assert "onnx-float32 attention (2 heads, 180,000 frames)" in err.value.message and "is free" in err.value.message
-    assert "workbench segment" in err.value.fix
-    assert onnx_model.predict([hour[: 16000 * 2]], ids=["two_seconds.wav"])[0].n_frames > 0  # a short clip is not refused
+    _refuses_an_hour_and_scores_two_seconds(load_onnx_model(folder), "onnx-float32 attention (2 heads, 180,000 frames)")
     # an export that does not say: its width over 64, at least 1 (never more than it has); a false count is refused
     del meta["attention_heads"]
     (folder / "model.json").write_text(json.dumps(meta))

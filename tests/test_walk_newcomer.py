@@ -597,21 +597,30 @@ def test_a_misspelt_class_to_explain_names_the_closest_one(tmp_path, capsys):
     assert "unknown class 'sadd'; did you mean 'sad'? the run's model has the classes" in err, err
 
 
-def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_mark(tmp_path, monkeypatch):
-    """`metrics` on a fine-tuned head's run over the speakers it trained on printed the speaker overlap, and wrote
-    confusion_raw.png and the other PNGs with nothing on them: a figure travels without the screen's warning."""
+def _head_on_its_speakers(tmp_path, *, repeats: int):
+    """A checkpoint whose training card names spk0-spk2 (train, validation), and rows of spk0-spk3 over the test classes
+    (every ``repeats``-th of each class predicted sad), with random embeddings."""
     import json
     import numpy as np
-    from test_probe import CLASSES, synthetic_row, write_run
-    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
-    from workbench.views import reporting
+    from test_probe import CLASSES, synthetic_row
 
     ckpt = _checkpoint(tmp_path / "ckpt")
     (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
                                                                         "test": ["spk3"]}}))
     rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
-            for s in range(4) for cls in CLASSES for r in range(6)]
-    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+            for s in range(4) for cls in CLASSES for r in range(repeats)]
+    return ckpt, rows, np.random.default_rng(0).standard_normal((len(rows), 4))
+
+
+def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_mark(tmp_path, monkeypatch):
+    """`metrics` on a fine-tuned head's run over the speakers it trained on printed the speaker overlap, and wrote
+    confusion_raw.png and the other PNGs with nothing on them: a figure travels without the screen's warning."""
+    import json
+    from test_probe import write_run
+    from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
+    from workbench.views import reporting
+
+    ckpt, rows, emb = _head_on_its_speakers(tmp_path, repeats=6)
     head, plain = write_run(tmp_path / "head", rows, emb, model=str(ckpt)), write_run(tmp_path / "plain", rows, emb)
     for run, out in ((head, None), (head, tmp_path / "out"), (plain, None)):
         assert main(["metrics", str(run.path), *(["--out", str(out)] if out else [])]) == 0
@@ -634,17 +643,11 @@ def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_
 def test_a_comparison_figure_with_a_run_on_its_training_data_carries_the_mark(tmp_path):
     """`compare PARENT HEAD --out DIR` wrote comparison.png with the head's WA and UAR and no word of its overlap."""
     import json
-    import numpy as np
-    from test_probe import CLASSES, synthetic_row, write_run
+    from test_probe import write_run
     from workbench.analysis.compare.runs import compare_runs, write_runs_comparison
     from workbench.runs.artifacts import TRAINING_OVERLAP_MARK
 
-    ckpt = _checkpoint(tmp_path / "ckpt")
-    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"],
-                                                                        "test": ["spk3"]}}))
-    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
-            for s in range(4) for cls in CLASSES for r in range(3)]
-    emb = np.random.default_rng(0).standard_normal((len(rows), 4))
+    ckpt, rows, emb = _head_on_its_speakers(tmp_path, repeats=3)
     parent, head = write_run(tmp_path / "parent", rows, emb), write_run(tmp_path / "head", rows, emb, model=str(ckpt))
     write_runs_comparison(compare_runs([parent.path, head.path], n_boot=20), tmp_path / "cmp")
     meta = json.loads((tmp_path / "cmp" / "artifacts.json").read_text())["comparison.png"]
