@@ -289,6 +289,11 @@ def test_an_onnx_graph_whose_attention_cannot_fit_in_memory_is_refused_before_it
     meta = json.loads((folder / "model.json").read_text())
     assert meta["attention_heads"] == 2  # tiny's, read from the network at export
     _refuses_an_hour_and_scores_two_seconds(load_onnx_model(folder), "onnx-float32 attention (2 heads, 180,000 frames)")
+    # the cached export `--dtype onnx-float32` makes (its model names its dtype onnx-float32: "onnx-onnx-float32" was said)
+    from workbench.model.ref import ModelRef
+
+    cached = ModelRef(model="tiny", dtype="onnx-float32").load()
+    _refuses_an_hour_and_scores_two_seconds(cached, "1814.4 GB for its onnx-float32 attention (2 heads, 180,000")
     # an export that does not say: its width over 64, at least 1 (never more than it has); a false count is refused
     del meta["attention_heads"]
     (folder / "model.json").write_text(json.dumps(meta))

@@ -117,5 +117,5 @@ def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, sec
     need, free = ATTENTION_BYTES.get(dtype, 32) * clips * heads * frames**2, available_bytes()
     if free is not None and need > free + (1 << 30):
         raise ModelError(f"a forward pass over {clips} clip(s) of up to {seconds:.0f} s needs about {need / 1e9:.1f} GB for its "
-                         f"{dtype} attention ({heads} heads, {frames:,} frames), and {free / 1e9:.1f} GB is free.", source=source,
+                         f"{dtype} attention ({heads} head{'s' if heads != 1 else ''}, {frames:,} frames), and {free / 1e9:.1f} GB is free.", source=source,
                          fix="score a long recording with `workbench segment` (in pieces), or keep --max-duration at 120 s.")

@@ -184,7 +184,8 @@ class OnnxModel:
                 block[row, : lengths[row]] = waves[i]
             if not str(self.info.device).startswith("cuda"):  # (B, H, T, T) attention: refused where the kernel would kill
                 check_attention_fits(self.attention_heads, len(batch), int(lengths.max()) // (SAMPLE_RATE // 50),
-                                     dtype=f"onnx-{self.info.dtype}", seconds=lengths.max() / SAMPLE_RATE, source=self.info.id)
+                                     dtype="onnx-" + str(self.info.dtype).removeprefix("onnx-"), seconds=lengths.max() / SAMPLE_RATE,
+                                     source=self.info.id)
             out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
                                                budget_s=self.time_budget_s, source=self.info.path)))
             check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)
