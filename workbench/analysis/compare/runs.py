@@ -440,8 +440,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     pa, pb = top["pred_a"], np.array([pairs.get(p, p) for p in top["pred_b"]], dtype=object)
     agree = {"run_a": ni, "run_b": nj, "variant": v,
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
-             "kappa_note": kappa_note(pa, pb, score_labels(a), [pairs.get(c, c) for c in score_labels(b)]), "cosine_note": cosine_note,
-             "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(pairs.get(c, c) for c in score_labels(b))), ni, nj)}
+             "kappa_note": kappa_note(pa, pb, score_labels(a), cb := [pairs.get(c, c) for c in score_labels(b)]), "cosine_note": cosine_note,
+             "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(cb)), ni, nj)}
     # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one
     agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*proportion_interval(agree["n"] - agree["n_label_flips"], agree["n"]), *kappa_interval(pa, pb, n=n_boot, seed=seed))))
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
