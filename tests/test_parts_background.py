@@ -12,9 +12,10 @@ import pytest
 from test_runs import make_dataset
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.runs import driver, writer as writer_module
+from workbench.runs import background as writer_module, driver
 from workbench.runs.driver import run
-from workbench.runs.writer import PartsInBackground, RunWriter
+from workbench.runs.background import PartsInBackground
+from workbench.runs.writer import RunWriter
 
 
 def _rows(ids):

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from workbench.runs.folder import RunFolder
-from workbench.runs.writer import PartsInBackground, RunWriter
+from workbench.runs.background import PartsInBackground
+from workbench.runs.writer import RunWriter
 
 
 def _interrupt_after_the_handover(monkeypatch):
     """SIGINT raised at the line of PartsInBackground._finish right after it cleared the part in flight: the window
     where a KeyboardInterrupt used to leave a part on disk that the caller's ``then`` never counted."""
-    from workbench.runs import writer as writer_mod
+    from workbench.runs import background as writer_mod
 
     code = writer_mod.PartsInBackground._finish.__code__
     lines = [i for i, text in enumerate(inspect.getsourcelines(code)[0]) if "self._thread = self._given" in text]

@@ -1,10 +1,9 @@
 """Experiment runs: a dataset × preprocessing variants × one model.
 
-:func:`run` is the driver: it reads the manifest, takes the run folder's lock, loads the
-model, hands the pending (item, variant) pairs to the one engine (:mod:`workbench.engine.core`,
-locally or on Ray actors through :mod:`workbench.engine.ray_executor`) and writes each chunk's rows
-through :class:`~workbench.runs.folder.RunFolder`, which owns the layout and its integrity
-(atomic parts, the lock, validated resumption, safe file names).
+:func:`run` is the driver: it reads the manifest, takes the run folder's lock, loads the model, hands the pending
+(item, variant) pairs to the one engine (:mod:`workbench.engine.core`, locally or on Ray actors through
+:mod:`workbench.engine.ray_executor`) and writes each chunk's rows through :class:`~workbench.runs.writer.RunWriter` (in a
+thread beside the model, :mod:`.background`): atomic parts, the lock, validated resumption, safe file names.
 
 An interrupted run loses no finished row and a re-run resumes where it stopped. Predictions are cached by content (audio
 sha256 + segment + audio settings + chain hash + model checksum + dtype), so a re-run, or a run with one more variant, only
@@ -44,7 +43,8 @@ from workbench.model.ref import ModelRef
 from workbench.model.precision import MEASURED, describe_choice
 from workbench.runs.folder import RunFolder, RunFolderError, select_mask, select_rows
 from workbench.runs.reproduce import check_and_record, environment
-from workbench.runs.writer import PartsInBackground, RunWriter
+from workbench.runs.background import PartsInBackground
+from workbench.runs.writer import RunWriter
 from workbench.paths import published_command
 from workbench.schema import failed_row, ok_row
 from workbench.audio.variants import RAW, Variant, load_variants, variants_from  # noqa: F401  (public here too)
