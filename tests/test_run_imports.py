@@ -18,7 +18,9 @@ NOT_NEEDED = ("matplotlib", "papermill", "umap", "sklearn", "scipy.stats", "scip
               # the workbench's own report sections and analyses: 0.1 s of the run's serial start (2 cores, load 2)
               # when `run` reached them through the report module and `--temperature`'s reader
               "workbench.views.reporting", "workbench.analysis.calibration", "workbench.analysis.fusion",
-              "workbench.analysis.listeners", "workbench.analysis.probe", "workbench.explain")
+              "workbench.analysis.listeners", "workbench.analysis.probe", "workbench.explain",
+              # the parquet dataset reader: the parts and results.parquet read back at the end, which the run just wrote
+              "pyarrow.dataset")
 
 SCRIPT = """
 import json, sys

@@ -232,7 +232,7 @@ def print_run_summary(result, out=None, hints=()) -> None:
              f"{max(round(result.seconds, 1) - round(start, 1), 0.0):.1f} s scoring and writing)") if start is not None else ""
     print(f"{result.n_rows} rows, {result.n_failed} failed, {result.n_cached} from cache, {result.n_resumed} resumed, "
           f"{result.seconds:.1f} s{split}", file=out)
-    rf = RunFolder(result.run_dir)
+    rf = result.folder if getattr(result, "folder", None) is not None else RunFolder(result.run_dir)  # the table as written
     results = rf.results()
     failed = results[results["status"] == "failed"]
     if len(failed):  # name them: "2 failed" alone sends the user to log.txt

@@ -18,13 +18,13 @@ import logging
 import numbers
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench import interrupts
-from workbench.logs import progress_options
+from workbench.logs import progress_bar_class, progress_options
 from workbench.audio.decoders import FILE_NOT_FOUND
 from workbench.audio.intake import AudioConfig
 from workbench.engine.findings import DiagnosticsConfig
@@ -67,9 +67,10 @@ class RunResult:
     n_resumed: int
     seconds: float
     summary: dict
+    folder: Any = field(default=None, repr=False, compare=False)  # the writer's reader: its table is not read back
 
     def results(self):
-        return RunFolder(self.run_dir).results()
+        return (self.folder if self.folder is not None else RunFolder(self.run_dir)).results()
 
 
 def run(
@@ -357,7 +358,7 @@ def _execute(plan: _Plan, net: Any, ref: ModelRef, precision: dict, *, cache, fr
                     f"{_why_missing(writer.rejected[rejected_before:], writer.parts_gone())}; {again} scores them")
             writer.log(f"WARNING: {note}")
             logger.warning(note)
-        return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary)
+        return RunResult(writer.path, summary["rows"], summary["failed"], n_cached, n_resumed, summary["seconds"], summary, writer.folder)
     except KeyboardInterrupt:  # Ctrl-C: the parts on disk stay; log.txt says so, and how to go on
         resume = f"`{resume_command}`" if resume_command else f"run() again with out_dir={str(writer.path)!r}"
         writer.log(f"interrupted with {len(done)} of {len(manifest) * len(variants)} rows finished and kept; {resume} resumes from them")
@@ -387,9 +388,7 @@ def manifest_path_fix(scored: Scored, root: "str | Path") -> Scored:
 def _bar(progress: bool, total: int, initial: int):
     if not progress:
         return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True, **progress_options())
+    return progress_bar_class()(total=total, initial=initial, unit="row", desc="run", smoothing=0.05, dynamic_ncols=True, **progress_options())
 
 
 def _write_parts(writer: RunWriter, results, done: set, labels, *, frame_embeddings, bar, bar_rows, hook, limit,

@@ -1,0 +1,74 @@
+"""finalize takes the parts this writer made whole from memory (issue #28: reading them back cost a short run's end
+~0.15 s), and reads from disk any part whose files changed since: the table is the one on disk either way."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from test_parts_background import _rows, _writer
+from workbench.runs import writer as writer_module
+from workbench.runs.writer import RunWriter
+
+
+def _mixed_rows(ids):
+    rows = _rows(ids)
+    rows[-1].update(status="failed", error="unreadable", pred=None, confidence=float("nan"))  # None and NaN round-trip
+    return rows
+
+
+def _write_three(w: RunWriter) -> list:
+    paths = []
+    for k, ids in enumerate((["a", "b"], ["c"], ["d", "e", "f"])):
+        embs = [np.full(4, k + j, np.float32) for j in range(len(ids) - 1)] + [None]
+        paths.append(w.write_part(_mixed_rows(ids), embs))
+    return paths
+
+
+def _finalize(w: RunWriter):
+    order = {i: n for n, i in enumerate("abcdef")}
+    w.finalize(item_order=order, variant_order={"raw": 0}, summary=lambda df: {"rows": len(df)})
+    return w.folder._results, np.load(w.path / "embeddings.npy")
+
+
+def test_finalize_after_writing_reads_no_part_back_and_gives_the_table_the_disk_gives(tmp_path, monkeypatch):
+    w = _writer(tmp_path / "run")
+    _write_three(w)
+    reads = []
+    real = pd.read_parquet
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
+    kept, kept_emb = _finalize(w)
+    assert reads == []  # every part came from memory
+    fresh, fresh_emb = _finalize(_writer(tmp_path / "run"))  # a new writer (a resumed run): every part read from disk
+    assert len(reads) == 3
+    pd.testing.assert_frame_equal(kept, fresh)
+    np.testing.assert_array_equal(kept_emb, fresh_emb)
+    assert kept["status"].tolist() == ["ok", "failed", "failed", "ok", "ok", "failed"]
+
+
+def test_a_part_replaced_on_disk_after_it_was_written_is_read_from_disk(tmp_path):
+    w = _writer(tmp_path / "run")
+    first = _write_three(w)[0]
+    table = pq.read_table(first)
+    confidence = table.column("confidence").to_pandas() + 0.5
+    edited = table.set_column(table.schema.get_field_index("confidence"), "confidence", pa.array(confidence))
+    tmp = first.with_name(".edited.parquet")
+    pq.write_table(edited, tmp)
+    os.replace(tmp, first)  # another inode under the part's name
+    results, _ = _finalize(w)
+    assert results.loc[results["id"] == "a", "confidence"].item() == _rows(["a"])[0]["confidence"] + 0.5
+
+
+def test_past_the_memory_bound_the_later_parts_are_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "WRITTEN_KEPT_BYTES", 40)  # parts 1 (2 × 4 float32) and 2 (none); not 3 (3 × 4)
+    w = _writer(tmp_path / "run")
+    _write_three(w)
+    reads = []
+    real = pd.read_parquet
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
+    results, emb = _finalize(w)
+    assert [p[0].name for p in reads] == ["part-00003.parquet"] and len(results) == 6 and emb.shape == (6, 4)
