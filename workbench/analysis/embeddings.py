@@ -29,6 +29,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select
 #: cached 2-D projections in a run folder, one fixed file per slow method (PCA is fast and never cached)
 PROJECTION_CACHE = {"umap": "projection_umap_cache.npz", "tsne": "projection_tsne_cache.npz"}
 from workbench.serialize import figure_text, save_figure
+from workbench.paths import installed_version
 
 
 @dataclass
@@ -342,12 +343,7 @@ def project_run(emb: RunEmbeddings, method: str = "pca", *, seed: int = 0) -> tu
         return project(emb.matrix, method, seed=seed), False
     if method not in ("umap", "tsne"):
         return project(emb.matrix, method, seed=seed), False  # project() refuses it with the valid methods
-    try:
-        import importlib.metadata as md
-
-        version = md.version("umap-learn" if method == "umap" else "scikit-learn")
-    except Exception:  # noqa: BLE001  not installed: project() says how to install it
-        version = "?"
+    version = installed_version("umap-learn" if method == "umap" else "scikit-learn") or "?"  # not installed: project() says how
     matrix = np.ascontiguousarray(emb.matrix, dtype=np.float32)
     h = hashlib.sha256(matrix.tobytes())
     h.update(repr((matrix.shape, emb.variant, method, version, int(seed), list(emb.rows["id"].astype(str)))).encode())

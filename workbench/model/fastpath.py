@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import json
 import logging
 import math
@@ -56,6 +55,7 @@ from workbench.model.agreement import (  # noqa: F401  (the agreement a path mus
     MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
 from workbench.model.precision import cpu_flags
 from workbench.model.weights import file_sha256
+from workbench.paths import installed_version
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +106,7 @@ def cpu_key(identity: dict | None = None) -> str:
 
 def _installed(*names: str) -> str | None:
     """The installed version of the first of ``names`` (read from its metadata: nothing is imported)."""
-    for name in names:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return None
+    return next((v for v in map(installed_version, names) if v is not None), None)
 
 
 def ort_version() -> str | None:

@@ -30,7 +30,7 @@ from workbench.errors import ConfigError, ModelError
 from workbench.labels import TOKENS
 from workbench.model.funasr_patches import import_funasr
 from workbench.model.weights import MEMO_LOCK, file_sha256, read_memo, short_error
-from workbench.paths import cache_dir
+from workbench.paths import cache_dir, installed_version
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped
 
 logger = logging.getLogger(__name__)
@@ -305,12 +305,8 @@ _KNOWN_TINY = {
 
 
 def _installed_versions() -> tuple[str, str]:
-    import importlib.metadata as md
-
-    try:
-        return md.version("torch"), md.version("funasr")
-    except md.PackageNotFoundError:
-        return "", ""
+    torch, funasr = installed_version("torch"), installed_version("funasr")
+    return (torch, funasr) if torch is not None and funasr is not None else ("", "")
 
 
 def _expected_random_sha256(arch: str, seed: int) -> str | None:

@@ -16,7 +16,6 @@ import os
 import re
 import platform
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from workbench.errors import ConfigError, WorkbenchError, printable
 from workbench.runs.experiment import Experiment
 from workbench.runs.folder import CONFIG, RESULTS, RunFolder
 from workbench.schema import SCORE_PREFIX
+from workbench.paths import installed_version
 
 REPRODUCTION_FILE = "reproduction.json"
 #: the packages whose version can change a figure: decoding, resampling, preprocessing steps, the network, the statistics
@@ -36,12 +36,7 @@ SCORE_TOLERANCE = 1e-5
 
 def environment() -> dict:
     """The workbench, Python and package versions of this process (``None`` for a package not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = {name: installed_version(name) for name in PACKAGES}
     return {"workbench": __version__, "workbench_commit": workbench_commit(), "python": platform.python_version(),
             "platform": f"{platform.system()} {platform.machine()}", "packages": versions}
 

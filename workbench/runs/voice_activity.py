@@ -13,6 +13,7 @@ import numpy as np
 
 from workbench.schema import SAMPLE_RATE
 from workbench.errors import ConfigError
+from workbench.paths import installed_version
 
 logger = logging.getLogger(__name__)
 
@@ -100,12 +101,7 @@ class _EnergyVAD:
 
 
 def _dist_version(name: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
+    return installed_version(name)
 
 
 @dataclass
