@@ -230,6 +230,16 @@ def progress_stream():
     return stream if callable(isatty) and isatty() else WholeLines(stream)
 
 
+def progress_bar_class() -> type:
+    """tqdm's bar class: the notebook's widget bar where IPython runs (``tqdm.auto``), else the terminal's (``tqdm.std``;
+    ``tqdm.auto`` would also import asyncio, ~15 ms of every ``workbench run``'s start, issue #28)."""
+    if "IPython" in sys.modules:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
+
+
 def progress_options() -> dict:
     """tqdm's ``file`` and ``mininterval``: a redraw every 0.1 s on a terminal, a whole line every
     :data:`PIPED_PROGRESS_EVERY_S` seconds (and the first and last) into a pipe or a file."""

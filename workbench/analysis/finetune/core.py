@@ -25,7 +25,7 @@ from workbench.analysis.probe import METRICS
 from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError
 from workbench.labels import RANDOM_WEIGHTS_BANNER
-from workbench.logs import WholeLines, progress_options
+from workbench.logs import WholeLines, progress_bar_class, progress_options
 from workbench.model.checkpoints import TRAINING_CARD, load_weights, resolve_model, weights_file
 from workbench.model.network import auto_device
 from workbench.runs.driver import run as score
@@ -149,8 +149,7 @@ def _progress_bar(enabled: bool, desc: str, bound: str, patience: int, file=None
     epoch and the epochs since it out of ``patience``."""
     if not enabled:
         return None, None
-    from tqdm.auto import tqdm
-
+    tqdm = progress_bar_class()
     options = {"file": file} if file else progress_options()
     redraw = not isinstance(options["file"], WholeLines)  # into a pipe: a line per mininterval, not one per epoch
     # on a terminal the bar goes when training ends; into a pipe its last line stays (the epochs run, the stop's figures)
