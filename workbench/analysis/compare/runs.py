@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.cards import run_training_overlap
+from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
@@ -594,7 +594,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
         (dest := RunFolder(out)).random_weights_source = cmp.random_weights
-        dest.training_overlap_source = [f"run {r['name']}: {w}" for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
+        dest.training_overlap_source = [prefixed(w, f"run {r['name']}: ") for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths
