@@ -601,7 +601,32 @@ def test_the_most_different_table_heads_its_distance_in_words(tmp_path):
     a, b = hand_runs(tmp_path)
     page = compare_runs([a, b], n_boot=20).html()
     table = page.split("Most different items")[1]
-    assert "<th>TVD</th>" in table and "<th>tvd</th>" not in table
+    assert "<th>TVD of the score vectors</th>" in table and "<th>tvd</th>" not in table
+
+
+def test_the_most_different_table_on_screen_heads_its_columns_in_words_and_the_files_keep_the_keys(tmp_path):
+    """`compare A B` printed the most-different table under its raw keys (run_a, pred_b, tvd, max_abs_delta): a reader
+    could not tell what tvd measured or which run pred_a was.  The screen and the page head them in words and say what
+    the distances are; disagreements.csv and the agreement JSON keep the stable keys."""
+    import json
+    from workbench.analysis.compare.runs import ITEMS_CSV, write_runs_comparison
+
+    a, b = hand_runs(tmp_path)
+    cmp = compare_runs([a, b], n_boot=20)
+    text = cmp.render()
+    table = text.split("with the largest total variation distance):\n")[1]
+    head = table.splitlines()[0]
+    for words in ("run 1", "run 2", "item", "true label", "top-1 label, run 1", "top-1 label, run 2", "TVD of the score vectors",
+                  "largest |Δ score|"):
+        assert words in head, head
+    assert not {"run_a", "pred_a", "pred_b", "tvd", "max_abs_delta", "emotion"} & set(head.split()), head
+    assert "TVD: total variation distance between the two runs' score vectors" in table
+    page = cmp.html().split("Most different items")[1]
+    assert "<th>top-1 label, run 2</th>" in page and "total variation distance between the two runs" in page
+    paths = write_runs_comparison(cmp, tmp_path / "cmp", figures=False)
+    csv_head = (tmp_path / "cmp" / ITEMS_CSV).read_text().splitlines()[0].split(",")
+    assert {"run_a", "run_b", "pred_a", "pred_b", "tvd", "max_abs_delta"} <= set(csv_head)
+    assert {"run_a", "run_b", "max_tvd"} <= set(json.loads(paths["json"].read_text())["agreement"][0])
 
 
 def test_the_probe_of_a_head_only_run_is_said_to_repeat_its_parents(tmp_path):

@@ -184,6 +184,40 @@ def test_folder_holds_the_corpus_classes_with_boredom_and_a_card(emodb_head, emo
     assert "random weights" in card.get("warning", "").lower() or "random" in card.get("warning", "").lower()
 
 
+def test_the_per_class_table_gives_precision_recall_and_f1_with_intervals_and_their_checks(emodb_head):
+    """finetune's per-class table (the card's evaluation.per_class) had recall only, and the screen had no per-class
+    table at all.  Each class now has precision and recall with their fractions and exact intervals and F1 with its
+    bootstrap interval from macro-F1's resamples (metrics' class_report, one implementation), with support n; the
+    checks metrics prints under its table travel with them, on screen and in the JSON."""
+    from workbench.analysis.groups import MIN_PER_CLASS, small_class_note
+
+    card = json.loads((emodb_head.out / "training_card.json").read_text(encoding="utf-8"))
+    ev = card["evaluation"]
+    for c, d in ev["per_class"].items():
+        for who in ("finetuned", "parent_mapped"):
+            hits, predicted, n = d[f"hits_{who}"], d[f"predicted_{who}"], d["n"]
+            assert (d[f"precision_{who}"] == pytest.approx(hits / predicted) if predicted
+                    else d[f"precision_{who}"] is None)  # 0/0 is undefined (JSON null), not 0
+            assert d[f"f1_{who}"] == pytest.approx(2 * hits / (n + predicted) if n + predicted else 0.0)
+            lo, hi = d[f"f1_{who}_ci"]
+            assert 0.0 <= lo <= hi <= 1.0 and len(d[f"precision_{who}_ci"]) == 2
+    counts = {c: d["n"] for c, d in ev["per_class"].items()}
+    for who in ("finetuned", "parent_mapped"):  # the checks, as metrics words them
+        flags = ev["per_class_flags"][who]
+        assert (small_class_note(counts) in flags) == any(0 < k < MIN_PER_CLASS for k in counts.values())
+    # the parent never predicts boredom (the nine have none): said, its precision undefined
+    assert any("never predicted (" in f and "boredom" in f for f in ev["per_class_flags"]["parent_mapped"])
+    text = emodb_head.render()
+    assert "per class, finetuned (pooled test items" in text and "per class, parent_mapped" in text
+    assert "precision [95% CI] hits/predicted" in text and "f1 [95% bootstrap CI]" in text
+    table = text.split("per class, finetuned")[1].split("per class, parent_mapped")[0]
+    for c, d in ev["per_class"].items():  # each class's F1 beside its interval, and its n
+        lo, hi = d["f1_finetuned_ci"]
+        assert f"{d['f1_finetuned']:.3f} [{lo:.3f}, {hi:.3f}]" in table and f"/{d['n']} " in table
+    for flag in ev["per_class_flags"]["finetuned"]:
+        assert flag in table
+
+
 def test_checkpoint_loads_with_its_labels_and_the_head_equals_the_trained_one(emodb_head):
     from workbench.analysis.finetune import tune_data
     from workbench.model.network import load_model

@@ -109,9 +109,10 @@ def test_an_snr_sweeps_score_panel_says_which_noise_reduction_it_shows():
     # the two drew one marker exactly over the other
     legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert not any("denoise=" in t or "False" in t or "True" in t for t in legend), legend
-    assert "mean confidence (without noise reduction)" in legend and "mean confidence (with noise reduction)" in legend, legend
-    markers = {line.get_label(): (line.get_marker(), line.get_markerfacecolor()) for line in fig.axes[1].get_lines()
-               if line.get_label().startswith("mean confidence (")}
+    for group in ("mean confidence (without noise reduction)", "mean confidence (with noise reduction)"):
+        assert f"{group},\nStudent-t 95 % interval over the items" in legend, legend
+    markers = {bars.get_label(): (bars.lines[0].get_marker(), bars.lines[0].get_markerfacecolor()) for bars in fig.axes[1].containers
+               if bars.get_label().startswith("mean confidence (")}  # drawn with their intervals: error bar containers
     assert len(set(markers.values())) == 2, markers
     plt.close(fig)
 
@@ -192,3 +193,61 @@ def test_pitch_sweep_scores_psola_shifted_audio_and_counts_flips(tmp_path, tiny_
         got = flips[flips["edit"] == name].drop_duplicates("base_label")
         assert np.isclose((got["flip_rate"] * got["n"]).sum(), changed.sum())
     assert set(summarise_sweep(df, "pitch")["semitones"].dropna()) == {0.0, -4.0, -2.0, -1.0, 1.0, 2.0, 4.0}
+
+
+def _confidence_frame():
+    """Three items at the reference and two grid points: 22.05 kHz moves each confidence a little, up and down (its
+    change holds 0), 8 kHz drops every one by about 0.3 (it does not)."""
+    conf = {"raw": [0.5, 0.6, 0.7], "sr_22050": [0.52, 0.58, 0.71], "sr_8000": [0.2, 0.3, 0.35]}
+    rate = {"raw": 44100.0, "sr_22050": 22050.0, "sr_8000": 8000.0}
+    return pd.DataFrame([{"id": i, "variant": v, "status": "ok", "sample_rate": rate[v], "confidence": c, "margin": 0.1, "pred": "sad",
+                          **{f"score_{k}": 1 / len(LABEL_KEYS) for k in LABEL_KEYS}}
+                         for v, cs in conf.items() for i, c in zip("abc", cs)])
+
+
+def test_the_mean_confidence_of_each_point_has_its_t_interval_and_a_change_within_it_is_flagged(sr_sweep):
+    """`workbench sweep` gave each grid point's mean confidence bare (0.603 of 3 items, no interval), on screen, in
+    sweep_summary.csv and in the figure, so a point that moved by noise read like one that moved.  Each mean now has
+    its Student-t 95 % interval over the items, each point its change from the reference with a paired t interval, and
+    a point whose change interval holds 0 is flagged: ``≈ reference`` on screen, ``change_within_interval`` in the CSV,
+    ringed in the figure."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import t
+
+    from workbench.runs.sweep import sweep_display
+
+    def t_interval(x):  # computed here independently: mean ± t(0.975, n − 1) · s / √n
+        x = np.asarray(x)
+        half = t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        return x.mean() - half, x.mean() + half
+
+    df = _confidence_frame()
+    summ = summarise_sweep(df, "sample-rate").set_index("variant")
+    for v in ("raw", "sr_22050", "sr_8000"):
+        conf = df[df["variant"] == v]["confidence"].to_numpy()
+        assert (summ.loc[v, "mean_confidence_ci_low"], summ.loc[v, "mean_confidence_ci_high"]) == pytest.approx(t_interval(conf), abs=1e-4)
+    ref = df[df["variant"] == "raw"]["confidence"].to_numpy()
+    for v, within in (("sr_22050", True), ("sr_8000", False)):
+        diff = df[df["variant"] == v]["confidence"].to_numpy() - ref
+        assert summ.loc[v, "confidence_change"] == pytest.approx(diff.mean(), abs=1e-4) and summ.loc[v, "change_paired"] == 3
+        assert (summ.loc[v, "change_ci_low"], summ.loc[v, "change_ci_high"]) == pytest.approx(t_interval(diff), abs=1e-4)
+        assert summ.loc[v, "change_within_interval"] is within
+    assert summ.loc["raw", "change_within_interval"] is None  # the reference is not compared with itself
+    shown = sweep_display(summ.reset_index()).set_index("variant")
+    assert shown.loc["sr_22050", "mean confidence [95% t CI over items]"] == "0.603 [0.362, 0.845]"
+    assert shown.loc["sr_22050", "Δ confidence vs reference [paired 95% t CI] n"].endswith("3  ≈ reference: interval holds 0")
+    assert "≈" not in shown.loc["sr_8000", "Δ confidence vs reference [paired 95% t CI] n"]
+    fig = plot_sweep(df, "sample-rate")
+    rings = [c for c in fig.axes[1].collections if type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    assert [tuple(o) for c in rings for o in c.get_offsets()] == [pytest.approx((22050.0, summ.loc["sr_22050", "mean_confidence"]), abs=1e-4)]
+    assert any("within its paired 95 % t interval" in x.get_text() for x in fig.axes[1].get_legend().get_texts())
+    plt.close(fig)
+    d, _ = sr_sweep  # the sweep's own table on disk carries the columns
+    written = pd.read_csv(d / "sw" / "sweep_summary.csv")
+    assert {"mean_confidence_ci_low", "mean_confidence_ci_high", "confidence_change", "change_ci_low", "change_ci_high",
+            "change_within_interval"} <= set(written.columns)
+    # a point scored exactly as the reference: a zero-width interval shows no uncertainty, so it is said in words
+    same = df.copy()
+    same.loc[same["variant"] == "sr_22050", "confidence"] = ref
+    cell = sweep_display(summarise_sweep(same, "sample-rate")).set_index("variant").loc["sr_22050", "Δ confidence vs reference [paired 95% t CI] n"]
+    assert cell == "+0.000 (all 3 items as at the reference)  ≈ reference" and "[+0.000, +0.000]" not in cell

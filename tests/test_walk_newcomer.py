@@ -668,5 +668,29 @@ def test_the_training_data_mark_names_the_corpus_in_short():
                                             "MELD may be in emotion2vec_plus_large's pseudo-labelling data")
     assert training_overlap_mark([seen]).startswith("TRAINING DATA: IEMOCAP was in emotion2vec_plus_large's fine-tuning data;")
     assert training_overlap_mark(["a warning of another shape"]) == TRAINING_OVERLAP_MARK  # nothing to shorten: the generic words
-    long = overlap_short([seen] + [maybe.replace("MELD", f"C{i}") for i in range(9)])
+    more = [Overlap("iic/emotion2vec_plus_large", f"C{i}", "pseudo-labelling", "possible", False, None, "named", "x").message() for i in range(9)]
+    long = overlap_short([seen] + more)
     assert len(long) <= 120 and long.endswith("…")
+
+
+def test_the_training_data_mark_is_carried_by_the_warning_not_read_back_out_of_its_sentence(tmp_path):
+    """overlap_short parsed the warnings' sentences with regular expressions: a head folder named ``head; v2`` came out
+    as ``trained head head`` (the pattern stopped at the sentence's "; "), and any rewording of a sentence would have
+    dropped the mark to the generic words.  Each warning now carries its short form, built beside its sentence."""
+    import json
+    import pandas as pd
+    from workbench.data.cards import Overlap, OverlapWarning, overlap_short, prefixed, speaker_overlap_message
+    from workbench.runs.artifacts import training_overlap_mark
+
+    ckpt = _checkpoint(tmp_path / "head; v2")
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0"], "validation": ["spk1"], "test": ["spk2"]}}))
+    w = speaker_overlap_message(str(ckpt), pd.DataFrame({"speaker": ["spk0", "spk1", "spk2"]}))
+    assert w.startswith("speaker overlap: 2 of the 3 speakers evaluated here (spk0, spk1)")  # the sentence as before
+    assert w.short == "speakers spk0, spk1 (2 of 3) trained head head; v2"
+    assert training_overlap_mark([w]) == "TRAINING DATA: speakers spk0, spk1 (2 of 3) trained head head; v2; not an independent test"
+    # a comparison's run prefix goes before the short form too, and a warning of the same words without one says nothing short
+    assert overlap_short([prefixed(w, "run B: ")]) == "run B: speakers spk0, spk1 (2 of 3) trained head head; v2"
+    assert overlap_short([str(w)]) == ""
+    seen = Overlap("m/ckpt", "IEMOCAP", "pre-training", "seen", False, 12, "", "the paper").message()
+    assert isinstance(seen, OverlapWarning) and seen.short == "IEMOCAP was in ckpt's pre-training data (its audio; labels not used)"
+    assert json.loads(json.dumps([seen])) == [str(seen)]  # it is still the string the JSON keeps

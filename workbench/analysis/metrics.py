@@ -40,7 +40,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
+    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_report, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -311,15 +311,8 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
-    # labels as integer codes: scikit-learn checks them several times faster than strings
-    vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]).astype(str), return_inverse=True)
-    t_codes, p_codes = codes[: len(y_true)], codes[len(y_true):]
-    class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
-    intervals, f1_intervals = resample_intervals(t_codes, p_codes, class_codes, n=n_boot, seed=seed)
+    intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed)  # F1 per class: macro-F1's resamples
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
-    classes_table = class_table(y_true, y_pred, classes)
-    for c, bounds in zip(classes, f1_intervals):  # macro-F1's resamples: the same seed rule
-        classes_table[c]["f1_ci"] = tuple(bounds)
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in by if col in sc.columns}  # all: no groups
     return Report(

@@ -67,6 +67,26 @@ class Card:
                 "stages": [s.__dict__ | {"corpora": list(s.corpora)} for s in self.stages]}
 
 
+class OverlapWarning(str):
+    """A training-data warning (the sentence a reader sees) that carries its own short form, ``short``: which corpus on
+    which stage, or which speakers trained which head, in a figure mark's few words (:func:`overlap_short`).  Built where
+    the sentence is built, so the mark never depends on the sentence's wording; a plain string has no short form."""
+
+    short: str
+
+    def __new__(cls, text: str, short: str = "") -> "OverlapWarning":
+        out = super().__new__(cls, text)
+        out.short = short
+        return out
+
+    def __reduce__(self):
+        return OverlapWarning, (str(self), self.short)
+
+    def prefixed(self, prefix: str) -> "OverlapWarning":
+        """The warning of one run among several (``run B: ``): the prefix before the sentence and before its short form."""
+        return OverlapWarning(prefix + str(self), prefix + self.short if self.short else "")
+
+
 @dataclass(frozen=True)
 class Overlap:
     """One corpus of a manifest found on a checkpoint's card."""
@@ -81,14 +101,17 @@ class Overlap:
     source: str
     dated: str = ""  # the stage's: the packaged cards' read date, or a fine-tuned head's training card's created time
 
-    def message(self) -> str:
-        short = self.model_id.split("/")[-1]
+    def short(self) -> str:
+        """Which corpus was (or may be) in which checkpoint's stage: the warning's first words, the mark's whole."""
+        name = self.model_id.split("/")[-1]
         if self.certainty == "seen":
-            what = f"{self.corpus} was in {short}'s {self.stage} data" + ("" if self.labels_used else " (its audio; labels not used)")
-        else:
-            what = (f"{self.corpus} may be in {short}'s {self.stage} data"
-                    + (" (with labels)" if self.labels_used else "") + f": {self.note}")
-        return f"training-data overlap: {what}. Source: {self.source}" + (f"; {self.dated}." if self.dated else ".")
+            return f"{self.corpus} was in {name}'s {self.stage} data" + ("" if self.labels_used else " (its audio; labels not used)")
+        return f"{self.corpus} may be in {name}'s {self.stage} data" + (" (with labels)" if self.labels_used else "")
+
+    def message(self) -> OverlapWarning:
+        what = self.short() + ("" if self.certainty == "seen" else f": {self.note}")
+        return OverlapWarning(f"training-data overlap: {what}. Source: {self.source}" + (f"; {self.dated}." if self.dated else "."),
+                              self.short())
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "message": self.message()}
@@ -142,7 +165,7 @@ def speakers_of(source: Any) -> list[str]:
     return []
 
 
-def speaker_overlap_message(model_id: str | None, source: Any) -> str | None:
+def speaker_overlap_message(model_id: str | None, source: Any) -> OverlapWarning | None:
     """A warning when ``source`` holds speakers a fine-tuned checkpoint was trained or early-stopped on."""
     training = read_training_card(model_id) if model_id and Path(str(model_id)).expanduser().is_dir() else None
     if training is None:
@@ -154,9 +177,11 @@ def speaker_overlap_message(model_id: str | None, source: Any) -> str | None:
     if not both:
         return None
     shown = ", ".join(both[:8]) + (f" … ({len(both)} in all)" if len(both) > 8 else "")
-    return (f"speaker overlap: {len(both)} of the {len(here)} speakers evaluated here ({shown}) trained or early-stopped the "
-            f"fine-tuned head {Path(str(model_id)).name}; figures on them are not speaker-independent. "
-            f"Its held-out speakers: {', '.join(map(str, spk.get('test') or [])) or 'none'}.")
+    head = Path(str(model_id)).name
+    short = f"speakers {', '.join(both[:3]) + (', …' if len(both) > 3 else '')} ({len(both)} of {len(here)}) trained head {head}"
+    return OverlapWarning(f"speaker overlap: {len(both)} of the {len(here)} speakers evaluated here ({shown}) trained or early-stopped the "
+                          f"fine-tuned head {head}; figures on them are not speaker-independent. "
+                          f"Its held-out speakers: {', '.join(map(str, spk.get('test') or [])) or 'none'}.", short)
 
 
 def card_for(model_id: str | None) -> Card | None:
@@ -222,7 +247,7 @@ def corpus_overlap(card: Card | str | None, source: Any) -> list[Overlap]:
     return out
 
 
-def overlap_messages(model_id: str | None, source: Any) -> list[str]:
+def overlap_messages(model_id: str | None, source: Any) -> list[OverlapWarning]:
     """The warning lines for a run of ``model_id`` on ``source`` ([] when nothing overlaps or the checkpoint is unknown).
 
     A fine-tuned checkpoint adds a line when ``source`` holds the speakers it was trained on."""
@@ -231,31 +256,22 @@ def overlap_messages(model_id: str | None, source: Any) -> list[str]:
     return lines + ([speakers] if speakers else [])
 
 
-_OVERLAP_LINE = re.compile(r"(run .+?: )?(training-data overlap|speaker overlap): (.*)", re.S)
-_SPEAKERS = re.compile(r"(\d+) of the (\d+) speakers evaluated here \((.*?)\) trained or early-stopped the fine-tuned head (.*?); ", re.S)
+def prefixed(warning: str, prefix: str) -> str:
+    """``prefix`` before a warning, and before its short form where it has one (:meth:`OverlapWarning.prefixed`)."""
+    return warning.prefixed(prefix) if isinstance(warning, OverlapWarning) else prefix + str(warning)
 
 
 def overlap_short(warnings: Iterable[str], *, limit: int = 120) -> str:
     """What overlaps, in a figure mark's few words, from :func:`run_training_overlap`'s warnings (a comparison's with
-    ``run NAME: `` before each): ``IEMOCAP was in emotion2vec_plus_large's fine-tuning data`` or ``speakers spk0, spk1
-    (2 of 4) trained head ckpt``; ``""`` for none; cut with … past ``limit`` characters."""
-    parts = []
-    for w in warnings:
-        m = _OVERLAP_LINE.match(str(w))
-        if m is None:
-            continue
-        run, kind, rest = m.group(1) or "", m.group(2), m.group(3)
-        if kind == "speaker overlap" and (sp := _SPEAKERS.match(rest)):
-            names = sp.group(3).split(" … ")[0].split(", ")
-            shown = ", ".join(names[:3]) + (", …" if int(sp.group(1)) > 3 else "")
-            parts.append(f"{run}speakers {shown} ({sp.group(1)} of {sp.group(2)}) trained head {sp.group(4)}")
-        elif kind == "training-data overlap":
-            parts.append(run + rest.split(". Source: ")[0].split(": ")[0])
+    ``run NAME: `` before each, :meth:`OverlapWarning.prefixed`): ``IEMOCAP was in emotion2vec_plus_large's fine-tuning
+    data`` or ``speakers spk0, spk1 (2 of 4) trained head ckpt``, each warning's own :attr:`OverlapWarning.short`, never
+    read back out of its sentence; ``""`` for none (a plain string has none); cut with … past ``limit`` characters."""
+    parts = [w.short for w in warnings if isinstance(w, OverlapWarning) and w.short]
     text = "; ".join(dict.fromkeys(parts))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[str]:
+def run_training_overlap(rf: Any, *, checkpoint: str | None = None) -> list[OverlapWarning]:
     """Warnings that a run's corpus is on its checkpoint's protocol card, or its speakers trained a fine-tuned head
     ([] when not, or the checkpoint is unknown); ``rf`` is a :class:`~workbench.runs.folder.RunFolder`.
 

@@ -166,16 +166,48 @@ def _same_label_counts(sub, reference) -> tuple[float, int, float, float]:
     return same / len(reference), int(len(reference)), float(ci.low), float(ci.high)
 
 
+def mean_interval(x) -> tuple[float, float, float, int]:
+    """The mean of ``x`` (NaNs left out) with its Student-t 95 % interval over the items (scipy's ``ttest_1samp``) and
+    their number; NaN bounds under 2 items; values all equal give the value itself as both bounds."""
+    from scipy.stats import ttest_1samp
+
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, float("nan"), float("nan"), 1
+    if np.ptp(x) == 0:  # no spread: the t interval is 0/0, and every item moved by exactly this much
+        return m, m, m, int(len(x))
+    ci = ttest_1samp(x, 0.0).confidence_interval(0.95)
+    return m, float(ci.low), float(ci.high), int(len(x))
+
+
+def confidence_change(sub, reference_confidence) -> tuple[float, float, float, int, "bool | None"]:
+    """A grid point's mean change of confidence from the reference, item by item (the items scored at both), with its
+    paired Student-t 95 % interval (:func:`mean_interval` of the differences), the items paired, and whether the change
+    is within that interval of no change (the interval holds 0: the point cannot be told apart from the reference);
+    ``None`` for that when there is no interval (fewer than 2 items paired)."""
+    here = sub.set_index("id")["confidence"].astype(float)
+    both = reference_confidence.index.intersection(here.index)
+    d, lo, hi, n = mean_interval(here.reindex(both).to_numpy() - reference_confidence.reindex(both).to_numpy(dtype=float))
+    return d, lo, hi, n, (bool(lo <= 0.0 <= hi) if lo == lo and hi == hi else None)
+
+
 def summarise_sweep(df, kind: str):
-    """One row per grid point: items, failures, mean confidence and margin, the
-    most frequent top label, and the share of items whose label equals the
-    reference's (the unmodified audio, see :data:`REFERENCE`) with its denominator
+    """One row per grid point: items, failures, mean confidence with its Student-t 95 % interval over the items
+    (``mean_confidence_ci_low``/``_high``) and margin, the mean change of confidence from the reference with its paired
+    t interval (``confidence_change``, ``change_ci_low``/``_high``, ``change_paired``) and ``change_within_interval``
+    (the interval holds 0: no change told apart from the reference's), the most frequent top label, and the share of
+    items whose label equals the reference's (the unmodified audio, see :data:`REFERENCE`) with its denominator
     (``compared``) and exact 95 % interval."""
     import pandas as pd
 
     ref_name = reference_name(df, kind)
     ok = select_rows(df)
     reference = ok[ok["variant"] == ref_name].set_index("id")["pred"]
+    ref_conf = ok[ok["variant"] == ref_name].set_index("id")["confidence"]
     x_key = _X_KEY[kind]
     rows = []
     for name in dict.fromkeys(df["variant"]):
@@ -187,7 +219,7 @@ def summarise_sweep(df, kind: str):
             **({"denoise": sub["denoise"].iloc[0]} if kind == "snr" else {}),
             **({"stationary": sub["stationary"].iloc[0]} if kind == "denoise" else {}),
             "items": int(len(sub)), "failed": int(len(select_rows(sub, status="failed"))),
-            "mean_confidence": round(float(good["confidence"].mean()), 4) if len(good) else float("nan"),
+            **_confidence_columns(good, ref_conf, name == ref_name),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
             "top_label": good["pred"].mode().iloc[0] if len(good) else "",
             **dict(zip(("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high"),
@@ -200,20 +232,58 @@ def summarise_sweep(df, kind: str):
     return out
 
 
+def _confidence_columns(good, ref_conf, is_reference: bool) -> dict:
+    """A grid point's mean confidence with its t interval, and its paired change from the reference (none for the
+    reference itself), as :func:`summarise_sweep`'s columns."""
+    m, lo, hi, _ = mean_interval(good["confidence"])
+    d, dlo, dhi, n, within = confidence_change(good, ref_conf) if not is_reference else (*(float("nan"),) * 3, 0, None)
+    return {**{k: round(v, 4) for k, v in (("mean_confidence", m), ("mean_confidence_ci_low", lo), ("mean_confidence_ci_high", hi),
+                                           ("confidence_change", d), ("change_ci_low", dlo), ("change_ci_high", dhi))},
+            "change_paired": n, "change_within_interval": within}
+
+
 _SWEEP_SHARE = ("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high")
+_SWEEP_CONFIDENCE = ("mean_confidence_ci_low", "mean_confidence_ci_high", "confidence_change", "change_ci_low", "change_ci_high",
+                     "change_paired", "change_within_interval")
+#: the screen's and the page's heads of the confidence cells
+CONFIDENCE_HEAD = "mean confidence [95% t CI over items]"
+CHANGE_HEAD = "Δ confidence vs reference [paired 95% t CI] n"
+
+
+def _confidence_cells(r) -> tuple[str, str]:
+    """A summary row's mean confidence beside its interval, and its change from the reference beside its paired
+    interval, marked ``≈ reference`` when the interval holds 0 (no change told apart), in words where there is none."""
+    m, lo, hi = r["mean_confidence"], r["mean_confidence_ci_low"], r["mean_confidence_ci_high"]
+    mean = "—" if m != m else f"{m:.3f} [{lo:.3f}, {hi:.3f}]" if lo == lo else f"{m:.3f} (one item: no interval)"
+    n = int(r["change_paired"])
+    if r["reference"]:
+        return mean, "— (the reference itself)"
+    if not n:
+        return mean, "— (no item scored at both)"
+    d, dlo, dhi = r["confidence_change"], r["change_ci_low"], r["change_ci_high"]
+    if dlo != dlo:
+        return mean, f"{d:+.3f} (one item: no interval)"
+    if dlo == dhi:  # no spread: a zero-width interval shows no uncertainty, say what it is instead
+        return mean, (f"{d:+.3f} (all {n} items as at the reference)  ≈ reference" if d == 0 else
+                      f"{d:+.3f} (all {n} items moved by exactly this: no spread, no interval)")
+    return mean, f"{d:+.3f} [{dlo:+.3f}, {dhi:+.3f}] {n}" + ("  ≈ reference: interval holds 0" if r["change_within_interval"] else "")
 
 
 def sweep_display(summ):
     """:func:`summarise_sweep`'s points as a reader sees them, on the screen and on a page alike: the share of items
     keeping the reference's label in one cell with its exact interval and count (as four raw columns they ran past the
-    width, NaN on the reference's row), the reference row named in words, flags as yes/no (not ``True``/``False``),
-    column names in words."""
+    width, NaN on the reference's row), the mean confidence beside its t interval and its change from the reference
+    beside its paired interval (``≈ reference`` where that holds 0), the reference row named in words, flags as yes/no
+    (not ``True``/``False``), column names in words."""
     import pandas as pd
 
-    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + ("reference",)]
+    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + _SWEEP_CONFIDENCE + ("reference",)]
+    keep.insert(keep.index("mean_confidence") + 1, "confidence_change")  # the change beside the mean it changes
+    heads = {"mean_confidence": CONFIDENCE_HEAD, "confidence_change": CHANGE_HEAD}
     rows = []
     for _, r in summ.iterrows():
-        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else
+        confidence = dict(zip(("mean_confidence", "confidence_change"), _confidence_cells(r)))
+        cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else confidence[c] if c in confidence else
                  ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else
                  _unbounded(c) if isinstance(r[c], float) and r[c] == float("inf") else r[c] for c in keep]
         n = int(r["compared"])
@@ -221,10 +291,10 @@ def sweep_display(summ):
                  f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
                  f"{round(r['same_label_as_reference'] * n)}/{n}")
         rows.append(cells + [share])
-    header = [c.replace("_", " ") for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
+    header = [heads.get(c, c.replace("_", " ")) for c in keep] + ["same label as the reference [exact 95% CI] same/compared"]
     frame = pd.DataFrame(rows, columns=header)
     for c, kept in zip(header, keep):  # a whole-number column stays one (22050, not 22050.0)
-        if str(summ[kept].dtype) == "Int64":
+        if kept not in heads and str(summ[kept].dtype) == "Int64":
             frame[c] = frame[c].astype("Int64")
     return frame
 
@@ -243,8 +313,30 @@ def _khz(x: float) -> str:
     return f"{x / 1000:g}"
 
 
+def _label_x_axis(ax2, kind: str, ticks: list[float]) -> None:
+    """The grid's axis in words: source rates in kHz on a log scale (each rate a tick), the other knobs by name."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    if kind == "sample-rate":
+        ax2.set_xscale("log")
+        ax2.xaxis.set_major_locator(FixedLocator(ticks))
+        ax2.xaxis.set_minor_locator(NullLocator())
+        span = np.log10(max(ticks) / min(ticks)) if len(ticks) > 1 else 1.0
+        # a rate within 8 % of the axis of its left neighbour (44.1 and 48 kHz) is labelled a line lower: side by side
+        # the two read as one number ("44.148")
+        labels = [("\n" if k and np.log10(t / ticks[k - 1]) < 0.08 * span else "") + _khz(t) for k, t in enumerate(ticks)]
+        ax2.set_xticks(ticks, labels)
+        ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
+    else:
+        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
+                        "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])
+
+
 def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
     """Mean scores (top) and mean confidence / agreement with the reference (bottom) along the grid.
+
+    The mean confidence carries its Student-t 95 % interval over the items (:func:`mean_interval`); a point whose
+    change from the reference is within its paired interval (:func:`confidence_change`) is ringed, said in the legend.
 
     The reference (the unmodified audio) is drawn as horizontal lines, labelled
     as such; sample rates are labelled in kHz.  ``axes``: two matplotlib axes, or
@@ -254,14 +346,15 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator, NullLocator
 
     ok = select_rows(df)
     x_key = _X_KEY[kind]
     ref_name = reference_name(df, kind)
     ref_rows = ok[ok["variant"] == ref_name]
     reference = ref_rows.set_index("id")["pred"]
+    ref_conf = ref_rows.set_index("id")["confidence"]
     points = ok[ok["variant"] != ref_name]
+    flagged = False
     group_key = {"snr": "denoise", "denoise": "stationary"}.get(kind)
     if axes is None:
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10.5, 6.5), sharex=True)
@@ -280,7 +373,13 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         # marker on the other, hiding it
         conf_m, same_m = ("o", "s") if gi == 0 else ("^", "D")
         style = {} if gi == 0 else {"mfc": "none", "ms": 5, "mew": 1.4}
-        ax2.plot(xs, [at[x]["confidence"].mean() for x in xs], f"{conf_m}-", color=palette(2 * gi), label=f"mean confidence{label}", **style)
+        conf = np.array([mean_interval(at[x]["confidence"])[:3] for x in xs]).reshape(-1, 3)
+        ax2.errorbar(xs, conf[:, 0], yerr=[conf[:, 0] - conf[:, 1], conf[:, 2] - conf[:, 0]], fmt=f"{conf_m}-", capsize=2,
+                     color=palette(2 * gi), label=f"mean confidence{label},\nStudent-t 95 % interval over the items", **style)
+        same_as_ref = [x for x in xs if confidence_change(at[x], ref_conf)[4]]  # the paired interval of the change holds 0
+        flagged = flagged or bool(same_as_ref)
+        ax2.scatter(same_as_ref, [conf[xs.index(x), 0] for x in same_as_ref], s=170, facecolors="none", edgecolors="0.45", linewidths=1.2,
+                    zorder=1)
         same = np.array([_same_label_counts(at[x], reference) for x in xs]).reshape(-1, 4)
         ax2.errorbar(xs, same[:, 0], yerr=[same[:, 0] - same[:, 2], same[:, 3] - same[:, 0]], fmt=f"{same_m}--", capsize=3,
                      color=palette(2 * gi + 1), label=f"same label as the original audio, exact 95 % interval\n{label.strip()}".strip(), **style)
@@ -295,6 +394,9 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         what = f"original audio ({', '.join(_khz(r) for r in rates)} kHz source)" if rates else f"original audio ({ref_name})"
         ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
         ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
+    if flagged:  # the ring's meaning, once
+        ax2.scatter([], [], s=90, facecolors="none", edgecolors="0.45", linewidths=1.2,
+                    label="ringed: its change of confidence from the reference\nis within its paired 95 % t interval (holds 0)")
     # the scores are drawn for the first group only: say which (they were unlabelled beside two groups of curves below)
     ax1.set_ylabel("mean score" + ("" if group_key is None or not groups else f" ({_GROUP_WORDS[group_key].get(groups[0][0], groups[0][0])})"))
     # legends beside the plots, never over the markers they explain
@@ -302,20 +404,7 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
     ax2.set_ylabel("share / confidence")
     ax2.set_ylim(-0.02, 1.02)
     ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    if kind == "sample-rate":
-        ax2.set_xscale("log")
-        ticks = sorted(all_xs)
-        ax2.xaxis.set_major_locator(FixedLocator(ticks))
-        ax2.xaxis.set_minor_locator(NullLocator())
-        span = np.log10(max(ticks) / min(ticks)) if len(ticks) > 1 else 1.0
-        # a rate within 8 % of the axis of its left neighbour (44.1 and 48 kHz) is labelled a line lower: side by side
-        # the two read as one number ("44.148")
-        labels = [("\n" if k and np.log10(t / ticks[k - 1]) < 0.08 * span else "") + _khz(t) for k, t in enumerate(ticks)]
-        ax2.set_xticks(ticks, labels)
-        ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
-    else:
-        ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",
-                        "pitch": "pitch shift (semitones, PSOLA)", "tempo": "tempo factor (PSOLA; >1 faster)"}[kind])
+    _label_x_axis(ax2, kind, sorted(all_xs))
     ax1.set_title(f"{kind} sweep over {ok['id'].nunique()} item(s); reference: the original audio ({ref_name})", fontsize=10)
     return save_figure(fig, path)
 

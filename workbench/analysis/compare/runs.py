@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.data.cards import run_training_overlap
+from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
@@ -28,6 +28,7 @@ from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, s
 
 from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
+from workbench.analysis.compare.items import FLIPS_SHOWN, disagreement_html, disagreement_lines, flips_html
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
                                                  metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
 
@@ -275,14 +276,10 @@ class RunsComparison:
                          f"embedding cosine min/mean {cos}")
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
-        if top and len(self.items):
-            total, shown = int(self.items.groupby(["run_a", "run_b", "variant"], sort=False).size().max()), self.disagreements(top)
+        if top and len(self.items):  # headed in words, the distances said under it; the files keep the keys
+            shown = self.disagreements(top)
             differing = int(self.disagreements(len(self.items)).groupby(["run_a", "run_b", "variant"], sort=False).size().max() or 0) if len(shown) else 0
-            lines.append(f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
-                         f"with the largest total variation distance{'; n/a between runs with no class in common, their items in order' if shown['tvd'].isna().any() else ''}):"
-                         if len(shown) else f"most different items: none; all {total} paired items have the same scores (TVD 0)")
-            cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "pred_b", "tvd", "max_abs_delta"]
-            lines += [printable_table(shown[cols], index=False, float_format=_distance, na_rep="n/a")] if len(shown) else []
+            lines += disagreement_lines(self.items, shown, differing, top)
         return "\n".join(lines)
 
     def html(self, top: int = 10, *, title: str | None = None) -> str:
@@ -332,18 +329,11 @@ class RunsComparison:
         parts.append("<h3>Agreement</h3>" + _agreement_table(self.agreement).to_html(index=False, escape=True,
                                                                                      float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
         if len(self.flips):
-            parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + _flips_html(self.flips, FLIPS_SHOWN))
+            parts.append(f"<h3>Label flips ({len(self.flips)})</h3>" + flips_html(self.flips, FLIPS_SHOWN))
         if len(self.items) and not len(self.disagreements(top)):
             parts.append("<h3>Most different items</h3><p>None: every paired item has the same scores in both runs (TVD 0).</p>")
         elif len(self.items):
-            cols = ["run_a", "run_b", "variant", "id", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b", "tvd", "max_abs_delta", "cosine"]
-            shown = self.disagreements(top)[cols].copy()
-            shown[["tvd", "max_abs_delta"]] = shown[["tvd", "max_abs_delta"]].map(_distance)  # 3e-8 is not 0.0000
-            parts.append(f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
-                         + shown.rename(columns={  # heads that can wrap
-                             "run_a": "run A", "run_b": "run B", "pred_a": "pred A", "pred_b": "pred B", "confidence_a": "conf. A",
-                             "confidence_b": "conf. B", "tvd": "TVD", "max_abs_delta": "max |Δ score|"})
-                         .to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a"))
+            parts.append(disagreement_html(self.disagreements(top), top))
         for k, ids in self.excluded.items():
             parts.append(f"<p>excluded from {html_text(k)}: {len(ids)} row(s) failed in either run: "
                          f"{html_text(', '.join(map(str, ids[:20])))}{' …' if len(ids) > 20 else ''}</p>")
@@ -460,37 +450,6 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
             "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
 
 
-#: rows of the label flips table in the HTML (flips.csv holds them all)
-FLIPS_SHOWN = 50
-
-
-def _flips_html(flips, shown: int) -> str:
-    """The first ``shown`` label flips as a table that fits a report page: each prediction beside its confidence, the
-    pair as "A → B", fixed/broke in one column (— for an item without a label), the findings broken at their commas
-    and no path (flips.csv has every column)."""
-    import pandas as pd
-
-    def change(fixed, broke) -> str:
-        if fixed is None or fixed != fixed:
-            return "—"
-        return "fixed" if fixed else ("broke" if broke else "wrong in both")
-
-    head = flips.head(shown)
-    table = pd.DataFrame({
-        "id": head["id"].astype(str), "variant": head["variant"].astype(str),
-        "runs": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
-        "emotion": head["emotion"].fillna("").astype(str),
-        "pred A (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_a"], head["confidence_a"])],
-        "pred B (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_b"], head["confidence_b"])],
-        "against the label": [change(f, b) for f, b in zip(head["fixed"], head["broke"])],
-        **{f"findings {k.upper()}": head[f"findings_{k}"].fillna("").astype(str).str.replace(",", ", ", regex=False)
-           for k in ("a", "b")},
-    })
-    note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"
-            if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")
-    return note + table.to_html(index=False, escape=True)
-
-
 #: the columns of :attr:`RunsComparison.flips`
 FLIP_COLUMNS = ["id", "variant", "run_a", "run_b", "emotion", "pred_a", "confidence_a", "pred_b", "confidence_b",
                 "fixed", "broke", "findings_a", "findings_b", "path"]
@@ -594,7 +553,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
         (dest := RunFolder(out)).random_weights_source = cmp.random_weights
-        dest.training_overlap_source = [f"run {r['name']}: {w}" for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
+        dest.training_overlap_source = [prefixed(w, f"run {r['name']}: ") for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths

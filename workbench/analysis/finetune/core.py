@@ -16,11 +16,11 @@ from workbench.analysis.finetune.data import (LABEL_SETS, TuneData, check_manife
                                               tune_data)
 from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
                                                  scored_clips, train_encoder)
-from workbench.analysis.finetune.evaluate import evaluate_finetune, scores
+from workbench.analysis.finetune.evaluate import class_table_of, evaluate_finetune, scores
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.finetune.partition import (data_validation_mode, partition_lines, split_sides, validation_mode,
                                                    with_split_roles)
-from workbench.analysis.groups import missing_class_note
+from workbench.analysis.groups import class_lines, missing_class_note
 from workbench.analysis.probe import METRICS
 from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError
@@ -90,9 +90,26 @@ class FinetuneResult:
                     lines.append(f"    {name:<14} " + _figures(ev[name]) + (f"  [{ev[name]['note']}]" if ev[name].get("note") else ""))
                     lines += _flag_lines(ev[name], "      ")
             lines += [f"    finetuned on test set {name} alone: " + _figures(d) for name, d in ev.get("per_test_set", {}).items()]
+            lines += _class_lines(ev)
             if ev.get("warning"):
                 lines.append(f"    !! {ev['warning']}")
         return "\n".join(lines)
+
+
+def _class_lines(ev: dict) -> list[str]:
+    """The cross-validation's per-class tables (the fine-tuned head's, the parent's mapped), as ``metrics`` prints its
+    own: precision and recall with exact intervals and fractions, F1 with its bootstrap interval, then what they fail."""
+    lines = []
+    for who in ("finetuned", "parent_mapped"):
+        per = ev.get("per_class") or {}
+        if not per or f"f1_{who}" not in next(iter(per.values())) or (ev.get(who) or {}).get("not_comparable"):
+            continue  # a card of an older version (recall only), or a parent with none of the classes (said above)
+        table = class_lines(class_table_of(per, who), (ev.get(who) or {}).get("n", 0))
+        lines.append(f"    per class, {who} (pooled test items; n = items of the class, F1's interval from macro-F1's resamples):")
+        lines += ["    " + line for line in table]
+        shown = "\n".join(table)
+        lines += [f"      !! {flag}" for flag in (ev.get("per_class_flags") or {}).get(who, ()) if flag not in shown]
+    return lines
 
 
 def _held_out_by(card: dict) -> str:

@@ -7,10 +7,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups, row_targets, split_speakers
-from workbench.analysis.groups import chance_uar, figure_flags
+from workbench.analysis.groups import chance_uar, class_f1_note, figure_flags, never_predicted_note, small_class_note
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
-from workbench.analysis.stats import proportion_interval
+from workbench.analysis.stats import class_report
 from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError
@@ -36,6 +36,43 @@ def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int,
         out[f"{name}_ci"] = _interval(draws[:, 0, m])
     out["flags"] = figure_flags({m: out[f"{m}_ci"] for m in METRICS}, len(t), {c: int(np.sum(t == c)) for c in classes})
     return out
+
+
+#: a class's figures in the card, each as ``{figure}_{who}`` (``f1_finetuned``), an interval as ``{figure}_{who}_ci``
+CLASS_FIGURES = ("precision", "precision_ci", "predicted", "recall", "recall_ci", "hits", "f1", "f1_ci")
+
+
+def _key(figure: str, who: str) -> str:
+    """``recall_ci``, ``finetuned`` → ``recall_finetuned_ci``: the card's name of a class figure."""
+    return f"{figure[:-3]}_{who}_ci" if figure.endswith("_ci") else f"{figure}_{who}"
+
+
+def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Sequence[str], *, n_boot: int, seed: int) -> tuple[dict, dict]:
+    """Each class's precision and recall (with their hits of predicted / of n and exact 95 % intervals) and F1 with its
+    bootstrap interval from macro-F1's resamples, as ``metrics`` gives them (:func:`~workbench.analysis.stats.class_report`),
+    for each of ``preds`` (``finetuned``, ``parent_mapped``) on the truth ``t``; and, per predictor, the checks ``metrics``
+    prints under its table (:func:`class_checks`).  Returns ``({class: {"n", "{figure}_{who}", "{figure}_{who}_ci"}}, {who: [check, …]})``."""
+    per_class: dict[str, dict] = {c: {"n": int(np.sum(t == c))} for c in classes}
+    flags = {}
+    for who, pred in preds.items():
+        _, table = class_report(t, pred, classes, n=n_boot, seed=seed)
+        for c, v in table.items():
+            per_class[c] |= {_key(k, who): list(v[k]) if k.endswith("_ci") else v[k] for k in CLASS_FIGURES}
+        flags[who] = class_checks(table, len(t))
+    return per_class, flags
+
+
+def class_checks(table: dict[str, dict], n: int) -> list[str]:
+    """What a per-class table's figures fail, in ``metrics``' words: F1 intervals of no width or from too few items,
+    classes with too few items (their figures anecdotes), classes never predicted (precision 0/0)."""
+    notes = [class_f1_note(table, n), small_class_note({c: int(v["support"]) for c, v in table.items()}), never_predicted_note(table)]
+    return [note for note in notes if note]
+
+
+def class_table_of(d: dict, who: str) -> dict[str, dict]:
+    """The card's per-class figures of ``who`` (``finetuned``, ``parent_mapped``) as :func:`class_report`'s table, for
+    :func:`~workbench.analysis.groups.class_lines` to print."""
+    return {c: {k: v[_key(k, who)] for k in CLASS_FIGURES} | {"support": v["n"]} for c, v in d.items()}
 
 
 def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_labels: Sequence[str]) -> tuple[np.ndarray, str]:
@@ -138,16 +175,8 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
                           "pass --scheme session for leave-one-session-out folds")
-    per_class = {}
-    for c in data.classes:  # each recall with its hits of n and exact (Clopper–Pearson) 95 % interval, as metrics gives it
-        m = t == c
-        n = int(m.sum())
-        per_class[c] = {"n": n}
-        for who, pred in (("finetuned", p), ("parent_mapped", parent_pred)):
-            hits = int(np.sum(pred[m] == c))
-            per_class[c] |= {f"recall_{who}": hits / n if n else float("nan"), f"hits_{who}": hits,
-                             f"recall_{who}_ci": list(proportion_interval(hits, n))}
-    out["per_class"] = per_class
+    out["per_class"], out["per_class_flags"] = per_class_scores(t, {"finetuned": p, "parent_mapped": parent_pred}, data.classes,
+                                                                 n_boot=n_boot, seed=config.seed)
     if scheme == "split" and len(names) > 1:  # several test sets (MSP-Podcast's Test1, Test2): each is reported alone too
         out["per_test_set"] = {name: scores(tf, pf, data.classes, n_boot=n_boot, seed=config.seed)
                                for name, tf, pf in zip(names, truth, preds)}
