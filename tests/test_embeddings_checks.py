@@ -243,6 +243,12 @@ def test_clusters_whose_labels_are_a_shuffle_are_said_not_to_track_them_on_scree
         got = label_agreement(planted, labels, seed=0)
         assert got["ari"] == pytest.approx(_pair_counting_ari(labels, planted)) and got["passed"] is passed
         assert got["n"] == 120 and got["permutations"] == 999 and (got["p"] < 0.05) is passed
+    # the shuffles' index, counted from the contingency table, is scikit-learn's on the same shuffles
+    from sklearn.metrics import adjusted_rand_score
+
+    codes, shuffles = np.unique(shuffled, return_inverse=True)[1], np.random.default_rng(0)
+    sk = [adjusted_rand_score(shuffles.permutation(codes), planted) for _ in range(999)]
+    assert label_agreement(planted, shuffled, seed=0)["null_95"] == pytest.approx(np.percentile(sk, 95), abs=1e-12)
     assert label_agreement(planted, np.where(planted == 0, "", shuffled))["n"] == 90  # unlabelled items are left out
     assert label_agreement(planted, ["sad"] * 120)["passed"] is None  # one label: nothing to check, said so
     assert "not made" in label_agreement(planted, ["sad"] * 120)["words"]

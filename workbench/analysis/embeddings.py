@@ -310,8 +310,14 @@ def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = 
         what = f"{len(set(y))} label(s)" if len(set(y)) < 2 else f"{len(set(c))} cluster(s)"
         return {**out, "words": f"label check not made: the {out['n']} labelled item(s) hold {what}; it needs two"}
     ari = float(adjusted_rand_score(y, c))
+    # a shuffle keeps both margins, so only the pairs together in both change: counted from the contingency table
+    # (sklearn's own formula; 999 calls of adjusted_rand_score took 14 s on 10,000 items)
+    (_, yc), (_, cc) = (np.unique(v, return_inverse=True) for v in (y, c))
+    kc, pairs = int(cc.max()) + 1, lambda t: float((t * (t - 1)).sum() / 2)
+    rows, cols, total = pairs(np.bincount(yc)), pairs(np.bincount(cc)), len(y) * (len(y) - 1) / 2
+    expected, top = rows * cols / total, (rows + cols) / 2
     rng = np.random.default_rng(seed)
-    null = np.array([adjusted_rand_score(rng.permutation(y), c) for _ in range(int(n_perm))])
+    null = np.array([(pairs(np.bincount(rng.permutation(yc) * kc + cc)) - expected) / (top - expected) for _ in range(int(n_perm))])
     p = float((1 + np.sum(null >= ari - 1e-12)) / (len(null) + 1))
     passed = p < LABEL_P
     base = (f"adjusted Rand index with the labels {ari:.3f} over {out['n']} labelled items; shuffled labels reach "
