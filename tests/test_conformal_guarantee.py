@@ -111,3 +111,14 @@ def test_calibrate_says_what_the_coverage_is_checked_against_on_screen_in_json_i
     reporting.calibration_section(run_dir, n_boot=10)
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert f"covers {g['range'][0]:.3f}-{g['range'][1]:.3f} of these items" in html
+
+
+def test_many_items_give_the_same_counts_by_fft_as_by_direct_convolution():
+    from scipy.stats import betabinom
+
+    folds, alpha = [(3000, 2500)] * 3, 0.1
+    k = int(np.ceil(3001 * 0.9))
+    one = betabinom.pmf(np.arange(2501), 2500, k, 3001 - k)
+    direct = np.convolve(np.convolve(one, one), one)
+    got = split_conformal_counts(folds, alpha)  # 2501 × 5001 terms: the FFT path
+    assert got.shape == direct.shape and np.abs(got - direct).max() < 1e-12 and (got >= 0).all()

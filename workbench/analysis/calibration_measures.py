@@ -345,14 +345,16 @@ def split_conformal_counts(fold_sizes: Sequence[tuple[int, int]], alpha: float) 
     smallest (MAPIE's), a fold's coverage given its calibration items is Beta(k, m + 1 - k) (Vovk 2012), so its count of
     ``n`` held-out items covered is beta-binomial; the folds' counts add (their calibration items differ).  Expected
     coverage ``k / (m + 1)`` lies between 1 - alpha and 1 - alpha + 1/(m + 1): the finite-sample guarantee."""
+    from scipy.signal import fftconvolve
     from scipy.stats import betabinom
 
     pmf = np.ones(1)
     for m, n in fold_sizes:
         k = min(int(np.ceil(round((m + 1) * (1 - alpha), 9))), m + 1)  # k = m + 1: no finite threshold, every set full
         fold = betabinom.pmf(np.arange(n + 1), n, k, m + 1 - k) if k <= m else np.eye(n + 1)[n]
-        pmf = np.convolve(pmf, fold)
-    return pmf
+        # by FFT past a few thousand items (a direct convolution of 50,000 took 5 s); its rounding noise clipped at 0
+        pmf = np.convolve(pmf, fold) if len(pmf) * len(fold) < 4_000_000 else np.clip(fftconvolve(pmf, fold), 0, None)
+    return pmf / pmf.sum()
 
 
 def conformal_guarantee(fold_sizes: Sequence[tuple[int, int]], alpha: float, *, level: float = COVERAGE_LEVEL) -> dict:
