@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from test_probe import synthetic_row, write_run
 from workbench.analysis.embeddings import Clustering, cluster, identical_words, plot_projection, project
@@ -208,3 +209,59 @@ def test_a_projections_legend_names_the_items_without_a_value():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["angry (1)", "no emotion (2)"]
     fig = plot_projection(np.zeros((3, 2)), pd.DataFrame({"speaker": ["a", "b", ""]}), "speaker", method="pca")
     assert "no speaker (1)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def _pair_counting_ari(a, b) -> float:
+    """Hubert and Arabie's adjusted Rand index from the contingency table's pair counts (scipy's comb), written apart
+    from scikit-learn's."""
+    from scipy.special import comb
+
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    table = np.zeros((ai.max() + 1, bi.max() + 1))
+    np.add.at(table, (ai, bi), 1)
+    index = comb(table, 2).sum()
+    rows, cols, total = comb(table.sum(1), 2).sum(), comb(table.sum(0), 2).sum(), comb(len(a), 2)
+    expected = rows * cols / total
+    return float((index - expected) / ((rows + cols) / 2 - expected))
+
+
+def test_clusters_whose_labels_are_a_shuffle_are_said_not_to_track_them_on_screen_in_json_and_in_the_figure(tmp_path, capsys):
+    """embeddings listed 'cluster 0 (n=30): sad 9, angry 8, happy 7, neutral 6' with nothing to say whether the clusters
+    hold the labels at all: four planted clusters labelled at random read as four emotion clusters.  The clusters' adjusted
+    Rand index with the labels is now set against shuffled labels, and a failure is flagged wherever the clusters are."""
+    from workbench.analysis.embeddings import label_agreement
+
+    rng = np.random.default_rng(4)
+    centres = np.eye(32)[:4] * 8
+    emb = np.concatenate([c + rng.standard_normal((30, 32)) for c in centres])
+    planted = np.repeat(np.arange(4), 30)
+    classes = np.array(["angry", "happy", "neutral", "sad"])
+    shuffled, tracked = rng.choice(classes, 120), classes[planted]
+    tracked[::10] = "neutral"  # mostly the cluster's class
+    for labels, passed in ((shuffled, False), (tracked, True)):
+        got = label_agreement(planted, labels, seed=0)
+        assert got["ari"] == pytest.approx(_pair_counting_ari(labels, planted)) and got["passed"] is passed
+        assert got["n"] == 120 and got["permutations"] == 999 and (got["p"] < 0.05) is passed
+    # the shuffles' index, counted from the contingency table, is scikit-learn's on the same shuffles
+    from sklearn.metrics import adjusted_rand_score
+
+    codes, shuffles = np.unique(shuffled, return_inverse=True)[1], np.random.default_rng(0)
+    sk = [adjusted_rand_score(shuffles.permutation(codes), planted) for _ in range(999)]
+    assert label_agreement(planted, shuffled, seed=0)["null_95"] == pytest.approx(np.percentile(sk, 95), abs=1e-12)
+    assert label_agreement(planted, np.where(planted == 0, "", shuffled))["n"] == 90  # unlabelled items are left out
+    assert label_agreement(planted, ["sad"] * 120)["passed"] is None  # one label: nothing to check, said so
+    assert "not made" in label_agreement(planted, ["sad"] * 120)["words"]
+    flag = "CLUSTERS DO NOT TRACK THE LABELS"
+    for labels, flagged in ((shuffled, True), (tracked, False)):
+        rows = [synthetic_row(f"u{i}", emotion=str(e)) for i, e in enumerate(labels)]
+        rf = write_run(tmp_path / f"run{flagged}", rows, emb)
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / f"e{flagged}"), "--k", "4"]) == 0
+        out = capsys.readouterr().out
+        assert (f"  !! {flag}: adjusted Rand index with the labels" in out) is flagged, out
+        assert flagged or "clusters track the labels: adjusted Rand index" in out
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / f"j{flagged}"), "--k", "4", "--json"]) == 0
+        clusters = json.loads(capsys.readouterr().out)["clusters"]
+        assert clusters["label_check"]["passed"] is (not flagged)
+        # failed_checks is what the projection coloured by cluster puts in its title
+        assert any(c.startswith(flag) for c in clusters["failed_checks"]) is flagged

@@ -294,3 +294,55 @@ def test_a_thin_class_is_named_with_its_count_in_brackets():
 
     assert small_group_reason({"angry": 9, "sad": 4, "happy": 1, "neutral": 9}) == \
         "fewer than 5 items of sad (4 items), happy (1 item)"
+
+
+def test_a_group_at_chance_or_below_its_majority_baseline_is_flagged_on_screen_in_the_json_in_the_figure_and_report(
+        tmp_path, monkeypatch):
+    """`metrics --by gender` printed "female WA 0.000 [0.000, 0.000] UAR 0.000 [0.000, 0.000] (n=22)" with no flag, while
+    the same figures over the whole run said BELOW CHANCE and BELOW THE MAJORITY BASELINE.  Each shown group now carries
+    the headline's two baseline checks (its own chance over the classes it has, its own largest class) wherever it is
+    shown; a group that clears both carries neither; the figures are sklearn's."""
+    import json
+
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    from test_calibration_cli import _run_folder
+    from workbench.analysis.metrics import run_metrics
+    from workbench.views import reporting
+
+    classes = ["angry", "happy", "neutral", "sad"]
+    # "good": 10 items of each class, 9 right; "guess": 14 neutral and 6 each of the rest, always answered with the
+    # next class along (never right): WA 0 against its majority 14/32, UAR 0 against chance 0.25
+    rows = [("good", c, c if k < 9 else classes[(i + 1) % 4]) for i, c in enumerate(classes) for k in range(10)]
+    rows += [("guess", c, classes[(i + 1) % 4]) for i, c in enumerate(classes) for _ in range(14 if c == "neutral" else 6)]
+    df = _frame(rows)
+    table = analyse_groups(df["emotion"], df["pred"], df["speaker"], classes, by="speaker", n_boot=200).table.set_index("group")
+    for g in ("good", "guess"):
+        sub = df[df["speaker"] == g]
+        assert table.loc[g, "wa"] == pytest.approx(accuracy_score(sub["emotion"], sub["pred"]))
+        assert table.loc[g, "uar"] == pytest.approx(balanced_accuracy_score(sub["emotion"], sub["pred"]))
+    wa_flag = "WA BELOW THE MAJORITY BASELINE, interval and all: always answering neutral scores 0.438 (14/32)"
+    uar_flag = "UAR BELOW CHANCE, interval and all (chance 0.250 over 4 classes)"
+    assert table.loc["guess", "wa_majority"] == wa_flag and table.loc["guess", "uar_chance"] == uar_flag
+    assert wa_flag in table.loc["guess", "note"] and uar_flag in table.loc["guess", "note"]
+    assert table.loc["good", "wa_majority"] == table.loc["good", "uar_chance"] == "" and "BELOW" not in table.loc["good", "note"]
+
+    _run_folder(tmp_path / "run", df)
+    rep = run_metrics(tmp_path / "run", by=("speaker",), figures=True, n_boot=200)["raw"]
+    line = next(ln for ln in rep.render().splitlines() if "by speaker" in ln)
+    assert wa_flag in line.split("guess")[1] and uar_flag in line.split("guess")[1] and "BELOW" not in line.split("guess")[0]
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())["raw"]["breakdowns"]["speaker"]
+    assert saved["guess"]["wa_majority"] == wa_flag and saved["guess"]["uar_chance"] == uar_flag
+    assert uar_flag in saved["guess"]["note"] and "wa_majority" not in saved["good"]
+    fig, ax = plt.subplots()  # the figure marks the group and spells its note out underneath
+    plot_breakdown(df, "speaker", n_boot=200, ax=ax)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["good (n=40)", "guess (n=32) *"]
+    foot = " ".join(" ".join(t.get_text().split()) for t in ax.texts)
+    assert wa_flag in foot and uar_flag in foot
+    plt.close(fig)
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
+    page = shown[0].split("by speaker")[1]
+    assert wa_flag in page and uar_flag in page

@@ -396,3 +396,44 @@ def test_a_confidence_agreement_correlation_whose_interval_holds_0_is_flagged(tm
             monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
             R.listeners_section(rf.path, n_boot=200)
             assert "the interval holds 0" in "".join(shown)
+
+
+def test_an_agreement_band_at_chance_or_below_its_majority_baseline_is_flagged_on_screen_in_json_and_on_the_page(tmp_path, capsys,
+                                                                                                             monkeypatch):
+    """listeners printed 'agreement [0.75, 1] n=24 accuracy 0.000 [0.000, 0.000] UAR 0.000 [0.000, 0.000]' with no word
+    that a constant answer would do better, the check `metrics` makes of every figure of the kind.  A band now carries
+    its own majority baseline and chance level; a band the model gets right carries neither."""
+    from test_probe import synthetic_row, write_run
+
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+    from workbench.cli import main
+    from workbench.views import reporting as R
+
+    rows = []
+    for i in range(48):  # 24 clear items the model gets wrong, 24 the model gets right, 6 of each of 4 classes in each
+        emo = ("angry", "happy", "neutral", "sad")[i % 4]
+        wrong = i < 24
+        pred = ("happy", "neutral", "sad", "angry")[i % 4] if wrong else emo
+        votes = {emo: 10} if wrong else {emo: 6, ("happy", "neutral", "sad", "angry")[i % 4]: 4}
+        rows.append(synthetic_row(f"v{i}", emotion=emo, pred=pred, scores={k: 0.9 if k == pred else 0.1 / 8 for k in LABEL_KEYS},
+                                  speaker=f"s{i % 4}", meta=record_from_counts(votes)))
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    assert main(["listeners", str(rf.path), "--bootstrap", "50", "--out", str(tmp_path / "l")]) == 0
+    screen = capsys.readouterr().out
+    bands = json.loads((tmp_path / "l" / "listeners.json").read_text())["variants"]["raw"]["bands"]
+    clear, mid = bands[-1], bands[1]
+    truth = [r["emotion"] for r in rows]
+    preds = [r["pred"] for r in rows]
+    assert clear["accuracy"] == accuracy_score(truth[:24], preds[:24]) == 0 and mid["n"] == 24
+    assert mid["uar"] == pytest.approx(balanced_accuracy_score(truth[24:], preds[24:]))
+    wa_flag = "accuracy BELOW THE MAJORITY BASELINE, interval and all: always answering angry scores 0.250 (6/24)"
+    uar_flag = "UAR BELOW CHANCE, interval and all (chance 0.250 over 4 classes)"
+    assert clear["accuracy_majority"] == wa_flag and clear["uar_chance"] == uar_flag
+    assert wa_flag in clear["note"] and uar_flag in clear["note"]
+    assert mid["accuracy_majority"] == mid["uar_chance"] == "" and "BELOW" not in mid["note"]
+    line = next(ln for ln in screen.splitlines() if "agreement [0.75" in ln)
+    assert wa_flag in line and uar_flag in line
+    shown = []
+    monkeypatch.setattr(R, "_display", lambda obj: shown.append(getattr(obj, "data", str(obj))))
+    R.listeners_section(rf.path, n_boot=50)
+    assert wa_flag in "".join(shown) and uar_flag in "".join(shown)

@@ -470,3 +470,35 @@ def test_the_segment_figure_states_its_timeline_merge_rule(tmp_path, tiny_model)
                        config=SegmentConfig(vad="energy", merge_gap_s=1.5), figures=False)
     label = plot_longform(res).axes[1].get_xlabel()
     assert "same label merged when < 1.5 s apart" in label, label
+
+
+def test_a_dominant_emotion_by_segment_count_that_holds_less_of_the_time_is_flagged_everywhere(tmp_path, tiny_model):
+    """segment printed 'dominant emotion: disgusted (segments per label: disgusted 8, neutral 1)' with no flag (8 to 1 is an
+    exact binomial p of 0.039) while the one neutral segment held 12.1 s of the 18.9 s scored: the count is of VAD
+    segments, whose lengths differ.  The dominant label is now checked against the seconds each label holds too."""
+    from workbench.runs.longform import dominant_check, plot_longform
+    from workbench.views.widgets import LongAudioTimeline
+
+    words = dominant_check("sad", {"sad": 8, "happy": 1}, {"sad": 4.0, "happy": 20.0})
+    assert words == ("not dominant by time: happy holds 20.0 s of the 24.0 s scored (1 segment(s)) against sad's 4.0 s (8): "
+                     "the count is of segments, whose lengths differ")
+    assert dominant_check("sad", {"sad": 8, "happy": 1}, {"sad": 8.0, "happy": 2.0}) == ""
+    both = dominant_check("sad", {"sad": 3, "happy": 2}, {"sad": 3.0, "happy": 9.0})
+    assert both.startswith("not measurably dominant: sad 3 against happy 2") and "; not dominant by time: happy holds 9.0 s" in both
+    sr, parts, rng = 16000, [], np.random.default_rng(0)
+    for f, d in [(80.0, 0.8)] * 8 + [(2000.0, 12.0)]:  # eight short bursts and one long one, labelled two ways (seeded)
+        t = np.arange(int(d * sr)) / sr
+        parts += [0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(len(t)),
+                  np.zeros(int(0.8 * sr))]
+    sf.write(tmp_path / "long.wav", np.concatenate(parts).astype(np.float32), sr)
+    res = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"),
+                       figures=False)
+    counts, seconds = res.summary["label_counts"], res.summary["label_seconds"]
+    longest = max(seconds, key=seconds.get)
+    assert len(counts) == 2 and counts[res.dominant] == 8 and longest != res.dominant, (counts, seconds)
+    check = json.loads((tmp_path / "seg" / "summary.json").read_text())["dominant_check"]
+    assert check == dominant_check(res.dominant, counts, seconds) and check.startswith(f"not dominant by time: {longest} holds")
+    assert f"!! {check}" in res.render()
+    fig = plot_longform(res)
+    assert any(check[:40] in ax.get_title().replace("\n", " ") for ax in fig.axes)
+    assert check[:40] in LongAudioTimeline(tmp_path / "seg").widget.children[0].value

@@ -67,9 +67,8 @@ from workbench.labels import LABEL_KEYS
 from workbench.analysis.calibration_measures import (  # noqa: F401  (the measures' names are public here too)
     _TINY, CONFORMITY_SCORES, COVERAGE_FAIL, COVERAGE_TOO_FEW, COVERAGES, ECE_BINS, EDGE_TOLERANCE, T_BOOTSTRAP_CAP, T_BOUNDS,
     UNINFORMATIVE_SIZE_SHARE, accuracy_at_coverage, aps_skipped, aurc_random_order_words, brier_uniform_words, calibration_errors, check_enough_items,
-    conformal_checks, conformal_sets, conformal_summary,
-    coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, nll, nll_verdict, risk_coverage, temperature_at_edge,
-    shared_fit_notes, temperature_interval,
+    conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
+    coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels, zero_width_note
@@ -306,8 +305,8 @@ def conformal_line(score: str, d: dict, alpha: float) -> str:
     lo, hi = d["coverage_ci"]
     per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']}) [{v['coverage_ci'][0]:.2f}, {v['coverage_ci'][1]:.2f}]"
                     + _verdict_words(v) + (" UNINFORMATIVE" if v.get("uninformative") else "") for c, v in d["per_class"].items())
-    return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, "
-            f"n={d['n']}, exact {100 * d['level']:g} % interval; check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "
+    return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, n={d['n']}, exact "
+            f"{100 * d['level']:g} % interval; {guarantee_words(d['guarantee']) + '; ' if 'guarantee' in d else ''}check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "
             f"mean size {d['mean_size']:.2f} of {d['n_classes']} classes"
             + (" (UNINFORMATIVE: nearly every class)" if d["uninformative"] else "")
             + f"; per class coverage/size (n) [interval]: {per}")
@@ -361,7 +360,8 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
     notes = ([f"a fold's training part had a single {items.group_by}, so its temperature and conformal halves share that {items.group_by}"]
              if "by shuffled items" in split_kinds and items.groups is not None else [])
     notes += [*skipped.values(), *shared_fit_notes([fit for fit, _, _ in halves], items.group_by)]  # said, never silent
-    return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "notes": notes, "skipped": skipped}
+    return {"after": after_probs, "sets": sets, "fold_t": fold_t, "protocol": protocol, "notes": notes, "skipped": skipped,
+            "fold_sizes": [(len(conf), len(test)) for (_, test), (_, conf, _) in zip(splits, halves)]}  # coverage's guarantee
 
 
 def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int) -> dict:
@@ -497,7 +497,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)
     notes += sc["notes"]
     after_probs = cv["after"]
-    conformal = conformal_summary(cv["sets"], y, items.classes, alpha)
+    conformal = conformal_summary(cv["sets"], y, items.classes, alpha, cv["fold_sizes"])
     set_checks, conformal_warnings = conformal_checks(conformal)
     checks = {**sc["checks"], **set_checks}
     return CalibrationReport(

@@ -154,7 +154,9 @@ def plot_set_sizes(report, *, ax=None):
         failed = [per[c]["check"] == COVERAGE_FAIL for c in classes]
         few = [per[c]["check"] == COVERAGE_TOO_FEW for c in classes]
         (glo, ghi) = d["coverage_ci"]
-        label = (f"{s.upper()}: coverage {d['coverage']:.3f} [{glo:.3f}, {ghi:.3f}] ({d['check']}), "
+        g = d.get("guarantee")  # the check's range: what valid split-conformal sets of these folds cover (95 %)
+        label = (f"{s.upper()}: coverage {d['coverage']:.3f} [{glo:.3f}, {ghi:.3f}] ({d['check']}"
+                 + (f" against valid sets' {g['range'][0]:.3f}-{g['range'][1]:.3f}" if g else "") + "), "
                  f"mean size {d['mean_size']:.2f} of {d['n_classes']}" + (" UNINFORMATIVE" if d["uninformative"] else ""))
         xs = x + (j - (len(scores) - 1) / 2) * width
         bars = ax.bar(xs, cov, width=width * 0.95, color=colour, label=label)

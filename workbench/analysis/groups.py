@@ -321,6 +321,20 @@ def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
     return [f for f in flags if f]
 
 
+def group_baseline_flags(row: dict, counts: dict[str, int]) -> dict[str, str]:
+    """The headline's two baseline checks applied to one group of a breakdown, as words for each that fails: its WA
+    interval against its own majority baseline (always answering its largest class) and its UAR interval against
+    chance over the classes it has.  A group's WA 0.000 [0.000, 0.000] of 22 items was printed without either, while
+    the same figure over the run said BELOW CHANCE and BELOW THE MAJORITY BASELINE."""
+    present = [c for c, k in counts.items() if k]
+    out = {}
+    if wa := majority_flag(row["wa_lo"], row["wa_hi"], counts):
+        out["wa"] = f"WA {wa}"
+    if uar := chance_flag(row["uar_lo"], row["uar_hi"], chance_uar(len(present))):
+        out["uar"] = f"UAR {uar} ({chance_words(present)})"
+    return out
+
+
 def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
     """Why a group with these per-class item counts is too small to report a number for, or ``""``."""
     n = sum(class_counts.values())
@@ -363,7 +377,8 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
     -------
     GroupAnalysis
         ``table`` columns: ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo,
-        macro_f1_hi, too_small, note, missing_classes`` and ``recall_<class>`` per class.
+        macro_f1_hi, too_small, note, missing_classes, zero_width_interval, wa_majority, uar_chance`` (the last two: the
+        group's failing baseline checks in words, also in ``note``, see :func:`group_baseline_flags`) and ``recall_<class>`` per class.
     """
     import pandas as pd
 
@@ -398,14 +413,16 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
         if flat:
             notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in flat], row["n"]))
+        baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
+        notes += list(baseline.values())
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
-                    "zero_width_interval": ", ".join(flat)})
+                    "zero_width_interval": ", ".join(flat), "wa_majority": baseline.get("wa", ""), "uar_chance": baseline.get("uar", "")})
         for i, c in enumerate(classes):
             row[f"recall_{c}"] = float(observed["recall"][0, i])
             row[f"n_{c}"] = counts[c]
         rows.append(row)
     columns = (["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")]
-               + ["too_small", "note", "missing_classes", "zero_width_interval"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
+               + ["too_small", "note", "missing_classes", "zero_width_interval", "wa_majority", "uar_chance"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
     table = pd.DataFrame(rows, columns=columns)
     return GroupAnalysis(by=by, classes=classes, table=table,
                          disparities=_disparities(table, replicates, classes, level=level, min_per_class=min_per_class))

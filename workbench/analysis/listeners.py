@@ -12,15 +12,13 @@ a manifest (they travel into the results table through ``meta``):
   (nats; ``p`` clipped at 1e-12) between the listeners' vote distribution
   ``v`` and the model's scores ``p`` — over the nine classes, or with
   ``restrict`` over the corpus's classes, both renormalised;
-* **Spearman's ρ** of the model's confidence with listener agreement, with a
-  bootstrap interval over items;
+* **Spearman's ρ** of the model's confidence with listener agreement, with a bootstrap interval over items;
 * two lists: *listeners agree, model wrong* (agreement ≥ ``agree`` and the
   model's top label differs from the listeners' majority: the model's own
   errors, most confident first) and *listeners split* (agreement < ``split``:
   ambiguous items not to blame on the model);
-* a **vote-weighted confusion matrix** (row = what listeners heard, each item
-  adding its vote distribution to its predicted column) beside the hard one
-  (row = the corpus label).
+* a **vote-weighted confusion matrix** (row = what listeners heard, each item adding its vote distribution to its
+  predicted column) beside the hard one (row = the corpus label).
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
-from workbench.analysis.groups import flat_interval_words, small_group_reason, zero_width_note
+from workbench.analysis.groups import flat_interval_words, group_baseline_flags, small_group_reason, zero_width_note
 from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.experiment import EXPERIMENT_FILE
@@ -316,8 +314,7 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     agreement, labelled = s.agreement, s.emotion != ""
     in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
     t, p = t_codes[in_band], p_codes[in_band]
-    wa_v = uar_v = float("nan")
-    acc_ci = uar_ci = NO_CI
+    wa_v, uar_v, acc_ci, uar_ci = float("nan"), float("nan"), NO_CI, NO_CI
     if len(t):
         with sklearn.config_context(skip_parameter_validation=True):
             wa_v, uar_v, _ = stats(t, p)
@@ -336,11 +333,14 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
                      "scored (the notes say which labels)")
         else:
             empty = f"empty: no labelled item has agreement in {name} (the lowest is {lowest:.3f})"
+    base = {k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
+        {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts).items()} if len(t) and not reason else {}
+    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values())
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
             "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
-            "note": flat_interval_words(flat, len(t)) if flat else ""}
+            "accuracy_majority": base.get("wa", ""), "uar_chance": base.get("uar", ""), "note": "; ".join(notes)}
 
 
 def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[dict]:

@@ -232,7 +232,9 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
         analysis = analyse_groups(y_true, y_pred, sc[col].fillna("").astype(str).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
-                                    "too_small": bool(r["too_small"]), "note": str(r["note"])}
+                                    "too_small": bool(r["too_small"]), "note": str(r["note"]),
+                                    # the group's failing baseline checks on their own keys (also in its note)
+                                    **{k: str(r[k]) for k in ("wa_majority", "uar_chance") if r[k]}}
                   for _, r in analysis.table.iterrows()}
         if groups:
             breakdowns[col] = groups

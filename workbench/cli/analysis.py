@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
-from workbench.analysis.embeddings import cluster, identical_words, load_run_embeddings, neighbours, plot_projection, project_run, projection_trust
+from workbench.analysis.embeddings import cluster, identical_words, label_agreement, load_run_embeddings, neighbours, plot_projection, project_run, projection_trust
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
@@ -265,11 +265,15 @@ def _clusters(args, emb, rows, say) -> dict | None:
         for c, counts in table.items():
             members[str(c)] = counts
             say(f"  cluster {c} {cluster_composition(counts)}")
+        # the composition reads as "cluster 0 is sad": whether the clusters hold the labels better than a shuffle
+        agreement = label_agreement(rows["cluster"], shown, seed=args.seed)
+        say(f"  {'!! ' if agreement['passed'] is False else ''}{agreement['words']}")
+    failed = cl.failed_checks() + ([agreement["words"]] if members and agreement["passed"] is False else [])
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
-            "failed_checks": cl.failed_checks(),  # the figure coloured by cluster says them in its title
-            "emotions_by_cluster": members}
+            "failed_checks": failed,  # the figure coloured by cluster says them in its title
+            "emotions_by_cluster": members, "label_check": agreement if members else None}
 
 
 def cmd_embeddings(args) -> int:

@@ -453,7 +453,8 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "spoken_s": covered_seconds(ok["start"], ok["end"]),  # overlapping spans' shared time once
         "overlaps": table.attrs["overlaps"], "n_left_out": table.attrs["left_out"]["count"], "left_out": table.attrs["left_out"],
         "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
-        "dominant_check": dominant_check(dominant_emotion(ok), ok["label"].value_counts().to_dict()),
+        "dominant_check": dominant_check(dominant_emotion(ok), ok["label"].value_counts().to_dict(),  # and by the spans' time
+                                         (ok["end"] - ok["start"]).groupby(ok["label"]).sum().to_dict()),
         "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
         "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
                    for _, r in failed.iterrows()],

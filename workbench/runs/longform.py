@@ -390,13 +390,14 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     note = no_speech_note(scan, duration) if not len(segments) else None
     log = _processing_log(scan, stream, acfg, duration, segments, dominant, elapsed, note)
     counts = segments["label"].value_counts().to_dict() if len(segments) else {}
+    seconds = {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {}
     info = stream.info
     summary = {
         "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
         "n_failed": len(scan.failed), "failed": scan.failed[:20],
-        "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts), "no_speech": note is not None, "note": note,
+        "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts, seconds), "no_speech": note is not None, "note": note,
         "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
-        "label_seconds": {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {},
+        "label_seconds": seconds,
         "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
         "vad": {"name": scan.vad.name, "version": scan.vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
         "seconds": {**{k: round(v, 3) for k, v in scan.timings.items()}, "total": round(elapsed, 3)},

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, plot_reliability_before_after,
+from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, guarantee_words, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
 from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
@@ -54,17 +54,8 @@ from workbench.views.provenance import reproduce_items, reproduce_warnings
 from workbench.views.fusion_html import FUSION_HEADING, fusion_html, interval as _interval
 from workbench.paths import published_path, shell_command
 from workbench.views.report_run import (  # noqa: F401  (`workbench report`, and the names callers import from here)
-    LIST_PATH_PARAMS,
-    LOG_NAME,
-    PATH_PARAMS,
-    TEMPLATES,
-    check_params,
-    parse_params,
-    resolve_params,
-    run_report,
-    template_parameters,
-    template_path,
-    write_metrics,
+    LIST_PATH_PARAMS, LOG_NAME, PATH_PARAMS, TEMPLATES, check_params, parse_params, resolve_params, run_report, template_parameters,
+    template_path, write_metrics,
 )
 
 
@@ -526,10 +517,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
             size = Markup(f"{v['mean_size']:.3f} <b>uninformative</b>") if v.get("uninformative") else v["mean_size"]
             conf_rows.append((score.upper(), c, v["n"], Markup(_interval(v["coverage"], v["coverage_ci"])), verdict(v), size))
         size = Markup(f"{d['mean_size']:.3f} of {d['n_classes']}" + (" <b>uninformative</b>" if d["uninformative"] else ""))
-        conf_rows.append((score.upper(), Markup("<b>all</b>"), d["n"], Markup(_interval(d["coverage"], d["coverage_ci"])), verdict(d), size))
+        conf_rows.append((score.upper(), Markup("<b>all</b>"), d["n"], Markup(_interval(d["coverage"], d["coverage_ci"])), verdict(d) + (  # valid sets' range
+            Markup(f" (against {esc(guarantee_words(d['guarantee']))})") if d.get("guarantee") else ""), size))
     parts.append(f"<p>Conformal prediction sets at alpha = {rep.alpha} (target coverage {1 - rep.alpha:.2f}), "
                  f"coverage measured on {'held-out speakers' if rep.folds.startswith('GroupKFold by speaker') else 'held-out folds'}, "
-                 "with exact binomial (Clopper–Pearson) 95 % intervals; a check fails when the target lies outside the interval, "
+                 "with exact binomial (Clopper–Pearson) 95 % intervals; a class fails when the target lies outside its interval, all when outside valid sets' range, "
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
     parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
