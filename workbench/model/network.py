@@ -340,8 +340,8 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        if not on_gpu:  # (B, H, T, T) attention: refused by name where the kernel would kill the process
-            check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id)
+        # (B, H, T, T) attention: refused by name where the kernel would kill the process, or CUDA run out mid-batch
+        check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id, device=device)
         with (
             torch.inference_mode(),
             self._autocast(),
