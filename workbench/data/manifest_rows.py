@@ -17,6 +17,7 @@ import math
 import os
 import stat as _stat
 from dataclasses import asdict, dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +29,7 @@ from workbench.serialize import loads_json
 SHARED_MAX = 1 << 16
 #: the manifest columns an :class:`Item` has a field for (any other is kept in ``meta``)
 ITEM_TEXT = ("id", "path", "label", "emotion", "text", "speaker", "gender", "split")
+_EMOTION = ITEM_TEXT.index("emotion")
 
 
 def number(value: Any, column: str) -> float | None:
@@ -134,13 +136,16 @@ def csv_row_builder(header: list[str]) -> Callable[[list[str]], Item]:
     caller refuses it otherwise)."""
     emotion = emotion_of("emotion" in header)
     at = {h: i for i, h in enumerate(header)}
+    blank = len(header)  # an empty cell appended to each row: the value of a column the header lacks
     # a column's repeated values (train, happy, a long file's path on each of its segments) as one string each: a memo
     # per column (its setdefault, a C call), dropped for a column found holding more than SHARED_MAX values (ids)
-    memos = {h: {} for h in header if h != "id"}
-    text = [(k, at[k], _same if k == "id" else memos[k].setdefault) for k in ITEM_TEXT if k in at and k != "emotion"]
-    extra = [(h, i, memos[h].setdefault) for i, h in enumerate(header) if h not in ITEM_TEXT and h not in ("start", "duration", "meta")]
+    memos: dict[int, dict] = {}
+    cells = itemgetter(*(at.get(k, blank) for k in ITEM_TEXT))
+    shares = [_same if k in ("id", "emotion") or k not in at else memos.setdefault(at[k], {}).setdefault for k in ITEM_TEXT]
+    extra = [(h, i, memos.setdefault(i, {}).setdefault) for i, h in enumerate(header)
+             if h not in ITEM_TEXT and h not in ("start", "duration", "meta")]
     i_meta, i_start, i_dur = at.get("meta"), at.get("start"), at.get("duration")
-    i_emotion = at["emotion"] if "emotion" in at else at.get("label")
+    i_emotion = at.get("emotion", at.get("label", blank))
     seconds: dict[str, float | None] = {}
     made = [0]
 
@@ -153,23 +158,25 @@ def csv_row_builder(header: list[str]) -> Callable[[list[str]], Item]:
         return got
 
     def unshare() -> None:
-        for columns in (text, extra):
-            columns[:] = [(h, i, _same) if h in memos and len(memos[h]) > SHARED_MAX else (h, i, f) for h, i, f in columns]
-        for h in [h for h, memo in memos.items() if len(memo) > SHARED_MAX]:
-            memos[h] = {}
+        full = {i for i, memo in memos.items() if len(memo) > SHARED_MAX}
+        shares[:] = [_same if k in at and at[k] in full else f for k, f in zip(ITEM_TEXT, shares)]
+        extra[:] = [(h, i, _same if i in full else f) for h, i, f in extra]
+        for i in full:
+            memos[i] = {}
 
     def build(row: list[str]) -> Item:
         made[0] += 1
         if not made[0] & 4095:
             unshare()
+        row.append("")
         meta = parse_meta(row[i_meta]) if i_meta is not None else {}
         for name, i, share in extra:
             meta[name] = share(row[i], row[i])
         start = timing(row[i_start], "start") if i_start is not None else None
         duration = timing(row[i_dur], "duration") if i_dur is not None else None
-        fields = {name: share(row[i], row[i]) for name, i, share in text}
-        fields["emotion"] = emotion(row[i_emotion] if i_emotion is not None else "")
-        return Item(**fields, start=start, duration=duration, meta=meta)
+        values = [share(v, v) for share, v in zip(shares, cells(row))]
+        values[_EMOTION] = emotion(row[i_emotion])
+        return Item(*values, start, duration, meta)
 
     return build
 
