@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reading a large manifest: ``read_manifest`` on a generated table of N rows (default 10^6), wall seconds and peak
-RSS, each in a fresh process, for this checkout and for an older commit (``--before``, default ``ca24a1b``: the code
+RSS, each in a fresh process (CPU seconds beside the wall seconds: on a shared machine the wall clock counts the
+others' load too), for this checkout and for an older commit (``--before``, default ``ca24a1b``: the code
 before the manifest reader was reworked) in the same run on the same file.
 
 The table looks like a corpus cut into segments: ``id, path, label, emotion, speaker, split, start, duration`` and one
@@ -57,7 +58,7 @@ def child(path: str, profile: bool) -> None:
     from workbench.errors import ConfigError
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     out: dict = {}
     prof = None
     if profile:
@@ -71,7 +72,7 @@ def child(path: str, profile: bool) -> None:
         out["refused"] = str(exc)[:400]
     if prof is not None:
         prof.disable()
-    out["seconds"] = time.perf_counter() - t
+    out["seconds"], out["cpu_seconds"] = time.perf_counter() - t, time.process_time() - cpu
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["rss_after_import_mb"] = base
     if prof is not None:
@@ -121,13 +122,13 @@ def main() -> None:
         results = {name: measure(code, manifest, args.profile) for name, code in codes.items()}
         for name, r in results.items():
             what = f"{r['items']:,} items" if "items" in r else f"refused: {r['refused'][:160]}"
-            print(f"{name:28s} {r['seconds']:7.2f} s   peak RSS {r['peak_rss_mb']:7.0f} MB "
+            print(f"{name:28s} {r['seconds']:7.2f} s wall, {r['cpu_seconds']:6.2f} s CPU   peak RSS {r['peak_rss_mb']:7.0f} MB "
                   f"(after import {r['rss_after_import_mb']:.0f} MB)   {what}")
             if args.profile:
                 print(r["profile"])
         if len(results) == 2:
             before, after = results.values()
-            print(f"speed-up {before['seconds'] / after['seconds']:.2f}x, peak RSS {before['peak_rss_mb']:.0f} -> "
+            print(f"speed-up {before['seconds'] / after['seconds']:.2f}x wall, {before['cpu_seconds'] / after['cpu_seconds']:.2f}x CPU, peak RSS {before['peak_rss_mb']:.0f} -> "
                   f"{after['peak_rss_mb']:.0f} MB; same outcome: {before.get('items', before.get('refused')) == after.get('items', after.get('refused'))}")
         print(f"load average after {os.getloadavg()[0]:.2f}")
 

@@ -77,3 +77,24 @@ def test_a_missing_file_and_a_folder_are_still_named_when_one_path_is_checked_on
         read_manifest(_write(tmp_path, rows)[0])
     # clip.wav/ is clip.wav to pathlib, and was never listed: one os.stat fails on it, file_problem's answer stands
     assert "3 missing files (gone.wav, folder.wav (is a directory), gone.wav)" in str(err.value)
+
+
+def test_the_garbage_collector_is_on_again_after_a_read_and_after_a_refusal(tmp_path):
+    """Reading pauses Python's cyclic collector (half the time of 10^6 rows was its); it must never stay off."""
+    import gc
+
+    rows = [list(r) for r in ROWS]
+    rows[2][7] = "4"
+    good = _write(tmp_path, rows)[0]
+    assert len(read_manifest(good)) == 4 and gc.isenabled()
+    rows[0][6] = "soon"
+    bad = _write(tmp_path, rows)[0]
+    with pytest.raises(ConfigError):
+        read_manifest(bad)
+    assert gc.isenabled()
+    gc.disable()  # a caller who turned it off keeps it off
+    try:
+        read_manifest(good)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
