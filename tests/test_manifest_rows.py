@@ -88,7 +88,8 @@ def test_the_garbage_collector_is_on_again_after_a_read_and_after_a_refusal(tmp_
     good = _write(tmp_path, rows)[0]
     assert len(read_manifest(good)) == 4 and gc.isenabled()
     rows[0][6] = "soon"
-    bad = _write(tmp_path, rows)[0]
+    (tmp_path / "bad").mkdir()
+    bad = _write(tmp_path / "bad", rows)[0]
     with pytest.raises(ConfigError):
         read_manifest(bad)
     assert gc.isenabled()
