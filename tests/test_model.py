@@ -105,6 +105,28 @@ def test_a_weights_file_rewritten_in_place_after_the_load_does_not_change_the_lo
     np.testing.assert_array_equal(after, before)
 
 
+def test_a_checkpoint_folder_saved_again_after_its_load_is_loaded_again_and_said_once(tiny_model, tmp_path, caplog):
+    """A fine-tuned head saved again in a notebook was served from the process's model cache, its old weights scoring
+    every clip, until ``clear_cache()``: the cache now asks the folder's files (a stat each) on every load."""
+    import torch
+
+    folder = _copy_checkpoint(tiny_model, tmp_path / "head")
+    first = load_model(str(folder), device="cpu", dtype="float32")
+    assert load_model(str(folder), device="cpu", dtype="float32") is first  # unchanged: the cached network
+    wave = (0.1 * np.sin(np.arange(32000) / 10)).astype(np.float32)
+    before = first.predict([(wave, 16000)])[0].scores
+    state = torch.load(folder / "model.pt", weights_only=True)
+    state["model"] = {k: v * 0.5 for k, v in state["model"].items()}
+    torch.save(state, folder / "model.pt")
+    with caplog.at_level("WARNING", logger="workbench.model.network"):
+        second = load_model(str(folder), device="cpu", dtype="float32")
+        assert load_model(str(folder), device="cpu", dtype="float32") is second
+    assert second is not first and second.info.checksum != first.info.checksum
+    assert not np.allclose(second.predict([(wave, 16000)])[0].scores, before)
+    said = [r.getMessage() for r in caplog.records if "changed since it was loaded" in r.getMessage()]
+    assert said == [f"reloaded {folder.resolve()}: its files changed since it was loaded"]
+
+
 def test_local_directory_without_weights_is_refused(tmp_path):
     d = build_random_checkpoint(tmp_path / "ck")
     (d / "model.pt").unlink()

@@ -20,12 +20,13 @@ import logging
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
+from workbench.data.manifest_rows import Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion  # noqa: F401  (Item, generic_emotion: their home before)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -45,11 +46,6 @@ KNOWN_COLUMNS = (*COLUMNS, "meta", WORDS_COLUMN)
 SHOWN = 10
 
 MISSING_CHOICES = ("error", "keep")
-
-
-def generic_emotion(label: str) -> str:
-    """The emotion2vec+ key for a common English emotion name ("" when there is none)."""
-    return GENERIC_LABELS.get(str(label).strip().lower(), "")
 
 
 def near_miss_columns(columns: Iterable[str]) -> list[str]:
@@ -83,73 +79,6 @@ def _listing(entries: list[str], shown: int = SHOWN) -> str:
     if len(entries) > shown:
         text += f" … and {len(entries) - shown} more"
     return text
-
-
-def _number(value: Any, column: str) -> float | None:
-    """``start``/``duration`` as a float; empty means "not given"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"{column}={value!r} is not a number of seconds") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{column}={value!r} is not a number of seconds")
-    return float(value)
-
-
-@dataclass
-class Item:
-    """One manifest row."""
-
-    id: str
-    path: str
-    label: str = ""
-    emotion: str = ""
-    text: str = ""
-    speaker: str = ""
-    gender: str = ""
-    split: str = ""
-    start: float | None = None
-    duration: float | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Item":
-        """Build an item from one record; raises ``ValueError`` naming the column that is wrong."""
-        if not isinstance(data, dict):
-            raise ValueError(f"is a JSON {type(data).__name__}, not an object {{\"id\": …, \"path\": …}}")
-        known = cls.__dataclass_fields__  # (no ClassVar in Item) dataclasses.fields() per row: a sixth of reading 1.9M rows
-        raw_meta = data.get("meta")
-        if isinstance(raw_meta, str):  # CSV and parquet store meta as JSON text
-            try:
-                raw_meta = loads_json(raw_meta) if raw_meta.strip() else {}
-            except json.JSONDecodeError:
-                raise ValueError(f"meta={raw_meta[:60]!r} is not a JSON object") from None
-        if raw_meta is not None and not isinstance(raw_meta, dict):
-            raise ValueError("meta is not a JSON object")
-        meta = dict(raw_meta or {})
-        kwargs: dict[str, Any] = {}
-        for k, v in data.items():
-            if k == "meta":
-                continue
-            if k in known:
-                kwargs[k] = v
-            else:
-                meta[k] = v
-        for k in ("start", "duration"):
-            kwargs[k] = _number(kwargs.get(k), k)
-        for k in ("id", "path", "label", "emotion", "text", "speaker", "gender", "split"):
-            v = kwargs.get(k)
-            kwargs[k] = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-        kwargs["meta"] = meta
-        return cls(**kwargs)
 
 
 @dataclass
@@ -271,7 +200,7 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     bad_emotions: list[str] = []
     missing_words: list[str] = []
     control_ids: list[str] = []
-    unknown: set[str] = set()
+    file_ok = file_checker(Path(manifest.root))
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
             control_ids.append(f"row {n}: {it.id!r}")
@@ -285,7 +214,7 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
         if not it.path.strip():
             empty_paths.append(f"row {n}")
         elif check_files:
-            problem = file_problem(it.path, manifest.resolve(it))
+            problem = file_ok(it.path)  # file_problem's answer, one os.stat per distinct path (manifest_rows.file_checker)
             if problem is not None:
                 missing.append(printable(problem))
         problems = []
@@ -302,8 +231,7 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
             if file_problem(words, wp) is not None:
                 missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
-        unknown.update(k for k in it.meta.get("_extra_columns", []))
-    return ValidationReport(len(manifest.items), missing, sorted(set(dups)), sorted(unknown), bad,
+    return ValidationReport(len(manifest.items), missing, sorted(set(dups)), [], bad,  # extra columns: read_manifest's
                             empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
                             control_ids=control_ids)
 
@@ -352,29 +280,69 @@ def _check_delimiter(p: Path, text: str) -> None:
                                   "delimiter ','), or write the manifest as .jsonl.")
 
 
-def _read_csv(p: Path, text: str) -> list[dict]:
+def _read_csv(p: Path, text: str) -> tuple[list[str], list[Item], list[str], int, tuple | None]:
+    """The header, the items of the rows (made as each row is read: the rows were held as dicts, 1.9M rows took 1.5 GB,
+    then as lists, 10^6 rows 0.6 GB), the rows that cannot be read, the row count, and the first row with a field over
+    the length cap with its number (the caller refuses these in the order it always did)."""
     _check_delimiter(p, text)
     reader = csv.reader(text_lines(text), strict=True)
     header: list[str] | None = None
-    records: list[dict] = []
-    try:  # one row at a time: the rows are never held as lists beside their dicts (1.9M rows: 1.5 GB before)
+    items: list[Item] = []
+    row_errors: list[str] = []
+    n, long_row, build, cap = 0, None, None, check_fields.__kwdefaults__["max_chars"]
+    try:
         for r in reader:
-            if not any(c.strip() for c in r):
+            if not "".join(r).strip():  # a blank row (any(c.strip() …) per row, in C)
                 continue
             if header is None:
                 refuse_repeated_columns(header := [c.strip() for c in r], source=str(p))  # a second `label` won silently
-            elif len(r) == len(header):
-                records.append(dict(zip(header, r)))
-            elif len(r) > len(header):
-                raise ConfigError(f"row {len(records) + 1} has {len(r)} fields but the header has {len(header)} "
+                build = csv_row_builder(header) if {"id", "path"} <= set(header) else None  # else refused after the rows
+                continue
+            if len(r) > len(header):
+                raise ConfigError(f"row {n + 1} has {len(r)} fields but the header has {len(header)} "
                                   f"{_column_names(header)}.", source=str(p),
                                   fix="quote fields that contain commas, or add the missing column names to the header.")
-            else:
-                records.append({h: (r[i] if i < len(r) else "") for i, h in enumerate(header)})
+            n += 1
+            if len(r) < len(header):
+                r = r + [""] * (len(header) - len(r))
+            if long_row is None and max(map(len, r)) > cap:
+                long_row = (n, r)
+            if build is not None and long_row is None:
+                try:
+                    items.append(build(r))
+                except ValueError as exc:
+                    row_errors.append(f"row {n}: {exc}")
     except csv.Error as exc:
         raise ConfigError(f"is not valid CSV near line {reader.line_num} ({exc}).", source=str(p),
                           fix="close every opening double quote; a quote inside a quoted field is written twice (\"\").") from None
-    return records
+    return header or [], items, row_errors, n, long_row
+
+
+def _read_jsonl(p: Path, text: str) -> tuple[list[str], list[Item], list[str], int, tuple | None]:
+    """:func:`_read_csv` for JSON lines: the first row's keys (its columns), the items made as each line is read (the
+    rows were held as dicts beside them: 10^6 rows, 1.6 GB), the rows that cannot be read, the row count, and the first
+    row with a text over the length cap (its number and texts)."""
+    items: list[Item] = []
+    row_errors: list[str] = []
+    n, long_row, first, cap, emotion = 0, None, None, check_fields.__kwdefaults__["max_chars"], None
+    for _, rec in jsonl_objects(p, text):
+        n += 1
+        if first is None:
+            first, emotion = list(rec), emotion_of("emotion" in rec)
+        if long_row is not None:
+            continue
+        texts = [v for v in rec.values() if isinstance(v, str)]
+        if max(map(len, texts), default=0) > cap:
+            long_row = (n, texts)
+            continue
+        try:
+            it = Item.from_dict(rec)
+        except ValueError as exc:
+            row_errors.append(f"row {n}: {exc}")
+            continue
+        it.emotion = emotion(it.emotion if "emotion" in first else it.label)
+        items.append(it)
+    return first or [], items, row_errors, n, long_row
 
 
 def jsonl_objects(p: Path, text: Any, *, fix: str = 'write one object per line, e.g. {"id": "a1", "path": "a1.wav"}.'):
@@ -455,21 +423,23 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         raise ConfigError(f"missing={missing!r}; expected 'error' or 'keep'.", source="read_manifest", fix="pass one of them.")
     refuse_url(path, "a manifest")
     p = Path(path)
-    records = _read_records(p)
-    items = _items(p, records)
-    manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
-    report = validate(manifest, check_files=validate_files)
+    with collector_paused():  # (10^6 items: half the time was the garbage collector's)
+        header, records, row_errors = _read_records(p)
+        items, extra_cols = _items(p, records, header, row_errors)
+        manifest = Manifest(items, root=p.resolve().parent, name=p.stem, source=str(p.resolve()))
+        report = validate(manifest, check_files=validate_files)
+    report.unknown_columns = extra_cols
     report.raise_for_errors(str(p), missing=missing)
-    for it in items:
-        it.meta.pop("_extra_columns", None)
     for warning in near_miss_columns(report.unknown_columns):  # a misspelt `label` would silently leave every row unlabelled
         logger.warning("%s: %s", p, warning)
         manifest.notes.append(warning)
     return manifest
 
 
-def _read_records(p: Path) -> list[dict]:
-    """The manifest file's rows as dicts, after the checks on the file itself (kind, size, row count, field length)."""
+def _read_records(p: Path) -> tuple[list[str] | None, list, list[str]]:
+    """The manifest file's rows after the checks on the file itself (kind, size, row count, field length): a CSV's
+    header (a JSONL file's first keys), its items and the rows that cannot be read; or ``None``, a parquet file's rows
+    (dicts), ``[]``."""
     if p.is_dir():
         raise ConfigError("is a directory, not a manifest file.", source=str(p),
                           fix=f"pass a .csv, .jsonl or .parquet file; {_BUILD_ONE}.")
@@ -485,20 +455,26 @@ def _read_records(p: Path) -> list[dict]:
     if p.stat().st_size == 0:
         raise ConfigError("manifest is empty (0 bytes).", source=str(p), fix=_BUILD_ONE + ".")
     if ext == ".parquet":
-        records = _read_parquet(p)
+        header, records, row_errors, n = None, _read_parquet(p), [], 0
     else:  # bounded: bytes and lines before parsing, field length after (workbench.serialize)
         n_lines = count_lines(p)  # on the bytes, a chunk at a time: a 2.1M-row CSV was read and decoded (230 MB) to be refused
         _refuse_rows(p, n_lines)
         text = decode_text(read_bytes_capped(p, what="a manifest", decompress=False), source=str(p))
         if n_lines is None:  # UTF-16/32: counted in the text (a Gurmukhi letter U+0A.. holds a 0x0A byte); a lone \r ends a row too
             _refuse_rows(p, text.count("\n") + text.count("\r") - text.count("\r\n"))
-        records = _read_csv(p, text) if ext == ".csv" else [rec for _, rec in jsonl_objects(p, text)]
+        if ext == ".csv":
+            header, records, row_errors, n, long_row = _read_csv(p, text)
+        else:
+            header, records, row_errors, n, long_row = _read_jsonl(p, text)
         del text
-    _refuse_rows(p, len(records), "rows")
-    check_fields(([v for v in r.values() if isinstance(v, str)] for r in records), source=str(p))
-    if not records:
+    _refuse_rows(p, n if header is not None else len(records), "rows")
+    if header is None:
+        check_fields(([v for v in r.values() if isinstance(v, str)] for r in records), source=str(p))
+    elif long_row is not None:
+        check_fields([[]] * (long_row[0] - 1) + [long_row[1]], source=str(p))  # names its row
+    if not (n if header is not None else records):
         raise ConfigError("manifest has no rows (a header or blank lines only).", source=str(p), fix=_BUILD_ONE + ".")
-    return records
+    return header, records, row_errors
 
 
 def _refuse_rows(p: Path, n: int | None, what: str = "lines") -> None:
@@ -508,42 +484,34 @@ def _refuse_rows(p: Path, n: int | None, what: str = "lines") -> None:
                           fix="split it into several manifests (one per corpus part) and run each.")
 
 
-def _items(p: Path, records: list[dict]) -> list[Item]:
-    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``;
-    consumes ``records`` (each row's dict dropped once its item is made: 1.9M rows and items held 1.5 GB at once)."""
-    columns = set(records[0])
+def _items(p: Path, records: list, header: list[str] | None, row_errors: list[str]) -> tuple[list[Item], list[str]]:
+    """One item per row (every unreadable row named at once), ``emotion`` normalised or derived from ``label``, and the
+    extra columns (kept in meta); consumes ``records`` (each row dropped once its item is made: 1.9M rows and items
+    held 1.5 GB at once).  A CSV's or JSONL file's items (``header`` given) are made as it is read (:func:`csv_row_builder`, the same
+    checks), its unreadable rows in ``row_errors``."""
+    columns = set(records[0]) if header is None else set(header)  # (a JSONL file's first row names its columns)
     if not {"id", "path"} <= columns:
         raise ConfigError(f"manifest needs the columns 'id' and 'path'; it has {_column_names(sorted(columns))}.",
                           source=str(p), fix=_columns_fix(columns))
-    items: list[Item] = []
-    row_errors: list[str] = []
+    items: list[Item] = records if header is not None else []
     extra_cols = sorted(columns - set(COLUMNS) - {"meta", WORDS_COLUMN})
-    for n in range(1, len(records) + 1):
+    for n in range(1, len(records) + 1 if header is None else 0):
         r, records[n - 1] = records[n - 1], None
         try:
-            it = Item.from_dict(r)
+            items.append(Item.from_dict(r))
         except ValueError as exc:
             row_errors.append(f"row {n}: {exc}")
-            continue
-        if extra_cols:
-            it.meta["_extra_columns"] = extra_cols
-        items.append(it)
     if row_errors:
         raise ConfigError(
             f"{len(row_errors)} row{'s' if len(row_errors) > 1 else ''} cannot be read: {_listing(row_errors)}.",
             source=str(p),
             fix="start and duration are seconds (e.g. 1.5) or empty; meta is a JSON object.",
         )
-    if "emotion" not in columns:
-        # a free-form manifest: derive the emotion2vec+ key from the label's common English names
+    if header is None:  # "Happy " is "happy" (anything else is refused by validate()); no emotion column: the label's key
+        emotion = emotion_of("emotion" in columns)
         for it in items:
-            it.emotion = generic_emotion(it.label) if it.label else ""
-    else:
-        for it in items:  # "Happy " is "happy"; anything else is refused by validate()
-            key = it.emotion.strip().lower()
-            if key in LABEL_KEYS:
-                it.emotion = key
-    return items
+            it.emotion = emotion(it.emotion if "emotion" in columns else it.label)
+    return items, extra_cols
 
 
 def rebased(manifest: Manifest, folder: str | os.PathLike) -> Manifest:

@@ -110,12 +110,57 @@ def attention_heads(net) -> int:
     return max((int(getattr(m, "num_heads", 0)) for m in net.modules() if type(m).__name__ == "AltAttention"), default=0)
 
 
-def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, seconds: float, source: str) -> None:
-    """Refuse a forward pass on a CPU whose (clips, heads, frames, frames) attention would not fit in the memory free now
-    (plus the 1 GB of freed heap the allocator may keep): a :class:`ModelError` the engine turns into failed rows (one
-    clip at a time), where the kernel would kill the process.  ``dtype``: a key of :data:`ATTENTION_BYTES`."""
-    need, free = ATTENTION_BYTES.get(dtype, 32) * clips * heads * frames**2, available_bytes()
-    if free is not None and need > free + (1 << 30):
+#: bytes a forward pass on a CUDA device holds per clip, head and (frame, frame) pair of its attention, by precision.
+#: ESTIMATED from the sizes of the (clips, heads, frames, frames) tensors the code allocates, NOT measured on a GPU (no
+#: GPU where this was written; ``benchmarks/gpu_suite.sh`` measures a batch's peak).  torch on CUDA runs
+#: :class:`~workbench.model.funasr_patches.FusedAttention`: FunASR's ALiBi bias in float32 for the whole forward, with
+#: the cached buffer it is cut from (4 + 4), its copy scaled per layer, the next layer's made before the last one is
+#: freed (4 + 4); the additive mask in the compute precision, made from zeros, the bias converted and a masked_fill copy
+#: (3 x 2 in float16/bfloat16, 3 x 4 in float32); and, should scaled_dot_product_attention fall back to its math kernel
+#: (the memory-efficient one keeps no scores), scores and softmax (2 x 2; 2 x 4): 26 bytes in float16/bfloat16, 36 in
+#: float32.  An ONNX Runtime graph on its CUDA provider runs FunASR's own float32 attention, measured at 21-28 bytes a
+#: pair on a CPU (:data:`ATTENTION_BYTES`); its CUDA arena grows by powers of two, so twice that, 56, is the figure.
+ATTENTION_BYTES_CUDA = {"float32": 36, "int8": 36, "bfloat16": 26, "float16": 26, "onnx-float32": 56, "onnx-int8": 56}
+
+
+def cuda_free_bytes(device: str, *, torch_cache: bool) -> int | None:
+    """The memory a forward pass on CUDA ``device`` can still have: ``torch.cuda.mem_get_info``'s free bytes, plus
+    (``torch_cache``: a torch network) what PyTorch's caching allocator holds unused, which it hands out first; an ONNX
+    Runtime graph cannot use that.  ``None`` where it cannot be asked (no torch, no CUDA): then nothing is refused."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is None:
+            import torch
+        if not torch.cuda.is_available():
+            return None
+        index = torch.device(device).index
+        index = torch.cuda.current_device() if index is None else index
+        free = int(torch.cuda.mem_get_info(index)[0])
+        return free + (int(torch.cuda.memory_reserved(index) - torch.cuda.memory_allocated(index)) if torch_cache else 0)
+    except (ImportError, RuntimeError, ValueError, AssertionError):
+        return None
+
+
+def attention_need(heads: int, clips: int, frames: int, *, dtype: str, device: str = "cpu") -> int:
+    """Bytes the (clips, heads, frames, frames) attention of one forward pass holds on ``device`` in ``dtype`` (a key of
+    :data:`ATTENTION_BYTES`, or of :data:`ATTENTION_BYTES_CUDA` on a CUDA device; an unknown one costs the most)."""
+    table = ATTENTION_BYTES_CUDA if str(device).startswith("cuda") else ATTENTION_BYTES
+    return table.get(dtype, max(table.values())) * clips * heads * frames**2
+
+
+def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, seconds: float, source: str,
+                         device: str = "cpu", free: int | None = None) -> None:
+    """Refuse a forward pass whose (clips, heads, frames, frames) attention would not fit in the memory free now: a
+    :class:`ModelError` the engine turns into failed rows (one clip at a time), where the kernel would kill the process
+    (a CPU) or CUDA would raise out-of-memory mid-batch.  On a CPU ``free`` is ``MemAvailable`` plus the 1 GB of freed
+    heap the allocator may keep; on CUDA :func:`cuda_free_bytes` (torch's cache counted for a torch network, not for an
+    ONNX graph: ``dtype`` ``onnx-…``).  ``free``: the bytes free, given (tests decide without a GPU), else asked."""
+    on_cuda = str(device).startswith("cuda")
+    need = attention_need(heads, clips, frames, dtype=dtype, device=device)
+    if free is None:
+        free = cuda_free_bytes(str(device), torch_cache=not dtype.startswith("onnx")) if on_cuda else available_bytes()
+    if free is not None and need > free + (0 if on_cuda else 1 << 30):
         raise ModelError(f"a forward pass over {clips} clip(s) of up to {seconds:.0f} s needs about {need / 1e9:.1f} GB for its "
-                         f"{dtype} attention ({heads} head{'s' if heads != 1 else ''}, {frames:,} frames), and {free / 1e9:.1f} GB is free.", source=source,
+                         f"{dtype} attention ({heads} head{'s' if heads != 1 else ''}, {frames:,} frames), and {free / 1e9:.1f} GB is free"
+                         f"{' on ' + str(device) if on_cuda else ''}.", source=source,
                          fix="score a long recording with `workbench segment` (in pieces), or keep --max-duration at 120 s.")

@@ -68,6 +68,7 @@ from workbench.model.funasr_patches import fused_attention, low_precision_front_
 from workbench.model.memory import attention_heads, check_attention_fits
 from workbench.model.prediction import Prediction, refuse_non_finite
 from workbench.model.temperature import apply_temperature, check_temperature, softmax
+from workbench.model.weights import folder_stamp
 from workbench.schema import FRAME_RATE, MIN_MODEL_SAMPLES, SAMPLE_RATE  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
@@ -339,8 +340,8 @@ class Emotion2vecModel:
             var = (((source - mean) * valid) ** 2).sum(1, keepdim=True) / n
             source = (source - mean) / torch.sqrt(var + 1e-5) * valid
         frames = _conv_output_lengths(net, lengths_t).tolist()
-        if not on_gpu:  # (B, H, T, T) attention: refused by name where the kernel would kill the process
-            check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id)
+        # (B, H, T, T) attention: refused by name where the kernel would kill the process, or CUDA run out mid-batch
+        check_attention_fits(attention_heads(net), len(waves), max(frames), dtype=self.info.dtype, seconds=longest / SAMPLE_RATE, source=self.info.id, device=device)
         with (
             torch.inference_mode(),
             self._autocast(),
@@ -477,35 +478,31 @@ def load_model(
     progress: Callable[[str], None] | None = None,
     temperature: float | None = None,
 ) -> Emotion2vecModel:
-    """Load (once per process) and return an :class:`Emotion2vecModel`.
+    """Load (once per process; again when its checkpoint folder's files changed) and return an :class:`Emotion2vecModel`.
 
     Parameters
     ----------
     model : str or path, optional
-        Hub id (default ``iic/emotion2vec_plus_large``), local checkpoint
-        directory, or ``"tiny"``.
+        Hub id (default ``iic/emotion2vec_plus_large``), local checkpoint directory, or ``"tiny"``.
     hub : {"ms", "hf"}
     revision : str, optional
         Hub revision (tag or commit) to pin.
     device : str
         ``"auto"`` picks CUDA when available, else CPU.
     dtype : {"float32", "bfloat16", "float16", "int8"}
-        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16
-        weights are converted once at load.
-        ``int8`` is the fast CPU mode: dynamic int8 quantisation of every
-        Linear layer (see ``benchmarks/README.md`` for its speed and cost).
+        ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16 weights are converted once
+        at load.  ``int8`` is the fast CPU mode: dynamic int8 quantisation of every Linear layer (see
+        ``benchmarks/README.md`` for its speed and cost).
     progress : callable, optional
-        Called with a short line for each loading step (``"importing FunASR"``,
-        ``"building network"``, ``"loading weights (1.3 GB)"``,
-        ``"verifying checksum"``), e.g. to print them to stderr.  Not called
-        when the model is already loaded.
+        Called with a short line for each loading step (``"importing FunASR"``, ``"building network"``, ``"loading
+        weights (1.3 GB)"``, ``"verifying checksum"``), e.g. to print them to stderr.  Not called when the model is
+        already loaded (and its folder unchanged since).
     temperature : float, optional
         Divide the logits by this (``workbench calibrate`` fits it); recorded in
         ``info.temperature``.  The cached network is shared with untempered users.
 
-    Weights are read with ``torch.load(weights_only=True)`` or from
-    ``model.safetensors``: a checkpoint whose pickle holds anything beyond
-    tensors is refused with a :class:`ModelError`.
+    Weights are read with ``torch.load(weights_only=True)`` or from ``model.safetensors``: a checkpoint whose pickle
+    holds anything beyond tensors is refused with a :class:`ModelError`.
 
     Examples
     --------
@@ -529,12 +526,18 @@ def _key(spec: _Resolved, device: str, dtype: str) -> tuple:
 
 def cached_network(spec: _Resolved, device: str, dtype: str, progress: Callable[[str], None] | None = None) -> Emotion2vecModel:
     """The network of the checkpoint ``spec`` names on ``device`` in ``dtype``, built once per process (untempered:
-    the instance is shared).  :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` and :func:`load_model` come here."""
+    the instance is shared).  :meth:`ModelRef.load <workbench.model.ref.ModelRef.load>` and :func:`load_model` come here.
+    A folder whose files changed since (:func:`folder_stamp`: a head saved again in a notebook) is loaded again, said once."""
     check_dtype(dtype)
     key = _key(spec, device, dtype)
+    stamp = folder_stamp(spec.model) if spec.kind != "hub" else ()  # a folder edited since its load is loaded again
     with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = _load(spec, key[-2], dtype, progress or _silent)
+        if key in _CACHE and getattr(_CACHE[key], "folder_stamp", stamp) != stamp:
+            logger.warning("reloaded %s: its files changed since it was loaded", spec.model)
+        elif key in _CACHE:
+            return _CACHE[key]
+        _CACHE[key] = _load(spec, key[-2], dtype, progress or _silent)
+        _CACHE[key].folder_stamp = stamp
         return _CACHE[key]
 
 

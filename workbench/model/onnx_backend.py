@@ -182,10 +182,10 @@ class OnnxModel:
             block = np.zeros((len(batch), int(lengths.max())), dtype=np.float32)
             for row, i in enumerate(batch):
                 block[row, : lengths[row]] = waves[i]
-            if not str(self.info.device).startswith("cuda"):  # (B, H, T, T) attention: refused where the kernel would kill
-                check_attention_fits(self.attention_heads, len(batch), int(lengths.max()) // (SAMPLE_RATE // 50),
-                                     dtype="onnx-" + str(self.info.dtype).removeprefix("onnx-"), seconds=lengths.max() / SAMPLE_RATE,
-                                     source=self.info.id)
+            # (B, H, T, T) attention: refused where the kernel would kill the process, or the CUDA provider run out
+            check_attention_fits(self.attention_heads, len(batch), int(lengths.max()) // (SAMPLE_RATE // 50),
+                                 dtype="onnx-" + str(self.info.dtype).removeprefix("onnx-"), seconds=lengths.max() / SAMPLE_RATE,
+                                 source=self.info.id, device=str(self.info.device))
             out = dict(zip(wanted, run_bounded(self.session, wanted, {"waveforms": block, "lengths": lengths},
                                                budget_s=self.time_budget_s, source=self.info.path)))
             check_outputs(out, lengths, n_labels=len(self.labels), names=[names[i] for i in batch], source=self.info.path)

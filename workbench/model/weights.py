@@ -149,6 +149,28 @@ def checksum_memo_path() -> Path:
     return cache_dir() / "checksums.json"
 
 
+def folder_stamp(folder: str | os.PathLike) -> tuple:
+    """What a loaded checkpoint folder's files are now: ``(name, inode, device, size, mtime_ns, ctime_ns)`` of each
+    regular file at its top level (links followed; hidden files, a tool's locks and memos, left out), by name; ``()``
+    when it cannot be listed.  The key :func:`file_sha256` trusts, for every file, without reading one: a stat each
+    (microseconds), so the process's model cache can ask on every load whether the folder changed under it."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return ()
+    out = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            st = e.stat()
+        except OSError:
+            continue
+        if _stat.S_ISREG(st.st_mode):
+            out.append((e.name, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
 def file_sha256(path: str | os.PathLike, *, remember: bool = True) -> str:
     """sha256 of a file, hashed once: the digest is remembered by (path, inode, size, mtime_ns, ctime_ns).
 
