@@ -58,7 +58,7 @@ from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_loggin
     Parser, cache_fault, console_logging, disk_full, example_text, guarded_terminal, one_line, parse_argv,
 )
 from workbench.errors import WorkbenchError
-from workbench.model.memory import MALLOC_TUNING, keep_freed_memory  # noqa: F401  (public here: every process calls it)
+from workbench.model.memory import MALLOC_TUNING, collect_as_one_command, keep_freed_memory  # noqa: F401  (public here: every process calls it)
 
 
 @dataclass(frozen=True)
@@ -219,10 +219,11 @@ def share_the_cores() -> None:
 
 
 def prepare_process() -> None:
-    """What every ``workbench`` process does first: :func:`share_the_cores`, :func:`keep_freed_memory`
+    """What every ``workbench`` process does first: :func:`share_the_cores`, :func:`keep_freed_memory`, :func:`collect_as_one_command`
     (``benchmarks/`` and the test session call it too, so they measure what users run)."""
     share_the_cores()
     keep_freed_memory()
+    collect_as_one_command()
 
 
 def main(argv: list[str] | None = None) -> int:

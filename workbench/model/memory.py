@@ -25,6 +25,8 @@ process with ``WORKBENCH_KEEP_FREED_MEMORY=0`` (or the older ``WORKBENCH_KEEP_MA
 from __future__ import annotations
 
 import ctypes
+import gc
+import importlib
 import os
 import sys
 
@@ -70,6 +72,39 @@ def keep_freed_memory() -> bool:
         lib = None if left_alone() else _libc()
         _state["set"] = bool(lib) and all(lib.mallopt(number, value) == 1 for number, value in MALLOC_TUNING.values())
     return _state["set"]
+
+
+def collect_as_one_command() -> None:
+    """Let :func:`import_long_lived` freeze what a one-command process has imported (``workbench`` calls this first;
+    a notebook or another program, whose objects may become cyclic garbage later, never freezes)."""
+    _state["freeze"] = True
+
+
+def import_long_lived(*modules: str) -> None:
+    """Import ``modules`` (libraries that live as long as the process), then, in a one-command process
+    (:func:`collect_as_one_command`), move every object alive into the cyclic collector's permanent generation
+    (:func:`gc.freeze`), the collector paused meanwhile.
+
+    Why: a full collection triggered in the middle of pandas' import, in the thread writing a run's first part,
+    walked every object of the process (0.05-0.12 s with the GIL held, while the model's thread waited to start its
+    next batch: issue #28); afterwards each collection walked the libraries' objects again.  Frozen, they are never
+    walked; objects freed by their reference counts are freed as before, and the collector goes on for new objects."""
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return
+    if not _state.get("freeze"):
+        for name in missing:
+            importlib.import_module(name)
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name in missing:
+            importlib.import_module(name)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def release_freed_memory() -> None:

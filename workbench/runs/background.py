@@ -12,6 +12,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from workbench import interrupts
+from workbench.model.memory import import_long_lived
 
 if TYPE_CHECKING:  # annotations only: the writer imports nothing from here
     from workbench.runs.writer import RunWriter
@@ -72,6 +73,7 @@ class PartsInBackground:
                     if given.dropped:
                         return
                     given.began = True
+                import_long_lived("pandas", "pyarrow", "pyarrow.parquet")  # what write_part uses: its first import frozen
                 self.writer.write_part(rows, embs, frame_embs, commit=commit)
                 given.whole = True  # (no rows: nothing to write)
             except _Dropped:

@@ -1,0 +1,50 @@
+"""A one-command process imports the run's table libraries with the collector paused and freezes them (issue #28: a
+full collection in the middle of pandas' import held the GIL 0.05-0.12 s while the model waited); any other process
+(a notebook, a program using the package) never freezes: its objects may become cyclic garbage later."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+SCRIPT = textwrap.dedent("""
+    import gc, sys
+    from workbench.model import memory
+    if sys.argv[1] == "command":
+        memory.collect_as_one_command()
+    assert "xml.dom.minidom" not in sys.modules
+    memory.import_long_lived("xml.dom.minidom")
+    print("imported", "xml.dom.minidom" in sys.modules, "frozen", gc.get_freeze_count() > 0, "collector", gc.isenabled())
+""")
+
+
+def _run(mode: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip()
+
+
+def test_a_workbench_command_freezes_what_it_imported_and_keeps_the_collector_on():
+    assert _run("command") == "imported True frozen True collector True"
+
+
+def test_a_notebook_or_another_program_never_freezes():
+    assert _run("library") == "imported True frozen False collector True"
+
+
+def test_the_workbench_program_takes_the_one_command_policy():
+    from workbench.cli import prepare_process
+    from workbench.model import memory
+
+    saved = dict(memory._state)
+    try:
+        memory._state.pop("freeze", None)
+        prepare_process()
+        assert memory._state.get("freeze") is True
+    finally:
+        memory._state.clear()
+        memory._state.update(saved)
