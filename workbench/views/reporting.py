@@ -341,7 +341,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
         r = row.to_dict()
         findings = loads_json(r["findings"]) if r.get("findings") else []
         # each suggestion is a sentence: joined as sentences, never "… test).; next"
-        f_html = " ".join(f"{code(f.get('code'))} — {esc(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
+        f_html = " ".join(f"{code(f.get('code'))} — {prose(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
         show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
