@@ -27,3 +27,26 @@ def test_the_worst_cases_and_the_widgets_show_a_findings_command_as_code_not_as_
     widget = _findings_html(json.loads(findings))
     assert "<code>workbench diagnose FILE</code>" in widget and "`" not in widget, widget
     assert "top-1 leads by &lt;0.05" in widget  # the data around it still escaped
+
+
+def test_the_reports_ece_of_a_head_on_its_training_speakers_does_not_say_ok(tmp_path, monkeypatch):
+    # `workbench report` of `run --model HEAD` on the head's own corpus: WA, UAR and macro-F1 said "not independent of the
+    # checkpoint's training data", and the ECE row beside them said "ok (spread)"
+    import numpy as np
+    from test_probe import CLASSES
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
+    (ckpt / "tokens.txt").write_text("\n".join(CLASSES) + "\n<unk>\n")
+    (ckpt / "model.safetensors").write_bytes(b"\0" * 16)
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"], "test": ["spk3"]}}))
+    rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
+            for s in range(4) for cls in CLASSES for r in range(6)]
+    rf = write_run(tmp_path / "run_ft", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model=str(ckpt))
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    reporting.metrics_section(rf.path, by=(), n_boot=50)
+    table = next(h for h in shown if "95% bootstrap CI" in h)
+    row = table.split("<td>ECE</td>", 1)[1].split("</tr>", 1)[0]
+    assert "not independent of the checkpoint&#x27;s training data" in row and "ok (spread)" not in row, row

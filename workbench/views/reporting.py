@@ -212,8 +212,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"),
                  "; ".join(x for x in (flags.get(k) or few_items_note(r.n_scored), caveat) if x) or "ok") for k in ("wa", "uar", "macro_f1")]
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
-        rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
-                     ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(few or "ok (spread)")}</span>')))
+        ece_text = "; ".join(x for x in (ece_flag or few, caveat) if x) or "ok (spread)"  # the ECE of a head on its training speakers read "ok"
+        rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"), Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(ece_text)}</span>')))
         out[v]["ece_ci"] = list(r.ece_ci)
         parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
         if r.small_classes_note():  # the `!!` metrics and run print under the figures (surprised n=1 went unsaid here)
