@@ -50,3 +50,34 @@ def test_the_reports_ece_of_a_head_on_its_training_speakers_does_not_say_ok(tmp_
     table = next(h for h in shown if "95% bootstrap CI" in h)
     row = table.split("<td>ECE</td>", 1)[1].split("</tr>", 1)[0]
     assert "not independent of the checkpoint&#x27;s training data" in row and "ok (spread)" not in row, row
+
+
+def test_the_reports_explained_worst_table_counts_a_map_that_failed_its_curves(tmp_path, monkeypatch):
+    # `explain runs/my-head --worst 3`: tf-occlusion was worse than random on deletion in one case (NOT FAITHFUL on the
+    # screen) and failed the randomisation check in another; the report read "1 of 3" passed with one failure counted
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.worst import _method_record, plot_worst, summary_record, write_summary
+
+    def record(deletion: str, randomised: bool = True) -> dict:
+        faithful = deletion != "worse than random"
+        return {"reliable": faithful and randomised, "problems": [],
+                "attribution": {"checks": {}}, "randomisation": {"passed": randomised, "skipped": None},
+                "faithfulness": {"deletion_verdict": deletion, "insertion_verdict": "better than random", "passed": faithful}}
+
+    methods = [record("worse than random"), record("indistinguishable from random", randomised=False), record("better than random")]
+    cases = [{"id": f"c{i}", "variant": "raw", "emotion": "sad", "pred": "happy", "confidence": 0.5, "error": None,
+              "methods": {"tf-occlusion": _method_record("tf-occlusion", m)}} for i, m in enumerate(methods)]
+    summary = summary_record(cases, rule="wrong first", n=3, m=10, variant="raw", settings={}, warning=None)
+    assert summary["methods"]["tf-occlusion"]["faithfulness_failed"] == 1
+    rf = write_run(tmp_path / "run", [synthetic_row(f"c{i}", emotion="sad", pred="happy") for i in range(3)], [[1.0, 0.0]] * 3)
+    write_summary(rf, summary, plot_worst(summary))
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.explained_worst(rf.path)
+    assert "curve check failed (NOT FAITHFUL" in shown[-1]
+    row = shown[-1].replace("\n", "").split("<td><code>tf-occlusion</code></td>", 1)[1].split("</tr>", 1)[0]
+    # passed 1 of 3; the two failures each counted: the curve (1) and the randomisation check (1)
+    assert row == "<td>1 of 3</td><td>3 of 3</td><td>1 of 3</td><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td>", row

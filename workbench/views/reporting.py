@@ -372,7 +372,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
                                                              if d.get("randomisation_skipped") else ""),
              f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"],
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"), d.get("randomisation_failed", "—"), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
@@ -385,9 +385,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                  "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
                  "network is re-initialised; the next two columns say on which curves it beat random orders, the others "
                  "how many maps failed or skipped each check.</p>")
-    parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
-                             "deletion better than random", "randomisation check failed", "randomisation check skipped",
-                             "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—", "", "", "", "", "", "", "")]))
+    parts.append(table_html(["method", "maps that passed every check", "insertion better than random", "deletion better than random",
+                             "curve check failed (NOT FAITHFUL: worse than random on one, or better on neither)", "randomisation check failed",
+                             "randomisation check skipped", "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—",) + ("",) * 8]))
     show_html("\n".join(parts))
     if summary.get("figure"):
         from IPython.display import Image
