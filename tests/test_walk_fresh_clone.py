@@ -81,3 +81,17 @@ def test_the_reports_explained_worst_table_counts_a_map_that_failed_its_curves(t
     row = shown[-1].replace("\n", "").split("<td><code>tf-occlusion</code></td>", 1)[1].split("</tr>", 1)[0]
     # passed 1 of 3; the two failures each counted: the curve (1) and the randomisation check (1)
     assert row == "<td>1 of 3</td><td>3 of 3</td><td>1 of 3</td><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td>", row
+
+
+def test_a_misspelt_breakdown_column_is_refused_with_names_not_python_lists(tmp_path, capsys):
+    # `workbench metrics runs/my_wavs --by speakr` said "cannot break the results down by ['speakr']: … it has ['label',
+    # 'emotion', 'text', 'speaker', 'gender', 'split']" and "fix: pass --by with some of ['label', …]"
+    from workbench.cli import main
+
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k % 3}") for k, e in enumerate(["happy", "sad"] * 4)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 8)
+    assert main(["metrics", str(rf.path), "--by", "speakr"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot break the results down by 'speakr': not a manifest column of this run; it has " in err, err
+    assert "did you mean 'speaker'?" in err and "pass --by with some of: " in err and "speaker" in err
+    assert "[" not in err, err
