@@ -95,3 +95,34 @@ def test_a_misspelt_breakdown_column_is_refused_with_names_not_python_lists(tmp_
     assert "cannot break the results down by 'speakr': not a manifest column of this run; it has " in err, err
     assert "did you mean 'speaker'?" in err and "pass --by with some of: " in err and "speaker" in err
     assert "[" not in err, err
+
+
+def test_the_sample_rate_explorer_names_the_telephone_channel_over_its_spectrogram_and_escapes_a_heads_labels(tmp_path, monkeypatch):
+    # notebook 02 with "telephone channel" ticked: the line said "44100 Hz / soxr / telephone", the spectrogram beside it
+    # "44100 Hz → 16 kHz" (a band-limited picture under the name of an untouched one); and the labels, which a fine-tuned
+    # head reads from its tokens.txt, went into the line's HTML unescaped
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.model.generated import build_random_checkpoint
+    from workbench.views import clip_views
+    from workbench import DEMO_DATA
+    from workbench.views.widgets import SampleRateExplorer
+
+    ckpt = tmp_path / "head"
+    build_random_checkpoint(tmp_path / "tiny")
+    shutil.copytree(tmp_path / "tiny", ckpt)
+    labels = ["angry", "<b>disgusted", "fearful", "happy", "neutral", "other", "sad", "surprised"]
+    (ckpt / "tokens.txt").write_text("\n".join(labels) + "\n<unk>\n", encoding="utf-8")
+    titles: list[str] = []
+    real = clip_views.png_widget
+    monkeypatch.setattr(clip_views, "png_widget", lambda fig: titles.extend(ax.get_title() for ax in fig.axes) or real(fig))
+    view = SampleRateExplorer(DEMO_DATA / "happy_en_44k.wav", model=str(ckpt))
+    view.rate.value, view.telephone.value = 44100, True
+    titles.clear()
+    view.update()
+    assert "44100 Hz / soxr / telephone → 16 kHz" in titles, titles
+    assert view.predictions[0].label == "<b>disgusted"  # the seeded tiny weights' top class, under its hostile name
+    assert "<b>&lt;b&gt;disgusted</b>" in view.result.value and "<b><b>" not in view.result.value, view.result.value
