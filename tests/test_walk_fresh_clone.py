@@ -126,3 +126,18 @@ def test_the_sample_rate_explorer_names_the_telephone_channel_over_its_spectrogr
     assert "44100 Hz / soxr / telephone → 16 kHz" in titles, titles
     assert view.predictions[0].label == "<b>disgusted"  # the seeded tiny weights' top class, under its hostile name
     assert "<b>&lt;b&gt;disgusted</b>" in view.result.value and "<b><b>" not in view.result.value, view.result.value
+
+
+def test_fuse_on_a_run_without_transcripts_says_what_is_missing_and_sends_nowhere_that_fails_alike(tmp_path, capsys):
+    # `workbench fuse runs/my_wavs` (a folder manifest: labels and speakers, no text) said "no item has a label, a
+    # transcript and a speaker" with "fix: … (see excluded counts with --json)"; `fuse … --json` fails with the same line
+    from workbench.cli import main
+
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k % 3}") for k, e in enumerate(["happy", "sad"] * 4)]
+    rows[0]["emotion"] = ""
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 8)
+    for extra in ([], ["--json"]):
+        assert main(["fuse", str(rf.path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "nothing to fuse (of 8 scored rows, no label among the model's classes: 1; missing transcript: 7)." in err, err
+        assert "--json" not in err and "fill the manifest's label, text and speaker columns" in err, err
