@@ -141,3 +141,20 @@ def test_fuse_on_a_run_without_transcripts_says_what_is_missing_and_sends_nowher
         err = capsys.readouterr().err
         assert "nothing to fuse (of 8 scored rows, no label among the model's classes: 1; missing transcript: 7)." in err, err
         assert "--json" not in err and "fill the manifest's label, text and speaker columns" in err, err
+
+
+def test_an_items_score_figure_says_what_its_brackets_mark_and_when_there_is_no_true_label():
+    # the checkpoint comparison page titled every item's bars "scores of the two runs ([true label])": a placeholder to
+    # the eye, also over tone_440hz, which has no true label
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare.figures import plot_item_scores
+    from workbench.schema import score_column
+
+    scores = {score_column("sad"): 0.7, score_column("happy"): 0.3}
+    fig = plot_item_scores({"pred": "sad", "emotion": "sad", **scores}, {"pred": "happy", "emotion": "sad", **scores})
+    assert fig.axes[0].get_title() == "scores of the two runs; [sad]: the true label"
+    plt.close(fig)
+    fig = plot_item_scores({"pred": "sad", "emotion": "", **scores}, {"pred": "happy", "emotion": None, **scores})
+    assert fig.axes[0].get_title() == "scores of the two runs; the item has no true label"
+    plt.close(fig)
