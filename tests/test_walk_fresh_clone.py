@@ -158,3 +158,21 @@ def test_an_items_score_figure_says_what_its_brackets_mark_and_when_there_is_no_
     fig = plot_item_scores({"pred": "sad", "emotion": "", **scores}, {"pred": "happy", "emotion": None, **scores})
     assert fig.axes[0].get_title() == "scores of the two runs; the item has no true label"
     plt.close(fig)
+
+
+def test_the_embedding_map_widget_states_its_trustworthiness_or_why_it_was_not_measured(tmp_path):
+    # notebook 03's map of the 9 demo clips said only "click a point to open the item": its check (trustworthiness, which
+    # `workbench embeddings` prints on every map) was neither shown nor said to be unmeasured
+    import numpy as np
+
+    from workbench.views.run_browser import EmbeddingMap
+
+    rng = np.random.default_rng(0)
+    few = write_run(tmp_path / "few", [synthetic_row(f"i{k}", emotion="sad", speaker="s") for k in range(9)], rng.standard_normal((9, 8)))
+    title = EmbeddingMap(few.path).plot.layout.title.text
+    assert "trustworthiness not measured: 9 items (it needs 12 or more); click a point to open the item" in title, title
+    centres = rng.standard_normal((2, 8)) * 10
+    many = write_run(tmp_path / "many", [synthetic_row(f"i{k}", emotion=["sad", "happy"][k % 2], speaker="s") for k in range(40)],
+                     np.array([centres[k % 2] + rng.standard_normal(8) * 0.1 for k in range(40)]))
+    title = EmbeddingMap(many.path).plot.layout.title.text
+    assert "<sub>trustworthiness 0." in title and "(a random layout 0." in title and "NOT KEPT" not in title, title

@@ -299,8 +299,11 @@ class EmbeddingMap(_View):
         rows = self.emb.rows
         self.one_point = identical_words(self.emb.matrix)  # said in the map's subtitle: one dot could pass for a failed plot
         self.trust = projection_trust(self.emb.matrix, self.xy)  # a map that keeps few neighbourhoods says so there too
-        subtitle = (f"⚠ {_esc(self.trust['flag'].split(':')[0])}: trustworthiness {self.trust['trustworthiness']:.3f}, a random layout "
-                    f"{self.trust['random_layout']:.3f}" if self.trust["flag"] else "click a point to open the item")
+        # the map's check on every map, as the CLI prints it (a map of 9 items, too few to measure, said nothing)
+        t = self.trust
+        subtitle = (f"⚠ {_esc(t['flag'].split(':')[0])}: trustworthiness {t['trustworthiness']:.3f}, a random layout {t['random_layout']:.3f}"
+                    if t["flag"] else f"trustworthiness {t['trustworthiness']:.3f} (a random layout {t['random_layout']:.3f})"
+                    if t["trustworthiness"] is not None else _esc(t["words"])) + "; click a point to open the item"
         if color_by != "correct" and color_by not in rows.columns:
             raise ValueError(f"EmbeddingMap: color_by={color_by!r} is not a column of the run's rows; "
                              f"use 'correct' or one of {sorted(map(str, rows.columns))}")
