@@ -176,3 +176,14 @@ def test_the_embedding_map_widget_states_its_trustworthiness_or_why_it_was_not_m
                      np.array([centres[k % 2] + rng.standard_normal(8) * 0.1 for k in range(40)]))
     title = EmbeddingMap(many.path).plot.layout.title.text
     assert "<sub>trustworthiness 0." in title and "(a random layout 0." in title and "NOT KEPT" not in title, title
+
+
+def test_a_misspelt_report_parameter_is_refused_with_the_closest_one_named(tmp_path, capsys):
+    # `workbench report experiment_report -p rundir=…` said "unknown parameter(s) ['rundir']; template experiment_report
+    # takes ['run_dir', 'model', 'title', 'fusion']": Python lists, and not the correction the README promises
+    from workbench.cli import main
+
+    assert main(["report", "experiment_report", "-p", "rundir=runs/x", "--out", str(tmp_path / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'rundir' (did you mean 'run_dir'?); template experiment_report takes run_dir, model, title, fusion." in err, err
+    assert "[" not in err and "fix: spell each as one of them, e.g. -p run_dir=…" in err, err
