@@ -187,3 +187,25 @@ def test_a_misspelt_report_parameter_is_refused_with_the_closest_one_named(tmp_p
     err = capsys.readouterr().err
     assert "unknown parameter 'rundir' (did you mean 'run_dir'?); template experiment_report takes run_dir, model, title, fusion." in err, err
     assert "[" not in err and "fix: spell each as one of them, e.g. -p run_dir=…" in err, err
+
+
+def test_compares_recall_per_class_names_the_mark_it_shows_and_aligns_its_class_names(tmp_path):
+    # `workbench compare runs/my_wavs runs/my-head`: "recall per class … (NaN: the run's model has no such class …)" over a
+    # table that shows — for those cells, and the class names right-aligned ("  angry" above "neutral")
+    import numpy as np
+
+    from workbench.analysis.compare import compare_runs
+
+    def onehot(c):
+        return {k: (0.9 if k == c else 0.1 / 8) for k in ("angry", "disgusted", "fearful", "happy", "neutral", "other", "sad", "surprised", "unknown")}
+
+    truth = ["angry", "neutral", "sad", "angry", "neutral", "sad"]
+    a = write_run(tmp_path / "A", [synthetic_row(f"i{k}", emotion=t, pred="sad", scores=onehot("sad")) for k, t in enumerate(truth)],
+                  [np.ones(4)] * 6, checksum="a" * 64)
+    b = write_run(tmp_path / "B", [synthetic_row(f"i{k}", emotion=t, pred=t, scores=onehot(t)) for k, t in enumerate(truth)],
+                  [np.ones(4)] * 6, checksum="a" * 64)
+    text = compare_runs([a, b], n_boot=50).render()
+    head, table = text.split("recall per class [raw] (", 1)[1].split("\n", 1)
+    assert head.startswith("before → after; —: the run's model has no such class or no item of it):") and "NaN" not in head, head
+    lines = table.splitlines()
+    assert lines[0].startswith("class ") and lines[1].startswith("angry ") and lines[2].startswith("neutral"), table
