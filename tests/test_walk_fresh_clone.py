@@ -209,3 +209,22 @@ def test_compares_recall_per_class_names_the_mark_it_shows_and_aligns_its_class_
     assert head.startswith("before → after; —: the run's model has no such class or no item of it):") and "NaN" not in head, head
     lines = table.splitlines()
     assert lines[0].startswith("class ") and lines[1].startswith("angry ") and lines[2].startswith("neutral"), table
+
+
+def test_finetune_of_a_manifest_names_a_new_folder_for_the_heads_run_not_the_parents(tmp_path):
+    # `workbench finetune my_wavs.csv --model tiny --out models/h2` scores the manifest into models/h2-run, then said
+    # `workbench run my_wavs.csv --model models/h2 --out models/h2-run` (refused: "holds a run with other settings") and
+    # `workbench compare models/h2-run models/h2-run`
+    import shlex
+    from types import SimpleNamespace
+
+    from workbench.cli.finetune import finetune_next_steps
+
+    out, run_dir = tmp_path / "models" / "h2", tmp_path / "models" / "h2-run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.parquet").write_bytes(b"")
+    lines = finetune_next_steps(SimpleNamespace(out=out, run_dir=run_dir, card={"data": {"manifest": "/data/my_wavs.csv"}}))
+    commands = [shlex.split(line.split("   #")[0]) for line in lines[1:]]
+    scored = str(tmp_path / "models" / "h2-scored")
+    assert commands[0] == ["workbench", "run", "/data/my_wavs.csv", "--model", str(out), "--out", scored], commands
+    assert commands[2] == ["workbench", "compare", str(run_dir), scored]
