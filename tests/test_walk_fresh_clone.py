@@ -228,3 +228,14 @@ def test_finetune_of_a_manifest_names_a_new_folder_for_the_heads_run_not_the_par
     scored = str(tmp_path / "models" / "h2-scored")
     assert commands[0] == ["workbench", "run", "/data/my_wavs.csv", "--model", str(out), "--out", scored], commands
     assert commands[2] == ["workbench", "compare", str(run_dir), scored]
+
+
+def test_a_reports_section_that_cannot_be_made_shows_the_fixs_command_as_code(tmp_path, monkeypatch):
+    # the experiment report of runs/my_wavs (no transcripts) said "Not evaluated: … Fix: …, then score it again with
+    # `workbench run`." with the backticks on the page; the calibration, explained-worst and audio notes alike
+    rows = [synthetic_row(f"i{k}", emotion=e, pred=e, speaker=f"s{k % 3}") for k, e in enumerate(["happy", "sad"] * 4)]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * 8)
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    assert reporting.fusion_section(rf.path, heading=False) is None
+    assert "Not evaluated:" in shown[-1] and "<code>workbench run</code>" in shown[-1] and "`" not in shown[-1], shown[-1]

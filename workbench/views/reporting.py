@@ -348,7 +348,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
             a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
             _display(audio_player(a.samples, a.sr))
         except Exception as exc:  # the report still renders if a file moved
-            show_html(f"<p><i>(audio unavailable: {esc(exc)})</i></p>")
+            show_html(f"<p><i>(audio unavailable: {prose(exc)})</i></p>")
     explained_worst(rf)
 
 
@@ -359,7 +359,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     try:
         summary = worst_summary(rf.path)
     except ConfigError as exc:
-        show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {esc(exc)}</p>")
+        show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {prose(exc)}</p>")
         return None
     if summary is None:
         n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
@@ -460,7 +460,7 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
         if d is None:
             d = {**fuse_run(run_dir, figures=False, **params).to_dict(), "random_weights": _run(run_dir).random_weights}
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
-        show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {esc(exc)}</p>")
+        show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {prose(exc)}</p>")
         return None
     show_html(fusion_html(d, reused=reused, heading=heading))
     show_figure(plot_fusion(d), random_weights=bool(d.get("random_weights")))
@@ -482,7 +482,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
     except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
         again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
                   f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
                   "(its figures are in the run folder, and on its screen).</p>")
         return None

@@ -153,7 +153,7 @@ class _View:
             yield
         except WorkbenchError as exc:  # bad input the user can fix: said where they look, with the fix
             self.error = exc
-            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(exc)}</span>"
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {prose(str(exc))}</span>"
             return
         except BaseException as exc:  # a bug: never leave the spinner turning; the traceback goes to the log
             self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(type(exc).__name__)}: {_esc(exc)}</span>"
