@@ -239,3 +239,37 @@ def test_a_reports_section_that_cannot_be_made_shows_the_fixs_command_as_code(tm
     monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
     assert reporting.fusion_section(rf.path, heading=False) is None
     assert "Not evaluated:" in shown[-1] and "<code>workbench run</code>" in shown[-1] and "`" not in shown[-1], shown[-1]
+
+
+def test_the_reports_conformal_checks_of_a_head_on_its_training_speakers_say_so(tmp_path, monkeypatch):
+    # the report of `run --model HEAD` on the head's corpus: the metrics' check column said "not independent of the
+    # checkpoint's training data", the conformal sets' check column below it said "pass"
+    import matplotlib
+    import numpy as np
+    from test_probe import CLASSES
+
+    from workbench.labels import LABEL_KEYS
+
+    matplotlib.use("Agg")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
+    (ckpt / "tokens.txt").write_text("\n".join(CLASSES) + "\n<unk>\n")
+    (ckpt / "model.safetensors").write_bytes(b"\0" * 16)
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"], "test": ["spk3"]}}))
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(6):
+        for i, cls in enumerate(CLASSES * 8):
+            z = rng.normal(0, 1.0, len(CLASSES))
+            z[CLASSES.index(cls)] += 1.5
+            p = np.exp(z) / np.exp(z).sum()
+            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}", pred=CLASSES[int(p.argmax())],
+                                      scores={**{k: 0.0 for k in LABEL_KEYS}, **dict(zip(CLASSES, p))}))
+    rf = write_run(tmp_path / "run_ft", rows, rng.standard_normal((len(rows), 4)), model=str(ckpt))
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    assert reporting.calibration_section(rf.path, n_boot=20) is not None
+    table = next(h for h in shown if "coverage [95% CI]" in h).split("coverage [95% CI]", 1)[1]
+    assert "<td>pass</td>" not in table and "pass; not independent of the checkpoint&#x27;s training data" in table, table
