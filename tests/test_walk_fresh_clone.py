@@ -273,3 +273,31 @@ def test_the_reports_conformal_checks_of_a_head_on_its_training_speakers_say_so(
     assert reporting.calibration_section(rf.path, n_boot=20) is not None
     table = next(h for h in shown if "coverage [95% CI]" in h).split("coverage [95% CI]", 1)[1]
     assert "<td>pass</td>" not in table and "pass; not independent of the checkpoint&#x27;s training data" in table, table
+
+
+def test_the_reports_calibration_notes_end_as_sentences(tmp_path, monkeypatch):
+    # the demo report's calibration section: "Note: folds 1 and 2 fitted their temperature on the same speakers (…), so
+    # they share one T" with no full stop, above "Note: folds 3 and 4 …" (the probe's notes on the same page end in one)
+    import matplotlib
+    import numpy as np
+    from test_probe import CLASSES
+
+    from workbench.labels import LABEL_KEYS
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(1)
+    rows = []
+    for s in range(4):  # 4 speakers, 4 folds: each fold's training part splits into the same halves for two folds
+        for i, cls in enumerate(CLASSES * 6):
+            z = rng.normal(0, 1.0, len(CLASSES))
+            z[CLASSES.index(cls)] += 1.5
+            p = np.exp(z) / np.exp(z).sum()
+            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}", pred=CLASSES[int(p.argmax())],
+                                      scores={**{k: 0.0 for k in LABEL_KEYS}, **dict(zip(CLASSES, p))}))
+    rf = write_run(tmp_path / "run", rows, rng.standard_normal((len(rows), 4)))
+    shown: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    reporting.calibration_section(rf.path, n_boot=20)
+    notes = [p for p in "\n".join(shown).split("<p>") if p.startswith("<b>Note:</b>")]
+    assert notes and all(n.rstrip().endswith(".</p>") for n in notes), notes
