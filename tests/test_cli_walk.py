@@ -98,7 +98,7 @@ def test_the_reports_calibration_section_names_the_command_that_has_folds(tmp_pa
     monkeypatch.setattr(reporting, "show_html", shown.append)
     assert reporting.calibration_section(rf.path, n_boot=10) is None  # 7 items: too few for 5 folds
     # `workbench report` has no --folds: the fix names the command that has it
-    assert "Not calibrated" in shown[-1] and "run `workbench calibrate RUN --folds 3`" in shown[-1]
+    assert "Not calibrated" in shown[-1] and "run <code>workbench calibrate RUN --folds 3</code>" in shown[-1]
     assert "pass --folds" not in shown[-1]
 
 

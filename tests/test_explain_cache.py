@@ -169,6 +169,8 @@ def test_worst_explains_n_cases_with_one_model_load_and_writes_the_summary(tiny_
         assert m["deletion_verdict"] and m["deletion_auc_random_interval"] and m["randomisation_skipped"]
         assert (tiny_run / c["entry"]).is_file() and c["cache"] == "computed"
     assert s["methods"]["occlusion"]["cases"] == 2 and s["methods"]["occlusion"]["randomisation_skipped"] == 2
+    # the report shows the summary only when made again: the screen names the command (it ended at "wrote …")
+    assert f"next: workbench report experiment_report -p run_dir={tiny_run}" in screen, screen
 
     assert main(["explain", str(tiny_run), "--worst", "2", *FAST, "--class", "sad"]) == 0  # all from the cache, no load
     assert len(loads) == 1 and all(c["cache"] == "hit" for c in worst_summary(tiny_run)["cases"])

@@ -139,8 +139,8 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     page = "".join(shown)
     assert "1 of the 4 rows the model scored (labelled or not)" in page and "0 of 1" in page and "could not be explained" in page
     assert "Image" in shown  # the summary's figure
-    # a randomisation failure has its own column (deletion 0 of 1, then failed 1, skipped 0)
-    assert "<th>randomisation check failed</th>" in page and "<td>0 of 1</td><td>1</td><td>0</td>" in page
+    # a randomisation failure has its own column (deletion 0 of 1, the curve check not counted in this summary: —, then failed 1, skipped 0)
+    assert "<th>randomisation check failed</th>" in page and "<td>0 of 1</td><td>—</td><td>1</td><td>0</td>" in page
 
     text = (small_run / WORST_JSON).read_text()
     (small_run / WORST_JSON).write_text(text.replace('"n": 1', '"n": 2'))  # an edited summary fails its checksum

@@ -119,7 +119,7 @@ def test_a_red_cell_of_explain_worst_names_the_check_that_failed(tmp_path, monke
     monkeypatch.setattr(reporting, "_display", lambda obj: None)
     reporting.explained_worst(rf.path)
     assert "stability check failed (UNSTABLE)" in shown[-1] and "completeness check failed" in shown[-1]
-    assert "<td><code>ig</code></td><td>1 of 3</td><td>3 of 3</td><td>3 of 3</td><td>0</td><td>0</td><td>1</td><td>1</td></tr>" in shown[-1].replace("\n", "")
+    assert "<td><code>ig</code></td><td>1 of 3</td><td>3 of 3</td><td>3 of 3</td><td>0</td><td>0</td><td>0</td><td>1</td><td>1</td></tr>" in shown[-1].replace("\n", "")
 
 
 def test_the_reports_calibration_section_says_aps_was_skipped_once_without_a_stutter(tmp_path, monkeypatch):

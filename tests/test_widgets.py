@@ -395,6 +395,8 @@ def test_browser_evidence_panel_explains_the_open_item(run_dir, tiny_model):
     assert "deletion AUC" in html_text.value and "RANDOM WEIGHTS" in html_text.value and "than random" in html_text.value
     assert expl.target == w.shown["row"]["pred"] and list(expl.attributions) == ["occlusion"]
     assert "model randomisation check: skipped, left out by the Evidence panel" in html_text.value  # skipped, and said
+    # the command that runs the check is shown as code: the panel showed "`workbench explain FILE --randomisation full`"
+    assert "<code>workbench explain FILE --randomisation full</code>" in html_text.value and "`" not in html_text.value
     for problem in expl.problems("occlusion"):  # every failed check is on the panel
         assert problem.split(":")[0] in html_text.value
     if expl.top_span is None:  # no span from a method that failed its checks: no player, the reason instead

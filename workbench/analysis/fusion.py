@@ -222,12 +222,13 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     excluded[f"no {group_by}"] = rows.loc[labelled & has_text & ~has_group, "id"].astype(str).tolist()
     keep = (labelled & has_text & has_group).to_numpy()
     if keep.sum() == 0:
-        raise ConfigError("no item has a label, a transcript and a speaker, so there is nothing to fuse.", source=str(run_dir),
-                          fix="fill the manifest's text and speaker columns (see excluded counts with --json).")
+        counts = "; ".join(f"{why}: {len(ids)}" for why, ids in excluded.items() if ids)  # "--json" had no counts: it fails alike
+        raise ConfigError(f"no item has a label, a transcript and a speaker, so there is nothing to fuse (of {len(rows)} scored rows, {counts}).",
+                          source=str(run_dir), fix=f"fill the manifest's label, text and {group_by} columns, then score it again with `workbench run`.")
     sub = rows[keep].reset_index(drop=True)
     classes = [c for c in score_labels(rows) if c in set(sub["emotion"])]  # the model's classes, in its order
     if len(classes) < 2:
-        raise ConfigError(f"fusion needs at least two classes; the labelled items only have {classes}.", source=str(run_dir), fix="use a dataset with more emotions.")
+        raise ConfigError(f"fusion needs at least two classes; the labelled items only have {', '.join(classes) or 'none'}.", source=str(run_dir), fix="use a dataset with more emotions.")
     groups = sub[group_by].astype(str).to_numpy()
     if len(set(groups)) < 2:
         raise ConfigError(f"speaker-independent cross-validation needs at least two {group_by}s, found {len(set(groups))}.",

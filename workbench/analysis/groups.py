@@ -525,9 +525,10 @@ def check_breakdown_columns(by: Sequence[str], columns: Sequence[str], *, source
         offered = [c for c in MANIFEST_COLUMNS if c in columns]
         # a misspelt column is named with its closest one, as a misspelt option or choice is (`--by spekaer`)
         close = [f"{c!r}: did you mean {m[0]!r}?" for c in unknown if (m := difflib.get_close_matches(c, offered, n=1))]
-        raise ConfigError(f"cannot break the results down by {unknown}: not a manifest column of this run; "
-                          f"it has {offered}." + (f" ({'; '.join(close)})" if close else ""),
-                          source=source, fix=f"pass --by with some of {offered}.")
+        # names, not Python lists: "by ['speakr'] … it has ['label', 'emotion', …]" read as a traceback's repr
+        raise ConfigError(f"cannot break the results down by {', '.join(map(repr, unknown))}: not a manifest column of this run; "
+                          f"it has {', '.join(offered)}." + (f" ({'; '.join(close)})" if close else ""),
+                          source=source, fix=f"pass --by with some of: {', '.join(offered)}.")
 
 
 def left_out_note(col: str, n: int) -> str:

@@ -50,6 +50,7 @@ from workbench.files import strict_json
 from workbench.model.fastpath import cache_precision
 from workbench.model.network import FRAME_RATE, auto_device
 from workbench.model.ref import ModelRef, check_same_model
+from workbench.paths import shell_command
 from workbench.schema import score_column
 from workbench.runs.experiment import portable_summary
 from workbench.runs.folder import CONFIG, RunFolder, mark_random_weights
@@ -450,6 +451,9 @@ def _explain_worst(session: _Session) -> int:
     written = write_summary(rf, summary, plot_worst(summary))
     failed = summary["failed"]
     print(f"summary: {summary['showing']}, {failed} failed; wrote {', '.join(str(rf.path / w) for w in written)}", file=out)
+    # the summary is read by the report, which does not change by itself: the command that shows it (none was named)
+    print(f"next: {shell_command('workbench', 'report', 'experiment_report', '-p', f'run_dir={rf.path}')}   # its "
+          "'Explained worst cases' section: which maps passed their checks", file=out)
     if args.json:
         print(strict_json(summary, indent=1))
     return EXIT_OK if not failed else EXIT_FAILED_ITEMS

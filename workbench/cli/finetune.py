@@ -138,8 +138,12 @@ def finetune_next_steps(result) -> list[str]:
     """What to run with the new head: score the manifest with it, its metrics, and the parent's run against it (the
     README's flow; "use it with --model DIR" named the option and no command)."""
     out, run_dir = Path(result.out), Path(result.run_dir)
-    scored = run_dir.with_name(out.name)
-    scored = scored if scored.resolve() != out.resolve() else run_dir.with_name(f"{out.name}-run")
+    # a folder beside the run that is neither the head's nor the parent's run: finetune MANIFEST --out models/h scores into
+    # models/h-run, and the line said `run … --out models/h-run` (refused: a run with other settings) and `compare X X`
+    taken = {out.resolve(), run_dir.resolve()}
+    names = [out.name, f"{out.name}-run", *(f"{out.name}-scored{f'-{k}' if k else ''}" for k in range(100))]
+    scored = next((c for c in (run_dir.with_name(n) for n in names) if c.resolve() not in taken and not (c.exists() and any(c.iterdir()))),
+                  run_dir.with_name(f"{out.name}-scored"))
     manifest = str((result.card.get("data") or {}).get("manifest") or "MANIFEST")
     return ["next:",
             f"  {shell_command('workbench', 'run', manifest, '--model', out, '--out', scored)}   # the manifest scored by the "

@@ -75,6 +75,7 @@ def _method_record(method: str, data: dict) -> dict:
         "deletion_auc_random_interval": (faith.get("random") or {}).get("deletion_auc_interval"),
         "insertion_auc_random_interval": (faith.get("random") or {}).get("insertion_auc_interval"),
         "deletion_verdict": faith.get("deletion_verdict"), "insertion_verdict": faith.get("insertion_verdict"),
+        "faithfulness_passed": faith.get("passed"),
         "completeness_relative_error": None if comp is None else comp.get("relative_error"),
         "completeness_passed": None if comp is None else comp.get("passed"),
         "stability_passed": stab.get("passed"), "stability_min_spearman": stab.get("min_spearman"),
@@ -105,7 +106,8 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
         for name, d in (c.get("methods") or {}).items():
             s = methods.setdefault(name, {"cases": 0, "reliable": 0, "deletion_better_than_random": 0,
                                           "insertion_better_than_random": 0, "randomisation_skipped": 0,
-                                          "randomisation_failed": 0, "stability_failed": 0, "completeness_failed": 0})
+                                          "randomisation_failed": 0, "stability_failed": 0, "completeness_failed": 0,
+                                          "faithfulness_failed": 0})
             s["cases"] += 1
             s["reliable"] += bool(d["reliable"])
             s["deletion_better_than_random"] += d["deletion_verdict"] == "better than random"
@@ -114,6 +116,8 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
             s["randomisation_failed"] += d.get("randomisation_passed") is False
             s["stability_failed"] += d.get("stability_passed") is False  # IG's UNSTABLE: a red cell says which check failed
             s["completeness_failed"] += d.get("completeness_passed") is False
+            # worse than random orders on a curve, or better on neither: the report counted no failure for such a map
+            s["faithfulness_failed"] += d.get("faithfulness_passed") is False
     return {"rule": rule, "n": n, "of": m, "showing": f"{n} of the {m} rows the model scored (labelled or not)", "variant": variant, "settings": settings,
             "warning": warning, "failed": sum(c["error"] is not None for c in cases), "methods": methods, "cases": cases}
 

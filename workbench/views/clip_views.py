@@ -178,12 +178,14 @@ class SampleRateExplorer(_View):
         self.predictions = (pa, pb)
         self.label_changed = pa.label != pb.label
         change = "<b style='color:#c00'>top label changed</b>" if self.label_changed else "top label unchanged"
-        self.result.value = (f"original ({self.decoded.sr} Hz): <b>{pa.label}</b> {pa.confidence:.3f} &nbsp; → &nbsp; "
-                             f"{self.rate.value} Hz / {self.resampler.value}{' / telephone' if self.telephone.value else ''}: "
-                             f"<b>{pb.label}</b> {pb.confidence:.3f} — {change}")
+        # the variant named alike in the line and over its spectrogram ("44100 Hz → 16 kHz" hid the telephone channel);
+        # a head's labels come from its tokens.txt: escaped
+        variant = f"{self.rate.value} Hz / {self.resampler.value}{' / telephone' if self.telephone.value else ''}"
+        self.result.value = (f"original ({self.decoded.sr} Hz): <b>{_esc(pa.label)}</b> {pa.confidence:.3f} &nbsp; → &nbsp; "
+                             f"{_esc(variant)}: <b>{_esc(pb.label)}</b> {pb.confidence:.3f} — {change}")
         plt = _plt()
         fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), gridspec_kw={"width_ratios": [2, 2, 1.6]})
-        for ax, a, title in ((axes[0], ref, "original → 16 kHz"), (axes[1], var, f"{self.rate.value} Hz → 16 kHz")):
+        for ax, a, title in ((axes[0], ref, "original → 16 kHz"), (axes[1], var, f"{variant} → 16 kHz")):
             ax.specgram(a.samples + 1e-9, NFFT=512, Fs=a.sr, noverlap=384, cmap="magma", vmin=-140)
             ax.set_title(title, fontsize=9)
             ax.set_ylabel("Hz")

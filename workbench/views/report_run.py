@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench import files
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, did_you_mean
 from workbench.data.demoset import choose_model
 from workbench.model.generated import random_checkpoint_info
 from workbench.paths import portable_path
@@ -103,8 +103,10 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
     unknown = sorted(k for k in params if k not in declared)
     if unknown:
         settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
-        raise ConfigError(f"unknown parameter(s) {unknown}; template {Path(str(template)).stem} takes {settable}.",
-                          source="--param", fix=f"spell them as one of {settable}, e.g. -p {settable[0]}=….")
+        # names and the closest one, as a misspelt option is refused ("['rundir'] … takes ['run_dir', …]" named no correction)
+        said = "; ".join(f"{k!r}" + (f" ({did_you_mean(k, settable).strip()})" if did_you_mean(k, settable) else "") for k in unknown)
+        raise ConfigError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {said}; template {Path(str(template)).stem} takes "
+                          f"{', '.join(settable)}.", source="--param", fix=f"spell each as one of them, e.g. -p {settable[0]}=….")
     if "report_dir" in params:
         raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
                           fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
@@ -246,7 +248,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     >>> wb.run_report("experiment_report", {"rundir": str(run_dir)})
     Traceback (most recent call last):
         ...
-    workbench.errors.ConfigError: --param: unknown parameter(s) ['rundir']; template experiment_report takes ['run_dir', 'model', 'title', 'fusion']. Fix: ...
+    workbench.errors.ConfigError: --param: unknown parameter 'rundir' (did you mean 'run_dir'?); template experiment_report takes run_dir, model, title, fusion. Fix: ...
     """
     import papermill as pm
 

@@ -203,8 +203,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         rows = [(FIGURE_NAMES[k], getattr(r, k), Markup(f"[{r.ci[k][0]:.3f}, {r.ci[k][1]:.3f}]"),
                  "; ".join(x for x in (flags.get(k) or few_items_note(r.n_scored), caveat) if x) or "ok") for k in ("wa", "uar", "macro_f1")]
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
-        rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"),
-                     ece_flag or Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(few or "ok (spread)")}</span>')))
+        ece_text = "; ".join(x for x in (ece_flag or few, caveat) if x) or "ok (spread)"  # the ECE of a head on its training speakers read "ok"
+        rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"), Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(ece_text)}</span>')))
         out[v]["ece_ci"] = list(r.ece_ci)
         parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
         if r.small_classes_note():  # the `!!` metrics and run print under the figures (surprised n=1 went unsaid here)
@@ -332,14 +332,14 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
         r = row.to_dict()
         findings = loads_json(r["findings"]) if r.get("findings") else []
         # each suggestion is a sentence: joined as sentences, never "… test).; next"
-        f_html = " ".join(f"{code(f.get('code'))} — {esc(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
+        f_html = " ".join(f"{code(f.get('code'))} — {prose(_sentence(f.get('suggestion')))}" for f in findings) or "no findings."
         show_html(f"<p><b>{esc(r['id'])}</b> — true <i>{esc(r.get('emotion') or '—')}</i>, predicted <b>{esc(r['pred'])}</b> "
                   f"({r['confidence']:.3f}, margin {r['margin']:.3f}). {f_html}</p>")
         try:
             a = rf.scored_audio(r)  # exactly what the model heard: segment, variant chain, 16 kHz
             _display(audio_player(a.samples, a.sr))
         except Exception as exc:  # the report still renders if a file moved
-            show_html(f"<p><i>(audio unavailable: {esc(exc)})</i></p>")
+            show_html(f"<p><i>(audio unavailable: {prose(exc)})</i></p>")
     explained_worst(rf)
 
 
@@ -350,7 +350,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     try:
         summary = worst_summary(rf.path)
     except ConfigError as exc:
-        show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {esc(exc)}</p>")
+        show_html(f"<h3>Explained worst cases</h3><p><b>NOT SHOWN</b>: {prose(exc)}</p>")
         return None
     if summary is None:
         n_ok = len(rf.results(status="ok"))  # `explain --worst N` refuses an N above the run's ok rows
@@ -363,7 +363,7 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
     rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
                                                              if d.get("randomisation_skipped") else ""),
              f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("randomisation_failed", "—"), d["randomisation_skipped"],
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"), d.get("randomisation_failed", "—"), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
@@ -376,9 +376,9 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                  "on at least one of the deletion and insertion curves and worse on neither, and it changes when the "
                  "network is re-initialised; the next two columns say on which curves it beat random orders, the others "
                  "how many maps failed or skipped each check.</p>")
-    parts.append(table_html(["method", "maps that passed every check", "insertion better than random",
-                             "deletion better than random", "randomisation check failed", "randomisation check skipped",
-                             "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—", "", "", "", "", "", "", "")]))
+    parts.append(table_html(["method", "maps that passed every check", "insertion better than random", "deletion better than random",
+                             "curve check failed (NOT FAITHFUL: worse than random on one, or better on neither)", "randomisation check failed",
+                             "randomisation check skipped", "stability check failed (UNSTABLE)", "completeness check failed"], rows or [("—",) + ("",) * 8]))
     show_html("\n".join(parts))
     if summary.get("figure"):
         from IPython.display import Image
@@ -451,7 +451,7 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
         if d is None:
             d = {**fuse_run(run_dir, figures=False, **params).to_dict(), "random_weights": _run(run_dir).random_weights}
     except (ConfigError, ValueError) as exc:  # ValueError: scikit-learn on folds too small to train (one class left)
-        show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {esc(exc)}</p>")
+        show_html(f"{FUSION_HEADING if heading else ''}<p>Not evaluated: {prose(exc)}</p>")
         return None
     show_html(fusion_html(d, reused=reused, heading=heading))
     show_figure(plot_fusion(d), random_weights=bool(d.get("random_weights")))
@@ -473,7 +473,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
     except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
         again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {esc(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
                   f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
                   "(its figures are in the run folder, and on its screen).</p>")
         return None
@@ -491,7 +491,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
         parts.append("<p>ECE before calibration, the same 15 equal-width bins over each class set: "
                      + "; ".join(f"{d['ece']:.3f} over {prose(d['label'])}" for d in rep.ece_by_class_set.values()) + ".</p>")
     # a skipped score's note is said once, beside the sets' table (it was also a Note here, the same sentence twice)
-    parts += [f"<p><b>Note:</b> {esc(n)}</p>" for n in rep.notes if n not in rep.conformal_skipped.values()]
+    parts += [f"<p><b>Note:</b> {prose(_sentence(n))}</p>" for n in rep.notes if n not in rep.conformal_skipped.values()]  # a sentence, as the probe's notes
     def cell(value: float, ci, name: str) -> Markup:  # a zero-width interval is marked where it is shown
         mark = rep.flat_mark(name)
         return Markup(f"{value:.3f} [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (f" <b>{esc(mark.strip())}</b>" if mark else ""))
@@ -507,10 +507,10 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     if rep.accuracy_at:
         parts.append(f"<p>Accuracy in this table: {prose(rep.accuracy_scope)}.</p>")
     parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
-    conf_rows = []
-
-    def verdict(v: dict) -> Markup:
-        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>") if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"]))
+    conf_rows, overlap = [], run_training_overlap(_run(run_dir))  # a head on its training speakers: "pass" said with the caveat
+    def verdict(v: dict) -> Markup:  # noqa: E306
+        tail = "; not independent of the checkpoint's training data" if overlap and v["check"] == "pass" else ""
+        return Markup(f"<b>FAILED ({esc(v['direction'])} target)</b>") if v["check"] == COVERAGE_FAIL else Markup(esc(v["check"] + tail))
 
     for score, d in rep.conformal.items():
         for c, v in d["per_class"].items():
@@ -529,7 +529,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))
     show_html("\n".join(parts))
     for fig in (plot_reliability_before_after(rep), plot_risk_coverage(rep), plot_set_sizes(rep)):
-        show_figure(fig, random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
+        show_figure(fig, random_weights=_run(run_dir).random_weights, overlap=overlap)
     out = rep.to_dict()
     out.pop("curve_before", None)
     out.pop("curve_after", None)

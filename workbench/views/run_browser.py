@@ -14,6 +14,7 @@ from workbench.explain.figure import plot_explanation
 from workbench.model.network import Emotion2vecModel
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.serialize import loads_json
+from workbench.views.html import prose
 from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
@@ -187,8 +188,9 @@ class LowConfidenceBrowser(_View):
             scored, used = self.net.info.dtype, net.info.dtype
             if scored != used:  # never another precision than the row's without a word, as `workbench explain` says it
                 warn += f"explained with the {_esc(used)} network of the same weights (the run scored in {_esc(scored)}; gradients need PyTorch)<br>"
-            checks = "<br>".join(_esc(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
-            flags = "".join(f"<br><b style='color:#c00'>⚠ {_esc(p)}</b>" for p in expl.problems(method))
+            # a line's backticked command as code, as the reports show them (the panel showed the backticks)
+            checks = "<br>".join(prose(c) for c in expl.check_lines(method) + skipped_check_lines(expl, method))
+            flags = "".join(f"<br><b style='color:#c00'>⚠ {prose(p)}</b>" for p in expl.problems(method))
             text = f"{warn}<b>{_esc(method)}</b> for <b>{_esc(expl.target)}</b>: {checks}{flags}<br>"
             self.shown["explanation"] = expl
             if expl.top_span is None:  # no span from a map that failed its checks, nor where no evidence is for the class
@@ -299,8 +301,11 @@ class EmbeddingMap(_View):
         rows = self.emb.rows
         self.one_point = identical_words(self.emb.matrix)  # said in the map's subtitle: one dot could pass for a failed plot
         self.trust = projection_trust(self.emb.matrix, self.xy)  # a map that keeps few neighbourhoods says so there too
-        subtitle = (f"⚠ {_esc(self.trust['flag'].split(':')[0])}: trustworthiness {self.trust['trustworthiness']:.3f}, a random layout "
-                    f"{self.trust['random_layout']:.3f}" if self.trust["flag"] else "click a point to open the item")
+        # the map's check on every map, as the CLI prints it (a map of 9 items, too few to measure, said nothing)
+        t = self.trust
+        subtitle = (f"⚠ {_esc(t['flag'].split(':')[0])}: trustworthiness {t['trustworthiness']:.3f}, a random layout {t['random_layout']:.3f}"
+                    if t["flag"] else f"trustworthiness {t['trustworthiness']:.3f} (a random layout {t['random_layout']:.3f})"
+                    if t["trustworthiness"] is not None else _esc(t["words"])) + "; click a point to open the item"
         if color_by != "correct" and color_by not in rows.columns:
             raise ValueError(f"EmbeddingMap: color_by={color_by!r} is not a column of the run's rows; "
                              f"use 'correct' or one of {sorted(map(str, rows.columns))}")

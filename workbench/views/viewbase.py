@@ -21,7 +21,7 @@ from workbench.model.ref import ModelRef
 from workbench.runs.folder import RunFolder
 from workbench.schema import FRAME_RATE, SCORE_PREFIX, score_column
 from workbench.serialize import figure_text
-from workbench.views.html import esc
+from workbench.views.html import esc, prose
 
 #: a re-prediction of a row's scored audio must give the row's scores within this (max |Δ| over the nine)
 REPREDICTION_TOLERANCE = 1e-4
@@ -91,7 +91,7 @@ def _findings_html(findings: Sequence[dict]) -> str:
         return "<div><i>no findings</i></div>"  # a block: after a bold heading it must not run on ("…audiono findings")
     items = "".join(
         f"<li><b>{_esc(f.get('severity', ''))}</b> <code>{_esc(f['code'])}</code>: {_esc(f.get('message', ''))}"
-        f"<br><small>→ {_esc(f.get('suggestion', ''))}</small></li>" for f in findings)
+        f"<br><small>→ {prose(str(f.get('suggestion', '')))}</small></li>" for f in findings)
     return f"<ul>{items}</ul>"
 
 
@@ -153,7 +153,7 @@ class _View:
             yield
         except WorkbenchError as exc:  # bad input the user can fix: said where they look, with the fix
             self.error = exc
-            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(exc)}</span>"
+            self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {prose(str(exc))}</span>"
             return
         except BaseException as exc:  # a bug: never leave the spinner turning; the traceback goes to the log
             self.status.value = f"<span style='color:#c00'><b>{_esc(what)} failed</b>: {_esc(type(exc).__name__)}: {_esc(exc)}</span>"

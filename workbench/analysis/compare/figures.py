@@ -95,7 +95,10 @@ def plot_item_scores(row_a: dict, row_b: dict, names: tuple[str, str] = ("A", "B
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("score")
     ax.legend(fontsize=8)
-    ax.set_title("scores of the two runs ([true label])", fontsize=9)
+    # "([true label])" read as a placeholder left in the title, also over an item that has no true label
+    marked = [f"[{k}]" for k in keys if k in truths]
+    ax.set_title(f"scores of the two runs; {' and '.join(marked)}: the true label" if marked else
+                 "scores of the two runs; the item has no true label", fontsize=9)
     return save_figure(fig)
 
 

@@ -257,8 +257,8 @@ class RunsComparison:
         for c in self.comparisons:
             lines.append(c.render())
         for v, table in ((v, self.per_class(v)) for v in self.variants):  # no class when no run scored (no labels): said
-            lines.append(f"recall per class [{v}] (before → after; NaN: the run's model has no such class or no item of it):\n"
-                         + printable_table(table, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—")
+            lines.append(f"recall per class [{v}] (before → after; —: the run's model has no such class or no item of it):\n"
+                         + printable_table(table, text_left=True, index=False, float_format=lambda x: f"{x:.3f}", na_rep="—")  # "NaN:" named no cell
                          + (f"\n  {per_class_note(table)}" if per_class_note(table) else "") if len(table) else
                          f"recall per class [{v}]: none, no run scored an item (no item has a label among its model's classes)")
         for rec in self.agreement.to_dict(orient="records"):
