@@ -48,3 +48,23 @@ def test_the_workbench_program_takes_the_one_command_policy():
     finally:
         memory._state.clear()
         memory._state.update(saved)
+
+
+def test_the_cpu_name_comes_from_cpuinfo_without_a_subprocess(monkeypatch):
+    """platform.processor() runs `uname -p` in a subprocess on Linux (10-30 ms of each run's start): cpuinfo has the name."""
+    import platform
+
+    from workbench.model import fastpath
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file() or "model name" not in cpuinfo.read_text(errors="replace"):
+        return  # not Linux with a model name: the fallback is the only source there
+    fastpath._cpu_name.cache_clear()
+    monkeypatch.setattr(platform, "processor", lambda: (_ for _ in ()).throw(AssertionError("a subprocess was run")))
+    try:
+        name = fastpath.cpu_identity()["model"]
+    finally:
+        fastpath._cpu_name.cache_clear()
+    wanted = next(line.split(":", 1)[1].strip() for line in cpuinfo.read_text(errors="replace").splitlines()
+                  if line.startswith("model name"))
+    assert name == wanted
