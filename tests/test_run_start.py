@@ -1,4 +1,6 @@
-"""A one-command process imports the run's table libraries with the collector paused and freezes them (issue #28: a
+"""What every `workbench run` pays besides the model (issue #28).
+
+A one-command process imports the run's table libraries with the collector paused and freezes them (issue #28: a
 full collection in the middle of pandas' import held the GIL 0.05-0.12 s while the model waited); any other process
 (a notebook, a program using the package) never freezes: its objects may become cyclic garbage later."""
 
