@@ -36,7 +36,12 @@ def strict(text: str):
 def test_kappa_note_names_the_reason():
     assert kappa_note([], []).startswith("no paired items")
     assert "one label 'neutral'" in kappa_note(["neutral"] * 3, ["neutral"] * 3) and "0/0" in kappa_note(["x"], ["x"])
-    assert kappa_note(["x", "y"], ["x", "x"]) == ""  # defined: no note
+    assert kappa_note(["x", "y", "x"], ["x", "y", "y"]) == ""  # defined: no note
+    # one run constant: kappa is 0 by construction, and its bootstrap interval [0, 0] has no width (said, not left bare)
+    note = kappa_note(["x", "y", "x"], ["x", "x", "x"])
+    assert "0 by construction" in note and "'x'" in note and "no width" in note
+    from workbench.analysis.stats import kappa_interval
+    assert kappa_interval(["x", "y", "x"], ["x", "x", "x"], n=200) == (0.0, 0.0)
 
 
 def test_compare_says_why_kappa_is_na_and_how_many_items_the_top_k_is_of(tmp_path, capsys):

@@ -128,8 +128,8 @@ def test_label_sets_sharing_some_classes_say_what_their_agreement_counts():
     head = ["anxious", "neutral", "sad", "zeal"]
     note = kappa_note(["zeal", "neutral", "sad", "sad"], ["happy", "neutral", "sad", "angry"], head, list(LABEL_KEYS))
     assert note.startswith("the two models share 2 of their classes (neutral, sad)") and "(given 3 time(s) here)" in note
-    assert kappa_note(["x", "y"], ["x", "x"], ["x", "y"], ["y", "x"]) == ""  # the same classes in another order: no note
-    assert kappa_note(["x", "y"], ["x", "x"]) == ""  # no classes given (a caller of the old form)
+    assert kappa_note(["x", "y"], ["x", "y"], ["x", "y"], ["y", "x"]) == ""  # the same classes in another order: no note
+    assert kappa_note(["x", "y"], ["y", "x"]) == ""  # no classes given (a caller of the old form)
 
 
 def test_infer_result_json_lists_the_heads_classes_in_its_label_scheme(head_runs, tmp_path):

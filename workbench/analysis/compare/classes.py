@@ -69,7 +69,8 @@ def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str], classes_a: Sequence
     """Why Cohen's kappa of two label sequences is undefined, or what it counts (``""`` when neither needs saying).
 
     Kappa is ``(p_o − p_e) / (1 − p_e)``: with no paired item there is nothing to count, and when both runs give every
-    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item).
+    item one and the same label ``p_e = 1`` and kappa is 0/0 (top-1 agreement then says they agree on every item); when
+    one run gives every item one label, ``p_o = p_e`` and kappa is 0 whatever the other says (a bootstrap interval [0, 0]).
     ``classes_a``/``classes_b``: the two models' classes (``b``'s renamed onto ``a``'s); where they share some but not
     all, a label only one model has is a disagreement by its name alone, which kappa and top-1 agreement count too.
     """
@@ -80,6 +81,10 @@ def kappa_note(pred_a: Sequence[str], pred_b: Sequence[str], classes_a: Sequence
     if len(labels) == 1:
         return (f"both runs give all {len(a)} paired item(s) the one label {next(iter(labels))!r}: kappa is 0/0 "
                 "(chance agreement is 1); top-1 agreement says they agree")
+    one = next((s for s in (set(a), set(b)) if len(s) == 1), None)
+    if one is not None:  # p_o = p_e whatever the other run says: 0 by construction, in every resample too
+        return (f"one run gives all {len(a)} paired item(s) the one label {next(iter(one))!r}: kappa is 0 by construction "
+                "(its agreement is all chance agreement), and every resample gives 0, so its interval has no width")
     ca, cb = [str(c) for c in classes_a], [str(c) for c in classes_b]
     shared = [c for c in ca if c in cb]
     if shared and (set(ca) != set(cb)):
