@@ -439,3 +439,16 @@ def test_evidence_panel_explains_an_item_of_a_run_scored_through_onnx_runtime(tm
     # the reference of a loaded model without gradients loads the differentiable one; with gradients it is the same object
     assert ModelRef.coerce(w.net).load(gradients=True).info.dtype == "float32"
     assert ModelRef.coerce(w.gradient_net).load(gradients=True) is w.gradient_net
+
+
+def test_the_browser_lists_an_items_finding_codes_separated(run_dir, tiny_model):
+    """"low_snr,low_confidence" ran its codes together in the item list (found by the newcomer walk)."""
+    from workbench.views.viewbase import _codes
+
+    assert _codes("low_snr,low_confidence") == "low_snr, low_confidence" and _codes(None) == "" and _codes("") == ""
+    w = LowConfidenceBrowser(run_dir, model=tiny_model)
+    codes = {r.id: r.finding_codes for r in w.ok.itertuples() if r.finding_codes}
+    assert codes  # the demo-like run has findings to list
+    for label, (item_id, _) in w.table.options:
+        if codes.get(item_id):
+            assert label.endswith(_codes(codes[item_id]))

@@ -14,7 +14,7 @@ from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
 from workbench.schema import score_labels
 from workbench.views.run_browser import LowConfidenceBrowser
-from workbench.views.viewbase import _View, _banner, _esc, _segment_text, _w, player, row_labels, row_scores
+from workbench.views.viewbase import _View, _banner, _codes, _esc, _segment_text, _w, player, row_labels, row_scores
 
 # ---------------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class ConfusionExplorer(_ListThenOpen):
     def open_cell(self, true: str, pred: str):
         df = self.rows_df[(self.rows_df["emotion"] == true) & (self.rows_df["pred"] == pred)].sort_values("confidence")
         self.caption.value = f"<b>{len(df)}</b> items with true <b>{_esc(true)}</b> predicted <b>{_esc(pred)}</b>"
-        self.items.options = [(f"{r.id}  conf={r.confidence:.3f}  {r.finding_codes or ''}", r.id) for r in df.itertuples()]
+        self.items.options = [(f"{r.id}  conf={r.confidence:.3f}  {_codes(r.finding_codes)}", r.id) for r in df.itertuples()]
         if len(df):
             self.items.value = df["id"].iloc[0]
 

@@ -15,7 +15,7 @@ from workbench.model.network import Emotion2vecModel
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.serialize import loads_json
 from workbench.views.html import prose
-from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _esc, _findings_html, _repredict, _run_embeddings,
+from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _codes, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
 #: the checks of a method's map in the explanation JSON, by the words the panel uses for them
@@ -147,7 +147,7 @@ class LowConfidenceBrowser(_View):
     def refresh(self):
         df = self.filtered()
         self.count.value = f"<b>{len(df)}</b> of {len(self.ok)} items"
-        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {r.finding_codes or ''}", (r.id, r.variant))
+        options = [(f"{r.id} [{r.variant}]  true={r.emotion or '—'}  pred={r.pred}  conf={r.confidence:.3f}  {_codes(r.finding_codes)}", (r.id, r.variant))
                    for r in df.itertuples()]
         keep = self.table.value
         self._refreshing = True

@@ -95,6 +95,11 @@ def _findings_html(findings: Sequence[dict]) -> str:
     return f"<ul>{items}</ul>"
 
 
+def _codes(codes: Any) -> str:
+    """A row's ``finding_codes`` ("low_snr,low_confidence") as a list a reader can scan: "low_snr, low_confidence"."""
+    return ", ".join(c for c in str(codes or "").split(",") if c)
+
+
 def _num(v: Any) -> float | None:
     try:
         f = float(v)
