@@ -249,3 +249,14 @@ def test_the_probe_table_prints_one_number_format_and_no_differences_reads_as_a_
     assert main(["features", str(small_run), "--set", "praat", "--bootstrap", "20", "--by", "emotion", "--json"]) == 0
     said = json.loads(capsys.readouterr().out)["no_differences"]
     assert said == "the measured rows have 0 emotions in the manifest (none); a comparison needs at least 2", said
+
+
+def test_a_cue_table_with_one_class_says_there_is_nothing_to_compare_it_with():
+    """One predicted class: "rest 0 items (< 20)" read as a small group, not as no other class (found by the newcomer walk)."""
+    import pandas as pd
+
+    from workbench.explain.cues import cue_differences
+
+    table = pd.DataFrame({"id": [f"i{k}" for k in range(30)], "pred": ["sad"] * 30, "f0_mean_hz": np.linspace(100, 200, 30)})
+    out = cue_differences(table, cues=["f0_mean_hz"], n_boot=20)
+    assert out["too_small"].tolist() == ["every item with a value is 'sad': no other class to compare it with"]

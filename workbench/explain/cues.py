@@ -294,6 +294,8 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
             a, b = values[ok & (labels == lab)], values[ok & (labels != lab)]
             sides = (("class", small_group_reason({lab: len(a)})), ("rest", small_group_reason({"rest": len(b)})))
             too_small = "; ".join(f"{side} {reason}" for side, reason in sides if reason)
+            if not len(b):  # one class only: "rest 0 items (< 20)" read as a small group, not as nothing to compare with
+                too_small = f"every item with a value is {lab!r}: no other class to compare it with"
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
                    "p": np.nan, "q": np.nan, "differs": False,
                    "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan,
