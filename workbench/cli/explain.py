@@ -62,7 +62,7 @@ def add_explain(sub: Any) -> Any:
     """``workbench explain FILE``, ``workbench explain RUN --item ID`` or ``workbench explain RUN --worst N``."""
     p = add_command(sub, "explain", help="why the model said that: attribution (IG, occlusion, time-frequency occlusion) checked for faithfulness",
             example=("workbench explain clip.wav --model tiny --method occlusion --out explain_clip",
-                     "workbench explain runs/my_wavs --item 03a01Fa --method all",
+                     "workbench explain runs/emodb --item 03a01Fa --method all  # an EmoDB id; your run's ids are in its results",
                      "workbench explain runs/my_wavs --worst 5"))
     p.add_argument("source", help="an audio file, or a run folder (with --item or --worst)")
     p.add_argument("--item", default=None, help="item id in the run folder")
