@@ -12,6 +12,9 @@ Constants: :data:`SAMPLE_RATE` (what the model hears), :data:`FRAME_RATE` (its f
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import json
 import re
 import unicodedata
@@ -220,3 +223,33 @@ def failed_row(item: Any, variant: Any, error: dict, *, labels: Sequence[str] = 
             row[c.name] = _FAILED_VALUES.get(c.name)
     row.update({"status": "failed", "error": error.get("text", ""), "error_code": error.get("code", "error")})
     return row
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def plain_dict(obj: Any) -> dict:
+    """``dataclasses.asdict(obj)`` for dataclasses of JSON-like values, five times faster.
+
+    The same dict: nested dataclasses become dicts, dicts, lists and tuples are copied, strings and numbers
+    are shared (they cannot change), anything else is deep-copied as ``asdict`` does.  Every processed clip
+    turns its steps' records and findings into dicts (~0.1 ms each through ``asdict``'s deep copies), beside
+    the model on the same cores (issue #28).
+    """
+    return {name: _plain(getattr(obj, name)) for name in _field_names(type(obj))}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if type(value) is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_plain(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_plain(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain_dict(value)
+    return copy.deepcopy(value)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import codecs
 import copy
-import dataclasses
-import functools
 import gzip
 import io
 import os
@@ -30,36 +28,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.files import write_figure
-
-@functools.lru_cache(maxsize=None)
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def plain_dict(obj: Any) -> dict:
-    """``dataclasses.asdict(obj)`` for dataclasses of JSON-like values, five times faster.
-
-    The same dict: nested dataclasses become dicts, dicts, lists and tuples are copied, strings and numbers
-    are shared (they cannot change), anything else is deep-copied as ``asdict`` does.  Every processed clip
-    turns its steps' records and findings into dicts (~0.1 ms each through ``asdict``'s deep copies), beside
-    the model on the same cores (issue #28).
-    """
-    return {name: _plain(getattr(obj, name)) for name in _field_names(type(obj))}
-
-
-def _plain(value: Any) -> Any:
-    if value is None or type(value) in (str, int, float, bool):
-        return value
-    if type(value) is dict:
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_plain(v) for v in value]
-    if type(value) is tuple:
-        return tuple(_plain(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain_dict(value)
-    return copy.deepcopy(value)
-
+from workbench.schema import plain_dict  # noqa: F401  (lives in schema; engine, audio and tests import it from here)
 
 #: an experiment, variants or run ``config.yaml``: a real one is a few kB
 YAML_MAX_BYTES = 1_000_000
@@ -114,6 +83,8 @@ def cut_middle(text: str, limit: int = NOTE_PATH_CHARS) -> str:
 # ---------------------------------------------------------------------------
 # YAML
 # ---------------------------------------------------------------------------
+#: the largest whole number a YAML file the workbench reads may hold (a 64-bit integer)
+YAML_MAX_INT = 2**63 - 1
 def _bounded_loader(source: str, max_depth: int, max_nodes: int, unique_keys: bool = False):
     import yaml
 
@@ -155,6 +126,15 @@ def _bounded_loader(source: str, max_depth: int, max_nodes: int, unique_keys: bo
                     seen.add(key)
             return super().construct_mapping(node, deep)
 
+        def construct_yaml_int(self, node):  # 0xfff…f of 5,000 digits: every message, float() and dump of it raised
+            value = super().construct_yaml_int(node) if len(node.value) <= 64 else None
+            if value is None or abs(value) > YAML_MAX_INT:
+                raise ConfigError(f"line {node.start_mark.line + 1}: the whole number {shown(node.value, 40)} is past "
+                                  f"±{YAML_MAX_INT:,} (2**63 - 1); no setting is that large.", source=source,
+                                  fix="write the number you mean (a seed, a size, a rate).")
+            return value
+
+    BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_yaml_int)
     return BoundedLoader
 
 
@@ -177,8 +157,9 @@ def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, m
     key = (text, max_depth, max_nodes, unique_keys)
     if key in _YAML_MEMO:  # the same text parsed before, within the same bounds: a copy, callers may change it
         return copy.deepcopy(_YAML_MEMO[key])
-    loader = _bounded_loader(source, max_depth, max_nodes, unique_keys)(text)
-    try:
+    loader = None
+    try:  # the reader checks every character as it is built: a NUL in the file is a YAMLError there
+        loader = _bounded_loader(source, max_depth, max_nodes, unique_keys)(text)
         value = loader.get_single_data()
         if len(text) <= YAML_MEMO_CHARS:
             if len(_YAML_MEMO) >= 16:
@@ -191,7 +172,8 @@ def load_yaml_text(text: str, *, source: str, max_depth: int = YAML_MAX_DEPTH, m
         raise ConfigError(f"is not valid YAML ({shown(str(exc), 300)}).", source=source,
                           fix="fix the line the message names (a YAML linter shows it).") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml_file(path: str | os.PathLike, *, source: str | None = None, max_bytes: int = YAML_MAX_BYTES,

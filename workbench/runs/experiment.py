@@ -43,6 +43,8 @@ from workbench.model.ref import ModelRef
 from workbench.audio.variants import RAW, Variant, variants_from
 
 EXPERIMENT_FILE = "experiment.yaml"
+#: the seeds an experiment may name: what ``--seed`` takes (numpy's generators), 0 to 2**32 - 1
+MAX_SEED = 2**32 - 1
 #: the most rows one part may hold (``--chunk``, ``chunk_size``): each part is written when its chunk is scored
 MAX_CHUNK = 100_000
 
@@ -508,6 +510,9 @@ def _check_types(experiment: Experiment, source: str) -> None:
             names = " or ".join("null" if t is type(None) else t.__name__ for t in want)
             raise ConfigError(f"`{f.name}` is {shown(value)} ({type(value).__name__}); it must be {names}.", source=source,
                               fix=f"write `{f.name}:` as {names} (quote a string, write numbers without quotes).")
+    if not 0 <= experiment.seed <= MAX_SEED:  # -1 was kept, and the reports drew with 0 instead
+        raise ConfigError(f"`seed` is {shown(experiment.seed)}; it must be a whole number from 0 to {MAX_SEED} (numpy's seed range).",
+                          source=source, fix="write e.g. `seed: 0`.")
     if not 1 <= experiment.chunk_size <= MAX_CHUNK:  # a bigger part keeps everything off disk: a Ctrl-C would lose it all
         raise ConfigError(f"`chunk_size` is {experiment.chunk_size}; it must be from 1 to {MAX_CHUNK:,}.", source=source, fix="use e.g. 64.")
     if experiment.engine not in ("local", "ray"):
