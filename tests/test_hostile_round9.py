@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.views.report_run import parse_params, resolve_params
 
 DEMO_MANIFEST = Path(__file__).resolve().parent.parent / "workbench" / "demo_data" / "manifest.csv"
 #: nine lines of aliases, each nine times the one before: 9**9 strings once expanded
@@ -50,3 +52,31 @@ def test_an_experiment_file_of_binary_bytes_is_refused_not_an_unexpected_error(t
     path.write_bytes(b"manifest: m.csv\n\x00\x01\x02")
     err = _refused(capsys, ["run", str(path), "--out", str(tmp_path / "run")])
     assert str(path) in err and "is not valid YAML" in err and "#x0000" in err
+
+
+def test_a_report_parameter_that_is_an_alias_bomb_or_a_huge_number_stays_the_text_typed():
+    """`-p title=[&a …]` expanded to 9**9 strings (stopped after a minute at 3 GB); `-p title=0xfff…` (5,000 digits)
+    ended in 'unexpected ValueError'. Both are text, as any value that is no YAML scalar was."""
+    big = "0x" + "f" * 5000
+    assert parse_params([f"title={BOMB}", f"top={big}", "n_boot=200", "probe_folds=None", "title2=*draft*"]) == {
+        "title": BOMB, "top": big, "n_boot": 200, "probe_folds": None, "title2": "*draft*"}
+
+
+def test_a_report_parameter_given_twice_is_refused_not_the_last_one_kept():
+    with pytest.raises(ConfigError) as info:
+        parse_params(["run_dir=runs/a", "run_dir=runs/b"])
+    assert "run_dir is given twice ('runs/a', then 'runs/b')" in info.value.render()
+    assert "-p run_dir=… once" in info.value.render()
+
+
+def test_a_title_is_text_even_when_a_folder_has_its_name(tmp_path):
+    """`-p title=runs` where runs/ existed titled the report '/home/…/runs'."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "ckpt").mkdir()
+    assert resolve_params({"title": "runs", "model": "ckpt"}, cwd=tmp_path) == {"title": "runs", "model": str(tmp_path / "ckpt")}
+
+
+def test_a_parameter_longer_than_a_file_name_is_text_not_an_unexpected_error(tmp_path):
+    """Every string parameter was tried as a path: a 300-letter title or model ended in 'unexpected OSError'."""
+    long = "m" * 300
+    assert resolve_params({"title": long, "model": long}, cwd=tmp_path) == {"title": long, "model": long}

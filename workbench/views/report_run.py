@@ -19,6 +19,7 @@ from workbench.data.demoset import choose_model
 from workbench.model.generated import random_checkpoint_info
 from workbench.paths import portable_path
 from workbench.runs.folder import RunFolderError, as_run_folder
+from workbench.serialize import load_yaml_text, shown
 from workbench.views.html import notebook_html
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -67,23 +68,29 @@ def template_parameter_help() -> str:
 def parse_params(pairs: list[str]) -> dict:
     """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings.  ``None`` and
     ``none`` are null too: the templates say "None skips …" in Python's spelling, and YAML read it as the string
-    ``'None'``, which turned ``-p probe_folds=None`` into a probe with an unknown scheme instead of none."""
-    import yaml
-
+    ``'None'``, which turned ``-p probe_folds=None`` into a probe with an unknown scheme instead of none.  Values are
+    parsed with the bounds of every YAML file the workbench reads: an alias (nine of them in one ``-p title=[&a …]``
+    expanded to gigabytes) or a number of thousands of digits (``unexpected ValueError``) stays the text it was typed
+    as.  A name given twice is refused (the last one won without a word)."""
     out = {}
     for s in pairs or []:
         if "=" not in s:
             raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
         k, v = s.split("=", 1)
+        if k.strip() in out:
+            raise ConfigError(f"parameter {k.strip()} is given twice ({shown(out[k.strip()])}, then {shown(v)}); which one "
+                              "counts would be a guess.", source="--param", fix=f"pass -p {k.strip()}=… once.")
         try:
-            out[k.strip()] = None if v.strip() in ("None", "none") else yaml.safe_load(v)
-        except yaml.YAMLError:
+            out[k.strip()] = None if v.strip() in ("None", "none") else load_yaml_text(v, source=f"--param {k.strip()}")
+        except ConfigError:  # YAML that does not parse, an alias (`*draft*`), a number past 2**63: the text itself
             out[k.strip()] = v
     return out
 
 
 #: parameters holding a comma-separated list of paths
 LIST_PATH_PARAMS = ("run_dirs",)
+#: parameters that are text, never a path: `-p title=runs` in a folder holding runs/ was titled '/home/…/runs'
+TEXT_PARAMS = ("title",)
 
 
 def template_parameters(template: str | os.PathLike) -> list[str]:
@@ -136,12 +143,11 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
                 raise ConfigError(f"parameter {k}: {', '.join(missing)} is not a folder.",
                                   fix="pass run folders of finished `workbench run`s, comma-separated (relative paths start where you run the command).")
             continue
-        if not isinstance(v, str) or not v.strip():
+        if not isinstance(v, str) or not v.strip() or k in TEXT_PARAMS:
             continue
-        p = Path(v).expanduser()
-        full = p if p.is_absolute() else base / p
-        if k in PATH_PARAMS or full.exists():
-            out[k] = str(full.resolve())
+        full = _named_path(k, v, base)
+        if full is not None:
+            out[k] = str(full)
     if out.get("run_dir"):
         try:
             rf = as_run_folder(out["run_dir"])
@@ -155,6 +161,21 @@ def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dic
         if k != "run_dir" and out.get(k) and not Path(out[k]).exists():
             raise ConfigError(f"parameter {k}={params[k]!r}: {out[k]} does not exist.", fix="check the path (relative paths start where you run the command).")
     return out
+
+
+def _named_path(name: str, value: str, base: Path) -> "Path | None":
+    """``value`` of parameter ``name`` as an absolute path when it is one (:data:`PATH_PARAMS`, or another value naming
+    a file or folder that exists, such as ``model=ckpt/``), else None.  A value no file can have (longer than a file
+    name may be, or holding a NUL) is no path: ``-p model=<300 characters>`` ended in 'unexpected OSError'."""
+    try:
+        p = Path(value).expanduser()
+        full = p if p.is_absolute() else base / p
+        return full.resolve() if name in PATH_PARAMS or full.exists() else None
+    except (OSError, ValueError) as exc:
+        if name in PATH_PARAMS:
+            raise ConfigError(f"parameter {name}={shown(value)} cannot be a path ({getattr(exc, 'strerror', None) or exc}).",
+                              source="--param", fix="pass the path of an existing file or folder.") from None
+        return None
 
 
 def check_baseline(baseline, variants: list[str]) -> None:
