@@ -80,3 +80,13 @@ def test_a_parameter_longer_than_a_file_name_is_text_not_an_unexpected_error(tmp
     """Every string parameter was tried as a path: a 300-letter title or model ended in 'unexpected OSError'."""
     long = "m" * 300
     assert resolve_params({"title": long, "model": long}, cwd=tmp_path) == {"title": long, "model": long}
+
+
+@pytest.mark.parametrize("command", [["metrics"], ["embeddings"], ["listeners"], ["calibrate"], ["run"], ["manifest", "-o", "x.csv"]])
+def test_a_path_longer_than_the_file_system_allows_is_named_not_an_unexpected_os_error(tmp_path, capsys, command):
+    long = str(tmp_path / ("m" * 300))
+    argv = [command[0], long + (".csv" if command == ["run"] else ""), *command[1:]]
+    if command == ["run"]:
+        argv += ["--model", "tiny", "--out", str(tmp_path / "r")]
+    err = _refused(capsys, argv)
+    assert "is no possible path" in err and "longer than this file system allows" in err and "…" in err

@@ -476,6 +476,18 @@ def disk_full(exc: BaseException) -> OSError | None:
     return None
 
 
+def name_too_long(exc: BaseException) -> str | None:
+    """The message for a path longer than the file system takes (ENAMETOOLONG: a name of 300 letters given for a run
+    folder, a manifest or a clip ended every command in 'unexpected OSError'), or ``None``."""
+    if not (isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and exc.filename is not None):
+        return None
+    name = os.fsdecode(exc.filename)
+    shown = printable(name if len(name) <= 120 else f"{name[:60]}…{name[-60:]}")
+    return (f"error: {shown}: is no possible path: its {len(name):,} characters are longer than this file system allows a "
+            "file name (255 bytes) or a path (4,096) to be.\n  fix: check the name you typed (a value meant as text, "
+            "given where a path goes?).")
+
+
 def cache_fault(exc: BaseException) -> str | None:
     """The message for an error of the workbench's cache folder behind ``exc`` (a cache that is a file, a folder of it
     that is a file, one that cannot be written), or ``None``: the cache is not the user's input, but it is theirs to fix."""
