@@ -90,3 +90,16 @@ def test_a_path_longer_than_the_file_system_allows_is_named_not_an_unexpected_os
         argv += ["--model", "tiny", "--out", str(tmp_path / "r")]
     err = _refused(capsys, argv)
     assert "is no possible path" in err and "longer than this file system allows" in err and "…" in err
+
+
+def test_transcripts_without_a_word_are_refused_by_fuse_not_an_unexpected_error():
+    """Transcripts of one letter or markup ('x', '<b>t</b>') left TF-IDF no vocabulary: `fuse` ended in 'unexpected
+    ValueError: empty vocabulary'."""
+    from workbench.analysis.fusion import text_label_information
+
+    texts = ["x", "<b>t</b>", "x", "?!", "y", "\u202e"]
+    with pytest.raises(ConfigError) as info:
+        text_label_information(texts, ["a", "b", "a", "b", "a", "b"], ["s1", "s1", "s2", "s2", "s3", "s3"], n_permutations=5)
+    said = info.value.render()
+    assert "5 distinct transcripts ('<b>t</b>', '?!', 'x' …) hold no word of two or more letters" in said
+    assert "fix: fill the manifest's text column" in said

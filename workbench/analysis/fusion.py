@@ -141,7 +141,12 @@ def text_label_information(texts: Sequence[str], labels: Sequence[str], groups: 
     # the vocabulary and IDF are fitted once on all transcripts: they never see a label, so nothing leaks,
     # and each of the folds x permutations fits is then only a naive Bayes count (EmoDB-like 360 items, 100
     # permutations, 2 cores at load 15: 92 s with the vectoriser refitted inside each fit, 16 s so)
-    features = TfidfVectorizer(ngram_range=(1, 2), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    try:
+        features = TfidfVectorizer(ngram_range=(1, 2), lowercase=True, sublinear_tf=True).fit_transform(texts)
+    except ValueError:  # no word of two letters in any transcript ('x', '?!', '<b>t</b>'): 'unexpected ValueError'
+        raise ConfigError(f"the run's {len(set(texts))} distinct transcripts ({', '.join(shown(t, 30) for t in sorted(set(texts))[:3])}"
+                          f"{' …' if len(set(texts)) > 3 else ''}) hold no word of two or more letters: there is no text to "
+                          "measure or fuse.", fix="fill the manifest's text column with the transcripts, then run and fuse again.") from None
     score, _, p_value = permutation_test_score(MultinomialNB(alpha=0.1), features, y, groups=groups, cv=GroupKFold(n_splits=k),
                                                n_permutations=n_permutations, scoring="balanced_accuracy", random_state=seed)
     return {"uar": float(score), "chance": 1.0 / len(set(y)), "p_value": float(p_value), "n_permutations": int(n_permutations),
