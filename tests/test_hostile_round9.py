@@ -103,3 +103,33 @@ def test_transcripts_without_a_word_are_refused_by_fuse_not_an_unexpected_error(
     said = info.value.render()
     assert "5 distinct transcripts ('<b>t</b>', '?!', 'x' …) hold no word of two or more letters" in said
     assert "fix: fill the manifest's text column" in said
+
+
+# --------------------------------------------------------------- embeddings: hostile options on a run
+@pytest.fixture
+def six_items(tmp_path):
+    import numpy as np
+    from test_probe import synthetic_row, write_run
+
+    rows = [synthetic_row(f"u{i}", emotion="angry" if i < 3 else "sad") for i in range(6)]
+    rows[0]["id"] = "n" * 300  # an id no file name can hold
+    return write_run(tmp_path / "run", rows, np.random.default_rng(2).standard_normal((6, 8)))
+
+
+def test_embeddings_refuses_a_k_past_its_items_and_a_colour_column_it_lacks(tmp_path, capsys, six_items):
+    """`--k 100000` of 6 items ended in sklearn's 'unexpected ValueError'; `--color-by spekaer` was skipped without a word."""
+    err = _refused(capsys, ["embeddings", str(six_items.path), "--k", "6", "--out", str(tmp_path / "e")])
+    assert "cannot cluster 6 embeddings into k=6 clusters" in err and "--k" in err
+    err = _refused(capsys, ["embeddings", str(six_items.path), "--color-by", "spekaer", "speaker", "--out", str(tmp_path / "e")])
+    assert "--color-by: the run has no column 'spekaer'" in err and "'speaker'" in err
+    err = _refused(capsys, ["embeddings", str(six_items.path), "--cluster", "none", "--color-by", "cluster", "--out", str(tmp_path / "e")])
+    assert "no column 'cluster'" in err
+    assert not (tmp_path / "e").exists()  # refused before anything is written
+
+
+def test_embeddings_neighbours_of_an_id_longer_than_a_file_name(tmp_path, capsys, six_items):
+    """An id of 300 characters was tried as a file first: 'unexpected OSError: File name too long'."""
+    code = main(["embeddings", str(six_items.path), "--neighbours", "n" * 300, "--top", "2", "--out", str(tmp_path / "e")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "nearest to " + "n" * 300 in out

@@ -14,6 +14,7 @@ reference pairs, is in :mod:`workbench.analysis.similarity`).
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,14 @@ class Clustering:
 NULL_DRAWS, NULL_N_INIT, NULL_MAX_ITEMS = 5, 3, 300
 
 
+def check_k(n: int, k: int | None) -> None:
+    """Refuse ``k`` clusters of ``n`` embeddings that no silhouette can score (``--k 100000`` of 4 items ended in
+    sklearn's 'unexpected ValueError')."""
+    if k and k >= n:
+        raise ConfigError(f"cannot cluster {n} embeddings into k={k} clusters: a silhouette needs fewer clusters than items.",
+                          fix="pass a smaller --k, or leave it out (the best of k=2..10 is chosen).")
+
+
 def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_range: Sequence[int] = range(2, 11), seed: int = 0,
             null_draws: int = NULL_DRAWS) -> Clustering:
     """k-means or agglomerative (Ward) clustering of L2-normalised embeddings;
@@ -261,6 +270,7 @@ def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_ra
             return KMeans(n_clusters=kk, n_init=n_init, random_state=seed).fit_predict(data)
         return AgglomerativeClustering(n_clusters=kk, linkage="ward").fit_predict(data)
 
+    check_k(len(x), k)
     ks = [k] if k else [kk for kk in k_range if 2 <= kk < len(x)]
     if not ks:
         raise ConfigError(f"cannot cluster {len(x)} embeddings into {list(k_range)} clusters.", fix="run more items or pass a smaller k.")
@@ -343,12 +353,21 @@ def nearest(matrix: np.ndarray, query: np.ndarray, k: int = 5, *, exclude: int |
     return [(int(i), float(sims[i])) for i in top]
 
 
+def names_a_file(query: Any) -> bool:
+    """Whether ``query`` (an item id or an audio file) names a file: an id no file name can hold (300 characters, a NUL)
+    is an id, where ``Path.is_file`` raised 'unexpected OSError'."""
+    try:
+        return isinstance(query, (str, os.PathLike)) and Path(query).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def neighbours(emb: RunEmbeddings, query: Any, k: int = 5, *, model: Any = None):
     """The ``k`` nearest items of a run to an item id or to a new audio file (embedded with ``model``)."""
     import pandas as pd
 
     exclude = None
-    if isinstance(query, str) and not Path(query).is_file():
+    if isinstance(query, str) and not names_a_file(query):
         exclude = emb.index_of(query)
         vec = emb.matrix[exclude]
     else:

@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench.analysis.compare import compare_run, compare_runs, flags_text, metric_flags, metrics_text, write_runs_comparison
-from workbench.analysis.embeddings import cluster, identical_words, label_agreement, load_run_embeddings, neighbours, plot_projection, project_run, projection_trust
+from workbench.analysis.embeddings import (check_k, cluster, identical_words, label_agreement, load_run_embeddings, names_a_file,
+                                          neighbours, plot_projection, project_run, projection_trust)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
@@ -283,7 +284,14 @@ def cmd_embeddings(args) -> int:
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
     run_seed(args, args.run_dir)
     # the model loads (and is checked against the run's) before anything is written
-    model, other = _neighbour_model(args) if args.neighbours and Path(args.neighbours).is_file() else (None, None)
+    colourable = {*emb.rows.columns, "correct", "x", "y", *(["cluster"] if args.cluster != "none" else [])}
+    unknown = [c for c in args.color_by if c not in colourable]
+    if unknown:  # skipped without a word: `--color-by spekaer` gave no figure and no reason
+        raise ConfigError(f"--color-by: the run has no column {', '.join(map(repr, unknown))}; it has {sorted(colourable)}.",
+                          fix="pass columns of the run's results (emotion, pred, correct, speaker, cluster …).")
+    if args.cluster != "none":
+        check_k(len(emb), args.k)
+    model, other = _neighbour_model(args) if names_a_file(args.neighbours) else (None, None)
     if not args.json:
         random_banner_for(args.run_dir)
     if other:
