@@ -133,3 +133,23 @@ def test_embeddings_neighbours_of_an_id_longer_than_a_file_name(tmp_path, capsys
     out = capsys.readouterr().out
     assert code == 0, out
     assert "nearest to " + "n" * 300 in out
+
+
+# --------------------------------------------------------------- listener votes with nothing in them
+def test_rater_labels_of_separators_only_are_no_judgement_not_an_item_with_zero_raters(tmp_path, capsys):
+    """`;;;;` and ` ; ` were read as items with 0 raters: import-votes said 'listener judgements attached to 2 items',
+    then `listeners` said the run's items carry no listener judgements."""
+    from workbench.data.listeners import read_generic
+
+    votes = tmp_path / "votes.csv"
+    votes.write_text('id,rater_labels\na,";;;;"\nb,"sad;sad;angry"\nc," ; "\nd,""\n', encoding="utf-8")
+    assert list(read_generic(votes).records) == ["b"]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,path,label\na,a.wav,happy\nc,c.wav,sad\n", encoding="utf-8")
+    for name in ("a.wav", "c.wav"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "empty.csv").write_text('id,rater_labels\na,";;"\nc," "\n', encoding="utf-8")
+    err = _refused(capsys, ["datasets", "import-votes", str(manifest), "--format", "generic", "--votes", str(tmp_path / "empty.csv"),
+                            "--out", str(tmp_path / "voted.csv")])
+    assert "empty.csv: holds no vote: every row's rater_labels or votes_<class> cells are empty" in err
+    assert "no manifest id matches" not in err and not (tmp_path / "voted.csv").exists()

@@ -132,6 +132,9 @@ def cmd_import_votes(args) -> int:
                    "classes": _vote_classes(args.model)}
         report = read_votes(args.format, args.votes, **options)
     attached = attach(manifest, report)
+    if not report.records and args.format in ("generic", "manifest"):  # every row empty: "no manifest id matches" blamed the ids
+        raise ConfigError("holds no vote: every row's rater_labels or votes_<class> cells are empty.", source=args.votes or args.manifest,
+                          fix="pass the file that holds the listeners' judgements (rater_labels 'angry;angry;neutral', or counts).")
     if not attached.n_attached:
         raise ConfigError(f"no manifest id matches an item of the votes ({len(report.records)} read, e.g. "
                           f"{', '.join(map(printable, list(report.records)[:3])) or 'none'}; manifest ids e.g. {', '.join(it.id for it in manifest.items[:3])}).",

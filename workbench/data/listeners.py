@@ -174,7 +174,8 @@ def _item_record(labels: Any, votes: Mapping[str, Any], *, label_map: Mapping[st
     """One item's record from its ``rater_labels`` or, without them, its ``votes_<class>`` counts.  An item that has
     both, counting differently, is refused: ``import-votes`` wrote counts beside an older ``rater_labels`` column,
     which was then read in their place without a word."""
-    if not labels or (isinstance(labels, str) and not labels.strip()):  # a string, or a list (HF, lhotse)
+    given = labels.split(";") if isinstance(labels, str) else (labels if labels is not None else [])  # a list: HF, lhotse
+    if not any(str(x).strip() for x in given):  # "", " ; ", ";;;;": nobody judged it (was counted 'with judgements', 0 raters)
         return record_from_vote_columns(votes, source=source, classes=classes, report=report) if votes else None
     by_labels = record_from_rater_labels(labels, label_map=label_map, source=source, classes=classes)
     # beside labels, empty vote cells are no row dropped: their reading's notes are not the report's
