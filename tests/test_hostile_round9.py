@@ -153,3 +153,14 @@ def test_rater_labels_of_separators_only_are_no_judgement_not_an_item_with_zero_
                             "--out", str(tmp_path / "voted.csv")])
     assert "empty.csv: holds no vote: every row's rater_labels or votes_<class> cells are empty" in err
     assert "no manifest id matches" not in err and not (tmp_path / "voted.csv").exists()
+
+
+# --------------------------------------------------------------- outputs the file system refuses
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs, where no file can be created")
+@pytest.mark.parametrize("command", [["manifest", str(DEMO_MANIFEST.parent), "-o", "/sys/kernel/wb_round9.csv"],
+                                     ["model", "make-tiny", "/sys/kernel/wb_round9_ckpt"]])
+def test_an_output_the_file_system_refuses_is_named_not_its_temporary_nor_unexpected(capsys, command):
+    """A manifest or a checkpoint on a read-only mount (sysfs here: EACCES, a read-only mount: EROFS) ended in
+    "unexpected OSError: … '.m.csv.tmp-26354-5c1648a1'": the temporary's name alone, and exit status 3."""
+    err = _refused(capsys, command)
+    assert f"error: {command[-1]}: cannot be used: " in err and ".tmp-" not in err

@@ -157,7 +157,10 @@ def atomic_file(path: str | os.PathLike, *, text: bool = False, root: str | os.P
                                   fix=f"remove or rename the folder {name!r}; the workbench never makes it.")
         sweep_stale_temporaries(dfd, path.parent)
         tmp = temporary_name(name)
-        fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
+        try:
+            fd = os.open(tmp, _CREATE_FLAGS, mode, dir_fd=dfd)
+        except OSError as exc:  # named by the temporary alone ('.m.csv.tmp-…'), the error said nowhere where
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         try:
             # text: a name that is not UTF-8 arrives with surrogates and is written as escapes, never an error
             with (os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") if text else os.fdopen(fd, "wb")) as f:
@@ -497,7 +500,10 @@ def atomic_folder(final: str | os.PathLike, *, replace: bool = False) -> Iterato
     with open_folder(parent, create=True) as dfd:
         sweep_stale_temporaries(dfd, parent)
         tmp = parent / temporary_name(final.name)
-        os.mkdir(tmp.name, 0o755, dir_fd=dfd)
+        try:
+            os.mkdir(tmp.name, 0o755, dir_fd=dfd)
+        except OSError as exc:  # named by the temporary alone, as atomic_file's was
+            raise OSError(exc.errno, exc.strerror, str(final)) from None
     try:
         yield tmp
         if replace and final.is_dir() and not final.is_symlink() and any(final.iterdir()):

@@ -55,7 +55,7 @@ from typing import NoReturn
 from workbench import __version__, interrupts  # interrupts first: Ctrl-C is handled from here on
 from workbench.cli.common import (  # noqa: F401  (check_out_dir, console_logging: public here too)
     EXIT_FAILED_ITEMS, EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE, EXIT_UNEXPECTED, EXIT_USAGE, HelpFormatter, check_out_dir,
-    Parser, cache_fault, console_logging, disk_full, example_text, guarded_terminal, name_too_long, one_line,
+    Parser, cache_fault, console_logging, disk_full, example_text, guarded_terminal, one_line, path_fault,
     parse_argv,
 )
 from workbench.errors import WorkbenchError
@@ -328,7 +328,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if isinstance(exc, WorkbenchError):
             print(exc.render(), file=sys.stderr)
             return EXIT_USAGE
-        cache = cache_fault(exc) or name_too_long(exc)
+        cache = cache_fault(exc) or path_fault(exc)
         if cache is not None:
             print(cache, file=sys.stderr)
             return EXIT_USAGE

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from workbench.errors import ConfigError, WorkbenchError, printable
+from workbench.serialize import cut_middle
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.logs import routed_logs
 from workbench.paths import cache_dir, shell_command
@@ -476,16 +477,18 @@ def disk_full(exc: BaseException) -> OSError | None:
     return None
 
 
-def name_too_long(exc: BaseException) -> str | None:
-    """The message for a path longer than the file system takes (ENAMETOOLONG: a name of 300 letters given for a run
-    folder, a manifest or a clip ended every command in 'unexpected OSError'), or ``None``."""
-    if not (isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and exc.filename is not None):
-        return None
-    name = os.fsdecode(exc.filename)
-    shown = printable(name if len(name) <= 120 else f"{name[:60]}…{name[-60:]}")
-    return (f"error: {shown}: is no possible path: its {len(name):,} characters are longer than this file system allows a "
-            "file name (255 bytes) or a path (4,096) to be.\n  fix: check the name you typed (a value meant as text, "
-            "given where a path goes?).")
+def path_fault(exc: BaseException) -> str | None:
+    """The message for a path the file system refuses (a name of 300 letters; an output on a read-only mount), which
+    ended every command in 'unexpected OSError'; else ``None``."""
+    name = os.fsdecode(exc.filename) if isinstance(exc, OSError) and exc.filename is not None else ""
+    if name and exc.errno == errno.ENAMETOOLONG:
+        return (f"error: {printable(cut_middle(name, 120))}: is no possible path: its {len(name):,} characters are longer than "
+                "this file system allows a file name (255 bytes) or a path (4,096) to be.\n  fix: check the name you typed (a "
+                "value meant as text, given where a path goes?).")
+    if name and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"error: {printable(cut_middle(name, 120))}: cannot be used: {os.strerror(exc.errno)}.\n  fix: choose a path "
+                "in a folder you may write to (and read from), or change the folder's permissions.")
+    return None
 
 
 def cache_fault(exc: BaseException) -> str | None:
