@@ -164,3 +164,27 @@ def test_an_output_the_file_system_refuses_is_named_not_its_temporary_nor_unexpe
     "unexpected OSError: … '.m.csv.tmp-26354-5c1648a1'": the temporary's name alone, and exit status 3."""
     err = _refused(capsys, command)
     assert f"error: {command[-1]}: cannot be used: " in err and ".tmp-" not in err
+
+
+def test_a_file_size_limit_is_one_error_line_and_one_warning_about_the_log_never_a_traceback(tmp_path, tiny_model):
+    """Under `ulimit -f` the log file printed '--- Logging error ---' and a traceback for every record and once more at
+    exit, and the output that outgrew the limit ended in 'unexpected OSError: [Errno 27] File too large' (exit 3)."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    log = tmp_path / "workbench.log"
+    log.write_bytes(b"x" * 40_000)  # past the limit already: every line the command logs fails
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+    env = {**os.environ, "WORKBENCH_LOG": str(log), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "workbench", "run", str(DEMO_MANIFEST), "--model", "tiny", "--dtype", "float32",
+                           "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, preexec_fn=limit, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Logging error" not in done.stderr, done.stderr
+    assert "error: a file outgrew the file size limit (ulimit -f) while writing" in done.stderr
+    assert done.stderr.count(f"warning: the log file {log} cannot be written (File too large)") == 1, done.stderr

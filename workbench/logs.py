@@ -169,14 +169,43 @@ def _make_log_folder(path: Path, *, explicit: bool) -> str | None:
     return None
 
 
+class _SaysOnce:
+    """A log file that stops taking lines (a full disk, a file size limit) says so once on stderr; logging printed
+    '--- Logging error ---' and a traceback for every record after it."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if getattr(self, "_failed", False):
+            return
+        self._failed = True
+        exc = sys.exc_info()[1]
+        why = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"warning: the log file {self.baseFilename} cannot be written ({why}): the rest of this "
+                             "command's log is not kept there; free space or set WORKBENCH_LOG to a file elsewhere\n")
+
+    def close(self) -> None:  # its last flush fails the same way: a traceback after the command's own last line
+        try:
+            super().close()
+        except OSError:
+            self._failed = True
+
+
+class _FileHandler(_SaysOnce, logging.FileHandler):
+    pass
+
+
+class _RotatingFileHandler(_SaysOnce, logging.handlers.RotatingFileHandler):
+    pass
+
+
 def _file_handler(path: Path, *, explicit: bool, unwritable: str | None) -> tuple[logging.Handler | None, str | None]:
     """The log file's handler (a named file, or the rotating default), or None with why the default cannot be written."""
     if explicit:
-        return logging.FileHandler(path, encoding="utf-8"), None
+        return _FileHandler(path, encoding="utf-8"), None
     if unwritable is not None:
         return None, unwritable
     try:
-        return logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"), None
+        return _RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8"), None
     except OSError as exc:
         return None, os.strerror(exc.errno) if exc.errno else str(exc)
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import os
 import select
 import signal
@@ -323,7 +324,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         full = disk_full(exc)
         if full is not None:
             path = full.filename or getattr(args, "out", None) or "the output folder"
-            print(f"error: disk full while writing {path}; free space or choose --out elsewhere", file=sys.stderr)
+            limit = full.errno == errno.EFBIG  # a file past the process's file size limit ended in 'unexpected OSError'
+            print(f"error: {'a file outgrew the file size limit (ulimit -f)' if limit else 'disk full'} while writing {path}; "
+                  f"{'raise the limit' if limit else 'free space'} or choose --out elsewhere", file=sys.stderr)
             return EXIT_USAGE
         if isinstance(exc, WorkbenchError):
             print(exc.render(), file=sys.stderr)

@@ -467,11 +467,11 @@ def parse_argv(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Nam
 
 
 def disk_full(exc: BaseException) -> OSError | None:
-    """The ENOSPC/EDQUOT error behind ``exc`` (itself, its cause or its context), if any."""
+    """The ENOSPC/EDQUOT/EFBIG (a file size limit, `ulimit -f`) error behind ``exc`` (itself, its cause or its context), if any."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc)):
+        if isinstance(exc, OSError) and (exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "No space left on device" in str(exc)):
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
