@@ -188,3 +188,11 @@ def test_a_file_size_limit_is_one_error_line_and_one_warning_about_the_log_never
     assert "Traceback" not in done.stderr and "Logging error" not in done.stderr, done.stderr
     assert "error: a file outgrew the file size limit (ulimit -f) while writing" in done.stderr
     assert done.stderr.count(f"warning: the log file {log} cannot be written (File too large)") == 1, done.stderr
+
+
+def test_a_json_lines_manifest_with_a_number_of_5000_digits_is_refused_naming_the_line(tmp_path, capsys):
+    """json.loads raises a bare ValueError for an integer past Python's 4,300 digits: 'unexpected ValueError' (exit 3)."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"id": "a", "path": "a.wav"}\n{"id": ' + "9" * 5000 + ', "path": "b.wav"}\n', encoding="utf-8")
+    err = _refused(capsys, ["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "run")])
+    assert f"{manifest}: line 2 is not valid JSON (a number of more digits than a reader takes (4,300))" in err

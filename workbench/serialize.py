@@ -259,6 +259,11 @@ def loads_json(text: str | bytes, *, unique_keys: bool = False) -> Any:
     except RecursionError:
         doc = text if isinstance(text, str) else ""
         raise json.JSONDecodeError("nested deeper than a JSON reader goes (thousands of [ or {)", doc, 0) from None
+    except ValueError as exc:  # a number of more than 4,300 digits: Python's own limit, not a JSONDecodeError
+        if isinstance(exc, (json.JSONDecodeError, RepeatedKey)):
+            raise
+        doc = text if isinstance(text, str) else ""
+        raise json.JSONDecodeError("a number of more digits than a reader takes (4,300)", doc, 0) from None
 
 
 # ---------------------------------------------------------------------------
