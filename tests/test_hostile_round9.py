@@ -196,3 +196,16 @@ def test_a_json_lines_manifest_with_a_number_of_5000_digits_is_refused_naming_th
     manifest.write_text('{"id": "a", "path": "a.wav"}\n{"id": ' + "9" * 5000 + ', "path": "b.wav"}\n', encoding="utf-8")
     err = _refused(capsys, ["run", str(manifest), "--model", "tiny", "--out", str(tmp_path / "run")])
     assert f"{manifest}: line 2 is not valid JSON (a number of more digits than a reader takes (4,300))" in err
+
+
+@pytest.mark.parametrize("value", ["abc", 0, 10**12, True, 2.5, None])
+def test_a_count_parameter_of_a_report_that_is_no_count_is_refused_before_the_notebook_runs(value):
+    """`-p n_boot=abc` ran the notebook up to the cell that reads it and left a _FAILED folder ('str' object cannot be
+    interpreted as an integer); 10**12 resamples would run for ever."""
+    from workbench.views.report_run import check_params
+
+    with pytest.raises(ConfigError) as info:
+        check_params("checkpoint_comparison", {"n_boot": value})
+    assert "parameter n_boot=" in info.value.render() and "is not a whole number from 1 to 100,000" in info.value.render()
+    assert "-p n_boot=1000 (the default)" in info.value.render()
+    check_params("checkpoint_comparison", {"n_boot": 200, "top": 3})

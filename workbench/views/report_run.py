@@ -89,6 +89,8 @@ def parse_params(pairs: list[str]) -> dict:
 
 #: parameters holding a comma-separated list of paths
 LIST_PATH_PARAMS = ("run_dirs",)
+#: the largest count a report parameter takes (bootstrap resamples, as every command's --bootstrap; rows listed; folds)
+MAX_COUNT_PARAM = 100_000
 #: parameters that are text, never a path: `-p title=runs` in a folder holding runs/ was titled '/home/…/runs'
 TEXT_PARAMS = ("title",)
 
@@ -123,6 +125,11 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
         if name in params and str(spec.get("default")) in ("True", "False") and not isinstance(params[name], bool):
             raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
                               fix=f"pass -p {name}=true or -p {name}=false.")
+        # a count (its default a whole number: n_boot, top, probe_k) given text, 0 or 10**12 failed in a cell or ran for ever
+        value, default = params.get(name), str(spec.get("default"))
+        if name in params and default.isdigit() and (type(value) is not int or not 1 <= value <= MAX_COUNT_PARAM):
+            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from 1 to {MAX_COUNT_PARAM:,}.",
+                              source="--param", fix=f"pass -p {name}={default} (the default) or another whole number in that range.")
 
 
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
