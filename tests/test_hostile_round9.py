@@ -209,3 +209,20 @@ def test_a_count_parameter_of_a_report_that_is_no_count_is_refused_before_the_no
     assert "parameter n_boot=" in info.value.render() and "is not a whole number from 1 to 100,000" in info.value.render()
     assert "-p n_boot=1000 (the default)" in info.value.render()
     check_params("checkpoint_comparison", {"n_boot": 200, "top": 3})
+
+
+def test_a_divergence_check_without_an_interval_shows_none_not_nan():
+    """`listeners --bootstrap 0` (allowed: no intervals) printed 'Jensen-Shannon divergence 0.742 bits [nan, nan] is
+    WORSE than a uniform guess' on the screen and the report."""
+    import math
+
+    import numpy as np
+
+    from workbench.analysis.divergence_checks import uniform_checks, uniform_reference
+
+    nan_ci = lambda f, a, b: (float("nan"), float("nan"))  # noqa: E731  (what a bootstrap of 0 resamples gives)
+    jsd, jsd_uniform, ce = np.array([0.8, 0.7, 0.75]), np.array([0.7, 0.7, 0.7]), np.array([2.3, 2.2, 2.25])
+    ref = uniform_reference(jsd, jsd_uniform, ce, 9, nan_ci)
+    words = uniform_checks(ref, (0.75, (math.nan, math.nan)), (2.25, (math.nan, math.nan)))
+    assert len(words) == 2 and not any("nan" in w for w in words), words
+    assert words[0].startswith("Jensen-Shannon divergence 0.750 bits is WORSE than a uniform guess over 9 classes")

@@ -53,7 +53,8 @@ def uniform_checks(ref: dict, jsd: tuple[float, tuple[float, float]], ce: tuple[
             continue
         verdict = "WORSE than" if bounds[0] > 1e-12 else "NOT better than (the interval of its difference reaches)"
         diff = f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" if lo == lo and hi == hi else f"{d:+.3f}"
-        out.append(f"{name} {value:.3f} {unit} [{ci[0]:.3f}, {ci[1]:.3f}] is {verdict} a uniform guess over {k} classes "
+        shown = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] == ci[0] and ci[1] == ci[1] else ""  # none: `--bootstrap 0` said [nan, nan]
+        out.append(f"{name} {value:.3f} {unit}{shown} is {verdict} a uniform guess over {k} classes "
                    f"({uniform}; model − uniform {diff} over {ref['n_items']} items): the model's scores are "
                    + ("further from the votes than scores of 1/k" if bounds[0] > 1e-12 else "no measurably closer to the votes"))
     return out
