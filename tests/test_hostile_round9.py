@@ -226,3 +226,19 @@ def test_a_divergence_check_without_an_interval_shows_none_not_nan():
     words = uniform_checks(ref, (0.75, (math.nan, math.nan)), (2.25, (math.nan, math.nan)))
     assert len(words) == 2 and not any("nan" in w for w in words), words
     assert words[0].startswith("Jensen-Shannon divergence 0.750 bits is WORSE than a uniform guess over 9 classes")
+
+
+def test_an_experiment_reached_through_a_link_writes_its_out_folder_where_its_paths_start(tmp_path, capsys):
+    """`out: run` of experiment.yaml reached through shared/exp.yaml -> ../own/experiment.yaml was refused as "resolves to
+    own/run, outside the experiment file's folder shared": relative paths start at the file's own folder, the check
+    started at the link's.  The check still holds there: `out: ../elsewhere` is refused."""
+    (tmp_path / "own").mkdir()
+    (tmp_path / "shared").mkdir()
+    exp = tmp_path / "own" / "experiment.yaml"
+    exp.write_text(f"manifest: {DEMO_MANIFEST}\nmodel: tiny\ndtype: float32\nout: run\n", encoding="utf-8")
+    (tmp_path / "shared" / "exp.yaml").symlink_to(exp)
+    assert main(["run", str(tmp_path / "shared" / "exp.yaml")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "own" / "run" / "results.parquet").is_file() and not (tmp_path / "shared" / "run").exists()
+    exp.write_text(f"manifest: {DEMO_MANIFEST}\nmodel: tiny\nout: ../elsewhere\n", encoding="utf-8")
+    err = _refused(capsys, ["run", str(tmp_path / "shared" / "exp.yaml")])
+    assert f"outside the experiment file's folder {tmp_path / 'own'}" in err and not (tmp_path / "elsewhere").exists()

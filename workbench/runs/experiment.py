@@ -523,7 +523,9 @@ def _check_out(experiment: Experiment, file_path: str | os.PathLike, cli: dict, 
     """``out:`` only inside the file's folder, and never at a folder holding files the workbench did not write."""
     if not experiment.out or cli.get("out"):
         return
-    folder = Path(os.path.realpath(Path(file_path).expanduser().absolute().parent))
+    # the folder its relative paths start at (Experiment.load: the file's own, a link to it followed); the link's folder
+    # refused `out: run` of a linked experiment as "outside the experiment file's folder", naming the file's own folder
+    folder = Path(os.path.realpath(Path(file_path).expanduser())).parent
     target = Path(os.path.realpath(Path(experiment.out).expanduser()))
     if not target.is_relative_to(folder):
         raise ConfigError(
