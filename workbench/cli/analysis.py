@@ -283,7 +283,6 @@ def cmd_embeddings(args) -> int:
     say = (lambda *a, **k: None) if args.json else print
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
     run_seed(args, args.run_dir)
-    # the model loads (and is checked against the run's) before anything is written
     colourable = {*emb.rows.columns, "correct", "x", "y", *(["cluster"] if args.cluster != "none" else [])}
     unknown = [c for c in args.color_by if c not in colourable]
     if unknown:  # skipped without a word: `--color-by spekaer` gave no figure and no reason
@@ -291,6 +290,7 @@ def cmd_embeddings(args) -> int:
                           fix="pass columns of the run's results (emotion, pred, correct, speaker, cluster …).")
     if args.cluster != "none":
         check_k(len(emb), args.k)
+    # the model loads (and is checked against the run's) before anything is written
     model, other = _neighbour_model(args) if names_a_file(args.neighbours) else (None, None)
     if not args.json:
         random_banner_for(args.run_dir)
