@@ -20,13 +20,15 @@ def test_names_are_found_as_importlib_finds_them_and_an_absent_one_is_none():
     assert installed_version("no-such-distribution-here") is None
 
 
-def test_a_metadata_file_without_a_version_header_falls_back_to_the_full_parser(tmp_path, monkeypatch):
-    info = tmp_path / "odd_pkg-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: odd-pkg\nSummary: no version line\n\nbody\nVersion: 9.9\n")
+def test_only_the_header_says_the_version_and_a_file_without_one_has_none(tmp_path, monkeypatch):
+    for name, text in (("odd_pkg-1.2.3", "Metadata-Version: 2.1\nName: odd-pkg\nSummary: no version line\n\nbody\nVersion: 9.9\n"),
+                       ("even_pkg-2.0", "Metadata-Version: 2.1\nName: even-pkg\nVersion: 2.0\nSummary: s\n\nVersion: 9.9\n")):
+        info = tmp_path / f"{name}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
     installed_version.cache_clear()
-    try:
-        assert installed_version("odd-pkg") == md.version("odd-pkg")  # the header has none; the body's line is not one
+    try:  # the body's "Version: 9.9" is a line of the description, not the header
+        assert installed_version("odd-pkg") is None and installed_version("even-pkg") == "2.0"
     finally:
         installed_version.cache_clear()
