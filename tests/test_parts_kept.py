@@ -29,6 +29,16 @@ def _write_three(w: RunWriter) -> list:
     return paths
 
 
+def _three_parts_counting_reads(tmp_path, monkeypatch) -> tuple[RunWriter, list]:
+    """A writer that made three parts whole, and the list of parquet files read from disk from now on."""
+    w = _writer(tmp_path / "run")
+    _write_three(w)
+    reads: list = []
+    real = pd.read_parquet
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
+    return w, reads
+
+
 def _finalize(w: RunWriter):
     order = {i: n for n, i in enumerate("abcdef")}
     w.finalize(item_order=order, variant_order={"raw": 0}, summary=lambda df: {"rows": len(df)})
@@ -36,11 +46,7 @@ def _finalize(w: RunWriter):
 
 
 def test_finalize_after_writing_reads_no_part_back_and_gives_the_table_the_disk_gives(tmp_path, monkeypatch):
-    w = _writer(tmp_path / "run")
-    _write_three(w)
-    reads = []
-    real = pd.read_parquet
-    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
+    w, reads = _three_parts_counting_reads(tmp_path, monkeypatch)
     kept, kept_emb = _finalize(w)
     assert reads == []  # every part came from memory
     fresh, fresh_emb = _finalize(_writer(tmp_path / "run"))  # a new writer (a resumed run): every part read from disk
@@ -65,10 +71,6 @@ def test_a_part_replaced_on_disk_after_it_was_written_is_read_from_disk(tmp_path
 
 def test_past_the_memory_bound_the_later_parts_are_read_back(tmp_path, monkeypatch):
     monkeypatch.setattr(writer_module, "WRITTEN_KEPT_BYTES", 40)  # parts 1 (2 × 4 float32) and 2 (none); not 3 (3 × 4)
-    w = _writer(tmp_path / "run")
-    _write_three(w)
-    reads = []
-    real = pd.read_parquet
-    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
+    w, reads = _three_parts_counting_reads(tmp_path, monkeypatch)
     results, emb = _finalize(w)
     assert [p[0].name for p in reads] == ["part-00003.parquet"] and len(results) == 6 and emb.shape == (6, 4)

@@ -35,12 +35,7 @@ def test_the_reports_ece_of_a_head_on_its_training_speakers_does_not_say_ok(tmp_
     import numpy as np
     from test_probe import CLASSES
 
-    ckpt = tmp_path / "ckpt"
-    ckpt.mkdir()
-    (ckpt / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
-    (ckpt / "tokens.txt").write_text("\n".join(CLASSES) + "\n<unk>\n")
-    (ckpt / "model.safetensors").write_bytes(b"\0" * 16)
-    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"], "test": ["spk3"]}}))
+    ckpt = _head_on_speakers(tmp_path, CLASSES)
     rows = [synthetic_row(f"s{s}_{cls}_{r}", emotion=cls, speaker=f"spk{s}", pred=cls if r else "sad")
             for s in range(4) for cls in CLASSES for r in range(6)]
     rf = write_run(tmp_path / "run_ft", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model=str(ckpt))
@@ -248,24 +243,10 @@ def test_the_reports_conformal_checks_of_a_head_on_its_training_speakers_say_so(
     import numpy as np
     from test_probe import CLASSES
 
-    from workbench.labels import LABEL_KEYS
-
     matplotlib.use("Agg")
-    ckpt = tmp_path / "ckpt"
-    ckpt.mkdir()
-    (ckpt / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
-    (ckpt / "tokens.txt").write_text("\n".join(CLASSES) + "\n<unk>\n")
-    (ckpt / "model.safetensors").write_bytes(b"\0" * 16)
-    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"], "test": ["spk3"]}}))
+    ckpt = _head_on_speakers(tmp_path, CLASSES)
     rng = np.random.default_rng(0)
-    rows = []
-    for s in range(6):
-        for i, cls in enumerate(CLASSES * 8):
-            z = rng.normal(0, 1.0, len(CLASSES))
-            z[CLASSES.index(cls)] += 1.5
-            p = np.exp(z) / np.exp(z).sum()
-            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}", pred=CLASSES[int(p.argmax())],
-                                      scores={**{k: 0.0 for k in LABEL_KEYS}, **dict(zip(CLASSES, p))}))
+    rows = _noisy_rows(rng, CLASSES, speakers=6, per_class=8)
     rf = write_run(tmp_path / "run_ft", rows, rng.standard_normal((len(rows), 4)), model=str(ckpt))
     shown: list[str] = []
     monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
@@ -282,18 +263,10 @@ def test_the_reports_calibration_notes_end_as_sentences(tmp_path, monkeypatch):
     import numpy as np
     from test_probe import CLASSES
 
-    from workbench.labels import LABEL_KEYS
-
     matplotlib.use("Agg")
     rng = np.random.default_rng(1)
-    rows = []
-    for s in range(4):  # 4 speakers, 4 folds: each fold's training part splits into the same halves for two folds
-        for i, cls in enumerate(CLASSES * 6):
-            z = rng.normal(0, 1.0, len(CLASSES))
-            z[CLASSES.index(cls)] += 1.5
-            p = np.exp(z) / np.exp(z).sum()
-            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}", pred=CLASSES[int(p.argmax())],
-                                      scores={**{k: 0.0 for k in LABEL_KEYS}, **dict(zip(CLASSES, p))}))
+    # 4 speakers, 4 folds: each fold's training part splits into the same halves for two folds
+    rows = _noisy_rows(rng, CLASSES, speakers=4, per_class=6)
     rf = write_run(tmp_path / "run", rows, rng.standard_normal((len(rows), 4)))
     shown: list[str] = []
     monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
@@ -301,3 +274,31 @@ def test_the_reports_calibration_notes_end_as_sentences(tmp_path, monkeypatch):
     reporting.calibration_section(rf.path, n_boot=20)
     notes = [p for p in "\n".join(shown).split("<p>") if p.startswith("<b>Note:</b>")]
     assert notes and all(n.rstrip().endswith(".</p>") for n in notes), notes
+
+
+def _head_on_speakers(tmp_path, classes):
+    """A head folder whose card names the speakers it was trained on (spk0, spk1; validation spk2; test spk3)."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
+    (ckpt / "tokens.txt").write_text("\n".join(classes) + "\n<unk>\n")
+    (ckpt / "model.safetensors").write_bytes(b"\0" * 16)
+    (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0", "spk1"], "validation": ["spk2"], "test": ["spk3"]}}))
+    return ckpt
+
+
+def _noisy_rows(rng, classes, *, speakers: int, per_class: int) -> list:
+    """Rows of a run whose scores lean 1.5 logits towards the true class, among the nine columns of LABEL_KEYS."""
+    import numpy as np
+
+    from workbench.labels import LABEL_KEYS
+
+    rows = []
+    for s in range(speakers):
+        for i, cls in enumerate(classes * per_class):
+            z = rng.normal(0, 1.0, len(classes))
+            z[classes.index(cls)] += 1.5
+            p = np.exp(z) / np.exp(z).sum()
+            rows.append(synthetic_row(f"s{s}_{i}", emotion=cls, speaker=f"spk{s}", pred=classes[int(p.argmax())],
+                                      scores={**{k: 0.0 for k in LABEL_KEYS}, **dict(zip(classes, p))}))
+    return rows
