@@ -137,11 +137,14 @@ class ValidationReport:
     missing_words: list[str] = field(default_factory=list)
     #: ids and labels holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
     control_ids: list[str] = field(default_factory=list)
+    #: rows whose ``emotion`` is another class than the one their ``label`` names (``label=sad, emotion=happy``): scoring
+    #: goes by ``emotion``, so the row would be scored against a class its own label contradicts
+    label_conflicts: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
         blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
-                    or self.missing_words or self.control_ids)
+                    or self.missing_words or self.control_ids or self.label_conflicts)
         return bool(blocking or (self.missing_files and missing == "error"))
 
     @property
@@ -157,6 +160,9 @@ class ValidationReport:
         if self.bad_emotions:
             parts.append(f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
                          f"emotion must be one of {', '.join(LABEL_KEYS)} or empty")
+        if self.label_conflicts:
+            parts.append(f"{len(self.label_conflicts)} rows whose label names another emotion than their emotion column "
+                         f"({_listing(self.label_conflicts)})")
         if self.unknown_columns:  # a near miss is named here too: the refusal said 'labl' without 'did you mean label'
             near = [f"{c!r}: did you mean {m!r}?" for c in self.unknown_columns if (m := _near_miss(c))]
             parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}" + (f" ({'; '.join(near)})" if near else ""))
@@ -182,6 +188,10 @@ class ValidationReport:
         if self.bad_emotions:
             fixes.append("map it with a corpus loader (`workbench datasets prepare`) or leave `emotion` empty "
                          "and keep the original in `label`")
+        if self.label_conflicts:
+            fixes.append("scoring goes by `emotion`: set it to the class the label names (shown after each label), or "
+                         "correct the label; a label deliberately scored as another class is renamed so that it is no "
+                         "emotion word (`sad_as_happy`)")
         return "; ".join(fixes) + "."
 
     def raise_for_errors(self, source: str, *, missing: str = "error") -> None:
@@ -200,6 +210,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     bad_emotions: list[str] = []
     missing_words: list[str] = []
     control_ids: list[str] = []
+    conflicts: list[str] = []
+    label_key = _label_emotion()
     file_ok = file_checker(Path(manifest.root))
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
@@ -226,6 +238,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             bad.append(f"row {n} (id {printable(it.id)}): {' '.join(problems)}")
         if it.emotion and it.emotion not in LABEL_KEYS:
             bad_emotions.append(f"row {n} (id {printable(it.id)}): {it.emotion!r}")
+        elif it.emotion and it.label and (said := label_key(it.label)) and said != it.emotion:
+            conflicts.append(f"row {n} (id {printable(it.id)}): label {printable(it.label)!r} = {said}, emotion {it.emotion!r}")
         words = it.meta.get(WORDS_COLUMN)
         if check_files and isinstance(words, str) and words.strip():
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
@@ -233,7 +247,23 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
                 missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), [], bad,  # extra columns: read_manifest's
                             empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
-                            control_ids=control_ids)
+                            control_ids=control_ids, label_conflicts=conflicts)
+
+
+def _label_emotion():
+    """The emotion2vec+ key a row's ``label`` names by itself (:func:`generic_emotion`: ``sad``, ``Sadness``, IEMOCAP's
+    ``exc``, CREMA-D's ``ANG``; "" for a code such as EmoDB's ``W``), remembered per label (a column holds a few)."""
+    memo: dict[str, str] = {}
+
+    def key(label: str) -> str:
+        got = memo.get(label)
+        if got is None:
+            got = generic_emotion(label)
+            if len(memo) < 1 << 12:
+                memo[label] = got
+        return got
+
+    return key
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
