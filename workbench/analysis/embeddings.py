@@ -31,6 +31,7 @@ from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select
 PROJECTION_CACHE = {"umap": "projection_umap_cache.npz", "tsne": "projection_tsne_cache.npz"}
 from workbench.serialize import figure_text, save_figure
 from workbench.paths import installed_version
+from workbench.schema import text_values
 
 
 @dataclass
@@ -465,7 +466,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     elif color_by not in rows.columns:
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
-        values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # "— (1)" said nothing
+        values = text_values(rows[color_by]).replace("", f"no {color_by}")  # "— (1)" said nothing
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 5))
     else:

@@ -27,6 +27,7 @@ from workbench.cli.common import (
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading, speaker_folds)
 from workbench.serialize import spreadsheet_safe
+from workbench.schema import text_values
 
 
 def add_metrics(sub) -> None:
@@ -259,9 +260,9 @@ def _clusters(args, emb, rows, say) -> dict | None:
     if "emotion" in rows.columns:
         # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "unlabelled"
         # (a bare "—" read as a class named "—")
-        shown = rows["emotion"].fillna("").astype(str)
+        shown = text_values(rows["emotion"])
         if "label" in rows.columns:
-            shown = shown.where(shown != "", rows["label"].fillna("").astype(str))
+            shown = shown.where(shown != "", text_values(rows["label"]))
         table = shown.groupby(rows["cluster"]).agg(lambda s: {str(k or "unlabelled"): int(v) for k, v in s.value_counts().items()})
         for c, counts in table.items():
             members[str(c)] = counts
