@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.files import write_figure
 from workbench.schema import plain_dict  # noqa: F401  (lives in schema; engine, audio and tests import it from here)
 
@@ -528,16 +528,53 @@ def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) ->
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: what a CSV cell writes as an escape: a character a screen acts on or hides (:data:`~workbench.errors.CONTROL_CHARACTERS`:
+#: ESC recolours a terminal that ``cat``s the file, U+202E shows the rest of a cell reversed, a line break splits a row
+#: for a line-by-line reader), and a backslash that would otherwise read as the start of an escape (before ``\\``,
+#: ``xHH``, ``uHHHH`` or a character written as an escape)
+_CELL_ESCAPED = re.compile(f"(?:{CONTROL_CHARACTERS.pattern})" + r"|\\(?=\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|" + f"{CONTROL_CHARACTERS.pattern})")
+_CELL_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})")
+
+
+def _escape(match: "re.Match[str]") -> str:
+    ch = match.group()
+    return "\\\\" if ch == "\\" else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
 def spreadsheet_cell(value: Any) -> Any:
-    """``value`` with a leading apostrophe when it is text a spreadsheet would run as a formula (OWASP's rule)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """``value`` as a CSV cell a spreadsheet and a terminal show as the text it is.
+
+    Text whose first character (after any apostrophes) would start a formula gets a leading apostrophe (OWASP's rule);
+    every control or bidirectional character is written as its escape (``\\x1b``, ``\\u202e``, ``\\n``: the
+    escapes :func:`workbench.errors.printable` shows on screen), and a backslash that already reads as the start of one
+    (``\\x41``, ``\\\\``) is doubled.  Any other text (a Windows path ``C:\\data``, a zero-width joiner) is written as it
+    is, and :func:`spreadsheet_value` gives back the original of every cell."""
+    if not isinstance(value, str):
+        return value
+    if "\\" in value or CONTROL_CHARACTERS.search(value):
+        value = _CELL_ESCAPED.sub(_escape, value)
+    if value.lstrip("'").startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
+def spreadsheet_value(cell: Any) -> Any:
+    """The value a :func:`spreadsheet_cell` cell was written from: one leading apostrophe before a formula start (or
+    before more apostrophes and one) dropped, the escapes ``\\xHH``, ``\\uHHHH`` and ``\\\\`` read back.  Read a
+    workbench CSV as written with ``pd.read_csv(path).map(spreadsheet_value)`` (column names: ``.rename(columns=
+    spreadsheet_value)``); a number is returned as it is."""
+    if not isinstance(cell, str):
+        return cell
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
+        cell = cell[1:]
+    if "\\" in cell:
+        cell = _CELL_ESCAPE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), cell)
+    return cell
+
+
 def spreadsheet_safe(frame):
-    """A copy of a DataFrame whose text cells and column names cannot run as formulas (:func:`spreadsheet_cell`);
-    numbers stay numbers."""
+    """A copy of a DataFrame whose text cells and column names cannot run as formulas nor hold a control or
+    bidirectional character (:func:`spreadsheet_cell`; :func:`spreadsheet_value` reads each back); numbers stay numbers."""
     import pandas as pd
     from pandas.api import types
 
