@@ -283,6 +283,8 @@ def cmd_embeddings(args) -> int:
         check_out_dir(args.out)
     say = (lambda *a, **k: None) if args.json else print
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    if args.neighbours and not names_a_file(args.neighbours):
+        emb.index_of(args.neighbours)  # an unknown id is refused (closest ids named) before anything is written
     run_seed(args, args.run_dir)
     colourable = {*emb.rows.columns, "correct", "x", "y", *(["cluster"] if args.cluster != "none" else [])}
     unknown = [c for c in args.color_by if c not in colourable]
