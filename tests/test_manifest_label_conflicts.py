@@ -75,3 +75,29 @@ def test_no_corpus_table_contradicts_the_common_names():
         for label, key in table.items():
             said = generic_emotion(label)
             assert not (key and said and said != key), (corpus, label, key, said)
+
+
+
+def test_an_explicit_label_map_the_row_names_is_said_not_refused(tmp_path, caplog):
+    """import-hf/import-lhotse ``--map joy=surprised`` sends a label against its own name on purpose (an explicit map
+    wins over the generic names): the row keeps the map in ``meta.label_map``, and reading says so instead of refusing."""
+    from test_hf import _wav
+    from workbench.data.hf import import_hf
+
+    root = tmp_path / "af"
+    for i, n in enumerate(["a", "b"]):
+        _wav(root / "train" / f"{n}.wav", seed=i)
+    (root / "train" / "metadata.csv").write_text("file_name,emotion\na.wav,joy\nb.wav,sadness\n")
+    import_hf(root, tmp_path / "m.csv", label_map="joy=surprised")
+    m = read_manifest(tmp_path / "m.csv")
+    assert {it.label: (it.emotion, it.meta.get("label_map")) for it in m} == {"joy": ("surprised", "joy=surprised"),
+                                                                             "sadness": ("sad", None)}
+    note = next(n for n in m.notes if "explicit label map" in n)
+    assert note.startswith("1 rows whose emotion an explicit label map set against the label's own name (row ")
+    assert "label 'joy' = happy, emotion 'surprised' by the map joy=surprised" in note
+    assert any("label 'joy' = happy" in r.getMessage() for r in caplog.records)
+    # the same row without the map named (edited by hand) is refused
+    wav(tmp_path / "a.wav")
+    (tmp_path / "hand.csv").write_text("id,path,label,emotion\na,a.wav,joy,surprised\n")
+    with pytest.raises(ConfigError, match="label 'joy' = happy, emotion 'surprised'"):
+        read_manifest(tmp_path / "hand.csv")

@@ -42,7 +42,7 @@ from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
+from workbench.data.manifest import Item, LABEL_MAP_META, Manifest, jsonl_objects, write_manifest
 from workbench.data.votes import csv_rows
 from workbench.data.parquet_check import check_parquet
 from workbench.model.hub import hub_unreachable
@@ -156,6 +156,8 @@ def import_hf(
             seen[item_id] = where
             meta = {k: v for k, v in row.items() if k not in used and (_scalar(v) or _rater_labels(k, v))}
             meta["hf"] = {"source": shown, "split": split_name, "index": index}
+            if label in custom:  # said in the row: an explicit map may send a label against its own name (joy=surprised)
+                meta[LABEL_MAP_META] = f"{label}={custom[label]}"
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
                 text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),

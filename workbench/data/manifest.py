@@ -26,7 +26,8 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
-from workbench.data.manifest_rows import Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion  # noqa: F401  (Item, generic_emotion: their home before)
+from workbench.data.manifest_rows import (Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion,  # noqa: F401  (Item, generic_emotion: their home before)
+                                          label_conflict_checker, LABEL_MAP_META)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -140,6 +141,8 @@ class ValidationReport:
     #: rows whose ``emotion`` is another class than the one their ``label`` names (``label=sad, emotion=happy``): scoring
     #: goes by ``emotion``, so the row would be scored against a class its own label contradicts
     label_conflicts: list[str] = field(default_factory=list)
+    #: the same, set by an explicit label map the row names in ``meta.label_map`` (``joy=surprised``): said, not refused
+    mapped_labels: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
@@ -190,8 +193,8 @@ class ValidationReport:
                          "and keep the original in `label`")
         if self.label_conflicts:
             fixes.append("scoring goes by `emotion`: set it to the class the label names (shown after each label), or "
-                         "correct the label; a label deliberately scored as another class is renamed so that it is no "
-                         "emotion word (`sad_as_happy`)")
+                         "correct the label; a label sent to another class on purpose names its map in the row's meta, "
+                         "{\"label_map\": \"sad=happy\"} (as `datasets import-hf --map` writes it), and is then said, not refused")
         return "; ".join(fixes) + "."
 
     def raise_for_errors(self, source: str, *, missing: str = "error") -> None:
@@ -211,7 +214,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     missing_words: list[str] = []
     control_ids: list[str] = []
     conflicts: list[str] = []
-    label_key = _label_emotion()
+    mapped: list[str] = []
+    conflict = label_conflict_checker()
     file_ok = file_checker(Path(manifest.root))
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
@@ -238,8 +242,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             bad.append(f"row {n} (id {printable(it.id)}): {' '.join(problems)}")
         if it.emotion and it.emotion not in LABEL_KEYS:
             bad_emotions.append(f"row {n} (id {printable(it.id)}): {it.emotion!r}")
-        elif it.emotion and it.label and (said := label_key(it.label)) and said != it.emotion:
-            conflicts.append(f"row {n} (id {printable(it.id)}): label {printable(it.label)!r} = {said}, emotion {it.emotion!r}")
+        elif (found := conflict(n, it)) is not None:
+            (mapped if found[1] else conflicts).append(found[0])
         words = it.meta.get(WORDS_COLUMN)
         if check_files and isinstance(words, str) and words.strip():
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
@@ -247,23 +251,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
                 missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), [], bad,  # extra columns: read_manifest's
                             empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
-                            control_ids=control_ids, label_conflicts=conflicts)
+                            control_ids=control_ids, label_conflicts=conflicts, mapped_labels=mapped)
 
-
-def _label_emotion():
-    """The emotion2vec+ key a row's ``label`` names by itself (:func:`generic_emotion`: ``sad``, ``Sadness``, IEMOCAP's
-    ``exc``, CREMA-D's ``ANG``; "" for a code such as EmoDB's ``W``), remembered per label (a column holds a few)."""
-    memo: dict[str, str] = {}
-
-    def key(label: str) -> str:
-        got = memo.get(label)
-        if got is None:
-            got = generic_emotion(label)
-            if len(memo) < 1 << 12:
-                memo[label] = got
-        return got
-
-    return key
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
@@ -460,7 +449,9 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         report = validate(manifest, check_files=validate_files)
     report.unknown_columns = extra_cols
     report.raise_for_errors(str(p), missing=missing)
-    for warning in near_miss_columns(report.unknown_columns):  # a misspelt `label` would silently leave every row unlabelled
+    mapped = [f"{len(report.mapped_labels)} rows whose emotion an explicit label map set against the label's own name "
+              f"({_listing(report.mapped_labels)})"] if report.mapped_labels else []
+    for warning in [*near_miss_columns(report.unknown_columns), *mapped]:  # a misspelt `label` would silently leave every row unlabelled
         logger.warning("%s: %s", p, warning)
         manifest.notes.append(warning)
     return manifest
