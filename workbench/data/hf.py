@@ -156,12 +156,10 @@ def import_hf(
             seen[item_id] = where
             meta = {k: v for k, v in row.items() if k not in used and (_scalar(v) or _rater_labels(k, v))}
             meta["hf"] = {"source": shown, "split": split_name, "index": index}
-            if label in custom:  # said in the row: an explicit map may send a label against its own name (joy=surprised)
-                meta[LABEL_MAP_META] = f"{label}={custom[label]}"
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
                 text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
-                split=split_name, meta=meta,
+                split=split_name, meta=with_label_map(meta, label, custom),
             ))
     if not result.manifest.items:
         raise ConfigError(f"no usable audio in the dataset ({len(result.skipped)} rows skipped"
@@ -457,6 +455,14 @@ def _column(rows, name: str):
     if hasattr(rows, "select_columns"):  # a datasets.Dataset: read one column, not the audio bytes
         return rows.select_columns([name])
     return rows
+
+
+def with_label_map(meta: dict, label: str, custom: dict[str, str]) -> dict:
+    """``meta`` naming the explicit map entry that set the row's emotion (``"label_map": "joy=surprised"``): a map may
+    send a label against its own name on purpose, and reading the manifest says so instead of refusing the row."""
+    if label in custom:
+        meta[LABEL_MAP_META] = f"{label}={custom[label]}"
+    return meta
 
 
 def emotion_for(label: str, corpus: str, custom: dict[str, str]) -> str:
