@@ -20,7 +20,7 @@ def manifest(tmp_path_factory):
     items = []
     for i in range(4):
         sf.write(root / f"c{i}.wav", speech_like(16000, 1.0, seed=i), 16000)
-        items.append(Item(id=f"c{i}", path=f"c{i}.wav", label="happy", emotion=["happy", "sad"][i % 2], speaker=f"s{i % 2}"))
+        items.append(Item(id=f"c{i}", path=f"c{i}.wav", label=["happy", "sad"][i % 2], emotion=["happy", "sad"][i % 2], speaker=f"s{i % 2}"))
     return write_manifest(Manifest(items, root=root), root / "manifest.csv")
 
 

@@ -118,7 +118,7 @@ def test_fuse_warns_when_the_text_carries_no_label(runs, capsys):
 
 
 def test_fusion_input_errors(tmp_path, tiny_model):
-    items = [Item(id=f"a{i}", path=str(tmp_path / f"a{i}.wav"), label="happy", emotion=["happy", "sad"][i % 2], text="hello there", speaker="one")
+    items = [Item(id=f"a{i}", path=str(tmp_path / f"a{i}.wav"), label=["happy", "sad"][i % 2], emotion=["happy", "sad"][i % 2], text="hello there", speaker="one")
              for i in range(4)]
     for it in items:
         sf.write(it.path, speech_like(16000, 1.0, seed=1), 16000)

@@ -324,7 +324,8 @@ def test_emodb_prepare_says_whether_it_found_erkennung(tmp_path, with_file):
 def test_spreadsheet_cells_are_escaped():
     df = pd.DataFrame({"id": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(1)", "\tx", "\rx", "ok"], "n": [-1.0, 1, 2, 3, 4, 5, 6]})
     out = spreadsheet_safe(df)
-    assert out["id"].tolist() == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(1)", "'\tx", "'\rx", "ok"]
+    # a leading tab or carriage return is written as its escape (no control character stays raw), which starts no formula
+    assert out["id"].tolist() == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(1)", "\\x09x", "\\x0dx", "ok"]
     assert out["n"].tolist() == df["n"].tolist()  # numbers stay numbers
     assert df["id"].iloc[0].startswith("=")  # the caller's frame is not changed
 

@@ -96,6 +96,30 @@ def printable(text: object) -> str:
     return text if text.isprintable() else "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
+#: what :func:`escape_controls` writes as an escape: a :data:`CONTROL_CHARACTERS` character, and a backslash that would
+#: otherwise read as the start of one (before ``\\``, ``xHH``, ``uHHHH`` or a character written as an escape)
+_ESCAPED = re.compile(f"(?:{CONTROL_CHARACTERS.pattern})" + r"|\\(?=\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|" + f"{CONTROL_CHARACTERS.pattern})")
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every :data:`CONTROL_CHARACTERS` character (ESC, a line break, U+202E) written as its escape, as
+    :func:`printable` shows it (``\\x1b``, ``\\n``, ``\\u202e``), and a backslash that would read as the start of one
+    (``\\x41``, ``\\\\``) doubled, so that :func:`unescape_controls` gives ``text`` back; other text (a Windows path
+    ``C:\\data``, a zero-width joiner) is unchanged."""
+    if "\\" not in text and not CONTROL_CHARACTERS.search(text):
+        return text
+    return _ESCAPED.sub(lambda m: "\\\\" if m.group() == "\\" else (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                                              else f"\\u{ord(m.group()):04x}"), text)
+
+
+def unescape_controls(text: str) -> str:
+    """The text :func:`escape_controls` was given: ``\\xHH``, ``\\uHHHH`` and ``\\\\`` read back."""
+    if "\\" not in text:
+        return text
+    return _ESCAPE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text)
+
+
 def printable_table(frame: Any, *, text_left: bool = False, **to_string: Any) -> str:
     """``frame.to_string(**to_string)`` (a pandas DataFrame) with every text cell and column name through
     :func:`printable`: a speaker, label or id from data cannot start a line of its own or recolour the screen.

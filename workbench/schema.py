@@ -47,6 +47,16 @@ def score_columns(labels: Sequence[str] = LABEL_KEYS) -> list[str]:
 SCORE_COLUMNS = score_columns()
 
 
+def text_values(column: Any) -> Any:
+    """A table's column (or frame) as text, an empty cell (NaN, None, NA) as ``""``.
+
+    ``column.fillna("")`` did this, but a column read from a CSV file with every cell empty (no listener majority, no
+    emotion, no speaker) is float64, and pandas 3 warns that filling it with a string "will raise" in a later version
+    (``Pandas4Warning``): the values become objects first, then the empty ones ``""``, then text.  A number keeps the
+    text ``astype(str)`` gave it (``1.0``)."""
+    return column.astype(object).where(column.notna(), "").astype(str)
+
+
 def score_labels(results: Any) -> list[str]:
     """The classes a results table was scored over, in the model's order: its ``score_*`` columns.
 

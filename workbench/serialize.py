@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, escape_controls, unescape_controls
 from workbench.files import write_figure
 from workbench.schema import plain_dict  # noqa: F401  (lives in schema; engine, audio and tests import it from here)
 
@@ -529,15 +529,27 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_cell(value: Any) -> Any:
-    """``value`` with a leading apostrophe when it is text a spreadsheet would run as a formula (OWASP's rule)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """``value`` as a CSV cell a spreadsheet and a terminal show as the text it is: control and bidirectional characters
+    as escapes (:func:`~workbench.errors.escape_controls`), then a leading apostrophe when it would start a formula
+    (OWASP's rule; after any apostrophes).  :func:`spreadsheet_value` gives back the original of every cell."""
+    if not isinstance(value, str):
+        return value
+    value = escape_controls(value)
+    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_value(cell: Any) -> Any:
+    """The value a :func:`spreadsheet_cell` cell was written from (a number as it is): read a workbench CSV back with
+    ``pd.read_csv(path, keep_default_na=False).map(spreadsheet_value)``."""
+    if not isinstance(cell, str):
+        return cell
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
+        cell = cell[1:]
+    return unescape_controls(cell)
 
 
 def spreadsheet_safe(frame):
-    """A copy of a DataFrame whose text cells and column names cannot run as formulas (:func:`spreadsheet_cell`);
-    numbers stay numbers."""
+    """A copy of a DataFrame with every text cell and column name through :func:`spreadsheet_cell`; numbers stay numbers."""
     import pandas as pd
     from pandas.api import types
 

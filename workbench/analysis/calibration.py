@@ -76,7 +76,7 @@ from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import CALIBRATION_FILE, RunFolder, as_run_folder, pick_variant, saved_calibration, select_rows  # noqa: F401
-from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels
+from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels, text_values
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
                           + (f" (did you mean {close[0]!r}?)" if close else ""),
                           fix=f"pass --scheme with one of {offered}, or --scheme none for shuffled folds.")
     df = select_rows(results, variant)
-    df = df[df["emotion"].fillna("").astype(str) != ""]
+    df = df[text_values(df["emotion"]) != ""]
     labels = score_labels(results)  # the model's classes: the nine, or a fine-tuned head's
     classes = [c for c in labels if c in set(df["emotion"].astype(str))] if restrict else labels
     probs = np.clip(df[score_columns(classes)].to_numpy(dtype=float), _TINY, None)
@@ -137,7 +137,7 @@ def scored_items(results, *, variant: str | None = None, restrict: bool = True, 
     y = np.array([index[c] for c in df["emotion"].astype(str)], dtype=int)
     groups = None
     if by is not None:
-        g = df[by].fillna("").astype(str).to_numpy()
+        g = text_values(df[by]).to_numpy()
         groups = g if (g != "").all() else None
         if groups is None:
             logger.warning("%d items have no %s; the folds are not grouped", int((g == "").sum()), by)

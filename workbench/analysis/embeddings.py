@@ -14,6 +14,7 @@ reference pairs, is in :mod:`workbench.analysis.similarity`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import textwrap
 from dataclasses import dataclass, field
@@ -24,13 +25,14 @@ import numpy as np
 
 from workbench.model.ref import ModelRef
 from workbench.engine.core import score_sources
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, printable, WorkbenchError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
 
 #: cached 2-D projections in a run folder, one fixed file per slow method (PCA is fast and never cached)
 PROJECTION_CACHE = {"umap": "projection_umap_cache.npz", "tsne": "projection_tsne_cache.npz"}
 from workbench.serialize import figure_text, save_figure
 from workbench.paths import installed_version
+from workbench.schema import text_values
 
 
 @dataclass
@@ -46,10 +48,15 @@ class RunEmbeddings:
         return len(self.rows)
 
     def index_of(self, item_id: str) -> int:
-        hits = np.flatnonzero(self.rows["id"].astype(str).to_numpy() == str(item_id))
-        if not len(hits):
-            raise ConfigError(f"item {item_id!r} has no embedding in variant {self.variant!r} of this run.",
-                              source=str(self.run_dir), fix="check the id (results.parquet lists them); failed items have none.")
+        ids = self.rows["id"].astype(str).to_numpy()
+        hits = np.flatnonzero(ids == str(item_id))
+        if not len(hits):  # the closest ids named: a typo was answered with "check the id" among thousands
+            close = difflib.get_close_matches(str(item_id), list(dict.fromkeys(ids.tolist())), n=3, cutoff=0.6)
+            guess = f"; did you mean {', '.join(repr(printable(c)) for c in close)}?" if close else ""
+            raise ConfigError(f"item {printable(item_id)!r} has no embedding in variant {self.variant!r} of this run "
+                              f"({len(ids)} embedded items){guess or '.'}", source=str(self.run_dir),
+                              fix="pass one of the run's ids (results.parquet lists them; failed items have no embedding), "
+                                  "or the path of an audio file (no file is at that path).")
         return int(hits[0])
 
 
@@ -465,7 +472,7 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
     elif color_by not in rows.columns:
         raise ConfigError(f"cannot colour by {color_by!r}: no such column.", fix=f"use one of {sorted(rows.columns)}.")
     else:
-        values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # "— (1)" said nothing
+        values = text_values(rows[color_by]).replace("", f"no {color_by}")  # "— (1)" said nothing
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 5))
     else:

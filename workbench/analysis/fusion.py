@@ -67,7 +67,7 @@ from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_mask
-from workbench.schema import score_columns, score_labels
+from workbench.schema import score_columns, score_labels, text_values
 from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, save_figure, shown
 from workbench.serialize import spreadsheet_safe
 from workbench.analysis.text_model import (  # noqa: F401  (public here too)
@@ -215,15 +215,15 @@ def fusion_data(run_dir: str | Path, *, variant: str | None = None, text_model: 
     """Collect speech embeddings, head probabilities and text embeddings of a run's labelled items."""
     rows, speech = embedded_rows(run_dir, variant=variant)
     excluded: dict[str, list[str]] = {}
-    labelled = rows["emotion"].fillna("").astype(str) != ""
+    labelled = text_values(rows["emotion"]) != ""
     excluded["no label among the model's classes"] = rows.loc[~labelled, "id"].astype(str).tolist()
     text = rows["text"] if "text" in rows.columns else None
-    has_text = labelled & (text.fillna("").astype(str).str.strip() != "") if text is not None else labelled & False
+    has_text = labelled & (text_values(text).str.strip() != "") if text is not None else labelled & False
     excluded["missing transcript"] = rows.loc[labelled & ~has_text, "id"].astype(str).tolist()
     if group_by not in rows.columns:
         raise ConfigError(f"the run has no {group_by!r} column for speaker-independent folds.", source=str(run_dir),
                           fix="add speakers to the manifest (the corpus loaders do) and re-run.")
-    has_group = rows[group_by].fillna("").astype(str) != ""
+    has_group = text_values(rows[group_by]) != ""
     excluded[f"no {group_by}"] = rows.loc[labelled & has_text & ~has_group, "id"].astype(str).tolist()
     keep = (labelled & has_text & has_group).to_numpy()
     if keep.sum() == 0:

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.schema import MANIFEST_COLUMNS, score_labels
+from workbench.schema import MANIFEST_COLUMNS, score_labels, text_values
 from workbench.serialize import figure_text
 
 MIN_ITEMS = 20
@@ -549,7 +549,7 @@ def unmapped_labels(ok, *, blank: bool = False) -> dict[str, int]:
     manifest's emotion column is empty for them (a blank cell leaves an item out), which no head or mapping fixes."""
     if "label" not in ok.columns:
         return {}
-    labels = ok.loc[ok["emotion"].fillna("").astype(str) == "", "label"].fillna("").astype(str)
+    labels = text_values(ok.loc[text_values(ok["emotion"]) == "", "label"])
     own = set(score_labels(ok))
     counts = labels[(labels != "") & (labels.isin(own) == blank)].value_counts()
     return {str(k): int(v) for k, v in sorted(counts.items())}

@@ -41,7 +41,7 @@ from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
 #: what `workbench listeners` writes into a run folder
 LISTENERS_FILE = "listeners.json"
-from workbench.schema import score_columns, score_labels
+from workbench.schema import score_columns, score_labels, text_values
 
 #: default agreement band edges: [0, 0.5), [0.5, 0.75), [0.75, 1]
 DEFAULT_BANDS = (0.5, 0.75)
@@ -236,7 +236,7 @@ class _Scored:
 
 def _vote_sets(lf, voted: list[str]) -> list[list[str]]:
     """Per item, the classes its own record votes over (``vote_set``); every class voted in where that is unknown."""
-    return [[k for k in str(v).split(";") if k] or list(voted) for v in lf["vote_set"].fillna("")] if "vote_set" in lf else \
+    return [[k for k in str(v).split(";") if k] or list(voted) for v in text_values(lf["vote_set"])] if "vote_set" in lf else \
         [list(voted)] * len(lf)
 
 
@@ -284,7 +284,7 @@ def _scored(results, variant: str, restrict: bool) -> _Scored:
     lf = listener_frame(ok, classes=score_labels(ok))
     has = lf["agreement"].notna().to_numpy()
     sc, lf = ok[has], lf[has]
-    emotion = sc["emotion"].fillna("").astype(str).to_numpy()
+    emotion = text_values(sc["emotion"]).to_numpy()
     labels = score_labels(ok)  # the model's classes: the nine, or a fine-tuned head's own
     voted = vote_classes(lf)  # the classes listeners voted over: the nine, or the head's own (import-votes --model)
     classes = [c for c in labels if c in set(emotion)]
@@ -354,7 +354,7 @@ def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[di
     lowest = float(np.nanmin(s.agreement[labelled])) if labelled.any() else float("nan")
     rows = [_band(s, split_codes, stats, interval, lo, hi, name, facts, lowest) for lo, hi, name in _band_names(edges)]
     if labelled.sum() < len(labelled):
-        corpus_labels = s.rows["label"].fillna("").astype(str).to_numpy() if "label" in s.rows.columns else np.full(len(s.rows), "")
+        corpus_labels = text_values(s.rows["label"]).to_numpy() if "label" in s.rows.columns else np.full(len(s.rows), "")
         unmapped = corpus_labels[~labelled]
         named = {k: int(v) for k, v in zip(*np.unique(unmapped[unmapped != ""], return_counts=True))}
         if named:
@@ -484,7 +484,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     >>> run_dir = wb.demo_run("runs/demo", model="tiny")
     >>> results = wb.RunFolder(run_dir).results()
     >>> results["meta"] = [record_from_counts({e: 3, "neutral": 1}) if e in ("angry", "happy", "sad") else {}
-    ...                    for e in results["emotion"].fillna("")]
+    ...                    for e in text_values(results["emotion"])]
     >>> rep = wb.evaluate_listeners(results, n_boot=0)
     >>> rep.n_items, rep.n_without
     (39, 14)

@@ -37,7 +37,7 @@ from workbench.data.cards import run_training_overlap  # noqa: F401  (public her
 from workbench.errors import ConfigError, printable
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
-from workbench.schema import score_columns, score_labels
+from workbench.schema import score_columns, score_labels, text_values
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
     SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_report, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
@@ -209,7 +209,7 @@ def _group_line(group: str, d: dict) -> str:
 
 def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``(y_true, y_pred, classes)`` of the ok rows that have an emotion (the scored items), as :func:`evaluate` scores them."""
-    sc = ok[ok["emotion"].fillna("").astype(str) != ""]
+    sc = ok[text_values(ok["emotion"]) != ""]
     classes = [c for c in score_labels(ok) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
@@ -229,7 +229,7 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
     for col in by:
         if col not in sc.columns:
             continue
-        analysis = analyse_groups(y_true, y_pred, sc[col].fillna("").astype(str).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
+        analysis = analyse_groups(y_true, y_pred, text_values(sc[col]).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
                                     "too_small": bool(r["too_small"]), "note": str(r["note"]),
@@ -301,7 +301,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     df = df[df["variant"] == variant]
     failed = int((df["status"] == "failed").sum())
     ok = select_rows(df)
-    has_label = ok["emotion"].fillna("").astype(str) != ""
+    has_label = text_values(ok["emotion"]) != ""
     excluded = int((~has_label).sum())
     sc = ok[has_label]
     y_true, y_pred, classes = _scored_labels(ok, restrict)
@@ -316,7 +316,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed)  # F1 per class: macro-F1's resamples
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
-    left_out = {col: int((sc[col].fillna("").astype(str) == "").sum()) for col in by if col in sc.columns}  # all: no groups
+    left_out = {col: int((text_values(sc[col]) == "").sum()) for col in by if col in sc.columns}  # all: no groups
     return Report(
         variant=variant, n_scored=int(len(sc)), n_excluded_no_counterpart=excluded, n_failed=failed, classes=classes,
         wa=wa(y_true, y_pred), uar=uar(y_true, y_pred, classes), macro_f1=macro_f1(y_true, y_pred, classes), ci=ci,
@@ -521,14 +521,14 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     df = results[results["variant"] == variant]
     sc = select_rows(df)
-    sc = sc[sc["emotion"].fillna("").astype(str) != ""]
+    sc = sc[text_values(sc["emotion"]) != ""]
     classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
     y_true = sc["emotion"].astype(str).to_numpy()
     if restrict and classes:
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
     else:
         y_pred = sc["pred"].astype(str).to_numpy()
-    return analyse_groups(y_true, y_pred, sc[by].fillna("").astype(str).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
+    return analyse_groups(y_true, y_pred, text_values(sc[by]).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
 
 
 def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,

@@ -51,7 +51,7 @@ from workbench.errors import ConfigError, html_text, html_visible
 from workbench.data.cards import adapted_blocks, run_training_overlap
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
-from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role
+from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role, text_values
 from workbench.analysis.stats import macro_f1, uar, wa
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
@@ -114,7 +114,7 @@ def assign_folds(rows, scheme: str, *, k: int = 5) -> tuple[list[Fold], dict[str
     ids = rows["id"].astype(str).to_numpy()
 
     def col(name: str) -> np.ndarray:
-        return rows[name].fillna("").astype(str).to_numpy() if name in rows.columns else np.full(n, "", dtype=object)
+        return text_values(rows[name]).to_numpy() if name in rows.columns else np.full(n, "", dtype=object)
 
     excluded: dict[str, list[str]] = {}
     if scheme in ("speaker", "session"):
@@ -229,7 +229,7 @@ def probe_data(run_dir: str | Path | RunFolder, *, variant: str | None = None, t
         excluded["failed"] = failed
     if no_emb:
         excluded["no embedding"] = no_emb
-    y_all = rows[target].fillna("").astype(str).str.strip().to_numpy() if target in rows.columns else np.full(len(rows), "", dtype=object)
+    y_all = text_values(rows[target]).str.strip().to_numpy() if target in rows.columns else np.full(len(rows), "", dtype=object)
     if target == "label" and "meta" in rows.columns:  # a corpus's codes (EmoDB's letters) shown as its class names
         corpora = [_meta(m).get("corpus") for m in rows["meta"]]
         y_all = np.array([LABEL_NAMES.get(c, {}).get(v, v) if isinstance(c, str) else v for c, v in zip(corpora, y_all)], dtype=object)
@@ -445,7 +445,7 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
 
     folds, excluded = assign_folds(data.rows, scheme, k=k)
     excluded = {**data.excluded, **excluded}
-    speakers = data.rows["speaker"].fillna("").astype(str).to_numpy() if "speaker" in data.rows.columns else np.full(len(data.y), "")
+    speakers = text_values(data.rows["speaker"]).to_numpy() if "speaker" in data.rows.columns else np.full(len(data.y), "")
     fold_rows, truth, preds, fold_classes, pred_frames, skipped = [], [], [], [], [], {}
     for fold in folds:
         ytr = data.y[fold.train]

@@ -27,6 +27,7 @@ from workbench.cli.common import (
                                   add_out_option, check_out_dir, deprecated, fold_count, model_options, new_folder, non_negative_int,
                                   positive_int, random_banner_for, renamed, say_loading, speaker_folds)
 from workbench.serialize import spreadsheet_safe
+from workbench.schema import text_values
 
 
 def add_metrics(sub) -> None:
@@ -259,9 +260,9 @@ def _clusters(args, emb, rows, say) -> dict | None:
     if "emotion" in rows.columns:
         # the model's class where the item has one, else the corpus's own label (calm, boredom …), else "unlabelled"
         # (a bare "—" read as a class named "—")
-        shown = rows["emotion"].fillna("").astype(str)
+        shown = text_values(rows["emotion"])
         if "label" in rows.columns:
-            shown = shown.where(shown != "", rows["label"].fillna("").astype(str))
+            shown = shown.where(shown != "", text_values(rows["label"]))
         table = shown.groupby(rows["cluster"]).agg(lambda s: {str(k or "unlabelled"): int(v) for k, v in s.value_counts().items()})
         for c, counts in table.items():
             members[str(c)] = counts
@@ -282,6 +283,8 @@ def cmd_embeddings(args) -> int:
         check_out_dir(args.out)
     say = (lambda *a, **k: None) if args.json else print
     emb = load_run_embeddings(args.run_dir, variant=args.variant)
+    if args.neighbours and not names_a_file(args.neighbours):
+        emb.index_of(args.neighbours)  # an unknown id is refused (closest ids named) before anything is written
     run_seed(args, args.run_dir)
     colourable = {*emb.rows.columns, "correct", "x", "y", *(["cluster"] if args.cluster != "none" else [])}
     unknown = [c for c in args.color_by if c not in colourable]

@@ -28,6 +28,7 @@ from workbench.explain.cues import (FDR, RATES, cue_differences, cue_probe, diff
 from workbench.explain.voice import FEATURE_SETS
 from workbench.cli.common import add_run_seed_option, run_seed, bootstrap_count, add_command, add_json_option, add_out_option, check_out_dir, deprecated, fold_count
 from workbench.serialize import spreadsheet_safe
+from workbench.schema import text_values
 
 #: the cues printed when the set is eGeMAPS (all 88 are stored)
 SHOWN = 15
@@ -79,7 +80,7 @@ def _excluded_text(ex: dict) -> str:
 def _differences(args, measured, report: dict, say):
     """Which cues differ between the classes of ``--by`` (Cliff's delta, class vs rest); the too-small classes named."""
     what = "predicted classes" if args.by == "pred" else "the manifest's emotions"
-    groups = sorted(set(measured[args.by].fillna("").astype(str)) - {""})
+    groups = sorted(set(text_values(measured[args.by])) - {""})
     diffs = cue_differences(measured, label_column=args.by, n_boot=args.bootstrap, seed=args.seed)
     found = reportable_differences(diffs)
     differ = differing(found)  # large enough is not yet a difference: its interval excludes 0 and it passes the FDR
@@ -120,7 +121,7 @@ def _probe(args, rf, measured, report: dict, say):
     feats = measured[measured["variant"] == str(rows["variant"].iloc[0])] if len(rows) else measured
     joined = rows[["id", "speaker"]].merge(feats.drop(columns=["speaker"]), on="id", how="inner")
     keep = rows["id"].isin(joined["id"]).to_numpy()
-    speakers = joined["speaker"].fillna("").astype(str).to_numpy()
+    speakers = text_values(joined["speaker"]).to_numpy()
     has = speakers != ""  # a row without a speaker cannot be kept off the other side of a fold: left out
     if len(set(speakers[has])) < 2:
         raise ConfigError(f"the probe needs rows of at least two speakers; found {len(set(speakers[has]))}.",

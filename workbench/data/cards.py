@@ -32,6 +32,7 @@ from typing import Any, Iterable
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.model.checkpoints import read_training_card
 from workbench.serialize import load_json_file, loads_json
+from workbench.schema import text_values
 
 CARDS_FILE = Path(__file__).with_name("cards") / "emotion2vec.json"
 
@@ -161,7 +162,7 @@ def speakers_of(source: Any) -> list[str]:
     if items is not None and not callable(items):
         return [s for s in dict.fromkeys(str(it.speaker) for it in items) if s]
     if hasattr(source, "columns") and "speaker" in source.columns:
-        return [s for s in dict.fromkeys(source["speaker"].fillna("").astype(str)) if s]
+        return [s for s in dict.fromkeys(text_values(source["speaker"])) if s]
     return []
 
 

@@ -42,7 +42,7 @@ from workbench import files
 from workbench.data.corpora import GENERIC_LABELS, LABEL_MAPS, map_label
 from workbench.errors import CONTROL_CHARACTERS, ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.data.manifest import Item, Manifest, jsonl_objects, write_manifest
+from workbench.data.manifest import Item, LABEL_MAP_META, Manifest, jsonl_objects, write_manifest
 from workbench.data.votes import csv_rows
 from workbench.data.parquet_check import check_parquet
 from workbench.model.hub import hub_unreachable
@@ -159,7 +159,7 @@ def import_hf(
             result.manifest.items.append(Item(
                 id=item_id, path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
                 text=_text(row.get(text_col)), speaker=_text(row.get(speaker_col)), gender=_gender(row.get(gender_col)),
-                split=split_name, meta=meta,
+                split=split_name, meta=with_label_map(meta, label, custom),
             ))
     if not result.manifest.items:
         raise ConfigError(f"no usable audio in the dataset ({len(result.skipped)} rows skipped"
@@ -455,6 +455,14 @@ def _column(rows, name: str):
     if hasattr(rows, "select_columns"):  # a datasets.Dataset: read one column, not the audio bytes
         return rows.select_columns([name])
     return rows
+
+
+def with_label_map(meta: dict, label: str, custom: dict[str, str]) -> dict:
+    """``meta`` naming the explicit map entry that set the row's emotion (``"label_map": "joy=surprised"``): a map may
+    send a label against its own name on purpose, and reading the manifest says so instead of refusing the row."""
+    if label in custom:
+        meta[LABEL_MAP_META] = f"{label}={custom[label]}"
+    return meta
 
 
 def emotion_for(label: str, corpus: str, custom: dict[str, str]) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
-from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes
+from workbench.data.hf import _rater_labels, emotion_for, label_table, store_audio_bytes, with_label_map
 from workbench.data.manifest import Item, Manifest, write_manifest
 from workbench.serialize import TABLE_MAX_BYTES, open_regular
 
@@ -212,5 +212,5 @@ def _item(item_id, path, recording, sup, start, duration, channel, emotion_field
         id=str(item_id), path=path, label=label, emotion=emotion_for(label, corpus, custom) if label else "",
         text=(sup.text or "") if sup is not None else "", speaker=(sup.speaker or "") if sup is not None else "",
         gender=(sup.gender or "") if sup is not None else "",
-        start=None if whole else float(start), duration=None if whole else float(duration), meta=meta,
+        start=None if whole else float(start), duration=None if whole else float(duration), meta=with_label_map(meta, label, custom),
     )

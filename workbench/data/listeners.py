@@ -25,6 +25,7 @@ from workbench.data.votes import (  # re-exported (__all__): the record helpers'
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.serialize import loads_json, shown
+from workbench.schema import text_values
 
 # the corpus readers under their old names
 read_emodb_erkennung = emodb.read_erkennung
@@ -270,7 +271,7 @@ def listener_frame(frame, *, classes: Sequence[str] | None = None):
         out = pd.DataFrame(index=frame.index, columns=cols)
     num = [c for c in cols if c != "listener_majority"]
     out[num] = out[num].apply(pd.to_numeric, errors="coerce")
-    out["listener_majority"] = out["listener_majority"].fillna("").astype(str)
+    out["listener_majority"] = text_values(out["listener_majority"])
     out["vote_set"] = ([";".join(k[len("votes_"):] for k in d if str(k).startswith("votes_") and k != UNMAPPED) for d in dicts]
                        if dicts is not None else "")
     return out

@@ -26,7 +26,8 @@ from typing import Any, Iterable
 
 from workbench import files
 from workbench.errors import CONTROL_CHARACTERS, ConfigError, printable
-from workbench.data.manifest_rows import Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion  # noqa: F401  (Item, generic_emotion: their home before)
+from workbench.data.manifest_rows import (Item, collector_paused, csv_row_builder, emotion_of, file_checker, generic_emotion,  # noqa: F401  (Item, generic_emotion: their home before)
+                                          label_conflict_checker, LABEL_MAP_META)
 from workbench.data.parquet_check import check_parquet
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS  # noqa: F401  (GENERIC_LABELS public here too)
 from workbench.paths import file_problem, refuse_url
@@ -137,11 +138,16 @@ class ValidationReport:
     missing_words: list[str] = field(default_factory=list)
     #: ids and labels holding a character a screen acts on or hides (:data:`workbench.errors.CONTROL_CHARACTERS`), by row
     control_ids: list[str] = field(default_factory=list)
+    #: rows whose ``emotion`` is another class than the one their ``label`` names (``label=sad, emotion=happy``): scoring
+    #: goes by ``emotion``, so the row would be scored against a class its own label contradicts
+    label_conflicts: list[str] = field(default_factory=list)
+    #: the same, set by an explicit label map the row names in ``meta.label_map`` (``joy=surprised``): said, not refused
+    mapped_labels: list[str] = field(default_factory=list)
 
     def errors(self, *, missing: str = "error") -> bool:
         """Whether the manifest must be refused (``missing="keep"`` lets missing files through)."""
         blocking = (self.duplicate_ids or self.bad_segments or self.empty_ids or self.bad_emotions or self.empty_paths
-                    or self.missing_words or self.control_ids)
+                    or self.missing_words or self.control_ids or self.label_conflicts)
         return bool(blocking or (self.missing_files and missing == "error"))
 
     @property
@@ -157,6 +163,9 @@ class ValidationReport:
         if self.bad_emotions:
             parts.append(f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
                          f"emotion must be one of {', '.join(LABEL_KEYS)} or empty")
+        if self.label_conflicts:
+            parts.append(f"{len(self.label_conflicts)} rows whose label names another emotion than their emotion column "
+                         f"({_listing(self.label_conflicts)})")
         if self.unknown_columns:  # a near miss is named here too: the refusal said 'labl' without 'did you mean label'
             near = [f"{c!r}: did you mean {m!r}?" for c in self.unknown_columns if (m := _near_miss(c))]
             parts.append(f"extra columns kept in meta: {', '.join(self.unknown_columns)}" + (f" ({'; '.join(near)})" if near else ""))
@@ -182,6 +191,10 @@ class ValidationReport:
         if self.bad_emotions:
             fixes.append("map it with a corpus loader (`workbench datasets prepare`) or leave `emotion` empty "
                          "and keep the original in `label`")
+        if self.label_conflicts:
+            fixes.append("scoring goes by `emotion`: set it to the class the label names (shown after each label), or "
+                         "correct the label; a label sent to another class on purpose names its map in the row's meta, "
+                         "{\"label_map\": \"sad=happy\"} (as `datasets import-hf --map` writes it), and is then said, not refused")
         return "; ".join(fixes) + "."
 
     def raise_for_errors(self, source: str, *, missing: str = "error") -> None:
@@ -200,6 +213,9 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
     bad_emotions: list[str] = []
     missing_words: list[str] = []
     control_ids: list[str] = []
+    conflicts: list[str] = []
+    mapped: list[str] = []
+    conflict = label_conflict_checker()
     file_ok = file_checker(Path(manifest.root))
     for n, it in enumerate(manifest.items, 1):
         if CONTROL_CHARACTERS.search(it.id):
@@ -226,6 +242,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
             bad.append(f"row {n} (id {printable(it.id)}): {' '.join(problems)}")
         if it.emotion and it.emotion not in LABEL_KEYS:
             bad_emotions.append(f"row {n} (id {printable(it.id)}): {it.emotion!r}")
+        elif (found := conflict(n, it)) is not None:
+            (mapped if found[1] else conflicts).append(found[0])
         words = it.meta.get(WORDS_COLUMN)
         if check_files and isinstance(words, str) and words.strip():
             wp = Path(words) if Path(words).is_absolute() else manifest.root / words
@@ -233,7 +251,8 @@ def validate(manifest: Manifest, *, check_files: bool = True) -> ValidationRepor
                 missing_words.append(printable(f"row {n} (id {it.id}): {words}"))
     return ValidationReport(len(manifest.items), missing, sorted(set(dups)), [], bad,  # extra columns: read_manifest's
                             empty_ids=empty_ids, bad_emotions=bad_emotions, empty_paths=empty_paths, missing_words=missing_words,
-                            control_ids=control_ids)
+                            control_ids=control_ids, label_conflicts=conflicts, mapped_labels=mapped)
+
 
 
 _BUILD_ONE = "build one with `workbench manifest FOLDER -o manifest.csv`, or write a header `id,path` and one row per audio file"
@@ -430,7 +449,9 @@ def read_manifest(path: str | os.PathLike, *, validate_files: bool = True, missi
         report = validate(manifest, check_files=validate_files)
     report.unknown_columns = extra_cols
     report.raise_for_errors(str(p), missing=missing)
-    for warning in near_miss_columns(report.unknown_columns):  # a misspelt `label` would silently leave every row unlabelled
+    mapped = [f"{len(report.mapped_labels)} rows whose emotion an explicit label map set against the label's own name "
+              f"({_listing(report.mapped_labels)})"] if report.mapped_labels else []
+    for warning in [*near_miss_columns(report.unknown_columns), *mapped]:  # a misspelt `label` would silently leave every row unlabelled
         logger.warning("%s: %s", p, warning)
         manifest.notes.append(warning)
     return manifest

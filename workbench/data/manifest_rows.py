@@ -25,6 +25,7 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from workbench.errors import printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS
 from workbench.paths import file_problem
 from workbench.serialize import loads_json
@@ -126,6 +127,35 @@ def emotion_of(has_column: bool) -> Callable[[str], str]:
         return got
 
     return emotion
+
+
+#: the ``meta`` key where a row keeps the explicit label map that set its emotion (``joy=surprised``: import-hf, import-lhotse)
+LABEL_MAP_META = "label_map"
+
+
+def label_conflict_checker() -> Callable[[int, Item], tuple[str, bool] | None]:
+    """A function of ``(row number, item)``: ``None`` when the row's ``emotion`` is empty, unknown (refused as such) or the
+    class its ``label`` names by itself (:func:`generic_emotion`: ``sad``, ``Sadness``, IEMOCAP's ``exc``, CREMA-D's
+    ``ANG``; a code such as EmoDB's ``W`` names none); else the contradiction in words and whether an explicit label
+    map set it (``meta.label_map``).  A label's class is remembered (a column holds a few labels)."""
+    memo: dict[str, str] = {}
+
+    def check(n: int, it: Item) -> tuple[str, bool] | None:
+        if not it.emotion or not it.label or it.emotion not in LABEL_KEYS:
+            return None
+        said = memo.get(it.label)
+        if said is None:
+            said = generic_emotion(it.label)
+            if len(memo) < 1 << 12:
+                memo[it.label] = said
+        if not said or said == it.emotion:
+            return None
+        by_map = it.meta.get(LABEL_MAP_META)
+        words = (f"row {n} (id {printable(it.id)}): label {printable(it.label)!r} = {said}, emotion {it.emotion!r}"
+                 + (f" by the map {printable(by_map)}" if by_map else ""))
+        return words, bool(by_map)
+
+    return check
 
 
 def generic_emotion(label: str) -> str:

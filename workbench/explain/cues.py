@@ -62,6 +62,7 @@ def voice_features(run_dir: Any, feature_set: str):
         raise RunFolderError(f"has no {name}.", source=str(rf.path), fix=f"run `{shell_command('workbench', 'features', rf.path, '--set', feature_set)}` first.")
     return table
 from workbench.explain.voice import EGEMAPS_VOICING, FEATURE_SETS, MEASUREMENT_COLUMNS, clip_features, egemaps_lld
+from workbench.schema import text_values
 
 #: where :func:`run_features` measures: the audio at its own rate, or the model's 16 kHz input
 RATES = ("source", "model")
@@ -288,7 +289,7 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     rows = []
     for cue in _cue_columns(features, cues):
         values = features[cue].to_numpy(dtype=np.float64)
-        labels = features[label_column].fillna("").astype(str).to_numpy()
+        labels = text_values(features[label_column]).to_numpy()
         ok = np.isfinite(values) & (labels != "")  # an item without a label is in no group
         for lab in sorted(set(labels[ok])):
             a, b = values[ok & (labels == lab)], values[ok & (labels != lab)]

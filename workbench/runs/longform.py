@@ -152,9 +152,14 @@ class LongformResult:
             lines.append(f"!! {s['note']}")
         lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
         lines += [f"!! {s['dominant_check']}"] if s.get("dominant_check") else []
-        lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
+        ref, low = s.get("uniform_guess"), s.get("spans_at_or_under_uniform")
+        lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart"
+                     + (f"; conf: the span's mean top probability, against {ref:.3f} (1/{s['n_classes']}) for a uniform guess" if ref else "") + "):")
+        lines += [f"!! {low} of {len(self.timeline)} spans at or under the uniform guess {ref:.3f}: their label is no better than "
+                  "a guess"] if low else []
         for r in self.timeline.head(40).itertuples():
-            lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
+            lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {printable(r.label):<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})"
+                         + ("  !! at or under the uniform guess" if getattr(r, "at_or_under_uniform", False) else ""))
         if len(self.timeline) > 40:
             lines.append(f"  … {len(self.timeline) - 40} more in timeline.csv")
         return "\n".join(lines)
@@ -380,7 +385,7 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     cfg, net = scan.cfg, scan.net
     duration = scan.total_samples / SAMPLE_RATE
     segments = pd.DataFrame(scan.rows, columns=scan.columns)
-    timeline = merge_timeline(segments, cfg.merge_gap_s)
+    timeline = merge_timeline(segments, cfg.merge_gap_s, n_classes=len(scan.labels))
     n_cells = int(np.ceil(duration / cfg.grid_s))
     heat = np.full((n_cells, len(scan.labels)), np.nan, dtype=np.float32)
     m = min(n_cells, len(scan.heat_n))
@@ -398,7 +403,8 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
         "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts, seconds), "no_speech": note is not None, "note": note,
         "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
         "label_seconds": seconds,
-        "timeline_spans": int(len(timeline)), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
+        "timeline_spans": int(len(timeline)), "uniform_guess": 1.0 / len(scan.labels), "n_classes": len(scan.labels),
+        "spans_at_or_under_uniform": int(timeline["at_or_under_uniform"].sum()), "config": cfg.to_dict(), "audio_config": acfg.to_dict(),
         "vad": {"name": scan.vad.name, "version": scan.vad.version}, "model": net.info.to_dict(), "random_weights": bool(net.random_weights),
         "seconds": {**{k: round(v, 3) for k, v in scan.timings.items()}, "total": round(elapsed, 3)},
         "realtime_factor": round(duration / elapsed, 2) if elapsed > 0 else None, "peak_rss_mb": peak_rss_mb(),
@@ -483,8 +489,12 @@ def source_path(segment_dir: str | os.PathLike, summary: dict) -> Path:
     return beside if beside.exists() else p
 
 
-def merge_timeline(segments, gap_s: float = 2.0):
-    """Merge neighbouring segments with the same label when the gap between them is under ``gap_s``."""
+def merge_timeline(segments, gap_s: float = 2.0, *, n_classes: int | None = None):
+    """Merge neighbouring segments with the same label when the gap between them is under ``gap_s``.
+
+    With ``n_classes`` (K), each span's mean confidence gets its reference: ``uniform_guess`` = 1/K, what a model
+    guessing uniformly over the K classes scores, and ``at_or_under_uniform``, whether the span's mean is no more
+    (within 1e-6; the top probability is never under 1/K): its label is no better than a coin of K sides."""
     import pandas as pd
 
     spans: list[dict] = []
@@ -503,6 +513,9 @@ def merge_timeline(segments, gap_s: float = 2.0):
     df = pd.DataFrame(spans, columns=["start", "end", "label", "confidence", "n_segments", "first_segment", "last_segment", "_w"])
     df = df.drop(columns="_w")
     df.insert(2, "duration", (df["end"] - df["start"]).round(4))
+    if n_classes:
+        df["uniform_guess"] = 1.0 / n_classes
+        df["at_or_under_uniform"] = df["confidence"] <= 1.0 / n_classes + 1e-6
     return df
 
 
@@ -566,14 +579,17 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
                   color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
-        k = labels.index(r.label) if r.label in labels else 9
-        ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, color=colors(k % 10)))
+        k, low = labels.index(r.label) if r.label in labels else 9, bool(getattr(r, "at_or_under_uniform", False))
+        ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, facecolor=colors(k % 10), hatch="xx" if low else None, edgecolor="white"))
         if r.end - r.start > duration / 40:
-            ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label), ha="center", va="center", fontsize=8, color="white")
+            ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label) + (" ≤ 1/K" if low else ""), ha="center", va="center", fontsize=8, color="white")
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))
     gap = (result.summary.get("config") or {}).get("merge_gap_s")  # the timeline's rule, on the figure as on the screen
+    ref = result.summary.get("uniform_guess")
     ax2.set_xlabel("time (s)" + (f"; bottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
-                                 if isinstance(gap, (int, float)) and not isinstance(gap, bool) else ""))
+                                 if isinstance(gap, (int, float)) and not isinstance(gap, bool) else "")
+                   + (f"; hatched (≤ 1/K): mean confidence at or under the uniform guess {ref:.3f}, "
+                      f"{result.summary.get('spans_at_or_under_uniform', 0)} of {len(result.timeline)} spans" if ref else ""))
     return save_figure(fig, path)

@@ -12,7 +12,7 @@ from workbench.analysis.metrics import headline_summary
 from workbench.data.listeners import listener_frame
 from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
-from workbench.schema import score_labels
+from workbench.schema import score_labels, text_values
 from workbench.views.run_browser import LowConfidenceBrowser
 from workbench.views.viewbase import _View, _banner, _codes, _esc, _segment_text, _w, player, row_labels, row_scores
 
@@ -99,7 +99,7 @@ class ConfusionExplorer(_ListThenOpen):
         W = _w()
         res = self._results
         ok = select_rows(res, variant)
-        ok = ok[ok["emotion"].fillna("").astype(str) != ""]
+        ok = ok[text_values(ok["emotion"]) != ""]
         self.rows_df, self.variant = ok, variant
         labels = score_labels(res)  # the model's classes: the nine, or a fine-tuned head's own
         self.classes = [c for c in labels if c in set(ok["emotion"])]

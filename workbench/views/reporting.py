@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
+from workbench.schema import text_values
 from workbench.analysis.calibration import (COVERAGE_FAIL, UNINFORMATIVE_SIZE_SHARE, calibrate, guarantee_words, plot_reliability_before_after,
                                             plot_risk_coverage, plot_set_sizes)
 from workbench.analysis.compare import compare_results, plot_comparison, plot_runs_comparison, show_item  # noqa: F401  (template sections)
@@ -319,7 +320,7 @@ def worst_cases(run_dir: str | os.PathLike, n: int = 5, variant: str | None = No
     variants = list(dict.fromkeys(ok["variant"]))
     chosen = variant or (variants[0] if variants else None)
     ok = ok[ok["variant"] == chosen]
-    labelled = ok[ok["emotion"].fillna("") != ""]
+    labelled = ok[text_values(ok["emotion"]) != ""]
     wrong = labelled[labelled["pred"] != labelled["emotion"]].sort_values("confidence", ascending=False)
     pick = wrong.head(n) if len(wrong) else ok.sort_values("confidence").head(n)
     what = "Wrong predictions, the most confident first" if len(wrong) else "Lowest-confidence items"  # "confidently" would claim a confidence the scores may not have
@@ -391,7 +392,7 @@ def findings_summary(run_dir: str | os.PathLike) -> dict:
     res = _run(run_dir).results()
     ok = select_rows(res)
     counts: dict[str, int] = {}
-    for s in ok["finding_codes"].fillna(""):
+    for s in text_values(ok["finding_codes"]):
         for c in filter(None, str(s).split(",")):
             counts[c] = counts.get(c, 0) + 1
     rows = [(code(c), k, Markup(f"{k / max(len(ok), 1):.0%}")) for c, k in sorted(counts.items(), key=lambda kv: -kv[1])]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.schema import text_values
 from workbench.analysis.embeddings import RunEmbeddings, identical_words, neighbours, project_run, projection_axis_labels, projection_trust
 from workbench.explain.attribution import METHODS as EVIDENCE_METHODS
 from workbench.explain.explanation import explain_clip
@@ -84,10 +85,10 @@ class LowConfidenceBrowser(_View):
         self.ok = select_rows(self.results).copy()
         self._model_arg = model
         self._net = self._grad_net = None
-        codes = sorted({c for s in self.ok["finding_codes"].fillna("") for c in s.split(",") if c})
+        codes = sorted({c for s in text_values(self.ok["finding_codes"]) for c in s.split(",") if c})
 
         def opts(col):
-            vals = sorted({str(v) for v in self.ok[col].fillna("") if str(v)}) if col in self.ok.columns else []
+            vals = sorted({str(v) for v in text_values(self.ok[col]) if str(v)}) if col in self.ok.columns else []
             return ["(any)"] + vals
 
         self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="confidence <", continuous_update=False,
@@ -138,10 +139,10 @@ class LowConfidenceBrowser(_View):
     def filtered(self):
         df = self.ok[self.ok["confidence"].astype(float) < float(self.threshold.value)]
         if self.finding.value != "(any)":
-            df = df[df["finding_codes"].fillna("").str.split(",").apply(lambda cs: self.finding.value in cs)]
+            df = df[text_values(df["finding_codes"]).str.split(",").apply(lambda cs: self.finding.value in cs)]
         for ctl, col in ((self.true_label, "emotion"), (self.pred_label, "pred"), (self.variant, "variant"), (self.speaker, "speaker")):
             if ctl.value != "(any)":
-                df = df[df[col].fillna("").astype(str) == ctl.value]
+                df = df[text_values(df[col]) == ctl.value]
         return df.sort_values("confidence")
 
     def refresh(self):
@@ -312,7 +313,7 @@ class EmbeddingMap(_View):
         if color_by == "correct":
             values = (rows["pred"].astype(str) == rows["emotion"].astype(str)).map({True: "right", False: "wrong"})
         else:
-            values = rows[color_by].fillna("").astype(str).replace("", f"no {color_by}")  # as the CLI's map: "— (1)" said nothing
+            values = text_values(rows[color_by]).replace("", f"no {color_by}")  # as the CLI's map: "— (1)" said nothing
         self.browser = browser
         self._model = model
         self.groups: list[np.ndarray] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from workbench.analysis.compare.figures import _distance
 from workbench.errors import html_text, printable_table
+from workbench.schema import text_values
 
 #: the most-different table's columns as the screen and the report page head them (the files keep the keys)
 ITEM_HEADS = {"run_a": "run 1", "run_b": "run 2", "variant": "variant", "id": "item", "emotion": "true label",
@@ -37,7 +38,7 @@ def disagreement_lines(items, shown, differing: int, top: int) -> list[str]:
         return [f"most different items: none; all {total} paired items have the same scores (TVD 0)"]
     table = shown[SCREEN_COLUMNS].copy()
     for c in SCREEN_COLUMNS[1:7]:  # the text columns after the first: a space before each cell, as before its head
-        table[c] = [f" {v}" for v in table[c].fillna("").astype(str)]
+        table[c] = [f" {v}" for v in text_values(table[c])]
     disjoint = "; n/a between runs with no class in common, their items in order" if shown["tvd"].isna().any() else ""
     return [f"most different items ({differing} of the {total} paired items per pair have other scores; the {min(top, differing)} "
             f"with the largest total variation distance{disjoint}):",
@@ -71,11 +72,11 @@ def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
     table = pd.DataFrame({
         "id": head["id"].astype(str), "variant": head["variant"].astype(str),
         "runs": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
-        "emotion": head["emotion"].fillna("").astype(str),
+        "emotion": text_values(head["emotion"]),
         "pred A (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_a"], head["confidence_a"])],
         "pred B (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_b"], head["confidence_b"])],
         "against the label": [change(f, b) for f, b in zip(head["fixed"], head["broke"])],
-        **{f"findings {k.upper()}": head[f"findings_{k}"].fillna("").astype(str).str.replace(",", ", ", regex=False)
+        **{f"findings {k.upper()}": text_values(head[f"findings_{k}"]).str.replace(",", ", ", regex=False)
            for k in ("a", "b")},
     })
     note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"

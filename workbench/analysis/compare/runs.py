@@ -23,7 +23,7 @@ from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_mask
-from workbench.schema import score_labels
+from workbench.schema import score_labels, text_values
 from workbench.serialize import YAML_MAX_BYTES, loads_json, read_bytes_capped, spreadsheet_safe
 
 from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_sets_note, per_class_note, per_class_table
@@ -217,8 +217,8 @@ class RunsComparison:
             "agreement": self.agreement.to_dict(orient="records"),
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()},
             "per_class": {v: self.per_class(v).to_dict(orient="records") for v in self.variants},
-            "n_flips": int((self.flips["emotion"].fillna("").astype(str) != "").sum()) if len(self.flips) else 0,
-            "n_flips_unlabelled": int((self.flips["emotion"].fillna("").astype(str) == "").sum()) if len(self.flips) else 0,
+            "n_flips": int((text_values(self.flips["emotion"]) != "").sum()) if len(self.flips) else 0,
+            "n_flips_unlabelled": int((text_values(self.flips["emotion"]) == "").sum()) if len(self.flips) else 0,
         })
 
     def per_class(self, variant: str | None = None):
@@ -359,7 +359,7 @@ def _agreement_table(agreement):
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
-    notes = agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note"]).fillna("").astype(str)
+    notes = text_values(agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note"]))
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table
 
@@ -442,7 +442,7 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
-        "id": [k[0] for k in keys], "variant": v, "emotion": a["emotion"].fillna("").astype(str).to_numpy(),
+        "id": [k[0] for k in keys], "variant": v, "emotion": text_values(a["emotion"]).to_numpy(),
         "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })

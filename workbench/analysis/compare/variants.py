@@ -17,7 +17,7 @@ from workbench.analysis.metrics import evaluate, output_folder, run_training_ove
 from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
-from workbench.schema import score_column, score_columns, score_labels
+from workbench.schema import score_column, score_columns, score_labels, text_values
 from workbench.serialize import spreadsheet_safe
 from workbench.serialize import figure_text, save_figure
 
@@ -133,8 +133,8 @@ def paired_top(a, b, *, restrict: bool) -> dict:
     ``classes_a``, ``classes_b``, ``pred_a``, ``pred_b``, ``conf_a``, ``conf_b`` (over every row).
     """
     b = b if b.index.equals(a.index) else b.loc[a.index]
-    truth_a = a["emotion"].fillna("").astype(str).to_numpy()
-    truth_b = b["emotion"].fillna("").astype(str).to_numpy()
+    truth_a = text_values(a["emotion"]).to_numpy()
+    truth_b = text_values(b["emotion"]).to_numpy()
     labelled = (truth_a != "") & (truth_b != "")
     classes_a = [c for c in score_labels(a) if c in set(truth_a[labelled])]
     classes_b = [c for c in score_labels(b) if c in set(truth_b[labelled])]

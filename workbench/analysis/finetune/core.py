@@ -32,6 +32,7 @@ from workbench.runs.driver import run as score
 from workbench.runs.folder import RunFolder, as_run_folder
 from workbench.data.manifest import read_manifest
 from workbench.serialize import loads_json
+from workbench.schema import text_values
 
 logger = logging.getLogger(__name__)
 
@@ -471,5 +472,5 @@ def _card(run: RunFolder, parent: Path, parent_ref: dict, data: TuneData, sides:
 
 def _label_map(data: TuneData) -> dict[str, str]:
     """Corpus label → the head's class, as the training data used it."""
-    pairs = dict(zip(data.rows["label"].fillna("").astype(str), data.y))
+    pairs = dict(zip(text_values(data.rows["label"]), data.y))
     return {k: v for k, v in sorted(pairs.items()) if k}

@@ -16,6 +16,7 @@ from workbench.errors import ConfigError, printable
 from workbench.labels import LABEL_KEYS, key_from_token
 from workbench.runs.folder import RunFolder, select_rows
 from workbench.serialize import loads_json
+from workbench.schema import text_values
 
 LABEL_SETS = ("corpus", "nine")
 
@@ -35,9 +36,9 @@ def row_targets(rows, labels: str = "corpus") -> np.ndarray:
         raise ConfigError(f"unknown label set {labels!r}; expected one of {', '.join(LABEL_SETS)}.", source="--labels",
                           fix="pass --labels corpus (the corpus's own classes) or --labels nine.")
     if labels == "nine":
-        return rows["emotion"].fillna("").astype(str).str.strip().to_numpy()
+        return text_values(rows["emotion"]).str.strip().to_numpy()
     metas = rows["meta"].tolist() if "meta" in rows.columns else [None] * len(rows)
-    return np.array([class_name(corpus_of(m), str(lab or "")) for m, lab in zip(metas, rows["label"].fillna("").tolist())], dtype=object)
+    return np.array([class_name(corpus_of(m), str(lab or "")) for m, lab in zip(metas, text_values(rows["label"]).tolist())], dtype=object)
 
 
 def class_order(targets: Sequence[str], labels: str, corpora: Sequence[str] = ()) -> list[str]:
@@ -157,13 +158,13 @@ def check_manifest_classes(manifest: Any, labels: str, *, source: str) -> None:
 
 
 def speakers_of(rows) -> np.ndarray:
-    return rows["speaker"].fillna("").astype(str).to_numpy() if "speaker" in rows.columns else np.full(len(rows), "", dtype=object)
+    return text_values(rows["speaker"]).to_numpy() if "speaker" in rows.columns else np.full(len(rows), "", dtype=object)
 
 
 def sessions_of(rows) -> np.ndarray:
     """Each row's recording session as the probe's ``session`` scheme reads it (:func:`~workbench.analysis.probe.session_of`)."""
     n = len(rows)
-    split = rows["split"].fillna("").astype(str).tolist() if "split" in rows.columns else [""] * n
+    split = text_values(rows["split"]).tolist() if "split" in rows.columns else [""] * n
     meta = rows["meta"].tolist() if "meta" in rows.columns else [None] * n
     return np.array([session_of(i, s, m) for i, s, m in zip(rows["id"].astype(str), split, meta)], dtype=object)
 

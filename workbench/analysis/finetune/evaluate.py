@@ -15,6 +15,7 @@ from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
+from workbench.schema import text_values
 
 
 def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int, seed: int) -> dict:
@@ -83,7 +84,7 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
     ``emotion`` (a folder labelled ``anger`` whose manifest says ``angry``); a key with no corpus class, and a corpus
     class the nine lack (``boredom``), can never be right — which is the point of the comparison.
     """
-    pred = rows["pred"].fillna("").astype(str).to_numpy()
+    pred = text_values(rows["pred"]).to_numpy()
     if labels == "nine" or list(parent_labels) == list(classes):
         return pred, "the parent's own predictions"
     back: dict[str, str] = {}
@@ -93,7 +94,7 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
             if key and name in classes:
                 back.setdefault(key, name)
     if "emotion" in rows.columns:  # the manifest's own pairs (a folder's anger → angry): what the run scored them against
-        for name, key in zip(row_targets(rows, "corpus"), rows["emotion"].fillna("").astype(str).str.strip()):
+        for name, key in zip(row_targets(rows, "corpus"), text_values(rows["emotion"]).str.strip()):
             if key in LABEL_KEYS and name in classes:
                 back.setdefault(key, name)
     for c in classes:  # a class named like a nine-class key is that key

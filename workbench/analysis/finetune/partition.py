@@ -24,7 +24,7 @@ import numpy as np
 
 from workbench.analysis.finetune.data import TuneData, corpus_of, speakers_of, split_speakers
 from workbench.errors import ConfigError
-from workbench.schema import split_key, split_role
+from workbench.schema import split_key, split_role, text_values
 
 VALIDATION_MODES = ("auto", "split", "speakers")
 #: the sides of the saved head by the role of their split values
@@ -94,7 +94,7 @@ def validation_mode(requested: str, values: Sequence[Any] | None, metas: Sequenc
 
 
 def _split_column(rows) -> tuple[list[str], list[Any]]:
-    values = rows["split"].fillna("").astype(str).tolist() if "split" in rows.columns else [""] * len(rows)
+    values = text_values(rows["split"]).tolist() if "split" in rows.columns else [""] * len(rows)
     return values, rows["meta"].tolist() if "meta" in rows.columns else [None] * len(rows)
 
 
