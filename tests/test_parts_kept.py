@@ -29,6 +29,12 @@ def _write_three(w: RunWriter) -> list:
     return paths
 
 
+def _written_by(path) -> list:
+    w = _writer(path)
+    _write_three(w)
+    return list(w._written.values())
+
+
 def _finalize(w: RunWriter):
     order = {i: n for n, i in enumerate("abcdef")}
     w.finalize(item_order=order, variant_order={"raw": 0}, summary=lambda df: {"rows": len(df)})
@@ -64,7 +70,8 @@ def test_a_part_replaced_on_disk_after_it_was_written_is_read_from_disk(tmp_path
 
 
 def test_past_the_memory_bound_the_later_parts_are_read_back(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer_module, "WRITTEN_KEPT_BYTES", 40)  # parts 1 (2 × 4 float32) and 2 (none); not 3 (3 × 4)
+    sizes = [table.nbytes + mat.nbytes for _, table, mat in _written_by(tmp_path / "sizes")]
+    monkeypatch.setattr(writer_module, "WRITTEN_KEPT_BYTES", sizes[0] + sizes[1])  # parts 1 and 2, not 3
     w = _writer(tmp_path / "run")
     _write_three(w)
     reads = []
@@ -72,3 +79,33 @@ def test_past_the_memory_bound_the_later_parts_are_read_back(tmp_path, monkeypat
     monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(a) or real(*a, **k))
     results, emb = _finalize(w)
     assert [p[0].name for p in reads] == ["part-00003.parquet"] and len(results) == 6 and emb.shape == (6, 4)
+
+
+def test_embeddings_swapped_while_their_part_was_being_made_whole_are_read_from_disk(tmp_path):
+    """The .emb.npy is written first, the parquet (under the background writer's lock) after: an .emb.npy put in its
+    place in between was stamped as the part's own, and finalize assembled the embeddings in memory, not the disk's."""
+    w = _writer(tmp_path / "run")
+
+    def commit(whole):
+        emb = w.path / "parts" / "part-00001.emb.npy"
+        other = emb.with_name(".other.npy")
+        np.save(other, np.full((2, 4), 7, np.float32))
+        os.replace(other, emb)
+        whole()
+
+    w.write_part(_rows(["a", "b"]), [np.ones(4, np.float32)] * 2, commit=commit)
+    _, emb = _finalize(w)
+    np.testing.assert_array_equal(emb, np.load(w.path / "parts" / "part-00001.emb.npy"))
+    assert (emb == 7).all()
+
+
+def test_the_memory_bound_counts_the_tables_not_only_the_embeddings(tmp_path, monkeypatch):
+    """Parts of failed rows hold no embeddings (0 bytes): every table was kept however large the run."""
+    monkeypatch.setattr(writer_module, "WRITTEN_KEPT_BYTES", 1000)
+    w = _writer(tmp_path / "run")
+    for k in range(3):
+        rows = _mixed_rows([f"{k}-{j}" for j in range(20)])
+        for r in rows:
+            r.update(status="failed", error="x" * 200, pred=None, confidence=float("nan"))
+        w.write_part(rows, [None] * len(rows))
+    assert w._written_bytes <= 1000 and len(w._written) < 3
