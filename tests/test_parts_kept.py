@@ -109,3 +109,25 @@ def test_the_memory_bound_counts_the_tables_not_only_the_embeddings(tmp_path, mo
             r.update(status="failed", error="x" * 200, pred=None, confidence=float("nan"))
         w.write_part(rows, [None] * len(rows))
     assert w._written_bytes <= 1000 and len(w._written) < 3
+
+
+def test_the_table_the_run_hands_on_is_the_one_results_parquet_gives(tmp_path):
+    """A part of failed rows only (its numbers all empty) concatenated with a part of scored rows made object columns
+    of None and floats: the run's own reader (RunResult.results(), the closing summary) and the summary got them,
+    while results.parquet (and every later command) has float64 with NaN."""
+    w = _writer(tmp_path / "run")
+    failed = _rows(["a", "b"])
+    for r in failed:
+        r.update(status="failed", error="unreadable", pred=None, confidence=None, snr=None)
+    scored = _rows(["c", "d"])
+    for r in scored:
+        r.update(snr=12.5)
+    w.write_part(failed, [None, None])
+    w.write_part(scored, [np.ones(4, np.float32)] * 2)
+    seen = []
+    order = {i: n for n, i in enumerate("abcd")}
+    w.finalize(item_order=order, variant_order={"raw": 0}, summary=lambda df: seen.append(df) or {"rows": len(df)})
+    disk = pd.read_parquet(w.path / "results.parquet")
+    pd.testing.assert_frame_equal(w.folder._results, disk)
+    pd.testing.assert_frame_equal(seen[0], disk)
+    assert disk["confidence"].dtype == np.float64

@@ -475,8 +475,16 @@ class RunWriter:
         variant_rank = results["variant"].astype(str).map(variant_order).fillna(len(variant_order)).to_numpy()
         idx = np.lexsort((item_rank, variant_rank))
         results, emb = results.iloc[idx].reset_index(drop=True), emb[idx]
-        atomic_write(self.path / RESULTS, lambda f: results.to_parquet(f, index=False))
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(results, preserve_index=False)  # what DataFrame.to_parquet writes
+        atomic_write(self.path / RESULTS, lambda f: pq.write_table(table, f))
         atomic_write(self.path / EMBEDDINGS, lambda f: np.save(f, emb))
+        # the table as results.parquet gives it to any reader: the parts' frames concatenated held a column that one
+        # part had all empty as objects (None), where the file has float64 (NaN); the summary and the run's own
+        # reader (RunResult.results(), the closing lines) see what every later command reads
+        results = table.to_pandas()
         data = summary(results)
         _write_text(self.path / SUMMARY, strict_json(portable_summary(data, self.path)))  # paths as config.yaml's
         self.folder._results = results
