@@ -131,3 +131,16 @@ def test_the_table_the_run_hands_on_is_the_one_results_parquet_gives(tmp_path):
     pd.testing.assert_frame_equal(w.folder._results, disk)
     pd.testing.assert_frame_equal(seen[0], disk)
     assert disk["confidence"].dtype == np.float64
+
+
+def test_an_embeddings_file_of_another_width_put_in_a_part_is_rejected_not_padded(tmp_path):
+    """A part's .emb.npy replaced by one of 8 values a row (another model's) was taken, and finalize padded every
+    other part's embeddings to 8 with NaN: the run's real embeddings were lost without a word."""
+    w = _writer(tmp_path / "run")
+    paths = _write_three(w)
+    np.save(paths[2].with_name("part-00003.emb.npy"), np.zeros((3, 8), np.float32))
+    for writer, rejected in ((w, ["part-00003.parquet"]), (_writer(tmp_path / "run"), [])):  # then a resumed run's
+        results, emb = _finalize(writer)
+        assert emb.shape == (3, 4) and list(results["id"]) == ["a", "b", "c"] and np.isfinite(emb[0]).all()
+        assert writer.rejected == rejected  # moved aside the first time
+    assert any(p.name.endswith("part-00003.parquet") for p in (tmp_path / "run" / "parts" / "rejected").iterdir())

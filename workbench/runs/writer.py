@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 #: the bytes of the parts (embeddings and tables) a writer keeps in memory for :meth:`RunWriter.finalize`; past it,
 #: finalize reads the later parts back from disk
 WRITTEN_KEPT_BYTES = 256 << 20
+#: a part's parquet metadata: the number of values in each row of its .emb.npy (an .emb.npy put in its place with
+#: another model's embeddings was taken, and finalize padded every other part's embeddings to its width with NaN)
+PART_EMBEDDING_DIM_KEY = b"workbench.embedding_dim"
 
 
 def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
@@ -319,6 +322,10 @@ class RunWriter:
             emb = np.load(ep, allow_pickle=False)
         except Exception as exc:
             return f"embeddings unreadable ({str(exc)[:200] if isinstance(exc, ValueError) else type(exc).__name__})"
+        declared = meta.get(PART_EMBEDDING_DIM_KEY)  # (parts written before it was recorded have none)
+        if declared is not None and (emb.ndim != 2 or str(emb.shape[1]).encode("ascii") != declared):
+            return (f"its embeddings have shape {emb.shape} where its table says {declared.decode('ascii', 'replace')[:20]} "
+                    "values a row: not the embeddings written with it")
         return self._check_rows_of(df, emb)
 
     def _check_rows_of(self, df: Any, emb: np.ndarray):
@@ -434,7 +441,8 @@ class RunWriter:
 
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         # the part names the run that wrote it: a part copied in from another run is rejected on resume
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii"),
+                                               PART_EMBEDDING_DIM_KEY: str(dim).encode("ascii")})
         def whole() -> None:
             atomic_write(Path(f"{base}.parquet"), lambda f: _saved(f, wrote, "parquet", pq.write_table, table), root=self.path)
 
