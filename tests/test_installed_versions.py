@@ -32,3 +32,29 @@ def test_only_the_header_says_the_version_and_a_file_without_one_has_none(tmp_pa
         assert installed_version("odd-pkg") is None and installed_version("even-pkg") == "2.0"
     finally:
         installed_version.cache_clear()
+
+
+def test_hostile_metadata_files_give_none_without_hanging_or_raising(tmp_path):
+    """A METADATA that is a pipe blocked the run for ever, a link to /dev/zero read until memory ran out, bytes that
+    are not UTF-8 raised UnicodeDecodeError: each is an unknown version now (a child process, bounded in time and
+    memory, so that the old code fails instead of hanging the suite); a Latin-1 summary keeps its Version header."""
+    import os
+    import subprocess
+    import sys
+
+    for name in ("fifo_pkg", "zero_pkg", "latin_pkg", "dir_pkg"):
+        (tmp_path / f"{name}-1.0.dist-info").mkdir()
+    os.mkfifo(tmp_path / "fifo_pkg-1.0.dist-info" / "METADATA")
+    os.symlink("/dev/zero", tmp_path / "zero_pkg-1.0.dist-info" / "METADATA")
+    (tmp_path / "latin_pkg-1.0.dist-info" / "METADATA").write_bytes(b"Metadata-Version: 2.1\nName: latin_pkg\nSummary: caf\xe9\nVersion: 1.0\n\n")
+    (tmp_path / "dir_pkg-1.0.dist-info" / "METADATA").mkdir()
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+            "from workbench.paths import installed_version; "
+            "print([installed_version(n) for n in ('fifo_pkg', 'zero_pkg', 'latin_pkg', 'dir_pkg')])")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("installed_version hung on a METADATA that is a pipe") from None
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[None, None, '1.0', None]"

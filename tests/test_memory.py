@@ -48,3 +48,26 @@ def test_every_precision_has_a_cuda_figure_no_smaller_than_the_cpus_low_precisio
 def test_free_gpu_memory_is_a_count_of_bytes_or_none_where_it_cannot_be_asked():
     free = cuda_free_bytes("cuda", torch_cache=True)
     assert free is None or free >= 0
+
+
+@pytest.mark.parametrize("free", [-1, -GB, float("nan"), float("-inf"), float("inf")])
+def test_a_free_figure_that_means_nothing_refuses_nothing(free):
+    """Free memory not known as a count (negative, NaN, infinite) is no reason to refuse: a 1-clip pass that needs
+    no attention at all (a network without attention heads, no clip) was refused as needing 0.0 GB with -0.0 GB free."""
+    for heads, clips in ((0, 1), (12, 0), (12, 1)):
+        for device in ("cpu", "cuda:0"):
+            check_attention_fits(heads, clips, 100_000, dtype="float32", seconds=2000.0, source="x", device=device, free=free)
+
+
+def test_no_heads_is_never_refused_and_an_absurd_frame_count_is_refused_by_name():
+    check_attention_fits(0, 1, 10**9, dtype="float32", seconds=1.0, source="x", device="cuda", free=0)
+    check_attention_fits(12, 0, 10**9, dtype="float32", seconds=1.0, source="x", device="cpu", free=0)
+    with pytest.raises(ModelError, match=r"needs about more than 1e300 GB .* 0.0 GB is free on cuda"):
+        check_attention_fits(12, 1, 10**200, dtype="float32", seconds=float("nan"), source="x", device="cuda", free=0)
+
+
+def test_free_bytes_as_a_numpy_integer_still_decide():
+    import numpy as np
+
+    with pytest.raises(ModelError):
+        check_attention_fits(**LARGE, dtype="bfloat16", device="cuda:0", free=np.int64(40 * GB))

@@ -597,3 +597,47 @@ def test_float32_on_cuda_turns_tf32_off_and_says_so_and_leaves_other_precisions_
     from workbench.model.prepack import float32_linear_route
 
     assert tiny_model.info.to_dict()["float32_math"] == float32_linear_route(cpu_vendor())
+
+
+def test_the_float32_sibling_of_a_model_loaded_again_is_built_from_the_files_it_was_loaded_from(tiny_model, tmp_path):
+    """Integrated gradients of a bfloat16 model differentiate a float32 copy (float32_sibling): after the folder was
+    saved again the bfloat16 model was loaded again, but the float32 copy built (or cached) before was served, the
+    gradients taken on the old weights.  A folder changed after the model's own load has no copy to build: refused."""
+    import torch
+
+    from workbench.errors import ModelError
+    from workbench.model.network import clear_cache, float32_sibling
+
+    folder = _copy_checkpoint(tiny_model, tmp_path / "head")
+    cached32 = load_model(str(folder), device="cpu", dtype="float32")  # in the cache: the sibling it gave
+    low = load_model(str(folder), device="cpu", dtype="bfloat16")
+    assert float32_sibling(low) is cached32
+    state = torch.load(folder / "model.pt", weights_only=True)
+    state["model"] = {k: v * 0.5 for k, v in state["model"].items()}
+    torch.save(state, folder / "model.pt")
+    again = load_model(str(folder), device="cpu", dtype="bfloat16")
+    sibling = float32_sibling(again)
+    assert sibling is not cached32 and sibling.info.checksum == again.info.checksum != cached32.info.checksum
+    assert float32_sibling(again) is sibling
+    assert float32_sibling(low) is cached32  # loaded from the same files as `low`: still its sibling
+    torch.save(state, folder / "model.pt")  # saved once more, after `again` was loaded
+    clear_cache(dtype="float32")  # neither the cached float32 network nor the sibling built for `again` is kept
+    with pytest.raises(ModelError, match="changed since this model was loaded"):
+        float32_sibling(again)
+
+
+def test_a_checkpoint_folder_gone_after_its_load_is_refused_by_name(tiny_model, tmp_path):
+    """The folder resolved and loaded, then moved away: the cache's stamp of it was () and the load that followed took
+    its path for a hub id (network retries) and ended in 'FunASR could not load the checkpoint: ModuleNotFoundError'."""
+    import shutil
+
+    from workbench.errors import ModelError
+    from workbench.model.network import cached_network
+
+    folder = _copy_checkpoint(tiny_model, tmp_path / "gone")
+    spec = resolve_model(str(folder))
+    cached_network(spec, "cpu", "float32")
+    shutil.move(folder, tmp_path / "elsewhere")
+    with pytest.raises(ModelError, match="checkpoint folder cannot be listed") as err:
+        cached_network(spec, "cpu", "float32")
+    assert err.value.source == str(folder.resolve()) and "restore the folder" in err.value.fix

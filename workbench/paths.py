@@ -17,6 +17,7 @@ import importlib.metadata
 import os
 import re
 import shlex
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -147,20 +148,66 @@ def from_portable(text: str, folder: str | os.PathLike) -> str:
     return text
 
 
+#: the bytes of a METADATA file read for its headers (they come first; a long description follows the blank line)
+METADATA_HEAD_BYTES = 1 << 16
+#: a METADATA file without a Version header in its head is given to importlib's full parser only up to this size
+METADATA_PARSED_MAX = 16 << 20
+
+
 @functools.lru_cache(maxsize=None)
 def installed_version(name: str) -> str | None:
-    """The installed version of distribution ``name`` (as ``importlib.metadata.version`` gives it), or ``None``."""
+    """The installed version of distribution ``name`` (as ``importlib.metadata.version`` gives it), or ``None``: not
+    installed, or metadata that cannot be read as a file's (a pipe would block the run, a link to a device never end,
+    bytes that are not UTF-8 made importlib raise): provenance then says the version is unknown."""
     try:
         dist = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    except Exception:  # noqa: BLE001 — a damaged distribution on sys.path: as not installed
+        return None
+    head = _metadata_head(dist)
+    if head is None:
+        return None
+    text, size = head
     for line in text.splitlines():
         if not line.strip():  # the headers end at the first blank line
             break
         if line[:8].lower() == "version:":
             return line[8:].strip()
+    if size > METADATA_PARSED_MAX:
+        return None
     try:
         return dist.version  # no Version header where expected: the full parser decides
     except Exception:  # noqa: BLE001 — a damaged metadata file: as not installed
         return None
+
+
+def _metadata_head(dist: Any) -> tuple[str, int] | None:
+    """The first :data:`METADATA_HEAD_BYTES` of ``dist``'s METADATA (else PKG-INFO) as text, and the file's size;
+    ``("", 0)`` when it has neither; ``None`` when one is there but is no regular file or cannot be read."""
+    try:
+        folder = os.fspath(dist._path)
+    except (AttributeError, TypeError):  # not a folder on disk (a zip): importlib reads it
+        try:
+            text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+        except Exception:  # noqa: BLE001
+            return None
+        return text, len(text)
+    for file in ("METADATA", "PKG-INFO"):
+        try:  # O_NONBLOCK: opening a pipe does not wait for a writer; it is refused below, unread
+            fd = os.open(os.path.join(folder, file), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            data = os.read(fd, METADATA_HEAD_BYTES)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return data.decode("utf-8", "replace"), st.st_size
+    return "", 0

@@ -27,6 +27,8 @@ from __future__ import annotations
 import ctypes
 import gc
 import importlib
+import math
+import numbers
 import os
 import sys
 
@@ -183,6 +185,19 @@ def attention_need(heads: int, clips: int, frames: int, *, dtype: str, device: s
     return table.get(dtype, max(table.values())) * clips * heads * frames**2
 
 
+def _known_bytes(value: object) -> bool:
+    """A count of bytes that can be compared: a finite number, not negative (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def _gb(n: float) -> str:
+    """``n`` bytes in GB, one decimal; past a float's range (an absurd frame count squared) said as such."""
+    try:
+        return f"{n / 1e9:.1f}"
+    except OverflowError:
+        return "more than 1e300"
+
+
 def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, seconds: float, source: str,
                          device: str = "cpu", free: int | None = None) -> None:
     """Refuse a forward pass whose (clips, heads, frames, frames) attention would not fit in the memory free now: a
@@ -193,9 +208,11 @@ def check_attention_fits(heads: int, clips: int, frames: int, *, dtype: str, sec
     on_cuda = str(device).startswith("cuda")
     need = attention_need(heads, clips, frames, dtype=dtype, device=device)
     if free is None:
-        free = cuda_free_bytes(str(device), torch_cache=not dtype.startswith("onnx")) if on_cuda else available_bytes()
-    if free is not None and need > free + (0 if on_cuda else 1 << 30):
-        raise ModelError(f"a forward pass over {clips} clip(s) of up to {seconds:.0f} s needs about {need / 1e9:.1f} GB for its "
-                         f"{dtype} attention ({heads} head{'s' if heads != 1 else ''}, {frames:,} frames), and {free / 1e9:.1f} GB is free"
+        free = cuda_free_bytes(str(device), torch_cache=not str(dtype).startswith("onnx")) if on_cuda else available_bytes()
+    if not _known_bytes(free) or need <= 0:  # free unknown (None, NaN, negative): nothing is refused; no attention: never
+        return
+    if need > free + (0 if on_cuda else 1 << 30):
+        raise ModelError(f"a forward pass over {clips} clip(s) of up to {seconds:.0f} s needs about {_gb(need)} GB for its "
+                         f"{dtype} attention ({heads} head{'s' if heads != 1 else ''}, {frames:,} frames), and {_gb(free)} GB is free"
                          f"{' on ' + str(device) if on_cuda else ''}.", source=source,
                          fix="score a long recording with `workbench segment` (in pieces), or keep --max-duration at 120 s.")

@@ -488,7 +488,7 @@ def load_model(
     revision : str, optional
         Hub revision (tag or commit) to pin.
     device : str
-        ``"auto"`` picks CUDA when available, else CPU.
+        ``"auto"``: CUDA when available, else CPU.
     dtype : {"float32", "bfloat16", "float16", "int8"}
         ``float32`` is exact.  ``bfloat16``/``float16`` use autocast; on the CPU the bfloat16 weights are converted once
         at load.  ``int8`` is the fast CPU mode: dynamic int8 quantisation of every Linear layer (see
@@ -498,11 +498,9 @@ def load_model(
         weights (1.3 GB)"``, ``"verifying checksum"``), e.g. to print them to stderr.  Not called when the model is
         already loaded (and its folder unchanged since).
     temperature : float, optional
-        Divide the logits by this (``workbench calibrate`` fits it); recorded in
-        ``info.temperature``.  The cached network is shared with untempered users.
+        Divide the logits by this (``workbench calibrate`` fits it); in ``info.temperature``.  The network is shared.
 
-    Weights are read with ``torch.load(weights_only=True)`` or from ``model.safetensors``: a checkpoint whose pickle
-    holds anything beyond tensors is refused with a :class:`ModelError`.
+    Weights: ``torch.load(weights_only=True)`` or ``model.safetensors``; a pickle beyond tensors is a :class:`ModelError`.
 
     Examples
     --------
@@ -530,7 +528,7 @@ def cached_network(spec: _Resolved, device: str, dtype: str, progress: Callable[
     A folder whose files changed since (:func:`folder_stamp`: a head saved again in a notebook) is loaded again, said once."""
     check_dtype(dtype)
     key = _key(spec, device, dtype)
-    stamp = folder_stamp(spec.model) if spec.kind != "hub" else ()  # a folder edited since its load is loaded again
+    stamp = folder_stamp(spec.model, required=True) if spec.kind != "hub" else ()  # a folder edited since its load is loaded again
     with _CACHE_LOCK:
         if key in _CACHE and getattr(_CACHE[key], "folder_stamp", stamp) != stamp:
             logger.warning("reloaded %s: its files changed since it was loaded", spec.model)
@@ -550,13 +548,16 @@ def float32_sibling(model: Emotion2vecModel) -> Emotion2vecModel:
     need float32 (:func:`workbench.explain.scoring.gradient_model`): the cache's float32 network when it holds one, else
     one held outside the cache (in it, it stayed for the process's life: 1.2 GB for large in a long notebook session):
     at most one (another checkpoint's replaces it), freed with the last low-precision network it served."""
-    key, low = _key(model.spec, str(model.info.device), "float32"), model.network
-    with _CACHE_LOCK:
-        if key in _CACHE:
+    key, low, stamp = _key(model.spec, str(model.info.device), "float32"), model.network, getattr(model, "folder_stamp", ())
+    with _CACHE_LOCK:  # of the files ``model`` was loaded from: a folder saved again since had a stale sibling served
+        if key in _CACHE and getattr(_CACHE[key], "folder_stamp", stamp) == stamp:
             return _CACHE[key]
-        if _SIBLING.get("key") != key:
-            _SIBLING.clear()  # another checkpoint's sibling is freed before this one is built
-            _SIBLING.update(key=key, net=_load(model.spec, key[-2], "float32", _silent), mirrors=[])
+        if (_SIBLING.get("key"), _SIBLING.get("stamp")) != (key, stamp):
+            _SIBLING.clear()  # another checkpoint's sibling (or this folder's before it changed) is freed first
+            if model.spec.kind != "hub" and folder_stamp(model.spec.model) != stamp:
+                raise ModelError("its files changed since this model was loaded, so no float32 copy of the weights it "
+                                 "scores with can be built.", source=model.spec.model, fix="load the model again and use that one.")
+            _SIBLING.update(key=key, stamp=stamp, net=_load(model.spec, key[-2], "float32", _silent), mirrors=[])
         if not any(ref() is low for ref in _SIBLING["mirrors"]):
             _SIBLING["mirrors"].append(weakref.ref(low, _mirror_freed))
         return _SIBLING["net"]

@@ -149,14 +149,20 @@ def checksum_memo_path() -> Path:
     return cache_dir() / "checksums.json"
 
 
-def folder_stamp(folder: str | os.PathLike) -> tuple:
+def folder_stamp(folder: str | os.PathLike, *, required: bool = False) -> tuple:
     """What a loaded checkpoint folder's files are now: ``(name, inode, device, size, mtime_ns, ctime_ns)`` of each
     regular file at its top level (links followed; hidden files, a tool's locks and memos, left out), by name; ``()``
-    when it cannot be listed.  The key :func:`file_sha256` trusts, for every file, without reading one: a stat each
-    (microseconds), so the process's model cache can ask on every load whether the folder changed under it."""
+    when it cannot be listed (``required``: a :class:`ModelError` naming the folder instead: a folder moved or deleted
+    after its load was taken for a hub id, retried over the network, and refused as 'FunASR could not load').  The key
+    :func:`file_sha256` trusts, for every file, without reading one: a stat each (microseconds), so the process's
+    model cache can ask on every load whether the folder changed under it."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        if required:
+            raise ModelError(f"the checkpoint folder cannot be listed ({exc.strerror or type(exc).__name__}): moved or "
+                             "deleted since it was resolved?", source=str(folder),
+                             fix="restore the folder, or give --model (load_model) a checkpoint folder that is there.") from None
         return ()
     out = []
     for e in entries:

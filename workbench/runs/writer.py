@@ -35,9 +35,12 @@ from workbench.runs.folder import (
 
 logger = logging.getLogger(__name__)
 
-#: the parts' embeddings a writer keeps in memory for :meth:`RunWriter.finalize` (which holds them all anyway); past it,
+#: the bytes of the parts (embeddings and tables) a writer keeps in memory for :meth:`RunWriter.finalize`; past it,
 #: finalize reads the later parts back from disk
 WRITTEN_KEPT_BYTES = 256 << 20
+#: a part's parquet metadata: the number of values in each row of its .emb.npy (an .emb.npy put in its place with
+#: another model's embeddings was taken, and finalize padded every other part's embeddings to its width with NaN)
+PART_EMBEDDING_DIM_KEY = b"workbench.embedding_dim"
 
 
 def _write_text(path: Path, text: str, *, root: Path | None = None) -> None:
@@ -319,6 +322,10 @@ class RunWriter:
             emb = np.load(ep, allow_pickle=False)
         except Exception as exc:
             return f"embeddings unreadable ({str(exc)[:200] if isinstance(exc, ValueError) else type(exc).__name__})"
+        declared = meta.get(PART_EMBEDDING_DIM_KEY)  # (parts written before it was recorded have none)
+        if declared is not None and (emb.ndim != 2 or str(emb.shape[1]).encode("ascii") != declared):
+            return (f"its embeddings have shape {emb.shape} where its table says {declared.decode('ascii', 'replace')[:20]} "
+                    "values a row: not the embeddings written with it")
         return self._check_rows_of(df, emb)
 
     def _check_rows_of(self, df: Any, emb: np.ndarray):
@@ -426,23 +433,29 @@ class RunWriter:
         parts = self._parts()
         n = (parts[-1][0] + 1) if parts else 1
         base = self.path / PARTS / f"part-{n:05d}"
-        atomic_write(Path(f"{base}.emb.npy"), lambda f: np.save(f, mat), root=self.path)
+        wrote: dict[str, os.stat_result] = {}  # each file as written, before its rename: what finalize may trust
+        atomic_write(Path(f"{base}.emb.npy"), lambda f: _saved(f, wrote, "emb", np.save, mat), root=self.path)
+        emb_stamp = _stamp_if_written(Path(f"{base}.emb.npy"), wrote.get("emb"))  # now: a swap before the parquet shows
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
         # the part names the run that wrote it: a part copied in from another run is rejected on resume
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii")})
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PART_IDENTITY_KEY: self.run_identity.encode("ascii"),
+                                               PART_EMBEDDING_DIM_KEY: str(dim).encode("ascii")})
         def whole() -> None:
-            atomic_write(Path(f"{base}.parquet"), lambda f: pq.write_table(table, f), root=self.path)
+            atomic_write(Path(f"{base}.parquet"), lambda f: _saved(f, wrote, "parquet", pq.write_table, table), root=self.path)
 
         whole() if commit is None else commit(whole)
         ident = _identity(Path(f"{base}.parquet"))
         if ident is not None:
             self._known_parts[ident] = f"{base.name}.parquet"
-            if self._written_bytes + mat.nbytes <= WRITTEN_KEPT_BYTES:  # finalize takes it from here (see _check_part)
-                self._written[ident] = ((_stamp(Path(f"{base}.parquet")), _stamp(Path(f"{base}.emb.npy"))), table, mat)
-                self._written_bytes += mat.nbytes
+            stamps = (_stamp_if_written(Path(f"{base}.parquet"), wrote.get("parquet")), emb_stamp)
+            size = mat.nbytes + table.nbytes  # the table too: a run of failed rows has no embeddings, long texts a big table
+            # finalize takes it from here (see _check_part), if both files were still the ones written when stamped
+            if None not in stamps and self._written_bytes + size <= WRITTEN_KEPT_BYTES:
+                self._written[ident] = (stamps, table, mat)
+                self._written_bytes += size
         return Path(f"{base}.parquet")
 
     def finalize(self, *, item_order: dict[str, int], variant_order: dict[str, int], summary: Callable[[Any], dict]) -> dict:
@@ -470,8 +483,16 @@ class RunWriter:
         variant_rank = results["variant"].astype(str).map(variant_order).fillna(len(variant_order)).to_numpy()
         idx = np.lexsort((item_rank, variant_rank))
         results, emb = results.iloc[idx].reset_index(drop=True), emb[idx]
-        atomic_write(self.path / RESULTS, lambda f: results.to_parquet(f, index=False))
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(results, preserve_index=False)  # what DataFrame.to_parquet writes
+        atomic_write(self.path / RESULTS, lambda f: pq.write_table(table, f))
         atomic_write(self.path / EMBEDDINGS, lambda f: np.save(f, emb))
+        # the table as results.parquet gives it to any reader: the parts' frames concatenated held a column that one
+        # part had all empty as objects (None), where the file has float64 (NaN); the summary and the run's own
+        # reader (RunResult.results(), the closing lines) see what every later command reads
+        results = table.to_pandas()
         data = summary(results)
         _write_text(self.path / SUMMARY, strict_json(portable_summary(data, self.path)))  # paths as config.yaml's
         self.folder._results = results
@@ -495,6 +516,22 @@ def _stamp(path: Path) -> tuple[int, ...] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _saved(f: Any, wrote: dict, key: str, save: Callable[[Any, Any], None], data: Any) -> None:
+    """``save(data, f)`` (or ``save(f, data)`` for ``np.save``), then ``wrote[key]``: the written file's own stat."""
+    save(f, data) if save is np.save else save(data, f)
+    f.flush()
+    wrote[key] = os.fstat(f.fileno())
+
+
+def _stamp_if_written(path: Path, written: "os.stat_result | None") -> tuple[int, ...] | None:
+    """:func:`_stamp` of ``path`` if it is still the file written (``written``: its stat before the rename, which keeps
+    device, inode, size and mtime), else ``None``: a file put in its place or edited in between is never trusted."""
+    stamp = _stamp(path)
+    if written is None or stamp is None or stamp[:4] != (written.st_dev, written.st_ino, written.st_size, written.st_mtime_ns):
+        return None
+    return stamp
 
 
 def _emb_path(part: Path) -> Path:
