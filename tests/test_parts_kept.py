@@ -151,13 +151,14 @@ def test_an_embeddings_file_of_another_width_put_in_a_part_is_rejected_not_padde
 def test_a_same_size_edit_in_one_tick_of_a_coarse_clock_is_read_from_disk(tmp_path, monkeypatch):
     """On a file system whose timestamps are coarse (1-2 s), an edit in place of the same size within the tick of the
     write keeps device, inode, size, mtime and ctime: the bytes' digest tells it apart."""
-    real = writer_module._stamp
-    monkeypatch.setattr(writer_module, "_stamp", lambda path: None if real(path) is None else (*real(path)[:3], 0, 0))
     w = _writer(tmp_path / "run")
     _write_three(w)
+    times = {fp[:2]: fp[3:5] for stamps, _, _ in w._written.values() for fp in stamps}  # (dev, inode) → as written
+    real = writer_module._stamp
+    monkeypatch.setattr(writer_module, "_stamp", lambda path: None if (s := real(path)) is None else (*s[:3], *times.get(s[:2], s[3:5])))
     emb = w.path / "parts" / "part-00001.emb.npy"
     data = np.load(emb)
-    with open(emb, "r+b") as f:  # the same bytes but the embeddings' values: one array of the same shape written over it
+    with open(emb, "r+b") as f:  # the same size: the array's values written over in place, within "the same tick"
         f.seek(len(emb.read_bytes()) - data.nbytes)
         f.write(np.full_like(data, 5.0).tobytes())
     _, embs = _finalize(w)
