@@ -70,3 +70,36 @@ def test_the_cpu_name_comes_from_cpuinfo_without_a_subprocess(monkeypatch):
     wanted = next(line.split(":", 1)[1].strip() for line in cpuinfo.read_text(errors="replace").splitlines()
                   if line.startswith("model name"))
     assert name == wanted
+
+
+def test_two_threads_pausing_the_collector_in_turn_leave_it_on():
+    """A enters, B enters (it reads the collector off: A's pause), A leaves, B leaves: with each pause reading
+    gc.isenabled() for itself, B restored "off" and the collector stayed off for the rest of the process."""
+    import gc
+    import threading
+
+    from workbench.model.memory import collector_paused
+
+    assert gc.isenabled()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with collector_paused():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with collector_paused():
+            b_in.set()
+            a_out.wait(5)
+            seen["after a left"] = gc.isenabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after a left": False} and gc.isenabled()

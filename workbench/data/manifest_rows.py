@@ -14,7 +14,6 @@ path named again answered from its memo.  The same file now takes 5.0 CPU second
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
@@ -22,11 +21,11 @@ import stat as _stat
 from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from workbench.errors import printable
 from workbench.labels import GENERIC_LABELS, LABEL_KEYS
+from workbench.model.memory import collector_paused  # noqa: F401  (public here too: the manifest reader's pause)
 from workbench.paths import file_problem
 from workbench.serialize import loads_json
 
@@ -217,21 +216,6 @@ def csv_row_builder(header: list[str]) -> Callable[[list[str]], Item]:
 
 def _same(value: str, _: str) -> str:
     return value
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a manifest's items are made (as it was before, after).  Every
-    700 new objects it runs, and now and then over everything alive: over a million items, each with its ``meta``
-    dict, making ``Item("a", "b")`` 200,000 times took 1.42 s with it and 0.07 s without (the CSV rows: 2.8 s and 1.1
-    s).  Reading makes no reference cycles to collect; reference counting frees as before."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def file_checker(root: Path) -> Callable[[str], str | None]:

@@ -24,6 +24,7 @@ process with ``WORKBENCH_KEEP_FREED_MEMORY=0`` (or the older ``WORKBENCH_KEEP_MA
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -31,6 +32,8 @@ import math
 import numbers
 import os
 import sys
+import threading
+from typing import Iterator
 
 from workbench.errors import ModelError
 
@@ -98,15 +101,36 @@ def import_long_lived(*modules: str) -> None:
         for name in missing:
             importlib.import_module(name)
         return
-    enabled = gc.isenabled()
-    gc.disable()
+    with collector_paused():
+        try:
+            for name in missing:
+                importlib.import_module(name)
+        finally:
+            gc.freeze()
+
+
+#: the pauses of the cyclic collector in progress (any thread) and whether it ran before the first: one count under one
+#: lock, so that two threads pausing and resuming in turn never leave it off (each reading gc.isenabled() for itself could)
+_PAUSES = {"depth": 0, "was_on": False}
+_PAUSES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside the block, in every thread (a manifest's items being made, a
+    library being imported); back on when the last pause in any thread ends, if it was on before the first."""
+    with _PAUSES_LOCK:
+        if _PAUSES["depth"] == 0:
+            _PAUSES["was_on"] = gc.isenabled()
+            gc.disable()
+        _PAUSES["depth"] += 1
     try:
-        for name in missing:
-            importlib.import_module(name)
+        yield
     finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+        with _PAUSES_LOCK:
+            _PAUSES["depth"] -= 1
+            if _PAUSES["depth"] == 0 and _PAUSES["was_on"]:
+                gc.enable()
 
 
 def release_freed_memory() -> None:
