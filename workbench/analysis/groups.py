@@ -297,6 +297,8 @@ def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS) -> list[str]:
 
 #: the headline figures and how a flag names them
 FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
+#: the figures a breakdown shows of each group (screen, metrics.json, figure, page): its macro-F1 is in the table only
+SHOWN_FIGURES = ("wa", "uar")
 
 
 def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
@@ -411,8 +413,9 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[m] = float(observed[m][0])
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
-        if flat:
-            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in flat], row["n"]))
+        shown = [m for m in flat if m in SHOWN_FIGURES]  # the note names figures a reader sees beside it, not macro-F1
+        if shown:
+            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in shown], row["n"]))
         baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
         notes += list(baseline.values())
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),

@@ -6,6 +6,7 @@ output folder; by default the run folder for what is derived from one run, a new
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ def add_metrics(sub) -> None:
                example=("workbench metrics runs/emodb --restrict --by speaker gender", "workbench metrics runs/emodb --json > metrics.json"))
     mt_.add_argument("run_dir", help="run folder written by `workbench run`")
     mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
-    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break the metrics down by (grouping)")
+    mt_.add_argument("--by", nargs="*", action=_Gathered, default=["speaker", "gender"], help="manifest columns to break the metrics down by (grouping)")
     mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     mt_.add_argument("--checkpoint", default=None,
                      help="the published checkpoint the run's model is (id or alias: large, base, seed, base_finetuned), for its "
@@ -89,6 +90,16 @@ def add_probe(sub) -> None:
     add_json_option(pb, "probe.json")
 
 
+class _Gathered(argparse.Action):
+    """A list option (``nargs="*"``) given more than once: the values of every occurrence, in order and once each
+    (``--by speaker --by gender`` broke the metrics down by gender alone: the last occurrence won without a word)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        so_far = [] if current is self.default or current is None else list(current)
+        setattr(namespace, self.dest, list(dict.fromkeys([*so_far, *values])))
+
+
 def add_embeddings(sub) -> None:
     em = add_command(sub, "embeddings", help="2-D projection, clusters and nearest neighbours of a run's utterance embeddings",
               example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa --top 5",))
@@ -96,7 +107,7 @@ def add_embeddings(sub) -> None:
     em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"],
                     help="2-D projection method (pca: fast, the default; umap and tsne take tens of seconds the first time and are then read from the run folder)")
-    em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
+    em.add_argument("--color-by", nargs="*", action=_Gathered, default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
     em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
     em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
     em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items (default: none)")

@@ -1,0 +1,46 @@
+"""The newcomer walk of round ten: what a researcher trying the round's new checks met on the screen, in the JSON, in
+the figures and on the pages, each against the code before it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_probe import synthetic_row, write_run
+
+
+def _gendered_run(path):
+    """24 items of two speakers and two genders, every one answered 'disgusted' (a constant, wrong answer)."""
+    classes = ["angry", "happy", "neutral", "sad"]
+    rows = []
+    for k in range(24):
+        r = synthetic_row(f"i{k}", emotion=classes[k % 4], pred="disgusted", speaker=f"s{k % 2}")
+        r["gender"] = "female" if k % 2 else "male"
+        rows.append(r)
+    return write_run(path, rows, [[1.0, 0.0]] * len(rows))
+
+
+def test_metrics_by_given_twice_breaks_down_by_both_columns(tmp_path, capsys):
+    """`metrics RUN --by speaker --by gender` broke the metrics down by gender alone: the last --by won without a
+    word. Each occurrence now adds its columns (once each); one --by still replaces the default."""
+    from workbench.cli import main
+
+    rf = _gendered_run(tmp_path / "run")
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "speaker", "--by", "gender", "speaker"]) == 0
+    doc = json.loads(capsys.readouterr().out)["variants"]["raw"]
+    assert list(doc["breakdowns"]) == ["speaker", "gender"]
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "gender"]) == 0
+    assert list(json.loads(capsys.readouterr().out)["variants"]["raw"]["breakdowns"]) == ["gender"]
+
+
+def test_a_group_s_zero_width_note_names_only_the_figures_the_breakdown_shows(tmp_path, capsys):
+    """'female WA 0.000 [0.000, 0.000] UAR 0.000 [0.000, 0.000] (n=12) [… zero-width interval (WA, UAR, macro-F1) …]':
+    a group's macro-F1 is shown nowhere (screen, metrics.json, figure, page), yet its note named it."""
+    from workbench.cli import main
+
+    rf = _gendered_run(tmp_path / "run")
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "gender"]) == 0
+    group = json.loads(capsys.readouterr().out)["variants"]["raw"]["breakdowns"]["gender"]["female"]
+    assert "macro_f1" not in group
+    assert "zero-width interval (WA, UAR) from 12 item(s)" in group["note"] and "macro-F1" not in group["note"]
