@@ -44,3 +44,36 @@ def test_a_group_s_zero_width_note_names_only_the_figures_the_breakdown_shows(tm
     group = json.loads(capsys.readouterr().out)["variants"]["raw"]["breakdowns"]["gender"]["female"]
     assert "macro_f1" not in group
     assert "zero-width interval (WA, UAR) from 12 item(s)" in group["note"] and "macro-F1" not in group["note"]
+
+
+def test_embeddings_figures_carry_their_checks_and_a_k_set_by_hand_is_said_to_be(tmp_path, capsys, monkeypatch):
+    """The PNG maps said nothing of the checks the screen printed beside them (the map's trustworthiness against a random
+    layout's; the clusters' silhouette against single blobs' and their adjusted Rand index against label shuffles')
+    unless one failed, and `--k 4` printed 'kmeans: k=4 (silhouette 0.445; k=4: 0.445)'."""
+    import numpy as np
+
+    import workbench.cli.analysis as A
+    from workbench.cli import main
+
+    titles = {}
+    real = A.plot_projection
+
+    def keep_title(xy, rows, col, **kw):  # the real figure, its title kept for the test
+        fig = real(xy, rows, col, **kw)
+        titles[col] = fig.axes[0].get_title()
+        return fig
+
+    monkeypatch.setattr(A, "plot_projection", keep_title)
+    rng = np.random.default_rng(4)
+    emb = np.concatenate([c + rng.standard_normal((30, 32)) for c in np.eye(32)[:4] * 8])
+    classes = ["angry", "happy", "neutral", "sad"]
+    rows = [synthetic_row(f"u{i}", emotion=classes[i // 30]) for i in range(120)]
+    rf = write_run(tmp_path / "run", rows, emb)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "e"), "--k", "4", "--color-by", "emotion", "cluster"]) == 0
+    out = capsys.readouterr().out
+    assert "kmeans: k=4 (set by --k; silhouette " in out and "k=4: " not in out
+    for col in ("emotion", "cluster"):
+        assert "map trustworthiness " in titles[col] and ", a random layout " in titles[col], titles[col]
+    assert "k=4: silhouette " in titles["cluster"] and "single blobs up to " in titles["cluster"]
+    assert "labels: adjusted Rand 1.000, shuffles up to " in titles["cluster"]
+    assert "adjusted Rand" not in titles["emotion"]

@@ -261,8 +261,10 @@ def _clusters(args, emb, rows, say) -> dict | None:
         return None
     cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
     rows["cluster"] = cl.labels
-    by_k = ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
-    say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({cl.silhouette_words()}; {by_k})")
+    # the k searched, each with its silhouette; a k set by --k is said to be (it read "k=4 (silhouette 0.445; k=4: 0.445)")
+    by_k = "" if args.k else "; " + ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
+    say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({'set by --k; ' if args.k else ''}"
+        f"{cl.silhouette_words()}{by_k})")
     say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
     if cl.bound_words():
         say(f"  !! {cl.bound_words()}")
@@ -285,7 +287,25 @@ def _clusters(args, emb, rows, say) -> dict | None:
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
             "failed_checks": failed,  # the figure coloured by cluster says them in its title
+            "figure_checks": _cluster_checks(cl, agreement if members else None),  # and these, passed or not
             "emotions_by_cluster": members, "label_check": agreement if members else None}
+
+
+def _cluster_checks(cl, agreement: dict | None) -> list[str]:
+    """The clusters' checks in short words for the figure coloured by cluster: the silhouette against single blobs', and
+    the adjusted Rand index against label shuffles'."""
+    finite = [v for v in cl.null_silhouettes if v == v]
+    out = [f"k={cl.k}: silhouette {cl.silhouette:.3f}, single blobs up to {max(finite):.3f}" if finite and cl.silhouette == cl.silhouette
+           else f"k={cl.k}: {cl.null_words().split(':')[0]}"]
+    if agreement and agreement["ari"] is not None:
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
+    return out
+
+
+def _map_check(trust: dict) -> str:
+    """The map's trustworthiness beside a random layout's, in short words, or why it was not measured."""
+    t = trust["trustworthiness"]
+    return f"map trustworthiness {t:.3f}, a random layout {trust['random_layout']:.3f}" if t is not None else trust["words"]
 
 
 def cmd_embeddings(args) -> int:
@@ -329,7 +349,8 @@ def cmd_embeddings(args) -> int:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
                                   method=args.project, matrix=emb.matrix,
-                                  flags=[*(clusters["failed_checks"] if col == "cluster" and clusters else ()), *filter(None, [trust["flag"]])])
+                                  flags=[*(clusters["failed_checks"] if col == "cluster" and clusters else ()), *filter(None, [trust["flag"]])],
+                                  checks=[_map_check(trust), *(clusters["figure_checks"] if col == "cluster" and clusters else ())])
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     say(f"projection_{args.project}.csv and figures written to {out}")
     near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None
