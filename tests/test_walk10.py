@@ -77,3 +77,21 @@ def test_embeddings_figures_carry_their_checks_and_a_k_set_by_hand_is_said_to_be
     assert "k=4: silhouette " in titles["cluster"] and "single blobs up to " in titles["cluster"]
     assert "labels: adjusted Rand 1.000, shuffles up to " in titles["cluster"]
     assert "adjusted Rand" not in titles["emotion"]
+
+
+def test_report_parameter_refusals_name_values_as_typed_and_lists_as_words():
+    """`report -p n_boot=5 -p n_boot=6` said 'given twice (5, then '6')' (the first value parsed, the second as typed);
+    a misspelt template listed "templates: ['checkpoint_comparison', …]" and an unknown baseline "its variants: ['raw']",
+    Python lists where the other refusals name words."""
+    from workbench.errors import ConfigError
+    from workbench.views.report_run import check_baseline, parse_params, template_path
+
+    with pytest.raises(ConfigError) as e:
+        parse_params(["n_boot=5", "n_boot=6"])
+    assert "parameter n_boot is given twice ('5', then '6')" in e.value.message
+    with pytest.raises(ConfigError) as e:
+        template_path("experiment_reprot")
+    assert "templates: checkpoint_comparison, experiment_report, variant_comparison." in e.value.message
+    with pytest.raises(ConfigError) as e:
+        check_baseline("tele", ["raw", "telephone"])
+    assert "its variants: raw, telephone." in e.value.message and "[" not in e.value.message
