@@ -95,3 +95,48 @@ def test_report_parameter_refusals_name_values_as_typed_and_lists_as_words():
     with pytest.raises(ConfigError) as e:
         check_baseline("tele", ["raw", "telephone"])
     assert "its variants: raw, telephone." in e.value.message and "[" not in e.value.message
+
+
+def _snr_rows(items: int):
+    import numpy as np
+    import pandas as pd
+
+    from workbench.labels import LABEL_KEYS
+    from workbench.schema import score_column
+
+    rows = []
+    for variant, snr in (("clean", np.inf), ("snr_40", 40.0), ("snr_0", 0.0)):
+        for i in range(items):
+            scores = np.full(len(LABEL_KEYS), 0.5 / (len(LABEL_KEYS) - 1))
+            scores[i % len(LABEL_KEYS)] = 0.5 - 0.01 * i - (0.1 if snr == 0 else 0)
+            scores /= scores.sum()
+            rows.append({"id": f"i{i}", "variant": variant, "status": "ok", "pred": LABEL_KEYS[int(scores.argmax())],
+                         "confidence": float(scores.max()), "margin": 0.1, "snr_db": snr, "denoise": False,
+                         **{score_column(k): v for k, v in zip(LABEL_KEYS, scores)}})
+    return pd.DataFrame(rows)
+
+
+def test_a_sweep_of_one_item_does_not_claim_intervals_and_its_knob_is_headed_in_words():
+    """The report's sweep of one demo clip drew the legend 'mean confidence, Student-t 95 % interval over the items' with
+    no interval drawn (the table beside it says 'one item: no interval'); its table was headed 'snr db' (the column's
+    name) and printed 40.0000 on the page."""
+    import matplotlib.pyplot as plt
+
+    from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep_display
+    from workbench.views.reporting import sweep_table_html
+
+    fig = plot_sweep(_snr_rows(1), "snr")
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "mean confidence (without noise reduction),\none item: no interval, no ring" in legend, legend
+    assert not any("Student-t" in t for t in legend), legend
+    plt.close(fig)
+    fig = plot_sweep(_snr_rows(4), "snr")  # several items: the interval is drawn and said
+    assert "mean confidence (without noise reduction),\nStudent-t 95 % interval over the items" in [
+        t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    plt.close(fig)
+    summ = summarise_sweep(_snr_rows(1), "snr")
+    shown = sweep_display(summ)
+    assert "SNR (dB)" in shown.columns and "snr db" not in shown.columns
+    assert list(shown["SNR (dB)"]) == ["none added (clean)", "40", "0"]
+    page = str(sweep_table_html(summ))
+    assert "<th>SNR (dB)</th>" in page and "40.0000" not in page and "<td>40</td>" in page
