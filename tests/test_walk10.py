@@ -140,3 +140,15 @@ def test_a_sweep_of_one_item_does_not_claim_intervals_and_its_knob_is_headed_in_
     assert list(shown["SNR (dB)"]) == ["none added (clean)", "40", "0"]
     page = str(sweep_table_html(summ))
     assert "<th>SNR (dB)</th>" in page and "40.0000" not in page and "<td>40</td>" in page
+
+
+def test_a_timeline_of_one_span_says_span(tmp_path, tiny_model):
+    """`workbench segment` on a recording whose segments all got one label printed 'timeline (1 spans, …)'."""
+    from test_longform import bursts_file
+
+    from workbench.runs.longform import SegmentConfig, segment_file
+
+    path = bursts_file(tmp_path / "talk.wav", layout=((1.0, 2.0),))
+    res = segment_file(path, model=tiny_model, out_dir=tmp_path / "out", config=SegmentConfig(vad="energy"), figures=False)
+    assert len(res.timeline) == 1
+    assert "timeline (1 span, neighbours with the same label merged" in res.render()

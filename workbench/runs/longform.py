@@ -152,7 +152,7 @@ class LongformResult:
             lines.append(f"!! {s['note']}")
         lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
         lines += [f"!! {s['dominant_check']}"] if s.get("dominant_check") else []
-        lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
+        lines.append(f"timeline ({len(self.timeline)} span{'' if len(self.timeline) == 1 else 's'}, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart):")
         for r in self.timeline.head(40).itertuples():
             lines.append(f"  {_hms(r.start)} – {_hms(r.end)}  {r.label:<9} conf {r.confidence:.3f}  ({r.n_segments} segment{'s' if r.n_segments > 1 else ''})")
         if len(self.timeline) > 40:
