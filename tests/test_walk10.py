@@ -152,3 +152,29 @@ def test_a_timeline_of_one_span_says_span(tmp_path, tiny_model):
     res = segment_file(path, model=tiny_model, out_dir=tmp_path / "out", config=SegmentConfig(vad="energy"), figures=False)
     assert len(res.timeline) == 1
     assert "timeline (1 span, neighbours with the same label merged" in res.render()
+
+
+def test_compare_item_tables_head_a_pair_s_runs_as_run_1_and_2_and_mark_a_missing_label():
+    """The page's label flips were headed 'pred A (conf.)', 'pred B (conf.)', 'findings B' over the rows of the pair
+    A → C too (C's prediction under 'pred B'), and 'id', 'emotion' beside the most-different table's 'item', 'true label';
+    an item without a true label (tone_440hz) had a blank cell on the screen and both tables."""
+    import pandas as pd
+
+    from workbench.analysis.compare.items import disagreement_html, disagreement_lines, flips_html
+
+    flips = pd.DataFrame({"id": ["tone", "sad1"], "variant": ["raw", "raw"], "run_a": ["A", "A"], "run_b": ["C", "C"],
+                          "emotion": ["", "sad"], "pred_a": ["happy", "happy"], "confidence_a": [0.4, 0.5],
+                          "pred_b": ["sad", "sad"], "confidence_b": [0.6, 0.7], "fixed": [None, True], "broke": [None, False],
+                          "findings_a": ["", "low_snr,small_margin"], "findings_b": ["", ""]})
+    page = flips_html(flips)
+    for head in ("<th>item</th>", "<th>true label</th>", "<th>top-1 label, run 1 (confidence)</th>",
+                 "<th>top-1 label, run 2 (confidence)</th>", "<th>findings, run 2</th>"):
+        assert head in page, page
+    assert "pred B" not in page and "findings B" not in page and "<th>emotion</th>" not in page
+    assert page.split("<td>tone</td>")[1].split("</tr>")[0].count("<td>—</td>") == 2  # the missing label, and its change
+    items = flips.assign(tvd=[0.3, 0.2], max_abs_delta=[0.2, 0.1], cosine=[0.9, 0.8])
+    table = disagreement_html(items, 5)
+    assert "<td>—</td>" in table.split("<td>tone</td>")[1].split("</tr>")[0], table
+    screen = "\n".join(disagreement_lines(items, items, 2, 5))
+    tone = next(line for line in screen.splitlines() if " tone " in line)
+    assert tone.split(" tone ")[1].split()[0] == "—", tone
