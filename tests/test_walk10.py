@@ -178,3 +178,18 @@ def test_compare_item_tables_head_a_pair_s_runs_as_run_1_and_2_and_mark_a_missin
     screen = "\n".join(disagreement_lines(items, items, 2, 5))
     tone = next(line for line in screen.splitlines() if " tone " in line)
     assert tone.split(" tone ")[1].split()[0] == "—", tone
+
+
+def test_the_agreement_table_heads_a_pair_s_runs_as_the_item_tables_do():
+    """The page's agreement table was headed 'run a', 'run b' (read as the runs named A and B) above the rows of the
+    pairs A–C and B–C, and above item tables headed 'run 1', 'run 2'."""
+    import pandas as pd
+
+    from workbench.analysis.compare.runs import _agreement_table
+
+    row = {"run_a": "B", "run_b": "C", "variant": "raw", "n": 3, "kappa": 0.5, "kappa_lo": 0.1, "kappa_hi": 0.9,
+           "top1_agreement": 0.6, "top1_agreement_lo": 0.2, "top1_agreement_hi": 0.9, "n_label_flips": 1,
+           "max_abs_delta_score": 0.2, "mean_max_abs_delta_score": 0.1, "max_tvd": 0.3, "mean_tvd": 0.2,
+           "cosine_min": None, "cosine_mean": None}
+    table = _agreement_table(pd.DataFrame([row]))
+    assert list(table.columns[:2]) == ["run 1", "run 2"] and list(table.iloc[0, :2]) == ["B", "C"]
