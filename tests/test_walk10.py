@@ -10,11 +10,11 @@ import pytest
 from test_probe import synthetic_row, write_run
 
 
-def _gendered_run(path):
-    """24 items of two speakers and two genders, every one answered 'disgusted' (a constant, wrong answer)."""
+def _gendered_run(path, items: int = 48):
+    """Items of two speakers and two genders, every one answered 'disgusted' (a constant, wrong answer)."""
     classes = ["angry", "happy", "neutral", "sad"]
     rows = []
-    for k in range(24):
+    for k in range(items):
         r = synthetic_row(f"i{k}", emotion=classes[k % 4], pred="disgusted", speaker=f"s{k % 2}")
         r["gender"] = "female" if k % 2 else "male"
         rows.append(r)
@@ -43,7 +43,12 @@ def test_a_group_s_zero_width_note_names_only_the_figures_the_breakdown_shows(tm
     assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "gender"]) == 0
     group = json.loads(capsys.readouterr().out)["variants"]["raw"]["breakdowns"]["gender"]["female"]
     assert "macro_f1" not in group
-    assert "zero-width interval (WA, UAR) from 12 item(s)" in group["note"] and "macro-F1" not in group["note"]
+    assert "zero-width interval (WA, UAR) from 24 item(s)" in group["note"] and "macro-F1" not in group["note"]
+    # a group too small to show its figures ('—') has no note on their intervals either, as none on their baselines
+    rf = _gendered_run(tmp_path / "small", items=24)
+    assert main(["metrics", str(rf.path), "--no-figures", "--json", "--by", "gender"]) == 0
+    group = json.loads(capsys.readouterr().out)["variants"]["raw"]["breakdowns"]["gender"]["female"]
+    assert group["too_small"] and "zero-width" not in group["note"] and "BELOW" not in group["note"], group["note"]
 
 
 def test_embeddings_figures_carry_their_checks_and_a_k_set_by_hand_is_said_to_be(tmp_path, capsys, monkeypatch):

@@ -413,7 +413,8 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[m] = float(observed[m][0])
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
-        shown = [m for m in flat if m in SHOWN_FIGURES]  # the note names figures a reader sees beside it, not macro-F1
+        # the note names figures a reader sees beside it: not macro-F1, and none of a too-small group's (shown as —)
+        shown = [] if reason else [m for m in flat if m in SHOWN_FIGURES]
         if shown:
             notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in shown], row["n"]))
         baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
