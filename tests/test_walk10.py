@@ -198,3 +198,16 @@ def test_the_agreement_table_heads_a_pair_s_runs_as_the_item_tables_do():
            "cosine_min": None, "cosine_mean": None}
     table = _agreement_table(pd.DataFrame([row]))
     assert list(table.columns[:2]) == ["run 1", "run 2"] and list(table.iloc[0, :2]) == ["B", "C"]
+
+
+def test_report_refuses_a_single_probe_fold_before_the_notebook_starts():
+    """`report checkpoint_comparison -p probe_k=1` passed the count check (1 to 100,000) and the page said 'Probe not
+    evaluated: folds must be a whole number of 2 or more, given 1. Fix: pass folds=5', a Python argument."""
+    from workbench.errors import ConfigError
+    from workbench.views.report_run import check_params
+
+    with pytest.raises(ConfigError) as e:
+        check_params("checkpoint_comparison", {"probe_k": 1})
+    assert "parameter probe_k=1 is not a whole number from 2 to 100,000." in e.value.message
+    assert "-p probe_k=5 (the default)" in e.value.fix
+    check_params("checkpoint_comparison", {"probe_k": 2, "top": 1})  # one row listed is fine

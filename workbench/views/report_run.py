@@ -92,6 +92,9 @@ def parse_params(pairs: list[str]) -> dict:
 LIST_PATH_PARAMS = ("run_dirs",)
 #: the largest count a report parameter takes (bootstrap resamples, as every command's --bootstrap; rows listed; folds)
 MAX_COUNT_PARAM = 100_000
+#: counts that need more than 1: folds (-p probe_k=1 passed, and the page said "Probe not evaluated … pass folds=5", a
+#: Python argument, not the report's -p probe_k)
+MIN_COUNT_PARAM = {"probe_k": 2}
 #: parameters that are text, never a path: `-p title=runs` in a folder holding runs/ was titled '/home/…/runs'
 TEXT_PARAMS = ("title",)
 
@@ -127,9 +130,9 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
             raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
                               fix=f"pass -p {name}=true or -p {name}=false.")
         # a count (its default a whole number: n_boot, top, probe_k) given text, 0 or 10**12 failed in a cell or ran for ever
-        value, default = params.get(name), str(spec.get("default"))
-        if name in params and default.isdigit() and (type(value) is not int or not 1 <= value <= MAX_COUNT_PARAM):
-            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from 1 to {MAX_COUNT_PARAM:,}.",
+        value, default, least = params.get(name), str(spec.get("default")), MIN_COUNT_PARAM.get(name, 1)
+        if name in params and default.isdigit() and (type(value) is not int or not least <= value <= MAX_COUNT_PARAM):
+            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from {least} to {MAX_COUNT_PARAM:,}.",
                               source="--param", fix=f"pass -p {name}={default} (the default) or another whole number in that range.")
 
 
