@@ -211,3 +211,18 @@ def test_report_refuses_a_single_probe_fold_before_the_notebook_starts():
     assert "parameter probe_k=1 is not a whole number from 2 to 100,000." in e.value.message
     assert "-p probe_k=5 (the default)" in e.value.fix
     check_params("checkpoint_comparison", {"probe_k": 2, "top": 1})  # one row listed is fine
+
+
+def test_the_per_class_table_heads_f1_as_its_flags_do_and_keeps_long_class_names_in_their_column():
+    """`metrics` and `finetune` headed the column 'f1' over flags saying 'per-class F1' (and the page's 'F1'); a class
+    name past ten letters pushed its row's figures out from under their heads."""
+    from workbench.analysis.groups import class_lines
+    from workbench.analysis.stats import class_report
+
+    t = ["disappointed"] * 6 + ["sad"] * 6
+    p = ["disappointed"] * 4 + ["sad"] * 2 + ["sad"] * 5 + ["disappointed"]
+    _, table = class_report(t, p, ["disappointed", "sad"], n=50, seed=0)
+    lines = class_lines(table, len(t))
+    assert lines[0].rstrip().endswith("F1 [95% bootstrap CI]") and " f1 " not in lines[0]
+    column = lines[0].index("precision")
+    assert all(line[column - 1] == " " and line[column] != " " for line in lines[1:3]), lines

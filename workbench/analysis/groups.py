@@ -287,11 +287,14 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
 def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS) -> list[str]:
     """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions,
     F1 with its bootstrap interval (the resamples of macro-F1's), and what those intervals fail (``n``: items scored)."""
-    lines = [f"  {'class':<10} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} f1 [95% bootstrap CI]"]
+    # F1 as the flags under the table and the page name it (the head said 'f1'); the class column as wide as its longest
+    # name ('disappointed' pushed its row's figures out from under their heads)
+    w = max([10, *(len(str(c)) for c in per_class)])
+    lines = [f"  {'class':<{w}} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} F1 [95% bootstrap CI]"]
     for c, v in per_class.items():
         prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
         rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
-        lines.append(f"  {c:<10} {prec:<34} {rec:<34} {f1_text(v)}")
+        lines.append(f"  {c:<{w}} {prec:<34} {rec:<34} {f1_text(v)}")
     return lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
 
 
