@@ -226,3 +226,17 @@ def test_the_per_class_table_heads_f1_as_its_flags_do_and_keeps_long_class_names
     assert lines[0].rstrip().endswith("F1 [95% bootstrap CI]") and " f1 " not in lines[0]
     column = lines[0].index("precision")
     assert all(line[column - 1] == " " and line[column] != " " for line in lines[1:3]), lines
+
+
+def test_a_path_too_long_is_said_to_pass_the_limit_it_passes():
+    """'its 305 characters are longer than this file system allows a file name (255 bytes) or a path (4,096)': 305 is
+    not longer than 4,096; the message now names the limit passed, a file name's or the whole path's."""
+    import errno
+
+    from workbench.cli.common import path_fault
+
+    one = path_fault(OSError(errno.ENAMETOOLONG, "File name too long", "runs/" + "r" * 300))
+    assert "one name in it (300 bytes) is longer than this file system allows a file name (255 bytes)." in one
+    assert "4,096" not in one
+    deep = path_fault(OSError(errno.ENAMETOOLONG, "File name too long", "/".join(["d" * 200] * 25)))
+    assert "its 5,024 bytes are longer than this file system allows a path (4,096)." in deep and "255" not in deep
