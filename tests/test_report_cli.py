@@ -36,7 +36,7 @@ def test_a_baseline_that_is_none_of_the_runs_variants_is_refused_before_the_note
     out = tmp_path / "reports"
     assert main(["report", "variant_comparison", "-p", f"run_dir={run}", "-p", "baseline=rwa", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "parameter baseline='rwa': the run has no such variant; did you mean 'raw'? its variants: ['raw', 'telephone']" in err, err
+    assert "parameter baseline='rwa': the run has no such variant; did you mean 'raw'? its variants: raw, telephone." in err, err
     assert "fix: pass -p baseline= one of them, e.g. -p baseline=raw." in err and "--baseline" not in err, err
     assert not out.exists()  # no notebook started, no _FAILED folder
 

@@ -453,13 +453,15 @@ def projection_axis_labels(method: str | None, matrix: np.ndarray | None = None,
 
 
 def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: str = "", path: str | Path | None = None, ax=None,
-                    method: str | None = None, matrix: np.ndarray | None = None, flags: Sequence[str] = ()):
+                    method: str | None = None, matrix: np.ndarray | None = None, flags: Sequence[str] = (), checks: Sequence[str] = ()):
     """Scatter of a 2-D projection ``(n, 2)`` coloured by a column of ``rows`` (``correct`` works too).
 
     ``method`` (``pca``, ``umap``, ``tsne``) names the axes; with ``matrix``, the embeddings that were projected, PCA's
     axes say their share of the variance (:func:`projection_axis_labels`), and embeddings that are one point
     (:func:`identical_words`) are said so in the figure.  ``flags``: failed checks of what the colours show (a clustering's
-    :meth:`Clustering.failed_checks`), each said in the title up to its details, after ``!!``.
+    :meth:`Clustering.failed_checks`), each said in the title up to its details, after ``!!``; ``checks``: the checks that
+    make the map and its colours meaningful, in short words (the map's trustworthiness beside a random layout's, the
+    clusters' silhouette and label check), on lines of their own under the title, passed or not.
     ``ax``: matplotlib axes to draw on, or None for a new figure.  Returns the figure.
     """
     import matplotlib
@@ -483,10 +485,12 @@ def plot_projection(xy: np.ndarray, rows, color_by: str = "emotion", *, title: s
         ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(i % cmap.N), label=figure_text(f"{v} ({m.sum()})"), alpha=0.8)
     ax.legend(fontsize=8, markerscale=1.2, loc="best")
     title = figure_text(title or f"embeddings coloured by {color_by}")
+    chars = max(30, int(fig.get_size_inches()[0] * 72 / (10 * 0.6)))  # a title line as wide as the figure
+    if checks:  # a figure ships with its checks, not only the screen (a passed one was said there and in --json only)
+        title += "\n" + "\n".join(figure_text(line) for check in checks for line in textwrap.wrap(check, chars))
     if flags:  # the words before their details ("NO CLUSTER STRUCTURE beyond a single blob"), wrapped to the figure's width
-        chars = max(30, int(fig.get_size_inches()[0] * 72 / (10 * 0.6)))
         title += "\n" + "\n".join(figure_text(line) for line in textwrap.wrap("!! " + "; ".join(f.split(":")[0] for f in flags), chars))
-    ax.set_title(title, fontsize=11 if not flags else 10, color="crimson" if flags else "black")
+    ax.set_title(title, fontsize=11 if not (flags or checks) else 10, color="crimson" if flags else "black")
     ax.set_xticks([])
     ax.set_yticks([])
     xlabel, ylabel = projection_axis_labels(method, matrix, xy)

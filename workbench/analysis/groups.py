@@ -287,16 +287,21 @@ def class_f1_note(per_class: dict[str, dict], n: int) -> str:
 def class_lines(per_class: dict[str, dict], n: int = MIN_ITEMS) -> list[str]:
     """The per-class table of ``workbench metrics``: precision and recall with their exact 95 % intervals and fractions,
     F1 with its bootstrap interval (the resamples of macro-F1's), and what those intervals fail (``n``: items scored)."""
-    lines = [f"  {'class':<10} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} f1 [95% bootstrap CI]"]
+    # F1 as the flags under the table and the page name it (the head said 'f1'); the class column as wide as its longest
+    # name ('disappointed' pushed its row's figures out from under their heads)
+    w = max([10, *(len(str(c)) for c in per_class)])
+    lines = [f"  {'class':<{w}} {'precision [95% CI] hits/predicted':<34} {'recall [95% CI] hits/n':<34} F1 [95% bootstrap CI]"]
     for c, v in per_class.items():
         prec = share_text(v["precision"], v["precision_ci"], v["hits"], v["predicted"])
         rec = share_text(v["recall"], v["recall_ci"], v["hits"], v["support"])
-        lines.append(f"  {c:<10} {prec:<34} {rec:<34} {f1_text(v)}")
+        lines.append(f"  {c:<{w}} {prec:<34} {rec:<34} {f1_text(v)}")
     return lines + ([f"  !! per-class F1: {note}"] if (note := class_f1_note(per_class, n)) else [])
 
 
 #: the headline figures and how a flag names them
 FIGURE_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1"}
+#: the figures a breakdown shows of each group (screen, metrics.json, figure, page): its macro-F1 is in the table only
+SHOWN_FIGURES = ("wa", "uar")
 
 
 def figure_flags(ci: dict, n: int, counts: dict[str, int]) -> list[str]:
@@ -411,8 +416,10 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
             row[m] = float(observed[m][0])
             row[f"{m}_lo"], row[f"{m}_hi"] = _interval(boot[m], level)
         flat = [m for m in ("wa", "uar", "macro_f1") if zero_width_note(row[f"{m}_lo"], row[f"{m}_hi"], row["n"])]
-        if flat:
-            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in flat], row["n"]))
+        # the note names figures a reader sees beside it: not macro-F1, and none of a too-small group's (shown as —)
+        shown = [] if reason else [m for m in flat if m in SHOWN_FIGURES]
+        if shown:
+            notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in shown], row["n"]))
         baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
         notes += list(baseline.values())
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),

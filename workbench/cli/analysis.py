@@ -6,6 +6,7 @@ output folder; by default the run folder for what is derived from one run, a new
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ def add_metrics(sub) -> None:
                example=("workbench metrics runs/emodb --restrict --by speaker gender", "workbench metrics runs/emodb --json > metrics.json"))
     mt_.add_argument("run_dir", help="run folder written by `workbench run`")
     mt_.add_argument("--restrict", action="store_true", help="take the argmax over the dataset's classes only")
-    mt_.add_argument("--by", nargs="*", default=["speaker", "gender"], help="manifest columns to break the metrics down by (grouping)")
+    mt_.add_argument("--by", nargs="*", action=_Gathered, default=["speaker", "gender"], help="manifest columns to break the metrics down by (grouping)")
     mt_.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     mt_.add_argument("--checkpoint", default=None,
                      help="the published checkpoint the run's model is (id or alias: large, base, seed, base_finetuned), for its "
@@ -90,6 +91,16 @@ def add_probe(sub) -> None:
     add_json_option(pb, "probe.json")
 
 
+class _Gathered(argparse.Action):
+    """A list option (``nargs="*"``) given more than once: the values of every occurrence, in order and once each
+    (``--by speaker --by gender`` broke the metrics down by gender alone: the last occurrence won without a word)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        so_far = [] if current is self.default or current is None else list(current)
+        setattr(namespace, self.dest, list(dict.fromkeys([*so_far, *values])))
+
+
 def add_embeddings(sub) -> None:
     em = add_command(sub, "embeddings", help="2-D projection, clusters and nearest neighbours of a run's utterance embeddings",
               example=("workbench embeddings runs/emodb --project pca --color-by emotion pred --neighbours 03a01Fa --top 5",))
@@ -97,7 +108,7 @@ def add_embeddings(sub) -> None:
     em.add_argument("--variant", default=None, help="variant whose embeddings to use (default: the first)")
     em.add_argument("--project", default="pca", choices=["pca", "tsne", "umap"],
                     help="2-D projection method (pca: fast, the default; umap and tsne take tens of seconds the first time and are then read from the run folder)")
-    em.add_argument("--color-by", nargs="*", default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
+    em.add_argument("--color-by", nargs="*", action=_Gathered, default=["emotion", "pred", "correct", "speaker"], help="columns to colour the projection by (one figure each)")
     em.add_argument("--cluster", default="kmeans", choices=["kmeans", "agglomerative", "none"], help="clustering method")
     em.add_argument("--k", type=positive_int, default=None, help="number of clusters (default: best silhouette for k=2..10)")
     em.add_argument("--neighbours", default=None, help="an item id of the run, or an audio file, to list its nearest items (default: none)")
@@ -251,8 +262,10 @@ def _clusters(args, emb, rows, say) -> dict | None:
         return None
     cl = cluster(emb.matrix, args.cluster, k=args.k, seed=args.seed)
     rows["cluster"] = cl.labels
-    by_k = ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
-    say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({cl.silhouette_words()}; {by_k})")
+    # the k searched, each with its silhouette; a k set by --k is said to be (it read "k=4 (silhouette 0.445; k=4: 0.445)")
+    by_k = "" if args.k else "; " + ", ".join(f"k={k}: {v:.3f}" if v == v else f"k={k}: undefined" for k, v in cl.silhouette_by_k.items())
+    say(f"{'!! ' if cl.silhouette != cl.silhouette else ''}{args.cluster}: k={cl.k} ({'set by --k; ' if args.k else ''}"
+        f"{cl.silhouette_words()}{by_k})")
     say(f"  {'' if cl.above_null else '!! '}silhouette check: {cl.null_words()}")
     if cl.bound_words():
         say(f"  !! {cl.bound_words()}")
@@ -275,7 +288,25 @@ def _clusters(args, emb, rows, say) -> dict | None:
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
             "failed_checks": failed,  # the figure coloured by cluster says them in its title
+            "figure_checks": _cluster_checks(cl, agreement if members else None),  # and these, passed or not
             "emotions_by_cluster": members, "label_check": agreement if members else None}
+
+
+def _cluster_checks(cl, agreement: dict | None) -> list[str]:
+    """The clusters' checks in short words for the figure coloured by cluster: the silhouette against single blobs', and
+    the adjusted Rand index against label shuffles'."""
+    finite = [v for v in cl.null_silhouettes if v == v]
+    out = [f"k={cl.k}: silhouette {cl.silhouette:.3f}, single blobs up to {max(finite):.3f}" if finite and cl.silhouette == cl.silhouette
+           else f"k={cl.k}: {cl.null_words().split(':')[0]}"]
+    if agreement and agreement["ari"] is not None:
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
+    return out
+
+
+def _map_check(trust: dict) -> str:
+    """The map's trustworthiness beside a random layout's, in short words, or why it was not measured."""
+    t = trust["trustworthiness"]
+    return f"map trustworthiness {t:.3f}, a random layout {trust['random_layout']:.3f}" if t is not None else trust["words"]
 
 
 def cmd_embeddings(args) -> int:
@@ -321,7 +352,8 @@ def cmd_embeddings(args) -> int:
         if col == "correct" or col in rows.columns:
             fig = plot_projection(xy, rows, col, title=f"{args.project.upper()} of {len(rows)} embeddings, coloured by {col}",
                                   method=args.project, matrix=emb.matrix,
-                                  flags=[*(clusters["failed_checks"] if col == "cluster" and clusters else ()), *filter(None, [trust["flag"]])])
+                                  flags=[*(clusters["failed_checks"] if col == "cluster" and clusters else ()), *filter(None, [trust["flag"]])],
+                                  checks=[_map_check(trust), *(clusters["figure_checks"] if col == "cluster" and clusters else ())])
             rf.write_figure(artifact_name("projection", args.project, col, ext="png"), fig, meta={"color_by": col})
     say(f"projection_{args.project}.csv and figures written to {out}")
     near = neighbours(emb, args.neighbours, args.top, model=model) if args.neighbours else None

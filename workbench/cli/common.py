@@ -481,10 +481,9 @@ def path_fault(exc: BaseException) -> str | None:
     """The message for a path the file system refuses (a name of 300 letters; an output on a read-only mount), which
     ended every command in 'unexpected OSError'; else ``None``."""
     name = os.fsdecode(exc.filename) if isinstance(exc, OSError) and exc.filename is not None else ""
-    if name and exc.errno == errno.ENAMETOOLONG:
-        return (f"error: {printable(cut_middle(name, 120))}: is no possible path: its {len(name):,} characters are longer than "
-                "this file system allows a file name (255 bytes) or a path (4,096) to be.\n  fix: check the name you typed (a "
-                "value meant as text, given where a path goes?).")
+    if name and exc.errno == errno.ENAMETOOLONG and (part := max(len(os.fsencode(p)) for p in name.split(os.sep))):  # which limit
+        return (f"error: {printable(cut_middle(name, 120))}: is no possible path: " + (f"one name in it ({part:,} bytes) is longer than this file system allows a file name (255 bytes)" if part > 255
+                else f"its {len(os.fsencode(name)):,} bytes are longer than this file system allows a path (4,096)") + ".\n  fix: check the name you typed (a value meant as text, given where a path goes?).")
     if name and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return (f"error: {printable(cut_middle(name, 120))}: cannot be used: {os.strerror(exc.errno)}.\n  fix: choose a path "
                 "in a folder you may write to (and read from), or change the folder's permissions.")

@@ -153,7 +153,7 @@ class LongformResult:
         lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
         lines += [f"!! {s['dominant_check']}"] if s.get("dominant_check") else []
         ref, low = s.get("uniform_guess"), s.get("spans_at_or_under_uniform")
-        lines.append(f"timeline ({len(self.timeline)} spans, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart"
+        lines.append(f"timeline ({len(self.timeline)} span{'' if len(self.timeline) == 1 else 's'}, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart"
                      + (f"; conf: the span's mean top probability, against {ref:.3f} (1/{s['n_classes']}) for a uniform guess" if ref else "") + "):")
         lines += [f"!! {low} of {len(self.timeline)} spans at or under the uniform guess {ref:.3f}: their label is no better than "
                   "a guess"] if low else []

@@ -279,13 +279,14 @@ def sweep_display(summ):
 
     keep = [c for c in summ.columns if c not in _SWEEP_SHARE + _SWEEP_CONFIDENCE + ("reference",)]
     keep.insert(keep.index("mean_confidence") + 1, "confidence_change")  # the change beside the mean it changes
-    heads = {"mean_confidence": CONFIDENCE_HEAD, "confidence_change": CHANGE_HEAD}
+    heads = {"mean_confidence": CONFIDENCE_HEAD, "confidence_change": CHANGE_HEAD, **KNOB_HEADS}
     rows = []
     for _, r in summ.iterrows():
         confidence = dict(zip(("mean_confidence", "confidence_change"), _confidence_cells(r)))
         cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else confidence[c] if c in confidence else
                  ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else
-                 _unbounded(c) if isinstance(r[c], float) and r[c] == float("inf") else r[c] for c in keep]
+                 _unbounded(c) if isinstance(r[c], float) and r[c] == float("inf") else
+                 f"{r[c]:g}" if c in KNOB_HEADS and isinstance(r[c], float) and r[c] == r[c] else r[c] for c in keep]
         n = int(r["compared"])
         share = ("— (the reference itself)" if r["reference"] else "— (nothing compared)" if not n else
                  f"{r['same_label_as_reference']:.3f} [{r['same_label_ci_low']:.3f}, {r['same_label_ci_high']:.3f}] "
@@ -297,6 +298,12 @@ def sweep_display(summ):
         if kept not in heads and str(summ[kept].dtype) == "Int64":
             frame[c] = frame[c].astype("Int64")
     return frame
+
+
+#: each grid's knob in words, with its unit: the tables' heads read 'snr db', 'top db' (the column names with spaces), and
+#: a page printed the knob's values with four decimals (40.0000 dB); they are printed as given (40, 0.9)
+KNOB_HEADS = {"sample_rate": "source rate (Hz)", "top_db": "trim top_db (dB)", "snr_db": "SNR (dB)",
+              "prop_decrease": "noise reduction (prop_decrease)", "semitones": "pitch shift (semitones)", "tempo_factor": "tempo factor"}
 
 
 def _unbounded(column: str) -> str:
@@ -374,8 +381,10 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         conf_m, same_m = ("o", "s") if gi == 0 else ("^", "D")
         style = {} if gi == 0 else {"mfc": "none", "ms": 5, "mew": 1.4}
         conf = np.array([mean_interval(at[x]["confidence"])[:3] for x in xs]).reshape(-1, 3)
+        # one item per point has no interval: the legend said one was drawn (the table says "one item: no interval")
+        bars = "Student-t 95 % interval over the items" if np.isfinite(conf[:, 1]).any() else "one item: no interval, no ring"
         ax2.errorbar(xs, conf[:, 0], yerr=[conf[:, 0] - conf[:, 1], conf[:, 2] - conf[:, 0]], fmt=f"{conf_m}-", capsize=2,
-                     color=palette(2 * gi), label=f"mean confidence{label},\nStudent-t 95 % interval over the items", **style)
+                     color=palette(2 * gi), label=f"mean confidence{label},\n{bars}", **style)
         same_as_ref = [x for x in xs if confidence_change(at[x], ref_conf)[4]]  # the paired interval of the change holds 0
         flagged = flagged or bool(same_as_ref)
         ax2.scatter(same_as_ref, [conf[xs.index(x), 0] for x in same_as_ref], s=170, facecolors="none", edgecolors="0.45", linewidths=1.2,

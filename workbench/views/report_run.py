@@ -43,7 +43,7 @@ def template_path(template: str | os.PathLike) -> Path:
     known = sorted(x.stem for x in TEMPLATES.glob("*.ipynb"))
     close = difflib.get_close_matches(p.stem, known, n=1)  # "experiment_reprot" was refused without the closest one named
     guess = f"did you mean {close[0]!r}? " if close else ""
-    raise ConfigError(f"unknown report template {str(template)!r}; {guess}templates: {known}.",
+    raise ConfigError(f"unknown report template {str(template)!r}; {guess}templates: {', '.join(known)}.",
                       fix="pass one of them, or a path to a notebook.")
 
 
@@ -72,14 +72,15 @@ def parse_params(pairs: list[str]) -> dict:
     parsed with the bounds of every YAML file the workbench reads: an alias (nine of them in one ``-p title=[&a …]``
     expanded to gigabytes) or a number of thousands of digits (``unexpected ValueError``) stays the text it was typed
     as.  A name given twice is refused (the last one won without a word)."""
-    out = {}
+    out, typed = {}, {}  # typed: each value as it was typed, for the refusal of a name given twice
     for s in pairs or []:
         if "=" not in s:
             raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
         k, v = s.split("=", 1)
         if k.strip() in out:
-            raise ConfigError(f"parameter {k.strip()} is given twice ({shown(out[k.strip()])}, then {shown(v)}); which one "
+            raise ConfigError(f"parameter {k.strip()} is given twice ({shown(typed[k.strip()])}, then {shown(v)}); which one "
                               "counts would be a guess.", source="--param", fix=f"pass -p {k.strip()}=… once.")
+        typed[k.strip()] = v
         try:
             out[k.strip()] = None if v.strip() in ("None", "none") else load_yaml_text(v, source=f"--param {k.strip()}")
         except ConfigError:  # YAML that does not parse, an alias (`*draft*`), a number past 2**63: the text itself
@@ -91,6 +92,9 @@ def parse_params(pairs: list[str]) -> dict:
 LIST_PATH_PARAMS = ("run_dirs",)
 #: the largest count a report parameter takes (bootstrap resamples, as every command's --bootstrap; rows listed; folds)
 MAX_COUNT_PARAM = 100_000
+#: counts that need more than 1: folds (-p probe_k=1 passed, and the page said "Probe not evaluated … pass folds=5", a
+#: Python argument, not the report's -p probe_k)
+MIN_COUNT_PARAM = {"probe_k": 2}
 #: parameters that are text, never a path: `-p title=runs` in a folder holding runs/ was titled '/home/…/runs'
 TEXT_PARAMS = ("title",)
 
@@ -126,9 +130,9 @@ def check_params(template: str | os.PathLike, params: dict) -> None:
             raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
                               fix=f"pass -p {name}=true or -p {name}=false.")
         # a count (its default a whole number: n_boot, top, probe_k) given text, 0 or 10**12 failed in a cell or ran for ever
-        value, default = params.get(name), str(spec.get("default"))
-        if name in params and default.isdigit() and (type(value) is not int or not 1 <= value <= MAX_COUNT_PARAM):
-            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from 1 to {MAX_COUNT_PARAM:,}.",
+        value, default, least = params.get(name), str(spec.get("default")), MIN_COUNT_PARAM.get(name, 1)
+        if name in params and default.isdigit() and (type(value) is not int or not least <= value <= MAX_COUNT_PARAM):
+            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from {least} to {MAX_COUNT_PARAM:,}.",
                               source="--param", fix=f"pass -p {name}={default} (the default) or another whole number in that range.")
 
 
@@ -192,7 +196,7 @@ def check_baseline(baseline, variants: list[str]) -> None:
         return
     close = difflib.get_close_matches(str(baseline), variants, n=1)
     guess = f"did you mean {close[0]!r}? " if close else ""
-    raise ConfigError(f"parameter baseline={baseline!r}: the run has no such variant; {guess}its variants: {variants}.",
+    raise ConfigError(f"parameter baseline={baseline!r}: the run has no such variant; {guess}its variants: {', '.join(variants)}.",
                       source="--param", fix=f"pass -p baseline= one of them, e.g. -p baseline={close[0] if close else variants[0]}.")
 
 

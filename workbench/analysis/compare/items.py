@@ -37,6 +37,7 @@ def disagreement_lines(items, shown, differing: int, top: int) -> list[str]:
     if not len(shown):
         return [f"most different items: none; all {total} paired items have the same scores (TVD 0)"]
     table = shown[SCREEN_COLUMNS].copy()
+    table["emotion"] = _true_labels(table["emotion"])
     for c in SCREEN_COLUMNS[1:7]:  # the text columns after the first: a space before each cell, as before its head
         table[c] = [f" {v}" for v in text_values(table[c])]
     disjoint = "; n/a between runs with no class in common, their items in order" if shown["tvd"].isna().any() else ""
@@ -51,16 +52,23 @@ def disagreement_lines(items, shown, differing: int, top: int) -> list[str]:
 def disagreement_html(shown, top: int) -> str:
     """The report page's most-different table (``shown``: at most ``top`` rows per pair), headed in words."""
     table = shown[PAGE_COLUMNS].copy()
+    table["emotion"] = _true_labels(table["emotion"])
     table[["tvd", "max_abs_delta"]] = table[["tvd", "max_abs_delta"]].map(_distance)  # 3e-8 is not 0.0000
     return (f"<h3>Most different items (top {top} per pair, by total variation distance)</h3>"
             + table.rename(columns=ITEM_HEADS).to_html(index=False, escape=True, float_format=lambda x: f"{x:.4f}", na_rep="n/a")
             + f"<p>{html_text(DISTANCE_WORDS)}.</p>")
 
 
+def _true_labels(column):
+    """Each item's true label, ``—`` where it has none (the cell was left blank, as if a value were missing)."""
+    return text_values(column).replace("", "—")
+
+
 def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
     """The first ``shown`` label flips as a table that fits a report page: each prediction beside its confidence, the
     pair as "A → B", fixed/broke in one column (— for an item without a label), the findings broken at their commas
-    and no path (flips.csv has every column)."""
+    and no path (flips.csv has every column).  Headed in words as the most-different table is: a pair's first and
+    second run are "run 1" and "run 2" (the heads said "pred A", "pred B" over the rows of the pair A → C too)."""
     import pandas as pd
 
     def change(fixed, broke) -> str:
@@ -70,14 +78,14 @@ def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
 
     head = flips.head(shown)
     table = pd.DataFrame({
-        "id": head["id"].astype(str), "variant": head["variant"].astype(str),
-        "runs": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
-        "emotion": text_values(head["emotion"]),
-        "pred A (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_a"], head["confidence_a"])],
-        "pred B (conf.)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_b"], head["confidence_b"])],
+        "item": head["id"].astype(str), "variant": head["variant"].astype(str),
+        "runs 1\u00a0→\u00a02": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
+        "true label": _true_labels(head["emotion"]),
+        "top-1 label, run 1 (confidence)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_a"], head["confidence_a"])],
+        "top-1 label, run 2 (confidence)": [f"{p} ({c:.3f})" for p, c in zip(head["pred_b"], head["confidence_b"])],
         "against the label": [change(f, b) for f, b in zip(head["fixed"], head["broke"])],
-        **{f"findings {k.upper()}": text_values(head[f"findings_{k}"]).str.replace(",", ", ", regex=False)
-           for k in ("a", "b")},
+        **{f"findings, run {k}": text_values(head[f"findings_{x}"]).str.replace(",", ", ", regex=False)
+           for k, x in ((1, "a"), (2, "b"))},
     })
     note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"
             if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")

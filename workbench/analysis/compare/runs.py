@@ -342,8 +342,9 @@ class RunsComparison:
         return html_visible("\n".join(parts))  # to_html escapes markup only: a run named 'b\u202ea' reversed its row
 
 
-#: the agreement columns as the report page heads them: words a browser can wrap (``mean_max_abs_delta_score`` could not)
-_AGREEMENT_HEADS = {"run_a": "run a", "run_b": "run b", "variant": "variant", "n": "n", "kappa": "kappa",
+#: the agreement columns as the report page heads them: words a browser can wrap (``mean_max_abs_delta_score`` could not);
+#: a pair's runs are run 1 and run 2, as in the item tables below it ("run a", "run b" read as the runs named A and B)
+_AGREEMENT_HEADS = {"run_a": "run 1", "run_b": "run 2", "variant": "variant", "n": "n", "kappa": "kappa",
                     "top1_agreement": "top-1 agreement", "n_label_flips": "label flips", "max_abs_delta_score": "max |Δscore|",
                     "mean_max_abs_delta_score": "mean max |Δscore|", "max_tvd": "max TVD", "mean_tvd": "mean TVD",
                     "cosine_min": "cosine min", "cosine_mean": "cosine mean"}
