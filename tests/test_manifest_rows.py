@@ -76,7 +76,8 @@ def test_a_missing_file_and_a_folder_are_still_named_when_one_path_is_checked_on
     with pytest.raises(ConfigError) as err:
         read_manifest(_write(tmp_path, rows)[0])
     # clip.wav/ is clip.wav to pathlib, and was never listed: one os.stat fails on it, file_problem's answer stands
-    assert "3 missing files (gone.wav, folder.wav (is a directory), gone.wav)" in str(err.value)
+    # gone.wav on two rows is named once with its count (the segments of one long file repeated its name ten times)
+    assert "3 rows naming 2 missing files (gone.wav ×2, folder.wav (is a directory))" in str(err.value)
 
 
 def test_the_garbage_collector_is_on_again_after_a_read_and_after_a_refusal(tmp_path):
@@ -99,3 +100,12 @@ def test_the_garbage_collector_is_on_again_after_a_read_and_after_a_refusal(tmp_
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_segments_of_one_missing_long_file_name_it_once():
+    """72 segments of long_dialogue.wav, the file gone: "72 missing files (long_dialogue.wav, long_dialogue.wav, … ×10)"."""
+    from workbench.data.manifest import _counted
+
+    assert _counted(["long.wav"] * 72, "missing files") == "72 rows naming 1 missing file (long.wav ×72)"
+    assert _counted(["a.wav", "b.wav"], "missing files") == "2 missing files (a.wav, b.wav)"
+    assert _counted(["x", "x"], "duplicate ids") == "2 duplicate ids (x, x)"  # other kinds keep their listing

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -80,6 +81,17 @@ def _listing(entries: list[str], shown: int = SHOWN) -> str:
     if len(entries) > shown:
         text += f" … and {len(entries) - shown} more"
     return text
+
+
+def _counted(found: list[str], what: str) -> str:
+    """"3 missing files (a.wav, b.wav, c.wav)"; the segments of one long file name it once, with their count:
+    "72 rows naming 1 missing file (long.wav ×72)" (it read "72 missing files (long.wav, long.wav, …)")."""
+    counts = dict(Counter(found))
+    if len(counts) == len(found) or not what.startswith("missing "):
+        return f"{len(found)} {what} ({_listing(found)})"
+    kind = what.removeprefix("missing ").removesuffix("s")
+    listed = [f"{name} ×{n}" if n > 1 else name for name, n in counts.items()]
+    return f"{len(found)} rows naming {len(counts)} missing {kind}{'' if len(counts) == 1 else 's'} ({_listing(listed)})"
 
 
 @dataclass
@@ -159,7 +171,7 @@ class ValidationReport:
                  (self.empty_paths, "rows without a path"), (self.empty_ids, "rows with an empty id"),
                  (self.control_ids, "ids or labels holding a control character, a line break or a right-to-left override, shown here "
                                     "as escapes"), (self.duplicate_ids, "duplicate ids"), (self.bad_segments, "bad start/duration")]
-        parts = [f"{self.n_items} items"] + [f"{len(found)} {what} ({_listing(found)})" for found, what in kinds if found]
+        parts = [f"{self.n_items} items"] + [_counted(found, what) for found, what in kinds if found]
         if self.bad_emotions:
             parts.append(f"{len(self.bad_emotions)} unknown emotion values ({_listing(self.bad_emotions)}); "
                          f"emotion must be one of {', '.join(LABEL_KEYS)} or empty")
