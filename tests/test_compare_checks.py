@@ -219,3 +219,19 @@ def test_the_fusion_section_says_what_each_row_is_and_when_late_is_one_of_them()
             "alone, so the late row is the text row.") in page, page
     mixed = " ".join(str(fusion_html({**d, "late_weights": [0.3, 0.0]})).split())
     assert "0.3, 0.0." in mixed and "so the late row is" not in mixed
+
+
+def test_the_runs_figure_draws_each_runs_majority_baseline_beside_its_wa(tmp_path):
+    """The title flagged "WA BELOW THE MAJORITY BASELINE" and the figure drew only the chance-UAR line (found by the walk)."""
+    from workbench.analysis.groups import majority_baseline
+
+    rows = [synthetic_row(f"i{k}", emotion="neutral" if k < 8 else "sad", pred="sad") for k in range(10)]
+    a = write_run(tmp_path / "a", rows, [np.ones(4)] * len(rows))
+    b = write_run(tmp_path / "b", rows, [np.ones(4)] * len(rows), dtype="int8")
+    cmp = compare_runs([a, b], n_boot=50)
+    ax = plot_runs_comparison(cmp).axes[0]
+    wanted = majority_baseline(cmp.reports["A"]["raw"].support())
+    assert wanted == ("neutral", 8, 10)
+    ys = sorted({round(float(seg[0][1]), 6) for c in ax.collections for seg in c.get_segments()})
+    assert 0.8 in ys  # both runs' majority baseline, 8 of 10 always neutral
+    assert "majority baseline (WA)" in [t.get_text() for t in ax.get_legend().get_texts()]

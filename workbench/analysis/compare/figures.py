@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.analysis.compare.variants import metric_flags
+from workbench.analysis.groups import majority_baseline
 from workbench.errors import WorkbenchError, html_text
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_PREFIX, score_column
@@ -45,10 +46,17 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     ax1.set_xlim(-0.5, len(names) - 0.5)  # every run's slot, also one without markers (NaN), and the ±0.1 offsets
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("95% bootstrap CI")
+    majority_drawn = False
     for k, n in enumerate(names):  # each run's chance UAR over its own scored classes, the line its UAR is read against
         chance = cmp.reports[n][v].chance_uar
         if chance is not None and cmp.reports[n][v].uar == cmp.reports[n][v].uar:
             ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label="chance UAR" if k == 0 else None)
+        # and its majority baseline, the line its WA is read against (the title's flag named it; no line showed it)
+        base = majority_baseline(cmp.reports[n][v].support()) if cmp.reports[n][v].wa == cmp.reports[n][v].wa else None
+        if base is not None:
+            ax1.hlines(base[1] / base[2], k - 0.3, k + 0.3, color="tab:blue", ls="--", lw=1.0,
+                       label=None if majority_drawn else "majority baseline (WA)")
+            majority_drawn = True
     flat = [f"{n} {m.upper()}" for n in names for m in ("wa", "uar") if m in cmp.reports[n][v].interval_flags()]
     empty = [n for n in names if cmp.reports[n][v].wa != cmp.reports[n][v].wa]
     notes = ([f"!! zero-width interval ({', '.join(flat)}): no uncertainty shown"] if flat else []) + (
