@@ -240,3 +240,18 @@ def test_a_path_too_long_is_said_to_pass_the_limit_it_passes():
     assert "4,096" not in one
     deep = path_fault(OSError(errno.ENAMETOOLONG, "File name too long", "/".join(["d" * 200] * 25)))
     assert "its 5,024 bytes are longer than this file system allows a path (4,096)." in deep and "255" not in deep
+
+
+def test_the_flips_table_gives_every_pair_of_runs_its_turn():
+    """Three runs, 60 flips A → B before 60 A → C: the 50 shown were all A → B (found by the walk)."""
+    import pandas as pd
+
+    from workbench.analysis.compare.items import flips_html
+
+    n = 60
+    flips = pd.DataFrame({"id": [f"i{k}" for k in range(2 * n)], "variant": "raw", "run_a": "A", "run_b": ["B"] * n + ["C"] * n,
+                          "emotion": "sad", "pred_a": "happy", "confidence_a": 0.5, "pred_b": "sad", "confidence_b": 0.6,
+                          "fixed": True, "broke": False, "findings_a": "", "findings_b": ""})
+    page = flips_html(flips, shown=50)
+    assert page.count("A\u00a0→\u00a0B") == 25 and page.count("A\u00a0→\u00a0C") == 25
+    assert "showing 50 of 120, the pairs of runs in turn (2 pairs)" in page

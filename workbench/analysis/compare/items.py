@@ -65,7 +65,7 @@ def _true_labels(column):
 
 
 def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
-    """The first ``shown`` label flips as a table that fits a report page: each prediction beside its confidence, the
+    """``shown`` label flips (each pair of runs in turn) as a table that fits a report page: each prediction beside its confidence, the
     pair as "A → B", fixed/broke in one column (— for an item without a label), the findings broken at their commas
     and no path (flips.csv has every column).  Headed in words as the most-different table is: a pair's first and
     second run are "run 1" and "run 2" (the heads said "pred A", "pred B" over the rows of the pair A → C too)."""
@@ -76,7 +76,10 @@ def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
             return "—"
         return "fixed" if fixed else ("broke" if broke else "wrong in both")
 
-    head = flips.head(shown)
+    # every pair of runs gets its turn (the first 50 in file order were all A → B when three runs were compared)
+    turn = flips.groupby(["run_a", "run_b", "variant"], sort=False).cumcount() if len(flips) else pd.Series(dtype=int)
+    head = flips.assign(_turn=turn.to_numpy()).sort_values("_turn", kind="stable").head(shown) if len(flips) else flips
+    pairs = flips.groupby(["run_a", "run_b", "variant"], sort=False).ngroups if len(flips) else 0
     table = pd.DataFrame({
         "item": head["id"].astype(str), "variant": head["variant"].astype(str),
         "runs 1\u00a0→\u00a02": [f"{a}\u00a0→\u00a0{b}" for a, b in zip(head["run_a"], head["run_b"])],  # kept on one line
@@ -87,6 +90,6 @@ def flips_html(flips, shown: int = FLIPS_SHOWN) -> str:
         **{f"findings, run {k}": text_values(head[f"findings_{x}"]).str.replace(",", ", ", regex=False)
            for k, x in ((1, "a"), (2, "b"))},
     })
-    note = (f"<p>showing the first {shown} of {len(flips)}; flips.csv has them all, with each item's path.</p>"
-            if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")
+    note = (f"<p>showing {shown} of {len(flips)}{f', the pairs of runs in turn ({pairs} pairs)' if pairs > 1 else ''}; "
+            "flips.csv has them all, with each item's path.</p>" if len(flips) > shown else "<p>each item's path is in flips.csv.</p>")
     return note + table.to_html(index=False, escape=True)
