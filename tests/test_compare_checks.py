@@ -235,3 +235,6 @@ def test_the_runs_figure_draws_each_runs_majority_baseline_beside_its_wa(tmp_pat
     ys = sorted({round(float(seg[0][1]), 6) for c in ax.collections for seg in c.get_segments()})
     assert 0.8 in ys  # both runs' majority baseline, 8 of 10 always neutral
     assert "majority baseline (WA)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)

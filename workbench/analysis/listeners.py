@@ -480,8 +480,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     The demo run with planted judgements: four listeners per clip labelled angry, happy or sad, three of them
     heard the intended emotion and one neutral (the tiny checkpoint's predictions mean nothing):
 
-    >>> from workbench.data.votes import record_from_counts
-    >>> from workbench.schema import text_values  # empty cells as "" (no fillna("") on a float column)
+    >>> from workbench.data.votes import record_from_counts; from workbench.schema import text_values
     >>> run_dir = wb.demo_run("runs/demo", model="tiny")
     >>> results = wb.RunFolder(run_dir).results()
     >>> results["meta"] = [record_from_counts({e: 3, "neutral": 1}) if e in ("angry", "happy", "sad") else {}
