@@ -21,6 +21,10 @@ Steps (each timed; a failing step is recorded with its error and the others stil
    through the network's ``extract_features`` compiled (``default``, then ``reduce-overhead``: CUDA graphs), one
    fixed shape, against eager in the same step, with the compile time and the agreement with eager (top-1,
    max |Δ score|, cosine).  Measured only: the product runs eager until this says otherwise.
+5. ``attention_memory``: the bytes a forward pass holds per (clip, head, frame pair) of its attention on this device,
+   measured on one clip of 30, 60, 90 and 120 s per path (torch bf16 and float32, ONNX Runtime where it has a CUDA
+   provider), against the figures the memory check refuses with (``ATTENTION_BYTES_CUDA``: estimated until this
+   runs on a GPU); ``benchmarks/attention_memory.py`` says how.
 """
 
 from __future__ import annotations
@@ -233,14 +237,21 @@ def step_compiled(a, figures: dict) -> dict:
     return res
 
 
+def step_attention_memory(a, figures: dict) -> dict:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import attention_memory
+
+    return attention_memory.run(a.arch, a.device, a.work)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny model, CPU, a handful of clips: checks the suite runs")
     ap.add_argument("--device", default=None, help="default: cuda (cpu with --smoke)")
     ap.add_argument("--json", default=None, help="where to write the JSON (default: $OUT/gpu_suite.json, else ./gpu_suite.json)")
-    steps = ["end_to_end", "model_only", "onnxruntime", "compiled"]
+    steps = ["end_to_end", "model_only", "onnxruntime", "compiled", "attention_memory"]
     ap.add_argument("--steps", nargs="*", choices=steps, default=steps,
-                    help="which steps, in order (default: all four)")
+                    help="which steps, in order (default: all five)")
     a = ap.parse_args()
     a.device = a.device or ("cpu" if a.smoke else "cuda")
     a.arch = "tiny" if a.smoke else "large"
@@ -271,6 +282,11 @@ def main() -> int:
     figures["total_seconds"] = time.perf_counter() - t_all
     target.write_text(json.dumps(figures, indent=2, default=str))
     print("\ntargets:")
+    att = figures["steps"].get("attention_memory", {})
+    if att.get("ok"):
+        ratios = ", ".join(f"{k} {v['at_longest']:.2f}x" for k, v in att["paths"].items())
+        print(f"  attention_memory: the memory check's bytes per pair {'hold' if att['check_holds'] else 'UNDERESTIMATE'} "
+              f"on {a.device} (peak at the longest clip: {ratios} of the check's need)")
     for name, key in (("end_to_end", "cli_vs_funasr"), ("model_only", "x_real_time")):
         s = figures["steps"].get(name, {})
         if s.get("ok"):

@@ -173,8 +173,8 @@ def attention_heads(net) -> int:
 
 #: bytes a forward pass on a CUDA device holds per clip, head and (frame, frame) pair of its attention, by precision.
 #: ESTIMATED from the sizes of the (clips, heads, frames, frames) tensors the code allocates, NOT measured on a GPU (no
-#: GPU where this was written; ``benchmarks/gpu_suite.sh`` measures a batch's peak).  torch on CUDA runs
-#: :class:`~workbench.model.funasr_patches.FusedAttention`: FunASR's ALiBi bias in float32 for the whole forward, with
+#: GPU where this was written; the ``attention_memory`` step of ``benchmarks/gpu_suite.sh`` measures them).  torch on
+#: CUDA runs :class:`~workbench.model.funasr_patches.FusedAttention`: FunASR's ALiBi bias in float32 for the whole forward, with
 #: the cached buffer it is cut from (4 + 4), its copy scaled per layer, the next layer's made before the last one is
 #: freed (4 + 4); the additive mask in the compute precision, made from zeros, the bias converted and a masked_fill copy
 #: (3 x 2 in float16/bfloat16, 3 x 4 in float32); and, should scaled_dot_product_attention fall back to its math kernel
