@@ -143,8 +143,10 @@ def measure(path: str, model: str, device: str, dtype: str, seconds: tuple[float
     return res
 
 
-def run(arch: str, device: str, work: str | os.PathLike, seconds: tuple[float, ...] | None = None) -> dict:
-    """Every path of ``device``: torch in its compute precisions, and ONNX Runtime where it can run there."""
+def run(arch: str, device: str, work: str | os.PathLike, seconds: tuple[float, ...] | None = None,
+        dtypes: list[str] | None = None) -> dict:
+    """Every path of ``device``: torch in ``dtypes`` (default: bf16 and float32 on CUDA, float32 on a CPU), and ONNX
+    Runtime where it can run there."""
     import onnxruntime as ort
 
     from workbench.model.checkpoints import ensure_random_checkpoint
@@ -154,7 +156,7 @@ def run(arch: str, device: str, work: str | os.PathLike, seconds: tuple[float, .
     kind = "cuda" if device.startswith("cuda") else "cpu"
     seconds = tuple(seconds or SECONDS[kind])
     ck = str(ensure_random_checkpoint(arch))
-    dtypes = ["bfloat16", "float32"] if kind == "cuda" else ["float32"]
+    dtypes = dtypes or (["bfloat16", "float32"] if kind == "cuda" else ["float32"])
     result: dict = {"arch": arch, "device": device, "seconds": list(seconds), "paths": {}}
     for dtype in dtypes:
         result["paths"][f"torch-{dtype}"] = measure("torch", ck, device, dtype, seconds)
@@ -176,6 +178,8 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seconds", type=float, nargs="+", default=None, help="clip lengths (default: 4, by device)")
     ap.add_argument("--json", default=None, help="where to write the figures")
+    ap.add_argument("--dtypes", nargs="+", choices=["float32", "bfloat16", "float16", "int8"], default=None,
+                    help="torch's precisions (default: bfloat16 float32 on CUDA, float32 on a CPU)")
     ap.add_argument("--child", choices=["torch", "onnxruntime"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
@@ -187,7 +191,7 @@ def main() -> int:
     if a.seconds is not None and len(a.seconds) < 3:
         ap.error("--seconds needs at least three lengths (the fit has three terms)")
     with tempfile.TemporaryDirectory() as work:
-        result = run(a.arch, a.device, work, tuple(sorted(a.seconds)) if a.seconds else None)
+        result = run(a.arch, a.device, work, tuple(sorted(a.seconds)) if a.seconds else None, a.dtypes)
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=2))
     return 0
