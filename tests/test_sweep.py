@@ -251,3 +251,33 @@ def test_the_mean_confidence_of_each_point_has_its_t_interval_and_a_change_withi
     same.loc[same["variant"] == "sr_22050", "confidence"] = ref
     cell = sweep_display(summarise_sweep(same, "sample-rate")).set_index("variant").loc["sr_22050", "Δ confidence vs reference [paired 95% t CI] n"]
     assert cell == "+0.000 (all 3 items as at the reference)  ≈ reference" and "[+0.000, +0.000]" not in cell
+
+
+def test_a_ring_says_which_of_two_coinciding_points_is_within_its_interval_of_the_reference():
+    """An SNR sweep's two groups (without and with noise reduction) at the same point with the same mean confidence,
+    only the second within its paired interval of the reference: the ring was grey and of one size, so it could belong
+    to either.  It is now in the colour of the curve it marks (the second group's wider), said in the legend."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from workbench.runs.sweep import confidence_change
+    from workbench.schema import score_column
+
+    conf = {("clean", np.inf, False): [0.5, 0.6, 0.7], ("snr_10", 10.0, False): [0.2, 0.3, 0.4],
+            ("snr_10+denoise", 10.0, True): [0.0, 0.3, 0.6]}  # both at 0.3; changes -0.3 ×3 (no), -0.5/-0.3/-0.1 (holds 0)
+    rows = [{"id": f"i{i}", "variant": v, "status": "ok", "pred": LABEL_KEYS[0], "confidence": c, "snr_db": snr, "denoise": den,
+             **{score_column(k): 1 / len(LABEL_KEYS) for k in LABEL_KEYS}}
+            for (v, snr, den), cs in conf.items() for i, c in enumerate(cs)]
+    df = pd.DataFrame(rows)
+    ref = df[df["variant"] == "clean"].set_index("id")["confidence"]
+    assert confidence_change(df[df["variant"] == "snr_10"], ref)[4] is False
+    assert confidence_change(df[df["variant"] == "snr_10+denoise"], ref)[4] is True
+    fig = plot_sweep(df, "snr")
+    ax = fig.axes[1]
+    curve = {b.get_label().split(",")[0]: b.lines[0].get_color() for b in ax.containers if b.get_label().startswith("mean confidence (")}
+    rings = [c for c in ax.collections if type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    assert len(rings) == 1 and tuple(rings[0].get_offsets()[0]) == pytest.approx((10.0, 0.3))
+    assert tuple(rings[0].get_edgecolors()[0]) == pytest.approx(to_rgba(curve["mean confidence (with noise reduction)"]))
+    assert tuple(rings[0].get_edgecolors()[0]) != pytest.approx(to_rgba(curve["mean confidence (without noise reduction)"]))
+    assert any("ringed (ring in the curve's colour)" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)

@@ -387,8 +387,10 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
                      color=palette(2 * gi), label=f"mean confidence{label},\n{bars}", **style)
         same_as_ref = [x for x in xs if confidence_change(at[x], ref_conf)[4]]  # the paired interval of the change holds 0
         flagged = flagged or bool(same_as_ref)
-        ax2.scatter(same_as_ref, [conf[xs.index(x), 0] for x in same_as_ref], s=170, facecolors="none", edgecolors="0.45", linewidths=1.2,
-                    zorder=1)
+        # a ring in its curve's colour, the second group's wider: where the two groups' points coincide, a grey ring of
+        # one size could not say which of them is within its interval of the reference
+        ax2.scatter(same_as_ref, [conf[xs.index(x), 0] for x in same_as_ref], s=170 if gi == 0 else 320, facecolors="none",
+                    edgecolors=[palette(2 * gi)], linewidths=1.2, zorder=1)
         same = np.array([_same_label_counts(at[x], reference) for x in xs]).reshape(-1, 4)
         ax2.errorbar(xs, same[:, 0], yerr=[same[:, 0] - same[:, 2], same[:, 3] - same[:, 0]], fmt=f"{same_m}--", capsize=3,
                      color=palette(2 * gi + 1), label=f"same label as the original audio, exact 95 % interval\n{label.strip()}".strip(), **style)
@@ -404,8 +406,9 @@ def plot_sweep(df, kind: str, path: str | Path | None = None, *, axes=None):
         ax2.axhline(ref_rows["confidence"].mean(), color="k", lw=1, ls=":", label=f"mean confidence of the {what}: reference")
         ax1.plot([], [], color="grey", lw=0.8, ls=":", label="dotted: original audio")
     if flagged:  # the ring's meaning, once
+        whose = " (ring in the curve's colour)" if len(groups) > 1 else ""
         ax2.scatter([], [], s=90, facecolors="none", edgecolors="0.45", linewidths=1.2,
-                    label="ringed: its change of confidence from the reference\nis within its paired 95 % t interval (holds 0)")
+                    label=f"ringed{whose}: its change of confidence from the reference\nis within its paired 95 % t interval (holds 0)")
     # the scores are drawn for the first group only: say which (they were unlabelled beside two groups of curves below)
     ax1.set_ylabel("mean score" + ("" if group_key is None or not groups else f" ({_GROUP_WORDS[group_key].get(groups[0][0], groups[0][0])})"))
     # legends beside the plots, never over the markers they explain
