@@ -182,6 +182,21 @@ def test_crema_d_clip_whose_level_lost_an_x_gets_its_ratings(tmp_path):
     assert crema_d.parse_name("1040_ITH_SAD_X").clip == "1040_ITH_SAD_XX"
 
 
+def test_crema_d_wav_the_readme_says_has_no_audio_is_left_out_and_named(tmp_path):
+    """The CREMA-D README's "Audio Files" notes: ``1076_MTI_SAD_XX.mp3/wav - no audio, very short`` (and
+    ``1076_MTI_NEU_XX.mp3 … (WAV file is fine)``): the silent WAV was an item labelled sad and scored as one."""
+    for n, name in enumerate(["1076_MTI_SAD_XX", "1076_MTI_NEU_XX", "1064_TIE_SAD_XX"]):
+        wav(tmp_path / "AudioWAV" / f"{name}.wav", seed=n)
+    m = prepare("crema-d", tmp_path)
+    assert sorted(by_id(m)) == ["1064_TIE_SAD_XX", "1076_MTI_NEU_XX"]
+    note = next(n for n in m.notes if "1076_MTI_SAD_XX" in n)
+    assert "AudioWAV/1076_MTI_SAD_XX.wav (no audio, very short)" in note and "README" in note
+    for other in ("1076_MTI_NEU_XX", "1064_TIE_SAD_XX"):
+        (tmp_path / "AudioWAV" / f"{other}.wav").unlink()
+    with pytest.raises(ConfigError, match="README says hold no usable audio"):
+        prepare("crema-d", tmp_path)
+
+
 # ---------------------------------------------------------------------------
 # RAVDESS: audio taken from the full-AV videos beside the audio-only files
 # ---------------------------------------------------------------------------
