@@ -96,6 +96,31 @@ def test_esd_speakers_sex_is_the_readmes():
                                                                     for n in range(1, 21)}
 
 
+def test_esd_split_and_emotion_follow_the_utterance_numbers(tmp_path):
+    """ESD numbers each speaker's utterances in blocks of 350 per emotion (Neutral, Angry, Happy, Sad, Surprise), each
+    split 20 evaluation / 30 test / 300 train (``0011/Angry/evaluation/0011_000351.wav``, ``Angry/test/0011_000371``,
+    ``Happy/test/0011_000721``).  A copy without the split folders (Kaggle's) had no split at all, so ``--scheme split``
+    found nothing; a file in the wrong folder was read as the folder says without a word."""
+    assert [esd.by_number(n) for n in ("000001", "000020", "000021", "000050", "000051", "000350")] == [
+        ("neutral", "evaluation"), ("neutral", "evaluation"), ("neutral", "test"), ("neutral", "test"),
+        ("neutral", "train"), ("neutral", "train")]
+    assert [esd.by_number(n) for n in ("000351", "000371", "000721", "001052", "001401", "001750")] == [
+        ("angry", "evaluation"), ("angry", "test"), ("happy", "test"), ("sad", "evaluation"), ("surprise", "evaluation"),
+        ("surprise", "train")]
+    assert esd.by_number("001751") is None and esd.by_number("000000") is None
+    for n, name in enumerate(("0011_000351", "0011_000371", "0011_000401")):  # Kaggle's flattened layout
+        wav(tmp_path / "0011" / "Angry" / f"{name}.wav", seed=n)
+    wav(tmp_path / "0011" / "Sad" / "train" / "0011_000721.wav", seed=5)  # a Happy test number in Sad/train/
+    manifest = prepare("esd", tmp_path)
+    m = by_id(manifest)
+    assert [m[k].split for k in ("0011_000351", "0011_000371", "0011_000401")] == ["evaluation", "test", "train"]
+    assert (m["0011_000721"].label, m["0011_000721"].split) == ("Sad", "train")  # the folder's, and named
+    assert any("3 without a split folder got theirs from the utterance number" in n for n in manifest.notes)
+    odd = next(n for n in manifest.notes if "does not belong to" in n)
+    assert odd.startswith("1 file(s)") and "0011/Sad/train/0011_000721.wav (in Sad/ but the number is in the Happy block; " \
+                                               "in train/ but the number is in the test part of its block)" in odd
+
+
 def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
     """ESD's speaker files are GB2312, UTF-16 (with its mark), UTF-8 or Latin-1.  Latin-1 bytes were tried as UTF-16
     (no mark) before anything else: an even-length file read as CJK characters, an odd one gave no text at all."""
