@@ -68,19 +68,21 @@ def test_emobox_msp_podcast_letters_get_their_emotion(tmp_path):
 def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
     """EmoBox writes EmoDB's and RAVDESS's labels as words (``anger``, ``boredem``, ``Fearful``), not the file-name codes
     the corpora's class tables are keyed by: ``finetune --labels corpus`` found no class for any of them and dropped
-    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is)."""
+    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is), and EmoBox's
+    ``boredem`` (its EmoDB label_map.json: ``"boredem": "Boredom"``) is EmoDB's ``boredom``: it was a class of its own,
+    so a head trained on EmoDB's classes gave EmoBox's boredom items no class."""
     emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a01Fa", "happy"), ("03a02Ta", "sad"),
                                             ("03a04La", "boredem"), ("03a05Na", "Neutral"), ("03b01Aa", "fear")])
     ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful"), ("03-01-02-01-01-01-01", "Calm")])
     cremad = emobox_fold(tmp_path, "cremad", [("1001_DFA_ANG_XX", "ANG")])
     m = import_emobox([emodb, ravdess, cremad], root=tmp_path)
-    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredem", "neutral", "fear",
+    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredom", "neutral", "fear",
                                             "fearful", "calm", "anger"]
     rows = pd.DataFrame({"label": [it.label for it in m], "meta": [json.dumps(it.meta) for it in m]})
     assert list(row_targets(rows, "corpus")) == [item_class(it) for it in m]
     # a head trained on EmoDB's own classes scores EmoBox's EmoDB items in them
     head = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
-    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "", "neutral", "fear"]
+    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "boredom", "neutral", "fear"]
     # the corpus's own codes are named as before; no agreement is still no class
     assert class_name("emodb", "L") == "boredom" and class_name("iemocap", "xxx") == "" and class_name("msppodcast", "X") == ""
 
