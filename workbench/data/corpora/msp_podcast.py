@@ -6,8 +6,9 @@ The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.
 manifest's ``split`` column: ``Train``, ``Development`` (the validation set), ``Test1`` (segments from 237 speakers),
 ``Test2`` (117 podcasts kept out of every other partition) and, from release 1.11, ``Test3`` (balanced across the
 primary emotions; the corpus withholds its labels, speakers and transcripts: only its audio is distributed, so its
-files have no consensus class to read and the notes count them with the other audio files that have no row).  Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train``
-is train, ``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
+files have no consensus class to read and the notes count them with the other audio files that have no row).
+Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train`` is train,
+``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
 
 ``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
