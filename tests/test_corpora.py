@@ -215,15 +215,18 @@ def test_iemocap_reads_emoevaluation_and_transcripts(tmp_path):
 
 def test_esd_with_split_folders_and_texts(tmp_path):
     (tmp_path / "0011").mkdir()
-    (tmp_path / "0011" / "0011.txt").write_text("0011_000351\tThe nine the eggs, I keep.\tAngry\n0011_001401\tI am surprised.\tSurprise\n", encoding="utf-8")
-    wav(tmp_path / "0011" / "Angry" / "train" / "0011_000351.wav")
-    wav(tmp_path / "0011" / "Surprise" / "test" / "0011_001401.wav")
+    (tmp_path / "0011" / "0011.txt").write_text("0011_000401\tThe nine the eggs, I keep.\tAngry\n0011_001421\tI am surprised.\tSurprise\n", encoding="utf-8")
+    wav(tmp_path / "0011" / "Angry" / "train" / "0011_000401.wav")
+    wav(tmp_path / "0011" / "Surprise" / "test" / "0011_001421.wav")
     wav(tmp_path / "0002" / "Happy" / "0002_000701.wav")  # flattened redistribution
-    m = by_id(prepare("esd", tmp_path))
-    a = m["0011_000351"]
+    manifest = prepare("esd", tmp_path)
+    m = by_id(manifest)
+    a = m["0011_000401"]
     assert (a.emotion, a.split, a.speaker, a.text, a.meta["language"]) == ("angry", "train", "0011", "The nine the eggs, I keep.", "en")
-    assert m["0011_001401"].emotion == "surprised" and m["0011_001401"].split == "test"
-    assert m["0002_000701"].emotion == "happy" and m["0002_000701"].meta["language"] == "zh" and m["0002_000701"].split == ""
+    assert m["0011_001421"].emotion == "surprised" and m["0011_001421"].split == "test"
+    # without its split folder, the split is the one the distribution gives the number: 701 opens Happy's block, evaluation
+    assert m["0002_000701"].emotion == "happy" and m["0002_000701"].meta["language"] == "zh" and m["0002_000701"].split == "evaluation"
+    assert not any("does not belong to" in n for n in manifest.notes)
 
 
 def test_casia(tmp_path):

@@ -68,19 +68,21 @@ def test_emobox_msp_podcast_letters_get_their_emotion(tmp_path):
 def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
     """EmoBox writes EmoDB's and RAVDESS's labels as words (``anger``, ``boredem``, ``Fearful``), not the file-name codes
     the corpora's class tables are keyed by: ``finetune --labels corpus`` found no class for any of them and dropped
-    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is)."""
+    every row.  Now each word gets the class its code has (``happy`` is EmoDB's ``happiness``, as ``F`` is), and EmoBox's
+    ``boredem`` (its EmoDB label_map.json: ``"boredem": "Boredom"``) is EmoDB's ``boredom``: it was a class of its own,
+    so a head trained on EmoDB's classes gave EmoBox's boredom items no class."""
     emodb = emobox_fold(tmp_path, "emodb", [("03a01Wa", "anger"), ("03a01Fa", "happy"), ("03a02Ta", "sad"),
                                             ("03a04La", "boredem"), ("03a05Na", "Neutral"), ("03b01Aa", "fear")])
     ravdess = emobox_fold(tmp_path, "ravdess", [("03-01-06-01-02-01-12", "Fearful"), ("03-01-02-01-01-01-01", "Calm")])
     cremad = emobox_fold(tmp_path, "cremad", [("1001_DFA_ANG_XX", "ANG")])
     m = import_emobox([emodb, ravdess, cremad], root=tmp_path)
-    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredem", "neutral", "fear",
+    assert [item_class(it) for it in m] == ["anger", "happiness", "sadness", "boredom", "neutral", "fear",
                                             "fearful", "calm", "anger"]
     rows = pd.DataFrame({"label": [it.label for it in m], "meta": [json.dumps(it.meta) for it in m]})
     assert list(row_targets(rows, "corpus")) == [item_class(it) for it in m]
     # a head trained on EmoDB's own classes scores EmoBox's EmoDB items in them
     head = ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
-    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "", "neutral", "fear"]
+    assert [it.emotion for it in for_labels(m, head)][:6] == ["anger", "happiness", "sadness", "boredom", "neutral", "fear"]
     # the corpus's own codes are named as before; no agreement is still no class
     assert class_name("emodb", "L") == "boredom" and class_name("iemocap", "xxx") == "" and class_name("msppodcast", "X") == ""
 
@@ -94,6 +96,31 @@ def test_esd_speakers_sex_is_the_readmes():
     male = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", "0020"}
     assert {spk: sex for spk, (_, sex) in esd.SPEAKERS.items()} == {f"{n:04d}": "male" if f"{n:04d}" in male else "female"
                                                                     for n in range(1, 21)}
+
+
+def test_esd_split_and_emotion_follow_the_utterance_numbers(tmp_path):
+    """ESD numbers each speaker's utterances in blocks of 350 per emotion (Neutral, Angry, Happy, Sad, Surprise), each
+    split 20 evaluation / 30 test / 300 train (``0011/Angry/evaluation/0011_000351.wav``, ``Angry/test/0011_000371``,
+    ``Happy/test/0011_000721``).  A copy without the split folders (Kaggle's) had no split at all, so ``--scheme split``
+    found nothing; a file in the wrong folder was read as the folder says without a word."""
+    assert [esd.by_number(n) for n in ("000001", "000020", "000021", "000050", "000051", "000350")] == [
+        ("neutral", "evaluation"), ("neutral", "evaluation"), ("neutral", "test"), ("neutral", "test"),
+        ("neutral", "train"), ("neutral", "train")]
+    assert [esd.by_number(n) for n in ("000351", "000371", "000721", "001052", "001401", "001750")] == [
+        ("angry", "evaluation"), ("angry", "test"), ("happy", "test"), ("sad", "evaluation"), ("surprise", "evaluation"),
+        ("surprise", "train")]
+    assert esd.by_number("001751") is None and esd.by_number("000000") is None
+    for n, name in enumerate(("0011_000351", "0011_000371", "0011_000401")):  # Kaggle's flattened layout
+        wav(tmp_path / "0011" / "Angry" / f"{name}.wav", seed=n)
+    wav(tmp_path / "0011" / "Sad" / "train" / "0011_000721.wav", seed=5)  # a Happy test number in Sad/train/
+    manifest = prepare("esd", tmp_path)
+    m = by_id(manifest)
+    assert [m[k].split for k in ("0011_000351", "0011_000371", "0011_000401")] == ["evaluation", "test", "train"]
+    assert (m["0011_000721"].label, m["0011_000721"].split) == ("Sad", "train")  # the folder's, and named
+    assert any("3 without a split folder got theirs from the utterance number" in n for n in manifest.notes)
+    odd = next(n for n in manifest.notes if "does not belong to" in n)
+    assert odd.startswith("1 file(s)") and "0011/Sad/train/0011_000721.wav (in Sad/ but the number is in the Happy block; " \
+                                               "in train/ but the number is in the test part of its block)" in odd
 
 
 def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
@@ -180,6 +207,21 @@ def test_crema_d_clip_whose_level_lost_an_x_gets_its_ratings(tmp_path):
     assert attach(m, read_votes("crema-d-tabulated", votes)).n_attached == 2
     assert by_id(m)["1040_ITH_SAD_XX"].meta["listener_majority"] == "sad"
     assert crema_d.parse_name("1040_ITH_SAD_X").clip == "1040_ITH_SAD_XX"
+
+
+def test_crema_d_wav_the_readme_says_has_no_audio_is_left_out_and_named(tmp_path):
+    """The CREMA-D README's "Audio Files" notes: ``1076_MTI_SAD_XX.mp3/wav - no audio, very short`` (and
+    ``1076_MTI_NEU_XX.mp3 … (WAV file is fine)``): the silent WAV was an item labelled sad and scored as one."""
+    for n, name in enumerate(["1076_MTI_SAD_XX", "1076_MTI_NEU_XX", "1064_TIE_SAD_XX"]):
+        wav(tmp_path / "AudioWAV" / f"{name}.wav", seed=n)
+    m = prepare("crema-d", tmp_path)
+    assert sorted(by_id(m)) == ["1064_TIE_SAD_XX", "1076_MTI_NEU_XX"]
+    note = next(n for n in m.notes if "1076_MTI_SAD_XX" in n)
+    assert "AudioWAV/1076_MTI_SAD_XX.wav (no audio, very short)" in note and "README" in note
+    for other in ("1076_MTI_NEU_XX", "1064_TIE_SAD_XX"):
+        (tmp_path / "AudioWAV" / f"{other}.wav").unlink()
+    with pytest.raises(ConfigError, match="README says hold no usable audio"):
+        prepare("crema-d", tmp_path)
 
 
 # ---------------------------------------------------------------------------

@@ -265,6 +265,24 @@ def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
         msp_podcast.prepare(tmp_path)
 
 
+def test_msp_podcast_audio_without_a_consensus_row_is_counted_in_the_notes(tmp_path):
+    """The MSP lab's page for release 1.11: Test3 "comprises 2,347 unique segments … for which the labels are not
+    publicly available … The release only includes the audio information".  Audio files without a row in the consensus
+    file were dropped without a word, so a release's Test3 audio vanished from the manifest unsaid."""
+    (tmp_path / "Audios").mkdir()
+    (tmp_path / "Labels").mkdir()
+    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_4000_0001", "MSP-PODCAST_4000_0002"):
+        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.3), 16000)
+    (tmp_path / "Labels" / "labels_consensus.csv").write_text(
+        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+        "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n", encoding="utf-8")
+    m = msp_podcast.prepare(tmp_path)
+    assert [it.id for it in m] == ["MSP-PODCAST_0001_0008"]
+    note = next(n for n in m.notes if "no row in labels_consensus.csv" in n)
+    assert note.startswith("2 audio file(s)") and "Audios/MSP-PODCAST_4000_0001.wav" in note and "Test3" in note
+    assert "1.11" in msp_podcast.__doc__ and "1.12, ``Test3``" not in msp_podcast.__doc__
+
+
 @pytest.mark.parametrize("folder, name", [("labels", "labels_concensus.csv"), ("label", "labels_concensus.csv"),
                                           ("Labels", "labels_consensus.csv")])
 def test_msp_podcast_labels_folder_is_found_in_each_releases_spelling(tmp_path, folder, name):

@@ -6,6 +6,8 @@ three-letter codes, ``DFA`` = "Don't forget a jacket"), emotion (``ANG`` anger, 
 fear, ``HAP`` happy, ``NEU`` neutral, ``SAD`` sad) and level (``LO``, ``MD``, ``HI``, ``XX`` unspecified).
 Actors' sex and age are in ``VideoDemographics.csv``.  The raters answered with one letter per clip
 (``A D F H N S``, the same six emotions) for the voice alone, the face alone or both (``queryType`` 1, 2, 3).
+The README names one WAV whose audio is not what its name says, ``1076_MTI_SAD_XX.wav`` ("no audio, very short"):
+it is left out of the manifest and named (:data:`DEFECTIVE_WAVS`); its ratings are kept (the raters rated it as played).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ SENTENCES = {
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 #: the actors' numbers: the README's 91 actors, 1001–1091 in VideoDemographics.csv
 ACTORS = range(1001, 1092)
+#: the WAVs the README says do not hold the recording their name says (its "Audio Files" notes; the other clips it
+#: names there are MP3 or FLV files whose WAV is fine): clip → the README's words
+DEFECTIVE_WAVS = {"1076_MTI_SAD_XX": "no audio, very short"}
 
 _FILE_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_(" + "|".join(LABEL_MAP) + r")_(LO|MD|HI|XX|X)$")
 
@@ -142,6 +147,7 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         )
 
     manifest = manifest_from_names(root, NAME, parse_name, item)
+    _leave_out_defective(manifest, root)
     manifest.notes.append(_demographics_note(demo_file, root, list(manifest)))
     if odd_ages:
         odd = list(dict.fromkeys(odd_ages))
@@ -151,6 +157,21 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     if foreign:
         manifest.notes.append(foreign)
     return manifest
+
+
+def _leave_out_defective(manifest: Manifest, root: Path) -> None:
+    """The README's defective WAVs (:data:`DEFECTIVE_WAVS`) out of the manifest, each named with the README's words:
+    ``1076_MTI_SAD_XX.wav`` holds no speech, and was scored as a sad clip."""
+    bad = [it for it in manifest if it.id in DEFECTIVE_WAVS]
+    if not bad:
+        return
+    manifest.items = [it for it in manifest if it.id not in DEFECTIVE_WAVS]
+    if not manifest.items:
+        raise ConfigError(f"the only CREMA-D file(s) here, {', '.join(it.path for it in bad)}, are the ones the corpus's README "
+                          "says hold no usable audio.", source=str(root), fix="pass the AudioWAV folder of the whole corpus.")
+    manifest.notes.append(f"{len(bad)} file(s) left out: the CREMA-D README says their audio is not what their name says: "
+                          + "; ".join(f"{it.path} ({DEFECTIVE_WAVS[it.id]})" for it in bad)
+                          + ". Their ratings in tabulatedVotes.csv are the raters' judgements of what was played.")
 
 
 # ---------------------------------------------------------------------------

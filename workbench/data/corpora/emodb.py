@@ -42,6 +42,9 @@ LABEL_MAP = {
 }
 #: the emotion letter → the class's English name in the documentation (a head trained on EmoDB's own classes)
 CLASS_NAMES = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+#: other tools' words for a class that no common name gives: EmoBox's EmoDB metadata and its ``label_map.json``
+#: spell boredom ``boredem`` (``"boredem": "Boredom"``)
+LABEL_SPELLINGS = {"boredem": "L"}
 
 SPEAKERS = {  # speaker code: (gender, age), from the corpus documentation
     "03": ("male", 31), "08": ("female", 34), "09": ("female", 21), "10": ("male", 32), "11": ("male", 26),

@@ -5,6 +5,12 @@ Ten Mandarin (``0001``–``0010``) and ten English (``0011``–``0020``) speaker
 ``<utterance id>\\t<text>\\t<emotion>`` per line.  The emotion is the folder's name.  The distribution's
 ``ReadMe.txt`` gives each speaker's language and sex (:data:`SPEAKERS`).
 
+Each speaker's 1,750 utterances are numbered in blocks of 350 per emotion, Neutral (000001–000350), Angry
+(000351–000700), Happy (000701–001050), Sad (001051–001400), Surprise (001401–001750), and each block is split by
+its numbers: the first 20 ``evaluation``, the next 30 ``test``, the last 300 ``train`` (``0011/Angry/evaluation/
+0011_000351.wav``, ``0011/Angry/test/0011_000371.wav``, ``0011/Happy/test/0011_000721.wav``).  A copy without the
+split folders gets its split from the number, and a file whose folder disagrees with its number is named.
+
 The speakers' text files are not in one encoding: some are UTF-16 (with a byte-order mark), the Mandarin ones
 otherwise GB2312, the English ones UTF-8 or Latin-1.  Bytes that are not UTF-8 are read as GB18030 (a superset of
 GB2312) for a Mandarin speaker and as Windows-1252/Latin-1 for an English one.  UTF-16 without its mark is read only
@@ -37,6 +43,21 @@ MALE = {"0004", "0005", "0006", "0008", "0010", "0011", "0012", "0013", "0014", 
 SPEAKERS = {f"{n:04d}": ("zh" if n <= 10 else "en", "male" if f"{n:04d}" in MALE else "female") for n in range(1, 21)}
 
 _FILE_NAME = re.compile(r"^(\d{4})_(\d{6})$")
+#: the emotion blocks of each speaker's numbering, in order, 350 utterances each
+EMOTION_BLOCKS = ("neutral", "angry", "happy", "sad", "surprise")
+BLOCK = 350
+#: within each block: the first 20 are ``evaluation``, the next 30 ``test``, the other 300 ``train``
+SPLIT_BOUNDS = ((20, "evaluation"), (50, "test"), (BLOCK, "train"))
+
+
+def by_number(utterance: str) -> tuple[str, str] | None:
+    """``(emotion folder lower-cased, split)`` the distribution gives utterance number ``utterance`` (``"000371"`` →
+    ``("angry", "test")``); None outside 1–1750."""
+    n = int(utterance)
+    if not 1 <= n <= BLOCK * len(EMOTION_BLOCKS):
+        return None
+    block, pos = divmod(n - 1, BLOCK)
+    return EMOTION_BLOCKS[block], next(name for bound, name in SPLIT_BOUNDS if pos < bound)
 
 
 def parse_path(path: Path) -> tuple[str, str, str] | None:
@@ -93,25 +114,58 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
     """
     root = require_dir(corpus_dir, NAME)
     texts, unread = _texts(root)
-    items, skipped = [], []
+    items, skipped, odd, numbered = [], [], [], 0
     for p in audio_files(root):
         parsed = parse_path(p)
         if parsed is None:
             skipped.append(rel(p, root))
             continue
         spk, emo_dir, split = parsed
+        expected = by_number(p.stem.split("_")[1])
+        disagree = _disagreement(emo_dir, split, expected)
+        if disagree:
+            odd.append(f"{rel(p, root)} ({disagree})")
+        if not split and expected is not None:
+            split, numbered = expected[1], numbered + 1
         items.append(Item(
             id=p.stem, path=rel(p, root), label=emo_dir, emotion=LABEL_MAP[emo_dir.lower()],
             text=texts.get(p.stem, ""), speaker=spk, gender=SPEAKERS.get(spk, ("", ""))[1], split=split,
             meta={"corpus": NAME, "language": "zh" if int(spk) <= 10 else "en"},
         ))
     manifest = finish(items, root, NAME, skipped)
-    counts = {name: sum(it.split == name for it in items) for name in SPLITS}
-    if any(counts.values()):
-        manifest.notes.append(f"split = folder: train {counts['train']} (train), evaluation {counts['evaluation']} (held out: "
-                              f"the validation set, role dev), test {counts['test']} (a test set); "
-                              f"{sum(not it.split for it in items)} outside these folders have no split.")
+    manifest.notes.extend(_split_notes(items, numbered, odd))
     if unread:
         manifest.notes.append(f"{len(unread)} speaker text file(s) could not be read, so their utterances have no text: "
                               + "; ".join(unread[:5]) + (" …" if len(unread) > 5 else ""))
     return manifest
+
+
+def _disagreement(emo_dir: str, split: str, expected: tuple[str, str] | None) -> str:
+    """Where a file's folders disagree with the distribution's numbering (:func:`by_number`), or ``""``."""
+    if expected is None:
+        return f"number outside the corpus's 1–{BLOCK * len(EMOTION_BLOCKS)}"
+    why = []
+    if emo_dir.lower() != expected[0]:
+        why.append(f"in {emo_dir}/ but the number is in the {expected[0].title()} block")
+    if split and split != expected[1]:
+        why.append(f"in {split}/ but the number is in the {expected[1]} part of its block")
+    return "; ".join(why)
+
+
+def _split_notes(items: list[Item], numbered: int, odd: list[str]) -> list[str]:
+    """How many items each split holds and where the split came from; the files whose folder disagrees with the number."""
+    notes = []
+    counts = {name: sum(it.split == name for it in items) for name in SPLITS}
+    if any(counts.values()):
+        notes.append(f"split: train {counts['train']} (train), evaluation {counts['evaluation']} (held out: the validation set, "
+                     f"role dev), test {counts['test']} (a test set); "
+                     + (f"{numbered} without a split folder got theirs from the utterance number (the first 20 of each "
+                        "emotion's 350 evaluation, the next 30 test, the rest train, as the distribution's folders); "
+                        if numbered else "")
+                     + f"{sum(not it.split for it in items)} have no split.")
+    if odd:
+        notes.append(f"{len(odd)} file(s) sit in a folder their utterance number does not belong to (each speaker's numbers "
+                     "run Neutral 1–350, Angry 351–700, Happy 701–1050, Sad 1051–1400, Surprise 1401–1750, each split "
+                     "20 evaluation / 30 test / 300 train); their label is the folder's: "
+                     + "; ".join(odd[:5]) + (f" … and {len(odd) - 5} more" if len(odd) > 5 else ""))
+    return notes

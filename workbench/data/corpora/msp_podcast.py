@@ -4,9 +4,11 @@ The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.
 ``labels_consensus.csv`` (``labels_concensus.csv`` in early releases): per file the consensus class letter
 ``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as it is written in the
 manifest's ``split`` column: ``Train``, ``Development`` (the validation set), ``Test1`` (segments from 237 speakers),
-``Test2`` (117 podcasts kept out of every other partition) and, from release 1.12, ``Test3`` (balanced across the
-primary emotions).  Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train``
-is train, ``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
+``Test2`` (117 podcasts kept out of every other partition) and, from release 1.11, ``Test3`` (balanced across the
+primary emotions; the corpus withholds its labels, speakers and transcripts: only its audio is distributed, so its
+files have no consensus class to read and the notes count them with the other audio files that have no row).
+Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train`` is train,
+``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
 
 ``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
@@ -95,6 +97,14 @@ def prepare(corpus_dir: str | os.PathLike) -> Manifest:
         f"{len(no_class)} with a class letter the corpus does not have ({', '.join(LABEL_MAP)})" if no_class else "") if part)
     manifest = finish(items, root, NAME, no_class + no_audio, reason=f"row(s) of {labels.name} were left out: {reason}")
     manifest.notes.append(split_note(items))
+    listed = {Path(r["FileName"]).name for r in rows}
+    unlisted = sorted(rel(p, root) for name, p in audio.items() if name not in listed)
+    if unlisted:
+        manifest.notes.append(
+            f"{len(unlisted)} audio file(s) have no row in {labels.name} and are not in the manifest (e.g. "
+            f"{', '.join(unlisted[:3])}): no consensus class or partition to read for them. MSP-Podcast withholds the "
+            "labels of its Test3 partition (from release 1.11; they are scored on the corpus's own web interface), so a "
+            "release's Test3 audio is among them; any other such file is not one the labels file knows.")
     if off_scale:
         manifest.notes.append(f"{len(off_scale)} dimension value(s) not on the corpus's 1–7 scale (or not numbers) were left out "
                               f"of meta (first: {'; '.join(off_scale[:5])}): check {labels.name}.")

@@ -37,6 +37,9 @@ CLASS_NAMES: dict[str, dict[str, str]] = {
     name: m.CLASS_NAMES for name, m in CORPORA.items() if getattr(m, "CLASS_NAMES", None) is not None}
 #: the corpora whose labels are bare codes, with the names a probe on the corpus's own labels shows ("boredom", not "L")
 LABEL_NAMES: dict[str, dict[str, str]] = {name: CLASS_NAMES[name] for name in (emodb.NAME, ravdess.NAME)}
+#: other tools' spellings of a corpus's classes → its code (EmoBox writes EmoDB's boredom ``boredem``), by corpus
+LABEL_SPELLINGS: dict[str, dict[str, str]] = {
+    name: m.LABEL_SPELLINGS for name, m in CORPORA.items() if getattr(m, "LABEL_SPELLINGS", None) is not None}
 #: listener-file format → (reader, the options it takes, what the file is), from every corpus that ships judgements
 VOTE_FORMATS: dict[str, tuple[Callable, set[str], str]] = {
     fmt: spec for m in CORPORA.values() for fmt, spec in getattr(m, "VOTE_FORMATS", {}).items()}
@@ -70,7 +73,8 @@ def class_name(corpus: str, label: str) -> str:
     A corpus without a table (ESD, CASIA, a folder of labelled files) keeps its label, stripped.  A label that is not
     one of the table's codes is one written as a word (EmoBox writes EmoDB's ``W`` as ``anger``, RAVDESS's ``06`` as
     ``Fearful``): it gets the name of the one code whose emotion2vec+ key the word names (``happy`` → EmoDB's
-    ``happiness``, as ``F`` is), else the word itself (EmoBox's ``boredem``) — a class, never dropped as none.
+    ``happiness``, as ``F`` is), or the class another tool's spelling names (EmoBox's ``boredem`` is EmoDB's ``boredom``:
+    :data:`LABEL_SPELLINGS`), else the word itself — a class, never dropped as none.
     """
     key = corpus_key(corpus)
     table = CLASS_NAMES.get(key)
@@ -81,6 +85,9 @@ def class_name(corpus: str, label: str) -> str:
         return table.get(label, table.get(label.lower(), ""))
     if label.lower() in table.values():
         return label.lower()
+    spelt = LABEL_SPELLINGS.get(key, {}).get(label.lower())
+    if spelt is not None:
+        return table[spelt]
     emotion = generic_emotion(label)
     codes = [code for code, key_ in LABEL_MAPS.get(key, {}).items() if emotion and key_ == emotion]
     return table[codes[0]] if len(codes) == 1 else label
