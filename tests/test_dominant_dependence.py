@@ -78,5 +78,5 @@ def test_the_test_is_named_in_summary_screen_figure_and_widget(tmp_path, tiny_mo
     assert len(res.summary["label_counts"]) >= 2 and test["test"] == RUN_TEST and test["runs"] >= 2, test
     assert "binomial_p_if_independent" in test
     assert f"{RUN_TEST}: p = " in res.render()
-    assert RUN_TEST[:40] in plot_longform(res).axes[0].get_title().replace("\n", " ")
+    assert "run test of the runner-up (segments in time order) p = " in plot_longform(res).axes[0].get_title()
     assert html.escape(RUN_TEST[:40]) in LongAudioTimeline(tmp_path / "seg").widget.children[0].value  # escaped

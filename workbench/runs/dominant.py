@@ -73,10 +73,14 @@ def dominant_test(dominant: str | None, counts: dict, order=None) -> dict:
     return out
 
 
-def dominant_test_words(test: dict) -> str:
-    """'run test (…): p = 0.41, 30 segments in 4 runs (binomial p if they were independent: 0.0014)', or ``""``."""
+def dominant_test_words(test: dict, short: bool = False) -> str:
+    """'run test (…): p = 0.41, 30 segments in 4 runs (binomial p if they were independent: 0.0014)', or ``""``;
+    ``short`` (a figure's title): 'run test p = 0.41: 30 segments in 4 runs (binomial p as if independent: 0.0014)'."""
     if not test:
         return ""
+    if short and "runs" in test:
+        return (f"run test of the runner-up (segments in time order) p = {test['p']:.2g}: {test['segments']} segments in "
+                f"{test['runs']} runs (binomial p as if independent: {test['binomial_p_if_independent']:.2g})")
     if "runs" not in test:
         return f"{test['test']}: p = {test['p']:.2g} over {test['segments']} segments"
     return (f"{test['test']}: p = {test['p']:.2g}, {test['segments']} segments in {test['runs']} runs "
@@ -100,8 +104,8 @@ def dominant_check(dominant: str | None, counts: dict, seconds: dict | None = No
                  f"{printable(dominant)} is picked by its higher mean confidence")
     elif (test := dominant_test(dominant, counts, order))["p"] >= 0.05:
         how = (f"exact binomial p = {test['p']:.2g} over their {top + k} segments" if "runs" not in test else
-               f"run test p = {test['p']:.2g}: their {top + k} segments come in {test['runs']} runs of one label, and "
-               "neighbouring segments are not independent")
+               f"run test p = {test['p']:.2g}, which lets neighbouring segments depend on each other: their {top + k} "
+               f"segments come in {test['runs']} runs of one label")
         words = (f"not measurably dominant: {printable(dominant)} {top} against {printable(second)} {k} is within chance "
                  f"({how}), so the runner-up could be it")
     return "; ".join(w for w in (words, _time_words(dominant, counts, seconds or {})) if w)

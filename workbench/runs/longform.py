@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import textwrap
 import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, field
@@ -574,11 +575,11 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
     counts = result.summary.get("label_counts") or {}
     share = f" ({counts[result.dominant]} of {sum(counts.values())} segments)" if result.dominant in counts else ""  # its denominator
-    share += f"\n{dominant_test_words(result.summary['dominant_test'])}" if result.summary.get("dominant_test") else ""  # which test
+    share += f"\n{dominant_test_words(result.summary['dominant_test'], short=True)}" if result.summary.get("dominant_test") else ""
     flagged = bool(result.summary.get("random_weights") or result.summary.get("dominant_check"))
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
                   + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}{share}"
-                  + (f"\n!! {figure_text(result.summary['dominant_check'])}" if result.summary.get("dominant_check") else ""), fontsize=9,
+                  + (f"\n{textwrap.fill('!! ' + figure_text(result.summary['dominant_check']), 150)}" if result.summary.get("dominant_check") else ""), fontsize=9,
                   color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():
