@@ -196,8 +196,8 @@ def test_a_probed_cue_whose_r2_interval_reaches_0_is_marked_not_carried_on_scree
     table = probe.set_index("cue")
     assert bool(table.loc["carried", "carried"]) and table.loc["carried", "low"] > 0
     assert not table.loc["absent", "carried"] and table.loc["absent", "low"] <= 0
-    note = ("1 of 2 probed cue(s) have an R² interval that reaches 0 or lies below it, so the embeddings do not measurably "
-            "carry them (carried False): absent")
+    note = ("1 of 2 probed cue(s) have an R² interval that reaches 0 or lies below it, or q ≥ 0.025 (Benjamini-Hochberg "
+            "over 2 probed cue(s), FDR 0.025), so the embeddings do not measurably carry them (carried False): absent")
     assert report["probe_not_carried"] == note and f"!! {note}" in "\n".join(shown)
     assert {r["cue"]: r["carried"] for r in report["probe"]} == {"carried": True, "absent": False}
 
@@ -260,3 +260,21 @@ def test_a_cue_table_with_one_class_says_there_is_nothing_to_compare_it_with():
     table = pd.DataFrame({"id": [f"i{k}" for k in range(30)], "pred": ["sad"] * 30, "f0_mean_hz": np.linspace(100, 200, 30)})
     out = cue_differences(table, cues=["f0_mean_hz"], n_boot=20)
     assert out["too_small"].tolist() == ["every item with a value is 'sad': no other class to compare it with"]
+
+
+def test_the_probe_names_its_correction_and_family_on_screen_in_json_and_csv(small_run, tmp_path, capsys):
+    """features --probe called each cue carried by its own interval, with no correction for the cues probed together
+    and no word of how many there were (tests/test_probe_correction.py simulates the family)."""
+    import json
+
+    out = tmp_path / "csv"
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--out", str(out)]) == 0
+    screen = capsys.readouterr().out
+    probe = pd.read_csv(out / "cue_probe.csv")
+    family = int(probe["p"].notna().sum())
+    words = f"Benjamini-Hochberg over {family} probed cue(s), FDR 0.025"
+    assert f"carried: interval above 0 and q < 0.025, {words}" in screen, screen
+    assert {"p", "q", "carried", "correction"} <= set(probe.columns) and (probe.loc[probe["p"].notna(), "correction"] == words).all()
+    assert main(["features", str(small_run), "--set", "praat", "--probe", "--folds", "2", "--bootstrap", "50", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["probe_correction"]["family"] == family and report["probe_correction"]["method"].startswith("Benjamini-Hochberg")

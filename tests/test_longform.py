@@ -271,6 +271,9 @@ def test_segment_with_a_transcript_reads_a_recording_over_120_s_and_records_its_
     assert summary["source"]["sha256"] == hashlib.sha256(wav.read_bytes()).hexdigest()
     assert summary["model"]["checksum"] == tiny_model.info.checksum and summary["model"]["dtype"] == "float32"
     assert summary["random_weights"] is True and summary["audio_config"]["max_duration_s"] == 120.0
+    # the dominant label's test respects the spans' time order (the run test), named on screen too
+    assert summary["dominant_test"] == {} if len(summary["label_counts"]) < 2 else summary["dominant_test"]["test"].startswith("run test (")
+    assert len(summary["label_counts"]) < 2 or "against " in screen and "run test (" in screen
     # the same provenance fields as the VAD mode's summary.json
     assert main(["segment", str(bursts_file(tmp_path / "b.wav")), "--vad", "energy", "--model", "tiny", "--dtype", "float32",
                  "--out", str(tmp_path / "vad"), "--no-figures"]) == 0
@@ -450,8 +453,9 @@ def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_s
     counts = res.summary["label_counts"]
     assert len(counts) >= 2 and sum(counts.values()) == 3, counts  # the failure: a winner by one segment, or none
     check = json.loads((tmp_path / "seg" / "summary.json").read_text())["dominant_check"]
-    assert check.startswith("not measurably dominant") and check == dominant_check(res.dominant, counts)
-    assert f"!! {check}" in res.render()
+    order = res.segments.sort_values("start")["label"].tolist()  # the run test's time order (neighbours are not independent)
+    assert check.startswith("not measurably dominant") and check == dominant_check(res.dominant, counts, None, order)
+    assert f"!! {check}" in res.render() and "run test (" in res.render()
     fig = plot_longform(res)
     assert any(check[:40] in ax.get_title().replace("\n", " ") for ax in fig.axes)
     # the dominant label with its count and denominator, in a flagged (crimson) title: "dominant: disgusted" stood alone
@@ -497,7 +501,10 @@ def test_a_dominant_emotion_by_segment_count_that_holds_less_of_the_time_is_flag
     longest = max(seconds, key=seconds.get)
     assert len(counts) == 2 and counts[res.dominant] == 8 and longest != res.dominant, (counts, seconds)
     check = json.loads((tmp_path / "seg" / "summary.json").read_text())["dominant_check"]
-    assert check == dominant_check(res.dominant, counts, seconds) and check.startswith(f"not dominant by time: {longest} holds")
+    # eight short segments then one long: two runs, which the run test does not count as 9 independent draws (binomial p 0.039)
+    order = res.segments.sort_values("start")["label"].tolist()
+    assert check == dominant_check(res.dominant, counts, seconds, order) and f"; not dominant by time: {longest} holds" in check
+    assert check.startswith("not measurably dominant") and "in 2 runs of one label" in check
     assert f"!! {check}" in res.render()
     fig = plot_longform(res)
     assert any(check[:40] in ax.get_title().replace("\n", " ") for ax in fig.axes)

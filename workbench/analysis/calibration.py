@@ -50,6 +50,9 @@ folds are plain shuffled ``KFold`` and the report says that a speaker's items ma
   sets promise coverage over all items, not per class: a class below target is
   flagged, not a bug of the method.  Sets whose mean size reaches 90 % of the
   classes hold nearly everything and are flagged as uninformative.
+  The guarantee assumes exchangeable items; with folds by speaker, exchangeable speakers.  Each score's coverage
+  states that assumption and, grouped, checks the per-speaker coverage against what exchangeable items would give
+  (:mod:`workbench.analysis.conformal_groups`: a permutation test within folds, and an interval resampling speakers).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from workbench.analysis.calibration_measures import (  # noqa: F401  (the measur
     conformal_checks, conformal_sets, conformal_summary, shared_fit_notes, temperature_interval,
     coverage_check, ece_by_class_set, edge_message, fit_edge, fit_temperature, guarantee_words, nll, nll_verdict, risk_coverage, temperature_at_edge,
 )
+from workbench.analysis.conformal_groups import _verdict_words, add_group_coverage, conformal_line  # noqa: F401  (public here too)
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels, zero_width_note
 from workbench.analysis.metrics import output_folder, run_training_overlap
@@ -293,25 +297,6 @@ class CalibrationReport:
         return "\n".join(lines)
 
 
-def _verdict_words(d: dict) -> str:
-    """A coverage check's verdict as it is printed: FAILED with its side, too few items, or nothing when it passed."""
-    if d.get("check") == COVERAGE_FAIL:
-        return f" FAILED ({d['direction']} target)"
-    return " too few items to check" if d.get("check") == COVERAGE_TOO_FEW else ""
-
-
-def conformal_line(score: str, d: dict, alpha: float) -> str:
-    """One conformity score's sets on one line: coverage [exact 95 % interval] against the target, n, size, per class."""
-    lo, hi = d["coverage_ci"]
-    per = ", ".join(f"{c} {v['coverage']:.2f}/{v['mean_size']:.2f} (n={v['n']}) [{v['coverage_ci'][0]:.2f}, {v['coverage_ci'][1]:.2f}]"
-                    + _verdict_words(v) + (" UNINFORMATIVE" if v.get("uninformative") else "") for c, v in d["per_class"].items())
-    return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, n={d['n']}, exact "
-            f"{100 * d['level']:g} % interval; {guarantee_words(d['guarantee']) + '; ' if 'guarantee' in d else ''}check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "
-            f"mean size {d['mean_size']:.2f} of {d['n_classes']} classes"
-            + (" (UNINFORMATIVE: nearly every class)" if d["uninformative"] else "")
-            + f"; per class coverage/size (n) [interval]: {per}")
-
-
 def _check_conformal_half(items: ScoredItems, conf_part, fold: int, alpha: float, folds: int) -> list[str]:
     """Refuse, with the fact and the fix, a fold's conformal half that MAPIE cannot calibrate on (it raised a bare
     ValueError, which reached the user as an unexpected error): no more items than 1/alpha, or items of 1 class only.
@@ -499,7 +484,9 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     after_probs = cv["after"]
     conformal = conformal_summary(cv["sets"], y, items.classes, alpha, cv["fold_sizes"])
     set_checks, conformal_warnings = conformal_checks(conformal)
-    checks = {**sc["checks"], **set_checks}
+    group_checks, group_warnings = add_group_coverage(conformal, cv["sets"], y, items.groups, splits, by=items.group_by, seed=seed)
+    conformal_warnings += group_warnings  # a speaker effect: the guarantee holds over speakers, not for each
+    checks = {**sc["checks"], **set_checks, **group_checks}
     return CalibrationReport(
         variant=items.variant, n=n, classes=items.classes, restricted=items.restricted, folds=fold_note, temperature=temperature,
         fold_temperatures=cv["fold_t"], alpha=alpha, before=fig["before"], after=fig["after"], ci_before=fig["ci_before"],

@@ -140,16 +140,24 @@ def _probe(args, rf, measured, report: dict, say):
     if fewer:
         folds += f"; cues measured on fewer speakers' rows used {', '.join(map(str, fewer))} (the folds column)"
     shown = probe.sort_values("r2", ascending=False).head(SHOWN)
+    fix = probe.attrs["correction"]  # the multiple-comparison correction and its family, beside the result everywhere
+    report["probe_correction"] = fix
     say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
-        f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}):")
+        f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}; carried: interval "
+        f"above 0 and q < {fix['fdr']:g}, {fix['words']}):")
     # one format per column: 3 significant digits printed 0.08, -0.0923 and -1.2 side by side
-    say(printable_table(shown.drop(columns=["note"]), index=False, float_format=lambda v: f"{v:.3f}"))
+    say(printable_table(shown.drop(columns=["note", "correction"]), index=False, float_format=lambda v: f"{v:.3f}"))
     probed = probe[probe["folds"] > 0]
+    if fix["uncorrected"] > fix["carried"]:  # an interval above 0 that does not survive the family's correction
+        say(f"!! {fix['uncorrected'] - fix['carried']} cue(s) with an R² interval above 0 are not carried after the correction "
+            f"({fix['words']}); uncorrected, {fix['uncorrected']} of {fix['family']} would be")
+    if fix.get("resolution"):
+        say(f"!! {fix['resolution']}")
     if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
         flat = probed[~probed["carried"]]
         report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0 or lies "
-                                       "below it, so the embeddings do not measurably carry them (carried False): "
-                                       f"{', '.join(flat['cue'].astype(str))}")
+                                       f"below it, or q ≥ {fix['fdr']:g} ({fix['words']}), so the embeddings do not measurably "
+                                       f"carry them (carried False): {', '.join(flat['cue'].astype(str))}")
         say(f"!! {report['probe_not_carried']}")
     skipped = probe[probe["folds"] == 0]  # a NaN row in the table said nothing of why
     if len(skipped):

@@ -129,7 +129,7 @@ def _segment_transcript(args) -> int:
     print(f"{Path(args.path).name}: {summary['duration_s']:.1f} s, {len(table)} transcript spans from {Path(args.transcript).name}, "
           f"{summary['n_scored']} scored, {summary['n_failed']} failed"
           + (f", {summary['n_left_out']} left out (named above)" if summary["n_left_out"] else ""))
-    print(dominant_words(summary["dominant"], summary["label_counts"], "spans"))
+    print(dominant_words(summary["dominant"], summary["label_counts"], "spans", summary.get("dominant_test")))
     if summary.get("dominant_check"):
         print(f"!! {summary['dominant_check']}")
     shown = table.head(SHOWN_SPANS)

@@ -42,7 +42,7 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.paths import published_command
 from workbench.model.ref import ModelRef
 from workbench.runs.experiment import portable_summary
-from workbench.runs.longform import dominant_check, dominant_emotion
+from workbench.runs.longform import dominant_check, dominant_emotion, dominant_test
 from workbench.runs.writer import RunWriter
 from workbench.schema import score_column
 from workbench.serialize import spreadsheet_safe
@@ -454,7 +454,8 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "overlaps": table.attrs["overlaps"], "n_left_out": table.attrs["left_out"]["count"], "left_out": table.attrs["left_out"],
         "dominant": dominant_emotion(ok), "dominant_rule": DOMINANT_RULE,
         "dominant_check": dominant_check(dominant_emotion(ok), ok["label"].value_counts().to_dict(),  # and by the spans' time
-                                         (ok["end"] - ok["start"]).groupby(ok["label"]).sum().to_dict()),
+                                         (ok["end"] - ok["start"]).groupby(ok["label"]).sum().to_dict(), _order(ok)),
+        "dominant_test": dominant_test(dominant_emotion(ok), ok["label"].value_counts().to_dict(), _order(ok)),
         "label_counts": {str(k): int(v) for k, v in ok["label"].value_counts().items()},
         "failed": [{"span": int(r["span"]), "start": float(r["start"]), "end": float(r["end"]), "error": str(r["error"])}
                    for _, r in failed.iterrows()],
@@ -464,6 +465,11 @@ def _summary(table: Any, run: _Pass, net: Any, stream: Any, acfg: AudioConfig, t
         "peak_rss_mb": peak_rss_mb(), "max_buffer_s": table.attrs["max_buffer_s"], "block_s": BLOCK_S,
         "workbench_version": __version__,
     }
+
+
+def _order(ok: Any) -> list:
+    """The scored spans' labels in time order: the run test of the dominant label respects neighbours' dependence."""
+    return ok.sort_values("start", kind="stable")["label"].tolist()
 
 
 def _warnings(run: _Pass, stream: Any) -> list[str]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import textwrap
 import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, field
@@ -59,7 +60,7 @@ from workbench.serialize import figure_text, save_figure, spreadsheet_cell, spre
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter, _dbfs, no_speech_note  # noqa: F401
 from workbench.runs.folder import LOCK
-from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_words  # noqa: F401  (public here too)
+from workbench.runs.dominant import dominant_check, dominant_emotion, dominant_test, dominant_test_words, dominant_words  # noqa: F401
 from workbench.runs.writer import RunWriter
 
 logger = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class LongformResult:
         )
         if s.get("no_speech"):
             lines.append(f"!! {s['note']}")
-        lines.append(dominant_words(self.dominant, s["label_counts"], "segments"))
+        lines.append(dominant_words(self.dominant, s["label_counts"], "segments", s.get("dominant_test")))
         lines += [f"!! {s['dominant_check']}"] if s.get("dominant_check") else []
         ref, low = s.get("uniform_guess"), s.get("spans_at_or_under_uniform")
         lines.append(f"timeline ({len(self.timeline)} span{'' if len(self.timeline) == 1 else 's'}, neighbours with the same label merged when < {s['config']['merge_gap_s']} s apart"
@@ -396,11 +397,13 @@ def _result(scan: _Scan, stream: Any, acfg: AudioConfig, out: Path, elapsed: flo
     log = _processing_log(scan, stream, acfg, duration, segments, dominant, elapsed, note)
     counts = segments["label"].value_counts().to_dict() if len(segments) else {}
     seconds = {k: float(v) for k, v in segments.groupby("label")["duration"].sum().items()} if len(segments) else {}
+    order = segments.sort_values("start", kind="stable")["label"].tolist() if len(segments) else []  # the run test's time order
     info = stream.info
     summary = {
         "source": info.to_dict(), "duration_s": duration, "speech_s": _speech_s(segments), "n_segments": int(len(segments)),
         "n_failed": len(scan.failed), "failed": scan.failed[:20],
-        "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts, seconds), "no_speech": note is not None, "note": note,
+        "dominant_emotion": dominant, "dominant_check": dominant_check(dominant, counts, seconds, order),
+        "dominant_test": dominant_test(dominant, counts, order), "no_speech": note is not None, "note": note,
         "peak_dbfs": _dbfs(scan.peak), "label_counts": {k: int(v) for k, v in counts.items()},
         "label_seconds": seconds,
         "timeline_spans": int(len(timeline)), "uniform_guess": 1.0 / len(scan.labels), "n_classes": len(scan.labels),
@@ -572,10 +575,11 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     ax1.set_yticks(range(len(labels)), [figure_text(lab) for lab in labels], fontsize=8)
     counts = result.summary.get("label_counts") or {}
     share = f" ({counts[result.dominant]} of {sum(counts.values())} segments)" if result.dominant in counts else ""  # its denominator
+    share += f"\n{dominant_test_words(result.summary['dominant_test'], short=True)}" if result.summary.get("dominant_test") else ""
     flagged = bool(result.summary.get("random_weights") or result.summary.get("dominant_check"))
     ax1.set_title(("RANDOM WEIGHTS — " if result.summary.get("random_weights") else "")
                   + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}{share}"
-                  + (f"\n!! {figure_text(result.summary['dominant_check'])}" if result.summary.get("dominant_check") else ""), fontsize=9,
+                  + (f"\n{textwrap.fill('!! ' + figure_text(result.summary['dominant_check']), 150)}" if result.summary.get("dominant_check") else ""), fontsize=9,
                   color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
     colors = plt.get_cmap("tab10")
     for r in result.timeline.itertuples():

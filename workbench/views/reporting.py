@@ -525,6 +525,10 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  "with exact binomial (Clopper–Pearson) 95 % intervals; a class fails when the target lies outside its interval, all when outside valid sets' range, "
                  f"and sets whose mean size reaches {100 * UNINFORMATIVE_SIZE_SHARE:g} % of the classes are uninformative "
                  "(overall, and for each class on its own):</p>")
+    parts += [f"<p>{esc(s.upper())} coverage {esc(d['assumption'])}" + (f"; per {esc(g['by'])} {g['coverage_range'][0]:.2f}-"
+              f"{g['coverage_range'][1]:.2f} over {g['groups']} {esc(g['by'])}s, " + (f"<b>{esc(g['words'])}</b>" if g["flag"] else f"spread within chance "
+              f"(permutation p = {g['p']:.3g})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
+              for s, d in rep.conformal.items() if d.get("assumption")]
     parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
               for s, why in rep.conformal_skipped.items()]
     parts.append(table_html(["score", "class", "n", "coverage [95% CI]", "check", "mean set size"], conf_rows))

@@ -10,7 +10,7 @@ import numpy as np
 
 from workbench.audio.intake import AudioConfig, load
 from workbench.runs.artifacts import _capped_bytes, read_arrays_capped
-from workbench.runs.longform import source_path
+from workbench.runs.longform import dominant_test_words, source_path
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
 from workbench.serialize import loads_json
 
@@ -70,6 +70,7 @@ class LongAudioTimeline(_View):
                 + (f" ({s['label_counts'][s['dominant_emotion']]} of {sum(s['label_counts'].values())} segments)"  # its denominator
                    if s.get("dominant_emotion") in (s.get("label_counts") or {}) else "")
                 + (f" <b>⚠ {_esc(s['dominant_check'])}</b>" if s.get("dominant_check") else "")
+                + (f"<br><small>{_esc(dominant_test_words(s['dominant_test']))}</small>" if s.get("dominant_test") else "")
                 + " — click a span of the timeline (or a point of the heatmap) to play it")
         self.plot = self._figure()
         self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {r.label:<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
