@@ -151,8 +151,6 @@ def _probe(args, rf, measured, report: dict, say):
     if fix["uncorrected"] > fix["carried"]:  # an interval above 0 that does not survive the family's correction
         say(f"!! {fix['uncorrected'] - fix['carried']} cue(s) with an R² interval above 0 are not carried after the correction "
             f"({fix['words']}); uncorrected, {fix['uncorrected']} of {fix['family']} would be")
-    if fix.get("resolution"):
-        say(f"!! {fix['resolution']}")
     if len(probed) and not probed["carried"].all():  # R² 0.04 [-0.10, 0.15] is no cue the embeddings carry
         flat = probed[~probed["carried"]]
         report["probe_not_carried"] = (f"{len(flat)} of {len(probed)} probed cue(s) have an R² interval that reaches 0 or lies "

@@ -354,7 +354,7 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         ``cue, n, folds, r2, low, high, p, q, carried, correction, note``: the items and the folds used (0: not probed,
         under 6 items or 2 groups, or one value on every item, which ``note`` says), out-of-fold R² (1 − SSE/SST over all
         held-out predictions) and a percentile bootstrap interval over items.  R² near 0 (or below) says the embedding
-        does not carry the cue linearly.  ``p``: the one-sided bootstrap p of R² ≤ 0; ``q``: its Benjamini–Hochberg
+        does not carry the cue linearly.  ``p``: the one-sided p of R² ≤ 0 (its bootstrap standard error); ``q``: its Benjamini–Hochberg
         value over the family of probed cues (:func:`probe_correction`).  ``carried`` is True where the interval lies
         above 0 *and* ``q`` < (1 − confidence) / 2: one cue alone is the interval's rule, and 88 eGeMAPS cues tested
         each at 2.5 % would call about two null cues carried.  ``correction`` names the method and the family size;
@@ -395,18 +395,32 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
         boots = boots[np.isfinite(boots)]
         tail = (1 - confidence) / 2 * 100
         low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
-        p = (1 + np.sum(boots <= 0)) / (1 + len(boots)) if len(boots) else np.nan  # one-sided: R² ≤ 0
+        p = _one_sided_p(r2, boots)
         rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high),
                      "p": float(p), "note": ""})
     out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "p", "note"])
-    return probe_correction(out, confidence=confidence, n_boot=n_boot)
+    return probe_correction(out, confidence=confidence)
 
 
-def probe_correction(out, *, confidence: float = 0.95, n_boot: int = 999):
+def _one_sided_p(r2: float, boots: np.ndarray) -> float:
+    """The one-sided p of R² ≤ 0 from the bootstrap's standard error (``norm.sf(r2 / se)``): the count of draws at or
+    under 0 cannot go below 1 / (draws + 1), so with the default 999 draws one cue carried among 88 could never pass
+    the family's correction (it needs p < 0.025 / 88)."""
+    from scipy.stats import norm
+
+    if len(boots) < 2:
+        return float("nan")
+    se = float(np.std(boots, ddof=1))
+    if not se > 0:  # every draw the same R²: no spread to judge it by
+        return 0.0 if r2 > 0 else 1.0
+    return float(norm.sf(r2 / se))
+
+
+def probe_correction(out, *, confidence: float = 0.95):
     """``q`` (Benjamini–Hochberg over the probed cues' ``p``, ``scipy.stats.false_discovery_control``), ``carried``
     (interval above 0 and ``q`` below the level) and ``correction`` (its words) added to a probe table; the fields in
     ``attrs["correction"]``: ``method``, ``family`` (probed cues), ``fdr``, ``uncorrected`` (cues whose interval lies
-    above 0), ``carried`` and, when ``n_boot`` cannot reach the level for one cue alone, ``resolution``."""
+    above 0) and ``carried``."""
     from scipy.stats import false_discovery_control
 
     level = (1 - confidence) / 2
@@ -418,14 +432,10 @@ def probe_correction(out, *, confidence: float = 0.95, n_boot: int = 999):
     words = f"Benjamini-Hochberg over {family} probed cue(s), FDR {level:g}"
     out.insert(out.columns.get_loc("q") + 1, "carried", (out["low"] > 0) & (out["q"] < level))  # NaN compares False
     out.insert(out.columns.get_loc("carried") + 1, "correction", np.where(probed, words, ""))
-    info = {"method": "Benjamini-Hochberg (scipy.stats.false_discovery_control) on one-sided bootstrap p of R² <= 0",
+    info = {"method": "Benjamini-Hochberg (scipy.stats.false_discovery_control) on the one-sided p of R² <= 0 from its "
+                      "bootstrap standard error",
             "family": family, "fdr": level, "uncorrected": int((out["low"] > 0).sum()), "carried": int(out["carried"].sum()),
             "words": words}
-    if family and 1 / (n_boot + 1) >= level / family:  # the smallest bootstrap p cannot pass BH for a cue carried alone
-        need = int(np.ceil(family / level))
-        info["resolution"] = (f"with {n_boot} bootstrap draws the smallest p is 1/{n_boot + 1}, which cannot reach "
-                              f"{level:g}/{family}: a cue carried alone among {family} is never called carried; "
-                              f"give --bootstrap {need} or more")
     out.attrs["correction"] = info
     return out
 
