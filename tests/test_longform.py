@@ -472,8 +472,13 @@ def test_the_segment_figure_states_its_timeline_merge_rule(tmp_path, tiny_model)
 
     res = segment_file(bursts_file(tmp_path / "a.wav"), model=tiny_model, out_dir=tmp_path / "s",
                        config=SegmentConfig(vad="energy", merge_gap_s=1.5), figures=False)
-    label = plot_longform(res).axes[1].get_xlabel()
-    assert "same label merged when < 1.5 s apart" in label, label
+    fig = plot_longform(res)
+    label = fig.axes[1].get_xlabel()
+    assert "same label merged when < 1.5 s apart" in " ".join(label.split()), label
+    # and within the figure: one line of it ran past both edges of heatmap.png (wrapped now)
+    fig.canvas.draw()
+    box, text = fig.bbox, fig.axes[1].xaxis.label.get_window_extent()
+    assert box.x0 <= text.x0 and text.x1 <= box.x1, (text, box)
 
 
 def test_a_dominant_emotion_by_segment_count_that_holds_less_of_the_time_is_flagged_everywhere(tmp_path, tiny_model):
