@@ -238,19 +238,24 @@ def test_msp_podcast_says_why_rows_were_skipped_and_refuses_a_segment_listed_twi
     assert "'Train' and 'Development'" in str(err.value) and "release" in err.value.fix
 
 
+def _msp_folder(root, names, dur, rows):
+    """Audios/ with ``names`` as WAVs of ``dur`` seconds, Labels/labels_consensus.csv with the header and ``rows``."""
+    (root / "Audios").mkdir()
+    (root / "Labels").mkdir()
+    for name in names:
+        sf.write(root / "Audios" / f"{name}.wav", speech_like(dur=dur), 16000)
+    (root / "Labels" / "labels_consensus.csv").write_text(
+        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n" + rows, encoding="utf-8")
+
+
 def test_msp_podcast_manifest_follows_the_consensus_file(tmp_path):
     """Audios/ + Labels/labels_consensus.csv as distributed: the letter is the label, X stays unlabelled, the split
     and dimensions are kept, a row without audio is skipped and counted, the early misspelt file name is read too."""
-    (tmp_path / "Audios").mkdir()
-    (tmp_path / "Labels").mkdir()
-    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"):
-        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.5), 16000)
-    (tmp_path / "Labels" / "labels_consensus.csv").write_text(
-        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
-        "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n"
-        "MSP-PODCAST_0002_0001.wav,X,4.0,4.2,4.4,Unknown,Unknown,Test1\n"
-        "MSP-PODCAST_0003_0004.wav,C,3.0,3.4,4.0,12,Male,Development\n"
-        "MSP-PODCAST_0009_0009.wav,H,4.0,6.0,4.0,13,Male,Train\n", encoding="utf-8")
+    _msp_folder(tmp_path, ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"), 0.5,
+                "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n"
+                "MSP-PODCAST_0002_0001.wav,X,4.0,4.2,4.4,Unknown,Unknown,Test1\n"
+                "MSP-PODCAST_0003_0004.wav,C,3.0,3.4,4.0,12,Male,Development\n"
+                "MSP-PODCAST_0009_0009.wav,H,4.0,6.0,4.0,13,Male,Train\n")
     m = msp_podcast.prepare(tmp_path)
     by_id = {it.id: it for it in m}
     assert sorted(by_id) == ["MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001", "MSP-PODCAST_0003_0004"]
@@ -269,13 +274,8 @@ def test_msp_podcast_audio_without_a_consensus_row_is_counted_in_the_notes(tmp_p
     """The MSP lab's page for release 1.11: Test3 "comprises 2,347 unique segments … for which the labels are not
     publicly available … The release only includes the audio information".  Audio files without a row in the consensus
     file were dropped without a word, so a release's Test3 audio vanished from the manifest unsaid."""
-    (tmp_path / "Audios").mkdir()
-    (tmp_path / "Labels").mkdir()
-    for name in ("MSP-PODCAST_0001_0008", "MSP-PODCAST_4000_0001", "MSP-PODCAST_4000_0002"):
-        sf.write(tmp_path / "Audios" / f"{name}.wav", speech_like(dur=0.3), 16000)
-    (tmp_path / "Labels" / "labels_consensus.csv").write_text(
-        "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
-        "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n", encoding="utf-8")
+    _msp_folder(tmp_path, ("MSP-PODCAST_0001_0008", "MSP-PODCAST_4000_0001", "MSP-PODCAST_4000_0002"), 0.3,
+                "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n")
     m = msp_podcast.prepare(tmp_path)
     assert [it.id for it in m] == ["MSP-PODCAST_0001_0008"]
     note = next(n for n in m.notes if "no row in labels_consensus.csv" in n)

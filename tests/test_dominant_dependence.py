@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 
+from test_longform import three_tones_file
 from workbench.runs.dominant import RUN_TEST, _runs_p, dominant_check, dominant_test
 
 
@@ -61,18 +62,11 @@ def test_the_run_test_p_matches_a_simulation_of_uniform_random_run_lengths():
 
 
 def test_the_test_is_named_in_summary_screen_figure_and_widget(tmp_path, tiny_model):
-    import soundfile as sf
-
     from workbench.runs.longform import SegmentConfig, plot_longform, segment_file
     from workbench.views.widgets import LongAudioTimeline
 
     assert dominant_test("a", {"a": 3}) == {} and dominant_test("a", {"a": 3, "b": 1}, None)["test"].startswith("exact binomial")
-    sr, parts, rng = 16000, [], np.random.default_rng(0)
-    for f in (200.0, 120.0, 200.0):
-        t = np.arange(sr) / sr
-        parts += [0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(sr),
-                  np.zeros(int(0.8 * sr))]
-    sf.write(tmp_path / "long.wav", np.concatenate(parts).astype(np.float32), sr)
+    three_tones_file(tmp_path / "long.wav")
     res = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"))
     test = json.loads((tmp_path / "seg" / "summary.json").read_text())["dominant_test"]
     assert len(res.summary["label_counts"]) >= 2 and test["test"] == RUN_TEST and test["runs"] >= 2, test

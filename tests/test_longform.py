@@ -109,6 +109,17 @@ def test_dominant_emotion_is_most_frequent_and_ties_go_to_mean_confidence():
 # ---------------------------------------------------------------- end to end
 
 
+def three_tones_file(path, sr=16000):
+    """Three tones the tiny checkpoint labels two ways (seeded), as segments of one recording with pauses between them."""
+    parts, rng = [], np.random.default_rng(0)
+    for f in (200.0, 120.0, 200.0):
+        t = np.arange(sr) / sr
+        parts += [0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(sr),
+                  np.zeros(int(0.8 * sr))]
+    sf.write(path, np.concatenate(parts).astype(np.float32), sr)
+    return path
+
+
 def bursts_file(path, sr=16000, channels=1, layout=((1.0, 2.0), (4.0, 1.5), (7.0, 3.0)), total=11.0, seed=0):
     y = np.zeros(int(total * sr), dtype=np.float32)
     for k, (t0, d) in enumerate(layout):
@@ -441,13 +452,7 @@ def test_a_dominant_emotion_not_ahead_of_its_runner_up_is_flagged_on_screen_in_s
     assert dominant_check("sad", {"sad": 3, "happy": 3}).startswith("not measurably dominant: a tie, sad and happy 3 each")
     assert f"p = {binomtest(9, 11).pvalue:.2g}" in dominant_check("sad", {"sad": 9, "happy": 2, "angry": 1})
     assert dominant_check("sad", {"sad": 12, "happy": 1}) == "" and dominant_check("sad", {"sad": 3}) == ""
-    # three tones the tiny checkpoint labels two ways (seeded), as segments of one recording with pauses between them
-    sr, parts, rng = 16000, [], np.random.default_rng(0)
-    for f in (200.0, 120.0, 200.0):
-        t = np.arange(sr) / sr
-        parts += [0.3 * np.sin(2 * np.pi * f * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(sr),
-                  np.zeros(int(0.8 * sr))]
-    sf.write(tmp_path / "long.wav", np.concatenate(parts).astype(np.float32), sr)
+    three_tones_file(tmp_path / "long.wav")
     res = segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"),
                        figures=False)
     counts = res.summary["label_counts"]
