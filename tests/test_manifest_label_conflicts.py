@@ -101,3 +101,49 @@ def test_an_explicit_label_map_the_row_names_is_said_not_refused(tmp_path, caplo
     (tmp_path / "hand.csv").write_text("id,path,label,emotion\na,a.wav,joy,surprised\n")
     with pytest.raises(ConfigError, match="label 'joy' = happy, emotion 'surprised'"):
         read_manifest(tmp_path / "hand.csv")
+
+
+CODED = [{"id": "w", "path": "a.wav", "label": "W", "emotion": "happy", "corpus": "emodb"},  # EmoDB anger as happy
+         {"id": "l", "path": "a.wav", "label": "L", "emotion": "neutral", "corpus": "EmoDB"},  # boredom: no counterpart
+         {"id": "r", "path": "a.wav", "label": "05", "emotion": "sad", "corpus": "ravdess"},  # RAVDESS angry
+         {"id": "ok", "path": "a.wav", "label": "W", "emotion": "angry", "corpus": "emodb"},
+         {"id": "ok2", "path": "a.wav", "label": "01", "emotion": "neutral", "corpus": "ravdess"},
+         {"id": "ok3", "path": "a.wav", "label": "anger", "emotion": "angry", "corpus": "emodb"},  # EmoBox's word
+         {"id": "bare", "path": "a.wav", "label": "W", "emotion": "happy"},  # no corpus named: a bare code, unchecked
+         {"id": "other", "path": "a.wav", "label": "W", "emotion": "happy", "corpus": "my-corpus"}]  # no table: unchecked
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_a_corpus_code_is_read_by_the_table_of_the_corpus_the_row_names(tmp_path, ext):
+    """``label=W`` (EmoDB's anger) with ``emotion=happy`` was read silently: a code names no English word.  A row that
+    names its corpus (a ``corpus`` column, as every corpus loader writes it in meta) is checked by that corpus's table."""
+    wav(tmp_path / "a.wav")
+    p = tmp_path / f"m{ext}"
+    if ext == ".csv":
+        pd.DataFrame(CODED).to_csv(p, index=False)
+    else:
+        p.write_text("".join(json.dumps({k: v for k, v in r.items()}) + "\n" for r in CODED))
+    with pytest.raises(ConfigError) as info:
+        read_manifest(p)
+    msg = info.value.message
+    assert "3 rows whose label names another emotion than their emotion column" in msg, msg
+    assert "row 1 (id w): label 'W' = angry in emodb, emotion 'happy'" in msg
+    assert "row 2 (id l): label 'L' = no emotion2vec+ class in emodb, emotion 'neutral'" in msg
+    assert "row 3 (id r): label '05' = angry in ravdess, emotion 'sad'" in msg
+    for fine in ("ok", "ok2", "ok3", "bare", "other"):
+        assert f"(id {fine})" not in msg
+
+
+def test_a_corpus_loaders_manifest_written_and_read_back_is_checked_by_its_table(tmp_path):
+    """The loaders keep the corpus in ``meta.corpus``; written and read back, a hand-edited emotion is caught."""
+    from workbench.data.manifest import write_manifest
+
+    wav(tmp_path / "a.wav")
+    items = [Item("03a01Wa", "a.wav", label="W", emotion="angry", meta={"corpus": "emodb"}),
+             Item("03a01Fa", "a.wav", label="F", emotion="happy", meta={"corpus": "emodb"})]
+    write_manifest(Manifest(items, root=tmp_path), tmp_path / "m.csv")
+    assert [it.emotion for it in read_manifest(tmp_path / "m.csv")] == ["angry", "happy"]
+    text = (tmp_path / "m.csv").read_text().replace(",angry,", ",sad,")
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(ConfigError, match=r"label 'W' = angry in emodb, emotion 'sad'"):
+        read_manifest(tmp_path / "m.csv")

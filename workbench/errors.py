@@ -1,11 +1,14 @@
 """One error family for the workbench.
 
 Every message names the input, the fact that is wrong, what was expected and
-the fix, so that a failed row in a results table explains itself.
+the fix, so that a failed row in a results table explains itself.  Data shown on a screen or written to a CSV
+is escaped here too (:func:`printable`, :func:`escape_controls`, the CSV cells and their one reader).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from typing import Any
 
@@ -188,3 +191,78 @@ def did_you_mean(given: object, choices) -> str:
 
     close = difflib.get_close_matches(str(given), [str(c) for c in choices], n=1)
     return f"did you mean {close[0]!r}? " if close else ""
+
+
+# ---------------------------------------------------------------------------
+# CSV cells: every CSV the workbench writes for people (a run folder's tables, ``segments.csv``, ``timeline.csv``, a
+# comparison's flips) goes through :func:`spreadsheet_cell`, and every place that reads one back (``RunFolder``, the
+# long-audio timeline widget) through :func:`read_spreadsheet_csv`, which gives back exactly the strings written (a
+# label ``=1+2`` came back as ``'=1+2``, one holding a newline as the four characters ``\\x0a``)
+# ---------------------------------------------------------------------------
+#: a cell starting with one of these runs as a formula in Excel, LibreOffice or Google Sheets
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet and a terminal show as the text it is: control and bidirectional characters
+    as escapes (:func:`~workbench.errors.escape_controls`), then a leading apostrophe when it would start a formula
+    (OWASP's rule; after any apostrophes).  :func:`spreadsheet_value` gives back the original of every cell."""
+    if not isinstance(value, str):
+        return value
+    value = escape_controls(value)
+    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_value(cell: Any) -> Any:
+    """The value a :func:`spreadsheet_cell` cell was written from (a number as it is): a workbench CSV is read back
+    whole by :func:`read_spreadsheet_csv`."""
+    if not isinstance(cell, str):
+        return cell
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
+        cell = cell[1:]
+    return unescape_controls(cell)
+
+
+def spreadsheet_safe(frame):
+    """A copy of a DataFrame with every text cell and column name through :func:`spreadsheet_cell`; numbers stay numbers."""
+    import pandas as pd
+    from pandas.api import types
+
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if types.is_numeric_dtype(s) or types.is_bool_dtype(s) or types.is_datetime64_any_dtype(s):
+            continue
+        out[col] = (s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s).map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
+
+
+def to_csv_text(frame) -> str:
+    """A DataFrame as CSV text safe to open in a spreadsheet (no index)."""
+    buf = io.StringIO()
+    spreadsheet_safe(frame).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def spreadsheet_line(values: Any) -> str:
+    """One CSV line (``\\n`` ended) of ``values``, each through :func:`spreadsheet_cell` and quoted as CSV quotes (a
+    comma or a quote in a label stays in its cell): for a table written a row at a time."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([spreadsheet_cell(v) for v in values])
+    return buf.getvalue()
+
+
+def read_spreadsheet_csv(data: bytes | str) -> Any:
+    """A CSV the workbench wrote (its bytes or text) as a DataFrame holding exactly the values written: every text cell
+    and column name through :func:`spreadsheet_value`; only an empty cell is missing (NaN), so a label ``NA`` or
+    ``null`` stays that text; numbers as numbers."""
+    import pandas as pd
+
+    buf = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
+    frame = pd.read_csv(buf, keep_default_na=False, na_values=[""])
+    for col in frame.columns:
+        if getattr(frame[col].dtype, "kind", "O") not in "biufcmM":  # text (object or a string dtype), not numbers
+            frame[col] = frame[col].map(spreadsheet_value)
+    frame.columns = [spreadsheet_value(c) if isinstance(c, str) else c for c in frame.columns]
+    return frame

@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import copy
 import gzip
-import io
 import os
 import re
 import stat
@@ -26,8 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ConfigError, escape_controls, unescape_controls
+from workbench.errors import ConfigError
 from workbench.files import write_figure
+from workbench.errors import (  # noqa: F401  (the CSV cells every writer and reader uses, public here as before)
+    FORMULA_STARTS, read_spreadsheet_csv, spreadsheet_cell, spreadsheet_line, spreadsheet_safe, spreadsheet_value, to_csv_text,
+)
 from workbench.schema import plain_dict  # noqa: F401  (lives in schema; engine, audio and tests import it from here)
 
 #: an experiment, variants or run ``config.yaml``: a real one is a few kB
@@ -519,55 +521,6 @@ def check_fields(rows: Any, *, source: str, max_chars: int = FIELD_MAX_CHARS) ->
             if isinstance(v, str) and len(v) > max_chars:
                 raise ConfigError(f"row {i + 1}: a field of {len(v):,} characters; the cap is {max_chars:,}.", source=source,
                                   fix="check that this is the file you meant (a broken quote runs fields together).")
-
-
-# ---------------------------------------------------------------------------
-# CSV for spreadsheets
-# ---------------------------------------------------------------------------
-#: a cell starting with one of these runs as a formula in Excel, LibreOffice or Google Sheets
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: Any) -> Any:
-    """``value`` as a CSV cell a spreadsheet and a terminal show as the text it is: control and bidirectional characters
-    as escapes (:func:`~workbench.errors.escape_controls`), then a leading apostrophe when it would start a formula
-    (OWASP's rule; after any apostrophes).  :func:`spreadsheet_value` gives back the original of every cell."""
-    if not isinstance(value, str):
-        return value
-    value = escape_controls(value)
-    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
-
-
-def spreadsheet_value(cell: Any) -> Any:
-    """The value a :func:`spreadsheet_cell` cell was written from (a number as it is): read a workbench CSV back with
-    ``pd.read_csv(path, keep_default_na=False).map(spreadsheet_value)``."""
-    if not isinstance(cell, str):
-        return cell
-    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_STARTS):
-        cell = cell[1:]
-    return unescape_controls(cell)
-
-
-def spreadsheet_safe(frame):
-    """A copy of a DataFrame with every text cell and column name through :func:`spreadsheet_cell`; numbers stay numbers."""
-    import pandas as pd
-    from pandas.api import types
-
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if types.is_numeric_dtype(s) or types.is_bool_dtype(s) or types.is_datetime64_any_dtype(s):
-            continue
-        out[col] = (s.astype(object) if isinstance(s.dtype, pd.CategoricalDtype) else s).map(spreadsheet_cell)
-    out.columns = [spreadsheet_cell(c) for c in out.columns]
-    return out
-
-
-def to_csv_text(frame) -> str:
-    """A DataFrame as CSV text safe to open in a spreadsheet (no index)."""
-    buf = io.StringIO()
-    spreadsheet_safe(frame).to_csv(buf, index=False)
-    return buf.getvalue()
 
 
 def figure_text(text: object) -> str:

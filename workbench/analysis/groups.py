@@ -340,6 +340,26 @@ def group_baseline_flags(row: dict, counts: dict[str, int]) -> dict[str, str]:
     return out
 
 
+def group_baselines(counts: dict[str, int]) -> dict[str, str]:
+    """One group's two baselines in words, passing or not, as the headline shows them always: its WA's majority
+    baseline (none with one class) and its UAR's chance level (a group's check was said only when it failed)."""
+    present = [c for c, k in counts.items() if k]
+    return {"wa": majority_words(counts), "uar": chance_words(present) if present else ""}
+
+
+def baseline_check_line(table, metric: str, *, what: str = "group") -> str:
+    """A breakdown figure's words for its ``metric``'s baseline check over every shown group, passing too ("" for
+    macro-F1, which has none).  ``table``: rows with ``too_small`` and the failures ``wa_majority``/``uar_chance``."""
+    flag, words = {"wa": ("wa_majority", f"WA against each {what}'s own majority baseline (always its largest class)"),
+                   "uar": ("uar_chance", f"UAR against chance over the classes each {what} has")}.get(metric, ("", ""))
+    shown = [not bool(small) for small in table["too_small"]] if flag and flag in table else []
+    if not any(shown):
+        return ""
+    failing = sum(1 for ok, f in zip(shown, table[flag]) if ok and f)
+    return (f"{words}: {sum(shown) - failing} of {sum(shown)} {what}s clear it" + (f" (the {failing} that do not are noted *)"
+            if failing else "") + "; each one's baseline in metrics.json.")
+
+
 def small_group_reason(class_counts: dict[str, int], *, min_items: int = MIN_ITEMS, min_per_class: int = MIN_PER_CLASS) -> str:
     """Why a group with these per-class item counts is too small to report a number for, or ``""``."""
     n = sum(class_counts.values())
@@ -382,8 +402,9 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
     -------
     GroupAnalysis
         ``table`` columns: ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo,
-        macro_f1_hi, too_small, note, missing_classes, zero_width_interval, wa_majority, uar_chance`` (the last two: the
-        group's failing baseline checks in words, also in ``note``, see :func:`group_baseline_flags`) and ``recall_<class>`` per class.
+        macro_f1_hi, too_small, note, missing_classes, zero_width_interval, wa_majority, uar_chance`` (the
+        group's failing baseline checks in words, also in ``note``, see :func:`group_baseline_flags`), ``wa_baseline,
+        uar_baseline`` (its baselines, passing or not: :func:`group_baselines`) and ``recall_<class>`` per class.
     """
     import pandas as pd
 
@@ -421,15 +442,18 @@ def analyse_groups(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequenc
         if shown:
             notes.append(flat_interval_words([FIGURE_NAMES.get(m, m.upper()) for m in shown], row["n"]))
         baseline = {} if reason else group_baseline_flags(row, counts)  # a too-small group shows no number to flag
+        base = {} if reason else group_baselines(counts)  # its baselines, passing too (shown beside its figures)
         notes += list(baseline.values())
         row.update({"too_small": bool(reason), "note": "; ".join(notes), "missing_classes": ", ".join(missing),
-                    "zero_width_interval": ", ".join(flat), "wa_majority": baseline.get("wa", ""), "uar_chance": baseline.get("uar", "")})
+                    "zero_width_interval": ", ".join(flat), "wa_majority": baseline.get("wa", ""), "uar_chance": baseline.get("uar", ""),
+                    "wa_baseline": base.get("wa", ""), "uar_baseline": base.get("uar", "")})
         for i, c in enumerate(classes):
             row[f"recall_{c}"] = float(observed["recall"][0, i])
             row[f"n_{c}"] = counts[c]
         rows.append(row)
     columns = (["group", "n"] + [f"{m}{s}" for m in ("wa", "uar", "macro_f1") for s in ("", "_lo", "_hi")]
-               + ["too_small", "note", "missing_classes", "zero_width_interval", "wa_majority", "uar_chance"] + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
+               + ["too_small", "note", "missing_classes", "zero_width_interval", "wa_majority", "uar_chance", "wa_baseline", "uar_baseline"]
+               + [f"recall_{c}" for c in classes] + [f"n_{c}" for c in classes])
     table = pd.DataFrame(rows, columns=columns)
     return GroupAnalysis(by=by, classes=classes, table=table,
                          disparities=_disparities(table, replicates, classes, level=level, min_per_class=min_per_class))
@@ -498,12 +522,14 @@ _FOOT_CHARS = 105  # characters of a 7 pt footnote line across the 6.5 in figure
 _FOOT_GROUPS = 6  # groups whose notes a breakdown figure's footnote spells out; the rest are counted
 
 
-def breakdown_footnote(table) -> list[str]:
-    """Lines under a breakdown figure saying what the "*" after a group's label means: that group's note."""
+def breakdown_footnote(table, metric: str = "") -> list[str]:
+    """Lines under a breakdown figure: its ``metric``'s baseline check over the groups (:func:`baseline_check_line`),
+    and what the "*" after a group's label means: that group's note."""
+    check = baseline_check_line(table, metric) if metric else ""
     noted = [(str(g), str(note)) for g, note in zip(table["group"], table["note"]) if note]
     if not noted:
-        return []
-    lines = ["* this group has a note:"] + [f"  {g}: {note}" for g, note in noted[:_FOOT_GROUPS]]
+        return textwrap.wrap(check, _FOOT_CHARS, subsequent_indent="      ")
+    lines = ([check] if check else []) + ["* this group has a note:"] + [f"  {g}: {note}" for g, note in noted[:_FOOT_GROUPS]]
     if len(noted) > _FOOT_GROUPS:
         lines.append(f"  … and {len(noted) - _FOOT_GROUPS} more of the {len(noted)} noted groups (all in metrics.json)")
     return [part for line in lines for part in textwrap.wrap(line, _FOOT_CHARS, subsequent_indent="      ")]

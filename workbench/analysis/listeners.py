@@ -1,17 +1,14 @@
 """Metrics of a run against its listeners: which errors are the model's and which the corpus's.
 
-Reads the listener columns that :mod:`workbench.data.listeners` attaches to
-a manifest (they travel into the results table through ``meta``):
+Reads the listener columns that :mod:`workbench.data.listeners` attaches to a manifest (they travel into the
+results table through ``meta``):
 
-* **accuracy and UAR per agreement band** (share of listeners agreeing with
-  the majority), each with the run's seeded percentile bootstrap interval
-  (:func:`workbench.analysis.metrics.bootstrap_ci`): a model that fails only where
-  listeners disagree is failing where the label itself is uncertain;
-* **Jensen–Shannon divergence** (base 2, so in [0, 1]: scipy's
-  ``jensenshannon`` distance squared) and **cross-entropy** ``−Σ_k v_k log p_k``
-  (nats; ``p`` clipped at 1e-12) between the listeners' vote distribution
-  ``v`` and the model's scores ``p`` — over the nine classes, or with
-  ``restrict`` over the corpus's classes, both renormalised;
+* **accuracy and UAR per agreement band** (share of listeners agreeing with the majority), each with the run's seeded
+  percentile bootstrap interval (:func:`workbench.analysis.metrics.bootstrap_ci`) and its baselines (majority, chance):
+  a model that fails only where listeners disagree is failing where the label itself is uncertain;
+* **Jensen–Shannon divergence** (base 2, so in [0, 1]: scipy's ``jensenshannon`` distance squared) and
+  **cross-entropy** ``−Σ_k v_k log p_k`` (nats; ``p`` clipped at 1e-12) between the listeners' vote distribution ``v``
+  and the model's scores ``p`` — over the nine classes, or with ``restrict`` over the corpus's classes, both renormalised;
 * **Spearman's ρ** of the model's confidence with listener agreement, with a bootstrap interval over items;
 * two lists: *listeners agree, model wrong* (agreement ≥ ``agree`` and the
   model's top label differs from the listeners' majority: the model's own
@@ -33,7 +30,7 @@ from workbench.paths import shell_command
 from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
-from workbench.analysis.groups import flat_interval_words, group_baseline_flags, small_group_reason, zero_width_note
+from workbench.analysis.groups import flat_interval_words, group_baseline_flags, group_baselines, small_group_reason, zero_width_note
 from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
 from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
 from workbench.runs.experiment import EXPERIMENT_FILE
@@ -144,9 +141,9 @@ class ListenerReport:
             elif b.get("too_small"):
                 lines.append(f"{head} accuracy — UAR —  [too small: {b['too_small_reason']}]")
             else:
-                lines.append(f"{head} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]"
-                             f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]"
-                             + (f"  [{b['note']}]" if b.get("note") else ""))
+                acc_base, uar_base = (f" ({b[k]})" if b.get(k) else "" for k in ("accuracy_baseline", "uar_baseline"))
+                lines.append(f"{head} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]{acc_base}"
+                             f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]{uar_base}" + (f"  [{b['note']}]" if b.get("note") else ""))
         if self.soft_labels_reason:
             lines.append(f"  Jensen-Shannon divergence n/a, cross-entropy n/a, vote-weighted confusion n/a: {self.soft_labels_reason}")
         else:
@@ -335,12 +332,14 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
             empty = f"empty: no labelled item has agreement in {name} (the lowest is {lowest:.3f})"
     base = {k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
         {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts).items()} if len(t) and not reason else {}
+    shown = group_baselines(counts) if len(t) and not reason else {}
     notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values())
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
             "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
-            "accuracy_majority": base.get("wa", ""), "uar_chance": base.get("uar", ""), "note": "; ".join(notes)}
+            "accuracy_majority": base.get("wa", ""), "uar_chance": base.get("uar", ""), "note": "; ".join(notes),  # failing;
+            "accuracy_baseline": shown.get("wa", ""), "uar_baseline": shown.get("uar", "")}  # and the baselines, passing too
 
 
 def _bands(s: _Scored, edges: Sequence[float], interval, facts: dict) -> list[dict]:

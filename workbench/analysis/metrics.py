@@ -202,8 +202,9 @@ class Report:
 
 def _group_line(group: str, d: dict) -> str:
     """One group of a breakdown: its numbers with their 95 % intervals, or why it is too small to have any, and its note."""
-    shown = "—" if d.get("too_small") else (f"WA {d['wa']:.3f} [{d['wa_ci'][0]:.3f}, {d['wa_ci'][1]:.3f}] "
-                                            f"UAR {d['uar']:.3f} [{d['uar_ci'][0]:.3f}, {d['uar_ci'][1]:.3f}]")
+    wa_base, uar_base = (f" ({d[k]})" if d.get(k) else "" for k in ("wa_baseline", "uar_baseline"))  # as the headline's
+    shown = "—" if d.get("too_small") else (f"WA {d['wa']:.3f} [{d['wa_ci'][0]:.3f}, {d['wa_ci'][1]:.3f}]{wa_base} "
+                                            f"UAR {d['uar']:.3f} [{d['uar_ci'][0]:.3f}, {d['uar_ci'][1]:.3f}]{uar_base}")
     return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
 
 
@@ -233,7 +234,9 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
                                     "too_small": bool(r["too_small"]), "note": str(r["note"]),
-                                    # the group's failing baseline checks on their own keys (also in its note)
+                                    # its baselines, passing too, as the headline's; its failing checks on their own
+                                    # keys (also in its note)
+                                    "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
                                     **{k: str(r[k]) for k in ("wa_majority", "uar_chance") if r[k]}}
                   for _, r in analysis.table.iterrows()}
         if groups:
@@ -551,7 +554,7 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
                           fix="pass the Report of the same variant and restrict setting, or leave overall out.")
     own = ax is None
     left_out = overall.n_scored - int(table["n"].sum())  # items with no value in `by`: in "all items", in no group
-    footnote = breakdown_footnote(table) + ([f"{left_out} items without a {by} are not in this breakdown (they are in all items)."] if left_out > 0 else [])
+    footnote = breakdown_footnote(table, metric) + ([f"{left_out} items without a {by} are not in this breakdown (they are in all items)."] if left_out > 0 else [])
     fig, ax = _axes(ax, (6.5, 1.85 + 0.42 * max(len(table), 1) + FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)

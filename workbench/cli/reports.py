@@ -35,7 +35,7 @@ def add_demo(sub) -> None:
 
 def cmd_report(args) -> int:
     check_out_dir(args.out)
-    paths = run_report(args.template, parse_params(args.param), out=args.out)
+    paths = run_report(args.template, parse_params(args.param, template=args.template), out=args.out)
     metrics = loads_json(paths["metrics"].read_text(encoding="utf-8"))
     banner(metrics.get("random_weights") or paths.get("random_weights"))  # a notebook that writes no metrics too
     print(f"report: {paths['html']} ({size_text(paths['html'].stat().st_size)}, self-contained)")

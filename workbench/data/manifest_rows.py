@@ -132,29 +132,56 @@ def emotion_of(has_column: bool) -> Callable[[str], str]:
 LABEL_MAP_META = "label_map"
 
 
+#: the corpus tables' reader, ``(corpus, label) -> (the corpus's name, the label's emotion2vec+ key or "" for none)``
+#: or ``None`` when ``corpus`` is no known corpus or ``label`` none of its codes; set by
+#: :mod:`workbench.data.corpora.registry` (the tables live in the corpus modules, a stage this module sits below), which
+#: ``workbench.data`` imports, so it is set before any manifest is read
+_corpus_label: list[Callable[[str, str], tuple[str, str] | None]] = []
+
+
+def use_corpus_labels(reader: Callable[[str, str], tuple[str, str] | None]) -> None:
+    """Make :func:`label_conflict_checker` read a row's corpus code (EmoDB's ``W``) by its corpus's table."""
+    _corpus_label[:] = [reader]
+
+
 def label_conflict_checker() -> Callable[[int, Item], tuple[str, bool] | None]:
     """A function of ``(row number, item)``: ``None`` when the row's ``emotion`` is empty, unknown (refused as such) or the
-    class its ``label`` names by itself (:func:`generic_emotion`: ``sad``, ``Sadness``, IEMOCAP's ``exc``, CREMA-D's
-    ``ANG``; a code such as EmoDB's ``W`` names none); else the contradiction in words and whether an explicit label
+    class its ``label`` names: by the table of the corpus its ``meta.corpus`` (a ``corpus`` column) names when the label
+    is one of that corpus's codes (EmoDB's ``W`` = angry, its ``L`` = no counterpart, RAVDESS's ``01``), else by itself
+    (:func:`generic_emotion`: ``sad``, ``Sadness``, IEMOCAP's ``exc``, CREMA-D's ``ANG``; a bare code such as ``W`` in a
+    row naming no corpus names none and is not checked); else the contradiction in words and whether an explicit label
     map set it (``meta.label_map``).  A label's class is remembered (a column holds a few labels)."""
-    memo: dict[str, str] = {}
+    memo: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def check(n: int, it: Item) -> tuple[str, bool] | None:
         if not it.emotion or not it.label or it.emotion not in LABEL_KEYS:
             return None
-        said = memo.get(it.label)
-        if said is None:
-            said = generic_emotion(it.label)
+        corpus = it.meta.get("corpus")
+        at = (str(corpus) if isinstance(corpus, str) else "", it.label)
+        said = memo.get(at, memo)
+        if said is memo:
+            said = _label_class(*at)
             if len(memo) < 1 << 12:
-                memo[it.label] = said
-        if not said or said == it.emotion:
+                memo[at] = said
+        if said is None or said[1] == it.emotion:
             return None
         by_map = it.meta.get(LABEL_MAP_META)
-        words = (f"row {n} (id {printable(it.id)}): label {printable(it.label)!r} = {said}, emotion {it.emotion!r}"
+        words = (f"row {n} (id {printable(it.id)}): label {printable(it.label)!r} = {said[1] or 'no emotion2vec+ class'}"
+                 + (f" in {said[0]}" if said[0] else "") + f", emotion {it.emotion!r}"
                  + (f" by the map {printable(by_map)}" if by_map else ""))
         return words, bool(by_map)
 
     return check
+
+
+def _label_class(corpus: str, label: str) -> tuple[str, str] | None:
+    """(the corpus whose table read it or "", the key a label names, "" for "no counterpart"); None: it names none."""
+    if corpus.strip() and _corpus_label:
+        found = _corpus_label[0](corpus, label)
+        if found is not None:
+            return found
+    said = generic_emotion(label)
+    return ("", said) if said else None
 
 
 def generic_emotion(label: str) -> str:

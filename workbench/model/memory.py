@@ -24,7 +24,6 @@ process with ``WORKBENCH_KEEP_FREED_MEMORY=0`` (or the older ``WORKBENCH_KEEP_MA
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import importlib
@@ -33,7 +32,7 @@ import numbers
 import os
 import sys
 import threading
-from typing import Iterator
+import weakref
 
 from workbench.errors import ModelError
 
@@ -109,28 +108,64 @@ def import_long_lived(*modules: str) -> None:
             gc.freeze()
 
 
-#: the pauses of the cyclic collector in progress (any thread) and whether it ran before the first: one count under one
+#: the pauses of the cyclic collector in progress (any thread), and whether it ran before the first: one set under one
 #: lock, so that two threads pausing and resuming in turn never leave it off (each reading gc.isenabled() for itself could)
-_PAUSES = {"depth": 0, "was_on": False}
+_PAUSED: set[int] = set()
+_PAUSES = {"was_on": False}
 _PAUSES_LOCK = threading.Lock()
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:  # noqa: N801  (used as a function: ``with collector_paused():``)
     """Python's cyclic garbage collector off inside the block, in every thread (a manifest's items being made, a
-    library being imported); back on when the last pause in any thread ends, if it was on before the first."""
+    library being imported); back on when the last pause in any thread ends, if it was on before the first.
+
+    Back on whatever exception arrives, where it arrives: a Ctrl-C (``KeyboardInterrupt``) landing between the pause
+    and the block, or inside the resume itself (between taking this pause off the set and ``gc.enable()``), left the
+    collector off for the rest of a notebook's session; the resume is one idempotent step (a set's ``discard``, then
+    ``gc.enable()``), done again until it completes, and the interrupt raised after it."""
+
+    def __enter__(self) -> "collector_paused":
+        try:
+            with _PAUSES_LOCK:
+                if not _PAUSED:
+                    _PAUSES["was_on"] = gc.isenabled()
+                _PAUSED.add(id(self))
+                gc.disable()
+            # a last resort: an interrupt landing as __exit__ starts (before its first line) drops this object unresumed
+            weakref.finalize(self, _resume, id(self))
+        except BaseException as exc:  # an interrupt landing half-way: the pause undone before it goes on
+            raise _resumed(id(self), exc) from None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        caught = None
+        try:
+            _resume(id(self))
+        except BaseException as exc:  # a Ctrl-C landing inside the resume: resumed all the same, then raised
+            caught = exc
+        caught = _resumed(id(self), caught)
+        if caught is not None:
+            raise caught
+
+
+def _resume(token: int) -> None:
+    """End the pause ``token`` (its object's id): idempotent, so that it can be done again after an interrupt cut it
+    short, and by the pause's finalizer when its ``__exit__`` never ran."""
     with _PAUSES_LOCK:
-        if _PAUSES["depth"] == 0:
-            _PAUSES["was_on"] = gc.isenabled()
-            gc.disable()
-        _PAUSES["depth"] += 1
-    try:
-        yield
-    finally:
-        with _PAUSES_LOCK:
-            _PAUSES["depth"] -= 1
-            if _PAUSES["depth"] == 0 and _PAUSES["was_on"]:
-                gc.enable()
+        _PAUSED.discard(token)
+        if not _PAUSED and _PAUSES["was_on"]:
+            gc.enable()
+
+
+def _resumed(token: int, caught: BaseException | None) -> BaseException | None:
+    """:func:`_resume` done to the end however many interrupts land in it; the first exception met (``caught`` or one
+    of those) is returned for the caller to raise."""
+    while True:
+        try:
+            _resume(token)
+            return caught
+        except BaseException as exc:
+            caught = caught or exc
 
 
 def release_freed_memory() -> None:

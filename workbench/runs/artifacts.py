@@ -28,7 +28,7 @@ from workbench.data.cards import overlap_short, run_training_overlap
 from workbench.data.parquet_check import check_parquet
 from workbench.files import json_safe as _json_safe, strict_json
 from workbench.runs.experiment import ARTIFACT_PATHS, portable_summary, summary_paths
-from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, shown
+from workbench.serialize import TABLE_MAX_BYTES, loads_json, read_bytes_capped, read_spreadsheet_csv, shown
 
 ARTIFACT_INDEX = "artifacts.json"
 #: artifact names: lower-case words, digits, ``_`` and ``-`` with one extension; never a path
@@ -440,7 +440,8 @@ def _read_artifact(p: Path) -> Any:
 
         if ext == ".parquet":
             check_run_table(p)
-        return pd.read_parquet(p) if ext == ".parquet" else pd.read_csv(io.BytesIO(_capped_bytes(p)))
+        # a CSV the workbench wrote: its cells decoded back to the values written (``'=1+2`` is ``=1+2``)
+        return pd.read_parquet(p) if ext == ".parquet" else read_spreadsheet_csv(_capped_bytes(p))
     if ext in (".npy", ".npz"):
         return read_arrays_capped(p)
     if ext in (".txt", ".html"):

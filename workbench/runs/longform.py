@@ -56,7 +56,7 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import figure_text, save_figure, spreadsheet_cell, spreadsheet_safe
+from workbench.serialize import figure_text, save_figure, spreadsheet_line, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter, _dbfs, no_speech_note  # noqa: F401
 from workbench.runs.folder import LOCK
@@ -245,7 +245,7 @@ def segment_file(path: str | os.PathLike, *, model: Any = None, out_dir: str | o
             scan = _Scan(net, cfg)
             with writer.stream_file("segments.csv") as csv:  # a temporary that becomes segments.csv only when the file is whole
                 scan.csv = csv
-                csv.write(",".join(scan.columns) + "\n")
+                csv.write(spreadsheet_line(scan.columns))
                 scan.run(stream, _progress(stream.info.declared_duration, progress))
             result = _result(scan, stream, acfg, writer.path, time.perf_counter() - t_start)
             result.summary["command_line"] = published_command(command_line) if command_line else None  # None: from Python
@@ -364,7 +364,7 @@ class _Scan:
                "duration": round((e - s) / SAMPLE_RATE, 4), "split_start": ss, "split_end": se, "label": p.label,
                "confidence": p.confidence, "margin": p.margin, **{score_column(k): float(v) for k, v in zip(self.labels, p.scores)}}
         self.rows.append(row)
-        self.csv.write(",".join(str(spreadsheet_cell(row[c])) for c in self.columns) + "\n")  # a head's labels are data
+        self.csv.write(spreadsheet_line(row[c] for c in self.columns))  # a head's labels are data: quoted, escaped
         self.embeddings.append(p.embedding.astype(np.float32))
         fs = p.frame_scores
         if fs is not None and len(fs):

@@ -65,27 +65,46 @@ def template_parameter_help() -> str:
     return "\n".join(lines)
 
 
-def parse_params(pairs: list[str]) -> dict:
+def parse_params(pairs: list[str], template: str | os.PathLike | None = None) -> dict:
     """``key=value`` strings; values parse as YAML (numbers, true/false, null), else stay strings.  ``None`` and
     ``none`` are null too: the templates say "None skips …" in Python's spelling, and YAML read it as the string
     ``'None'``, which turned ``-p probe_folds=None`` into a probe with an unknown scheme instead of none.  Values are
     parsed with the bounds of every YAML file the workbench reads: an alias (nine of them in one ``-p title=[&a …]``
     expanded to gigabytes) or a number of thousands of digits (``unexpected ValueError``) stays the text it was typed
-    as.  A name given twice is refused (the last one won without a word)."""
-    out, typed = {}, {}  # typed: each value as it was typed, for the refusal of a name given twice
+    as.  A name given twice is refused (the last one won without a word).  With ``template``, the values are also
+    checked against it (:func:`check_params`), and every problem of the list (not key=value, a name given twice, an
+    unknown name, a bad value) is said in one refusal: they were refused one at a time, so a user met them in turn."""
+    out, typed, problems = {}, {}, []  # typed: each value as it was typed, for the refusals
+    given: dict[str, list[str]] = {}
     for s in pairs or []:
         if "=" not in s:
-            raise ConfigError(f"parameter {s!r} is not key=value.", fix="write --param run_dir=runs/my_run.")
+            problems.append((f"parameter {shown(s)} is not key=value", "write each as -p NAME=VALUE, e.g. -p run_dir=runs/my_run"))
+            continue
         k, v = s.split("=", 1)
+        given.setdefault(k.strip(), []).append(v)
         if k.strip() in out:
-            raise ConfigError(f"parameter {k.strip()} is given twice ({shown(typed[k.strip()])}, then {shown(v)}); which one "
-                              "counts would be a guess.", source="--param", fix=f"pass -p {k.strip()}=… once.")
+            continue
         typed[k.strip()] = v
         try:
             out[k.strip()] = None if v.strip() in ("None", "none") else load_yaml_text(v, source=f"--param {k.strip()}")
         except ConfigError:  # YAML that does not parse, an alias (`*draft*`), a number past 2**63: the text itself
             out[k.strip()] = v
+    for k, values in given.items():
+        if len(values) > 1:
+            shown_values = ", ".join(shown(v) for v in values[:-1]) + f", then {shown(values[-1])}"
+            problems.append((f"parameter {k} is given {'twice' if len(values) == 2 else f'{len(values)} times'} ({shown_values}); "
+                             "which one counts would be a guess", f"pass -p {k}=… once"))
+    if template is not None:
+        problems += param_problems(template, out, typed)
+    refuse_params(problems)
     return out
+
+
+def refuse_params(problems: list[tuple[str, str]]) -> None:
+    """One refusal naming every (problem, its fix) of a ``-p`` list; nothing when there is none."""
+    if problems:
+        raise ConfigError("; ".join(p for p, _ in problems) + ".", source="--param",
+                          fix="; ".join(dict.fromkeys(f for _, f in problems)) + ".")
 
 
 #: parameters holding a comma-separated list of paths
@@ -108,32 +127,46 @@ def template_parameters(template: str | os.PathLike) -> list[str]:
 
 def check_params(template: str | os.PathLike, params: dict) -> None:
     """Refuse a parameter the template does not declare: papermill would inject it unread, and a misspelt
-    ``rundir=`` would give a report of the template's default data (issue #20, defect 2)."""
+    ``rundir=`` would give a report of the template's default data (issue #20, defect 2); and a value its parameter
+    cannot take (:func:`param_problems`): every problem in one refusal."""
+    refuse_params(param_problems(template, params))
+
+
+def param_problems(template: str | os.PathLike, params: dict, typed: dict | None = None) -> list[tuple[str, str]]:
+    """Each (problem, fix) of ``params`` for ``template``: the unknown names (with the closest and the valid ones),
+    ``report_dir``, a yes/no parameter given something else, a count given no whole number in its range (a yes/no
+    too: ``-p probe_k=true`` is no count).  ``typed``: the values as typed, echoed as the user wrote them."""
     import papermill as pm
 
+    typed = typed or {}
     specs = pm.inspect_notebook(str(template_path(template)))
     declared = list(specs)
+    settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
     unknown = sorted(k for k in params if k not in declared)
+    problems = []
     if unknown:
-        settable = [k for k in declared if k != "report_dir"]  # report_dir is set by run_report
         # names and the closest one, as a misspelt option is refused ("['rundir'] … takes ['run_dir', …]" named no correction)
         said = "; ".join(f"{k!r}" + (f" ({did_you_mean(k, settable).strip()})" if did_you_mean(k, settable) else "") for k in unknown)
-        raise ConfigError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {said}; template {Path(str(template)).stem} takes "
-                          f"{', '.join(settable)}.", source="--param", fix=f"spell each as one of them, e.g. -p {settable[0]}=….")
+        problems.append((f"unknown parameter{'s' if len(unknown) > 1 else ''} {said}; template {Path(str(template)).stem} takes "
+                         f"{', '.join(settable)}", f"spell each as one of them, e.g. -p {settable[0]}=…"))
     if "report_dir" in params:
-        raise ConfigError("report_dir is chosen by `workbench report` (under --out).", source="--param",
-                          fix="leave out -p report_dir=…, and pass --out FOLDER instead.")
-    # a yes/no parameter (its default True or False) given another value: `-p fusion=maybe` ran the report up to the
-    # cell that reads it, then failed there and left a _FAILED folder
+        problems.append(("report_dir is chosen by `workbench report` (under --out)", "leave out -p report_dir=…, and pass --out FOLDER instead"))
     for name, spec in specs.items():
-        if name in params and str(spec.get("default")) in ("True", "False") and not isinstance(params[name], bool):
-            raise ConfigError(f"parameter {name}={params[name]!r} is not true or false.", source="--param",
-                              fix=f"pass -p {name}=true or -p {name}=false.")
-        # a count (its default a whole number: n_boot, top, probe_k) given text, 0 or 10**12 failed in a cell or ran for ever
-        value, default, least = params.get(name), str(spec.get("default")), MIN_COUNT_PARAM.get(name, 1)
-        if name in params and default.isdigit() and (type(value) is not int or not least <= value <= MAX_COUNT_PARAM):
-            raise ConfigError(f"parameter {name}={shown(value)} is not a whole number from {least} to {MAX_COUNT_PARAM:,}.",
-                              source="--param", fix=f"pass -p {name}={default} (the default) or another whole number in that range.")
+        if name not in params:
+            continue
+        value, default, least = params[name], str(spec.get("default")), MIN_COUNT_PARAM.get(name, 1)
+        as_typed = shown(typed[name]) if name in typed else shown(value)
+        # a yes/no parameter (its default True or False) given another value: `-p fusion=maybe` ran the report up to the
+        # cell that reads it, then failed there and left a _FAILED folder
+        if default in ("True", "False") and not isinstance(value, bool):
+            problems.append((f"parameter {name}={as_typed} is not true or false", f"pass -p {name}=true or -p {name}=false"))
+        # a count (its default a whole number: n_boot, top, probe_k) given text, 0 or 10**12 failed in a cell or ran for
+        # ever; a yes/no (``true``, which Python counts as 1) is no count
+        if default.isdigit() and (type(value) is not int or not least <= value <= MAX_COUNT_PARAM):
+            problems.append((f"parameter {name}={as_typed} is not a whole number from {least} to {MAX_COUNT_PARAM:,}"
+                             + (" (it reads as a yes/no)" if isinstance(value, bool) else ""),
+                             f"pass -p {name}={default} (the default) or another whole number in that range"))
+    return problems
 
 
 def resolve_params(params: dict, *, cwd: str | os.PathLike | None = None) -> dict:
@@ -285,7 +318,7 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
     import papermill as pm
 
     src = template_path(template)
-    check_params(src, dict(params or {}))
+    check_params(src, params or {})
     params = resolve_params(dict(params or {}))
     name = src.stem
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")

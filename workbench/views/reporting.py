@@ -230,10 +230,10 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             parts.append(f"<p><b>by {esc(col)}</b></p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
             ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
-            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "note"],
+            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "baselines", "note"],
                                     [(g, d["n"], *(("—",) * 4 if d.get("too_small") else  # its note says why: too small
                                                    (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
-                                      d.get("note", "")) for g, d in groups.items()]))
+                                      baselines_cell(d, "wa"), d.get("note", "")) for g, d in groups.items()]))
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
                 parts.append(f"<p>{esc(describe_gap(disp['uar']))}" + ("; left out of the gap: " + esc("; ".join(
@@ -250,6 +250,14 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
     return out
 
 
+def baselines_cell(d: dict, figure: str) -> str:
+    """A group's or a band's two baselines, passing too, as the headline shows its own ("" where no figure is shown)."""
+    if d.get("too_small") or not d.get("n"):
+        return ""
+    pairs = (("WA" if figure == "wa" else figure, f"{figure}_baseline"), ("UAR", "uar_baseline"))
+    return "; ".join(f"{what}: {d[k]}" for what, k in pairs if d.get(k))
+
+
 def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
     """"Listeners vs model": agreement bands, divergences, the two lists and both confusions; None (nothing shown)
     when the run's manifest carries no listener judgements."""
@@ -262,16 +270,14 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
         out[v] = r.to_dict()
         ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
         def band_cells(b):  # the same flags as the CLI: empty (and why), too small, zero-width
-            if not b["n"]:
-                return ("—", "", "—", "", b.get("empty_reason") or "empty")
-            if b.get("too_small"):
-                return ("—", "", "—", "", f"too small: {b['too_small_reason']}")
-            return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), b.get("note", ""))
+            if not b["n"] or b.get("too_small"):
+                return ("—", "", "—", "", "", f"too small: {b['too_small_reason']}" if b["n"] else b.get("empty_reason") or "empty")
+            return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), baselines_cell(b, "accuracy"), b.get("note", ""))
 
         parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
                  f"<p>{r.n_items} items with listener judgements ({r.n_without} without). Accuracy and UAR against the corpus "
                  "label, by the share of listeners agreeing with their majority.</p>",
-                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI", "note"],
+                 table_html(["agreement", "n", "accuracy", "95% CI", "UAR", "95% CI", "baselines", "note"],
                             [(b["band"], b["n"], *band_cells(b)) for b in r.bands])]
         if r.soft_labels_reason:
             parts.append(table_html(["figure", "value", "95% CI"], [

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.audio.intake import AudioConfig, load
+from workbench.errors import printable
 from workbench.runs.artifacts import _capped_bytes, read_arrays_capped
 from workbench.runs.longform import dominant_test_words, source_path
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
-from workbench.serialize import loads_json
+from workbench.serialize import loads_json, read_spreadsheet_csv
 
 # ---------------------------------------------------------------------------
 def _heatmap_labels(heat: Any, summary: dict, n: int) -> list[str]:
@@ -50,15 +50,14 @@ class LongAudioTimeline(_View):
     """
 
     def __init__(self, segment_dir: str | Path):
-        import pandas as pd
-
         W = _w()
         self.dir = Path(segment_dir)
         # a segment folder may come from anyone: each file read under the run folder's cap, the heatmap never unpacked
         # past it (a 2 MB heatmap.npz of zeros unpacked to gigabytes)
         self.summary_data = loads_json(_capped_bytes(self.dir / "summary.json"))
-        self.timeline = pd.read_csv(io.BytesIO(_capped_bytes(self.dir / "timeline.csv")))
-        self.segments = pd.read_csv(io.BytesIO(_capped_bytes(self.dir / "segments.csv")))
+        # the tables' cells decoded back to the labels written (a head's label ``=x`` or one holding a newline)
+        self.timeline = read_spreadsheet_csv(_capped_bytes(self.dir / "timeline.csv"))
+        self.segments = read_spreadsheet_csv(_capped_bytes(self.dir / "segments.csv"))
         self.source = source_path(self.dir, self.summary_data)
         heat = read_arrays_capped(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
@@ -73,7 +72,7 @@ class LongAudioTimeline(_View):
                 + (f"<br><small>{_esc(dominant_test_words(s['dominant_test']))}</small>" if s.get("dominant_test") else "")
                 + " — click a span of the timeline (or a point of the heatmap) to play it")
         self.plot = self._figure()
-        self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {r.label:<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
+        self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {printable(r.label):<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
                                        for i, r in enumerate(self.timeline.itertuples())], rows=min(10, max(len(self.timeline), 2)),
                                layout=W.Layout(width="100%"))
         self.play_button = W.Button(description="play span")
@@ -96,7 +95,7 @@ class LongAudioTimeline(_View):
         tl = self.timeline
         colors = [palette[self.labels.index(lab) % 10] if lab in self.labels else "#000" for lab in tl["label"]]
         fig.add_trace(go.Bar(x=(tl["end"] - tl["start"]).to_numpy(), base=tl["start"].to_numpy(), y=["spans"] * len(tl), orientation="h",
-                             marker=dict(color=colors, line=dict(color="white", width=1)), text=list(tl["label"]), textposition="inside",
+                             marker=dict(color=colors, line=dict(color="white", width=1)), text=[_esc(lab) for lab in tl["label"]], textposition="inside",
                              insidetextanchor="middle", showlegend=False,
                              hovertemplate="%{base:.2f}–%{x:.2f} s<extra></extra>",
                              customdata=np.arange(len(tl))), row=2, col=1)

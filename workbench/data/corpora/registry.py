@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from workbench.data.corpora import casia, crema_d, emodb, esd, iemocap, msp_podcast, ravdess, tess
 from workbench.data.manifest import generic_emotion, Item, Manifest
+from workbench.data.manifest_rows import use_corpus_labels
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 
@@ -64,6 +65,24 @@ def map_label(corpus: str, label: str) -> str:
     if table is None:
         return generic_emotion(label)
     return table.get(label, table.get(label.lower(), ""))
+
+
+def corpus_label(corpus: str, label: str) -> tuple[str, str] | None:
+    """(the corpus's name, the emotion2vec+ key of its code ``label``, "" for none) when ``corpus`` names a corpus with
+    a table (a manifest row's ``corpus`` column: ``emodb``, EmoBox's ``cremad``) and ``label`` is one of its codes
+    (``W``, ``01``, ``ANG``; also lower or upper case); else None (the manifest reader checks the rows by it)."""
+    key = corpus_key(corpus)
+    table = LABEL_MAPS.get(key)
+    if table is None:
+        return None
+    code = str(label).strip()
+    for spelt in (code, code.lower(), code.upper()):
+        if spelt in table:
+            return key, table[spelt]
+    return None
+
+
+use_corpus_labels(corpus_label)
 
 
 def class_name(corpus: str, label: str) -> str:
