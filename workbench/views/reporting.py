@@ -1,20 +1,15 @@
 """Report sections for notebooks and templates; ``workbench report`` itself is :mod:`workbench.views.report_run`.
 
-The templates in ``workbench/templates/`` (package data) are thin: one
-``parameters`` cell, then calls into this module (``wb.reporting``).
-:func:`run_report` (re-exported here) executes a template with papermill into
-``reports/<name>/<timestamp>/`` and writes the executed notebook, one HTML file
-with every figure and audio clip embedded (base64; no scripts or stylesheets
-from elsewhere), ``metrics.json`` and ``report.log`` (everything the libraries
-logged while it ran).
+The templates in ``workbench/templates/`` (package data) are thin: one ``parameters`` cell, then calls into this module
+(``wb.reporting``).  :func:`run_report` (re-exported here) executes a template with papermill into
+``reports/<name>/<timestamp>/`` and writes the executed notebook, one HTML file with every figure and audio clip
+embedded (base64; no scripts or stylesheets from elsewhere), ``metrics.json`` and ``report.log`` (everything the
+libraries logged while it ran).
 
-Every string that comes from data — ids, paths, labels, speakers, texts, error
-messages, variant and model names — is HTML-escaped where it is put into a
-page: sections build HTML with :func:`esc` (:mod:`workbench.views.html`) and
-show it as ``text/html``; Markdown is kept for fixed text only and is rendered
-with raw HTML escaped.
+Every string that comes from data — ids, paths, labels, speakers, texts, error messages, variant and model names — is
+HTML-escaped where it is put into a page: sections build HTML with :func:`esc` (:mod:`workbench.views.html`) and show it
+as ``text/html``; Markdown is kept for fixed text only and is rendered with raw HTML escaped.
 """
-
 from __future__ import annotations
 
 import io
@@ -252,10 +247,8 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
 
 def baselines_cell(d: dict, figure: str) -> str:
     """A group's or a band's two baselines, passing too, as the headline shows its own ("" where no figure is shown)."""
-    if d.get("too_small") or not d.get("n"):
-        return ""
     pairs = (("WA" if figure == "wa" else figure, f"{figure}_baseline"), ("UAR", "uar_baseline"))
-    return "; ".join(f"{what}: {d[k]}" for what, k in pairs if d.get(k))
+    return "" if d.get("too_small") or not d.get("n") else "; ".join(f"{what}: {d[k]}" for what, k in pairs if d.get(k))
 
 
 def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: int = 15) -> dict | None:
