@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import pytest
+import soundfile as sf
 
 matplotlib.use("Agg")
 
 from workbench.data.cards import OverlapWarning  # noqa: E402
 from workbench.runs.artifacts import mark_random_weights  # noqa: E402
+
+from test_finetune import voice  # noqa: E402
 
 #: the warning a run of a fine-tuned head carried in this walk (four speakers of the corpus trained the head)
 OVERLAP = [OverlapWarning("speaker overlap: 4 of the 5 speakers evaluated here (espeak-ng, spk_f1, spk_m1, spk_m2) trained or "
@@ -38,3 +42,44 @@ def test_the_training_data_mark_fits_inside_a_narrow_figure():
         assert box.x0 >= 0 and box.x1 <= width, (t.get_text(), box.x0, box.x1, width)
     assert meta["training_overlap_mark"].startswith("TRAINING DATA: speakers espeak-ng") and "\n" not in meta["training_overlap_mark"]
     plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def parent_and_head(tmp_path_factory):
+    """A calm/tense corpus scored by `tiny` (whose nine classes name none of its labels) and by a head for them."""
+    from test_head_label_sets import CALM_TENSE, trained_head
+    from workbench.data.manifest import Item, Manifest, write_manifest
+    from workbench.runs.driver import run
+
+    root = tmp_path_factory.mktemp("walk11")
+    (root / "clips").mkdir()
+    items = []
+    for s, spk in enumerate(("s0", "s1", "s2", "s3")):
+        for k, lab in enumerate(CALM_TENSE):
+            name = f"{spk}_{lab}.wav"
+            sf.write(root / "clips" / name, voice(3 * k, 6, seed=10 * s + k), 16000, subtype="PCM_16")
+            items.append(Item(id=name[:-4], path=f"clips/{name}", label=lab, speaker=spk))
+    manifest = write_manifest(Manifest(items, root=root), root / "calm_tense.csv")
+    head = trained_head(root / "head", CALM_TENSE, seed=1)
+    runs = {name: run(manifest, out_dir=root / f"run_{name}", model=model, cache_dir=root / "cache", progress=False).run_dir
+            for name, model in (("parent", "tiny"), ("head", str(head)))}
+    return runs
+
+
+def test_compare_of_a_parent_and_its_head_shows_each_items_true_label(parent_and_head, tmp_path, capsys):
+    """`workbench compare runs/corpus runs/head`: the parent's run has no truth in the head's labels (calm is none of
+    the nine), and the most-different table, flips.csv and the report's tables said "—" under "true label" for every
+    item, though the head's run scores them against calm and tense (no flip is counted between disjoint label sets).
+    Now the item's label shows."""
+    import pandas as pd
+
+    from workbench.cli import main
+
+    out = tmp_path / "before_after"
+    main(["compare", str(parent_and_head["parent"]), str(parent_and_head["head"]), "--out", str(out)])
+    text = capsys.readouterr().out
+    table = text.split("most different items")[1].split("TVD: total variation")[0]
+    rows = [line for line in table.splitlines() if " raw " in line]
+    assert rows and all(("calm" in r or "tense" in r) and "—" not in r for r in rows), table
+    frame = pd.read_csv(out / "disagreements.csv", keep_default_na=False)  # the report's table is drawn from it
+    assert len(frame) == 8 and set(frame["emotion"]) == {"calm", "tense"}, frame["emotion"]

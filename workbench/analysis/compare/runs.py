@@ -30,7 +30,7 @@ from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_se
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.items import FLIPS_SHOWN, disagreement_html, disagreement_lines, flips_html
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
-                                                 metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
+                                                 metric_flags, metrics_text, paired_top, shown_truth, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -443,7 +443,7 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
-        "id": [k[0] for k in keys], "variant": v, "emotion": text_values(a["emotion"]).to_numpy(),
+        "id": [k[0] for k in keys], "variant": v, "emotion": np.array(shown_truth(a["emotion"], b["emotion"]), dtype=object),
         "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })

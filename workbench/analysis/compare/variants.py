@@ -115,6 +115,16 @@ class Comparison:
         )
 
 
+def shown_truth(emotion_a, emotion_b) -> list[str]:
+    """Each paired item's true label as the item tables show it: the first run's, else the second's ("" for neither).
+    A corpus of a head's own labels (calm, irate …) has none for its parent's run, whose truth column stays blank: its
+    items showed "—" under "true label" beside the head's run that scores them."""
+    import pandas as pd
+
+    a, b = (text_values(pd.Series(list(column), dtype=object)) for column in (emotion_a, emotion_b))
+    return [x or y for x, y in zip(a, b)]
+
+
 def _top(rows, classes: list[str], restrict: bool) -> tuple[np.ndarray, np.ndarray]:
     """Top labels of ``rows`` and their confidences; with ``restrict`` the argmax over ``classes`` only and its share
     of their scores (as metrics does)."""
@@ -229,7 +239,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         emo, emo_b = (top["truth_a"][k], top["truth_b"][k]) if labelled[k] else ("", "")
         pred_a, pred_b = top["pred_a"][k], top["pred_b"][k]
         flip_rows.append({
-            "id": item_id, "emotion": ra["emotion"] if isinstance(ra["emotion"], str) else "",
+            "id": item_id, "emotion": shown_truth([ra["emotion"]], [rb["emotion"]])[0],
             "pred_a": pred_a, "confidence_a": float(top["conf_a"][k]),
             "pred_b": pred_b, "confidence_b": float(top["conf_b"][k]),
             "fixed": bool(pred_b == emo_b and pred_a != emo) if emo else None,
