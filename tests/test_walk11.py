@@ -83,3 +83,24 @@ def test_compare_of_a_parent_and_its_head_shows_each_items_true_label(parent_and
     assert rows and all(("calm" in r or "tense" in r) and "—" not in r for r in rows), table
     frame = pd.read_csv(out / "disagreements.csv", keep_default_na=False)  # the report's table is drawn from it
     assert len(frame) == 8 and set(frame["emotion"]) == {"calm", "tense"}, frame["emotion"]
+
+
+def test_an_onnx_export_given_to_a_torch_command_says_to_score_it_with_onnxruntime(parent_and_head, tmp_path, capsys):
+    """README: `workbench model export-onnx --model models/head --out models/head-onnx`, then `workbench run corpus.csv
+    --model models/head-onnx` (its `--backend onnxruntime` forgotten) said "directory is not an emotion2vec checkpoint:
+    config.yaml missing, model.pt missing" and told to point at a ModelScope download. Now it says what the folder is,
+    the option that scores it, and the checkpoint it came from."""
+    from workbench.cli import main
+
+    head = parent_and_head["head"].parent / "head"
+    export = tmp_path / "head-onnx"
+    assert main(["model", "export-onnx", "--model", str(head), "--out", str(export), "--no-check"]) == 0
+    capsys.readouterr()
+    manifest = parent_and_head["head"].parent / "calm_tense.csv"
+    code = main(["run", str(manifest), "--model", str(export), "--out", str(tmp_path / "run")])
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert code != 0 and "Traceback" not in text
+    assert "is an ONNX export (model.onnx)" in text and "--backend onnxruntime" in text, text
+    assert str(head.resolve()) in text or str(head) in text, text
+    assert "model.pt missing" not in text
