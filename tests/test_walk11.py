@@ -104,3 +104,15 @@ def test_an_onnx_export_given_to_a_torch_command_says_to_score_it_with_onnxrunti
     assert "is an ONNX export (model.onnx)" in text and "--backend onnxruntime" in text, text
     assert str(head.resolve()) in text or str(head) in text, text
     assert "model.pt missing" not in text
+
+
+def test_markup_joined_to_markup_stays_markup_in_a_report_table():
+    """The experiment report of the head's run showed `<b>FAILED (below target)</b> (against a valid split-conformal
+    procedure …)` with its tags as text in the conformal sets' "all" rows: the verdict and its range were joined with
+    `+`, which gave a plain str, and the table escaped it. A plain string added to markup is still escaped there."""
+    from workbench.views.html import Markup, table_html
+
+    cell = Markup("<b>FAILED (below target)</b>") + Markup(" (against 0.804-0.980)")
+    page = table_html(["check"], [(cell,), (Markup("<i>x</i>") + "<script>",)])
+    assert "<td><b>FAILED (below target)</b> (against 0.804-0.980)</td>" in page, page
+    assert "&lt;script&gt;" in page and "<script>" not in page

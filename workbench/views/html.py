@@ -11,7 +11,13 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 
 
 class Markup(str):
-    """A string of HTML that is safe as it is (built here, its data escaped)."""
+    """A string of HTML that is safe as it is (built here, its data escaped).  Two of them joined with ``+`` stay one
+    (a plain ``str`` was what ``+`` gave back, so the report's conformal table escaped its own "<b>FAILED …</b>" and
+    showed the tags); a plain string added to one gives a plain string, as before."""
+
+    def __add__(self, other: Any) -> Any:
+        joined = str.__add__(self, other)
+        return Markup(joined) if isinstance(other, Markup) else joined
 
 
 
