@@ -116,3 +116,52 @@ def test_markup_joined_to_markup_stays_markup_in_a_report_table():
     page = table_html(["check"], [(cell,), (Markup("<i>x</i>") + "<script>",)])
     assert "<td><b>FAILED (below target)</b> (against 0.804-0.980)</td>" in page, page
     assert "&lt;script&gt;" in page and "<script>" not in page
+
+
+def test_the_comparison_page_says_why_the_parents_run_has_no_figures(parent_and_head):
+    """`workbench report checkpoint_comparison -p run_dirs=runs/corpus,runs/head`: the parent's row of the Metrics table
+    had n/a for WA, UAR and macro-F1 and "ok" as its check; the row against the first run had McNemar "0 / 0", p "1"
+    over 0 paired items. Now the check says why there are no figures, and McNemar is n/a."""
+    from workbench.analysis.compare.runs import compare_runs
+
+    page = compare_runs([parent_and_head["parent"], parent_and_head["head"]]).html()
+    metrics, against = _tables(page)[1:3]
+    parent = metrics[metrics["run"] == "A"].iloc[0]
+    assert parent["WA [95% CI]"] == "n/a" and parent["checks"].startswith("no metrics: "), parent.to_dict()
+    assert "none of the model's classes" in parent["checks"], parent["checks"]
+    row = against.iloc[0]
+    assert row["paired"] == "0" and row["McNemar b / c"] == "n/a" and row["p"] == "n/a", row.to_dict()
+    assert row["checks"].startswith("no paired item: no item is labelled in both"), row["checks"]
+
+
+def _tables(page: str) -> list:
+    """Each <table> of ``page`` as a DataFrame of its cells' text (the first row its header)."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.tables[-1].append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.tables[-1][-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Cells()
+    parser.feed(page)
+    return [pd.DataFrame(rows[1:], columns=rows[0]) for rows in parser.tables]

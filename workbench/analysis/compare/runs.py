@@ -30,7 +30,7 @@ from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_se
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.items import FLIPS_SHOWN, disagreement_html, disagreement_lines, flips_html
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
-                                                 metric_flags, metrics_text, paired_top, shown_truth, OVERLAP_CAVEAT)
+                                                 metric_flags, metrics_text, paired_top, shown_truth, NO_PAIRED_WORDS, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -306,16 +306,21 @@ class RunsComparison:
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
-                             "checks": flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
+                             # a run with no scored item said "ok" beside its n/a figures
+                             "checks": f"no metrics: {rep.not_scored}" if rep.not_scored else
+                             flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p),
+                     # no paired item: McNemar 0 / 0 with p 1 read as a test that found no difference
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}" if c.n_paired else "n/a",
+                     "p": p_value_text(c.mcnemar_p) if c.n_paired else "n/a",
                      "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
-                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
+                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "") if c.n_paired
+                     else f"no paired item: {NO_PAIRED_WORDS}"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:

@@ -26,6 +26,10 @@ _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": 
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
+#: why a pair of runs has no ΔWA, ΔUAR or McNemar (the screen's line and the page's check column)
+NO_PAIRED_WORDS = "no item is labelled in both with a class the models score"
+
+
 #: the check column's words for a run scored on its checkpoint's training data (its ΔWA read "ok" under the warning)
 OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
 
@@ -105,7 +109,7 @@ class Comparison:
                f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
                + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
                if self.n_paired else
-               "no ΔWA, ΔUAR or McNemar (no item is labelled in both with a class the models score)")
+               f"no ΔWA, ΔUAR or McNemar ({NO_PAIRED_WORDS})")
             + (f" (+{'n/a' if self.label_sets_note else self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, "
                "not paired for accuracy)" if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
