@@ -165,3 +165,38 @@ def _tables(page: str) -> list:
     parser = Cells()
     parser.feed(page)
     return [pd.DataFrame(rows[1:], columns=rows[0]) for rows in parser.tables]
+
+
+def _crimson_rows(png: bytes) -> int:
+    """Rows of a PNG holding the marks' crimson (220, 20, 60)."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    near = (np.abs(pixels - np.array([220, 20, 60])).sum(axis=2) < 60)
+    return int(near.any(axis=1).sum())
+
+
+def test_the_comparison_pages_item_says_its_true_label_and_carries_the_marks(parent_and_head):
+    """The checkpoint comparison page's "item where each pair of runs differs most" said "true —" (the parent's run has
+    no truth in the head's labels) while its figure marked [cheerful]; the figure carried neither the RANDOM WEIGHTS nor
+    the TRAINING DATA mark that every other figure of these runs has. Its page figure too went out without the
+    TRAINING DATA mark of run B."""
+    import json
+
+    from IPython.display import HTML, Image
+
+    from workbench.analysis.compare.figures import show_item
+    from workbench.analysis.compare.runs import compare_runs
+    from workbench.views.report_run import TEMPLATES
+
+    cmp = compare_runs([parent_and_head["parent"], parent_and_head["head"]])
+    shown = show_item(cmp.disagreements(1), 0)
+    head = next(o for o in shown if isinstance(o, HTML)).data
+    assert "true <b>calm</b>" in head or "true <b>tense</b>" in head, head
+    png = next(o for o in shown if isinstance(o, Image)).data
+    assert _crimson_rows(png) >= 10, "no mark at the figure's foot"
+    assert cmp.training_overlap and all(w.startswith("run B: ") for w in cmp.training_overlap), cmp.training_overlap
+    cells = json.loads((TEMPLATES / "checkpoint_comparison.ipynb").read_text(encoding="utf-8"))["cells"]
+    figure = next("".join(c["source"]) for c in cells if "plot_runs_comparison" in "".join(c["source"]))
+    assert "overlap=cmp.training_overlap" in figure, figure

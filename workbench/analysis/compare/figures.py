@@ -9,7 +9,9 @@ import numpy as np
 
 from workbench.analysis.compare.variants import metric_flags
 from workbench.analysis.groups import majority_baseline
+from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import WorkbenchError, html_text
+from workbench.runs.artifacts import mark_random_weights
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_PREFIX, score_column
 from workbench.serialize import save_figure
@@ -132,12 +134,16 @@ def show_item(items, i: int = 0) -> list:
     esc = html_text
     cosine = row.get("cosine")
     head = HTML(
-        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "
+        # each run's truth, the first's where it has one (a parent's run has none in its head's labels: "true —")
+        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or b.get('emotion') or '—'))}</b>; "
         f"run {esc(str(row['run_a']))}: <b>{esc(str(a['pred']))}</b> ({float(a['confidence']):.3f}); "
         f"run {esc(str(row['run_b']))}: <b>{esc(str(b['pred']))}</b> ({float(b['confidence']):.3f}); "
         f"TVD {_distance(float(row['tvd']))}, max |Δ score| {_distance(float(row['max_abs_delta']))}, "
         f"embedding cosine {_fmt(None if cosine is None else float(cosine), 4)}</p>")
     fig = plot_item_scores(a, b, (str(row["run_a"]), str(row["run_b"])))
+    # the marks every other figure of these runs carries (the item's scores went out with neither)
+    overlap = [prefixed(w, f"run {row[k]}: ") for k, rf in (("run_a", rf_a), ("run_b", rf_b)) for w in run_training_overlap(rf)]
+    mark_random_weights(fig, random_weights=rf_a.random_weights or rf_b.random_weights, overlap=overlap)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)

@@ -196,6 +196,12 @@ class RunsComparison:
     def random_weights(self) -> bool:
         return any(r.get("random_weights") for r in self.runs)
 
+    @property
+    def training_overlap(self) -> list:
+        """Every run's training-data warnings, each after its run's name: what a figure of the comparison is marked with
+        (``comparison.png``, and the report page's, which went out without it)."""
+        return [prefixed(w, f"run {r['name']}: ") for r in self.runs for w in r.get("training_overlap") or []]
+
     def _overlaps(self, name: str) -> bool:
         return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
 
@@ -559,7 +565,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
         (dest := RunFolder(out)).random_weights_source = cmp.random_weights
-        dest.training_overlap_source = [prefixed(w, f"run {r['name']}: ") for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
+        dest.training_overlap_source = cmp.training_overlap  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths
