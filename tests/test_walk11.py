@@ -200,3 +200,17 @@ def test_the_comparison_pages_item_says_its_true_label_and_carries_the_marks(par
     cells = json.loads((TEMPLATES / "checkpoint_comparison.ipynb").read_text(encoding="utf-8"))["cells"]
     figure = next("".join(c["source"]) for c in cells if "plot_runs_comparison" in "".join(c["source"]))
     assert "overlap=cmp.training_overlap" in figure, figure
+
+
+def test_the_comparison_figure_names_the_chance_line_when_the_first_run_has_no_uar(parent_and_head):
+    """comparison.png of the parent's run (nothing scored) and the head's: the head's dotted chance-UAR line was drawn
+    but missing from the legend, which named it only when the first run drew it."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare.figures import plot_runs_comparison
+    from workbench.analysis.compare.runs import compare_runs
+
+    fig = plot_runs_comparison(compare_runs([parent_and_head["parent"], parent_and_head["head"]]))
+    named = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "chance UAR" in named and "majority baseline (WA)" in named, named
+    plt.close(fig)

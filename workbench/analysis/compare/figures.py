@@ -48,11 +48,13 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     ax1.set_xlim(-0.5, len(names) - 0.5)  # every run's slot, also one without markers (NaN), and the ±0.1 offsets
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("95% bootstrap CI")
-    majority_drawn = False
+    majority_drawn = chance_drawn = False
     for k, n in enumerate(names):  # each run's chance UAR over its own scored classes, the line its UAR is read against
         chance = cmp.reports[n][v].chance_uar
         if chance is not None and cmp.reports[n][v].uar == cmp.reports[n][v].uar:
-            ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label="chance UAR" if k == 0 else None)
+            # named in the legend once, by the first run that draws it (a first run without a UAR left it unnamed)
+            ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label=None if chance_drawn else "chance UAR")
+            chance_drawn = True
         # and its majority baseline, the line its WA is read against (the title's flag named it; no line showed it)
         base = majority_baseline(cmp.reports[n][v].support()) if cmp.reports[n][v].wa == cmp.reports[n][v].wa else None
         if base is not None:
