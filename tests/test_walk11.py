@@ -214,3 +214,23 @@ def test_the_comparison_figure_names_the_chance_line_when_the_first_run_has_no_u
     named = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "chance UAR" in named and "majority baseline (WA)" in named, named
     plt.close(fig)
+
+
+def test_an_explained_item_of_a_heads_run_carries_the_training_data_mark(parent_and_head, tmp_path, capsys):
+    """`workbench explain runs/head --item …`: explain_worst.png of the head's run carried "TRAINING DATA: speakers …
+    trained head head", but each item's explanation.png (and its cache entry in the run folder) carried only the
+    RANDOM WEIGHTS mark (this test's head is not marked random), though the item's speaker trained the head."""
+    from workbench.cli import main
+    from workbench.runs.folder import RunFolder
+
+    run = parent_and_head["head"]
+    out = tmp_path / "expl"
+    assert main(["explain", str(run), "--item", "s0_calm", "--method", "occlusion", "--randomisation", "none",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    for folder, png in ((out, "explanation.png"), (run, None)):
+        recorded = RunFolder(folder).artifacts()
+        names = [png] if png else [n for n in recorded if n.startswith("explain_") and n.endswith(".png")]
+        assert names, recorded
+        for name in names:
+            assert recorded[name].get("training_overlap_mark", "").startswith("TRAINING DATA: speakers s0, s1"), (name, recorded[name])
