@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -234,3 +235,25 @@ def test_an_explained_item_of_a_heads_run_carries_the_training_data_mark(parent_
         assert names, recorded
         for name in names:
             assert recorded[name].get("training_overlap_mark", "").startswith("TRAINING DATA: speakers s0, s1"), (name, recorded[name])
+
+
+def test_the_segment_heatmaps_caption_lies_inside_the_figure(tmp_path):
+    """`workbench segment long_dialogue.wav --model models/head`: heatmap.png's caption under the timeline ("time (s);
+    bottom row: neighbouring segments … merged when < 2 s apart; hatched (≤ 1/K): … 0 of 8 spans") was one line wider
+    than the figure, cut at both edges. Now each rule is a line of its own, all inside the PNG."""
+    from workbench.runs.longform import SegmentConfig, plot_longform, segment_file
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    parts = []
+    for k in range(6):
+        t = np.arange(int(1.5 * sr)) / sr
+        parts += [0.3 * np.sin(2 * np.pi * (120 + 40 * k) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)), np.zeros(int(1.2 * sr))]
+    sf.write(tmp_path / "long.wav", (np.concatenate(parts) + 0.01 * rng.standard_normal(sum(map(len, parts)))).astype(np.float32), sr)
+    res = segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"), figures=False)
+    fig = plot_longform(res)
+    fig.savefig(io.BytesIO(), format="png", dpi=110)
+    label = fig.axes[1].xaxis.label
+    assert "merged when <" in label.get_text() and "hatched" in label.get_text()
+    box = label.get_window_extent(fig._get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= 0, (box, fig.bbox)
