@@ -257,3 +257,24 @@ def test_the_segment_heatmaps_caption_lies_inside_the_figure(tmp_path):
     assert "merged when <" in label.get_text() and "hatched" in label.get_text()
     box = label.get_window_extent(fig._get_renderer())
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y0 >= 0, (box, fig.bbox)
+
+
+def _widget_text(widget, out=None) -> str:
+    out = [] if out is None else out
+    if isinstance(getattr(widget, "value", None), str):
+        out.append(widget.value)
+    for child in getattr(widget, "children", ()) or ():
+        _widget_text(child, out)
+    return " ".join(out)
+
+
+def test_the_widgets_of_a_heads_run_say_its_speakers_trained_the_head(parent_and_head):
+    """The notebooks' widgets on the head's run (the confusion explorer with its UAR, the low-confidence browser, the
+    embedding map) showed the RANDOM WEIGHTS banner where it applied but never that the run's speakers trained the
+    head, which metrics, compare, calibrate and the report all warn of."""
+    from workbench.views.widgets import ConfusionExplorer, EmbeddingMap, LowConfidenceBrowser
+
+    for view in (ConfusionExplorer, LowConfidenceBrowser, EmbeddingMap):
+        text = _widget_text(view(parent_and_head["head"]).widget)
+        assert "trained or early-stopped the fine-tuned head" in text, (view.__name__, text[:300])
+    assert "trained or early-stopped" not in _widget_text(ConfusionExplorer(parent_and_head["parent"]).widget)
