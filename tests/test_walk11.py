@@ -278,3 +278,37 @@ def test_the_widgets_of_a_heads_run_say_its_speakers_trained_the_head(parent_and
         text = _widget_text(view(parent_and_head["head"]).widget)
         assert "trained or early-stopped the fine-tuned head" in text, (view.__name__, text[:300])
     assert "trained or early-stopped" not in _widget_text(ConfusionExplorer(parent_and_head["parent"]).widget)
+
+
+def _head_rows(n=60, seed=0):
+    """A head's run over four classes of its own, near-uniform scores (as a random head gives)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    classes = ["calm", "cheerful", "gloomy", "irate"]
+    rows = []
+    for i in range(n):
+        p = rng.dirichlet(np.ones(4) * 3)
+        rows.append({"id": f"i{i}", "variant": "raw", "status": "ok", "emotion": classes[i % 4], "speaker": f"s{i % 5}",
+                     "pred": classes[int(np.argmax(p))], "confidence": float(p.max()),
+                     **{f"score_{k}": float(v) for k, v in zip(classes, p)}})
+    return pd.DataFrame(rows)
+
+
+def test_the_conformal_set_sizes_figure_of_four_classes_keeps_its_title_and_legend_inside():
+    """`workbench calibrate runs/head`: calibration_set_sizes_0.png of the head's four classes was 5.1 inches wide; its
+    title lost "raw: " at the left and its legend "mean size 1.86 of 4" at the right, cut by the PNG's edges."""
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis import calibration as C
+
+    fig = C.plot_set_sizes(C.calibrate(_head_rows(), by="speaker", n_boot=10))
+    fig.savefig(io.BytesIO(), format="png", dpi=110)  # as Artifacts.write_figure saves it: no tight box
+    renderer = fig._get_renderer()
+    ax = fig.axes[0]
+    shown = [ax.title, *ax.get_legend().get_texts()]
+    assert any("mean size" in t.get_text() for t in shown) and ax.title.get_text().startswith("raw: ")
+    for t in shown:
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (t.get_text(), box.x0, box.x1, fig.bbox.width)
+    plt.close(fig)
