@@ -22,25 +22,27 @@ OVERLAP = [OverlapWarning("speaker overlap: 4 of the 5 speakers evaluated here (
                           "speakers: spk_f2.", "speakers espeak-ng, spk_f1, spk_m1, … (4 of 5) trained head head")]
 
 
-def test_the_training_data_mark_fits_inside_a_narrow_figure():
+@pytest.mark.parametrize("size", [(5, 4.5), (5.5, 4)])  # plot_reliability's; calibrate's risk-coverage figure
+def test_the_training_data_mark_fits_inside_a_narrow_figure(size):
     """`workbench metrics` of the head's run drew reliability_raw.png 5 inches wide: its mark "TRAINING DATA: speakers
     espeak-ng, spk_f1, spk_m1, … (4 of 5) trained head head; not an independent test" ran past both edges of the PNG
-    ("ING DATA: … not an independen"). Now a mark wider than the figure is broken over lines, all of it inside."""
+    ("ING DATA: … not an independen"), and calibrate's 5.5-inch risk-coverage figure ("RAINING … independent tes") at 110
+    dpi though it fit at 100. Now a mark wider than the figure is broken over lines, all of it inside at any dpi."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 4.5), layout="constrained")  # as plot_reliability draws it
+    fig, ax = plt.subplots(figsize=size, layout="constrained" if size == (5, 4.5) else None)
     ax.plot([0, 1], [0, 1])
     meta = mark_random_weights(fig, overlap=OVERLAP)
-    fig.savefig(io.BytesIO(), format="png", dpi=110)
-    renderer = fig._get_renderer()
-    width = fig.bbox.width
     marks = [t for t in fig.texts if t.get_color() == "crimson"]
     said = " ".join(t.get_text() for t in marks)
     for word in ("TRAINING", "espeak-ng,", "independent", "RANDOM", "nothing"):
         assert word in said.split(), said
-    for t in marks:
-        box = t.get_window_extent(renderer)
-        assert box.x0 >= 0 and box.x1 <= width, (t.get_text(), box.x0, box.x1, width)
+    for dpi in (90, 100, 110):  # a report's figure, the default, a run folder's PNG: hinting widens text at some
+        fig.set_dpi(dpi)
+        renderer = fig.canvas.get_renderer()
+        for t in marks:
+            box = t.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (dpi, t.get_text(), box.x0, box.x1, fig.bbox.width)
     assert meta["training_overlap_mark"].startswith("TRAINING DATA: speakers espeak-ng") and "\n" not in meta["training_overlap_mark"]
     plt.close(fig)
 
