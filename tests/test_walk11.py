@@ -314,3 +314,20 @@ def test_the_conformal_set_sizes_figure_of_four_classes_keeps_its_title_and_lege
         box = t.get_window_extent(renderer)
         assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (t.get_text(), box.x0, box.x1, fig.bbox.width)
     plt.close(fig)
+
+
+def test_the_marks_lowest_line_keeps_its_descenders_inside_the_png():
+    """metrics' breakdown_gender_raw.png: the foot mark's lowest line sat 0.2 % of the height above the edge, and the
+    descenders of "predictions" touched the PNG's last rows, cut off."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    for dpi in (90, 110):
+        fig, ax = plt.subplots(figsize=(6.5, 3))
+        ax.plot([0, 1], [0, 1])
+        mark_random_weights(fig, overlap=OVERLAP)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        plt.close(fig)
+        pixels = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).astype(int)
+        assert (pixels[-2:].sum(axis=2) < 700).sum() == 0, f"ink in the last two rows at {dpi} dpi"

@@ -179,7 +179,7 @@ def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = ()
         _room_at_foot(fig, 0.16 * len(lines))
         height = float(fig.get_size_inches()[1])
     for k, line in enumerate(lines):  # the first at the very foot, each next one a line above it
-        fig.text(0.5, 0.002 + k * 0.14 / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
+        fig.text(0.5, (0.02 + k * 0.14) / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
     meta = {"random_weights_mark": RANDOM_WEIGHTS_MARK} if random_weights else {}
     return {**meta, **({"training_overlap_mark": marked, "training_overlap": list(overlap)} if overlap else {})}
 
