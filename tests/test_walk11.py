@@ -331,3 +331,23 @@ def test_the_marks_lowest_line_keeps_its_descenders_inside_the_png():
         plt.close(fig)
         pixels = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).astype(int)
         assert (pixels[-2:].sum(axis=2) < 700).sum() == 0, f"ink in the last two rows at {dpi} dpi"
+
+
+def test_a_notebook_page_of_a_heads_run_says_its_speakers_trained_the_head(parent_and_head, tmp_path, capsys):
+    """`workbench report notebooks/03_low_confidence_cases.ipynb -p run_dir=runs/head`: the page said RANDOM WEIGHTS
+    first (where it applied) but nothing of the head's training speakers, which its widgets' figures are computed on.
+    Now the page says the run's training-data warning under that banner (once: a section that says it keeps its own)."""
+    import nbformat
+
+    from workbench.cli import main
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("run_dir = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('a widget would open', run_dir is not None)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "widget_page.ipynb"
+    nbformat.write(nb, src)
+    assert main(["report", str(src), "-p", f"run_dir={parent_and_head['head']}", "--out", str(tmp_path / "reports")]) == 0
+    capsys.readouterr()
+    page = next((tmp_path / "reports").glob("widget_page/*/widget_page.html")).read_text(encoding="utf-8")
+    assert page.count("trained or early-stopped the fine-tuned head") == 1, page[:2000]
