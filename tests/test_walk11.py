@@ -351,3 +351,15 @@ def test_a_notebook_page_of_a_heads_run_says_its_speakers_trained_the_head(paren
     capsys.readouterr()
     page = next((tmp_path / "reports").glob("widget_page/*/widget_page.html")).read_text(encoding="utf-8")
     assert page.count("trained or early-stopped the fine-tuned head") == 1, page[:2000]
+
+
+def test_compare_of_a_parent_and_its_head_does_not_call_the_labelled_items_unlabelled(parent_and_head, capsys):
+    """`workbench compare runs/corpus runs/head` said "(+n/a among 51 unlabelled items, not paired for accuracy)" of a
+    corpus whose every item has a label (calm, irate …): they are labelled, only not with a class of both runs."""
+    from workbench.cli import main
+
+    assert main(["compare", str(parent_and_head["parent"]), str(parent_and_head["head"]), "--bootstrap", "20",
+                 "--out", str(parent_and_head["head"].parent / "cmp_words")]) == 0
+    out = capsys.readouterr().out
+    assert "unlabelled item" not in out, out
+    assert "(8 items not labelled with a class of both runs: not paired for accuracy, label flips n/a)" in out, out

@@ -110,8 +110,10 @@ class Comparison:
                + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
                if self.n_paired else
                f"no ΔWA, ΔUAR or McNemar ({NO_PAIRED_WORDS})")
-            + (f" (+{'n/a' if self.label_sets_note else self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, "
-               "not paired for accuracy)" if self.n_unlabelled else "")
+            + ((f" ({counted(self.n_unlabelled, 'item')} not labelled with a class of both runs: not paired for accuracy, label "
+                "flips n/a)" if self.label_sets_note else  # their corpus labels are there: "51 unlabelled items" read as none
+                f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)")
+               if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
