@@ -100,7 +100,7 @@ def test_compare_of_two_heads_over_disjoint_label_sets_gives_no_agreement_figure
     assert main(["compare", str(runs["calm_tense"]), str(runs["zeal_grief"]), "--out", str(tmp_path / "c"), "--bootstrap", "20"]) == 0
     out = capsys.readouterr().out
     assert "!! B vs A [raw] (16 items): kappa, top-1 agreement, label flips and score distances n/a: runs A and B score disjoint" in out
-    assert "label flips)" not in out and "+n/a among 16 unlabelled items" in out
+    assert "label flips)" not in out and "(16 items not labelled with a class of both runs: not paired for accuracy, label flips n/a)" in out
     # B's run has no item labelled in its classes: said in the model's terms, not "no emotion2vec+ counterpart"
     assert "16 ok item(s) have no label the model's classes can score" in out and "emotion2vec+ counterpart" not in out
     saved = json.loads((tmp_path / "c" / "comparison.json").read_text(encoding="utf-8"))

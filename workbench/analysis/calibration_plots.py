@@ -138,7 +138,8 @@ def plot_set_sizes(report, *, ax=None):
     uninformative included).
     ``ax``: axes or None for a new figure.  Returns the figure.
     """
-    fig, ax = _axes(ax, (1.5 + 0.9 * max(len(report.classes), 1), 4.4))
+    # never under 7.5 inches: at 5.1 (four classes) the title and the legend's lines ran past the PNG's edges
+    fig, ax = _axes(ax, (max(7.5, 1.5 + 0.9 * max(len(report.classes), 1)), 4.4))
     scores = list(report.conformal)
     width = 0.8 / max(len(scores), 1)
     classes = [c for c in report.classes if any(c in report.conformal[s]["per_class"] for s in scores)]

@@ -36,7 +36,7 @@ import numpy as np
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError, WorkbenchError, did_you_mean
 from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
-from workbench.explain.cache import Rendered, cache_key, entry_names, read_cached, write_cached
+from workbench.explain.cache import FIGURE_MARKS, Rendered, cache_key, entry_names, read_cached, write_cached
 from workbench.explain.explanation import check_explain_length, explain_clip, report_lines, run_row_gap
 from workbench.explain.faithfulness import N_RANDOM
 from workbench.explain.figure import figure_titles, pitch_track, plot_explanation
@@ -44,6 +44,7 @@ from workbench.explain.worst import RULE_LABELLED, WORST_JSON, WORST_PNG, case_r
 from workbench.explain.voice import contours_on_frames
 from workbench.explain.words import Word, item_alignment, read_alignment, validate_words, words_record
 from workbench.data.corpora.folder import FOLDER_AUDIO_EXTS
+from workbench.data.cards import run_training_overlap
 from workbench.data.manifest import read_manifest
 from workbench.labels import LABEL_KEYS
 from workbench.files import strict_json
@@ -293,8 +294,11 @@ def _render(session: _Session, audio: Any, row: dict | None, name: str, words: A
                                   problems={m: expl.problems(m) for m in expl.attributions})
     record = {**expl.to_dict(), "figure_titles": figure_titles(expl, pitch)}  # the titles whole (the figure wraps or cuts them)
     fig = plot_explanation(expl, audio.samples, words=words, pitch=pitch)
-    if session.model().info.random_weights or (session.rf is not None and session.rf.random_weights):
-        record.update(mark_random_weights(fig))  # the PNG says so at its foot, in --out and in the run's cache alike
+    random_weights = session.model().info.random_weights or (session.rf is not None and session.rf.random_weights)
+    # an item of a run scored on its checkpoint's training data: its figure says so too, as explain_worst.png does
+    overlap = run_training_overlap(session.rf) if session.rf is not None and not session.other else []
+    if random_weights or overlap:  # the PNG says so at its foot, in --out and in the run's cache alike
+        record.update(mark_random_weights(fig, random_weights=bool(random_weights), overlap=overlap))
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=110)
@@ -346,7 +350,7 @@ def _write_outputs(out: Path, rendered: Rendered, cache: dict | None) -> tuple[l
     kept = strict_json(portable_summary(record, out), indent=1)  # the model's path as summary.json records it (no home)
     folder = RunFolder(out)  # atomic writes (workbench.files), fixed names, no link followed
     folder.write_artifact("explanation.json", lambda f: f.write(kept), text=True)
-    mark = {"random_weights_mark": record["random_weights_mark"]} if record.get("random_weights_mark") else None
+    mark = {k: record[k] for k in FIGURE_MARKS if record.get(k)} or None
     folder.write_artifact("explanation.png", lambda f: f.write(rendered.png), meta=mark)
     written = [out / "explanation.json", out / "explanation.png"]
     if rendered.wav is not None:

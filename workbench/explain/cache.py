@@ -36,9 +36,12 @@ from workbench.runs.folder import RunFolder
 from workbench.serialize import loads_json, read_bytes_capped
 
 #: bump when an explanation's content changes meaning: older entries then miss
-CACHE_VERSION = 4  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
+CACHE_VERSION = 5  # 2: the random reference inserts in the reverses of its deletion orders; 3: IG of a
 #                    bfloat16/float16 model differentiates its float32 weights; 4: a random-weights model's figure
-#                    carries RANDOM_WEIGHTS_MARK at its foot (``random_weights_mark`` in the record and artifacts.json)
+#                    carries RANDOM_WEIGHTS_MARK at its foot (``random_weights_mark`` in the record and artifacts.json);
+#                    5: an item of a run on its checkpoint's training data carries the TRAINING DATA mark too
+#: the record's keys of the marks at a figure's foot, copied into artifacts.json beside the PNG
+FIGURE_MARKS = ("random_weights_mark", "training_overlap_mark", "training_overlap")
 #: what an envelope says it is
 CACHE_FORMAT = "workbench explain cache"
 #: the most bytes a cache file (envelope, figure or span) is read to: they were read whole, so a runaway or planted
@@ -150,7 +153,7 @@ def write_cached(rf: RunFolder, key: dict, rendered: Rendered) -> str:
     """Store ``rendered`` under ``key`` (figure and span first, the envelope last); returns the envelope's name."""
     names = entry_names(key)
     meta = {"explain_cache": {"item": key["item"].get("id"), "variant": key["item"].get("variant")}}
-    mark = {"random_weights_mark": rendered.record["random_weights_mark"]} if rendered.record.get("random_weights_mark") else {}
+    mark = {k: rendered.record[k] for k in FIGURE_MARKS if rendered.record.get(k)}
     rf.write_artifact(names["png"], lambda f: f.write(rendered.png), meta={**meta, **mark})
     if rendered.wav is not None:
         rf.write_artifact(names["wav"], lambda f: f.write(rendered.wav), meta=meta)

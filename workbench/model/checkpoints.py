@@ -14,6 +14,7 @@ the checkpoint family live beside it, and their names stay importable from here:
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,11 @@ def resolve_model(model: str | os.PathLike | None = None, *, hub: str = "ms", re
         if weights_file(path) is None:  # one that is there and is no file (a FIFO, /dev/zero, a folder) is named as such
             odd = [name for name in WEIGHTS_FILES if os.path.lexists(path / name)]
             missing.append(f"{odd[0]} is a folder, a pipe, a device or a broken link, not a file" if odd else "model.pt missing")
+        if missing and (path / "model.onnx").is_file():
+            raise ModelError(
+                "is an ONNX export (model.onnx) of `workbench model export-onnx`, not a PyTorch checkpoint.", source=str(path),
+                fix="score it with --backend onnxruntime (`workbench run MANIFEST --backend onnxruntime --model DIR`, `workbench "
+                f"infer`), or pass the checkpoint it was exported from{_export_source(path)} to --model.")
         if missing:
             raise ModelError(
                 f"directory is not an emotion2vec checkpoint: {', '.join(missing)}.",
@@ -140,3 +146,13 @@ def _checkpoints_near(path: Path, limit: int = 5) -> str:
     found.sort(key=lambda n: (-difflib.SequenceMatcher(None, path.name, n).ratio(), n))
     shown = [str(parent / n) if str(parent) not in ("", ".") else n for n in found[:limit]]
     return f" (the checkpoint folders here: {', '.join(shown)})" if found else ""
+
+
+def _export_source(folder: Path) -> str:
+    """`` (SOURCE)``: the checkpoint an ONNX export folder's ``model.json`` names as its source, or "" when it names none."""
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8")[:1_000_000])
+        source = meta.get("source_path") or meta.get("source_model")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f" ({source})" if isinstance(source, str) and source else ""

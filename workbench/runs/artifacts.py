@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -168,6 +169,7 @@ def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = ()
     lines = ([RANDOM_WEIGHTS_MARK] if random_weights else []) + ([training_overlap_mark(overlap)] if overlap else [])
     if not lines:
         return {}
+    marked, lines = lines[-1], _fit_width(fig, lines)
     engine = fig.get_layout_engine()
     height = float(fig.get_size_inches()[1])
     if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
@@ -177,9 +179,25 @@ def mark_random_weights(fig: Any, *, overlap: "list[str] | tuple[str, ...]" = ()
         _room_at_foot(fig, 0.16 * len(lines))
         height = float(fig.get_size_inches()[1])
     for k, line in enumerate(lines):  # the first at the very foot, each next one a line above it
-        fig.text(0.5, 0.002 + k * 0.14 / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
+        fig.text(0.5, (0.02 + k * 0.14) / height, line, ha="center", va="bottom", fontsize=7, color="crimson")
     meta = {"random_weights_mark": RANDOM_WEIGHTS_MARK} if random_weights else {}
-    return {**meta, **({"training_overlap_mark": lines[-1], "training_overlap": list(overlap)} if overlap else {})}
+    return {**meta, **({"training_overlap_mark": marked, "training_overlap": list(overlap)} if overlap else {})}
+
+
+def _fit_width(fig: Any, lines: list[str]) -> list[str]:
+    """``lines`` of a mark, each broken at its spaces into pieces no wider than ``fig`` (measured at the mark's 7 pt), in
+    stacking order: the foot first, a broken line's first piece on top.  A 5.5-inch reliability diagram cut the
+    training-data mark ("TRAINING DATA: speakers …; not an independent test") at both edges."""
+    renderer = fig._get_renderer()
+    room = 0.88 * fig.bbox.width  # text hinting makes a line up to 8 % wider at one dpi than another (110 against 100)
+    fitted: list[str] = []
+    for line in lines:
+        probe = fig.text(0.5, 0.0, line, fontsize=7)
+        width = probe.get_window_extent(renderer).width
+        probe.remove()
+        chars = len(line) if width <= room else max(20, int(len(line) * room / width))
+        fitted.extend(reversed(textwrap.wrap(line, chars) or [line]))
+    return fitted
 
 
 def _room_at_foot(fig: Any, strip_in: float) -> None:

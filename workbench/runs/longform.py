@@ -592,8 +592,9 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
     ax2.set_xlim(0, max(duration, 1e-3))
     gap = (result.summary.get("config") or {}).get("merge_gap_s")  # the timeline's rule, on the figure as on the screen
     ref = result.summary.get("uniform_guess")
-    ax2.set_xlabel(textwrap.fill("time (s)" + (f"; bottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
+    # a line each: on one line the rules ran past both edges of the 11-inch figure ("ottom row: … 0 of")
+    ax2.set_xlabel("time (s)" + (f"\nbottom row: neighbouring segments with the same label merged when < {gap:g} s apart"
                                  if isinstance(gap, (int, float)) and not isinstance(gap, bool) else "")
-                   + (f"; hatched (≤ 1/K): mean confidence at or under the uniform guess {ref:.3f}, "
-                      f"{result.summary.get('spans_at_or_under_uniform', 0)} of {len(result.timeline)} spans" if ref else ""), 140))  # within the figure
+                   + (f"\nhatched (≤ 1/K): mean confidence at or under the uniform guess {ref:.3f}, "
+                      f"{result.summary.get('spans_at_or_under_uniform', 0)} of {len(result.timeline)} spans" if ref else ""))
     return save_figure(fig, path)

@@ -14,7 +14,7 @@ from workbench.errors import ConfigError
 from workbench.runs.folder import RunFolder, as_run_folder, pick_variant, select_rows
 from workbench.schema import score_labels, text_values
 from workbench.views.run_browser import LowConfidenceBrowser
-from workbench.views.viewbase import _View, _banner, _codes, _esc, _segment_text, _w, player, row_labels, row_scores
+from workbench.views.viewbase import _View, _run_banner, _codes, _esc, _segment_text, _w, player, row_labels, row_scores
 
 # ---------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class ConfusionExplorer(_ListThenOpen):
                 line.append(b)
             grid.append(W.HBox(line))
         self.grid.children = grid
-        self.heading.value = _banner(self.rf.random_weights) + f"<h4>confusion ({_esc(variant)}): click a cell</h4>" + _headline_html(res, variant)
+        self.heading.value = _run_banner(self.rf) + f"<h4>confusion ({_esc(variant)}): click a cell</h4>" + _headline_html(res, variant)
         self.items.options, self.caption.value = [], ""
 
     def open_cell(self, true: str, pred: str):
@@ -189,7 +189,7 @@ class ListenerErrorsBrowser(_ListThenOpen):
         self.open_button.on_click(lambda _: self.open_item())
         self.browser_box = W.Box()
         self.agree.observe(lambda _: self.refresh(), names="value")
-        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights) + f"<h4>listeners agree, model wrong ({_esc(self.variant)})</h4>"),
+        self.widget = W.VBox([W.HTML(_run_banner(self.rf) + f"<h4>listeners agree, model wrong ({_esc(self.variant)})</h4>"),
                               self.agree, self.caption, self.items, self.open_button, self._make_status(), self.browser_box])
         self.refresh()
 
@@ -245,7 +245,7 @@ class VariantDiff(_View):
         for c in (self.a, self.b):
             c.observe(lambda _: self.refresh(), names="value")
         self.flips.observe(lambda ch: self.show(ch["new"]), names="value")
-        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights)), W.HBox([self.a, self.b]), self.summary, self.flips,
+        self.widget = W.VBox([W.HTML(_run_banner(self.rf)), W.HBox([self.a, self.b]), self.summary, self.flips,
                               self._make_status(), self.detail, self.players])
         self.refresh()
 

@@ -11,7 +11,13 @@ from workbench.model.network import RANDOM_WEIGHTS_BANNER
 
 
 class Markup(str):
-    """A string of HTML that is safe as it is (built here, its data escaped)."""
+    """A string of HTML that is safe as it is (built here, its data escaped).  Two of them joined with ``+`` stay one
+    (a plain ``str`` was what ``+`` gave back, so the report's conformal table escaped its own "<b>FAILED …</b>" and
+    showed the tags); a plain string added to one gives a plain string, as before."""
+
+    def __add__(self, other: Any) -> Any:
+        joined = str.__add__(self, other)
+        return Markup(joined) if isinstance(other, Markup) else joined
 
 
 
@@ -89,13 +95,15 @@ WIDGET_NOTE = ("<p class='wb-widget'><i>[An interactive widget: it runs only in 
                "JupyterLab (<code>jupyter lab</code>) to use it; a static page cannot show it.]</i></p>")
 
 
-def notebook_html(nb, *, title: str, random_weights: bool = False) -> str:
+def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = ()) -> str:
     """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
 
     Markdown (cells and outputs) is rendered with raw HTML escaped; ``text/html``
     outputs are the sections' own HTML, whose data :func:`esc` escaped; text
     outputs are escaped, their terminal colour codes dropped.  ``random_weights``: the report read a run scored with
     random weights, so the page says so first (once: a section that shows the banner itself keeps its own).
+    ``overlap``: the training-data warnings of the runs it read, ``(run, warning)``, said under that banner unless a
+    section says the warning itself.
     """
     import mistune
 
@@ -125,6 +133,9 @@ def notebook_html(nb, *, title: str, random_weights: bool = False) -> str:
                     parts.append(WIDGET_NOTE)
                 elif "text/plain" in data:
                     parts.append(f"<pre>{output_text(data['text/plain'])}</pre>")
+    unsaid = [run + w for run, w in overlap if not any(esc(w) in p for p in parts)]
+    if unsaid:
+        parts.insert(1, "<blockquote>" + "".join(f"<p><b>⚠ {esc(w)}</b></p>" for w in unsaid) + "</blockquote>")
     if random_weights and not any("class='wb-banner'" in p for p in parts):
         parts.insert(1, banner_html())
     parts.append("</body></html>")

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workbench import files
+from workbench.data.cards import run_training_overlap
 from workbench.errors import ConfigError, did_you_mean
 from workbench.data.demoset import choose_model
 from workbench.model.generated import random_checkpoint_info
@@ -356,12 +357,27 @@ def run_report(template: str | os.PathLike, params: dict | None = None, *, out: 
             raise
         raise ConfigError(f"the report notebook did not finish: {type(exc).__name__}: {exc}", source=str(failed),
                           fix=f"see {failed / LOG_NAME} and the executed notebook for how far it got.") from exc
-    nb = _published_notebook(nb_out, src)
-    files.write_text(html_path, notebook_html(nb, title=name, random_weights=(random_weights := read_random_weights(params, report_dir, src))))
+    random_weights, overlap = read_random_weights(params, report_dir, src), read_training_overlap(params)
+    files.write_text(html_path, notebook_html(_published_notebook(nb_out, src), title=name, random_weights=random_weights, overlap=overlap))
     metrics = report_dir / "metrics.json"
     if not metrics.is_file():
         write_metrics(report_dir, {"note": "the template wrote no metrics"})
     return {"dir": report_dir, "notebook": nb_out, "html": html_path, "metrics": metrics, "log": log, "random_weights": random_weights}
+
+
+def read_training_overlap(params: dict) -> list[tuple[str, str]]:
+    """The training-data warnings of the runs a report read (``run_dir``, ``run_dirs``; a run's name before each when
+    there are several): a widget notebook's page of a head's run said only RANDOM WEIGHTS, never that its speakers
+    trained the head.  Each as ``(run, warning)``, ``run`` "" for a report of one run."""
+    named = [d for d in [params.get("run_dir"), *str(params.get("run_dirs") or "").split(",")] if d]
+    said: list[tuple[str, str]] = []
+    for d in named:
+        try:
+            warnings = run_training_overlap(as_run_folder(Path(d)))
+        except (RunFolderError, OSError):  # not a run folder: nothing to say
+            continue
+        said += [(f"run {Path(d).name}: " if len(named) > 1 else "", str(w)) for w in warnings]
+    return said
 
 
 def read_random_weights(params: dict, report_dir: Path, template: str | os.PathLike | None = None) -> bool:

@@ -16,7 +16,7 @@ from workbench.model.network import Emotion2vecModel
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.serialize import loads_json
 from workbench.views.html import prose
-from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _banner, _codes, _esc, _findings_html, _repredict, _run_embeddings,
+from workbench.views.viewbase import (REPREDICTION_TOLERANCE, _View, _run_banner, _codes, _esc, _findings_html, _repredict, _run_embeddings,
                                       _run_model, _segment_text, _w, player, plot_item, png_widget, row_labels, row_scores)
 
 #: the checks of a method's map in the explanation JSON, by the words the panel uses for them
@@ -114,7 +114,7 @@ class LowConfidenceBrowser(_View):
         self._refreshing = False  # a new option list is not a user's choice: it opens nothing
         self.table.observe(lambda ch: None if self._refreshing else self.show(ch["new"]), names="value")
         self.widget = W.VBox([
-            W.HTML(_banner(self.rf.random_weights) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
+            W.HTML(_run_banner(self.rf) + f"<h4>{_esc(self.run_dir.name)}</h4>"),
             W.HBox([self.threshold, self.finding]), W.HBox([self.true_label, self.pred_label]), W.HBox([self.variant, self.speaker]),
             self.count, self.table, self._make_status(), self.audio, self.figure, self.detail,
             W.HBox([self.evidence_button, self.evidence_method]), self.evidence,
@@ -334,7 +334,7 @@ class EmbeddingMap(_View):
         for t, idx in zip(self.plot.data, self.groups):
             t.on_click(lambda trace, points, state, idx=idx: self.on_click(idx, points))
         self.browser_box = W.Box()
-        self.widget = W.VBox([W.HTML(_banner(self.rf.random_weights)), self.plot, self._make_status(), self.browser_box])
+        self.widget = W.VBox([W.HTML(_run_banner(self.rf)), self.plot, self._make_status(), self.browser_box])
 
     def on_click(self, group: np.ndarray, points):
         if not points.point_inds:

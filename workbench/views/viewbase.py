@@ -13,6 +13,7 @@ import numpy as np
 
 from workbench.analysis.embeddings import RunEmbeddings, load_run_embeddings
 from workbench.audio.intake import Audio
+from workbench.data.cards import run_training_overlap
 from workbench.engine.core import score_sources
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.labels import LABEL_KEYS
@@ -84,6 +85,14 @@ def _banner(random_weights: bool) -> str:
     if not random_weights:
         return ""
     return f"<div style='background:#fdd;padding:4px;border:1px solid #c00'><b>{_esc(RANDOM_WEIGHTS_BANNER)}</b></div>"
+
+
+def _run_banner(rf: RunFolder) -> str:
+    """A run widget's banner: the random-weights one, then each training-data warning of the run (a head's run on the
+    speakers that trained it said nothing of it in any widget, while metrics, compare and the report warn)."""
+    overlap = "".join(f"<div style='background:#fdd;padding:4px;border:1px solid #c00'><b>⚠ {_esc(w)}</b></div>"
+                      for w in run_training_overlap(rf))
+    return _banner(rf.random_weights) + overlap
 
 
 def _findings_html(findings: Sequence[dict]) -> str:

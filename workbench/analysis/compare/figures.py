@@ -9,7 +9,9 @@ import numpy as np
 
 from workbench.analysis.compare.variants import metric_flags
 from workbench.analysis.groups import majority_baseline
+from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import WorkbenchError, html_text
+from workbench.runs.artifacts import mark_random_weights
 from workbench.runs.folder import as_run_folder
 from workbench.schema import SCORE_PREFIX, score_column
 from workbench.serialize import save_figure
@@ -46,11 +48,13 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     ax1.set_xlim(-0.5, len(names) - 0.5)  # every run's slot, also one without markers (NaN), and the ±0.1 offsets
     ax1.set_ylim(0, 1)
     ax1.set_ylabel("95% bootstrap CI")
-    majority_drawn = False
+    majority_drawn = chance_drawn = False
     for k, n in enumerate(names):  # each run's chance UAR over its own scored classes, the line its UAR is read against
         chance = cmp.reports[n][v].chance_uar
         if chance is not None and cmp.reports[n][v].uar == cmp.reports[n][v].uar:
-            ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label="chance UAR" if k == 0 else None)
+            # named in the legend once, by the first run that draws it (a first run without a UAR left it unnamed)
+            ax1.hlines(chance, k - 0.3, k + 0.3, color="grey", ls=":", lw=1.2, label=None if chance_drawn else "chance UAR")
+            chance_drawn = True
         # and its majority baseline, the line its WA is read against (the title's flag named it; no line showed it)
         base = majority_baseline(cmp.reports[n][v].support()) if cmp.reports[n][v].wa == cmp.reports[n][v].wa else None
         if base is not None:
@@ -132,12 +136,16 @@ def show_item(items, i: int = 0) -> list:
     esc = html_text
     cosine = row.get("cosine")
     head = HTML(
-        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or '—'))}</b>; "
+        # each run's truth, the first's where it has one (a parent's run has none in its head's labels: "true —")
+        f"<h4>{esc(str(row['id']))} [{esc(str(row['variant']))}]</h4><p>true <b>{esc(str(a.get('emotion') or b.get('emotion') or '—'))}</b>; "
         f"run {esc(str(row['run_a']))}: <b>{esc(str(a['pred']))}</b> ({float(a['confidence']):.3f}); "
         f"run {esc(str(row['run_b']))}: <b>{esc(str(b['pred']))}</b> ({float(b['confidence']):.3f}); "
         f"TVD {_distance(float(row['tvd']))}, max |Δ score| {_distance(float(row['max_abs_delta']))}, "
         f"embedding cosine {_fmt(None if cosine is None else float(cosine), 4)}</p>")
     fig = plot_item_scores(a, b, (str(row["run_a"]), str(row["run_b"])))
+    # the marks every other figure of these runs carries (the item's scores went out with neither)
+    overlap = [prefixed(w, f"run {row[k]}: ") for k, rf in (("run_a", rf_a), ("run_b", rf_b)) for w in run_training_overlap(rf)]
+    mark_random_weights(fig, random_weights=rf_a.random_weights or rf_b.random_weights, overlap=overlap)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)

@@ -30,7 +30,7 @@ from workbench.analysis.compare.classes import DISJOINT_NA, kappa_note, label_se
 from workbench.analysis.compare.figures import _distance, _fmt, plot_runs_comparison
 from workbench.analysis.compare.items import FLIPS_SHOWN, disagreement_html, disagreement_lines, flips_html
 from workbench.analysis.compare.variants import (Comparison, _compare_pair, _scores_over_union, corresponding_classes, flags_text, flags_words,
-                                                 metric_flags, metrics_text, paired_top, OVERLAP_CAVEAT)
+                                                 metric_flags, metrics_text, paired_top, shown_truth, NO_PAIRED_WORDS, OVERLAP_CAVEAT)
 
 # the files a comparison of runs writes (names fixed here, never taken from ids or variants)
 COMPARISON_JSON, AGREEMENT_CSV, FLIPS_CSV, ITEMS_CSV, RUNS_FIGURE = (
@@ -196,6 +196,12 @@ class RunsComparison:
     def random_weights(self) -> bool:
         return any(r.get("random_weights") for r in self.runs)
 
+    @property
+    def training_overlap(self) -> list:
+        """Every run's training-data warnings, each after its run's name: what a figure of the comparison is marked with
+        (``comparison.png``, and the report page's, which went out without it)."""
+        return [prefixed(w, f"run {r['name']}: ") for r in self.runs for w in r.get("training_overlap") or []]
+
     def _overlaps(self, name: str) -> bool:
         return any(r["name"] == name and r.get("training_overlap") for r in self.runs)
 
@@ -306,16 +312,21 @@ class RunsComparison:
                              "scored": rep.n_scored, "failed": rep.n_failed,
                              "WA [95% CI]": _ci_text(rep.wa, rep.ci["wa"]), "UAR [95% CI]": _ci_text(rep.uar, rep.ci["uar"]),
                              "macro-F1 [95% CI]": _ci_text(rep.macro_f1, rep.ci["macro_f1"]),
-                             "checks": flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
+                             # a run with no scored item said "ok" beside its n/a figures
+                             "checks": f"no metrics: {rep.not_scored}" if rep.not_scored else
+                             flags_words(metric_flags(rep), OVERLAP_CAVEAT if self._overlaps(name) else "")})
         parts.append("<h3>Metrics</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         if self.comparisons:
             rows = [{"run": c.variant, "vs": c.baseline, "variant": c.scope, "paired": c.n_paired,
                      "ΔWA [95% CI]": _ci_text(c.delta_wa[0], c.delta_wa[1:], signed=True),
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
-                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}", "p": p_value_text(c.mcnemar_p),
+                     # no paired item: McNemar 0 / 0 with p 1 read as a test that found no difference
+                     "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}" if c.n_paired else "n/a",
+                     "p": p_value_text(c.mcnemar_p) if c.n_paired else "n/a",
                      "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
-                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "")}
+                     "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "") if c.n_paired
+                     else f"no paired item: {NO_PAIRED_WORDS}"}
                     for c in self.comparisons]
             parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
@@ -443,7 +454,7 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
     cos = row_cosines(ea, eb) if same_dim and len(keys) else np.full(len(keys), np.nan)
     items = pd.DataFrame({
         "run_a": ni, "run_b": nj, "run_dir_a": described[i]["run_dir"], "run_dir_b": described[j]["run_dir"],
-        "id": [k[0] for k in keys], "variant": v, "emotion": text_values(a["emotion"]).to_numpy(),
+        "id": [k[0] for k in keys], "variant": v, "emotion": np.array(shown_truth(a["emotion"], b["emotion"]), dtype=object),
         "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
     })
@@ -554,7 +565,7 @@ def write_runs_comparison(cmp: RunsComparison, out: str | Path, *, figures: bool
     atomic_write(paths["items"], lambda f: spreadsheet_safe(cmp.items).to_csv(f, index=False), text=True)
     if figures:  # through RunFolder: a comparison of any random-weights run carries the mark, recorded in artifacts.json
         (dest := RunFolder(out)).random_weights_source = cmp.random_weights
-        dest.training_overlap_source = [prefixed(w, f"run {r['name']}: ") for r in cmp.runs for w in r.get("training_overlap") or []]  # its mark too
+        dest.training_overlap_source = cmp.training_overlap  # its mark too
         paths["figure"] = dest.write_figure(RUNS_FIGURE, plot_runs_comparison(cmp),
                                             meta={"runs": [r["name"] for r in cmp.runs], "variant": cmp.variants[0]})
     return paths

@@ -26,6 +26,10 @@ _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": 
               "confidence_shift": "confidence shift", **_DELTA_NAMES}
 
 
+#: why a pair of runs has no ΔWA, ΔUAR or McNemar (the screen's line and the page's check column)
+NO_PAIRED_WORDS = "no item is labelled in both with a class the models score"
+
+
 #: the check column's words for a run scored on its checkpoint's training data (its ΔWA read "ok" under the warning)
 OVERLAP_CAVEAT = "not independent of the checkpoint's training data (the warning above)"
 
@@ -105,14 +109,26 @@ class Comparison:
                f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
                + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
                if self.n_paired else
-               "no ΔWA, ΔUAR or McNemar (no item is labelled in both with a class the models score)")
-            + (f" (+{'n/a' if self.label_sets_note else self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, "
-               "not paired for accuracy)" if self.n_unlabelled else "")
+               f"no ΔWA, ΔUAR or McNemar ({NO_PAIRED_WORDS})")
+            + ((f" ({counted(self.n_unlabelled, 'item')} not labelled with a class of both runs: not paired for accuracy, label "
+                "flips n/a)" if self.label_sets_note else  # their corpus labels are there: "51 unlabelled items" read as none
+                f" (+{self.n_flips_unlabelled} among {counted(self.n_unlabelled, 'unlabelled item')}, not paired for accuracy)")
+               if self.n_unlabelled else "")
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
             + flags_text(self.interval_flags())
         )
+
+
+def shown_truth(emotion_a, emotion_b) -> list[str]:
+    """Each paired item's true label as the item tables show it: the first run's, else the second's ("" for neither).
+    A corpus of a head's own labels (calm, irate …) has none for its parent's run, whose truth column stays blank: its
+    items showed "—" under "true label" beside the head's run that scores them."""
+    import pandas as pd
+
+    a, b = (text_values(pd.Series(list(column), dtype=object)) for column in (emotion_a, emotion_b))
+    return [x or y for x, y in zip(a, b)]
 
 
 def _top(rows, classes: list[str], restrict: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +245,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         emo, emo_b = (top["truth_a"][k], top["truth_b"][k]) if labelled[k] else ("", "")
         pred_a, pred_b = top["pred_a"][k], top["pred_b"][k]
         flip_rows.append({
-            "id": item_id, "emotion": ra["emotion"] if isinstance(ra["emotion"], str) else "",
+            "id": item_id, "emotion": shown_truth([ra["emotion"]], [rb["emotion"]])[0],
             "pred_a": pred_a, "confidence_a": float(top["conf_a"][k]),
             "pred_b": pred_b, "confidence_b": float(top["conf_b"][k]),
             "fixed": bool(pred_b == emo_b and pred_a != emo) if emo else None,
