@@ -159,8 +159,8 @@ def plot_set_sizes(report, *, ax=None):
         label = (f"{s.upper()}: coverage {d['coverage']:.3f} [{glo:.3f}, {ghi:.3f}] ({d['check']}"
                  + (f" against valid sets' {g['range'][0]:.3f}-{g['range'][1]:.3f}" if g else "") + "), "
                  f"mean size {d['mean_size']:.2f} of {d['n_classes']}" + (" UNINFORMATIVE" if d["uninformative"] else "")
-                 + (f"; assumes exchangeable {gb['by']}s: per {gb['by']} {gb['coverage_range'][0]:.2f}-{gb['coverage_range'][1]:.2f}"
-                    if (gb := d.get("by_group") or {}).get("grouped") else "; assumes exchangeable items" if gb else ""))
+                 + (f"\nassumes exchangeable {gb['by']}s: per {gb['by']} {gb['coverage_range'][0]:.2f}-{gb['coverage_range'][1]:.2f}"
+                    if (gb := d.get("by_group") or {}).get("grouped") else "\nassumes exchangeable items" if gb else ""))
         xs = x + (j - (len(scores) - 1) / 2) * width
         bars = ax.bar(xs, cov, width=width * 0.95, color=colour, label=label)
         ax.errorbar(xs, cov, yerr=[cov - lo, hi - cov], fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
