@@ -243,9 +243,12 @@ def _unraisable(unraisable) -> None:
     the callback is over: the handler raises it there, and the command stops with its one line.
     """
     if isinstance(unraisable.exc_value, KeyboardInterrupt) and "--debug" not in sys.argv:
-        timer = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, _signum))
-        timer.daemon = True
-        timer.start()
+        try:
+            timer = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, _signum))
+            timer.daemon = True
+            timer.start()
+        except RuntimeError:  # the interpreter is shutting down (no new thread): the command's work is over
+            pass
         return
     _previous_unraisablehook(unraisable)
 
