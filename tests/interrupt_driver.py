@@ -3,7 +3,7 @@
     PYTHONPATH=. python tests/interrupt_driver.py --root /tmp/h11 [--only run,metrics] [--moments 10] [--reruns 3]
 
 For each command: one uninterrupted run (its duration T and its files), then SIGINT to the process group (a terminal's
-Ctrl-C) at two start-up moments (0.05 s, 0.4 s: the imports) and ``--moments`` evenly spaced moments over T, one SIGTERM
+Ctrl-C) at five start-up moments (0.02-0.4 s after the exec: the imports) and ``--moments`` evenly spaced moments over T, one SIGTERM
 and one double Ctrl-C (a second one 0.3 s into the cleanup) at T/2.  Each stop is checked for: exit 130 (143 for
 SIGTERM), exactly one plain line on stderr (no traceback, no third-party log line), no temporary or half-written file
 (JSON that does not parse, parquet that does not read, HTML without its end) in the output, the run folder or the
@@ -255,8 +255,8 @@ def drive(name, spec, root, f, n_moments, reruns, log) -> list[dict]:
     if n_moments < 0:
         log({"command": name, "clean_s": round(took, 1), "files": sorted(clean), "problems": []})
         return []
-    moments = [0.05, 0.4] + [took * k / (n_moments + 1) for k in range(1, n_moments + 1)]
-    rerun_at = set(range(2, len(moments), max(1, n_moments // max(reruns, 1))))
+    moments = [0.02, 0.05, 0.1, 0.2, 0.4] + [took * k / (n_moments + 1) for k in range(1, n_moments + 1)]
+    rerun_at = set(range(5, len(moments), max(1, n_moments // max(reruns, 1))))
     records = []
     plan = [(m, signal.SIGINT, None, i in rerun_at) for i, m in enumerate(moments)]
     plan += [(took / 2, signal.SIGTERM, None, True), (took / 2, signal.SIGINT, 0.3, True), (took / 3, signal.SIGINT, 0.05, True)]
@@ -275,6 +275,9 @@ def main() -> None:
     ap.add_argument("--moments", type=int, default=10)
     ap.add_argument("--reruns", type=int, default=3)
     args = ap.parse_args()
+    # started with `&` from a script, this process ignores SIGINT, and so would every command it starts until the
+    # command installs its handler: the start-up moments would test nothing
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     root = Path(args.root).resolve()
     f = prepare(root)
     table = commands(f)
