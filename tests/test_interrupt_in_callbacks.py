@@ -59,3 +59,25 @@ def test_a_sigterm_inside_a_weakref_callback_stops_with_143():
     assert done.returncode == 143, (done.returncode, done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted by SIGTERM"), done.stderr
+
+
+def test_a_ctrl_c_at_interpreter_exit_after_the_work_prints_no_traceback():
+    """A Ctrl-C while the interpreter shuts down (an atexit callback, after every file is written) cannot stop anything
+    any more: it printed "Exception ignored in atexit callback" and a traceback; now the command ends as it was ending
+    (exit 0: its work is whole), silently."""
+    script = textwrap.dedent("""
+        import atexit, os, signal
+        from workbench import interrupts
+        interrupts.install()
+
+        def late():
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(100000))
+
+        atexit.register(late)
+        print("work done")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "work done" and done.stderr == "", done.stderr
+    assert done.returncode == 0
