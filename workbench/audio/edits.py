@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from workbench.errors import AudioError, ConfigError
-from workbench.audio.praat import pitch_range, praat_sound
+from workbench.audio.praat import parselmouth_module, pitch_range, praat_sound
 
 #: accepted ranges (beyond them PSOLA output is far from natural speech)
 MAX_SEMITONES = 12.0
@@ -70,7 +70,7 @@ def check_tilt(db_per_octave: float) -> float:
 
 
 def _manipulation(y: np.ndarray, sr: int, f0_floor: float | None, f0_ceiling: float | None):
-    from parselmouth.praat import call
+    call = parselmouth_module().praat.call
 
     snd = praat_sound(y, sr)
     lo, hi, _ = pitch_range(y, sr, f0_floor=f0_floor, f0_ceiling=f0_ceiling)
@@ -87,7 +87,7 @@ PSOLA_SEED = 0
 
 
 def _resynthesis(manipulation, n_out: int | None) -> np.ndarray:
-    from parselmouth.praat import call, run
+    call, run = parselmouth_module().praat.call, parselmouth_module().praat.run
 
     run(f"random_initializeWithSeedUnsafelyButPredictably ({PSOLA_SEED})")
     try:
@@ -118,7 +118,7 @@ def pitch_shift(y: np.ndarray, sr: int, *, semitones: float, f0_floor: float | N
     ndarray, shape (n,)
         float32.  Unvoiced parts are copied unchanged.
     """
-    from parselmouth.praat import call
+    call = parselmouth_module().praat.call
 
     semitones = check_semitones(semitones)
     if semitones == 0:
@@ -136,7 +136,7 @@ def change_tempo(y: np.ndarray, sr: int, *, factor: float, f0_floor: float | Non
     ``factor`` 1.25 makes the clip 1/1.25 = 0.8 as long; 0.8 makes it 1.25 times as long.
     Returns float32 samples of about ``len(y) / factor``.
     """
-    from parselmouth.praat import call
+    call = parselmouth_module().praat.call
 
     factor = check_tempo(factor)
     if factor == 1:

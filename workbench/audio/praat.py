@@ -6,11 +6,15 @@ The basics that the signal edits (:mod:`workbench.audio.edits`, PSOLA) and the v
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 
+from workbench import interrupts
 from workbench.errors import AudioError, ConfigError
 
-__all__ = ["praat_sound", "pitch_range", "pitch_track", "check_pitch_range", "FIRST_PASS_RANGE", "PRAAT_DEFAULT_RANGE", "TIME_STEP"]
+__all__ = ["parselmouth_module", "praat_sound", "pitch_range", "pitch_track", "check_pitch_range", "FIRST_PASS_RANGE", "PRAAT_DEFAULT_RANGE", "TIME_STEP"]
 
 #: the first pass of the automatic range (Hz)
 FIRST_PASS_RANGE = (50.0, 700.0)
@@ -18,9 +22,30 @@ FIRST_PASS_RANGE = (50.0, 700.0)
 PRAAT_DEFAULT_RANGE = (75.0, 600.0)
 #: the time step of every contour here (s)
 TIME_STEP = 0.01
+
+
+def parselmouth_module():
+    """parselmouth, imported whole: a Ctrl-C during its first import is held until the import ends, then raised.
+
+    parselmouth is a pybind11 extension: a ``KeyboardInterrupt`` raised while its C++ module initialises (its numpy
+    version check runs Python code) came out as ``ImportError: KeyboardInterrupt`` and left ``parselmouth.praat``
+    half made, so every later clip of ``workbench features`` failed with "cannot import name 'call'", a warning each.
+    """
+    loaded = sys.modules.get("parselmouth")
+    if loaded is not None:
+        return loaded
+    if threading.current_thread() is not threading.main_thread():  # no KeyboardInterrupt is raised in another thread
+        import parselmouth
+
+        return parselmouth
+    with interrupts.deferred():
+        import parselmouth
+    return parselmouth
+
+
 def praat_sound(y: np.ndarray, sr: int):
     """A ``parselmouth.Sound`` of mono samples, after the checks every measure here shares (mono, finite, rate)."""
-    import parselmouth
+    parselmouth = parselmouth_module()
 
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
@@ -43,7 +68,7 @@ def check_pitch_range(f0_floor: float | None, f0_ceiling: float | None) -> None:
 
 
 def pitch_track(snd, floor: float, ceiling: float):
-    import parselmouth
+    parselmouth = parselmouth_module()
 
     try:
         return snd.to_pitch_ac(time_step=TIME_STEP, pitch_floor=floor, pitch_ceiling=ceiling)

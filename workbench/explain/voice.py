@@ -50,7 +50,8 @@ from typing import Any
 import numpy as np
 
 from workbench.audio.praat import (  # noqa: F401  (public here too)
-    FIRST_PASS_RANGE, PRAAT_DEFAULT_RANGE, TIME_STEP, check_pitch_range, pitch_range, pitch_track, praat_sound,
+    FIRST_PASS_RANGE, PRAAT_DEFAULT_RANGE, TIME_STEP, check_pitch_range, parselmouth_module, pitch_range, pitch_track,
+    praat_sound,
 )
 from workbench.errors import AudioError, ConfigError
 
@@ -136,7 +137,7 @@ def pitch_intensity(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0
     ConfigError
         For a pitch range outside 20–2000 Hz or a floor not under the ceiling.
     """
-    import parselmouth
+    parselmouth = parselmouth_module()
 
     lo, hi, method = pitch_range(y, sr, f0_floor=f0_floor, f0_ceiling=f0_ceiling)
     snd = praat_sound(y, sr)
@@ -242,7 +243,7 @@ def voice_measures(y: np.ndarray, sr: int, *, f0_floor: float | None = None, f0_
     >>> round(m["f0_median_hz"]), m["sample_rate_hz"], m["silence_s"]
     (200, 16000.0, 0.0)
     """
-    from parselmouth.praat import call
+    call = parselmouth_module().praat.call
 
     c = pitch_intensity(y, sr, f0_floor=f0_floor, f0_ceiling=f0_ceiling)
     lo, hi = c["f0_floor"], c["f0_ceiling"]
