@@ -131,7 +131,9 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
         ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
         (ids whose audio sha256 differs), ``audio_unrecorded`` (ids the reference recorded no sha256 for),
-        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs), ``rows_changed`` (``{id: [column,
+        …]}``: another segment, speaker, split … in the manifest's row), ``max_score_diff_row`` (``id [variant]`` of the
+        largest score difference, None without one),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
@@ -161,17 +163,48 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["chains_changed"] = sorted(set(a.loc[both][(chain_a != chain_b).to_numpy()]["variant"].astype(str)))
     label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
     out["truth_changed"] = sorted(set(a.loc[common][(label_a != label_b).to_numpy()]["id"].astype(str)))
+    out["rows_changed"] = _rows_changed(a.loc[common], b.loc[common])
     out.update(_score_diff(a.loc[both], b.loc[both]))
     # rows the prediction cache served were not scored again: their match shows the cache, not this machine's scoring
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
-                                                 "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
+                                                 "chains_changed", "truth_changed", "rows_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
     out["line"] = reproduction_line(out)
     return out
+
+
+#: the manifest columns besides the label whose edit changes a figure: the segment scored, the breakdowns and folds, the
+#: transcript fusion reads (an edited row was only "the manifest differs", its item and column unnamed)
+ROW_FIELDS = ("start", "duration", "speaker", "gender", "split", "text")
+
+
+def _rows_changed(a, b) -> dict[str, list[str]]:
+    """``{id: [column, …]}`` of the rows both runs hold whose manifest fields (:data:`ROW_FIELDS`) differ."""
+    out: dict[str, list[str]] = {}
+    for col in ROW_FIELDS:
+        if col not in a.columns or col not in b.columns:
+            continue
+        differ = a[col].map(_field).to_numpy() != b[col].map(_field).to_numpy()
+        for item in a["id"].astype(str).to_numpy()[differ]:
+            if col not in out.setdefault(item, []):  # one item, one entry per variant row: named once
+                out[item].append(col)
+    return dict(sorted(out.items()))
+
+
+def _field(value: Any) -> str:
+    """A manifest field as the comparison reads it: empty (None, NaN, <NA>, "") alike, a number by its value (0 and
+    0.0 alike), else its text."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return str(value)
 
 
 def _score_diff(a, b) -> dict:
@@ -183,7 +216,8 @@ def _score_diff(a, b) -> dict:
         return {"max_abs_score_diff": 0.0, "labels_flipped": 0}
     diff = np.abs(a[cols].to_numpy(float) - b[cols].to_numpy(float))
     diff = np.where(np.isnan(diff), np.inf, diff)  # a class scored in one run only
-    return {"max_abs_score_diff": float(diff.max()),
+    worst = int(diff.max(axis=1).argmax())
+    return {"max_abs_score_diff": float(diff.max()), "max_score_diff_row": str(a.index[worst]) if diff.max() > 0 else None,
             "labels_flipped": int((a["pred"].astype(str).to_numpy() != b["pred"].astype(str).to_numpy()).sum())}
 
 
@@ -252,13 +286,17 @@ def reproduction_line(d: dict) -> str:
         causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
     if d["truth_changed"]:
         causes.append(f"the manifest's label of {len(d['truth_changed'])} item(s) differs: {_few(d['truth_changed'])}")
+    if d.get("rows_changed"):
+        causes.append(f"the manifest's row of {len(d['rows_changed'])} item(s) differs: "
+                      + _few([f"{k} ({', '.join(v)})" for k, v in d["rows_changed"].items()]))
     if d.get("settings_changed"):
         causes.append("other settings: " + _few([f"{k} {v[0]} → {v[1]}" for k, v in d["settings_changed"].items()]))
     if d["model_changed"]:
         causes.append("other weights (the checkpoint's sha256 differs)")
     if d["manifest_changed"]:
         causes.append("the manifest differs from the one recorded (manifest_sha256)")
-    causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}, {d['labels_flipped']} label(s) flipped")
+    worst = f" ({printable(d['max_score_diff_row'])[:80]})" if d.get("max_score_diff_row") else ""
+    causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}{worst}, {d['labels_flipped']} label(s) flipped")
     if d.get("float32_math_changed"):
         causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
