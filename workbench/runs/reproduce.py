@@ -366,11 +366,23 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
                               "it moved).", source=source,
                               fix="pass your copy with --model DIR" + (f": the re-run checks its weights against the recorded "
                                                                          f"sha256 {checksum[:12]}… and says whether it reproduces the run."
-                                                                         if checksum else "."))
+                                                                         if checksum else ".") + _remake_hint(folder))
         notes.append(f"{source}: the checkpoint recorded at {model} is not here; using {moved}, where the run folder recorded "
                      "it relative to itself (its weights are checked against the recorded sha256).")
         experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
     return experiment, notes
+
+
+_REMAKE_RE = re.compile(r"workbench model make-tiny DIR --arch [a-z]+ --seed [0-9]{1,10}")
+
+
+def _remake_hint(folder: Path) -> str:
+    """For a run of a seeded random checkpoint, the command that writes its weights again (``summary.json``'s
+    ``model.remake``; a run folder comes from anyone, so only that command's own shape is repeated), else ""."""
+    remake = (RunFolder(folder).summary.get("model") or {}).get("remake")
+    if isinstance(remake, str) and _REMAKE_RE.fullmatch(remake):
+        return f" It is a seeded random test checkpoint: `{remake}` writes the same weights again."
+    return ""
 
 
 def _beside_run(folder: Path, rel: Any, kind: str) -> Path | None:
