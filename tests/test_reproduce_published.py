@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from test_corpora import wav
 from workbench.cli import main
 from workbench.runs.folder import RunFolder
@@ -69,3 +71,40 @@ def test_the_report_header_says_its_paths_are_the_authors_and_where_a_copy_finds
     reporting.header(run, "Experiment report")  # the page and the run in no one project: the reader is told what to replace
     page = "".join(getattr(o, "data", "") or "" for o in shown)
     assert f"(the run folder and this page lie in no one project): elsewhere, write where your copy of the run folder lies instead of <code>{run}</code>" in page
+
+
+def test_a_run_of_a_random_checkpoint_published_without_it_says_how_to_make_the_same_weights(tmp_path, capsys):
+    data = tmp_path / "proj" / "data"
+    for i, name in enumerate(IDS):
+        wav(data / f"{name}.wav", dur=0.8, seed=i)
+    (data / "manifest.csv").write_text("id,path,label\n" + "".join(f"{n},{n}.wav,angry\n" for n in IDS))
+    assert main(["model", "make-tiny", str(tmp_path / "proj" / "models" / "t"), "--seed", "5"]) == 0
+    (tmp_path / "proj" / "e.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: models/t, dtype: float32, device: cpu}\n")
+    run = tmp_path / "proj" / "runs" / "pub"
+    assert main(["run", str(tmp_path / "proj" / "e.yaml"), "--out", str(run), "--no-cache"]) == 0
+    capsys.readouterr()
+    summary = RunFolder(run).summary
+    assert summary["model"]["remake"] == "workbench model make-tiny DIR --arch tiny --seed 5"
+
+    # the reader got the run folder and the data, not the checkpoint folder: before, the error said "pass your copy
+    # with --model DIR" and nothing recorded which seed would give one (the weights' sha256 alone cannot be inverted)
+    (tmp_path / "proj" / "models" / "t").rename(tmp_path / "elsewhere")
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "It is a seeded random test checkpoint: `workbench model make-tiny DIR --arch tiny --seed 5` writes the same weights again." in err
+    assert main(["model", "make-tiny", str(tmp_path / "mine"), "--arch", "tiny", "--seed", "5"]) == 0
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache", "--model", str(tmp_path / "mine")]) == 0
+    assert "reproduces pub: 4 rows, same audio, chains, weights and labels" in capsys.readouterr().out
+
+
+def test_a_reports_metrics_json_says_where_the_run_lies_from_the_report(tmp_path):
+    from workbench.paths import published_path
+    from workbench.views.report_run import write_metrics
+
+    run, page = tmp_path / "runs" / "pub", tmp_path / "reports" / "experiment_report" / "1"
+    run.mkdir(parents=True)
+    page.mkdir(parents=True)
+    # as the template writes it: run_dir the machine's path (/tmp/… here, found nowhere else); before, nothing else
+    write_metrics(page, {"run_dir": published_path(run), "metrics": {}})
+    got = json.loads((page / "metrics.json").read_text())
+    assert got["run_dir"] == published_path(run) and got["run_dir_from_report"] == "../../../runs/pub"
