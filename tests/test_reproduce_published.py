@@ -91,7 +91,7 @@ def test_a_run_of_a_random_checkpoint_published_without_it_says_how_to_make_the_
     (tmp_path / "proj" / "models" / "t").rename(tmp_path / "elsewhere")
     assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 2
     err = capsys.readouterr().err
-    assert "It is a seeded random test checkpoint: `workbench model make-tiny DIR --arch tiny --seed 5` writes the same weights again." in err
+    assert "It is a seeded random test checkpoint: `workbench model make-tiny DIR --arch tiny --seed 5` writes the same weights again with the torch and funasr versions" in err
     assert main(["model", "make-tiny", str(tmp_path / "mine"), "--arch", "tiny", "--seed", "5"]) == 0
     assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache", "--model", str(tmp_path / "mine")]) == 0
     assert "reproduces pub: 4 rows, same audio, chains, weights and labels" in capsys.readouterr().out

@@ -381,7 +381,8 @@ def _remake_hint(folder: Path) -> str:
     ``model.remake``; a run folder comes from anyone, so only that command's own shape is repeated), else ""."""
     remake = (RunFolder(folder).summary.get("model") or {}).get("remake")
     if isinstance(remake, str) and _REMAKE_RE.fullmatch(remake):
-        return f" It is a seeded random test checkpoint: `{remake}` writes the same weights again."
+        return (f" It is a seeded random test checkpoint: `{remake}` writes the same weights again with the torch and "
+                "funasr versions of summary.json's `environment` (other versions can draw other weights: the sha256 check says so).")
     return ""
 
 
