@@ -108,3 +108,15 @@ def test_a_reports_metrics_json_says_where_the_run_lies_from_the_report(tmp_path
     write_metrics(page, {"run_dir": published_path(run), "metrics": {}})
     got = json.loads((page / "metrics.json").read_text())
     assert got["run_dir"] == published_path(run) and got["run_dir_from_report"] == "../../../runs/pub"
+
+
+def test_a_rerun_typed_in_the_reports_folder_names_the_run_not_dotdot(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    page = run / "reports" / "experiment_report" / "1"
+    page.mkdir(parents=True)
+    monkeypatch.chdir(page)  # as the page's "in a copy" line says: `workbench run ../../../experiment.yaml` typed there
+    assert main(["run", "../../../experiment.yaml", "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "reproduces pub: 4 rows" in out and "reproduces ..:" not in out  # before: "reproduces ..: 4 rows"
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["reference"] == "pub" and rep["reference_dir"] == str(run)

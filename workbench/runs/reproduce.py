@@ -109,9 +109,15 @@ def version_note(rf: RunFolder) -> str | None:
             "version and may differ from the ones its own version printed")
 
 
+def _folder_of(experiment_file: str | os.PathLike) -> Path:
+    """The folder of an experiment file, absolute and without ``..``: `workbench run ../../../experiment.yaml` typed in a
+    report's folder (as its page says) named the run it repeats "..", on screen, in reproduction.json and the report."""
+    return Path(os.path.abspath(Path(experiment_file).expanduser())).parent
+
+
 def reference_run(experiment_file: str | os.PathLike) -> Path | None:
     """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     rf = RunFolder(folder)
     if all(os.path.lexists(folder / name) for name in (RESULTS, CONFIG)):
         # a run folder received from someone else: its rows, settings and versions are read from its own files, never
@@ -142,7 +148,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     """
     ref_rf, new_rf = RunFolder(reference), RunFolder(new)
     a, b = ref_rf.results(), new_rf.results()
-    out: dict[str, Any] = {"reference": Path(reference).name, "reference_dir": str(Path(reference).expanduser().absolute())}
+    ref_dir = Path(os.path.abspath(Path(reference).expanduser()))  # `../../..` normalised: its name, not ".."
+    out: dict[str, Any] = {"reference": ref_dir.name, "reference_dir": str(ref_dir)}
     key = lambda df: (df["id"].astype(str) + " [" + df["variant"].astype(str) + "]")  # noqa: E731
     a, b = a.set_index(key(a)), b.set_index(key(b))
     common = a.index.intersection(b.index)
@@ -318,7 +325,7 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
     """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
     folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare).
     ``model_given``: the ``--model`` that replaced the run's checkpoint (the line then calls it a comparison)."""
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     try:
         ref = reference_run(experiment_file)
         if ref is None or ref.resolve() == Path(new_run).resolve():
@@ -341,7 +348,7 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
     recorded sha256, which the load checks; ``model_given``: ``--model`` chose the model, nothing to look for."""
     notes: list[str] = []
     source = str(experiment_file)
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     if reference_run(experiment_file) is None:  # an experiment file of one's own: a wrong path is the reader's own error
         return experiment, notes
     cfg = RunFolder(folder).config
