@@ -35,7 +35,7 @@ from workbench.serialize import load_yaml_file, shown, size_text
 from workbench.model.checkpoints import _Resolved, resolve_model
 from workbench.model.checkpoint_safety import check_checkpoint
 from workbench.model.funasr_patches import assign_weights, import_funasr, quiet, replace_weights_loader, skip_init, slow_load
-from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card
+from workbench.model.generated import checkpoint_warning, generated_checksum, random_checkpoint_info, read_training_card, remake_command
 from workbench.model.hub import cached_hub_checkpoint, require_hub
 from workbench.model.memory import keep_freed_memory, release_freed_memory
 from workbench.model.prepack import float32_linear_route, prepack_linears, route_float32_linears
@@ -73,6 +73,7 @@ class _ModelInfo:
     warning: str | None = None
     temperature: float | None = None  # scores are softmax(logits / temperature); None: as the checkpoint gives them
     float32_math: str | None = None  # float32 on CUDA: how its matmuls and convolutions run (:func:`exact_float32`)
+    remake: str | None = None  # a seeded random checkpoint: the command that writes it again (its seed and architecture)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -291,6 +292,8 @@ def _with_generated_facts(info: _ModelInfo, spec: _Resolved, model_dir: str | No
     card = _card_of_these_weights(model_dir, info.checksum) if model_dir else None
     card_parent = (card or {}).get("parent") or {}
     info.random_weights = random_info is not None or bool(card_parent.get("random_weights"))
+    # a reader of the run without its checkpoint folder makes the same weights again (the recorded sha256 checks them)
+    info.remake = remake_command(random_info)
     return info
 
 

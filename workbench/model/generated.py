@@ -24,6 +24,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from workbench import files
 from workbench.errors import ConfigError, ModelError
@@ -197,6 +198,16 @@ def random_checkpoint_info(model_dir: str | os.PathLike) -> dict | None:
     except (ConfigError, ValueError) as exc:
         raise ModelError(f"cannot read {RANDOM_MARKER} ({exc.message.rstrip('.') if isinstance(exc, ConfigError) else short_error(exc)}).",
                          source=str(path), fix="build the checkpoint again (workbench model make-tiny DIR).") from None
+
+
+def remake_command(marker: Any) -> str | None:
+    """The command that writes a random checkpoint again from its marker (``workbench model make-tiny DIR --arch tiny
+    --seed 0``), or None when the marker names no architecture and seed this package builds (it comes from anyone)."""
+    arch = (marker.get("arch") or {}).get("name") if isinstance(marker, dict) and isinstance(marker.get("arch"), dict) else None
+    seed = marker.get("seed") if isinstance(marker, dict) else None
+    if arch in ARCHS and isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2 ** 32:
+        return f"workbench model make-tiny DIR --arch {arch} --seed {seed}"
+    return None
 
 
 def _small_file(path: Path) -> bytes:

@@ -109,9 +109,15 @@ def version_note(rf: RunFolder) -> str | None:
             "version and may differ from the ones its own version printed")
 
 
+def _folder_of(experiment_file: str | os.PathLike) -> Path:
+    """The folder of an experiment file, absolute and without ``..``: `workbench run ../../../experiment.yaml` typed in a
+    report's folder (as its page says) named the run it repeats "..", on screen, in reproduction.json and the report."""
+    return Path(os.path.abspath(Path(experiment_file).expanduser())).parent
+
+
 def reference_run(experiment_file: str | os.PathLike) -> Path | None:
     """The finished run folder an experiment file lies in (``RUN/experiment.yaml``): the run a re-run of it repeats."""
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     rf = RunFolder(folder)
     if all(os.path.lexists(folder / name) for name in (RESULTS, CONFIG)):
         # a run folder received from someone else: its rows, settings and versions are read from its own files, never
@@ -131,7 +137,9 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
         ``reproduced`` (bool), ``line`` (one sentence: what matched, or every difference), ``rows`` (compared),
         ``missing_rows``/``extra_rows`` (``id [variant]``), ``failed_now``/``failed_before``, ``audio_changed``
         (ids whose audio sha256 differs), ``audio_unrecorded`` (ids the reference recorded no sha256 for),
-        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs),
+        ``chains_changed`` (variants), ``truth_changed`` (ids whose label differs), ``rows_changed`` (``{id: [column,
+        …]}``: another segment, speaker, split … in the manifest's row), ``max_score_diff_row`` (``id [variant]`` of the
+        largest score difference, None without one),
         ``settings_changed`` (``{"audio.resampler": [before, now]}``: decoding, findings, dtype, temperature; a setting
         the reference did not record is left out), ``model_changed``, ``manifest_changed``, ``max_abs_score_diff``, ``labels_flipped``, ``versions`` (``{name: [before, now]}`` that differ; a run from a
         version that recorded none says so in ``versions_unknown``), ``float32_math_changed`` (``[then, now]`` when the
@@ -140,7 +148,8 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     """
     ref_rf, new_rf = RunFolder(reference), RunFolder(new)
     a, b = ref_rf.results(), new_rf.results()
-    out: dict[str, Any] = {"reference": Path(reference).name, "reference_dir": str(Path(reference).expanduser().absolute())}
+    ref_dir = Path(os.path.abspath(Path(reference).expanduser()))  # `../../..` normalised: its name, not ".."
+    out: dict[str, Any] = {"reference": ref_dir.name, "reference_dir": str(ref_dir)}
     key = lambda df: (df["id"].astype(str) + " [" + df["variant"].astype(str) + "]")  # noqa: E731
     a, b = a.set_index(key(a)), b.set_index(key(b))
     common = a.index.intersection(b.index)
@@ -161,17 +170,48 @@ def compare_runs(reference: str | os.PathLike, new: str | os.PathLike) -> dict:
     out["chains_changed"] = sorted(set(a.loc[both][(chain_a != chain_b).to_numpy()]["variant"].astype(str)))
     label_a, label_b = a.loc[common, "label"].astype(str), b.loc[common, "label"].astype(str)
     out["truth_changed"] = sorted(set(a.loc[common][(label_a != label_b).to_numpy()]["id"].astype(str)))
+    out["rows_changed"] = _rows_changed(a.loc[common], b.loc[common])
     out.update(_score_diff(a.loc[both], b.loc[both]))
     # rows the prediction cache served were not scored again: their match shows the cache, not this machine's scoring
     out["from_cache"] = int(b.loc[both, "cache_hit"].fillna(False).astype(bool).sum()) if "cache_hit" in b.columns else 0
     out.update(_settings_diff(ref_rf, new_rf))
     out["float32_math_changed"] = _float32_math_diff(ref_rf, new_rf)
     out["reproduced"] = not any(out[k] for k in ("missing_rows", "extra_rows", "failed_now", "failed_before", "audio_changed", "audio_unrecorded",
-                                                 "chains_changed", "truth_changed", "settings_changed", "model_changed", "manifest_changed",
+                                                 "chains_changed", "truth_changed", "rows_changed", "settings_changed", "model_changed", "manifest_changed",
                                                  "labels_flipped")) \
         and out["max_abs_score_diff"] <= SCORE_TOLERANCE
     out["line"] = reproduction_line(out)
     return out
+
+
+#: the manifest columns besides the label whose edit changes a figure: the segment scored, the breakdowns and folds, the
+#: transcript fusion reads (an edited row was only "the manifest differs", its item and column unnamed)
+ROW_FIELDS = ("start", "duration", "speaker", "gender", "split", "text")
+
+
+def _rows_changed(a, b) -> dict[str, list[str]]:
+    """``{id: [column, …]}`` of the rows both runs hold whose manifest fields (:data:`ROW_FIELDS`) differ."""
+    out: dict[str, list[str]] = {}
+    for col in ROW_FIELDS:
+        if col not in a.columns or col not in b.columns:
+            continue
+        differ = a[col].map(_field).to_numpy() != b[col].map(_field).to_numpy()
+        for item in a["id"].astype(str).to_numpy()[differ]:
+            if col not in out.setdefault(item, []):  # one item, one entry per variant row: named once
+                out[item].append(col)
+    return dict(sorted(out.items()))
+
+
+def _field(value: Any) -> str:
+    """A manifest field as the comparison reads it: empty (None, NaN, <NA>, "") alike, a number by its value (0 and
+    0.0 alike), else its text."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    return str(value)
 
 
 def _score_diff(a, b) -> dict:
@@ -183,7 +223,8 @@ def _score_diff(a, b) -> dict:
         return {"max_abs_score_diff": 0.0, "labels_flipped": 0}
     diff = np.abs(a[cols].to_numpy(float) - b[cols].to_numpy(float))
     diff = np.where(np.isnan(diff), np.inf, diff)  # a class scored in one run only
-    return {"max_abs_score_diff": float(diff.max()),
+    worst = int(diff.max(axis=1).argmax())
+    return {"max_abs_score_diff": float(diff.max()), "max_score_diff_row": str(a.index[worst]) if diff.max() > 0 else None,
             "labels_flipped": int((a["pred"].astype(str).to_numpy() != b["pred"].astype(str).to_numpy()).sum())}
 
 
@@ -252,13 +293,17 @@ def reproduction_line(d: dict) -> str:
         causes.append(f"other preprocessing in variant(s) {_few(d['chains_changed'])}")
     if d["truth_changed"]:
         causes.append(f"the manifest's label of {len(d['truth_changed'])} item(s) differs: {_few(d['truth_changed'])}")
+    if d.get("rows_changed"):
+        causes.append(f"the manifest's row of {len(d['rows_changed'])} item(s) differs: "
+                      + _few([f"{k} ({', '.join(v)})" for k, v in d["rows_changed"].items()]))
     if d.get("settings_changed"):
         causes.append("other settings: " + _few([f"{k} {v[0]} → {v[1]}" for k, v in d["settings_changed"].items()]))
     if d["model_changed"]:
         causes.append("other weights (the checkpoint's sha256 differs)")
     if d["manifest_changed"]:
         causes.append("the manifest differs from the one recorded (manifest_sha256)")
-    causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}, {d['labels_flipped']} label(s) flipped")
+    worst = f" ({printable(d['max_score_diff_row'])[:80]})" if d.get("max_score_diff_row") else ""
+    causes.append(f"max |Δ score| {d['max_abs_score_diff']:.1e}{worst}, {d['labels_flipped']} label(s) flipped")
     if d.get("float32_math_changed"):
         causes.append("float32 math {} then, {} now".format(*d["float32_math_changed"]))
     if versions:
@@ -280,7 +325,7 @@ def check_and_record(experiment_file: str | os.PathLike, new_run: str | os.PathL
     """A re-run of a run folder's ``experiment.yaml`` compared with that run; the result written into the new run
     folder as ``reproduction.json``.  ``None`` when the file lies in no finished run folder (nothing to compare).
     ``model_given``: the ``--model`` that replaced the run's checkpoint (the line then calls it a comparison)."""
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     try:
         ref = reference_run(experiment_file)
         if ref is None or ref.resolve() == Path(new_run).resolve():
@@ -303,7 +348,7 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
     recorded sha256, which the load checks; ``model_given``: ``--model`` chose the model, nothing to look for."""
     notes: list[str] = []
     source = str(experiment_file)
-    folder = Path(experiment_file).expanduser().absolute().parent
+    folder = _folder_of(experiment_file)
     if reference_run(experiment_file) is None:  # an experiment file of one's own: a wrong path is the reader's own error
         return experiment, notes
     cfg = RunFolder(folder).config
@@ -328,11 +373,24 @@ def relocate(experiment: Experiment, experiment_file: str | os.PathLike, *, mode
                               "it moved).", source=source,
                               fix="pass your copy with --model DIR" + (f": the re-run checks its weights against the recorded "
                                                                          f"sha256 {checksum[:12]}… and says whether it reproduces the run."
-                                                                         if checksum else "."))
+                                                                         if checksum else ".") + _remake_hint(folder))
         notes.append(f"{source}: the checkpoint recorded at {model} is not here; using {moved}, where the run folder recorded "
                      "it relative to itself (its weights are checked against the recorded sha256).")
         experiment = replace(experiment, model=replace(experiment.model, model=str(moved)))
     return experiment, notes
+
+
+_REMAKE_RE = re.compile(r"workbench model make-tiny DIR --arch [a-z]+ --seed [0-9]{1,10}")
+
+
+def _remake_hint(folder: Path) -> str:
+    """For a run of a seeded random checkpoint, the command that writes its weights again (``summary.json``'s
+    ``model.remake``; a run folder comes from anyone, so only that command's own shape is repeated), else ""."""
+    remake = (RunFolder(folder).summary.get("model") or {}).get("remake")
+    if isinstance(remake, str) and _REMAKE_RE.fullmatch(remake):
+        return (f" It is a seeded random test checkpoint: `{remake}` writes the same weights again with the torch and "
+                "funasr versions of summary.json's `environment` (other versions can draw other weights: the sha256 check says so).")
+    return ""
 
 
 def _beside_run(folder: Path, rel: Any, kind: str) -> Path | None:

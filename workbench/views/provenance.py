@@ -7,6 +7,8 @@ run folder a reader needs for the commands, not the author's user name.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from workbench.paths import published_path, published_word, shell_command
@@ -18,9 +20,11 @@ from workbench.views.html import code, esc
 SHOWN_PACKAGES = ("torch", "funasr", "numpy", "soxr", "noisereduce", "librosa", "scikit-learn")
 
 
-def reproduce_items(rf: Any, template: str = "experiment_report", params: dict | None = None) -> list[str]:
+def reproduce_items(rf: Any, template: str = "experiment_report", params: dict | None = None,
+                    given: str | os.PathLike | None = None) -> list[str]:
     """``<li>`` items (HTML) for the header: the commands that make the run and this page (``template`` with its
-    ``params`` besides ``run_dir``; None left out) again, and what made the run."""
+    ``params`` besides ``run_dir``; None left out) again, what made the run, and where a copy finds the run folder
+    (``given``: the ``run_dir`` the page was made with)."""
     run = published_path(rf.path)
     again = f"workbench run {_home_word(f'{run}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
     extra = [w for k, v in (params or {}).items() if v is not None for w in ("-p", f"{k}={v}")]
@@ -37,7 +41,25 @@ def reproduce_items(rf: Any, template: str = "experiment_report", params: dict |
                      f"{esc(shown)} (all {len(PACKAGES)} in summary.json's <code>environment</code>)")
     else:
         items.append(f"<b>run made with</b>: workbench {esc(made_by or '?')}; package versions not recorded (a run of an older version)")
-    return items
+    return items + ([copy_item(rf, given)] if given is not None else [])
+
+
+def copy_item(rf: Any, given: str | os.PathLike) -> str:
+    """An ``<li>`` item (HTML): the paths on the page are the ones of the machine that made it, and where a copy of the
+    run folder and the page finds the run.  ``given`` relative is the executed notebook's ``run_dir``, kept relative to
+    its own folder (the page's) where both lie in one project; absolute, they do not, and the reader is told what to
+    replace.  (A page that named /tmp/proj/runs/x said nothing of it: copied, its commands named a folder not there.)"""
+    run = published_path(rf.path)
+    word = str(given)
+    if isinstance(given, (str, os.PathLike)) and not Path(word).is_absolute() and not word.startswith("~"):
+        rel = Path(os.path.normpath(word)).as_posix()
+        again = f"workbench run {shell_command(f'{rel}/{EXPERIMENT_FILE}')} --out NEW_FOLDER"
+        inside = all(part == ".." for part in Path(rel).parts)  # the page lies in the run folder (RUN/reports/…)
+        copy = "a copy of the run folder, this page in it," if inside else "a copy of the project, this page and the run in it,"
+        return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
+                f"{code(rel)} from this page's folder, so {copy} re-runs with {code(again)} typed in this page's folder")
+    return (f"<b>in a copy</b>: the paths above are the ones of the machine that made this page (the run folder and this "
+            f"page lie in no one project): elsewhere, write where your copy of the run folder lies instead of {code(run)}")
 
 
 def reproduce_warnings(rf: Any) -> list[str]:

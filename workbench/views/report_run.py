@@ -30,7 +30,14 @@ LOG_NAME = "report.log"
 
 
 def write_metrics(report_dir: str | os.PathLike, payload: dict) -> None:
-    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing)."""
+    """Write ``metrics.json`` (returns nothing, so a template's last line shows nothing).  A ``run_dir`` (the machine's
+    that made the page, home as ``~``) gets ``run_dir_from_report`` beside it, the run folder relative to the report's
+    folder where both lie in one project: the file says where a copy of both finds the run."""
+    run = payload.get("run_dir")
+    if isinstance(run, str) and run and "run_dir_from_report" not in payload:
+        rel = portable_path(os.path.expanduser(run), report_dir, home=False)
+        if rel.startswith("."):
+            payload = {**payload, "run_dir_from_report": rel}
     files.write_json(Path(report_dir) / "metrics.json", payload)  # strict JSON (NaN -> null), never through a link
 
 

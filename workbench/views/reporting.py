@@ -149,7 +149,7 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None, tem
         f"<b>model</b>: {code(model.get('id', '?'))} ({int(model.get('parameters') or 0):,} parameters, {esc(model.get('device', '?'))}, "
         f"{esc(model.get('dtype', '?'))}), checksum {code(str(model.get('checksum'))[:16])}",
         f"<b>failed rows</b>: {int((res['status'] == 'failed').sum())}; finished {esc(summary.get('finished', '?'))}",
-        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}", *reproduce_items(rf, template, params),
+        f"generated {esc(datetime.now().isoformat(timespec='seconds'))} by workbench {esc(__version__)}", *reproduce_items(rf, template, params, run_dir),
     ]
     parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
     show_html("\n".join(parts))

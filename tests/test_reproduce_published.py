@@ -1,0 +1,122 @@
+"""A published run re-run by a second researcher: every edited input is named, by item and by what changed."""
+
+from __future__ import annotations
+
+import json
+
+from test_corpora import wav
+from workbench.cli import main
+from workbench.runs.folder import RunFolder
+from workbench.views import reporting
+
+IDS = ["a1", "a2", "s1", "s2"]
+
+
+def _author_run(tmp_path, capsys):
+    """Four clips with a segment and a speaker each, one variant, through the CLI."""
+    data = tmp_path / "data"
+    for i, name in enumerate(IDS):
+        wav(data / f"{name}.wav", dur=1.5, seed=i)
+    (data / "manifest.csv").write_text("id,path,label,speaker,start,duration\n" + "".join(
+        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'},spk{i % 2},0.0,1.2\n" for i, n in enumerate(IDS)))
+    (tmp_path / "experiment.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n")
+    run = tmp_path / "runs" / "pub"
+    assert main(["run", str(tmp_path / "experiment.yaml"), "--out", str(run), "--no-cache"]) == 0
+    capsys.readouterr()
+    return run
+
+
+def test_an_edited_segment_or_speaker_in_a_manifest_row_is_named_by_item_and_column(tmp_path, capsys):
+    run = _author_run(tmp_path, capsys)
+    manifest = tmp_path / "data" / "manifest.csv"
+    text = manifest.read_text()
+    # another segment of s1 (other scores) and another speaker of a2 (other breakdowns): before, only "the manifest
+    # differs from the one recorded" was said, the items and what changed in them left for the reader to find
+    manifest.write_text(text.replace("s1,s1.wav,sad,spk0,0.0,1.2", "s1,s1.wav,sad,spk0,0.2,1.0")
+                        .replace("a2,a2.wav,angry,spk1", "a2,a2.wav,angry,spk9"))
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "does NOT reproduce" in x)
+    assert "the manifest's row of 2 item(s) differs: a2 (speaker), s1 (start, duration)" in line
+    assert "(s1 [raw])" in line  # the largest score difference is the re-cut clip's
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["rows_changed"] == {"a2": ["speaker"], "s1": ["start", "duration"]} and rep["reproduced"] is False
+    assert rep["max_score_diff_row"] == "s1 [raw]"
+
+
+def test_the_report_header_says_its_paths_are_the_authors_and_where_a_copy_finds_the_run(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    page_dir = run / "reports" / "experiment_report" / "20260101_000000"
+    page_dir.mkdir(parents=True)
+    monkeypatch.chdir(page_dir)  # an executed report's notebook runs in its folder, its run_dir relative to it
+    reporting.header("../../..", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    # the commands name the author's absolute folder (/tmp/… here): before, nothing said so, and a reader of a copy ran
+    # `workbench run /tmp/…/experiment.yaml` and met a folder not there
+    assert f"workbench run {run}/experiment.yaml --out NEW_FOLDER" in page
+    assert ("<b>in a copy</b>: the paths above are the ones of the machine that made this page; the run folder is "
+            "<code>../../..</code> from this page's folder, so a copy of the run folder, this page in it, re-runs with "
+            "<code>workbench run ../../../experiment.yaml --out NEW_FOLDER</code> typed in this page's folder") in page
+
+    shown.clear()
+    (tmp_path / "reports" / "x").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "reports" / "x")
+    reporting.header("../../runs/pub", "Experiment report")
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert "so a copy of the project, this page and the run in it, re-runs with <code>workbench run ../../runs/pub/" in page
+
+    shown.clear()
+    reporting.header(run, "Experiment report")  # the page and the run in no one project: the reader is told what to replace
+    page = "".join(getattr(o, "data", "") or "" for o in shown)
+    assert f"(the run folder and this page lie in no one project): elsewhere, write where your copy of the run folder lies instead of <code>{run}</code>" in page
+
+
+def test_a_run_of_a_random_checkpoint_published_without_it_says_how_to_make_the_same_weights(tmp_path, capsys):
+    data = tmp_path / "proj" / "data"
+    for i, name in enumerate(IDS):
+        wav(data / f"{name}.wav", dur=0.8, seed=i)
+    (data / "manifest.csv").write_text("id,path,label\n" + "".join(f"{n},{n}.wav,angry\n" for n in IDS))
+    assert main(["model", "make-tiny", str(tmp_path / "proj" / "models" / "t"), "--seed", "5"]) == 0
+    (tmp_path / "proj" / "e.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: models/t, dtype: float32, device: cpu}\n")
+    run = tmp_path / "proj" / "runs" / "pub"
+    assert main(["run", str(tmp_path / "proj" / "e.yaml"), "--out", str(run), "--no-cache"]) == 0
+    capsys.readouterr()
+    summary = RunFolder(run).summary
+    assert summary["model"]["remake"] == "workbench model make-tiny DIR --arch tiny --seed 5"
+
+    # the reader got the run folder and the data, not the checkpoint folder: before, the error said "pass your copy
+    # with --model DIR" and nothing recorded which seed would give one (the weights' sha256 alone cannot be inverted)
+    (tmp_path / "proj" / "models" / "t").rename(tmp_path / "elsewhere")
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "It is a seeded random test checkpoint: `workbench model make-tiny DIR --arch tiny --seed 5` writes the same weights again with the torch and funasr versions" in err
+    assert main(["model", "make-tiny", str(tmp_path / "mine"), "--arch", "tiny", "--seed", "5"]) == 0
+    assert main(["run", str(run / "experiment.yaml"), "--out", str(tmp_path / "again"), "--no-cache", "--model", str(tmp_path / "mine")]) == 0
+    assert "reproduces pub: 4 rows, same audio, chains, weights and labels" in capsys.readouterr().out
+
+
+def test_a_reports_metrics_json_says_where_the_run_lies_from_the_report(tmp_path):
+    from workbench.paths import published_path
+    from workbench.views.report_run import write_metrics
+
+    run, page = tmp_path / "runs" / "pub", tmp_path / "reports" / "experiment_report" / "1"
+    run.mkdir(parents=True)
+    page.mkdir(parents=True)
+    # as the template writes it: run_dir the machine's path (/tmp/… here, found nowhere else); before, nothing else
+    write_metrics(page, {"run_dir": published_path(run), "metrics": {}})
+    got = json.loads((page / "metrics.json").read_text())
+    assert got["run_dir"] == published_path(run) and got["run_dir_from_report"] == "../../../runs/pub"
+
+
+def test_a_rerun_typed_in_the_reports_folder_names_the_run_not_dotdot(tmp_path, capsys, monkeypatch):
+    run = _author_run(tmp_path, capsys)
+    page = run / "reports" / "experiment_report" / "1"
+    page.mkdir(parents=True)
+    monkeypatch.chdir(page)  # as the page's "in a copy" line says: `workbench run ../../../experiment.yaml` typed there
+    assert main(["run", "../../../experiment.yaml", "--out", str(tmp_path / "again"), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "reproduces pub: 4 rows" in out and "reproduces ..:" not in out  # before: "reproduces ..: 4 rows"
+    rep = RunFolder(tmp_path / "again").artifact("reproduction.json")
+    assert rep["reference"] == "pub" and rep["reference_dir"] == str(run)
