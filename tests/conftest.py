@@ -136,6 +136,17 @@ def stereo(sr: int = 16000, dur: float = 1.0, invert_right: bool = False) -> np.
     return np.stack([left, right], axis=1)
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test's pyplot figures closed after it (only where pyplot was imported): past 20 open figures matplotlib warns,
+    and a test that turns warnings into errors failed on figures other tests had left open."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 @pytest.fixture
 def factories():
     return {"sine": sine, "speech_like": speech_like, "noise": noise, "silence": silence, "clipped": clipped, "stereo": stereo}

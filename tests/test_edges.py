@@ -226,8 +226,11 @@ def _sweep_frame():
 def test_sweep_legends_do_not_cover_the_markers():
     import warnings
 
+    import matplotlib.pyplot as plt
+
     from workbench.runs.sweep import plot_sweep
 
+    plt.close("all")  # figures earlier tests left open: past 20, matplotlib warns, and this test makes warnings errors
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no layout warning either
         fig = plot_sweep(_sweep_frame(), "sample-rate")
