@@ -1,0 +1,128 @@
+"""Intervals over clips that cluster by speaker resample speakers (the cluster bootstrap), and say so.
+
+Each figure's interval resampled clips one by one, as if a speaker's twenty clips were twenty independent people.  With
+a strong speaker random effect (each speaker's accuracy, or cue, drawn around the population's) the item interval
+covered the population value about half the time instead of 95 %; the speaker interval covers it near 95 %.  Data
+without speakers keeps the item bootstrap, number for number.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_probe import synthetic_row, write_run
+
+from workbench.analysis.metrics import evaluate
+from workbench.analysis.stats import bootstrap_ci, headline, resample_intervals, speaker_resampling
+from workbench.explain.cues import cue_probe, r2_interval
+
+SPEAKERS, CLIPS = 30, 20
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _clustered_labels(rng, speakers=SPEAKERS, clips=CLIPS):
+    """Two balanced classes; each speaker's clips are right with the speaker's own probability (logit 0.5 + 1.5 z)."""
+    spk = np.repeat(np.arange(speakers), clips)
+    truth = rng.integers(0, 2, speakers * clips)
+    right = rng.random(speakers * clips) < _sigmoid(0.5 + 1.5 * rng.standard_normal(speakers))[spk]
+    return truth, np.where(right, truth, 1 - truth), spk
+
+
+def test_wa_and_uar_intervals_resampling_speakers_cover_the_population_value_the_item_ones_miss():
+    # the WA (and UAR: balanced classes) of the speaker population: the mean of the speakers' accuracies
+    true = float(np.mean(_sigmoid(0.5 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))
+    rng = np.random.default_rng(1)
+    reps = 150
+    covered = {"item": np.zeros(2), "speaker": np.zeros(2)}
+    for r in range(reps):
+        t, p, spk = _clustered_labels(rng)
+        for unit, clusters in (("item", None), ("speaker", [f"s{s}" for s in spk])):
+            (wa, ua, _), _ = resample_intervals(t, p, [0, 1], n=300, seed=r, clusters=clusters)
+            covered[unit] += [wa[0] <= true <= wa[1], ua[0] <= true <= ua[1]]
+    item, speaker = covered["item"] / reps, covered["speaker"] / reps
+    assert (item < 0.7).all(), item  # about 0.52: the old interval
+    assert (speaker > 0.88).all(), speaker  # about 0.93: nominal 0.95
+
+
+def test_cue_probe_r2_interval_resampling_speakers_covers_the_population_r2():
+    """The probe's folds kept speakers apart and its interval still resampled clips: y = u_s + e, predictions u_s + w_s."""
+    su, se, sw, speakers = 1.0, 1.0, 0.5, 60
+    true = 1 - (se ** 2 + sw ** 2) / (su ** 2 + se ** 2)
+    rng = np.random.default_rng(2)
+    reps = 150
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        spk = np.repeat(np.arange(speakers), CLIPS)
+        u, w = su * rng.standard_normal(speakers), sw * rng.standard_normal(speakers)
+        y, pred = u[spk] + se * rng.standard_normal(len(spk)), (u + w)[spk]
+        for unit, ids in (("items", np.arange(len(spk))), ("speakers", spk)):  # each clip its own speaker: the item bootstrap
+            lo, hi, _, _ = r2_interval(y, pred, [str(i) for i in ids], n_boot=300, rng=np.random.default_rng(r))
+            covered[unit] += lo <= true <= hi
+    assert covered["items"] / reps < 0.7, covered  # about 0.61
+    assert covered["speakers"] / reps > 0.88, covered  # about 0.92
+
+
+def test_cue_probe_states_the_speakers_it_resampled():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    spk = np.repeat(np.arange(12), 10)
+    u = rng.standard_normal(12)
+    emb = np.column_stack([u[spk] + 0.3 * rng.standard_normal(len(spk)), rng.standard_normal(len(spk))])
+    features = pd.DataFrame({"pitch": u[spk] + rng.standard_normal(len(spk))})
+    out = cue_probe(emb, features, [f"s{s}" for s in spk], n_boot=200)
+    assert out.loc[0, "resampled"] == "12 speakers" and out.loc[0, "note"] == ""
+    few = cue_probe(emb[:40], features[:40], [f"s{s}" for s in spk[:40]], n_boot=200)  # 4 speakers: nothing to resample
+    assert few.loc[0, "resampled"] == "items" and "only 4 speaker(s)" in few.loc[0, "note"]
+
+
+def _rows(rng, speakers):
+    t, p, spk = _clustered_labels(rng)
+    names = np.array(["angry", "sad"])
+    return [synthetic_row(f"i{i}", emotion=names[a], pred=names[b], speaker=speakers(s)) for i, (a, b, s) in enumerate(zip(t, p, spk))]
+
+
+def test_metrics_resamples_speakers_and_says_so_on_screen_in_json_and_report(tmp_path, capsys, monkeypatch):
+    from workbench.cli import main
+    from workbench.views import reporting
+
+    rf = write_run(tmp_path / "run", _rows(np.random.default_rng(4), lambda s: f"spk{s}"), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    r = evaluate(rf.results(), n_boot=300, seed=0, by=())
+    assert r.ci_unit["unit"] == "speaker" and r.ci_unit["clusters"] == SPEAKERS
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert width(r.ci["uar"]) > 1.5 * width(r.ci_items["uar"])  # the speaker effect the item interval left out
+    assert f"intervals: 95 % bootstrap resampling the {SPEAKERS} speakers" in r.render()
+    assert main(["metrics", str(rf.path), "--json", "--no-figures", "--by", "speaker"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    variant = shown["variants"]["raw"]
+    assert variant["ci_unit"]["unit"] == "speaker" and "ci_items" in variant
+    shown_html: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown_html.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    out = reporting.metrics_section(rf.path, n_boot=50, by=())
+    assert f"95% bootstrap CI (resampling {SPEAKERS} speakers)" in "\n".join(shown_html)
+    assert out["raw"]["ci_unit"]["clusters"] == SPEAKERS
+
+
+def test_metrics_without_speakers_is_unchanged_and_few_speakers_are_flagged(tmp_path):
+    rf = write_run(tmp_path / "run", _rows(np.random.default_rng(5), lambda s: ""), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    res = rf.results()
+    r = evaluate(res, n_boot=200, seed=7, by=())
+    oracle = bootstrap_ci(headline(r.classes), res["emotion"].to_numpy(str), res["pred"].to_numpy(str), n=200, seed=7)
+    for name, bounds in zip(("wa", "uar", "macro_f1"), oracle):
+        assert r.ci[name] == pytest.approx(bounds)  # the item bootstrap, resample for resample
+    assert r.ci_unit["unit"] == "item" and r.ci_items == {} and "resampling items (no speaker known" in r.render()
+    few = write_run(tmp_path / "few", _rows(np.random.default_rng(5), lambda s: f"s{s % 3}"), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    f = evaluate(few.results(), n_boot=200, seed=7, by=())
+    assert f.ci == r.ci and "!! only 3 speaker(s)" in f.render()  # too few to resample: items, and said
+
+
+def test_speaker_resampling_takes_an_item_without_speaker_as_its_own():
+    clusters, unit = speaker_resampling(["a", "a", "", "b", None, "c", "d"])
+    assert unit["clusters"] == 6 and unit["unit"] == "speaker" and "only 6 speakers" in unit["note"]
+    assert speaker_resampling(["a"] * 10)[0] is None
