@@ -126,3 +126,45 @@ def test_speaker_resampling_takes_an_item_without_speaker_as_its_own():
     clusters, unit = speaker_resampling(["a", "a", "", "b", None, "c", "d"])
     assert unit["clusters"] == 6 and unit["unit"] == "speaker" and "only 6 speakers" in unit["note"]
     assert speaker_resampling(["a"] * 10)[0] is None
+
+
+def _speaker_class_frame(rng, speakers=SPEAKERS, clips=CLIPS):
+    """Speakers predicted mostly one class (85 %) or mostly the other, their cue drawn per speaker: no cue-class link."""
+    import pandas as pd
+
+    spk = np.repeat(np.arange(speakers), clips)
+    leaning = np.where(rng.random(speakers) < 0.5, 0.85, 0.15)[spk]
+    return pd.DataFrame({"f0": 1.5 * rng.standard_normal(speakers)[spk] + rng.standard_normal(len(spk)),
+                         "pred": np.where(rng.random(len(spk)) < leaning, "A", "B"), "speaker": [f"s{s}" for s in spk]})
+
+
+def test_cliffs_delta_interval_resampling_speakers_covers_zero_where_the_item_one_found_a_difference():
+    from workbench.explain.cues import cue_differences
+
+    rng, reps = np.random.default_rng(6), 80
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        frame = _speaker_class_frame(rng)
+        for unit, table in (("items", frame.drop(columns="speaker")), ("speakers", frame)):
+            row = cue_differences(table, cues=["f0"], n_boot=300, seed=r).set_index("label").loc["A"]
+            covered[unit] += row["low"] <= 0 <= row["high"]  # the population delta is 0 by construction
+            assert row["resampled"] == ("items (each side)" if unit == "items" else f"{SPEAKERS} speakers")
+    assert covered["items"] / reps < 0.7, covered  # about 0.6
+    assert covered["speakers"] / reps > 0.88, covered  # about 0.93
+
+
+def test_cliffs_delta_without_speakers_is_scipys_item_bootstrap_and_the_clustered_delta_is_cliffs():
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    from workbench.explain.cues import _clustered_deltas, cliffs_delta, cue_differences
+
+    frame = _speaker_class_frame(np.random.default_rng(7), speakers=8, clips=5).drop(columns="speaker")
+    row = cue_differences(frame, cues=["f0"], n_boot=200, seed=3).set_index("label").loc["A"]
+    a, b = frame.loc[frame["pred"] == "A", "f0"].to_numpy(), frame.loc[frame["pred"] != "A", "f0"].to_numpy()
+    ci = bootstrap((a, b), cliffs_delta, n_resamples=200, method="percentile", vectorized=True,
+                   random_state=np.random.default_rng(3)).confidence_interval
+    assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
+    assert row["p"] == pytest.approx(mannwhitneyu(a, b, method="asymptotic").pvalue) and row["test"] == "Mann-Whitney U"
+    ties = np.round(a), np.round(b)  # ties count half, as Mann-Whitney's U
+    clustered = _clustered_deltas(*ties, np.arange(len(a)), np.arange(len(a), len(a) + len(b)), n_boot=50, confidence=0.95, seed=0)
+    assert clustered["delta"] == pytest.approx(cliffs_delta(*ties))

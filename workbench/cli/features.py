@@ -98,9 +98,13 @@ def _differences(args, measured, report: dict, say):
         report["no_differences"] = "every class is too small for a comparison"
         say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
     else:
+        unit = diffs.attrs.get("interval_unit", {})
+        report["interval_unit"] = unit  # speakers resampled (p from that bootstrap's standard error), or items (Mann-Whitney p)
         rule = (f"a 95 % bootstrap interval excluding 0 and Benjamini-Hochberg q < {FDR:g} over the {len(found)} comparison(s) "
-                "large enough")
-        shown = differ.head(SHOWN).drop(columns=["too_small", "differs"])
+                f"large enough; intervals {unit.get('words', 'resampling items')}, p {found['test'].iloc[0]}")
+        if unit.get("note"):
+            say(f"!! cue differences: {unit['note']}")
+        shown = differ.head(SHOWN).drop(columns=["too_small", "differs", "test"])
         if shown.empty:  # the largest |delta| of a sample where nothing differs is not a cue
             top = found.iloc[0]
             report["no_differences"] = (f"none of the {len(found)} comparison(s) large enough has {rule.split(' over ')[0]} (largest "
