@@ -168,3 +168,40 @@ def test_cliffs_delta_without_speakers_is_scipys_item_bootstrap_and_the_clustere
     ties = np.round(a), np.round(b)  # ties count half, as Mann-Whitney's U
     clustered = _clustered_deltas(*ties, np.arange(len(a)), np.arange(len(a), len(a) + len(b)), n_boot=50, confidence=0.95, seed=0)
     assert clustered["delta"] == pytest.approx(cliffs_delta(*ties))
+
+
+def test_compare_delta_interval_resampling_speakers_covers_the_population_delta():
+    """Two exchangeable variants (the same population accuracy) whose accuracy varies by speaker: Δ is 0 in the population."""
+    from workbench.analysis.stats import paired_bootstrap_delta
+
+    rng, reps = np.random.default_rng(8), 100
+    covered = {"items": 0, "speakers": 0}
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    for r in range(reps):
+        spk = np.repeat(np.arange(SPEAKERS), CLIPS)
+        u = rng.standard_normal(SPEAKERS)
+        t = np.zeros(len(spk), dtype=int)
+        pa = (rng.random(len(spk)) > _sigmoid(u + 1.2 * rng.standard_normal(SPEAKERS))[spk]).astype(int)
+        pb = (rng.random(len(spk)) > _sigmoid(u + 1.2 * rng.standard_normal(SPEAKERS))[spk]).astype(int)
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            _, lo, hi = paired_bootstrap_delta(acc, t, pa, pb, n=200, seed=r, clusters=clusters)
+            covered[unit] += lo <= 0 <= hi
+    assert covered["items"] / reps < 0.7, covered
+    assert covered["speakers"] / reps > 0.88, covered
+
+
+def test_compare_states_the_speakers_its_delta_intervals_resampled():
+    import pandas as pd
+
+    from workbench.analysis.compare import compare_results
+
+    rng = np.random.default_rng(9)
+    raw = _rows(rng, lambda s: f"spk{s}")
+    other = [dict(r, variant="denoised", pred=("sad" if r["pred"] == "angry" else "angry") if k % 3 == 0 else r["pred"])
+             for k, r in enumerate(raw)]
+    _, comparisons, _ = compare_results(pd.DataFrame(raw + other), baseline="raw", n_boot=100)
+    c = comparisons[0]
+    assert c.interval_unit["unit"] == "speaker" and f"paired bootstrap resampling {SPEAKERS} speakers" in c.render()
+    assert "McNemar" in c.render() and "counts clips as independent" in c.render()
+    _, plain, _ = compare_results(pd.DataFrame([dict(r, speaker="") for r in raw + other]), baseline="raw", n_boot=100)
+    assert plain[0].interval_unit["unit"] == "item" and "paired bootstrap resampling items" in plain[0].render()

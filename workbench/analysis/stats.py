@@ -410,15 +410,20 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
 
 
-def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly."""
+def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                           clusters: Sequence | None = None) -> tuple[float, float, float]:
+    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly; with ``clusters`` (each item's speaker,
+    :func:`speaker_resampling`) resampling speakers, every item of a drawn speaker together (the cluster bootstrap)."""
     if len(y_true) == 0:
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     delta = fn(y_true, pred_b) - fn(y_true, pred_a)
+    ids = cluster_ids(clusters) if clusters is not None else None
+    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
     stats = []
     for _ in range(n):
-        i = rng.integers(0, len(y_true), len(y_true))
+        i = (rng.integers(0, len(y_true), len(y_true)) if ids is None else
+             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
         d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
         if d == d:
             stats.append(d)
