@@ -205,3 +205,34 @@ def test_compare_states_the_speakers_its_delta_intervals_resampled():
     assert "McNemar" in c.render() and "counts clips as independent" in c.render()
     _, plain, _ = compare_results(pd.DataFrame([dict(r, speaker="") for r in raw + other]), baseline="raw", n_boot=100)
     assert plain[0].interval_unit["unit"] == "item" and "paired bootstrap resampling items" in plain[0].render()
+
+
+def test_calibrate_errors_intervals_resample_speakers_and_cover_the_population_mean():
+    """calibrate's Brier/NLL/AURC intervals are bootstrap_ci's: a per-clip loss with a speaker effect, population mean 0."""
+    rng, reps = np.random.default_rng(10), 100
+    covered = {"items": 0, "speakers": 0}
+    spk = np.repeat(np.arange(SPEAKERS), CLIPS)
+    mean = lambda idx, _: float(np.mean(loss[np.asarray(idx, dtype=int)]))  # noqa: E731
+    for r in range(reps):
+        loss = 1.5 * rng.standard_normal(SPEAKERS)[spk] + rng.standard_normal(len(spk))
+        index = np.arange(len(spk))
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            lo, hi = bootstrap_ci(mean, index, index, n=200, seed=r, clusters=clusters)
+            covered[unit] += lo <= 0 <= hi
+    assert covered["items"] / reps < 0.7, covered
+    assert covered["speakers"] / reps > 0.88, covered
+
+
+def test_calibrate_states_what_its_intervals_resampled(tmp_path):
+    from workbench.analysis.calibration import calibrate
+
+    rng = np.random.default_rng(11)
+    rows = _rows(rng, lambda s: f"spk{s}")
+    for r in rows:  # scores that vary, so that calibration has something to fit
+        a = float(rng.uniform(0.2, 0.9))
+        r.update({k: 0.0 for k in r if k.startswith("score_")}, score_angry=a, score_sad=1 - a, confidence=max(a, 1 - a),
+                 pred="angry" if a >= 0.5 else "sad")
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    report = calibrate(rf.results(), by="speaker", folds=2, n_boot=30)
+    report = report if not isinstance(report, dict) else next(iter(report.values()))
+    assert report.interval_unit["unit"] == "speaker" and f"bootstrap resampling the {SPEAKERS} speakers" in report.render()

@@ -158,8 +158,10 @@ def ece_interval(confidence: Sequence[float], correct: Sequence[bool], *, bins: 
     return (float(lo), float(hi))
 
 
-def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
-    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                 clusters: Sequence | None = None):
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded); with ``clusters`` (each item's
+    speaker, :func:`speaker_resampling`) over speakers, every item of a drawn speaker together.
 
     ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
     resample (then the result is a list of ``k`` intervals).  Resamples where a
@@ -169,9 +171,12 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     if len(t) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
+    ids = cluster_ids(clusters) if clusters is not None else None
+    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
     stats = []
     for _ in range(n):
-        i = rng.integers(0, len(t), len(t))
+        i = (rng.integers(0, len(t), len(t)) if ids is None else
+             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
         stats.append(fn(t[i], p[i]))
     values = np.asarray(stats, dtype=float)
     scalar = values.ndim == 1
