@@ -15,8 +15,7 @@ Conventions (speech emotion recognition):
 * **ECE**: equal-width confidence bins (default 15); the gap between accuracy
   and mean confidence per bin, weighted by the bin's share of items (scikit-learn's
   ``calibration_curve`` per bin; :func:`workbench.analysis.stats.ece`).
-* Intervals: seeded percentile bootstrap (95 % by default) over speakers when the items have them (the cluster
-  bootstrap: clips of one speaker are not independent), else over items; ``ci_unit`` says which.
+* Intervals: seeded percentile bootstrap (95 %), over speakers when items have them, else items (``ci_unit``).
 
 The statistics on label arrays live in :mod:`workbench.analysis.stats` (importable from here too); this module
 turns a run's results into reports, breakdowns and figures.
@@ -110,8 +109,7 @@ class Report:
     ece_ci: tuple[float, float] = (float("nan"), float("nan"))
     #: the corpus labels the excluded items carry that none of the model's classes stands for: label → items
     excluded_labels: dict[str, int] = field(default_factory=dict)
-    #: what ``ci``, ``ece_ci`` and the per-class F1 intervals resampled (:func:`~workbench.analysis.stats.speaker_resampling`):
-    #: speakers when the items have them (clips of a speaker are not independent), and ``ci_items``: the item bootstrap's
+    #: what ``ci``, ``ece_ci`` and F1's intervals resampled (stats.speaker_resampling); ``ci_items``: the item bootstrap's
     ci_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
     ci_items: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: labels of excluded items that are the model's own classes, their emotion cell empty (``unmapped_labels(blank=True)``)
@@ -317,8 +315,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
-    clusters, unit = speaker_resampling(sc)
-    intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=clusters)  # F1 per class: macro-F1's resamples
+    intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=(clusters := (by_speaker := speaker_resampling(sc))[0]))
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     items = {} if clusters is None else dict(zip(ci, class_report(y_true, y_pred, classes, n=n_boot, seed=seed)[0]))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
@@ -331,7 +328,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
         chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed, clusters=clusters),
-        ci_unit=unit, ci_items={k: tuple(v) for k, v in items.items()},
+        ci_unit=by_speaker[1], ci_items={k: tuple(v) for k, v in items.items()},
         not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok),
                                                          unmapped_labels(ok, blank=True)),
         excluded_labels=unmapped_labels(ok), blank_labels=unmapped_labels(ok, blank=True),
