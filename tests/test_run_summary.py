@@ -22,7 +22,7 @@ def test_run_summary_flags_what_metrics_flags(tmp_path):
     buf = io.StringIO()
     print_run_summary(result, out=buf)
     text = buf.getvalue()
-    assert "UAR 0.000 [0.000, 0.000]" in text and "(n=7; UAR chance 0.143 over 7 classes)" in text
+    assert "UAR 0.000 [0.000, 0.000]" in text and "(n=7; UAR chance 0.143 over 7 classes; intervals resample items)" in text
     for name in ("WA", "UAR", "macro-F1"):
         assert f"!! {name}: zero-width interval [0.000, 0.000] from 7 item(s)" in text
     assert "!! UAR BELOW CHANCE, interval and all (chance 0.143 over 7 classes)" in text

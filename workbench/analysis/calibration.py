@@ -77,7 +77,7 @@ from workbench.analysis.conformal_groups import _verdict_words, add_group_covera
 from workbench.analysis.calibration_plots import plot_reliability_before_after, plot_risk_coverage, plot_set_sizes  # noqa: F401
 from workbench.analysis.groups import unmapped_labels, zero_width_note
 from workbench.analysis.metrics import output_folder, run_training_overlap
-from workbench.analysis.stats import bootstrap_ci, ece as binned_ece
+from workbench.analysis.stats import bootstrap_ci, ece as binned_ece, speaker_resampling
 from workbench.model.temperature import TEMPERATURE_RANGE, apply_temperature, check_temperature, softmax  # noqa: F401  (public here too)
 from workbench.runs.folder import CALIBRATION_FILE, RunFolder, as_run_folder, pick_variant, saved_calibration, select_rows  # noqa: F401
 from workbench.schema import MANIFEST_COLUMNS, score_columns, score_labels, text_values
@@ -238,6 +238,8 @@ class CalibrationReport:
     #: the run's speakers or corpus on the checkpoint's training data (a fine-tuned head's card): a caveat on every
     #: figure, not a failed check (:func:`workbench.data.cards.run_training_overlap`)
     training_overlap: list[str] = field(default_factory=list)
+    #: what the errors', AURC's and accuracy-at-coverage's intervals resampled: speakers (or sessions), else items
+    interval_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -270,6 +272,7 @@ class CalibrationReport:
                   + (f", {tb['at_edge']} of them at a bound" if tb.get("at_edge") else "")
                   + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                   f"  {self.conformal_protocol}",
+                  f"  95 % intervals below: bootstrap {self.interval_unit['words']}" + (f"  !! {self.interval_unit['note']}" if self.interval_unit["note"] else ""),
                   f"  {'metric':<7} {'before':>22} {'after (held-out folds)':>26}"]
         flat = self.flat_mark
         for m in ("ece", "mce", "brier", "nll"):
@@ -349,8 +352,10 @@ def _cross_validated(items: ScoredItems, splits, *, alpha: float, seed: int, bou
             "fold_sizes": [(len(conf), len(test)) for (_, test), (_, conf, _) in zip(splits, halves)]}  # coverage's guarantee
 
 
-def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int) -> dict:
-    """Point values and item-bootstrap intervals (the same resamples before and after) of the errors, AURC and accuracy at coverage."""
+def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarray, *, bins: int, n_boot: int, seed: int,
+                  clusters=None) -> dict:
+    """Point values and bootstrap intervals (the same resamples before and after) of the errors, AURC and accuracy at
+    coverage: over speakers with ``clusters`` (:func:`~workbench.analysis.stats.speaker_resampling`), else items."""
     n = len(y)
     shares = [f"{int(s * 100)}%" for s in COVERAGES]
 
@@ -363,7 +368,7 @@ def _bootstrapped(before_probs: np.ndarray, after_probs: np.ndarray, y: np.ndarr
                 + [accuracy_at_coverage(cb, rb, s) for s in COVERAGES] + [accuracy_at_coverage(ca, ra, s) for s in COVERAGES] + [ab - rb[-1], aa - ra[-1]])
 
     index = np.arange(n)
-    ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed)
+    ci = bootstrap_ci(stats, index, index, n=n_boot, seed=seed, clusters=clusters)
     nc = len(COVERAGES)
     cov_b, risk_b, aurc_b = risk_coverage(before_probs, y)
     cov_a, risk_a, aurc_a = risk_coverage(after_probs, y)
@@ -470,12 +475,12 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     rows = select_rows(results, items.variant) if n == 0 else results.iloc[:0]  # none labelled: why (not "0 item(s) of 0 class")
     check_enough_items(n, k, folds, variant=items.variant, unmapped=unmapped_labels(rows), blank=unmapped_labels(rows, blank=True))
     splits, fold_note = _folds(n, items.groups, folds, seed, items.group_by)
-    notes = [] if items.groups is not None else [fold_note]
     lp, y, before_probs = items.log_probs, items.y, softmax(items.log_probs)
     cv = _cross_validated(items, splits, alpha=alpha, seed=seed, bounds=bounds)
-    notes += cv["notes"]  # a speaker shared by the two halves; APS skipped on a binary target
+    notes = ([] if items.groups is not None else [fold_note]) + cv["notes"]  # a speaker shared by the two halves; APS skipped on a binary target
     temperature = fit_temperature(lp, y, bounds=bounds)
-    fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed)
+    fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed,  # clips of a speaker resampled together
+                        clusters=(resampling := speaker_resampling(items.groups, word=items.group_by or "speaker"))[0])
     t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
     if not items.restricted and len(set(y.tolist())) < len(items.classes):
         notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
@@ -495,7 +500,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
         reliability_before=binned_ece(before_probs.max(1), before_probs.argmax(1) == y, bins=bins)[1],
         reliability_after=binned_ece(after_probs.max(1), after_probs.argmax(1) == y, bins=bins)[1],
         curve_before=fig["curves"][0], curve_after=fig["curves"][1], notes=notes,
-        search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
+        interval_unit=resampling[1], search_interval=tuple(float(b) for b in bounds), temperature_edge=sc["edge"], temperature_ci=t_ci, temperature_bootstrap=t_boot,
         aurc_ci_before=fig["aurc_ci"][0], aurc_ci_after=fig["aurc_ci"][1], accuracy_at_ci=fig["accuracy_at_ci"],
         ece_by_class_set=ece_by_class_set(lp, y, items.classes, items.model_confidence, items.model_correct, bins=bins,
                                           model_classes=items.model_classes, restricted=items.restricted),

@@ -15,7 +15,7 @@ Conventions (speech emotion recognition):
 * **ECE**: equal-width confidence bins (default 15); the gap between accuracy
   and mean confidence per bin, weighted by the bin's share of items (scikit-learn's
   ``calibration_curve`` per bin; :func:`workbench.analysis.stats.ece`).
-* Intervals: seeded percentile bootstrap over items (95 % by default).
+* Intervals: seeded percentile bootstrap (95 %), over speakers when items have them, else items (``ci_unit``).
 
 The statistics on label arrays live in :mod:`workbench.analysis.stats` (importable from here too); this module
 turns a run's results into reports, breakdowns and figures.
@@ -40,7 +40,7 @@ from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, selec
 from workbench.schema import score_columns, score_labels, text_values
 from workbench.serialize import figure_text, save_figure
 from workbench.analysis.stats import (  # noqa: F401  (public here too: the metrics' own names)
-    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, class_report, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
+    SMALL_BIN, _present, _stats_from_counts, bootstrap_ci, speaker_resampling, class_report, class_table, confusion, ece, ece_interval, headline, headline_intervals, macro_f1, per_class, resample_intervals, uar, wa)
 
 
 def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0) -> dict:
@@ -49,7 +49,7 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
     ``workbench run`` prints these after every run; :func:`evaluate` also computes the calibration table and the
     per-class report, and importing scikit-learn for them cost a short run more than its model (issue #28).
     Returns ``{"wa": x, "uar": x, "macro_f1": x, "ci": {name: (lo, hi)}, "n": items, "classes": [...],
-    "chance_uar": x, "flags": [...]}`` (``flags``: the checks :class:`Report` applies to the same figures, each failing one
+    "chance_uar": x, "flags": [...], "ci_unit": {...}}`` (``ci_unit``: what the intervals resampled, speakers or items; ``flags``: the checks :class:`Report` applies to the same figures, each failing one
     in words: :func:`~workbench.analysis.groups.figure_flags`); ``None`` values with no scored item.
     """
     df = select_rows(results, variant)
@@ -62,12 +62,13 @@ def headline_summary(results, *, variant: str, n_boot: int = 1000, seed: int = 0
     k = len(vocabulary)
     counts = np.bincount(t * k + p, minlength=k * k).reshape(1, k, k)
     point = _stats_from_counts(counts, labels, len(t))[0]
-    intervals = headline_intervals(t, p, labels, n=n_boot, seed=seed)
+    clusters, unit = speaker_resampling(df[text_values(df["emotion"]) != ""])  # the scored rows' speakers, as _scored_labels keeps them
+    intervals = resample_intervals(t, p, labels, n=n_boot, seed=seed, clusters=clusters)[0]
     names = ("wa", "uar", "macro_f1")
     ci = dict(zip(names, (tuple(float(x) for x in b) for b in intervals)))
     support = {c: int(np.sum(y_true == c)) for c in classes}
     return {**{name: float(v) for name, v in zip(names, point)}, "ci": ci, "n": int(len(y_true)), "classes": list(classes),
-            "chance_uar": chance_uar(len(classes)), "flags": figure_flags(ci, len(y_true), support)}
+            "chance_uar": chance_uar(len(classes)), "flags": figure_flags(ci, len(y_true), support), "ci_unit": unit}
 
 
 @dataclass
@@ -108,6 +109,9 @@ class Report:
     ece_ci: tuple[float, float] = (float("nan"), float("nan"))
     #: the corpus labels the excluded items carry that none of the model's classes stands for: label → items
     excluded_labels: dict[str, int] = field(default_factory=dict)
+    #: what ``ci``, ``ece_ci`` and F1's intervals resampled (stats.speaker_resampling); ``ci_items``: the item bootstrap's
+    ci_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
+    ci_items: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: labels of excluded items that are the model's own classes, their emotion cell empty (``unmapped_labels(blank=True)``)
     blank_labels: dict[str, int] = field(default_factory=dict)
 
@@ -151,9 +155,9 @@ class Report:
                 chance += f" — {below}"
             lines.append(f"  {FIGURE_NAMES[name]:<8} {getattr(self, name):.3f}  [{lo:.3f}, {hi:.3f}]  n={self.n_scored}{chance}"
                          + (f"  !! {flag}" if flag else ""))
-        small = self.small_classes_note()
-        if small:
-            lines.append(f"  !! {small}")
+        lines += [f"  intervals: 95 % bootstrap {self.ci_unit['words']}" + (f"; over items instead UAR [{self.ci_items['uar'][0]:.3f}, "
+                  f"{self.ci_items['uar'][1]:.3f}], too narrow for clips that share a speaker" if self.ci_items else "")]
+        lines += [f"  !! {note}" for note in (self.ci_unit.get("note"), self.small_classes_note()) if note]
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
                      + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
@@ -298,9 +302,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     (True, True, 2)
     """
     df = results
-    if variant is None:
-        variants = list(dict.fromkeys(df["variant"]))
-        variant = variants[0]
+    variant = list(dict.fromkeys(df["variant"]))[0] if variant is None else variant
     df = df[df["variant"] == variant]
     failed = int((df["status"] == "failed").sum())
     ok = select_rows(df)
@@ -316,8 +318,9 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
     by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
-    intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed)  # F1 per class: macro-F1's resamples
+    intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=(clusters := (by_speaker := speaker_resampling(sc))[0]))
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
+    items = {} if clusters is None else dict(zip(ci, class_report(y_true, y_pred, classes, n=n_boot, seed=seed)[0]))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((text_values(sc[col]) == "").sum()) for col in by if col in sc.columns}  # all: no groups
     return Report(
@@ -327,7 +330,8 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         confusion_cols=cols, ece=e, reliability=table, restricted=restrict, breakdowns=breakdowns, ece_by_class_set=by_set,
         disparities=disparities,
         breakdown_left_out={col: n for col, n in left_out.items() if n},
-        chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed),
+        chance_uar=chance_uar(len(classes)), ece_ci=ece_interval(conf, y_true == y_pred, bins=bins, n=n_boot, seed=seed, clusters=clusters),
+        ci_unit=by_speaker[1], ci_items={k: tuple(v) for k, v in items.items()},
         not_scored=None if len(sc) else not_scored_words(excluded, df.loc[df["status"] == "failed", "error"], unmapped_labels(ok),
                                                          unmapped_labels(ok, blank=True)),
         excluded_labels=unmapped_labels(ok), blank_labels=unmapped_labels(ok, blank=True),

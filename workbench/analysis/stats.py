@@ -134,13 +134,13 @@ def ece(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15)
 
 
 def ece_interval(confidence: Sequence[float], correct: Sequence[bool], *, bins: int = 15, n: int = 1000,
-                 level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+                 level: float = 0.95, seed: int = 0, clusters: Sequence | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval of :func:`ece` over items: the resamples :func:`bootstrap_ci` draws with the same
     ``seed`` (so the same interval as ``bootstrap_ci`` of ``ece`` itself), each resample's ECE from its item counts
     (``sum_b |sum_{i in b} w_i (correct_i - confidence_i)| / n``, the same bins) without a scikit-learn call each.
 
     Binned ECE is biased upwards on small samples, and a resample is no better: the interval can sit above the point
-    value.  Read it as the spread."""
+    value.  Read it as the spread.  ``clusters`` (each item's speaker): resample speakers (:func:`cluster_weights`)."""
     conf = np.asarray(confidence, dtype=float)
     gap = np.asarray(correct, dtype=float) - conf
     m = len(conf)
@@ -150,15 +150,18 @@ def ece_interval(confidence: Sequence[float], correct: Sequence[bool], *, bins: 
     slot = np.searchsorted(edges[1:-1], conf)  # the bins of ece(): closed on the right, the first also on the left
     rng = np.random.default_rng(seed)
     values = np.empty(n)
+    every = cluster_weights(rng, clusters, n) if clusters is not None else None
     for r in range(n):
-        weights = np.bincount(rng.integers(0, m, m), minlength=m)
-        values[r] = np.abs(np.bincount(slot, weights=weights * gap, minlength=bins)).sum() / m
+        weights = np.bincount(rng.integers(0, m, m), minlength=m) if every is None else every[r]
+        values[r] = np.abs(np.bincount(slot, weights=weights * gap, minlength=bins)).sum() / weights.sum()
     lo, hi = np.percentile(values, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
     return (float(lo), float(hi))
 
 
-def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0):
-    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded).
+def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                 clusters: Sequence | None = None):
+    """Percentile bootstrap interval of ``fn(y_true, y_pred)`` over items (seeded); with ``clusters`` (each item's
+    speaker, :func:`speaker_resampling`) over speakers, every item of a drawn speaker together.
 
     ``fn`` returns one number, or a sequence of ``k`` numbers computed from the same
     resample (then the result is a list of ``k`` intervals).  Resamples where a
@@ -168,9 +171,12 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     if len(t) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
+    ids = cluster_ids(clusters) if clusters is not None else None
+    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
     stats = []
     for _ in range(n):
-        i = rng.integers(0, len(t), len(t))
+        i = (rng.integers(0, len(t), len(t)) if ids is None else
+             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
         stats.append(fn(t[i], p[i]))
     values = np.asarray(stats, dtype=float)
     scalar = values.ndim == 1
@@ -226,11 +232,16 @@ def headline_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
 
 
 def resample_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_codes: Sequence[int], *, n: int = 1000,
-                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000) -> tuple[list, list]:
+                       level: float = 0.95, seed: int = 0, block_items: int = 4_000_000, clusters: Sequence | None = None) -> tuple[list, list]:
     """:func:`headline_intervals`' three pairs and, from the same resamples, each scored class's F1 interval.
 
     Per-class F1 is ``2 hits / (support + predicted)`` (scikit-learn's), left out of a resample where the class has
     neither an item nor a prediction (undefined there).  Returns ``(headline pairs, one pair per class code)``.
+
+    ``clusters`` (one id per item, e.g. its speaker; ``""`` or None: the item is its own cluster): the cluster
+    bootstrap, which draws clusters with replacement and takes every item of a drawn cluster (:func:`cluster_weights`).
+    Clips of one speaker share the speaker's voice, so items drawn one by one understate the spread of a figure over
+    speakers; None keeps the item bootstrap (the same numbers as before).
     """
     t = np.asarray(t_codes, dtype=np.int64)
     p = np.asarray(p_codes, dtype=np.int64)
@@ -242,23 +253,90 @@ def resample_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
     pair = t * k + p
     rng = np.random.default_rng(seed)
     stats = np.empty((n, 3 + len(labels)))
+    if clusters is not None:
+        ids = cluster_ids(clusters)
+        per_cluster = np.zeros((ids.max() + 1, k * k))
+        np.add.at(per_cluster, (ids, pair), 1.0)  # each cluster's confusion counts
+        for start in range(0, n, 256):
+            b = min(256, n - start)
+            counts = (cluster_draws(rng, ids.max() + 1, b) @ per_cluster).reshape(b, k, k)
+            stats[start:start + b, :3] = _stats_from_counts(counts, labels, counts.sum(axis=(1, 2)))
+            stats[start:start + b, 3:] = _class_f1_from_counts(counts, labels)
     per_block = max(1, block_items // m)
-    for start in range(0, n, per_block):
+    for start in range(0, n if clusters is None else 0, per_block):
         b = min(per_block, n - start)
         idx = rng.integers(0, m, (b, m))  # the stream bootstrap_ci draws one resample at a time
         counts = np.bincount((np.arange(b)[:, None] * (k * k) + pair[idx]).ravel(), minlength=b * k * k).reshape(b, k, k)
         stats[start:start + b, :3] = _stats_from_counts(counts, labels, m)
         stats[start:start + b, 3:] = _class_f1_from_counts(counts, labels)
+    return _percentile_bounds(stats, level)[:3], _percentile_bounds(stats, level)[3:]
+
+
+def _percentile_bounds(stats: np.ndarray, level: float) -> list[tuple[float, float]]:
+    """Each column's percentile interval, its NaN resamples left out."""
     bounds = []
     for column in stats.T:
         kept = column[~np.isnan(column)]
         lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2]) if len(kept) else (np.nan, np.nan)
         bounds.append((float(lo), float(hi)))
-    return bounds[:3], bounds[3:]
+    return bounds
+
+
+def cluster_ids(clusters: Sequence) -> np.ndarray:
+    """Integer cluster codes ``0..G-1`` of ``clusters`` (one id per item); an empty or missing id makes the item its own
+    cluster (an item with no speaker shares nothing known with another)."""
+    values = np.asarray([("" if c is None or c != c else str(c)) for c in clusters], dtype=object)
+    blank = values == ""
+    values[blank] = [f"\0item{i}" for i in np.flatnonzero(blank)]
+    return np.unique(values.astype(str), return_inverse=True)[1].astype(np.int64)
+
+
+def cluster_draws(rng, g: int, b: int) -> np.ndarray:
+    """``(b, g)``: how often each of ``g`` clusters is drawn in each of ``b`` resamples of ``g`` draws with replacement."""
+    draws = rng.integers(0, g, (b, g))
+    return np.bincount((np.arange(b)[:, None] * g + draws).ravel(), minlength=b * g).reshape(b, g).astype(float)
+
+
+def cluster_weights(rng, clusters: Sequence, b: int) -> np.ndarray:
+    """``(b, items)``: each item's weight in each of ``b`` cluster-bootstrap resamples (its cluster's draw count)."""
+    ids = cluster_ids(clusters)
+    return cluster_draws(rng, int(ids.max()) + 1 if len(ids) else 0, b)[:, ids]
+
+
+#: fewer clusters than this and even the cluster bootstrap is too narrow (its spread is that of a handful of draws)
+FEW_CLUSTERS = 10
+#: fewer clusters than this and there is nothing to resample (one speaker: every resample is the whole set)
+MIN_CLUSTERS = 5
+
+
+def speaker_resampling(table, column: str = "speaker", *, word: str = "speaker") -> tuple[list | None, dict]:
+    """``(clusters, unit)`` of a table (or of a sequence of speaker ids): each row's ``column`` value (``""`` for none: the row is its own cluster) to pass as
+    ``clusters`` to :func:`resample_intervals`, :func:`ece_interval` …, and what the intervals then resample, for the
+    screen, the JSON and the report (``{"unit": "speaker" | "item", "clusters": G or None, "words": …, "note": …}``).
+
+    Clips of one speaker share the voice, so a figure's spread over speakers is what an item bootstrap understates: the
+    cluster bootstrap (draw speakers, keep all their clips) is the standard remedy for two-level data (Davison &
+    Hinkley 1997, sec. 3.8; Field & Welsh 2007) and what speaker-independent evaluation asks of an interval.  With
+    fewer than :data:`MIN_CLUSTERS` speakers there is nothing to resample (one speaker gives a zero-width interval):
+    clusters None, the item bootstrap, and a note that it holds for those speakers only; under :data:`FEW_CLUSTERS` the
+    cluster interval comes with a note that it is too narrow.  No ``column``, or no value in it: None, items."""
+    column_of = table[column].tolist() if column in getattr(table, "columns", ()) else [] if hasattr(table, "columns") else table
+    values = ["" if v is None or v != v else str(v).strip() for v in (column_of if column_of is not None else [])]
+    if not any(values):
+        return None, {"unit": "item", "clusters": None, "note": "", "short": "items", "words": f"resampling items (no {word} known: items taken as independent)"}
+    g = len(set(values) - {""}) + values.count("")
+    if g < MIN_CLUSTERS:
+        return None, {"unit": "item", "clusters": g, "words": "resampling items", "short": "items",
+                      "note": f"only {g} {word}(s) (clips of a {word} are not independent): the interval resamples items and "
+                              f"holds for these {word}s only, not for {word}s at large"}
+    note = (f"only {g} {word}s: a bootstrap over so few is too narrow; read the interval as a lower bound of the uncertainty"
+            if g < FEW_CLUSTERS else "")
+    return values, {"unit": word, "clusters": g, "note": note, "short": f"{g} {word}s",
+                    "words": f"resampling the {g} {word}s (all clips of a drawn {word} together; one without a {word} is its own)"}
 
 
 def class_report(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], *, n: int = 1000, level: float = 0.95,
-                 seed: int = 0) -> tuple[list, dict[str, dict]]:
+                 seed: int = 0, clusters: Sequence | None = None) -> tuple[list, dict[str, dict]]:
     """:func:`class_table` (precision, recall, F1, support, each share's exact interval) with each class's F1 bootstrap
     interval (``f1_ci``) from the resamples of macro-F1's (:func:`resample_intervals`); returns ``(WA, UAR and macro-F1
     intervals, the table)``.  ``metrics`` and ``finetune`` give their per-class tables through it: one implementation."""
@@ -266,7 +344,8 @@ def class_report(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence
     # labels as integer codes: scikit-learn checks them several times faster than strings
     vocabulary, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
     class_codes = [int(np.searchsorted(vocabulary, c)) for c in classes]
-    intervals, f1_intervals = resample_intervals(codes[: len(y_true)], codes[len(y_true):], class_codes, n=n, level=level, seed=seed)
+    intervals, f1_intervals = resample_intervals(codes[: len(y_true)], codes[len(y_true):], class_codes, n=n, level=level, seed=seed,
+                                                 clusters=clusters)
     table = class_table(y_true, y_pred, classes, level=level)
     for c, bounds in zip(classes, f1_intervals):  # macro-F1's resamples: the same seed rule
         table[c]["f1_ci"] = tuple(bounds)
@@ -281,8 +360,9 @@ def _class_f1_from_counts(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.where(both > 0, 2 * tp / both, np.nan)
 
 
-def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m: int) -> np.ndarray:
-    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items: ``(b, 3)``."""
+def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m) -> np.ndarray:
+    """(WA, UAR, macro-F1) of each ``(b, k, k)`` confusion count (true × predicted codes) of ``m`` items (a number, or
+    one per resample: a cluster resample's size varies): ``(b, 3)``."""
     tp = counts[:, labels, labels].astype(float)
     support = counts[:, labels, :].sum(axis=2).astype(float)
     predicted = counts[:, :, labels].sum(axis=1).astype(float)
@@ -335,15 +415,20 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
 
 
-def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly."""
+def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                           clusters: Sequence | None = None) -> tuple[float, float, float]:
+    """``fn(b) - fn(a)`` and its percentile interval, resampling items jointly; with ``clusters`` (each item's speaker,
+    :func:`speaker_resampling`) resampling speakers, every item of a drawn speaker together (the cluster bootstrap)."""
     if len(y_true) == 0:
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     delta = fn(y_true, pred_b) - fn(y_true, pred_a)
+    ids = cluster_ids(clusters) if clusters is not None else None
+    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
     stats = []
     for _ in range(n):
-        i = rng.integers(0, len(y_true), len(y_true))
+        i = (rng.integers(0, len(y_true), len(y_true)) if ids is None else
+             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
         d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
         if d == d:
             stats.append(d)

@@ -98,9 +98,13 @@ def _differences(args, measured, report: dict, say):
         report["no_differences"] = "every class is too small for a comparison"
         say(f"\nno cue differs measurably between {what}: every class (or its rest) is too small for a comparison.")
     else:
+        unit = diffs.attrs.get("interval_unit", {})
+        report["interval_unit"] = unit  # speakers resampled (p from that bootstrap's standard error), or items (Mann-Whitney p)
         rule = (f"a 95 % bootstrap interval excluding 0 and Benjamini-Hochberg q < {FDR:g} over the {len(found)} comparison(s) "
-                "large enough")
-        shown = differ.head(SHOWN).drop(columns=["too_small", "differs"])
+                f"large enough; intervals {unit.get('words', 'resampling items')}, p {found['test'].iloc[0]}")
+        if unit.get("note"):
+            say(f"!! cue differences: {unit['note']}")
+        shown = differ.head(SHOWN).drop(columns=["too_small", "differs", "test"])
         if shown.empty:  # the largest |delta| of a sample where nothing differs is not a cue
             top = found.iloc[0]
             report["no_differences"] = (f"none of the {len(found)} comparison(s) large enough has {rule.split(' over ')[0]} (largest "
@@ -142,7 +146,10 @@ def _probe(args, rf, measured, report: dict, say):
     shown = probe.sort_values("r2", ascending=False).head(SHOWN)
     fix = probe.attrs["correction"]  # the multiple-comparison correction and its family, beside the result everywhere
     report["probe_correction"] = fix
-    say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; 95 % bootstrap interval; "
+    unit = sorted(set(probe.loc[probe["folds"] > 0, "resampled"]))
+    report["probe_interval"] = ("95 % percentile bootstrap resampling " + " / ".join(unit) + " (all clips of a drawn speaker "
+                                "together, as the folds keep them; the resampled column)" if unit else "")
+    say(f"\nhow well the embeddings predict each cue (ridge, out-of-fold R², {folds}; {report['probe_interval'] or '95 % bootstrap interval'}; "
         f"showing {len(shown)} of {len(probe)} cues, best first{_ALL if len(shown) < len(probe) else ''}; carried: interval "
         f"above 0 and q < {fix['fdr']:g}, {fix['words']}):")
     # one format per column: 3 significant digits printed 0.08, -0.0923 and -1.2 side by side
@@ -157,6 +164,8 @@ def _probe(args, rf, measured, report: dict, say):
                                        f"below it, or q ≥ {fix['fdr']:g} ({fix['words']}), so the embeddings do not measurably "
                                        f"carry them (carried False): {', '.join(flat['cue'].astype(str))}")
         say(f"!! {report['probe_not_carried']}")
+    for note in sorted(set(probe.loc[probe["folds"] > 0, "note"]) - {""}):  # too few speakers to resample
+        say(f"!! R² intervals: {note}")
     skipped = probe[probe["folds"] == 0]  # a NaN row in the table said nothing of why
     if len(skipped):
         report["probe_not_probed"] = {str(r["cue"]): str(r["note"]) for _, r in skipped.iterrows()}

@@ -254,8 +254,8 @@ def print_run_summary(result, out=None, hints=()) -> None:
             r = headline_summary(results, variant=v, n_boot=1000, seed=rf.seed)  # the run's seed, as metrics and reports
             if r["n"]:  # each figure with the checks `metrics` applies to it: n, chance, zero-width intervals, small classes
                 line += "; " + ", ".join(f"{FIGURE_NAMES[name]} {r[name]:.3f} [{r['ci'][name][0]:.3f}, {r['ci'][name][1]:.3f}]"
-                                         for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])})"
-                flags = r["flags"]
+                                         for name in ("wa", "uar", "macro_f1")) + f" (n={r['n']}; UAR {chance_words(r['classes'])}; intervals resample {r['ci_unit']['short']})"
+                flags = r["flags"] + [r["ci_unit"]["note"]] * bool(r["ci_unit"]["note"])
         print(line, file=out)
         for flag in flags:
             print(f"    !! {flag}", file=out)

@@ -29,6 +29,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.paths import shell_command
 from workbench.analysis.fusion import grouped_folds
 from workbench.analysis.groups import small_group_reason
+from workbench.analysis.stats import cluster_draws, cluster_ids, cluster_weights, speaker_resampling
 from workbench.runs.folder import RunFolderError, as_run_folder, select_rows
 
 #: voice features of a run (`workbench features`), one fixed name per feature set
@@ -259,7 +260,7 @@ def cliffs_delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str] | None = None, n_boot: int = 999,
-                    confidence: float = 0.95, seed: int = 0):
+                    confidence: float = 0.95, seed: int = 0, speaker_column: str = "speaker"):
     """Which cues differ between predicted classes: each class against all the others.
 
     Cliff's delta (a rank effect size: +1 when every item of the class is above every other
@@ -277,6 +278,13 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     Returns a tidy DataFrame: ``cue, label, n_class, n_rest, delta, low, high, p, q, differs, median_class,
     median_rest, too_small`` (``""`` when the comparison is large enough), the comparisons that
     pass first, each part sorted by ``|delta|``.
+
+    With speakers (``speaker_column`` filled, 5 or more: :func:`~workbench.analysis.stats.speaker_resampling`) the
+    interval is the cluster bootstrap, drawing speakers and keeping all their clips on whichever side they fall
+    (:func:`_clustered_deltas`), and ``p`` the two-sided normal p of its standard error: clips of one speaker share the
+    voice, and Mann–Whitney's p and the per-side bootstrap took them as independent, so a class predicted mostly for
+    a few speakers "differed" in any cue those speakers happen to have.  ``resampled`` says which ("12 speakers" or
+    "items"); ``test`` which p.
     """
     import pandas as pd
     from scipy.stats import bootstrap
@@ -285,8 +293,10 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
         raise ConfigError(f"no column {label_column!r} in the feature table.", fix=f"use one of: {', '.join(map(str, features.columns))}.")
     from scipy.stats import false_discovery_control, mannwhitneyu
 
-    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "p", "q", "differs", "median_class", "median_rest", "too_small"]
+    columns = ["cue", "label", "n_class", "n_rest", "delta", "low", "high", "resampled", "p", "test", "q", "differs", "median_class",
+               "median_rest", "too_small"]
     rows = []
+    clusters, unit = speaker_resampling(features, speaker_column)
     for cue in _cue_columns(features, cues):
         values = features[cue].to_numpy(dtype=np.float64)
         labels = text_values(features[label_column]).to_numpy()
@@ -298,17 +308,22 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
             if not len(b):  # one class only: "rest 0 items (< 20)" read as a small group, not as nothing to compare with
                 too_small = f"every item with a value is {lab!r}: no other class to compare it with"
             row = {"cue": cue, "label": lab, "n_class": len(a), "n_rest": len(b), "delta": np.nan, "low": np.nan, "high": np.nan,
-                   "p": np.nan, "q": np.nan, "differs": False,
+                   "resampled": "", "p": np.nan, "test": "", "q": np.nan, "differs": False,
                    "median_class": float(np.median(a)) if len(a) else np.nan, "median_rest": float(np.median(b)) if len(b) else np.nan,
                    "too_small": too_small}
-            if len(a) >= 2 and len(b) >= 2:
+            if len(a) >= 2 and len(b) >= 2 and clusters is not None:
+                ids = cluster_ids(clusters)
+                row.update(_clustered_deltas(a, b, ids[ok & (labels == lab)], ids[ok & (labels != lab)], n_boot=n_boot,
+                                             confidence=confidence, seed=seed), resampled=unit["short"])
+            elif len(a) >= 2 and len(b) >= 2:
                 row["delta"] = float(cliffs_delta(a, b))
                 ci = bootstrap((a, b), cliffs_delta, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                                vectorized=True, random_state=np.random.default_rng(seed)).confidence_interval
-                row["low"], row["high"] = float(ci.low), float(ci.high)
-                row["p"] = float(mannwhitneyu(a, b, method="asymptotic").pvalue)
+                row["low"], row["high"], row["resampled"] = float(ci.low), float(ci.high), "items (each side)"
+                row["p"], row["test"] = float(mannwhitneyu(a, b, method="asymptotic").pvalue), "Mann-Whitney U"
             rows.append(row)
     out = pd.DataFrame(rows, columns=columns)
+    out.attrs["interval_unit"] = unit
     if out.empty:
         return out
     tested = (out["too_small"] == "") & out["p"].notna()
@@ -317,6 +332,39 @@ def cue_differences(features, *, label_column: str = "pred", cues: Sequence[str]
     out["differs"] = tested & (out["q"] < FDR) & ((out["low"] > 0) | (out["high"] < 0))
     order = pd.DataFrame({"small": out["too_small"] != "", "size": -out["delta"].abs()}).sort_values(["small", "size"], na_position="last")
     return out.loc[order.index].reset_index(drop=True)
+
+
+def _clustered_deltas(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, *, n_boot: int, confidence: float,
+                      seed: int) -> dict:
+    """Cliff's delta of ``a`` against ``b`` with the cluster bootstrap: each resample draws the clusters (``ca``, ``cb``:
+    the items' cluster codes) with replacement and weighs each item by its cluster's draws, delta being
+    ``sum w_i w_j sign(a_i - b_j) / (sum w_a sum w_b)`` (the resample's items repeated by weight), from one sort and a
+    cumulative sum per resample.  Returns ``delta, low, high`` (percentile) and ``p``, ``test``: the two-sided normal p
+    of delta = 0 from the resamples' standard error."""
+    from scipy.stats import norm
+
+    codes = np.unique(np.concatenate([ca, cb]), return_inverse=True)[1]  # the clusters of this comparison only
+    ca, cb = codes[: len(ca)], codes[len(ca):]
+    draws = cluster_draws(np.random.default_rng(seed), int(codes.max()) + 1, n_boot)
+    order = np.argsort(a, kind="stable")
+    sorted_a = a[order]
+    below_at, above_at = np.searchsorted(sorted_a, b, side="left"), np.searchsorted(sorted_a, b, side="right")
+
+    def delta(wa: np.ndarray, wb: np.ndarray) -> np.ndarray:
+        cum = np.concatenate([np.zeros((len(wa), 1)), np.cumsum(wa[:, order], axis=1)], axis=1)
+        total = cum[:, -1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((total - cum[:, above_at] - cum[:, below_at]) * wb).sum(axis=1) / (total[:, 0] * wb.sum(axis=1))
+
+    point = float(delta(np.ones((1, len(a))), np.ones((1, len(b))))[0])
+    boots = delta(draws[:, ca], draws[:, cb])
+    boots = boots[np.isfinite(boots)]  # a resample without the class, or without its rest
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)
+    se = float(np.std(boots, ddof=1)) if len(boots) > 1 else float("nan")
+    p = float(2 * norm.sf(abs(point) / se)) if se > 0 else (1.0 if point == 0 else 0.0) if se == 0 else float("nan")
+    return {"delta": point, "low": float(low), "high": float(high), "p": p,
+            "test": "normal p from the speaker bootstrap's standard error"}
 
 
 def differing(differences):
@@ -351,9 +399,11 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
     Returns
     -------
     DataFrame
-        ``cue, n, folds, r2, low, high, p, q, carried, correction, note``: the items and the folds used (0: not probed,
+        ``cue, n, folds, r2, low, high, resampled, p, q, carried, correction, note``: the items and the folds used (0: not probed,
         under 6 items or 2 groups, or one value on every item, which ``note`` says), out-of-fold R² (1 − SSE/SST over all
-        held-out predictions) and a percentile bootstrap interval over items.  R² near 0 (or below) says the embedding
+        held-out predictions) and a percentile bootstrap interval over speakers (the cluster bootstrap: all clips of a drawn
+        speaker together, as the folds keep them; ``resampled`` says "12 speakers", or "items" under 5 speakers, which
+        ``note`` then says holds for those speakers only: :func:`~workbench.analysis.stats.speaker_resampling`).  R² near 0 (or below) says the embedding
         does not carry the cue linearly.  ``p``: the one-sided p of R² ≤ 0 (its bootstrap standard error); ``q``: its Benjamini–Hochberg
         value over the family of probed cues (:func:`probe_correction`).  ``carried`` is True where the interval lies
         above 0 *and* ``q`` < (1 − confidence) / 2: one cue alone is the interval's rule, and 88 eGeMAPS cues tested
@@ -390,16 +440,28 @@ def cue_probe(embeddings: np.ndarray, features, groups: Sequence, *, cues: Seque
             model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
             pred[test] = model.fit(xs[train], ys[train]).predict(xs[test])
         r2 = _r2(ys, pred)
-        idx = rng.integers(0, len(ys), size=(n_boot, len(ys)))
-        boots = np.array([_r2(ys[i], pred[i]) for i in idx])
-        boots = boots[np.isfinite(boots)]
-        tail = (1 - confidence) / 2 * 100
-        low, high = (np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan))
-        p = _one_sided_p(r2, boots)
-        rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": float(low), "high": float(high),
-                     "p": float(p), "note": ""})
-    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "p", "note"])
+        low, high, boots, unit = r2_interval(ys, pred, gs, n_boot=n_boot, confidence=confidence, rng=rng)
+        rows.append({"cue": cue, "n": len(ys), "folds": len(splits), "r2": r2, "low": low, "high": high, "resampled": unit["short"],
+                     "p": float(_one_sided_p(r2, boots)), "note": unit["note"]})
+    out = pd.DataFrame(rows, columns=["cue", "n", "folds", "r2", "low", "high", "resampled", "p", "note"])
     return probe_correction(out, confidence=confidence)
+
+
+def r2_interval(y: np.ndarray, pred: np.ndarray, speakers: Sequence, *, n_boot: int = 999, confidence: float = 0.95,
+                rng=None) -> tuple[float, float, np.ndarray, dict]:
+    """The percentile bootstrap interval of :func:`_r2` of held-out predictions ``pred`` of ``y``: ``(low, high, the
+    finite resampled R²s, unit)``.  It resamples ``speakers`` (the cluster bootstrap, all clips of a drawn speaker
+    together, as the folds keep them; ``unit``: :func:`~workbench.analysis.stats.speaker_resampling`), or items under
+    5 speakers.  Resampling items took a speaker's clips as independent: with a speaker effect in the cue the interval
+    covered the R² over speakers far less often than 95 % (tests/test_cluster_intervals.py)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    clusters, unit = speaker_resampling(speakers)
+    boots = (_weighted_r2(y, pred, cluster_weights(rng, clusters, n_boot)) if clusters is not None else
+             np.array([_r2(y[i], pred[i]) for i in rng.integers(0, len(y), size=(n_boot, len(y)))]))
+    boots = boots[np.isfinite(boots)]
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(boots, [tail, 100 - tail]) if len(boots) else (np.nan, np.nan)
+    return float(low), float(high), boots, unit
 
 
 def _one_sided_p(r2: float, boots: np.ndarray) -> float:
@@ -438,6 +500,17 @@ def probe_correction(out, *, confidence: float = 0.95):
             "words": words}
     out.attrs["correction"] = info
     return out
+
+
+def _weighted_r2(y: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`_r2` of each resample given as item weights ``(b, n)`` (a cluster bootstrap: an item's weight is how often
+    its speaker was drawn), the same number as :func:`_r2` of the resample's items repeated by their weights."""
+    total = weights.sum(axis=1)
+    mean = (weights @ y) / total
+    sst = (weights * (y[None, :] - mean[:, None]) ** 2).sum(axis=1)
+    sse = weights @ (y - pred) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sst > 0, 1 - sse / sst, np.nan)
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -134,8 +134,8 @@ def _headline_html(results, variant: str) -> str:
     if not h["n"]:
         return ""
     figures = ", ".join(f"{FIGURE_NAMES[k]} {h[k]:.3f} [{h['ci'][k][0]:.3f}, {h['ci'][k][1]:.3f}]" for k in ("wa", "uar", "macro_f1"))
-    return (f"<p>{_esc(figures)} (n={h['n']}; UAR {_esc(chance_words(h['classes']))})</p>"
-            + "".join(f"<p><b>⚠ {_esc(f)}</b></p>" for f in h["flags"]))
+    return (f"<p>{_esc(figures)} (n={h['n']}; UAR {_esc(chance_words(h['classes']))}; 95 % intervals {_esc(h['ci_unit']['words'])})</p>"
+            + "".join(f"<p><b>⚠ {_esc(f)}</b></p>" for f in h["flags"] + [h["ci_unit"]["note"]] * bool(h["ci_unit"]["note"])))
 
 
 # ---------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def header(run_dir: str | os.PathLike, title: str, intro: str | None = None, tem
 
 
 #: what the ECE row's interval is (said on hover over its check cell and under the table)
-ECE_INTERVAL_NOTE = ("ECE's interval is the item bootstrap of the same 15 equal-width bins over the same items; binned ECE "
+ECE_INTERVAL_NOTE = ("ECE's interval is the bootstrap of the same 15 equal-width bins, resampling as the other intervals do; binned ECE "
                      "is biased upwards on small samples, and a resample is no better, so the interval can sit above the "
                      "point value: read it as the spread")
 
@@ -201,12 +201,13 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         ece_flag, few = r.flags().get("ece", ""), few_items_note(r.n_scored)  # no width, or missing its point
         ece_text = "; ".join(x for x in (ece_flag or few, caveat) if x) or "ok (spread)"  # the ECE of a head on its training speakers read "ok"
         rows.append(("ECE", r.ece, Markup(f"[{_fmt(r.ece_ci[0])}, {_fmt(r.ece_ci[1])}]"), Markup(f'<span title="{esc(ECE_INTERVAL_NOTE)}">{esc(ece_text)}</span>')))
-        out[v]["ece_ci"] = list(r.ece_ci)
-        parts.append(table_html(["metric", "value", "95% bootstrap CI", "check"], rows))
+        out[v]["ece_ci"], out[v]["ci_unit"] = list(r.ece_ci), r.ci_unit  # what the intervals resampled: speakers, or items
+        parts.append(table_html(["metric", "value", f"95% bootstrap CI (resampling {r.ci_unit['short']})", "check"], rows))
         if r.small_classes_note():  # the `!!` metrics and run print under the figures (surprised n=1 went unsaid here)
             out[v]["small_classes"] = r.small_classes_note()
             parts.append(f"<p><b>⚠ {esc(r.small_classes_note())}</b>.</p>")
-        parts.append(f"<p><small>ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
+        parts.append(f"<p><small>Intervals: {esc(r.ci_unit['words'])}" + (f"; <b>⚠ {esc(r.ci_unit['note'])}</b>" if r.ci_unit["note"] else "")
+                     + f". ECE: {esc(ECE_INTERVAL_NOTE)}.</small></p>")
         parts.append(f"<p>UAR: {esc(r.chance_words())}" + (f"; WA: {esc(majority_words(r.support()))}" if majority_words(r.support()) else "") + ".</p>")
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")

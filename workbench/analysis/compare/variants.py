@@ -14,7 +14,7 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
-from workbench.analysis.stats import counted, mcnemar_exact, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
+from workbench.analysis.stats import counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels, text_values
@@ -86,6 +86,9 @@ class Comparison:
     # between runs whose models share no class (:func:`~workbench.analysis.compare.classes.label_sets_note`): why no
     # label flip is counted (every item would be one, by the names alone)
     label_sets_note: str = ""
+    #: what the Δ intervals resampled (:func:`~workbench.analysis.stats.speaker_resampling`): speakers when the items have
+    #: them, else items; McNemar's exact test counts items as independent either way (said with speakers)
+    interval_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -105,8 +108,9 @@ class Comparison:
         return (
             f"{self.variant} vs {self.baseline}{scope} ({counted(self.n_paired, 'paired item')}"
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
-            + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}], "
-               f"McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}, "
+            + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}] "
+               f"(paired bootstrap resampling {self.interval_unit['short']}), McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}"
+               + (" (counts clips as independent: read with the speaker interval)" if self.interval_unit["unit"] == "speaker" else "") + ", "
                + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
                if self.n_paired else
                f"no ΔWA, ΔUAR or McNemar ({NO_PAIRED_WORDS})")
@@ -117,7 +121,7 @@ class Comparison:
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
-            + flags_text(self.interval_flags())
+            + flags_text(self.interval_flags()) + (f"  !! Δ intervals: {self.interval_unit['note']}" if self.interval_unit["note"] and self.n_paired else "")
         )
 
 
@@ -175,7 +179,7 @@ def _scores_over_union(a, b, rename: dict[str, str] | None = None) -> tuple[np.n
     return matrix(a, {c: c for c in score_labels(a)}), matrix(b, cols_b)
 
 
-def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
+def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int, clusters=None):
     """Δ WA and Δ UAR (b − a) when the two runs have different label sets, each scored against its own truth.
 
     ``a``, ``b``: ``(truth, predictions, classes)`` over the same items.  The bootstrap resamples items
@@ -192,8 +196,8 @@ def _paired_deltas_two_truths(a: tuple, b: tuple, *, n_boot: int, seed: int):
         return fn
 
     which_a, which_b = np.zeros(len(index), dtype=int), np.ones(len(index), dtype=int)
-    delta_wa = paired_bootstrap_delta(of(lambda t, p, c: wa(t, p)), index, which_a, which_b, n=n_boot, seed=seed)
-    delta_uar = paired_bootstrap_delta(of(uar), index, which_a, which_b, n=n_boot, seed=seed)
+    delta_wa = paired_bootstrap_delta(of(lambda t, p, c: wa(t, p)), index, which_a, which_b, n=n_boot, seed=seed, clusters=clusters)
+    delta_uar = paired_bootstrap_delta(of(uar), index, which_a, which_b, n=n_boot, seed=seed, clusters=clusters)
     return delta_wa, delta_uar
 
 
@@ -225,11 +229,12 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
     classes, classes_b = top["classes_a"], top["classes_b"]
     pa, pb = top["pred_a"][labelled], top["pred_b"][labelled]
     right_a, right_b = pa == y, pb == y_b
+    clusters, unit = speaker_resampling(a[labelled])  # clips of a speaker move together: the Δ intervals resample speakers
     if (y == y_b).all() and classes == classes_b:
-        delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed)
-        delta_uar = paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed)
+        delta_wa = paired_bootstrap_delta(wa, y, pa, pb, n=n_boot, seed=seed, clusters=clusters)
+        delta_uar = paired_bootstrap_delta(lambda t, p: uar(t, p, classes), y, pa, pb, n=n_boot, seed=seed, clusters=clusters)
     else:
-        delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed)
+        delta_wa, delta_uar = _paired_deltas_two_truths((y, pa, classes), (y_b, pb, classes_b), n_boot=n_boot, seed=seed, clusters=clusters)
     nb, nc = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
     shift = top["conf_b"] - top["conf_a"]
     _, shift_lo, shift_hi, n_shift = mean_t_interval(shift)
@@ -259,7 +264,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_mean=float(np.mean(shift)) if len(shift) else float("nan"),
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
-        restricted=restrict, class_pairs=pairs,
+        restricted=restrict, class_pairs=pairs, interval_unit=unit,
     )
     return comparison, flip_rows
 

@@ -1,0 +1,238 @@
+"""Intervals over clips that cluster by speaker resample speakers (the cluster bootstrap), and say so.
+
+Each figure's interval resampled clips one by one, as if a speaker's twenty clips were twenty independent people.  With
+a strong speaker random effect (each speaker's accuracy, or cue, drawn around the population's) the item interval
+covered the population value about half the time instead of 95 %; the speaker interval covers it near 95 %.  Data
+without speakers keeps the item bootstrap, number for number.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_probe import synthetic_row, write_run
+
+from workbench.analysis.metrics import evaluate
+from workbench.analysis.stats import bootstrap_ci, headline, resample_intervals, speaker_resampling
+from workbench.explain.cues import cue_probe, r2_interval
+
+SPEAKERS, CLIPS = 30, 20
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _clustered_labels(rng, speakers=SPEAKERS, clips=CLIPS):
+    """Two balanced classes; each speaker's clips are right with the speaker's own probability (logit 0.5 + 1.5 z)."""
+    spk = np.repeat(np.arange(speakers), clips)
+    truth = rng.integers(0, 2, speakers * clips)
+    right = rng.random(speakers * clips) < _sigmoid(0.5 + 1.5 * rng.standard_normal(speakers))[spk]
+    return truth, np.where(right, truth, 1 - truth), spk
+
+
+def test_wa_and_uar_intervals_resampling_speakers_cover_the_population_value_the_item_ones_miss():
+    # the WA (and UAR: balanced classes) of the speaker population: the mean of the speakers' accuracies
+    true = float(np.mean(_sigmoid(0.5 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))
+    rng = np.random.default_rng(1)
+    reps = 150
+    covered = {"item": np.zeros(2), "speaker": np.zeros(2)}
+    for r in range(reps):
+        t, p, spk = _clustered_labels(rng)
+        for unit, clusters in (("item", None), ("speaker", [f"s{s}" for s in spk])):
+            (wa, ua, _), _ = resample_intervals(t, p, [0, 1], n=300, seed=r, clusters=clusters)
+            covered[unit] += [wa[0] <= true <= wa[1], ua[0] <= true <= ua[1]]
+    item, speaker = covered["item"] / reps, covered["speaker"] / reps
+    assert (item < 0.7).all(), item  # about 0.52: the old interval
+    assert (speaker > 0.88).all(), speaker  # about 0.93: nominal 0.95
+
+
+def test_cue_probe_r2_interval_resampling_speakers_covers_the_population_r2():
+    """The probe's folds kept speakers apart and its interval still resampled clips: y = u_s + e, predictions u_s + w_s."""
+    su, se, sw, speakers = 1.0, 1.0, 0.5, 60
+    true = 1 - (se ** 2 + sw ** 2) / (su ** 2 + se ** 2)
+    rng = np.random.default_rng(2)
+    reps = 150
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        spk = np.repeat(np.arange(speakers), CLIPS)
+        u, w = su * rng.standard_normal(speakers), sw * rng.standard_normal(speakers)
+        y, pred = u[spk] + se * rng.standard_normal(len(spk)), (u + w)[spk]
+        for unit, ids in (("items", np.arange(len(spk))), ("speakers", spk)):  # each clip its own speaker: the item bootstrap
+            lo, hi, _, _ = r2_interval(y, pred, [str(i) for i in ids], n_boot=300, rng=np.random.default_rng(r))
+            covered[unit] += lo <= true <= hi
+    assert covered["items"] / reps < 0.7, covered  # about 0.61
+    assert covered["speakers"] / reps > 0.88, covered  # about 0.92
+
+
+def test_cue_probe_states_the_speakers_it_resampled():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    spk = np.repeat(np.arange(12), 10)
+    u = rng.standard_normal(12)
+    emb = np.column_stack([u[spk] + 0.3 * rng.standard_normal(len(spk)), rng.standard_normal(len(spk))])
+    features = pd.DataFrame({"pitch": u[spk] + rng.standard_normal(len(spk))})
+    out = cue_probe(emb, features, [f"s{s}" for s in spk], n_boot=200)
+    assert out.loc[0, "resampled"] == "12 speakers" and out.loc[0, "note"] == ""
+    few = cue_probe(emb[:40], features[:40], [f"s{s}" for s in spk[:40]], n_boot=200)  # 4 speakers: nothing to resample
+    assert few.loc[0, "resampled"] == "items" and "only 4 speaker(s)" in few.loc[0, "note"]
+
+
+def _rows(rng, speakers):
+    t, p, spk = _clustered_labels(rng)
+    names = np.array(["angry", "sad"])
+    return [synthetic_row(f"i{i}", emotion=names[a], pred=names[b], speaker=speakers(s)) for i, (a, b, s) in enumerate(zip(t, p, spk))]
+
+
+def test_metrics_resamples_speakers_and_says_so_on_screen_in_json_and_report(tmp_path, capsys, monkeypatch):
+    from workbench.cli import main
+    from workbench.views import reporting
+
+    rf = write_run(tmp_path / "run", _rows(np.random.default_rng(4), lambda s: f"spk{s}"), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    r = evaluate(rf.results(), n_boot=300, seed=0, by=())
+    assert r.ci_unit["unit"] == "speaker" and r.ci_unit["clusters"] == SPEAKERS
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert width(r.ci["uar"]) > 1.5 * width(r.ci_items["uar"])  # the speaker effect the item interval left out
+    assert f"intervals: 95 % bootstrap resampling the {SPEAKERS} speakers" in r.render()
+    assert main(["metrics", str(rf.path), "--json", "--no-figures", "--by", "speaker"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    variant = shown["variants"]["raw"]
+    assert variant["ci_unit"]["unit"] == "speaker" and "ci_items" in variant
+    shown_html: list[str] = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown_html.append(str(markup)))
+    monkeypatch.setattr(reporting, "_display", lambda obj: None)
+    out = reporting.metrics_section(rf.path, n_boot=50, by=())
+    assert f"95% bootstrap CI (resampling {SPEAKERS} speakers)" in "\n".join(shown_html)
+    assert out["raw"]["ci_unit"]["clusters"] == SPEAKERS
+
+
+def test_metrics_without_speakers_is_unchanged_and_few_speakers_are_flagged(tmp_path):
+    rf = write_run(tmp_path / "run", _rows(np.random.default_rng(5), lambda s: ""), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    res = rf.results()
+    r = evaluate(res, n_boot=200, seed=7, by=())
+    oracle = bootstrap_ci(headline(r.classes), res["emotion"].to_numpy(str), res["pred"].to_numpy(str), n=200, seed=7)
+    for name, bounds in zip(("wa", "uar", "macro_f1"), oracle):
+        assert r.ci[name] == pytest.approx(bounds)  # the item bootstrap, resample for resample
+    assert r.ci_unit["unit"] == "item" and r.ci_items == {} and "resampling items (no speaker known" in r.render()
+    few = write_run(tmp_path / "few", _rows(np.random.default_rng(5), lambda s: f"s{s % 3}"), [[1.0, 0.0]] * SPEAKERS * CLIPS)
+    f = evaluate(few.results(), n_boot=200, seed=7, by=())
+    assert f.ci == r.ci and "!! only 3 speaker(s)" in f.render()  # too few to resample: items, and said
+
+
+def test_speaker_resampling_takes_an_item_without_speaker_as_its_own():
+    clusters, unit = speaker_resampling(["a", "a", "", "b", None, "c", "d"])
+    assert unit["clusters"] == 6 and unit["unit"] == "speaker" and "only 6 speakers" in unit["note"]
+    assert speaker_resampling(["a"] * 10)[0] is None
+
+
+def _speaker_class_frame(rng, speakers=SPEAKERS, clips=CLIPS):
+    """Speakers predicted mostly one class (85 %) or mostly the other, their cue drawn per speaker: no cue-class link."""
+    import pandas as pd
+
+    spk = np.repeat(np.arange(speakers), clips)
+    leaning = np.where(rng.random(speakers) < 0.5, 0.85, 0.15)[spk]
+    return pd.DataFrame({"f0": 1.5 * rng.standard_normal(speakers)[spk] + rng.standard_normal(len(spk)),
+                         "pred": np.where(rng.random(len(spk)) < leaning, "A", "B"), "speaker": [f"s{s}" for s in spk]})
+
+
+def test_cliffs_delta_interval_resampling_speakers_covers_zero_where_the_item_one_found_a_difference():
+    from workbench.explain.cues import cue_differences
+
+    rng, reps = np.random.default_rng(6), 80
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        frame = _speaker_class_frame(rng)
+        for unit, table in (("items", frame.drop(columns="speaker")), ("speakers", frame)):
+            row = cue_differences(table, cues=["f0"], n_boot=300, seed=r).set_index("label").loc["A"]
+            covered[unit] += row["low"] <= 0 <= row["high"]  # the population delta is 0 by construction
+            assert row["resampled"] == ("items (each side)" if unit == "items" else f"{SPEAKERS} speakers")
+    assert covered["items"] / reps < 0.7, covered  # about 0.6
+    assert covered["speakers"] / reps > 0.88, covered  # about 0.93
+
+
+def test_cliffs_delta_without_speakers_is_scipys_item_bootstrap_and_the_clustered_delta_is_cliffs():
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    from workbench.explain.cues import _clustered_deltas, cliffs_delta, cue_differences
+
+    frame = _speaker_class_frame(np.random.default_rng(7), speakers=8, clips=5).drop(columns="speaker")
+    row = cue_differences(frame, cues=["f0"], n_boot=200, seed=3).set_index("label").loc["A"]
+    a, b = frame.loc[frame["pred"] == "A", "f0"].to_numpy(), frame.loc[frame["pred"] != "A", "f0"].to_numpy()
+    ci = bootstrap((a, b), cliffs_delta, n_resamples=200, method="percentile", vectorized=True,
+                   random_state=np.random.default_rng(3)).confidence_interval
+    assert (row["low"], row["high"]) == pytest.approx((ci.low, ci.high))
+    assert row["p"] == pytest.approx(mannwhitneyu(a, b, method="asymptotic").pvalue) and row["test"] == "Mann-Whitney U"
+    ties = np.round(a), np.round(b)  # ties count half, as Mann-Whitney's U
+    clustered = _clustered_deltas(*ties, np.arange(len(a)), np.arange(len(a), len(a) + len(b)), n_boot=50, confidence=0.95, seed=0)
+    assert clustered["delta"] == pytest.approx(cliffs_delta(*ties))
+
+
+def test_compare_delta_interval_resampling_speakers_covers_the_population_delta():
+    """Two exchangeable variants (the same population accuracy) whose accuracy varies by speaker: Δ is 0 in the population."""
+    from workbench.analysis.stats import paired_bootstrap_delta
+
+    rng, reps = np.random.default_rng(8), 100
+    covered = {"items": 0, "speakers": 0}
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    for r in range(reps):
+        spk = np.repeat(np.arange(SPEAKERS), CLIPS)
+        u = rng.standard_normal(SPEAKERS)
+        t = np.zeros(len(spk), dtype=int)
+        pa = (rng.random(len(spk)) > _sigmoid(u + 1.2 * rng.standard_normal(SPEAKERS))[spk]).astype(int)
+        pb = (rng.random(len(spk)) > _sigmoid(u + 1.2 * rng.standard_normal(SPEAKERS))[spk]).astype(int)
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            _, lo, hi = paired_bootstrap_delta(acc, t, pa, pb, n=200, seed=r, clusters=clusters)
+            covered[unit] += lo <= 0 <= hi
+    assert covered["items"] / reps < 0.7, covered
+    assert covered["speakers"] / reps > 0.88, covered
+
+
+def test_compare_states_the_speakers_its_delta_intervals_resampled():
+    import pandas as pd
+
+    from workbench.analysis.compare import compare_results
+
+    rng = np.random.default_rng(9)
+    raw = _rows(rng, lambda s: f"spk{s}")
+    other = [dict(r, variant="denoised", pred=("sad" if r["pred"] == "angry" else "angry") if k % 3 == 0 else r["pred"])
+             for k, r in enumerate(raw)]
+    _, comparisons, _ = compare_results(pd.DataFrame(raw + other), baseline="raw", n_boot=100)
+    c = comparisons[0]
+    assert c.interval_unit["unit"] == "speaker" and f"paired bootstrap resampling {SPEAKERS} speakers" in c.render()
+    assert "McNemar" in c.render() and "counts clips as independent" in c.render()
+    _, plain, _ = compare_results(pd.DataFrame([dict(r, speaker="") for r in raw + other]), baseline="raw", n_boot=100)
+    assert plain[0].interval_unit["unit"] == "item" and "paired bootstrap resampling items" in plain[0].render()
+
+
+def test_calibrate_errors_intervals_resample_speakers_and_cover_the_population_mean():
+    """calibrate's Brier/NLL/AURC intervals are bootstrap_ci's: a per-clip loss with a speaker effect, population mean 0."""
+    rng, reps = np.random.default_rng(10), 100
+    covered = {"items": 0, "speakers": 0}
+    spk = np.repeat(np.arange(SPEAKERS), CLIPS)
+    mean = lambda idx, _: float(np.mean(loss[np.asarray(idx, dtype=int)]))  # noqa: E731
+    for r in range(reps):
+        loss = 1.5 * rng.standard_normal(SPEAKERS)[spk] + rng.standard_normal(len(spk))
+        index = np.arange(len(spk))
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            lo, hi = bootstrap_ci(mean, index, index, n=200, seed=r, clusters=clusters)
+            covered[unit] += lo <= 0 <= hi
+    assert covered["items"] / reps < 0.7, covered
+    assert covered["speakers"] / reps > 0.88, covered
+
+
+def test_calibrate_states_what_its_intervals_resampled(tmp_path):
+    from workbench.analysis.calibration import calibrate
+
+    rng = np.random.default_rng(11)
+    rows = _rows(rng, lambda s: f"spk{s}")
+    for r in rows:  # scores that vary, so that calibration has something to fit
+        a = float(rng.uniform(0.2, 0.9))
+        r.update({k: 0.0 for k in r if k.startswith("score_")}, score_angry=a, score_sad=1 - a, confidence=max(a, 1 - a),
+                 pred="angry" if a >= 0.5 else "sad")
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    report = calibrate(rf.results(), by="speaker", folds=2, n_boot=30)
+    report = report if not isinstance(report, dict) else next(iter(report.values()))
+    assert report.interval_unit["unit"] == "speaker" and f"bootstrap resampling the {SPEAKERS} speakers" in report.render()
