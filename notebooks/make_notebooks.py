@@ -162,7 +162,7 @@ TEMPLATES = {
          "run_dirs = [d.strip() for d in run_dirs.split(',')] if isinstance(run_dirs, str) else [str(d) for d in run_dirs]\n"
          "cmp = wb.compare_runs(run_dirs, variants=[variant] if variant else None, n_boot=n_boot)\n"
          "display(HTML(cmp.html(top=top, title=title)))",
-         "R.show_figure(R.plot_runs_comparison(cmp), random_weights=cmp.random_weights)",
+         "R.show_figure(R.plot_runs_comparison(cmp), random_weights=cmp.random_weights, overlap=cmp.training_overlap)",
          "## The item where each pair of runs differs most: both predictions, both score vectors and the audio as it was scored. "
          "Open this page's notebook (`checkpoint_comparison.ipynb`, beside it) in JupyterLab to see more: there "
          "`wb.LowConfidenceBrowser(row.run_dir_a).select(row.id, row.variant)` opens any row of `cmp.disagreements(top)` "

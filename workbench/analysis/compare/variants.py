@@ -23,7 +23,7 @@ from workbench.serialize import figure_text, save_figure
 
 _DELTA_NAMES = {"delta_wa": "ΔWA", "delta_uar": "ΔUAR"}
 _FLAG_NAMES = {"wa": "WA", "uar": "UAR", "macro_f1": "macro-F1", "wa_majority": "WA", "uar_chance": "UAR", "small_classes": "classes", "few_items": "intervals", "never_predicted": "precision", "class_f1": "per-class F1", "ece": "ECE",
-              "confidence_shift": "confidence shift", **_DELTA_NAMES}
+              "confidence_shift": "confidence shift", "delta_intervals": "Δ intervals", **_DELTA_NAMES}
 
 
 #: why a pair of runs has no ΔWA, ΔUAR or McNemar (the screen's line and the page's check column)
@@ -100,6 +100,8 @@ class Comparison:
         if lo == lo and hi == lo:  # a t interval has no width only when every item shifts by the same amount
             flags["confidence_shift"] = (f"zero-width interval [{lo:+.3f}, {hi:+.3f}]: all {self.n_shift} paired items shift by the "
                                          "same amount, so it shows no uncertainty (not a measured certainty)")
+        if self.interval_unit["note"] and self.n_paired:  # too few speakers to resample: a caveat on its own line too
+            flags["delta_intervals"] = self.interval_unit["note"]
         return {name: note for name, note in flags.items() if note}
 
     def render(self) -> str:
@@ -121,7 +123,7 @@ class Comparison:
             + f", confidence shift mean {self.confidence_shift_mean:+.3f} "
             + (f"[{self.confidence_shift_ci[0]:+.3f}, {self.confidence_shift_ci[1]:+.3f}] (95 % t interval, n={self.n_shift})"
                if self.n_shift >= 2 else f"(no interval from n={self.n_shift})")
-            + flags_text(self.interval_flags()) + (f"  !! Δ intervals: {self.interval_unit['note']}" if self.interval_unit["note"] and self.n_paired else "")
+            + flags_text(self.interval_flags())
         )
 
 
