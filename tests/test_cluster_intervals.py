@@ -236,3 +236,69 @@ def test_calibrate_states_what_its_intervals_resampled(tmp_path):
     report = calibrate(rf.results(), by="speaker", folds=2, n_boot=30)
     report = report if not isinstance(report, dict) else next(iter(report.values()))
     assert report.interval_unit["unit"] == "speaker" and f"bootstrap resampling the {SPEAKERS} speakers" in report.render()
+
+
+def _speaker_clusters(rng, speakers=20, clips=15):
+    """Clusters and labels that share nothing but the speaker: each speaker's clips sit mostly in the speaker's own
+    cluster (the voice) and carry mostly the speaker's own label, each drawn apart from the other given the speaker."""
+    spk = np.repeat(np.arange(speakers), clips)
+    own_cluster, own_label = rng.integers(0, 3, speakers), rng.integers(0, 4, speakers)
+    cluster = np.where(rng.random(len(spk)) < 0.8, own_cluster[spk], rng.integers(0, 3, len(spk)))
+    label = np.where(rng.random(len(spk)) < 0.7, own_label[spk], rng.integers(0, 4, len(spk)))
+    return cluster, np.array(["angry", "happy", "neutral", "sad"])[label], spk
+
+
+def test_label_check_shuffling_within_speakers_keeps_its_false_alarm_rate_the_item_shuffle_loses():
+    """embeddings' label check shuffled labels across all clips: clusters that follow speakers whose labels differ
+    passed as emotion clusters nearly always (p < 0.05 in 86 of 100 runs where the labels hold nothing beyond the
+    speaker).  Shuffled within speakers it passed 3 of 100, under the test's level of 5 %."""
+    from workbench.analysis.embeddings import label_agreement
+
+    rng = np.random.default_rng(6)
+    reps = 100
+    alarms = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        cluster, label, spk = _speaker_clusters(rng)
+        alarms["items"] += label_agreement(cluster, label, n_perm=199, seed=r)["passed"]
+        alarms["speakers"] += label_agreement(cluster, label, n_perm=199, seed=r, speakers=[f"s{s}" for s in spk])["passed"]
+    assert alarms["items"] / reps > 0.6, alarms  # 0.86: the old check
+    assert alarms["speakers"] / reps < 0.12, alarms  # nominal 0.05
+
+
+def test_label_check_says_which_shuffle_and_without_speakers_is_unchanged():
+    from workbench.analysis.embeddings import label_agreement
+
+    cluster, label, spk = _speaker_clusters(np.random.default_rng(7))
+    plain = label_agreement(cluster, label, seed=3)
+    for none in (None, [""] * len(spk), [None] * len(spk)):  # no speaker known: the item shuffle, number for number
+        same = label_agreement(cluster, label, seed=3, speakers=none)
+        assert (same["p"], same["null_95"], same["words"]) == (plain["p"], plain["null_95"], plain["words"])
+    assert "shuffled across items (no speaker known" in plain["words"]
+    within = label_agreement(cluster, label, seed=3, speakers=[f"s{s}" for s in spk])
+    assert within["shuffled"] == "within each of the 20 speakers" and "labels shuffled within each of the 20 speakers" in within["words"]
+    assert within["ari"] == plain["ari"] and within["p"] > plain["p"]
+    # a shuffle within speakers keeps each speaker's labels: one label per speaker leaves nothing to shuffle
+    one = label_agreement(cluster, np.array(["angry", "happy", "neutral", "sad"])[spk % 4], seed=0, speakers=list(spk))
+    assert one["p"] == 1.0
+
+
+def test_embeddings_clusters_of_speakers_are_not_read_as_emotion_clusters(tmp_path, capsys):
+    """Four voices, each mostly one emotion, clustered by voice: the label check shuffled labels across clips and said
+    'clusters track the labels'.  Within speakers the shuffles keep each voice's labels, and the check fails."""
+    from workbench.cli import main
+
+    rng = np.random.default_rng(8)
+    spk = np.repeat(np.arange(8), 15)
+    emb = np.eye(32)[spk % 4] * 8 + rng.standard_normal((len(spk), 32))  # two speakers per voice cluster
+    label = np.where(rng.random(len(spk)) < 0.8, spk % 4, rng.integers(0, 4, len(spk)))
+    names = np.array(["angry", "happy", "neutral", "sad"])
+    for tag, speaker in (("none", lambda s: ""), ("spk", lambda s: f"spk{s}")):
+        rows = [synthetic_row(f"u{i}", emotion=str(names[e]), speaker=speaker(s)) for i, (e, s) in enumerate(zip(label, spk))]
+        rf = write_run(tmp_path / tag, rows, emb)
+        assert main(["embeddings", str(rf.path), "--out", str(tmp_path / f"j{tag}"), "--k", "4", "--json"]) == 0
+        check = json.loads(capsys.readouterr().out)["clusters"]["label_check"]
+        if tag == "none":
+            assert check["passed"] is True and check["shuffled"].startswith("across items")
+        else:
+            assert check["passed"] is False and check["shuffled"] == "within each of the 8 speakers", check
+            assert "labels shuffled within each of the 8 speakers" in check["words"]

@@ -309,7 +309,8 @@ def cluster(x: np.ndarray, method: str = "kmeans", *, k: int | None = None, k_ra
 LABEL_PERMUTATIONS, LABEL_P = 999, 0.05
 
 
-def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = LABEL_PERMUTATIONS, seed: int = 0) -> dict:
+def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = LABEL_PERMUTATIONS, seed: int = 0,
+                    speakers: Sequence | None = None) -> dict:
     """Whether the clusters track the labels: the adjusted Rand index (sklearn) of ``clusters`` with ``labels`` over the
     labelled items (``labels`` ``""`` are left out), against the same index with the labels shuffled ``n_perm`` times
     (seeded).  A cluster listed as "sad 6, happy 2, angry 1" reads as the sad cluster; the check says whether the
@@ -317,13 +318,23 @@ def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = 
 
     Returns ``{"n", "ari", "null_95", "p", "permutations", "passed", "words"}``: ``p`` is ``(1 + shuffles reaching the
     ARI) / (n_perm + 1)``; ``passed`` None (and ``ari`` None) when there is nothing to check (fewer than 2 labels or 2
-    clusters among the labelled items)."""
+    clusters among the labelled items).
+
+    ``speakers`` (each item's speaker, ``""`` for none): the labels are shuffled within each speaker, so every shuffle
+    keeps each speaker's own mix of labels (items with no speaker are shuffled among themselves).  Clips of one speaker
+    share the voice, and the clusters follow it: labels shuffled across speakers broke the speaker-label link the
+    clusters inherit, so clusters of speakers whose labels differ read as emotion clusters (p near 0 though the
+    clusters hold nothing of the labels beyond the speakers).  ``"shuffled"`` says which shuffle was made."""
     from sklearn.metrics import adjusted_rand_score
 
     c, y = np.asarray(clusters).astype(str), np.asarray(labels).astype(str)
     keep = y != ""
     c, y = c[keep], y[keep]
-    out = {"n": int(keep.sum()), "ari": None, "null_95": None, "p": None, "permutations": 0, "passed": None}
+    spk = ["" if v is None or v != v else str(v).strip() for v in (speakers if speakers is not None else [])]
+    spk = np.asarray(spk, dtype=object)[keep] if any(spk) else None
+    known = len(set(spk.tolist()) - {""}) if spk is not None else 0
+    shuffled = f"within each of the {known} speakers" if known else "across items (no speaker known: items taken as independent)"
+    out = {"n": int(keep.sum()), "ari": None, "null_95": None, "p": None, "permutations": 0, "passed": None, "shuffled": shuffled}
     if len(set(y)) < 2 or len(set(c)) < 2:
         what = f"{len(set(y))} label(s)" if len(set(y)) < 2 else f"{len(set(c))} cluster(s)"
         return {**out, "words": f"label check not made: the {out['n']} labelled item(s) hold {what}; it needs two"}
@@ -335,15 +346,28 @@ def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = 
     rows, cols, total = pairs(np.bincount(yc)), pairs(np.bincount(cc)), len(y) * (len(y) - 1) / 2
     expected, top = rows * cols / total, (rows + cols) / 2
     rng = np.random.default_rng(seed)
-    null = np.array([(pairs(np.bincount(rng.permutation(yc) * kc + cc)) - expected) / (top - expected) for _ in range(int(n_perm))])
+    shuffle = rng.permutation if spk is None else _within(np.unique(spk.astype(str), return_inverse=True)[1], rng)
+    null = np.array([(pairs(np.bincount(shuffle(yc) * kc + cc)) - expected) / (top - expected) for _ in range(int(n_perm))])
     p = float((1 + np.sum(null >= ari - 1e-12)) / (len(null) + 1))
     passed = p < LABEL_P
-    base = (f"adjusted Rand index with the labels {ari:.3f} over {out['n']} labelled items; shuffled labels reach "
+    base = (f"adjusted Rand index with the labels {ari:.3f} over {out['n']} labelled items; labels shuffled {shuffled} reach "
             f"{np.percentile(null, 95):.3f} (95th percentile of {len(null)}), p = {p:.3g}")
     words = (f"clusters track the labels: {base}" if passed else
              f"CLUSTERS DO NOT TRACK THE LABELS: {base}, so a cluster's most frequent label does not make it that label's cluster")
     return {**out, "ari": ari, "null_95": float(np.percentile(null, 95)), "p": p, "permutations": int(len(null)),
             "passed": bool(passed), "words": words}
+
+
+def _within(groups: np.ndarray, rng):
+    """A shuffle ``values -> values`` that permutes values only among the items of one group (seeded by ``rng``)."""
+    order = np.argsort(groups, kind="stable")
+
+    def shuffle(values: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[order] = values[np.lexsort((rng.random(len(groups)), groups))]
+        return out
+
+    return shuffle
 
 
 # ---------------------------------------------------------------------------

@@ -281,7 +281,7 @@ def _clusters(args, emb, rows, say) -> dict | None:
             members[str(c)] = counts
             say(f"  cluster {c} {cluster_composition(counts)}")
         # the composition reads as "cluster 0 is sad": whether the clusters hold the labels better than a shuffle
-        agreement = label_agreement(rows["cluster"], shown, seed=args.seed)
+        agreement = label_agreement(rows["cluster"], shown, seed=args.seed, speakers=rows["speaker"] if "speaker" in rows.columns else None)
         say(f"  {'!! ' if agreement['passed'] is False else ''}{agreement['words']}")
     failed = cl.failed_checks() + ([agreement["words"]] if members and agreement["passed"] is False else [])
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
@@ -299,7 +299,8 @@ def _cluster_checks(cl, agreement: dict | None) -> list[str]:
     out = [f"k={cl.k}: silhouette {cl.silhouette:.3f}, single blobs up to {max(finite):.3f}" if finite and cl.silhouette == cl.silhouette
            else f"k={cl.k}: {cl.null_words().split(':')[0]}"]
     if agreement and agreement["ari"] is not None:
-        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
+        within = " within speakers" if agreement["shuffled"].startswith("within") else ""
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
     return out
 
 
