@@ -302,3 +302,58 @@ def test_embeddings_clusters_of_speakers_are_not_read_as_emotion_clusters(tmp_pa
         else:
             assert check["passed"] is False and check["shuffled"] == "within each of the 8 speakers", check
             assert "labels shuffled within each of the 8 speakers" in check["words"]
+
+
+def test_kappa_and_top1_agreement_intervals_resampling_speakers_cover_the_population_values():
+    """compare's two runs agree on a speaker's clips with the speaker's own probability (logit 1 + 1.5 z): the top-1
+    agreement's exact interval and kappa's item bootstrap took the clips as independent and covered about half the time."""
+    from workbench.analysis.stats import kappa_interval, top1_interval
+
+    agree_rate = float(np.mean(_sigmoid(1 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))
+    true = {"top1": agree_rate, "kappa": 2 * agree_rate - 1}  # balanced labels flipped at random: p_e = 1/2
+    rng, reps = np.random.default_rng(11), 150
+    covered = {"items": np.zeros(2), "speakers": np.zeros(2)}
+    for r in range(reps):
+        spk = np.repeat(np.arange(SPEAKERS), CLIPS)
+        a = rng.integers(0, 2, len(spk))
+        b = np.where(rng.random(len(spk)) < _sigmoid(1 + 1.5 * rng.standard_normal(SPEAKERS))[spk], a, 1 - a)
+        for unit, clusters in (("items", None), ("speakers", [f"s{s}" for s in spk])):
+            (t_lo, t_hi), (k_lo, k_hi) = (f(a.astype(str), b.astype(str), n=300, seed=r, clusters=clusters) for f in (top1_interval, kappa_interval))
+            covered[unit] += [t_lo <= true["top1"] <= t_hi, k_lo <= true["kappa"] <= k_hi]
+    items, speakers = covered["items"] / reps, covered["speakers"] / reps
+    assert (items < 0.7).all(), items  # 0.59 and 0.58: the old intervals
+    assert (speakers > 0.88).all(), speakers  # 0.90 and 0.90: nominal 0.95 (30 speakers: a percentile bootstrap runs a little short)
+
+
+def test_compare_runs_agreement_intervals_resample_speakers_and_say_so(tmp_path):
+    """Two runs whose rows carry speakers: kappa's and top-1 agreement's intervals resample the speakers, said on the
+    screen, in the records and in the report page's notes; without speakers the numbers are the item ones as before."""
+    from scipy.stats import binomtest
+
+    from workbench.analysis.compare import compare_runs
+    from workbench.analysis.stats import kappa_interval
+
+    rng = np.random.default_rng(12)
+    names = np.array(["angry", "sad"])
+    spk = np.repeat(np.arange(SPEAKERS), 6)
+    truth, pa = rng.integers(0, 2, len(spk)), rng.integers(0, 2, len(spk))
+    pb = np.where(rng.random(len(spk)) < _sigmoid(1 + 1.5 * rng.standard_normal(SPEAKERS))[spk], pa, 1 - pa)
+    got = {}
+    for tag, speaker in (("spk", lambda s: f"spk{s}"), ("none", lambda s: "")):
+        runs = [write_run(tmp_path / f"{tag}{k}", [synthetic_row(f"i{i}", emotion=names[t], pred=names[p], speaker=speaker(s))
+                                                   for i, (t, p, s) in enumerate(zip(truth, preds, spk))], [[1.0, 0.0]] * len(spk))
+                for k, preds in enumerate((pa, pb))]
+        cmp = compare_runs(runs, n_boot=200, seed=0)
+        got[tag] = (cmp, cmp.agreement.to_dict(orient="records")[0])
+    cmp, ag = got["spk"]
+    assert ag["interval_unit"] == f"{SPEAKERS} speakers"
+    assert f"label flips; intervals resampling the {SPEAKERS} speakers" in cmp.render()
+    assert f"intervals resampling the {SPEAKERS} speakers" in cmp.html()
+    plain_cmp, plain = got["none"]
+    same = int((pa == pb).sum())
+    ci = binomtest(same, len(pa)).proportion_ci(method="exact")
+    assert (plain["top1_agreement_lo"], plain["top1_agreement_hi"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert (plain["kappa_lo"], plain["kappa_hi"]) == pytest.approx(kappa_interval(names[pa], names[pb], n=200, seed=0))
+    assert plain["interval_unit"] == "items" and "intervals resampling" not in plain_cmp.render()
+    width = lambda r, c: r[f"{c}_hi"] - r[f"{c}_lo"]  # noqa: E731
+    assert width(ag, "kappa") > 1.3 * width(plain, "kappa") and width(ag, "top1_agreement") > 1.3 * width(plain, "top1_agreement")

@@ -376,28 +376,57 @@ def _stats_from_counts(counts: np.ndarray, labels: np.ndarray, m) -> np.ndarray:
     return np.stack([np.trace(counts, axis1=1, axis2=2) / m, uar_b, f1_b], axis=1)
 
 
-def kappa_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def kappa_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                   clusters: Sequence | None = None) -> tuple[float, float]:
     """Percentile bootstrap interval of Cohen's kappa of two label sequences (items resampled in pairs, seeded), each
     resample's kappa ``(p_o − p_e) / (1 − p_e)`` from its confusion counts; NaNs with fewer than 2 items or ``n`` 0,
-    and resamples where kappa is 0/0 (one label throughout) are left out."""
+    and resamples where kappa is 0/0 (one label throughout) are left out.  ``clusters`` (each item's speaker,
+    :func:`speaker_resampling`): resample speakers, every item of a drawn speaker together (the cluster bootstrap)."""
+    counts = _pair_counts(pred_a, pred_b, n=n, seed=seed, clusters=clusters)
+    if counts is None:
+        return float("nan"), float("nan")
+    m = counts.sum(axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_o = np.trace(counts, axis1=1, axis2=2) / m
+        p_e = (counts.sum(axis=2) * counts.sum(axis=1)).sum(axis=1) / m ** 2
+        kappas = (p_o - p_e) / (1 - p_e)
+    kappas = kappas[np.isfinite(kappas)]
+    return _percentile_bounds(kappas[:, None], level)[0] if len(kappas) else (float("nan"), float("nan"))
+
+
+def top1_interval(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int = 1000, level: float = 0.95, seed: int = 0,
+                  clusters: Sequence | None = None) -> tuple[float, float]:
+    """Interval of the share of items two label sequences agree on: without ``clusters`` the exact binomial one
+    (:func:`proportion_interval`, items independent); with ``clusters`` (each item's speaker, :func:`speaker_resampling`)
+    the percentile cluster bootstrap over speakers (the resamples :func:`kappa_interval` draws with the same seed),
+    since a speaker's clips agree or disagree together."""
+    if clusters is None:
+        a, b = np.asarray(pred_a).astype(str), np.asarray(pred_b).astype(str)
+        return proportion_interval(int((a == b).sum()), len(a), level=level)
+    counts = _pair_counts(pred_a, pred_b, n=n, seed=seed, clusters=clusters)
+    if counts is None:
+        return float("nan"), float("nan")
+    return _percentile_bounds((np.trace(counts, axis1=1, axis2=2) / counts.sum(axis=(1, 2)))[:, None], level)[0]
+
+
+def _pair_counts(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int, seed: int, clusters: Sequence | None):
+    """``(n, k, k)`` confusion counts of ``n`` seeded resamples of the label pairs (items, or with ``clusters`` whole
+    clusters); None with fewer than 2 items or ``n`` 0."""
     a, b = np.asarray(pred_a).astype(str), np.asarray(pred_b).astype(str)
     m = len(a)
     if m < 2 or n <= 0:
-        return float("nan"), float("nan")
+        return None
     _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
     k = int(codes.max()) + 1
-    idx = np.random.default_rng(seed).integers(0, m, size=(n, m))
+    rng = np.random.default_rng(seed)
+    if clusters is not None:
+        ids = cluster_ids(clusters)
+        per_cluster = np.zeros((ids.max() + 1, k * k))
+        np.add.at(per_cluster, (ids, codes[:m] * k + codes[m:]), 1.0)
+        return (cluster_draws(rng, ids.max() + 1, n) @ per_cluster).reshape(n, k, k)
+    idx = rng.integers(0, m, size=(n, m))
     pair = codes[:m][idx] * k + codes[m:][idx] + (np.arange(n) * k * k)[:, None]
-    counts = np.bincount(pair.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
-    p_o = np.trace(counts, axis1=1, axis2=2) / m
-    p_e = (counts.sum(axis=2) * counts.sum(axis=1)).sum(axis=1) / m ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappas = (p_o - p_e) / (1 - p_e)
-    kappas = kappas[np.isfinite(kappas)]
-    if not len(kappas):
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(kappas, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
+    return np.bincount(pair.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
 
 
 def mcnemar_exact(b: int, c: int) -> float:

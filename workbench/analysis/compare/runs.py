@@ -18,7 +18,7 @@ from workbench.data.cards import prefixed, run_training_overlap
 from workbench.errors import ConfigError, ModelError, html_text, html_visible, printable_table
 from workbench.files import json_default, json_safe
 from workbench.analysis.metrics import Report, evaluate
-from workbench.analysis.stats import kappa_interval, p_value_text, proportion_interval
+from workbench.analysis.stats import kappa_interval, p_value_text, speaker_resampling, top1_interval
 from workbench.labels import RANDOM_WEIGHTS_BANNER
 from workbench.model.agreement import agreement, item_distances, row_cosines
 from workbench.model.checkpoints import read_training_card
@@ -276,10 +276,13 @@ class RunsComparison:
                              f"and score distances n/a: {rec['label_sets_note']}; embedding cosine min/mean {cos}")
                 continue
             lines.append(f"{rec['run_b']} vs {rec['run_a']} [{rec['variant']}] ({rec['n']} items): kappa {_ci_text(rec['kappa'], (rec['kappa_lo'], rec['kappa_hi']))}{_why(rec.get('kappa_note'))}, "
-                         f"top-1 agreement {_ci_text(rec['top1_agreement'], (rec['top1_agreement_lo'], rec['top1_agreement_hi']))} ({rec['n_label_flips']} label flips), "
+                         f"top-1 agreement {_ci_text(rec['top1_agreement'], (rec['top1_agreement_lo'], rec['top1_agreement_hi']))} ({rec['n_label_flips']} label flips"
+                         f"{'; intervals ' + rec['interval_words'] if rec.get('interval_words') else ''}), "
                          f"max |Δ score| {_distance(rec['max_abs_delta_score'])}, TVD mean {_distance(rec['mean_tvd'])} "
                          f"max {_distance(rec['max_tvd'])}, "
                          f"embedding cosine min/mean {cos}")
+            if rec.get("interval_note"):  # too few speakers to resample: the caveat on its own line
+                lines.append(f"  !! kappa and top-1 agreement intervals: {rec['interval_note']}")
         for k, ids in self.excluded.items():
             lines.append(f"  excluded from {k}: {len(ids)} row(s) failed in either run")
         if top and len(self.items):  # headed in words, the distances said under it; the files keep the keys
@@ -371,7 +374,8 @@ def _agreement_table(agreement):
     for col in ("max_abs_delta_score", "mean_max_abs_delta_score", "max_tvd", "mean_tvd"):  # 3e-8 is not 0.000
         table[col] = [_distance(x) for x in table[col]]
     table = table.rename(columns=_AGREEMENT_HEADS)
-    notes = text_values(agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note"]))
+    notes = text_values(agreement.reindex(columns=["label_sets_note", "kappa_note", "cosine_note", "interval_words", "interval_note"]))
+    notes["interval_words"] = ["intervals " + w if w else "" for w in notes["interval_words"]]
     table["notes"] = ["; ".join(n for n in pair if n) for pair in notes.itertuples(index=False)]
     return table
 
@@ -444,8 +448,12 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
              **agreement(pa, pb, sa, sb, ea if same_dim else None, eb if same_dim else None),
              "kappa_note": kappa_note(pa, pb, score_labels(a), cb := [pairs.get(c, c) for c in score_labels(b)]), "cosine_note": cosine_note,
              "label_sets_note": label_sets_note(score_labels(a), list(dict.fromkeys(cb)), ni, nj)}
-    # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one
-    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"), (*proportion_interval(agree["n"] - agree["n_label_flips"], agree["n"]), *kappa_interval(pa, pb, n=n_boot, seed=seed))))
+    # top-1 agreement beside its exact interval (0.917 of 12 items is [0.615, 0.998]), kappa beside its bootstrap one;
+    # with speakers both resample speakers (a speaker's clips agree or disagree together), said beside them
+    clusters, unit = speaker_resampling(a)
+    agree.update(zip(("top1_agreement_lo", "top1_agreement_hi", "kappa_lo", "kappa_hi"),
+                     (*top1_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters), *kappa_interval(pa, pb, n=n_boot, seed=seed, clusters=clusters))))
+    agree.update(interval_unit=unit["short"], interval_words=unit["words"] if unit["unit"] == "speaker" else "", interval_note=unit["note"] if len(keys) else "")
     if agree["label_sets_note"]:  # no class in common: these figures follow from the names, not from the models
         agree.update({k: None if k == "n_label_flips" else float("nan") for k in DISJOINT_NA}, kappa_note="")
     mx, tvd = item_distances(sa, sb) if len(keys) else (np.zeros(0), np.zeros(0))
