@@ -236,6 +236,59 @@ def test_calibrate_states_what_its_intervals_resampled(tmp_path):
     report = calibrate(rf.results(), by="speaker", folds=2, n_boot=30)
     report = report if not isinstance(report, dict) else next(iter(report.values()))
     assert report.interval_unit["unit"] == "speaker" and f"bootstrap resampling the {SPEAKERS} speakers" in report.render()
+    assert f"interval from 30 resamples of the {SPEAKERS} speakers" in report.render()
+    assert report.temperature_bootstrap["method"] == "speaker (cluster) bootstrap, percentile"
+
+
+def test_calibrate_report_section_says_what_its_intervals_resampled(tmp_path, monkeypatch):
+    """The screen and the JSON said the unit of calibrate's error intervals; the report's section did not, and its
+    temperature interval said nothing of what it resampled."""
+    from test_calibration_cli import _run_folder, planted_run
+
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(obj))
+    _run_folder(tmp_path / "run", planted_run(n_speakers=12, per_speaker=20, t_true=2.0))
+    reporting.calibration_section(tmp_path / "run", n_boot=20)
+    html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
+    assert "95 % intervals: bootstrap resampling the 12 speakers" in html and "interval from 20 resamples of the 12 speakers" in html
+
+
+def _speaker_temperatures(rng, speakers=20, clips=30):
+    """Binary log-probabilities and labels drawn at the speaker's own temperature (1.5 exp(1.2 z)): the model is
+    overconfident on some voices more than on others."""
+    spk = np.repeat(np.arange(speakers), clips)
+    margin = 3 * rng.standard_normal(len(spk))
+    y = (rng.random(len(spk)) < _sigmoid(margin / (1.5 * np.exp(1.2 * rng.standard_normal(speakers)))[spk])).astype(int)
+    logits = np.column_stack([np.zeros(len(spk)), margin])
+    return logits - np.logaddexp(0, margin)[:, None], y, spk
+
+
+def test_temperature_interval_resampling_speakers_covers_the_population_temperature():
+    from workbench.analysis.calibration_measures import fit_temperature, temperature_interval
+
+    lp, y, _ = _speaker_temperatures(np.random.default_rng(98), speakers=4000)
+    true = fit_temperature(lp, y)  # the pooled fit over a population of speakers
+    rng, reps = np.random.default_rng(12), 40
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        lp, y, spk = _speaker_temperatures(rng)
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            (lo, hi), _ = temperature_interval(lp, y, n_boot=100, seed=r, clusters=clusters)
+            covered[unit] += lo <= true <= hi
+    assert covered["items"] / reps < 0.7, covered  # 22 of 40: the old interval
+    assert covered["speakers"] / reps > 0.85, covered  # 37 of 40: nominal 0.95
+
+
+def test_temperature_interval_without_speakers_is_unchanged():
+    from workbench.analysis.calibration_measures import fit_temperature, temperature_interval
+
+    lp, y, _ = _speaker_temperatures(np.random.default_rng(13))
+    rng = np.random.default_rng(5)
+    fits = [fit_temperature(lp[i], y[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(40))]
+    (lo, hi), info = temperature_interval(lp, y, n_boot=40, seed=5)
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(fits, [2.5, 97.5]))) and info["method"] == "item bootstrap, percentile"
 
 
 def _speaker_clusters(rng, speakers=20, clips=15):

@@ -258,6 +258,12 @@ class CalibrationReport:
                     "the top of all the model's classes")
         return "the top of all the model's classes, as `workbench metrics`' WA"
 
+    @property
+    def resamples_words(self) -> str:
+        """What the temperature's resamples drew, after their count: "item resamples" or "resamples of the 30 speakers"."""
+        unit = self.interval_unit
+        return f"resamples of the {unit['short']}" if unit["unit"] != "item" else "item resamples"
+
     def render(self) -> str:
         f = lambda x: "n/a" if x is None or x != x else f"{x:.3f}"  # noqa: E731
         lo_t, hi_t = self.search_interval
@@ -268,7 +274,7 @@ class CalibrationReport:
                   f"  temperature {self.temperature:.3f} [{f(self.temperature_ci[0])}, {f(self.temperature_ci[1])}] "
                   f"(fitted on all items, searched in [{lo_t:g}, {hi_t:g}]"
                   + (f", AT THE {self.temperature_edge.upper()} BOUND" if self.temperature_edge else "")
-                  + f"; interval from {tb.get('resamples', 0)} item resamples"
+                  + f"; interval from {tb.get('resamples', 0)} {self.resamples_words}"
                   + (f", {tb['at_edge']} of them at a bound" if tb.get("at_edge") else "")
                   + f"; per fold {', '.join(f'{t:.3f}' for t in self.fold_temperatures)})",
                   f"  {self.conformal_protocol}",
@@ -481,7 +487,7 @@ def calibrate(results, *, variant: str | None = None, by: str | None = "speaker"
     temperature = fit_temperature(lp, y, bounds=bounds)
     fig = _bootstrapped(before_probs, cv["after"], y, bins=bins, n_boot=n_boot, seed=seed,  # clips of a speaker resampled together
                         clusters=(resampling := speaker_resampling(items.groups, word=items.group_by or "speaker"))[0])
-    t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds)
+    t_ci, t_boot = temperature_interval(lp, y, n_boot=min(n_boot, T_BOOTSTRAP_CAP), seed=seed, bounds=bounds, clusters=resampling[0])
     if not items.restricted and len(set(y.tolist())) < len(items.classes):
         notes.append(f"calibrated over all {len(items.classes)} model classes; the corpus uses fewer, so sets may hold classes it never has")
     sc = _self_checks(lp, y, temperature, cv["fold_t"], fig, t_ci, t_boot, bounds=bounds, k=k)

@@ -12,7 +12,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
-from workbench.analysis.stats import ece as binned_ece
+from workbench.analysis.stats import cluster_ids, ece as binned_ece
 from workbench.analysis.groups import BLANK_EMOTION_FIX, blank_emotion_words
 from workbench.model.temperature import TEMPERATURE_RANGE, softmax
 
@@ -454,8 +454,11 @@ def ece_by_class_set(log_probs: np.ndarray, y: np.ndarray, classes: Sequence[str
 
 
 def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, seed: int, level: float = 0.95,
-                         bounds: tuple[float, float] = T_BOUNDS) -> tuple[tuple[float, float], dict]:
-    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples.
+                         bounds: tuple[float, float] = T_BOUNDS, clusters: Sequence | None = None) -> tuple[tuple[float, float], dict]:
+    """Percentile bootstrap interval of the fitted temperature: the fit repeated on ``n_boot`` item resamples, or with
+    ``clusters`` (each item's speaker, :func:`~workbench.analysis.stats.speaker_resampling`) on ``n_boot`` resamples of
+    the speakers, every item of a drawn speaker together (a speaker's clips share how over- or under-confident the
+    model is on the voice).
 
     Returns the interval and ``{"resamples", "at_edge", "method"}``; resamples
     whose fit ends at a bound count in ``at_edge`` (their T is a bound, not an optimum).
@@ -464,10 +467,17 @@ def temperature_interval(log_probs: np.ndarray, y: np.ndarray, *, n_boot: int, s
     if n == 0 or n_boot < 1:
         return (float("nan"), float("nan")), {"resamples": 0, "at_edge": 0, "method": "none"}
     rng = np.random.default_rng(seed)
-    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
+    if clusters is None:
+        draws = (rng.integers(0, n, n) for _ in range(n_boot))
+    else:
+        ids = cluster_ids(clusters)
+        members = np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
+        draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]) for _ in range(n_boot))
+    fits = np.array([fit_temperature(log_probs[i], y[i], bounds=bounds) for i in draws])
     edges = sum(bool(temperature_at_edge(t, bounds)) for t in fits)  # (the flat-NLL case is checked on the full fit only)
     lo, hi = np.percentile(fits, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": "item bootstrap, percentile"}
+    method = "item bootstrap, percentile" if clusters is None else "speaker (cluster) bootstrap, percentile"
+    return (float(lo), float(hi)), {"resamples": int(n_boot), "at_edge": int(edges), "method": method}
 
 
 def conformal_summary(sets: dict, y: np.ndarray, classes: list[str], alpha: float,

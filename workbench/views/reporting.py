@@ -462,10 +462,9 @@ def fusion_section(run_dir: str | os.PathLike, text_model: str | None = None, *,
 def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = None, alpha: float = 0.1, n_boot: int = 1000) -> dict | None:
     """Temperature scaling, calibration errors before/after, risk–coverage and conformal sets of one variant.
 
-    Folds are grouped by speaker when every scored item has one (else shuffled, and the
-    section says so).  Nothing is written into the run folder: ``workbench calibrate`` does that, and with its default
-    resamples (1000), so the same figure has the same interval here and on its screen (500 here gave other intervals).
-    """
+    Folds are grouped by speaker when every scored item has one (else shuffled, and the section says so).  Nothing is
+    written into the run folder: ``workbench calibrate`` does that, and with its default resamples (1000), so the same
+    figure has the same interval here and on its screen (500 here gave other intervals); what they resample is said."""
     results = _run(run_dir).results()
     # calibrate() groups by speaker when every *scored* item has one, as `workbench calibrate` does; an unlabelled row
     # without a speaker (the demo's tone) must not switch the report to shuffled folds and other figures than the CLI's
@@ -479,12 +478,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                   "(its figures are in the run folder, and on its screen).</p>")
         return None
     lo_t, hi_t = rep.search_interval
-    parts = ["<h2>Calibration</h2>"]
-    parts += [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
+    parts = ["<h2>Calibration</h2>"] + [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
     parts += [f"<p>Variant {code(rep.variant)}: {rep.n} items over {len(rep.classes)} classes; {esc(rep.folds)}. "
               f"Fitted temperature {rep.temperature:.3f} [{_fmt(rep.temperature_ci[0])}, {_fmt(rep.temperature_ci[1])}] "
               f"(searched in [{lo_t:g}, {hi_t:g}]{', at its ' + esc(rep.temperature_edge) + ' bound' if rep.temperature_edge else ''}; "
-              f"per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
+              f"interval from {rep.temperature_bootstrap.get('resamples', 0)} {esc(rep.resamples_words)}; per fold {esc(', '.join(f'{t:.3f}' for t in rep.fold_temperatures))}); "
               f"{'recommended' if rep.recommended else '<b>not recommended</b>'}. "
               "\"after\" figures come from folds the fit never saw.</p>",
               f"<p>{esc(rep.conformal_protocol)}.</p>", f"<p>NLL: {esc(rep.nll_words)}.</p>"]
@@ -507,7 +505,9 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                      cell(accs["after"], ca, f"accuracy at {share} after")))
     if rep.accuracy_at:
         parts.append(f"<p>Accuracy in this table: {prose(rep.accuracy_scope)}.</p>")
-    parts.append(table_html(["metric", "before [95% CI]", "after [95% CI]"], rows))
+    unit = rep.interval_unit  # what the intervals resampled, as the screen and the JSON say
+    parts += [f"<p>95 % intervals: bootstrap {esc(unit['words'])}" + (f"; <b>⚠ {esc(unit['note'])}</b>" if unit["note"] else "") + ".</p>",
+              table_html(["metric", "before [95% CI]", "after [95% CI]"], rows)]
     conf_rows, overlap = [], run_training_overlap(_run(run_dir))  # a head on its training speakers: "pass" said with the caveat
     def verdict(v: dict) -> Markup:  # noqa: E306
         tail = "; not independent of the checkpoint's training data" if overlap and v["check"] == "pass" else ""
