@@ -410,3 +410,65 @@ def test_compare_runs_agreement_intervals_resample_speakers_and_say_so(tmp_path)
     assert plain["interval_unit"] == "items" and "intervals resampling" not in plain_cmp.render()
     width = lambda r, c: r[f"{c}_hi"] - r[f"{c}_lo"]  # noqa: E731
     assert width(ag, "kappa") > 1.3 * width(plain, "kappa") and width(ag, "top1_agreement") > 1.3 * width(plain, "top1_agreement")
+
+
+def _listener_table(rng, speaker):
+    """Every clip judged by 10 listeners who all agree with the corpus label; the model right with the speaker's own
+    probability (:func:`_clustered_labels`)."""
+    import pandas as pd
+    from test_listeners_analysis import _row
+
+    t, p, spk = _clustered_labels(rng)
+    names = ["angry", "sad"]
+    return pd.DataFrame([dict(_row(i, names[a], {names[b]: 0.9}, {names[a]: 10}), speaker=speaker(s)) for i, (a, b, s) in enumerate(zip(t, p, spk))])
+
+
+def test_listener_band_interval_resampling_speakers_covers_the_population_accuracy():
+    """listeners' band accuracy interval is bootstrap_interval's: over speakers it covers, over clips it did not."""
+    from workbench.analysis.divergence_checks import bootstrap_interval
+
+    true = float(np.mean(_sigmoid(0.5 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))
+    rng, reps = np.random.default_rng(14), 100
+    covered = {"items": 0, "speakers": 0}
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    for r in range(reps):
+        t, p, spk = _clustered_labels(rng)
+        for unit, clusters in (("items", None), ("speakers", spk.astype(str))):
+            lo, hi = bootstrap_interval(200, r)(acc, t, p, clusters=clusters)
+            covered[unit] += lo <= true <= hi
+    assert covered["items"] / reps < 0.7, covered
+    assert covered["speakers"] / reps > 0.88, covered
+
+
+def test_listener_bands_resample_speakers_and_say_so_and_without_speakers_are_unchanged(tmp_path, monkeypatch):
+    from workbench.analysis import listeners as A
+    from workbench.views import reporting
+
+    table = _listener_table(np.random.default_rng(15), lambda s: f"spk{s}")
+    rep = A.evaluate_listeners(table, n_boot=200, seed=3)
+    high = rep.bands[-1]
+    codes = np.unique(np.concatenate([table["emotion"], table["pred"]]), return_inverse=True)[1]
+    t, p = codes[:len(table)], codes[len(table):]
+    oracle = bootstrap_ci(headline([0, 1]), t, p, n=200, seed=3, clusters=table["speaker"].tolist())
+    assert (high["accuracy_ci"], high["uar_ci"]) == (pytest.approx(oracle[0]), pytest.approx(oracle[1]))
+    assert high["resampled"] == f"{SPEAKERS} speakers" and f"(intervals resampling the {SPEAKERS} speakers)" in rep.render()
+    plain = A.evaluate_listeners(table.assign(speaker=""), n_boot=200, seed=3).bands[-1]
+    items = bootstrap_ci(headline([0, 1]), t, p, n=200, seed=3)
+    assert (plain["accuracy_ci"], plain["uar_ci"]) == (pytest.approx(items[0]), pytest.approx(items[1]))
+    assert plain["interval_unit"] == "item" and "intervals resampling" not in A.evaluate_listeners(table.assign(speaker=""), n_boot=0).render()
+    assert high["accuracy_ci"][1] - high["accuracy_ci"][0] > 1.5 * (plain["accuracy_ci"][1] - plain["accuracy_ci"][0])
+    few = A.evaluate_listeners(table.assign(speaker=[f"s{i % 3}" for i in range(len(table))]), n_boot=50).bands[-1]
+    assert few["interval_unit"] == "item" and "only 3 speaker(s)" in few["note"]
+
+
+def test_listeners_report_section_says_the_bands_resampled_speakers(tmp_path, monkeypatch):
+    from workbench.views import reporting
+
+    table = _listener_table(np.random.default_rng(16), lambda s: f"spk{s}")
+    rows = [{**synthetic_row(r["id"], emotion=r["emotion"], pred=r["pred"], speaker=r["speaker"], meta=json.loads(r["meta"]))}
+            for r in table.to_dict(orient="records")]
+    rf = write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows))
+    shown = []
+    monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(str(getattr(obj, "data", obj))))
+    reporting.listeners_section(rf.path, n_boot=50)
+    assert f"intervals resampling the {SPEAKERS} speakers" in "".join(shown)

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from workbench.analysis.stats import bootstrap_ci
+
 NO_CI = (float("nan"), float("nan"))
 
 
@@ -80,3 +82,14 @@ def single_rater_check(n_raters: np.ndarray, wrong: np.ndarray, band: str) -> li
     return [f"{int(one.sum())} of {len(one)} items have one listener's judgement (n_raters 1): their agreement is 1 of 1 by "
             f"construction, not agreement measured, yet they sit in the band {band} and {int(one[wrong].sum())} of the "
             f"{len(wrong)} items 'listeners agree, model wrong' are among them; agreement needs two or more listeners per item"]
+
+
+def bootstrap_interval(n_boot: int, seed: int):
+    """``interval(fn, a, b, clusters=None)``: the run's percentile bootstrap (:func:`workbench.analysis.stats.bootstrap_ci`,
+    over speakers with ``clusters``); NaN for n_boot=0."""
+    def interval(fn, a, b, clusters=None):
+        if n_boot:
+            return bootstrap_ci(fn, a, b, n=n_boot, seed=seed, clusters=clusters)
+        value = fn(a, b)
+        return [NO_CI] * len(value) if isinstance(value, tuple) else NO_CI
+    return interval

@@ -31,8 +31,9 @@ from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import flat_interval_words, group_baseline_flags, group_baselines, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import NO_CI, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
-from workbench.analysis.metrics import bootstrap_ci, confusion, headline, output_folder, run_training_overlap
+from workbench.analysis.divergence_checks import NO_CI, bootstrap_interval, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
+from workbench.analysis.metrics import confusion, headline, output_folder, run_training_overlap
+from workbench.analysis.stats import speaker_resampling
 from workbench.runs.experiment import EXPERIMENT_FILE
 from workbench.runs.folder import as_run_folder, pick_variant, select_rows
 
@@ -143,7 +144,8 @@ class ListenerReport:
             else:
                 acc_base, uar_base = (f" ({b[k]})" if b.get(k) else "" for k in ("accuracy_baseline", "uar_baseline"))
                 lines.append(f"{head} accuracy {f(b['accuracy'])} [{f(b['accuracy_ci'][0])}, {f(b['accuracy_ci'][1])}]{acc_base}"
-                             f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]{uar_base}" + (f"  [{b['note']}]" if b.get("note") else ""))
+                             f"  UAR {f(b['uar'])} [{f(b['uar_ci'][0])}, {f(b['uar_ci'][1])}]{uar_base}" + (f"  [{b['note']}]" if b.get("note") else "")
+                             + (f"  (intervals resampling the {b['resampled']})" if b.get("interval_unit") == "speaker" else ""))
         if self.soft_labels_reason:
             lines.append(f"  Jensen-Shannon divergence n/a, cross-entropy n/a, vote-weighted confusion n/a: {self.soft_labels_reason}")
         else:
@@ -193,16 +195,6 @@ def _check_options(*, agree, split, bands, top, n_boot) -> list[float]:
     if not isinstance(n_boot, int) or n_boot < 0:
         raise ConfigError(f"n_boot={n_boot!r} is not a count >= 0.", fix="pass e.g. 1000 (0: no intervals).")
     return edges
-
-
-def _interval(n_boot: int, seed: int):
-    """``interval(fn, a, b)``: the run's percentile bootstrap (:func:`workbench.analysis.metrics.bootstrap_ci`); NaN for n_boot=0."""
-    def interval(fn, a, b):
-        if n_boot:
-            return bootstrap_ci(fn, a, b, n=n_boot, seed=seed)
-        value = fn(a, b)
-        return [NO_CI] * len(value) if isinstance(value, tuple) else NO_CI
-    return interval
 
 
 @dataclass
@@ -312,10 +304,12 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     in_band = labelled & (agreement >= lo) & ((agreement <= hi) if hi == 1.0 else (agreement < hi))
     t, p = t_codes[in_band], p_codes[in_band]
     wa_v, uar_v, acc_ci, uar_ci = float("nan"), float("nan"), NO_CI, NO_CI
+    # clips of a speaker are not independent: the band's intervals resample its speakers where the rows have them
+    clusters, unit = speaker_resampling(s.rows["speaker"].to_numpy()[in_band] if "speaker" in s.rows.columns else [])
     if len(t):
         with sklearn.config_context(skip_parameter_validation=True):
             wa_v, uar_v, _ = stats(t, p)
-            ci = interval(stats, t, p)
+            ci = interval(stats, t, p, clusters=clusters)
         acc_ci, uar_ci = tuple(ci[0]), tuple(ci[1])
     counts = {c: int(np.sum(s.emotion[in_band] == c)) for c in s.classes}
     reason = small_group_reason(counts) if len(t) else ""
@@ -333,9 +327,9 @@ def _band(s: _Scored, codes, stats, interval, lo: float, hi: float, name: str, f
     base = {k: v.replace("WA ", "accuracy ", 1) for k, v in group_baseline_flags(  # metrics' group checks: majority, chance
         {"wa_lo": acc_ci[0], "wa_hi": acc_ci[1], "uar_lo": uar_ci[0], "uar_hi": uar_ci[1]}, counts).items()} if len(t) and not reason else {}
     shown = group_baselines(counts) if len(t) and not reason else {}
-    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values())
+    notes = ([flat_interval_words(flat, len(t))] if flat else []) + list(base.values()) + [unit["note"]] * bool(len(t) and unit["note"])
     return {"band": name, "lo": lo, "hi": hi, "n": int(len(t)), "accuracy": wa_v, "accuracy_ci": acc_ci,
-            "uar": uar_v, "uar_ci": uar_ci, "classes_present": sorted(set(s.emotion[in_band].tolist())),
+            "uar": uar_v, "uar_ci": uar_ci, "resampled": unit["short"], "interval_unit": unit["unit"], "classes_present": sorted(set(s.emotion[in_band].tolist())),
             # the one "too small" rule of workbench.analysis.groups, as metrics applies it to groups
             "too_small": bool(reason), "too_small_reason": reason, "empty_reason": empty,
             "accuracy_majority": base.get("wa", ""), "uar_chance": base.get("uar", ""), "note": "; ".join(notes),  # failing;
@@ -493,7 +487,7 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     variant raw: 39 items with listener judgements (14 without)
     """
     edges = _check_options(agree=agree, split=split, bands=bands, top=top, n_boot=n_boot)
-    interval = _interval(n_boot, seed)
+    interval = bootstrap_interval(n_boot, seed)
     variant = pick_variant(results, variant)
     s = _scored(results, variant, restrict)
     facts = corpus_listener_facts(s.rows)

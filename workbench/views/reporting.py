@@ -266,7 +266,8 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
         def band_cells(b):  # the same flags as the CLI: empty (and why), too small, zero-width
             if not b["n"] or b.get("too_small"):
                 return ("—", "", "—", "", "", f"too small: {b['too_small_reason']}" if b["n"] else b.get("empty_reason") or "empty")
-            return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), baselines_cell(b, "accuracy"), b.get("note", ""))
+            unit = f"intervals resampling the {b['resampled']}" if b.get("interval_unit") == "speaker" else ""  # as the CLI says it
+            return (b["accuracy"], ci(b["accuracy_ci"]), b["uar"], ci(b["uar_ci"]), baselines_cell(b, "accuracy"), "; ".join(x for x in (b.get("note", ""), unit) if x))
 
         parts = [f"<h2>Listeners vs model: variant {code(v)}</h2>",
                  f"<p>{r.n_items} items with listener judgements ({r.n_without} without). Accuracy and UAR against the corpus "
