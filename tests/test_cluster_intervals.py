@@ -424,7 +424,7 @@ def _listener_table(rng, speaker):
 
 
 def test_listener_band_interval_resampling_speakers_covers_the_population_accuracy():
-    """listeners' band accuracy interval is bootstrap_interval's: over speakers it covers, over clips it did not."""
+    """listeners' band accuracy interval is bootstrap_interval's: over speakers it covered 91 of 100, over clips 55."""
     from workbench.analysis.divergence_checks import bootstrap_interval
 
     true = float(np.mean(_sigmoid(0.5 + 1.5 * np.random.default_rng(99).standard_normal(2_000_000))))
