@@ -1,0 +1,79 @@
+"""Walk 12: a new researcher's walk of a fine-tuned head (demo corpus relabelled calm/cheerful/gloomy/irate) through
+listeners, fuse, probe, similar, diagnose, the notebooks and the variant comparison report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from workbench.data.cards import speaker_overlap_message
+
+
+def _head(path, speakers):
+    """A folder as `workbench finetune --out` writes it, with its training card; no model is loaded."""
+    path.mkdir()
+    (path / "config.yaml").write_text("model: Emotion2vec\nmodel_conf: {}\n")
+    (path / "tokens.txt").write_text("calm\nirate\n<unk>\n")
+    (path / "model.safetensors").write_bytes(b"\0" * 16)
+    (path / "training_card.json").write_text(json.dumps({"speakers": {"train": ["s0"], "validation": ["s1"], "test": ["s2"]}}))
+    return path
+
+
+def test_the_speaker_overlap_names_the_head_quoted_and_an_exports_head_not_its_folder(tmp_path):
+    """A head saved as `--out models/head` warned "trained or early-stopped the fine-tuned head head", and a run of its
+    ONNX export (`--out exports/onnx_out`, the card travels with it) named the export's folder as the head: "the
+    fine-tuned head onnx_out".  The name is quoted now, and an export names the head it was made from, then itself."""
+    head = _head(tmp_path / "head", ["s0"])
+    scored = pd.DataFrame({"speaker": ["s0", "s1", "s2"]})
+    w = speaker_overlap_message(str(head), scored)
+    assert 'trained or early-stopped the fine-tuned head "head"; figures' in w
+    assert w.short == 'speakers s0, s1 (2 of 3) trained head "head"'
+    export = tmp_path / "onnx_out"
+    export.mkdir()
+    (export / "training_card.json").write_text((head / "training_card.json").read_text())
+    (export / "model.json").write_text(json.dumps({"source_model": "models/head", "source_path": str(head)}))
+    w = speaker_overlap_message(str(export), scored)
+    assert 'the fine-tuned head "head" (its ONNX export "onnx_out"); figures' in w, w
+    assert w.short.endswith('trained head "head" (its ONNX export "onnx_out")')
+    # the export moved without its source: the source's id names the head still
+    (export / "model.json").write_text(json.dumps({"source_model": "models/head", "source_path": str(tmp_path / "gone")}))
+    assert 'the fine-tuned head "head" (its ONNX export "onnx_out")' in speaker_overlap_message(str(export), scored)
+
+
+def test_a_span_label_wider_than_its_bar_is_shortened_inside_it(tmp_path):
+    """`workbench segment long_dialogue.wav --model models/head`: on heatmap.png's timeline the label "cheerful" of a
+    2.5 s span (of 53 s) was drawn centred and wider than its bar, over both neighbours.  Each label now fits inside its
+    bar: shortened ("che…") where the word is too wide, hidden where nothing fits."""
+    import dataclasses
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.runs.longform import SegmentConfig, plot_longform, segment_file
+
+    sr = 16000
+    t = np.arange(int(1.5 * sr)) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 150 * t)
+    sf.write(tmp_path / "long.wav", np.concatenate([tone, np.zeros(sr), tone]).astype(np.float32), sr)
+    res = segment_file(tmp_path / "long.wav", model="tiny", out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"), figures=False)
+    duration = len(res.heatmap) * res.grid_s
+    timeline = pd.DataFrame({"start": [0.0, 0.03 * duration, 0.08 * duration, 0.9 * duration],
+                             "end": [0.03 * duration, 0.08 * duration, 0.9 * duration, 0.905 * duration],
+                             "label": ["cheerfully-irate", "cheerful", "calm", "gloomy"],
+                             "confidence": [0.5] * 4, "n_segments": [1] * 4, "at_or_under_uniform": [False, True, False, False]})
+    fig = plot_longform(dataclasses.replace(res, timeline=timeline))
+    fig.savefig(io.BytesIO(), format="png", dpi=110)
+    ax = fig.axes[1]
+    renderer = fig._get_renderer()
+    shown = {}
+    for text, (start, end) in zip(ax.texts, zip(timeline["start"], timeline["end"])):
+        if not text.get_visible():
+            continue
+        box = text.get_window_extent(renderer)
+        x0, x1 = ax.transData.transform((start, 0))[0], ax.transData.transform((end, 0))[0]
+        assert x0 <= box.x0 and box.x1 <= x1, (text.get_text(), box, x0, x1)
+        shown[text.get_text()] = True
+    assert "calm" in shown and not any(t.startswith("gloomy") for t in shown)  # the long bar keeps its word; 0.5 % holds nothing
+    assert any(t.startswith("che") and t.endswith("…") for t in shown), shown
