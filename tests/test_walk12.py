@@ -95,3 +95,22 @@ def test_diagnose_says_which_model_and_precision_scored_the_file(tmp_path, capsy
     assert payload["model"]["dtype"] == "float32" and payload["model"]["id"] and payload["model"]["checksum"]
     assert main(["diagnose", str(tmp_path / "a.wav"), "--model", "tiny", "--dtype", "float32", "--no-stability"]) == 0
     assert "model: random-tiny (float32), for the prediction and every perturbation alike" in capsys.readouterr().out
+
+
+def test_the_variant_comparison_of_a_one_variant_run_says_there_is_nothing_to_compare(tmp_path, monkeypatch):
+    """`workbench report variant_comparison -p run_dir=runs/head` (the head's run, raw only) drew "Variants against raw"
+    as a table of headers and no rows, with not a word why.  It says the run has one variant and how to score more."""
+    import numpy as np
+
+    from test_probe import synthetic_row, write_run
+    from workbench.views import reporting
+
+    rows = [synthetic_row(f"i{k}_{c}", emotion=c, speaker=f"s{k}", pred=c, variant="raw") for k in range(4) for c in ("angry", "sad")]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)))
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    out = reporting.comparison_section(rf.path, "raw")
+    section = next(h for h in shown if "Variants against" in h)
+    assert "ΔWA [95% CI]" not in section and "one variant (raw): nothing to compare" in section, section
+    assert "--variants variants.yaml" in section and out["comparisons"] == [] and "nothing to compare" in out["note"]
