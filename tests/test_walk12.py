@@ -114,3 +114,27 @@ def test_the_variant_comparison_of_a_one_variant_run_says_there_is_nothing_to_co
     section = next(h for h in shown if "Variants against" in h)
     assert "ΔWA [95% CI]" not in section and "one variant (raw): nothing to compare" in section, section
     assert "--variants variants.yaml" in section and out["comparisons"] == [] and "nothing to compare" in out["note"]
+
+
+def test_the_long_audio_widget_marks_the_spans_no_better_than_a_uniform_guess(tmp_path, tiny_model):
+    """Notebook 05 (LongAudioTimeline) on a `segment` folder: the screen and heatmap.png flag the spans whose mean
+    confidence is at or under the uniform guess 1/K ("!! 1 of 3 spans …", hatched "≤ 1/K"), but the widget's header,
+    span list and bars showed them as any other span.  They carry the mark there too."""
+    from test_longform import bursts_file
+    from workbench.runs.longform import SegmentConfig, segment_file
+    from workbench.views.widgets import LongAudioTimeline
+
+    res = segment_file(bursts_file(tmp_path / "long.wav"), model=tiny_model, out_dir=tmp_path / "seg",
+                       config=SegmentConfig(vad="energy"), figures=False)
+    tl = pd.read_csv(tmp_path / "seg" / "timeline.csv")
+    tl["at_or_under_uniform"] = [True] + [False] * (len(tl) - 1)  # as `segment` writes a span at 1/K
+    tl.to_csv(tmp_path / "seg" / "timeline.csv", index=False)
+    summary = {**res.summary, "spans_at_or_under_uniform": 1}
+    (tmp_path / "seg" / "summary.json").write_text(json.dumps(summary))
+    view = LongAudioTimeline(tmp_path / "seg")
+    head = view.widget.children[0].value
+    assert f"1 of {len(tl)} spans at or under the uniform guess {summary['uniform_guess']:.3f}" in head, head
+    options = [label for label, _ in view.spans.options]
+    assert "≤ 1/K" in options[0] and not any("≤ 1/K" in o for o in options[1:]), options
+    texts = list(view.span_trace.text)
+    assert texts[0].endswith(" ≤ 1/K") and not any(t.endswith("≤ 1/K") for t in texts[1:]), texts
