@@ -138,3 +138,23 @@ def test_the_long_audio_widget_marks_the_spans_no_better_than_a_uniform_guess(tm
     assert "≤ 1/K" in options[0] and not any("≤ 1/K" in o for o in options[1:]), options
     texts = list(view.span_trace.text)
     assert texts[0].endswith(" ≤ 1/K") and not any(t.endswith("≤ 1/K") for t in texts[1:]), texts
+
+
+def test_the_variant_comparison_figures_of_a_heads_run_carry_the_training_data_mark(tmp_path, monkeypatch):
+    """variant_comparison on the head's run (raw and telephone; 4 of 5 speakers trained the head): the page's banner
+    said so, but the Δ histogram and interval figures went out with only the RANDOM WEIGHTS mark, while every other
+    report figure of the run (confusion, reliability, calibration) carries TRAINING DATA too."""
+    import numpy as np
+
+    from test_probe import synthetic_row, write_run
+    from workbench.views import reporting
+
+    head = _head(tmp_path / "head", ["s0"])
+    rows = [synthetic_row(f"i{k}_{c}", emotion=c, speaker=f"s{k % 3}", pred=c, variant=v)
+            for v in ("raw", "telephone") for k in range(6) for c in ("angry", "sad")]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((len(rows), 4)), model=str(head))
+    marked = []
+    monkeypatch.setattr(reporting, "show_html", lambda markup: None)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: marked.append(kw.get("overlap")))
+    reporting.comparison_section(rf.path, "raw")
+    assert marked and all(m and "speaker overlap" in str(m[0]) for m in marked), marked

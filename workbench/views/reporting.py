@@ -555,8 +555,8 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
                                 "with `workbench run MANIFEST --variants variants.yaml` (README, \"Preprocessing variants\")")  # an empty table said nothing
     show_html(f"<h2>Variants against {code(baseline)}</h2>" + (f"<p><b>!! {esc(alone)}</b></p>" if alone else
               table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows)))
-    for c in comps:
-        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights)
+    for c in comps:  # a head's run on its training speakers: the figure carries the TRAINING DATA mark, as its folder's
+        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
     if len(flips):
         rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
                  Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
