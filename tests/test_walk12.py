@@ -158,3 +158,26 @@ def test_the_variant_comparison_figures_of_a_heads_run_carry_the_training_data_m
     monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: marked.append(kw.get("overlap")))
     reporting.comparison_section(rf.path, "raw")
     assert marked and all(m and "speaker overlap" in str(m[0]) for m in marked), marked
+
+
+def test_a_widget_notebooks_page_of_a_random_head_or_segment_folder_carries_the_banner(tmp_path):
+    """`workbench report notebooks/02_sample_rate_effects.ipynb -p model=models/head` (a head fine-tuned from the
+    random tiny checkpoint) and `05_long_audio.ipynb -p segment_dir=seg` (a `segment` folder of that head, its
+    summary.json saying random_weights) wrote pages without the RANDOM WEIGHTS banner; 04 on the head's run had it."""
+    from pathlib import Path
+
+    from workbench.views.report_run import read_random_weights
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    head = _head(tmp_path / "head", ["s0"])
+    card = json.loads((head / "training_card.json").read_text())
+    (head / "training_card.json").write_text(json.dumps({**card, "parent": {"id": "random-tiny", "random_weights": True}}))
+    assert read_random_weights({"model": str(head)}, tmp_path, notebooks / "02_sample_rate_effects.ipynb")
+    (head / "training_card.json").write_text(json.dumps({**card, "parent": {"id": "iic/emotion2vec_plus_large"}}))
+    assert not read_random_weights({"model": str(head)}, tmp_path, notebooks / "02_sample_rate_effects.ipynb")
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    (seg / "summary.json").write_text(json.dumps({"random_weights": True}))
+    assert read_random_weights({"segment_dir": str(seg)}, tmp_path, notebooks / "05_long_audio.ipynb")
+    (seg / "summary.json").write_text(json.dumps({"random_weights": False}))
+    assert not read_random_weights({"segment_dir": str(seg)}, tmp_path, notebooks / "05_long_audio.ipynb")
