@@ -66,7 +66,7 @@ def test_fuse_on_a_heads_run_says_its_speakers_trained_the_head(head_runs, tmp_p
 
     assert main(["fuse", str(head_runs["runs"]["calm_tense"]), "--folds", "2", "--bootstrap", "50", "--out", str(tmp_path / "f")]) == 0
     out = capsys.readouterr().out
-    assert "!! speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2) trained or early-stopped the fine-tuned head head_ct" in out
+    assert "!! speaker overlap: 3 of the 4 speakers evaluated here (s0, s1, s2) trained or early-stopped the fine-tuned head \"head_ct\"" in out
     assert out.index("speaker overlap") < out.index("  head ")
     saved = json.loads((tmp_path / "f" / "fusion.json").read_text(encoding="utf-8"))
     assert saved["training_overlap"] and "head_ct" in saved["training_overlap"][0]

@@ -18,8 +18,8 @@ from test_finetune import voice  # noqa: E402
 
 #: the warning a run of a fine-tuned head carried in this walk (four speakers of the corpus trained the head)
 OVERLAP = [OverlapWarning("speaker overlap: 4 of the 5 speakers evaluated here (espeak-ng, spk_f1, spk_m1, spk_m2) trained or "
-                          "early-stopped the fine-tuned head head; figures on them are not speaker-independent. Its held-out "
-                          "speakers: spk_f2.", "speakers espeak-ng, spk_f1, spk_m1, … (4 of 5) trained head head")]
+                          "early-stopped the fine-tuned head \"head\"; figures on them are not speaker-independent. Its held-out "
+                          "speakers: spk_f2.", "speakers espeak-ng, spk_f1, spk_m1, … (4 of 5) trained head \"head\"")]
 
 
 @pytest.mark.parametrize("size", [(5, 4.5), (5.5, 4)])  # plot_reliability's; calibrate's risk-coverage figure

@@ -627,7 +627,7 @@ def test_the_figures_of_a_head_on_its_training_speakers_carry_the_training_data_
         index = json.loads(((out or run.path) / "artifacts.json").read_text())
         marks = {name: meta.get("training_overlap_mark") for name, meta in index.items() if name.endswith(".png")}
         # which speakers of which head, not only the generic words
-        want = "TRAINING DATA: speakers spk0, spk1, spk2 (3 of 4) trained head ckpt; not an independent test" if run is head else None
+        want = "TRAINING DATA: speakers spk0, spk1, spk2 (3 of 4) trained head \"ckpt\"; not an independent test" if run is head else None
         assert marks and set(marks.values()) == {want} and want != TRAINING_OVERLAP_MARK, (run.path, out, marks)
         # metrics.json keeps the warning under training_overlap, and a reader of `flags` sees it too (it saw nothing)
         doc = json.loads(((out or run.path) / "metrics.json").read_text())["raw"]
@@ -651,7 +651,7 @@ def test_a_comparison_figure_with_a_run_on_its_training_data_carries_the_mark(tm
     parent, head = write_run(tmp_path / "parent", rows, emb), write_run(tmp_path / "head", rows, emb, model=str(ckpt))
     write_runs_comparison(compare_runs([parent.path, head.path], n_boot=20), tmp_path / "cmp")
     meta = json.loads((tmp_path / "cmp" / "artifacts.json").read_text())["comparison.png"]
-    assert meta["training_overlap_mark"] == "TRAINING DATA: run B: speakers spk0, spk1, spk2 (3 of 4) trained head ckpt; not an independent test"
+    assert meta["training_overlap_mark"] == "TRAINING DATA: run B: speakers spk0, spk1, spk2 (3 of 4) trained head \"ckpt\"; not an independent test"
     assert meta["training_overlap_mark"] != TRAINING_OVERLAP_MARK
     assert any(w.startswith("run B: speaker overlap") for w in meta["training_overlap"]), meta
 
@@ -686,10 +686,10 @@ def test_the_training_data_mark_is_carried_by_the_warning_not_read_back_out_of_i
     (ckpt / "training_card.json").write_text(json.dumps({"speakers": {"train": ["spk0"], "validation": ["spk1"], "test": ["spk2"]}}))
     w = speaker_overlap_message(str(ckpt), pd.DataFrame({"speaker": ["spk0", "spk1", "spk2"]}))
     assert w.startswith("speaker overlap: 2 of the 3 speakers evaluated here (spk0, spk1)")  # the sentence as before
-    assert w.short == "speakers spk0, spk1 (2 of 3) trained head head; v2"
-    assert training_overlap_mark([w]) == "TRAINING DATA: speakers spk0, spk1 (2 of 3) trained head head; v2; not an independent test"
+    assert w.short == "speakers spk0, spk1 (2 of 3) trained head \"head; v2\""
+    assert training_overlap_mark([w]) == "TRAINING DATA: speakers spk0, spk1 (2 of 3) trained head \"head; v2\"; not an independent test"
     # a comparison's run prefix goes before the short form too, and a warning of the same words without one says nothing short
-    assert overlap_short([prefixed(w, "run B: ")]) == "run B: speakers spk0, spk1 (2 of 3) trained head head; v2"
+    assert overlap_short([prefixed(w, "run B: ")]) == "run B: speakers spk0, spk1 (2 of 3) trained head \"head; v2\""
     assert overlap_short([str(w)]) == ""
     seen = Overlap("m/ckpt", "IEMOCAP", "pre-training", "seen", False, 12, "", "the paper").message()
     assert isinstance(seen, OverlapWarning) and seen.short == "IEMOCAP was in ckpt's pre-training data (its audio; labels not used)"

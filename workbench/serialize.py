@@ -550,3 +550,22 @@ def save_figure(fig, path: str | Path | None = None, *, dpi: int = 110, layout: 
         fmt = Path(path).suffix.lstrip(".").lower() or "png"
         write_figure(path, fig, dpi=dpi, format=fmt)  # atomic, never through a link; closes the figure
     return fig
+
+
+def fit_span_labels(ax, spans, *, pad_px: float = 4.0) -> None:
+    """Shorten each label drawn over a bar of ``ax`` until it fits inside its bar, or hide it.
+
+    ``spans``: (text artist, x start, x end) in data units, after the figure's layout.  A label wider than its bar
+    spilled over its neighbours ("cheerful" over a 2.5 s span of a 53 s file); the candidates are the text, its first
+    word (a trailing mark dropped), then that word cut to a prefix with "…"; none fits, the label is hidden."""
+    renderer = ax.figure.canvas.get_renderer()
+    for text, x0, x1 in spans:
+        room = abs(ax.transData.transform((x1, 0))[0] - ax.transData.transform((x0, 0))[0]) - 2 * pad_px
+        full = text.get_text()
+        word = full.split(" ")[0] or full
+        for candidate in (full, word, *(word[:n] + "…" for n in range(len(word) - 1, 0, -1))):
+            text.set_text(candidate)
+            if text.get_window_extent(renderer).width <= room:
+                break
+        else:
+            text.set_visible(False)

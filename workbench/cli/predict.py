@@ -112,10 +112,13 @@ def cmd_diagnose(args) -> int:
             "input": d.audio.source.to_dict(), "log": d.audio.log.to_list(), "prediction": d.prediction.to_dict(frames=False),
             "facts": d.facts, "findings": [f.to_dict() for f in d.findings],
             "stability": d.stability.to_dict() if d.stability else None, "random_weights": net.random_weights,
+            "model": {"id": net.info.id, "dtype": net.info.dtype, "checksum": net.info.checksum},
         }
         print(strict_json(payload))
     else:
         print(d.render())
+        # --dtype auto may pick onnx-int8: the label and the stability verdict depend on the precision that scored them
+        print(f"model: {screen_text(net.info.id)} ({net.info.dtype}), for the prediction and every perturbation alike")
     return EXIT_OK
 
 

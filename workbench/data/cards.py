@@ -178,11 +178,21 @@ def speaker_overlap_message(model_id: str | None, source: Any) -> OverlapWarning
     if not both:
         return None
     shown = ", ".join(both[:8]) + (f" … ({len(both)} in all)" if len(both) > 8 else "")
-    head = Path(str(model_id)).name
+    head = head_name(str(model_id))
     short = f"speakers {', '.join(both[:3]) + (', …' if len(both) > 3 else '')} ({len(both)} of {len(here)}) trained head {head}"
     return OverlapWarning(f"speaker overlap: {len(both)} of the {len(here)} speakers evaluated here ({shown}) trained or early-stopped the "
                           f"fine-tuned head {head}; figures on them are not speaker-independent. "
                           f"Its held-out speakers: {', '.join(map(str, spk.get('test') or [])) or 'none'}.", short)
+
+
+def head_name(folder: str) -> str:
+    """A fine-tuned head's folder name, quoted (a head folder named ``head`` read "the fine-tuned head head"); for an
+    ONNX export (its ``model.json``), the head it was exported from, then the export's folder (it named the export's)."""
+    name = f'"{Path(folder).name}"'
+    if not (Path(folder).expanduser() / "model.json").is_file():
+        return name
+    source = onnx_source(folder)
+    return f'"{Path(source).name}" (its ONNX export {name})' if source else name
 
 
 def card_for(model_id: str | None) -> Card | None:

@@ -56,7 +56,7 @@ from workbench.model.memory import peak_rss_mb, release_freed_memory
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.audio.processing import ProcessingLog, StepRecord
 from workbench.schema import FRAME_RATE, SAMPLE_RATE, SCORE_COLUMNS, score_column, score_columns
-from workbench.serialize import figure_text, save_figure, spreadsheet_line, spreadsheet_safe
+from workbench.serialize import figure_text, fit_span_labels, save_figure, spreadsheet_line, spreadsheet_safe
 from workbench.files import strict_json
 from workbench.runs.voice_activity import FRAME, FRAME_S, _EnergyVAD, _SileroVAD, _Segmenter, _dbfs, no_speech_note  # noqa: F401
 from workbench.runs.folder import LOCK
@@ -547,9 +547,8 @@ def _progress(total_s: float | None, enabled: bool):
 def plot_longform(result: LongformResult, path: str | os.PathLike | None = None, *, axes=None):
     """Heatmap (time × nine emotions) above the merged timeline.
 
-    ``axes``: two matplotlib axes (heatmap, timeline) sharing x, or None for a new
-    figure.  Returns the figure.  (The notebook's clickable version is
-    :class:`workbench.views.widgets.LongAudioTimeline`.)
+    ``axes``: two matplotlib axes (heatmap, timeline) sharing x, or None for a new figure.  Returns the
+    figure.  (The notebook's clickable version is :class:`workbench.views.widgets.LongAudioTimeline`.)
     """
     import matplotlib
 
@@ -581,12 +580,11 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
                   + f"frame scores on a {result.grid_s * 1000:.0f} ms grid; dominant: {figure_text(result.dominant or '—')}{share}"
                   + (f"\n{textwrap.fill('!! ' + figure_text(result.summary['dominant_check']), 150)}" if result.summary.get("dominant_check") else ""), fontsize=9,
                   color="crimson" if flagged else "black")  # a flagged title is crimson, as every figure's
-    colors = plt.get_cmap("tab10")
+    colors, spans = plt.get_cmap("tab10"), []
     for r in result.timeline.itertuples():
         k, low = labels.index(r.label) if r.label in labels else 9, bool(getattr(r, "at_or_under_uniform", False))
         ax2.add_patch(Rectangle((r.start, 0), r.end - r.start, 1, facecolor=colors(k % 10), hatch="xx" if low else None, edgecolor="white"))
-        if r.end - r.start > duration / 40:
-            ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label) + (" ≤ 1/K" if low else ""), ha="center", va="center", fontsize=8, color="white")
+        spans.append((ax2.text((r.start + r.end) / 2, 0.5, figure_text(r.label) + (" ≤ 1/K" if low else ""), ha="center", va="center", fontsize=8, color="white"), r.start, r.end))
     ax2.set_ylim(0, 1)
     ax2.set_yticks([])
     ax2.set_xlim(0, max(duration, 1e-3))
@@ -597,4 +595,6 @@ def plot_longform(result: LongformResult, path: str | os.PathLike | None = None,
                                  if isinstance(gap, (int, float)) and not isinstance(gap, bool) else "")
                    + (f"\nhatched (≤ 1/K): mean confidence at or under the uniform guess {ref:.3f}, "
                       f"{result.summary.get('spans_at_or_under_uniform', 0)} of {len(result.timeline)} spans" if ref else ""))
-    return save_figure(fig, path)
+    fig.tight_layout()  # the bars' widths as drawn: then each label shortened to fit inside its bar, never over a neighbour
+    fit_span_labels(ax2, spans)
+    return save_figure(fig, path, layout=False)

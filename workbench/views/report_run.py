@@ -15,9 +15,9 @@ from pathlib import Path
 
 from workbench import files
 from workbench.data.cards import run_training_overlap
-from workbench.errors import ConfigError, did_you_mean
+from workbench.errors import ConfigError, ModelError, did_you_mean
 from workbench.data.demoset import choose_model
-from workbench.model.generated import random_checkpoint_info
+from workbench.model.generated import random_checkpoint_info, read_training_card
 from workbench.paths import portable_path
 from workbench.runs.folder import RunFolderError, as_run_folder
 from workbench.serialize import load_yaml_text, shown
@@ -402,10 +402,23 @@ def read_random_weights(params: dict, report_dir: Path, template: str | os.PathL
             read = True
         except (RunFolderError, OSError):  # not a run folder: nothing to say about its weights
             continue
+    if params.get("segment_dir"):  # 05_long_audio on a `segment` folder: its summary says what scored it
+        try:  # a folder from anyone: a summary past 1 MB is not one `segment` wrote
+            path = Path(params["segment_dir"]) / "summary.json"
+            summary = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size <= 1 << 20 else None
+            return bool(summary.get("random_weights")) if isinstance(summary, dict) else False
+        except (OSError, ValueError):
+            pass
     if read or template is None or "model" not in template_parameters(template):
         return False
     chosen = choose_model(params.get("model"))[0]
-    return chosen == "tiny" or (Path(chosen).is_dir() and random_checkpoint_info(chosen) is not None)
+    if chosen == "tiny" or (Path(chosen).is_dir() and random_checkpoint_info(chosen) is not None):
+        return True
+    try:  # a head fine-tuned from a random parent (`-p model=models/head`): its card says so, the page said nothing
+        card = read_training_card(chosen) if Path(chosen).is_dir() else None
+    except ModelError:
+        return False
+    return bool(((card or {}).get("parent") or {}).get("random_weights"))
 
 
 def _mark_stopped(exc: BaseException, report_dir: Path, nb_out: Path, html_path: Path, name: str) -> Path:

@@ -552,10 +552,12 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
              Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(p_value_text(c.mcnemar_p)), c.n_flips,
              flags_words(c.interval_flags())) for c in comps]
-    show_html(f"<h2>Variants against {code(baseline)}</h2>"
-              + table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows))
-    for c in comps:
-        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights)
+    alone = None if comps else (f"the run has one variant ({baseline}): nothing to compare it with; score its manifest under more "
+                                "with `workbench run MANIFEST --variants variants.yaml` (README, \"Preprocessing variants\")")  # an empty table said nothing
+    show_html(f"<h2>Variants against {code(baseline)}</h2>" + (f"<p><b>!! {esc(alone)}</b></p>" if alone else
+              table_html(["variant", "n", "ΔWA [95% CI]", "ΔUAR [95% CI]", "McNemar b / c", "p", "flips", "check"], rows)))
+    for c in comps:  # a head's run on its training speakers: the figure carries the TRAINING DATA mark, as its folder's
+        show_figure(plot_comparison(res, c), random_weights=_run(run_dir).random_weights, overlap=run_training_overlap(_run(run_dir)))
     if len(flips):
         rows = [(r["id"], r["variant"], r["emotion"] or "—", Markup(f"{esc(r['pred_baseline'])} ({r['confidence_baseline']:.3f})"),
                  Markup(f"{esc(r['pred_variant'])} ({r['confidence_variant']:.3f})")) for _, r in flips.head(30).iterrows()]
@@ -563,7 +565,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
                   "one per item and variant, labelled or not (the table's flips column counts labelled items only); "
                   f"showing {len(rows)} of {len(flips)}.</p>"
                   + table_html(["id", "variant", "true", "before", "after"], rows))
-    return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips))}
+    return {"baseline": baseline, "comparisons": [c.to_dict() for c in comps], "n_flips": int(len(flips)), "note": alone}
 
 
 def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> Any:

@@ -15,6 +15,13 @@ from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
 from workbench.serialize import loads_json, read_spreadsheet_csv
 
 # ---------------------------------------------------------------------------
+def _at_or_under(timeline: Any) -> list[bool]:
+    """timeline.csv's ``at_or_under_uniform`` per span (the cells are read back as text); False where the column is
+    absent (a folder written before it)."""
+    col = timeline["at_or_under_uniform"] if "at_or_under_uniform" in timeline.columns else [False] * len(timeline)
+    return [str(v).strip().lower() in ("true", "1", "1.0") for v in col]
+
+
 def _heatmap_labels(heat: Any, summary: dict, n: int) -> list[str]:
     """The heatmap's classes: as ``heatmap.npz`` names them, else the model's in the summary; numbered when neither fits
     (never the nine guessed for a fine-tuned head's columns)."""
@@ -71,8 +78,12 @@ class LongAudioTimeline(_View):
                 + (f" <b>⚠ {_esc(s['dominant_check'])}</b>" if s.get("dominant_check") else "")
                 + (f"<br><small>{_esc(dominant_test_words(s['dominant_test']))}</small>" if s.get("dominant_test") else "")
                 + " — click a span of the timeline (or a point of the heatmap) to play it")
+        self.low = _at_or_under(self.timeline)  # the spans whose mean confidence is no better than a uniform guess
+        if any(self.low) and s.get("uniform_guess"):  # said by segment's screen and figure; the widget said nothing
+            head += (f"<br><b>⚠ {sum(self.low)} of {len(self.low)} spans at or under the uniform guess {s['uniform_guess']:.3f} "
+                     "(marked ≤ 1/K): their label is no better than a guess</b>")
         self.plot = self._figure()
-        self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {printable(r.label):<9} conf {r.confidence:.3f} ({r.n_segments} seg)", i)
+        self.spans = W.Select(options=[(f"{r.start:8.2f}–{r.end:8.2f} s  {printable(r.label):<9} conf {r.confidence:.3f}{' ≤ 1/K' if self.low[i] else ''} ({r.n_segments} seg)", i)
                                        for i, r in enumerate(self.timeline.itertuples())], rows=min(10, max(len(self.timeline), 2)),
                                layout=W.Layout(width="100%"))
         self.play_button = W.Button(description="play span")
@@ -95,7 +106,7 @@ class LongAudioTimeline(_View):
         tl = self.timeline
         colors = [palette[self.labels.index(lab) % 10] if lab in self.labels else "#000" for lab in tl["label"]]
         fig.add_trace(go.Bar(x=(tl["end"] - tl["start"]).to_numpy(), base=tl["start"].to_numpy(), y=["spans"] * len(tl), orientation="h",
-                             marker=dict(color=colors, line=dict(color="white", width=1)), text=[_esc(lab) for lab in tl["label"]], textposition="inside",
+                             marker=dict(color=colors, line=dict(color="white", width=1)), text=[_esc(lab) + (" ≤ 1/K" if low else "") for lab, low in zip(tl["label"], self.low)], textposition="inside",
                              insidetextanchor="middle", showlegend=False,
                              hovertemplate="%{base:.2f}–%{x:.2f} s<extra></extra>",
                              customdata=np.arange(len(tl))), row=2, col=1)
