@@ -87,9 +87,6 @@ def prepare(root: Path) -> dict:
         emodb.mkdir(parents=True)
         for i, name in enumerate(["03a01Fa", "08b10Wb", "10a04Lc", "16b03Tb", "09a05Ea", "13a07Aa", "11b09Nc", "03a02Wa"]):
             sf.write(emodb / f"{name}.wav", speech_like(16000, 1.0, seed=200 + i), 16000)
-    if not (root / "sup.jsonl.gz").exists():
-        done = workbench(["datasets", "export-lhotse", root / "runA", "--out", root / "sup.jsonl.gz"], root)
-        assert done.returncode == 0, done.stderr[-2000:]
     if not (root / "ft-run" / "results.parquet").exists():  # a fine-tuned head and its run, for calibrate-head
         for argv in (["finetune", root / "runA", "--out", root / "ft", "--bootstrap", "20", "--folds", "2"],
                      ["run", manifest, "--model", root / "ft", "--out", root / "ft-run"]):
@@ -132,8 +129,6 @@ def commands(f: dict) -> dict:
         "export-lhotse": (["datasets", "export-lhotse", run_a, "--out", "{out}/sup.jsonl.gz"], "{out}"),
         "import-hf": (["datasets", "import-hf", f["hf"], "--out", "{out}/hf.csv"], "{out}"),
         "prepare": (["datasets", "prepare", "emodb", str(Path(f["runA"]).parent / "emodb"), "--out", "{out}/e.csv"], "{out}"),
-        "import-lhotse": (["datasets", "import-lhotse", "--supervisions", str(Path(f["runA"]).parent / "sup.jsonl.gz"),
-                           "--out", "{out}/l.csv"], "{out}"),
         "features-egemaps": (["features", "{copy}", "--set", "egemaps", "--out", "{out}"], "{copy}"),
         "import-votes": (["datasets", "import-votes", f["manifest"], "--format", "generic", "--votes",
                           str(Path(f["runA"]).parent / "votes.csv"), "--out", "{out}/v.csv"], "{out}"),
