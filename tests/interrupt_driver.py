@@ -82,6 +82,24 @@ def prepare(root: Path) -> dict:
         if not (root / name / "results.parquet").exists():
             done = workbench(["run", manifest, "--out", root / name, "--model", "tiny", "--chunk", "4", *extra], root)
             assert done.returncode == 0, done.stderr[-2000:]
+    emodb = root / "emodb" / "wav"
+    if not emodb.exists():
+        emodb.mkdir(parents=True)
+        for i, name in enumerate(["03a01Fa", "08b10Wb", "10a04Lc", "16b03Tb", "09a05Ea", "13a07Aa", "11b09Nc", "03a02Wa"]):
+            sf.write(emodb / f"{name}.wav", speech_like(16000, 1.0, seed=200 + i), 16000)
+    if not (root / "ft-run" / "results.parquet").exists():  # a fine-tuned head and its run, for calibrate-head
+        for argv in (["finetune", root / "runA", "--out", root / "ft", "--bootstrap", "20", "--folds", "2"],
+                     ["run", manifest, "--model", root / "ft", "--out", root / "ft-run"]):
+            done = workbench(argv, root)
+            assert done.returncode == 0, done.stderr[-2000:]
+    if not (root / "runT" / "results.parquet").exists():  # the corpus with transcripts, for fuse
+        texts = ("what a lovely day", "i miss them so much", "get out of my way")
+        write_manifest(Manifest([Item(id=it.id, path=it.path, label=it.label, emotion=it.emotion, speaker=it.speaker,
+                                      text=f"{texts[i % 3]} number {i}") for i, it in enumerate(items)], root=root), root / "text.csv")
+        done = workbench(["run", root / "text.csv", "--out", root / "runT", "--model", "tiny", "--chunk", "4"], root)
+        assert done.returncode == 0, done.stderr[-2000:]
+    if not (root / "votes.csv").exists():
+        (root / "votes.csv").write_text("id,rater_labels\n" + "".join(f'c{i:02d},"happy;sad;{emotions[i % 3]}"\n' for i in range(12)))
     return {"manifest": manifest, "runA": root / "runA", "runB": root / "runB", "clip": root / "audio" / "c00.wav",
             "long": root / "long.wav", "audio": root / "audio", "hf": hf}
 
@@ -110,6 +128,16 @@ def commands(f: dict) -> dict:
         "manifest": (["manifest", f["audio"], "-o", "{out}/m.csv"], "{out}"),
         "export-lhotse": (["datasets", "export-lhotse", run_a, "--out", "{out}/sup.jsonl.gz"], "{out}"),
         "import-hf": (["datasets", "import-hf", f["hf"], "--out", "{out}/hf.csv"], "{out}"),
+        "prepare": (["datasets", "prepare", "emodb", str(Path(f["runA"]).parent / "emodb"), "--out", "{out}/e.csv"], "{out}"),
+        "features-egemaps": (["features", "{copy}", "--set", "egemaps", "--out", "{out}"], "{copy}"),
+        "import-votes": (["datasets", "import-votes", f["manifest"], "--format", "generic", "--votes",
+                          str(Path(f["runA"]).parent / "votes.csv"), "--out", "{out}/v.csv"], "{out}"),
+        "calibrate-head": (["calibrate", str(Path(f["runA"]).parent / "ft-run"), "--folds", "2", "--alpha", "0.4", "--bootstrap",
+                            "100", "--out", "{out}"], "{out}"),  # a fine-tuned head's run
+        "fuse": (["fuse", str(Path(f["runA"]).parent / "runT"), "--folds", "2", "--bootstrap", "50", "--out", "{out}"], "{out}"),
+        "probe": (["probe", run_a, "--folds", "2", "--bootstrap", "50", "--out", "{out}"], "{out}"),
+        "similar": (["similar", f["clip"], clips[1], "--model", "tiny", "--no-cache"], "{out}"),
+        "diagnose": (["diagnose", f["clip"], "--model", "tiny"], "{out}"),
     }
 
 

@@ -66,3 +66,38 @@ def test_the_timeline_widget_shows_the_labels_written_escaped_for_the_screen(tmp
     w.play(0)
     assert f"<b>{_esc(labels[0])}</b>" in w.now.value
     shutil.rmtree(seg)
+
+
+def test_a_hand_edited_timeline_or_run_csv_is_refused_in_one_line_naming_the_file(tmp_path, tiny_model):
+    """Text in a time column, a missing column, a ragged row, bytes that are not UTF-8, an empty file: pandas' TypeError,
+    KeyError, ParserError, UnicodeDecodeError or EmptyDataError came out of the widget and of ``RunFolder.artifact``."""
+    import pytest
+
+    from workbench.runs.artifacts import RunFolderError
+
+    y = np.zeros(16000 * 6, np.float32)
+    y[16000:16000 * 3] = speech_like(16000, 2.0, seed=1)
+    sf.write(tmp_path / "long.wav", y, 16000, subtype="PCM_16")
+    segment_file(tmp_path / "long.wav", model=tiny_model, out_dir=tmp_path / "seg", config=SegmentConfig(vad="energy"))
+    original = (tmp_path / "seg" / "timeline.csv").read_bytes()
+    head, first, *rest = original.decode().splitlines()
+    cases = {
+        b"abc" + (first[first.index(","):] + "\n").encode(): "column start holds 'abc' on row 2, not a number",
+        ("\n".join([",".join(head.split(",")[1:]), ",".join(first.split(",")[1:])]) + "\n").encode(): "has no column start",
+        original + b"1,2,3,4,5,6,7,8,9,10,11,12\n": "does not read as the CSV table it should be",
+        original[:20] + b"\xff\xfe" + original[20:]: "does not read as the CSV table it should be",
+        b"": "does not read as the CSV table it should be",
+    }
+    for i, (body, said) in enumerate(cases.items()):
+        seg = tmp_path / f"seg{i}"
+        shutil.copytree(tmp_path / "seg", seg)
+        (seg / "timeline.csv").write_bytes(body if i else (head + "\n").encode() + body)
+        with pytest.raises(RunFolderError) as info:
+            LongAudioTimeline(seg)
+        text = info.value.render()
+        assert said in text and "timeline.csv" in text and "fix" in text.lower(), text
+    rows = [synthetic_row(f"clip_{i:02d}", emotion="sad") for i in range(4)]
+    rf = write_run(tmp_path / "run", rows, np.random.default_rng(0).standard_normal((4, 8)))
+    rf.write_artifact("table.csv", lambda f: f.write("a,b\n1,2\n1,2,3\n"), text=True)
+    with pytest.raises(RunFolderError, match="does not read as the CSV table"):
+        RunFolder(rf.path).artifact("table.csv")

@@ -37,3 +37,26 @@ def test_a_yes_no_where_a_count_is_expected_is_refused_as_typed():
     assert parse_params(["probe_k=3", "top=5"], template="checkpoint_comparison") == {"probe_k": 3, "top": 5}
     with pytest.raises(ConfigError, match="n_boot is given 3 times \\('1', '2', then '3'\\)"):
         parse_params(["n_boot=1", "n_boot=2", "n_boot=3"])
+
+
+def test_hundreds_of_problems_at_once_give_a_bounded_refusal_that_still_names_each_kind(tmp_path, capsys):
+    """300 names without "=", one name given 300 times and 300 unknown names: 21 KB on one line before, every kind now
+    named with a few examples and the rest counted; a 10^5-character name was echoed whole (300 KB when given thrice)."""
+    argv = ["report", "experiment_report", "--out", str(tmp_path / "r")]
+    for i in range(300):
+        argv += ["-p", f"bogus{i}=1", "-p", f"run_dir=/x{i}", "-p", f"novalue{i}"]
+    for _ in range(3):
+        argv += ["-p", "a" * 100_000 + "=1"]
+    for i in range(20):  # 20 more names given twice: one problem for them all, the other kinds still said
+        argv += ["-p", f"twice{i}=1", "-p", f"twice{i}=2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 2000 and len(err.strip().splitlines()) == 2, (len(err), err[:3000])
+    for part in ("300 parameters are not key=value ('novalue0', ", "21 parameters are given more than once (run_dir, twice0, twice1, twice2, twice3, twice4, twice5, twice6, …)",
+                 "… 312 more; template experiment_report takes run_dir, model, title, fusion", "has 100,000 characters"):
+        assert part in err, (part, err)
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
+    with pytest.raises(ConfigError, match="run_dir is given 300 times \\('/x0', '/x1', '/x2', … 296 more, then '/x299'\\)"):
+        parse_params([f"run_dir=/x{i}" for i in range(300)])
+    with pytest.raises(ConfigError, match="; and 3 more problem\\(s\\)\\."):
+        parse_params([f"n{i}" if i % 2 else "a" * 1000 + f"{i}=1" for i in range(20)])

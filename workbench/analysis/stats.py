@@ -150,9 +150,15 @@ def ece_interval(confidence: Sequence[float], correct: Sequence[bool], *, bins: 
     slot = np.searchsorted(edges[1:-1], conf)  # the bins of ece(): closed on the right, the first also on the left
     rng = np.random.default_rng(seed)
     values = np.empty(n)
-    every = cluster_weights(rng, clusters, n) if clusters is not None else None
-    for r in range(n):
-        weights = np.bincount(rng.integers(0, m, m), minlength=m) if every is None else every[r]
+    if clusters is not None:  # a block of resamples at a time: (n, items) weights at once grew with items x n
+        ids = cluster_ids(clusters)
+        g = int(ids.max()) + 1
+        for start, b in _blocks(n, g + m):
+            every = cluster_draws(rng, g, b)[:, ids]
+            for r in range(b):
+                values[start + r] = np.abs(np.bincount(slot, weights=every[r] * gap, minlength=bins)).sum() / every[r].sum()
+    for r in range(n if clusters is None else 0):
+        weights = np.bincount(rng.integers(0, m, m), minlength=m)
         values[r] = np.abs(np.bincount(slot, weights=weights * gap, minlength=bins)).sum() / weights.sum()
     lo, hi = np.percentile(values, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
     return (float(lo), float(hi))
@@ -171,13 +177,8 @@ def bootstrap_ci(fn, y_true: Sequence[str], y_pred: Sequence[str], *, n: int = 1
     if len(t) == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    ids = cluster_ids(clusters) if clusters is not None else None
-    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
-    stats = []
-    for _ in range(n):
-        i = (rng.integers(0, len(t), len(t)) if ids is None else
-             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
-        stats.append(fn(t[i], p[i]))
+    draw = _resampler(rng, len(t), clusters)
+    stats = [fn(t[i], p[i]) for i in (draw() for _ in range(n))]
     values = np.asarray(stats, dtype=float)
     scalar = values.ndim == 1
     values = values.reshape(len(stats), -1)
@@ -257,8 +258,7 @@ def resample_intervals(t_codes: Sequence[int], p_codes: Sequence[int], class_cod
         ids = cluster_ids(clusters)
         per_cluster = np.zeros((ids.max() + 1, k * k))
         np.add.at(per_cluster, (ids, pair), 1.0)  # each cluster's confusion counts
-        for start in range(0, n, 256):
-            b = min(256, n - start)
+        for start, b in _blocks(n, ids.max() + 1 + k * k, block_items, most=256):
             counts = (cluster_draws(rng, ids.max() + 1, b) @ per_cluster).reshape(b, k, k)
             stats[start:start + b, :3] = _stats_from_counts(counts, labels, counts.sum(axis=(1, 2)))
             stats[start:start + b, 3:] = _class_f1_from_counts(counts, labels)
@@ -289,6 +289,35 @@ def cluster_ids(clusters: Sequence) -> np.ndarray:
     blank = values == ""
     values[blank] = [f"\0item{i}" for i in np.flatnonzero(blank)]
     return np.unique(values.astype(str), return_inverse=True)[1].astype(np.int64)
+
+
+def _blocks(n: int, width: int, block_items: int = 4_000_000, most: int | None = None):
+    """``(start, b)`` over ``n`` resamples, ``b`` of them at a time with ``b x width`` under about ``block_items`` (at
+    least one): a cluster bootstrap's ``(b, clusters)`` draws stay bounded with 10^5 speakers.  The generator draws the
+    same numbers in blocks as at once."""
+    per = max(1, min(most or n, block_items // max(1, int(width))))
+    for start in range(0, n, per):
+        yield start, min(per, n - start)
+
+
+def _resampler(rng, m: int, clusters: Sequence | None):
+    """A function drawing one resample's item indices: ``m`` items with replacement, or with ``clusters`` as many
+    clusters with replacement, every item of a drawn cluster (in cluster order, each cluster's items in item order).
+    One vectorised gather per resample: joining one array per drawn cluster cost a Python step per speaker."""
+    if clusters is None:
+        return lambda: rng.integers(0, m, m)
+    ids = cluster_ids(clusters)
+    order = np.argsort(ids, kind="stable")
+    sizes = np.bincount(ids)
+    starts = np.cumsum(sizes) - sizes
+
+    def draw() -> np.ndarray:
+        g = rng.integers(0, len(sizes), len(sizes))
+        lengths = sizes[g]
+        ends = np.cumsum(lengths)
+        return order[np.repeat(starts[g] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)]
+
+    return draw
 
 
 def cluster_draws(rng, g: int, b: int) -> np.ndarray:
@@ -452,12 +481,10 @@ def paired_bootstrap_delta(fn, y_true: np.ndarray, pred_a: np.ndarray, pred_b: n
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     delta = fn(y_true, pred_b) - fn(y_true, pred_a)
-    ids = cluster_ids(clusters) if clusters is not None else None
-    members = [] if ids is None else np.split(np.argsort(ids, kind="stable"), np.cumsum(np.bincount(ids))[:-1])
+    draw = _resampler(rng, len(y_true), clusters)
     stats = []
     for _ in range(n):
-        i = (rng.integers(0, len(y_true), len(y_true)) if ids is None else
-             np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
+        i = draw()
         d = fn(y_true[i], pred_b[i]) - fn(y_true[i], pred_a[i])
         if d == d:
             stats.append(d)

@@ -14,7 +14,7 @@ import io
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -449,6 +449,33 @@ def _capped_bytes(p: Path) -> bytes:
     return read_bytes_capped(p, max_bytes=OUTPUT_MAX_BYTES, what="a run folder's output", decompress=False)
 
 
+def read_output_csv(p: Path, *, numeric: Sequence[str] = (), text: Sequence[str] = ()) -> Any:
+    """A CSV a command wrote (:func:`read_spreadsheet_csv`, under the output cap), refused in one line naming the file
+    when it does not read as one: a ragged row, bytes that are not UTF-8, no columns, a column of ``numeric`` or
+    ``text`` missing, or a ``numeric`` column holding text.  A hand-edited or foreign file raised pandas' ParserError,
+    UnicodeDecodeError, a KeyError or a TypeError from inside the view."""
+    import pandas as pd
+
+    fix = "check that this is the file the command wrote; remove the folder and run the command that writes it again."
+    try:
+        frame = read_spreadsheet_csv(_capped_bytes(p))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise RunFolderError(f"does not read as the CSV table it should be ({shown(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}).",
+                             source=str(p), fix=fix) from None
+    missing = [c for c in (*numeric, *text) if c not in frame.columns]
+    if missing:
+        raise RunFolderError(f"has no column {', '.join(missing)} (its columns: {shown(', '.join(map(str, frame.columns)))}).",
+                             source=str(p), fix=fix)
+    for c in numeric:
+        values = pd.to_numeric(frame[c], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy() & frame[c].notna().to_numpy())
+        if len(bad):
+            raise RunFolderError(f"column {c} holds {shown(frame[c].iloc[bad[0]])} on row {bad[0] + 2}, not a number"
+                                 + (f" (and {len(bad) - 1} more row(s))" if len(bad) > 1 else "") + ".", source=str(p), fix=fix)
+        frame[c] = values
+    return frame
+
+
 def _read_artifact(p: Path) -> Any:
     ext = p.suffix.lower()
     if ext == ".json":
@@ -459,7 +486,7 @@ def _read_artifact(p: Path) -> Any:
         if ext == ".parquet":
             check_run_table(p)
         # a CSV the workbench wrote: its cells decoded back to the values written (``'=1+2`` is ``=1+2``)
-        return pd.read_parquet(p) if ext == ".parquet" else read_spreadsheet_csv(_capped_bytes(p))
+        return pd.read_parquet(p) if ext == ".parquet" else read_output_csv(p)
     if ext in (".npy", ".npz"):
         return read_arrays_capped(p)
     if ext in (".txt", ".html"):

@@ -84,11 +84,16 @@ def parse_params(pairs: list[str], template: str | os.PathLike | None = None) ->
     unknown name, a bad value) is said in one refusal: they were refused one at a time, so a user met them in turn."""
     out, typed, problems = {}, {}, []  # typed: each value as it was typed, for the refusals
     given: dict[str, list[str]] = {}
+    bare: list[str] = []  # the ones without "=", said in one problem (300 of them were 300 problems, 12 KB of one line)
     for s in pairs or []:
         if "=" not in s:
-            problems.append((f"parameter {shown(s)} is not key=value", "write each as -p NAME=VALUE, e.g. -p run_dir=runs/my_run"))
+            bare.append(s)
             continue
         k, v = s.split("=", 1)
+        if len(k.strip()) > MAX_NAME_CHARS:  # a name of 10^5 characters was echoed whole, three times once given twice
+            problems.append((f"parameter name {shown(k.strip())} has {len(k.strip()):,} characters; no template declares one "
+                             f"over {MAX_NAME_CHARS}", "spell each as one of the template's names, e.g. -p run_dir=…"))
+            continue
         given.setdefault(k.strip(), []).append(v)
         if k.strip() in out:
             continue
@@ -97,9 +102,20 @@ def parse_params(pairs: list[str], template: str | os.PathLike | None = None) ->
             out[k.strip()] = None if v.strip() in ("None", "none") else load_yaml_text(v, source=f"--param {k.strip()}")
         except ConfigError:  # YAML that does not parse, an alias (`*draft*`), a number past 2**63: the text itself
             out[k.strip()] = v
+    if bare:
+        problems.insert(0, (f"parameter {shown(bare[0])} is not key=value" if len(bare) == 1 else
+                            f"{len(bare)} parameters are not key=value (" + ", ".join(shown(b) for b in bare[:MAX_PROBLEMS])
+                            + (", …" if len(bare) > MAX_PROBLEMS else "") + ")", "write each as -p NAME=VALUE, e.g. -p run_dir=runs/my_run"))
+    twice = [k for k, values in given.items() if len(values) > 1]
+    if len(twice) > 3:  # one problem for them all: one each pushed the other kinds of problem out of the refusal
+        problems.append((f"{len(twice)} parameters are given more than once ({', '.join(twice[:MAX_PROBLEMS])}"
+                         + (", …" if len(twice) > MAX_PROBLEMS else "") + "); which value counts would be a guess",
+                         "pass each name once"))
+        given = {}
     for k, values in given.items():
         if len(values) > 1:
-            shown_values = ", ".join(shown(v) for v in values[:-1]) + f", then {shown(values[-1])}"
+            shown_values = (", ".join(shown(v) for v in values[:min(len(values) - 1, 3)])
+                            + (f", … {len(values) - 4} more" if len(values) > 4 else "") + f", then {shown(values[-1])}")
             problems.append((f"parameter {k} is given {'twice' if len(values) == 2 else f'{len(values)} times'} ({shown_values}); "
                              "which one counts would be a guess", f"pass -p {k}=… once"))
     if template is not None:
@@ -111,8 +127,16 @@ def parse_params(pairs: list[str], template: str | os.PathLike | None = None) ->
 def refuse_params(problems: list[tuple[str, str]]) -> None:
     """One refusal naming every (problem, its fix) of a ``-p`` list; nothing when there is none."""
     if problems:
-        raise ConfigError("; ".join(p for p, _ in problems) + ".", source="--param",
-                          fix="; ".join(dict.fromkeys(f for _, f in problems)) + ".")
+        more = len(problems) - MAX_PROBLEMS  # hundreds of them at once made one line of kilobytes nobody reads
+        fixes = list(dict.fromkeys(f for _, f in problems))
+        raise ConfigError("; ".join(p for p, _ in problems[:MAX_PROBLEMS]) + (f"; and {more} more problem(s)" if more > 0 else "")
+                          + ".", source="--param", fix="; ".join(fixes[:MAX_PROBLEMS]) + ("; …" if len(fixes) > MAX_PROBLEMS else "") + ".")
+
+
+#: a -p list's refusal names this many problems (and each list in it this many names), then counts the rest
+MAX_PROBLEMS = 8
+#: the longest parameter name echoed: the templates' are a few words (``probe_folds``)
+MAX_NAME_CHARS = 100
 
 
 #: parameters holding a comma-separated list of paths
@@ -154,7 +178,8 @@ def param_problems(template: str | os.PathLike, params: dict, typed: dict | None
     problems = []
     if unknown:
         # names and the closest one, as a misspelt option is refused ("['rundir'] … takes ['run_dir', …]" named no correction)
-        said = "; ".join(f"{k!r}" + (f" ({did_you_mean(k, settable).strip()})" if did_you_mean(k, settable) else "") for k in unknown)
+        said = "; ".join(f"{shown(k)}" + (f" ({did_you_mean(k, settable).strip()})" if did_you_mean(k, settable) else "")
+                         for k in unknown[:MAX_PROBLEMS]) + (f"; … {len(unknown) - MAX_PROBLEMS} more" if len(unknown) > MAX_PROBLEMS else "")
         problems.append((f"unknown parameter{'s' if len(unknown) > 1 else ''} {said}; template {Path(str(template)).stem} takes "
                          f"{', '.join(settable)}", f"spell each as one of them, e.g. -p {settable[0]}=…"))
     if "report_dir" in params:

@@ -9,10 +9,10 @@ import numpy as np
 
 from workbench.audio.intake import AudioConfig, load
 from workbench.errors import printable
-from workbench.runs.artifacts import _capped_bytes, read_arrays_capped
+from workbench.runs.artifacts import _capped_bytes, read_arrays_capped, read_output_csv
 from workbench.runs.longform import dominant_test_words, source_path
 from workbench.views.viewbase import _View, _banner, _esc, _w, wav_bytes
-from workbench.serialize import loads_json, read_spreadsheet_csv
+from workbench.serialize import loads_json
 
 # ---------------------------------------------------------------------------
 def _at_or_under(timeline: Any) -> list[bool]:
@@ -63,8 +63,9 @@ class LongAudioTimeline(_View):
         # past it (a 2 MB heatmap.npz of zeros unpacked to gigabytes)
         self.summary_data = loads_json(_capped_bytes(self.dir / "summary.json"))
         # the tables' cells decoded back to the labels written (a head's label ``=x`` or one holding a newline)
-        self.timeline = read_spreadsheet_csv(_capped_bytes(self.dir / "timeline.csv"))
-        self.segments = read_spreadsheet_csv(_capped_bytes(self.dir / "segments.csv"))
+        # refused in one line when hand-edited: text in a time column raised pandas' TypeError from the figure
+        self.timeline = read_output_csv(self.dir / "timeline.csv", numeric=("start", "end", "confidence", "n_segments"), text=("label",))
+        self.segments = read_output_csv(self.dir / "segments.csv")
         self.source = source_path(self.dir, self.summary_data)
         heat = read_arrays_capped(self.dir / "heatmap.npz")
         self.heatmap = heat["scores"]
