@@ -77,3 +77,22 @@ def test_one_speaker_on_every_row_falls_back_to_items_and_says_so():
 def test_cluster_draws_count_every_draw():
     draws = cluster_draws(np.random.default_rng(0), 7, 5)
     assert draws.shape == (5, 7) and (draws.sum(axis=1) == 7).all()
+
+
+def test_a_breakdown_over_thousands_of_speakers_lists_twenty_groups_on_screen_and_counts_the_rest():
+    """`metrics` of a run with one speaker per clip (20,000 of them): the "by speaker" line and the "left out of the
+    gap" line named every group, a 2 MB screen line.  The screen lists 20 and counts the rest; the JSON keeps all."""
+    import pandas as pd
+
+    from test_probe import synthetic_row
+    from workbench.analysis.metrics import evaluate
+
+    rows = [synthetic_row(f"u{i}", emotion=("happy", "sad")[i % 2], pred=("happy", "sad")[i // 2 % 2], speaker=f"spk{i:03d}")
+            for i in range(300)]
+    report = evaluate(pd.DataFrame(rows), n_boot=50, by=("speaker",))
+    text = report.render()
+    line = next(x for x in text.splitlines() if x.startswith("  by speaker: "))
+    assert line.count("(n=1)") == 20 and line.endswith("… and 280 more groups (all in metrics.json)"), line[-200:]
+    gap = next(x for x in text.splitlines() if x.startswith("    left out of the gap: "))
+    assert gap.endswith("… and 280 more groups (all in metrics.json)") and len(gap) < 5000
+    assert len(report.breakdowns["speaker"]) == 300  # what metrics.json is made from: every group

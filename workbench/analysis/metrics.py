@@ -34,7 +34,7 @@ from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_group
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
-from workbench.errors import ConfigError, printable
+from workbench.errors import ConfigError, capped_join, printable
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, artifact_name, as_run_folder, select_rows
 from workbench.schema import score_columns, score_labels, text_values
@@ -163,14 +163,15 @@ class Report:
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
         lines += class_lines(self.per_class, self.n_scored) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
-            lines.append(f"  by {col}: " + ", ".join(_group_line(g, d) for g, d in groups.items()))
+            lines.append(f"  by {col}: " + capped_join([_group_line(g, d) for g, d in groups.items()], noun="groups", where="metrics.json"))
             if self.breakdown_left_out.get(col):
                 lines.append(f"    {left_out_note(col, self.breakdown_left_out[col])}")
             disp = self.disparities.get(col, {})
             if disp.get("uar"):
                 lines.append(f"    {describe_gap(disp['uar'])}")
             if disp.get("excluded_why"):
-                lines.append("    left out of the gap: " + "; ".join(f"{g} ({why})" for g, why in disp["excluded_why"].items()))
+                lines.append("    left out of the gap: " + capped_join([f"{g} ({why})" for g, why in disp["excluded_why"].items()], "; ",
+                                                                      noun="groups", where="metrics.json"))
         lines += [f"  by {col}: {no_groups_note(col, n)}" for col, n in self.breakdown_left_out.items() if col not in self.breakdowns]
         return "\n".join(map(printable, lines))  # each line one line: a speaker "a<LF>b" or a label's ESC shown as its escape
 
