@@ -96,3 +96,23 @@ def test_a_breakdown_over_thousands_of_speakers_lists_twenty_groups_on_screen_an
     gap = next(x for x in text.splitlines() if x.startswith("    left out of the gap: "))
     assert gap.endswith("… and 280 more groups (all in metrics.json)") and len(gap) < 5000
     assert len(report.breakdowns["speaker"]) == 300  # what metrics.json is made from: every group
+
+
+def test_a_breakdown_figure_over_thousands_of_groups_draws_the_largest_and_says_so():
+    """plot_breakdown drew a 0.42-inch row per group: 20,000 speakers made an 8,400-inch figure (382 s, GBs for
+    `metrics` with figures).  It draws the 40 largest and says so under the axes."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from test_probe import synthetic_row
+    from workbench.analysis.metrics import plot_breakdown
+
+    rows = [synthetic_row(f"u{i}", emotion=("happy", "sad")[i % 2], pred=("happy", "sad")[i // 2 % 2],
+                          speaker="big" if i < 30 else f"spk{i:03d}") for i in range(300)]
+    fig = plot_breakdown(pd.DataFrame(rows), "speaker", n_boot=50)
+    assert fig.get_size_inches()[1] < 30
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(ticks) == 40 and any(t.startswith("big (n=30)") for t in ticks)  # the largest group is among them
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "The 40 largest of the 271 groups drawn; metrics.json has them all." in " ".join(texts.split())
+    plt.close(fig)
