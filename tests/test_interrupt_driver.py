@@ -27,4 +27,4 @@ def test_the_driver_stops_manifest_and_import_hf_at_every_moment_without_a_probl
     assert {r["command"] for r in records} == {"manifest", "import-hf"}
     stopped = [r for r in records if not r.get("ended_first")]
     assert len(stopped) >= 4, done.stdout
-    assert all(r["problems"] == [] for r in stopped), [r for r in stopped if r["problems"]]
+    assert all(r["problems"] == [] for r in stopped), [(r["command"], r["moment"], r["signal"], r["problems"]) for r in stopped if r["problems"]]
