@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from test_groups import _frame
+from test_groups import _frame, metrics_page
 from workbench.analysis.metrics import plot_breakdown, run_metrics
 
 plt = pytest.importorskip("matplotlib.pyplot")
@@ -29,7 +29,6 @@ def _rows():
 
 def test_a_group_that_clears_its_baselines_shows_them_on_screen_in_the_json_figure_and_report(tmp_path, monkeypatch):
     from test_calibration_cli import _run_folder
-    from workbench.views import reporting
 
     df = _frame(_rows())
     _run_folder(tmp_path / "run", df)
@@ -54,11 +53,7 @@ def test_a_group_that_clears_its_baselines_shows_them_on_screen_in_the_json_figu
     foot = " ".join(" ".join(t.get_text().split()) for t in ax.texts)
     assert "UAR against chance over the classes each group has: 1 of 1 groups clear it; each one's baseline in metrics.json." in foot
     plt.close(fig)
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
-    page = shown[0].split("by speaker")[1]
+    page = metrics_page(monkeypatch, tmp_path / "run")
     assert WA_BASE in page and UAR_BASE in page
 
 

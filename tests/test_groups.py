@@ -24,6 +24,17 @@ def _frame(rows):
     return pd.DataFrame(out)
 
 
+def metrics_page(monkeypatch, run) -> str:
+    """The report's metrics section of ``run`` by speaker, as HTML from its "by speaker" table on."""
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "show_html", shown.append)
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
+    reporting.metrics_section(run, by=["speaker"], n_boot=200)
+    return shown[0].split("by speaker")[1]
+
+
 def test_a_rare_class_is_in_every_resample_so_the_interval_keeps_the_class_set():
     # one 'angry' item, right; five items of each other class, all wrong: UAR is 1/6 whatever is resampled
     rows = [("s09", "angry", "angry")] + [("s09", c, "angry") for c in CLASSES[1:] for _ in range(5)]
@@ -308,7 +319,6 @@ def test_a_group_at_chance_or_below_its_majority_baseline_is_flagged_on_screen_i
 
     from test_calibration_cli import _run_folder
     from workbench.analysis.metrics import run_metrics
-    from workbench.views import reporting
 
     classes = ["angry", "happy", "neutral", "sad"]
     # "good": 10 items of each class, 9 right; "guess": 14 neutral and 6 each of the rest, always answered with the
@@ -340,9 +350,5 @@ def test_a_group_at_chance_or_below_its_majority_baseline_is_flagged_on_screen_i
     foot = " ".join(" ".join(t.get_text().split()) for t in ax.texts)
     assert wa_flag in foot and uar_flag in foot
     plt.close(fig)
-    shown = []
-    monkeypatch.setattr(reporting, "show_html", shown.append)
-    monkeypatch.setattr(reporting, "show_figure", lambda fig, **_: None)
-    reporting.metrics_section(tmp_path / "run", by=["speaker"], n_boot=200)
-    page = shown[0].split("by speaker")[1]
+    page = metrics_page(monkeypatch, tmp_path / "run")
     assert wa_flag in page and uar_flag in page

@@ -19,16 +19,17 @@ from workbench.views import reporting
 IDS = ["a1", "a2", "s1", "s2"]
 
 
-def _author_run(tmp_path, capsys):
-    """The author's run: four clips, two variants, through the CLI."""
+def _author_run(tmp_path, capsys, *, dur=0.8, segments=False,
+                variants="variants:\n  raw: []\n  telephone: [{name: telephone}]\n"):
+    """The author's run: four clips, two variants (or what ``variants`` says), through the CLI; ``segments``: a
+    speaker and a 1.2 s segment each."""
     data = tmp_path / "data"
     for i, name in enumerate(IDS):
-        wav(data / f"{name}.wav", dur=0.8, seed=i)
-    (data / "manifest.csv").write_text("id,path,label\n" + "".join(
-        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'}\n" for n in IDS))
-    (tmp_path / "experiment.yaml").write_text(
-        "manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n"
-        "variants:\n  raw: []\n  telephone: [{name: telephone}]\n")
+        wav(data / f"{name}.wav", dur=dur, seed=i)
+    (data / "manifest.csv").write_text("id,path,label" + (",speaker,start,duration" if segments else "") + "\n" + "".join(
+        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'}" + (f",spk{i % 2},0.0,1.2" if segments else "") + "\n"
+        for i, n in enumerate(IDS)))
+    (tmp_path / "experiment.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n" + variants)
     run = tmp_path / "runs" / "pub"
     assert main(["run", str(tmp_path / "experiment.yaml"), "--out", str(run), "--no-cache"]) == 0
     capsys.readouterr()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from test_corpora import wav
+from test_reproduce import _author_run as author_run
 from workbench.cli import main
 from workbench.runs.folder import RunFolder
 from workbench.views import reporting
@@ -14,16 +15,7 @@ IDS = ["a1", "a2", "s1", "s2"]
 
 def _author_run(tmp_path, capsys):
     """Four clips with a segment and a speaker each, one variant, through the CLI."""
-    data = tmp_path / "data"
-    for i, name in enumerate(IDS):
-        wav(data / f"{name}.wav", dur=1.5, seed=i)
-    (data / "manifest.csv").write_text("id,path,label,speaker,start,duration\n" + "".join(
-        f"{n},{n}.wav,{'angry' if n.startswith('a') else 'sad'},spk{i % 2},0.0,1.2\n" for i, n in enumerate(IDS)))
-    (tmp_path / "experiment.yaml").write_text("manifest: data/manifest.csv\nmodel: {model: tiny, dtype: float32, device: cpu}\n")
-    run = tmp_path / "runs" / "pub"
-    assert main(["run", str(tmp_path / "experiment.yaml"), "--out", str(run), "--no-cache"]) == 0
-    capsys.readouterr()
-    return run
+    return author_run(tmp_path, capsys, dur=1.5, segments=True, variants="")
 
 
 def test_an_edited_segment_or_speaker_in_a_manifest_row_is_named_by_item_and_column(tmp_path, capsys):
