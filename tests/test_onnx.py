@@ -404,6 +404,7 @@ def test_a_checked_graph_is_parsed_once_and_a_changed_one_again_before_onnx_runt
     folder = tmp_path / "export"
     shutil.copytree(exported.folder, folder)
     onnx_backend.graph_checks_memo_path().unlink(missing_ok=True)  # other tests loaded the same bytes
+    monkeypatch.setenv("WORKBENCH_ORT_OPTIMIZED", "0")  # one session a load (the kept optimised graph: test_onnx_optimized)
     parsed, opened = [], []
     read = onnx_backend._read_graph_facts
     monkeypatch.setattr(onnx_backend, "_read_graph_facts", lambda graph, **kw: parsed.append(graph.name) or read(graph, **kw))

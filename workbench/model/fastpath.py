@@ -25,14 +25,10 @@ model as ``model.precision`` (the run records it in ``summary.json``).
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import logging
 import math
 import os
-import platform
-import re
 import shutil
 import stat
 import subprocess
@@ -54,7 +50,7 @@ from workbench.model.onnx_backend import check_clips, graph_facts, load_onnx_mod
 from workbench.model.onnx_export import EXPORT_REVISION, META_FILE, ONNX_FILE, ONNX_INT8_FILE, export_onnx
 from workbench.model.agreement import (  # noqa: F401  (the agreement a path must keep, importable from here too)
     MIN_COSINE, MIN_TOP1_AGREEMENT, acceptable, agreement_figures, describe_agreement, shortfalls)
-from workbench.model.precision import cpu_flags
+from workbench.model.precision import _cpu_name, cpu_identity, cpu_key  # noqa: F401  (_cpu_name: tests clear its cache here)
 from workbench.model.weights import file_sha256
 from workbench.paths import installed_version
 
@@ -82,33 +78,6 @@ VERIFIED_FILE = "verified.json"
 # ---------------------------------------------------------------------------
 # identities: this CPU, the versions a measurement depends on
 # ---------------------------------------------------------------------------
-def cpu_identity() -> dict:
-    """What a measurement is valid for: the CPU model name, the cores this process may use, its bf16/int8 flags."""
-    name = _cpu_name()
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512", "avx_vnni", "avx2")))
-    return {"model": name, "threads": threads, "flags": flags}
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else ``platform.processor()`` (on Linux a ``uname -p`` subprocess: 10-30 ms)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_key(identity: dict | None = None) -> str:
-    identity = identity or cpu_identity()
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", identity["model"]).strip("-")[:40] or "cpu"
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{slug}-{identity['threads']}c-{digest}"
-
-
 def _installed(*names: str) -> str | None:
     """The installed version of the first of ``names`` (read from its metadata: nothing is imported)."""
     return next((v for v in map(installed_version, names) if v is not None), None)
@@ -145,7 +114,7 @@ def cache_precision(dtype: str, device: str) -> str:
 
 
 def record_path(checksum: str) -> Path:
-    return cache_dir() / "fastpath" / f"{cpu_key()}-{checksum[:16]}.json"
+    return cache_dir() / "fastpath" / f"{cpu_key(cpu_identity())}-{checksum[:16]}.json"
 
 
 def export_folder(checksum: str) -> Path:

@@ -40,6 +40,7 @@ from workbench.model.onnx_export import (
     MAX_META_BYTES, META_FILE, ONNX_FILE, ONNX_INT8_FILE, OUTPUT_NAMES, UNFINISHED, failed_checks, interrupted_export, recorded_check)
 from workbench.serialize import loads_json, read_bytes_capped
 from workbench.model.onnx_run import run_bounded  # noqa: F401  (public here too)
+from workbench.model.onnx_optimized import open_session
 
 logger = logging.getLogger(__name__)
 
@@ -521,7 +522,8 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     checksum = file_sha256(graph)
     stamped = check_graph(graph, meta, source=str(folder), sha256=checksum, dtype=chosen)
     try:
-        session = ort.InferenceSession(str(graph), sess_options=options, providers=providers)
+        # through the optimised graph kept for this CPU where one passed its check (issue #28: opening optimises again)
+        session, opened = open_session(graph, checksum, options, providers)
     except Exception as exc:  # noqa: BLE001 — ORT raises its own exception types for a bad file
         raise ModelError(f"ONNX Runtime cannot open {graph.name}: {str(exc).strip().splitlines()[-1][:300]}.", source=str(folder),
                          fix="export the model again.") from exc
@@ -539,7 +541,9 @@ def load_onnx_model(folder: str | os.PathLike, *, dtype: str = "float32", device
     )
     if random_weights:
         logger.warning(RANDOM_WEIGHTS_BANNER)
-    return OnnxModel(session, meta, info)
+    model = OnnxModel(session, meta, info)
+    model.opened = opened  # "kept": the optimised graph kept for this CPU (onnx_optimized); "made", "source", "failed check"
+    return model
 
 
 def compare_backends(reference: Any, other: Any, clips: Sequence[Any]) -> dict:

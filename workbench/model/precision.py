@@ -22,6 +22,11 @@ is the only value the workbench chooses for the user.  This module holds the har
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+import platform
+import re
 from pathlib import Path
 
 
@@ -42,6 +47,33 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith("flags") or line.startswith("Features"):
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()
+
+
+def cpu_identity() -> dict:
+    """What a measurement is valid for: the CPU model name, the cores this process may use, its bf16/int8 flags."""
+    name = _cpu_name()
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    flags = sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512", "avx_vnni", "avx2")))
+    return {"model": name, "threads": threads, "flags": flags}
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, else ``platform.processor()`` (on Linux a ``uname -p`` subprocess: 10-30 ms)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_key(identity: dict | None = None) -> str:
+    identity = identity or cpu_identity()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", identity["model"]).strip("-")[:40] or "cpu"
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{slug}-{identity['threads']}c-{digest}"
 
 
 @functools.lru_cache(maxsize=None)
