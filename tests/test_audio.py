@@ -507,3 +507,29 @@ def test_a_wav_whose_header_says_0_samples_in_front_of_them_is_read_by_the_next_
     sf.write(tiny, np.zeros(0, np.float32), 16000)
     with pytest.raises(AudioError, match="no audio samples"):  # a file that is only a header stays refused
         load(tiny)
+
+
+@pytest.mark.parametrize("case", ["quiet", "negative clip", "positive clip", "both", "one channel of two", "empty"])
+def test_the_decoders_peak_and_clipping_equal_the_direct_count_in_every_case(case):
+    """The accumulator reads the peak and the clipped count from a block's max and min first (issue #28): the figures
+    must equal the direct definitions (max |y|, count of |y| ≥ 0.999) whichever sign clips, in mono and in stereo."""
+    from workbench.audio.intake import _Accumulator
+
+    rng = np.random.default_rng(3)
+    y = (0.5 * rng.standard_normal((4000, 2))).clip(-0.99, 0.99).astype(np.float32)
+    if case == "negative clip":
+        y[100:140] = -1.0
+    elif case == "positive clip":
+        y[7:9] = 0.9995
+    elif case == "both":
+        y[5], y[6] = 1.0, -0.9991
+    elif case == "one channel of two":
+        y[50:60, 1] = -1.0
+    elif case == "empty":
+        y = y[:0]
+    acc = _Accumulator(16000, None)
+    for block in np.array_split(y, 3):
+        acc.add(block)
+    mag = np.abs(y)
+    assert acc.peak == (float(mag.max()) if y.size else 0.0)
+    assert acc.clipped == int(np.count_nonzero(mag >= 0.999)) and acc.values == y.size and acc.bad == 0
