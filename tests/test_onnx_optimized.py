@@ -135,3 +135,35 @@ def test_the_kept_folder_is_per_graph_onnx_runtime_and_cpu(monkeypatch):
     assert a.name.startswith("a" * 16 + "-ort") and a.name.endswith(precision.cpu_key())
     monkeypatch.setattr(onnx_optimized, "cpu_key", lambda: "another-CPU-64c-00000000")
     assert onnx_optimized.kept_folder("a" * 64) != a
+
+
+def test_a_graph_kept_by_another_process_meanwhile_is_replaced_whole_never_mixed(export, cache, monkeypatch):
+    """Two processes (Ray actors) making the same kept graph at once: the second finds the folder filled when it
+    renames its own; the folder ends as one writer's whole (its graph and the check naming that graph's sha256), and
+    no session is opened beyond the optimising one and the check's."""
+    import hashlib
+
+    import onnxruntime as ort
+
+    from workbench.model import onnx_optimized
+    from workbench.model.onnx_backend import load_onnx_model
+
+    check, opened = onnx_optimized._check, []
+
+    def the_other_process_finishes_first(session, kept, options, providers):
+        record = check(session, kept, options, providers)
+        final = kept.parent.parent / kept.parent.name.split(".tmp-")[0].lstrip(".")
+        final.mkdir()
+        (final / "check.json").write_text("{}")  # the other's files, half of them
+        return record
+
+    monkeypatch.setattr(onnx_optimized, "_check", the_other_process_finishes_first)
+    session_class = ort.InferenceSession
+    monkeypatch.setattr(ort, "InferenceSession", lambda *a, **kw: opened.append(a[0]) or session_class(*a, **kw))
+    model = load_onnx_model(export, dtype="int8")
+    assert len(opened) == 2 and len(model.predict(_clips()[:1])) == 1
+    (kept,) = (cache / onnx_optimized.FOLDER).iterdir()
+    record = json.loads((kept / "check.json").read_text())
+    assert record["sha256"] == hashlib.sha256((kept / "model.onnx").read_bytes()).hexdigest()
+    monkeypatch.setattr(ort, "InferenceSession", session_class)
+    assert load_onnx_model(export, dtype="int8").opened == "kept"

@@ -114,6 +114,7 @@ def _make(graph: Path, checksum: str, folder: Path, options: Any, providers: lis
     """Open ``graph`` optimising it, write the optimised graph beside, check it and keep it (or drop it)."""
     import onnxruntime as ort
 
+    session = None
     try:
         files.ensure_folder(folder.parent, root=cache_dir())  # no level below the cache a link (atomic_folder trusts its parent)
         with files.atomic_folder(folder, replace=True) as tmp:
@@ -127,9 +128,11 @@ def _make(graph: Path, checksum: str, folder: Path, options: Any, providers: lis
             files.write_text(tmp / CHECK_FILE, json.dumps(record, indent=2) + "\n")
             if not record["equal"]:
                 files.remove_file(tmp / GRAPH_FILE)
-    except (OSError, ConfigError, files.UnsafePathError) as exc:  # a cache that cannot be written: open as before
-        log.debug("the optimised graph of %s was not kept: %s", graph, exc)
-        return ort.InferenceSession(str(graph), sess_options=options, providers=providers), "source"
+    except (OSError, ConfigError, files.UnsafePathError) as exc:  # a cache that cannot be written, or another process
+        log.debug("the optimised graph of %s was not kept: %s", graph, exc)  # keeping it at the same moment: as before
+        if session is None:
+            session = ort.InferenceSession(str(graph), sess_options=options, providers=providers)
+        return session, "source"
     return session, "made" if record["equal"] else "failed check"
 
 
