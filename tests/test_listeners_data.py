@@ -174,7 +174,7 @@ def test_msp_podcast_detailed_labels(tmp_path):
 
 
 def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
-    """Releases 1.7 to 1.12 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
+    """Releases from 1.7 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
     'WORKER; primary; secondary; A:x; V:y; D:z;': it was refused for having neither EmoClass_Major nor EmoClass."""
     det = tmp_path / "labels_detailed.csv"
     det.write_text('FileName,EmoDetail\n'
@@ -188,6 +188,26 @@ def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
     assert rec["listener_majority"] == "angry" and rec["agreement"] == pytest.approx(0.5)
     bad = tmp_path / "bad.csv"
     bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        L.read_msp_podcast(bad)
+
+
+def test_msp_podcast_emo_detail_without_its_secondary_field(tmp_path):
+    """A rating's EmoDetail cell leaves the secondary classes out on some rows of a later release
+    ('WORKER; primary; A:x; V:y; D:z;', no empty field between): the whole file was refused, 'line 2 … is not
+    WORKER; primary; secondary; …'.  Both the empty and the absent field are read; a cell without its attributes still
+    is refused."""
+    det = tmp_path / "labels_detailed.csv"
+    det.write_text('FileName,EmoDetail\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00001; Angry; A:5.0; V:2.0; D:5.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00002; Angry; ; A:6.0; V:2.0; D:6.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00003; Sad; Frustrated,Disappointed; A:2.0; V:2.0; D:3.0;"\n',
+                   encoding="utf-8")
+    rec = L.read_msp_podcast(det).records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_sad"], rec["n_raters"]) == (2, 1, 3)
+    assert rec["msp_act_mean"] == pytest.approx(13 / 3) and rec["msp_dom_mean"] == pytest.approx(14 / 3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry; V:2.0; D:5.0;"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="line 2"):
         L.read_msp_podcast(bad)
 
