@@ -88,6 +88,27 @@ def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# CASIA: its two parts name the same four speakers differently
+# ---------------------------------------------------------------------------
+def test_casia_two_parts_name_one_speaker_twice_and_neutral_normal(tmp_path):
+    """The full CASIA release: 相同文本300/liuchanhg/angry/201.wav … and 不同文本100/Chang.Liu/normal/1.wav … (the same
+    four speakers under other folder names, neutral as ``normal``).  The reader made eight speakers of four, so a
+    speaker-grouped split could test a person it trained on, left every ``normal`` file out as not the corpus's
+    naming, and gave no speaker a sex."""
+    wav(tmp_path / "相同文本300" / "liuchanhg" / "angry" / "201.wav", seed=1)
+    wav(tmp_path / "相同文本300" / "ZhaoZuoxiang" / "neutral" / "201.wav", seed=2)
+    wav(tmp_path / "不同文本100" / "Chang.Liu" / "normal" / "1.wav", seed=3)
+    wav(tmp_path / "不同文本100" / "Zuoxiang.Zhao" / "angry" / "1.wav", seed=4)
+    m = prepare("casia", tmp_path)
+    got = {it.id: (it.speaker, it.gender, it.label, it.emotion, it.meta["texts"], it.meta["text_id"]) for it in m}
+    assert got == {"liuchanhg_angry_201": ("liuchanhg", "female", "angry", "angry", "same-text", "201"),
+                   "ZhaoZuoxiang_neutral_201": ("ZhaoZuoxiang", "male", "neutral", "neutral", "same-text", "201"),
+                   "Chang.Liu_normal_1": ("liuchanhg", "female", "neutral", "neutral", "different-text", ""),
+                   "Zuoxiang.Zhao_angry_1": ("ZhaoZuoxiang", "male", "angry", "angry", "different-text", "")}
+    assert not m.notes
+
+
+# ---------------------------------------------------------------------------
 # ESD: the ReadMe's speakers, the text files' encodings
 # ---------------------------------------------------------------------------
 def test_esd_speakers_sex_is_the_readmes():
