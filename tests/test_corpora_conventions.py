@@ -144,6 +144,22 @@ def test_esd_split_and_emotion_follow_the_utterance_numbers(tmp_path):
                                                "in train/ but the number is in the test part of its block)" in odd
 
 
+def test_esd_text_line_whose_id_is_followed_by_a_space(tmp_path):
+    """About fifteen lines of the English speakers' files separate the id from the text by a space
+    (``0015_000137 Let the glass globe be.<TAB>Surprise``; public ESD loaders patch them: Strong-AI-Lab/emotion
+    ``datasets/ESD/process.py``).  The utterance got no text, and "0015_000137 Let the glass globe be." was filed as an
+    id with the text "Surprise"."""
+    wav(tmp_path / "0015" / "Surprise" / "0015_001538.wav", seed=1)
+    wav(tmp_path / "0015" / "Neutral" / "0015_000137.wav", seed=2)
+    wav(tmp_path / "0015" / "Neutral" / "0015_000138.wav", seed=3)
+    (tmp_path / "0015" / "0015.txt").write_text(
+        "0015_000137 Let the glass globe be.\tNeutral\n0015_000138\t\tNeutral\n"
+        "0015_001538\tThe nine the eggs, I keep.\tSurprise\n", encoding="utf-8")
+    m = by_id(prepare("esd", tmp_path))
+    assert {k: it.text for k, it in m.items()} == {"0015_000137": "Let the glass globe be.", "0015_000138": "",
+                                                   "0015_001538": "The nine the eggs, I keep."}
+
+
 def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):
     """ESD's speaker files are GB2312, UTF-16 (with its mark), UTF-8 or Latin-1.  Latin-1 bytes were tried as UTF-16
     (no mark) before anything else: an even-length file read as CJK characters, an odd one gave no text at all."""
