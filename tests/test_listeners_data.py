@@ -154,6 +154,33 @@ def test_iemocap_evaluator_lines_give_votes_and_dimensional_means(tmp_path):
     assert with_self["votes_angry"] == 1 and with_self["n_raters"] == pytest.approx(4)
 
 
+def test_iemocap_evaluation_block_as_distributed_and_its_per_rater_subfolders(tmp_path):
+    """An EmoEvaluation block with the forms the release writes (Strong-AI-Lab/emotion datasets/IEMOCAP/process.py):
+    ``Other:<word>`` categories, several categories a rater, ``;`` inside a comment, ``Neutral`` beside ``Neutral
+    state``, an ``A-E`` line whose dominance has one space or no value, the actors' ``C-F1``/``A-F1``.  The folder also
+    holds ``Categorical/``, ``Attribute/`` and ``Self-evaluation/`` per-rater files: given the EmoEvaluation folder,
+    the reader read them too and named them among the votes' sources."""
+    d = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
+    (d / "Categorical").mkdir(parents=True)
+    (d / "Ses01F_impro01.txt").write_text(
+        "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\toth\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E2:\tOther:amused; Happiness;\t(laughing; at him)\n"
+        "C-E3:\tOther:sarcastic;\t()\n"
+        "C-E4:\tNeutral;\t()\n"
+        "C-F1:\tNeutral state;\t(curious)\n"
+        "A-E3:\tval 3; act 2; dom 2;\t()\n"
+        "A-E4:\tval 2; act 3; dom ;\t(mildly aggravated; polite)\n"
+        "A-F1:\tval 3; act 2; dom  1;\t()\n", encoding="utf-8")
+    (d / "Categorical" / "Ses01F_impro01_e2_cat.txt").write_text("Ses01F_impro01_F000 :Other; ()\n", encoding="utf-8")
+    rep = L.read_iemocap_evaluation(d)
+    a = rep.records["Ses01F_impro01_F000"]
+    assert (a["votes_other"], a["votes_happy"], a["votes_neutral"], a["n_raters"]) == (1.5, 0.5, 1.0, 3.0)
+    assert (a["iemocap_val_mean"], a["iemocap_act_mean"], a["iemocap_dom_mean"]) == (2.5, 2.5, 2.0)
+    assert a["iemocap_n_dimensional_raters"] == 2.0 and a["iemocap_self"] == "Neutral state"
+    assert "Categorical" not in rep.source and rep.source.endswith("Ses01F_impro01.txt")
+
+
 def test_msp_podcast_detailed_labels(tmp_path):
     det = tmp_path / "labels_detailed.csv"
     det.write_text("FileName,WorkerID,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"

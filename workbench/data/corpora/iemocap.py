@@ -238,8 +238,9 @@ def _evaluation_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) ->
     files: list[Path] = []
     for raw in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths)):
         p = Path(raw).expanduser()
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation" or p.name == "EmoEvaluation")
+        if p.is_dir():  # EmoEvaluation's own *.txt only: its Categorical/, Attribute/, Self-evaluation/ hold per-rater copies
+            files += sorted(p.glob("*.txt")) if p.name == "EmoEvaluation" else sorted(
+                f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation")
         elif p.is_file():
             files.append(p)
         else:
