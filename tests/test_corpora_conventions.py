@@ -88,6 +88,27 @@ def test_emobox_label_words_keep_their_class_under_the_corpus_labels(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# CASIA: its two parts name the same four speakers differently
+# ---------------------------------------------------------------------------
+def test_casia_two_parts_name_one_speaker_twice_and_neutral_normal(tmp_path):
+    """The full CASIA release: 相同文本300/liuchanhg/angry/201.wav … and 不同文本100/Chang.Liu/normal/1.wav … (the same
+    four speakers under other folder names, neutral as ``normal``).  The reader made eight speakers of four, so a
+    speaker-grouped split could test a person it trained on, left every ``normal`` file out as not the corpus's
+    naming, and gave no speaker a sex."""
+    wav(tmp_path / "相同文本300" / "liuchanhg" / "angry" / "201.wav", seed=1)
+    wav(tmp_path / "相同文本300" / "ZhaoZuoxiang" / "neutral" / "201.wav", seed=2)
+    wav(tmp_path / "不同文本100" / "Chang.Liu" / "normal" / "1.wav", seed=3)
+    wav(tmp_path / "不同文本100" / "Zuoxiang.Zhao" / "angry" / "1.wav", seed=4)
+    m = prepare("casia", tmp_path)
+    got = {it.id: (it.speaker, it.gender, it.label, it.emotion, it.meta["texts"], it.meta["text_id"]) for it in m}
+    assert got == {"liuchanhg_angry_201": ("liuchanhg", "female", "angry", "angry", "same-text", "201"),
+                   "ZhaoZuoxiang_neutral_201": ("ZhaoZuoxiang", "male", "neutral", "neutral", "same-text", "201"),
+                   "Chang.Liu_normal_1": ("liuchanhg", "female", "neutral", "neutral", "different-text", ""),
+                   "Zuoxiang.Zhao_angry_1": ("ZhaoZuoxiang", "male", "angry", "angry", "different-text", "")}
+    assert not m.notes
+
+
+# ---------------------------------------------------------------------------
 # ESD: the ReadMe's speakers, the text files' encodings
 # ---------------------------------------------------------------------------
 def test_esd_speakers_sex_is_the_readmes():
@@ -121,6 +142,22 @@ def test_esd_split_and_emotion_follow_the_utterance_numbers(tmp_path):
     odd = next(n for n in manifest.notes if "does not belong to" in n)
     assert odd.startswith("1 file(s)") and "0011/Sad/train/0011_000721.wav (in Sad/ but the number is in the Happy block; " \
                                                "in train/ but the number is in the test part of its block)" in odd
+
+
+def test_esd_text_line_whose_id_is_followed_by_a_space(tmp_path):
+    """About fifteen lines of the English speakers' files separate the id from the text by a space
+    (``0015_000137 Let the glass globe be.<TAB>Surprise``; public ESD loaders patch them: Strong-AI-Lab/emotion
+    ``datasets/ESD/process.py``).  The utterance got no text, and "0015_000137 Let the glass globe be." was filed as an
+    id with the text "Surprise"."""
+    wav(tmp_path / "0015" / "Surprise" / "0015_001538.wav", seed=1)
+    wav(tmp_path / "0015" / "Neutral" / "0015_000137.wav", seed=2)
+    wav(tmp_path / "0015" / "Neutral" / "0015_000138.wav", seed=3)
+    (tmp_path / "0015" / "0015.txt").write_text(
+        "0015_000137 Let the glass globe be.\tNeutral\n0015_000138\t\tNeutral\n"
+        "0015_001538\tThe nine the eggs, I keep.\tSurprise\n", encoding="utf-8")
+    m = by_id(prepare("esd", tmp_path))
+    assert {k: it.text for k, it in m.items()} == {"0015_000137": "Let the glass globe be.", "0015_000138": "",
+                                                   "0015_001538": "The nine the eggs, I keep."}
 
 
 def test_esd_texts_in_each_of_the_distributions_encodings(tmp_path):

@@ -283,11 +283,22 @@ def test_msp_podcast_audio_without_a_consensus_row_is_counted_in_the_notes(tmp_p
     assert "1.11" in msp_podcast.__doc__ and "1.12, ``Test3``" not in msp_podcast.__doc__
 
 
+def test_msp_podcast_validation_partition_of_earlier_releases_is_held_out(tmp_path):
+    """Earlier releases (1.6, 1.8: public loaders of them select ``Split_Set == 'Validation'``) call the validation set
+    ``Validation`` where 1.11 on say ``Development``: it is kept as written and read as the held-out set, never trained on."""
+    _msp_folder(tmp_path, ("MSP-PODCAST_0001_0008", "MSP-PODCAST_0002_0001"), 0.3,
+                "MSP-PODCAST_0001_0008.wav,A,5.2,2.0,5.6,127,Female,Train\n"
+                "MSP-PODCAST_0002_0001.wav,N,4.0,4.2,4.4,12,Male,Validation\n")
+    m = msp_podcast.prepare(tmp_path)
+    assert [it.split for it in m] == ["Train", "Validation"]
+    assert "Validation 1 (held out (validation))" in m.notes[-1]
+
+
 @pytest.mark.parametrize("folder, name", [("labels", "labels_concensus.csv"), ("label", "labels_concensus.csv"),
                                           ("Labels", "labels_consensus.csv")])
 def test_msp_podcast_labels_folder_is_found_in_each_releases_spelling(tmp_path, folder, name):
     """Releases name the labels folder ``Labels`` (1.7, 1.8, 1.10 on), ``labels`` (1.9) or ``label`` (1.6), and the
-    consensus file ``labels_concensus.csv`` until 1.10: on a case-sensitive file system only ``Labels/`` was looked in."""
+    consensus file ``labels_concensus.csv`` in 1.6 to 1.9 (1.10 corrected it): on a case-sensitive file system only ``Labels/`` was looked in."""
     (tmp_path / "Audios").mkdir()
     (tmp_path / folder).mkdir()
     sf.write(tmp_path / "Audios" / "MSP-PODCAST_0001_0008.wav", speech_like(dur=0.5), 16000)

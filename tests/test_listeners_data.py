@@ -154,6 +154,33 @@ def test_iemocap_evaluator_lines_give_votes_and_dimensional_means(tmp_path):
     assert with_self["votes_angry"] == 1 and with_self["n_raters"] == pytest.approx(4)
 
 
+def test_iemocap_evaluation_block_as_distributed_and_its_per_rater_subfolders(tmp_path):
+    """An EmoEvaluation block with the forms the release writes (Strong-AI-Lab/emotion datasets/IEMOCAP/process.py):
+    ``Other:<word>`` categories, several categories a rater, ``;`` inside a comment, ``Neutral`` beside ``Neutral
+    state``, an ``A-E`` line whose dominance has one space or no value, the actors' ``C-F1``/``A-F1``.  The folder also
+    holds ``Categorical/``, ``Attribute/`` and ``Self-evaluation/`` per-rater files: given the EmoEvaluation folder,
+    the reader read them too and named them among the votes' sources."""
+    d = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
+    (d / "Categorical").mkdir(parents=True)
+    (d / "Ses01F_impro01.txt").write_text(
+        "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\toth\t[2.5000, 2.5000, 2.5000]\n"
+        "C-E2:\tOther:amused; Happiness;\t(laughing; at him)\n"
+        "C-E3:\tOther:sarcastic;\t()\n"
+        "C-E4:\tNeutral;\t()\n"
+        "C-F1:\tNeutral state;\t(curious)\n"
+        "A-E3:\tval 3; act 2; dom 2;\t()\n"
+        "A-E4:\tval 2; act 3; dom ;\t(mildly aggravated; polite)\n"
+        "A-F1:\tval 3; act 2; dom  1;\t()\n", encoding="utf-8")
+    (d / "Categorical" / "Ses01F_impro01_e2_cat.txt").write_text("Ses01F_impro01_F000 :Other; ()\n", encoding="utf-8")
+    rep = L.read_iemocap_evaluation(d)
+    a = rep.records["Ses01F_impro01_F000"]
+    assert (a["votes_other"], a["votes_happy"], a["votes_neutral"], a["n_raters"]) == (1.5, 0.5, 1.0, 3.0)
+    assert (a["iemocap_val_mean"], a["iemocap_act_mean"], a["iemocap_dom_mean"]) == (2.5, 2.5, 2.0)
+    assert a["iemocap_n_dimensional_raters"] == 2.0 and a["iemocap_self"] == "Neutral state"
+    assert "Categorical" not in rep.source and rep.source.endswith("Ses01F_impro01.txt")
+
+
 def test_msp_podcast_detailed_labels(tmp_path):
     det = tmp_path / "labels_detailed.csv"
     det.write_text("FileName,WorkerID,EmoClass_Major,EmoAct,EmoVal,EmoDom\n"
@@ -174,7 +201,7 @@ def test_msp_podcast_detailed_labels(tmp_path):
 
 
 def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
-    """Releases 1.7 to 1.12 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
+    """Releases from 1.7 write labels_detailed.csv as FileName plus one EmoDetail cell per rating,
     'WORKER; primary; secondary; A:x; V:y; D:z;': it was refused for having neither EmoClass_Major nor EmoClass."""
     det = tmp_path / "labels_detailed.csv"
     det.write_text('FileName,EmoDetail\n'
@@ -188,6 +215,26 @@ def test_msp_podcast_detailed_labels_packed_in_emo_detail(tmp_path):
     assert rec["listener_majority"] == "angry" and rec["agreement"] == pytest.approx(0.5)
     bad = tmp_path / "bad.csv"
     bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2"):
+        L.read_msp_podcast(bad)
+
+
+def test_msp_podcast_emo_detail_without_its_secondary_field(tmp_path):
+    """A rating's EmoDetail cell leaves the secondary classes out on some rows of a later release
+    ('WORKER; primary; A:x; V:y; D:z;', no empty field between): the whole file was refused, 'line 2 … is not
+    WORKER; primary; secondary; …'.  Both the empty and the absent field are read; a cell without its attributes still
+    is refused."""
+    det = tmp_path / "labels_detailed.csv"
+    det.write_text('FileName,EmoDetail\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00001; Angry; A:5.0; V:2.0; D:5.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00002; Angry; ; A:6.0; V:2.0; D:6.0;"\n'
+                   'MSP-PODCAST_0001_0008.wav,"WORKER00003; Sad; Frustrated,Disappointed; A:2.0; V:2.0; D:3.0;"\n',
+                   encoding="utf-8")
+    rec = L.read_msp_podcast(det).records["MSP-PODCAST_0001_0008"]
+    assert (rec["votes_angry"], rec["votes_sad"], rec["n_raters"]) == (2, 1, 3)
+    assert rec["msp_act_mean"] == pytest.approx(13 / 3) and rec["msp_dom_mean"] == pytest.approx(14 / 3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text('FileName,EmoDetail\nx.wav,"WORKER00001; Angry; V:2.0; D:5.0;"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="line 2"):
         L.read_msp_podcast(bad)
 

@@ -1,7 +1,13 @@
-"""CASIA Chinese emotional speech corpus: the manifest reader and the label map.
+"""CASIA Chinese emotional speech corpus: the manifest reader, the label map and the speakers' table.
 
 Four speakers, six emotions, laid out as ``<speaker>/<emotion>/<n>.wav``; the emotion is the folder's name
-(``angry fear happy neutral sad surprise``) and the file's number is the text's.
+(``angry fear happy neutral sad surprise``).  The full distribution has two parts: 300 sentences read in every emotion
+(``相同文本300``, speaker folders ``liuchanhg wangzhe zhaoquanyin ZhaoZuoxiang``: a file's number is its text's) and
+100 sentences whose text suits one emotion (``不同文本100``, the same four speakers as ``Chang.Liu Zhe.Wang
+Quanyin.Zhao Zuoxiang.Zhao``, the neutral folder named ``normal``).  A public loader of both parts maps each pair of
+folder names to one speaker and ``normal`` to neutral (public GitHub code, index file 43550514467); the speakers' sex
+(two women, two men) is as a public speaker-recognition project labels the same four recordings (女 liuchang,
+zhaoquanyin; 男 wangzhe, zhaozuoxiang: index file 26520763789).  The corpus's own documentation was not found.
 """
 
 from __future__ import annotations
@@ -15,22 +21,39 @@ NAME = "casia"
 
 #: the emotion folder's name, lower-cased → emotion2vec+ key
 LABEL_MAP = {"angry": "angry", "fear": "fearful", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprised"}
+#: emotion folders of the different-text part named otherwise → the label they carry
+FOLDER_LABELS = {"normal": "neutral"}
 #: labels are words already: a head trained on CASIA's classes uses them as they are
 CLASS_NAMES = None
+#: a speaker folder, lower-cased → (the speaker, sex, the part it belongs to); the same-text part's folder name is the
+#: speaker's id in both parts, so a person is one speaker however the parts name the folder
+SPEAKERS = {
+    "liuchanhg": ("liuchanhg", "female", "same-text"), "chang.liu": ("liuchanhg", "female", "different-text"),
+    "wangzhe": ("wangzhe", "male", "same-text"), "zhe.wang": ("wangzhe", "male", "different-text"),
+    "zhaoquanyin": ("zhaoquanyin", "female", "same-text"), "quanyin.zhao": ("zhaoquanyin", "female", "different-text"),
+    "zhaozuoxiang": ("ZhaoZuoxiang", "male", "same-text"), "zuoxiang.zhao": ("ZhaoZuoxiang", "male", "different-text"),
+}
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:
-    """CASIA Chinese emotional speech: ``<speaker>/<emotion>/<n>.wav`` (4 speakers, 6 emotions)."""
+    """CASIA Chinese emotional speech: ``<speaker>/<emotion>/<n>.wav`` (4 speakers, 6 emotions).
+
+    Speaker and sex from :data:`SPEAKERS` (a folder not in it is its own speaker, sex unknown); ``meta.texts`` says the
+    part (``same-text``: ``text_id`` is the file's number, one sentence read in every emotion; ``different-text``: no
+    ``text_id``, each emotion has its own sentences)."""
     root = require_dir(corpus_dir, NAME)
     items, skipped = [], []
     for p in audio_files(root):
-        emo = p.parent.name.lower()
+        folder = p.parent.name.lower()
+        emo = FOLDER_LABELS.get(folder, folder)
         if emo not in LABEL_MAP:
             skipped.append(rel(p, root))
             continue
-        speaker = p.parent.parent.name
+        speaker_folder = p.parent.parent.name
+        speaker, sex, texts = SPEAKERS.get(speaker_folder.lower(), (speaker_folder, "", ""))
         items.append(Item(
-            id=f"{speaker}_{emo}_{p.stem}", path=rel(p, root), label=emo, emotion=LABEL_MAP[emo],
-            speaker=speaker, meta={"corpus": NAME, "text_id": p.stem},
+            id=f"{speaker_folder}_{folder}_{p.stem}", path=rel(p, root), label=emo, emotion=LABEL_MAP[emo],
+            speaker=speaker, gender=sex,
+            meta={"corpus": NAME, "text_id": "" if texts == "different-text" else p.stem, "texts": texts},
         ))
     return finish(items, root, NAME, skipped)

@@ -101,10 +101,27 @@ def _texts(root: Path) -> tuple[dict[str, str], list[str]]:
             unread.append(f"{rel(tf, root)} ({exc.message}{' Fix: ' + exc.fix if exc.fix else ''})")
             continue
         for line in content.splitlines():
-            parts = line.strip().split("\t")
-            if len(parts) >= 2:
-                texts[parts[0].strip()] = parts[1].strip()
+            utt, text = _text_line(line)
+            if utt:
+                texts[utt] = text
     return texts, unread
+
+
+#: a text line's utterance id and what follows it: one tab, or (about fifteen lines of the English speakers' files,
+#: ``0012_001355``, ``0013_000431``, ``0015_000137`` …, as public ESD loaders patch them) spaces
+_TEXT_LINE = re.compile(r"^(\d{4}_\d{6})(?:\t| +)(.*)$")
+
+
+def _text_line(line: str) -> tuple[str, str]:
+    """``(utterance id, text)`` of a line ``<id>\\t<text>\\t<emotion>`` (or ``<id> <text>\\t<emotion>``); ``("", "")``
+    for a line without an id and a text.  The line whose id was glued to its text by a space gave the id no text and
+    filed the emotion word under "id + text"."""
+    line = line.strip()
+    m = _TEXT_LINE.match(line)
+    if m:
+        return m.group(1), m.group(2).split("\t")[0].strip()
+    parts = line.split("\t")
+    return (parts[0].strip(), parts[1].strip()) if len(parts) >= 2 else ("", "")
 
 
 def prepare(corpus_dir: str | os.PathLike) -> Manifest:

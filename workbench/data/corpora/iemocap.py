@@ -8,8 +8,10 @@ The corpus's ``SessionN/dialog/EmoEvaluation/<dialog>.txt`` files start each tur
 ``xxx`` when the evaluators had no majority — and the mean valence, activation, dominance on 1–5).  Then come
 the evaluators' categories, ``C-E2:<TAB>Neutral state;<TAB>(comment)`` (``C-F1``/``C-M1``: the actors' own
 evaluation), and their dimensional ratings, ``A-E3:<TAB>val 3; act 2; dom  2;<TAB>()``.  A turn name is
-``Ses01F_impro01_M013``: session 1, the dialog ``Ses01F_impro01`` (the female actor began it; ``impro`` or
-``script``), and the 14th turn, spoken by the male actor (the letter of the last part).  The audio is
+``Ses01F_impro01_M013``: session 1, the dialog ``Ses01F_impro01`` (the letter after the session says which actor wore
+the motion-capture markers in that recording, here the female one, as the release's README.txt says; ``impro`` or
+``script``), and the 14th turn, spoken by the male actor (the letter of the last part: the turn's speaker, not the
+dialog's marker wearer, whom torchaudio's IEMOCAP dataset reports as the speaker).  The audio is
 ``SessionN/sentences/wav/<dialog>/<turn>.wav``, the transcripts ``SessionN/dialog/transcriptions/<dialog>.txt``.
 """
 
@@ -236,8 +238,9 @@ def _evaluation_files(paths: str | os.PathLike | Iterable[str | os.PathLike]) ->
     files: list[Path] = []
     for raw in ([paths] if isinstance(paths, (str, os.PathLike)) else list(paths)):
         p = Path(raw).expanduser()
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation" or p.name == "EmoEvaluation")
+        if p.is_dir():  # EmoEvaluation's own *.txt only: its Categorical/, Attribute/, Self-evaluation/ hold per-rater copies
+            files += sorted(p.glob("*.txt")) if p.name == "EmoEvaluation" else sorted(
+                f for f in p.rglob("*.txt") if f.parent.name == "EmoEvaluation")
         elif p.is_file():
             files.append(p)
         else:

@@ -1,14 +1,15 @@
 """MSP-Podcast: the manifest reader, the label map and the reader of its raters' labels.
 
 The distribution holds ``Audios/MSP-PODCAST_0001_0008.wav`` … and ``Labels/``.  The manifest comes from
-``labels_consensus.csv`` (``labels_concensus.csv`` in early releases): per file the consensus class letter
-``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as it is written in the
-manifest's ``split`` column: ``Train``, ``Development`` (the validation set), ``Test1`` (segments from 237 speakers),
-``Test2`` (117 podcasts kept out of every other partition) and, from release 1.11, ``Test3`` (balanced across the
-primary emotions; the corpus withholds its labels, speakers and transcripts: only its audio is distributed, so its
-files have no consensus class to read and the notes count them with the other audio files that have no row).
+``labels_consensus.csv`` (``labels_concensus.csv`` in 1.6 to 1.9; 1.10 corrected the spelling): per file the
+consensus class letter ``EmoClass``, the dimensions, ``SpkrID``, ``Gender`` and the partition ``Split_Set``, kept as
+it is written in the manifest's ``split`` column: ``Train``, ``Development`` (the validation set; ``Validation`` in
+earlier releases such as 1.6 and 1.8), ``Test1`` (segments from 237 speakers), ``Test2`` (117 podcasts kept out of
+every other partition) and, from release 1.11, ``Test3`` (balanced across the primary emotions; the corpus withholds
+its labels, speakers and transcripts: only its audio is distributed, so its files have no consensus class to read and
+the notes count them with the other audio files that have no row).
 Readers of ``split`` take each value by its role (:func:`workbench.schema.split_role`): ``Train`` is train,
-``Development`` dev, and each ``TestN`` a test set of its own, never pooled with another.
+``Development`` (or ``Validation``) dev, and each ``TestN`` a test set of its own, never pooled with another.
 
 ``Labels/labels_detailed.csv`` has one row per rater and file: ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
 the primary class ``EmoClass_Major`` (``EmoClass`` in older releases) by its long name, and the ratings
@@ -155,9 +156,11 @@ def split_note(items: list[Item]) -> str:
             + "; `probe`/`finetune --scheme split` train on Train and test on each test set on its own.")
 
 
-#: ``labels_detailed.csv`` from 1.7 to 1.12 packs each rating in one ``EmoDetail`` cell:
-#: ``WORKER00012; Angry; Sad,Frustrated; A:3.0; V:2.0; D:4.0;`` (worker, primary class, secondary classes, attributes)
-_EMO_DETAIL = re.compile(r"^\s*(?P<worker>[^;]*);\s*(?P<primary>[^;]*);\s*(?P<secondary>.*?);\s*A:\s*(?P<act>[^;]*);"
+#: ``labels_detailed.csv`` from 1.7 on packs each rating in one ``EmoDetail`` cell:
+#: ``WORKER00012; Angry; Sad,Frustrated; A:3.0; V:2.0; D:4.0;`` (worker, primary class, secondary classes, attributes).
+#: The secondary field may be empty (``Angry; ; A:…``) or left out altogether (``Angry; A:…``): both forms are read
+#: (a parser of the 1.7–1.11 cells allows the empty one; one of a later release's says the field "is absent on some rows")
+_EMO_DETAIL = re.compile(r"^\s*(?P<worker>[^;]*);\s*(?P<primary>[^;]*);(?:\s*(?P<secondary>(?:(?!A:).)*?);)?\s*A:\s*(?P<act>[^;]*);"
                          r"\s*V:\s*(?P<val>[^;]*);\s*D:\s*(?P<dom>[^;]*);?\s*$")
 
 
@@ -171,7 +174,8 @@ def _primary(name: str) -> str:
 def _ratings(p: Path) -> list[tuple[str, str, dict[str, str]]]:
     """``(file stem, primary class, {"act"|"val"|"dom": value})`` per row of ``labels_detailed.csv``, in either of the
     releases' forms: columns ``EmoClass_Major`` (``EmoClass`` in older releases) and ``EmoAct``/``EmoVal``/``EmoDom``
-    (1.6, 2.0), or one ``EmoDetail`` cell per rating (1.7 to 1.12).  A cell not in that form is refused with its line."""
+    (1.6, 2.0), or one ``EmoDetail`` cell per rating (from 1.7; its secondary field empty or left out).  A cell not in
+    that form is refused with its line."""
     header, rows = csv_rows(p, ("FileName",))
     if "EmoDetail" in header:
         out = []
@@ -195,7 +199,7 @@ def read_labels(detailed: str | os.PathLike, *, consensus: str | os.PathLike | N
 
     Detailed rows (:func:`_ratings`): ``FileName`` (``MSP-PODCAST_0001_0008.wav``),
     the rater's primary class in ``EmoClass_Major`` (or ``EmoClass`` in older releases,
-    or the second field of ``EmoDetail`` from 1.7 to 1.12; long names *Angry, Sad,
+    or the second field of ``EmoDetail`` from 1.7; long names *Angry, Sad,
     Happy, Surprise, Fear, Disgust, Contempt, Neutral, Other*) and the ratings
     ``EmoAct``/``EmoVal``/``EmoDom`` (``A:``/``V:``/``D:`` in ``EmoDetail``; 1–7;
     means kept as ``msp_act_mean`` …).  *Contempt* has no counterpart (``votes_unmapped``).
