@@ -1,0 +1,66 @@
+"""The second newcomer walk through the reports in a browser (walk13): what its screenshots showed."""
+import numpy as np
+import pandas as pd
+
+
+def _mixed_comparison():
+    from test_probe import synthetic_row
+    from workbench.analysis.compare import compare_results
+    from workbench.labels import LABEL_KEYS
+
+    rng = np.random.default_rng(0)
+
+    def row(k, variant, pred, top):  # the predicted class scored `top`, the others sharing the rest
+        return synthetic_row(f"i{k}", emotion=("angry", "sad")[k % 2], pred=pred, variant=variant,
+                             scores={c: top if c == pred else (1 - top) / (len(LABEL_KEYS) - 1) for c in LABEL_KEYS})
+    tops = rng.uniform(0.4, 0.9, (2, 40))
+    tops[1] = tops[0] + rng.normal(0.0, 0.01, 40)  # small shifts around 0: the tallest bars stand under the upper left
+    rows = ([row(k, "raw", ("angry", "sad")[k % 2], tops[0, k]) for k in range(40)]
+            + [row(k, "loud", ("angry", "sad")[(k // 3) % 2], tops[1, k]) for k in range(40)])
+    df = pd.DataFrame(rows)
+    _, (c,), _ = compare_results(df, baseline="raw", n_boot=50)
+    return df, c
+
+
+def test_the_confidence_shift_legend_is_not_drawn_over_the_histogram():
+    """The variant comparison page's Δ-confidence histogram had its 'mean shift …' legend in the upper left corner of
+    the axes, over the bars (screenshot of the demo report: the legend box covered the bars at −0.02 to +0.005)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare import plot_comparison
+
+    df, c = _mixed_comparison()
+    fig = plot_comparison(df, c)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [p.get_window_extent(renderer) for p in ax.patches if p.get_height() > 0 and p.get_width() > 0
+            and p.get_facecolor()[3] == 1.0]  # the histogram's bars (the interval's band is translucent)
+    assert bars
+    assert not any(legend.overlaps(b) for b in bars), legend
+    assert "mean shift" in ax.get_legend().get_texts()[0].get_text()
+    # and it stays inside the figure, clear of the other panel
+    fig_box = fig.bbox
+    assert fig_box.x0 <= legend.x0 and legend.x1 <= fig.axes[1].get_window_extent(renderer).x0 and legend.y0 >= fig_box.y0
+    plt.close(fig)
+
+
+def test_the_delta_points_stand_inside_their_panel():
+    """ΔWA and ΔUAR were drawn at x = 0 and 1 on an axis from 0 to 1: each marker and its caps were cut in half by the
+    panel's edges (demo variant comparison page)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbench.analysis.compare import plot_comparison
+
+    df, c = _mixed_comparison()
+    fig = plot_comparison(df, c)
+    lo, hi = fig.axes[1].get_xlim()
+    assert lo <= -0.25 and hi >= 1.25, (lo, hi)
+    plt.close(fig)
