@@ -64,3 +64,19 @@ def test_the_delta_points_stand_inside_their_panel():
     lo, hi = fig.axes[1].get_xlim()
     assert lo <= -0.25 and hi >= 1.25, (lo, hi)
     plt.close(fig)
+
+
+def test_the_fusion_table_says_what_its_comparison_columns_are():
+    """The fusion table's 'ΔUAR vs speech', 'McNemar p' and 'fixed / broke' columns had no word on the page (the rows had
+    one): '27 / 1' under 'fixed / broke' left a newcomer guessing what was fixed, and against what."""
+    from workbench.views.fusion_html import fusion_html
+
+    d = {"classes": ["angry", "happy"], "folds": 2, "n_items": 8, "n_speakers": 4, "chance_uar": 0.5, "text_model": "t",
+         "checks": [], "warnings": [], "excluded": {}, "late_weights": [0.5, 0.5],
+         "vs_speech": {"text": {"delta_uar": [0.1, -0.1, 0.3], "mcnemar_p": 0.5, "fixed": 3, "broke": 1}},
+         "metrics": {"speech": {"uar": 0.5, "uar_ci": [0.2, 0.8], "wa": 0.5, "wa_ci": [0.2, 0.8]},
+                     "text": {"uar": 0.6, "uar_ci": [0.3, 0.9], "wa": 0.6, "wa_ci": [0.3, 0.9]}}}
+    page = " ".join(str(fusion_html(d)).split())
+    assert "3 / 1" in page
+    assert ("<b>fixed / broke</b> the items it labels right where speech is wrong, and wrong where speech is right" in page
+            and "<b>McNemar p</b> the exact test of those two counts" in page), page
