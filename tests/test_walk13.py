@@ -80,3 +80,23 @@ def test_the_fusion_table_says_what_its_comparison_columns_are():
     assert "3 / 1" in page
     assert ("<b>fixed / broke</b> the items it labels right where speech is wrong, and wrong where speech is right" in page
             and "<b>McNemar p</b> the exact test of those two counts" in page), page
+
+
+def test_a_long_path_in_a_table_cell_may_break_at_its_slashes():
+    """The checkpoint comparison's Runs table, its run_dir cells absolute paths, was wider than the page: its engine
+    column sat behind a scroll bar (screenshot of the demo page).  A cell that is one long path may now break after a
+    slash; its text is unchanged, and short cells and long words without a slash are left alone."""
+    import nbformat
+    import pandas as pd
+
+    from workbench.views.html import notebook_html
+
+    long = "/home/researcher/projects/emotion/reports/checkpoint_comparison/20261207_161906/run_float32"
+    table = pd.DataFrame({"name": ["A"], "run_dir": [long], "dtype": ["float32"], "word": ["x" * 50]}).to_html(index=False)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output("display_data", data={"text/html": table})])]
+    page = notebook_html(nb, title="t")
+    cell = long.replace("/", "/<wbr>")
+    assert f"<td>{cell}</td>" in page, page
+    assert "<td>float32</td>" in page and f"<td>{'x' * 50}</td>" in page
+    assert page.replace("<wbr>", "").count(long) == 1
