@@ -472,11 +472,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
-    except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
+    except ConfigError as exc:  # options in the fix are `workbench calibrate`'s: say so (none: no word; it read as done)
         again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
-                  f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
-                  "(its figures are in the run folder, and on its screen).</p>")
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p>" + ("" if "--" not in str(exc) else
+                  f"<p>This page tried alpha {alpha:g} with the default folds; the options the fix names are "
+                  f"{code('workbench calibrate')}'s: {code(again)} (its figures are in the run folder, and on its screen).</p>"))
         return None
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"] + [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
