@@ -115,3 +115,29 @@ def test_a_report_that_cannot_calibrate_for_want_of_items_does_not_say_it_calibr
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "Not calibrated:" in html and "calibration needs at least 4" in html, html
     assert "This page" not in html and "calibrates at alpha" not in html, html
+
+
+def test_the_sample_rate_widget_figure_names_its_axes_and_its_variant(monkeypatch):
+    """SampleRateExplorer's figure (notebook 02) had no time axis under its spectrograms, no axis under the score bars,
+    and a legend of 'original' and 'variant' drawn over the top classes' bars: which variant was over the middle panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import workbench as wb
+    from workbench.views import clip_views
+
+    figs = []
+    monkeypatch.setattr(clip_views, "png_widget", lambda fig: (figs.append(fig), clip_views._w().Box())[1])
+    view = wb.SampleRateExplorer(wb.DEMO_DATA / "happy_en_44k.wav", model="tiny")
+    view.telephone.value = True
+    view.run_button.click()
+    fig = figs[-1]
+    fig.canvas.draw()
+    spec_a, spec_b, bars = fig.axes[:3]
+    assert spec_a.get_xlabel() == spec_b.get_xlabel() == "time (s)" and bars.get_xlabel() == "score"
+    legend = bars.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["original", "8000 Hz / soxr / telephone"]
+    assert "8000 Hz / soxr / telephone" in spec_b.get_title()
+    renderer = fig.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    assert not any(box.overlaps(p.get_window_extent(renderer)) for p in bars.patches if p.get_width() > 0)
