@@ -141,3 +141,21 @@ def test_the_sample_rate_widget_figure_names_its_axes_and_its_variant(monkeypatc
     renderer = fig.canvas.get_renderer()
     box = legend.get_window_extent(renderer)
     assert not any(box.overlaps(p.get_window_extent(renderer)) for p in bars.patches if p.get_width() > 0)
+
+
+def test_the_reports_sweep_names_the_precision_that_scored_it(tmp_path, monkeypatch):
+    """The variant comparison's sweep said "scored with tiny." and showed margins of 0.0605; `workbench sweep` on the same
+    clip printed 0.0607 (its --dtype auto chose bfloat16), and nothing on the page said why the digits differ."""
+    from workbench.data.demoset import DEMO_DATA
+    from workbench.model.ref import ModelRef
+    from workbench.views import reporting
+
+    shown = []
+    monkeypatch.setattr(reporting, "show_figure", lambda fig, **kw: None)
+    monkeypatch.setattr(reporting, "show_html", lambda markup: shown.append(str(markup)))
+    reporting.sweep_section(DEMO_DATA / "happy_zh_onset0.wav", "sample-rate", tmp_path / "sweep",
+                            ModelRef("tiny", device="cpu", dtype="float32"))
+    page = " ".join(shown)
+    assert ("scored with <code>tiny</code> in float32 (<code>workbench sweep</code> takes <code>--dtype auto</code> unless "
+            "given <code>--dtype float32</code>).") in page, page
+    assert "in float32" not in reporting.sweep_heading("/x/a.wav", "sample-rate", "tiny")  # no precision known: none said
