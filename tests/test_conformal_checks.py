@@ -240,7 +240,7 @@ def test_a_report_that_cannot_calibrate_names_the_command_whose_options_its_fix_
     assert reporting.calibration_section(tmp_path / "run", n_boot=20) is None
     html = "".join(str(getattr(o, "data", "")) for o in shown if type(o).__name__ == "HTML")
     assert "Not calibrated:" in html and "--alpha" in html, html
-    assert "This page calibrates at alpha 0.1" in html and f"<code>workbench calibrate {tmp_path / 'run'} --alpha ALPHA</code>" in html, html
+    assert "This page tried alpha 0.1" in html and f"<code>workbench calibrate {tmp_path / 'run'} --alpha ALPHA</code>" in html, html
 
 
 def test_the_skipped_fusion_section_speaks_to_the_reader_not_of_the_tracker(tmp_path, monkeypatch):

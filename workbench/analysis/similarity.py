@@ -144,7 +144,7 @@ def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, 
     ok = [s for s in ok if s not in silent]
     left = {"clips_scored": len(ok), "clips_failed": len(failed), "failed": failed[:5], "pairs_left_out": 0,
             "clips_from_cache": sum(bool(s.cached) for s in ok), "clips_silent": len(silent),
-            "silent": [printable(s.item.id) for s in silent][:5], "left_out_why": ""}
+            "silent": [printable(s.item.id) for s in silent][:5], "left_out_why": (0, 0)}
     if len(ok) < 2:
         return np.zeros(0), left
     unit = l2_normalise(np.stack([s.prediction.embedding for s in ok]))
@@ -160,13 +160,18 @@ def reference_cosines(net: Any, manifest: Manifest, pair_sha: tuple[str | None, 
     own = np.array([shas[i][0] is not None and {shas[i][0], shas[j][0]} == the_pair for i, j in zip(*upper)], dtype=bool)
     drop = same | own
     left["pairs_left_out"] = int(drop.sum())
-    left["left_out_why"] = left_out_words(int(own.sum()), int(same.sum()))
+    left["left_out_why"] = (int(own.sum()), int(same.sum()))  # put in words by similar(), which knows the two files' names
     return (unit @ unit.T)[upper][~drop].astype(float), left
 
 
-def left_out_words(own: int, same: int) -> str:
-    """Why reference pairs were left out, in words ("" when none was): the screen said "14 pairs" after "15 pairs" unexplained."""
-    why = ([f"{own} pair(s) of the two files themselves, which are reference clips"] if own else []) + (
+def left_out_words(own: int, same: int, names: tuple[str, str] = ("the first file", "the second file")) -> str:
+    """Why reference pairs were left out, in words ("" when none was): the screen said "14 pairs" after "15 pairs" unexplained.
+
+    ``names``: the two files compared.  "pair(s) of the two files themselves, which are reference clips" left a reader
+    asking which files and why: it is the compared pair itself, found among the reference's pairs."""
+    a, b = names
+    mine = ("the pair being compared" if own == 1 else f"{own} copies of the pair being compared")
+    why = ([f"{mine} ({a} and {b} are both reference clips: their cosine would be placed among its own value)"] if own else []) + (
         [f"{same} pair(s) of two clips with the same content (not different clips)"] if same else [])
     return f"left out {own + same} reference pair(s): {'; '.join(why)}" if why else ""
 
@@ -245,7 +250,9 @@ def similar(a: Any, b: Any, model: Any = None, *, reference: "Reference | str | 
     value = cosine(pa.embedding, pb.embedding)
     pair_sha = (sa.info.get("source_sha256"), sb.info.get("source_sha256"))
     pairs, left = reference_cosines(net, ref_set.manifest, pair_sha, cache=cache)
-    why = left.pop("left_out_why")
+    named = tuple(printable(Path(x).name) if isinstance(x, (str, os.PathLike)) else default
+                  for x, default in ((a, "the first file"), (b, "the second file")))
+    why = left_out_words(*left.pop("left_out_why"), named)
     ref = {"source": ref_set.name, "clips": len(ref_set.manifest), **left, **place(value, pairs),
            "notes": ref_set.notes + silent_words(left["clips_silent"], left["silent"]) + ([why] if why else [])}
     ref["words"] = reference_words(ref, random_weights=bool(net.random_weights))

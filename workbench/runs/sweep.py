@@ -329,10 +329,21 @@ def _label_x_axis(ax2, kind: str, ticks: list[float]) -> None:
         ax2.xaxis.set_major_locator(FixedLocator(ticks))
         ax2.xaxis.set_minor_locator(NullLocator())
         span = np.log10(max(ticks) / min(ticks)) if len(ticks) > 1 else 1.0
-        # a rate within 8 % of the axis of its left neighbour (44.1 and 48 kHz) is labelled a line lower: side by side
-        # the two read as one number ("44.148")
-        labels = [("\n" if k and np.log10(t / ticks[k - 1]) < 0.08 * span else "") + _khz(t) for k, t in enumerate(ticks)]
+        # two rates within 8 % of the axis (44.1 and 48 kHz): centred under their ticks they read as one number
+        # ("44.148"), and a label set a line lower read as a stray; the left one ends at its tick and the right one
+        # starts at its own, so the ticks' gap parts them on one line.  A third close rate goes a line lower.
+        close = [bool(k) and np.log10(t / ticks[k - 1]) < 0.08 * span for k, t in enumerate(ticks)]
+        align = ["center"] * len(ticks)
+        labels = [_khz(t) for t in ticks]
+        for k in range(1, len(ticks)):
+            if close[k] and align[k - 1] == "center" and not close[k - 1]:
+                align[k - 1], align[k] = "right", "left"
+                labels[k - 1], labels[k] = labels[k - 1] + " ", " " + labels[k]
+            elif close[k]:
+                labels[k] = "\n" + labels[k]
         ax2.set_xticks(ticks, labels)
+        for text, ha in zip(ax2.get_xticklabels(), align):
+            text.set_horizontalalignment(ha)
         ax2.set_xlabel("source sample rate before conversion to 16 kHz (kHz)")
     else:
         ax2.set_xlabel({"trim": "trim top_db (dB under peak)", "snr": "SNR of the added noise (dB)", "denoise": "noise reduction prop_decrease",

@@ -189,11 +189,15 @@ class SampleRateExplorer(_View):
             ax.specgram(a.samples + 1e-9, NFFT=512, Fs=a.sr, noverlap=384, cmap="magma", vmin=-140)
             ax.set_title(title, fontsize=9)
             ax.set_ylabel("Hz")
+            ax.set_xlabel("time (s)")
         x = np.arange(len(pa.labels))
+        # the bars named as the spectrograms are ("variant" said not which), their axis said, and the legend over
+        # the panel, where the others have their titles: in its corner it covered the top classes' bars
         axes[2].barh(x - 0.2, pa.scores, height=0.4, label="original")
-        axes[2].barh(x + 0.2, pb.scores, height=0.4, label="variant")
+        axes[2].barh(x + 0.2, pb.scores, height=0.4, label=figure_text(variant))
         axes[2].set_yticks(x, [figure_text(k) for k in pa.labels], fontsize=8)
-        axes[2].legend(fontsize=8)
+        axes[2].set_xlabel("score")
+        axes[2].legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, borderaxespad=0.2)
         fig.tight_layout()
         self.figure.children = [png_widget(fig)]
         self.players.children = [player(ref.samples, ref.sr), player(var.samples, var.sr)]

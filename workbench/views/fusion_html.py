@@ -54,4 +54,9 @@ METHODS_HTML = ("<p>The rows: <b>head</b> is the checkpoint's own classifier, it
                 "(no training); <b>speech</b> a logistic-regression probe on the model's utterance embeddings, trained "
                 "in each fold (the baseline every Δ is against); <b>text</b> the same probe on the text model's "
                 "embeddings of each item's transcript; <b>early</b> the probe on both embeddings joined; <b>late</b> "
-                "w · head + (1 − w) · text probabilities, w chosen on each fold's training speakers.</p>")
+                "w · head + (1 − w) · text probabilities, w chosen on each fold's training speakers.</p>"
+                # the last three columns had no word either: "fixed / broke 27 / 1" read as a count of fixes or of bugs
+                "<p>Each row against <b>speech</b>, on the same items: <b>ΔUAR</b> its UAR minus speech's, with a "
+                "paired bootstrap interval; <b>fixed / broke</b> the items it labels right where speech is wrong, and "
+                "wrong where speech is right; <b>McNemar p</b> the exact test of those two counts (it treats items as "
+                "independent).</p>")

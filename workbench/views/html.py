@@ -95,6 +95,17 @@ WIDGET_NOTE = ("<p class='wb-widget'><i>[An interactive widget: it runs only in 
                "JupyterLab (<code>jupyter lab</code>) to use it; a static page cannot show it.]</i></p>")
 
 
+#: a table cell holding one long token with slashes (a run folder's absolute path): a line may break after
+#: each slash.  Unbroken, the checkpoint comparison's Runs table was wider than the page and hid its last column
+#: behind a scroll bar
+_LONG_PATH = re.compile(r"(<td>)([^<\s]{40,})(</td>)")
+
+
+def breakable_paths(html: str) -> str:
+    """``html`` with a ``<wbr>`` after each ``/`` of a long path that is a whole table cell."""
+    return _LONG_PATH.sub(lambda m: m.group(1) + m.group(2).replace("/", "/<wbr>") + m.group(3) if "/" in m.group(2) else m.group(0), html)
+
+
 def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequence[tuple[str, str]] = ()) -> str:
     """One self-contained HTML page: markdown, HTML, text, images and audio from the outputs; code hidden.
 
@@ -126,7 +137,7 @@ def notebook_html(nb, *, title: str, random_weights: bool = False, overlap: Sequ
                 if "image/png" in data:
                     parts.append(f"<img src='data:image/png;base64,{esc(''.join(data['image/png'].split()))}'>")
                 elif "text/html" in data:
-                    parts.append(data["text/html"])
+                    parts.append(breakable_paths(data["text/html"]))
                 elif "text/markdown" in data:
                     parts.append(render(data["text/markdown"]))
                 elif WIDGET_MIME in data:  # its text/plain is the widget's Python repr ("VBox(children=(HTML(value=…")

@@ -472,11 +472,11 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
     by = "speaker" if "speaker" in results.columns else None
     try:
         rep = calibrate(results, variant=variant, by=by, alpha=alpha, n_boot=n_boot)
-    except ConfigError as exc:  # its fix names `workbench calibrate`'s options, which this page does not take: say so
+    except ConfigError as exc:  # options in the fix are `workbench calibrate`'s: say so (none: no word; it read as done)
         again = shell_command("workbench", "calibrate", published_path(_run(run_dir).path), "--alpha", "ALPHA")
-        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p><p>This page calibrates at alpha {alpha:g} with "
-                  f"the command's default folds; the options named are {code('workbench calibrate')}'s: {code(again)} "
-                  "(its figures are in the run folder, and on its screen).</p>")
+        show_html(f"<h2>Calibration</h2><p>Not calibrated: {prose(exc)}</p>" + ("" if "--" not in str(exc) else
+                  f"<p>This page tried alpha {alpha:g} with the default folds; the options the fix names are "
+                  f"{code('workbench calibrate')}'s: {code(again)} (its figures are in the run folder, and on its screen).</p>"))
         return None
     lo_t, hi_t = rep.search_interval
     parts = ["<h2>Calibration</h2>"] + [f"<blockquote><b>⚠ {esc(w)}</b></blockquote>" for w in rep.warnings]
@@ -574,13 +574,14 @@ def sweep_model(run_dir: str | os.PathLike | RunFolder, model: Any = None) -> An
     return model if model is not None else _run(run_dir).model()
 
 
-def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, chosen: bool = True) -> str:
+def sweep_heading(path: str | os.PathLike, kind: str, scored: Any = None, *, chosen: bool = True, dtype: str | None = None) -> str:
     """The sweep section's heading. ``chosen=False``: the file is the template's default (a shipped demo clip),
-    which a report on someone's own run used to sweep under that run's header without a word."""
+    which a report on someone's own run used to sweep under that run's header without a word.  ``dtype``: the precision
+    that scored it, named with the option that gives these figures (`workbench sweep` chose bfloat16: other digits)."""
     note = ("" if chosen else "<p>The file is a shipped demo clip (the template's default), not an item of this run: "
             f"{code('-p sweep_path=FILE')} sweeps one of yours.</p>")
-    return (f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + note
-            + (f"<p>scored with {code(str(scored))}.</p>" if scored else ""))
+    same = f" in {esc(dtype)} ({code('workbench sweep')} takes {code('--dtype auto')} unless given {code(f'--dtype {dtype}')})" if dtype else ""
+    return f"<h2>{esc(kind)} sweep of {code(Path(path).name)}</h2>" + note + (f"<p>scored with {code(str(scored))}{same}.</p>" if scored else "")
 
 
 def sweep_table_html(summ) -> Markup:
@@ -592,9 +593,8 @@ def sweep_table_html(summ) -> Markup:
 def sweep_section(path: str | os.PathLike, kind: str, out_dir: str | os.PathLike, model: Any = None, *,
                   chosen: bool = True) -> dict:
     df = sweep(path, kind=kind, out_dir=out_dir, model=model, figures=False)
-    summ = summarise_sweep(df, kind)
-    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen) + sweep_table_html(summ))
-    # the sweep's own run folder says what scored it: the report's model is a ModelRef or a name ("tiny"), which carry
-    # no random_weights, and the figure of a random checkpoint went out without its mark
-    show_figure(plot_sweep(df, kind), random_weights=bool(as_run_folder(out_dir).random_weights))
+    summ, scored = summarise_sweep(df, kind), as_run_folder(out_dir)  # its own run folder says what scored it, and how
+    show_html(sweep_heading(path, kind, getattr(model, "model", model), chosen=chosen, dtype=scored.model_ref.get("dtype")) + sweep_table_html(summ))
+    # (the report's model is a ModelRef or a name, "tiny", with no random_weights: the figure went out without its mark)
+    show_figure(plot_sweep(df, kind), random_weights=bool(scored.random_weights))
     return {"kind": kind, "points": summ.to_dict(orient="records")}

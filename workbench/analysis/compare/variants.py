@@ -400,7 +400,8 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
             f"[{lo:+.3f}, {hi:+.3f}] (95 % t, n={comparison.n_shift})" if comparison.n_shift >= 2 else f"(no interval from n={comparison.n_shift})"))
         if lo == lo and hi > lo:
             ax1.axvspan(lo, hi, color="#cc3311", alpha=0.2, lw=0)
-        ax1.legend(fontsize=7, loc="upper left")
+        # under the axis, not in it: inside, it was drawn over the histogram's tallest bars near 0
+        ax1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax1.set_xlabel(f"confidence({figure_text(comparison.variant)}) − confidence({figure_text(comparison.baseline)})")
     ax1.set_ylabel("items")
     ax1.set_title(f"{comparison.n_flips} label flips in {comparison.n_paired} labelled items"
@@ -413,6 +414,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     ax2.errorbar(range(2), [v[0] for v in vals], yerr=[[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]], fmt="o", capsize=6)
     ax2.axhline(0, color="k", lw=1)
     ax2.set_xticks(range(2), names)
+    ax2.set_xlim(-0.5, 1.5)  # the two points sat on the axes' edges, their markers and caps cut in half
     # the bars were bare: neither which difference, nor what interval, nor over how many items
     ax2.set_ylabel(f"{figure_text(comparison.variant)} − {figure_text(comparison.baseline)}\n"
                    f"(paired bootstrap 95 % CI, n={comparison.n_paired})", fontsize=8)
