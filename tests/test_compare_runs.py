@@ -660,3 +660,22 @@ def test_the_probe_of_a_head_only_run_is_said_to_repeat_its_parents(tmp_path):
     exec(cell, scope)
     assert f"<h3>Probe on run B</h3><p><b>Note:</b> {reporting.esc(note)}.</p>" in shown[1]
     assert "Note:" not in shown[0] and "Note:" not in shown[2]
+
+
+def test_every_run_pairs_score_distances_stay_visible_when_two_pairs_have_the_same_counts(tmp_path):
+    """B and C score alike, so 'C vs A' and 'B vs A' had the same counts in every bin: overlaid, one pair's bars lay
+    exactly under the other's and the legend named a colour the figure did not show (the walk's checkpoint page)."""
+    rows = lambda pred: [synthetic_row(f"i{n}", emotion=("happy", "sad")[n % 2], pred=pred,  # noqa: E731
+                                       scores=_onehot(pred, 0.5 + 0.05 * (n % 5))) for n in range(12)]
+    emb = [np.ones(4)] * 12
+    runs = [write_run(tmp_path / "A", rows("happy"), emb), write_run(tmp_path / "B", rows("sad"), emb, checksum="b" * 64),
+            write_run(tmp_path / "C", rows("sad"), emb, checksum="c" * 64)]
+    ax = plot_runs_comparison(compare_runs(runs, n_boot=20)).axes[1]
+    drawn = {}
+    for container, label in zip(ax.containers, ax.get_legend().get_texts()):
+        drawn[label.get_text()] = {(round(p.get_x(), 6), round(p.get_width(), 6)) for p in container.patches if p.get_height() > 0}
+    assert len(drawn) == 3 and all(drawn.values())
+    names = list(drawn)
+    for i, a in enumerate(names):  # no pair's bars drawn over another's
+        for b in names[i + 1:]:
+            assert not drawn[a] & drawn[b], (a, b)

@@ -74,14 +74,14 @@ def plot_runs_comparison(cmp, path: str | Path | None = None):
     # pairs whose models share no class: every TVD is 1 by the names alone (label_sets_note), so no histogram of theirs
     disjoint = [(r["run_a"], r["run_b"]) for r in cmp.agreement.to_dict(orient="records") if r.get("label_sets_note") and r["variant"] == v]
     if len(cmp.items):
-        for (ra, rb), sub in cmp.items[cmp.items["variant"] == v].groupby(["run_a", "run_b"], sort=False):
-            if (ra, rb) in disjoint:
-                continue
+        pairs = [(f"{rb} vs {ra}", np.clip(sub["tvd"].to_numpy(dtype=float), 0.0, 1.0))
+                 for (ra, rb), sub in cmp.items[cmp.items["variant"] == v].groupby(["run_a", "run_b"], sort=False)
+                 if (ra, rb) not in disjoint]
+        if pairs:
             # TVD lies in [0, 1]: fixed bins there, as automatic ones fail on values equal up to float noise (runs on
-            # disjoint label sets, a fine-tuned head against its parent, all sit at 1 ± 1e-16)
-            ax2.hist(np.clip(sub["tvd"].to_numpy(dtype=float), 0.0, 1.0), bins=np.linspace(0.0, 1.0, 31), alpha=0.6,
-                     label=f"{rb} vs {ra}")
-        if ax2.get_legend_handles_labels()[1]:
+            # disjoint label sets, a fine-tuned head against its parent, all sit at 1 ± 1e-16); the pairs' bars side by
+            # side in each bin, as overlaid ones hid a pair under another with the same counts (C vs A under C vs B)
+            ax2.hist([tvd for _, tvd in pairs], bins=np.linspace(0.0, 1.0, 31), label=[name for name, _ in pairs])
             ax2.legend(fontsize=8)
     ax2.set_xlabel("total variation distance of an item's scores")
     ax2.set_ylabel("items")
