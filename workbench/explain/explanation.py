@@ -69,6 +69,9 @@ def randomisation_words(r) -> str:
     """The randomisation check's figure and its rule in words: the rule is on the size of the rank correlation, so a
     map strongly anti-correlated with the re-initialised network's fails too (it still follows the input)."""
     rho = r.spearman[-1]
+    if not np.isfinite(rho):  # spearmanr of a constant map: no rank to correlate, so no verdict (it read "nan … passed")
+        return (f"rank corr with the re-initialised network undefined (one of the two maps is constant; "
+                f"|r| must stay below {RANDOMISATION_THRESHOLD:.2f})")
     return (f"rank corr with the re-initialised network {rho:.2f}, |r| = {abs(rho):.2f} "
             f"(|r| must stay below {RANDOMISATION_THRESHOLD:.2f})")
 
@@ -148,6 +151,8 @@ class Explanation:
         r = self.randomisation.get(method)
         if r is not None and r.passed is False:
             out.append(f"FAILS MODEL RANDOMISATION: {randomisation_words(r)}")
+        elif r is not None and r.spearman and r.passed is None:  # run, but no verdict: the map is not known to depend on the weights
+            out.append(f"RANDOMISATION UNDETERMINED: {randomisation_words(r)}")
         return out
 
     def check_lines(self, method: str) -> list[str]:
@@ -176,7 +181,7 @@ class Explanation:
             lines.append(f"stability: {st['reason']}")
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
-            verdict = {True: "passed", False: "FAILED"}.get(r.passed, "undetermined")
+            verdict = {True: "passed", False: "FAILED"}.get(r.passed, "UNDETERMINED")
             lines.append(f"randomised-model ({r.kind}) {randomisation_words(r)}: {verdict}")
         elif r is None:
             lines.append(f"model randomisation check: skipped, {self.randomisation_skipped or 'not run'} "
@@ -196,7 +201,8 @@ class Explanation:
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
             rho = r.spearman[-1]
-            out.append(f"randomised-model rank corr {rho:.2f} " + (f"FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False
+            out.append("randomised-model rank corr undefined (a map is constant) UNDETERMINED" if r.passed is None else
+                       f"randomised-model rank corr {rho:.2f} " + (f"FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False
                                                                    else f"(|r| < {RANDOMISATION_THRESHOLD:.1f})"))
         elif r is None:
             out.append("model randomisation check skipped")

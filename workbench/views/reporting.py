@@ -361,11 +361,11 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                      "and keeps the result in the run folder; make this report again afterwards and this section shows "
                      "which maps passed their checks (this page does not change by itself).</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
-    # a map whose randomisation check was skipped passed the checks that ran, not every check: the cell says so
     rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
                                                              if d.get("randomisation_skipped") else ""),
              f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"), d.get("randomisation_failed", "—"), d["randomisation_skipped"],
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"),
+             f"{d.get('randomisation_failed', '—')}" + (f" (+{d['randomisation_undetermined']} undetermined)" if d.get("randomisation_undetermined") else ""), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
