@@ -648,3 +648,23 @@ def test_explain_on_a_folder_named_like_audio_says_it_is_neither_audio_nor_a_run
     (run / "config.yaml").write_text("model: tiny\n")
     assert main(["explain", str(run)]) == 2
     assert "explaining a run item needs --item ID" in capsys.readouterr().err
+
+
+def test_a_seed_whose_map_is_constant_makes_the_stability_check_fail_not_pass(tiny_model):
+    """map_stability took nanmin of the pairs' rank correlations: seeds 0 and 1 agreeing at 0.9 and a constant map of
+    seed 2 (spearman NaN against both) read "stable, rank corr min 0.90". A pair with no correlation is no agreement:
+    the minimum is undefined, the check fails and every output says so in words (not "nan")."""
+    from workbench.explain.attribution import map_stability
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(50)
+    st = map_stability([a, a + 0.05 * rng.standard_normal(50), np.zeros(50)], [0, 1, 2])
+    assert st["passed"] is False and st["undefined_pairs"] == 2 and not np.isfinite(st["min_spearman"])
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("occlusion",), n_random=10, randomisation=None)
+    expl.attributions["occlusion"].checks["stability"] = st
+    assert any(p.startswith("UNSTABLE") and "undefined (a map is constant)" in p for p in expl.problems("occlusion"))
+    line = next(s for s in expl.check_lines("occlusion") if s.startswith("stability"))
+    assert line.endswith("UNSTABLE") and "nan" not in line
+    assert any("FAILED" in s and "undefined" in s for s in expl.check_phrases("occlusion"))
+    assert json.loads(expl.to_json())["methods"]["occlusion"]["reliable"] is False
