@@ -282,8 +282,8 @@ def _clusters(args, emb, rows, say) -> dict | None:
             say(f"  cluster {c} {cluster_composition(counts)}")
         # the composition reads as "cluster 0 is sad": whether the clusters hold the labels better than a shuffle
         agreement = label_agreement(rows["cluster"], shown, seed=args.seed, speakers=rows["speaker"] if "speaker" in rows.columns else None)
-        say(f"  {'!! ' if agreement['passed'] is False else ''}{agreement['words']}")
-    failed = cl.failed_checks() + ([agreement["words"]] if members and agreement["passed"] is False else [])
+        say(f"  {'!! ' if agreement['passed'] is False or agreement.get('confounded') else ''}{agreement['words']}")
+    failed = cl.failed_checks() + ([agreement["words"]] if members and (agreement["passed"] is False or agreement.get("confounded")) else [])
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
@@ -298,7 +298,9 @@ def _cluster_checks(cl, agreement: dict | None) -> list[str]:
     finite = [v for v in cl.null_silhouettes if v == v]
     out = [f"k={cl.k}: silhouette {cl.silhouette:.3f}, single blobs up to {max(finite):.3f}" if finite and cl.silhouette == cl.silhouette
            else f"k={cl.k}: {cl.null_words().split(':')[0]}"]
-    if agreement and agreement["ari"] is not None:
+    if agreement and agreement.get("confounded"):
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, not testable (each speaker speaks one label)")
+    elif agreement and agreement["ari"] is not None:
         within = " within speakers" if agreement["shuffled"].startswith("within") else ""
         out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
     return out
