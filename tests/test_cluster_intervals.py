@@ -499,3 +499,24 @@ def test_embeddings_flags_a_label_check_that_no_shuffle_within_speakers_can_make
     c = json.loads(capsys.readouterr().out)["clusters"]
     assert c["label_check"]["confounded"] is True and any(w.startswith("LABEL CHECK NOT POSSIBLE") for w in c["failed_checks"])
     assert any("not testable" in w for w in c["figure_checks"])
+
+
+def test_embeddings_neighbours_come_with_the_querys_cosines_to_the_whole_run(tmp_path, capsys):
+    """`embeddings --neighbours` printed bare cosines (0.994, 0.991 …) where every pair of the run's anisotropic
+    embeddings is above 0.96: a neighbour's cosine now stands beside the query's cosines with all the other items
+    (median and range, computed again here), on the screen and in --json."""
+    from workbench.cli import main
+
+    rng = np.random.default_rng(12)
+    emb = 10 + rng.standard_normal((30, 16))  # a common offset: every cosine high
+    rows = [synthetic_row(f"u{i}", emotion="sad", speaker=f"s{i % 5}") for i in range(30)]
+    rf = write_run(tmp_path / "r", rows, emb)
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    others = np.delete(unit @ unit[3], 3)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--neighbours", "u3", "--cluster", "none"]) == 0
+    screen = capsys.readouterr().out
+    assert (f"its cosine with each of the run's 29 other items: median {np.median(others):.4f}, range {others.min():.4f} to "
+            f"{others.max():.4f}") in screen
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--neighbours", "u3", "--cluster", "none", "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)["neighbours_reference"]
+    assert ref["items"] == 29 and ref["median"] == pytest.approx(np.median(others), abs=1e-6)

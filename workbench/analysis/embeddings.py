@@ -416,7 +416,13 @@ def neighbours(emb: RunEmbeddings, query: Any, k: int = 5, *, model: Any = None)
     cols = [c for c in ("id", "path", "emotion", "pred", "confidence", "speaker") if c in emb.rows.columns]
     out = emb.rows.iloc[[i for i, _ in hits]][cols].reset_index(drop=True)
     out.insert(0, "cosine", [s for _, s in hits])
-    return pd.DataFrame(out)
+    out = pd.DataFrame(out)
+    # the embeddings are anisotropic (two unrelated clips reach 0.8 and more): each cosine is read beside the query's
+    # cosines with every other item of the run, as `similar` places its cosine among a reference's pairs
+    sims = np.delete(l2_normalise(emb.matrix) @ l2_normalise(vec), [] if exclude is None else [exclude])
+    out.attrs["reference"] = ({"items": int(len(sims)), "min": float(sims.min()), "median": float(np.median(sims)),
+                               "max": float(sims.max())} if len(sims) else {"items": 0})
+    return out
 
 
 def _scored(sources: list, model: Any) -> list:

@@ -365,11 +365,16 @@ def cmd_embeddings(args) -> int:
                            "variant": emb.variant, "n": len(emb), "dimension": int(emb.matrix.shape[1]), "projection": args.project,
                            "projection_cached": bool(cached),
                            "projection_note": one or None, "projection_check": trust, "clusters": clusters, "neighbours_of": args.neighbours,
-                           "neighbours": None if near is None else near.to_dict(orient="records")}))
+                           "neighbours": None if near is None else near.to_dict(orient="records"),
+                           "neighbours_reference": None if near is None else near.attrs["reference"]}))
         return EXIT_OK
     if near is not None:
         print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))
         print(printable_table(near, index=False))
+        ref = near.attrs["reference"]
+        if ref["items"]:  # never a bare cosine: the query's cosines with all the run's other items beside them
+            print(f"  (its cosine with each of the run's {ref['items']} other items: median {ref['median']:.4f}, range "
+                  f"{ref['min']:.4f} to {ref['max']:.4f}; the embeddings are anisotropic, so a high cosine alone says little)")
         if other:
             print(f"!! {other}")
     return EXIT_OK
