@@ -156,3 +156,25 @@ def test_fusion_intervals_resample_speakers_and_say_so():
     assert "intervals: resampling the 6 speakers" in shown and "McNemar counts clips as independent" in shown
     assert any("only 6 speakers" in c for c in res.checks) and "only 6 speakers" in shown
     assert res.to_dict()["resampling"]["unit"] == "speaker"
+
+
+def test_a_late_fusion_weight_tied_with_others_says_so():
+    """The head weight of late fusion is chosen by the inner folds' UAR, which on few items ties across much of the
+    grid: the first of the tied weights was printed alone as "the" weight of the fold. The ties are kept and said, on
+    the screen, in fusion.json and on the page."""
+    import pandas as pd
+
+    from workbench.analysis.fusion import FusionData, evaluate_fusion
+    from workbench.views.fusion_html import fusion_html
+
+    rng = np.random.default_rng(5)
+    classes = ["angry", "happy"]
+    y = np.array([classes[i % 2] for i in range(24)])
+    groups = np.array([f"s{i // 4}" for i in range(24)])
+    head = np.where((y == "angry")[:, None], [[0.9, 0.1]], [[0.1, 0.9]])  # the head is right on every item: every w > 0 ties
+    data = FusionData(pd.DataFrame({"id": [f"i{i}" for i in range(24)], "text": ["t"] * 24}), classes, y, groups,
+                      rng.standard_normal((24, 4)), rng.standard_normal((24, 4)), head, "none")
+    res = evaluate_fusion(data, folds=3, n_boot=50, seed=0)
+    assert all(len(t) > 1 and t[0] == w for w, t in zip(res.weights, res.weight_ties))
+    assert "(tied with" in res.render() and res.to_dict()["late_weight_ties"] == res.weight_ties
+    assert "the smallest taken" in str(fusion_html(res.to_dict()))

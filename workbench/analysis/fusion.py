@@ -338,6 +338,7 @@ class FusionResult:
     #: speaker-independent, whatever the folds (:func:`workbench.data.cards.run_training_overlap`)
     training_overlap: list[str] = field(default_factory=list)
     resampling: dict = field(default_factory=dict)  # what the intervals resample (speaker_resampling's unit): speakers, or items
+    weight_ties: list[list[float]] = field(default_factory=list)  # per fold, the weights tied for the best (the first is taken)
 
     def to_dict(self) -> dict:
         d = self.data
@@ -345,7 +346,7 @@ class FusionResult:
             "classes": d.classes, "n_items": int(len(d.y)), "n_speakers": int(len(set(d.groups))), "folds": self.folds,
             "chance_uar": 1.0 / len(d.classes), "text_model": d.text_model,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in d.excluded.items()},
-            "late_weights": self.weights, "metrics": self.metrics, "vs_speech": self.comparisons,
+            "late_weights": self.weights, "late_weight_ties": self.weight_ties, "metrics": self.metrics, "vs_speech": self.comparisons,
             "text_checks": self.text_facts, "warnings": self.warnings, "checks": self.checks,
             "training_overlap": self.training_overlap, "resampling": self.resampling,
         }
@@ -364,7 +365,7 @@ class FusionResult:
                                        f"McNemar {p_words(c['mcnemar_p'])}, fixed {c['fixed']}, broke {c['broke']}")
             lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
         lines += [f"  !! {c}" for c in self.checks] + [f"  intervals: {self.resampling['words']}; McNemar counts clips as independent"] * bool(self.resampling)
-        lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' for w in self.weights)}")
+        lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' + (f' (tied with {len(t) - 1} other weight(s) up to {t[-1]:.1f}: the smallest is taken)' if t else '') for w, t in zip(self.weights, self.weight_ties or [[]] * len(self.weights)))}")
         return "\n".join(lines)
 
 
@@ -413,7 +414,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     outer = grouped_folds(groups, folds)
     n_folds = len(outer)
     _refuse_one_class_folds(outer, y, groups)
-    chosen, (clusters, unit) = [], speaker_resampling([str(g) for g in groups])  # clips of a speaker are not independent
+    chosen, ties, (clusters, unit) = [], [], speaker_resampling([str(g) for g in groups])  # clips of a speaker are not independent
     for train, test in outer:
         pred["head"][test] = cls[np.argmax(data.head[test], axis=1)]
         for name, x in (("speech", data.speech), ("text", data.text), ("early", early_x)):
@@ -427,12 +428,10 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                     continue
                 clf = linear_probe(C).fit(data.text[train][itr], y[train][itr])
                 oof[ite] = _proba(clf, data.text[train][ite], classes)
-        best_w, best_score = 1.0, -1.0
-        for w in weights:
-            score = _uar(y[train], cls[np.argmax(w * data.head[train] + (1 - w) * oof, axis=1)], classes)
-            if score > best_score + 1e-12:
-                best_w, best_score = float(w), score
-        chosen.append(best_w)
+        scores = [_uar(y[train], cls[np.argmax(w * data.head[train] + (1 - w) * oof, axis=1)], classes) for w in weights]
+        best = [float(w) for w, sc in zip(weights, scores) if sc >= max(scores) - 1e-12]  # a UAR of few items ties often
+        best_w = best[0]
+        chosen.append(best_w), ties.append(best if len(best) > 1 else [])
         text_clf = linear_probe(C).fit(data.text[train], y[train])
         fused = best_w * data.head[test] + (1 - best_w) * _proba(text_clf, data.text[test], classes)
         pred["late"][test] = cls[np.argmax(fused, axis=1)]
@@ -460,7 +459,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                                 "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
                                 "text": data.rows["text"].iloc[i], "path": data.rows["path"].iloc[i] if "path" in data.rows.columns else ""})
     changes = pd.DataFrame(change_rows, columns=["method", "change", "id", "speaker", "emotion", "pred_speech", "pred_method", "text", "path"])
-    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes, resampling=unit,
+    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes, resampling=unit, weight_ties=ties,
                         checks=fusion_checks(y, metrics, comparisons) + [unit["note"]] * bool(unit["note"]))
 
 
