@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.analysis.stats import permutation_p_words
 from workbench.model.ref import ModelRef
 from workbench.engine.core import score_sources
 from workbench.errors import ConfigError, printable, WorkbenchError
@@ -360,7 +361,7 @@ def label_agreement(clusters: Sequence, labels: Sequence[str], *, n_perm: int = 
     p = float((1 + np.sum(null >= ari - 1e-12)) / (len(null) + 1))
     passed = p < LABEL_P
     base = (f"adjusted Rand index with the labels {ari:.3f} over {out['n']} labelled items; labels shuffled {shuffled} reach "
-            f"{np.percentile(null, 95):.3f} (95th percentile of {len(null)}), p = {p:.3g}")
+            f"{np.percentile(null, 95):.3f} (95th percentile of {len(null)}), {permutation_p_words(p, len(null))}")
     words = (f"clusters track the labels: {base}" if passed else
              f"CLUSTERS DO NOT TRACK THE LABELS: {base}, so a cluster's most frequent label does not make it that label's cluster")
     return {**out, "ari": ari, "null_95": float(np.percentile(null, 95)), "p": p, "permutations": int(len(null)),

@@ -15,6 +15,7 @@ from workbench.analysis.compare import compare_run, compare_runs, flags_text, me
 from workbench.analysis.embeddings import (check_k, cluster, identical_words, label_agreement, load_run_embeddings, names_a_file,
                                           neighbours, plot_projection, project_run, projection_trust)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
+from workbench.analysis.stats import permutation_p_words
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
 from workbench.files import strict_json
@@ -302,7 +303,7 @@ def _cluster_checks(cl, agreement: dict | None) -> list[str]:
         out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, not testable (each speaker speaks one label)")
     elif agreement and agreement["ari"] is not None:
         within = " within speakers" if agreement["shuffled"].startswith("within") else ""
-        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} ({permutation_p_words(agreement['p'], agreement['permutations'])})")
     return out
 
 

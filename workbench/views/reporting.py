@@ -31,7 +31,7 @@ from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
-from workbench.analysis.stats import p_value_text
+from workbench.analysis.stats import p_value_text, permutation_p_words
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -528,7 +528,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  "(overall, and for each class on its own):</p>")
     parts += [f"<p>{esc(s.upper())} coverage {esc(d['assumption'])}" + (f"; per {esc(g['by'])} {g['coverage_range'][0]:.2f}-"
               f"{g['coverage_range'][1]:.2f} over {g['groups']} {esc(g['by'])}s, " + (f"<b>{esc(g['words'])}</b>" if g["flag"] else f"spread within chance "
-              f"(permutation p = {g['p']:.3g})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
+              f"(permutation {permutation_p_words(g['p'], g.get('permutations', 999))})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
               for s, d in rep.conformal.items() if d.get("assumption")]
     parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
               for s, why in rep.conformal_skipped.items()]
