@@ -331,8 +331,14 @@ def test_label_check_says_which_shuffle_and_without_speakers_is_unchanged():
     assert within["shuffled"] == "within each of the 20 speakers" and "labels shuffled within each of the 20 speakers" in within["words"]
     assert within["ari"] == plain["ari"] and within["p"] > plain["p"]
     # a shuffle within speakers keeps each speaker's labels: one label per speaker leaves nothing to shuffle
-    one = label_agreement(cluster, np.array(["angry", "happy", "neutral", "sad"])[spk % 4], seed=0, speakers=list(spk))
-    assert one["p"] == 1.0
+    # (every shuffle reaches the ARI, p = 1): the check cannot be made, and it is flagged as such, not as a failure
+    # ("CLUSTERS DO NOT TRACK THE LABELS" even for clusters that are the labels, ARI 1)
+    labels = np.array(["angry", "happy", "neutral", "sad"])[spk % 4]
+    for clusters in (cluster, spk % 4):
+        one = label_agreement(clusters, labels, seed=0, speakers=list(spk))
+        assert one["p"] is None and one["passed"] is None and one["confounded"] is True
+        assert one["words"].startswith("LABEL CHECK NOT POSSIBLE: each of the 20 speakers speaks one label")
+    assert one["ari"] == 1.0
 
 
 def test_embeddings_clusters_of_speakers_are_not_read_as_emotion_clusters(tmp_path, capsys):
@@ -472,3 +478,45 @@ def test_listeners_report_section_says_the_bands_resampled_speakers(tmp_path, mo
     monkeypatch.setattr(reporting, "_display", lambda obj: shown.append(str(getattr(obj, "data", obj))))
     reporting.listeners_section(rf.path, n_boot=50)
     assert f"intervals resampling the {SPEAKERS} speakers" in "".join(shown)
+
+
+def test_embeddings_flags_a_label_check_that_no_shuffle_within_speakers_can_make(tmp_path, capsys):
+    """Each speaker speaks one emotion and the clusters are the emotions: every shuffle within speakers is the identity,
+    and the command printed 'CLUSTERS DO NOT TRACK THE LABELS ... p = 1'.  The check cannot be made: the screen, the
+    JSON's failed checks and the figure's check words say so."""
+    from workbench.cli import main
+
+    rng = np.random.default_rng(9)
+    spk = np.repeat(np.arange(8), 15)
+    emb = np.eye(32)[spk % 4] * 8 + rng.standard_normal((len(spk), 32))
+    names = np.array(["angry", "happy", "neutral", "sad"])
+    rows = [synthetic_row(f"u{i}", emotion=str(names[s % 4]), speaker=f"spk{s}") for i, s in enumerate(spk)]
+    rf = write_run(tmp_path / "r", rows, emb)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--k", "4"]) == 0
+    screen = capsys.readouterr().out
+    assert "!! LABEL CHECK NOT POSSIBLE: each of the 8 speakers speaks one label" in screen and "DO NOT TRACK" not in screen
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--k", "4", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["clusters"]
+    assert c["label_check"]["confounded"] is True and any(w.startswith("LABEL CHECK NOT POSSIBLE") for w in c["failed_checks"])
+    assert any("not testable" in w for w in c["figure_checks"])
+
+
+def test_embeddings_neighbours_come_with_the_querys_cosines_to_the_whole_run(tmp_path, capsys):
+    """`embeddings --neighbours` printed bare cosines (0.994, 0.991 …) where every pair of the run's anisotropic
+    embeddings is above 0.96: a neighbour's cosine now stands beside the query's cosines with all the other items
+    (median and range, computed again here), on the screen and in --json."""
+    from workbench.cli import main
+
+    rng = np.random.default_rng(12)
+    emb = 10 + rng.standard_normal((30, 16))  # a common offset: every cosine high
+    rows = [synthetic_row(f"u{i}", emotion="sad", speaker=f"s{i % 5}") for i in range(30)]
+    rf = write_run(tmp_path / "r", rows, emb)
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    others = np.delete(unit @ unit[3], 3)
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--neighbours", "u3", "--cluster", "none"]) == 0
+    screen = capsys.readouterr().out
+    assert (f"its cosine with each of the run's 29 other items: median {np.median(others):.4f}, range {others.min():.4f} to "
+            f"{others.max():.4f}") in screen
+    assert main(["embeddings", str(rf.path), "--out", str(tmp_path / "o"), "--neighbours", "u3", "--cluster", "none", "--json"]) == 0
+    ref = json.loads(capsys.readouterr().out)["neighbours_reference"]
+    assert ref["items"] == 29 and ref["median"] == pytest.approx(np.median(others), abs=1e-6)

@@ -97,3 +97,20 @@ def test_calibrate_states_the_assumption_and_flags_a_speaker_effect_on_screen_js
 def test_exchangeable_speakers_are_not_flagged(seed):
     rep = calibrate(planted_run(n_speakers=12, per_speaker=80, seed=seed), n_boot=20, folds=4)
     assert not any(d["by_group"]["flag"] for d in rep.conformal.values()), {s: d["by_group"]["p"] for s, d in rep.conformal.items()}
+
+
+def test_a_permutation_p_at_its_floor_is_said_as_a_bound():
+    """(1 + shuffles reaching) / (n + 1) cannot go under 1 / (n + 1): with no shuffle reaching the observed spread (or the
+    clusters' ARI) the words said "p = 0.001", a measured value, where the p may be any smaller."""
+    import numpy as np
+
+    from workbench.analysis.conformal_groups import group_coverage
+    from workbench.analysis.embeddings import label_agreement
+
+    groups = np.repeat([f"s{k}" for k in range(10)], 20)
+    hit = np.repeat([True, False] * 5, 20)  # five speakers always covered, five never
+    g = group_coverage(hit, groups, [np.arange(200)], n_perm=199)
+    assert g["p"] == 1 / 200 and g["flag"] and "permutation p ≤ 0.005 (the least 199 permutations can give)" in g["words"]
+    labels = np.repeat(["a", "b", "c", "d"], 25)
+    check = label_agreement(np.repeat([0, 1, 2, 3], 25), labels, n_perm=99)
+    assert check["p"] == 0.01 and "p ≤ 0.01 (the least 99 permutations can give)" in check["words"]

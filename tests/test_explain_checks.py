@@ -398,6 +398,40 @@ def test_randomisation_rule_is_on_the_size_of_the_rank_correlation_everywhere_it
     assert ("FAILS randomisation" in cells) is (not passed)
 
 
+def test_a_randomisation_check_with_no_rank_correlation_is_flagged_undetermined_everywhere(tiny_model):
+    """spearmanr of a constant map is NaN: the check ran to no verdict (passed None). The figure strip read
+    "randomised-model rank corr nan (|r| < 0.5)", a pass; the JSON called the map reliable, top evidence came from it
+    and the worst-case summary, its figure and the report counted it with the maps that passed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.explain.explanation import pick_top_evidence
+    from workbench.explain.faithfulness import RandomisationCheck
+    from workbench.explain.figure import plot_explanation
+    from workbench.explain.worst import case_record, plot_worst, summary_record
+
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("occlusion",), n_random=10, randomisation=None)
+    expl.randomisation["occlusion"] = RandomisationCheck("occlusion", "full", ["full"], [float("nan")])
+    assert expl.randomisation["occlusion"].passed is None
+    line = next(s for s in expl.check_lines("occlusion") if s.startswith("randomised-model"))
+    assert "undefined" in line and line.endswith("UNDETERMINED") and "nan" not in line
+    assert any(p.startswith("RANDOMISATION UNDETERMINED") for p in expl.problems("occlusion"))
+    assert any("RANDOMISATION UNDETERMINED" in s for s in report_lines(expl))
+    record = json.loads(expl.to_json())
+    assert record["methods"]["occlusion"]["reliable"] is False
+    assert pick_top_evidence(expl)[1] is None  # no span from a map whose check gave no verdict
+    fig = plot_explanation(expl, y, pitch={"times": [0.0], "f0_hz": [float("nan")], "intensity_db": [60.0]})
+    strip = " ".join(ax.get_title(loc="left") for ax in fig.axes)
+    assert "UNDETERMINED" in strip and "(|r| < 0.5)" not in strip
+    case = case_record({"id": "c1", "variant": "raw", "pred": "happy", "confidence": 0.9}, record, entry=None, cache="computed")
+    summary = summary_record([case], rule="r", n=1, m=1, variant=None, settings={}, warning=None)
+    counts = summary["methods"]["occlusion"]
+    assert counts["randomisation_undetermined"] == 1 and counts["reliable"] == 0 and counts["randomisation_skipped"] == 0
+    cells = " ".join(t.get_text() for t in plot_worst(summary).axes[0].texts)
+    assert "randomisation UNDETERMINED" in cells
+
+
 def test_the_spectrogram_overlay_of_a_failed_method_is_flagged_and_frame_scores_have_a_scale(tiny_model):
     """The time-frequency overlay is tf-occlusion's map: when that method fails a check, the spectrogram's caption
     carries the flag as the method's strip does (it was plain black); the frame-score heatmap gets a colour scale."""
@@ -614,3 +648,23 @@ def test_explain_on_a_folder_named_like_audio_says_it_is_neither_audio_nor_a_run
     (run / "config.yaml").write_text("model: tiny\n")
     assert main(["explain", str(run)]) == 2
     assert "explaining a run item needs --item ID" in capsys.readouterr().err
+
+
+def test_a_seed_whose_map_is_constant_makes_the_stability_check_fail_not_pass(tiny_model):
+    """map_stability took nanmin of the pairs' rank correlations: seeds 0 and 1 agreeing at 0.9 and a constant map of
+    seed 2 (spearman NaN against both) read "stable, rank corr min 0.90". A pair with no correlation is no agreement:
+    the minimum is undefined, the check fails and every output says so in words (not "nan")."""
+    from workbench.explain.attribution import map_stability
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(50)
+    st = map_stability([a, a + 0.05 * rng.standard_normal(50), np.zeros(50)], [0, 1, 2])
+    assert st["passed"] is False and st["undefined_pairs"] == 2 and not np.isfinite(st["min_spearman"])
+    y = _sine(0.5)
+    expl = explain_clip(tiny_model, y, target="happy", methods=("occlusion",), n_random=10, randomisation=None)
+    expl.attributions["occlusion"].checks["stability"] = st
+    assert any(p.startswith("UNSTABLE") and "undefined (a map is constant)" in p for p in expl.problems("occlusion"))
+    line = next(s for s in expl.check_lines("occlusion") if s.startswith("stability"))
+    assert line.endswith("UNSTABLE") and "nan" not in line
+    assert any("FAILED" in s and "undefined" in s for s in expl.check_phrases("occlusion"))
+    assert json.loads(expl.to_json())["methods"]["occlusion"]["reliable"] is False

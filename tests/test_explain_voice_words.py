@@ -138,6 +138,11 @@ def test_explain_command_measures_the_voice_at_the_files_rate_and_scores_the_wor
     assert "words (2, from" in screen and "softmax of the mean of the frame logits" in screen
     d = json.loads((out / "explanation.json").read_text())
     assert d["voice"]["sample_rate_hz"] == sr and [w["label"] for w in d["words"]["items"]] == ["one", "two"]
+    # a word's share of the attribution is shown beside the share a flat map gives it, its score with its frames
+    # (the screen gave "share of attribution: occlusion 0.41" for a word holding 0.41 of the frames: no concentration)
+    for w in d["words"]["items"]:
+        line = next(s for s in screen.splitlines() if f" {w['label']} " in s and "share of attribution" in s)
+        assert f"(a flat map gives {w['uniform_share']:.2f})" in line and f"({w['n_frames']} frames)" in line
     # each share says whether its map passed its checks, as the map itself says in the same file
     assert d["words"]["methods"]["occlusion"]["reliable"] is (not d["methods"]["occlusion"]["problems"])
     (tmp_path / "c.lab").write_text("one two")

@@ -117,3 +117,64 @@ def test_a_text_model_path_that_is_not_there_is_refused_not_sent_to_the_hub(tmp_
     # hub names stay hub names: a bare name and owner/name
     assert resolve_text_model("all-mpnet-base-v2") == ("all-mpnet-base-v2", "all-mpnet-base-v2")
     assert resolve_text_model("sentence-transformers/LaBSE")[0] == "sentence-transformers/LaBSE"
+
+
+def test_fusion_intervals_resample_speakers_and_say_so():
+    """`fuse` folds by speaker, yet every UAR/WA interval and paired Δ resampled clips as independent: clips of one
+    speaker share the voice, so the intervals were too narrow and nothing said what they resampled.  They now draw
+    speakers (every clip of a drawn speaker together), computed again here by hand, and the screen, the JSON and the
+    checks say so, with the few-speakers note."""
+    import warnings
+
+    import pandas as pd
+    from sklearn.metrics import balanced_accuracy_score
+
+    from workbench.analysis.fusion import FusionData, evaluate_fusion
+
+    rng = np.random.default_rng(3)
+    classes, speakers = ["angry", "happy", "neutral", "sad"], [f"s{k}" for k in range(6)]
+    y = np.array([classes[i % 4] for _ in speakers for i in range(8)])
+    groups = np.array([s for s in speakers for _ in range(8)])
+    n = len(y)
+    speech = rng.standard_normal((n, 8)) + (y == "sad")[:, None] * 0.8 + np.repeat(rng.standard_normal((6, 8)), 8, axis=0)
+    head = rng.dirichlet(np.ones(4), n)
+    data = FusionData(pd.DataFrame({"id": [f"i{i}" for i in range(n)], "text": ["t"] * n}), classes, y, groups,
+                      speech, rng.standard_normal((n, 8)), head, "none")
+    res = evaluate_fusion(data, folds=3, n_boot=200, seed=0)
+    assert res.resampling["unit"] == "speaker" and res.resampling["clusters"] == 6
+    # the cluster bootstrap by hand: draw 6 speakers with replacement, keep all their clips, UAR over the classes present
+    draw_rng, order = np.random.default_rng(0), sorted(speakers)
+    pred = np.asarray(res.predictions["speech"])
+    stats = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(200):
+            idx = np.concatenate([np.flatnonzero(groups == order[g]) for g in draw_rng.integers(0, 6, 6)])
+            stats.append(balanced_accuracy_score(y[idx], pred[idx]))
+    assert res.metrics["speech"]["uar_ci"] == pytest.approx(tuple(np.percentile(stats, [2.5, 97.5])), abs=1e-9)
+    shown = res.render()
+    assert "intervals: resampling the 6 speakers" in shown and "McNemar counts clips as independent" in shown
+    assert any("only 6 speakers" in c for c in res.checks) and "only 6 speakers" in shown
+    assert res.to_dict()["resampling"]["unit"] == "speaker"
+
+
+def test_a_late_fusion_weight_tied_with_others_says_so():
+    """The head weight of late fusion is chosen by the inner folds' UAR, which on few items ties across much of the
+    grid: the first of the tied weights was printed alone as "the" weight of the fold. The ties are kept and said, on
+    the screen, in fusion.json and on the page."""
+    import pandas as pd
+
+    from workbench.analysis.fusion import FusionData, evaluate_fusion
+    from workbench.views.fusion_html import fusion_html
+
+    rng = np.random.default_rng(5)
+    classes = ["angry", "happy"]
+    y = np.array([classes[i % 2] for i in range(24)])
+    groups = np.array([f"s{i // 4}" for i in range(24)])
+    head = np.where((y == "angry")[:, None], [[0.9, 0.1]], [[0.1, 0.9]])  # the head is right on every item: every w > 0 ties
+    data = FusionData(pd.DataFrame({"id": [f"i{i}" for i in range(24)], "text": ["t"] * 24}), classes, y, groups,
+                      rng.standard_normal((24, 4)), rng.standard_normal((24, 4)), head, "none")
+    res = evaluate_fusion(data, folds=3, n_boot=50, seed=0)
+    assert all(len(t) > 1 and t[0] == w for w, t in zip(res.weights, res.weight_ties))
+    assert "(tied with" in res.render() and res.to_dict()["late_weight_ties"] == res.weight_ties
+    assert "the smallest taken" in str(fusion_html(res.to_dict()))

@@ -141,6 +141,12 @@ def test_the_report_shows_the_explained_worst_cases_and_refuses_an_edited_summar
     assert "Image" in shown  # the summary's figure
     # a randomisation failure has its own column (deletion 0 of 1, the curve check not counted in this summary: —, then failed 1, skipped 0)
     assert "<th>randomisation check failed</th>" in page and "<td>0 of 1</td><td>—</td><td>1</td><td>0</td>" in page
+    # a randomisation check that ran to no rank correlation (a constant map) is counted beside the failures, not as a pass
+    summary["methods"]["occlusion"]["randomisation_undetermined"] = 1
+    write_summary(rf, summary, Figure())
+    shown.clear()
+    reporting.explained_worst(small_run)
+    assert "<td>1 (+1 undetermined)</td>" in "".join(shown)
 
     text = (small_run / WORST_JSON).read_text()
     (small_run / WORST_JSON).write_text(text.replace('"n": 1', '"n": 2'))  # an edited summary fails its checksum

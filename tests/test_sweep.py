@@ -281,3 +281,19 @@ def test_a_ring_says_which_of_two_coinciding_points_is_within_its_interval_of_th
     assert tuple(rings[0].get_edgecolors()[0]) != pytest.approx(to_rgba(curve["mean confidence (without noise reduction)"]))
     assert any("ringed (ring in the curve's colour)" in t.get_text() for t in ax.get_legend().get_texts())
     plt.close(fig)
+
+
+def test_a_grid_points_top_label_names_every_tied_label_with_its_count():
+    """The top label was ``pred.mode().iloc[0]``: with two items sad and two angry at a point, the table said "angry"
+    (first alphabetically), a ranking decided by the tie; and it never said how many items had it."""
+    from workbench.runs.sweep import sweep_display
+
+    df = _confidence_frame()
+    df = pd.concat([df, df[df["id"] == "a"].assign(id="d")], ignore_index=True)  # four items at each point
+    df.loc[(df["variant"] == "sr_22050") & df["id"].isin(["a", "b"]), "pred"] = "angry"
+    summ = summarise_sweep(df, "sample-rate").set_index("variant")
+    assert summ.loc["sr_22050", "top_label"] == "angry = sad (tie)" and summ.loc["sr_22050", "top_label_items"] == 2
+    assert summ.loc["raw", "top_label"] == "sad" and (summ.loc["raw", "top_label_items"], summ.loc["raw", "top_label_of"]) == (4, 4)
+    shown = sweep_display(summ.reset_index()).set_index("variant")
+    assert shown.loc["sr_22050", "top label"] == "angry = sad (tie) 2/4 items each"
+    assert shown.loc["sr_8000", "top label"] == "sad 4/4 items"

@@ -157,6 +157,9 @@ def test_low_confidence_browser_filters_and_opens_an_item(run_dir, tiny_model):
     key = w.table.options[0][1]
     w.table.value = key
     assert f"<h4>{key[0]} [telephone]</h4>" in w.detail.value and "nearest neighbours" in w.detail.value
+    # the neighbours' cosines beside the item's cosines with the whole run, as the screen gives them
+    n_other = int((ok["variant"] == "telephone").sum()) - 1
+    assert f"its cosine with each of the run's {n_other} other items: median" in w.detail.value
     w.speaker.value = str(w.shown["row"]["speaker"])  # the open item is still listed: it stays selected and shown
     assert w.table.value == key and w.shown["row"]["id"] == key[0]
     assert len(w.audio.children) == 1 and len(w.figure.children) == 1

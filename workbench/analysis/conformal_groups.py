@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.calibration_measures import COVERAGE_FAIL, COVERAGE_TOO_FEW, guarantee_words
+from workbench.analysis.stats import permutation_p_words
 
 #: the permutation test's significance level, and its number of permutations
 GROUP_ALPHA = 0.05
@@ -79,7 +80,7 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
     boot = hits_g[picks].sum(axis=1) / n_g[picks].sum(axis=1)
     order = np.argsort(cov, kind="stable")[:3]
     out.update(groups=int(len(names)), coverage_range=(float(cov.min()), float(cov.max())), sd=float(np.std(cov)),
-               sd_expected=float(np.mean(null_sd)), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
+               sd_expected=float(np.mean(null_sd)), permutations=int(n_perm), p=float((1 + np.sum(null >= observed - 1e-12)) / (n_perm + 1)),
                cluster_ci=tuple(float(v) for v in np.percentile(boot, [2.5, 97.5])),
                lowest=[{by or "group": str(names[i]), "coverage": float(cov[i]), "n": int(n_g[i])} for i in order])
     out["flag"] = bool(out["p"] < GROUP_ALPHA)
@@ -90,7 +91,7 @@ def group_coverage(hit: np.ndarray, groups: np.ndarray | None, folds: Sequence[n
 def _flag_words(g: dict, overall: float) -> str:
     by, (lo, hi), (clo, chi) = g["by"], g["coverage_range"], g["cluster_ci"]
     low = ", ".join(f"{d[by or 'group']} {d['coverage']:.2f} (n={d['n']})" for d in g["lowest"])
-    return (f"coverage differs between {by}s more than exchangeable items would give (permutation p = {g['p']:.3g} within "
+    return (f"coverage differs between {by}s more than exchangeable items would give (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))} within "
             f"folds, {g['groups']} {by}s: {lo:.2f}-{hi:.2f}, SD {g['sd']:.3f} against {g['sd_expected']:.3f} expected; "
             f"least covered {low}): the guarantee holds on average over {by}s, not for each, and the exact interval "
             f"takes the clips as independent; resampling {by}s, the coverage {overall:.3f} has [{clo:.3f}, {chi:.3f}]")
@@ -126,7 +127,7 @@ def conformal_line(score: str, d: dict, alpha: float) -> str:
                     + _verdict_words(v) + (" UNINFORMATIVE" if v.get("uninformative") else "") for c, v in d["per_class"].items())
     g = d.get("by_group") or {}
     spread = (f"; per {g['by']} {g['coverage_range'][0]:.2f}-{g['coverage_range'][1]:.2f} over {g['groups']} {g['by']}s, "
-              + ("SPREAD BEYOND CHANCE" if g["flag"] else "spread within chance") + f" (permutation p = {g['p']:.3g})"
+              + ("SPREAD BEYOND CHANCE" if g["flag"] else "spread within chance") + f" (permutation {permutation_p_words(g['p'], g.get('permutations', GROUP_PERMUTATIONS))})"
               if g.get("grouped") else "")
     return (f"  {score.upper()} sets at alpha {alpha}: coverage {d['coverage']:.3f} [{lo:.3f}, {hi:.3f}] (target {1 - alpha:.2f}, n={d['n']}, exact "
             f"{100 * d['level']:g} % interval; {guarantee_words(d['guarantee']) + '; ' if 'guarantee' in d else ''}check: {d['check'].upper() if d['check'] != COVERAGE_TOO_FEW else d['check']}), "

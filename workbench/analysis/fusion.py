@@ -62,7 +62,7 @@ from workbench.analysis.groups import chance_flag, chance_uar, chance_words, maj
 from workbench.errors import ConfigError, printable
 from workbench.analysis.metrics import output_folder, run_training_overlap
 from workbench.data.cards import adapted_blocks
-from workbench.analysis.stats import bootstrap_ci
+from workbench.analysis.stats import bootstrap_ci, speaker_resampling
 from workbench.files import sha256_file
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.experiment import ARTIFACT_PATHS, summary_paths
@@ -337,6 +337,8 @@ class FusionResult:
     #: the run's speakers trained its fine-tuned head (or its corpus is on the checkpoint's card): head and late are not
     #: speaker-independent, whatever the folds (:func:`workbench.data.cards.run_training_overlap`)
     training_overlap: list[str] = field(default_factory=list)
+    resampling: dict = field(default_factory=dict)  # what the intervals resample (speaker_resampling's unit): speakers, or items
+    weight_ties: list[list[float]] = field(default_factory=list)  # per fold, the weights tied for the best (the first is taken)
 
     def to_dict(self) -> dict:
         d = self.data
@@ -344,9 +346,9 @@ class FusionResult:
             "classes": d.classes, "n_items": int(len(d.y)), "n_speakers": int(len(set(d.groups))), "folds": self.folds,
             "chance_uar": 1.0 / len(d.classes), "text_model": d.text_model,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in d.excluded.items()},
-            "late_weights": self.weights, "metrics": self.metrics, "vs_speech": self.comparisons,
+            "late_weights": self.weights, "late_weight_ties": self.weight_ties, "metrics": self.metrics, "vs_speech": self.comparisons,
             "text_checks": self.text_facts, "warnings": self.warnings, "checks": self.checks,
-            "training_overlap": self.training_overlap,
+            "training_overlap": self.training_overlap, "resampling": self.resampling,
         }
 
     def render(self) -> str:
@@ -362,8 +364,8 @@ class FusionResult:
             vs = "" if c is None else (f"   ΔUAR vs speech {c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}], "
                                        f"McNemar {p_words(c['mcnemar_p'])}, fixed {c['fixed']}, broke {c['broke']}")
             lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
-        lines += [f"  !! {c}" for c in self.checks]
-        lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' for w in self.weights)}")
+        lines += [f"  !! {c}" for c in self.checks] + [f"  intervals: {self.resampling['words']}; McNemar counts clips as independent"] * bool(self.resampling)
+        lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' + (f' (tied with {len(t) - 1} other weight(s) up to {t[-1]:.1f}: the smallest is taken)' if t else '') for w, t in zip(self.weights, self.weight_ties or [[]] * len(self.weights)))}")
         return "\n".join(lines)
 
 
@@ -412,7 +414,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
     outer = grouped_folds(groups, folds)
     n_folds = len(outer)
     _refuse_one_class_folds(outer, y, groups)
-    chosen = []
+    chosen, ties, (clusters, unit) = [], [], speaker_resampling([str(g) for g in groups])  # clips of a speaker are not independent
     for train, test in outer:
         pred["head"][test] = cls[np.argmax(data.head[test], axis=1)]
         for name, x in (("speech", data.speech), ("text", data.text), ("early", early_x)):
@@ -426,12 +428,10 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
                     continue
                 clf = linear_probe(C).fit(data.text[train][itr], y[train][itr])
                 oof[ite] = _proba(clf, data.text[train][ite], classes)
-        best_w, best_score = 1.0, -1.0
-        for w in weights:
-            score = _uar(y[train], cls[np.argmax(w * data.head[train] + (1 - w) * oof, axis=1)], classes)
-            if score > best_score + 1e-12:
-                best_w, best_score = float(w), score
-        chosen.append(best_w)
+        scores = [_uar(y[train], cls[np.argmax(w * data.head[train] + (1 - w) * oof, axis=1)], classes) for w in weights]
+        best = [float(w) for w, sc in zip(weights, scores) if sc >= max(scores) - 1e-12]  # a UAR of few items ties often
+        best_w = best[0]
+        chosen.append(best_w), ties.append(best if len(best) > 1 else [])
         text_clf = linear_probe(C).fit(data.text[train], y[train])
         fused = best_w * data.head[test] + (1 - best_w) * _proba(text_clf, data.text[test], classes)
         pred["late"][test] = cls[np.argmax(fused, axis=1)]
@@ -442,8 +442,8 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
     metrics, comparisons = {}, {}
     for m in METHODS:
-        metrics[m] = {"uar": uar_fn(y, pred[m]), "uar_ci": bootstrap_ci(uar_fn, y, pred[m], n=n_boot, seed=seed),
-                      "wa": _wa(y, pred[m]), "wa_ci": bootstrap_ci(_wa, y, pred[m], n=n_boot, seed=seed)}
+        metrics[m] = {"uar": uar_fn(y, pred[m]), "uar_ci": bootstrap_ci(uar_fn, y, pred[m], n=n_boot, seed=seed, clusters=clusters),
+                      "wa": _wa(y, pred[m]), "wa_ci": bootstrap_ci(_wa, y, pred[m], n=n_boot, seed=seed, clusters=clusters)}
     change_rows = []
     right_s = pred["speech"] == y
     for m in METHODS:
@@ -451,19 +451,20 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
             continue
         right_m = pred[m] == y
         b, c = int(np.sum(right_s & ~right_m)), int(np.sum(~right_s & right_m))
-        comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed),
-                          "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed),
+        comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
+                          "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
                           "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": mcnemar_exact(b, c), "fixed": c, "broke": b}
         for i in np.flatnonzero(right_s != right_m):
             change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
                                 "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
                                 "text": data.rows["text"].iloc[i], "path": data.rows["path"].iloc[i] if "path" in data.rows.columns else ""})
     changes = pd.DataFrame(change_rows, columns=["method", "change", "id", "speaker", "emotion", "pred_speech", "pred_method", "text", "path"])
-    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes, checks=fusion_checks(y, metrics, comparisons))
+    return FusionResult(data, pred, n_folds, chosen, metrics, comparisons, changes, resampling=unit, weight_ties=ties,
+                        checks=fusion_checks(y, metrics, comparisons) + [unit["note"]] * bool(unit["note"]))
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 6  # 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
+FUSION_CACHE_VERSION = 7  # 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,

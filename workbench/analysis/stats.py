@@ -509,6 +509,13 @@ def p_value_text(p: float | None) -> str:
     return "< 0.0001" if p < P_FLOOR else f"{p:.2g}"
 
 
+def permutation_p_words(p: float, n_perm: int) -> str:
+    """A permutation test's p, ``(1 + reaching) / (n_perm + 1)``, in words: at its floor 1 / (n_perm + 1) it is a bound,
+    not a value ("p = 0.001" of 999 permutations read as a measured 0.001; the p may be any smaller)."""
+    floor = 1.0 / (int(n_perm) + 1)
+    return f"p ≤ {floor:.2g} (the least {int(n_perm)} permutations can give)" if p <= floor * (1 + 1e-9) else f"p = {p:.3g}"
+
+
 def p_words(p: float | None) -> str:
     """``"p < 0.0001"`` or ``"p = 0.012"`` (:func:`p_value_text` with its "p")."""
     text = p_value_text(p)

@@ -15,6 +15,7 @@ from workbench.analysis.compare import compare_run, compare_runs, flags_text, me
 from workbench.analysis.embeddings import (check_k, cluster, identical_words, label_agreement, load_run_embeddings, names_a_file,
                                           neighbours, plot_projection, project_run, projection_trust)
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, fuse_run
+from workbench.analysis.stats import permutation_p_words
 from workbench.analysis.metrics import metrics_file_name, output_folder, run_metrics
 from workbench.errors import ConfigError, printable_table
 from workbench.files import strict_json
@@ -282,8 +283,8 @@ def _clusters(args, emb, rows, say) -> dict | None:
             say(f"  cluster {c} {cluster_composition(counts)}")
         # the composition reads as "cluster 0 is sad": whether the clusters hold the labels better than a shuffle
         agreement = label_agreement(rows["cluster"], shown, seed=args.seed, speakers=rows["speaker"] if "speaker" in rows.columns else None)
-        say(f"  {'!! ' if agreement['passed'] is False else ''}{agreement['words']}")
-    failed = cl.failed_checks() + ([agreement["words"]] if members and agreement["passed"] is False else [])
+        say(f"  {'!! ' if agreement['passed'] is False or agreement.get('confounded') else ''}{agreement['words']}")
+    failed = cl.failed_checks() + ([agreement["words"]] if members and (agreement["passed"] is False or agreement.get("confounded")) else [])
     return {"method": args.cluster, "k": int(cl.k), "silhouette": cl.silhouette, "silhouette_by_k": cl.silhouette_by_k,
             "silhouette_null": cl.null_silhouettes, "silhouette_above_null": cl.above_null, "silhouette_check": cl.null_words(),
             "silhouette_words": cl.silhouette_words(), "k_at_search_bound": cl.bound_words() or None,
@@ -298,9 +299,11 @@ def _cluster_checks(cl, agreement: dict | None) -> list[str]:
     finite = [v for v in cl.null_silhouettes if v == v]
     out = [f"k={cl.k}: silhouette {cl.silhouette:.3f}, single blobs up to {max(finite):.3f}" if finite and cl.silhouette == cl.silhouette
            else f"k={cl.k}: {cl.null_words().split(':')[0]}"]
-    if agreement and agreement["ari"] is not None:
+    if agreement and agreement.get("confounded"):
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, not testable (each speaker speaks one label)")
+    elif agreement and agreement["ari"] is not None:
         within = " within speakers" if agreement["shuffled"].startswith("within") else ""
-        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} (p = {agreement['p']:.3g})")
+        out.append(f"labels: adjusted Rand {agreement['ari']:.3f}, shuffles{within} up to {agreement['null_95']:.3f} ({permutation_p_words(agreement['p'], agreement['permutations'])})")
     return out
 
 
@@ -363,11 +366,16 @@ def cmd_embeddings(args) -> int:
                            "variant": emb.variant, "n": len(emb), "dimension": int(emb.matrix.shape[1]), "projection": args.project,
                            "projection_cached": bool(cached),
                            "projection_note": one or None, "projection_check": trust, "clusters": clusters, "neighbours_of": args.neighbours,
-                           "neighbours": None if near is None else near.to_dict(orient="records")}))
+                           "neighbours": None if near is None else near.to_dict(orient="records"),
+                           "neighbours_reference": None if near is None else near.attrs["reference"]}))
         return EXIT_OK
     if near is not None:
         print(f"nearest to {args.neighbours}" + (f" (embedded with another model: {model.info.id}):" if other else ":"))
         print(printable_table(near, index=False))
+        ref = near.attrs["reference"]
+        if ref["items"]:  # never a bare cosine: the query's cosines with all the run's other items beside them
+            print(f"  (its cosine with each of the run's {ref['items']} other items: median {ref['median']:.4f}, range "
+                  f"{ref['min']:.4f} to {ref['max']:.4f}; the embeddings are anisotropic, so a high cosine alone says little)")
         if other:
             print(f"!! {other}")
     return EXIT_OK

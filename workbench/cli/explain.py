@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.analysis.stats import counted
 from workbench.audio.intake import check_audio_path, decode, load as load_audio, to_mono
 from workbench.errors import ConfigError, WorkbenchError, did_you_mean
 from workbench.explain.attribution import METHODS, SAMPLE_RATE, STABILITY_SEEDS, forward_backend
@@ -264,8 +265,12 @@ def _screen_lines(expl: Any, words_from: str | None) -> list[str]:
         for w in expl.words["items"][:12]:
             share = ", ".join(f"{m} {v:.2f}" + (" (map unreliable)" if expl.words["methods"][m]["reliable"] is False else "")
                               for m, v in w["attribution_share"].items() if v is not None)
+            # the score's frames and the share a flat map gives the word: a share means something only beside it
+            # (0.41 of the attribution on a word that holds 0.41 of the frames is no concentration at all)
+            flat = f" (a flat map gives {w['uniform_share']:.2f})" if w.get("uniform_share") is not None else ""
             lines.append(f"    {w['start_s']:6.2f}–{w['end_s']:6.2f} s  {screen_text(w['label'])[:30]:<30} {w['top'] or '(no frame)'}"
-                         + (f" {w['scores'][w['top']]:.2f}" if w["top"] else "") + (f"; share of attribution: {share}" if share else ""))
+                         + (f" {w['scores'][w['top']]:.2f} ({counted(int(w['n_frames']), 'frame')})" if w["top"] else "")
+                         + (f"; share of attribution{flat}: {share}" if share else ""))
         if len(expl.words["items"]) > 12:
             lines.append(f"    (showing 12 of {len(expl.words['items'])} words; all are in explanation.json)")
     return lines

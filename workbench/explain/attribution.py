@@ -375,8 +375,10 @@ def map_stability(maps: list[np.ndarray], seeds: list[int], threshold: float = S
             r = spearmanr(maps[i], maps[j]).statistic
             pairs.append({"seeds": [seeds[i], seeds[j]], "spearman": float(r) if np.isfinite(r) else float("nan")})
     rs = np.array([p["spearman"] for p in pairs], dtype=float)
-    worst = float(np.nanmin(rs)) if rs.size and np.isfinite(rs).any() else float("nan")
-    return {"seeds": list(seeds), "pairs": pairs, "min_spearman": worst,
+    # a pair with no rank correlation (a seed's map is constant) is no agreement: nanmin skipped it, so maps of seeds
+    # 0 and 1 at 0.9 and a constant map of seed 2 read "stable, min 0.90"; the minimum is then undefined and fails
+    worst = float(np.min(rs)) if rs.size and np.isfinite(rs).all() else float("nan")
+    return {"seeds": list(seeds), "pairs": pairs, "min_spearman": worst, "undefined_pairs": int(np.isnan(rs).sum()),
             "mean_spearman": float(np.nanmean(rs)) if np.isfinite(rs).any() else float("nan"),
             "threshold": threshold, "passed": bool(np.isfinite(worst) and worst >= threshold)}
 

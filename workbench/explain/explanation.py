@@ -65,10 +65,19 @@ def run_row_gap(rr: dict | None) -> str | None:
     return f"{gap} although the run's model and dtype ({rr['row_dtype']}) were used"
 
 
+def _rho(r: float | None) -> str:
+    """A rank correlation to two decimals, or "undefined (a map is constant)" where spearmanr gave none (NaN, or the
+    JSON's null)."""
+    return f"{r:.2f}" if r is not None and np.isfinite(r) else "undefined (a map is constant)"
+
+
 def randomisation_words(r) -> str:
     """The randomisation check's figure and its rule in words: the rule is on the size of the rank correlation, so a
     map strongly anti-correlated with the re-initialised network's fails too (it still follows the input)."""
     rho = r.spearman[-1]
+    if not np.isfinite(rho):  # spearmanr of a constant map: no rank to correlate, so no verdict (it read "nan … passed")
+        return (f"rank corr with the re-initialised network undefined (one of the two maps is constant; "
+                f"|r| must stay below {RANDOMISATION_THRESHOLD:.2f})")
     return (f"rank corr with the re-initialised network {rho:.2f}, |r| = {abs(rho):.2f} "
             f"(|r| must stay below {RANDOMISATION_THRESHOLD:.2f})")
 
@@ -141,13 +150,15 @@ class Explanation:
         st = a.checks.get("stability")
         if st is not None and st.get("passed") is False:
             out.append(f"UNSTABLE: maps from baseline seeds {', '.join(map(str, st['seeds']))} rank-correlate down to "
-                       f"{st['min_spearman']:.2f} (threshold {st['threshold']:.2f})")
+                       f"{_rho(st['min_spearman'])} (threshold {st['threshold']:.2f})")
         f = self.faithfulness.get(method)
         if f is not None and not f.passed:
             out.append(f"NOT FAITHFUL: {f.problem()}")
         r = self.randomisation.get(method)
         if r is not None and r.passed is False:
             out.append(f"FAILS MODEL RANDOMISATION: {randomisation_words(r)}")
+        elif r is not None and r.spearman and r.passed is None:  # run, but no verdict: the map is not known to depend on the weights
+            out.append(f"RANDOMISATION UNDETERMINED: {randomisation_words(r)}")
         return out
 
     def check_lines(self, method: str) -> list[str]:
@@ -170,13 +181,13 @@ class Explanation:
             if st.get("passed") is None and not st.get("pairs"):
                 lines.append("stability over baseline seeds: not measured (one seed)")
             else:
-                lines.append(f"stability over baseline seeds {', '.join(map(str, st['seeds']))}: rank corr min {st['min_spearman']:.2f}, "
-                             f"mean {st['mean_spearman']:.2f} (threshold {st['threshold']:.2f}): {'stable' if st['passed'] else 'UNSTABLE'}")
+                lines.append(f"stability over baseline seeds {', '.join(map(str, st['seeds']))}: rank corr min {_rho(st['min_spearman'])}, "
+                             f"mean {_rho(st['mean_spearman'])} (threshold {st['threshold']:.2f}): {'stable' if st['passed'] else 'UNSTABLE'}")
         elif st is not None:
             lines.append(f"stability: {st['reason']}")
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
-            verdict = {True: "passed", False: "FAILED"}.get(r.passed, "undetermined")
+            verdict = {True: "passed", False: "FAILED"}.get(r.passed, "UNDETERMINED")
             lines.append(f"randomised-model ({r.kind}) {randomisation_words(r)}: {verdict}")
         elif r is None:
             lines.append(f"model randomisation check: skipped, {self.randomisation_skipped or 'not run'} "
@@ -192,11 +203,12 @@ class Explanation:
             out.append(f"completeness error {c['relative_error']:.1%} (≤ {c['tolerance']:.0%})" + ("" if c["passed"] else " FAILED"))
         st = a.checks.get("stability")
         if st is not None and st.get("pairs"):
-            out.append(f"seed rank corr min {st['min_spearman']:.2f} (≥ {st['threshold']:.2f})" + (" FAILED" if st.get("passed") is False else ""))
+            out.append(f"seed rank corr min {_rho(st['min_spearman'])} (≥ {st['threshold']:.2f})" + (" FAILED" if st.get("passed") is False else ""))
         r = self.randomisation.get(method)
         if r is not None and r.spearman:
             rho = r.spearman[-1]
-            out.append(f"randomised-model rank corr {rho:.2f} " + (f"FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False
+            out.append("randomised-model rank corr undefined (a map is constant) UNDETERMINED" if r.passed is None else
+                       f"randomised-model rank corr {rho:.2f} " + (f"FAILED (|r| ≥ {RANDOMISATION_THRESHOLD:.1f})" if r.passed is False
                                                                    else f"(|r| < {RANDOMISATION_THRESHOLD:.1f})"))
         elif r is None:
             out.append("model randomisation check skipped")

@@ -106,7 +106,7 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
         for name, d in (c.get("methods") or {}).items():
             s = methods.setdefault(name, {"cases": 0, "reliable": 0, "deletion_better_than_random": 0,
                                           "insertion_better_than_random": 0, "randomisation_skipped": 0,
-                                          "randomisation_failed": 0, "stability_failed": 0, "completeness_failed": 0,
+                                          "randomisation_failed": 0, "randomisation_undetermined": 0, "stability_failed": 0, "completeness_failed": 0,
                                           "faithfulness_failed": 0})
             s["cases"] += 1
             s["reliable"] += bool(d["reliable"])
@@ -114,6 +114,8 @@ def summary_record(cases: list[dict], *, rule: str, n: int, m: int, variant: str
             s["insertion_better_than_random"] += d["insertion_verdict"] == "better than random"
             s["randomisation_skipped"] += d["randomisation_skipped"] is not None
             s["randomisation_failed"] += d.get("randomisation_passed") is False
+            # run but undecided (a constant map: no rank correlation): counted as it is flagged, never as a pass
+            s["randomisation_undetermined"] += d.get("randomisation_passed") is None and d["randomisation_skipped"] is None
             s["stability_failed"] += d.get("stability_passed") is False  # IG's UNSTABLE: a red cell says which check failed
             s["completeness_failed"] += d.get("completeness_passed") is False
             # worse than random orders on a curve, or better on neither: the report counted no failure for such a map
@@ -203,6 +205,8 @@ def plot_worst(summary: dict, ax: Any = None):
                 text = f"ins {short.get(d['insertion_verdict'], '?')} · del {short.get(d['deletion_verdict'], '?')}"
                 if d.get("randomisation_passed") is False:
                     text += " · FAILS randomisation"
+                elif d.get("randomisation_passed") is None and d.get("randomisation_skipped") is None:
+                    text += " · randomisation UNDETERMINED"
                 if d.get("stability_passed") is False:
                     text += " · UNSTABLE"
                 if d.get("completeness_passed") is False:

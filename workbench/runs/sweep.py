@@ -199,7 +199,8 @@ def summarise_sweep(df, kind: str):
     """One row per grid point: items, failures, mean confidence with its Student-t 95 % interval over the items
     (``mean_confidence_ci_low``/``_high``) and margin, the mean change of confidence from the reference with its paired
     t interval (``confidence_change``, ``change_ci_low``/``_high``, ``change_paired``) and ``change_within_interval``
-    (the interval holds 0: no change told apart from the reference's), the most frequent top label, and the share of
+    (the interval holds 0: no change told apart from the reference's), the most frequent top label with its count (every
+    tied label named: :func:`_top_label`), and the share of
     items whose label equals the reference's (the unmodified audio, see :data:`REFERENCE`) with its denominator
     (``compared``) and exact 95 % interval."""
     import pandas as pd
@@ -221,7 +222,7 @@ def summarise_sweep(df, kind: str):
             "items": int(len(sub)), "failed": int(len(select_rows(sub, status="failed"))),
             **_confidence_columns(good, ref_conf, name == ref_name),
             "mean_margin": round(float(good["margin"].mean()), 4) if len(good) else float("nan"),
-            "top_label": good["pred"].mode().iloc[0] if len(good) else "",
+            **_top_label(good["pred"]),
             **dict(zip(("same_label_as_reference", "compared", "same_label_ci_low", "same_label_ci_high"),
                        (round(v, 4) if isinstance(v, float) else v for v in _same_label_counts(good, reference)))),
             **({"same_label_ci_low": float("nan"), "same_label_ci_high": float("nan")} if name == ref_name else {}),  # 1 by definition
@@ -230,6 +231,14 @@ def summarise_sweep(df, kind: str):
     if x_key == "sample_rate":  # a rate is a whole number of Hz: 22050, not 22050.0000
         out[x_key] = out[x_key].round().astype("Int64")
     return out
+
+
+def _top_label(preds) -> dict:
+    """A grid point's most frequent label with the items that have it (``top_label_items``, of the point's scored items):
+    labels tied for the most are all named, ``a = b (tie)`` (the mode's first, alphabetically, was given alone)."""
+    modes = sorted(str(m) for m in preds.mode())
+    top = "" if not modes else modes[0] if len(modes) == 1 else " = ".join(modes) + " (tie)"
+    return {"top_label": top, "top_label_items": int((preds == modes[0]).sum()) if modes else 0, "top_label_of": int(len(preds))}
 
 
 def _confidence_columns(good, ref_conf, is_reference: bool) -> dict:
@@ -277,12 +286,15 @@ def sweep_display(summ):
     (not ``True``/``False``), column names in words."""
     import pandas as pd
 
-    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + _SWEEP_CONFIDENCE + ("reference",)]
+    keep = [c for c in summ.columns if c not in _SWEEP_SHARE + _SWEEP_CONFIDENCE + ("reference", "top_label_items", "top_label_of")]
     keep.insert(keep.index("mean_confidence") + 1, "confidence_change")  # the change beside the mean it changes
     heads = {"mean_confidence": CONFIDENCE_HEAD, "confidence_change": CHANGE_HEAD, **KNOB_HEADS}
     rows = []
     for _, r in summ.iterrows():
         confidence = dict(zip(("mean_confidence", "confidence_change"), _confidence_cells(r)))
+        if r.get("top_label"):  # the label with its count: "sad 2/3 items", "angry = sad (tie) 2/4 items each"
+            confidence["top_label"] = (f"{r['top_label']} {int(r['top_label_items'])}/{int(r['top_label_of'])} items"
+                                       + (" each" if str(r["top_label"]).endswith("(tie)") else ""))
         cells = [f"{r['variant']} (reference)" if r["reference"] and c == "variant" else confidence[c] if c in confidence else
                  ("yes" if r[c] else "no") if type(r[c]).__name__ in ("bool", "bool_") else
                  _unbounded(c) if isinstance(r[c], float) and r[c] == float("inf") else

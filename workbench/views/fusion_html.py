@@ -45,7 +45,7 @@ def fusion_html(d: dict, *, reused: bool = False, heading: bool = True) -> Marku
     alone = ("; every fold chose the text alone, so the late row is the text row" if weights and not any(weights) else
              "; every fold chose the head alone, so the late row is the head row" if weights and all(w == 1 for w in weights) else "")
     parts.append(f"<p>Late-fusion head weight w per fold (0: text alone, 1: head alone): "
-                 f"{esc(', '.join(f'{w:.1f}' for w in weights))}{alone}.</p>")
+                 f"{esc(', '.join(f'{w:.1f}' + (f' (tied up to {t[-1]:.1f}, the smallest taken)' if t else '') for w, t in zip(weights, d.get('late_weight_ties') or [[]] * len(weights))))}{alone}.</p>")
     return Markup("\n".join(parts))
 
 

@@ -31,7 +31,7 @@ from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
-from workbench.analysis.stats import p_value_text
+from workbench.analysis.stats import p_value_text, permutation_p_words
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -361,11 +361,11 @@ def explained_worst(run_dir: str | os.PathLike | RunFolder) -> dict | None:
                      "and keeps the result in the run folder; make this report again afterwards and this section shows "
                      "which maps passed their checks (this page does not change by itself).</p>" if n_ok else "the run has no scored (status ok) rows to explain.</p>"))
         return None
-    # a map whose randomisation check was skipped passed the checks that ran, not every check: the cell says so
     rows = [(code(m), f"{d['reliable']} of {d['cases']}" + (f", of the checks run (randomisation skipped for {d['randomisation_skipped']})"
                                                              if d.get("randomisation_skipped") else ""),
              f"{d['insertion_better_than_random']} of {d['cases']}",
-             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"), d.get("randomisation_failed", "—"), d["randomisation_skipped"],
+             f"{d['deletion_better_than_random']} of {d['cases']}", d.get("faithfulness_failed", "—"),
+             f"{d.get('randomisation_failed', '—')}" + (f" (+{d['randomisation_undetermined']} undetermined)" if d.get("randomisation_undetermined") else ""), d["randomisation_skipped"],
              d.get("stability_failed", "—"), d.get("completeness_failed", "—"))
             for m, d in sorted(summary["methods"].items())]
     parts = ["<h3>Explained worst cases</h3>",
@@ -528,7 +528,7 @@ def calibration_section(run_dir: str | os.PathLike, *, variant: str | None = Non
                  "(overall, and for each class on its own):</p>")
     parts += [f"<p>{esc(s.upper())} coverage {esc(d['assumption'])}" + (f"; per {esc(g['by'])} {g['coverage_range'][0]:.2f}-"
               f"{g['coverage_range'][1]:.2f} over {g['groups']} {esc(g['by'])}s, " + (f"<b>{esc(g['words'])}</b>" if g["flag"] else f"spread within chance "
-              f"(permutation p = {g['p']:.3g})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
+              f"(permutation {permutation_p_words(g['p'], g.get('permutations', 999))})") if (g := d.get("by_group") or {}).get("grouped") else "") + ".</p>"
               for s, d in rep.conformal.items() if d.get("assumption")]
     parts += [f"<p><b>{esc(s.upper())} sets skipped:</b> {esc(why.removeprefix(f'{s.upper()} sets skipped, '))}.</p>"
               for s, why in rep.conformal_skipped.items()]

@@ -247,7 +247,15 @@ class LowConfidenceBrowser(_View):
             f"({float(row['confidence']):.3f}, margin {float(row['margin']):.3f}); speaker {_esc(row.get('speaker') or '—')}<br>"
             f"<b>audio as scored</b>: variant {_esc(variant)} ({_esc(chain_text)}), {_esc(seg)}, {audio.sr} Hz, {audio.duration:.3f} s<br>"
             f"<b>stored scores</b><table><tr>{score_cells}</tr></table><small>{check}</small><br>"
-            f"<b>findings</b>{_findings_html(findings)}<b>nearest neighbours</b><ul>{nn_html}</ul>")
+            f"<b>findings</b>{_findings_html(findings)}<b>nearest neighbours</b><ul>{nn_html}</ul>{_cosine_reference(nn)}")
+
+
+def _cosine_reference(nn) -> str:
+    """The neighbours' cosines beside the item's cosines with the whole run (``neighbours``' reference), as the screen
+    has them: on anisotropic embeddings a bare "cos 0.994" says little."""
+    ref = nn.attrs.get("reference") or {}
+    return (f"<small>its cosine with each of the run's {ref['items']} other items: median {ref['median']:.3f}, range "
+            f"{ref['min']:.3f} to {ref['max']:.3f}</small>" if ref.get("items") else "")
 
 
 # ---------------------------------------------------------------------------
