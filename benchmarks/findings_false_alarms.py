@@ -29,8 +29,8 @@ from workbench.audio.steps import apply_chain
 
 SR = 16000
 AUDIO_RULES = ("onset_cut", "speech_at_sample_0", "low_snr", "mostly_silence", "clipping", "short_clip", "no_signal",
-               "dc_only", "digital_silence", "low_sample_rate", "large_resample_ratio")
-FAULTY = {"happy_zh_onset0": "speech_at_sample_0", "happy_zh_noisy5db": "low_snr", "tone_440hz": None}
+               "dc_only", "digital_silence", "low_sample_rate", "large_resample_ratio", "steady_signal")
+FAULTY = {"happy_zh_onset0": "speech_at_sample_0", "happy_zh_noisy5db": "low_snr", "tone_440hz": "steady_signal"}
 
 
 def synthetic_with_lead_in(seed: int) -> np.ndarray:

@@ -140,3 +140,35 @@ def test_noise_floor_of_white_noise_is_its_level_and_digital_silence_is_left_out
     assert floor == pytest.approx(-40.0, abs=1.5) and tonal > -1.5
     assert noise_floor_db(np.r_[np.zeros(SR), y], SR)[0] == pytest.approx(floor, abs=1.0)
     assert noise_floor_db(np.zeros(SR), SR)[0] == -120.0
+
+
+# --- steady_signal ------------------------------------------------------------------------------
+def _finding(facts, code):
+    return next((f for f in findings_from(facts) if f.code == code), None)
+
+
+@pytest.mark.parametrize("tone", ["sine 440 Hz", "harmonic 110 Hz"])
+def test_steady_signal_calls_a_tone_a_tone_not_speech(tone):
+    """The demo's 440 Hz tone got no finding that it is not speech (only the scores' low confidence), though its
+    25 ms levels span under a dB where speech's span 15 dB and more."""
+    y = sine(SR, 2.0, 440.0) if tone.startswith("sine") else harmonic_tone(110.0)
+    found = _finding(signal_facts(y, SR), "steady_signal")
+    assert found is not None and "a steady tone, not speech" in found.message and found.evidence["level_range_db"] < 1.0
+
+
+def test_steady_signal_on_noise_alone_says_noise_and_no_speech_above_it():
+    found = _finding(signal_facts(noise(SR, 2.0, amp=0.1, seed=3), SR), "steady_signal")
+    assert found is not None and "steady noise, with no speech rising above it" in found.message and "tone" not in found.message
+
+
+@pytest.mark.parametrize("snr_db", [None, 20.0, 10.0])
+def test_steady_signal_stays_quiet_on_speech_clean_or_in_noise(snr_db):
+    speech = studio_speech(3.0, seed=2)
+    if snr_db is not None:  # white noise at snr_db under the speech's mean power
+        speech = speech + noise(SR, 3.0, amp=1.0, seed=9) * np.sqrt(float(np.mean(speech ** 2)) / 10 ** (snr_db / 10))
+    assert "steady_signal" not in codes(signal_facts(speech, SR))
+    assert "steady_signal" not in codes(signal_facts(speech_like(SR, 3.0, onset=0.5), SR))
+
+
+def test_steady_signal_says_nothing_where_there_is_no_sound():
+    assert "steady_signal" not in codes(signal_facts(np.zeros(SR * 2, np.float32), SR))  # digital_silence says it

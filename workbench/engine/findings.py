@@ -27,7 +27,8 @@ synthetic lead-in, trimmed  20      0 (before 20)   0 (before 0)         0 (befo
 ==========================  ======  ==============  ===================  ===============
 
 The demo set's faulty clips still fire: ``happy_zh_onset0`` → speech_at_sample_0,
-``happy_zh_noisy5db`` → low_snr; ``tone_440hz`` fired low_snr before and now fires nothing.
+``happy_zh_noisy5db`` → low_snr; ``tone_440hz`` fired low_snr before, then nothing, and now steady_signal (its 25 ms
+levels span 0.0 dB; no clean clip above fires it: the same script, 2026-12-07).
 Before, speech_at_sample_0 also fired on a noise lead-in with a click at sample 0 or a settling
 DC offset (``tests/test_findings_right.py``); the RAVDESS clips themselves are not on this machine.
 """
@@ -80,6 +81,11 @@ class DiagnosticsConfig:
     percentile of 25 ms frames ≥ ``min_range``): a steady tone is loud at
     sample 0 too, and that says nothing about a cut onset.  Measured false
     alarms: the module docstring.
+
+    ``steady_range_db``: a clip whose 25 ms levels span less than this (95th − 10th
+    percentile) is a steady tone or noise, not speech (``steady_signal``): speech's
+    syllables and pauses move its level by 15 dB and more, the fact ``speech_at_0``
+    reads too.
     """
 
     min_duration_s: float = 1.0
@@ -102,6 +108,7 @@ class DiagnosticsConfig:
     speech_at_0_below_peak_db: float = 25.0
     speech_at_0_above_floor_db: float = 15.0
     speech_at_0_min_range_db: float = 15.0
+    steady_range_db: float = 6.0
 
     def to_dict(self) -> dict:
         return plain_dict(self)
@@ -283,6 +290,17 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         drift = facts.get("neutral_other", ["neutral", "other"])  # facts without it: the nine classes
         towards = f"noise pulls scores towards {'/'.join(drift)}" if drift else "noise shifts the scores of any class"
         add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB; {SNR_DEFINITION})", f"{towards}; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
+    if level_range is not None and level_range < c.steady_range_db and not no_sound:
+        tonal = facts.get("quiet_frames_tonal_db")  # ≈ 0 dB for noise, −20 dB and under for a tone (measures.noise_floor_db)
+        tone = tonal is not None and tonal <= -10.0
+        add("steady_signal", "warning",
+            f"the level varies by only {level_range:.1f} dB over the clip (95th − 10th percentile of its 25 ms frames; speech rises "
+            f"and falls by 15 dB and more between syllables and pauses): "
+            + ("a steady tone, not speech" if tone else "steady noise, with no speech rising above it"),
+            "the model scores any sound: check that the clip holds speech; these scores say nothing about an emotion."
+            if tone else "speech this deep in noise, or no speech at all, gives scores that say nothing about an emotion: listen to "
+                         "the clip; a noise-reduced variant may help (denoise sweep).",
+            level_range_db=level_range, quiet_frames_tonal_db=tonal)
     sil = facts.get("silence_fraction")
     if sil is not None and sil > c.silence_fraction:
         add("mostly_silence", "warning", f"{sil * 100:.0f}% of the clip is silence", "the model scores silence too; trim or segment to the speech.", silence_fraction=sil)
