@@ -114,3 +114,23 @@ def test_flip_table_counts_flips_and_mass_moves():
     assert t.groupby(["edit", "base_label"])["mean_delta"].sum().abs().max() < 1e-9
     with pytest.raises(ConfigError, match="predictions"):
         flip_table(base, {"x": base[:2]})
+
+
+def test_a_flip_rate_carries_its_count_and_exact_interval_over_its_items():
+    """A flip rate of 0 over 1 item read as 'stable' with no interval beside it in sweep_flips.csv: each rate now has
+    its count and its exact (Clopper–Pearson) 95 % interval, computed here independently from the beta quantiles."""
+    from scipy.stats import beta
+
+    def onehot(i, p=0.9):
+        s = np.full(len(LABEL_KEYS), (1 - p) / (len(LABEL_KEYS) - 1))
+        s[i] = p
+        return s
+
+    angry, neutral = LABEL_KEYS.index("angry"), LABEL_KEYS.index("neutral")
+    base = [_pred(onehot(angry)), _pred(onehot(angry)), _pred(onehot(neutral))]
+    t = flip_table(base, {"gain": [_pred(onehot(neutral)), _pred(onehot(angry)), _pred(onehot(neutral))]})
+    a = t[t["base_label"] == "angry"].iloc[0]
+    assert a["flips"] == 1 and a["n"] == 2
+    assert a["flip_low"] == pytest.approx(beta.ppf(0.025, 1, 2)) and a["flip_high"] == pytest.approx(beta.ppf(0.975, 2, 1))
+    n = t[t["base_label"] == "neutral"].iloc[0]
+    assert n["flips"] == 0 and n["flip_low"] == 0 and n["flip_high"] == pytest.approx(0.975)  # 0 of 1: up to 0.975
