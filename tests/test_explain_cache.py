@@ -132,6 +132,15 @@ def _table(correct, confidence):
                          "correct": pd.array(correct, dtype="boolean")})
 
 
+def test_worst_says_when_its_cut_falls_inside_a_tie_and_stays_silent_otherwise():
+    """Three wrong rows at confidence 0.8 and --worst 2: which two are explained was the id order's choice, unsaid."""
+    rows, rule = select_worst(_table([False, False, False, True], [0.8, 0.8, 0.8, 0.3]), 2)
+    assert list(rows["id"]) == ["i0", "i1"]
+    assert rule.startswith(RULE_LABELLED) and "inside a tie of 3 rows at confidence 0.8 (2 taken, 1 left out, by id order)" in rule
+    assert select_worst(_table([False, False, False, True], [0.8, 0.8, 0.8, 0.3]), 3)[1] == RULE_LABELLED  # the tie whole
+    assert select_worst(_table([None, None, None], [0.5, 0.5, 0.9]), 1)[1].endswith("(1 taken, 1 left out, by id order)")
+
+
 def test_worst_follows_its_stated_rule():
     rows, rule = select_worst(_table([True, False, False, None, True], [0.9, 0.4, 0.8, 0.1, 0.3]), 4)
     assert rule == RULE_LABELLED

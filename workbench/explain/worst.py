@@ -60,6 +60,13 @@ def select_worst(ok_rows: Any, n: int, *, source: str = "--worst") -> tuple[Any,
     df["_id"], df["_variant"] = df["id"].astype(str), df["variant"].astype(str)
     df = df.sort_values(["_group", "_order", "_id", "_variant"], kind="mergesort")
     rule = RULE_LABELLED if bool(labelled.any()) else RULE_UNLABELLED
+    if n < m:  # the cut inside a tie: which of the tied rows are explained is the id order's choice, said
+        last = (df["_group"].iloc[n - 1], df["_order"].iloc[n - 1])
+        tied = (df["_group"] == last[0]) & (df["_order"] == last[1])
+        inside = int(tied.iloc[:n].sum())
+        if int(tied.sum()) > inside:
+            rule += (f"; the cut at {n} falls inside a tie of {int(tied.sum())} rows at confidence {abs(float(last[1])):.4g} "
+                     f"({inside} taken, {int(tied.sum()) - inside} left out, by id order)")
     return df.head(int(n)).drop(columns=["_group", "_order", "_id", "_variant"]), rule
 
 
