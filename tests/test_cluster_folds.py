@@ -115,9 +115,9 @@ def test_finetune_scores_resample_speakers_say_so_and_without_speakers_are_uncha
     from workbench.analysis.finetune.evaluate import scores
 
     t, p, spk = _clustered(np.random.default_rng(6))
-    clustered = scores(t, p, ["angry", "sad"], n_boot=300, seed=0, speakers=spk)
-    plain = scores(t, p, ["angry", "sad"], n_boot=300, seed=0)
-    draws = fold_bootstrap([t], [p], [["angry", "sad"]], n=300, seed=0)
+    clustered = scores(t, p, ["angry", "sad"], n_boot=150, seed=0, speakers=spk)
+    plain = scores(t, p, ["angry", "sad"], n_boot=150, seed=0)
+    draws = fold_bootstrap([t], [p], [["angry", "sad"]], n=150, seed=0)
     assert plain["wa_ci"] == interval(draws[:, 0, 0]) and plain["ci_unit"]["unit"] == "item"  # the old numbers
     assert clustered["ci_unit"]["clusters"] == SPEAKERS
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
@@ -206,8 +206,8 @@ def test_listeners_divergences_and_rho_resample_speakers_say_so_and_without_spea
     from workbench.analysis import listeners as A
 
     table = _voted_table(np.random.default_rng(10), lambda s: f"spk{s}")
-    rep = A.evaluate_listeners(table, n_boot=200, seed=3)
-    plain = A.evaluate_listeners(table.assign(speaker=""), n_boot=200, seed=3)
+    rep = A.evaluate_listeners(table, n_boot=150, seed=3)
+    plain = A.evaluate_listeners(table.assign(speaker=""), n_boot=150, seed=3)
     assert rep.interval_units["divergences"]["clusters"] == SPEAKERS and rep.interval_units["spearman"]["unit"] == "speaker"
     lines = rep.render().splitlines()
     assert any(line.strip().startswith("Jensen-Shannon") and f"(intervals resampling the {SPEAKERS} speakers)" in line for line in lines)
@@ -222,8 +222,8 @@ def test_listeners_divergences_and_rho_resample_speakers_say_so_and_without_spea
     scored = A._scored(table.assign(speaker=""), "raw", False)
     jsd = A._divergences(scored, False, A.corpus_listener_facts(scored.rows))[0]
     jsd = jsd[~np.isnan(jsd)]
-    assert plain.jsd_ci == tuple(bootstrap_ci(lambda a, _b: float(np.mean(a)), jsd, jsd, n=200, seed=3))
-    assert plain.spearman_ci == tuple(bootstrap_ci(A._spearman, scored.conf, scored.agreement, n=200, seed=3))
+    assert plain.jsd_ci == tuple(bootstrap_ci(lambda a, _b: float(np.mean(a)), jsd, jsd, n=150, seed=3))
+    assert plain.spearman_ci == tuple(bootstrap_ci(A._spearman, scored.conf, scored.agreement, n=150, seed=3))
     assert plain.interval_units["divergences"]["unit"] == "item"
     few = A.evaluate_listeners(table.assign(speaker=[f"s{i % 3}" for i in range(len(table))]), n_boot=50)
     assert "only 3 speaker(s)" in few.render()

@@ -375,9 +375,9 @@ class ProbeResult:
                   if zero_width_note(*f[m + "_ci"], n)]
         unit = f.get("ci_unit") or {}
         if unit.get("note") and (f["fold"] == "mean" or unit != self.mean.get("ci_unit")):
-            notes.append(f"{where}: intervals {unit['words']}: {unit['note']}")
+            notes.append(f"{where}: intervals {unit['words'].split(' (')[0]}: {unit['note']}")
         elif f["fold"] != "mean" and unit.get("unit") != (self.mean.get("ci_unit") or {}).get("unit"):
-            notes.append(f"{where}: intervals {unit.get('words', 'resampling items')}")
+            notes.append(f"{where}: intervals {unit.get('words', 'resampling items').split(' (')[0]}")
         if f["fold"] != "mean" and few_items_note(n):
             notes.append(f"{where}: {few_items_note(n)}")
         if cl and len(cl) < len(self.classes):
