@@ -256,3 +256,18 @@ def test_listeners_report_says_what_the_divergence_and_rho_intervals_resampled(t
     page = "".join(shown)
     assert f"Intervals of the divergences: (intervals resampling the {SPEAKERS} speakers)" in page
     assert f"Intervals of the ρ: (intervals resampling the {SPEAKERS} speakers)" in page
+
+
+def test_a_class_mcnemar_between_runs_is_clustered_over_its_speakers_and_exact_without():
+    from workbench.analysis.compare.classes import class_test, per_class_note
+
+    a_only, b_only, spk = _null_discordance(np.random.default_rng(12))
+    items = pd.DataFrame({"run_a": "A", "run_b": "B", "variant": "raw", "emotion": "angry", "speaker": spk,
+                          "pred_a": np.where(a_only, "angry", "sad"), "pred_b": np.where(b_only, "angry", "sad")})
+    b, c, p, test = class_test(items, "A", "B", "raw", "angry")
+    assert (b, c) == (int(a_only.sum()), int(b_only.sum())) and test == f"clustered over {SPEAKERS} speakers"
+    assert p == clustered_mcnemar(a_only, b_only, spk)["p"]
+    assert class_test(items.drop(columns="speaker"), "A", "B", "raw", "angry") == (b, c, mcnemar_exact(b, c), "exact")
+    table = pd.DataFrame([{"class": "angry", "p B−A": p, "McNemar test B−A": test}])
+    assert per_class_note(table).startswith("p: McNemar (clustered over speakers, Durkalski et al. 2003")
+    assert per_class_note(table.drop(columns="McNemar test B−A")).startswith("p: exact McNemar")

@@ -465,6 +465,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
         "id": [k[0] for k in keys], "variant": v, "emotion": np.array(shown_truth(a["emotion"], b["emotion"]), dtype=object),
         "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
+        # each item's speaker: a class's McNemar test is clustered over them (per_class_table)
+        "speaker": text_values(a["speaker"]).to_numpy() if "speaker" in a.columns else "",
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
             "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}
