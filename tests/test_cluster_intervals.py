@@ -202,7 +202,7 @@ def test_compare_states_the_speakers_its_delta_intervals_resampled():
     _, comparisons, _ = compare_results(pd.DataFrame(raw + other), baseline="raw", n_boot=100)
     c = comparisons[0]
     assert c.interval_unit["unit"] == "speaker" and f"paired bootstrap resampling {SPEAKERS} speakers" in c.render()
-    assert "McNemar" in c.render() and "counts clips as independent" in c.render()
+    assert "clustered McNemar (Durkalski et al. 2003), over the 30 speakers" in c.render() and "exact test over clips as if independent" in c.render()
     _, plain, _ = compare_results(pd.DataFrame([dict(r, speaker="") for r in raw + other]), baseline="raw", n_boot=100)
     assert plain[0].interval_unit["unit"] == "item" and "paired bootstrap resampling items" in plain[0].render()
 

@@ -14,26 +14,75 @@ import math
 
 import numpy as np
 
-from workbench.analysis.stats import bootstrap_ci
+from workbench.analysis.stats import bootstrap_ci, speaker_resampling
 
 NO_CI = (float("nan"), float("nan"))
 
 
-def mean_ci(x: np.ndarray, interval) -> tuple[float, tuple[float, float]]:
-    """The mean of the known (non-NaN) values of ``x`` and its bootstrap interval; NaN when none is known."""
-    x = x[~np.isnan(x)]
+EPS = 1e-12
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Jensen–Shannon divergence (base 2, in [0, 1]) of each row of ``p`` with the same row of ``q``.
+
+    ``p``, ``q``: ``(n, k)`` non-negative rows (normalised here).  scipy's
+    ``jensenshannon`` returns the JS *distance*, the square root of the divergence.
+    """
+    from scipy.spatial.distance import jensenshannon
+
+    p, q = np.atleast_2d(np.asarray(p, float)), np.atleast_2d(np.asarray(q, float))
+    return np.asarray(jensenshannon(p, q, axis=1, base=2), dtype=float) ** 2
+
+
+def cross_entropy(votes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``−Σ_k v_k log p_k`` per row (nats): ``votes`` ``(n, k)`` a distribution, ``scores`` ``(n, k)`` renormalised, clipped at 1e-12."""
+    v = np.atleast_2d(np.asarray(votes, float))
+    p = np.atleast_2d(np.asarray(scores, float))
+    p = np.clip(p / p.sum(axis=1, keepdims=True), EPS, None)
+    return -(v * np.log(p)).sum(axis=1)
+
+
+def _spearman(a, b) -> float:
+    """Spearman's rho: Pearson's r of the average ranks (scipy's ``rankdata``), equal to ``spearmanr`` (tested)
+    without its per-call checks, which dominated a 1000-resample bootstrap; NaN when either side is constant."""
+    from scipy.stats import rankdata
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+
+
+def mean_ci(x: np.ndarray, interval, speakers=None) -> tuple[float, tuple[float, float]]:
+    """The mean of the known (non-NaN) values of ``x`` and its bootstrap interval; NaN when none is known.  ``speakers``
+    (each value's, ``""`` for none): the interval resamples those of the known values where there are enough
+    (:func:`~workbench.analysis.stats.speaker_resampling`), else items."""
+    known = ~np.isnan(x)
+    x = x[known]
     if not len(x):
         return float("nan"), NO_CI
-    return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x))
+    clusters = speaker_resampling(np.asarray(speakers, dtype=object)[known])[0] if speakers is not None else None
+    return float(np.mean(x)), tuple(interval(lambda a, _b: float(np.mean(a)), x, x, clusters=clusters))
 
 
-def uniform_reference(jsd: np.ndarray, jsd_uniform: np.ndarray, ce: np.ndarray, n_classes: int, interval) -> dict:
+def unit_suffix(unit: dict | None) -> str:
+    """`` (intervals resampling the 12 speakers)`` and the rule's note, as the screen and the page say it; "" for items
+    when no speaker is known (the words of the lines before speakers were resampled)."""
+    if not unit or (unit["unit"] == "item" and not unit.get("note")):
+        return ""
+    return f" (intervals {unit['words'].split(' (')[0]}" + (f"; {unit['note']}" if unit.get("note") else "") + ")"
+
+
+def uniform_reference(jsd: np.ndarray, jsd_uniform: np.ndarray, ce: np.ndarray, n_classes: int, interval, speakers=None) -> dict:
     """The uniform guess's figures over the items with a vote distribution (those where ``jsd`` is known) and the
-    paired differences model − uniform with their intervals; ``{}`` without such items or with fewer than 2 classes."""
+    paired differences model − uniform with their intervals (over ``speakers`` as :func:`mean_ci`); ``{}`` without such
+    items or with fewer than 2 classes."""
     known = ~np.isnan(jsd)
     if not known.any() or n_classes < 2:
         return {}
-    (dj, dj_ci), (dc, dc_ci) = mean_ci(jsd[known] - jsd_uniform[known], interval), mean_ci(ce[known] - math.log(n_classes), interval)
+    spk = None if speakers is None else np.asarray(speakers, dtype=object)[known]
+    (dj, dj_ci), (dc, dc_ci) = (mean_ci(jsd[known] - jsd_uniform[known], interval, spk),
+                                mean_ci(ce[known] - math.log(n_classes), interval, spk))
     return {"n_classes": int(n_classes), "n_items": int(known.sum()),
             "jsd_uniform": float(np.mean(jsd_uniform[known])), "jsd_minus_uniform": dj, "jsd_minus_uniform_ci": dj_ci,
             "cross_entropy_uniform": math.log(n_classes), "cross_entropy_minus_uniform": dc, "cross_entropy_minus_uniform_ci": dc_ci}

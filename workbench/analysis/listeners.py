@@ -31,7 +31,8 @@ from workbench.errors import ConfigError, printable
 from workbench.files import json_safe
 from workbench.labels import LABEL_KEYS
 from workbench.analysis.groups import flat_interval_words, group_baseline_flags, group_baselines, small_group_reason, zero_width_note
-from workbench.analysis.divergence_checks import NO_CI, bootstrap_interval, mean_ci, rho_check, single_rater_check, uniform_checks, uniform_reference
+from workbench.analysis.divergence_checks import (NO_CI, _spearman, bootstrap_interval, cross_entropy, js_divergence, mean_ci, rho_check,  # noqa: F401
+                                                  single_rater_check, uniform_checks, uniform_reference, unit_suffix)
 from workbench.analysis.metrics import confusion, headline, output_folder, run_training_overlap
 from workbench.analysis.stats import speaker_resampling
 from workbench.runs.experiment import EXPERIMENT_FILE
@@ -46,37 +47,6 @@ DEFAULT_BANDS = (0.5, 0.75)
 EPS = 1e-12
 #: an empty listener_majority, on screen and in the report ("listeners — (2 of 5 listeners)" named nothing)
 NO_MAJORITY = "no majority (a tie, or the top category is none of the classes)"
-
-
-def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Jensen–Shannon divergence (base 2, in [0, 1]) of each row of ``p`` with the same row of ``q``.
-
-    ``p``, ``q``: ``(n, k)`` non-negative rows (normalised here).  scipy's
-    ``jensenshannon`` returns the JS *distance*, the square root of the divergence.
-    """
-    from scipy.spatial.distance import jensenshannon
-
-    p, q = np.atleast_2d(np.asarray(p, float)), np.atleast_2d(np.asarray(q, float))
-    return np.asarray(jensenshannon(p, q, axis=1, base=2), dtype=float) ** 2
-
-
-def cross_entropy(votes: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """``−Σ_k v_k log p_k`` per row (nats): ``votes`` ``(n, k)`` a distribution, ``scores`` ``(n, k)`` renormalised, clipped at 1e-12."""
-    v = np.atleast_2d(np.asarray(votes, float))
-    p = np.atleast_2d(np.asarray(scores, float))
-    p = np.clip(p / p.sum(axis=1, keepdims=True), EPS, None)
-    return -(v * np.log(p)).sum(axis=1)
-
-
-def _spearman(a, b) -> float:
-    """Spearman's rho: Pearson's r of the average ranks (scipy's ``rankdata``), equal to ``spearmanr`` (tested)
-    without its per-call checks, which dominated a 1000-resample bootstrap; NaN when either side is constant."""
-    from scipy.stats import rankdata
-
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
 
 
 def listeners_words(agreement: float, n_raters: float) -> str:
@@ -126,6 +96,8 @@ class ListenerReport:
     checks: list[str] = field(default_factory=list)
     #: the run's speakers or corpus in the checkpoint's training data (a fine-tuned head's card), said before any figure
     training_overlap: list[str] = field(default_factory=list)
+    #: what the intervals of the divergences and of rho resampled (:func:`~workbench.analysis.stats.speaker_resampling`)
+    interval_units: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.__dict__.copy()
@@ -151,9 +123,9 @@ class ListenerReport:
         else:
             lines.append(f"  Jensen-Shannon divergence {f(self.jsd_mean)} bits (0 to 1) [{f(self.jsd_ci[0])}, {f(self.jsd_ci[1])}], "
                          f"cross-entropy {f(self.cross_entropy_mean)} nats [{f(self.cross_entropy_ci[0])}, {f(self.cross_entropy_ci[1])}] "
-                         f"over {self.n_distribution} items with a vote distribution")
+                         f"over {self.n_distribution} items with a vote distribution" + unit_suffix(self.interval_units.get("divergences")))
         lines.append(f"  Spearman rho(confidence, agreement) {f(self.spearman_confidence_agreement)} "
-                     f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]")
+                     f"[{f(self.spearman_ci[0])}, {f(self.spearman_ci[1])}]" + unit_suffix(self.interval_units.get("spearman")))
         lines += [f"  !! {c}" for c in self.checks]
         # both lists print the same way: the true total, "showing k of n" when cut, then up to ``top`` rows
         for head, rows, total, corpus in ((f"listeners agree (>= {self.agree_threshold:g}), model wrong",
@@ -493,11 +465,8 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
     facts = corpus_listener_facts(s.rows)
     band_rows = _bands(s, edges, interval, facts)
     jsd, ce, known, soft_reason, jsd_u = _divergences(s, restrict, facts)
-    (jsd_mean, jsd_ci), (ce_mean, ce_ci) = mean_ci(jsd, interval), mean_ci(ce, interval)
-    reference = uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval)
+    (jsd_mean, jsd_ci), (ce_mean, ce_ci), reference, (rho, rho_ci), units = _soft_figures(s, jsd, ce, jsd_u, interval)
     agreement, majority = s.agreement, s.majority
-    rho = _spearman(s.conf, agreement)
-    rho_ci = tuple(interval(_spearman, s.conf, agreement)) if len(s.rows) >= 3 else NO_CI
     nameable = _nameable(s, majority, (agreement >= agree) & (majority != ""))
     wrong = np.flatnonzero((agreement >= agree) & (majority != "") & nameable & (s.pred != majority))
     wrong = wrong[np.argsort(-s.conf[wrong], kind="stable")]
@@ -513,9 +482,23 @@ def evaluate_listeners(results, *, variant: str | None = None, restrict: bool = 
         confusion_hard=hard.tolist(), confusion_votes=None if soft_reason or not weighted.any() else weighted.tolist(),
         confusion_rows=rows_w, confusion_cols=cols, notes=s.notes, n_agree_model_wrong=int(len(wrong)),
         n_split=int(len(split_idx)), soft_labels_reason=soft_reason, uniform_reference=reference,
+        interval_units=units,
         checks=uniform_checks(reference, (jsd_mean, jsd_ci), (ce_mean, ce_ci)) + rho_check(rho, rho_ci, len(s.rows))
         + single_rater_check(s.listeners["n_raters"].to_numpy(float), wrong, band_rows[-1]["band"] if band_rows else "[.., 1]"),
     )
+
+
+def _soft_figures(s: _Scored, jsd: np.ndarray, ce: np.ndarray, jsd_u: np.ndarray, interval) -> tuple:
+    """The divergences' means with intervals, the uniform reference, rho with its interval, and what each interval
+    resampled: clips of a speaker are not independent, so every interval resamples the speakers of its items where
+    they are known (:func:`~workbench.analysis.stats.speaker_resampling`), else items, as before."""
+    speakers = s.rows["speaker"].to_numpy() if "speaker" in s.rows.columns else np.full(len(s.rows), "", dtype=object)
+    clusters, unit = speaker_resampling(speakers)
+    rho = _spearman(s.conf, s.agreement)
+    rho_ci = tuple(interval(_spearman, s.conf, s.agreement, clusters=clusters)) if len(s.rows) >= 3 else NO_CI
+    return (mean_ci(jsd, interval, speakers), mean_ci(ce, interval, speakers),
+            uniform_reference(jsd, jsd_u, ce, len(s.dist_keys), interval, speakers), (rho, rho_ci),
+            {"divergences": speaker_resampling(speakers[~np.isnan(jsd)])[1], "spearman": unit})
 
 
 def votes_fix(rf: Any) -> str:

@@ -28,8 +28,9 @@ the real weights can set their numbers beside the published ones:
   RAVDESS's calm — can be probed);
 * the metrics, per fold and as EmoBox reports them (the mean over folds): WA,
   UAR and macro-F1 (:mod:`workbench.analysis.metrics`), with seeded percentile
-  bootstrap intervals — per fold by resampling its test items, for the mean by
-  resampling every fold's test items at once and averaging.
+  bootstrap intervals — per fold and for the mean (every fold's test side resampled at once, then averaged) over
+  the test sides' speakers where the manifest has them (:mod:`workbench.analysis.probe_intervals`: grouped folds
+  keep a speaker out of training, but a speaker's test clips are still not independent), else over test items.
 
 Failed rows, rows without the target and rows without a speaker / session /
 fold are excluded and counted.
@@ -52,7 +53,7 @@ from workbench.data.cards import adapted_blocks, run_training_overlap
 from workbench.analysis.fusion import embedded_rows, grouped_folds, linear_probe
 from workbench.analysis.groups import FIGURE_NAMES, chance_flag, few_items_note, majority_baseline, majority_flag, zero_width_note
 from workbench.schema import CORPUS_SPLIT_ROLES, score_labels, split_key, split_role, text_values
-from workbench.analysis.stats import macro_f1, uar, wa
+from workbench.analysis.probe_intervals import _metrics, fold_bootstrap, fold_intervals, interval as _interval, unit_words
 from workbench.labels import LABEL_KEYS
 from workbench.model.network import RANDOM_WEIGHTS_BANNER
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
@@ -263,35 +264,6 @@ def probe_classifier(*, mlp: bool = False, seed: int = 0, C: float = 1.0):
 # ---------------------------------------------------------------------------
 # metrics
 # ---------------------------------------------------------------------------
-def _metrics(t: np.ndarray, p: np.ndarray, classes: Sequence[str]) -> tuple[float, float, float]:
-    return wa(t, p), uar(t, p, classes), macro_f1(t, p, classes)
-
-
-def fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, n: int = 1000,
-                   seed: int = 0) -> np.ndarray:
-    """``(n, folds, 3)`` bootstrap draws of (WA, UAR, macro-F1): each draw resamples every fold's test items.
-
-    A draw's mean over folds is a draw of the mean-over-folds metric, so per-fold
-    and mean intervals come from the same resamples.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.full((n, len(truth), 3), np.nan)
-    for b in range(n):
-        for f, (t, p, cl) in enumerate(zip(truth, preds, classes)):
-            if len(t):
-                i = rng.integers(0, len(t), len(t))
-                out[b, f] = _metrics(t[i], p[i], cl)
-    return out
-
-
-def _interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    d = draws[np.isfinite(draws)]
-    if not len(d):
-        return (float("nan"), float("nan"))
-    lo, hi = np.percentile(d, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
-
-
 @dataclass
 class ProbeResult:
     run_dir: str
@@ -319,9 +291,15 @@ class ProbeResult:
             "run_dir": self.run_dir, "scheme": self.scheme, "target": self.target, "classifier": self.classifier, "variant": self.variant,
             "classes": self.classes, "n_items": self.n_items, "chance_uar": self.chance_uar, "folds": self.folds, "mean_over_folds": self.mean,
             "excluded": {k: {"count": len(v), "ids": v[:50]} for k, v in self.excluded.items()}, "skipped_folds": self.skipped,
+            "ci_unit": self.interval_words(),  # what the intervals resample (each fold's and the mean's: their ci_unit)
             "fold_notes": self.notes(),  # the !! lines under the folds and the mean on screen, the ⚠ lines of the page
             "warning": RANDOM_WEIGHTS_BANNER if self.random_weights else None, "training_overlap": self.training_overlap,
         })
+
+    def interval_words(self) -> str:
+        """What the intervals resample, as the screen, probe.json and the page say it: the mean's unit (every fold's test
+        speakers, or items); a fold whose own unit differs says so in its notes."""
+        return "intervals: " + unit_words(self.mean.get("ci_unit"))
 
     def table(self):
         """Per-fold rows and the mean, as a DataFrame (what ``probe_folds.csv`` holds)."""
@@ -332,6 +310,7 @@ class ProbeResult:
             r = {k: f.get(k) for k in ("fold", "n_train", "n_test", "train_groups", "test_groups", "groups_on_both_sides")}
             for m in METRICS:
                 r[m], (r[f"{m}_lo"], r[f"{m}_hi"]) = f[m], f[f"{m}_ci"]
+            r["ci_unit"] = (f.get("ci_unit") or {}).get("short", "items")
             rows.append(r)
         df = pd.DataFrame(rows)
         for c in ("n_train", "n_test", "train_groups", "test_groups", "groups_on_both_sides"):
@@ -359,6 +338,7 @@ class ProbeResult:
         lines = ([f"!! {RANDOM_WEIGHTS_BANNER}"] if self.random_weights else []) + [f"!! {w}" for w in self.training_overlap]
         lines.append(f"{self.classifier} probe on {self.run_dir} [{self.variant}], target {self.target}, {self.scheme} folds: "
                      f"{self.n_items} items, {len(self.classes)} classes ({', '.join(self.classes)}), chance UAR {self.chance_uar:.3f}")
+        lines.append(f"  {self.interval_words()}")
         for reason, ids in self.excluded.items():
             lines.append(f"  excluded: {len(ids)} item(s) with {reason}")
         for name, why in self.skipped.items():
@@ -393,6 +373,11 @@ class ProbeResult:
         # metrics' checks of an interval: one with no width shows no uncertainty, one from few items undercovers
         notes += [f"{where}: {FIGURE_NAMES[m]} {f[m]:.3f}: {zero_width_note(*f[m + '_ci'], n)}" for m in METRICS
                   if zero_width_note(*f[m + "_ci"], n)]
+        unit = f.get("ci_unit") or {}
+        if unit.get("note") and (f["fold"] == "mean" or unit != self.mean.get("ci_unit")):
+            notes.append(f"{where}: intervals {unit['words'].split(' (')[0]}: {unit['note']}")
+        elif f["fold"] != "mean" and unit.get("unit") != (self.mean.get("ci_unit") or {}).get("unit"):
+            notes.append(f"{where}: intervals {unit.get('words', 'resampling items').split(' (')[0]}")
         if f["fold"] != "mean" and few_items_note(n):
             notes.append(f"{where}: {few_items_note(n)}")
         if cl and len(cl) < len(self.classes):
@@ -429,6 +414,7 @@ class ProbeResult:
         parts.append(f"<p>{html_text(self.classifier)} probe, target <code>{html_text(self.target)}</code>, "
                      f"<b>{html_text(self.scheme)}</b> folds, variant <code>{html_text(self.variant)}</code>: {self.n_items} items, "
                      f"classes {html_text(', '.join(self.classes))}; chance UAR {self.chance_uar:.3f}.</p>")
+        parts.append(f"<p>{html_text(self.interval_words())}</p>")
         parts.append(self._display_table().to_html(index=False, escape=True))
         for reason, ids in self.excluded.items():
             parts.append(f"<p>excluded: {len(ids)} item(s) with {html_text(reason)}</p>")
@@ -474,15 +460,15 @@ def evaluate_probe(data: ProbeData, scheme: str = "speaker", *, k: int = 5, mlp:
     if not fold_rows:
         raise ConfigError(f"no fold could be evaluated ({'; '.join(f'{k_}: {v}' for k_, v in skipped.items())}).",
                           source=run_dir or None, fix="check the folds and labels of the manifest.")
-    draws = fold_bootstrap(truth, preds, fold_classes, n=n_boot, seed=seed)
-    for f, row in enumerate(fold_rows):
-        for m, name in enumerate(METRICS):
-            row[f"{name}_ci"] = _interval(draws[:, f, m])
+    fold_cis, mean_ci = fold_intervals(truth, preds, fold_classes, [f["speaker"].to_numpy() for f in pred_frames], METRICS,
+                                       n=n_boot, seed=seed)
+    for row, cis in zip(fold_rows, fold_cis):
+        row.update(cis)
     shares = [b[1] / b[2] for r in fold_rows if (b := majority_baseline(r["test_counts"]))]
     mean = {"n_folds": len(fold_rows), "majority_wa": float(np.mean(shares)) if len(shares) == len(fold_rows) else None}
     for m, name in enumerate(METRICS):
         mean[name] = float(np.mean([r[name] for r in fold_rows]))
-        mean[f"{name}_ci"] = _interval(np.nanmean(draws[:, :, m], axis=1) if len(fold_rows) else np.zeros(0))
+    mean.update(mean_ci)
     predictions = pd.concat(pred_frames, ignore_index=True)
     return ProbeResult(run_dir, scheme, data.target, "MLP (256 hidden units)" if mlp else "logistic regression", data.variant, data.classes,
                        int(len(data.y)), fold_rows, mean, predictions, excluded, random_weights, skipped)

@@ -27,11 +27,11 @@ from workbench.analysis.compare import compare_results, plot_comparison, plot_ru
 from workbench.analysis.compare.encoders import shared_encoder_note  # noqa: F401  (a template section)
 from workbench.analysis.compare.variants import flags_words
 from workbench.analysis.fusion import FUSION_BOOTSTRAP, cached_fusion, fuse_run, plot_fusion
-from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners
+from workbench.analysis.listeners import NO_MAJORITY, evaluate_listeners, unit_suffix
 from workbench.analysis.groups import (FIGURE_NAMES, chance_flag, class_f1_note, f1_text, describe_gap, few_items_note, left_out_note, majority_words, never_predicted_note,
                                       no_groups_note, share_text)
 from workbench.analysis.metrics import evaluate, plot_confusion, plot_reliability, run_training_overlap
-from workbench.analysis.stats import p_value_text, permutation_p_words
+from workbench.analysis.stats import permutation_p_words
 from workbench.analysis.probe import probe_section  # noqa: F401  (a template section)
 from workbench.data.demoset import choose_model, demo_clip  # noqa: F401  (the notebooks' defaults)
 from workbench.data.listeners import listener_frame
@@ -284,6 +284,7 @@ def listeners_section(run_dir: str | os.PathLike, *, n_boot: int = 1000, top: in
                 ("Jensen-Shannon divergence to the votes (base 2)", r.jsd_mean, ci(r.jsd_ci)),
                 ("cross-entropy to the votes (nats)", r.cross_entropy_mean, ci(r.cross_entropy_ci)),
                 ("Spearman ρ(confidence, agreement)", r.spearman_confidence_agreement, ci(r.spearman_ci))]))
+        parts += [f"<p>Intervals of the {what}:{esc(unit_suffix(r.interval_units.get(k)))}</p>" for what, k in (("divergences", "divergences"), ("ρ", "spearman")) if unit_suffix(r.interval_units.get(k)) and not (k == "divergences" and r.soft_labels_reason)]
         parts += [f"<p><b>⚠ {esc(c)}</b></p>" for c in r.checks]  # no better than a uniform guess; ρ's interval holding 0
         parts += [f"<p>{esc(n)}</p>" for n in r.notes]
         for name, rows, total in ((f"Listeners agree (≥ {r.agree_threshold:g}), model wrong: the model's own errors",
@@ -550,7 +551,7 @@ def comparison_section(run_dir: str | os.PathLike, baseline: str | None = None) 
     rows = [(c.variant, c.n_paired,
              Markup(f"{c.delta_wa[0]:+.3f} [{c.delta_wa[1]:+.3f}, {c.delta_wa[2]:+.3f}]"),
              Markup(f"{c.delta_uar[0]:+.3f} [{c.delta_uar[1]:+.3f}, {c.delta_uar[2]:+.3f}]"),
-             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(p_value_text(c.mcnemar_p)), c.n_flips,
+             Markup(f"{c.mcnemar_b} / {c.mcnemar_c}"), esc(c.p_cell()), c.n_flips,
              flags_words(c.interval_flags())) for c in comps]
     alone = None if comps else (f"the run has one variant ({baseline}): nothing to compare it with; score its manifest under more "
                                 "with `workbench run MANIFEST --variants variants.yaml` (README, \"Preprocessing variants\")")  # an empty table said nothing

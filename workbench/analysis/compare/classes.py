@@ -1,8 +1,10 @@
 """Recall per class of runs of one manifest, each later run against the first, with the paired test of each change.
 
-A Δ recall of +0.250 on a class of 8 items is 2 items: :func:`per_class_table` gives beside it the exact McNemar test of
+A Δ recall of +0.250 on a class of 8 items is 2 items: :func:`per_class_table` gives beside it the McNemar test of
 that class's paired items (``b`` right in the first run only, ``c`` right in the later run only;
-:func:`workbench.analysis.stats.mcnemar_exact`), as the comparison of the whole runs does for WA.
+:func:`workbench.analysis.stats.mcnemar_exact`; over 5 or more speakers the clustered test,
+:func:`workbench.analysis.stats.clustered_mcnemar`, since a speaker's clips move together), as the comparison of the
+whole runs does for WA.
 """
 
 from __future__ import annotations
@@ -11,19 +13,24 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import mcnemar_exact
+from workbench.analysis.stats import clustered_mcnemar, mcnemar_exact, speaker_resampling
 
 
-def class_test(items, first: str, later: str, variant: str, label: str, later_label: str | None = None) -> tuple[int, int, float]:
-    """``(b, c, p)`` of the items labelled ``label`` (the first run's name of the class) that runs ``first`` and ``later``
-    both scored on ``variant``; ``later_label``: the later run's name of the same class (a head's anger for angry)."""
+def class_test(items, first: str, later: str, variant: str, label: str, later_label: str | None = None) -> tuple[int, int, float, str]:
+    """``(b, c, p, test)`` of the items labelled ``label`` (the first run's name of the class) that runs ``first`` and
+    ``later`` both scored on ``variant``; ``later_label``: the later run's name of the same class (a head's anger for
+    angry).  With 5 or more speakers among them (``items["speaker"]``, :func:`speaker_resampling`) ``p`` is the
+    clustered McNemar test's (:func:`clustered_mcnemar`; ``test`` says "clustered over N speakers"), else the exact one's."""
     if not len(items):
-        return 0, 0, float("nan")
+        return 0, 0, float("nan"), "exact"
     sub = items[(items["run_a"] == first) & (items["run_b"] == later) & (items["variant"] == variant) & (items["emotion"] == label)]
     right_a = sub["pred_a"].astype(str).to_numpy() == label
     right_b = sub["pred_b"].astype(str).to_numpy() == (later_label or label)
     b, c = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
-    return b, c, (mcnemar_exact(b, c) if len(sub) else float("nan"))
+    clusters, unit = speaker_resampling(sub, "speaker") if len(sub) else (None, {})
+    if clusters is not None:
+        return b, c, clustered_mcnemar(right_a, right_b, clusters)["p"], f"clustered over {unit['clusters']} speakers"
+    return b, c, (mcnemar_exact(b, c) if len(sub) else float("nan")), "exact"
 
 
 def per_class_table(reports: dict, items, variant: str, pairs: dict | None = None):
@@ -47,10 +54,12 @@ def per_class_table(reports: dict, items, variant: str, pairs: dict | None = Non
             row[f"n {n}"] = int(d["support"]) if d else 0
         for n in names[1:]:
             delta = row[f"recall {n}"] - row[f"recall {names[0]}"]
-            b, k, p = class_test(items, names[0], n, variant, own[names[0]], own[n]) if delta == delta else (0, 0, float("nan"))
+            b, k, p, test = class_test(items, names[0], n, variant, own[names[0]], own[n]) if delta == delta else (0, 0, float("nan"), "")
             row[f"Δ recall {n}−{names[0]}"] = delta
             row[f"McNemar b / c {n}−{names[0]}"] = f"{b} / {k}" if delta == delta else "—"
             row[f"p {n}−{names[0]}"] = p
+            if test.startswith("clustered"):  # a class's clips cluster by speaker: which test gave p, beside it
+                row[f"McNemar test {n}−{names[0]}"] = test
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -60,7 +69,9 @@ def per_class_note(table) -> str:
     tested = int(np.isfinite(table.filter(like="p ").to_numpy(float)).sum()) if len(table) else 0
     if not tested:
         return ""
-    return (f"p: exact McNemar of each class's paired items (b: right in the first run only, c: right in the later one only); "
+    clustered = any(c.startswith("McNemar test") for c in table.columns)
+    return (f"p: {'McNemar (clustered over speakers, Durkalski et al. 2003, where the McNemar test column says so; else exact)' if clustered else 'exact McNemar'} "
+            "of each class's paired items (b: right in the first run only, c: right in the later one only); "
             f"{tested} test(s) here: by chance alone about {0.05 * tested:.2g} of them fall under 0.05 "
             f"(Bonferroni: read each p against {0.05 / tested:.2g})")
 

@@ -325,13 +325,13 @@ class RunsComparison:
                      "ΔUAR [95% CI]": _ci_text(c.delta_uar[0], c.delta_uar[1:], signed=True),
                      # no paired item: McNemar 0 / 0 with p 1 read as a test that found no difference
                      "McNemar b / c": f"{c.mcnemar_b} / {c.mcnemar_c}" if c.n_paired else "n/a",
-                     "p": p_value_text(c.mcnemar_p) if c.n_paired else "n/a",
+                     "p": c.p_cell() if c.n_paired else "n/a",
                      "label flips": "n/a (disjoint label sets)" if c.label_sets_note else c.n_flips,
                      "unlabelled (flips)": f"{c.n_unlabelled} ({'n/a' if c.label_sets_note else c.n_flips_unlabelled})",
                      "checks": flags_words(c.interval_flags(), OVERLAP_CAVEAT if self._overlaps(c.variant) else "") if c.n_paired
                      else f"no paired item: {NO_PAIRED_WORDS}"}
                     for c in self.comparisons]
-            parts.append("<h3>Against the first run (paired bootstrap, exact McNemar)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
+            parts.append("<h3>Against the first run (paired bootstrap, McNemar: exact, or clustered by speaker where the items have them)</h3>" + pd.DataFrame(rows).to_html(index=False, escape=True))
         for v in self.variants:
             table = self.per_class(v)  # none when no run scored an item: said, not an empty table
             parts.append(f"<h3>Recall per class [{html_text(str(v))}]: each run against the first</h3>" + (
@@ -465,6 +465,8 @@ def _pair(i: int, j: int, v: str, *, tables, positions, embs, described, restric
         "id": [k[0] for k in keys], "variant": v, "emotion": np.array(shown_truth(a["emotion"], b["emotion"]), dtype=object),
         "pred_a": pa, "confidence_a": top["conf_a"], "pred_b": top["pred_b"], "confidence_b": top["conf_b"],
         "label_flip": pa != pb, "tvd": tvd, "max_abs_delta": mx, "cosine": cos,
+        # each item's speaker: a class's McNemar test is clustered over them (per_class_table)
+        "speaker": text_values(a["speaker"]).to_numpy() if "speaker" in a.columns else "",
     })
     return {"a": a, "b": b, "dropped": dropped, "agreement": agree,
             "items": items.sort_values(["tvd", "max_abs_delta"], ascending=False, kind="stable")}

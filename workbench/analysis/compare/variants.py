@@ -14,7 +14,7 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.analysis.groups import zero_width_note
 from workbench.analysis.metrics import evaluate, output_folder, run_training_overlap
-from workbench.analysis.stats import counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_words, paired_bootstrap_delta, uar, wa
+from workbench.analysis.stats import clustered_mcnemar, counted, mcnemar_exact, speaker_resampling, mean_t_interval, p_value_text, p_words, paired_bootstrap_delta, uar, wa
 from workbench.files import strict_json
 from workbench.runs.folder import RunFolder, as_run_folder, atomic_write, select_rows
 from workbench.schema import score_column, score_columns, score_labels, text_values
@@ -89,6 +89,29 @@ class Comparison:
     #: what the Δ intervals resampled (:func:`~workbench.analysis.stats.speaker_resampling`): speakers when the items have
     #: them, else items; McNemar's exact test counts items as independent either way (said with speakers)
     interval_unit: dict = field(default_factory=lambda: speaker_resampling(None)[1])
+    #: with speakers to resample (the unit above), McNemar's test over them (:func:`~workbench.analysis.stats.clustered_mcnemar`):
+    #: its p is the one to read, the exact one over clips (``mcnemar_p``) beside it; None without speakers
+    mcnemar_clustered: dict | None = None
+
+    @property
+    def p_value(self) -> float:
+        """The McNemar p to read: the clustered test's with speakers, else the exact one over items."""
+        return self.mcnemar_clustered["p"] if self.mcnemar_clustered else self.mcnemar_p
+
+    def p_cell(self) -> str:
+        """The p of a table's cell (the report's, compare's page): the clustered test's named, with the exact one beside it."""
+        if not self.mcnemar_clustered:
+            return p_value_text(self.mcnemar_p)
+        return (f"{p_value_text(self.p_value)} (clustered McNemar over {self.mcnemar_clustered['clusters']} speakers; "
+                f"exact over clips {p_value_text(self.mcnemar_p)})")
+
+    def mcnemar_words(self) -> str:
+        """``McNemar b=3 c=9 p = 0.15`` over items, or with speakers the clustered test named, the exact one beside it."""
+        head = f"McNemar b={self.mcnemar_b} c={self.mcnemar_c}"
+        if not self.mcnemar_clustered:
+            return f"{head} {p_words(self.mcnemar_p)}"
+        return (f"{head} {p_words(self.p_value)} ({self.mcnemar_clustered['test']}, over the {self.mcnemar_clustered['clusters']} "
+                f"speakers; the exact test over clips as if independent: {p_words(self.mcnemar_p)})")
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "interval_flags": self.interval_flags()}
@@ -111,8 +134,7 @@ class Comparison:
             f"{self.variant} vs {self.baseline}{scope} ({counted(self.n_paired, 'paired item')}"
             + (", argmax restricted to the corpus's classes" if self.restricted else "") + "): "
             + (f"ΔWA {d_wa[0]:+.3f} [{d_wa[1]:+.3f}, {d_wa[2]:+.3f}], ΔUAR {d_uar[0]:+.3f} [{d_uar[1]:+.3f}, {d_uar[2]:+.3f}] "
-               f"(paired bootstrap resampling {self.interval_unit['short']}), McNemar b={self.mcnemar_b} c={self.mcnemar_c} {p_words(self.mcnemar_p)}"
-               + (" (counts clips as independent: read with the speaker interval)" if self.interval_unit["unit"] == "speaker" else "") + ", "
+               f"(paired bootstrap resampling {self.interval_unit['short']}), {self.mcnemar_words()}, "
                + ("label flips n/a (disjoint label sets)" if self.label_sets_note else f"{counted(self.n_flips, 'label flip')} among them")
                if self.n_paired else
                f"no ΔWA, ΔUAR or McNemar ({NO_PAIRED_WORDS})")
@@ -267,6 +289,7 @@ def _compare_pair(a, b, *, baseline: str, variant: str, scope: str = "", n_boot:
         confidence_shift_median=float(np.median(shift)) if len(shift) else float("nan"),
         confidence_shift_ci=(shift_lo, shift_hi), n_shift=n_shift, scope=scope, n_unlabelled=int((~is_labelled).sum()), n_flips_unlabelled=int((flipped & ~is_labelled).sum()),
         restricted=restrict, class_pairs=pairs, interval_unit=unit,
+        mcnemar_clustered=clustered_mcnemar(right_a, right_b, clusters) if clusters is not None and len(y) else None,
     )
     return comparison, flip_rows
 
@@ -421,7 +444,7 @@ def plot_comparison(results, comparison: Comparison, path: str | Path | None = N
     flat = [_DELTA_NAMES[name] for name in comparison.interval_flags() if name in _DELTA_NAMES]
     # the p with its discordant counts, as on screen: "p = 1" alone hid that b + c = 0 items could test nothing
     ax2.set_title(f"vs {figure_text(comparison.baseline)}: McNemar b={comparison.mcnemar_b} c={comparison.mcnemar_c} "
-                  f"{p_words(comparison.mcnemar_p)}"
+                  f"{p_words(comparison.p_value)}" + (" (clustered by speaker)" if comparison.mcnemar_clustered else "")
                   # on lines of its own: one long line ran into the left panel's title
                   + (f"\n!! zero-width {' and '.join(flat)} interval:\nno uncertainty shown" if flat else ""))
     return save_figure(fig, path)

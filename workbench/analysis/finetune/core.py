@@ -16,7 +16,7 @@ from workbench.analysis.finetune.data import (LABEL_SETS, TuneData, check_manife
                                               tune_data)
 from workbench.analysis.finetune.encoder import (EncoderTraining, check_forward, check_unfreeze, configured_blocks, parent_network,
                                                  scored_clips, train_encoder)
-from workbench.analysis.finetune.evaluate import class_table_of, evaluate_finetune, scores
+from workbench.analysis.finetune.evaluate import class_table_of, evaluate_finetune, scores, speakers_of
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.finetune.partition import (data_validation_mode, partition_lines, split_sides, validation_mode,
                                                    with_split_roles)
@@ -142,7 +142,8 @@ def _figures(d: dict) -> str:
     present = d.get("classes_present")
     words = (f"; UAR chance {chance:.3f} over {present} classes" if chance is not None else
              "; no chance level: one class" if present == 1 else "")
-    return ", ".join(parts) + f" (n={d.get('n', 0)}{words})"
+    unit = (d.get("ci_unit") or {}).get("short")  # what the intervals resample (a card of an older version: items)
+    return ", ".join(parts) + f" (n={d.get('n', 0)}{words}{f'; intervals over {unit}' if unit else ''})"
 
 
 def _flag_lines(d: dict, indent: str) -> list[str]:
@@ -289,9 +290,10 @@ def _data_and_sides(run: RunFolder, labels: str, variant: str | None, audio: boo
 def _test_figures(data: TuneData, mask: dict, tests: dict | None, pred: np.ndarray, n_boot: int, seed: int) -> dict:
     """The card's test figure: the held-out speakers', or each test set of the split column on its own (never pooled)."""
     if tests is None:
-        return scores(data.y[mask["test"]], pred, data.classes, n_boot=n_boot, seed=seed)
+        return scores(data.y[mask["test"]], pred, data.classes, n_boot=n_boot, seed=seed, speakers=speakers_of(data.rows[mask["test"]]))
     within = {name: m[mask["test"]] for name, m in tests.items()}
-    return {"by": "split", "n": int(mask["test"].sum()), "sets": {name: scores(data.y[m], pred[w], data.classes, n_boot=n_boot, seed=seed)
+    return {"by": "split", "n": int(mask["test"].sum()), "sets": {name: scores(data.y[m], pred[w], data.classes, n_boot=n_boot, seed=seed,
+                                                                               speakers=speakers_of(data.rows[m]))
                                                                   for (name, m), w in zip(tests.items(), within.values())}}
 
 

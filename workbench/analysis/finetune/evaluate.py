@@ -10,32 +10,42 @@ from workbench.analysis.finetune.data import TuneData, corpus_of, holdout_groups
 from workbench.analysis.groups import chance_uar, class_f1_note, figure_flags, never_predicted_note, small_class_note
 from workbench.analysis.finetune.head import HeadTraining, train_head
 from workbench.analysis.metrics import macro_f1, uar, wa
-from workbench.analysis.stats import class_report
-from workbench.analysis.probe import METRICS, ProbeData, _interval, assign_folds, evaluate_probe, fold_bootstrap
+from workbench.analysis.stats import class_report, speaker_resampling
+from workbench.analysis.probe import METRICS, ProbeData, assign_folds, evaluate_probe
+from workbench.analysis.probe_intervals import fold_intervals
 from workbench.data.corpora import class_name, corpus_key, LABEL_MAPS
 from workbench.errors import ConfigError
 from workbench.labels import LABEL_KEYS
 from workbench.schema import text_values
 
 
-def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int, seed: int) -> dict:
+def speakers_of(rows) -> np.ndarray:
+    """Each row's speaker (``""`` for none, or without the column): what the intervals resample where there are enough."""
+    return text_values(rows["speaker"]).to_numpy() if "speaker" in rows.columns else np.full(len(rows), "", dtype=object)
+
+
+def scores(t: np.ndarray, p: np.ndarray, classes: Sequence[str], *, n_boot: int, seed: int, speakers: Sequence | None = None) -> dict:
     """WA, UAR, macro-F1 with seeded percentile-bootstrap intervals (and n), and the checks ``metrics`` applies to them.
 
     ``classes``: the head's classes.  UAR averages over those the items have (``classes_present``); the ones they
     lack (``missing_classes``), the chance level over the present ones (``chance_uar``) and every failing check in
     words (``flags``: :func:`~workbench.analysis.groups.figure_flags`, the checks of ``metrics``) travel with the
-    figures, so the screen and the card say them alike.
+    figures, so the screen and the card say them alike.  ``speakers`` (each item's): the intervals resample them, a
+    speaker's clips together (:func:`~workbench.analysis.probe_intervals.fold_intervals`, the rule of
+    :func:`~workbench.analysis.stats.speaker_resampling`); ``ci_unit`` says what they resample, and its note is a flag.
     """
     cl = [c for c in classes if c in set(t.tolist())]
     out: dict[str, Any] = {"n": int(len(t)), "classes_present": len(cl), "missing_classes": [c for c in classes if c not in cl],
                            "chance_uar": chance_uar(len(cl))}
     if not len(t):
         return out | {m: float("nan") for m in METRICS} | {"flags": []}
-    draws = fold_bootstrap([t], [p], [cl], n=n_boot, seed=seed)
-    for m, (name, value) in enumerate(zip(METRICS, (wa(t, p), uar(t, p, cl), macro_f1(t, p, cl)))):
+    (cis,), _ = fold_intervals([t], [p], [cl], None if speakers is None else [list(speakers)], METRICS, n=n_boot, seed=seed)
+    for name, value in zip(METRICS, (wa(t, p), uar(t, p, cl), macro_f1(t, p, cl))):
         out[name] = float(value)
-        out[f"{name}_ci"] = _interval(draws[:, 0, m])
+    out |= cis
     out["flags"] = figure_flags({m: out[f"{m}_ci"] for m in METRICS}, len(t), {c: int(np.sum(t == c)) for c in classes})
+    if cis["ci_unit"].get("note"):
+        out["flags"].append(f"intervals {cis['ci_unit']['words']}: {cis['ci_unit']['note']}")
     return out
 
 
@@ -48,7 +58,8 @@ def _key(figure: str, who: str) -> str:
     return f"{figure[:-3]}_{who}_ci" if figure.endswith("_ci") else f"{figure}_{who}"
 
 
-def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Sequence[str], *, n_boot: int, seed: int) -> tuple[dict, dict]:
+def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Sequence[str], *, n_boot: int, seed: int,
+                     speakers: Sequence | None = None) -> tuple[dict, dict]:
     """Each class's precision and recall (with their hits of predicted / of n and exact 95 % intervals) and F1 with its
     bootstrap interval from macro-F1's resamples, as ``metrics`` gives them (:func:`~workbench.analysis.stats.class_report`),
     for each of ``preds`` (``finetuned``, ``parent_mapped``) on the truth ``t``; and, per predictor, the checks ``metrics``
@@ -56,7 +67,8 @@ def per_class_scores(t: np.ndarray, preds: dict[str, np.ndarray], classes: Seque
     per_class: dict[str, dict] = {c: {"n": int(np.sum(t == c))} for c in classes}
     flags = {}
     for who, pred in preds.items():
-        _, table = class_report(t, pred, classes, n=n_boot, seed=seed)
+        _, table = class_report(t, pred, classes, n=n_boot, seed=seed,
+                                clusters=None if speakers is None else speaker_resampling(list(speakers))[0])
         for c, v in table.items():
             per_class[c] |= {_key(k, who): list(v[k]) if k.endswith("_ci") else v[k] for k in CLASS_FIGURES}
         flags[who] = class_checks(table, len(t))
@@ -105,7 +117,8 @@ def mapped_parent_predictions(rows, classes: Sequence[str], labels: str, parent_
     return np.array([back.get(p, "") for p in pred], dtype=object), note
 
 
-def _parent_scores(t: np.ndarray, parent_pred: np.ndarray, classes: Sequence[str], note: str, *, n_boot: int, seed: int) -> dict:
+def _parent_scores(t: np.ndarray, parent_pred: np.ndarray, classes: Sequence[str], note: str, *, n_boot: int, seed: int,
+                   speakers: Sequence | None = None) -> dict:
     """The parent's mapped figures; when it has none of the head's classes, no figures (NaN) and why, not a 0.000
     flagged BELOW CHANCE with a zero-width interval: predictions that can never be right measure nothing."""
     if note.endswith(f"the parent has no {', '.join(classes)}"):  # mapped_parent_predictions' note: every class lacking
@@ -115,7 +128,7 @@ def _parent_scores(t: np.ndarray, parent_pred: np.ndarray, classes: Sequence[str
             "flags": [], "note": note,
             "not_comparable": f"the parent has none of the head's classes ({', '.join(classes)}): mapped onto them, its "
                               "predictions can never be right, so there is nothing to compare"}
-    return scores(t, parent_pred, classes, n_boot=n_boot, seed=seed) | {"note": note}
+    return scores(t, parent_pred, classes, n_boot=n_boot, seed=seed, speakers=speakers) | {"note": note}
 
 
 #: ``fit_predict(train_rows, validation_rows, test_rows) -> predicted classes of the test rows`` (row indices of the data)
@@ -165,22 +178,25 @@ def evaluate_finetune(data: TuneData, *, scheme: str = "speaker", k: int = 5, co
     probe = evaluate_probe(ProbeData(data.rows, data.x, data.y, data.classes, "class", data.variant, {}), scheme, k=k, n_boot=n_boot,
                            seed=config.seed)
     probe_pooled = probe.predictions
+    spk = speakers_of(data.rows.iloc[idx])
     parent_pred, note = mapped_parent_predictions(data.rows.iloc[idx], data.classes, data.labels, parent_labels)
     out = {"scheme": scheme, "k": k, "n_folds": len(truth), "classes": data.classes, "procedure": procedure_name,
-           "finetuned": scores(t, p, data.classes, n_boot=n_boot, seed=config.seed),
+           "finetuned": scores(t, p, data.classes, n_boot=n_boot, seed=config.seed, speakers=spk),
            "probe": scores(probe_pooled["target"].astype(str).to_numpy(), probe_pooled["pred"].astype(str).to_numpy(), data.classes,
-                           n_boot=n_boot, seed=config.seed) | {"note": "logistic regression on the same folds"},
-           "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed),
+                           n_boot=n_boot, seed=config.seed, speakers=probe_pooled["speaker"].to_numpy())
+                    | {"note": "logistic regression on the same folds"},
+           "parent_mapped": _parent_scores(t, parent_pred, data.classes, note, n_boot=n_boot, seed=config.seed, speakers=spk),
            "excluded": {k_: len(v) for k_, v in excluded.items()},
            "early_stopping_on": dev_name if dev is not None and scheme == "split" and len(dev) else holdout.by}
     if scheme == "speaker" and holdout.by == "session":  # speaker folds put a session's dialog partners on both sides
         out["warning"] = ("speaker folds put the speakers of a session on both sides of a fold, and they share its dialogs; "
                           "pass --scheme session for leave-one-session-out folds")
     out["per_class"], out["per_class_flags"] = per_class_scores(t, {"finetuned": p, "parent_mapped": parent_pred}, data.classes,
-                                                                 n_boot=n_boot, seed=config.seed)
+                                                                 n_boot=n_boot, seed=config.seed, speakers=spk)
     if scheme == "split" and len(names) > 1:  # several test sets (MSP-Podcast's Test1, Test2): each is reported alone too
-        out["per_test_set"] = {name: scores(tf, pf, data.classes, n_boot=n_boot, seed=config.seed)
-                               for name, tf, pf in zip(names, truth, preds)}
+        out["per_test_set"] = {name: scores(tf, pf, data.classes, n_boot=n_boot, seed=config.seed,
+                                            speakers=speakers_of(data.rows.iloc[rows]))
+                               for name, tf, pf, rows in zip(names, truth, preds, test_rows)}
     return out
 
 

@@ -1,0 +1,114 @@
+"""The probe's and the fine-tune's intervals: per fold and for the mean over folds, over items or over speakers.
+
+A fold's test set holds several clips of each of its speakers, and those clips share the voice: an interval that
+resamples clips as if independent is too narrow (:func:`workbench.analysis.stats.speaker_resampling`, the rule every
+command follows).  Grouped folds keep a speaker on one side of a fold, which makes the *train/test* split honest, but
+not the *interval* over the test clips: that still needs the speakers resampled.  So each draw resamples speakers (all
+their clips together, in whatever fold tests them), and a fold's figure and the mean over folds are read off the same
+draws; with fewer than 5 speakers (in a fold, or in all) the item bootstrap stays, flagged.  Data without speakers
+gives exactly the item draws it always did (:func:`fold_bootstrap`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from workbench.analysis.stats import (_blocks, _stats_from_counts, cluster_draws, cluster_ids, macro_f1, speaker_resampling,
+                                      uar, wa)
+
+
+def _metrics(t: np.ndarray, p: np.ndarray, classes: Sequence[str]) -> tuple[float, float, float]:
+    return wa(t, p), uar(t, p, classes), macro_f1(t, p, classes)
+
+
+def fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]], *, n: int = 1000,
+                   seed: int = 0) -> np.ndarray:
+    """``(n, folds, 3)`` bootstrap draws of (WA, UAR, macro-F1): each draw resamples every fold's test items.
+
+    A draw's mean over folds is a draw of the mean-over-folds metric, so per-fold
+    and mean intervals come from the same resamples.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.full((n, len(truth), 3), np.nan)
+    for b in range(n):
+        for f, (t, p, cl) in enumerate(zip(truth, preds, classes)):
+            if len(t):
+                i = rng.integers(0, len(t), len(t))
+                out[b, f] = _metrics(t[i], p[i], cl)
+    return out
+
+
+def speaker_fold_bootstrap(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]],
+                           speakers: Sequence[Sequence], *, n: int = 1000, seed: int = 0) -> np.ndarray:
+    """``(n, folds, 3)`` cluster-bootstrap draws of (WA, UAR, macro-F1): each draw resamples the speakers of all folds'
+    test sides at once (a speaker's clips together, in every fold that tests them; a clip without one is its own), each
+    fold's figures from its clips' confusion counts weighted by their speaker's draw count.  A fold none of whose
+    speakers is drawn is NaN in that draw (the mean over folds then averages the others)."""
+    ids = cluster_ids([s for fold in speakers for s in fold])
+    g = int(ids.max()) + 1 if len(ids) else 0
+    out = np.full((n, len(truth), 3), np.nan)
+    per_fold, start = [], 0
+    for t, p, cl in zip(truth, preds, classes):
+        t, p = np.asarray(t).astype(str), np.asarray(p).astype(str)
+        vocabulary, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
+        k = len(vocabulary)
+        counts = np.zeros((g, k * k))
+        np.add.at(counts, (ids[start:start + len(t)], codes[: len(t)] * k + codes[len(t):]), 1.0)
+        per_fold.append((counts, k, np.asarray([int(np.searchsorted(vocabulary, c)) for c in cl], dtype=int)))
+        start += len(t)
+    rng = np.random.default_rng(seed)
+    for first, b in _blocks(n, g):
+        weights = cluster_draws(rng, g, b)
+        for f, (counts, k, labels) in enumerate(per_fold):
+            c = (weights @ counts).reshape(b, k, k)
+            m = c.sum(axis=(1, 2))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stats = _stats_from_counts(c, labels, m)
+            stats[m == 0] = np.nan
+            out[first:first + b, f] = stats
+    return out
+
+
+def interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``draws`` (NaNs with none)."""
+    d = draws[np.isfinite(draws)]
+    if not len(d):
+        return (float("nan"), float("nan"))
+    lo, hi = np.percentile(d, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def fold_intervals(truth: Sequence[np.ndarray], preds: Sequence[np.ndarray], classes: Sequence[Sequence[str]],
+                   speakers: Sequence[Sequence] | None, metrics: Sequence[str], *, n: int = 1000, seed: int = 0
+                   ) -> tuple[list[dict], dict]:
+    """Each fold's ``{metric}_ci`` and ``ci_unit``, and the mean over folds' (one dict each): over the speakers of the
+    test sides where there are enough (:func:`speaker_resampling`'s rule, per fold and for all folds together), else
+    over items (the draws :func:`fold_bootstrap` always drew, so data without speakers keeps its numbers)."""
+    speakers = speakers if speakers is not None else [[""] * len(t) for t in truth]
+    fold_units = [speaker_resampling(list(s))[1] for s in speakers]
+    pooled_clusters, pooled_unit = speaker_resampling([s for fold in speakers for s in fold])
+    by_speaker = [pooled_clusters is not None and unit["unit"] != "item" for unit in fold_units]
+    # the item draws only where some figure takes them (the per-item loop is the slow one)
+    item_draws = fold_bootstrap(truth, preds, classes, n=n, seed=seed) if pooled_clusters is None or not all(by_speaker) else None
+    if pooled_clusters is not None and len(truth):
+        speaker_draws = speaker_fold_bootstrap(truth, preds, classes, speakers, n=n, seed=seed)
+    folds = []
+    for f, unit in enumerate(fold_units):
+        draws = speaker_draws if by_speaker[f] else item_draws
+        folds.append({**{f"{m}_ci": interval(draws[:, f, j]) for j, m in enumerate(metrics)}, "ci_unit": unit})
+    draws = speaker_draws if pooled_clusters is not None else item_draws
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw where every fold is NaN: left out by interval()
+        mean = {f"{m}_ci": interval(np.nanmean(draws[:, :, j], axis=1) if len(truth) else np.zeros(0)) for j, m in enumerate(metrics)}
+    return folds, {**mean, "ci_unit": pooled_unit}
+
+
+def unit_words(unit: dict | None) -> str:
+    """``"95 % bootstrap resampling the 12 speakers (…)"`` or ``"… resampling items (…)"``: what an interval resamples, in the
+    words every output of the probe and the fine-tune prints beside it; with the rule's note."""
+    if not unit:
+        return "95 % bootstrap resampling items"
+    return f"95 % bootstrap {unit['words']}" + (f"; {unit['note']}" if unit.get("note") else "")
