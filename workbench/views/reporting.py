@@ -44,8 +44,7 @@ from workbench.runs.driver import demo_run  # noqa: F401  (the notebooks' defaul
 from workbench.runs.folder import RunFolder, as_run_folder, select_rows
 from workbench.runs.sweep import plot_sweep, summarise_sweep, sweep, sweep_display
 from workbench.serialize import loads_json
-from workbench.views.html import Markup, banner_html, code, esc, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
-from workbench.views.html import fmt as _fmt
+from workbench.views.html import Markup, banner_html, code, esc, fmt as _fmt, frame_html, notebook_html, prose, table_html  # noqa: F401  (sections' HTML)
 from workbench.views.provenance import reproduce_items, reproduce_warnings
 from workbench.views.fusion_html import FUSION_HEADING, fusion_html, interval as _interval
 from workbench.paths import published_path, shell_command
