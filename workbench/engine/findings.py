@@ -221,6 +221,36 @@ def _high_entropy(facts: dict[str, Any], c: DiagnosticsConfig, add) -> None:
             "the model spreads its belief over many classes.", entropy_bits=ent, n_classes=n_classes)
 
 
+def _no_sound(facts: dict[str, Any], c: DiagnosticsConfig, add) -> None:
+    """``digital_silence``, ``dc_only``, ``no_signal``: the clip holds no audible sound (errors: the scores mean nothing)."""
+    peak, ac_db, dc = facts.get("signal_peak"), facts.get("loudest_ac_frame_db"), facts.get("dc_offset")
+    if peak is not None and peak == 0.0:
+        add("digital_silence", "error", "every sample is exactly zero: the clip is digital silence",
+            "there is no sound to classify and the scores mean nothing: check the input device or channel, and the export.", signal_peak=peak)
+    elif ac_db is not None and ac_db < c.no_signal_db and dc is not None and abs(dc) >= c.dc_offset:
+        add("dc_only", "error", f"the signal is a constant offset of {dc:+.3f} with no sound on it (loudest frame without it: {ac_db:.0f} dBFS)",
+            "a DC level alone is a disconnected or faulty input, not speech: the scores mean nothing; re-record.", dc_offset=dc, loudest_ac_frame_db=ac_db)
+    elif ac_db is not None and ac_db < c.no_signal_db:
+        add("no_signal", "error", f"the loudest 25 ms of the clip is {ac_db:.0f} dBFS (under {c.no_signal_db:g} dBFS): there is no audible sound",
+            "the clip is (near) silence and the scores mean nothing: check the input gain or the source.", loudest_ac_frame_db=ac_db)
+
+
+def _steady_signal(facts: dict[str, Any], c: DiagnosticsConfig, add, no_sound: bool) -> None:
+    """``steady_signal``: 25 ms levels spanning under ``c.steady_range_db`` — a tone, or noise with no speech above it."""
+    level_range = facts.get("level_range_db")
+    if level_range is not None and level_range < c.steady_range_db and not no_sound:
+        tonal = facts.get("quiet_frames_tonal_db")  # ≈ 0 dB for noise, −20 dB and under for a tone (measures.noise_floor_db)
+        tone = tonal is not None and tonal <= -10.0
+        add("steady_signal", "warning",
+            f"the level varies by only {level_range:.1f} dB over the clip (95th − 10th percentile of its 25 ms frames; speech rises "
+            f"and falls by 15 dB and more between syllables and pauses): "
+            + ("a steady tone, not speech" if tone else "steady noise, with no speech rising above it"),
+            "the model scores any sound: check that the clip holds speech; these scores say nothing about an emotion."
+            if tone else "speech this deep in noise, or no speech at all, gives scores that say nothing about an emotion: listen to "
+                         "the clip; a noise-reduced variant may help (denoise sweep).",
+            level_range_db=level_range, quiet_frames_tonal_db=tonal)
+
+
 def _margin_suggestion(facts: dict) -> str:
     """small_margin's suggestion: where the stability test is.  Inside diagnose's output (its test ran: ``flip_rate``) it
     is printed above, not a command away; elsewhere (a run's findings, ``--no-stability``) the command that runs it."""
@@ -239,16 +269,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
     def add(code, severity, message, suggestion, **evidence):
         out.append(Finding(code, severity, message, {k: _jsonable(v) for k, v in evidence.items()}, suggestion))
 
-    peak, ac_db, dc = facts.get("signal_peak"), facts.get("loudest_ac_frame_db"), facts.get("dc_offset")
-    if peak is not None and peak == 0.0:
-        add("digital_silence", "error", "every sample is exactly zero: the clip is digital silence",
-            "there is no sound to classify and the scores mean nothing: check the input device or channel, and the export.", signal_peak=peak)
-    elif ac_db is not None and ac_db < c.no_signal_db and dc is not None and abs(dc) >= c.dc_offset:
-        add("dc_only", "error", f"the signal is a constant offset of {dc:+.3f} with no sound on it (loudest frame without it: {ac_db:.0f} dBFS)",
-            "a DC level alone is a disconnected or faulty input, not speech: the scores mean nothing; re-record.", dc_offset=dc, loudest_ac_frame_db=ac_db)
-    elif ac_db is not None and ac_db < c.no_signal_db:
-        add("no_signal", "error", f"the loudest 25 ms of the clip is {ac_db:.0f} dBFS (under {c.no_signal_db:g} dBFS): there is no audible sound",
-            "the clip is (near) silence and the scores mean nothing: check the input gain or the source.", loudest_ac_frame_db=ac_db)
+    _no_sound(facts, c, add)
     d = facts.get("duration_s")
     if d is not None and d < c.min_duration_s:
         add("short_clip", "warning", f"clip is {d:.2f} s long, under {c.min_duration_s:g} s", "emotion2vec+ was trained on utterances of a few seconds; very short clips give unreliable scores.", duration_s=d)
@@ -290,17 +311,7 @@ def findings_from(facts: dict[str, Any], config: DiagnosticsConfig = Diagnostics
         drift = facts.get("neutral_other", ["neutral", "other"])  # facts without it: the nine classes
         towards = f"noise pulls scores towards {'/'.join(drift)}" if drift else "noise shifts the scores of any class"
         add("low_snr", "warning", f"estimated SNR is {snr:.1f} dB (under {c.low_snr_db:g} dB; {SNR_DEFINITION})", f"{towards}; compare a noise-reduced variant (denoise sweep).", snr_db=snr)
-    if level_range is not None and level_range < c.steady_range_db and not no_sound:
-        tonal = facts.get("quiet_frames_tonal_db")  # ≈ 0 dB for noise, −20 dB and under for a tone (measures.noise_floor_db)
-        tone = tonal is not None and tonal <= -10.0
-        add("steady_signal", "warning",
-            f"the level varies by only {level_range:.1f} dB over the clip (95th − 10th percentile of its 25 ms frames; speech rises "
-            f"and falls by 15 dB and more between syllables and pauses): "
-            + ("a steady tone, not speech" if tone else "steady noise, with no speech rising above it"),
-            "the model scores any sound: check that the clip holds speech; these scores say nothing about an emotion."
-            if tone else "speech this deep in noise, or no speech at all, gives scores that say nothing about an emotion: listen to "
-                         "the clip; a noise-reduced variant may help (denoise sweep).",
-            level_range_db=level_range, quiet_frames_tonal_db=tonal)
+    _steady_signal(facts, c, add, no_sound)
     sil = facts.get("silence_fraction")
     if sil is not None and sil > c.silence_fraction:
         add("mostly_silence", "warning", f"{sil * 100:.0f}% of the clip is silence", "the model scores silence too; trim or segment to the speech.", silence_fraction=sil)
