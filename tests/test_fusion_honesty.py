@@ -153,9 +153,20 @@ def test_fusion_intervals_resample_speakers_and_say_so():
             stats.append(balanced_accuracy_score(y[idx], pred[idx]))
     assert res.metrics["speech"]["uar_ci"] == pytest.approx(tuple(np.percentile(stats, [2.5, 97.5])), abs=1e-9)
     shown = res.render()
-    assert "intervals: resampling the 6 speakers" in shown and "McNemar counts clips as independent" in shown
+    assert "intervals: resampling the 6 speakers" in shown and "McNemar: clustered McNemar over the speakers (Durkalski et al. 2003)" in shown
     assert any("only 6 speakers" in c for c in res.checks) and "only 6 speakers" in shown
     assert res.to_dict()["resampling"]["unit"] == "speaker"
+    # McNemar over the speakers, by hand (Durkalski et al. 2003): (b − c)² / Σ_k (b_k − c_k)² against χ²(1)
+    from scipy.stats import chi2
+
+    right_s = pred == y
+    for method, c in res.comparisons.items():
+        right_m = np.asarray(res.predictions[method]) == y
+        bk = np.array([np.sum((right_s & ~right_m)[groups == g]) for g in order], float)
+        ck = np.array([np.sum((~right_s & right_m)[groups == g]) for g in order], float)
+        if np.sum((bk - ck) ** 2) > 0:
+            expected = chi2.sf((bk.sum() - ck.sum()) ** 2 / np.sum((bk - ck) ** 2), 1)
+            assert c["mcnemar_p"] == pytest.approx(expected) and c["mcnemar_test"].startswith("clustered McNemar"), method
 
 
 def test_a_late_fusion_weight_tied_with_others_says_so():

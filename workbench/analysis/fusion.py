@@ -56,7 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from workbench.analysis.stats import mcnemar_exact, p_words, paired_bootstrap_delta
+from workbench.analysis.stats import MCNEMAR_TESTS, clustered_mcnemar, mcnemar_exact, p_words, paired_bootstrap_delta
 from workbench.analysis.embeddings import l2_normalise
 from workbench.analysis.groups import chance_flag, chance_uar, chance_words, majority_flag, small_class_note, zero_width_note
 from workbench.errors import ConfigError, printable
@@ -364,7 +364,8 @@ class FusionResult:
             vs = "" if c is None else (f"   ΔUAR vs speech {c['delta_uar'][0]:+.3f} [{c['delta_uar'][1]:+.3f}, {c['delta_uar'][2]:+.3f}], "
                                        f"McNemar {p_words(c['mcnemar_p'])}, fixed {c['fixed']}, broke {c['broke']}")
             lines.append(f"  {m:<7} UAR {v['uar']:.3f} [{v['uar_ci'][0]:.3f}, {v['uar_ci'][1]:.3f}]  WA {v['wa']:.3f} [{v['wa_ci'][0]:.3f}, {v['wa_ci'][1]:.3f}]{vs}")
-        lines += [f"  !! {c}" for c in self.checks] + [f"  intervals: {self.resampling['words']}; McNemar counts clips as independent"] * bool(self.resampling)
+        tests = sorted({c.get("mcnemar_test", MCNEMAR_TESTS[False]) for c in self.comparisons.values()})
+        lines += [f"  !! {c}" for c in self.checks] + [f"  intervals: {self.resampling['words']}; McNemar: {', '.join(tests)}"] * bool(self.resampling)
         lines.append(f"  late-fusion head weight per fold: {', '.join(f'{w:.1f}' + (f' (tied with {len(t) - 1} other weight(s) up to {t[-1]:.1f}: the smallest is taken)' if t else '') for w, t in zip(self.weights, self.weight_ties or [[]] * len(self.weights)))}")
         return "\n".join(lines)
 
@@ -451,9 +452,11 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
             continue
         right_m = pred[m] == y
         b, c = int(np.sum(right_s & ~right_m)), int(np.sum(~right_s & right_m))
+        clustered = clustered_mcnemar(right_s, right_m, clusters) if clusters is not None else None  # over speakers, as compare's
         comparisons[m] = {"delta_uar": paired_bootstrap_delta(uar_fn, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
                           "delta_wa": paired_bootstrap_delta(_wa, y, pred["speech"], pred[m], n=n_boot, seed=seed, clusters=clusters),
-                          "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": mcnemar_exact(b, c), "fixed": c, "broke": b}
+                          "mcnemar_b": b, "mcnemar_c": c, "mcnemar_p": clustered["p"] if clustered else mcnemar_exact(b, c),
+                          "mcnemar_exact_p": mcnemar_exact(b, c), "mcnemar_test": MCNEMAR_TESTS[clustered is not None], "fixed": c, "broke": b}
         for i in np.flatnonzero(right_s != right_m):
             change_rows.append({"method": m, "change": "fixed" if right_m[i] else "broke", "id": data.rows["id"].iloc[i],
                                 "speaker": groups[i], "emotion": y[i], "pred_speech": pred["speech"][i], "pred_method": pred[m][i],
@@ -464,7 +467,7 @@ def evaluate_fusion(data: FusionData, *, folds: int = 5, seed: int = 0, n_boot: 
 
 
 #: bump when what fuse_run computes changes: a fusion.json of another version is not reused
-FUSION_CACHE_VERSION = 7  # 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
+FUSION_CACHE_VERSION = 8  # 8: McNemar clustered over speakers; 7: intervals resample speakers; 2: fusion.json carries the intervals' checks; 3: and the UAR chance check; 4: the WA majority check; 5: and training_overlap; 6: adapted blocks in it
 
 
 def fusion_key(run_dir: str | Path | RunFolder, *, variant: str | None = None, text_model: str | None = None, folds: int = 5,

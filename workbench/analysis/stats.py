@@ -473,6 +473,10 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(binomtest(b, n, 0.5, alternative="two-sided").pvalue)
 
 
+#: how a McNemar test is named beside its p: clustered over the speakers where they are resampled, else over clips
+MCNEMAR_TESTS = {True: "clustered McNemar over the speakers (Durkalski et al. 2003)", False: "exact McNemar (clips as independent)"}
+
+
 def clustered_mcnemar(right_a: Sequence[bool], right_b: Sequence[bool], clusters: Sequence) -> dict:
     """McNemar's test for clips clustered by speaker (Durkalski, Palesch, Lipsitz & Rust 2003, Stat. Med. 22:2417; the
     cluster-adjusted variance of Obuchowski 1998): ``X² = (b − c)² / Σ_k (b_k − c_k)²`` over the clusters ``k``

@@ -58,5 +58,6 @@ METHODS_HTML = ("<p>The rows: <b>head</b> is the checkpoint's own classifier, it
                 # the last three columns had no word either: "fixed / broke 27 / 1" read as a count of fixes or of bugs
                 "<p>Each row against <b>speech</b>, on the same items: <b>ΔUAR</b> its UAR minus speech's, with a "
                 "paired bootstrap interval; <b>fixed / broke</b> the items it labels right where speech is wrong, and "
-                "wrong where speech is right; <b>McNemar p</b> the exact test of those two counts (it treats items as "
-                "independent).</p>")
+                "wrong where speech is right; <b>McNemar p</b> the test of those two counts: clustered over the speakers "
+                "(Durkalski et al. 2003) where the intervals resample speakers, else the exact test, which treats items "
+                "as independent.</p>")
