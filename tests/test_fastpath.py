@@ -97,6 +97,22 @@ def test_agreement_figures_see_a_flip_and_a_turned_embedding():
     assert not acceptable(f)
 
 
+def test_the_auto_line_gives_top1_agreement_its_exact_interval_and_ignores_an_edited_one():
+    """'top-1 4/4' had its denominator but no interval: 4 of 4 seeded clips allow an agreement as low as 0.40."""
+    from scipy.stats import beta
+
+    from workbench.model.agreement import describe_agreement
+
+    def pred(label_scores):
+        return Prediction(id="x", scores=np.array(label_scores), logits=np.log(label_scores), embedding=np.ones(2, np.float32))
+
+    same = [pred([0.7, 0.3])] * 4
+    f = agreement_figures(same, same)
+    assert f["top1_ci"] == [round(beta.ppf(0.025, 4, 1), 4), 1.0]
+    assert "top-1 4/4 (95 % CI 0.40–1.00)" in describe_agreement(f)
+    assert "CI" not in describe_agreement({**f, "top1_ci": ["<b>", 2]}) and "CI" not in describe_agreement({**f, "top1_ci": None})
+
+
 # ---------------------------------------------------------------------------
 # the measurement and the export, cached (one measurement for the module)
 # ---------------------------------------------------------------------------

@@ -90,8 +90,14 @@ def agreement_figures(reference: Sequence[Any], other: Sequence[Any]) -> dict:
         x, y = np.asarray(a.embedding, dtype=np.float64), np.asarray(b.embedding, dtype=np.float64)
         cosines.append(float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-30)))
     n = len(reference)
-    return {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
-            "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
+    out = {"clips": n, "top1_same": int(same), "top1_agreement": same / n if n else 0.0,
+           "max_abs_delta_score": round(delta, 6), "cosine_min": round(min(cosines), 6)}
+    if n:  # the share's exact (Clopper–Pearson) 95 % interval: 4 of 4 seeded clips cannot show 95 % agreement
+        from scipy.stats import binomtest  # only where agreement is measured (once per CPU and checkpoint), not at a run's start
+
+        ci = binomtest(int(same), n).proportion_ci(confidence_level=0.95, method="exact")
+        out["top1_ci"] = [round(float(ci.low), 4), round(float(ci.high), 4)]
+    return out
 
 
 def acceptable(figures: dict) -> bool:
@@ -112,5 +118,7 @@ def shortfalls(figures: dict) -> list[str]:
 
 
 def describe_agreement(figures: dict) -> str:
-    return (f"top-1 {figures['top1_same']}/{figures['clips']}, max |Δ score| {figures['max_abs_delta_score']:.4f}, "
-            f"cosine ≥ {figures['cosine_min']:.4f}")
+    ci = figures.get("top1_ci")  # a record made before it was measured has none; a hand-edited one is not printed
+    ci_ok = isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in ci)
+    return (f"top-1 {figures['top1_same']}/{figures['clips']}" + (f" (95 % CI {ci[0]:.2f}–{ci[1]:.2f})" if ci_ok else "")
+            + f", max |Δ score| {figures['max_abs_delta_score']:.4f}, cosine ≥ {figures['cosine_min']:.4f}")
