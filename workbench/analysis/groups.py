@@ -9,6 +9,12 @@ true class*, as many items as the group has of that class: the class set and
 the class counts are fixed, only which items stand for a class varies.  WA,
 UAR and macro-F1 of every resample come from its confusion counts.
 
+Speakers.  A group of several speakers (a gender, a split) resamples its speakers instead, every clip of a drawn
+speaker together (``speakers=``; :func:`~workbench.analysis.stats.speaker_resampling`'s rule, the headline's): its
+clips are not independent, and under a strong speaker effect the stratified clip interval of a gender covered its
+population UAR about half the time.  A resample may then miss a class; its UAR is over the classes it has, as the
+headline's.  A group of one speaker, or of fewer than five (noted), keeps the stratified clip bootstrap.
+
 Too small.  A group is marked (never plotted as a number) when it has fewer than
 ``MIN_ITEMS`` items or any of its classes has fewer than ``MIN_PER_CLASS``.  A
 recall from ``k`` items moves in steps of ``1/k`` and its binomial standard

@@ -33,7 +33,7 @@ from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _l
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
-from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, breakdown_frame, breakdown_table, group_analysis  # noqa: F401  (public here too)
+from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, breakdown_table, group_analysis  # noqa: F401  (public here too)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, capped_join, printable
 from workbench.files import strict_json
@@ -165,6 +165,7 @@ class Report:
         lines += class_lines(self.per_class, self.n_scored) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + capped_join([_group_line(g, d) for g, d in groups.items()], noun="groups", where="metrics.json"))
+            lines += [f"    {unit}"] if (unit := unit_line(groups)) else []
             if self.breakdown_left_out.get(col):
                 lines.append(f"    {left_out_note(col, self.breakdown_left_out[col])}")
             disp = self.disparities.get(col, {})

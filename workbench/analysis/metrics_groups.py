@@ -11,7 +11,7 @@ import numpy as np
 
 from workbench.analysis.groups import analyse_groups
 from workbench.analysis.stats import ece
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, capped_join
 from workbench.runs.folder import select_rows
 from workbench.schema import score_columns, score_labels, text_values
 
@@ -46,10 +46,11 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
     for col in by:
         if col not in sc.columns:
             continue
-        analysis = analyse_groups(y_true, y_pred, text_values(sc[col]).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
+        analysis = analyse_groups(y_true, y_pred, text_values(sc[col]).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed,
+                                  speakers=group_speakers(sc, col))
         groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
                                     "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
-                                    "too_small": bool(r["too_small"]), "note": str(r["note"]),
+                                    "too_small": bool(r["too_small"]), "note": str(r["note"]), "ci_unit": str(r["ci_unit"]),
                                     # its baselines, passing too, as the headline's; its failing checks on their own
                                     # keys (also in its note)
                                     "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
@@ -105,7 +106,28 @@ def group_analysis(results, by: str = "speaker", *, variant: str | None = None, 
         y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
     else:
         y_pred = sc["pred"].astype(str).to_numpy()
-    return analyse_groups(y_true, y_pred, text_values(sc[by]).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
+    return analyse_groups(y_true, y_pred, text_values(sc[by]).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed,
+                          speakers=group_speakers(sc, by))
+
+
+def group_speakers(sc, by: str) -> np.ndarray | None:
+    """Each scored row's speaker for a breakdown by ``by`` (a group's intervals resample its speakers where it has enough:
+    :func:`~workbench.analysis.group_resampling.group_replicates`), or None: no speaker column, or a breakdown by speaker
+    itself (one speaker a group: its interval is over its clips, for that speaker)."""
+    return text_values(sc["speaker"]).to_numpy() if "speaker" in sc.columns and by != "speaker" else None
+
+
+def unit_line(groups: dict[str, dict]) -> str:
+    """What a breakdown's group intervals resampled, for the screen: each group's speakers (counted), or its items
+    within each class (the class set and counts kept), or both, the groups of each named."""
+    units = {g: d.get("ci_unit", "items") for g, d in groups.items() if not d.get("too_small")}
+    spk = [f"{g} {u}" for g, u in units.items() if u != "items"]
+    items = [g for g, u in units.items() if u == "items"]
+    text = ("resampling each group's speakers (" + capped_join(spk, noun="groups", where="metrics.json") + ")") if spk else ""
+    if items:
+        text += ("; " if spk else "") + "resampling items within each class" + (f" in {capped_join(items, noun='groups', where='metrics.json')}"
+                                                                               " (fewer than 5 speakers: noted)" if spk else " of a group")
+    return f"group intervals: 95 % bootstrap {text}" if text else ""
 
 
 def breakdown_frame(groups: dict[str, dict]):

@@ -226,9 +226,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             parts.append(f"<p><b>by {esc(col)}</b></p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
             ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
-            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "baselines", "note"],
-                                    [(g, d["n"], *(("—",) * 4 if d.get("too_small") else  # its note says why: too small
-                                                   (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
+            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "CIs resampled", "baselines", "note"],
+                                    [(g, d["n"], *(("—",) * 5 if d.get("too_small") else  # its note says why: too small
+                                                   (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]), d.get("ci_unit", "items"))),
                                       baselines_cell(d, "wa"), d.get("note", "")) for g, d in groups.items()]))
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
