@@ -80,3 +80,44 @@ def test_a_group_of_few_speakers_resamples_items_and_its_note_says_so():
     table = analyse_groups(t, p, gender, ["angry", "sad"], by="gender", n_boot=100, speakers=spk).table
     assert list(table["ci_unit"]) == ["items", "items"]
     assert all("only 3 speaker(s)" in note for note in table["note"])
+
+
+def test_a_classs_recall_interval_resampling_speakers_covers_the_population_recall_the_exact_clip_one_misses():
+    """Per-class precision and recall had exact binomial intervals over clips while F1's resampled speakers."""
+    from workbench.analysis.metrics_groups import speaker_class_intervals
+    from workbench.analysis.stats import class_table
+
+    z = 1.5 * np.random.default_rng(99).standard_normal(2_000_000)
+    true = float(np.mean(_sigmoid(0.5 + z)))  # each class's recall: the mean of the speakers' accuracies
+    rng = np.random.default_rng(2)
+    reps = 150
+    covered = {"items": 0, "speakers": 0}
+    for r in range(reps):
+        t, p, _, spk = _two_genders(rng)
+        keep = np.isin(spk, [f"s{i}" for i in range(SPEAKERS)])
+        t, p, spk = t[keep], p[keep], spk[keep]
+        exact = class_table(t, p, ["angry", "sad"])["angry"]["recall_ci"]
+        boot = speaker_class_intervals(t, p, ["angry", "sad"], spk, n=300, seed=r)["angry"]["recall_ci"]
+        covered["items"] += exact[0] <= true <= exact[1]
+        covered["speakers"] += boot[0] <= true <= boot[1]
+    assert covered["items"] / reps < 0.75, covered  # about 0.67 (300 runs)
+    assert covered["speakers"] / reps > 0.85, covered  # about 0.89 (300 runs; 30 speakers: a bootstrap a little narrow)
+
+
+def test_metrics_per_class_intervals_resample_speakers_and_say_so(tmp_path):
+    from workbench.analysis.stats import resample_intervals
+
+    t, p, gender, spk = _two_genders(np.random.default_rng(6))
+    rows = [synthetic_row(f"i{i}", emotion=a, pred=b, speaker=s) for i, (a, b, s) in enumerate(zip(t, p, spk))]
+    r = evaluate(write_run(tmp_path / "run", rows, [[1.0, 0.0]] * len(rows)).results(), n_boot=200, seed=1, by=())
+    angry = r.per_class["angry"]
+    assert angry["ci_unit"] == "60 speakers" and angry["recall_ci"] != angry["recall_ci_items"]
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert width(angry["recall_ci"]) > 1.3 * width(angry["recall_ci_items"])
+    assert "  per-class intervals: 95 % bootstrap resampling the 60 speakers (precision, recall and F1, as the headline's)" in r.render()
+    # the resamples of F1's: a class that is always right has recall 1 in every resample
+    vocab = sorted(set(t) | set(p))
+    f1 = resample_intervals([vocab.index(x) for x in t], [vocab.index(x) for x in p], [0, 1], n=200, seed=1, clusters=list(spk))[1]
+    assert tuple(angry["f1_ci"]) == tuple(f1[0])
+    none = evaluate(write_run(tmp_path / "none", [{**row, "speaker": ""} for row in rows], [[1.0, 0.0]] * len(rows)).results(), n_boot=50, by=())
+    assert "recall_ci_items" not in none.per_class["angry"] and "exact binomial over items" in none.render()

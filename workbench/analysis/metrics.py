@@ -33,7 +33,7 @@ from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _l
 from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
-from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, breakdown_table, group_analysis  # noqa: F401  (public here too)
+from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, class_unit_words, with_speaker_class_intervals, breakdown_table, group_analysis  # noqa: F401  (public here too)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, capped_join, printable
 from workbench.files import strict_json
@@ -162,7 +162,8 @@ class Report:
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
                      + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
-        lines += class_lines(self.per_class, self.n_scored) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
+        lines += class_lines(self.per_class, self.n_scored) + [f"  {class_unit_words(self.ci_unit)}"] * bool(self.per_class)
+        lines += [f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else []
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + capped_join([_group_line(g, d) for g, d in groups.items()], noun="groups", where="metrics.json"))
             lines += [f"    {unit}"] if (unit := unit_line(groups)) else []
@@ -262,6 +263,7 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
     by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
     intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=(clusters := (by_speaker := speaker_resampling(sc))[0]))
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
+    classes_table = with_speaker_class_intervals(classes_table, y_true, y_pred, classes, clusters, by_speaker[1], n=n_boot, seed=seed)
     items = {} if clusters is None else dict(zip(ci, class_report(y_true, y_pred, classes, n=n_boot, seed=seed)[0]))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((text_values(sc[col]) == "").sum()) for col in by if col in sc.columns}  # all: no groups

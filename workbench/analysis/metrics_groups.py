@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.groups import analyse_groups
-from workbench.analysis.stats import ece
+from workbench.analysis.stats import _blocks, _percentile_bounds, cluster_draws, cluster_ids, ece
 from workbench.errors import ConfigError, capped_join
 from workbench.runs.folder import select_rows
 from workbench.schema import score_columns, score_labels, text_values
@@ -140,3 +140,48 @@ def breakdown_frame(groups: dict[str, dict]):
              "wa_majority": d.get("wa_majority", ""), "uar_chance": d.get("uar_chance", "")} for g, d in groups.items()]
     return pd.DataFrame(rows, columns=["group", "n", "wa", "wa_lo", "wa_hi", "uar", "uar_lo", "uar_hi", "too_small", "note",
                                        "wa_majority", "uar_chance"])
+
+
+def speaker_class_intervals(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], clusters: Sequence, *, n: int,
+                            seed: int, level: float = 0.95) -> dict[str, dict[str, tuple[float, float]]]:
+    """Each class's precision and recall interval from the cluster bootstrap that gives F1's (the same seed, speakers and
+    blocks as :func:`~workbench.analysis.stats.resample_intervals`, so the same resamples): class → ``{"precision_ci",
+    "recall_ci"}``.  The exact binomial interval over clips takes a speaker's clips as independent; with a speaker
+    effect a class's recall interval over clips covered the speakers' recall far under 95 %.  A resample where a
+    class has no item (recall) or no prediction (precision) is left out of that interval, as F1's undefined ones."""
+    t, p = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+    vocabulary, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
+    k, labels = len(vocabulary), np.asarray([int(np.searchsorted(vocabulary, c)) for c in classes], dtype=np.int64)
+    ids = cluster_ids(clusters)
+    g = int(ids.max()) + 1
+    per_cluster = np.zeros((g, k * k))
+    np.add.at(per_cluster, (ids, codes[: len(t)] * k + codes[len(t):]), 1.0)
+    rng, shares = np.random.default_rng(seed), np.empty((n, 2, len(labels)))
+    for start, b in _blocks(n, g + k * k, most=256):
+        counts = (cluster_draws(rng, g, b) @ per_cluster).reshape(b, k, k)[:, labels]  # rows: the scored classes
+        hits = counts[:, np.arange(len(labels)), labels]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares[start:start + b, 0] = hits / counts[:, :, labels].sum(axis=1)  # precision: of those predicted c
+            shares[start:start + b, 1] = hits / counts.sum(axis=2)  # recall: of the items of c
+    bounds = [_percentile_bounds(shares[:, j], level) for j in (0, 1)]
+    return {c: {"precision_ci": bounds[0][i], "recall_ci": bounds[1][i]} for i, c in enumerate(classes)}
+
+
+def with_speaker_class_intervals(table: dict[str, dict], y_true, y_pred, classes: Sequence[str], clusters, unit: dict, *, n: int,
+                                 seed: int) -> dict[str, dict]:
+    """The per-class table with its precision and recall intervals over speakers where the headline's are
+    (:func:`speaker_class_intervals`; the exact clip intervals kept as ``precision_ci_items``/``recall_ci_items``), and
+    each class's ``ci_unit`` (``30 speakers``, or ``items``: exact binomial, F1 bootstrapped)."""
+    spk = speaker_class_intervals(y_true, y_pred, classes, clusters, n=n, seed=seed) if clusters is not None and len(y_true) else {}
+    for c, v in table.items():
+        if c in spk:
+            v.update(precision_ci_items=v["precision_ci"], recall_ci_items=v["recall_ci"], **spk[c])
+        v["ci_unit"] = unit["short"]
+    return table
+
+
+def class_unit_words(unit: dict) -> str:
+    """What the per-class table's intervals are over, for the line under it."""
+    if unit.get("unit") == "speaker":
+        return f"per-class intervals: 95 % bootstrap resampling the {unit['clusters']} speakers (precision, recall and F1, as the headline's)"
+    return "per-class intervals: precision and recall exact binomial over items, F1 95 % bootstrap over items"
