@@ -3,6 +3,7 @@
 
     python benchmarks/metrics_many_groups.py                  # 20,000 clips, 20,000 speakers, 9 classes, with figures
     python benchmarks/metrics_many_groups.py --items 5000 --no-figures --by gender
+    python benchmarks/metrics_many_groups.py --code /path/to/other/checkout   # the same run, another checkout's code
 
 The run folder is synthetic (written through ``RunWriter``, like a finished ``workbench run``): the nine
 emotion2vec+ classes, one speaker per clip (``s00000`` …), two genders, softmax scores that favour the true class.
@@ -55,6 +56,7 @@ def make_run(path: Path, items: int = 20_000, seed: int = 0, speakers: int | Non
 
 def child(argv: list[str]) -> int:
     """Run `workbench metrics` in this process and print its VmHWM (kB) last, on stderr."""
+    sys.path.insert(0, os.environ["PYTHONPATH"].split(os.pathsep)[0])  # the measured checkout's package first
     from workbench.cli import main
 
     try:
@@ -64,10 +66,10 @@ def child(argv: list[str]) -> int:
         print(f"\nPEAK {peak.split()[1]}", file=sys.stderr)
 
 
-def measured(argv: list[str]) -> tuple[float, float]:
-    """``(wall seconds, peak RSS in MB)`` of one fresh-process run of ``argv``."""
+def measured(argv: list[str], code: Path = ROOT) -> tuple[float, float]:
+    """``(wall seconds, peak RSS in MB)`` of one fresh-process run of ``argv``, importing the workbench in ``code``."""
     cmd = [sys.executable, __file__, "--child", "--", *argv]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(code) + os.pathsep + os.environ.get("PYTHONPATH", ""), "MPLBACKEND": "Agg"}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
@@ -83,6 +85,7 @@ def main() -> int:
     ap.add_argument("--speakers", type=int, default=None, help="speakers (default: one per clip)")
     ap.add_argument("--by", action="append", default=None, help="breakdown column(s) (default: speaker and gender)")
     ap.add_argument("--no-figures", action="store_true")
+    ap.add_argument("--code", type=Path, default=ROOT, help="the checkout whose workbench runs `metrics` (default: this one)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args, rest = ap.parse_known_args()
     if args.child:
@@ -91,9 +94,9 @@ def main() -> int:
         run = make_run(Path(tmp) / "run", args.items, speakers=args.speakers)
         by = args.by or ["speaker", "gender"]
         argv = ["metrics", str(run), "--by", *by] + (["--no-figures"] if args.no_figures else [])
-        wall, mb = measured(argv)
+        wall, mb = measured(argv, args.code.resolve())
         print(f"{args.items:,} clips, {args.speakers or args.items:,} speakers, 9 classes; metrics --by {' '.join(by)}"
-              f"{' --no-figures' if args.no_figures else ''}: {wall:.1f} s, peak RSS {mb:.0f} MB")
+              f"{' --no-figures' if args.no_figures else ''} [{args.code.resolve()}]: {wall:.1f} s, peak RSS {mb:.0f} MB")
     return 0
 
 

@@ -71,3 +71,24 @@ def test_the_breakdown_figures_draw_the_reports_groups_without_a_second_analysis
     monkeypatch.setattr(metrics, "breakdown_table", lambda *a, **k: (_ for _ in ()).throw(AssertionError("analysed again")))
     fig = metrics.plot_breakdown(df, "gender", n_boot=100, seed=3, overall=report, table=metrics.breakdown_frame(report.breakdowns["gender"]))
     assert [t.get_text().split(" (")[0] for t in fig.axes[0].get_yticklabels()] == ["f", "m"]
+
+
+def test_groups_whose_resamples_are_all_alike_give_the_numbers_of_the_full_computation():
+    """One-clip groups (and groups whose clips of each class are predicted alike) skip the resample arithmetic; the
+    groups after them must still get the resamples of the full computation, and their own intervals are their value."""
+    from workbench.analysis.group_resampling import _interval
+
+    rng = np.random.default_rng(5)
+    m = 300
+    t = np.asarray(CLASSES)[rng.integers(0, 4, m)]
+    p = np.where(rng.random(m) < 0.6, t, "sad")
+    groups = np.asarray([f"g{i % 4}" if i < 200 else f"one{i:03d}" for i in range(m)])
+    t[(groups == "g1")], p[(groups == "g1")] = "happy", "angry"  # a big group predicted alike: 50 clips, one draw each
+    out = analyse_groups(t, p, groups, CLASSES, by="g", n_boot=150, seed=8).table.set_index("group")
+    draw = np.random.default_rng(8)
+    codes = {c: i for i, c in enumerate(CLASSES)}
+    tc, pc = np.array([codes[c] for c in t]), np.array([codes[c] for c in p])
+    for name, sel in zip(*group_members(groups)):
+        boot = _scores(_confusions(tc[sel], pc[sel], 4, n_boot=150, rng=draw))
+        for metric in ("wa", "uar", "macro_f1"):
+            assert (out.loc[name, f"{metric}_lo"], out.loc[name, f"{metric}_hi"]) == _interval(boot[metric], 0.95), (name, metric)

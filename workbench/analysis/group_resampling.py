@@ -75,6 +75,8 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     kept = values[~np.isnan(values)]
     if not len(kept):
         return float("nan"), float("nan")
+    if kept[0] == kept.min() == kept.max():  # every resample alike: the percentiles are that value, exactly
+        return float(kept[0]), float(kept[0])
     lo, hi = np.percentile(kept, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
     return float(lo), float(hi)
 
@@ -97,6 +99,15 @@ def group_replicates(true_codes: np.ndarray, pred_codes: np.ndarray, n_classes: 
     Otherwise the class-stratified item bootstrap (the group's class set and class counts fixed), said in the unit.
     """
     clusters, unit = speaker_resampling(speakers, word=word) if speakers is not None else (None, None)
+    if clusters is None and all(len(set(pred_codes[true_codes == c].tolist())) <= 1 for c in range(n_classes)):
+        # each class's clips all predicted alike (one clip a speaker, 20,000 speakers): every resample is the observed
+        # group; the same draws are taken, so the next group's resamples are those of the full computation
+        for c in range(n_classes):
+            if m := int((true_codes == c).sum()):
+                rng.integers(0, m, size=(n_boot, m))
+        observed = _scores(_confusions(true_codes, pred_codes, n_classes, n_boot=1, rng=None))
+        return {key: np.repeat(v, n_boot, axis=0) for key, v in observed.items()}, unit or {
+            "unit": "item", "clusters": None, "note": "", "short": "items", "words": "resampling items within each class (the class set and counts kept)"}
     if clusters is None:
         conf = _confusions(true_codes, pred_codes, n_classes, n_boot=n_boot, rng=rng)
         if unit is None or unit["clusters"] is None:

@@ -55,7 +55,7 @@ def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], 
                                     # keys (also in its note)
                                     "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
                                     **{k: str(r[k]) for k in ("wa_majority", "uar_chance") if r[k]}}
-                  for _, r in analysis.table.iterrows()}
+                  for r in analysis.table.to_dict("records")}
         if groups:
             breakdowns[col] = groups
             disparities[col] = analysis.disparities
