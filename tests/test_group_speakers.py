@@ -121,3 +121,26 @@ def test_metrics_per_class_intervals_resample_speakers_and_say_so(tmp_path):
     assert tuple(angry["f1_ci"]) == tuple(f1[0])
     none = evaluate(write_run(tmp_path / "none", [{**row, "speaker": ""} for row in rows], [[1.0, 0.0]] * len(rows)).results(), n_boot=50, by=())
     assert "recall_ci_items" not in none.per_class["angry"] and "exact binomial over items" in none.render()
+
+
+def test_the_ece_over_each_class_set_has_the_headlines_interval_and_check():
+    """The ECE over the corpus's classes was printed bare beside the headline's ("0.256 over the corpus's 2 classes"):
+    no interval, no check.  Each class set's ECE now has the headline ECE's interval (same resamples) and its flag."""
+    import pandas as pd
+
+    from workbench.analysis.stats import ece_interval
+    from workbench.labels import LABEL_KEYS
+
+    t, p, _, spk = _two_genders(np.random.default_rng(7), speakers=10, clips=10)
+    rows = [synthetic_row(f"i{i}", emotion=a, pred=b, speaker=s) for i, (a, b, s) in enumerate(zip(t, p, spk))]
+    r = evaluate(pd.DataFrame(rows), n_boot=200, seed=2, by=())
+    corpus = r.ece_by_class_set["corpus"]
+    scores = pd.DataFrame(rows)[["score_angry", "score_sad"]].to_numpy()
+    right = np.asarray(["angry", "sad"])[scores.argmax(1)] == t
+    assert tuple(corpus["ece_ci"]) == ece_interval(scores.max(1) / scores.sum(1), right, n=200, seed=2, clusters=list(spk))
+    assert f"{corpus['ece']:.3f} [{corpus['ece_ci'][0]:.3f}, {corpus['ece_ci'][1]:.3f}] over the corpus's 2 classes" in r.render()
+    # every clip right with all its mass on its class: ECE 0 [0, 0] over each set, which shows no uncertainty
+    sure = [synthetic_row(f"i{i}", emotion=a, pred=a, speaker=s, scores={k: float(k == a) for k in LABEL_KEYS}) for i, (a, s) in enumerate(zip(t, spk))]
+    flat = evaluate(pd.DataFrame(sure), n_boot=100, by=())
+    assert "zero-width interval" in flat.ece_by_class_set["corpus"]["note"]
+    assert "0.000 [0.000, 0.000] over the corpus's 2 classes (as `workbench calibrate` measures it) (!! zero-width interval" in flat.render()

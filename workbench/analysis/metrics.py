@@ -201,7 +201,8 @@ class Report:
 
     def ece_class_sets_words(self) -> str:
         """The ECE over each class set, named; with one labelled class, why there is none over the corpus's classes."""
-        text = "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
+        text = "; ".join(f"{d['ece']:.3f}" + (f" [{d['ece_ci'][0]:.3f}, {d['ece_ci'][1]:.3f}]" if d.get("ece_ci") else "") + f" over {d['label']}"
+                         + (f" (!! {d['note']})" if d.get("note") else "") for d in self.ece_by_class_set.values())
         if len(self.classes) == 1:
             text += (f"; none over the corpus's classes: only {self.classes[0]} is labelled, "
                      "and restricted to one class every prediction is right")
@@ -260,8 +261,8 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = sc["confidence"].to_numpy(dtype=float)
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
-    by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
     intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=(clusters := (by_speaker := speaker_resampling(sc))[0]))
+    by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins, n_boot=n_boot, seed=seed, clusters=clusters) if len(sc) and classes else {}
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
     classes_table = with_speaker_class_intervals(classes_table, y_true, y_pred, classes, clusters, by_speaker[1], n=n_boot, seed=seed)
     items = {} if clusters is None else dict(zip(ci, class_report(y_true, y_pred, classes, n=n_boot, seed=seed)[0]))
