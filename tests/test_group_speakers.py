@@ -144,3 +144,22 @@ def test_the_ece_over_each_class_set_has_the_headlines_interval_and_check():
     flat = evaluate(pd.DataFrame(sure), n_boot=100, by=())
     assert "zero-width interval" in flat.ece_by_class_set["corpus"]["note"]
     assert "0.000 [0.000, 0.000] over the corpus's 2 classes (as `workbench calibrate` measures it) (!! zero-width interval" in flat.render()
+
+
+def test_the_breakdown_figure_says_what_its_intervals_resampled(tmp_path):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from workbench.analysis.metrics import breakdown_frame, plot_breakdown
+
+    t, p, gender, spk = _two_genders(np.random.default_rng(8), speakers=10, clips=10)
+    rows = [synthetic_row(f"i{i}", emotion=a, pred=b, speaker=s) for i, (a, b, s) in enumerate(zip(t, p, spk))]
+    for row, g in zip(rows, gender):
+        row["gender"] = g
+    df = pd.DataFrame(rows)
+    report = evaluate(df, n_boot=100, by=("gender",))
+    for table in (None, breakdown_frame(report.breakdowns["gender"])):  # computed by the figure, or the report's
+        fig = plot_breakdown(df, "gender", n_boot=100, overall=report, table=table)
+        texts = " ".join(" ".join(t.get_text().split()) for t in fig.axes[0].texts)
+        assert "Group intervals: 95 % bootstrap resampling each group's speakers (f 10 speakers, m 10 speakers)." in texts, texts
+        plt.close(fig)

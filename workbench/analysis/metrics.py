@@ -476,6 +476,8 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     table = table.nlargest(most, "n", keep="first").sort_index() if groups > most else table  # a row is 0.42 in: 20,000 speakers, 8,400 in
     footnote = breakdown_footnote(table, metric) + ([f"{left_out} items without a {by} are not in this breakdown (they are in all items)."] if left_out > 0 else [])
     footnote += [f"The {most} largest of the {groups:,} groups drawn; metrics.json has them all."] if groups > most else []
+    footnote += [unit[0].upper() + unit[1:] + "."] if "ci_unit" in table and (unit := unit_line(  # what each interval resampled
+        {g: {"ci_unit": u, "too_small": s} for g, u, s in zip(table["group"], table["ci_unit"], table["too_small"])})) else []
     fig, ax = _axes(ax, (6.5, 1.85 + 0.42 * max(len(table), 1) + FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)

@@ -140,9 +140,10 @@ def breakdown_frame(groups: dict[str, dict]):
 
     rows = [{"group": g, "n": d["n"], "wa": d["wa"], "wa_lo": d["wa_ci"][0], "wa_hi": d["wa_ci"][1], "uar": d["uar"],
              "uar_lo": d["uar_ci"][0], "uar_hi": d["uar_ci"][1], "too_small": d["too_small"], "note": d["note"],
-             "wa_majority": d.get("wa_majority", ""), "uar_chance": d.get("uar_chance", "")} for g, d in groups.items()]
+             "wa_majority": d.get("wa_majority", ""), "uar_chance": d.get("uar_chance", ""), "ci_unit": d.get("ci_unit", "items")}
+            for g, d in groups.items()]
     return pd.DataFrame(rows, columns=["group", "n", "wa", "wa_lo", "wa_hi", "uar", "uar_lo", "uar_hi", "too_small", "note",
-                                       "wa_majority", "uar_chance"])
+                                       "wa_majority", "uar_chance", "ci_unit"])
 
 
 def speaker_class_intervals(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], clusters: Sequence, *, n: int,
