@@ -30,9 +30,10 @@ from typing import Sequence
 import numpy as np
 
 from workbench.analysis.figure_layout import _CHAR_IN, _axes, _fixed_margins, _labels_too_wide  # noqa: F401  (calibration_plots takes _axes from here)
-from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, analyse_groups, breakdown_footnote, chance_flag, chance_uar, chance_words,
+from workbench.analysis.groups import (FIGURE_NAMES, FOOT_LINE_IN, breakdown_footnote, chance_flag, chance_uar, chance_words,
                                       check_breakdown_columns, describe_gap, ece_note, figure_flags, flagged_title, group_label_layout, left_out_note, majority_flag, majority_words,
                                       class_f1_note, class_lines, never_predicted_note, no_groups_note, not_scored_words, small_class_note, unmapped_labels, zero_width_note, few_items_note)
+from workbench.analysis.metrics_groups import _breakdowns, _ece_by_class_set, _group_line, _scored_labels, unit_line, breakdown_frame, class_unit_words, with_speaker_class_intervals, breakdown_table, group_analysis  # noqa: F401  (public here too)
 from workbench.data.cards import run_training_overlap  # noqa: F401  (public here too)
 from workbench.errors import ConfigError, capped_join, printable
 from workbench.files import strict_json
@@ -161,9 +162,11 @@ class Report:
         lines.append(f"  ECE      {self.ece:.3f}  [{self.ece_ci[0]:.3f}, {self.ece_ci[1]:.3f}]  n={self.n_scored}" + (f"  ({self.ece_class_sets_words()}; same 15 equal-width bins)" if self.ece_by_class_set else "")
                      + (f"  !! {e}" if (e := ece_note(self.ece, self.ece_ci, self.n_scored)) else ""))
         lines += [f"  !! {few}"] if (few := few_items_note(self.n_scored)) else []  # WA, UAR, F1 and ECE intervals
-        lines += class_lines(self.per_class, self.n_scored) + ([f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else [])
+        lines += class_lines(self.per_class, self.n_scored) + [f"  {class_unit_words(self.ci_unit)}"] * bool(self.per_class)
+        lines += [f"  !! {never}"] if (never := never_predicted_note(self.per_class)) else []
         for col, groups in self.breakdowns.items():
             lines.append(f"  by {col}: " + capped_join([_group_line(g, d) for g, d in groups.items()], noun="groups", where="metrics.json"))
+            lines += [f"    {unit}"] if (unit := unit_line(groups)) else []
             if self.breakdown_left_out.get(col):
                 lines.append(f"    {left_out_note(col, self.breakdown_left_out[col])}")
             disp = self.disparities.get(col, {})
@@ -198,72 +201,12 @@ class Report:
 
     def ece_class_sets_words(self) -> str:
         """The ECE over each class set, named; with one labelled class, why there is none over the corpus's classes."""
-        text = "; ".join(f"{d['ece']:.3f} over {d['label']}" for d in self.ece_by_class_set.values())
+        text = "; ".join(f"{d['ece']:.3f}" + (f" [{d['ece_ci'][0]:.3f}, {d['ece_ci'][1]:.3f}]" if d.get("ece_ci") else "") + f" over {d['label']}"
+                         + (f" (!! {d['note']})" if d.get("note") else "") for d in self.ece_by_class_set.values())
         if len(self.classes) == 1:
             text += (f"; none over the corpus's classes: only {self.classes[0]} is labelled, "
                      "and restricted to one class every prediction is right")
         return text
-
-
-def _group_line(group: str, d: dict) -> str:
-    """One group of a breakdown: its numbers with their 95 % intervals, or why it is too small to have any, and its note."""
-    wa_base, uar_base = (f" ({d[k]})" if d.get(k) else "" for k in ("wa_baseline", "uar_baseline"))  # as the headline's
-    shown = "—" if d.get("too_small") else (f"WA {d['wa']:.3f} [{d['wa_ci'][0]:.3f}, {d['wa_ci'][1]:.3f}]{wa_base} "
-                                            f"UAR {d['uar']:.3f} [{d['uar_ci'][0]:.3f}, {d['uar_ci'][1]:.3f}]{uar_base}")
-    return f"{group} {shown} (n={d['n']})" + (f" [{d['note']}]" if d.get("note") else "")
-
-
-def _scored_labels(ok, restrict: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(y_true, y_pred, classes)`` of the ok rows that have an emotion (the scored items), as :func:`evaluate` scores them."""
-    sc = ok[text_values(ok["emotion"]) != ""]
-    classes = [c for c in score_labels(ok) if c in set(sc["emotion"])]
-    y_true = sc["emotion"].astype(str).to_numpy()
-    if restrict and classes:
-        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
-    else:
-        y_pred = sc["pred"].astype(str).to_numpy()
-    return y_true, y_pred, classes
-
-
-def _breakdowns(sc, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], by: Sequence[str], *, n_boot: int,
-                seed: int) -> tuple[dict[str, dict], dict[str, dict]]:
-    """``(breakdowns, disparities)`` of the scored rows ``sc`` by each column of ``by``: per group its n, WA and UAR with
-    the class-stratified bootstrap intervals :func:`plot_breakdown` draws (the same
-    :func:`~workbench.analysis.groups.analyse_groups`, resamples and seed), too small and note; and the gaps."""
-    breakdowns: dict[str, dict] = {}
-    disparities: dict[str, dict] = {}
-    for col in by:
-        if col not in sc.columns:
-            continue
-        analysis = analyse_groups(y_true, y_pred, text_values(sc[col]).to_numpy(), classes, by=col, n_boot=n_boot, seed=seed)
-        groups = {str(r["group"]): {"n": int(r["n"]), "wa": float(r["wa"]), "wa_ci": [float(r["wa_lo"]), float(r["wa_hi"])],
-                                    "uar": float(r["uar"]), "uar_ci": [float(r["uar_lo"]), float(r["uar_hi"])],
-                                    "too_small": bool(r["too_small"]), "note": str(r["note"]),
-                                    # its baselines, passing too, as the headline's; its failing checks on their own
-                                    # keys (also in its note)
-                                    "wa_baseline": str(r["wa_baseline"]), "uar_baseline": str(r["uar_baseline"]),
-                                    **{k: str(r[k]) for k in ("wa_majority", "uar_chance") if r[k]}}
-                  for _, r in analysis.table.iterrows()}
-        if groups:
-            breakdowns[col] = groups
-            disparities[col] = analysis.disparities
-    return breakdowns, disparities
-
-
-def _ece_by_class_set(sc, labels: list[str], classes: list[str], y_true: np.ndarray, bins: int) -> dict[str, dict]:
-    """ECE over the model's classes (the nine, or a fine-tuned head's own) and over the corpus's (none for one class:
-    restricted to it every prediction is right, so there is no calibration to measure)."""
-    every = sc[score_columns(labels)].to_numpy(dtype=float)
-    mine = sc[score_columns(classes)].to_numpy(dtype=float)
-    by_set = {
-        "model": {"classes": list(labels), "label": f"all {len(labels)} model classes",
-                  "ece": ece(every.max(1) / every.sum(1), np.asarray(labels)[every.argmax(1)] == y_true, bins=bins)[0]},
-        "corpus": {"classes": list(classes), "label": f"the corpus's {len(classes)} classes (as `workbench calibrate` measures it)",
-                   "ece": ece(mine.max(1) / mine.sum(1), np.asarray(classes)[mine.argmax(1)] == y_true, bins=bins)[0]},
-    }
-    if len(classes) < 2:
-        del by_set["corpus"]
-    return by_set
 
 
 def evaluate(results, *, variant: str | None = None, restrict: bool = False, bins: int = 15, n_boot: int = 1000,
@@ -318,9 +261,10 @@ def evaluate(results, *, variant: str | None = None, restrict: bool = False, bin
         conf = sc["confidence"].to_numpy(dtype=float)
     cols = classes + [c for c in score_labels(df) if c not in classes and c in set(y_pred)]
     e, table = ece(conf, y_true == y_pred, bins=bins) if len(sc) else (float("nan"), [])
-    by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins) if len(sc) and classes else {}
     intervals, classes_table = class_report(y_true, y_pred, classes, n=n_boot, seed=seed, clusters=(clusters := (by_speaker := speaker_resampling(sc))[0]))
+    by_set = _ece_by_class_set(sc, score_labels(df), classes, y_true, bins, n_boot=n_boot, seed=seed, clusters=clusters) if len(sc) and classes else {}
     ci = dict(zip(("wa", "uar", "macro_f1"), (tuple(b) for b in intervals)))
+    classes_table = with_speaker_class_intervals(classes_table, y_true, y_pred, classes, clusters, by_speaker[1], n=n_boot, seed=seed)
     items = {} if clusters is None else dict(zip(ci, class_report(y_true, y_pred, classes, n=n_boot, seed=seed)[0]))
     breakdowns, disparities = _breakdowns(sc, y_true, y_pred, classes, by, n_boot=n_boot, seed=seed)
     left_out = {col: int((text_values(sc[col]) == "").sum()) for col in by if col in sc.columns}  # all: no groups
@@ -431,7 +375,7 @@ def _write_figures(dest: RunFolder, df, reports: dict, *, restrict: bool, n_boot
             dest.write_figure(artifact_name("confusion", *tag, v, ext="png"), plot_confusion(r), meta=meta)
             dest.write_figure(artifact_name("reliability", *tag, v, ext="png"), plot_reliability(r), meta=meta)
             for col in r.breakdowns:
-                fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r)
+                fig = plot_breakdown(df, col, variant=v, restrict=restrict, n_boot=n_boot, seed=seed, overall=r, table=breakdown_frame(r.breakdowns[col]))
                 dest.write_figure(artifact_name("breakdown", *tag, col, v, ext="png"), fig, meta={**meta, "by": col})
 
 
@@ -508,46 +452,18 @@ def plot_reliability(report: Report, path: str | Path | None = None, *, ax=None)
     return save_figure(fig, path, layout=not own)
 
 
-def breakdown_table(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
-                    seed: int = 0):
-    """Per-group metrics with class-stratified bootstrap intervals: one row per value of column ``by`` (speaker, gender …).
-
-    Predictions are the run's (with ``restrict``, the argmax over the *run's* classes, as :func:`evaluate`
-    takes it); each group's resamples keep its class set and class counts
-    (:func:`workbench.analysis.groups.analyse_groups`, which explains why).  Returns a DataFrame with
-    ``group, n, wa, wa_lo, wa_hi, uar, uar_lo, uar_hi, macro_f1, macro_f1_lo, macro_f1_hi, too_small, note,
-    missing_classes`` and per-class recalls; a too-small group keeps its numbers in the table but is not plotted.
-    """
-    return group_analysis(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed).table
-
-
-def group_analysis(results, by: str = "speaker", *, variant: str | None = None, restrict: bool = False, n_boot: int = 1000,
-                   seed: int = 0):
-    """:class:`~workbench.analysis.groups.GroupAnalysis` (table and disparities) of one variant by column ``by``."""
-    if by not in results.columns:
-        raise ConfigError(f"cannot break the results down by {by!r}: no such column.", fix=f"use one of {sorted(results.columns)}.")
-    variant = variant or list(dict.fromkeys(results["variant"]))[0]
-    df = results[results["variant"] == variant]
-    sc = select_rows(df)
-    sc = sc[text_values(sc["emotion"]) != ""]
-    classes = [c for c in score_labels(df) if c in set(sc["emotion"])]
-    y_true = sc["emotion"].astype(str).to_numpy()
-    if restrict and classes:
-        y_pred = np.asarray(classes)[np.argmax(sc[score_columns(classes)].to_numpy(dtype=float), axis=1)]
-    else:
-        y_pred = sc["pred"].astype(str).to_numpy()
-    return analyse_groups(y_true, y_pred, text_values(sc[by]).to_numpy(), classes, by=by, n_boot=n_boot, seed=seed)
-
-
 def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant: str | None = None, restrict: bool = False,
-                   n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None, overall: Report | None = None, most: int = 40):
+                   n_boot: int = 1000, seed: int = 0, path: str | Path | None = None, ax=None, overall: Report | None = None, most: int = 40,
+                   table=None):
     """One metric per group of column ``by`` with its 95 % bootstrap interval, beside the whole set's value: the
     ``most`` largest groups where there are more (said under it).  ``results`` is a results table; ``metric`` one
     of ``wa``, ``uar``, ``macro_f1``.  ``ax``: axes or None.  ``overall``: the variant's :class:`Report` when the caller has
-    it (same ``restrict``, ``n_boot`` and ``seed``), so it is not computed again.  Returns the figure."""
+    it (same ``restrict``, ``n_boot`` and ``seed``), so it is not computed again; ``table``: its breakdown by ``by`` for the same
+    reason (:func:`breakdown_frame` of ``overall.breakdowns[by]``; the UAR and WA only).  Returns the figure."""
     if metric not in ("wa", "uar", "macro_f1"):
         raise ConfigError(f"unknown metric {metric!r}.", fix="use wa, uar or macro_f1.")
-    table = breakdown_table(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed)
+    if table is None or metric not in table:
+        table = breakdown_table(results, by, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed)
     variant = variant or list(dict.fromkeys(results["variant"]))[0]
     if overall is None:
         overall = evaluate(results, variant=variant, restrict=restrict, n_boot=n_boot, seed=seed, by=())
@@ -560,6 +476,8 @@ def plot_breakdown(results, by: str = "speaker", *, metric: str = "uar", variant
     table = table.nlargest(most, "n", keep="first").sort_index() if groups > most else table  # a row is 0.42 in: 20,000 speakers, 8,400 in
     footnote = breakdown_footnote(table, metric) + ([f"{left_out} items without a {by} are not in this breakdown (they are in all items)."] if left_out > 0 else [])
     footnote += [f"The {most} largest of the {groups:,} groups drawn; metrics.json has them all."] if groups > most else []
+    footnote += [unit[0].upper() + unit[1:] + "."] if "ci_unit" in table and (unit := unit_line(  # what each interval resampled
+        {g: {"ci_unit": u, "too_small": s} for g, u, s in zip(table["group"], table["ci_unit"], table["too_small"])})) else []
     fig, ax = _axes(ax, (6.5, 1.85 + 0.42 * max(len(table), 1) + FOOT_LINE_IN * len(footnote)))
     y = np.arange(len(table))
     v = table[metric].to_numpy(float)

@@ -211,7 +211,7 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
         if r.ece_by_class_set:  # metrics and calibrate measure over different class sets: both, named
             parts.append(f"<p>ECE, the same 15 equal-width bins over each class set: {prose(r.ece_class_sets_words())}.</p>")
         if r.per_class:  # each share beside its exact interval and fraction, as metrics prints them
-            parts.append(table_html(["class", "precision [95% CI] hits/predicted", "recall [95% CI] hits/n", "F1 [95% bootstrap CI]", "n"],
+            parts.append(table_html(["class", f"precision [95% CI, {r.ci_unit['short']}] hits/predicted", f"recall [95% CI, {r.ci_unit['short']}] hits/n", "F1 [95% bootstrap CI]", "n"],
                                     [(c, share_text(d["precision"], d["precision_ci"], d["hits"], d["predicted"]),
                                       share_text(d["recall"], d["recall_ci"], d["hits"], d["support"]), f1_text(d), d["support"])
                                      for c, d in r.per_class.items()]))
@@ -225,9 +225,9 @@ def metrics_section(run_dir: str | os.PathLike, *, by=("speaker", "gender"), n_b
             parts.append(f"<p><b>by {esc(col)}</b></p>")
             # a group too small to say anything shows no number (workbench.analysis.groups says why)
             ci = lambda lo_hi: Markup(f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]")  # noqa: E731
-            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "baselines", "note"],
-                                    [(g, d["n"], *(("—",) * 4 if d.get("too_small") else  # its note says why: too small
-                                                   (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]))),
+            parts.append(table_html(["group", "n", "WA", "95% CI", "UAR", "95% CI", "CIs resampled", "baselines", "note"],
+                                    [(g, d["n"], *(("—",) * 5 if d.get("too_small") else  # its note says why: too small
+                                                   (d["wa"], ci(d["wa_ci"]), d["uar"], ci(d["uar_ci"]), d.get("ci_unit", "items"))),
                                       baselines_cell(d, "wa"), d.get("note", "")) for g, d in groups.items()]))
             disp = r.disparities.get(col) or {}
             if disp.get("uar"):  # the gap `metrics` prints, with its interval and the groups left out of it, also here
