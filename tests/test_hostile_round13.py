@@ -1,0 +1,66 @@
+"""Hostile and careless inputs, round thirteen: the surfaces added last rounds at sizes and shapes nobody tried."""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+from scipy.special import gammaln, logsumexp
+
+from workbench.runs.dominant import _runs_p, dominant_check, dominant_test
+
+
+def _exact_runs_p(order):
+    """The run test's p by counting compositions with Python integers (the definition; fine for a few hundred)."""
+    n = len(order)
+    runs = 1 + sum(a != b for a, b in zip(order, order[1:]))
+    r1, r2 = (runs + 1) // 2, runs // 2
+    observed = abs(2 * sum(order) - n)
+    hits = sum(comb(m - 1, r1 - 1) * comb(n - m - 1, r2 - 1) for m in range(r1, n - r2 + 1) if abs(2 * m - n) >= observed)
+    return min(1.0, hits / comb(n - 1, runs - 1))
+
+
+def _log_runs_p(order):
+    """The same sum in logs (gammaln), every term at once: an independent reference at 10^5 segments."""
+    n, order = len(order), np.asarray(order)
+    runs = 1 + int(np.count_nonzero(order[1:] != order[:-1]))
+    r1, r2 = (runs + 1) // 2, runs // 2
+    m = np.arange(r1, n - r2 + 1)
+    m = m[np.abs(2 * m - n) >= abs(2 * int(order.sum()) - n)]
+
+    def log_comb(a, b):
+        return gammaln(np.asarray(a, float) + 1) - gammaln(np.asarray(b, float) + 1) - gammaln(np.asarray(a, float) - b + 1)
+
+    return float(np.exp(logsumexp(log_comb(m - 1, r1 - 1) + log_comb(n - m - 1, r2 - 1)) - log_comb(n - 1, runs - 1)))
+
+
+def test_the_run_test_equals_the_exact_count_of_compositions():
+    rng = np.random.default_rng(13)
+    for t in range(400):
+        n = int(rng.integers(2, 200))
+        seq = [bool(x) for x in rng.random(n) < rng.random()]
+        seq = sorted(seq) if t % 3 == 0 else seq
+        if len(set(seq)) < 2:
+            continue
+        assert abs(_runs_p(seq)[0] - _exact_runs_p(seq)) <= 1e-9 * max(_exact_runs_p(seq), 1e-300), seq
+
+
+def test_the_run_test_of_100_000_segments_is_computed_not_hours_of_integer_sums():
+    """A transcript of 10^5 sentences (or days of audio) reached the integer sum: 16 s at 10^4 segments, 215 s at
+    3 * 10^4, hours at 10^5 (one product of numbers with thousands of digits per possible count)."""
+    rng = np.random.default_rng(0)
+    lead, other = [3] * 10250 + [2] * 9750, [3] * 9750 + [2] * 10250
+    rng.shuffle(lead), rng.shuffle(other)
+    seq = [x for a, b in zip(lead, other) for x in [True] * a + [False] * b]  # 10^5 segments in 40,000 runs
+    p, runs = _runs_p(seq)
+    assert runs == 40000 and abs(p - _log_runs_p(seq)) < 1e-9 and 0.15 < p < 0.25, p
+    labels = ["sad" if x else "happy" for x in seq]
+    test = dominant_test("sad", {"sad": 50250, "happy": 49750}, labels)
+    assert test["runs"] == 40000 and test["p"] == p and test["binomial_p_if_independent"] < 0.2
+    assert "not measurably dominant" in dominant_check("sad", {"sad": 50250, "happy": 49750}, None, labels)
+
+
+def test_one_label_has_no_runner_up_and_no_test():
+    labels = ["sad"] * 100000
+    assert dominant_test("sad", {"sad": 100000}, labels) == {}
+    assert dominant_check("sad", {"sad": 100000}, None, labels) == ""
