@@ -64,3 +64,40 @@ def test_one_label_has_no_runner_up_and_no_test():
     labels = ["sad"] * 100000
     assert dominant_test("sad", {"sad": 100000}, labels) == {}
     assert dominant_check("sad", {"sad": 100000}, None, labels) == ""
+
+
+def _peak_mb(fn) -> float:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_kappa_and_agreement_intervals_of_100_000_items_draw_their_resamples_a_block_at_a_time():
+    """compare's agreement interval drew all 1000 x 10^5 resample indices at once: 2.3 GB (10^6 items: 23 GB); the
+    cluster bootstrap over 10^5 speakers the same; now blocks of them, the same numbers."""
+    from workbench.analysis.stats import kappa_interval
+
+    rng = np.random.default_rng(0)
+    a = rng.choice(["a", "b", "c"], 100_000)
+    b = np.where(rng.random(100_000) < 0.7, a, rng.choice(["a", "b", "c"], 100_000))
+    speakers = [f"s{i}" for i in range(100_000)]
+    for clusters in (None, speakers):
+        assert _peak_mb(lambda: kappa_interval(a, b, n=1000, clusters=clusters)) < 400
+    small = kappa_interval(a[:500], b[:500], n=300, clusters=speakers[:500])
+    assert 0.4 < small[0] < small[1] < 0.8
+
+
+def test_the_cue_probe_r2_interval_of_many_clips_stays_bounded():
+    """features' cue probe weighed every item in every resample at once: (999, items) floats, 924 MB at 4 x 10^4 clips."""
+    from workbench.explain.cues import r2_interval
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=40_000)
+    pred = 0.5 * y + rng.normal(size=40_000)
+    speakers = [f"s{i % 13_000}" for i in range(40_000)]
+    assert _peak_mb(lambda: r2_interval(y, pred, speakers, n_boot=999)) < 400

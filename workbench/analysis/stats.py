@@ -448,14 +448,20 @@ def _pair_counts(pred_a: Sequence[str], pred_b: Sequence[str], *, n: int, seed: 
     _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
     k = int(codes.max()) + 1
     rng = np.random.default_rng(seed)
+    out = np.empty((n, k, k))
+    # a block of resamples at a time (the same numbers): all n x items draws at once took 2.3 GB for 10^5 items
     if clusters is not None:
         ids = cluster_ids(clusters)
         per_cluster = np.zeros((ids.max() + 1, k * k))
         np.add.at(per_cluster, (ids, codes[:m] * k + codes[m:]), 1.0)
-        return (cluster_draws(rng, ids.max() + 1, n) @ per_cluster).reshape(n, k, k)
-    idx = rng.integers(0, m, size=(n, m))
-    pair = codes[:m][idx] * k + codes[m:][idx] + (np.arange(n) * k * k)[:, None]
-    return np.bincount(pair.ravel(), minlength=n * k * k).reshape(n, k, k).astype(float)
+        for start, b in _blocks(n, ids.max() + 1 + k * k, most=256):
+            out[start:start + b] = (cluster_draws(rng, ids.max() + 1, b) @ per_cluster).reshape(b, k, k)
+        return out
+    for start, b in _blocks(n, m):
+        idx = rng.integers(0, m, size=(b, m))
+        pair = codes[:m][idx] * k + codes[m:][idx] + (np.arange(b) * k * k)[:, None]
+        out[start:start + b] = np.bincount(pair.ravel(), minlength=b * k * k).reshape(b, k, k)
+    return out
 
 
 def mcnemar_exact(b: int, c: int) -> float:
