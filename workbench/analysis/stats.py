@@ -359,9 +359,23 @@ def speaker_resampling(table, column: str = "speaker", *, word: str = "speaker")
                       "note": f"only {g} {word}(s) (clips of a {word} are not independent): the interval resamples items and "
                               f"holds for these {word}s only, not for {word}s at large"}
     note = (f"only {g} {word}s: a bootstrap over so few is too narrow; read the interval as a lower bound of the uncertainty"
-            if g < FEW_CLUSTERS else "")
+            if g < FEW_CLUSTERS else _uneven_note(values, word))
     return values, {"unit": word, "clusters": g, "note": note, "short": f"{g} {word}s",
                     "words": f"resampling the {g} {word}s (all clips of a drawn {word} together; one without a {word} is its own)"}
+
+
+def _uneven_note(values: list[str], word: str) -> str:
+    """A note when the clusters are so uneven that few carry the figure (Kish's effective number of clusters,
+    ``(sum n_g)^2 / sum n_g^2``, under :data:`FEW_CLUSTERS`), or ``""``: one speaker with 99 % of 1000 clips and 10
+    others passed as "11 speakers" while every resample hinged on whether that one was drawn."""
+    from collections import Counter
+
+    sizes = np.array(list(Counter(v for v in values if v).values()) + [1] * values.count(""), dtype=float)
+    effective = sizes.sum() ** 2 / (sizes ** 2).sum()
+    if effective >= FEW_CLUSTERS:
+        return ""
+    return (f"the {word}s are very uneven (the largest holds {sizes.max() / sizes.sum():.0%} of the clips; effective number "
+            f"of {word}s {effective:.1f}): the interval swings with whether the largest are drawn; read it as rough")
 
 
 def class_report(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str], *, n: int = 1000, level: float = 0.95,
