@@ -101,3 +101,55 @@ def test_the_cue_probe_r2_interval_of_many_clips_stays_bounded():
     pred = 0.5 * y + rng.normal(size=40_000)
     speakers = [f"s{i % 13_000}" for i in range(40_000)]
     assert _peak_mb(lambda: r2_interval(y, pred, speakers, n_boot=999)) < 400
+
+
+def test_one_speaker_holding_99_percent_of_the_clips_is_flagged_where_the_interval_is_shown():
+    """990 clips of one speaker and 10 of ten others passed as "resampling the 11 speakers" with no note, while each
+    resample's figure hinged on whether that one speaker was drawn (effective number of speakers 1.0)."""
+    from test_figures import _results
+    from workbench.analysis.metrics import evaluate
+    from workbench.analysis.stats import speaker_resampling
+
+    speakers = ["big"] * 990 + [f"s{i}" for i in range(10)]
+    clusters, unit = speaker_resampling(speakers)
+    assert clusters is not None and unit["clusters"] == 11
+    assert "very uneven" in unit["note"] and "99%" in unit["note"] and "effective number of speakers 1.0" in unit["note"]
+    assert speaker_resampling([f"s{i % 20}" for i in range(1000)])[1]["note"] == ""  # even speakers: no note
+    res = _results(1000).assign(speaker=speakers)
+    report = evaluate(res, n_boot=50)
+    assert "very uneven" in report.ci_unit["note"] and any("very uneven" in line for line in str(report).splitlines())
+
+
+def _folds(n, k):
+    return [np.arange(n)[f::k] for f in range(k)]
+
+
+def test_a_per_speaker_coverage_check_that_cannot_move_a_hit_says_so_instead_of_within_chance():
+    """One speaker, a clip per speaker, or one speaker per fold: shuffling hits within a fold leaves the per-speaker
+    spread as it is, so the permutation p is 1 by construction; it printed "spread within chance (permutation p = 1)"."""
+    from workbench.analysis.conformal_groups import conformal_line, group_coverage, spread_words
+
+    rng = np.random.default_rng(0)
+    hit = rng.random(60) < 0.8
+    blocks = [np.arange(60)[f * 12:(f + 1) * 12] for f in range(5)]
+    for groups, folds in ((np.array(["s0"] * 60), _folds(60, 5)),                      # one speaker
+                          (np.array([f"s{i}" for i in range(60)]), _folds(60, 5)),      # a clip per speaker
+                          (np.repeat([f"s{i}" for i in range(5)], 12), blocks)):        # a speaker per fold
+        g = group_coverage(hit, groups, folds)
+        assert g["p"] == 1.0 and not g["flag"] and "nothing to test" in g["untestable"], g
+        assert spread_words(g).startswith("spread NOT CHECKED")
+        d = {"coverage_ci": (0.7, 0.9), "per_class": {}, "coverage": 0.8, "n": 60, "level": 0.95, "check": "pass",
+             "mean_size": 1.2, "n_classes": 3, "uninformative": False, "assumption": g["assumption"], "by_group": g}
+        line = conformal_line("lac", d, 0.2)
+        assert "spread NOT CHECKED" in line and "within chance" not in line
+    g = group_coverage(hit, np.array([f"s{i % 7}" for i in range(60)]), _folds(60, 5))  # speakers span folds: testable
+    assert g["untestable"] == "" and spread_words(g).startswith("spread within chance")
+
+
+def test_the_per_speaker_coverage_interval_over_100_000_speakers_draws_a_block_at_a_time():
+    from workbench.analysis.conformal_groups import group_coverage
+
+    rng = np.random.default_rng(0)
+    hit = rng.random(100_000) < 0.8
+    groups = np.array([f"s{i // 2}" for i in range(100_000)])
+    assert _peak_mb(lambda: group_coverage(hit, groups, _folds(100_000, 5), n_perm=99)) < 400
