@@ -153,3 +153,22 @@ def test_the_per_speaker_coverage_interval_over_100_000_speakers_draws_a_block_a
     hit = rng.random(100_000) < 0.8
     groups = np.array([f"s{i // 2}" for i in range(100_000)])
     assert _peak_mb(lambda: group_coverage(hit, groups, _folds(100_000, 5), n_perm=99)) < 400
+
+
+def test_a_run_folder_csv_with_a_hundred_thousand_columns_is_refused_before_pandas_parses_it(tmp_path):
+    """timeline.csv / segments.csv of a shared run folder read through read_spreadsheet_csv: 10^6 columns took 48 s,
+    2 * 10^5 text columns minutes (a column at a time through the spreadsheet unescaping)."""
+    import pytest
+
+    from workbench.errors import read_spreadsheet_csv
+    from workbench.runs.artifacts import RunFolderError, read_output_csv
+
+    wide = ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("x" for _ in range(100_000)) + "\n"
+    with pytest.raises(ValueError, match="100,000 columns; a table the workbench writes has at most 10,000"):
+        read_spreadsheet_csv(wide)
+    (tmp_path / "timeline.csv").write_text(wide)
+    with pytest.raises(RunFolderError, match=r"timeline\.csv.*does not read as the CSV table.*100,000 columns"):
+        read_output_csv(tmp_path / "timeline.csv", text=("label",))
+    # a byte-order mark, a formula kept as the text it is, a quoted comma in the header: read as written
+    frame = read_spreadsheet_csv('\ufeffid,"a,b"\nc1,"\'=1+1"\n'.encode())
+    assert list(frame.columns) == ["id", "a,b"] and frame.iloc[0].tolist() == ["c1", "=1+1"]
